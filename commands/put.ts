@@ -1,0 +1,61 @@
+import {Args, Flags} from '@oclif/core'
+import {DynClient} from '../src/client/http-client.js'
+import {contextFlag, dwFlag, explainFlag, jsonFlag, nFlag, nodeFlag, timeoutFlag, wFlag} from '../src/cli/client-flags.js'
+import {DynCommand} from '../src/cli/command-base.js'
+import {exitCodesHelp} from '../src/cli/exit-codes.js'
+import {formatTrace} from '../src/cli/format.js'
+import {warnOnWeakQuorum} from '../src/cli/quorum-check.js'
+
+export default class Put extends DynCommand {
+  static override summary = 'Write a value (from the argument, or stdin when it is absent).'
+
+  static override description = `Without --context the write is concurrent with what is stored, and becomes a sibling of it. With the context of an earlier read (dyn get --json prints it) the write supersedes exactly the versions that read saw.
+${exitCodesHelp}`
+
+  static override examples = [
+    {description: 'Store a JSON document', command: `<%= config.bin %> put cart:alice '{"items":["book"]}'`},
+    {description: 'Store a file, acknowledged by all three replicas', command: '<%= config.bin %> put photo:1 -w 3 < photo.jpg'},
+    {description: 'Resolve siblings: write the merged value with the read\'s context', command: `<%= config.bin %> put cart:alice '{"items":["book","pen"]}' --context "$(dyn get cart:alice --json | jq -r .context)"`},
+    {description: 'See which replicas acknowledged, and how fast', command: '<%= config.bin %> put k v --explain'},
+  ]
+
+  static override args = {
+    key: Args.string({description: 'the key (1 to 1024 bytes of UTF-8)', required: true}),
+    value: Args.string({description: 'the value; read from stdin when absent'}),
+  }
+
+  static override flags = {
+    node: nodeFlag,
+    n: nFlag,
+    w: wFlag,
+    dw: dwFlag,
+    context: contextFlag,
+    'content-type': Flags.string({description: 'content type stored with the value', default: 'application/octet-stream'}),
+    explain: explainFlag,
+    timeout: timeoutFlag,
+    json: jsonFlag,
+  }
+
+  async run(): Promise<void> {
+    const {args, flags} = await this.parse(Put)
+    const client = new DynClient(flags.node, flags.timeout)
+    const value = args.value === undefined ? await readStdin() : Buffer.from(args.value, 'utf8')
+    try {
+      await warnOnWeakQuorum(client, {n: flags.n, w: flags.w})
+      const result = await client.put(args.key, value, {n: flags.n, w: flags.w, dw: flags.dw, explain: flags.explain, context: flags.context, contentType: flags['content-type']})
+      if (!result.ok) this.fail(flags.json, result.error, result.message, {status: result.status, ...result.body})
+      if (flags.explain && !flags.json) process.stderr.write(formatTrace(result.trace))
+      if (flags.json) this.printJson({ok: true, key: args.key, context: result.context, ...(flags.explain ? {trace: result.trace} : {})})
+      else process.stdout.write(`stored ${args.key} (${value.length} bytes)\ncontext: ${result.context}\n`)
+    } catch (error) {
+      this.failFromError(flags.json, error)
+    }
+  }
+}
+
+async function readStdin(): Promise<Buffer> {
+  if (process.stdin.isTTY) process.stderr.write('reading the value from stdin; end it with Ctrl-D\n')
+  const chunks: Buffer[] = []
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
+  return Buffer.concat(chunks)
+}

@@ -1,0 +1,47 @@
+import {Args} from '@oclif/core'
+import {DynClient} from '../src/client/http-client.js'
+import {jsonFlag, nodeFlag, timeoutFlag} from '../src/cli/client-flags.js'
+import {DynCommand} from '../src/cli/command-base.js'
+
+export default class Ring extends DynCommand {
+  static override summary = 'Show the ring as a node sees it: members and their partitions, or one key\'s preference list.'
+
+  static override examples = [
+    {description: 'Members, their state and how many partitions each owns', command: '<%= config.bin %> ring'},
+    {description: 'Where a key lives: its partition, home replicas and fallbacks', command: '<%= config.bin %> ring cart:alice'},
+    {description: 'The full ring as JSON (owners[p] is the owner of partition p)', command: '<%= config.bin %> ring --json'},
+  ]
+
+  static override args = {
+    key: Args.string({description: 'a key whose preference list to show'}),
+  }
+
+  static override flags = {node: nodeFlag, timeout: timeoutFlag, json: jsonFlag}
+
+  async run(): Promise<void> {
+    const {args, flags} = await this.parse(Ring)
+    const client = new DynClient(flags.node, flags.timeout)
+    try {
+      const path = args.key === undefined ? '/cluster' : `/cluster/preflist/${encodeURIComponent(args.key)}`
+      const result = await client.getJson(path)
+      if (!result.ok) this.fail(flags.json, result.error, result.message, {status: result.status})
+      if (flags.json) return this.printJson(result.body)
+      if (args.key !== undefined) {
+        const body = result.body as {partition: number; preflist: Array<{node: string; address?: string; home: boolean; up: boolean}>}
+        process.stdout.write(`${args.key} -> partition ${body.partition}\n`)
+        for (const [i, entry] of body.preflist.entries()) {
+          process.stdout.write(`  ${String(i + 1).padStart(2)}. ${entry.node.padEnd(10)} ${String(entry.address ?? '').padEnd(16)} ${entry.home ? 'home    ' : 'fallback'} ${entry.up ? 'up' : 'down'}\n`)
+        }
+        return
+      }
+      const body = result.body as {node: string; ringHash: string; partitionCount: number; settings: {defaultN: number; defaultR: number; defaultW: number; conflictPolicy: string}; members: Array<{name: string; apiAddress: string; status: string; up: boolean; partitions: number}>}
+      const s = body.settings
+      process.stdout.write(`ring ${body.ringHash} as seen by ${body.node}: ${body.partitionCount} partitions, defaults n=${s.defaultN} r=${s.defaultR} w=${s.defaultW}, conflicts: ${s.conflictPolicy}\n`)
+      for (const m of body.members) {
+        process.stdout.write(`  ${m.name.padEnd(10)} ${m.apiAddress.padEnd(16)} ${m.status.padEnd(8)} ${(m.up ? 'up' : 'down').padEnd(5)} ${m.partitions} partitions\n`)
+      }
+    } catch (error) {
+      this.failFromError(flags.json, error)
+    }
+  }
+}

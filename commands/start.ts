@@ -1,0 +1,97 @@
+import {Flags} from '@oclif/core'
+import {DynCommand} from '../src/cli/command-base.js'
+import {DynError} from '../src/errors.js'
+import type {ClusterSettings} from '../src/membership/member-table.js'
+import {gossipIntervalMsDefault, requestTimeoutMsDefault, startNode} from '../src/node/node.js'
+import {isValidPartitionCount, partitionCountDefault} from '../src/ring/ring.js'
+
+export default class Start extends DynCommand {
+  static override summary = 'Run one dyn node in the foreground.'
+
+  static override description = `The node stores its data in --data (one LevelDB), serves the client HTTP API on --port and internode RPC on --rpc-port (default: --port + 1000).
+Without --seeds it creates a new cluster whose settings (partitions, default N/R/W, conflict policy) are fixed from then on. With --seeds (internode addresses of running members) it joins their cluster and adopts its settings.
+Restarted on the same --data, a node keeps all acknowledged data, its identity and its view of the ring. Stop it with Ctrl-C or SIGTERM.`
+
+  static override examples = [
+    {description: 'Start the first node of a new cluster', command: '<%= config.bin %> start --name n1 --port 7070 --data ./data/n1'},
+    {description: 'Join it from a second node (the seed is n1\'s internode port)', command: '<%= config.bin %> start --name n2 --port 7071 --data ./data/n2 --seeds 127.0.0.1:8070'},
+    {description: 'A cluster that resolves conflicts by last write wins, 256 partitions', command: '<%= config.bin %> start --name n1 --port 7070 --data ./data/n1 --partitions 256 --conflict lww'},
+  ]
+
+  static override flags = {
+    name: Flags.string({description: 'the node\'s name, unique in the cluster', required: true}),
+    host: Flags.string({description: 'address to listen on and to advertise to peers', default: '127.0.0.1'}),
+    port: Flags.integer({description: 'client HTTP API port', default: 7070, min: 0, max: 65535}),
+    'rpc-port': Flags.integer({description: 'internode RPC port (default: --port + 1000)', min: 0, max: 65535}),
+    data: Flags.string({description: 'data folder (created if missing)', required: true}),
+    seeds: Flags.string({description: 'comma-separated internode addresses (host:rpc-port) of members to join through'}),
+    partitions: Flags.integer({description: `partitions on the ring, Q (a power of two; new cluster only) [default: ${partitionCountDefault}]`}),
+    n: Flags.integer({description: 'default replicas per key, N (new cluster only) [default: 3]', min: 1}),
+    r: Flags.integer({description: 'default read quorum, R (new cluster only) [default: 2]', min: 1}),
+    w: Flags.integer({description: 'default write quorum, W (new cluster only) [default: 2]', min: 1}),
+    conflict: Flags.string({description: 'conflict policy (new cluster only): keep siblings, or last write wins [default: siblings]', options: ['siblings', 'lww']}),
+    'request-timeout': Flags.integer({description: 'milliseconds a get/put may take before it answers quorum_unmet', default: requestTimeoutMsDefault, min: 1}),
+    'gossip-interval': Flags.integer({description: 'milliseconds between gossip rounds', default: gossipIntervalMsDefault, min: 10}),
+    json: Flags.boolean({description: 'log as JSON lines', default: false}),
+  }
+
+  async run(): Promise<void> {
+    const {flags} = await this.parse(Start)
+    const explicitSettings: Partial<ClusterSettings> = {
+      ...(flags.partitions === undefined ? {} : {partitionCount: flags.partitions}),
+      ...(flags.n === undefined ? {} : {defaultN: flags.n}),
+      ...(flags.r === undefined ? {} : {defaultR: flags.r}),
+      ...(flags.w === undefined ? {} : {defaultW: flags.w}),
+      ...(flags.conflict === undefined ? {} : {conflictPolicy: flags.conflict as ClusterSettings['conflictPolicy']}),
+    }
+    const settings: ClusterSettings = {partitionCount: partitionCountDefault, defaultN: 3, defaultR: 2, defaultW: 2, conflictPolicy: 'siblings', ...explicitSettings}
+    if (!isValidPartitionCount(settings.partitionCount)) {
+      this.fail(flags.json, 'bad_parameter', `--partitions ${settings.partitionCount} is not a power of two between 1 and 4096`)
+    }
+    if (settings.defaultR > settings.defaultN || settings.defaultW > settings.defaultN) {
+      this.fail(flags.json, 'bad_parameter', `the defaults need r <= n and w <= n (got n=${settings.defaultN} r=${settings.defaultR} w=${settings.defaultW})`)
+    }
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(flags.name)) {
+      this.fail(flags.json, 'bad_parameter', `--name "${flags.name}": use 1 to 64 letters, digits, '.', '_' or '-'`)
+    }
+    const seeds = (flags.seeds ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '')
+    const badSeed = seeds.find((seed) => !/^[^:\s]+:\d{1,5}$/.test(seed))
+    if (badSeed !== undefined) this.fail(flags.json, 'bad_parameter', `--seeds: "${badSeed}" is not host:port`)
+    const log = (line: string): void => {
+      const at = new Date().toISOString()
+      process.stdout.write(flags.json ? `${JSON.stringify({at, node: flags.name, message: line})}\n` : `${at} ${flags.name} ${line}\n`)
+    }
+    let node
+    try {
+      node = await startNode({
+        name: flags.name,
+        host: flags.host,
+        port: flags.port,
+        rpcPort: flags['rpc-port'] ?? flags.port + 1000,
+        dataDir: flags.data,
+        seeds,
+        settings,
+        explicitSettings,
+        requestTimeoutMs: flags['request-timeout'],
+        gossipIntervalMs: flags['gossip-interval'],
+        log,
+      })
+    } catch (error) {
+      if (error instanceof DynError) this.fail(flags.json, error.code, error.message)
+      throw error
+    }
+    const running = node
+    await new Promise<void>((resolve) => {
+      let stopping = false
+      const stop = (signal: string): void => {
+        if (stopping) return
+        stopping = true
+        log(`${signal}: stopping`)
+        running.stop().then(resolve, resolve)
+      }
+      process.once('SIGINT', () => stop('SIGINT'))
+      process.once('SIGTERM', () => stop('SIGTERM'))
+    })
+    log('stopped')
+  }
+}

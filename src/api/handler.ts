@@ -1,0 +1,221 @@
+/**
+ * The client HTTP API every node serves (ARCHITECTURE "Client HTTP API"): routing, input checks,
+ * and the mapping of outcomes to statuses, headers and bodies. It calls the node's KvService and
+ * holds no state; the node owns the listening socket.
+ *
+ *   PUT    /kv/{key}              ?n&w&dw&explain   body = value        -> 204 + X-Dyn-Context
+ *   GET    /kv/{key}              ?n&r&explain                          -> 200 value | 300 siblings | 404
+ *   DELETE /kv/{key}              ?n&r&w&dw&explain X-Dyn-Context       -> 204
+ *   GET    /cluster, /cluster/preflist/{key}, /stats, /health
+ *
+ * With `Accept: application/json`, key requests answer in JSON with the request's trace.
+ */
+
+import type {IncomingMessage, ServerResponse} from 'node:http'
+import type {GetOutcome} from '../coordinator/get-coordinator.js'
+import type {PutOutcome} from '../coordinator/put-coordinator.js'
+import type {ErrorCode} from '../errors.js'
+import type {StoredObject, StoredVersion} from '../storage/stored-object.js'
+import {encodeContext} from '../versioning/context.js'
+import type {VersionVector} from '../versioning/dvvset.js'
+import {join, values} from '../versioning/dvvset.js'
+import {checkContext, checkFlag, checkKey, checkKnownParameters, checkQuorum, valueBytesMax} from './params.js'
+import type {Checked, Quorum} from './params.js'
+import type {KvService} from './service.js'
+import {statusOfError} from './status.js'
+
+const contextHeader = 'x-dyn-context'
+const defaultContentType = 'application/octet-stream'
+
+type Reply = (status: number, headers: Record<string, string>, body?: string | Uint8Array) => void
+
+export function createApiHandler(service: KvService): (request: IncomingMessage, response: ServerResponse) => void {
+  return (request, response) => {
+    const reply: Reply = (status, headers, body) => {
+      if (response.headersSent) return
+      response.writeHead(status, headers)
+      response.end(body)
+    }
+    route(service, request, reply).catch((error: unknown) => {
+      sendError(reply, 'internal', `the node failed to answer: ${(error as Error).message}`)
+    })
+  }
+}
+
+function sendJson(reply: Reply, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  reply(status, {'content-type': 'application/json', ...headers}, JSON.stringify(body))
+}
+
+function sendError(reply: Reply, code: ErrorCode, message: string, details: Record<string, unknown> = {}, headers: Record<string, string> = {}): void {
+  sendJson(reply, statusOfError[code], {error: code, message, ...details}, headers)
+}
+
+function wantsJson(request: IncomingMessage): boolean {
+  return (request.headers.accept ?? '').includes('application/json')
+}
+
+async function route(service: KvService, request: IncomingMessage, reply: Reply): Promise<void> {
+  const rawUrl = request.url ?? '/'
+  const queryStart = rawUrl.indexOf('?')
+  const path = queryStart === -1 ? rawUrl : rawUrl.slice(0, queryStart)
+  const query = new URLSearchParams(queryStart === -1 ? '' : rawUrl.slice(queryStart + 1))
+  const method = request.method ?? 'GET'
+
+  if (path.startsWith('/kv/')) {
+    const key = checkKey(path.slice('/kv/'.length))
+    if (!key.ok) return refuse(request, reply, key)
+    if (method === 'PUT') return handlePut(service, request, reply, key.value, query)
+    if (method === 'GET') return handleGet(service, request, reply, key.value, query)
+    if (method === 'DELETE') return handleDelete(service, request, reply, key.value, query)
+    return refuse(request, reply, {ok: false, error: 'method_not_allowed', message: `${method} is not allowed on /kv/{key}; use GET, PUT or DELETE`}, {allow: 'GET, PUT, DELETE'})
+  }
+  if (path.startsWith('/cluster/preflist/')) {
+    if (method !== 'GET') return refuse(request, reply, {ok: false, error: 'method_not_allowed', message: 'use GET'}, {allow: 'GET'})
+    const key = checkKey(path.slice('/cluster/preflist/'.length))
+    if (!key.ok) return refuse(request, reply, key)
+    return sendJson(reply, 200, service.preflist(key.value))
+  }
+  const reads: Record<string, () => unknown> = {
+    '/cluster': () => service.cluster(),
+    '/stats': () => service.stats(),
+    '/health': () => service.health(),
+  }
+  const read = reads[path]
+  if (read !== undefined) {
+    if (method !== 'GET') return refuse(request, reply, {ok: false, error: 'method_not_allowed', message: 'use GET'}, {allow: 'GET'})
+    return sendJson(reply, 200, read())
+  }
+  return refuse(request, reply, {
+    ok: false,
+    error: 'route_not_found',
+    message: `no route ${method} ${path}; the API serves /kv/{key}, /cluster, /cluster/preflist/{key}, /stats and /health`,
+  })
+}
+
+/** Answer an error without reading the body: the connection closes if a body is still coming. */
+function refuse(request: IncomingMessage, reply: Reply, failure: {ok: false; error: ErrorCode; message: string}, headers: Record<string, string> = {}): void {
+  const bodyPending = !request.complete && (request.headers['content-length'] !== undefined || request.headers['transfer-encoding'] !== undefined)
+  if (bodyPending) {
+    // Drain a small body so keep-alive survives; a large one closes the connection instead.
+    const declared = Number(request.headers['content-length'] ?? Number.POSITIVE_INFINITY)
+    if (declared <= valueBytesMax) request.resume()
+    else headers = {...headers, connection: 'close'}
+  }
+  sendError(reply, failure.error, failure.message, {}, headers)
+}
+
+async function readBody(request: IncomingMessage): Promise<Checked<Uint8Array>> {
+  const declared = request.headers['content-length']
+  if (declared !== undefined && Number(declared) > valueBytesMax) {
+    return {ok: false, error: 'value_too_large', message: `the value is ${declared} bytes; values are at most ${valueBytesMax} bytes (1 MiB)`}
+  }
+  const chunks: Buffer[] = []
+  let total = 0
+  for await (const chunk of request) {
+    total += (chunk as Buffer).length
+    if (total > valueBytesMax) {
+      return {ok: false, error: 'value_too_large', message: `the value is over ${valueBytesMax} bytes (1 MiB); values are at most 1 MiB`}
+    }
+    chunks.push(chunk as Buffer)
+  }
+  return {ok: true, value: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)}
+}
+
+interface WriteInputs {
+  readonly quorum: Quorum
+  readonly context: VersionVector
+  readonly explain: boolean
+}
+
+function checkWriteInputs(service: KvService, request: IncomingMessage, query: URLSearchParams, allowed: readonly string[]): Checked<WriteInputs> {
+  const known = checkKnownParameters(query, allowed)
+  if (!known.ok) return known
+  const settings = service.settings()
+  const quorum = checkQuorum(query, {n: settings.defaultN, r: settings.defaultR, w: settings.defaultW}, service.clusterSize())
+  if (!quorum.ok) return quorum
+  const explain = checkFlag(query, 'explain')
+  if (!explain.ok) return explain
+  const context = checkContext(request.headers[contextHeader])
+  if (!context.ok) return context
+  return {ok: true, value: {quorum: quorum.value, context: context.value, explain: explain.value}}
+}
+
+async function handlePut(service: KvService, request: IncomingMessage, reply: Reply, key: string, query: URLSearchParams): Promise<void> {
+  const inputs = checkWriteInputs(service, request, query, ['n', 'w', 'dw', 'explain'])
+  if (!inputs.ok) return refuse(request, reply, inputs)
+  const body = await readBody(request)
+  if (!body.ok) return refuse(request, reply, body, {connection: 'close'})
+  const outcome = await service.put({
+    key,
+    value: body.value,
+    contentType: request.headers['content-type'] ?? defaultContentType,
+    tombstone: false,
+    context: inputs.value.context,
+    ...inputs.value.quorum,
+    explain: inputs.value.explain,
+  })
+  sendPutOutcome(request, reply, outcome)
+}
+
+function sendPutOutcome(request: IncomingMessage, reply: Reply, outcome: PutOutcome): void {
+  if (!outcome.ok) return sendError(reply, outcome.error, outcome.message, {...outcome.details, ...(outcome.trace ? {trace: outcome.trace} : {})})
+  const context = encodeContext(outcome.context)
+  if (wantsJson(request)) return sendJson(reply, 200, {context, trace: outcome.trace}, {[contextHeader]: context})
+  reply(204, {[contextHeader]: context})
+}
+
+async function handleGet(service: KvService, request: IncomingMessage, reply: Reply, key: string, query: URLSearchParams): Promise<void> {
+  const known = checkKnownParameters(query, ['n', 'r', 'explain'])
+  if (!known.ok) return refuse(request, reply, known)
+  const settings = service.settings()
+  const quorum = checkQuorum(query, {n: settings.defaultN, r: settings.defaultR, w: settings.defaultW}, service.clusterSize())
+  if (!quorum.ok) return refuse(request, reply, quorum)
+  const explain = checkFlag(query, 'explain')
+  if (!explain.ok) return refuse(request, reply, explain)
+  const outcome = await service.get({key, n: quorum.value.n, r: quorum.value.r, explain: explain.value})
+  sendGetOutcome(request, reply, outcome, key)
+}
+
+function liveVersions(object: StoredObject | undefined): StoredVersion[] {
+  return object === undefined ? [] : values(object.versions).filter((v) => !v.tombstone)
+}
+
+function sendGetOutcome(request: IncomingMessage, reply: Reply, outcome: GetOutcome, key: string): void {
+  if (!outcome.ok) return sendError(reply, outcome.error, outcome.message, {...outcome.details, ...(outcome.trace ? {trace: outcome.trace} : {})})
+  const object = outcome.object
+  const versions = object === undefined ? [] : values(object.versions)
+  const context = object === undefined ? undefined : encodeContext(join(object.versions))
+  const contextHeaders: Record<string, string> = context === undefined ? {} : {[contextHeader]: context}
+  if (liveVersions(object).length === 0) {
+    // Missing or deleted. The tombstone's context lets a later write supersede the delete.
+    const deleted = versions.length > 0
+    return sendError(reply, 'not_found', deleted ? `${key} was deleted` : `${key} does not exist`, {deleted, ...(context ? {context} : {}), ...(wantsJson(request) ? {trace: outcome.trace} : {})}, contextHeaders)
+  }
+  if (wantsJson(request)) return sendJson(reply, 200, {context, siblings: versions.map(siblingJson), trace: outcome.trace}, contextHeaders)
+  const only = versions[0] as StoredVersion
+  if (versions.length === 1) return reply(200, {'content-type': only.contentType, ...contextHeaders}, only.value)
+  sendJson(reply, 300, {context, siblings: versions.map(siblingJson)}, contextHeaders)
+}
+
+function siblingJson(version: StoredVersion): unknown {
+  return {
+    value: Buffer.from(version.value.buffer, version.value.byteOffset, version.value.byteLength).toString('base64'),
+    contentType: version.contentType,
+    timestampMs: version.timestampMs,
+    deleted: version.tombstone,
+  }
+}
+
+async function handleDelete(service: KvService, request: IncomingMessage, reply: Reply, key: string, query: URLSearchParams): Promise<void> {
+  const inputs = checkWriteInputs(service, request, query, ['n', 'r', 'w', 'dw', 'explain'])
+  if (!inputs.ok) return refuse(request, reply, inputs)
+  request.resume()
+  const outcome = await service.delete({
+    key,
+    context: request.headers[contextHeader] === undefined ? undefined : inputs.value.context,
+    ...inputs.value.quorum,
+    explain: inputs.value.explain,
+  })
+  if (!outcome.ok && outcome.error === 'not_found') return sendGetOutcome(request, reply, outcome.read, key)
+  sendPutOutcome(request, reply, outcome)
+}

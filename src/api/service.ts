@@ -1,0 +1,24 @@
+/**
+ * What the HTTP API needs from the node behind it. The node implements this by wiring the
+ * coordinators to its store, transport and member table (and counting and timing every
+ * request); the API only checks input, calls these, and turns outcomes into HTTP.
+ */
+
+import type {DeleteOutcome, DeleteRequest} from '../coordinator/delete-coordinator.js'
+import type {GetOutcome, GetRequest} from '../coordinator/get-coordinator.js'
+import type {PutOutcome, PutRequest} from '../coordinator/put-coordinator.js'
+import type {ClusterSettings} from '../membership/member-table.js'
+
+export interface KvService {
+  /** Members that own partitions: the largest N a request may ask for. */
+  clusterSize(): number
+  settings(): ClusterSettings
+  put(request: PutRequest): Promise<PutOutcome>
+  get(request: GetRequest): Promise<GetOutcome>
+  delete(request: DeleteRequest): Promise<DeleteOutcome>
+  /** JSON-ready descriptions for GET /cluster, /cluster/preflist/{key}, /stats and /health. */
+  cluster(): unknown
+  preflist(key: string): unknown
+  stats(): unknown
+  health(): unknown
+}

@@ -1,0 +1,23 @@
+/** The HTTP status of every stable error code (ARCHITECTURE "Client HTTP API"). */
+
+import type {ErrorCode} from '../errors.js'
+
+export const statusOfError: Record<ErrorCode, number> = {
+  bad_key: 400,
+  bad_value: 400,
+  value_too_large: 413,
+  bad_context: 400,
+  bad_parameter: 400,
+  bad_request: 400,
+  not_found: 404,
+  route_not_found: 404,
+  method_not_allowed: 405,
+  too_many_siblings: 409,
+  object_too_large: 413,
+  quorum_unmet: 503,
+  timeout: 503,
+  unreachable: 503,
+  overloaded: 503,
+  cluster_config_mismatch: 409,
+  internal: 500,
+}

@@ -1,0 +1,23 @@
+/** Flags shared by the commands that talk to a node (put, get, delete, ring, ...). */
+
+import {Flags} from '@oclif/core'
+
+export const defaultNodeAddress = '127.0.0.1:7070'
+
+export const nodeFlag = Flags.string({
+  description: 'host:port of the node to talk to (its client API)',
+  env: 'DYN_NODE',
+  default: defaultNodeAddress,
+  helpValue: 'host:port',
+})
+
+export const jsonFlag = Flags.boolean({description: 'print the result as JSON (stable, documented fields)', default: false})
+
+export const timeoutFlag = Flags.integer({description: 'give up on the node after this many milliseconds', default: 10_000, min: 1})
+
+export const nFlag = Flags.integer({char: 'n', description: 'replicas of the key (N); default: the cluster default', min: 1})
+export const rFlag = Flags.integer({char: 'r', description: 'replicas that must answer a read (R); default: the cluster default', min: 1})
+export const wFlag = Flags.integer({char: 'w', description: 'replicas that must acknowledge a write (W); default: the cluster default', min: 1})
+export const dwFlag = Flags.integer({description: 'of the W acknowledgements, how many must be durable (synced to disk)', min: 0})
+export const contextFlag = Flags.string({description: 'the context returned by an earlier read (supersedes exactly what that read saw)'})
+export const explainFlag = Flags.boolean({description: "show the request's preference list, which replicas answered and how fast, and what was repaired", default: false})

@@ -1,0 +1,23 @@
+/**
+ * The CLI's documented exit codes, and which API error codes lead to each. Scripts rely on
+ * these, so they never change meaning.
+ */
+
+export const exitCodes = {
+  /** Found, stored, done. */
+  ok: 0,
+  /** The key does not exist (or was deleted). */
+  notFound: 1,
+  /** Bad usage or bad input: fix the command line. */
+  usage: 2,
+  /** Quorum unmet, or no node reachable: retry later or with a smaller R/W. */
+  unavailable: 3,
+} as const
+
+export function exitCodeOf(errorCode: string): number {
+  if (errorCode === 'not_found') return exitCodes.notFound
+  if (['quorum_unmet', 'unreachable', 'timeout', 'overloaded', 'internal'].includes(errorCode)) return exitCodes.unavailable
+  return exitCodes.usage
+}
+
+export const exitCodesHelp = 'Exit codes: 0 ok, 1 not found, 2 bad usage or input, 3 quorum unmet or node unreachable.'

@@ -1,0 +1,18 @@
+/**
+ * The R+W<=N warning needs all three numbers; a command knows only the ones it was given, so
+ * the others come from the cluster's defaults (one extra request, made only when the user set
+ * one of -n, -r, -w).
+ */
+
+import type {DynClient} from '../client/http-client.js'
+import {quorumWarning} from './format.js'
+
+export async function warnOnWeakQuorum(client: DynClient, given: {n?: number; r?: number; w?: number}): Promise<void> {
+  if (given.n === undefined && given.r === undefined && given.w === undefined) return
+  const cluster = await client.getJson('/cluster').catch(() => undefined)
+  if (cluster === undefined || !cluster.ok) return
+  const settings = cluster.body.settings as {defaultN: number; defaultR: number; defaultW: number}
+  const n = given.n ?? settings.defaultN
+  const warning = quorumWarning(n, given.r ?? Math.min(settings.defaultR, n), given.w ?? Math.min(settings.defaultW, n))
+  if (warning !== undefined) process.stderr.write(`${warning}\n`)
+}

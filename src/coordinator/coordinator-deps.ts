@@ -1,0 +1,26 @@
+/**
+ * Everything a coordinator shell is handed by its node: identity, local store, transport, clock
+ * and the current cluster view. The shells hold no state of their own between requests.
+ */
+
+import type {Clock} from '../clock.js'
+import type {Store} from '../storage/store.js'
+import type {Transport} from '../transport/transport.js'
+import type {ClusterView} from './cluster-view.js'
+import type {ReplicaPolicy} from './replica.js'
+
+export interface CoordinatorDeps {
+  /** This node's name. */
+  readonly self: string
+  /** This node's actor in version vectors: its name and the epoch of its store. */
+  readonly actor: string
+  readonly store: Store
+  readonly transport: Transport
+  readonly clock: Clock
+  readonly policy: ReplicaPolicy
+  /** The whole budget of one client request, forwarding included. */
+  readonly requestTimeoutMs: number
+  view(): ClusterView
+  /** Told which replicas read repair sent a newer object to. */
+  onReadRepair?(nodes: readonly string[]): void
+}

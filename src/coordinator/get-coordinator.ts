@@ -1,0 +1,105 @@
+/**
+ * The get coordinator shell (paper §4.5): the async part around get-core.ts.
+ *
+ * Any node can coordinate a get: it asks the key's N home replicas, answers once R of them have
+ * (with the maximal versions and the context that covers them), and keeps listening to the
+ * rest until the deadline. When every replica is in, replicas that returned less than the
+ * merged object are sent it (read repair), after the client already has its answer.
+ */
+
+import type {StoredObject} from '../storage/stored-object.js'
+import type {ReplyTrace, RequestTrace} from './cluster-view.js'
+import type {CoordinatorDeps} from './coordinator-deps.js'
+import {addFailure, addReply, enough, finalAction, initGet, isComplete} from './get-core.js'
+import type {GetCore} from './get-core.js'
+import {placeKey} from './preflist.js'
+import {callReplicaGet, callReplicaPut} from './replica-client.js'
+
+export interface GetRequest {
+  readonly key: string
+  readonly n: number
+  readonly r: number
+  /** Wait for every replica and for read repair before answering, so the trace is complete. */
+  readonly explain: boolean
+}
+
+export type GetOutcome =
+  | {readonly ok: true; readonly object: StoredObject | undefined; readonly trace: RequestTrace}
+  | {
+      readonly ok: false
+      readonly error: 'quorum_unmet' | 'bad_parameter'
+      readonly message: string
+      readonly details: Record<string, unknown>
+      readonly trace?: RequestTrace
+    }
+
+export async function coordinateGet(deps: CoordinatorDeps, request: GetRequest): Promise<GetOutcome> {
+  const placement = placeKey(deps.view(), request.key, request.n)
+  if (placement.homes.length < request.n) {
+    return {
+      ok: false,
+      error: 'bad_parameter',
+      message: `n=${request.n} but the cluster has ${placement.homes.length} members; use n <= ${placement.homes.length}`,
+      details: {},
+    }
+  }
+  const startedMs = deps.clock.monotonicMs()
+  const deadlineMs = startedMs + deps.requestTimeoutMs
+  const replies: ReplyTrace[] = []
+  let repaired: string[] = []
+  const traceOf = (): RequestTrace => ({
+    coordinator: deps.self,
+    partition: placement.partition,
+    preflist: placement.entries,
+    replies: [...replies],
+    repaired: [...repaired],
+  })
+
+  return new Promise<GetOutcome>((resolve) => {
+    let core: GetCore = initGet(placement.homes.length, request.r)
+    let answered = false
+    const answer = (): void => {
+      const verdict = enough(core)
+      if (answered || verdict.kind === 'wait') return
+      answered = true
+      if (verdict.kind === 'ok') {
+        resolve({ok: true, object: verdict.object, trace: traceOf()})
+        return
+      }
+      resolve({
+        ok: false,
+        error: 'quorum_unmet',
+        message: `${verdict.acknowledged} of the required ${verdict.required} replicas answered; the others failed or timed out`,
+        details: {required: verdict.required, acknowledged: verdict.acknowledged},
+        trace: traceOf(),
+      })
+    }
+    const repair = async (): Promise<void> => {
+      const action = finalAction(core)
+      if (action.object === undefined || action.repairTargets.length === 0) return
+      const object = action.object
+      const timeoutMs = Math.max(1, deadlineMs - deps.clock.monotonicMs())
+      const results = await Promise.all(
+        action.repairTargets.map(async (node) => ({node, reply: await callReplicaPut(deps, node, placement.partition, request.key, object, false, timeoutMs)})),
+      )
+      repaired = results.filter((result) => result.reply.ok).map((result) => result.node)
+      if (repaired.length > 0) deps.onReadRepair?.(repaired)
+    }
+    for (const node of placement.homes) {
+      const timeoutMs = Math.max(1, deadlineMs - deps.clock.monotonicMs())
+      void callReplicaGet(deps, node, placement.partition, request.key, timeoutMs).then(async (reply) => {
+        if (reply.ok) {
+          replies.push({node, outcome: reply.object === undefined ? 'not_found' : 'ok', latencyMs: reply.latencyMs})
+          core = addReply(core, {node, object: reply.object})
+        } else {
+          replies.push({node, outcome: 'failed', latencyMs: reply.latencyMs, error: reply.error})
+          core = addFailure(core, node)
+        }
+        if (!request.explain) answer()
+        if (!isComplete(core)) return
+        await repair()
+        answer()
+      })
+    }
+  })
+}

@@ -1,0 +1,171 @@
+/**
+ * The put (and delete) coordinator shell (paper §4.5): the async part around put-core.ts.
+ *
+ * A put is coordinated by one of the key's N home replicas; any other node forwards it to the
+ * first home replica that answers. The coordinator makes the new version from the client's
+ * context against its own copy, stores it (its own acknowledgement), sends the resulting object
+ * to the other N-1 homes, and answers as soon as the core says W acks (DW durable) are in, or
+ * that they can no longer be. Replicas that answer later still store the version.
+ */
+
+import type {StoredVersion} from '../storage/stored-object.js'
+import {MessageType} from '../transport/message-type.js'
+import type {VersionVector} from '../versioning/dvvset.js'
+import {join} from '../versioning/dvvset.js'
+import type {ReplyTrace, RequestTrace} from './cluster-view.js'
+import type {CoordinatorDeps} from './coordinator-deps.js'
+import type {CoordinatePutBody} from './messages.js'
+import {placeKey} from './preflist.js'
+import {addAck, addFailure, enough, initPut} from './put-core.js'
+import {callReplicaPut} from './replica-client.js'
+import {writeNewVersion} from './replica.js'
+
+export interface PutRequest {
+  readonly key: string
+  readonly value: Uint8Array
+  readonly contentType: string
+  readonly tombstone: boolean
+  readonly context: VersionVector
+  readonly n: number
+  readonly w: number
+  readonly dw: number
+  /** Wait for every replica before answering, so the trace is complete. */
+  readonly explain: boolean
+}
+
+export type PutFailureCode = 'quorum_unmet' | 'too_many_siblings' | 'object_too_large' | 'unreachable' | 'bad_parameter'
+
+export type PutOutcome =
+  | {readonly ok: true; readonly context: VersionVector; readonly trace: RequestTrace}
+  | {
+      readonly ok: false
+      readonly error: PutFailureCode
+      readonly message: string
+      readonly details: Record<string, unknown>
+      readonly trace?: RequestTrace
+    }
+
+export async function coordinatePut(deps: CoordinatorDeps, request: PutRequest, forwardedBy?: string): Promise<PutOutcome> {
+  const view = deps.view()
+  const placement = placeKey(view, request.key, request.n)
+  if (placement.homes.length < request.n) {
+    return {
+      ok: false,
+      error: 'bad_parameter',
+      message: `n=${request.n} but the cluster has ${placement.homes.length} members; use n <= ${placement.homes.length}`,
+      details: {},
+    }
+  }
+  // A forwarded put is coordinated here even if this node's ring has moved on, so a request
+  // can never bounce between nodes whose views disagree.
+  if (!placement.homes.includes(deps.self) && forwardedBy === undefined) return forwardPut(deps, request, placement.homes)
+  return coordinateHere(deps, request, placement, forwardedBy)
+}
+
+async function forwardPut(deps: CoordinatorDeps, request: PutRequest, homes: readonly string[]): Promise<PutOutcome> {
+  const deadlineMs = deps.clock.monotonicMs() + deps.requestTimeoutMs
+  const view = deps.view()
+  // Home replicas this node believes are up go first; the others are still worth a try.
+  const ordered = [...homes.filter((h) => view.isUp(h)), ...homes.filter((h) => !view.isUp(h))]
+  const tried: string[] = []
+  for (const home of ordered) {
+    const remainingMs = deadlineMs - deps.clock.monotonicMs()
+    const address = view.rpcAddressOf(home)
+    if (remainingMs <= 0) break
+    if (address === undefined) continue
+    tried.push(home)
+    const body: CoordinatePutBody = {...request, forwardedBy: deps.self}
+    const answer = await deps.transport.request(address, MessageType.CoordinatePut, body, remainingMs)
+    if (answer.ok) return answer.body as PutOutcome
+    if (answer.error === 'remote') {
+      return {ok: false, error: 'unreachable', message: `${home} refused the forwarded put: ${answer.message}`, details: {node: home}}
+    }
+  }
+  return {
+    ok: false,
+    error: 'unreachable',
+    message: `none of the key's home replicas (${homes.join(', ')}) could coordinate the put; tried ${tried.join(', ') || 'none'}`,
+    details: {tried},
+  }
+}
+
+async function coordinateHere(
+  deps: CoordinatorDeps,
+  request: PutRequest,
+  placement: ReturnType<typeof placeKey>,
+  forwardedBy: string | undefined,
+): Promise<PutOutcome> {
+  const startedMs = deps.clock.monotonicMs()
+  const deadlineMs = startedMs + deps.requestTimeoutMs
+  const durable = request.dw > 0
+  const replies: ReplyTrace[] = []
+  const traceOf = (): RequestTrace => ({
+    coordinator: deps.self,
+    partition: placement.partition,
+    preflist: placement.entries,
+    replies: [...replies],
+    repaired: [],
+    ...(forwardedBy === undefined ? {} : {forwardedBy}),
+  })
+  // The coordinator must be a home replica; when it was forwarded a put whose preference list
+  // (by its own ring) does not include it, it still stores the version and counts as one target.
+  const others = placement.homes.filter((node) => node !== deps.self)
+  const targetCount = others.length + 1
+  const w = Math.min(request.w, targetCount)
+
+  const version: StoredVersion = {
+    value: request.value,
+    contentType: request.contentType,
+    timestampMs: deps.clock.nowMs(),
+    tombstone: request.tombstone,
+  }
+  const local = await writeNewVersion(deps.store, deps.policy, placement.partition, request.key, {
+    context: request.context,
+    version,
+    actor: deps.actor,
+    n: request.n,
+    nowMs: version.timestampMs,
+    durable,
+  })
+  replies.push({node: deps.self, outcome: local.ok ? 'ok' : 'failed', latencyMs: deps.clock.monotonicMs() - startedMs, durable})
+  if (!local.ok) return {ok: false, error: local.error, message: local.message, details: {}, trace: traceOf()}
+
+  let core = addAck(initPut(targetCount, w, Math.min(request.dw, w)), deps.self, durable)
+  const context = join(local.object.versions)
+  return new Promise<PutOutcome>((resolve) => {
+    let answered = false
+    let outstanding = others.length
+    const settle = (): void => {
+      const verdict = enough(core)
+      if (answered || verdict.kind === 'wait') return
+      if (request.explain && outstanding > 0) return
+      answered = true
+      if (verdict.kind === 'ok') {
+        resolve({ok: true, context, trace: traceOf()})
+        return
+      }
+      resolve({
+        ok: false,
+        error: 'quorum_unmet',
+        message: `${verdict.acknowledged} of the required ${verdict.required} replicas acknowledged the write; the others failed or timed out`,
+        details: {required: verdict.required, acknowledged: verdict.acknowledged},
+        trace: traceOf(),
+      })
+    }
+    settle()
+    for (const node of others) {
+      const timeoutMs = Math.max(1, deadlineMs - deps.clock.monotonicMs())
+      void callReplicaPut(deps, node, placement.partition, request.key, local.object, durable, timeoutMs).then((reply) => {
+        outstanding -= 1
+        if (reply.ok) {
+          replies.push({node, outcome: 'ok', latencyMs: reply.latencyMs, durable: reply.durable})
+          core = addAck(core, node, reply.durable)
+        } else {
+          replies.push({node, outcome: 'failed', latencyMs: reply.latencyMs, error: reply.error})
+          core = addFailure(core, node)
+        }
+        settle()
+      })
+    }
+  })
+}

@@ -1,0 +1,105 @@
+/**
+ * What a replica does with its own copy of a key (paper §4.4, §4.5): make a new version as a
+ * coordinator, merge a version sent by another coordinator (or by read repair), and read.
+ * Every change goes through Store.updateObject, so it is serialized per key on this node.
+ */
+
+import type {Store} from '../storage/store.js'
+import type {StoredObject, StoredVersion} from '../storage/stored-object.js'
+import {isNewerVersion, objectValueBytes} from '../storage/stored-object.js'
+import type {VersionSet, VersionVector} from '../versioning/dvvset.js'
+import {emptySet, lww, prune, sync, update, valueCount} from '../versioning/dvvset.js'
+import type {ConflictPolicy} from '../membership/member-table.js'
+
+export interface ReplicaPolicy {
+  readonly conflictPolicy: ConflictPolicy
+  /** Paper §4.4: version-vector entries beyond this are pruned, oldest first. */
+  readonly entriesMax: number
+  /** A key with this many siblings refuses new concurrent writes until it is resolved. */
+  readonly siblingsPerKeyMax: number
+  /** The sum of all siblings' value bytes, bounded so one object always fits in one frame. */
+  readonly objectBytesMax: number
+}
+
+export const siblingsPerKeyMaxDefault = 64
+export const objectBytesMaxDefault = 8 * 1024 * 1024
+
+export type LocalWriteFailure = {
+  readonly ok: false
+  readonly error: 'too_many_siblings' | 'object_too_large'
+  readonly message: string
+}
+
+function settle(versions: VersionSet<StoredVersion>, policy: ReplicaPolicy): VersionSet<StoredVersion> {
+  const resolved = policy.conflictPolicy === 'lww' ? lww(versions, isNewerVersion) : versions
+  return prune(resolved, policy.entriesMax)
+}
+
+export interface NewVersion {
+  readonly context: VersionVector
+  readonly version: StoredVersion
+  readonly actor: string
+  readonly n: number
+  readonly nowMs: number
+  readonly durable: boolean
+}
+
+/** The coordinator's step of a put: a new version that supersedes exactly what the context saw. */
+export async function writeNewVersion(
+  store: Store,
+  policy: ReplicaPolicy,
+  partition: number,
+  key: string,
+  write: NewVersion,
+): Promise<{ok: true; object: StoredObject} | LocalWriteFailure> {
+  return store.updateObject<LocalWriteFailure>(
+    partition,
+    key,
+    (stored) => {
+      const versions = settle(
+        update(write.context, stored?.versions ?? emptySet<StoredVersion>(), write.actor, write.version, write.nowMs),
+        policy,
+      )
+      const object: StoredObject = {versions, n: write.n}
+      const siblings = valueCount(versions)
+      if (siblings > policy.siblingsPerKeyMax) {
+        return {
+          ok: false,
+          error: 'too_many_siblings',
+          message: `the key would have ${siblings} siblings (at most ${policy.siblingsPerKeyMax}); read it, reconcile the siblings and write back with the read's context`,
+        }
+      }
+      const bytes = objectValueBytes(object)
+      if (bytes > policy.objectBytesMax) {
+        return {
+          ok: false,
+          error: 'object_too_large',
+          message: `the key's versions would hold ${bytes} bytes (at most ${policy.objectBytesMax}); reconcile its siblings first`,
+        }
+      }
+      return {ok: true, object}
+    },
+    {durable: write.durable},
+  )
+}
+
+/** A replica's step of a put, and read repair: keep everything not dominated by either side. */
+export async function mergeIncoming(
+  store: Store,
+  policy: ReplicaPolicy,
+  partition: number,
+  key: string,
+  incoming: StoredObject,
+  durable: boolean,
+): Promise<StoredObject> {
+  const outcome = await store.updateObject<never>(
+    partition,
+    key,
+    (stored) => {
+      const versions = stored === undefined ? incoming.versions : sync(stored.versions, incoming.versions)
+      return {ok: true, object: {versions: settle(versions, policy), n: Math.max(incoming.n, stored?.n ?? 0)}}
+    },
+    {durable},
+  )
+  return outcome.object
+}

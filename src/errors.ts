@@ -1,0 +1,51 @@
+/**
+ * Stable error codes shared by every layer, and the `DynError` that carries one across a boundary.
+ *
+ * Inside the pure cores an expected failure is a value (`{ok: false, error: 'quorum_unmet'}`);
+ * at the edges (HTTP API, CLI) it becomes a `DynError`, whose `code` the API maps to a status
+ * and the CLI to an exit code. Tests assert the code, never the message.
+ */
+
+/** Every code the outside world may see. Only append to this list: clients match on these strings. */
+export const errorCodes = [
+  'bad_key',
+  'bad_value',
+  'value_too_large',
+  'bad_context',
+  'bad_parameter',
+  'bad_request',
+  'not_found',
+  'route_not_found',
+  'method_not_allowed',
+  'quorum_unmet',
+  'timeout',
+  'unreachable',
+  'overloaded',
+  'too_many_siblings',
+  'object_too_large',
+  'cluster_config_mismatch',
+  'internal',
+] as const
+
+export type ErrorCode = (typeof errorCodes)[number]
+
+/** An operating error with a stable code; `details` become extra JSON fields at the API edge. */
+export class DynError extends Error {
+  readonly code: ErrorCode
+  readonly details: Record<string, unknown>
+
+  constructor(code: ErrorCode, message: string, details: Record<string, unknown> = {}) {
+    super(message)
+    this.name = 'DynError'
+    this.code = code
+    this.details = details
+  }
+}
+
+/** A result as a value: the shape every core returns for expected failures. */
+export type Result<T, E = {error: ErrorCode; message: string}> = ({ok: true} & T) | ({ok: false} & E)
+
+/** Crash on a programmer error; never used for bad input or a peer that is down. */
+export function assert(condition: unknown, message: string): asserts condition {
+  if (!condition) throw new Error(`assertion failed: ${message}`)
+}

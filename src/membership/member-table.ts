@@ -1,0 +1,140 @@
+/**
+ * The member table every node keeps, and its gossip merge (paper §4.8).
+ *
+ * Each member's row is owned by that member: only it bumps its `incarnation` (when it starts,
+ * changes address or changes status), so merging two tables keeps, per member, the row with the
+ * higher incarnation. Rows never disappear: a member that leaves stays as `left`, so an old
+ * gossip message cannot resurrect it. Ties between rows with the same incarnation (which only a
+ * bug or two processes sharing a name can produce) are broken by status rank and then address,
+ * so every node still converges on the same table, and therefore computes the same ring.
+ *
+ * The cluster's settings (Q, the default N/R/W, the conflict policy) are fixed by the node that
+ * created the cluster and travel with the table, so a joining node adopts them.
+ */
+
+import type {Ring} from '../ring/ring.js'
+import {buildRing} from '../ring/ring.js'
+
+/**
+ * `joining` and `leaving` are reserved for ownership transfer (paper §4.9), which moves data
+ * before a member starts or stops owning partitions; `valid` members own partitions.
+ */
+export type MemberStatus = 'joining' | 'valid' | 'leaving' | 'left'
+
+const statusRank: Record<MemberStatus, number> = {joining: 0, valid: 1, leaving: 2, left: 3}
+
+export interface Member {
+  readonly name: string
+  /** host:port of its internode RPC listener. */
+  readonly rpcAddress: string
+  /** host:port of its client HTTP API. */
+  readonly apiAddress: string
+  readonly status: MemberStatus
+  readonly incarnation: number
+}
+
+export type ConflictPolicy = 'siblings' | 'lww'
+
+export interface ClusterSettings {
+  readonly partitionCount: number
+  readonly defaultN: number
+  readonly defaultR: number
+  readonly defaultW: number
+  readonly conflictPolicy: ConflictPolicy
+}
+
+export interface MemberTable {
+  readonly settings: ClusterSettings
+  /** Sorted by name. */
+  readonly members: readonly Member[]
+}
+
+export function newMemberTable(settings: ClusterSettings, self: Member): MemberTable {
+  return {settings, members: [self]}
+}
+
+function preferredRow(a: Member, b: Member): Member {
+  if (a.incarnation !== b.incarnation) return a.incarnation > b.incarnation ? a : b
+  if (a.status !== b.status) return statusRank[a.status] > statusRank[b.status] ? a : b
+  return a.rpcAddress >= b.rpcAddress ? a : b
+}
+
+/**
+ * Merge two views; commutative, associative and idempotent, so gossip in any order converges.
+ * Settings are the creator's and never change, so either side's will do; a table with
+ * different settings is refused before it gets here (see `settingsMismatch`).
+ */
+export function mergeTables(local: MemberTable, remote: MemberTable): MemberTable {
+  const byName = new Map<string, Member>()
+  for (const member of local.members) byName.set(member.name, member)
+  for (const member of remote.members) {
+    const mine = byName.get(member.name)
+    byName.set(member.name, mine === undefined ? member : preferredRow(mine, member))
+  }
+  const members = [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+  return {settings: local.settings, members}
+}
+
+/** Replace (or add) one member's row: used by a node for its own row. */
+export function withMember(table: MemberTable, member: Member): MemberTable {
+  const members = table.members.filter((m) => m.name !== member.name)
+  members.push(member)
+  members.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+  return {settings: table.settings, members}
+}
+
+export function findMember(table: MemberTable, name: string): Member | undefined {
+  return table.members.find((m) => m.name === name)
+}
+
+/** Members that own partitions. */
+export function ringMembers(table: MemberTable): string[] {
+  return table.members.filter((m) => m.status === 'valid' || m.status === 'leaving').map((m) => m.name)
+}
+
+export function ringOf(table: MemberTable): Ring {
+  return buildRing(table.settings.partitionCount, ringMembers(table))
+}
+
+/** Whether two tables change nothing for each other: lets gossip skip needless work. */
+export function sameTable(a: MemberTable, b: MemberTable): boolean {
+  if (a.members.length !== b.members.length) return false
+  return a.members.every((m, i) => {
+    const o = b.members[i]
+    return o !== undefined && o.name === m.name && o.incarnation === m.incarnation && o.status === m.status && o.rpcAddress === m.rpcAddress
+  })
+}
+
+/** The first setting on which two clusters disagree, or undefined when they agree. */
+export function settingsMismatch(a: ClusterSettings, b: ClusterSettings): string | undefined {
+  for (const field of ['partitionCount', 'defaultN', 'defaultR', 'defaultW', 'conflictPolicy'] as const) {
+    if (a[field] !== b[field]) return `${field}: ${String(a[field])} here, ${String(b[field])} there`
+  }
+  return undefined
+}
+
+/** Structural check of a table that arrived over the network. */
+export function isValidMemberTable(x: unknown): x is MemberTable {
+  if (typeof x !== 'object' || x === null) return false
+  const t = x as Record<string, unknown>
+  const s = t.settings as Record<string, unknown> | undefined
+  if (typeof s !== 'object' || s === null) return false
+  if (![s.partitionCount, s.defaultN, s.defaultR, s.defaultW].every((v) => Number.isInteger(v) && (v as number) >= 1)) return false
+  if (s.conflictPolicy !== 'siblings' && s.conflictPolicy !== 'lww') return false
+  if (!Array.isArray(t.members) || t.members.length > membersMax) return false
+  return t.members.every((m: unknown) => {
+    if (typeof m !== 'object' || m === null) return false
+    const r = m as Record<string, unknown>
+    return (
+      typeof r.name === 'string' &&
+      typeof r.rpcAddress === 'string' &&
+      typeof r.apiAddress === 'string' &&
+      typeof r.status === 'string' &&
+      r.status in statusRank &&
+      Number.isInteger(r.incarnation)
+    )
+  })
+}
+
+/** A bound on the member table, so a malicious or corrupt gossip message cannot grow it without limit. */
+export const membersMax = 1024

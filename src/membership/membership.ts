@@ -1,0 +1,156 @@
+/**
+ * The membership protocol of one node (paper §4.8), first version: join through a seed, then
+ * push-pull gossip of the whole member table with one random peer per round. The node's timer
+ * calls `gossipRound`; this class owns no timer, and takes its randomness as an input.
+ *
+ * Every node computes the ring from its table (`ringOf`), so once gossip has spread a change,
+ * every node routes identically.
+ */
+
+import type {Random} from '../clock.js'
+import {DynError} from '../errors.js'
+import type {Ring} from '../ring/ring.js'
+import {MessageType} from '../transport/message-type.js'
+import type {Transport} from '../transport/transport.js'
+import type {ClusterSettings, Member, MemberTable} from './member-table.js'
+import {isValidMemberTable, mergeTables, ringOf, sameTable, settingsMismatch, withMember} from './member-table.js'
+
+export interface JoinBody {
+  readonly member: Member
+  /** The settings the joining node was started with explicitly; the cluster's must match. */
+  readonly requestedSettings: Partial<ClusterSettings>
+}
+
+export interface GossipBody {
+  readonly table: MemberTable
+}
+
+export interface MembershipEvents {
+  /** The table changed: persist it, rebuild routing. */
+  onChange(table: MemberTable, ring: Ring): void
+  log(line: string): void
+}
+
+/** How long one gossip or join exchange may take before the peer is skipped this round. */
+export const gossipRequestTimeoutMs = 1000
+
+export class Membership {
+  private currentTable: MemberTable
+  private currentRing: Ring
+  private readonly selfName: string
+
+  constructor(
+    table: MemberTable,
+    selfName: string,
+    private readonly transport: Transport,
+    private readonly random: Random,
+    private readonly events: MembershipEvents,
+  ) {
+    this.currentTable = table
+    this.currentRing = ringOf(table)
+    this.selfName = selfName
+  }
+
+  get table(): MemberTable {
+    return this.currentTable
+  }
+
+  get ring(): Ring {
+    return this.currentRing
+  }
+
+  /** Merge a table from a peer; settings that differ mean another cluster, and are refused. */
+  merge(remote: MemberTable): void {
+    const mismatch = settingsMismatch(this.currentTable.settings, remote.settings)
+    if (mismatch !== undefined) {
+      throw new DynError('cluster_config_mismatch', `a peer belongs to a cluster with other settings (${mismatch})`)
+    }
+    const merged = mergeTables(this.currentTable, remote)
+    if (sameTable(merged, this.currentTable)) return
+    this.replace(merged)
+  }
+
+  /** Change this node's own row (its address or status); the row's incarnation must grow. */
+  updateSelf(member: Member): void {
+    this.replace(withMember(this.currentTable, member))
+  }
+
+  private replace(table: MemberTable): void {
+    const before = this.currentRing.hash
+    this.currentTable = table
+    this.currentRing = ringOf(table)
+    if (this.currentRing.hash !== before) this.events.log(`ring changed: ${this.currentRing.members.length} owners, hash ${this.currentRing.hash}`)
+    this.events.onChange(this.currentTable, this.currentRing)
+  }
+
+  /** Answer a Join: add the newcomer's row and hand back the whole table. */
+  handleJoin(body: unknown): GossipBody {
+    const join = body as Partial<JoinBody> | null
+    const member = join?.member
+    if (member === undefined || !isValidMemberTable({settings: this.currentTable.settings, members: [member]})) {
+      throw new DynError('bad_request', 'a join must carry the joining member row')
+    }
+    const requested = join?.requestedSettings ?? {}
+    const mismatch = settingsMismatch({...this.currentTable.settings, ...requested}, this.currentTable.settings)
+    if (mismatch !== undefined) {
+      throw new DynError('cluster_config_mismatch', `the cluster was created with other settings (${mismatch}); start without those flags to adopt the cluster's`)
+    }
+    this.merge({settings: this.currentTable.settings, members: [member]})
+    return {table: this.currentTable}
+  }
+
+  /** Answer a Gossip push with our (merged) table: push-pull in one round trip. */
+  handleGossip(body: unknown): GossipBody {
+    const table = (body as Partial<GossipBody> | null)?.table
+    if (!isValidMemberTable(table)) throw new DynError('bad_request', 'a gossip message must carry a member table')
+    this.merge(table)
+    return {table: this.currentTable}
+  }
+
+  /** One gossip round: exchange tables with one random live peer. */
+  async gossipRound(): Promise<void> {
+    const peers = this.currentTable.members.filter((m) => m.name !== this.selfName && m.status !== 'left')
+    if (peers.length === 0) return
+    const peer = peers[this.random.int(peers.length)] as Member
+    const answer = await this.transport.request(peer.rpcAddress, MessageType.Gossip, {table: this.currentTable}, gossipRequestTimeoutMs)
+    if (!answer.ok) return
+    const table = (answer.body as Partial<GossipBody> | null)?.table
+    if (!isValidMemberTable(table)) return
+    try {
+      this.merge(table)
+    } catch (error) {
+      this.events.log(`gossip from ${peer.name} refused: ${(error as Error).message}`)
+    }
+  }
+
+  /**
+   * Join through the first seed that answers, adopting the cluster's table and settings.
+   * Seeds are tried in order, each once per attempt, for at most `attemptsMax` rounds.
+   */
+  static async join(
+    transport: Transport,
+    seeds: readonly string[],
+    self: Member,
+    requestedSettings: Partial<ClusterSettings>,
+    attemptsMax: number,
+    wait: (ms: number) => Promise<void>,
+  ): Promise<MemberTable> {
+    const failures: string[] = []
+    for (let attempt = 0; attempt < attemptsMax; attempt += 1) {
+      for (const seed of seeds) {
+        const body: JoinBody = {member: self, requestedSettings}
+        const answer = await transport.request(seed, MessageType.Join, body, gossipRequestTimeoutMs)
+        if (answer.ok) {
+          const table = (answer.body as Partial<GossipBody> | null)?.table
+          if (isValidMemberTable(table)) return table
+          failures.push(`${seed}: malformed answer`)
+          continue
+        }
+        if (answer.code === 'cluster_config_mismatch') throw new DynError('cluster_config_mismatch', answer.message)
+        failures.push(`${seed}: ${answer.message}`)
+      }
+      await wait(500)
+    }
+    throw new DynError('unreachable', `could not join through any seed (${seeds.join(', ')}): ${failures.slice(-seeds.length).join('; ')}; check that the seeds run and that --seeds names their internode (--rpc-port) addresses`)
+  }
+}

@@ -1,0 +1,310 @@
+/**
+ * One dyn node: opens its store, takes its identity, joins (or creates) the cluster, and serves
+ * the internode RPC and the client HTTP API. This is the only layer with real sockets, files,
+ * clocks and timers; it wires them into the pure parts below.
+ */
+
+import {mkdir} from 'node:fs/promises'
+import {createServer} from 'node:http'
+import type {Server} from 'node:http'
+import type {AddressInfo} from 'node:net'
+import {createApiHandler} from '../api/handler.js'
+import type {KvService} from '../api/service.js'
+import {systemClock, systemRandom} from '../clock.js'
+import type {Clock, Random} from '../clock.js'
+import type {ClusterView} from '../coordinator/cluster-view.js'
+import type {CoordinatorDeps} from '../coordinator/coordinator-deps.js'
+import {coordinateDelete} from '../coordinator/delete-coordinator.js'
+import {coordinateGet} from '../coordinator/get-coordinator.js'
+import {isCoordinatePutBody, isReplicaGetBody, isReplicaPutBody} from '../coordinator/messages.js'
+import {placeKey} from '../coordinator/preflist.js'
+import {coordinatePut} from '../coordinator/put-coordinator.js'
+import {mergeIncoming, objectBytesMaxDefault, siblingsPerKeyMaxDefault} from '../coordinator/replica.js'
+import {DynError} from '../errors.js'
+import type {ClusterSettings, Member, MemberTable} from '../membership/member-table.js'
+import {findMember, newMemberTable, ringMembers, settingsMismatch} from '../membership/member-table.js'
+import {Membership} from '../membership/membership.js'
+import {ownershipCounts} from '../ring/ring.js'
+import {Store} from '../storage/store.js'
+import {MessageType} from '../transport/message-type.js'
+import {startTcpTransport} from '../transport/tcp-transport.js'
+import type {Transport} from '../transport/transport.js'
+import {entriesMaxDefault} from '../versioning/dvvset.js'
+import {actorOf, loadIdentity} from './identity.js'
+import {NodeStats} from './stats.js'
+import type {Operation} from './stats.js'
+
+export interface NodeOptions {
+  readonly name: string
+  readonly host: string
+  /** Client HTTP API port. */
+  readonly port: number
+  /** Internode RPC port. */
+  readonly rpcPort: number
+  readonly dataDir: string
+  /** Internode addresses (host:rpcPort) of members to join through; empty creates a new cluster. */
+  readonly seeds: readonly string[]
+  /** The settings of a cluster this node creates. */
+  readonly settings: ClusterSettings
+  /** The settings the user gave explicitly: joining a cluster whose settings differ is refused. */
+  readonly explicitSettings: Partial<ClusterSettings>
+  readonly requestTimeoutMs: number
+  readonly gossipIntervalMs: number
+  readonly log: (line: string) => void
+  readonly clock?: Clock
+  readonly random?: Random
+}
+
+export const requestTimeoutMsDefault = 1000
+export const gossipIntervalMsDefault = 1000
+/** Join attempts through the seeds, half a second apart, before a node gives up starting. */
+export const joinAttemptsMax = 20
+
+export interface RunningNode {
+  readonly name: string
+  readonly actor: string
+  readonly apiAddress: string
+  readonly rpcAddress: string
+  stop(): Promise<void>
+}
+
+const membersMetaName = 'members'
+
+export async function startNode(options: NodeOptions): Promise<RunningNode> {
+  const clock = options.clock ?? systemClock
+  const random = options.random ?? systemRandom
+  const startedAtMs = clock.nowMs()
+  await mkdir(options.dataDir, {recursive: true})
+  const store = await openStore(options.dataDir)
+  const cleanup: Array<() => Promise<void>> = [() => store.close()]
+  const stopAll = async (): Promise<void> => {
+    for (const step of cleanup.reverse()) await step().catch(() => undefined)
+  }
+  try {
+    return await startOnStore(options, store, clock, random, startedAtMs, cleanup, stopAll)
+  } catch (error) {
+    await stopAll()
+    throw error
+  }
+}
+
+async function openStore(dataDir: string): Promise<Store> {
+  try {
+    return await Store.open(dataDir)
+  } catch (error) {
+    const cause = (error as {cause?: {code?: string}}).cause
+    if (cause?.code === 'LEVEL_LOCKED') {
+      throw new DynError('bad_parameter', `the data folder ${dataDir} is in use by another running node; stop it or choose another --data`)
+    }
+    throw error
+  }
+}
+
+async function startOnStore(
+  options: NodeOptions,
+  store: Store,
+  clock: Clock,
+  random: Random,
+  startedAtMs: number,
+  cleanup: Array<() => Promise<void>>,
+  stopAll: () => Promise<void>,
+): Promise<RunningNode> {
+  const log = options.log
+  const identityOutcome = await loadIdentity(store, options.name, random, clock)
+  if (!identityOutcome.ok) throw new DynError('bad_parameter', identityOutcome.message)
+  const identity = identityOutcome.identity
+  const actor = actorOf(identity)
+  log(`identity ${actor} (incarnation ${identity.incarnation}${identityOutcome.isNewEpoch ? ', new epoch: empty store' : ''})`)
+
+  let membership: Membership | undefined
+  let deps: CoordinatorDeps | undefined
+  const stats = new NodeStats()
+  const policy = {
+    conflictPolicy: options.settings.conflictPolicy,
+    entriesMax: entriesMaxDefault,
+    siblingsPerKeyMax: siblingsPerKeyMaxDefault,
+    objectBytesMax: objectBytesMaxDefault,
+  }
+
+  const transport: Transport = await startTcpTransport({
+    host: options.host,
+    port: options.rpcPort,
+    nodeName: options.name,
+    log,
+    handler: async (type, body) => {
+      if (membership === undefined || deps === undefined) throw new DynError('overloaded', `${options.name} is still starting`)
+      return handleRpc(type, body, membership, deps, stats)
+    },
+  }).catch((error: Error) => {
+    throw new DynError('bad_parameter', `cannot listen for internode RPC on ${options.host}:${options.rpcPort}: ${error.message}; choose another --rpc-port`)
+  })
+  cleanup.push(() => transport.close())
+
+  const self: Member = {
+    name: options.name,
+    rpcAddress: transport.address,
+    apiAddress: `${options.host}:${options.port}`,
+    status: 'valid',
+    incarnation: identity.incarnation,
+  }
+  const table = await initialTable(options, store, transport, self)
+  // The conflict policy is the cluster's, whatever this node was started with.
+  const clusterPolicy = {...policy, conflictPolicy: table.settings.conflictPolicy}
+  membership = new Membership(table, options.name, transport, random, {
+    onChange: (changed) => {
+      store.putMeta(membersMetaName, changed).catch((error: Error) => log(`could not persist the member table: ${error.message}`))
+    },
+    log,
+  })
+  membership.updateSelf(self)
+  const current = membership
+
+  const view = (): ClusterView => ({
+    ring: current.ring,
+    rpcAddressOf: (name) => findMember(current.table, name)?.rpcAddress,
+    isUp: (name) => {
+      if (name === options.name) return true
+      const member = findMember(current.table, name)
+      return member !== undefined && transport.peerState(member.rpcAddress) !== 'down'
+    },
+  })
+  deps = {
+    self: options.name,
+    actor,
+    store,
+    transport,
+    clock,
+    policy: clusterPolicy,
+    requestTimeoutMs: options.requestTimeoutMs,
+    view,
+    onReadRepair: (nodes) => {
+      stats.readRepairs += nodes.length
+    },
+  }
+  const coordinator = deps
+
+  const timed = async <T extends {ok: boolean; error?: string}>(operation: Operation, run: () => Promise<T>): Promise<T> => {
+    const beganMs = clock.monotonicMs()
+    const outcome = await run()
+    stats.record(operation, outcome.ok ? 'ok' : (outcome.error ?? 'failed'), clock.monotonicMs() - beganMs)
+    return outcome
+  }
+  const service: KvService = {
+    clusterSize: () => ringMembers(current.table).length,
+    settings: () => current.table.settings,
+    put: (request) => timed('put', () => coordinatePut(coordinator, request)),
+    get: (request) => timed('get', () => coordinateGet(coordinator, request)),
+    delete: (request) => timed('delete', () => coordinateDelete(coordinator, request)),
+    cluster: () => describeCluster(current, options.name, view()),
+    preflist: (key) => {
+      const placement = placeKey(view(), key, current.table.settings.defaultN)
+      return {
+        partition: placement.partition,
+        preflist: placement.entries.map((entry) => ({...entry, address: findMember(current.table, entry.node)?.apiAddress})),
+      }
+    },
+    stats: () => ({node: options.name, uptimeMs: clock.nowMs() - startedAtMs, ...stats.snapshot()}),
+    health: () => ({ok: true, node: options.name, actor, members: current.table.members.length, ringHash: current.ring.hash}),
+  }
+
+  const server = createServer({keepAliveTimeout: 65_000}, createApiHandler(service))
+  await listen(server, options.host, options.port)
+  cleanup.push(() => closeServer(server))
+  const apiAddress = `${options.host}:${(server.address() as AddressInfo).port}`
+
+  const gossipTimer = setInterval(() => {
+    current.gossipRound().catch((error: Error) => log(`gossip round failed: ${error.message}`))
+  }, options.gossipIntervalMs)
+  cleanup.push(async () => clearInterval(gossipTimer))
+  // One round right away, so a new member is known cluster-wide without waiting a full interval.
+  void current.gossipRound().catch(() => undefined)
+
+  log(`serving the client API on ${apiAddress} and internode RPC on ${transport.address}; ${current.table.members.length} member(s)`)
+  return {name: options.name, actor, apiAddress, rpcAddress: transport.address, stop: stopAll}
+}
+
+async function initialTable(options: NodeOptions, store: Store, transport: Transport, self: Member): Promise<MemberTable> {
+  const stored = await store.getMeta<MemberTable>(membersMetaName)
+  if (stored !== undefined) {
+    const mismatch = settingsMismatch({...stored.settings, ...options.explicitSettings}, stored.settings)
+    if (mismatch !== undefined) {
+      throw new DynError('cluster_config_mismatch', `this node's cluster was created with other settings (${mismatch}); start without those flags`)
+    }
+    options.log(`restarting with the stored member table (${stored.members.length} member(s))`)
+    if (options.seeds.length === 0) return stored
+  }
+  if (options.seeds.length === 0) return newMemberTable(options.settings, self)
+  const wait = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+  const joined = await Membership.join(transport, options.seeds, self, options.explicitSettings, joinAttemptsMax, wait)
+  options.log(`joined through a seed: ${joined.members.length} member(s)`)
+  if (stored === undefined) return joined
+  const mismatch = settingsMismatch(stored.settings, joined.settings)
+  if (mismatch !== undefined) throw new DynError('cluster_config_mismatch', `the seeds belong to another cluster (${mismatch})`)
+  return {settings: stored.settings, members: [...joined.members]}
+}
+
+async function handleRpc(type: number, body: unknown, membership: Membership, deps: CoordinatorDeps, stats: NodeStats): Promise<unknown> {
+  switch (type) {
+    case MessageType.ReplicaGet: {
+      if (!isReplicaGetBody(body)) throw new DynError('bad_request', 'malformed ReplicaGet')
+      return {object: (await deps.store.getObject(body.partition, body.key)) ?? null}
+    }
+    case MessageType.ReplicaPut: {
+      if (!isReplicaPutBody(body)) throw new DynError('bad_request', 'malformed ReplicaPut')
+      await mergeIncoming(deps.store, deps.policy, body.partition, body.key, body.object, body.durable)
+      return {durable: body.durable}
+    }
+    case MessageType.CoordinatePut: {
+      if (!isCoordinatePutBody(body)) throw new DynError('bad_request', 'malformed CoordinatePut')
+      stats.forwardedPuts += 1
+      const {forwardedBy, ...request} = body
+      return coordinatePut(deps, request, forwardedBy)
+    }
+    case MessageType.Join:
+      return membership.handleJoin(body)
+    case MessageType.Gossip:
+      return membership.handleGossip(body)
+    default:
+      throw new DynError('bad_request', `unknown message type ${type}`)
+  }
+}
+
+function describeCluster(membership: Membership, self: string, view: ClusterView): unknown {
+  const counts = ownershipCounts(membership.ring)
+  return {
+    node: self,
+    settings: membership.table.settings,
+    ringHash: membership.ring.hash,
+    partitionCount: membership.ring.partitionCount,
+    members: membership.table.members.map((member) => ({
+      name: member.name,
+      apiAddress: member.apiAddress,
+      rpcAddress: member.rpcAddress,
+      status: member.status,
+      incarnation: member.incarnation,
+      up: view.isUp(member.name),
+      partitions: counts.get(member.name) ?? 0,
+    })),
+    owners: membership.ring.owners,
+  }
+}
+
+function listen(server: Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: Error): void => {
+      reject(new DynError('bad_parameter', `cannot serve the client API on ${host}:${port}: ${error.message}; choose another --port`))
+    }
+    server.once('error', onError)
+    server.listen(port, host, () => {
+      server.off('error', onError)
+      resolve()
+    })
+  })
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve())
+    server.closeAllConnections()
+  })
+}

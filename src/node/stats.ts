@@ -1,0 +1,58 @@
+/**
+ * The node's counters and latency histograms, served at GET /stats. Latencies are recorded in
+ * microseconds in Node's HDR histograms (perf_hooks), so percentiles up to p99.9 are exact to
+ * within the histogram's precision without keeping samples.
+ */
+
+import {createHistogram} from 'node:perf_hooks'
+import type {RecordableHistogram} from 'node:perf_hooks'
+
+export type Operation = 'get' | 'put' | 'delete'
+
+interface OperationStats {
+  count: number
+  readonly outcomes: Map<string, number>
+  readonly latencyUs: RecordableHistogram
+}
+
+export interface LatencySummaryMs {
+  readonly p50: number
+  readonly p90: number
+  readonly p99: number
+  readonly p999: number
+  readonly max: number
+}
+
+export class NodeStats {
+  private readonly operations = new Map<Operation, OperationStats>()
+  readRepairs = 0
+  forwardedPuts = 0
+
+  record(operation: Operation, outcome: string, latencyMs: number): void {
+    let stats = this.operations.get(operation)
+    if (stats === undefined) {
+      stats = {count: 0, outcomes: new Map(), latencyUs: createHistogram()}
+      this.operations.set(operation, stats)
+    }
+    stats.count += 1
+    stats.outcomes.set(outcome, (stats.outcomes.get(outcome) ?? 0) + 1)
+    stats.latencyUs.record(Math.max(1, Math.round(latencyMs * 1000)))
+  }
+
+  snapshot(): Record<string, unknown> {
+    const requests: Record<string, unknown> = {}
+    for (const [operation, stats] of this.operations) {
+      const h = stats.latencyUs
+      const ms = (us: number): number => Math.round(us) / 1000
+      const latencyMs: LatencySummaryMs = {
+        p50: ms(h.percentile(50)),
+        p90: ms(h.percentile(90)),
+        p99: ms(h.percentile(99)),
+        p999: ms(h.percentile(99.9)),
+        max: ms(h.max),
+      }
+      requests[operation] = {count: stats.count, outcomes: Object.fromEntries(stats.outcomes), latencyMs}
+    }
+    return {requests, readRepairs: this.readRepairs, forwardedPuts: this.forwardedPuts}
+  }
+}

@@ -1,0 +1,34 @@
+/**
+ * What a replica keeps for one key: every live version with its causal history (a dotted
+ * version vector set, paper §4.4) and the replication factor N the key was last written with.
+ */
+
+import type {VersionSet} from '../versioning/dvvset.js'
+
+/** One immutable version of a value. A delete is a version too: a tombstone. */
+export interface StoredVersion {
+  readonly value: Uint8Array
+  readonly contentType: string
+  /** The coordinator's wall clock when the version was made; only LWW and display use it. */
+  readonly timestampMs: number
+  readonly tombstone: boolean
+}
+
+export interface StoredObject {
+  readonly versions: VersionSet<StoredVersion>
+  readonly n: number
+}
+
+/** The LWW order: newer timestamp wins; equal timestamps fall back to the bytes so every replica picks the same. */
+export function isNewerVersion(a: StoredVersion, b: StoredVersion): boolean {
+  if (a.timestampMs !== b.timestampMs) return a.timestampMs > b.timestampMs
+  if (a.tombstone !== b.tombstone) return a.tombstone
+  return Buffer.compare(Buffer.from(a.value), Buffer.from(b.value)) > 0
+}
+
+/** Bytes an object occupies, counted the way its size limit is enforced: the sum of its values. */
+export function objectValueBytes(object: StoredObject): number {
+  let total = 0
+  for (const entry of object.versions.entries) for (const version of entry.values) total += version.value.byteLength
+  return total
+}

@@ -1,0 +1,39 @@
+/**
+ * The kinds of frame that travel between nodes. The numbers are written on the wire (one byte
+ * of every frame, see `frame.ts`), so a node of one build must understand the numbers of
+ * another: only append to this list, never renumber or reuse a value.
+ *
+ * The transport itself interprets only `Hello`, `Response` and `ErrorResponse`; every other
+ * type is a request that it hands, unread, to the node's request handler.
+ */
+
+/** Only append to this list: the numbers are on the wire. */
+export enum MessageType {
+  /** First frame of every connection: `{protocolVersion, nodeName}`. */
+  Hello = 1,
+  /** A successful answer; its request id is the one of the request it answers. */
+  Response = 2,
+  /** A failed answer: `{code, message}`. */
+  ErrorResponse = 3,
+  Join = 10,
+  Gossip = 11,
+  ReplicaGet = 20,
+  ReplicaPut = 21,
+  CoordinatePut = 22,
+  CoordinateGet = 23,
+  CoordinateDelete = 24,
+}
+
+/** The types that only the transport sends; a peer may never send them as requests. */
+const transportOwnTypes: ReadonlySet<number> = new Set([
+  MessageType.Hello,
+  MessageType.Response,
+  MessageType.ErrorResponse,
+])
+
+/** Every type a peer may send as a request; anything else is answered with `bad_request`. */
+export const requestMessageTypes: ReadonlySet<number> = new Set(
+  Object.values(MessageType).filter(
+    (value): value is number => typeof value === 'number' && !transportOwnTypes.has(value),
+  ),
+)

@@ -1,0 +1,564 @@
+/**
+ * The real `Transport`: internode RPC over TCP with node:net, framed by `frame.ts`.
+ *
+ * Outbound, each peer address gets one persistent connection, opened lazily by the first
+ * request and reused by all later ones; requests are multiplexed on it by a u32 request id, so
+ * many can be in flight at once and answers may come back in any order. Inbound, each accepted
+ * connection must start with a Hello; after it, every request is handed to the node's handler
+ * at once (concurrently) and answered with the same request id. A connection is one-way: the
+ * side that opened it sends requests, the other answers, so two nodes that both talk use two.
+ *
+ * Failure handling follows what Dynamo's section 4.8 needs from its messaging layer: a request
+ * to a dead peer fails fast (a short, doubling backoff after a failed connect) rather than
+ * piling up, and bad input from the network costs one connection, never the process.
+ */
+
+import net from 'node:net'
+import {systemClock} from '../clock.js'
+import {assert} from '../errors.js'
+import {FrameDecoder, frameBytesMax, protocolVersion, tryEncodeFrame, type Frame} from './frame.js'
+import {MessageType, requestMessageTypes} from './message-type.js'
+import type {PeerState, RequestHandler, RpcResult, Transport} from './transport.js'
+
+export interface TcpTransportOptions {
+  host: string
+  /** 0 lets the OS pick a free port; `address` then carries the one it picked. */
+  port: number
+  /** The name sent in Hello; the remote handler sees it as `fromNode`. */
+  nodeName: string
+  handler: RequestHandler
+  /** Requests waiting on one peer (and handler calls running for one inbound connection); beyond it, 'overloaded' at once. */
+  pendingPerPeerMax?: number
+  connectTimeoutMs?: number
+  log?: (line: string) => void
+}
+
+/**
+ * 4096 waiting requests per peer is far above what a healthy peer has in flight (a few hundred
+ * at benchmark load) while keeping the memory a stuck peer can pin bounded (4096 × 1 MiB values).
+ */
+export const pendingPerPeerMaxDefault = 4096
+/** Long enough for a loaded LAN, short against the request timeouts of a few hundred ms above it. */
+export const connectTimeoutMsDefault = 2000
+/** After a failed connect, requests fail at once for this long, doubling per failure up to the max. */
+export const reconnectBackoffMsFirst = 100
+export const reconnectBackoffMsMax = 1000
+/** A connection that has not said Hello within this time is closed, so idle strangers cannot hold sockets. */
+export const helloTimeoutMs = 10_000
+/** Accepted connections at once; a cluster needs one per peer, the rest is slack for restarts. */
+export const inboundConnectionsMax = 4096
+/** Peer addresses remembered at once (their connection and backoff state). */
+export const peersMax = 4096
+const nodeNameCharsMax = 256
+const errorMessageCharsMax = 1024
+const requestIdMax = 0xffff_ffff
+/** Hello is never answered, so it uses an id no request ever gets. */
+const helloRequestId = 0
+
+/** Starts listening; rejects with the listen error (e.g. EADDRINUSE) if it cannot. */
+export async function startTcpTransport(options: TcpTransportOptions): Promise<Transport> {
+  assert(Number.isInteger(options.port) && options.port >= 0 && options.port <= 0xffff, 'port is 0..65535')
+  assert(options.nodeName.length > 0 && options.nodeName.length <= nodeNameCharsMax, 'node name is 1..256 chars')
+  const pendingPerPeerMax = options.pendingPerPeerMax ?? pendingPerPeerMaxDefault
+  const connectTimeoutMs = options.connectTimeoutMs ?? connectTimeoutMsDefault
+  assert(Number.isInteger(pendingPerPeerMax) && pendingPerPeerMax >= 1, 'pendingPerPeerMax is a positive integer')
+  assert(connectTimeoutMs > 0 && Number.isFinite(connectTimeoutMs), 'connectTimeoutMs is positive')
+
+  const server = net.createServer()
+  const listened = new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen({host: options.host, port: options.port}, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+  await listened
+  const bound = server.address()
+  assert(bound !== null && typeof bound === 'object', 'a listening TCP server has an address')
+  return new TcpTransport(server, formatAddress(options.host, bound.port), {
+    nodeName: options.nodeName,
+    handler: options.handler,
+    pendingPerPeerMax,
+    connectTimeoutMs,
+    log: options.log ?? (() => {}),
+  })
+}
+
+interface Settings {
+  readonly nodeName: string
+  readonly handler: RequestHandler
+  readonly pendingPerPeerMax: number
+  readonly connectTimeoutMs: number
+  readonly log: (line: string) => void
+}
+
+interface PendingRequest {
+  readonly resolve: (result: RpcResult) => void
+  readonly timer: NodeJS.Timeout
+}
+
+/** Our outbound side of one peer: its connection (if any), its waiting requests, its backoff. */
+interface Peer {
+  readonly address: string
+  readonly host: string
+  readonly port: number
+  socket: net.Socket | null
+  writer: FrameWriter | null
+  connected: boolean
+  /** Whether the current connection has delivered an answer, i.e. the peer really serves us. */
+  answeredSinceConnect: boolean
+  /** Set once a connection failed or closed; distinguishes 'down' from 'unknown'. */
+  everLost: boolean
+  failedConnects: number
+  retryAtMs: number
+  nextRequestId: number
+  readonly pending: Map<number, PendingRequest>
+}
+
+/** One accepted connection. */
+interface InboundConnection {
+  readonly socket: net.Socket
+  readonly writer: FrameWriter
+  readonly decoder: FrameDecoder
+  readonly description: string
+  fromNode: string | null
+  helloTimer: NodeJS.Timeout | null
+  handlersRunning: number
+}
+
+/**
+ * Writes frames to one socket, batching the frames written in one turn of the event loop into
+ * a single writev: corked on the first write, uncorked on the next tick. That measured faster
+ * than a write (a syscall) per frame under concurrent load; see the module's report.
+ */
+class FrameWriter {
+  readonly #socket: net.Socket
+  #corked = false
+  readonly #uncork = (): void => {
+    this.#corked = false
+    this.#socket.uncork()
+  }
+
+  constructor(socket: net.Socket) {
+    this.#socket = socket
+  }
+
+  write(bytes: Buffer): void {
+    if (this.#socket.destroyed) return
+    if (batchWritesPerTick && !this.#corked) {
+      this.#corked = true
+      this.#socket.cork()
+      process.nextTick(this.#uncork)
+    }
+    // The return value (buffer above its high-water mark) is ignored on purpose: what can be
+    // queued is already bounded by `pendingPerPeerMax` frames of at most `frameBytesMax`.
+    this.#socket.write(bytes)
+  }
+}
+
+const batchWritesPerTick = true
+
+class TcpTransport implements Transport {
+  readonly address: string
+  readonly #server: net.Server
+  readonly #settings: Settings
+  readonly #peers = new Map<string, Peer>()
+  readonly #inbound = new Set<InboundConnection>()
+  readonly #helloFrame: Buffer
+  #closed = false
+  #closing: Promise<void> | null = null
+
+  constructor(server: net.Server, address: string, settings: Settings) {
+    this.address = address
+    this.#server = server
+    this.#settings = settings
+    const hello = tryEncodeFrame({
+      type: MessageType.Hello,
+      requestId: helloRequestId,
+      body: {protocolVersion, nodeName: settings.nodeName},
+    })
+    assert(hello.ok, 'a Hello always encodes')
+    this.#helloFrame = hello.bytes
+    server.on('connection', (socket) => this.#accept(socket))
+    server.on('error', (error) => settings.log(`transport ${address}: server error: ${error.message}`))
+  }
+
+  request(address: string, type: number, body: unknown, timeoutMs: number): Promise<RpcResult> {
+    assert(timeoutMs > 0 && Number.isFinite(timeoutMs), 'timeoutMs is positive and finite')
+    if (this.#closed) return settle(unreachable('transport is closed'))
+    const peer = this.#peerFor(address)
+    if (peer === null) return settle(unreachable(`cannot reach "${address}": not a host:port address`))
+    if (typeof peer === 'string') return settle({ok: false, error: 'overloaded', message: peer})
+    if (peer.pending.size >= this.#settings.pendingPerPeerMax) {
+      return settle({
+        ok: false,
+        error: 'overloaded',
+        message: `${peer.pending.size} requests already waiting on ${address}`,
+      })
+    }
+    if (peer.socket === null) {
+      const waitMs = peer.retryAtMs - systemClock.monotonicMs()
+      if (waitMs > 0) {
+        return settle(unreachable(`${address} is down; next connect attempt in ${Math.ceil(waitMs)} ms`))
+      }
+    }
+    const requestId = this.#allocateRequestId(peer)
+    const encoded = tryEncodeFrame({type, requestId, body})
+    if (!encoded.ok) {
+      // Refused here, but shaped like the peer's own refusal of a bad request: it must not count
+      // against the peer's health the way 'unreachable' or 'timeout' would.
+      return settle({ok: false, error: 'remote', code: 'bad_request', message: `request not sent: ${encoded.message}`})
+    }
+    const writer = peer.writer ?? this.#connect(peer)
+    if (typeof writer === 'string') return settle(unreachable(writer))
+    return new Promise<RpcResult>((resolve) => {
+      const timer = setTimeout(() => {
+        peer.pending.delete(requestId)
+        resolve({ok: false, error: 'timeout', message: `no answer from ${address} within ${timeoutMs} ms`})
+      }, timeoutMs)
+      peer.pending.set(requestId, {resolve, timer})
+      writer.write(encoded.bytes)
+    })
+  }
+
+  peerState(address: string): PeerState {
+    const peer = this.#peers.get(address)
+    if (peer === undefined) return 'unknown'
+    if (peer.socket !== null) return peer.connected ? 'connected' : 'connecting'
+    return peer.everLost ? 'down' : 'unknown'
+  }
+
+  close(): Promise<void> {
+    if (this.#closing !== null) return this.#closing
+    this.#closed = true
+    this.#closing = new Promise<void>((resolve) => {
+      this.#server.close(() => resolve())
+      for (const connection of this.#inbound) connection.socket.destroy()
+      for (const peer of this.#peers.values()) this.#dropConnection(peer, 'transport is closed')
+    })
+    return this.#closing
+  }
+
+  // ---- outbound ----
+
+  /** The peer record of an address: null if malformed, a message if the table is full. */
+  #peerFor(address: string): Peer | null | string {
+    const known = this.#peers.get(address)
+    if (known !== undefined) return known
+    const parsed = parseAddress(address)
+    if (parsed === null) return null
+    if (this.#peers.size >= peersMax) {
+      this.#forgetIdlePeers()
+      if (this.#peers.size >= peersMax) return `${peersMax} peer addresses already in use`
+    }
+    const peer: Peer = {
+      address,
+      host: parsed.host,
+      port: parsed.port,
+      socket: null,
+      writer: null,
+      connected: false,
+      answeredSinceConnect: false,
+      everLost: false,
+      failedConnects: 0,
+      retryAtMs: 0,
+      nextRequestId: 1,
+      pending: new Map(),
+    }
+    this.#peers.set(address, peer)
+    return peer
+  }
+
+  /** Forgets peers with no connection and nothing waiting: all they hold is backoff state. */
+  #forgetIdlePeers(): void {
+    for (const [address, peer] of this.#peers) {
+      if (peer.socket === null && peer.pending.size === 0) this.#peers.delete(address)
+    }
+  }
+
+  #allocateRequestId(peer: Peer): number {
+    // At most `pendingPerPeerMax` ids are taken, so this finds a free one within that many steps.
+    for (let attempt = 0; attempt <= this.#settings.pendingPerPeerMax; attempt++) {
+      const requestId = peer.nextRequestId
+      peer.nextRequestId = requestId === requestIdMax ? 1 : requestId + 1
+      if (!peer.pending.has(requestId)) return requestId
+    }
+    assert(false, 'a free request id exists while pending is below its bound')
+  }
+
+  /** Opens the peer's connection and sends Hello; a message when it cannot even start. */
+  #connect(peer: Peer): FrameWriter | string {
+    let socket: net.Socket
+    try {
+      socket = net.connect({host: peer.host, port: peer.port})
+    } catch (error) {
+      return `cannot connect to ${peer.address}: ${describe(error)}`
+    }
+    socket.setNoDelay(true)
+    const writer = new FrameWriter(socket)
+    peer.socket = socket
+    peer.writer = writer
+    peer.connected = false
+    peer.answeredSinceConnect = false
+    const decoder = new FrameDecoder(frameBytesMax)
+    const connectTimer = setTimeout(() => {
+      this.#dropConnection(peer, `connect to ${peer.address} timed out after ${this.#settings.connectTimeoutMs} ms`, socket)
+    }, this.#settings.connectTimeoutMs)
+    socket.once('connect', () => {
+      clearTimeout(connectTimer)
+      if (peer.socket === socket) peer.connected = true
+    })
+    socket.on('data', (chunk: Buffer) => this.#onAnswerBytes(peer, socket, decoder, chunk))
+    socket.on('error', (error) => {
+      this.#settings.log(`transport ${this.address}: connection to ${peer.address}: ${error.message}`)
+    })
+    socket.on('close', () => {
+      clearTimeout(connectTimer)
+      this.#dropConnection(peer, `connection to ${peer.address} closed`, socket)
+    })
+    // Node queues writes until the connection is up, so Hello and the first requests go out
+    // together without waiting here.
+    writer.write(this.#helloFrame)
+    return writer
+  }
+
+  #onAnswerBytes(peer: Peer, socket: net.Socket, decoder: FrameDecoder, chunk: Buffer): void {
+    if (peer.socket !== socket) return
+    const decoded = decoder.push(chunk)
+    if (!decoded.ok) {
+      this.#dropConnection(peer, `bad frame from ${peer.address}: ${decoded.error}: ${decoded.message}`, socket)
+      return
+    }
+    for (const frame of decoded.frames) {
+      if (frame.type !== MessageType.Response && frame.type !== MessageType.ErrorResponse) {
+        this.#dropConnection(peer, `${peer.address} sent message type ${frame.type} on a request connection`, socket)
+        return
+      }
+      const pending = peer.pending.get(frame.requestId)
+      // An answer that arrives after its request timed out is dropped: the caller has moved on.
+      if (pending === undefined) continue
+      peer.pending.delete(frame.requestId)
+      clearTimeout(pending.timer)
+      peer.answeredSinceConnect = true
+      peer.failedConnects = 0
+      pending.resolve(frame.type === MessageType.Response ? {ok: true, body: frame.body} : remoteFailure(frame.body))
+    }
+  }
+
+  /**
+   * Ends the peer's connection (if it is still `socket`, when given) and fails everything
+   * waiting on it. Idempotent, since a broken socket reports through several events.
+   */
+  #dropConnection(peer: Peer, reason: string, socket?: net.Socket): void {
+    if (peer.socket === null || (socket !== undefined && peer.socket !== socket)) return
+    const dropped = peer.socket
+    peer.socket = null
+    peer.writer = null
+    peer.connected = false
+    peer.everLost = true
+    if (peer.answeredSinceConnect) {
+      // A connection that served us broke (say the peer restarted): reconnect at the next request.
+      peer.failedConnects = 0
+      peer.retryAtMs = 0
+    } else {
+      // It never answered: refused, timed out, or closed on us. Back off so that a dead peer costs
+      // each caller nothing but an immediate 'unreachable'.
+      peer.failedConnects += 1
+      const backoffMs = Math.min(reconnectBackoffMsFirst * 2 ** (peer.failedConnects - 1), reconnectBackoffMsMax)
+      peer.retryAtMs = systemClock.monotonicMs() + backoffMs
+    }
+    dropped.destroy()
+    if (peer.pending.size > 0) this.#settings.log(`transport ${this.address}: ${reason}`)
+    const failure = unreachable(reason)
+    for (const pending of peer.pending.values()) {
+      clearTimeout(pending.timer)
+      pending.resolve(failure)
+    }
+    peer.pending.clear()
+  }
+
+  // ---- inbound ----
+
+  #accept(socket: net.Socket): void {
+    const description = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`
+    if (this.#closed || this.#inbound.size >= inboundConnectionsMax) {
+      this.#settings.log(`transport ${this.address}: refused connection from ${description}`)
+      socket.destroy()
+      return
+    }
+    socket.setNoDelay(true)
+    const connection: InboundConnection = {
+      socket,
+      writer: new FrameWriter(socket),
+      decoder: new FrameDecoder(frameBytesMax),
+      description,
+      fromNode: null,
+      helloTimer: null,
+      handlersRunning: 0,
+    }
+    connection.helloTimer = setTimeout(() => {
+      this.#refuse(connection, `no Hello within ${helloTimeoutMs} ms`)
+    }, helloTimeoutMs)
+    this.#inbound.add(connection)
+    socket.on('data', (chunk: Buffer) => this.#onRequestBytes(connection, chunk))
+    socket.on('error', (error) => {
+      this.#settings.log(`transport ${this.address}: connection from ${description}: ${error.message}`)
+    })
+    socket.on('close', () => {
+      if (connection.helloTimer !== null) clearTimeout(connection.helloTimer)
+      this.#inbound.delete(connection)
+    })
+  }
+
+  #onRequestBytes(connection: InboundConnection, chunk: Buffer): void {
+    const decoded = connection.decoder.push(chunk)
+    if (!decoded.ok) {
+      this.#refuse(connection, `${decoded.error}: ${decoded.message}`)
+      return
+    }
+    for (const frame of decoded.frames) {
+      if (connection.socket.destroyed) return
+      if (connection.fromNode === null) {
+        const nodeName = helloNodeName(frame)
+        if (nodeName === null) {
+          this.#refuse(connection, `first frame is not a valid Hello (type ${frame.type})`)
+          return
+        }
+        connection.fromNode = nodeName
+        if (connection.helloTimer !== null) clearTimeout(connection.helloTimer)
+        connection.helloTimer = null
+        continue
+      }
+      this.#dispatch(connection, connection.fromNode, frame)
+    }
+  }
+
+  #dispatch(connection: InboundConnection, fromNode: string, frame: Frame): void {
+    const {requestId, type} = frame
+    if (!requestMessageTypes.has(type)) {
+      this.#answerError(connection, requestId, {code: 'bad_request', message: `message type ${type} is not a request`})
+      return
+    }
+    if (connection.handlersRunning >= this.#settings.pendingPerPeerMax) {
+      this.#answerError(connection, requestId, {
+        code: 'overloaded',
+        message: `${connection.handlersRunning} requests from ${fromNode} already running`,
+      })
+      return
+    }
+    connection.handlersRunning += 1
+    let answer: Promise<unknown>
+    try {
+      answer = Promise.resolve(this.#settings.handler(type, frame.body, fromNode))
+    } catch (error) {
+      answer = Promise.reject(error)
+    }
+    // Neither callback can throw (both only encode and write, guarded), so no rejection escapes.
+    answer.then(
+      (body) => {
+        connection.handlersRunning -= 1
+        this.#answer(connection, requestId, body)
+      },
+      (error: unknown) => {
+        connection.handlersRunning -= 1
+        const failure = errorBody(error)
+        if (failure.code === 'internal') {
+          this.#settings.log(`transport ${this.address}: handler failed on type ${type} from ${fromNode}: ${describe(error)}`)
+        }
+        this.#answerError(connection, requestId, failure)
+      },
+    )
+  }
+
+  #answer(connection: InboundConnection, requestId: number, body: unknown): void {
+    if (connection.socket.destroyed) return
+    const encoded = tryEncodeFrame({type: MessageType.Response, requestId, body})
+    if (!encoded.ok) {
+      this.#answerError(connection, requestId, {code: 'internal', message: `answer cannot be sent: ${encoded.message}`})
+      return
+    }
+    connection.writer.write(encoded.bytes)
+  }
+
+  #answerError(connection: InboundConnection, requestId: number, failure: {code: string; message: string}): void {
+    if (connection.socket.destroyed) return
+    const encoded = tryEncodeFrame({type: MessageType.ErrorResponse, requestId, body: failure})
+    assert(encoded.ok, 'an error answer of two bounded strings always encodes')
+    connection.writer.write(encoded.bytes)
+  }
+
+  /** Closes one inbound connection after bad input; nothing else is affected. */
+  #refuse(connection: InboundConnection, reason: string): void {
+    this.#settings.log(`transport ${this.address}: closing connection from ${connection.description}: ${reason}`)
+    connection.socket.destroy()
+  }
+}
+
+function settle(result: RpcResult): Promise<RpcResult> {
+  return Promise.resolve(result)
+}
+
+function unreachable(message: string): RpcResult {
+  return {ok: false, error: 'unreachable', message}
+}
+
+/** The caller's view of an ErrorResponse body; a malformed one still becomes a 'remote' failure. */
+function remoteFailure(body: unknown): RpcResult {
+  if (typeof body === 'object' && body !== null) {
+    const {code, message} = body as {code?: unknown; message?: unknown}
+    if (typeof code === 'string') {
+      return {ok: false, error: 'remote', code, message: typeof message === 'string' ? message : ''}
+    }
+  }
+  return {ok: false, error: 'remote', code: 'internal', message: 'malformed error answer'}
+}
+
+/** What a thrown value tells the caller: its string `code` if it has one, else 'internal'. */
+function errorBody(error: unknown): {code: string; message: string} {
+  const code =
+    typeof error === 'object' && error !== null && typeof (error as {code?: unknown}).code === 'string'
+      ? (error as {code: string}).code
+      : 'internal'
+  return {code: code.slice(0, errorMessageCharsMax), message: describe(error).slice(0, errorMessageCharsMax)}
+}
+
+function describe(error: unknown): string {
+  try {
+    if (typeof error === 'object' && error !== null && typeof (error as {message?: unknown}).message === 'string') {
+      return (error as {message: string}).message
+    }
+    return String(error)
+  } catch {
+    // A thrown value whose conversion to a string throws in turn: nothing more to say.
+    return 'unprintable error'
+  }
+}
+
+function helloNodeName(frame: Frame): string | null {
+  if (frame.type !== MessageType.Hello) return null
+  const body = frame.body
+  if (typeof body !== 'object' || body === null) return null
+  const hello = body as {protocolVersion?: unknown; nodeName?: unknown}
+  if (hello.protocolVersion !== protocolVersion) return null
+  const nodeName = hello.nodeName
+  if (typeof nodeName !== 'string' || nodeName.length === 0 || nodeName.length > nodeNameCharsMax) return null
+  return nodeName
+}
+
+/** Splits "host:port" (or "[v6 host]:port"); null when it is not one. */
+function parseAddress(address: string): {host: string; port: number} | null {
+  const colon = address.lastIndexOf(':')
+  if (colon <= 0) return null
+  let host = address.slice(0, colon)
+  const portText = address.slice(colon + 1)
+  if (!/^[0-9]{1,5}$/.test(portText)) return null
+  const port = Number(portText)
+  if (port < 1 || port > 0xffff) return null
+  if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1)
+  if (host.length === 0) return null
+  return {host, port}
+}
+
+function formatAddress(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`
+}

@@ -1,0 +1,186 @@
+/**
+ * Tests of the opaque context token: it round-trips every vector, and `decodeContext` rejects
+ * anything else with `bad_context` without ever throwing.
+ */
+import {describe, it} from 'node:test'
+import assert from 'node:assert/strict'
+import fc from 'fast-check'
+import {
+  contextBytesMax,
+  contextCounterMax,
+  contextFormatVersion,
+  decodeContext,
+  encodeContext,
+} from '../../src/versioning/context.js'
+import type {VersionVector} from '../../src/versioning/dvvset.js'
+
+const actorArb = fc
+  .oneof(
+    fc.string({minLength: 1, maxLength: 20}),
+    fc.string({unit: 'grapheme', minLength: 1, maxLength: 8}),
+    fc.string({unit: 'binary', minLength: 1, maxLength: 8}),
+  )
+  .filter((actor) => !/\p{Cs}/u.test(actor))
+const counterArb = fc.oneof(
+  fc.integer({min: 1, max: 1000}),
+  fc.maxSafeNat().map((n) => (n % contextCounterMax) + 1),
+  fc.constant(contextCounterMax),
+)
+const vectorArb: fc.Arbitrary<VersionVector> = fc
+  .uniqueArray(fc.tuple(actorArb, counterArb), {selector: ([actor]) => actor, maxLength: 12})
+  .map((pairs) => [...pairs].sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)))
+
+function assertRejected(token: string): void {
+  const decoded = decodeContext(token)
+  assert.equal(decoded.ok, false, `accepted ${JSON.stringify(token)}`)
+  if (!decoded.ok) {
+    assert.equal(decoded.error, 'bad_context')
+    assert.ok(decoded.message.length > 0)
+  }
+}
+
+/** Builds a token from raw body bytes with a correct checksum, to reach the structural checks. */
+function tokenFromBody(body: number[]): string {
+  let hash = 0x811c9dc5
+  for (const byte of body) hash = Math.imul(hash ^ byte, 0x01000193) >>> 0
+  const bytes = [...body, (hash >>> 24) & 0xff, (hash >>> 16) & 0xff, (hash >>> 8) & 0xff, hash & 0xff]
+  return Buffer.from(bytes).toString('base64url')
+}
+
+function ascii(text: string): number[] {
+  return [text.length, ...Buffer.from(text, 'latin1')]
+}
+
+describe('context token', () => {
+  it('round-trips every vector', () => {
+    fc.assert(
+      fc.property(vectorArb, (vector) => {
+        const token = encodeContext(vector)
+        assert.match(token, /^[A-Za-z0-9_-]+$/)
+        assert.deepEqual(decodeContext(token), {ok: true, vector})
+      }),
+    )
+  })
+
+  it('gives the empty vector a token, starting with the format version', () => {
+    const token = encodeContext([])
+    assert.ok(token.length > 0)
+    assert.deepEqual(decodeContext(token), {ok: true, vector: []})
+    assert.equal(Buffer.from(token, 'base64url')[0], contextFormatVersion)
+  })
+
+  it('checks its own body bytes the same way the test helper builds them', () => {
+    assert.equal(tokenFromBody([contextFormatVersion, 1, ...ascii('a.1'), 5]), encodeContext([['a.1', 5]]))
+  })
+
+  it('rejects arbitrary strings without throwing', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.string(),
+          fc.string({unit: 'binary'}),
+          fc.base64String(),
+          fc.uint8Array({maxLength: 64}).map((bytes) => Buffer.from(bytes).toString('base64url')),
+        ),
+        (token) => assertRejected(token),
+      ),
+      {numRuns: 500},
+    )
+  })
+
+  it('rejects mutated tokens without throwing', () => {
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+    const mutationArb = fc.record({
+      kind: fc.constantFrom('replace', 'insert', 'delete', 'truncate', 'swap'),
+      position: fc.nat(),
+      character: fc.constantFrom(...alphabet),
+    })
+    fc.assert(
+      fc.property(vectorArb, mutationArb, (vector, {kind, position, character}) => {
+        const token = encodeContext(vector)
+        const at = position % token.length
+        const mutated =
+          kind === 'replace'
+            ? token.slice(0, at) + character + token.slice(at + 1)
+            : kind === 'insert'
+              ? token.slice(0, at) + character + token.slice(at)
+              : kind === 'delete'
+                ? token.slice(0, at) + token.slice(at + 1)
+                : kind === 'truncate'
+                  ? token.slice(0, at)
+                  : token.slice(0, at) + token.slice(at + 1, at + 2) + token.slice(at, at + 1) + token.slice(at + 2)
+        fc.pre(mutated !== token)
+        assertRejected(mutated)
+      }),
+      {numRuns: 500},
+    )
+  })
+
+  it('rejects well-checksummed tokens with a bad structure', () => {
+    const version = contextFormatVersion
+    const cases: Array<[string, number[]]> = [
+      ['only a version', [version]],
+      ['a future version', [version + 1, 0]],
+      ['version zero', [0, 0]],
+      ['unsorted actors', [version, 2, ...ascii('b'), 1, ...ascii('a'), 1]],
+      ['duplicate actors', [version, 2, ...ascii('a'), 1, ...ascii('a'), 2]],
+      ['a zero counter', [version, 1, ...ascii('a'), 0]],
+      ['an empty actor', [version, 1, 0, 1]],
+      ['an actor that is not UTF-8', [version, 1, 2, 0xc3, 0x28, 1]],
+      ['an actor longer than the token', [version, 1, 9, 0x61, 1]],
+      ['a missing counter', [version, 1, ...ascii('a')]],
+      ['a missing entry', [version, 2, ...ascii('a'), 1]],
+      ['an entry count larger than the token', [version, 0xff, 0x7f]],
+      ['trailing bytes', [version, 1, ...ascii('a'), 1, 0]],
+      ['a padded varint', [version, 1, ...ascii('a'), 0x81, 0x00]],
+      ['a counter above 2^52', [version, 1, ...ascii('a'), 0x81, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x08]],
+      ['a varint of 9 bytes', [version, 1, ...ascii('a'), 0x81, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01]],
+    ]
+    for (const [label, body] of cases) {
+      const decoded = decodeContext(tokenFromBody(body))
+      assert.equal(decoded.ok, false, label)
+      if (!decoded.ok) assert.equal(decoded.error, 'bad_context', label)
+    }
+    // The largest counter is accepted, one more is not.
+    assert.deepEqual(decodeContext(encodeContext([['a', contextCounterMax]])), {ok: true, vector: [['a', contextCounterMax]]})
+  })
+
+  it('rejects over-long tokens before decoding them', () => {
+    const actor = 'x'.repeat(100)
+    const vector: VersionVector = Array.from({length: 200}, (_, index) => [`${actor}${index.toString().padStart(3, '0')}`, 1] as const)
+    const token = encodeContext(vector)
+    assert.ok(Buffer.from(token, 'base64url').length > contextBytesMax)
+    assertRejected(token)
+    assertRejected('A'.repeat(1_000_000))
+  })
+
+  it('rejects non-canonical base64url spellings and padding', () => {
+    const token = encodeContext([['a.1', 3]])
+    assertRejected(`${token}=`)
+    assertRejected(` ${token}`)
+    assertRejected(`${token}+`)
+    assertRejected(`${token.slice(0, -1)}/`)
+    assertRejected('')
+    // The same bytes spelled with other unused low bits in the last character.
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+    let respellings = 0
+    for (const vector of [[['a.1', 3]], [['ab', 1]], [['abc', 1]]] as VersionVector[]) {
+      const original = encodeContext(vector)
+      for (const character of alphabet) {
+        const respelled = original.slice(0, -1) + character
+        if (respelled === original) continue
+        if (!Buffer.from(respelled, 'base64url').equals(Buffer.from(original, 'base64url'))) continue
+        respellings += 1
+        assertRejected(respelled)
+      }
+    }
+    assert.ok(respellings > 0)
+  })
+
+  it('never throws on values that are not strings', () => {
+    for (const x of [undefined, null, 42, {}, []]) {
+      const decoded = decodeContext(x as unknown as string)
+      assert.equal(decoded.ok, false)
+    }
+  })
+})
