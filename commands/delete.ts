@@ -17,7 +17,7 @@ ${exitCodesHelp}`
   ]
 
   static override args = {
-    key: Args.string({description: 'the key', required: true}),
+    key: Args.string({description: 'the key', required: true, ignoreStdin: true}),
   }
 
   static override flags = {

@@ -20,8 +20,8 @@ ${exitCodesHelp}`
   ]
 
   static override args = {
-    key: Args.string({description: 'the key (1 to 1024 bytes of UTF-8)', required: true}),
-    value: Args.string({description: 'the value; read from stdin when absent'}),
+    key: Args.string({description: 'the key (1 to 1024 bytes of UTF-8)', required: true, ignoreStdin: true}),
+    value: Args.string({description: 'the value; read from stdin when absent', ignoreStdin: true}),
   }
 
   static override flags = {

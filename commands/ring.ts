@@ -13,7 +13,7 @@ export default class Ring extends DynCommand {
   ]
 
   static override args = {
-    key: Args.string({description: 'a key whose preference list to show'}),
+    key: Args.string({description: 'a key whose preference list to show', ignoreStdin: true}),
   }
 
   static override flags = {node: nodeFlag, timeout: timeoutFlag, json: jsonFlag}

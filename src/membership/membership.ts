@@ -13,7 +13,7 @@ import type {Ring} from '../ring/ring.js'
 import {MessageType} from '../transport/message-type.js'
 import type {Transport} from '../transport/transport.js'
 import type {ClusterSettings, Member, MemberTable} from './member-table.js'
-import {isValidMemberTable, mergeTables, ringOf, sameTable, settingsMismatch, withMember} from './member-table.js'
+import {findMember, isValidMemberTable, mergeTables, ringOf, sameTable, settingsMismatch, withMember} from './member-table.js'
 
 export interface JoinBody {
   readonly member: Member
@@ -65,7 +65,14 @@ export class Membership {
     if (mismatch !== undefined) {
       throw new DynError('cluster_config_mismatch', `a peer belongs to a cluster with other settings (${mismatch})`)
     }
-    const merged = mergeTables(this.currentTable, remote)
+    let merged = mergeTables(this.currentTable, remote)
+    // Only this node speaks for its own row. A row for our name that differs from what we
+    // assert (left over from an earlier life of this node) is refuted with a higher incarnation.
+    const mine = findMember(this.currentTable, this.selfName)
+    const theirs = findMember(merged, this.selfName)
+    if (mine !== undefined && theirs !== undefined && theirs !== mine) {
+      merged = withMember(merged, {...mine, incarnation: theirs.incarnation + 1})
+    }
     if (sameTable(merged, this.currentTable)) return
     this.replace(merged)
   }

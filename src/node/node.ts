@@ -140,14 +140,21 @@ async function startOnStore(
   })
   cleanup.push(() => transport.close())
 
-  const self: Member = {
+  const announced: Member = {
     name: options.name,
     rpcAddress: transport.address,
     apiAddress: `${options.host}:${options.port}`,
     status: 'valid',
     incarnation: identity.incarnation,
   }
-  const table = await initialTable(options, store, transport, self)
+  const table = await initialTable(options, store, transport, announced)
+  // The cluster may remember a row of ours from an earlier life (this name on a lost disk):
+  // our row must outrank it, or peers would keep routing to the old address.
+  const remembered = findMember(table, options.name)
+  const self: Member =
+    remembered !== undefined && remembered.incarnation >= announced.incarnation
+      ? {...announced, incarnation: remembered.incarnation + 1}
+      : announced
   // The conflict policy is the cluster's, whatever this node was started with.
   const clusterPolicy = {...policy, conflictPolicy: table.settings.conflictPolicy}
   membership = new Membership(table, options.name, transport, random, {

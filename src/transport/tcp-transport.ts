@@ -34,8 +34,8 @@ export interface TcpTransportOptions {
 }
 
 /**
- * 4096 waiting requests per peer is far above what a healthy peer has in flight (a few hundred
- * at benchmark load) while keeping the memory a stuck peer can pin bounded (4096 × 1 MiB values).
+ * 4096 waiting requests per peer is far above what a healthy peer has in flight (tens to a few
+ * hundred at benchmark load), yet puts a limit on what a stuck peer can make callers queue.
  */
 export const pendingPerPeerMaxDefault = 4096
 /** Long enough for a loaded LAN, short against the request timeouts of a few hundred ms above it. */
@@ -128,8 +128,11 @@ interface InboundConnection {
 
 /**
  * Writes frames to one socket, batching the frames written in one turn of the event loop into
- * a single writev: corked on the first write, uncorked on the next tick. That measured faster
- * than a write (a syscall) per frame under concurrent load; see the module's report.
+ * a single writev: corked on the first write, uncorked on the next tick. Measured on loopback
+ * (50k request/response round trips, 64 in flight, 100-byte values), this did about 130k round
+ * trips/s against about 50k/s for one write (one syscall) per frame, and was no slower with one
+ * request in flight. Uncorking on setImmediate measured the same under load and slightly slower
+ * with one request in flight.
  */
 class FrameWriter {
   readonly #socket: net.Socket
@@ -145,7 +148,7 @@ class FrameWriter {
 
   write(bytes: Buffer): void {
     if (this.#socket.destroyed) return
-    if (batchWritesPerTick && !this.#corked) {
+    if (!this.#corked) {
       this.#corked = true
       this.#socket.cork()
       process.nextTick(this.#uncork)
@@ -155,8 +158,6 @@ class FrameWriter {
     this.#socket.write(bytes)
   }
 }
-
-const batchWritesPerTick = true
 
 class TcpTransport implements Transport {
   readonly address: string
@@ -453,19 +454,20 @@ class TcpTransport implements Transport {
     } catch (error) {
       answer = Promise.reject(error)
     }
-    // Neither callback can throw (both only encode and write, guarded), so no rejection escapes.
     answer.then(
       (body) => {
         connection.handlersRunning -= 1
-        this.#answer(connection, requestId, body)
+        this.#guarded(() => this.#answer(connection, requestId, body))
       },
       (error: unknown) => {
         connection.handlersRunning -= 1
-        const failure = errorBody(error)
-        if (failure.code === 'internal') {
-          this.#settings.log(`transport ${this.address}: handler failed on type ${type} from ${fromNode}: ${describe(error)}`)
-        }
-        this.#answerError(connection, requestId, failure)
+        this.#guarded(() => {
+          const failure = errorBody(error)
+          if (failure.code === 'internal') {
+            this.#settings.log(`transport ${this.address}: handler failed on type ${type} from ${fromNode}: ${describe(error)}`)
+          }
+          this.#answerError(connection, requestId, failure)
+        })
       },
     )
   }
@@ -485,6 +487,18 @@ class TcpTransport implements Transport {
     const encoded = tryEncodeFrame({type: MessageType.ErrorResponse, requestId, body: failure})
     assert(encoded.ok, 'an error answer of two bounded strings always encodes')
     connection.writer.write(encoded.bytes)
+  }
+
+  /**
+   * Runs an answer step so that nothing it throws can become an unhandled rejection, which would
+   * end the process: a peer's request must never be able to do that.
+   */
+  #guarded(step: () => void): void {
+    try {
+      step()
+    } catch (error) {
+      this.#settings.log(`transport ${this.address}: failed to answer a request: ${describe(error)}`)
+    }
   }
 
   /** Closes one inbound connection after bad input; nothing else is affected. */

@@ -1,0 +1,190 @@
+// The client HTTP API of a real 3-node cluster: replication, siblings and contexts, deletes,
+// and every bad input the API must refuse without changing stored data or taking a node down.
+
+import assert from 'node:assert/strict'
+import {connect} from 'node:net'
+import {after, before, describe, it} from 'node:test'
+import {getJson, putValue, siblingTexts, sleep, startCluster} from './harness.js'
+import type {TestCluster} from './harness.js'
+
+describe('client API on a 3-node cluster', () => {
+  let c: TestCluster
+  before(async () => {
+    c = await startCluster(3)
+  })
+  after(async () => {
+    await c.stop()
+  })
+
+  it('a write through one node is readable through every node', async () => {
+    const put = await putValue(c.url(0, '/kv/cart%3Aalice'), '{"items":["book"]}')
+    assert.equal(put.status, 204)
+    assert.ok(put.headers.get('x-dyn-context'))
+    for (let i = 0; i < 3; i += 1) {
+      const response = await fetch(c.url(i, '/kv/cart%3Aalice'))
+      assert.equal(response.status, 200, `node ${i}`)
+      assert.equal(await response.text(), '{"items":["book"]}')
+      assert.ok(response.headers.get('x-dyn-context'))
+    }
+  })
+
+  it('two concurrent writes become two siblings, and a write with their context resolves them', async () => {
+    assert.equal((await putValue(c.url(0, '/kv/concurrent'), 'from-n1')).status, 204)
+    assert.equal((await putValue(c.url(1, '/kv/concurrent'), 'from-n2')).status, 204)
+    const raw = await fetch(c.url(2, '/kv/concurrent'))
+    assert.equal(raw.status, 300)
+    const read = await getJson(c.url(2, '/kv/concurrent'))
+    assert.equal(read.status, 200)
+    assert.deepEqual(siblingTexts(read.body), ['from-n1', 'from-n2'])
+    const resolved = await putValue(c.url(2, '/kv/concurrent'), 'merged', String(read.body.context))
+    assert.equal(resolved.status, 204)
+    for (let i = 0; i < 3; i += 1) {
+      const after = await getJson(c.url(i, '/kv/concurrent?r=3'))
+      assert.deepEqual(siblingTexts(after.body), ['merged'], `node ${i}`)
+    }
+  })
+
+  it('two writes through the same coordinator without a context are both kept', async () => {
+    await putValue(c.url(0, '/kv/same-coordinator'), 'first')
+    await putValue(c.url(0, '/kv/same-coordinator'), 'second')
+    const read = await getJson(c.url(1, '/kv/same-coordinator'))
+    assert.deepEqual(siblingTexts(read.body), ['first', 'second'])
+  })
+
+  it('a write with a stale context keeps the newer concurrent version as a sibling', async () => {
+    const first = await putValue(c.url(0, '/kv/stale'), 'v1')
+    const staleContext = String(first.headers.get('x-dyn-context'))
+    const read = await getJson(c.url(0, '/kv/stale'))
+    await putValue(c.url(1, '/kv/stale'), 'v2', String(read.body.context))
+    await putValue(c.url(2, '/kv/stale'), 'v3-from-stale', staleContext)
+    const after = await getJson(c.url(0, '/kv/stale?r=3'))
+    assert.deepEqual(siblingTexts(after.body), ['v2', 'v3-from-stale'])
+  })
+
+  it('a delete answers 404 with the tombstone context, and a write with it supersedes the delete', async () => {
+    await putValue(c.url(0, '/kv/doomed'), 'alive')
+    const read = await getJson(c.url(0, '/kv/doomed'))
+    const deleted = await fetch(c.url(1, '/kv/doomed'), {method: 'DELETE', headers: {'x-dyn-context': String(read.body.context)}})
+    assert.equal(deleted.status, 204)
+    const gone = await fetch(c.url(2, '/kv/doomed'))
+    assert.equal(gone.status, 404)
+    const body = (await gone.json()) as Record<string, unknown>
+    assert.equal(body.error, 'not_found')
+    assert.equal(body.deleted, true)
+    const tombstoneContext = gone.headers.get('x-dyn-context')
+    assert.ok(tombstoneContext)
+    assert.equal((await putValue(c.url(2, '/kv/doomed'), 'reborn', tombstoneContext)).status, 204)
+    const reborn = await getJson(c.url(0, '/kv/doomed?r=3'))
+    assert.deepEqual(siblingTexts(reborn.body), ['reborn'])
+  })
+
+  it('a delete without a context deletes what a read sees; a missing key answers 404', async () => {
+    await putValue(c.url(0, '/kv/plain-delete'), 'x')
+    assert.equal((await fetch(c.url(1, '/kv/plain-delete'), {method: 'DELETE'})).status, 204)
+    assert.equal((await fetch(c.url(2, '/kv/plain-delete'))).status, 404)
+    const missing = await fetch(c.url(0, '/kv/never-written'), {method: 'DELETE'})
+    assert.equal(missing.status, 404)
+    assert.equal(((await missing.json()) as {error: string}).error, 'not_found')
+  })
+
+  it('explains a request: preference list, replies with latencies', async () => {
+    const read = await getJson(c.url(0, '/kv/cart%3Aalice?explain=true'))
+    const trace = read.body.trace as {coordinator: string; preflist: Array<{node: string; home: boolean}>; replies: Array<{node: string; outcome: string; latencyMs: number}>}
+    assert.equal(trace.coordinator, 'n1')
+    assert.equal(trace.preflist.filter((e) => e.home).length, 3)
+    assert.equal(trace.replies.length, 3)
+    assert.ok(trace.replies.every((r) => r.outcome === 'ok' && r.latencyMs >= 0))
+  })
+
+  it('read repair brings a replica that missed a write up to date', async () => {
+    // Write with w=3 so every replica has v1, then write v2 to a single replica directly by
+    // asking n=1 on its own home node: the others miss it until a read repairs them.
+    const pre = (await getJson(c.url(0, '/cluster/preflist/repair-me'))).body as {preflist: Array<{node: string; address: string}>}
+    const home = pre.preflist[0] as {node: string; address: string}
+    await fetch(`http://${home.address}/kv/repair-me?w=3`, {method: 'PUT', body: 'v1'})
+    const v1 = await getJson(`http://${home.address}/kv/repair-me?r=3`)
+    await fetch(`http://${home.address}/kv/repair-me?n=1&w=1`, {method: 'PUT', body: 'v2', headers: {'x-dyn-context': String(v1.body.context)}})
+    const explained = await getJson(c.url(0, '/kv/repair-me?r=3&explain=true'))
+    assert.deepEqual(siblingTexts(explained.body), ['v2'])
+    const trace = explained.body.trace as {repaired: string[]}
+    assert.equal(trace.repaired.length, 2)
+    // A second full read finds every replica equal: nothing left to repair.
+    const all = await getJson(c.url(1, '/kv/repair-me?r=3&explain=true'))
+    assert.deepEqual((all.body.trace as {repaired: string[]}).repaired, [])
+  })
+
+  it('GET /cluster, /cluster/preflist, /stats and /health describe the node', async () => {
+    const cluster = (await getJson(c.url(1, '/cluster'))).body as {members: Array<{name: string; partitions: number}>; ringHash: string}
+    assert.deepEqual(cluster.members.map((m) => m.name), ['n1', 'n2', 'n3'])
+    assert.equal(cluster.members.reduce((sum, m) => sum + m.partitions, 0), 64)
+    const pre = (await getJson(c.url(1, '/cluster/preflist/some%20key'))).body as {partition: number; preflist: Array<{node: string; home: boolean; up: boolean; address: string}>}
+    assert.ok(pre.partition >= 0 && pre.partition < 64)
+    assert.equal(new Set(pre.preflist.map((e) => e.node)).size, 3)
+    assert.ok(pre.preflist.every((e) => e.home && e.up && /^127\.0\.0\.1:\d+$/.test(e.address)))
+    const stats = (await getJson(c.url(0, '/stats'))).body as {requests: {put: {count: number; latencyMs: {p999: number}}}}
+    assert.ok(stats.requests.put.count > 0)
+    const health = (await getJson(c.url(2, '/health'))).body
+    assert.equal(health.ok, true)
+    assert.equal(health.ringHash, cluster.ringHash)
+  })
+
+  describe('bad input gets a clear error and changes nothing', () => {
+    const sentinel = '/kv/sentinel'
+    before(async () => {
+      assert.equal((await putValue(c.url(0, sentinel), 'untouched')).status, 204)
+    })
+
+    const cases: Array<{name: string; path: string; method?: string; body?: Buffer | string; headers?: Record<string, string>; status: number; code: string}> = [
+      {name: 'empty key', path: '/kv/', method: 'PUT', body: 'x', status: 400, code: 'bad_key'},
+      {name: 'key over 1024 bytes', path: `/kv/${'k'.repeat(1025)}`, method: 'PUT', body: 'x', status: 400, code: 'bad_key'},
+      {name: 'key of 1024 bytes of multibyte UTF-8 over the limit', path: `/kv/${encodeURIComponent('é'.repeat(513))}`, method: 'PUT', body: 'x', status: 400, code: 'bad_key'},
+      {name: 'bad percent-encoding in the key', path: '/kv/%E0%A4%A', method: 'PUT', body: 'x', status: 400, code: 'bad_key'},
+      {name: 'value over 1 MiB', path: sentinel, method: 'PUT', body: Buffer.alloc(1024 * 1024 + 1, 1), status: 413, code: 'value_too_large'},
+      {name: 'r above n', path: `${sentinel}?n=2&r=3`, status: 400, code: 'bad_parameter'},
+      {name: 'w above n', path: `${sentinel}?n=2&w=3`, method: 'PUT', body: 'changed', status: 400, code: 'bad_parameter'},
+      {name: 'dw above w', path: `${sentinel}?w=1&dw=2`, method: 'PUT', body: 'changed', status: 400, code: 'bad_parameter'},
+      {name: 'n above the cluster size', path: `${sentinel}?n=4`, method: 'PUT', body: 'changed', status: 400, code: 'bad_parameter'},
+      {name: 'n zero', path: `${sentinel}?n=0`, status: 400, code: 'bad_parameter'},
+      {name: 'w negative', path: `${sentinel}?w=-1`, method: 'PUT', body: 'changed', status: 400, code: 'bad_parameter'},
+      {name: 'r not an integer', path: `${sentinel}?r=1.5`, status: 400, code: 'bad_parameter'},
+      {name: 'w not a number', path: `${sentinel}?w=two`, method: 'PUT', body: 'changed', status: 400, code: 'bad_parameter'},
+      {name: 'unknown query parameter', path: `${sentinel}?W=2`, method: 'PUT', body: 'changed', status: 400, code: 'bad_parameter'},
+      {name: 'malformed context', path: sentinel, method: 'PUT', body: 'changed', headers: {'x-dyn-context': 'not-a-context'}, status: 400, code: 'bad_context'},
+      {name: 'truncated context', path: sentinel, method: 'PUT', body: 'changed', headers: {'x-dyn-context': 'AQELbjEuZDY1YzVm'}, status: 400, code: 'bad_context'},
+      {name: 'malformed context on delete', path: sentinel, method: 'DELETE', headers: {'x-dyn-context': '%%%'}, status: 400, code: 'bad_context'},
+      {name: 'unknown route', path: '/nope', status: 404, code: 'route_not_found'},
+      {name: 'method not allowed', path: sentinel, method: 'POST', body: 'changed', status: 405, code: 'method_not_allowed'},
+    ]
+    for (const testCase of cases) {
+      it(`${testCase.name} -> ${testCase.status} ${testCase.code}`, async () => {
+        const response = await fetch(c.url(0, testCase.path), {method: testCase.method ?? 'GET', body: testCase.body, headers: testCase.headers})
+        assert.equal(response.status, testCase.status)
+        const body = (await response.json()) as {error: string; message: string}
+        assert.equal(body.error, testCase.code)
+        assert.ok(body.message.length > 10, 'the message says what to do')
+      })
+    }
+
+    it('garbage bytes and a huge frame on the internode port close that connection only', async () => {
+      const rpcPort = (c.cluster.nodes[0] as {rpcPort: number}).rpcPort
+      for (const payload of [Buffer.from('GET / HTTP/1.1\r\n\r\n'), Buffer.from([0xff, 0xff, 0xff, 0xff, 1, 2, 3]), Buffer.alloc(4096, 0xab)]) {
+        await new Promise<void>((resolve) => {
+          const socket = connect(rpcPort, '127.0.0.1', () => socket.write(payload))
+          socket.on('error', () => resolve())
+          socket.on('close', () => resolve())
+          setTimeout(() => socket.destroy(), 2000)
+        })
+      }
+      await sleep(50)
+    })
+
+    after(async () => {
+      // Nothing above changed the sentinel, and every node still serves.
+      for (let i = 0; i < 3; i += 1) {
+        const read = await getJson(c.url(i, `${sentinel}?r=3`))
+        assert.deepEqual(siblingTexts(read.body), ['untouched'], `node ${i}`)
+        assert.equal((await getJson(c.url(i, '/health'))).body.ok, true)
+      }
+    })
+  })
+})

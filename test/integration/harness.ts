@@ -1,0 +1,120 @@
+/**
+ * Integration-test harness: free ports from the OS, the real `dyn` executable run as a child
+ * process, and a local cluster that is always stopped and deleted after its test.
+ */
+
+import {spawn} from 'node:child_process'
+import {mkdtemp, rm} from 'node:fs/promises'
+import {createServer} from 'node:net'
+import {tmpdir} from 'node:os'
+import path from 'node:path'
+import {fileURLToPath} from 'node:url'
+import {clusterDown, readCluster} from '../../src/cli/local-cluster.js'
+import type {LocalCluster} from '../../src/cli/local-cluster.js'
+
+export const dynBin = fileURLToPath(new URL('../../../bin/run.js', import.meta.url))
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer()
+    server.once('error', () => resolve(false))
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)))
+  })
+}
+
+function osPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as {port: number}).port
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+/** `count` consecutive free ports starting at one the OS handed out; retried a bounded number of times. */
+export async function freePortRange(count: number): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt += 1) {
+    const base = await osPort()
+    if (base + count > 65535) continue
+    let free = true
+    for (let port = base + 1; port < base + count && free; port += 1) free = await canListen(port)
+    if (free) return base
+  }
+  throw new Error(`no ${count} consecutive free ports found`)
+}
+
+export interface DynRun {
+  readonly code: number
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/** Run the real `dyn` executable to completion. */
+export function runDyn(args: readonly string[], options: {input?: string | Buffer; env?: Record<string, string>} = {}): Promise<DynRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [dynBin, ...args], {env: {...process.env, ...options.env}, stdio: ['pipe', 'pipe', 'pipe']})
+    const out: Buffer[] = []
+    const err: Buffer[] = []
+    child.stdout.on('data', (chunk: Buffer) => out.push(chunk))
+    child.stderr.on('data', (chunk: Buffer) => err.push(chunk))
+    child.once('error', reject)
+    child.once('close', (code) => resolve({code: code ?? -1, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8')}))
+    child.stdin.end(options.input ?? '')
+  })
+}
+
+export interface TestCluster {
+  readonly dir: string
+  readonly cluster: LocalCluster
+  /** host:port of node i's client API. */
+  api(i: number): string
+  url(i: number, pathAndQuery: string): string
+  stop(): Promise<void>
+}
+
+/** `dyn cluster up` with K nodes in a fresh temporary folder, on free ports. */
+export async function startCluster(nodeCount: number, extraArgs: readonly string[] = []): Promise<TestCluster> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'dyn-test-'))
+  const port = await freePortRange(nodeCount)
+  let rpcPort = await freePortRange(nodeCount)
+  while (Math.abs(rpcPort - port) < nodeCount) rpcPort = await freePortRange(nodeCount)
+  const up = await runDyn(['cluster', 'up', '--nodes', String(nodeCount), '--dir', dir, '--port', String(port), '--rpc-port', String(rpcPort), ...extraArgs])
+  const cluster = await readCluster(dir)
+  if (up.code !== 0 || cluster === undefined) {
+    await stopCluster(dir)
+    throw new Error(`cluster up failed (${up.code}): ${up.stderr}`)
+  }
+  const api = (i: number): string => `${cluster.host}:${(cluster.nodes[i] as {port: number}).port}`
+  return {dir, cluster, api, url: (i, pathAndQuery) => `http://${api(i)}${pathAndQuery}`, stop: () => stopCluster(dir)}
+}
+
+async function stopCluster(dir: string): Promise<void> {
+  await clusterDown(dir, 3000, () => undefined).catch(() => undefined)
+  await rm(dir, {recursive: true, force: true})
+}
+
+/** Read the cluster description again (pids change when a test restarts nodes). */
+export async function reloadCluster(dir: string): Promise<LocalCluster> {
+  const cluster = await readCluster(dir)
+  if (cluster === undefined) throw new Error(`no cluster in ${dir}`)
+  return cluster
+}
+
+export async function putValue(url: string, value: string, context?: string): Promise<Response> {
+  return fetch(url, {method: 'PUT', body: value, headers: context === undefined ? {} : {'x-dyn-context': context}})
+}
+
+export async function getJson(url: string): Promise<{status: number; body: Record<string, unknown>; context: string | null}> {
+  const response = await fetch(url, {headers: {accept: 'application/json'}})
+  return {status: response.status, body: (await response.json()) as Record<string, unknown>, context: response.headers.get('x-dyn-context')}
+}
+
+/** The sibling values of a JSON read, decoded as UTF-8 and sorted. */
+export function siblingTexts(body: Record<string, unknown>): string[] {
+  const siblings = (body.siblings ?? []) as Array<{value: string}>
+  return siblings.map((s) => Buffer.from(s.value, 'base64').toString('utf8')).sort()
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
