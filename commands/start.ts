@@ -1,6 +1,7 @@
 import {Flags} from '@oclif/core'
 import {DynCommand} from '../src/cli/command-base.js'
 import {DynError} from '../src/errors.js'
+import {memberNamePattern} from '../src/membership/member-table.js'
 import type {ClusterSettings} from '../src/membership/member-table.js'
 import {gossipIntervalMsDefault, requestTimeoutMsDefault, startNode} from '../src/node/node.js'
 import {isValidPartitionCount, partitionCountDefault} from '../src/ring/ring.js'
@@ -32,6 +33,7 @@ Restarted on the same --data, a node keeps all acknowledged data, its identity a
     conflict: Flags.string({description: 'conflict policy (new cluster only): keep siblings, or last write wins [default: siblings]', options: ['siblings', 'lww']}),
     'request-timeout': Flags.integer({description: 'milliseconds a get/put may take before it answers quorum_unmet', default: requestTimeoutMsDefault, min: 1}),
     'gossip-interval': Flags.integer({description: 'milliseconds between gossip rounds', default: gossipIntervalMsDefault, min: 10}),
+    'write-buffer-ms': Flags.integer({description: 'buffer writes in memory and flush them every this many ms (0: off). Faster writes; a crash loses the last interval\'s non-durable writes (paper §6.1)', default: 0, min: 0}),
     json: Flags.boolean({description: 'log as JSON lines', default: false}),
   }
 
@@ -51,7 +53,7 @@ Restarted on the same --data, a node keeps all acknowledged data, its identity a
     if (settings.defaultR > settings.defaultN || settings.defaultW > settings.defaultN) {
       this.fail(flags.json, 'bad_parameter', `the defaults need r <= n and w <= n (got n=${settings.defaultN} r=${settings.defaultR} w=${settings.defaultW})`)
     }
-    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(flags.name)) {
+    if (!memberNamePattern.test(flags.name)) {
       this.fail(flags.json, 'bad_parameter', `--name "${flags.name}": use 1 to 64 letters, digits, '.', '_' or '-'`)
     }
     const seeds = (flags.seeds ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '')
@@ -74,6 +76,7 @@ Restarted on the same --data, a node keeps all acknowledged data, its identity a
         explicitSettings,
         requestTimeoutMs: flags['request-timeout'],
         gossipIntervalMs: flags['gossip-interval'],
+        writeBufferMs: flags['write-buffer-ms'],
         log,
       })
     } catch (error) {

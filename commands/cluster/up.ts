@@ -25,6 +25,7 @@ Run again on a stopped cluster's folder to restart it on its data.`
     w: Flags.integer({description: 'the cluster\'s default W', min: 1}),
     conflict: Flags.string({description: 'conflict policy', options: ['siblings', 'lww']}),
     'request-timeout': Flags.integer({description: 'milliseconds a get/put may take on each node', min: 1}),
+    'write-buffer-ms': Flags.integer({description: 'each node buffers writes and flushes them every this many ms (0: off)', min: 0}),
     timeout: Flags.integer({description: 'milliseconds to wait for the cluster to be ready', default: 30_000, min: 1}),
     json: Flags.boolean({description: 'print the cluster as JSON', default: false}),
   }
@@ -32,7 +33,7 @@ Run again on a stopped cluster's folder to restart it on its data.`
   async run(): Promise<void> {
     const {flags} = await this.parse(ClusterUp)
     const startArgs: string[] = []
-    for (const name of ['partitions', 'n', 'r', 'w', 'conflict', 'request-timeout'] as const) {
+    for (const name of ['partitions', 'n', 'r', 'w', 'conflict', 'request-timeout', 'write-buffer-ms'] as const) {
       if (flags[name] !== undefined) startArgs.push(`--${name}`, String(flags[name]))
     }
     const log = (line: string): void => {

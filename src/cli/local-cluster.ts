@@ -23,6 +23,8 @@ export interface LocalNode {
 
 export interface LocalCluster {
   readonly host: string
+  /** The `dyn start` flags every node runs with; a restart reuses them unless new ones are given. */
+  startArgs?: string[]
   readonly nodes: LocalNode[]
 }
 
@@ -31,7 +33,7 @@ export interface UpOptions {
   readonly nodeCount: number
   readonly port: number
   readonly rpcPort: number
-  /** Extra `dyn start` flags for every node (e.g. --partitions, --conflict). */
+  /** Extra `dyn start` flags for every node (e.g. --partitions, --conflict, --write-buffer-ms). */
   readonly startArgs: readonly string[]
   readonly readyTimeoutMs: number
 }
@@ -99,8 +101,10 @@ export async function clusterUp(options: UpOptions, log: (line: string) => void)
   const first = cluster.nodes[0]
   if (first === undefined) throw new DynError('bad_parameter', '--nodes must be at least 1')
   const seed = `${cluster.host}:${first.rpcPort}`
+  if (options.startArgs.length > 0 || cluster.startArgs === undefined) cluster.startArgs = [...options.startArgs]
+  const startArgs = cluster.startArgs
   for (const node of cluster.nodes) {
-    startLocalNode(cluster, node, node === first ? options.startArgs : ['--seeds', seed])
+    startLocalNode(cluster, node, node === first ? startArgs : [...startArgs, '--seeds', seed])
     log(`started ${node.name} (pid ${node.pid}) on ${cluster.host}:${node.port}, internode ${cluster.host}:${node.rpcPort}`)
     // The first node must be listening before the others try to join through it.
     if (node === first) await waitForNodes(cluster, [node], undefined, options.readyTimeoutMs)

@@ -97,7 +97,10 @@ async function coordinateHere(
 ): Promise<PutOutcome> {
   const startedMs = deps.clock.monotonicMs()
   const deadlineMs = startedMs + deps.requestTimeoutMs
-  const durable = request.dw > 0
+  // Paper §6.1: one replica (the coordinator) makes a durable write when DW >= 1; the others are
+  // asked for durable writes only when DW needs more than one.
+  const durable = request.dw >= 1
+  const remoteDurable = request.dw >= 2
   const replies: ReplyTrace[] = []
   const traceOf = (): RequestTrace => ({
     coordinator: deps.self,
@@ -155,7 +158,7 @@ async function coordinateHere(
     settle()
     for (const node of others) {
       const timeoutMs = Math.max(1, deadlineMs - deps.clock.monotonicMs())
-      void callReplicaPut(deps, node, placement.partition, request.key, local.object, durable, timeoutMs).then((reply) => {
+      void callReplicaPut(deps, node, placement.partition, request.key, local.object, remoteDurable, timeoutMs).then((reply) => {
         outstanding -= 1
         if (reply.ok) {
           replies.push({node, outcome: 'ok', latencyMs: reply.latencyMs, durable: reply.durable})

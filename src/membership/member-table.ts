@@ -13,7 +13,10 @@
  */
 
 import type {Ring} from '../ring/ring.js'
-import {buildRing} from '../ring/ring.js'
+import {buildRing, isValidPartitionCount} from '../ring/ring.js'
+
+/** What a member's name may be: it names the node in logs, paths and version-vector actors. */
+export const memberNamePattern = /^[A-Za-z0-9_.-]{1,64}$/
 
 /**
  * `joining` and `leaving` are reserved for ownership transfer (paper §4.9), which moves data
@@ -56,7 +59,8 @@ export function newMemberTable(settings: ClusterSettings, self: Member): MemberT
 function preferredRow(a: Member, b: Member): Member {
   if (a.incarnation !== b.incarnation) return a.incarnation > b.incarnation ? a : b
   if (a.status !== b.status) return statusRank[a.status] > statusRank[b.status] ? a : b
-  return a.rpcAddress >= b.rpcAddress ? a : b
+  if (a.rpcAddress !== b.rpcAddress) return a.rpcAddress > b.rpcAddress ? a : b
+  return a.apiAddress >= b.apiAddress ? a : b
 }
 
 /**
@@ -101,7 +105,14 @@ export function sameTable(a: MemberTable, b: MemberTable): boolean {
   if (a.members.length !== b.members.length) return false
   return a.members.every((m, i) => {
     const o = b.members[i]
-    return o !== undefined && o.name === m.name && o.incarnation === m.incarnation && o.status === m.status && o.rpcAddress === m.rpcAddress
+    return (
+      o !== undefined &&
+      o.name === m.name &&
+      o.incarnation === m.incarnation &&
+      o.status === m.status &&
+      o.rpcAddress === m.rpcAddress &&
+      o.apiAddress === m.apiAddress
+    )
   })
 }
 
@@ -119,18 +130,22 @@ export function isValidMemberTable(x: unknown): x is MemberTable {
   const t = x as Record<string, unknown>
   const s = t.settings as Record<string, unknown> | undefined
   if (typeof s !== 'object' || s === null) return false
-  if (![s.partitionCount, s.defaultN, s.defaultR, s.defaultW].every((v) => Number.isInteger(v) && (v as number) >= 1)) return false
+  if (![s.defaultN, s.defaultR, s.defaultW].every((v) => Number.isInteger(v) && (v as number) >= 1)) return false
+  if (typeof s.partitionCount !== 'number' || !isValidPartitionCount(s.partitionCount)) return false
   if (s.conflictPolicy !== 'siblings' && s.conflictPolicy !== 'lww') return false
   if (!Array.isArray(t.members) || t.members.length > membersMax) return false
+  const names = new Set(t.members.map((m: unknown) => (m as {name?: unknown} | null)?.name))
+  if (names.size !== t.members.length) return false
   return t.members.every((m: unknown) => {
     if (typeof m !== 'object' || m === null) return false
     const r = m as Record<string, unknown>
     return (
       typeof r.name === 'string' &&
+      memberNamePattern.test(r.name) &&
       typeof r.rpcAddress === 'string' &&
       typeof r.apiAddress === 'string' &&
       typeof r.status === 'string' &&
-      r.status in statusRank &&
+      Object.hasOwn(statusRank, r.status) &&
       Number.isInteger(r.incarnation)
     )
   })

@@ -84,8 +84,10 @@ export class Membership {
 
   private replace(table: MemberTable): void {
     const before = this.currentRing.hash
+    // Compute the ring first: a table it cannot be built from must not replace the current one.
+    const ring = ringOf(table)
     this.currentTable = table
-    this.currentRing = ringOf(table)
+    this.currentRing = ring
     if (this.currentRing.hash !== before) this.events.log(`ring changed: ${this.currentRing.members.length} owners, hash ${this.currentRing.hash}`)
     this.events.onChange(this.currentTable, this.currentRing)
   }

@@ -7,6 +7,11 @@
  * Writes are not fsynced by default: LevelDB appends each write to its log with write(2) before
  * answering, so an acknowledged write survives the process being killed. A write asked to be
  * durable (`dw`, paper §6.1) is synced to disk before it is acknowledged.
+ *
+ * With the write buffer on (paper §6.1), a write that is not durable only replaces the key's
+ * object in an in-memory buffer; reads look there first, and `flush` (called by the node every
+ * T ms) writes the whole buffer to LevelDB as one batch. That trades the writes of the last T ms
+ * on a crash for lower write latency; a durable write still goes to disk, synced, at once.
  */
 
 import {ClassicLevel} from 'classic-level'
@@ -22,6 +27,19 @@ const packr = new Packr({useRecords: false, moreTypes: false})
 /** Bound on one partition scan page, so a scan never holds an unbounded batch in memory. */
 export const scanPageMax = 1024
 
+/** Bound on buffered objects: a write that finds the buffer this full flushes it first. */
+export const writeBufferEntriesMax = 65_536
+
+export interface StoreOptions {
+  /** Buffer non-durable writes in memory until the next `flush`. */
+  readonly writeBuffer: boolean
+}
+
+interface BufferedObject {
+  readonly dbKey: Buffer
+  readonly object: StoredObject
+}
+
 export interface WriteOptions {
   /** Sync the write to disk before answering (a durable write). */
   readonly durable: boolean
@@ -30,24 +48,56 @@ export interface WriteOptions {
 export class Store {
   private readonly db: ClassicLevel<Buffer, Buffer>
   private readonly mutex = new KeyedMutex()
+  /** Buffered objects by `partition/key`; undefined when the write buffer is off. */
+  private readonly buffer: Map<string, BufferedObject> | undefined
+  private flushing: Promise<void> | undefined
 
-  private constructor(db: ClassicLevel<Buffer, Buffer>) {
+  private constructor(db: ClassicLevel<Buffer, Buffer>, options: StoreOptions) {
     this.db = db
+    this.buffer = options.writeBuffer ? new Map() : undefined
   }
 
-  static async open(folder: string): Promise<Store> {
+  static async open(folder: string, options: StoreOptions = {writeBuffer: false}): Promise<Store> {
     const db = new ClassicLevel<Buffer, Buffer>(folder, {keyEncoding: 'buffer', valueEncoding: 'buffer'})
     await db.open({createIfMissing: true})
-    return new Store(db)
+    return new Store(db, options)
   }
 
   async close(): Promise<void> {
+    await this.flush()
     await this.db.close()
   }
 
+  /** Objects waiting in the write buffer (0 when it is off). */
+  get bufferedCount(): number {
+    return this.buffer?.size ?? 0
+  }
+
   async getObject(partition: number, key: string): Promise<StoredObject | undefined> {
+    const buffered = this.buffer?.get(bufferId(partition, key))
+    if (buffered !== undefined) return buffered.object
     const raw = await this.db.get(objectKey(partition, key))
     return raw === undefined ? undefined : decodeObject(raw)
+  }
+
+  /**
+   * Write every buffered object to LevelDB in one batch. An object replaced while the batch was
+   * being written stays buffered for the next flush, so the newest version is never dropped.
+   */
+  async flush(): Promise<void> {
+    while (this.flushing !== undefined) await this.flushing
+    const buffer = this.buffer
+    if (buffer === undefined || buffer.size === 0) return
+    const entries = [...buffer.entries()]
+    this.flushing = (async () => {
+      await this.db.batch(entries.map(([, entry]) => ({type: 'put' as const, key: entry.dbKey, value: encodeObject(entry.object)})))
+      for (const [id, entry] of entries) if (buffer.get(id) === entry) buffer.delete(id)
+    })()
+    try {
+      await this.flushing
+    } finally {
+      this.flushing = undefined
+    }
   }
 
   /**
@@ -62,11 +112,20 @@ export class Store {
     options: WriteOptions,
   ): Promise<{ok: true; object: StoredObject} | F> {
     const dbKey = objectKey(partition, key)
+    const id = bufferId(partition, key)
     return this.mutex.run(key, async () => {
-      const raw = await this.db.get(dbKey)
-      const outcome = change(raw === undefined ? undefined : decodeObject(raw))
+      const buffered = this.buffer?.get(id)
+      const raw = buffered === undefined ? await this.db.get(dbKey) : undefined
+      const outcome = change(buffered?.object ?? (raw === undefined ? undefined : decodeObject(raw)))
       if (!outcome.ok) return outcome
+      if (this.buffer !== undefined && !options.durable) {
+        if (this.buffer.size >= writeBufferEntriesMax) await this.flush()
+        this.buffer.set(id, {dbKey, object: outcome.object})
+        return outcome
+      }
       await this.db.put(dbKey, encodeObject(outcome.object), {sync: options.durable})
+      // The durable write holds everything the buffered object had, and more.
+      this.buffer?.delete(id)
       return outcome
     })
   }
@@ -78,6 +137,8 @@ export class Store {
     limit: number,
   ): Promise<Array<{key: string; object: StoredObject}>> {
     assert(limit >= 1 && limit <= scanPageMax, `scan limit ${limit} out of range`)
+    // A scan reads LevelDB only, so whatever is buffered goes there first.
+    await this.flush()
     const range = partitionRange(partition)
     const options = afterKey === undefined ? {...range, limit} : {gt: objectKey(partition, afterKey), lt: range.lt, limit}
     const page: Array<{key: string; object: StoredObject}> = []
@@ -101,6 +162,10 @@ export class Store {
     for await (const _key of this.db.keys({limit: 1})) return false
     return true
   }
+}
+
+function bufferId(partition: number, key: string): string {
+  return `${partition}/${key}`
 }
 
 function encodeObject(object: StoredObject): Buffer {

@@ -1,0 +1,326 @@
+/**
+ * Tests of the member table and its gossip merge (paper §4.8): the merge is commutative,
+ * associative and idempotent over random rows (so gossip in any order converges), the higher
+ * incarnation wins, no member ever disappears, the ring is built from the valid and leaving
+ * members, and the structural check of a table from the network rejects malformed input without
+ * ever throwing.
+ */
+import {describe, it} from 'node:test'
+import assert from 'node:assert/strict'
+import fc from 'fast-check'
+import {
+  findMember,
+  isValidMemberTable,
+  membersMax,
+  mergeTables,
+  newMemberTable,
+  ringMembers,
+  ringOf,
+  sameTable,
+  settingsMismatch,
+  withMember,
+  type ClusterSettings,
+  type Member,
+  type MemberStatus,
+  type MemberTable,
+} from '../../src/membership/member-table.js'
+import {buildRing} from '../../src/ring/ring.js'
+
+const settings: ClusterSettings = {partitionCount: 16, defaultN: 3, defaultR: 2, defaultW: 2, conflictPolicy: 'siblings'}
+const statuses: readonly MemberStatus[] = ['joining', 'valid', 'leaving', 'left']
+/** A few names, so that random tables often hold rows for the same member. */
+const names = ['ann', 'bob', 'cat', 'dan'] as const
+const addresses = ['10.0.0.1:7000', '10.0.0.2:7000'] as const
+
+function member(name: string, incarnation: number, status: MemberStatus = 'valid', rpcAddress = `${name}:7000`, apiAddress = `${name}:8000`): Member {
+  return {name, rpcAddress, apiAddress, status, incarnation}
+}
+
+function table(...members: Member[]): MemberTable {
+  return {settings, members: [...members].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))}
+}
+
+const memberArb = (name: string): fc.Arbitrary<Member> =>
+  fc.record({
+    name: fc.constant(name),
+    rpcAddress: fc.constantFrom(...addresses),
+    apiAddress: fc.constantFrom(...addresses),
+    status: fc.constantFrom(...statuses),
+    incarnation: fc.nat({max: 2}),
+  }, {noNullPrototype: true})
+
+/**
+ * Runs for the merge laws: a tie (same name, incarnation and status) turns up in about one pair of
+ * tables in fifty, and a law that fails only on ties must still be caught on every run.
+ */
+const lawRuns = 1000
+
+/** A well-formed table: some of the names, one row each, sorted by name. */
+const tableArb: fc.Arbitrary<MemberTable> = fc
+  .subarray([...names])
+  .chain((chosen) => fc.tuple(...chosen.map((name) => memberArb(name))))
+  .map((members) => table(...members))
+
+describe('member table: merge laws', () => {
+  it('is commutative', () => {
+    fc.assert(
+      fc.property(tableArb, tableArb, (a, b) => assert.deepEqual(mergeTables(a, b), mergeTables(b, a))),
+      {numRuns: lawRuns},
+    )
+  })
+
+  it('is associative', () => {
+    fc.assert(
+      fc.property(tableArb, tableArb, tableArb, (a, b, c) =>
+        assert.deepEqual(mergeTables(mergeTables(a, b), c), mergeTables(a, mergeTables(b, c))),
+      ),
+      {numRuns: lawRuns},
+    )
+  })
+
+  it('is idempotent', () => {
+    fc.assert(
+      fc.property(tableArb, tableArb, (a, b) => {
+        assert.deepEqual(mergeTables(a, a), a)
+        const merged = mergeTables(a, b)
+        assert.deepEqual(mergeTables(merged, b), merged)
+        assert.deepEqual(mergeTables(merged, a), merged)
+      }),
+      {numRuns: lawRuns},
+    )
+  })
+
+  it('keeps every member, one row per name, sorted, at the highest incarnation seen', () => {
+    fc.assert(
+      fc.property(tableArb, tableArb, (a, b) => {
+        const merged = mergeTables(a, b)
+        const mergedNames = merged.members.map((m) => m.name)
+        const inputNames = [...new Set([...a.members, ...b.members].map((m) => m.name))].sort()
+        assert.deepEqual(mergedNames, inputNames)
+        for (const row of merged.members) {
+          const candidates = [...a.members, ...b.members].filter((m) => m.name === row.name)
+          const highest = Math.max(...candidates.map((m) => m.incarnation))
+          assert.equal(row.incarnation, highest)
+          // The row kept is one of the rows given, not a mixture of two.
+          assert.ok(candidates.some((candidate) => JSON.stringify(candidate) === JSON.stringify(row)))
+          const atHighest = candidates.filter((m) => m.incarnation === highest)
+          if (atHighest.length === 1) assert.deepEqual(row, atHighest[0])
+          // A member that left at the highest incarnation stays left: old gossip cannot resurrect it.
+          if (atHighest.some((m) => m.status === 'left')) assert.equal(row.status, 'left')
+        }
+      }),
+    )
+  })
+
+  it('lets the higher incarnation win, in either direction', () => {
+    const old = table(member('ann', 1, 'valid', 'old:1'))
+    const fresh = table(member('ann', 2, 'joining', 'new:1'))
+    assert.deepEqual(mergeTables(old, fresh).members, [member('ann', 2, 'joining', 'new:1')])
+    assert.deepEqual(mergeTables(fresh, old).members, [member('ann', 2, 'joining', 'new:1')])
+  })
+
+  it('never drops a member that left, and an older row cannot bring it back', () => {
+    const left = table(member('ann', 4, 'left'), member('bob', 1))
+    const stale = table(member('ann', 3, 'valid'))
+    assert.deepEqual(mergeTables(left, stale), left)
+    assert.deepEqual(mergeTables(stale, left), left)
+    // A row for another member does not remove it either.
+    assert.deepEqual(findMember(mergeTables(left, table(member('cat', 9))), 'ann'), member('ann', 4, 'left'))
+    assert.deepEqual(ringMembers(left), ['bob'])
+  })
+
+  it('breaks a tie at the same incarnation by status, then address, the same way on both sides', () => {
+    const valid = table(member('ann', 1, 'valid'))
+    const leaving = table(member('ann', 1, 'leaving'))
+    assert.equal(mergeTables(valid, leaving).members[0]?.status, 'leaving')
+    assert.equal(mergeTables(leaving, valid).members[0]?.status, 'leaving')
+    const low = table(member('ann', 1, 'valid', 'a:1'))
+    const high = table(member('ann', 1, 'valid', 'b:1'))
+    assert.equal(mergeTables(low, high).members[0]?.rpcAddress, 'b:1')
+    assert.equal(mergeTables(high, low).members[0]?.rpcAddress, 'b:1')
+  })
+
+  it('converges on one row when two rows differ only in their API address', () => {
+    const one = table(member('ann', 1, 'valid', 'h:7000', 'h:8000'))
+    const other = table(member('ann', 1, 'valid', 'h:7000', 'h:8001'))
+    assert.deepEqual(mergeTables(one, other), mergeTables(other, one))
+  })
+})
+
+describe('member table: rows, ring and settings', () => {
+  it('replaces or adds a row with withMember and finds it with findMember', () => {
+    const start = newMemberTable(settings, member('bob', 1))
+    const added = withMember(start, member('ann', 1))
+    assert.deepEqual(
+      added.members.map((m) => m.name),
+      ['ann', 'bob'],
+    )
+    const replaced = withMember(added, member('bob', 2, 'leaving'))
+    assert.deepEqual(findMember(replaced, 'bob'), member('bob', 2, 'leaving'))
+    assert.equal(replaced.members.length, 2)
+    assert.equal(findMember(replaced, 'zed'), undefined)
+    // The table it was given is left as it was.
+    assert.deepEqual(start.members, [member('bob', 1)])
+  })
+
+  it('builds the ring from the valid and leaving members only', () => {
+    const t = table(member('ann', 1, 'valid'), member('bob', 1, 'joining'), member('cat', 1, 'leaving'), member('dan', 1, 'left'))
+    assert.deepEqual(ringMembers(t), ['ann', 'cat'])
+    const ring = ringOf(t)
+    assert.deepEqual(ring, buildRing(settings.partitionCount, ['ann', 'cat']))
+    assert.equal(ring.partitionCount, 16)
+    assert.deepEqual(new Set(ring.owners), new Set(['ann', 'cat']))
+  })
+
+  it('gives the same ring to every node that merged the same gossip in any order', () => {
+    fc.assert(
+      fc.property(tableArb, tableArb, tableArb, (a, b, c) => {
+        const first = mergeTables(mergeTables(a, b), c)
+        const second = mergeTables(c, mergeTables(b, a))
+        assert.deepEqual(ringMembers(first), ringMembers(second))
+        if (ringMembers(first).length > 0) assert.equal(ringOf(first).hash, ringOf(second).hash)
+      }),
+    )
+  })
+
+  it('tells when two tables are the same', () => {
+    const t = table(member('ann', 1), member('bob', 2))
+    assert.equal(sameTable(t, table(member('ann', 1), member('bob', 2))), true)
+    assert.equal(sameTable(t, table(member('ann', 1))), false)
+    assert.equal(sameTable(t, table(member('ann', 1), member('bob', 3))), false)
+    assert.equal(sameTable(t, table(member('ann', 1), member('bob', 2, 'left'))), false)
+    assert.equal(sameTable(t, table(member('ann', 1), member('bob', 2, 'valid', 'elsewhere:1'))), false)
+  })
+
+  it('names the first setting on which two clusters disagree', () => {
+    assert.equal(settingsMismatch(settings, {...settings}), undefined)
+    const changes: Array<[keyof ClusterSettings, ClusterSettings]> = [
+      ['partitionCount', {...settings, partitionCount: 32}],
+      ['defaultN', {...settings, defaultN: 5}],
+      ['defaultR', {...settings, defaultR: 1}],
+      ['defaultW', {...settings, defaultW: 3}],
+      ['conflictPolicy', {...settings, conflictPolicy: 'lww'}],
+    ]
+    for (const [field, other] of changes) {
+      const mismatch = settingsMismatch(settings, other)
+      assert.ok(mismatch !== undefined, `no mismatch reported for ${field}`)
+      assert.match(mismatch, new RegExp(`^${field}\\b`))
+      assert.ok(mismatch.includes(String(settings[field])) && mismatch.includes(String(other[field])), mismatch)
+    }
+    const several = settingsMismatch(settings, {...settings, defaultR: 1, conflictPolicy: 'lww'})
+    assert.match(several ?? '', /^defaultR/)
+  })
+})
+
+describe('member table: structural check', () => {
+  const good = table(member('ann', 1), member('bob', 0, 'joining'))
+
+  it('accepts every well-formed table', () => {
+    assert.equal(isValidMemberTable(good), true)
+    assert.equal(isValidMemberTable({...good, settings: {...settings, conflictPolicy: 'lww'}}), true)
+    fc.assert(fc.property(tableArb, (t) => assert.equal(isValidMemberTable(t), true)))
+    // A table that went through msgpack or JSON is still accepted.
+    assert.equal(isValidMemberTable(JSON.parse(JSON.stringify(good))), true)
+  })
+
+  it('rejects malformed tables', () => {
+    const row = member('ann', 1) as unknown as Record<string, unknown>
+    const withRow = (changes: Record<string, unknown>): unknown => ({settings, members: [{...row, ...changes}]})
+    const withSettings = (changes: Record<string, unknown>): unknown => ({settings: {...settings, ...changes}, members: [row]})
+    const rowWithout = (field: string): unknown => {
+      const copy = {...row}
+      delete copy[field]
+      return {settings, members: [copy]}
+    }
+    const malformed: Array<[string, unknown]> = [
+      ['null', null],
+      ['undefined', undefined],
+      ['a number', 42],
+      ['a string', 'table'],
+      ['an array', [settings, [row]]],
+      ['no settings', {members: [row]}],
+      ['settings null', {settings: null, members: [row]}],
+      ['no members', {settings}],
+      ['members not an array', {settings, members: {0: row}}],
+      ['too many members', {settings, members: Array.from({length: membersMax + 1}, (_, i) => member(`m${i}`, 1))}],
+      ['partitionCount 0', withSettings({partitionCount: 0})],
+      ['partitionCount as a string', withSettings({partitionCount: '16'})],
+      ['defaultN 1.5', withSettings({defaultN: 1.5})],
+      ['defaultR missing', withSettings({defaultR: undefined})],
+      ['defaultW negative', withSettings({defaultW: -2})],
+      ['unknown conflict policy', withSettings({conflictPolicy: 'newest'})],
+      ['a member that is null', {settings, members: [null]}],
+      ['a member that is a string', {settings, members: ['ann']}],
+      ['name missing', rowWithout('name')],
+      ['name a number', withRow({name: 7})],
+      ['rpcAddress missing', rowWithout('rpcAddress')],
+      ['apiAddress null', withRow({apiAddress: null})],
+      ['unknown status', withRow({status: 'dead'})],
+      ['status not a string', withRow({status: 1})],
+      ['incarnation a string', withRow({incarnation: '1'})],
+      ['incarnation fractional', withRow({incarnation: 1.5})],
+      ['incarnation NaN', withRow({incarnation: Number.NaN})],
+      ['incarnation infinite', withRow({incarnation: Number.POSITIVE_INFINITY})],
+    ]
+    for (const [what, value] of malformed) assert.equal(isValidMemberTable(value), false, `accepted ${what}`)
+  })
+
+  it('rejects a status that merely names a property every object inherits', () => {
+    for (const status of ['toString', 'constructor', 'hasOwnProperty', '__proto__', 'valueOf']) {
+      const value = {settings, members: [{...member('ann', 1), status}]}
+      assert.equal(isValidMemberTable(value), false, `accepted status ${JSON.stringify(status)}`)
+    }
+  })
+
+  it('rejects a member with an empty name, which no ring can hold', () => {
+    const value = {settings, members: [member('', 1)]}
+    assert.equal(isValidMemberTable(value), false)
+  })
+
+  it('rejects two rows for the same member, which no ring can hold', () => {
+    const value = {settings, members: [member('ann', 1), member('ann', 2)]}
+    assert.equal(isValidMemberTable(value), false)
+  })
+
+  it('rejects a partition count that is not a valid ring size', () => {
+    for (const partitionCount of [3, 48, 2 ** 20]) {
+      const value = {settings: {...settings, partitionCount}, members: [member('ann', 1)]}
+      assert.equal(isValidMemberTable(value), false, `accepted partitionCount=${partitionCount}`)
+    }
+  })
+
+  it('never throws on arbitrary values', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.anything(), fc.jsonValue()), (value) => {
+        assert.equal(typeof isValidMemberTable(value), 'boolean')
+      }),
+      {numRuns: 500},
+    )
+  })
+
+  it('never throws on tables that are almost well-formed', () => {
+    const nearMember = fc.record(
+      {
+        name: fc.oneof(fc.constantFrom(...names), fc.anything()),
+        rpcAddress: fc.oneof(fc.constantFrom(...addresses), fc.anything()),
+        apiAddress: fc.oneof(fc.constantFrom(...addresses), fc.anything()),
+        status: fc.oneof(fc.constantFrom(...statuses), fc.anything()),
+        incarnation: fc.oneof(fc.nat({max: 3}), fc.anything()),
+      },
+      {requiredKeys: []},
+    )
+    const nearTable = fc.record(
+      {
+        settings: fc.oneof(fc.constant(settings), fc.anything(), fc.constantFrom(1, 3, 16, 64).map((partitionCount) => ({...settings, partitionCount}))),
+        members: fc.oneof(fc.array(nearMember, {maxLength: 4}), fc.anything()),
+      },
+      {requiredKeys: []},
+    )
+    fc.assert(
+      fc.property(nearTable, (value) => {
+        assert.equal(typeof isValidMemberTable(value), 'boolean')
+      }),
+      {numRuns: 500},
+    )
+  })
+})

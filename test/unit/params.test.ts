@@ -1,0 +1,288 @@
+/**
+ * Tests of the client API's input checks (ARCHITECTURE "Client HTTP API"): keys of 1..1024 UTF-8
+ * bytes in percent-encoded form, N/R/W/DW with the cluster's defaults, unknown parameters, flags
+ * and the context header. Every bad input is a `bad_*` value, never an exception.
+ */
+import {describe, it} from 'node:test'
+import assert from 'node:assert/strict'
+import fc from 'fast-check'
+import {
+  checkContext,
+  checkFlag,
+  checkKey,
+  checkKnownParameters,
+  checkQuorum,
+  keyBytesMax,
+  type Checked,
+} from '../../src/api/params.js'
+import {encodeContext} from '../../src/versioning/context.js'
+import type {VersionVector} from '../../src/versioning/dvvset.js'
+
+function assertFails<T>(checked: Checked<T>, error: string, what: string): void {
+  assert.equal(checked.ok, false, `${what} was accepted: ${JSON.stringify(checked)}`)
+  if (!checked.ok) {
+    assert.equal(checked.error, error, what)
+    assert.ok(checked.message.length > 0, what)
+  }
+}
+
+function query(text: string): URLSearchParams {
+  return new URLSearchParams(text)
+}
+
+const defaults = {n: 3, r: 2, w: 2}
+
+describe('checkKey', () => {
+  it('decodes a percent-encoded key', () => {
+    assert.deepEqual(checkKey('plain'), {ok: true, value: 'plain'})
+    assert.deepEqual(checkKey(encodeURIComponent('späť ☃ 😀')), {ok: true, value: 'späť ☃ 😀'})
+    assert.deepEqual(checkKey('a%20b'), {ok: true, value: 'a b'})
+  })
+
+  it('accepts a slash encoded as %2F', () => {
+    assert.deepEqual(checkKey('users%2F42'), {ok: true, value: 'users/42'})
+    assert.deepEqual(checkKey('%2F'), {ok: true, value: '/'})
+    assert.deepEqual(checkKey(encodeURIComponent('a/b/c')), {ok: true, value: 'a/b/c'})
+  })
+
+  it('refuses an empty key', () => {
+    assertFails(checkKey(''), 'bad_key', 'the empty key')
+  })
+
+  it('counts bytes of UTF-8, not characters: 1024 bytes pass, 1025 do not', () => {
+    const cases: Array<[string, boolean]> = [
+      ['a'.repeat(1024), true],
+      ['a'.repeat(1025), false],
+      ['é'.repeat(512), true], // 2 bytes each: 1024
+      ['é'.repeat(512) + 'a', false], // 1025 bytes in 513 characters
+      ['€'.repeat(341) + 'a', true], // 3 bytes each: 1023 + 1
+      ['€'.repeat(341) + 'aa', false], // 1025 bytes in 343 characters
+      ['😀'.repeat(256), true], // 4 bytes each: 1024, in 512 UTF-16 code units
+      ['😀'.repeat(256) + 'a', false],
+      ['€'.repeat(342), false], // 1026 bytes in only 342 characters
+    ]
+    for (const [key, accepted] of cases) {
+      assert.equal(Buffer.byteLength(key, 'utf8') <= keyBytesMax, accepted, 'the case itself is miscounted')
+      const checked = checkKey(encodeURIComponent(key))
+      if (accepted) assert.deepEqual(checked, {ok: true, value: key}, `${Buffer.byteLength(key)} bytes`)
+      else assertFails(checked, 'bad_key', `a key of ${Buffer.byteLength(key)} bytes`)
+    }
+  })
+
+  it('refuses bad percent-encoding and percent-encoded bytes that are not UTF-8', () => {
+    for (const raw of ['%', '%2', 'a%zz', '%G0', '100%', '%E9', '%C3', '%FF%FE', '%ED%A0%80', '%C0%AF']) {
+      assertFails(checkKey(raw), 'bad_key', JSON.stringify(raw))
+    }
+  })
+
+  it('accepts every key of 1..1024 bytes and refuses every longer one, without throwing', () => {
+    // Characters of 1 to 4 UTF-8 bytes and a grapheme of several code points, so that lengths
+    // straddle the limit; plus short keys of any graphemes.
+    const pieces = ['a', '/', '%', ' ', 'é', '€', '😀', '👩‍👩‍👧']
+    const keyArb = fc.oneof(
+      fc.array(fc.constantFrom(...pieces), {minLength: 1, maxLength: 600}).map((parts) => parts.join('')),
+      fc.string({unit: 'grapheme', minLength: 1, maxLength: 40}),
+    )
+    // Raw path parts mixing good and bad escapes, lone surrogates and plain characters.
+    const rawPathArb = fc
+      .array(
+        fc.oneof(
+          fc.constantFrom('%', '%2', '%2F', '%E9', '%C3%A9', '%ED%A0%80', '%zz', '%%', '\uD800', '\uDFFF'),
+          fc.string({unit: 'grapheme', maxLength: 3}),
+        ),
+        {maxLength: 12},
+      )
+      .map((parts) => parts.join(''))
+    fc.assert(
+      fc.property(keyArb, (key) => {
+        const checked = checkKey(encodeURIComponent(key))
+        if (Buffer.byteLength(key, 'utf8') <= keyBytesMax) assert.deepEqual(checked, {ok: true, value: key})
+        else assertFails(checked, 'bad_key', `${Buffer.byteLength(key)} bytes`)
+      }),
+    )
+    fc.assert(
+      fc.property(rawPathArb, (raw) => {
+        const checked = checkKey(raw)
+        assert.equal(typeof checked.ok, 'boolean')
+        if (!checked.ok) assert.equal(checked.error, 'bad_key')
+      }),
+    )
+  })
+})
+
+describe('checkQuorum', () => {
+  it('uses the defaults when nothing is given', () => {
+    assert.deepEqual(checkQuorum(query(''), defaults, 5), {ok: true, value: {n: 3, r: 2, w: 2, dw: 0}})
+  })
+
+  it('shrinks the defaults to a smaller n or cluster, so ?n=1 alone is valid', () => {
+    assert.deepEqual(checkQuorum(query('n=1'), defaults, 5), {ok: true, value: {n: 1, r: 1, w: 1, dw: 0}})
+    assert.deepEqual(checkQuorum(query(''), defaults, 1), {ok: true, value: {n: 1, r: 1, w: 1, dw: 0}})
+    assert.deepEqual(checkQuorum(query(''), defaults, 2), {ok: true, value: {n: 2, r: 2, w: 2, dw: 0}})
+    assert.deepEqual(checkQuorum(query('n=2&w=1'), {n: 5, r: 4, w: 4}, 5), {ok: true, value: {n: 2, r: 2, w: 1, dw: 0}})
+  })
+
+  it('takes explicit values within bounds', () => {
+    assert.deepEqual(checkQuorum(query('n=5&r=1&w=5&dw=3'), defaults, 5), {ok: true, value: {n: 5, r: 1, w: 5, dw: 3}})
+    assert.deepEqual(checkQuorum(query('r=3&w=3&dw=3'), defaults, 3), {ok: true, value: {n: 3, r: 3, w: 3, dw: 3}})
+    assert.deepEqual(checkQuorum(query('dw=0'), defaults, 3), {ok: true, value: {n: 3, r: 2, w: 2, dw: 0}})
+    // Leading zeros still spell a whole number.
+    assert.deepEqual(checkQuorum(query('n=02'), defaults, 3), {ok: true, value: {n: 2, r: 2, w: 2, dw: 0}})
+  })
+
+  it('never shrinks an explicit r or w: larger than n is refused', () => {
+    assertFails(checkQuorum(query('n=2&r=3'), defaults, 5), 'bad_parameter', 'r > n')
+    assertFails(checkQuorum(query('n=2&w=3'), defaults, 5), 'bad_parameter', 'w > n')
+    assertFails(checkQuorum(query('r=4'), defaults, 5), 'bad_parameter', 'r > default n')
+    assertFails(checkQuorum(query('w=2'), defaults, 1), 'bad_parameter', 'w > n shrunk to the cluster')
+  })
+
+  it('refuses dw larger than w', () => {
+    assertFails(checkQuorum(query('dw=3'), defaults, 5), 'bad_parameter', 'dw > default w')
+    assertFails(checkQuorum(query('w=1&dw=2'), defaults, 5), 'bad_parameter', 'dw > w')
+  })
+
+  it('refuses n larger than the cluster', () => {
+    assertFails(checkQuorum(query('n=4'), defaults, 3), 'bad_parameter', 'n > cluster size')
+    assertFails(checkQuorum(query('n=2'), defaults, 1), 'bad_parameter', 'n > a one-node cluster')
+  })
+
+  it('refuses zero where at least one is needed', () => {
+    for (const text of ['n=0', 'r=0', 'w=0']) assertFails(checkQuorum(query(text), defaults, 5), 'bad_parameter', text)
+  })
+
+  it('refuses anything but a plain whole number', () => {
+    const spellings = ['', '-1', '+1', '+0', '1.5', '2.0', '1e1', '0x2', ' 2', '2 ', 'two', '١', '2abc', 'NaN', 'Infinity', '9'.repeat(7), '9'.repeat(400)]
+    for (const name of ['n', 'r', 'w', 'dw']) {
+      for (const spelling of spellings) {
+        const params = new URLSearchParams()
+        params.set(name, spelling)
+        assertFails(checkQuorum(params, defaults, 5), 'bad_parameter', `${name}=${JSON.stringify(spelling)}`)
+      }
+    }
+  })
+
+  it('refuses huge numbers that pass as whole numbers', () => {
+    assertFails(checkQuorum(query('n=999999'), defaults, 5), 'bad_parameter', 'n=999999')
+    assertFails(checkQuorum(query('r=999999'), defaults, 5), 'bad_parameter', 'r=999999')
+    assertFails(checkQuorum(query('dw=999999'), defaults, 5), 'bad_parameter', 'dw=999999')
+  })
+
+  it('accepts exactly the quorums with 1 <= r, w <= n <= cluster and 0 <= dw <= w', () => {
+    const count = fc.option(fc.integer({min: -2, max: 8}), {nil: undefined})
+    fc.assert(
+      fc.property(count, count, count, count, fc.integer({min: 1, max: 6}), (n, r, w, dw, clusterSize) => {
+        const params = new URLSearchParams()
+        if (n !== undefined) params.set('n', String(n))
+        if (r !== undefined) params.set('r', String(r))
+        if (w !== undefined) params.set('w', String(w))
+        if (dw !== undefined) params.set('dw', String(dw))
+        const effectiveN = n ?? Math.min(defaults.n, clusterSize)
+        const effectiveR = r ?? Math.min(defaults.r, effectiveN)
+        const effectiveW = w ?? Math.min(defaults.w, effectiveN)
+        const effectiveDw = dw ?? 0
+        const valid =
+          effectiveN >= 1 &&
+          effectiveN <= clusterSize &&
+          effectiveR >= 1 &&
+          effectiveR <= effectiveN &&
+          effectiveW >= 1 &&
+          effectiveW <= effectiveN &&
+          effectiveDw >= 0 &&
+          effectiveDw <= effectiveW
+        const checked = checkQuorum(params, defaults, clusterSize)
+        if (valid) assert.deepEqual(checked, {ok: true, value: {n: effectiveN, r: effectiveR, w: effectiveW, dw: effectiveDw}})
+        else assertFails(checked, 'bad_parameter', params.toString())
+      }),
+    )
+  })
+})
+
+describe('checkKnownParameters', () => {
+  it('accepts the parameters a route takes, in any number', () => {
+    assert.deepEqual(checkKnownParameters(query(''), ['r', 'n']), {ok: true, value: null})
+    assert.deepEqual(checkKnownParameters(query('r=1&n=2'), ['r', 'n']), {ok: true, value: null})
+    assert.deepEqual(checkKnownParameters(query('r=1&r=2'), ['r', 'n']), {ok: true, value: null})
+  })
+
+  it('reports an unknown parameter by name', () => {
+    const checked = checkKnownParameters(query('r=1&quorum=2'), ['r', 'n'])
+    assertFails(checked, 'bad_parameter', 'quorum')
+    if (!checked.ok) assert.match(checked.message, /quorum/)
+    assertFails(checkKnownParameters(query('R=1'), ['r']), 'bad_parameter', 'a parameter in the wrong case')
+    assertFails(checkKnownParameters(query('w=1'), []), 'bad_parameter', 'a route that takes nothing')
+    assertFails(checkKnownParameters(query('=1'), ['r']), 'bad_parameter', 'an empty name')
+  })
+})
+
+describe('checkFlag', () => {
+  it('reads absent as false and the usual spellings of true and false', () => {
+    assert.deepEqual(checkFlag(query(''), 'json'), {ok: true, value: false})
+    for (const text of ['json', 'json=', 'json=true', 'json=1']) assert.deepEqual(checkFlag(query(text), 'json'), {ok: true, value: true}, text)
+    for (const text of ['json=false', 'json=0']) assert.deepEqual(checkFlag(query(text), 'json'), {ok: true, value: false}, text)
+    // Another flag's value is not this flag's.
+    assert.deepEqual(checkFlag(query('other=true'), 'json'), {ok: true, value: false})
+  })
+
+  it('refuses any other value', () => {
+    for (const text of ['json=yes', 'json=TRUE', 'json=2', 'json=%20', 'json=truee']) {
+      assertFails(checkFlag(query(text), 'json'), 'bad_parameter', text)
+    }
+  })
+})
+
+describe('checkContext', () => {
+  const actorArb = fc.string({minLength: 1, maxLength: 12}).filter((actor) => !/\p{Cs}/u.test(actor))
+  const vectorArb: fc.Arbitrary<VersionVector> = fc
+    .uniqueArray(fc.tuple(actorArb, fc.integer({min: 1, max: 2 ** 40})), {selector: ([actor]) => actor, maxLength: 8})
+    .map((pairs) => [...pairs].sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)))
+
+  it('reads an absent header as the empty context', () => {
+    assert.deepEqual(checkContext(undefined), {ok: true, value: []})
+  })
+
+  it('round-trips a token from encodeContext, also with surrounding spaces', () => {
+    fc.assert(
+      fc.property(vectorArb, (vector) => {
+        const token = encodeContext(vector)
+        assert.deepEqual(checkContext(token), {ok: true, value: vector})
+        assert.deepEqual(checkContext(` ${token}\t`), {ok: true, value: vector})
+      }),
+    )
+    assert.deepEqual(checkContext(encodeContext([])), {ok: true, value: []})
+  })
+
+  it('refuses several headers', () => {
+    const token = encodeContext([['a.1', 1]])
+    assertFails(checkContext([token, token]), 'bad_context', 'two headers')
+    assertFails(checkContext([token]), 'bad_context', 'a header given as a list')
+  })
+
+  it('refuses garbage and altered tokens without throwing', () => {
+    // Text in the token's own alphabet as well as any other; never blank (a blank header is not a token).
+    const garbageArb = fc
+      .oneof(
+        fc.string({unit: fc.constantFrom(...'ABCDEFabcdef0123456789-_=+/'), minLength: 1, maxLength: 60}),
+        fc.string({unit: 'grapheme', minLength: 1, maxLength: 30}),
+      )
+      .filter((text) => text.trim().length > 0)
+    for (const garbage of ['garbage', 'not base64!', '====', 'AAAA', 'a', '\u0000', '😀']) {
+      assertFails(checkContext(garbage), 'bad_context', JSON.stringify(garbage))
+    }
+    fc.assert(
+      fc.property(garbageArb, (garbage) => {
+        assertFails(checkContext(garbage), 'bad_context', JSON.stringify(garbage))
+      }),
+    )
+    fc.assert(
+      fc.property(vectorArb, fc.nat(), fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'), (vector, at, replacement) => {
+        const token = encodeContext(vector)
+        const index = at % token.length
+        fc.pre(token[index] !== replacement)
+        const altered = token.slice(0, index) + replacement + token.slice(index + 1)
+        assertFails(checkContext(altered), 'bad_context', `${token} altered at ${index}`)
+        assertFails(checkContext(token.slice(0, -1)), 'bad_context', `${token} truncated`)
+      }),
+    )
+  })
+})

@@ -1,0 +1,424 @@
+/**
+ * Tests of the local store on classic-level (ARCHITECTURE "On disk"), its key layout and the
+ * per-key mutex: objects and metadata round-trip and survive a reopen, concurrent updates of one
+ * key lose no version, a failed change stores nothing, and a partition scan pages through exactly
+ * one partition in key order. Every test runs on its own temporary folder, removed afterwards.
+ */
+import {after, describe, it, type TestContext} from 'node:test'
+import assert from 'node:assert/strict'
+import {mkdtemp, rm} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {join as joinPath} from 'node:path'
+import fc from 'fast-check'
+import {KeyedMutex} from '../../src/storage/keyed-mutex.js'
+import {decodeObjectKey, metaKey, objectKey, partitionIndexMax, partitionRange} from '../../src/storage/layout.js'
+import {scanPageMax, Store} from '../../src/storage/store.js'
+import type {StoredObject, StoredVersion} from '../../src/storage/stored-object.js'
+import {emptySet, join, update, values, type VersionSet} from '../../src/versioning/dvvset.js'
+
+const folders: string[] = []
+after(async () => {
+  await Promise.all(folders.map((folder) => rm(folder, {recursive: true, force: true})))
+})
+
+async function temporaryFolder(): Promise<string> {
+  const folder = await mkdtemp(joinPath(tmpdir(), 'dyn-store-test-'))
+  folders.push(folder)
+  return folder
+}
+
+/** Opens a store on a new folder; it is closed when the test ends, and the folder removed after the suite. */
+async function openTemporaryStore(t: TestContext): Promise<{store: Store; folder: string}> {
+  const folder = await temporaryFolder()
+  const store = await Store.open(folder)
+  t.after(() => store.close())
+  return {store, folder}
+}
+
+function version(bytes: Uint8Array | string, timestampMs = 1000, tombstone = false): StoredVersion {
+  const value = typeof bytes === 'string' ? new TextEncoder().encode(bytes) : bytes
+  return {value, contentType: 'application/octet-stream', timestampMs, tombstone}
+}
+
+function objectOf(versions: VersionSet<StoredVersion>, n = 3): StoredObject {
+  return {versions, n}
+}
+
+function writeOnce(text: string, actor = 'node-a.1'): StoredObject {
+  return objectOf(update([], emptySet<StoredVersion>(), actor, version(text), 1000))
+}
+
+/** An object as plain data with each value as a byte array, to compare what comes back from disk. */
+function plain(object: StoredObject | undefined): unknown {
+  if (object === undefined) return undefined
+  return {
+    n: object.n,
+    entries: object.versions.entries.map((entry) => ({
+      actor: entry.actor,
+      counter: entry.counter,
+      updatedAtMs: entry.updatedAtMs,
+      values: entry.values.map((stored) => {
+        assert.ok(stored.value instanceof Uint8Array, 'a value must come back as bytes')
+        return {...stored, value: [...stored.value]}
+      }),
+    })),
+  }
+}
+
+async function put(store: Store, partition: number, key: string, object: StoredObject, durable = false): Promise<void> {
+  const outcome = await store.updateObject(partition, key, () => ({ok: true, object}), {durable})
+  assert.equal(outcome.ok, true)
+}
+
+function compareUtf8(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'))
+}
+
+describe('store: objects and metadata', () => {
+  it('round-trips a stored object, its bytes, siblings and tombstones', async (t) => {
+    const {store} = await openTemporaryStore(t)
+    const binary = new Uint8Array([0, 1, 2, 127, 128, 254, 255])
+    let versions = update([], emptySet<StoredVersion>(), 'node-a.1', version(binary, 1000), 1000)
+    versions = update([], versions, 'node-a.1', version(new Uint8Array(0), 1001), 1001)
+    versions = update(join(versions), versions, 'node-b.3', version(new Uint8Array(0), 1002, true), 1002)
+    versions = update([], versions, 'node-c.2', version('späť ☃', 1003), 1003)
+    const object = objectOf(versions, 5)
+    await put(store, 7, 'the key', object, true)
+    const back = await store.getObject(7, 'the key')
+    assert.deepEqual(plain(back), plain(object))
+    assert.deepEqual(back?.versions.entries.map((entry) => entry.values.length), [0, 1, 1])
+    const tombstone = back?.versions.entries.find((entry) => entry.actor === 'node-b.3')?.values[0]
+    assert.equal(tombstone?.tombstone, true)
+    assert.deepEqual([...(back?.versions.entries.find((entry) => entry.actor === 'node-c.2')?.values[0]?.value ?? [])], [
+      ...new TextEncoder().encode('späť ☃'),
+    ])
+  })
+
+  it('round-trips random byte values', async (t) => {
+    const {store} = await openTemporaryStore(t)
+    await fc.assert(
+      fc.asyncProperty(fc.uint8Array({maxLength: 300}), fc.string({minLength: 1, maxLength: 20}), async (bytes, key) => {
+        const object = objectOf(update([], emptySet<StoredVersion>(), 'node-a.1', version(bytes), 5))
+        await put(store, 3, key, object)
+        assert.deepEqual(plain(await store.getObject(3, key)), plain(object))
+      }),
+      {numRuns: 50},
+    )
+  })
+
+  it('answers undefined for a key it does not hold, and keeps keys of different partitions apart', async (t) => {
+    const {store} = await openTemporaryStore(t)
+    assert.equal(await store.getObject(0, 'nothing'), undefined)
+    await put(store, 1, 'same', writeOnce('in one'))
+    await put(store, 2, 'same', writeOnce('in two'))
+    assert.equal(await store.getObject(0, 'same'), undefined)
+    assert.deepEqual(values((await store.getObject(1, 'same'))!.versions).map((v) => new TextDecoder().decode(v.value)), ['in one'])
+    assert.deepEqual(values((await store.getObject(2, 'same'))!.versions).map((v) => new TextDecoder().decode(v.value)), ['in two'])
+  })
+
+  it('keeps objects and metadata across a close and a reopen', async () => {
+    const folder = await temporaryFolder()
+    const first = await Store.open(folder)
+    const object = writeOnce('kept')
+    await put(first, 0, 'k', object)
+    await put(first, partitionIndexMax, 'last', writeOnce('at the end'), true)
+    await first.putMeta('identity', {name: 'node-a', epoch: 3})
+    await first.close()
+    const second = await Store.open(folder)
+    try {
+      assert.deepEqual(plain(await second.getObject(0, 'k')), plain(object))
+      assert.equal((await second.getObject(partitionIndexMax, 'last'))?.n, 3)
+      assert.deepEqual(await second.getMeta('identity'), {name: 'node-a', epoch: 3})
+      assert.equal(await second.isEmpty(), false)
+    } finally {
+      await second.close()
+    }
+  })
+
+  it('round-trips metadata and keeps it apart from objects of the same name', async (t) => {
+    const {store} = await openTemporaryStore(t)
+    assert.equal(await store.getMeta('members'), undefined)
+    const table = {settings: {partitionCount: 64, conflictPolicy: 'lww'}, members: [{name: 'a', incarnation: 2, tags: ['x', 'y']}]}
+    await store.putMeta('members', table)
+    assert.deepEqual(await store.getMeta('members'), table)
+    await store.putMeta('members', {replaced: true})
+    assert.deepEqual(await store.getMeta('members'), {replaced: true})
+    await put(store, 0, 'members', writeOnce('an object'))
+    assert.deepEqual(await store.getMeta('members'), {replaced: true})
+    assert.equal((await store.getObject(0, 'members'))?.n, 3)
+    assert.deepEqual(await store.scanPartition(0, undefined, scanPageMax).then((page) => page.map((row) => row.key)), ['members'])
+  })
+
+  it('is empty until the first record of any kind', async (t) => {
+    const {store: forMeta} = await openTemporaryStore(t)
+    assert.equal(await forMeta.isEmpty(), true)
+    await forMeta.putMeta('identity', 'x')
+    assert.equal(await forMeta.isEmpty(), false)
+    const {store: forObject} = await openTemporaryStore(t)
+    assert.equal(await forObject.isEmpty(), true)
+    await put(forObject, 9, 'k', writeOnce('v'))
+    assert.equal(await forObject.isEmpty(), false)
+  })
+})
+
+describe('store: updates', () => {
+  it('loses no version when 50 callers update one key at once, each with its own actor', async (t) => {
+    const {store} = await openTemporaryStore(t)
+    const callers = 50
+    const outcomes = await Promise.all(
+      Array.from({length: callers}, (_, index) =>
+        store.updateObject(
+          4,
+          'hot',
+          (stored) => ({
+            ok: true as const,
+            object: objectOf(update([], stored?.versions ?? emptySet<StoredVersion>(), `writer-${String(index).padStart(2, '0')}.1`, version(`v${index}`), index)),
+          }),
+          {durable: index % 10 === 0},
+        ),
+      ),
+    )
+    assert.ok(outcomes.every((outcome) => outcome.ok))
+    const stored = await store.getObject(4, 'hot')
+    assert.ok(stored !== undefined)
+    const texts = values(stored.versions).map((v) => new TextDecoder().decode(v.value))
+    assert.equal(texts.length, callers)
+    assert.deepEqual(new Set(texts), new Set(Array.from({length: callers}, (_, index) => `v${index}`)))
+  })
+
+  it('hands each change what the previous change stored', async (t) => {
+    const {store} = await openTemporaryStore(t)
+    const seen: Array<number | undefined> = []
+    await Promise.all(
+      Array.from({length: 10}, (_, index) =>
+        store.updateObject(
+          0,
+          'chain',
+          (stored) => {
+            seen.push(stored === undefined ? undefined : values(stored.versions).length)
+            const base = stored?.versions ?? emptySet<StoredVersion>()
+            // Each writer read what is stored, so its write supersedes it: one value remains.
+            return {ok: true as const, object: objectOf(update(join(base), base, 'node-a.1', version(`v${index}`), index))}
+          },
+          {durable: false},
+        ),
+      ),
+    )
+    assert.deepEqual(seen, [undefined, ...Array.from({length: 9}, () => 1)])
+    const stored = await store.getObject(0, 'chain')
+    assert.equal(stored?.versions.entries[0]?.counter, 10)
+  })
+
+  it('leaves the stored object untouched when the change returns a failure', async (t) => {
+    const {store} = await openTemporaryStore(t)
+    const original = writeOnce('original')
+    await put(store, 5, 'k', original)
+    const failure = {ok: false as const, error: 'too_many_siblings' as const, message: 'too many'}
+    const outcome = await store.updateObject(5, 'k', () => failure, {durable: true})
+    assert.deepEqual(outcome, failure)
+    assert.deepEqual(plain(await store.getObject(5, 'k')), plain(original))
+    // On a key with nothing stored, a failure stores nothing either.
+    const {store: empty} = await openTemporaryStore(t)
+    assert.deepEqual(await empty.updateObject(5, 'new', () => failure, {durable: false}), failure)
+    assert.equal(await empty.getObject(5, 'new'), undefined)
+    assert.equal(await empty.isEmpty(), true)
+  })
+
+  it('stores nothing when the change throws, and the key stays usable', async (t) => {
+    const {store} = await openTemporaryStore(t)
+    const original = writeOnce('original')
+    await put(store, 5, 'k', original)
+    await assert.rejects(
+      store.updateObject(5, 'k', () => {
+        throw new Error('change failed')
+      }, {durable: false}),
+      /change failed/,
+    )
+    assert.deepEqual(plain(await store.getObject(5, 'k')), plain(original))
+    await put(store, 5, 'k', writeOnce('after'))
+    assert.deepEqual(values((await store.getObject(5, 'k'))!.versions).map((v) => new TextDecoder().decode(v.value)), ['after'])
+  })
+
+  it('refuses to store a malformed version set', async (t) => {
+    const {store} = await openTemporaryStore(t)
+    const malformed = {versions: {entries: [{actor: '', counter: 0, values: [], updatedAtMs: 0}]}, n: 3} as unknown as StoredObject
+    await assert.rejects(store.updateObject(0, 'bad', () => ({ok: true, object: malformed}), {durable: false}), /assertion failed/)
+    assert.equal(await store.getObject(0, 'bad'), undefined)
+  })
+})
+
+describe('store: partition scans', () => {
+  const partitions = [0, 1, 255, 256, partitionIndexMax] as const
+  const keys = ['a', 'ab', 'b', 'z', 'é', '☃', '\uffff', '😀', 'key with spaces', 'a/b%2F'] as const
+
+  async function filledStore(t: TestContext): Promise<Store> {
+    const {store} = await openTemporaryStore(t)
+    // Metadata sorts before every object and must never show up in a scan.
+    await store.putMeta('identity', {name: 'x'})
+    for (const partition of partitions) {
+      for (const key of keys) await put(store, partition, key, writeOnce(`${partition}:${key}`))
+    }
+    return store
+  }
+
+  /** Every key of one partition, page by page. */
+  async function scanAll(store: Store, partition: number, limit: number): Promise<Array<{key: string; object: StoredObject}>> {
+    const rows: Array<{key: string; object: StoredObject}> = []
+    let afterKey: string | undefined
+    // At most one page per stored key, plus the final empty or short page.
+    for (let pageIndex = 0; pageIndex <= keys.length + 1; pageIndex += 1) {
+      const page = await store.scanPartition(partition, afterKey, limit)
+      assert.ok(page.length <= limit, `a page of ${page.length} rows for limit ${limit}`)
+      rows.push(...page)
+      if (page.length < limit) return rows
+      afterKey = page[page.length - 1]!.key
+    }
+    assert.fail('the scan did not end')
+  }
+
+  it('returns exactly one partition, in key order, with paging', async (t) => {
+    const store = await filledStore(t)
+    const expected = [...keys].sort(compareUtf8)
+    for (const partition of partitions) {
+      for (const limit of [1, 2, 3, 7, scanPageMax]) {
+        const rows = await scanAll(store, partition, limit)
+        assert.deepEqual(
+          rows.map((row) => row.key),
+          expected,
+          `partition ${partition}, limit ${limit}`,
+        )
+        for (const row of rows) {
+          const texts = values(row.object.versions).map((v) => new TextDecoder().decode(v.value))
+          assert.deepEqual(texts, [`${partition}:${row.key}`])
+        }
+      }
+    }
+  })
+
+  it('returns nothing for an empty partition, even between full neighbours', async (t) => {
+    const store = await filledStore(t)
+    for (const partition of [2, 254, 257, partitionIndexMax - 1]) {
+      assert.deepEqual(await store.scanPartition(partition, undefined, scanPageMax), [], `partition ${partition}`)
+    }
+  })
+
+  it('starts strictly after `afterKey`, whether or not that key is stored', async (t) => {
+    const store = await filledStore(t)
+    const expected = [...keys].sort(compareUtf8)
+    for (const partition of partitions) {
+      const afterStored = await store.scanPartition(partition, 'ab', scanPageMax)
+      assert.deepEqual(afterStored.map((row) => row.key), expected.filter((key) => compareUtf8(key, 'ab') > 0))
+      const afterAbsent = await store.scanPartition(partition, 'aa', 2)
+      assert.deepEqual(afterAbsent.map((row) => row.key), ['ab', 'b'])
+      const afterLast = await store.scanPartition(partition, expected[expected.length - 1]!, scanPageMax)
+      assert.deepEqual(afterLast, [])
+    }
+  })
+
+  it('asserts on a page limit out of range', async (t) => {
+    const {store} = await openTemporaryStore(t)
+    await assert.rejects(store.scanPartition(0, undefined, 0), /assertion failed/)
+    await assert.rejects(store.scanPartition(0, undefined, scanPageMax + 1), /assertion failed/)
+  })
+})
+
+describe('storage layout', () => {
+  it('round-trips object keys and places each inside its own partition range only', () => {
+    fc.assert(
+      fc.property(fc.integer({min: 0, max: partitionIndexMax}), fc.string({maxLength: 30}), (partition, key) => {
+        const raw = objectKey(partition, key)
+        assert.deepEqual(decodeObjectKey(raw), {partition, key: Buffer.from(key, 'utf8').toString('utf8')})
+        const inside = (p: number): boolean => {
+          const range = partitionRange(p)
+          return Buffer.compare(raw, range.gte) >= 0 && Buffer.compare(raw, range.lt) < 0
+        }
+        assert.equal(inside(partition), true)
+        if (partition > 0) assert.equal(inside(partition - 1), false)
+        if (partition < partitionIndexMax) assert.equal(inside(partition + 1), false)
+        // No metadata key falls in any partition range.
+        assert.equal(Buffer.compare(metaKey(key), partitionRange(0).gte) < 0, true)
+      }),
+    )
+  })
+
+  it('lays partition ranges end to end', () => {
+    for (const partition of [0, 1, 254, 255, 256, partitionIndexMax - 1]) {
+      assert.deepEqual(partitionRange(partition).lt, partitionRange(partition + 1).gte)
+    }
+  })
+
+  it('asserts on a partition that does not fit the layout', () => {
+    for (const partition of [-1, partitionIndexMax + 1, 1.5, Number.NaN]) {
+      assert.throws(() => objectKey(partition, 'k'), /assertion failed/)
+      assert.throws(() => partitionRange(partition), /assertion failed/)
+    }
+    assert.throws(() => decodeObjectKey(metaKey('identity')), /assertion failed/)
+  })
+})
+
+describe('keyed mutex', () => {
+  /** A promise with its resolve function, to hold a critical section open as long as a test needs. */
+  function gate(): {opened: Promise<void>; open: () => void} {
+    let open!: () => void
+    const opened = new Promise<void>((resolve) => {
+      open = resolve
+    })
+    return {opened, open}
+  }
+
+  it('runs the critical sections of one key one at a time, in arrival order', async () => {
+    const mutex = new KeyedMutex()
+    const events: string[] = []
+    let inside = 0
+    const runs = Array.from({length: 20}, (_, index) =>
+      mutex.run('k', async () => {
+        inside += 1
+        assert.equal(inside, 1, 'two critical sections of one key overlapped')
+        events.push(`start ${index}`)
+        // Yield a few times so that an overlapping section would get the chance to start.
+        for (let turn = 0; turn < 3; turn += 1) await Promise.resolve()
+        events.push(`end ${index}`)
+        inside -= 1
+        return index
+      }),
+    )
+    assert.deepEqual(await Promise.all(runs), Array.from({length: 20}, (_, index) => index))
+    assert.deepEqual(
+      events,
+      Array.from({length: 20}, (_, index) => [`start ${index}`, `end ${index}`]).flat(),
+    )
+    assert.equal(mutex.lockedKeyCount, 0)
+  })
+
+  it('lets different keys proceed while one is held', async () => {
+    const mutex = new KeyedMutex()
+    const held = gate()
+    const first = mutex.run('one', () => held.opened.then(() => 'one'))
+    // The other key completes although the first is still held.
+    assert.equal(await mutex.run('two', async () => 'two'), 'two')
+    assert.equal(mutex.lockedKeyCount, 1)
+    held.open()
+    assert.equal(await first, 'one')
+    assert.equal(mutex.lockedKeyCount, 0)
+  })
+
+  it('removes its entry once a key is idle, also after a failure, and keeps it while anyone waits', async () => {
+    const mutex = new KeyedMutex()
+    assert.equal(mutex.lockedKeyCount, 0)
+    const held = gate()
+    const first = mutex.run('k', () => held.opened)
+    const failing = mutex.run('k', async () => {
+      throw new Error('boom')
+    })
+    const last = mutex.run('k', async () => 'last')
+    assert.equal(mutex.lockedKeyCount, 1)
+    held.open()
+    await first
+    await assert.rejects(failing, /boom/)
+    assert.equal(await last, 'last')
+    assert.equal(mutex.lockedKeyCount, 0)
+    // Many keys, all finished: nothing is left behind.
+    await Promise.all(Array.from({length: 100}, (_, index) => mutex.run(`key${index % 7}`, async () => index)))
+    assert.equal(mutex.lockedKeyCount, 0)
+  })
+})
