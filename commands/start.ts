@@ -39,14 +39,14 @@ Restarted on the same --data, a node keeps all acknowledged data, its identity a
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Start)
-    const explicitSettings: Partial<ClusterSettings> = {
+    const explicitSettings: Partial<Omit<ClusterSettings, 'clusterId'>> = {
       ...(flags.partitions === undefined ? {} : {partitionCount: flags.partitions}),
       ...(flags.n === undefined ? {} : {defaultN: flags.n}),
       ...(flags.r === undefined ? {} : {defaultR: flags.r}),
       ...(flags.w === undefined ? {} : {defaultW: flags.w}),
       ...(flags.conflict === undefined ? {} : {conflictPolicy: flags.conflict as ClusterSettings['conflictPolicy']}),
     }
-    const settings: ClusterSettings = {partitionCount: partitionCountDefault, defaultN: 3, defaultR: 2, defaultW: 2, conflictPolicy: 'siblings', ...explicitSettings}
+    const settings: Omit<ClusterSettings, 'clusterId'> = {partitionCount: partitionCountDefault, defaultN: 3, defaultR: 2, defaultW: 2, conflictPolicy: 'siblings', ...explicitSettings}
     if (!isValidPartitionCount(settings.partitionCount)) {
       this.fail(flags.json, 'bad_parameter', `--partitions ${settings.partitionCount} is not a power of two between 1 and 4096`)
     }

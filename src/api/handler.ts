@@ -13,6 +13,7 @@
 
 import type {IncomingMessage, ServerResponse} from 'node:http'
 import type {GetOutcome} from '../coordinator/get-coordinator.js'
+import {isSafeContentType} from '../coordinator/messages.js'
 import type {PutOutcome} from '../coordinator/put-coordinator.js'
 import type {ErrorCode} from '../errors.js'
 import type {StoredObject, StoredVersion} from '../storage/stored-object.js'
@@ -29,16 +30,29 @@ const defaultContentType = 'application/octet-stream'
 
 type Reply = (status: number, headers: Record<string, string>, body?: string | Uint8Array) => void
 
+/** Client requests one node works on at once; beyond it a request is answered 503 at once. */
+export const requestsInFlightMax = 4096
+
 export function createApiHandler(service: KvService): (request: IncomingMessage, response: ServerResponse) => void {
+  let inFlight = 0
   return (request, response) => {
     const reply: Reply = (status, headers, body) => {
       if (response.headersSent) return
       response.writeHead(status, headers)
       response.end(body)
     }
-    route(service, request, reply).catch((error: unknown) => {
-      sendError(reply, 'internal', `the node failed to answer: ${(error as Error).message}`)
-    })
+    if (inFlight >= requestsInFlightMax) {
+      refuse(request, reply, {ok: false, error: 'overloaded', message: `the node is working on ${requestsInFlightMax} requests; retry shortly or spread the load over more nodes`})
+      return
+    }
+    inFlight += 1
+    route(service, request, reply)
+      .catch((error: unknown) => {
+        sendError(reply, 'internal', `the node failed to answer: ${(error as Error).message}`)
+      })
+      .finally(() => {
+        inFlight -= 1
+      })
   }
 }
 
@@ -143,12 +157,16 @@ function checkWriteInputs(service: KvService, request: IncomingMessage, query: U
 async function handlePut(service: KvService, request: IncomingMessage, reply: Reply, key: string, query: URLSearchParams): Promise<void> {
   const inputs = checkWriteInputs(service, request, query, ['n', 'w', 'dw', 'explain'])
   if (!inputs.ok) return refuse(request, reply, inputs)
+  const contentType = request.headers['content-type'] ?? defaultContentType
+  if (!isSafeContentType(contentType)) {
+    return refuse(request, reply, {ok: false, error: 'bad_request', message: 'the Content-Type must be 1 to 256 printable ASCII characters'})
+  }
   const body = await readBody(request)
   if (!body.ok) return refuse(request, reply, body, {connection: 'close'})
   const outcome = await service.put({
     key,
     value: body.value,
-    contentType: request.headers['content-type'] ?? defaultContentType,
+    contentType,
     tombstone: false,
     context: inputs.value.context,
     ...inputs.value.quorum,

@@ -103,14 +103,21 @@ export async function clusterUp(options: UpOptions, log: (line: string) => void)
   const seed = `${cluster.host}:${first.rpcPort}`
   if (options.startArgs.length > 0 || cluster.startArgs === undefined) cluster.startArgs = [...options.startArgs]
   const startArgs = cluster.startArgs
-  for (const node of cluster.nodes) {
-    startLocalNode(cluster, node, node === first ? startArgs : [...startArgs, '--seeds', seed])
-    log(`started ${node.name} (pid ${node.pid}) on ${cluster.host}:${node.port}, internode ${cluster.host}:${node.rpcPort}`)
-    // The first node must be listening before the others try to join through it.
-    if (node === first) await waitForNodes(cluster, [node], undefined, options.readyTimeoutMs)
+  try {
+    for (const node of cluster.nodes) {
+      startLocalNode(cluster, node, node === first ? startArgs : [...startArgs, '--seeds', seed])
+      // Recorded at once, so that `cluster down` can always find what was started.
+      await writeCluster(dir, cluster)
+      log(`started ${node.name} (pid ${node.pid}) on ${cluster.host}:${node.port}, internode ${cluster.host}:${node.rpcPort}`)
+      // The first node must be listening before the others try to join through it.
+      if (node === first) await waitForNodes(cluster, [node], undefined, options.readyTimeoutMs)
+    }
+    await waitForNodes(cluster, cluster.nodes, cluster.nodes.length, options.readyTimeoutMs)
+  } catch (error) {
+    // A cluster that did not come up is stopped whole: no detached process is left behind.
+    await clusterDown(dir, stopGraceMsDefault, log).catch(() => undefined)
+    throw error
   }
-  await writeCluster(dir, cluster)
-  await waitForNodes(cluster, cluster.nodes, cluster.nodes.length, options.readyTimeoutMs)
   return cluster
 }
 

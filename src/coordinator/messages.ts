@@ -5,8 +5,15 @@
  */
 
 import type {StoredObject} from '../storage/stored-object.js'
-import {isValidVersionSet} from '../versioning/dvvset.js'
+import {contextCounterMax} from '../versioning/context.js'
+import {isValidVector, isValidVersionSet} from '../versioning/dvvset.js'
 import {partitionIndexMax} from '../storage/layout.js'
+
+/** Keys and values arriving from peers obey the same limits as the client API's. */
+const keyBytesMax = 1024
+const valueBytesMax = 1024 * 1024
+/** A content type that can be sent back as an HTTP header as it is. */
+const contentTypePattern = /^[\x20-\x7e]{1,256}$/
 
 export interface ReplicaGetBody {
   readonly partition: number
@@ -41,6 +48,8 @@ export interface CoordinatePutBody {
   readonly dw: number
   readonly explain: boolean
   readonly forwardedBy: string
+  /** What is left of the client's request budget: the home answers within it. */
+  readonly budgetMs: number
 }
 
 function isRecord(x: unknown): x is Record<string, unknown> {
@@ -51,44 +60,61 @@ function isPartition(x: unknown): x is number {
   return Number.isInteger(x) && (x as number) >= 0 && (x as number) <= partitionIndexMax
 }
 
-export function isStoredObject(x: unknown): x is StoredObject {
-  if (!isRecord(x) || !Number.isInteger(x.n) || (x.n as number) < 1) return false
-  if (!isValidVersionSet(x.versions)) return false
-  const versions = x.versions as {entries: Array<{values: unknown[]}>}
-  return versions.entries.every((entry) =>
-    entry.values.every(
-      (v) =>
-        isRecord(v) &&
-        v.value instanceof Uint8Array &&
-        typeof v.contentType === 'string' &&
-        typeof v.timestampMs === 'number' &&
-        typeof v.tombstone === 'boolean',
-    ),
+function isKey(x: unknown): x is string {
+  return typeof x === 'string' && x.length > 0 && Buffer.byteLength(x, 'utf8') <= keyBytesMax
+}
+
+function isStoredVersion(v: unknown): boolean {
+  return (
+    isRecord(v) &&
+    v.value instanceof Uint8Array &&
+    v.value.byteLength <= valueBytesMax &&
+    typeof v.contentType === 'string' &&
+    contentTypePattern.test(v.contentType) &&
+    typeof v.timestampMs === 'number' &&
+    Number.isFinite(v.timestampMs) &&
+    typeof v.tombstone === 'boolean'
   )
 }
 
+export function isStoredObject(x: unknown): x is StoredObject {
+  if (!isRecord(x) || !Number.isInteger(x.n) || (x.n as number) < 1 || (x.n as number) > 64) return false
+  if (!isValidVersionSet(x.versions, isStoredVersion)) return false
+  // Counters near 2^53 would overflow on the next write: the same bound as a client context's.
+  return (x.versions as {entries: Array<{counter: number}>}).entries.every((entry) => entry.counter <= contextCounterMax)
+}
+
+/** Whether a client's content type can be stored and sent back as a header. */
+export function isSafeContentType(x: string): boolean {
+  return contentTypePattern.test(x)
+}
+
 export function isReplicaGetBody(x: unknown): x is ReplicaGetBody {
-  return isRecord(x) && isPartition(x.partition) && typeof x.key === 'string'
+  return isRecord(x) && isPartition(x.partition) && isKey(x.key)
 }
 
 export function isReplicaPutBody(x: unknown): x is ReplicaPutBody {
-  return isRecord(x) && isPartition(x.partition) && typeof x.key === 'string' && typeof x.durable === 'boolean' && isStoredObject(x.object)
+  return isRecord(x) && isPartition(x.partition) && isKey(x.key) && typeof x.durable === 'boolean' && isStoredObject(x.object)
 }
 
 export function isCoordinatePutBody(x: unknown): x is CoordinatePutBody {
   if (!isRecord(x)) return false
-  const counts = [x.n, x.w, x.dw].every((v) => Number.isInteger(v) && (v as number) >= 0)
-  const context =
-    Array.isArray(x.context) &&
-    x.context.every((e) => Array.isArray(e) && e.length === 2 && typeof e[0] === 'string' && Number.isInteger(e[1]))
+  const {n, w, dw} = x
+  if (!Number.isInteger(n) || !Number.isInteger(w) || !Number.isInteger(dw)) return false
+  const counts = (w as number) >= 1 && (w as number) <= (n as number) && (dw as number) >= 0 && (dw as number) <= (w as number)
+  const context = isValidVector(x.context) && x.context.every(([, counter]) => counter <= contextCounterMax)
   return (
     counts &&
     context &&
-    typeof x.key === 'string' &&
+    isKey(x.key) &&
     x.value instanceof Uint8Array &&
+    x.value.byteLength <= valueBytesMax &&
     typeof x.contentType === 'string' &&
+    contentTypePattern.test(x.contentType) &&
     typeof x.tombstone === 'boolean' &&
     typeof x.explain === 'boolean' &&
-    typeof x.forwardedBy === 'string'
+    typeof x.forwardedBy === 'string' &&
+    typeof x.budgetMs === 'number' &&
+    x.budgetMs > 0
   )
 }

@@ -45,7 +45,16 @@ export type PutOutcome =
       readonly trace?: RequestTrace
     }
 
-export async function coordinatePut(deps: CoordinatorDeps, request: PutRequest, forwardedBy?: string): Promise<PutOutcome> {
+/** Who forwarded a put here, and how much of the client's budget was left when it did. */
+export interface Forwarded {
+  readonly by: string
+  readonly budgetMs: number
+}
+
+/** Time the forwarder keeps for itself out of its budget, so the home's answer can reach it. */
+const forwardMarginMs = 50
+
+export async function coordinatePut(deps: CoordinatorDeps, request: PutRequest, forwarded?: Forwarded): Promise<PutOutcome> {
   const view = deps.view()
   const placement = placeKey(view, request.key, request.n)
   if (placement.homes.length < request.n) {
@@ -58,8 +67,20 @@ export async function coordinatePut(deps: CoordinatorDeps, request: PutRequest, 
   }
   // A forwarded put is coordinated here even if this node's ring has moved on, so a request
   // can never bounce between nodes whose views disagree.
-  if (!placement.homes.includes(deps.self) && forwardedBy === undefined) return forwardPut(deps, request, placement.homes)
-  return coordinateHere(deps, request, placement, forwardedBy)
+  if (!placement.homes.includes(deps.self) && forwarded === undefined) return forwardPut(deps, request, placement.homes)
+  return coordinateHere(deps, request, placement, forwarded)
+}
+
+const putFailureCodes: readonly string[] = ['quorum_unmet', 'too_many_siblings', 'object_too_large', 'unreachable', 'bad_parameter']
+
+/** A peer's answer to CoordinatePut, checked: its codes become HTTP statuses here. */
+function checkedOutcome(body: unknown, home: string): PutOutcome {
+  const outcome = body as Partial<PutOutcome> | null
+  if (outcome?.ok === true && Array.isArray(outcome.context)) return outcome as PutOutcome
+  if (outcome?.ok === false && typeof outcome.error === 'string' && putFailureCodes.includes(outcome.error)) {
+    return {ok: false, error: outcome.error, message: String(outcome.message), details: typeof outcome.details === 'object' && outcome.details !== null ? outcome.details : {}, ...(outcome.trace ? {trace: outcome.trace} : {})}
+  }
+  return {ok: false, error: 'unreachable', message: `${home} answered the forwarded put with something that is not an outcome`, details: {node: home}}
 }
 
 async function forwardPut(deps: CoordinatorDeps, request: PutRequest, homes: readonly string[]): Promise<PutOutcome> {
@@ -74,11 +95,15 @@ async function forwardPut(deps: CoordinatorDeps, request: PutRequest, homes: rea
     if (remainingMs <= 0) break
     if (address === undefined) continue
     tried.push(home)
-    const body: CoordinatePutBody = {...request, forwardedBy: deps.self}
+    const body: CoordinatePutBody = {...request, forwardedBy: deps.self, budgetMs: Math.max(1, remainingMs - forwardMarginMs)}
     const answer = await deps.transport.request(address, MessageType.CoordinatePut, body, remainingMs)
-    if (answer.ok) return answer.body as PutOutcome
-    if (answer.error === 'remote') {
-      return {ok: false, error: 'unreachable', message: `${home} refused the forwarded put: ${answer.message}`, details: {node: home}}
+    if (answer.ok) return checkedOutcome(answer.body, home)
+    // Only a home that certainly did not take the put is worth replacing by the next: one that
+    // is still starting, or one we could not reach. After a timeout it may have written, and a
+    // second coordinator would only add a sibling of the same value.
+    const retryable = answer.error === 'unreachable' || answer.error === 'overloaded' || (answer.error === 'remote' && answer.code === 'overloaded')
+    if (!retryable) {
+      return {ok: false, error: 'unreachable', message: `${home} did not complete the forwarded put: ${answer.message}`, details: {node: home}}
     }
   }
   return {
@@ -93,14 +118,19 @@ async function coordinateHere(
   deps: CoordinatorDeps,
   request: PutRequest,
   placement: ReturnType<typeof placeKey>,
-  forwardedBy: string | undefined,
+  forwarded: Forwarded | undefined,
 ): Promise<PutOutcome> {
   const startedMs = deps.clock.monotonicMs()
-  const deadlineMs = startedMs + deps.requestTimeoutMs
+  const deadlineMs = startedMs + Math.min(deps.requestTimeoutMs, forwarded?.budgetMs ?? deps.requestTimeoutMs)
+  const forwardedBy = forwarded?.by
+  // A node forwarded a put whose home replicas (by its own ring, which may be newer or older
+  // than the forwarder's) do not include it still stores the version, but only home replicas
+  // count towards W: an extra copy here is not one the key's readers will ask.
+  const selfIsHome = placement.homes.includes(deps.self)
   // Paper §6.1: one replica (the coordinator) makes a durable write when DW >= 1; the others are
-  // asked for durable writes only when DW needs more than one.
+  // asked for durable writes only when DW needs more than that one.
   const durable = request.dw >= 1
-  const remoteDurable = request.dw >= 2
+  const remoteDurable = request.dw >= (selfIsHome ? 2 : 1)
   const replies: ReplyTrace[] = []
   const traceOf = (): RequestTrace => ({
     coordinator: deps.self,
@@ -110,10 +140,8 @@ async function coordinateHere(
     repaired: [],
     ...(forwardedBy === undefined ? {} : {forwardedBy}),
   })
-  // The coordinator must be a home replica; when it was forwarded a put whose preference list
-  // (by its own ring) does not include it, it still stores the version and counts as one target.
   const others = placement.homes.filter((node) => node !== deps.self)
-  const targetCount = others.length + 1
+  const targetCount = placement.homes.length
   const w = Math.min(request.w, targetCount)
 
   const version: StoredVersion = {
@@ -133,7 +161,8 @@ async function coordinateHere(
   replies.push({node: deps.self, outcome: local.ok ? 'ok' : 'failed', latencyMs: deps.clock.monotonicMs() - startedMs, durable})
   if (!local.ok) return {ok: false, error: local.error, message: local.message, details: {}, trace: traceOf()}
 
-  let core = addAck(initPut(targetCount, w, Math.min(request.dw, w)), deps.self, durable)
+  const initial = initPut(targetCount, w, Math.min(request.dw, w))
+  let core = selfIsHome ? addAck(initial, deps.self, durable) : initial
   const context = join(local.object.versions)
   return new Promise<PutOutcome>((resolve) => {
     let answered = false

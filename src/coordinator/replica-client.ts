@@ -53,7 +53,8 @@ export async function callReplicaPut(
   const elapsed = (): number => deps.clock.monotonicMs() - startedMs
   if (node === deps.self) {
     try {
-      await mergeIncoming(deps.store, deps.policy, partition, key, object, durable)
+      const merged = await mergeIncoming(deps.store, deps.policy, partition, key, object, durable)
+      if (!merged.ok) return {ok: false, error: merged.error, latencyMs: elapsed()}
       return {ok: true, durable, latencyMs: elapsed()}
     } catch (error) {
       return {ok: false, error: `local store: ${(error as Error).message}`, latencyMs: elapsed()}

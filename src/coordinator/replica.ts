@@ -30,6 +30,27 @@ export type LocalWriteFailure = {
   readonly message: string
 }
 
+/** The limits every stored object obeys, whether a new version or a merge made it. */
+function checkLimits(object: StoredObject, policy: ReplicaPolicy): LocalWriteFailure | undefined {
+  const siblings = valueCount(object.versions)
+  if (siblings > policy.siblingsPerKeyMax) {
+    return {
+      ok: false,
+      error: 'too_many_siblings',
+      message: `the key would have ${siblings} siblings (at most ${policy.siblingsPerKeyMax}); read it, reconcile the siblings and write back with the read's context`,
+    }
+  }
+  const bytes = objectValueBytes(object)
+  if (bytes > policy.objectBytesMax) {
+    return {
+      ok: false,
+      error: 'object_too_large',
+      message: `the key's versions would hold ${bytes} bytes (at most ${policy.objectBytesMax}); reconcile its siblings first`,
+    }
+  }
+  return undefined
+}
+
 function settle(versions: VersionSet<StoredVersion>, policy: ReplicaPolicy): VersionSet<StoredVersion> {
   const resolved = policy.conflictPolicy === 'lww' ? lww(versions, isNewerVersion) : versions
   return prune(resolved, policy.entriesMax)
@@ -61,29 +82,17 @@ export async function writeNewVersion(
         policy,
       )
       const object: StoredObject = {versions, n: write.n}
-      const siblings = valueCount(versions)
-      if (siblings > policy.siblingsPerKeyMax) {
-        return {
-          ok: false,
-          error: 'too_many_siblings',
-          message: `the key would have ${siblings} siblings (at most ${policy.siblingsPerKeyMax}); read it, reconcile the siblings and write back with the read's context`,
-        }
-      }
-      const bytes = objectValueBytes(object)
-      if (bytes > policy.objectBytesMax) {
-        return {
-          ok: false,
-          error: 'object_too_large',
-          message: `the key's versions would hold ${bytes} bytes (at most ${policy.objectBytesMax}); reconcile its siblings first`,
-        }
-      }
-      return {ok: true, object}
+      return checkLimits(object, policy) ?? {ok: true, object}
     },
     {durable: write.durable},
   )
 }
 
-/** A replica's step of a put, and read repair: keep everything not dominated by either side. */
+/**
+ * A replica's step of a put, and read repair: keep everything not dominated by either side.
+ * A merge that would break the object limits is refused, so that no replica ever holds an
+ * object too large to send to another (the coordinator only checked its own copy).
+ */
 export async function mergeIncoming(
   store: Store,
   policy: ReplicaPolicy,
@@ -91,15 +100,15 @@ export async function mergeIncoming(
   key: string,
   incoming: StoredObject,
   durable: boolean,
-): Promise<StoredObject> {
-  const outcome = await store.updateObject<never>(
+): Promise<{ok: true; object: StoredObject} | LocalWriteFailure> {
+  return store.updateObject<LocalWriteFailure>(
     partition,
     key,
     (stored) => {
       const versions = stored === undefined ? incoming.versions : sync(stored.versions, incoming.versions)
-      return {ok: true, object: {versions: settle(versions, policy), n: Math.max(incoming.n, stored?.n ?? 0)}}
+      const object: StoredObject = {versions: settle(versions, policy), n: Math.max(incoming.n, stored?.n ?? 0)}
+      return checkLimits(object, policy) ?? {ok: true, object}
     },
     {durable},
   )
-  return outcome.object
 }

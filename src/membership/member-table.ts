@@ -39,6 +39,8 @@ export interface Member {
 export type ConflictPolicy = 'siblings' | 'lww'
 
 export interface ClusterSettings {
+  /** Drawn when the cluster is created, so that two clusters with equal settings never merge. */
+  readonly clusterId: string
   readonly partitionCount: number
   readonly defaultN: number
   readonly defaultR: number
@@ -118,7 +120,7 @@ export function sameTable(a: MemberTable, b: MemberTable): boolean {
 
 /** The first setting on which two clusters disagree, or undefined when they agree. */
 export function settingsMismatch(a: ClusterSettings, b: ClusterSettings): string | undefined {
-  for (const field of ['partitionCount', 'defaultN', 'defaultR', 'defaultW', 'conflictPolicy'] as const) {
+  for (const field of ['clusterId', 'partitionCount', 'defaultN', 'defaultR', 'defaultW', 'conflictPolicy'] as const) {
     if (a[field] !== b[field]) return `${field}: ${String(a[field])} here, ${String(b[field])} there`
   }
   return undefined
@@ -133,6 +135,7 @@ export function isValidMemberTable(x: unknown): x is MemberTable {
   if (![s.defaultN, s.defaultR, s.defaultW].every((v) => Number.isInteger(v) && (v as number) >= 1)) return false
   if (typeof s.partitionCount !== 'number' || !isValidPartitionCount(s.partitionCount)) return false
   if (s.conflictPolicy !== 'siblings' && s.conflictPolicy !== 'lww') return false
+  if (typeof s.clusterId !== 'string' || !/^[0-9a-f]{16}$/.test(s.clusterId)) return false
   if (!Array.isArray(t.members) || t.members.length > membersMax) return false
   const names = new Set(t.members.map((m: unknown) => (m as {name?: unknown} | null)?.name))
   if (names.size !== t.members.length) return false
@@ -146,10 +149,15 @@ export function isValidMemberTable(x: unknown): x is MemberTable {
       typeof r.apiAddress === 'string' &&
       typeof r.status === 'string' &&
       Object.hasOwn(statusRank, r.status) &&
-      Number.isInteger(r.incarnation)
+      Number.isSafeInteger(r.incarnation) &&
+      (r.incarnation as number) >= 0 &&
+      (r.incarnation as number) <= incarnationMax
     )
   })
 }
+
+/** Incarnations stay far below 2^53, so that raising one by one always makes it larger. */
+export const incarnationMax = 2 ** 48
 
 /** A bound on the member table, so a malicious or corrupt gossip message cannot grow it without limit. */
 export const membersMax = 1024

@@ -13,7 +13,7 @@ import type {Ring} from '../ring/ring.js'
 import {MessageType} from '../transport/message-type.js'
 import type {Transport} from '../transport/transport.js'
 import type {ClusterSettings, Member, MemberTable} from './member-table.js'
-import {findMember, isValidMemberTable, mergeTables, ringOf, sameTable, settingsMismatch, withMember} from './member-table.js'
+import {findMember, incarnationMax, isValidMemberTable, membersMax, mergeTables, ringOf, sameTable, settingsMismatch, withMember} from './member-table.js'
 
 export interface JoinBody {
   readonly member: Member
@@ -66,12 +66,17 @@ export class Membership {
       throw new DynError('cluster_config_mismatch', `a peer belongs to a cluster with other settings (${mismatch})`)
     }
     let merged = mergeTables(this.currentTable, remote)
+    if (merged.members.length > membersMax) {
+      throw new DynError('overloaded', `merging would grow the member table past ${membersMax} members; refused`)
+    }
     // Only this node speaks for its own row. A row for our name that differs from what we
     // assert (left over from an earlier life of this node) is refuted with a higher incarnation.
     const mine = findMember(this.currentTable, this.selfName)
     const theirs = findMember(merged, this.selfName)
     if (mine !== undefined && theirs !== undefined && theirs !== mine) {
-      merged = withMember(merged, {...mine, incarnation: theirs.incarnation + 1})
+      const incarnation = Math.max(mine.incarnation, theirs.incarnation) + 1
+      if (incarnation > incarnationMax) throw new DynError('bad_request', `refusing a row of ${this.selfName} with incarnation ${theirs.incarnation}`)
+      merged = withMember(merged, {...mine, incarnation})
     }
     if (sameTable(merged, this.currentTable)) return
     this.replace(merged)
@@ -92,12 +97,26 @@ export class Membership {
     this.events.onChange(this.currentTable, this.currentRing)
   }
 
-  /** Answer a Join: add the newcomer's row and hand back the whole table. */
-  handleJoin(body: unknown): GossipBody {
+  /**
+   * Answer a Join: add the newcomer's row and hand back the whole table. A name that a live
+   * member at another address still answers to is refused: two processes sharing a name would
+   * take turns owning its partitions.
+   */
+  async handleJoin(body: unknown): Promise<GossipBody> {
     const join = body as Partial<JoinBody> | null
     const member = join?.member
     if (member === undefined || !isValidMemberTable({settings: this.currentTable.settings, members: [member]})) {
       throw new DynError('bad_request', 'a join must carry the joining member row')
+    }
+    const existing = findMember(this.currentTable, member.name)
+    if (existing !== undefined && existing.rpcAddress !== member.rpcAddress && existing.status !== 'left' && member.name !== this.selfName) {
+      const probe = await this.transport.request(existing.rpcAddress, MessageType.Gossip, {table: this.currentTable}, gossipRequestTimeoutMs)
+      if (probe.ok) {
+        throw new DynError('bad_parameter', `a node named ${member.name} is already running at ${existing.rpcAddress}; choose another --name, or stop that node first`)
+      }
+    }
+    if (member.name === this.selfName) {
+      throw new DynError('bad_parameter', `a node named ${member.name} is already running at ${existing?.rpcAddress ?? 'this seed'}; choose another --name`)
     }
     const requested = join?.requestedSettings ?? {}
     const mismatch = settingsMismatch({...this.currentTable.settings, ...requested}, this.currentTable.settings)
@@ -155,7 +174,8 @@ export class Membership {
           failures.push(`${seed}: malformed answer`)
           continue
         }
-        if (answer.code === 'cluster_config_mismatch') throw new DynError('cluster_config_mismatch', answer.message)
+        // A refusal for cause is final; only an unreachable or still-starting seed is worth retrying.
+        if (answer.code === 'cluster_config_mismatch' || answer.code === 'bad_parameter') throw new DynError(answer.code, answer.message)
         failures.push(`${seed}: ${answer.message}`)
       }
       await wait(500)

@@ -24,7 +24,7 @@ import {DynError} from '../errors.js'
 import type {ClusterSettings, Member, MemberTable} from '../membership/member-table.js'
 import {findMember, newMemberTable, ringMembers, settingsMismatch} from '../membership/member-table.js'
 import {Membership} from '../membership/membership.js'
-import {ownershipCounts} from '../ring/ring.js'
+import {ownershipCounts, partitionOfKey} from '../ring/ring.js'
 import {Store} from '../storage/store.js'
 import {MessageType} from '../transport/message-type.js'
 import {startTcpTransport} from '../transport/tcp-transport.js'
@@ -44,10 +44,10 @@ export interface NodeOptions {
   readonly dataDir: string
   /** Internode addresses (host:rpcPort) of members to join through; empty creates a new cluster. */
   readonly seeds: readonly string[]
-  /** The settings of a cluster this node creates. */
-  readonly settings: ClusterSettings
+  /** The settings of a cluster this node creates (its id is drawn then). */
+  readonly settings: Omit<ClusterSettings, 'clusterId'>
   /** The settings the user gave explicitly: joining a cluster whose settings differ is refused. */
-  readonly explicitSettings: Partial<ClusterSettings>
+  readonly explicitSettings: Partial<Omit<ClusterSettings, 'clusterId'>>
   readonly requestTimeoutMs: number
   readonly gossipIntervalMs: number
   /** 0: every write goes to LevelDB at once; T > 0: non-durable writes are buffered and flushed every T ms (paper §6.1). */
@@ -79,8 +79,12 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   await mkdir(options.dataDir, {recursive: true})
   const store = await openStore(options.dataDir, options.writeBufferMs > 0)
   const cleanup: Array<() => Promise<void>> = [() => store.close()]
-  const stopAll = async (): Promise<void> => {
-    for (const step of cleanup.reverse()) await step().catch(() => undefined)
+  let stopping: Promise<void> | undefined
+  const stopAll = (): Promise<void> => {
+    stopping ??= (async () => {
+      for (const step of [...cleanup].reverse()) await step().catch(() => undefined)
+    })()
+    return stopping
   }
   try {
     return await startOnStore(options, store, clock, random, startedAtMs, cleanup, stopAll)
@@ -149,7 +153,7 @@ async function startOnStore(
     status: 'valid',
     incarnation: identity.incarnation,
   }
-  const table = await initialTable(options, store, transport, announced)
+  const table = await initialTable(options, store, transport, announced, random)
   // The cluster may remember a row of ours from an earlier life (this name on a lost disk):
   // our row must outrank it, or peers would keep routing to the old address.
   const remembered = findMember(table, options.name)
@@ -159,9 +163,12 @@ async function startOnStore(
       : announced
   // The conflict policy is the cluster's, whatever this node was started with.
   const clusterPolicy = {...policy, conflictPolicy: table.settings.conflictPolicy}
+  let persisting: Promise<void> = Promise.resolve()
+  cleanup.push(() => persisting)
   membership = new Membership(table, options.name, transport, random, {
     onChange: (changed) => {
-      store.putMeta(membersMetaName, changed).catch((error: Error) => log(`could not persist the member table: ${error.message}`))
+      // Persist in order, so the table on disk is never older than one persisted before it.
+      persisting = persisting.then(() => store.putMeta(membersMetaName, changed)).catch((error: Error) => log(`could not persist the member table: ${error.message}`))
     },
     log,
   })
@@ -238,7 +245,12 @@ async function startOnStore(
   return {name: options.name, actor, apiAddress, rpcAddress: transport.address, stop: stopAll}
 }
 
-async function initialTable(options: NodeOptions, store: Store, transport: Transport, self: Member): Promise<MemberTable> {
+/**
+ * The member table a node starts with: its stored one (a restart: the node comes back with its
+ * view of the ring at once, and gossip catches it up), a new cluster's, or the one a seed hands
+ * back when it joins.
+ */
+async function initialTable(options: NodeOptions, store: Store, transport: Transport, self: Member, random: Random): Promise<MemberTable> {
   const stored = await store.getMeta<MemberTable>(membersMetaName)
   if (stored !== undefined) {
     const mismatch = settingsMismatch({...stored.settings, ...options.explicitSettings}, stored.settings)
@@ -246,34 +258,39 @@ async function initialTable(options: NodeOptions, store: Store, transport: Trans
       throw new DynError('cluster_config_mismatch', `this node's cluster was created with other settings (${mismatch}); start without those flags`)
     }
     options.log(`restarting with the stored member table (${stored.members.length} member(s))`)
-    if (options.seeds.length === 0) return stored
+    return stored
   }
-  if (options.seeds.length === 0) return newMemberTable(options.settings, self)
+  if (options.seeds.length === 0) {
+    let clusterId = ''
+    for (let i = 0; i < 16; i += 1) clusterId += random.int(16).toString(16)
+    return newMemberTable({...options.settings, clusterId}, self)
+  }
   const wait = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
   const joined = await Membership.join(transport, options.seeds, self, options.explicitSettings, joinAttemptsMax, wait)
   options.log(`joined through a seed: ${joined.members.length} member(s)`)
-  if (stored === undefined) return joined
-  const mismatch = settingsMismatch(stored.settings, joined.settings)
-  if (mismatch !== undefined) throw new DynError('cluster_config_mismatch', `the seeds belong to another cluster (${mismatch})`)
-  return {settings: stored.settings, members: [...joined.members]}
+  return joined
 }
 
 async function handleRpc(type: number, body: unknown, membership: Membership, deps: CoordinatorDeps, stats: NodeStats): Promise<unknown> {
   switch (type) {
     case MessageType.ReplicaGet: {
       if (!isReplicaGetBody(body)) throw new DynError('bad_request', 'malformed ReplicaGet')
+      checkPartition(body.partition, body.key, membership)
       return {object: (await deps.store.getObject(body.partition, body.key)) ?? null}
     }
     case MessageType.ReplicaPut: {
       if (!isReplicaPutBody(body)) throw new DynError('bad_request', 'malformed ReplicaPut')
-      await mergeIncoming(deps.store, deps.policy, body.partition, body.key, body.object, body.durable)
+      checkPartition(body.partition, body.key, membership)
+      const merged = await mergeIncoming(deps.store, deps.policy, body.partition, body.key, body.object, body.durable)
+      if (!merged.ok) throw new DynError(merged.error, merged.message)
       return {durable: body.durable}
     }
     case MessageType.CoordinatePut: {
       if (!isCoordinatePutBody(body)) throw new DynError('bad_request', 'malformed CoordinatePut')
+      if (body.n > ringMembers(membership.table).length) throw new DynError('bad_parameter', `n=${body.n} is larger than the cluster`)
       stats.forwardedPuts += 1
-      const {forwardedBy, ...request} = body
-      return coordinatePut(deps, request, forwardedBy)
+      const {forwardedBy, budgetMs, ...request} = body
+      return coordinatePut(deps, request, {by: forwardedBy, budgetMs})
     }
     case MessageType.Join:
       return membership.handleJoin(body)
@@ -281,6 +298,13 @@ async function handleRpc(type: number, body: unknown, membership: Membership, de
       return membership.handleGossip(body)
     default:
       throw new DynError('bad_request', `unknown message type ${type}`)
+  }
+}
+
+/** A replica request must name the key's own partition: the store's layout depends on it. */
+function checkPartition(partition: number, key: string, membership: Membership): void {
+  if (partition !== partitionOfKey(key, membership.table.settings.partitionCount)) {
+    throw new DynError('bad_request', `partition ${partition} is not the partition of that key`)
   }
 }
 

@@ -21,14 +21,16 @@ import {isValidVersionSet} from '../versioning/dvvset.js'
 import {KeyedMutex} from './keyed-mutex.js'
 import {decodeObjectKey, metaKey, objectKey, partitionRange} from './layout.js'
 import type {StoredObject} from './stored-object.js'
+import {objectValueBytes} from './stored-object.js'
 
 const packr = new Packr({useRecords: false, moreTypes: false})
 
 /** Bound on one partition scan page, so a scan never holds an unbounded batch in memory. */
 export const scanPageMax = 1024
 
-/** Bound on buffered objects: a write that finds the buffer this full flushes it first. */
+/** Bounds on the write buffer: a write that finds it this full flushes it first. */
 export const writeBufferEntriesMax = 65_536
+export const writeBufferBytesMax = 64 * 1024 * 1024
 
 export interface StoreOptions {
   /** Buffer non-durable writes in memory until the next `flush`. */
@@ -38,6 +40,7 @@ export interface StoreOptions {
 interface BufferedObject {
   readonly dbKey: Buffer
   readonly object: StoredObject
+  readonly bytes: number
 }
 
 export interface WriteOptions {
@@ -51,6 +54,7 @@ export class Store {
   /** Buffered objects by `partition/key`; undefined when the write buffer is off. */
   private readonly buffer: Map<string, BufferedObject> | undefined
   private flushing: Promise<void> | undefined
+  private bufferedBytes = 0
 
   private constructor(db: ClassicLevel<Buffer, Buffer>, options: StoreOptions) {
     this.db = db
@@ -80,6 +84,13 @@ export class Store {
     return raw === undefined ? undefined : decodeObject(raw)
   }
 
+  private unbuffer(id: string): void {
+    const entry = this.buffer?.get(id)
+    if (entry === undefined) return
+    this.bufferedBytes -= entry.bytes
+    this.buffer?.delete(id)
+  }
+
   /**
    * Write every buffered object to LevelDB in one batch. An object replaced while the batch was
    * being written stays buffered for the next flush, so the newest version is never dropped.
@@ -91,7 +102,7 @@ export class Store {
     const entries = [...buffer.entries()]
     this.flushing = (async () => {
       await this.db.batch(entries.map(([, entry]) => ({type: 'put' as const, key: entry.dbKey, value: encodeObject(entry.object)})))
-      for (const [id, entry] of entries) if (buffer.get(id) === entry) buffer.delete(id)
+      for (const [id, entry] of entries) if (buffer.get(id) === entry) this.unbuffer(id)
     })()
     try {
       await this.flushing
@@ -119,13 +130,20 @@ export class Store {
       const outcome = change(buffered?.object ?? (raw === undefined ? undefined : decodeObject(raw)))
       if (!outcome.ok) return outcome
       if (this.buffer !== undefined && !options.durable) {
-        if (this.buffer.size >= writeBufferEntriesMax) await this.flush()
-        this.buffer.set(id, {dbKey, object: outcome.object})
+        if (this.buffer.size >= writeBufferEntriesMax || this.bufferedBytes >= writeBufferBytesMax) await this.flush()
+        const bytes = objectValueBytes(outcome.object) + dbKey.length
+        this.unbuffer(id)
+        this.buffer.set(id, {dbKey, object: outcome.object, bytes})
+        this.bufferedBytes += bytes
         return outcome
       }
+      if (this.buffer !== undefined) {
+        // The new object holds everything the buffered one had. Drop it from the buffer, then let
+        // any flush already writing the old object finish, so it cannot land after this write.
+        this.unbuffer(id)
+        while (this.flushing !== undefined) await this.flushing
+      }
       await this.db.put(dbKey, encodeObject(outcome.object), {sync: options.durable})
-      // The durable write holds everything the buffered object had, and more.
-      this.buffer?.delete(id)
       return outcome
     })
   }

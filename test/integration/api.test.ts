@@ -152,6 +152,7 @@ describe('client API on a 3-node cluster', () => {
       {name: 'malformed context', path: sentinel, method: 'PUT', body: 'changed', headers: {'x-dyn-context': 'not-a-context'}, status: 400, code: 'bad_context'},
       {name: 'truncated context', path: sentinel, method: 'PUT', body: 'changed', headers: {'x-dyn-context': 'AQELbjEuZDY1YzVm'}, status: 400, code: 'bad_context'},
       {name: 'malformed context on delete', path: sentinel, method: 'DELETE', headers: {'x-dyn-context': '%%%'}, status: 400, code: 'bad_context'},
+      {name: 'content type that is not printable ASCII', path: sentinel, method: 'PUT', body: 'changed', headers: {'content-type': 'text/plain; charset=\u00e9'}, status: 400, code: 'bad_request'},
       {name: 'unknown route', path: '/nope', status: 404, code: 'route_not_found'},
       {name: 'method not allowed', path: sentinel, method: 'POST', body: 'changed', status: 405, code: 'method_not_allowed'},
     ]

@@ -4,7 +4,9 @@
 import assert from 'node:assert/strict'
 import {rm} from 'node:fs/promises'
 import {describe, it} from 'node:test'
+import path from 'node:path'
 import {startLocalNode, waitForNodes} from '../../src/cli/local-cluster.js'
+import {freeClusterPorts} from '../../src/cli/ports.js'
 import {getJson, putValue, reloadCluster, runDyn, siblingTexts, sleep, startCluster} from './harness.js'
 
 async function killNode(pid: number | undefined): Promise<void> {
@@ -64,6 +66,19 @@ describe('failures with real processes', () => {
     // Same folders: same identities and epochs.
     const actorsAfter = await Promise.all([0, 1, 2].map(async (i) => (await getJson(c.url(i, '/health'))).body.actor))
     assert.deepEqual(actorsAfter, actorsBefore)
+  })
+
+  it('refuses a second node that takes the name of a running one, and the cluster keeps routing to the first', async (t) => {
+    const c = await startCluster(3)
+    t.after(() => c.stop())
+    const cluster = await reloadCluster(c.dir)
+    const {port, rpcPort} = await freeClusterPorts(1)
+    const impostorDir = path.join(c.dir, 'impostor')
+    const impostor = await runDyn(['start', '--name', 'n2', '--port', String(port), '--rpc-port', String(rpcPort), '--data', impostorDir, '--seeds', `${cluster.host}:${cluster.nodes[0]?.rpcPort}`])
+    assert.equal(impostor.code, 2, impostor.stdout + impostor.stderr)
+    assert.match(impostor.stderr, /already running/)
+    const members = (await getJson(c.url(0, '/cluster'))).body.members as Array<{name: string; rpcAddress: string}>
+    assert.equal(members.find((m) => m.name === 'n2')?.rpcAddress, `${cluster.host}:${cluster.nodes[1]?.rpcPort}`)
   })
 
   it('a node restarted on an empty folder with the same name gets a new epoch, and its new writes are never mistaken for old ones', async (t) => {

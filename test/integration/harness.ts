@@ -5,45 +5,16 @@
 
 import {spawn} from 'node:child_process'
 import {mkdtemp, rm} from 'node:fs/promises'
-import {createServer} from 'node:net'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {clusterDown, readCluster} from '../../src/cli/local-cluster.js'
 import type {LocalCluster} from '../../src/cli/local-cluster.js'
+import {freeClusterPorts} from '../../src/cli/ports.js'
+
+export {freePortRange} from '../../src/cli/ports.js'
 
 export const dynBin = fileURLToPath(new URL('../../../bin/run.js', import.meta.url))
-
-function canListen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer()
-    server.once('error', () => resolve(false))
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)))
-  })
-}
-
-function osPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as {port: number}).port
-      server.close(() => resolve(port))
-    })
-  })
-}
-
-/** `count` consecutive free ports starting at one the OS handed out; retried a bounded number of times. */
-export async function freePortRange(count: number): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt += 1) {
-    const base = await osPort()
-    if (base + count > 65535) continue
-    let free = true
-    for (let port = base + 1; port < base + count && free; port += 1) free = await canListen(port)
-    if (free) return base
-  }
-  throw new Error(`no ${count} consecutive free ports found`)
-}
 
 export interface DynRun {
   readonly code: number
@@ -77,9 +48,7 @@ export interface TestCluster {
 /** `dyn cluster up` with K nodes in a fresh temporary folder, on free ports. */
 export async function startCluster(nodeCount: number, extraArgs: readonly string[] = []): Promise<TestCluster> {
   const dir = await mkdtemp(path.join(tmpdir(), 'dyn-test-'))
-  const port = await freePortRange(nodeCount)
-  let rpcPort = await freePortRange(nodeCount)
-  while (Math.abs(rpcPort - port) < nodeCount) rpcPort = await freePortRange(nodeCount)
+  const {port, rpcPort} = await freeClusterPorts(nodeCount)
   const up = await runDyn(['cluster', 'up', '--nodes', String(nodeCount), '--dir', dir, '--port', String(port), '--rpc-port', String(rpcPort), ...extraArgs])
   const cluster = await readCluster(dir)
   if (up.code !== 0 || cluster === undefined) {

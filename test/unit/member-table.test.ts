@@ -26,7 +26,7 @@ import {
 } from '../../src/membership/member-table.js'
 import {buildRing} from '../../src/ring/ring.js'
 
-const settings: ClusterSettings = {partitionCount: 16, defaultN: 3, defaultR: 2, defaultW: 2, conflictPolicy: 'siblings'}
+const settings: ClusterSettings = {clusterId: '0123456789abcdef', partitionCount: 16, defaultN: 3, defaultR: 2, defaultW: 2, conflictPolicy: 'siblings'}
 const statuses: readonly MemberStatus[] = ['joining', 'valid', 'leaving', 'left']
 /** A few names, so that random tables often hold rows for the same member. */
 const names = ['ann', 'bob', 'cat', 'dan'] as const
@@ -195,6 +195,7 @@ describe('member table: rows, ring and settings', () => {
   it('names the first setting on which two clusters disagree', () => {
     assert.equal(settingsMismatch(settings, {...settings}), undefined)
     const changes: Array<[keyof ClusterSettings, ClusterSettings]> = [
+      ['clusterId', {...settings, clusterId: 'fedcba9876543210'}],
       ['partitionCount', {...settings, partitionCount: 32}],
       ['defaultN', {...settings, defaultN: 5}],
       ['defaultR', {...settings, defaultR: 1}],
@@ -242,8 +243,13 @@ describe('member table: structural check', () => {
       ['settings null', {settings: null, members: [row]}],
       ['no members', {settings}],
       ['members not an array', {settings, members: {0: row}}],
+      ['an incarnation so large that raising it by one changes nothing', {settings, members: [{...row, incarnation: 2 ** 53}]}],
+      ['an incarnation above the bound', {settings, members: [{...row, incarnation: 2 ** 48 + 1}]}],
+      ['a negative incarnation', {settings, members: [{...row, incarnation: -1}]}],
       ['too many members', {settings, members: Array.from({length: membersMax + 1}, (_, i) => member(`m${i}`, 1))}],
       ['partitionCount 0', withSettings({partitionCount: 0})],
+      ['no cluster id', withSettings({clusterId: undefined})],
+      ['a cluster id that is not 16 hex digits', withSettings({clusterId: 'cluster-1'})],
       ['partitionCount as a string', withSettings({partitionCount: '16'})],
       ['defaultN 1.5', withSettings({defaultN: 1.5})],
       ['defaultR missing', withSettings({defaultR: undefined})],

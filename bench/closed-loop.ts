@@ -1,0 +1,101 @@
+/**
+ * The closed-loop driver (`--connections C`): autocannon keeps C connections each with one
+ * request in flight, as fast as the cluster answers, for the maximum-throughput measurement.
+ * It spreads the connections over the given nodes (one autocannon instance per node, as a load
+ * balancer would) without a rate, so autocannon applies no latency correction (its correction,
+ * made for a rate, would be wrong anyway: see open-loop.ts); a closed loop measures service time.
+ * Latency is timed by us, per operation, from the first step's send to the last step's answer,
+ * into our own HDR histograms.
+ *
+ * autocannon sends one request per `setupRequest` and hands each answer to `onResponse` with the
+ * same per-request context; a two-step operation's second step waits in a shared queue and goes
+ * out with the next request a connection makes (in practice the same connection, at once).
+ */
+
+import autocannon from 'autocannon'
+import {performance} from 'node:perf_hooks'
+import type {OperationFactory, OperationRun, HttpStep} from './operations.js'
+import type {Recorder} from './recorder.js'
+
+export interface ClosedLoopOptions {
+  readonly nodes: readonly string[]
+  readonly connections: number
+  readonly durationS: number
+  readonly timeoutS: number
+  readonly factory: OperationFactory
+  readonly recorder: Recorder
+}
+
+export interface DriverTotals {
+  readonly elapsedS: number
+  readonly httpRequests: number
+  /** Requests that got no answer at all, by kind (the operations they belonged to are not in the histograms). */
+  readonly transportErrors: {readonly timeout: number; readonly connection: number}
+}
+
+interface InFlight {
+  readonly run: OperationRun
+  readonly startedMs: number
+  readonly step: HttpStep
+}
+
+/** autocannon's per-request context: set in setupRequest, read back in onResponse. */
+interface RequestContext {
+  item?: InFlight
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value
+}
+
+export async function runClosedLoop(options: ClosedLoopOptions): Promise<DriverTotals> {
+  const followUps: InFlight[] = []
+  const begin = performance.now()
+  const perNode = options.nodes.map((_, i) => Math.floor(options.connections / options.nodes.length) + (i < options.connections % options.nodes.length ? 1 : 0))
+  const runs = options.nodes
+    .map((node, i) => ({node, connections: perNode[i] ?? 0}))
+    .filter((target) => target.connections > 0)
+    .map((target) =>
+      autocannon({
+        url: `http://${target.node}`,
+        connections: target.connections,
+        pipelining: 1,
+        duration: options.durationS,
+        timeout: options.timeoutS,
+        requests: [
+          {
+            setupRequest: (request, context) => {
+              const item = followUps.shift() ?? newItem(options.factory.next())
+              ;(context as RequestContext).item = item
+              return {...request, method: item.step.method, path: item.step.path, headers: item.step.headers, body: item.step.body ?? ''}
+            },
+            onResponse: (status, body, context, headers) => {
+              const item = (context as RequestContext).item
+              if (item === undefined) return
+              ;(context as RequestContext).item = undefined
+              const result = item.run.onReply({status, body, contextHeader: headerValue((headers as Record<string, string | string[] | undefined>)['x-dyn-context'])})
+              if (result.done) {
+                options.recorder.record(item.run.kind, result.outcome, (performance.now() - item.startedMs) * 1000, result.versions)
+              } else {
+                followUps.push({...item, step: result.step})
+              }
+            },
+          },
+        ],
+      }),
+    )
+  const results = await Promise.all(runs)
+  let httpRequests = 0
+  let timeout = 0
+  let connection = 0
+  for (const result of results) {
+    httpRequests += result.requests.total
+    timeout += result.timeouts
+    connection += result.errors - result.timeouts
+  }
+  return {elapsedS: (performance.now() - begin) / 1000, httpRequests, transportErrors: {timeout, connection: Math.max(0, connection)}}
+}
+
+function newItem(run: OperationRun): InFlight {
+  return {run, startedMs: performance.now(), step: run.first}
+}

@@ -1,0 +1,144 @@
+/**
+ * The open-loop driver (`--rate R`): operations start on a fixed schedule, evenly spaced
+ * (operation i is due at start + i/R), whether or not earlier ones have answered, the way users
+ * arrive. Latency is measured from each operation's *intended* start, so time spent queued
+ * behind a slow answer, or behind our own late timer, counts: no coordinated omission.
+ *
+ * It drives undici directly rather than autocannon: autocannon's rate limiter sends each
+ * second's requests in a burst at the start of the second, and its correction records every
+ * latency with an expected interval of ceil(1/rate) ms = 1 ms, which inflates high percentiles
+ * many times over. Each node gets an undici Pool of keep-alive connections; each request goes to
+ * the node `route(key)` names (round robin: server-driven; the partition-aware client:
+ * client-driven, paper §6.4).
+ */
+
+import {performance} from 'node:perf_hooks'
+import {Pool} from 'undici'
+import type {OperationFactory, OperationRun, Outcome, HttpStep, HttpReply} from './operations.js'
+import type {Recorder} from './recorder.js'
+import type {DriverTotals} from './closed-loop.js'
+
+export interface OpenLoopOptions {
+  readonly nodes: readonly string[]
+  readonly ratePerS: number
+  readonly durationS: number
+  readonly timeoutS: number
+  readonly factory: OperationFactory
+  readonly recorder: Recorder
+  /** Which node to send an operation on `key` to; default: round robin over `nodes`. */
+  readonly route?: (key: string) => string
+  /** Keep-alive connections per node. */
+  readonly connectionsPerNode?: number
+}
+
+/** Operations in flight beyond this are not started (and are counted): a bound on our own memory. */
+export const inFlightMax = 20_000
+/** At most this many due operations are started per timer tick, so the loop yields to answers. */
+const startsPerTickMax = 1000
+
+export class HttpTargets {
+  private readonly pools = new Map<string, Pool>()
+
+  constructor(
+    private readonly timeoutS: number,
+    private readonly connectionsPerNode: number,
+  ) {}
+
+  private pool(node: string): Pool {
+    let pool = this.pools.get(node)
+    if (pool === undefined) {
+      pool = new Pool(`http://${node}`, {connections: this.connectionsPerNode, pipelining: 1, headersTimeout: this.timeoutS * 1000, bodyTimeout: this.timeoutS * 1000})
+      this.pools.set(node, pool)
+    }
+    return pool
+  }
+
+  /** Send one step; transport failures come back as an outcome, never thrown. */
+  async send(node: string, step: HttpStep): Promise<{ok: true; reply: HttpReply} | {ok: false; outcome: Outcome}> {
+    try {
+      const response = await this.pool(node).request({method: step.method, path: step.path, headers: step.headers, body: step.body})
+      const body = await response.body.text()
+      const context = response.headers['x-dyn-context']
+      return {ok: true, reply: {status: response.statusCode, body, contextHeader: Array.isArray(context) ? context[0] : context}}
+    } catch (error) {
+      const code = (error as {code?: string}).code ?? ''
+      return {ok: false, outcome: code.includes('TIMEOUT') ? 'timeout' : 'connection'}
+    }
+  }
+
+  /** Run every step of an operation against one node. */
+  async execute(node: string, run: OperationRun): Promise<{outcome: Outcome; versions?: number}> {
+    let step = run.first
+    for (let stepIndex = 0; stepIndex < 8; stepIndex += 1) {
+      const sent = await this.send(node, step)
+      if (!sent.ok) return {outcome: sent.outcome}
+      const result = run.onReply(sent.reply)
+      if (result.done) return result.versions === undefined ? {outcome: result.outcome} : {outcome: result.outcome, versions: result.versions}
+      step = result.step
+    }
+    return {outcome: 'http_error'}
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.pools.values()].map((pool) => pool.close()))
+    this.pools.clear()
+  }
+}
+
+export async function runOpenLoop(options: OpenLoopOptions): Promise<DriverTotals & {notStarted: number}> {
+  const targets = new HttpTargets(options.timeoutS, options.connectionsPerNode ?? 64)
+  let roundRobin = 0
+  const route = options.route ?? ((): string => options.nodes[roundRobin++ % options.nodes.length] as string)
+  const intervalMs = 1000 / options.ratePerS
+  const total = Math.floor(options.ratePerS * options.durationS)
+  const begin = performance.now()
+  let started = 0
+  let inFlight = 0
+  let notStarted = 0
+  let httpRequests = 0
+  let timeout = 0
+  let connection = 0
+  const inFlightDone: Array<Promise<void>> = []
+
+  const startOne = (intendedMs: number): void => {
+    if (inFlight >= inFlightMax) {
+      notStarted += 1
+      return
+    }
+    const run = options.factory.next()
+    inFlight += 1
+    const done = targets.execute(route(run.key), run).then((result) => {
+      inFlight -= 1
+      httpRequests += run.kind === 'rmw' || run.kind === 'cart' ? 2 : 1
+      if (result.outcome === 'timeout') timeout += 1
+      if (result.outcome === 'connection') connection += 1
+      options.recorder.record(run.kind, result.outcome, (performance.now() - intendedMs) * 1000, result.versions)
+    })
+    if (inFlightDone.length < inFlightMax) inFlightDone.push(done)
+    else void done
+  }
+
+  await new Promise<void>((resolve) => {
+    const tick = (): void => {
+      const now = performance.now()
+      let startsThisTick = 0
+      while (started < total && begin + started * intervalMs <= now && startsThisTick < startsPerTickMax) {
+        startOne(begin + started * intervalMs)
+        started += 1
+        startsThisTick += 1
+      }
+      if (started >= total) {
+        resolve()
+        return
+      }
+      setTimeout(tick, Math.max(0, begin + started * intervalMs - performance.now()))
+    }
+    tick()
+  })
+  // Wait for the stragglers (each bounded by the request timeout), then measure.
+  while (inFlight > 0) await new Promise((resolve) => setTimeout(resolve, 5))
+  inFlightDone.length = 0
+  const elapsedS = (performance.now() - begin) / 1000
+  await targets.close()
+  return {elapsedS, httpRequests, transportErrors: {timeout, connection}, notStarted}
+}

@@ -1,0 +1,220 @@
+/**
+ * The benchmark's operations as small state machines over HTTP steps, so that the same logic
+ * runs under both drivers: the closed loop (autocannon, one step per request it sends) and the
+ * open loop (undici, steps awaited in turn).
+ *
+ * An update writes with the freshest context this benchmark has seen for the key (from the load
+ * phase, a read or an earlier write), as an application that read before writing would; a blind
+ * write without it would pile siblings onto hot keys. A read-modify-write and a cart operation
+ * (paper §4.4: read, merge the siblings, add an item, write back with the read's context) are two
+ * steps whose latency runs from the read's start to the write's answer.
+ */
+
+import type {Random} from '../src/clock.js'
+import type {KeyChooser} from './distributions.js'
+import type {OperationKind, Workload} from './workloads.js'
+import {addToCart, keyName, mergeCarts, operationPicker, valueOf} from './workloads.js'
+
+export interface HttpStep {
+  readonly method: 'GET' | 'PUT'
+  readonly path: string
+  readonly headers: Record<string, string>
+  readonly body?: Buffer
+}
+
+export interface HttpReply {
+  readonly status: number
+  readonly contextHeader: string | undefined
+  readonly body: string
+}
+
+/** How an operation ended; `timeout` and `connection` come from the drivers, not from replies. */
+export type Outcome = 'ok' | 'not_found' | 'quorum_unmet' | 'http_error' | 'timeout' | 'connection'
+
+export const outcomes: readonly Outcome[] = ['ok', 'not_found', 'quorum_unmet', 'http_error', 'timeout', 'connection']
+
+export type StepResult =
+  | {readonly done: false; readonly step: HttpStep}
+  | {readonly done: true; readonly outcome: Outcome; readonly versions?: number}
+
+export interface OperationRun {
+  readonly kind: OperationKind
+  readonly key: string
+  readonly first: HttpStep
+  onReply(reply: HttpReply): StepResult
+}
+
+export interface QuorumParams {
+  readonly n?: number
+  readonly r?: number
+  readonly w?: number
+}
+
+/** The freshest context seen per key, bounded by the key space the benchmark uses. */
+export class ContextCache {
+  private readonly contexts = new Map<string, string>()
+
+  constructor(private readonly entriesMax: number) {}
+
+  get(key: string): string | undefined {
+    return this.contexts.get(key)
+  }
+
+  set(key: string, context: string | undefined): void {
+    if (context === undefined || context === '') return
+    if (!this.contexts.has(key) && this.contexts.size >= this.entriesMax) return
+    this.contexts.set(key, context)
+  }
+
+  get size(): number {
+    return this.contexts.size
+  }
+}
+
+function query(params: Record<string, number | undefined>): string {
+  const parts = Object.entries(params)
+    .filter(([, value]) => value !== undefined)
+    .map(([name, value]) => `${name}=${value}`)
+  return parts.length === 0 ? '' : `?${parts.join('&')}`
+}
+
+function outcomeOf(status: number, body: string): Outcome {
+  if (status >= 200 && status < 400) return 'ok'
+  if (status === 404) return 'not_found'
+  if (status === 503 && body.includes('quorum_unmet')) return 'quorum_unmet'
+  return 'http_error'
+}
+
+interface ReadAnswer {
+  readonly context: string | undefined
+  readonly siblings: Buffer[]
+}
+
+function parseRead(reply: HttpReply): ReadAnswer {
+  try {
+    const body = JSON.parse(reply.body) as {context?: string; siblings?: Array<{value: string; deleted?: boolean}>}
+    const siblings = (body.siblings ?? []).filter((s) => s.deleted !== true).map((s) => Buffer.from(s.value, 'base64'))
+    return {context: body.context ?? reply.contextHeader, siblings}
+  } catch {
+    return {context: reply.contextHeader, siblings: []}
+  }
+}
+
+export interface OperationFactoryOptions {
+  readonly workload: Workload
+  readonly chooser: KeyChooser
+  readonly contexts: ContextCache
+  readonly valueSize: number
+  readonly quorum: QuorumParams
+  readonly random: Random
+}
+
+/** Makes the next operation of a workload: its kind from the mix, its key from the distribution. */
+export class OperationFactory {
+  private readonly picker: {next(): OperationKind}
+  private readonly readQuery: string
+  private readonly writeQuery: string
+  private cartItem = 0
+  private nextInsertIndex: number
+
+  constructor(private readonly options: OperationFactoryOptions) {
+    this.picker = operationPicker(options.workload, options.random)
+    this.readQuery = query({n: options.quorum.n, r: options.quorum.r})
+    this.writeQuery = query({n: options.quorum.n, w: options.quorum.w})
+    this.nextInsertIndex = options.chooser.recordCount
+  }
+
+  next(): OperationRun {
+    const kind = this.picker.next()
+    if (kind === 'insert') {
+      // Reads may pick the new record only once its insert has been acknowledged (as YCSB does).
+      const index = this.nextInsertIndex
+      this.nextInsertIndex += 1
+      const chooser = this.options.chooser
+      return this.write(kind, keyName(index), valueOf(this.options.valueSize, this.options.random), () => chooser.inserted(index))
+    }
+    const key = keyName(this.options.chooser.next())
+    switch (kind) {
+      case 'read':
+        return this.read(key)
+      case 'update':
+        return this.write(kind, key, valueOf(this.options.valueSize, this.options.random))
+      case 'rmw':
+        return this.readThenWrite(kind, key, () => valueOf(this.options.valueSize, this.options.random))
+      case 'cart':
+        return this.readThenWrite(kind, key, (siblings) => {
+          this.cartItem += 1
+          return addToCart(mergeCarts(siblings), `item-${this.cartItem % 1000}`)
+        })
+    }
+  }
+
+  /** The load phase's insert of record `index`. */
+  loadRecord(index: number): OperationRun {
+    return this.write('insert', keyName(index), valueOf(this.options.valueSize, this.options.random))
+  }
+
+  private readStep(key: string): HttpStep {
+    return {method: 'GET', path: `/kv/${encodeURIComponent(key)}${this.readQuery}`, headers: {accept: 'application/json'}}
+  }
+
+  private writeStep(key: string, value: Buffer, context: string | undefined): HttpStep {
+    const headers: Record<string, string> = {'content-type': 'application/octet-stream'}
+    if (context !== undefined) headers['x-dyn-context'] = context
+    return {method: 'PUT', path: `/kv/${encodeURIComponent(key)}${this.writeQuery}`, headers, body: value}
+  }
+
+  private read(key: string): OperationRun {
+    const contexts = this.options.contexts
+    return {
+      kind: 'read',
+      key,
+      first: this.readStep(key),
+      onReply: (reply) => {
+        const outcome = outcomeOf(reply.status, reply.body)
+        if (outcome !== 'ok') return {done: true, outcome}
+        const answer = parseRead(reply)
+        contexts.set(key, answer.context)
+        return {done: true, outcome, versions: answer.siblings.length}
+      },
+    }
+  }
+
+  private write(kind: OperationKind, key: string, value: Buffer, onStored?: () => void): OperationRun {
+    const contexts = this.options.contexts
+    return {
+      kind,
+      key,
+      first: this.writeStep(key, value, contexts.get(key)),
+      onReply: (reply) => {
+        contexts.set(key, reply.contextHeader)
+        const outcome = outcomeOf(reply.status, reply.body)
+        if (outcome === 'ok') onStored?.()
+        return {done: true, outcome}
+      },
+    }
+  }
+
+  private readThenWrite(kind: OperationKind, key: string, makeValue: (siblings: readonly Buffer[]) => Buffer): OperationRun {
+    const contexts = this.options.contexts
+    let reading = true
+    let versions = 0
+    return {
+      kind,
+      key,
+      first: this.readStep(key),
+      onReply: (reply) => {
+        if (!reading) {
+          contexts.set(key, reply.contextHeader)
+          return {done: true, outcome: outcomeOf(reply.status, reply.body), versions}
+        }
+        reading = false
+        const outcome = outcomeOf(reply.status, reply.body)
+        if (outcome !== 'ok' && outcome !== 'not_found') return {done: true, outcome}
+        const answer = outcome === 'ok' ? parseRead(reply) : {context: reply.contextHeader, siblings: []}
+        versions = answer.siblings.length
+        return {done: false, step: this.writeStep(key, makeValue(answer.siblings), answer.context)}
+      },
+    }
+  }
+}

@@ -1,0 +1,60 @@
+/** The plain-text form of a benchmark report (the --json form is the report object itself). */
+
+import type {KindSummary} from './recorder.js'
+import type {BenchReport, PhaseResult} from './runner.js'
+
+function pad(text: string, width: number): string {
+  return text.length >= width ? text : text + ' '.repeat(width - text.length)
+}
+
+function num(value: number, digits = 2): string {
+  return value.toFixed(digits).padStart(9)
+}
+
+export function operationTable(operations: readonly KindSummary[]): string[] {
+  const lines = [`  ${pad('operation', 10)} ${'count'.padStart(8)} ${'ops/s'.padStart(9)} ${'p50 ms'.padStart(9)} ${'p90 ms'.padStart(9)} ${'p99 ms'.padStart(9)} ${'p99.9 ms'.padStart(9)} ${'max ms'.padStart(9)}  errors`]
+  for (const op of operations) {
+    const errors = Object.entries(op.errors).map(([kind, count]) => `${kind} ${count}`).join(', ') || 'none'
+    lines.push(
+      `  ${pad(op.operation, 10)} ${String(op.count).padStart(8)} ${num(op.throughputPerS, 1)} ${num(op.latency.p50Ms)} ${num(op.latency.p90Ms)} ${num(op.latency.p99Ms)} ${num(op.latency.p999Ms)} ${num(op.latency.maxMs)}  ${errors}${op.notFound > 0 ? ` (not found ${op.notFound})` : ''}`,
+    )
+  }
+  return lines
+}
+
+function phaseSummary(name: string, phase: PhaseResult): string {
+  const transport = phase.transportErrors.timeout + phase.transportErrors.connection
+  return `${name}: ${phase.opsPerS.toFixed(1)} ops/s over ${phase.elapsedS.toFixed(1)} s (${phase.httpRequests} HTTP requests)${transport > 0 ? `, ${phase.transportErrors.timeout} timeouts, ${phase.transportErrors.connection} connection errors` : ''}${phase.notStarted ? `, ${phase.notStarted} operations not started (too many in flight)` : ''}`
+}
+
+export function formatReport(report: BenchReport): string {
+  const c = report.config
+  const loop = c.mode.kind === 'closed' ? `closed loop, ${c.mode.connections} connections` : `open loop at ${c.mode.ratePerS} ops/s${c.clientDriven ? ', client-driven' : ', server-driven'}`
+  const quorum = `n=${c.n ?? 'default'} r=${c.r ?? 'default'} w=${c.w ?? 'default'}`
+  const lines = [
+    `workload ${c.workload} (${c.distribution}), ${c.records} records of ${c.valueSize} bytes, ${quorum}, ${loop}, ${c.durationS} s against ${c.targetNodes.length} node(s)`,
+  ]
+  if (report.load) lines.push(`load: ${report.load.records} records in ${report.load.elapsedS.toFixed(1)} s${report.load.failed > 0 ? `, ${report.load.failed} failed` : ''}`)
+  if (report.calibration) {
+    lines.push(phaseSummary('calibration (trivial HTTP server, same driver)', report.calibration))
+  }
+  lines.push(phaseSummary('run', report.run))
+  lines.push(...operationTable(report.run.operations))
+  if (report.calibration) {
+    lines.push(`throughput: ${(report.calibration.ratio * 100).toFixed(1)}% of this machine's HTTP ceiling (${report.run.opsPerS.toFixed(0)} / ${report.calibration.opsPerS.toFixed(0)} ops/s, measured in this run)`)
+  }
+  const versions = report.run.operations.filter((op) => Object.keys(op.versionsSeen).length > 0)
+  for (const op of versions) {
+    const total = Object.values(op.versionsSeen).reduce((a, b) => a + b, 0)
+    const shares = Object.entries(op.versionsSeen).map(([k, v]) => `${k}: ${((v / total) * 100).toFixed(3)}%`)
+    lines.push(`versions seen by ${op.operation}s: ${shares.join(', ')}`)
+  }
+  if (report.sla) {
+    lines.push(`SLA ${report.sla.name}: ${report.sla.met ? 'met' : 'MISSED'}`)
+    for (const v of report.sla.verdicts) {
+      const measured = v.measured === null ? 'not measured' : v.target.startsWith('error rate') ? v.measured.toFixed(5) : `${v.measured.toFixed(2)} ms`
+      lines.push(`  ${v.met ? 'met   ' : 'MISSED'} ${v.target}: measured ${measured}`)
+    }
+  }
+  return `${lines.join('\n')}\n`
+}

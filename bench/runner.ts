@@ -1,0 +1,239 @@
+/**
+ * `dyn bench` end to end: start a cluster if asked, calibrate against a trivial HTTP server,
+ * load the records, run the workload in a closed or open loop, and report (paper §2.2: SLAs at
+ * the 99.9th percentile). The command only parses flags and renders; everything measured comes
+ * from here, so experiments and CI call the same function.
+ */
+
+import {spawn} from 'node:child_process'
+import type {ChildProcess} from 'node:child_process'
+import {mkdtemp, rm, writeFile} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import path from 'node:path'
+import {performance} from 'node:perf_hooks'
+import {fileURLToPath} from 'node:url'
+import {seededRandom} from '../src/clock.js'
+import {clusterDown, clusterUp} from '../src/cli/local-cluster.js'
+import {freeClusterPorts} from '../src/cli/ports.js'
+import {PartitionAwareClient} from '../src/client/partition-aware-client.js'
+import {runClosedLoop} from './closed-loop.js'
+import {keyChooser} from './distributions.js'
+import type {DistributionName} from './distributions.js'
+import {HttpTargets, runOpenLoop} from './open-loop.js'
+import {ContextCache, OperationFactory} from './operations.js'
+import {Recorder} from './recorder.js'
+import type {KindSummary} from './recorder.js'
+import {judge} from './sla.js'
+import type {Sla, TargetVerdict} from './sla.js'
+import {workloads} from './workloads.js'
+import type {WorkloadName} from './workloads.js'
+
+export type LoopMode = {readonly kind: 'closed'; readonly connections: number} | {readonly kind: 'open'; readonly ratePerS: number}
+
+export interface BenchConfig {
+  /** Client API addresses of a running cluster; empty when the bench starts its own. */
+  readonly nodes: readonly string[]
+  /** Nodes of the cluster to start when `nodes` is empty. */
+  readonly startNodes: number
+  /** Extra `dyn start` flags for a cluster the bench starts (e.g. --write-buffer-ms 100). */
+  readonly clusterArgs: readonly string[]
+  readonly workload: WorkloadName
+  readonly distribution: DistributionName
+  readonly records: number
+  readonly valueSize: number
+  readonly n?: number
+  readonly r?: number
+  readonly w?: number
+  readonly mode: LoopMode
+  readonly durationS: number
+  readonly load: boolean
+  readonly clientDriven: boolean
+  readonly calibrate: boolean
+  readonly calibrationS: number
+  readonly seed: number
+  readonly timeoutS: number
+}
+
+export interface ProgressSnapshot {
+  readonly phase: 'starting' | 'calibrating' | 'loading' | 'running' | 'done'
+  readonly elapsedS: number
+  readonly durationS: number
+  readonly done: number
+  readonly total?: number
+  readonly operations: readonly KindSummary[]
+}
+
+export interface PhaseResult {
+  readonly elapsedS: number
+  readonly opsPerS: number
+  readonly httpRequests: number
+  readonly operations: readonly KindSummary[]
+  readonly transportErrors: {readonly timeout: number; readonly connection: number}
+  readonly notStarted?: number
+}
+
+export interface BenchReport {
+  readonly config: BenchConfig & {readonly targetNodes: readonly string[]}
+  readonly calibration?: PhaseResult & {readonly ratio: number}
+  readonly load?: {readonly records: number; readonly elapsedS: number; readonly failed: number}
+  readonly run: PhaseResult
+  readonly sla?: {readonly name: string; readonly met: boolean; readonly verdicts: readonly TargetVerdict[]}
+  readonly histograms: Record<string, string>
+}
+
+/** Records are loaded with this many writes in flight. */
+const loadConcurrency = 64
+/** How often progress is reported while a phase runs. */
+const progressIntervalMs = 250
+
+export async function runBench(config: BenchConfig, sla: Sla | undefined, onProgress: (snapshot: ProgressSnapshot) => void): Promise<BenchReport> {
+  const cleanups: Array<() => Promise<void>> = []
+  try {
+    onProgress({phase: 'starting', elapsedS: 0, durationS: config.durationS, done: 0, operations: []})
+    const calibration = config.calibrate ? await calibrate(config, onProgress, cleanups) : undefined
+    const nodes = config.nodes.length > 0 ? config.nodes : await startCluster(config, cleanups)
+    const contexts = new ContextCache(config.records * 2 + 1_000_000)
+    const random = seededRandom(config.seed)
+    const chooser = keyChooser(config.distribution, config.records, random)
+    const factory = new OperationFactory({workload: workloads[config.workload], chooser, contexts, valueSize: config.valueSize, quorum: {n: config.n, r: config.r, w: config.w}, random})
+    const load = config.load ? await loadRecords(config, nodes, factory, onProgress) : undefined
+    const route = config.clientDriven ? await clientDrivenRoute(nodes) : undefined
+    const recorder = new Recorder()
+    const run = await withProgress('running', config.durationS, recorder, onProgress, () => drive(config, nodes, factory, recorder, route))
+    const verdicts = sla === undefined ? undefined : judge(sla, run.operations, (kind, p) => recorder.percentileMs(kind, p))
+    const histograms = recorder.encodedHistograms()
+    recorder.destroy()
+    onProgress({phase: 'done', elapsedS: run.elapsedS, durationS: config.durationS, done: 0, operations: run.operations})
+    return {
+      config: {...config, targetNodes: nodes},
+      ...(calibration === undefined ? {} : {calibration: {...calibration, ratio: calibration.opsPerS > 0 ? run.opsPerS / calibration.opsPerS : 0}}),
+      ...(load === undefined ? {} : {load}),
+      run,
+      ...(verdicts === undefined || sla === undefined ? {} : {sla: {name: sla.name, met: verdicts.every((v) => v.met), verdicts}}),
+      histograms,
+    }
+  } finally {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined)
+  }
+}
+
+async function drive(config: BenchConfig, nodes: readonly string[], factory: OperationFactory, recorder: Recorder, route: ((key: string) => string) | undefined): Promise<PhaseResult> {
+  const totals =
+    config.mode.kind === 'closed'
+      ? await runClosedLoop({nodes, connections: config.mode.connections, durationS: config.durationS, timeoutS: config.timeoutS, factory, recorder})
+      : await runOpenLoop({nodes, ratePerS: config.mode.ratePerS, durationS: config.durationS, timeoutS: config.timeoutS, factory, recorder, ...(route === undefined ? {} : {route})})
+  const operations = recorder.summary(totals.elapsedS)
+  const count = operations.reduce((sum, op) => sum + op.count, 0)
+  return {
+    elapsedS: totals.elapsedS,
+    opsPerS: totals.elapsedS > 0 ? count / totals.elapsedS : 0,
+    httpRequests: totals.httpRequests,
+    operations,
+    transportErrors: totals.transportErrors,
+    ...('notStarted' in totals ? {notStarted: (totals as {notStarted: number}).notStarted} : {}),
+  }
+}
+
+async function withProgress<T extends PhaseResult>(
+  phase: ProgressSnapshot['phase'],
+  durationS: number,
+  recorder: Recorder,
+  onProgress: (snapshot: ProgressSnapshot) => void,
+  work: () => Promise<T>,
+): Promise<T> {
+  const begin = performance.now()
+  const timer = setInterval(() => {
+    const elapsedS = (performance.now() - begin) / 1000
+    onProgress({phase, elapsedS, durationS, done: recorder.totalCount, operations: recorder.summary(elapsedS)})
+  }, progressIntervalMs)
+  try {
+    return await work()
+  } finally {
+    clearInterval(timer)
+  }
+}
+
+async function startCluster(config: BenchConfig, cleanups: Array<() => Promise<void>>): Promise<string[]> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'dyn-bench-'))
+  cleanups.push(async () => {
+    await clusterDown(dir, 3000, () => undefined).catch(() => undefined)
+    await rm(dir, {recursive: true, force: true})
+  })
+  const {port, rpcPort} = await freeClusterPorts(config.startNodes)
+  const cluster = await clusterUp({dir, nodeCount: config.startNodes, port, rpcPort, startArgs: [...config.clusterArgs], readyTimeoutMs: 30_000}, () => undefined)
+  return cluster.nodes.map((node) => `${cluster.host}:${node.port}`)
+}
+
+async function calibrate(config: BenchConfig, onProgress: (snapshot: ProgressSnapshot) => void, cleanups: Array<() => Promise<void>>): Promise<PhaseResult> {
+  const server = await startTrivialServer(config.valueSize)
+  cleanups.push(async () => {
+    server.child.kill('SIGTERM')
+  })
+  const random = seededRandom(config.seed + 1)
+  const factory = new OperationFactory({
+    workload: workloads[config.workload],
+    chooser: keyChooser(config.distribution, config.records, random),
+    contexts: new ContextCache(config.records * 2),
+    valueSize: config.valueSize,
+    quorum: {},
+    random,
+  })
+  const recorder = new Recorder()
+  const connections = config.mode.kind === 'closed' ? config.mode.connections : 50
+  const durationS = config.calibrationS
+  const result = await withProgress('calibrating', durationS, recorder, onProgress, async () => {
+    const totals = await runClosedLoop({nodes: [`127.0.0.1:${server.port}`], connections, durationS, timeoutS: config.timeoutS, factory, recorder})
+    const operations = recorder.summary(totals.elapsedS)
+    const count = operations.reduce((sum, op) => sum + op.count, 0)
+    return {elapsedS: totals.elapsedS, opsPerS: count / totals.elapsedS, httpRequests: totals.httpRequests, operations, transportErrors: totals.transportErrors}
+  })
+  recorder.destroy()
+  server.child.kill('SIGTERM')
+  return result
+}
+
+function startTrivialServer(valueSize: number): Promise<{child: ChildProcess; port: number}> {
+  const script = fileURLToPath(new URL('./trivial-server.js', import.meta.url))
+  const child = spawn(process.execPath, [script, String(valueSize)], {stdio: ['ignore', 'pipe', 'inherit']})
+  return new Promise((resolve, reject) => {
+    child.once('error', reject)
+    child.once('exit', (code) => reject(new Error(`the calibration server exited (${code})`)))
+    child.stdout?.once('data', (chunk: Buffer) => resolve({child, port: Number(chunk.toString().trim())}))
+  })
+}
+
+async function loadRecords(config: BenchConfig, nodes: readonly string[], factory: OperationFactory, onProgress: (snapshot: ProgressSnapshot) => void): Promise<{records: number; elapsedS: number; failed: number}> {
+  const targets = new HttpTargets(config.timeoutS, loadConcurrency)
+  const begin = performance.now()
+  let next = 0
+  let done = 0
+  let failed = 0
+  const timer = setInterval(() => {
+    onProgress({phase: 'loading', elapsedS: (performance.now() - begin) / 1000, durationS: config.durationS, done, total: config.records, operations: []})
+  }, progressIntervalMs)
+  const worker = async (): Promise<void> => {
+    while (next < config.records) {
+      const index = next
+      next += 1
+      const result = await targets.execute(nodes[index % nodes.length] as string, factory.loadRecord(index))
+      if (result.outcome !== 'ok') failed += 1
+      done += 1
+    }
+  }
+  try {
+    await Promise.all(Array.from({length: loadConcurrency}, worker))
+  } finally {
+    clearInterval(timer)
+    await targets.close()
+  }
+  return {records: config.records, elapsedS: (performance.now() - begin) / 1000, failed}
+}
+
+async function clientDrivenRoute(nodes: readonly string[]): Promise<(key: string) => string> {
+  const client = await PartitionAwareClient.connect(nodes)
+  return (key) => client.routeFor(key)
+}
+
+export async function writeHistograms(file: string, report: BenchReport): Promise<void> {
+  await writeFile(file, `${JSON.stringify({format: 'HdrHistogram compressed base64, microseconds, one per operation', workload: report.config.workload, histograms: report.histograms}, null, 2)}\n`)
+}

@@ -1,0 +1,106 @@
+/**
+ * SLA files (bench/sla/*.json): the run to make and the targets it must meet, stated the way
+ * Dynamo's users state them, at a high percentile (paper §2.2). A file is checked whole before
+ * anything runs; the verdict lists every target met or missed with the measured value.
+ */
+
+import {readFile} from 'node:fs/promises'
+import type {KindSummary} from './recorder.js'
+import {isWorkloadName} from './workloads.js'
+import type {OperationKind, WorkloadName} from './workloads.js'
+
+export interface SlaRun {
+  readonly workload?: WorkloadName
+  readonly ratePerS?: number
+  readonly connections?: number
+  readonly durationS?: number
+  readonly records?: number
+  readonly valueSize?: number
+  readonly n?: number
+  readonly r?: number
+  readonly w?: number
+}
+
+export interface SlaTarget {
+  readonly operation: OperationKind
+  readonly percentile: number
+  readonly maxMs: number
+}
+
+export interface Sla {
+  readonly name: string
+  readonly description: string
+  readonly run: SlaRun
+  readonly targets: readonly SlaTarget[]
+  /** Operations that failed (any error, not found excluded) over all operations. */
+  readonly maxErrorRate?: number
+}
+
+export interface TargetVerdict {
+  readonly target: string
+  readonly measured: number | null
+  readonly limit: number
+  readonly met: boolean
+}
+
+const operationKinds: readonly string[] = ['read', 'update', 'insert', 'rmw', 'cart']
+const runCounts = ['ratePerS', 'connections', 'durationS', 'records', 'valueSize', 'n', 'r', 'w'] as const
+
+export function parseSla(text: string, source: string): {ok: true; sla: Sla} | {ok: false; message: string} {
+  let raw: unknown
+  try {
+    raw = JSON.parse(text)
+  } catch (error) {
+    return {ok: false, message: `${source} is not JSON: ${(error as Error).message}`}
+  }
+  const fail = (what: string): {ok: false; message: string} => ({ok: false, message: `${source}: ${what}`})
+  if (typeof raw !== 'object' || raw === null) return fail('expected an object with name, run and targets')
+  const sla = raw as Record<string, unknown>
+  if (typeof sla.name !== 'string') return fail('"name" must be a string')
+  const run = (sla.run ?? {}) as Record<string, unknown>
+  if (typeof run !== 'object') return fail('"run" must be an object')
+  if (run.workload !== undefined && !(typeof run.workload === 'string' && isWorkloadName(run.workload))) return fail(`"run.workload" must be one of a, b, c, d, f, cart`)
+  for (const name of runCounts) {
+    const value = run[name]
+    if (value !== undefined && !(typeof value === 'number' && value > 0 && Number.isFinite(value))) return fail(`"run.${name}" must be a positive number`)
+  }
+  if (run.ratePerS !== undefined && run.connections !== undefined) return fail('give "run.ratePerS" (open loop) or "run.connections" (closed loop), not both')
+  if (!Array.isArray(sla.targets) || sla.targets.length === 0) return fail('"targets" must be a non-empty list')
+  for (const [i, t] of (sla.targets as Array<Record<string, unknown>>).entries()) {
+    if (typeof t !== 'object' || t === null) return fail(`targets[${i}] must be an object`)
+    if (typeof t.operation !== 'string' || !operationKinds.includes(t.operation)) return fail(`targets[${i}].operation must be one of ${operationKinds.join(', ')}`)
+    if (typeof t.percentile !== 'number' || t.percentile <= 0 || t.percentile > 100) return fail(`targets[${i}].percentile must be in (0, 100]`)
+    if (typeof t.maxMs !== 'number' || t.maxMs <= 0) return fail(`targets[${i}].maxMs must be a positive number of milliseconds`)
+  }
+  if (sla.maxErrorRate !== undefined && !(typeof sla.maxErrorRate === 'number' && sla.maxErrorRate >= 0 && sla.maxErrorRate <= 1)) return fail('"maxErrorRate" must be within 0..1')
+  return {ok: true, sla: {description: '', ...(sla as object)} as Sla}
+}
+
+export async function loadSla(file: string): Promise<{ok: true; sla: Sla} | {ok: false; message: string}> {
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (error) {
+    return {ok: false, message: `cannot read the SLA file ${file}: ${(error as Error).message}`}
+  }
+  return parseSla(text, file)
+}
+
+/** Judge a finished run; `percentileMs(kind, p)` reads the run's histogram of that kind. */
+export function judge(sla: Sla, operations: readonly KindSummary[], percentileMs: (kind: OperationKind, percentile: number) => number | undefined): TargetVerdict[] {
+  const verdicts: TargetVerdict[] = sla.targets.map((target) => {
+    const measured = percentileMs(target.operation, target.percentile) ?? null
+    return {target: `${target.operation} p${target.percentile} <= ${target.maxMs} ms`, measured, limit: target.maxMs, met: measured !== null && measured <= target.maxMs}
+  })
+  if (sla.maxErrorRate !== undefined) {
+    let total = 0
+    let failed = 0
+    for (const op of operations) {
+      total += op.count
+      for (const count of Object.values(op.errors)) failed += count
+    }
+    const rate = total === 0 ? null : failed / total
+    verdicts.push({target: `error rate <= ${sla.maxErrorRate}`, measured: rate, limit: sla.maxErrorRate, met: rate !== null && rate <= sla.maxErrorRate})
+  }
+  return verdicts
+}

@@ -1,0 +1,142 @@
+import {Flags} from '@oclif/core'
+import {render} from 'ink'
+import {BenchProgress} from '../src/ui/bench-progress.js'
+import {DynCommand} from '../src/cli/command-base.js'
+import {exitCodes} from '../src/cli/exit-codes.js'
+import {DynError} from '../src/errors.js'
+import {UnreachableError} from '../src/client/http-client.js'
+import type {DistributionName} from '../bench/distributions.js'
+import {formatReport} from '../bench/report.js'
+import {runBench, writeHistograms} from '../bench/runner.js'
+import type {BenchConfig, ProgressSnapshot} from '../bench/runner.js'
+import {loadSla} from '../bench/sla.js'
+import type {Sla} from '../bench/sla.js'
+import {workloads} from '../bench/workloads.js'
+import type {WorkloadName} from '../bench/workloads.js'
+
+export default class Bench extends DynCommand {
+  static override summary = 'Load-test a cluster and report latency percentiles up to p99.9, optionally against an SLA.'
+
+  static override description = `Workloads: YCSB core a (50% read / 50% update), b (95/5), c (read only), d (read latest, 5% insert), f (read-modify-write), and cart, the paper's shopping cart (read, merge siblings, add an item, write back with the context).
+Two ways to load: --connections C is a closed loop (autocannon, C requests in flight, as fast as the cluster answers: the throughput ceiling); --rate R is an open loop (R operations per second, evenly spaced, latency measured from each operation's intended start, so queueing counts: the honest SLA check).
+Latencies are recorded in microseconds in HDR histograms; --hdr-out saves them. --calibrate first runs the same driver against a trivial HTTP server, so throughput is also reported as a fraction of this machine's ceiling.
+With --sla FILE the run takes its parameters from the file (flags override) and exits 1 when any target is missed.
+Exit codes: 0 done (SLA met), 1 SLA missed, 2 bad usage, 3 cluster unreachable.`
+
+  static override examples = [
+    {description: 'Maximum throughput of a fresh 3-node cluster, YCSB A, 50 connections, calibrated', command: '<%= config.bin %> bench --nodes 3 --workload a --connections 50 --duration 10 --calibrate'},
+    {description: 'The paper\'s SLA (p99.9 <= 300 ms at 500 req/s) against a running cluster', command: '<%= config.bin %> bench --node 127.0.0.1:7070 --node 127.0.0.1:7071 --node 127.0.0.1:7072 --sla bench/sla/paper.json'},
+    {description: 'Open loop at 1000 ops/s, read-heavy, client-driven routing, histograms saved', command: '<%= config.bin %> bench --nodes 5 --workload b --rate 1000 --client-driven --hdr-out b.hdr.json'},
+    {description: 'The shopping cart with concurrent writers on few keys: how many versions do reads see?', command: '<%= config.bin %> bench --nodes 3 --workload cart --records 100 --connections 32 --json'},
+    {description: 'Write buffer on (paper 6.1): nodes flush every 100 ms', command: '<%= config.bin %> bench --nodes 3 --workload a --rate 1000 --write-buffer-ms 100'},
+  ]
+
+  static override flags = {
+    node: Flags.string({description: 'client API address of a running node (repeat for several); default: start a cluster', multiple: true, helpValue: 'host:port'}),
+    nodes: Flags.integer({description: 'start a cluster of this many nodes for the run, and stop it afterwards [default: 3]', min: 1, max: 16, exclusive: ['node']}),
+    'write-buffer-ms': Flags.integer({description: 'with --nodes: the nodes buffer writes and flush every this many ms', min: 0, exclusive: ['node']}),
+    workload: Flags.string({description: 'a, b, c, d, f or cart [default: a]', options: Object.keys(workloads)}),
+    distribution: Flags.string({description: 'key popularity [default: the workload\'s]', options: ['uniform', 'zipfian', 'latest']}),
+    records: Flags.integer({description: 'keys loaded before the run [default: 10000]', min: 1}),
+    'value-size': Flags.integer({description: 'bytes per value [default: 100]', min: 1, max: 1024 * 1024}),
+    n: Flags.integer({char: 'n', description: 'N per request [default: the cluster\'s]', min: 1}),
+    r: Flags.integer({char: 'r', description: 'R per request [default: the cluster\'s]', min: 1}),
+    w: Flags.integer({char: 'w', description: 'W per request [default: the cluster\'s]', min: 1}),
+    connections: Flags.integer({description: 'closed loop with this many connections [default: 50]', min: 1, max: 10_000, exclusive: ['rate']}),
+    rate: Flags.integer({description: 'open loop at this many operations per second', min: 1, max: 1_000_000}),
+    duration: Flags.integer({description: 'seconds of measured run [default: 10]', min: 1, max: 3600}),
+    load: Flags.boolean({description: 'load the records before the run', default: true, allowNo: true}),
+    'client-driven': Flags.boolean({description: 'open loop only: send each request to a coordinator chosen from a cached ring (paper 6.4)', default: false}),
+    calibrate: Flags.boolean({description: 'measure this machine\'s HTTP ceiling with the same driver first', default: false}),
+    'calibration-duration': Flags.integer({description: 'seconds of calibration', default: 5, min: 1}),
+    sla: Flags.string({description: 'SLA file (bench/sla/*.json): run parameters and targets; exit 1 when one is missed'}),
+    'hdr-out': Flags.string({description: 'save the full latency histograms (HdrHistogram base64, per operation) to this file'}),
+    seed: Flags.integer({description: 'random seed for keys and operations', default: 1}),
+    timeout: Flags.integer({description: 'seconds before one HTTP request is a timeout', default: 10, min: 1}),
+    json: Flags.boolean({description: 'print the report as JSON', default: false}),
+  }
+
+  async run(): Promise<void> {
+    const {flags} = await this.parse(Bench)
+    let sla: Sla | undefined
+    if (flags.sla !== undefined) {
+      const loaded = await loadSla(flags.sla)
+      if (!loaded.ok) this.fail(flags.json, 'bad_parameter', loaded.message)
+      sla = loaded.sla
+    }
+    const fromSla = sla?.run ?? {}
+    const workload = (flags.workload ?? fromSla.workload ?? 'a') as WorkloadName
+    const rate = flags.rate ?? (flags.connections === undefined ? fromSla.ratePerS : undefined)
+    const connections = flags.connections ?? (flags.rate === undefined ? fromSla.connections : undefined) ?? 50
+    if (flags['client-driven'] && rate === undefined) this.fail(flags.json, 'bad_parameter', '--client-driven needs the open loop: give --rate')
+    const config: BenchConfig = {
+      nodes: flags.node ?? [],
+      startNodes: flags.nodes ?? 3,
+      clusterArgs: flags['write-buffer-ms'] === undefined ? [] : ['--write-buffer-ms', String(flags['write-buffer-ms'])],
+      workload,
+      distribution: (flags.distribution ?? workloads[workload].distribution) as DistributionName,
+      records: flags.records ?? fromSla.records ?? 10_000,
+      valueSize: flags['value-size'] ?? fromSla.valueSize ?? 100,
+      n: flags.n ?? fromSla.n,
+      r: flags.r ?? fromSla.r,
+      w: flags.w ?? fromSla.w,
+      mode: rate === undefined ? {kind: 'closed', connections} : {kind: 'open', ratePerS: rate},
+      durationS: flags.duration ?? fromSla.durationS ?? 10,
+      load: flags.load,
+      clientDriven: flags['client-driven'],
+      calibrate: flags.calibrate,
+      calibrationS: flags['calibration-duration'],
+      seed: flags.seed,
+      timeoutS: flags.timeout,
+    }
+    const badNode = config.nodes.find((node) => !/^[^:\s]+:\d{1,5}$/.test(node))
+    if (badNode !== undefined) this.fail(flags.json, 'bad_parameter', `--node "${badNode}" is not host:port`)
+
+    const progress = this.progressRenderer(flags.json)
+    let report
+    try {
+      report = await runBench(config, sla, progress.update)
+    } catch (error) {
+      progress.stop()
+      if (error instanceof UnreachableError) this.fail(flags.json, 'unreachable', error.message)
+      if (error instanceof DynError) this.fail(flags.json, error.code, error.message)
+      throw error
+    }
+    progress.stop()
+    if (flags['hdr-out'] !== undefined) await writeHistograms(flags['hdr-out'], report)
+    if (flags.json) {
+      const {histograms: _histograms, ...rest} = report
+      this.printJson(rest)
+    } else {
+      process.stdout.write(formatReport(report))
+    }
+    if (report.sla !== undefined && !report.sla.met) this.exit(exitCodes.notFound)
+  }
+
+  /** Live progress: ink on a terminal, a plain line every 5 s otherwise, nothing with --json. */
+  private progressRenderer(json: boolean): {update: (snapshot: ProgressSnapshot) => void; stop: () => void} {
+    if (json) return {update: () => undefined, stop: () => undefined}
+    if (process.stderr.isTTY) {
+      const instance = render(<BenchProgress snapshot={{phase: 'starting', elapsedS: 0, durationS: 0, done: 0, operations: []}} />, {stdout: process.stderr, patchConsole: false})
+      return {
+        update: (snapshot) => instance.rerender(<BenchProgress snapshot={snapshot} />),
+        stop: () => {
+          instance.unmount()
+        },
+      }
+    }
+    let lastLineMs = 0
+    let lastPhase = ''
+    return {
+      update: (snapshot) => {
+        const now = Date.now()
+        if (snapshot.phase === lastPhase && now - lastLineMs < 5000) return
+        lastPhase = snapshot.phase
+        lastLineMs = now
+        const ops = snapshot.operations.map((op) => `${op.operation} ${op.count} p99.9 ${op.latency.p999Ms.toFixed(2)} ms`).join('; ')
+        process.stderr.write(`${snapshot.phase} ${snapshot.total !== undefined ? `${snapshot.done}/${snapshot.total}` : `${snapshot.elapsedS.toFixed(0)}/${snapshot.durationS} s`}${ops ? `: ${ops}` : ''}\n`)
+      },
+      stop: () => undefined,
+    }
+  }
+}
