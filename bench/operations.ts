@@ -48,6 +48,7 @@ export interface QuorumParams {
   readonly n?: number
   readonly r?: number
   readonly w?: number
+  readonly dw?: number
 }
 
 /** The freshest context seen per key, bounded by the key space the benchmark uses. */
@@ -120,7 +121,7 @@ export class OperationFactory {
   constructor(private readonly options: OperationFactoryOptions) {
     this.picker = operationPicker(options.workload, options.random)
     this.readQuery = query({n: options.quorum.n, r: options.quorum.r})
-    this.writeQuery = query({n: options.quorum.n, w: options.quorum.w})
+    this.writeQuery = query({n: options.quorum.n, w: options.quorum.w, dw: options.quorum.dw})
     this.nextInsertIndex = options.chooser.recordCount
   }
 

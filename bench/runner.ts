@@ -44,6 +44,7 @@ export interface BenchConfig {
   readonly n?: number
   readonly r?: number
   readonly w?: number
+  readonly dw?: number
   readonly mode: LoopMode
   readonly durationS: number
   readonly load: boolean
@@ -95,7 +96,7 @@ export async function runBench(config: BenchConfig, sla: Sla | undefined, onProg
     const contexts = new ContextCache(config.records * 2 + 1_000_000)
     const random = seededRandom(config.seed)
     const chooser = keyChooser(config.distribution, config.records, random)
-    const factory = new OperationFactory({workload: workloads[config.workload], chooser, contexts, valueSize: config.valueSize, quorum: {n: config.n, r: config.r, w: config.w}, random})
+    const factory = new OperationFactory({workload: workloads[config.workload], chooser, contexts, valueSize: config.valueSize, quorum: {n: config.n, r: config.r, w: config.w, dw: config.dw}, random})
     const load = config.load ? await loadRecords(config, nodes, factory, onProgress) : undefined
     const route = config.clientDriven ? await clientDrivenRoute(nodes) : undefined
     const recorder = new Recorder()

@@ -18,6 +18,11 @@ export interface CoordinatorDeps {
   readonly transport: Transport
   readonly clock: Clock
   readonly policy: ReplicaPolicy
+  /**
+   * Paper §6.1: with the write buffer on, one replica of every put is asked for a durable write
+   * (not waited for unless DW asks), so a crash loses no write that only sat in buffers.
+   */
+  readonly durableReplicaPerPut: boolean
   /** The whole budget of one client request, forwarding included. */
   readonly requestTimeoutMs: number
   view(): ClusterView

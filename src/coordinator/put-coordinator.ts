@@ -185,9 +185,10 @@ async function coordinateHere(
       })
     }
     settle()
-    for (const node of others) {
+    for (const [index, node] of others.entries()) {
       const timeoutMs = Math.max(1, deadlineMs - deps.clock.monotonicMs())
-      void callReplicaPut(deps, node, placement.partition, request.key, local.object, remoteDurable, timeoutMs).then((reply) => {
+      const askDurable = remoteDurable || (deps.durableReplicaPerPut && index === 0 && !durable)
+      void callReplicaPut(deps, node, placement.partition, request.key, local.object, askDurable, timeoutMs).then((reply) => {
         outstanding -= 1
         if (reply.ok) {
           replies.push({node, outcome: 'ok', latencyMs: reply.latencyMs, durable: reply.durable})

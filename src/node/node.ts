@@ -191,6 +191,7 @@ async function startOnStore(
     transport,
     clock,
     policy: clusterPolicy,
+    durableReplicaPerPut: options.writeBufferMs > 0,
     requestTimeoutMs: options.requestTimeoutMs,
     view,
     onReadRepair: (nodes) => {

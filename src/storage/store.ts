@@ -19,6 +19,7 @@ import {Packr} from 'msgpackr'
 import {assert} from '../errors.js'
 import {isValidVersionSet} from '../versioning/dvvset.js'
 import {KeyedMutex} from './keyed-mutex.js'
+import {ObjectCache} from './object-cache.js'
 import {decodeObjectKey, metaKey, objectKey, partitionRange} from './layout.js'
 import type {StoredObject} from './stored-object.js'
 import {objectValueBytes} from './stored-object.js'
@@ -27,6 +28,10 @@ const packr = new Packr({useRecords: false, moreTypes: false})
 
 /** Bound on one partition scan page, so a scan never holds an unbounded batch in memory. */
 export const scanPageMax = 1024
+
+/** Bounds on the object cache in front of LevelDB. */
+export const objectCacheEntriesMax = 50_000
+export const objectCacheBytesMax = 64 * 1024 * 1024
 
 /** Bounds on the write buffer: a write that finds it this full flushes it first. */
 export const writeBufferEntriesMax = 65_536
@@ -51,6 +56,9 @@ export interface WriteOptions {
 export class Store {
   private readonly db: ClassicLevel<Buffer, Buffer>
   private readonly mutex = new KeyedMutex()
+  private readonly cache = new ObjectCache(objectCacheEntriesMax, objectCacheBytesMax)
+  /** Counts successful writes, so an unlocked read can tell whether one overtook it. */
+  private writeSequence = 0
   /** Buffered objects by `partition/key`; undefined when the write buffer is off. */
   private readonly buffer: Map<string, BufferedObject> | undefined
   private flushing: Promise<void> | undefined
@@ -78,10 +86,12 @@ export class Store {
   }
 
   async getObject(partition: number, key: string): Promise<StoredObject | undefined> {
-    const buffered = this.buffer?.get(bufferId(partition, key))
+    const id = bufferId(partition, key)
+    const buffered = this.buffer?.get(id)
     if (buffered !== undefined) return buffered.object
-    const raw = await this.db.get(objectKey(partition, key))
-    return raw === undefined ? undefined : decodeObject(raw)
+    const cached = this.cache.get(id)
+    if (cached !== undefined) return cached
+    return this.read(id, objectKey(partition, key), false)
   }
 
   private unbuffer(id: string): void {
@@ -125,25 +135,29 @@ export class Store {
     const dbKey = objectKey(partition, key)
     const id = bufferId(partition, key)
     return this.mutex.run(key, async () => {
-      const buffered = this.buffer?.get(id)
-      const raw = buffered === undefined ? await this.db.get(dbKey) : undefined
-      const outcome = change(buffered?.object ?? (raw === undefined ? undefined : decodeObject(raw)))
+      const stored = this.buffer?.get(id)?.object ?? this.cache.get(id) ?? (await this.read(id, dbKey, true))
+      const outcome = change(stored)
       if (!outcome.ok) return outcome
+      assert(isValidVersionSet(outcome.object.versions), 'refusing to store a malformed version set')
       if (this.buffer !== undefined && !options.durable) {
         if (this.buffer.size >= writeBufferEntriesMax || this.bufferedBytes >= writeBufferBytesMax) await this.flush()
         const bytes = objectValueBytes(outcome.object) + dbKey.length
         this.unbuffer(id)
         this.buffer.set(id, {dbKey, object: outcome.object, bytes})
         this.bufferedBytes += bytes
-        return outcome
+      } else {
+        if (this.buffer !== undefined) {
+          // The new object holds everything the buffered one had. Drop it from the buffer, then
+          // let any flush already writing the old object finish, so it cannot land after this write.
+          this.unbuffer(id)
+          while (this.flushing !== undefined) await this.flushing
+        }
+        await this.db.put(dbKey, encodeObject(outcome.object), {sync: options.durable})
       }
-      if (this.buffer !== undefined) {
-        // The new object holds everything the buffered one had. Drop it from the buffer, then let
-        // any flush already writing the old object finish, so it cannot land after this write.
-        this.unbuffer(id)
-        while (this.flushing !== undefined) await this.flushing
-      }
-      await this.db.put(dbKey, encodeObject(outcome.object), {sync: options.durable})
+      // Only now is the object stored; an unlocked read that began before this line will not
+      // cache what it read (see `read`), and one that begins after it reads the new object.
+      this.writeSequence += 1
+      this.cache.set(id, outcome.object)
       return outcome
     })
   }
@@ -164,6 +178,20 @@ export class Store {
       page.push({key: decodeObjectKey(rawKey).key, object: decodeObject(rawValue)})
     }
     return page
+  }
+
+  /**
+   * Read an object from LevelDB and cache it. A read made without the key's lock is cached only
+   * if no write at all happened meanwhile: otherwise it might put back an object that a write
+   * has just replaced.
+   */
+  private async read(id: string, dbKey: Buffer, locked: boolean): Promise<StoredObject | undefined> {
+    const sequenceBefore = this.writeSequence
+    const raw = await this.db.get(dbKey)
+    if (raw === undefined) return undefined
+    const object = decodeObject(raw)
+    if (locked || this.writeSequence === sequenceBefore) this.cache.set(id, object)
+    return object
   }
 
   async getMeta<T>(name: string): Promise<T | undefined> {

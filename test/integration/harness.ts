@@ -22,10 +22,18 @@ export interface DynRun {
   readonly stderr: string
 }
 
-/** Run the real `dyn` executable to completion. */
-export function runDyn(args: readonly string[], options: {input?: string | Buffer; env?: Record<string, string>} = {}): Promise<DynRun> {
+/** A `dyn` run that has not finished by then is killed, so a test fails instead of hanging. */
+export const runDynTimeoutMsDefault = 60_000
+
+/** Run the real `dyn` executable to completion (or until the timeout kills it: code -1). */
+export function runDyn(args: readonly string[], options: {input?: string | Buffer; env?: Record<string, string>; timeoutMs?: number} = {}): Promise<DynRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [dynBin, ...args], {env: {...process.env, ...options.env}, stdio: ['pipe', 'pipe', 'pipe']})
+    const child = spawn(process.execPath, [dynBin, ...args], {
+      env: {...process.env, ...options.env},
+      stdio: ['pipe', 'pipe', 'pipe'],
+      timeout: options.timeoutMs ?? runDynTimeoutMsDefault,
+      killSignal: 'SIGKILL',
+    })
     const out: Buffer[] = []
     const err: Buffer[] = []
     child.stdout.on('data', (chunk: Buffer) => out.push(chunk))
@@ -49,7 +57,9 @@ export interface TestCluster {
 export async function startCluster(nodeCount: number, extraArgs: readonly string[] = []): Promise<TestCluster> {
   const dir = await mkdtemp(path.join(tmpdir(), 'dyn-test-'))
   const {port, rpcPort} = await freeClusterPorts(nodeCount)
-  const up = await runDyn(['cluster', 'up', '--nodes', String(nodeCount), '--dir', dir, '--port', String(port), '--rpc-port', String(rpcPort), ...extraArgs])
+  // A generous request timeout: the tests check outcomes, and a loaded CI machine must not turn
+  // a slow answer into quorum_unmet. Dead nodes still fail fast (their connections are refused).
+  const up = await runDyn(['cluster', 'up', '--nodes', String(nodeCount), '--dir', dir, '--port', String(port), '--rpc-port', String(rpcPort), '--request-timeout', '5000', ...extraArgs])
   const cluster = await readCluster(dir)
   if (up.code !== 0 || cluster === undefined) {
     await stopCluster(dir)
