@@ -96,7 +96,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
 
 async function openStore(dataDir: string, writeBuffer: boolean): Promise<Store> {
   try {
-    return await Store.open(dataDir, {writeBuffer})
+    return await Store.open(dataDir, {writeBuffer, schedule: setImmediate})
   } catch (error) {
     const cause = (error as {cause?: {code?: string}}).cause
     if (cause?.code === 'LEVEL_LOCKED') {
@@ -125,6 +125,7 @@ async function startOnStore(
   let membership: Membership | undefined
   let deps: CoordinatorDeps | undefined
   const stats = new NodeStats()
+  cleanup.push(async () => stats.stop())
   const policy = {
     conflictPolicy: options.settings.conflictPolicy,
     entriesMax: entriesMaxDefault,

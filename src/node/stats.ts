@@ -4,8 +4,8 @@
  * within the histogram's precision without keeping samples.
  */
 
-import {createHistogram} from 'node:perf_hooks'
-import type {RecordableHistogram} from 'node:perf_hooks'
+import {createHistogram, monitorEventLoopDelay} from 'node:perf_hooks'
+import type {IntervalHistogram, RecordableHistogram} from 'node:perf_hooks'
 
 export type Operation = 'get' | 'put' | 'delete'
 
@@ -27,6 +27,16 @@ export class NodeStats {
   private readonly operations = new Map<Operation, OperationStats>()
   readRepairs = 0
   forwardedPuts = 0
+  /** How late the event loop runs its callbacks: every request on this node waits that long too. */
+  private readonly eventLoopDelay: IntervalHistogram = monitorEventLoopDelay({resolution: 10})
+
+  constructor() {
+    this.eventLoopDelay.enable()
+  }
+
+  stop(): void {
+    this.eventLoopDelay.disable()
+  }
 
   record(operation: Operation, outcome: string, latencyMs: number): void {
     let stats = this.operations.get(operation)
@@ -53,6 +63,13 @@ export class NodeStats {
       }
       requests[operation] = {count: stats.count, outcomes: Object.fromEntries(stats.outcomes), latencyMs}
     }
-    return {requests, readRepairs: this.readRepairs, forwardedPuts: this.forwardedPuts}
+    const delay = this.eventLoopDelay
+    const delayMs = (ns: number): number => Math.round(ns / 1000) / 1000
+    return {
+      requests,
+      readRepairs: this.readRepairs,
+      forwardedPuts: this.forwardedPuts,
+      eventLoopDelayMs: {p50: delayMs(delay.percentile(50)), p99: delayMs(delay.percentile(99)), p999: delayMs(delay.percentile(99.9)), max: delayMs(delay.max)},
+    }
   }
 }

@@ -40,6 +40,22 @@ export const writeBufferBytesMax = 64 * 1024 * 1024
 export interface StoreOptions {
   /** Buffer non-durable writes in memory until the next `flush`. */
   readonly writeBuffer: boolean
+  /**
+   * Runs a callback once the current burst of I/O callbacks is done (the node passes
+   * setImmediate): writes issued meanwhile are committed to LevelDB as one batch.
+   */
+  readonly schedule: (callback: () => void) => void
+}
+
+/** Writes committed in one LevelDB batch at most; more wait for the next commit. */
+export const groupCommitWritesMax = 512
+
+interface PendingWrite {
+  readonly key: Buffer
+  readonly value: Buffer
+  readonly sync: boolean
+  readonly resolve: () => void
+  readonly reject: (error: Error) => void
 }
 
 interface BufferedObject {
@@ -59,6 +75,10 @@ export class Store {
   private readonly cache = new ObjectCache(objectCacheEntriesMax, objectCacheBytesMax)
   /** Counts successful writes, so an unlocked read can tell whether one overtook it. */
   private writeSequence = 0
+  /** Writes waiting for the next group commit. */
+  private pendingWrites: PendingWrite[] = []
+  private commitScheduled = false
+  private readonly schedule: (callback: () => void) => void
   /** Buffered objects by `partition/key`; undefined when the write buffer is off. */
   private readonly buffer: Map<string, BufferedObject> | undefined
   private flushing: Promise<void> | undefined
@@ -67,9 +87,10 @@ export class Store {
   private constructor(db: ClassicLevel<Buffer, Buffer>, options: StoreOptions) {
     this.db = db
     this.buffer = options.writeBuffer ? new Map() : undefined
+    this.schedule = options.schedule
   }
 
-  static async open(folder: string, options: StoreOptions = {writeBuffer: false}): Promise<Store> {
+  static async open(folder: string, options: StoreOptions): Promise<Store> {
     const db = new ClassicLevel<Buffer, Buffer>(folder, {keyEncoding: 'buffer', valueEncoding: 'buffer'})
     await db.open({createIfMissing: true})
     return new Store(db, options)
@@ -152,7 +173,7 @@ export class Store {
           this.unbuffer(id)
           while (this.flushing !== undefined) await this.flushing
         }
-        await this.db.put(dbKey, encodeObject(outcome.object), {sync: options.durable})
+        await this.commit(dbKey, encodeObject(outcome.object), options.durable)
       }
       // Only now is the object stored; an unlocked read that began before this line will not
       // cache what it read (see `read`), and one that begins after it reads the new object.
@@ -160,6 +181,39 @@ export class Store {
       this.cache.set(id, outcome.object)
       return outcome
     })
+  }
+
+  /**
+   * Group commit: every write issued before the scheduled callback runs goes to LevelDB in one
+   * batch (synced if any of them asked to be), and each resolves when that batch is written.
+   * One batch costs one log append instead of one per write.
+   */
+  private commit(key: Buffer, value: Buffer, sync: boolean): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.pendingWrites.push({key, value, sync, resolve, reject})
+      if (this.commitScheduled) return
+      this.commitScheduled = true
+      this.schedule(() => this.commitPending())
+    })
+  }
+
+  private commitPending(): void {
+    this.commitScheduled = false
+    const writes = this.pendingWrites.splice(0, groupCommitWritesMax)
+    if (this.pendingWrites.length > 0) {
+      this.commitScheduled = true
+      this.schedule(() => this.commitPending())
+    }
+    if (writes.length === 0) return
+    const sync = writes.some((write) => write.sync)
+    this.db.batch(writes.map((write) => ({type: 'put' as const, key: write.key, value: write.value})), {sync}).then(
+      () => {
+        for (const write of writes) write.resolve()
+      },
+      (error: Error) => {
+        for (const write of writes) write.reject(error)
+      },
+    )
   }
 
   /** One page of a partition's objects in key order, starting after `afterKey`. */

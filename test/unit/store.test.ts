@@ -21,6 +21,9 @@ after(async () => {
   await Promise.all(folders.map((folder) => rm(folder, {recursive: true, force: true})))
 })
 
+/** The store as a node opens it without the write buffer. */
+const plainStore = {writeBuffer: false, schedule: setImmediate}
+
 async function temporaryFolder(): Promise<string> {
   const folder = await mkdtemp(joinPath(tmpdir(), 'dyn-store-test-'))
   folders.push(folder)
@@ -30,7 +33,7 @@ async function temporaryFolder(): Promise<string> {
 /** Opens a store on a new folder; it is closed when the test ends, and the folder removed after the suite. */
 async function openTemporaryStore(t: TestContext): Promise<{store: Store; folder: string}> {
   const folder = await temporaryFolder()
-  const store = await Store.open(folder)
+  const store = await Store.open(folder, plainStore)
   t.after(() => store.close())
   return {store, folder}
 }
@@ -118,13 +121,13 @@ describe('store: objects and metadata', () => {
 
   it('keeps objects and metadata across a close and a reopen', async () => {
     const folder = await temporaryFolder()
-    const first = await Store.open(folder)
+    const first = await Store.open(folder, plainStore)
     const object = writeOnce('kept')
     await put(first, 0, 'k', object)
     await put(first, partitionIndexMax, 'last', writeOnce('at the end'), true)
     await first.putMeta('identity', {name: 'node-a', epoch: 3})
     await first.close()
-    const second = await Store.open(folder)
+    const second = await Store.open(folder, plainStore)
     try {
       assert.deepEqual(plain(await second.getObject(0, 'k')), plain(object))
       assert.equal((await second.getObject(partitionIndexMax, 'last'))?.n, 3)
@@ -426,14 +429,14 @@ describe('keyed mutex', () => {
 describe('store: write buffer (paper §6.1)', () => {
   async function openBuffered(t: TestContext): Promise<{store: Store; folder: string}> {
     const folder = await temporaryFolder()
-    const store = await Store.open(folder, {writeBuffer: true})
+    const store = await Store.open(folder, {writeBuffer: true, schedule: setImmediate})
     t.after(() => store.close())
     return {store, folder}
   }
 
   it('serves buffered writes before they are flushed, and keeps them after a flush and a reopen', async (t) => {
     const folder = await temporaryFolder()
-    const store = await Store.open(folder, {writeBuffer: true})
+    const store = await Store.open(folder, {writeBuffer: true, schedule: setImmediate})
     await put(store, 3, 'k', writeOnce('buffered'))
     assert.equal(store.bufferedCount, 1)
     assert.deepEqual(plain(await store.getObject(3, 'k')), plain(writeOnce('buffered')))
@@ -442,7 +445,7 @@ describe('store: write buffer (paper §6.1)', () => {
     assert.deepEqual(plain(await store.getObject(3, 'k')), plain(writeOnce('buffered')))
     await put(store, 3, 'later', writeOnce('closed-while-buffered'))
     await store.close()
-    const reopened = await Store.open(folder)
+    const reopened = await Store.open(folder, plainStore)
     t.after(() => reopened.close())
     assert.deepEqual(plain(await reopened.getObject(3, 'later')), plain(writeOnce('closed-while-buffered')))
   })
