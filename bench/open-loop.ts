@@ -33,6 +33,8 @@ export interface OpenLoopOptions {
 
 /** Operations in flight beyond this are not started (and are counted): a bound on our own memory. */
 export const inFlightMax = 20_000
+/** No operation takes more HTTP requests than this (the longest, rmw and cart, take two). */
+const stepsPerOperationMax = 8
 /** At most this many due operations are started per timer tick, so the loop yields to answers. */
 const startsPerTickMax = 1000
 
@@ -66,17 +68,20 @@ export class HttpTargets {
     }
   }
 
-  /** Run every step of an operation against one node. */
-  async execute(node: string, run: OperationRun): Promise<{outcome: Outcome; versions?: number}> {
+  /** Run every step of an operation against one node; `requests` counts the HTTP requests sent. */
+  async execute(node: string, run: OperationRun): Promise<{outcome: Outcome; versions?: number; requests: number}> {
     let step = run.first
-    for (let stepIndex = 0; stepIndex < 8; stepIndex += 1) {
+    for (let requests = 1; requests <= stepsPerOperationMax; requests += 1) {
       const sent = await this.send(node, step)
-      if (!sent.ok) return {outcome: sent.outcome}
+      if (!sent.ok) {
+        run.abandon()
+        return {outcome: sent.outcome, requests}
+      }
       const result = run.onReply(sent.reply)
-      if (result.done) return result.versions === undefined ? {outcome: result.outcome} : {outcome: result.outcome, versions: result.versions}
+      if (result.done) return result.versions === undefined ? {outcome: result.outcome, requests} : {outcome: result.outcome, versions: result.versions, requests}
       step = result.step
     }
-    return {outcome: 'http_error'}
+    return {outcome: 'http_error', requests: stepsPerOperationMax}
   }
 
   async close(): Promise<void> {
@@ -109,7 +114,7 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<DriverTotal
     inFlight += 1
     const done = targets.execute(route(run.key), run).then((result) => {
       inFlight -= 1
-      httpRequests += run.kind === 'rmw' || run.kind === 'cart' ? 2 : 1
+      httpRequests += result.requests
       if (result.outcome === 'timeout') timeout += 1
       if (result.outcome === 'connection') connection += 1
       options.recorder.record(run.kind, result.outcome, (performance.now() - intendedMs) * 1000, result.versions)

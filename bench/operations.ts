@@ -42,6 +42,8 @@ export interface OperationRun {
   readonly key: string
   readonly first: HttpStep
   onReply(reply: HttpReply): StepResult
+  /** The driver gave up on the operation (timeout, connection error) without a reply. */
+  abandon(): void
 }
 
 export interface QuorumParams {
@@ -132,6 +134,8 @@ export class OperationFactory {
       const index = this.nextInsertIndex
       this.nextInsertIndex += 1
       const chooser = this.options.chooser
+      // Every insert is reported once answered, failed ones too: the chooser holds the key space
+      // at the lowest index never reported, so one failure must not freeze it.
       return this.write(kind, keyName(index), valueOf(this.options.valueSize, this.options.random), () => chooser.inserted(index))
     }
     const key = keyName(this.options.chooser.next())
@@ -178,10 +182,11 @@ export class OperationFactory {
         contexts.set(key, answer.context)
         return {done: true, outcome, versions: answer.siblings.length}
       },
+      abandon: () => undefined,
     }
   }
 
-  private write(kind: OperationKind, key: string, value: Buffer, onStored?: () => void): OperationRun {
+  private write(kind: OperationKind, key: string, value: Buffer, onAnswered?: () => void): OperationRun {
     const contexts = this.options.contexts
     return {
       kind,
@@ -189,10 +194,10 @@ export class OperationFactory {
       first: this.writeStep(key, value, contexts.get(key)),
       onReply: (reply) => {
         contexts.set(key, reply.contextHeader)
-        const outcome = outcomeOf(reply.status, reply.body)
-        if (outcome === 'ok') onStored?.()
-        return {done: true, outcome}
+        onAnswered?.()
+        return {done: true, outcome: outcomeOf(reply.status, reply.body)}
       },
+      abandon: () => onAnswered?.(),
     }
   }
 
@@ -216,6 +221,7 @@ export class OperationFactory {
         versions = answer.siblings.length
         return {done: false, step: this.writeStep(key, makeValue(answer.siblings), answer.context)}
       },
+      abandon: () => undefined,
     }
   }
 }

@@ -83,7 +83,8 @@ export class Recorder {
           p90Ms: ms(h.getValueAtPercentile(90)),
           p99Ms: ms(h.getValueAtPercentile(99)),
           p999Ms: ms(h.getValueAtPercentile(99.9)),
-          maxMs: ms(h.maxValue),
+          // The top of the highest bucket, like the percentiles, so p99.9 never exceeds max.
+          maxMs: ms(h.getValueAtPercentile(100)),
           meanMs: ms(h.mean),
         },
         errors,

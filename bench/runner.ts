@@ -101,7 +101,10 @@ export async function runBench(config: BenchConfig, sla: Sla | undefined, onProg
     const route = config.clientDriven ? await clientDrivenRoute(nodes) : undefined
     const recorder = new Recorder()
     const run = await withProgress('running', config.durationS, recorder, onProgress, () => drive(config, nodes, factory, recorder, route))
-    const verdicts = sla === undefined ? undefined : judge(sla, run.operations, (kind, p) => recorder.percentileMs(kind, p))
+    // The open loop's transport failures are already operations in the histograms; the closed
+    // loop's are not, and count on their own.
+    const unanswered = config.mode.kind === 'closed' ? run.transportErrors.timeout + run.transportErrors.connection : 0
+    const verdicts = sla === undefined ? undefined : judge(sla, run.operations, (kind, p) => recorder.percentileMs(kind, p), unanswered)
     const histograms = recorder.encodedHistograms()
     recorder.destroy()
     onProgress({phase: 'done', elapsedS: run.elapsedS, durationS: config.durationS, done: 0, operations: run.operations})

@@ -57,8 +57,9 @@ export function parseSla(text: string, source: string): {ok: true; sla: Sla} | {
   if (typeof raw !== 'object' || raw === null) return fail('expected an object with name, run and targets')
   const sla = raw as Record<string, unknown>
   if (typeof sla.name !== 'string') return fail('"name" must be a string')
-  const run = (sla.run ?? {}) as Record<string, unknown>
-  if (typeof run !== 'object') return fail('"run" must be an object')
+  if (sla.description !== undefined && typeof sla.description !== 'string') return fail('"description" must be a string')
+  const run = (sla.run === undefined ? {} : sla.run) as Record<string, unknown>
+  if (typeof run !== 'object' || run === null || Array.isArray(run)) return fail('"run" must be an object')
   if (run.workload !== undefined && !(typeof run.workload === 'string' && isWorkloadName(run.workload))) return fail(`"run.workload" must be one of a, b, c, d, f, cart`)
   for (const name of runCounts) {
     const value = run[name]
@@ -86,15 +87,24 @@ export async function loadSla(file: string): Promise<{ok: true; sla: Sla} | {ok:
   return parseSla(text, file)
 }
 
-/** Judge a finished run; `percentileMs(kind, p)` reads the run's histogram of that kind. */
-export function judge(sla: Sla, operations: readonly KindSummary[], percentileMs: (kind: OperationKind, percentile: number) => number | undefined): TargetVerdict[] {
+/**
+ * Judge a finished run; `percentileMs(kind, p)` reads the run's histogram of that kind.
+ * `unanswered` counts requests the driver got no answer to at all (timeouts and connection
+ * errors of the closed loop, which never reach the histograms): they count as errors.
+ */
+export function judge(
+  sla: Sla,
+  operations: readonly KindSummary[],
+  percentileMs: (kind: OperationKind, percentile: number) => number | undefined,
+  unanswered = 0,
+): TargetVerdict[] {
   const verdicts: TargetVerdict[] = sla.targets.map((target) => {
     const measured = percentileMs(target.operation, target.percentile) ?? null
     return {target: `${target.operation} p${target.percentile} <= ${target.maxMs} ms`, measured, limit: target.maxMs, met: measured !== null && measured <= target.maxMs}
   })
   if (sla.maxErrorRate !== undefined) {
-    let total = 0
-    let failed = 0
+    let total = unanswered
+    let failed = unanswered
     for (const op of operations) {
       total += op.count
       for (const count of Object.values(op.errors)) failed += count

@@ -12,7 +12,7 @@ import type {ReplyTrace, RequestTrace} from './cluster-view.js'
 import type {CoordinatorDeps} from './coordinator-deps.js'
 import {addFailure, addReply, enough, finalAction, initGet, isComplete} from './get-core.js'
 import type {GetCore} from './get-core.js'
-import {placeKey} from './preflist.js'
+import {placeKeyForRequest} from './preflist.js'
 import {callReplicaGet, callReplicaPut} from './replica-client.js'
 
 export interface GetRequest {
@@ -34,15 +34,9 @@ export type GetOutcome =
     }
 
 export async function coordinateGet(deps: CoordinatorDeps, request: GetRequest): Promise<GetOutcome> {
-  const placement = placeKey(deps.view(), request.key, request.n)
-  if (placement.homes.length < request.n) {
-    return {
-      ok: false,
-      error: 'bad_parameter',
-      message: `n=${request.n} but the cluster has ${placement.homes.length} members; use n <= ${placement.homes.length}`,
-      details: {},
-    }
-  }
+  const placed = placeKeyForRequest(deps.view(), request.key, request.n)
+  if (!placed.ok) return placed
+  const placement = placed.placement
   const startedMs = deps.clock.monotonicMs()
   const deadlineMs = startedMs + deps.requestTimeoutMs
   const replies: ReplyTrace[] = []

@@ -15,7 +15,8 @@ import {join} from '../versioning/dvvset.js'
 import type {ReplyTrace, RequestTrace} from './cluster-view.js'
 import type {CoordinatorDeps} from './coordinator-deps.js'
 import type {CoordinatePutBody} from './messages.js'
-import {placeKey} from './preflist.js'
+import {placeKeyForRequest} from './preflist.js'
+import type {KeyPlacement} from './preflist.js'
 import {addAck, addFailure, enough, initPut} from './put-core.js'
 import {callReplicaPut} from './replica-client.js'
 import {writeNewVersion} from './replica.js'
@@ -55,16 +56,9 @@ export interface Forwarded {
 const forwardMarginMs = 50
 
 export async function coordinatePut(deps: CoordinatorDeps, request: PutRequest, forwarded?: Forwarded): Promise<PutOutcome> {
-  const view = deps.view()
-  const placement = placeKey(view, request.key, request.n)
-  if (placement.homes.length < request.n) {
-    return {
-      ok: false,
-      error: 'bad_parameter',
-      message: `n=${request.n} but the cluster has ${placement.homes.length} members; use n <= ${placement.homes.length}`,
-      details: {},
-    }
-  }
+  const placed = placeKeyForRequest(deps.view(), request.key, request.n)
+  if (!placed.ok) return placed
+  const placement = placed.placement
   // A forwarded put is coordinated here even if this node's ring has moved on, so a request
   // can never bounce between nodes whose views disagree.
   if (!placement.homes.includes(deps.self) && forwarded === undefined) return forwardPut(deps, request, placement.homes)
@@ -117,7 +111,7 @@ async function forwardPut(deps: CoordinatorDeps, request: PutRequest, homes: rea
 async function coordinateHere(
   deps: CoordinatorDeps,
   request: PutRequest,
-  placement: ReturnType<typeof placeKey>,
+  placement: KeyPlacement,
   forwarded: Forwarded | undefined,
 ): Promise<PutOutcome> {
   const startedMs = deps.clock.monotonicMs()

@@ -1,0 +1,155 @@
+/**
+ * `dyn bench` as a user runs it, against a real 3-node cluster: the closed loop (autocannon) and
+ * the open loop (undici, evenly spaced) report per-operation latency percentiles, an SLA file
+ * (Dynamo §2.2: a percentile bound) turns the run into a verdict and an exit code, bad usage
+ * exits 2, and --hdr-out saves histograms that decode. Short runs: this file checks plumbing and
+ * counts, never how fast the machine is.
+ */
+
+import assert from 'node:assert/strict'
+import {mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import path from 'node:path'
+import {after, before, describe, it} from 'node:test'
+import hdr from 'hdr-histogram-js'
+import {runDyn, startCluster} from './harness.js'
+import type {TestCluster} from './harness.js'
+
+/** Each bench run loads, runs and reports within this (the default 60 s is for quick commands). */
+const benchTimeoutMs = 120_000
+
+interface OperationJson {
+  operation: string
+  count: number
+  throughputPerS: number
+  latency: Record<string, number>
+  errors: Record<string, number>
+  notFound: number
+}
+
+interface ReportJson {
+  config: {workload: string; records: number; targetNodes: string[]}
+  load?: {records: number; failed: number}
+  run: {elapsedS: number; opsPerS: number; httpRequests: number; operations: OperationJson[]; transportErrors: {timeout: number; connection: number}; notStarted?: number}
+  sla?: {name: string; met: boolean; verdicts: Array<{target: string; measured: number | null; met: boolean}>}
+  histograms?: unknown
+}
+
+function parseReport(stdout: string): ReportJson {
+  try {
+    return JSON.parse(stdout) as ReportJson
+  } catch (error) {
+    throw new Error(`bench --json printed no JSON (${(error as Error).message}): ${stdout.slice(0, 500)}`)
+  }
+}
+
+describe('dyn bench', () => {
+  let c: TestCluster
+  let dir: string
+  let nodeFlags: string[]
+
+  before(async () => {
+    c = await startCluster(3)
+    dir = await mkdtemp(path.join(tmpdir(), 'dyn-bench-test-'))
+    nodeFlags = ['--node', c.api(0), '--node', c.api(1), '--node', c.api(2)]
+  })
+
+  after(async () => {
+    await c?.stop()
+    if (dir !== undefined) await rm(dir, {recursive: true, force: true})
+  })
+
+  it('closed loop, workload a: reads and updates with latencies, the records loaded, no transport errors', async () => {
+    const result = await runDyn(['bench', ...nodeFlags, '--workload', 'a', '--connections', '8', '--duration', '2', '--records', '200', '--json'], {timeoutMs: benchTimeoutMs})
+    assert.equal(result.code, 0, result.stderr + result.stdout)
+    const report = parseReport(result.stdout)
+    assert.equal(report.histograms, undefined, '--json leaves the histograms to --hdr-out')
+    assert.equal(report.config.workload, 'a')
+    assert.deepEqual(report.config.targetNodes, [c.api(0), c.api(1), c.api(2)])
+    assert.equal(report.load?.records, 200)
+    assert.equal(report.load?.failed, 0)
+    assert.deepEqual(report.run.transportErrors, {timeout: 0, connection: 0})
+    const kinds = report.run.operations.map((op) => op.operation).sort()
+    assert.deepEqual(kinds, ['read', 'update'])
+    for (const op of report.run.operations) {
+      assert.ok(op.count > 0, `${op.operation} ran`)
+      assert.ok(op.throughputPerS > 0, `${op.operation} throughput`)
+      for (const field of ['p50Ms', 'p90Ms', 'p99Ms', 'p999Ms', 'maxMs', 'meanMs']) {
+        const value = op.latency[field]
+        assert.equal(typeof value, 'number', `${op.operation} latency.${field}`)
+        assert.ok((value as number) > 0, `${op.operation} latency.${field} = ${value}`)
+      }
+      assert.ok((op.latency.p50Ms as number) <= (op.latency.p999Ms as number))
+      // Within HDR precision only: the maximum is the exact value, percentiles the top of their
+      // bucket (the unit test of the recorder pins that inconsistency down).
+      assert.ok((op.latency.p999Ms as number) <= (op.latency.maxMs as number) * 1.001 + 0.001, `${op.operation} p99.9 ${op.latency.p999Ms} > max ${op.latency.maxMs}`)
+      assert.deepEqual(op.errors, {}, `${op.operation} errors`)
+      assert.equal(op.notFound, 0, `${op.operation}: every loaded record is found`)
+    }
+    assert.ok(report.run.httpRequests >= report.run.operations.reduce((sum, op) => sum + op.count, 0))
+  })
+
+  it('open loop at 100 ops/s for 2 s records about 200 operations', async () => {
+    const result = await runDyn(['bench', ...nodeFlags, '--rate', '100', '--duration', '2', '--records', '200', '--json'], {timeoutMs: benchTimeoutMs})
+    assert.equal(result.code, 0, result.stderr + result.stdout)
+    const report = parseReport(result.stdout)
+    const count = report.run.operations.reduce((sum, op) => sum + op.count, 0)
+    assert.ok(count >= 150 && count <= 210, `recorded ${count} operations`)
+    assert.equal(report.run.notStarted ?? 0, 0)
+    assert.deepEqual(report.run.transportErrors, {timeout: 0, connection: 0})
+    for (const op of report.run.operations) assert.deepEqual(op.errors, {}, `${op.operation} errors`)
+  })
+
+  it('an SLA that cannot be met exits 1 with a MISSED verdict; a generous one exits 0', async () => {
+    const impossible = path.join(dir, 'impossible.json')
+    const generous = path.join(dir, 'generous.json')
+    const run = {workload: 'a', connections: 4, durationS: 1, records: 100}
+    await writeFile(impossible, JSON.stringify({name: 'impossible', run, targets: [{operation: 'read', percentile: 50, maxMs: 0.001}]}))
+    await writeFile(generous, JSON.stringify({name: 'generous', run, targets: [{operation: 'read', percentile: 99.9, maxMs: 10_000}], maxErrorRate: 0.5}))
+
+    const missed = await runDyn(['bench', ...nodeFlags, '--sla', impossible], {timeoutMs: benchTimeoutMs})
+    assert.equal(missed.code, 1, missed.stderr + missed.stdout)
+    assert.match(missed.stdout, /^SLA impossible: MISSED$/m)
+    assert.match(missed.stdout, /^ {2}MISSED read p50 <= 0\.001 ms: measured \d+\.\d+ ms$/m)
+    assert.match(missed.stdout, /closed loop, 4 connections, 1 s/, 'the run parameters come from the file')
+
+    const met = await runDyn(['bench', ...nodeFlags, '--sla', generous, '--json'], {timeoutMs: benchTimeoutMs})
+    assert.equal(met.code, 0, met.stderr + met.stdout)
+    const report = parseReport(met.stdout)
+    assert.equal(report.sla?.name, 'generous')
+    assert.equal(report.sla?.met, true)
+    assert.equal(report.sla?.verdicts.length, 2)
+    assert.equal(report.config.records, 100)
+  })
+
+  it('bad usage exits 2', async () => {
+    const usages = [
+      ['--workload', 'z'],
+      ['--rate', '5', '--connections', '5'],
+      ['--client-driven', '--connections', '5'],
+      ['--client-driven'],
+      ['--sla', path.join(dir, 'no-such-sla.json')],
+    ]
+    const results = await Promise.all(usages.map((flags) => runDyn(['bench', ...nodeFlags, '--duration', '1', '--records', '10', ...flags], {timeoutMs: benchTimeoutMs})))
+    for (const [i, result] of results.entries()) {
+      assert.equal(result.code, 2, `dyn bench ${usages[i]?.join(' ')}: ${result.stderr}${result.stdout}`)
+    }
+    assert.match(results[4]?.stderr ?? '', /no-such-sla\.json/)
+  })
+
+  it('--hdr-out writes the histograms, which decode to the recorded counts', async () => {
+    const file = path.join(dir, 'run.hdr.json')
+    const result = await runDyn(['bench', ...nodeFlags, '--workload', 'b', '--connections', '4', '--duration', '1', '--records', '100', '--hdr-out', file, '--json'], {timeoutMs: benchTimeoutMs})
+    assert.equal(result.code, 0, result.stderr + result.stdout)
+    const report = parseReport(result.stdout)
+    const saved = JSON.parse(await readFile(file, 'utf8')) as {format: string; workload: string; histograms: Record<string, string>}
+    assert.equal(saved.workload, 'b')
+    assert.match(saved.format, /HdrHistogram/)
+    assert.deepEqual(Object.keys(saved.histograms).sort(), report.run.operations.map((op) => op.operation).sort())
+    for (const op of report.run.operations) {
+      const histogram = hdr.decodeFromCompressedBase64(saved.histograms[op.operation] ?? '')
+      assert.equal(histogram.totalCount, op.count, `${op.operation} histogram count`)
+      histogram.destroy()
+    }
+  })
+})

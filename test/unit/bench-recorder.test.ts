@@ -1,0 +1,291 @@
+/**
+ * Tests of what `dyn bench` measures and shows: the Recorder's HDR percentiles (3 significant
+ * digits, Dynamo §2.2's 99.9th percentile) against known recorded values, its outcome counts and
+ * versions seen (§6.3), its compressed histograms; the plain-text report of a hand-built run;
+ * and the ink progress view, rendered without a terminal.
+ */
+
+import assert from 'node:assert/strict'
+import {describe, it} from 'node:test'
+import hdr from 'hdr-histogram-js'
+import {renderToString} from 'ink'
+import {createElement} from 'react'
+import type {KindSummary} from '../../bench/recorder.js'
+import {latencyUsMax, Recorder} from '../../bench/recorder.js'
+import {formatReport} from '../../bench/report.js'
+import type {BenchReport, BenchConfig, PhaseResult} from '../../bench/runner.js'
+import {BenchProgress} from '../../src/ui/bench-progress.js'
+import type {BenchProgressSnapshot} from '../../src/ui/bench-progress.js'
+
+/** HDR with 3 significant digits keeps any value within 0.1% (plus the 1 µs unit, in ms). */
+function assertWithinHdr(actualMs: number | undefined, expectedMs: number, what: string): void {
+  assert.ok(actualMs !== undefined, `${what}: not measured`)
+  const tolerance = expectedMs * 0.001 + 0.001
+  assert.ok(Math.abs(actualMs - expectedMs) <= tolerance, `${what}: ${actualMs} ms, expected ${expectedMs} ± ${tolerance.toFixed(4)}`)
+}
+
+/** Reads of 1, 2, ..., 1000 ms, recorded in a shuffled order that must not matter. */
+function recordOneToThousandMs(recorder: Recorder): void {
+  const order = Array.from({length: 1000}, (_, i) => (i * 7919) % 1000)
+  for (const i of order) recorder.record('read', 'ok', (i + 1) * 1000, 1)
+}
+
+describe('Recorder', () => {
+  it('gives the percentiles of 1..1000 ms within HDR precision', () => {
+    const recorder = new Recorder()
+    recordOneToThousandMs(recorder)
+    const [read] = recorder.summary(10)
+    assert.ok(read !== undefined)
+    assert.equal(read.operation, 'read')
+    assert.equal(read.count, 1000)
+    assertWithinHdr(read.latency.p50Ms, 500, 'p50')
+    assertWithinHdr(read.latency.p90Ms, 900, 'p90')
+    assertWithinHdr(read.latency.p99Ms, 990, 'p99')
+    assertWithinHdr(read.latency.p999Ms, 999, 'p99.9')
+    assertWithinHdr(read.latency.maxMs, 1000, 'max')
+    assertWithinHdr(read.latency.meanMs, 500.5, 'mean')
+    assertWithinHdr(recorder.percentileMs('read', 99.9), 999, 'percentileMs(read, 99.9)')
+    assertWithinHdr(recorder.percentileMs('read', 100), 1000, 'percentileMs(read, 100)')
+    assert.equal(recorder.percentileMs('update', 50), undefined, 'an operation that did not run')
+    recorder.destroy()
+  })
+
+  it('keeps microsecond resolution for fast operations', () => {
+    const recorder = new Recorder()
+    for (let us = 100; us <= 199; us++) recorder.record('update', 'ok', us)
+    assertWithinHdr(recorder.percentileMs('update', 50), 0.149, 'p50 of 100..199 µs')
+    assertWithinHdr(recorder.percentileMs('update', 100), 0.199, 'max of 100..199 µs')
+    recorder.destroy()
+  })
+
+  it('never reports a percentile above the maximum', () => {
+    // A single operation of 12.345 ms: every percentile of it is that operation, and so is the
+    // maximum. HDR answers percentiles with the highest value of the bucket (12.351 ms here),
+    // so the maximum must be read the same way or the report shows p99.9 > max.
+    const recorder = new Recorder()
+    recorder.record('read', 'ok', 12_345)
+    const [read] = recorder.summary(1)
+    assert.ok(read !== undefined)
+    assert.ok(read.latency.p999Ms <= read.latency.maxMs, `p99.9 ${read.latency.p999Ms} ms > max ${read.latency.maxMs} ms`)
+    assert.ok(read.latency.p50Ms <= read.latency.maxMs, `p50 ${read.latency.p50Ms} ms > max ${read.latency.maxMs} ms`)
+    recorder.destroy()
+  })
+
+  it('clamps latencies below 1 µs and above the trackable maximum instead of throwing', () => {
+    const recorder = new Recorder()
+    recorder.record('read', 'ok', 0)
+    recorder.record('read', 'ok', -5)
+    recorder.record('read', 'timeout', latencyUsMax * 10)
+    assert.equal(recorder.totalCount, 3)
+    assert.equal(recorder.percentileMs('read', 50), 0.001)
+    assertWithinHdr(recorder.percentileMs('read', 100), latencyUsMax / 1000, 'clamped maximum')
+    recorder.destroy()
+  })
+
+  it('splits outcomes into errors and not found, and counts every outcome', () => {
+    const recorder = new Recorder()
+    const outcomes = [
+      ['ok', 5],
+      ['not_found', 2],
+      ['quorum_unmet', 3],
+      ['http_error', 1],
+      ['timeout', 4],
+      ['connection', 6],
+    ] as const
+    for (const [outcome, count] of outcomes) for (let i = 0; i < count; i++) recorder.record('update', outcome, 1000)
+    recorder.record('read', 'ok', 1000)
+    const summaries = recorder.summary(1)
+    const update = summaries.find((s) => s.operation === 'update')
+    assert.ok(update !== undefined)
+    assert.equal(update.count, 21, 'failed operations keep their latency in the histogram')
+    assert.deepEqual(update.errors, {quorum_unmet: 3, http_error: 1, timeout: 4, connection: 6})
+    assert.equal(update.notFound, 2)
+    const read = summaries.find((s) => s.operation === 'read')
+    assert.deepEqual(read?.errors, {})
+    assert.equal(read?.notFound, 0)
+    assert.equal(recorder.totalCount, 22)
+    recorder.destroy()
+  })
+
+  it('counts the versions each read saw, only where given', () => {
+    const recorder = new Recorder()
+    for (const versions of [1, 1, 1, 2, 3, 1, 2, 10]) recorder.record('read', 'ok', 500, versions)
+    recorder.record('read', 'not_found', 500)
+    recorder.record('update', 'ok', 500)
+    const [read, update] = recorder.summary(1)
+    assert.deepEqual(read?.versionsSeen, {'1': 4, '2': 2, '3': 1, '10': 1})
+    assert.deepEqual(Object.keys(read?.versionsSeen ?? {}), ['1', '2', '3', '10'], 'in increasing order of versions')
+    assert.deepEqual(update?.versionsSeen, {})
+    recorder.destroy()
+  })
+
+  it('reports throughput as count over elapsed seconds, and the kinds in name order', () => {
+    const recorder = new Recorder()
+    for (let i = 0; i < 1000; i++) recorder.record('update', 'ok', 100)
+    for (let i = 0; i < 250; i++) recorder.record('cart', 'ok', 100)
+    for (let i = 0; i < 10; i++) recorder.record('read', 'ok', 100)
+    const summaries = recorder.summary(4)
+    assert.deepEqual(
+      summaries.map((s) => [s.operation, s.throughputPerS]),
+      [
+        ['cart', 62.5],
+        ['read', 2.5],
+        ['update', 250],
+      ],
+    )
+    assert.ok(recorder.summary(0).every((s) => s.throughputPerS === 0), 'no elapsed time, no throughput')
+    recorder.destroy()
+  })
+
+  it('encodes each kind histogram so that it decodes back to the same counts', () => {
+    const recorder = new Recorder()
+    recordOneToThousandMs(recorder)
+    for (let i = 0; i < 37; i++) recorder.record('update', 'ok', 2000 + i)
+    const encoded = recorder.encodedHistograms()
+    assert.deepEqual(Object.keys(encoded).sort(), ['read', 'update'])
+    const read = hdr.decodeFromCompressedBase64(encoded.read ?? '')
+    assert.equal(read.totalCount, 1000)
+    assertWithinHdr(read.getValueAtPercentile(99.9) / 1000, 999, 'decoded p99.9')
+    const update = hdr.decodeFromCompressedBase64(encoded.update ?? '')
+    assert.equal(update.totalCount, 37)
+    read.destroy()
+    update.destroy()
+    recorder.destroy()
+    assert.equal(recorder.totalCount, 0, 'destroy forgets every kind')
+  })
+})
+
+function kindSummary(operation: KindSummary['operation'], count: number, p999Ms: number, extra: Partial<KindSummary> = {}): KindSummary {
+  return {
+    operation,
+    count,
+    throughputPerS: count / 2,
+    latency: {p50Ms: 1.25, p90Ms: 2.5, p99Ms: 5.75, p999Ms, maxMs: p999Ms + 1, meanMs: 1.5},
+    errors: {},
+    notFound: 0,
+    versionsSeen: {},
+    ...extra,
+  }
+}
+
+function phase(operations: readonly KindSummary[], opsPerS: number, extra: Partial<PhaseResult> = {}): PhaseResult {
+  return {elapsedS: 2, opsPerS, httpRequests: 850, operations, transportErrors: {timeout: 0, connection: 0}, ...extra}
+}
+
+const config: BenchConfig & {targetNodes: readonly string[]} = {
+  nodes: ['127.0.0.1:7070', '127.0.0.1:7071', '127.0.0.1:7072'],
+  startNodes: 3,
+  clusterArgs: [],
+  workload: 'a',
+  distribution: 'zipfian',
+  records: 200,
+  valueSize: 100,
+  n: 3,
+  r: 2,
+  w: 2,
+  mode: {kind: 'open', ratePerS: 500},
+  durationS: 2,
+  load: true,
+  clientDriven: false,
+  calibrate: true,
+  calibrationS: 3,
+  seed: 1,
+  timeoutS: 10,
+  targetNodes: ['127.0.0.1:7070', '127.0.0.1:7071', '127.0.0.1:7072'],
+}
+
+function handBuiltReport(): BenchReport {
+  const operations = [
+    kindSummary('read', 400, 12.34, {errors: {quorum_unmet: 1}, notFound: 3, versionsSeen: {'1': 396, '2': 4}}),
+    kindSummary('update', 450, 456.78),
+  ]
+  return {
+    config,
+    calibration: {...phase([kindSummary('read', 2000, 0.5)], 1000), ratio: 0.425},
+    load: {records: 200, elapsedS: 0.4, failed: 0},
+    run: phase(operations, 425),
+    sla: {
+      name: 'ci',
+      met: false,
+      verdicts: [
+        {target: 'read p99.9 <= 300 ms', measured: 12.34, limit: 300, met: true},
+        {target: 'update p99.9 <= 300 ms', measured: 456.78, limit: 300, met: false},
+        {target: 'cart p99 <= 300 ms', measured: null, limit: 300, met: false},
+        {target: 'error rate <= 0.001', measured: 1 / 850, limit: 0.001, met: false},
+      ],
+    },
+    histograms: {},
+  }
+}
+
+describe('formatReport', () => {
+  it('shows the configuration, the load, one row per operation, the calibration ratio and the SLA verdict', () => {
+    const text = formatReport(handBuiltReport())
+    const lines = text.split('\n')
+    assert.ok(text.endsWith('\n'))
+    assert.match(text, /workload a \(zipfian\), 200 records of 100 bytes, n=3 r=2 w=2, open loop at 500 ops\/s, server-driven, 2 s against 3 node\(s\)/)
+    assert.match(text, /^load: 200 records in 0\.4 s$/m)
+    const readRow = lines.find((line) => /^ {2}read\s/.test(line))
+    assert.ok(readRow !== undefined, text)
+    assert.match(readRow, /\s400\s+200\.0\s+1\.25\s+2\.50\s+5\.75\s+12\.34\s+13\.34\s+quorum_unmet 1 \(not found 3\)$/)
+    const updateRow = lines.find((line) => /^ {2}update\s/.test(line))
+    assert.ok(updateRow !== undefined, text)
+    assert.match(updateRow, /\s450\s.*456\.78.*\snone$/)
+    assert.match(text, /throughput: 42\.5% of this machine's HTTP ceiling \(425 \/ 1000 ops\/s, measured in this run\)/)
+    assert.match(text, /versions seen by reads: 1: 99\.000%, 2: 1\.000%/)
+    assert.match(text, /^SLA ci: MISSED$/m)
+    assert.match(text, /^ {2}met {4}read p99\.9 <= 300 ms: measured 12\.34 ms$/m)
+    assert.match(text, /^ {2}MISSED update p99\.9 <= 300 ms: measured 456\.78 ms$/m)
+    assert.match(text, /^ {2}MISSED cart p99 <= 300 ms: measured not measured$/m)
+    assert.match(text, /^ {2}MISSED error rate <= 0\.001: measured 0\.00118$/m)
+  })
+
+  it('says met, shows the closed loop, and has no ratio line without calibration', () => {
+    const base = handBuiltReport()
+    const {calibration: _calibration, ...withoutCalibration} = base
+    const report: BenchReport = {
+      ...withoutCalibration,
+      config: {...config, mode: {kind: 'closed', connections: 8}, calibrate: false},
+      run: phase(base.run.operations, 425, {transportErrors: {timeout: 2, connection: 1}}),
+      sla: {name: 'ci', met: true, verdicts: [{target: 'read p99.9 <= 300 ms', measured: 12.34, limit: 300, met: true}]},
+    }
+    const text = formatReport(report)
+    assert.match(text, /closed loop, 8 connections/)
+    assert.doesNotMatch(text, /HTTP ceiling/)
+    assert.match(text, /2 timeouts, 1 connection errors/)
+    assert.match(text, /^SLA ci: met$/m)
+    assert.doesNotMatch(text, /MISSED/)
+  })
+})
+
+/** Terminal colours and styles, which ink leaves out when it renders to a string but might not. */
+const ansi = /\x1b\[[0-9;]*m/g
+
+function renderProgress(snapshot: BenchProgressSnapshot): string {
+  return renderToString(createElement(BenchProgress, {snapshot}), {columns: 100}).replace(ansi, '')
+}
+
+describe('BenchProgress', () => {
+  it('renders the running phase, its progress and one line per operation without a terminal', () => {
+    const output = renderProgress({
+      phase: 'running',
+      elapsedS: 1,
+      durationS: 2,
+      done: 850,
+      operations: [kindSummary('read', 400, 12.34, {errors: {quorum_unmet: 2}}), kindSummary('update', 450, 45.67)],
+    })
+    assert.match(output, /running/)
+    assert.match(output, /1\.0\/2 s/)
+    assert.match(output, /█{15}░{15}/, 'half the bar filled at half the duration')
+    assert.match(output, /read\s+400 ops\s+200\/s\s+p50 1\.25\s+p99 5\.75\s+p99\.9 12\.34 ms\s+errors 2/)
+    assert.match(output, /update\s+450 ops/)
+    assert.doesNotMatch(output.split('\n').find((line) => line.includes('update')) ?? '', /errors/)
+  })
+
+  it('renders the loading phase as records done of the total', () => {
+    const output = renderProgress({phase: 'loading', elapsedS: 0.5, durationS: 2, done: 50, total: 200, operations: []})
+    assert.match(output, /loading/)
+    assert.match(output, /50\/200/)
+    assert.match(output, /█{8}░{22}/)
+  })
+})

@@ -1,0 +1,203 @@
+/**
+ * Tests of the SLA files of `dyn bench` (bench/sla.ts): the shipped files parse, every malformed
+ * variant is rejected with a message naming its field, and judge() states each target (a high
+ * percentile, Dynamo §2.2) and the error rate as met or missed from the measured values.
+ */
+
+import assert from 'node:assert/strict'
+import {readFile} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import path from 'node:path'
+import {describe, it} from 'node:test'
+import {fileURLToPath} from 'node:url'
+import type {KindSummary} from '../../bench/recorder.js'
+import {judge, loadSla, parseSla} from '../../bench/sla.js'
+import type {Sla} from '../../bench/sla.js'
+import type {OperationKind} from '../../bench/workloads.js'
+
+const slaFile = (name: string): string => fileURLToPath(new URL(`../../../bench/sla/${name}`, import.meta.url))
+
+/** A valid SLA document, as plain JSON, for the malformed variants to break one field at a time. */
+function validDocument(): Record<string, unknown> {
+  return {
+    name: 'test',
+    description: 'a valid SLA',
+    run: {workload: 'a', ratePerS: 100, durationS: 2, records: 100, valueSize: 10, n: 3, r: 2, w: 2},
+    targets: [
+      {operation: 'read', percentile: 99.9, maxMs: 300},
+      {operation: 'update', percentile: 99, maxMs: 100},
+    ],
+    maxErrorRate: 0.01,
+  }
+}
+
+function rejects(document: unknown, field: RegExp, what: string): void {
+  const parsed = parseSla(typeof document === 'string' ? document : JSON.stringify(document), 'variant.json')
+  assert.equal(parsed.ok, false, `${what} was accepted`)
+  const message = (parsed as {message: string}).message
+  assert.match(message, field, `${what}: message "${message}"`)
+  assert.match(message, /variant\.json/, `${what}: the message names the file`)
+}
+
+function withRun(run: Record<string, unknown>): Record<string, unknown> {
+  return {...validDocument(), run: {...(validDocument().run as object), ...run}}
+}
+
+function withTarget(target: Record<string, unknown>): Record<string, unknown> {
+  return {...validDocument(), targets: [{operation: 'read', percentile: 99.9, maxMs: 300, ...target}]}
+}
+
+describe('parseSla', () => {
+  for (const name of ['paper', 'ci']) {
+    it(`accepts bench/sla/${name}.json as shipped`, async () => {
+      const text = await readFile(slaFile(`${name}.json`), 'utf8')
+      const parsed = parseSla(text, `${name}.json`)
+      assert.ok(parsed.ok, parsed.ok ? '' : parsed.message)
+      const sla = parsed.sla
+      assert.equal(sla.name, name)
+      assert.ok(sla.description.length > 0)
+      assert.equal(sla.run.workload, 'a')
+      assert.equal(sla.run.ratePerS, 500, "the paper's 500 requests per second")
+      assert.equal(sla.run.connections, undefined)
+      assert.deepEqual(
+        sla.targets.map((t) => [t.operation, t.percentile, t.maxMs]),
+        [
+          ['read', 99.9, 300],
+          ['update', 99.9, 300],
+        ],
+      )
+      assert.equal(sla.maxErrorRate, 0.001)
+    })
+  }
+
+  it('loadSla reads a shipped file and reports a missing one as a value', async () => {
+    const loaded = await loadSla(slaFile('ci.json'))
+    assert.ok(loaded.ok)
+    const missing = await loadSla(path.join(tmpdir(), 'dyn-no-such-sla-file.json'))
+    assert.equal(missing.ok, false)
+    assert.match((missing as {message: string}).message, /cannot read the SLA file .*dyn-no-such-sla-file\.json/)
+  })
+
+  it('accepts a minimal SLA and defaults the description and the run', () => {
+    const parsed = parseSla(JSON.stringify({name: 'min', targets: [{operation: 'cart', percentile: 100, maxMs: 1}]}), 'min.json')
+    assert.ok(parsed.ok, parsed.ok ? '' : parsed.message)
+    assert.equal(parsed.sla.description, '')
+    assert.equal(parsed.sla.maxErrorRate, undefined)
+  })
+
+  it('rejects text that is not JSON', () => {
+    rejects('{"name": "x",', /not JSON/, 'truncated JSON')
+    rejects('[]', /targets|name/, 'a JSON list')
+    rejects('42', /object/, 'a JSON number')
+  })
+
+  it('rejects an SLA without a string name', () => {
+    const {name: _name, ...noName} = validDocument()
+    rejects(noName, /"name"/, 'no name')
+    rejects({...validDocument(), name: 7}, /"name"/, 'a numeric name')
+  })
+
+  it('rejects malformed run parameters, naming the field', () => {
+    rejects(withRun({workload: 'z'}), /"run\.workload"/, 'unknown workload')
+    rejects(withRun({workload: 3}), /"run\.workload"/, 'numeric workload')
+    rejects(withRun({ratePerS: 100, connections: 8}), /"run\.ratePerS".*"run\.connections"/, 'rate and connections both')
+    rejects(withRun({durationS: 0}), /"run\.durationS"/, 'zero duration')
+    rejects(withRun({records: -5}), /"run\.records"/, 'negative records')
+    rejects(withRun({ratePerS: '500'}), /"run\.ratePerS"/, 'rate as a string')
+    rejects({...validDocument(), run: 'fast'}, /"run"/, 'run as a string')
+  })
+
+  it('rejects empty or missing targets', () => {
+    rejects({...validDocument(), targets: []}, /"targets"/, 'empty targets')
+    const {targets: _targets, ...noTargets} = validDocument()
+    rejects(noTargets, /"targets"/, 'no targets')
+    rejects({...validDocument(), targets: {operation: 'read'}}, /"targets"/, 'targets as an object')
+  })
+
+  it('rejects malformed targets, naming the target and its field', () => {
+    rejects(withTarget({operation: 'scan'}), /targets\[0\]\.operation/, 'unknown operation')
+    rejects(withTarget({percentile: 0}), /targets\[0\]\.percentile/, 'percentile 0')
+    rejects(withTarget({percentile: 101}), /targets\[0\]\.percentile/, 'percentile 101')
+    rejects(withTarget({percentile: '99.9'}), /targets\[0\]\.percentile/, 'percentile as a string')
+    rejects(withTarget({maxMs: -1}), /targets\[0\]\.maxMs/, 'negative maxMs')
+    rejects(withTarget({maxMs: 0}), /targets\[0\]\.maxMs/, 'zero maxMs')
+    rejects({...validDocument(), targets: [{operation: 'read', percentile: 50, maxMs: 1}, null]}, /targets\[1\]/, 'a null second target')
+    rejects({...validDocument(), targets: [{operation: 'read', percentile: 50, maxMs: 1}, {operation: 'update', percentile: 50}]}, /targets\[1\]\.maxMs/, 'second target without maxMs')
+  })
+
+  it('rejects an error rate outside 0..1', () => {
+    rejects({...validDocument(), maxErrorRate: 2}, /"maxErrorRate"/, 'maxErrorRate 2')
+    rejects({...validDocument(), maxErrorRate: -0.1}, /"maxErrorRate"/, 'negative maxErrorRate')
+    rejects({...validDocument(), maxErrorRate: '0.1'}, /"maxErrorRate"/, 'maxErrorRate as a string')
+    assert.ok(parseSla(JSON.stringify({...validDocument(), maxErrorRate: 0}), 'zero.json').ok, 'zero errors allowed is a valid target')
+  })
+})
+
+function summary(operation: OperationKind, count: number, errors: Record<string, number> = {}, notFound = 0): KindSummary {
+  return {operation, count, throughputPerS: count, latency: {p50Ms: 1, p90Ms: 2, p99Ms: 3, p999Ms: 4, maxMs: 5, meanMs: 1}, errors, notFound, versionsSeen: {}}
+}
+
+function slaOf(document: Record<string, unknown>): Sla {
+  const parsed = parseSla(JSON.stringify(document), 'judge.json')
+  assert.ok(parsed.ok, parsed.ok ? '' : parsed.message)
+  return parsed.sla
+}
+
+describe('judge', () => {
+  const sla = slaOf({
+    name: 'judged',
+    targets: [
+      {operation: 'read', percentile: 99.9, maxMs: 300},
+      {operation: 'update', percentile: 99.9, maxMs: 300},
+      {operation: 'read', percentile: 50, maxMs: 10},
+      {operation: 'cart', percentile: 99, maxMs: 500},
+    ],
+  })
+
+  it('marks each target met or missed from the measured percentile, with the percentile asked for', () => {
+    const measured = new Map<string, number>([
+      ['read@99.9', 250],
+      ['update@99.9', 301.5],
+      ['read@50', 10],
+    ])
+    const asked: string[] = []
+    const verdicts = judge(sla, [summary('read', 100), summary('update', 100)], (kind, p) => {
+      asked.push(`${kind}@${p}`)
+      return measured.get(`${kind}@${p}`)
+    })
+    assert.deepEqual(asked, ['read@99.9', 'update@99.9', 'read@50', 'cart@99'])
+    assert.deepEqual(verdicts, [
+      {target: 'read p99.9 <= 300 ms', measured: 250, limit: 300, met: true},
+      {target: 'update p99.9 <= 300 ms', measured: 301.5, limit: 300, met: false},
+      {target: 'read p50 <= 10 ms', measured: 10, limit: 10, met: true},
+      {target: 'cart p99 <= 500 ms', measured: null, limit: 500, met: false},
+    ])
+  })
+
+  it('an operation that did not run is "not measured": measured null, not met', () => {
+    const verdicts = judge(sla, [], () => undefined)
+    assert.equal(verdicts.length, 4)
+    for (const v of verdicts) {
+      assert.equal(v.measured, null)
+      assert.equal(v.met, false)
+    }
+  })
+
+  it('adds no error-rate verdict when the SLA sets none', () => {
+    const verdicts = judge(sla, [summary('read', 10, {http_error: 10})], () => 1)
+    assert.ok(verdicts.every((v) => !v.target.startsWith('error rate')))
+  })
+
+  it('judges the error rate from the operations error counts, not found excluded', () => {
+    const withRate = slaOf({name: 'errors', targets: [{operation: 'read', percentile: 99, maxMs: 1000}], maxErrorRate: 0.001})
+    const failing = judge(withRate, [summary('read', 1000, {quorum_unmet: 1}, 50), summary('update', 1000, {timeout: 1, http_error: 1})], () => 5)
+    const failingRate = failing.find((v) => v.target.startsWith('error rate'))
+    assert.deepEqual(failingRate, {target: 'error rate <= 0.001', measured: 3 / 2000, limit: 0.001, met: false})
+    const passing = judge(withRate, [summary('read', 1000, {}, 500), summary('update', 1000, {connection: 2})], () => 5)
+    const passingRate = passing.find((v) => v.target.startsWith('error rate'))
+    assert.deepEqual(passingRate, {target: 'error rate <= 0.001', measured: 2 / 2000, limit: 0.001, met: true})
+    const none = judge(withRate, [], () => undefined).find((v) => v.target.startsWith('error rate'))
+    assert.equal(none?.measured, null, 'no operation: the rate is not measured')
+    assert.equal(none?.met, false)
+  })
+})
