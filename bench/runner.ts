@@ -47,6 +47,8 @@ export interface BenchConfig {
   readonly dw?: number
   readonly mode: LoopMode
   readonly durationS: number
+  /** Seconds of the same load before measuring (connections opened, hot paths compiled). */
+  readonly warmupS: number
   readonly load: boolean
   readonly clientDriven: boolean
   readonly calibrate: boolean
@@ -100,7 +102,7 @@ export async function runBench(config: BenchConfig, sla: Sla | undefined, onProg
     const load = config.load ? await loadRecords(config, nodes, factory, onProgress) : undefined
     const route = config.clientDriven ? await clientDrivenRoute(nodes) : undefined
     const recorder = new Recorder()
-    const run = await withProgress('running', config.durationS, recorder, onProgress, () => drive(config, nodes, factory, recorder, route))
+    const run = await withProgress('running', config.durationS + config.warmupS, recorder, onProgress, () => drive(config, nodes, factory, recorder, route))
     // The open loop's transport failures are already operations in the histograms; the closed
     // loop's are not, and count on their own.
     const unanswered = config.mode.kind === 'closed' ? run.transportErrors.timeout + run.transportErrors.connection : 0
@@ -122,10 +124,16 @@ export async function runBench(config: BenchConfig, sla: Sla | undefined, onProg
 }
 
 async function drive(config: BenchConfig, nodes: readonly string[], factory: OperationFactory, recorder: Recorder, route: ((key: string) => string) | undefined): Promise<PhaseResult> {
+  if (config.mode.kind === 'closed' && config.warmupS > 0) {
+    // autocannon has no warm-up of its own: a first run whose figures are thrown away.
+    const discarded = new Recorder()
+    await runClosedLoop({nodes, connections: config.mode.connections, durationS: config.warmupS, timeoutS: config.timeoutS, factory, recorder: discarded})
+    discarded.destroy()
+  }
   const totals =
     config.mode.kind === 'closed'
       ? await runClosedLoop({nodes, connections: config.mode.connections, durationS: config.durationS, timeoutS: config.timeoutS, factory, recorder})
-      : await runOpenLoop({nodes, ratePerS: config.mode.ratePerS, durationS: config.durationS, timeoutS: config.timeoutS, factory, recorder, ...(route === undefined ? {} : {route})})
+      : await runOpenLoop({nodes, ratePerS: config.mode.ratePerS, durationS: config.durationS, warmupS: config.warmupS, timeoutS: config.timeoutS, factory, recorder, ...(route === undefined ? {} : {route})})
   const operations = recorder.summary(totals.elapsedS)
   const count = operations.reduce((sum, op) => sum + op.count, 0)
   return {
@@ -186,6 +194,11 @@ async function calibrate(config: BenchConfig, onProgress: (snapshot: ProgressSna
   const connections = config.mode.kind === 'closed' ? config.mode.connections : 50
   const durationS = config.calibrationS
   const result = await withProgress('calibrating', durationS, recorder, onProgress, async () => {
+    if (config.warmupS > 0) {
+      const discarded = new Recorder()
+      await runClosedLoop({nodes: [`127.0.0.1:${server.port}`], connections, durationS: config.warmupS, timeoutS: config.timeoutS, factory, recorder: discarded})
+      discarded.destroy()
+    }
     const totals = await runClosedLoop({nodes: [`127.0.0.1:${server.port}`], connections, durationS, timeoutS: config.timeoutS, factory, recorder})
     const operations = recorder.summary(totals.elapsedS)
     const count = operations.reduce((sum, op) => sum + op.count, 0)

@@ -20,6 +20,7 @@ export function experimentConfig(overrides: Partial<BenchConfig>): BenchConfig {
     valueSize: 100,
     mode: {kind: 'open', ratePerS: 400},
     durationS: 20,
+    warmupS: 2,
     load: true,
     clientDriven: false,
     calibrate: false,

@@ -8,7 +8,7 @@
  * that they can no longer be. Replicas that answer later still store the version.
  */
 
-import type {StoredVersion} from '../storage/stored-object.js'
+import type {StoredObject, StoredVersion} from '../storage/stored-object.js'
 import {MessageType} from '../transport/message-type.js'
 import type {VersionVector} from '../versioning/dvvset.js'
 import {join} from '../versioning/dvvset.js'
@@ -144,27 +144,21 @@ async function coordinateHere(
     timestampMs: deps.clock.nowMs(),
     tombstone: request.tombstone,
   }
-  const local = await writeNewVersion(deps.store, deps.policy, placement.partition, request.key, {
-    context: request.context,
-    version,
-    actor: deps.actor,
-    n: request.n,
-    nowMs: version.timestampMs,
-    durable,
-  })
-  replies.push({node: deps.self, outcome: local.ok ? 'ok' : 'failed', latencyMs: deps.clock.monotonicMs() - startedMs, durable})
-  if (!local.ok) return {ok: false, error: local.error, message: local.message, details: {}, trace: traceOf()}
-
   const initial = initPut(targetCount, w, Math.min(request.dw, w))
-  let core = selfIsHome ? addAck(initial, deps.self, durable) : initial
-  const context = join(local.object.versions)
   return new Promise<PutOutcome>((resolve) => {
+    let core = initial
     let answered = false
-    let outstanding = others.length
+    // Replicas still to answer, the coordinator's own write included when it counts.
+    let outstanding = others.length + (selfIsHome ? 1 : 0)
+    let context: VersionVector = []
+    let localDone = !selfIsHome
     const settle = (): void => {
       const verdict = enough(core)
       if (answered || verdict.kind === 'wait') return
       if (request.explain && outstanding > 0) return
+      // A failure is reported with the coordinator's own write counted: it is local and soon done,
+      // and the client is owed an exact count of the replicas that hold the write.
+      if (verdict.kind === 'quorum_unmet' && !localDone) return
       answered = true
       if (verdict.kind === 'ok') {
         resolve({ok: true, context, trace: traceOf()})
@@ -178,21 +172,51 @@ async function coordinateHere(
         trace: traceOf(),
       })
     }
-    settle()
-    for (const [index, node] of others.entries()) {
-      const timeoutMs = Math.max(1, deadlineMs - deps.clock.monotonicMs())
-      const askDurable = remoteDurable || (deps.durableReplicaPerPut && index === 0 && !durable)
-      void callReplicaPut(deps, node, placement.partition, request.key, local.object, askDurable, timeoutMs).then((reply) => {
-        outstanding -= 1
-        if (reply.ok) {
-          replies.push({node, outcome: 'ok', latencyMs: reply.latencyMs, durable: reply.durable})
-          core = addAck(core, node, reply.durable)
-        } else {
-          replies.push({node, outcome: 'failed', latencyMs: reply.latencyMs, error: reply.error})
-          core = addFailure(core, node)
-        }
-        settle()
-      })
+    // The other replicas are sent the new object as soon as it is made, while this node is
+    // still writing it to disk: the two writes overlap instead of following each other.
+    const sendToOthers = (object: StoredObject): void => {
+      context = join(object.versions)
+      for (const [index, node] of others.entries()) {
+        const timeoutMs = Math.max(1, deadlineMs - deps.clock.monotonicMs())
+        const askDurable = remoteDurable || (deps.durableReplicaPerPut && index === 0 && !durable)
+        void callReplicaPut(deps, node, placement.partition, request.key, object, askDurable, timeoutMs).then((reply) => {
+          outstanding -= 1
+          if (reply.ok) {
+            replies.push({node, outcome: 'ok', latencyMs: reply.latencyMs, durable: reply.durable})
+            core = addAck(core, node, reply.durable)
+          } else {
+            replies.push({node, outcome: 'failed', latencyMs: reply.latencyMs, error: reply.error})
+            core = addFailure(core, node)
+          }
+          settle()
+        })
+      }
     }
+    const write = {context: request.context, version, actor: deps.actor, n: request.n, nowMs: version.timestampMs, durable}
+    writeNewVersion(deps.store, deps.policy, placement.partition, request.key, write, sendToOthers).then(
+      (local) => {
+        replies.push({node: deps.self, outcome: local.ok ? 'ok' : 'failed', latencyMs: deps.clock.monotonicMs() - startedMs, durable})
+        if (!local.ok) {
+          // Refused before anything was sent: the key is unchanged everywhere.
+          answered = true
+          resolve({ok: false, error: local.error, message: local.message, details: {}, trace: traceOf()})
+          return
+        }
+        if (!selfIsHome) return
+        outstanding -= 1
+        localDone = true
+        core = addAck(core, deps.self, durable)
+        settle()
+      },
+      (error: Error) => {
+        // The local disk failed after the object was sent on: the others may still make W.
+        replies.push({node: deps.self, outcome: 'failed', latencyMs: deps.clock.monotonicMs() - startedMs, error: `local store: ${error.message}`})
+        if (!selfIsHome) return
+        outstanding -= 1
+        localDone = true
+        core = addFailure(core, deps.self)
+        settle()
+      },
+    )
   })
 }

@@ -67,6 +67,8 @@ interface BufferedObject {
 export interface WriteOptions {
   /** Sync the write to disk before answering (a durable write). */
   readonly durable: boolean
+  /** Told the new object once it is made and before it is written, e.g. to send it on. */
+  readonly onChanged?: (object: StoredObject) => void
 }
 
 export class Store {
@@ -160,6 +162,7 @@ export class Store {
       const outcome = change(stored)
       if (!outcome.ok) return outcome
       assert(isValidVersionSet(outcome.object.versions), 'refusing to store a malformed version set')
+      options.onChanged?.(outcome.object)
       if (this.buffer !== undefined && !options.durable) {
         if (this.buffer.size >= writeBufferEntriesMax || this.bufferedBytes >= writeBufferBytesMax) await this.flush()
         const bytes = objectValueBytes(outcome.object) + dbKey.length

@@ -185,6 +185,7 @@ const config: BenchConfig & {targetNodes: readonly string[]} = {
   w: 2,
   mode: {kind: 'open', ratePerS: 500},
   durationS: 2,
+  warmupS: 0,
   load: true,
   clientDriven: false,
   calibrate: true,
