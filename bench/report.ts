@@ -41,7 +41,10 @@ export function formatReport(report: BenchReport): string {
   lines.push(phaseSummary('run', report.run))
   lines.push(...operationTable(report.run.operations))
   if (report.calibration) {
-    lines.push(`throughput: ${(report.calibration.ratio * 100).toFixed(1)}% of this machine's HTTP ceiling (${report.run.opsPerS.toFixed(0)} / ${report.calibration.opsPerS.toFixed(0)} ops/s, measured in this run)`)
+    // In an open loop the throughput is the offered rate, so the ratio says how hard the
+    // machine was pushed, not how much it can take.
+    const what = c.mode.kind === 'closed' ? 'throughput' : 'offered load'
+    lines.push(`${what}: ${(report.calibration.ratio * 100).toFixed(1)}% of this machine's HTTP ceiling (${report.run.opsPerS.toFixed(0)} / ${report.calibration.opsPerS.toFixed(0)} ops/s, measured in this run)`)
   }
   const versions = report.run.operations.filter((op) => Object.keys(op.versionsSeen).length > 0)
   for (const op of versions) {

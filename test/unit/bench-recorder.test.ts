@@ -232,7 +232,7 @@ describe('formatReport', () => {
     const updateRow = lines.find((line) => /^ {2}update\s/.test(line))
     assert.ok(updateRow !== undefined, text)
     assert.match(updateRow, /\s450\s.*456\.78.*\snone$/)
-    assert.match(text, /throughput: 42\.5% of this machine's HTTP ceiling \(425 \/ 1000 ops\/s, measured in this run\)/)
+    assert.match(text, /offered load: 42\.5% of this machine's HTTP ceiling \(425 \/ 1000 ops\/s, measured in this run\)/)
     assert.match(text, /versions seen by reads: 1: 99\.000%, 2: 1\.000%/)
     assert.match(text, /^SLA ci: MISSED$/m)
     assert.match(text, /^ {2}met {4}read p99\.9 <= 300 ms: measured 12\.34 ms$/m)
