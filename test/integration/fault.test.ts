@@ -7,21 +7,8 @@ import {describe, it} from 'node:test'
 import path from 'node:path'
 import {startLocalNode, waitForNodes} from '../../src/cli/local-cluster.js'
 import {freeClusterPorts} from '../../src/cli/ports.js'
-import {getJson, putValue, reloadCluster, runDyn, siblingTexts, sleep, startCluster} from './harness.js'
+import {getJson, putValue, reloadCluster, runDyn, siblingTexts, sleep, startCluster, killNode} from './harness.js'
 
-async function killNode(pid: number | undefined): Promise<void> {
-  assert.ok(pid !== undefined)
-  process.kill(pid, 'SIGKILL')
-  for (let i = 0; i < 100; i += 1) {
-    try {
-      process.kill(pid, 0)
-    } catch {
-      return
-    }
-    await sleep(20)
-  }
-  throw new Error(`pid ${pid} survived SIGKILL`)
-}
 
 describe('failures with real processes', () => {
   it('with 2 of 3 nodes killed, w=2 answers 503 quorum_unmet and w=1 succeeds', async (t) => {

@@ -97,3 +97,18 @@ export function siblingTexts(body: Record<string, unknown>): string[] {
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** SIGKILL a node and wait (bounded) until it is gone, so the next request really meets a dead port. */
+export async function killNode(pid: number | undefined): Promise<void> {
+  if (pid === undefined) throw new Error('no pid to kill')
+  process.kill(pid, 'SIGKILL')
+  for (let attempt = 0; attempt < 100; attempt += 1) {
+    try {
+      process.kill(pid, 0)
+    } catch {
+      return
+    }
+    await sleep(50)
+  }
+  throw new Error(`pid ${pid} survived SIGKILL`)
+}

@@ -8,7 +8,7 @@ import {after, before, describe, it} from 'node:test'
 import type {Clock} from '../../src/clock.js'
 import {PartitionAwareClient} from '../../src/client/partition-aware-client.js'
 import type {GetResult, WriteResult} from '../../src/client/http-client.js'
-import {getJson, sleep, startCluster} from './harness.js'
+import {getJson, sleep, startCluster, killNode} from './harness.js'
 import type {TestCluster} from './harness.js'
 
 const nodeCount = 5
@@ -35,20 +35,6 @@ function textOf(result: GetResult): string[] {
   return result.siblings.map((s) => s.value.toString('utf8')).sort()
 }
 
-async function killNode(pid: number | undefined): Promise<void> {
-  assert.ok(pid !== undefined)
-  process.kill(pid, 'SIGKILL')
-  // Bounded wait until the process is gone, so the next request really meets a dead port.
-  for (let attempt = 0; attempt < 100; attempt += 1) {
-    try {
-      process.kill(pid, 0)
-    } catch {
-      return
-    }
-    await sleep(50)
-  }
-  throw new Error(`pid ${pid} survived SIGKILL`)
-}
 
 describe('partition-aware client on a 5-node cluster', () => {
   let c: TestCluster

@@ -23,6 +23,7 @@ import {
   zipfianGenerator,
   type DistributionName,
 } from '../../bench/distributions.js'
+import {assertFrequency} from './statistics.js'
 
 const theta = zipfianConstant
 const distributionNames: readonly DistributionName[] = ['uniform', 'zipfian', 'latest']
@@ -61,14 +62,6 @@ function countDraws(next: () => number, size: number, draws: number): number[] {
   return counts
 }
 
-function assertFrequency(count: number, draws: number, probability: number, what: string): void {
-  const expected = draws * probability
-  const tolerance = 6 * Math.sqrt(draws * probability * (1 - probability))
-  assert.ok(
-    Math.abs(count - expected) <= tolerance,
-    `${what}: counted ${count} in ${draws} draws, expected ${expected.toFixed(1)} ± ${tolerance.toFixed(1)}`,
-  )
-}
 
 /** FNV-1a 64 over bytes, straight from its definition, as a reference. */
 function fnv1aBytes(bytes: Uint8Array): bigint {

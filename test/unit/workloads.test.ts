@@ -21,17 +21,10 @@ import {
   type Workload,
   type WorkloadName,
 } from '../../bench/workloads.js'
+import {assertFrequency} from './statistics.js'
 
 const workloadNames: readonly WorkloadName[] = ['a', 'b', 'c', 'd', 'f', 'cart']
 
-function assertFrequency(count: number, draws: number, probability: number, what: string): void {
-  const expected = draws * probability
-  const tolerance = 6 * Math.sqrt(draws * probability * (1 - probability))
-  assert.ok(
-    Math.abs(count - expected) <= tolerance,
-    `${what}: counted ${count} in ${draws} draws, expected ${expected.toFixed(1)} ± ${tolerance.toFixed(1)}`,
-  )
-}
 
 function countKinds(workload: Workload, seed: number, draws: number): Map<OperationKind, number> {
   const picker = operationPicker(workload, seededRandom(seed))
