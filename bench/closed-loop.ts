@@ -21,6 +21,12 @@ export interface ClosedLoopOptions {
   readonly nodes: readonly string[]
   readonly connections: number
   readonly durationS: number
+  /**
+   * Seconds of the same load first, in the same autocannon run, not measured: the connections
+   * are then open and the code compiled when measuring starts, and no operation straddles the
+   * boundary between two runs.
+   */
+  readonly warmupS: number
   readonly timeoutS: number
   readonly factory: OperationFactory
   readonly recorder: Recorder
@@ -29,7 +35,10 @@ export interface ClosedLoopOptions {
 export interface DriverTotals {
   readonly elapsedS: number
   readonly httpRequests: number
-  /** Requests that got no answer at all, by kind (the operations they belonged to are not in the histograms). */
+  /**
+   * Requests that got no answer at all, by kind (the operations they belonged to are not in the
+   * histograms). The closed loop's come from autocannon and include the warm-up's.
+   */
   readonly transportErrors: {readonly timeout: number; readonly connection: number}
 }
 
@@ -50,7 +59,12 @@ function headerValue(value: string | string[] | undefined): string | undefined {
 
 export async function runClosedLoop(options: ClosedLoopOptions): Promise<DriverTotals> {
   const followUps: InFlight[] = []
+  // Operations sent and not yet answered; whatever is left when the run ends was dropped
+  // (a timeout, a reset connection, or the run's end) and is abandoned.
+  const inFlight = new Set<InFlight>()
   const begin = performance.now()
+  const measuredFromMs = begin + options.warmupS * 1000
+  let httpRequests = 0
   const perNode = options.nodes.map((_, i) => Math.floor(options.connections / options.nodes.length) + (i < options.connections % options.nodes.length ? 1 : 0))
   const runs = options.nodes
     .map((node, i) => ({node, connections: perNode[i] ?? 0}))
@@ -60,12 +74,15 @@ export async function runClosedLoop(options: ClosedLoopOptions): Promise<DriverT
         url: `http://${target.node}`,
         connections: target.connections,
         pipelining: 1,
-        duration: options.durationS,
+        duration: options.warmupS + options.durationS,
         timeout: options.timeoutS,
         requests: [
           {
             setupRequest: (request, context) => {
+              // autocannon builds each connection's first request before connecting; those are
+              // timed from then, and fall in the warm-up.
               const item = followUps.shift() ?? newItem(options.factory.next())
+              inFlight.add(item)
               ;(context as RequestContext).item = item
               return {...request, method: item.step.method, path: item.step.path, headers: item.step.headers, body: item.step.body ?? ''}
             },
@@ -73,9 +90,12 @@ export async function runClosedLoop(options: ClosedLoopOptions): Promise<DriverT
               const item = (context as RequestContext).item
               if (item === undefined) return
               ;(context as RequestContext).item = undefined
+              inFlight.delete(item)
+              const measured = item.startedMs >= measuredFromMs
+              if (measured) httpRequests += 1
               const result = item.run.onReply({status, body, contextHeader: headerValue((headers as Record<string, string | string[] | undefined>)['x-dyn-context'])})
               if (result.done) {
-                options.recorder.record(item.run.kind, result.outcome, (performance.now() - item.startedMs) * 1000, result.versions)
+                if (measured) options.recorder.record(item.run.kind, result.outcome, (performance.now() - item.startedMs) * 1000, result.versions)
               } else {
                 followUps.push({...item, step: result.step})
               }
@@ -85,15 +105,15 @@ export async function runClosedLoop(options: ClosedLoopOptions): Promise<DriverT
       }),
     )
   const results = await Promise.all(runs)
-  let httpRequests = 0
+  const endMs = performance.now()
+  for (const item of [...inFlight, ...followUps]) item.run.abandon()
   let timeout = 0
   let connection = 0
   for (const result of results) {
-    httpRequests += result.requests.total
     timeout += result.timeouts
     connection += result.errors - result.timeouts
   }
-  return {elapsedS: (performance.now() - begin) / 1000, httpRequests, transportErrors: {timeout, connection: Math.max(0, connection)}}
+  return {elapsedS: (endMs - measuredFromMs) / 1000, httpRequests, transportErrors: {timeout, connection: Math.max(0, connection)}}
 }
 
 function newItem(run: OperationRun): InFlight {

@@ -15,6 +15,7 @@ import {fileURLToPath} from 'node:url'
 import {seededRandom} from '../src/clock.js'
 import {clusterDown, clusterUp} from '../src/cli/local-cluster.js'
 import {freeClusterPorts} from '../src/cli/ports.js'
+import {DynClient, UnreachableError} from '../src/client/http-client.js'
 import {PartitionAwareClient} from '../src/client/partition-aware-client.js'
 import {runClosedLoop} from './closed-loop.js'
 import {keyChooser} from './distributions.js'
@@ -91,10 +92,25 @@ const progressIntervalMs = 250
 
 export async function runBench(config: BenchConfig, sla: Sla | undefined, onProgress: (snapshot: ProgressSnapshot) => void): Promise<BenchReport> {
   const cleanups: Array<() => Promise<void>> = []
+  let cleaning: Promise<void> | undefined
+  const cleanUp = (): Promise<void> => {
+    cleaning ??= (async () => {
+      for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined)
+    })()
+    return cleaning
+  }
+  // Interrupted, the bench still stops the cluster and the calibration server it started: they
+  // are detached processes, and would otherwise keep their ports.
+  const onSignal = (): void => {
+    void cleanUp().then(() => process.exit(130))
+  }
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
   try {
     onProgress({phase: 'starting', elapsedS: 0, durationS: config.durationS, done: 0, operations: []})
     const calibration = config.calibrate ? await calibrate(config, onProgress, cleanups) : undefined
     const nodes = config.nodes.length > 0 ? config.nodes : await startCluster(config, cleanups)
+    await checkReachable(nodes, config.timeoutS)
     const contexts = new ContextCache(config.records * 2 + 1_000_000)
     const random = seededRandom(config.seed)
     const chooser = keyChooser(config.distribution, config.records, random)
@@ -105,7 +121,8 @@ export async function runBench(config: BenchConfig, sla: Sla | undefined, onProg
     const run = await withProgress('running', config.durationS + config.warmupS, recorder, onProgress, () => drive(config, nodes, factory, recorder, route))
     // The open loop's transport failures are already operations in the histograms; the closed
     // loop's are not, and count on their own.
-    const unanswered = config.mode.kind === 'closed' ? run.transportErrors.timeout + run.transportErrors.connection : 0
+    // The open loop's operations that were never started (too many in flight) failed too.
+    const unanswered = config.mode.kind === 'closed' ? run.transportErrors.timeout + run.transportErrors.connection : (run.notStarted ?? 0)
     const verdicts = sla === undefined ? undefined : judge(sla, run.operations, (kind, p) => recorder.percentileMs(kind, p), unanswered)
     const histograms = recorder.encodedHistograms()
     recorder.destroy()
@@ -119,20 +136,24 @@ export async function runBench(config: BenchConfig, sla: Sla | undefined, onProg
       histograms,
     }
   } finally {
-    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined)
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+    await cleanUp()
+  }
+}
+
+/** Every target node must answer before loading starts; a benchmark of a dead node measures nothing. */
+async function checkReachable(nodes: readonly string[], timeoutS: number): Promise<void> {
+  for (const node of nodes) {
+    const health = await new DynClient(node, timeoutS * 1000).getJson('/health')
+    if (!health.ok) throw new UnreachableError(node, `GET /health answered ${health.status}`)
   }
 }
 
 async function drive(config: BenchConfig, nodes: readonly string[], factory: OperationFactory, recorder: Recorder, route: ((key: string) => string) | undefined): Promise<PhaseResult> {
-  if (config.mode.kind === 'closed' && config.warmupS > 0) {
-    // autocannon has no warm-up of its own: a first run whose figures are thrown away.
-    const discarded = new Recorder()
-    await runClosedLoop({nodes, connections: config.mode.connections, durationS: config.warmupS, timeoutS: config.timeoutS, factory, recorder: discarded})
-    discarded.destroy()
-  }
   const totals =
     config.mode.kind === 'closed'
-      ? await runClosedLoop({nodes, connections: config.mode.connections, durationS: config.durationS, timeoutS: config.timeoutS, factory, recorder})
+      ? await runClosedLoop({nodes, connections: config.mode.connections, durationS: config.durationS, warmupS: config.warmupS, timeoutS: config.timeoutS, factory, recorder})
       : await runOpenLoop({nodes, ratePerS: config.mode.ratePerS, durationS: config.durationS, warmupS: config.warmupS, timeoutS: config.timeoutS, factory, recorder, ...(route === undefined ? {} : {route})})
   const operations = recorder.summary(totals.elapsedS)
   const count = operations.reduce((sum, op) => sum + op.count, 0)
@@ -194,12 +215,7 @@ async function calibrate(config: BenchConfig, onProgress: (snapshot: ProgressSna
   const connections = config.mode.kind === 'closed' ? config.mode.connections : 50
   const durationS = config.calibrationS
   const result = await withProgress('calibrating', durationS, recorder, onProgress, async () => {
-    if (config.warmupS > 0) {
-      const discarded = new Recorder()
-      await runClosedLoop({nodes: [`127.0.0.1:${server.port}`], connections, durationS: config.warmupS, timeoutS: config.timeoutS, factory, recorder: discarded})
-      discarded.destroy()
-    }
-    const totals = await runClosedLoop({nodes: [`127.0.0.1:${server.port}`], connections, durationS, timeoutS: config.timeoutS, factory, recorder})
+    const totals = await runClosedLoop({nodes: [`127.0.0.1:${server.port}`], connections, durationS, warmupS: config.warmupS, timeoutS: config.timeoutS, factory, recorder})
     const operations = recorder.summary(totals.elapsedS)
     const count = operations.reduce((sum, op) => sum + op.count, 0)
     return {elapsedS: totals.elapsedS, opsPerS: count / totals.elapsedS, httpRequests: totals.httpRequests, operations, transportErrors: totals.transportErrors}

@@ -3,12 +3,12 @@
  *
  * A put is coordinated by one of the key's N home replicas; any other node forwards it to the
  * first home replica that answers. The coordinator makes the new version from the client's
- * context against its own copy, stores it (its own acknowledgement), sends the resulting object
+ * context against its own copy, stores it (its own acknowledgement), sends the stored object
  * to the other N-1 homes, and answers as soon as the core says W acks (DW durable) are in, or
  * that they can no longer be. Replicas that answer later still store the version.
  */
 
-import type {StoredObject, StoredVersion} from '../storage/stored-object.js'
+import type {StoredVersion} from '../storage/stored-object.js'
 import {MessageType} from '../transport/message-type.js'
 import type {VersionVector} from '../versioning/dvvset.js'
 import {join} from '../versioning/dvvset.js'
@@ -34,7 +34,7 @@ export interface PutRequest {
   readonly explain: boolean
 }
 
-export type PutFailureCode = 'quorum_unmet' | 'too_many_siblings' | 'object_too_large' | 'unreachable' | 'bad_parameter'
+export type PutFailureCode = 'quorum_unmet' | 'too_many_siblings' | 'object_too_large' | 'unreachable' | 'bad_parameter' | 'internal'
 
 export type PutOutcome =
   | {readonly ok: true; readonly context: VersionVector; readonly trace: RequestTrace}
@@ -65,7 +65,7 @@ export async function coordinatePut(deps: CoordinatorDeps, request: PutRequest, 
   return coordinateHere(deps, request, placement, forwarded)
 }
 
-const putFailureCodes: readonly string[] = ['quorum_unmet', 'too_many_siblings', 'object_too_large', 'unreachable', 'bad_parameter']
+const putFailureCodes: readonly string[] = ['quorum_unmet', 'too_many_siblings', 'object_too_large', 'unreachable', 'bad_parameter', 'internal']
 
 /** A peer's answer to CoordinatePut, checked: its codes become HTTP statuses here. */
 function checkedOutcome(body: unknown, home: string): PutOutcome {
@@ -144,21 +144,32 @@ async function coordinateHere(
     timestampMs: deps.clock.nowMs(),
     tombstone: request.tombstone,
   }
+  // The coordinator's own write comes first, and only the stored object is sent on: were it
+  // sent before being stored, a local disk failure would let this node make the same dot again
+  // for another value, and replicas would hold two values under one clock.
+  const write = {context: request.context, version, actor: deps.actor, n: request.n, nowMs: version.timestampMs, durable}
+  let local: Awaited<ReturnType<typeof writeNewVersion>>
+  try {
+    local = await writeNewVersion(deps.store, deps.policy, placement.partition, request.key, write)
+  } catch (error) {
+    replies.push({node: deps.self, outcome: 'failed', latencyMs: deps.clock.monotonicMs() - startedMs, error: `local store: ${(error as Error).message}`})
+    return {ok: false, error: 'internal', message: `the coordinator could not store the write: ${(error as Error).message}`, details: {}, trace: traceOf()}
+  }
+  replies.push({node: deps.self, outcome: local.ok ? 'ok' : 'failed', latencyMs: deps.clock.monotonicMs() - startedMs, durable})
+  // Refused (limits) before anything was stored or sent: the key is unchanged everywhere.
+  if (!local.ok) return {ok: false, error: local.error, message: local.message, details: {}, trace: traceOf()}
+
   const initial = initPut(targetCount, w, Math.min(request.dw, w))
+  let core = selfIsHome ? addAck(initial, deps.self, durable) : initial
+  const stored = local.object
+  const context = join(stored.versions)
   return new Promise<PutOutcome>((resolve) => {
-    let core = initial
     let answered = false
-    // Replicas still to answer, the coordinator's own write included when it counts.
-    let outstanding = others.length + (selfIsHome ? 1 : 0)
-    let context: VersionVector = []
-    let localDone = !selfIsHome
+    let outstanding = others.length
     const settle = (): void => {
       const verdict = enough(core)
       if (answered || verdict.kind === 'wait') return
       if (request.explain && outstanding > 0) return
-      // A failure is reported with the coordinator's own write counted: it is local and soon done,
-      // and the client is owed an exact count of the replicas that hold the write.
-      if (verdict.kind === 'quorum_unmet' && !localDone) return
       answered = true
       if (verdict.kind === 'ok') {
         resolve({ok: true, context, trace: traceOf()})
@@ -172,51 +183,21 @@ async function coordinateHere(
         trace: traceOf(),
       })
     }
-    // The other replicas are sent the new object as soon as it is made, while this node is
-    // still writing it to disk: the two writes overlap instead of following each other.
-    const sendToOthers = (object: StoredObject): void => {
-      context = join(object.versions)
-      for (const [index, node] of others.entries()) {
-        const timeoutMs = Math.max(1, deadlineMs - deps.clock.monotonicMs())
-        const askDurable = remoteDurable || (deps.durableReplicaPerPut && index === 0 && !durable)
-        void callReplicaPut(deps, node, placement.partition, request.key, object, askDurable, timeoutMs).then((reply) => {
-          outstanding -= 1
-          if (reply.ok) {
-            replies.push({node, outcome: 'ok', latencyMs: reply.latencyMs, durable: reply.durable})
-            core = addAck(core, node, reply.durable)
-          } else {
-            replies.push({node, outcome: 'failed', latencyMs: reply.latencyMs, error: reply.error})
-            core = addFailure(core, node)
-          }
-          settle()
-        })
-      }
-    }
-    const write = {context: request.context, version, actor: deps.actor, n: request.n, nowMs: version.timestampMs, durable}
-    writeNewVersion(deps.store, deps.policy, placement.partition, request.key, write, sendToOthers).then(
-      (local) => {
-        replies.push({node: deps.self, outcome: local.ok ? 'ok' : 'failed', latencyMs: deps.clock.monotonicMs() - startedMs, durable})
-        if (!local.ok) {
-          // Refused before anything was sent: the key is unchanged everywhere.
-          answered = true
-          resolve({ok: false, error: local.error, message: local.message, details: {}, trace: traceOf()})
-          return
+    settle()
+    for (const [index, node] of others.entries()) {
+      const timeoutMs = Math.max(1, deadlineMs - deps.clock.monotonicMs())
+      const askDurable = remoteDurable || (deps.durableReplicaPerPut && index === 0 && !durable)
+      void callReplicaPut(deps, node, placement.partition, request.key, stored, askDurable, timeoutMs).then((reply) => {
+        outstanding -= 1
+        if (reply.ok) {
+          replies.push({node, outcome: 'ok', latencyMs: reply.latencyMs, durable: reply.durable})
+          core = addAck(core, node, reply.durable)
+        } else {
+          replies.push({node, outcome: 'failed', latencyMs: reply.latencyMs, error: reply.error})
+          core = addFailure(core, node)
         }
-        if (!selfIsHome) return
-        outstanding -= 1
-        localDone = true
-        core = addAck(core, deps.self, durable)
         settle()
-      },
-      (error: Error) => {
-        // The local disk failed after the object was sent on: the others may still make W.
-        replies.push({node: deps.self, outcome: 'failed', latencyMs: deps.clock.monotonicMs() - startedMs, error: `local store: ${error.message}`})
-        if (!selfIsHome) return
-        outstanding -= 1
-        localDone = true
-        core = addFailure(core, deps.self)
-        settle()
-      },
-    )
+      })
+    }
   })
 }

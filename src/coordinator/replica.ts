@@ -65,17 +65,13 @@ export interface NewVersion {
   readonly durable: boolean
 }
 
-/**
- * The coordinator's step of a put: a new version that supersedes exactly what the context saw.
- * `onMade` gets the new object as soon as it is made, before it is on disk.
- */
+/** The coordinator's step of a put: a new version that supersedes exactly what the context saw. */
 export async function writeNewVersion(
   store: Store,
   policy: ReplicaPolicy,
   partition: number,
   key: string,
   write: NewVersion,
-  onMade?: (object: StoredObject) => void,
 ): Promise<{ok: true; object: StoredObject} | LocalWriteFailure> {
   return store.updateObject<LocalWriteFailure>(
     partition,
@@ -88,7 +84,7 @@ export async function writeNewVersion(
       const object: StoredObject = {versions, n: write.n}
       return checkLimits(object, policy) ?? {ok: true, object}
     },
-    {durable: write.durable, ...(onMade === undefined ? {} : {onChanged: onMade})},
+    {durable: write.durable},
   )
 }
 

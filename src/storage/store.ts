@@ -62,13 +62,13 @@ interface BufferedObject {
   readonly dbKey: Buffer
   readonly object: StoredObject
   readonly bytes: number
+  /** Being written durably right now: flushes leave it alone, reads still find it. */
+  readonly durablePending?: boolean
 }
 
 export interface WriteOptions {
   /** Sync the write to disk before answering (a durable write). */
   readonly durable: boolean
-  /** Told the new object once it is made and before it is written, e.g. to send it on. */
-  readonly onChanged?: (object: StoredObject) => void
 }
 
 export class Store {
@@ -130,7 +130,8 @@ export class Store {
     while (this.flushing !== undefined) await this.flushing
     const buffer = this.buffer
     if (buffer === undefined || buffer.size === 0) return
-    const entries = [...buffer.entries()]
+    const entries = [...buffer.entries()].filter(([, entry]) => entry.durablePending !== true)
+    if (entries.length === 0) return
     this.flushing = (async () => {
       await this.db.batch(entries.map(([, entry]) => ({type: 'put' as const, key: entry.dbKey, value: encodeObject(entry.object)})))
       for (const [id, entry] of entries) if (buffer.get(id) === entry) this.unbuffer(id)
@@ -160,23 +161,34 @@ export class Store {
       const outcome = change(stored)
       if (!outcome.ok) return outcome
       assert(isValidVersionSet(outcome.object.versions), 'refusing to store a malformed version set')
-      options.onChanged?.(outcome.object)
       if (this.buffer !== undefined && !options.durable) {
         if (this.buffer.size >= writeBufferEntriesMax || this.bufferedBytes >= writeBufferBytesMax) await this.flush()
         const bytes = objectValueBytes(outcome.object) + dbKey.length
         this.unbuffer(id)
         this.buffer.set(id, {dbKey, object: outcome.object, bytes})
         this.bufferedBytes += bytes
-      } else {
-        if (this.buffer !== undefined) {
-          // The new object holds everything the buffered one had. Drop it from the buffer, then
-          // let any flush already writing the old object finish, so it cannot land after this write.
-          this.unbuffer(id)
-          while (this.flushing !== undefined) await this.flushing
+      } else if (this.buffer !== undefined) {
+        // The new object supersedes the buffered one. It takes the buffered one's place at once,
+        // marked so that flushes leave it alone, so reads never fall back to an older LevelDB
+        // object meanwhile; a flush already writing the old object must finish first, so that it
+        // cannot land after this write.
+        const pending: BufferedObject = {dbKey, object: outcome.object, bytes: objectValueBytes(outcome.object) + dbKey.length, durablePending: true}
+        this.unbuffer(id)
+        this.buffer.set(id, pending)
+        this.bufferedBytes += pending.bytes
+        while (this.flushing !== undefined) await this.flushing
+        try {
+          await this.commit(dbKey, encodeObject(outcome.object), true)
+        } catch (error) {
+          // Not durable, but not lost either: it stays buffered like any other write.
+          if (this.buffer.get(id) === pending) this.buffer.set(id, {...pending, durablePending: false})
+          throw error
         }
+        if (this.buffer.get(id) === pending) this.unbuffer(id)
+      } else {
         await this.commit(dbKey, encodeObject(outcome.object), options.durable)
       }
-      // Only now is the object stored, and only now may reads see it.
+      // The cache learns the object only once it is stored (a buffered one is found in the buffer).
       this.cache.set(id, outcome.object)
       return outcome
     })
