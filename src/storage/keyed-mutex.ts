@@ -30,4 +30,11 @@ export class KeyedMutex {
       if (this.tails.get(key) === tail) this.tails.delete(key)
     }
   }
+
+  /** Resolves once no critical section runs or waits; callers must stop starting new ones first. */
+  async idle(): Promise<void> {
+    // Each pass waits for every section known at its start; the caller's bound on new sections
+    // makes the number of passes finite.
+    while (this.tails.size > 0) await Promise.all([...this.tails.values()])
+  }
 }

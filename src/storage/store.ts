@@ -16,7 +16,7 @@
 
 import {ClassicLevel} from 'classic-level'
 import {Packr} from 'msgpackr'
-import {assert} from '../errors.js'
+import {assert, DynError} from '../errors.js'
 import {isValidVersionSet} from '../versioning/dvvset.js'
 import {KeyedMutex} from './keyed-mutex.js'
 import {ObjectCache} from './object-cache.js'
@@ -79,6 +79,7 @@ export class Store {
   private pendingWrites: PendingWrite[] = []
   private commitScheduled = false
   private readonly schedule: (callback: () => void) => void
+  private closing = false
   /** Buffered objects by `partition/key`; undefined when the write buffer is off. */
   private readonly buffer: Map<string, BufferedObject> | undefined
   private flushing: Promise<void> | undefined
@@ -96,7 +97,13 @@ export class Store {
     return new Store(db, options)
   }
 
+  /**
+   * Refuse new writes, let the running ones finish (their group commits included), write the
+   * buffer out, then close LevelDB: a write acknowledged before close is on disk after it.
+   */
   async close(): Promise<void> {
+    this.closing = true
+    await this.mutex.idle()
     await this.flush()
     await this.db.close()
   }
@@ -154,6 +161,7 @@ export class Store {
     change: (stored: StoredObject | undefined) => {ok: true; object: StoredObject} | F,
     options: WriteOptions,
   ): Promise<{ok: true; object: StoredObject} | F> {
+    if (this.closing) throw new DynError('unreachable', 'the store is closing: this node is shutting down')
     const dbKey = objectKey(partition, key)
     const id = bufferId(partition, key)
     return this.mutex.run(key, async () => {

@@ -476,3 +476,21 @@ describe('store: write buffer (paper §6.1)', () => {
     assert.deepEqual(page.map((entry) => entry.key), ['a', 'b'])
   })
 })
+
+describe('store: close', () => {
+  it('finishes the writes under way, keeps them, and refuses writes after close', async () => {
+    const folder = await temporaryFolder()
+    const store = await Store.open(folder, {writeBuffer: true, schedule: setImmediate})
+    const writes = Array.from({length: 20}, (_, i) => put(store, 4, `k${i}`, writeOnce(`v${i}`), i % 2 === 0))
+    const closed = store.close()
+    await Promise.all(writes)
+    await closed
+    await assert.rejects(store.updateObject(4, 'late', () => ({ok: true, object: writeOnce('late')}), {durable: false}), {code: 'unreachable'})
+    const reopened = await Store.open(folder, plainStore)
+    try {
+      for (let i = 0; i < 20; i += 1) assert.deepEqual(plain(await reopened.getObject(4, `k${i}`)), plain(writeOnce(`v${i}`)), `k${i}`)
+    } finally {
+      await reopened.close()
+    }
+  })
+})
