@@ -33,6 +33,10 @@ export interface MembershipEvents {
 
 /** How long one gossip or join exchange may take before the peer is skipped this round. */
 export const gossipRequestTimeoutMs = 1000
+/** How long a seed gives a member it probes before it lets another node take that member's name. */
+export const nameProbeTimeoutMs = 2000
+/** A join may wait for the seed's probe of a name already in use, so it gets longer than that. */
+export const joinRequestTimeoutMs = nameProbeTimeoutMs + 3000
 
 export class Membership {
   private currentTable: MemberTable
@@ -110,7 +114,7 @@ export class Membership {
     }
     const existing = findMember(this.currentTable, member.name)
     if (existing !== undefined && existing.rpcAddress !== member.rpcAddress && existing.status !== 'left' && member.name !== this.selfName) {
-      const probe = await this.transport.request(existing.rpcAddress, MessageType.Gossip, {table: this.currentTable}, gossipRequestTimeoutMs)
+      const probe = await this.transport.request(existing.rpcAddress, MessageType.Gossip, {table: this.currentTable}, nameProbeTimeoutMs)
       if (probe.ok) {
         throw new DynError('bad_parameter', `a node named ${member.name} is already running at ${existing.rpcAddress}; choose another --name, or stop that node first`)
       }
@@ -167,7 +171,7 @@ export class Membership {
     for (let attempt = 0; attempt < attemptsMax; attempt += 1) {
       for (const seed of seeds) {
         const body: JoinBody = {member: self, requestedSettings}
-        const answer = await transport.request(seed, MessageType.Join, body, gossipRequestTimeoutMs)
+        const answer = await transport.request(seed, MessageType.Join, body, joinRequestTimeoutMs)
         if (answer.ok) {
           const table = (answer.body as Partial<GossipBody> | null)?.table
           if (isValidMemberTable(table)) return table
