@@ -93,15 +93,8 @@ export function randomTokenRing(nodeCount: number, tokensPerNode: number, random
  * therefore covers the range (positions[i-1], positions[i]].
  */
 export function successorToken(ring: TokenRing, position: number): number {
-  const {positions} = ring
-  let low = 0
-  let high = positions.length
-  while (low < high) {
-    const middle = (low + high) >>> 1
-    if ((positions[middle] as number) < position) low = middle + 1
-    else high = middle
-  }
-  return low === positions.length ? 0 : low
+  const index = lowerBound(ring.positions, position)
+  return index === ring.positions.length ? 0 : index
 }
 
 /** The first `replicaCount` distinct nodes met walking clockwise from token `start` (§4.3). */
@@ -302,11 +295,16 @@ export function ringWorkload(universe: KeyUniverse, requestsPerKey: Uint32Array)
 
 /** The number of keys (in ring order) at positions below `position`. */
 function keysBelow(sortedPositions: Uint32Array, position: number): number {
+  return lowerBound(sortedPositions, position)
+}
+
+/** The index of the first element of an ascending array that is not below `value` (its length if none). */
+function lowerBound(sorted: ArrayLike<number>, value: number): number {
   let low = 0
-  let high = sortedPositions.length
+  let high = sorted.length
   while (low < high) {
     const middle = (low + high) >>> 1
-    if ((sortedPositions[middle] as number) < position) low = middle + 1
+    if ((sorted[middle] as number) < value) low = middle + 1
     else high = middle
   }
   return low
