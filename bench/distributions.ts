@@ -72,42 +72,31 @@ export interface ZipfianGenerator {
 export function keyChooser(name: DistributionName, recordCount: number, random: Random): KeyChooser {
   assert(Number.isSafeInteger(recordCount) && recordCount >= 1, `keyChooser needs at least one record, got ${recordCount}`)
   const keySpace = new KeySpace(recordCount)
+  const over = (next: () => number): KeyChooser => ({
+    next,
+    inserted: (index) => keySpace.acknowledge(index),
+    get recordCount() {
+      return keySpace.recordCount
+    },
+  })
   switch (name) {
     case 'uniform':
-      return {
-        next: () => random.int(keySpace.recordCount),
-        inserted: (index) => keySpace.acknowledge(index),
-        get recordCount() {
-          return keySpace.recordCount
-        },
-      }
+      return over(() => random.int(keySpace.recordCount))
     case 'zipfian': {
       const ranks = zipfianGenerator(recordCount, random)
-      return {
-        next: () => {
-          // The ranks grow lazily with the key space, so a burst of inserts costs one ζ update.
-          ranks.grow(keySpace.recordCount)
-          return Number(fnv1a64(ranks.next()) % BigInt(keySpace.recordCount))
-        },
-        inserted: (index) => keySpace.acknowledge(index),
-        get recordCount() {
-          return keySpace.recordCount
-        },
-      }
+      return over(() => {
+        // The ranks grow lazily with the key space, so a burst of inserts costs one ζ update.
+        ranks.grow(keySpace.recordCount)
+        return Number(fnv1a64(ranks.next()) % BigInt(keySpace.recordCount))
+      })
     }
     case 'latest': {
       const ages = zipfianGenerator(recordCount, random)
-      return {
-        next: () => {
-          ages.grow(keySpace.recordCount)
-          // Age 0 is the last record of the key space, the newest one.
-          return keySpace.recordCount - 1 - ages.next()
-        },
-        inserted: (index) => keySpace.acknowledge(index),
-        get recordCount() {
-          return keySpace.recordCount
-        },
-      }
+      return over(() => {
+        ages.grow(keySpace.recordCount)
+        // Age 0 is the last record of the key space, the newest one.
+        return keySpace.recordCount - 1 - ages.next()
+      })
     }
   }
 }

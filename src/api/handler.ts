@@ -13,10 +13,11 @@
 
 import type {IncomingMessage, ServerResponse} from 'node:http'
 import type {GetOutcome} from '../coordinator/get-coordinator.js'
+import {hasLiveVersion} from '../coordinator/delete-coordinator.js'
 import {isSafeContentType} from '../coordinator/messages.js'
 import type {PutOutcome} from '../coordinator/put-coordinator.js'
 import type {ErrorCode} from '../errors.js'
-import type {StoredObject, StoredVersion} from '../storage/stored-object.js'
+import type {StoredVersion} from '../storage/stored-object.js'
 import {encodeContext} from '../versioning/context.js'
 import type {VersionVector} from '../versioning/dvvset.js'
 import {join, values} from '../versioning/dvvset.js'
@@ -135,13 +136,17 @@ async function readBody(request: IncomingMessage): Promise<Checked<Uint8Array>> 
   return {ok: true, value: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)}
 }
 
-interface WriteInputs {
+interface RequestInputs {
   readonly quorum: Quorum
-  readonly context: VersionVector
   readonly explain: boolean
 }
 
-function checkWriteInputs(service: KvService, request: IncomingMessage, query: URLSearchParams, allowed: readonly string[]): Checked<WriteInputs> {
+interface WriteInputs extends RequestInputs {
+  readonly context: VersionVector
+}
+
+/** The query of a key request: only `allowed` parameters, N/R/W/DW against the cluster, explain. */
+function checkRequestInputs(service: KvService, query: URLSearchParams, allowed: readonly string[]): Checked<RequestInputs> {
   const known = checkKnownParameters(query, allowed)
   if (!known.ok) return known
   const settings = service.settings()
@@ -149,9 +154,15 @@ function checkWriteInputs(service: KvService, request: IncomingMessage, query: U
   if (!quorum.ok) return quorum
   const explain = checkFlag(query, 'explain')
   if (!explain.ok) return explain
+  return {ok: true, value: {quorum: quorum.value, explain: explain.value}}
+}
+
+function checkWriteInputs(service: KvService, request: IncomingMessage, query: URLSearchParams, allowed: readonly string[]): Checked<WriteInputs> {
+  const inputs = checkRequestInputs(service, query, allowed)
+  if (!inputs.ok) return inputs
   const context = checkContext(request.headers[contextHeader])
   if (!context.ok) return context
-  return {ok: true, value: {quorum: quorum.value, context: context.value, explain: explain.value}}
+  return {ok: true, value: {...inputs.value, context: context.value}}
 }
 
 async function handlePut(service: KvService, request: IncomingMessage, reply: Reply, key: string, query: URLSearchParams): Promise<void> {
@@ -176,35 +187,31 @@ async function handlePut(service: KvService, request: IncomingMessage, reply: Re
 }
 
 function sendPutOutcome(request: IncomingMessage, reply: Reply, outcome: PutOutcome): void {
-  if (!outcome.ok) return sendError(reply, outcome.error, outcome.message, {...outcome.details, ...(outcome.trace ? {trace: outcome.trace} : {})})
+  if (!outcome.ok) return sendFailure(reply, outcome)
   const context = encodeContext(outcome.context)
   if (wantsJson(request)) return sendJson(reply, 200, {context, trace: outcome.trace}, {[contextHeader]: context})
   reply(204, {[contextHeader]: context})
 }
 
 async function handleGet(service: KvService, request: IncomingMessage, reply: Reply, key: string, query: URLSearchParams): Promise<void> {
-  const known = checkKnownParameters(query, ['n', 'r', 'explain'])
-  if (!known.ok) return refuse(request, reply, known)
-  const settings = service.settings()
-  const quorum = checkQuorum(query, {n: settings.defaultN, r: settings.defaultR, w: settings.defaultW}, service.clusterSize())
-  if (!quorum.ok) return refuse(request, reply, quorum)
-  const explain = checkFlag(query, 'explain')
-  if (!explain.ok) return refuse(request, reply, explain)
-  const outcome = await service.get({key, n: quorum.value.n, r: quorum.value.r, explain: explain.value})
+  const inputs = checkRequestInputs(service, query, ['n', 'r', 'explain'])
+  if (!inputs.ok) return refuse(request, reply, inputs)
+  const outcome = await service.get({key, n: inputs.value.quorum.n, r: inputs.value.quorum.r, explain: inputs.value.explain})
   sendGetOutcome(request, reply, outcome, key)
 }
 
-function liveVersions(object: StoredObject | undefined): StoredVersion[] {
-  return object === undefined ? [] : values(object.versions).filter((v) => !v.tombstone)
+/** A coordinator's failure, with its details and, when it has one, its trace. */
+function sendFailure(reply: Reply, failure: {error: ErrorCode; message: string; details: Record<string, unknown>; trace?: unknown}): void {
+  sendError(reply, failure.error, failure.message, {...failure.details, ...(failure.trace ? {trace: failure.trace} : {})})
 }
 
 function sendGetOutcome(request: IncomingMessage, reply: Reply, outcome: GetOutcome, key: string): void {
-  if (!outcome.ok) return sendError(reply, outcome.error, outcome.message, {...outcome.details, ...(outcome.trace ? {trace: outcome.trace} : {})})
+  if (!outcome.ok) return sendFailure(reply, outcome)
   const object = outcome.object
   const versions = object === undefined ? [] : values(object.versions)
   const context = object === undefined ? undefined : encodeContext(join(object.versions))
   const contextHeaders: Record<string, string> = context === undefined ? {} : {[contextHeader]: context}
-  if (liveVersions(object).length === 0) {
+  if (!hasLiveVersion(object)) {
     // Missing or deleted. The tombstone's context lets a later write supersede the delete.
     const deleted = versions.length > 0
     return sendError(reply, 'not_found', deleted ? `${key} was deleted` : `${key} does not exist`, {deleted, ...(context ? {context} : {}), ...(wantsJson(request) ? {trace: outcome.trace} : {})}, contextHeaders)

@@ -6,7 +6,7 @@
 import {Command} from '@oclif/core'
 import {DynError} from '../errors.js'
 import {UnreachableError} from '../client/http-client.js'
-import {exitCodeOf, exitCodes} from './exit-codes.js'
+import {exitCodeOf} from './exit-codes.js'
 
 export abstract class DynCommand extends Command {
   protected printJson(value: unknown): void {
@@ -25,9 +25,5 @@ export abstract class DynCommand extends Command {
     if (error instanceof UnreachableError) this.fail(json, 'unreachable', error.message)
     if (error instanceof DynError) this.fail(json, error.code, error.message, error.details)
     throw error
-  }
-
-  protected done(code: number = exitCodes.ok): void {
-    if (code !== exitCodes.ok) this.exit(code)
   }
 }

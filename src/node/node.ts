@@ -20,6 +20,7 @@ import {isCoordinatePutBody, isReplicaGetBody, isReplicaPutBody} from '../coordi
 import {placeKey} from '../coordinator/preflist.js'
 import {coordinatePut} from '../coordinator/put-coordinator.js'
 import {mergeIncoming, objectBytesMaxDefault, siblingsPerKeyMaxDefault} from '../coordinator/replica.js'
+import type {ReplicaPolicy} from '../coordinator/replica.js'
 import {DynError} from '../errors.js'
 import type {ClusterSettings, Member, MemberTable} from '../membership/member-table.js'
 import {findMember, newMemberTable, ringMembers, settingsMismatch} from '../membership/member-table.js'
@@ -126,12 +127,6 @@ async function startOnStore(
   let deps: CoordinatorDeps | undefined
   const stats = new NodeStats()
   cleanup.push(async () => stats.stop())
-  const policy = {
-    conflictPolicy: options.settings.conflictPolicy,
-    entriesMax: entriesMaxDefault,
-    siblingsPerKeyMax: siblingsPerKeyMaxDefault,
-    objectBytesMax: objectBytesMaxDefault,
-  }
 
   const transport: Transport = await startTcpTransport({
     host: options.host,
@@ -163,7 +158,12 @@ async function startOnStore(
       ? {...announced, incarnation: remembered.incarnation + 1}
       : announced
   // The conflict policy is the cluster's, whatever this node was started with.
-  const clusterPolicy = {...policy, conflictPolicy: table.settings.conflictPolicy}
+  const policy: ReplicaPolicy = {
+    conflictPolicy: table.settings.conflictPolicy,
+    entriesMax: entriesMaxDefault,
+    siblingsPerKeyMax: siblingsPerKeyMaxDefault,
+    objectBytesMax: objectBytesMaxDefault,
+  }
   let persisting: Promise<void> = Promise.resolve()
   cleanup.push(() => persisting)
   membership = new Membership(table, options.name, transport, random, {
@@ -191,7 +191,7 @@ async function startOnStore(
     store,
     transport,
     clock,
-    policy: clusterPolicy,
+    policy,
     durableReplicaPerPut: options.writeBufferMs > 0,
     requestTimeoutMs: options.requestTimeoutMs,
     view,
