@@ -61,6 +61,28 @@ describe('client API on a 3-node cluster', () => {
     assert.deepEqual(siblingTexts(after.body), ['v2', 'v3-from-stale'])
   })
 
+  it('a put hands back a context that covers only what the writer saw and wrote: writing with it keeps an unseen sibling', async () => {
+    // Issue 6.1, as a new user ran it: the second put is blind, so the first value stays a
+    // sibling, and the context that put returns must not cover it.
+    assert.equal((await putValue(c.url(0, '/kv/lost%3A1'), 'alice-item')).status, 204)
+    const bob = await putValue(c.url(0, '/kv/lost%3A1'), 'bob-item')
+    assert.equal(bob.status, 204)
+    const bobContext = bob.headers.get('x-dyn-context')
+    assert.ok(bobContext)
+    assert.equal((await putValue(c.url(0, '/kv/lost%3A1'), 'bob-item-2', bobContext)).status, 204)
+    // The same through another coordinator, with the context the last put returned.
+    const read = await getJson(c.url(1, '/kv/lost%3A1?r=3'))
+    assert.deepEqual(siblingTexts(read.body), ['alice-item', 'bob-item-2'])
+    // A delete with a put's context removes only what that context covers, too.
+    const carol = await putValue(c.url(1, '/kv/lost%3A1'), 'carol-item', String(read.body.context))
+    const carolContext = carol.headers.get('x-dyn-context')
+    assert.ok(carolContext)
+    assert.equal((await putValue(c.url(2, '/kv/lost%3A1'), 'dave-item')).status, 204)
+    const deleted = await fetch(c.url(0, '/kv/lost%3A1'), {method: 'DELETE', headers: {'x-dyn-context': carolContext}})
+    assert.equal(deleted.status, 204)
+    assert.deepEqual(siblingTexts((await getJson(c.url(0, '/kv/lost%3A1?r=3'))).body).filter((text) => text !== ''), ['dave-item'])
+  })
+
   it('a delete answers 404 with the tombstone context, and a write with it supersedes the delete', async () => {
     await putValue(c.url(0, '/kv/doomed'), 'alive')
     const read = await getJson(c.url(0, '/kv/doomed'))
