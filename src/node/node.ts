@@ -8,6 +8,7 @@ import {mkdir} from 'node:fs/promises'
 import {createServer} from 'node:http'
 import type {Server} from 'node:http'
 import type {AddressInfo} from 'node:net'
+import {effectiveQuorum} from '../api/params.js'
 import {createApiHandler} from '../api/handler.js'
 import type {KvService} from '../api/service.js'
 import {systemClock, systemRandom} from '../clock.js'
@@ -312,9 +313,13 @@ function checkPartition(partition: number, key: string, membership: Membership):
 
 function describeCluster(membership: Membership, self: string, view: ClusterView): unknown {
   const counts = ownershipCounts(membership.ring)
+  const settings = membership.table.settings
+  const {n, r, w} = effectiveQuorum({n: settings.defaultN, r: settings.defaultR, w: settings.defaultW, dw: 0}, ringMembers(membership.table).length)
   return {
     node: self,
-    settings: membership.table.settings,
+    settings,
+    // What a request without parameters runs with: the defaults fitted to the cluster's size.
+    effective: {n, r, w},
     ringHash: membership.ring.hash,
     partitionCount: membership.ring.partitionCount,
     members: membership.table.members.map((member) => ({

@@ -165,7 +165,7 @@ describe('client API on a 3-node cluster', () => {
       {name: 'r above n', path: `${sentinel}?n=2&r=3`, status: 400, code: 'bad_parameter'},
       {name: 'w above n', path: `${sentinel}?n=2&w=3`, method: 'PUT', body: 'changed', status: 400, code: 'bad_parameter'},
       {name: 'dw above w', path: `${sentinel}?w=1&dw=2`, method: 'PUT', body: 'changed', status: 400, code: 'bad_parameter'},
-      {name: 'n above the cluster size', path: `${sentinel}?n=4`, method: 'PUT', body: 'changed', status: 400, code: 'bad_parameter'},
+      {name: 'n above what any key may have', path: `${sentinel}?n=65`, method: 'PUT', body: 'changed', status: 400, code: 'bad_parameter'},
       {name: 'n zero', path: `${sentinel}?n=0`, status: 400, code: 'bad_parameter'},
       {name: 'w negative', path: `${sentinel}?w=-1`, method: 'PUT', body: 'changed', status: 400, code: 'bad_parameter'},
       {name: 'r not an integer', path: `${sentinel}?r=1.5`, status: 400, code: 'bad_parameter'},
@@ -209,5 +209,30 @@ describe('client API on a 3-node cluster', () => {
         assert.equal((await getJson(c.url(i, '/health'))).body.ok, true)
       }
     })
+  })
+})
+
+describe('a cluster smaller than the asked N', () => {
+  it('runs defaults and explicit values by one rule, N at most the members, and says so on every answer', async (t) => {
+    const c = await startCluster(1)
+    t.after(() => c.stop())
+    const byDefault = await putValue(c.url(0, '/kv/small'), 'one')
+    assert.equal(byDefault.status, 204)
+    assert.equal(byDefault.headers.get('x-dyn-quorum'), 'n=1, r=1, w=1, dw=0')
+    assert.equal(byDefault.headers.get('x-dyn-quorum-asked'), 'n=3, r=2, w=2, dw=0')
+    assert.match(byDefault.headers.get('x-dyn-warning') ?? '', /1 member/)
+    // Issue 6.5: an explicit w=2 is treated like the default w=2, not refused.
+    const explicit = await fetch(c.url(0, '/kv/small?w=2'), {method: 'PUT', body: 'two'})
+    assert.equal(explicit.status, 204)
+    assert.equal(explicit.headers.get('x-dyn-quorum-asked'), 'n=3, r=2, w=2, dw=0')
+    const read = await fetch(c.url(0, '/kv/small?r=2'), {headers: {accept: 'application/json'}})
+    assert.equal(read.status, 200)
+    assert.equal(read.headers.get('x-dyn-quorum'), 'n=1, r=1, w=1, dw=0')
+    // What a request without parameters runs with is visible in /cluster too.
+    const cluster = (await getJson(c.url(0, '/cluster'))).body as {settings: {defaultN: number}; effective: {n: number; r: number; w: number}}
+    assert.equal(cluster.settings.defaultN, 3)
+    assert.deepEqual(cluster.effective, {n: 1, r: 1, w: 1})
+    // r > n as asked is still a mistake, whatever the cluster's size.
+    assert.equal((await fetch(c.url(0, '/kv/small?n=2&r=3'))).status, 400)
   })
 })
