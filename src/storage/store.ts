@@ -17,6 +17,7 @@
 import {ClassicLevel} from 'classic-level'
 import {Packr} from 'msgpackr'
 import {assert, DynError} from '../errors.js'
+import type {Scheduler} from '../scheduler.js'
 import {isValidVersionSet} from '../versioning/dvvset.js'
 import {KeyedMutex} from './keyed-mutex.js'
 import {ObjectCache} from './object-cache.js'
@@ -41,10 +42,10 @@ export interface StoreOptions {
   /** Buffer non-durable writes in memory until the next `flush`. */
   readonly writeBuffer: boolean
   /**
-   * Runs a callback once the current burst of I/O callbacks is done (the node passes
-   * setImmediate): writes issued meanwhile are committed to LevelDB as one batch.
+   * Group commit runs on `soon`, once the current burst of I/O callbacks is done: writes issued
+   * meanwhile are committed to LevelDB as one batch.
    */
-  readonly schedule: (callback: () => void) => void
+  readonly scheduler: Pick<Scheduler, 'soon'>
 }
 
 /** Writes committed in one LevelDB batch at most; more wait for the next commit. */
@@ -78,7 +79,7 @@ export class Store {
   /** Writes waiting for the next group commit. */
   private pendingWrites: PendingWrite[] = []
   private commitScheduled = false
-  private readonly schedule: (callback: () => void) => void
+  private readonly scheduler: Pick<Scheduler, 'soon'>
   private closing = false
   /** Buffered objects by `partition/key`; undefined when the write buffer is off. */
   private readonly buffer: Map<string, BufferedObject> | undefined
@@ -88,7 +89,7 @@ export class Store {
   private constructor(db: ClassicLevel<Buffer, Buffer>, options: StoreOptions) {
     this.db = db
     this.buffer = options.writeBuffer ? new Map() : undefined
-    this.schedule = options.schedule
+    this.scheduler = options.scheduler
   }
 
   static async open(folder: string, options: StoreOptions): Promise<Store> {
@@ -212,16 +213,16 @@ export class Store {
       this.pendingWrites.push({key, value, sync, resolve, reject})
       if (this.commitScheduled) return
       this.commitScheduled = true
-      this.schedule(() => this.commitPending())
+      this.scheduler.soon(this.commitPending)
     })
   }
 
-  private commitPending(): void {
+  private readonly commitPending = (): void => {
     this.commitScheduled = false
     const writes = this.pendingWrites.splice(0, groupCommitWritesMax)
     if (this.pendingWrites.length > 0) {
       this.commitScheduled = true
-      this.schedule(() => this.commitPending())
+      this.scheduler.soon(this.commitPending)
     }
     if (writes.length === 0) return
     const sync = writes.some((write) => write.sync)

@@ -12,6 +12,7 @@ import {join as joinPath} from 'node:path'
 import fc from 'fast-check'
 import {KeyedMutex} from '../../src/storage/keyed-mutex.js'
 import {decodeObjectKey, metaKey, objectKey, partitionIndexMax, partitionRange} from '../../src/storage/layout.js'
+import {systemScheduler} from '../../src/node/system-time.js'
 import {scanPageMax, Store} from '../../src/storage/store.js'
 import type {StoredObject, StoredVersion} from '../../src/storage/stored-object.js'
 import {emptySet, join, update, values, type VersionSet} from '../../src/versioning/dvvset.js'
@@ -22,7 +23,7 @@ after(async () => {
 })
 
 /** The store as a node opens it without the write buffer. */
-const plainStore = {writeBuffer: false, schedule: setImmediate}
+const plainStore = {writeBuffer: false, scheduler: systemScheduler}
 
 async function temporaryFolder(): Promise<string> {
   const folder = await mkdtemp(joinPath(tmpdir(), 'dyn-store-test-'))
@@ -429,14 +430,14 @@ describe('keyed mutex', () => {
 describe('store: write buffer (paper §6.1)', () => {
   async function openBuffered(t: TestContext): Promise<{store: Store; folder: string}> {
     const folder = await temporaryFolder()
-    const store = await Store.open(folder, {writeBuffer: true, schedule: setImmediate})
+    const store = await Store.open(folder, {writeBuffer: true, scheduler: systemScheduler})
     t.after(() => store.close())
     return {store, folder}
   }
 
   it('serves buffered writes before they are flushed, and keeps them after a flush and a reopen', async (t) => {
     const folder = await temporaryFolder()
-    const store = await Store.open(folder, {writeBuffer: true, schedule: setImmediate})
+    const store = await Store.open(folder, {writeBuffer: true, scheduler: systemScheduler})
     await put(store, 3, 'k', writeOnce('buffered'))
     assert.equal(store.bufferedCount, 1)
     assert.deepEqual(plain(await store.getObject(3, 'k')), plain(writeOnce('buffered')))
@@ -480,7 +481,7 @@ describe('store: write buffer (paper §6.1)', () => {
 describe('store: close', () => {
   it('finishes the writes under way, keeps them, and refuses writes after close', async () => {
     const folder = await temporaryFolder()
-    const store = await Store.open(folder, {writeBuffer: true, schedule: setImmediate})
+    const store = await Store.open(folder, {writeBuffer: true, scheduler: systemScheduler})
     const writes = Array.from({length: 20}, (_, i) => put(store, 4, `k${i}`, writeOnce(`v${i}`), i % 2 === 0))
     const closed = store.close()
     await Promise.all(writes)

@@ -6,10 +6,12 @@ import net from 'node:net'
 import {DynError} from '../../src/errors.js'
 import {encodeFrame, protocolVersion} from '../../src/transport/frame.js'
 import {MessageType} from '../../src/transport/message-type.js'
+import {systemClock, systemScheduler} from '../../src/node/system-time.js'
 import {startTcpTransport, type TcpTransportOptions} from '../../src/transport/tcp-transport.js'
 import type {RequestHandler, RpcResult, Transport} from '../../src/transport/transport.js'
 
 const host = '127.0.0.1'
+const realTime = {clock: systemClock, scheduler: systemScheduler}
 const requestTimeoutMs = 5000
 
 const echo: RequestHandler = async (type, body, fromNode) => ({type, body, fromNode})
@@ -20,7 +22,7 @@ async function start(
   handler: RequestHandler = echo,
   extra: Partial<TcpTransportOptions> = {},
 ): Promise<Transport> {
-  const transport = await startTcpTransport({host, port: 0, nodeName, handler, ...extra})
+  const transport = await startTcpTransport({host, port: 0, nodeName, handler, ...realTime, ...extra})
   t.after(() => transport.close())
   return transport
 }
@@ -151,7 +153,7 @@ test('a handler that never answers times out, and the connection still serves', 
 test('a closed peer fails its requests as unreachable and is reached again when it comes back', async (t) => {
   const a = await start(t, 'a')
   const held = heldHandler()
-  const b = await startTcpTransport({host, port: 0, nodeName: 'b', handler: held.handler})
+  const b = await startTcpTransport({host, port: 0, nodeName: 'b', handler: held.handler, ...realTime})
   const port = portOf(b)
   const waiting = a.request(b.address, MessageType.ReplicaGet, 'waiting', requestTimeoutMs)
   while (held.started() === 0) await sleep(5)
@@ -176,7 +178,7 @@ test('a closed peer fails its requests as unreachable and is reached again when 
 
 test('an address where nothing listens, or no address at all, is unreachable', async (t) => {
   const a = await start(t, 'a')
-  const probe = await startTcpTransport({host, port: 0, nodeName: 'probe', handler: echo})
+  const probe = await startTcpTransport({host, port: 0, nodeName: 'probe', handler: echo, ...realTime})
   await probe.close()
   assert.equal(failure(await a.request(probe.address, MessageType.Gossip, null, requestTimeoutMs)), 'unreachable')
   for (const address of ['nope', ':80', 'host:', 'host:99999', 'host:0x10']) {
@@ -271,7 +273,7 @@ test('an answer that cannot be encoded reaches the caller as internal', async (t
 })
 
 test('close fails pending requests and later ones', async (t) => {
-  const a = await startTcpTransport({host, port: 0, nodeName: 'a', handler: echo})
+  const a = await startTcpTransport({host, port: 0, nodeName: 'a', handler: echo, ...realTime})
   const b = await start(t, 'b', () => new Promise(() => {}))
   const waiting = a.request(b.address, MessageType.ReplicaGet, null, requestTimeoutMs)
   await sleep(20)
@@ -284,7 +286,7 @@ test('close fails pending requests and later ones', async (t) => {
 test('listening on a port in use rejects with the listen error', async (t) => {
   const a = await start(t, 'a')
   await assert.rejects(
-    startTcpTransport({host, port: portOf(a), nodeName: 'b', handler: echo}),
+    startTcpTransport({host, port: portOf(a), nodeName: 'b', handler: echo, ...realTime}),
     (error: unknown) => (error as {code?: unknown}).code === 'EADDRINUSE',
   )
 })
