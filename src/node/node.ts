@@ -25,6 +25,7 @@ import type {ClusterSettings, Member, MemberTable} from '../membership/member-ta
 import {findMember, newMemberTable, ringMembers, settingsMismatch} from '../membership/member-table.js'
 import {Membership} from '../membership/membership.js'
 import {ownershipCounts, partitionOfKey} from '../ring/ring.js'
+import {diskDatabase} from '../storage/backend.js'
 import {Store} from '../storage/store.js'
 import {MessageType} from '../transport/message-type.js'
 import {startTcpTransport} from '../transport/tcp-transport.js'
@@ -101,7 +102,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
 
 async function openStore(dataDir: string, writeBuffer: boolean, scheduler: Scheduler): Promise<Store> {
   try {
-    return await Store.open(dataDir, {writeBuffer, scheduler})
+    return await Store.open(diskDatabase(dataDir), {writeBuffer, scheduler})
   } catch (error) {
     const cause = (error as {cause?: {code?: string}}).cause
     if (cause?.code === 'LEVEL_LOCKED') {
