@@ -19,6 +19,7 @@ import {assert} from '../errors.js'
 import type {Scheduler, Timer} from '../scheduler.js'
 import {FrameDecoder, frameBytesMax, protocolVersion, tryEncodeFrame, type Frame} from './frame.js'
 import {MessageType, requestMessageTypes} from './message-type.js'
+import {describe, errorBody, parseAddress, remoteFailure, settle, unreachable} from './rpc-common.js'
 import type {PeerState, RequestHandler, RpcResult, Transport} from './transport.js'
 
 export interface TcpTransportOptions {
@@ -55,7 +56,6 @@ export const inboundConnectionsMax = 4096
 /** Peer addresses remembered at once (their connection and backoff state). */
 export const peersMax = 4096
 const nodeNameCharsMax = 256
-const errorMessageCharsMax = 1024
 const requestIdMax = 0xffff_ffff
 /** Hello is never answered, so it uses an id no request ever gets. */
 const helloRequestId = 0
@@ -519,46 +519,6 @@ class TcpTransport implements Transport {
   }
 }
 
-function settle(result: RpcResult): Promise<RpcResult> {
-  return Promise.resolve(result)
-}
-
-function unreachable(message: string): RpcResult {
-  return {ok: false, error: 'unreachable', message}
-}
-
-/** The caller's view of an ErrorResponse body; a malformed one still becomes a 'remote' failure. */
-function remoteFailure(body: unknown): RpcResult {
-  if (typeof body === 'object' && body !== null) {
-    const {code, message} = body as {code?: unknown; message?: unknown}
-    if (typeof code === 'string') {
-      return {ok: false, error: 'remote', code, message: typeof message === 'string' ? message : ''}
-    }
-  }
-  return {ok: false, error: 'remote', code: 'internal', message: 'malformed error answer'}
-}
-
-/** What a thrown value tells the caller: its string `code` if it has one, else 'internal'. */
-function errorBody(error: unknown): {code: string; message: string} {
-  const code =
-    typeof error === 'object' && error !== null && typeof (error as {code?: unknown}).code === 'string'
-      ? (error as {code: string}).code
-      : 'internal'
-  return {code: code.slice(0, errorMessageCharsMax), message: describe(error).slice(0, errorMessageCharsMax)}
-}
-
-function describe(error: unknown): string {
-  try {
-    if (typeof error === 'object' && error !== null && typeof (error as {message?: unknown}).message === 'string') {
-      return (error as {message: string}).message
-    }
-    return String(error)
-  } catch {
-    // A thrown value whose conversion to a string throws in turn: nothing more to say.
-    return 'unprintable error'
-  }
-}
-
 function helloNodeName(frame: Frame): string | null {
   if (frame.type !== MessageType.Hello) return null
   const body = frame.body
@@ -568,20 +528,6 @@ function helloNodeName(frame: Frame): string | null {
   const nodeName = hello.nodeName
   if (typeof nodeName !== 'string' || nodeName.length === 0 || nodeName.length > nodeNameCharsMax) return null
   return nodeName
-}
-
-/** Splits "host:port" (or "[v6 host]:port"); null when it is not one. */
-function parseAddress(address: string): {host: string; port: number} | null {
-  const colon = address.lastIndexOf(':')
-  if (colon <= 0) return null
-  let host = address.slice(0, colon)
-  const portText = address.slice(colon + 1)
-  if (!/^[0-9]{1,5}$/.test(portText)) return null
-  const port = Number(portText)
-  if (port < 1 || port > 0xffff) return null
-  if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1)
-  if (host.length === 0) return null
-  return {host, port}
 }
 
 function formatAddress(host: string, port: number): string {
