@@ -27,15 +27,20 @@ export class NodeStats {
   private readonly operations = new Map<Operation, OperationStats>()
   readRepairs = 0
   forwardedPuts = 0
-  /** How late the event loop runs its callbacks: every request on this node waits that long too. */
-  private readonly eventLoopDelay: IntervalHistogram = monitorEventLoopDelay({resolution: 10})
+  /**
+   * How late the event loop runs its callbacks: every request on this node waits that long too.
+   * Only a real process samples it (the sampler is a timer of its own); in a simulation, where
+   * many nodes share one event loop, it is off and /stats leaves it out.
+   */
+  private readonly eventLoopDelay: IntervalHistogram | undefined
 
-  constructor() {
-    this.eventLoopDelay.enable()
+  constructor(options: {readonly monitorEventLoop: boolean}) {
+    this.eventLoopDelay = options.monitorEventLoop ? monitorEventLoopDelay({resolution: 10}) : undefined
+    this.eventLoopDelay?.enable()
   }
 
   stop(): void {
-    this.eventLoopDelay.disable()
+    this.eventLoopDelay?.disable()
   }
 
   record(operation: Operation, outcome: string, latencyMs: number): void {
@@ -69,7 +74,9 @@ export class NodeStats {
       requests,
       readRepairs: this.readRepairs,
       forwardedPuts: this.forwardedPuts,
-      eventLoopDelayMs: {p50: delayMs(delay.percentile(50)), p99: delayMs(delay.percentile(99)), p999: delayMs(delay.percentile(99.9)), max: delayMs(delay.max)},
+      ...(delay === undefined
+        ? {}
+        : {eventLoopDelayMs: {p50: delayMs(delay.percentile(50)), p99: delayMs(delay.percentile(99)), p999: delayMs(delay.percentile(99.9)), max: delayMs(delay.max)}}),
     }
   }
 }

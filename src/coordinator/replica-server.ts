@@ -1,0 +1,67 @@
+/**
+ * The replica side of the internode protocol: what a node answers when a coordinator asks it
+ * for its copy of a key (ReplicaGet), hands it a version to merge (ReplicaPut), or forwards it a
+ * put to coordinate as a home replica (CoordinatePut). It sits beside the coordinator shells
+ * that send these requests (replica-client.ts, put-coordinator.ts), so both halves of each
+ * message live in one place; the node's RPC router only routes to it.
+ *
+ * Every body arrives from the network, so each is checked first (messages.ts): a malformed one
+ * is answered with bad_request and changes nothing.
+ */
+
+import {DynError} from '../errors.js'
+import {partitionOfKey} from '../ring/ring.js'
+import {MessageType} from '../transport/message-type.js'
+import type {CoordinatorDeps} from './coordinator-deps.js'
+import {isCoordinatePutBody, isReplicaGetBody, isReplicaPutBody} from './messages.js'
+import type {ReplicaGetAnswer, ReplicaPutAnswer} from './messages.js'
+import {coordinatePut} from './put-coordinator.js'
+import type {PutOutcome} from './put-coordinator.js'
+import {mergeIncoming} from './replica.js'
+
+export interface ReplicaServerDeps {
+  readonly coordinator: CoordinatorDeps
+  /** Members that own partitions: a forwarded put may not ask for a larger N. */
+  clusterSize(): number
+  /** The cluster's partition count: a replica request must name its key's own partition. */
+  partitionCount(): number
+  /** Told of each forwarded put taken on. */
+  onForwardedPut?(): void
+}
+
+/** The message types this module answers. */
+export const replicaMessageTypes: ReadonlySet<number> = new Set([MessageType.ReplicaGet, MessageType.ReplicaPut, MessageType.CoordinatePut])
+
+/** Answers one replica-side request; `type` must be one of `replicaMessageTypes`. */
+export async function serveReplicaRequest(deps: ReplicaServerDeps, type: number, body: unknown): Promise<ReplicaGetAnswer | ReplicaPutAnswer | PutOutcome> {
+  switch (type) {
+    case MessageType.ReplicaGet: {
+      if (!isReplicaGetBody(body)) throw new DynError('bad_request', 'malformed ReplicaGet')
+      checkPartition(deps, body.partition, body.key)
+      return {object: (await deps.coordinator.store.getObject(body.partition, body.key)) ?? null}
+    }
+    case MessageType.ReplicaPut: {
+      if (!isReplicaPutBody(body)) throw new DynError('bad_request', 'malformed ReplicaPut')
+      checkPartition(deps, body.partition, body.key)
+      const merged = await mergeIncoming(deps.coordinator.store, deps.coordinator.policy, body.partition, body.key, body.object, body.durable)
+      if (!merged.ok) throw new DynError(merged.error, merged.message)
+      return {durable: body.durable}
+    }
+    case MessageType.CoordinatePut: {
+      if (!isCoordinatePutBody(body)) throw new DynError('bad_request', 'malformed CoordinatePut')
+      if (body.n > deps.clusterSize()) throw new DynError('bad_parameter', `n=${body.n} is larger than the cluster`)
+      deps.onForwardedPut?.()
+      const {forwardedBy, budgetMs, ...request} = body
+      return coordinatePut(deps.coordinator, request, {by: forwardedBy, budgetMs})
+    }
+    default:
+      throw new DynError('bad_request', `message type ${type} is not a replica request`)
+  }
+}
+
+/** A replica request must name the key's own partition: the store's layout depends on it. */
+function checkPartition(deps: ReplicaServerDeps, partition: number, key: string): void {
+  if (partition !== partitionOfKey(key, deps.partitionCount())) {
+    throw new DynError('bad_request', `partition ${partition} is not the partition of that key`)
+  }
+}

@@ -1,0 +1,323 @@
+/**
+ * Builds one dyn node from injected parts: a storage backend, a transport factory, a Clock, a
+ * Scheduler, a Random, its settings and a log. It opens the store, takes the node's identity,
+ * joins (or creates, or restores) the cluster, and returns what the node serves: the KV service
+ * behind the client API, the internode RPC router, its periodic tasks, and a stop.
+ *
+ * Nothing here touches real IO or time: the process shell (node.ts) hands in classic-level, TCP
+ * and the system's clock and timers, and serves the KV service over HTTP; the simulator hands in
+ * memory-level, the simulated network and simulated time, and calls the service directly. Both
+ * run this same code.
+ */
+
+import type {KvService} from '../api/service.js'
+import {effectiveQuorum} from '../api/params.js'
+import type {Clock, Random} from '../clock.js'
+import type {ClusterView} from '../coordinator/cluster-view.js'
+import type {CoordinatorDeps} from '../coordinator/coordinator-deps.js'
+import {coordinateDelete} from '../coordinator/delete-coordinator.js'
+import {coordinateGet} from '../coordinator/get-coordinator.js'
+import {placeKey} from '../coordinator/preflist.js'
+import {coordinatePut} from '../coordinator/put-coordinator.js'
+import {objectBytesMaxDefault, siblingsPerKeyMaxDefault} from '../coordinator/replica.js'
+import type {ReplicaPolicy} from '../coordinator/replica.js'
+import {replicaMessageTypes, serveReplicaRequest} from '../coordinator/replica-server.js'
+import type {ReplicaServerDeps} from '../coordinator/replica-server.js'
+import {DynError} from '../errors.js'
+import type {ClusterSettings, Member, MemberTable} from '../membership/member-table.js'
+import {findMember, newMemberTable, ringMembers, settingsMismatch} from '../membership/member-table.js'
+import {Membership} from '../membership/membership.js'
+import {ownershipCounts} from '../ring/ring.js'
+import type {Scheduler} from '../scheduler.js'
+import {sleep} from '../scheduler.js'
+import type {StoreDatabase} from '../storage/backend.js'
+import {Store} from '../storage/store.js'
+import {MessageType} from '../transport/message-type.js'
+import type {RequestHandler, Transport} from '../transport/transport.js'
+import {entriesMaxDefault} from '../versioning/dvvset.js'
+import {actorOf, loadIdentity} from './identity.js'
+import {NodeStats} from './stats.js'
+import type {Operation} from './stats.js'
+
+/** What a node is configured with, in either world. */
+export interface NodeSettings {
+  readonly name: string
+  /** The client API address this node announces to the cluster (host:port). */
+  readonly apiAddress: string
+  /** Internode addresses of members to join through; empty creates a new cluster. */
+  readonly seeds: readonly string[]
+  /** The settings of a cluster this node creates (its id is drawn then). */
+  readonly settings: Omit<ClusterSettings, 'clusterId'>
+  /** The settings the user gave explicitly: joining a cluster whose settings differ is refused. */
+  readonly explicitSettings: Partial<Omit<ClusterSettings, 'clusterId'>>
+  readonly requestTimeoutMs: number
+  readonly gossipIntervalMs: number
+  /** 0: every write goes to the database at once; T > 0: non-durable writes are buffered and flushed every T ms (paper §6.1). */
+  readonly writeBufferMs: number
+}
+
+/** The parts a node is built from. */
+export interface NodeParts {
+  readonly settings: NodeSettings
+  /** The storage backend (backend.ts); the node's store owns it from here and closes it on stop. */
+  readonly database: StoreDatabase
+  /** Starts this node's transport with the RPC router as its request handler. */
+  readonly startTransport: (handler: RequestHandler) => Promise<Transport>
+  readonly clock: Clock
+  readonly scheduler: Scheduler
+  readonly random: Random
+  readonly log: (line: string) => void
+  /** Sample the event loop's delay for /stats (real processes only: it runs a timer of its own). */
+  readonly monitorEventLoop?: boolean
+}
+
+/** Work a node repeats on its scheduler; `run` does one round at once (the simulator may call it too). */
+export interface PeriodicTask {
+  readonly name: string
+  readonly intervalMs: number
+  run(): Promise<void>
+}
+
+export interface AssembledNode {
+  readonly name: string
+  /** This node's actor in version vectors: its name and the epoch of its store. */
+  readonly actor: string
+  /** Everything the client API serves. */
+  readonly service: KvService
+  /** The internode RPC router: what the transport hands each inbound request to. */
+  readonly router: RequestHandler
+  readonly transport: Transport
+  /** The member table and ring as this node sees them (read them; gossip changes them). */
+  readonly membership: Membership
+  /** The local store, for a simulator that checks what each replica holds. */
+  readonly store: Store
+  /** Scheduled on the injected scheduler until `stop`. */
+  readonly periodicTasks: readonly PeriodicTask[]
+  /** Stops the periodic tasks, waits for the member table to be persisted, closes the transport and the store. */
+  stop(): Promise<void>
+}
+
+/** Join attempts through the seeds, half a second apart, before a node gives up starting. */
+export const joinAttemptsMax = 20
+
+const membersMetaName = 'members'
+
+export async function assembleNode(parts: NodeParts): Promise<AssembledNode> {
+  const {clock} = parts
+  const startedAtMs = clock.nowMs()
+  const store = await Store.open(parts.database, {writeBuffer: parts.settings.writeBufferMs > 0, scheduler: parts.scheduler})
+  const cleanup: Array<() => Promise<void>> = [() => store.close()]
+  let stopping: Promise<void> | undefined
+  const stopAll = (): Promise<void> => {
+    stopping ??= (async () => {
+      for (const step of [...cleanup].reverse()) await step().catch(() => undefined)
+    })()
+    return stopping
+  }
+  try {
+    return await assembleOnStore(parts, store, startedAtMs, cleanup, stopAll)
+  } catch (error) {
+    await stopAll()
+    throw error
+  }
+}
+
+async function assembleOnStore(
+  parts: NodeParts,
+  store: Store,
+  startedAtMs: number,
+  cleanup: Array<() => Promise<void>>,
+  stopAll: () => Promise<void>,
+): Promise<AssembledNode> {
+  const {settings: options, clock, random, scheduler, log} = parts
+  const identityOutcome = await loadIdentity(store, options.name, random, clock)
+  if (!identityOutcome.ok) throw new DynError('bad_parameter', identityOutcome.message)
+  const identity = identityOutcome.identity
+  const actor = actorOf(identity)
+  log(`identity ${actor} (incarnation ${identity.incarnation}${identityOutcome.isNewEpoch ? ', new epoch: empty store' : ''})`)
+
+  let membership: Membership | undefined
+  let replicaDeps: ReplicaServerDeps | undefined
+  const stats = new NodeStats({monitorEventLoop: parts.monitorEventLoop === true})
+  cleanup.push(async () => stats.stop())
+
+  const router: RequestHandler = async (type, body) => {
+    if (membership === undefined || replicaDeps === undefined) throw new DynError('overloaded', `${options.name} is still starting`)
+    return routeRpc(type, body, membership, replicaDeps)
+  }
+  const transport = await parts.startTransport(router)
+  cleanup.push(() => transport.close())
+
+  const announced: Member = {
+    name: options.name,
+    rpcAddress: transport.address,
+    apiAddress: options.apiAddress,
+    status: 'valid',
+    incarnation: identity.incarnation,
+  }
+  const table = await initialTable(options, store, transport, announced, random, scheduler, log)
+  // The cluster may remember a row of ours from an earlier life (this name on a lost disk):
+  // our row must outrank it, or peers would keep routing to the old address.
+  const remembered = findMember(table, options.name)
+  const self: Member =
+    remembered !== undefined && remembered.incarnation >= announced.incarnation
+      ? {...announced, incarnation: remembered.incarnation + 1}
+      : announced
+  // The conflict policy is the cluster's, whatever this node was started with.
+  const policy: ReplicaPolicy = {
+    conflictPolicy: table.settings.conflictPolicy,
+    entriesMax: entriesMaxDefault,
+    siblingsPerKeyMax: siblingsPerKeyMaxDefault,
+    objectBytesMax: objectBytesMaxDefault,
+  }
+  let persisting: Promise<void> = Promise.resolve()
+  cleanup.push(() => persisting)
+  membership = new Membership(table, options.name, transport, random, {
+    onChange: (changed) => {
+      // Persist in order, so the table on disk is never older than one persisted before it.
+      persisting = persisting.then(() => store.putMeta(membersMetaName, changed)).catch((error: Error) => log(`could not persist the member table: ${error.message}`))
+    },
+    log,
+  })
+  membership.updateSelf(self)
+  const current = membership
+
+  const view = (): ClusterView => ({
+    ring: current.ring,
+    rpcAddressOf: (name) => findMember(current.table, name)?.rpcAddress,
+    isUp: (name) => {
+      if (name === options.name) return true
+      const member = findMember(current.table, name)
+      return member !== undefined && transport.peerState(member.rpcAddress) !== 'down'
+    },
+  })
+  const coordinator: CoordinatorDeps = {
+    self: options.name,
+    actor,
+    store,
+    transport,
+    clock,
+    policy,
+    durableReplicaPerPut: options.writeBufferMs > 0,
+    requestTimeoutMs: options.requestTimeoutMs,
+    view,
+    onReadRepair: (nodes) => {
+      stats.readRepairs += nodes.length
+    },
+  }
+  replicaDeps = {
+    coordinator,
+    clusterSize: () => ringMembers(current.table).length,
+    partitionCount: () => current.table.settings.partitionCount,
+    onForwardedPut: () => {
+      stats.forwardedPuts += 1
+    },
+  }
+
+  const timed = async <T extends {ok: boolean; error?: string}>(operation: Operation, run: () => Promise<T>): Promise<T> => {
+    const beganMs = clock.monotonicMs()
+    const outcome = await run()
+    stats.record(operation, outcome.ok ? 'ok' : (outcome.error ?? 'failed'), clock.monotonicMs() - beganMs)
+    return outcome
+  }
+  const service: KvService = {
+    clusterSize: () => ringMembers(current.table).length,
+    settings: () => current.table.settings,
+    put: (request) => timed('put', () => coordinatePut(coordinator, request)),
+    get: (request) => timed('get', () => coordinateGet(coordinator, request)),
+    delete: (request) => timed('delete', () => coordinateDelete(coordinator, request)),
+    cluster: () => describeCluster(current, options.name, view()),
+    preflist: (key) => {
+      const placement = placeKey(view(), key, current.table.settings.defaultN)
+      return {
+        partition: placement.partition,
+        preflist: placement.entries.map((entry) => ({...entry, address: findMember(current.table, entry.node)?.apiAddress})),
+      }
+    },
+    stats: () => ({node: options.name, uptimeMs: clock.nowMs() - startedAtMs, writeBufferMs: options.writeBufferMs, bufferedObjects: store.bufferedCount, ...stats.snapshot()}),
+    health: () => ({ok: true, node: options.name, actor, members: current.table.members.length, ringHash: current.ring.hash}),
+  }
+
+  const periodicTasks: PeriodicTask[] = [{name: 'gossip', intervalMs: options.gossipIntervalMs, run: () => current.gossipRound()}]
+  if (options.writeBufferMs > 0) periodicTasks.push({name: 'write buffer flush', intervalMs: options.writeBufferMs, run: () => store.flush()})
+  for (const task of periodicTasks) {
+    const timer = scheduler.every(task.intervalMs, () => {
+      task.run().catch((error: Error) => log(`${task.name} failed: ${error.message}`))
+    })
+    cleanup.push(async () => scheduler.cancel(timer))
+  }
+  // One round right away, so a new member is known cluster-wide without waiting a full interval.
+  void current.gossipRound().catch(() => undefined)
+
+  return {name: options.name, actor, service, router, transport, membership: current, store, periodicTasks, stop: stopAll}
+}
+
+/**
+ * The member table a node starts with: its stored one (a restart: the node comes back with its
+ * view of the ring at once, and gossip catches it up), a new cluster's, or the one a seed hands
+ * back when it joins.
+ */
+async function initialTable(
+  options: NodeSettings,
+  store: Store,
+  transport: Transport,
+  self: Member,
+  random: Random,
+  scheduler: Scheduler,
+  log: (line: string) => void,
+): Promise<MemberTable> {
+  const stored = await store.getMeta<MemberTable>(membersMetaName)
+  if (stored !== undefined) {
+    const mismatch = settingsMismatch({...stored.settings, ...options.explicitSettings}, stored.settings)
+    if (mismatch !== undefined) {
+      throw new DynError('cluster_config_mismatch', `this node's cluster was created with other settings (${mismatch}); start without those flags`)
+    }
+    log(`restarting with the stored member table (${stored.members.length} member(s))`)
+    return stored
+  }
+  if (options.seeds.length === 0) {
+    let clusterId = ''
+    for (let i = 0; i < 16; i += 1) clusterId += random.int(16).toString(16)
+    return newMemberTable({...options.settings, clusterId}, self)
+  }
+  const joined = await Membership.join(transport, options.seeds, self, options.explicitSettings, joinAttemptsMax, (ms) => sleep(scheduler, ms))
+  log(`joined through a seed: ${joined.members.length} member(s)`)
+  return joined
+}
+
+/** The RPC router: replica requests to the replica server, membership ones to membership. */
+async function routeRpc(type: number, body: unknown, membership: Membership, replicaDeps: ReplicaServerDeps): Promise<unknown> {
+  if (replicaMessageTypes.has(type)) return serveReplicaRequest(replicaDeps, type, body)
+  switch (type) {
+    case MessageType.Join:
+      return membership.handleJoin(body)
+    case MessageType.Gossip:
+      return membership.handleGossip(body)
+    default:
+      throw new DynError('bad_request', `unknown message type ${type}`)
+  }
+}
+
+function describeCluster(membership: Membership, self: string, view: ClusterView): unknown {
+  const counts = ownershipCounts(membership.ring)
+  const settings = membership.table.settings
+  const {n, r, w} = effectiveQuorum({n: settings.defaultN, r: settings.defaultR, w: settings.defaultW, dw: 0}, ringMembers(membership.table).length)
+  return {
+    node: self,
+    settings,
+    // What a request without parameters runs with: the defaults fitted to the cluster's size.
+    effective: {n, r, w},
+    ringHash: membership.ring.hash,
+    partitionCount: membership.ring.partitionCount,
+    members: membership.table.members.map((member) => ({
+      name: member.name,
+      apiAddress: member.apiAddress,
+      rpcAddress: member.rpcAddress,
+      status: member.status,
+      incarnation: member.incarnation,
+      up: view.isUp(member.name),
+      partitions: counts.get(member.name) ?? 0,
+    })),
+    owners: membership.ring.owners,
+  }
+}

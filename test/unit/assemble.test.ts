@@ -1,0 +1,151 @@
+/**
+ * The node assembler (src/node/assemble.ts) on simulated parts: memory-level storage, the
+ * simulated network and simulated time. Whole nodes, the same code `dyn start` runs, join a
+ * cluster, replicate, survive a crash of one of them, restart on their kept storage, stop
+ * cleanly, and replay the same run from the same seed. This is the ground the simulator
+ * (test/sim) stands on.
+ */
+import {describe, it} from 'node:test'
+import assert from 'node:assert/strict'
+import {seededRandom} from '../../src/clock.js'
+import {type AssembledNode, assembleNode, type NodeSettings} from '../../src/node/assemble.js'
+import {SimulatedTime} from '../../src/simulated-time.js'
+import {memoryDatabase, type StoreDatabase} from '../../src/storage/backend.js'
+import type {StoredVersion} from '../../src/storage/stored-object.js'
+import {SimulatedNetwork} from '../../src/transport/simulated-network.js'
+import {values} from '../../src/versioning/dvvset.js'
+
+const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
+const stepTimeMsMax = 60_000
+
+interface SimCluster {
+  readonly time: SimulatedTime
+  readonly network: SimulatedNetwork
+  readonly databases: Map<string, StoreDatabase>
+  readonly log: string[]
+  start(name: string, seeds: readonly string[]): Promise<AssembledNode>
+}
+
+function addressOf(name: string): string {
+  return `${name}.sim:7000`
+}
+
+function simCluster(seed: number): SimCluster {
+  const time = new SimulatedTime({settle})
+  const network = new SimulatedNetwork({time, random: seededRandom(seed)})
+  const databases = new Map<string, StoreDatabase>()
+  const log: string[] = []
+  let incarnations = 0
+  const start = (name: string, seeds: readonly string[]): Promise<AssembledNode> => {
+    const scheduler = time.node(name)
+    const database = databases.get(name) ?? memoryDatabase()
+    databases.set(name, database)
+    incarnations += 1
+    const settings: NodeSettings = {
+      name,
+      apiAddress: `${name}.sim:8000`,
+      seeds,
+      settings: {partitionCount: 16, defaultN: 3, defaultR: 2, defaultW: 2, conflictPolicy: 'siblings'},
+      explicitSettings: {},
+      requestTimeoutMs: 1000,
+      gossipIntervalMs: 1000,
+      writeBufferMs: 0,
+    }
+    return time.until(
+      assembleNode({
+        settings,
+        database,
+        startTransport: async (handler) => network.listen({address: addressOf(name), nodeName: name, handler, scheduler}),
+        clock: scheduler,
+        scheduler,
+        random: seededRandom(seed * 1000 + incarnations),
+        log: (line) => log.push(`${time.monotonicMs().toFixed(3)} ${name}: ${line}`),
+      }),
+      stepTimeMsMax,
+    )
+  }
+  return {time, network, databases, log, start}
+}
+
+const text = (value: string): Uint8Array => new TextEncoder().encode(value)
+
+async function put(cluster: SimCluster, node: AssembledNode, key: string, value: string, w = 2): Promise<boolean> {
+  const outcome = await cluster.time.until(
+    node.service.put({key, value: text(value), contentType: 'text/plain', tombstone: false, context: [], n: 3, w, dw: 0, explain: false}),
+    stepTimeMsMax,
+  )
+  return outcome.ok
+}
+
+async function read(cluster: SimCluster, node: AssembledNode, key: string, r = 2): Promise<string[] | string> {
+  const outcome = await cluster.time.until(node.service.get({key, n: 3, r, explain: false}), stepTimeMsMax)
+  if (!outcome.ok) return outcome.error
+  if (outcome.object === undefined) return []
+  return values(outcome.object.versions).map((version: StoredVersion) => new TextDecoder().decode(version.value)).sort()
+}
+
+async function threeNodes(cluster: SimCluster): Promise<AssembledNode[]> {
+  const a = await cluster.start('a', [])
+  const b = await cluster.start('b', [addressOf('a')])
+  const c = await cluster.start('c', [addressOf('a')])
+  // Gossip spreads the last join to every member within a few rounds.
+  await cluster.time.runFor(10_000)
+  return [a, b, c]
+}
+
+describe('node assembled from simulated parts', () => {
+  it('joins a cluster through a seed and serves puts and gets from any node', async () => {
+    const cluster = simCluster(1)
+    const [a, b, c] = await threeNodes(cluster)
+    for (const node of [a, b, c]) assert.equal(node!.membership.table.members.length, 3, `${node!.name} sees every member`)
+    assert.equal(a!.membership.ring.hash, c!.membership.ring.hash)
+    assert.ok(await put(cluster, b!, 'cart', 'apples'))
+    assert.deepEqual(await read(cluster, c!, 'cart'), ['apples'])
+    assert.deepEqual(await read(cluster, a!, 'absent'), [])
+  })
+
+  it('keeps serving with one node crashed, and the node comes back on its kept storage', async () => {
+    const cluster = simCluster(2)
+    const [a, b, c] = await threeNodes(cluster)
+    assert.ok(await put(cluster, a!, 'k', 'before'))
+    const cScheduler = cluster.time.node('c')
+    cluster.network.crash(addressOf('c'))
+    assert.equal(cScheduler.halted, true)
+    assert.equal(cScheduler.pendingCount, 0, "the crashed node's gossip timer is gone")
+    assert.ok(await put(cluster, a!, 'k2', 'during', 2))
+    assert.deepEqual(await read(cluster, b!, 'k2'), ['during'])
+    assert.equal(await read(cluster, b!, 'k2', 3), 'quorum_unmet', 'R=3 cannot be met with a node down')
+    const restarted = await cluster.start('c', [addressOf('a')])
+    assert.equal(restarted.actor, c!.actor, 'same storage, same epoch: the same actor')
+    await cluster.time.runFor(5000)
+    assert.deepEqual(await read(cluster, restarted, 'k', 3), ['before'])
+    assert.deepEqual(await read(cluster, restarted, 'k2', 3), ['during'])
+  })
+
+  it('stops cleanly: no timer of a stopped node is left', async () => {
+    const cluster = simCluster(3)
+    const nodes = await threeNodes(cluster)
+    for (const node of nodes) await cluster.time.until(node.stop(), stepTimeMsMax)
+    for (const name of ['a', 'b', 'c']) assert.equal(cluster.time.node(name).pendingCount, 0, name)
+    const idle = await cluster.time.runUntilIdle(10_000)
+    assert.equal(idle.finished, true)
+  })
+
+  it('replays the same run, log line for log line, from the same seed', async () => {
+    const run = async (seed: number): Promise<string[]> => {
+      const cluster = simCluster(seed)
+      const [a, b, c] = await threeNodes(cluster)
+      for (let i = 0; i < 20; i += 1) {
+        const outcome = await put(cluster, [a, b, c][i % 3]!, `key-${i % 5}`, `v${i}`)
+        cluster.log.push(`put ${i} ${outcome} at ${cluster.time.monotonicMs()}`)
+      }
+      cluster.network.crash(addressOf('b'))
+      for (let i = 0; i < 5; i += 1) cluster.log.push(`get key-${i}: ${JSON.stringify(await read(cluster, c!, `key-${i}`))} at ${cluster.time.monotonicMs()}`)
+      return cluster.log
+    }
+    const first = await run(5)
+    assert.ok(first.length > 25)
+    assert.deepEqual(await run(5), first)
+    assert.notDeepEqual(await run(6), first)
+  })
+})
