@@ -1,0 +1,165 @@
+/**
+ * The simulator's checkers (issue 7): the guarantees dyn gives, checked from the clients' history
+ * (history.ts), not from inside the nodes, except the convergence check, which compares what the
+ * home replicas store once every fault has healed and every key has been read.
+ *
+ * 1. No acknowledged write is lost: after the faults heal and every key is read back, each
+ *    acknowledged (or ever observed) version is present, or a write that had seen it may have
+ *    been applied (it was acknowledged, or some read returned it).
+ * 2. No read returns a version together with one that had seen it.
+ * 3. With R + W > N and no disk loss, a read that starts after a write was acknowledged returns
+ *    that write or a version that had seen it.
+ * 4. Once faults heal and each key has been read (read repair), its home replicas agree.
+ * 5. A key deleted with a context that covered all its versions, and not written since, stays
+ *    deleted.
+ */
+
+import type {History, ReadRecord, WriteRecord} from './history.js'
+
+export interface Violation {
+  readonly check: 'lost-write' | 'dominated-sibling' | 'stale-read' | 'divergent-replicas' | 'resurrected' | 'final-read-failed'
+  readonly key: string
+  readonly message: string
+  /** When it was seen, in simulated milliseconds: the history around it is printed. */
+  readonly atMs: number
+}
+
+/** What one home replica stores for a key at the end: a fingerprint of its versions (ids and causality). */
+export interface ReplicaState {
+  readonly node: string
+  readonly fingerprint: string
+}
+
+export function checkHistory(history: History, replicaStates: ReadonlyMap<string, readonly ReplicaState[]>, finalFailures: ReadonlyMap<string, string>): Violation[] {
+  const writesByKey = groupWrites(history)
+  const readsByKey = new Map<string, ReadRecord[]>()
+  for (const read of history.reads) push(readsByKey, read.key, read)
+  const observed = new Set<string>()
+  for (const read of history.reads) for (const id of read.returned) observed.add(id)
+  const violations: Violation[] = []
+  for (const [key, message] of finalFailures) violations.push({check: 'final-read-failed', key, message, atMs: Number.POSITIVE_INFINITY})
+  for (const [key, writes] of writesByKey) {
+    const reads = readsByKey.get(key) ?? []
+    const finalRead = lastFinal(reads)
+    if (finalRead !== undefined) violations.push(...lostWrites(history, key, writes, finalRead, observed))
+    violations.push(...staleReads(history, writes, reads))
+    if (finalRead !== undefined) violations.push(...resurrections(key, writes, finalRead, history))
+  }
+  for (const read of history.reads) violations.push(...dominatedSiblings(history, read))
+  for (const [key, states] of replicaStates) {
+    const distinct = new Set(states.map((state) => state.fingerprint))
+    if (distinct.size > 1) {
+      violations.push({
+        check: 'divergent-replicas',
+        key,
+        message: `home replicas disagree after healing and reading: ${states.map((state) => `${state.node}=${state.fingerprint}`).join('; ')}`,
+        atMs: Number.POSITIVE_INFINITY,
+      })
+    }
+  }
+  return violations
+}
+
+function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key)
+  if (list === undefined) map.set(key, [value])
+  else list.push(value)
+}
+
+function groupWrites(history: History): Map<string, WriteRecord[]> {
+  const byKey = new Map<string, WriteRecord[]>()
+  for (const write of history.writes.values()) push(byKey, write.key, write)
+  return byKey
+}
+
+function lastFinal(reads: readonly ReadRecord[]): ReadRecord | undefined {
+  let last: ReadRecord | undefined
+  for (const read of reads) if (read.final) last = read
+  return last
+}
+
+/** Check 1. With a disk lost, only writes that W >= 2 replicas acknowledged must survive it. */
+function lostWrites(history: History, key: string, writes: readonly WriteRecord[], finalRead: ReadRecord, observed: ReadonlySet<string>): Violation[] {
+  const present = new Set(finalRead.returned)
+  const diskLost = history.wiped.size > 0
+  const violations: Violation[] = []
+  for (const write of writes) {
+    const mustSurvive = diskLost ? write.end === 'ok' && write.w >= 2 : write.end === 'ok' || observed.has(write.id)
+    if (!mustSurvive || present.has(write.id)) continue
+    const superseder = writes.find((other) => other.seen.has(write.id) && (other.end === 'ok' || observed.has(other.id)))
+    if (superseder !== undefined) continue
+    violations.push({
+      check: 'lost-write',
+      key,
+      message: `${write.id} (${write.end === 'ok' ? 'acknowledged' : 'observed by a read'} at ${write.endMs} ms, written through ${write.node} with n=${write.n} w=${write.w}) is missing from the final read [${finalRead.returned.join(', ')}], and no write that had seen it was applied`,
+      atMs: write.endMs ?? write.startMs,
+    })
+  }
+  return violations
+}
+
+/** Check 2. */
+function dominatedSiblings(history: History, read: ReadRecord): Violation[] {
+  const violations: Violation[] = []
+  for (const newer of read.returned) {
+    const seen = history.writes.get(newer)?.seen
+    if (seen === undefined) {
+      violations.push({check: 'dominated-sibling', key: read.key, message: `a read through ${read.node} returned ${newer}, which no client wrote`, atMs: read.endMs})
+      continue
+    }
+    for (const older of read.returned) {
+      if (older !== newer && seen.has(older)) {
+        violations.push({
+          check: 'dominated-sibling',
+          key: read.key,
+          message: `a read through ${read.node} at ${read.startMs}-${read.endMs} ms returned ${older} beside ${newer}, whose writer had seen it`,
+          atMs: read.endMs,
+        })
+      }
+    }
+  }
+  return violations
+}
+
+/** Check 3: only without disk loss, and for a read and a write with the same N. */
+function staleReads(history: History, writes: readonly WriteRecord[], reads: readonly ReadRecord[]): Violation[] {
+  if (history.wiped.size > 0) return []
+  const violations: Violation[] = []
+  for (const read of reads) {
+    for (const write of writes) {
+      if (write.end !== 'ok' || write.endMs === undefined || write.endMs >= read.startMs) continue
+      if (write.n !== read.n || write.w + read.r <= read.n) continue
+      const seesIt = read.returned.some((id) => id === write.id || history.writes.get(id)?.seen.has(write.id) === true)
+      if (seesIt) continue
+      violations.push({
+        check: 'stale-read',
+        key: read.key,
+        message: `a read (n=${read.n} r=${read.r}) through ${read.node} at ${read.startMs}-${read.endMs} ms returned [${read.returned.join(', ')}], missing ${write.id} (w=${write.w}) acknowledged at ${write.endMs} ms`,
+        atMs: read.startMs,
+      })
+    }
+  }
+  return violations
+}
+
+/** Check 5. */
+function resurrections(key: string, writes: readonly WriteRecord[], finalRead: ReadRecord, history: History): Violation[] {
+  const applied = writes.filter((write) => write.end !== 'refused')
+  const violations: Violation[] = []
+  for (const deletion of applied) {
+    if (!deletion.tombstone || deletion.end !== 'ok') continue
+    const writtenSince = applied.some((other) => other !== deletion && other.startMs >= deletion.startMs)
+    const coveredAll = applied.every((other) => other === deletion || deletion.seen.has(other.id))
+    if (writtenSince || !coveredAll) continue
+    const live = finalRead.returned.filter((id) => history.writes.get(id)?.tombstone === false)
+    if (live.length > 0) {
+      violations.push({
+        check: 'resurrected',
+        key,
+        message: `${deletion.id} deleted every version at ${deletion.endMs} ms and nothing was written since, but the final read returned [${live.join(', ')}]`,
+        atMs: deletion.endMs ?? deletion.startMs,
+      })
+    }
+  }
+  return violations
+}

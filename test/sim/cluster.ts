@@ -1,0 +1,220 @@
+/**
+ * A whole dyn cluster in one process (issue 7): the same node code (`assembleNode`) on
+ * memory-level stores, the simulated network and simulated time, built from one seed. The harness
+ * crashes nodes (in-flight messages lost, timers gone), restarts them on their storage (a snapshot
+ * taken at the crash, so a crashed node's leftover work cannot write to what the restart reads) or
+ * on a wiped one, and gives clients each node's KV service as a client would meet it: a request to
+ * a node that crashes under it ends as a connection reset.
+ */
+
+import {seededRandom, type Random} from '../../src/clock.js'
+import type {KvService} from '../../src/api/service.js'
+import type {DeleteOutcome} from '../../src/coordinator/delete-coordinator.js'
+import type {GetOutcome} from '../../src/coordinator/get-coordinator.js'
+import type {PutOutcome} from '../../src/coordinator/put-coordinator.js'
+import {assembleNode, type AssembledNode} from '../../src/node/assemble.js'
+import {memoryDatabase, type StoreDatabase} from '../../src/storage/backend.js'
+import {SimulatedTime} from '../../src/simulated-time.js'
+import {SimulatedNetwork, type LinkProfile} from '../../src/transport/simulated-network.js'
+import type {History} from './history.js'
+
+export interface ClusterConfig {
+  readonly nodeCount: number
+  readonly partitionCount: number
+  readonly defaultN: number
+  readonly requestTimeoutMs: number
+  readonly gossipIntervalMs: number
+  readonly link: LinkProfile
+}
+
+/** A request that met a crash: the client saw its connection reset, and cannot know what was done. */
+export const crashed = Symbol('crashed')
+export type Crashed = typeof crashed
+
+interface SimNode {
+  readonly name: string
+  readonly rpcAddress: string
+  database: StoreDatabase
+  node: AssembledNode | undefined
+  /** Resolves when the running incarnation crashes; requests to it race this. */
+  crash: {promise: Promise<Crashed>; fire: () => void}
+  incarnation: number
+}
+
+/** Bounds on the simulated time a start or a restart may take before the run is declared stuck. */
+export const nodeStartTimeMsMax = 60_000
+
+function crashSignal(): {promise: Promise<Crashed>; fire: () => void} {
+  let fire: () => void = () => undefined
+  const promise = new Promise<Crashed>((resolve) => {
+    fire = () => resolve(crashed)
+  })
+  return {promise, fire}
+}
+
+/** A 32-bit seed for one named stream of a run, so that adding a stream never shifts another's. */
+export function streamSeed(seed: number, stream: string): number {
+  let hash = 0x811c9dc5 ^ seed
+  for (let i = 0; i < stream.length; i += 1) hash = Math.imul(hash ^ stream.charCodeAt(i), 0x01000193) >>> 0
+  return hash >>> 0
+}
+
+export class SimCluster {
+  readonly time: SimulatedTime
+  readonly network: SimulatedNetwork
+  readonly nodes: SimNode[]
+  readonly #seed: number
+  readonly #config: ClusterConfig
+  readonly #history: History
+
+  private constructor(seed: number, config: ClusterConfig, history: History) {
+    this.#seed = seed
+    this.#config = config
+    this.#history = history
+    this.time = new SimulatedTime({settle: () => new Promise((resolve) => setImmediate(resolve))})
+    this.network = new SimulatedNetwork({time: this.time, random: seededRandom(streamSeed(seed, 'network')), link: config.link})
+    this.nodes = Array.from({length: config.nodeCount}, (_, index) => ({
+      name: `n${index + 1}`,
+      rpcAddress: `n${index + 1}:7000`,
+      database: memoryDatabase(),
+      node: undefined,
+      crash: crashSignal(),
+      incarnation: 0,
+    }))
+  }
+
+  /** Starts every node, the first creating the cluster and the others joining through it. */
+  static async start(seed: number, config: ClusterConfig, history: History): Promise<SimCluster> {
+    const cluster = new SimCluster(seed, config, history)
+    for (const node of cluster.nodes) await cluster.#boot(node, node === cluster.nodes[0] ? [] : [cluster.nodes[0]!.rpcAddress])
+    // Let gossip spread the full member table before the workload starts.
+    await cluster.time.runFor(config.gossipIntervalMs * 10)
+    return cluster
+  }
+
+  get config(): ClusterConfig {
+    return this.#config
+  }
+
+  isUp(name: string): boolean {
+    return this.#node(name).node !== undefined
+  }
+
+  upNodes(): string[] {
+    return this.nodes.filter((node) => node.node !== undefined).map((node) => node.name)
+  }
+
+  /** The running node, for checks that look inside (the replicas' stores). */
+  assembled(name: string): AssembledNode | undefined {
+    return this.#node(name).node
+  }
+
+  /** The KV service of a running node, as a client meets it: a crash under a request ends it with `crashed`. */
+  service(name: string): {put(request: Parameters<KvService['put']>[0]): Promise<PutOutcome | Crashed>; get(request: Parameters<KvService['get']>[0]): Promise<GetOutcome | Crashed>; delete(request: Parameters<KvService['delete']>[0]): Promise<DeleteOutcome | Crashed>} | undefined {
+    const node = this.#node(name)
+    const running = node.node
+    if (running === undefined) return undefined
+    const signal = node.crash.promise
+    return {
+      put: (request) => Promise.race([running.service.put(request), signal]),
+      get: (request) => Promise.race([running.service.get(request), signal]),
+      delete: (request) => Promise.race([running.service.delete(request), signal]),
+    }
+  }
+
+  /**
+   * Crashes a node: no stop, no flush. Its endpoint and timers go at once; what its store had
+   * written is kept as a snapshot for a restart (memory-level iterators read a snapshot taken when
+   * they are made, so the copy is consistent even while the dead node's last promises run on).
+   */
+  async crash(name: string): Promise<void> {
+    const node = this.#node(name)
+    if (node.node === undefined) return
+    const old = node.database
+    this.network.crash(node.rpcAddress)
+    this.time.node(`${name}#${node.incarnation}`).halt()
+    node.node = undefined
+    node.crash.fire()
+    node.crash = crashSignal()
+    node.database = await snapshot(old)
+    this.#history.note(this.time.monotonicMs(), `crash ${name}`)
+  }
+
+  /** Starts a crashed node again, on its kept storage or (wipe) on an empty one, joining through the live nodes. */
+  async restart(name: string, options: {wipe: boolean}): Promise<void> {
+    const node = this.#node(name)
+    if (node.node !== undefined) return
+    if (options.wipe) {
+      node.database = memoryDatabase()
+      this.#history.wiped.add(name)
+    }
+    this.#history.note(this.time.monotonicMs(), `restart ${name}${options.wipe ? ' on a wiped disk' : ''}`)
+    const seeds = this.nodes.filter((other) => other.node !== undefined).map((other) => other.rpcAddress)
+    await this.#boot(node, seeds)
+  }
+
+  /** Stops every running node cleanly (the end of a run). */
+  async stop(): Promise<void> {
+    for (const node of this.nodes) {
+      const running = node.node
+      if (running === undefined) continue
+      node.node = undefined
+      await this.time.until(running.stop(), nodeStartTimeMsMax).catch(() => undefined)
+    }
+  }
+
+  #node(name: string): SimNode {
+    const node = this.nodes.find((candidate) => candidate.name === name)
+    if (node === undefined) throw new Error(`no simulated node ${name}`)
+    return node
+  }
+
+  async #boot(node: SimNode, seeds: readonly string[]): Promise<void> {
+    node.incarnation += 1
+    const scheduler = this.time.node(`${node.name}#${node.incarnation}`)
+    const random: Random = seededRandom(streamSeed(this.#seed, `${node.name}#${node.incarnation}`))
+    const history = this.#history
+    const time = this.time
+    const assembling = assembleNode({
+      settings: {
+        name: node.name,
+        apiAddress: `${node.name}:8000`,
+        seeds,
+        settings: {partitionCount: this.#config.partitionCount, defaultN: this.#config.defaultN, defaultR: 2, defaultW: 2, conflictPolicy: 'siblings'},
+        explicitSettings: {},
+        requestTimeoutMs: this.#config.requestTimeoutMs,
+        gossipIntervalMs: this.#config.gossipIntervalMs,
+        writeBufferMs: 0,
+      },
+      database: node.database,
+      startTransport: async (handler) => this.network.listen({address: node.rpcAddress, nodeName: node.name, handler, scheduler}),
+      clock: time,
+      scheduler,
+      random,
+      log: (line) => history.note(time.monotonicMs(), `${node.name}: ${line}`),
+    })
+    node.node = await this.time.until(assembling, nodeStartTimeMsMax)
+  }
+}
+
+/** A copy of a memory-level database as it is now. */
+async function snapshot(database: StoreDatabase): Promise<StoreDatabase> {
+  // Made before anything is awaited: the snapshot is the store at the instant of the crash.
+  const iterator = database.iterator()
+  const copy = memoryDatabase()
+  await copy.open()
+  const batch: Array<{type: 'put'; key: Buffer; value: Buffer}> = []
+  try {
+    // Bounded by the database's size, which the run's bounded workload bounds.
+    for (;;) {
+      const entries = await iterator.nextv(1024)
+      if (entries.length === 0) break
+      for (const [key, value] of entries) batch.push({type: 'put', key: Buffer.from(key), value: Buffer.from(value)})
+    }
+  } finally {
+    await iterator.close()
+  }
+  if (batch.length > 0) await copy.batch(batch)
+  await copy.close()
+  return copy
+}

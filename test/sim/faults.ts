@@ -1,0 +1,102 @@
+/**
+ * The simulator's seeded fault schedule (issue 7): node crashes and restarts (storage kept, or at
+ * most once per run wiped), two-way partitions, one-way cuts, and slow lossy links, each lasting
+ * a drawn time and possibly overlapping, within a window; then everything heals.
+ */
+
+import type {Random} from '../../src/clock.js'
+import {sleep} from '../../src/scheduler.js'
+import type {SimCluster} from './cluster.js'
+import type {History} from './history.js'
+
+export interface FaultConfig {
+  /** Faults started during the window, one after another at drawn times. */
+  readonly faultCount: number
+  readonly windowMs: number
+  /** How long one fault lasts, drawn from [durationMsMin, durationMsMax). */
+  readonly durationMsMin: number
+  readonly durationMsMax: number
+  /** Whether one crashed node may come back on an empty disk. */
+  readonly wipeAllowed: boolean
+}
+
+type FaultKind = 'crash' | 'partition' | 'one-way' | 'lossy'
+
+const faultKinds: readonly FaultKind[] = ['crash', 'partition', 'one-way', 'lossy']
+
+/** Runs the schedule to its end, heals every fault, and restarts every crashed node (storage kept). */
+export async function runFaults(cluster: SimCluster, random: Random, config: FaultConfig, history: History): Promise<void> {
+  const pending: Promise<void>[] = []
+  const gapMs = config.windowMs / Math.max(1, config.faultCount)
+  let wiped = false
+  for (let index = 0; index < config.faultCount; index += 1) {
+    await sleep(cluster.time, random.int(Math.max(1, Math.floor(gapMs))))
+    const durationMs = config.durationMsMin + random.int(config.durationMsMax - config.durationMsMin)
+    const kind = faultKinds[random.int(faultKinds.length)]!
+    const wipe = kind === 'crash' && config.wipeAllowed && !wiped && random.next() < 0.3
+    if (wipe) wiped = true
+    pending.push(startFault(cluster, random, kind, durationMs, wipe, history))
+  }
+  await Promise.all(pending)
+  cluster.network.heal()
+  for (const a of cluster.nodes) for (const b of cluster.nodes) cluster.network.setLink(a.rpcAddress, b.rpcAddress, undefined)
+  for (const node of cluster.nodes) if (!cluster.isUp(node.name)) await cluster.restart(node.name, {wipe: false})
+  history.note(cluster.time.monotonicMs(), 'all faults healed')
+}
+
+async function startFault(cluster: SimCluster, random: Random, kind: FaultKind, durationMs: number, wipe: boolean, history: History): Promise<void> {
+  const addresses = cluster.nodes.map((node) => node.rpcAddress)
+  const at = (): number => cluster.time.monotonicMs()
+  switch (kind) {
+    case 'crash': {
+      // Keep a majority running, so that the workload still has somewhere to go.
+      const up = cluster.upNodes()
+      if (up.length <= Math.ceil(cluster.nodes.length / 2)) return
+      const victim = up[random.int(up.length)]!
+      await cluster.crash(victim)
+      await sleep(cluster.time, durationMs)
+      await cluster.restart(victim, {wipe})
+      return
+    }
+    case 'partition': {
+      const shuffled = addresses.map((address) => ({address, side: random.int(2)}))
+      const sideA = shuffled.filter((entry) => entry.side === 0).map((entry) => entry.address)
+      const sideB = shuffled.filter((entry) => entry.side === 1).map((entry) => entry.address)
+      if (sideA.length === 0 || sideB.length === 0) return
+      history.note(at(), `partition [${sideA.join(' ')}] | [${sideB.join(' ')}] for ${durationMs} ms`)
+      cluster.network.partition(sideA, sideB)
+      await sleep(cluster.time, durationMs)
+      for (const a of sideA) {
+        for (const b of sideB) {
+          cluster.network.restore(a, b)
+          cluster.network.restore(b, a)
+        }
+      }
+      history.note(at(), `partition [${sideA.join(' ')}] | [${sideB.join(' ')}] healed`)
+      return
+    }
+    case 'one-way': {
+      const from = addresses[random.int(addresses.length)]!
+      const to = addresses[random.int(addresses.length)]!
+      if (from === to) return
+      history.note(at(), `cut ${from} -> ${to} for ${durationMs} ms`)
+      cluster.network.cut(from, to)
+      await sleep(cluster.time, durationMs)
+      cluster.network.restore(from, to)
+      history.note(at(), `cut ${from} -> ${to} restored`)
+      return
+    }
+    case 'lossy': {
+      const from = addresses[random.int(addresses.length)]!
+      const to = addresses[random.int(addresses.length)]!
+      if (from === to) return
+      const lossRate = 0.05 + random.next() * 0.3
+      history.note(at(), `link ${from} -> ${to} slow and lossy (${lossRate.toFixed(2)}) for ${durationMs} ms`)
+      cluster.network.setLink(from, to, {delayMsMin: 1, delayMsMax: 40, lossRate})
+      await sleep(cluster.time, durationMs)
+      cluster.network.setLink(from, to, undefined)
+      history.note(at(), `link ${from} -> ${to} restored`)
+      return
+    }
+  }
+}

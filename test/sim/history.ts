@@ -1,0 +1,107 @@
+/**
+ * The clients' history of a simulated run, and the truth about causality that the clients know
+ * without looking inside the nodes (as Jepsen's checkers work from a history of operations).
+ *
+ * Every version a client writes carries a unique id in its value, so that a read tells which
+ * versions it returned. What a client has *seen* is tracked apart from the contexts the nodes hand
+ * out: a read has seen the versions it returned and everything those had seen; a put has seen
+ * what its own context had seen, and itself; a blind put nothing. A version is legitimately gone
+ * only when a write that had seen it may have been applied.
+ */
+
+import {assert} from '../../src/errors.js'
+
+/** How a write ended, as its client saw it. */
+export type WriteEnd =
+  /** Acknowledged: W replicas stored it. */
+  | 'ok'
+  /** Failed in a way that may still have stored it somewhere (quorum unmet, a timeout). */
+  | 'maybe'
+  /** Refused before anything was stored (a limit, bad input). */
+  | 'refused'
+
+export interface WriteRecord {
+  readonly id: string
+  readonly key: string
+  readonly tombstone: boolean
+  /** Ids of the versions the writer had seen when it wrote: the ones this write supersedes. */
+  readonly seen: ReadonlySet<string>
+  readonly n: number
+  readonly w: number
+  readonly node: string
+  readonly startMs: number
+  endMs: number | undefined
+  end: WriteEnd | undefined
+  /** Where the writer's context came from. */
+  readonly contextFrom: 'none' | 'read' | 'put'
+}
+
+export interface ReadRecord {
+  readonly key: string
+  readonly n: number
+  readonly r: number
+  readonly node: string
+  readonly startMs: number
+  readonly endMs: number
+  /** Ids of the versions returned, live ones and tombstones alike. */
+  readonly returned: readonly string[]
+  /** True for the reads of the final pass, after every fault healed. */
+  readonly final: boolean
+}
+
+/** One line of the run's event log: what happened when, for the history shown around a violation. */
+export interface LogLine {
+  readonly atMs: number
+  readonly text: string
+}
+
+/** Bounds, so that a long campaign cannot grow a run's memory without limit. */
+export const writesPerRunMax = 200_000
+export const logLinesMax = 400_000
+
+export class History {
+  readonly writes = new Map<string, WriteRecord>()
+  readonly reads: ReadRecord[] = []
+  readonly log: LogLine[] = []
+  /** Nodes whose storage was wiped during the run: some checks only hold without disk loss. */
+  readonly wiped = new Set<string>()
+  #nextId = 0
+
+  /** A fresh version id for `key`; its value carries it. */
+  newId(key: string): string {
+    this.#nextId += 1
+    return `${key}#${this.#nextId}`
+  }
+
+  /** The versions a read has seen: those it returned and everything they had seen. */
+  seenByRead(returned: readonly string[]): Set<string> {
+    const seen = new Set<string>()
+    for (const id of returned) {
+      seen.add(id)
+      const write = this.writes.get(id)
+      // A read can only return what a client wrote: anything else is a bug the checker reports.
+      if (write !== undefined) for (const earlier of write.seen) seen.add(earlier)
+    }
+    return seen
+  }
+
+  startWrite(record: Omit<WriteRecord, 'endMs' | 'end'>): WriteRecord {
+    assert(this.writes.size < writesPerRunMax, 'too many writes in one run')
+    const write: WriteRecord = {...record, endMs: undefined, end: undefined}
+    this.writes.set(write.id, write)
+    return write
+  }
+
+  endWrite(write: WriteRecord, end: WriteEnd, atMs: number): void {
+    write.end = end
+    write.endMs = atMs
+  }
+
+  addRead(read: ReadRecord): void {
+    this.reads.push(read)
+  }
+
+  note(atMs: number, text: string): void {
+    if (this.log.length < logLinesMax) this.log.push({atMs, text})
+  }
+}

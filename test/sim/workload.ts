@@ -1,0 +1,239 @@
+/**
+ * The simulator's clients (issue 7): seeded loops of blind puts, puts with the context of a read
+ * and with the context a previous put returned, gets, deletes with a read's context, and the
+ * shopping cart's read-merge-write (paper §4.4), each with its own N, R and W. Every operation and
+ * its outcome goes into the history, with what the client had seen (history.ts).
+ *
+ * Contexts travel as the client API's tokens (encoded, then decoded back), so the token code is
+ * on the path too. A tombstone carries its id in its value, so that the checkers can tell which
+ * delete a read returned.
+ */
+
+import type {Random} from '../../src/clock.js'
+import {assert} from '../../src/errors.js'
+import {sleep} from '../../src/scheduler.js'
+import type {StoredVersion} from '../../src/storage/stored-object.js'
+import {decodeContext, encodeContext} from '../../src/versioning/context.js'
+import {join, values, type VersionVector} from '../../src/versioning/dvvset.js'
+import {crashed, type SimCluster} from './cluster.js'
+import type {History, WriteEnd} from './history.js'
+
+export interface WorkloadConfig {
+  readonly clientCount: number
+  readonly operationsPerClient: number
+  readonly keys: readonly string[]
+  /** A client's pause between two operations is drawn from [0, thinkMsMax). */
+  readonly thinkMsMax: number
+}
+
+interface HeldContext {
+  readonly token: string
+  readonly seen: ReadonlySet<string>
+}
+
+/** What one client remembers of each key: the context of its last read and of its last put. */
+interface ClientMemory {
+  lastRead: Map<string, HeldContext>
+  lastPut: Map<string, HeldContext>
+  lastItems: Map<string, string[]>
+}
+
+type OperationKind = 'get' | 'blind-put' | 'put-read-context' | 'put-put-context' | 'delete' | 'cart'
+
+const operationWeights: ReadonlyArray<readonly [OperationKind, number]> = [
+  ['get', 30],
+  ['blind-put', 12],
+  ['put-read-context', 18],
+  ['put-put-context', 12],
+  ['delete', 6],
+  ['cart', 22],
+]
+
+function pickWeighted<T>(random: Random, choices: ReadonlyArray<readonly [T, number]>): T {
+  let total = 0
+  for (const [, weight] of choices) total += weight
+  let point = random.next() * total
+  for (const [choice, weight] of choices) {
+    point -= weight
+    if (point < 0) return choice
+  }
+  return choices[choices.length - 1]![0]
+}
+
+/** N, R, W for one request: mostly the defaults, sometimes weaker or stronger, never above the cluster. */
+function pickQuorum(random: Random, nodeCount: number, defaultN: number): {n: number; r: number; w: number} {
+  const n = random.next() < 0.8 ? defaultN : Math.min(nodeCount, 1 + random.int(defaultN + 1))
+  const pick = (fallback: number): number => (random.next() < 0.6 ? Math.min(fallback, n) : 1 + random.int(n))
+  return {n, r: pick(2), w: pick(2)}
+}
+
+interface VersionBody {
+  readonly id: string
+  readonly items: readonly string[]
+}
+
+function encodeVersion(body: VersionBody): Uint8Array {
+  return Buffer.from(JSON.stringify(body), 'utf8')
+}
+
+function decodeVersion(version: StoredVersion): VersionBody {
+  const body = JSON.parse(Buffer.from(version.value).toString('utf8')) as VersionBody
+  assert(typeof body.id === 'string' && Array.isArray(body.items), 'a simulated version carries an id and items')
+  return body
+}
+
+function toToken(vector: VersionVector): string {
+  return encodeContext(vector)
+}
+
+function fromToken(token: string): VersionVector {
+  const decoded = decodeContext(token)
+  assert(decoded.ok, `a context the cluster handed out must decode: ${decoded.ok ? '' : decoded.message}`)
+  return decoded.vector
+}
+
+function endOf(outcome: {ok: boolean; error?: string} | typeof crashed): WriteEnd {
+  if (outcome === crashed) return 'maybe'
+  if (outcome.ok) return 'ok'
+  return outcome.error === 'too_many_siblings' || outcome.error === 'object_too_large' || outcome.error === 'bad_parameter' ? 'refused' : 'maybe'
+}
+
+export class Client {
+  readonly #memory: ClientMemory = {lastRead: new Map(), lastPut: new Map(), lastItems: new Map()}
+  #itemCounter = 0
+
+  constructor(
+    readonly name: string,
+    private readonly cluster: SimCluster,
+    private readonly history: History,
+    private readonly random: Random,
+    private readonly config: WorkloadConfig,
+  ) {}
+
+  /** The client's loop: a bounded number of operations with pauses between them. */
+  async run(): Promise<void> {
+    for (let index = 0; index < this.config.operationsPerClient; index += 1) {
+      await this.step()
+      await sleep(this.cluster.time, this.random.int(this.config.thinkMsMax))
+    }
+  }
+
+  /** A read with r = n on every key: the final pass, after every fault healed. */
+  async finalRead(key: string, n: number): Promise<string | undefined> {
+    const node = this.#pickNode()
+    if (node === undefined) return 'no node is up'
+    const outcome = await this.#read(node, key, {n, r: n}, true)
+    return outcome
+  }
+
+  async step(): Promise<void> {
+    const node = this.#pickNode()
+    if (node === undefined) return
+    const key = this.config.keys[this.random.int(this.config.keys.length)]!
+    const quorum = pickQuorum(this.random, this.cluster.config.nodeCount, this.cluster.config.defaultN)
+    const kind = pickWeighted(this.random, operationWeights)
+    const memory = this.#memory
+    switch (kind) {
+      case 'get':
+        await this.#read(node, key, quorum, false)
+        return
+      case 'blind-put':
+        await this.#write(node, key, quorum, undefined, 'none', false, [this.#newItem()])
+        return
+      case 'put-read-context':
+        await this.#write(node, key, quorum, memory.lastRead.get(key), 'read', false, [this.#newItem()])
+        return
+      case 'put-put-context':
+        await this.#write(node, key, quorum, memory.lastPut.get(key), 'put', false, [this.#newItem()])
+        return
+      case 'delete': {
+        const held = memory.lastRead.get(key)
+        if (held !== undefined) await this.#write(node, key, quorum, held, 'read', true, [])
+        return
+      }
+      case 'cart': {
+        // Paper §4.4: read the cart, merge its siblings (the union of items), add one, write back.
+        const failure = await this.#read(node, key, quorum, false)
+        if (failure !== undefined) return
+        const items = new Set(memory.lastItems.get(key) ?? [])
+        items.add(this.#newItem())
+        const next = this.#pickNode() ?? node
+        await this.#write(next, key, quorum, memory.lastRead.get(key), 'read', false, [...items].sort())
+        return
+      }
+    }
+  }
+
+  #newItem(): string {
+    this.#itemCounter += 1
+    return `${this.name}-item${this.#itemCounter}`
+  }
+
+  #pickNode(): string | undefined {
+    const up = this.cluster.upNodes()
+    return up.length === 0 ? undefined : up[this.random.int(up.length)]
+  }
+
+  /** A read; answers undefined when it succeeded, or why it failed. */
+  async #read(node: string, key: string, quorum: {n: number; r: number}, final: boolean): Promise<string | undefined> {
+    const service = this.cluster.service(node)
+    if (service === undefined) return `${node} is down`
+    const startMs = this.cluster.time.monotonicMs()
+    const outcome = await service.get({key, n: quorum.n, r: quorum.r, explain: false})
+    const endMs = this.cluster.time.monotonicMs()
+    if (outcome === crashed || !outcome.ok) {
+      const why = outcome === crashed ? `${node} crashed` : `${outcome.error}: ${outcome.message}`
+      this.history.note(endMs, `${this.name} get ${key} n=${quorum.n} r=${quorum.r} via ${node} failed: ${why}`)
+      return why
+    }
+    const versions = outcome.object === undefined ? [] : values(outcome.object.versions)
+    const bodies = versions.map(decodeVersion)
+    const returned = bodies.map((body) => body.id)
+    this.history.addRead({key, n: quorum.n, r: quorum.r, node, startMs, endMs, returned, final})
+    this.history.note(endMs, `${this.name} get ${key} n=${quorum.n} r=${quorum.r} via ${node} -> [${returned.join(', ')}]${final ? ' (final)' : ''}`)
+    const token = toToken(outcome.object === undefined ? [] : join(outcome.object.versions))
+    this.#memory.lastRead.set(key, {token, seen: this.history.seenByRead(returned)})
+    const items = new Set<string>()
+    versions.forEach((version, index) => {
+      if (!version.tombstone) for (const item of bodies[index]!.items) items.add(item)
+    })
+    this.#memory.lastItems.set(key, [...items])
+    return undefined
+  }
+
+  async #write(
+    node: string,
+    key: string,
+    quorum: {n: number; w: number},
+    held: HeldContext | undefined,
+    contextFrom: 'none' | 'read' | 'put',
+    tombstone: boolean,
+    items: readonly string[],
+  ): Promise<void> {
+    const service = this.cluster.service(node)
+    if (service === undefined) return
+    const context = held === undefined ? [] : fromToken(held.token)
+    const seen = held?.seen ?? new Set<string>()
+    const id = this.history.newId(key)
+    const startMs = this.cluster.time.monotonicMs()
+    const from = held === undefined ? 'none' : contextFrom
+    const write = this.history.startWrite({id, key, tombstone, seen, n: quorum.n, w: quorum.w, node, startMs, contextFrom: from})
+    const outcome = await service.put({
+      key,
+      value: encodeVersion({id, items}),
+      contentType: 'application/json',
+      tombstone,
+      context,
+      n: quorum.n,
+      w: quorum.w,
+      dw: 0,
+      explain: false,
+    })
+    const endMs = this.cluster.time.monotonicMs()
+    const end = endOf(outcome)
+    this.history.endWrite(write, end, endMs)
+    const detail = outcome === crashed ? `${node} crashed` : outcome.ok ? 'ok' : `${outcome.error}: ${outcome.message}`
+    this.history.note(endMs, `${this.name} ${tombstone ? 'delete' : 'put'} ${id} n=${quorum.n} w=${quorum.w} context=${from}[${[...seen].join(', ')}] via ${node} -> ${detail}`)
+    if (outcome !== crashed && outcome.ok) this.#memory.lastPut.set(key, {token: toToken(outcome.context), seen: new Set([...seen, id])})
+  }
+}
