@@ -5,6 +5,8 @@
  * CLI and bench/ only; simulated time is `simulated-time.ts`, seeded randomness is below.
  */
 
+import {createHash} from 'node:crypto'
+
 export interface Clock {
   /** Wall-clock milliseconds since the epoch: used for version timestamps and LWW. */
   nowMs(): number
@@ -17,6 +19,14 @@ export interface Random {
   next(): number
   /** An integer in [0, bound). */
   int(bound: number): number
+}
+
+/**
+ * An independent seed for one named use of a run's seed (a node's randomness, the network's, a
+ * workload's), so that one stream does not shift when another draws more: `seededRandom(deriveSeed(seed, 'node a'))`.
+ */
+export function deriveSeed(seed: number, label: string): number {
+  return createHash('md5').update(`${seed}:${label}`, 'utf8').digest().readUInt32BE(0)
 }
 
 /** A seeded generator (mulberry32) for simulations and property tests that must replay. */

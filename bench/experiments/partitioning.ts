@@ -20,7 +20,7 @@
 import {createHash} from 'node:crypto'
 import {fileURLToPath} from 'node:url'
 import {parseArgs} from 'node:util'
-import {seededRandom, type Random} from '../../src/clock.js'
+import {deriveSeed, seededRandom, type Random} from '../../src/clock.js'
 import {assert} from '../../src/errors.js'
 import {buildRing, partitionBits, preferenceList, preferenceListForKey, type Ring} from '../../src/ring/ring.js'
 
@@ -32,13 +32,9 @@ export function keyPosition(key: string): number {
   return createHash('md5').update(key, 'utf8').digest().readUInt32BE(0)
 }
 
-/**
- * An independent seed for one named use of the experiment's seed, so that (for instance) the
- * tokens of strategy 1 do not shift when the request stream is made longer.
- */
-export function deriveSeed(seed: number, label: string): number {
-  return createHash('md5').update(`${seed}:${label}`, 'utf8').digest().readUInt32BE(0)
-}
+// deriveSeed (src/clock.ts) gives each named use of the experiment's seed its own stream, so that
+// (for instance) the tokens of strategy 1 do not shift when the request stream is made longer.
+export {deriveSeed}
 
 // ---------------------------------------------------------------------------------------------
 // Token rings (strategies 1 and 2)

@@ -13,33 +13,22 @@ import type {AddressInfo} from 'node:net'
 import {createApiHandler} from '../api/handler.js'
 import type {Clock, Random} from '../clock.js'
 import {DynError} from '../errors.js'
-import type {ClusterSettings} from '../membership/member-table.js'
 import type {Scheduler} from '../scheduler.js'
 import {diskDatabase} from '../storage/backend.js'
 import type {StoreDatabase} from '../storage/backend.js'
 import {startTcpTransport} from '../transport/tcp-transport.js'
 import {assembleNode} from './assemble.js'
-import type {AssembledNode} from './assemble.js'
+import type {AssembledNode, NodeSettings} from './assemble.js'
 import {systemClock, systemRandom, systemScheduler} from './system-time.js'
 
-export interface NodeOptions {
-  readonly name: string
+/** A node's settings (assemble.ts), with where this process serves and keeps its data instead of an API address. */
+export interface NodeOptions extends Omit<NodeSettings, 'apiAddress'> {
   readonly host: string
   /** Client HTTP API port. */
   readonly port: number
   /** Internode RPC port. */
   readonly rpcPort: number
   readonly dataDir: string
-  /** Internode addresses (host:rpcPort) of members to join through; empty creates a new cluster. */
-  readonly seeds: readonly string[]
-  /** The settings of a cluster this node creates (its id is drawn then). */
-  readonly settings: Omit<ClusterSettings, 'clusterId'>
-  /** The settings the user gave explicitly: joining a cluster whose settings differ is refused. */
-  readonly explicitSettings: Partial<Omit<ClusterSettings, 'clusterId'>>
-  readonly requestTimeoutMs: number
-  readonly gossipIntervalMs: number
-  /** 0: every write goes to LevelDB at once; T > 0: non-durable writes are buffered and flushed every T ms (paper §6.1). */
-  readonly writeBufferMs: number
   readonly log: (line: string) => void
   readonly clock?: Clock
   readonly random?: Random

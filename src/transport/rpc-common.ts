@@ -4,10 +4,49 @@
  * ErrorResponse body and back, and what a "host:port" address is.
  */
 
+import {assert} from '../errors.js'
 import type {RpcResult} from './transport.js'
 
 /** Longest code or message an ErrorResponse carries; longer ones are cut. */
 export const errorMessageCharsMax = 1024
+/** After a failed connect, requests fail at once for this long, doubling per failure up to the max. */
+export const reconnectBackoffMsFirst = 100
+export const reconnectBackoffMsMax = 1000
+const requestIdMax = 0xffff_ffff
+
+/** A caller's record of one peer, as far as request ids and the back-off go. */
+export interface PeerRecord {
+  nextRequestId: number
+  failedConnects: number
+  retryAtMs: number
+  readonly pending: ReadonlyMap<number, unknown>
+}
+
+/** The next request id free on `peer`: at most `pendingPerPeerMax` are taken, so one is found within that many steps. */
+export function allocateRequestId(peer: PeerRecord, pendingPerPeerMax: number): number {
+  for (let attempt = 0; attempt <= pendingPerPeerMax; attempt++) {
+    const requestId = peer.nextRequestId
+    peer.nextRequestId = requestId === requestIdMax ? 1 : requestId + 1
+    if (!peer.pending.has(requestId)) return requestId
+  }
+  assert(false, 'a free request id exists while pending is below its bound')
+}
+
+/**
+ * Sets the back-off of a peer whose connection was just lost. One that had answered us broke
+ * (say the peer restarted): reconnect at the next request. One that never answered was refused,
+ * timed out, or closed on us: back off, doubling, so that a dead peer costs each caller nothing
+ * but an immediate 'unreachable'.
+ */
+export function backOffAfterLoss(peer: PeerRecord, answered: boolean, nowMs: number): void {
+  if (answered) {
+    peer.failedConnects = 0
+    peer.retryAtMs = 0
+    return
+  }
+  peer.failedConnects += 1
+  peer.retryAtMs = nowMs + Math.min(reconnectBackoffMsFirst * 2 ** (peer.failedConnects - 1), reconnectBackoffMsMax)
+}
 
 export function settle(result: RpcResult): Promise<RpcResult> {
   return Promise.resolve(result)

@@ -29,8 +29,8 @@ import type {Timer} from '../scheduler.js'
 import type {NodeScheduler, SimulatedTime} from '../simulated-time.js'
 import {FrameDecoder, frameBytesMax, tryEncodeFrame, type Frame} from './frame.js'
 import {MessageType, requestMessageTypes} from './message-type.js'
-import {describe, errorBody, parseAddress, remoteFailure, settle, unreachable} from './rpc-common.js'
-import {connectTimeoutMsDefault, pendingPerPeerMaxDefault, peersMax, reconnectBackoffMsFirst, reconnectBackoffMsMax} from './tcp-transport.js'
+import {allocateRequestId, backOffAfterLoss, describe, errorBody, parseAddress, remoteFailure, settle, unreachable} from './rpc-common.js'
+import {connectTimeoutMsDefault, pendingPerPeerMaxDefault, peersMax} from './tcp-transport.js'
 import type {PeerState, RequestHandler, RpcResult, Transport} from './transport.js'
 
 /** How one direction of a link behaves. */
@@ -385,8 +385,6 @@ interface PendingRequest {
   readonly timer: Timer
 }
 
-const requestIdMax = 0xffff_ffff
-
 class SimulatedTransport implements Transport {
   readonly #network: SimulatedNetwork
   readonly #endpoint: () => Endpoint
@@ -416,7 +414,7 @@ class SimulatedTransport implements Transport {
       const waitMs = peer.retryAtMs - endpoint.scheduler.monotonicMs()
       if (waitMs > 0) return settle(unreachable(`${address} is down; next connect attempt in ${Math.ceil(waitMs)} ms`))
     }
-    const requestId = this.#allocateRequestId(peer, endpoint.pendingPerPeerMax)
+    const requestId = allocateRequestId(peer, endpoint.pendingPerPeerMax)
     const encoded = tryEncodeFrame({type, requestId, body})
     if (!encoded.ok) {
       return settle({ok: false, error: 'remote', code: 'bad_request', message: `request not sent: ${encoded.message}`})
@@ -487,14 +485,7 @@ class SimulatedTransport implements Transport {
     peer.connection = undefined
     peer.everLost = true
     if (connection.connectTimer !== undefined) endpoint.scheduler.cancel(connection.connectTimer)
-    if (connection.answered) {
-      peer.failedConnects = 0
-      peer.retryAtMs = 0
-    } else {
-      peer.failedConnects += 1
-      const backoffMs = Math.min(reconnectBackoffMsFirst * 2 ** (peer.failedConnects - 1), reconnectBackoffMsMax)
-      peer.retryAtMs = endpoint.scheduler.monotonicMs() + backoffMs
-    }
+    backOffAfterLoss(peer, connection.answered, endpoint.scheduler.monotonicMs())
     if (peer.pending.size > 0) endpoint.log(`transport ${endpoint.address}: ${reason}`)
     const failure = unreachable(reason)
     for (const pending of peer.pending.values()) {
@@ -517,16 +508,6 @@ class SimulatedTransport implements Transport {
     const peer: Peer = {address, connection: undefined, everLost: false, failedConnects: 0, retryAtMs: 0, nextRequestId: 1, pending: new Map()}
     this.#peers.set(address, peer)
     return peer
-  }
-
-  #allocateRequestId(peer: Peer, pendingPerPeerMax: number): number {
-    // At most `pendingPerPeerMax` ids are taken, so this finds a free one within that many steps.
-    for (let attempt = 0; attempt <= pendingPerPeerMax; attempt++) {
-      const requestId = peer.nextRequestId
-      peer.nextRequestId = requestId === requestIdMax ? 1 : requestId + 1
-      if (!peer.pending.has(requestId)) return requestId
-    }
-    assert(false, 'a free request id exists while pending is below its bound')
   }
 
   #connect(peer: Peer, endpoint: Endpoint): Connection {

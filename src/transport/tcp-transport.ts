@@ -19,7 +19,7 @@ import {assert} from '../errors.js'
 import type {Scheduler, Timer} from '../scheduler.js'
 import {FrameDecoder, frameBytesMax, protocolVersion, tryEncodeFrame, type Frame} from './frame.js'
 import {MessageType, requestMessageTypes} from './message-type.js'
-import {describe, errorBody, parseAddress, remoteFailure, settle, unreachable} from './rpc-common.js'
+import {allocateRequestId, backOffAfterLoss, describe, errorBody, parseAddress, remoteFailure, settle, unreachable} from './rpc-common.js'
 import type {PeerState, RequestHandler, RpcResult, Transport} from './transport.js'
 
 export interface TcpTransportOptions {
@@ -46,9 +46,6 @@ export interface TcpTransportOptions {
 export const pendingPerPeerMaxDefault = 4096
 /** Long enough for a loaded LAN, short against the request timeouts of a few hundred ms above it. */
 export const connectTimeoutMsDefault = 2000
-/** After a failed connect, requests fail at once for this long, doubling per failure up to the max. */
-export const reconnectBackoffMsFirst = 100
-export const reconnectBackoffMsMax = 1000
 /** A connection that has not said Hello within this time is closed, so idle strangers cannot hold sockets. */
 export const helloTimeoutMs = 10_000
 /** Accepted connections at once; a cluster needs one per peer, the rest is slack for restarts. */
@@ -56,7 +53,6 @@ export const inboundConnectionsMax = 4096
 /** Peer addresses remembered at once (their connection and backoff state). */
 export const peersMax = 4096
 const nodeNameCharsMax = 256
-const requestIdMax = 0xffff_ffff
 /** Hello is never answered, so it uses an id no request ever gets. */
 const helloRequestId = 0
 
@@ -213,7 +209,7 @@ class TcpTransport implements Transport {
         return settle(unreachable(`${address} is down; next connect attempt in ${Math.ceil(waitMs)} ms`))
       }
     }
-    const requestId = this.#allocateRequestId(peer)
+    const requestId = allocateRequestId(peer, this.#settings.pendingPerPeerMax)
     const encoded = tryEncodeFrame({type, requestId, body})
     if (!encoded.ok) {
       // Refused here, but shaped like the peer's own refusal of a bad request: it must not count
@@ -287,16 +283,6 @@ class TcpTransport implements Transport {
     }
   }
 
-  #allocateRequestId(peer: Peer): number {
-    // At most `pendingPerPeerMax` ids are taken, so this finds a free one within that many steps.
-    for (let attempt = 0; attempt <= this.#settings.pendingPerPeerMax; attempt++) {
-      const requestId = peer.nextRequestId
-      peer.nextRequestId = requestId === requestIdMax ? 1 : requestId + 1
-      if (!peer.pending.has(requestId)) return requestId
-    }
-    assert(false, 'a free request id exists while pending is below its bound')
-  }
-
   /** Opens the peer's connection and sends Hello; a message when it cannot even start. */
   #connect(peer: Peer): FrameWriter | string {
     let socket: net.Socket
@@ -368,17 +354,7 @@ class TcpTransport implements Transport {
     peer.writer = null
     peer.connected = false
     peer.everLost = true
-    if (peer.answeredSinceConnect) {
-      // A connection that served us broke (say the peer restarted): reconnect at the next request.
-      peer.failedConnects = 0
-      peer.retryAtMs = 0
-    } else {
-      // It never answered: refused, timed out, or closed on us. Back off so that a dead peer costs
-      // each caller nothing but an immediate 'unreachable'.
-      peer.failedConnects += 1
-      const backoffMs = Math.min(reconnectBackoffMsFirst * 2 ** (peer.failedConnects - 1), reconnectBackoffMsMax)
-      peer.retryAtMs = this.#settings.clock.monotonicMs() + backoffMs
-    }
+    backOffAfterLoss(peer, peer.answeredSinceConnect, this.#settings.clock.monotonicMs())
     dropped.destroy()
     if (peer.pending.size > 0) this.#settings.log(`transport ${this.address}: ${reason}`)
     const failure = unreachable(reason)

@@ -6,7 +6,7 @@
 import {describe, it} from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
-import {seededRandom} from '../../src/clock.js'
+import {deriveSeed, seededRandom} from '../../src/clock.js'
 import {sleep} from '../../src/scheduler.js'
 import {SimulatedTime, simulatedEpochMsDefault} from '../../src/simulated-time.js'
 
@@ -151,5 +151,13 @@ describe('simulated time', () => {
       }),
       {numRuns: 20},
     )
+  })
+
+  it('derives one independent, stable seed per named use of a run seed', () => {
+    const seeds = ['node a', 'node b', 'network'].map((label) => deriveSeed(42, label))
+    assert.equal(new Set(seeds).size, 3)
+    assert.deepEqual(['node a', 'node b', 'network'].map((label) => deriveSeed(42, label)), seeds)
+    assert.notEqual(deriveSeed(43, 'node a'), seeds[0])
+    for (const seed of seeds) assert.ok(Number.isInteger(seed) && seed >= 0 && seed < 2 ** 32)
   })
 })
