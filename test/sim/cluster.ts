@@ -7,7 +7,7 @@
  * a node that crashes under it ends as a connection reset.
  */
 
-import {seededRandom, type Random} from '../../src/clock.js'
+import {deriveSeed, seededRandom, type Random} from '../../src/clock.js'
 import type {KvService} from '../../src/api/service.js'
 import type {DeleteOutcome} from '../../src/coordinator/delete-coordinator.js'
 import type {GetOutcome} from '../../src/coordinator/get-coordinator.js'
@@ -52,13 +52,6 @@ function crashSignal(): {promise: Promise<Crashed>; fire: () => void} {
   return {promise, fire}
 }
 
-/** A 32-bit seed for one named stream of a run, so that adding a stream never shifts another's. */
-export function streamSeed(seed: number, stream: string): number {
-  let hash = 0x811c9dc5 ^ seed
-  for (let i = 0; i < stream.length; i += 1) hash = Math.imul(hash ^ stream.charCodeAt(i), 0x01000193) >>> 0
-  return hash >>> 0
-}
-
 export class SimCluster {
   readonly time: SimulatedTime
   readonly network: SimulatedNetwork
@@ -72,7 +65,7 @@ export class SimCluster {
     this.#config = config
     this.#history = history
     this.time = new SimulatedTime({settle: () => new Promise((resolve) => setImmediate(resolve))})
-    this.network = new SimulatedNetwork({time: this.time, random: seededRandom(streamSeed(seed, 'network')), link: config.link})
+    this.network = new SimulatedNetwork({time: this.time, random: seededRandom(deriveSeed(seed, 'network')), link: config.link})
     this.nodes = Array.from({length: config.nodeCount}, (_, index) => ({
       name: `n${index + 1}`,
       rpcAddress: `n${index + 1}:7000`,
@@ -172,7 +165,7 @@ export class SimCluster {
   async #boot(node: SimNode, seeds: readonly string[]): Promise<void> {
     node.incarnation += 1
     const scheduler = this.time.node(`${node.name}#${node.incarnation}`)
-    const random: Random = seededRandom(streamSeed(this.#seed, `${node.name}#${node.incarnation}`))
+    const random: Random = seededRandom(deriveSeed(this.#seed, `${node.name}#${node.incarnation}`))
     const history = this.#history
     const time = this.time
     const assembling = assembleNode({

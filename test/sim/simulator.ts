@@ -4,17 +4,17 @@
  * the first read repairs, the second is the one checked), and the history checked.
  *
  * The same seed gives the same run, byte for byte: every choice comes from a stream seeded from
- * the run's seed (streamSeed), time is simulated, and the event log's digest shows it.
+ * the run's seed (deriveSeed), time is simulated, and the event log's digest shows it.
  */
 
 import {createHash} from 'node:crypto'
-import {seededRandom} from '../../src/clock.js'
+import {deriveSeed, seededRandom} from '../../src/clock.js'
 import {preferenceListForKey} from '../../src/ring/ring.js'
 import {partitionOfKey} from '../../src/ring/partition.js'
 import {dottedValues, type VersionSet} from '../../src/versioning/dvvset.js'
 import type {StoredVersion} from '../../src/storage/stored-object.js'
 import {checkHistory, type ReplicaState, type Violation} from './checker.js'
-import {SimCluster, streamSeed, type ClusterConfig} from './cluster.js'
+import {SimCluster, type ClusterConfig} from './cluster.js'
 import {runFaults, type FaultConfig} from './faults.js'
 import {History} from './history.js'
 import {Client, type WorkloadConfig} from './workload.js'
@@ -45,7 +45,7 @@ export const finalReadAttemptsMax = 3
 
 /** Draws a run's shape from its seed. */
 export function configFor(seed: number): RunConfig {
-  const random = seededRandom(streamSeed(seed, 'config'))
+  const random = seededRandom(deriveSeed(seed, 'config'))
   const nodeCount = 3 + random.int(5)
   const keyCount = 2 + random.int(7)
   return {
@@ -80,15 +80,15 @@ export async function runSeed(seed: number, config: RunConfig = configFor(seed))
   try {
     const clients = Array.from(
       {length: config.workload.clientCount},
-      (_, index) => new Client(`c${index + 1}`, cluster, history, seededRandom(streamSeed(seed, `client${index + 1}`)), config.workload),
+      (_, index) => new Client(`c${index + 1}`, cluster, history, seededRandom(deriveSeed(seed, `client${index + 1}`)), config.workload),
     )
-    const faults = runFaults(cluster, seededRandom(streamSeed(seed, 'faults')), config.faults, history)
+    const faults = runFaults(cluster, seededRandom(deriveSeed(seed, 'faults')), config.faults, history)
     await time.until(Promise.all([...clients.map((client) => client.run()), faults]), runSimulatedMsMax)
     // The background loss of the network is a fault too: it heals with the others.
     cluster.network.setDefaultLink({...config.cluster.link, lossRate: 0})
     // Gossip settles who is where before the final pass.
     await time.runFor(config.cluster.gossipIntervalMs * 5)
-    const finalReader = new Client('final', cluster, history, seededRandom(streamSeed(seed, 'final')), config.workload)
+    const finalReader = new Client('final', cluster, history, seededRandom(deriveSeed(seed, 'final')), config.workload)
     const finalFailures = new Map<string, string>()
     const nOf = (key: string): number => Math.max(config.cluster.defaultN, ...[...history.writes.values()].filter((write) => write.key === key).map((write) => write.n))
     for (let pass = 0; pass < 2; pass += 1) {
