@@ -52,8 +52,9 @@ export function settle(result: RpcResult): Promise<RpcResult> {
   return Promise.resolve(result)
 }
 
-export function unreachable(message: string): RpcResult {
-  return {ok: false, error: 'unreachable', message}
+/** No connection, or (`mayHaveArrived`) one that broke after the request went out on it. */
+export function unreachable(message: string, mayHaveArrived = false): RpcResult {
+  return mayHaveArrived ? {ok: false, error: 'unreachable', message, mayHaveArrived: true} : {ok: false, error: 'unreachable', message}
 }
 
 /** The caller's view of an ErrorResponse body; a malformed one still becomes a 'remote' failure. */

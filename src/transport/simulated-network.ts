@@ -487,7 +487,8 @@ class SimulatedTransport implements Transport {
     if (connection.connectTimer !== undefined) endpoint.scheduler.cancel(connection.connectTimer)
     backOffAfterLoss(peer, connection.answered, endpoint.scheduler.monotonicMs())
     if (peer.pending.size > 0) endpoint.log(`transport ${endpoint.address}: ${reason}`)
-    const failure = unreachable(reason)
+    // Requests on a connection that had reached its peer went out: the peer may have handled them.
+    const failure = unreachable(reason, connection.target !== undefined)
     for (const pending of peer.pending.values()) {
       endpoint.scheduler.cancel(pending.timer)
       pending.resolve(failure)

@@ -350,6 +350,8 @@ class TcpTransport implements Transport {
   #dropConnection(peer: Peer, reason: string, socket?: net.Socket): void {
     if (peer.socket === null || (socket !== undefined && peer.socket !== socket)) return
     const dropped = peer.socket
+    // Requests written on an established connection went out: the peer may have handled them.
+    const wasConnected = peer.connected
     peer.socket = null
     peer.writer = null
     peer.connected = false
@@ -357,7 +359,7 @@ class TcpTransport implements Transport {
     backOffAfterLoss(peer, peer.answeredSinceConnect, this.#settings.clock.monotonicMs())
     dropped.destroy()
     if (peer.pending.size > 0) this.#settings.log(`transport ${this.address}: ${reason}`)
-    const failure = unreachable(reason)
+    const failure = unreachable(reason, wasConnected)
     for (const pending of peer.pending.values()) {
       this.#settings.scheduler.cancel(pending.timer)
       pending.resolve(failure)

@@ -14,7 +14,13 @@ import {describeFailure, runSeed} from './simulator.js'
 export const ciSeedCount = 200
 
 /** Seeds that found a real bug once; each stays here so the bug cannot come back unnoticed. */
-export const regressionSeeds: readonly number[] = []
+export const regressionSeeds: readonly number[] = [
+  // A forwarded put whose home stored it and crashed before answering was retried on the next
+  // home, which stored it again under another dot that the returned context did not cover: a
+  // write with that context left the first copy as a sibling (fixed: the transport says when a
+  // failed request may have arrived, and the forwarder retries only when it cannot have).
+  254, 306, 983,
+]
 
 async function assertSeedPasses(seed: number): Promise<void> {
   const result = await runSeed(seed)
