@@ -49,7 +49,8 @@ ${exitCodesHelp}`
         if (flags.explain && !flags.json) writeTrace(result.body.trace)
         this.fail(flags.json, result.error, result.message, {key, status: result.status, ...result.body})
       }
-      await warnOnWeakQuorum(client, {n: flags.n, r: flags.r}, result)
+      // Only now that the node accepted the request (see quorum-check.ts).
+      await warnOnWeakQuorum(client, {n: flags.n, r: flags.r})
       if (flags.explain && !flags.json) process.stderr.write(formatTrace(result.trace))
       const trace = flags.explain ? {trace: result.trace} : {}
       if (!result.found) {

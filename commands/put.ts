@@ -48,7 +48,8 @@ ${exitCodesHelp}`
         if (flags.explain && !flags.json) writeTrace(result.body.trace)
         this.fail(flags.json, result.error, result.message, {key, status: result.status, ...result.body})
       }
-      await warnOnWeakQuorum(client, {n: flags.n, w: flags.w}, result)
+      // Only now that the node accepted the request (see quorum-check.ts).
+      await warnOnWeakQuorum(client, {n: flags.n, w: flags.w})
       if (flags.explain && !flags.json) process.stderr.write(formatTrace(result.trace))
       if (flags.json) {
         this.printOk({key, context: result.context, siblings: result.siblings ?? null, ...(flags.explain ? {trace: result.trace} : {})})
