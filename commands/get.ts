@@ -1,16 +1,19 @@
-import {Args} from '@oclif/core'
-import {DynClient} from '../src/client/http-client.js'
+import {writeFile} from 'node:fs/promises'
+import * as Args from '@oclif/core/args'
+import * as Flags from '@oclif/core/flags'
+import type {Sibling} from '../src/client/http-client.js'
 import {explainFlag, jsonFlag, nFlag, nodeFlag, rFlag, timeoutFlag} from '../src/cli/client-flags.js'
 import {DynCommand} from '../src/cli/command-base.js'
-import {exitCodes, exitCodesHelp} from '../src/cli/exit-codes.js'
-import {displayValue, formatTrace} from '../src/cli/format.js'
+import {exitCodesHelp} from '../src/cli/exit-codes.js'
+import {formatTrace, hexPreview, isPrintableText, previewBytesMax, valueSummary, writeTrace} from '../src/cli/format.js'
 import {warnOnWeakQuorum} from '../src/cli/quorum-check.js'
 
 export default class Get extends DynCommand {
   static override summary = 'Read a key: its value, or all its siblings when writes were concurrent.'
 
   static override description = `One version prints as the raw value. Concurrent versions (siblings) print numbered, with the context that resolves them: write the reconciled value back with \`dyn put KEY VALUE --context CONTEXT\`.
---json prints {key, found, context, siblings: [{value (base64), text (when UTF-8), contentType, timestampMs, deleted}]}.
+On a terminal a binary value is not printed raw: you see its size, content type and first ${previewBytesMax} bytes in hex, and how to save it (--output FILE, or a pipe). Piped, the output is the value's bytes exactly.
+--json prints {ok, key, found, context, siblings: [{value (base64), text (when UTF-8), contentType, timestampMs, deleted}]}; a missing key is {ok: false, error: "not_found", key, found: false, deleted, context}.
 ${exitCodesHelp}`
 
   static override examples = [
@@ -18,6 +21,8 @@ ${exitCodesHelp}`
     {description: 'Read from a single replica, from another node', command: '<%= config.bin %> get cart:alice -r 1 --node 127.0.0.1:7071'},
     {description: 'For scripts: the siblings and the context as JSON', command: '<%= config.bin %> get cart:alice --json'},
     {description: 'Which replicas answered, how fast, and what read repair fixed', command: '<%= config.bin %> get cart:alice --explain'},
+    {description: 'Save a binary value to a file', command: '<%= config.bin %> get photo:1 --output photo.jpg'},
+    {description: 'Try another node when the first cannot be reached', command: '<%= config.bin %> get cart:alice --node 127.0.0.1:7070 --node http://127.0.0.1:7071'},
   ]
 
   static override args = {
@@ -29,49 +34,92 @@ ${exitCodesHelp}`
     n: nFlag,
     r: rFlag,
     explain: explainFlag,
+    output: Flags.string({char: 'o', description: 'write the value\'s bytes to this file instead of printing it', helpValue: 'FILE'}),
     timeout: timeoutFlag,
     json: jsonFlag,
   }
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(Get)
-    const client = new DynClient(flags.node, flags.timeout)
+    const client = this.clientFor(flags)
+    const key = args.key
     try {
+      const result = await client.get(key, {n: flags.n, r: flags.r, explain: flags.explain})
+      if (!result.ok) {
+        if (flags.explain && !flags.json) writeTrace(result.body.trace)
+        this.fail(flags.json, result.error, result.message, {key, status: result.status, ...result.body})
+      }
+      // Only now that the node accepted the request (see quorum-check.ts).
       await warnOnWeakQuorum(client, {n: flags.n, r: flags.r})
-      const result = await client.get(args.key, {n: flags.n, r: flags.r, explain: flags.explain})
-      if (!result.ok) this.fail(flags.json, result.error, result.message, {status: result.status, ...result.body})
       if (flags.explain && !flags.json) process.stderr.write(formatTrace(result.trace))
+      const trace = flags.explain ? {trace: result.trace} : {}
       if (!result.found) {
-        if (flags.json) this.printJson({key: args.key, found: false, deleted: result.deleted, context: result.context ?? null, ...(flags.explain ? {trace: result.trace} : {})})
-        else process.stderr.write(`dyn: ${args.key} ${result.deleted ? 'was deleted' : 'does not exist'} [not_found]\n`)
-        this.exit(exitCodes.notFound)
+        const message = `${key} ${result.deleted ? 'was deleted' : 'does not exist'}`
+        this.fail(flags.json, 'not_found', message, {key, found: false, deleted: result.deleted, context: result.context ?? null, ...trace})
+      }
+      const only = result.siblings.length === 1 ? result.siblings[0] : undefined
+      if (flags.output !== undefined) {
+        if (only === undefined) {
+          this.fail(flags.json, 'has_siblings', `${key} has ${result.siblings.length} siblings and --output saves one value; run dyn get ${shellQuote(key)} to see them, and write the reconciled value with their context`, {key, siblings: result.siblings.length, context: result.context})
+        }
+        await this.save(flags.output, only.value, flags.json)
       }
       if (flags.json) {
-        const siblings = result.siblings.map((s) => ({
-          value: s.value.toString('base64'),
-          ...(displayValue(s.value).startsWith('base64:') ? {} : {text: s.value.toString('utf8')}),
-          contentType: s.contentType,
-          timestampMs: s.timestampMs,
-          deleted: s.deleted,
-        }))
-        this.printJson({key: args.key, found: true, context: result.context, siblings, ...(flags.explain ? {trace: result.trace} : {})})
+        this.printOk({key, found: true, context: result.context, siblings: result.siblings.map(siblingJson), ...(flags.output === undefined ? {} : {savedTo: flags.output}), ...trace})
         return
       }
-      const only = result.siblings[0]
-      if (result.siblings.length === 1 && only !== undefined) {
-        process.stdout.write(only.value)
-        if (process.stdout.isTTY && !only.value.toString('utf8').endsWith('\n')) process.stdout.write('\n')
+      if (only !== undefined && flags.output !== undefined) {
+        process.stdout.write(`saved ${key} to ${flags.output} (${only.value.length} bytes, ${only.contentType})\n`)
         return
       }
-      process.stdout.write(`${args.key} has ${result.siblings.length} siblings (concurrent writes):\n`)
+      if (only !== undefined) return this.printValue(key, only)
+      process.stdout.write(`${key} has ${result.siblings.length} siblings (concurrent writes):\n`)
       for (const [i, sibling] of result.siblings.entries()) {
         const when = new Date(sibling.timestampMs).toISOString()
-        process.stdout.write(`  [${i + 1}] ${sibling.deleted ? '(deleted)' : displayValue(sibling.value)}   (${when})\n`)
+        process.stdout.write(`  [${i + 1}] ${sibling.deleted ? '(deleted)' : valueSummary(sibling.value, sibling.contentType)}   (${when})\n`)
       }
-      process.stdout.write(`context: ${result.context}\nresolve by writing the reconciled value with this context:\n  dyn put ${shellQuote(args.key)} VALUE --context ${result.context}\n`)
+      process.stdout.write(`context: ${result.context}\nresolve by writing the reconciled value with this context:\n  dyn put ${shellQuote(key)} VALUE --context ${result.context}\n`)
     } catch (error) {
       this.failFromError(flags.json, error)
     }
+  }
+
+  /**
+   * One value: its bytes exactly when piped; on a terminal, text ends with a line break, and a
+   * binary value (which would garble the terminal) becomes a hex preview with how to save it.
+   */
+  private printValue(key: string, sibling: Sibling): void {
+    if (!process.stdout.isTTY) {
+      process.stdout.write(sibling.value)
+      return
+    }
+    if (isPrintableText(sibling.value)) {
+      process.stdout.write(sibling.value)
+      if (!sibling.value.toString('utf8').endsWith('\n')) process.stdout.write('\n')
+      return
+    }
+    const shown = Math.min(sibling.value.length, previewBytesMax)
+    process.stdout.write(`${key}: binary value, ${sibling.value.length} bytes, ${sibling.contentType}; not printed on a terminal. The first ${shown} bytes:\n`)
+    process.stdout.write(hexPreview(sibling.value))
+    process.stdout.write(`save it with: dyn get ${shellQuote(key)} --output FILE   (or pipe it: dyn get ${shellQuote(key)} > FILE)\n`)
+  }
+
+  private async save(file: string, value: Buffer, json: boolean): Promise<void> {
+    try {
+      await writeFile(file, value)
+    } catch (error) {
+      this.fail(json, 'bad_parameter', `--output ${file}: cannot write the file (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); give a path in a folder you can write to`)
+    }
+  }
+}
+
+function siblingJson(sibling: Sibling): Record<string, unknown> {
+  return {
+    value: sibling.value.toString('base64'),
+    ...(isPrintableText(sibling.value) ? {text: sibling.value.toString('utf8')} : {}),
+    contentType: sibling.contentType,
+    timestampMs: sibling.timestampMs,
+    deleted: sibling.deleted,
   }
 }
 

@@ -1,15 +1,16 @@
-import {Args, Flags} from '@oclif/core'
-import {DynClient} from '../src/client/http-client.js'
+import * as Args from '@oclif/core/args'
+import * as Flags from '@oclif/core/flags'
 import {contextFlag, dwFlag, explainFlag, jsonFlag, nFlag, nodeFlag, timeoutFlag, wFlag} from '../src/cli/client-flags.js'
 import {DynCommand} from '../src/cli/command-base.js'
 import {exitCodesHelp} from '../src/cli/exit-codes.js'
-import {formatTrace} from '../src/cli/format.js'
+import {formatTrace, writeTrace} from '../src/cli/format.js'
 import {warnOnWeakQuorum} from '../src/cli/quorum-check.js'
 
 export default class Put extends DynCommand {
   static override summary = 'Write a value (from the argument, or stdin when it is absent).'
 
-  static override description = `Without --context the write is concurrent with what is stored, and becomes a sibling of it. With the context of an earlier read (dyn get --json prints it) the write supersedes exactly the versions that read saw.
+  static override description = `Without --context the write is concurrent with what is stored, and becomes a sibling of it. With the context of an earlier read (dyn get --json prints it) the write supersedes exactly the versions that read saw. When the write leaves the key with several versions (siblings), the output says so: read the key and write the reconciled value with its context.
+--json prints {ok, key, context, siblings (how many versions the key has now)}.
 ${exitCodesHelp}`
 
   static override examples = [
@@ -38,15 +39,26 @@ ${exitCodesHelp}`
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(Put)
-    const client = new DynClient(flags.node, flags.timeout)
+    const client = this.clientFor(flags)
+    const key = args.key
     const value = args.value === undefined ? await readStdin() : Buffer.from(args.value, 'utf8')
     try {
+      const result = await client.put(key, value, {n: flags.n, w: flags.w, dw: flags.dw, explain: flags.explain, context: flags.context, contentType: flags['content-type']})
+      if (!result.ok) {
+        if (flags.explain && !flags.json) writeTrace(result.body.trace)
+        this.fail(flags.json, result.error, result.message, {key, status: result.status, ...result.body})
+      }
+      // Only now that the node accepted the request (see quorum-check.ts).
       await warnOnWeakQuorum(client, {n: flags.n, w: flags.w})
-      const result = await client.put(args.key, value, {n: flags.n, w: flags.w, dw: flags.dw, explain: flags.explain, context: flags.context, contentType: flags['content-type']})
-      if (!result.ok) this.fail(flags.json, result.error, result.message, {status: result.status, ...result.body})
       if (flags.explain && !flags.json) process.stderr.write(formatTrace(result.trace))
-      if (flags.json) this.printJson({ok: true, key: args.key, context: result.context, ...(flags.explain ? {trace: result.trace} : {})})
-      else process.stdout.write(`stored ${args.key} (${value.length} bytes)\ncontext: ${result.context}\n`)
+      if (flags.json) {
+        this.printOk({key, context: result.context, siblings: result.siblings ?? null, ...(flags.explain ? {trace: result.trace} : {})})
+        return
+      }
+      process.stdout.write(`stored ${key} (${value.length} bytes)\ncontext: ${result.context}\n`)
+      if (result.siblings !== undefined && result.siblings > 1) {
+        process.stdout.write(`${key} now has ${result.siblings} siblings; read it and write with its context to reconcile\n`)
+      }
     } catch (error) {
       this.failFromError(flags.json, error)
     }

@@ -1,10 +1,13 @@
-import {Args} from '@oclif/core'
-import {DynClient} from '../src/client/http-client.js'
+import * as Args from '@oclif/core/args'
 import {jsonFlag, nodeFlag, timeoutFlag} from '../src/cli/client-flags.js'
 import {DynCommand} from '../src/cli/command-base.js'
+import {exitCodesHelp} from '../src/cli/exit-codes.js'
 
 export default class Ring extends DynCommand {
   static override summary = 'Show the ring as a node sees it: members and their partitions, or one key\'s preference list.'
+
+  static override description = `--json prints the node's view: {ok, node, settings, ringHash, partitionCount, members: [{name, apiAddress, rpcAddress, status, incarnation, up, partitions}], owners (owners[p] owns partition p)}; with KEY: {ok, key, partition, preflist: [{node, home, up, address}]}.
+${exitCodesHelp}`
 
   static override examples = [
     {description: 'Members, their state and how many partitions each owns', command: '<%= config.bin %> ring'},
@@ -20,12 +23,12 @@ export default class Ring extends DynCommand {
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(Ring)
-    const client = new DynClient(flags.node, flags.timeout)
+    const client = this.clientFor(flags)
     try {
       const path = args.key === undefined ? '/cluster' : `/cluster/preflist/${encodeURIComponent(args.key)}`
       const result = await client.getJson(path)
-      if (!result.ok) this.fail(flags.json, result.error, result.message, {status: result.status})
-      if (flags.json) return this.printJson(result.body)
+      if (!result.ok) this.fail(flags.json, result.error, result.message, {...(args.key === undefined ? {} : {key: args.key}), status: result.status, ...result.body})
+      if (flags.json) return this.printOk(args.key === undefined ? result.body : {key: args.key, ...result.body})
       if (args.key !== undefined) {
         const body = result.body as {partition: number; preflist: Array<{node: string; address?: string; home: boolean; up: boolean}>}
         process.stdout.write(`${args.key} -> partition ${body.partition}\n`)
@@ -34,9 +37,12 @@ export default class Ring extends DynCommand {
         }
         return
       }
-      const body = result.body as {node: string; ringHash: string; partitionCount: number; settings: {defaultN: number; defaultR: number; defaultW: number; conflictPolicy: string}; members: Array<{name: string; apiAddress: string; status: string; up: boolean; partitions: number}>}
+      const body = result.body as {node: string; ringHash: string; partitionCount: number; settings: {defaultN: number; defaultR: number; defaultW: number; conflictPolicy: string}; effective?: {n: number; r: number; w: number}; members: Array<{name: string; apiAddress: string; status: string; up: boolean; partitions: number}>}
       const s = body.settings
-      process.stdout.write(`ring ${body.ringHash} as seen by ${body.node}: ${body.partitionCount} partitions, defaults n=${s.defaultN} r=${s.defaultR} w=${s.defaultW}, conflicts: ${s.conflictPolicy}\n`)
+      const e = body.effective
+      // Issue 6.5: what a request without -n/-r/-w runs with, when the cluster makes it smaller than the defaults.
+      const shrunk = e !== undefined && (e.n !== s.defaultN || e.r !== s.defaultR || e.w !== s.defaultW) ? ` (with ${body.members.length} member${body.members.length === 1 ? '' : 's'}: n=${e.n} r=${e.r} w=${e.w})` : ''
+      process.stdout.write(`ring ${body.ringHash} as seen by ${body.node}: ${body.partitionCount} partitions, defaults n=${s.defaultN} r=${s.defaultR} w=${s.defaultW}${shrunk}, conflicts: ${s.conflictPolicy}\n`)
       for (const m of body.members) {
         process.stdout.write(`  ${m.name.padEnd(10)} ${m.apiAddress.padEnd(16)} ${m.status.padEnd(8)} ${(m.up ? 'up' : 'down').padEnd(5)} ${m.partitions} partitions\n`)
       }

@@ -1,4 +1,4 @@
-import {Flags} from '@oclif/core'
+import * as Flags from '@oclif/core/flags'
 import {DynCommand} from '../src/cli/command-base.js'
 import {DynError} from '../src/errors.js'
 import {memberNamePattern} from '../src/membership/member-table.js'

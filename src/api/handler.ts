@@ -3,7 +3,7 @@
  * and the mapping of outcomes to statuses, headers and bodies. It calls the node's KvService and
  * holds no state; the node owns the listening socket.
  *
- *   PUT    /kv/{key}              ?n&w&dw&explain   body = value        -> 204 + X-Dyn-Context
+ *   PUT    /kv/{key}              ?n&w&dw&explain   body = value        -> 204 + X-Dyn-Context, X-Dyn-Siblings
  *   GET    /kv/{key}              ?n&r&explain                          -> 200 value | 300 siblings | 404
  *   DELETE /kv/{key}              ?n&r&w&dw&explain X-Dyn-Context       -> 204
  *   GET    /cluster, /cluster/preflist/{key}, /stats, /health
@@ -27,6 +27,8 @@ import type {KvService} from './service.js'
 import {statusOfError} from './status.js'
 
 const contextHeader = 'x-dyn-context'
+/** On a put's answer: how many versions the key has at the coordinator right after the write (> 1: siblings to reconcile). */
+const siblingsHeader = 'x-dyn-siblings'
 const defaultContentType = 'application/octet-stream'
 
 type Reply = (status: number, headers: Record<string, string>, body?: string | Uint8Array) => void
@@ -187,14 +189,16 @@ async function handlePut(service: KvService, request: IncomingMessage, reply: Re
     ...inputs.value.quorum,
     explain: inputs.value.explain,
   })
-  sendPutOutcome(request, reply, outcome, inputs.value.headers)
+  sendPutOutcome(request, reply, outcome, inputs.value.headers, true)
 }
 
-function sendPutOutcome(request: IncomingMessage, reply: Reply, outcome: PutOutcome, headers: Record<string, string>): void {
-  if (!outcome.ok) return sendFailure(reply, outcome, headers)
+/** A put's or a delete's outcome; only a put tells how many siblings the key now has. */
+function sendPutOutcome(request: IncomingMessage, reply: Reply, outcome: PutOutcome, quorumHeaders: Record<string, string>, isPut: boolean): void {
+  if (!outcome.ok) return sendFailure(reply, outcome, quorumHeaders)
   const context = encodeContext(outcome.context)
-  if (wantsJson(request)) return sendJson(reply, 200, {context, trace: outcome.trace}, {...headers, [contextHeader]: context})
-  reply(204, {...headers, [contextHeader]: context})
+  const headers: Record<string, string> = {...quorumHeaders, [contextHeader]: context, ...(isPut && outcome.siblings !== undefined ? {[siblingsHeader]: String(outcome.siblings)} : {})}
+  if (wantsJson(request)) return sendJson(reply, 200, {context, trace: outcome.trace}, headers)
+  reply(204, headers)
 }
 
 async function handleGet(service: KvService, request: IncomingMessage, reply: Reply, key: string, query: URLSearchParams): Promise<void> {
@@ -246,5 +250,5 @@ async function handleDelete(service: KvService, request: IncomingMessage, reply:
     explain: inputs.value.explain,
   })
   if (!outcome.ok && outcome.error === 'not_found') return sendGetOutcome(request, reply, outcome.read, key, inputs.value.headers)
-  sendPutOutcome(request, reply, outcome, inputs.value.headers)
+  sendPutOutcome(request, reply, outcome, inputs.value.headers, false)
 }

@@ -25,9 +25,25 @@ export function checkKey(rawPathPart: string): Checked<string> {
   } catch {
     return fail('bad_key', 'the key is not valid percent-encoded UTF-8; encode it with encodeURIComponent')
   }
+  return checkKeyText(key)
+}
+
+/**
+ * Keys that cannot travel as one URL path segment. URL normalisation (RFC 3986 section 5.2.4,
+ * and WHATWG URL parsing, which also decodes `%2e` and `%2E` first) removes `.` and `..`
+ * segments, so `/kv/..` reaches the server as `/` from fetch, curl or a browser. No encoding of
+ * the segment survives every client, so these two keys are refused everywhere alike.
+ */
+const dotSegmentKeys: readonly string[] = ['.', '..']
+
+/** A decoded key: 1 to 1024 bytes of UTF-8, and not a dot segment. The clients check keys with it too. */
+export function checkKeyText(key: string): Checked<string> {
   if (key.length === 0) return fail('bad_key', 'the key is empty; keys are 1 to 1024 bytes of UTF-8')
   const bytes = Buffer.byteLength(key, 'utf8')
   if (bytes > keyBytesMax) return fail('bad_key', `the key is ${bytes} bytes; keys are at most ${keyBytesMax} bytes of UTF-8`)
+  if (dotSegmentKeys.includes(key)) {
+    return fail('bad_key', `the key ${JSON.stringify(key)} is refused: URLs drop "." and ".." path segments, so no client could address it; use another key (e.g. with a prefix)`)
+  }
   return {ok: true, value: key}
 }
 

@@ -1,13 +1,19 @@
 /** Flags shared by the commands that talk to a node (put, get, delete, ring, ...). */
 
-import {Flags} from '@oclif/core'
+import * as Flags from '@oclif/core/flags'
 
-export const defaultNodeAddress = '127.0.0.1:7070'
+export const nodeAddressDefault = '127.0.0.1:7070'
 
+/** Holds the node address(es) when --node is absent: one, or a comma-separated list. */
+export const nodeEnvironmentVariable = 'DYN_NODE'
+
+// Not oclif's `env` option: with `multiple` it would hand over DYN_NODE as one unsplit string.
+// DynCommand.clientFor reads --node, then DYN_NODE, then the default.
 export const nodeFlag = Flags.string({
-  description: 'host:port of the node to talk to (its client API)',
-  env: 'DYN_NODE',
-  default: defaultNodeAddress,
+  description: `client API of the node to talk to: host:port or http://host:port. Repeat it (or give a comma-separated list) to name fallbacks, tried in order when a node cannot be connected to [default: $${nodeEnvironmentVariable}, else ${nodeAddressDefault}]`,
+  multiple: true,
+  // One value per --node, so that `dyn get --node a:1 KEY` still reads KEY as the key.
+  multipleNonGreedy: true,
   helpValue: 'host:port',
 })
 

@@ -16,12 +16,47 @@ export function formatTrace(trace: unknown): string {
   return `${lines.join('\n')}\n`
 }
 
+/** Whether a value is printable UTF-8 text (tabs and line breaks allowed, other control characters not). */
+export function isPrintableText(value: Uint8Array): boolean {
+  const buffer = Buffer.from(value.buffer, value.byteOffset, value.byteLength)
+  const text = buffer.toString('utf8')
+  // eslint-disable-next-line no-control-regex
+  return Buffer.from(text, 'utf8').equals(buffer) && !/[\u0000-\u0008\u000e-\u001f\u007f]/.test(text)
+}
+
 /** A value for display: the text when it is printable UTF-8, else base64 marked as such. */
 export function displayValue(value: Buffer): string {
-  const text = value.toString('utf8')
-  // eslint-disable-next-line no-control-regex
-  const printable = Buffer.from(text, 'utf8').equals(value) && !/[\u0000-\u0008\u000e-\u001f]/.test(text)
-  return printable ? text : `base64:${value.toString('base64')}`
+  return isPrintableText(value) ? value.toString('utf8') : `base64:${value.toString('base64')}`
+}
+
+/** Bytes shown of a binary value on a terminal: four lines of a hex dump. */
+export const previewBytesMax = 64
+const bytesPerLine = 16
+
+/** A hex dump of the first bytes (offset, 16 bytes in hex, the printable ASCII), as `xxd` and `hexdump -C` show it. */
+export function hexPreview(value: Uint8Array, bytesMax: number = previewBytesMax): string {
+  const shown = value.subarray(0, bytesMax)
+  const lines: string[] = []
+  for (let offset = 0; offset < shown.length; offset += bytesPerLine) {
+    const row = [...shown.subarray(offset, offset + bytesPerLine)]
+    const hex = row.map((byte) => byte.toString(16).padStart(2, '0')).join(' ')
+    const ascii = row.map((byte) => (byte >= 0x20 && byte < 0x7f ? String.fromCharCode(byte) : '.')).join('')
+    lines.push(`${offset.toString(16).padStart(8, '0')}  ${hex.padEnd(bytesPerLine * 3 - 1)}  |${ascii}|`)
+  }
+  if (value.length > shown.length) lines.push(`... ${value.length - shown.length} more bytes`)
+  return `${lines.join('\n')}\n`
+}
+
+/** One line about a value in a list (siblings): the text, or its size and first bytes when binary. */
+export function valueSummary(value: Buffer, contentType: string): string {
+  if (isPrintableText(value)) return value.toString('utf8')
+  const head = [...value.subarray(0, 8)].map((byte) => byte.toString(16).padStart(2, '0')).join(' ')
+  return `(binary, ${value.length} bytes, ${contentType}: ${head}${value.length > 8 ? ' ...' : ''})`
+}
+
+/** Under --explain in text mode: the trace of a request on stderr, when the node sent one (failures too). */
+export function writeTrace(trace: unknown): void {
+  if (typeof trace === 'object' && trace !== null) process.stderr.write(formatTrace(trace))
 }
 
 /** Read R and W against N: R + W <= N means a read may miss the latest acknowledged write. */

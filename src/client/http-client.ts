@@ -3,9 +3,23 @@
  * request goes to one node, which coordinates or forwards it. Outcomes the API defines
  * (found, siblings, not found, a coded error) come back as values; only a node that cannot be
  * reached at all is an `unreachable` failure.
+ *
+ * Given several nodes, the client tries them in order, moving to the next only when a node
+ * cannot be connected to: once a request has reached a node, that node's answer (an error
+ * included) is the answer, since a write it may have applied must not be sent again elsewhere.
+ *
+ * It speaks HTTP with node:http rather than fetch: fetch loads Node's bundled undici on first
+ * use, which costs more than a whole `dyn get` may take, and node:http sends the path exactly
+ * as given.
  */
 
+import {request as httpRequest} from 'node:http'
+import type {IncomingHttpHeaders} from 'node:http'
+import {checkKeyText} from '../api/params.js'
+import {DynError} from '../errors.js'
 import type {ErrorCode} from '../errors.js'
+import {parseNodeList} from './node-address.js'
+import type {NodeAddress} from './node-address.js'
 
 export interface Sibling {
   readonly value: Buffer
@@ -27,7 +41,15 @@ export type GetResult =
   | {readonly ok: true; readonly found: false; readonly deleted: boolean; readonly context?: string; readonly trace?: unknown}
   | ApiError
 
-export type WriteResult = {readonly ok: true; readonly context: string; readonly trace?: unknown} | ApiError
+export type WriteResult =
+  | {
+      readonly ok: true
+      readonly context: string
+      /** After a put: how many versions (siblings) the key has at the coordinator, when the node says (X-Dyn-Siblings). */
+      readonly siblings?: number
+      readonly trace?: unknown
+    }
+  | ApiError
 
 export interface QuorumOptions {
   readonly n?: number
@@ -39,37 +61,72 @@ export interface QuorumOptions {
 
 export const clientTimeoutMsDefault = 10_000
 
-export class DynClient {
-  readonly baseUrl: string
+/** The largest answer read into memory: siblings of 1 MiB values, base64 in JSON, and some slack. */
+export const responseBytesMax = 64 * 1024 * 1024
 
+/** The header with which a node tells a writer how many versions the key has after its put. */
+export const siblingsHeader = 'x-dyn-siblings'
+
+/** The header with which a node warns that it ran a request with less than was asked. */
+export const warningHeader = 'x-dyn-warning'
+
+interface RawResponse {
+  readonly status: number
+  readonly headers: IncomingHttpHeaders
+  readonly body: Buffer
+}
+
+type Attempt =
+  | {readonly ok: true; readonly response: RawResponse}
+  | {readonly ok: false; readonly reason: string; readonly connected: boolean; readonly staleSocket: boolean}
+
+export class DynClient {
+  private readonly addresses: readonly NodeAddress[]
+  /** The node that answered last: later requests of this client start there. */
+  private preferred = 0
+
+  /** `nodes`: one address or several (each `host:port` or `http://host:port`); a bad one throws a `bad_parameter` DynError. */
   constructor(
-    readonly node: string,
+    nodes: string | readonly string[],
     private readonly timeoutMs: number = clientTimeoutMsDefault,
   ) {
-    this.baseUrl = `http://${node}`
+    const parsed = parseNodeList(typeof nodes === 'string' ? [nodes] : nodes)
+    if (!parsed.ok) throw new DynError(parsed.error, parsed.message)
+    this.addresses = parsed.value
+  }
+
+  /** host:port of the node this client asks first. */
+  get node(): string {
+    return (this.addresses[this.preferred] as NodeAddress).label
   }
 
   async put(key: string, value: Uint8Array, options: QuorumOptions & {context?: string; contentType?: string} = {}): Promise<WriteResult> {
+    const badKey = refusedKey(key)
+    if (badKey !== undefined) return badKey
     const headers: Record<string, string> = {accept: 'application/json', 'content-type': options.contentType ?? 'application/octet-stream'}
     if (options.context !== undefined) headers['x-dyn-context'] = options.context
-    const response = await this.fetch(`/kv/${encodeURIComponent(key)}${queryOf(options, ['n', 'w', 'dw', 'explain'])}`, {method: 'PUT', headers, body: value})
+    const response = await this.send('PUT', `/kv/${encodeURIComponent(key)}${queryOf(options, ['n', 'w', 'dw', 'explain'])}`, headers, value)
     return writeResult(response)
   }
 
   async delete(key: string, options: QuorumOptions & {context?: string} = {}): Promise<WriteResult> {
+    const badKey = refusedKey(key)
+    if (badKey !== undefined) return badKey
     const headers: Record<string, string> = {accept: 'application/json'}
     if (options.context !== undefined) headers['x-dyn-context'] = options.context
-    const response = await this.fetch(`/kv/${encodeURIComponent(key)}${queryOf(options, ['n', 'r', 'w', 'dw', 'explain'])}`, {method: 'DELETE', headers})
+    const response = await this.send('DELETE', `/kv/${encodeURIComponent(key)}${queryOf(options, ['n', 'r', 'w', 'dw', 'explain'])}`, headers)
     return writeResult(response)
   }
 
   async get(key: string, options: QuorumOptions = {}): Promise<GetResult> {
-    const response = await this.fetch(`/kv/${encodeURIComponent(key)}${queryOf(options, ['n', 'r', 'explain'])}`, {headers: {accept: 'application/json'}})
-    const body = await jsonBody(response)
+    const badKey = refusedKey(key)
+    if (badKey !== undefined) return badKey
+    const response = await this.send('GET', `/kv/${encodeURIComponent(key)}${queryOf(options, ['n', 'r', 'explain'])}`, {accept: 'application/json'})
+    const body = jsonBody(response)
     if (response.status === 404 && body.error === 'not_found') {
       return {ok: true, found: false, deleted: body.deleted === true, ...(typeof body.context === 'string' ? {context: body.context} : {}), trace: body.trace}
     }
-    if (!response.ok) return apiError(response.status, body)
+    if (response.status < 200 || response.status > 299) return apiError(response.status, body)
     const siblings = (body.siblings as Array<Record<string, unknown>>).map((s) => ({
       value: Buffer.from(String(s.value), 'base64'),
       contentType: String(s.contentType),
@@ -81,22 +138,109 @@ export class DynClient {
 
   /** GET a JSON route (/cluster, /stats, /health, /cluster/preflist/{key}). */
   async getJson(path: string): Promise<{ok: true; body: Record<string, unknown>} | ApiError> {
-    const response = await this.fetch(path, {headers: {accept: 'application/json'}})
-    const body = await jsonBody(response)
-    return response.ok ? {ok: true, body} : apiError(response.status, body)
+    const response = await this.send('GET', path, {accept: 'application/json'})
+    const body = jsonBody(response)
+    return response.status >= 200 && response.status <= 299 ? {ok: true, body} : apiError(response.status, body)
   }
 
-  private async fetch(path: string, init: RequestInit): Promise<Response> {
-    try {
-      return await fetch(`${this.baseUrl}${path}`, {...init, signal: AbortSignal.timeout(this.timeoutMs)})
-    } catch (error) {
-      const cause = (error as {cause?: {code?: string}}).cause?.code ?? (error as Error).name
-      throw new UnreachableError(this.node, cause)
+  /** Send to the preferred node, then to the others in order while they cannot be connected to. */
+  #nodeWarning: string | undefined
+
+  /**
+   * The warning the node sent with its last answer (X-Dyn-Warning: e.g. the request ran with a
+   * smaller N than asked, because the cluster has fewer members), once.
+   */
+  takeNodeWarning(): string | undefined {
+    const warning = this.#nodeWarning
+    this.#nodeWarning = undefined
+    return warning
+  }
+
+  private async send(method: string, path: string, headers: Record<string, string>, body?: Uint8Array): Promise<RawResponse> {
+    const failures: Array<{label: string; reason: string}> = []
+    for (let step = 0; step < this.addresses.length; step += 1) {
+      const index = (this.preferred + step) % this.addresses.length
+      const address = this.addresses[index] as NodeAddress
+      let attempt = await sendOnce(address, method, path, headers, body, this.timeoutMs)
+      // A kept-alive connection the node had already closed: the request never reached it, so
+      // sending it again on a new connection cannot apply it twice.
+      if (!attempt.ok && attempt.staleSocket) attempt = await sendOnce(address, method, path, headers, body, this.timeoutMs)
+      if (attempt.ok) {
+        this.preferred = index
+        const warning = attempt.response.headers[warningHeader]
+        this.#nodeWarning = typeof warning === 'string' && warning.length > 0 ? warning : undefined
+        return attempt.response
+      }
+      failures.push({label: address.label, reason: attempt.reason})
+      if (attempt.connected) break
     }
+    const single = failures.length === 1
+    throw new UnreachableError(
+      failures.map((f) => f.label).join(', '),
+      single ? (failures[0] as {reason: string}).reason : failures.map((f) => `${f.label} ${f.reason}`).join('; '),
+    )
   }
 }
 
-/** The node did not answer at all (refused, reset, timed out). */
+/** The same refusal the API would answer, without a round trip (and without a path that URL normalisation would change). */
+function refusedKey(key: string): ApiError | undefined {
+  const checked = checkKeyText(key)
+  if (checked.ok) return undefined
+  return {ok: false, status: 400, error: checked.error, message: checked.message, body: {error: checked.error, message: checked.message}}
+}
+
+/** One HTTP exchange with one node; never throws. */
+function sendOnce(address: NodeAddress, method: string, path: string, headers: Record<string, string>, body: Uint8Array | undefined, timeoutMs: number): Promise<Attempt> {
+  return new Promise((resolve) => {
+    let connected = false
+    let answered = false
+    let settled = false
+    const finish = (attempt: Attempt): void => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      resolve(attempt)
+    }
+    const request = httpRequest({
+      host: address.host,
+      port: address.port,
+      method,
+      path,
+      headers: body === undefined ? headers : {...headers, 'content-length': String(body.byteLength)},
+    })
+    const timer = setTimeout(() => {
+      finish({ok: false, connected, staleSocket: false, reason: connected ? `no answer within ${timeoutMs} ms` : `no connection within ${timeoutMs} ms`})
+      request.destroy()
+    }, timeoutMs)
+    request.once('socket', (socket) => {
+      if (!socket.connecting) connected = true
+      else socket.once('connect', () => (connected = true))
+    })
+    request.once('error', (error: NodeJS.ErrnoException) => {
+      const staleSocket = request.reusedSocket && !answered && error.code === 'ECONNRESET'
+      finish({ok: false, connected: connected && !staleSocket, staleSocket, reason: error.code ?? error.message})
+    })
+    request.once('response', (response) => {
+      answered = true
+      const chunks: Buffer[] = []
+      let total = 0
+      response.on('data', (chunk: Buffer) => {
+        total += chunk.length
+        if (total > responseBytesMax) {
+          finish({ok: false, connected: true, staleSocket: false, reason: `the answer is over ${responseBytesMax} bytes`})
+          request.destroy()
+          return
+        }
+        chunks.push(chunk)
+      })
+      response.once('end', () => finish({ok: true, response: {status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks)}}))
+      response.once('error', (error: NodeJS.ErrnoException) => finish({ok: false, connected: true, staleSocket: false, reason: error.code ?? error.message}))
+    })
+    request.end(body)
+  })
+}
+
+/** No node answered at all (refused, reset, timed out). `node` lists the addresses tried. */
 export class UnreachableError extends Error {
   readonly code = 'unreachable'
   constructor(
@@ -117,11 +261,10 @@ function queryOf(options: QuorumOptions, allowed: ReadonlyArray<keyof QuorumOpti
   return text === '' ? '' : `?${text}`
 }
 
-async function jsonBody(response: Response): Promise<Record<string, unknown>> {
-  const text = await response.text()
-  if (text === '') return {}
+function jsonBody(response: RawResponse): Record<string, unknown> {
+  if (response.body.length === 0) return {}
   try {
-    const parsed: unknown = JSON.parse(text)
+    const parsed: unknown = JSON.parse(response.body.toString('utf8'))
     return typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : {}
   } catch {
     return {error: 'bad_response', message: `the node answered ${response.status} with a body that is not JSON`}
@@ -132,8 +275,19 @@ function apiError(status: number, body: Record<string, unknown>): ApiError {
   return {ok: false, status, error: String(body.error ?? 'internal'), message: String(body.message ?? `HTTP ${status}`), body}
 }
 
-async function writeResult(response: Response): Promise<WriteResult> {
-  const body = await jsonBody(response)
-  if (!response.ok) return apiError(response.status, body)
-  return {ok: true, context: String(body.context ?? response.headers.get('x-dyn-context') ?? ''), trace: body.trace}
+function headerText(response: RawResponse, name: string): string | undefined {
+  const value = response.headers[name]
+  return Array.isArray(value) ? value[0] : value
+}
+
+function writeResult(response: RawResponse): WriteResult {
+  const body = jsonBody(response)
+  if (response.status < 200 || response.status > 299) return apiError(response.status, body)
+  const siblings = Number(headerText(response, siblingsHeader))
+  return {
+    ok: true,
+    context: String(body.context ?? headerText(response, 'x-dyn-context') ?? ''),
+    ...(Number.isInteger(siblings) && siblings >= 0 ? {siblings} : {}),
+    trace: body.trace,
+  }
 }

@@ -11,7 +11,7 @@
 import type {StoredVersion} from '../storage/stored-object.js'
 import {MessageType} from '../transport/message-type.js'
 import type {VersionVector} from '../versioning/dvvset.js'
-import {withDot} from '../versioning/dvvset.js'
+import {valueCount, withDot} from '../versioning/dvvset.js'
 import type {ReplyTrace, RequestTrace} from './cluster-view.js'
 import type {CoordinatorDeps} from './coordinator-deps.js'
 import type {CoordinatePutBody} from './messages.js'
@@ -38,7 +38,7 @@ export interface PutRequest {
 export type PutFailureCode = 'quorum_unmet' | 'too_many_siblings' | 'object_too_large' | 'unreachable' | 'bad_parameter' | 'internal'
 
 export type PutOutcome =
-  | {readonly ok: true; readonly context: VersionVector; readonly trace: RequestTrace}
+  | {readonly ok: true; readonly context: VersionVector; readonly siblings?: number; readonly trace: RequestTrace}
   | {
       readonly ok: false
       readonly error: PutFailureCode
@@ -210,7 +210,7 @@ async function coordinateHere(
       if ((request.explain || verdict.kind === 'quorum_unmet') && outstanding > 0) return
       answered = true
       if (verdict.kind === 'ok') {
-        resolve({ok: true, context, trace: traceOf()})
+        resolve({ok: true, context, siblings: valueCount(stored.versions), trace: traceOf()})
         return
       }
       resolve(quorumUnmet(traceOf(), core, placement.homes))

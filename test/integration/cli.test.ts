@@ -2,9 +2,70 @@
 // documented exit codes (0 ok, 1 not found, 2 bad usage or input, 3 unavailable), help texts.
 
 import assert from 'node:assert/strict'
+import {spawn} from 'node:child_process'
+import {mkdtemp, readFile, readdir, rm, writeFile} from 'node:fs/promises'
+import {createServer, request} from 'node:http'
+import type {Server} from 'node:http'
+import {tmpdir} from 'node:os'
+import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
-import {freePortRange, runDyn, startCluster} from './harness.js'
-import type {TestCluster} from './harness.js'
+import {fileURLToPath} from 'node:url'
+import {DynClient} from '../../src/client/http-client.js'
+import {PartitionAwareClient} from '../../src/client/partition-aware-client.js'
+import {dynBin, freePortRange, runDyn, startCluster} from './harness.js'
+import type {DynRun, TestCluster} from './harness.js'
+
+const packageRoot = fileURLToPath(new URL('../../../', import.meta.url))
+
+/** The one JSON object a --json run must print on stdout (JSON.parse fails on anything else). */
+function answer(run: DynRun): Record<string, unknown> {
+  return JSON.parse(run.stdout) as Record<string, unknown>
+}
+
+/**
+ * Run `dyn` with its stdout on a pseudo-terminal, as a user at a shell sees it: util-linux
+ * `script` gives the child a TTY and copies what it prints. Returns the bytes printed.
+ */
+function runDynOnTerminal(args: readonly string[], env: Record<string, string>): Promise<{code: number; output: Buffer}> {
+  const quote = (text: string): string => `'${text.replaceAll("'", "'\\''")}'`
+  const command = [process.execPath, dynBin, ...args].map(quote).join(' ')
+  return new Promise((resolve, reject) => {
+    const child = spawn('script', ['-qec', command, '/dev/null'], {env: {...process.env, ...env}, stdio: ['pipe', 'pipe', 'pipe'], timeout: 60_000, killSignal: 'SIGKILL'})
+    const out: Buffer[] = []
+    child.stdout.on('data', (chunk: Buffer) => out.push(chunk))
+    child.stderr.resume()
+    child.once('error', reject)
+    child.once('close', (code) => resolve({code: code ?? -1, output: Buffer.concat(out)}))
+    child.stdin.end()
+  })
+}
+
+/** Raw HTTP with node:http, which sends the path exactly as given (fetch would normalise dot segments). */
+function rawRequest(address: string, method: string, pathAndQuery: string, body?: string): Promise<{status: number; body: Record<string, unknown>}> {
+  const [host, port] = address.split(':')
+  return new Promise((resolve, reject) => {
+    const req = request({host, port: Number(port), method, path: pathAndQuery, headers: {accept: 'application/json'}}, (response) => {
+      const chunks: Buffer[] = []
+      response.on('data', (chunk: Buffer) => chunks.push(chunk))
+      response.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8')
+        resolve({status: response.statusCode ?? 0, body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>)})
+      })
+    })
+    req.once('error', reject)
+    req.end(body)
+  })
+}
+
+/** An HTTP server that answers every request 503 overloaded, as a busy node would. */
+async function startOverloadedServer(): Promise<{server: Server; address: string}> {
+  const server = createServer((_req, res) => {
+    res.writeHead(503, {'content-type': 'application/json'})
+    res.end(JSON.stringify({error: 'overloaded', message: 'busy: retry shortly'}))
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {server, address: `127.0.0.1:${(server.address() as {port: number}).port}`}
+}
 
 describe('dyn CLI', () => {
   let c: TestCluster
@@ -137,5 +198,237 @@ describe('dyn CLI', () => {
     const again = await runDyn(['cluster', 'up', '--nodes', '3', '--dir', c.dir])
     assert.equal(again.code, 2)
     assert.match(again.stderr, /already running/)
+  })
+
+  // Item 6: node addresses and exit codes.
+  it('a malformed --node or DYN_NODE is bad input (exit 2), not unreachable', async () => {
+    for (const node of ['http://127.0.0.1', '127.0.0.1', 'garbage!!', 'https://127.0.0.1:7070', '127.0.0.1:99999']) {
+      const viaFlag = await runDyn(['get', 'k', '--node', node, '--json'])
+      assert.equal(viaFlag.code, 2, `--node ${node}: ${viaFlag.stdout}`)
+      assert.equal(answer(viaFlag).error, 'bad_parameter', node)
+      const viaEnv = await runDyn(['get', 'k'], {env: {DYN_NODE: node}})
+      assert.equal(viaEnv.code, 2, `DYN_NODE=${node}`)
+      assert.match(viaEnv.stderr, /DYN_NODE: node address .* \[bad_parameter\]/)
+    }
+  })
+
+  it('--node takes http:// URLs, may be repeated, and moves on only when a node cannot be connected to', async () => {
+    const url = await runDyn(['get', 'cart:alice', '--node', `http://${c.api(1)}/`])
+    assert.equal(url.code, 0, url.stderr)
+    assert.equal(url.stdout, '{"items":["book"]}')
+    const dead = `127.0.0.1:${await freePortRange(1)}`
+    // A key argument after a repeated flag is still the key.
+    const fallback = await runDyn(['get', '--node', dead, '--node', c.api(2), 'cart:alice'])
+    assert.equal(fallback.code, 0, fallback.stderr)
+    assert.equal(fallback.stdout, '{"items":["book"]}')
+    const fromEnv = await runDyn(['get', 'cart:alice'], {env: {DYN_NODE: `${dead}, http://${c.api(0)}`}})
+    assert.equal(fromEnv.code, 0, fromEnv.stderr)
+    assert.equal(fromEnv.stdout, '{"items":["book"]}')
+    const allDead = await runDyn(['get', 'cart:alice', '--node', dead, '--node', dead.replace(/:\d+$/, ':1'), '--json'])
+    assert.equal(allDead.code, 3)
+    assert.equal(answer(allDead).error, 'unreachable')
+    // A node that answers, even with an error, is the answer: the request is not sent elsewhere.
+    const busy = await startOverloadedServer()
+    try {
+      const refused = await runDyn(['get', 'cart:alice', '--node', busy.address, '--node', c.api(0), '--json'])
+      assert.equal(refused.code, 3, refused.stdout)
+      assert.equal(answer(refused).error, 'overloaded')
+    } finally {
+      busy.server.close()
+    }
+  })
+
+  it('an invalid quorum is refused without the R + W <= N warning; a valid weak one still warns', async () => {
+    const invalid = await runDyn(['put', 'k', 'v', '-w', '1', '--dw', '2'], {env})
+    assert.equal(invalid.code, 2)
+    assert.match(invalid.stderr, /bad_parameter/)
+    assert.doesNotMatch(invalid.stderr, /warning/)
+    const weak = await runDyn(['put', 'weak-write', 'v', '-w', '1'], {env})
+    assert.equal(weak.code, 0, weak.stderr)
+    assert.match(weak.stderr, /warning: r=2 \+ w=1 <= n=3/)
+  })
+
+  // Item 7: the keys "." and "..".
+  it('refuses the keys "." and ".." with bad_key through the CLI, the TypeScript clients and raw HTTP alike', async () => {
+    for (const key of ['.', '..']) {
+      for (const args of [['put', key, 'v'], ['get', key], ['delete', key], ['ring', key]]) {
+        const run = await runDyn([...args, '--json'], {env})
+        assert.equal(run.code, 2, `${args.join(' ')}: ${run.stdout}`)
+        assert.equal(answer(run).error, 'bad_key', args.join(' '))
+      }
+    }
+    const client = new DynClient(c.api(0))
+    const aware = await PartitionAwareClient.connect([c.api(0)])
+    for (const result of [await client.put('..', Buffer.from('v')), await client.get('.'), await client.delete('..'), await aware.put('..', Buffer.from('v')), await aware.get('.')]) {
+      assert.equal(result.ok, false)
+      if (!result.ok) assert.equal(result.error, 'bad_key')
+    }
+    // Sent as is (no client normalising the path), in every spelling: the API refuses them too.
+    for (const segment of ['.', '..', '%2e', '%2E%2E', '.%2e']) {
+      for (const [method, route] of [['PUT', '/kv/'], ['GET', '/kv/'], ['DELETE', '/kv/'], ['GET', '/cluster/preflist/']] as const) {
+        const raw = await rawRequest(c.api(1), method, `${route}${segment}`, method === 'PUT' ? 'v' : undefined)
+        assert.equal(raw.status, 400, `${method} ${route}${segment}`)
+        assert.equal(raw.body.error, 'bad_key', `${method} ${route}${segment}`)
+      }
+    }
+    // Keys that merely contain dots are ordinary keys.
+    for (const key of ['...', '../etc', 'a/..']) {
+      assert.equal((await runDyn(['put', key, `value of ${key}`], {env})).code, 0, key)
+      assert.equal((await runDyn(['get', key], {env})).stdout, `value of ${key}`, key)
+    }
+  })
+
+  // Item 9: start-up loads only what the command needs.
+  it('the build writes an oclif manifest of every command, and dyn get loads none of the drawing or load-test libraries', async () => {
+    const manifest = JSON.parse(await readFile(path.join(packageRoot, 'oclif.manifest.json'), 'utf8')) as {commands: Record<string, unknown>}
+    const files = await readdir(path.join(packageRoot, 'dist/commands'), {recursive: true})
+    const ids = files.filter((f) => f.endsWith('.js')).map((f) => f.replace(/\.js$/, '').split(path.sep).join(':'))
+    assert.deepEqual(Object.keys(manifest.commands).sort(), ids.sort())
+    // A preload that records every CommonJS module loaded (react, autocannon, undici, classic-level
+    // and hdr-histogram-js are CommonJS; ink is ESM but loads react).
+    const dir = await mkdtemp(path.join(tmpdir(), 'dyn-test-modules-'))
+    try {
+      const preload = path.join(dir, 'record-modules.cjs')
+      const record = path.join(dir, 'modules.txt')
+      await writeFile(preload, `process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(record)}, Object.keys(require.cache).join('\\n')))\n`)
+      const get = await runDyn(['get', 'cart:alice'], {env: {...env, NODE_OPTIONS: `--require ${preload}`}})
+      assert.equal(get.code, 0, get.stderr)
+      const loaded = await readFile(record, 'utf8')
+      assert.match(loaded, /@oclif[\\/]core/, 'the recorder saw the modules')
+      for (const heavy of ['react', 'ink', 'autocannon', 'undici', 'classic-level', 'hdr-histogram-js', 'msgpackr']) {
+        assert.doesNotMatch(loaded, new RegExp(`node_modules[\\\\/]${heavy}[\\\\/]`), heavy)
+      }
+    } finally {
+      await rm(dir, {recursive: true, force: true})
+    }
+  })
+
+  // Item 10: help and mistyped commands.
+  it('dyn help and dyn help COMMAND work, and a mistyped command suggests the nearest one (exit 2)', async () => {
+    const help = await runDyn(['help'])
+    assert.equal(help.code, 0, help.stderr)
+    for (const command of ['get', 'put', 'delete', 'ring', 'start', 'cluster']) assert.match(help.stdout, new RegExp(`\\b${command}\\b`))
+    const getHelp = await runDyn(['help', 'get'])
+    assert.equal(getHelp.code, 0, getHelp.stderr)
+    assert.match(getHelp.stdout, /\$ dyn get KEY/)
+    assert.match(getHelp.stdout, /EXAMPLES/)
+    const clusterHelp = await runDyn(['help', 'cluster', 'up'])
+    assert.equal(clusterHelp.code, 0, clusterHelp.stderr)
+    assert.match(clusterHelp.stdout, /\$ dyn cluster up/)
+    const typo = await runDyn(['gte', 'cart:alice'], {env})
+    assert.equal(typo.code, 2)
+    assert.match(typo.stderr, /did you mean get\?/)
+    const topicTypo = await runDyn(['cluster', 'stauts', '--json'])
+    assert.equal(topicTypo.code, 2)
+    assert.equal(answer(topicTypo).suggestion, 'cluster status')
+    const nothingNear = await runDyn(['frobnicate'])
+    assert.equal(nothingNear.code, 2)
+    assert.match(nothingNear.stderr, /"frobnicate" is not a dyn command/)
+    assert.doesNotMatch(nothingNear.stderr, /did you mean/)
+  })
+
+  // Item 11: a put that creates a sibling says so.
+  it('a put that leaves siblings says how many, in text and JSON', async () => {
+    const first = await runDyn(['put', 'cart:carol', 'book', '--json'], {env})
+    assert.equal(first.code, 0, first.stdout)
+    assert.equal(answer(first).siblings, 1)
+    const second = await runDyn(['put', 'cart:carol', 'pen'], {env})
+    assert.equal(second.code, 0, second.stderr)
+    assert.match(second.stdout, /cart:carol now has 2 siblings; read it and write with its context to reconcile/)
+    // Through the same node each time: it coordinates all three (every node is a home replica of
+    // every key with N=3 on 3 nodes), so it holds all versions when it counts them.
+    const third = await runDyn(['put', 'cart:carol', 'cup', '--json'], {env})
+    assert.equal(answer(third).siblings, 3)
+    const context = String(answer(await runDyn(['get', 'cart:carol', '--json'], {env})).context)
+    const resolved = await runDyn(['put', 'cart:carol', 'book,pen,cup', '--context', context], {env})
+    assert.doesNotMatch(resolved.stdout, /siblings/)
+    assert.equal(answer(await runDyn(['put', 'cart:carol', 'book,pen,cup,hat', '--context', context, '--json'], {env})).siblings, 2)
+    // The header itself, on the API's plain 204.
+    const plain = await fetch(`http://${c.api(0)}/kv/header-count`, {method: 'PUT', body: 'a'})
+    assert.equal(plain.status, 204)
+    assert.equal(plain.headers.get('x-dyn-siblings'), '1')
+    const again = await fetch(`http://${c.api(0)}/kv/header-count`, {method: 'PUT', body: 'b'})
+    assert.equal(again.headers.get('x-dyn-siblings'), '2')
+  })
+
+  // Item 12: binary values on a terminal.
+  it('a binary value on a terminal is a hex preview with how to save it; piped or --output it is the exact bytes', async () => {
+    const bytes = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x1b, 0x5b, 0x32, 0x4a, 0xff])
+    assert.equal((await runDyn(['put', 'photo:1', '--content-type', 'image/png'], {env, input: bytes})).code, 0)
+    const terminal = await runDynOnTerminal(['get', 'photo:1'], env)
+    assert.equal(terminal.code, 0)
+    const shown = terminal.output.toString('latin1')
+    assert.match(shown, /binary value, 14 bytes, image\/png/)
+    assert.match(shown, /00000000  89 50 4e 47 0d 0a 1a 0a 00 1b 5b 32 4a ff/)
+    assert.match(shown, /--output FILE/)
+    assert.equal(terminal.output.includes(Buffer.from([0x1b, 0x5b, 0x32, 0x4a])), false, 'the raw escape sequence reached the terminal')
+    const piped = await new Promise<Buffer>((resolve, reject) => {
+      const child = spawn(process.execPath, [dynBin, 'get', 'photo:1'], {env: {...process.env, ...env}})
+      const out: Buffer[] = []
+      child.stdout.on('data', (chunk: Buffer) => out.push(chunk))
+      child.once('error', reject)
+      child.once('close', () => resolve(Buffer.concat(out)))
+    })
+    assert.deepEqual(piped, bytes)
+    const dir = await mkdtemp(path.join(tmpdir(), 'dyn-test-output-'))
+    try {
+      const file = path.join(dir, 'photo.png')
+      const saved = await runDyn(['get', 'photo:1', '--output', file], {env})
+      assert.equal(saved.code, 0, saved.stderr)
+      assert.match(saved.stdout, /saved photo:1 to .*photo\.png \(14 bytes, image\/png\)/)
+      assert.deepEqual(await readFile(file), bytes)
+      const unwritable = await runDyn(['get', 'photo:1', '--output', path.join(dir, 'no-such-folder', 'x'), '--json'], {env})
+      assert.equal(unwritable.code, 2)
+      assert.equal(answer(unwritable).error, 'bad_parameter')
+    } finally {
+      await rm(dir, {recursive: true, force: true})
+    }
+    const text = await runDynOnTerminal(['get', 'cart:alice'], env)
+    assert.equal(text.output.toString('utf8').replaceAll('\r\n', '\n'), '{"items":["book"]}\n')
+    const bothSiblings = await runDyn(['get', 'cart:carol', '--output', '/dev/null', '--json'], {env})
+    assert.equal(bothSiblings.code, 2)
+    assert.equal(answer(bothSiblings).error, 'has_siblings')
+  })
+
+  // Item 13: one JSON shape per kind of answer, errors included.
+  it('every --json answer is one object with ok; errors, oclif\'s usage errors included, are the error object on stdout', async () => {
+    const put = answer(await runDyn(['put', 'shape', 'v', '--json'], {env}))
+    assert.deepEqual(Object.keys(put).sort(), ['context', 'key', 'ok', 'siblings'])
+    assert.equal(put.ok, true)
+    const get = answer(await runDyn(['get', 'shape', '--json'], {env}))
+    assert.deepEqual(Object.keys(get).sort(), ['context', 'found', 'key', 'ok', 'siblings'])
+    assert.equal(get.ok, true)
+    const ring = answer(await runDyn(['ring', '--json'], {env}))
+    assert.equal(ring.ok, true)
+    assert.equal(ring.partitionCount, 64)
+    const preflist = answer(await runDyn(['ring', 'shape', '--json'], {env}))
+    assert.equal(preflist.ok, true)
+    assert.equal(preflist.key, 'shape')
+    const deleted = answer(await runDyn(['delete', 'shape', '--json'], {env}))
+    assert.deepEqual(Object.keys(deleted).sort(), ['context', 'key', 'ok'])
+    const gone = await runDyn(['get', 'shape', '--json'], {env})
+    assert.equal(gone.code, 1)
+    assert.deepEqual({ok: answer(gone).ok, error: answer(gone).error, found: answer(gone).found, deleted: answer(gone).deleted}, {ok: false, error: 'not_found', found: false, deleted: true})
+    const usage: Array<[string[], RegExp]> = [
+      [['get', 'k', '--bogus', '--json'], /Nonexistent flag: --bogus/],
+      [['get', '--json'], /Missing 1 required arg/],
+      [['get', 'k', '-r', 'abc', '--json'], /integer/],
+      [['put', 'k', 'v', 'extra', '--json'], /Unexpected argument/],
+      [['ring', '--json', '--timeout', '0'], /greater than or equal to 1/],
+    ]
+    for (const [args, message] of usage) {
+      const run = await runDyn(args, {env})
+      assert.equal(run.code, 2, args.join(' '))
+      const body = answer(run)
+      assert.equal(body.ok, false, args.join(' '))
+      assert.equal(body.error, 'bad_usage', args.join(' '))
+      assert.match(String(body.message), message, args.join(' '))
+      assert.doesNotMatch(String(body.message), /\u001b|See more help/, args.join(' '))
+    }
+    // Text mode keeps oclif's usage error on stderr.
+    const text = await runDyn(['get', 'k', '--bogus'], {env})
+    assert.equal(text.code, 2)
+    assert.equal(text.stdout, '')
+    assert.match(text.stderr, /Nonexistent flag/)
   })
 })

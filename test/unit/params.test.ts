@@ -10,6 +10,7 @@ import {
   checkContext,
   checkFlag,
   checkKey,
+  checkKeyText,
   checkKnownParameters,
   checkQuorum,
   effectiveQuorum,
@@ -49,6 +50,17 @@ describe('checkKey', () => {
 
   it('refuses an empty key', () => {
     assertFails(checkKey(''), 'bad_key', 'the empty key')
+  })
+
+  it('refuses the keys "." and "..", in every spelling, which URL normalisation would remove from the path', () => {
+    for (const raw of ['.', '..', '%2e', '%2E', '%2e%2e', '.%2E', '%2E.']) {
+      assertFails(checkKey(raw), 'bad_key', JSON.stringify(raw))
+    }
+    assertFails(checkKeyText('..'), 'bad_key', 'the decoded key ..')
+    // Only the whole key is a dot segment: dots inside a key, or three of them, are ordinary keys.
+    for (const key of ['...', '.a', 'a.', '../a', 'a/..', '.. ']) {
+      assert.deepEqual(checkKey(encodeURIComponent(key)), {ok: true, value: key}, JSON.stringify(key))
+    }
   })
 
   it('counts bytes of UTF-8, not characters: 1024 bytes pass, 1025 do not', () => {
@@ -98,7 +110,7 @@ describe('checkKey', () => {
     fc.assert(
       fc.property(keyArb, (key) => {
         const checked = checkKey(encodeURIComponent(key))
-        if (Buffer.byteLength(key, 'utf8') <= keyBytesMax) assert.deepEqual(checked, {ok: true, value: key})
+        if (Buffer.byteLength(key, 'utf8') <= keyBytesMax && key !== '.' && key !== '..') assert.deepEqual(checked, {ok: true, value: key})
         else assertFails(checked, 'bad_key', `${Buffer.byteLength(key)} bytes`)
       }),
     )

@@ -1,0 +1,76 @@
+/**
+ * Tests of the node addresses users type (--node, DYN_NODE): host:port, [ipv6]:port and
+ * http://host:port are accepted; anything else is a bad_parameter value that names the problem,
+ * never an exception and never a guess.
+ */
+import assert from 'node:assert/strict'
+import {describe, it} from 'node:test'
+import {DynClient} from '../../src/client/http-client.js'
+import {nodeAddressesMax, parseNodeAddress, parseNodeList} from '../../src/client/node-address.js'
+import {DynError} from '../../src/errors.js'
+
+describe('parseNodeAddress', () => {
+  it('accepts host:port, [ipv6]:port and http:// URLs with an optional trailing slash', () => {
+    const cases: Array<[string, string, number, string]> = [
+      ['127.0.0.1:7070', '127.0.0.1', 7070, '127.0.0.1:7070'],
+      ['localhost:1', 'localhost', 1, 'localhost:1'],
+      ['db-1.example.com:65535', 'db-1.example.com', 65535, 'db-1.example.com:65535'],
+      ['http://127.0.0.1:7071', '127.0.0.1', 7071, '127.0.0.1:7071'],
+      ['http://127.0.0.1:7071/', '127.0.0.1', 7071, '127.0.0.1:7071'],
+      ['HTTP://node:80', 'node', 80, 'node:80'],
+      ['[::1]:7070', '::1', 7070, '[::1]:7070'],
+      ['http://[::1]:7070/', '::1', 7070, '[::1]:7070'],
+      ['  10.0.0.5:7070 ', '10.0.0.5', 7070, '10.0.0.5:7070'],
+    ]
+    for (const [text, host, port, label] of cases) {
+      assert.deepEqual(parseNodeAddress(text), {ok: true, value: {host, port, label}}, text)
+    }
+  })
+
+  it('refuses a missing port, another scheme, a path, a bad port and garbage, saying which', () => {
+    const cases: Array<[string, RegExp]> = [
+      ['http://127.0.0.1', /no port/],
+      ['localhost', /no port/],
+      ['127.0.0.1:', /not host:port/],
+      ['https://127.0.0.1:7070', /plain HTTP/],
+      ['tcp://127.0.0.1:7070', /plain HTTP/],
+      ['http://127.0.0.1:7070/kv', /not host:port/],
+      ['127.0.0.1:0', /within 1\.\.65535/],
+      ['127.0.0.1:70700', /within 1\.\.65535/],
+      ['127.0.0.1:7070x', /not host:port/],
+      ['user@host:7070', /not host:port/],
+      ['garbage!!', /not host:port/],
+      ['', /not host:port/],
+      ['::1:7070', /not host:port/],
+    ]
+    for (const [text, message] of cases) {
+      const parsed = parseNodeAddress(text)
+      assert.equal(parsed.ok, false, `${JSON.stringify(text)} was accepted`)
+      if (!parsed.ok) {
+        assert.equal(parsed.error, 'bad_parameter', text)
+        assert.match(parsed.message, message, text)
+      }
+    }
+  })
+})
+
+describe('parseNodeList', () => {
+  it('splits comma-separated entries (DYN_NODE) and keeps the order given', () => {
+    const parsed = parseNodeList(['127.0.0.1:1, http://127.0.0.1:2', '127.0.0.1:3'])
+    assert.ok(parsed.ok)
+    assert.deepEqual(parsed.value.map((a) => a.label), ['127.0.0.1:1', '127.0.0.1:2', '127.0.0.1:3'])
+  })
+
+  it('refuses an empty list, a list with one bad entry, and more than the bound', () => {
+    for (const entries of [[], [''], [' , '], ['127.0.0.1:1,nope'], [Array.from({length: nodeAddressesMax + 1}, (_, i) => `h:${i + 1}`).join(',')]]) {
+      const parsed = parseNodeList(entries)
+      assert.equal(parsed.ok, false, JSON.stringify(entries))
+      if (!parsed.ok) assert.equal(parsed.error, 'bad_parameter')
+    }
+  })
+
+  it('makes DynClient refuse a malformed address with a bad_parameter DynError', () => {
+    assert.throws(() => new DynClient('http://127.0.0.1'), (error: unknown) => error instanceof DynError && error.code === 'bad_parameter')
+    assert.equal(new DynClient(['http://127.0.0.1:7071/', '127.0.0.1:7072']).node, '127.0.0.1:7071')
+  })
+})
