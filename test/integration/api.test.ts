@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict'
 import {connect} from 'node:net'
 import {after, before, describe, it} from 'node:test'
-import {getJson, putValue, siblingTexts, sleep, startCluster} from './harness.js'
+import {getJson, putValue, runDyn, siblingTexts, sleep, startCluster} from './harness.js'
 import type {TestCluster} from './harness.js'
 
 describe('client API on a 3-node cluster', () => {
@@ -234,5 +234,11 @@ describe('a cluster smaller than the asked N', () => {
     assert.deepEqual(cluster.effective, {n: 1, r: 1, w: 1})
     // r > n as asked is still a mistake, whatever the cluster's size.
     assert.equal((await fetch(c.url(0, '/kv/small?n=2&r=3'))).status, 400)
+    // The CLI passes the node's warning on, and dyn ring shows what requests run with.
+    const put = await runDyn(['put', 'small', 'three', '-w', '2', '--node', c.api(0)])
+    assert.equal(put.code, 0, put.stderr)
+    assert.match(put.stderr, /warning: the cluster has 1 member, so this request ran with n=1, r=1, w=1/)
+    const ring = await runDyn(['ring', '--node', c.api(0)])
+    assert.match(ring.stdout, /defaults n=3 r=2 w=2 \(with 1 member: n=1 r=1 w=1\)/)
   })
 })
