@@ -54,7 +54,7 @@ function formatStatus(status: ClusterStatus, ok: boolean): string {
   const notServing = status.nodes.filter((n) => !n.serving).map((n) => n.name)
   if (status.nodes.every((n) => n.state === 'stopped')) return `${text}the cluster is stopped; start it with: dyn cluster up --dir ${status.dir}\n`
   const others = status.otherMembers.length === 0 ? '' : `; ${status.otherMembers.length} other member(s) not started from this folder: ${status.otherMembers.map((m) => m.name).join(', ')}`
-  if (ok) return `${text}all ${status.nodes.length} nodes of the folder serve and agree on the ring${others}\n`
+  if (ok) return `${text}all nodes ${others === '' ? '' : 'of the folder '}serve and agree on the ring${others}\n`
   if (notServing.length > 0) return `${text}the cluster is not fully up: ${notServing.join(', ')} ${notServing.length === 1 ? 'does' : 'do'} not serve${others}\n`
   if (!status.agreed) return `${text}the cluster is not fully up: the nodes do not agree on the ring yet${others}\n`
   return `${text}the cluster is not fully up: other member(s) down: ${status.otherMembers.filter((m) => !m.up).map((m) => m.name).join(', ')}\n`

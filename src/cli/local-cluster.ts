@@ -180,15 +180,20 @@ export async function clusterUp(options: UpOptions, log: (line: string) => void)
   await checkPortsFree(cluster, missing)
   await mkdir(dir, {recursive: true})
   const started: LocalNode[] = []
+  // One deadline for the whole start, however many waits it takes.
+  const deadlineMs = Date.now() + options.readyTimeoutMs
+  const remainingMs = (): number => Math.max(1, deadlineMs - Date.now())
   try {
-    await startMissing(dir, cluster, alreadyRunning, missing, started, options.readyTimeoutMs, log)
-    const clusterId = await waitForNodes(cluster, cluster.nodes, cluster.nodes.length, options.readyTimeoutMs)
+    await startMissing(dir, cluster, alreadyRunning, missing, started, remainingMs, log)
+    const clusterId = await waitForNodes(cluster, cluster.nodes, cluster.nodes.length, remainingMs())
     cluster.clusterId = clusterId
     await writeCluster(dir, cluster)
   } catch (error) {
     // What this call started is stopped again, so that no detached process is left behind;
-    // nodes that were running before are not this call's to stop.
-    await stopNodes(started, stopGraceMsDefault, log)
+    // nodes that were running before are not this call's to stop. Those stopped here read as
+    // stopped; one that exited by itself keeps its pid, so that status can say how it ended.
+    const stopped = await stopNodes(started, stopGraceMsDefault, log)
+    for (const node of started) if (stopped.includes(node.name)) node.pid = undefined
     await writeCluster(dir, cluster).catch(() => undefined)
     throw error
   }
@@ -202,7 +207,7 @@ async function startMissing(
   running: readonly LocalNode[],
   missing: readonly LocalNode[],
   started: LocalNode[],
-  readyTimeoutMs: number,
+  remainingMs: () => number,
   log: (line: string) => void,
 ): Promise<void> {
   const startArgs = [...creationSettingsArgs(cluster.settings ?? {}), ...(cluster.startArgs ?? [])]
@@ -218,7 +223,7 @@ async function startMissing(
     await writeCluster(dir, cluster)
     log(`started ${node.name} (pid ${node.pid}) on ${cluster.host}:${node.port}, internode ${cluster.host}:${node.rpcPort}`)
     if (seeds.length === 0) {
-      cluster.clusterId = await waitForNodes(cluster, [node], undefined, readyTimeoutMs)
+      cluster.clusterId = await waitForNodes(cluster, [node], undefined, remainingMs())
       seeds.push(`${cluster.host}:${node.rpcPort}`)
     }
   }

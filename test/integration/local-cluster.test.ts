@@ -10,12 +10,13 @@ import {existsSync} from 'node:fs'
 import {mkdtemp, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
-import {describe, it} from 'node:test'
+import {after, before, describe, it} from 'node:test'
 import type {TestContext} from 'node:test'
 import {clusterDown, NodeExitedError, startLocalNode, waitForNodes} from '../../src/cli/local-cluster.js'
 import type {LocalCluster} from '../../src/cli/local-cluster.js'
 import {freeClusterPorts} from '../../src/cli/ports.js'
 import {dynBin, getJson, killNode, reloadCluster, runDyn, sleep, startCluster} from './harness.js'
+import type {TestCluster} from './harness.js'
 
 /** A fresh folder for a cluster this test starts through the CLI; stopped and deleted after it. */
 async function clusterFolder(t: TestContext): Promise<string> {
@@ -62,37 +63,48 @@ function jsonOf(run: {stdout: string; stderr: string}): Record<string, unknown> 
 }
 
 describe('dyn cluster up|down|status', () => {
-  it('a cluster started on the ports of a running one is never taken for ready', async (t) => {
-    const a = await startCluster(2)
-    t.after(() => a.stop())
-    const [a1] = a.cluster.nodes
-    assert.ok(a1 !== undefined)
-    const dirB = await clusterFolder(t)
+  describe('a second cluster on the ports of a running one', () => {
+    let a: TestCluster
+    before(async () => {
+      a = await startCluster(2)
+    })
+    after(async () => {
+      await a.stop()
+    })
 
-    // Through the CLI: refused before anything starts, and the running cluster is untouched.
-    const up = await runDyn(['cluster', 'up', '--nodes', '2', '--dir', dirB, '--port', String(a1.port), '--rpc-port', String(a1.rpcPort), '--json'])
-    assert.equal(up.code, 2, up.stdout + up.stderr)
-    const refused = jsonOf(up)
-    assert.equal(refused.ok, false)
-    assert.equal(refused.error, 'bad_parameter')
-    assert.ok((refused.ports as number[]).includes(a1.port))
-    assert.equal(existsSync(path.join(dirB, 'cluster.json')), false)
-    assert.equal((await getJson(a.url(0, '/health'))).body.pid, a1.pid)
+    it('is refused by cluster up before anything starts, and the running cluster is untouched', async (t) => {
+      const [a1] = a.cluster.nodes
+      assert.ok(a1 !== undefined)
+      const dirB = await clusterFolder(t)
+      const up = await runDyn(['cluster', 'up', '--nodes', '2', '--dir', dirB, '--port', String(a1.port), '--rpc-port', String(a1.rpcPort), '--json'])
+      assert.equal(up.code, 2, up.stdout + up.stderr)
+      const refused = jsonOf(up)
+      assert.equal(refused.ok, false)
+      assert.equal(refused.error, 'bad_parameter')
+      assert.ok((refused.ports as number[]).includes(a1.port))
+      assert.equal(existsSync(path.join(dirB, 'cluster.json')), false)
+      assert.equal((await getJson(a.url(0, '/health'))).body.pid, a1.pid)
+    })
 
-    // The readiness check itself, without the port check in front of it: a node of B started on
-    // A's ports dies with EADDRINUSE while A answers /health on them; that is no readiness.
-    const b: LocalCluster = {host: a.cluster.host, nodes: [{name: 'n1', port: a1.port, rpcPort: a1.rpcPort, dataDir: path.join(dirB, 'n1'), logFile: path.join(dirB, 'n1.log'), pid: undefined}]}
-    const [b1] = b.nodes
-    assert.ok(b1 !== undefined)
-    startLocalNode(b, b1, [])
-    t.after(() => killNode(b1.pid).catch(() => undefined))
-    await assert.rejects(waitForNodes(b, b.nodes, undefined, 30_000), (error: unknown) => {
-      assert.ok(error instanceof NodeExitedError, String(error))
-      assert.equal(error.code, 'node_exited')
-      assert.equal(error.details.node, 'n1')
-      assert.equal(error.details.exitCode, 2)
-      assert.match((error.details.logTail as string[]).join('\n'), /EADDRINUSE/)
-      return true
+    it('is never taken for ready by the readiness check itself, which names the node that exited and ends with its log', async (t) => {
+      // Without the port check in front of it: B's node, started on A's ports, dies with
+      // EADDRINUSE while A answers /health on them; that answer is no readiness of B.
+      const [a1] = a.cluster.nodes
+      assert.ok(a1 !== undefined)
+      const dirB = await clusterFolder(t)
+      const b: LocalCluster = {host: a.cluster.host, nodes: [{name: 'n1', port: a1.port, rpcPort: a1.rpcPort, dataDir: path.join(dirB, 'n1'), logFile: path.join(dirB, 'n1.log'), pid: undefined}]}
+      const [b1] = b.nodes
+      assert.ok(b1 !== undefined)
+      startLocalNode(b, b1, [])
+      t.after(() => killNode(b1.pid).catch(() => undefined))
+      await assert.rejects(waitForNodes(b, b.nodes, undefined, 30_000), (error: NodeExitedError) => {
+        assert.ok(error instanceof NodeExitedError, String(error))
+        assert.equal(error.code, 'node_exited')
+        assert.equal(error.details.node, 'n1')
+        assert.equal(error.details.exitCode, 2)
+        assert.match((error.details.logTail as string[]).join('\n'), /EADDRINUSE/)
+        return true
+      })
     })
   })
 
@@ -161,7 +173,7 @@ describe('dyn cluster up|down|status', () => {
     const text = await runDyn(['cluster', 'status', '--dir', c.dir])
     assert.equal(text.code, 0, text.stdout)
     assert.match(text.stdout, /extra .*not started from this folder/)
-    assert.match(text.stdout, /all 2 nodes of the folder serve and agree on the ring; 1 other member\(s\) not started from this folder: extra/)
+    assert.match(text.stdout, /all nodes of the folder serve and agree on the ring; 1 other member\(s\) not started from this folder: extra/)
   })
 
   it('settings: --n above --nodes is refused, R + W <= N and a capped N warn, status shows the effective N/R/W; up, status and down answer one JSON object', async (t) => {
