@@ -1,7 +1,8 @@
 /**
  * Time and randomness as injectable inputs. Pure cores never call `Date.now` or `Math.random`;
  * they take a `Clock` or `Random` (or plain numbers) so that a simulation can drive them
- * deterministically. Only `src/node/` and the CLI construct the real ones below.
+ * deterministically. The real ones live in `src/node/system-time.ts`, for the process shell, the
+ * CLI and bench/ only; simulated time is `simulated-time.ts`, seeded randomness is below.
  */
 
 export interface Clock {
@@ -16,16 +17,6 @@ export interface Random {
   next(): number
   /** An integer in [0, bound). */
   int(bound: number): number
-}
-
-export const systemClock: Clock = {
-  nowMs: () => Date.now(),
-  monotonicMs: () => performance.now(),
-}
-
-export const systemRandom: Random = {
-  next: () => Math.random(),
-  int: (bound: number) => Math.floor(Math.random() * bound),
 }
 
 /** A seeded generator (mulberry32) for simulations and property tests that must replay. */

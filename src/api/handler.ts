@@ -21,7 +21,7 @@ import type {StoredVersion} from '../storage/stored-object.js'
 import {encodeContext} from '../versioning/context.js'
 import type {VersionVector} from '../versioning/dvvset.js'
 import {join, values} from '../versioning/dvvset.js'
-import {checkContext, checkFlag, checkKey, checkKnownParameters, checkQuorum, valueBytesMax} from './params.js'
+import {checkContext, checkFlag, checkKey, checkKnownParameters, checkQuorum, quorumHeaders, valueBytesMax} from './params.js'
 import type {Checked, Quorum} from './params.js'
 import type {KvService} from './service.js'
 import {statusOfError} from './status.js'
@@ -148,6 +148,8 @@ async function readBody(request: IncomingMessage): Promise<Checked<Uint8Array>> 
 interface RequestInputs {
   readonly quorum: Quorum
   readonly explain: boolean
+  /** X-Dyn-Quorum (and, when the cluster made it smaller, what was asked): sent on every answer. */
+  readonly headers: Record<string, string>
 }
 
 interface WriteInputs extends RequestInputs {
@@ -159,11 +161,13 @@ function checkRequestInputs(service: KvService, query: URLSearchParams, allowed:
   const known = checkKnownParameters(query, allowed)
   if (!known.ok) return known
   const settings = service.settings()
-  const quorum = checkQuorum(query, {n: settings.defaultN, r: settings.defaultR, w: settings.defaultW}, service.clusterSize())
+  const memberCount = service.clusterSize()
+  const quorum = checkQuorum(query, {n: settings.defaultN, r: settings.defaultR, w: settings.defaultW}, memberCount)
   if (!quorum.ok) return quorum
   const explain = checkFlag(query, 'explain')
   if (!explain.ok) return explain
-  return {ok: true, value: {quorum: quorum.value, explain: explain.value}}
+  const {n, r, w, dw} = quorum.value
+  return {ok: true, value: {quorum: {n, r, w, dw}, explain: explain.value, headers: quorumHeaders(quorum.value, memberCount)}}
 }
 
 function checkWriteInputs(service: KvService, request: IncomingMessage, query: URLSearchParams, allowed: readonly string[]): Checked<WriteInputs> {
@@ -192,34 +196,34 @@ async function handlePut(service: KvService, request: IncomingMessage, reply: Re
     ...inputs.value.quorum,
     explain: inputs.value.explain,
   })
-  sendPutOutcome(request, reply, outcome)
+  sendPutOutcome(request, reply, outcome, inputs.value.headers)
 }
 
-function sendPutOutcome(request: IncomingMessage, reply: Reply, outcome: PutOutcome): void {
-  if (!outcome.ok) return sendFailure(reply, outcome)
+function sendPutOutcome(request: IncomingMessage, reply: Reply, outcome: PutOutcome, headers: Record<string, string>): void {
+  if (!outcome.ok) return sendFailure(reply, outcome, headers)
   const context = encodeContext(outcome.context)
-  if (wantsJson(request)) return sendJson(reply, 200, {context, trace: outcome.trace}, {[contextHeader]: context})
-  reply(204, {[contextHeader]: context})
+  if (wantsJson(request)) return sendJson(reply, 200, {context, trace: outcome.trace}, {...headers, [contextHeader]: context})
+  reply(204, {...headers, [contextHeader]: context})
 }
 
 async function handleGet(service: KvService, request: IncomingMessage, reply: Reply, key: string, query: URLSearchParams): Promise<void> {
   const inputs = checkRequestInputs(service, query, ['n', 'r', 'explain'])
   if (!inputs.ok) return refuse(request, reply, inputs)
   const outcome = await service.get({key, n: inputs.value.quorum.n, r: inputs.value.quorum.r, explain: inputs.value.explain})
-  sendGetOutcome(request, reply, outcome, key)
+  sendGetOutcome(request, reply, outcome, key, inputs.value.headers)
 }
 
 /** A coordinator's failure, with its details and, when it has one, its trace. */
-function sendFailure(reply: Reply, failure: {error: ErrorCode; message: string; details: Record<string, unknown>; trace?: unknown}): void {
-  sendError(reply, failure.error, failure.message, {...failure.details, ...(failure.trace ? {trace: failure.trace} : {})})
+function sendFailure(reply: Reply, failure: {error: ErrorCode; message: string; details: Record<string, unknown>; trace?: unknown}, headers: Record<string, string>): void {
+  sendError(reply, failure.error, failure.message, {...failure.details, ...(failure.trace ? {trace: failure.trace} : {})}, headers)
 }
 
-function sendGetOutcome(request: IncomingMessage, reply: Reply, outcome: GetOutcome, key: string): void {
-  if (!outcome.ok) return sendFailure(reply, outcome)
+function sendGetOutcome(request: IncomingMessage, reply: Reply, outcome: GetOutcome, key: string, headers: Record<string, string>): void {
+  if (!outcome.ok) return sendFailure(reply, outcome, headers)
   const object = outcome.object
   const versions = object === undefined ? [] : values(object.versions)
   const context = object === undefined ? undefined : encodeContext(join(object.versions))
-  const contextHeaders: Record<string, string> = context === undefined ? {} : {[contextHeader]: context}
+  const contextHeaders: Record<string, string> = context === undefined ? headers : {...headers, [contextHeader]: context}
   if (!hasLiveVersion(object)) {
     // Missing or deleted. The tombstone's context lets a later write supersede the delete.
     const deleted = versions.length > 0
@@ -250,6 +254,6 @@ async function handleDelete(service: KvService, request: IncomingMessage, reply:
     ...inputs.value.quorum,
     explain: inputs.value.explain,
   })
-  if (!outcome.ok && outcome.error === 'not_found') return sendGetOutcome(request, reply, outcome.read, key)
-  sendPutOutcome(request, reply, outcome)
+  if (!outcome.ok && outcome.error === 'not_found') return sendGetOutcome(request, reply, outcome.read, key, inputs.value.headers)
+  sendPutOutcome(request, reply, outcome, inputs.value.headers)
 }

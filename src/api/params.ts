@@ -48,16 +48,37 @@ function parseCount(name: string, raw: string | null, fallback: number, min: num
   return {ok: true, value}
 }
 
+/** The most replicas one key may ask for: far above any real N, and it bounds every preference-list walk. */
+export const replicasPerKeyMax = 64
+
+/** What a request asked for (its parameters, or the defaults) and what it runs with. */
+export interface QuorumChoice extends Quorum {
+  /** Set when the cluster has fewer members than the request's n: the values it asked for. */
+  readonly asked?: Quorum
+}
+
 /**
- * n, r, w, dw from the query string with the cluster's defaults. A default larger than the
- * request's n shrinks to n, so `?n=1` alone is a valid request; an explicit value never does.
+ * The values a request runs with, by one rule for defaults and explicit values alike: N is at
+ * most the number of members (a key cannot have more distinct replicas than there are nodes),
+ * and R, W and DW are at most that N. Whatever shrank is reported back (`asked`), so a client
+ * always learns that it got fewer replicas than it asked for.
  */
-export function checkQuorum(query: URLSearchParams, defaults: {n: number; r: number; w: number}, clusterSize: number): Checked<Quorum> {
-  const n = parseCount('n', query.get('n'), Math.min(defaults.n, clusterSize), 1)
+export function effectiveQuorum(asked: Quorum, memberCount: number): QuorumChoice {
+  const n = Math.min(asked.n, memberCount)
+  const w = Math.min(asked.w, n)
+  const effective = {n, r: Math.min(asked.r, n), w, dw: Math.min(asked.dw, w)}
+  return n < asked.n ? {...effective, asked} : effective
+}
+
+/**
+ * n, r, w, dw from the query string with the cluster's defaults. A default R or W larger than the
+ * request's own n follows it down, so `?n=1` alone is a valid request; R > N, W > N or DW > W as
+ * asked are refused. Then `effectiveQuorum` fits the request to the cluster's size.
+ */
+export function checkQuorum(query: URLSearchParams, defaults: {n: number; r: number; w: number}, clusterSize: number): Checked<QuorumChoice> {
+  const n = parseCount('n', query.get('n'), defaults.n, 1)
   if (!n.ok) return n
-  if (n.value > clusterSize) {
-    return fail('bad_parameter', `n=${n.value} but the cluster has ${clusterSize} member${clusterSize === 1 ? '' : 's'}; use n <= ${clusterSize}`)
-  }
+  if (n.value > replicasPerKeyMax) return fail('bad_parameter', `n=${n.value} is more than the ${replicasPerKeyMax} replicas a key can have; use n <= ${replicasPerKeyMax} (3 is usual)`)
   const r = parseCount('r', query.get('r'), Math.min(defaults.r, n.value), 1)
   if (!r.ok) return r
   const w = parseCount('w', query.get('w'), Math.min(defaults.w, n.value), 1)
@@ -67,7 +88,19 @@ export function checkQuorum(query: URLSearchParams, defaults: {n: number; r: num
   if (r.value > n.value) return fail('bad_parameter', `r=${r.value} is larger than n=${n.value}; r must be within 1..n`)
   if (w.value > n.value) return fail('bad_parameter', `w=${w.value} is larger than n=${n.value}; w must be within 1..n`)
   if (dw.value > w.value) return fail('bad_parameter', `dw=${dw.value} is larger than w=${w.value}; dw must be within 0..w`)
-  return {ok: true, value: {n: n.value, r: r.value, w: w.value, dw: dw.value}}
+  return {ok: true, value: effectiveQuorum({n: n.value, r: r.value, w: w.value, dw: dw.value}, clusterSize)}
+}
+
+/** The quorum a request ran with, as response headers: always the values used, and what was asked when less. */
+export function quorumHeaders(choice: QuorumChoice, memberCount: number): Record<string, string> {
+  const spell = (q: Quorum): string => `n=${q.n}, r=${q.r}, w=${q.w}, dw=${q.dw}`
+  const headers: Record<string, string> = {'x-dyn-quorum': spell(choice)}
+  if (choice.asked === undefined) return headers
+  return {
+    ...headers,
+    'x-dyn-quorum-asked': spell(choice.asked),
+    'x-dyn-warning': `the cluster has ${memberCount} member${memberCount === 1 ? '' : 's'}, so this request ran with ${spell(choice)} instead of ${spell(choice.asked)}`,
+  }
 }
 
 /** Query parameters a route accepts; anything else is a typo worth reporting, not ignoring. */

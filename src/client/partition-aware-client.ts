@@ -14,7 +14,7 @@
  */
 
 import type {Clock} from '../clock.js'
-import {systemClock} from '../clock.js'
+import {systemClock} from '../node/system-time.js'
 import {assert} from '../errors.js'
 import type {Ring} from '../ring/ring.js'
 import {compareNames, isValidPartitionCount, preferenceListForKey} from '../ring/ring.js'

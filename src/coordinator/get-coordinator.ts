@@ -55,16 +55,23 @@ export async function coordinateGet(deps: CoordinatorDeps, request: GetRequest):
     const answer = (): void => {
       const verdict = enough(core)
       if (answered || verdict.kind === 'wait') return
+      // A failure waits for the replicas still outstanding (each call ends by the deadline), so
+      // that the error counts every answer and names every failure.
+      if (verdict.kind === 'quorum_unmet' && !isComplete(core)) return
       answered = true
       if (verdict.kind === 'ok') {
         resolve({ok: true, object: verdict.object, trace: traceOf()})
         return
       }
+      const answeredBy = replies.filter((reply) => reply.outcome !== 'failed').map((reply) => reply.node)
+      const failed = replies.filter((reply) => reply.outcome === 'failed').map((reply) => ({node: reply.node, error: reply.error ?? 'failed'}))
       resolve({
         ok: false,
         error: 'quorum_unmet',
-        message: `${verdict.acknowledged} of the required ${verdict.required} replicas answered; the others failed or timed out`,
-        details: {required: verdict.required, acknowledged: verdict.acknowledged},
+        message:
+          `${answeredBy.length} of the required ${verdict.required} replicas answered${answeredBy.length > 0 ? ` (${answeredBy.join(', ')})` : ''}` +
+          (failed.length > 0 ? `; failed: ${failed.map((f) => `${f.node} (${f.error})`).join(', ')}` : ''),
+        details: {required: verdict.required, acknowledged: answeredBy.length, answeredBy, failed},
         trace: traceOf(),
       })
     }

@@ -6,7 +6,7 @@
 
 import type {StoredObject} from '../storage/stored-object.js'
 import {contextCounterMax} from '../versioning/context.js'
-import {isValidVector, isValidVersionSet} from '../versioning/dvvset.js'
+import {isValidVector, isValidVersionSet, type VersionVector} from '../versioning/dvvset.js'
 import {partitionIndexMax} from '../storage/layout.js'
 
 /** Keys and values arriving from peers obey the same limits as the client API's. */
@@ -42,7 +42,7 @@ export interface CoordinatePutBody {
   readonly contentType: string
   readonly tombstone: boolean
   /** The client's context, already decoded and checked by the node that took the request. */
-  readonly context: ReadonlyArray<readonly [string, number]>
+  readonly context: VersionVector
   readonly n: number
   readonly w: number
   readonly dw: number
@@ -81,7 +81,9 @@ export function isStoredObject(x: unknown): x is StoredObject {
   if (!isRecord(x) || !Number.isInteger(x.n) || (x.n as number) < 1 || (x.n as number) > 64) return false
   if (!isValidVersionSet(x.versions, isStoredVersion)) return false
   // Counters near 2^53 would overflow on the next write: the same bound as a client context's.
-  return (x.versions as {entries: Array<{counter: number}>}).entries.every((entry) => entry.counter <= contextCounterMax)
+  return (x.versions as {entries: Array<{counter: number; cloud?: number[]}>}).entries.every(
+    (entry) => Math.max(entry.counter, ...(entry.cloud ?? [])) <= contextCounterMax,
+  )
 }
 
 /** Whether a client's content type can be stored and sent back as a header. */
@@ -102,7 +104,7 @@ export function isCoordinatePutBody(x: unknown): x is CoordinatePutBody {
   const {n, w, dw} = x
   if (!Number.isInteger(n) || !Number.isInteger(w) || !Number.isInteger(dw)) return false
   const counts = (w as number) >= 1 && (w as number) <= (n as number) && (dw as number) >= 0 && (dw as number) <= (w as number)
-  const context = isValidVector(x.context) && x.context.every(([, counter]) => counter <= contextCounterMax)
+  const context = isValidVector(x.context) && x.context.every(([, counter, single]) => Math.max(counter, ...(single ?? [])) <= contextCounterMax)
   return (
     counts &&
     context &&

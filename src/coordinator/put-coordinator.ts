@@ -11,13 +11,14 @@
 import type {StoredVersion} from '../storage/stored-object.js'
 import {MessageType} from '../transport/message-type.js'
 import type {VersionVector} from '../versioning/dvvset.js'
-import {join} from '../versioning/dvvset.js'
+import {withDot} from '../versioning/dvvset.js'
 import type {ReplyTrace, RequestTrace} from './cluster-view.js'
 import type {CoordinatorDeps} from './coordinator-deps.js'
 import type {CoordinatePutBody} from './messages.js'
 import {placeKeyForRequest} from './preflist.js'
 import type {KeyPlacement} from './preflist.js'
 import {addAck, addFailure, enough, initPut} from './put-core.js'
+import type {PutCore} from './put-core.js'
 import {callReplicaPut} from './replica-client.js'
 import {writeNewVersion} from './replica.js'
 
@@ -108,6 +109,35 @@ async function forwardPut(deps: CoordinatorDeps, request: PutRequest, homes: rea
   }
 }
 
+/**
+ * The error of a put that did not reach W (or DW): every replica that acknowledged, every one
+ * that failed and why. Home replicas count towards W; a copy stored elsewhere is still named.
+ */
+function quorumUnmet(trace: RequestTrace, core: PutCore, homes: readonly string[]): PutOutcome {
+  const replies = trace.replies
+  const acknowledgedBy = replies.filter((reply) => reply.outcome === 'ok' && homes.includes(reply.node)).map((reply) => reply.node)
+  const failed = replies.filter((reply) => reply.outcome === 'failed').map((reply) => ({node: reply.node, error: reply.error ?? 'failed'}))
+  const durableShort = core.durableCount < core.dw
+  const acked = `${acknowledgedBy.length} of the required ${core.w} replicas acknowledged the write${acknowledgedBy.length > 0 ? ` (${acknowledgedBy.join(', ')})` : ''}`
+  const durable = durableShort ? `; ${core.durableCount} of the required ${core.dw} wrote it durably` : ''
+  const failures = failed.length > 0 ? `; failed: ${failed.map((f) => `${f.node} (${f.error})`).join(', ')}` : ''
+  const stored = acknowledgedBy.length > 0 ? '. The replicas that acknowledged keep the version; read the key before retrying' : ''
+  return {
+    ok: false,
+    error: 'quorum_unmet',
+    message: `${acked}${durable}${failures}${stored}`,
+    details: {
+      required: core.w,
+      acknowledged: acknowledgedBy.length,
+      acknowledgedBy,
+      failed,
+      durableRequired: core.dw,
+      durableAcknowledged: core.durableCount,
+    },
+    trace,
+  }
+}
+
 async function coordinateHere(
   deps: CoordinatorDeps,
   request: PutRequest,
@@ -162,26 +192,24 @@ async function coordinateHere(
   const initial = initPut(targetCount, w, Math.min(request.dw, w))
   let core = selfIsHome ? addAck(initial, deps.self, durable) : initial
   const stored = local.object
-  const context = join(stored.versions)
+  // Exactly what the client's context covered plus the version just written: never a sibling
+  // the client was not shown (ARCHITECTURE "Client HTTP API").
+  const context = withDot(request.context, deps.actor, local.dot)
   return new Promise<PutOutcome>((resolve) => {
     let answered = false
     let outstanding = others.length
     const settle = (): void => {
       const verdict = enough(core)
       if (answered || verdict.kind === 'wait') return
-      if (request.explain && outstanding > 0) return
+      // A failure waits for the replicas still outstanding (each call ends by the deadline), so
+      // that the error counts every acknowledgement and names every failure; so does --explain.
+      if ((request.explain || verdict.kind === 'quorum_unmet') && outstanding > 0) return
       answered = true
       if (verdict.kind === 'ok') {
         resolve({ok: true, context, trace: traceOf()})
         return
       }
-      resolve({
-        ok: false,
-        error: 'quorum_unmet',
-        message: `${verdict.acknowledged} of the required ${verdict.required} replicas acknowledged the write; the others failed or timed out`,
-        details: {required: verdict.required, acknowledged: verdict.acknowledged},
-        trace: traceOf(),
-      })
+      resolve(quorumUnmet(traceOf(), core, placement.homes))
     }
     settle()
     for (const [index, node] of others.entries()) {

@@ -8,7 +8,7 @@ import type {Store} from '../storage/store.js'
 import type {StoredObject, StoredVersion} from '../storage/stored-object.js'
 import {isNewerVersion, objectValueBytes} from '../storage/stored-object.js'
 import type {VersionSet, VersionVector} from '../versioning/dvvset.js'
-import {emptySet, lww, prune, sync, update, valueCount} from '../versioning/dvvset.js'
+import {emptySet, lww, newestDot, prune, sync, update, valueCount} from '../versioning/dvvset.js'
 import type {ConflictPolicy} from '../membership/member-table.js'
 
 export interface ReplicaPolicy {
@@ -65,27 +65,30 @@ export interface NewVersion {
   readonly durable: boolean
 }
 
-/** The coordinator's step of a put: a new version that supersedes exactly what the context saw. */
+/**
+ * The coordinator's step of a put: a new version that supersedes exactly what the context saw.
+ * `dot` is the counter of the dot the new version got, under the coordinator's actor.
+ */
 export async function writeNewVersion(
   store: Store,
   policy: ReplicaPolicy,
   partition: number,
   key: string,
   write: NewVersion,
-): Promise<{ok: true; object: StoredObject} | LocalWriteFailure> {
-  return store.updateObject<LocalWriteFailure>(
+): Promise<{ok: true; object: StoredObject; dot: number} | LocalWriteFailure> {
+  let dot = 0
+  const outcome = await store.updateObject<LocalWriteFailure>(
     partition,
     key,
     (stored) => {
-      const versions = settle(
-        update(write.context, stored?.versions ?? emptySet<StoredVersion>(), write.actor, write.version, write.nowMs),
-        policy,
-      )
-      const object: StoredObject = {versions, n: write.n}
+      const written = update(write.context, stored?.versions ?? emptySet<StoredVersion>(), write.actor, write.version, write.nowMs)
+      dot = newestDot(written, write.actor)
+      const object: StoredObject = {versions: settle(written, policy), n: write.n}
       return checkLimits(object, policy) ?? {ok: true, object}
     },
     {durable: write.durable},
   )
+  return outcome.ok ? {...outcome, dot} : outcome
 }
 
 /**

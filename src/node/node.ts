@@ -8,9 +8,9 @@ import {mkdir} from 'node:fs/promises'
 import {createServer} from 'node:http'
 import type {Server} from 'node:http'
 import type {AddressInfo} from 'node:net'
+import {effectiveQuorum} from '../api/params.js'
 import {createApiHandler} from '../api/handler.js'
 import type {KvService} from '../api/service.js'
-import {systemClock, systemRandom} from '../clock.js'
 import type {Clock, Random} from '../clock.js'
 import type {ClusterView} from '../coordinator/cluster-view.js'
 import type {CoordinatorDeps} from '../coordinator/coordinator-deps.js'
@@ -26,13 +26,17 @@ import type {ClusterSettings, Member, MemberTable} from '../membership/member-ta
 import {findMember, newMemberTable, ringMembers, settingsMismatch} from '../membership/member-table.js'
 import {Membership} from '../membership/membership.js'
 import {ownershipCounts, partitionOfKey} from '../ring/ring.js'
+import {diskDatabase} from '../storage/backend.js'
 import {Store} from '../storage/store.js'
 import {MessageType} from '../transport/message-type.js'
 import {startTcpTransport} from '../transport/tcp-transport.js'
 import type {Transport} from '../transport/transport.js'
+import type {Scheduler} from '../scheduler.js'
+import {sleep} from '../scheduler.js'
 import {entriesMaxDefault} from '../versioning/dvvset.js'
 import {actorOf, loadIdentity} from './identity.js'
 import {NodeStats} from './stats.js'
+import {systemClock, systemRandom, systemScheduler} from './system-time.js'
 import type {Operation} from './stats.js'
 
 export interface NodeOptions {
@@ -56,6 +60,7 @@ export interface NodeOptions {
   readonly log: (line: string) => void
   readonly clock?: Clock
   readonly random?: Random
+  readonly scheduler?: Scheduler
 }
 
 export const requestTimeoutMsDefault = 1000
@@ -76,9 +81,10 @@ const membersMetaName = 'members'
 export async function startNode(options: NodeOptions): Promise<RunningNode> {
   const clock = options.clock ?? systemClock
   const random = options.random ?? systemRandom
+  const scheduler = options.scheduler ?? systemScheduler
   const startedAtMs = clock.nowMs()
   await mkdir(options.dataDir, {recursive: true})
-  const store = await openStore(options.dataDir, options.writeBufferMs > 0)
+  const store = await openStore(options.dataDir, options.writeBufferMs > 0, scheduler)
   const cleanup: Array<() => Promise<void>> = [() => store.close()]
   let stopping: Promise<void> | undefined
   const stopAll = (): Promise<void> => {
@@ -88,16 +94,16 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     return stopping
   }
   try {
-    return await startOnStore(options, store, clock, random, startedAtMs, cleanup, stopAll)
+    return await startOnStore(options, store, {clock, random, scheduler}, startedAtMs, cleanup, stopAll)
   } catch (error) {
     await stopAll()
     throw error
   }
 }
 
-async function openStore(dataDir: string, writeBuffer: boolean): Promise<Store> {
+async function openStore(dataDir: string, writeBuffer: boolean, scheduler: Scheduler): Promise<Store> {
   try {
-    return await Store.open(dataDir, {writeBuffer, schedule: setImmediate})
+    return await Store.open(diskDatabase(dataDir), {writeBuffer, scheduler})
   } catch (error) {
     const cause = (error as {cause?: {code?: string}}).cause
     if (cause?.code === 'LEVEL_LOCKED') {
@@ -110,13 +116,13 @@ async function openStore(dataDir: string, writeBuffer: boolean): Promise<Store> 
 async function startOnStore(
   options: NodeOptions,
   store: Store,
-  clock: Clock,
-  random: Random,
+  time: {clock: Clock; random: Random; scheduler: Scheduler},
   startedAtMs: number,
   cleanup: Array<() => Promise<void>>,
   stopAll: () => Promise<void>,
 ): Promise<RunningNode> {
   const log = options.log
+  const {clock, random, scheduler} = time
   const identityOutcome = await loadIdentity(store, options.name, random, clock)
   if (!identityOutcome.ok) throw new DynError('bad_parameter', identityOutcome.message)
   const identity = identityOutcome.identity
@@ -132,6 +138,8 @@ async function startOnStore(
     host: options.host,
     port: options.rpcPort,
     nodeName: options.name,
+    clock,
+    scheduler,
     log,
     handler: async (type, body) => {
       if (membership === undefined || deps === undefined) throw new DynError('overloaded', `${options.name} is still starting`)
@@ -149,7 +157,7 @@ async function startOnStore(
     status: 'valid',
     incarnation: identity.incarnation,
   }
-  const table = await initialTable(options, store, transport, announced, random)
+  const table = await initialTable(options, store, transport, announced, random, scheduler)
   // The cluster may remember a row of ours from an earlier life (this name on a lost disk):
   // our row must outrank it, or peers would keep routing to the old address.
   const remembered = findMember(table, options.name)
@@ -230,15 +238,15 @@ async function startOnStore(
   cleanup.push(() => closeServer(server))
   const apiAddress = `${options.host}:${(server.address() as AddressInfo).port}`
 
-  const gossipTimer = setInterval(() => {
+  const gossipTimer = scheduler.every(options.gossipIntervalMs, () => {
     current.gossipRound().catch((error: Error) => log(`gossip round failed: ${error.message}`))
-  }, options.gossipIntervalMs)
-  cleanup.push(async () => clearInterval(gossipTimer))
+  })
+  cleanup.push(async () => scheduler.cancel(gossipTimer))
   if (options.writeBufferMs > 0) {
-    const flushTimer = setInterval(() => {
+    const flushTimer = scheduler.every(options.writeBufferMs, () => {
       store.flush().catch((error: Error) => log(`write buffer flush failed: ${error.message}`))
-    }, options.writeBufferMs)
-    cleanup.push(async () => clearInterval(flushTimer))
+    })
+    cleanup.push(async () => scheduler.cancel(flushTimer))
   }
   // One round right away, so a new member is known cluster-wide without waiting a full interval.
   void current.gossipRound().catch(() => undefined)
@@ -252,7 +260,14 @@ async function startOnStore(
  * view of the ring at once, and gossip catches it up), a new cluster's, or the one a seed hands
  * back when it joins.
  */
-async function initialTable(options: NodeOptions, store: Store, transport: Transport, self: Member, random: Random): Promise<MemberTable> {
+async function initialTable(
+  options: NodeOptions,
+  store: Store,
+  transport: Transport,
+  self: Member,
+  random: Random,
+  scheduler: Scheduler,
+): Promise<MemberTable> {
   const stored = await store.getMeta<MemberTable>(membersMetaName)
   if (stored !== undefined) {
     const mismatch = settingsMismatch({...stored.settings, ...options.explicitSettings}, stored.settings)
@@ -267,8 +282,7 @@ async function initialTable(options: NodeOptions, store: Store, transport: Trans
     for (let i = 0; i < 16; i += 1) clusterId += random.int(16).toString(16)
     return newMemberTable({...options.settings, clusterId}, self)
   }
-  const wait = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
-  const joined = await Membership.join(transport, options.seeds, self, options.explicitSettings, joinAttemptsMax, wait)
+  const joined = await Membership.join(transport, options.seeds, self, options.explicitSettings, joinAttemptsMax, (ms) => sleep(scheduler, ms))
   options.log(`joined through a seed: ${joined.members.length} member(s)`)
   return joined
 }
@@ -312,9 +326,13 @@ function checkPartition(partition: number, key: string, membership: Membership):
 
 function describeCluster(membership: Membership, self: string, view: ClusterView): unknown {
   const counts = ownershipCounts(membership.ring)
+  const settings = membership.table.settings
+  const {n, r, w} = effectiveQuorum({n: settings.defaultN, r: settings.defaultR, w: settings.defaultW, dw: 0}, ringMembers(membership.table).length)
   return {
     node: self,
-    settings: membership.table.settings,
+    settings,
+    // What a request without parameters runs with: the defaults fitted to the cluster's size.
+    effective: {n, r, w},
     ringHash: membership.ring.hash,
     partitionCount: membership.ring.partitionCount,
     members: membership.table.members.map((member) => ({

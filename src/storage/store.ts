@@ -1,8 +1,10 @@
 /**
- * The local store of one node, on classic-level (LevelDB): stored objects laid out by partition
- * (see layout.ts), and node metadata (identity, member table). Updates to one key are
- * serialized through a per-key mutex so that concurrent writes to the same key on this replica
- * never lose each other's version.
+ * The local store of one node, on an abstract-level database (backend.ts): classic-level
+ * (LevelDB) on disk for a real node, memory-level in the simulator. It holds stored objects laid
+ * out by partition (see layout.ts) and node metadata (identity, member table). Updates to one
+ * key are serialized through a per-key mutex so that concurrent writes to the same key on this
+ * replica never lose each other's version. What follows says LevelDB; memory-level behaves the
+ * same, except that nothing reaches a disk.
  *
  * Writes are not fsynced by default: LevelDB appends each write to its log with write(2) before
  * answering, so an acknowledged write survives the process being killed. A write asked to be
@@ -14,9 +16,11 @@
  * on a crash for lower write latency; a durable write still goes to disk, synced, at once.
  */
 
-import {ClassicLevel} from 'classic-level'
 import {Packr} from 'msgpackr'
 import {assert, DynError} from '../errors.js'
+import type {Scheduler} from '../scheduler.js'
+import {supportsGetSync} from './backend.js'
+import type {StoreDatabase, SyncedBatchOptions, SyncedPutOptions} from './backend.js'
 import {isValidVersionSet} from '../versioning/dvvset.js'
 import {KeyedMutex} from './keyed-mutex.js'
 import {ObjectCache} from './object-cache.js'
@@ -41,10 +45,10 @@ export interface StoreOptions {
   /** Buffer non-durable writes in memory until the next `flush`. */
   readonly writeBuffer: boolean
   /**
-   * Runs a callback once the current burst of I/O callbacks is done (the node passes
-   * setImmediate): writes issued meanwhile are committed to LevelDB as one batch.
+   * Group commit runs on `soon`, once the current burst of I/O callbacks is done: writes issued
+   * meanwhile are committed to LevelDB as one batch.
    */
-  readonly schedule: (callback: () => void) => void
+  readonly scheduler: Pick<Scheduler, 'soon'>
 }
 
 /** Writes committed in one LevelDB batch at most; more wait for the next commit. */
@@ -72,28 +76,34 @@ export interface WriteOptions {
 }
 
 export class Store {
-  private readonly db: ClassicLevel<Buffer, Buffer>
+  private readonly db: StoreDatabase
   private readonly mutex = new KeyedMutex()
   private readonly cache = new ObjectCache(objectCacheEntriesMax, objectCacheBytesMax)
   /** Writes waiting for the next group commit. */
   private pendingWrites: PendingWrite[] = []
   private commitScheduled = false
-  private readonly schedule: (callback: () => void) => void
+  private readonly scheduler: Pick<Scheduler, 'soon'>
   private closing = false
   /** Buffered objects by `partition/key`; undefined when the write buffer is off. */
   private readonly buffer: Map<string, BufferedObject> | undefined
   private flushing: Promise<void> | undefined
   private bufferedBytes = 0
 
-  private constructor(db: ClassicLevel<Buffer, Buffer>, options: StoreOptions) {
+  private constructor(db: StoreDatabase, options: StoreOptions) {
     this.db = db
     this.buffer = options.writeBuffer ? new Map() : undefined
-    this.schedule = options.schedule
+    this.scheduler = options.scheduler
   }
 
-  static async open(folder: string, options: StoreOptions): Promise<Store> {
-    const db = new ClassicLevel<Buffer, Buffer>(folder, {keyEncoding: 'buffer', valueEncoding: 'buffer'})
+  /**
+   * Opens `db` (see backend.ts) and serves it; the store owns it from here and closes it on
+   * `close`. Opening an instance that is open already (a simulated node restarted on storage
+   * it kept) is allowed.
+   */
+  static async open(db: StoreDatabase, options: StoreOptions): Promise<Store> {
     await db.open({createIfMissing: true})
+    // The read path needs a synchronous get (see `read`); both backends have one.
+    assert(supportsGetSync(db), 'the store database must support getSync')
     return new Store(db, options)
   }
 
@@ -212,20 +222,20 @@ export class Store {
       this.pendingWrites.push({key, value, sync, resolve, reject})
       if (this.commitScheduled) return
       this.commitScheduled = true
-      this.schedule(() => this.commitPending())
+      this.scheduler.soon(this.commitPending)
     })
   }
 
-  private commitPending(): void {
+  private readonly commitPending = (): void => {
     this.commitScheduled = false
     const writes = this.pendingWrites.splice(0, groupCommitWritesMax)
     if (this.pendingWrites.length > 0) {
       this.commitScheduled = true
-      this.schedule(() => this.commitPending())
+      this.scheduler.soon(this.commitPending)
     }
     if (writes.length === 0) return
-    const sync = writes.some((write) => write.sync)
-    this.db.batch(writes.map((write) => ({type: 'put' as const, key: write.key, value: write.value})), {sync}).then(
+    const batchOptions: SyncedBatchOptions = {sync: writes.some((write) => write.sync)}
+    this.db.batch(writes.map((write) => ({type: 'put' as const, key: write.key, value: write.value})), batchOptions).then(
       () => {
         for (const write of writes) write.resolve()
       },
@@ -254,13 +264,14 @@ export class Store {
   }
 
   /**
-   * Read an object from LevelDB and cache it. The lookup is synchronous: it is answered from
-   * LevelDB's memtable, its block cache or the OS page cache in microseconds, and on this machine
-   * it costs about a seventh of the CPU of an asynchronous get, whose hand-off to the thread pool
-   * dominates (50,000 lookups: 45 ms against 339 ms). Only a block that must come from disk blocks
-   * the event loop, for a disk read; the object cache keeps the hot keys from coming here at all.
-   * Being synchronous, a read cannot be overtaken by a write: what it caches is what LevelDB
-   * holds, and a write in flight replaces it in the cache when it completes.
+   * Read an object from the database and cache it. The lookup is synchronous: on LevelDB it is
+   * answered from the memtable, the block cache or the OS page cache in microseconds, and on this
+   * machine it costs about a seventh of the CPU of an asynchronous get, whose hand-off to the
+   * thread pool dominates (50,000 lookups: 45 ms against 339 ms). Only a block that must come from
+   * disk blocks the event loop, for a disk read; the object cache keeps the hot keys from coming
+   * here at all. On memory-level it is a lookup in a tree. Being synchronous, a read cannot be
+   * overtaken by a write: what it caches is what the database holds, and a write in flight
+   * replaces it in the cache when it completes.
    */
   private read(id: string, dbKey: Buffer): StoredObject | undefined {
     const raw = this.db.getSync(dbKey)
@@ -276,7 +287,8 @@ export class Store {
   }
 
   async putMeta(name: string, value: unknown): Promise<void> {
-    await this.db.put(metaKey(name), packr.pack(value), {sync: true})
+    const putOptions: SyncedPutOptions = {sync: true}
+    await this.db.put(metaKey(name), packr.pack(value), putOptions)
   }
 
   /** True when the store holds no record at all: a node that starts on it needs a new epoch. */

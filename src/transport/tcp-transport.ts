@@ -14,10 +14,12 @@
  */
 
 import net from 'node:net'
-import {systemClock} from '../clock.js'
+import type {Clock} from '../clock.js'
 import {assert} from '../errors.js'
+import type {Scheduler, Timer} from '../scheduler.js'
 import {FrameDecoder, frameBytesMax, protocolVersion, tryEncodeFrame, type Frame} from './frame.js'
 import {MessageType, requestMessageTypes} from './message-type.js'
+import {describe, errorBody, parseAddress, remoteFailure, settle, unreachable} from './rpc-common.js'
 import type {PeerState, RequestHandler, RpcResult, Transport} from './transport.js'
 
 export interface TcpTransportOptions {
@@ -27,6 +29,10 @@ export interface TcpTransportOptions {
   /** The name sent in Hello; the remote handler sees it as `fromNode`. */
   nodeName: string
   handler: RequestHandler
+  /** The transport's only source of time: back-off deadlines. */
+  clock: Clock
+  /** Sets every timer of the transport: request, connect and Hello timeouts. */
+  scheduler: Scheduler
   /** Requests waiting on one peer (and handler calls running for one inbound connection); beyond it, 'overloaded' at once. */
   pendingPerPeerMax?: number
   connectTimeoutMs?: number
@@ -50,7 +56,6 @@ export const inboundConnectionsMax = 4096
 /** Peer addresses remembered at once (their connection and backoff state). */
 export const peersMax = 4096
 const nodeNameCharsMax = 256
-const errorMessageCharsMax = 1024
 const requestIdMax = 0xffff_ffff
 /** Hello is never answered, so it uses an id no request ever gets. */
 const helloRequestId = 0
@@ -78,6 +83,8 @@ export async function startTcpTransport(options: TcpTransportOptions): Promise<T
   return new TcpTransport(server, formatAddress(options.host, bound.port), {
     nodeName: options.nodeName,
     handler: options.handler,
+    clock: options.clock,
+    scheduler: options.scheduler,
     pendingPerPeerMax,
     connectTimeoutMs,
     log: options.log ?? (() => {}),
@@ -87,6 +94,8 @@ export async function startTcpTransport(options: TcpTransportOptions): Promise<T
 interface Settings {
   readonly nodeName: string
   readonly handler: RequestHandler
+  readonly clock: Clock
+  readonly scheduler: Scheduler
   readonly pendingPerPeerMax: number
   readonly connectTimeoutMs: number
   readonly log: (line: string) => void
@@ -94,7 +103,7 @@ interface Settings {
 
 interface PendingRequest {
   readonly resolve: (result: RpcResult) => void
-  readonly timer: NodeJS.Timeout
+  readonly timer: Timer
 }
 
 /** Our outbound side of one peer: its connection (if any), its waiting requests, its backoff. */
@@ -122,7 +131,7 @@ interface InboundConnection {
   readonly decoder: FrameDecoder
   readonly description: string
   fromNode: string | null
-  helloTimer: NodeJS.Timeout | null
+  helloTimer: Timer | null
   handlersRunning: number
 }
 
@@ -132,7 +141,8 @@ interface InboundConnection {
  * (50k request/response round trips, 64 in flight, 100-byte values), this did about 130k round
  * trips/s against about 50k/s for one write (one syscall) per frame, and was no slower with one
  * request in flight. Uncorking on setImmediate measured the same under load and slightly slower
- * with one request in flight.
+ * with one request in flight. The tick is not a timer (nothing waits on it for time to pass), so
+ * it stays here rather than going through the Scheduler: this batching exists only on real sockets.
  */
 class FrameWriter {
   readonly #socket: net.Socket
@@ -198,7 +208,7 @@ class TcpTransport implements Transport {
       })
     }
     if (peer.socket === null) {
-      const waitMs = peer.retryAtMs - systemClock.monotonicMs()
+      const waitMs = peer.retryAtMs - this.#settings.clock.monotonicMs()
       if (waitMs > 0) {
         return settle(unreachable(`${address} is down; next connect attempt in ${Math.ceil(waitMs)} ms`))
       }
@@ -213,10 +223,10 @@ class TcpTransport implements Transport {
     const writer = peer.writer ?? this.#connect(peer)
     if (typeof writer === 'string') return settle(unreachable(writer))
     return new Promise<RpcResult>((resolve) => {
-      const timer = setTimeout(() => {
+      const timer = this.#settings.scheduler.after(timeoutMs, () => {
         peer.pending.delete(requestId)
         resolve({ok: false, error: 'timeout', message: `no answer from ${address} within ${timeoutMs} ms`})
-      }, timeoutMs)
+      })
       peer.pending.set(requestId, {resolve, timer})
       writer.write(encoded.bytes)
     })
@@ -302,11 +312,12 @@ class TcpTransport implements Transport {
     peer.connected = false
     peer.answeredSinceConnect = false
     const decoder = new FrameDecoder(frameBytesMax)
-    const connectTimer = setTimeout(() => {
+    const scheduler = this.#settings.scheduler
+    const connectTimer = scheduler.after(this.#settings.connectTimeoutMs, () => {
       this.#dropConnection(peer, `connect to ${peer.address} timed out after ${this.#settings.connectTimeoutMs} ms`, socket)
-    }, this.#settings.connectTimeoutMs)
+    })
     socket.once('connect', () => {
-      clearTimeout(connectTimer)
+      scheduler.cancel(connectTimer)
       if (peer.socket === socket) peer.connected = true
     })
     socket.on('data', (chunk: Buffer) => this.#onAnswerBytes(peer, socket, decoder, chunk))
@@ -314,7 +325,7 @@ class TcpTransport implements Transport {
       this.#settings.log(`transport ${this.address}: connection to ${peer.address}: ${error.message}`)
     })
     socket.on('close', () => {
-      clearTimeout(connectTimer)
+      scheduler.cancel(connectTimer)
       this.#dropConnection(peer, `connection to ${peer.address} closed`, socket)
     })
     // Node queues writes until the connection is up, so Hello and the first requests go out
@@ -339,7 +350,7 @@ class TcpTransport implements Transport {
       // An answer that arrives after its request timed out is dropped: the caller has moved on.
       if (pending === undefined) continue
       peer.pending.delete(frame.requestId)
-      clearTimeout(pending.timer)
+      this.#settings.scheduler.cancel(pending.timer)
       peer.answeredSinceConnect = true
       peer.failedConnects = 0
       pending.resolve(frame.type === MessageType.Response ? {ok: true, body: frame.body} : remoteFailure(frame.body))
@@ -366,13 +377,13 @@ class TcpTransport implements Transport {
       // each caller nothing but an immediate 'unreachable'.
       peer.failedConnects += 1
       const backoffMs = Math.min(reconnectBackoffMsFirst * 2 ** (peer.failedConnects - 1), reconnectBackoffMsMax)
-      peer.retryAtMs = systemClock.monotonicMs() + backoffMs
+      peer.retryAtMs = this.#settings.clock.monotonicMs() + backoffMs
     }
     dropped.destroy()
     if (peer.pending.size > 0) this.#settings.log(`transport ${this.address}: ${reason}`)
     const failure = unreachable(reason)
     for (const pending of peer.pending.values()) {
-      clearTimeout(pending.timer)
+      this.#settings.scheduler.cancel(pending.timer)
       pending.resolve(failure)
     }
     peer.pending.clear()
@@ -397,16 +408,16 @@ class TcpTransport implements Transport {
       helloTimer: null,
       handlersRunning: 0,
     }
-    connection.helloTimer = setTimeout(() => {
+    connection.helloTimer = this.#settings.scheduler.after(helloTimeoutMs, () => {
       this.#refuse(connection, `no Hello within ${helloTimeoutMs} ms`)
-    }, helloTimeoutMs)
+    })
     this.#inbound.add(connection)
     socket.on('data', (chunk: Buffer) => this.#onRequestBytes(connection, chunk))
     socket.on('error', (error) => {
       this.#settings.log(`transport ${this.address}: connection from ${description}: ${error.message}`)
     })
     socket.on('close', () => {
-      if (connection.helloTimer !== null) clearTimeout(connection.helloTimer)
+      if (connection.helloTimer !== null) this.#settings.scheduler.cancel(connection.helloTimer)
       this.#inbound.delete(connection)
     })
   }
@@ -426,7 +437,7 @@ class TcpTransport implements Transport {
           return
         }
         connection.fromNode = nodeName
-        if (connection.helloTimer !== null) clearTimeout(connection.helloTimer)
+        if (connection.helloTimer !== null) this.#settings.scheduler.cancel(connection.helloTimer)
         connection.helloTimer = null
         continue
       }
@@ -508,46 +519,6 @@ class TcpTransport implements Transport {
   }
 }
 
-function settle(result: RpcResult): Promise<RpcResult> {
-  return Promise.resolve(result)
-}
-
-function unreachable(message: string): RpcResult {
-  return {ok: false, error: 'unreachable', message}
-}
-
-/** The caller's view of an ErrorResponse body; a malformed one still becomes a 'remote' failure. */
-function remoteFailure(body: unknown): RpcResult {
-  if (typeof body === 'object' && body !== null) {
-    const {code, message} = body as {code?: unknown; message?: unknown}
-    if (typeof code === 'string') {
-      return {ok: false, error: 'remote', code, message: typeof message === 'string' ? message : ''}
-    }
-  }
-  return {ok: false, error: 'remote', code: 'internal', message: 'malformed error answer'}
-}
-
-/** What a thrown value tells the caller: its string `code` if it has one, else 'internal'. */
-function errorBody(error: unknown): {code: string; message: string} {
-  const code =
-    typeof error === 'object' && error !== null && typeof (error as {code?: unknown}).code === 'string'
-      ? (error as {code: string}).code
-      : 'internal'
-  return {code: code.slice(0, errorMessageCharsMax), message: describe(error).slice(0, errorMessageCharsMax)}
-}
-
-function describe(error: unknown): string {
-  try {
-    if (typeof error === 'object' && error !== null && typeof (error as {message?: unknown}).message === 'string') {
-      return (error as {message: string}).message
-    }
-    return String(error)
-  } catch {
-    // A thrown value whose conversion to a string throws in turn: nothing more to say.
-    return 'unprintable error'
-  }
-}
-
 function helloNodeName(frame: Frame): string | null {
   if (frame.type !== MessageType.Hello) return null
   const body = frame.body
@@ -557,20 +528,6 @@ function helloNodeName(frame: Frame): string | null {
   const nodeName = hello.nodeName
   if (typeof nodeName !== 'string' || nodeName.length === 0 || nodeName.length > nodeNameCharsMax) return null
   return nodeName
-}
-
-/** Splits "host:port" (or "[v6 host]:port"); null when it is not one. */
-function parseAddress(address: string): {host: string; port: number} | null {
-  const colon = address.lastIndexOf(':')
-  if (colon <= 0) return null
-  let host = address.slice(0, colon)
-  const portText = address.slice(colon + 1)
-  if (!/^[0-9]{1,5}$/.test(portText)) return null
-  const port = Number(portText)
-  if (port < 1 || port > 0xffff) return null
-  if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1)
-  if (host.length === 0) return null
-  return {host, port}
 }
 
 function formatAddress(host: string, port: number): string {

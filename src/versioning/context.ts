@@ -1,8 +1,8 @@
 /**
  * The opaque context token (paper §4.1: `get` returns a context that the client passes back to `put`).
  *
- * The token is the causal context of what a client read (a version vector), encoded as base64url so
- * that it fits an HTTP header and a command line. Clients must treat it as opaque; the server must
+ * The token is a causal context (what a client has seen: a version vector, plus the single dots a
+ * put adds, see dvvset.ts), encoded as base64url so that it fits an HTTP header and a command line. Clients must treat it as opaque; the server must
  * treat it as hostile: `decodeContext` checks every byte and never throws.
  *
  * A context that decodes to a wrong vector is dangerous: with counters too high, a write would
@@ -13,17 +13,23 @@
  * Layout (all integers unsigned LEB128 varints, minimal length):
  *   byte 0            format version (`contextFormatVersion`; a new layout gets a new number)
  *   varint            number of entries
- *   per entry         varint actor length in bytes, the actor in UTF-8, varint counter
+ *   per entry         varint actor length in bytes, the actor in UTF-8, varint counter,
+ *                     varint number of single dots, each dot as its distance from the one before
+ *                     (the first from the counter)
  *   last 4 bytes      FNV-1a 32-bit hash of every byte before it, big-endian
+ * Version 1 (no single dots, so no dot count) is still read: tokens that scripts kept stay valid.
  */
 import {assert} from '../errors.js'
-import {isValidVector, type VersionVector} from './dvvset.js'
+import {contextDotsMax, isValidVector, type ContextEntry, type VersionVector} from './dvvset.js'
 
 /** The largest decoded token, in bytes: far above any real context (entries are pruned to about 10). */
 export const contextBytesMax = 16384
 
 /** The format version written in the first byte. Only ever increase it, for a new layout. */
-export const contextFormatVersion = 1
+export const contextFormatVersion = 2
+
+/** The first layout: entries without single dots. */
+const contextFormatVersionPlain = 1
 
 /**
  * The largest counter a context may carry. A hostile client could send any counter, and the next
@@ -46,18 +52,24 @@ const loneSurrogatePattern = /\p{Cs}/u
 
 const utf8Encoder = new TextEncoder()
 
-/** Encodes a vector (from `join` or `mergeVectors`) as an opaque token; the empty vector gets one too. */
+/** Encodes a context (from `join`, `withDot` or `mergeVectors`) as an opaque token; the empty context gets one too. */
 export function encodeContext(vector: VersionVector): string {
-  assert(isValidVector(vector), 'encodeContext: the vector must be sorted, with unique actors and counters >= 1')
+  assert(isValidVector(vector), 'encodeContext: the context must be sorted, with unique actors and canonical dots')
   const bytes: number[] = [contextFormatVersion]
   writeVarint(bytes, vector.length)
-  for (const [actor, counter] of vector) {
+  for (const [actor, counter, single] of vector) {
     // A lone surrogate has no UTF-8 form: the actor would come back changed.
     assert(!loneSurrogatePattern.test(actor), 'encodeContext: an actor must be well-formed Unicode')
     const actorBytes = utf8Encoder.encode(actor)
     writeVarint(bytes, actorBytes.length)
     for (const byte of actorBytes) bytes.push(byte)
     writeVarint(bytes, counter)
+    writeVarint(bytes, single?.length ?? 0)
+    let previous = counter
+    for (const dot of single ?? []) {
+      writeVarint(bytes, dot - previous)
+      previous = dot
+    }
   }
   const checksum = fnv1a32(bytes, bytes.length)
   bytes.push((checksum >>> 24) & 0xff, (checksum >>> 16) & 0xff, (checksum >>> 8) & 0xff, checksum & 0xff)
@@ -76,8 +88,8 @@ export function decodeContext(token: string): DecodedContext {
   if (bytes.toString('base64url') !== token) return badContext('is not valid base64url')
   if (bytes.length > contextBytesMax) return badContext(`decodes to more than ${contextBytesMax} bytes`)
   if (bytes.length < 1 + checksumBytes) return badContext('is too short (truncated?)')
-  if (bytes[0] !== contextFormatVersion) {
-    return badContext(`has format version ${bytes[0]}, but this node reads version ${contextFormatVersion}`)
+  if (bytes[0] !== contextFormatVersion && bytes[0] !== contextFormatVersionPlain) {
+    return badContext(`has format version ${bytes[0]}, but this node reads versions ${contextFormatVersionPlain} and ${contextFormatVersion}`)
   }
   const bodyLength = bytes.length - checksumBytes
   if (bytes.readUInt32BE(bodyLength) !== fnv1a32(bytes, bodyLength)) {
@@ -91,7 +103,8 @@ function decodeEntries(bytes: Uint8Array, bodyLength: number): DecodedContext {
   const count = readVarint(reader)
   // Every entry takes at least 3 bytes, so a larger count is a lie; this also bounds the loop.
   if (count === undefined || count > bodyLength) return badContext('has a malformed entry count')
-  const vector: Array<readonly [string, number]> = []
+  const withDots = bytes[0] === contextFormatVersion
+  const vector: ContextEntry[] = []
   const utf8Decoder = new TextDecoder('utf-8', {fatal: true, ignoreBOM: true})
   for (let index = 0; index < count; index += 1) {
     const actorLength = readVarint(reader)
@@ -106,13 +119,34 @@ function decodeEntries(bytes: Uint8Array, bodyLength: number): DecodedContext {
       return badContext(`has actors out of order or repeated at entry ${index}`)
     }
     const counter = readVarint(reader)
-    if (counter === undefined || counter < 1 || counter > contextCounterMax) {
-      return badContext(`has a counter that is not an integer from 1 to 2^52 in entry ${index}`)
+    if (counter === undefined || counter > contextCounterMax) {
+      return badContext(`has a counter that is not an integer from 0 to 2^52 in entry ${index}`)
     }
-    vector.push([actor, counter])
+    const single = withDots ? readSingleDots(reader, counter) : []
+    if (single === undefined) return badContext(`has malformed single dots in entry ${index}`)
+    if (counter < 1 && single.length === 0) return badContext(`has a counter of 0 and no dots in entry ${index}`)
+    vector.push(single.length === 0 ? [actor, counter] : [actor, counter, single])
   }
   if (reader.offset !== reader.end) return badContext('has bytes after its last entry')
+  // The checks above make every decoded context canonical; this one guards them.
+  if (!isValidVector(vector)) return badContext('is not a canonical context')
   return {ok: true, vector}
+}
+
+/** The single dots of one entry: at most `contextDotsMax`, the first at least counter + 2, ascending. */
+function readSingleDots(reader: {bytes: Uint8Array; offset: number; end: number}, counter: number): number[] | undefined {
+  const count = readVarint(reader)
+  if (count === undefined || count > contextDotsMax) return undefined
+  const single: number[] = []
+  let previous = counter
+  for (let index = 0; index < count; index += 1) {
+    const distance = readVarint(reader)
+    if (distance === undefined || distance < 1 || (index === 0 && distance < 2)) return undefined
+    previous += distance
+    if (previous > contextCounterMax) return undefined
+    single.push(previous)
+  }
+  return single
 }
 
 function badContext(what: string): DecodedContext {

@@ -13,12 +13,18 @@
  *
  * Invariants that the functions below keep, and that `isValidVersionSet` checks on data read back:
  * - entries are sorted by actor (JavaScript string order) and actors are unique;
- * - an entry's live dots form the contiguous range (counter - values.length, counter]: a context is
- *   down-closed per actor (it saw every dot up to its counter), so superseding only ever removes an
- *   actor's oldest dots, and dots at or below `counter - values.length` are known and superseded;
+ * - an entry knows every dot of its actor up to `counter`, plus the few single dots in `cloud`; its
+ *   live dots are known dots, and every known dot that is not live is superseded;
  * - one dot always names one value: only the replica that holds an actor's own history may write
  *   with that actor (`update`), and an actor's epoch changes when its node starts on an empty store,
  *   so that a lost history never reuses dots (Riak kv679).
+ *
+ * A context from a read covers everything the replicas read knew of, so it is a version vector. A
+ * context from a put covers what the writer's own context covered plus the one dot just written
+ * (`withDot`); that dot may lie above versions the writer never saw, which is why contexts and
+ * entries may hold single dots above their counters. In the common case (reads, then writes) there
+ * are none, and an entry's live dots are the contiguous run (counter - values.length, counter], as
+ * in Riak's dvvset; `dots` and `cloud` are only present when that is not so.
  *
  * Everything here is plain data (objects and arrays) so that the storage layer can serialize a set
  * with msgpack as it is. Time only enters as `nowMs` arguments, for pruning.
@@ -29,11 +35,23 @@ import {assert} from '../errors.js'
 export interface Entry<V> {
   /** "<node name>.<epoch>"; the epoch changes whenever a node starts on an empty store (Riak kv679). */
   readonly actor: string
-  /** The highest event counter seen for this actor: every dot up to it is known. */
+  /** Every dot (actor, c) with c <= counter is known here: live in `values`, or superseded. 0 when only `cloud` is known. */
   readonly counter: number
-  /** The values still live for this actor, newest first: values[i] has dot (actor, counter - i). */
+  /** The values still live for this actor, newest (highest dot) first. */
   readonly values: readonly V[]
-  /** The last time this entry's counter grew, so that pruning can drop the oldest entries first. */
+  /**
+   * The dot of each value, in the same order, strictly decreasing, each at most `counter`. Absent in
+   * the common case where values[i] has dot (actor, counter - i), so that most sets stay as compact
+   * as a plain DVVSet; present once a write superseded a newer dot of an actor but not an older one.
+   */
+  readonly dots?: readonly number[]
+  /**
+   * Dots above `counter` that are known and superseded, ascending, each at least counter + 2 (the
+   * "dot cloud" of Almeida et al.). They come from a context that covered a dot this replica has not
+   * received yet; absent when empty, which is almost always.
+   */
+  readonly cloud?: readonly number[]
+  /** The last time this entry's knowledge grew, so that pruning can drop the oldest entries first. */
   readonly updatedAtMs: number
 }
 
@@ -43,11 +61,36 @@ export interface VersionSet<V> {
   readonly entries: readonly Entry<V>[]
 }
 
-/** A causal context: sorted by actor, unique actors, counters >= 1. What a reader has seen. */
-export type VersionVector = ReadonlyArray<readonly [actor: string, counter: number]>
+/**
+ * One actor's part of a causal context: every dot up to `counter`, and the single dots `dots`
+ * above it (ascending, each at least counter + 2). `counter` is 0 when only single dots are known.
+ */
+export type ContextEntry = readonly [actor: string, counter: number, dots?: readonly number[]]
+
+/**
+ * A causal context: what a client has seen, sorted by actor, unique actors. A read's context is a
+ * plain version vector (everything the replicas it read knew of); a put's context is the context it
+ * was given plus the one dot it wrote, which may lie above a gap (a version the writer never saw),
+ * hence the single dots.
+ */
+export type VersionVector = ReadonlyArray<ContextEntry>
 
 /** Paper §4.4: Dynamo truncates a clock beyond 10 entries, dropping the oldest first. */
 export const entriesMaxDefault = 10
+
+/**
+ * Single dots one context entry keeps. A client that keeps writing with the context each put
+ * returns, while an older sibling it never read is stored, adds one dot per write; beyond this the
+ * oldest are forgotten. Forgetting a dot only makes the context cover less: the next write leaves
+ * that version as a sibling instead of superseding it, and no version is ever lost that way.
+ */
+export const contextDotsMax = 64
+
+/**
+ * Known dots one entry keeps above its counter. They wait for the versions below them to arrive;
+ * forgetting one can only make a superseded version look live again (a false sibling), never lose one.
+ */
+export const cloudDotsMax = 64
 
 /** A dotted value: one live version together with the dot that names it. */
 export interface DottedValue<V> {
@@ -60,14 +103,75 @@ export function emptySet<V>(): VersionSet<V> {
   return {entries: []}
 }
 
+/** The dot of each live value of an entry, newest first. */
+function liveDots<V>(entry: Entry<V>): readonly number[] {
+  return entry.dots ?? entry.values.map((_, index) => entry.counter - index)
+}
+
+/** Whether a known-dots description (a counter and single dots above it) covers `dot`. */
+function knows(counter: number, single: readonly number[] | undefined, dot: number): boolean {
+  return dot <= counter || (single !== undefined && single.includes(dot))
+}
+
+/** Whether a context covers the dot (actor, counter): a write with it supersedes that version. */
+export function covers(context: VersionVector, actor: string, counter: number): boolean {
+  const entry = context.find(([name]) => name === actor)
+  return entry !== undefined && knows(entry[1], entry[2], counter)
+}
+
 /**
- * A coordinator's write: the client's context (what it had read) against what this replica stores.
- * The result supersedes exactly what the context saw; everything else stored stays as a sibling.
+ * Known dots in canonical form: the single dots sorted, unique and above the counter; the counter
+ * raised through every single dot that follows it; at most `singleMax` single dots, the oldest
+ * forgotten first (forgetting only ever covers less).
+ */
+function compact(counter: number, single: Iterable<number>, singleMax: number): {counter: number; single: number[]} {
+  const sorted = [...new Set(single)].filter((dot) => dot > counter).sort((x, y) => x - y)
+  let top = counter
+  let start = 0
+  while (start < sorted.length && sorted[start] === top + 1) {
+    top += 1
+    start += 1
+  }
+  const rest = sorted.slice(start)
+  return {counter: top, single: rest.length > singleMax ? rest.slice(rest.length - singleMax) : rest}
+}
+
+/**
+ * Builds an entry in canonical form from its knowledge and its live dots (newest first): `dots` and
+ * `cloud` are left out when they carry nothing, so that the common case stays a plain DVVSet entry.
+ */
+function makeEntry<V>(
+  actor: string,
+  counter: number,
+  cloud: Iterable<number>,
+  live: ReadonlyArray<{readonly dot: number; readonly value: V}>,
+  updatedAtMs: number,
+): Entry<V> {
+  const known = compact(counter, cloud, cloudDotsMax)
+  const contiguous = live.every(({dot}, index) => dot === known.counter - index)
+  return {
+    actor,
+    counter: known.counter,
+    values: live.map(({value}) => value),
+    ...(contiguous ? {} : {dots: live.map(({dot}) => dot)}),
+    ...(known.single.length === 0 ? {} : {cloud: known.single}),
+    updatedAtMs,
+  }
+}
+
+function liveOf<V>(entry: Entry<V>): Array<{dot: number; value: V}> {
+  const dots = liveDots(entry)
+  return entry.values.map((value, index) => ({dot: dots[index]!, value}))
+}
+
+/**
+ * A coordinator's write: the client's context (what it had seen) against what this replica stores.
+ * The result supersedes exactly what the context covers; everything else stored stays as a sibling.
  *
  * `actor` must be this replica's own actor (the one whose history `stored` holds), so that the new
- * counter names a dot nobody has used yet. The context's counters are kept even for actors this
- * replica has not heard of, so that the new value also supersedes, on other replicas, the versions
- * the client saw there.
+ * counter names a dot nobody has used yet. The context's knowledge is kept even for actors or dots
+ * this replica has not heard of, so that the new value also supersedes, on other replicas, the
+ * versions the client saw there. `newDot` gives the counter of the dot the write got.
  */
 export function update<V>(
   context: VersionVector,
@@ -76,25 +180,35 @@ export function update<V>(
   value: V,
   nowMs: number,
 ): VersionSet<V> {
-  assert(isValidVector(context), 'update: the context must be a valid version vector')
+  assert(isValidVector(context), 'update: the context must be a valid causal context')
   assert(actor.length > 0, 'update: the actor must not be empty')
   assert(Number.isFinite(nowMs), 'update: nowMs must be a finite number')
   const seen = forgetSeen(context, stored.entries, nowMs)
   const index = seen.findIndex((entry) => entry.actor >= actor)
   const previous = index >= 0 && seen[index]?.actor === actor ? seen[index] : undefined
-  const counter = (previous?.counter ?? 0) + 1
+  // Only this replica makes dots for its own actor, so it knows every one it made: the new dot is
+  // above all of them, and the counter may move up to it (gaps below were never made).
+  const highest = Math.max(previous?.counter ?? 0, ...(previous?.cloud ?? []))
+  const counter = highest + 1
   assert(Number.isSafeInteger(counter), 'update: the event counter overflowed')
-  const event: Entry<V> = {actor, counter, values: [value, ...(previous?.values ?? [])], updatedAtMs: nowMs}
+  const event = makeEntry(actor, counter, [], [{dot: counter, value}, ...(previous ? liveOf(previous) : [])], nowMs)
   const entries = [...seen]
   if (index < 0) entries.push(event)
   else entries.splice(index, previous === undefined ? 0 : 1, event)
   return {entries}
 }
 
+/** The counter of the newest dot `actor` has made in `s` (after `update`, the dot it just wrote). */
+export function newestDot<V>(s: VersionSet<V>, actor: string): number {
+  const entry = s.entries.find((candidate) => candidate.actor === actor)
+  assert(entry !== undefined, `newestDot: ${actor} has no entry`)
+  return entry.counter
+}
+
 /**
- * Drops from `entries` every value whose dot the context covers, and raises each entry's counter to
- * the context's: this is sync(context with empty value lists, stored) of Riak's dvvset, except that an
- * entry's time only moves when its counter grows.
+ * Drops from `entries` every value whose dot the context covers, and adds the context's knowledge to
+ * each entry: this is sync(context with no values, stored) of Riak's dvvset, generalised to contexts
+ * with single dots. An entry's time only moves when its knowledge grows.
  */
 function forgetSeen<V>(context: VersionVector, entries: readonly Entry<V>[], nowMs: number): Entry<V>[] {
   const result: Entry<V>[] = []
@@ -105,21 +219,26 @@ function forgetSeen<V>(context: VersionVector, entries: readonly Entry<V>[], now
     const seen = context[i]
     const entry = entries[j]
     if (entry === undefined || (seen !== undefined && seen[0] < entry.actor)) {
-      const [actor, counter] = seen!
-      result.push({actor, counter, values: [], updatedAtMs: nowMs})
+      const [actor, counter, single] = seen!
+      result.push(makeEntry<V>(actor, counter, single ?? [], [], nowMs))
       i += 1
     } else if (seen === undefined || entry.actor < seen[0]) {
       result.push(entry)
       j += 1
     } else {
-      const seenCounter = seen[1]
-      const live = Math.max(0, entry.counter - seenCounter)
-      result.push({
-        actor: entry.actor,
-        counter: Math.max(entry.counter, seenCounter),
-        values: live < entry.values.length ? entry.values.slice(0, live) : entry.values,
-        updatedAtMs: seenCounter > entry.counter ? nowMs : entry.updatedAtMs,
-      })
+      const [, seenCounter, seenSingle] = seen
+      const coveredNothingNew =
+        seenCounter <= entry.counter && (seenSingle ?? []).every((dot) => knows(entry.counter, entry.cloud, dot))
+      if (coveredNothingNew && seenSingle === undefined && entry.dots === undefined) {
+        // The common case, a context from a read: the oldest dots go, a contiguous run stays.
+        const live = Math.max(0, entry.counter - seenCounter)
+        result.push(live < entry.values.length ? {...entry, values: entry.values.slice(0, live)} : entry)
+      } else {
+        const live = liveOf(entry).filter(({dot}) => !knows(seenCounter, seenSingle, dot))
+        const cloud = [...(entry.cloud ?? []), ...(seenSingle ?? [])]
+        const updatedAtMs = coveredNothingNew ? entry.updatedAtMs : nowMs
+        result.push(makeEntry(entry.actor, Math.max(entry.counter, seenCounter), cloud, live, updatedAtMs))
+      }
       i += 1
       j += 1
     }
@@ -152,23 +271,58 @@ export function sync<V>(a: VersionSet<V>, b: VersionSet<V>): VersionSet<V> {
 }
 
 /**
- * Merges one actor's entry from two replicas (Riak dvvset merge/4). A dot at or below a side's
- * `counter - values.length` is known there and superseded, so the merge keeps the higher counter and
- * only the values above both sides' floors. The entry with the higher (counter, updatedAtMs) gives the
- * values and the time, which keeps the merge commutative and associative.
+ * Merges one actor's entry from two replicas (Riak dvvset merge/4, with dot clouds). A value
+ * survives when the other side holds it too, or does not know its dot yet; the knowledge is the
+ * union of both sides'. The time is the later of the two, which keeps the merge commutative and
+ * associative.
  */
 function mergeEntry<V>(a: Entry<V>, b: Entry<V>): Entry<V> {
-  const aWins = a.counter > b.counter || (a.counter === b.counter && a.updatedAtMs >= b.updatedAtMs)
-  const high = aWins ? a : b
-  const floor = Math.max(a.counter - a.values.length, b.counter - b.values.length)
-  const live = high.counter - floor
-  if (live >= high.values.length) return high
-  return {actor: high.actor, counter: high.counter, values: high.values.slice(0, live), updatedAtMs: high.updatedAtMs}
+  if (a.dots === undefined && b.dots === undefined && a.cloud === undefined && b.cloud === undefined) {
+    // The common case, two contiguous runs: a dot at or below a side's counter - values.length is
+    // superseded there, so only the values above both floors survive.
+    const high = a.counter > b.counter || (a.counter === b.counter && a.updatedAtMs >= b.updatedAtMs) ? a : b
+    const floor = Math.max(a.counter - a.values.length, b.counter - b.values.length)
+    const live = high.counter - floor
+    const updatedAtMs = Math.max(a.updatedAtMs, b.updatedAtMs)
+    if (live >= high.values.length && updatedAtMs === high.updatedAtMs) return high
+    return {actor: high.actor, counter: high.counter, values: high.values.slice(0, Math.max(0, live)), updatedAtMs}
+  }
+  const bLive = liveDots(b)
+  const aLive = liveDots(a)
+  const byDot = new Map<number, V>()
+  for (const {dot, value} of liveOf(a)) {
+    if (bLive.includes(dot) || !knows(b.counter, b.cloud, dot)) byDot.set(dot, value)
+  }
+  for (const {dot, value} of liveOf(b)) {
+    if (!byDot.has(dot) && (aLive.includes(dot) || !knows(a.counter, a.cloud, dot))) byDot.set(dot, value)
+  }
+  const live = [...byDot.entries()].sort(([x], [y]) => y - x).map(([dot, value]) => ({dot, value}))
+  const cloud = [...(a.cloud ?? []), ...(b.cloud ?? [])]
+  return makeEntry(a.actor, Math.max(a.counter, b.counter), cloud, live, Math.max(a.updatedAtMs, b.updatedAtMs))
 }
 
 /** The causal context of a set: what a reader of it has seen, to send back with the next write. */
 export function join<V>(s: VersionSet<V>): VersionVector {
-  return s.entries.map((entry) => [entry.actor, entry.counter] as const)
+  return s.entries.map((entry) =>
+    entry.cloud === undefined ? ([entry.actor, entry.counter] as const) : ([entry.actor, entry.counter, entry.cloud] as const),
+  )
+}
+
+/**
+ * The context a put hands back: exactly the context it was given plus the dot it wrote, so that a
+ * write with it supersedes what the writer saw and wrote, and never a sibling it was not shown.
+ */
+export function withDot(context: VersionVector, actor: string, counter: number): VersionVector {
+  assert(isValidVector(context), 'withDot: the context must be a valid causal context')
+  assert(Number.isSafeInteger(counter) && counter >= 1, 'withDot: the dot counter must be a positive integer')
+  const index = context.findIndex(([name]) => name >= actor)
+  const present = index >= 0 && context[index]![0] === actor ? context[index]! : undefined
+  const known = compact(present?.[1] ?? 0, [...(present?.[2] ?? []), counter], contextDotsMax)
+  const entry: ContextEntry = known.single.length === 0 ? [actor, known.counter] : [actor, known.counter, known.single]
+  const result = [...context]
+  if (index < 0) result.push(entry)
+  else result.splice(index, present === undefined ? 0 : 1, entry)
+  return result
 }
 
 /** The live versions (siblings), by actor, then newest first. */
@@ -178,9 +332,7 @@ export function values<V>(s: VersionSet<V>): V[] {
 
 /** The live versions with their dots, in the same order as `values`. */
 export function dottedValues<V>(s: VersionSet<V>): DottedValue<V>[] {
-  return s.entries.flatMap((entry) =>
-    entry.values.map((value, index) => ({actor: entry.actor, counter: entry.counter - index, value})),
-  )
+  return s.entries.flatMap((entry) => liveOf(entry).map(({dot, value}) => ({actor: entry.actor, counter: dot, value})))
 }
 
 export function valueCount<V>(s: VersionSet<V>): number {
@@ -189,21 +341,25 @@ export function valueCount<V>(s: VersionSet<V>): number {
   return count
 }
 
-/** Whether `a` has seen everything `b` has: a >= b pointwise (a missing actor counts as 0). */
+/** Whether `a` has seen everything `b` has (a missing actor has seen nothing). */
 export function descends(a: VersionVector, b: VersionVector): boolean {
   let i = 0
   // Each turn consumes one element of b, and i only moves forward through a.
-  for (const [actor, counter] of b) {
+  for (const [actor, counter, single] of b) {
     while (i < a.length && a[i]![0] < actor) i += 1
     const mine = a[i]
-    if (mine === undefined || mine[0] !== actor || mine[1] < counter) return false
+    const mineCounter = mine !== undefined && mine[0] === actor ? mine[1] : 0
+    const mineSingle = mine !== undefined && mine[0] === actor ? mine[2] : undefined
+    // Both sides are compact, so a counter above ours has a dot just above ours we do not cover.
+    if (counter > mineCounter) return false
+    if (single !== undefined && !single.every((dot) => knows(mineCounter, mineSingle, dot))) return false
   }
   return true
 }
 
-/** The pointwise maximum of two vectors: what a reader of both has seen. */
+/** The union of two contexts: what a reader of both has seen. */
 export function mergeVectors(a: VersionVector, b: VersionVector): VersionVector {
-  const result: Array<readonly [string, number]> = []
+  const result: ContextEntry[] = []
   let i = 0
   let j = 0
   // Bounded by the two input lengths: each turn consumes at least one element.
@@ -217,7 +373,8 @@ export function mergeVectors(a: VersionVector, b: VersionVector): VersionVector 
       result.push(right)
       j += 1
     } else {
-      result.push([left[0], Math.max(left[1], right[1])])
+      const known = compact(Math.max(left[1], right[1]), [...(left[2] ?? []), ...(right[2] ?? [])], contextDotsMax)
+      result.push(known.single.length === 0 ? [left[0], known.counter] : [left[0], known.counter, known.single])
       i += 1
       j += 1
     }
@@ -226,9 +383,9 @@ export function mergeVectors(a: VersionVector, b: VersionVector): VersionVector 
 }
 
 /**
- * Whether two sets have the same causal content: the same actors, counters and live dots. Times and
- * the values themselves are not compared (one dot names one value). Read repair uses this to find
- * the replicas that answered with a stale set.
+ * Whether two sets have the same causal content: the same actors, counters, live dots and clouds.
+ * Times and the values themselves are not compared (one dot names one value). Read repair uses this
+ * to find the replicas that answered with a stale set.
  */
 export function sameVersions<V>(a: VersionSet<V>, b: VersionSet<V>): boolean {
   if (a.entries.length !== b.entries.length) return false
@@ -238,9 +395,15 @@ export function sameVersions<V>(a: VersionSet<V>, b: VersionSet<V>): boolean {
       right !== undefined &&
       left.actor === right.actor &&
       left.counter === right.counter &&
-      left.values.length === right.values.length
+      left.values.length === right.values.length &&
+      sameNumbers(liveDots(left), liveDots(right)) &&
+      sameNumbers(left.cloud ?? [], right.cloud ?? [])
     )
   })
+}
+
+function sameNumbers(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((x, index) => x === b[index])
 }
 
 /**
@@ -263,24 +426,21 @@ export function prune<V>(s: VersionSet<V>, entriesMax: number): VersionSet<V> {
 }
 
 /**
- * Last writer wins: keeps only the newest value by `isNewer` and every counter. When neither of two
- * values is newer, the one with the greater (actor, counter) wins, so that every replica picks the
- * same one. Like Riak's dvvset, the winner is kept at its actor's newest dot: that dot is known to
- * this set, and the counters still say everything it has seen, so no other replica can bring a
- * loser back.
+ * Last writer wins: keeps only the newest value by `isNewer`, at its own dot, and all knowledge.
+ * When neither of two values is newer, the one with the greater (actor, counter) wins, so that
+ * every replica picks the same one. The losers' dots stay known, so no replica can bring one back.
  */
 export function lww<V>(s: VersionSet<V>, isNewer: (a: V, b: V) => boolean): VersionSet<V> {
   let winner: DottedValue<V> | undefined
   for (const candidate of dottedValues(s)) {
     if (winner === undefined || beats(candidate, winner, isNewer)) winner = candidate
   }
-  if (winner === undefined) return s
+  if (winner === undefined || valueCount(s) === 1) return s
   const chosen = winner
   return {
-    entries: s.entries.map((entry) => ({
-      ...entry,
-      values: entry.actor === chosen.actor ? [chosen.value] : [],
-    })),
+    entries: s.entries.map((entry) =>
+      makeEntry(entry.actor, entry.counter, entry.cloud ?? [], entry.actor === chosen.actor ? [{dot: chosen.counter, value: chosen.value}] : [], entry.updatedAtMs),
+    ),
   }
 }
 
@@ -292,19 +452,23 @@ function beats<V>(a: DottedValue<V>, b: DottedValue<V>, isNewer: (a: V, b: V) =>
 
 /**
  * A structural check of a set read back from disk or the network: a plain object whose entries have
- * non-empty, strictly sorted actors, safe-integer counters >= 1 and >= their number of values, and
- * finite times. `isValidValue`, when given, checks each value too.
+ * non-empty, strictly sorted actors, safe-integer counters, live dots (given or implied) strictly
+ * decreasing within 1..counter, a canonical cloud, and finite times. `isValidValue`, when given,
+ * checks each value too.
  */
 export function isValidVersionSet(x: unknown, isValidValue?: (value: unknown) => boolean): boolean {
   if (!isPlainObject(x) || !Array.isArray(x.entries)) return false
   let previousActor: string | undefined
   for (const entry of x.entries as unknown[]) {
     if (!isPlainObject(entry)) return false
-    const {actor, counter, values: live, updatedAtMs} = entry
+    const {actor, counter, values: live, dots, cloud, updatedAtMs} = entry
     if (typeof actor !== 'string' || actor.length === 0) return false
     if (previousActor !== undefined && !(previousActor < actor)) return false
-    if (typeof counter !== 'number' || !Number.isSafeInteger(counter) || counter < 1) return false
+    if (typeof counter !== 'number' || !Number.isSafeInteger(counter) || counter < 0) return false
     if (!Array.isArray(live) || live.length > counter) return false
+    if (dots !== undefined && !isValidLiveDots(dots, live.length, counter)) return false
+    if (cloud !== undefined && !isValidSingleDots(cloud, counter, cloudDotsMax)) return false
+    if (counter === 0 && cloud === undefined) return false
     if (typeof updatedAtMs !== 'number' || !Number.isFinite(updatedAtMs)) return false
     if (isValidValue !== undefined && !live.every((value) => isValidValue(value))) return false
     previousActor = actor
@@ -312,16 +476,42 @@ export function isValidVersionSet(x: unknown, isValidValue?: (value: unknown) =>
   return true
 }
 
-/** Whether a vector is sorted by actor with unique, non-empty actors and safe-integer counters >= 1. */
+function isValidLiveDots(dots: unknown, count: number, counter: number): boolean {
+  if (!Array.isArray(dots) || dots.length !== count) return false
+  let previous = counter + 1
+  for (const dot of dots as unknown[]) {
+    if (typeof dot !== 'number' || !Number.isSafeInteger(dot) || dot < 1 || dot >= previous) return false
+    previous = dot
+  }
+  return true
+}
+
+/** Single dots above a counter: a non-empty ascending list, the first at least counter + 2. */
+function isValidSingleDots(single: unknown, counter: number, lengthMax: number): boolean {
+  if (!Array.isArray(single) || single.length === 0 || single.length > lengthMax) return false
+  let previous = counter + 1
+  for (const dot of single as unknown[]) {
+    if (typeof dot !== 'number' || !Number.isSafeInteger(dot) || dot <= previous) return false
+    previous = dot
+  }
+  return true
+}
+
+/**
+ * Whether a context is sorted by actor with unique, non-empty actors, safe-integer counters, and
+ * canonical single dots: [actor, counter >= 1] or [actor, counter >= 0, dots above counter + 1].
+ */
 export function isValidVector(x: unknown): x is VersionVector {
   if (!Array.isArray(x)) return false
   let previousActor: string | undefined
-  for (const pair of x as unknown[]) {
-    if (!Array.isArray(pair) || pair.length !== 2) return false
-    const [actor, counter] = pair as unknown[]
+  for (const item of x as unknown[]) {
+    if (!Array.isArray(item) || item.length < 2 || item.length > 3) return false
+    const [actor, counter, single] = item as unknown[]
     if (typeof actor !== 'string' || actor.length === 0) return false
     if (previousActor !== undefined && !(previousActor < actor)) return false
-    if (typeof counter !== 'number' || !Number.isSafeInteger(counter) || counter < 1) return false
+    if (typeof counter !== 'number' || !Number.isSafeInteger(counter) || counter < 0) return false
+    if (item.length === 2 && counter < 1) return false
+    if (item.length === 3 && !isValidSingleDots(single, counter, contextDotsMax)) return false
     previousActor = actor
   }
   return true

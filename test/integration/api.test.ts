@@ -61,6 +61,28 @@ describe('client API on a 3-node cluster', () => {
     assert.deepEqual(siblingTexts(after.body), ['v2', 'v3-from-stale'])
   })
 
+  it('a put hands back a context that covers only what the writer saw and wrote: writing with it keeps an unseen sibling', async () => {
+    // Issue 6.1, as a new user ran it: the second put is blind, so the first value stays a
+    // sibling, and the context that put returns must not cover it.
+    assert.equal((await putValue(c.url(0, '/kv/lost%3A1'), 'alice-item')).status, 204)
+    const bob = await putValue(c.url(0, '/kv/lost%3A1'), 'bob-item')
+    assert.equal(bob.status, 204)
+    const bobContext = bob.headers.get('x-dyn-context')
+    assert.ok(bobContext)
+    assert.equal((await putValue(c.url(0, '/kv/lost%3A1'), 'bob-item-2', bobContext)).status, 204)
+    // The same through another coordinator, with the context the last put returned.
+    const read = await getJson(c.url(1, '/kv/lost%3A1?r=3'))
+    assert.deepEqual(siblingTexts(read.body), ['alice-item', 'bob-item-2'])
+    // A delete with a put's context removes only what that context covers, too.
+    const carol = await putValue(c.url(1, '/kv/lost%3A1'), 'carol-item', String(read.body.context))
+    const carolContext = carol.headers.get('x-dyn-context')
+    assert.ok(carolContext)
+    assert.equal((await putValue(c.url(2, '/kv/lost%3A1'), 'dave-item')).status, 204)
+    const deleted = await fetch(c.url(0, '/kv/lost%3A1'), {method: 'DELETE', headers: {'x-dyn-context': carolContext}})
+    assert.equal(deleted.status, 204)
+    assert.deepEqual(siblingTexts((await getJson(c.url(0, '/kv/lost%3A1?r=3'))).body).filter((text) => text !== ''), ['dave-item'])
+  })
+
   it('a delete answers 404 with the tombstone context, and a write with it supersedes the delete', async () => {
     await putValue(c.url(0, '/kv/doomed'), 'alive')
     const read = await getJson(c.url(0, '/kv/doomed'))
@@ -143,7 +165,7 @@ describe('client API on a 3-node cluster', () => {
       {name: 'r above n', path: `${sentinel}?n=2&r=3`, status: 400, code: 'bad_parameter'},
       {name: 'w above n', path: `${sentinel}?n=2&w=3`, method: 'PUT', body: 'changed', status: 400, code: 'bad_parameter'},
       {name: 'dw above w', path: `${sentinel}?w=1&dw=2`, method: 'PUT', body: 'changed', status: 400, code: 'bad_parameter'},
-      {name: 'n above the cluster size', path: `${sentinel}?n=4`, method: 'PUT', body: 'changed', status: 400, code: 'bad_parameter'},
+      {name: 'n above what any key may have', path: `${sentinel}?n=65`, method: 'PUT', body: 'changed', status: 400, code: 'bad_parameter'},
       {name: 'n zero', path: `${sentinel}?n=0`, status: 400, code: 'bad_parameter'},
       {name: 'w negative', path: `${sentinel}?w=-1`, method: 'PUT', body: 'changed', status: 400, code: 'bad_parameter'},
       {name: 'r not an integer', path: `${sentinel}?r=1.5`, status: 400, code: 'bad_parameter'},
@@ -187,5 +209,30 @@ describe('client API on a 3-node cluster', () => {
         assert.equal((await getJson(c.url(i, '/health'))).body.ok, true)
       }
     })
+  })
+})
+
+describe('a cluster smaller than the asked N', () => {
+  it('runs defaults and explicit values by one rule, N at most the members, and says so on every answer', async (t) => {
+    const c = await startCluster(1)
+    t.after(() => c.stop())
+    const byDefault = await putValue(c.url(0, '/kv/small'), 'one')
+    assert.equal(byDefault.status, 204)
+    assert.equal(byDefault.headers.get('x-dyn-quorum'), 'n=1, r=1, w=1, dw=0')
+    assert.equal(byDefault.headers.get('x-dyn-quorum-asked'), 'n=3, r=2, w=2, dw=0')
+    assert.match(byDefault.headers.get('x-dyn-warning') ?? '', /1 member/)
+    // Issue 6.5: an explicit w=2 is treated like the default w=2, not refused.
+    const explicit = await fetch(c.url(0, '/kv/small?w=2'), {method: 'PUT', body: 'two'})
+    assert.equal(explicit.status, 204)
+    assert.equal(explicit.headers.get('x-dyn-quorum-asked'), 'n=3, r=2, w=2, dw=0')
+    const read = await fetch(c.url(0, '/kv/small?r=2'), {headers: {accept: 'application/json'}})
+    assert.equal(read.status, 200)
+    assert.equal(read.headers.get('x-dyn-quorum'), 'n=1, r=1, w=1, dw=0')
+    // What a request without parameters runs with is visible in /cluster too.
+    const cluster = (await getJson(c.url(0, '/cluster'))).body as {settings: {defaultN: number}; effective: {n: number; r: number; w: number}}
+    assert.equal(cluster.settings.defaultN, 3)
+    assert.deepEqual(cluster.effective, {n: 1, r: 1, w: 1})
+    // r > n as asked is still a mistake, whatever the cluster's size.
+    assert.equal((await fetch(c.url(0, '/kv/small?n=2&r=3'))).status, 400)
   })
 })

@@ -31,6 +31,31 @@ describe('failures with real processes', () => {
     assert.ok(siblingTexts(read.body).includes('y'))
   })
 
+  it('a put that misses W counts every acknowledgement and names each failed replica and why', async (t) => {
+    // Issue 6.2: with one of three nodes killed, a w=3 put is stored by two replicas, and the
+    // error must say 2 of 3, not the count at the moment the dead node's failure came in.
+    const c = await startCluster(3)
+    t.after(() => c.stop())
+    await killNode(c.cluster.nodes[2]?.pid)
+    for (let attempt = 0; attempt < 5; attempt += 1) {
+      const refused = await fetch(c.url(0, `/kv/partial-${attempt}?w=3`), {method: 'PUT', body: 'x'})
+      assert.equal(refused.status, 503)
+      const body = (await refused.json()) as {error: string; message: string; required: number; acknowledged: number; acknowledgedBy: string[]; failed: Array<{node: string; error: string}>}
+      assert.equal(body.error, 'quorum_unmet')
+      assert.equal(body.required, 3)
+      assert.equal(body.acknowledged, 2, body.message)
+      assert.deepEqual([...body.acknowledgedBy].sort(), ['n1', 'n2'])
+      assert.deepEqual(body.failed.map((failure) => failure.node), ['n3'])
+      assert.ok(body.failed[0]?.error, 'the failure says why')
+      assert.match(body.message, /2 of the required 3 .*n3/)
+    }
+    const read = await getJson(c.url(1, '/kv/partial-0?r=2'))
+    assert.deepEqual(siblingTexts(read.body), ['x'])
+    const cli = await runDyn(['get', 'partial-0', '-r', '3', '--node', c.api(0)])
+    assert.equal(cli.code, 3)
+    assert.match(cli.stderr, /2 of the required 3 replicas answered \(n[12], n[12]\); failed: n3/)
+  })
+
   it('acknowledged writes survive SIGKILL of every node and a restart on the same folders', async (t) => {
     const c = await startCluster(3)
     t.after(() => c.stop())

@@ -12,7 +12,7 @@ import {
   decodeContext,
   encodeContext,
 } from '../../src/versioning/context.js'
-import type {VersionVector} from '../../src/versioning/dvvset.js'
+import {contextDotsMax, type ContextEntry, type VersionVector} from '../../src/versioning/dvvset.js'
 
 const actorArb = fc
   .oneof(
@@ -26,8 +26,18 @@ const counterArb = fc.oneof(
   fc.maxSafeNat().map((n) => (n % contextCounterMax) + 1),
   fc.constant(contextCounterMax),
 )
+/** A context entry: a plain counter, or a counter (maybe 0) with single dots above it, as a put makes. */
+const entryArb: fc.Arbitrary<ContextEntry> = fc.oneof(
+  fc.tuple(actorArb, counterArb),
+  fc
+    .tuple(actorArb, fc.integer({min: 0, max: 1000}), fc.uniqueArray(fc.integer({min: 2, max: 5000}), {minLength: 1, maxLength: contextDotsMax}))
+    .map(([actor, counter, gaps]): ContextEntry => {
+      const single = [...new Set(gaps.map((gap) => counter + gap))].sort((x, y) => x - y)
+      return [actor, counter, single]
+    }),
+)
 const vectorArb: fc.Arbitrary<VersionVector> = fc
-  .uniqueArray(fc.tuple(actorArb, counterArb), {selector: ([actor]) => actor, maxLength: 12})
+  .uniqueArray(entryArb, {selector: ([actor]) => actor, maxLength: 12})
   .map((pairs) => [...pairs].sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)))
 
 function assertRejected(token: string): void {
@@ -70,7 +80,26 @@ describe('context token', () => {
   })
 
   it('checks its own body bytes the same way the test helper builds them', () => {
-    assert.equal(tokenFromBody([contextFormatVersion, 1, ...ascii('a.1'), 5]), encodeContext([['a.1', 5]]))
+    assert.equal(tokenFromBody([contextFormatVersion, 1, ...ascii('a.1'), 5, 0]), encodeContext([['a.1', 5]]))
+    // Single dots are written as distances: 0 then 7 and 9 is "0, 2 dots, +7, +2".
+    assert.equal(tokenFromBody([contextFormatVersion, 1, ...ascii('a.1'), 0, 2, 7, 2]), encodeContext([['a.1', 0, [7, 9]]]))
+  })
+
+  it('still reads tokens of the first format, which had no single dots', () => {
+    assert.deepEqual(decodeContext(tokenFromBody([1, 2, ...ascii('a.1'), 5, ...ascii('b.2'), 1])), {ok: true, vector: [['a.1', 5], ['b.2', 1]]})
+    assert.equal(decodeContext(tokenFromBody([1, 1, ...ascii('a.1'), 0])).ok, false, 'a zero counter')
+  })
+
+  it('rejects single dots that are not canonical', () => {
+    const version = contextFormatVersion
+    const cases: Array<[string, number[]]> = [
+      ['a zero counter and no dots', [version, 1, ...ascii('a'), 0, 0]],
+      ['a dot just above the counter (it belongs in the counter)', [version, 1, ...ascii('a'), 3, 1, 1]],
+      ['a repeated dot', [version, 1, ...ascii('a'), 3, 2, 2, 0]],
+      ['a missing dot', [version, 1, ...ascii('a'), 3, 2, 2]],
+      ['more dots than a context keeps', [version, 1, ...ascii('a'), 0, contextDotsMax + 1, ...Array.from({length: contextDotsMax + 1}, () => 2)]],
+    ]
+    for (const [label, body] of cases) assert.equal(decodeContext(tokenFromBody(body)).ok, false, label)
   })
 
   it('rejects arbitrary strings without throwing', () => {
@@ -117,10 +146,11 @@ describe('context token', () => {
   })
 
   it('rejects well-checksummed tokens with a bad structure', () => {
-    const version = contextFormatVersion
+    // The plain layout of version 1, which every structural check applies to.
+    const version = 1
     const cases: Array<[string, number[]]> = [
       ['only a version', [version]],
-      ['a future version', [version + 1, 0]],
+      ['a future version', [contextFormatVersion + 1, 0]],
       ['version zero', [0, 0]],
       ['unsorted actors', [version, 2, ...ascii('b'), 1, ...ascii('a'), 1]],
       ['duplicate actors', [version, 2, ...ascii('a'), 1, ...ascii('a'), 2]],

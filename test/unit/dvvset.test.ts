@@ -8,6 +8,7 @@ import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import {pack, unpack} from 'msgpackr'
 import {
+  covers,
   descends,
   dottedValues,
   emptySet,
@@ -16,12 +17,15 @@ import {
   join,
   lww,
   mergeVectors,
+  newestDot,
   prune,
   sameVersions,
   sync,
   update,
   valueCount,
   values,
+  withDot,
+  type ContextEntry,
   type Entry,
   type VersionSet,
   type VersionVector,
@@ -34,19 +38,37 @@ function dotValue(actor: string, counter: number): string {
   return `${actor}:${counter}`
 }
 
+/**
+ * One actor's entry in canonical form. Mostly the contiguous runs reads and writes make, and also
+ * what puts with single-dot contexts leave behind: live dots with gaps below the counter, and
+ * known dots above it (a cloud).
+ */
 function entryArb(actor: string, counterMax: number): fc.Arbitrary<Entry<string>> {
   return fc
     .record({
-      counter: fc.integer({min: 1, max: counterMax}),
+      counter: fc.integer({min: 0, max: counterMax}),
+      contiguous: fc.boolean(),
       live: fc.integer({min: 0, max: counterMax}),
+      mask: fc.array(fc.boolean(), {minLength: counterMax, maxLength: counterMax}),
+      cloudGaps: fc.uniqueArray(fc.integer({min: 2, max: 6}), {maxLength: 3}),
       updatedAtMs: fc.integer({min: 0, max: 5}),
     })
-    .map(({counter, live, updatedAtMs}) => ({
-      actor,
-      counter,
-      values: Array.from({length: Math.min(live, counter)}, (_, index) => dotValue(actor, counter - index)),
-      updatedAtMs,
-    }))
+    .map(({counter, contiguous, live, mask, cloudGaps, updatedAtMs}) => {
+      const top = counter === 0 && cloudGaps.length === 0 ? 1 : counter
+      const dots = contiguous
+        ? Array.from({length: Math.min(live, top)}, (_, index) => top - index)
+        : Array.from({length: top}, (_, index) => top - index).filter((dot) => mask[dot - 1])
+      const cloud = cloudGaps.map((gap) => top + gap).sort((x, y) => x - y)
+      const runFromTop = dots.every((dot, index) => dot === top - index)
+      return {
+        actor,
+        counter: top,
+        values: dots.map((dot) => dotValue(actor, dot)),
+        ...(runFromTop ? {} : {dots}),
+        ...(cloud.length === 0 ? {} : {cloud}),
+        updatedAtMs,
+      }
+    })
 }
 
 function setArb(actors: readonly string[] = actorPool, counterMax = 8): fc.Arbitrary<VersionSet<string>> {
@@ -56,22 +78,32 @@ function setArb(actors: readonly string[] = actorPool, counterMax = 8): fc.Arbit
     .map((entries) => ({entries}))
 }
 
+/** Contexts as reads make them (plain counters) and as puts make them (single dots above a counter). */
+const contextEntryArb = (actor: string): fc.Arbitrary<ContextEntry> =>
+  fc.oneof(
+    fc.integer({min: 1, max: 9}).map((counter): ContextEntry => [actor, counter]),
+    fc
+      .tuple(fc.integer({min: 0, max: 6}), fc.uniqueArray(fc.integer({min: 2, max: 6}), {minLength: 1, maxLength: 3}))
+      .map(([counter, gaps]): ContextEntry => [actor, counter, gaps.map((gap) => counter + gap).sort((x, y) => x - y)]),
+  )
+
 const vectorArb: fc.Arbitrary<VersionVector> = fc
   .subarray([...actorPool].sort())
-  .chain((chosen) => fc.tuple(...chosen.map((actor) => fc.tuple(fc.constant(actor), fc.integer({min: 1, max: 9})))))
+  .chain((chosen) => fc.tuple(...chosen.map((actor) => contextEntryArb(actor))))
 
-function counterOf(vector: VersionVector, actor: string): number {
-  return vector.find(([name]) => name === actor)?.[1] ?? 0
+/** The highest dot of `actor` a context knows of. */
+function highestOf(vector: VersionVector, actor: string): number {
+  const entry = vector.find(([name]) => name === actor)
+  return entry === undefined ? 0 : Math.max(entry[1], ...(entry[2] ?? []))
 }
 
 function dotKeys<V>(s: VersionSet<V>): string[] {
   return dottedValues(s).map(({actor, counter}) => `${actor}:${counter}`)
 }
 
-/** Whether a set knows a dot and holds it no longer: it lies at or below the entry's floor. */
+/** Whether a set knows a dot and holds it no longer. */
 function supersededIn<V>(s: VersionSet<V>, actor: string, counter: number): boolean {
-  const entry = s.entries.find((candidate) => candidate.actor === actor)
-  return entry !== undefined && counter <= entry.counter - entry.values.length
+  return covers(join(s), actor, counter) && !dottedValues(s).some((d) => d.actor === actor && d.counter === counter)
 }
 
 describe('dvvset examples', () => {
@@ -133,6 +165,26 @@ describe('dvvset examples', () => {
     assert.deepEqual(values(third), ['y', 'z'])
   })
 
+  it('a put context covers the writer\'s own context and its new dot only: an unseen sibling survives writes with it', () => {
+    const alice = update([], emptySet<string>(), 'a.1', 'alice', 1)
+    const bob = update([], alice, 'a.1', 'bob', 2)
+    const bobContext = withDot([], 'a.1', newestDot(bob, 'a.1'))
+    assert.deepEqual(bobContext, [['a.1', 0, [2]]])
+    const bob2 = update(bobContext, bob, 'a.1', 'bob-2', 3)
+    assert.deepEqual(values(bob2), ['bob-2', 'alice'])
+    assert.deepEqual(bob2.entries, [{actor: 'a.1', counter: 3, values: ['bob-2', 'alice'], dots: [3, 1], updatedAtMs: 3}])
+    // Through another coordinator that has not seen bob's write yet: its dot is remembered as
+    // superseded (the cloud), so that bob's version arriving later does not come back.
+    const elsewhere = update(withDot(bobContext, 'a.1', 3), emptySet<string>(), 'b.1', 'bob-3', 4)
+    assert.deepEqual(elsewhere.entries[0], {actor: 'a.1', counter: 0, values: [], cloud: [2, 3], updatedAtMs: 4})
+    // Once it hears of dot 1 (alice, still live), the known dots join up into one counter.
+    assert.deepEqual(sync(elsewhere, alice).entries[0], {actor: 'a.1', counter: 3, values: ['alice'], dots: [1], updatedAtMs: 4})
+    assert.deepEqual(values(sync(elsewhere, bob2)), ['alice', 'bob-3'])
+    assert.deepEqual(values(sync(bob2, elsewhere)), ['alice', 'bob-3'])
+    // A read's context covers everything, so a write with it leaves one value.
+    assert.deepEqual(values(update(join(sync(elsewhere, bob2)), elsewhere, 'b.1', 'all', 5)), ['all'])
+  })
+
   it('merging one actor keeps exactly the values above both floors', () => {
     const left: VersionSet<string> = {entries: [{actor: 'a.1', counter: 5, values: ['a5', 'a4', 'a3'], updatedAtMs: 9}]}
     const right: VersionSet<string> = {entries: [{actor: 'a.1', counter: 4, values: ['a4'], updatedAtMs: 8}]}
@@ -162,7 +214,7 @@ describe('dvvset examples', () => {
     assert.equal(entriesMaxDefault, 10)
   })
 
-  it('lww keeps the newest value at its actor newest dot, and every counter', () => {
+  it('lww keeps the newest value at its own dot, and every counter', () => {
     const s: VersionSet<{t: number}> = {
       entries: [
         {actor: 'a', counter: 3, values: [{t: 5}, {t: 9}], updatedAtMs: 0},
@@ -172,7 +224,7 @@ describe('dvvset examples', () => {
     const resolved = lww(s, (x, y) => x.t > y.t)
     assert.deepEqual(values(resolved), [{t: 9}])
     assert.deepEqual(join(resolved), join(s))
-    assert.deepEqual(dottedValues(resolved), [{actor: 'a', counter: 3, value: {t: 9}}])
+    assert.deepEqual(dottedValues(resolved), [{actor: 'a', counter: 2, value: {t: 9}}])
   })
 
   it('lww breaks ties by actor, then counter', () => {
@@ -303,13 +355,15 @@ describe('dvvset properties', () => {
       fc.property(vectorArb, setArb(), fc.constantFrom(...actorPool), fc.integer({min: 0, max: 99}), (context, stored, actor, nowMs) => {
         const result = update(context, stored, actor, 'new', nowMs)
         assert.ok(isValidVersionSet(result))
-        const newCounter = Math.max(counterOf(join(stored), actor), counterOf(context, actor)) + 1
-        const kept = dottedValues(stored).filter(({actor: a, counter}) => counter > counterOf(context, a))
+        const newCounter = Math.max(highestOf(join(stored), actor), highestOf(context, actor)) + 1
+        const kept = dottedValues(stored).filter(({actor: a, counter}) => !covers(context, a, counter))
         const expected = [...kept, {actor, counter: newCounter, value: 'new'}]
         const byDot = (x: {actor: string; counter: number}, y: {actor: string; counter: number}) =>
           x.actor < y.actor ? -1 : x.actor > y.actor ? 1 : y.counter - x.counter
         assert.deepEqual(dottedValues(result), expected.sort(byDot))
-        assert.deepEqual(join(result), mergeVectors(mergeVectors(join(stored), context), [[actor, newCounter]]))
+        // Every other actor knows the union; the writer's own actor knows every dot up to the new one.
+        const others = mergeVectors(join(stored), context).filter(([name]) => name !== actor)
+        assert.deepEqual(join(result), mergeVectors(others, [[actor, newCounter]]))
       }),
     )
   })
@@ -385,12 +439,16 @@ describe('dvvset properties', () => {
 
 /**
  * The model: replicas with one actor each (a coordinator writes with its own actor to its own
- * store), random writes whose context is the join of some earlier read (of one replica, or of the
- * sync of a few) or no context, and random one-way syncs. The truth is tracked by dots: a write is
- * superseded exactly when some write's context covered its dot.
+ * store), random writes whose context is the one some earlier read returned (of one replica, or
+ * of the sync of a few), the one an earlier put returned, or none, and random one-way syncs.
+ *
+ * The truth is tracked write by write, apart from the contexts: a read has seen what its context
+ * covers (that is what reading means), a put has seen what its own context had seen plus itself,
+ * and a blind put nothing. A write is superseded exactly when a write that has seen it is known,
+ * so no value is ever lost unless a context obtained by reading it (or a successor) covered it.
  */
 type Operation =
-  | {kind: 'write'; replica: number; readChoice: number | undefined}
+  | {kind: 'write'; replica: number; contextChoice: {from: 'read' | 'put'; index: number} | undefined}
   | {kind: 'read'; replicas: number[]}
   | {kind: 'sync'; from: number; to: number}
 
@@ -398,7 +456,14 @@ interface Write {
   id: number
   actor: string
   counter: number
+  /** The ids of the writes its writer had seen, by the truth. */
+  seen: ReadonlySet<number>
+}
+
+/** A context a client holds, with the writes it has seen by the truth. */
+interface HeldContext {
   context: VersionVector
+  seen: ReadonlySet<number>
 }
 
 const replicaCount = 3
@@ -407,7 +472,7 @@ const operationArb: fc.Arbitrary<Operation> = fc.oneof(
   fc.record({
     kind: fc.constant('write' as const),
     replica: replicaIndexArb,
-    readChoice: fc.option(fc.nat(), {nil: undefined}),
+    contextChoice: fc.option(fc.record({from: fc.constantFrom('read' as const, 'put' as const), index: fc.nat()}), {nil: undefined}),
   }),
   fc.record({
     kind: fc.constant('read' as const),
@@ -416,15 +481,11 @@ const operationArb: fc.Arbitrary<Operation> = fc.oneof(
   fc.record({kind: fc.constant('sync' as const), from: replicaIndexArb, to: replicaIndexArb}),
 )
 
-function covers(context: VersionVector, write: Write): boolean {
-  return counterOf(context, write.actor) >= write.counter
-}
-
-/** What a replica must hold: the writes it knows of that no write it knows of has superseded. */
+/** What a replica must hold: the writes it knows of that no write it knows of has seen. */
 function expectedLive(known: (write: Write) => boolean, writes: readonly Write[]): number[] {
   const knownWrites = writes.filter(known)
   return knownWrites
-    .filter((write) => !knownWrites.some((other) => covers(other.context, write)))
+    .filter((write) => !knownWrites.some((other) => other.seen.has(write.id)))
     .map((write) => write.id)
     .sort((x, y) => x - y)
 }
@@ -432,7 +493,7 @@ function expectedLive(known: (write: Write) => boolean, writes: readonly Write[]
 function checkReplica(s: VersionSet<number>, writes: readonly Write[], label: string): void {
   assert.ok(isValidVersionSet(s), `${label}: invalid set`)
   const clock = join(s)
-  const known = (write: Write) => counterOf(clock, write.actor) >= write.counter
+  const known = (write: Write) => covers(clock, write.actor, write.counter)
   const live = values(s).sort((x, y) => x - y)
   assert.deepEqual(live, expectedLive(known, writes), `${label}: live values differ from the truth`)
   // A value is still at the dot it was written with.
@@ -442,28 +503,41 @@ function checkReplica(s: VersionSet<number>, writes: readonly Write[], label: st
   }
 }
 
+function pick<T>(list: readonly T[], index: number): T | undefined {
+  return list.length === 0 ? undefined : list[index % list.length]
+}
+
 describe('dvvset model', () => {
-  it('random histories of writes and syncs keep exactly the values no context saw', () => {
+  it('random histories of reads, blind writes, writes with read and put contexts, and syncs lose nothing no read saw', () => {
     fc.assert(
       fc.property(fc.array(operationArb, {maxLength: 60, size: 'max'}), (operations) => {
         const actors = Array.from({length: replicaCount}, (_, index) => `n${index}.1`)
         const replicas: VersionSet<number>[] = actors.map(() => emptySet<number>())
-        const reads: VersionVector[] = []
+        const reads: HeldContext[] = []
+        const puts: HeldContext[] = []
         const writes: Write[] = []
+        const blind: HeldContext = {context: [], seen: new Set()}
         let nowMs = 0
         for (const [step, operation] of operations.entries()) {
           nowMs += 1
           if (operation.kind === 'write') {
-            const context = operation.readChoice === undefined || reads.length === 0 ? [] : reads[operation.readChoice % reads.length]!
+            const choice = operation.contextChoice
+            const held = (choice === undefined ? undefined : pick(choice.from === 'read' ? reads : puts, choice.index)) ?? blind
             const actor = actors[operation.replica]!
             const id = writes.length
-            const result = update(context, replicas[operation.replica]!, actor, id, nowMs)
-            const counter = counterOf(join(result), actor)
-            writes.push({id, actor, counter, context})
+            const result = update(held.context, replicas[operation.replica]!, actor, id, nowMs)
+            const counter = newestDot(result, actor)
+            writes.push({id, actor, counter, seen: held.seen})
             replicas[operation.replica] = result
+            // The context the put hands back covers exactly what its writer had seen, and itself.
+            const returned = withDot(held.context, actor, counter)
+            const seen = new Set([...held.seen, id])
+            for (const write of writes) assert.equal(covers(returned, write.actor, write.counter), seen.has(write.id), `step ${step}: put context and write ${write.id}`)
+            puts.push({context: returned, seen})
           } else if (operation.kind === 'read') {
             const merged = operation.replicas.map((index) => replicas[index]!).reduce((x, y) => sync(x, y))
-            reads.push(join(merged))
+            const context = join(merged)
+            reads.push({context, seen: new Set(writes.filter((write) => covers(context, write.actor, write.counter)).map((write) => write.id))})
           } else {
             replicas[operation.to] = sync(replicas[operation.to]!, replicas[operation.from]!)
           }
@@ -477,7 +551,7 @@ describe('dvvset model', () => {
         // Every replica converges to the same set once it has synced with all the others.
         for (const s of replicas) assert.ok(sameVersions(sync(s, all), all))
       }),
-      {numRuns: 300},
+      {numRuns: 400},
     )
   })
 })

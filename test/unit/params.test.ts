@@ -12,6 +12,8 @@ import {
   checkKey,
   checkKnownParameters,
   checkQuorum,
+  effectiveQuorum,
+  quorumHeaders,
   keyBytesMax,
   type Checked,
 } from '../../src/api/params.js'
@@ -115,11 +117,20 @@ describe('checkQuorum', () => {
     assert.deepEqual(checkQuorum(query(''), defaults, 5), {ok: true, value: {n: 3, r: 2, w: 2, dw: 0}})
   })
 
-  it('shrinks the defaults to a smaller n or cluster, so ?n=1 alone is valid', () => {
+  it('lets default r and w follow a smaller explicit n, so ?n=1 alone is valid', () => {
     assert.deepEqual(checkQuorum(query('n=1'), defaults, 5), {ok: true, value: {n: 1, r: 1, w: 1, dw: 0}})
-    assert.deepEqual(checkQuorum(query(''), defaults, 1), {ok: true, value: {n: 1, r: 1, w: 1, dw: 0}})
-    assert.deepEqual(checkQuorum(query(''), defaults, 2), {ok: true, value: {n: 2, r: 2, w: 2, dw: 0}})
     assert.deepEqual(checkQuorum(query('n=2&w=1'), {n: 5, r: 4, w: 4}, 5), {ok: true, value: {n: 2, r: 2, w: 1, dw: 0}})
+  })
+
+  it('fits defaults and explicit values alike to a smaller cluster, and says what was asked', () => {
+    const asked = {n: 3, r: 2, w: 2, dw: 0}
+    assert.deepEqual(checkQuorum(query(''), defaults, 1), {ok: true, value: {n: 1, r: 1, w: 1, dw: 0, asked}})
+    assert.deepEqual(checkQuorum(query(''), defaults, 2), {ok: true, value: {n: 2, r: 2, w: 2, dw: 0, asked}})
+    // Issue 6.5: an explicit -w 2 on one node runs like the default w=2 does, and is reported.
+    assert.deepEqual(checkQuorum(query('w=2'), defaults, 1), {ok: true, value: {n: 1, r: 1, w: 1, dw: 0, asked}})
+    assert.deepEqual(checkQuorum(query('n=4&w=3&dw=3'), defaults, 3), {ok: true, value: {n: 3, r: 2, w: 3, dw: 3, asked: {n: 4, r: 2, w: 3, dw: 3}}})
+    assert.deepEqual(effectiveQuorum({n: 3, r: 3, w: 3, dw: 2}, 2), {n: 2, r: 2, w: 2, dw: 2, asked: {n: 3, r: 3, w: 3, dw: 2}})
+    assert.deepEqual(effectiveQuorum({n: 3, r: 3, w: 1, dw: 1}, 5), {n: 3, r: 3, w: 1, dw: 1})
   })
 
   it('takes explicit values within bounds', () => {
@@ -130,11 +141,11 @@ describe('checkQuorum', () => {
     assert.deepEqual(checkQuorum(query('n=02'), defaults, 3), {ok: true, value: {n: 2, r: 2, w: 2, dw: 0}})
   })
 
-  it('never shrinks an explicit r or w: larger than n is refused', () => {
+  it('never shrinks an explicit r or w to a smaller n: larger than n as asked is refused', () => {
     assertFails(checkQuorum(query('n=2&r=3'), defaults, 5), 'bad_parameter', 'r > n')
     assertFails(checkQuorum(query('n=2&w=3'), defaults, 5), 'bad_parameter', 'w > n')
     assertFails(checkQuorum(query('r=4'), defaults, 5), 'bad_parameter', 'r > default n')
-    assertFails(checkQuorum(query('w=2'), defaults, 1), 'bad_parameter', 'w > n shrunk to the cluster')
+    assertFails(checkQuorum(query('w=4'), defaults, 1), 'bad_parameter', 'w > default n on a small cluster')
   })
 
   it('refuses dw larger than w', () => {
@@ -142,9 +153,12 @@ describe('checkQuorum', () => {
     assertFails(checkQuorum(query('w=1&dw=2'), defaults, 5), 'bad_parameter', 'dw > w')
   })
 
-  it('refuses n larger than the cluster', () => {
-    assertFails(checkQuorum(query('n=4'), defaults, 3), 'bad_parameter', 'n > cluster size')
-    assertFails(checkQuorum(query('n=2'), defaults, 1), 'bad_parameter', 'n > a one-node cluster')
+  it('reports the quorum used in headers, and a warning when the cluster made it smaller', () => {
+    assert.deepEqual(quorumHeaders({n: 3, r: 2, w: 2, dw: 0}, 3), {'x-dyn-quorum': 'n=3, r=2, w=2, dw=0'})
+    const reduced = quorumHeaders({n: 1, r: 1, w: 1, dw: 0, asked: {n: 3, r: 2, w: 2, dw: 0}}, 1)
+    assert.equal(reduced['x-dyn-quorum'], 'n=1, r=1, w=1, dw=0')
+    assert.equal(reduced['x-dyn-quorum-asked'], 'n=3, r=2, w=2, dw=0')
+    assert.match(reduced['x-dyn-warning'] ?? '', /1 member, so this request ran with n=1/)
   })
 
   it('refuses zero where at least one is needed', () => {
@@ -168,7 +182,7 @@ describe('checkQuorum', () => {
     assertFails(checkQuorum(query('dw=999999'), defaults, 5), 'bad_parameter', 'dw=999999')
   })
 
-  it('accepts exactly the quorums with 1 <= r, w <= n <= cluster and 0 <= dw <= w', () => {
+  it('accepts exactly the quorums with 1 <= r, w <= n and 0 <= dw <= w as asked, then fits them to the cluster', () => {
     const count = fc.option(fc.integer({min: -2, max: 8}), {nil: undefined})
     fc.assert(
       fc.property(count, count, count, count, fc.integer({min: 1, max: 6}), (n, r, w, dw, clusterSize) => {
@@ -177,22 +191,18 @@ describe('checkQuorum', () => {
         if (r !== undefined) params.set('r', String(r))
         if (w !== undefined) params.set('w', String(w))
         if (dw !== undefined) params.set('dw', String(dw))
-        const effectiveN = n ?? Math.min(defaults.n, clusterSize)
-        const effectiveR = r ?? Math.min(defaults.r, effectiveN)
-        const effectiveW = w ?? Math.min(defaults.w, effectiveN)
-        const effectiveDw = dw ?? 0
-        const valid =
-          effectiveN >= 1 &&
-          effectiveN <= clusterSize &&
-          effectiveR >= 1 &&
-          effectiveR <= effectiveN &&
-          effectiveW >= 1 &&
-          effectiveW <= effectiveN &&
-          effectiveDw >= 0 &&
-          effectiveDw <= effectiveW
+        const askedN = n ?? defaults.n
+        const askedR = r ?? Math.min(defaults.r, askedN)
+        const askedW = w ?? Math.min(defaults.w, askedN)
+        const askedDw = dw ?? 0
+        const valid = askedN >= 1 && askedR >= 1 && askedR <= askedN && askedW >= 1 && askedW <= askedN && askedDw >= 0 && askedDw <= askedW
         const checked = checkQuorum(params, defaults, clusterSize)
-        if (valid) assert.deepEqual(checked, {ok: true, value: {n: effectiveN, r: effectiveR, w: effectiveW, dw: effectiveDw}})
-        else assertFails(checked, 'bad_parameter', params.toString())
+        if (!valid) return assertFails(checked, 'bad_parameter', params.toString())
+        const usedN = Math.min(askedN, clusterSize)
+        const usedW = Math.min(askedW, usedN)
+        const used = {n: usedN, r: Math.min(askedR, usedN), w: usedW, dw: Math.min(askedDw, usedW)}
+        const asked = {n: askedN, r: askedR, w: askedW, dw: askedDw}
+        assert.deepEqual(checked, {ok: true, value: usedN < askedN ? {...used, asked} : used})
       }),
     )
   })

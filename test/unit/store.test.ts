@@ -1,18 +1,24 @@
 /**
- * Tests of the local store on classic-level (ARCHITECTURE "On disk"), its key layout and the
- * per-key mutex: objects and metadata round-trip and survive a reopen, concurrent updates of one
- * key lose no version, a failed change stores nothing, and a partition scan pages through exactly
- * one partition in key order. Every test runs on its own temporary folder, removed afterwards.
+ * The store's conformance suite, run on each backend it has (classic-level on disk, memory-level
+ * in simulation; ARCHITECTURE "On disk"), then its key layout and the per-key mutex: objects and
+ * metadata round-trip and survive a reopen, concurrent updates of one key lose no version, a
+ * failed change stores nothing, a partition scan pages through exactly one partition in key
+ * order, the write buffer and group commit keep every acknowledged write. Every test runs on a
+ * database of its own (on disk: a temporary folder, removed afterwards).
  */
 import {after, describe, it, type TestContext} from 'node:test'
 import assert from 'node:assert/strict'
 import {mkdtemp, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join as joinPath} from 'node:path'
+import type {ClassicLevel} from 'classic-level'
 import fc from 'fast-check'
 import {KeyedMutex} from '../../src/storage/keyed-mutex.js'
 import {decodeObjectKey, metaKey, objectKey, partitionIndexMax, partitionRange} from '../../src/storage/layout.js'
-import {scanPageMax, Store} from '../../src/storage/store.js'
+import {systemScheduler} from '../../src/node/system-time.js'
+import type {Scheduler} from '../../src/scheduler.js'
+import {diskDatabase, memoryDatabase, type StoreDatabase} from '../../src/storage/backend.js'
+import {groupCommitWritesMax, scanPageMax, Store, type StoreOptions} from '../../src/storage/store.js'
 import type {StoredObject, StoredVersion} from '../../src/storage/stored-object.js'
 import {emptySet, join, update, values, type VersionSet} from '../../src/versioning/dvvset.js'
 
@@ -22,7 +28,7 @@ after(async () => {
 })
 
 /** The store as a node opens it without the write buffer. */
-const plainStore = {writeBuffer: false, schedule: setImmediate}
+const plainStore = {writeBuffer: false, scheduler: systemScheduler}
 
 async function temporaryFolder(): Promise<string> {
   const folder = await mkdtemp(joinPath(tmpdir(), 'dyn-store-test-'))
@@ -30,13 +36,23 @@ async function temporaryFolder(): Promise<string> {
   return folder
 }
 
-/** Opens a store on a new folder; it is closed when the test ends, and the folder removed after the suite. */
-async function openTemporaryStore(t: TestContext): Promise<{store: Store; folder: string}> {
-  const folder = await temporaryFolder()
-  const store = await Store.open(folder, plainStore)
-  t.after(() => store.close())
-  return {store, folder}
+/** One kind of database the store runs on. */
+interface Backend {
+  readonly name: string
+  /** A new, empty database. */
+  create(): Promise<StoreDatabase>
+  /** What a node restarted on the same storage opens: a new handle on the folder, or the same memory instance. */
+  reopen(db: StoreDatabase): StoreDatabase
 }
+
+const backends: readonly Backend[] = [
+  {
+    name: 'classic-level',
+    create: async () => diskDatabase(await temporaryFolder()),
+    reopen: (db) => diskDatabase((db as unknown as ClassicLevel).location),
+  },
+  {name: 'memory-level', create: async () => memoryDatabase(), reopen: (db) => db},
+]
 
 function version(bytes: Uint8Array | string, timestampMs = 1000, tombstone = false): StoredVersion {
   const value = typeof bytes === 'string' ? new TextEncoder().encode(bytes) : bytes
@@ -77,251 +93,389 @@ function compareUtf8(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'))
 }
 
-describe('store: objects and metadata', () => {
-  it('round-trips a stored object, its bytes, siblings and tombstones', async (t) => {
-    const {store} = await openTemporaryStore(t)
-    const binary = new Uint8Array([0, 1, 2, 127, 128, 254, 255])
-    let versions = update([], emptySet<StoredVersion>(), 'node-a.1', version(binary, 1000), 1000)
-    versions = update([], versions, 'node-a.1', version(new Uint8Array(0), 1001), 1001)
-    versions = update(join(versions), versions, 'node-b.3', version(new Uint8Array(0), 1002, true), 1002)
-    versions = update([], versions, 'node-c.2', version('späť ☃', 1003), 1003)
-    const object = objectOf(versions, 5)
-    await put(store, 7, 'the key', object, true)
-    const back = await store.getObject(7, 'the key')
-    assert.deepEqual(plain(back), plain(object))
-    assert.deepEqual(back?.versions.entries.map((entry) => entry.values.length), [0, 1, 1])
-    const tombstone = back?.versions.entries.find((entry) => entry.actor === 'node-b.3')?.values[0]
-    assert.equal(tombstone?.tombstone, true)
-    assert.deepEqual([...(back?.versions.entries.find((entry) => entry.actor === 'node-c.2')?.values[0]?.value ?? [])], [
-      ...new TextEncoder().encode('späť ☃'),
-    ])
-  })
-
-  it('round-trips random byte values', async (t) => {
-    const {store} = await openTemporaryStore(t)
-    await fc.assert(
-      fc.asyncProperty(fc.uint8Array({maxLength: 300}), fc.string({minLength: 1, maxLength: 20}), async (bytes, key) => {
-        const object = objectOf(update([], emptySet<StoredVersion>(), 'node-a.1', version(bytes), 5))
-        await put(store, 3, key, object)
-        assert.deepEqual(plain(await store.getObject(3, key)), plain(object))
-      }),
-      {numRuns: 50},
-    )
-  })
-
-  it('answers undefined for a key it does not hold, and keeps keys of different partitions apart', async (t) => {
-    const {store} = await openTemporaryStore(t)
-    assert.equal(await store.getObject(0, 'nothing'), undefined)
-    await put(store, 1, 'same', writeOnce('in one'))
-    await put(store, 2, 'same', writeOnce('in two'))
-    assert.equal(await store.getObject(0, 'same'), undefined)
-    assert.deepEqual(values((await store.getObject(1, 'same'))!.versions).map((v) => new TextDecoder().decode(v.value)), ['in one'])
-    assert.deepEqual(values((await store.getObject(2, 'same'))!.versions).map((v) => new TextDecoder().decode(v.value)), ['in two'])
-  })
-
-  it('keeps objects and metadata across a close and a reopen', async () => {
-    const folder = await temporaryFolder()
-    const first = await Store.open(folder, plainStore)
-    const object = writeOnce('kept')
-    await put(first, 0, 'k', object)
-    await put(first, partitionIndexMax, 'last', writeOnce('at the end'), true)
-    await first.putMeta('identity', {name: 'node-a', epoch: 3})
-    await first.close()
-    const second = await Store.open(folder, plainStore)
-    try {
-      assert.deepEqual(plain(await second.getObject(0, 'k')), plain(object))
-      assert.equal((await second.getObject(partitionIndexMax, 'last'))?.n, 3)
-      assert.deepEqual(await second.getMeta('identity'), {name: 'node-a', epoch: 3})
-      assert.equal(await second.isEmpty(), false)
-    } finally {
-      await second.close()
-    }
-  })
-
-  it('round-trips metadata and keeps it apart from objects of the same name', async (t) => {
-    const {store} = await openTemporaryStore(t)
-    assert.equal(await store.getMeta('members'), undefined)
-    const table = {settings: {partitionCount: 64, conflictPolicy: 'lww'}, members: [{name: 'a', incarnation: 2, tags: ['x', 'y']}]}
-    await store.putMeta('members', table)
-    assert.deepEqual(await store.getMeta('members'), table)
-    await store.putMeta('members', {replaced: true})
-    assert.deepEqual(await store.getMeta('members'), {replaced: true})
-    await put(store, 0, 'members', writeOnce('an object'))
-    assert.deepEqual(await store.getMeta('members'), {replaced: true})
-    assert.equal((await store.getObject(0, 'members'))?.n, 3)
-    assert.deepEqual(await store.scanPartition(0, undefined, scanPageMax).then((page) => page.map((row) => row.key)), ['members'])
-  })
-
-  it('is empty until the first record of any kind', async (t) => {
-    const {store: forMeta} = await openTemporaryStore(t)
-    assert.equal(await forMeta.isEmpty(), true)
-    await forMeta.putMeta('identity', 'x')
-    assert.equal(await forMeta.isEmpty(), false)
-    const {store: forObject} = await openTemporaryStore(t)
-    assert.equal(await forObject.isEmpty(), true)
-    await put(forObject, 9, 'k', writeOnce('v'))
-    assert.equal(await forObject.isEmpty(), false)
-  })
-})
-
-describe('store: updates', () => {
-  it('loses no version when 50 callers update one key at once, each with its own actor', async (t) => {
-    const {store} = await openTemporaryStore(t)
-    const callers = 50
-    const outcomes = await Promise.all(
-      Array.from({length: callers}, (_, index) =>
-        store.updateObject(
-          4,
-          'hot',
-          (stored) => ({
-            ok: true as const,
-            object: objectOf(update([], stored?.versions ?? emptySet<StoredVersion>(), `writer-${String(index).padStart(2, '0')}.1`, version(`v${index}`), index)),
-          }),
-          {durable: index % 10 === 0},
-        ),
-      ),
-    )
-    assert.ok(outcomes.every((outcome) => outcome.ok))
-    const stored = await store.getObject(4, 'hot')
-    assert.ok(stored !== undefined)
-    const texts = values(stored.versions).map((v) => new TextDecoder().decode(v.value))
-    assert.equal(texts.length, callers)
-    assert.deepEqual(new Set(texts), new Set(Array.from({length: callers}, (_, index) => `v${index}`)))
-  })
-
-  it('hands each change what the previous change stored', async (t) => {
-    const {store} = await openTemporaryStore(t)
-    const seen: Array<number | undefined> = []
-    await Promise.all(
-      Array.from({length: 10}, (_, index) =>
-        store.updateObject(
-          0,
-          'chain',
-          (stored) => {
-            seen.push(stored === undefined ? undefined : values(stored.versions).length)
-            const base = stored?.versions ?? emptySet<StoredVersion>()
-            // Each writer read what is stored, so its write supersedes it: one value remains.
-            return {ok: true as const, object: objectOf(update(join(base), base, 'node-a.1', version(`v${index}`), index))}
-          },
-          {durable: false},
-        ),
-      ),
-    )
-    assert.deepEqual(seen, [undefined, ...Array.from({length: 9}, () => 1)])
-    const stored = await store.getObject(0, 'chain')
-    assert.equal(stored?.versions.entries[0]?.counter, 10)
-  })
-
-  it('leaves the stored object untouched when the change returns a failure', async (t) => {
-    const {store} = await openTemporaryStore(t)
-    const original = writeOnce('original')
-    await put(store, 5, 'k', original)
-    const failure = {ok: false as const, error: 'too_many_siblings' as const, message: 'too many'}
-    const outcome = await store.updateObject(5, 'k', () => failure, {durable: true})
-    assert.deepEqual(outcome, failure)
-    assert.deepEqual(plain(await store.getObject(5, 'k')), plain(original))
-    // On a key with nothing stored, a failure stores nothing either.
-    const {store: empty} = await openTemporaryStore(t)
-    assert.deepEqual(await empty.updateObject(5, 'new', () => failure, {durable: false}), failure)
-    assert.equal(await empty.getObject(5, 'new'), undefined)
-    assert.equal(await empty.isEmpty(), true)
-  })
-
-  it('stores nothing when the change throws, and the key stays usable', async (t) => {
-    const {store} = await openTemporaryStore(t)
-    const original = writeOnce('original')
-    await put(store, 5, 'k', original)
-    await assert.rejects(
-      store.updateObject(5, 'k', () => {
-        throw new Error('change failed')
-      }, {durable: false}),
-      /change failed/,
-    )
-    assert.deepEqual(plain(await store.getObject(5, 'k')), plain(original))
-    await put(store, 5, 'k', writeOnce('after'))
-    assert.deepEqual(values((await store.getObject(5, 'k'))!.versions).map((v) => new TextDecoder().decode(v.value)), ['after'])
-  })
-
-  it('refuses to store a malformed version set', async (t) => {
-    const {store} = await openTemporaryStore(t)
-    const malformed = {versions: {entries: [{actor: '', counter: 0, values: [], updatedAtMs: 0}]}, n: 3} as unknown as StoredObject
-    await assert.rejects(store.updateObject(0, 'bad', () => ({ok: true, object: malformed}), {durable: false}), /assertion failed/)
-    assert.equal(await store.getObject(0, 'bad'), undefined)
-  })
-})
-
-describe('store: partition scans', () => {
-  const partitions = [0, 1, 255, 256, partitionIndexMax] as const
-  const keys = ['a', 'ab', 'b', 'z', 'é', '☃', '\uffff', '😀', 'key with spaces', 'a/b%2F'] as const
-
-  async function filledStore(t: TestContext): Promise<Store> {
-    const {store} = await openTemporaryStore(t)
-    // Metadata sorts before every object and must never show up in a scan.
-    await store.putMeta('identity', {name: 'x'})
-    for (const partition of partitions) {
-      for (const key of keys) await put(store, partition, key, writeOnce(`${partition}:${key}`))
-    }
-    return store
+function storeSuite(backend: Backend): void {
+  /** Opens a store on a new database; it is closed when the test ends. */
+  async function openTemporaryStore(t: TestContext, options: StoreOptions = plainStore): Promise<{store: Store; db: StoreDatabase}> {
+    const db = await backend.create()
+    const store = await Store.open(db, options)
+    t.after(() => store.close())
+    return {store, db}
   }
 
-  /** Every key of one partition, page by page. */
-  async function scanAll(store: Store, partition: number, limit: number): Promise<Array<{key: string; object: StoredObject}>> {
-    const rows: Array<{key: string; object: StoredObject}> = []
-    let afterKey: string | undefined
-    // At most one page per stored key, plus the final empty or short page.
-    for (let pageIndex = 0; pageIndex <= keys.length + 1; pageIndex += 1) {
-      const page = await store.scanPartition(partition, afterKey, limit)
-      assert.ok(page.length <= limit, `a page of ${page.length} rows for limit ${limit}`)
-      rows.push(...page)
-      if (page.length < limit) return rows
-      afterKey = page[page.length - 1]!.key
-    }
-    assert.fail('the scan did not end')
-  }
+  describe(`store on ${backend.name}: objects and metadata`, () => {
+    it('round-trips a stored object, its bytes, siblings and tombstones', async (t) => {
+      const {store} = await openTemporaryStore(t)
+      const binary = new Uint8Array([0, 1, 2, 127, 128, 254, 255])
+      let versions = update([], emptySet<StoredVersion>(), 'node-a.1', version(binary, 1000), 1000)
+      versions = update([], versions, 'node-a.1', version(new Uint8Array(0), 1001), 1001)
+      versions = update(join(versions), versions, 'node-b.3', version(new Uint8Array(0), 1002, true), 1002)
+      versions = update([], versions, 'node-c.2', version('späť ☃', 1003), 1003)
+      const object = objectOf(versions, 5)
+      await put(store, 7, 'the key', object, true)
+      const back = await store.getObject(7, 'the key')
+      assert.deepEqual(plain(back), plain(object))
+      assert.deepEqual(back?.versions.entries.map((entry) => entry.values.length), [0, 1, 1])
+      const tombstone = back?.versions.entries.find((entry) => entry.actor === 'node-b.3')?.values[0]
+      assert.equal(tombstone?.tombstone, true)
+      assert.deepEqual([...(back?.versions.entries.find((entry) => entry.actor === 'node-c.2')?.values[0]?.value ?? [])], [
+        ...new TextEncoder().encode('späť ☃'),
+      ])
+    })
 
-  it('returns exactly one partition, in key order, with paging', async (t) => {
-    const store = await filledStore(t)
-    const expected = [...keys].sort(compareUtf8)
-    for (const partition of partitions) {
-      for (const limit of [1, 2, 3, 7, scanPageMax]) {
-        const rows = await scanAll(store, partition, limit)
-        assert.deepEqual(
-          rows.map((row) => row.key),
-          expected,
-          `partition ${partition}, limit ${limit}`,
-        )
-        for (const row of rows) {
-          const texts = values(row.object.versions).map((v) => new TextDecoder().decode(v.value))
-          assert.deepEqual(texts, [`${partition}:${row.key}`])
+    it('round-trips random byte values', async (t) => {
+      const {store} = await openTemporaryStore(t)
+      await fc.assert(
+        fc.asyncProperty(fc.uint8Array({maxLength: 300}), fc.string({minLength: 1, maxLength: 20}), async (bytes, key) => {
+          const object = objectOf(update([], emptySet<StoredVersion>(), 'node-a.1', version(bytes), 5))
+          await put(store, 3, key, object)
+          assert.deepEqual(plain(await store.getObject(3, key)), plain(object))
+        }),
+        {numRuns: 50},
+      )
+    })
+
+    it('answers undefined for a key it does not hold, and keeps keys of different partitions apart', async (t) => {
+      const {store} = await openTemporaryStore(t)
+      assert.equal(await store.getObject(0, 'nothing'), undefined)
+      await put(store, 1, 'same', writeOnce('in one'))
+      await put(store, 2, 'same', writeOnce('in two'))
+      assert.equal(await store.getObject(0, 'same'), undefined)
+      assert.deepEqual(values((await store.getObject(1, 'same'))!.versions).map((v) => new TextDecoder().decode(v.value)), ['in one'])
+      assert.deepEqual(values((await store.getObject(2, 'same'))!.versions).map((v) => new TextDecoder().decode(v.value)), ['in two'])
+    })
+
+    it('keeps objects and metadata across a close and a reopen', async () => {
+      const db = await backend.create()
+      const first = await Store.open(db, plainStore)
+      const object = writeOnce('kept')
+      await put(first, 0, 'k', object)
+      await put(first, partitionIndexMax, 'last', writeOnce('at the end'), true)
+      await first.putMeta('identity', {name: 'node-a', epoch: 3})
+      await first.close()
+      const second = await Store.open(backend.reopen(db), plainStore)
+      try {
+        assert.deepEqual(plain(await second.getObject(0, 'k')), plain(object))
+        assert.equal((await second.getObject(partitionIndexMax, 'last'))?.n, 3)
+        assert.deepEqual(await second.getMeta('identity'), {name: 'node-a', epoch: 3})
+        assert.equal(await second.isEmpty(), false)
+      } finally {
+        await second.close()
+      }
+    })
+
+    it('round-trips metadata and keeps it apart from objects of the same name', async (t) => {
+      const {store} = await openTemporaryStore(t)
+      assert.equal(await store.getMeta('members'), undefined)
+      const table = {settings: {partitionCount: 64, conflictPolicy: 'lww'}, members: [{name: 'a', incarnation: 2, tags: ['x', 'y']}]}
+      await store.putMeta('members', table)
+      assert.deepEqual(await store.getMeta('members'), table)
+      await store.putMeta('members', {replaced: true})
+      assert.deepEqual(await store.getMeta('members'), {replaced: true})
+      await put(store, 0, 'members', writeOnce('an object'))
+      assert.deepEqual(await store.getMeta('members'), {replaced: true})
+      assert.equal((await store.getObject(0, 'members'))?.n, 3)
+      assert.deepEqual(await store.scanPartition(0, undefined, scanPageMax).then((page) => page.map((row) => row.key)), ['members'])
+    })
+
+    it('is empty until the first record of any kind', async (t) => {
+      const {store: forMeta} = await openTemporaryStore(t)
+      assert.equal(await forMeta.isEmpty(), true)
+      await forMeta.putMeta('identity', 'x')
+      assert.equal(await forMeta.isEmpty(), false)
+      const {store: forObject} = await openTemporaryStore(t)
+      assert.equal(await forObject.isEmpty(), true)
+      await put(forObject, 9, 'k', writeOnce('v'))
+      assert.equal(await forObject.isEmpty(), false)
+    })
+  })
+
+  describe(`store on ${backend.name}: updates`, () => {
+    it('loses no version when 50 callers update one key at once, each with its own actor', async (t) => {
+      const {store} = await openTemporaryStore(t)
+      const callers = 50
+      const outcomes = await Promise.all(
+        Array.from({length: callers}, (_, index) =>
+          store.updateObject(
+            4,
+            'hot',
+            (stored) => ({
+              ok: true as const,
+              object: objectOf(update([], stored?.versions ?? emptySet<StoredVersion>(), `writer-${String(index).padStart(2, '0')}.1`, version(`v${index}`), index)),
+            }),
+            {durable: index % 10 === 0},
+          ),
+        ),
+      )
+      assert.ok(outcomes.every((outcome) => outcome.ok))
+      const stored = await store.getObject(4, 'hot')
+      assert.ok(stored !== undefined)
+      const texts = values(stored.versions).map((v) => new TextDecoder().decode(v.value))
+      assert.equal(texts.length, callers)
+      assert.deepEqual(new Set(texts), new Set(Array.from({length: callers}, (_, index) => `v${index}`)))
+    })
+
+    it('hands each change what the previous change stored', async (t) => {
+      const {store} = await openTemporaryStore(t)
+      const seen: Array<number | undefined> = []
+      await Promise.all(
+        Array.from({length: 10}, (_, index) =>
+          store.updateObject(
+            0,
+            'chain',
+            (stored) => {
+              seen.push(stored === undefined ? undefined : values(stored.versions).length)
+              const base = stored?.versions ?? emptySet<StoredVersion>()
+              // Each writer read what is stored, so its write supersedes it: one value remains.
+              return {ok: true as const, object: objectOf(update(join(base), base, 'node-a.1', version(`v${index}`), index))}
+            },
+            {durable: false},
+          ),
+        ),
+      )
+      assert.deepEqual(seen, [undefined, ...Array.from({length: 9}, () => 1)])
+      const stored = await store.getObject(0, 'chain')
+      assert.equal(stored?.versions.entries[0]?.counter, 10)
+    })
+
+    it('leaves the stored object untouched when the change returns a failure', async (t) => {
+      const {store} = await openTemporaryStore(t)
+      const original = writeOnce('original')
+      await put(store, 5, 'k', original)
+      const failure = {ok: false as const, error: 'too_many_siblings' as const, message: 'too many'}
+      const outcome = await store.updateObject(5, 'k', () => failure, {durable: true})
+      assert.deepEqual(outcome, failure)
+      assert.deepEqual(plain(await store.getObject(5, 'k')), plain(original))
+      // On a key with nothing stored, a failure stores nothing either.
+      const {store: empty} = await openTemporaryStore(t)
+      assert.deepEqual(await empty.updateObject(5, 'new', () => failure, {durable: false}), failure)
+      assert.equal(await empty.getObject(5, 'new'), undefined)
+      assert.equal(await empty.isEmpty(), true)
+    })
+
+    it('stores nothing when the change throws, and the key stays usable', async (t) => {
+      const {store} = await openTemporaryStore(t)
+      const original = writeOnce('original')
+      await put(store, 5, 'k', original)
+      await assert.rejects(
+        store.updateObject(5, 'k', () => {
+          throw new Error('change failed')
+        }, {durable: false}),
+        /change failed/,
+      )
+      assert.deepEqual(plain(await store.getObject(5, 'k')), plain(original))
+      await put(store, 5, 'k', writeOnce('after'))
+      assert.deepEqual(values((await store.getObject(5, 'k'))!.versions).map((v) => new TextDecoder().decode(v.value)), ['after'])
+    })
+
+    it('refuses to store a malformed version set', async (t) => {
+      const {store} = await openTemporaryStore(t)
+      const malformed = {versions: {entries: [{actor: '', counter: 0, values: [], updatedAtMs: 0}]}, n: 3} as unknown as StoredObject
+      await assert.rejects(store.updateObject(0, 'bad', () => ({ok: true, object: malformed}), {durable: false}), /assertion failed/)
+      assert.equal(await store.getObject(0, 'bad'), undefined)
+    })
+  })
+
+  describe(`store on ${backend.name}: partition scans`, () => {
+    const partitions = [0, 1, 255, 256, partitionIndexMax] as const
+    const keys = ['a', 'ab', 'b', 'z', 'é', '☃', '\uffff', '😀', 'key with spaces', 'a/b%2F'] as const
+
+    async function filledStore(t: TestContext): Promise<Store> {
+      const {store} = await openTemporaryStore(t)
+      // Metadata sorts before every object and must never show up in a scan.
+      await store.putMeta('identity', {name: 'x'})
+      for (const partition of partitions) {
+        for (const key of keys) await put(store, partition, key, writeOnce(`${partition}:${key}`))
+      }
+      return store
+    }
+
+    /** Every key of one partition, page by page. */
+    async function scanAll(store: Store, partition: number, limit: number): Promise<Array<{key: string; object: StoredObject}>> {
+      const rows: Array<{key: string; object: StoredObject}> = []
+      let afterKey: string | undefined
+      // At most one page per stored key, plus the final empty or short page.
+      for (let pageIndex = 0; pageIndex <= keys.length + 1; pageIndex += 1) {
+        const page = await store.scanPartition(partition, afterKey, limit)
+        assert.ok(page.length <= limit, `a page of ${page.length} rows for limit ${limit}`)
+        rows.push(...page)
+        if (page.length < limit) return rows
+        afterKey = page[page.length - 1]!.key
+      }
+      assert.fail('the scan did not end')
+    }
+
+    it('returns exactly one partition, in key order, with paging', async (t) => {
+      const store = await filledStore(t)
+      const expected = [...keys].sort(compareUtf8)
+      for (const partition of partitions) {
+        for (const limit of [1, 2, 3, 7, scanPageMax]) {
+          const rows = await scanAll(store, partition, limit)
+          assert.deepEqual(
+            rows.map((row) => row.key),
+            expected,
+            `partition ${partition}, limit ${limit}`,
+          )
+          for (const row of rows) {
+            const texts = values(row.object.versions).map((v) => new TextDecoder().decode(v.value))
+            assert.deepEqual(texts, [`${partition}:${row.key}`])
+          }
         }
       }
-    }
+    })
+
+    it('returns nothing for an empty partition, even between full neighbours', async (t) => {
+      const store = await filledStore(t)
+      for (const partition of [2, 254, 257, partitionIndexMax - 1]) {
+        assert.deepEqual(await store.scanPartition(partition, undefined, scanPageMax), [], `partition ${partition}`)
+      }
+    })
+
+    it('starts strictly after `afterKey`, whether or not that key is stored', async (t) => {
+      const store = await filledStore(t)
+      const expected = [...keys].sort(compareUtf8)
+      for (const partition of partitions) {
+        const afterStored = await store.scanPartition(partition, 'ab', scanPageMax)
+        assert.deepEqual(afterStored.map((row) => row.key), expected.filter((key) => compareUtf8(key, 'ab') > 0))
+        const afterAbsent = await store.scanPartition(partition, 'aa', 2)
+        assert.deepEqual(afterAbsent.map((row) => row.key), ['ab', 'b'])
+        const afterLast = await store.scanPartition(partition, expected[expected.length - 1]!, scanPageMax)
+        assert.deepEqual(afterLast, [])
+      }
+    })
+
+    it('asserts on a page limit out of range', async (t) => {
+      const {store} = await openTemporaryStore(t)
+      await assert.rejects(store.scanPartition(0, undefined, 0), /assertion failed/)
+      await assert.rejects(store.scanPartition(0, undefined, scanPageMax + 1), /assertion failed/)
+    })
   })
 
-  it('returns nothing for an empty partition, even between full neighbours', async (t) => {
-    const store = await filledStore(t)
-    for (const partition of [2, 254, 257, partitionIndexMax - 1]) {
-      assert.deepEqual(await store.scanPartition(partition, undefined, scanPageMax), [], `partition ${partition}`)
+  describe(`store on ${backend.name}: write buffer (paper §6.1)`, () => {
+    function openBuffered(t: TestContext): Promise<{store: Store; db: StoreDatabase}> {
+      return openTemporaryStore(t, {writeBuffer: true, scheduler: systemScheduler})
     }
+
+    it('serves buffered writes before they are flushed, and keeps them after a flush and a reopen', async (t) => {
+      const db = await backend.create()
+      const store = await Store.open(db, {writeBuffer: true, scheduler: systemScheduler})
+      await put(store, 3, 'k', writeOnce('buffered'))
+      assert.equal(store.bufferedCount, 1)
+      assert.deepEqual(plain(await store.getObject(3, 'k')), plain(writeOnce('buffered')))
+      await store.flush()
+      assert.equal(store.bufferedCount, 0)
+      assert.deepEqual(plain(await store.getObject(3, 'k')), plain(writeOnce('buffered')))
+      await put(store, 3, 'later', writeOnce('closed-while-buffered'))
+      await store.close()
+      const reopened = await Store.open(backend.reopen(db), plainStore)
+      t.after(() => reopened.close())
+      assert.deepEqual(plain(await reopened.getObject(3, 'later')), plain(writeOnce('closed-while-buffered')))
+    })
+
+    it('never lets a flush of an older buffered object land after a newer durable write', async (t) => {
+      const {store} = await openBuffered(t)
+      // A flush of a large batch holding version A is under way when a durable write of B, which
+      // supersedes A, arrives: B must be what stays, however the two reach LevelDB.
+      for (let round = 0; round < 1000; round += 1) {
+        for (let filler = 0; filler < 20; filler += 1) await put(store, 2, `filler-${round}-${filler}`, writeOnce('x'.repeat(2000)))
+        const key = `raced-${round}`
+        const a = writeOnce('A')
+        const b = objectOf(update(join(a.versions), a.versions, 'node-a.1', version('B'), 1001))
+        await put(store, 1, key, a)
+        const flushing = store.flush()
+        const durable = put(store, 1, key, b, true)
+        await Promise.all([flushing, durable])
+        await store.flush()
+        assert.deepEqual(plain(await store.getObject(1, key)), plain(b), `round ${round}`)
+      }
+    })
+
+    it('includes buffered objects in partition scans', async (t) => {
+      const {store} = await openBuffered(t)
+      await put(store, 9, 'a', writeOnce('x'))
+      await put(store, 9, 'b', writeOnce('y'))
+      const page = await store.scanPartition(9, undefined, 10)
+      assert.deepEqual(page.map((entry) => entry.key), ['a', 'b'])
+    })
   })
 
-  it('starts strictly after `afterKey`, whether or not that key is stored', async (t) => {
-    const store = await filledStore(t)
-    const expected = [...keys].sort(compareUtf8)
-    for (const partition of partitions) {
-      const afterStored = await store.scanPartition(partition, 'ab', scanPageMax)
-      assert.deepEqual(afterStored.map((row) => row.key), expected.filter((key) => compareUtf8(key, 'ab') > 0))
-      const afterAbsent = await store.scanPartition(partition, 'aa', 2)
-      assert.deepEqual(afterAbsent.map((row) => row.key), ['ab', 'b'])
-      const afterLast = await store.scanPartition(partition, expected[expected.length - 1]!, scanPageMax)
-      assert.deepEqual(afterLast, [])
+  describe(`store on ${backend.name}: group commit`, () => {
+    /** A scheduler whose `soon` callbacks the test runs by hand. */
+    function manualScheduler(): {scheduler: Pick<Scheduler, 'soon'>; queued: Array<() => void>} {
+      const queued: Array<() => void> = []
+      return {scheduler: {soon: (callback) => queued.push(callback)}, queued}
     }
+    const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
+
+    it('commits the writes issued before the scheduled callback runs, together, and acknowledges none before', async (t) => {
+      const manual = manualScheduler()
+      const {store, db} = await openTemporaryStore(t, {writeBuffer: false, scheduler: manual.scheduler})
+      let acknowledged = 0
+      const writes = Array.from({length: 5}, (_, i) => put(store, 6, `k${i}`, writeOnce(`v${i}`), i === 0).then(() => (acknowledged += 1)))
+      await turn()
+      assert.equal(acknowledged, 0)
+      assert.equal(manual.queued.length, 1, 'one commit scheduled for all five writes')
+      assert.equal(await db.get(objectKey(6, 'k1')), undefined, 'nothing written before the commit runs')
+      manual.queued.shift()!()
+      await Promise.all(writes)
+      assert.equal(acknowledged, 5)
+      for (let i = 0; i < 5; i += 1) assert.ok((await db.get(objectKey(6, `k${i}`))) !== undefined, `k${i}`)
+    })
+
+    it('splits more than groupCommitWritesMax waiting writes over several commits', async (t) => {
+      const manual = manualScheduler()
+      const {store} = await openTemporaryStore(t, {writeBuffer: false, scheduler: manual.scheduler})
+      const writes = Array.from({length: groupCommitWritesMax + 10}, (_, i) => put(store, 1, `k${i}`, writeOnce('v')))
+      await turn()
+      assert.equal(manual.queued.length, 1)
+      manual.queued.shift()!()
+      assert.equal(manual.queued.length, 1, 'the writes beyond the bound wait for a second commit')
+      manual.queued.shift()!()
+      await Promise.all(writes)
+      assert.equal(manual.queued.length, 0)
+    })
   })
 
-  it('asserts on a page limit out of range', async (t) => {
-    const {store} = await openTemporaryStore(t)
-    await assert.rejects(store.scanPartition(0, undefined, 0), /assertion failed/)
-    await assert.rejects(store.scanPartition(0, undefined, scanPageMax + 1), /assertion failed/)
+  describe(`store on ${backend.name}: close`, () => {
+    it('finishes the writes under way, keeps them, and refuses writes after close', async () => {
+      const db = await backend.create()
+      const store = await Store.open(db, {writeBuffer: true, scheduler: systemScheduler})
+      const writes = Array.from({length: 20}, (_, i) => put(store, 4, `k${i}`, writeOnce(`v${i}`), i % 2 === 0))
+      const closed = store.close()
+      await Promise.all(writes)
+      await closed
+      await assert.rejects(store.updateObject(4, 'late', () => ({ok: true, object: writeOnce('late')}), {durable: false}), {code: 'unreachable'})
+      const reopened = await Store.open(backend.reopen(db), plainStore)
+      try {
+        for (let i = 0; i < 20; i += 1) assert.deepEqual(plain(await reopened.getObject(4, `k${i}`)), plain(writeOnce(`v${i}`)), `k${i}`)
+      } finally {
+        await reopened.close()
+      }
+    })
+  })
+}
+
+for (const backend of backends) storeSuite(backend)
+
+describe('store backends: what differs', () => {
+  it('classic-level refuses a second store on a folder in use with LEVEL_LOCKED', async (t) => {
+    const folder = await temporaryFolder()
+    const first = await Store.open(diskDatabase(folder), plainStore)
+    t.after(() => first.close())
+    await assert.rejects(Store.open(diskDatabase(folder), plainStore), (error: {cause?: {code?: string}}) => error.cause?.code === 'LEVEL_LOCKED')
+  })
+
+  it('memory-level reopened without a close (a crash, storage kept) has what was committed, not what was buffered', async () => {
+    const db = memoryDatabase()
+    const crashed = await Store.open(db, {writeBuffer: true, scheduler: systemScheduler})
+    await put(crashed, 2, 'committed', writeOnce('on disk'), true)
+    await put(crashed, 2, 'buffered', writeOnce('in memory only'))
+    const restarted = await Store.open(db, plainStore)
+    try {
+      assert.deepEqual(plain(await restarted.getObject(2, 'committed')), plain(writeOnce('on disk')))
+      assert.equal(await restarted.getObject(2, 'buffered'), undefined)
+    } finally {
+      await restarted.close()
+    }
   })
 })
 
@@ -423,74 +577,5 @@ describe('keyed mutex', () => {
     // Many keys, all finished: nothing is left behind.
     await Promise.all(Array.from({length: 100}, (_, index) => mutex.run(`key${index % 7}`, async () => index)))
     assert.equal(mutex.lockedKeyCount, 0)
-  })
-})
-
-describe('store: write buffer (paper §6.1)', () => {
-  async function openBuffered(t: TestContext): Promise<{store: Store; folder: string}> {
-    const folder = await temporaryFolder()
-    const store = await Store.open(folder, {writeBuffer: true, schedule: setImmediate})
-    t.after(() => store.close())
-    return {store, folder}
-  }
-
-  it('serves buffered writes before they are flushed, and keeps them after a flush and a reopen', async (t) => {
-    const folder = await temporaryFolder()
-    const store = await Store.open(folder, {writeBuffer: true, schedule: setImmediate})
-    await put(store, 3, 'k', writeOnce('buffered'))
-    assert.equal(store.bufferedCount, 1)
-    assert.deepEqual(plain(await store.getObject(3, 'k')), plain(writeOnce('buffered')))
-    await store.flush()
-    assert.equal(store.bufferedCount, 0)
-    assert.deepEqual(plain(await store.getObject(3, 'k')), plain(writeOnce('buffered')))
-    await put(store, 3, 'later', writeOnce('closed-while-buffered'))
-    await store.close()
-    const reopened = await Store.open(folder, plainStore)
-    t.after(() => reopened.close())
-    assert.deepEqual(plain(await reopened.getObject(3, 'later')), plain(writeOnce('closed-while-buffered')))
-  })
-
-  it('never lets a flush of an older buffered object land after a newer durable write', async (t) => {
-    const {store} = await openBuffered(t)
-    // A flush of a large batch holding version A is under way when a durable write of B, which
-    // supersedes A, arrives: B must be what stays, however the two reach LevelDB.
-    for (let round = 0; round < 1000; round += 1) {
-      for (let filler = 0; filler < 20; filler += 1) await put(store, 2, `filler-${round}-${filler}`, writeOnce('x'.repeat(2000)))
-      const key = `raced-${round}`
-      const a = writeOnce('A')
-      const b = objectOf(update(join(a.versions), a.versions, 'node-a.1', version('B'), 1001))
-      await put(store, 1, key, a)
-      const flushing = store.flush()
-      const durable = put(store, 1, key, b, true)
-      await Promise.all([flushing, durable])
-      await store.flush()
-      assert.deepEqual(plain(await store.getObject(1, key)), plain(b), `round ${round}`)
-    }
-  })
-
-  it('includes buffered objects in partition scans', async (t) => {
-    const {store} = await openBuffered(t)
-    await put(store, 9, 'a', writeOnce('x'))
-    await put(store, 9, 'b', writeOnce('y'))
-    const page = await store.scanPartition(9, undefined, 10)
-    assert.deepEqual(page.map((entry) => entry.key), ['a', 'b'])
-  })
-})
-
-describe('store: close', () => {
-  it('finishes the writes under way, keeps them, and refuses writes after close', async () => {
-    const folder = await temporaryFolder()
-    const store = await Store.open(folder, {writeBuffer: true, schedule: setImmediate})
-    const writes = Array.from({length: 20}, (_, i) => put(store, 4, `k${i}`, writeOnce(`v${i}`), i % 2 === 0))
-    const closed = store.close()
-    await Promise.all(writes)
-    await closed
-    await assert.rejects(store.updateObject(4, 'late', () => ({ok: true, object: writeOnce('late')}), {durable: false}), {code: 'unreachable'})
-    const reopened = await Store.open(folder, plainStore)
-    try {
-      for (let i = 0; i < 20; i += 1) assert.deepEqual(plain(await reopened.getObject(4, `k${i}`)), plain(writeOnce(`v${i}`)), `k${i}`)
-    } finally {
-      await reopened.close()
-    }
   })
 })

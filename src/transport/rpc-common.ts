@@ -1,0 +1,64 @@
+/**
+ * What every `Transport` implementation shares, so that TCP and the simulated network fail in
+ * exactly the same shapes: the failure values, how a thrown handler error becomes an
+ * ErrorResponse body and back, and what a "host:port" address is.
+ */
+
+import type {RpcResult} from './transport.js'
+
+/** Longest code or message an ErrorResponse carries; longer ones are cut. */
+export const errorMessageCharsMax = 1024
+
+export function settle(result: RpcResult): Promise<RpcResult> {
+  return Promise.resolve(result)
+}
+
+export function unreachable(message: string): RpcResult {
+  return {ok: false, error: 'unreachable', message}
+}
+
+/** The caller's view of an ErrorResponse body; a malformed one still becomes a 'remote' failure. */
+export function remoteFailure(body: unknown): RpcResult {
+  if (typeof body === 'object' && body !== null) {
+    const {code, message} = body as {code?: unknown; message?: unknown}
+    if (typeof code === 'string') {
+      return {ok: false, error: 'remote', code, message: typeof message === 'string' ? message : ''}
+    }
+  }
+  return {ok: false, error: 'remote', code: 'internal', message: 'malformed error answer'}
+}
+
+/** What a thrown value tells the caller: its string `code` if it has one, else 'internal'. */
+export function errorBody(error: unknown): {code: string; message: string} {
+  const code =
+    typeof error === 'object' && error !== null && typeof (error as {code?: unknown}).code === 'string'
+      ? (error as {code: string}).code
+      : 'internal'
+  return {code: code.slice(0, errorMessageCharsMax), message: describe(error).slice(0, errorMessageCharsMax)}
+}
+
+export function describe(error: unknown): string {
+  try {
+    if (typeof error === 'object' && error !== null && typeof (error as {message?: unknown}).message === 'string') {
+      return (error as {message: string}).message
+    }
+    return String(error)
+  } catch {
+    // A thrown value whose conversion to a string throws in turn: nothing more to say.
+    return 'unprintable error'
+  }
+}
+
+/** Splits "host:port" (or "[v6 host]:port"); null when it is not one. */
+export function parseAddress(address: string): {host: string; port: number} | null {
+  const colon = address.lastIndexOf(':')
+  if (colon <= 0) return null
+  let host = address.slice(0, colon)
+  const portText = address.slice(colon + 1)
+  if (!/^[0-9]{1,5}$/.test(portText)) return null
+  const port = Number(portText)
+  if (port < 1 || port > 0xffff) return null
+  if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1)
+  if (host.length === 0) return null
+  return {host, port}
+}
