@@ -46,10 +46,11 @@ function formatStatus(status: ClusterStatus, ok: boolean): string {
   for (const member of status.otherMembers) {
     text += `${member.name.padEnd(6)} ${member.apiAddress.padEnd(16)} not started from this folder (${member.status}, ${member.up ? 'up' : 'down'})\n`
   }
-  if (status.settings !== undefined && status.effective !== undefined) {
+  if (status.settings !== undefined) {
     const {settings: s, effective: e} = status
-    const capped = e.n < s.n ? ` (capped: ${status.ringMembers} member(s) own partitions)` : ''
-    text += `settings N=${s.n} R=${s.r} W=${s.w}, effective N=${e.n} R=${e.r} W=${e.w}${capped}; ${s.partitions} partitions, conflicts: ${s.conflict}\n`
+    const capped = e !== undefined && e.n < s.n ? ` (capped: ${status.ringMembers} member(s) own partitions)` : ''
+    const effective = e === undefined ? '' : `, effective N=${e.n} R=${e.r} W=${e.w}${capped}`
+    text += `settings N=${s.n} R=${s.r} W=${s.w}${effective}; ${s.partitions} partitions, conflicts: ${s.conflict}\n`
   }
   const notServing = status.nodes.filter((n) => !n.serving).map((n) => n.name)
   if (status.nodes.every((n) => n.state === 'stopped')) return `${text}the cluster is stopped; start it with: dyn cluster up --dir ${status.dir}\n`

@@ -69,8 +69,9 @@ ${exitCodesHelp}`
     const client = new DynClient(`${cluster.host}:${first?.port}`, 2000)
     const view = await client.getJson('/cluster').catch(() => undefined)
     const described = view?.ok === true ? describeSettings(view.body) : undefined
-    if (described !== undefined && described.effective.n < described.settings.n) {
-      process.stderr.write(`warning: N=${described.settings.n} but only ${described.effective.n} node(s) own partitions: each key gets ${described.effective.n} replica(s) (R=${described.effective.r}, W=${described.effective.w}) until more nodes join\n`)
+    const effective = described?.effective
+    if (described !== undefined && effective !== undefined && effective.n < described.settings.n) {
+      process.stderr.write(`warning: N=${described.settings.n} but only ${described.ringMembers} node(s) own partitions: each key gets ${effective.n} replica(s) (R=${effective.r}, W=${effective.w}) until more nodes join\n`)
     }
     await warnOnWeakQuorum(client, {n: flags.n, r: flags.r, w: flags.w})
     if (flags.json) {

@@ -66,36 +66,26 @@ export interface ClusterSettingsView extends QuorumDefaults {
   readonly clusterId: string
 }
 
-/** Whether a member of a GET /cluster answer owns partitions: `valid` or `leaving`, as the ring counts them. */
-function ownsPartitions(member: {status: string}): boolean {
-  return member.status === 'valid' || member.status === 'leaving'
-}
-
 /**
- * The default N/R/W a request gets, from a GET /cluster answer: the node's own `effective` field
- * when it reports one, else N capped by the members that own partitions, and R and W capped by
- * that N. The one place this rule lives on the CLI side, so that it can defer to the server
- * entirely once every node reports it.
+ * The default N/R/W a request gets, as the node reports them in GET /cluster (`effective`): the
+ * settings fitted to the members that own partitions (N at most their count, R and W at most N).
+ * The rule is the server's; the CLI only reads it. Undefined when the answer lacks it.
  */
-export function effectiveDefaults(clusterBody: Record<string, unknown>): QuorumDefaults {
+export function effectiveDefaults(clusterBody: Record<string, unknown>): QuorumDefaults | undefined {
   const reported = clusterBody.effective as Partial<QuorumDefaults> | undefined
-  if (reported !== undefined && [reported.n, reported.r, reported.w].every(Number.isInteger)) {
-    return {n: reported.n as number, r: reported.r as number, w: reported.w as number}
-  }
-  const settings = clusterBody.settings as {defaultN: number; defaultR: number; defaultW: number}
-  const members = (clusterBody.members ?? []) as Array<{status: string}>
-  const n = Math.min(settings.defaultN, members.filter(ownsPartitions).length)
-  return {n, r: Math.min(settings.defaultR, n), w: Math.min(settings.defaultW, n)}
+  if (reported === undefined || ![reported.n, reported.r, reported.w].every(Number.isInteger)) return undefined
+  return {n: reported.n as number, r: reported.r as number, w: reported.w as number}
 }
 
 /** The settings, effective defaults and partition owners of a GET /cluster answer. */
-export function describeSettings(clusterBody: Record<string, unknown>): {settings: ClusterSettingsView; effective: QuorumDefaults; ringMembers: number} {
+export function describeSettings(clusterBody: Record<string, unknown>): {settings: ClusterSettingsView; effective?: QuorumDefaults; ringMembers: number} {
   const s = clusterBody.settings as Record<'defaultN' | 'defaultR' | 'defaultW' | 'partitionCount', number> & Record<'conflictPolicy' | 'clusterId', string>
-  const members = (clusterBody.members ?? []) as Array<{status: string}>
+  const members = (clusterBody.members ?? []) as Array<{partitions?: number}>
+  const effective = effectiveDefaults(clusterBody)
   return {
     settings: {n: s.defaultN, r: s.defaultR, w: s.defaultW, partitions: s.partitionCount, conflict: s.conflictPolicy, clusterId: s.clusterId},
-    effective: effectiveDefaults(clusterBody),
-    ringMembers: members.filter(ownsPartitions).length,
+    ...(effective === undefined ? {} : {effective}),
+    ringMembers: members.filter((m) => (m.partitions ?? 0) > 0).length,
   }
 }
 

@@ -1,7 +1,6 @@
 /**
- * Tests of the settings check shared by `dyn start` and `dyn cluster up`, and of the effective
- * N/R/W that `dyn cluster status` shows: N capped by the members that own partitions, R and W by
- * that N, or the node's own `effective` field when it reports one.
+ * Tests of the settings check shared by `dyn start` and `dyn cluster up`, and of how `dyn cluster
+ * status` reads the effective N/R/W a node reports.
  */
 import {describe, it} from 'node:test'
 import assert from 'node:assert/strict'
@@ -40,18 +39,14 @@ describe('checkCreationSettings', () => {
 
 describe('effectiveDefaults', () => {
   const settings = {defaultN: 3, defaultR: 2, defaultW: 2}
-  const members = (statuses: string[]): Array<{name: string; status: string}> => statuses.map((status, i) => ({name: `n${i}`, status}))
 
-  it('caps N by the members that own partitions, and R and W by that N', () => {
-    assert.deepEqual(effectiveDefaults({settings, members: members(['valid'])}), {n: 1, r: 1, w: 1})
-    assert.deepEqual(effectiveDefaults({settings, members: members(['valid', 'valid'])}), {n: 2, r: 2, w: 2})
-    assert.deepEqual(effectiveDefaults({settings, members: members(['valid', 'valid', 'valid', 'valid'])}), {n: 3, r: 2, w: 2})
-    // A joining member owns nothing yet; a leaving one still does.
-    assert.deepEqual(effectiveDefaults({settings, members: members(['valid', 'joining', 'left', 'leaving'])}), {n: 2, r: 2, w: 2})
+  it("reads the node's own effective values", () => {
+    assert.deepEqual(effectiveDefaults({settings, effective: {n: 1, r: 1, w: 1}}), {n: 1, r: 1, w: 1})
+    assert.deepEqual(effectiveDefaults({settings, effective: {n: 2, r: 2, w: 1}}), {n: 2, r: 2, w: 1})
   })
 
-  it("prefers the node's own effective values when it reports them", () => {
-    assert.deepEqual(effectiveDefaults({settings, members: members(['valid']), effective: {n: 1, r: 1, w: 1}}), {n: 1, r: 1, w: 1})
-    assert.deepEqual(effectiveDefaults({settings, members: members(['valid', 'valid', 'valid']), effective: {n: 2, r: 2, w: 1}}), {n: 2, r: 2, w: 1})
+  it('is undefined for an answer without them', () => {
+    assert.equal(effectiveDefaults({settings}), undefined)
+    assert.equal(effectiveDefaults({settings, effective: {n: 1}}), undefined)
   })
 })
