@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
-import {checkCreationSettings} from '../src/cli/cluster-settings.js'
 import {DynCommand} from '../src/cli/command-base.js'
+import {checkCreationSettings} from '../src/cli/cluster-settings.js'
 import {DynError} from '../src/errors.js'
 import {memberNamePattern} from '../src/membership/member-table.js'
 import type {ClusterSettings} from '../src/membership/member-table.js'

@@ -1,4 +1,5 @@
-import {Flags} from '@oclif/core'
+// The flags module alone: loading all of @oclif/core here would slow every start of the CLI.
+import * as Flags from '@oclif/core/flags'
 import {rm} from 'node:fs/promises'
 import {DynCommand} from '../../src/cli/command-base.js'
 import {clusterDown, stopGraceMsDefault} from '../../src/cli/local-cluster.js'

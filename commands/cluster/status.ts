@@ -1,4 +1,5 @@
-import {Flags} from '@oclif/core'
+// The flags module alone: loading all of @oclif/core here would slow every start of the CLI.
+import * as Flags from '@oclif/core/flags'
 import {clusterStatus} from '../../src/cli/cluster-status.js'
 import type {ClusterStatus, NodeStatus} from '../../src/cli/cluster-status.js'
 import {DynCommand} from '../../src/cli/command-base.js'

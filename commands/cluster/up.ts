@@ -1,4 +1,5 @@
-import {Flags} from '@oclif/core'
+// The flags module alone: loading all of @oclif/core here would slow every start of the CLI.
+import * as Flags from '@oclif/core/flags'
 import {DynClient} from '../../src/client/http-client.js'
 import type {CreationSettings} from '../../src/cli/cluster-settings.js'
 import {conflictPolicies} from '../../src/cli/cluster-settings.js'
