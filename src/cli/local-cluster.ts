@@ -314,7 +314,10 @@ export function startLocalNode(cluster: LocalCluster, node: LocalNode, extraArgs
   const logFd = openSync(node.logFile, 'a')
   const wrapper = spawn('/bin/sh', ['-c', wrapperScript, 'dyn-node', exitFile(node), pidFile(node), process.execPath, ...args], {detached: true, stdio: ['ignore', logFd, logFd]})
   closeSync(logFd)
+  // A failed spawn is also reported as an 'error' event, after this has thrown already.
+  wrapper.once('error', () => undefined)
   wrapper.unref()
+  if (wrapper.pid === undefined) throw new DynError('internal', `could not start ${node.name}: /bin/sh could not be run`)
   const sleeper = new Int32Array(new SharedArrayBuffer(4))
   const deadline = Date.now() + pidFileWaitMs
   while (Date.now() < deadline) {
