@@ -172,7 +172,7 @@ const wait = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(
 export async function clusterUp(options: UpOptions, log: (line: string) => void): Promise<UpResult> {
   const dir = path.resolve(options.dir)
   const existing = await readCluster(dir)
-  const cluster = existing === undefined ? newCluster(dir, options) : checkExisting(existing, options)
+  const cluster = planCluster(dir, existing, options)
   if (options.startArgs.length > 0 || cluster.startArgs === undefined) cluster.startArgs = [...options.startArgs]
   const alreadyRunning = cluster.nodes.filter(isNodeProcess)
   const missing = cluster.nodes.filter((node) => !alreadyRunning.includes(node))
@@ -265,6 +265,28 @@ function newCluster(dir: string, options: UpOptions): LocalCluster {
       pid: undefined,
     })),
   }
+}
+
+/**
+ * The cluster `up` works on. A folder that holds one keeps its nodes, ports and settings, except
+ * when that cluster never got ready (no id recorded) and nothing of it runs: then it is planned
+ * afresh from the flags, the folder's record filling in what they leave out, so that a failed
+ * first `up` (a port or data folder in use) does not tie the next one to its mistakes.
+ */
+function planCluster(dir: string, existing: LocalCluster | undefined, options: UpOptions): LocalCluster {
+  if (existing === undefined) return newCluster(dir, options)
+  if (existing.clusterId !== undefined || existing.nodes.some(isNodeProcess)) return checkExisting(existing, options)
+  const first = existing.nodes[0]
+  const settingsGiven = Object.keys(options.settings ?? {}).length > 0
+  const planned = newCluster(dir, {
+    ...options,
+    nodeCount: options.nodeCount ?? existing.nodes.length,
+    port: options.port ?? first?.port,
+    rpcPort: options.rpcPort ?? (options.port === undefined ? first?.rpcPort : undefined),
+    settings: settingsGiven ? options.settings : existing.settings,
+  })
+  if (existing.startArgs !== undefined) planned.startArgs = existing.startArgs
+  return planned
 }
 
 /** An existing folder keeps its nodes, ports and settings: flags that say otherwise are refused. */

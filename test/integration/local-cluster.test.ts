@@ -111,7 +111,7 @@ describe('dyn cluster up|down|status', () => {
   it('a node that exits while starting fails cluster up with node_exited and the end of its log', async (t) => {
     const dir = await clusterFolder(t)
     // Another node holds the data folder n1 would use, so n1 exits at once (code 2).
-    await startHandNode(t, ['--name', 'squatter', '--data', path.join(dir, 'n1')])
+    const squatter = await startHandNode(t, ['--name', 'squatter', '--data', path.join(dir, 'n1')])
     const {port, rpcPort} = await freeClusterPorts(1)
     const up = await runDyn(['cluster', 'up', '--nodes', '1', '--dir', dir, '--port', String(port), '--rpc-port', String(rpcPort), '--json'])
     assert.equal(up.code, 2, up.stdout + up.stderr)
@@ -130,6 +130,16 @@ describe('dyn cluster up|down|status', () => {
     assert.deepEqual((n1?.ended as {exitCode: number}).exitCode, 2)
     const text = await runDyn(['cluster', 'status', '--dir', dir])
     assert.match(text.stdout, new RegExp(`n1 .*not running \\(pid ${String(failed.pid)} exited with code 2\\)`))
+
+    // A cluster that never got ready does not tie the next `up` to its flags: with the
+    // squatter and its data gone, other ports will do.
+    await killNode(squatter.pid)
+    await rm(path.join(dir, 'n1'), {recursive: true, force: true})
+    const other = await freeClusterPorts(1)
+    const retry = await runDyn(['cluster', 'up', '--dir', dir, '--port', String(other.port), '--rpc-port', String(other.rpcPort), '--json'])
+    assert.equal(retry.code, 0, retry.stdout + retry.stderr)
+    assert.deepEqual(jsonOf(retry).started, ['n1'])
+    assert.equal((await reloadCluster(dir)).nodes[0]?.port, other.port)
   })
 
   it('cluster up brings a crashed node back on its data and leaves the running ones alone; status says how it ended and names members joined by hand', async (t) => {
