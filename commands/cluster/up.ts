@@ -2,7 +2,7 @@
 import * as Flags from '@oclif/core/flags'
 import {DynClient} from '../../src/client/http-client.js'
 import type {CreationSettings} from '../../src/cli/cluster-settings.js'
-import {conflictPolicies} from '../../src/cli/cluster-settings.js'
+import {conflictPolicies, creationSettingsDefault as defaults} from '../../src/cli/cluster-settings.js'
 import {DynCommand} from '../../src/cli/command-base.js'
 import {exitCodesHelp} from '../../src/cli/exit-codes.js'
 import {clusterUp, NodeExitedError, nodeCountDefault, nodeCountMax, portDefault, rpcPortOffset} from '../../src/cli/local-cluster.js'
@@ -32,11 +32,11 @@ ${exitCodesHelp}`
     dir: Flags.string({description: 'folder for the nodes\' data, logs and pids', default: '.dyn/cluster'}),
     port: Flags.integer({description: `client API port of the first node, P [default: the folder's, or ${portDefault}]`}),
     'rpc-port': Flags.integer({description: `internode port of the first node [default: the folder's, or P + ${rpcPortOffset}]`}),
-    partitions: Flags.integer({description: 'partitions on the ring, Q (a power of two; new cluster only) [default: 64]'}),
-    n: Flags.integer({description: 'the cluster\'s default N, at most --nodes (new cluster only) [default: 3]'}),
-    r: Flags.integer({description: 'the cluster\'s default R (new cluster only) [default: 2]'}),
-    w: Flags.integer({description: 'the cluster\'s default W (new cluster only) [default: 2]'}),
-    conflict: Flags.string({description: 'conflict policy (new cluster only) [default: siblings]', options: [...conflictPolicies]}),
+    partitions: Flags.integer({description: `partitions on the ring, Q (a power of two; new cluster only) [default: ${defaults.partitionCount}]`}),
+    n: Flags.integer({description: `the cluster's default N, at most --nodes (new cluster only) [default: ${defaults.defaultN}]`}),
+    r: Flags.integer({description: `the cluster's default R (new cluster only) [default: ${defaults.defaultR}]`}),
+    w: Flags.integer({description: `the cluster's default W (new cluster only) [default: ${defaults.defaultW}]`}),
+    conflict: Flags.string({description: `conflict policy (new cluster only) [default: ${defaults.conflictPolicy}]`, options: [...conflictPolicies]}),
     'request-timeout': Flags.integer({description: 'milliseconds a get/put may take on each node', min: 1}),
     'write-buffer-ms': Flags.integer({description: 'each node buffers writes and flushes them every this many ms (0: off)', min: 0}),
     timeout: Flags.integer({description: 'milliseconds to wait for the cluster to be ready', default: 30_000, min: 1}),
