@@ -1,10 +1,11 @@
 import * as Flags from '@oclif/core/flags'
 import {DynCommand} from '../src/cli/command-base.js'
+import {checkCreationSettings} from '../src/cli/cluster-settings.js'
 import {DynError} from '../src/errors.js'
 import {memberNamePattern} from '../src/membership/member-table.js'
 import type {ClusterSettings} from '../src/membership/member-table.js'
 import {gossipIntervalMsDefault, requestTimeoutMsDefault, startNode} from '../src/node/node.js'
-import {isValidPartitionCount, partitionCountDefault} from '../src/ring/ring.js'
+import {partitionCountDefault} from '../src/ring/ring.js'
 
 export default class Start extends DynCommand {
   static override summary = 'Run one dyn node in the foreground.'
@@ -46,13 +47,9 @@ Restarted on the same --data, a node keeps all acknowledged data, its identity a
       ...(flags.w === undefined ? {} : {defaultW: flags.w}),
       ...(flags.conflict === undefined ? {} : {conflictPolicy: flags.conflict as ClusterSettings['conflictPolicy']}),
     }
-    const settings: Omit<ClusterSettings, 'clusterId'> = {partitionCount: partitionCountDefault, defaultN: 3, defaultR: 2, defaultW: 2, conflictPolicy: 'siblings', ...explicitSettings}
-    if (!isValidPartitionCount(settings.partitionCount)) {
-      this.fail(flags.json, 'bad_parameter', `--partitions ${settings.partitionCount} is not a power of two between 1 and 4096`)
-    }
-    if (settings.defaultR > settings.defaultN || settings.defaultW > settings.defaultN) {
-      this.fail(flags.json, 'bad_parameter', `the defaults need r <= n and w <= n (got n=${settings.defaultN} r=${settings.defaultR} w=${settings.defaultW})`)
-    }
+    const checked = checkCreationSettings(explicitSettings)
+    if (!checked.ok) this.fail(flags.json, checked.error, checked.message)
+    const settings = checked.settings
     if (!memberNamePattern.test(flags.name)) {
       this.fail(flags.json, 'bad_parameter', `--name "${flags.name}": use 1 to 64 letters, digits, '.', '_' or '-'`)
     }

@@ -1,8 +1,8 @@
-import {Flags} from '@oclif/core'
+// The flags module alone: loading all of @oclif/core here would slow every start of the CLI.
+import * as Flags from '@oclif/core/flags'
 import {rm} from 'node:fs/promises'
 import {DynCommand} from '../../src/cli/command-base.js'
 import {clusterDown, stopGraceMsDefault} from '../../src/cli/local-cluster.js'
-import {DynError} from '../../src/errors.js'
 
 export default class ClusterDown extends DynCommand {
   static override summary = 'Stop the nodes of a local cluster (SIGTERM, then SIGKILL after a grace period).'
@@ -10,13 +10,14 @@ export default class ClusterDown extends DynCommand {
   static override examples = [
     {description: 'Stop the cluster, keep its data for the next `cluster up`', command: '<%= config.bin %> cluster down --dir .dyn/demo'},
     {description: 'Stop it and delete its folder', command: '<%= config.bin %> cluster down --dir .dyn/demo --purge'},
+    {description: 'The same for a script: one JSON object on stdout', command: '<%= config.bin %> cluster down --dir .dyn/demo --json'},
   ]
 
   static override flags = {
     dir: Flags.string({description: 'the cluster\'s folder', default: '.dyn/cluster'}),
     grace: Flags.integer({description: 'milliseconds to wait after SIGTERM before SIGKILL', default: stopGraceMsDefault, min: 0}),
     purge: Flags.boolean({description: 'delete the folder (data, logs) after stopping', default: false}),
-    json: Flags.boolean({description: 'print the result as JSON', default: false}),
+    json: Flags.boolean({description: 'print the result as one JSON object', default: false}),
   }
 
   async run(): Promise<void> {
@@ -26,11 +27,11 @@ export default class ClusterDown extends DynCommand {
         if (!flags.json) process.stderr.write(`${line}\n`)
       })
       if (flags.purge) await rm(flags.dir, {recursive: true, force: true})
-      if (flags.json) this.printJson({ok: true, dir: flags.dir, stopped: cluster.nodes.map((n) => n.name), purged: flags.purge})
-      else process.stdout.write(`cluster in ${flags.dir} stopped${flags.purge ? ' and its folder deleted' : ''}\n`)
+      const notRunning = cluster.nodes.map((n) => n.name).filter((name) => !cluster.stopped.includes(name))
+      if (flags.json) this.printJson({ok: true, dir: flags.dir, stopped: cluster.stopped, notRunning, purged: flags.purge})
+      else process.stdout.write(`cluster in ${flags.dir} stopped (${cluster.stopped.length} node(s) were running)${flags.purge ? ' and its folder deleted' : ''}\n`)
     } catch (error) {
-      if (error instanceof DynError) this.fail(flags.json, error.code, error.message)
-      throw error
+      this.failFromError(flags.json, error)
     }
   }
 }

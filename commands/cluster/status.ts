@@ -1,42 +1,63 @@
-import {Flags} from '@oclif/core'
+// The flags module alone: loading all of @oclif/core here would slow every start of the CLI.
+import * as Flags from '@oclif/core/flags'
+import {clusterStatus} from '../../src/cli/cluster-status.js'
+import type {ClusterStatus, NodeStatus} from '../../src/cli/cluster-status.js'
 import {DynCommand} from '../../src/cli/command-base.js'
 import {exitCodes} from '../../src/cli/exit-codes.js'
-import {clusterStatus} from '../../src/cli/local-cluster.js'
-import {DynError} from '../../src/errors.js'
 
-export default class ClusterStatus extends DynCommand {
-  static override summary = 'Show whether each node of a local cluster runs, serves and agrees on the ring.'
+export default class ClusterStatusCommand extends DynCommand {
+  static override summary = 'Show whether each node of a local cluster runs, serves and agrees on the ring, and the cluster\'s effective N/R/W.'
 
-  static override description = 'Exits 0 when every node serves and all agree on the ring, 3 otherwise.'
+  static override description = `A node serves when its own process (the pid the folder recorded) answers GET /health in the folder's cluster. A node that is not running shows its last pid and how it ended (exit code or signal, recorded by the process that started it), or that this is not known. Members that some node knows but the folder did not start (a node joined by hand with dyn start --seeds) are listed. The effective defaults are N capped by the members that own partitions, and R and W capped by that N.
+Exits 0 when every node of the folder serves, all agree on the ring and no other member is down; 3 otherwise; 2 when the folder holds no cluster.`
 
   static override examples = [
     {description: 'Check the demo cluster', command: '<%= config.bin %> cluster status --dir .dyn/demo'},
-    {description: 'The same for a script', command: '<%= config.bin %> cluster status --dir .dyn/demo --json'},
+    {description: 'The same for a script: one JSON object on stdout', command: '<%= config.bin %> cluster status --dir .dyn/demo --json'},
   ]
 
   static override flags = {
     dir: Flags.string({description: 'the cluster\'s folder', default: '.dyn/cluster'}),
-    json: Flags.boolean({description: 'print the status as JSON', default: false}),
+    json: Flags.boolean({description: 'print the status as one JSON object', default: false}),
   }
 
   async run(): Promise<void> {
-    const {flags} = await this.parse(ClusterStatus)
-    let status
+    const {flags} = await this.parse(ClusterStatusCommand)
+    let status: ClusterStatus
     try {
       status = await clusterStatus(flags.dir)
     } catch (error) {
-      if (error instanceof DynError) this.fail(flags.json, error.code, error.message)
-      throw error
+      this.failFromError(flags.json, error)
     }
-    if (flags.json) {
-      this.printJson({ok: status.agreed, ...status})
-    } else {
-      for (const node of status.nodes) {
-        const state = node.serving ? `serving, ${node.members} members, ring ${node.ringHash}` : node.running ? 'running, not answering' : 'stopped'
-        process.stdout.write(`${node.name.padEnd(6)} ${node.address.padEnd(16)} pid ${String(node.pid ?? '-').padEnd(8)} ${state}\n`)
-      }
-      process.stdout.write(status.agreed ? 'all nodes serve and agree on the ring\n' : 'the cluster is not fully up\n')
-    }
-    if (!status.agreed) this.exit(exitCodes.unavailable)
+    const otherDown = status.otherMembers.filter((m) => !m.up)
+    const ok = status.agreed && otherDown.length === 0
+    if (flags.json) this.printJson({ok, ...status})
+    else process.stdout.write(formatStatus(status, ok))
+    if (!ok) this.exit(exitCodes.unavailable)
   }
+}
+
+function nodeLine(node: NodeStatus): string {
+  const state = node.serving ? `serving, ${node.members} members, ring ${node.ringHash}` : (node.problem ?? 'stopped')
+  return `${node.name.padEnd(6)} ${node.address.padEnd(16)} pid ${String(node.pid ?? '-').padEnd(8)} ${state}\n`
+}
+
+function formatStatus(status: ClusterStatus, ok: boolean): string {
+  let text = status.nodes.map(nodeLine).join('')
+  for (const member of status.otherMembers) {
+    text += `${member.name.padEnd(6)} ${member.apiAddress.padEnd(16)} not started from this folder (${member.status}, ${member.up ? 'up' : 'down'})\n`
+  }
+  if (status.settings !== undefined) {
+    const {settings: s, effective: e} = status
+    const capped = e !== undefined && e.n < s.n ? ` (capped: ${status.ringMembers} member(s) own partitions)` : ''
+    const effective = e === undefined ? '' : `, effective N=${e.n} R=${e.r} W=${e.w}${capped}`
+    text += `settings N=${s.n} R=${s.r} W=${s.w}${effective}; ${s.partitions} partitions, conflicts: ${s.conflict}\n`
+  }
+  const notServing = status.nodes.filter((n) => !n.serving).map((n) => n.name)
+  if (status.nodes.every((n) => n.state === 'stopped')) return `${text}the cluster is stopped; start it with: dyn cluster up --dir ${status.dir}\n`
+  const others = status.otherMembers.length === 0 ? '' : `; ${status.otherMembers.length} other member(s) not started from this folder: ${status.otherMembers.map((m) => m.name).join(', ')}`
+  if (ok) return `${text}all nodes ${others === '' ? '' : 'of the folder '}serve and agree on the ring${others}\n`
+  if (notServing.length > 0) return `${text}the cluster is not fully up: ${notServing.join(', ')} ${notServing.length === 1 ? 'does' : 'do'} not serve${others}\n`
+  if (!status.agreed) return `${text}the cluster is not fully up: the nodes do not agree on the ring yet${others}\n`
+  return `${text}the cluster is not fully up: other member(s) down: ${status.otherMembers.filter((m) => !m.up).map((m) => m.name).join(', ')}\n`
 }

@@ -1,58 +1,98 @@
-import {Flags} from '@oclif/core'
+// The flags module alone: loading all of @oclif/core here would slow every start of the CLI.
+import * as Flags from '@oclif/core/flags'
+import {DynClient} from '../../src/client/http-client.js'
+import type {CreationSettings} from '../../src/cli/cluster-settings.js'
+import {conflictPolicies, creationSettingsDefault as defaults} from '../../src/cli/cluster-settings.js'
 import {DynCommand} from '../../src/cli/command-base.js'
-import {clusterUp} from '../../src/cli/local-cluster.js'
-import {DynError} from '../../src/errors.js'
+import {exitCodesHelp} from '../../src/cli/exit-codes.js'
+import {clusterUp, NodeExitedError, nodeCountDefault, nodeCountMax, portDefault, rpcPortOffset} from '../../src/cli/local-cluster.js'
+import type {UpResult} from '../../src/cli/local-cluster.js'
+import {describeSettings} from '../../src/cli/cluster-status.js'
+import {warnOnWeakQuorum} from '../../src/cli/quorum-check.js'
 
 export default class ClusterUp extends DynCommand {
-  static override summary = 'Start a local cluster of K detached nodes and wait until they agree on the ring.'
+  static override summary = 'Start a local cluster of K detached nodes, or the nodes of one that do not run, and wait until they agree on the ring.'
 
-  static override description = `Starts K \`dyn start\` processes named n1..nK whose client APIs listen on 127.0.0.1 ports P..P+K-1 (internode RPC on --rpc-port..+K-1, default P+1000). Their data, logs (nK.log) and the cluster description (cluster.json) live in --dir. Returns once every node serves, knows all K members and computes the same ring.
-Run again on a stopped cluster's folder to restart it on its data.`
+  static override description = `Starts K \`dyn start\` processes named n1..nK whose client APIs listen on 127.0.0.1 ports P..P+K-1 (internode RPC on --rpc-port..+K-1, default P+${rpcPortOffset}). Their data, logs (nK.log), pids and exit records and the cluster description (cluster.json) live in --dir. Returns once every node answers as itself (GET /health names the pid this command started and the folder's cluster id), knows all K members and computes the same ring; a node that exits while starting fails the command (node_exited) with the end of its log.
+On a folder that holds a cluster already, starts only the nodes that do not run (same names, ports and data, so they come back with their data) and leaves the running ones alone; with all running it starts nothing. The folder's node count, ports and settings are kept; flags that differ are refused.
+Settings (--partitions, --n, --r, --w, --conflict) are fixed when the cluster is created and checked before anything starts; --n larger than --nodes is refused. Warnings (R + W <= N; N above the node count, when each key gets fewer replicas) go to stderr.
+${exitCodesHelp}`
 
   static override examples = [
     {description: 'Three nodes on ports 7070-7072', command: '<%= config.bin %> cluster up --nodes 3 --dir .dyn/demo --port 7070'},
     {description: 'Five nodes resolving conflicts by last write wins', command: '<%= config.bin %> cluster up --nodes 5 --dir .dyn/lww --port 7170 --conflict lww'},
+    {description: 'Bring back the nodes of the demo cluster that crashed (or restart it after `cluster down`)', command: '<%= config.bin %> cluster up --dir .dyn/demo'},
+    {description: 'The same for a script: one JSON object on stdout', command: '<%= config.bin %> cluster up --dir .dyn/demo --json'},
   ]
 
+  // Numbers are checked by clusterUp rather than by oclif's min/max, so that a bad one is a
+  // coded error (a JSON object under --json) like every other bad input.
   static override flags = {
-    nodes: Flags.integer({description: 'how many nodes, K', default: 3, min: 1, max: 64}),
+    nodes: Flags.integer({description: `how many nodes, K, 1 to ${nodeCountMax} [default: the folder's, or ${nodeCountDefault}]`}),
     dir: Flags.string({description: 'folder for the nodes\' data, logs and pids', default: '.dyn/cluster'}),
-    port: Flags.integer({description: 'client API port of the first node, P', default: 7070, min: 1, max: 65535}),
-    'rpc-port': Flags.integer({description: 'internode port of the first node (default: P + 1000)', min: 1, max: 65535}),
-    partitions: Flags.integer({description: 'partitions on the ring, Q (a power of two)'}),
-    n: Flags.integer({description: 'the cluster\'s default N', min: 1}),
-    r: Flags.integer({description: 'the cluster\'s default R', min: 1}),
-    w: Flags.integer({description: 'the cluster\'s default W', min: 1}),
-    conflict: Flags.string({description: 'conflict policy', options: ['siblings', 'lww']}),
+    port: Flags.integer({description: `client API port of the first node, P [default: the folder's, or ${portDefault}]`}),
+    'rpc-port': Flags.integer({description: `internode port of the first node [default: the folder's, or P + ${rpcPortOffset}]`}),
+    partitions: Flags.integer({description: `partitions on the ring, Q (a power of two; new cluster only) [default: ${defaults.partitionCount}]`}),
+    n: Flags.integer({description: `the cluster's default N, at most --nodes (new cluster only) [default: ${defaults.defaultN}]`}),
+    r: Flags.integer({description: `the cluster's default R (new cluster only) [default: ${defaults.defaultR}]`}),
+    w: Flags.integer({description: `the cluster's default W (new cluster only) [default: ${defaults.defaultW}]`}),
+    conflict: Flags.string({description: `conflict policy (new cluster only) [default: ${defaults.conflictPolicy}]`, options: [...conflictPolicies]}),
     'request-timeout': Flags.integer({description: 'milliseconds a get/put may take on each node', min: 1}),
     'write-buffer-ms': Flags.integer({description: 'each node buffers writes and flushes them every this many ms (0: off)', min: 0}),
     timeout: Flags.integer({description: 'milliseconds to wait for the cluster to be ready', default: 30_000, min: 1}),
-    json: Flags.boolean({description: 'print the cluster as JSON', default: false}),
+    json: Flags.boolean({description: 'print the result as one JSON object', default: false}),
   }
 
   async run(): Promise<void> {
     const {flags} = await this.parse(ClusterUp)
+    const settings: Partial<CreationSettings> = {
+      ...(flags.partitions === undefined ? {} : {partitionCount: flags.partitions}),
+      ...(flags.n === undefined ? {} : {defaultN: flags.n}),
+      ...(flags.r === undefined ? {} : {defaultR: flags.r}),
+      ...(flags.w === undefined ? {} : {defaultW: flags.w}),
+      ...(flags.conflict === undefined ? {} : {conflictPolicy: flags.conflict as CreationSettings['conflictPolicy']}),
+    }
     const startArgs: string[] = []
-    for (const name of ['partitions', 'n', 'r', 'w', 'conflict', 'request-timeout', 'write-buffer-ms'] as const) {
+    for (const name of ['request-timeout', 'write-buffer-ms'] as const) {
       if (flags[name] !== undefined) startArgs.push(`--${name}`, String(flags[name]))
     }
     const log = (line: string): void => {
       if (!flags.json) process.stderr.write(`${line}\n`)
     }
+    let cluster: UpResult
     try {
-      const cluster = await clusterUp(
-        {dir: flags.dir, nodeCount: flags.nodes, port: flags.port, rpcPort: flags['rpc-port'] ?? flags.port + 1000, startArgs, readyTimeoutMs: flags.timeout},
-        log,
-      )
-      if (flags.json) {
-        this.printJson({ok: true, dir: flags.dir, nodes: cluster.nodes.map((n) => ({name: n.name, address: `${cluster.host}:${n.port}`, rpcAddress: `${cluster.host}:${n.rpcPort}`, pid: n.pid, data: n.dataDir, log: n.logFile}))})
-        return
-      }
-      const first = cluster.nodes[0]
-      process.stdout.write(`cluster of ${cluster.nodes.length} ready in ${flags.dir}; talk to it with --node ${cluster.host}:${first?.port} (the default is 127.0.0.1:7070), stop it with: dyn cluster down --dir ${flags.dir}\n`)
+      cluster = await clusterUp({dir: flags.dir, nodeCount: flags.nodes, port: flags.port, rpcPort: flags['rpc-port'], settings, startArgs, readyTimeoutMs: flags.timeout}, log)
     } catch (error) {
-      if (error instanceof DynError) this.fail(flags.json, error.code, error.message)
-      throw error
+      if (error instanceof NodeExitedError) this.fail(flags.json, error.code, error.message, error.details)
+      this.failFromError(flags.json, error)
     }
+    const first = cluster.nodes[0]
+    const client = new DynClient(`${cluster.host}:${first?.port}`, 2000)
+    const view = await client.getJson('/cluster').catch(() => undefined)
+    const described = view?.ok === true ? describeSettings(view.body) : undefined
+    const effective = described?.effective
+    if (described !== undefined && effective !== undefined && effective.n < described.settings.n) {
+      process.stderr.write(`warning: N=${described.settings.n} but only ${described.ringMembers} node(s) own partitions: each key gets ${effective.n} replica(s) (R=${effective.r}, W=${effective.w}) until more nodes join\n`)
+    }
+    await warnOnWeakQuorum(client, {n: flags.n, r: flags.r, w: flags.w})
+    if (flags.json) {
+      this.printJson({
+        ok: true,
+        dir: flags.dir,
+        clusterId: cluster.clusterId,
+        started: cluster.started,
+        alreadyRunning: cluster.alreadyRunning,
+        ...described,
+        nodes: cluster.nodes.map((n) => ({name: n.name, address: `${cluster.host}:${n.port}`, rpcAddress: `${cluster.host}:${n.rpcPort}`, pid: n.pid, data: n.dataDir, log: n.logFile})),
+      })
+      return
+    }
+    const what =
+      cluster.started.length === 0
+        ? `all ${cluster.nodes.length} nodes were running already; started none`
+        : cluster.alreadyRunning.length === 0
+          ? `started ${cluster.started.length} node(s)`
+          : `started ${cluster.started.join(', ')}; ${cluster.alreadyRunning.join(', ')} ran already and were left alone`
+    process.stdout.write(`cluster of ${cluster.nodes.length} ready in ${flags.dir} (${what}); talk to it with --node ${cluster.host}:${first?.port}, stop it with: dyn cluster down --dir ${flags.dir}\n`)
   }
 }

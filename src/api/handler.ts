@@ -95,7 +95,7 @@ async function route(service: KvService, request: IncomingMessage, reply: Reply)
   const reads: Record<string, () => unknown> = {
     '/cluster': () => service.cluster(),
     '/stats': () => service.stats(),
-    '/health': () => service.health(),
+    '/health': () => describeHealth(service),
   }
   const read = reads[path]
   if (read !== undefined) {
@@ -107,6 +107,15 @@ async function route(service: KvService, request: IncomingMessage, reply: Reply)
     error: 'route_not_found',
     message: `no route ${method} ${path}; the API serves /kv/{key}, /cluster, /cluster/preflist/{key}, /stats and /health`,
   })
+}
+
+/**
+ * GET /health: the node's own answer, plus the pid of the process serving it and the id of its
+ * cluster. With them a caller that started a node (`dyn cluster up`) can tell that node's answer
+ * from that of another process holding the same port.
+ */
+function describeHealth(service: KvService): unknown {
+  return {...(service.health() as Record<string, unknown>), pid: process.pid, clusterId: service.settings().clusterId}
 }
 
 /** Answer an error without reading the body: the connection closes if a body is still coming. */

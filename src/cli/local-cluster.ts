@@ -1,16 +1,25 @@
 /**
  * A local cluster: K `dyn start` processes, detached, sharing one folder that holds each
- * node's data, log and pid, and a `cluster.json` describing them. `dyn cluster up|down|status`
- * are thin wrappers around these functions, and so are the integration tests.
+ * node's data, log, pid and exit record, and a `cluster.json` describing them. `dyn cluster
+ * up|down` are thin wrappers around these functions (and `status` around cluster-status.ts),
+ * and so are the integration tests.
+ *
+ * A node is only ever taken for ready when its own process answers: `GET /health` must name the
+ * pid this folder started and the cluster id the folder's first node created. A port answered by
+ * some other process (another cluster holding the same ports, say) proves nothing.
  */
 
 import {spawn} from 'node:child_process'
-import {existsSync, openSync, closeSync, readFileSync} from 'node:fs'
+import {closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync} from 'node:fs'
 import {mkdir, readFile, writeFile} from 'node:fs/promises'
+import {constants as osConstants} from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
-import {DynError} from '../errors.js'
 import {DynClient} from '../client/http-client.js'
+import {DynError} from '../errors.js'
+import type {CreationSettings} from './cluster-settings.js'
+import {checkCreationSettings, creationSettingsArgs, creationSettingsDefault, settingFlags} from './cluster-settings.js'
+import {portsInUse} from './ports.js'
 
 export interface LocalNode {
   readonly name: string
@@ -23,39 +32,117 @@ export interface LocalNode {
 
 export interface LocalCluster {
   readonly host: string
-  /** The `dyn start` flags every node runs with; a restart reuses them unless new ones are given. */
+  /** The settings given explicitly when the cluster was created (the rest are the defaults). */
+  settings?: Partial<CreationSettings>
+  /** The other `dyn start` flags every node runs with; a restart reuses them unless new ones are given. */
   startArgs?: string[]
+  /** The id the first node drew when it created the cluster; every node of the folder must report it. */
+  clusterId?: string
   readonly nodes: LocalNode[]
 }
 
 export interface UpOptions {
   readonly dir: string
-  readonly nodeCount: number
-  readonly port: number
-  readonly rpcPort: number
-  /** Extra `dyn start` flags for every node (e.g. --partitions, --conflict, --write-buffer-ms). */
+  /** Undefined: the folder's count, or `nodeCountDefault` for a new folder. */
+  readonly nodeCount?: number
+  /** Client API port of the first node; undefined: the folder's, or `portDefault`. */
+  readonly port?: number
+  /** Internode port of the first node; undefined: the folder's, or port + `rpcPortOffset`. */
+  readonly rpcPort?: number
+  /** Settings for a new cluster (Q, default N/R/W, conflict policy); fixed once it exists. */
+  readonly settings?: Partial<CreationSettings>
+  /** Other `dyn start` flags for every node (e.g. --request-timeout, --write-buffer-ms). */
   readonly startArgs: readonly string[]
   readonly readyTimeoutMs: number
 }
 
-const clusterFileName = 'cluster.json'
-/** How often readiness and shutdown are polled. */
-const pollIntervalMs = 100
+/** What `clusterUp` did: the cluster, which nodes it started and which already ran. */
+export interface UpResult extends LocalCluster {
+  readonly started: string[]
+  readonly alreadyRunning: string[]
+}
+
+/**
+ * A failure of the local cluster that is not an API error: a node of the folder exited while it
+ * was starting. Its code is as stable as the API's; the CLI exits 2 for it (the usual causes, a
+ * port or data folder in use or settings that do not match the stored cluster, are fixed on the
+ * command line), and `details` carry the node, how it ended and the end of its log.
+ */
+export class NodeExitedError extends Error {
+  readonly code = 'node_exited'
+  constructor(
+    message: string,
+    readonly details: Record<string, unknown>,
+  ) {
+    super(message)
+    this.name = 'NodeExitedError'
+  }
+}
+
+export const nodeCountDefault = 3
+export const nodeCountMax = 64
+export const portDefault = 7070
+/** The internode port of a node is its client port plus this, unless --rpc-port says otherwise. */
+export const rpcPortOffset = 1000
 export const stopGraceMsDefault = 5000
 
+export const clusterFileName = 'cluster.json'
+/** How often readiness and shutdown are polled. */
+const pollIntervalMs = 100
+/** The wrapper writes the node's pid within milliseconds; past this it failed to start it. */
+const pidFileWaitMs = 5000
+/** A node's exit record follows its exit within milliseconds; how long to wait for it. */
+const exitRecordWaitMs = 1000
+/** Lines of a node's log quoted when it exits while starting. */
+const logTailLines = 10
+/** Each readiness or status request to a node gives up after this. */
+export const probeTimeoutMs = 2000
+
 const runScript = fileURLToPath(new URL('../../../bin/run.js', import.meta.url))
+
+/**
+ * The detached process is this small POSIX shell wrapper around `dyn start`: it records the
+ * node's pid (the node itself, not the wrapper, is what gets signalled and what /health names)
+ * and, when the node ends for whatever reason, SIGKILL included, its exit status. The shell
+ * reports a death by signal S as status 128 + S. Both files are written whole or not at all.
+ */
+const wrapperScript = [
+  'exit_file=$1; pid_file=$2; shift 2',
+  '"$@" &',
+  'child=$!',
+  'printf "%s\\n" "$child" > "$pid_file.tmp" && mv "$pid_file.tmp" "$pid_file"',
+  'wait "$child"',
+  'status=$?',
+  'printf \'{"pid": %s, "status": %s, "endedAt": "%s"}\\n\' "$child" "$status" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" > "$exit_file.tmp" && mv "$exit_file.tmp" "$exit_file"',
+].join('\n')
 
 function clusterFile(dir: string): string {
   return path.join(dir, clusterFileName)
 }
 
+function pidFile(node: LocalNode): string {
+  return path.join(path.dirname(node.logFile), `${node.name}.pid`)
+}
+
+function exitFile(node: LocalNode): string {
+  return path.join(path.dirname(node.logFile), `${node.name}.exit.json`)
+}
+
 export async function readCluster(dir: string): Promise<LocalCluster | undefined> {
   if (!existsSync(clusterFile(dir))) return undefined
-  return JSON.parse(await readFile(clusterFile(dir), 'utf8')) as LocalCluster
+  const text = await readFile(clusterFile(dir), 'utf8')
+  try {
+    const cluster = JSON.parse(text) as LocalCluster
+    if (typeof cluster.host === 'string' && Array.isArray(cluster.nodes)) return cluster
+  } catch {
+    // Reported below, with what to do.
+  }
+  throw new DynError('bad_parameter', `${clusterFile(dir)} is not a cluster description; restore it, or use another --dir`)
 }
 
 async function writeCluster(dir: string, cluster: LocalCluster): Promise<void> {
-  await writeFile(clusterFile(dir), `${JSON.stringify(cluster, null, 2)}\n`)
+  const {host, settings, startArgs, clusterId, nodes} = cluster
+  await writeFile(clusterFile(dir), `${JSON.stringify({host, settings, startArgs, clusterId, nodes}, null, 2)}\n`)
 }
 
 /** Whether `pid` is a live `dyn start` process for this node (not a recycled pid). */
@@ -76,104 +163,305 @@ export function isNodeProcess(node: LocalNode): boolean {
 
 const wait = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
-export async function clusterUp(options: UpOptions, log: (line: string) => void): Promise<LocalCluster> {
-  await mkdir(options.dir, {recursive: true})
+/**
+ * Start the nodes of the folder that do not run, leave those that do alone, and wait until all
+ * of them serve as one cluster. A new folder gets a new cluster; a stopped one restarts on its
+ * data; one with a crashed node gets that node back (same name, ports and data folder).
+ * On failure only the nodes started here are stopped again.
+ */
+export async function clusterUp(options: UpOptions, log: (line: string) => void): Promise<UpResult> {
   const dir = path.resolve(options.dir)
   const existing = await readCluster(dir)
-  if (existing !== undefined && existing.nodes.some(isNodeProcess)) {
-    throw new DynError('bad_parameter', `a cluster is already running in ${options.dir}; stop it with: dyn cluster down --dir ${options.dir}`)
+  const cluster = planCluster(dir, existing, options)
+  if (options.startArgs.length > 0 || cluster.startArgs === undefined) cluster.startArgs = [...options.startArgs]
+  const alreadyRunning = cluster.nodes.filter(isNodeProcess)
+  const missing = cluster.nodes.filter((node) => !alreadyRunning.includes(node))
+  for (const node of alreadyRunning) log(`${node.name} (pid ${node.pid}) is running; left alone`)
+  await checkPortsFree(cluster, missing)
+  await mkdir(dir, {recursive: true})
+  const started: LocalNode[] = []
+  // One deadline for the whole start, however many waits it takes.
+  const deadlineMs = Date.now() + options.readyTimeoutMs
+  const remainingMs = (): number => Math.max(1, deadlineMs - Date.now())
+  try {
+    await startMissing(dir, cluster, alreadyRunning, missing, started, remainingMs, log)
+    const clusterId = await waitForNodes(cluster, cluster.nodes, cluster.nodes.length, remainingMs())
+    cluster.clusterId = clusterId
+    await writeCluster(dir, cluster)
+  } catch (error) {
+    // What this call started is stopped again, so that no detached process is left behind;
+    // nodes that were running before are not this call's to stop. Those stopped here read as
+    // stopped; one that exited by itself keeps its pid, so that status can say how it ended.
+    const stopped = await stopNodes(started, stopGraceMsDefault, log)
+    for (const node of started) if (stopped.includes(node.name)) node.pid = undefined
+    await writeCluster(dir, cluster).catch(() => undefined)
+    throw error
   }
-  if (existing !== undefined && existing.nodes.length !== options.nodeCount) {
-    throw new DynError('bad_parameter', `${options.dir} holds a cluster of ${existing.nodes.length} nodes; use --nodes ${existing.nodes.length}, or another --dir`)
+  return {...cluster, started: started.map((n) => n.name), alreadyRunning: alreadyRunning.map((n) => n.name)}
+}
+
+/** Start `missing`: a new cluster's first node alone first, then the rest seeded by what runs. */
+async function startMissing(
+  dir: string,
+  cluster: LocalCluster,
+  running: readonly LocalNode[],
+  missing: readonly LocalNode[],
+  started: LocalNode[],
+  remainingMs: () => number,
+  log: (line: string) => void,
+): Promise<void> {
+  const startArgs = [...creationSettingsArgs(cluster.settings ?? {}), ...(cluster.startArgs ?? [])]
+  const seeds = running.map((node) => `${cluster.host}:${node.rpcPort}`)
+  for (const node of missing) {
+    // With nothing running, the first node starts without seeds: on a new folder it creates the
+    // cluster, on a stopped one it comes back from its stored member table. It must serve
+    // before the others try to join through it. A node started next to running ones joins
+    // through all of them (it, too, prefers its stored table when it has one).
+    startLocalNode(cluster, node, seeds.length === 0 ? startArgs : [...startArgs, '--seeds', seeds.join(',')])
+    started.push(node)
+    // Recorded at once, so that `cluster down` can always find what was started.
+    await writeCluster(dir, cluster)
+    log(`started ${node.name} (pid ${node.pid}) on ${cluster.host}:${node.port}, internode ${cluster.host}:${node.rpcPort}`)
+    if (seeds.length === 0) {
+      cluster.clusterId = await waitForNodes(cluster, [node], undefined, remainingMs())
+      seeds.push(`${cluster.host}:${node.rpcPort}`)
+    }
   }
-  const host = '127.0.0.1'
-  const cluster: LocalCluster = existing ?? {
-    host,
-    nodes: Array.from({length: options.nodeCount}, (_, i) => ({
+}
+
+function newCluster(dir: string, options: UpOptions): LocalCluster {
+  const nodeCount = options.nodeCount ?? nodeCountDefault
+  const port = options.port ?? portDefault
+  const rpcPort = options.rpcPort ?? port + rpcPortOffset
+  if (!Number.isInteger(nodeCount) || nodeCount < 1 || nodeCount > nodeCountMax) {
+    throw new DynError('bad_parameter', `--nodes ${nodeCount}: a local cluster has 1 to ${nodeCountMax} nodes`)
+  }
+  for (const [flag, first] of [['--port', port], ['--rpc-port', rpcPort]] as const) {
+    if (!Number.isInteger(first) || first < 1 || first + nodeCount - 1 > 65535) {
+      throw new DynError('bad_parameter', `${flag} ${first}: the ${nodeCount} nodes need ports ${first}..${first + nodeCount - 1}, all between 1 and 65535; choose a lower ${flag}`)
+    }
+  }
+  if (Math.abs(port - rpcPort) < nodeCount) {
+    throw new DynError('bad_parameter', `--port ${port} and --rpc-port ${rpcPort}: the ${nodeCount} client ports and internode ports overlap; keep them at least ${nodeCount} apart`)
+  }
+  const settings = options.settings ?? {}
+  const checked = checkCreationSettings(settings)
+  if (!checked.ok) throw new DynError(checked.error, checked.message)
+  if (settings.defaultN !== undefined && settings.defaultN > nodeCount) {
+    throw new DynError(
+      'bad_parameter',
+      `--n ${settings.defaultN} is larger than --nodes ${nodeCount}: every key would have only ${nodeCount} replicas, and N is fixed once the cluster exists; use --nodes ${settings.defaultN}, or --n ${nodeCount} or less`,
+    )
+  }
+  return {
+    host: '127.0.0.1',
+    settings: {...settings},
+    nodes: Array.from({length: nodeCount}, (_, i) => ({
       name: `n${i + 1}`,
-      port: options.port + i,
-      rpcPort: options.rpcPort + i,
+      port: port + i,
+      rpcPort: rpcPort + i,
       dataDir: path.join(dir, `n${i + 1}`),
       logFile: path.join(dir, `n${i + 1}.log`),
       pid: undefined,
     })),
   }
+}
+
+/**
+ * The cluster `up` works on. A folder that holds one keeps its nodes, ports and settings, except
+ * when that cluster never got ready (no id recorded) and nothing of it runs: then it is planned
+ * afresh from the flags, the folder's record filling in what they leave out, so that a failed
+ * first `up` (a port or data folder in use) does not tie the next one to its mistakes.
+ */
+function planCluster(dir: string, existing: LocalCluster | undefined, options: UpOptions): LocalCluster {
+  if (existing === undefined) return newCluster(dir, options)
+  if (existing.clusterId !== undefined || existing.nodes.some(isNodeProcess)) return checkExisting(existing, options)
+  const first = existing.nodes[0]
+  const settingsGiven = Object.keys(options.settings ?? {}).length > 0
+  const planned = newCluster(dir, {
+    ...options,
+    nodeCount: options.nodeCount ?? existing.nodes.length,
+    port: options.port ?? first?.port,
+    rpcPort: options.rpcPort ?? (options.port === undefined ? first?.rpcPort : undefined),
+    settings: settingsGiven ? options.settings : existing.settings,
+  })
+  if (existing.startArgs !== undefined) planned.startArgs = existing.startArgs
+  return planned
+}
+
+/** An existing folder keeps its nodes, ports and settings: flags that say otherwise are refused. */
+function checkExisting(cluster: LocalCluster, options: UpOptions): LocalCluster {
   const first = cluster.nodes[0]
-  if (first === undefined) throw new DynError('bad_parameter', '--nodes must be at least 1')
-  const seed = `${cluster.host}:${first.rpcPort}`
-  if (options.startArgs.length > 0 || cluster.startArgs === undefined) cluster.startArgs = [...options.startArgs]
-  const startArgs = cluster.startArgs
-  try {
-    for (const node of cluster.nodes) {
-      startLocalNode(cluster, node, node === first ? startArgs : [...startArgs, '--seeds', seed])
-      // Recorded at once, so that `cluster down` can always find what was started.
-      await writeCluster(dir, cluster)
-      log(`started ${node.name} (pid ${node.pid}) on ${cluster.host}:${node.port}, internode ${cluster.host}:${node.rpcPort}`)
-      // The first node must be listening before the others try to join through it.
-      if (node === first) await waitForNodes(cluster, [node], undefined, options.readyTimeoutMs)
-    }
-    await waitForNodes(cluster, cluster.nodes, cluster.nodes.length, options.readyTimeoutMs)
-  } catch (error) {
-    // A cluster that did not come up is stopped whole: no detached process is left behind.
-    await clusterDown(dir, stopGraceMsDefault, log).catch(() => undefined)
-    throw error
+  if (first === undefined) throw new DynError('bad_parameter', `${options.dir} describes a cluster without nodes; use another --dir`)
+  const refuse = (what: string): never => {
+    throw new DynError('bad_parameter', `${options.dir} holds a cluster ${what}; drop the flag to use it as it is, or use another --dir`)
+  }
+  if (options.nodeCount !== undefined && options.nodeCount !== cluster.nodes.length) refuse(`of ${cluster.nodes.length} nodes (not --nodes ${options.nodeCount})`)
+  if (options.port !== undefined && options.port !== first.port) refuse(`whose first node has port ${first.port} (not --port ${options.port})`)
+  if (options.rpcPort !== undefined && options.rpcPort !== first.rpcPort) refuse(`whose first node has internode port ${first.rpcPort} (not --rpc-port ${options.rpcPort})`)
+  const recorded = cluster.settings ?? {}
+  for (const [key, value] of Object.entries(options.settings ?? {}) as Array<[keyof CreationSettings, unknown]>) {
+    const fixed = recorded[key] ?? creationSettingsDefault[key]
+    if (value !== undefined && value !== fixed) refuse(`created with ${settingFlags[key]} ${fixed}, fixed since (not ${settingFlags[key]} ${String(value)})`)
   }
   return cluster
 }
 
-/** Start one node of a local cluster as a detached process logging to its file; sets `node.pid`. */
-export function startLocalNode(cluster: LocalCluster, node: LocalNode, extraArgs: readonly string[]): void {
-  const args = [runScript, 'start', '--name', node.name, '--host', cluster.host, '--port', String(node.port), '--rpc-port', String(node.rpcPort), '--data', node.dataDir, ...extraArgs]
-  const logFd = openSync(node.logFile, 'a')
-  const child = spawn(process.execPath, args, {detached: true, stdio: ['ignore', logFd, logFd]})
-  closeSync(logFd)
-  child.unref()
-  node.pid = child.pid
+/** Refuse early, before anything starts, when a port of a node to start is taken already. */
+async function checkPortsFree(cluster: LocalCluster, nodes: readonly LocalNode[]): Promise<void> {
+  const wanted = nodes.flatMap((node) => [
+    {port: node.port, what: `the client port of ${node.name}`},
+    {port: node.rpcPort, what: `the internode port of ${node.name}`},
+  ])
+  const taken = new Set(await portsInUse(wanted.map((w) => w.port), cluster.host))
+  const clashes = wanted.filter((w) => taken.has(w.port))
+  if (clashes.length === 0) return
+  throw new DynError(
+    'bad_parameter',
+    `${clashes.map((c) => `${cluster.host}:${c.port} (${c.what})`).join(', ')} ${clashes.length === 1 ? 'is' : 'are'} in use by another process, perhaps another cluster; stop it, or choose free ports with --port and --rpc-port (for a new folder)`,
+    {ports: clashes.map((c) => c.port)},
+  )
 }
 
-/** Wait until every node serves and (unless `memberCount` is undefined) reports that many members and the same ring. */
-export async function waitForNodes(cluster: LocalCluster, nodes: readonly LocalNode[], memberCount: number | undefined, timeoutMs: number): Promise<void> {
+/**
+ * Start one node of a local cluster as a detached process (the wrapper above) logging to its
+ * file; sets `node.pid` to the node's own pid once the wrapper has reported it, which takes
+ * milliseconds. Synchronous, so that the pid is known as soon as this returns.
+ */
+export function startLocalNode(cluster: LocalCluster, node: LocalNode, extraArgs: readonly string[]): void {
+  mkdirSync(path.dirname(node.logFile), {recursive: true})
+  rmSync(pidFile(node), {force: true})
+  rmSync(exitFile(node), {force: true})
+  const args = [runScript, 'start', '--name', node.name, '--host', cluster.host, '--port', String(node.port), '--rpc-port', String(node.rpcPort), '--data', node.dataDir, ...extraArgs]
+  const logFd = openSync(node.logFile, 'a')
+  const wrapper = spawn('/bin/sh', ['-c', wrapperScript, 'dyn-node', exitFile(node), pidFile(node), process.execPath, ...args], {detached: true, stdio: ['ignore', logFd, logFd]})
+  closeSync(logFd)
+  // A failed spawn is also reported as an 'error' event, after this has thrown already.
+  wrapper.once('error', () => undefined)
+  wrapper.unref()
+  if (wrapper.pid === undefined) throw new DynError('internal', `could not start ${node.name}: /bin/sh could not be run`)
+  const sleeper = new Int32Array(new SharedArrayBuffer(4))
+  const deadline = Date.now() + pidFileWaitMs
+  while (Date.now() < deadline) {
+    const pid = existsSync(pidFile(node)) ? Number.parseInt(readFileSync(pidFile(node), 'utf8'), 10) : Number.NaN
+    if (Number.isInteger(pid) && pid > 0) {
+      node.pid = pid
+      return
+    }
+    Atomics.wait(sleeper, 0, 0, 5)
+  }
+  throw new DynError('internal', `could not start ${node.name}: its wrapper (/bin/sh) reported no pid within ${pidFileWaitMs} ms; see ${node.logFile}`)
+}
+
+/** How a node's process ended, from its wrapper's record; undefined when unknown. */
+export interface NodeEnding {
+  readonly exitCode?: number
+  readonly signal?: string
+  readonly endedAt?: string
+}
+
+/** The wrapper's exit record for the node's recorded pid (a record of an earlier pid is not it). */
+export function nodeEnding(node: LocalNode): NodeEnding | undefined {
+  try {
+    const record = JSON.parse(readFileSync(exitFile(node), 'utf8')) as {pid: number; status: number; endedAt?: string}
+    if (record.pid !== node.pid) return undefined
+    const endedAt = typeof record.endedAt === 'string' ? {endedAt: record.endedAt} : {}
+    if (record.status > 128) {
+      const signal = Object.entries(osConstants.signals).find(([, number]) => number === record.status - 128)?.[0]
+      if (signal !== undefined) return {signal, ...endedAt}
+    }
+    return {exitCode: record.status, ...endedAt}
+  } catch {
+    return undefined
+  }
+}
+
+/** "exited with code 2", "killed by SIGKILL", or that it is not known. */
+export function describeEnding(pid: number | undefined, ending: NodeEnding | undefined): string {
+  if (ending?.signal !== undefined) return `pid ${pid} killed by ${ending.signal}`
+  if (ending?.exitCode !== undefined) return `pid ${pid} exited with code ${ending.exitCode}`
+  return `pid ${pid} gone, how it ended is not known`
+}
+
+async function exitedWhileStarting(node: LocalNode): Promise<NodeExitedError> {
+  let ending = nodeEnding(node)
+  for (let waitedMs = 0; ending === undefined && waitedMs < exitRecordWaitMs; waitedMs += 50) {
+    await wait(50)
+    ending = nodeEnding(node)
+  }
+  const logTail = tail(node.logFile, logTailLines)
+  return new NodeExitedError(`${node.name} exited while starting (${describeEnding(node.pid, ending)}); its log (${node.logFile}) ends with:\n${logTail.join('\n')}`, {
+    node: node.name,
+    pid: node.pid,
+    ...ending,
+    log: node.logFile,
+    logTail,
+  })
+}
+
+/**
+ * Wait until every node of `nodes` serves as itself (its /health names its pid) in one cluster
+ * (the folder's recorded id, or else one id shared by all), and, unless `memberCount` is
+ * undefined, knows at least that many members and computes the same ring. Returns the cluster
+ * id. A node whose process exits fails the wait at once with a `NodeExitedError`.
+ */
+export async function waitForNodes(cluster: LocalCluster, nodes: readonly LocalNode[], memberCount: number | undefined, timeoutMs: number): Promise<string> {
   const deadline = Date.now() + timeoutMs
   let lastProblem = 'no answer yet'
   while (Date.now() < deadline) {
+    const views = await Promise.all(nodes.map((node) => probe(cluster, node)))
     const dead = nodes.find((node) => !isNodeProcess(node))
-    if (dead !== undefined) {
-      throw new DynError('unreachable', `${dead.name} exited while starting; its log (${dead.logFile}) ends with:\n${tail(dead.logFile, 10)}`)
-    }
-    const views = await Promise.all(nodes.map((node) => new DynClient(`${cluster.host}:${node.port}`, 2000).getJson('/health').catch(() => undefined)))
-    const hashes = new Set<string>()
-    let ready = true
-    for (const [i, view] of views.entries()) {
-      if (view === undefined || !view.ok) {
-        ready = false
-        lastProblem = `${nodes[i]?.name} does not answer yet`
-        continue
-      }
-      hashes.add(String(view.body.ringHash))
-      if (memberCount !== undefined && view.body.members !== memberCount) {
-        ready = false
-        lastProblem = `${nodes[i]?.name} knows ${String(view.body.members)} of ${memberCount} members`
-      }
-    }
-    if (ready && (memberCount === undefined || hashes.size === 1)) return
-    if (ready) lastProblem = 'the nodes do not agree on the ring yet'
+    if (dead !== undefined) throw await exitedWhileStarting(dead)
+    const problem = readinessProblem(cluster, nodes, views, memberCount)
+    if (problem === undefined) return String(views[0]?.clusterId)
+    lastProblem = problem
     await wait(pollIntervalMs)
   }
   throw new DynError('timeout', `the cluster was not ready after ${timeoutMs} ms (${lastProblem}); see the logs in the cluster folder`)
 }
 
-function tail(file: string, lines: number): string {
+export interface HealthView {
+  readonly pid: unknown
+  readonly node: unknown
+  readonly clusterId: unknown
+  readonly members: unknown
+  readonly ringHash: unknown
+}
+
+export async function probe(cluster: LocalCluster, node: LocalNode): Promise<HealthView | undefined> {
+  const answer = await new DynClient(`${cluster.host}:${node.port}`, probeTimeoutMs).getJson('/health').catch(() => undefined)
+  return answer?.ok === true ? (answer.body as unknown as HealthView) : undefined
+}
+
+/** Why the nodes are not ready yet, or undefined when they are: the readiness rule, pure. */
+function readinessProblem(cluster: LocalCluster, nodes: readonly LocalNode[], views: ReadonlyArray<HealthView | undefined>, memberCount: number | undefined): string | undefined {
+  const clusterId = cluster.clusterId ?? views[0]?.clusterId
+  const hashes = new Set<unknown>()
+  for (const [i, node] of nodes.entries()) {
+    const view = views[i]
+    if (view === undefined) return `${node.name} does not answer yet`
+    if (view.pid !== node.pid || view.node !== node.name) {
+      return `${cluster.host}:${node.port} is answered by ${String(view.node)} (pid ${String(view.pid)}), not by ${node.name} (pid ${node.pid})`
+    }
+    if (view.clusterId !== clusterId) return `${node.name} is in cluster ${String(view.clusterId)}, not in this folder's cluster ${String(clusterId)}`
+    if (memberCount !== undefined && Number(view.members) < memberCount) return `${node.name} knows ${String(view.members)} of ${memberCount} members`
+    hashes.add(view.ringHash)
+  }
+  if (memberCount !== undefined && hashes.size > 1) return 'the nodes do not agree on the ring yet'
+  return undefined
+}
+
+function tail(file: string, lines: number): string[] {
   try {
-    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n')
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines)
   } catch {
-    return '(no log)'
+    return ['(no log)']
   }
 }
 
-export async function clusterDown(dir: string, graceMs: number, log: (line: string) => void): Promise<LocalCluster> {
-  const cluster = await readCluster(dir)
-  if (cluster === undefined) throw new DynError('bad_parameter', `no cluster in ${dir} (no ${clusterFileName}); nothing to stop`)
-  const running = cluster.nodes.filter(isNodeProcess)
+/** Stop the nodes that run (SIGTERM, then SIGKILL after `graceMs`); the names of those stopped. */
+async function stopNodes(nodes: readonly LocalNode[], graceMs: number, log: (line: string) => void): Promise<string[]> {
+  const running = nodes.filter(isNodeProcess)
   for (const node of running) process.kill(node.pid as number, 'SIGTERM')
   const deadline = Date.now() + graceMs
   while (running.some(isNodeProcess) && Date.now() < deadline) await wait(pollIntervalMs)
@@ -183,34 +471,15 @@ export async function clusterDown(dir: string, graceMs: number, log: (line: stri
   }
   while (running.some(isNodeProcess)) await wait(pollIntervalMs)
   for (const node of running) log(`stopped ${node.name} (pid ${node.pid})`)
+  return running.map((node) => node.name)
+}
+
+/** Stop every running node of the folder; the description, and which nodes were stopped. */
+export async function clusterDown(dir: string, graceMs: number, log: (line: string) => void): Promise<LocalCluster & {stopped: string[]}> {
+  const cluster = await readCluster(dir)
+  if (cluster === undefined) throw new DynError('bad_parameter', `no cluster in ${dir} (no ${clusterFileName}); nothing to stop`)
+  const stopped = await stopNodes(cluster.nodes, graceMs, log)
   for (const node of cluster.nodes) node.pid = undefined
   await writeCluster(dir, cluster)
-  return cluster
-}
-
-export interface NodeStatus {
-  readonly name: string
-  readonly address: string
-  readonly pid: number | undefined
-  readonly running: boolean
-  readonly serving: boolean
-  readonly members?: number
-  readonly ringHash?: string
-}
-
-export async function clusterStatus(dir: string): Promise<{nodes: NodeStatus[]; agreed: boolean}> {
-  const cluster = await readCluster(dir)
-  if (cluster === undefined) throw new DynError('bad_parameter', `no cluster in ${dir} (no ${clusterFileName}); start one with: dyn cluster up --dir ${dir}`)
-  const nodes = await Promise.all(
-    cluster.nodes.map(async (node): Promise<NodeStatus> => {
-      const address = `${cluster.host}:${node.port}`
-      const running = isNodeProcess(node)
-      const health = running ? await new DynClient(address, 2000).getJson('/health').catch(() => undefined) : undefined
-      const base = {name: node.name, address, pid: running ? node.pid : undefined, running}
-      if (health === undefined || !health.ok) return {...base, serving: false}
-      return {...base, serving: true, members: Number(health.body.members), ringHash: String(health.body.ringHash)}
-    }),
-  )
-  const hashes = new Set(nodes.filter((n) => n.serving).map((n) => n.ringHash))
-  return {nodes, agreed: nodes.every((n) => n.serving) && hashes.size === 1}
+  return {...cluster, stopped}
 }

@@ -1,0 +1,129 @@
+/**
+ * What `dyn cluster status` reports about a local cluster: each node of the folder (serving as
+ * itself, running but not answering, exited and how, or stopped), the members some node knows
+ * that the folder did not start (a node joined by hand), and the cluster's settings beside the
+ * defaults a request actually gets.
+ */
+
+import {DynClient} from '../client/http-client.js'
+import {DynError} from '../errors.js'
+import type {LocalCluster, LocalNode, NodeEnding} from './local-cluster.js'
+import {clusterFileName, describeEnding, isNodeProcess, nodeEnding, probe, probeTimeoutMs, readCluster} from './local-cluster.js'
+
+/** How a node of the folder is: serving as itself, running but not answering, exited, or stopped. */
+export type NodeState = 'serving' | 'not_answering' | 'exited' | 'stopped'
+
+export interface NodeStatus {
+  readonly name: string
+  readonly address: string
+  readonly rpcAddress: string
+  /** The pid recorded for it: the live process, or the one that ended. */
+  readonly pid: number | undefined
+  readonly running: boolean
+  readonly serving: boolean
+  readonly state: NodeState
+  /** How its process ended, when it is not running and its wrapper recorded that. */
+  readonly ended?: NodeEnding
+  readonly members?: number
+  readonly ringHash?: string
+  readonly clusterId?: string
+  /** What is wrong, in words, when it does not serve. */
+  readonly problem?: string
+}
+
+/** A member some node reports that the folder did not start (a node joined by hand). */
+export interface OtherMember {
+  readonly name: string
+  readonly apiAddress: string
+  readonly rpcAddress: string
+  readonly status: string
+  readonly up: boolean
+}
+
+export interface QuorumDefaults {
+  readonly n: number
+  readonly r: number
+  readonly w: number
+}
+
+export interface ClusterStatus {
+  readonly dir: string
+  readonly nodes: NodeStatus[]
+  /** Every node of the folder serves as itself and all agree on the ring. */
+  readonly agreed: boolean
+  readonly otherMembers: OtherMember[]
+  /** The cluster's settings and effective defaults, as a serving node reports them. */
+  readonly settings?: ClusterSettingsView
+  readonly effective?: QuorumDefaults
+  /** Members that own partitions, as that node sees them. */
+  readonly ringMembers?: number
+}
+
+/** A cluster's settings in the CLI's JSON names. */
+export interface ClusterSettingsView extends QuorumDefaults {
+  readonly partitions: number
+  readonly conflict: string
+  readonly clusterId: string
+}
+
+/**
+ * The default N/R/W a request gets, as the node reports them in GET /cluster (`effective`): the
+ * settings fitted to the members that own partitions (N at most their count, R and W at most N).
+ * The rule is the server's; the CLI only reads it. Undefined when the answer lacks it.
+ */
+export function effectiveDefaults(clusterBody: Record<string, unknown>): QuorumDefaults | undefined {
+  const reported = clusterBody.effective as Partial<QuorumDefaults> | undefined
+  if (reported === undefined || ![reported.n, reported.r, reported.w].every(Number.isInteger)) return undefined
+  return {n: reported.n as number, r: reported.r as number, w: reported.w as number}
+}
+
+/** The settings, effective defaults and partition owners of a GET /cluster answer. */
+export function describeSettings(clusterBody: Record<string, unknown>): {settings: ClusterSettingsView; effective?: QuorumDefaults; ringMembers: number} {
+  const s = clusterBody.settings as Record<'defaultN' | 'defaultR' | 'defaultW' | 'partitionCount', number> & Record<'conflictPolicy' | 'clusterId', string>
+  const members = (clusterBody.members ?? []) as Array<{partitions?: number}>
+  const effective = effectiveDefaults(clusterBody)
+  return {
+    settings: {n: s.defaultN, r: s.defaultR, w: s.defaultW, partitions: s.partitionCount, conflict: s.conflictPolicy, clusterId: s.clusterId},
+    ...(effective === undefined ? {} : {effective}),
+    ringMembers: members.filter((m) => (m.partitions ?? 0) > 0).length,
+  }
+}
+
+async function nodeStatus(cluster: LocalCluster, node: LocalNode): Promise<NodeStatus> {
+  const base = {name: node.name, address: `${cluster.host}:${node.port}`, rpcAddress: `${cluster.host}:${node.rpcPort}`, pid: node.pid}
+  if (!isNodeProcess(node)) {
+    if (node.pid === undefined) return {...base, running: false, serving: false, state: 'stopped'}
+    const ended = nodeEnding(node)
+    return {...base, running: false, serving: false, state: 'exited', ...(ended === undefined ? {} : {ended}), problem: `not running (${describeEnding(node.pid, ended)})`}
+  }
+  const view = await probe(cluster, node)
+  if (view === undefined) return {...base, running: true, serving: false, state: 'not_answering', problem: 'running, but its client port does not answer'}
+  if (view.pid !== node.pid) {
+    return {...base, running: true, serving: false, state: 'not_answering', problem: `running, but its client port is answered by ${String(view.node)} (pid ${String(view.pid)})`}
+  }
+  const identity = {members: Number(view.members), ringHash: String(view.ringHash), clusterId: String(view.clusterId)}
+  if (cluster.clusterId !== undefined && view.clusterId !== cluster.clusterId) {
+    return {...base, running: true, serving: false, state: 'not_answering', ...identity, problem: `serving cluster ${String(view.clusterId)}, not this folder's ${cluster.clusterId}`}
+  }
+  return {...base, running: true, serving: true, state: 'serving', ...identity}
+}
+
+export async function clusterStatus(dir: string): Promise<ClusterStatus> {
+  const cluster = await readCluster(dir)
+  if (cluster === undefined) throw new DynError('bad_parameter', `no cluster in ${dir} (no ${clusterFileName}); start one with: dyn cluster up --dir ${dir}`)
+  const nodes = await Promise.all(cluster.nodes.map((node) => nodeStatus(cluster, node)))
+  const serving = nodes.filter((n) => n.serving)
+  const hashes = new Set(serving.map((n) => n.ringHash))
+  const agreed = serving.length === nodes.length && hashes.size === 1
+  const base = {dir, nodes, agreed, otherMembers: [] as OtherMember[]}
+  // Any serving node's view of the cluster will do; it names members the folder does not know.
+  const view = serving[0] === undefined ? undefined : await new DynClient(serving[0].address, probeTimeoutMs).getJson('/cluster').catch(() => undefined)
+  if (view === undefined || !view.ok) return base
+  const known = new Set(cluster.nodes.map((node) => node.name))
+  const members = (view.body.members ?? []) as OtherMember[]
+  return {
+    ...base,
+    otherMembers: members.filter((m) => !known.has(m.name)).map(({name, apiAddress, rpcAddress, status, up}) => ({name, apiAddress, rpcAddress, status, up})),
+    ...describeSettings(view.body),
+  }
+}

@@ -1,0 +1,251 @@
+// `dyn cluster up|down|status` with real processes: readiness is checked against the folder's
+// own nodes (never another cluster that holds the ports), a node that exits while starting
+// fails `up` with the end of its log, `up` brings back a crashed node and leaves the running ones
+// alone, `status` says how a node ended and names members the folder did not start, settings are
+// checked (and the effective N/R/W shown), and every --json answer is one object with `ok`.
+
+import assert from 'node:assert/strict'
+import {spawn} from 'node:child_process'
+import {existsSync} from 'node:fs'
+import {mkdtemp, rm} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import path from 'node:path'
+import {after, before, describe, it} from 'node:test'
+import type {TestContext} from 'node:test'
+import {clusterDown, NodeExitedError, startLocalNode, waitForNodes} from '../../src/cli/local-cluster.js'
+import type {LocalCluster} from '../../src/cli/local-cluster.js'
+import {freeClusterPorts} from '../../src/cli/ports.js'
+import {dynBin, getJson, killNode, reloadCluster, runDyn, sleep, startCluster} from './harness.js'
+import type {TestCluster} from './harness.js'
+
+/** A fresh folder for a cluster this test starts through the CLI; stopped and deleted after it. */
+async function clusterFolder(t: TestContext): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'dyn-local-cluster-'))
+  t.after(async () => {
+    await clusterDown(dir, 3000, () => undefined).catch(() => undefined)
+    await rm(dir, {recursive: true, force: true})
+  })
+  return dir
+}
+
+/** `dyn start` run by hand (not by `cluster up`), killed by its pid after the test. */
+async function startHandNode(t: TestContext, args: readonly string[]): Promise<{pid: number; port: number}> {
+  const {port, rpcPort} = await freeClusterPorts(1)
+  const child = spawn(process.execPath, [dynBin, 'start', '--port', String(port), '--rpc-port', String(rpcPort), ...args], {stdio: 'ignore'})
+  const pid = child.pid
+  assert.ok(pid !== undefined)
+  t.after(() => killNode(pid).catch(() => undefined))
+  for (let attempt = 0; attempt < 200; attempt += 1) {
+    const health = await fetch(`http://127.0.0.1:${port}/health`).catch(() => undefined)
+    if (health?.ok) return {pid, port}
+    await sleep(100)
+  }
+  throw new Error(`the node started by hand (pid ${pid}) never answered on port ${port}`)
+}
+
+/** Every key of every object in a JSON value is camelCase. */
+function assertCamelCaseKeys(value: unknown, where = 'the answer'): void {
+  if (Array.isArray(value)) value.forEach((item, i) => assertCamelCaseKeys(item, `${where}[${i}]`))
+  else if (typeof value === 'object' && value !== null) {
+    for (const [key, inner] of Object.entries(value)) {
+      assert.match(key, /^[a-z][a-zA-Z0-9]*$/, `${where}.${key} is not camelCase`)
+      assertCamelCaseKeys(inner, `${where}.${key}`)
+    }
+  }
+}
+
+/** The one JSON object a --json run prints on stdout (JSON.parse fails on anything else). */
+function jsonOf(run: {stdout: string; stderr: string}): Record<string, unknown> {
+  const body = JSON.parse(run.stdout) as Record<string, unknown>
+  assert.equal(typeof body.ok, 'boolean', run.stdout)
+  assertCamelCaseKeys(body)
+  return body
+}
+
+describe('dyn cluster up|down|status', () => {
+  describe('a second cluster on the ports of a running one', () => {
+    let a: TestCluster
+    before(async () => {
+      a = await startCluster(2)
+    })
+    after(async () => {
+      await a.stop()
+    })
+
+    it('is refused by cluster up before anything starts, and the running cluster is untouched', async (t) => {
+      const [a1] = a.cluster.nodes
+      assert.ok(a1 !== undefined)
+      const dirB = await clusterFolder(t)
+      const up = await runDyn(['cluster', 'up', '--nodes', '2', '--dir', dirB, '--port', String(a1.port), '--rpc-port', String(a1.rpcPort), '--json'])
+      assert.equal(up.code, 2, up.stdout + up.stderr)
+      const refused = jsonOf(up)
+      assert.equal(refused.ok, false)
+      assert.equal(refused.error, 'bad_parameter')
+      assert.ok((refused.ports as number[]).includes(a1.port))
+      assert.equal(existsSync(path.join(dirB, 'cluster.json')), false)
+      assert.equal((await getJson(a.url(0, '/health'))).body.pid, a1.pid)
+    })
+
+    it('is never taken for ready by the readiness check itself, which names the node that exited and ends with its log', async (t) => {
+      // Without the port check in front of it: B's node, started on A's ports, dies with
+      // EADDRINUSE while A answers /health on them; that answer is no readiness of B.
+      const [a1] = a.cluster.nodes
+      assert.ok(a1 !== undefined)
+      const dirB = await clusterFolder(t)
+      const b: LocalCluster = {host: a.cluster.host, nodes: [{name: 'n1', port: a1.port, rpcPort: a1.rpcPort, dataDir: path.join(dirB, 'n1'), logFile: path.join(dirB, 'n1.log'), pid: undefined}]}
+      const [b1] = b.nodes
+      assert.ok(b1 !== undefined)
+      startLocalNode(b, b1, [])
+      t.after(() => killNode(b1.pid).catch(() => undefined))
+      await assert.rejects(waitForNodes(b, b.nodes, undefined, 30_000), (error: NodeExitedError) => {
+        assert.ok(error instanceof NodeExitedError, String(error))
+        assert.equal(error.code, 'node_exited')
+        assert.equal(error.details.node, 'n1')
+        assert.equal(error.details.exitCode, 2)
+        assert.match((error.details.logTail as string[]).join('\n'), /EADDRINUSE/)
+        return true
+      })
+    })
+  })
+
+  it('a node that exits while starting fails cluster up with node_exited and the end of its log', async (t) => {
+    const dir = await clusterFolder(t)
+    // Another node holds the data folder n1 would use, so n1 exits at once (code 2).
+    const squatter = await startHandNode(t, ['--name', 'squatter', '--data', path.join(dir, 'n1')])
+    const {port, rpcPort} = await freeClusterPorts(1)
+    const up = await runDyn(['cluster', 'up', '--nodes', '1', '--dir', dir, '--port', String(port), '--rpc-port', String(rpcPort), '--json'])
+    assert.equal(up.code, 2, up.stdout + up.stderr)
+    const failed = jsonOf(up)
+    assert.equal(failed.error, 'node_exited')
+    assert.equal(failed.node, 'n1')
+    assert.equal(failed.exitCode, 2)
+    assert.match((failed.logTail as string[]).join('\n'), /in use by another running node/)
+    assert.match(String(failed.message), /n1 exited while starting/)
+
+    const status = await runDyn(['cluster', 'status', '--dir', dir, '--json'])
+    assert.equal(status.code, 3, status.stdout)
+    const [n1] = jsonOf(status).nodes as Array<Record<string, unknown>>
+    assert.equal(n1?.state, 'exited')
+    assert.equal(n1?.pid, failed.pid)
+    assert.deepEqual((n1?.ended as {exitCode: number}).exitCode, 2)
+    const text = await runDyn(['cluster', 'status', '--dir', dir])
+    assert.match(text.stdout, new RegExp(`n1 .*not running \\(pid ${String(failed.pid)} exited with code 2\\)`))
+
+    // A cluster that never got ready does not tie the next `up` to its flags: with the
+    // squatter and its data gone, other ports will do.
+    await killNode(squatter.pid)
+    await rm(path.join(dir, 'n1'), {recursive: true, force: true})
+    const other = await freeClusterPorts(1)
+    const retry = await runDyn(['cluster', 'up', '--dir', dir, '--port', String(other.port), '--rpc-port', String(other.rpcPort), '--json'])
+    assert.equal(retry.code, 0, retry.stdout + retry.stderr)
+    assert.deepEqual(jsonOf(retry).started, ['n1'])
+    assert.equal((await reloadCluster(dir)).nodes[0]?.port, other.port)
+  })
+
+  it('cluster up brings a crashed node back on its data and leaves the running ones alone; status says how it ended and names members joined by hand', async (t) => {
+    const c = await startCluster(2)
+    t.after(() => c.stop())
+    const [n1, n2] = c.cluster.nodes
+    assert.ok(n1 !== undefined && n2 !== undefined)
+    const actor = (await getJson(c.url(1, '/health'))).body.actor
+    await killNode(n2.pid)
+
+    const down = await runDyn(['cluster', 'status', '--dir', c.dir, '--json'])
+    assert.equal(down.code, 3, down.stdout)
+    const dead = (jsonOf(down).nodes as Array<Record<string, unknown>>)[1]
+    assert.equal(dead?.state, 'exited')
+    assert.equal(dead?.running, false)
+    assert.equal(dead?.pid, n2.pid)
+    assert.deepEqual(dead?.ended && {signal: (dead.ended as {signal: string}).signal}, {signal: 'SIGKILL'})
+    assert.match((await runDyn(['cluster', 'status', '--dir', c.dir])).stdout, new RegExp(`n2 .*not running \\(pid ${n2.pid} killed by SIGKILL\\)`))
+
+    const up = await runDyn(['cluster', 'up', '--dir', c.dir, '--json'])
+    assert.equal(up.code, 0, up.stdout + up.stderr)
+    const result = jsonOf(up)
+    assert.deepEqual(result.started, ['n2'])
+    assert.deepEqual(result.alreadyRunning, ['n1'])
+    const after = await reloadCluster(c.dir)
+    assert.equal(after.nodes[0]?.pid, n1.pid, 'the running node was left alone')
+    assert.notEqual(after.nodes[1]?.pid, n2.pid)
+    // The same identity means the same data folder: a node on an empty one takes a new epoch.
+    assert.equal((await getJson(c.url(1, '/health'))).body.actor, actor)
+    assert.match((await runDyn(['cluster', 'up', '--dir', c.dir])).stdout, /all 2 nodes were running already; started none/)
+
+    // A node joined by hand is a member the folder does not know: status names it.
+    await startHandNode(t, ['--name', 'extra', '--data', path.join(c.dir, 'extra'), '--seeds', `${c.cluster.host}:${n1.rpcPort}`])
+    let listed: Array<{name: string; up: boolean}> = []
+    for (let attempt = 0; attempt < 100 && listed.length === 0; attempt += 1) {
+      const status = jsonOf(await runDyn(['cluster', 'status', '--dir', c.dir, '--json']))
+      listed = status.otherMembers as Array<{name: string; up: boolean}>
+      if (listed.length === 0) await sleep(200)
+    }
+    assert.deepEqual(listed.map((m) => m.name), ['extra'])
+    const text = await runDyn(['cluster', 'status', '--dir', c.dir])
+    assert.equal(text.code, 0, text.stdout)
+    assert.match(text.stdout, /extra .*not started from this folder/)
+    assert.match(text.stdout, /all nodes of the folder serve and agree on the ring; 1 other member\(s\) not started from this folder: extra/)
+  })
+
+  it('settings: --n above --nodes is refused, R + W <= N and a capped N warn, status shows the effective N/R/W; up, status and down answer one JSON object', async (t) => {
+    const refusedDir = await clusterFolder(t)
+    const free = await freeClusterPorts(3)
+    const tooMany = await runDyn(['cluster', 'up', '--nodes', '3', '--n', '5', '--dir', refusedDir, '--port', String(free.port), '--rpc-port', String(free.rpcPort), '--json'])
+    assert.equal(tooMany.code, 2, tooMany.stdout + tooMany.stderr)
+    const refused = jsonOf(tooMany)
+    assert.equal(refused.error, 'bad_parameter')
+    assert.match(String(refused.message), /--n 5 is larger than --nodes 3/)
+    assert.equal(existsSync(path.join(refusedDir, 'cluster.json')), false)
+
+    const dir = await clusterFolder(t)
+    const {port, rpcPort} = await freeClusterPorts(1)
+    const up = await runDyn(['cluster', 'up', '--nodes', '1', '--r', '1', '--w', '1', '--dir', dir, '--port', String(port), '--rpc-port', String(rpcPort), '--json'])
+    assert.equal(up.code, 0, up.stdout + up.stderr)
+    assert.match(up.stderr, /r=1 \+ w=1 <= n=3/)
+    assert.match(up.stderr, /N=3 but only 1 node\(s\) own partitions/)
+    const started = jsonOf(up)
+    assert.equal(started.ok, true)
+    assert.deepEqual(started.effective, {n: 1, r: 1, w: 1})
+    assert.deepEqual({...(started.settings as object), clusterId: undefined}, {n: 3, r: 1, w: 1, partitions: 64, conflict: 'siblings', clusterId: undefined})
+    assert.equal((started.settings as {clusterId: string}).clusterId, started.clusterId)
+
+    const status = await runDyn(['cluster', 'status', '--dir', dir, '--json'])
+    assert.equal(status.code, 0, status.stdout)
+    const body = jsonOf(status)
+    assert.equal(body.ok, true)
+    assert.deepEqual(body.effective, {n: 1, r: 1, w: 1})
+    assert.match((await runDyn(['cluster', 'status', '--dir', dir])).stdout, /settings N=3 R=1 W=1, effective N=1 R=1 W=1 \(capped: 1 member\(s\) own partitions\)/)
+
+    const stopped = await runDyn(['cluster', 'down', '--dir', dir, '--json'])
+    assert.equal(stopped.code, 0, stopped.stderr)
+    assert.deepEqual(jsonOf(stopped), {ok: true, dir, stopped: ['n1'], notRunning: [], purged: false})
+    for (const command of ['status', 'down']) {
+      const missing = await runDyn(['cluster', command, '--dir', path.join(dir, 'no-such-cluster'), '--json'])
+      assert.equal(missing.code, 2, command)
+      const error = jsonOf(missing)
+      assert.equal(error.ok, false)
+      assert.equal(error.error, 'bad_parameter')
+      assert.equal(typeof error.message, 'string')
+    }
+  })
+
+  it('invalid cluster settings are bad input (exit 2, a JSON error saying what to do) and start nothing', async (t) => {
+    const cases: Array<{args: string[]; message: RegExp}> = [
+      {args: ['--partitions', '63'], message: /--partitions 63 is not a power of two .*use one such as 64/},
+      {args: ['--n', '0'], message: /--n 0: it must be a whole number of at least 1/},
+      {args: ['--n', '1'], message: /r <= n and w <= n .*lower --r\/--w or raise --n/},
+      {args: ['--nodes', '0'], message: /--nodes 0: a local cluster has 1 to 64 nodes/},
+      {args: ['--port', '65535', '--nodes', '2'], message: /--port 65535: the 2 nodes need ports/},
+    ]
+    for (const {args, message} of cases) {
+      const dir = await clusterFolder(t)
+      const free = await freeClusterPorts(3)
+      const ports = args.includes('--port') ? [] : ['--port', String(free.port), '--rpc-port', String(free.rpcPort)]
+      const up = await runDyn(['cluster', 'up', '--dir', dir, ...ports, ...args, '--json'])
+      assert.equal(up.code, 2, `${args.join(' ')}: ${up.stdout}${up.stderr}`)
+      const error = jsonOf(up)
+      assert.equal(error.error, 'bad_parameter', args.join(' '))
+      assert.match(String(error.message), message)
+      assert.equal(existsSync(path.join(dir, 'cluster.json')), false, args.join(' '))
+    }
+  })
+})
