@@ -34,6 +34,11 @@ const allowed: ReadonlyArray<{readonly path: RegExp; readonly patterns: 'all' | 
   {path: /^src\/node\/system-time\.ts$/, patterns: 'all', why: 'the real Clock, Scheduler and Random'},
   {path: /^src\/cli\//, patterns: 'all', why: 'the CLI waits on real processes'},
   {
+    path: /^src\/client\/http-client\.ts$/,
+    patterns: [/\bsetTimeout\b/, /\bclearTimeout\b/],
+    why: 'the HTTP client of the client API times out real sockets; the CLI, bench and applications use it, never a node',
+  },
+  {
     path: /^src\/transport\/tcp-transport\.ts$/,
     patterns: [/\bprocess\.nextTick\b/],
     why: 'batches socket writes of one tick into one writev: no timing, and only on real sockets',
