@@ -32,6 +32,7 @@ import {startTcpTransport} from '../transport/tcp-transport.js'
 import type {Transport} from '../transport/transport.js'
 import {entriesMaxDefault} from '../versioning/dvvset.js'
 import {actorOf, loadIdentity} from './identity.js'
+import {cachedFolderBytes} from './disk-usage.js'
 import {NodeStats} from './stats.js'
 import type {Operation} from './stats.js'
 
@@ -207,6 +208,7 @@ async function startOnStore(
     stats.record(operation, outcome.ok ? 'ok' : (outcome.error ?? 'failed'), clock.monotonicMs() - beganMs)
     return outcome
   }
+  const storeBytes = cachedFolderBytes(options.dataDir, clock)
   const service: KvService = {
     clusterSize: () => ringMembers(current.table).length,
     settings: () => current.table.settings,
@@ -221,11 +223,19 @@ async function startOnStore(
         preflist: placement.entries.map((entry) => ({...entry, address: findMember(current.table, entry.node)?.apiAddress})),
       }
     },
-    stats: () => ({node: options.name, uptimeMs: clock.nowMs() - startedAtMs, writeBufferMs: options.writeBufferMs, bufferedObjects: store.bufferedCount, ...stats.snapshot()}),
+    stats: async () => ({
+      node: options.name,
+      uptimeMs: clock.nowMs() - startedAtMs,
+      writeBufferMs: options.writeBufferMs,
+      bufferedObjects: store.bufferedCount,
+      keys: store.objectCount,
+      storeBytes: await storeBytes(),
+      ...stats.snapshot(),
+    }),
     health: () => ({ok: true, node: options.name, actor, members: current.table.members.length, ringHash: current.ring.hash}),
   }
 
-  const server = createServer({keepAliveTimeout: 65_000}, createApiHandler(service))
+  const server = createServer({keepAliveTimeout: 65_000}, createApiHandler(service, (route) => stats.countHttpRequest(route)))
   await listen(server, options.host, options.port)
   cleanup.push(() => closeServer(server))
   const apiAddress = `${options.host}:${(server.address() as AddressInfo).port}`
