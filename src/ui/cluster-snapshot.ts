@@ -8,7 +8,7 @@
  */
 
 /** Membership status (gossiped), or, for `down` and `suspect`, reachability as the source node sees it. */
-export type NodeStatus = 'up' | 'down' | 'suspect' | 'joining' | 'leaving' | 'unknown'
+export type NodeStatus = 'up' | 'down' | 'suspect' | 'joining' | 'leaving' | 'left' | 'unknown'
 
 export interface LatencyPercentilesMs {
   readonly p99: number
