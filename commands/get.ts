@@ -4,6 +4,7 @@ import {explainFlag, jsonFlag, nFlag, nodeFlag, rFlag, timeoutFlag} from '../src
 import {DynCommand} from '../src/cli/command-base.js'
 import {exitCodes, exitCodesHelp} from '../src/cli/exit-codes.js'
 import {displayValue, formatTrace} from '../src/cli/format.js'
+import {siblingListing} from '../src/cli/sibling-listing.js'
 import {warnOnWeakQuorum} from '../src/cli/quorum-check.js'
 
 export default class Get extends DynCommand {
@@ -63,16 +64,28 @@ ${exitCodesHelp}`
         if (process.stdout.isTTY && !only.value.toString('utf8').endsWith('\n')) process.stdout.write('\n')
         return
       }
+      if (await offerResolve(client, args.key, flags)) return
       process.stdout.write(`${args.key} has ${result.siblings.length} siblings (concurrent writes):\n`)
-      for (const [i, sibling] of result.siblings.entries()) {
-        const when = new Date(sibling.timestampMs).toISOString()
-        process.stdout.write(`  [${i + 1}] ${sibling.deleted ? '(deleted)' : displayValue(sibling.value)}   (${when})\n`)
-      }
+      for (const line of siblingListing(result.siblings)) process.stdout.write(`${line}\n`)
       process.stdout.write(`context: ${result.context}\nresolve by writing the reconciled value with this context:\n  dyn put ${shellQuote(args.key)} VALUE --context ${result.context}\n`)
     } catch (error) {
       this.failFromError(flags.json, error)
     }
   }
+}
+
+/**
+ * On a terminal (stdin and stdout both), siblings open the interactive reconciliation of
+ * `dyn resolve`; true when the user resolved them there. Loaded only then, so that a plain
+ * `dyn get` never loads ink.
+ */
+async function offerResolve(client: DynClient, key: string, flags: {n?: number; r?: number}): Promise<boolean> {
+  const {isInteractive, settleColors} = await import('../src/cli/terminal.js')
+  if (!isInteractive()) return false
+  settleColors(false)
+  const {runResolveScreen} = await import('../src/cli/resolve-screen.js')
+  const end = await runResolveScreen(client, key, {n: flags.n, r: flags.r}, {intro: `${key} has siblings: resolve them now, or q to leave them and see the listing`})
+  return end.outcome === 'resolved'
 }
 
 function shellQuote(text: string): string {

@@ -4,7 +4,7 @@
  * view (`onFocus`) or the viewer quits; the snapshots come in as props, fetched elsewhere.
  */
 
-import {useState} from 'react'
+import {useRef, useState} from 'react'
 import {useInput} from 'ink'
 import type {ClusterSnapshot} from './cluster-snapshot.js'
 import {TopView} from './top-view.js'
@@ -19,31 +19,44 @@ export interface TopAppProps {
   readonly onFocus: (name: string | undefined) => void
 }
 
+interface Choice {
+  readonly selected: number
+  readonly mode: TopMode
+}
+
 export function TopApp({snapshot, width, height, onQuit, onFocus}: TopAppProps) {
-  const [selected, setSelected] = useState(0)
-  const [mode, setMode] = useState<TopMode>('main')
+  // Keys can arrive several in one read (a paste, a fast typist, tmux send-keys): each must see
+  // the choice the previous one made, so the choice lives in a ref and the state only redraws.
+  const choice = useRef<Choice>({selected: 0, mode: 'main'})
+  const [, redraw] = useState<Choice>(choice.current)
   const count = snapshot?.nodes.length ?? 0
-  const current = Math.min(selected, Math.max(0, count - 1))
+  const clamp = (index: number): number => Math.max(0, Math.min(count - 1, index))
+  const choose = (next: Choice): void => {
+    choice.current = next
+    redraw(next)
+  }
   useInput((input, key) => {
+    const {selected, mode} = choice.current
+    const current = clamp(selected)
     if (input === 'q' || (key.ctrl && input === 'c')) return onQuit()
     if (key.upArrow || key.downArrow) {
-      const next = Math.max(0, Math.min(count - 1, current + (key.upArrow ? -1 : 1)))
-      setSelected(next)
+      const next = clamp(current + (key.upArrow ? -1 : 1))
+      choose({selected: next, mode})
       if (mode === 'detail') onFocus(snapshot?.nodes[next]?.name)
       return
     }
     if (key.return) {
       const opening = mode !== 'detail'
-      setMode(opening ? 'detail' : 'main')
+      choose({selected: current, mode: opening ? 'detail' : 'main'})
       onFocus(opening ? snapshot?.nodes[current]?.name : undefined)
       return
     }
     if (key.escape) {
-      setMode('main')
+      choose({selected: current, mode: 'main'})
       onFocus(undefined)
       return
     }
-    if (input === '?') setMode(mode === 'help' ? 'main' : 'help')
+    if (input === '?') choose({selected: current, mode: mode === 'help' ? 'main' : 'help'})
   })
-  return <TopView snapshot={snapshot} width={width} height={height} selected={current} mode={mode} />
+  return <TopView snapshot={snapshot} width={width} height={height} selected={clamp(choice.current.selected)} mode={choice.current.mode} />
 }

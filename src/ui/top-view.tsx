@@ -111,7 +111,7 @@ export function NodeDetail({snapshot, row, index, width, linesMax}: {readonly sn
         ))}
       </Text>
       <Text bold wrap="truncate">{`latency of its requests since top started (${formatCount(requests)})`}</Text>
-      {f.latencyBuckets === undefined ? <Text color={dimColor}>{row.answering ? 'not served by this node' : 'the node does not answer'}</Text> : <LatencyBars buckets={f.latencyBuckets} width={width} linesMax={Math.max(1, linesMax - 3)} />}
+      {f.latencyBuckets === undefined ? <Text color={dimColor}>{row.answering ? 'no requests yet' : 'the node does not answer'}</Text> : <LatencyBars buckets={f.latencyBuckets} width={width} linesMax={Math.max(1, linesMax - 3)} />}
     </Box>
   )
 }
