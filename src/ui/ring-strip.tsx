@@ -1,8 +1,9 @@
 /**
- * The ring as a strip of its Q partitions, each coloured by its owner (one character per
- * partition; when Q is larger than the lines allow, each character stands for several, shown in
- * the colour of the owner of most of them). A partition changing hands is drawn as `░` in the
- * colour of its new owner. A legend names the owners with their partition counts.
+ * The ring as a strip of its Q partitions, one character per partition: the owner's mark (its
+ * position in the member list: 1-9, then a-z) on the owner's colour, so the strip reads in colour
+ * and in plain text alike. When Q is larger than the lines allow, each character stands for
+ * several partitions and shows the owner of most of them. A partition changing hands is drawn as
+ * `~` in the colour of its new owner. A legend names the owners with their partition counts.
  */
 
 import {Box, Text} from 'ink'
@@ -45,6 +46,13 @@ function runsOf(line: readonly RingCell[]): Array<RingCell & {length: number}> {
   return runs
 }
 
+const marks = '123456789abcdefghijklmnopqrstuvwxyz'
+
+/** The one-character mark of the member at `index`; `?` past the 35th. */
+export function ownerMark(index: number): string {
+  return index >= 0 && index < marks.length ? (marks[index] as string) : '?'
+}
+
 export function RingStrip({owners, moves, members, width, linesMax = 2}: {readonly owners: readonly string[]; readonly moves: readonly PartitionMove[]; readonly members: readonly string[]; readonly width: number; readonly linesMax?: number}) {
   const cells = ringCells(owners, moves, width, linesMax)
   const lines: RingCell[][] = []
@@ -60,20 +68,26 @@ export function RingStrip({owners, moves, members, width, linesMax = 2}: {readon
         {` ${owners.length} partitions${perCell > 1 ? `, ${perCell} per cell` : ''}:`}
         {members.map((name) => (
           <Text key={name}>
-            {' '}
-            <Text color={colorOf(name)}>■</Text>
+            {'  '}
+            <Text backgroundColor={colorOf(name)} color="black">{ownerMark(members.indexOf(name))}</Text>
             {` ${name} ${counts.get(name) ?? 0}`}
           </Text>
         ))}
-        {moves.length > 0 ? <Text>{`  ░ ${moves.length} moving`}</Text> : null}
+        {moves.length > 0 ? <Text>{`  ~ ${moves.length} moving`}</Text> : null}
       </Text>
       {lines.map((line, index) => (
         <Text key={index} wrap="truncate">
-          {runsOf(line).map((run, i) => (
-            <Text key={i} color={colorOf(run.owner)}>
-              {(run.moving ? '░' : '█').repeat(run.length)}
-            </Text>
-          ))}
+          {runsOf(line).map((run, i) =>
+            run.moving ? (
+              <Text key={i} color={colorOf(run.owner)} bold>
+                {'~'.repeat(run.length)}
+              </Text>
+            ) : (
+              <Text key={i} backgroundColor={colorOf(run.owner)} color="black">
+                {ownerMark(members.indexOf(run.owner)).repeat(run.length)}
+              </Text>
+            ),
+          )}
         </Text>
       ))}
     </Box>

@@ -96,7 +96,7 @@ export function NodeDetail({snapshot, row, index, width, linesMax}: {readonly sn
         <Text bold color={ownerColor(index)}>{row.name}</Text>
         {`  ${row.address}  `}
         <Text color={statusColor(row.status)}>{row.status}</Text>
-        {`  up ${formatDuration(f.uptimeMs)}  ${formatCount(f.keys)} keys  store ${formatBytes(f.storeBytes)}  loop p99 ${formatMs(f.eventLoopDelayP99Ms)} ms`}
+        {row.answering ? `  up ${formatDuration(f.uptimeMs)}  ${formatCount(f.keys)} keys  store ${formatBytes(f.storeBytes)}  loop p99 ${formatMs(f.eventLoopDelayP99Ms)} ms` : '  its /stats does not answer'}
       </Text>
       <Text wrap="truncate">
         {'its view: '}
