@@ -35,6 +35,15 @@ describe('dyn in a terminal', () => {
     assert.equal((read.body.siblings as unknown[]).length, 2)
   }
 
+  it('dyn top and dyn resolve have --help with examples and --json', async () => {
+    for (const command of ['top', 'resolve']) {
+      const help = await runDyn([command, '--help'])
+      assert.equal(help.code, 0, command)
+      assert.match(help.stdout, /EXAMPLES/, command)
+      assert.match(help.stdout, /--json/, command)
+    }
+  })
+
   it('serves what the screens read: keys, store size, request counters, siblings with their writer', async () => {
     await twoSiblings('fields', '{"x":1}', '{"y":2}')
     const stats = (await getJson(c.url(0, '/stats'))).body as {keys: number; storeBytes: number; httpRequests: Record<string, number>; requests: {put: {recent: {count: number}; latencyBuckets: {counts: number[]}}}}
