@@ -5,7 +5,13 @@
 // and sibling fields these screens read.
 
 import assert from 'node:assert/strict'
+import {chmod, mkdtemp, rm, writeFile} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
+import {DynClient} from '../../src/client/http-client.js'
+import type {QuorumOptions, WriteResult} from '../../src/client/http-client.js'
+import {candidateOf, readSiblings, writeAndVerify} from '../../src/cli/resolve-flow.js'
 import {dynBin, getJson, killNode, putValue, runDyn, siblingTexts, startCluster} from './harness.js'
 import type {TestCluster} from './harness.js'
 import {TmuxSession} from './tmux.js'
@@ -21,8 +27,8 @@ describe('dyn in a terminal', () => {
     await c.stop()
   })
 
-  async function terminal(label: string, args: string[]): Promise<TmuxSession> {
-    const session = await TmuxSession.start(label, [process.execPath, dynBin, ...args], {DYN_NODE: c.api(0)})
+  async function terminal(label: string, args: string[], env: Record<string, string> = {}): Promise<TmuxSession> {
+    const session = await TmuxSession.start(label, [process.execPath, dynBin, ...args], {DYN_NODE: c.api(0), ...env})
     sessions.push(session)
     return session
   }
@@ -82,6 +88,49 @@ describe('dyn in a terminal', () => {
     assert.deepEqual(siblingTexts((await getJson(c.url(0, '/kv/cart:get'))).body), ['{"items":["mug","tea"]}'])
   })
 
+  it('e edits a candidate in $EDITOR, and the edit is what is written', async () => {
+    await twoSiblings('cart:edit', '{"items":["a"]}', '{"items":["b"]}')
+    const folder = await mkdtemp(path.join(tmpdir(), 'dyn-test-editor-'))
+    try {
+      // An editor that replaces the file's contents, as a person would, without a screen.
+      const editor = path.join(folder, 'editor.sh')
+      await writeFile(editor, `#!/bin/sh\nprintf '{"items":["a","b","edited"]}' > "$1"\n`)
+      await chmod(editor, 0o755)
+      const session = await terminal('edit', ['resolve', 'cart:edit'], {EDITOR: editor, VISUAL: ''})
+      await session.waitFor(/m merge as JSON/, 'the choices')
+      await session.sendKeys('e')
+      await session.waitFor(/cart:edit: your edit[\s\S]*"edited"/, 'the edited candidate')
+      await session.sendKeys('y')
+      await session.waitFor(/✔ cart:edit resolved[\s\S]*exit=0/, 'the confirmation')
+      assert.deepEqual(siblingTexts((await getJson(c.url(0, '/kv/cart:edit'))).body), ['{"items":["a","b","edited"]}'])
+    } finally {
+      await rm(folder, {recursive: true, force: true})
+    }
+  })
+
+  it('a write that arrives between the resolution and its read-back is reported, with the new siblings', async () => {
+    await twoSiblings('cart:race', '{"items":["x"]}', '{"items":["y"]}')
+    // A client whose every put is followed by another client's blind write to the same key
+    // through another node, before the read-back: the race the check must catch.
+    class RacedClient extends DynClient {
+      override async put(key: string, value: Uint8Array, options: QuorumOptions & {context?: string; contentType?: string} = {}): Promise<WriteResult> {
+        const written = await super.put(key, value, options)
+        await putValue(c.url(1, `/kv/${encodeURIComponent(key)}`), '{"items":["z"]}')
+        return written
+      }
+    }
+    const client = new RacedClient(c.api(0))
+    const read = await readSiblings(client, 'cart:race', {})
+    assert.ok(read.ok)
+    const candidate = candidateOf(read, {kind: 'merge'})
+    assert.ok(candidate.ok)
+    const verdict = await writeAndVerify(client, read, candidate, {})
+    assert.ok(verdict.ok)
+    assert.equal(verdict.superseded, false)
+    if (verdict.superseded) return
+    assert.deepEqual(verdict.latest.siblings.map((s) => s.value.toString()).sort(), ['{"items":["x","y"]}', '{"items":["z"]}'])
+  })
+
   it('q leaves the siblings as they are, and the plain listing follows', async () => {
     await twoSiblings('cart:left', 'one', 'two')
     const session = await terminal('leave', ['get', 'cart:left'])
@@ -125,10 +174,14 @@ describe('dyn in a terminal', () => {
     assert.deepEqual(snapshot.nodes.map((n) => `${n.name} ${n.status}`), ['n1 up', 'n2 up', 'n3 up'])
     assert.ok(snapshot.nodes.every((n) => typeof n.figures.keys === 'number' && typeof n.figures.getsPerS === 'number'))
     assert.equal(snapshot.owners.length, 64)
+    const text = await runDyn(['top', '--interval', '300'], {env: {DYN_NODE: c.api(0)}})
+    assert.equal(text.code, 0, text.stderr)
+    assert.match(text.stdout, /^ {2}n2\s+127\.0\.0\.1:\d+\s+up\s+\d+/m)
+    assert.doesNotMatch(text.stdout, /\x1b\[|q quit/, 'no colours and no keys without a terminal')
   })
 
-  it('dyn top: three nodes up in 80 × 24, then one down after it is killed, and q quits', async () => {
-    const session = await terminal('top', ['top'])
+  it('dyn top: three nodes up in 80 × 24, then one down after it is killed, fail-over when the watched one dies, and q quits', async () => {
+    const session = await terminal('top', ['top', '--node', c.api(0), '--node', c.api(1)])
     const up = await session.waitFor(/n1 .*\bup\b[\s\S]*n2 .*\bup\b[\s\S]*n3 .*\bup\b/, 'three nodes up')
     assert.match(up, /dyn top\s+via 127\.0\.0\.1:\d+ \(n1\)\s+3 nodes/)
     assert.match(up, /ring 64 partitions/)
@@ -136,6 +189,9 @@ describe('dyn in a terminal', () => {
     await killNode(c.cluster.nodes[2]?.pid)
     const down = await session.waitFor(/n3 +\S+ +down\b/, 'n3 down')
     assert.match(down, /n3 became unreachable|n3 stopped answering/)
+    await killNode(c.cluster.nodes[0]?.pid)
+    const failedOver = await session.waitFor(/stopped answering: now watching through/, 'the fail-over')
+    assert.match(failedOver, new RegExp(`${c.api(0).replaceAll('.', '\\.')} stopped answering: now watching through ${c.api(1).replaceAll('.', '\\.')}`))
     await session.sendKeys('q')
     await session.waitFor(/exit=0/, 'top to quit')
   })
