@@ -157,6 +157,21 @@ describe('dyn in a terminal', () => {
     assert.equal(picked.code, 0, picked.stderr)
     assert.deepEqual(siblingTexts((await getJson(c.url(0, '/kv/pick'))).body), ['first'])
 
+    await twoSiblings('byfile', 'one', 'two')
+    const folder = await mkdtemp(path.join(tmpdir(), 'dyn-test-value-'))
+    try {
+      const file = path.join(folder, 'value.txt')
+      await writeFile(file, 'one and two')
+      const fromFile = await runDyn(['resolve', 'byfile', '--value', file, '--json'], {env: {DYN_NODE: c.api(0)}})
+      assert.equal(fromFile.code, 0, fromFile.stderr)
+      assert.equal((JSON.parse(fromFile.stdout) as {resolved: boolean}).resolved, true)
+      assert.deepEqual(siblingTexts((await getJson(c.url(1, '/kv/byfile'))).body), ['one and two'])
+      const missing = await runDyn(['resolve', 'byfile', '--value', path.join(folder, 'absent')], {env: {DYN_NODE: c.api(0)}})
+      assert.equal(missing.code, 2)
+    } finally {
+      await rm(folder, {recursive: true, force: true})
+    }
+
     const none = await runDyn(['resolve', 'pick'], {env: {DYN_NODE: c.api(0)}})
     assert.equal(none.code, 2)
     assert.match(none.stderr, /--pick N, --merge json-union or --value FILE/)
@@ -178,6 +193,17 @@ describe('dyn in a terminal', () => {
     assert.equal(text.code, 0, text.stderr)
     assert.match(text.stdout, /^ {2}n2\s+127\.0\.0\.1:\d+\s+up\s+\d+/m)
     assert.doesNotMatch(text.stdout, /\x1b\[|q quit/, 'no colours and no keys without a terminal')
+  })
+
+  it('colours on a terminal, none with NO_COLOR', async () => {
+    const colored = await terminal('color', ['top'])
+    await colored.waitFor(/n3 .*\bup\b/, 'the nodes')
+    assert.match(await colored.capture(true), /\x1b\[[0-9;]*m/)
+    await colored.sendKeys('q')
+    const plain = await terminal('nocolor', ['top'], {NO_COLOR: '1'})
+    await plain.waitFor(/n3 .*\bup\b/, 'the nodes')
+    assert.doesNotMatch(await plain.capture(true), /\x1b\[[0-9;]*m/)
+    await plain.sendKeys('q')
   })
 
   it('dyn top: three nodes up in 80 × 24, then one down after it is killed, fail-over when the watched one dies, and q quits', async () => {

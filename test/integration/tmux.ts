@@ -50,8 +50,9 @@ export class TmuxSession {
     return session
   }
 
-  async capture(): Promise<string> {
-    const {stdout} = await run('tmux', ['-S', this.socket, 'capture-pane', '-p', '-t', this.name])
+  /** The screen as text; with `escapes`, with its colour and style sequences too. */
+  async capture(escapes = false): Promise<string> {
+    const {stdout} = await run('tmux', ['-S', this.socket, 'capture-pane', '-p', ...(escapes ? ['-e'] : []), '-t', this.name])
     return stdout
   }
 
