@@ -88,6 +88,8 @@ export async function runResolveScreen(client: DynClient, key: string, quorum: R
   let state: ResolveState = chooseState(read, 0, options.intro ? {intro: options.intro} : {})
   let candidate: Candidate | undefined
   let busy = false
+  /** The last write that failed, so that leaving after it exits as a failure. */
+  let failure: Extract<ResolveEnd, {outcome: 'failed'}> | undefined
   let finish: (end: ResolveEnd) => void = () => undefined
   const finished = new Promise<ResolveEnd>((resolve) => {
     finish = resolve
@@ -132,7 +134,7 @@ export async function runResolveScreen(client: DynClient, key: string, quorum: R
     }
   }
   const step = async (action: ResolveAction): Promise<void> => {
-    if (action.kind === 'quit') return finish({outcome: 'left', siblings: read.siblings.length})
+    if (action.kind === 'quit') return finish(failure ?? {outcome: 'left', siblings: read.siblings.length})
     if (state.phase === 'choose') {
       if (action.kind === 'pick') return choose({kind: 'pick', number: action.number})
       if (action.kind === 'merge') return choose({kind: 'merge'})
@@ -153,6 +155,7 @@ export async function runResolveScreen(client: DynClient, key: string, quorum: R
     show({phase: 'working', key, message: `writing with the context of all ${read.siblings.length} siblings, then reading ${key} back…`})
     const verdict = await writeAndVerify(client, read, chosen, quorum)
     if (!verdict.ok) {
+      failure = {outcome: 'failed', error: verdict.error, message: verdict.message}
       show({phase: 'error', key, message: `${verdict.message} [${verdict.error}]; nothing was resolved`})
       return
     }

@@ -102,7 +102,7 @@ function Choose({state, width, height}: {readonly state: Extract<ResolveState, {
         {` edit [${state.highlighted + 1}] in $EDITOR`}
       </Text>
       <Text wrap="truncate" color={dimColor}>
-        {'←→ highlight  q leave the siblings as they are'}
+        {'←→ highlight  enter keep the highlighted one  q leave the siblings as they are'}
       </Text>
     </Box>
   )
@@ -175,6 +175,7 @@ export function actionOf(state: ResolveState, input: string, key: {leftArrow?: b
   if (input === 'q' || (key.ctrl === true && input === 'c')) return {kind: 'quit'}
   if (state.phase === 'choose') {
     if (/^[1-9]$/.test(input) && Number(input) <= state.siblings.length) return {kind: 'pick', number: Number(input)}
+    if (key.return === true) return {kind: 'pick', number: state.highlighted + 1}
     if (input === 'm') return {kind: 'merge'}
     if (input === 'e') return {kind: 'edit'}
     if (key.leftArrow) return {kind: 'highlight', delta: -1}

@@ -96,12 +96,12 @@ describe('ResolveApp keys', () => {
     const tick = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 20))
     try {
       await tick()
-      for (const key of ['2', '7', 'm', 'e', '\u001B[C', 'y', 'q']) {
+      for (const key of ['2', '7', 'm', 'e', '\u001B[C', '\r', 'y', 'q']) {
         app.stdin.write(key)
         await tick()
       }
       // 7 is no sibling and y means nothing before a preview: neither is an action.
-      assert.deepEqual(actions, [{kind: 'pick', number: 2}, {kind: 'merge'}, {kind: 'edit'}, {kind: 'highlight', delta: 1}, {kind: 'quit'}])
+      assert.deepEqual(actions, [{kind: 'pick', number: 2}, {kind: 'merge'}, {kind: 'edit'}, {kind: 'highlight', delta: 1}, {kind: 'pick', number: 1}, {kind: 'quit'}])
     } finally {
       app.unmount()
     }
