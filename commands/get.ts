@@ -1,11 +1,12 @@
 import {writeFile} from 'node:fs/promises'
 import * as Args from '@oclif/core/args'
 import * as Flags from '@oclif/core/flags'
-import type {Sibling} from '../src/client/http-client.js'
+import type {DynClient, Sibling} from '../src/client/http-client.js'
 import {explainFlag, jsonFlag, nFlag, nodeFlag, rFlag, timeoutFlag} from '../src/cli/client-flags.js'
 import {DynCommand} from '../src/cli/command-base.js'
 import {exitCodesHelp} from '../src/cli/exit-codes.js'
 import {formatTrace, hexPreview, isPrintableText, previewBytesMax, valueSummary, writeTrace} from '../src/cli/format.js'
+import {siblingListing} from '../src/cli/sibling-listing.js'
 import {warnOnWeakQuorum} from '../src/cli/quorum-check.js'
 
 export default class Get extends DynCommand {
@@ -73,11 +74,9 @@ ${exitCodesHelp}`
         return
       }
       if (only !== undefined) return this.printValue(key, only)
+      if (await offerResolve(client, key, flags)) return
       process.stdout.write(`${key} has ${result.siblings.length} siblings (concurrent writes):\n`)
-      for (const [i, sibling] of result.siblings.entries()) {
-        const when = new Date(sibling.timestampMs).toISOString()
-        process.stdout.write(`  [${i + 1}] ${sibling.deleted ? '(deleted)' : valueSummary(sibling.value, sibling.contentType)}   (${when})\n`)
-      }
+      for (const line of siblingListing(result.siblings)) process.stdout.write(`${line}\n`)
       process.stdout.write(`context: ${result.context}\nresolve by writing the reconciled value with this context:\n  dyn put ${shellQuote(key)} VALUE --context ${result.context}\n`)
     } catch (error) {
       this.failFromError(flags.json, error)
@@ -121,6 +120,20 @@ function siblingJson(sibling: Sibling): Record<string, unknown> {
     timestampMs: sibling.timestampMs,
     deleted: sibling.deleted,
   }
+}
+
+/**
+ * On a terminal (stdin and stdout both), siblings open the interactive reconciliation of
+ * `dyn resolve`; true when the user resolved them there. Loaded only then, so that a plain
+ * `dyn get` never loads ink.
+ */
+async function offerResolve(client: DynClient, key: string, flags: {n?: number; r?: number}): Promise<boolean> {
+  const {isInteractive, settleColors} = await import('../src/cli/terminal.js')
+  if (!isInteractive()) return false
+  settleColors(false)
+  const {runResolveScreen} = await import('../src/cli/resolve-screen.js')
+  const end = await runResolveScreen(client, key, {n: flags.n, r: flags.r}, {intro: `${key} has siblings: resolve them now, or q to leave them and see the listing`})
+  return end.outcome === 'resolved'
 }
 
 function shellQuote(text: string): string {

@@ -19,8 +19,8 @@ import type {PutOutcome} from '../coordinator/put-coordinator.js'
 import type {ErrorCode} from '../errors.js'
 import type {StoredVersion} from '../storage/stored-object.js'
 import {encodeContext} from '../versioning/context.js'
-import type {VersionVector} from '../versioning/dvvset.js'
-import {join, values} from '../versioning/dvvset.js'
+import type {DottedValue, VersionVector} from '../versioning/dvvset.js'
+import {dottedValues, join, values} from '../versioning/dvvset.js'
 import {checkContext, checkFlag, checkKey, checkKnownParameters, checkQuorum, quorumHeaders, valueBytesMax} from './params.js'
 import type {Checked, Quorum} from './params.js'
 import type {KvService} from './service.js'
@@ -36,9 +36,14 @@ type Reply = (status: number, headers: Record<string, string>, body?: string | U
 /** Client requests one node works on at once; beyond it a request is answered 503 at once. */
 export const requestsInFlightMax = 4096
 
-export function createApiHandler(service: KvService): (request: IncomingMessage, response: ServerResponse) => void {
+/** The route families GET /stats counts requests by (see `routeOf`). */
+export type ApiRoute = 'kv' | 'cluster' | 'stats' | 'health' | 'other'
+
+/** `onRequest` is told the route of every request, refused ones included, so /stats can count them. */
+export function createApiHandler(service: KvService, onRequest: (route: ApiRoute) => void = () => undefined): (request: IncomingMessage, response: ServerResponse) => void {
   let inFlight = 0
   return (request, response) => {
+    onRequest(routeOf(request.url ?? '/'))
     const reply: Reply = (status, headers, body) => {
       if (response.headersSent) return
       response.writeHead(status, headers)
@@ -57,6 +62,14 @@ export function createApiHandler(service: KvService): (request: IncomingMessage,
         inFlight -= 1
       })
   }
+}
+
+function routeOf(url: string): ApiRoute {
+  if (url.startsWith('/kv/')) return 'kv'
+  if (url === '/cluster' || url.startsWith('/cluster?') || url.startsWith('/cluster/')) return 'cluster'
+  if (url === '/stats' || url.startsWith('/stats?')) return 'stats'
+  if (url === '/health' || url.startsWith('/health?')) return 'health'
+  return 'other'
 }
 
 function sendJson(reply: Reply, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -92,7 +105,7 @@ async function route(service: KvService, request: IncomingMessage, reply: Reply)
     if (!key.ok) return refuse(request, reply, key)
     return sendJson(reply, 200, service.preflist(key.value))
   }
-  const reads: Record<string, () => unknown> = {
+  const reads: Record<string, () => unknown | Promise<unknown>> = {
     '/cluster': () => service.cluster(),
     '/stats': () => service.stats(),
     '/health': () => describeHealth(service),
@@ -100,7 +113,7 @@ async function route(service: KvService, request: IncomingMessage, reply: Reply)
   const read = reads[path]
   if (read !== undefined) {
     if (method !== 'GET') return refuse(request, reply, {ok: false, error: 'method_not_allowed', message: 'use GET'}, {allow: 'GET'})
-    return sendJson(reply, 200, read())
+    return sendJson(reply, 200, await read())
   }
   return refuse(request, reply, {
     ok: false,
@@ -233,18 +246,22 @@ function sendGetOutcome(request: IncomingMessage, reply: Reply, outcome: GetOutc
     const deleted = versions.length > 0
     return sendError(reply, 'not_found', deleted ? `${key} was deleted` : `${key} does not exist`, {deleted, ...(context ? {context} : {}), ...(wantsJson(request) ? {trace: outcome.trace} : {})}, contextHeaders)
   }
-  if (wantsJson(request)) return sendJson(reply, 200, {context, siblings: versions.map(siblingJson), trace: outcome.trace}, contextHeaders)
+  const siblings = object === undefined ? [] : dottedValues(object.versions).map(siblingJson)
+  if (wantsJson(request)) return sendJson(reply, 200, {context, siblings, trace: outcome.trace}, contextHeaders)
   const only = versions[0] as StoredVersion
   if (versions.length === 1) return reply(200, {'content-type': only.contentType, ...contextHeaders}, only.value)
-  sendJson(reply, 300, {context, siblings: versions.map(siblingJson)}, contextHeaders)
+  sendJson(reply, 300, {context, siblings}, contextHeaders)
 }
 
-function siblingJson(version: StoredVersion): unknown {
+/** One sibling; `actor` and `counter` are its dot: the coordinator that wrote it ("<node>.<epoch>") and that coordinator's event number. */
+function siblingJson({value: version, actor, counter}: DottedValue<StoredVersion>): unknown {
   return {
     value: Buffer.from(version.value.buffer, version.value.byteOffset, version.value.byteLength).toString('base64'),
     contentType: version.contentType,
     timestampMs: version.timestampMs,
     deleted: version.tombstone,
+    actor,
+    counter,
   }
 }
 

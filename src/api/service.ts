@@ -19,6 +19,6 @@ export interface KvService {
   /** JSON-ready descriptions for GET /cluster, /cluster/preflist/{key}, /stats and /health. */
   cluster(): unknown
   preflist(key: string): unknown
-  stats(): unknown
+  stats(): unknown | Promise<unknown>
   health(): unknown
 }

@@ -10,6 +10,7 @@
  * run this same code.
  */
 
+import type {ApiRoute} from '../api/handler.js'
 import type {KvService} from '../api/service.js'
 import {effectiveQuorum} from '../api/params.js'
 import type {Clock, Random} from '../clock.js'
@@ -69,6 +70,8 @@ export interface NodeParts {
   readonly log: (line: string) => void
   /** Sample the event loop's delay for /stats (real processes only: it runs a timer of its own). */
   readonly monitorEventLoop?: boolean
+  /** The bytes the store takes on disk, for /stats (a real process sums its data folder); left out when absent. */
+  readonly storeBytes?: () => Promise<number>
 }
 
 /** Work a node repeats on its scheduler; `run` does one round at once (the simulator may call it too). */
@@ -93,6 +96,8 @@ export interface AssembledNode {
   readonly store: Store
   /** Scheduled on the injected scheduler until `stop`. */
   readonly periodicTasks: readonly PeriodicTask[]
+  /** Counts a client API request by route for /stats (the HTTP server calls it; a simulation need not). */
+  countHttpRequest(route: ApiRoute): void
   /** Stops the periodic tasks, waits for the member table to be persisted, closes the transport and the store. */
   stop(): Promise<void>
 }
@@ -138,7 +143,7 @@ async function assembleOnStore(
 
   let membership: Membership | undefined
   let replicaDeps: ReplicaServerDeps | undefined
-  const stats = new NodeStats({monitorEventLoop: parts.monitorEventLoop === true})
+  const stats = new NodeStats({monitorEventLoop: parts.monitorEventLoop === true, monotonicMs: () => clock.monotonicMs(), scheduler})
   cleanup.push(async () => stats.stop())
 
   const router: RequestHandler = async (type, body) => {
@@ -234,7 +239,15 @@ async function assembleOnStore(
         preflist: placement.entries.map((entry) => ({...entry, address: findMember(current.table, entry.node)?.apiAddress})),
       }
     },
-    stats: () => ({node: options.name, uptimeMs: clock.nowMs() - startedAtMs, writeBufferMs: options.writeBufferMs, bufferedObjects: store.bufferedCount, ...stats.snapshot()}),
+    stats: async () => ({
+      node: options.name,
+      uptimeMs: clock.nowMs() - startedAtMs,
+      writeBufferMs: options.writeBufferMs,
+      bufferedObjects: store.bufferedCount,
+      keys: store.objectCount,
+      ...(parts.storeBytes === undefined ? {} : {storeBytes: await parts.storeBytes()}),
+      ...stats.snapshot(),
+    }),
     health: () => ({ok: true, node: options.name, actor, members: current.table.members.length, ringHash: current.ring.hash}),
   }
 
@@ -249,7 +262,18 @@ async function assembleOnStore(
   // One round right away, so a new member is known cluster-wide without waiting a full interval.
   void current.gossipRound().catch(() => undefined)
 
-  return {name: options.name, actor, service, router, transport, membership: current, store, periodicTasks, stop: stopAll}
+  return {
+    name: options.name,
+    actor,
+    service,
+    router,
+    transport,
+    membership: current,
+    store,
+    periodicTasks,
+    countHttpRequest: (route) => stats.countHttpRequest(route),
+    stop: stopAll,
+  }
 }
 
 /**

@@ -19,6 +19,7 @@ import type {StoreDatabase} from '../storage/backend.js'
 import {startTcpTransport} from '../transport/tcp-transport.js'
 import {assembleNode} from './assemble.js'
 import type {AssembledNode, NodeSettings} from './assemble.js'
+import {cachedFolderBytes} from './disk-usage.js'
 import {systemClock, systemRandom, systemScheduler} from './system-time.js'
 
 /** A node's settings (assemble.ts), with where this process serves and keeps its data instead of an API address. */
@@ -60,6 +61,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       writeBufferMs: options.writeBufferMs,
     },
     database: await openDatabase(options.dataDir),
+    storeBytes: cachedFolderBytes(options.dataDir, options.clock ?? systemClock),
     startTransport: (handler) =>
       startTcpTransport({
         host: options.host,
@@ -102,7 +104,7 @@ async function openDatabase(dataDir: string): Promise<StoreDatabase> {
 }
 
 async function serveHttp(options: NodeOptions, node: AssembledNode): Promise<RunningNode> {
-  const server = createServer({keepAliveTimeout: 65_000}, createApiHandler(node.service))
+  const server = createServer({keepAliveTimeout: 65_000}, createApiHandler(node.service, (route) => node.countHttpRequest(route)))
   await listen(server, options.host, options.port)
   const apiAddress = `${options.host}:${(server.address() as AddressInfo).port}`
   let stopping: Promise<void> | undefined

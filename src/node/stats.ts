@@ -2,10 +2,17 @@
  * The node's counters and latency histograms, served at GET /stats. Latencies are recorded in
  * microseconds in Node's HDR histograms (perf_hooks), so percentiles up to p99.9 are exact to
  * within the histogram's precision without keeping samples.
+ *
+ * Besides the totals since start, each operation keeps its latencies of the last
+ * `recentWindowMs` in one-second slots, and a count per latency bucket: a live view (`dyn top`)
+ * shows the recent percentiles, and differences the counters between two snapshots for rates and
+ * for the histogram of an interval.
  */
 
 import {createHistogram, monitorEventLoopDelay} from 'node:perf_hooks'
 import type {IntervalHistogram, RecordableHistogram} from 'node:perf_hooks'
+import type {ApiRoute} from '../api/handler.js'
+import type {Scheduler, Timer} from '../scheduler.js'
 
 export type Operation = 'get' | 'put' | 'delete'
 
@@ -13,7 +20,21 @@ interface OperationStats {
   count: number
   readonly outcomes: Map<string, number>
   readonly latencyUs: RecordableHistogram
+  /** One histogram per second of the recent window, reused round-robin; `slotSecond` says which second each holds. */
+  readonly recentUs: RecordableHistogram[]
+  readonly slotSecond: number[]
+  /** Requests per latency bucket since start: bucketCounts[i] counts latencies <= latencyBucketBoundsMs[i] (the last is unbounded). */
+  readonly bucketCounts: number[]
 }
+
+/** The recent percentiles cover this long: long enough for a p99.9 of a modest rate, short enough to show a spike soon. */
+export const recentWindowMs = 10_000
+const recentSlotMs = 1000
+const recentSlots = recentWindowMs / recentSlotMs
+
+/** Upper bounds of the latency buckets, doubling from 0.25 ms to 1 s; one more bucket takes the rest. */
+export const latencyBucketBoundsMs: readonly number[] = Array.from({length: 13}, (_, i) => 0.25 * 2 ** i)
+
 
 export interface LatencySummaryMs {
   readonly p50: number
@@ -33,50 +54,127 @@ export class NodeStats {
    * many nodes share one event loop, it is off and /stats leaves it out.
    */
   private readonly eventLoopDelay: IntervalHistogram | undefined
+  /** The same, but read and reset every second into `recentLoopDelay`, so a stall shows while it is recent. */
+  private readonly eventLoopDelayNow: IntervalHistogram | undefined
+  private readonly recentLoopDelay: Array<{readonly p99Ms: number; readonly maxMs: number}> = []
+  private readonly loopTimer: Timer | undefined
+  /** Client API requests by route, so that a watcher can see what it costs the node. */
+  private readonly httpRequests: Record<ApiRoute, number> = {kv: 0, cluster: 0, stats: 0, health: 0, other: 0}
+  private readonly monotonicMs: () => number
+  private readonly scheduler: Scheduler | undefined
 
-  constructor(options: {readonly monitorEventLoop: boolean}) {
+  /**
+   * `monotonicMs` places latencies in the seconds of the recent window; `scheduler` turns the
+   * recent event-loop window every second, and is needed only with `monitorEventLoop`.
+   */
+  constructor(options: {readonly monitorEventLoop: boolean; readonly monotonicMs: () => number; readonly scheduler?: Scheduler}) {
+    this.monotonicMs = options.monotonicMs
+    this.scheduler = options.scheduler
     this.eventLoopDelay = options.monitorEventLoop ? monitorEventLoopDelay({resolution: 10}) : undefined
+    this.eventLoopDelayNow = options.monitorEventLoop ? monitorEventLoopDelay({resolution: 10}) : undefined
     this.eventLoopDelay?.enable()
+    this.eventLoopDelayNow?.enable()
+    this.loopTimer = options.monitorEventLoop && options.scheduler !== undefined ? options.scheduler.every(recentSlotMs, () => this.rotateLoopDelay()) : undefined
   }
 
   stop(): void {
+    if (this.loopTimer !== undefined) this.scheduler?.cancel(this.loopTimer)
     this.eventLoopDelay?.disable()
+    this.eventLoopDelayNow?.disable()
+  }
+
+  countHttpRequest(route: ApiRoute): void {
+    this.httpRequests[route] += 1
+  }
+
+  private rotateLoopDelay(): void {
+    const delay = this.eventLoopDelayNow
+    if (delay === undefined) return
+    this.recentLoopDelay.push({p99Ms: nsToMs(delay.percentile(99)), maxMs: nsToMs(delay.max)})
+    if (this.recentLoopDelay.length > recentSlots) this.recentLoopDelay.shift()
+    delay.reset()
   }
 
   record(operation: Operation, outcome: string, latencyMs: number): void {
     let stats = this.operations.get(operation)
     if (stats === undefined) {
-      stats = {count: 0, outcomes: new Map(), latencyUs: createHistogram()}
+      stats = {
+        count: 0,
+        outcomes: new Map(),
+        latencyUs: createHistogram(),
+        recentUs: Array.from({length: recentSlots}, () => createHistogram()),
+        slotSecond: new Array<number>(recentSlots).fill(-1),
+        bucketCounts: new Array<number>(latencyBucketBoundsMs.length + 1).fill(0),
+      }
       this.operations.set(operation, stats)
     }
+    const latencyUs = Math.max(1, Math.round(latencyMs * 1000))
     stats.count += 1
     stats.outcomes.set(outcome, (stats.outcomes.get(outcome) ?? 0) + 1)
-    stats.latencyUs.record(Math.max(1, Math.round(latencyMs * 1000)))
+    stats.latencyUs.record(latencyUs)
+    const second = Math.floor(this.monotonicMs() / recentSlotMs)
+    const slot = second % recentSlots
+    if (stats.slotSecond[slot] !== second) {
+      stats.recentUs[slot]?.reset()
+      stats.slotSecond[slot] = second
+    }
+    stats.recentUs[slot]?.record(latencyUs)
+    const bucket = latencyBucketBoundsMs.findIndex((bound) => latencyMs <= bound)
+    const index = bucket === -1 ? latencyBucketBoundsMs.length : bucket
+    stats.bucketCounts[index] = (stats.bucketCounts[index] ?? 0) + 1
+  }
+
+  /** The latencies of the last `recentWindowMs`, merged from the slots still inside it. */
+  private recent(stats: OperationStats): {count: number; latencyMs: LatencySummaryMs} {
+    const nowSecond = Math.floor(this.monotonicMs() / recentSlotMs)
+    const merged = createHistogram()
+    for (let slot = 0; slot < recentSlots; slot += 1) {
+      const second = stats.slotSecond[slot] ?? -1
+      const histogram = stats.recentUs[slot]
+      if (histogram !== undefined && second > nowSecond - recentSlots) merged.add(histogram)
+    }
+    return {count: merged.count, latencyMs: summaryMs(merged)}
   }
 
   snapshot(): Record<string, unknown> {
     const requests: Record<string, unknown> = {}
     for (const [operation, stats] of this.operations) {
-      const h = stats.latencyUs
-      const ms = (us: number): number => Math.round(us) / 1000
-      const latencyMs: LatencySummaryMs = {
-        p50: ms(h.percentile(50)),
-        p90: ms(h.percentile(90)),
-        p99: ms(h.percentile(99)),
-        p999: ms(h.percentile(99.9)),
-        max: ms(h.max),
+      const recent = this.recent(stats)
+      requests[operation] = {
+        count: stats.count,
+        outcomes: Object.fromEntries(stats.outcomes),
+        latencyMs: summaryMs(stats.latencyUs),
+        recent: {windowMs: recentWindowMs, count: recent.count, latencyMs: recent.latencyMs},
+        latencyBuckets: {boundsMs: latencyBucketBoundsMs, counts: [...stats.bucketCounts]},
       }
-      requests[operation] = {count: stats.count, outcomes: Object.fromEntries(stats.outcomes), latencyMs}
     }
     const delay = this.eventLoopDelay
-    const delayMs = (ns: number): number => Math.round(ns / 1000) / 1000
+    const recentLoop = this.recentLoopDelay
     return {
       requests,
       readRepairs: this.readRepairs,
       forwardedPuts: this.forwardedPuts,
       ...(delay === undefined
         ? {}
-        : {eventLoopDelayMs: {p50: delayMs(delay.percentile(50)), p99: delayMs(delay.percentile(99)), p999: delayMs(delay.percentile(99.9)), max: delayMs(delay.max)}}),
+        : {
+            eventLoopDelayMs: {p50: nsToMs(delay.percentile(50)), p99: nsToMs(delay.percentile(99)), p999: nsToMs(delay.percentile(99.9)), max: nsToMs(delay.max)},
+            eventLoopDelayRecentMs: {
+              windowMs: recentLoop.length * recentSlotMs,
+              p99: Math.max(0, ...recentLoop.map((s) => s.p99Ms)),
+              max: Math.max(0, ...recentLoop.map((s) => s.maxMs)),
+            },
+          }),
+      httpRequests: {...this.httpRequests},
     }
   }
+}
+
+function summaryMs(h: RecordableHistogram): LatencySummaryMs {
+  if (h.count === 0) return {p50: 0, p90: 0, p99: 0, p999: 0, max: 0}
+  const ms = (us: number): number => Math.round(us) / 1000
+  return {p50: ms(h.percentile(50)), p90: ms(h.percentile(90)), p99: ms(h.percentile(99)), p999: ms(h.percentile(99.9)), max: ms(h.max)}
+}
+
+function nsToMs(ns: number): number {
+  return Number.isFinite(ns) ? Math.round(ns / 1000) / 1000 : 0
 }

@@ -39,6 +39,11 @@ export function partitionRange(partition: number): {gte: Buffer; lt: Buffer} {
   return {gte, lt}
 }
 
+/** The half-open range [gte, lt) holding every object of every partition (metadata excluded). */
+export function objectNamespaceRange(): {gte: Buffer; lt: Buffer} {
+  return {gte: Buffer.of(namespaceObject), lt: Buffer.of(namespaceObject + 1)}
+}
+
 export function decodeObjectKey(raw: Buffer): {partition: number; key: string} {
   assert(raw.length >= 3 && raw[0] === namespaceObject, 'not an object key')
   return {partition: raw.readUInt16BE(1), key: raw.subarray(3).toString('utf8')}

@@ -24,7 +24,7 @@ import type {StoreDatabase, SyncedBatchOptions, SyncedPutOptions} from './backen
 import {isValidVersionSet} from '../versioning/dvvset.js'
 import {KeyedMutex} from './keyed-mutex.js'
 import {ObjectCache} from './object-cache.js'
-import {decodeObjectKey, metaKey, objectKey, partitionRange} from './layout.js'
+import {decodeObjectKey, metaKey, objectKey, objectNamespaceRange, partitionRange} from './layout.js'
 import type {StoredObject} from './stored-object.js'
 import {objectValueBytes} from './stored-object.js'
 
@@ -88,9 +88,12 @@ export class Store {
   private readonly buffer: Map<string, BufferedObject> | undefined
   private flushing: Promise<void> | undefined
   private bufferedBytes = 0
+  /** Keys with a stored object (tombstones included): counted once at open, then kept up to date. */
+  private objects = 0
 
-  private constructor(db: StoreDatabase, options: StoreOptions) {
+  private constructor(db: StoreDatabase, options: StoreOptions, objectCount: number) {
     this.db = db
+    this.objects = objectCount
     this.buffer = options.writeBuffer ? new Map() : undefined
     this.scheduler = options.scheduler
   }
@@ -104,7 +107,12 @@ export class Store {
     await db.open({createIfMissing: true})
     // The read path needs a synchronous get (see `read`); both backends have one.
     assert(supportsGetSync(db), 'the store database must support getSync')
-    return new Store(db, options)
+    return new Store(db, options, await countObjects(db))
+  }
+
+  /** Keys this node stores an object for (live or deleted), as GET /stats reports them. */
+  get objectCount(): number {
+    return this.objects
   }
 
   /**
@@ -208,6 +216,8 @@ export class Store {
       }
       // The cache learns the object only once it is stored (a buffered one is found in the buffer).
       this.cache.set(id, outcome.object)
+      // The per-key mutex makes this the only write that can find the key absent.
+      if (stored === undefined) this.objects += 1
       return outcome
     })
   }
@@ -296,6 +306,17 @@ export class Store {
     for await (const _key of this.db.keys({limit: 1})) return false
     return true
   }
+}
+
+/**
+ * Counts the stored objects by walking their keys once, before the store serves: no write can
+ * run meanwhile, so the count and the increments that follow never overlap. Keys only (no
+ * values) are read, so this costs about a second per few million keys at start-up.
+ */
+async function countObjects(db: StoreDatabase): Promise<number> {
+  let count = 0
+  for await (const _key of db.keys(objectNamespaceRange())) count += 1
+  return count
 }
 
 function bufferId(partition: number, key: string): string {

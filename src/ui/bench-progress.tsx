@@ -1,10 +1,13 @@
 /**
  * Live progress of `dyn bench` on a terminal: the phase, a progress bar, and per operation the
- * count, throughput and latency percentiles so far. It renders a plain snapshot object and
- * fetches nothing.
+ * count, throughput (with a sparkline of it over the run) and latency percentiles so far, in the
+ * colours and number formats of `dyn top` (theme.ts), so that a latency reads the same in both.
+ * It renders a plain snapshot object and fetches nothing.
  */
 
 import {Box, Text} from 'ink'
+import {Sparkline} from './sparkline.js'
+import {accentColor, errorColor, fit, formatCount, formatMs, latencyColor} from './theme.js'
 
 export interface BenchProgressOperation {
   readonly operation: string
@@ -21,13 +24,25 @@ export interface BenchProgressSnapshot {
   readonly done: number
   readonly total?: number
   readonly operations: readonly BenchProgressOperation[]
+  /** Per operation, its throughput at each progress update of this phase, oldest first. */
+  readonly throughputHistory?: Readonly<Record<string, readonly number[]>>
 }
 
 const barWidth = 30
+const sparkWidth = 16
 
 export function ProgressBar({fraction}: {readonly fraction: number}) {
   const filled = Math.round(Math.min(1, Math.max(0, fraction)) * barWidth)
-  return <Text color="cyan">{'█'.repeat(filled) + '░'.repeat(barWidth - filled)}</Text>
+  return <Text color={accentColor}>{'█'.repeat(filled) + '░'.repeat(barWidth - filled)}</Text>
+}
+
+function Latency({label, ms}: {readonly label: string; readonly ms: number}) {
+  return (
+    <Text>
+      {`  ${label} `}
+      <Text color={latencyColor(ms)}>{fit(formatMs(ms), 4, 'right')}</Text>
+    </Text>
+  )
 }
 
 export function BenchProgress({snapshot}: {readonly snapshot: BenchProgressSnapshot}) {
@@ -43,9 +58,14 @@ export function BenchProgress({snapshot}: {readonly snapshot: BenchProgressSnaps
       {snapshot.operations.map((op) => {
         const errors = Object.values(op.errors).reduce((a, b) => a + b, 0)
         return (
-          <Text key={op.operation}>
-            {`  ${op.operation.padEnd(8)} ${String(op.count).padStart(8)} ops ${op.throughputPerS.toFixed(0).padStart(7)}/s  p50 ${op.latency.p50Ms.toFixed(2)}  p99 ${op.latency.p99Ms.toFixed(2)}  p99.9 ${op.latency.p999Ms.toFixed(2)} ms`}
-            {errors > 0 ? <Text color="red">{`  errors ${errors}`}</Text> : null}
+          <Text key={op.operation} wrap="truncate">
+            {`  ${op.operation.padEnd(8)} ${fit(formatCount(op.count), 5, 'right')} ops ${fit(formatCount(op.throughputPerS), 5, 'right')}/s `}
+            <Sparkline values={snapshot.throughputHistory?.[op.operation] ?? []} width={sparkWidth} color={accentColor} />
+            <Latency label="p50" ms={op.latency.p50Ms} />
+            <Latency label="p99" ms={op.latency.p99Ms} />
+            <Latency label="p99.9" ms={op.latency.p999Ms} />
+            {' ms'}
+            {errors > 0 ? <Text color={errorColor}>{`  errors ${errors}`}</Text> : null}
           </Text>
         )
       })}

@@ -278,7 +278,8 @@ describe('BenchProgress', () => {
     assert.match(output, /running/)
     assert.match(output, /1\.0\/2 s/)
     assert.match(output, /█{15}░{15}/, 'half the bar filled at half the duration')
-    assert.match(output, /read\s+400 ops\s+200\/s\s+p50 1\.25\s+p99 5\.75\s+p99\.9 12\.34 ms\s+errors 2/)
+    // In dyn top's number format: one decimal under 10 ms, whole ms above.
+    assert.match(output, /read\s+400 ops\s+200\/s\s+p50\s+1\.3\s+p99\s+5\.8\s+p99\.9\s+12 ms\s+errors 2/)
     assert.match(output, /update\s+450 ops/)
     assert.doesNotMatch(output.split('\n').find((line) => line.includes('update')) ?? '', /errors/)
   })

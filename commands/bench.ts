@@ -1,8 +1,7 @@
 import {Flags} from '@oclif/core'
-import {render} from 'ink'
-import {BenchProgress} from '../src/ui/bench-progress.js'
 import {DynCommand} from '../src/cli/command-base.js'
 import {exitCodes} from '../src/cli/exit-codes.js'
+import {settleColors} from '../src/cli/terminal.js'
 import {DynError} from '../src/errors.js'
 import {UnreachableError} from '../src/client/http-client.js'
 import type {DistributionName} from '../bench/distributions.js'
@@ -96,7 +95,7 @@ Exit codes: 0 done (SLA met), 1 SLA missed, 2 bad usage, 3 cluster unreachable.`
     const badNode = config.nodes.find((node) => !/^[^:\s]+:\d{1,5}$/.test(node))
     if (badNode !== undefined) this.fail(flags.json, 'bad_parameter', `--node "${badNode}" is not host:port`)
 
-    const progress = this.progressRenderer(flags.json)
+    const progress = await this.progressRenderer(flags.json)
     let report
     try {
       report = await runBench(config, sla, progress.update)
@@ -117,17 +116,13 @@ Exit codes: 0 done (SLA met), 1 SLA missed, 2 bad usage, 3 cluster unreachable.`
     if (report.sla !== undefined && !report.sla.met) this.exit(exitCodes.notFound)
   }
 
-  /** Live progress: ink on a terminal, a plain line every 5 s otherwise, nothing with --json. */
-  private progressRenderer(json: boolean): {update: (snapshot: ProgressSnapshot) => void; stop: () => void} {
+  /** Live progress: ink on a terminal (loaded only then), a plain line every 5 s otherwise, nothing with --json. */
+  private async progressRenderer(json: boolean): Promise<{update: (snapshot: ProgressSnapshot) => void; stop: () => void}> {
     if (json) return {update: () => undefined, stop: () => undefined}
     if (process.stderr.isTTY) {
-      const instance = render(<BenchProgress snapshot={{phase: 'starting', elapsedS: 0, durationS: 0, done: 0, operations: []}} />, {stdout: process.stderr, patchConsole: false})
-      return {
-        update: (snapshot) => instance.rerender(<BenchProgress snapshot={snapshot} />),
-        stop: () => {
-          instance.unmount()
-        },
-      }
+      settleColors(false, process.stderr)
+      const {startBenchScreen} = await import('../src/cli/bench-screen.js')
+      return startBenchScreen(process.stderr)
     }
     let lastLineMs = 0
     let lastPhase = ''

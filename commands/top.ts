@@ -1,0 +1,48 @@
+import {Flags} from '@oclif/core'
+import {nodeAddressDefault, nodeEnvironmentVariable} from '../src/cli/client-flags.js'
+import {ClusterWatch, httpFetchJson, pollRequestTimeoutMsDefault} from '../src/cli/cluster-watch.js'
+import {DynCommand} from '../src/cli/command-base.js'
+import {isInteractive, settleColors, terminalSize} from '../src/cli/terminal.js'
+
+export default class Top extends DynCommand {
+  static override summary = 'The live cluster view: every node, its load and latency, the ring, recent events.'
+
+  static override description = `Asks one node for the cluster (GET /cluster) and every member for its figures (GET /stats), every --interval ms. When the node it asks stops answering, it fails over to another member it knows of, and says so.
+On a terminal: q quits, arrows select a node, enter shows its detail (its own view of the others, store size, latency histogram), ? lists the keys.
+Without a terminal it prints one snapshot as text (two polls --interval apart, so that rates are real); --json prints that snapshot as JSON: {takenAtMs, source, failover?, stale, settings, ringHash, owners, moves, nodes: [{name, address, status, partitions, answering, figures: {keys, storeBytes, getsPerS, putsPerS, getLatencyMs: {p99, p999}, putLatencyMs, eventLoopDelayP99Ms, uptimeMs, latencyBuckets}, history}], events: [{atMs, text, severity}]}. Figures a node does not serve are absent.
+Exit codes: 0 done, 2 bad usage, 3 no node answered.`
+
+  static override examples = [
+    {description: 'Watch the local cluster', command: '<%= config.bin %> top'},
+    {description: 'Through another node, with a fall-back if it goes down', command: '<%= config.bin %> top --node 127.0.0.1:7071 --node 127.0.0.1:7072'},
+    {description: 'One snapshot for a script', command: '<%= config.bin %> top --json | jq \'.nodes[] | {name, status}\''},
+  ]
+
+  static override flags = {
+    node: Flags.string({description: 'host:port of a node to watch through (repeat for fall-backs) [default: DYN_NODE or 127.0.0.1:7070]', multiple: true, helpValue: 'host:port'}),
+    interval: Flags.integer({description: 'milliseconds between refreshes', default: 1000, min: 100, max: 60_000}),
+    json: Flags.boolean({description: 'print one snapshot as JSON (stable, documented fields)', default: false}),
+  }
+
+  async run(): Promise<void> {
+    const {flags} = await this.parse(Top)
+    const fromEnvironment = (process.env[nodeEnvironmentVariable] ?? '').split(',').map((entry) => entry.trim()).filter((entry) => entry !== '')
+    const addresses = flags.node ?? (fromEnvironment.length > 0 ? fromEnvironment : [nodeAddressDefault])
+    const bad = addresses.find((address) => !/^[^:\s]+:\d{1,5}$/.test(address))
+    if (bad !== undefined) this.fail(flags.json, 'bad_parameter', `--node "${bad}" is not host:port`)
+    const watch = new ClusterWatch(addresses, httpFetchJson(Math.min(pollRequestTimeoutMsDefault, flags.interval)))
+    settleColors(flags.json)
+    if (!flags.json && isInteractive()) {
+      const {runTopScreen} = await import('../src/cli/top-screen.js')
+      await runTopScreen(watch, flags.interval)
+      return
+    }
+    await watch.poll()
+    await new Promise((resolve) => setTimeout(resolve, flags.interval))
+    const snapshot = await watch.poll()
+    if (snapshot.stale) this.fail(flags.json, 'unreachable', `no node answered at ${addresses.join(', ')}; start one (dyn cluster up) or point --node / DYN_NODE at a running node`)
+    if (flags.json) return this.printJson(snapshot)
+    const {topText} = await import('../src/cli/top-screen.js')
+    process.stdout.write(topText(snapshot, terminalSize().columns, 40))
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * Drawing `dyn bench`'s live progress on a terminal with the BenchProgress component; loaded
+ * with a dynamic import by the command, so that ink loads only when there is a terminal to draw
+ * on. It keeps each operation's throughput history of the current phase for the sparklines.
+ */
+
+import {render} from 'ink'
+import type {ProgressSnapshot} from '../../bench/runner.js'
+import {BenchProgress} from '../ui/bench-progress.js'
+
+/** Progress updates remembered per operation (4 a second: the last 30 s). */
+export const throughputHistoryMax = 120
+
+export interface ProgressScreen {
+  readonly update: (snapshot: ProgressSnapshot) => void
+  readonly stop: () => void
+}
+
+export function startBenchScreen(stream: NodeJS.WriteStream): ProgressScreen {
+  let phase = ''
+  let history: Record<string, number[]> = {}
+  let last: {elapsedS: number; counts: Map<string, number>} | undefined
+  const view = (snapshot: ProgressSnapshot): React.JSX.Element => {
+    // A new phase starts a new history; the final 'done' keeps the run's.
+    if (snapshot.phase !== phase && snapshot.phase !== 'done') {
+      phase = snapshot.phase
+      history = {}
+      last = undefined
+    }
+    // The throughput of the last interval, not the average so far: a stall must show.
+    const counts = new Map(snapshot.operations.map((op) => [op.operation as string, op.count]))
+    const intervalS = last === undefined ? 0 : snapshot.elapsedS - last.elapsedS
+    if (last !== undefined && intervalS > 0 && snapshot.phase !== 'done') {
+      for (const op of snapshot.operations) {
+        const rate = (op.count - (last.counts.get(op.operation) ?? 0)) / intervalS
+        const series = [...(history[op.operation] ?? []), rate]
+        history[op.operation] = series.slice(-throughputHistoryMax)
+      }
+    }
+    last = {elapsedS: snapshot.elapsedS, counts}
+    return <BenchProgress snapshot={{...snapshot, throughputHistory: history}} />
+  }
+  const instance = render(view({phase: 'starting', elapsedS: 0, durationS: 0, done: 0, operations: []}), {stdout: stream, patchConsole: false})
+  return {
+    update: (snapshot) => instance.rerender(view(snapshot)),
+    stop: () => instance.unmount(),
+  }
+}

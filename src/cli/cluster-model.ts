@@ -1,0 +1,302 @@
+/**
+ * The pure half of `dyn top`'s polling: it reads the JSON of GET /cluster and GET /stats,
+ * and turns one poll's answers plus what the previous polls left (counters, history, events)
+ * into the next `ClusterSnapshot`. Rates come from differencing counters between two samples of
+ * the same node (over that node's own uptime, so network delay does not skew them); events are
+ * derived by comparing successive cluster views, since the nodes do not report them.
+ *
+ * No IO and no clock: the poll time comes in as an argument. cluster-watch.ts does the fetching.
+ */
+
+import type {ClusterSnapshot, LatencyBuckets, LatencyPercentilesMs, NodeFigures, NodeRow, NodeStatus, PartitionMove, PeerView, TopEvent} from '../ui/cluster-snapshot.js'
+
+/** Refreshes kept per node for the sparklines: two minutes at one per second. */
+export const historyLengthMax = 120
+/** Events kept; older ones scroll away. */
+export const eventsMax = 50
+
+export interface ClusterMember {
+  readonly name: string
+  readonly apiAddress: string
+  readonly status: NodeStatus
+  readonly partitions: number
+}
+
+export interface ClusterView {
+  readonly node: string
+  readonly ringHash: string
+  readonly settings?: {readonly n: number; readonly r: number; readonly w: number}
+  readonly members: readonly ClusterMember[]
+  readonly owners: readonly string[]
+  readonly moves: readonly PartitionMove[]
+}
+
+/** What top reads from one node's GET /stats; absent fields are not served by that node. */
+export interface StatsSample {
+  readonly uptimeMs: number
+  readonly getCount: number
+  /** Puts and deletes: both are writes. */
+  readonly writeCount: number
+  readonly keys?: number
+  readonly storeBytes?: number
+  readonly getLatencyMs?: LatencyPercentilesMs
+  readonly putLatencyMs?: LatencyPercentilesMs
+  readonly eventLoopDelayP99Ms?: number
+  readonly hintsPending?: number
+  readonly transfersInProgress?: number
+  readonly latencyBuckets?: LatencyBuckets
+}
+
+/** What one node's previous polls left behind. */
+interface NodeMemory {
+  readonly last?: StatsSample
+  /** The first sample since top started (or since the node restarted), for the detail histogram. */
+  readonly first?: StatsSample
+  readonly answering: boolean
+  readonly requestsPerS: readonly number[]
+  readonly p999Ms: readonly number[]
+  readonly figures: NodeFigures
+}
+
+export interface WatchMemory {
+  readonly view?: ClusterView
+  /** The last fail-over, kept so the view goes on saying which node it watches through. */
+  readonly failover?: {readonly from: string; readonly to: string}
+  readonly nodes: ReadonlyMap<string, NodeMemory>
+  readonly events: readonly TopEvent[]
+}
+
+export const emptyMemory: WatchMemory = {nodes: new Map(), events: []}
+
+export interface PollResult {
+  readonly takenAtMs: number
+  readonly source: string
+  /** Undefined when no node answered GET /cluster. */
+  readonly view: ClusterView | undefined
+  /** Per member name: its stats, or undefined when it did not answer. */
+  readonly stats: ReadonlyMap<string, StatsSample | undefined>
+  readonly failover?: {readonly from: string; readonly to: string}
+  readonly focus?: {readonly name: string; readonly peers?: readonly PeerView[]; readonly error?: string}
+}
+
+const num = (x: unknown): number | undefined => (typeof x === 'number' && Number.isFinite(x) ? x : undefined)
+const obj = (x: unknown): Record<string, unknown> => (typeof x === 'object' && x !== null && !Array.isArray(x) ? (x as Record<string, unknown>) : {})
+
+/** A member's status as the answering node sees it: reachability first, then membership. */
+export function memberStatus(member: Record<string, unknown>): NodeStatus {
+  const reachability = member.reachability
+  if (reachability === 'suspect' || reachability === 'down') return reachability
+  if (member.up === false) return 'down'
+  if (member.status === 'joining' || member.status === 'leaving' || member.status === 'left') return member.status
+  if (member.status === 'valid') return 'up'
+  return 'unknown'
+}
+
+export function parseCluster(body: unknown): ClusterView | undefined {
+  const b = obj(body)
+  if (!Array.isArray(b.members) || !Array.isArray(b.owners)) return undefined
+  const members = b.members.map(obj).filter((m) => typeof m.name === 'string' && typeof m.apiAddress === 'string')
+  const settings = obj(b.settings)
+  const n = num(settings.defaultN)
+  const r = num(settings.defaultR)
+  const w = num(settings.defaultW)
+  const moves = Array.isArray(b.transfers)
+    ? b.transfers.map(obj).flatMap((t) => (num(t.partition) !== undefined && typeof t.from === 'string' && typeof t.to === 'string' ? [{partition: t.partition as number, from: t.from, to: t.to}] : []))
+    : []
+  return {
+    node: String(b.node ?? ''),
+    ringHash: String(b.ringHash ?? ''),
+    ...(n !== undefined && r !== undefined && w !== undefined ? {settings: {n, r, w}} : {}),
+    members: members.map((m) => ({name: m.name as string, apiAddress: m.apiAddress as string, status: memberStatus(m), partitions: num(m.partitions) ?? 0})),
+    owners: b.owners.map(String),
+    moves,
+  }
+}
+
+/** The recent-window percentiles; none when the window saw no request; since-start ones from a node that keeps no window. */
+function percentiles(operation: Record<string, unknown>): LatencyPercentilesMs | undefined {
+  const recent = obj(operation.recent)
+  if (num(recent.count) === 0) return undefined
+  const source = num(obj(recent.latencyMs).p999) !== undefined ? obj(recent.latencyMs) : obj(operation.latencyMs)
+  const p99 = num(source.p99)
+  const p999 = num(source.p999)
+  return p99 === undefined || p999 === undefined ? undefined : {p99, p999}
+}
+
+function buckets(operations: ReadonlyArray<Record<string, unknown>>): LatencyBuckets | undefined {
+  let bounds: number[] | undefined
+  let counts: number[] | undefined
+  for (const operation of operations) {
+    const b = obj(operation.latencyBuckets)
+    if (!Array.isArray(b.boundsMs) || !Array.isArray(b.counts) || b.counts.length !== b.boundsMs.length + 1) continue
+    bounds ??= b.boundsMs.map(Number)
+    if (b.boundsMs.length !== bounds.length) continue
+    const here = b.counts.map(Number)
+    counts = counts === undefined ? here : counts.map((c, i) => c + (here[i] ?? 0))
+  }
+  return bounds === undefined || counts === undefined ? undefined : {boundsMs: bounds, counts}
+}
+
+export function parseStats(body: unknown): StatsSample | undefined {
+  const b = obj(body)
+  const uptimeMs = num(b.uptimeMs)
+  if (uptimeMs === undefined) return undefined
+  const requests = obj(b.requests)
+  const get = obj(requests.get)
+  const put = obj(requests.put)
+  const del = obj(requests.delete)
+  const loop = num(obj(b.eventLoopDelayRecentMs).p99) ?? num(obj(b.eventLoopDelayMs).p99)
+  const getLatencyMs = percentiles(get)
+  const putLatencyMs = percentiles(put)
+  const latencyBuckets = buckets([get, put, del])
+  const optional = {keys: num(b.keys), storeBytes: num(b.storeBytes), eventLoopDelayP99Ms: loop, hintsPending: num(b.hintsPending), transfersInProgress: num(b.transfersInProgress)}
+  return {
+    uptimeMs,
+    getCount: num(get.count) ?? 0,
+    writeCount: (num(put.count) ?? 0) + (num(del.count) ?? 0),
+    ...Object.fromEntries(Object.entries(optional).filter(([, v]) => v !== undefined)),
+    ...(getLatencyMs ? {getLatencyMs} : {}),
+    ...(putLatencyMs ? {putLatencyMs} : {}),
+    ...(latencyBuckets ? {latencyBuckets} : {}),
+  }
+}
+
+function pushBounded(values: readonly number[], value: number): number[] {
+  const next = [...values, value]
+  return next.length > historyLengthMax ? next.slice(next.length - historyLengthMax) : next
+}
+
+function bucketsBetween(first: StatsSample | undefined, last: StatsSample): LatencyBuckets | undefined {
+  const now = last.latencyBuckets
+  const then = first?.latencyBuckets
+  if (now === undefined) return undefined
+  if (then === undefined || then.counts.length !== now.counts.length || first === last) return now
+  return {boundsMs: now.boundsMs, counts: now.counts.map((c, i) => Math.max(0, c - (then.counts[i] ?? 0)))}
+}
+
+/** True when `sample` cannot follow `last` on the same process: the node restarted in between. */
+function restarted(last: StatsSample, sample: StatsSample): boolean {
+  return sample.uptimeMs < last.uptimeMs || sample.getCount < last.getCount || sample.writeCount < last.writeCount
+}
+
+function nextNodeMemory(previous: NodeMemory | undefined, sample: StatsSample | undefined): NodeMemory {
+  if (sample === undefined) {
+    return {
+      ...(previous?.last ? {last: previous.last} : {}),
+      ...(previous?.first ? {first: previous.first} : {}),
+      answering: false,
+      requestsPerS: pushBounded(previous?.requestsPerS ?? [], Number.NaN),
+      p999Ms: pushBounded(previous?.p999Ms ?? [], Number.NaN),
+      figures: {},
+    }
+  }
+  const last = previous?.last !== undefined && !restarted(previous.last, sample) ? previous.last : undefined
+  const first = last === undefined ? sample : (previous?.first ?? sample)
+  const elapsedS = last === undefined ? 0 : (sample.uptimeMs - last.uptimeMs) / 1000
+  const rates = last !== undefined && elapsedS > 0 ? {getsPerS: (sample.getCount - last.getCount) / elapsedS, putsPerS: (sample.writeCount - last.writeCount) / elapsedS} : {}
+  const latencyBuckets = bucketsBetween(first, sample)
+  const figures: NodeFigures = {
+    ...Object.fromEntries(Object.entries({keys: sample.keys, storeBytes: sample.storeBytes, eventLoopDelayP99Ms: sample.eventLoopDelayP99Ms, hintsPending: sample.hintsPending, transfersInProgress: sample.transfersInProgress, getLatencyMs: sample.getLatencyMs, putLatencyMs: sample.putLatencyMs}).filter(([, v]) => v !== undefined)),
+    uptimeMs: sample.uptimeMs,
+    ...rates,
+    ...(latencyBuckets ? {latencyBuckets} : {}),
+  }
+  const p999s = [sample.getLatencyMs?.p999, sample.putLatencyMs?.p999].filter((p): p is number => p !== undefined)
+  const worstP999 = p999s.length === 0 ? Number.NaN : Math.max(...p999s)
+  return {
+    last: sample,
+    first,
+    answering: true,
+    requestsPerS: pushBounded(previous?.requestsPerS ?? [], rates.getsPerS === undefined ? Number.NaN : rates.getsPerS + (rates.putsPerS ?? 0)),
+    p999Ms: pushBounded(previous?.p999Ms ?? [], worstP999),
+    figures,
+  }
+}
+
+function describeStatus(status: NodeStatus): string {
+  if (status === 'down') return 'became unreachable'
+  if (status === 'suspect') return 'is suspected down'
+  if (status === 'up') return 'is up'
+  return `is ${status}`
+}
+
+/** Events from comparing two successive cluster views (and whether each node answered its /stats). */
+export function clusterEvents(before: WatchMemory, poll: PollResult): TopEvent[] {
+  const at = poll.takenAtMs
+  const events: TopEvent[] = []
+  const add = (text: string, severity: TopEvent['severity'] = 'info'): void => {
+    events.push({atMs: at, text, severity})
+  }
+  if (poll.failover) add(`${poll.failover.from} stopped answering; now watching through ${poll.failover.to}`, 'warn')
+  const view = poll.view
+  if (view === undefined) {
+    if (before.view !== undefined || before.events.length === 0) add(`no node answers (tried every known address)`, 'error')
+    return events
+  }
+  const old = before.view
+  if (old === undefined) {
+    add(`watching ${view.members.length} node(s) through ${poll.source} (${view.node})`)
+    return events
+  }
+  const oldByName = new Map(old.members.map((m) => [m.name, m]))
+  const newByName = new Map(view.members.map((m) => [m.name, m]))
+  for (const member of view.members) {
+    const was = oldByName.get(member.name)
+    if (was === undefined) add(`${member.name} joined (${member.apiAddress})`)
+    else if (was.status !== member.status) add(`${member.name} ${was.status === 'down' && member.status === 'up' ? 'is reachable again' : describeStatus(member.status)}`, member.status === 'down' ? 'error' : member.status === 'up' ? 'info' : 'warn')
+  }
+  for (const member of old.members) if (!newByName.has(member.name)) add(`${member.name} left the member table`, 'warn')
+  if (old.ringHash !== view.ringHash) {
+    const changes = view.members
+      .map((m) => ({name: m.name, from: oldByName.get(m.name)?.partitions ?? 0, to: m.partitions}))
+      .filter((c) => c.from !== c.to)
+      .map((c) => `${c.name} ${c.from}→${c.to}`)
+    add(`ring changed${changes.length > 0 ? `: ${changes.join(', ')}` : ''}`, 'warn')
+  }
+  for (const [name, sample] of poll.stats) {
+    const memory = before.nodes.get(name)
+    if (memory === undefined) continue
+    if (memory.answering && sample === undefined) add(`${name} stopped answering /stats`, 'error')
+    else if (!memory.answering && sample !== undefined) add(`${name} answers /stats again`)
+    else if (memory.last !== undefined && sample !== undefined && restarted(memory.last, sample)) add(`${name} restarted`, 'warn')
+  }
+  return events
+}
+
+/** Folds one poll into the memory and gives the snapshot to draw. */
+export function nextSnapshot(before: WatchMemory, poll: PollResult): {memory: WatchMemory; snapshot: ClusterSnapshot} {
+  const view = poll.view ?? before.view
+  const failover = poll.failover ?? before.failover
+  const newEvents = clusterEvents(before, poll)
+  const events = [...before.events, ...newEvents].slice(-eventsMax)
+  const nodes = new Map<string, NodeMemory>()
+  const rows: NodeRow[] = []
+  for (const member of view?.members ?? []) {
+    const previous = before.nodes.get(member.name)
+    const memory = poll.view === undefined ? {...(previous ?? nextNodeMemory(undefined, undefined)), answering: false} : nextNodeMemory(previous, poll.stats.get(member.name))
+    nodes.set(member.name, memory)
+    rows.push({
+      name: member.name,
+      address: member.apiAddress,
+      status: member.status,
+      partitions: member.partitions,
+      answering: memory.answering,
+      figures: memory.figures,
+      history: {requestsPerS: memory.requestsPerS, p999Ms: memory.p999Ms},
+    })
+  }
+  const snapshot: ClusterSnapshot = {
+    takenAtMs: poll.takenAtMs,
+    source: poll.source,
+    ...(failover ? {failover} : {}),
+    stale: poll.view === undefined,
+    ...(view?.settings ? {settings: view.settings} : {}),
+    ...(view?.ringHash ? {ringHash: view.ringHash} : {}),
+    owners: view?.owners ?? [],
+    moves: view?.moves ?? [],
+    nodes: rows,
+    events,
+    ...(poll.focus ? {focus: poll.focus} : {}),
+  }
+  return {memory: {...(view ? {view} : {}), ...(failover ? {failover} : {}), nodes, events}, snapshot}
+}

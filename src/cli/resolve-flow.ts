@@ -1,0 +1,155 @@
+/**
+ * Sibling reconciliation, the steps without the screen (`dyn resolve`, and `dyn get` on a
+ * terminal): read a key's siblings with their dots, make the candidate (keep one, the JSON union,
+ * or a given value), write it with the siblings' context so that they collapse into one version,
+ * then read back and check that the write superseded every sibling. If another write arrived in
+ * between, the check says so and hands back the new siblings to resolve again.
+ */
+
+import type {DynClient} from '../client/http-client.js'
+import {mergeJsonUnion} from './json-merge.js'
+import type {MergeConflict} from './json-merge.js'
+import {describeValue, printableText} from './sibling-preview.js'
+import type {ValueDescription} from './sibling-preview.js'
+
+export interface Sibling {
+  /** 1-based, as shown to the user; siblings are ordered oldest first. */
+  readonly number: number
+  readonly value: Buffer
+  readonly contentType: string
+  readonly timestampMs: number
+  readonly deleted: boolean
+  /** The dot: the coordinator's actor ("<node>.<epoch>") and its counter; absent from nodes that do not serve it. */
+  readonly actor?: string
+  readonly counter?: number
+  /** The node that coordinated the write (the actor's name part). */
+  readonly writtenBy?: string
+  readonly description: ValueDescription
+}
+
+export interface SiblingRead {
+  readonly key: string
+  readonly context: string | undefined
+  /** Oldest first. Empty when the key does not exist (or only a tombstone is left). */
+  readonly siblings: readonly Sibling[]
+  readonly deleted: boolean
+}
+
+export type Failure = {readonly ok: false; readonly error: string; readonly message: string}
+
+export interface ReadQuorum {
+  readonly n?: number
+  readonly r?: number
+}
+
+export interface WriteQuorum {
+  readonly n?: number
+  readonly w?: number
+}
+
+export type Choice = {readonly kind: 'pick'; readonly number: number} | {readonly kind: 'merge'} | {readonly kind: 'value'; readonly value: Buffer; readonly contentType?: string}
+
+export interface Candidate {
+  readonly choice: Choice['kind']
+  readonly value: Buffer
+  readonly contentType: string
+  /** Picking a deleted sibling writes a delete. */
+  readonly deleted: boolean
+  readonly conflicts: readonly MergeConflict[]
+  readonly description: ValueDescription
+}
+
+const obj = (x: unknown): Record<string, unknown> => (typeof x === 'object' && x !== null && !Array.isArray(x) ? (x as Record<string, unknown>) : {})
+
+export async function readSiblings(client: DynClient, key: string, quorum: ReadQuorum): Promise<({ok: true} & SiblingRead) | Failure> {
+  const query = new URLSearchParams()
+  if (quorum.n !== undefined) query.set('n', String(quorum.n))
+  if (quorum.r !== undefined) query.set('r', String(quorum.r))
+  const text = query.toString()
+  const answer = await client.getJson(`/kv/${encodeURIComponent(key)}${text === '' ? '' : `?${text}`}`)
+  if (!answer.ok) {
+    if (answer.error === 'not_found') {
+      const context = typeof answer.body.context === 'string' ? answer.body.context : undefined
+      return {ok: true, key, context, siblings: [], deleted: answer.body.deleted === true}
+    }
+    return {ok: false, error: answer.error, message: answer.message}
+  }
+  const raw = Array.isArray(answer.body.siblings) ? answer.body.siblings.map(obj) : []
+  const siblings = raw
+    .map((s) => {
+      const value = Buffer.from(String(s.value ?? ''), 'base64')
+      const contentType = String(s.contentType ?? 'application/octet-stream')
+      const actor = typeof s.actor === 'string' ? s.actor : undefined
+      return {
+        value,
+        contentType,
+        timestampMs: Number(s.timestampMs ?? 0),
+        deleted: s.deleted === true,
+        ...(actor !== undefined ? {actor, writtenBy: actor.replace(/\.[^.]*$/, '')} : {}),
+        ...(typeof s.counter === 'number' ? {counter: s.counter} : {}),
+        description: describeValue(value, contentType),
+      }
+    })
+    .sort((a, b) => a.timestampMs - b.timestampMs)
+    .map((s, index) => ({...s, number: index + 1}))
+  return {ok: true, key, context: typeof answer.body.context === 'string' ? answer.body.context : undefined, siblings, deleted: false}
+}
+
+/** The value a choice would write; a failure (with a stable code) when the choice cannot be made. */
+export function candidateOf(read: SiblingRead, choice: Choice): ({ok: true} & Candidate) | Failure {
+  if (choice.kind === 'pick') {
+    const sibling = read.siblings[choice.number - 1]
+    if (sibling === undefined) return {ok: false, error: 'bad_parameter', message: `there is no sibling ${choice.number}; choose 1 to ${read.siblings.length}`}
+    return {ok: true, choice: 'pick', value: sibling.value, contentType: sibling.contentType, deleted: sibling.deleted, conflicts: [], description: sibling.description}
+  }
+  if (choice.kind === 'value') {
+    const contentType = choice.contentType ?? commonContentType(read) ?? 'application/octet-stream'
+    return {ok: true, choice: 'value', value: choice.value, contentType, deleted: false, conflicts: [], description: describeValue(choice.value, contentType)}
+  }
+  const live = read.siblings.filter((s) => !s.deleted)
+  const documents: unknown[] = []
+  for (const sibling of live) {
+    const text = printableText(sibling.value)
+    try {
+      if (text === undefined) throw new Error('binary')
+      documents.push(JSON.parse(text))
+    } catch {
+      return {ok: false, error: 'bad_value', message: `sibling ${sibling.number} is not JSON, so the JSON merge cannot take it; keep one sibling or edit a value instead`}
+    }
+  }
+  const merged = mergeJsonUnion(documents)
+  if (!merged.ok) return merged
+  const value = Buffer.from(JSON.stringify(merged.value))
+  const contentType = commonContentType(read) ?? 'application/json'
+  return {ok: true, choice: 'merge', value, contentType, deleted: false, conflicts: merged.conflicts, description: describeValue(value, contentType)}
+}
+
+/** The content type all live siblings share, if they do. */
+function commonContentType(read: SiblingRead): string | undefined {
+  const types = new Set(read.siblings.filter((s) => !s.deleted).map((s) => s.contentType))
+  return types.size === 1 ? [...types][0] : undefined
+}
+
+export type Verdict =
+  | {readonly ok: true; readonly superseded: true; readonly context: string | undefined}
+  | {readonly ok: true; readonly superseded: false; readonly latest: SiblingRead}
+
+/**
+ * Write the candidate with the siblings' context, read the key back, and tell whether the
+ * result stands alone. It does when the read finds exactly the written value (or, for a delete,
+ * nothing) and no sibling that was shown is still live (compared by dot when the nodes serve dots).
+ */
+export async function writeAndVerify(client: DynClient, read: SiblingRead, candidate: Candidate, quorum: ReadQuorum & WriteQuorum): Promise<({ok: true} & Verdict) | Failure> {
+  const context = read.context
+  const written = candidate.deleted
+    ? await client.delete(read.key, {n: quorum.n, w: quorum.w, ...(context ? {context} : {})})
+    : await client.put(read.key, candidate.value, {n: quorum.n, w: quorum.w, contentType: candidate.contentType, ...(context ? {context} : {})})
+  if (!written.ok) return {ok: false, error: written.error, message: written.message}
+  const after = await readSiblings(client, read.key, quorum)
+  if (!after.ok) return after
+  const shownDots = new Set(read.siblings.flatMap((s) => (s.actor !== undefined && s.counter !== undefined ? [`${s.actor}:${s.counter}`] : [])))
+  const survivor = after.siblings.some((s) => s.actor !== undefined && shownDots.has(`${s.actor}:${s.counter}`))
+  const stands = candidate.deleted ? after.siblings.length === 0 : after.siblings.length === 1 && after.siblings[0]?.value.equals(candidate.value) === true && !after.siblings[0].deleted
+  if (stands && !survivor) return {ok: true, superseded: true, context: after.context}
+  return {ok: true, superseded: false, latest: after}
+}

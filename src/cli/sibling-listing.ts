@@ -1,0 +1,39 @@
+/**
+ * The plain listing of a key's siblings (`dyn get` without a terminal, or when the user leaves
+ * them): numbered, oldest first, in aligned columns (number, value, size, when, through which
+ * node), so that a glance down a column compares them. Values are padded to the longest one up
+ * to `alignedValueCharsMax`; a longer value pushes only its own row's columns to the right.
+ */
+
+import {displayValue} from './format.js'
+
+export interface ListedSibling {
+  readonly value: Buffer
+  readonly timestampMs: number
+  readonly deleted: boolean
+  readonly writtenBy?: string
+}
+
+/** Values longer than this are cut in the listing (the whole value is in --json). */
+export const listedValueCharsMax = 200
+export const alignedValueCharsMax = 40
+
+/** Numbered oldest first (a stable sort of the API's order), the numbering `dyn resolve --pick` uses. */
+export function siblingListing(siblings: readonly ListedSibling[]): string[] {
+  const ordered = [...siblings].sort((a, b) => a.timestampMs - b.timestampMs)
+  const rows = ordered.map((sibling, index) => {
+    const shown = sibling.deleted ? '(deleted)' : displayValue(sibling.value)
+    return {
+      number: `[${index + 1}]`,
+      size: sibling.deleted ? '-' : `${sibling.value.length} B`,
+      when: new Date(sibling.timestampMs).toISOString(),
+      by: sibling.writtenBy ?? '',
+      value: shown.length > listedValueCharsMax ? `${shown.slice(0, listedValueCharsMax - 1)}…` : shown,
+    }
+  })
+  const width = (pick: (row: (typeof rows)[number]) => string): number => Math.max(0, ...rows.map((row) => pick(row).length))
+  const numberWidth = width((r) => r.number)
+  const valueWidth = Math.min(alignedValueCharsMax, width((r) => r.value))
+  const sizeWidth = width((r) => r.size)
+  return rows.map((row) => `  ${row.number.padEnd(numberWidth)} ${row.value.padEnd(valueWidth)}  ${row.size.padStart(sizeWidth)}  ${row.when}${row.by ? `  ${row.by}` : ''}`)
+}

@@ -1,0 +1,34 @@
+/**
+ * The bytes a node's data folder takes on disk (LevelDB's tables, log and manifest), for GET
+ * /stats. LevelDB's own `approximateSize` leaves out what is still in the log, so a young node
+ * would report nothing; summing the folder's files counts what the disk really holds.
+ */
+
+import {readdir, stat} from 'node:fs/promises'
+import path from 'node:path'
+import type {Clock} from '../clock.js'
+
+/** A LevelDB folder holds a few files per 2 MB table; beyond this many the sum is a lower bound. */
+export const folderFilesMax = 100_000
+/** Watchers poll every second; the folder is summed at most this often however many ask. */
+export const folderBytesMaxAgeMs = 2000
+
+export async function folderBytes(folder: string, filesMax: number = folderFilesMax): Promise<number> {
+  const entries = await readdir(folder, {withFileTypes: true}).catch(() => [])
+  let total = 0
+  for (const entry of entries.slice(0, filesMax)) {
+    if (!entry.isFile()) continue
+    total += await stat(path.join(folder, entry.name)).then((s) => s.size, () => 0)
+  }
+  return total
+}
+
+/** `folderBytes`, summed again only when the last sum is older than `maxAgeMs`. */
+export function cachedFolderBytes(folder: string, clock: Clock, maxAgeMs: number = folderBytesMaxAgeMs): () => Promise<number> {
+  let last: {atMs: number; bytes: Promise<number>} | undefined
+  return () => {
+    const nowMs = clock.monotonicMs()
+    if (last === undefined || nowMs - last.atMs >= maxAgeMs) last = {atMs: nowMs, bytes: folderBytes(folder)}
+    return last.bytes
+  }
+}

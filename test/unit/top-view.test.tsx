@@ -1,0 +1,149 @@
+/**
+ * Component tests of `dyn top` without a terminal (ink's renderToString, and ink-testing-library
+ * for the keys): all nodes up, one down, a node that stopped answering mid-session, the watched
+ * node failed over, a transfer in progress, hints served; each fits 80 × 24.
+ */
+import {describe, it} from 'node:test'
+import assert from 'node:assert/strict'
+import {renderToString} from 'ink'
+import {render} from 'ink-testing-library'
+import type {ClusterSnapshot, NodeRow} from '../../src/ui/cluster-snapshot.js'
+import {TopApp} from '../../src/ui/top-app.js'
+import {TopView} from '../../src/ui/top-view.js'
+import {sparklineText} from '../../src/ui/sparkline.js'
+
+function row(name: string, index: number, overrides: Partial<NodeRow> = {}): NodeRow {
+  return {
+    name,
+    address: `127.0.0.1:${7070 + index}`,
+    status: 'up',
+    partitions: 21 + (index === 1 ? 1 : 0),
+    answering: true,
+    figures: {keys: 1200 + index, storeBytes: 3_000_000, getsPerS: 120, putsPerS: 40, getLatencyMs: {p99: 1.2, p999: 3.4}, putLatencyMs: {p99: 2.5, p999: 8}, eventLoopDelayP99Ms: 1.1, uptimeMs: 600_000, latencyBuckets: {boundsMs: [0.25, 0.5, 1, 2], counts: [0, 10, 40, 5, 1]}},
+    history: {requestsPerS: [100, 120, 160, 90, 160], p999Ms: [3, 3.4, 9, 3.1, 3.4]},
+    ...overrides,
+  }
+}
+
+function snapshot(overrides: Partial<ClusterSnapshot> = {}): ClusterSnapshot {
+  const names = ['n1', 'n2', 'n3']
+  return {
+    takenAtMs: Date.UTC(2026, 11, 1, 9, 30, 0),
+    source: '127.0.0.1:7070',
+    stale: false,
+    settings: {n: 3, r: 2, w: 2},
+    ringHash: 'b66349b7',
+    owners: Array.from({length: 64}, (_, p) => names[p % 3] as string),
+    moves: [],
+    nodes: names.map((name, i) => row(name, i)),
+    events: [{atMs: Date.UTC(2026, 11, 1, 9, 29, 58), text: 'watching 3 node(s) through 127.0.0.1:7070 (n1)', severity: 'info'}],
+    ...overrides,
+  }
+}
+
+function draw(s: ClusterSnapshot, width = 80, height = 24): string[] {
+  return renderToString(<TopView snapshot={s} width={width} height={height} selected={0} mode="main" />, {columns: width}).split('\n')
+}
+
+function assertFits(lines: string[], width: number, height: number): void {
+  assert.ok(lines.length <= height - 1, `${lines.length} lines for a ${height}-line terminal`)
+  for (const line of lines) assert.ok([...line].length <= width, `too wide (${[...line].length}): ${line}`)
+}
+
+describe('TopView', () => {
+  it('all up: a row per node with its figures, the ring, history and events, in 80 × 24', () => {
+    const lines = draw(snapshot())
+    assertFits(lines, 80, 24)
+    const text = lines.join('\n')
+    assert.match(text, /via 127\.0\.0\.1:7070 \(n1\)\s+3 nodes\s+N3 R2 W2/)
+    assert.match(text, /NODE\s+ADDRESS\s+STATUS\s+PART\s+KEYS\s+GET\/S\s+PUT\/S\s+GET p99\/\.9\s+PUT p99\/\.9\s+LOOP/)
+    assert.match(text, /n1\s+127\.0\.0\.1:7070\s+up\s+21\s+1\.2k\s+120\s+40\s+1\.2\/3\.4\s+2\.5\/8\.0\s+1\.1/)
+    assert.match(text, /ring 64 partitions: {2}1 n1 22 {2}2 n2 21 {2}3 n3 21/)
+    assert.match(text, /^(123){21}1$/m)
+    assert.match(text, /09:29:58 watching 3 node\(s\)/)
+    // No hints or transfers are served: no such columns, rather than zeros.
+    assert.doesNotMatch(text, /HINTS|XFER/)
+  })
+
+  it('one node down: its status says so and its figures are blank, not zero', () => {
+    const s = snapshot({
+      nodes: [row('n1', 0), row('n2', 1), row('n3', 2, {status: 'down', answering: false, figures: {}})],
+      events: [{atMs: 0, text: 'n3 became unreachable', severity: 'error'}],
+    })
+    const text = draw(s).join('\n')
+    assert.match(text, /n3\s+127\.0\.0\.1:7072\s+down\s+21\s+-\s+-\s+-\s+-\s+-/)
+    assert.match(text, /n3 became unreachable/)
+  })
+
+  it('the watched node stopped answering: the view says where it watches through now', () => {
+    const s = snapshot({source: '127.0.0.1:7071', failover: {from: '127.0.0.1:7070', to: '127.0.0.1:7071'}, nodes: [row('n1', 0, {status: 'down', answering: false, figures: {}}), row('n2', 1), row('n3', 2)]})
+    const lines = draw(s)
+    assertFits(lines, 80, 24)
+    assert.match(lines.join('\n'), /127\.0\.0\.1:7070 stopped answering: now watching through 127\.0\.0\.1:7071/)
+    const stale = draw({...s, stale: true}).join('\n')
+    assert.match(stale, /no node answers: showing the last state seen/)
+  })
+
+  it('a transfer in progress: moving partitions marked, and the hints and transfer columns appear once served', () => {
+    const s = snapshot({
+      moves: [{partition: 0, from: 'n1', to: 'n3'}, {partition: 3, from: 'n1', to: 'n2'}],
+      nodes: [row('n1', 0, {figures: {...row('n1', 0).figures, hintsPending: 12, transfersInProgress: 2}}), row('n2', 1, {figures: {...row('n2', 1).figures, hintsPending: 0, transfersInProgress: 1}}), row('n3', 2, {status: 'joining'})],
+    })
+    const lines = draw(s)
+    assertFits(lines, 80, 24)
+    const text = lines.join('\n')
+    assert.match(text, /~ 2 moving/)
+    assert.match(text, /^~23~231/m)
+    assert.match(text, /HINTS\s+XFER/)
+    assert.match(text, /n1 .*\s12\s+2$/m)
+    // At 80 columns the address gives way to them (the detail panel still shows it).
+    assert.match(text, /n3\s+joining\s+21/)
+    assert.match(draw(s, 100).join('\n'), /n3\s+127\.0\.0\.1:7072\s+joining/)
+  })
+
+  it('uses extra width for more columns and longer sparklines', () => {
+    const wide = draw(snapshot(), 140, 40).join('\n')
+    assert.match(wide, /STORE\s+UPTIME/)
+    assert.match(wide, /2\.9 MiB\s+10m00s/)
+  })
+
+  it('draws a sparkline scaled to the largest value, gaps as spaces', () => {
+    assert.equal(sparklineText([0, 50, 100, Number.NaN, 100], 5), '▁▅█ █')
+    assert.equal(sparklineText([1, 2], 4), '  ▅█')
+  })
+})
+
+describe('TopApp keys', () => {
+  const tick = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 20))
+
+  it('arrows select, enter opens the detail with its own view, ? lists keys, q quits', async () => {
+    const focused: Array<string | undefined> = []
+    let quit = 0
+    const s = snapshot({focus: {name: 'n2', peers: [{name: 'n1', status: 'up'}, {name: 'n2', status: 'up'}, {name: 'n3', status: 'down'}]}})
+    const app = render(<TopApp snapshot={s} width={80} height={24} onQuit={() => (quit += 1)} onFocus={(name) => focused.push(name)} />)
+    try {
+      await tick()
+      app.stdin.write('\u001B[B')
+      await tick()
+      assert.match(app.lastFrame() ?? '', /▶ n2/)
+      app.stdin.write('\r')
+      await tick()
+      assert.deepEqual(focused, ['n2'])
+      const detail = app.lastFrame() ?? ''
+      assert.match(detail, /its view: n1 up {2}n2 up {2}n3 down/)
+      assert.match(detail, /store 2\.9 MiB/)
+      assert.match(detail, /≤.50 ms █+/)
+      app.stdin.write('\u001B')
+      await tick()
+      assert.deepEqual(focused, ['n2', undefined])
+      app.stdin.write('?')
+      await tick()
+      assert.match(app.lastFrame() ?? '', /q, ctrl-c\s+quit/)
+      app.stdin.write('q')
+      await tick()
+      assert.equal(quit, 1)
+    } finally {
+      app.unmount()
+    }
+  })
+})
