@@ -1,4 +1,4 @@
-import {Flags} from '@oclif/core'
+import * as Flags from '@oclif/core/flags'
 import {DynCommand} from '../src/cli/command-base.js'
 import {exitCodes} from '../src/cli/exit-codes.js'
 import {settleColors} from '../src/cli/terminal.js'

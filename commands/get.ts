@@ -5,7 +5,7 @@ import type {DynClient, Sibling} from '../src/client/http-client.js'
 import {explainFlag, jsonFlag, nFlag, nodeFlag, rFlag, timeoutFlag} from '../src/cli/client-flags.js'
 import {DynCommand} from '../src/cli/command-base.js'
 import {exitCodesHelp} from '../src/cli/exit-codes.js'
-import {formatTrace, hexPreview, isPrintableText, previewBytesMax, valueSummary, writeTrace} from '../src/cli/format.js'
+import {formatTrace, hexPreview, isPrintableText, previewBytesMax, writeTrace} from '../src/cli/format.js'
 import {siblingListing} from '../src/cli/sibling-listing.js'
 import {warnOnWeakQuorum} from '../src/cli/quorum-check.js'
 

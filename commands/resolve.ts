@@ -1,5 +1,6 @@
 import {readFile} from 'node:fs/promises'
-import {Args, Flags} from '@oclif/core'
+import * as Args from '@oclif/core/args'
+import * as Flags from '@oclif/core/flags'
 import type {DynClient} from '../src/client/http-client.js'
 import {jsonFlag, nFlag, nodeFlag, rFlag, timeoutFlag, wFlag} from '../src/cli/client-flags.js'
 import {DynCommand} from '../src/cli/command-base.js'

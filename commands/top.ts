@@ -1,5 +1,5 @@
-import {Flags} from '@oclif/core'
-import {nodeAddressDefault, nodeEnvironmentVariable} from '../src/cli/client-flags.js'
+import * as Flags from '@oclif/core/flags'
+import {nodeAddressDefault, nodeEnvironmentVariable, nodeFlag} from '../src/cli/client-flags.js'
 import {ClusterWatch, httpFetchJson, pollRequestTimeoutMsDefault} from '../src/cli/cluster-watch.js'
 import {DynCommand} from '../src/cli/command-base.js'
 import {isInteractive, settleColors, terminalSize} from '../src/cli/terminal.js'
@@ -19,17 +19,18 @@ Exit codes: 0 done, 2 bad usage, 3 no node answered.`
   ]
 
   static override flags = {
-    node: Flags.string({description: 'host:port of a node to watch through (repeat for fall-backs) [default: DYN_NODE or 127.0.0.1:7070]', multiple: true, helpValue: 'host:port'}),
+    node: nodeFlag,
     interval: Flags.integer({description: 'milliseconds between refreshes', default: 1000, min: 100, max: 60_000}),
     json: Flags.boolean({description: 'print one snapshot as JSON (stable, documented fields)', default: false}),
   }
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Top)
-    const fromEnvironment = (process.env[nodeEnvironmentVariable] ?? '').split(',').map((entry) => entry.trim()).filter((entry) => entry !== '')
-    const addresses = flags.node ?? (fromEnvironment.length > 0 ? fromEnvironment : [nodeAddressDefault])
-    const bad = addresses.find((address) => !/^[^:\s]+:\d{1,5}$/.test(address))
-    if (bad !== undefined) this.fail(flags.json, 'bad_parameter', `--node "${bad}" is not host:port`)
+    // The nodes to watch through, in order: each one after the first is a fall-back.
+    const given = flags.node ?? [process.env[nodeEnvironmentVariable] || nodeAddressDefault]
+    const addresses = given.flatMap((entry) => entry.split(',')).map((entry) => entry.trim().replace(/^http:\/\//, '').replace(/\/$/, '')).filter((entry) => entry !== '')
+    const bad = addresses.find((address) => !/^[^:\s/]+:\d{1,5}$/.test(address))
+    if (bad !== undefined || addresses.length === 0) this.fail(flags.json, 'bad_parameter', `--node "${bad ?? ''}" is not host:port`)
     const watch = new ClusterWatch(addresses, httpFetchJson(Math.min(pollRequestTimeoutMsDefault, flags.interval)))
     settleColors(flags.json)
     if (!flags.json && isInteractive()) {

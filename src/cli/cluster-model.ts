@@ -96,10 +96,12 @@ export function parseCluster(body: unknown): ClusterView | undefined {
   const b = obj(body)
   if (!Array.isArray(b.members) || !Array.isArray(b.owners)) return undefined
   const members = b.members.map(obj).filter((m) => typeof m.name === 'string' && typeof m.apiAddress === 'string')
+  // What a request without parameters runs with (the defaults fitted to the cluster's size), when served.
   const settings = obj(b.settings)
-  const n = num(settings.defaultN)
-  const r = num(settings.defaultR)
-  const w = num(settings.defaultW)
+  const effective = obj(b.effective)
+  const n = num(effective.n) ?? num(settings.defaultN)
+  const r = num(effective.r) ?? num(settings.defaultR)
+  const w = num(effective.w) ?? num(settings.defaultW)
   const moves = Array.isArray(b.transfers)
     ? b.transfers.map(obj).flatMap((t) => (num(t.partition) !== undefined && typeof t.from === 'string' && typeof t.to === 'string' ? [{partition: t.partition as number, from: t.from, to: t.to}] : []))
     : []

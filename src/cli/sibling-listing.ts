@@ -5,10 +5,11 @@
  * to `alignedValueCharsMax`; a longer value pushes only its own row's columns to the right.
  */
 
-import {displayValue} from './format.js'
+import {valueSummary} from './format.js'
 
 export interface ListedSibling {
   readonly value: Buffer
+  readonly contentType: string
   readonly timestampMs: number
   readonly deleted: boolean
   readonly writtenBy?: string
@@ -22,7 +23,7 @@ export const alignedValueCharsMax = 40
 export function siblingListing(siblings: readonly ListedSibling[]): string[] {
   const ordered = [...siblings].sort((a, b) => a.timestampMs - b.timestampMs)
   const rows = ordered.map((sibling, index) => {
-    const shown = sibling.deleted ? '(deleted)' : displayValue(sibling.value)
+    const shown = sibling.deleted ? '(deleted)' : valueSummary(sibling.value, sibling.contentType)
     return {
       number: `[${index + 1}]`,
       size: sibling.deleted ? '-' : `${sibling.value.length} B`,

@@ -10,7 +10,8 @@ import {tmpdir} from 'node:os'
 import {join as joinPath} from 'node:path'
 import {latencyBucketBoundsMs, NodeStats, recentWindowMs} from '../../src/node/stats.js'
 import {systemScheduler} from '../../src/node/system-time.js'
-import {diskDatabase} from '../../src/storage/backend.js'
+import {diskDatabase, memoryDatabase} from '../../src/storage/backend.js'
+import type {StoreDatabase} from '../../src/storage/backend.js'
 import {Store} from '../../src/storage/store.js'
 import type {StoredObject} from '../../src/storage/stored-object.js'
 import {emptySet, update} from '../../src/versioning/dvvset.js'
@@ -30,34 +31,58 @@ interface RequestsView {
   readonly httpRequests: Record<string, number>
 }
 
-describe('Store.objectCount', () => {
-  it('counts each new key once, and counts again from disk on reopen', async () => {
-    const folder = await mkdtemp(joinPath(tmpdir(), 'dyn-stats-test-'))
-    folders.push(folder)
-    const options = {writeBuffer: false, scheduler: systemScheduler}
-    const store = await Store.open(diskDatabase(folder), options)
-    assert.equal(store.objectCount, 0)
-    for (const key of ['a', 'b', 'a', 'c', 'a']) await store.updateObject(1, key, () => ({ok: true, object: objectWith(key)}), {durable: false})
-    // A refused change stores nothing, so it counts nothing.
-    await store.updateObject(2, 'refused', () => ({ok: false as const}), {durable: false})
-    assert.equal(store.objectCount, 3)
-    await store.close()
-    const reopened = await Store.open(diskDatabase(folder), options)
-    assert.equal(reopened.objectCount, 3)
-    await reopened.close()
-  })
+async function diskFolder(): Promise<string> {
+  const folder = await mkdtemp(joinPath(tmpdir(), 'dyn-stats-test-'))
+  folders.push(folder)
+  return folder
+}
 
-  it('counts a buffered key once, before and after the flush', async () => {
-    const folder = await mkdtemp(joinPath(tmpdir(), 'dyn-stats-test-'))
-    folders.push(folder)
-    const store = await Store.open(diskDatabase(folder), {writeBuffer: true, scheduler: systemScheduler})
-    await store.updateObject(1, 'k', () => ({ok: true, object: objectWith('1')}), {durable: false})
-    await store.flush()
-    await store.updateObject(1, 'k', () => ({ok: true, object: objectWith('2')}), {durable: false})
-    assert.equal(store.objectCount, 1)
-    await store.close()
+/** Each backend the store runs on, and how a restarted node reopens it. */
+const backends: ReadonlyArray<{name: string; create: () => Promise<{db: StoreDatabase; reopen: () => StoreDatabase}>}> = [
+  {
+    name: 'classic-level',
+    create: async () => {
+      const folder = await diskFolder()
+      return {db: diskDatabase(folder), reopen: () => diskDatabase(folder)}
+    },
+  },
+  {
+    name: 'memory-level',
+    create: async () => {
+      const db = memoryDatabase()
+      return {db, reopen: () => db}
+    },
+  },
+]
+
+for (const backend of backends) {
+  describe(`Store.objectCount on ${backend.name}`, () => {
+    it('counts each new key once, and counts again from the database on reopen', async () => {
+      const {db, reopen} = await backend.create()
+      const options = {writeBuffer: false, scheduler: systemScheduler}
+      const store = await Store.open(db, options)
+      assert.equal(store.objectCount, 0)
+      for (const key of ['a', 'b', 'a', 'c', 'a']) await store.updateObject(1, key, () => ({ok: true, object: objectWith(key)}), {durable: false})
+      // A refused change stores nothing, so it counts nothing.
+      await store.updateObject(2, 'refused', () => ({ok: false as const}), {durable: false})
+      assert.equal(store.objectCount, 3)
+      await store.close()
+      const reopened = await Store.open(reopen(), options)
+      assert.equal(reopened.objectCount, 3)
+      await reopened.close()
+    })
+
+    it('counts a buffered key once, before and after the flush', async () => {
+      const {db} = await backend.create()
+      const store = await Store.open(db, {writeBuffer: true, scheduler: systemScheduler})
+      await store.updateObject(1, 'k', () => ({ok: true, object: objectWith('1')}), {durable: false})
+      await store.flush()
+      await store.updateObject(1, 'k', () => ({ok: true, object: objectWith('2')}), {durable: false})
+      assert.equal(store.objectCount, 1)
+      await store.close()
+    })
   })
-})
+}
 
 describe('NodeStats', () => {
   it('keeps recent latencies for the window only, and the totals for ever', () => {
