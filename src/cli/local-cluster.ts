@@ -89,6 +89,9 @@ export const stopGraceMsDefault = 5000
 export const clusterFileName = 'cluster.json'
 /** How often readiness and shutdown are polled. */
 const pollIntervalMs = 100
+/** How long after a first sign of a node's death it is looked at again. */
+const deathRecheckMs = 200
+
 /** The wrapper writes the node's pid within milliseconds; past this it failed to start it. */
 const pidFileWaitMs = 5000
 /** A node's exit record follows its exit within milliseconds; how long to wait for it. */
@@ -155,10 +158,18 @@ export function isNodeProcess(node: LocalNode): boolean {
   }
   try {
     const cmdline = readFileSync(`/proc/${node.pid}/cmdline`, 'utf8')
-    return cmdline.includes('start') && cmdline.includes(node.dataDir)
+    // Empty while the process is between fork and exec (or exiting): not evidence of another program.
+    return cmdline.length === 0 || (cmdline.includes('start') && cmdline.includes(node.dataDir))
   } catch {
     return true
   }
+}
+
+/** A node seen dead twice, a moment apart: one look can meet a process in the middle of its exec. */
+async function confirmedDead(node: LocalNode): Promise<boolean> {
+  if (isNodeProcess(node)) return false
+  await wait(deathRecheckMs)
+  return !isNodeProcess(node)
 }
 
 const wait = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
@@ -410,8 +421,7 @@ export async function waitForNodes(cluster: LocalCluster, nodes: readonly LocalN
   let lastProblem = 'no answer yet'
   while (Date.now() < deadline) {
     const views = await Promise.all(nodes.map((node) => probe(cluster, node)))
-    const dead = nodes.find((node) => !isNodeProcess(node))
-    if (dead !== undefined) throw await exitedWhileStarting(dead)
+    for (const node of nodes) if (await confirmedDead(node)) throw await exitedWhileStarting(node)
     const problem = readinessProblem(cluster, nodes, views, memberCount)
     if (problem === undefined) return String(views[0]?.clusterId)
     lastProblem = problem
