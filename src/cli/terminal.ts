@@ -7,7 +7,17 @@
  */
 
 export function isInteractive(): boolean {
-  return process.stdout.isTTY === true && process.stdin.isTTY === true
+  return process.stdout.isTTY === true && process.stdin.isTTY === true && !inContinuousIntegration()
+}
+
+/**
+ * Whether this runs under a CI service (CI or CONTINUOUS_INTEGRATION set, not to 0 or false, as
+ * the is-in-ci package that ink uses decides): there ink draws only a screen's last frame, so a
+ * live screen would look frozen, and the commands print their plain form instead.
+ */
+export function inContinuousIntegration(env: NodeJS.ProcessEnv = process.env): boolean {
+  if (env.CI === '0' || env.CI === 'false') return false
+  return 'CI' in env || 'CONTINUOUS_INTEGRATION' in env || Object.keys(env).some((name) => name.startsWith('CI_'))
 }
 
 export function colorsWanted(json: boolean, stream: NodeJS.WriteStream = process.stdout): boolean {

@@ -38,7 +38,9 @@ export class TmuxSession {
     const session = new TmuxSession(folder, socket, label)
     const quoted = command.map((part) => `'${part.replaceAll("'", "'\\''")}'`).join(' ')
     const assignments = Object.entries(env).map(([name, value]) => `${name}='${value.replaceAll("'", "'\\''")}'`).join(' ')
-    const script = `env ${assignments} ${quoted}; echo "exit=$?"; sleep 600`
+    // These sessions are real terminals, but CI's own run sets CI=true, under which ink draws only
+    // a screen's last frame, colour detection turns colours off, and dyn prints its plain forms.
+    const script = `env -u CI -u CONTINUOUS_INTEGRATION ${assignments} ${quoted}; echo "exit=$?"; sleep 600`
     try {
       await run('tmux', ['-S', socket, '-f', '/dev/null', 'new-session', '-d', '-s', label, '-x', String(width), '-y', String(height), 'sh', '-c', script])
       const {stdout} = await run('tmux', ['-S', socket, 'display-message', '-p', '#{pid}'])
