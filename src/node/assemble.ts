@@ -27,6 +27,9 @@ import {DynError} from '../errors.js'
 import type {ClusterSettings, Member, MemberTable} from '../membership/member-table.js'
 import {findMember, newMemberTable, ringMembers, settingsMismatch} from '../membership/member-table.js'
 import {Membership} from '../membership/membership.js'
+import {FailureDetector, failureDetectorDefaults} from '../membership/failure-detector.js'
+import type {FailureDetectorConfig, Reachability} from '../membership/failure-detector.js'
+import {Heartbeats, observedTransport} from '../membership/heartbeats.js'
 import {ownershipCounts} from '../ring/ring.js'
 import type {Scheduler} from '../scheduler.js'
 import {sleep} from '../scheduler.js'
@@ -54,6 +57,8 @@ export interface NodeSettings {
   readonly gossipIntervalMs: number
   /** 0: every write goes to the database at once; T > 0: non-durable writes are buffered and flushed every T ms (paper §6.1). */
   readonly writeBufferMs: number
+  /** The failure detector's thresholds (failure-detector.ts); the defaults when absent. */
+  readonly failureDetector?: FailureDetectorConfig
 }
 
 /** The parts a node is built from. */
@@ -138,15 +143,20 @@ async function assembleOnStore(
 
   let membership: Membership | undefined
   let replicaDeps: ReplicaServerDeps | undefined
+  let heartbeats: Heartbeats | undefined
   const stats = new NodeStats({monitorEventLoop: parts.monitorEventLoop === true})
   cleanup.push(async () => stats.stop())
 
   const router: RequestHandler = async (type, body) => {
-    if (membership === undefined || replicaDeps === undefined) throw new DynError('overloaded', `${options.name} is still starting`)
-    return routeRpc(type, body, membership, replicaDeps)
+    if (membership === undefined || replicaDeps === undefined || heartbeats === undefined) throw new DynError('overloaded', `${options.name} is still starting`)
+    return routeRpc(type, body, membership, replicaDeps, heartbeats)
   }
-  const transport = await parts.startTransport(router)
-  cleanup.push(() => transport.close())
+  const rawTransport = await parts.startTransport(router)
+  cleanup.push(() => rawTransport.close())
+  // Every request this node makes goes through the detector's observer: answers and refused
+  // connections are evidence about the peer, beside the heartbeats.
+  const detector = new FailureDetector(options.failureDetector ?? failureDetectorDefaults)
+  const transport = observedTransport(rawTransport, detector, clock)
 
   const announced: Member = {
     name: options.name,
@@ -181,15 +191,19 @@ async function assembleOnStore(
   })
   membership.updateSelf(self)
   const current = membership
+  heartbeats = new Heartbeats(options.name, transport, detector, clock, () =>
+    current.table.members.filter((member) => member.name !== options.name && member.status !== 'left').map((member) => member.rpcAddress),
+  )
+  const reachabilityOf = (name: string): Reachability => {
+    if (name === options.name) return 'up'
+    const member = findMember(current.table, name)
+    return member === undefined ? 'down' : detector.reachability(member.rpcAddress, clock.monotonicMs())
+  }
 
   const view = (): ClusterView => ({
     ring: current.ring,
     rpcAddressOf: (name) => findMember(current.table, name)?.rpcAddress,
-    isUp: (name) => {
-      if (name === options.name) return true
-      const member = findMember(current.table, name)
-      return member !== undefined && transport.peerState(member.rpcAddress) !== 'down'
-    },
+    isUp: (name) => reachabilityOf(name) !== 'down',
   })
   const coordinator: CoordinatorDeps = {
     self: options.name,
@@ -226,7 +240,7 @@ async function assembleOnStore(
     put: (request) => timed('put', () => coordinatePut(coordinator, request)),
     get: (request) => timed('get', () => coordinateGet(coordinator, request)),
     delete: (request) => timed('delete', () => coordinateDelete(coordinator, request)),
-    cluster: () => describeCluster(current, options.name, view()),
+    cluster: () => describeCluster(current, options.name, reachabilityOf),
     preflist: (key) => {
       const placement = placeKey(view(), key, current.table.settings.defaultN)
       return {
@@ -238,7 +252,11 @@ async function assembleOnStore(
     health: () => ({ok: true, node: options.name, actor, members: current.table.members.length, ringHash: current.ring.hash}),
   }
 
-  const periodicTasks: PeriodicTask[] = [{name: 'gossip', intervalMs: options.gossipIntervalMs, run: () => current.gossipRound()}]
+  const beats = heartbeats
+  const periodicTasks: PeriodicTask[] = [
+    {name: 'gossip', intervalMs: options.gossipIntervalMs, run: () => current.gossipRound()},
+    {name: 'heartbeat', intervalMs: detector.config.heartbeatIntervalMs, run: () => beats.round()},
+  ]
   if (options.writeBufferMs > 0) periodicTasks.push({name: 'write buffer flush', intervalMs: options.writeBufferMs, run: () => store.flush()})
   for (const task of periodicTasks) {
     const timer = scheduler.every(task.intervalMs, () => {
@@ -249,7 +267,7 @@ async function assembleOnStore(
   // One round right away, so a new member is known cluster-wide without waiting a full interval.
   void current.gossipRound().catch(() => undefined)
 
-  return {name: options.name, actor, service, router, transport, membership: current, store, periodicTasks, stop: stopAll}
+  return {name: options.name, actor, service, router, transport: rawTransport, membership: current, store, periodicTasks, stop: stopAll}
 }
 
 /**
@@ -286,9 +304,11 @@ async function initialTable(
 }
 
 /** The RPC router: replica requests to the replica server, membership ones to membership. */
-async function routeRpc(type: number, body: unknown, membership: Membership, replicaDeps: ReplicaServerDeps): Promise<unknown> {
+async function routeRpc(type: number, body: unknown, membership: Membership, replicaDeps: ReplicaServerDeps, heartbeats: Heartbeats): Promise<unknown> {
   if (replicaMessageTypes.has(type)) return serveReplicaRequest(replicaDeps, type, body)
   switch (type) {
+    case MessageType.Ping:
+      return heartbeats.handlePing(body)
     case MessageType.Join:
       return membership.handleJoin(body)
     case MessageType.Gossip:
@@ -298,7 +318,7 @@ async function routeRpc(type: number, body: unknown, membership: Membership, rep
   }
 }
 
-function describeCluster(membership: Membership, self: string, view: ClusterView): unknown {
+function describeCluster(membership: Membership, self: string, reachabilityOf: (name: string) => Reachability): unknown {
   const counts = ownershipCounts(membership.ring)
   const settings = membership.table.settings
   const {n, r, w} = effectiveQuorum({n: settings.defaultN, r: settings.defaultR, w: settings.defaultW, dw: 0}, ringMembers(membership.table).length)
@@ -315,7 +335,9 @@ function describeCluster(membership: Membership, self: string, view: ClusterView
       rpcAddress: member.rpcAddress,
       status: member.status,
       incarnation: member.incarnation,
-      up: view.isUp(member.name),
+      // Membership status (gossiped, the cluster's) and reachability (this node's own view) are apart.
+      reachability: reachabilityOf(member.name),
+      up: reachabilityOf(member.name) !== 'down',
       partitions: counts.get(member.name) ?? 0,
     })),
     owners: membership.ring.owners,

@@ -14,6 +14,7 @@ import {createApiHandler} from '../api/handler.js'
 import type {Clock, Random} from '../clock.js'
 import {DynError} from '../errors.js'
 import type {ClusterSettings} from '../membership/member-table.js'
+import type {FailureDetectorConfig} from '../membership/failure-detector.js'
 import type {Scheduler} from '../scheduler.js'
 import {diskDatabase} from '../storage/backend.js'
 import type {StoreDatabase} from '../storage/backend.js'
@@ -40,6 +41,8 @@ export interface NodeOptions {
   readonly gossipIntervalMs: number
   /** 0: every write goes to LevelDB at once; T > 0: non-durable writes are buffered and flushed every T ms (paper §6.1). */
   readonly writeBufferMs: number
+  /** The failure detector's thresholds; the defaults (failure-detector.ts) when absent. */
+  readonly failureDetector?: FailureDetectorConfig
   readonly log: (line: string) => void
   readonly clock?: Clock
   readonly random?: Random
@@ -69,6 +72,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       requestTimeoutMs: options.requestTimeoutMs,
       gossipIntervalMs: options.gossipIntervalMs,
       writeBufferMs: options.writeBufferMs,
+      ...(options.failureDetector === undefined ? {} : {failureDetector: options.failureDetector}),
     },
     database: await openDatabase(options.dataDir),
     startTransport: (handler) =>
