@@ -1,6 +1,6 @@
 import {Args} from '@oclif/core'
 import {DynClient} from '../src/client/http-client.js'
-import {contextFlag, dwFlag, explainFlag, jsonFlag, nFlag, nodeFlag, rFlag, timeoutFlag, wFlag} from '../src/cli/client-flags.js'
+import {contextFlag, dwFlag, prFlag, pwFlag, explainFlag, jsonFlag, nFlag, nodeFlag, rFlag, timeoutFlag, wFlag} from '../src/cli/client-flags.js'
 import {DynCommand} from '../src/cli/command-base.js'
 import {exitCodesHelp} from '../src/cli/exit-codes.js'
 import {formatTrace} from '../src/cli/format.js'
@@ -26,6 +26,8 @@ ${exitCodesHelp}`
     r: rFlag,
     w: wFlag,
     dw: dwFlag,
+    pr: prFlag,
+    pw: pwFlag,
     context: contextFlag,
     explain: explainFlag,
     timeout: timeoutFlag,
@@ -36,7 +38,7 @@ ${exitCodesHelp}`
     const {args, flags} = await this.parse(Delete)
     const client = new DynClient(flags.node, flags.timeout)
     try {
-      const result = await client.delete(args.key, {n: flags.n, r: flags.r, w: flags.w, dw: flags.dw, context: flags.context, explain: flags.explain})
+      const result = await client.delete(args.key, {n: flags.n, r: flags.r, w: flags.w, dw: flags.dw, pr: flags.pr, pw: flags.pw, context: flags.context, explain: flags.explain})
       if (!result.ok) this.fail(flags.json, result.error, result.error === 'not_found' ? `${args.key} does not exist` : result.message, {status: result.status, ...result.body})
       if (flags.explain && !flags.json) process.stderr.write(formatTrace(result.trace))
       if (flags.json) this.printJson({ok: true, key: args.key, context: result.context, ...(flags.explain ? {trace: result.trace} : {})})

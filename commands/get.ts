@@ -1,6 +1,6 @@
 import {Args} from '@oclif/core'
 import {DynClient} from '../src/client/http-client.js'
-import {explainFlag, jsonFlag, nFlag, nodeFlag, rFlag, timeoutFlag} from '../src/cli/client-flags.js'
+import {explainFlag, jsonFlag, nFlag, nodeFlag, prFlag, rFlag, timeoutFlag} from '../src/cli/client-flags.js'
 import {DynCommand} from '../src/cli/command-base.js'
 import {exitCodes, exitCodesHelp} from '../src/cli/exit-codes.js'
 import {displayValue, formatTrace} from '../src/cli/format.js'
@@ -18,6 +18,7 @@ ${exitCodesHelp}`
     {description: 'Read from a single replica, from another node', command: '<%= config.bin %> get cart:alice -r 1 --node 127.0.0.1:7071'},
     {description: 'For scripts: the siblings and the context as JSON', command: '<%= config.bin %> get cart:alice --json'},
     {description: 'Which replicas answered, how fast, and what read repair fixed', command: '<%= config.bin %> get cart:alice --explain'},
+    {description: 'A strict quorum: two answers, both from home replicas', command: '<%= config.bin %> get cart:alice -r 2 --pr 2'},
   ]
 
   static override args = {
@@ -28,6 +29,7 @@ ${exitCodesHelp}`
     node: nodeFlag,
     n: nFlag,
     r: rFlag,
+    pr: prFlag,
     explain: explainFlag,
     timeout: timeoutFlag,
     json: jsonFlag,
@@ -38,7 +40,7 @@ ${exitCodesHelp}`
     const client = new DynClient(flags.node, flags.timeout)
     try {
       await warnOnWeakQuorum(client, {n: flags.n, r: flags.r})
-      const result = await client.get(args.key, {n: flags.n, r: flags.r, explain: flags.explain})
+      const result = await client.get(args.key, {n: flags.n, r: flags.r, pr: flags.pr, explain: flags.explain})
       if (!result.ok) this.fail(flags.json, result.error, result.message, {status: result.status, ...result.body})
       if (flags.explain && !flags.json) process.stderr.write(formatTrace(result.trace))
       if (!result.found) {

@@ -1,6 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {DynClient} from '../src/client/http-client.js'
-import {contextFlag, dwFlag, explainFlag, jsonFlag, nFlag, nodeFlag, timeoutFlag, wFlag} from '../src/cli/client-flags.js'
+import {contextFlag, dwFlag, pwFlag, explainFlag, jsonFlag, nFlag, nodeFlag, timeoutFlag, wFlag} from '../src/cli/client-flags.js'
 import {DynCommand} from '../src/cli/command-base.js'
 import {exitCodesHelp} from '../src/cli/exit-codes.js'
 import {formatTrace} from '../src/cli/format.js'
@@ -17,6 +17,7 @@ ${exitCodesHelp}`
     {description: 'Store a file, acknowledged by all three replicas', command: '<%= config.bin %> put photo:1 -w 3 < photo.jpg'},
     {description: 'Resolve siblings: write the merged value with the read\'s context', command: `<%= config.bin %> put cart:alice '{"items":["book","pen"]}' --context "$(dyn get cart:alice --json | jq -r .context)"`},
     {description: 'See which replicas acknowledged, and how fast', command: '<%= config.bin %> put k v --explain'},
+    {description: 'A strict quorum: all three acknowledgements from home replicas, never from fallbacks', command: '<%= config.bin %> put k v -w 3 --pw 3'},
   ]
 
   static override args = {
@@ -29,6 +30,7 @@ ${exitCodesHelp}`
     n: nFlag,
     w: wFlag,
     dw: dwFlag,
+    pw: pwFlag,
     context: contextFlag,
     'content-type': Flags.string({description: 'content type stored with the value', default: 'application/octet-stream'}),
     explain: explainFlag,
@@ -42,7 +44,7 @@ ${exitCodesHelp}`
     const value = args.value === undefined ? await readStdin() : Buffer.from(args.value, 'utf8')
     try {
       await warnOnWeakQuorum(client, {n: flags.n, w: flags.w})
-      const result = await client.put(args.key, value, {n: flags.n, w: flags.w, dw: flags.dw, explain: flags.explain, context: flags.context, contentType: flags['content-type']})
+      const result = await client.put(args.key, value, {n: flags.n, w: flags.w, dw: flags.dw, pw: flags.pw, explain: flags.explain, context: flags.context, contentType: flags['content-type']})
       if (!result.ok) this.fail(flags.json, result.error, result.message, {status: result.status, ...result.body})
       if (flags.explain && !flags.json) process.stderr.write(formatTrace(result.trace))
       if (flags.json) this.printJson({ok: true, key: args.key, context: result.context, ...(flags.explain ? {trace: result.trace} : {})})

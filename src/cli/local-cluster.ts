@@ -155,6 +155,15 @@ export async function waitForNodes(cluster: LocalCluster, nodes: readonly LocalN
         lastProblem = `${nodes[i]?.name} knows ${String(view.body.members)} of ${memberCount} members`
       }
     }
+    // Every node started here must also see the others answer, or its first requests would go to fallbacks.
+    const names = new Set(nodes.map((node) => node.name))
+    for (const [i, view] of views.entries()) {
+      const down = view?.ok === true && Array.isArray(view.body.down) ? (view.body.down as unknown[]).filter((name) => names.has(String(name))) : []
+      if (ready && down.length > 0) {
+        ready = false
+        lastProblem = `${nodes[i]?.name} does not reach ${down.join(', ')} yet`
+      }
+    }
     if (ready && (memberCount === undefined || hashes.size === 1)) return
     if (ready) lastProblem = 'the nodes do not agree on the ring yet'
     await wait(pollIntervalMs)

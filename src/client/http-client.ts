@@ -34,6 +34,10 @@ export interface QuorumOptions {
   readonly r?: number
   readonly w?: number
   readonly dw?: number
+  /** Of the R answers, how many must come from home replicas. */
+  readonly pr?: number
+  /** Of the W acknowledgements, how many must come from home replicas. */
+  readonly pw?: number
   readonly explain?: boolean
 }
 
@@ -52,19 +56,19 @@ export class DynClient {
   async put(key: string, value: Uint8Array, options: QuorumOptions & {context?: string; contentType?: string} = {}): Promise<WriteResult> {
     const headers: Record<string, string> = {accept: 'application/json', 'content-type': options.contentType ?? 'application/octet-stream'}
     if (options.context !== undefined) headers['x-dyn-context'] = options.context
-    const response = await this.fetch(`/kv/${encodeURIComponent(key)}${queryOf(options, ['n', 'w', 'dw', 'explain'])}`, {method: 'PUT', headers, body: value})
+    const response = await this.fetch(`/kv/${encodeURIComponent(key)}${queryOf(options, ['n', 'w', 'dw', 'pw', 'explain'])}`, {method: 'PUT', headers, body: value})
     return writeResult(response)
   }
 
   async delete(key: string, options: QuorumOptions & {context?: string} = {}): Promise<WriteResult> {
     const headers: Record<string, string> = {accept: 'application/json'}
     if (options.context !== undefined) headers['x-dyn-context'] = options.context
-    const response = await this.fetch(`/kv/${encodeURIComponent(key)}${queryOf(options, ['n', 'r', 'w', 'dw', 'explain'])}`, {method: 'DELETE', headers})
+    const response = await this.fetch(`/kv/${encodeURIComponent(key)}${queryOf(options, ['n', 'r', 'w', 'dw', 'pr', 'pw', 'explain'])}`, {method: 'DELETE', headers})
     return writeResult(response)
   }
 
   async get(key: string, options: QuorumOptions = {}): Promise<GetResult> {
-    const response = await this.fetch(`/kv/${encodeURIComponent(key)}${queryOf(options, ['n', 'r', 'explain'])}`, {headers: {accept: 'application/json'}})
+    const response = await this.fetch(`/kv/${encodeURIComponent(key)}${queryOf(options, ['n', 'r', 'pr', 'explain'])}`, {headers: {accept: 'application/json'}})
     const body = await jsonBody(response)
     if (response.status === 404 && body.error === 'not_found') {
       return {ok: true, found: false, deleted: body.deleted === true, ...(typeof body.context === 'string' ? {context: body.context} : {}), trace: body.trace}

@@ -30,6 +30,10 @@ import {Membership} from '../membership/membership.js'
 import {FailureDetector, failureDetectorDefaults} from '../membership/failure-detector.js'
 import type {FailureDetectorConfig, Reachability} from '../membership/failure-detector.js'
 import {Heartbeats, observedTransport} from '../membership/heartbeats.js'
+import {HandoffSender, handoffIntervalMsDefault} from '../handoff/handoff-sender.js'
+import {HintStore, hintLimitsDefault} from '../handoff/hints.js'
+import type {HintLimits} from '../handoff/hints.js'
+import {hintDeliveryEntriesMax} from '../coordinator/messages.js'
 import {ownershipCounts} from '../ring/ring.js'
 import type {Scheduler} from '../scheduler.js'
 import {sleep} from '../scheduler.js'
@@ -59,6 +63,10 @@ export interface NodeSettings {
   readonly writeBufferMs: number
   /** The failure detector's thresholds (failure-detector.ts); the defaults when absent. */
   readonly failureDetector?: FailureDetectorConfig
+  /** How often hints are offered to their targets (handoff-sender.ts); the default when absent. */
+  readonly handoffIntervalMs?: number
+  /** Bounds on the hints this node keeps (hints.ts); the defaults when absent. */
+  readonly hintLimits?: HintLimits
 }
 
 /** The parts a node is built from. */
@@ -146,6 +154,10 @@ async function assembleOnStore(
   let heartbeats: Heartbeats | undefined
   const stats = new NodeStats({monitorEventLoop: parts.monitorEventLoop === true})
   cleanup.push(async () => stats.stop())
+  const hints = await HintStore.open(store, options.hintLimits ?? hintLimitsDefault)
+  // Runs before the store closes (cleanup runs in reverse): no hint write is cut off.
+  cleanup.push(() => hints.idle())
+  if (hints.pendingTotal > 0) log(`${hints.pendingTotal} hint(s) kept from before the restart`)
 
   const router: RequestHandler = async (type, body) => {
     if (membership === undefined || replicaDeps === undefined || heartbeats === undefined) throw new DynError('overloaded', `${options.name} is still starting`)
@@ -215,8 +227,12 @@ async function assembleOnStore(
     durableReplicaPerPut: options.writeBufferMs > 0,
     requestTimeoutMs: options.requestTimeoutMs,
     view,
+    hints,
     onReadRepair: (nodes) => {
       stats.readRepairs += nodes.length
+    },
+    onHintWritten: () => {
+      stats.hintsWritten += 1
     },
   }
   replicaDeps = {
@@ -226,7 +242,23 @@ async function assembleOnStore(
     onForwardedPut: () => {
       stats.forwardedPuts += 1
     },
+    isOtherMember: (name) => name !== options.name && findMember(current.table, name) !== undefined,
   }
+  const handoff = new HandoffSender({
+    hints,
+    transport,
+    rpcAddressOf: (name) => findMember(current.table, name)?.rpcAddress,
+    isUp: (name) => reachabilityOf(name) !== 'down',
+    requestTimeoutMs: Math.max(options.requestTimeoutMs, 5000),
+    batchEntriesMax: hintDeliveryEntriesMax,
+    log,
+    onDelivered: (_target, count) => {
+      stats.hintsDelivered += count
+    },
+    onDropped: (_target, count) => {
+      stats.hintsDropped += count
+    },
+  })
 
   const timed = async <T extends {ok: boolean; error?: string}>(operation: Operation, run: () => Promise<T>): Promise<T> => {
     const beganMs = clock.monotonicMs()
@@ -240,7 +272,7 @@ async function assembleOnStore(
     put: (request) => timed('put', () => coordinatePut(coordinator, request)),
     get: (request) => timed('get', () => coordinateGet(coordinator, request)),
     delete: (request) => timed('delete', () => coordinateDelete(coordinator, request)),
-    cluster: () => describeCluster(current, options.name, reachabilityOf),
+    cluster: () => describeCluster(current, options.name, reachabilityOf, hints),
     preflist: (key) => {
       const placement = placeKey(view(), key, current.table.settings.defaultN)
       return {
@@ -248,14 +280,23 @@ async function assembleOnStore(
         preflist: placement.entries.map((entry) => ({...entry, address: findMember(current.table, entry.node)?.apiAddress})),
       }
     },
-    stats: () => ({node: options.name, uptimeMs: clock.nowMs() - startedAtMs, writeBufferMs: options.writeBufferMs, bufferedObjects: store.bufferedCount, ...stats.snapshot()}),
-    health: () => ({ok: true, node: options.name, actor, members: current.table.members.length, ringHash: current.ring.hash}),
+    stats: () => ({node: options.name, uptimeMs: clock.nowMs() - startedAtMs, writeBufferMs: options.writeBufferMs, bufferedObjects: store.bufferedCount, ...stats.snapshot({refused: hints.refused, pending: hints.pendingTotal})}),
+    health: () => ({
+      ok: true,
+      node: options.name,
+      actor,
+      members: current.table.members.length,
+      ringHash: current.ring.hash,
+      // The members this node's failure detector sees as down (left members aside).
+      down: current.table.members.filter((member) => member.status !== 'left' && reachabilityOf(member.name) === 'down').map((member) => member.name),
+    }),
   }
 
   const beats = heartbeats
   const periodicTasks: PeriodicTask[] = [
     {name: 'gossip', intervalMs: options.gossipIntervalMs, run: () => current.gossipRound()},
     {name: 'heartbeat', intervalMs: detector.config.heartbeatIntervalMs, run: () => beats.round()},
+    {name: 'hinted handoff', intervalMs: options.handoffIntervalMs ?? handoffIntervalMsDefault, run: () => handoff.round()},
   ]
   if (options.writeBufferMs > 0) periodicTasks.push({name: 'write buffer flush', intervalMs: options.writeBufferMs, run: () => store.flush()})
   for (const task of periodicTasks) {
@@ -318,7 +359,7 @@ async function routeRpc(type: number, body: unknown, membership: Membership, rep
   }
 }
 
-function describeCluster(membership: Membership, self: string, reachabilityOf: (name: string) => Reachability): unknown {
+function describeCluster(membership: Membership, self: string, reachabilityOf: (name: string) => Reachability, hints: HintStore): unknown {
   const counts = ownershipCounts(membership.ring)
   const settings = membership.table.settings
   const {n, r, w} = effectiveQuorum({n: settings.defaultN, r: settings.defaultR, w: settings.defaultW, dw: 0}, ringMembers(membership.table).length)
@@ -338,6 +379,8 @@ function describeCluster(membership: Membership, self: string, reachabilityOf: (
       // Membership status (gossiped, the cluster's) and reachability (this node's own view) are apart.
       reachability: reachabilityOf(member.name),
       up: reachabilityOf(member.name) !== 'down',
+      // Writes this node keeps as a fallback for that member, waiting for it to be reachable.
+      hintsPending: hints.pendingFor(member.name),
       partitions: counts.get(member.name) ?? 0,
     })),
     owners: membership.ring.owners,
