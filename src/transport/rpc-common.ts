@@ -17,6 +17,11 @@ export function unreachable(message: string): RpcResult {
   return {ok: false, error: 'unreachable', message}
 }
 
+/** 'unreachable' decided before anything was sent (closed, no such address, backing off): the peer certainly did not handle it. */
+export function unsent(message: string): RpcResult {
+  return {ok: false, error: 'unreachable', message, sent: false}
+}
+
 /** The caller's view of an ErrorResponse body; a malformed one still becomes a 'remote' failure. */
 export function remoteFailure(body: unknown): RpcResult {
   if (typeof body === 'object' && body !== null) {

@@ -29,7 +29,7 @@ import type {Timer} from '../scheduler.js'
 import type {NodeScheduler, SimulatedTime} from '../simulated-time.js'
 import {FrameDecoder, frameBytesMax, tryEncodeFrame, type Frame} from './frame.js'
 import {MessageType, requestMessageTypes} from './message-type.js'
-import {describe, errorBody, parseAddress, remoteFailure, settle, unreachable} from './rpc-common.js'
+import {describe, errorBody, parseAddress, remoteFailure, settle, unreachable, unsent} from './rpc-common.js'
 import {connectTimeoutMsDefault, pendingPerPeerMaxDefault, peersMax, reconnectBackoffMsFirst, reconnectBackoffMsMax} from './tcp-transport.js'
 import type {PeerState, RequestHandler, RpcResult, Transport} from './transport.js'
 
@@ -405,16 +405,16 @@ class SimulatedTransport implements Transport {
   request(address: string, type: number, body: unknown, timeoutMs: number): Promise<RpcResult> {
     assert(timeoutMs > 0 && Number.isFinite(timeoutMs), 'timeoutMs is positive and finite')
     const endpoint = this.#endpoint()
-    if (this.#closed || !endpoint.alive) return settle(unreachable('transport is closed'))
+    if (this.#closed || !endpoint.alive) return settle(unsent('transport is closed'))
     const peer = this.#peerFor(address)
-    if (peer === null) return settle(unreachable(`cannot reach "${address}": not a host:port address`))
+    if (peer === null) return settle(unsent(`cannot reach "${address}": not a host:port address`))
     if (typeof peer === 'string') return settle({ok: false, error: 'overloaded', message: peer})
     if (peer.pending.size >= endpoint.pendingPerPeerMax) {
       return settle({ok: false, error: 'overloaded', message: `${peer.pending.size} requests already waiting on ${address}`})
     }
     if (peer.connection === undefined) {
       const waitMs = peer.retryAtMs - endpoint.scheduler.monotonicMs()
-      if (waitMs > 0) return settle(unreachable(`${address} is down; next connect attempt in ${Math.ceil(waitMs)} ms`))
+      if (waitMs > 0) return settle(unsent(`${address} is down; next connect attempt in ${Math.ceil(waitMs)} ms`))
     }
     const requestId = this.#allocateRequestId(peer, endpoint.pendingPerPeerMax)
     const encoded = tryEncodeFrame({type, requestId, body})

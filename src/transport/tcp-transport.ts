@@ -19,7 +19,7 @@ import {assert} from '../errors.js'
 import type {Scheduler, Timer} from '../scheduler.js'
 import {FrameDecoder, frameBytesMax, protocolVersion, tryEncodeFrame, type Frame} from './frame.js'
 import {MessageType, requestMessageTypes} from './message-type.js'
-import {describe, errorBody, parseAddress, remoteFailure, settle, unreachable} from './rpc-common.js'
+import {describe, errorBody, parseAddress, remoteFailure, settle, unreachable, unsent} from './rpc-common.js'
 import type {PeerState, RequestHandler, RpcResult, Transport} from './transport.js'
 
 export interface TcpTransportOptions {
@@ -196,9 +196,9 @@ class TcpTransport implements Transport {
 
   request(address: string, type: number, body: unknown, timeoutMs: number): Promise<RpcResult> {
     assert(timeoutMs > 0 && Number.isFinite(timeoutMs), 'timeoutMs is positive and finite')
-    if (this.#closed) return settle(unreachable('transport is closed'))
+    if (this.#closed) return settle(unsent('transport is closed'))
     const peer = this.#peerFor(address)
-    if (peer === null) return settle(unreachable(`cannot reach "${address}": not a host:port address`))
+    if (peer === null) return settle(unsent(`cannot reach "${address}": not a host:port address`))
     if (typeof peer === 'string') return settle({ok: false, error: 'overloaded', message: peer})
     if (peer.pending.size >= this.#settings.pendingPerPeerMax) {
       return settle({
@@ -210,7 +210,7 @@ class TcpTransport implements Transport {
     if (peer.socket === null) {
       const waitMs = peer.retryAtMs - this.#settings.clock.monotonicMs()
       if (waitMs > 0) {
-        return settle(unreachable(`${address} is down; next connect attempt in ${Math.ceil(waitMs)} ms`))
+        return settle(unsent(`${address} is down; next connect attempt in ${Math.ceil(waitMs)} ms`))
       }
     }
     const requestId = this.#allocateRequestId(peer)
@@ -221,7 +221,7 @@ class TcpTransport implements Transport {
       return settle({ok: false, error: 'remote', code: 'bad_request', message: `request not sent: ${encoded.message}`})
     }
     const writer = peer.writer ?? this.#connect(peer)
-    if (typeof writer === 'string') return settle(unreachable(writer))
+    if (typeof writer === 'string') return settle(unsent(writer))
     return new Promise<RpcResult>((resolve) => {
       const timer = this.#settings.scheduler.after(timeoutMs, () => {
         peer.pending.delete(requestId)

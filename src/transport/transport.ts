@@ -29,7 +29,8 @@ export type RpcFailure =
 
 export type RpcResult =
   | {ok: true; body: unknown}
-  | {ok: false; error: RpcFailure; code?: string; message: string}
+  /** `sent: false`: refused before anything left this node, so the peer certainly did not handle it. */
+  | {ok: false; error: RpcFailure; code?: string; message: string; sent?: false}
 
 /**
  * Answers one inbound request. `type` is a `MessageType`, `fromNode` the name the peer gave in
