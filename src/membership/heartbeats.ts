@@ -27,6 +27,8 @@ export interface PingAnswer {
 export function observedTransport(inner: Transport, detector: FailureDetector, clock: Clock): Transport {
   const observe = (address: string, result: RpcResult): RpcResult => {
     const nowMs = clock.monotonicMs()
+    // Nothing sent (refused here, or backing off): no new evidence about the peer either way.
+    if (!result.ok && result.sent === false && result.error !== 'unreachable') return result
     // A remote refusal is still an answer: the peer is alive, whatever it thought of the request.
     if (result.ok || result.error === 'remote') detector.arrival(address, nowMs)
     else if (result.error === 'unreachable') detector.markUnreachable(address, nowMs)

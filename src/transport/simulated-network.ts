@@ -419,7 +419,7 @@ class SimulatedTransport implements Transport {
     const requestId = this.#allocateRequestId(peer, endpoint.pendingPerPeerMax)
     const encoded = tryEncodeFrame({type, requestId, body})
     if (!encoded.ok) {
-      return settle({ok: false, error: 'remote', code: 'bad_request', message: `request not sent: ${encoded.message}`})
+      return settle({ok: false, error: 'remote', code: 'bad_request', message: `request not sent: ${encoded.message}`, sent: false})
     }
     const connection = peer.connection ?? this.#connect(peer, endpoint)
     return new Promise<RpcResult>((resolve) => {

@@ -218,7 +218,7 @@ class TcpTransport implements Transport {
     if (!encoded.ok) {
       // Refused here, but shaped like the peer's own refusal of a bad request: it must not count
       // against the peer's health the way 'unreachable' or 'timeout' would.
-      return settle({ok: false, error: 'remote', code: 'bad_request', message: `request not sent: ${encoded.message}`})
+      return settle({ok: false, error: 'remote', code: 'bad_request', message: `request not sent: ${encoded.message}`, sent: false})
     }
     const writer = peer.writer ?? this.#connect(peer)
     if (typeof writer === 'string') return settle(unsent(writer))
