@@ -1,5 +1,5 @@
 import * as Args from '@oclif/core/args'
-import {contextFlag, dwFlag, explainFlag, jsonFlag, nFlag, nodeFlag, rFlag, timeoutFlag, wFlag} from '../src/cli/client-flags.js'
+import {contextFlag, dwFlag, explainFlag, jsonFlag, nFlag, nodeFlag, prFlag, pwFlag, rFlag, timeoutFlag, wFlag} from '../src/cli/client-flags.js'
 import {warnOnWeakQuorum} from '../src/cli/quorum-check.js'
 import {DynCommand} from '../src/cli/command-base.js'
 import {exitCodesHelp} from '../src/cli/exit-codes.js'
@@ -27,6 +27,8 @@ ${exitCodesHelp}`
     r: rFlag,
     w: wFlag,
     dw: dwFlag,
+    pr: prFlag,
+    pw: pwFlag,
     context: contextFlag,
     explain: explainFlag,
     timeout: timeoutFlag,
@@ -38,7 +40,7 @@ ${exitCodesHelp}`
     const client = this.clientFor(flags)
     const key = args.key
     try {
-      const result = await client.delete(key, {n: flags.n, r: flags.r, w: flags.w, dw: flags.dw, context: flags.context, explain: flags.explain})
+      const result = await client.delete(key, {n: flags.n, r: flags.r, w: flags.w, dw: flags.dw, pr: flags.pr, pw: flags.pw, context: flags.context, explain: flags.explain})
       if (!result.ok) {
         if (flags.explain && !flags.json) writeTrace(result.body.trace)
         const message = result.error === 'not_found' ? `${key} ${result.body.deleted === true ? 'was already deleted' : 'does not exist'}` : result.message

@@ -2,7 +2,7 @@ import {writeFile} from 'node:fs/promises'
 import * as Args from '@oclif/core/args'
 import * as Flags from '@oclif/core/flags'
 import type {DynClient, Sibling} from '../src/client/http-client.js'
-import {explainFlag, jsonFlag, nFlag, nodeFlag, rFlag, timeoutFlag} from '../src/cli/client-flags.js'
+import {explainFlag, jsonFlag, nFlag, nodeFlag, prFlag, rFlag, timeoutFlag} from '../src/cli/client-flags.js'
 import {DynCommand} from '../src/cli/command-base.js'
 import {exitCodesHelp} from '../src/cli/exit-codes.js'
 import {formatTrace, hexPreview, isPrintableText, previewBytesMax, writeTrace} from '../src/cli/format.js'
@@ -22,6 +22,7 @@ ${exitCodesHelp}`
     {description: 'Read from a single replica, from another node', command: '<%= config.bin %> get cart:alice -r 1 --node 127.0.0.1:7071'},
     {description: 'For scripts: the siblings and the context as JSON', command: '<%= config.bin %> get cart:alice --json'},
     {description: 'Which replicas answered, how fast, and what read repair fixed', command: '<%= config.bin %> get cart:alice --explain'},
+    {description: 'A strict quorum: two answers, both from home replicas', command: '<%= config.bin %> get cart:alice -r 2 --pr 2'},
     {description: 'Save a binary value to a file', command: '<%= config.bin %> get photo:1 --output photo.jpg'},
     {description: 'Try another node when the first cannot be reached', command: '<%= config.bin %> get cart:alice --node 127.0.0.1:7070 --node http://127.0.0.1:7071'},
   ]
@@ -34,6 +35,7 @@ ${exitCodesHelp}`
     node: nodeFlag,
     n: nFlag,
     r: rFlag,
+    pr: prFlag,
     explain: explainFlag,
     output: Flags.string({char: 'o', description: 'write the value\'s bytes to this file instead of printing it', helpValue: 'FILE'}),
     timeout: timeoutFlag,
@@ -45,7 +47,7 @@ ${exitCodesHelp}`
     const client = this.clientFor(flags)
     const key = args.key
     try {
-      const result = await client.get(key, {n: flags.n, r: flags.r, explain: flags.explain})
+      const result = await client.get(key, {n: flags.n, r: flags.r, pr: flags.pr, explain: flags.explain})
       if (!result.ok) {
         if (flags.explain && !flags.json) writeTrace(result.body.trace)
         this.fail(flags.json, result.error, result.message, {key, status: result.status, ...result.body})

@@ -1,6 +1,6 @@
 import * as Args from '@oclif/core/args'
 import * as Flags from '@oclif/core/flags'
-import {contextFlag, dwFlag, explainFlag, jsonFlag, nFlag, nodeFlag, timeoutFlag, wFlag} from '../src/cli/client-flags.js'
+import {contextFlag, dwFlag, explainFlag, jsonFlag, nFlag, nodeFlag, pwFlag, timeoutFlag, wFlag} from '../src/cli/client-flags.js'
 import {DynCommand} from '../src/cli/command-base.js'
 import {exitCodesHelp} from '../src/cli/exit-codes.js'
 import {formatTrace, writeTrace} from '../src/cli/format.js'
@@ -18,6 +18,7 @@ ${exitCodesHelp}`
     {description: 'Store a file, acknowledged by all three replicas', command: '<%= config.bin %> put photo:1 -w 3 < photo.jpg'},
     {description: 'Resolve siblings: write the merged value with the read\'s context', command: `<%= config.bin %> put cart:alice '{"items":["book","pen"]}' --context "$(dyn get cart:alice --json | jq -r .context)"`},
     {description: 'See which replicas acknowledged, and how fast', command: '<%= config.bin %> put k v --explain'},
+    {description: 'A strict quorum: all three acknowledgements from home replicas, never from fallbacks', command: '<%= config.bin %> put k v -w 3 --pw 3'},
   ]
 
   static override args = {
@@ -30,6 +31,7 @@ ${exitCodesHelp}`
     n: nFlag,
     w: wFlag,
     dw: dwFlag,
+    pw: pwFlag,
     context: contextFlag,
     'content-type': Flags.string({description: 'content type stored with the value', default: 'application/octet-stream'}),
     explain: explainFlag,
@@ -43,7 +45,7 @@ ${exitCodesHelp}`
     const key = args.key
     const value = args.value === undefined ? await readStdin() : Buffer.from(args.value, 'utf8')
     try {
-      const result = await client.put(key, value, {n: flags.n, w: flags.w, dw: flags.dw, explain: flags.explain, context: flags.context, contentType: flags['content-type']})
+      const result = await client.put(key, value, {n: flags.n, w: flags.w, dw: flags.dw, pw: flags.pw, explain: flags.explain, context: flags.context, contentType: flags['content-type']})
       if (!result.ok) {
         if (flags.explain && !flags.json) writeTrace(result.body.trace)
         this.fail(flags.json, result.error, result.message, {key, status: result.status, ...result.body})

@@ -3,6 +3,8 @@ import {DynCommand} from '../src/cli/command-base.js'
 import {checkCreationSettings} from '../src/cli/cluster-settings.js'
 import {DynError} from '../src/errors.js'
 import {memberNamePattern} from '../src/membership/member-table.js'
+import {checkFailureDetectorConfig, failureDetectorDefaults} from '../src/membership/failure-detector.js'
+import type {FailureDetectorConfig} from '../src/membership/failure-detector.js'
 import type {ClusterSettings} from '../src/membership/member-table.js'
 import {gossipIntervalMsDefault, requestTimeoutMsDefault, startNode} from '../src/node/node.js'
 import {partitionCountDefault} from '../src/ring/ring.js'
@@ -18,6 +20,7 @@ Restarted on the same --data, a node keeps all acknowledged data, its identity a
     {description: 'Start the first node of a new cluster', command: '<%= config.bin %> start --name n1 --port 7070 --data ./data/n1'},
     {description: 'Join it from a second node (the seed is n1\'s internode port)', command: '<%= config.bin %> start --name n2 --port 7071 --data ./data/n2 --seeds 127.0.0.1:8070'},
     {description: 'A cluster that resolves conflicts by last write wins, 256 partitions', command: '<%= config.bin %> start --name n1 --port 7070 --data ./data/n1 --partitions 256 --conflict lww'},
+    {description: 'Mark silent peers down sooner, tolerating pauses of up to 1 s', command: '<%= config.bin %> start --name n1 --port 7070 --data ./data/n1 --heartbeat-interval 250 --acceptable-pause 1000'},
   ]
 
   static override flags = {
@@ -35,6 +38,9 @@ Restarted on the same --data, a node keeps all acknowledged data, its identity a
     'request-timeout': Flags.integer({description: 'milliseconds a get/put may take before it answers quorum_unmet', default: requestTimeoutMsDefault, min: 1}),
     'gossip-interval': Flags.integer({description: 'milliseconds between gossip rounds', default: gossipIntervalMsDefault, min: 10}),
     'write-buffer-ms': Flags.integer({description: 'buffer writes in memory and flush them every this many ms (0: off). Faster writes; a crash loses the last interval\'s non-durable writes (paper §6.1)', default: 0, min: 0}),
+    'heartbeat-interval': Flags.integer({description: 'milliseconds between heartbeats to each peer (failure detection)', default: failureDetectorDefaults.heartbeatIntervalMs, min: 10}),
+    'phi-threshold': Flags.string({description: 'phi at which a silent peer is marked down (8: one chance in 10^8 that it is only slow)', default: String(failureDetectorDefaults.phiDownThreshold)}),
+    'acceptable-pause': Flags.integer({description: 'milliseconds of silence beyond the usual heartbeat interval that never mark a peer down (a GC, a slow disk)', default: failureDetectorDefaults.acceptablePauseMs, min: 0}),
     json: Flags.boolean({description: 'log as JSON lines', default: false}),
   }
 
@@ -52,6 +58,16 @@ Restarted on the same --data, a node keeps all acknowledged data, its identity a
     const settings = checked.settings
     if (!memberNamePattern.test(flags.name)) {
       this.fail(flags.json, 'bad_parameter', `--name "${flags.name}": use 1 to 64 letters, digits, '.', '_' or '-'`)
+    }
+    const failureDetector: FailureDetectorConfig = {
+      ...failureDetectorDefaults,
+      heartbeatIntervalMs: flags['heartbeat-interval'],
+      phiDownThreshold: Number(flags['phi-threshold']),
+      acceptablePauseMs: flags['acceptable-pause'],
+    }
+    const detectorProblem = checkFailureDetectorConfig(failureDetector)
+    if (detectorProblem !== undefined || !/^[0-9]+(\.[0-9]+)?$/.test(flags['phi-threshold'])) {
+      this.fail(flags.json, 'bad_parameter', `--phi-threshold ${flags['phi-threshold']}: ${detectorProblem ?? 'not a number'}; give a number of at least ${failureDetectorDefaults.phiSuspectThreshold} (8 is usual)`)
     }
     const seeds = (flags.seeds ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '')
     const badSeed = seeds.find((seed) => !/^[^:\s]+:\d{1,5}$/.test(seed))
@@ -74,6 +90,7 @@ Restarted on the same --data, a node keeps all acknowledged data, its identity a
         requestTimeoutMs: flags['request-timeout'],
         gossipIntervalMs: flags['gossip-interval'],
         writeBufferMs: flags['write-buffer-ms'],
+        failureDetector,
         log,
       })
     } catch (error) {

@@ -3,9 +3,11 @@
  * and the mapping of outcomes to statuses, headers and bodies. It calls the node's KvService and
  * holds no state; the node owns the listening socket.
  *
- *   PUT    /kv/{key}              ?n&w&dw&explain   body = value        -> 204 + X-Dyn-Context, X-Dyn-Siblings
- *   GET    /kv/{key}              ?n&r&explain                          -> 200 value | 300 siblings | 404
- *   DELETE /kv/{key}              ?n&r&w&dw&explain X-Dyn-Context       -> 204
+ *   PUT    /kv/{key}              ?n&w&dw&pw&explain      body = value  -> 204 + X-Dyn-Context, X-Dyn-Siblings
+ *   GET    /kv/{key}              ?n&r&pr&explain                       -> 200 value | 300 siblings | 404
+ *   DELETE /kv/{key}              ?n&r&w&dw&pr&pw&explain X-Dyn-Context -> 204
+ * pr and pw (0 by default) ask that many of the R answers / W acknowledgements to come from
+ * home replicas: a strict quorum, where plain R and W also count fallbacks (sloppy quorum).
  *   GET    /cluster, /cluster/preflist/{key}, /stats, /health
  *
  * With `Accept: application/json`, key requests answer in JSON with the request's trace.
@@ -161,7 +163,7 @@ async function readBody(request: IncomingMessage): Promise<Checked<Uint8Array>> 
 }
 
 interface RequestInputs {
-  readonly quorum: Quorum
+  readonly quorum: Required<Quorum>
   readonly explain: boolean
   /** X-Dyn-Quorum (and, when the cluster made it smaller, what was asked): sent on every answer. */
   readonly headers: Record<string, string>
@@ -181,8 +183,8 @@ function checkRequestInputs(service: KvService, query: URLSearchParams, allowed:
   if (!quorum.ok) return quorum
   const explain = checkFlag(query, 'explain')
   if (!explain.ok) return explain
-  const {n, r, w, dw} = quorum.value
-  return {ok: true, value: {quorum: {n, r, w, dw}, explain: explain.value, headers: quorumHeaders(quorum.value, memberCount)}}
+  const {n, r, w, dw, pr, pw} = quorum.value
+  return {ok: true, value: {quorum: {n, r, w, dw, pr: pr ?? 0, pw: pw ?? 0}, explain: explain.value, headers: quorumHeaders(quorum.value, memberCount)}}
 }
 
 function checkWriteInputs(service: KvService, request: IncomingMessage, query: URLSearchParams, allowed: readonly string[]): Checked<WriteInputs> {
@@ -194,7 +196,7 @@ function checkWriteInputs(service: KvService, request: IncomingMessage, query: U
 }
 
 async function handlePut(service: KvService, request: IncomingMessage, reply: Reply, key: string, query: URLSearchParams): Promise<void> {
-  const inputs = checkWriteInputs(service, request, query, ['n', 'w', 'dw', 'explain'])
+  const inputs = checkWriteInputs(service, request, query, ['n', 'w', 'dw', 'pw', 'explain'])
   if (!inputs.ok) return refuse(request, reply, inputs)
   const contentType = request.headers['content-type'] ?? defaultContentType
   if (!isSafeContentType(contentType)) {
@@ -208,7 +210,10 @@ async function handlePut(service: KvService, request: IncomingMessage, reply: Re
     contentType,
     tombstone: false,
     context: inputs.value.context,
-    ...inputs.value.quorum,
+    n: inputs.value.quorum.n,
+    w: inputs.value.quorum.w,
+    dw: inputs.value.quorum.dw,
+    pw: inputs.value.quorum.pw,
     explain: inputs.value.explain,
   })
   sendPutOutcome(request, reply, outcome, inputs.value.headers, true)
@@ -224,9 +229,9 @@ function sendPutOutcome(request: IncomingMessage, reply: Reply, outcome: PutOutc
 }
 
 async function handleGet(service: KvService, request: IncomingMessage, reply: Reply, key: string, query: URLSearchParams): Promise<void> {
-  const inputs = checkRequestInputs(service, query, ['n', 'r', 'explain'])
+  const inputs = checkRequestInputs(service, query, ['n', 'r', 'pr', 'explain'])
   if (!inputs.ok) return refuse(request, reply, inputs)
-  const outcome = await service.get({key, n: inputs.value.quorum.n, r: inputs.value.quorum.r, explain: inputs.value.explain})
+  const outcome = await service.get({key, n: inputs.value.quorum.n, r: inputs.value.quorum.r, pr: inputs.value.quorum.pr, explain: inputs.value.explain})
   sendGetOutcome(request, reply, outcome, key, inputs.value.headers)
 }
 
@@ -266,7 +271,7 @@ function siblingJson({value: version, actor, counter}: DottedValue<StoredVersion
 }
 
 async function handleDelete(service: KvService, request: IncomingMessage, reply: Reply, key: string, query: URLSearchParams): Promise<void> {
-  const inputs = checkWriteInputs(service, request, query, ['n', 'r', 'w', 'dw', 'explain'])
+  const inputs = checkWriteInputs(service, request, query, ['n', 'r', 'w', 'dw', 'pr', 'pw', 'explain'])
   if (!inputs.ok) return refuse(request, reply, inputs)
   request.resume()
   const outcome = await service.delete({

@@ -52,6 +52,10 @@ export interface Quorum {
   readonly r: number
   readonly w: number
   readonly dw: number
+  /** Of the R answers, how many must come from home replicas (sloppy quorum counts fallbacks; 0 by default). */
+  readonly pr?: number
+  /** Of the W acknowledgements, how many must come from home replicas (0 by default). */
+  readonly pw?: number
 }
 
 const integerPattern = /^[0-9]{1,6}$/
@@ -82,12 +86,14 @@ export interface QuorumChoice extends Quorum {
 export function effectiveQuorum(asked: Quorum, memberCount: number): QuorumChoice {
   const n = Math.min(asked.n, memberCount)
   const w = Math.min(asked.w, n)
-  const effective = {n, r: Math.min(asked.r, n), w, dw: Math.min(asked.dw, w)}
+  const r = Math.min(asked.r, n)
+  const strict = {...(asked.pr ? {pr: Math.min(asked.pr, r)} : {}), ...(asked.pw ? {pw: Math.min(asked.pw, w)} : {})}
+  const effective = {n, r, w, dw: Math.min(asked.dw, w), ...strict}
   return n < asked.n ? {...effective, asked} : effective
 }
 
 /**
- * n, r, w, dw from the query string with the cluster's defaults. A default R or W larger than the
+ * n, r, w, dw, pr, pw from the query string with the cluster's defaults (pr and pw: 0). A default R or W larger than the
  * request's own n follows it down, so `?n=1` alone is a valid request; R > N, W > N or DW > W as
  * asked are refused. Then `effectiveQuorum` fits the request to the cluster's size.
  */
@@ -101,15 +107,22 @@ export function checkQuorum(query: URLSearchParams, defaults: {n: number; r: num
   if (!w.ok) return w
   const dw = parseCount('dw', query.get('dw'), 0, 0)
   if (!dw.ok) return dw
+  const pr = parseCount('pr', query.get('pr'), 0, 0)
+  if (!pr.ok) return pr
+  const pw = parseCount('pw', query.get('pw'), 0, 0)
+  if (!pw.ok) return pw
   if (r.value > n.value) return fail('bad_parameter', `r=${r.value} is larger than n=${n.value}; r must be within 1..n`)
   if (w.value > n.value) return fail('bad_parameter', `w=${w.value} is larger than n=${n.value}; w must be within 1..n`)
   if (dw.value > w.value) return fail('bad_parameter', `dw=${dw.value} is larger than w=${w.value}; dw must be within 0..w`)
-  return {ok: true, value: effectiveQuorum({n: n.value, r: r.value, w: w.value, dw: dw.value}, clusterSize)}
+  if (pr.value > r.value) return fail('bad_parameter', `pr=${pr.value} is larger than r=${r.value}; pr (home replicas among the R answers) must be within 0..r`)
+  if (pw.value > w.value) return fail('bad_parameter', `pw=${pw.value} is larger than w=${w.value}; pw (home replicas among the W acknowledgements) must be within 0..w`)
+  const strict = {...(pr.value > 0 ? {pr: pr.value} : {}), ...(pw.value > 0 ? {pw: pw.value} : {})}
+  return {ok: true, value: effectiveQuorum({n: n.value, r: r.value, w: w.value, dw: dw.value, ...strict}, clusterSize)}
 }
 
 /** The quorum a request ran with, as response headers: always the values used, and what was asked when less. */
 export function quorumHeaders(choice: QuorumChoice, memberCount: number): Record<string, string> {
-  const spell = (q: Quorum): string => `n=${q.n}, r=${q.r}, w=${q.w}, dw=${q.dw}`
+  const spell = (q: Quorum): string => `n=${q.n}, r=${q.r}, w=${q.w}, dw=${q.dw}${q.pr ? `, pr=${q.pr}` : ''}${q.pw ? `, pw=${q.pw}` : ''}`
   const headers: Record<string, string> = {'x-dyn-quorum': spell(choice)}
   if (choice.asked === undefined) return headers
   return {

@@ -10,8 +10,12 @@ export function formatTrace(trace: unknown): string {
   lines.push(`preference list: ${t.preflist.map((e) => `${e.node}${e.home ? '' : ' (fallback)'}${e.up ? '' : ' [down]'}`).join(', ')}`)
   for (const reply of t.replies) {
     const extra = reply.error ? ` ${reply.error}` : reply.durable ? ' durable' : ''
-    lines.push(`  ${reply.node.padEnd(10)} ${reply.outcome.padEnd(9)} ${reply.latencyMs.toFixed(2).padStart(8)} ms${extra}`)
+    // A fallback standing in for an unreachable home: for a put, the hint it keeps names that home.
+    const standIn = reply.hintFor ? ` fallback for ${reply.hintFor}` : ''
+    lines.push(`  ${reply.node.padEnd(10)} ${reply.outcome.padEnd(9)} ${reply.latencyMs.toFixed(2).padStart(8)} ms${extra}${standIn}`)
   }
+  if (t.hintsWritten !== undefined && t.hintsWritten.length > 0) lines.push(`hints written: ${t.hintsWritten.map((hint) => `on ${hint.node} for ${hint.target}`).join(', ')}`)
+  if (t.counted !== undefined) lines.push(`counted: ${t.counted.home} from home replicas, ${t.counted.fallback} from fallbacks`)
   if (t.repaired.length > 0) lines.push(`read repair sent the merged object to: ${t.repaired.join(', ')}`)
   return `${lines.join('\n')}\n`
 }

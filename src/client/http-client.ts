@@ -56,6 +56,10 @@ export interface QuorumOptions {
   readonly r?: number
   readonly w?: number
   readonly dw?: number
+  /** Of the R answers, how many must come from home replicas. */
+  readonly pr?: number
+  /** Of the W acknowledgements, how many must come from home replicas. */
+  readonly pw?: number
   readonly explain?: boolean
 }
 
@@ -105,7 +109,7 @@ export class DynClient {
     if (badKey !== undefined) return badKey
     const headers: Record<string, string> = {accept: 'application/json', 'content-type': options.contentType ?? 'application/octet-stream'}
     if (options.context !== undefined) headers['x-dyn-context'] = options.context
-    const response = await this.send('PUT', `/kv/${encodeURIComponent(key)}${queryOf(options, ['n', 'w', 'dw', 'explain'])}`, headers, value)
+    const response = await this.send('PUT', `/kv/${encodeURIComponent(key)}${queryOf(options, ['n', 'w', 'dw', 'pw', 'explain'])}`, headers, value)
     return writeResult(response)
   }
 
@@ -114,14 +118,14 @@ export class DynClient {
     if (badKey !== undefined) return badKey
     const headers: Record<string, string> = {accept: 'application/json'}
     if (options.context !== undefined) headers['x-dyn-context'] = options.context
-    const response = await this.send('DELETE', `/kv/${encodeURIComponent(key)}${queryOf(options, ['n', 'r', 'w', 'dw', 'explain'])}`, headers)
+    const response = await this.send('DELETE', `/kv/${encodeURIComponent(key)}${queryOf(options, ['n', 'r', 'w', 'dw', 'pr', 'pw', 'explain'])}`, headers)
     return writeResult(response)
   }
 
   async get(key: string, options: QuorumOptions = {}): Promise<GetResult> {
     const badKey = refusedKey(key)
     if (badKey !== undefined) return badKey
-    const response = await this.send('GET', `/kv/${encodeURIComponent(key)}${queryOf(options, ['n', 'r', 'explain'])}`, {accept: 'application/json'})
+    const response = await this.send('GET', `/kv/${encodeURIComponent(key)}${queryOf(options, ['n', 'r', 'pr', 'explain'])}`, {accept: 'application/json'})
     const body = jsonBody(response)
     if (response.status === 404 && body.error === 'not_found') {
       return {ok: true, found: false, deleted: body.deleted === true, ...(typeof body.context === 'string' ? {context: body.context} : {}), trace: body.trace}

@@ -26,6 +26,8 @@ export interface ReplyTrace {
   readonly latencyMs: number
   readonly durable?: boolean
   readonly error?: string
+  /** A fallback standing in for this unreachable home; for a put, it kept the write as a hint for it. */
+  readonly hintFor?: string
 }
 
 export interface RequestTrace {
@@ -34,6 +36,10 @@ export interface RequestTrace {
   readonly preflist: readonly PreflistEntry[]
   readonly replies: readonly ReplyTrace[]
   readonly repaired: readonly string[]
+  /** Answers counted towards R or W (acknowledgements for a put), from homes and from fallbacks. */
+  readonly counted?: {readonly home: number; readonly fallback: number}
+  /** For a put: the fallbacks that kept the write as a hint, and the home each hint is for. */
+  readonly hintsWritten?: ReadonlyArray<{readonly node: string; readonly target: string}>
   /** Set when the node that took the request was not a home replica and forwarded it. */
   readonly forwardedBy?: string
 }

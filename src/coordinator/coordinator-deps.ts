@@ -4,6 +4,7 @@
  */
 
 import type {Clock} from '../clock.js'
+import type {HintStore} from '../handoff/hints.js'
 import type {Store} from '../storage/store.js'
 import type {Transport} from '../transport/transport.js'
 import type {ClusterView} from './cluster-view.js'
@@ -15,6 +16,8 @@ export interface CoordinatorDeps {
   /** This node's actor in version vectors: its name and the epoch of its store. */
   readonly actor: string
   readonly store: Store
+  /** The hints this node keeps as a fallback for unreachable homes (paper §4.6). */
+  readonly hints: HintStore
   readonly transport: Transport
   readonly clock: Clock
   readonly policy: ReplicaPolicy
@@ -28,4 +31,6 @@ export interface CoordinatorDeps {
   view(): ClusterView
   /** Told which replicas read repair sent a newer object to. */
   onReadRepair?(nodes: readonly string[]): void
+  /** Told of each write this node kept as a hint for `target`. */
+  onHintWritten?(target: string): void
 }

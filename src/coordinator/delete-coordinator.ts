@@ -22,6 +22,8 @@ export interface DeleteRequest {
   readonly r: number
   readonly w: number
   readonly dw: number
+  readonly pr: number
+  readonly pw: number
   readonly explain: boolean
 }
 
@@ -35,7 +37,7 @@ export function hasLiveVersion(object: StoredObject | undefined): boolean {
 export async function coordinateDelete(deps: CoordinatorDeps, request: DeleteRequest): Promise<DeleteOutcome> {
   let context = request.context
   if (context === undefined) {
-    const read = await coordinateGet(deps, {key: request.key, n: request.n, r: request.r, explain: false})
+    const read = await coordinateGet(deps, {key: request.key, n: request.n, r: request.r, pr: request.pr, explain: false})
     if (!read.ok) return read
     if (!hasLiveVersion(read.object)) return {ok: false, error: 'not_found', read}
     context = join((read.object as StoredObject).versions)
@@ -49,6 +51,7 @@ export async function coordinateDelete(deps: CoordinatorDeps, request: DeleteReq
     n: request.n,
     w: request.w,
     dw: request.dw,
+    pw: request.pw,
     explain: request.explain,
   })
 }

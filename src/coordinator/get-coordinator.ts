@@ -1,10 +1,13 @@
 /**
  * The get coordinator shell (paper §4.5): the async part around get-core.ts.
  *
- * Any node can coordinate a get: it asks the key's N home replicas, answers once R of them have
- * (with the maximal versions and the context that covers them), and keeps listening to the
- * rest until the deadline. When every replica is in, replicas that returned less than the
- * merged object are sent it (read repair), after the client already has its answer.
+ * Any node can coordinate a get: it asks the first N reachable nodes of the key's preference
+ * list (sloppy quorum, paper §4.6: the homes it believes up, and in place of each home it
+ * believes down the next fallback, which answers from the hints it keeps for that home),
+ * answers once R of them have, PR of them homes (with the maximal versions and the context
+ * that covers them), and keeps listening to the rest until the deadline. When every replica is
+ * in, home replicas that returned less than the merged object are sent it (read repair), after
+ * the client already has its answer. A PR that the homes believed up cannot meet is refused at once.
  */
 
 import type {StoredObject} from '../storage/stored-object.js'
@@ -12,13 +15,15 @@ import type {ReplyTrace, RequestTrace} from './cluster-view.js'
 import type {CoordinatorDeps} from './coordinator-deps.js'
 import {addFailure, addReply, enough, finalAction, initGet, isComplete} from './get-core.js'
 import type {GetCore} from './get-core.js'
-import {placeKeyForRequest} from './preflist.js'
+import {placeKeyForRequest, reachableHomes, sloppyTargets} from './preflist.js'
 import {callReplicaGet, callReplicaPut} from './replica-client.js'
 
 export interface GetRequest {
   readonly key: string
   readonly n: number
   readonly r: number
+  /** Of the R answers, how many must come from home replicas (0: fallbacks count as homes do). */
+  readonly pr: number
   /** Wait for every replica and for read repair before answering, so the trace is complete. */
   readonly explain: boolean
 }
@@ -41,16 +46,33 @@ export async function coordinateGet(deps: CoordinatorDeps, request: GetRequest):
   const deadlineMs = startedMs + deps.requestTimeoutMs
   const replies: ReplyTrace[] = []
   let repaired: string[] = []
-  const traceOf = (): RequestTrace => ({
-    coordinator: deps.self,
-    partition: placement.partition,
-    preflist: placement.entries,
-    replies: [...replies],
-    repaired: [...repaired],
-  })
+  const targets = sloppyTargets(placement, deps.self)
+  const traceOf = (): RequestTrace => {
+    const answered = replies.filter((reply) => reply.outcome !== 'failed')
+    return {
+      coordinator: deps.self,
+      partition: placement.partition,
+      preflist: placement.entries,
+      replies: [...replies],
+      repaired: [...repaired],
+      counted: {home: answered.filter((reply) => reply.hintFor === undefined).length, fallback: answered.filter((reply) => reply.hintFor !== undefined).length},
+    }
+  }
+  const pr = Math.min(request.pr, request.r)
+  const reachable = reachableHomes(placement, deps.self)
+  if (reachable.length < pr) {
+    const down = placement.homes.filter((home) => !reachable.includes(home))
+    return {
+      ok: false,
+      error: 'quorum_unmet',
+      message: `pr=${pr} needs ${pr} home replicas to answer, but only ${reachable.length} of the key's homes are reachable (${reachable.join(', ') || 'none'}; down: ${down.join(', ')}). Retry when they are back, or lower pr`,
+      details: {required: request.r, acknowledged: 0, answeredBy: [], failed: [], homeRequired: pr, homeAcknowledged: 0, homesReachable: reachable, homesDown: down},
+      trace: traceOf(),
+    }
+  }
 
   return new Promise<GetOutcome>((resolve) => {
-    let core: GetCore = initGet(placement.homes.length, request.r)
+    let core: GetCore = initGet(targets.length, request.r, pr, targets.filter((target) => target.hintFor === undefined).length)
     let answered = false
     const answer = (): void => {
       const verdict = enough(core)
@@ -65,13 +87,14 @@ export async function coordinateGet(deps: CoordinatorDeps, request: GetRequest):
       }
       const answeredBy = replies.filter((reply) => reply.outcome !== 'failed').map((reply) => reply.node)
       const failed = replies.filter((reply) => reply.outcome === 'failed').map((reply) => ({node: reply.node, error: reply.error ?? 'failed'}))
+      const homeShort = verdict.homeAcknowledged < verdict.homeRequired ? `; ${verdict.homeAcknowledged} of the required pr=${verdict.homeRequired} were home replicas` : ''
       resolve({
         ok: false,
         error: 'quorum_unmet',
         message:
-          `${answeredBy.length} of the required ${verdict.required} replicas answered${answeredBy.length > 0 ? ` (${answeredBy.join(', ')})` : ''}` +
+          `${answeredBy.length} of the required ${verdict.required} replicas answered${answeredBy.length > 0 ? ` (${answeredBy.join(', ')})` : ''}${homeShort}` +
           (failed.length > 0 ? `; failed: ${failed.map((f) => `${f.node} (${f.error})`).join(', ')}` : ''),
-        details: {required: verdict.required, acknowledged: answeredBy.length, answeredBy, failed},
+        details: {required: verdict.required, acknowledged: answeredBy.length, answeredBy, failed, homeRequired: verdict.homeRequired, homeAcknowledged: verdict.homeAcknowledged},
         trace: traceOf(),
       })
     }
@@ -86,15 +109,17 @@ export async function coordinateGet(deps: CoordinatorDeps, request: GetRequest):
       repaired = results.filter((result) => result.reply.ok).map((result) => result.node)
       if (repaired.length > 0) deps.onReadRepair?.(repaired)
     }
-    for (const node of placement.homes) {
+    for (const {node, hintFor} of targets) {
       const timeoutMs = Math.max(1, deadlineMs - deps.clock.monotonicMs())
-      void callReplicaGet(deps, node, placement.partition, request.key, timeoutMs).then(async (reply) => {
+      const home = hintFor === undefined
+      const hinted = home ? {} : {hintFor}
+      void callReplicaGet(deps, node, placement.partition, request.key, timeoutMs, hintFor).then(async (reply) => {
         if (reply.ok) {
-          replies.push({node, outcome: reply.object === undefined ? 'not_found' : 'ok', latencyMs: reply.latencyMs})
-          core = addReply(core, {node, object: reply.object})
+          replies.push({node, outcome: reply.object === undefined ? 'not_found' : 'ok', latencyMs: reply.latencyMs, ...hinted})
+          core = addReply(core, {node, object: reply.object, home})
         } else {
-          replies.push({node, outcome: 'failed', latencyMs: reply.latencyMs, error: reply.error})
-          core = addFailure(core, node)
+          replies.push({node, outcome: 'failed', latencyMs: reply.latencyMs, error: reply.error, ...hinted})
+          core = addFailure(core, node, home)
         }
         if (!request.explain) answer()
         if (!isComplete(core)) return

@@ -1,8 +1,9 @@
 /**
  * The pure quorum core of a get (paper §4.5), with read repair as its final action.
  *
- * The coordinator asks the key's N home replicas. Once R have answered (a replica that has
- * nothing is an answer too), the core merges what they returned into the maximal versions and
+ * The coordinator asks the first N reachable nodes of the key's preference list (its homes,
+ * with fallbacks in place of unreachable ones, paper §4.6). Once R have answered, PR of them
+ * home replicas (a replica that has nothing is an answer too), the core merges what they returned into the maximal versions and
  * the get can answer. It keeps collecting the other answers after that: when every replica has
  * answered or failed, `finalAction` names the replicas that returned less than the merged
  * object, so the coordinator can repair them off the latency path.
@@ -16,19 +17,24 @@ export interface GetReply {
   readonly node: string
   /** Undefined when the replica has nothing for the key. */
   readonly object: StoredObject | undefined
+  /** False for a fallback answering from the hints it holds for a home; a home when absent. */
+  readonly home?: boolean
 }
 
 export interface GetCore {
   readonly r: number
+  readonly pr: number
   readonly targetCount: number
+  readonly homeTargetCount: number
   readonly replies: readonly GetReply[]
   readonly failed: readonly string[]
+  readonly homeFailed: number
 }
 
 export type GetVerdict =
   | {readonly kind: 'wait'}
   | {readonly kind: 'ok'; readonly object: StoredObject | undefined; readonly answered: number}
-  | {readonly kind: 'quorum_unmet'; readonly required: number; readonly acknowledged: number}
+  | {readonly kind: 'quorum_unmet'; readonly required: number; readonly acknowledged: number; readonly homeRequired: number; readonly homeAcknowledged: number}
 
 export interface GetFinalAction {
   readonly object: StoredObject | undefined
@@ -36,9 +42,15 @@ export interface GetFinalAction {
   readonly repairTargets: readonly string[]
 }
 
-export function initGet(targetCount: number, r: number): GetCore {
+export function initGet(targetCount: number, r: number, pr = 0, homeTargetCount = targetCount): GetCore {
   assert(Number.isInteger(r) && r >= 1 && r <= targetCount, `r=${r} must be within 1..${targetCount}`)
-  return {r, targetCount, replies: [], failed: []}
+  assert(Number.isInteger(pr) && pr >= 0 && pr <= r, `pr=${pr} must be within 0..r`)
+  assert(Number.isInteger(homeTargetCount) && homeTargetCount >= 0 && homeTargetCount <= targetCount, 'home targets are some of the targets')
+  return {r, pr, targetCount, homeTargetCount, replies: [], failed: [], homeFailed: 0}
+}
+
+function isHome(reply: GetReply): boolean {
+  return reply.home !== false
 }
 
 function assertFirstAnswer(core: GetCore, node: string): void {
@@ -51,9 +63,9 @@ export function addReply(core: GetCore, reply: GetReply): GetCore {
   return {...core, replies: [...core.replies, reply]}
 }
 
-export function addFailure(core: GetCore, node: string): GetCore {
+export function addFailure(core: GetCore, node: string, home = true): GetCore {
   assertFirstAnswer(core, node)
-  return {...core, failed: [...core.failed, node]}
+  return {...core, failed: [...core.failed, node], homeFailed: core.homeFailed + (home ? 1 : 0)}
 }
 
 /** Merge replies into the maximal versions; the object's N is the largest any replica stored. */
@@ -71,11 +83,13 @@ export function mergeReplies(replies: readonly GetReply[]): StoredObject | undef
 
 export function enough(core: GetCore): GetVerdict {
   const answered = core.replies.length
-  // R answers (found or not): merge them and answer.
-  if (answered >= core.r) return {kind: 'ok', object: mergeReplies(core.replies), answered}
-  // Too many failures: the outstanding replicas cannot make up R any more.
-  if (answered + (core.targetCount - answered - core.failed.length) < core.r) {
-    return {kind: 'quorum_unmet', required: core.r, acknowledged: answered}
+  const homeAnswered = core.replies.filter(isHome).length
+  const homesOutstanding = core.homeTargetCount - homeAnswered - core.homeFailed
+  // R answers (found or not), PR of them from homes: merge them and answer.
+  if (answered >= core.r && homeAnswered >= core.pr) return {kind: 'ok', object: mergeReplies(core.replies), answered}
+  // Too many failures: the outstanding replicas cannot make up R (or PR) any more.
+  if (answered + (core.targetCount - answered - core.failed.length) < core.r || homeAnswered + homesOutstanding < core.pr) {
+    return {kind: 'quorum_unmet', required: core.r, acknowledged: answered, homeRequired: core.pr, homeAcknowledged: homeAnswered}
   }
   // Still waiting for answers that could make R.
   return {kind: 'wait'}
@@ -85,12 +99,15 @@ export function isComplete(core: GetCore): boolean {
   return core.replies.length + core.failed.length === core.targetCount
 }
 
-/** Read repair: called once every replica has answered or failed (or the deadline passed). */
+/**
+ * Read repair: called once every replica has answered or failed (or the deadline passed). Only
+ * home replicas are repaired: a fallback's copy is a hint, which hinted handoff delivers.
+ */
 export function finalAction(core: GetCore): GetFinalAction {
   const object = mergeReplies(core.replies)
   if (object === undefined) return {object, repairTargets: []}
   const repairTargets = core.replies
-    .filter((reply) => reply.object === undefined || !sameVersions(reply.object.versions, object.versions))
+    .filter((reply) => isHome(reply) && (reply.object === undefined || !sameVersions(reply.object.versions, object.versions)))
     .map((reply) => reply.node)
   return {object, repairTargets}
 }

@@ -18,6 +18,8 @@ const contentTypePattern = /^[\x20-\x7e]{1,256}$/
 export interface ReplicaGetBody {
   readonly partition: number
   readonly key: string
+  /** Set when this node is asked as a fallback: answer from the hints held for that home. */
+  readonly hintFor?: string
 }
 
 export interface ReplicaGetAnswer {
@@ -29,7 +31,22 @@ export interface ReplicaPutBody {
   readonly key: string
   readonly object: StoredObject
   readonly durable: boolean
+  /** Set when this node is a fallback for that unreachable home: keep the write as a hint for it. */
+  readonly hintFor?: string
 }
+
+/** Hints handed back to the home replica they were kept for (src/handoff/handoff-sender.ts). */
+export interface HintDeliveryBody {
+  readonly entries: ReadonlyArray<{readonly partition: number; readonly key: string; readonly object: StoredObject}>
+}
+
+/** Per entry, in order: 'ok' once merged and synced, or the code of the refusal. */
+export interface HintDeliveryAnswer {
+  readonly results: readonly string[]
+}
+
+/** Hints in one delivery at most (the sender also keeps a batch to a few MiB, below the frame limit). */
+export const hintDeliveryEntriesMax = 256
 
 export interface ReplicaPutAnswer {
   readonly durable: boolean
@@ -46,6 +63,8 @@ export interface CoordinatePutBody {
   readonly n: number
   readonly w: number
   readonly dw: number
+  /** Of the W acknowledgements, how many must come from home replicas. */
+  readonly pw: number
   readonly explain: boolean
   readonly forwardedBy: string
   /** What is left of the client's request budget: the home answers within it. */
@@ -91,19 +110,28 @@ export function isSafeContentType(x: string): boolean {
   return contentTypePattern.test(x)
 }
 
+function isHintTarget(x: unknown): boolean {
+  return x === undefined || (typeof x === 'string' && x.length >= 1 && x.length <= 64)
+}
+
 export function isReplicaGetBody(x: unknown): x is ReplicaGetBody {
-  return isRecord(x) && isPartition(x.partition) && isKey(x.key)
+  return isRecord(x) && isPartition(x.partition) && isKey(x.key) && isHintTarget(x.hintFor)
 }
 
 export function isReplicaPutBody(x: unknown): x is ReplicaPutBody {
-  return isRecord(x) && isPartition(x.partition) && isKey(x.key) && typeof x.durable === 'boolean' && isStoredObject(x.object)
+  return isRecord(x) && isPartition(x.partition) && isKey(x.key) && typeof x.durable === 'boolean' && isStoredObject(x.object) && isHintTarget(x.hintFor)
+}
+
+export function isHintDeliveryBody(x: unknown): x is HintDeliveryBody {
+  if (!isRecord(x) || !Array.isArray(x.entries) || x.entries.length === 0 || x.entries.length > hintDeliveryEntriesMax) return false
+  return x.entries.every((entry: unknown) => isRecord(entry) && isPartition(entry.partition) && isKey(entry.key) && isStoredObject(entry.object))
 }
 
 export function isCoordinatePutBody(x: unknown): x is CoordinatePutBody {
   if (!isRecord(x)) return false
-  const {n, w, dw} = x
-  if (!Number.isInteger(n) || !Number.isInteger(w) || !Number.isInteger(dw)) return false
-  const counts = (w as number) >= 1 && (w as number) <= (n as number) && (dw as number) >= 0 && (dw as number) <= (w as number)
+  const {n, w, dw, pw} = x
+  if (!Number.isInteger(n) || !Number.isInteger(w) || !Number.isInteger(dw) || !Number.isInteger(pw)) return false
+  const counts = (w as number) >= 1 && (w as number) <= (n as number) && (dw as number) >= 0 && (dw as number) <= (w as number) && (pw as number) >= 0 && (pw as number) <= (w as number)
   const context = isValidVector(x.context) && x.context.every(([, counter, single]) => Math.max(counter, ...(single ?? [])) <= contextCounterMax)
   return (
     counts &&

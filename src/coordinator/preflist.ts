@@ -34,3 +34,42 @@ export function placeKeyForRequest(
     details: {},
   }
 }
+
+/** One node a request goes to: a home replica, or a fallback standing in for the unreachable home `hintFor`. */
+export interface RequestTarget {
+  readonly node: string
+  readonly hintFor?: string
+}
+
+/**
+ * Sloppy quorum (paper §4.6): the first N reachable nodes of the preference list. Each home
+ * this node believes up is a target itself; each one it believes down is replaced by the next
+ * fallback in ring order that is up and not used yet, which then keeps the write as a hint for
+ * that home. A down home with no fallback left is still tried (the belief may be wrong). `self`
+ * is never a fallback: the coordinator's own copy is already in its store.
+ */
+export function sloppyTargets(placement: KeyPlacement, self: string): RequestTarget[] {
+  const fallbacks = placement.entries.filter((entry) => !entry.home && entry.up && entry.node !== self).map((entry) => entry.node)
+  let nextFallback = 0
+  const targets: RequestTarget[] = []
+  for (const entry of placement.entries) {
+    if (!entry.home) continue
+    if (entry.up || entry.node === self) {
+      targets.push({node: entry.node})
+      continue
+    }
+    const fallback = fallbacks[nextFallback]
+    if (fallback === undefined) {
+      targets.push({node: entry.node})
+      continue
+    }
+    nextFallback += 1
+    targets.push({node: fallback, hintFor: entry.node})
+  }
+  return targets
+}
+
+/** The homes a request can count on: those believed up (the coordinator counts itself up). */
+export function reachableHomes(placement: KeyPlacement, self: string): string[] {
+  return placement.entries.filter((entry) => entry.home && (entry.up || entry.node === self)).map((entry) => entry.node)
+}

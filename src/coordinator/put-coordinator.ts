@@ -4,8 +4,11 @@
  * A put is coordinated by one of the key's N home replicas; any other node forwards it to the
  * first home replica that answers. The coordinator makes the new version from the client's
  * context against its own copy, stores it (its own acknowledgement), sends the stored object
- * to the other N-1 homes, and answers as soon as the core says W acks (DW durable) are in, or
- * that they can no longer be. Replicas that answer later still store the version.
+ * to the other first N reachable nodes of the preference list (sloppy quorum, paper §4.6: the
+ * homes it believes up, and for each home it believes down the next fallback, which keeps the
+ * write as a hint for that home), and answers as soon as the core says W acks (DW durable, PW
+ * from homes) are in, or that they can no longer be. Replicas that answer later still store
+ * the version. A PW that the homes believed up cannot meet is refused before anything is written.
  */
 
 import type {StoredVersion} from '../storage/stored-object.js'
@@ -15,12 +18,13 @@ import {valueCount, withDot} from '../versioning/dvvset.js'
 import type {ReplyTrace, RequestTrace} from './cluster-view.js'
 import type {CoordinatorDeps} from './coordinator-deps.js'
 import type {CoordinatePutBody} from './messages.js'
-import {placeKeyForRequest} from './preflist.js'
-import type {KeyPlacement} from './preflist.js'
+import {placeKeyForRequest, reachableHomes, sloppyTargets} from './preflist.js'
+import type {KeyPlacement, RequestTarget} from './preflist.js'
 import {addAck, addFailure, enough, initPut} from './put-core.js'
 import type {PutCore} from './put-core.js'
 import {callReplicaPut} from './replica-client.js'
-import {writeNewVersion} from './replica.js'
+import {mergeIncoming, writeNewVersion} from './replica.js'
+import type {StoredObject} from '../storage/stored-object.js'
 
 export interface PutRequest {
   readonly key: string
@@ -31,6 +35,8 @@ export interface PutRequest {
   readonly n: number
   readonly w: number
   readonly dw: number
+  /** Of the W acknowledgements, how many must come from home replicas (0: fallbacks count as homes do). */
+  readonly pw: number
   /** Wait for every replica before answering, so the trace is complete. */
   readonly explain: boolean
 }
@@ -94,13 +100,12 @@ async function forwardPut(deps: CoordinatorDeps, request: PutRequest, homes: rea
     const answer = await deps.transport.request(address, MessageType.CoordinatePut, body, remainingMs)
     if (answer.ok) return checkedOutcome(answer.body, home)
     // Only a home that certainly did not take the put is worth replacing by the next: one that
-    // is still starting, or one we could not reach. After a timeout it may have written, and a
+    // is still starting, or one this node's transport refused to send to. After a timeout it may have written, and a
     // second coordinator would only add a sibling of the same value.
-    // A connection that broke after the put went out is not such a home (simulator seed 306:
-    // the home stored the put and crashed before answering, and a second home stored it again
-    // under another dot, which the context handed back did not cover).
-    const retryable =
-      (answer.error === 'unreachable' && answer.mayHaveArrived !== true) || answer.error === 'overloaded' || (answer.error === 'remote' && answer.code === 'overloaded')
+    // An 'unreachable' after the request went out (the connection broke under it) may have been
+    // coordinated there: a second coordinator would give the same value a second dot, which no
+    // context the client is handed covers (simulator seeds 254, 306, 983, 313, 528, 679, 977).
+    const retryable = (answer.error === 'unreachable' && answer.sent === false) || answer.error === 'overloaded' || (answer.error === 'remote' && answer.code === 'overloaded')
     if (!retryable) {
       return {ok: false, error: 'unreachable', message: `${home} did not complete the forwarded put: ${answer.message}`, details: {node: home}}
     }
@@ -114,22 +119,26 @@ async function forwardPut(deps: CoordinatorDeps, request: PutRequest, homes: rea
 }
 
 /**
- * The error of a put that did not reach W (or DW): every replica that acknowledged, every one
- * that failed and why. Home replicas count towards W; a copy stored elsewhere is still named.
+ * The error of a put that did not reach W (or DW, or PW): every replica that acknowledged, every
+ * one that failed and why. Homes and fallbacks (hints) count towards W; a copy stored on a node
+ * that is neither (a forwarded put whose ring moved) is not counted.
  */
-function quorumUnmet(trace: RequestTrace, core: PutCore, homes: readonly string[]): PutOutcome {
+function quorumUnmet(trace: RequestTrace, core: PutCore, targets: readonly RequestTarget[]): PutOutcome {
   const replies = trace.replies
-  const acknowledgedBy = replies.filter((reply) => reply.outcome === 'ok' && homes.includes(reply.node)).map((reply) => reply.node)
-  const failed = replies.filter((reply) => reply.outcome === 'failed').map((reply) => ({node: reply.node, error: reply.error ?? 'failed'}))
+  const counted = new Set(targets.map((target) => target.node))
+  const acknowledgedBy = replies.filter((reply) => reply.outcome === 'ok' && counted.has(reply.node)).map((reply) => reply.node)
+  const failed = replies.filter((reply) => reply.outcome === 'failed').map((reply) => ({node: reply.node, error: reply.error ?? 'failed', ...(reply.hintFor ? {hintFor: reply.hintFor} : {})}))
   const durableShort = core.durableCount < core.dw
+  const homeShort = core.homeAcknowledged < core.pw
   const acked = `${acknowledgedBy.length} of the required ${core.w} replicas acknowledged the write${acknowledgedBy.length > 0 ? ` (${acknowledgedBy.join(', ')})` : ''}`
   const durable = durableShort ? `; ${core.durableCount} of the required ${core.dw} wrote it durably` : ''
+  const homes = homeShort ? `; ${core.homeAcknowledged} of the required pw=${core.pw} were home replicas` : ''
   const failures = failed.length > 0 ? `; failed: ${failed.map((f) => `${f.node} (${f.error})`).join(', ')}` : ''
   const stored = acknowledgedBy.length > 0 ? '. The replicas that acknowledged keep the version; read the key before retrying' : ''
   return {
     ok: false,
     error: 'quorum_unmet',
-    message: `${acked}${durable}${failures}${stored}`,
+    message: `${acked}${durable}${homes}${failures}${stored}`,
     details: {
       required: core.w,
       acknowledged: acknowledgedBy.length,
@@ -137,7 +146,37 @@ function quorumUnmet(trace: RequestTrace, core: PutCore, homes: readonly string[
       failed,
       durableRequired: core.dw,
       durableAcknowledged: core.durableCount,
+      homeRequired: core.pw,
+      homeAcknowledged: core.homeAcknowledged,
     },
+    trace,
+  }
+}
+
+/**
+ * A home that did not acknowledge (it failed, timed out, or its fallback did) may lack the
+ * version: the coordinator keeps a hint for it, as Cassandra's coordinators do, so that hinted
+ * handoff brings it the version once it is reachable, whatever read repair does. The hint does
+ * not count towards W; a hint refused for the limits is counted by the hint store and logged
+ * nowhere else, since the put's outcome does not depend on it.
+ */
+function keepHint(deps: CoordinatorDeps, home: string, partition: number, key: string, object: StoredObject): void {
+  void mergeIncoming(deps.hints.spaceFor(home), deps.policy, partition, key, object, false).then(
+    (merged) => {
+      if (merged.ok) deps.onHintWritten?.(home)
+    },
+    () => undefined,
+  )
+}
+
+/** PW homes cannot acknowledge when fewer are reachable: refused before anything is written. */
+function homesUnreachable(request: PutRequest, placement: KeyPlacement, reachable: readonly string[], trace: RequestTrace): PutOutcome {
+  const down = placement.homes.filter((home) => !reachable.includes(home))
+  return {
+    ok: false,
+    error: 'quorum_unmet',
+    message: `pw=${request.pw} needs ${request.pw} home replicas to acknowledge, but only ${reachable.length} of the key's homes are reachable (${reachable.join(', ') || 'none'}; down: ${down.join(', ')}); nothing was written. Retry when they are back, or lower pw`,
+    details: {required: request.w, acknowledged: 0, acknowledgedBy: [], failed: [], homeRequired: request.pw, homeAcknowledged: 0, homesReachable: reachable, homesDown: down},
     trace,
   }
 }
@@ -160,17 +199,26 @@ async function coordinateHere(
   const durable = request.dw >= 1
   const remoteDurable = request.dw >= (selfIsHome ? 2 : 1)
   const replies: ReplyTrace[] = []
-  const traceOf = (): RequestTrace => ({
-    coordinator: deps.self,
-    partition: placement.partition,
-    preflist: placement.entries,
-    replies: [...replies],
-    repaired: [],
-    ...(forwardedBy === undefined ? {} : {forwardedBy}),
-  })
-  const others = placement.homes.filter((node) => node !== deps.self)
-  const targetCount = placement.homes.length
+  const targets = sloppyTargets(placement, deps.self)
+  const traceOf = (): RequestTrace => {
+    const acked = replies.filter((reply) => reply.outcome === 'ok' && targets.some((target) => target.node === reply.node))
+    return {
+      coordinator: deps.self,
+      partition: placement.partition,
+      preflist: placement.entries,
+      replies: [...replies],
+      repaired: [],
+      counted: {home: acked.filter((reply) => reply.hintFor === undefined).length, fallback: acked.filter((reply) => reply.hintFor !== undefined).length},
+      hintsWritten: acked.flatMap((reply) => (reply.hintFor === undefined ? [] : [{node: reply.node, target: reply.hintFor}])),
+      ...(forwardedBy === undefined ? {} : {forwardedBy}),
+    }
+  }
+  const others = targets.filter((target) => target.node !== deps.self)
+  const targetCount = targets.length
   const w = Math.min(request.w, targetCount)
+  const pw = Math.min(request.pw, w)
+  const reachable = reachableHomes(placement, deps.self)
+  if (reachable.length < pw) return homesUnreachable(request, placement, reachable, traceOf())
 
   const version: StoredVersion = {
     value: request.value,
@@ -193,7 +241,8 @@ async function coordinateHere(
   // Refused (limits) before anything was stored or sent: the key is unchanged everywhere.
   if (!local.ok) return {ok: false, error: local.error, message: local.message, details: {}, trace: traceOf()}
 
-  const initial = initPut(targetCount, w, Math.min(request.dw, w))
+  const homeTargetCount = targets.filter((target) => target.hintFor === undefined).length
+  const initial = initPut(targetCount, w, Math.min(request.dw, w), pw, homeTargetCount)
   let core = selfIsHome ? addAck(initial, deps.self, durable) : initial
   const stored = local.object
   // Exactly what the client's context covered plus the version just written: never a sibling
@@ -213,20 +262,23 @@ async function coordinateHere(
         resolve({ok: true, context, siblings: valueCount(stored.versions), trace: traceOf()})
         return
       }
-      resolve(quorumUnmet(traceOf(), core, placement.homes))
+      resolve(quorumUnmet(traceOf(), core, targets))
     }
     settle()
-    for (const [index, node] of others.entries()) {
+    for (const [index, {node, hintFor}] of others.entries()) {
       const timeoutMs = Math.max(1, deadlineMs - deps.clock.monotonicMs())
       const askDurable = remoteDurable || (deps.durableReplicaPerPut && index === 0 && !durable)
-      void callReplicaPut(deps, node, placement.partition, request.key, stored, askDurable, timeoutMs).then((reply) => {
+      const home = hintFor === undefined
+      const hinted = home ? {} : {hintFor}
+      void callReplicaPut(deps, node, placement.partition, request.key, stored, askDurable, timeoutMs, hintFor).then((reply) => {
         outstanding -= 1
         if (reply.ok) {
-          replies.push({node, outcome: 'ok', latencyMs: reply.latencyMs, durable: reply.durable})
-          core = addAck(core, node, reply.durable)
+          replies.push({node, outcome: 'ok', latencyMs: reply.latencyMs, durable: reply.durable, ...hinted})
+          core = addAck(core, node, reply.durable, home)
         } else {
-          replies.push({node, outcome: 'failed', latencyMs: reply.latencyMs, error: reply.error})
-          core = addFailure(core, node)
+          replies.push({node, outcome: 'failed', latencyMs: reply.latencyMs, error: reply.error, ...hinted})
+          core = addFailure(core, node, home)
+          keepHint(deps, hintFor ?? node, placement.partition, request.key, stored)
         }
         settle()
       })

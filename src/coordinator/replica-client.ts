@@ -1,7 +1,8 @@
 /**
  * Calls one replica of a key, whether it is this node (the local store, no network) or a peer
  * (an internode RPC), and reports the outcome as a value with its latency. The coordinator
- * shells treat every replica alike through these two functions.
+ * shells treat every replica alike through these two functions. A fallback is called with the
+ * home it stands in for (`hintFor`); the coordinator itself is never one (preflist.ts).
  */
 
 import {MessageType} from '../transport/message-type.js'
@@ -19,6 +20,7 @@ export async function callReplicaGet(
   partition: number,
   key: string,
   timeoutMs: number,
+  hintFor?: string,
 ): Promise<{ok: true; object: StoredObject | undefined; latencyMs: number} | ReplicaFailure> {
   const startedMs = deps.clock.monotonicMs()
   const elapsed = (): number => deps.clock.monotonicMs() - startedMs
@@ -31,7 +33,7 @@ export async function callReplicaGet(
   }
   const address = deps.view().rpcAddressOf(node)
   if (address === undefined) return {ok: false, error: 'unknown member', latencyMs: 0}
-  const body: ReplicaGetBody = {partition, key}
+  const body: ReplicaGetBody = hintFor === undefined ? {partition, key} : {partition, key, hintFor}
   const answer = await deps.transport.request(address, MessageType.ReplicaGet, body, timeoutMs)
   if (!answer.ok) return {ok: false, error: answer.code ?? answer.error, latencyMs: elapsed()}
   const object = (answer.body as {object?: unknown} | null)?.object
@@ -48,6 +50,7 @@ export async function callReplicaPut(
   object: StoredObject,
   durable: boolean,
   timeoutMs: number,
+  hintFor?: string,
 ): Promise<{ok: true; durable: boolean; latencyMs: number} | ReplicaFailure> {
   const startedMs = deps.clock.monotonicMs()
   const elapsed = (): number => deps.clock.monotonicMs() - startedMs
@@ -62,7 +65,7 @@ export async function callReplicaPut(
   }
   const address = deps.view().rpcAddressOf(node)
   if (address === undefined) return {ok: false, error: 'unknown member', latencyMs: 0}
-  const body: ReplicaPutBody = {partition, key, object, durable}
+  const body: ReplicaPutBody = hintFor === undefined ? {partition, key, object, durable} : {partition, key, object, durable, hintFor}
   const answer = await deps.transport.request(address, MessageType.ReplicaPut, body, timeoutMs)
   if (!answer.ok) return {ok: false, error: answer.code ?? answer.error, latencyMs: elapsed()}
   return {ok: true, durable: (answer.body as {durable?: unknown} | null)?.durable === true, latencyMs: elapsed()}

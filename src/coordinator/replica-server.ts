@@ -1,7 +1,9 @@
 /**
  * The replica side of the internode protocol: what a node answers when a coordinator asks it
  * for its copy of a key (ReplicaGet), hands it a version to merge (ReplicaPut), or forwards it a
- * put to coordinate as a home replica (CoordinatePut). It sits beside the coordinator shells
+ * put to coordinate as a home replica (CoordinatePut), asks it as a fallback (the same two
+ * requests naming the home they stand in for: the hints kept for it are read and written, never
+ * the node's own objects), or hands back hints kept for it (HintDelivery). It sits beside the coordinator shells
  * that send these requests (replica-client.ts, put-coordinator.ts), so both halves of each
  * message live in one place; the node's RPC router only routes to it.
  *
@@ -13,8 +15,9 @@ import {DynError} from '../errors.js'
 import {partitionOfKey} from '../ring/ring.js'
 import {MessageType} from '../transport/message-type.js'
 import type {CoordinatorDeps} from './coordinator-deps.js'
-import {isCoordinatePutBody, isReplicaGetBody, isReplicaPutBody} from './messages.js'
-import type {ReplicaGetAnswer, ReplicaPutAnswer} from './messages.js'
+import {isCoordinatePutBody, isHintDeliveryBody, isReplicaGetBody, isReplicaPutBody} from './messages.js'
+import type {HintDeliveryAnswer, HintDeliveryBody, ReplicaGetAnswer, ReplicaPutAnswer} from './messages.js'
+import type {ObjectSpace} from '../storage/object-space.js'
 import {coordinatePut} from './put-coordinator.js'
 import type {PutOutcome} from './put-coordinator.js'
 import {mergeIncoming} from './replica.js'
@@ -27,25 +30,32 @@ export interface ReplicaServerDeps {
   partitionCount(): number
   /** Told of each forwarded put taken on. */
   onForwardedPut?(): void
+  /** Whether `name` is a member other than this node: only those can be a hint's target. */
+  isOtherMember(name: string): boolean
 }
 
 /** The message types this module answers. */
-export const replicaMessageTypes: ReadonlySet<number> = new Set([MessageType.ReplicaGet, MessageType.ReplicaPut, MessageType.CoordinatePut])
+export const replicaMessageTypes: ReadonlySet<number> = new Set([MessageType.ReplicaGet, MessageType.ReplicaPut, MessageType.CoordinatePut, MessageType.HintDelivery])
 
 /** Answers one replica-side request; `type` must be one of `replicaMessageTypes`. */
-export async function serveReplicaRequest(deps: ReplicaServerDeps, type: number, body: unknown): Promise<ReplicaGetAnswer | ReplicaPutAnswer | PutOutcome> {
+export async function serveReplicaRequest(deps: ReplicaServerDeps, type: number, body: unknown): Promise<ReplicaGetAnswer | ReplicaPutAnswer | PutOutcome | HintDeliveryAnswer> {
   switch (type) {
     case MessageType.ReplicaGet: {
       if (!isReplicaGetBody(body)) throw new DynError('bad_request', 'malformed ReplicaGet')
       checkPartition(deps, body.partition, body.key)
-      return {object: (await deps.coordinator.store.getObject(body.partition, body.key)) ?? null}
+      return {object: (await spaceOf(deps, body.hintFor).getObject(body.partition, body.key)) ?? null}
     }
     case MessageType.ReplicaPut: {
       if (!isReplicaPutBody(body)) throw new DynError('bad_request', 'malformed ReplicaPut')
       checkPartition(deps, body.partition, body.key)
-      const merged = await mergeIncoming(deps.coordinator.store, deps.coordinator.policy, body.partition, body.key, body.object, body.durable)
+      const merged = await mergeIncoming(spaceOf(deps, body.hintFor), deps.coordinator.policy, body.partition, body.key, body.object, body.durable)
       if (!merged.ok) throw new DynError(merged.error, merged.message)
+      if (body.hintFor !== undefined) deps.coordinator.onHintWritten?.(body.hintFor)
       return {durable: body.durable}
+    }
+    case MessageType.HintDelivery: {
+      if (!isHintDeliveryBody(body)) throw new DynError('bad_request', 'malformed HintDelivery')
+      return receiveHints(deps, body)
     }
     case MessageType.CoordinatePut: {
       if (!isCoordinatePutBody(body)) throw new DynError('bad_request', 'malformed CoordinatePut')
@@ -57,6 +67,30 @@ export async function serveReplicaRequest(deps: ReplicaServerDeps, type: number,
     default:
       throw new DynError('bad_request', `message type ${type} is not a replica request`)
   }
+}
+
+/** Where a replica request reads and writes: this node's objects, or the hints it keeps for a home. */
+function spaceOf(deps: ReplicaServerDeps, hintFor: string | undefined): ObjectSpace {
+  if (hintFor === undefined) return deps.coordinator.store
+  if (!deps.isOtherMember(hintFor)) throw new DynError('bad_request', `${hintFor} is not another member of this cluster: no hint can be kept for it`)
+  return deps.coordinator.hints.spaceFor(hintFor)
+}
+
+/**
+ * Hints handed back by a fallback: each merged into this node's own copy (sync, so nothing newer
+ * or concurrent here is overwritten) and synced before the answer, since the fallback drops each
+ * hint this answer acknowledges. An entry refused for a limit is answered with its code.
+ */
+async function receiveHints(deps: ReplicaServerDeps, body: HintDeliveryBody): Promise<HintDeliveryAnswer> {
+  const {store, policy} = deps.coordinator
+  const results = await Promise.all(
+    body.entries.map(async (entry) => {
+      if (entry.partition !== partitionOfKey(entry.key, deps.partitionCount())) return 'bad_request'
+      const merged = await mergeIncoming(store, policy, entry.partition, entry.key, entry.object, true)
+      return merged.ok ? 'ok' : merged.error
+    }),
+  )
+  return {results}
 }
 
 /** A replica request must name the key's own partition: the store's layout depends on it. */

@@ -4,7 +4,7 @@
  * Every change goes through Store.updateObject, so it is serialized per key on this node.
  */
 
-import type {Store} from '../storage/store.js'
+import type {ObjectSpace} from '../storage/object-space.js'
 import type {StoredObject, StoredVersion} from '../storage/stored-object.js'
 import {isNewerVersion, objectValueBytes} from '../storage/stored-object.js'
 import type {VersionSet, VersionVector} from '../versioning/dvvset.js'
@@ -70,7 +70,7 @@ export interface NewVersion {
  * `dot` is the counter of the dot the new version got, under the coordinator's actor.
  */
 export async function writeNewVersion(
-  store: Store,
+  store: ObjectSpace,
   policy: ReplicaPolicy,
   partition: number,
   key: string,
@@ -97,7 +97,7 @@ export async function writeNewVersion(
  * object too large to send to another (the coordinator only checked its own copy).
  */
 export async function mergeIncoming(
-  store: Store,
+  store: ObjectSpace,
   policy: ReplicaPolicy,
   partition: number,
   key: string,

@@ -28,6 +28,13 @@ import {DynError} from '../errors.js'
 import type {ClusterSettings, Member, MemberTable} from '../membership/member-table.js'
 import {findMember, newMemberTable, ringMembers, settingsMismatch} from '../membership/member-table.js'
 import {Membership} from '../membership/membership.js'
+import {FailureDetector, failureDetectorDefaults} from '../membership/failure-detector.js'
+import type {FailureDetectorConfig, Reachability} from '../membership/failure-detector.js'
+import {Heartbeats, observedTransport} from '../membership/heartbeats.js'
+import {HandoffSender, handoffIntervalMsDefault} from '../handoff/handoff-sender.js'
+import {HintStore, hintLimitsDefault} from '../handoff/hints.js'
+import type {HintLimits} from '../handoff/hints.js'
+import {hintDeliveryEntriesMax} from '../coordinator/messages.js'
 import {ownershipCounts} from '../ring/ring.js'
 import type {Scheduler} from '../scheduler.js'
 import {sleep} from '../scheduler.js'
@@ -55,6 +62,12 @@ export interface NodeSettings {
   readonly gossipIntervalMs: number
   /** 0: every write goes to the database at once; T > 0: non-durable writes are buffered and flushed every T ms (paper §6.1). */
   readonly writeBufferMs: number
+  /** The failure detector's thresholds (failure-detector.ts); the defaults when absent. */
+  readonly failureDetector?: FailureDetectorConfig
+  /** How often hints are offered to their targets (handoff-sender.ts); the default when absent. */
+  readonly handoffIntervalMs?: number
+  /** Bounds on the hints this node keeps (hints.ts); the defaults when absent. */
+  readonly hintLimits?: HintLimits
 }
 
 /** The parts a node is built from. */
@@ -143,15 +156,24 @@ async function assembleOnStore(
 
   let membership: Membership | undefined
   let replicaDeps: ReplicaServerDeps | undefined
+  let heartbeats: Heartbeats | undefined
   const stats = new NodeStats({monitorEventLoop: parts.monitorEventLoop === true, monotonicMs: () => clock.monotonicMs(), scheduler})
   cleanup.push(async () => stats.stop())
+  const hints = await HintStore.open(store, options.hintLimits ?? hintLimitsDefault)
+  // Runs before the store closes (cleanup runs in reverse): no hint write is cut off.
+  cleanup.push(() => hints.idle())
+  if (hints.pendingTotal > 0) log(`${hints.pendingTotal} hint(s) kept from before the restart`)
 
   const router: RequestHandler = async (type, body) => {
-    if (membership === undefined || replicaDeps === undefined) throw new DynError('overloaded', `${options.name} is still starting`)
-    return routeRpc(type, body, membership, replicaDeps)
+    if (membership === undefined || replicaDeps === undefined || heartbeats === undefined) throw new DynError('overloaded', `${options.name} is still starting`)
+    return routeRpc(type, body, membership, replicaDeps, heartbeats)
   }
-  const transport = await parts.startTransport(router)
-  cleanup.push(() => transport.close())
+  const rawTransport = await parts.startTransport(router)
+  cleanup.push(() => rawTransport.close())
+  // Every request this node makes goes through the detector's observer: answers and refused
+  // connections are evidence about the peer, beside the heartbeats.
+  const detector = new FailureDetector(options.failureDetector ?? failureDetectorDefaults)
+  const transport = observedTransport(rawTransport, detector, clock)
 
   const announced: Member = {
     name: options.name,
@@ -186,15 +208,19 @@ async function assembleOnStore(
   })
   membership.updateSelf(self)
   const current = membership
+  heartbeats = new Heartbeats(options.name, transport, detector, clock, () =>
+    current.table.members.filter((member) => member.name !== options.name && member.status !== 'left').map((member) => member.rpcAddress),
+  )
+  const reachabilityOf = (name: string): Reachability => {
+    if (name === options.name) return 'up'
+    const member = findMember(current.table, name)
+    return member === undefined ? 'down' : detector.reachability(member.rpcAddress, clock.monotonicMs())
+  }
 
   const view = (): ClusterView => ({
     ring: current.ring,
     rpcAddressOf: (name) => findMember(current.table, name)?.rpcAddress,
-    isUp: (name) => {
-      if (name === options.name) return true
-      const member = findMember(current.table, name)
-      return member !== undefined && transport.peerState(member.rpcAddress) !== 'down'
-    },
+    isUp: (name) => reachabilityOf(name) !== 'down',
   })
   const coordinator: CoordinatorDeps = {
     self: options.name,
@@ -206,8 +232,12 @@ async function assembleOnStore(
     durableReplicaPerPut: options.writeBufferMs > 0,
     requestTimeoutMs: options.requestTimeoutMs,
     view,
+    hints,
     onReadRepair: (nodes) => {
       stats.readRepairs += nodes.length
+    },
+    onHintWritten: () => {
+      stats.hintsWritten += 1
     },
   }
   replicaDeps = {
@@ -217,7 +247,23 @@ async function assembleOnStore(
     onForwardedPut: () => {
       stats.forwardedPuts += 1
     },
+    isOtherMember: (name) => name !== options.name && findMember(current.table, name) !== undefined,
   }
+  const handoff = new HandoffSender({
+    hints,
+    transport,
+    rpcAddressOf: (name) => findMember(current.table, name)?.rpcAddress,
+    isUp: (name) => reachabilityOf(name) !== 'down',
+    requestTimeoutMs: Math.max(options.requestTimeoutMs, 5000),
+    batchEntriesMax: hintDeliveryEntriesMax,
+    log,
+    onDelivered: (_target, count) => {
+      stats.hintsDelivered += count
+    },
+    onDropped: (_target, count) => {
+      stats.hintsDropped += count
+    },
+  })
 
   const timed = async <T extends {ok: boolean; error?: string}>(operation: Operation, run: () => Promise<T>): Promise<T> => {
     const beganMs = clock.monotonicMs()
@@ -231,7 +277,7 @@ async function assembleOnStore(
     put: (request) => timed('put', () => coordinatePut(coordinator, request)),
     get: (request) => timed('get', () => coordinateGet(coordinator, request)),
     delete: (request) => timed('delete', () => coordinateDelete(coordinator, request)),
-    cluster: () => describeCluster(current, options.name, view()),
+    cluster: () => describeCluster(current, options.name, reachabilityOf, hints),
     preflist: (key) => {
       const placement = placeKey(view(), key, current.table.settings.defaultN)
       return {
@@ -246,12 +292,25 @@ async function assembleOnStore(
       bufferedObjects: store.bufferedCount,
       keys: store.objectCount,
       ...(parts.storeBytes === undefined ? {} : {storeBytes: await parts.storeBytes()}),
-      ...stats.snapshot(),
+      ...stats.snapshot({refused: hints.refused, pending: hints.pendingTotal}),
     }),
-    health: () => ({ok: true, node: options.name, actor, members: current.table.members.length, ringHash: current.ring.hash}),
+    health: () => ({
+      ok: true,
+      node: options.name,
+      actor,
+      members: current.table.members.length,
+      ringHash: current.ring.hash,
+      // The members this node's failure detector sees as down (left members aside).
+      down: current.table.members.filter((member) => member.status !== 'left' && reachabilityOf(member.name) === 'down').map((member) => member.name),
+    }),
   }
 
-  const periodicTasks: PeriodicTask[] = [{name: 'gossip', intervalMs: options.gossipIntervalMs, run: () => current.gossipRound()}]
+  const beats = heartbeats
+  const periodicTasks: PeriodicTask[] = [
+    {name: 'gossip', intervalMs: options.gossipIntervalMs, run: () => current.gossipRound()},
+    {name: 'heartbeat', intervalMs: detector.config.heartbeatIntervalMs, run: () => beats.round()},
+    {name: 'hinted handoff', intervalMs: options.handoffIntervalMs ?? handoffIntervalMsDefault, run: () => handoff.round()},
+  ]
   if (options.writeBufferMs > 0) periodicTasks.push({name: 'write buffer flush', intervalMs: options.writeBufferMs, run: () => store.flush()})
   for (const task of periodicTasks) {
     const timer = scheduler.every(task.intervalMs, () => {
@@ -267,7 +326,7 @@ async function assembleOnStore(
     actor,
     service,
     router,
-    transport,
+    transport: rawTransport,
     membership: current,
     store,
     periodicTasks,
@@ -310,9 +369,11 @@ async function initialTable(
 }
 
 /** The RPC router: replica requests to the replica server, membership ones to membership. */
-async function routeRpc(type: number, body: unknown, membership: Membership, replicaDeps: ReplicaServerDeps): Promise<unknown> {
+async function routeRpc(type: number, body: unknown, membership: Membership, replicaDeps: ReplicaServerDeps, heartbeats: Heartbeats): Promise<unknown> {
   if (replicaMessageTypes.has(type)) return serveReplicaRequest(replicaDeps, type, body)
   switch (type) {
+    case MessageType.Ping:
+      return heartbeats.handlePing(body)
     case MessageType.Join:
       return membership.handleJoin(body)
     case MessageType.Gossip:
@@ -322,7 +383,7 @@ async function routeRpc(type: number, body: unknown, membership: Membership, rep
   }
 }
 
-function describeCluster(membership: Membership, self: string, view: ClusterView): unknown {
+function describeCluster(membership: Membership, self: string, reachabilityOf: (name: string) => Reachability, hints: HintStore): unknown {
   const counts = ownershipCounts(membership.ring)
   const settings = membership.table.settings
   const {n, r, w} = effectiveQuorum({n: settings.defaultN, r: settings.defaultR, w: settings.defaultW, dw: 0}, ringMembers(membership.table).length)
@@ -339,7 +400,11 @@ function describeCluster(membership: Membership, self: string, view: ClusterView
       rpcAddress: member.rpcAddress,
       status: member.status,
       incarnation: member.incarnation,
-      up: view.isUp(member.name),
+      // Membership status (gossiped, the cluster's) and reachability (this node's own view) are apart.
+      reachability: reachabilityOf(member.name),
+      up: reachabilityOf(member.name) !== 'down',
+      // Writes this node keeps as a fallback for that member, waiting for it to be reachable.
+      hintsPending: hints.pendingFor(member.name),
       partitions: counts.get(member.name) ?? 0,
     })),
     owners: membership.ring.owners,

@@ -59,6 +59,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       requestTimeoutMs: options.requestTimeoutMs,
       gossipIntervalMs: options.gossipIntervalMs,
       writeBufferMs: options.writeBufferMs,
+      ...(options.failureDetector === undefined ? {} : {failureDetector: options.failureDetector}),
     },
     database: await openDatabase(options.dataDir),
     storeBytes: cachedFolderBytes(options.dataDir, options.clock ?? systemClock),

@@ -48,6 +48,12 @@ export class NodeStats {
   private readonly operations = new Map<Operation, OperationStats>()
   readRepairs = 0
   forwardedPuts = 0
+  /** Writes this node kept as hints for unreachable homes (a write merged into an existing hint counts too). */
+  hintsWritten = 0
+  /** Hints the target acknowledged durably, and removed here. */
+  hintsDelivered = 0
+  /** Hints the target refused for good (a limit its copy reached), removed here without delivery. */
+  hintsDropped = 0
   /**
    * How late the event loop runs its callbacks: every request on this node waits that long too.
    * Only a real process samples it (the sampler is a timer of its own); in a simulation, where
@@ -136,7 +142,8 @@ export class NodeStats {
     return {count: merged.count, latencyMs: summaryMs(merged)}
   }
 
-  snapshot(): Record<string, unknown> {
+  /** `hints` adds what only the hint store knows: refused writes and hints pending. */
+  snapshot(hints: {readonly refused: number; readonly pending: number} = {refused: 0, pending: 0}): Record<string, unknown> {
     const requests: Record<string, unknown> = {}
     for (const [operation, stats] of this.operations) {
       const recent = this.recent(stats)
@@ -154,6 +161,7 @@ export class NodeStats {
       requests,
       readRepairs: this.readRepairs,
       forwardedPuts: this.forwardedPuts,
+      hints: {written: this.hintsWritten, delivered: this.hintsDelivered, dropped: this.hintsDropped, refused: hints.refused, pending: hints.pending},
       ...(delay === undefined
         ? {}
         : {

@@ -24,7 +24,7 @@ import type {StoreDatabase, SyncedBatchOptions, SyncedPutOptions} from './backen
 import {isValidVersionSet} from '../versioning/dvvset.js'
 import {KeyedMutex} from './keyed-mutex.js'
 import {ObjectCache} from './object-cache.js'
-import {decodeObjectKey, metaKey, objectKey, objectNamespaceRange, partitionRange} from './layout.js'
+import {decodeObjectKey, inHintNamespace, isHintKey, metaKey, objectKey, objectNamespaceRange, partitionRange} from './layout.js'
 import type {StoredObject} from './stored-object.js'
 import {objectValueBytes} from './stored-object.js'
 
@@ -289,6 +289,34 @@ export class Store {
     const object = decodeObject(raw)
     this.cache.set(id, object)
     return object
+  }
+
+  /**
+   * Records of the hint namespace (layout.ts), for the hint store (src/handoff/hints.ts), which
+   * does its own encoding and its own per-key serialization. They bypass the object cache and
+   * the write buffer: a hint is written once and read once, when it is delivered.
+   */
+  readRecord(dbKey: Buffer): Buffer | undefined {
+    assert(isHintKey(dbKey), 'only hint records are read raw')
+    return this.db.getSync(dbKey)
+  }
+
+  /** Puts and deletes of hint records, as one batch, synced when durable. */
+  async writeRecords(operations: ReadonlyArray<{readonly type: 'put'; readonly key: Buffer; readonly value: Buffer} | {readonly type: 'del'; readonly key: Buffer}>, options: WriteOptions): Promise<void> {
+    if (this.closing) throw new DynError('unreachable', 'the store is closing: this node is shutting down')
+    for (const operation of operations) assert(isHintKey(operation.key), 'only hint records are written raw')
+    const batchOptions: SyncedBatchOptions = {sync: options.durable}
+    await this.db.batch(operations.map((operation) => ({...operation})), batchOptions)
+  }
+
+  /** One page of hint records in key order within `range`, starting after `afterKey`. */
+  async scanRecords(range: {readonly gte: Buffer; readonly lt: Buffer}, afterKey: Buffer | undefined, limit: number): Promise<Array<{key: Buffer; value: Buffer}>> {
+    assert(limit >= 1 && limit <= scanPageMax, `scan limit ${limit} out of range`)
+    assert(inHintNamespace(range.gte) && (inHintNamespace(range.lt) || range.lt.equals(Buffer.of(range.gte[0]! + 1))), 'only hint records are scanned raw')
+    const options = afterKey === undefined ? {gte: range.gte, lt: range.lt, limit} : {gt: afterKey, lt: range.lt, limit}
+    const page: Array<{key: Buffer; value: Buffer}> = []
+    for await (const [key, value] of this.db.iterator(options)) page.push({key: Buffer.from(key), value: Buffer.from(value)})
+    return page
   }
 
   async getMeta<T>(name: string): Promise<T | undefined> {

@@ -22,6 +22,10 @@ export enum MessageType {
   CoordinatePut = 22,
   CoordinateGet = 23,
   CoordinateDelete = 24,
+  /** A heartbeat for the failure detector: `{from}`, answered `{node}`. */
+  Ping = 30,
+  /** A batch of hints handed to the replica they were written for: `{entries: [{partition, key, object}]}`. */
+  HintDelivery = 31,
 }
 
 /** The types that only the transport sends; a peer may never send them as requests. */

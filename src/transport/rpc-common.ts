@@ -52,9 +52,14 @@ export function settle(result: RpcResult): Promise<RpcResult> {
   return Promise.resolve(result)
 }
 
-/** No connection, or (`mayHaveArrived`) one that broke after the request went out on it. */
-export function unreachable(message: string, mayHaveArrived = false): RpcResult {
-  return mayHaveArrived ? {ok: false, error: 'unreachable', message, mayHaveArrived: true} : {ok: false, error: 'unreachable', message}
+/** A connection that broke after the request went out on it: the peer may have handled it. */
+export function unreachable(message: string): RpcResult {
+  return {ok: false, error: 'unreachable', message}
+}
+
+/** 'unreachable' decided before anything was sent (closed, no such address, backing off): the peer certainly did not handle it. */
+export function unsent(message: string): RpcResult {
+  return {ok: false, error: 'unreachable', message, sent: false}
 }
 
 /** The caller's view of an ErrorResponse body; a malformed one still becomes a 'remote' failure. */

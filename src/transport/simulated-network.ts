@@ -29,7 +29,7 @@ import type {Timer} from '../scheduler.js'
 import type {NodeScheduler, SimulatedTime} from '../simulated-time.js'
 import {FrameDecoder, frameBytesMax, tryEncodeFrame, type Frame} from './frame.js'
 import {MessageType, requestMessageTypes} from './message-type.js'
-import {allocateRequestId, backOffAfterLoss, describe, errorBody, parseAddress, remoteFailure, settle, unreachable} from './rpc-common.js'
+import {allocateRequestId, backOffAfterLoss, describe, errorBody, parseAddress, remoteFailure, settle, unreachable, unsent} from './rpc-common.js'
 import {connectTimeoutMsDefault, pendingPerPeerMaxDefault, peersMax} from './tcp-transport.js'
 import type {PeerState, RequestHandler, RpcResult, Transport} from './transport.js'
 
@@ -403,21 +403,21 @@ class SimulatedTransport implements Transport {
   request(address: string, type: number, body: unknown, timeoutMs: number): Promise<RpcResult> {
     assert(timeoutMs > 0 && Number.isFinite(timeoutMs), 'timeoutMs is positive and finite')
     const endpoint = this.#endpoint()
-    if (this.#closed || !endpoint.alive) return settle(unreachable('transport is closed'))
+    if (this.#closed || !endpoint.alive) return settle(unsent('transport is closed'))
     const peer = this.#peerFor(address)
-    if (peer === null) return settle(unreachable(`cannot reach "${address}": not a host:port address`))
+    if (peer === null) return settle(unsent(`cannot reach "${address}": not a host:port address`))
     if (typeof peer === 'string') return settle({ok: false, error: 'overloaded', message: peer})
     if (peer.pending.size >= endpoint.pendingPerPeerMax) {
       return settle({ok: false, error: 'overloaded', message: `${peer.pending.size} requests already waiting on ${address}`})
     }
     if (peer.connection === undefined) {
       const waitMs = peer.retryAtMs - endpoint.scheduler.monotonicMs()
-      if (waitMs > 0) return settle(unreachable(`${address} is down; next connect attempt in ${Math.ceil(waitMs)} ms`))
+      if (waitMs > 0) return settle(unsent(`${address} is down; next connect attempt in ${Math.ceil(waitMs)} ms`))
     }
     const requestId = allocateRequestId(peer, endpoint.pendingPerPeerMax)
     const encoded = tryEncodeFrame({type, requestId, body})
     if (!encoded.ok) {
-      return settle({ok: false, error: 'remote', code: 'bad_request', message: `request not sent: ${encoded.message}`})
+      return settle({ok: false, error: 'remote', code: 'bad_request', message: `request not sent: ${encoded.message}`, sent: false})
     }
     const connection = peer.connection ?? this.#connect(peer, endpoint)
     return new Promise<RpcResult>((resolve) => {
@@ -487,8 +487,9 @@ class SimulatedTransport implements Transport {
     if (connection.connectTimer !== undefined) endpoint.scheduler.cancel(connection.connectTimer)
     backOffAfterLoss(peer, connection.answered, endpoint.scheduler.monotonicMs())
     if (peer.pending.size > 0) endpoint.log(`transport ${endpoint.address}: ${reason}`)
-    // Requests on a connection that had reached its peer went out: the peer may have handled them.
-    const failure = unreachable(reason, connection.target !== undefined)
+    // Requests on a connection that had reached its peer went out: the peer may have handled
+    // them. On one that never connected (refused, timed out) nothing reached the peer.
+    const failure = connection.target !== undefined ? unreachable(reason) : unsent(reason)
     for (const pending of peer.pending.values()) {
       endpoint.scheduler.cancel(pending.timer)
       pending.resolve(failure)

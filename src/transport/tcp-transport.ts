@@ -19,7 +19,7 @@ import {assert} from '../errors.js'
 import type {Scheduler, Timer} from '../scheduler.js'
 import {FrameDecoder, frameBytesMax, protocolVersion, tryEncodeFrame, type Frame} from './frame.js'
 import {MessageType, requestMessageTypes} from './message-type.js'
-import {allocateRequestId, backOffAfterLoss, describe, errorBody, parseAddress, remoteFailure, settle, unreachable} from './rpc-common.js'
+import {allocateRequestId, backOffAfterLoss, describe, errorBody, parseAddress, remoteFailure, settle, unreachable, unsent} from './rpc-common.js'
 import type {PeerState, RequestHandler, RpcResult, Transport} from './transport.js'
 
 export interface TcpTransportOptions {
@@ -192,9 +192,9 @@ class TcpTransport implements Transport {
 
   request(address: string, type: number, body: unknown, timeoutMs: number): Promise<RpcResult> {
     assert(timeoutMs > 0 && Number.isFinite(timeoutMs), 'timeoutMs is positive and finite')
-    if (this.#closed) return settle(unreachable('transport is closed'))
+    if (this.#closed) return settle(unsent('transport is closed'))
     const peer = this.#peerFor(address)
-    if (peer === null) return settle(unreachable(`cannot reach "${address}": not a host:port address`))
+    if (peer === null) return settle(unsent(`cannot reach "${address}": not a host:port address`))
     if (typeof peer === 'string') return settle({ok: false, error: 'overloaded', message: peer})
     if (peer.pending.size >= this.#settings.pendingPerPeerMax) {
       return settle({
@@ -206,7 +206,7 @@ class TcpTransport implements Transport {
     if (peer.socket === null) {
       const waitMs = peer.retryAtMs - this.#settings.clock.monotonicMs()
       if (waitMs > 0) {
-        return settle(unreachable(`${address} is down; next connect attempt in ${Math.ceil(waitMs)} ms`))
+        return settle(unsent(`${address} is down; next connect attempt in ${Math.ceil(waitMs)} ms`))
       }
     }
     const requestId = allocateRequestId(peer, this.#settings.pendingPerPeerMax)
@@ -214,10 +214,10 @@ class TcpTransport implements Transport {
     if (!encoded.ok) {
       // Refused here, but shaped like the peer's own refusal of a bad request: it must not count
       // against the peer's health the way 'unreachable' or 'timeout' would.
-      return settle({ok: false, error: 'remote', code: 'bad_request', message: `request not sent: ${encoded.message}`})
+      return settle({ok: false, error: 'remote', code: 'bad_request', message: `request not sent: ${encoded.message}`, sent: false})
     }
     const writer = peer.writer ?? this.#connect(peer)
-    if (typeof writer === 'string') return settle(unreachable(writer))
+    if (typeof writer === 'string') return settle(unsent(writer))
     return new Promise<RpcResult>((resolve) => {
       const timer = this.#settings.scheduler.after(timeoutMs, () => {
         peer.pending.delete(requestId)
@@ -359,7 +359,8 @@ class TcpTransport implements Transport {
     backOffAfterLoss(peer, peer.answeredSinceConnect, this.#settings.clock.monotonicMs())
     dropped.destroy()
     if (peer.pending.size > 0) this.#settings.log(`transport ${this.address}: ${reason}`)
-    const failure = unreachable(reason, wasConnected)
+    // On a connection that never connected (refused, timed out) nothing reached the peer.
+    const failure = wasConnected ? unreachable(reason) : unsent(reason)
     for (const pending of peer.pending.values()) {
       this.#settings.scheduler.cancel(pending.timer)
       pending.resolve(failure)

@@ -29,18 +29,8 @@ export type RpcFailure =
 
 export type RpcResult =
   | {ok: true; body: unknown}
-  | {
-      ok: false
-      error: RpcFailure
-      code?: string
-      message: string
-      /**
-       * Set on an 'unreachable' failure when the connection broke after the request was sent:
-       * the peer may have handled it. Without it, the request certainly never reached the peer
-       * (refused, still connecting, backing off), and retrying it elsewhere cannot do it twice.
-       */
-      mayHaveArrived?: true
-    }
+  /** `sent: false`: refused before anything left this node, so the peer certainly did not handle it. */
+  | {ok: false; error: RpcFailure; code?: string; message: string; sent?: false}
 
 /**
  * Answers one inbound request. `type` is a `MessageType`, `fromNode` the name the peer gave in

@@ -7,17 +7,26 @@
  *    acknowledged (or ever observed) version is present, or a write that had seen it may have
  *    been applied (it was acknowledged, or some read returned it).
  * 2. No read returns a version together with one that had seen it.
- * 3. With R + W > N and no disk loss, a read that starts after a write was acknowledged returns
- *    that write or a version that had seen it.
+ * 3. With PR + PW > N (a strict quorum: both count home replicas only) and no disk loss, a read
+ *    that starts after a write was acknowledged returns that write or a version that had seen
+ *    it. Plain R + W > N does not promise it under sloppy quorum: a write may be acknowledged
+ *    by fallbacks that a later read does not ask.
  * 4. Once faults heal and each key has been read (read repair), its home replicas agree.
  * 5. A key deleted with a context that covered all its versions, and not written since, stays
  *    deleted.
+ * 6. Hinted handoff: once faults heal and hints have had time to be delivered, and before any
+ *    final read could repair anything, every acknowledged write is on each of its home
+ *    replicas (or a version that had seen it is), looked up in their stores directly. Writes
+ *    whose coordinator crashed before it could keep its hints are exempt, and so are runs
+ *    with disk loss.
+ * 7. Strict quorum: a write acknowledged with PW = k was on at least k home replicas when the
+ *    client had the answer (homes down at that moment are given the benefit of the doubt).
  */
 
 import type {History, ReadRecord, WriteRecord} from './history.js'
 
 export interface Violation {
-  readonly check: 'lost-write' | 'dominated-sibling' | 'stale-read' | 'divergent-replicas' | 'resurrected' | 'final-read-failed'
+  readonly check: 'lost-write' | 'dominated-sibling' | 'stale-read' | 'divergent-replicas' | 'resurrected' | 'final-read-failed' | 'undelivered-hint' | 'strict-quorum'
   readonly key: string
   readonly message: string
   /** When it was seen, in simulated milliseconds: the history around it is printed. */
@@ -30,7 +39,26 @@ export interface ReplicaState {
   readonly fingerprint: string
 }
 
-export function checkHistory(history: History, replicaStates: ReadonlyMap<string, readonly ReplicaState[]>, finalFailures: ReadonlyMap<string, string>): Violation[] {
+/** What one home replica stores for a key, by version id: the input of check 6. */
+export interface HomeHolding {
+  readonly node: string
+  /** Ids of the versions it stores (live and tombstones). */
+  readonly ids: readonly string[]
+}
+
+export interface HandoffCheckInput {
+  /** Per key, each home replica's versions, read after healing and handoff, before the final reads. */
+  readonly homes: ReadonlyMap<string, readonly HomeHolding[]>
+  /** How long after a write's end its coordinator may still be keeping hints for it. */
+  readonly hintWindowMs: number
+}
+
+export function checkHistory(
+  history: History,
+  replicaStates: ReadonlyMap<string, readonly ReplicaState[]>,
+  finalFailures: ReadonlyMap<string, string>,
+  handoff?: HandoffCheckInput,
+): Violation[] {
   const writesByKey = groupWrites(history)
   const readsByKey = new Map<string, ReadRecord[]>()
   for (const read of history.reads) push(readsByKey, read.key, read)
@@ -46,6 +74,8 @@ export function checkHistory(history: History, replicaStates: ReadonlyMap<string
     if (finalRead !== undefined) violations.push(...resurrections(key, writes, finalRead, history))
   }
   for (const read of history.reads) violations.push(...dominatedSiblings(history, read))
+  if (handoff !== undefined) violations.push(...undeliveredHints(history, handoff))
+  violations.push(...strictQuorums(history))
   for (const [key, states] of replicaStates) {
     const distinct = new Set(states.map((state) => state.fingerprint))
     if (distinct.size > 1) {
@@ -121,23 +151,64 @@ function dominatedSiblings(history: History, read: ReadRecord): Violation[] {
   return violations
 }
 
-/** Check 3: only without disk loss, and for a read and a write with the same N. */
+/** Check 3: only without disk loss, for a read and a write with the same N and PR + PW > N. */
 function staleReads(history: History, writes: readonly WriteRecord[], reads: readonly ReadRecord[]): Violation[] {
   if (history.wiped.size > 0) return []
   const violations: Violation[] = []
   for (const read of reads) {
     for (const write of writes) {
       if (write.end !== 'ok' || write.endMs === undefined || write.endMs >= read.startMs) continue
-      if (write.n !== read.n || write.w + read.r <= read.n) continue
+      if (write.n !== read.n || write.pw + read.pr <= read.n) continue
       const seesIt = read.returned.some((id) => id === write.id || history.writes.get(id)?.seen.has(write.id) === true)
       if (seesIt) continue
       violations.push({
         check: 'stale-read',
         key: read.key,
-        message: `a read (n=${read.n} r=${read.r}) through ${read.node} at ${read.startMs}-${read.endMs} ms returned [${read.returned.join(', ')}], missing ${write.id} (w=${write.w}) acknowledged at ${write.endMs} ms`,
+        message: `a read (n=${read.n} r=${read.r} pr=${read.pr}) through ${read.node} at ${read.startMs}-${read.endMs} ms returned [${read.returned.join(', ')}], missing ${write.id} (w=${write.w} pw=${write.pw}) acknowledged at ${write.endMs} ms`,
         atMs: read.startMs,
       })
     }
+  }
+  return violations
+}
+
+/** Check 6. */
+function undeliveredHints(history: History, handoff: HandoffCheckInput): Violation[] {
+  if (history.wiped.size > 0) return []
+  const violations: Violation[] = []
+  for (const write of history.writes.values()) {
+    if (write.end !== 'ok' || write.endMs === undefined || write.coordinator === undefined) continue
+    const windowEndMs = write.endMs + handoff.hintWindowMs
+    const coordinatorCrashed = history.crashes.some((crash) => crash.node === write.coordinator && crash.atMs >= write.startMs && crash.atMs <= windowEndMs)
+    if (coordinatorCrashed) continue
+    const homes = (handoff.homes.get(write.key) ?? []).slice(0, write.n)
+    for (const home of homes) {
+      const has = home.ids.some((id) => id === write.id || history.writes.get(id)?.seen.has(write.id) === true)
+      if (has) continue
+      violations.push({
+        check: 'undelivered-hint',
+        key: write.key,
+        message: `${write.id} (acknowledged at ${write.endMs} ms, coordinated by ${write.coordinator}, n=${write.n} w=${write.w}) is not on its home ${home.node} after healing and handoff, which holds [${home.ids.join(', ')}]`,
+        atMs: write.endMs,
+      })
+    }
+  }
+  return violations
+}
+
+/** Check 7. */
+function strictQuorums(history: History): Violation[] {
+  const violations: Violation[] = []
+  for (const write of history.writes.values()) {
+    const seen = write.homesHolding
+    if (write.end !== 'ok' || write.pw === 0 || seen === undefined) continue
+    if (seen.holding + seen.down >= write.pw) continue
+    violations.push({
+      check: 'strict-quorum',
+      key: write.key,
+      message: `${write.id} was acknowledged with pw=${write.pw} at ${write.endMs} ms, but only ${seen.holding} of its homes held it then (${seen.down} down)`,
+      atMs: write.endMs ?? write.startMs,
+    })
   }
   return violations
 }

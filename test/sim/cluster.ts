@@ -17,6 +17,9 @@ import {memoryDatabase, type StoreDatabase} from '../../src/storage/backend.js'
 import {SimulatedTime} from '../../src/simulated-time.js'
 import {SimulatedNetwork, type LinkProfile} from '../../src/transport/simulated-network.js'
 import type {History} from './history.js'
+import {preferenceListForKey} from '../../src/ring/ring.js'
+import {partitionOfKey} from '../../src/ring/partition.js'
+import {values} from '../../src/versioning/dvvset.js'
 
 export interface ClusterConfig {
   readonly nodeCount: number
@@ -102,6 +105,33 @@ export class SimCluster {
     return this.#node(name).node
   }
 
+  /**
+   * How many of a key's N home replicas hold version `id` (or a version whose writer had seen
+   * it) in their own stores right now, and how many crashed since `sinceMs` and cannot be looked
+   * at (a home down since before then cannot hold it). Reads the stores directly, so no read
+   * repair or hint delivery takes part.
+   */
+  async homesHolding(key: string, n: number, id: string, sinceMs: number, history: History): Promise<{holding: number; down: number}> {
+    const anyNode = this.nodes.map((node) => node.node).find((node) => node !== undefined)
+    if (anyNode === undefined) return {holding: 0, down: n}
+    const ring = anyNode.membership.ring
+    const homes = preferenceListForKey(ring, key).nodes.slice(0, n)
+    const partition = partitionOfKey(key, ring.partitionCount)
+    let holding = 0
+    let down = 0
+    for (const home of homes) {
+      const running = this.#node(home).node
+      if (running === undefined) {
+        if (history.crashes.some((crash) => crash.node === home && crash.atMs >= sinceMs)) down += 1
+        continue
+      }
+      const object = await running.store.getObject(partition, key)
+      const ids = object === undefined ? [] : values(object.versions).map((version) => versionId(version.value))
+      if (ids.some((other) => other === id || history.writes.get(other)?.seen.has(id) === true)) holding += 1
+    }
+    return {holding, down}
+  }
+
   /** The KV service of a running node, as a client meets it: a crash under a request ends it with `crashed`. */
   service(name: string): {put(request: Parameters<KvService['put']>[0]): Promise<PutOutcome | Crashed>; get(request: Parameters<KvService['get']>[0]): Promise<GetOutcome | Crashed>; delete(request: Parameters<KvService['delete']>[0]): Promise<DeleteOutcome | Crashed>} | undefined {
     const node = this.#node(name)
@@ -131,6 +161,7 @@ export class SimCluster {
     node.crash = crashSignal()
     node.database = await snapshot(old)
     this.#history.note(this.time.monotonicMs(), `crash ${name}`)
+    this.#history.crashes.push({node: name, atMs: this.time.monotonicMs()})
   }
 
   /** Starts a crashed node again, on its kept storage or (wipe) on an empty one, joining through the live nodes. */
@@ -210,4 +241,13 @@ async function snapshot(database: StoreDatabase): Promise<StoreDatabase> {
   if (batch.length > 0) await copy.batch(batch)
   await copy.close()
   return copy
+}
+
+/** The id a simulated client wrote into a version's value (workload.ts), or '?' for anything else. */
+export function versionId(value: Uint8Array): string {
+  try {
+    return (JSON.parse(Buffer.from(value).toString('utf8')) as {id: string}).id
+  } catch {
+    return '?'
+  }
 }

@@ -28,9 +28,18 @@ export interface WriteRecord {
   readonly seen: ReadonlySet<string>
   readonly n: number
   readonly w: number
+  /** Of the W acknowledgements, how many had to come from home replicas (a strict quorum when > 0). */
+  readonly pw: number
   readonly node: string
   readonly startMs: number
   endMs: number | undefined
+  /**
+   * For a write acknowledged with pw > 0: how many of its home replicas held it (or a version
+   * that had seen it) the moment the client had the answer, and how many were down then.
+   */
+  homesHolding?: {readonly holding: number; readonly down: number}
+  /** The node that coordinated an acknowledged write (the one the client asked may have forwarded it). */
+  coordinator?: string
   end: WriteEnd | undefined
   /** Where the writer's context came from. */
   readonly contextFrom: 'none' | 'read' | 'put'
@@ -40,6 +49,8 @@ export interface ReadRecord {
   readonly key: string
   readonly n: number
   readonly r: number
+  /** Of the R answers, how many had to come from home replicas. */
+  readonly pr: number
   readonly node: string
   readonly startMs: number
   readonly endMs: number
@@ -65,6 +76,8 @@ export class History {
   readonly log: LogLine[] = []
   /** Nodes whose storage was wiped during the run: some checks only hold without disk loss. */
   readonly wiped = new Set<string>()
+  /** Every crash of the run: which node, when. */
+  readonly crashes: Array<{readonly node: string; readonly atMs: number}> = []
   #nextId = 0
 
   /** A fresh version id for `key`; its value carries it. */

@@ -18,8 +18,8 @@ export const regressionSeeds: readonly number[] = [
   // A forwarded put whose home stored it and crashed before answering was retried on the next
   // home, which stored it again under another dot that the returned context did not cover: a
   // write with that context left the first copy as a sibling (fixed: the transport says when a
-  // failed request may have arrived, and the forwarder retries only when it cannot have).
-  254, 306, 983,
+  // failed request certainly never left, and the forwarder retries only then).
+  254, 306, 983, 313, 528, 679, 977,
 ]
 
 async function assertSeedPasses(seed: number): Promise<void> {

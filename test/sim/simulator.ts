@@ -13,8 +13,8 @@ import {preferenceListForKey} from '../../src/ring/ring.js'
 import {partitionOfKey} from '../../src/ring/partition.js'
 import {dottedValues, type VersionSet} from '../../src/versioning/dvvset.js'
 import type {StoredVersion} from '../../src/storage/stored-object.js'
-import {checkHistory, type ReplicaState, type Violation} from './checker.js'
-import {SimCluster, type ClusterConfig} from './cluster.js'
+import {checkHistory, type HomeHolding, type ReplicaState, type Violation} from './checker.js'
+import {SimCluster, versionId, type ClusterConfig} from './cluster.js'
 import {runFaults, type FaultConfig} from './faults.js'
 import {History} from './history.js'
 import {Client, type WorkloadConfig} from './workload.js'
@@ -39,6 +39,12 @@ export interface RunResult {
 
 /** A run that has not finished its workload by then is stuck: a liveness bug, reported as such. */
 export const runSimulatedMsMax = 10 * 60_000
+
+/**
+ * Simulated time between healing and the final checks: failure detectors see every node up
+ * again within seconds, and hinted handoff runs every second, so this leaves many rounds.
+ */
+export const handoffSettleMs = 15_000
 
 /** Tries of one final read before a healed cluster is declared unable to answer it. */
 export const finalReadAttemptsMax = 3
@@ -86,11 +92,13 @@ export async function runSeed(seed: number, config: RunConfig = configFor(seed))
     await time.until(Promise.all([...clients.map((client) => client.run()), faults]), runSimulatedMsMax)
     // The background loss of the network is a fault too: it heals with the others.
     cluster.network.setDefaultLink({...config.cluster.link, lossRate: 0})
-    // Gossip settles who is where before the final pass.
-    await time.runFor(config.cluster.gossipIntervalMs * 5)
+    const nOf = (key: string): number => Math.max(config.cluster.defaultN, ...[...history.writes.values()].filter((write) => write.key === key).map((write) => write.n))
+    // Gossip settles who is where, and hinted handoff delivers, before the final pass.
+    await time.runFor(handoffSettleMs)
+    // Check 6 looks at the homes' stores now, before the final reads could repair anything.
+    const homes = await time.until(collectHomeHoldings(cluster, config.workload.keys, nOf), runSimulatedMsMax)
     const finalReader = new Client('final', cluster, history, seededRandom(deriveSeed(seed, 'final')), config.workload)
     const finalFailures = new Map<string, string>()
-    const nOf = (key: string): number => Math.max(config.cluster.defaultN, ...[...history.writes.values()].filter((write) => write.key === key).map((write) => write.n))
     for (let pass = 0; pass < 2; pass += 1) {
       for (const key of config.workload.keys) {
         let failure = await time.until(finalReader.finalRead(key, nOf(key)), runSimulatedMsMax)
@@ -105,7 +113,8 @@ export async function runSeed(seed: number, config: RunConfig = configFor(seed))
       }
     }
     const replicaStates = await time.until(collectReplicaStates(cluster, config.workload.keys, nOf), runSimulatedMsMax)
-    const violations = checkHistory(history, replicaStates, finalFailures)
+    // A coordinator keeps its hints as its replicas fail, by the request timeout at the latest.
+    const violations = checkHistory(history, replicaStates, finalFailures, {homes, hintWindowMs: config.cluster.requestTimeoutMs * 2})
     const digest = createHash('sha256')
     for (const line of history.log) digest.update(`${line.atMs} ${line.text}\n`)
     digest.update(`events ${time.eventsRun}`)
@@ -122,6 +131,26 @@ export async function runSeed(seed: number, config: RunConfig = configFor(seed))
   } finally {
     await cluster.stop()
   }
+}
+
+/** The version ids each home replica of each key stores, read from the stores directly. */
+async function collectHomeHoldings(cluster: SimCluster, keys: readonly string[], nOf: (key: string) => number): Promise<Map<string, HomeHolding[]>> {
+  const holdings = new Map<string, HomeHolding[]>()
+  const anyNode = cluster.upNodes().map((name) => cluster.assembled(name)).find((node) => node !== undefined)
+  if (anyNode === undefined) return holdings
+  const ring = anyNode.membership.ring
+  for (const key of keys) {
+    const partition = partitionOfKey(key, ring.partitionCount)
+    const perKey: HomeHolding[] = []
+    for (const home of preferenceListForKey(ring, key).nodes.slice(0, nOf(key))) {
+      const node = cluster.assembled(home)
+      if (node === undefined) continue
+      const object = await node.store.getObject(partition, key)
+      perKey.push({node: home, ids: object === undefined ? [] : dottedValues(object.versions).map(({value}) => idOf(value))})
+    }
+    holdings.set(key, perKey)
+  }
+  return holdings
 }
 
 /** What each home replica of each key stores: its version ids with their causal content. */
@@ -153,11 +182,7 @@ function fingerprint(versions: VersionSet<StoredVersion> | undefined): string {
 }
 
 function idOf(version: StoredVersion): string {
-  try {
-    return (JSON.parse(Buffer.from(version.value).toString('utf8')) as {id: string}).id
-  } catch {
-    return '?'
-  }
+  return versionId(version.value)
 }
 
 /** A failed run, for people: the seed, the command that reproduces it, each violation and the history around it. */

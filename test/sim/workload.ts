@@ -60,11 +60,25 @@ function pickWeighted<T>(random: Random, choices: ReadonlyArray<readonly [T, num
   return choices[choices.length - 1]![0]
 }
 
-/** N, R, W for one request: mostly the defaults, sometimes weaker or stronger, never above the cluster. */
-function pickQuorum(random: Random, nodeCount: number, defaultN: number): {n: number; r: number; w: number} {
+export interface RequestQuorum {
+  readonly n: number
+  readonly r: number
+  readonly w: number
+  readonly pr: number
+  readonly pw: number
+}
+
+/**
+ * N, R, W for one request: mostly the defaults, sometimes weaker or stronger, never above the
+ * cluster; and in about one request in four a strict quorum (PR, PW: home replicas only).
+ */
+function pickQuorum(random: Random, nodeCount: number, defaultN: number): RequestQuorum {
   const n = random.next() < 0.8 ? defaultN : Math.min(nodeCount, 1 + random.int(defaultN + 1))
   const pick = (fallback: number): number => (random.next() < 0.6 ? Math.min(fallback, n) : 1 + random.int(n))
-  return {n, r: pick(2), w: pick(2)}
+  const r = pick(2)
+  const w = pick(2)
+  const strict = random.next() < 0.25
+  return {n, r, w, pr: strict ? 1 + random.int(r) : 0, pw: strict ? 1 + random.int(w) : 0}
 }
 
 interface VersionBody {
@@ -122,7 +136,7 @@ export class Client {
   async finalRead(key: string, n: number): Promise<string | undefined> {
     const node = this.#pickNode()
     if (node === undefined) return 'no node is up'
-    const outcome = await this.#read(node, key, {n, r: n}, true)
+    const outcome = await this.#read(node, key, {n, r: n, pr: 0}, true)
     return outcome
   }
 
@@ -175,22 +189,22 @@ export class Client {
   }
 
   /** A read; answers undefined when it succeeded, or why it failed. */
-  async #read(node: string, key: string, quorum: {n: number; r: number}, final: boolean): Promise<string | undefined> {
+  async #read(node: string, key: string, quorum: {n: number; r: number; pr: number}, final: boolean): Promise<string | undefined> {
     const service = this.cluster.service(node)
     if (service === undefined) return `${node} is down`
     const startMs = this.cluster.time.monotonicMs()
-    const outcome = await service.get({key, n: quorum.n, r: quorum.r, explain: false})
+    const outcome = await service.get({key, n: quorum.n, r: quorum.r, pr: quorum.pr, explain: false})
     const endMs = this.cluster.time.monotonicMs()
     if (outcome === crashed || !outcome.ok) {
       const why = outcome === crashed ? `${node} crashed` : `${outcome.error}: ${outcome.message}`
-      this.history.note(endMs, `${this.name} get ${key} n=${quorum.n} r=${quorum.r} via ${node} failed: ${why}`)
+      this.history.note(endMs, `${this.name} get ${key} n=${quorum.n} r=${quorum.r} pr=${quorum.pr} via ${node} failed: ${why}`)
       return why
     }
     const versions = outcome.object === undefined ? [] : values(outcome.object.versions)
     const bodies = versions.map(decodeVersion)
     const returned = bodies.map((body) => body.id)
-    this.history.addRead({key, n: quorum.n, r: quorum.r, node, startMs, endMs, returned, final})
-    this.history.note(endMs, `${this.name} get ${key} n=${quorum.n} r=${quorum.r} via ${node} -> [${returned.join(', ')}]${final ? ' (final)' : ''}`)
+    this.history.addRead({key, n: quorum.n, r: quorum.r, pr: quorum.pr, node, startMs, endMs, returned, final})
+    this.history.note(endMs, `${this.name} get ${key} n=${quorum.n} r=${quorum.r} pr=${quorum.pr} via ${node} -> [${returned.join(', ')}]${final ? ' (final)' : ''}`)
     const token = toToken(outcome.object === undefined ? [] : join(outcome.object.versions))
     this.#memory.lastRead.set(key, {token, seen: this.history.seenByRead(returned)})
     const items = new Set<string>()
@@ -204,7 +218,7 @@ export class Client {
   async #write(
     node: string,
     key: string,
-    quorum: {n: number; w: number},
+    quorum: {n: number; w: number; pw: number},
     held: HeldContext | undefined,
     contextFrom: 'none' | 'read' | 'put',
     tombstone: boolean,
@@ -217,7 +231,7 @@ export class Client {
     const id = this.history.newId(key)
     const startMs = this.cluster.time.monotonicMs()
     const from = held === undefined ? 'none' : contextFrom
-    const write = this.history.startWrite({id, key, tombstone, seen, n: quorum.n, w: quorum.w, node, startMs, contextFrom: from})
+    const write = this.history.startWrite({id, key, tombstone, seen, n: quorum.n, w: quorum.w, pw: quorum.pw, node, startMs, contextFrom: from})
     const outcome = await service.put({
       key,
       value: encodeVersion({id, items}),
@@ -227,13 +241,17 @@ export class Client {
       n: quorum.n,
       w: quorum.w,
       dw: 0,
+      pw: quorum.pw,
       explain: false,
     })
     const endMs = this.cluster.time.monotonicMs()
     const end = endOf(outcome)
     this.history.endWrite(write, end, endMs)
+    if (outcome !== crashed && outcome.ok) write.coordinator = outcome.trace.coordinator
+    // A strict write's homes are looked at the moment it is acknowledged, before anything can repair them.
+    if (end === 'ok' && quorum.pw > 0) write.homesHolding = await this.cluster.homesHolding(key, quorum.n, id, startMs, this.history)
     const detail = outcome === crashed ? `${node} crashed` : outcome.ok ? 'ok' : `${outcome.error}: ${outcome.message}`
-    this.history.note(endMs, `${this.name} ${tombstone ? 'delete' : 'put'} ${id} n=${quorum.n} w=${quorum.w} context=${from}[${[...seen].join(', ')}] via ${node} -> ${detail}`)
+    this.history.note(endMs, `${this.name} ${tombstone ? 'delete' : 'put'} ${id} n=${quorum.n} w=${quorum.w} pw=${quorum.pw} context=${from}[${[...seen].join(', ')}] via ${node} -> ${detail}`)
     if (outcome !== crashed && outcome.ok) this.#memory.lastPut.set(key, {token: toToken(outcome.context), seen: new Set([...seen, id])})
   }
 }

@@ -71,14 +71,14 @@ const text = (value: string): Uint8Array => new TextEncoder().encode(value)
 
 async function put(cluster: SimCluster, node: AssembledNode, key: string, value: string, w = 2): Promise<boolean> {
   const outcome = await cluster.time.until(
-    node.service.put({key, value: text(value), contentType: 'text/plain', tombstone: false, context: [], n: 3, w, dw: 0, explain: false}),
+    node.service.put({key, value: text(value), contentType: 'text/plain', tombstone: false, context: [], n: 3, w, dw: 0, pw: 0, explain: false}),
     stepTimeMsMax,
   )
   return outcome.ok
 }
 
 async function read(cluster: SimCluster, node: AssembledNode, key: string, r = 2): Promise<string[] | string> {
-  const outcome = await cluster.time.until(node.service.get({key, n: 3, r, explain: false}), stepTimeMsMax)
+  const outcome = await cluster.time.until(node.service.get({key, n: 3, r, pr: 0, explain: false}), stepTimeMsMax)
   if (!outcome.ok) return outcome.error
   if (outcome.object === undefined) return []
   return values(outcome.object.versions).map((version: StoredVersion) => new TextDecoder().decode(version.value)).sort()

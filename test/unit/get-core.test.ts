@@ -101,7 +101,7 @@ describe('get core: verdicts', () => {
                 assert.equal(verdict.object === undefined, !anyFound, where)
               }
             } else if (!canStillAnswer(answered, outstanding, r)) {
-              assert.deepEqual(verdict, {kind: 'quorum_unmet', required: r, acknowledged: answered}, where)
+              assert.deepEqual(verdict, {kind: 'quorum_unmet', required: r, acknowledged: answered, homeRequired: 0, homeAcknowledged: answered}, where)
             } else {
               assert.deepEqual(verdict, {kind: 'wait'}, where)
             }
@@ -342,5 +342,28 @@ describe('get core: read repair against a model', () => {
       ),
       {numRuns: 300},
     )
+  })
+
+  it('PR counts home answers only; R counts the fallback answering from its hint', () => {
+    let core = initGet(3, 2, 2, 2)
+    core = addReply(core, {node: 'fallback', object: undefined, home: false})
+    core = addReply(core, {node: 'home-a', object: undefined, home: true})
+    assert.deepEqual(enough(core), {kind: 'wait'})
+    core = addReply(core, {node: 'home-b', object: undefined, home: true})
+    assert.equal(enough(core).kind, 'ok')
+  })
+
+  it('fails early when PR homes can no longer answer', () => {
+    let core = initGet(3, 2, 2, 2)
+    core = addFailure(core, 'home-a', true)
+    assert.deepEqual(enough(core), {kind: 'quorum_unmet', required: 2, acknowledged: 0, homeRequired: 2, homeAcknowledged: 0})
+  })
+
+  it('read repair never targets a fallback: its copy is a hint, which handoff delivers', () => {
+    let core = initGet(3, 1, 0, 2)
+    core = addReply(core, {node: 'home-a', object: undefined, home: true})
+    core = addReply(core, {node: 'fallback', object: undefined, home: false})
+    core = addReply(core, {node: 'home-b', object: firstWrite('a.1', 'x'), home: true})
+    assert.deepEqual(finalAction(core).repairTargets, ['home-a'])
   })
 })

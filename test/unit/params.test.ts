@@ -165,6 +165,21 @@ describe('checkQuorum', () => {
     assertFails(checkQuorum(query('w=1&dw=2'), defaults, 5), 'bad_parameter', 'dw > w')
   })
 
+  it('takes pr <= r and pw <= w, refuses larger ones, and shrinks them with r and w on a small cluster', () => {
+    assert.deepEqual(checkQuorum(query('r=3&pr=2&w=3&pw=3'), defaults, 5), {ok: true, value: {n: 3, r: 3, w: 3, dw: 0, pr: 2, pw: 3}})
+    const pr = checkQuorum(query('r=2&pr=3'), defaults, 5)
+    assert.ok(!pr.ok && pr.error === 'bad_parameter' && /pr=3 is larger than r=2/.test(pr.message))
+    const pw = checkQuorum(query('w=1&pw=2'), defaults, 5)
+    assert.ok(!pw.ok && pw.error === 'bad_parameter' && /pw=2 is larger than w=1/.test(pw.message))
+    const bad = checkQuorum(query('pw=x'), defaults, 5)
+    assert.ok(!bad.ok && bad.error === 'bad_parameter')
+    const small = checkQuorum(query('r=3&pr=3&w=3&pw=3'), defaults, 2)
+    assert.ok(small.ok)
+    assert.equal(small.value.pr, 2)
+    assert.equal(small.value.pw, 2)
+    assert.equal(quorumHeaders(small.value, 2)['x-dyn-quorum'], 'n=2, r=2, w=2, dw=0, pr=2, pw=2')
+  })
+
   it('reports the quorum used in headers, and a warning when the cluster made it smaller', () => {
     assert.deepEqual(quorumHeaders({n: 3, r: 2, w: 2, dw: 0}, 3), {'x-dyn-quorum': 'n=3, r=2, w=2, dw=0'})
     const reduced = quorumHeaders({n: 1, r: 1, w: 1, dw: 0, asked: {n: 3, r: 2, w: 2, dw: 0}}, 1)

@@ -44,7 +44,7 @@ function feed(core: PutCore, node: string, answer: Answer): PutCore {
 function expectedVerdict(acks: number, durable: number, outstanding: number, w: number, dw: number): PutVerdict {
   if (acks >= w && durable >= dw) return {kind: 'ok', acknowledged: acks}
   if (!canStillSucceed(acks, durable, outstanding, w, dw)) {
-    return {kind: 'quorum_unmet', required: w, acknowledged: acks, durableRequired: dw, durableAcknowledged: durable}
+    return {kind: 'quorum_unmet', required: w, acknowledged: acks, durableRequired: dw, durableAcknowledged: durable, homeRequired: 0, homeAcknowledged: acks}
   }
   return {kind: 'wait'}
 }
@@ -112,6 +112,8 @@ describe('put core', () => {
       acknowledged: 1,
       durableRequired: 1,
       durableAcknowledged: 0,
+      homeRequired: 0,
+      homeAcknowledged: 1,
     })
   })
 
@@ -125,7 +127,35 @@ describe('put core', () => {
       acknowledged: 2,
       durableRequired: 2,
       durableAcknowledged: 0,
+      homeRequired: 0,
+      homeAcknowledged: 2,
     })
+  })
+
+  it('PW counts home acknowledgements only: fallbacks count towards W, not PW', () => {
+    // Three targets: two homes and one fallback standing in for a third home.
+    let core = initPut(3, 2, 0, 2, 2)
+    core = addAck(core, 'home-a', false, true)
+    core = addAck(core, 'fallback', false, false)
+    // W=2 is met, but only one home has acknowledged.
+    assert.deepEqual(enough(core), {kind: 'wait'})
+    core = addAck(core, 'home-b', false, true)
+    assert.deepEqual(enough(core), {kind: 'ok', acknowledged: 3})
+  })
+
+  it('fails early on PW alone: a home failed, and the fallback cannot make up for it', () => {
+    let core = initPut(3, 2, 0, 2, 2)
+    core = addAck(core, 'home-a', false, true)
+    core = addFailure(core, 'home-b', true)
+    assert.deepEqual(enough(core), {kind: 'quorum_unmet', required: 2, acknowledged: 1, durableRequired: 0, durableAcknowledged: 0, homeRequired: 2, homeAcknowledged: 1})
+  })
+
+  it('with PW = 0, a fallback acknowledgement counts like a home one (sloppy quorum)', () => {
+    let core = initPut(3, 3, 0, 0, 2)
+    core = addAck(core, 'home-a', false, true)
+    core = addAck(core, 'home-b', false, true)
+    core = addAck(core, 'fallback', false, false)
+    assert.deepEqual(enough(core), {kind: 'ok', acknowledged: 3})
   })
 
   it('never changes the core it is given', () => {

@@ -149,10 +149,15 @@ export function transportConformance(name: string, newWorld: (t: TestContext) =>
       const waiting = a.request(b.address, MessageType.ReplicaGet, 'waiting', requestTimeoutMs)
       await waitUntil(w, () => held.started() > 0)
       await b.close()
-      assert.equal(failure(await w.run(waiting)), 'unreachable')
-      // Nothing listens now: refused, then refused at once during the backoff.
+      const broken = await w.run(waiting)
+      assert.equal(failure(broken), 'unreachable')
+      // The handler had it: the failure must not claim that nothing was sent.
+      assert.ok(!broken.ok && broken.sent === undefined)
+      // Nothing listens now: refused, then refused at once during the backoff, sending nothing.
       assert.equal(failure(await w.run(a.request(b.address, MessageType.ReplicaGet, null, requestTimeoutMs))), 'unreachable')
-      assert.equal(failure(await w.run(a.request(b.address, MessageType.ReplicaGet, null, requestTimeoutMs))), 'unreachable')
+      const backingOff = await w.run(a.request(b.address, MessageType.ReplicaGet, null, requestTimeoutMs))
+      assert.equal(failure(backingOff), 'unreachable')
+      assert.ok(!backingOff.ok && backingOff.sent === false)
       assert.equal(a.peerState(b.address), 'down')
 
       const revived = await w.start('b', echo, {address: b.address})
@@ -172,7 +177,9 @@ export function transportConformance(name: string, newWorld: (t: TestContext) =>
       const a = await w.start('a')
       assert.equal(failure(await w.run(a.request(await w.deadAddress(), MessageType.Gossip, null, requestTimeoutMs))), 'unreachable')
       for (const address of ['nope', ':80', 'host:', 'host:99999', 'host:0x10']) {
-        assert.equal(failure(await w.run(a.request(address, MessageType.Gossip, null, requestTimeoutMs))), 'unreachable', address)
+        const result = await w.run(a.request(address, MessageType.Gossip, null, requestTimeoutMs))
+        assert.equal(failure(result), 'unreachable', address)
+        assert.ok(!result.ok && result.sent === false, address)
       }
     })
 

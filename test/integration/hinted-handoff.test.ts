@@ -1,0 +1,128 @@
+// Real node processes: failure detection (SIGKILL, SIGSTOP/SIGCONT), sloppy quorum (w=3 with a
+// home down on 4 nodes; pw=3 refused) and hinted handoff (the hint survives a restart of the
+// fallback, and reaches the home once it is back, checked by reading from the home alone).
+// Every wait polls with a bound; no duration is asserted.
+
+import assert from 'node:assert/strict'
+import {describe, it} from 'node:test'
+import {startLocalNode, waitForNodes} from '../../src/cli/local-cluster.js'
+import type {LocalCluster, LocalNode} from '../../src/cli/local-cluster.js'
+import {getJson, killNode, reloadCluster, siblingTexts, sleep, startCluster} from './harness.js'
+
+/** Bound on every wait below: far above the detector's few seconds, so only a real failure trips it. */
+const waitMsMax = 30_000
+
+interface MemberView {
+  name: string
+  reachability: string
+  hintsPending: number
+}
+
+async function members(url: string): Promise<MemberView[]> {
+  return (await getJson(url)).body.members as MemberView[]
+}
+
+/** Polls `probe` until it answers true, for at most waitMsMax; fails with `what` otherwise. */
+async function eventually(what: string, probe: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + waitMsMax
+  while (Date.now() < deadline) {
+    if (await probe().catch(() => false)) return
+    await sleep(200)
+  }
+  assert.fail(`not within ${waitMsMax} ms: ${what}`)
+}
+
+function nodeNamed(cluster: LocalCluster, name: string): LocalNode {
+  const node = cluster.nodes.find((candidate) => candidate.name === name)
+  assert.ok(node, `no node ${name}`)
+  return node
+}
+
+function apiOf(cluster: LocalCluster, node: LocalNode): string {
+  return `http://${cluster.host}:${node.port}`
+}
+
+describe('failure detection, sloppy quorum and hinted handoff with real processes', () => {
+  it('with a home killed, w=3 succeeds through a fallback and pw=3 is refused; the hint survives a restart of the fallback and reaches the home', async (t) => {
+    const c = await startCluster(4)
+    t.after(() => c.stop())
+    const cluster = await reloadCluster(c.dir)
+    const key = 'handoff-key'
+    const preflist = (await getJson(c.url(0, `/cluster/preflist/${key}`))).body.preflist as Array<{node: string; home: boolean}>
+    const homes = preflist.filter((entry) => entry.home).map((entry) => entry.node)
+    const fallbackName = preflist.find((entry) => !entry.home)?.node
+    assert.equal(homes.length, 3)
+    assert.ok(fallbackName)
+    const [coordinatorName, , downName] = homes as [string, string, string]
+    const coordinator = nodeNamed(cluster, coordinatorName)
+    const down = nodeNamed(cluster, downName)
+    const fallback = nodeNamed(cluster, fallbackName)
+    t.after(async () => {
+      for (const node of [down, fallback]) await killNode(node.pid).catch(() => undefined)
+    })
+
+    await killNode(down.pid)
+    await eventually(`${coordinatorName} sees ${downName} down`, async () => (await members(`${apiOf(cluster, coordinator)}/cluster`)).find((m) => m.name === downName)?.reachability === 'down')
+
+    const strict = await fetch(`${apiOf(cluster, coordinator)}/kv/${key}?w=3&pw=3`, {method: 'PUT', body: 'strict'})
+    assert.equal(strict.status, 503)
+    const strictBody = (await strict.json()) as {error: string; homeRequired: number; message: string}
+    assert.equal(strictBody.error, 'quorum_unmet')
+    assert.equal(strictBody.homeRequired, 3)
+    assert.match(strictBody.message, /pw=3/)
+
+    const sloppy = await fetch(`${apiOf(cluster, coordinator)}/kv/${key}?w=3&explain=true`, {method: 'PUT', body: 'while-down', headers: {accept: 'application/json'}})
+    assert.equal(sloppy.status, 200)
+    const trace = ((await sloppy.json()) as {trace: {counted: {home: number; fallback: number}; hintsWritten: Array<{node: string; target: string}>}}).trace
+    assert.deepEqual(trace.counted, {home: 2, fallback: 1})
+    assert.deepEqual(trace.hintsWritten, [{node: fallbackName, target: downName}])
+    const hintsOnFallback = async (): Promise<number> => (await members(`${apiOf(cluster, fallback)}/cluster`)).find((m) => m.name === downName)?.hintsPending ?? -1
+    assert.equal(await hintsOnFallback(), 1)
+
+    // The fallback is killed and restarted on its folder: the hint is still there.
+    await killNode(fallback.pid)
+    startLocalNode(cluster, fallback, cluster.startArgs ?? [])
+    await waitForNodes(cluster, [fallback], undefined, waitMsMax)
+    assert.equal(await hintsOnFallback(), 1)
+
+    // The home comes back; within the bound the hint is delivered and dropped.
+    startLocalNode(cluster, down, cluster.startArgs ?? [])
+    await waitForNodes(cluster, [down], undefined, waitMsMax)
+    await eventually(`the hint for ${downName} is delivered`, async () => (await hintsOnFallback()) === 0)
+    const stats = (await getJson(`${apiOf(cluster, fallback)}/stats`)).body.hints as {delivered: number; pending: number}
+    assert.equal(stats.delivered, 1)
+    assert.equal(stats.pending, 0)
+
+    // Every other node stops; the home, alone, holds the write in its own store.
+    for (const node of cluster.nodes) if (node !== down) await killNode(node.pid).catch(() => undefined)
+    const alone = await getJson(`${apiOf(cluster, down)}/kv/${key}?r=1`)
+    assert.equal(alone.status, 200, JSON.stringify(alone.body))
+    assert.deepEqual(siblingTexts(alone.body), ['while-down'])
+    const replies = (alone.body.trace as {replies: Array<{node: string; outcome: string}>}).replies
+    assert.ok(replies.some((reply) => reply.node === downName && reply.outcome === 'ok'), JSON.stringify(replies))
+  })
+
+  it('a SIGSTOPped node is marked down by the others, and up again after SIGCONT', async (t) => {
+    const c = await startCluster(3)
+    t.after(() => c.stop())
+    const cluster = await reloadCluster(c.dir)
+    const frozen = cluster.nodes[2]
+    assert.ok(frozen?.pid)
+    const pid = frozen.pid
+    t.after(() => {
+      try {
+        process.kill(pid, 'SIGCONT')
+      } catch {
+        // Already gone.
+      }
+    })
+    const seenBy = async (i: number): Promise<string | undefined> => (await members(c.url(i, '/cluster'))).find((m) => m.name === frozen.name)?.reachability
+    assert.equal(await seenBy(0), 'up')
+    process.kill(pid, 'SIGSTOP')
+    await eventually(`${frozen.name} is seen down by n1 and n2`, async () => (await seenBy(0)) === 'down' && (await seenBy(1)) === 'down')
+    const status = (await members(c.url(0, '/cluster'))).find((m) => m.name === frozen.name) as MemberView & {status: string}
+    assert.equal(status.status, 'valid', 'reachability is this node\'s view; the membership status is unchanged')
+    process.kill(pid, 'SIGCONT')
+    await eventually(`${frozen.name} is seen up again`, async () => (await seenBy(0)) === 'up' && (await seenBy(1)) === 'up')
+  })
+})
