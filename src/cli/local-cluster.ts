@@ -436,6 +436,8 @@ export interface HealthView {
   readonly clusterId: unknown
   readonly members: unknown
   readonly ringHash: unknown
+  /** The members the node's failure detector sees as down. */
+  readonly down?: unknown
 }
 
 export async function probe(cluster: LocalCluster, node: LocalNode): Promise<HealthView | undefined> {
@@ -455,6 +457,10 @@ function readinessProblem(cluster: LocalCluster, nodes: readonly LocalNode[], vi
     }
     if (view.clusterId !== clusterId) return `${node.name} is in cluster ${String(view.clusterId)}, not in this folder's cluster ${String(clusterId)}`
     if (memberCount !== undefined && Number(view.members) < memberCount) return `${node.name} knows ${String(view.members)} of ${memberCount} members`
+    // Started nodes must also reach each other (its failure detector's view, /health's `down`):
+    // right after a restart a node may still be backing off from a peer it saw die.
+    const unreached = Array.isArray(view.down) ? view.down.filter((name) => nodes.some((other) => other.name === name)) : []
+    if (unreached.length > 0) return `${node.name} does not reach ${unreached.join(', ')} yet`
     hashes.add(view.ringHash)
   }
   if (memberCount !== undefined && hashes.size > 1) return 'the nodes do not agree on the ring yet'
