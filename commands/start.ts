@@ -94,6 +94,8 @@ Restarted on the same --data, a node keeps all acknowledged data, its identity a
       }
       process.once('SIGINT', () => stop('SIGINT'))
       process.once('SIGTERM', () => stop('SIGTERM'))
+      // A node that has left the ring (dyn cluster leave) exits once its data is handed off.
+      void running.left.then(() => stop('left the cluster'))
     })
     log('stopped')
   }

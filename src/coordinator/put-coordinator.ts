@@ -19,6 +19,7 @@ import {placeKeyForRequest} from './preflist.js'
 import type {KeyPlacement} from './preflist.js'
 import {addAck, addFailure, enough, initPut} from './put-core.js'
 import type {PutCore} from './put-core.js'
+import {copyToPendingHomes} from './pending-homes.js'
 import {callReplicaPut} from './replica-client.js'
 import {writeNewVersion} from './replica.js'
 
@@ -195,6 +196,7 @@ async function coordinateHere(
   // Exactly what the client's context covered plus the version just written: never a sibling
   // the client was not shown (ARCHITECTURE "Client HTTP API").
   const context = withDot(request.context, deps.actor, local.dot)
+  copyToPendingHomes(deps, placement.partition, request.key, request.n, stored, deadlineMs - deps.clock.monotonicMs())
   return new Promise<PutOutcome>((resolve) => {
     let answered = false
     let outstanding = others.length

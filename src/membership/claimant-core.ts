@@ -136,3 +136,18 @@ function isRingShape(members: unknown, owners: unknown, partitionCount: number):
   const memberSet = new Set(members as string[])
   return owners.every((owner) => typeof owner === 'string' && memberSet.has(owner))
 }
+
+/**
+ * What a member's own row should say of it, given the ring: a joiner stays joining until the
+ * committed ring has it; a member the transition moves out is leaving; a member that was in
+ * the ring and no longer is has left (its data has moved).
+ */
+export function ownRowStatus(current: 'joining' | 'valid' | 'leaving' | 'left', state: RingState, self: string): 'joining' | 'valid' | 'leaving' | 'left' {
+  const inRing = state.members.includes(self)
+  const inNext = state.next === undefined ? inRing : state.next.members.includes(self)
+  if (current === 'left') return 'left'
+  if (inRing && !inNext) return 'leaving'
+  if (inRing) return 'valid'
+  if (current === 'joining') return 'joining'
+  return 'left'
+}

@@ -15,6 +15,7 @@ import type {Clock, Random} from '../clock.js'
 import {DynError} from '../errors.js'
 import type {ClusterSettings} from '../membership/member-table.js'
 import type {Scheduler} from '../scheduler.js'
+import {sleep} from '../scheduler.js'
 import {diskDatabase} from '../storage/backend.js'
 import type {StoreDatabase} from '../storage/backend.js'
 import {startTcpTransport} from '../transport/tcp-transport.js'
@@ -54,8 +55,16 @@ export interface RunningNode {
   readonly actor: string
   readonly apiAddress: string
   readonly rpcAddress: string
+  /**
+   * Resolves once the node has left the ring (its data handed off) and a few gossip rounds have
+   * told the others so: the shell stops it then.
+   */
+  readonly left: Promise<void>
   stop(): Promise<void>
 }
+
+/** Gossip rounds a node that has left keeps answering, so that every peer learns it left. */
+export const leftGossipRounds = 3
 
 export async function startNode(options: NodeOptions): Promise<RunningNode> {
   await mkdir(options.dataDir, {recursive: true})
@@ -123,7 +132,15 @@ async function serveHttp(options: NodeOptions, node: AssembledNode): Promise<Run
     return stopping
   }
   options.log(`serving the client API on ${apiAddress} and internode RPC on ${node.transport.address}; ${node.membership.table.members.length} member(s)`)
-  return {name: options.name, actor: node.actor, apiAddress, rpcAddress: node.transport.address, stop}
+  const scheduler = options.scheduler ?? systemScheduler
+  const left = node.left.then(async () => {
+    options.log('left the cluster: every partition has been handed off')
+    for (let round = 0; round < leftGossipRounds; round++) {
+      await sleep(scheduler, options.gossipIntervalMs)
+      await node.membership.gossipRound().catch(() => undefined)
+    }
+  })
+  return {name: options.name, actor: node.actor, apiAddress, rpcAddress: node.transport.address, left, stop}
 }
 
 function listen(server: Server, host: string, port: number): Promise<void> {

@@ -22,6 +22,10 @@ export enum MessageType {
   CoordinatePut = 22,
   CoordinateGet = 23,
   CoordinateDelete = 24,
+  /** A membership change request (stage, plan, commit, clear), answered by the claimant. */
+  ClusterChange = 30,
+  /** One page of a partition's objects, for an ownership transfer (handoff/transfer.ts). */
+  TransferPage = 31,
 }
 
 /** The types that only the transport sends; a peer may never send them as requests. */

@@ -41,6 +41,9 @@ interface SimNode {
   incarnation: number
 }
 
+/** The simulated time a ring change may take to settle (transfers included) before the run calls it stuck. */
+export const ringSettleMsMax = 120_000
+
 /** Bounds on the simulated time a start or a restart may take before the run is declared stuck. */
 export const nodeStartTimeMsMax = 60_000
 
@@ -87,9 +90,34 @@ export class SimCluster {
   static async start(seed: number, config: ClusterConfig, history: History): Promise<SimCluster> {
     const cluster = new SimCluster(seed, config, history)
     for (const node of cluster.nodes) await cluster.#boot(node, node === cluster.nodes[0] ? [] : [cluster.nodes[0]!.rpcAddress])
+    // Every join is committed by the claimant and installed once its (empty) transfers are done.
+    await cluster.settleRing(cluster.nodes.length)
     // Let gossip spread the full member table before the workload starts.
-    await cluster.time.runFor(config.gossipIntervalMs * 10)
+    await cluster.time.runFor(config.gossipIntervalMs * 3)
     return cluster
+  }
+
+  /**
+   * The ring every running node routes by, when they all agree on one with no transition
+   * running; undefined otherwise.
+   */
+  agreedRing(): {hash: string; members: readonly string[]} | undefined {
+    const running = this.nodes.map((node) => node.node).filter((node): node is AssembledNode => node !== undefined)
+    const first = running[0]
+    if (first === undefined) return undefined
+    for (const node of running) {
+      if (node.membership.table.ring?.next !== undefined || node.membership.ring.hash !== first.membership.ring.hash) return undefined
+    }
+    return {hash: first.membership.ring.hash, members: first.membership.ring.members}
+  }
+
+  /** Runs until every running node agrees on one settled ring of `memberCount` members; false if that takes longer than `ringSettleMsMax`. */
+  async settleRing(memberCount: number): Promise<boolean> {
+    for (let waitedMs = 0; waitedMs < ringSettleMsMax; waitedMs += this.#config.gossipIntervalMs) {
+      if (this.agreedRing()?.members.length === memberCount) return true
+      await this.time.runFor(this.#config.gossipIntervalMs)
+    }
+    return false
   }
 
   get config(): ClusterConfig {
