@@ -26,6 +26,7 @@ import {mergeIncoming} from '../coordinator/replica.js'
 import {replicaMessageTypes, serveReplicaRequest} from '../coordinator/replica-server.js'
 import {homesOf, planTransfers} from '../handoff/transfer-plan.js'
 import {TransferManager, transferIntervalMs} from '../handoff/transfer.js'
+import {ReleaseHandoff} from '../handoff/transfer-release.js'
 import {Claimant} from '../membership/claimant.js'
 import type {ClusterChangeRequest} from '../membership/claimant.js'
 import type {ReplicaServerDeps} from '../coordinator/replica-server.js'
@@ -106,8 +107,9 @@ export interface AssembledNode {
   readonly periodicTasks: readonly PeriodicTask[]
   /** Resolves once this node has left the ring (a leave or remove whose data has moved): its shell should stop it. */
   readonly left: Promise<void>
-  /** This node's ownership transfers. */
+  /** This node's ownership transfers: the fetches before an install and the hand-off after it. */
   readonly transfers: TransferManager
+  readonly release: ReleaseHandoff
   /** Stops the periodic tasks, waits for the member table to be persisted, closes the transport and the store. */
   stop(): Promise<void>
 }
@@ -199,7 +201,6 @@ async function assembleOnStore(
     onChange: (changed) => {
       // Persist in order, so the table on disk is never older than one persisted before it.
       persisting = persisting.then(() => store.putMeta(membersMetaName, changed)).catch((error: Error) => log(`could not persist the member table: ${error.message}`))
-      if (findMember(changed, options.name)?.status === 'left') announceLeft()
     },
     log,
   })
@@ -262,6 +263,17 @@ async function assembleOnStore(
   })
   transfers = transferManager
   cleanup.push(() => transferManager.stop())
+  const release = new ReleaseHandoff({
+    self: options.name,
+    store,
+    transport,
+    clock,
+    membership: current,
+    replicationFactor,
+    settleMs: options.requestTimeoutMs + 2 * options.gossipIntervalMs,
+    log,
+  })
+  cleanup.push(() => release.stop())
   const claimantShell = new Claimant(current, options.name, transport, (name) => view().isUp(name), (before, after, gone) => planTransfers(before, after, replicationFactor(), gone), log)
   claimant = claimantShell
 
@@ -277,7 +289,7 @@ async function assembleOnStore(
     put: (request) => timed('put', () => coordinatePut(coordinator, request)),
     get: (request) => timed('get', () => coordinateGet(coordinator, request)),
     delete: (request) => timed('delete', () => coordinateDelete(coordinator, request)),
-    cluster: () => describeCluster(current, options.name, view(), claimantShell, transferManager),
+    cluster: () => describeCluster(current, options.name, view(), claimantShell, transferManager, release),
     clusterChange: (request: ClusterChangeRequest) => claimantShell.request(request),
     joinCluster: (seed: string) => joinAnotherCluster(current, store, transport, seed, options.name),
     preflist: (key) => {
@@ -295,6 +307,15 @@ async function assembleOnStore(
     {name: 'gossip', intervalMs: options.gossipIntervalMs, run: () => current.gossipRound()},
     {name: 'claimant', intervalMs: options.gossipIntervalMs, run: () => claimantShell.tick()},
     {name: 'transfers', intervalMs: transferIntervalMs, run: () => transferManager.tick()},
+    {
+      name: 'release handoff',
+      intervalMs: transferIntervalMs,
+      run: async () => {
+        await release.tick()
+        // A node that has left exits only once it has handed off every partition it held.
+        if (findMember(current.table, options.name)?.status === 'left' && release.pendingCount === 0) announceLeft()
+      },
+    },
   ]
   if (options.commitJoin !== false) {
     periodicTasks.push({
@@ -320,7 +341,7 @@ async function assembleOnStore(
   // One round right away, so a new member is known cluster-wide without waiting a full interval.
   void current.gossipRound().catch(() => undefined)
 
-  return {name: options.name, actor, service, router, transport, membership: current, store, periodicTasks, left, transfers: transferManager, stop: stopAll}
+  return {name: options.name, actor, service, router, transport, membership: current, store, periodicTasks, left, transfers: transferManager, release, stop: stopAll}
 }
 
 /**
@@ -396,7 +417,7 @@ async function joinAnotherCluster(membership: Membership, store: Store, transpor
   return {joined: seed, members: joined.members.length, status: 'joining'}
 }
 
-function describeCluster(membership: Membership, self: string, view: ClusterView, claimant: Claimant, transfers: TransferManager): unknown {
+function describeCluster(membership: Membership, self: string, view: ClusterView, claimant: Claimant, transfers: TransferManager, release: ReleaseHandoff): unknown {
   const counts = ownershipCounts(membership.ring)
   const settings = membership.table.settings
   const {n, r, w} = effectiveQuorum({n: settings.defaultN, r: settings.defaultR, w: settings.defaultW, dw: 0}, ringMembers(membership.table).length)
@@ -423,6 +444,6 @@ function describeCluster(membership: Membership, self: string, view: ClusterView
       staged: membership.table.ring?.staged ?? [],
       transition: membership.table.ring?.next === undefined ? null : {id: membership.table.ring.next.id, members: membership.table.ring.next.members, removing: membership.table.ring.next.removing, owners: membership.table.ring.next.owners},
     },
-    transfers: transfers.snapshot(),
+    transfers: {...transfers.snapshot(), releasedPartitionsPending: release.pendingCount},
   }
 }

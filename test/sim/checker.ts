@@ -17,7 +17,7 @@
 import type {History, ReadRecord, WriteRecord} from './history.js'
 
 export interface Violation {
-  readonly check: 'lost-write' | 'dominated-sibling' | 'stale-read' | 'divergent-replicas' | 'resurrected' | 'final-read-failed'
+  readonly check: 'lost-write' | 'dominated-sibling' | 'stale-read' | 'divergent-replicas' | 'resurrected' | 'final-read-failed' | 'ring-disagreement' | 'missed-transfer' | 'membership-change-failed'
   readonly key: string
   readonly message: string
   /** When it was seen, in simulated milliseconds: the history around it is printed. */

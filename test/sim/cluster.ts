@@ -66,6 +66,8 @@ export class SimCluster {
   readonly time: SimulatedTime
   readonly network: SimulatedNetwork
   readonly nodes: SimNode[]
+  /** Nodes that left the cluster or were removed from it: they never run again. */
+  readonly departed = new Set<string>()
   readonly #seed: number
   readonly #config: ClusterConfig
   readonly #history: History
@@ -114,7 +116,7 @@ export class SimCluster {
   /** Runs until every running node agrees on one settled ring of `memberCount` members; false if that takes longer than `ringSettleMsMax`. */
   async settleRing(memberCount: number): Promise<boolean> {
     for (let waitedMs = 0; waitedMs < ringSettleMsMax; waitedMs += this.#config.gossipIntervalMs) {
-      if (this.agreedRing()?.members.length === memberCount) return true
+      if (this.agreedRing()?.members.length === memberCount && this.transfersIdle()) return true
       await this.time.runFor(this.#config.gossipIntervalMs)
     }
     return false
@@ -130,6 +132,38 @@ export class SimCluster {
 
   upNodes(): string[] {
     return this.nodes.filter((node) => node.node !== undefined).map((node) => node.name)
+  }
+
+  /** A new node (the next name) that joins through the running nodes and commits its join. */
+  async addNode(): Promise<string> {
+    const name = `n${this.nodes.length + 1}`
+    const node: SimNode = {name, rpcAddress: `${name}:7000`, database: memoryDatabase(), node: undefined, crash: crashSignal(), incarnation: 0}
+    this.nodes.push(node)
+    this.#history.note(this.time.monotonicMs(), `join ${name}`)
+    await this.#boot(node, this.nodes.filter((other) => other.node !== undefined).map((other) => other.rpcAddress))
+    return name
+  }
+
+  /**
+   * A node that has left (or is removed): stopped for good. Requests under way to it end as a
+   * connection reset would. A crashed node is only marked.
+   */
+  async depart(name: string): Promise<void> {
+    const node = this.#node(name)
+    this.departed.add(name)
+    const running = node.node
+    this.#history.note(this.time.monotonicMs(), `${name} departs`)
+    if (running === undefined) return
+    node.node = undefined
+    node.crash.fire()
+    node.crash = crashSignal()
+    await this.time.until(running.stop(), nodeStartTimeMsMax).catch(() => undefined)
+    this.network.crash(node.rpcAddress)
+  }
+
+  /** True when every running node has no transfer or hand-off left to do. */
+  transfersIdle(): boolean {
+    return this.nodes.every((node) => node.node === undefined || (node.node.release.pendingCount === 0 && node.node.transfers.snapshot().active.length === 0))
   }
 
   /** The running node, for checks that look inside (the replicas' stores). */
@@ -171,7 +205,7 @@ export class SimCluster {
   /** Starts a crashed node again, on its kept storage or (wipe) on an empty one, joining through the live nodes. */
   async restart(name: string, options: {wipe: boolean}): Promise<void> {
     const node = this.#node(name)
-    if (node.node !== undefined) return
+    if (node.node !== undefined || this.departed.has(name)) return
     if (options.wipe) {
       node.database = memoryDatabase()
       this.#history.wiped.add(name)
