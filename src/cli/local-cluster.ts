@@ -153,6 +153,10 @@ export async function waitForNodes(cluster: LocalCluster, nodes: readonly LocalN
       if (memberCount !== undefined && view.body.members !== memberCount) {
         ready = false
         lastProblem = `${nodes[i]?.name} knows ${String(view.body.members)} of ${memberCount} members`
+      } else if (memberCount !== undefined && (view.body.ringMembers !== memberCount || view.body.transition !== null)) {
+        // Each join is committed by the claimant and installed once its transfers are done.
+        ready = false
+        lastProblem = `${nodes[i]?.name}'s ring has ${String(view.body.ringMembers)} of ${memberCount} members${view.body.transition === null ? '' : ', a ring change still moving data'}`
       }
     }
     if (ready && (memberCount === undefined || hashes.size === 1)) return
@@ -196,6 +200,8 @@ export interface NodeStatus {
   readonly serving: boolean
   readonly members?: number
   readonly ringHash?: string
+  /** The node's GET /cluster: its ring, the transition under way and its transfers. */
+  readonly cluster?: Record<string, unknown>
 }
 
 export async function clusterStatus(dir: string): Promise<{nodes: NodeStatus[]; agreed: boolean}> {
@@ -208,7 +214,8 @@ export async function clusterStatus(dir: string): Promise<{nodes: NodeStatus[]; 
       const health = running ? await new DynClient(address, 2000).getJson('/health').catch(() => undefined) : undefined
       const base = {name: node.name, address, pid: running ? node.pid : undefined, running}
       if (health === undefined || !health.ok) return {...base, serving: false}
-      return {...base, serving: true, members: Number(health.body.members), ringHash: String(health.body.ringHash)}
+      const view = await new DynClient(address, 2000).getJson('/cluster').catch(() => undefined)
+      return {...base, serving: true, members: Number(health.body.members), ringHash: String(health.body.ringHash), ...(view?.ok === true ? {cluster: view.body as Record<string, unknown>} : {})}
     }),
   )
   const hashes = new Set(nodes.filter((n) => n.serving).map((n) => n.ringHash))

@@ -86,6 +86,13 @@ export class DynClient {
     return response.ok ? {ok: true, body} : apiError(response.status, body)
   }
 
+  /** POST to a JSON route with no body (the membership changes: /cluster/leave, /cluster/commit, ...). */
+  async postJson(path: string): Promise<{ok: true; body: Record<string, unknown>} | ApiError> {
+    const response = await this.fetch(path, {method: 'POST', headers: {accept: 'application/json'}})
+    const body = await jsonBody(response)
+    return response.ok ? {ok: true, body} : apiError(response.status, body)
+  }
+
   private async fetch(path: string, init: RequestInit): Promise<Response> {
     try {
       return await fetch(`${this.baseUrl}${path}`, {...init, signal: AbortSignal.timeout(this.timeoutMs)})

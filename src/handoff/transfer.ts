@@ -145,6 +145,8 @@ export class TransferManager {
         .finally(() => {
           this.active.delete(transfer.partition)
           this.running.delete(run)
+          // The next partition starts at once, not at the next round: a join moves many.
+          if (!this.stopped) void this.tick().catch(() => undefined)
         })
       this.running.add(run)
     }

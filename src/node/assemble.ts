@@ -300,7 +300,16 @@ async function assembleOnStore(
       }
     },
     stats: () => ({node: options.name, uptimeMs: clock.nowMs() - startedAtMs, writeBufferMs: options.writeBufferMs, bufferedObjects: store.bufferedCount, ...stats.snapshot()}),
-    health: () => ({ok: true, node: options.name, actor, members: current.table.members.length, ringHash: current.ring.hash}),
+    health: () => ({
+      ok: true,
+      node: options.name,
+      actor,
+      members: current.table.members.length,
+      ringHash: current.ring.hash,
+      ringMembers: current.ring.members.length,
+      status: findMember(current.table, options.name)?.status,
+      transition: current.table.ring?.next?.id ?? null,
+    }),
   }
 
   const periodicTasks: PeriodicTask[] = [

@@ -41,6 +41,8 @@ export interface NodeOptions {
   readonly gossipIntervalMs: number
   /** 0: every write goes to LevelDB at once; T > 0: non-durable writes are buffered and flushed every T ms (paper §6.1). */
   readonly writeBufferMs: number
+  /** With seeds: commit this node's join itself (default), or only stage it. */
+  readonly commitJoin?: boolean
   readonly log: (line: string) => void
   readonly clock?: Clock
   readonly random?: Random
@@ -78,6 +80,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       requestTimeoutMs: options.requestTimeoutMs,
       gossipIntervalMs: options.gossipIntervalMs,
       writeBufferMs: options.writeBufferMs,
+      commitJoin: options.commitJoin !== false,
     },
     database: await openDatabase(options.dataDir),
     startTransport: (handler) =>

@@ -58,10 +58,14 @@ export async function runMembershipChange(cluster: SimCluster, random: Random, c
   if (failure !== undefined) return {kind: config.kind, node: victim, ringBefore, expectedMembers: memberCount, failure}
   if (config.kind === 'leave') {
     // The leaver exits only after it has handed off everything; then it never runs again.
-    const leaving = cluster.assembled(victim)
-    if (leaving !== undefined) {
-      await cluster.time.until(leaving.left, ringSettleMsMax).catch(() => undefined)
+    // A crash fault may take it down meanwhile: the fault schedule restarts it, and it goes on.
+    let hasLeft = false
+    for (let waitedMs = 0; waitedMs < ringSettleMsMax && !hasLeft; waitedMs += 1000) {
+      const leaving = cluster.assembled(victim)
+      const pause = sleep(cluster.time, 1000).then(() => false)
+      hasLeft = await (leaving === undefined ? pause : Promise.race([leaving.left.then(() => true), pause]))
     }
+    if (!hasLeft) return {kind: 'leave', node: victim, ringBefore, expectedMembers: memberCount - 1, failure: `${victim} did not exit within ${ringSettleMsMax} ms of its leave`}
     await cluster.depart(victim)
   }
   return {kind: config.kind, node: victim, ringBefore, expectedMembers: memberCount - 1}
