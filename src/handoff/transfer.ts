@@ -278,9 +278,11 @@ export class TransferManager {
       if (!answer.ok) return false
       const checked = checkedPage(answer.body, partition, partitionCount, this.deps.isStoredObject)
       if (checked === undefined) throw new DynError('bad_request', `${source} answered a transfer page with something that is not one`)
-      for (const {key, object} of checked.objects) {
-        const merged = await this.deps.mergeObject(partition, key, object)
-        if (!merged.ok) this.deps.log(`transfer: ${key} not merged: ${merged.message}`)
+      // A page's keys are distinct, so their merges may run at once: the store commits them as
+      // one batch, where merging one after another paid a commit per key.
+      const merges = await Promise.all(checked.objects.map(async ({key, object}) => ({key, merged: await this.deps.mergeObject(partition, key, object)})))
+      for (const {key, merged} of merges) if (!merged.ok) this.deps.log(`transfer: ${key} not merged: ${merged.message}`)
+      for (const {object} of checked.objects) {
         record.keys += 1
         record.bytes += objectValueBytes(object)
         this.stats.keys += 1
