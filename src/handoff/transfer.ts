@@ -141,12 +141,17 @@ export class TransferManager {
       const record: ActiveTransfer = {partition: transfer.partition, startedMs: this.deps.clock.monotonicMs(), source: transfer.sources[0] ?? '', keys: 0, bytes: 0}
       this.active.set(transfer.partition, record)
       const run = this.receive(next.id, transfer, record)
-        .catch((error: Error) => this.deps.log(`transfer of partition ${transfer.partition} failed for now: ${error.message}`))
-        .finally(() => {
+        .catch((error: Error) => {
+          this.deps.log(`transfer of partition ${transfer.partition} failed for now: ${error.message}`)
+          return false
+        })
+        .then((received) => {
           this.active.delete(transfer.partition)
           this.running.delete(run)
-          // The next partition starts at once, not at the next round: a join moves many.
-          if (!this.stopped) void this.tick().catch(() => undefined)
+          // After a success the next partition starts at once, not at the next round (a join
+          // moves many); after a failure it waits for the next round, so a dead source costs
+          // one attempt per round rather than a busy loop.
+          if (received && !this.stopped) void this.tick().catch(() => undefined)
         })
       this.running.add(run)
     }
@@ -246,14 +251,14 @@ export class TransferManager {
     return transfersOfTable(table, this.deps.replicationFactor()).filter((transfer) => transfer.target === this.deps.self && !received.has(transfer.partition))
   }
 
-  /** Fetch one partition from each of its sources, then report it received. */
-  private async receive(transition: string, transfer: PlannedTransfer, record: ActiveTransfer): Promise<void> {
+  /** Fetch one partition from each of its sources, then report it received; false when a source failed. */
+  private async receive(transition: string, transfer: PlannedTransfer, record: ActiveTransfer): Promise<boolean> {
     for (const source of transfer.sources) {
       record.source = source
       const finished = await this.fetchFrom(transition, transfer.partition, source, record)
-      if (!finished) return
+      if (!finished) return false
     }
-    if (this.stopped || this.deps.membership.table.ring?.next?.id !== transition) return
+    if (this.stopped || this.deps.membership.table.ring?.next?.id !== transition) return false
     const row = findMember(this.deps.membership.table, this.deps.self)?.received
     const partitions = row?.transition === transition ? [...row.partitions] : []
     if (!partitions.includes(transfer.partition)) partitions.push(transfer.partition)
@@ -261,6 +266,7 @@ export class TransferManager {
     this.deps.membership.updateOwnRow({received: {transition, partitions}})
     this.stats.finished += 1
     this.deps.log(`received partition ${transfer.partition} from ${transfer.sources.join(', ') || 'no source (every old home removed)'}: ${record.keys} keys`)
+    return true
   }
 
   /** Pages from one source until it has no more; false when the source failed (asked again later). */
