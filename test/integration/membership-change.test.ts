@@ -188,4 +188,32 @@ describe('membership changes that move data', () => {
       assert.deepEqual(await missingWhenAlone(node.api, others, homed), [], `${node.name} alone answers every acknowledged key it is a home replica of`)
     }
   })
+
+  it('bad membership changes exit 2 with a stable code and change nothing', async (t) => {
+    const c = await startCluster(3)
+    t.after(() => c.stop())
+    const planBefore = await runDyn(['cluster', 'plan', '--node', c.api(0), '--json'])
+    assert.equal(planBefore.code, 0, planBefore.stderr)
+    const before = JSON.parse(planBefore.stdout)
+    assert.equal(before.ok, true)
+    assert.deepEqual(before.staged, [])
+    const cases: Array<{args: string[]; error: string}> = [
+      {args: ['cluster', 'remove', 'n9'], error: 'bad_parameter'},
+      {args: ['cluster', 'remove', 'not a name'], error: 'bad_parameter'},
+      {args: ['cluster', 'commit'], error: 'nothing_staged'},
+      {args: ['cluster', 'join', 'nonsense'], error: 'bad_parameter'},
+      {args: ['cluster', 'join', `${c.cluster.host}:${c.cluster.nodes[1]?.rpcPort}`], error: 'bad_parameter'},
+    ]
+    for (const {args, error} of cases) {
+      const run = await runDyn([...args, '--node', c.api(0), '--json'])
+      assert.equal(run.code, 2, `${args.join(' ')}: ${run.stdout}${run.stderr}`)
+      const body = JSON.parse(run.stdout)
+      assert.equal(body.ok, false)
+      assert.equal(body.error, error, args.join(' '))
+      assert.equal(typeof body.message, 'string')
+    }
+    const planAfter = JSON.parse((await runDyn(['cluster', 'plan', '--node', c.api(1), '--json'])).stdout)
+    assert.deepEqual(planAfter.staged, [])
+    assert.equal(planAfter.ringVersion, before.ringVersion, 'no refused change raised the ring version')
+  })
 })
