@@ -7,7 +7,7 @@
  * no timer.
  */
 
-import {DynError} from '../errors.js'
+import {DynError, errorCodes} from '../errors.js'
 import type {Ring} from '../ring/ring.js'
 import {ringFromOwners} from '../ring/ring.js'
 import {MessageType} from '../transport/message-type.js'
@@ -69,7 +69,9 @@ export class Claimant {
     if (address === undefined) throw new DynError('unreachable', `the claimant ${claimant} has no known address`)
     const answer = await this.transport.request(address, MessageType.ClusterChange, request, clusterChangeTimeoutMs)
     if (answer.ok) return answer.body
-    if (answer.error === 'remote' && answer.code !== undefined) throw new DynError(answer.code as never, answer.message)
+    // The claimant's refusal keeps its code, when it is one the edges know.
+    const code = errorCodes.find((known) => known === answer.code)
+    if (answer.error === 'remote' && code !== undefined) throw new DynError(code, answer.message)
     throw new DynError('unreachable', `the claimant ${claimant} did not answer: ${answer.message}`)
   }
 
