@@ -19,6 +19,7 @@ Restarted on the same --data, a node keeps all acknowledged data, its identity a
   static override examples = [
     {description: 'Start the first node of a new cluster', command: '<%= config.bin %> start --name n1 --port 7070 --data ./data/n1'},
     {description: 'Join it from a second node (the seed is n1\'s internode port)', command: '<%= config.bin %> start --name n2 --port 7071 --data ./data/n2 --seeds 127.0.0.1:8070'},
+    {description: 'Stage a join without committing it (review with dyn cluster plan, apply with dyn cluster commit)', command: '<%= config.bin %> start --name n4 --port 7073 --data ./data/n4 --seeds 127.0.0.1:8070 --no-commit'},
     {description: 'A cluster that resolves conflicts by last write wins, 256 partitions', command: '<%= config.bin %> start --name n1 --port 7070 --data ./data/n1 --partitions 256 --conflict lww'},
     {description: 'Mark silent peers down sooner, tolerating pauses of up to 1 s', command: '<%= config.bin %> start --name n1 --port 7070 --data ./data/n1 --heartbeat-interval 250 --acceptable-pause 1000'},
   ]
@@ -41,6 +42,7 @@ Restarted on the same --data, a node keeps all acknowledged data, its identity a
     'heartbeat-interval': Flags.integer({description: 'milliseconds between heartbeats to each peer (failure detection)', default: failureDetectorDefaults.heartbeatIntervalMs, min: 10}),
     'phi-threshold': Flags.string({description: 'phi at which a silent peer is marked down (8: one chance in 10^8 that it is only slow)', default: String(failureDetectorDefaults.phiDownThreshold)}),
     'acceptable-pause': Flags.integer({description: 'milliseconds of silence beyond the usual heartbeat interval that never mark a peer down (a GC, a slow disk)', default: failureDetectorDefaults.acceptablePauseMs, min: 0}),
+    commit: Flags.boolean({description: 'with --seeds: commit this node\'s join as soon as no other change is staged (--no-commit: only stage it, for dyn cluster plan / commit)', default: true, allowNo: true}),
     json: Flags.boolean({description: 'log as JSON lines', default: false}),
   }
 
@@ -91,6 +93,7 @@ Restarted on the same --data, a node keeps all acknowledged data, its identity a
         gossipIntervalMs: flags['gossip-interval'],
         writeBufferMs: flags['write-buffer-ms'],
         failureDetector,
+        commitJoin: flags.commit,
         log,
       })
     } catch (error) {
@@ -108,6 +111,8 @@ Restarted on the same --data, a node keeps all acknowledged data, its identity a
       }
       process.once('SIGINT', () => stop('SIGINT'))
       process.once('SIGTERM', () => stop('SIGTERM'))
+      // A node that has left the ring (dyn cluster leave) exits once its data is handed off.
+      void running.left.then(() => stop('left the cluster'))
     })
     log('stopped')
   }

@@ -25,6 +25,8 @@ export const errorCodes = [
   'object_too_large',
   'cluster_config_mismatch',
   'internal',
+  'ring_in_transition',
+  'nothing_staged',
 ] as const
 
 export type ErrorCode = (typeof errorCodes)[number]

@@ -2,6 +2,7 @@
 import * as Flags from '@oclif/core/flags'
 import {clusterStatus} from '../../src/cli/cluster-status.js'
 import type {ClusterStatus, NodeStatus} from '../../src/cli/cluster-status.js'
+import {formatTransfers, readTransfers} from '../../src/cli/transfer-status.js'
 import {DynCommand} from '../../src/cli/command-base.js'
 import {exitCodes} from '../../src/cli/exit-codes.js'
 
@@ -31,8 +32,9 @@ Exits 0 when every node of the folder serves, all agree on the ring and no other
     }
     const otherDown = status.otherMembers.filter((m) => !m.up)
     const ok = status.agreed && otherDown.length === 0
-    if (flags.json) this.printJson({ok, ...status})
-    else process.stdout.write(formatStatus(status, ok))
+    const transfers = await readTransfers(status.nodes)
+    if (flags.json) this.printJson({ok, ...status, transfers})
+    else process.stdout.write(formatStatus(status, ok) + formatTransfers(transfers))
     if (!ok) this.exit(exitCodes.unavailable)
   }
 }

@@ -8,7 +8,8 @@
  *   DELETE /kv/{key}              ?n&r&w&dw&pr&pw&explain X-Dyn-Context -> 204
  * pr and pw (0 by default) ask that many of the R answers / W acknowledgements to come from
  * home replicas: a strict quorum, where plain R and W also count fallbacks (sloppy quorum).
- *   GET    /cluster, /cluster/preflist/{key}, /stats, /health
+ *   GET    /cluster, /cluster/preflist/{key}, /cluster/plan, /stats, /health
+ *   POST   /cluster/join?seed=, /cluster/leave[?node=], /cluster/remove?node=, /cluster/commit, /cluster/clear
  *
  * With `Accept: application/json`, key requests answer in JSON with the request's trace.
  */
@@ -18,6 +19,7 @@ import type {GetOutcome} from '../coordinator/get-coordinator.js'
 import {hasLiveVersion} from '../coordinator/delete-coordinator.js'
 import {isSafeContentType} from '../coordinator/messages.js'
 import type {PutOutcome} from '../coordinator/put-coordinator.js'
+import {DynError} from '../errors.js'
 import type {ErrorCode} from '../errors.js'
 import type {StoredVersion} from '../storage/stored-object.js'
 import {encodeContext} from '../versioning/context.js'
@@ -107,6 +109,11 @@ async function route(service: KvService, request: IncomingMessage, reply: Reply)
     if (!key.ok) return refuse(request, reply, key)
     return sendJson(reply, 200, service.preflist(key.value))
   }
+  const change = clusterChangeRoutes[path]
+  if (change !== undefined) {
+    if (method !== change.method) return refuse(request, reply, {ok: false, error: 'method_not_allowed', message: `use ${change.method}`}, {allow: change.method})
+    return handleClusterChange(service, reply, change.run, query)
+  }
   const reads: Record<string, () => unknown | Promise<unknown>> = {
     '/cluster': () => service.cluster(),
     '/stats': () => service.stats(),
@@ -131,6 +138,31 @@ async function route(service: KvService, request: IncomingMessage, reply: Reply)
  */
 function describeHealth(service: KvService): unknown {
   return {...(service.health() as Record<string, unknown>), pid: process.pid, clusterId: service.settings().clusterId}
+}
+
+/** The membership changes (paper §4.9; riak-admin cluster join|leave|remove|plan|commit|clear). */
+const clusterChangeRoutes: Record<string, {method: string; run: (service: KvService, query: URLSearchParams) => Promise<unknown>}> = {
+  '/cluster/join': {method: 'POST', run: (service, query) => service.joinCluster(requiredParam(query, 'seed'))},
+  '/cluster/leave': {method: 'POST', run: (service, query) => service.clusterChange({op: 'stage', change: {kind: 'leave', node: query.get('node') ?? String((service.health() as {node: string}).node)}})},
+  '/cluster/remove': {method: 'POST', run: (service, query) => service.clusterChange({op: 'stage', change: {kind: 'remove', node: requiredParam(query, 'node')}})},
+  '/cluster/plan': {method: 'GET', run: (service) => service.clusterChange({op: 'plan'})},
+  '/cluster/commit': {method: 'POST', run: (service) => service.clusterChange({op: 'commit'})},
+  '/cluster/clear': {method: 'POST', run: (service) => service.clusterChange({op: 'clear'})},
+}
+
+function requiredParam(query: URLSearchParams, name: string): string {
+  const value = query.get(name)
+  if (value === null || value.length === 0) throw new DynError('bad_parameter', `the query parameter ${name} is required`)
+  return value
+}
+
+async function handleClusterChange(service: KvService, reply: Reply, run: (service: KvService, query: URLSearchParams) => Promise<unknown>, query: URLSearchParams): Promise<void> {
+  try {
+    sendJson(reply, 200, await run(service, query))
+  } catch (error) {
+    if (error instanceof DynError) return sendError(reply, error.code, error.message, error.details)
+    throw error
+  }
 }
 
 /** Answer an error without reading the body: the connection closes if a body is still coming. */

@@ -7,6 +7,7 @@
 import type {DeleteOutcome, DeleteRequest} from '../coordinator/delete-coordinator.js'
 import type {GetOutcome, GetRequest} from '../coordinator/get-coordinator.js'
 import type {PutOutcome, PutRequest} from '../coordinator/put-coordinator.js'
+import type {ClusterChangeRequest} from '../membership/claimant.js'
 import type {ClusterSettings} from '../membership/member-table.js'
 
 export interface KvService {
@@ -18,6 +19,10 @@ export interface KvService {
   delete(request: DeleteRequest): Promise<DeleteOutcome>
   /** JSON-ready descriptions for GET /cluster, /cluster/preflist/{key}, /stats and /health. */
   cluster(): unknown
+  /** A membership change (stage, plan, commit, clear), decided by the claimant; throws DynError. */
+  clusterChange(request: ClusterChangeRequest): Promise<unknown>
+  /** dyn cluster join SEED: this node, alone and empty, joins the seed's cluster; throws DynError. */
+  joinCluster(seed: string): Promise<unknown>
   preflist(key: string): unknown
   stats(): unknown | Promise<unknown>
   health(): unknown

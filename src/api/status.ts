@@ -20,4 +20,6 @@ export const statusOfError: Record<ErrorCode, number> = {
   overloaded: 503,
   cluster_config_mismatch: 409,
   internal: 500,
+  ring_in_transition: 409,
+  nothing_staged: 409,
 }

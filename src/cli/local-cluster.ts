@@ -438,6 +438,9 @@ export interface HealthView {
   readonly ringHash: unknown
   /** The members the node's failure detector sees as down. */
   readonly down?: unknown
+  /** Members that own partitions in its ring, and the ring change under way (null when none). */
+  readonly ringMembers?: unknown
+  readonly transition?: unknown
 }
 
 export async function probe(cluster: LocalCluster, node: LocalNode): Promise<HealthView | undefined> {
@@ -461,6 +464,10 @@ function readinessProblem(cluster: LocalCluster, nodes: readonly LocalNode[], vi
     // right after a restart a node may still be backing off from a peer it saw die.
     const unreached = Array.isArray(view.down) ? view.down.filter((name) => nodes.some((other) => other.name === name)) : []
     if (unreached.length > 0) return `${node.name} does not reach ${unreached.join(', ')} yet`
+    // Each join is committed by the claimant and installed once its transfers are done.
+    if (memberCount !== undefined && (Number(view.ringMembers) < memberCount || (view.transition !== undefined && view.transition !== null))) {
+      return `${node.name}'s ring has ${String(view.ringMembers)} of ${memberCount} members${view.transition === null || view.transition === undefined ? '' : ', a ring change still moving data'}`
+    }
     hashes.add(view.ringHash)
   }
   if (memberCount !== undefined && hashes.size > 1) return 'the nodes do not agree on the ring yet'

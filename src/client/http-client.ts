@@ -147,6 +147,13 @@ export class DynClient {
     return response.status >= 200 && response.status <= 299 ? {ok: true, body} : apiError(response.status, body)
   }
 
+  /** POST to a JSON route with no body (the membership changes: /cluster/leave, /cluster/commit, ...). */
+  async postJson(path: string): Promise<{ok: true; body: Record<string, unknown>} | ApiError> {
+    const response = await this.send('POST', path, {accept: 'application/json'})
+    const body = jsonBody(response)
+    return response.status >= 200 && response.status <= 299 ? {ok: true, body} : apiError(response.status, body)
+  }
+
   /** Send to the preferred node, then to the others in order while they cannot be connected to. */
   #nodeWarning: string | undefined
 

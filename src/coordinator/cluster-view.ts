@@ -11,6 +11,8 @@ export interface ClusterView {
   rpcAddressOf(name: string): string | undefined
   /** This node's current opinion of whether a member answers. */
   isUp(name: string): boolean
+  /** While a ring transition runs: the partition's future homes that are not homes yet (pending-homes.ts). */
+  pendingHomes?(partition: number, n: number): readonly string[]
 }
 
 export interface PreflistEntry {

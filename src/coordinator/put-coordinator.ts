@@ -22,6 +22,7 @@ import {placeKeyForRequest, reachableHomes, sloppyTargets} from './preflist.js'
 import type {KeyPlacement, RequestTarget} from './preflist.js'
 import {addAck, addFailure, enough, initPut} from './put-core.js'
 import type {PutCore} from './put-core.js'
+import {copyToPendingHomes} from './pending-homes.js'
 import {callReplicaPut} from './replica-client.js'
 import {mergeIncoming, writeNewVersion} from './replica.js'
 import type {StoredObject} from '../storage/stored-object.js'
@@ -248,6 +249,7 @@ async function coordinateHere(
   // Exactly what the client's context covered plus the version just written: never a sibling
   // the client was not shown (ARCHITECTURE "Client HTTP API").
   const context = withDot(request.context, deps.actor, local.dot)
+  copyToPendingHomes(deps, placement.partition, request.key, request.n, stored, deadlineMs - deps.clock.monotonicMs())
   return new Promise<PutOutcome>((resolve) => {
     let answered = false
     let outstanding = others.length

@@ -13,7 +13,9 @@
  */
 
 import type {Ring} from '../ring/ring.js'
-import {buildRing, isValidPartitionCount} from '../ring/ring.js'
+import {buildRing, isValidPartitionCount, ringFromOwners} from '../ring/ring.js'
+import type {RingState} from './claimant-core.js'
+import {initialRingState, isValidRingState, mergeRingStates} from './claimant-core.js'
 
 /** What a member's name may be: it names the node in logs, paths and version-vector actors. */
 export const memberNamePattern = /^[A-Za-z0-9_.-]{1,64}$/
@@ -34,6 +36,10 @@ export interface Member {
   readonly apiAddress: string
   readonly status: MemberStatus
   readonly incarnation: number
+  /** The ring transition (its id) this member has seen: transfers start once every member has. */
+  readonly seenTransition?: string
+  /** The partitions this member has received in full for the transition `transition`. */
+  readonly received?: {readonly transition: string; readonly partitions: readonly number[]}
 }
 
 export type ConflictPolicy = 'siblings' | 'lww'
@@ -52,10 +58,12 @@ export interface MemberTable {
   readonly settings: ClusterSettings
   /** Sorted by name. */
   readonly members: readonly Member[]
+  /** The claimant's ring (absent only in tables written before there was one). */
+  readonly ring?: RingState
 }
 
 export function newMemberTable(settings: ClusterSettings, self: Member): MemberTable {
-  return {settings, members: [self]}
+  return {settings, members: [self], ring: initialRingState(settings.partitionCount, self.name)}
 }
 
 function preferredRow(a: Member, b: Member): Member {
@@ -78,7 +86,8 @@ export function mergeTables(local: MemberTable, remote: MemberTable): MemberTabl
     byName.set(member.name, mine === undefined ? member : preferredRow(mine, member))
   }
   const members = [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-  return {settings: local.settings, members}
+  const ring = mergeRingStates(local.ring, remote.ring)
+  return ring === undefined ? {settings: local.settings, members} : {settings: local.settings, members, ring}
 }
 
 /** Replace (or add) one member's row: used by a node for its own row. */
@@ -86,25 +95,40 @@ export function withMember(table: MemberTable, member: Member): MemberTable {
   const members = table.members.filter((m) => m.name !== member.name)
   members.push(member)
   members.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-  return {settings: table.settings, members}
+  return {...table, members}
+}
+
+/** The table with another ring state (the claimant's decision). */
+export function withRing(table: MemberTable, ring: RingState): MemberTable {
+  return {...table, ring}
 }
 
 export function findMember(table: MemberTable, name: string): Member | undefined {
   return table.members.find((m) => m.name === name)
 }
 
-/** Members that own partitions. */
+/** Members of the committed ring. */
 export function ringMembers(table: MemberTable): string[] {
+  if (table.ring !== undefined) return [...table.ring.members]
   return table.members.filter((m) => m.status === 'valid' || m.status === 'leaving').map((m) => m.name)
 }
 
+/** The committed ring: the claimant's, or (a table from before there was one) the claim of its members. */
 export function ringOf(table: MemberTable): Ring {
+  if (table.ring !== undefined) return ringFromOwners(table.settings.partitionCount, table.ring.members, table.ring.owners)
   return buildRing(table.settings.partitionCount, ringMembers(table))
+}
+
+/** The ring being moved to, while a transition runs. */
+export function nextRingOf(table: MemberTable): Ring | undefined {
+  const next = table.ring?.next
+  return next === undefined ? undefined : ringFromOwners(table.settings.partitionCount, next.members, next.owners)
 }
 
 /** Whether two tables change nothing for each other: lets gossip skip needless work. */
 export function sameTable(a: MemberTable, b: MemberTable): boolean {
   if (a.members.length !== b.members.length) return false
+  if (JSON.stringify(a.ring) !== JSON.stringify(b.ring)) return false
   return a.members.every((m, i) => {
     const o = b.members[i]
     return (
@@ -113,7 +137,9 @@ export function sameTable(a: MemberTable, b: MemberTable): boolean {
       o.incarnation === m.incarnation &&
       o.status === m.status &&
       o.rpcAddress === m.rpcAddress &&
-      o.apiAddress === m.apiAddress
+      o.apiAddress === m.apiAddress &&
+      o.seenTransition === m.seenTransition &&
+      JSON.stringify(o.received) === JSON.stringify(m.received)
     )
   })
 }
@@ -137,6 +163,7 @@ export function isValidMemberTable(x: unknown): x is MemberTable {
   if (s.conflictPolicy !== 'siblings' && s.conflictPolicy !== 'lww') return false
   if (typeof s.clusterId !== 'string' || !/^[0-9a-f]{16}$/.test(s.clusterId)) return false
   if (!Array.isArray(t.members) || t.members.length > membersMax) return false
+  if (t.ring !== undefined && !isValidRingState(t.ring, s.partitionCount)) return false
   const names = new Set(t.members.map((m: unknown) => (m as {name?: unknown} | null)?.name))
   if (names.size !== t.members.length) return false
   return t.members.every((m: unknown) => {
@@ -151,9 +178,19 @@ export function isValidMemberTable(x: unknown): x is MemberTable {
       Object.hasOwn(statusRank, r.status) &&
       Number.isSafeInteger(r.incarnation) &&
       (r.incarnation as number) >= 0 &&
-      (r.incarnation as number) <= incarnationMax
+      (r.incarnation as number) <= incarnationMax &&
+      (r.seenTransition === undefined || typeof r.seenTransition === 'string') &&
+      (r.received === undefined || isValidReceived(r.received))
     )
   })
+}
+
+function isValidReceived(x: unknown): boolean {
+  const r = x as {transition?: unknown; partitions?: unknown} | null
+  return (
+    typeof r === 'object' && r !== null && typeof r.transition === 'string' && Array.isArray(r.partitions) &&
+    r.partitions.length <= 65_536 && r.partitions.every((p) => Number.isInteger(p) && (p as number) >= 0)
+  )
 }
 
 /** Incarnations stay far below 2^53, so that raising one by one always makes it larger. */

@@ -13,7 +13,9 @@ import type {Ring} from '../ring/ring.js'
 import {MessageType} from '../transport/message-type.js'
 import type {Transport} from '../transport/transport.js'
 import type {ClusterSettings, Member, MemberTable} from './member-table.js'
-import {findMember, incarnationMax, isValidMemberTable, membersMax, mergeTables, ringOf, sameTable, settingsMismatch, withMember} from './member-table.js'
+import {findMember, incarnationMax, isValidMemberTable, membersMax, mergeTables, ringOf, sameTable, settingsMismatch, withMember, withRing} from './member-table.js'
+import type {RingState} from './claimant-core.js'
+import {ownRowStatus} from './claimant-core.js'
 
 export interface JoinBody {
   readonly member: Member
@@ -91,6 +93,26 @@ export class Membership {
     this.replace(withMember(this.currentTable, member))
   }
 
+  /** Change fields of this node's own row, raising its incarnation so that gossip prefers it. */
+  updateOwnRow(patch: Partial<Pick<Member, 'status' | 'seenTransition' | 'received'>>): void {
+    const mine = findMember(this.currentTable, this.selfName)
+    if (mine === undefined) return
+    this.replace(withMember(this.currentTable, {...mine, ...patch, incarnation: mine.incarnation + 1}))
+  }
+
+  /** The claimant's decision: a newer ring state. */
+  replaceRing(ring: RingState): void {
+    this.replace(withRing(this.currentTable, ring))
+  }
+
+  /**
+   * Take another cluster's table in place of this node's own (dyn cluster join): the caller has
+   * checked that this node is alone and empty, so nothing of its own cluster is lost.
+   */
+  adopt(table: MemberTable): void {
+    this.replace(table)
+  }
+
   private replace(table: MemberTable): void {
     const before = this.currentRing.hash
     // Compute the ring first: a table it cannot be built from must not replace the current one.
@@ -99,6 +121,23 @@ export class Membership {
     this.currentRing = ring
     if (this.currentRing.hash !== before) this.events.log(`ring changed: ${this.currentRing.members.length} owners, hash ${this.currentRing.hash}`)
     this.events.onChange(this.currentTable, this.currentRing)
+    this.reconcileOwnRow()
+  }
+
+  /**
+   * Keep this node's own row true to the ring: joining until the ring includes it, leaving while
+   * a transition moves its data away, left once the ring no longer has it; and the transition it
+   * has seen, which lets transfers start once every member routes writes to the new homes too.
+   */
+  private reconcileOwnRow(): void {
+    const mine = findMember(this.currentTable, this.selfName)
+    const ringState = this.currentTable.ring
+    if (mine === undefined || ringState === undefined) return
+    const status = ownRowStatus(mine.status, ringState, this.selfName)
+    const seen = ringState.next?.id ?? mine.seenTransition
+    if (status === mine.status && seen === mine.seenTransition) return
+    if (status !== mine.status) this.events.log(`status ${mine.status} -> ${status}`)
+    this.updateOwnRow({status, ...(seen === undefined ? {} : {seenTransition: seen})})
   }
 
   /**

@@ -22,12 +22,19 @@ import {placeKey} from '../coordinator/preflist.js'
 import {coordinatePut} from '../coordinator/put-coordinator.js'
 import {objectBytesMaxDefault, siblingsPerKeyMaxDefault} from '../coordinator/replica.js'
 import type {ReplicaPolicy} from '../coordinator/replica.js'
+import {isStoredObject} from '../coordinator/messages.js'
+import {mergeIncoming} from '../coordinator/replica.js'
 import {replicaMessageTypes, serveReplicaRequest} from '../coordinator/replica-server.js'
+import {homesOf, planTransfers} from '../handoff/transfer-plan.js'
+import {TransferManager, transferIntervalMs} from '../handoff/transfer.js'
+import {ReleaseHandoff} from '../handoff/transfer-release.js'
+import {Claimant} from '../membership/claimant.js'
+import type {ClusterChangeRequest} from '../membership/claimant.js'
 import type {ReplicaServerDeps} from '../coordinator/replica-server.js'
 import {DynError} from '../errors.js'
 import type {ClusterSettings, Member, MemberTable} from '../membership/member-table.js'
-import {findMember, newMemberTable, ringMembers, settingsMismatch} from '../membership/member-table.js'
-import {Membership} from '../membership/membership.js'
+import {findMember, isValidMemberTable, newMemberTable, nextRingOf, ringMembers, settingsMismatch} from '../membership/member-table.js'
+import {joinRequestTimeoutMs, Membership} from '../membership/membership.js'
 import {FailureDetector, failureDetectorDefaults} from '../membership/failure-detector.js'
 import type {FailureDetectorConfig, Reachability} from '../membership/failure-detector.js'
 import {Heartbeats, observedTransport} from '../membership/heartbeats.js'
@@ -68,6 +75,11 @@ export interface NodeSettings {
   readonly handoffIntervalMs?: number
   /** Bounds on the hints this node keeps (hints.ts); the defaults when absent. */
   readonly hintLimits?: HintLimits
+  /**
+   * A node that joins through seeds commits its own join once no other change is staged and no
+   * transition runs (false: it only stages it, for dyn cluster plan / commit). Default true.
+   */
+  readonly commitJoin?: boolean
 }
 
 /** The parts a node is built from. */
@@ -111,6 +123,11 @@ export interface AssembledNode {
   readonly periodicTasks: readonly PeriodicTask[]
   /** Counts a client API request by route for /stats (the HTTP server calls it; a simulation need not). */
   countHttpRequest(route: ApiRoute): void
+  /** Resolves once this node has left the ring (a leave or remove whose data has moved): its shell should stop it. */
+  readonly left: Promise<void>
+  /** This node's ownership transfers: the fetches before an install and the hand-off after it. */
+  readonly transfers: TransferManager
+  readonly release: ReleaseHandoff
   /** Stops the periodic tasks, waits for the member table to be persisted, closes the transport and the store. */
   stop(): Promise<void>
 }
@@ -157,6 +174,8 @@ async function assembleOnStore(
   let membership: Membership | undefined
   let replicaDeps: ReplicaServerDeps | undefined
   let heartbeats: Heartbeats | undefined
+  let claimant: Claimant | undefined
+  let transfers: TransferManager | undefined
   const stats = new NodeStats({monitorEventLoop: parts.monitorEventLoop === true, monotonicMs: () => clock.monotonicMs(), scheduler})
   cleanup.push(async () => stats.stop())
   const hints = await HintStore.open(store, options.hintLimits ?? hintLimitsDefault)
@@ -165,8 +184,10 @@ async function assembleOnStore(
   if (hints.pendingTotal > 0) log(`${hints.pendingTotal} hint(s) kept from before the restart`)
 
   const router: RequestHandler = async (type, body) => {
-    if (membership === undefined || replicaDeps === undefined || heartbeats === undefined) throw new DynError('overloaded', `${options.name} is still starting`)
-    return routeRpc(type, body, membership, replicaDeps, heartbeats)
+    if (membership === undefined || replicaDeps === undefined || heartbeats === undefined || claimant === undefined || transfers === undefined) {
+      throw new DynError('overloaded', `${options.name} is still starting`)
+    }
+    return routeRpc(type, body, {membership, replicaDeps, heartbeats, claimant, transfers})
   }
   const rawTransport = await parts.startTransport(router)
   cleanup.push(() => rawTransport.close())
@@ -179,7 +200,9 @@ async function assembleOnStore(
     name: options.name,
     rpcAddress: transport.address,
     apiAddress: options.apiAddress,
-    status: 'valid',
+    // A node that joins through a seed owns nothing until a commit gives it partitions and its
+    // transfers are done; the claimant makes it valid then.
+    status: options.seeds.length > 0 ? 'joining' : 'valid',
     incarnation: identity.incarnation,
   }
   const table = await initialTable(options, store, transport, announced, random, scheduler, log)
@@ -187,9 +210,9 @@ async function assembleOnStore(
   // our row must outrank it, or peers would keep routing to the old address.
   const remembered = findMember(table, options.name)
   const self: Member =
-    remembered !== undefined && remembered.incarnation >= announced.incarnation
-      ? {...announced, incarnation: remembered.incarnation + 1}
-      : announced
+    remembered === undefined
+      ? announced
+      : {...remembered, rpcAddress: announced.rpcAddress, apiAddress: announced.apiAddress, incarnation: Math.max(remembered.incarnation + 1, announced.incarnation)}
   // The conflict policy is the cluster's, whatever this node was started with.
   const policy: ReplicaPolicy = {
     conflictPolicy: table.settings.conflictPolicy,
@@ -199,6 +222,10 @@ async function assembleOnStore(
   }
   let persisting: Promise<void> = Promise.resolve()
   cleanup.push(() => persisting)
+  let announceLeft: () => void = () => undefined
+  const left = new Promise<void>((resolve) => {
+    announceLeft = resolve
+  })
   membership = new Membership(table, options.name, transport, random, {
     onChange: (changed) => {
       // Persist in order, so the table on disk is never older than one persisted before it.
@@ -221,6 +248,12 @@ async function assembleOnStore(
     ring: current.ring,
     rpcAddressOf: (name) => findMember(current.table, name)?.rpcAddress,
     isUp: (name) => reachabilityOf(name) !== 'down',
+    pendingHomes: (partition, n) => {
+      const next = nextRingOf(current.table)
+      if (next === undefined) return []
+      const now = homesOf(current.ring, partition, n)
+      return homesOf(next, partition, n).filter((node) => !now.includes(node))
+    },
   })
   const coordinator: CoordinatorDeps = {
     self: options.name,
@@ -265,6 +298,38 @@ async function assembleOnStore(
     },
   })
 
+  const replicationFactor = (): number => current.table.settings.defaultN
+  const transferManager = new TransferManager({
+    self: options.name,
+    store,
+    transport,
+    clock,
+    membership: current,
+    replicationFactor,
+    requestTimeoutMs: options.requestTimeoutMs,
+    mergeObject: async (partition, key, object) => {
+      const merged = await mergeIncoming(store, policy, partition, key, object, false)
+      return merged.ok ? {ok: true} : {ok: false, message: merged.message}
+    },
+    isStoredObject,
+    log,
+  })
+  transfers = transferManager
+  cleanup.push(() => transferManager.stop())
+  const release = new ReleaseHandoff({
+    self: options.name,
+    store,
+    transport,
+    clock,
+    membership: current,
+    replicationFactor,
+    settleMs: options.requestTimeoutMs + 2 * options.gossipIntervalMs,
+    log,
+  })
+  cleanup.push(() => release.stop())
+  const claimantShell = new Claimant(current, options.name, transport, (name) => view().isUp(name), (before, after, gone) => planTransfers(before, after, replicationFactor(), gone), log)
+  claimant = claimantShell
+
   const timed = async <T extends {ok: boolean; error?: string}>(operation: Operation, run: () => Promise<T>): Promise<T> => {
     const beganMs = clock.monotonicMs()
     const outcome = await run()
@@ -277,7 +342,9 @@ async function assembleOnStore(
     put: (request) => timed('put', () => coordinatePut(coordinator, request)),
     get: (request) => timed('get', () => coordinateGet(coordinator, request)),
     delete: (request) => timed('delete', () => coordinateDelete(coordinator, request)),
-    cluster: () => describeCluster(current, options.name, reachabilityOf, hints),
+    cluster: () => describeCluster(current, options.name, reachabilityOf, hints, claimantShell, transferManager, release),
+    clusterChange: (request: ClusterChangeRequest) => claimantShell.request(request),
+    joinCluster: (seed: string) => joinAnotherCluster(current, store, transport, seed, options.name),
     preflist: (key) => {
       const placement = placeKey(view(), key, current.table.settings.defaultN)
       return {
@@ -302,6 +369,9 @@ async function assembleOnStore(
       ringHash: current.ring.hash,
       // The members this node's failure detector sees as down (left members aside).
       down: current.table.members.filter((member) => member.status !== 'left' && reachabilityOf(member.name) === 'down').map((member) => member.name),
+      ringMembers: current.ring.members.length,
+      status: findMember(current.table, options.name)?.status,
+      transition: current.table.ring?.next?.id ?? null,
     }),
   }
 
@@ -310,7 +380,32 @@ async function assembleOnStore(
     {name: 'gossip', intervalMs: options.gossipIntervalMs, run: () => current.gossipRound()},
     {name: 'heartbeat', intervalMs: detector.config.heartbeatIntervalMs, run: () => beats.round()},
     {name: 'hinted handoff', intervalMs: options.handoffIntervalMs ?? handoffIntervalMsDefault, run: () => handoff.round()},
+    {name: 'claimant', intervalMs: options.gossipIntervalMs, run: () => claimantShell.tick()},
+    {name: 'transfers', intervalMs: transferIntervalMs, run: () => transferManager.tick()},
+    {
+      name: 'release handoff',
+      intervalMs: transferIntervalMs,
+      run: async () => {
+        await release.tick()
+        // A node that has left exits only once it has handed off every partition it held.
+        if (findMember(current.table, options.name)?.status === 'left' && release.pendingCount === 0) announceLeft()
+      },
+    },
   ]
+  if (options.commitJoin !== false) {
+    periodicTasks.push({
+      name: 'join commit',
+      intervalMs: options.gossipIntervalMs,
+      run: async () => {
+        if (findMember(current.table, options.name)?.status !== 'joining') return
+        // Refused while another transition runs or other changes are staged: asked again next round.
+        await claimantShell.request({op: 'commit', joinsOnly: true}).then(
+          () => log('committed this node\'s join'),
+          () => undefined,
+        )
+      },
+    })
+  }
   if (options.writeBufferMs > 0) periodicTasks.push({name: 'write buffer flush', intervalMs: options.writeBufferMs, run: () => store.flush()})
   for (const task of periodicTasks) {
     const timer = scheduler.every(task.intervalMs, () => {
@@ -331,6 +426,9 @@ async function assembleOnStore(
     store,
     periodicTasks,
     countHttpRequest: (route) => stats.countHttpRequest(route),
+    left,
+    transfers: transferManager,
+    release,
     stop: stopAll,
   }
 }
@@ -369,11 +467,25 @@ async function initialTable(
 }
 
 /** The RPC router: replica requests to the replica server, membership ones to membership. */
-async function routeRpc(type: number, body: unknown, membership: Membership, replicaDeps: ReplicaServerDeps, heartbeats: Heartbeats): Promise<unknown> {
+/** What the RPC router hands each kind of internode request to. */
+interface RpcServers {
+  readonly membership: Membership
+  readonly replicaDeps: ReplicaServerDeps
+  readonly heartbeats: Heartbeats
+  readonly claimant: Claimant
+  readonly transfers: TransferManager
+}
+
+async function routeRpc(type: number, body: unknown, servers: RpcServers): Promise<unknown> {
+  const {membership, replicaDeps, heartbeats, claimant, transfers} = servers
   if (replicaMessageTypes.has(type)) return serveReplicaRequest(replicaDeps, type, body)
   switch (type) {
     case MessageType.Ping:
       return heartbeats.handlePing(body)
+    case MessageType.ClusterChange:
+      return claimant.handle(body)
+    case MessageType.TransferPage:
+      return transfers.serve(body)
     case MessageType.Join:
       return membership.handleJoin(body)
     case MessageType.Gossip:
@@ -383,7 +495,38 @@ async function routeRpc(type: number, body: unknown, membership: Membership, rep
   }
 }
 
-function describeCluster(membership: Membership, self: string, reachabilityOf: (name: string) => Reachability, hints: HintStore): unknown {
+/**
+ * dyn cluster join SEED: a node that runs alone, holding no data, joins the seed's cluster as
+ * joining (a commit gives it partitions). Anything else is refused and changes nothing: a node
+ * with data or peers of its own would lose them.
+ */
+async function joinAnotherCluster(membership: Membership, store: Store, transport: Transport, seed: string, self: string): Promise<unknown> {
+  if (!/^[^\s:]+:\d{1,5}$/.test(seed)) throw new DynError('bad_parameter', `the seed must be an internode address host:rpc-port, not ${JSON.stringify(seed)}`)
+  const table = membership.table
+  if (table.members.some((member) => member.name !== self && member.status !== 'left')) {
+    throw new DynError('bad_parameter', `${self} is already in a cluster of ${table.members.length} members; only a node running alone can join another cluster`)
+  }
+  if (!(await store.isObjectFree())) throw new DynError('bad_parameter', `${self} holds data of its own; start it on an empty --data folder to join another cluster`)
+  const mine = findMember(table, self)
+  if (mine === undefined) throw new DynError('internal', `${self} has no row of its own`)
+  const member: Member = {name: self, rpcAddress: mine.rpcAddress, apiAddress: mine.apiAddress, status: 'joining', incarnation: mine.incarnation + 1}
+  const answer = await transport.request(seed, MessageType.Join, {member, requestedSettings: {}}, joinRequestTimeoutMs)
+  if (!answer.ok) throw new DynError(answer.code === 'bad_parameter' || answer.code === 'cluster_config_mismatch' ? answer.code : 'unreachable', `the seed ${seed} refused or did not answer the join: ${answer.message}`)
+  const joined = (answer.body as {table?: unknown} | null)?.table
+  if (!isValidMemberTable(joined)) throw new DynError('unreachable', `the seed ${seed} answered the join with something that is not a member table`)
+  membership.adopt(joined)
+  return {joined: seed, members: joined.members.length, status: 'joining'}
+}
+
+function describeCluster(
+  membership: Membership,
+  self: string,
+  reachabilityOf: (name: string) => Reachability,
+  hints: HintStore,
+  claimant: Claimant,
+  transfers: TransferManager,
+  release: ReleaseHandoff,
+): unknown {
   const counts = ownershipCounts(membership.ring)
   const settings = membership.table.settings
   const {n, r, w} = effectiveQuorum({n: settings.defaultN, r: settings.defaultR, w: settings.defaultW, dw: 0}, ringMembers(membership.table).length)
@@ -408,5 +551,12 @@ function describeCluster(membership: Membership, self: string, reachabilityOf: (
       partitions: counts.get(member.name) ?? 0,
     })),
     owners: membership.ring.owners,
+    ring: {
+      version: membership.table.ring?.version,
+      claimant: claimant.claimant(),
+      staged: membership.table.ring?.staged ?? [],
+      transition: membership.table.ring?.next === undefined ? null : {id: membership.table.ring.next.id, members: membership.table.ring.next.members, removing: membership.table.ring.next.removing, owners: membership.table.ring.next.owners},
+    },
+    transfers: {...transfers.snapshot(), releasedPartitionsPending: release.pendingCount},
   }
 }

@@ -14,6 +14,7 @@ import {createApiHandler} from '../api/handler.js'
 import type {Clock, Random} from '../clock.js'
 import {DynError} from '../errors.js'
 import type {Scheduler} from '../scheduler.js'
+import {sleep} from '../scheduler.js'
 import {diskDatabase} from '../storage/backend.js'
 import type {StoreDatabase} from '../storage/backend.js'
 import {startTcpTransport} from '../transport/tcp-transport.js'
@@ -30,6 +31,8 @@ export interface NodeOptions extends Omit<NodeSettings, 'apiAddress'> {
   /** Internode RPC port. */
   readonly rpcPort: number
   readonly dataDir: string
+  /** With seeds: commit this node's join itself (default), or only stage it. */
+  readonly commitJoin?: boolean
   readonly log: (line: string) => void
   readonly clock?: Clock
   readonly random?: Random
@@ -44,8 +47,16 @@ export interface RunningNode {
   readonly actor: string
   readonly apiAddress: string
   readonly rpcAddress: string
+  /**
+   * Resolves once the node has left the ring (its data handed off) and a few gossip rounds have
+   * told the others so: the shell stops it then.
+   */
+  readonly left: Promise<void>
   stop(): Promise<void>
 }
+
+/** Gossip rounds a node that has left keeps answering, so that every peer learns it left. */
+export const leftGossipRounds = 3
 
 export async function startNode(options: NodeOptions): Promise<RunningNode> {
   await mkdir(options.dataDir, {recursive: true})
@@ -60,6 +71,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       gossipIntervalMs: options.gossipIntervalMs,
       writeBufferMs: options.writeBufferMs,
       ...(options.failureDetector === undefined ? {} : {failureDetector: options.failureDetector}),
+      commitJoin: options.commitJoin !== false,
     },
     database: await openDatabase(options.dataDir),
     storeBytes: cachedFolderBytes(options.dataDir, options.clock ?? systemClock),
@@ -115,7 +127,15 @@ async function serveHttp(options: NodeOptions, node: AssembledNode): Promise<Run
     return stopping
   }
   options.log(`serving the client API on ${apiAddress} and internode RPC on ${node.transport.address}; ${node.membership.table.members.length} member(s)`)
-  return {name: options.name, actor: node.actor, apiAddress, rpcAddress: node.transport.address, stop}
+  const scheduler = options.scheduler ?? systemScheduler
+  const left = node.left.then(async () => {
+    options.log('left the cluster: every partition has been handed off')
+    for (let round = 0; round < leftGossipRounds; round++) {
+      await sleep(scheduler, options.gossipIntervalMs)
+      await node.membership.gossipRound().catch(() => undefined)
+    }
+  })
+  return {name: options.name, actor: node.actor, apiAddress, rpcAddress: node.transport.address, left, stop}
 }
 
 function listen(server: Server, host: string, port: number): Promise<void> {

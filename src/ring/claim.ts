@@ -179,3 +179,77 @@ function claimOwnerIndexes(partitionCount: number, keys: readonly NodeScoreKey[]
   assert(unplaced === 0, 'claim left a partition without an owner')
   return owner
 }
+
+/**
+ * The owners after a membership change, computed from the owners before it (Riak's claimant
+ * claims from the current ring, not from scratch). `members` is the member set after the change.
+ *
+ * The rules, each chosen so that a change only moves what it must:
+ *  - a partition whose owner is no longer a member is orphaned and must move;
+ *  - quotas are ⌊Q/S⌋, and the Q mod S larger ones go to the members that own the most today
+ *    (then those that still own any, then name order), so no member that already fits is made
+ *    to take or give a partition only to reshape the quotas;
+ *  - a member over its quota releases the partitions it scores lowest (the rendezvous score of
+ *    `claimOwners`), and the orphaned and released partitions are dealt, best score first, to
+ *    members under quota.
+ * So on a join only the joiners receive, and every partition they receive comes from a member
+ * over its new quota; on a leave or remove only the leaver's partitions move. A member that the
+ * change does not concern never hands a partition to another such member.
+ */
+export function claimOwnersFrom(partitionCount: number, currentOwners: readonly string[], members: readonly string[]): string[] {
+  assert(isValidPartitionCount(partitionCount), `invalid partition count ${partitionCount}`)
+  assert(currentOwners.length === partitionCount, 'the current owners must name every partition')
+  assert(members.length > 0, 'a ring needs at least one member')
+  const names = [...members].sort(compareNames)
+  for (let index = 1; index < names.length; index++) {
+    assert(names[index - 1] !== names[index], `duplicate member ${String(names[index])}`)
+  }
+  const indexOf = new Map(names.map((name, index) => [name, index]))
+  const keys = names.map(nodeScoreKey)
+  const score = (partition: number, node: number): number => pairScore(keys[node] as NodeScoreKey, partition)
+  const nodeCount = names.length
+
+  const owner = Int32Array.from(currentOwners, (name) => indexOf.get(name) ?? -1)
+  const owned = new Int32Array(nodeCount)
+  for (const node of owner) if (node >= 0) owned[node] = (owned[node] as number) + 1
+
+  const quotaFloor = Math.floor(partitionCount / nodeCount)
+  const largerQuotaCount = partitionCount % nodeCount
+  const byOwned = Array.from({length: nodeCount}, (_, node) => node).sort((a, b) => (owned[b] as number) - (owned[a] as number) || a - b)
+  const quota = new Int32Array(nodeCount).fill(quotaFloor)
+  for (let rank = 0; rank < largerQuotaCount; rank++) quota[byOwned[rank] as number] = quotaFloor + 1
+
+  const free: number[] = []
+  for (let partition = 0; partition < partitionCount; partition++) if ((owner[partition] as number) < 0) free.push(partition)
+  for (let node = 0; node < nodeCount; node++) {
+    const excess = (owned[node] as number) - (quota[node] as number)
+    if (excess <= 0) continue
+    const mine: number[] = []
+    for (let partition = 0; partition < partitionCount; partition++) if (owner[partition] === node) mine.push(partition)
+    mine.sort((a, b) => score(a, node) - score(b, node) || a - b)
+    for (const partition of mine.slice(0, excess)) {
+      owner[partition] = -1
+      free.push(partition)
+    }
+    owned[node] = quota[node] as number
+  }
+
+  // Deal the free partitions, best (partition, node) score first, to members under quota.
+  const pairs: Array<{partition: number; node: number; score: number}> = []
+  for (const partition of free) {
+    for (let node = 0; node < nodeCount; node++) {
+      if ((owned[node] as number) < (quota[node] as number)) pairs.push({partition, node, score: score(partition, node)})
+    }
+  }
+  pairs.sort((a, b) => b.score - a.score || a.node - b.node || a.partition - b.partition)
+  let unplaced = free.length
+  for (const pair of pairs) {
+    if (unplaced === 0) break
+    if (owner[pair.partition] !== -1 || (owned[pair.node] as number) >= (quota[pair.node] as number)) continue
+    owner[pair.partition] = pair.node
+    owned[pair.node] = (owned[pair.node] as number) + 1
+    unplaced--
+  }
+  assert(unplaced === 0, 'claim left a partition without an owner')
+  return Array.from(owner, (index) => names[index] as string)
+}

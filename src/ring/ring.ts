@@ -13,7 +13,7 @@ import {assert} from '../errors.js'
 import {claimOwners, compareNames} from './claim.js'
 import {isValidPartitionCount, partitionOfKey} from './partition.js'
 
-export {claimOwners, compareNames} from './claim.js'
+export {claimOwners, claimOwnersFrom, compareNames} from './claim.js'
 export {
   isValidPartitionCount,
   partitionBits,
@@ -52,6 +52,21 @@ export function buildRing(partitionCount: number, members: readonly string[]): R
     owners,
     hash: ringHash(partitionCount, sortedMembers, owners),
   })
+}
+
+/**
+ * A ring with given owners: what the claimant decided (claimOwnersFrom) and gossip carries. Every
+ * owner must be a member; members may own nothing (S > Q).
+ */
+export function ringFromOwners(partitionCount: number, members: readonly string[], owners: readonly string[]): Ring {
+  assert(isValidPartitionCount(partitionCount), `invalid partition count ${partitionCount}`)
+  assert(owners.length === partitionCount, `a ring of ${partitionCount} partitions needs as many owners`)
+  const sortedMembers = Object.freeze([...members].sort(compareNames))
+  const memberSet = new Set(sortedMembers)
+  assert(memberSet.size === sortedMembers.length, 'duplicate ring member')
+  for (const owner of owners) assert(memberSet.has(owner), `owner ${owner} is not a ring member`)
+  const frozenOwners = Object.freeze([...owners])
+  return Object.freeze({partitionCount, members: sortedMembers, owners: frozenOwners, hash: ringHash(partitionCount, sortedMembers, frozenOwners)})
 }
 
 /**

@@ -329,6 +329,13 @@ export class Store {
     await this.db.put(metaKey(name), packr.pack(value), putOptions)
   }
 
+  /** True when the store holds no object (metadata aside): a node may then join another cluster. */
+  async isObjectFree(): Promise<boolean> {
+    if (this.bufferedCount > 0) return false
+    for await (const _key of this.db.keys({gte: objectKey(0, ''), limit: 1})) return false
+    return true
+  }
+
   /** True when the store holds no record at all: a node that starts on it needs a new epoch. */
   async isEmpty(): Promise<boolean> {
     for await (const _key of this.db.keys({limit: 1})) return false

@@ -26,6 +26,10 @@ export enum MessageType {
   Ping = 30,
   /** A batch of hints handed to the replica they were written for: `{entries: [{partition, key, object}]}`. */
   HintDelivery = 31,
+  /** A membership change request (stage, plan, commit, clear), answered by the claimant. */
+  ClusterChange = 32,
+  /** One page of a partition's objects, for an ownership transfer (handoff/transfer.ts). */
+  TransferPage = 33,
 }
 
 /** The types that only the transport sends; a peer may never send them as requests. */

@@ -26,7 +26,18 @@
 import type {History, ReadRecord, WriteRecord} from './history.js'
 
 export interface Violation {
-  readonly check: 'lost-write' | 'dominated-sibling' | 'stale-read' | 'divergent-replicas' | 'resurrected' | 'final-read-failed' | 'undelivered-hint' | 'strict-quorum'
+  readonly check:
+    | 'lost-write'
+    | 'dominated-sibling'
+    | 'stale-read'
+    | 'divergent-replicas'
+    | 'resurrected'
+    | 'final-read-failed'
+    | 'undelivered-hint'
+    | 'strict-quorum'
+    | 'ring-disagreement'
+    | 'missed-transfer'
+    | 'membership-change-failed'
   readonly key: string
   readonly message: string
   /** When it was seen, in simulated milliseconds: the history around it is printed. */
@@ -51,6 +62,12 @@ export interface HandoffCheckInput {
   readonly homes: ReadonlyMap<string, readonly HomeHolding[]>
   /** How long after a write's end its coordinator may still be keeping hints for it. */
   readonly hintWindowMs: number
+  /**
+   * Set when the ring changed during the run: ownership transfers move the replicas of the
+   * cluster's N (`clusterN`), so a write that asked for more has its extra copies restored by
+   * read repair, not by transfers, and only its first `clusterN` homes are checked.
+   */
+  readonly ringChangedWithClusterN?: number
 }
 
 export function checkHistory(
@@ -181,7 +198,8 @@ function undeliveredHints(history: History, handoff: HandoffCheckInput): Violati
     const windowEndMs = write.endMs + handoff.hintWindowMs
     const coordinatorCrashed = history.crashes.some((crash) => crash.node === write.coordinator && crash.atMs >= write.startMs && crash.atMs <= windowEndMs)
     if (coordinatorCrashed) continue
-    const homes = (handoff.homes.get(write.key) ?? []).slice(0, write.n)
+    const checkedN = handoff.ringChangedWithClusterN === undefined ? write.n : Math.min(write.n, handoff.ringChangedWithClusterN)
+    const homes = (handoff.homes.get(write.key) ?? []).slice(0, checkedN)
     for (const home of homes) {
       const has = home.ids.some((id) => id === write.id || history.writes.get(id)?.seen.has(write.id) === true)
       if (has) continue

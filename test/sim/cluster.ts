@@ -44,6 +44,9 @@ interface SimNode {
   incarnation: number
 }
 
+/** The simulated time a ring change may take to settle (transfers included) before the run calls it stuck. */
+export const ringSettleMsMax = 120_000
+
 /** Bounds on the simulated time a start or a restart may take before the run is declared stuck. */
 export const nodeStartTimeMsMax = 60_000
 
@@ -59,6 +62,8 @@ export class SimCluster {
   readonly time: SimulatedTime
   readonly network: SimulatedNetwork
   readonly nodes: SimNode[]
+  /** Nodes that left the cluster or were removed from it: they never run again. */
+  readonly departed = new Set<string>()
   readonly #seed: number
   readonly #config: ClusterConfig
   readonly #history: History
@@ -83,9 +88,34 @@ export class SimCluster {
   static async start(seed: number, config: ClusterConfig, history: History): Promise<SimCluster> {
     const cluster = new SimCluster(seed, config, history)
     for (const node of cluster.nodes) await cluster.#boot(node, node === cluster.nodes[0] ? [] : [cluster.nodes[0]!.rpcAddress])
+    // Every join is committed by the claimant and installed once its (empty) transfers are done.
+    await cluster.settleRing(cluster.nodes.length)
     // Let gossip spread the full member table before the workload starts.
-    await cluster.time.runFor(config.gossipIntervalMs * 10)
+    await cluster.time.runFor(config.gossipIntervalMs * 3)
     return cluster
+  }
+
+  /**
+   * The ring every running node routes by, when they all agree on one with no transition
+   * running; undefined otherwise.
+   */
+  agreedRing(): {hash: string; members: readonly string[]} | undefined {
+    const running = this.nodes.map((node) => node.node).filter((node): node is AssembledNode => node !== undefined)
+    const first = running[0]
+    if (first === undefined) return undefined
+    for (const node of running) {
+      if (node.membership.table.ring?.next !== undefined || node.membership.ring.hash !== first.membership.ring.hash) return undefined
+    }
+    return {hash: first.membership.ring.hash, members: first.membership.ring.members}
+  }
+
+  /** Runs until every running node agrees on one settled ring of `memberCount` members; false if that takes longer than `ringSettleMsMax`. */
+  async settleRing(memberCount: number): Promise<boolean> {
+    for (let waitedMs = 0; waitedMs < ringSettleMsMax; waitedMs += this.#config.gossipIntervalMs) {
+      if (this.agreedRing()?.members.length === memberCount && this.transfersIdle()) return true
+      await this.time.runFor(this.#config.gossipIntervalMs)
+    }
+    return false
   }
 
   get config(): ClusterConfig {
@@ -98,6 +128,38 @@ export class SimCluster {
 
   upNodes(): string[] {
     return this.nodes.filter((node) => node.node !== undefined).map((node) => node.name)
+  }
+
+  /** A new node (the next name) that joins through the running nodes and commits its join. */
+  async addNode(): Promise<string> {
+    const name = `n${this.nodes.length + 1}`
+    const node: SimNode = {name, rpcAddress: `${name}:7000`, database: memoryDatabase(), node: undefined, crash: crashSignal(), incarnation: 0}
+    this.nodes.push(node)
+    this.#history.note(this.time.monotonicMs(), `join ${name}`)
+    await this.#boot(node, this.nodes.filter((other) => other.node !== undefined).map((other) => other.rpcAddress))
+    return name
+  }
+
+  /**
+   * A node that has left (or is removed): stopped for good. Requests under way to it end as a
+   * connection reset would. A crashed node is only marked.
+   */
+  async depart(name: string): Promise<void> {
+    const node = this.#node(name)
+    this.departed.add(name)
+    const running = node.node
+    this.#history.note(this.time.monotonicMs(), `${name} departs`)
+    if (running === undefined) return
+    node.node = undefined
+    node.crash.fire()
+    node.crash = crashSignal()
+    await this.time.until(running.stop(), nodeStartTimeMsMax).catch(() => undefined)
+    this.network.crash(node.rpcAddress)
+  }
+
+  /** True when every running node has no transfer or hand-off left to do. */
+  transfersIdle(): boolean {
+    return this.nodes.every((node) => node.node === undefined || (node.node.release.pendingCount === 0 && node.node.transfers.snapshot().active.length === 0))
   }
 
   /** The running node, for checks that look inside (the replicas' stores). */
@@ -167,7 +229,7 @@ export class SimCluster {
   /** Starts a crashed node again, on its kept storage or (wipe) on an empty one, joining through the live nodes. */
   async restart(name: string, options: {wipe: boolean}): Promise<void> {
     const node = this.#node(name)
-    if (node.node !== undefined) return
+    if (node.node !== undefined || this.departed.has(name)) return
     if (options.wipe) {
       node.database = memoryDatabase()
       this.#history.wiped.add(name)

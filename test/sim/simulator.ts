@@ -16,6 +16,8 @@ import type {StoredVersion} from '../../src/storage/stored-object.js'
 import {checkHistory, type HomeHolding, type ReplicaState, type Violation} from './checker.js'
 import {SimCluster, versionId, type ClusterConfig} from './cluster.js'
 import {runFaults, type FaultConfig} from './faults.js'
+import {checkMembership} from './membership-checks.js'
+import {runMembershipChange, type MembershipChangeConfig, type MembershipChangeResult} from './membership-faults.js'
 import {History} from './history.js'
 import {Client, type WorkloadConfig} from './workload.js'
 
@@ -23,7 +25,12 @@ export interface RunConfig {
   readonly cluster: ClusterConfig
   readonly workload: WorkloadConfig
   readonly faults: FaultConfig
+  /** A join, leave or removal while the clients run, in a share of the seeds. */
+  readonly membership?: MembershipChangeConfig
 }
+
+/** The share of seeds with a membership change. */
+export const membershipChangeShare = 0.35
 
 export interface RunResult {
   readonly seed: number
@@ -54,6 +61,19 @@ export function configFor(seed: number): RunConfig {
   const random = seededRandom(deriveSeed(seed, 'config'))
   const nodeCount = 3 + random.int(5)
   const keyCount = 2 + random.int(7)
+  // A stream of its own, so that adding membership changes left every other draw of a seed as it was.
+  const membershipRandom = seededRandom(deriveSeed(seed, 'membership'))
+  const withChange = membershipRandom.next() < membershipChangeShare
+  // A leave or removal needs a node to spare: N = 3 must still fit afterwards.
+  const kinds = nodeCount >= 4 ? (['join', 'leave', 'remove'] as const) : (['join'] as const)
+  const membership: MembershipChangeConfig | undefined = withChange ? {kind: kinds[membershipRandom.int(kinds.length)]!, atMs: membershipRandom.int(3000)} : undefined
+  const config = shapeFor(random, nodeCount, keyCount)
+  // A removal loses that node's disk: no second disk loss in the same run, or a W = 2 write could go with both.
+  if (membership?.kind === 'remove') return {...config, faults: {...config.faults, wipeAllowed: false}, membership}
+  return membership === undefined ? config : {...config, membership}
+}
+
+function shapeFor(random: ReturnType<typeof seededRandom>, nodeCount: number, keyCount: number): RunConfig {
   return {
     cluster: {
       nodeCount,
@@ -89,12 +109,23 @@ export async function runSeed(seed: number, config: RunConfig = configFor(seed))
       (_, index) => new Client(`c${index + 1}`, cluster, history, seededRandom(deriveSeed(seed, `client${index + 1}`)), config.workload),
     )
     const faults = runFaults(cluster, seededRandom(deriveSeed(seed, 'faults')), config.faults, history)
-    await time.until(Promise.all([...clients.map((client) => client.run()), faults]), runSimulatedMsMax)
+    const change: Promise<MembershipChangeResult | undefined> =
+      config.membership === undefined ? Promise.resolve(undefined) : runMembershipChange(cluster, seededRandom(deriveSeed(seed, 'membership-run')), config.membership, history)
+    const [, , changed] = await time.until(Promise.all([Promise.all(clients.map((client) => client.run())), faults, change]), runSimulatedMsMax)
+    // Faults may have crashed a node after the fault schedule's own restarts (a leave or removal
+    // is not one of them): bring back every node that has not left.
+    for (const node of cluster.nodes) if (!cluster.isUp(node.name)) await cluster.restart(node.name, {wipe: false})
     // The background loss of the network is a fault too: it heals with the others.
     cluster.network.setDefaultLink({...config.cluster.link, lossRate: 0})
-    const nOf = (key: string): number => Math.max(config.cluster.defaultN, ...[...history.writes.values()].filter((write) => write.key === key).map((write) => write.n))
+    // After a leave or a removal the cluster may be smaller than the N a key was written with.
+    const memberCount = (): number => cluster.agreedRing()?.members.length ?? cluster.upNodes().length
+    const nOf = (key: string): number => Math.min(memberCount(), Math.max(config.cluster.defaultN, ...[...history.writes.values()].filter((write) => write.key === key).map((write) => write.n)))
     // Gossip settles who is where, and hinted handoff delivers, before the final pass.
     await time.runFor(handoffSettleMs)
+    // After a membership change: one ring everywhere, and the new homes hold every acknowledged
+    // write, read from their stores before the final pass so that read repair cannot hide a
+    // missed transfer.
+    const membershipViolations = changed === undefined ? [] : await time.until(checkMembership(cluster, history, changed, config.cluster.defaultN), runSimulatedMsMax)
     // Check 6 looks at the homes' stores now, before the final reads could repair anything.
     const homes = await time.until(collectHomeHoldings(cluster, config.workload.keys, nOf), runSimulatedMsMax)
     const finalReader = new Client('final', cluster, history, seededRandom(deriveSeed(seed, 'final')), config.workload)
@@ -114,7 +145,7 @@ export async function runSeed(seed: number, config: RunConfig = configFor(seed))
     }
     const replicaStates = await time.until(collectReplicaStates(cluster, config.workload.keys, nOf), runSimulatedMsMax)
     // A coordinator keeps its hints as its replicas fail, by the request timeout at the latest.
-    const violations = checkHistory(history, replicaStates, finalFailures, {homes, hintWindowMs: config.cluster.requestTimeoutMs * 2})
+    const violations = [...membershipViolations, ...checkHistory(history, replicaStates, finalFailures, {homes, hintWindowMs: config.cluster.requestTimeoutMs * 2, ...(changed === undefined ? {} : {ringChangedWithClusterN: config.cluster.defaultN})})]
     const digest = createHash('sha256')
     for (const line of history.log) digest.update(`${line.atMs} ${line.text}\n`)
     digest.update(`events ${time.eventsRun}`)
@@ -188,7 +219,8 @@ function idOf(version: StoredVersion): string {
 /** A failed run, for people: the seed, the command that reproduces it, each violation and the history around it. */
 export function describeFailure(result: RunResult, contextLines = 25): string {
   const lines = [`seed ${result.seed}: ${result.violations.length} violation(s) — reproduce with: npm run sim -- --seed ${result.seed}`]
-  lines.push(`  ${result.config.cluster.nodeCount} nodes, ${result.config.workload.clientCount} clients, keys ${result.config.workload.keys.join(' ')}, ${result.config.faults.faultCount} faults`)
+  const change = result.config.membership === undefined ? '' : `, ${result.config.membership.kind} at ${result.config.membership.atMs} ms`
+  lines.push(`  ${result.config.cluster.nodeCount} nodes, ${result.config.workload.clientCount} clients, keys ${result.config.workload.keys.join(' ')}, ${result.config.faults.faultCount} faults${change}`)
   for (const violation of result.violations.slice(0, 5)) {
     lines.push(`  [${violation.check}] ${violation.key}: ${violation.message}`)
     const related = result.history.log.filter((line) => line.text.includes(`${violation.key} `) || line.text.includes(`${violation.key}#`) || !/ k\d/.test(line.text))

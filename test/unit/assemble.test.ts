@@ -88,8 +88,14 @@ async function threeNodes(cluster: SimCluster): Promise<AssembledNode[]> {
   const a = await cluster.start('a', [])
   const b = await cluster.start('b', [addressOf('a')])
   const c = await cluster.start('c', [addressOf('a')])
-  // Gossip spreads the last join to every member within a few rounds.
-  await cluster.time.runFor(10_000)
+  // Each join is committed by the claimant and installed once its (empty) transfers are done;
+  // gossip then spreads the ring. Bounded: a ring that has not settled in 60 s is a bug.
+  for (let waitedMs = 0; waitedMs < 60_000; waitedMs += 1000) {
+    const settled = [a, b, c].every((node) => node.membership.ring.members.length === 3 && node.membership.table.ring?.next === undefined && node.membership.ring.hash === a.membership.ring.hash)
+    if (settled) break
+    await cluster.time.runFor(1000)
+  }
+  await cluster.time.runFor(3000)
   return [a, b, c]
 }
 

@@ -1,0 +1,39 @@
+import * as Flags from '@oclif/core/flags'
+import {DynCommand} from '../../src/cli/command-base.js'
+import {jsonFlag, nodeFlag, timeoutFlag} from '../../src/cli/client-flags.js'
+import {formatPlan, sendClusterChange} from '../../src/cli/cluster-change.js'
+import type {PlanBody} from '../../src/cli/cluster-change.js'
+import {exitCodesHelp} from '../../src/cli/exit-codes.js'
+import {memberNamePattern} from '../../src/membership/member-table.js'
+
+export default class ClusterLeave extends DynCommand {
+  static override summary = 'Stage a graceful leave: the node hands off all its data, then exits.'
+
+  static override description = `Stages the leave of the node at --node, or of the member named by --name (through --node). Nothing moves until dyn cluster commit; dyn cluster plan shows what will. After the commit the leaving node keeps serving while its partitions are copied to their new homes, and exits once everything is handed off.
+--json prints {ok, ...the plan with the leave staged}.
+${exitCodesHelp}`
+
+  static override examples = [
+    {description: 'Make the node at 127.0.0.1:7072 leave', command: '<%= config.bin %> cluster leave --node 127.0.0.1:7072 && <%= config.bin %> cluster commit'},
+    {description: 'Make n3 leave, asking any node', command: '<%= config.bin %> cluster leave --name n3 --json'},
+  ]
+
+  static override flags = {
+    node: nodeFlag,
+    name: Flags.string({description: 'the member that leaves (default: the node at --node)'}),
+    timeout: timeoutFlag,
+    json: jsonFlag,
+  }
+
+  async run(): Promise<void> {
+    const {flags} = await this.parse(ClusterLeave)
+    if (flags.name !== undefined && !memberNamePattern.test(flags.name)) {
+      this.fail(flags.json, 'bad_parameter', `--name ${JSON.stringify(flags.name)} is not a member name (letters, digits, '.', '_', '-'; 1 to 64)`)
+    }
+    const query = flags.name === undefined ? '' : `?node=${encodeURIComponent(flags.name)}`
+    const outcome = await sendClusterChange(this.clientFor(flags), 'POST', `/cluster/leave${query}`)
+    if (!outcome.ok) this.fail(flags.json, outcome.error, outcome.message, outcome.details)
+    if (flags.json) this.printJson({ok: true, ...outcome.body})
+    else process.stdout.write(`${formatPlan(outcome.body as PlanBody)}apply it with: dyn cluster commit\n`)
+  }
+}

@@ -1,0 +1,28 @@
+import {DynCommand} from '../../src/cli/command-base.js'
+import {jsonFlag, nodeFlag, timeoutFlag} from '../../src/cli/client-flags.js'
+import {formatPlan, sendClusterChange} from '../../src/cli/cluster-change.js'
+import type {PlanBody} from '../../src/cli/cluster-change.js'
+import {exitCodesHelp} from '../../src/cli/exit-codes.js'
+
+export default class ClusterPlan extends DynCommand {
+  static override summary = 'Show the staged membership changes and which partitions a commit would move where.'
+
+  static override description = `Asks the claimant (the node that decides ring changes) through --node. Staged changes are joins (nodes started with --seeds --no-commit, or dyn cluster join), leaves and removals. The plan lists the ring after the commit, each ownership move (partition, old owner -> new owner) and each replica transfer (a partition copied to a node that becomes one of its home replicas). Nothing changes until dyn cluster commit.
+--json prints {ok, claimant, ringVersion, staged, members, ownership, ownershipMoves, transfers}.
+${exitCodesHelp}`
+
+  static override examples = [
+    {description: 'What would a commit do?', command: '<%= config.bin %> cluster plan --node 127.0.0.1:7070'},
+    {description: 'The same for a script', command: '<%= config.bin %> cluster plan --json'},
+  ]
+
+  static override flags = {node: nodeFlag, timeout: timeoutFlag, json: jsonFlag}
+
+  async run(): Promise<void> {
+    const {flags} = await this.parse(ClusterPlan)
+    const outcome = await sendClusterChange(this.clientFor(flags), 'GET', '/cluster/plan')
+    if (!outcome.ok) this.fail(flags.json, outcome.error, outcome.message, outcome.details)
+    if (flags.json) this.printJson({ok: true, ...outcome.body})
+    else process.stdout.write(formatPlan(outcome.body as PlanBody))
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * What `dyn cluster join|leave|remove|plan|commit` share: one request to a node's membership
+ * route (the node forwards it to the claimant), the plan printed for people, and the JSON form
+ * `{"ok": true, ...}` or `{"ok": false, "error", "message"}` for scripts.
+ */
+
+import type {DynClient} from '../client/http-client.js'
+
+export interface PlanBody {
+  readonly claimant?: string
+  readonly ringVersion?: number
+  readonly staged?: ReadonlyArray<{kind: string; node: string}>
+  readonly members?: readonly string[]
+  readonly ownershipMoves?: ReadonlyArray<{partition: number; from: string; to: string}>
+  readonly transfers?: ReadonlyArray<{partition: number; target: string}>
+  readonly ownership?: Record<string, number>
+  readonly note?: string
+}
+
+export type ChangeOutcome = {ok: true; body: Record<string, unknown>} | {ok: false; error: string; message: string; details: Record<string, unknown>}
+
+/** Sends one membership request; an unreachable node is an outcome, not a throw. */
+export async function sendClusterChange(client: DynClient, method: 'GET' | 'POST', path: string): Promise<ChangeOutcome> {
+  try {
+    const answer = method === 'GET' ? await client.getJson(path) : await client.postJson(path)
+    if (answer.ok) return answer
+    const {error: _error, message: _message, ...details} = answer.body
+    return {ok: false, error: answer.error, message: answer.message, details}
+  } catch (error) {
+    return {ok: false, error: 'unreachable', message: (error as Error).message, details: {}}
+  }
+}
+
+/** The plan as text: staged changes, the ring they make, and what moves where. */
+export function formatPlan(plan: PlanBody): string {
+  const lines: string[] = []
+  const staged = plan.staged ?? []
+  lines.push(`claimant ${plan.claimant ?? '?'}, ring version ${plan.ringVersion ?? '?'}`)
+  lines.push(staged.length === 0 ? 'staged changes: none' : `staged changes: ${staged.map((change) => `${change.kind} ${change.node}`).join(', ')}`)
+  if (plan.note !== undefined) lines.push(plan.note)
+  if (plan.members !== undefined && plan.ownership !== undefined) {
+    lines.push(`after commit: ${plan.members.length} members, partitions owned: ${Object.entries(plan.ownership).map(([name, count]) => `${name} ${count}`).join(', ')}`)
+    const moves = plan.ownershipMoves ?? []
+    const byPair = new Map<string, number[]>()
+    for (const move of moves) {
+      const pair = `${move.from} -> ${move.to}`
+      byPair.set(pair, [...(byPair.get(pair) ?? []), move.partition])
+    }
+    lines.push(`${moves.length} partition(s) change owner:`)
+    for (const [pair, partitions] of byPair) lines.push(`  ${pair}: ${partitions.length} (${partitions.join(' ')})`)
+    const transfers = plan.transfers ?? []
+    const byTarget = new Map<string, number>()
+    for (const transfer of transfers) byTarget.set(transfer.target, (byTarget.get(transfer.target) ?? 0) + 1)
+    lines.push(`${transfers.length} replica transfer(s) (a partition copied to a new home replica): ${[...byTarget].map(([target, count]) => `${target} ${count}`).join(', ') || 'none'}`)
+  }
+  return `${lines.join('\n')}\n`
+}

@@ -1,0 +1,72 @@
+/**
+ * What `dyn cluster status` shows of membership changes (paper §4.9): the change staged or under
+ * way, and each node's ownership transfers with progress and an ETA, as every node's GET /cluster
+ * reports them (`ring` and `transfers`).
+ */
+
+import {DynClient} from '../client/http-client.js'
+
+/** How long status waits for one node's GET /cluster. */
+export const transferProbeTimeoutMs = 2000
+
+export interface TransferView {
+  readonly transition?: string | null
+  readonly total?: number
+  readonly done?: number
+  readonly keysReceived?: number
+  readonly bytesReceived?: number
+  readonly etaMs?: number | null
+  readonly active?: ReadonlyArray<{readonly partition: number; readonly source: string; readonly keys: number}>
+  readonly waitingFor?: string
+  readonly releasedPartitionsPending?: number
+}
+
+interface RingView {
+  readonly version?: number
+  readonly claimant?: string
+  readonly staged?: ReadonlyArray<{readonly kind: string; readonly node: string}>
+  readonly transition?: {readonly id: string; readonly members: readonly string[]; readonly removing: readonly string[]} | null
+}
+
+export interface NodeTransfers {
+  readonly name: string
+  readonly ring?: RingView
+  readonly transfers?: TransferView
+}
+
+/** Each serving node's ring change and transfers, from its own GET /cluster. */
+export async function readTransfers(nodes: ReadonlyArray<{readonly name: string; readonly address: string; readonly serving: boolean}>): Promise<NodeTransfers[]> {
+  return Promise.all(
+    nodes
+      .filter((node) => node.serving)
+      .map(async (node) => {
+        const view = await new DynClient(node.address, transferProbeTimeoutMs).getJson('/cluster').catch(() => undefined)
+        if (view?.ok !== true) return {name: node.name}
+        return {name: node.name, ring: view.body.ring as RingView | undefined, transfers: view.body.transfers as TransferView | undefined}
+      }),
+  )
+}
+
+/** The ring change under way and each node's transfers, for people; empty when nothing moves. */
+export function formatTransfers(nodes: readonly NodeTransfers[]): string {
+  let text = ''
+  const ring = nodes.find((node) => node.ring !== undefined)?.ring
+  if (ring?.staged !== undefined && ring.staged.length > 0) text += `staged (not committed): ${ring.staged.map((c) => `${c.kind} ${c.node}`).join(', ')}\n`
+  if (ring?.transition !== undefined && ring.transition !== null) {
+    const removing = ring.transition.removing.length > 0 ? `, removing ${ring.transition.removing.join(', ')}` : ''
+    text += `ring change ${ring.transition.id} under way (claimant ${ring.claimant ?? '?'}): to members ${ring.transition.members.join(', ')}${removing}\n`
+  }
+  for (const node of nodes) {
+    const transfers = node.transfers
+    if (transfers === undefined) continue
+    const released = transfers.releasedPartitionsPending ?? 0
+    if ((transfers.total ?? 0) === 0 && released === 0) continue
+    const mb = ((transfers.bytesReceived ?? 0) / 1048576).toFixed(1)
+    const eta = transfers.etaMs === undefined || transfers.etaMs === null ? '' : `, ETA ${Math.ceil(transfers.etaMs / 1000)} s`
+    const moving = (transfers.active ?? []).map((a) => `p${a.partition} from ${a.source} (${a.keys} keys)`).join(', ')
+    const waiting = transfers.waitingFor === undefined ? '' : `; waiting: ${transfers.waitingFor}`
+    const handOff = released > 0 ? `; ${released} released partition(s) to hand off` : ''
+    text += `  ${node.name.padEnd(6)} received ${transfers.done ?? 0}/${transfers.total ?? 0} partitions, ${transfers.keysReceived ?? 0} keys, ${mb} MB${eta}${moving === '' ? '' : `; moving ${moving}`}${waiting}${handOff}\n`
+  }
+  return text
+}

@@ -1,0 +1,314 @@
+/**
+ * Ownership transfer (paper §4.9; Riak's handoff, Cassandra's streaming): while a ring
+ * transition runs, each node fetches the partitions it is about to become a home replica of,
+ * page by page, from every old home that is still there, and merges each object into its own
+ * copy with `sync` (so a transferred version never overwrites a newer or concurrent one). Once a
+ * partition is in from every source, the node reports it in its member row; the claimant
+ * installs the new ring when every planned transfer is reported.
+ *
+ * Why a transfer may start only when it does: writes reach the new homes only once their
+ * coordinator knows the transition, so a node waits until every member's row says it has seen
+ * it, plus one request timeout for writes already under way, before it scans. After that every
+ * acknowledged write is either in a source's copy when the scan passes, or sent to this node too.
+ *
+ * Resumable: after each page the position (`afterKey`) is written to the node's metadata, after
+ * the merged objects (one LevelDB log, so a synced cursor means the objects before it are on
+ * disk); a restarted receiver continues from there; a source that fails is asked again on a
+ * later round. Bounded: at most `concurrentTransfersMax` partitions are received at once per
+ * node, and a node serves at most `transfersServedMax` pages at once (more are refused as
+ * overloaded and retried).
+ */
+
+import type {Clock} from '../clock.js'
+import {DynError} from '../errors.js'
+import type {MemberTable} from '../membership/member-table.js'
+import {findMember, nextRingOf, ringOf} from '../membership/member-table.js'
+import type {Membership} from '../membership/membership.js'
+import {partitionOfKey} from '../ring/partition.js'
+import type {Store} from '../storage/store.js'
+import {scanPageMax} from '../storage/store.js'
+import type {StoredObject} from '../storage/stored-object.js'
+import {objectValueBytes} from '../storage/stored-object.js'
+import {MessageType} from '../transport/message-type.js'
+import type {Transport} from '../transport/transport.js'
+import type {PlannedTransfer} from './transfer-plan.js'
+import {planTransfers} from './transfer-plan.js'
+
+/** Keys per page: large enough to amortise a round trip, small enough to keep a page's merges short. */
+export const transferPageKeys = 256
+/** A page stops growing past this many value bytes, so that it always fits one frame (16 MiB). */
+export const transferPageBytesMax = 4 * 1024 * 1024
+/** Partitions a node receives at once. */
+export const concurrentTransfersMax = 2
+/** Pages a node serves at once; more are refused with overloaded and asked again later. */
+export const transfersServedMax = 4
+/** One page request's budget. */
+export const transferPageTimeoutMs = 10_000
+/** How often a node looks for transfers to start. */
+export const transferIntervalMs = 500
+/** Pages fetched from one source in one run; a larger partition continues in the next run. */
+export const transferPagesPerRunMax = 10_000
+
+export interface TransferPageBody {
+  readonly partition: number
+  readonly afterKey?: string
+  readonly limit: number
+}
+
+export interface TransferPageAnswer {
+  readonly objects: ReadonlyArray<{readonly key: string; readonly object: StoredObject}>
+  readonly more: boolean
+}
+
+export interface TransferDeps {
+  readonly self: string
+  readonly store: Store
+  readonly transport: Transport
+  readonly clock: Clock
+  readonly membership: Membership
+  readonly replicationFactor: () => number
+  /** The longest a write already under way may take: transfers wait that long after every member has seen the transition. */
+  readonly requestTimeoutMs: number
+  /** Merges an incoming object into this node's copy (the replica's merge, injected from the coordinator layer). */
+  mergeObject(partition: number, key: string, object: StoredObject): Promise<{ok: true} | {ok: false; message: string}>
+  /** Checks an object from the network. */
+  isStoredObject(x: unknown): x is StoredObject
+  log(line: string): void
+}
+
+interface Cursor {
+  readonly afterKey?: string
+  readonly done: boolean
+}
+
+interface ActiveTransfer {
+  readonly partition: number
+  readonly startedMs: number
+  source: string
+  keys: number
+  bytes: number
+}
+
+export interface TransferSnapshot {
+  readonly transition: string | undefined
+  /** Transfers this node receives in the running transition, and how many it has finished. */
+  readonly total: number
+  readonly done: number
+  readonly keysReceived: number
+  readonly bytesReceived: number
+  readonly active: ReadonlyArray<{partition: number; source: string; keys: number; bytes: number; elapsedMs: number}>
+  /** Remaining transfers times the mean time per finished one; undefined before the first finishes. */
+  readonly etaMs: number | undefined
+  /** Transfers of the whole cluster the claimant still waits for (as this node's table shows). */
+  readonly clusterOutstanding: number
+  /** Why nothing moves yet, when nothing does. */
+  readonly waitingFor?: string
+}
+
+function cursorName(transition: string, partition: number, source: string): string {
+  return `transfer.${transition}.${partition}.${source}`
+}
+
+/** The planned transfers of the table's running transition. */
+export function transfersOfTable(table: MemberTable, replicationFactor: number): PlannedTransfer[] {
+  const next = table.ring?.next
+  const after = nextRingOf(table)
+  if (next === undefined || after === undefined) return []
+  return planTransfers(ringOf(table), after, replicationFactor, new Set(next.removing))
+}
+
+export class TransferManager {
+  private readonly active = new Map<number, ActiveTransfer>()
+  private readonly running = new Set<Promise<void>>()
+  private served = 0
+  private allSeen: {transition: string; atMs: number} | undefined
+  private stats = {transition: '', keys: 0, bytes: 0, finished: 0, firstStartMs: 0}
+  private stopped = false
+
+  constructor(private readonly deps: TransferDeps) {}
+
+  /** One round: start the transfers this node still needs, up to the bound. */
+  async tick(): Promise<void> {
+    if (this.stopped) return
+    const table = this.deps.membership.table
+    const next = table.ring?.next
+    if (next === undefined) return
+    if (this.stats.transition !== next.id) this.stats = {transition: next.id, keys: 0, bytes: 0, finished: 0, firstStartMs: this.deps.clock.monotonicMs()}
+    if (this.waitingFor(table) !== undefined) return
+    for (const transfer of this.pending(table)) {
+      if (this.active.size >= concurrentTransfersMax) break
+      if (this.active.has(transfer.partition)) continue
+      const record: ActiveTransfer = {partition: transfer.partition, startedMs: this.deps.clock.monotonicMs(), source: transfer.sources[0] ?? '', keys: 0, bytes: 0}
+      this.active.set(transfer.partition, record)
+      const run = this.receive(next.id, transfer, record)
+        .catch((error: Error) => {
+          this.deps.log(`transfer of partition ${transfer.partition} failed for now: ${error.message}`)
+          return false
+        })
+        .then((received) => {
+          this.active.delete(transfer.partition)
+          this.running.delete(run)
+          // After a success the next partition starts at once, not at the next round (a join
+          // moves many); after a failure it waits for the next round, so a dead source costs
+          // one attempt per round rather than a busy loop.
+          if (received && !this.stopped) void this.tick().catch(() => undefined)
+        })
+      this.running.add(run)
+    }
+  }
+
+  /** Stop starting transfers and wait for those under way to finish their current page. */
+  async stop(): Promise<void> {
+    this.stopped = true
+    await Promise.all([...this.running])
+  }
+
+  /** The source side: one page of a partition, in key order after `afterKey`. */
+  async serve(body: unknown): Promise<TransferPageAnswer> {
+    const request = body as Partial<TransferPageBody> | null
+    const partitionCount = this.deps.membership.table.settings.partitionCount
+    if (
+      request === null || typeof request !== 'object' ||
+      !Number.isInteger(request.partition) || (request.partition as number) < 0 || (request.partition as number) >= partitionCount ||
+      !Number.isInteger(request.limit) || (request.limit as number) < 1 || (request.limit as number) > scanPageMax ||
+      (request.afterKey !== undefined && typeof request.afterKey !== 'string')
+    ) {
+      throw new DynError('bad_request', 'malformed TransferPage')
+    }
+    if (this.served >= transfersServedMax) throw new DynError('overloaded', `${this.deps.self} is serving ${transfersServedMax} transfer pages; ask again later`)
+    this.served += 1
+    try {
+      const page = await this.deps.store.scanPartition(request.partition as number, request.afterKey, request.limit as number)
+      const objects: Array<{key: string; object: StoredObject}> = []
+      let bytes = 0
+      for (const entry of page) {
+        const size = objectValueBytes(entry.object) + entry.key.length
+        if (objects.length > 0 && bytes + size > transferPageBytesMax) break
+        objects.push(entry)
+        bytes += size
+      }
+      return {objects, more: objects.length < page.length || page.length === request.limit}
+    } finally {
+      this.served -= 1
+    }
+  }
+
+  snapshot(): TransferSnapshot {
+    const table = this.deps.membership.table
+    const next = table.ring?.next
+    const all = transfersOfTable(table, this.deps.replicationFactor())
+    const mine = all.filter((transfer) => transfer.target === this.deps.self)
+    const received = this.receivedPartitions(table, next?.id)
+    const done = mine.filter((transfer) => received.has(transfer.partition)).length
+    const now = this.deps.clock.monotonicMs()
+    const meanMs = this.stats.finished > 0 ? (now - this.stats.firstStartMs) / this.stats.finished : undefined
+    const outstanding = next === undefined ? 0 : all.filter((transfer) => {
+      const row = findMember(table, transfer.target)?.received
+      return row?.transition !== next.id || !row.partitions.includes(transfer.partition)
+    }).length
+    const waitingFor = next === undefined ? undefined : this.waitingFor(table)
+    return {
+      transition: next?.id,
+      total: mine.length,
+      done,
+      keysReceived: next !== undefined && this.stats.transition === next.id ? this.stats.keys : 0,
+      bytesReceived: next !== undefined && this.stats.transition === next.id ? this.stats.bytes : 0,
+      active: [...this.active.values()].map((a) => ({partition: a.partition, source: a.source, keys: a.keys, bytes: a.bytes, elapsedMs: now - a.startedMs})),
+      etaMs: meanMs === undefined ? undefined : Math.round(meanMs * (mine.length - done) / Math.min(concurrentTransfersMax, Math.max(1, mine.length - done))),
+      clusterOutstanding: outstanding,
+      ...(waitingFor === undefined ? {} : {waitingFor}),
+    }
+  }
+
+  /**
+   * Why transfers cannot start yet, or undefined when they can: every member that routes
+   * requests must have seen the transition, and a request timeout must have passed since.
+   */
+  private waitingFor(table: MemberTable): string | undefined {
+    const next = table.ring?.next
+    if (next === undefined) return undefined
+    const removing = new Set(next.removing)
+    const routers = table.members.filter((member) => member.status !== 'left' && !removing.has(member.name))
+    const unaware = routers.filter((member) => member.seenTransition !== next.id).map((member) => member.name)
+    if (unaware.length > 0) {
+      this.allSeen = undefined
+      return `members that have not seen the transition yet: ${unaware.join(', ')}`
+    }
+    const now = this.deps.clock.monotonicMs()
+    if (this.allSeen?.transition !== next.id) this.allSeen = {transition: next.id, atMs: now}
+    if (now - this.allSeen.atMs < this.deps.requestTimeoutMs) return 'writes started before the transition was seen to finish'
+    return undefined
+  }
+
+  private receivedPartitions(table: MemberTable, transition: string | undefined): Set<number> {
+    const row = findMember(table, this.deps.self)?.received
+    return new Set(row !== undefined && row.transition === transition ? row.partitions : [])
+  }
+
+  private pending(table: MemberTable): PlannedTransfer[] {
+    const next = table.ring?.next
+    const received = this.receivedPartitions(table, next?.id)
+    return transfersOfTable(table, this.deps.replicationFactor()).filter((transfer) => transfer.target === this.deps.self && !received.has(transfer.partition))
+  }
+
+  /** Fetch one partition from each of its sources, then report it received; false when a source failed. */
+  private async receive(transition: string, transfer: PlannedTransfer, record: ActiveTransfer): Promise<boolean> {
+    for (const source of transfer.sources) {
+      record.source = source
+      const finished = await this.fetchFrom(transition, transfer.partition, source, record)
+      if (!finished) return false
+    }
+    if (this.stopped || this.deps.membership.table.ring?.next?.id !== transition) return false
+    const row = findMember(this.deps.membership.table, this.deps.self)?.received
+    const partitions = row?.transition === transition ? [...row.partitions] : []
+    if (!partitions.includes(transfer.partition)) partitions.push(transfer.partition)
+    partitions.sort((a, b) => a - b)
+    this.deps.membership.updateOwnRow({received: {transition, partitions}})
+    this.stats.finished += 1
+    this.deps.log(`received partition ${transfer.partition} from ${transfer.sources.join(', ') || 'no source (every old home removed)'}: ${record.keys} keys`)
+    return true
+  }
+
+  /** Pages from one source until it has no more; false when the source failed (asked again later). */
+  private async fetchFrom(transition: string, partition: number, source: string, record: ActiveTransfer): Promise<boolean> {
+    const name = cursorName(transition, partition, source)
+    let cursor: Cursor = (await this.deps.store.getMeta<Cursor>(name)) ?? {done: false}
+    if (cursor.done) return true
+    const address = findMember(this.deps.membership.table, source)?.rpcAddress
+    if (address === undefined) return false
+    const partitionCount = this.deps.membership.table.settings.partitionCount
+    for (let page = 0; page < transferPagesPerRunMax; page++) {
+      if (this.stopped) return false
+      const body: TransferPageBody = {partition, limit: transferPageKeys, ...(cursor.afterKey === undefined ? {} : {afterKey: cursor.afterKey})}
+      const answer = await this.deps.transport.request(address, MessageType.TransferPage, body, transferPageTimeoutMs)
+      if (!answer.ok) return false
+      const checked = checkedPage(answer.body, partition, partitionCount, this.deps.isStoredObject)
+      if (checked === undefined) throw new DynError('bad_request', `${source} answered a transfer page with something that is not one`)
+      // A page's keys are distinct, so their merges may run at once: the store commits them as
+      // one batch, where merging one after another paid a commit per key.
+      const merges = await Promise.all(checked.objects.map(async ({key, object}) => ({key, merged: await this.deps.mergeObject(partition, key, object)})))
+      for (const {key, merged} of merges) if (!merged.ok) this.deps.log(`transfer: ${key} not merged: ${merged.message}`)
+      for (const {object} of checked.objects) {
+        record.keys += 1
+        record.bytes += objectValueBytes(object)
+        this.stats.keys += 1
+        this.stats.bytes += objectValueBytes(object)
+      }
+      const last = checked.objects.at(-1)
+      cursor = {afterKey: last?.key ?? cursor.afterKey, done: !checked.more}
+      await this.deps.store.putMeta(name, cursor)
+      if (cursor.done) return true
+    }
+    return false
+  }
+}
+
+function checkedPage(body: unknown, partition: number, partitionCount: number, isStoredObject: (x: unknown) => x is StoredObject): TransferPageAnswer | undefined {
+  const page = body as Partial<TransferPageAnswer> | null
+  if (page === null || typeof page !== 'object' || !Array.isArray(page.objects) || typeof page.more !== 'boolean') return undefined
+  if (page.objects.length > scanPageMax) return undefined
+  for (const entry of page.objects) {
+    if (typeof entry?.key !== 'string' || partitionOfKey(entry.key, partitionCount) !== partition || !isStoredObject(entry.object)) return undefined
+  }
+  return page as TransferPageAnswer
+}

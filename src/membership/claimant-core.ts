@@ -1,0 +1,153 @@
+/**
+ * The claimant's decisions, pure (Riak's claimant; paper §4.9): the ring state that gossip
+ * carries, how a change is staged, planned and committed, when a transition is complete, and
+ * how two states merge.
+ *
+ * One node at a time decides the ring: the claimant, the lowest-named committed member this
+ * node believes up. Every decision raises the state's version, so gossip spreads the newest
+ * one; should two nodes both act as claimant for a moment (a partition), their states carry
+ * the same version and the lower claimant name wins everywhere, so every node still ends on
+ * one ring. Commits are refused while a transition is under way, so a decided transition is
+ * never replaced by another before its data has moved.
+ */
+
+import {claimOwnersFrom, compareNames} from '../ring/claim.js'
+
+export type StagedChange = {readonly kind: 'leave' | 'remove'; readonly node: string}
+
+export interface RingTransition {
+  /** Names this transition (the version that committed it and its claimant), for the members' progress rows. */
+  readonly id: string
+  /** The members and owners the ring moves to. */
+  readonly members: readonly string[]
+  readonly owners: readonly string[]
+  /** Members this transition removes for good: their copies are no source. */
+  readonly removing: readonly string[]
+}
+
+export interface RingState {
+  /** Raised by every decision of a claimant. */
+  readonly version: number
+  /** The member that decided this version. */
+  readonly claimant: string
+  /** The committed ring: every request routes by it. */
+  readonly members: readonly string[]
+  readonly owners: readonly string[]
+  /** The ring being moved to, while its transfers run; writes also reach its new homes. */
+  readonly next?: RingTransition
+  /** Changes staged and not yet committed (joins are the members whose rows say joining). */
+  readonly staged: readonly StagedChange[]
+}
+
+export type ClaimantFailure = {readonly ok: false; readonly error: 'bad_parameter' | 'ring_in_transition' | 'nothing_staged'; readonly message: string}
+
+/** The ring state of a cluster of one, its creator. */
+export function initialRingState(partitionCount: number, self: string): RingState {
+  return {version: 1, claimant: self, members: [self], owners: Array.from({length: partitionCount}, () => self), staged: []}
+}
+
+/** The claimant as this node sees it: the lowest-named committed member it believes up. */
+export function claimantOf(state: RingState, isUp: (name: string) => boolean): string | undefined {
+  const removing = new Set(state.next?.removing ?? [])
+  return [...state.members].sort(compareNames).find((name) => isUp(name) && !removing.has(name))
+}
+
+/** Stage a leave or a remove; checked against the committed ring, so bad input changes nothing. */
+export function stageChange(state: RingState, change: StagedChange, claimant: string): {ok: true; state: RingState} | ClaimantFailure {
+  if (!state.members.includes(change.node)) {
+    return {ok: false, error: 'bad_parameter', message: `${change.node} is not a member of the ring (members: ${state.members.join(', ')}); see dyn cluster status`}
+  }
+  if (state.staged.some((staged) => staged.node === change.node)) {
+    return {ok: false, error: 'bad_parameter', message: `a change of ${change.node} is already staged; see dyn cluster plan`}
+  }
+  const remaining = state.members.filter((name) => name !== change.node && !state.staged.some((staged) => staged.node === name))
+  if (remaining.length === 0) return {ok: false, error: 'bad_parameter', message: 'the last member cannot leave or be removed; stop the cluster instead'}
+  return {ok: true, state: {...state, version: state.version + 1, claimant, staged: [...state.staged, change]}}
+}
+
+/** Drop every staged change (riak-admin cluster clear). */
+export function clearStaged(state: RingState, claimant: string): RingState {
+  return {...state, version: state.version + 1, claimant, staged: []}
+}
+
+/** The transition that committing now would start: the staged changes plus the joining members. */
+export function planTransition(state: RingState, partitionCount: number, joining: readonly string[]): {ok: true; transition: Omit<RingTransition, 'id'>; joins: string[]} | ClaimantFailure {
+  if (state.next !== undefined) return {ok: false, error: 'ring_in_transition', message: 'a ring change is still moving data; wait until dyn cluster status shows no transfers'}
+  const joins = joining.filter((name) => !state.members.includes(name)).sort(compareNames)
+  if (joins.length === 0 && state.staged.length === 0) return {ok: false, error: 'nothing_staged', message: 'no change is staged: start a node with --seeds, or run dyn cluster join, leave or remove first'}
+  const departing = new Set(state.staged.map((change) => change.node))
+  const members = [...state.members.filter((name) => !departing.has(name)), ...joins].sort(compareNames)
+  const owners = claimOwnersFrom(partitionCount, state.owners, members)
+  const removing = state.staged.filter((change) => change.kind === 'remove').map((change) => change.node)
+  return {ok: true, transition: {members, owners, removing}, joins}
+}
+
+/** Commit the planned transition: the ring moves to it once every transfer is done. */
+export function commitTransition(state: RingState, partitionCount: number, joining: readonly string[], claimant: string): {ok: true; state: RingState} | ClaimantFailure {
+  const planned = planTransition(state, partitionCount, joining)
+  if (!planned.ok) return planned
+  const version = state.version + 1
+  return {ok: true, state: {...state, version, claimant, next: {...planned.transition, id: `${version}.${claimant}`}, staged: []}}
+}
+
+/** The transition made the committed ring; called by the claimant once every transfer is done. */
+export function installTransition(state: RingState, claimant: string): RingState {
+  if (state.next === undefined) return state
+  return {version: state.version + 1, claimant, members: state.next.members, owners: state.next.owners, staged: state.staged}
+}
+
+/**
+ * The state to keep of two: the higher version, or at one version the lower claimant name (two
+ * claimants for a moment), or else the canonical encoding, so that merging is commutative.
+ */
+export function mergeRingStates(a: RingState | undefined, b: RingState | undefined): RingState | undefined {
+  if (a === undefined) return b
+  if (b === undefined) return a
+  if (a.version !== b.version) return a.version > b.version ? a : b
+  if (a.claimant !== b.claimant) return compareNames(a.claimant, b.claimant) < 0 ? a : b
+  return JSON.stringify(a) <= JSON.stringify(b) ? a : b
+}
+
+/** Structural check of a ring state from the network. */
+export function isValidRingState(x: unknown, partitionCount: number): x is RingState {
+  if (typeof x !== 'object' || x === null) return false
+  const s = x as Record<string, unknown>
+  if (!Number.isSafeInteger(s.version) || (s.version as number) < 1 || typeof s.claimant !== 'string') return false
+  if (!isRingShape(s.members, s.owners, partitionCount)) return false
+  if (!Array.isArray(s.staged) || s.staged.length > stagedChangesMax) return false
+  for (const change of s.staged as unknown[]) {
+    const c = change as Record<string, unknown> | null
+    if (c === null || typeof c !== 'object' || (c.kind !== 'leave' && c.kind !== 'remove') || typeof c.node !== 'string') return false
+  }
+  if (s.next === undefined) return true
+  const next = s.next as Record<string, unknown> | null
+  if (next === null || typeof next !== 'object') return false
+  return typeof next.id === 'string' && isRingShape(next.members, next.owners, partitionCount) && Array.isArray(next.removing) && next.removing.every((name) => typeof name === 'string')
+}
+
+/** Staged changes are bounded like the member table. */
+export const stagedChangesMax = 1024
+
+function isRingShape(members: unknown, owners: unknown, partitionCount: number): boolean {
+  if (!Array.isArray(members) || members.length === 0 || members.length > stagedChangesMax) return false
+  if (!members.every((name) => typeof name === 'string' && name.length > 0)) return false
+  if (new Set(members).size !== members.length) return false
+  if (!Array.isArray(owners) || owners.length !== partitionCount) return false
+  const memberSet = new Set(members as string[])
+  return owners.every((owner) => typeof owner === 'string' && memberSet.has(owner))
+}
+
+/**
+ * What a member's own row should say of it, given the ring: a joiner stays joining until the
+ * committed ring has it; a member the transition moves out is leaving; a member that was in
+ * the ring and no longer is has left (its data has moved).
+ */
+export function ownRowStatus(current: 'joining' | 'valid' | 'leaving' | 'left', state: RingState, self: string): 'joining' | 'valid' | 'leaving' | 'left' {
+  const inRing = state.members.includes(self)
+  const inNext = state.next === undefined ? inRing : state.next.members.includes(self)
+  if (current === 'left') return 'left'
+  if (inRing && !inNext) return 'leaving'
+  if (inRing) return 'valid'
+  if (current === 'joining') return 'joining'
+  return 'left'
+}

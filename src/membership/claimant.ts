@@ -1,0 +1,186 @@
+/**
+ * The claimant's process side (Riak's riak_core_claimant): stage, plan and commit membership
+ * changes, and install a transition once every planned transfer is done. Every request is
+ * answered by the claimant alone (claimant-core.ts: the lowest-named committed member this node
+ * believes up); any other node forwards it there, so two changes made at once through two nodes
+ * are decided one after the other on one node. The node's timer calls `tick`; this class owns
+ * no timer.
+ */
+
+import {DynError, errorCodes} from '../errors.js'
+import type {Ring} from '../ring/ring.js'
+import {ringFromOwners} from '../ring/ring.js'
+import {MessageType} from '../transport/message-type.js'
+import type {Transport} from '../transport/transport.js'
+import type {RingState, StagedChange} from './claimant-core.js'
+import {claimantOf, clearStaged, commitTransition, initialRingState, installTransition, planTransition, stageChange} from './claimant-core.js'
+import type {MemberTable} from './member-table.js'
+import {findMember, nextRingOf, ringOf} from './member-table.js'
+import type {Membership} from './membership.js'
+
+/** A change request as the API and the ClusterChange message carry it. */
+export type ClusterChangeRequest =
+  | {readonly op: 'stage'; readonly change: StagedChange}
+  | {readonly op: 'plan'}
+  /** joinsOnly: commit only if nothing but joins is staged (a node that starts with --seeds commits its own join). */
+  | {readonly op: 'commit'; readonly joinsOnly?: boolean}
+  | {readonly op: 'clear'}
+
+/** What the claimant must know of transfers: the ones a transition needs (the plan lives in src/handoff). */
+export type TransferPlanner = (before: Ring, after: Ring, gone: ReadonlySet<string>) => ReadonlyArray<{readonly partition: number; readonly target: string}>
+
+export interface PlanView {
+  readonly claimant: string
+  readonly ringVersion: number
+  readonly staged: ReadonlyArray<StagedChange | {kind: 'join'; node: string}>
+  /** Undefined when nothing is staged, or a transition already runs. */
+  readonly members?: readonly string[]
+  readonly ownershipMoves?: ReadonlyArray<{partition: number; from: string; to: string}>
+  readonly transfers?: ReadonlyArray<{partition: number; target: string}>
+  readonly ownership?: Record<string, number>
+  readonly note?: string
+}
+
+/** How long a forwarded change request may take. */
+export const clusterChangeTimeoutMs = 5000
+
+export class Claimant {
+  constructor(
+    private readonly membership: Membership,
+    private readonly self: string,
+    private readonly transport: Transport,
+    private readonly isUp: (name: string) => boolean,
+    private readonly planner: TransferPlanner,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  /** The claimant this node believes in (itself included). */
+  claimant(): string | undefined {
+    const state = this.membership.table.ring
+    return state === undefined ? this.self : claimantOf(state, this.isUp)
+  }
+
+  /** Handle a change request here if this node is the claimant, else forward it to the claimant. */
+  async request(request: ClusterChangeRequest): Promise<unknown> {
+    const claimant = this.claimant()
+    if (claimant === undefined) throw new DynError('unreachable', 'no member of the ring is reachable to act as claimant; check dyn cluster status')
+    if (claimant === this.self) return this.decide(request)
+    const address = findMember(this.membership.table, claimant)?.rpcAddress
+    if (address === undefined) throw new DynError('unreachable', `the claimant ${claimant} has no known address`)
+    const answer = await this.transport.request(address, MessageType.ClusterChange, request, clusterChangeTimeoutMs)
+    if (answer.ok) return answer.body
+    // The claimant's refusal keeps its code, when it is one the edges know.
+    const code = errorCodes.find((known) => known === answer.code)
+    if (answer.error === 'remote' && code !== undefined) throw new DynError(code, answer.message)
+    throw new DynError('unreachable', `the claimant ${claimant} did not answer: ${answer.message}`)
+  }
+
+  /** Answer a ClusterChange forwarded by another node; only the claimant decides. */
+  async handle(body: unknown): Promise<unknown> {
+    const request = body as Partial<ClusterChangeRequest> | null
+    if (request === null || typeof request !== 'object' || !['stage', 'plan', 'commit', 'clear'].includes(String(request.op))) {
+      throw new DynError('bad_request', 'malformed ClusterChange')
+    }
+    if (request.op === 'commit' && request.joinsOnly !== undefined && typeof request.joinsOnly !== 'boolean') throw new DynError('bad_request', 'malformed ClusterChange')
+    if (request.op === 'stage') {
+      const change = request.change as Partial<StagedChange> | undefined
+      if (change === undefined || (change.kind !== 'leave' && change.kind !== 'remove') || typeof change.node !== 'string') throw new DynError('bad_request', 'malformed staged change')
+    }
+    if (this.claimant() !== this.self) throw new DynError('unreachable', `${this.self} is not the claimant (it believes ${this.claimant() ?? 'none'} is); retry`)
+    return this.decide(request as ClusterChangeRequest)
+  }
+
+  private decide(request: ClusterChangeRequest): unknown {
+    const table = this.membership.table
+    const state = this.stateOf(table)
+    const partitionCount = table.settings.partitionCount
+    switch (request.op) {
+      case 'plan':
+        return this.planView(table, state)
+      case 'stage': {
+        const staged = stageChange(state, request.change, this.self)
+        if (!staged.ok) throw new DynError(staged.error, staged.message)
+        this.membership.replaceRing(staged.state)
+        this.log(`staged ${request.change.kind} of ${request.change.node}`)
+        return this.planView(this.membership.table, staged.state)
+      }
+      case 'clear': {
+        const cleared = clearStaged(state, this.self)
+        this.membership.replaceRing(cleared)
+        return this.planView(this.membership.table, cleared)
+      }
+      case 'commit': {
+        if (request.joinsOnly === true && state.staged.length > 0) {
+          throw new DynError('ring_in_transition', 'other changes are staged; a joining node waits for them to be committed or cleared')
+        }
+        const committed = commitTransition(state, partitionCount, this.joining(table), this.self)
+        if (!committed.ok) throw new DynError(committed.error, committed.message)
+        const view = this.planView(table, state)
+        this.membership.replaceRing(committed.state)
+        this.log(`committed transition ${committed.state.next?.id}: members ${committed.state.next?.members.join(', ')}`)
+        return view
+      }
+    }
+  }
+
+  /** One round: install the transition once every planned transfer has been received. */
+  async tick(): Promise<void> {
+    if (this.claimant() !== this.self) return
+    const table = this.membership.table
+    if (table.ring === undefined) {
+      // A table from before the claimant existed: its ring becomes version 1 of the claimant's.
+      const legacy = ringOf(table)
+      this.membership.replaceRing({...initialRingState(table.settings.partitionCount, this.self), members: legacy.members, owners: legacy.owners})
+      return
+    }
+    const next = table.ring.next
+    if (next === undefined) return
+    if (this.outstandingTransfers(table).length > 0) return
+    this.membership.replaceRing(installTransition(table.ring, this.self))
+    this.log(`installed transition ${next.id}: members ${next.members.join(', ')}`)
+  }
+
+  /** The transfers of the running transition that their targets have not reported received. */
+  outstandingTransfers(table: MemberTable): Array<{partition: number; target: string}> {
+    const next = table.ring?.next
+    const after = nextRingOf(table)
+    if (next === undefined || after === undefined) return []
+    const planned = this.planner(ringOf(table), after, new Set(next.removing))
+    return planned.filter((transfer) => {
+      const received = findMember(table, transfer.target)?.received
+      return received?.transition !== next.id || !received.partitions.includes(transfer.partition)
+    })
+  }
+
+  /** Joining members this node can reach: a commit gives them partitions. */
+  private joining(table: MemberTable): string[] {
+    return table.members.filter((member) => member.status === 'joining' && this.isUp(member.name)).map((member) => member.name)
+  }
+
+  private stateOf(table: MemberTable): RingState {
+    if (table.ring !== undefined) return table.ring
+    const legacy = ringOf(table)
+    return {...initialRingState(table.settings.partitionCount, this.self), members: legacy.members, owners: legacy.owners}
+  }
+
+  private planView(table: MemberTable, state: RingState): PlanView {
+    const joins = this.joining(table).filter((name) => !state.members.includes(name))
+    const staged = [...joins.map((node) => ({kind: 'join' as const, node})), ...state.staged]
+    const base = {claimant: this.self, ringVersion: state.version, staged}
+    const planned = planTransition(state, table.settings.partitionCount, joins)
+    if (!planned.ok) return {...base, note: planned.message}
+    const before = ringFromOwners(table.settings.partitionCount, state.members, state.owners)
+    const after = ringFromOwners(table.settings.partitionCount, planned.transition.members, planned.transition.owners)
+    const ownershipMoves: Array<{partition: number; from: string; to: string}> = []
+    for (let partition = 0; partition < after.partitionCount; partition++) {
+      const from = before.owners[partition] as string
+      const to = after.owners[partition] as string
+      if (from !== to) ownershipMoves.push({partition, from, to})
+    }
+    const ownership: Record<string, number> = {}
+    for (const name of after.members) ownership[name] = 0
+    for (const owner of after.owners) ownership[owner] = (ownership[owner] ?? 0) + 1
+    const transfers = this.planner(before, after, new Set(planned.transition.removing)).map(({partition, target}) => ({partition, target}))
+    return {...base, members: planned.transition.members, ownershipMoves, transfers, ownership}
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * The checks of a run with a membership change (issue 8 item 7):
+ * 1. The change settles: every running node agrees on one ring with the expected members and no
+ *    transition or hand-off left (bounded; a ring that never settles is a liveness bug).
+ * 2. No missed transfer: for every acknowledged write (with a disk lost, every one that W >= 2
+ *    replicas acknowledged), each home replica that the change gave its key holds it, or a
+ *    version whose writer had seen it. Read from the stores directly, before the final read
+ *    pass, so that read repair cannot hide a transfer that missed something.
+ */
+
+import {homesOf} from '../../src/handoff/transfer-plan.js'
+import {partitionOfKey} from '../../src/ring/partition.js'
+import {ringFromOwners} from '../../src/ring/ring.js'
+import {dottedValues} from '../../src/versioning/dvvset.js'
+import type {Violation} from './checker.js'
+import type {SimCluster} from './cluster.js'
+import type {History} from './history.js'
+import type {MembershipChangeResult} from './membership-faults.js'
+
+export async function checkMembership(cluster: SimCluster, history: History, change: MembershipChangeResult, defaultN: number): Promise<Violation[]> {
+  const atMs = cluster.time.monotonicMs()
+  if (change.failure !== undefined) {
+    return [{check: 'membership-change-failed', key: '-', message: `the ${change.kind} of ${change.node} could not be made: ${change.failure}`, atMs}]
+  }
+  const settled = await cluster.settleRing(change.expectedMembers)
+  const agreed = cluster.agreedRing()
+  if (!settled || agreed === undefined) {
+    const views = cluster.upNodes().map((name) => {
+      const node = cluster.assembled(name)
+      return `${name}: ${node?.membership.ring.members.join(' ')} hash ${node?.membership.ring.hash}${node?.membership.table.ring?.next ? ' (transition running)' : ''} released-pending ${node?.release.pendingCount}`
+    })
+    return [{check: 'ring-disagreement', key: '-', message: `after the ${change.kind} of ${change.node}, the nodes did not settle on one ring of ${change.expectedMembers} members: ${views.join('; ')}`, atMs}]
+  }
+  const before = change.ringBefore
+  if (before === undefined) return []
+  const ringBefore = ringFromOwners(before.partitionCount, before.members, before.owners)
+  const anyNode = cluster.assembled(cluster.upNodes()[0]!)!
+  const ringAfter = anyNode.membership.ring
+  const diskLost = history.wiped.size > 0
+  const violations: Violation[] = []
+  for (const write of history.writes.values()) {
+    if (write.end !== 'ok' || (diskLost && write.w < 2)) continue
+    const partition = partitionOfKey(write.key, ringAfter.partitionCount)
+    const n = Math.min(write.n, defaultN)
+    const oldHomes = homesOf(ringBefore, partition, Math.min(n, ringBefore.members.length))
+    const newHomes = homesOf(ringAfter, partition, Math.min(n, ringAfter.members.length)).filter((home) => !oldHomes.includes(home))
+    for (const home of newHomes) {
+      const node = cluster.assembled(home)
+      if (node === undefined) continue
+      const object = await node.store.getObject(partition, write.key)
+      const held = object === undefined ? [] : dottedValues(object.versions).map(({value}) => idOf(value.value))
+      const covered = held.some((id) => id === write.id || history.writes.get(id)?.seen.has(write.id) === true)
+      if (covered) continue
+      violations.push({
+        check: 'missed-transfer',
+        key: write.key,
+        message: `${write.id} (acknowledged at ${write.endMs} ms, n=${write.n} w=${write.w}) is not on ${home}, a home replica the ${change.kind} of ${change.node} gave partition ${partition}; it holds [${held.join(', ')}]`,
+        atMs: write.endMs ?? write.startMs,
+      })
+    }
+  }
+  return violations
+}
+
+function idOf(bytes: Uint8Array): string {
+  try {
+    return (JSON.parse(Buffer.from(bytes).toString('utf8')) as {id: string}).id
+  } catch {
+    return '?'
+  }
+}

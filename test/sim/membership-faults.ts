@@ -1,0 +1,99 @@
+/**
+ * Membership changes under load (issue 8 item 4, 7): in a share of the seeds, at a drawn time
+ * while the clients run, a node joins, a node leaves gracefully, or a node crashes and is
+ * removed for good. The change goes through the same paths an operator's does (the claimant's
+ * stage and commit, asked of any running node), retried while the claimant is busy or moving.
+ */
+
+import type {Random} from '../../src/clock.js'
+import type {ClusterChangeRequest} from '../../src/membership/claimant.js'
+import {sleep} from '../../src/scheduler.js'
+import type {SimCluster} from './cluster.js'
+import {ringSettleMsMax} from './cluster.js'
+import type {History} from './history.js'
+
+export type MembershipChangeKind = 'join' | 'leave' | 'remove'
+
+export interface MembershipChangeConfig {
+  readonly kind: MembershipChangeKind
+  /** When the change starts, from the start of the workload. */
+  readonly atMs: number
+}
+
+/** What a change did: the members expected once it has settled, and the ring before it. */
+export interface MembershipChangeResult {
+  readonly kind: MembershipChangeKind
+  readonly node: string
+  readonly ringBefore: {readonly partitionCount: number; readonly members: readonly string[]; readonly owners: readonly string[]} | undefined
+  readonly expectedMembers: number
+  /** Undefined when the change was made; otherwise why it could not be. */
+  readonly failure?: string
+}
+
+/** Tries of one stage or commit, a second apart, before the run reports the change as failed. */
+export const changeAttemptsMax = 60
+
+export async function runMembershipChange(cluster: SimCluster, random: Random, config: MembershipChangeConfig, history: History): Promise<MembershipChangeResult> {
+  await sleep(cluster.time, config.atMs)
+  const anyRunning = cluster.upNodes().map((name) => cluster.assembled(name)).find((node) => node !== undefined)
+  const before = anyRunning?.membership.table.ring
+  const ringBefore = before === undefined ? undefined : {partitionCount: anyRunning!.membership.ring.partitionCount, members: before.members, owners: before.owners}
+  const memberCount = before?.members.length ?? cluster.nodes.length
+  if (config.kind === 'join') {
+    const node = await cluster.addNode()
+    return {kind: 'join', node, ringBefore, expectedMembers: memberCount + 1}
+  }
+  const candidates = cluster.upNodes()
+  const victim = candidates[random.int(candidates.length)]!
+  history.note(cluster.time.monotonicMs(), `${config.kind} ${victim}`)
+  if (config.kind === 'remove') {
+    await cluster.crash(victim)
+    // Gone for good: its disk is lost with it, so only writes on W >= 2 replicas must survive.
+    history.wiped.add(victim)
+    await cluster.depart(victim)
+  }
+  const failure =
+    (await changeThroughAnyNode(cluster, victim, {op: 'stage', change: {kind: config.kind, node: victim}}, history)) ??
+    (await changeThroughAnyNode(cluster, victim, {op: 'commit'}, history))
+  if (failure !== undefined) return {kind: config.kind, node: victim, ringBefore, expectedMembers: memberCount, failure}
+  if (config.kind === 'leave') {
+    // The leaver exits only after it has handed off everything; then it never runs again.
+    // A crash fault may take it down meanwhile: the fault schedule restarts it, and it goes on.
+    let hasLeft = false
+    for (let waitedMs = 0; waitedMs < ringSettleMsMax && !hasLeft; waitedMs += 1000) {
+      const leaving = cluster.assembled(victim)
+      const pause = sleep(cluster.time, 1000).then(() => false)
+      hasLeft = await (leaving === undefined ? pause : Promise.race([leaving.left.then(() => true), pause]))
+    }
+    if (!hasLeft) return {kind: 'leave', node: victim, ringBefore, expectedMembers: memberCount - 1, failure: `${victim} did not exit within ${ringSettleMsMax} ms of its leave`}
+    await cluster.depart(victim)
+  }
+  return {kind: config.kind, node: victim, ringBefore, expectedMembers: memberCount - 1}
+}
+
+/** Asks running nodes other than `victim` in turn; undefined once one accepted (or it was already done). */
+async function changeThroughAnyNode(cluster: SimCluster, victim: string, request: ClusterChangeRequest, history: History): Promise<string | undefined> {
+  let last = 'no node running'
+  for (let attempt = 0; attempt < changeAttemptsMax; attempt += 1) {
+    const through = cluster.upNodes().filter((name) => name !== victim)
+    const name = through[attempt % Math.max(1, through.length)]
+    const node = name === undefined ? undefined : cluster.assembled(name)
+    if (node !== undefined) {
+      try {
+        await cluster.time.until(node.service.clusterChange(request), ringSettleMsMax)
+        history.note(cluster.time.monotonicMs(), `cluster ${request.op} via ${name}: ok`)
+        return undefined
+      } catch (error) {
+        const code = (error as {code?: string}).code
+        last = `${code ?? 'error'}: ${(error as Error).message}`
+        history.note(cluster.time.monotonicMs(), `cluster ${request.op} via ${name}: ${last}`)
+        // A stage that is already there, or a commit of nothing left to commit, was done by an earlier try.
+        if (request.op === 'stage' && code === 'bad_parameter' && last.includes('already staged')) return undefined
+        if (request.op === 'commit' && code === 'nothing_staged') return undefined
+        if (code === 'bad_parameter') return last
+      }
+    }
+    await sleep(cluster.time, 1000)
+  }
+  return last
+}

@@ -1,0 +1,194 @@
+/**
+ * Tests of the claimant's pure decisions and of the transfer plan (paper §4.9): the ring after
+ * a change is balanced, moves only what the change forces, never shuffles partitions between
+ * members the change does not concern, is deterministic, and merges to one ring everywhere.
+ */
+
+import assert from 'node:assert/strict'
+import {describe, it} from 'node:test'
+import fc from 'fast-check'
+import {claimOwners, claimOwnersFrom, ringFromOwners} from '../../src/ring/ring.js'
+import {planTransfers, ownershipMoves} from '../../src/handoff/transfer-plan.js'
+import {
+  claimantOf,
+  commitTransition,
+  initialRingState,
+  installTransition,
+  mergeRingStates,
+  planTransition,
+  stageChange,
+  type RingState,
+} from '../../src/membership/claimant-core.js'
+
+const partitionCounts = fc.constantFrom(8, 16, 64, 256)
+const names = (min: number, max: number) => fc.uniqueArray(fc.stringMatching(/^[a-z][a-z0-9]{0,5}$/), {minLength: min, maxLength: max})
+
+function counts(owners: readonly string[]): Map<string, number> {
+  const out = new Map<string, number>()
+  for (const owner of owners) out.set(owner, (out.get(owner) ?? 0) + 1)
+  return out
+}
+
+function assertBalanced(partitionCount: number, owners: readonly string[], members: readonly string[]): void {
+  const c = counts(owners)
+  const low = Math.floor(partitionCount / members.length)
+  const high = Math.ceil(partitionCount / members.length)
+  for (const name of members) {
+    const owned = c.get(name) ?? 0
+    assert.ok(owned >= low && owned <= high, `${name} owns ${owned}, expected ${low}..${high}`)
+  }
+  for (const owner of owners) assert.ok(members.includes(owner), `owner ${owner} is not a member`)
+}
+
+describe('claimOwnersFrom (claim with history)', () => {
+  it('a join is balanced, moves exactly what balance needs, and only to the joiners', () => {
+    fc.assert(
+      fc.property(partitionCounts, names(1, 12), names(1, 3), (q, before, joinersRaw) => {
+        const joiners = joinersRaw.filter((name) => !before.includes(name))
+        fc.pre(joiners.length > 0)
+        const current = claimOwners(q, before)
+        const after = [...before, ...joiners]
+        const next = claimOwnersFrom(q, current, after)
+        assertBalanced(q, next, after)
+        let moved = 0
+        for (let p = 0; p < q; p++) {
+          if (current[p] === next[p]) continue
+          moved += 1
+          assert.ok(joiners.includes(next[p] as string), `partition ${p} moved ${current[p]} -> ${next[p]}, between members the join does not concern`)
+        }
+        // Exactly the joiners' share: each receives its quota and nothing else moves.
+        const joinerShare = joiners.reduce((sum, name) => sum + (counts(next).get(name) ?? 0), 0)
+        assert.equal(moved, joinerShare)
+      }),
+      {numRuns: 300},
+    )
+  })
+
+  it('a leave or remove moves only the leaver\'s partitions, and stays balanced', () => {
+    fc.assert(
+      fc.property(partitionCounts, names(2, 12), fc.nat(), (q, before, pick) => {
+        const leaver = before[pick % before.length] as string
+        const current = claimOwners(q, before)
+        const after = before.filter((name) => name !== leaver)
+        const next = claimOwnersFrom(q, current, after)
+        assertBalanced(q, next, after)
+        for (let p = 0; p < q; p++) {
+          if (current[p] !== leaver) assert.equal(next[p], current[p], `partition ${p} of ${current[p]} moved although only ${leaver} left`)
+        }
+      }),
+      {numRuns: 300},
+    )
+  })
+
+  it('is deterministic and ignores the order of members', () => {
+    const current = claimOwners(64, ['a', 'b', 'c'])
+    assert.deepEqual(claimOwnersFrom(64, current, ['d', 'a', 'c', 'b']), claimOwnersFrom(64, current, ['a', 'b', 'c', 'd']))
+  })
+
+  it('unchanged members keep every partition', () => {
+    const current = claimOwners(64, ['a', 'b', 'c'])
+    assert.deepEqual(claimOwnersFrom(64, current, ['a', 'b', 'c']), current)
+  })
+
+  it('moves about Q/S on a join at Q=64 (4th node: 16)', () => {
+    const current = claimOwners(64, ['n1', 'n2', 'n3'])
+    const next = claimOwnersFrom(64, current, ['n1', 'n2', 'n3', 'n4'])
+    assert.equal(ownershipMoves(ringFromOwners(64, ['n1', 'n2', 'n3'], current), ringFromOwners(64, ['n1', 'n2', 'n3', 'n4'], next)).length, 16)
+  })
+})
+
+describe('transfer plan', () => {
+  it('every new home that was no old home receives the partition from the old homes still there', () => {
+    fc.assert(
+      fc.property(partitionCounts, names(2, 8), fc.constantFrom(1, 2, 3), fc.nat(), fc.boolean(), (q, before, n, pick, isRemove) => {
+        const changed = before[pick % before.length] as string
+        const beforeRing = ringFromOwners(q, before, claimOwners(q, before))
+        const afterMembers = before.filter((name) => name !== changed)
+        const afterRing = ringFromOwners(q, afterMembers, claimOwnersFrom(q, beforeRing.owners, afterMembers))
+        const gone = new Set(isRemove ? [changed] : [])
+        const plan = planTransfers(beforeRing, afterRing, n, gone)
+        for (let p = 0; p < q; p++) {
+          const oldHomes = beforeRing.members.length >= 1 ? planHomes(beforeRing, p, n) : []
+          const newHomes = planHomes(afterRing, p, n)
+          const targets = plan.filter((t) => t.partition === p).map((t) => t.target)
+          assert.deepEqual(targets.sort(), newHomes.filter((h) => !oldHomes.includes(h)).sort())
+          for (const t of plan.filter((x) => x.partition === p)) {
+            assert.deepEqual(t.sources, oldHomes.filter((h) => !gone.has(h)))
+          }
+        }
+      }),
+      {numRuns: 200},
+    )
+  })
+})
+
+function planHomes(ring: ReturnType<typeof ringFromOwners>, partition: number, n: number): string[] {
+  const seen: string[] = []
+  for (let step = 0; step < ring.partitionCount && seen.length < Math.min(n, ring.members.length); step++) {
+    const owner = ring.owners[(partition + step) % ring.partitionCount] as string
+    if (!seen.includes(owner)) seen.push(owner)
+  }
+  return seen
+}
+
+describe('claimant core', () => {
+  const q = 16
+  const threeNodes = (): RingState => {
+    const committed = commitTransition(initialRingState(q, 'n1'), q, ['n2', 'n3'], 'n1')
+    assert.ok(committed.ok)
+    return installTransition(committed.state, 'n1')
+  }
+
+  it('a commit plans joins and staged changes, and the install makes them the ring', () => {
+    const state = threeNodes()
+    assert.deepEqual(state.members, ['n1', 'n2', 'n3'])
+    assertBalanced(q, state.owners, state.members)
+    const staged = stageChange(state, {kind: 'leave', node: 'n2'}, 'n1')
+    assert.ok(staged.ok)
+    const committed = commitTransition(staged.state, q, ['n4'], 'n1')
+    assert.ok(committed.ok)
+    assert.deepEqual(committed.state.next?.members, ['n1', 'n3', 'n4'])
+    assert.deepEqual(committed.state.staged, [])
+    const installed = installTransition(committed.state, 'n1')
+    assert.deepEqual(installed.members, ['n1', 'n3', 'n4'])
+    assert.ok(installed.version > committed.state.version)
+  })
+
+  it('refuses bad changes and a second commit during a transition, changing nothing', () => {
+    const state = threeNodes()
+    const unknown = stageChange(state, {kind: 'remove', node: 'n9'}, 'n1')
+    assert.equal(unknown.ok, false)
+    assert.equal(!unknown.ok && unknown.error, 'bad_parameter')
+    const nothing = commitTransition(state, q, [], 'n1')
+    assert.equal(!nothing.ok && nothing.error, 'nothing_staged')
+    const committed = commitTransition(state, q, ['n4'], 'n1')
+    assert.ok(committed.ok)
+    const again = commitTransition(committed.state, q, ['n5'], 'n1')
+    assert.equal(!again.ok && again.error, 'ring_in_transition')
+    const single = initialRingState(q, 'n1')
+    const last = stageChange(single, {kind: 'leave', node: 'n1'}, 'n1')
+    assert.equal(!last.ok && last.error, 'bad_parameter')
+  })
+
+  it('the claimant is the lowest-named member believed up, never one being removed', () => {
+    const state = threeNodes()
+    assert.equal(claimantOf(state, () => true), 'n1')
+    assert.equal(claimantOf(state, (name) => name !== 'n1'), 'n2')
+    const staged = stageChange(state, {kind: 'remove', node: 'n1'}, 'n2')
+    assert.ok(staged.ok)
+    const committed = commitTransition(staged.state, q, [], 'n2')
+    assert.ok(committed.ok)
+    assert.equal(claimantOf(committed.state, () => true), 'n2')
+  })
+
+  it('two claimants deciding at one version end on one ring everywhere (merge is commutative)', () => {
+    const state = threeNodes()
+    const a = commitTransition(state, q, ['n4'], 'n1')
+    const b = commitTransition(state, q, ['n5'], 'n2')
+    assert.ok(a.ok && b.ok)
+    assert.equal(mergeRingStates(a.state, b.state), a.state)
+    assert.equal(mergeRingStates(b.state, a.state), a.state)
+    const newer = installTransition(b.state, 'n2')
+    assert.equal(mergeRingStates(a.state, newer), newer)
+  })
+})

@@ -1,0 +1,126 @@
+/**
+ * Ownership transfers on whole simulated nodes (src/handoff/transfer.ts, transfer-release.ts):
+ * a join moves every key the new node becomes a home of; a receiver crashed in the middle
+ * resumes where it was (partitions already received are not fetched again); a source crashed
+ * in the middle is asked again once it is back; a leaving node exits only after handing off.
+ */
+
+import assert from 'node:assert/strict'
+import {describe, it} from 'node:test'
+import {homesOf} from '../../src/handoff/transfer-plan.js'
+import {partitionOfKey} from '../../src/ring/partition.js'
+import {SimCluster, ringSettleMsMax} from '../sim/cluster.js'
+import {History} from '../sim/history.js'
+
+const config = {nodeCount: 3, partitionCount: 16, defaultN: 3, requestTimeoutMs: 500, gossipIntervalMs: 1000, link: {delayMsMin: 0.2, delayMsMax: 2, lossRate: 0}}
+const keyCount = 3000
+
+async function loaded(seed: number): Promise<{cluster: SimCluster; history: History; keys: string[]}> {
+  const history = new History()
+  const cluster = await SimCluster.start(seed, config, history)
+  const keys = Array.from({length: keyCount}, (_, index) => `key-${index}`)
+  const node = cluster.assembled('n1')!
+  for (const key of keys) {
+    const outcome = await cluster.time.until(
+      node.service.put({key, value: new TextEncoder().encode(`v-${key}`), contentType: 'text/plain', tombstone: false, context: [], n: 3, w: 3, dw: 0, pw: 0, explain: false}),
+      10_000,
+    )
+    assert.ok(outcome.ok, `put ${key}`)
+  }
+  return {cluster, history, keys}
+}
+
+/** Keys of which `name` is a home replica but whose object its store lacks. */
+async function missingOn(cluster: SimCluster, name: string, keys: readonly string[]): Promise<string[]> {
+  const node = cluster.assembled(name)!
+  const ring = node.membership.ring
+  const missing: string[] = []
+  for (const key of keys) {
+    const partition = partitionOfKey(key, ring.partitionCount)
+    if (!homesOf(ring, partition, 3).includes(name)) continue
+    if ((await node.store.getObject(partition, key)) === undefined) missing.push(key)
+  }
+  return missing
+}
+
+function receivedLines(history: History, name: string): string[] {
+  return history.log.filter((line) => line.text.startsWith(`${name}: received partition`)).map((line) => line.text)
+}
+
+async function runUntil(cluster: SimCluster, done: () => boolean): Promise<void> {
+  // Fine steps: on the simulated network a whole partition moves in a few milliseconds.
+  for (let waitedMs = 0; waitedMs < ringSettleMsMax && !done(); waitedMs += 1) await cluster.time.runFor(1)
+  assert.ok(done(), 'the condition was not reached in simulated time')
+}
+
+describe('ownership transfers', () => {
+  it('a join moves every key the new node becomes a home of, and every node ends on one ring', async () => {
+    const {cluster, keys} = await loaded(11)
+    try {
+      await cluster.addNode()
+      assert.ok(await cluster.settleRing(4), 'the ring settles on 4 members')
+      assert.deepEqual(await missingOn(cluster, 'n4', keys), [])
+      const counts = [...cluster.assembled('n1')!.membership.ring.owners].reduce((m, o) => m.set(o, (m.get(o) ?? 0) + 1), new Map<string, number>())
+      assert.deepEqual([...counts.values()].sort(), [4, 4, 4, 4])
+    } finally {
+      await cluster.stop()
+    }
+  })
+
+  it('a receiver crashed in the middle resumes: partitions it had received are not fetched again', async () => {
+    const {cluster, history, keys} = await loaded(12)
+    try {
+      await cluster.addNode()
+      await runUntil(cluster, () => receivedLines(history, 'n4').length >= 3)
+      const beforeCrash = receivedLines(history, 'n4')
+      await cluster.crash('n4')
+      assert.ok(cluster.assembled('n1')!.membership.table.ring?.next !== undefined, 'crashed in the middle of the transition')
+      await cluster.time.runFor(2000)
+      await cluster.restart('n4', {wipe: false})
+      assert.ok(await cluster.settleRing(4), 'the ring settles on 4 members')
+      const all = receivedLines(history, 'n4')
+      const again = all.slice(beforeCrash.length).filter((line) => beforeCrash.some((earlier) => earlier.split(':')[1]?.split(' from')[0] === line.split(':')[1]?.split(' from')[0]))
+      assert.deepEqual(again, [], 'no partition received twice')
+      assert.deepEqual(await missingOn(cluster, 'n4', keys), [])
+    } finally {
+      await cluster.stop()
+    }
+  })
+
+  it('a source crashed in the middle is asked again once it is back, and the transfer completes', async () => {
+    const {cluster, history, keys} = await loaded(13)
+    try {
+      await cluster.addNode()
+      await runUntil(cluster, () => receivedLines(history, 'n4').length >= 2)
+      await cluster.crash('n2')
+      const receivedAtCrash = receivedLines(history, 'n4').length
+      await cluster.time.runFor(5000)
+      assert.equal(cluster.assembled('n1')!.membership.table.ring?.next !== undefined, true, 'the transition waits for the crashed source')
+      assert.ok(receivedLines(history, 'n4').length <= receivedAtCrash + 2, 'no partition completes without its crashed source (beyond those past it already)')
+      await cluster.restart('n2', {wipe: false})
+      assert.ok(await cluster.settleRing(4), 'the ring settles on 4 members')
+      assert.deepEqual(await missingOn(cluster, 'n4', keys), [])
+    } finally {
+      await cluster.stop()
+    }
+  })
+
+  it('a leaving node exits only after its partitions are on their new homes', async () => {
+    const {cluster, keys} = await loaded(14)
+    try {
+      await cluster.addNode()
+      assert.ok(await cluster.settleRing(4))
+      const n2 = cluster.assembled('n2')!
+      await cluster.time.until(n2.service.clusterChange({op: 'stage', change: {kind: 'leave', node: 'n3'}}), 10_000)
+      await cluster.time.until(n2.service.clusterChange({op: 'commit'}), 10_000)
+      const leaver = cluster.assembled('n3')!
+      await cluster.time.until(leaver.left, ringSettleMsMax)
+      assert.equal(leaver.release.pendingCount, 0, 'nothing left to hand off when it exits')
+      await cluster.depart('n3')
+      assert.ok(await cluster.settleRing(3))
+      for (const name of ['n1', 'n2', 'n4']) assert.deepEqual(await missingOn(cluster, name, keys), [], name)
+    } finally {
+      await cluster.stop()
+    }
+  })
+})
