@@ -1,7 +1,8 @@
 /**
- * What `dyn cluster status` shows of membership changes (paper §4.9): the change staged or under
- * way, and each node's ownership transfers with progress and an ETA, as every node's GET /cluster
- * reports them (`ring` and `transfers`).
+ * What `dyn cluster status` shows of each node's own view (paper §4.6, §4.8, §4.9): which peers it
+ * reaches and the hints it keeps for them, the ring change staged or under way, and its ownership
+ * transfers with progress and an ETA, as every node's GET /cluster reports them (`members`,
+ * `ring` and `transfers`).
  */
 
 import {DynClient} from '../client/http-client.js'
@@ -28,10 +29,18 @@ interface RingView {
   readonly transition?: {readonly id: string; readonly members: readonly string[]; readonly removing: readonly string[]} | null
 }
 
+/** One member as another node sees it: its reachability from there, and the hints kept there for it. */
+export interface PeerView {
+  readonly name: string
+  readonly reachability?: string
+  readonly hintsPending?: number
+}
+
 export interface NodeTransfers {
   readonly name: string
   readonly ring?: RingView
   readonly transfers?: TransferView
+  readonly peers?: readonly PeerView[]
 }
 
 /** Each serving node's ring change and transfers, from its own GET /cluster. */
@@ -42,14 +51,32 @@ export async function readTransfers(nodes: ReadonlyArray<{readonly name: string;
       .map(async (node) => {
         const view = await new DynClient(node.address, transferProbeTimeoutMs).getJson('/cluster').catch(() => undefined)
         if (view?.ok !== true) return {name: node.name}
-        return {name: node.name, ring: view.body.ring as RingView | undefined, transfers: view.body.transfers as TransferView | undefined}
+        const members = (Array.isArray(view.body.members) ? view.body.members : []) as Array<Record<string, unknown>>
+        const peers = members
+          .filter((member) => member.name !== node.name)
+          .map((member) => ({
+            name: String(member.name),
+            ...(typeof member.reachability === 'string' ? {reachability: member.reachability} : {}),
+            ...(typeof member.hintsPending === 'number' ? {hintsPending: member.hintsPending} : {}),
+          }))
+        return {name: node.name, ring: view.body.ring as RingView | undefined, transfers: view.body.transfers as TransferView | undefined, peers}
       }),
   )
 }
 
-/** The ring change under way and each node's transfers, for people; empty when nothing moves. */
+/**
+ * For people: each node's view of the others when it is not all "up, no hints" (reachability is
+ * local, paper §4.8: two nodes may disagree), then the ring change under way and each node's
+ * transfers; empty when all is quiet.
+ */
 export function formatTransfers(nodes: readonly NodeTransfers[]): string {
   let text = ''
+  for (const node of nodes) {
+    const notable = (node.peers ?? []).filter((peer) => (peer.reachability !== undefined && peer.reachability !== 'up') || (peer.hintsPending ?? 0) > 0)
+    if (notable.length === 0) continue
+    const described = notable.map((peer) => `${peer.name} ${peer.reachability ?? '?'}${(peer.hintsPending ?? 0) > 0 ? ` (${peer.hintsPending} hints kept for it)` : ''}`)
+    text += `${node.name} sees: ${described.join(', ')}\n`
+  }
   const ring = nodes.find((node) => node.ring !== undefined)?.ring
   if (ring?.staged !== undefined && ring.staged.length > 0) text += `staged (not committed): ${ring.staged.map((c) => `${c.kind} ${c.node}`).join(', ')}\n`
   if (ring?.transition !== undefined && ring.transition !== null) {

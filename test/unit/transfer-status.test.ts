@@ -1,0 +1,28 @@
+/**
+ * `dyn cluster status`'s view of each node's peers, ring changes and transfers (transfer-status.ts):
+ * quiet when all is well, and each figure a node serves when it is not.
+ */
+import assert from 'node:assert/strict'
+import {describe, it} from 'node:test'
+import {formatTransfers} from '../../src/cli/transfer-status.js'
+
+describe('cluster status: peers, ring changes and transfers', () => {
+  it('says nothing when every peer is up, no hints are kept and nothing moves', () => {
+    assert.equal(formatTransfers([{name: 'n1', peers: [{name: 'n2', reachability: 'up', hintsPending: 0}], transfers: {total: 0}}]), '')
+  })
+
+  it('shows a peer seen down with the hints kept for it, a ring change and a transfer with its ETA', () => {
+    const text = formatTransfers([
+      {
+        name: 'n1',
+        peers: [{name: 'n2', reachability: 'down', hintsPending: 12}, {name: 'n3', reachability: 'up', hintsPending: 0}],
+        ring: {claimant: 'n1', transition: {id: '4.n1', members: ['n1', 'n2', 'n3', 'n4'], removing: []}},
+      },
+      {name: 'n4', transfers: {total: 16, done: 5, keysReceived: 1200, bytesReceived: 2 * 1048576, etaMs: 4100, active: [{partition: 7, source: 'n2', keys: 40}]}},
+    ])
+    assert.match(text, /^n1 sees: n2 down \(12 hints kept for it\)$/m)
+    assert.doesNotMatch(text, /n3 up/)
+    assert.match(text, /ring change 4\.n1 under way \(claimant n1\): to members n1, n2, n3, n4/)
+    assert.match(text, /n4 +received 5\/16 partitions, 1200 keys, 2\.0 MB, ETA 5 s; moving p7 from n2 \(40 keys\)/)
+  })
+})
