@@ -32,7 +32,9 @@ Exits 0 when every node of the folder serves, all agree on the ring and no other
     }
     const otherDown = status.otherMembers.filter((m) => !m.up)
     const ok = status.agreed && otherDown.length === 0
-    const transfers = await readTransfers(status.nodes)
+    // Members the folder did not start (a node joined by hand) move data too.
+    const others = status.otherMembers.map((member) => ({name: member.name, address: member.apiAddress, serving: member.up}))
+    const transfers = await readTransfers([...status.nodes, ...others])
     if (flags.json) this.printJson({ok, ...status, transfers})
     else process.stdout.write(formatStatus(status, ok) + formatTransfers(transfers))
     if (!ok) this.exit(exitCodes.unavailable)
