@@ -2,7 +2,7 @@
 import * as Flags from '@oclif/core/flags'
 import {clusterStatus} from '../../src/cli/cluster-status.js'
 import type {ClusterStatus, NodeStatus} from '../../src/cli/cluster-status.js'
-import {formatTransfers, readTransfers} from '../../src/cli/transfer-status.js'
+import {formatTransfers, leftMembers, readTransfers} from '../../src/cli/transfer-status.js'
 import {DynCommand} from '../../src/cli/command-base.js'
 import {exitCodes} from '../../src/cli/exit-codes.js'
 
@@ -30,24 +30,28 @@ Exits 0 when every node of the folder serves, all agree on the ring and no other
     } catch (error) {
       this.failFromError(flags.json, error)
     }
-    const otherDown = status.otherMembers.filter((m) => !m.up)
-    const ok = status.agreed && otherDown.length === 0
     // Members the folder did not start (a node joined by hand) move data too.
     const others = status.otherMembers.map((member) => ({name: member.name, address: member.apiAddress, serving: member.up}))
     const transfers = await readTransfers([...status.nodes, ...others])
-    if (flags.json) this.printJson({ok, ...status, transfers})
-    else process.stdout.write(formatStatus(status, ok) + formatTransfers(transfers))
+    // A node of the folder that left the cluster (dyn cluster leave, remove) is stopped by design.
+    const left = leftMembers(transfers)
+    const remaining = status.nodes.filter((node) => !left.has(node.name))
+    const agreed = left.size === 0 ? status.agreed : remaining.length > 0 && remaining.every((node) => node.serving) && new Set(remaining.map((node) => node.ringHash)).size === 1
+    const otherDown = status.otherMembers.filter((m) => !m.up && !left.has(m.name))
+    const ok = agreed && otherDown.length === 0
+    if (flags.json) this.printJson({ok, ...status, agreed, left: [...left], transfers})
+    else process.stdout.write(formatStatus(status, ok, left) + formatTransfers(transfers))
     if (!ok) this.exit(exitCodes.unavailable)
   }
 }
 
-function nodeLine(node: NodeStatus): string {
-  const state = node.serving ? `serving, ${node.members} members, ring ${node.ringHash}` : (node.problem ?? 'stopped')
+function nodeLine(node: NodeStatus, left: ReadonlySet<string>): string {
+  const state = node.serving ? `serving, ${node.members} members, ring ${node.ringHash}` : left.has(node.name) ? 'left the cluster' : (node.problem ?? 'stopped')
   return `${node.name.padEnd(6)} ${node.address.padEnd(16)} pid ${String(node.pid ?? '-').padEnd(8)} ${state}\n`
 }
 
-function formatStatus(status: ClusterStatus, ok: boolean): string {
-  let text = status.nodes.map(nodeLine).join('')
+function formatStatus(status: ClusterStatus, ok: boolean, left: ReadonlySet<string>): string {
+  let text = status.nodes.map((node) => nodeLine(node, left)).join('')
   for (const member of status.otherMembers) {
     text += `${member.name.padEnd(6)} ${member.apiAddress.padEnd(16)} not started from this folder (${member.status}, ${member.up ? 'up' : 'down'})\n`
   }
@@ -57,7 +61,7 @@ function formatStatus(status: ClusterStatus, ok: boolean): string {
     const effective = e === undefined ? '' : `, effective N=${e.n} R=${e.r} W=${e.w}${capped}`
     text += `settings N=${s.n} R=${s.r} W=${s.w}${effective}; ${s.partitions} partitions, conflicts: ${s.conflict}\n`
   }
-  const notServing = status.nodes.filter((n) => !n.serving).map((n) => n.name)
+  const notServing = status.nodes.filter((n) => !n.serving && !left.has(n.name)).map((n) => n.name)
   if (status.nodes.every((n) => n.state === 'stopped')) return `${text}the cluster is stopped; start it with: dyn cluster up --dir ${status.dir}\n`
   const others = status.otherMembers.length === 0 ? '' : `; ${status.otherMembers.length} other member(s) not started from this folder: ${status.otherMembers.map((m) => m.name).join(', ')}`
   if (ok) return `${text}all nodes ${others === '' ? '' : 'of the folder '}serve and agree on the ring${others}\n`

@@ -32,6 +32,8 @@ interface RingView {
 /** One member as another node sees it: its reachability from there, and the hints kept there for it. */
 export interface PeerView {
   readonly name: string
+  /** Its membership status as this node knows it (valid, joining, leaving, left). */
+  readonly status?: string
   readonly reachability?: string
   readonly hintsPending?: number
 }
@@ -56,12 +58,18 @@ export async function readTransfers(nodes: ReadonlyArray<{readonly name: string;
           .filter((member) => member.name !== node.name)
           .map((member) => ({
             name: String(member.name),
+            ...(typeof member.status === 'string' ? {status: member.status} : {}),
             ...(typeof member.reachability === 'string' ? {reachability: member.reachability} : {}),
             ...(typeof member.hintsPending === 'number' ? {hintsPending: member.hintsPending} : {}),
           }))
         return {name: node.name, ring: view.body.ring as RingView | undefined, transfers: view.body.transfers as TransferView | undefined, peers}
       }),
   )
+}
+
+/** Members some node knows to have left the cluster (dyn cluster leave, remove): stopped by design. */
+export function leftMembers(nodes: readonly NodeTransfers[]): Set<string> {
+  return new Set(nodes.flatMap((node) => (node.peers ?? []).filter((peer) => peer.status === 'left').map((peer) => peer.name)))
 }
 
 /**
@@ -72,7 +80,7 @@ export async function readTransfers(nodes: ReadonlyArray<{readonly name: string;
 export function formatTransfers(nodes: readonly NodeTransfers[]): string {
   let text = ''
   for (const node of nodes) {
-    const notable = (node.peers ?? []).filter((peer) => (peer.reachability !== undefined && peer.reachability !== 'up') || (peer.hintsPending ?? 0) > 0)
+    const notable = (node.peers ?? []).filter((peer) => peer.status !== 'left').filter((peer) => (peer.reachability !== undefined && peer.reachability !== 'up') || (peer.hintsPending ?? 0) > 0)
     if (notable.length === 0) continue
     const described = notable.map((peer) => `${peer.name} ${peer.reachability ?? '?'}${(peer.hintsPending ?? 0) > 0 ? ` (${peer.hintsPending} hints kept for it)` : ''}`)
     text += `${node.name} sees: ${described.join(', ')}\n`

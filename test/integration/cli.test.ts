@@ -81,7 +81,7 @@ describe('dyn CLI', () => {
   it('every command has --help with examples', async () => {
     const top = await runDyn(['--help'])
     assert.equal(top.code, 0)
-    for (const command of ['start', 'put', 'get', 'delete', 'ring', 'cluster up', 'cluster down', 'cluster status']) {
+    for (const command of ['start', 'put', 'get', 'delete', 'ring', 'cluster up', 'cluster down', 'cluster status', 'cluster join', 'cluster leave', 'cluster remove', 'cluster plan', 'cluster commit', 'top', 'resolve']) {
       assert.match(top.stdout + (await runDyn(['cluster', '--help'])).stdout, new RegExp(command.split(' ').pop() as string))
       const help = await runDyn([...command.split(' '), '--help'])
       assert.equal(help.code, 0, command)

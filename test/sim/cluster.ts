@@ -42,6 +42,8 @@ interface SimNode {
   /** Resolves when the running incarnation crashes; requests to it race this. */
   crash: {promise: Promise<Crashed>; fire: () => void}
   incarnation: number
+  /** Set while a restart is starting the node: a second restart waits for it instead of starting another. */
+  booting: Promise<void> | undefined
 }
 
 /** The simulated time a ring change may take to settle (transfers included) before the run calls it stuck. */
@@ -81,6 +83,7 @@ export class SimCluster {
       node: undefined,
       crash: crashSignal(),
       incarnation: 0,
+      booting: undefined,
     }))
   }
 
@@ -133,7 +136,7 @@ export class SimCluster {
   /** A new node (the next name) that joins through the running nodes and commits its join. */
   async addNode(): Promise<string> {
     const name = `n${this.nodes.length + 1}`
-    const node: SimNode = {name, rpcAddress: `${name}:7000`, database: memoryDatabase(), node: undefined, crash: crashSignal(), incarnation: 0}
+    const node: SimNode = {name, rpcAddress: `${name}:7000`, database: memoryDatabase(), node: undefined, crash: crashSignal(), incarnation: 0, booting: undefined}
     this.nodes.push(node)
     this.#history.note(this.time.monotonicMs(), `join ${name}`)
     await this.#boot(node, this.nodes.filter((other) => other.node !== undefined).map((other) => other.rpcAddress))
@@ -229,6 +232,9 @@ export class SimCluster {
   /** Starts a crashed node again, on its kept storage or (wipe) on an empty one, joining through the live nodes. */
   async restart(name: string, options: {wipe: boolean}): Promise<void> {
     const node = this.#node(name)
+    // Two parts of a run (a fault's end, a membership change, the final heal) may restart one
+    // node at once: the second waits for the first (simulator seed found by the 1000-seed run).
+    if (node.booting !== undefined) return node.booting
     if (node.node !== undefined || this.departed.has(name)) return
     if (options.wipe) {
       node.database = memoryDatabase()
@@ -236,7 +242,10 @@ export class SimCluster {
     }
     this.#history.note(this.time.monotonicMs(), `restart ${name}${options.wipe ? ' on a wiped disk' : ''}`)
     const seeds = this.nodes.filter((other) => other.node !== undefined).map((other) => other.rpcAddress)
-    await this.#boot(node, seeds)
+    node.booting = this.#boot(node, seeds).finally(() => {
+      node.booting = undefined
+    })
+    await node.booting
   }
 
   /** Stops every running node cleanly (the end of a run). */

@@ -38,7 +38,15 @@ let operations = 0
 let simulatedMs = 0
 let failed = 0
 for (const seed of seeds) {
-  const result = await runSeed(seed)
+  let result: Awaited<ReturnType<typeof runSeed>>
+  try {
+    result = await runSeed(seed)
+  } catch (error) {
+    // A run that throws (a stuck cluster, a harness error) is a failure of its seed, not of the campaign.
+    failed += 1
+    process.stdout.write(`seed ${seed}: the run threw — reproduce with: npm run sim -- --seed ${seed}\n  ${(error as Error).stack ?? String(error)}\n`)
+    continue
+  }
   operations += result.operations
   simulatedMs += result.simulatedMs
   if (result.violations.length > 0) {
