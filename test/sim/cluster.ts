@@ -139,7 +139,11 @@ export class SimCluster {
     const node: SimNode = {name, rpcAddress: `${name}:7000`, database: memoryDatabase(), node: undefined, crash: crashSignal(), incarnation: 0, booting: undefined}
     this.nodes.push(node)
     this.#history.note(this.time.monotonicMs(), `join ${name}`)
-    await this.#boot(node, this.nodes.filter((other) => other.node !== undefined).map((other) => other.rpcAddress))
+    // Marked as booting, so that a restart meanwhile (the fault schedule's final heal) waits for it (seed 416).
+    node.booting = this.#boot(node, this.nodes.filter((other) => other.node !== undefined).map((other) => other.rpcAddress)).finally(() => {
+      node.booting = undefined
+    })
+    await node.booting
     return name
   }
 

@@ -41,9 +41,12 @@ export async function checkMembership(cluster: SimCluster, history: History, cha
   for (const write of history.writes.values()) {
     if (write.end !== 'ok' || (diskLost && write.w < 2)) continue
     const partition = partitionOfKey(write.key, ringAfter.partitionCount)
-    const n = Math.min(write.n, defaultN)
-    const oldHomes = homesOf(ringBefore, partition, Math.min(n, ringBefore.members.length))
-    const newHomes = homesOf(ringAfter, partition, Math.min(n, ringAfter.members.length)).filter((home) => !oldHomes.includes(home))
+    // Transfers move a partition to the nodes that become its homes under the cluster's N, from
+    // its old homes under that N: what they promise is that each such new home holds every write
+    // (whatever N the write asked for). A node that was a home already but moves up the list (a
+    // write with a smaller N then counts it) gets its copy from read repair (simulator seed 923).
+    const oldHomes = homesOf(ringBefore, partition, Math.min(defaultN, ringBefore.members.length))
+    const newHomes = homesOf(ringAfter, partition, Math.min(defaultN, ringAfter.members.length)).filter((home) => !oldHomes.includes(home))
     for (const home of newHomes) {
       const node = cluster.assembled(home)
       if (node === undefined) continue
