@@ -441,6 +441,8 @@ export interface HealthView {
   /** Members that own partitions in its ring, and the ring change under way (null when none). */
   readonly ringMembers?: unknown
   readonly transition?: unknown
+  /** The node's own membership status (joining, valid, leaving, left). */
+  readonly status?: unknown
 }
 
 export async function probe(cluster: LocalCluster, node: LocalNode): Promise<HealthView | undefined> {
@@ -464,6 +466,8 @@ function readinessProblem(cluster: LocalCluster, nodes: readonly LocalNode[], vi
     // right after a restart a node may still be backing off from a peer it saw die.
     const unreached = Array.isArray(view.down) ? view.down.filter((name) => nodes.some((other) => other.name === name)) : []
     if (unreached.length > 0) return `${node.name} does not reach ${unreached.join(', ')} yet`
+    // A node turns valid once its join is installed (its own view; the others learn it by gossip).
+    if (memberCount !== undefined && view.status !== undefined && view.status !== 'valid') return `${node.name} is still ${String(view.status)}`
     // Each join is committed by the claimant and installed once its transfers are done.
     if (memberCount !== undefined && (Number(view.ringMembers) < memberCount || (view.transition !== undefined && view.transition !== null))) {
       return `${node.name}'s ring has ${String(view.ringMembers)} of ${memberCount} members${view.transition === null || view.transition === undefined ? '' : ', a ring change still moving data'}`

@@ -118,6 +118,9 @@ describe('failure detection, sloppy quorum and hinted handoff with real processe
     })
     const seenBy = async (i: number): Promise<string | undefined> => (await members(c.url(i, '/cluster'))).find((m) => m.name === frozen.name)?.reachability
     assert.equal(await seenBy(0), 'up')
+    // A joined node turns valid once its join is installed and gossip has told the others.
+    const statusSeenBy = async (i: number): Promise<string | undefined> => ((await members(c.url(i, '/cluster'))).find((m) => m.name === frozen.name) as (MemberView & {status: string}) | undefined)?.status
+    await eventually(`${frozen.name} is valid for n1 and n2`, async () => (await statusSeenBy(0)) === 'valid' && (await statusSeenBy(1)) === 'valid')
     process.kill(pid, 'SIGSTOP')
     await eventually(`${frozen.name} is seen down by n1 and n2`, async () => (await seenBy(0)) === 'down' && (await seenBy(1)) === 'down')
     const status = (await members(c.url(0, '/cluster'))).find((m) => m.name === frozen.name) as MemberView & {status: string}
