@@ -1,5 +1,4 @@
-import * as Args from '@oclif/core/args'
-import {contextFlag, dwFlag, explainFlag, jsonFlag, nFlag, nodeFlag, prFlag, pwFlag, rFlag, timeoutFlag, wFlag} from '../src/cli/client-flags.js'
+import {contextFlag, dwFlag, explainFlag, jsonFlag, keyArg, nFlag, nodeFlag, prFlag, pwFlag, rFlag, timeoutFlag, wFlag} from '../src/cli/client-flags.js'
 import {warnOnWeakQuorum} from '../src/cli/quorum-check.js'
 import {DynCommand} from '../src/cli/command-base.js'
 import {exitCodesHelp} from '../src/cli/exit-codes.js'
@@ -18,7 +17,7 @@ ${exitCodesHelp}`
   ]
 
   static override args = {
-    key: Args.string({description: 'the key', required: true, ignoreStdin: true}),
+    key: keyArg,
   }
 
   static override flags = {

@@ -1,8 +1,7 @@
 import {writeFile} from 'node:fs/promises'
-import * as Args from '@oclif/core/args'
 import * as Flags from '@oclif/core/flags'
 import type {DynClient, Sibling} from '../src/client/http-client.js'
-import {explainFlag, jsonFlag, nFlag, nodeFlag, prFlag, rFlag, timeoutFlag} from '../src/cli/client-flags.js'
+import {explainFlag, jsonFlag, keyArg, nFlag, nodeFlag, prFlag, rFlag, timeoutFlag} from '../src/cli/client-flags.js'
 import {DynCommand} from '../src/cli/command-base.js'
 import {exitCodesHelp} from '../src/cli/exit-codes.js'
 import {formatTrace, hexPreview, isPrintableText, previewBytesMax, writeTrace} from '../src/cli/format.js'
@@ -28,7 +27,7 @@ ${exitCodesHelp}`
   ]
 
   static override args = {
-    key: Args.string({description: 'the key', required: true, ignoreStdin: true}),
+    key: keyArg,
   }
 
   static override flags = {

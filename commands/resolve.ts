@@ -1,8 +1,7 @@
 import {readFile} from 'node:fs/promises'
-import * as Args from '@oclif/core/args'
 import * as Flags from '@oclif/core/flags'
 import type {DynClient} from '../src/client/http-client.js'
-import {jsonFlag, nFlag, nodeFlag, rFlag, timeoutFlag, wFlag} from '../src/cli/client-flags.js'
+import {jsonFlag, keyArg, nFlag, nodeFlag, rFlag, timeoutFlag, wFlag} from '../src/cli/client-flags.js'
 import {DynCommand} from '../src/cli/command-base.js'
 import {exitCodes, exitCodesHelp} from '../src/cli/exit-codes.js'
 import {candidateOf, readSiblings, writeAndVerify} from '../src/cli/resolve-flow.js'
@@ -25,7 +24,7 @@ ${exitCodesHelp} A key that another write changed meanwhile exits 3 (read it and
   ]
 
   static override args = {
-    key: Args.string({description: 'the key', required: true, ignoreStdin: true}),
+    key: keyArg,
   }
 
   static override flags = {

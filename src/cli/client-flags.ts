@@ -1,5 +1,6 @@
 /** Flags shared by the commands that talk to a node (put, get, delete, ring, ...). */
 
+import * as Args from '@oclif/core/args'
 import * as Flags from '@oclif/core/flags'
 
 export const nodeAddressDefault = '127.0.0.1:7070'
@@ -16,6 +17,9 @@ export const nodeFlag = Flags.string({
   multipleNonGreedy: true,
   helpValue: 'host:port',
 })
+
+/** The KEY argument of the commands that read or write one key. */
+export const keyArg = Args.string({description: 'the key', required: true, ignoreStdin: true})
 
 export const jsonFlag = Flags.boolean({description: 'print the result as JSON (stable, documented fields)', default: false})
 

@@ -154,7 +154,6 @@ export class DynClient {
     return response.status >= 200 && response.status <= 299 ? {ok: true, body} : apiError(response.status, body)
   }
 
-  /** Send to the preferred node, then to the others in order while they cannot be connected to. */
   #nodeWarning: string | undefined
 
   /**
@@ -167,6 +166,7 @@ export class DynClient {
     return warning
   }
 
+  /** Send to the preferred node, then to the others in order while they cannot be connected to. */
   private async send(method: string, path: string, headers: Record<string, string>, body?: Uint8Array): Promise<RawResponse> {
     const failures: Array<{label: string; reason: string}> = []
     for (let step = 0; step < this.addresses.length; step += 1) {

@@ -299,13 +299,10 @@ async function assembleOnStore(
   })
 
   const replicationFactor = (): number => current.table.settings.defaultN
+  // What fetching partitions before a ring change and handing them off after it both work on.
+  const partitionMover = {self: options.name, store, transport, clock, membership: current, replicationFactor}
   const transferManager = new TransferManager({
-    self: options.name,
-    store,
-    transport,
-    clock,
-    membership: current,
-    replicationFactor,
+    ...partitionMover,
     requestTimeoutMs: options.requestTimeoutMs,
     mergeObject: async (partition, key, object) => {
       const merged = await mergeIncoming(store, policy, partition, key, object, false)
@@ -317,12 +314,7 @@ async function assembleOnStore(
   transfers = transferManager
   cleanup.push(() => transferManager.stop())
   const release = new ReleaseHandoff({
-    self: options.name,
-    store,
-    transport,
-    clock,
-    membership: current,
-    replicationFactor,
+    ...partitionMover,
     settleMs: options.requestTimeoutMs + 2 * options.gossipIntervalMs,
     log,
   })
@@ -466,7 +458,6 @@ async function initialTable(
   return joined
 }
 
-/** The RPC router: replica requests to the replica server, membership ones to membership. */
 /** What the RPC router hands each kind of internode request to. */
 interface RpcServers {
   readonly membership: Membership
@@ -476,6 +467,7 @@ interface RpcServers {
   readonly transfers: TransferManager
 }
 
+/** The RPC router: replica requests to the replica server, the others to membership, heartbeats, the claimant and transfers. */
 async function routeRpc(type: number, body: unknown, servers: RpcServers): Promise<unknown> {
   const {membership, replicaDeps, heartbeats, claimant, transfers} = servers
   if (replicaMessageTypes.has(type)) return serveReplicaRequest(replicaDeps, type, body)
