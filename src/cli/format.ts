@@ -6,18 +6,27 @@ import type {RequestTrace} from '../coordinator/cluster-view.js'
 export function formatTrace(trace: unknown): string {
   if (typeof trace !== 'object' || trace === null) return 'no trace returned\n'
   const t = trace as RequestTrace
-  const lines = [`coordinator ${t.coordinator}${t.forwardedBy ? ` (forwarded by ${t.forwardedBy})` : ''}, partition ${t.partition}`]
+  const lines = [`coordinator ${t.coordinator}${t.forwardedBy ? ` (forwarded by ${t.forwardedBy})` : ''}${fallbackNote(t)}, partition ${t.partition}`]
   lines.push(`preference list: ${t.preflist.map((e) => `${e.node}${e.home ? '' : ' (fallback)'}${e.up ? '' : ' [down]'}`).join(', ')}`)
+  const homes = new Set(t.preflist.filter((entry) => entry.home).map((entry) => entry.node))
   for (const reply of t.replies) {
     const extra = reply.error ? ` ${reply.error}` : reply.durable ? ' durable' : ''
     // A fallback standing in for an unreachable home: for a put, the hint it keeps names that home.
-    const standIn = reply.hintFor ? ` fallback for ${reply.hintFor}` : ''
+    // A coordinator that is not a home keeps its own copy too, which no read of the key asks.
+    const standIn = reply.hintFor ? ` fallback for ${reply.hintFor}` : reply.node === t.coordinator && !homes.has(reply.node) ? ' own copy, not counted' : ''
     lines.push(`  ${reply.node.padEnd(10)} ${reply.outcome.padEnd(9)} ${reply.latencyMs.toFixed(2).padStart(8)} ms${extra}${standIn}`)
   }
   if (t.hintsWritten !== undefined && t.hintsWritten.length > 0) lines.push(`hints written: ${t.hintsWritten.map((hint) => `on ${hint.node} for ${hint.target}`).join(', ')}`)
   if (t.counted !== undefined) lines.push(`counted: ${t.counted.home} from home replicas, ${t.counted.fallback} from fallbacks`)
   if (t.repaired.length > 0) lines.push(`read repair sent the merged object to: ${t.repaired.join(', ')}`)
   return `${lines.join('\n')}\n`
+}
+
+/** For a put no home could take: why a node that is not a home coordinated it. */
+function fallbackNote(t: RequestTrace): string {
+  const tried = t.fallbackCoordinator?.homesTried
+  if (tried === undefined) return ''
+  return tried.length === 0 ? ' (a fallback: it sees every home replica down)' : ` (a fallback: no home replica took the put; tried ${tried.join(', ')})`
 }
 
 /** Whether a value is printable UTF-8 text (tabs and line breaks allowed, other control characters not). */

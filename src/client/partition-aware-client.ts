@@ -8,9 +8,13 @@
  * `refreshIntervalMs` (the paper's clients poll every 10 s), and after a routing miss, that is
  * when a node answered but showed it was not the coordinator we expected (it forwarded the put,
  * or its preference list differs from ours), or when the chosen node could not be reached; in
- * that last case the request is retried once on the next home replica. HTTP outcomes come back
- * as the values `DynClient` returns; only a request that no chosen node answered throws
- * `UnreachableError`, as `DynClient` does.
+ * that last case the request is retried on the next home replica believed up, at most
+ * `routeAttemptsMax` nodes in all. When no home replica of the key is believed up (they are all
+ * down, or could not be reached), the request goes to the first live node after them in the
+ * preference list instead: any node coordinates a get, and a put that no home can take is
+ * coordinated by that node as a fallback (paper §4.6), so a key whose homes are all down stays
+ * writeable. HTTP outcomes come back as the values `DynClient` returns; only a request that no
+ * chosen node answered throws `UnreachableError`, as `DynClient` does.
  */
 
 import type {Clock} from '../clock.js'
@@ -34,6 +38,12 @@ export interface PartitionAwareOptions {
 export const refreshIntervalMsDefault = 10_000
 /** Nodes asked for the ring in one refresh before keeping the ring we have: bounds a refresh's latency when much of the cluster is down. */
 const refreshSourcesMax = 8
+/**
+ * Nodes one request is sent to at most: the first choice, the next home, and then a live node
+ * that is not a home (it coordinates whatever the homes' state), so that a key whose homes all
+ * died since the last refresh is still served, while a request never walks the whole cluster.
+ */
+const routeAttemptsMax = 3
 /** Members accepted from one GET /cluster answer: the member table's own bound. */
 const clusterMembersMax = 1024
 
@@ -110,7 +120,7 @@ export class PartitionAwareClient {
 
   /** host:port (client API) of the node this client would send `key` to now. */
   routeFor(key: string, n?: number): string {
-    const coordinator = this.coordinatorFor(key, n, undefined)
+    const coordinator = this.coordinatorFor(key, n, new Set(), false)
     assert(coordinator !== undefined, 'every home replica of a parsed view has an address')
     return coordinator.address
   }
@@ -128,26 +138,28 @@ export class PartitionAwareClient {
   }
 
   /**
-   * Send one request to the key's coordinator; if that node cannot be reached, refresh the ring
-   * and try the next home replica once. A put retried after a timeout may have been applied by
-   * the first node as well: the second version then stands beside it as a sibling, which the
-   * paper accepts (§4.4) rather than risk losing the write.
+   * Send one request to the key's coordinator; each time the chosen node cannot be reached,
+   * refresh the ring and try the next choice, at most `routeAttemptsMax` nodes, the last one a
+   * live node that is not a home when there is one. A put retried after a timeout may have been
+   * applied by the first node as well: the second version then stands beside it as a sibling,
+   * which the paper accepts (§4.4) rather than risk losing the write.
    */
   private async routed<T extends WriteResult | GetResult>(key: string, n: number | undefined, send: (client: DynClient) => Promise<T>): Promise<T> {
     await this.refreshIfDue()
-    const first = this.coordinatorFor(key, n, undefined)
-    assert(first !== undefined, 'every home replica of a parsed view has an address')
-    const firstAttempt = await this.attempt(first, key, n, send)
-    if (firstAttempt.ok) return firstAttempt.result
-
-    this.unreachableAtMs.set(first.name, this.clock.monotonicMs())
-    await this.refresh()
-    const second = this.coordinatorFor(key, n, first.name)
-    if (second === undefined) throw firstAttempt.error
-    const secondAttempt = await this.attempt(second, key, n, send)
-    if (secondAttempt.ok) return secondAttempt.result
-    this.unreachableAtMs.set(second.name, this.clock.monotonicMs())
-    throw secondAttempt.error
+    const tried = new Set<string>()
+    let lastError: UnreachableError | undefined
+    for (let attempt = 1; attempt <= routeAttemptsMax; attempt += 1) {
+      const coordinator = this.coordinatorFor(key, n, tried, attempt === routeAttemptsMax)
+      if (coordinator === undefined) break
+      const outcome = await this.attempt(coordinator, key, n, send)
+      if (outcome.ok) return outcome.result
+      lastError = outcome.error
+      tried.add(coordinator.name)
+      this.unreachableAtMs.set(coordinator.name, this.clock.monotonicMs())
+      if (attempt < routeAttemptsMax) await this.refresh()
+    }
+    assert(lastError !== undefined, 'a parsed view gives every key a first choice')
+    throw lastError
   }
 
   private async attempt<T extends WriteResult | GetResult>(
@@ -172,20 +184,31 @@ export class PartitionAwareClient {
   }
 
   /**
-   * The first home replica of `key` believed up, else the first home replica at all (a node we
-   * think down may be back, and a non-home node would only forward to the same homes).
+   * Where to send a request for `key`, among the nodes not `excluded`: the first home replica
+   * believed up; else the first node after the homes in the preference list believed up (it
+   * coordinates a get itself, and a put as a fallback when it cannot reach a home either); else
+   * the first home replica at all (a node we think down may be back). `nonHomeFirst` puts the
+   * live non-home before the homes: the last try, once homes believed up did not answer.
    */
-  private coordinatorFor(key: string, n: number | undefined, excluded: string | undefined): Coordinator | undefined {
-    const homes = this.homesOf(key, n).filter((name) => name !== excluded && this.view.members.has(name))
-    const chosen = homes.find((name) => this.believedUp(name)) ?? homes[0]
+  private coordinatorFor(key: string, n: number | undefined, excluded: ReadonlySet<string>, nonHomeFirst: boolean): Coordinator | undefined {
+    const preflist = preferenceListForKey(this.view.ring, key).nodes
+    const homes = new Set(preflist.slice(0, this.replicaCountOf(n)))
+    const candidates = preflist.filter((name) => !excluded.has(name) && this.view.members.has(name))
+    const liveHome = candidates.find((name) => homes.has(name) && this.believedUp(name))
+    const liveOther = candidates.find((name) => !homes.has(name) && this.believedUp(name))
+    const anyHome = candidates.find((name) => homes.has(name))
+    const chosen = nonHomeFirst ? (liveOther ?? liveHome ?? anyHome) : (liveHome ?? liveOther ?? anyHome)
     if (chosen === undefined) return undefined
     return {name: chosen, address: (this.view.members.get(chosen) as MemberRoute).apiAddress}
   }
 
   /** The key's home replicas for the request's N; an invalid N routes like the default and the node refuses it. */
   private homesOf(key: string, n: number | undefined): string[] {
-    const replicaCount = n !== undefined && Number.isInteger(n) && n >= 1 ? n : this.view.defaultN
-    return preferenceListForKey(this.view.ring, key).nodes.slice(0, replicaCount)
+    return preferenceListForKey(this.view.ring, key).nodes.slice(0, this.replicaCountOf(n))
+  }
+
+  private replicaCountOf(n: number | undefined): number {
+    return n !== undefined && Number.isInteger(n) && n >= 1 ? n : this.view.defaultN
   }
 
   private believedUp(name: string): boolean {

@@ -44,4 +44,10 @@ export interface RequestTrace {
   readonly hintsWritten?: ReadonlyArray<{readonly node: string; readonly target: string}>
   /** Set when the node that took the request was not a home replica and forwarded it. */
   readonly forwardedBy?: string
+  /**
+   * Set when a put was coordinated by a node that is not one of its homes because no home could
+   * take it (paper §4.6): the homes it forwarded to first, each of which certainly did not take
+   * it (none when it believed every home down).
+   */
+  readonly fallbackCoordinator?: {readonly homesTried: readonly string[]}
 }

@@ -45,11 +45,15 @@ export interface RequestTarget {
  * Sloppy quorum (paper §4.6): the first N reachable nodes of the preference list. Each home
  * this node believes up is a target itself; each one it believes down is replaced by the next
  * fallback in ring order that is up and not used yet, which then keeps the write as a hint for
- * that home. A down home with no fallback left is still tried (the belief may be wrong). `self`
- * is never a fallback: the coordinator's own copy is already in its store.
+ * that home. A down home with no fallback left is still tried (the belief may be wrong).
+ *
+ * The coordinator counts itself up. As a home it is a target like any other (its own copy). When
+ * it is not a home (a get coordinated anywhere, or a put no home could take) it is a fallback in
+ * its ring-order place like any other: standing in for a down home, it keeps the hint for that
+ * home in its own hint store and its answer counts as that fallback's.
  */
 export function sloppyTargets(placement: KeyPlacement, self: string): RequestTarget[] {
-  const fallbacks = placement.entries.filter((entry) => !entry.home && entry.up && entry.node !== self).map((entry) => entry.node)
+  const fallbacks = placement.entries.filter((entry) => !entry.home && (entry.up || entry.node === self)).map((entry) => entry.node)
   let nextFallback = 0
   const targets: RequestTarget[] = []
   for (const entry of placement.entries) {
@@ -67,6 +71,16 @@ export function sloppyTargets(placement: KeyPlacement, self: string): RequestTar
     targets.push({node: fallback, hintFor: entry.node})
   }
   return targets
+}
+
+/**
+ * The placement as one request sees it once it learned that `homes` cannot take it now (a put
+ * forwarded to them that certainly never got there): they count as down, so that sloppyTargets
+ * replaces them with fallbacks and a PW they cannot meet is refused.
+ */
+export function withHomesDown(placement: KeyPlacement, homes: readonly string[]): KeyPlacement {
+  if (homes.length === 0) return placement
+  return {...placement, entries: placement.entries.map((entry) => (homes.includes(entry.node) ? {...entry, up: false} : entry))}
 }
 
 /** The homes a request can count on: those believed up (the coordinator counts itself up). */

@@ -1,14 +1,20 @@
 /**
  * The put (and delete) coordinator shell (paper §4.5): the async part around put-core.ts.
  *
- * A put is coordinated by one of the key's N home replicas; any other node forwards it to the
- * first home replica that answers. The coordinator makes the new version from the client's
- * context against its own copy, stores it (its own acknowledgement), sends the stored object
- * to the other first N reachable nodes of the preference list (sloppy quorum, paper §4.6: the
- * homes it believes up, and for each home it believes down the next fallback, which keeps the
- * write as a hint for that home), and answers as soon as the core says W acks (DW durable, PW
- * from homes) are in, or that they can no longer be. Replicas that answer later still store
- * the version. A PW that the homes believed up cannot meet is refused before anything is written.
+ * A put is coordinated by one of the key's N home replicas when one can take it: any other node
+ * forwards it to the first home replica it believes up that answers. When it believes none up,
+ * or every home it tried certainly never took the put, it coordinates the put itself, as a
+ * fallback coordinator (paper §4.6: "all read and write operations are performed on the first N
+ * healthy nodes from the preference list"). The coordinator makes the new version from the
+ * client's context against its own copy, stores it, sends the stored object to the first N
+ * reachable nodes of the preference list (sloppy quorum: the homes it believes up, and for each
+ * home it believes down the next fallback, which keeps the write as a hint for that home; the
+ * coordinator itself may be that fallback, keeping the hint in its own hint store), and answers
+ * as soon as the core says W acks (DW durable, PW from homes) are in, or that they can no longer
+ * be. A home coordinator's own write is its acknowledgement; a fallback coordinator's own copy
+ * is not one the key's readers ask, so only its hint counts. Replicas that answer later still
+ * store the version. A PW that the homes believed up cannot meet is refused before anything is
+ * written.
  */
 
 import type {StoredVersion} from '../storage/stored-object.js'
@@ -18,7 +24,7 @@ import {valueCount, withDot} from '../versioning/dvvset.js'
 import type {ReplyTrace, RequestTrace} from './cluster-view.js'
 import type {CoordinatorDeps} from './coordinator-deps.js'
 import type {CoordinatePutBody} from './messages.js'
-import {placeKeyForRequest, reachableHomes, sloppyTargets} from './preflist.js'
+import {placeKeyForRequest, reachableHomes, sloppyTargets, withHomesDown} from './preflist.js'
 import type {KeyPlacement, RequestTarget} from './preflist.js'
 import {addAck, addFailure, enough, initPut} from './put-core.js'
 import type {PutCore} from './put-core.js'
@@ -69,8 +75,14 @@ export async function coordinatePut(deps: CoordinatorDeps, request: PutRequest, 
   const placement = placed.placement
   // A forwarded put is coordinated here even if this node's ring has moved on, so a request
   // can never bounce between nodes whose views disagree.
-  if (!placement.homes.includes(deps.self) && forwarded === undefined) return forwardPut(deps, request, placement.homes)
-  return coordinateHere(deps, request, placement, forwarded)
+  if (placement.homes.includes(deps.self) || forwarded !== undefined) {
+    return coordinateHere(deps, request, placement, {budgetMs: forwarded?.budgetMs ?? deps.requestTimeoutMs, ...(forwarded === undefined ? {} : {forwardedBy: forwarded.by})})
+  }
+  const forwardedPut = await forwardPut(deps, request, placement.homes)
+  if (forwardedPut.kind === 'answered') return forwardedPut.outcome
+  // No home took the put, and none may have: this node coordinates it as a fallback, with the
+  // homes it tried counted as down, so that fallbacks keeping hints stand in for them.
+  return coordinateHere(deps, request, withHomesDown(placement, forwardedPut.homesTried), {budgetMs: forwardedPut.budgetMs, homesTried: forwardedPut.homesTried})
 }
 
 const putFailureCodes: readonly string[] = ['quorum_unmet', 'too_many_siblings', 'object_too_large', 'unreachable', 'bad_parameter', 'internal']
@@ -85,49 +97,73 @@ function checkedOutcome(body: unknown, home: string): PutOutcome {
   return {ok: false, error: 'unreachable', message: `${home} answered the forwarded put with something that is not an outcome`, details: {node: home}}
 }
 
-async function forwardPut(deps: CoordinatorDeps, request: PutRequest, homes: readonly string[]): Promise<PutOutcome> {
+/** What forwarding came to: a home's answer (or a failure after which no other node may coordinate), or none that took it. */
+type ForwardResult =
+  | {readonly kind: 'answered'; readonly outcome: PutOutcome}
+  | {readonly kind: 'coordinate-here'; readonly homesTried: readonly string[]; readonly budgetMs: number}
+
+async function forwardPut(deps: CoordinatorDeps, request: PutRequest, homes: readonly string[]): Promise<ForwardResult> {
   const deadlineMs = deps.clock.monotonicMs() + deps.requestTimeoutMs
   const view = deps.view()
-  // Home replicas this node believes are up go first; the others are still worth a try.
-  const ordered = [...homes.filter((h) => view.isUp(h)), ...homes.filter((h) => !view.isUp(h))]
+  // Only homes this node believes up are asked: for one believed down, sloppy quorum puts a
+  // fallback in its place that keeps a hint for it, which a forward to it could only delay.
+  const believedUp = homes.filter((home) => view.isUp(home))
   const tried: string[] = []
-  for (const home of ordered) {
+  for (const home of believedUp) {
     const remainingMs = deadlineMs - deps.clock.monotonicMs()
     const address = view.rpcAddressOf(home)
-    if (remainingMs <= 0) break
+    if (remainingMs <= 0) return {kind: 'answered', outcome: budgetSpent(homes, tried)}
     if (address === undefined) continue
     tried.push(home)
     const body: CoordinatePutBody = {...request, forwardedBy: deps.self, budgetMs: Math.max(1, remainingMs - forwardMarginMs)}
     const answer = await deps.transport.request(address, MessageType.CoordinatePut, body, remainingMs)
-    if (answer.ok) return checkedOutcome(answer.body, home)
+    if (answer.ok) return {kind: 'answered', outcome: checkedOutcome(answer.body, home)}
     // Only a home that certainly did not take the put is worth replacing by the next: one that
     // is still starting, or one this node's transport refused to send to. After a timeout it may have written, and a
     // second coordinator would only add a sibling of the same value.
     // An 'unreachable' after the request went out (the connection broke under it) may have been
     // coordinated there: a second coordinator would give the same value a second dot, which no
     // context the client is handed covers (simulator seeds 254, 306, 983, 313, 528, 679, 977).
+    // The same rule guards the fallback coordination below: it runs only when no home may have
+    // taken the put.
     const retryable = (answer.error === 'unreachable' && answer.sent === false) || answer.error === 'overloaded' || (answer.error === 'remote' && answer.code === 'overloaded')
     if (!retryable) {
-      return {ok: false, error: 'unreachable', message: `${home} did not complete the forwarded put: ${answer.message}`, details: {node: home}}
+      return {kind: 'answered', outcome: {ok: false, error: 'unreachable', message: `${home} did not complete the forwarded put: ${answer.message}`, details: {node: home}}}
     }
   }
+  const budgetMs = deadlineMs - deps.clock.monotonicMs()
+  if (budgetMs <= 0) return {kind: 'answered', outcome: budgetSpent(homes, tried)}
+  return {kind: 'coordinate-here', homesTried: tried, budgetMs}
+}
+
+/** The client's budget went on homes that did not take the put: nothing was written anywhere. */
+function budgetSpent(homes: readonly string[], tried: readonly string[]): PutOutcome {
   return {
     ok: false,
     error: 'unreachable',
-    message: `none of the key's home replicas (${homes.join(', ')}) could coordinate the put; tried ${tried.join(', ') || 'none'}`,
+    message: `the request's time ran out before any of the key's home replicas (${homes.join(', ')}) took the put; tried ${tried.join(', ') || 'none'}; nothing was written. Retry it`,
     details: {tried},
   }
 }
 
 /**
+ * Whether a reply is one of the targets' answers, counted towards W: a home's, or a fallback's
+ * for the home it stood in for. The coordinator's own copy when it is not a home (a fallback
+ * coordinator, or a forwarded put whose ring moved) is not one, even when the coordinator is
+ * also a target as a fallback: then its hint is the answer that counts.
+ */
+function isTargetReply(targets: readonly RequestTarget[], reply: ReplyTrace): boolean {
+  return targets.some((target) => target.node === reply.node && target.hintFor === reply.hintFor)
+}
+
+/**
  * The error of a put that did not reach W (or DW, or PW): every replica that acknowledged, every
  * one that failed and why. Homes and fallbacks (hints) count towards W; a copy stored on a node
- * that is neither (a forwarded put whose ring moved) is not counted.
+ * that is neither (a forwarded put whose ring moved, a fallback coordinator's own copy) is not counted.
  */
 function quorumUnmet(trace: RequestTrace, core: PutCore, targets: readonly RequestTarget[]): PutOutcome {
   const replies = trace.replies
-  const counted = new Set(targets.map((target) => target.node))
-  const acknowledgedBy = replies.filter((reply) => reply.outcome === 'ok' && counted.has(reply.node)).map((reply) => reply.node)
+  const acknowledgedBy = replies.filter((reply) => reply.outcome === 'ok' && isTargetReply(targets, reply)).map((reply) => reply.node)
   const failed = replies.filter((reply) => reply.outcome === 'failed').map((reply) => ({node: reply.node, error: reply.error ?? 'failed', ...(reply.hintFor ? {hintFor: reply.hintFor} : {})}))
   const durableShort = core.durableCount < core.dw
   const homeShort = core.homeAcknowledged < core.pw
@@ -182,18 +218,23 @@ function homesUnreachable(request: PutRequest, placement: KeyPlacement, reachabl
   }
 }
 
-async function coordinateHere(
-  deps: CoordinatorDeps,
-  request: PutRequest,
-  placement: KeyPlacement,
-  forwarded: Forwarded | undefined,
-): Promise<PutOutcome> {
+/** How this node came to coordinate a put, and how much of the client's budget is left for it. */
+interface Coordination {
+  readonly budgetMs: number
+  /** Set when another node forwarded the put here. */
+  readonly forwardedBy?: string
+  /** Set when this node is not a home and coordinates as a fallback: the homes it tried first. */
+  readonly homesTried?: readonly string[]
+}
+
+async function coordinateHere(deps: CoordinatorDeps, request: PutRequest, placement: KeyPlacement, coordination: Coordination): Promise<PutOutcome> {
   const startedMs = deps.clock.monotonicMs()
-  const deadlineMs = startedMs + Math.min(deps.requestTimeoutMs, forwarded?.budgetMs ?? deps.requestTimeoutMs)
-  const forwardedBy = forwarded?.by
-  // A node forwarded a put whose home replicas (by its own ring, which may be newer or older
-  // than the forwarder's) do not include it still stores the version, but only home replicas
-  // count towards W: an extra copy here is not one the key's readers will ask.
+  const deadlineMs = startedMs + Math.min(deps.requestTimeoutMs, coordination.budgetMs)
+  const {forwardedBy, homesTried} = coordination
+  // A node that is not a home still makes the version against its own copy and keeps that copy:
+  // its actor's counter for the key comes from there, so its dots are never reused. But only
+  // the targets count towards W: a copy here is not one the key's readers will ask, unless this
+  // node is also a target as a fallback, keeping a hint for a down home.
   const selfIsHome = placement.homes.includes(deps.self)
   // Paper §6.1: one replica (the coordinator) makes a durable write when DW >= 1; the others are
   // asked for durable writes only when DW needs more than that one.
@@ -202,7 +243,7 @@ async function coordinateHere(
   const replies: ReplyTrace[] = []
   const targets = sloppyTargets(placement, deps.self)
   const traceOf = (): RequestTrace => {
-    const acked = replies.filter((reply) => reply.outcome === 'ok' && targets.some((target) => target.node === reply.node))
+    const acked = replies.filter((reply) => reply.outcome === 'ok' && isTargetReply(targets, reply))
     return {
       coordinator: deps.self,
       partition: placement.partition,
@@ -212,9 +253,12 @@ async function coordinateHere(
       counted: {home: acked.filter((reply) => reply.hintFor === undefined).length, fallback: acked.filter((reply) => reply.hintFor !== undefined).length},
       hintsWritten: acked.flatMap((reply) => (reply.hintFor === undefined ? [] : [{node: reply.node, target: reply.hintFor}])),
       ...(forwardedBy === undefined ? {} : {forwardedBy}),
+      ...(homesTried === undefined ? {} : {fallbackCoordinator: {homesTried}}),
     }
   }
-  const others = targets.filter((target) => target.node !== deps.self)
+  // Every target but this node as a home, whose own write below is its acknowledgement; this
+  // node as a fallback is called like the others, and writes into its hint store.
+  const others = targets.filter((target) => target.node !== deps.self || target.hintFor !== undefined)
   const targetCount = targets.length
   const w = Math.min(request.w, targetCount)
   const pw = Math.min(request.pw, w)
@@ -280,7 +324,8 @@ async function coordinateHere(
         } else {
           replies.push({node, outcome: 'failed', latencyMs: reply.latencyMs, error: reply.error, ...hinted})
           core = addFailure(core, node, home)
-          keepHint(deps, hintFor ?? node, placement.partition, request.key, stored)
+          // This node's own hint store just refused that very hint: asking it again would not help.
+          if (node !== deps.self) keepHint(deps, hintFor ?? node, placement.partition, request.key, stored)
         }
         settle()
       })

@@ -2,9 +2,13 @@
  * Calls one replica of a key, whether it is this node (the local store, no network) or a peer
  * (an internode RPC), and reports the outcome as a value with its latency. The coordinator
  * shells treat every replica alike through these two functions. A fallback is called with the
- * home it stands in for (`hintFor`); the coordinator itself is never one (preflist.ts).
+ * home it stands in for (`hintFor`), and reads and writes only the hints it keeps for that home;
+ * so is the coordinator when it stands in for a down home itself (preflist.ts): then its own hint
+ * store is used, never its own copy of the key.
  */
 
+import {assert, DynError} from '../errors.js'
+import type {ObjectSpace} from '../storage/object-space.js'
 import {MessageType} from '../transport/message-type.js'
 import type {StoredObject} from '../storage/stored-object.js'
 import type {CoordinatorDeps} from './coordinator-deps.js'
@@ -13,6 +17,18 @@ import type {ReplicaGetBody, ReplicaPutBody} from './messages.js'
 import {mergeIncoming} from './replica.js'
 
 export type ReplicaFailure = {readonly ok: false; readonly error: string; readonly latencyMs: number}
+
+/** Where this node, as a replica of the request, reads and writes: its own objects, or its hints for a home. */
+function localSpace(deps: CoordinatorDeps, hintFor: string | undefined): ObjectSpace {
+  if (hintFor === undefined) return deps.store
+  assert(hintFor !== deps.self, 'a node never keeps hints for itself')
+  return deps.hints.spaceFor(hintFor)
+}
+
+/** A local failure as a reply's error: a stable code when there is one (a full hint store is `overloaded`). */
+function localError(error: unknown): string {
+  return error instanceof DynError ? error.code : `local store: ${(error as Error).message}`
+}
 
 export async function callReplicaGet(
   deps: CoordinatorDeps,
@@ -26,9 +42,9 @@ export async function callReplicaGet(
   const elapsed = (): number => deps.clock.monotonicMs() - startedMs
   if (node === deps.self) {
     try {
-      return {ok: true, object: await deps.store.getObject(partition, key), latencyMs: elapsed()}
+      return {ok: true, object: await localSpace(deps, hintFor).getObject(partition, key), latencyMs: elapsed()}
     } catch (error) {
-      return {ok: false, error: `local store: ${(error as Error).message}`, latencyMs: elapsed()}
+      return {ok: false, error: localError(error), latencyMs: elapsed()}
     }
   }
   const address = deps.view().rpcAddressOf(node)
@@ -56,11 +72,12 @@ export async function callReplicaPut(
   const elapsed = (): number => deps.clock.monotonicMs() - startedMs
   if (node === deps.self) {
     try {
-      const merged = await mergeIncoming(deps.store, deps.policy, partition, key, object, durable)
+      const merged = await mergeIncoming(localSpace(deps, hintFor), deps.policy, partition, key, object, durable)
       if (!merged.ok) return {ok: false, error: merged.error, latencyMs: elapsed()}
+      if (hintFor !== undefined) deps.onHintWritten?.(hintFor)
       return {ok: true, durable, latencyMs: elapsed()}
     } catch (error) {
-      return {ok: false, error: `local store: ${(error as Error).message}`, latencyMs: elapsed()}
+      return {ok: false, error: localError(error), latencyMs: elapsed()}
     }
   }
   const address = deps.view().rpcAddressOf(node)

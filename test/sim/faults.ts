@@ -1,10 +1,13 @@
 /**
  * The simulator's seeded fault schedule (issue 7): node crashes and restarts (storage kept, or at
  * most once per run wiped), two-way partitions, one-way cuts, and slow lossy links, each lasting
- * a drawn time and possibly overlapping, within a window; then everything heals.
+ * a drawn time and possibly overlapping, within a window; then everything heals. Apart from it,
+ * in a share of the seeds, every home replica of one key crashes at once (`runHomesCrash`), so
+ * that puts meet a key with no home up and are coordinated by a fallback (paper §4.6).
  */
 
 import type {Random} from '../../src/clock.js'
+import {preferenceListForKey} from '../../src/ring/ring.js'
 import {sleep} from '../../src/scheduler.js'
 import type {SimCluster} from './cluster.js'
 import type {History} from './history.js'
@@ -99,4 +102,35 @@ async function startFault(cluster: SimCluster, random: Random, kind: FaultKind, 
       return
     }
   }
+}
+
+/** All the homes of one key crashed together, then restarted on their storage. */
+export interface HomesCrashConfig {
+  /** When the homes crash, from the start of the workload. */
+  readonly atMs: number
+  readonly durationMs: number
+  readonly key: string
+  /** How many of the key's first homes crash: the cluster's N, so that a key at that N has none up. */
+  readonly homeCount: number
+}
+
+/** Nodes left running by a homes crash at least: enough for a w=2 put through two fallbacks. */
+export const homesCrashSurvivorsMin = 2
+
+/**
+ * Crashes the first `homeCount` homes of the key at once (those up; unlike the other crashes, not
+ * keeping a majority: a key with every home down is the point), as many as leave
+ * `homesCrashSurvivorsMin` nodes running, and restarts them after the drawn time.
+ */
+export async function runHomesCrash(cluster: SimCluster, config: HomesCrashConfig, history: History): Promise<void> {
+  await sleep(cluster.time, config.atMs)
+  const up = cluster.upNodes()
+  const ring = up.map((name) => cluster.assembled(name)).find((node) => node !== undefined)?.membership.ring
+  if (ring === undefined) return
+  const homes = preferenceListForKey(ring, config.key).nodes.slice(0, config.homeCount)
+  const victims = homes.filter((home) => cluster.isUp(home)).slice(0, Math.max(0, up.length - homesCrashSurvivorsMin))
+  history.note(cluster.time.monotonicMs(), `every home of ${config.key} (${homes.join(' ')}) crashes for ${config.durationMs} ms: ${victims.join(' ') || 'none'} up to crash`)
+  await Promise.all(victims.map((victim) => cluster.crash(victim)))
+  await sleep(cluster.time, config.durationMs)
+  for (const victim of victims) await cluster.restart(victim, {wipe: false})
 }

@@ -15,7 +15,7 @@ import {dottedValues, type VersionSet} from '../../src/versioning/dvvset.js'
 import type {StoredVersion} from '../../src/storage/stored-object.js'
 import {checkHistory, type HomeHolding, type ReplicaState, type Violation} from './checker.js'
 import {SimCluster, versionId, type ClusterConfig} from './cluster.js'
-import {runFaults, type FaultConfig} from './faults.js'
+import {runFaults, runHomesCrash, type FaultConfig, type HomesCrashConfig} from './faults.js'
 import {checkMembership} from './membership-checks.js'
 import {runMembershipChange, type MembershipChangeConfig, type MembershipChangeResult} from './membership-faults.js'
 import {History} from './history.js'
@@ -27,10 +27,15 @@ export interface RunConfig {
   readonly faults: FaultConfig
   /** A join, leave or removal while the clients run, in a share of the seeds. */
   readonly membership?: MembershipChangeConfig
+  /** Every home of one key crashed at once, in a share of the seeds. */
+  readonly homesCrash?: HomesCrashConfig
 }
 
 /** The share of seeds with a membership change. */
 export const membershipChangeShare = 0.35
+
+/** The share of seeds in which every home of one key crashes at once. */
+export const homesCrashShare = 0.3
 
 export interface RunResult {
   readonly seed: number
@@ -67,7 +72,17 @@ export function configFor(seed: number): RunConfig {
   // A leave or removal needs a node to spare: N = 3 must still fit afterwards.
   const kinds = nodeCount >= 4 ? (['join', 'leave', 'remove'] as const) : (['join'] as const)
   const membership: MembershipChangeConfig | undefined = withChange ? {kind: kinds[membershipRandom.int(kinds.length)]!, atMs: membershipRandom.int(3000)} : undefined
-  const config = shapeFor(random, nodeCount, keyCount)
+  const shaped = shapeFor(random, nodeCount, keyCount)
+  // Its own stream too, for the same reason. The homes crash within the first third of the
+  // workload's expected length (its clients' pauses average thinkMsMax / 2), so that the
+  // clients still have many requests to make while the key has no home up.
+  const homesRandom = seededRandom(deriveSeed(seed, 'homes-crash'))
+  const workloadMsExpected = shaped.workload.operationsPerClient * (shaped.workload.thinkMsMax / 2 + 1)
+  const homesCrash: HomesCrashConfig | undefined =
+    homesRandom.next() < homesCrashShare
+      ? {atMs: homesRandom.int(Math.max(1, Math.floor(workloadMsExpected / 3))), durationMs: 500 + homesRandom.int(2500), key: shaped.workload.keys[homesRandom.int(keyCount)]!, homeCount: shaped.cluster.defaultN}
+      : undefined
+  const config = homesCrash === undefined ? shaped : {...shaped, homesCrash}
   // A removal loses that node's disk: no second disk loss in the same run, or a W = 2 write could go with both.
   if (membership?.kind === 'remove') return {...config, faults: {...config.faults, wipeAllowed: false}, membership}
   return membership === undefined ? config : {...config, membership}
@@ -111,7 +126,8 @@ export async function runSeed(seed: number, config: RunConfig = configFor(seed))
     const faults = runFaults(cluster, seededRandom(deriveSeed(seed, 'faults')), config.faults, history)
     const change: Promise<MembershipChangeResult | undefined> =
       config.membership === undefined ? Promise.resolve(undefined) : runMembershipChange(cluster, seededRandom(deriveSeed(seed, 'membership-run')), config.membership, history)
-    const [, , changed] = await time.until(Promise.all([Promise.all(clients.map((client) => client.run())), faults, change]), runSimulatedMsMax)
+    const homesCrash = config.homesCrash === undefined ? Promise.resolve() : runHomesCrash(cluster, config.homesCrash, history)
+    const [, , changed] = await time.until(Promise.all([Promise.all(clients.map((client) => client.run())), faults, change, homesCrash]), runSimulatedMsMax)
     // Faults may have crashed a node after the fault schedule's own restarts (a leave or removal
     // is not one of them): bring back every node that has not left.
     for (const node of cluster.nodes) if (!cluster.isUp(node.name)) await cluster.restart(node.name, {wipe: false})
@@ -220,7 +236,8 @@ function idOf(version: StoredVersion): string {
 export function describeFailure(result: RunResult, contextLines = 25): string {
   const lines = [`seed ${result.seed}: ${result.violations.length} violation(s) — reproduce with: npm run sim -- --seed ${result.seed}`]
   const change = result.config.membership === undefined ? '' : `, ${result.config.membership.kind} at ${result.config.membership.atMs} ms`
-  lines.push(`  ${result.config.cluster.nodeCount} nodes, ${result.config.workload.clientCount} clients, keys ${result.config.workload.keys.join(' ')}, ${result.config.faults.faultCount} faults${change}`)
+  const homesCrash = result.config.homesCrash === undefined ? '' : `, every home of ${result.config.homesCrash.key} down at ${result.config.homesCrash.atMs} ms`
+  lines.push(`  ${result.config.cluster.nodeCount} nodes, ${result.config.workload.clientCount} clients, keys ${result.config.workload.keys.join(' ')}, ${result.config.faults.faultCount} faults${change}${homesCrash}`)
   for (const violation of result.violations.slice(0, 5)) {
     lines.push(`  [${violation.check}] ${violation.key}: ${violation.message}`)
     const related = result.history.log.filter((line) => line.text.includes(`${violation.key} `) || line.text.includes(`${violation.key}#`) || !/ k\d/.test(line.text))

@@ -250,7 +250,8 @@ export class Client {
     if (outcome !== crashed && outcome.ok) write.coordinator = outcome.trace.coordinator
     // A strict write's homes are looked at the moment it is acknowledged, before anything can repair them.
     if (end === 'ok' && quorum.pw > 0) write.homesHolding = await this.cluster.homesHolding(key, quorum.n, id, startMs, this.history)
-    const detail = outcome === crashed ? `${node} crashed` : outcome.ok ? 'ok' : `${outcome.error}: ${outcome.message}`
+    // A put no home could take is coordinated by a fallback (paper §4.6): the history says so.
+    const detail = outcome === crashed ? `${node} crashed` : outcome.ok ? (outcome.trace.fallbackCoordinator === undefined ? 'ok' : `ok, coordinated by the fallback ${outcome.trace.coordinator}`) : `${outcome.error}: ${outcome.message}`
     this.history.note(endMs, `${this.name} ${tombstone ? 'delete' : 'put'} ${id} n=${quorum.n} w=${quorum.w} pw=${quorum.pw} context=${from}[${[...seen].join(', ')}] via ${node} -> ${detail}`)
     if (outcome !== crashed && outcome.ok) this.#memory.lastPut.set(key, {token: toToken(outcome.context), seen: new Set([...seen, id])})
   }
