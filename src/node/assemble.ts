@@ -119,6 +119,8 @@ export interface AssembledNode {
   readonly membership: Membership
   /** The local store, for a simulator that checks what each replica holds. */
   readonly store: Store
+  /** The hints this node keeps as a fallback, for a simulator that checks what each one holds. */
+  readonly hints: HintStore
   /** Scheduled on the injected scheduler until `stop`. */
   readonly periodicTasks: readonly PeriodicTask[]
   /** Counts a client API request by route for /stats (the HTTP server calls it; a simulation need not). */
@@ -416,6 +418,7 @@ async function assembleOnStore(
     transport: rawTransport,
     membership: current,
     store,
+    hints,
     periodicTasks,
     countHttpRequest: (route) => stats.countHttpRequest(route),
     left,

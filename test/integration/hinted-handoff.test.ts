@@ -1,10 +1,12 @@
 // Real node processes: failure detection (SIGKILL, SIGSTOP/SIGCONT), sloppy quorum (w=3 with a
-// home down on 4 nodes; pw=3 refused) and hinted handoff (the hint survives a restart of the
-// fallback, and reaches the home once it is back, checked by reading from the home alone).
-// Every wait polls with a bound; no duration is asserted.
+// home down on 4 nodes; pw=3 refused; with both homes of an n=2 key killed, a w=2 put coordinated
+// by a fallback, through the API and through the partition-aware client) and hinted handoff (the
+// hint survives a restart of the fallback, and reaches the home once it is back, checked by
+// reading from the home alone). Every wait polls with a bound; no duration is asserted.
 
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
+import {PartitionAwareClient} from '../../src/client/partition-aware-client.js'
 import {startLocalNode, waitForNodes} from '../../src/cli/local-cluster.js'
 import type {LocalCluster, LocalNode} from '../../src/cli/local-cluster.js'
 import {getJson, killNode, reloadCluster, siblingTexts, sleep, startCluster} from './harness.js'
@@ -100,6 +102,66 @@ describe('failure detection, sloppy quorum and hinted handoff with real processe
     assert.deepEqual(siblingTexts(alone.body), ['while-down'])
     const replies = (alone.body.trace as {replies: Array<{node: string; outcome: string}>}).replies
     assert.ok(replies.some((reply) => reply.node === downName && reply.outcome === 'ok'), JSON.stringify(replies))
+  })
+
+  it('with both homes of an n=2 key killed, a w=2 put through another node is coordinated there as a fallback; each home, back and alone, returns it', async (t) => {
+    const c = await startCluster(4)
+    t.after(() => c.stop())
+    const cluster = await reloadCluster(c.dir)
+    const key = 'orphan-key'
+    const preflist = (await getJson(c.url(0, `/cluster/preflist/${key}`))).body.preflist as Array<{node: string}>
+    const [home1, home2, fallback1, fallback2] = preflist.map((entry) => nodeNamed(cluster, entry.node)) as [LocalNode, LocalNode, LocalNode, LocalNode]
+    t.after(async () => {
+      for (const node of cluster.nodes) await killNode(node.pid).catch(() => undefined)
+    })
+    // Connected before the kill: its cached ring still believes both homes up.
+    const client = await PartitionAwareClient.connect([`${cluster.host}:${fallback1.port}`])
+
+    await killNode(home1.pid)
+    await killNode(home2.pid)
+    const seenDown = async (node: LocalNode): Promise<boolean> => {
+      const view = await members(`${apiOf(cluster, node)}/cluster`)
+      return [home1, home2].every((home) => view.find((m) => m.name === home.name)?.reachability === 'down')
+    }
+    await eventually('the fallbacks see both homes down', async () => (await seenDown(fallback1)) && (await seenDown(fallback2)))
+
+    const sloppy = await fetch(`${apiOf(cluster, fallback2)}/kv/${key}?n=2&w=2&explain=true`, {method: 'PUT', body: 'while-down', headers: {accept: 'application/json'}})
+    const sloppyBody = (await sloppy.json()) as {trace: {coordinator: string; fallbackCoordinator?: unknown; counted: unknown; hintsWritten: Array<{node: string; target: string}>}}
+    assert.equal(sloppy.status, 200, JSON.stringify(sloppyBody))
+    const trace = sloppyBody.trace
+    assert.equal(trace.coordinator, fallback2.name)
+    assert.deepEqual(trace.fallbackCoordinator, {homesTried: []})
+    assert.deepEqual(trace.counted, {home: 0, fallback: 2})
+    const byTarget = (a: {target: string}, b: {target: string}): number => a.target.localeCompare(b.target)
+    assert.deepEqual([...trace.hintsWritten].sort(byTarget), [{node: fallback1.name, target: home1.name}, {node: fallback2.name, target: home2.name}].sort(byTarget))
+    const context = sloppy.headers.get('x-dyn-context')
+    assert.ok(context)
+
+    // The client's first choice (a home) refuses the connection; it ends at a live node that coordinates.
+    const routed = await client.put(key, Buffer.from('after'), {n: 2, w: 2, context})
+    assert.ok(routed.ok, JSON.stringify(routed))
+    assert.ok([fallback1.name, fallback2.name].includes((routed.trace as {coordinator: string}).coordinator), JSON.stringify(routed.trace))
+
+    startLocalNode(cluster, home1, cluster.startArgs ?? [])
+    startLocalNode(cluster, home2, cluster.startArgs ?? [])
+    await waitForNodes(cluster, [home1, home2], undefined, waitMsMax)
+    const pendingFor = async (holder: LocalNode, home: LocalNode): Promise<number> => (await members(`${apiOf(cluster, holder)}/cluster`)).find((m) => m.name === home.name)?.hintsPending ?? -1
+    await eventually('the hints for both homes are delivered', async () => (await pendingFor(fallback1, home1)) === 0 && (await pendingFor(fallback2, home2)) === 0)
+
+    // Each home alone, every other node stopped, answers from its own store.
+    const readAlone = async (home: LocalNode): Promise<void> => {
+      const alone = await getJson(`${apiOf(cluster, home)}/kv/${key}?n=2&r=1`)
+      assert.equal(alone.status, 200, JSON.stringify(alone.body))
+      assert.deepEqual(siblingTexts(alone.body), ['after'])
+      const replies = (alone.body.trace as {replies: Array<{node: string; outcome: string}>}).replies
+      assert.ok(replies.some((reply) => reply.node === home.name && reply.outcome === 'ok'), JSON.stringify(replies))
+    }
+    for (const node of [fallback1, fallback2, home2]) await killNode(node.pid)
+    await readAlone(home1)
+    await killNode(home1.pid)
+    startLocalNode(cluster, home2, cluster.startArgs ?? [])
+    await waitForNodes(cluster, [home2], undefined, waitMsMax)
+    await readAlone(home2)
   })
 
   it('a SIGSTOPped node is marked down by the others, and up again after SIGCONT', async (t) => {

@@ -4,7 +4,9 @@
  * crashed, a w=3 put succeeds with a fallback's acknowledgement, the fallback keeps a hint for
  * the home, and pw=3 is refused before anything is written; a pr read counts homes only; the
  * hint survives a crash of the fallback; once the home is back, the hint is delivered into its
- * own store (merged, not overwritten) and removed from the fallback.
+ * own store (merged, not overwritten) and removed from the fallback. With every home of a key
+ * down, a put through another node is coordinated there as a fallback, which keeps a hint
+ * itself; a forwarded put that was sent and never answered still fails, with no second coordinator.
  */
 import {describe, it} from 'node:test'
 import assert from 'node:assert/strict'
@@ -26,19 +28,19 @@ const config: ClusterConfig = {
 }
 const stepTimeMsMax = 60_000
 
-async function put(cluster: SimCluster, via: string, key: string, value: string, quorum: {w: number; pw?: number}): Promise<PutOutcome> {
+async function put(cluster: SimCluster, via: string, key: string, value: string, quorum: {w: number; pw?: number; n?: number}): Promise<PutOutcome> {
   const service = cluster.assembled(via)?.service
   assert.ok(service, `${via} is up`)
   return cluster.time.until(
-    service.put({key, value: Buffer.from(value), contentType: 'text/plain', tombstone: false, context: [], n: 3, w: quorum.w, dw: 0, pw: quorum.pw ?? 0, explain: true}),
+    service.put({key, value: Buffer.from(value), contentType: 'text/plain', tombstone: false, context: [], n: quorum.n ?? 3, w: quorum.w, dw: 0, pw: quorum.pw ?? 0, explain: true}),
     stepTimeMsMax,
   )
 }
 
-async function get(cluster: SimCluster, via: string, key: string, quorum: {r: number; pr?: number}): Promise<GetOutcome> {
+async function get(cluster: SimCluster, via: string, key: string, quorum: {r: number; pr?: number; n?: number}): Promise<GetOutcome> {
   const service = cluster.assembled(via)?.service
   assert.ok(service, `${via} is up`)
-  return cluster.time.until(service.get({key, n: 3, r: quorum.r, pr: quorum.pr ?? 0, explain: false}), stepTimeMsMax)
+  return cluster.time.until(service.get({key, n: quorum.n ?? 3, r: quorum.r, pr: quorum.pr ?? 0, explain: false}), stepTimeMsMax)
 }
 
 /** What `node` holds for `key` in its own store (not its hints), as sorted values. */
@@ -47,6 +49,21 @@ async function stored(cluster: SimCluster, node: string, key: string): Promise<s
   assert.ok(assembled)
   const object = await assembled.store.getObject(partitionOfKey(key, config.partitionCount), key)
   return object === undefined ? [] : values(object.versions).map((version) => Buffer.from(version.value).toString('utf8')).sort()
+}
+
+/** What `node` keeps for `key` as hints for `home`, as sorted values. */
+async function hinted(cluster: SimCluster, node: string, home: string, key: string): Promise<string[]> {
+  const assembled = cluster.assembled(node)
+  assert.ok(assembled)
+  const object = await assembled.hints.spaceFor(home).getObject(partitionOfKey(key, config.partitionCount), key)
+  return object === undefined ? [] : values(object.versions).map((version) => Buffer.from(version.value).toString('utf8')).sort()
+}
+
+/** A key's whole preference list, in ring order, by the first node's ring. */
+function ringOrder(cluster: SimCluster, key: string): string[] {
+  const ring = cluster.assembled('n1')?.membership.ring
+  assert.ok(ring)
+  return [...preferenceListForKey(ring, key).nodes]
 }
 
 /** A key, its three homes and the one fallback, by the first node's ring. */
@@ -135,6 +152,91 @@ describe('sloppy quorum and hinted handoff (simulated)', () => {
       assert.deepEqual(await stored(cluster, down, key), ['after', 'while-down'])
       assert.equal(hintsOn(cluster, fallback).size, 0)
       assert.ok((await stored(cluster, other, key)).includes('while-down'))
+    } finally {
+      await cluster.stop()
+    }
+  })
+
+  it('with every home of a key down, a put through another node is coordinated there as a fallback, which keeps a hint itself; gets read the hints, and the homes get the write back', async () => {
+    const history = new History()
+    const cluster = await SimCluster.start(13, config, history)
+    try {
+      const key = 'orphan'
+      const [home1, home2, fallback1, fallback2] = ringOrder(cluster, key) as [string, string, string, string]
+      await cluster.crash(home1)
+      await cluster.crash(home2)
+      await cluster.time.runFor(5000)
+
+      // A strict quorum cannot be met without a home: refused before anything is written.
+      const strict = await put(cluster, fallback2, key, 'strict', {n: 2, w: 2, pw: 1})
+      assert.ok(!strict.ok && strict.error === 'quorum_unmet', JSON.stringify(strict))
+      assert.match(!strict.ok ? strict.message : '', /pw=1 needs 1 home replicas/)
+      assert.deepEqual(await stored(cluster, fallback2, key), [])
+      assert.deepEqual(hintsOn(cluster, fallback2), new Map())
+
+      // The second fallback coordinates: the first stands in for the first home, itself for the second.
+      const sloppy = await put(cluster, fallback2, key, 'v1', {n: 2, w: 2})
+      assert.equal(sloppy.ok, true, JSON.stringify(sloppy))
+      const trace = sloppy.trace
+      assert.ok(trace)
+      assert.equal(trace.coordinator, fallback2)
+      assert.deepEqual(trace.fallbackCoordinator, {homesTried: []})
+      assert.equal(trace.forwardedBy, undefined)
+      assert.deepEqual(trace.counted, {home: 0, fallback: 2})
+      const byTarget = (a: {target: string}, b: {target: string}): number => a.target.localeCompare(b.target)
+      assert.deepEqual([...(trace.hintsWritten ?? [])].sort(byTarget), [{node: fallback1, target: home1}, {node: fallback2, target: home2}].sort(byTarget))
+      // Its own copy stays (its dots for the key come from there), apart from the hint it keeps.
+      assert.deepEqual(await stored(cluster, fallback2, key), ['v1'])
+      assert.deepEqual(await hinted(cluster, fallback2, home2, key), ['v1'])
+      assert.deepEqual(await hinted(cluster, fallback1, home1, key), ['v1'])
+      assert.deepEqual(hintsOn(cluster, fallback2), new Map([[home2, 1]]))
+      assert.deepEqual(hintsOn(cluster, fallback1), new Map([[home1, 1]]))
+
+      // A get through the same node asks the same targets: the other fallback's hint, and its own.
+      const read = await get(cluster, fallback2, key, {n: 2, r: 2})
+      assert.ok(read.ok && read.object !== undefined, JSON.stringify(read))
+      assert.deepEqual(values(read.object.versions).map((version) => Buffer.from(version.value).toString('utf8')), ['v1'])
+      assert.ok(read.trace.replies.some((reply) => reply.node === fallback2 && reply.hintFor === home2 && reply.outcome === 'ok'), JSON.stringify(read.trace.replies))
+
+      // A put through the first fallback (itself standing in for the first home) covers v1 with the read's context.
+      const service = cluster.assembled(fallback1)?.service
+      assert.ok(service)
+      const next = await cluster.time.until(
+        service.put({key, value: Buffer.from('v2'), contentType: 'text/plain', tombstone: false, context: sloppy.ok ? sloppy.context : [], n: 2, w: 2, dw: 0, pw: 0, explain: false}),
+        stepTimeMsMax,
+      )
+      assert.ok(next.ok, JSON.stringify(next))
+      assert.deepEqual(await hinted(cluster, fallback1, home1, key), ['v2'])
+      assert.deepEqual(await hinted(cluster, fallback2, home2, key), ['v2'])
+
+      await cluster.restart(home1, {wipe: false})
+      await cluster.restart(home2, {wipe: false})
+      await cluster.time.runFor(10_000)
+      assert.deepEqual(await stored(cluster, home1, key), ['v2'], 'the first home holds the write, without any read')
+      assert.deepEqual(await stored(cluster, home2, key), ['v2'], 'the second home holds the write, without any read')
+      assert.deepEqual(hintsOn(cluster, fallback1), new Map())
+      assert.deepEqual(hintsOn(cluster, fallback2), new Map())
+    } finally {
+      await cluster.stop()
+    }
+  })
+
+  it('a forwarded put that reached a home and went unanswered fails: no fallback coordinates it a second time', async () => {
+    const history = new History()
+    const cluster = await SimCluster.start(14, config, history)
+    try {
+      const key = 'unanswered'
+      const [home1, home2, fallback1] = ringOrder(cluster, key) as [string, string, string]
+      const address = (name: string): string => `${name}:7000`
+      // The homes hear the forwarder, but their answers never reach it.
+      cluster.network.cut(address(home1), address(fallback1))
+      cluster.network.cut(address(home2), address(fallback1))
+      const outcome = await put(cluster, fallback1, key, 'once', {n: 2, w: 1})
+      assert.ok(!outcome.ok && outcome.error === 'unreachable', JSON.stringify(outcome))
+      assert.match(!outcome.ok ? outcome.message : '', /did not complete the forwarded put/)
+      assert.deepEqual(await stored(cluster, fallback1, key), [], 'the forwarder made no version of its own')
+      assert.deepEqual(hintsOn(cluster, fallback1), new Map())
+      assert.deepEqual(await stored(cluster, home1, key), ['once'], 'the home coordinated the put once')
     } finally {
       await cluster.stop()
     }
