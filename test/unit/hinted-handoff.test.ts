@@ -221,6 +221,31 @@ describe('sloppy quorum and hinted handoff (simulated)', () => {
     }
   })
 
+  it('a fallback coordinator short of W names each replica once: its hint counts, its own copy does not', async () => {
+    const history = new History()
+    const cluster = await SimCluster.start(15, config, history)
+    try {
+      const key = 'short'
+      const [home1, home2, fallback1, fallback2] = ringOrder(cluster, key) as [string, string, string, string]
+      for (const node of [home1, home2, fallback1]) await cluster.crash(node)
+      await cluster.time.runFor(5000)
+      // Only the coordinator is left: it stands in for the first home, and the second has no fallback.
+      const outcome = await put(cluster, fallback2, key, 'alone', {n: 2, w: 2})
+      assert.ok(!outcome.ok && outcome.error === 'quorum_unmet', JSON.stringify(outcome))
+      assert.deepEqual(outcome.details.acknowledgedBy, [fallback2])
+      assert.equal(outcome.details.acknowledged, 1)
+      assert.equal(outcome.details.homeAcknowledged, 0)
+      assert.deepEqual((outcome.details.failed as Array<{node: string}>).map((failure) => failure.node), [home2])
+      assert.deepEqual(outcome.trace?.counted, {home: 0, fallback: 1})
+      assert.deepEqual(outcome.trace?.hintsWritten, [{node: fallback2, target: home1}])
+      // The second home did not acknowledge: the coordinator keeps a hint for it as well.
+      await cluster.time.runFor(100)
+      assert.deepEqual(hintsOn(cluster, fallback2), new Map([[home1, 1], [home2, 1]]))
+    } finally {
+      await cluster.stop()
+    }
+  })
+
   it('a forwarded put that reached a home and went unanswered fails: no fallback coordinates it a second time', async () => {
     const history = new History()
     const cluster = await SimCluster.start(14, config, history)
