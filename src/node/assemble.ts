@@ -384,7 +384,9 @@ async function assembleOnStore(
       },
     },
   ]
-  if (options.commitJoin !== false) {
+  // Only a join made through --seeds commits itself: one made with dyn cluster join is staged,
+  // for the operator's dyn cluster plan and commit, as that command says.
+  if (options.commitJoin !== false && options.seeds.length > 0) {
     periodicTasks.push({
       name: 'join commit',
       intervalMs: options.gossipIntervalMs,
