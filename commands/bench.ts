@@ -1,5 +1,6 @@
 import * as Flags from '@oclif/core/flags'
 import {DynCommand} from '../src/cli/command-base.js'
+import {parseNodeList} from '../src/client/node-address.js'
 import {exitCodes} from '../src/cli/exit-codes.js'
 import {settleColors} from '../src/cli/terminal.js'
 import {DynError} from '../src/errors.js'
@@ -70,8 +71,11 @@ Exit codes: 0 done (SLA met), 1 SLA missed, 2 bad usage, 3 cluster unreachable.`
     const rate = flags.rate ?? (flags.connections === undefined ? fromSla.ratePerS : undefined)
     const connections = flags.connections ?? (flags.rate === undefined ? fromSla.connections : undefined) ?? 50
     if (flags['client-driven'] && rate === undefined) this.fail(flags.json, 'bad_parameter', '--client-driven needs the open loop: give --rate')
+    // The same address rules as every other command (host:port, [v6]:port or http://host:port).
+    const parsedNodes = flags.node === undefined ? undefined : parseNodeList(flags.node)
+    if (parsedNodes !== undefined && !parsedNodes.ok) this.fail(flags.json, 'bad_parameter', parsedNodes.message)
     const config: BenchConfig = {
-      nodes: flags.node ?? [],
+      nodes: parsedNodes?.value.map((address) => address.label) ?? [],
       startNodes: flags.nodes ?? 3,
       clusterArgs: flags['write-buffer-ms'] === undefined ? [] : ['--write-buffer-ms', String(flags['write-buffer-ms'])],
       workload,
@@ -92,8 +96,6 @@ Exit codes: 0 done (SLA met), 1 SLA missed, 2 bad usage, 3 cluster unreachable.`
       seed: flags.seed,
       timeoutS: flags.timeout,
     }
-    const badNode = config.nodes.find((node) => !/^[^:\s]+:\d{1,5}$/.test(node))
-    if (badNode !== undefined) this.fail(flags.json, 'bad_parameter', `--node "${badNode}" is not host:port`)
 
     const progress = await this.progressRenderer(flags.json)
     let report
@@ -109,7 +111,8 @@ Exit codes: 0 done (SLA met), 1 SLA missed, 2 bad usage, 3 cluster unreachable.`
     if (flags['hdr-out'] !== undefined) await writeHistograms(flags['hdr-out'], report)
     if (flags.json) {
       const {histograms: _histograms, ...rest} = report
-      this.printJson(rest)
+      // `ok` as every command's answer has it: false when an SLA target was missed (exit 1 too).
+      this.printJson({ok: report.sla === undefined || report.sla.met, ...rest})
     } else {
       process.stdout.write(formatReport(report))
     }

@@ -73,7 +73,7 @@ ${exitCodesHelp} A key that another write changed meanwhile exits 3 (read it and
     if (!read.ok) this.fail(json, read.error, read.message)
     if (read.siblings.length === 0) this.fail(json, 'not_found', `${key} ${read.deleted ? 'was deleted' : 'does not exist'}`)
     if (read.siblings.length === 1 && choice.kind !== 'value') {
-      if (json) this.printJson({key, resolved: true, siblings: 1, wrote: null, conflicts: [], context: read.context})
+      if (json) this.printOk({key, resolved: true, siblings: 1, wrote: null, conflicts: [], context: read.context})
       else process.stdout.write(`${key} has one version: nothing to resolve\n`)
       return
     }
@@ -85,7 +85,7 @@ ${exitCodesHelp} A key that another write changed meanwhile exits 3 (read it and
     const wrote = {value: candidate.value.toString('base64'), ...text, contentType: candidate.contentType, deleted: candidate.deleted}
     const conflicts = candidate.conflicts
     if (verdict.superseded) {
-      if (json) this.printJson({key, resolved: true, siblings: read.siblings.length, wrote, conflicts, context: verdict.context ?? null})
+      if (json) this.printOk({key, resolved: true, siblings: read.siblings.length, wrote, conflicts, context: verdict.context ?? null})
       else {
         process.stdout.write(`${key} resolved: ${candidate.deleted ? 'deleted' : `wrote ${candidate.description.sizeBytes} bytes`}, superseding all ${read.siblings.length} siblings\n`)
         for (const conflict of conflicts) process.stdout.write(`  conflict at ${conflict.path}: ${conflict.values.map((v) => JSON.stringify(v)).join(' | ')}, kept ${JSON.stringify(conflict.kept)}\n`)
@@ -93,7 +93,7 @@ ${exitCodesHelp} A key that another write changed meanwhile exits 3 (read it and
       return
     }
     const remaining = verdict.latest.siblings.length
-    if (json) this.printJson({key, resolved: false, siblings: read.siblings.length, wrote, conflicts, context: verdict.latest.context ?? null, remaining})
+    if (json) this.printJson({ok: false, error: 'conflict_remains', key, resolved: false, siblings: read.siblings.length, wrote, conflicts, context: verdict.latest.context ?? null, remaining})
     else process.stderr.write(`dyn: another write to ${key} arrived meanwhile: it has ${remaining} version(s) now; read it and resolve again [conflict_remains]\n`)
     this.exit(exitCodes.unavailable)
   }

@@ -42,7 +42,7 @@ Exit codes: 0 done, 2 bad usage, 3 no node answered.`
     await new Promise((resolve) => setTimeout(resolve, flags.interval))
     const snapshot = await watch.poll()
     if (snapshot.stale) this.fail(flags.json, 'unreachable', `no node answered at ${addresses.join(', ')}; start one (dyn cluster up) or point --node / DYN_NODE at a running node`)
-    if (flags.json) return this.printJson(snapshot)
+    if (flags.json) return this.printOk({...snapshot})
     const {topText} = await import('../src/cli/top-screen.js')
     process.stdout.write(topText(snapshot, terminalSize().columns, 40))
   }

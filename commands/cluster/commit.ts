@@ -1,10 +1,7 @@
-import {DynCommand} from '../../src/cli/command-base.js'
-import {jsonFlag, nodeFlag, timeoutFlag} from '../../src/cli/client-flags.js'
-import {formatPlan, sendClusterChange} from '../../src/cli/cluster-change.js'
-import type {PlanBody} from '../../src/cli/cluster-change.js'
+import {ClusterChangeCommand, formatPlan} from '../../src/cli/cluster-change.js'
 import {exitCodesHelp} from '../../src/cli/exit-codes.js'
 
-export default class ClusterCommit extends DynCommand {
+export default class ClusterCommit extends ClusterChangeCommand {
   static override summary = 'Apply the staged membership changes: the claimant starts moving data to the new ring.'
 
   static override description = `The claimant computes the new ring from the current one (each change moves about Q/S partitions, and only to or from the nodes it concerns), and every new home replica fetches its partitions from the old ones while writes reach both. The new ring takes over once every transfer is done; watch it with dyn cluster status. A leaving node exits once it has handed off everything. Refused (ring_in_transition) while an earlier commit still moves data, and (nothing_staged) when nothing is staged.
@@ -16,13 +13,10 @@ ${exitCodesHelp}`
     {description: 'For a script', command: '<%= config.bin %> cluster commit --node 127.0.0.1:7071 --json'},
   ]
 
-  static override flags = {node: nodeFlag, timeout: timeoutFlag, json: jsonFlag}
+  static override flags = ClusterChangeCommand.changeFlags
 
   async run(): Promise<void> {
     const {flags} = await this.parse(ClusterCommit)
-    const outcome = await sendClusterChange(this.clientFor(flags), 'POST', '/cluster/commit')
-    if (!outcome.ok) this.fail(flags.json, outcome.error, outcome.message, outcome.details)
-    if (flags.json) this.printJson({ok: true, ...outcome.body})
-    else process.stdout.write(`committed:\n${formatPlan(outcome.body as PlanBody)}watch the transfers with: dyn cluster status\n`)
+    await this.change(flags, 'POST', '/cluster/commit', (plan) => `committed:\n${formatPlan(plan)}watch the transfers with: dyn cluster status\n`)
   }
 }

@@ -1,10 +1,8 @@
 import {Args} from '@oclif/core'
-import {DynCommand} from '../../src/cli/command-base.js'
-import {jsonFlag, nodeFlag, timeoutFlag} from '../../src/cli/client-flags.js'
-import {sendClusterChange} from '../../src/cli/cluster-change.js'
+import {ClusterChangeCommand} from '../../src/cli/cluster-change.js'
 import {exitCodesHelp} from '../../src/cli/exit-codes.js'
 
-export default class ClusterJoin extends DynCommand {
+export default class ClusterJoin extends ClusterChangeCommand {
   static override summary = 'Stage the join of a running, empty node (--node) to the cluster of SEED.'
 
   static override description = `SEED is the internode address (host:rpc-port) of any member of the cluster to join. The node at --node must run alone and hold no data (a fresh dyn start without --seeds); it adopts the cluster's settings and joins as "joining": it owns nothing until dyn cluster commit, and serves its partitions once their transfers are done. (dyn start --seeds SEED does the same at start and commits its own join unless given --no-commit.)
@@ -18,16 +16,13 @@ ${exitCodesHelp}`
 
   static override args = {seed: Args.string({description: 'internode address (host:rpc-port) of a member of the cluster to join', required: true})}
 
-  static override flags = {node: nodeFlag, timeout: timeoutFlag, json: jsonFlag}
+  static override flags = ClusterChangeCommand.changeFlags
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(ClusterJoin)
     if (!/^[^\s:/]+:\d{1,5}$/.test(args.seed)) {
       this.fail(flags.json, 'bad_parameter', `SEED must be host:rpc-port (the internode address of a member), not ${JSON.stringify(args.seed)}`)
     }
-    const outcome = await sendClusterChange(this.clientFor(flags), 'POST', `/cluster/join?seed=${encodeURIComponent(args.seed)}`)
-    if (!outcome.ok) this.fail(flags.json, outcome.error, outcome.message, outcome.details)
-    if (flags.json) this.printJson({ok: true, ...outcome.body})
-    else process.stdout.write(`${flags.node} joined through ${args.seed} as joining; see dyn cluster plan, then dyn cluster commit\n`)
+    await this.change(flags, 'POST', `/cluster/join?seed=${encodeURIComponent(args.seed)}`, () => `${flags.node} joined through ${args.seed} as joining; see dyn cluster plan, then dyn cluster commit\n`)
   }
 }

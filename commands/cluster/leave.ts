@@ -1,12 +1,9 @@
 import * as Flags from '@oclif/core/flags'
-import {DynCommand} from '../../src/cli/command-base.js'
-import {jsonFlag, nodeFlag, timeoutFlag} from '../../src/cli/client-flags.js'
-import {formatPlan, sendClusterChange} from '../../src/cli/cluster-change.js'
-import type {PlanBody} from '../../src/cli/cluster-change.js'
+import {ClusterChangeCommand, formatPlan} from '../../src/cli/cluster-change.js'
 import {exitCodesHelp} from '../../src/cli/exit-codes.js'
 import {memberNamePattern} from '../../src/membership/member-table.js'
 
-export default class ClusterLeave extends DynCommand {
+export default class ClusterLeave extends ClusterChangeCommand {
   static override summary = 'Stage a graceful leave: the node hands off all its data, then exits.'
 
   static override description = `Stages the leave of the node at --node, or of the member named by --name (through --node). Nothing moves until dyn cluster commit; dyn cluster plan shows what will. After the commit the leaving node keeps serving while its partitions are copied to their new homes, and exits once everything is handed off.
@@ -19,10 +16,8 @@ ${exitCodesHelp}`
   ]
 
   static override flags = {
-    node: nodeFlag,
+    ...ClusterChangeCommand.changeFlags,
     name: Flags.string({description: 'the member that leaves (default: the node at --node)'}),
-    timeout: timeoutFlag,
-    json: jsonFlag,
   }
 
   async run(): Promise<void> {
@@ -31,9 +26,6 @@ ${exitCodesHelp}`
       this.fail(flags.json, 'bad_parameter', `--name ${JSON.stringify(flags.name)} is not a member name (letters, digits, '.', '_', '-'; 1 to 64)`)
     }
     const query = flags.name === undefined ? '' : `?node=${encodeURIComponent(flags.name)}`
-    const outcome = await sendClusterChange(this.clientFor(flags), 'POST', `/cluster/leave${query}`)
-    if (!outcome.ok) this.fail(flags.json, outcome.error, outcome.message, outcome.details)
-    if (flags.json) this.printJson({ok: true, ...outcome.body})
-    else process.stdout.write(`${formatPlan(outcome.body as PlanBody)}apply it with: dyn cluster commit\n`)
+    await this.change(flags, 'POST', `/cluster/leave${query}`, (plan) => `${formatPlan(plan)}apply it with: dyn cluster commit\n`)
   }
 }

@@ -1,10 +1,7 @@
-import {DynCommand} from '../../src/cli/command-base.js'
-import {jsonFlag, nodeFlag, timeoutFlag} from '../../src/cli/client-flags.js'
-import {formatPlan, sendClusterChange} from '../../src/cli/cluster-change.js'
-import type {PlanBody} from '../../src/cli/cluster-change.js'
+import {ClusterChangeCommand, formatPlan} from '../../src/cli/cluster-change.js'
 import {exitCodesHelp} from '../../src/cli/exit-codes.js'
 
-export default class ClusterPlan extends DynCommand {
+export default class ClusterPlan extends ClusterChangeCommand {
   static override summary = 'Show the staged membership changes and which partitions a commit would move where.'
 
   static override description = `Asks the claimant (the node that decides ring changes) through --node. Staged changes are joins (nodes started with --seeds --no-commit, or dyn cluster join), leaves and removals. The plan lists the ring after the commit, each ownership move (partition, old owner -> new owner) and each replica transfer (a partition copied to a node that becomes one of its home replicas). Nothing changes until dyn cluster commit.
@@ -16,13 +13,10 @@ ${exitCodesHelp}`
     {description: 'The same for a script', command: '<%= config.bin %> cluster plan --json'},
   ]
 
-  static override flags = {node: nodeFlag, timeout: timeoutFlag, json: jsonFlag}
+  static override flags = ClusterChangeCommand.changeFlags
 
   async run(): Promise<void> {
     const {flags} = await this.parse(ClusterPlan)
-    const outcome = await sendClusterChange(this.clientFor(flags), 'GET', '/cluster/plan')
-    if (!outcome.ok) this.fail(flags.json, outcome.error, outcome.message, outcome.details)
-    if (flags.json) this.printJson({ok: true, ...outcome.body})
-    else process.stdout.write(formatPlan(outcome.body as PlanBody))
+    await this.change(flags, 'GET', '/cluster/plan', (plan) => formatPlan(plan))
   }
 }

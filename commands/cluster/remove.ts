@@ -1,12 +1,9 @@
 import {Args} from '@oclif/core'
-import {DynCommand} from '../../src/cli/command-base.js'
-import {jsonFlag, nodeFlag, timeoutFlag} from '../../src/cli/client-flags.js'
-import {formatPlan, sendClusterChange} from '../../src/cli/cluster-change.js'
-import type {PlanBody} from '../../src/cli/cluster-change.js'
+import {ClusterChangeCommand, formatPlan} from '../../src/cli/cluster-change.js'
 import {exitCodesHelp} from '../../src/cli/exit-codes.js'
 import {memberNamePattern} from '../../src/membership/member-table.js'
 
-export default class ClusterRemove extends DynCommand {
+export default class ClusterRemove extends ClusterChangeCommand {
   static override summary = 'Stage the removal of a node that is gone for good (a dead machine, a lost disk).'
 
   static override description = `Unlike leave, the removed node takes no part: after dyn cluster commit, the new home replicas of its partitions fetch them from the surviving replicas. Writes that only the removed node held (acknowledged with w=1) are lost with it. For a node that still runs, use dyn cluster leave.
@@ -20,16 +17,13 @@ ${exitCodesHelp}`
 
   static override args = {name: Args.string({description: 'the member to remove', required: true})}
 
-  static override flags = {node: nodeFlag, timeout: timeoutFlag, json: jsonFlag}
+  static override flags = ClusterChangeCommand.changeFlags
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(ClusterRemove)
     if (!memberNamePattern.test(args.name)) {
       this.fail(flags.json, 'bad_parameter', `${JSON.stringify(args.name)} is not a member name (letters, digits, '.', '_', '-'; 1 to 64); see dyn cluster status`)
     }
-    const outcome = await sendClusterChange(this.clientFor(flags), 'POST', `/cluster/remove?node=${encodeURIComponent(args.name)}`)
-    if (!outcome.ok) this.fail(flags.json, outcome.error, outcome.message, outcome.details)
-    if (flags.json) this.printJson({ok: true, ...outcome.body})
-    else process.stdout.write(`${formatPlan(outcome.body as PlanBody)}apply it with: dyn cluster commit\n`)
+    await this.change(flags, 'POST', `/cluster/remove?node=${encodeURIComponent(args.name)}`, (plan) => `${formatPlan(plan)}apply it with: dyn cluster commit\n`)
   }
 }

@@ -40,7 +40,7 @@ Exits 0 when every node of the folder serves, all agree on the ring and no other
     const otherDown = status.otherMembers.filter((m) => !m.up && !left.has(m.name))
     const ok = agreed && otherDown.length === 0
     if (flags.json) this.printJson({ok, ...status, agreed, left: [...left], transfers})
-    else process.stdout.write(formatStatus(status, ok, left) + formatTransfers(transfers))
+    else process.stdout.write(formatStatus(status, ok, agreed, left) + formatTransfers(transfers))
     if (!ok) this.exit(exitCodes.unavailable)
   }
 }
@@ -50,7 +50,7 @@ function nodeLine(node: NodeStatus, left: ReadonlySet<string>): string {
   return `${node.name.padEnd(6)} ${node.address.padEnd(16)} pid ${String(node.pid ?? '-').padEnd(8)} ${state}\n`
 }
 
-function formatStatus(status: ClusterStatus, ok: boolean, left: ReadonlySet<string>): string {
+function formatStatus(status: ClusterStatus, ok: boolean, agreed: boolean, left: ReadonlySet<string>): string {
   let text = status.nodes.map((node) => nodeLine(node, left)).join('')
   for (const member of status.otherMembers) {
     text += `${member.name.padEnd(6)} ${member.apiAddress.padEnd(16)} not started from this folder (${member.status}, ${member.up ? 'up' : 'down'})\n`
@@ -66,6 +66,6 @@ function formatStatus(status: ClusterStatus, ok: boolean, left: ReadonlySet<stri
   const others = status.otherMembers.length === 0 ? '' : `; ${status.otherMembers.length} other member(s) not started from this folder: ${status.otherMembers.map((m) => m.name).join(', ')}`
   if (ok) return `${text}all nodes ${others === '' ? '' : 'of the folder '}serve and agree on the ring${others}\n`
   if (notServing.length > 0) return `${text}the cluster is not fully up: ${notServing.join(', ')} ${notServing.length === 1 ? 'does' : 'do'} not serve${others}\n`
-  if (!status.agreed) return `${text}the cluster is not fully up: the nodes do not agree on the ring yet${others}\n`
+  if (!agreed) return `${text}the cluster is not fully up: the nodes do not agree on the ring yet${others}\n`
   return `${text}the cluster is not fully up: other member(s) down: ${status.otherMembers.filter((m) => !m.up).map((m) => m.name).join(', ')}\n`
 }

@@ -5,6 +5,8 @@
  */
 
 import type {DynClient} from '../client/http-client.js'
+import {jsonFlag, nodeFlag, timeoutFlag} from './client-flags.js'
+import {DynCommand} from './command-base.js'
 
 export interface PlanBody {
   readonly claimant?: string
@@ -28,6 +30,23 @@ export async function sendClusterChange(client: DynClient, method: 'GET' | 'POST
     return {ok: false, error: answer.error, message: answer.message, details}
   } catch (error) {
     return {ok: false, error: 'unreachable', message: (error as Error).message, details: {}}
+  }
+}
+
+/**
+ * The base of the five change commands: each checks its own arguments, then `change` sends the
+ * request, fails with the node's code, or prints `{"ok": true, ...body}` under --json and the
+ * command's text otherwise.
+ */
+export abstract class ClusterChangeCommand extends DynCommand {
+  /** Every change command asks one node (which forwards to the claimant) and may answer in JSON. */
+  static readonly changeFlags = {node: nodeFlag, timeout: timeoutFlag, json: jsonFlag}
+
+  protected async change(flags: {node?: readonly string[]; timeout: number; json: boolean}, method: 'GET' | 'POST', path: string, textOf: (body: PlanBody) => string): Promise<void> {
+    const outcome = await sendClusterChange(this.clientFor(flags), method, path)
+    if (!outcome.ok) this.fail(flags.json, outcome.error, outcome.message, outcome.details)
+    if (flags.json) this.printOk(outcome.body)
+    else process.stdout.write(textOf(outcome.body as PlanBody))
   }
 }
 

@@ -98,10 +98,16 @@ export function formatTransfers(nodes: readonly NodeTransfers[]): string {
     if ((transfers.total ?? 0) === 0 && released === 0) continue
     const mb = ((transfers.bytesReceived ?? 0) / 1048576).toFixed(1)
     const eta = transfers.etaMs === undefined || transfers.etaMs === null ? '' : `, ETA ${Math.ceil(transfers.etaMs / 1000)} s`
-    const moving = (transfers.active ?? []).map((a) => `p${a.partition} from ${a.source} (${a.keys} keys)`).join(', ')
-    const waiting = transfers.waitingFor === undefined ? '' : `; waiting: ${transfers.waitingFor}`
-    const handOff = released > 0 ? `; ${released} released partition(s) to hand off` : ''
-    text += `  ${node.name.padEnd(6)} received ${transfers.done ?? 0}/${transfers.total ?? 0} partitions, ${transfers.keysReceived ?? 0} keys, ${mb} MB${eta}${moving === '' ? '' : `; moving ${moving}`}${waiting}${handOff}\n`
+    const moving = (transfers.active ?? []).map((a) => `p${a.partition} from ${a.source} (${a.keys} objects)`).join(', ')
+    // A partition is fetched from every old home (with W < N no single one is sure to hold every
+    // write), so the objects fetched count each key once per source.
+    const parts = [
+      (transfers.total ?? 0) > 0 ? `received ${transfers.done ?? 0}/${transfers.total} partitions (${transfers.keysReceived ?? 0} objects fetched from their old homes, ${mb} MB${eta})` : undefined,
+      moving === '' ? undefined : `moving ${moving}`,
+      transfers.waitingFor === undefined ? undefined : `waiting: ${transfers.waitingFor}`,
+      released > 0 ? `handing ${released} partition(s) it no longer owns to their new homes` : undefined,
+    ]
+    text += `  ${node.name.padEnd(6)} ${parts.filter((part) => part !== undefined).join('; ')}\n`
   }
   return text
 }

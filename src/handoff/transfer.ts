@@ -22,7 +22,7 @@
 import type {Clock} from '../clock.js'
 import {DynError} from '../errors.js'
 import type {MemberTable} from '../membership/member-table.js'
-import {findMember, nextRingOf, ringOf} from '../membership/member-table.js'
+import {findMember, nextRingOf, presentMembers, ringOf} from '../membership/member-table.js'
 import type {Membership} from '../membership/membership.js'
 import {partitionOfKey} from '../ring/partition.js'
 import type {Store} from '../storage/store.js'
@@ -228,7 +228,7 @@ export class TransferManager {
     const next = table.ring?.next
     if (next === undefined) return undefined
     const removing = new Set(next.removing)
-    const routers = table.members.filter((member) => member.status !== 'left' && !removing.has(member.name))
+    const routers = presentMembers(table).filter((member) => !removing.has(member.name))
     const unaware = routers.filter((member) => member.seenTransition !== next.id).map((member) => member.name)
     if (unaware.length > 0) {
       this.allSeen = undefined

@@ -107,6 +107,24 @@ export function findMember(table: MemberTable, name: string): Member | undefined
   return table.members.find((m) => m.name === name)
 }
 
+/**
+ * A member's status as the whole table tells it: its own row's, except that a member which the
+ * committed ring no longer has, and which no running transition brings in, has left even while
+ * its row still says valid or leaving. A removed node is gone for good and never updates its own
+ * row; without this, every later change would wait for it to see the transition.
+ */
+export function statusOf(table: MemberTable, member: Member): MemberStatus {
+  const ring = table.ring
+  if (ring === undefined || member.status === 'left' || member.status === 'joining') return member.status
+  if (ring.members.includes(member.name) || ring.next?.members.includes(member.name) === true) return member.status
+  return 'left'
+}
+
+/** The members that have not left (see `statusOf`): those a node gossips with, probes and waits for. */
+export function presentMembers(table: MemberTable): Member[] {
+  return table.members.filter((member) => statusOf(table, member) !== 'left')
+}
+
 /** Members of the committed ring. */
 export function ringMembers(table: MemberTable): string[] {
   if (table.ring !== undefined) return [...table.ring.members]

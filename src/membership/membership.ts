@@ -13,7 +13,7 @@ import type {Ring} from '../ring/ring.js'
 import {MessageType} from '../transport/message-type.js'
 import type {Transport} from '../transport/transport.js'
 import type {ClusterSettings, Member, MemberTable} from './member-table.js'
-import {findMember, incarnationMax, isValidMemberTable, membersMax, mergeTables, ringOf, sameTable, settingsMismatch, withMember, withRing} from './member-table.js'
+import {findMember, incarnationMax, isValidMemberTable, membersMax, mergeTables, presentMembers, ringOf, sameTable, settingsMismatch, statusOf, withMember, withRing} from './member-table.js'
 import type {RingState} from './claimant-core.js'
 import {ownRowStatus} from './claimant-core.js'
 
@@ -152,7 +152,7 @@ export class Membership {
       throw new DynError('bad_request', 'a join must carry the joining member row')
     }
     const existing = findMember(this.currentTable, member.name)
-    if (existing !== undefined && existing.rpcAddress !== member.rpcAddress && existing.status !== 'left' && member.name !== this.selfName) {
+    if (existing !== undefined && existing.rpcAddress !== member.rpcAddress && statusOf(this.currentTable, existing) !== 'left' && member.name !== this.selfName) {
       const probe = await this.transport.request(existing.rpcAddress, MessageType.Gossip, {table: this.currentTable}, nameProbeTimeoutMs)
       if (probe.ok) {
         throw new DynError('bad_parameter', `a node named ${member.name} is already running at ${existing.rpcAddress}; choose another --name, or stop that node first`)
@@ -180,7 +180,7 @@ export class Membership {
 
   /** One gossip round: exchange tables with one random live peer. */
   async gossipRound(): Promise<void> {
-    const peers = this.currentTable.members.filter((m) => m.name !== this.selfName && m.status !== 'left')
+    const peers = presentMembers(this.currentTable).filter((m) => m.name !== this.selfName)
     if (peers.length === 0) return
     const peer = peers[this.random.int(peers.length)] as Member
     const answer = await this.transport.request(peer.rpcAddress, MessageType.Gossip, {table: this.currentTable}, gossipRequestTimeoutMs)

@@ -33,7 +33,7 @@ import type {ClusterChangeRequest} from '../membership/claimant.js'
 import type {ReplicaServerDeps} from '../coordinator/replica-server.js'
 import {DynError} from '../errors.js'
 import type {ClusterSettings, Member, MemberTable} from '../membership/member-table.js'
-import {findMember, isValidMemberTable, newMemberTable, nextRingOf, ringMembers, settingsMismatch} from '../membership/member-table.js'
+import {findMember, isValidMemberTable, newMemberTable, nextRingOf, presentMembers, ringMembers, settingsMismatch, statusOf} from '../membership/member-table.js'
 import {joinRequestTimeoutMs, Membership} from '../membership/membership.js'
 import {FailureDetector, failureDetectorDefaults} from '../membership/failure-detector.js'
 import type {FailureDetectorConfig, Reachability} from '../membership/failure-detector.js'
@@ -238,7 +238,7 @@ async function assembleOnStore(
   membership.updateSelf(self)
   const current = membership
   heartbeats = new Heartbeats(options.name, transport, detector, clock, () =>
-    current.table.members.filter((member) => member.name !== options.name && member.status !== 'left').map((member) => member.rpcAddress),
+    presentMembers(current.table).filter((member) => member.name !== options.name).map((member) => member.rpcAddress),
   )
   const reachabilityOf = (name: string): Reachability => {
     if (name === options.name) return 'up'
@@ -362,7 +362,7 @@ async function assembleOnStore(
       members: current.table.members.length,
       ringHash: current.ring.hash,
       // The members this node's failure detector sees as down (left members aside).
-      down: current.table.members.filter((member) => member.status !== 'left' && reachabilityOf(member.name) === 'down').map((member) => member.name),
+      down: presentMembers(current.table).filter((member) => reachabilityOf(member.name) === 'down').map((member) => member.name),
       ringMembers: current.ring.members.length,
       status: findMember(current.table, options.name)?.status,
       transition: current.table.ring?.next?.id ?? null,
@@ -386,7 +386,9 @@ async function assembleOnStore(
       },
     },
   ]
-  if (options.commitJoin !== false) {
+  // Only a join made through --seeds commits itself: one made with dyn cluster join is staged,
+  // for the operator's dyn cluster plan and commit, as that command says.
+  if (options.commitJoin !== false && options.seeds.length > 0) {
     periodicTasks.push({
       name: 'join commit',
       intervalMs: options.gossipIntervalMs,
@@ -536,7 +538,8 @@ function describeCluster(
       name: member.name,
       apiAddress: member.apiAddress,
       rpcAddress: member.rpcAddress,
-      status: member.status,
+      // A removed member's own row still says valid: the ring tells it has left.
+      status: statusOf(membership.table, member),
       incarnation: member.incarnation,
       // Membership status (gossiped, the cluster's) and reachability (this node's own view) are apart.
       reachability: reachabilityOf(member.name),

@@ -28,6 +28,7 @@ interface OperationJson {
 }
 
 interface ReportJson {
+  ok: boolean
   config: {workload: string; records: number; targetNodes: string[]}
   load?: {records: number; failed: number}
   run: {elapsedS: number; opsPerS: number; httpRequests: number; operations: OperationJson[]; transportErrors: {timeout: number; connection: number}; notStarted?: number}
@@ -60,9 +61,12 @@ describe('dyn bench', () => {
   })
 
   it('closed loop, workload a: reads and updates with latencies, the records loaded, no transport errors', async () => {
-    const result = await runDyn(['bench', ...nodeFlags, '--workload', 'a', '--connections', '8', '--duration', '2', '--records', '200', '--json'], {timeoutMs: benchTimeoutMs})
+    // One address as a URL: bench takes the same --node forms as every other command.
+    const mixedFlags = ['--node', `http://${c.api(0)}/`, '--node', c.api(1), '--node', c.api(2)]
+    const result = await runDyn(['bench', ...mixedFlags, '--workload', 'a', '--connections', '8', '--duration', '2', '--records', '200', '--json'], {timeoutMs: benchTimeoutMs})
     assert.equal(result.code, 0, result.stderr + result.stdout)
     const report = parseReport(result.stdout)
+    assert.equal(report.ok, true)
     assert.equal(report.histograms, undefined, '--json leaves the histograms to --hdr-out')
     assert.equal(report.config.workload, 'a')
     assert.deepEqual(report.config.targetNodes, [c.api(0), c.api(1), c.api(2)])
@@ -112,12 +116,16 @@ describe('dyn bench', () => {
     assert.match(missed.stdout, /^SLA impossible: MISSED$/m)
     assert.match(missed.stdout, /^ {2}MISSED read p50 <= 0\.001 ms: measured \d+\.\d+ ms$/m)
     assert.match(missed.stdout, /closed loop, 4 connections, 1 s/, 'the run parameters come from the file')
+    const missedJson = await runDyn(['bench', ...nodeFlags, '--sla', impossible, '--json'], {timeoutMs: benchTimeoutMs})
+    assert.equal(missedJson.code, 1, missedJson.stderr + missedJson.stdout)
+    assert.equal(parseReport(missedJson.stdout).ok, false, 'a missed SLA answers ok: false')
 
     const met = await runDyn(['bench', ...nodeFlags, '--sla', generous, '--json'], {timeoutMs: benchTimeoutMs})
     assert.equal(met.code, 0, met.stderr + met.stdout)
     const report = parseReport(met.stdout)
     assert.equal(report.sla?.name, 'generous')
     assert.equal(report.sla?.met, true)
+    assert.equal(report.ok, true)
     assert.equal(report.sla?.verdicts.length, 2)
     assert.equal(report.config.records, 100)
   })
@@ -129,12 +137,16 @@ describe('dyn bench', () => {
       ['--client-driven', '--connections', '5'],
       ['--client-driven'],
       ['--sla', path.join(dir, 'no-such-sla.json')],
+      ['--node', 'localhost'],
+      ['--node', 'https://127.0.0.1:7070'],
     ]
     const results = await Promise.all(usages.map((flags) => runDyn(['bench', ...nodeFlags, '--duration', '1', '--records', '10', ...flags], {timeoutMs: benchTimeoutMs})))
     for (const [i, result] of results.entries()) {
       assert.equal(result.code, 2, `dyn bench ${usages[i]?.join(' ')}: ${result.stderr}${result.stdout}`)
     }
     assert.match(results[4]?.stderr ?? '', /no-such-sla\.json/)
+    assert.match(results[5]?.stderr ?? '', /"localhost" has no port/)
+    assert.match(results[6]?.stderr ?? '', /plain HTTP, not https/)
   })
 
   it('--hdr-out writes the histograms, which decode to the recorded counts', async () => {

@@ -112,3 +112,29 @@ export async function killNode(pid: number | undefined): Promise<void> {
   }
   throw new Error(`pid ${pid} survived SIGKILL`)
 }
+
+/** Polls `probe` until it gives a value (or the bound passes, which fails the test with what was last seen). */
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000, pollMs = 250): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  let last: unknown
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe()
+      if (value !== undefined) return value
+    } catch (error) {
+      last = error
+    }
+    await sleep(pollMs)
+  }
+  throw new Error(`timed out waiting for ${what}${last === undefined ? '' : `: ${String(last)}`}`)
+}
+
+/** Whether a process runs (signal 0 probes without touching it). */
+export function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}

@@ -145,7 +145,8 @@ describe('dyn in a terminal', () => {
     await twoSiblings('cart:script', '{"items":["a"],"v":1}', '{"items":["b"],"v":2}')
     const merged = await runDyn(['resolve', 'cart:script', '--merge', 'json-union', '--json'], {env: {DYN_NODE: c.api(1)}})
     assert.equal(merged.code, 0, merged.stderr)
-    const report = JSON.parse(merged.stdout) as {resolved: boolean; siblings: number; wrote: {text: string}; conflicts: Array<{path: string; kept: unknown}>}
+    const report = JSON.parse(merged.stdout) as {ok: boolean; resolved: boolean; siblings: number; wrote: {text: string}; conflicts: Array<{path: string; kept: unknown}>}
+    assert.equal(report.ok, true)
     assert.equal(report.resolved, true)
     assert.equal(report.siblings, 2)
     assert.equal(report.wrote.text, '{"items":["a","b"],"v":2}')
@@ -185,7 +186,8 @@ describe('dyn in a terminal', () => {
   it('dyn top --json without a terminal: one snapshot with every node and its figures', async () => {
     const top = await runDyn(['top', '--json', '--interval', '300'], {env: {DYN_NODE: c.api(0)}})
     assert.equal(top.code, 0, top.stderr)
-    const snapshot = JSON.parse(top.stdout) as {nodes: Array<{name: string; status: string; figures: {keys?: number; getsPerS?: number}}>; owners: string[]}
+    const snapshot = JSON.parse(top.stdout) as {ok: boolean; nodes: Array<{name: string; status: string; figures: {keys?: number; getsPerS?: number}}>; owners: string[]}
+    assert.equal(snapshot.ok, true)
     assert.deepEqual(snapshot.nodes.map((n) => `${n.name} ${n.status}`), ['n1 up', 'n2 up', 'n3 up'])
     assert.ok(snapshot.nodes.every((n) => typeof n.figures.keys === 'number' && typeof n.figures.getsPerS === 'number'))
     assert.equal(snapshot.owners.length, 64)

@@ -14,10 +14,12 @@ import {
   membersMax,
   mergeTables,
   newMemberTable,
+  presentMembers,
   ringMembers,
   ringOf,
   sameTable,
   settingsMismatch,
+  statusOf,
   withMember,
   type ClusterSettings,
   type Member,
@@ -181,6 +183,20 @@ describe('member table: rows, ring and settings', () => {
         if (ringMembers(first).length > 0) assert.equal(ringOf(first).hash, ringOf(second).hash)
       }),
     )
+  })
+
+  it('tells a removed member as left although its own row still says valid; joiners and members of a transition stay as they are', () => {
+    const ownersOf = (members: string[]): string[] => Array.from({length: settings.partitionCount}, (_, i) => members[i % members.length] as string)
+    const rows = [member('ann', 1), member('bob', 1), member('cat', 1), member('dan', 1, 'joining')]
+    // cat was removed: the committed ring no longer has it, and it never ran again to say so.
+    const afterRemoval: MemberTable = {...table(...rows), ring: {version: 5, claimant: 'ann', members: ['ann', 'bob'], owners: ownersOf(['ann', 'bob']), staged: []}}
+    assert.deepEqual(afterRemoval.members.map((m) => statusOf(afterRemoval, m)), ['valid', 'valid', 'left', 'joining'])
+    assert.deepEqual(presentMembers(afterRemoval).map((m) => m.name), ['ann', 'bob', 'dan'])
+    // While a transition brings a member in (or still has it), its row's status holds.
+    const moving: MemberTable = {...afterRemoval, ring: {...afterRemoval.ring!, next: {id: '6.ann', members: ['ann', 'bob', 'cat'], owners: ownersOf(['ann', 'bob', 'cat']), removing: []}}}
+    assert.equal(statusOf(moving, rows[2]!), 'valid')
+    // A table from before there was a claimant: rows alone.
+    assert.equal(statusOf(table(...rows), rows[2]!), 'valid')
   })
 
   it('tells when two tables are the same', () => {

@@ -23,6 +23,11 @@ describe('cluster status: peers, ring changes and transfers', () => {
     assert.match(text, /^n1 sees: n2 down \(12 hints kept for it\)$/m)
     assert.doesNotMatch(text, /n3 up/)
     assert.match(text, /ring change 4\.n1 under way \(claimant n1\): to members n1, n2, n3, n4/)
-    assert.match(text, /n4 +received 5\/16 partitions, 1200 keys, 2\.0 MB, ETA 5 s; moving p7 from n2 \(40 keys\)/)
+    assert.match(text, /n4 +received 5\/16 partitions \(1200 objects fetched from their old homes, 2\.0 MB, ETA 5 s\); moving p7 from n2 \(40 objects\)/)
+  })
+
+  it('says in words what an old owner still hands off after the new ring took over', () => {
+    const text = formatTransfers([{name: 'n1', transfers: {total: 0, releasedPartitionsPending: 14}}])
+    assert.equal(text, '  n1     handing 14 partition(s) it no longer owns to their new homes\n')
   })
 })

@@ -1,0 +1,88 @@
+/**
+ * The operator's membership commands end to end, with real processes: `dyn cluster join` only
+ * stages a join (plan shows it, commit applies it), and a node removed for good does not hold
+ * up the changes that follow (its own row never says it left; the ring does). No duration is
+ * asserted: every wait polls, with a bound.
+ */
+
+import assert from 'node:assert/strict'
+import {spawn} from 'node:child_process'
+import type {ChildProcess} from 'node:child_process'
+import path from 'node:path'
+import {describe, it} from 'node:test'
+import {freeClusterPorts} from '../../src/cli/ports.js'
+import {dynBin, getJson, isRunning, killNode, runDyn, sleep, startCluster, waitFor} from './harness.js'
+
+interface ClusterBody {
+  ringHash: string
+  members: Array<{name: string; status: string; partitions: number}>
+  ring: {transition: unknown; staged: unknown[]}
+  transfers: {releasedPartitionsPending: number}
+}
+
+async function clusterOf(api: string): Promise<ClusterBody> {
+  return (await getJson(`http://${api}/cluster`)).body as unknown as ClusterBody
+}
+
+/** Every node in `apis` answers one ring owned by exactly `owners`, with nothing moving. */
+async function settledOn(apis: readonly string[], owners: readonly string[]): Promise<ClusterBody> {
+  return waitFor(`a settled ring owned by ${owners.join(', ')}`, async () => {
+    const views = await Promise.all(apis.map(clusterOf))
+    const settled = views.every((view) => {
+      const owning = view.members.filter((member) => member.partitions > 0).map((member) => member.name).sort()
+      return view.ring.transition === null && view.transfers.releasedPartitionsPending === 0 && owning.join() === [...owners].sort().join()
+    })
+    return settled && new Set(views.map((view) => view.ringHash)).size === 1 ? views[0] : undefined
+  })
+}
+
+describe('cluster join and remove', () => {
+  it('a removed node is left for everyone, and a join staged with dyn cluster join waits for commit, then completes', async (t) => {
+    const c = await startCluster(3)
+    t.after(() => c.stop())
+    const apis = [c.api(0), c.api(1)]
+    for (let i = 0; i < 50; i++) {
+      const response = await fetch(`http://${c.api(i % 3)}/kv/before-${i}`, {method: 'PUT', body: `value ${i}`})
+      assert.equal(response.status, 204)
+    }
+
+    // n3 dies for good, and is removed.
+    await killNode(c.cluster.nodes[2]?.pid)
+    const remove = await runDyn(['cluster', 'remove', 'n3', '--node', c.api(0), '--json'])
+    assert.equal(remove.code, 0, remove.stdout + remove.stderr)
+    const commitRemoval = await runDyn(['cluster', 'commit', '--node', c.api(0), '--json'])
+    assert.equal(commitRemoval.code, 0, commitRemoval.stdout + commitRemoval.stderr)
+    const afterRemoval = await settledOn(apis, ['n1', 'n2'])
+    assert.equal(afterRemoval.members.find((member) => member.name === 'n3')?.status, 'left', 'the ring no longer has n3: it has left')
+
+    // A fresh node, started alone, joins with dyn cluster join: staged only.
+    const {port, rpcPort} = await freeClusterPorts(1)
+    const n4Api = `${c.cluster.host}:${port}`
+    const n4: ChildProcess = spawn(process.execPath, [dynBin, 'start', '--name', 'n4', '--port', String(port), '--rpc-port', String(rpcPort), '--data', path.join(c.dir, 'n4'), '--request-timeout', '5000'], {stdio: 'ignore'})
+    t.after(async () => {
+      if (n4.pid !== undefined && isRunning(n4.pid)) await killNode(n4.pid)
+    })
+    await waitFor('n4 to serve', async () => ((await getJson(`http://${n4Api}/health`)).body.ok === true ? true : undefined))
+    const join = await runDyn(['cluster', 'join', `${c.cluster.host}:${c.cluster.nodes[0]?.rpcPort}`, '--node', n4Api, '--json'])
+    assert.equal(join.code, 0, join.stdout + join.stderr)
+    const staged = await waitFor('the join to show in the plan', async () => {
+      const plan = JSON.parse((await runDyn(['cluster', 'plan', '--node', c.api(0), '--json'])).stdout) as {staged: Array<{kind: string; node: string}>}
+      return plan.staged.some((change) => change.kind === 'join' && change.node === 'n4') ? plan : undefined
+    })
+    assert.ok(staged)
+    // Several gossip rounds later it is still only staged: nothing committed it.
+    await sleep(3000)
+    const stillStaged = await clusterOf(c.api(1))
+    assert.equal(stillStaged.ring.transition, null, 'dyn cluster join does not commit by itself')
+    assert.equal(stillStaged.members.find((member) => member.name === 'n4')?.status, 'joining')
+
+    const commitJoin = await runDyn(['cluster', 'commit', '--node', c.api(1), '--json'])
+    assert.equal(commitJoin.code, 0, commitJoin.stdout + commitJoin.stderr)
+    // Before the fix, this waited forever for n3 (removed, dead) to see the transition.
+    await settledOn([...apis, n4Api], ['n1', 'n2', 'n4'])
+    for (let i = 0; i < 50; i++) {
+      const response = await fetch(`http://${n4Api}/kv/before-${i}`)
+      assert.equal(response.status, 200, `before-${i} after the join`)
+    }
+  })
+})
