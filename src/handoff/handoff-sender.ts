@@ -135,10 +135,13 @@ export class HandoffSender {
       }
       // Back from down: whatever failed before may have been the outage itself.
       if (this.seenDown.delete(target)) this.backoffs.delete(target)
-      if (!mayTry(this.backoffs.get(target), this.deps.clock.monotonicMs())) continue
+      const triedAtMs = this.deps.clock.monotonicMs()
+      if (!mayTry(this.backoffs.get(target), triedAtMs)) continue
       const outcome = gone ? await this.redirect(target) : await this.deliverTo(target)
+      // Counted from when the round tried, not from when it gave up: rounds come every interval,
+      // and a wait counted from the end would always slip to the round after.
       if (outcome.failed && outcome.removed === 0) {
-        this.backoffs.set(target, afterFailure(this.backoffs.get(target), this.deps.clock.monotonicMs(), this.deps.backoffBaseMs, this.deps.backoffMaxMs ?? handoffBackoffMaxMs))
+        this.backoffs.set(target, afterFailure(this.backoffs.get(target), triedAtMs, this.deps.backoffBaseMs, this.deps.backoffMaxMs ?? handoffBackoffMaxMs))
       } else {
         this.backoffs.delete(target)
       }
