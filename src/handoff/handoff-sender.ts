@@ -24,6 +24,7 @@
  * is kept only for targets that have hints.
  */
 
+import {createHash} from 'node:crypto'
 import type {Clock} from '../clock.js'
 import {findMember} from '../membership/member-table.js'
 import type {MemberTable} from '../membership/member-table.js'
@@ -97,6 +98,13 @@ interface RoundOutcome {
   readonly failed: boolean
 }
 
+/** The answers a redirected hint has had: per home, true for acknowledged, false for refused for good. */
+interface RedirectAck {
+  /** Of the hint's stored bytes: a write merged into the hint since makes it another version. */
+  readonly digest: string
+  readonly answers: Map<string, boolean>
+}
+
 /** A target's back-off as GET /cluster shows it. */
 export interface BackoffView {
   readonly failedRounds: number
@@ -106,8 +114,10 @@ export interface BackoffView {
 export class HandoffSender {
   private running: Promise<void> | undefined
   private readonly backoffs = new Map<string, HandoffBackoff>()
-  /** Targets the last round saw down: seeing one up again ends its back-off. */
+  /** Nodes a round saw down (targets, and homes of redirected hints): seeing one up again ends back-offs. */
   private readonly seenDown = new Set<string>()
+  /** Per gone target, per hint, which current homes have answered for which version of it. */
+  private readonly redirectAcks = new Map<string, Map<string, RedirectAck>>()
 
   constructor(private readonly deps: HandoffDeps) {}
 
@@ -127,14 +137,20 @@ export class HandoffSender {
   }
 
   private async deliverAll(): Promise<void> {
+    // Nodes back from down: whatever failed before may have been the outage itself. A target
+    // that is back starts afresh, and so does every gone target, whose hints that node may be a home of.
+    const cameBack = [...this.seenDown].filter((name) => this.deps.isUp(name))
+    for (const name of cameBack) {
+      this.seenDown.delete(name)
+      this.backoffs.delete(name)
+    }
     for (const target of [...this.deps.hints.pendingByTarget().keys()]) {
       const gone = this.deps.standingOf(target) === 'gone'
+      if (gone && cameBack.length > 0) this.backoffs.delete(target)
       if (!gone && !this.deps.isUp(target)) {
         this.seenDown.add(target)
         continue
       }
-      // Back from down: whatever failed before may have been the outage itself.
-      if (this.seenDown.delete(target)) this.backoffs.delete(target)
       const triedAtMs = this.deps.clock.monotonicMs()
       if (!mayTry(this.backoffs.get(target), triedAtMs)) continue
       const outcome = gone ? await this.redirect(target) : await this.deliverTo(target)
@@ -148,7 +164,10 @@ export class HandoffSender {
     }
     // The state is kept only for targets that still have hints here.
     for (const target of [...this.backoffs.keys()]) if (this.deps.hints.pendingFor(target) === 0) this.backoffs.delete(target)
-    for (const target of [...this.seenDown]) if (this.deps.hints.pendingFor(target) === 0) this.seenDown.delete(target)
+    for (const target of [...this.redirectAcks.keys()]) if (this.deps.hints.pendingFor(target) === 0) this.redirectAcks.delete(target)
+    // Down nodes are remembered while they have hints here or are a home in some ring: bounded by the members.
+    const ringMembers = new Set(this.deps.homeRings().flatMap((ring) => ring.members))
+    for (const name of [...this.seenDown]) if (this.deps.hints.pendingFor(name) === 0 && !ringMembers.has(name)) this.seenDown.delete(name)
   }
 
   /** Batches to one target until it has no hints left, a batch fails, or the round's bound. */
@@ -175,29 +194,44 @@ export class HandoffSender {
 
   /**
    * Hints for a target that is gone, to each key's current homes: every home that is up is sent
-   * the batch's hints it is a home of, and a hint is removed once all its homes acknowledged it
-   * (or refused it for good). One log line per round says what moved.
+   * the batch's hints it is a home of and has not acknowledged yet, and a hint is removed once
+   * all its homes acknowledged it (or refused it for good). Acknowledgements are remembered
+   * between rounds, per version of the hint, so a home that is down holds back only its own
+   * keys and costs the others nothing more. The round pages past hints it cannot remove yet.
+   * One log line per round says what moved.
    */
   private async redirect(target: string): Promise<RoundOutcome> {
     let removed = 0
     let redirected = 0
-    let failure: string | undefined
+    const failures = new Set<string>()
     const reached = new Set<string>()
-    for (let batchIndex = 0; batchIndex < batchesPerRoundMax && failure === undefined; batchIndex += 1) {
-      const batch = await this.deps.hints.batch(target, this.deps.batchEntriesMax, batchBytesMax)
+    const acks = this.redirectAcks.get(target) ?? new Map<string, RedirectAck>()
+    this.redirectAcks.set(target, acks)
+    let after: PendingHint | undefined
+    for (let batchIndex = 0; batchIndex < batchesPerRoundMax; batchIndex += 1) {
+      const batch = await this.deps.hints.batch(target, this.deps.batchEntriesMax, batchBytesMax, after)
       if (batch.length === 0) break
+      after = batch[batch.length - 1]
       const rings = this.deps.homeRings()
-      const homesPerHint = batch.map((hint) => currentHomes(rings, hint.partition, hint.object.n).filter((home) => home !== target))
-      const verdicts = await this.askHomes(batch, homesPerHint)
+      const pending = batch.map((hint) => {
+        const homes = currentHomes(rings, hint.partition, hint.object.n).filter((home) => home !== target)
+        const known = acks.get(hintId(hint))
+        // An acknowledgement counts only for the version it was given for: a write merged since is sent again.
+        const answered = known !== undefined && known.digest === digestOf(hint.raw) ? known : {digest: digestOf(hint.raw), answers: new Map<string, boolean>()}
+        return {hint, homes, answered}
+      })
+      const verdicts = await this.askHomes(batch, pending.map(({homes, answered}) => homes.filter((home) => !answered.answers.has(home))))
       const acknowledged: PendingHint[] = []
       const refused: PendingHint[] = []
-      const failures = new Set<string>()
-      batch.forEach((hint, index) => {
-        const homes = homesPerHint[index] ?? []
-        const answers = homes.map((home) => verdicts.get(home)?.get(index) ?? 'not asked')
-        for (const [position, answer] of answers.entries()) if (answer !== 'ok' && !isPermanentRefusal(answer)) failures.add(`${homes[position]}: ${answer}`)
-        if (homes.length === 0 || !answers.every((answer) => answer === 'ok' || isPermanentRefusal(answer))) return
-        if (answers.includes('ok')) acknowledged.push(hint)
+      pending.forEach(({hint, homes, answered}, index) => {
+        for (const home of homes) {
+          const answer = verdicts.get(home)?.get(index)
+          if (answer === 'ok' || isPermanentRefusal(answer)) answered.answers.set(home, answer === 'ok')
+          else if (answer !== undefined) failures.add(`${home}: ${answer}`)
+        }
+        acks.set(hintId(hint), answered)
+        if (homes.length === 0 || !homes.every((home) => answered.answers.has(home))) return
+        if ([...answered.answers.values()].includes(true)) acknowledged.push(hint)
         else refused.push(hint)
       })
       for (const [home, answers] of verdicts) if ([...answers.values()].includes('ok')) reached.add(home)
@@ -208,18 +242,24 @@ export class HandoffSender {
       }
       redirected += delivered
       removed += delivered + (await this.dropRefused(target, refused))
-      if (acknowledged.length + refused.length === 0) failure = [...failures].slice(0, 3).join(', ') || 'nothing removable'
+      // Removed, or changed meanwhile (then every home is asked again): either way its answers are spent.
+      for (const hint of [...acknowledged, ...refused]) acks.delete(hintId(hint))
     }
     const left = this.deps.hints.pendingFor(target)
-    if (redirected > 0 || failure !== undefined) {
+    if (left === 0) this.redirectAcks.delete(target)
+    if (redirected > 0 || failures.size > 0) {
       const where = reached.size > 0 ? ` to their current homes (${[...reached].sort().join(', ')})` : ''
-      const outcome = failure === undefined ? '' : `; a batch could not be delivered (${failure}), retrying later`
+      const outcome = failures.size === 0 ? '' : `; not delivered to ${[...failures].slice(0, 3).join(', ')}, retrying later`
       this.deps.log(`${target} is no longer a member: redirected ${redirected} of its hint(s)${where}, ${left} left${outcome}`)
     }
-    return {removed, failed: failure !== undefined}
+    // Only failed requests back off: a hint waiting for a home seen down costs no request.
+    return {removed, failed: failures.size > 0}
   }
 
-  /** Each home's answer per batch index, for the hints it is a home of; homes seen down are not asked. */
+  /**
+   * Each home's answer per batch index, for the hints it is asked about; a home seen down is not
+   * asked (and remembered, so its return ends the back-offs).
+   */
   private async askHomes(batch: readonly PendingHint[], homesPerHint: ReadonlyArray<readonly string[]>): Promise<Map<string, Map<number, string>>> {
     const indicesPerHome = new Map<string, number[]>()
     homesPerHint.forEach((homes, index) => {
@@ -228,6 +268,10 @@ export class HandoffSender {
     const verdicts = new Map<string, Map<number, string>>()
     await Promise.all(
       [...indicesPerHome].map(async ([home, indices]) => {
+        if (home !== this.deps.self && !this.deps.isUp(home)) {
+          this.seenDown.add(home)
+          return
+        }
         const answer = await this.send(home, indices.map((index) => batch[index]!))
         const perIndex = new Map<number, string>()
         // A failed request is marked apart from the codes in an answer: it never drops a hint.
@@ -269,6 +313,14 @@ export class HandoffSender {
     if (dropped > 0) this.deps.onDropped?.(target, dropped)
     return dropped
   }
+}
+
+function hintId(hint: Pick<PendingHint, 'partition' | 'key'>): string {
+  return `${hint.partition}/${hint.key}`
+}
+
+function digestOf(raw: Buffer): string {
+  return createHash('sha1').update(raw).digest('base64')
 }
 
 function isPermanentRefusal(result: unknown): boolean {

@@ -159,6 +159,7 @@ describe('hint sender', () => {
     for (let i = 0; i < 8 && w.hints.pendingFor('n2') > 0; i += 1) await w.round()
     assert.equal(w.hints.pendingFor('n2'), 0)
     assert.deepEqual(await texts(w.peer('n4').store, 'cart'), ['v1'])
+    assert.equal(w.peer('n3').deliveriesAtMs.length, 1, 'a home that acknowledged is not asked again')
     assert.deepEqual(w.counted, {delivered: 1, redirected: 1})
   })
 
