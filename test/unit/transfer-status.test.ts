@@ -25,4 +25,19 @@ describe('cluster status: peers, ring changes and transfers', () => {
     assert.match(text, /ring change 4\.n1 under way \(claimant n1\): to members n1, n2, n3, n4/)
     assert.match(text, /n4 +received 5\/16 partitions, 1200 keys, 2\.0 MB, ETA 5 s; moving p7 from n2 \(40 keys\)/)
   })
+
+  it('shows the hints kept for a member that left, and a delivery back-off', () => {
+    const text = formatTransfers([
+      {
+        name: 'n1',
+        peers: [
+          {name: 'n2', status: 'left', reachability: 'down', hintsPending: 3},
+          {name: 'n3', status: 'valid', reachability: 'up', hintsPending: 7, hintBackoff: {failedRounds: 4, retryInMs: 7200}},
+          {name: 'n4', status: 'left', reachability: 'down', hintsPending: 0},
+        ],
+      },
+    ])
+    assert.match(text, /^n1 sees: n2 left \(3 hints kept for it, going to their keys' current homes\), n3 up \(7 hints kept for it, next try in 8 s after 4 failed round\(s\)\)$/m)
+    assert.doesNotMatch(text, /n4/)
+  })
 })
