@@ -116,6 +116,8 @@ export class HandoffSender {
   private readonly backoffs = new Map<string, HandoffBackoff>()
   /** Nodes a round saw down (targets, and homes of redirected hints): seeing one up again ends back-offs. */
   private readonly seenDown = new Set<string>()
+  /** Targets the last round found gone: a target that becomes gone starts without a back-off. */
+  private readonly goneTargets = new Set<string>()
   /** Per gone target, per hint, which current homes have answered for which version of it. */
   private readonly redirectAcks = new Map<string, Map<string, RedirectAck>>()
 
@@ -146,7 +148,10 @@ export class HandoffSender {
     }
     for (const target of [...this.deps.hints.pendingByTarget().keys()]) {
       const gone = this.deps.standingOf(target) === 'gone'
-      if (gone && cameBack.length > 0) this.backoffs.delete(target)
+      // Its hints now go elsewhere: what the target's own failures taught says nothing of its keys' homes.
+      if (gone && (cameBack.length > 0 || !this.goneTargets.has(target))) this.backoffs.delete(target)
+      if (gone) this.goneTargets.add(target)
+      else this.goneTargets.delete(target)
       if (!gone && !this.deps.isUp(target)) {
         this.seenDown.add(target)
         continue
@@ -165,6 +170,7 @@ export class HandoffSender {
     // The state is kept only for targets that still have hints here.
     for (const target of [...this.backoffs.keys()]) if (this.deps.hints.pendingFor(target) === 0) this.backoffs.delete(target)
     for (const target of [...this.redirectAcks.keys()]) if (this.deps.hints.pendingFor(target) === 0) this.redirectAcks.delete(target)
+    for (const target of [...this.goneTargets]) if (this.deps.hints.pendingFor(target) === 0) this.goneTargets.delete(target)
     // Down nodes are remembered while they have hints here or are a home in some ring: bounded by the members.
     const ringMembers = new Set(this.deps.homeRings().flatMap((ring) => ring.members))
     for (const name of [...this.seenDown]) if (this.deps.hints.pendingFor(name) === 0 && !ringMembers.has(name)) this.seenDown.delete(name)

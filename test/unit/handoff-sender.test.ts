@@ -205,6 +205,20 @@ describe('hint sender', () => {
   })
 })
 
+describe('hint sender, a target that becomes gone', () => {
+  it('redirects at once, without the back-off the target itself had', async (t) => {
+    const w = await world(t, ['n1', 'n3', 'n4'])
+    await w.hint('n2', 'cart', 'v1')
+    w.peer('n2').accepting = false
+    for (let i = 0; i < 20; i += 1) await w.round()
+    assert.ok((w.sender.backoffOf('n2')?.retryInMs ?? 0) > intervalMs)
+    w.standing.set('n2', 'gone')
+    await w.round()
+    assert.equal(w.hints.pendingFor('n2'), 0)
+    assert.deepEqual(await texts(w.peer('n3').store, 'cart'), ['v1'])
+  })
+})
+
 describe('hint delivery back-off', () => {
   it('doubles from the base to its bound and stays there', () => {
     assert.deepEqual(
