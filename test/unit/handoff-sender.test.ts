@@ -18,6 +18,9 @@ import type {DeliveryBody, TargetStanding} from '../../src/handoff/handoff-sende
 import {HintStore} from '../../src/handoff/hints.js'
 import {mergeIncoming} from '../../src/coordinator/replica.js'
 import type {ReplicaPolicy} from '../../src/coordinator/replica.js'
+import {serveReplicaRequest} from '../../src/coordinator/replica-server.js'
+import type {ReplicaServerDeps} from '../../src/coordinator/replica-server.js'
+import type {CoordinatorDeps} from '../../src/coordinator/coordinator-deps.js'
 import type {Member, MemberTable} from '../../src/membership/member-table.js'
 import {buildRing} from '../../src/ring/ring.js'
 import {partitionOfKey} from '../../src/ring/partition.js'
@@ -216,6 +219,21 @@ describe('hint sender, a target that becomes gone', () => {
     await w.round()
     assert.equal(w.hints.pendingFor('n2'), 0)
     assert.deepEqual(await texts(w.peer('n3').store, 'cart'), ['v1'])
+  })
+})
+
+describe('a node that has left', () => {
+  it('refuses a hint delivery, so that the sender keeps the hints for the keys\' current homes', async () => {
+    const deps: ReplicaServerDeps = {
+      // Never reached: the refusal comes before anything is merged.
+      coordinator: {} as CoordinatorDeps,
+      clusterSize: () => 3,
+      partitionCount: () => partitionCount,
+      isOtherMember: () => true,
+      hasLeft: () => true,
+    }
+    const body: DeliveryBody = {entries: [{partition: partitionOfKey('cart', partitionCount), key: 'cart', object: object('v1')}]}
+    await assert.rejects(serveReplicaRequest(deps, MessageType.HintDelivery, body), (error: DynError) => error.code === 'unreachable')
   })
 })
 
