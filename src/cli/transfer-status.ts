@@ -36,6 +36,8 @@ export interface PeerView {
   readonly status?: string
   readonly reachability?: string
   readonly hintsPending?: number
+  /** Present while hint delivery to it backs off after failed rounds. */
+  readonly hintBackoff?: {readonly failedRounds: number; readonly retryInMs: number}
 }
 
 export interface NodeTransfers {
@@ -61,6 +63,7 @@ export async function readTransfers(nodes: ReadonlyArray<{readonly name: string;
             ...(typeof member.status === 'string' ? {status: member.status} : {}),
             ...(typeof member.reachability === 'string' ? {reachability: member.reachability} : {}),
             ...(typeof member.hintsPending === 'number' ? {hintsPending: member.hintsPending} : {}),
+            ...(isHintBackoff(member.hintBackoff) ? {hintBackoff: member.hintBackoff} : {}),
           }))
         return {name: node.name, ring: view.body.ring as RingView | undefined, transfers: view.body.transfers as TransferView | undefined, peers}
       }),
@@ -80,9 +83,10 @@ export function leftMembers(nodes: readonly NodeTransfers[]): Set<string> {
 export function formatTransfers(nodes: readonly NodeTransfers[]): string {
   let text = ''
   for (const node of nodes) {
-    const notable = (node.peers ?? []).filter((peer) => peer.status !== 'left').filter((peer) => (peer.reachability !== undefined && peer.reachability !== 'up') || (peer.hintsPending ?? 0) > 0)
+    // A member that left is down by design; the hints still kept for it are worth showing (they go to its keys' current homes).
+    const notable = (node.peers ?? []).filter((peer) => (peer.hintsPending ?? 0) > 0 || (peer.status !== 'left' && peer.reachability !== undefined && peer.reachability !== 'up'))
     if (notable.length === 0) continue
-    const described = notable.map((peer) => `${peer.name} ${peer.reachability ?? '?'}${(peer.hintsPending ?? 0) > 0 ? ` (${peer.hintsPending} hints kept for it)` : ''}`)
+    const described = notable.map((peer) => `${peer.name} ${peer.status === 'left' ? 'left' : (peer.reachability ?? '?')}${describeHints(peer)}`)
     text += `${node.name} sees: ${described.join(', ')}\n`
   }
   const ring = nodes.find((node) => node.ring !== undefined)?.ring
@@ -110,4 +114,17 @@ export function formatTransfers(nodes: readonly NodeTransfers[]): string {
     text += `  ${node.name.padEnd(6)} ${parts.filter((part) => part !== undefined).join('; ')}\n`
   }
   return text
+}
+
+/** The hints a node keeps for a peer, and the back-off of their delivery, for people: empty when none. */
+function describeHints(peer: PeerView): string {
+  if ((peer.hintsPending ?? 0) === 0) return ''
+  const kept = peer.status === 'left' ? `${peer.hintsPending} hints kept for it, going to their keys' current homes` : `${peer.hintsPending} hints kept for it`
+  const backoff = peer.hintBackoff === undefined ? '' : `, next try in ${Math.ceil(peer.hintBackoff.retryInMs / 1000)} s after ${peer.hintBackoff.failedRounds} failed round(s)`
+  return ` (${kept}${backoff})`
+}
+
+function isHintBackoff(x: unknown): x is {failedRounds: number; retryInMs: number} {
+  const backoff = x as {failedRounds?: unknown; retryInMs?: unknown} | null
+  return typeof backoff === 'object' && backoff !== null && typeof backoff.failedRounds === 'number' && typeof backoff.retryInMs === 'number'
 }

@@ -32,6 +32,8 @@ export interface ReplicaServerDeps {
   onForwardedPut?(): void
   /** Whether `name` is a member other than this node: only those can be a hint's target. */
   isOtherMember(name: string): boolean
+  /** Whether this node has left the cluster: it takes no hints then, since it hands off no more. */
+  hasLeft?(): boolean
 }
 
 /** The message types this module answers. */
@@ -55,6 +57,8 @@ export async function serveReplicaRequest(deps: ReplicaServerDeps, type: number,
     }
     case MessageType.HintDelivery: {
       if (!isHintDeliveryBody(body)) throw new DynError('bad_request', 'malformed HintDelivery')
+      // What a node that left merges would go nowhere: the sender keeps the hints for the keys' current homes.
+      if (deps.hasLeft?.() === true) throw new DynError('unreachable', 'this node has left the cluster and takes no hints; deliver them to the keys\' current homes')
       return receiveHints(deps, body)
     }
     case MessageType.CoordinatePut: {

@@ -150,9 +150,14 @@ export class HintStore {
     throw new DynError('overloaded', `this fallback already holds ${which}; it takes no more until they are delivered`)
   }
 
-  /** Up to `limit` hints for `target` in key order, and no more than about `bytesMax` of them (at least one). */
-  async batch(target: string, limit: number, bytesMax: number): Promise<PendingHint[]> {
-    const page = await this.store.scanRecords(hintRange(target), undefined, Math.min(limit, scanPageMax))
+  /**
+   * Up to `limit` hints for `target` in key order, and no more than about `bytesMax` of them (at
+   * least one); after the hint `after` when given, so a caller can page past hints it cannot
+   * move yet.
+   */
+  async batch(target: string, limit: number, bytesMax: number, after?: Pick<PendingHint, 'partition' | 'key'>): Promise<PendingHint[]> {
+    const afterKey = after === undefined ? undefined : hintKey(target, after.partition, after.key)
+    const page = await this.store.scanRecords(hintRange(target), afterKey, Math.min(limit, scanPageMax))
     const hints: PendingHint[] = []
     let bytes = 0
     for (const record of page) {

@@ -38,7 +38,8 @@ import {joinRequestTimeoutMs, Membership} from '../membership/membership.js'
 import {FailureDetector, failureDetectorDefaults} from '../membership/failure-detector.js'
 import type {FailureDetectorConfig, Reachability} from '../membership/failure-detector.js'
 import {Heartbeats, observedTransport} from '../membership/heartbeats.js'
-import {HandoffSender, handoffIntervalMsDefault} from '../handoff/handoff-sender.js'
+import {HandoffSender, handoffIntervalMsDefault, standingIn} from '../handoff/handoff-sender.js'
+import type {BackoffView} from '../handoff/handoff-sender.js'
 import {HintStore, hintLimitsDefault} from '../handoff/hints.js'
 import type {HintLimits} from '../handoff/hints.js'
 import {hintDeliveryEntriesMax} from '../coordinator/messages.js'
@@ -275,7 +276,7 @@ async function assembleOnStore(
       stats.hintsWritten += 1
     },
   }
-  replicaDeps = {
+  const replicaServer: ReplicaServerDeps = {
     coordinator,
     clusterSize: () => ringMembers(current.table).length,
     partitionCount: () => current.table.settings.partitionCount,
@@ -283,17 +284,32 @@ async function assembleOnStore(
       stats.forwardedPuts += 1
     },
     isOtherMember: (name) => name !== options.name && findMember(current.table, name) !== undefined,
+    hasLeft: () => findMember(current.table, options.name)?.status === 'left',
   }
+  replicaDeps = replicaServer
+  const handoffIntervalMs = options.handoffIntervalMs ?? handoffIntervalMsDefault
   const handoff = new HandoffSender({
+    self: options.name,
     hints,
     transport,
+    clock,
+    backoffBaseMs: handoffIntervalMs,
+    standingOf: (name) => standingIn(current.table, name),
+    homeRings: () => {
+      const next = nextRingOf(current.table)
+      return next === undefined ? [current.ring] : [current.ring, next]
+    },
     rpcAddressOf: (name) => findMember(current.table, name)?.rpcAddress,
     isUp: (name) => reachabilityOf(name) !== 'down',
+    deliverToSelf: (body) => serveReplicaRequest(replicaServer, MessageType.HintDelivery, body),
     requestTimeoutMs: Math.max(options.requestTimeoutMs, 5000),
     batchEntriesMax: hintDeliveryEntriesMax,
     log,
     onDelivered: (_target, count) => {
       stats.hintsDelivered += count
+    },
+    onRedirected: (_target, count) => {
+      stats.hintsRedirected += count
     },
     onDropped: (_target, count) => {
       stats.hintsDropped += count
@@ -336,7 +352,7 @@ async function assembleOnStore(
     put: (request) => timed('put', () => coordinatePut(coordinator, request)),
     get: (request) => timed('get', () => coordinateGet(coordinator, request)),
     delete: (request) => timed('delete', () => coordinateDelete(coordinator, request)),
-    cluster: () => describeCluster(current, options.name, reachabilityOf, hints, claimantShell, transferManager, release),
+    cluster: () => describeCluster(current, options.name, reachabilityOf, hints, handoff, claimantShell, transferManager, release),
     clusterChange: (request: ClusterChangeRequest) => claimantShell.request(request),
     joinCluster: (seed: string) => joinAnotherCluster(current, store, transport, seed, options.name),
     preflist: (key) => {
@@ -373,7 +389,7 @@ async function assembleOnStore(
   const periodicTasks: PeriodicTask[] = [
     {name: 'gossip', intervalMs: options.gossipIntervalMs, run: () => current.gossipRound()},
     {name: 'heartbeat', intervalMs: detector.config.heartbeatIntervalMs, run: () => beats.round()},
-    {name: 'hinted handoff', intervalMs: options.handoffIntervalMs ?? handoffIntervalMsDefault, run: () => handoff.round()},
+    {name: 'hinted handoff', intervalMs: handoffIntervalMs, run: () => handoff.round()},
     {name: 'claimant', intervalMs: options.gossipIntervalMs, run: () => claimantShell.tick()},
     {name: 'transfers', intervalMs: transferIntervalMs, run: () => transferManager.tick()},
     {
@@ -515,11 +531,18 @@ async function joinAnotherCluster(membership: Membership, store: Store, transpor
   return {joined: seed, members: joined.members.length, status: 'joining'}
 }
 
+/** A member's hint back-off for GET /cluster, as `{hintBackoff}`, or nothing while it is tried every round. */
+function hintBackoffOf(handoff: HandoffSender, name: string): {hintBackoff?: BackoffView} {
+  const backoff = handoff.backoffOf(name)
+  return backoff === undefined ? {} : {hintBackoff: backoff}
+}
+
 function describeCluster(
   membership: Membership,
   self: string,
   reachabilityOf: (name: string) => Reachability,
   hints: HintStore,
+  handoff: HandoffSender,
   claimant: Claimant,
   transfers: TransferManager,
   release: ReleaseHandoff,
@@ -546,6 +569,8 @@ function describeCluster(
       up: reachabilityOf(member.name) !== 'down',
       // Writes this node keeps as a fallback for that member, waiting for it to be reachable.
       hintsPending: hints.pendingFor(member.name),
+      // Present only while delivery to it backs off after failed rounds (handoff-backoff.ts).
+      ...hintBackoffOf(handoff, member.name),
       partitions: counts.get(member.name) ?? 0,
     })),
     owners: membership.ring.owners,

@@ -52,6 +52,8 @@ export class NodeStats {
   hintsWritten = 0
   /** Hints the target acknowledged durably, and removed here. */
   hintsDelivered = 0
+  /** Of those delivered, hints for a node no longer a member, handed to their keys' current homes instead. */
+  hintsRedirected = 0
   /** Hints the target refused for good (a limit its copy reached), removed here without delivery. */
   hintsDropped = 0
   /**
@@ -161,7 +163,7 @@ export class NodeStats {
       requests,
       readRepairs: this.readRepairs,
       forwardedPuts: this.forwardedPuts,
-      hints: {written: this.hintsWritten, delivered: this.hintsDelivered, dropped: this.hintsDropped, refused: hints.refused, pending: hints.pending},
+      hints: {written: this.hintsWritten, delivered: this.hintsDelivered, redirected: this.hintsRedirected, dropped: this.hintsDropped, refused: hints.refused, pending: hints.pending},
       ...(delay === undefined
         ? {}
         : {

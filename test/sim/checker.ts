@@ -38,6 +38,7 @@ export interface Violation {
     | 'ring-disagreement'
     | 'missed-transfer'
     | 'membership-change-failed'
+    | 'hints-for-non-member'
   readonly key: string
   readonly message: string
   /** When it was seen, in simulated milliseconds: the history around it is printed. */

@@ -6,8 +6,12 @@
  *    replicas acknowledged), each home replica that the change gave its key holds it, or a
  *    version whose writer had seen it. Read from the stores directly, before the final read
  *    pass, so that read repair cannot hide a transfer that missed something.
+ * 3. No hint stays for a node that is no longer a member (left or removed): each went to its
+ *    key's current homes (bounded: the senders' back-off is at most 30 s).
  */
 
+import {handoffBackoffMaxMs} from '../../src/handoff/handoff-backoff.js'
+import {standingIn} from '../../src/handoff/handoff-sender.js'
 import {homesOf} from '../../src/handoff/transfer-plan.js'
 import {partitionOfKey} from '../../src/ring/partition.js'
 import {ringFromOwners} from '../../src/ring/ring.js'
@@ -30,6 +34,10 @@ export async function checkMembership(cluster: SimCluster, history: History, cha
       return `${name}: ${node?.membership.ring.members.join(' ')} hash ${node?.membership.ring.hash}${node?.membership.table.ring?.next ? ' (transition running)' : ''} released-pending ${node?.release.pendingCount}`
     })
     return [{check: 'ring-disagreement', key: '-', message: `after the ${change.kind} of ${change.node}, the nodes did not settle on one ring of ${change.expectedMembers} members: ${views.join('; ')}`, atMs}]
+  }
+  const strandedHints = await hintsForNonMembers(cluster)
+  if (strandedHints.length > 0) {
+    return [{check: 'hints-for-non-member', key: '-', message: `after the ${change.kind} of ${change.node}, hints are still kept for nodes that are no longer members: ${strandedHints.join('; ')}`, atMs: cluster.time.monotonicMs()}]
   }
   const before = change.ringBefore
   if (before === undefined) return []
@@ -71,4 +79,23 @@ function idOf(bytes: Uint8Array): string {
   } catch {
     return '?'
   }
+}
+
+/** Simulated time the hint senders get to hand every hint for a non-member on: above their longest back-off. */
+export const strandedHintsSettleMsMax = 2 * handoffBackoffMaxMs
+
+/** Per running node, the hints it still keeps for a node that is no longer a member, once they had the time to move. */
+async function hintsForNonMembers(cluster: SimCluster): Promise<string[]> {
+  let stranded: string[] = []
+  for (let waitedMs = 0; waitedMs <= strandedHintsSettleMsMax; waitedMs += 1000) {
+    stranded = cluster.upNodes().flatMap((name) => {
+      const node = cluster.assembled(name)
+      if (node === undefined) return []
+      const members = (node.service.cluster() as {members: Array<{name: string; hintsPending: number}>}).members
+      return members.filter((member) => member.hintsPending > 0 && standingIn(node.membership.table, member.name) === 'gone').map((member) => `${name} keeps ${member.hintsPending} for ${member.name}`)
+    })
+    if (stranded.length === 0) return []
+    await cluster.time.runFor(1000)
+  }
+  return stranded
 }

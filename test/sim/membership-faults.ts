@@ -1,7 +1,8 @@
 /**
  * Membership changes under load (issue 8 item 4, 7): in a share of the seeds, at a drawn time
  * while the clients run, a node joins, a node leaves gracefully, or a node crashes and is
- * removed for good. The change goes through the same paths an operator's does (the claimant's
+ * removed for good (in half the removals after it has been down a while, so that others hold
+ * hints for it). The change goes through the same paths an operator's does (the claimant's
  * stage and commit, asked of any running node), retried while the claimant is busy or moving.
  */
 
@@ -18,6 +19,11 @@ export interface MembershipChangeConfig {
   readonly kind: MembershipChangeKind
   /** When the change starts, from the start of the workload. */
   readonly atMs: number
+  /**
+   * A removal only: how long the node stays down (crashed, the clients still writing) before it
+   * is removed, so that fallbacks hold hints for it that must then go to the keys' current homes.
+   */
+  readonly downBeforeRemoveMs?: number
 }
 
 /** What a change did: the members expected once it has settled, and the ring before it. */
@@ -51,6 +57,7 @@ export async function runMembershipChange(cluster: SimCluster, random: Random, c
     // Gone for good: its disk is lost with it, so only writes on W >= 2 replicas must survive.
     history.wiped.add(victim)
     await cluster.depart(victim)
+    if (config.downBeforeRemoveMs !== undefined) await sleep(cluster.time, config.downBeforeRemoveMs)
   }
   const failure =
     (await changeThroughAnyNode(cluster, victim, {op: 'stage', change: {kind: config.kind, node: victim}}, history)) ??

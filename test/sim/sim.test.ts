@@ -24,6 +24,9 @@ export const regressionSeeds: readonly number[] = [
   416,
   // A removal with a write of n=2: the transfer check asked more than transfers promise.
   923,
+  // A node removed after it had been down a while: the hints others kept for it stayed pending
+  // for ever (fixed: they go to each key's current homes).
+  55, 257,
 ]
 
 async function assertSeedPasses(seed: number): Promise<void> {

@@ -71,7 +71,9 @@ export function configFor(seed: number): RunConfig {
   const withChange = membershipRandom.next() < membershipChangeShare
   // A leave or removal needs a node to spare: N = 3 must still fit afterwards.
   const kinds = nodeCount >= 4 ? (['join', 'leave', 'remove'] as const) : (['join'] as const)
-  const membership: MembershipChangeConfig | undefined = withChange ? {kind: kinds[membershipRandom.int(kinds.length)]!, atMs: membershipRandom.int(3000)} : undefined
+  const drawn: MembershipChangeConfig | undefined = withChange ? {kind: kinds[membershipRandom.int(kinds.length)]!, atMs: membershipRandom.int(3000)} : undefined
+  // Half the removals stay down a while first, so that fallbacks hold hints for the node when it is removed.
+  const membership = drawn?.kind === 'remove' && membershipRandom.next() < 0.5 ? {...drawn, downBeforeRemoveMs: 1000 + membershipRandom.int(4000)} : drawn
   const shaped = shapeFor(random, nodeCount, keyCount)
   // Its own stream too, for the same reason. The homes crash within the first third of the
   // workload's expected length (its clients' pauses average thinkMsMax / 2), so that the
@@ -235,7 +237,8 @@ function idOf(version: StoredVersion): string {
 /** A failed run, for people: the seed, the command that reproduces it, each violation and the history around it. */
 export function describeFailure(result: RunResult, contextLines = 25): string {
   const lines = [`seed ${result.seed}: ${result.violations.length} violation(s) — reproduce with: npm run sim -- --seed ${result.seed}`]
-  const change = result.config.membership === undefined ? '' : `, ${result.config.membership.kind} at ${result.config.membership.atMs} ms`
+  const downMs = result.config.membership?.downBeforeRemoveMs
+  const change = result.config.membership === undefined ? '' : `, ${result.config.membership.kind} at ${result.config.membership.atMs} ms${downMs === undefined ? '' : ` after ${downMs} ms down`}`
   const homesCrash = result.config.homesCrash === undefined ? '' : `, every home of ${result.config.homesCrash.key} down at ${result.config.homesCrash.atMs} ms`
   lines.push(`  ${result.config.cluster.nodeCount} nodes, ${result.config.workload.clientCount} clients, keys ${result.config.workload.keys.join(' ')}, ${result.config.faults.faultCount} faults${change}${homesCrash}`)
   for (const violation of result.violations.slice(0, 5)) {

@@ -267,3 +267,37 @@ describe('sloppy quorum and hinted handoff (simulated)', () => {
     }
   })
 })
+
+describe('hints for a node that is removed (simulated)', () => {
+  it('go to the key\'s current homes, this node among them, and none stays pending', async () => {
+    const history = new History()
+    const cluster = await SimCluster.start(13, config, history)
+    try {
+      const key = 'cart'
+      const {homes, fallback} = placement(cluster, key)
+      const [coordinator, , gone] = homes as [string, string, string]
+      await cluster.crash(gone)
+      await cluster.time.runFor(5000)
+      assert.ok((await put(cluster, coordinator, key, 'v1', {w: 3})).ok)
+      assert.deepEqual(hintsOn(cluster, fallback), new Map([[gone, 1]]))
+      // The home is lost for good: removed, as an operator would.
+      await cluster.depart(gone)
+      const service = cluster.assembled(coordinator)?.service
+      assert.ok(service)
+      await cluster.time.until(service.clusterChange({op: 'stage', change: {kind: 'remove', node: gone}}), stepTimeMsMax)
+      await cluster.time.until(service.clusterChange({op: 'commit'}), stepTimeMsMax)
+      assert.ok(await cluster.settleRing(3), 'the ring settles without the removed node')
+      await cluster.time.runFor(10_000)
+      assert.deepEqual(hintsOn(cluster, fallback), new Map(), 'no hint is left for the removed node')
+      // Three members and n=3: the fallback is now one of the key's homes, so the hint merged into its own store.
+      assert.deepEqual(await stored(cluster, fallback, key), ['v1'])
+      const stats = (await cluster.assembled(fallback)?.service.stats()) as {hints: {delivered: number; redirected: number; pending: number}}
+      assert.equal(stats.hints.redirected, 1)
+      assert.equal(stats.hints.delivered, 1)
+      assert.equal(stats.hints.pending, 0)
+      for (const node of cluster.upNodes()) assert.deepEqual(await stored(cluster, node, key), ['v1'], `${node} holds the write`)
+    } finally {
+      await cluster.stop()
+    }
+  })
+})

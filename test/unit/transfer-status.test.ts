@@ -30,4 +30,19 @@ describe('cluster status: peers, ring changes and transfers', () => {
     const text = formatTransfers([{name: 'n1', transfers: {total: 0, releasedPartitionsPending: 14}}])
     assert.equal(text, '  n1     handing 14 partition(s) it no longer owns to their new homes\n')
   })
+
+  it('shows the hints kept for a member that left, and a delivery back-off', () => {
+    const text = formatTransfers([
+      {
+        name: 'n1',
+        peers: [
+          {name: 'n2', status: 'left', reachability: 'down', hintsPending: 3},
+          {name: 'n3', status: 'valid', reachability: 'up', hintsPending: 7, hintBackoff: {failedRounds: 4, retryInMs: 7200}},
+          {name: 'n4', status: 'left', reachability: 'down', hintsPending: 0},
+        ],
+      },
+    ])
+    assert.match(text, /^n1 sees: n2 left \(3 hints kept for it, going to their keys' current homes\), n3 up \(7 hints kept for it, next try in 8 s after 4 failed round\(s\)\)$/m)
+    assert.doesNotMatch(text, /n4/)
+  })
 })
