@@ -24,6 +24,12 @@ export interface MembershipChangeConfig {
    * is removed, so that fallbacks hold hints for it that must then go to the keys' current homes.
    */
   readonly downBeforeRemoveMs?: number
+  /**
+   * A removal only: once the ring without the removed node has settled, a new node joins. The
+   * removed node never runs again, so its own row still says valid: the change after a removal
+   * must not wait for it to see the transition (as it did, found by a new user's walk).
+   */
+  readonly joinAfter?: boolean
 }
 
 /** What a change did: the members expected once it has settled, and the ring before it. */
@@ -74,6 +80,16 @@ export async function runMembershipChange(cluster: SimCluster, random: Random, c
     }
     if (!hasLeft) return {kind: 'leave', node: victim, ringBefore, expectedMembers: memberCount - 1, failure: `${victim} did not exit within ${ringSettleMsMax} ms of its leave`}
     await cluster.depart(victim)
+  }
+  if (config.kind === 'remove' && config.joinAfter === true) {
+    if (!(await cluster.settleRing(memberCount - 1))) return {kind: 'remove', node: victim, ringBefore, expectedMembers: memberCount - 1, failure: `the removal of ${victim} did not settle within ${ringSettleMsMax} ms`}
+    const settledNode = cluster.upNodes().map((name) => cluster.assembled(name)).find((node) => node !== undefined)
+    const settled = settledNode?.membership.table.ring
+    const ringBetween = settled === undefined ? undefined : {partitionCount: settledNode!.membership.ring.partitionCount, members: settled.members, owners: settled.owners}
+    const node = await cluster.addNode()
+    history.note(cluster.time.monotonicMs(), `join ${node} after the removal of ${victim}`)
+    // What is checked from here is the join: its ring before is the one the removal left.
+    return {kind: 'join', node, ringBefore: ringBetween, expectedMembers: memberCount}
   }
   return {kind: config.kind, node: victim, ringBefore, expectedMembers: memberCount - 1}
 }

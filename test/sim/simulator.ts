@@ -73,7 +73,10 @@ export function configFor(seed: number): RunConfig {
   const kinds = nodeCount >= 4 ? (['join', 'leave', 'remove'] as const) : (['join'] as const)
   const drawn: MembershipChangeConfig | undefined = withChange ? {kind: kinds[membershipRandom.int(kinds.length)]!, atMs: membershipRandom.int(3000)} : undefined
   // Half the removals stay down a while first, so that fallbacks hold hints for the node when it is removed.
-  const membership = drawn?.kind === 'remove' && membershipRandom.next() < 0.5 ? {...drawn, downBeforeRemoveMs: 1000 + membershipRandom.int(4000)} : drawn
+  const downFirst = drawn?.kind === 'remove' && membershipRandom.next() < 0.5 ? {...drawn, downBeforeRemoveMs: 1000 + membershipRandom.int(4000)} : drawn
+  // Half the immediate removals are followed by a join, from a stream of its own (no other draw moves).
+  const joinAfter = downFirst?.kind === 'remove' && downFirst.downBeforeRemoveMs === undefined && seededRandom(deriveSeed(seed, 'join-after-remove')).next() < 0.5
+  const membership = joinAfter ? {...downFirst!, joinAfter} : downFirst
   const shaped = shapeFor(random, nodeCount, keyCount)
   // Its own stream too, for the same reason. The homes crash within the first third of the
   // workload's expected length (its clients' pauses average thinkMsMax / 2), so that the
@@ -238,7 +241,8 @@ function idOf(version: StoredVersion): string {
 export function describeFailure(result: RunResult, contextLines = 25): string {
   const lines = [`seed ${result.seed}: ${result.violations.length} violation(s) — reproduce with: npm run sim -- --seed ${result.seed}`]
   const downMs = result.config.membership?.downBeforeRemoveMs
-  const change = result.config.membership === undefined ? '' : `, ${result.config.membership.kind} at ${result.config.membership.atMs} ms${downMs === undefined ? '' : ` after ${downMs} ms down`}`
+  const then = result.config.membership?.joinAfter === true ? ', then a join' : ''
+  const change = result.config.membership === undefined ? '' : `, ${result.config.membership.kind} at ${result.config.membership.atMs} ms${downMs === undefined ? '' : ` after ${downMs} ms down`}${then}`
   const homesCrash = result.config.homesCrash === undefined ? '' : `, every home of ${result.config.homesCrash.key} down at ${result.config.homesCrash.atMs} ms`
   lines.push(`  ${result.config.cluster.nodeCount} nodes, ${result.config.workload.clientCount} clients, keys ${result.config.workload.keys.join(' ')}, ${result.config.faults.faultCount} faults${change}${homesCrash}`)
   for (const violation of result.violations.slice(0, 5)) {
