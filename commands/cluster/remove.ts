@@ -24,6 +24,20 @@ ${exitCodesHelp}`
     if (!memberNamePattern.test(args.name)) {
       this.fail(flags.json, 'bad_parameter', `${JSON.stringify(args.name)} is not a member name (letters, digits, '.', '_', '-'; 1 to 64); see dyn cluster status`)
     }
+    await this.warnIfRunning(flags, args.name)
     await this.change(flags, 'POST', `/cluster/remove?node=${encodeURIComponent(args.name)}`, (plan) => `${formatPlan(plan)}apply it with: dyn cluster commit\n`)
+  }
+
+  /**
+   * A removal is for a node that is gone: one that still answers would be better served by a
+   * leave, which fetches from it too. Not refused (its data is handed off all the same once it
+   * sees the new ring), but said, on stderr, before the change is staged.
+   */
+  private async warnIfRunning(flags: {node?: readonly string[]; timeout: number; json: boolean}, name: string): Promise<void> {
+    const view = await this.clientFor(flags).getJson('/cluster').catch(() => undefined)
+    if (view === undefined || !view.ok) return
+    const members = Array.isArray(view.body.members) ? (view.body.members as Array<{name?: unknown; reachability?: unknown}>) : []
+    if (members.find((member) => member.name === name)?.reachability !== 'up') return
+    process.stderr.write(`dyn: warning: ${name} still answers; remove is for a node that is gone for good (for a running node, dyn cluster leave --name ${name} hands its data off first)\n`)
   }
 }

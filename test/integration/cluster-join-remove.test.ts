@@ -50,6 +50,7 @@ describe('cluster join and remove', () => {
     await killNode(c.cluster.nodes[2]?.pid)
     const remove = await runDyn(['cluster', 'remove', 'n3', '--node', c.api(0), '--json'])
     assert.equal(remove.code, 0, remove.stdout + remove.stderr)
+    assert.doesNotMatch(remove.stderr, /still answers/, 'a dead node is removed without a warning')
     const commitRemoval = await runDyn(['cluster', 'commit', '--node', c.api(0), '--json'])
     assert.equal(commitRemoval.code, 0, commitRemoval.stdout + commitRemoval.stderr)
     const afterRemoval = await settledOn(apis, ['n1', 'n2'])
@@ -84,5 +85,11 @@ describe('cluster join and remove', () => {
       const response = await fetch(`http://${n4Api}/kv/before-${i}`)
       assert.equal(response.status, 200, `before-${i} after the join`)
     }
+
+    // Removing a node that still runs is staged, with a warning that leave is what it wants.
+    const live = await runDyn(['cluster', 'remove', 'n2', '--node', c.api(0), '--json'])
+    assert.equal(live.code, 0, live.stdout + live.stderr)
+    assert.match(live.stderr, /warning: n2 still answers; .*dyn cluster leave --name n2/)
+    assert.equal(JSON.parse(live.stdout).ok, true, 'stdout stays one JSON answer')
   })
 })
