@@ -316,13 +316,14 @@ export class ReleaseHandoff {
     let deleted = 0
     const carryingActor: Array<{key: string; object: StoredObject}> = []
     for (const {key, object} of handedOff) {
-      let carries = false
+      let unchangedButCarries = false
       const gone = await this.deps.store.deleteObjectIf(partition, key, (stored) => {
-        carries = carriesActor(stored, this.deps.currentActor())
-        return !carries && isUnchanged(stored, object)
+        const unchanged = isUnchanged(stored, object)
+        unchangedButCarries = unchanged && carriesActor(stored, this.deps.currentActor())
+        return unchanged && !unchangedButCarries
       })
       if (gone) deleted += 1
-      else if (carries) carryingActor.push({key, object})
+      else if (unchangedButCarries) carryingActor.push({key, object})
     }
     if (carryingActor.length > 0) {
       // Written under the current actor during the release: that actor must not write these keys
