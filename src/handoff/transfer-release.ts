@@ -126,11 +126,14 @@ function carriesActor(object: StoredObject, actor: string): boolean {
   return object.versions.entries.some((entry) => entry.actor === actor)
 }
 
-/** What one page came to: whether it was sent everywhere, and how many copies changed meanwhile. */
+/** What one page came to: whether it was sent everywhere, and the copies that changed meanwhile. */
 interface PageOutcome {
   readonly sent: boolean
-  readonly changed: number
+  readonly changed: readonly string[]
 }
+
+/** Keys named in one log line at most. */
+const loggedKeysMax = 5
 
 export class ReleaseHandoff {
   private lastRing: Ring | undefined
@@ -209,20 +212,20 @@ export class ReleaseHandoff {
   /** Pages through one partition from its cursor; true once it is done with (for now or for good). */
   private async walk(start: ReleaseItem): Promise<boolean> {
     let item: ReleaseItem = {...start, walks: start.walks ?? 1}
-    let changed = 0
+    const changed: string[] = []
     for (let page = 0; page < releasePagesPerRunMax; page++) {
       if (this.stopped) return false
       const objects = await this.deps.store.scanPartition(item.partition, item.afterKey, releasePageKeys)
       const outcome = await this.handOffPage(item.partition, objects)
       if (!outcome.sent) return false
-      changed += outcome.changed
+      changed.push(...outcome.changed)
       const last = objects.at(-1)
       if (last === undefined || objects.length < releasePageKeys) break
       item = {...item, afterKey: last.key}
       this.replaceItem(item.partition, item)
       await this.persist()
     }
-    if (changed > 0 && (item.walks ?? 1) < releaseWalksPerPartitionMax) {
+    if (changed.length > 0 && (item.walks ?? 1) < releaseWalksPerPartitionMax) {
       // Writes merged into copies while they were handed off: walk again to hand those off too.
       this.replaceItem(item.partition, {partition: item.partition, walks: (item.walks ?? 1) + 1})
       await this.persist()
@@ -230,7 +233,8 @@ export class ReleaseHandoff {
     }
     this.replaceItem(item.partition, undefined)
     await this.persist()
-    const left = changed > 0 ? ` (${changed} cop${changed === 1 ? 'y' : 'ies'} kept: written again during ${releaseWalksPerPartitionMax} walks)` : ''
+    const named = changed.slice(0, loggedKeysMax).join(', ') + (changed.length > loggedKeysMax ? ', …' : '')
+    const left = changed.length > 0 ? ` (${changed.length} cop${changed.length === 1 ? 'y' : 'ies'} kept, written again during ${releaseWalksPerPartitionMax} walks: ${named})` : ''
     this.deps.log(`handed off released partition ${item.partition}${left}`)
     return true
   }
@@ -250,9 +254,9 @@ export class ReleaseHandoff {
         byTarget.set(target, list)
       }
     }
-    if (entries.size === 0) return {sent: true, changed: 0}
+    if (entries.size === 0) return {sent: true, changed: []}
     const answers = await Promise.all([...byTarget].map(([target, list]) => this.sendTo(target, list)))
-    if (answers.some((answer) => answer === undefined)) return {sent: false, changed: 0}
+    if (answers.some((answer) => answer === undefined)) return {sent: false, changed: []}
     for (const refusedKeys of answers) for (const key of refusedKeys ?? []) {
       const entry = entries.get(key)
       if (entry !== undefined) entry.refused = true
@@ -261,8 +265,8 @@ export class ReleaseHandoff {
     const refusedCount = entries.size - acknowledged.length
     if (refusedCount > 0) this.deps.onRefused?.(refusedCount)
     this.deps.onHandedOff?.(acknowledged.length)
-    const deleted = await this.deleteHandedOff(partition, acknowledged.map(([key, {object}]) => ({key, object})))
-    return {sent: true, changed: acknowledged.length - deleted}
+    const kept = await this.deleteHandedOff(partition, acknowledged.map(([key, {object}]) => ({key, object})))
+    return {sent: true, changed: kept}
   }
 
   /**
@@ -304,16 +308,16 @@ export class ReleaseHandoff {
     return refused
   }
 
-  /** Step 3 and 4 above: a new epoch first, then each copy deleted if unchanged. The count deleted. */
-  private async deleteHandedOff(partition: number, handedOff: ReadonlyArray<{key: string; object: StoredObject}>): Promise<number> {
-    if (handedOff.length === 0) return 0
+  /** Step 3 and 4 above: a new epoch first, then each copy deleted if unchanged. The keys kept. */
+  private async deleteHandedOff(partition: number, handedOff: ReadonlyArray<{key: string; object: StoredObject}>): Promise<string[]> {
+    if (handedOff.length === 0) return []
     const state = this.state
     if (state !== undefined && state.epochRenewedFor !== state.ringHash) {
       await this.deps.renewActor()
       this.state = {...(this.state ?? state), epochRenewedFor: state.ringHash}
       await this.persist()
     }
-    let deleted = 0
+    const kept: string[] = []
     const carryingActor: Array<{key: string; object: StoredObject}> = []
     for (const {key, object} of handedOff) {
       let unchangedButCarries = false
@@ -322,18 +326,19 @@ export class ReleaseHandoff {
         unchangedButCarries = unchanged && carriesActor(stored, this.deps.currentActor())
         return unchanged && !unchangedButCarries
       })
-      if (gone) deleted += 1
-      else if (unchangedButCarries) carryingActor.push({key, object})
+      if (unchangedButCarries) carryingActor.push({key, object})
+      else if (!gone) kept.push(key)
     }
     if (carryingActor.length > 0) {
       // Written under the current actor during the release: that actor must not write these keys
       // again once their copies are gone, so it is retired too before they are deleted.
       await this.deps.renewActor()
       for (const {key, object} of carryingActor) {
-        if (await this.deps.store.deleteObjectIf(partition, key, (stored) => !carriesActor(stored, this.deps.currentActor()) && isUnchanged(stored, object))) deleted += 1
+        if (!(await this.deps.store.deleteObjectIf(partition, key, (stored) => !carriesActor(stored, this.deps.currentActor()) && isUnchanged(stored, object)))) kept.push(key)
       }
     }
+    const deleted = handedOff.length - kept.length
     if (deleted > 0) this.deps.onDeleted?.(deleted)
-    return deleted
+    return kept
   }
 }
