@@ -24,6 +24,10 @@ export const regressionSeeds: readonly number[] = [
   416,
   // A removal with a write of n=2: the transfer check asked more than transfers promise.
   923,
+  // A write with n=2 coordinated last on a key written with n=3 left the coordinator's copy
+  // saying n=2, and the release after a join deleted it on a node still home of the n=3 writes
+  // (fixed: an object keeps the largest n it was written with).
+  170,
 ]
 
 async function assertSeedPasses(seed: number): Promise<void> {

@@ -259,6 +259,20 @@ describe('release hand-off', () => {
     assert.ok((await w.valuesOn(w.store, 'key-7')).includes(`during-${writesDuring}`))
   })
 
+  it('a copy written last with a smaller n keeps the largest n, and stays where that n homes it', async () => {
+    const w = await world()
+    const key = 'key-1'
+    const partition = partitionOfKey(key, partitionCount)
+    await w.time.until(
+      writeNewVersion(w.store, policy, partition, key, {context: [], version: {value: new Uint8Array([1]), contentType: 'text/plain', timestampMs: 1, tombstone: false}, actor: 'a.x', n: 3, nowMs: 1, durable: false}),
+      stepMsMax,
+    )
+    await w.write(key, 'written with n=2')
+    const object = await w.store.getObject(partition, key)
+    assert.equal(object?.n, 3, 'the n=2 write keeps the n=3 the key was written with')
+    assert.equal(handoffTargets(buildRing(partitionCount, ['b', 'c', 'a']), partition, 'a', object!.n), undefined, 'a third home keeps a key written with n=3')
+  })
+
   it('a copy a new home refuses for cause is kept here and logged; the rest is deleted', async () => {
     const w = await world({cObjectBytesMax: 1000})
     for (const key of keys) await w.write(key, `v-${key}`)
