@@ -5,6 +5,9 @@
  * with the keys and bytes the new node fetched. The new node fetches each partition from every
  * old home (with W < N no single one is sure to hold every acknowledged write), so it fetches
  * each of its keys three times; both the objects fetched and the distinct keys are reported.
+ * Then it times the release that follows the install: each old owner hands off the partitions
+ * it no longer owns and deletes its copies (src/handoff/transfer-release.ts), until no node has
+ * a released partition pending; the keys each old node stores before and after are reported.
  *
  *   node dist/bench/experiments/join-transfer.js [--keys 100000] [--value-bytes 100] [--concurrency 64]
  */
@@ -49,6 +52,7 @@ try {
     }),
   )
   log(`loaded ${acknowledged} of ${keyCount} keys in ${((Date.now() - loadStartMs) / 1000).toFixed(1)} s`)
+  const keysBefore = await Promise.all(apis.map((api) => fetch(`http://${api}/stats`).then((r) => r.json() as Promise<{keys: number}>).then((stats) => stats.keys)))
 
   const joinApi = `${cluster.host}:${port + 3}`
   joiner = spawn(process.execPath, [runScript, 'start', '--name', 'n4', '--port', String(port + 3), '--rpc-port', String(rpcPort + 3), '--data', path.join(dir, 'n4'), '--seeds', `${cluster.host}:${rpcPort}`, '--request-timeout', '5000'], {stdio: 'ignore'})
@@ -70,12 +74,35 @@ try {
     }
   }
   if (committedMs === undefined || doneMs === undefined) throw new Error('the join did not settle in time')
+  // The release: from the install until no node has a released partition left to hand off.
+  const oldApis = apis
+  let releasedMs: number | undefined
+  while (releasedMs === undefined && Date.now() < deadline) {
+    const pending = await Promise.all(
+      [...oldApis, joinApi].map((api) =>
+        fetch(`http://${api}/cluster`)
+          .then((r) => r.json() as Promise<{transfers: {releasedPartitionsPending: number}}>)
+          .then((view) => view.transfers.releasedPartitionsPending)
+          .catch(() => 1),
+      ),
+    )
+    if (pending.every((count) => count === 0)) releasedMs = Date.now()
+    else await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  if (releasedMs === undefined) throw new Error('the release did not finish in time')
+  const afterRelease = await Promise.all(oldApis.map((api) => fetch(`http://${api}/stats`).then((r) => r.json() as Promise<{keys: number; release?: {handedOff: number; deleted: number}}>)))
   const seconds = (doneMs - committedMs) / 1000
   const distinct = objects / 3
   process.stdout.write(`join of a 4th node to 3 nodes holding ${acknowledged} keys of ${valueBytes} bytes (N=3, Q=64):\n`)
   process.stdout.write(`  commit to install: ${seconds.toFixed(1)} s\n`)
   process.stdout.write(`  objects fetched by the new node: ${objects} (${(objects / seconds).toFixed(0)} objects/s), value bytes ${(bytes / 1048576).toFixed(1)} MB (${(bytes / 1048576 / seconds).toFixed(2)} MB/s)\n`)
   process.stdout.write(`  distinct keys moved (each fetched from its 3 old homes): ${distinct.toFixed(0)} (${(distinct / seconds).toFixed(0)} keys/s, ${(bytes / 3 / 1048576 / seconds).toFixed(2)} MB/s of distinct data)\n`)
+  // The release waits one request timeout plus two gossip rounds after the install before it starts.
+  process.stdout.write(`  install to release done (every old owner's hand-off, waiting included): ${((releasedMs - doneMs) / 1000).toFixed(1)} s\n`)
+  for (const [index, stats] of afterRelease.entries()) {
+    const counts = stats.release === undefined ? 'copies kept (no deletion)' : `handed off ${stats.release.handedOff}, deleted ${stats.release.deleted}`
+    process.stdout.write(`  n${index + 1}: keys ${keysBefore[index]} before the join, ${stats.keys} after the release (${counts})\n`)
+  }
 } finally {
   if (joiner?.pid !== undefined && joiner.exitCode === null) {
     const exited = new Promise((resolve) => joiner?.once('exit', resolve))

@@ -13,7 +13,11 @@ import type {ReplicaPolicy} from './replica.js'
 export interface CoordinatorDeps {
   /** This node's name. */
   readonly self: string
-  /** This node's actor in version vectors: its name and the epoch of its store. */
+  /**
+   * This node's actor in version vectors: its name and its current epoch. It changes when the
+   * node takes a new epoch (write-actor.ts), so a write reads it once: the deps a put or delete
+   * runs with carry the actor taken when it began (WriteActor.run), for its whole course.
+   */
   readonly actor: string
   readonly store: Store
   /** The hints this node keeps as a fallback for unreachable homes (paper §4.6). */

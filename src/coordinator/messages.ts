@@ -35,7 +35,11 @@ export interface ReplicaPutBody {
   readonly hintFor?: string
 }
 
-/** Hints handed back to the home replica they were kept for (src/handoff/handoff-sender.ts). */
+/**
+ * Hints handed back to the home replica they were kept for (HintDelivery, src/handoff/handoff-sender.ts),
+ * and objects an old home hands off to a new one after a ring change (ObjectHandoff,
+ * src/handoff/transfer-release.ts): one body, one check, one merge on the receiver.
+ */
 export interface HintDeliveryBody {
   readonly entries: ReadonlyArray<{readonly partition: number; readonly key: string; readonly object: StoredObject}>
 }

@@ -3,7 +3,8 @@
  * for its copy of a key (ReplicaGet), hands it a version to merge (ReplicaPut), or forwards it a
  * put to coordinate as a home replica (CoordinatePut), asks it as a fallback (the same two
  * requests naming the home they stand in for: the hints kept for it are read and written, never
- * the node's own objects), or hands back hints kept for it (HintDelivery). It sits beside the coordinator shells
+ * the node's own objects), hands back hints kept for it (HintDelivery), or hands off objects of a
+ * partition it released after a ring change (ObjectHandoff, the same merge). It sits beside the coordinator shells
  * that send these requests (replica-client.ts, put-coordinator.ts), so both halves of each
  * message live in one place; the node's RPC router only routes to it.
  *
@@ -21,6 +22,7 @@ import type {ObjectSpace} from '../storage/object-space.js'
 import {coordinatePut} from './put-coordinator.js'
 import type {PutOutcome} from './put-coordinator.js'
 import {mergeIncoming} from './replica.js'
+import type {WriteActor} from './write-actor.js'
 
 export interface ReplicaServerDeps {
   readonly coordinator: CoordinatorDeps
@@ -34,10 +36,18 @@ export interface ReplicaServerDeps {
   isOtherMember(name: string): boolean
   /** Whether this node has left the cluster: it takes no hints then, since it hands off no more. */
   hasLeft?(): boolean
+  /** The actor a forwarded put writes under, taken when it begins (write-actor.ts). */
+  readonly writeActor: WriteActor
 }
 
 /** The message types this module answers. */
-export const replicaMessageTypes: ReadonlySet<number> = new Set([MessageType.ReplicaGet, MessageType.ReplicaPut, MessageType.CoordinatePut, MessageType.HintDelivery])
+export const replicaMessageTypes: ReadonlySet<number> = new Set([
+  MessageType.ReplicaGet,
+  MessageType.ReplicaPut,
+  MessageType.CoordinatePut,
+  MessageType.HintDelivery,
+  MessageType.ObjectHandoff,
+])
 
 /** Answers one replica-side request; `type` must be one of `replicaMessageTypes`. */
 export async function serveReplicaRequest(deps: ReplicaServerDeps, type: number, body: unknown): Promise<ReplicaGetAnswer | ReplicaPutAnswer | PutOutcome | HintDeliveryAnswer> {
@@ -55,18 +65,19 @@ export async function serveReplicaRequest(deps: ReplicaServerDeps, type: number,
       if (body.hintFor !== undefined) deps.coordinator.onHintWritten?.(body.hintFor)
       return {durable: body.durable}
     }
-    case MessageType.HintDelivery: {
-      if (!isHintDeliveryBody(body)) throw new DynError('bad_request', 'malformed HintDelivery')
-      // What a node that left merges would go nowhere: the sender keeps the hints for the keys' current homes.
-      if (deps.hasLeft?.() === true) throw new DynError('unreachable', 'this node has left the cluster and takes no hints; deliver them to the keys\' current homes')
-      return receiveHints(deps, body)
+    case MessageType.HintDelivery:
+    case MessageType.ObjectHandoff: {
+      if (!isHintDeliveryBody(body)) throw new DynError('bad_request', `malformed ${MessageType[type]}`)
+      // What a node that left merges would go nowhere: the sender keeps the objects for the keys' current homes.
+      if (deps.hasLeft?.() === true) throw new DynError('unreachable', 'this node has left the cluster and takes no objects; deliver them to the keys\' current homes')
+      return receiveHandoff(deps, body)
     }
     case MessageType.CoordinatePut: {
       if (!isCoordinatePutBody(body)) throw new DynError('bad_request', 'malformed CoordinatePut')
       if (body.n > deps.clusterSize()) throw new DynError('bad_parameter', `n=${body.n} is larger than the cluster`)
       deps.onForwardedPut?.()
       const {forwardedBy, budgetMs, ...request} = body
-      return coordinatePut(deps.coordinator, request, {by: forwardedBy, budgetMs})
+      return deps.writeActor.run((actor) => coordinatePut({...deps.coordinator, actor}, request, {by: forwardedBy, budgetMs}))
     }
     default:
       throw new DynError('bad_request', `message type ${type} is not a replica request`)
@@ -81,11 +92,12 @@ function spaceOf(deps: ReplicaServerDeps, hintFor: string | undefined): ObjectSp
 }
 
 /**
- * Hints handed back by a fallback: each merged into this node's own copy (sync, so nothing newer
- * or concurrent here is overwritten) and synced before the answer, since the fallback drops each
- * hint this answer acknowledges. An entry refused for a limit is answered with its code.
+ * Hints handed back by a fallback, or objects handed off by an old home after a ring change: each
+ * merged into this node's own copy (sync, so nothing newer or concurrent here is overwritten) and
+ * synced before the answer, since the sender drops (or deletes) each entry this answer
+ * acknowledges. An entry refused for a limit is answered with its code.
  */
-async function receiveHints(deps: ReplicaServerDeps, body: HintDeliveryBody): Promise<HintDeliveryAnswer> {
+async function receiveHandoff(deps: ReplicaServerDeps, body: HintDeliveryBody): Promise<HintDeliveryAnswer> {
   const {store, policy} = deps.coordinator
   const results = await Promise.all(
     body.entries.map(async (entry) => {

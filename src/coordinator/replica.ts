@@ -83,7 +83,10 @@ export async function writeNewVersion(
     (stored) => {
       const written = update(write.context, stored?.versions ?? emptySet<StoredVersion>(), write.actor, write.version, write.nowMs)
       dot = newestDot(written, write.actor)
-      const object: StoredObject = {versions: settle(written, policy), n: write.n}
+      // The largest n the key was written with, as a replica's merge keeps it: a write with a
+      // smaller n must not make this copy look homed on fewer nodes than earlier writes asked for
+      // (a release decides by it which copies to delete; simulator seed 170).
+      const object: StoredObject = {versions: settle(written, policy), n: Math.max(write.n, stored?.n ?? 0)}
       return checkLimits(object, policy) ?? {ok: true, object}
     },
     {durable: write.durable},

@@ -25,6 +25,7 @@ import type {ReplicaPolicy} from '../coordinator/replica.js'
 import {isStoredObject} from '../coordinator/messages.js'
 import {mergeIncoming} from '../coordinator/replica.js'
 import {replicaMessageTypes, serveReplicaRequest} from '../coordinator/replica-server.js'
+import {WriteActor} from '../coordinator/write-actor.js'
 import {homesOf, planTransfers} from '../handoff/transfer-plan.js'
 import {TransferManager, transferIntervalMs} from '../handoff/transfer.js'
 import {ReleaseHandoff} from '../handoff/transfer-release.js'
@@ -51,7 +52,7 @@ import {Store} from '../storage/store.js'
 import {MessageType} from '../transport/message-type.js'
 import type {RequestHandler, Transport} from '../transport/transport.js'
 import {entriesMaxDefault} from '../versioning/dvvset.js'
-import {actorOf, loadIdentity} from './identity.js'
+import {actorOf, loadIdentity, renewEpoch} from './identity.js'
 import {NodeStats} from './stats.js'
 import type {Operation} from './stats.js'
 
@@ -109,7 +110,7 @@ export interface PeriodicTask {
 
 export interface AssembledNode {
   readonly name: string
-  /** This node's actor in version vectors: its name and the epoch of its store. */
+  /** This node's actor in version vectors now: its name and its current epoch (a release renews it). */
   readonly actor: string
   /** Everything the client API serves. */
   readonly service: KvService
@@ -170,9 +171,17 @@ async function assembleOnStore(
   const {settings: options, clock, random, scheduler, log} = parts
   const identityOutcome = await loadIdentity(store, options.name, random, clock)
   if (!identityOutcome.ok) throw new DynError('bad_parameter', identityOutcome.message)
-  const identity = identityOutcome.identity
-  const actor = actorOf(identity)
-  log(`identity ${actor} (incarnation ${identity.incarnation}${identityOutcome.isNewEpoch ? ', new epoch: empty store' : ''})`)
+  let identity = identityOutcome.identity
+  const writeActor = new WriteActor(actorOf(identity))
+  log(`identity ${writeActor.current} (incarnation ${identity.incarnation}${identityOutcome.isNewEpoch ? ', new epoch: empty store' : ''})`)
+  // Before a release deletes handed-off copies (transfer-release.ts): persist a new epoch first,
+  // then let every later write take the new actor, and wait for the writes under the old one.
+  const renewActor = async (): Promise<void> => {
+    const before = writeActor.current
+    identity = await renewEpoch(store, identity, random)
+    await writeActor.replace(actorOf(identity))
+    log(`new epoch: writing as ${writeActor.current} (was ${before}) before deleting handed-off copies`)
+  }
 
   let membership: Membership | undefined
   let replicaDeps: ReplicaServerDeps | undefined
@@ -260,7 +269,10 @@ async function assembleOnStore(
   })
   const coordinator: CoordinatorDeps = {
     self: options.name,
-    actor,
+    // The actor now; each put and delete takes it once, when it begins (writeDeps below).
+    get actor() {
+      return writeActor.current
+    },
     store,
     transport,
     clock,
@@ -285,6 +297,7 @@ async function assembleOnStore(
     },
     isOtherMember: (name) => name !== options.name && findMember(current.table, name) !== undefined,
     hasLeft: () => findMember(current.table, options.name)?.status === 'left',
+    writeActor,
   }
   replicaDeps = replicaServer
   const handoffIntervalMs = options.handoffIntervalMs ?? handoffIntervalMsDefault
@@ -317,10 +330,13 @@ async function assembleOnStore(
   })
 
   const replicationFactor = (): number => current.table.settings.defaultN
-  // What fetching partitions before a ring change and handing them off after it both work on.
-  const partitionMover = {self: options.name, store, transport, clock, membership: current, replicationFactor}
   const transferManager = new TransferManager({
-    ...partitionMover,
+    self: options.name,
+    store,
+    transport,
+    clock,
+    membership: current,
+    replicationFactor,
     requestTimeoutMs: options.requestTimeoutMs,
     mergeObject: async (partition, key, object) => {
       const merged = await mergeIncoming(store, policy, partition, key, object, false)
@@ -332,8 +348,24 @@ async function assembleOnStore(
   transfers = transferManager
   cleanup.push(() => transferManager.stop())
   const release = new ReleaseHandoff({
-    ...partitionMover,
+    self: options.name,
+    store,
+    transport,
+    clock,
+    ring: () => current.ring,
+    rpcAddressOf: (name) => findMember(current.table, name)?.rpcAddress,
     settleMs: options.requestTimeoutMs + 2 * options.gossipIntervalMs,
+    currentActor: () => writeActor.current,
+    renewActor,
+    onHandedOff: (count) => {
+      stats.releaseHandedOff += count
+    },
+    onDeleted: (count) => {
+      stats.releaseDeleted += count
+    },
+    onRefused: (count) => {
+      stats.releaseRefused += count
+    },
     log,
   })
   cleanup.push(() => release.stop())
@@ -349,9 +381,9 @@ async function assembleOnStore(
   const service: KvService = {
     clusterSize: () => ringMembers(current.table).length,
     settings: () => current.table.settings,
-    put: (request) => timed('put', () => coordinatePut(coordinator, request)),
+    put: (request) => timed('put', () => writeActor.run((actor) => coordinatePut({...coordinator, actor}, request))),
     get: (request) => timed('get', () => coordinateGet(coordinator, request)),
-    delete: (request) => timed('delete', () => coordinateDelete(coordinator, request)),
+    delete: (request) => timed('delete', () => writeActor.run((actor) => coordinateDelete({...coordinator, actor}, request))),
     cluster: () => describeCluster(current, options.name, reachabilityOf, hints, handoff, claimantShell, transferManager, release),
     clusterChange: (request: ClusterChangeRequest) => claimantShell.request(request),
     joinCluster: (seed: string) => joinAnotherCluster(current, store, transport, seed, options.name),
@@ -369,12 +401,12 @@ async function assembleOnStore(
       bufferedObjects: store.bufferedCount,
       keys: store.objectCount,
       ...(parts.storeBytes === undefined ? {} : {storeBytes: await parts.storeBytes()}),
-      ...stats.snapshot({refused: hints.refused, pending: hints.pendingTotal}),
+      ...stats.snapshot({refused: hints.refused, pending: hints.pendingTotal}, release.pendingCount),
     }),
     health: () => ({
       ok: true,
       node: options.name,
-      actor,
+      actor: writeActor.current,
       members: current.table.members.length,
       ringHash: current.ring.hash,
       // The members this node's failure detector sees as down (left members aside).
@@ -430,7 +462,9 @@ async function assembleOnStore(
 
   return {
     name: options.name,
-    actor,
+    get actor() {
+      return writeActor.current
+    },
     service,
     router,
     transport: rawTransport,

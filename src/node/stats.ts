@@ -56,6 +56,12 @@ export class NodeStats {
   hintsRedirected = 0
   /** Hints the target refused for good (a limit its copy reached), removed here without delivery. */
   hintsDropped = 0
+  /** Copies of released partitions (after a ring change) that every new home acknowledged durably. */
+  releaseHandedOff = 0
+  /** Of those, the local copies deleted (the rest changed meanwhile and wait for another walk). */
+  releaseDeleted = 0
+  /** Copies a new home refused for cause (its limits): kept here and logged. */
+  releaseRefused = 0
   /**
    * How late the event loop runs its callbacks: every request on this node waits that long too.
    * Only a real process samples it (the sampler is a timer of its own); in a simulation, where
@@ -145,7 +151,7 @@ export class NodeStats {
   }
 
   /** `hints` adds what only the hint store knows: refused writes and hints pending. */
-  snapshot(hints: {readonly refused: number; readonly pending: number} = {refused: 0, pending: 0}): Record<string, unknown> {
+  snapshot(hints: {readonly refused: number; readonly pending: number} = {refused: 0, pending: 0}, releasePendingPartitions = 0): Record<string, unknown> {
     const requests: Record<string, unknown> = {}
     for (const [operation, stats] of this.operations) {
       const recent = this.recent(stats)
@@ -164,6 +170,7 @@ export class NodeStats {
       readRepairs: this.readRepairs,
       forwardedPuts: this.forwardedPuts,
       hints: {written: this.hintsWritten, delivered: this.hintsDelivered, redirected: this.hintsRedirected, dropped: this.hintsDropped, refused: hints.refused, pending: hints.pending},
+      release: {handedOff: this.releaseHandedOff, deleted: this.releaseDeleted, refused: this.releaseRefused, pendingPartitions: releasePendingPartitions},
       ...(delay === undefined
         ? {}
         : {

@@ -56,7 +56,8 @@ export const groupCommitWritesMax = 512
 
 interface PendingWrite {
   readonly key: Buffer
-  readonly value: Buffer
+  /** Undefined for a delete. */
+  readonly value: Buffer | undefined
   readonly sync: boolean
   readonly resolve: () => void
   readonly reject: (error: Error) => void
@@ -223,11 +224,36 @@ export class Store {
   }
 
   /**
+   * Deletes one key's object if `shouldDelete` says so of what is stored, serialized with every
+   * update of the key (so no write can merge between the check and the delete). Not synced: a
+   * crash may bring the object back, which costs only a later hand-off or repair, never data.
+   * True when an object was deleted.
+   */
+  async deleteObjectIf(partition: number, key: string, shouldDelete: (stored: StoredObject) => boolean): Promise<boolean> {
+    if (this.closing) throw new DynError('unreachable', 'the store is closing: this node is shutting down')
+    const dbKey = objectKey(partition, key)
+    const id = bufferId(partition, key)
+    return this.mutex.run(key, async () => {
+      const stored = this.buffer?.get(id)?.object ?? this.cache.get(id) ?? this.read(id, dbKey)
+      if (stored === undefined || !shouldDelete(stored)) return false
+      if (this.buffer !== undefined) {
+        this.unbuffer(id)
+        // A flush already writing the buffered object must land before the delete, not after it.
+        while (this.flushing !== undefined) await this.flushing
+      }
+      this.cache.delete(id)
+      await this.commit(dbKey, undefined, false)
+      this.objects -= 1
+      return true
+    })
+  }
+
+  /**
    * Group commit: every write issued before the scheduled callback runs goes to LevelDB in one
    * batch (synced if any of them asked to be), and each resolves when that batch is written.
    * One batch costs one log append instead of one per write.
    */
-  private commit(key: Buffer, value: Buffer, sync: boolean): Promise<void> {
+  private commit(key: Buffer, value: Buffer | undefined, sync: boolean): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.pendingWrites.push({key, value, sync, resolve, reject})
       if (this.commitScheduled) return
@@ -245,7 +271,8 @@ export class Store {
     }
     if (writes.length === 0) return
     const batchOptions: SyncedBatchOptions = {sync: writes.some((write) => write.sync)}
-    this.db.batch(writes.map((write) => ({type: 'put' as const, key: write.key, value: write.value})), batchOptions).then(
+    const operations = writes.map((write) => (write.value === undefined ? {type: 'del' as const, key: write.key} : {type: 'put' as const, key: write.key, value: write.value}))
+    this.db.batch(operations, batchOptions).then(
       () => {
         for (const write of writes) write.resolve()
       },

@@ -1,6 +1,7 @@
 /**
  * What a replica keeps for one key: every live version with its causal history (a dotted
- * version vector set, paper §4.4) and the replication factor N the key was last written with.
+ * version vector set, paper §4.4) and the largest replication factor N the key was written with
+ * (every write and merge keeps the larger: a copy stays wherever some write homed it).
  */
 
 import type {VersionSet} from '../versioning/dvvset.js'

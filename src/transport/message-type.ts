@@ -30,6 +30,12 @@ export enum MessageType {
   ClusterChange = 32,
   /** One page of a partition's objects, for an ownership transfer (handoff/transfer.ts). */
   TransferPage = 33,
+  /**
+   * A batch of objects an old home hands to a key's new home after a ring change, before it
+   * deletes its copy (handoff/transfer-release.ts): `{entries: [{partition, key, object}]}`,
+   * merged, synced and answered per entry exactly as HintDelivery is.
+   */
+  ObjectHandoff = 34,
 }
 
 /** The types that only the transport sends; a peer may never send them as requests. */

@@ -37,6 +37,7 @@ export interface Violation {
     | 'strict-quorum'
     | 'ring-disagreement'
     | 'missed-transfer'
+    | 'stray-copy'
     | 'membership-change-failed'
     | 'hints-for-non-member'
   readonly key: string

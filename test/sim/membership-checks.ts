@@ -8,13 +8,25 @@
  *    pass, so that read repair cannot hide a transfer that missed something.
  * 3. No hint stays for a node that is no longer a member (left or removed): each went to its
  *    key's current homes (bounded: the senders' back-off is at most 30 s).
+ * 4. Released copies are gone: once every release has finished, in each partition a running node
+ *    released (it moved later in the preference list, src/handoff/transfer-release.ts), it stores
+ *    only objects of keys it is a home of under the new ring, with each object's own n. Copies a
+ *    new home refused for cause, or that kept changing through every walk, are kept on purpose and
+ *    logged: a node that logged either is not held to this. Partitions a node did not release are
+ *    not looked at: a copy there predates the change (read repair for a get with a larger n can
+ *    leave one on a node whose object says a smaller n; see docs/architecture.md).
+ * That no acknowledged write is lost although old homes deleted their copies is the final read
+ * pass's check (checker.ts), which runs after this one.
  */
 
 import {handoffBackoffMaxMs} from '../../src/handoff/handoff-backoff.js'
 import {standingIn} from '../../src/handoff/handoff-sender.js'
 import {homesOf} from '../../src/handoff/transfer-plan.js'
 import {partitionOfKey} from '../../src/ring/partition.js'
-import {ringFromOwners} from '../../src/ring/ring.js'
+import {handoffTargets, releasedPartitions} from '../../src/handoff/transfer-release.js'
+import {preferenceList, ringFromOwners} from '../../src/ring/ring.js'
+import type {Ring} from '../../src/ring/ring.js'
+import {scanPageMax} from '../../src/storage/store.js'
 import {dottedValues} from '../../src/versioning/dvvset.js'
 import type {Violation} from './checker.js'
 import type {SimCluster} from './cluster.js'
@@ -68,6 +80,56 @@ export async function checkMembership(cluster: SimCluster, history: History, cha
         message: `${write.id} (acknowledged at ${write.endMs} ms, n=${write.n} w=${write.w}) is not on ${home}, a home replica the ${change.kind} of ${change.node} gave partition ${partition}; it holds [${held.join(', ')}]`,
         atMs: write.endMs ?? write.startMs,
       })
+    }
+  }
+  violations.push(...(await strayCopies(cluster, history, ringBefore, ringAfter, atMs)))
+  return violations
+}
+
+/**
+ * The keys `name` logged as kept on purpose by its release: refused by a new home for cause
+ * ("… refused 2 released object(s) (k1: object_too_large, …); kept here"), or written again
+ * through every walk ("… kept, written again during 4 walks: k1, k2)").
+ */
+function keptOnPurpose(history: History, name: string): Set<string> {
+  const kept = new Set<string>()
+  for (const {text} of history.log) {
+    if (!text.startsWith(`${name}: `)) continue
+    const refused = /refused \d+ released object\(s\) \((.*)\); kept here$/.exec(text)?.[1]
+    for (const entry of refused?.split(', ') ?? []) kept.add(entry.slice(0, entry.lastIndexOf(':')))
+    const rewritten = /written again during \d+ walks: (.*)\)$/.exec(text)?.[1]
+    for (const key of rewritten?.split(', ') ?? []) kept.add(key)
+  }
+  return kept
+}
+
+/** Pages of one partition a check reads at most (scanPageMax keys each). */
+const strayScanPagesMax = 1000
+
+/** Check 3: objects a node stores in a partition it released although it is no home of their key (under their own n). */
+async function strayCopies(cluster: SimCluster, history: History, before: Ring, ring: Ring, atMs: number): Promise<Violation[]> {
+  const violations: Violation[] = []
+  for (const name of cluster.upNodes()) {
+    const node = cluster.assembled(name)
+    if (node === undefined) continue
+    const kept = keptOnPurpose(history, name)
+    for (const partition of releasedPartitions(before, ring, name)) {
+      let afterKey: string | undefined
+      for (let page = 0; page < strayScanPagesMax; page++) {
+        const objects = await node.store.scanPartition(partition, afterKey, scanPageMax)
+        for (const {key, object} of objects) {
+          const homes = handoffTargets(ring, partition, name, object.n)
+          if (homes === undefined || kept.has(key)) continue
+          violations.push({
+            check: 'stray-copy',
+            key,
+            message: `${name} still stores ${key} (n=${object.n}, partition ${partition}) after its releases finished, but its homes are ${homes.join(', ')} (${name} was at ${preferenceList(before, partition).indexOf(name)} of [${preferenceList(before, partition).join(', ')}] before the change, ${preferenceList(ring, partition).indexOf(name)} after)`,
+            atMs,
+          })
+        }
+        if (objects.length < scanPageMax) break
+        afterKey = objects.at(-1)?.key
+      }
     }
   }
   return violations

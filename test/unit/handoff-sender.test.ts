@@ -8,6 +8,7 @@
  * bound, and that ends on a success or when the target is seen up after being down. Also the
  * back-off arithmetic and the rule that says which targets are gone.
  */
+import {WriteActor} from '../../src/coordinator/write-actor.js'
 import {describe, it, type TestContext} from 'node:test'
 import assert from 'node:assert/strict'
 import {seededRandom} from '../../src/clock.js'
@@ -231,6 +232,7 @@ describe('a node that has left', () => {
       partitionCount: () => partitionCount,
       isOtherMember: () => true,
       hasLeft: () => true,
+      writeActor: new WriteActor('n1.1'),
     }
     const body: DeliveryBody = {entries: [{partition: partitionOfKey('cart', partitionCount), key: 'cart', object: object('v1')}]}
     await assert.rejects(serveReplicaRequest(deps, MessageType.HintDelivery, body), (error: DynError) => error.code === 'unreachable')

@@ -122,6 +122,40 @@ function storeSuite(backend: Backend): void {
       ])
     })
 
+    it('deletes an object only when the check says so, under the key\'s lock, and counts it out', async (t) => {
+      for (const options of [plainStore, {writeBuffer: true, scheduler: systemScheduler}]) {
+        const db = await backend.create()
+        const store = await Store.open(db, options)
+        t.after(() => store.close())
+        await put(store, 2, 'gone', writeOnce('a'))
+        await put(store, 2, 'kept', writeOnce('b'))
+        assert.equal(store.objectCount, 2)
+        assert.equal(await store.deleteObjectIf(2, 'kept', () => false), false)
+        assert.equal(await store.deleteObjectIf(2, 'absent', () => true), false)
+        // A write queued behind the check runs after it: the check saw the object before it.
+        const checked: string[] = []
+        const deleting = store.deleteObjectIf(2, 'gone', (stored) => {
+          checked.push(values(stored.versions).map((v) => new TextDecoder().decode(v.value)).join())
+          return true
+        })
+        const rewriting = put(store, 2, 'gone', writeOnce('c'))
+        assert.equal(await deleting, true)
+        await rewriting
+        assert.deepEqual(checked, ['a'])
+        assert.deepEqual(values((await store.getObject(2, 'gone'))!.versions).map((v) => new TextDecoder().decode(v.value)), ['c'])
+        assert.equal(await store.deleteObjectIf(2, 'gone', () => true), true)
+        assert.equal(await store.getObject(2, 'gone'), undefined)
+        assert.deepEqual((await store.scanPartition(2, undefined, 10)).map((entry) => entry.key), ['kept'])
+        assert.equal(store.objectCount, 1, `${options.writeBuffer ? 'buffered' : 'plain'}: the count drops with the delete`)
+        await store.close()
+        const reopened = await Store.open(backend.reopen(db), plainStore)
+        t.after(() => reopened.close())
+        assert.equal(reopened.objectCount, 1, 'the delete reached the database')
+        assert.equal(await reopened.getObject(2, 'gone'), undefined)
+        await reopened.close()
+      }
+    })
+
     it('round-trips random byte values', async (t) => {
       const {store} = await openTemporaryStore(t)
       await fc.assert(

@@ -1,0 +1,71 @@
+/**
+ * The actor a node writes new versions under, and the writes in flight under each actor.
+ *
+ * The actor is `<name>.<epoch>` (src/node/identity.ts) and can change while the node runs: a
+ * node takes a new epoch before it deletes copies it handed off (src/handoff/transfer-release.ts),
+ * because the counter of its actor on a key comes from its own copy, and a write under the old
+ * actor after the copy is gone would restart that counter and make a dot other replicas already
+ * hold (Riak's kv679). So each write takes the actor once, when it begins, and keeps it to the
+ * end (its stored dot and the context it answers with must name the same actor); and whoever
+ * replaces the actor can wait until no write begun under an earlier one is still running.
+ */
+
+import {assert} from '../errors.js'
+
+export class WriteActor {
+  private actor: string
+  /** Writes running, by the actor they began under. */
+  private readonly inFlight = new Map<string, number>()
+  /** Called whenever a write ends, to wake those waiting for old actors to drain. */
+  private readonly waiting = new Set<() => void>()
+
+  constructor(actor: string) {
+    this.actor = actor
+  }
+
+  /** The actor a write that begins now writes under. */
+  get current(): string {
+    return this.actor
+  }
+
+  /** Writes running under actors other than the current one. */
+  get retiredInFlight(): number {
+    let count = 0
+    for (const [actor, writes] of this.inFlight) if (actor !== this.actor) count += writes
+    return count
+  }
+
+  /** Runs one write under the actor current when it begins; that actor stays its own to the end. */
+  async run<T>(write: (actor: string) => Promise<T>): Promise<T> {
+    const actor = this.actor
+    this.inFlight.set(actor, (this.inFlight.get(actor) ?? 0) + 1)
+    try {
+      return await write(actor)
+    } finally {
+      const left = (this.inFlight.get(actor) ?? 0) - 1
+      assert(left >= 0, `more writes ended under ${actor} than began`)
+      if (left === 0) this.inFlight.delete(actor)
+      else this.inFlight.set(actor, left)
+      for (const wake of [...this.waiting]) wake()
+    }
+  }
+
+  /**
+   * From now on writes begin under `actor`; resolves once every write begun under an earlier
+   * actor has ended. Each write ends within its request budget (the coordinator's deadline), so
+   * the wait is bounded by one request timeout.
+   */
+  async replace(actor: string): Promise<void> {
+    assert(actor !== this.actor, `the new actor must differ from ${actor}`)
+    this.actor = actor
+    while (this.retiredInFlight > 0) {
+      await new Promise<void>((resolve) => {
+        const wake = (): void => {
+          this.waiting.delete(wake)
+          resolve()
+        }
+        this.waiting.add(wake)
+      })
+    }
+  }
+}
