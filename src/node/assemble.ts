@@ -33,7 +33,7 @@ import type {ClusterChangeRequest} from '../membership/claimant.js'
 import type {ReplicaServerDeps} from '../coordinator/replica-server.js'
 import {DynError} from '../errors.js'
 import type {ClusterSettings, Member, MemberTable} from '../membership/member-table.js'
-import {findMember, isValidMemberTable, newMemberTable, nextRingOf, ringMembers, settingsMismatch} from '../membership/member-table.js'
+import {findMember, isValidMemberTable, newMemberTable, nextRingOf, replicaCountsInUse, ringMembers, settingsMismatch} from '../membership/member-table.js'
 import {joinRequestTimeoutMs, Membership} from '../membership/membership.js'
 import {FailureDetector, failureDetectorDefaults} from '../membership/failure-detector.js'
 import type {FailureDetectorConfig, Reachability} from '../membership/failure-detector.js'
@@ -233,8 +233,12 @@ async function assembleOnStore(
     },
     log,
   })
-  membership.updateSelf(self)
+  // The n values this node stores travel in its row, so that every node plans transfers for
+  // them; a write with an n the store has never held adds one, and the row follows.
+  const storedCounts = store.storedReplicaCounts
+  membership.updateSelf(storedCounts.length === 0 ? self : {...self, replicaCounts: storedCounts})
   const current = membership
+  store.watchReplicaCounts((counts) => current.updateOwnRow({replicaCounts: counts}))
   heartbeats = new Heartbeats(options.name, transport, detector, clock, () =>
     current.table.members.filter((member) => member.name !== options.name && member.status !== 'left').map((member) => member.rpcAddress),
   )
@@ -319,7 +323,7 @@ async function assembleOnStore(
     log,
   })
   cleanup.push(() => release.stop())
-  const claimantShell = new Claimant(current, options.name, transport, (name) => view().isUp(name), (before, after, gone) => planTransfers(before, after, replicationFactor(), gone), log)
+  const claimantShell = new Claimant(current, options.name, transport, (name) => view().isUp(name), (before, after, gone, table) => planTransfers(before, after, replicaCountsInUse(table), gone), log)
   claimant = claimantShell
 
   const timed = async <T extends {ok: boolean; error?: string}>(operation: Operation, run: () => Promise<T>): Promise<T> => {
