@@ -33,7 +33,7 @@ export interface PlannedTransfer {
   readonly target: string
   /** The old homes it fetches from, in preference-list order. */
   readonly sources: readonly string[]
-  /** The n of the objects it fetches: those it becomes a home of. */
+  /** The n it becomes a home of: why it is planned (it fetches every n it is a home of, see transfer.ts). */
   readonly replicaCounts: ReplicaCountRange
   /** The largest n in use within `replicaCounts`: the sources are the old homes under it. */
   readonly sourcesForN: number

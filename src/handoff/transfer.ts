@@ -291,7 +291,7 @@ export class TransferManager {
     const partitionCount = this.deps.membership.table.settings.partitionCount
     for (let page = 0; page < transferPagesPerRunMax; page++) {
       if (this.stopped) return false
-      const body: TransferPageBody = {partition, limit: transferPageKeys, replicaCounts: transfer.replicaCounts, ...(cursor.afterKey === undefined ? {} : {afterKey: cursor.afterKey})}
+      const body: TransferPageBody = {partition, limit: transferPageKeys, replicaCounts: fetchedReplicaCounts(transfer), ...(cursor.afterKey === undefined ? {} : {afterKey: cursor.afterKey})}
       const answer = await this.deps.transport.request(address, MessageType.TransferPage, body, transferPageTimeoutMs)
       if (!answer.ok) return false
       const checked = checkedPage(answer.body, partition, partitionCount, this.deps.isStoredObject)
@@ -323,6 +323,19 @@ function checkedPage(body: unknown, partition: number, partitionCount: number, i
     if (typeof entry?.key !== 'string' || partitionOfKey(entry.key, partitionCount) !== partition || !isStoredObject(entry.object)) return undefined
   }
   return page as TransferPageAnswer
+}
+
+/**
+ * The n of the objects a transfer asks its sources for: every n of which the target is a home
+ * in the new ring, not only those it becomes a home of. A source knows a key's n from its own
+ * copy, which may lag (n is the largest any write gave the key, and a replica that missed the
+ * larger write holds a smaller one), so the objects the target already was a home of come too,
+ * as every object of the partition did before transfers knew of n: the target catches up on
+ * any it lacks. Objects whose n makes the target no home at all are left out. For the default
+ * N alone nothing changes: no object has an n above the range.
+ */
+function fetchedReplicaCounts(transfer: PlannedTransfer): ReplicaCountRange {
+  return {above: transfer.replicaCounts.above, through: replicasPerKeyMax}
 }
 
 function isReplicaCountRange(x: unknown): x is ReplicaCountRange {

@@ -3,12 +3,14 @@
  * 1. The change settles: every running node agrees on one ring with the expected members and no
  *    transition or hand-off left (bounded; a ring that never settles is a liveness bug).
  * 2. No missed transfer: for every acknowledged write (with a disk lost, every one that W >= 2
- *    replicas acknowledged), each home replica that the change gave its key holds it, or a
- *    version whose writer had seen it. Read from the stores directly, before the final read
- *    pass, so that read repair cannot hide a transfer that missed something.
+ *    replicas acknowledged), each home replica that the change gave its key under the write's
+ *    own n holds it, or a version whose writer had seen it. Read from the stores directly,
+ *    before the final read pass, so that read repair cannot hide a transfer that missed
+ *    something.
  */
 
-import {homesOf} from '../../src/handoff/transfer-plan.js'
+import {homesOf, planTransfers} from '../../src/handoff/transfer-plan.js'
+import {replicaCountsInUse} from '../../src/membership/member-table.js'
 import {partitionOfKey} from '../../src/ring/partition.js'
 import {ringFromOwners} from '../../src/ring/ring.js'
 import {dottedValues} from '../../src/versioning/dvvset.js'
@@ -37,16 +39,21 @@ export async function checkMembership(cluster: SimCluster, history: History, cha
   const anyNode = cluster.assembled(cluster.upNodes()[0]!)!
   const ringAfter = anyNode.membership.ring
   const diskLost = history.wiped.size > 0
+  // The plan as the cluster made it: every n some member stores, the removed member no source.
+  const planned = planTransfers(ringBefore, ringAfter, replicaCountsInUse(anyNode.membership.table), new Set(change.kind === 'remove' ? [change.node] : []))
   const violations: Violation[] = []
   for (const write of history.writes.values()) {
     if (write.end !== 'ok' || (diskLost && write.w < 2)) continue
     const partition = partitionOfKey(write.key, ringAfter.partitionCount)
-    // Transfers move a partition to the nodes that become its homes under the cluster's N, from
-    // its old homes under that N: what they promise is that each such new home holds every write
-    // (whatever N the write asked for). A node that was a home already but moves up the list (a
-    // write with a smaller N then counts it) gets its copy from read repair (simulator seed 923).
-    const oldHomes = homesOf(ringBefore, partition, Math.min(defaultN, ringBefore.members.length))
-    const newHomes = homesOf(ringAfter, partition, Math.min(defaultN, ringAfter.members.length)).filter((home) => !oldHomes.includes(home))
+    // Transfers move the objects of each n in use to the nodes that become their homes under
+    // that n, from the old homes under it: what they promise is that a node that becomes a home
+    // under the write's n holds it, when a transfer to that node is planned for the partition.
+    // (The write's n may be in use nowhere: a key's copies keep the largest n it was written
+    // with. A node that already was a home under that larger n gets a missing copy from read
+    // repair, as seed 923 found for a node that moves up the list.)
+    const oldHomes = homesOf(ringBefore, partition, Math.min(write.n, ringBefore.members.length))
+    const targets = new Set(planned.filter((transfer) => transfer.partition === partition).map((transfer) => transfer.target))
+    const newHomes = homesOf(ringAfter, partition, Math.min(write.n, ringAfter.members.length)).filter((home) => !oldHomes.includes(home) && targets.has(home))
     for (const home of newHomes) {
       const node = cluster.assembled(home)
       if (node === undefined) continue
