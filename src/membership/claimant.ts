@@ -15,7 +15,7 @@ import type {Transport} from '../transport/transport.js'
 import type {RingState, StagedChange} from './claimant-core.js'
 import {claimantOf, clearStaged, commitTransition, initialRingState, installTransition, planTransition, stageChange} from './claimant-core.js'
 import type {MemberTable} from './member-table.js'
-import {findMember, hasReceived, nextRingOf, ringOf} from './member-table.js'
+import {findMember, hasReceived, nextRingOf, replicaCountsInUse, ringOf} from './member-table.js'
 import type {Membership} from './membership.js'
 
 /** A change request as the API and the ClusterChange message carry it. */
@@ -37,6 +37,8 @@ export interface PlanView {
   readonly members?: readonly string[]
   readonly ownershipMoves?: ReadonlyArray<{partition: number; from: string; to: string}>
   readonly transfers?: ReadonlyArray<{partition: number; target: string}>
+  /** The replication factors the transfers are planned for: the cluster's N and every n a member stores. */
+  readonly replicaCounts?: readonly number[]
   readonly ownership?: Record<string, number>
   readonly note?: string
 }
@@ -178,6 +180,6 @@ export class Claimant {
     for (const name of after.members) ownership[name] = 0
     for (const owner of after.owners) ownership[owner] = (ownership[owner] ?? 0) + 1
     const transfers = this.planner(before, after, new Set(planned.transition.removing), table).map(({partition, target}) => ({partition, target}))
-    return {...base, members: planned.transition.members, ownershipMoves, transfers, ownership}
+    return {...base, members: planned.transition.members, ownershipMoves, transfers, replicaCounts: replicaCountsInUse(table), ownership}
   }
 }
