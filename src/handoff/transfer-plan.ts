@@ -62,10 +62,11 @@ export function planTransfers(before: Ring, after: Ring, replicaCounts: number |
   const transfers: PlannedTransfer[] = []
   for (let partition = 0; partition < after.partitionCount; partition++) {
     const oldList = preferenceList(before, partition)
+    const oldIndexOf = new Map(oldList.map((node, index) => [node, index]))
     const newList = preferenceList(after, partition).slice(0, largest)
     newList.forEach((target, newIndex) => {
-      const oldIndex = oldList.indexOf(target)
-      const range: ReplicaCountRange = {above: newIndex, through: oldIndex === -1 ? replicasPerKeyMax : oldIndex}
+      const oldIndex = oldIndexOf.get(target)
+      const range: ReplicaCountRange = {above: newIndex, through: oldIndex === undefined ? replicasPerKeyMax : oldIndex}
       // An n larger than a ring counts as all of its members (a smaller cluster than the write's).
       const sourcesForN = inUse.filter((n) => inReplicaCountRange(range, n)).at(-1)
       if (sourcesForN === undefined) return
