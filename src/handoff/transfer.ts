@@ -1,7 +1,8 @@
 /**
  * Ownership transfer (paper §4.9; Riak's handoff, Cassandra's streaming): while a ring
- * transition runs, each node fetches the partitions it is about to become a home replica of,
- * page by page, from every old home that is still there, and merges each object into its own
+ * transition runs, each node fetches the partitions it is about to become a home replica of
+ * (for some n in use: transfer-plan.ts), page by page, from every old home that is still there,
+ * asking only for the objects whose n makes it a home, and merges each object into its own
  * copy with `sync` (so a transferred version never overwrites a newer or concurrent one). Once a
  * partition is in from every source, the node reports it in its member row; the claimant
  * installs the new ring when every planned transfer is reported.
