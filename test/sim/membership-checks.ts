@@ -39,34 +39,29 @@ export async function checkMembership(cluster: SimCluster, history: History, cha
   const anyNode = cluster.assembled(cluster.upNodes()[0]!)!
   const ringAfter = anyNode.membership.ring
   const diskLost = history.wiped.size > 0
-  // The n values each key was written with, acknowledged or not (any write may have reached a
-  // replica, and a copy keeps the largest n it was given).
-  const keyReplicaCounts = new Map<string, Set<number>>()
-  for (const write of history.writes.values()) {
-    const counts = keyReplicaCounts.get(write.key) ?? new Set<number>()
-    counts.add(write.n)
-    keyReplicaCounts.set(write.key, counts)
-  }
+  // The largest n each key was written with, acknowledged or not: no copy of it carries a
+  // larger one (a copy keeps the largest n it was given).
+  const largestN = new Map<string, number>()
+  for (const write of history.writes.values()) largestN.set(write.key, Math.max(write.n, largestN.get(write.key) ?? 0))
   const violations: Violation[] = []
   for (const write of history.writes.values()) {
     if (write.end !== 'ok' || (diskLost && write.w < 2)) continue
     const partition = partitionOfKey(write.key, ringAfter.partitionCount)
     // Transfers move the objects of each n in use to the nodes that become their homes under
     // that n, from the old homes under it. What they promise for a write: each node that
-    // becomes a home under the write's n holds it, when the key was only ever written with that
-    // n (then every copy carries it); and each node that becomes a home under the cluster's N
-    // holds it when the write's n is N or more (every copy then carries an n of N or more, and
-    // N is always planned for). A key written with several n has copies that disagree on its n
-    // until they meet; a node that already was a home under a larger n, or that only a smaller
-    // n's copy would name, gets a missing copy from read repair (as seed 923 found for a node
-    // that moves up the list).
+    // becomes a home under the write's n holds it, unless it already was a home under the
+    // largest n the key was written with (a copy of the write carries an n between the two, so
+    // the node is then planned a transfer of that n); and, for a write with n of the cluster's
+    // N or more, each node that becomes a home under N (N is always planned for). A node that
+    // was a home already under a larger n, or that only a smaller n would name, gets a missing
+    // copy from read repair (as seed 923 found for a node that moves up the list).
     const promised = new Set<string>()
-    const addNewHomes = (n: number): void => {
-      const oldHomes = homesOf(ringBefore, partition, Math.min(n, ringBefore.members.length))
+    const addNewHomes = (n: number, oldN: number): void => {
+      const oldHomes = homesOf(ringBefore, partition, Math.min(oldN, ringBefore.members.length))
       for (const home of homesOf(ringAfter, partition, Math.min(n, ringAfter.members.length))) if (!oldHomes.includes(home)) promised.add(home)
     }
-    if (keyReplicaCounts.get(write.key)?.size === 1) addNewHomes(write.n)
-    if (write.n >= defaultN) addNewHomes(defaultN)
+    addNewHomes(write.n, largestN.get(write.key) ?? write.n)
+    if (write.n >= defaultN) addNewHomes(defaultN, defaultN)
     const newHomes = [...promised]
     for (const home of newHomes) {
       const node = cluster.assembled(home)
