@@ -7,6 +7,7 @@
 import type {ErrorCode} from '../errors.js'
 import type {VersionVector} from '../versioning/dvvset.js'
 import {decodeContext} from '../versioning/context.js'
+import {replicasPerKeyMax} from '../storage/stored-object.js'
 
 export const keyBytesMax = 1024
 export const valueBytesMax = 1024 * 1024
@@ -68,8 +69,8 @@ function parseCount(name: string, raw: string | null, fallback: number, min: num
   return {ok: true, value}
 }
 
-/** The most replicas one key may ask for: far above any real N, and it bounds every preference-list walk. */
-export const replicasPerKeyMax = 64
+/** Defined with the stored object, whose `n` it bounds; the API checks requests against it. */
+export {replicasPerKeyMax}
 
 /** What a request asked for (its parameters, or the defaults) and what it runs with. */
 export interface QuorumChoice extends Quorum {

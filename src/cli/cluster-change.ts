@@ -15,6 +15,7 @@ export interface PlanBody {
   readonly members?: readonly string[]
   readonly ownershipMoves?: ReadonlyArray<{partition: number; from: string; to: string}>
   readonly transfers?: ReadonlyArray<{partition: number; target: string}>
+  readonly replicaCounts?: readonly number[]
   readonly ownership?: Record<string, number>
   readonly note?: string
 }
@@ -70,7 +71,10 @@ export function formatPlan(plan: PlanBody): string {
     const transfers = plan.transfers ?? []
     const byTarget = new Map<string, number>()
     for (const transfer of transfers) byTarget.set(transfer.target, (byTarget.get(transfer.target) ?? 0) + 1)
-    lines.push(`${transfers.length} replica transfer(s) (a partition copied to a new home replica): ${[...byTarget].map(([target, count]) => `${target} ${count}`).join(', ') || 'none'}`)
+    // Keys written with another n than the cluster's have homes of their own; say which n count.
+    const counts = plan.replicaCounts ?? []
+    const forN = counts.length > 1 ? ` for keys of n ${counts.join(', ')}` : ''
+    lines.push(`${transfers.length} replica transfer(s) (a partition copied to a new home replica${forN}): ${[...byTarget].map(([target, count]) => `${target} ${count}`).join(', ') || 'none'}`)
   }
   return `${lines.join('\n')}\n`
 }

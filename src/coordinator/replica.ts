@@ -83,9 +83,13 @@ export async function writeNewVersion(
     (stored) => {
       const written = update(write.context, stored?.versions ?? emptySet<StoredVersion>(), write.actor, write.version, write.nowMs)
       dot = newestDot(written, write.actor)
-      // The largest n the key was written with, as a replica's merge keeps it: a write with a
-      // smaller n must not make this copy look homed on fewer nodes than earlier writes asked for
-      // (a release decides by it which copies to delete; simulator seed 170).
+      // A key's n only grows: the largest n it was ever written with, as mergeIncoming keeps it.
+      // The two must agree, or a coordinator would store n=3 where its replicas keep the 5 an
+      // earlier write gave them, and replicas would disagree on how many homes the key has.
+      // Growing is also what transfers need: a key once written with n=5 has copies on 5 homes,
+      // and those keep being moved on ring changes instead of going stale on nodes no transfer
+      // plans for, and a release decides by it which copies to delete (simulator seed 170).
+      // (Lowering a key's n is therefore not possible by writing it again.)
       const object: StoredObject = {versions: settle(written, policy), n: Math.max(write.n, stored?.n ?? 0)}
       return checkLimits(object, policy) ?? {ok: true, object}
     },

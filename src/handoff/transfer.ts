@@ -1,7 +1,8 @@
 /**
  * Ownership transfer (paper §4.9; Riak's handoff, Cassandra's streaming): while a ring
- * transition runs, each node fetches the partitions it is about to become a home replica of,
- * page by page, from every old home that is still there, and merges each object into its own
+ * transition runs, each node fetches the partitions it is about to become a home replica of
+ * (for some n in use: transfer-plan.ts), page by page, from every old home that is still there,
+ * asking only for the objects whose n makes it a home, and merges each object into its own
  * copy with `sync` (so a transferred version never overwrites a newer or concurrent one). Once a
  * partition is in from every source, the node reports it in its member row; the claimant
  * installs the new ring when every planned transfer is reported.
@@ -22,17 +23,17 @@
 import type {Clock} from '../clock.js'
 import {DynError} from '../errors.js'
 import type {MemberTable} from '../membership/member-table.js'
-import {findMember, nextRingOf, presentMembers, ringOf} from '../membership/member-table.js'
+import {findMember, hasReceived, nextRingOf, presentMembers, replicaCountsInUse, ringOf} from '../membership/member-table.js'
 import type {Membership} from '../membership/membership.js'
 import {partitionOfKey} from '../ring/partition.js'
 import type {Store} from '../storage/store.js'
 import {scanPageMax} from '../storage/store.js'
 import type {StoredObject} from '../storage/stored-object.js'
-import {objectValueBytes} from '../storage/stored-object.js'
+import {objectValueBytes, replicasPerKeyMax} from '../storage/stored-object.js'
 import {MessageType} from '../transport/message-type.js'
 import type {Transport} from '../transport/transport.js'
-import type {PlannedTransfer} from './transfer-plan.js'
-import {planTransfers} from './transfer-plan.js'
+import type {PlannedTransfer, ReplicaCountRange} from './transfer-plan.js'
+import {inReplicaCountRange, planTransfers} from './transfer-plan.js'
 
 /** Keys per page: large enough to amortise a round trip, small enough to keep a page's merges short. */
 export const transferPageKeys = 256
@@ -53,11 +54,18 @@ export interface TransferPageBody {
   readonly partition: number
   readonly afterKey?: string
   readonly limit: number
+  /** Only objects whose n lies in this range are sent (absent: every object). */
+  readonly replicaCounts?: ReplicaCountRange
 }
 
 export interface TransferPageAnswer {
   readonly objects: ReadonlyArray<{readonly key: string; readonly object: StoredObject}>
   readonly more: boolean
+  /**
+   * The last key the page covered, sent or skipped: where the next page starts. Objects outside
+   * the n range are skipped, so a page may send none and still not be the last.
+   */
+  readonly lastKey?: string
 }
 
 export interface TransferDeps {
@@ -66,7 +74,6 @@ export interface TransferDeps {
   readonly transport: Transport
   readonly clock: Clock
   readonly membership: Membership
-  readonly replicationFactor: () => number
   /** The longest a write already under way may take: transfers wait that long after every member has seen the transition. */
   readonly requestTimeoutMs: number
   /** Merges an incoming object into this node's copy (the replica's merge, injected from the coordinator layer). */
@@ -109,12 +116,12 @@ function cursorName(transition: string, partition: number, source: string): stri
   return `transfer.${transition}.${partition}.${source}`
 }
 
-/** The planned transfers of the table's running transition. */
-export function transfersOfTable(table: MemberTable, replicationFactor: number): PlannedTransfer[] {
+/** The planned transfers of the table's running transition, for every n its members store. */
+export function transfersOfTable(table: MemberTable): PlannedTransfer[] {
   const next = table.ring?.next
   const after = nextRingOf(table)
   if (next === undefined || after === undefined) return []
-  return planTransfers(ringOf(table), after, replicationFactor, new Set(next.removing))
+  return planTransfers(ringOf(table), after, replicaCountsInUse(table), new Set(next.removing))
 }
 
 export class TransferManager {
@@ -171,7 +178,8 @@ export class TransferManager {
       request === null || typeof request !== 'object' ||
       !Number.isInteger(request.partition) || (request.partition as number) < 0 || (request.partition as number) >= partitionCount ||
       !Number.isInteger(request.limit) || (request.limit as number) < 1 || (request.limit as number) > scanPageMax ||
-      (request.afterKey !== undefined && typeof request.afterKey !== 'string')
+      (request.afterKey !== undefined && typeof request.afterKey !== 'string') ||
+      (request.replicaCounts !== undefined && !isReplicaCountRange(request.replicaCounts))
     ) {
       throw new DynError('bad_request', 'malformed TransferPage')
     }
@@ -179,15 +187,21 @@ export class TransferManager {
     this.served += 1
     try {
       const page = await this.deps.store.scanPartition(request.partition as number, request.afterKey, request.limit as number)
+      const range = request.replicaCounts
       const objects: Array<{key: string; object: StoredObject}> = []
       let bytes = 0
+      let covered = 0
       for (const entry of page) {
-        const size = objectValueBytes(entry.object) + entry.key.length
-        if (objects.length > 0 && bytes + size > transferPageBytesMax) break
-        objects.push(entry)
-        bytes += size
+        if (range === undefined || inReplicaCountRange(range, entry.object.n)) {
+          const size = objectValueBytes(entry.object) + entry.key.length
+          if (objects.length > 0 && bytes + size > transferPageBytesMax) break
+          objects.push(entry)
+          bytes += size
+        }
+        covered += 1
       }
-      return {objects, more: objects.length < page.length || page.length === request.limit}
+      const lastKey = page[covered - 1]?.key
+      return {objects, more: covered < page.length || page.length === request.limit, ...(lastKey === undefined ? {} : {lastKey})}
     } finally {
       this.served -= 1
     }
@@ -196,16 +210,12 @@ export class TransferManager {
   snapshot(): TransferSnapshot {
     const table = this.deps.membership.table
     const next = table.ring?.next
-    const all = transfersOfTable(table, this.deps.replicationFactor())
+    const all = transfersOfTable(table)
     const mine = all.filter((transfer) => transfer.target === this.deps.self)
-    const received = this.receivedPartitions(table, next?.id)
-    const done = mine.filter((transfer) => received.has(transfer.partition)).length
+    const done = next === undefined ? 0 : mine.filter((transfer) => hasReceived(table, this.deps.self, next.id, transfer.partition, transfer.sourcesForN)).length
     const now = this.deps.clock.monotonicMs()
     const meanMs = this.stats.finished > 0 ? (now - this.stats.firstStartMs) / this.stats.finished : undefined
-    const outstanding = next === undefined ? 0 : all.filter((transfer) => {
-      const row = findMember(table, transfer.target)?.received
-      return row?.transition !== next.id || !row.partitions.includes(transfer.partition)
-    }).length
+    const outstanding = next === undefined ? 0 : all.filter((transfer) => !hasReceived(table, transfer.target, next.id, transfer.partition, transfer.sourcesForN)).length
     const waitingFor = next === undefined ? undefined : this.waitingFor(table)
     return {
       transition: next?.id,
@@ -240,37 +250,40 @@ export class TransferManager {
     return undefined
   }
 
-  private receivedPartitions(table: MemberTable, transition: string | undefined): Set<number> {
-    const row = findMember(table, this.deps.self)?.received
-    return new Set(row !== undefined && row.transition === transition ? row.partitions : [])
-  }
-
   private pending(table: MemberTable): PlannedTransfer[] {
     const next = table.ring?.next
-    const received = this.receivedPartitions(table, next?.id)
-    return transfersOfTable(table, this.deps.replicationFactor()).filter((transfer) => transfer.target === this.deps.self && !received.has(transfer.partition))
+    if (next === undefined) return []
+    return transfersOfTable(table).filter((transfer) => transfer.target === this.deps.self && !hasReceived(table, this.deps.self, next.id, transfer.partition, transfer.sourcesForN))
   }
 
   /** Fetch one partition from each of its sources, then report it received; false when a source failed. */
   private async receive(transition: string, transfer: PlannedTransfer, record: ActiveTransfer): Promise<boolean> {
     for (const source of transfer.sources) {
       record.source = source
-      const finished = await this.fetchFrom(transition, transfer.partition, source, record)
+      const finished = await this.fetchFrom(transition, transfer, source, record)
       if (!finished) return false
     }
     if (this.stopped || this.deps.membership.table.ring?.next?.id !== transition) return false
-    const row = findMember(this.deps.membership.table, this.deps.self)?.received
-    const partitions = row?.transition === transition ? [...row.partitions] : []
-    if (!partitions.includes(transfer.partition)) partitions.push(transfer.partition)
-    partitions.sort((a, b) => a - b)
-    this.deps.membership.updateOwnRow({received: {transition, partitions}})
+    const table = this.deps.membership.table
+    const row = findMember(table, this.deps.self)?.received
+    const through = new Map<number, number>()
+    if (row?.transition === transition) row.partitions.forEach((partition, i) => through.set(partition, row.through?.[i] ?? table.settings.defaultN))
+    through.set(transfer.partition, Math.max(transfer.sourcesForN, through.get(transfer.partition) ?? 0))
+    const partitions = [...through.keys()].sort((a, b) => a - b)
+    this.deps.membership.updateOwnRow({received: {transition, partitions, through: partitions.map((partition) => through.get(partition) as number)}})
     this.stats.finished += 1
     this.deps.log(`received partition ${transfer.partition} from ${transfer.sources.join(', ') || 'no source (every old home removed)'}: ${record.keys} keys`)
     return true
   }
 
-  /** Pages from one source until it has no more; false when the source failed (asked again later). */
-  private async fetchFrom(transition: string, partition: number, source: string, record: ActiveTransfer): Promise<boolean> {
+  /**
+   * Pages from one source until it has no more; false when the source failed (asked again later).
+   * The cursor needs no n range in its name: a partition has one transfer per target in a
+   * transition, and its range is fixed by the two rings; an n that turns up later only adds
+   * sources, each with a cursor of its own.
+   */
+  private async fetchFrom(transition: string, transfer: PlannedTransfer, source: string, record: ActiveTransfer): Promise<boolean> {
+    const partition = transfer.partition
     const name = cursorName(transition, partition, source)
     let cursor: Cursor = (await this.deps.store.getMeta<Cursor>(name)) ?? {done: false}
     if (cursor.done) return true
@@ -279,7 +292,7 @@ export class TransferManager {
     const partitionCount = this.deps.membership.table.settings.partitionCount
     for (let page = 0; page < transferPagesPerRunMax; page++) {
       if (this.stopped) return false
-      const body: TransferPageBody = {partition, limit: transferPageKeys, ...(cursor.afterKey === undefined ? {} : {afterKey: cursor.afterKey})}
+      const body: TransferPageBody = {partition, limit: transferPageKeys, replicaCounts: fetchedReplicaCounts(transfer), ...(cursor.afterKey === undefined ? {} : {afterKey: cursor.afterKey})}
       const answer = await this.deps.transport.request(address, MessageType.TransferPage, body, transferPageTimeoutMs)
       if (!answer.ok) return false
       const checked = checkedPage(answer.body, partition, partitionCount, this.deps.isStoredObject)
@@ -294,8 +307,7 @@ export class TransferManager {
         this.stats.keys += 1
         this.stats.bytes += objectValueBytes(object)
       }
-      const last = checked.objects.at(-1)
-      cursor = {afterKey: last?.key ?? cursor.afterKey, done: !checked.more}
+      cursor = {afterKey: checked.lastKey ?? checked.objects.at(-1)?.key ?? cursor.afterKey, done: !checked.more}
       await this.deps.store.putMeta(name, cursor)
       if (cursor.done) return true
     }
@@ -307,8 +319,31 @@ function checkedPage(body: unknown, partition: number, partitionCount: number, i
   const page = body as Partial<TransferPageAnswer> | null
   if (page === null || typeof page !== 'object' || !Array.isArray(page.objects) || typeof page.more !== 'boolean') return undefined
   if (page.objects.length > scanPageMax) return undefined
+  if (page.lastKey !== undefined && (typeof page.lastKey !== 'string' || partitionOfKey(page.lastKey, partitionCount) !== partition)) return undefined
   for (const entry of page.objects) {
     if (typeof entry?.key !== 'string' || partitionOfKey(entry.key, partitionCount) !== partition || !isStoredObject(entry.object)) return undefined
   }
   return page as TransferPageAnswer
+}
+
+/**
+ * The n of the objects a transfer asks its sources for: every n of which the target is a home
+ * in the new ring, not only those it becomes a home of. A source knows a key's n from its own
+ * copy, which may lag (n is the largest any write gave the key, and a replica that missed the
+ * larger write holds a smaller one), so the objects the target already was a home of come too,
+ * as every object of the partition did before transfers knew of n: the target catches up on
+ * any it lacks. Objects whose n makes the target no home at all are left out. For the default
+ * N alone nothing changes: no object has an n above the range.
+ */
+function fetchedReplicaCounts(transfer: PlannedTransfer): ReplicaCountRange {
+  return {above: transfer.replicaCounts.above, through: replicasPerKeyMax}
+}
+
+function isReplicaCountRange(x: unknown): x is ReplicaCountRange {
+  const range = x as Partial<ReplicaCountRange> | null
+  return (
+    typeof range === 'object' && range !== null &&
+    Number.isInteger(range.above) && (range.above as number) >= 0 &&
+    Number.isInteger(range.through) && (range.through as number) > (range.above as number) && (range.through as number) <= replicasPerKeyMax
+  )
 }

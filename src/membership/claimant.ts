@@ -15,7 +15,7 @@ import type {Transport} from '../transport/transport.js'
 import type {RingState, StagedChange} from './claimant-core.js'
 import {claimantOf, clearStaged, commitTransition, initialRingState, installTransition, planTransition, stageChange} from './claimant-core.js'
 import type {MemberTable} from './member-table.js'
-import {findMember, nextRingOf, ringOf} from './member-table.js'
+import {findMember, hasReceived, nextRingOf, replicaCountsInUse, ringOf} from './member-table.js'
 import type {Membership} from './membership.js'
 
 /** A change request as the API and the ClusterChange message carry it. */
@@ -27,7 +27,7 @@ export type ClusterChangeRequest =
   | {readonly op: 'clear'}
 
 /** What the claimant must know of transfers: the ones a transition needs (the plan lives in src/handoff). */
-export type TransferPlanner = (before: Ring, after: Ring, gone: ReadonlySet<string>) => ReadonlyArray<{readonly partition: number; readonly target: string}>
+export type TransferPlanner = (before: Ring, after: Ring, gone: ReadonlySet<string>, table: MemberTable) => ReadonlyArray<{readonly partition: number; readonly target: string; readonly sourcesForN: number}>
 
 export interface PlanView {
   readonly claimant: string
@@ -37,6 +37,8 @@ export interface PlanView {
   readonly members?: readonly string[]
   readonly ownershipMoves?: ReadonlyArray<{partition: number; from: string; to: string}>
   readonly transfers?: ReadonlyArray<{partition: number; target: string}>
+  /** The replication factors the transfers are planned for: the cluster's N and every n a member stores. */
+  readonly replicaCounts?: readonly number[]
   readonly ownership?: Record<string, number>
   readonly note?: string
 }
@@ -145,11 +147,8 @@ export class Claimant {
     const next = table.ring?.next
     const after = nextRingOf(table)
     if (next === undefined || after === undefined) return []
-    const planned = this.planner(ringOf(table), after, new Set(next.removing))
-    return planned.filter((transfer) => {
-      const received = findMember(table, transfer.target)?.received
-      return received?.transition !== next.id || !received.partitions.includes(transfer.partition)
-    })
+    const planned = this.planner(ringOf(table), after, new Set(next.removing), table)
+    return planned.filter((transfer) => !hasReceived(table, transfer.target, next.id, transfer.partition, transfer.sourcesForN))
   }
 
   /** Joining members this node can reach: a commit gives them partitions. */
@@ -180,7 +179,7 @@ export class Claimant {
     const ownership: Record<string, number> = {}
     for (const name of after.members) ownership[name] = 0
     for (const owner of after.owners) ownership[owner] = (ownership[owner] ?? 0) + 1
-    const transfers = this.planner(before, after, new Set(planned.transition.removing)).map(({partition, target}) => ({partition, target}))
-    return {...base, members: planned.transition.members, ownershipMoves, transfers, ownership}
+    const transfers = this.planner(before, after, new Set(planned.transition.removing), table).map(({partition, target}) => ({partition, target}))
+    return {...base, members: planned.transition.members, ownershipMoves, transfers, replicaCounts: replicaCountsInUse(table), ownership}
   }
 }

@@ -14,6 +14,7 @@
 
 import type {Ring} from '../ring/ring.js'
 import {buildRing, isValidPartitionCount, ringFromOwners} from '../ring/ring.js'
+import {replicasPerKeyMax} from '../storage/stored-object.js'
 import type {RingState} from './claimant-core.js'
 import {initialRingState, isValidRingState, mergeRingStates} from './claimant-core.js'
 
@@ -38,8 +39,19 @@ export interface Member {
   readonly incarnation: number
   /** The ring transition (its id) this member has seen: transfers start once every member has. */
   readonly seenTransition?: string
-  /** The partitions this member has received in full for the transition `transition`. */
-  readonly received?: {readonly transition: string; readonly partitions: readonly number[]}
+  /**
+   * The partitions this member has received in full for the transition `transition`. `through`,
+   * one entry per partition, is the largest n the partition's transfer was planned for when it
+   * finished: should an object with a larger n turn up later, the plan grows (more sources) and
+   * the partition is fetched again. Absent in rows from before it existed, and then every entry
+   * counts as received for the cluster's default N.
+   */
+  readonly received?: {readonly transition: string; readonly partitions: readonly number[]; readonly through?: readonly number[]}
+  /**
+   * The distinct `n` of the objects this member stores, ascending (absent: none beyond the
+   * cluster's default N). Transfers are planned for every n some member advertises.
+   */
+  readonly replicaCounts?: readonly number[]
 }
 
 export type ConflictPolicy = 'siblings' | 'lww'
@@ -125,6 +137,18 @@ export function presentMembers(table: MemberTable): Member[] {
   return table.members.filter((member) => statusOf(table, member) !== 'left')
 }
 
+/**
+ * Whether `target`'s row reports `partition` received in `transition`, for a plan whose
+ * sources were the old homes under `sourcesForN` (a receipt for a smaller n had fewer sources).
+ */
+export function hasReceived(table: MemberTable, target: string, transition: string, partition: number, sourcesForN: number): boolean {
+  const received = findMember(table, target)?.received
+  if (received?.transition !== transition) return false
+  const index = received.partitions.indexOf(partition)
+  if (index === -1) return false
+  return (received.through?.[index] ?? table.settings.defaultN) >= sourcesForN
+}
+
 /** Members of the committed ring. */
 export function ringMembers(table: MemberTable): string[] {
   if (table.ring !== undefined) return [...table.ring.members]
@@ -157,7 +181,8 @@ export function sameTable(a: MemberTable, b: MemberTable): boolean {
       o.rpcAddress === m.rpcAddress &&
       o.apiAddress === m.apiAddress &&
       o.seenTransition === m.seenTransition &&
-      JSON.stringify(o.received) === JSON.stringify(m.received)
+      JSON.stringify(o.received) === JSON.stringify(m.received) &&
+      JSON.stringify(o.replicaCounts) === JSON.stringify(m.replicaCounts)
     )
   })
 }
@@ -198,17 +223,38 @@ export function isValidMemberTable(x: unknown): x is MemberTable {
       (r.incarnation as number) >= 0 &&
       (r.incarnation as number) <= incarnationMax &&
       (r.seenTransition === undefined || typeof r.seenTransition === 'string') &&
-      (r.received === undefined || isValidReceived(r.received))
+      (r.received === undefined || isValidReceived(r.received)) &&
+      (r.replicaCounts === undefined || isValidReplicaCounts(r.replicaCounts))
     )
   })
 }
 
+function isReplicaCount(x: unknown): boolean {
+  return Number.isInteger(x) && (x as number) >= 1 && (x as number) <= replicasPerKeyMax
+}
+
 function isValidReceived(x: unknown): boolean {
-  const r = x as {transition?: unknown; partitions?: unknown} | null
+  const r = x as {transition?: unknown; partitions?: unknown; through?: unknown} | null
   return (
     typeof r === 'object' && r !== null && typeof r.transition === 'string' && Array.isArray(r.partitions) &&
-    r.partitions.length <= 65_536 && r.partitions.every((p) => Number.isInteger(p) && (p as number) >= 0)
+    r.partitions.length <= 65_536 && r.partitions.every((p) => Number.isInteger(p) && (p as number) >= 0) &&
+    (r.through === undefined || (Array.isArray(r.through) && r.through.length === r.partitions.length && r.through.every(isReplicaCount)))
   )
+}
+
+/** At most one entry per possible n, each in range, strictly ascending (so equal sets compare equal). */
+function isValidReplicaCounts(x: unknown): boolean {
+  return Array.isArray(x) && x.length <= replicasPerKeyMax && x.every((n, i) => isReplicaCount(n) && (i === 0 || (n as number) > (x[i - 1] as number)))
+}
+
+/**
+ * Every n transfers must cover: the cluster's default N and every n a member advertises. Left
+ * members count too: their rows stay, and whatever they held went to members that hold it now.
+ */
+export function replicaCountsInUse(table: MemberTable): number[] {
+  const counts = new Set<number>([table.settings.defaultN])
+  for (const member of table.members) for (const n of member.replicaCounts ?? []) counts.add(n)
+  return [...counts].sort((a, b) => a - b)
 }
 
 /** Incarnations stay far below 2^53, so that raising one by one always makes it larger. */

@@ -94,7 +94,7 @@ export class Membership {
   }
 
   /** Change fields of this node's own row, raising its incarnation so that gossip prefers it. */
-  updateOwnRow(patch: Partial<Pick<Member, 'status' | 'seenTransition' | 'received'>>): void {
+  updateOwnRow(patch: Partial<Pick<Member, 'status' | 'seenTransition' | 'received' | 'replicaCounts'>>): void {
     const mine = findMember(this.currentTable, this.selfName)
     if (mine === undefined) return
     this.replace(withMember(this.currentTable, {...mine, ...patch, incarnation: mine.incarnation + 1}))

@@ -34,7 +34,7 @@ import type {ClusterChangeRequest} from '../membership/claimant.js'
 import type {ReplicaServerDeps} from '../coordinator/replica-server.js'
 import {DynError} from '../errors.js'
 import type {ClusterSettings, Member, MemberTable} from '../membership/member-table.js'
-import {findMember, isValidMemberTable, newMemberTable, nextRingOf, presentMembers, ringMembers, settingsMismatch, statusOf} from '../membership/member-table.js'
+import {findMember, isValidMemberTable, newMemberTable, nextRingOf, presentMembers, replicaCountsInUse, ringMembers, settingsMismatch, statusOf} from '../membership/member-table.js'
 import {joinRequestTimeoutMs, Membership} from '../membership/membership.js'
 import {FailureDetector, failureDetectorDefaults} from '../membership/failure-detector.js'
 import type {FailureDetectorConfig, Reachability} from '../membership/failure-detector.js'
@@ -245,8 +245,12 @@ async function assembleOnStore(
     },
     log,
   })
-  membership.updateSelf(self)
+  // The n values this node stores travel in its row, so that every node plans transfers for
+  // them; a write with an n the store has never held adds one, and the row follows.
+  const storedCounts = store.storedReplicaCounts
+  membership.updateSelf(storedCounts.length === 0 ? self : {...self, replicaCounts: storedCounts})
   const current = membership
+  store.watchReplicaCounts((counts) => current.updateOwnRow({replicaCounts: counts}))
   heartbeats = new Heartbeats(options.name, transport, detector, clock, () =>
     presentMembers(current.table).filter((member) => member.name !== options.name).map((member) => member.rpcAddress),
   )
@@ -329,14 +333,12 @@ async function assembleOnStore(
     },
   })
 
-  const replicationFactor = (): number => current.table.settings.defaultN
   const transferManager = new TransferManager({
     self: options.name,
     store,
     transport,
     clock,
     membership: current,
-    replicationFactor,
     requestTimeoutMs: options.requestTimeoutMs,
     mergeObject: async (partition, key, object) => {
       const merged = await mergeIncoming(store, policy, partition, key, object, false)
@@ -369,7 +371,7 @@ async function assembleOnStore(
     log,
   })
   cleanup.push(() => release.stop())
-  const claimantShell = new Claimant(current, options.name, transport, (name) => view().isUp(name), (before, after, gone) => planTransfers(before, after, replicationFactor(), gone), log)
+  const claimantShell = new Claimant(current, options.name, transport, (name) => view().isUp(name), (before, after, gone, table) => planTransfers(before, after, replicaCountsInUse(table), gone), log)
   claimant = claimantShell
 
   const timed = async <T extends {ok: boolean; error?: string}>(operation: Operation, run: () => Promise<T>): Promise<T> => {

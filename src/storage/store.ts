@@ -26,7 +26,7 @@ import {KeyedMutex} from './keyed-mutex.js'
 import {ObjectCache} from './object-cache.js'
 import {decodeObjectKey, inHintNamespace, isHintKey, metaKey, objectKey, objectNamespaceRange, partitionRange} from './layout.js'
 import type {StoredObject} from './stored-object.js'
-import {objectValueBytes} from './stored-object.js'
+import {objectValueBytes, replicasPerKeyMax} from './stored-object.js'
 
 const packr = new Packr({useRecords: false, moreTypes: false})
 
@@ -91,10 +91,22 @@ export class Store {
   private bufferedBytes = 0
   /** Keys with a stored object (tombstones included): counted once at open, then kept up to date. */
   private objects = 0
+  /**
+   * Every distinct `n` of a stored object, exactly (transfers plan by it, see
+   * src/handoff/transfer-plan.ts). A value is never dropped: an object's n only grows (see
+   * replica.ts), and a superset costs transfers some empty pages, where a missing value would
+   * lose replicas. Persisted in the same batch as the first object with a new n, so the set on
+   * disk always covers the objects on disk, at no extra write.
+   */
+  private readonly replicaCounts: Set<number>
+  /** The set changed since it was last put in a batch. */
+  private replicaCountsUnsaved = false
+  private replicaCountsListener: ((counts: readonly number[]) => void) | undefined
 
-  private constructor(db: StoreDatabase, options: StoreOptions, objectCount: number) {
+  private constructor(db: StoreDatabase, options: StoreOptions, objectCount: number, replicaCounts: Set<number>) {
     this.db = db
     this.objects = objectCount
+    this.replicaCounts = replicaCounts
     this.buffer = options.writeBuffer ? new Map() : undefined
     this.scheduler = options.scheduler
   }
@@ -108,7 +120,43 @@ export class Store {
     await db.open({createIfMissing: true})
     // The read path needs a synchronous get (see `read`); both backends have one.
     assert(supportsGetSync(db), 'the store database must support getSync')
-    return new Store(db, options, await countObjects(db))
+    let replicaCounts = await getMetaOf<number[]>(db, replicaCountsMetaName)
+    if (replicaCounts === undefined) {
+      replicaCounts = await scanReplicaCounts(db)
+      // An empty store stays empty (a node starting on it takes a new epoch, see isEmpty): its
+      // first write records the set.
+      const putOptions: SyncedPutOptions = {sync: true}
+      if (replicaCounts.length > 0) await db.put(metaKey(replicaCountsMetaName), packr.pack(replicaCounts), putOptions)
+    }
+    return new Store(db, options, await countObjects(db), new Set(replicaCounts))
+  }
+
+  /** The distinct `n` of the stored objects, ascending. */
+  get storedReplicaCounts(): number[] {
+    return [...this.replicaCounts].sort((a, b) => a - b)
+  }
+
+  /** Called with every `n` set once a new value joins it (the node advertises it in its member row). */
+  watchReplicaCounts(listener: (counts: readonly number[]) => void): void {
+    this.replicaCountsListener = listener
+  }
+
+  /** Add a new `n`: the next batch that writes objects writes the set too. */
+  private recordReplicaCount(n: number): void {
+    assert(Number.isInteger(n) && n >= 1 && n <= replicasPerKeyMax, `replica count ${n} out of range`)
+    this.replicaCounts.add(n)
+    this.replicaCountsUnsaved = true
+    this.replicaCountsListener?.(this.storedReplicaCounts)
+  }
+
+  /**
+   * The set's record, for a batch of object writes, when it changed since the last one; a
+   * batch that fails marks it unsaved again.
+   */
+  private replicaCountsRecord(): Array<{type: 'put'; key: Buffer; value: Buffer}> {
+    if (!this.replicaCountsUnsaved) return []
+    this.replicaCountsUnsaved = false
+    return [{type: 'put', key: metaKey(replicaCountsMetaName), value: packr.pack(this.storedReplicaCounts)}]
   }
 
   /** Keys this node stores an object for (live or deleted), as GET /stats reports them. */
@@ -159,7 +207,11 @@ export class Store {
     const entries = [...buffer.entries()].filter(([, entry]) => entry.durablePending !== true)
     if (entries.length === 0) return
     this.flushing = (async () => {
-      await this.db.batch(entries.map(([, entry]) => ({type: 'put' as const, key: entry.dbKey, value: encodeObject(entry.object)})))
+      const counts = this.replicaCountsRecord()
+      await this.db.batch([...entries.map(([, entry]) => ({type: 'put' as const, key: entry.dbKey, value: encodeObject(entry.object)})), ...counts]).catch((error: Error) => {
+        if (counts.length > 0) this.replicaCountsUnsaved = true
+        throw error
+      })
       for (const [id, entry] of entries) if (buffer.get(id) === entry) this.unbuffer(id)
     })()
     try {
@@ -188,6 +240,8 @@ export class Store {
       const outcome = change(stored)
       if (!outcome.ok) return outcome
       assert(isValidVersionSet(outcome.object.versions), 'refusing to store a malformed version set')
+      // A set lookup on the hot path; an n this node has never stored adds one record to the batch.
+      if (!this.replicaCounts.has(outcome.object.n)) this.recordReplicaCount(outcome.object.n)
       if (this.buffer !== undefined && !options.durable) {
         if (this.buffer.size >= writeBufferEntriesMax || this.bufferedBytes >= writeBufferBytesMax) await this.flush()
         const bytes = objectValueBytes(outcome.object) + dbKey.length
@@ -272,11 +326,13 @@ export class Store {
     if (writes.length === 0) return
     const batchOptions: SyncedBatchOptions = {sync: writes.some((write) => write.sync)}
     const operations = writes.map((write) => (write.value === undefined ? {type: 'del' as const, key: write.key} : {type: 'put' as const, key: write.key, value: write.value}))
-    this.db.batch(operations, batchOptions).then(
+    const counts = this.replicaCountsRecord()
+    this.db.batch([...operations, ...counts], batchOptions).then(
       () => {
         for (const write of writes) write.resolve()
       },
       (error: Error) => {
+        if (counts.length > 0) this.replicaCountsUnsaved = true
         for (const write of writes) write.reject(error)
       },
     )
@@ -347,8 +403,7 @@ export class Store {
   }
 
   async getMeta<T>(name: string): Promise<T | undefined> {
-    const raw = await this.db.get(metaKey(name))
-    return raw === undefined ? undefined : (packr.unpack(raw) as T)
+    return getMetaOf<T>(this.db, name)
   }
 
   async putMeta(name: string, value: unknown): Promise<void> {
@@ -379,6 +434,24 @@ async function countObjects(db: StoreDatabase): Promise<number> {
   let count = 0
   for await (const _key of db.keys(objectNamespaceRange())) count += 1
   return count
+}
+
+/** The metadata record of `replicaCounts`. */
+const replicaCountsMetaName = 'replica-counts'
+
+async function getMetaOf<T>(db: StoreDatabase, name: string): Promise<T | undefined> {
+  const raw = await db.get(metaKey(name))
+  return raw === undefined ? undefined : (packr.unpack(raw) as T)
+}
+
+/**
+ * The distinct `n` of every stored object, read from the objects themselves: only for a store
+ * written before the set was kept, once, at its first open (the set is persisted from then on).
+ */
+async function scanReplicaCounts(db: StoreDatabase): Promise<number[]> {
+  const counts = new Set<number>()
+  for await (const raw of db.values(objectNamespaceRange())) counts.add(decodeObject(raw).n)
+  return [...counts]
 }
 
 function bufferId(partition: number, key: string): string {

@@ -15,6 +15,9 @@ export interface StoredVersion {
   readonly tombstone: boolean
 }
 
+/** The most replicas one key may ask for: far above any real N, and it bounds every preference-list walk. */
+export const replicasPerKeyMax = 64
+
 export interface StoredObject {
   readonly versions: VersionSet<StoredVersion>
   readonly n: number

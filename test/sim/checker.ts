@@ -65,9 +65,10 @@ export interface HandoffCheckInput {
   /** How long after a write's end its coordinator may still be keeping hints for it. */
   readonly hintWindowMs: number
   /**
-   * Set when the ring changed during the run: ownership transfers move the replicas of the
-   * cluster's N (`clusterN`), so a write that asked for more has its extra copies restored by
-   * read repair, not by transfers, and only its first `clusterN` homes are checked.
+   * Set when the ring changed during the run: ownership transfers move the replicas of every n
+   * in use, but for a key written with several n a home beyond the cluster's N (`clusterN`) may
+   * be promised nothing by them (see membership-checks.ts, which checks what they do promise)
+   * and get its copy from read repair, so here only a write's first `clusterN` homes are checked.
    */
   readonly ringChangedWithClusterN?: number
 }

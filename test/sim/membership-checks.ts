@@ -3,9 +3,11 @@
  * 1. The change settles: every running node agrees on one ring with the expected members and no
  *    transition or hand-off left (bounded; a ring that never settles is a liveness bug).
  * 2. No missed transfer: for every acknowledged write (with a disk lost, every one that W >= 2
- *    replicas acknowledged), each home replica that the change gave its key holds it, or a
- *    version whose writer had seen it. Read from the stores directly, before the final read
- *    pass, so that read repair cannot hide a transfer that missed something.
+ *    replicas acknowledged), each home replica that the change gave its key holds it (under
+ *    the write's own n, or the cluster's N: see below what transfers promise), or a version
+ *    whose writer had seen it. Read from the stores directly,
+ *    before the final read pass, so that read repair cannot hide a transfer that missed
+ *    something.
  * 3. No hint stays for a node that is no longer a member (left or removed): each went to its
  *    key's current homes (bounded: the senders' back-off is at most 30 s).
  * 4. Released copies are gone: once every release has finished, in each partition a running node
@@ -57,16 +59,30 @@ export async function checkMembership(cluster: SimCluster, history: History, cha
   const anyNode = cluster.assembled(cluster.upNodes()[0]!)!
   const ringAfter = anyNode.membership.ring
   const diskLost = history.wiped.size > 0
+  // The largest n each key was written with, acknowledged or not: no copy of it carries a
+  // larger one (a copy keeps the largest n it was given).
+  const largestN = new Map<string, number>()
+  for (const write of history.writes.values()) largestN.set(write.key, Math.max(write.n, largestN.get(write.key) ?? 0))
   const violations: Violation[] = []
   for (const write of history.writes.values()) {
     if (write.end !== 'ok' || (diskLost && write.w < 2)) continue
     const partition = partitionOfKey(write.key, ringAfter.partitionCount)
-    // Transfers move a partition to the nodes that become its homes under the cluster's N, from
-    // its old homes under that N: what they promise is that each such new home holds every write
-    // (whatever N the write asked for). A node that was a home already but moves up the list (a
-    // write with a smaller N then counts it) gets its copy from read repair (simulator seed 923).
-    const oldHomes = homesOf(ringBefore, partition, Math.min(defaultN, ringBefore.members.length))
-    const newHomes = homesOf(ringAfter, partition, Math.min(defaultN, ringAfter.members.length)).filter((home) => !oldHomes.includes(home))
+    // Transfers move the objects of each n in use to the nodes that become their homes under
+    // that n, from the old homes under it. What they promise for a write: each node that
+    // becomes a home under the write's n holds it, unless it already was a home under the
+    // largest n the key was written with (a copy of the write carries an n between the two, so
+    // the node is then planned a transfer of that n); and, for a write with n of the cluster's
+    // N or more, each node that becomes a home under N (N is always planned for). A node that
+    // was a home already under a larger n, or that only a smaller n would name, gets a missing
+    // copy from read repair (as seed 923 found for a node that moves up the list).
+    const promised = new Set<string>()
+    const addNewHomes = (n: number, oldN: number): void => {
+      const oldHomes = homesOf(ringBefore, partition, Math.min(oldN, ringBefore.members.length))
+      for (const home of homesOf(ringAfter, partition, Math.min(n, ringAfter.members.length))) if (!oldHomes.includes(home)) promised.add(home)
+    }
+    addNewHomes(write.n, largestN.get(write.key) ?? write.n)
+    if (write.n >= defaultN) addNewHomes(defaultN, defaultN)
+    const newHomes = [...promised]
     for (const home of newHomes) {
       const node = cluster.assembled(home)
       if (node === undefined) continue

@@ -11,6 +11,7 @@ import fc from 'fast-check'
 import {
   findMember,
   isValidMemberTable,
+  replicaCountsInUse,
   membersMax,
   mergeTables,
   newMemberTable,
@@ -283,8 +284,24 @@ describe('member table: structural check', () => {
       ['incarnation fractional', withRow({incarnation: 1.5})],
       ['incarnation NaN', withRow({incarnation: Number.NaN})],
       ['incarnation infinite', withRow({incarnation: Number.POSITIVE_INFINITY})],
+      ['replica counts not an array', withRow({replicaCounts: 3})],
+      ['a replica count of 0', withRow({replicaCounts: [0, 3]})],
+      ['a replica count above replicasPerKeyMax', withRow({replicaCounts: [3, 65]})],
+      ['a fractional replica count', withRow({replicaCounts: [2.5]})],
+      ['replica counts out of order', withRow({replicaCounts: [5, 3]})],
+      ['a replica count twice', withRow({replicaCounts: [3, 3]})],
+      ['more replica counts than there can be', withRow({replicaCounts: Array.from({length: 65}, (_, i) => i + 1)})],
+      ['received through of another length than its partitions', withRow({received: {transition: '2.ann', partitions: [1, 2], through: [3]}})],
+      ['received through out of range', withRow({received: {transition: '2.ann', partitions: [1], through: [99]}})],
     ]
     for (const [what, value] of malformed) assert.equal(isValidMemberTable(value), false, `accepted ${what}`)
+  })
+
+  it('accepts the replica counts a member advertises and what it received for which n', () => {
+    const row = member('ann', 1)
+    assert.equal(isValidMemberTable({settings, members: [{...row, replicaCounts: [1, 3, 64]}]}), true)
+    assert.equal(isValidMemberTable({settings, members: [{...row, received: {transition: '2.ann', partitions: [1, 4], through: [3, 5]}}]}), true)
+    assert.deepEqual(replicaCountsInUse({settings, members: [{...row, replicaCounts: [2, 5]}, member('bob', 1)]}), [2, settings.defaultN, 5].sort((x, y) => x - y))
   })
 
   it('rejects a status that merely names a property every object inherits', () => {

@@ -223,6 +223,35 @@ function storeSuite(backend: Backend): void {
     })
   })
 
+  describe(`store on ${backend.name}: the n values of its objects`, () => {
+    it('keeps every distinct n exactly, tells the listener of a new one once, and has them again after a reopen', async (t) => {
+      const db = await backend.create()
+      let store = await Store.open(db, plainStore)
+      const told: number[][] = []
+      store.watchReplicaCounts((counts) => told.push([...counts]))
+      assert.deepEqual(store.storedReplicaCounts, [])
+      await put(store, 1, 'a', objectOf(writeOnce('a').versions, 3))
+      await put(store, 2, 'b', objectOf(writeOnce('b').versions, 5), true)
+      await put(store, 3, 'c', objectOf(writeOnce('c').versions, 3))
+      assert.deepEqual(store.storedReplicaCounts, [3, 5])
+      assert.deepEqual(told, [[3], [3, 5]])
+      await store.close()
+      store = await Store.open(backend.reopen(db), plainStore)
+      t.after(() => store.close())
+      assert.deepEqual(store.storedReplicaCounts, [3, 5])
+    })
+
+    it('keeps them through the write buffer too', async (t) => {
+      const db = await backend.create()
+      let store = await Store.open(db, {writeBuffer: true, scheduler: systemScheduler})
+      await put(store, 1, 'a', objectOf(writeOnce('a').versions, 4))
+      await store.close()
+      store = await Store.open(backend.reopen(db), plainStore)
+      t.after(() => store.close())
+      assert.deepEqual(store.storedReplicaCounts, [4])
+    })
+  })
+
   describe(`store on ${backend.name}: updates`, () => {
     it('loses no version when 50 callers update one key at once, each with its own actor', async (t) => {
       const {store} = await openTemporaryStore(t)

@@ -19,25 +19,30 @@ async function loaded(seed: number): Promise<{cluster: SimCluster; history: Hist
   const history = new History()
   const cluster = await SimCluster.start(seed, config, history)
   const keys = Array.from({length: keyCount}, (_, index) => `key-${index}`)
+  await putAll(cluster, keys, 3)
+  return {cluster, history, keys}
+}
+
+/** Writes every key through n1 with replication factor n, acknowledged by all n homes. */
+async function putAll(cluster: SimCluster, keys: readonly string[], n: number): Promise<void> {
   const node = cluster.assembled('n1')!
   for (const key of keys) {
     const outcome = await cluster.time.until(
-      node.service.put({key, value: new TextEncoder().encode(`v-${key}`), contentType: 'text/plain', tombstone: false, context: [], n: 3, w: 3, dw: 0, pw: 0, explain: false}),
+      node.service.put({key, value: new TextEncoder().encode(`v-${key}`), contentType: 'text/plain', tombstone: false, context: [], n, w: n, dw: 0, pw: 0, explain: false}),
       10_000,
     )
     assert.ok(outcome.ok, `put ${key}`)
   }
-  return {cluster, history, keys}
 }
 
-/** Keys of which `name` is a home replica but whose object its store lacks. */
-async function missingOn(cluster: SimCluster, name: string, keys: readonly string[]): Promise<string[]> {
+/** Keys of which `name` is a home replica under n but whose object its store lacks. */
+async function missingOn(cluster: SimCluster, name: string, keys: readonly string[], n = 3): Promise<string[]> {
   const node = cluster.assembled(name)!
   const ring = node.membership.ring
   const missing: string[] = []
   for (const key of keys) {
     const partition = partitionOfKey(key, ring.partitionCount)
-    if (!homesOf(ring, partition, 3).includes(name)) continue
+    if (!homesOf(ring, partition, n).includes(name)) continue
     if ((await node.store.getObject(partition, key)) === undefined) missing.push(key)
   }
   return missing
@@ -122,5 +127,60 @@ describe('ownership transfers', () => {
     } finally {
       await cluster.stop()
     }
+  })
+
+  describe('keys written with a per-request n other than the cluster\'s', () => {
+    // Five nodes with the default N=3; keys written with n=4 have a 4th home the default plan
+    // knows nothing of. The n=3 keys sort first in every partition ("a-" < "b-"), more of them
+    // than one transfer page holds, so a node that is only a 4th home gets pages with nothing
+    // in them but more keys after: they must not end its transfer.
+    const fiveNodes = {...config, nodeCount: 5}
+    const narrowKeys = Array.from({length: 4800}, (_, index) => `a-${index}`)
+    const wideKeys = Array.from({length: 400}, (_, index) => `b-${index}`)
+
+    async function loadedWide(seed: number): Promise<SimCluster> {
+      const cluster = await SimCluster.start(seed, fiveNodes, new History())
+      await putAll(cluster, narrowKeys, 3)
+      await putAll(cluster, wideKeys, 4)
+      return cluster
+    }
+
+    it('every member advertises the n values it stores', async () => {
+      const cluster = await loadedWide(21)
+      try {
+        await cluster.time.runFor(fiveNodes.gossipIntervalMs * 5)
+        for (const member of cluster.assembled('n1')!.membership.table.members) assert.deepEqual(member.replicaCounts, [3, 4], member.name)
+      } finally {
+        await cluster.stop()
+      }
+    })
+
+    it('a join puts each n=4 key on all 4 of its new homes', async () => {
+      const cluster = await loadedWide(22)
+      try {
+        await cluster.addNode()
+        assert.ok(await cluster.settleRing(6), 'the ring settles on 6 members')
+        for (const name of ['n1', 'n2', 'n3', 'n4', 'n5', 'n6']) {
+          assert.deepEqual(await missingOn(cluster, name, wideKeys, 4), [], `n=4 keys ${name} is a home of`)
+          assert.deepEqual(await missingOn(cluster, name, narrowKeys, 3), [], `n=3 keys ${name} is a home of`)
+        }
+      } finally {
+        await cluster.stop()
+      }
+    })
+
+    it('a removal re-creates the n=4 copies the removed node held', async () => {
+      const cluster = await loadedWide(23)
+      try {
+        const n1 = cluster.assembled('n1')!
+        await cluster.time.until(n1.service.clusterChange({op: 'stage', change: {kind: 'remove', node: 'n5'}}), 10_000)
+        await cluster.time.until(n1.service.clusterChange({op: 'commit'}), 10_000)
+        await cluster.depart('n5')
+        assert.ok(await cluster.settleRing(4), 'the ring settles on 4 members')
+        for (const name of ['n1', 'n2', 'n3', 'n4']) assert.deepEqual(await missingOn(cluster, name, wideKeys, 4), [], `n=4 keys ${name} is a home of`)
+      } finally {
+        await cluster.stop()
+      }
+    })
   })
 })
