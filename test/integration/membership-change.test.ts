@@ -15,7 +15,7 @@ import type {ChildProcess} from 'node:child_process'
 import path from 'node:path'
 import {describe, it} from 'node:test'
 import {freeClusterPorts} from '../../src/cli/ports.js'
-import {dynBin, getJson, killNode, runDyn, sleep, startCluster} from './harness.js'
+import {dynBin, getJson, isRunning, killNode, runDyn, startCluster, waitFor as harnessWaitFor} from './harness.js'
 
 /** Bound on every wait for the cluster to reach a state. */
 const settleTimeoutMs = 120_000
@@ -56,19 +56,8 @@ function startWriter(apis: () => readonly string[], prefix: string, keysMax: num
   }
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + settleTimeoutMs
-  let last: unknown
-  while (Date.now() < deadline) {
-    try {
-      const value = await probe()
-      if (value !== undefined) return value
-    } catch (error) {
-      last = error
-    }
-    await sleep(pollMs)
-  }
-  throw new Error(`timed out waiting for ${what}${last === undefined ? '' : `: ${String(last)}`}`)
+function waitFor<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
+  return harnessWaitFor(what, probe, settleTimeoutMs, pollMs)
 }
 
 interface ClusterBody {
@@ -119,15 +108,6 @@ function assertBalanced(view: ClusterBody): void {
   const low = Math.floor(view.partitionCount / owners.length)
   const high = Math.ceil(view.partitionCount / owners.length)
   for (const member of owners) assert.ok(member.partitions >= low && member.partitions <= high, `${member.name} owns ${member.partitions}, expected ${low}..${high}`)
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
 }
 
 describe('membership changes that move data', () => {
