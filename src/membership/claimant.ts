@@ -139,6 +139,7 @@ export class Claimant {
     if (next === undefined) return
     if (this.outstandingTransfers(table).length > 0) return
     this.membership.replaceRing(installTransition(table.ring, this.self))
+    for (const name of next.removing) this.membership.markRemoved(name)
     this.log(`installed transition ${next.id}: members ${next.members.join(', ')}`)
   }
 

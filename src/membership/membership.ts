@@ -100,6 +100,20 @@ export class Membership {
     this.replace(withMember(this.currentTable, {...mine, ...patch, incarnation: mine.incarnation + 1}))
   }
 
+  /**
+   * The claimant's word, at the install of a transition, that a member it removed has left. A
+   * removed node never runs again to say so, and its last row may even still say joining (when
+   * the row it wrote on becoming valid had not spread before it died), which no reading of the
+   * ring can tell from a join waiting to be committed. So its row, at the incarnation known here,
+   * becomes left: at one incarnation left wins the merge, and a later row of its own still reads
+   * as left through statusOf, since no ring has it.
+   */
+  markRemoved(name: string): void {
+    const row = findMember(this.currentTable, name)
+    if (row === undefined || row.status === 'left' || name === this.selfName) return
+    this.replace(withMember(this.currentTable, {...row, status: 'left'}))
+  }
+
   /** The claimant's decision: a newer ring state. */
   replaceRing(ring: RingState): void {
     this.replace(withRing(this.currentTable, ring))

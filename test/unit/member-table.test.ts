@@ -28,6 +28,9 @@ import {
   type MemberTable,
 } from '../../src/membership/member-table.js'
 import {buildRing} from '../../src/ring/ring.js'
+import {seededRandom} from '../../src/clock.js'
+import {Membership} from '../../src/membership/membership.js'
+import type {Transport} from '../../src/transport/transport.js'
 
 const settings: ClusterSettings = {clusterId: '0123456789abcdef', partitionCount: 16, defaultN: 3, defaultR: 2, defaultW: 2, conflictPolicy: 'siblings'}
 const statuses: readonly MemberStatus[] = ['joining', 'valid', 'leaving', 'left']
@@ -198,6 +201,23 @@ describe('member table: rows, ring and settings', () => {
     assert.equal(statusOf(moving, rows[2]!), 'valid')
     // A table from before there was a claimant: rows alone.
     assert.equal(statusOf(table(...rows), rows[2]!), 'valid')
+  })
+
+  it('a member the claimant removed is left, even when its last row still said joining', () => {
+    const ownersOf = (members: string[]): string[] => Array.from({length: settings.partitionCount}, (_, i) => members[i % members.length] as string)
+    // cat was committed into the ring, but its valid row never spread before it died: the
+    // claimant's table still has its joining row when the removal installs.
+    const installed: MemberTable = {...table(member('ann', 1), member('bob', 1), member('cat', 4, 'joining')), ring: {version: 7, claimant: 'ann', members: ['ann', 'bob'], owners: ownersOf(['ann', 'bob']), staged: []}}
+    assert.equal(statusOf(installed, findMember(installed, 'cat')!), 'joining', 'by the ring alone it reads as a join waiting for commit')
+    // Never used: marking a row sends nothing.
+    const membership = new Membership(installed, 'ann', {} as Transport, seededRandom(1), {onChange: () => undefined, log: () => undefined})
+    membership.markRemoved('cat')
+    assert.equal(findMember(membership.table, 'cat')?.status, 'left')
+    // Gossip with the stale joining row changes nothing; cat's own newer valid row reads as left.
+    membership.merge(table(member('cat', 4, 'joining')))
+    assert.equal(findMember(membership.table, 'cat')?.status, 'left')
+    membership.merge(table(member('cat', 5, 'valid')))
+    assert.equal(statusOf(membership.table, findMember(membership.table, 'cat')!), 'left')
   })
 
   it('tells when two tables are the same', () => {
