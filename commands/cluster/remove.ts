@@ -38,6 +38,6 @@ ${exitCodesHelp}`
     if (view === undefined || !view.ok) return
     const members = Array.isArray(view.body.members) ? (view.body.members as Array<{name?: unknown; reachability?: unknown}>) : []
     if (members.find((member) => member.name === name)?.reachability !== 'up') return
-    process.stderr.write(`dyn: warning: ${name} still answers; remove is for a node that is gone for good (for a running node, dyn cluster leave --name ${name} hands its data off first)\n`)
+    process.stderr.write(`dyn: warning: ${name} is up, as the node asked sees it; remove is for a node that is gone for good (for a running node, dyn cluster leave --name ${name} hands its data off first)\n`)
   }
 }
