@@ -84,5 +84,13 @@ try {
   )
 } finally {
   await clusterDown(dir, 5000, () => undefined).catch(() => undefined)
+  // The folder's record still has the victim's first pid: its restart is stopped here, by its own.
+  if (victim.pid !== undefined) {
+    try {
+      process.kill(victim.pid, 'SIGKILL')
+    } catch {
+      // Already gone.
+    }
+  }
   await rm(dir, {recursive: true, force: true})
 }
