@@ -83,14 +83,21 @@ try {
       `delivered in ${(deliveredMs / 1000).toFixed(2)} s after its restart: ${Math.round(pending / (deliveredMs / 1000))} hints/s\n`,
   )
 } finally {
-  await clusterDown(dir, 5000, () => undefined).catch(() => undefined)
-  // The folder's record still has the victim's first pid: its restart is stopped here, by its own.
+  // The folder's record still has the victim's first pid: its restart is stopped here, by its
+  // own, and waited for (bounded) before the folder goes.
   if (victim.pid !== undefined) {
-    try {
-      process.kill(victim.pid, 'SIGKILL')
-    } catch {
-      // Already gone.
+    const pid = victim.pid
+    const alive = (): boolean => {
+      try {
+        process.kill(pid, 0)
+        return true
+      } catch {
+        return false
+      }
     }
+    if (alive()) process.kill(pid, 'SIGKILL')
+    for (let attempt = 0; attempt < 100 && alive(); attempt++) await new Promise((resolve) => setTimeout(resolve, 50))
   }
+  await clusterDown(dir, 5000, () => undefined).catch(() => undefined)
   await rm(dir, {recursive: true, force: true})
 }

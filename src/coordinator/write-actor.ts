@@ -46,7 +46,8 @@ export class WriteActor {
       assert(left >= 0, `more writes ended under ${actor} than began`)
       if (left === 0) this.inFlight.delete(actor)
       else this.inFlight.set(actor, left)
-      for (const wake of [...this.waiting]) wake()
+      // Only a replacement waits (rarely): the common write pays no copy of an empty set.
+      if (this.waiting.size > 0) for (const wake of [...this.waiting]) wake()
     }
   }
 
