@@ -21,6 +21,7 @@ import type {HintDeliveryAnswer, HintDeliveryBody, ReplicaGetAnswer, ReplicaPutA
 import type {ObjectSpace} from '../storage/object-space.js'
 import {coordinatePut} from './put-coordinator.js'
 import type {PutOutcome} from './put-coordinator.js'
+import {copyToPendingHomes} from './pending-homes.js'
 import {mergeIncoming} from './replica.js'
 import type {WriteActor} from './write-actor.js'
 
@@ -103,7 +104,12 @@ async function receiveHandoff(deps: ReplicaServerDeps, body: HintDeliveryBody): 
     body.entries.map(async (entry) => {
       if (entry.partition !== partitionOfKey(entry.key, deps.partitionCount())) return 'bad_request'
       const merged = await mergeIncoming(store, policy, entry.partition, entry.key, entry.object, true)
-      return merged.ok ? 'ok' : merged.error
+      if (!merged.ok) return merged.error
+      // A hint handed back during a ring change is a write this home takes: like a put's, it goes
+      // on to the key's pending homes, or a new home whose scan passed here before it arrived
+      // would never get it (simulator seed 249: a write acknowledged only by fallbacks).
+      copyToPendingHomes(deps.coordinator, entry.partition, entry.key, merged.object.n, merged.object, deps.coordinator.requestTimeoutMs)
+      return 'ok'
     }),
   )
   return {results}
