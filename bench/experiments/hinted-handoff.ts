@@ -12,7 +12,7 @@ import {mkdtemp, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {parseArgs} from 'node:util'
-import {clusterDown, clusterUp, startLocalNode, waitForNodes} from '../../src/cli/local-cluster.js'
+import {clusterDown, clusterUp, isNodeProcess, startLocalNode, waitForNodes} from '../../src/cli/local-cluster.js'
 import {freeClusterPorts} from '../../src/cli/ports.js'
 
 const {values} = parseArgs({options: {hints: {type: 'string', default: '10000'}, connections: {type: 'string', default: '32'}}})
@@ -85,19 +85,8 @@ try {
 } finally {
   // The folder's record still has the victim's first pid: its restart is stopped here, by its
   // own, and waited for (bounded) before the folder goes.
-  if (victim.pid !== undefined) {
-    const pid = victim.pid
-    const alive = (): boolean => {
-      try {
-        process.kill(pid, 0)
-        return true
-      } catch {
-        return false
-      }
-    }
-    if (alive()) process.kill(pid, 'SIGKILL')
-    for (let attempt = 0; attempt < 100 && alive(); attempt++) await new Promise((resolve) => setTimeout(resolve, 50))
-  }
+  if (isNodeProcess(victim)) process.kill(victim.pid!, 'SIGKILL')
+  for (let attempt = 0; attempt < 100 && isNodeProcess(victim); attempt++) await new Promise((resolve) => setTimeout(resolve, 50))
   await clusterDown(dir, 5000, () => undefined).catch(() => undefined)
   await rm(dir, {recursive: true, force: true})
 }

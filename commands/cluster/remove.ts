@@ -1,4 +1,5 @@
 import {Args} from '@oclif/core'
+import type {ClientFlagValues} from '../../src/cli/command-base.js'
 import {ClusterChangeCommand, formatPlan} from '../../src/cli/cluster-change.js'
 import {exitCodesHelp} from '../../src/cli/exit-codes.js'
 import {memberNamePattern} from '../../src/membership/member-table.js'
@@ -33,7 +34,7 @@ ${exitCodesHelp}`
    * leave, which fetches from it too. Not refused (its data is handed off all the same once it
    * sees the new ring), but said, on stderr, before the change is staged.
    */
-  private async warnIfRunning(flags: {node?: readonly string[]; timeout: number; json: boolean}, name: string): Promise<void> {
+  private async warnIfRunning(flags: ClientFlagValues, name: string): Promise<void> {
     const view = await this.clientFor(flags).getJson('/cluster').catch(() => undefined)
     if (view === undefined || !view.ok) return
     const members = Array.isArray(view.body.members) ? (view.body.members as Array<{name?: unknown; reachability?: unknown}>) : []

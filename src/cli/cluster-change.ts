@@ -7,6 +7,7 @@
 import type {DynClient} from '../client/http-client.js'
 import {jsonFlag, nodeFlag, timeoutFlag} from './client-flags.js'
 import {DynCommand} from './command-base.js'
+import type {ClientFlagValues} from './command-base.js'
 
 export interface PlanBody {
   readonly claimant?: string
@@ -43,7 +44,7 @@ export abstract class ClusterChangeCommand extends DynCommand {
   /** Every change command asks one node (which forwards to the claimant) and may answer in JSON. */
   static readonly changeFlags = {node: nodeFlag, timeout: timeoutFlag, json: jsonFlag}
 
-  protected async change(flags: {node?: readonly string[]; timeout: number; json: boolean}, method: 'GET' | 'POST', path: string, textOf: (body: PlanBody) => string): Promise<void> {
+  protected async change(flags: ClientFlagValues, method: 'GET' | 'POST', path: string, textOf: (body: PlanBody) => string): Promise<void> {
     const outcome = await sendClusterChange(this.clientFor(flags), method, path)
     if (!outcome.ok) this.fail(flags.json, outcome.error, outcome.message, outcome.details)
     if (flags.json) this.printOk(outcome.body)

@@ -24,6 +24,13 @@ import {exitCodeOf, exitCodes} from './exit-codes.js'
 /** Fields a failure may not take from its details: the convention's own. */
 const reservedFailureFields = new Set(['ok', 'error', 'message'])
 
+/** The parsed flags a command that talks to a node has: where, how long to wait, and the output form. */
+export interface ClientFlagValues {
+  readonly node?: readonly string[]
+  readonly timeout: number
+  readonly json: boolean
+}
+
 export abstract class DynCommand extends Command {
   /** Print a JSON value as the command's one answer. Prefer `printOk`, which adds `"ok": true`. */
   protected printJson(value: unknown): void {
@@ -58,7 +65,7 @@ export abstract class DynCommand extends Command {
    * else by DYN_NODE, else the default node. A malformed address is bad input (exit 2), never
    * "unreachable".
    */
-  protected clientFor(flags: {node?: readonly string[]; timeout: number; json: boolean}): DynClient {
+  protected clientFor(flags: ClientFlagValues): DynClient {
     const fromEnvironment = process.env[nodeEnvironmentVariable]
     const [source, entries] =
       flags.node !== undefined && flags.node.length > 0

@@ -103,11 +103,7 @@ export async function killNode(pid: number | undefined): Promise<void> {
   if (pid === undefined) throw new Error('no pid to kill')
   process.kill(pid, 'SIGKILL')
   for (let attempt = 0; attempt < 100; attempt += 1) {
-    try {
-      process.kill(pid, 0)
-    } catch {
-      return
-    }
+    if (!isRunning(pid)) return
     await sleep(50)
   }
   throw new Error(`pid ${pid} survived SIGKILL`)

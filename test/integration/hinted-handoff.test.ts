@@ -9,7 +9,7 @@ import {describe, it} from 'node:test'
 import {PartitionAwareClient} from '../../src/client/partition-aware-client.js'
 import {startLocalNode, waitForNodes} from '../../src/cli/local-cluster.js'
 import type {LocalCluster, LocalNode} from '../../src/cli/local-cluster.js'
-import {getJson, killNode, reloadCluster, siblingTexts, sleep, startCluster} from './harness.js'
+import {getJson, killNode, reloadCluster, siblingTexts, startCluster, waitFor} from './harness.js'
 
 /** Bound on every wait below: far above the detector's few seconds, so only a real failure trips it. */
 const waitMsMax = 30_000
@@ -26,12 +26,7 @@ async function members(url: string): Promise<MemberView[]> {
 
 /** Polls `probe` until it answers true, for at most waitMsMax; fails with `what` otherwise. */
 async function eventually(what: string, probe: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + waitMsMax
-  while (Date.now() < deadline) {
-    if (await probe().catch(() => false)) return
-    await sleep(200)
-  }
-  assert.fail(`not within ${waitMsMax} ms: ${what}`)
+  await waitFor(what, async () => ((await probe()) ? true : undefined), waitMsMax, 200)
 }
 
 function nodeNamed(cluster: LocalCluster, name: string): LocalNode {
