@@ -11,12 +11,12 @@
 import autocannon from 'autocannon'
 import {spawn} from 'node:child_process'
 import type {ChildProcess} from 'node:child_process'
-import {mkdtemp, rm} from 'node:fs/promises'
+import {mkdtemp} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {parseArgs} from 'node:util'
-import {clusterDown, clusterUp} from '../src/cli/local-cluster.js'
+import {clusterDownAndPurge, clusterUp, removeFolder} from '../src/cli/local-cluster.js'
 
 const {values: options} = parseArgs({
   options: {
@@ -89,6 +89,5 @@ try {
   process.stdout.write(`ratio dyn / trivial: ${(cluster.requestsPerS / baseline.requestsPerS).toFixed(3)}\n`)
 } finally {
   trivial.child.kill('SIGTERM')
-  await clusterDown(dir, 3000, () => undefined).catch(() => undefined)
-  await rm(dir, {recursive: true, force: true})
+  await clusterDownAndPurge(dir, 3000, () => undefined).catch(() => removeFolder(dir))
 }

@@ -7,13 +7,13 @@
 
 import {spawn} from 'node:child_process'
 import type {ChildProcess} from 'node:child_process'
-import {mkdtemp, rm, writeFile} from 'node:fs/promises'
+import {mkdtemp, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {performance} from 'node:perf_hooks'
 import {fileURLToPath} from 'node:url'
 import {seededRandom} from '../src/clock.js'
-import {clusterDown, clusterUp} from '../src/cli/local-cluster.js'
+import {clusterDownAndPurge, clusterUp, removeFolder} from '../src/cli/local-cluster.js'
 import {freeClusterPorts} from '../src/cli/ports.js'
 import {DynClient, UnreachableError} from '../src/client/http-client.js'
 import {PartitionAwareClient} from '../src/client/partition-aware-client.js'
@@ -189,8 +189,7 @@ async function withProgress<T extends PhaseResult>(
 async function startCluster(config: BenchConfig, cleanups: Array<() => Promise<void>>): Promise<string[]> {
   const dir = await mkdtemp(path.join(tmpdir(), 'dyn-bench-'))
   cleanups.push(async () => {
-    await clusterDown(dir, 3000, () => undefined).catch(() => undefined)
-    await rm(dir, {recursive: true, force: true})
+    await clusterDownAndPurge(dir, 3000, () => undefined).catch(() => removeFolder(dir))
   })
   const {port, rpcPort} = await freeClusterPorts(config.startNodes)
   const cluster = await clusterUp({dir, nodeCount: config.startNodes, port, rpcPort, startArgs: [...config.clusterArgs], readyTimeoutMs: 30_000}, () => undefined)

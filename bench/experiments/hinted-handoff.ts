@@ -8,11 +8,11 @@
  *   node dist/bench/experiments/hinted-handoff.js [--hints 10000] [--connections 32]
  */
 
-import {mkdtemp, rm} from 'node:fs/promises'
+import {mkdtemp} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {parseArgs} from 'node:util'
-import {clusterDown, clusterUp, isNodeProcess, startLocalNode, waitForNodes} from '../../src/cli/local-cluster.js'
+import {clusterDownAndPurge, clusterUp, isNodeProcess, removeFolder, startLocalNode, waitForNodes} from '../../src/cli/local-cluster.js'
 import {freeClusterPorts} from '../../src/cli/ports.js'
 
 const {values} = parseArgs({options: {hints: {type: 'string', default: '10000'}, connections: {type: 'string', default: '32'}}})
@@ -87,6 +87,5 @@ try {
   // own, and waited for (bounded) before the folder goes.
   if (isNodeProcess(victim)) process.kill(victim.pid!, 'SIGKILL')
   for (let attempt = 0; attempt < 100 && isNodeProcess(victim); attempt++) await new Promise((resolve) => setTimeout(resolve, 50))
-  await clusterDown(dir, 5000, () => undefined).catch(() => undefined)
-  await rm(dir, {recursive: true, force: true})
+  await clusterDownAndPurge(dir, 5000, () => undefined).catch(() => removeFolder(dir))
 }

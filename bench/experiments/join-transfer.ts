@@ -13,12 +13,12 @@
  */
 
 import {spawn} from 'node:child_process'
-import {mkdtemp, rm} from 'node:fs/promises'
+import {mkdtemp} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {parseArgs} from 'node:util'
-import {clusterDown, clusterUp} from '../../src/cli/local-cluster.js'
+import {clusterDownAndPurge, clusterUp, removeFolder} from '../../src/cli/local-cluster.js'
 import {freeClusterPorts} from '../../src/cli/ports.js'
 
 const {values} = parseArgs({options: {keys: {type: 'string', default: '100000'}, 'value-bytes': {type: 'string', default: '100'}, concurrency: {type: 'string', default: '64'}}})
@@ -109,6 +109,5 @@ try {
     process.kill(joiner.pid, 'SIGTERM')
     await exited
   }
-  await clusterDown(dir, 5000, () => undefined).catch(() => undefined)
-  await rm(dir, {recursive: true, force: true})
+  await clusterDownAndPurge(dir, 5000, () => undefined).catch(() => removeFolder(dir))
 }

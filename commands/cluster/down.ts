@@ -1,8 +1,7 @@
 // The flags module alone: loading all of @oclif/core here would slow every start of the CLI.
 import * as Flags from '@oclif/core/flags'
-import {rm} from 'node:fs/promises'
 import {DynCommand} from '../../src/cli/command-base.js'
-import {clusterDown, stopGraceMsDefault} from '../../src/cli/local-cluster.js'
+import {clusterDown, clusterDownAndPurge, stopGraceMsDefault} from '../../src/cli/local-cluster.js'
 
 export default class ClusterDown extends DynCommand {
   static override summary = 'Stop the nodes of a local cluster (SIGTERM, then SIGKILL after a grace period).'
@@ -23,10 +22,11 @@ export default class ClusterDown extends DynCommand {
   async run(): Promise<void> {
     const {flags} = await this.parse(ClusterDown)
     try {
-      const cluster = await clusterDown(flags.dir, flags.grace, (line) => {
+      const log = (line: string): void => {
         if (!flags.json) process.stderr.write(`${line}\n`)
-      })
-      if (flags.purge) await rm(flags.dir, {recursive: true, force: true})
+      }
+      // A purge removes the folder only once every node and the wrapper that records its exit are gone.
+      const cluster = flags.purge ? await clusterDownAndPurge(flags.dir, flags.grace, log) : await clusterDown(flags.dir, flags.grace, log)
       const notRunning = cluster.nodes.map((n) => n.name).filter((name) => !cluster.stopped.includes(name))
       if (flags.json) this.printJson({ok: true, dir: flags.dir, stopped: cluster.stopped, notRunning, purged: flags.purge})
       else process.stdout.write(`cluster in ${flags.dir} stopped (${cluster.stopped.length} node(s) were running)${flags.purge ? ' and its folder deleted' : ''}\n`)

@@ -11,7 +11,7 @@
 
 import {spawn} from 'node:child_process'
 import {closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync} from 'node:fs'
-import {mkdir, readFile, writeFile} from 'node:fs/promises'
+import {mkdir, readFile, rm, writeFile} from 'node:fs/promises'
 import {constants as osConstants} from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -28,6 +28,11 @@ export interface LocalNode {
   readonly dataDir: string
   readonly logFile: string
   pid: number | undefined
+  /**
+   * The pid of the `/bin/sh` wrapper that runs the node and writes its exit record after the
+   * node ends. The folder is not finished with until it has exited too (see clusterDown).
+   */
+  wrapperPid?: number | undefined
 }
 
 export interface LocalCluster {
@@ -160,6 +165,26 @@ export function isNodeProcess(node: LocalNode): boolean {
     const cmdline = readFileSync(`/proc/${node.pid}/cmdline`, 'utf8')
     // Empty while the process is between fork and exec (or exiting): not evidence of another program.
     return cmdline.length === 0 || (cmdline.includes('start') && cmdline.includes(node.dataDir))
+  } catch {
+    return true
+  }
+}
+
+/**
+ * Whether the node's wrapper still runs: it writes the node's exit record (into the folder)
+ * after the node has ended, so a folder must not be removed before it is gone. A pid reused by
+ * another program is told apart by the wrapper's command line, which names the exit record.
+ */
+export function isWrapperProcess(node: LocalNode): boolean {
+  if (node.wrapperPid === undefined) return false
+  try {
+    process.kill(node.wrapperPid, 0)
+  } catch {
+    return false
+  }
+  try {
+    const cmdline = readFileSync(`/proc/${node.wrapperPid}/cmdline`, 'utf8')
+    return cmdline.length === 0 || cmdline.includes(exitFile(node))
   } catch {
     return true
   }
@@ -351,6 +376,7 @@ export function startLocalNode(cluster: LocalCluster, node: LocalNode, extraArgs
   wrapper.once('error', () => undefined)
   wrapper.unref()
   if (wrapper.pid === undefined) throw new DynError('internal', `could not start ${node.name}: /bin/sh could not be run`)
+  node.wrapperPid = wrapper.pid
   const sleeper = new Int32Array(new SharedArrayBuffer(4))
   const deadline = Date.now() + pidFileWaitMs
   while (Date.now() < deadline) {
@@ -506,7 +532,52 @@ export async function clusterDown(dir: string, graceMs: number, log: (line: stri
   const cluster = await readCluster(dir)
   if (cluster === undefined) throw new DynError('bad_parameter', `no cluster in ${dir} (no ${clusterFileName}); nothing to stop`)
   const stopped = await stopNodes(cluster.nodes, graceMs, log)
-  for (const node of cluster.nodes) node.pid = undefined
+  await waitForWrappers(cluster.nodes, log)
+  for (const node of cluster.nodes) {
+    node.pid = undefined
+    node.wrapperPid = undefined
+  }
   await writeCluster(dir, cluster)
   return {...cluster, stopped}
+}
+
+/**
+ * A wrapper writes its node's exit record within milliseconds of the node's end; this bounds
+ * the wait for one that is stuck (stopped by SIGSTOP, say), after which it is killed.
+ */
+const wrapperExitWaitMs = 5000
+
+/**
+ * Waits until every node's wrapper has written its exit record and exited, so that nothing
+ * writes into the folder once `down` returns (a `--purge` that raced a wrapper's last write
+ * failed with ENOTEMPTY). A wrapper still there after the bound is killed: its node is gone.
+ */
+async function waitForWrappers(nodes: readonly LocalNode[], log: (line: string) => void): Promise<void> {
+  const deadline = Date.now() + wrapperExitWaitMs
+  while (nodes.some(isWrapperProcess) && Date.now() < deadline) await wait(20)
+  for (const node of nodes.filter(isWrapperProcess)) {
+    log(`the wrapper of ${node.name} (pid ${node.wrapperPid}) did not exit within ${wrapperExitWaitMs} ms after its node; killing it`)
+    process.kill(node.wrapperPid as number, 'SIGKILL')
+  }
+  while (nodes.some(isWrapperProcess)) await wait(20)
+}
+
+/** How often, and how far apart, removing a folder is tried again when something still wrote into it. */
+const removeRetries = 10
+const removeRetryDelayMs = 100
+
+/**
+ * `dyn cluster down --purge`: stops the folder's nodes and their wrappers, then deletes the
+ * folder. The removal is also retried (ENOTEMPTY, EBUSY) in case a process this folder's
+ * description does not know of (an older folder without wrapper pids) writes a last file.
+ */
+export async function clusterDownAndPurge(dir: string, graceMs: number, log: (line: string) => void): Promise<LocalCluster & {stopped: string[]}> {
+  const cluster = await clusterDown(dir, graceMs, log)
+  await removeFolder(dir)
+  return cluster
+}
+
+/** Deletes a folder and everything in it, retrying while a last write races the removal. */
+export async function removeFolder(dir: string): Promise<void> {
+  await rm(dir, {recursive: true, force: true, maxRetries: removeRetries, retryDelay: removeRetryDelayMs})
 }

@@ -4,11 +4,11 @@
  */
 
 import {spawn} from 'node:child_process'
-import {mkdtemp, rm} from 'node:fs/promises'
+import {mkdtemp, readdir, readFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
-import {clusterDown, readCluster} from '../../src/cli/local-cluster.js'
+import {clusterDown, readCluster, removeFolder} from '../../src/cli/local-cluster.js'
 import type {LocalCluster} from '../../src/cli/local-cluster.js'
 import {freeClusterPorts} from '../../src/cli/ports.js'
 
@@ -71,7 +71,56 @@ export async function startCluster(nodeCount: number, extraArgs: readonly string
 
 async function stopCluster(dir: string): Promise<void> {
   await clusterDown(dir, 3000, () => undefined).catch(() => undefined)
-  await rm(dir, {recursive: true, force: true})
+  await removeTestFolder(dir)
+}
+
+/**
+ * Removes a test's folder once nothing writes into it any more. `cluster down` stops the nodes
+ * the folder's description names and waits for their wrappers; a test may also have started
+ * processes of its own in the folder (a node restarted by hand, a node started with `dyn
+ * start`), which the description does not know. Every process whose command line names the
+ * folder is killed and waited for first: removing a folder while a process still writes into it
+ * fails with ENOTEMPTY, and that failure says nothing about the test.
+ */
+export async function removeTestFolder(dir: string): Promise<void> {
+  const writers = await processesNaming(dir)
+  for (const pid of writers) {
+    try {
+      process.kill(pid, 'SIGKILL')
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  for (const pid of writers) await waitUntilGone(pid)
+  await removeFolder(dir)
+}
+
+/** The pids of this machine's processes (other than this one) whose command line contains `text`. */
+async function processesNaming(text: string): Promise<number[]> {
+  const pids: number[] = []
+  for (const entry of await readdir('/proc')) {
+    const pid = Number(entry)
+    if (!Number.isInteger(pid) || pid === process.pid) continue
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')
+    if (cmdline.includes(text)) pids.push(pid)
+  }
+  return pids
+}
+
+/** A killed process is gone within milliseconds; a bound keeps a stuck one from hanging the suite. */
+const killWaitMs = 10_000
+
+async function waitUntilGone(pid: number): Promise<void> {
+  const deadline = Date.now() + killWaitMs
+  while ((await isLiveProcess(pid)) && Date.now() < deadline) await sleep(20)
+}
+
+/** Running and not a zombie: a zombie writes nothing, and whoever reaps it may be slow to. */
+async function isLiveProcess(pid: number): Promise<boolean> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined)
+  if (stat === undefined) return false
+  // The state follows the parenthesised command name, which may itself contain spaces.
+  return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z'
 }
 
 /** Read the cluster description again (pids change when a test restarts nodes). */

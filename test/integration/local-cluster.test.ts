@@ -15,7 +15,7 @@ import type {TestContext} from 'node:test'
 import {clusterDown, NodeExitedError, startLocalNode, waitForNodes} from '../../src/cli/local-cluster.js'
 import type {LocalCluster} from '../../src/cli/local-cluster.js'
 import {freeClusterPorts} from '../../src/cli/ports.js'
-import {dynBin, getJson, killNode, reloadCluster, runDyn, sleep, startCluster} from './harness.js'
+import {dynBin, getJson, isRunning, killNode, reloadCluster, removeTestFolder, runDyn, sleep, startCluster} from './harness.js'
 import type {TestCluster} from './harness.js'
 
 /** A fresh folder for a cluster this test starts through the CLI; stopped and deleted after it. */
@@ -23,7 +23,7 @@ async function clusterFolder(t: TestContext): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), 'dyn-local-cluster-'))
   t.after(async () => {
     await clusterDown(dir, 3000, () => undefined).catch(() => undefined)
-    await rm(dir, {recursive: true, force: true})
+    await removeTestFolder(dir)
   })
   return dir
 }
@@ -225,6 +225,34 @@ describe('dyn cluster up|down|status', () => {
       assert.equal(error.ok, false)
       assert.equal(error.error, 'bad_parameter')
       assert.equal(typeof error.message, 'string')
+    }
+  })
+
+  it('down returns only once every node\'s wrapper has recorded its exit, so --purge never races a last write', async (t) => {
+    // Issue 13.7 / 20.1: `down --purge` failed with ENOTEMPTY when a wrapper wrote its node's
+    // exit record while the folder was being removed. Each round starts nodes, stops them with
+    // down and checks at once: every exit record is there and no wrapper runs.
+    const dir = await clusterFolder(t)
+    const {port, rpcPort} = await freeClusterPorts(3)
+    const up = await runDyn(['cluster', 'up', '--nodes', '3', '--dir', dir, '--port', String(port), '--rpc-port', String(rpcPort)])
+    assert.equal(up.code, 0, up.stderr)
+    const wrappers = (await reloadCluster(dir)).nodes.map((node) => node.wrapperPid)
+    assert.ok(wrappers.every((pid) => pid !== undefined), 'cluster.json records each wrapper')
+    const down = await clusterDown(dir, 3000, () => undefined)
+    assert.deepEqual(down.stopped, ['n1', 'n2', 'n3'])
+    for (const node of down.nodes) assert.ok(existsSync(path.join(dir, `${node.name}.exit.json`)), `${node.name}'s exit record is written before down returns`)
+    for (const pid of wrappers) assert.equal(isRunning(pid as number), false, `wrapper ${pid} has exited`)
+    for (let round = 0; round < 3; round += 1) {
+      const again = await runDyn(['cluster', 'up', '--dir', dir])
+      assert.equal(again.code, 0, again.stderr)
+      if (round < 2) {
+        assert.equal((await runDyn(['cluster', 'down', '--dir', dir])).code, 0)
+        continue
+      }
+      const purged = await runDyn(['cluster', 'down', '--dir', dir, '--purge', '--json'])
+      assert.equal(purged.code, 0, purged.stdout + purged.stderr)
+      assert.deepEqual(jsonOf(purged), {ok: true, dir, stopped: ['n1', 'n2', 'n3'], notRunning: [], purged: true})
+      assert.equal(existsSync(dir), false)
     }
   })
 

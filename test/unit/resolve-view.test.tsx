@@ -7,6 +7,7 @@ import {describe, it} from 'node:test'
 import assert from 'node:assert/strict'
 import {renderToString} from 'ink'
 import {render} from 'ink-testing-library'
+import {inputReady, waitUntil} from './screen-waits.js'
 import {candidateOf} from '../../src/cli/resolve-flow.js'
 import type {SiblingRead} from '../../src/cli/resolve-flow.js'
 import {candidateView, chooseState} from '../../src/cli/resolve-screen.js'
@@ -93,14 +94,26 @@ describe('ResolveApp keys', () => {
     const read = readOf([{value: Buffer.from('{"a":1}')}, {value: Buffer.from('{"b":2}')}])
     const actions: ResolveAction[] = []
     const app = render(<ResolveApp state={chooseState(read, 0)} width={80} height={24} onAction={(action) => actions.push(action)} />)
-    const tick = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 20))
     try {
-      await tick()
-      for (const key of ['2', '7', 'm', 'e', '\u001B[C', '\r', 'y', 'q']) {
+      await inputReady(app)
+      // Each key is read as it is written (ink reads stdin when it says it is readable), so the
+      // keys keep their order; each key that is an action is waited for before the next.
+      const keys: Array<{key: string; actions: number}> = [
+        {key: '2', actions: 1},
+        // 7 is no sibling: no action.
+        {key: '7', actions: 1},
+        {key: 'm', actions: 2},
+        {key: 'e', actions: 3},
+        {key: '\u001B[C', actions: 4},
+        {key: '\r', actions: 5},
+        // y means nothing before a preview: no action.
+        {key: 'y', actions: 5},
+        {key: 'q', actions: 6},
+      ]
+      for (const {key, actions: expected} of keys) {
         app.stdin.write(key)
-        await tick()
+        await waitUntil(`${JSON.stringify(key)} leaves ${expected} action(s)`, () => actions.length >= expected)
       }
-      // 7 is no sibling and y means nothing before a preview: neither is an action.
       assert.deepEqual(actions, [{kind: 'pick', number: 2}, {kind: 'merge'}, {kind: 'edit'}, {kind: 'highlight', delta: 1}, {kind: 'pick', number: 1}, {kind: 'quit'}])
     } finally {
       app.unmount()

@@ -7,6 +7,7 @@ import {describe, it} from 'node:test'
 import assert from 'node:assert/strict'
 import {renderToString} from 'ink'
 import {render} from 'ink-testing-library'
+import {frameMatching, inputReady, waitUntil} from './screen-waits.js'
 import type {ClusterSnapshot, NodeRow} from '../../src/ui/cluster-snapshot.js'
 import {TopApp} from '../../src/ui/top-app.js'
 import {TopView} from '../../src/ui/top-view.js'
@@ -114,33 +115,31 @@ describe('TopView', () => {
 })
 
 describe('TopApp keys', () => {
-  const tick = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 20))
-
   it('arrows select, enter opens the detail with its own view, ? lists keys, q quits', async () => {
     const focused: Array<string | undefined> = []
     let quit = 0
     const s = snapshot({focus: {name: 'n2', peers: [{name: 'n1', status: 'up'}, {name: 'n2', status: 'up'}, {name: 'n3', status: 'down'}]}})
     const app = render(<TopApp snapshot={s} width={80} height={24} onQuit={() => (quit += 1)} onFocus={(name) => focused.push(name)} />)
     try {
-      await tick()
+      await inputReady(app)
       app.stdin.write('\u001B[B')
-      await tick()
-      assert.match(app.lastFrame() ?? '', /▶ n2/)
+      await frameMatching(app, /▶ n2/)
       app.stdin.write('\r')
-      await tick()
+      await waitUntil('enter focuses n2', () => focused.length === 1)
       assert.deepEqual(focused, ['n2'])
-      const detail = app.lastFrame() ?? ''
+      const detail = await frameMatching(app, /its view:/)
       assert.match(detail, /its view: n1 up {2}n2 up {2}n3 down/)
       assert.match(detail, /store 2\.9 MiB/)
       assert.match(detail, /≤.50 ms █+/)
+      // A lone escape is told from the start of a sequence only after a turn of the event loop:
+      // the next key waits for its effect.
       app.stdin.write('\u001B')
-      await tick()
+      await waitUntil('escape leaves the detail', () => focused.length === 2)
       assert.deepEqual(focused, ['n2', undefined])
       app.stdin.write('?')
-      await tick()
-      assert.match(app.lastFrame() ?? '', /q, ctrl-c\s+quit/)
+      await frameMatching(app, /q, ctrl-c\s+quit/)
       app.stdin.write('q')
-      await tick()
+      await waitUntil('q quits', () => quit > 0)
       assert.equal(quit, 1)
     } finally {
       app.unmount()
