@@ -195,7 +195,7 @@ async function readBody(request: IncomingMessage): Promise<Checked<Uint8Array>> 
 }
 
 interface RequestInputs {
-  readonly quorum: Required<Quorum>
+  readonly quorum: Required<Quorum> & {readonly storedN: number}
   readonly explain: boolean
   /** X-Dyn-Quorum (and, when the cluster made it smaller, what was asked): sent on every answer. */
   readonly headers: Record<string, string>
@@ -215,8 +215,8 @@ function checkRequestInputs(service: KvService, query: URLSearchParams, allowed:
   if (!quorum.ok) return quorum
   const explain = checkFlag(query, 'explain')
   if (!explain.ok) return explain
-  const {n, r, w, dw, pr, pw} = quorum.value
-  return {ok: true, value: {quorum: {n, r, w, dw, pr: pr ?? 0, pw: pw ?? 0}, explain: explain.value, headers: quorumHeaders(quorum.value, memberCount)}}
+  const {n, r, w, dw, pr, pw, storedN} = quorum.value
+  return {ok: true, value: {quorum: {n, r, w, dw, pr: pr ?? 0, pw: pw ?? 0, storedN}, explain: explain.value, headers: quorumHeaders(quorum.value, memberCount)}}
 }
 
 function checkWriteInputs(service: KvService, request: IncomingMessage, query: URLSearchParams, allowed: readonly string[]): Checked<WriteInputs> {
@@ -243,6 +243,7 @@ async function handlePut(service: KvService, request: IncomingMessage, reply: Re
     tombstone: false,
     context: inputs.value.context,
     n: inputs.value.quorum.n,
+    storedN: inputs.value.quorum.storedN,
     w: inputs.value.quorum.w,
     dw: inputs.value.quorum.dw,
     pw: inputs.value.quorum.pw,

@@ -74,51 +74,85 @@ export {replicasPerKeyMax}
 
 /** What a request asked for (its parameters, or the defaults) and what it runs with. */
 export interface QuorumChoice extends Quorum {
-  /** Set when the cluster has fewer members than the request's n: the values it asked for. */
+  /**
+   * The replica count recorded with a key this request writes: the n asked, or the cluster's
+   * default N, even when fewer members own partitions now and the request runs with a smaller
+   * `n`. Transfers bring every key to this many homes as members join.
+   */
+  readonly storedN: number
+  /** Set when a default was fitted to a cluster with fewer owners than N: the values before fitting. */
   readonly asked?: Quorum
 }
 
 /**
- * The values a request runs with, by one rule for defaults and explicit values alike: N is at
- * most the number of members (a key cannot have more distinct replicas than there are nodes),
- * and R, W and DW are at most that N. Whatever shrank is reported back (`asked`), so a client
- * always learns that it got fewer replicas than it asked for.
+ * Defaults fitted to a cluster with fewer owners than N: N is at most the members that own
+ * partitions (a key cannot have more distinct replicas than there are nodes), and R, W and DW
+ * at most that N. Whatever shrank is reported back (`asked`). Only defaults are fitted this way
+ * (checkQuorum): a value the client gave is met by that many distinct nodes or refused.
  */
 export function effectiveQuorum(asked: Quorum, memberCount: number): QuorumChoice {
   const n = Math.min(asked.n, memberCount)
   const w = Math.min(asked.w, n)
   const r = Math.min(asked.r, n)
   const strict = {...(asked.pr ? {pr: Math.min(asked.pr, r)} : {}), ...(asked.pw ? {pw: Math.min(asked.pw, w)} : {})}
-  const effective = {n, r, w, dw: Math.min(asked.dw, w), ...strict}
+  const effective = {n, r, w, dw: Math.min(asked.dw, w), ...strict, storedN: asked.n}
   return n < asked.n ? {...effective, asked} : effective
 }
 
+/** A parameter's value and whether the client gave it (explicit) or it is the cluster's default. */
+interface Given {
+  readonly value: number
+  readonly explicit: boolean
+}
+
 /**
- * n, r, w, dw, pr, pw from the query string with the cluster's defaults (pr and pw: 0). A default R or W larger than the
- * request's own n follows it down, so `?n=1` alone is a valid request; R > N, W > N or DW > W as
- * asked are refused. Then `effectiveQuorum` fits the request to the cluster's size.
+ * n, r, w, dw, pr, pw from the query string with the cluster's defaults (pr and pw: 0), by one
+ * rule (ARCHITECTURE "Rules", Quorums):
+ * - A default R or W larger than the request's own n follows it down, so `?n=1` alone is valid.
+ * - R > N, W > N, DW > W, PR > R or PW > W as asked are refused.
+ * - A value the client gave is met by that many distinct nodes or the request is refused: above
+ *   the members that own partitions it is `bad_parameter` here (as Cassandra refuses a
+ *   consistency level the replicas cannot meet); too few answering is `quorum_unmet` later.
+ * - Defaults alone fit a cluster with fewer owners than N (effectiveQuorum), and the answer says
+ *   so; the key still records the N asked (`storedN`), which transfers make good as nodes join.
  */
 export function checkQuorum(query: URLSearchParams, defaults: {n: number; r: number; w: number}, clusterSize: number): Checked<QuorumChoice> {
-  const n = parseCount('n', query.get('n'), defaults.n, 1)
+  const given = (name: string, fallback: number, min: number): Checked<Given> => {
+    const parsed = parseCount(name, query.get(name), fallback, min)
+    return parsed.ok ? {ok: true, value: {value: parsed.value, explicit: query.get(name) !== null}} : parsed
+  }
+  const n = given('n', defaults.n, 1)
   if (!n.ok) return n
-  if (n.value > replicasPerKeyMax) return fail('bad_parameter', `n=${n.value} is more than the ${replicasPerKeyMax} replicas a key can have; use n <= ${replicasPerKeyMax} (3 is usual)`)
-  const r = parseCount('r', query.get('r'), Math.min(defaults.r, n.value), 1)
+  if (n.value.value > replicasPerKeyMax) return fail('bad_parameter', `n=${n.value.value} is more than the ${replicasPerKeyMax} replicas a key can have; use n <= ${replicasPerKeyMax} (3 is usual)`)
+  const r = given('r', Math.min(defaults.r, n.value.value), 1)
   if (!r.ok) return r
-  const w = parseCount('w', query.get('w'), Math.min(defaults.w, n.value), 1)
+  const w = given('w', Math.min(defaults.w, n.value.value), 1)
   if (!w.ok) return w
-  const dw = parseCount('dw', query.get('dw'), 0, 0)
+  const dw = given('dw', 0, 0)
   if (!dw.ok) return dw
-  const pr = parseCount('pr', query.get('pr'), 0, 0)
+  const pr = given('pr', 0, 0)
   if (!pr.ok) return pr
-  const pw = parseCount('pw', query.get('pw'), 0, 0)
+  const pw = given('pw', 0, 0)
   if (!pw.ok) return pw
-  if (r.value > n.value) return fail('bad_parameter', `r=${r.value} is larger than n=${n.value}; r must be within 1..n`)
-  if (w.value > n.value) return fail('bad_parameter', `w=${w.value} is larger than n=${n.value}; w must be within 1..n`)
-  if (dw.value > w.value) return fail('bad_parameter', `dw=${dw.value} is larger than w=${w.value}; dw must be within 0..w`)
-  if (pr.value > r.value) return fail('bad_parameter', `pr=${pr.value} is larger than r=${r.value}; pr (home replicas among the R answers) must be within 0..r`)
-  if (pw.value > w.value) return fail('bad_parameter', `pw=${pw.value} is larger than w=${w.value}; pw (home replicas among the W acknowledgements) must be within 0..w`)
-  const strict = {...(pr.value > 0 ? {pr: pr.value} : {}), ...(pw.value > 0 ? {pw: pw.value} : {})}
-  return {ok: true, value: effectiveQuorum({n: n.value, r: r.value, w: w.value, dw: dw.value, ...strict}, clusterSize)}
+  const asked = {n: n.value.value, r: r.value.value, w: w.value.value, dw: dw.value.value, pr: pr.value.value, pw: pw.value.value}
+  if (asked.r > asked.n) return fail('bad_parameter', `r=${asked.r} is larger than n=${asked.n}; r must be within 1..n`)
+  if (asked.w > asked.n) return fail('bad_parameter', `w=${asked.w} is larger than n=${asked.n}; w must be within 1..n`)
+  if (asked.dw > asked.w) return fail('bad_parameter', `dw=${asked.dw} is larger than w=${asked.w}; dw must be within 0..w`)
+  if (asked.pr > asked.r) return fail('bad_parameter', `pr=${asked.pr} is larger than r=${asked.r}; pr (home replicas among the R answers) must be within 0..r`)
+  if (asked.pw > asked.w) return fail('bad_parameter', `pw=${asked.pw} is larger than w=${asked.w}; pw (home replicas among the W acknowledgements) must be within 0..w`)
+  const explicit = {n: n.value, r: r.value, w: w.value, dw: dw.value, pr: pr.value, pw: pw.value}
+  for (const name of ['n', 'r', 'w', 'dw', 'pr', 'pw'] as const) {
+    const {value, explicit: isExplicit} = explicit[name]
+    if (isExplicit && value > clusterSize) return fail('bad_parameter', beyondMembers(name, value, clusterSize))
+  }
+  const strict = {...(asked.pr > 0 ? {pr: asked.pr} : {}), ...(asked.pw > 0 ? {pw: asked.pw} : {})}
+  return {ok: true, value: effectiveQuorum({n: asked.n, r: asked.r, w: asked.w, dw: asked.dw, ...strict}, clusterSize)}
+}
+
+/** Why an explicit value above the members is refused, and what to do instead. */
+function beyondMembers(name: string, value: number, clusterSize: number): string {
+  const owners = `${clusterSize} member${clusterSize === 1 ? '' : 's'} own${clusterSize === 1 ? 's' : ''} partitions`
+  return `${name}=${value} needs ${value} distinct nodes, but ${owners} now; use ${name} <= ${clusterSize}, or leave ${name} out to run with the cluster's default fitted to its size until more nodes join`
 }
 
 /** The quorum a request ran with, as response headers: always the values used, and what was asked when less. */
@@ -129,7 +163,7 @@ export function quorumHeaders(choice: QuorumChoice, memberCount: number): Record
   return {
     ...headers,
     'x-dyn-quorum-asked': spell(choice.asked),
-    'x-dyn-warning': `the cluster has ${memberCount} member${memberCount === 1 ? '' : 's'}, so this request ran with ${spell(choice)} instead of ${spell(choice.asked)}`,
+    'x-dyn-warning': `the cluster has ${memberCount} member${memberCount === 1 ? '' : 's'} owning partitions, so this request ran with ${spell(choice)} instead of the defaults ${spell(choice.asked)}; a key written keeps n=${choice.storedN} and gets its other replicas as nodes join`,
   }
 }
 

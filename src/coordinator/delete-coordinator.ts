@@ -19,6 +19,8 @@ export interface DeleteRequest {
   /** Undefined when the client sent none: the delete then reads first. */
   readonly context: VersionVector | undefined
   readonly n: number
+  /** The replica count recorded with the key's tombstone (put-coordinator.ts); `n` when absent. */
+  readonly storedN?: number
   readonly r: number
   readonly w: number
   readonly dw: number
@@ -49,6 +51,7 @@ export async function coordinateDelete(deps: CoordinatorDeps, request: DeleteReq
     tombstone: true,
     context,
     n: request.n,
+    ...(request.storedN === undefined ? {} : {storedN: request.storedN}),
     w: request.w,
     dw: request.dw,
     pw: request.pw,

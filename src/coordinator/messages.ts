@@ -4,6 +4,7 @@
  * use, so a confused or hostile peer gets an error answer and changes nothing here.
  */
 
+import {replicasPerKeyMax} from '../storage/stored-object.js'
 import type {StoredObject} from '../storage/stored-object.js'
 import {contextCounterMax} from '../versioning/context.js'
 import {isValidVector, isValidVersionSet, type VersionVector} from '../versioning/dvvset.js'
@@ -65,6 +66,8 @@ export interface CoordinatePutBody {
   /** The client's context, already decoded and checked by the node that took the request. */
   readonly context: VersionVector
   readonly n: number
+  /** The replica count recorded with the key, when more than `n` (put-coordinator.ts). */
+  readonly storedN?: number
   readonly w: number
   readonly dw: number
   /** Of the W acknowledgements, how many must come from home replicas. */
@@ -136,9 +139,11 @@ export function isCoordinatePutBody(x: unknown): x is CoordinatePutBody {
   const {n, w, dw, pw} = x
   if (!Number.isInteger(n) || !Number.isInteger(w) || !Number.isInteger(dw) || !Number.isInteger(pw)) return false
   const counts = (w as number) >= 1 && (w as number) <= (n as number) && (dw as number) >= 0 && (dw as number) <= (w as number) && (pw as number) >= 0 && (pw as number) <= (w as number)
+  const storedN = x.storedN === undefined || (Number.isInteger(x.storedN) && (x.storedN as number) >= (n as number) && (x.storedN as number) <= replicasPerKeyMax)
   const context = isValidVector(x.context) && x.context.every(([, counter, single]) => Math.max(counter, ...(single ?? [])) <= contextCounterMax)
   return (
     counts &&
+    storedN &&
     context &&
     isKey(x.key) &&
     x.value instanceof Uint8Array &&

@@ -40,6 +40,13 @@ export interface PutRequest {
   readonly tombstone: boolean
   readonly context: VersionVector
   readonly n: number
+  /**
+   * The replica count recorded with the key: what the client asked for, or the cluster's default
+   * N, even when the ring has fewer owners now and `n` (what this request places) had to be
+   * smaller. Transfers and copies to pending homes bring the key to this many homes as members
+   * join. The same as `n` when absent.
+   */
+  readonly storedN?: number
   readonly w: number
   readonly dw: number
   /** Of the W acknowledgements, how many must come from home replicas (0: fallbacks count as homes do). */
@@ -274,7 +281,7 @@ async function coordinateHere(deps: CoordinatorDeps, request: PutRequest, placem
   // The coordinator's own write comes first, and only the stored object is sent on: were it
   // sent before being stored, a local disk failure would let this node make the same dot again
   // for another value, and replicas would hold two values under one clock.
-  const write = {context: request.context, version, actor: deps.actor, n: request.n, nowMs: version.timestampMs, durable}
+  const write = {context: request.context, version, actor: deps.actor, n: request.storedN ?? request.n, nowMs: version.timestampMs, durable}
   let local: Awaited<ReturnType<typeof writeNewVersion>>
   try {
     local = await writeNewVersion(deps.store, deps.policy, placement.partition, request.key, write)
@@ -293,7 +300,7 @@ async function coordinateHere(deps: CoordinatorDeps, request: PutRequest, placem
   // Exactly what the client's context covered plus the version just written: never a sibling
   // the client was not shown (ARCHITECTURE "Client HTTP API").
   const context = withDot(request.context, deps.actor, local.dot)
-  copyToPendingHomes(deps, placement.partition, request.key, request.n, stored, deadlineMs - deps.clock.monotonicMs())
+  copyToPendingHomes(deps, placement.partition, request.key, request.storedN ?? request.n, stored, deadlineMs - deps.clock.monotonicMs())
   return new Promise<PutOutcome>((resolve) => {
     let answered = false
     let outstanding = others.length

@@ -213,31 +213,39 @@ describe('client API on a 3-node cluster', () => {
 })
 
 describe('a cluster smaller than the asked N', () => {
-  it('runs defaults and explicit values by one rule, N at most the members, and says so on every answer', async (t) => {
+  it('fits defaults to the members and says so on every answer; an explicit value above the members is refused, never lowered', async (t) => {
     const c = await startCluster(1)
     t.after(() => c.stop())
     const byDefault = await putValue(c.url(0, '/kv/small'), 'one')
     assert.equal(byDefault.status, 204)
     assert.equal(byDefault.headers.get('x-dyn-quorum'), 'n=1, r=1, w=1, dw=0')
     assert.equal(byDefault.headers.get('x-dyn-quorum-asked'), 'n=3, r=2, w=2, dw=0')
-    assert.match(byDefault.headers.get('x-dyn-warning') ?? '', /1 member/)
-    // Issue 6.5: an explicit w=2 is treated like the default w=2, not refused.
+    assert.match(byDefault.headers.get('x-dyn-warning') ?? '', /1 member owning partitions.*keeps n=3/)
+    // Issue 13.2: an explicit w=2 needs two distinct nodes; one member cannot give them.
     const explicit = await fetch(c.url(0, '/kv/small?w=2'), {method: 'PUT', body: 'two'})
-    assert.equal(explicit.status, 204)
-    assert.equal(explicit.headers.get('x-dyn-quorum-asked'), 'n=3, r=2, w=2, dw=0')
+    assert.equal(explicit.status, 400)
+    assert.equal(((await explicit.json()) as {error: string}).error, 'bad_parameter')
     const read = await fetch(c.url(0, '/kv/small?r=2'), {headers: {accept: 'application/json'}})
-    assert.equal(read.status, 200)
-    assert.equal(read.headers.get('x-dyn-quorum'), 'n=1, r=1, w=1, dw=0')
+    assert.equal(read.status, 400)
+    const readDefault = await fetch(c.url(0, '/kv/small'), {headers: {accept: 'application/json'}})
+    assert.equal(readDefault.status, 200)
+    assert.equal(readDefault.headers.get('x-dyn-quorum'), 'n=1, r=1, w=1, dw=0')
+    // The refused put changed nothing.
+    assert.deepEqual(siblingTexts((await getJson(c.url(0, '/kv/small'))).body), ['one'])
     // What a request without parameters runs with is visible in /cluster too.
     const cluster = (await getJson(c.url(0, '/cluster'))).body as {settings: {defaultN: number}; effective: {n: number; r: number; w: number}}
     assert.equal(cluster.settings.defaultN, 3)
     assert.deepEqual(cluster.effective, {n: 1, r: 1, w: 1})
     // r > n as asked is still a mistake, whatever the cluster's size.
     assert.equal((await fetch(c.url(0, '/kv/small?n=2&r=3'))).status, 400)
-    // The CLI passes the node's warning on, and dyn ring shows what requests run with.
-    const put = await runDyn(['put', 'small', 'three', '-w', '2', '--node', c.api(0)])
+    // The CLI refuses with the node's reason (exit 2) and passes the fitting warning on.
+    const refused = await runDyn(['put', 'small', 'three', '-w', '2', '--node', c.api(0)])
+    assert.equal(refused.code, 2, refused.stderr)
+    assert.match(refused.stderr, /w=2 needs 2 distinct nodes, but 1 member owns partitions/)
+    const put = await runDyn(['put', 'small', 'three', '--node', c.api(0)])
     assert.equal(put.code, 0, put.stderr)
-    assert.match(put.stderr, /warning: the cluster has 1 member, so this request ran with n=1, r=1, w=1/)
+    assert.match(put.stderr, /^dyn: warning: the cluster has 1 member owning partitions, so this request ran with n=1, r=1, w=1/m)
+    assert.equal(put.stderr.trim().split('\n').length, 1, `one warning: ${put.stderr}`)
     const ring = await runDyn(['ring', '--node', c.api(0)])
     assert.match(ring.stdout, /defaults n=3 r=2 w=2 \(with 1 member: n=1 r=1 w=1\)/)
   })

@@ -1,0 +1,54 @@
+// Issue 13.1: keys written while a cluster is small record the N asked (the cluster's default),
+// not the smaller number the cluster could give then, so that when members join every key
+// reaches its full N. Walked as a new user would: one node, 200 keys, two more nodes started by
+// hand with --seeds, then one of them killed.
+
+import assert from 'node:assert/strict'
+import {spawn} from 'node:child_process'
+import path from 'node:path'
+import {describe, it} from 'node:test'
+import {freeClusterPorts} from '../../src/cli/ports.js'
+import {dynBin, getJson, killNode, putValue, startCluster, waitFor} from './harness.js'
+
+const keyCount = 200
+
+describe('a cluster that grows from one node', () => {
+  it('gives every key written on one node its full N once two more join, and loses none when one of them dies', async (t) => {
+    const c = await startCluster(1)
+    t.after(() => c.stop())
+    for (let i = 0; i < keyCount; i += 1) {
+      const put = await putValue(c.url(0, `/kv/young-${i}`), `value-${i}`)
+      assert.equal(put.status, 204)
+      assert.equal(put.headers.get('x-dyn-quorum'), 'n=1, r=1, w=1, dw=0', 'a default fitted to one member')
+    }
+    const seed = `${c.cluster.host}:${c.cluster.nodes[0]?.rpcPort}`
+    const joined: Array<{name: string; pid: number; api: string}> = []
+    for (const name of ['n2', 'n3']) {
+      const {port, rpcPort} = await freeClusterPorts(1)
+      const child = spawn(process.execPath, [dynBin, 'start', '--name', name, '--port', String(port), '--rpc-port', String(rpcPort), '--data', path.join(c.dir, `hand-${name}`), '--seeds', seed], {stdio: 'ignore'})
+      assert.ok(child.pid !== undefined)
+      const pid = child.pid
+      t.after(() => killNode(pid).catch(() => undefined))
+      joined.push({name, pid, api: `${c.cluster.host}:${port}`})
+    }
+    const apis = [c.api(0), ...joined.map((node) => node.api)]
+    // Settled: three owners, no ring change under way, and every node holds every key.
+    const counts = await waitFor('every node to hold all 200 keys', async () => {
+      const views = await Promise.all(apis.map(async (api) => ({health: (await getJson(`http://${api}/health`)).body, stats: (await getJson(`http://${api}/stats`)).body})))
+      const settled = views.every((view) => view.health.ringMembers === 3 && view.health.transition === null)
+      const keys = views.map((view) => view.stats.keys as number)
+      return settled && keys.every((count) => count === keyCount) ? keys : undefined
+    })
+    assert.deepEqual(counts, [keyCount, keyCount, keyCount])
+    const cluster = (await getJson(c.url(0, '/cluster'))).body as {effective: {n: number}}
+    assert.equal(cluster.effective.n, 3)
+    // With n2 gone, every key is still read at the default R=2.
+    await killNode(joined[0]?.pid)
+    const missing: string[] = []
+    for (let i = 0; i < keyCount; i += 1) {
+      const read = await getJson(c.url(0, `/kv/young-${i}`))
+      if (read.status !== 200) missing.push(`young-${i} (${read.status})`)
+    }
+    assert.deepEqual(missing, [])
+  })
+})
