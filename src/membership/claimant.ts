@@ -100,6 +100,7 @@ export class Claimant {
       case 'plan':
         return this.planView(table, state)
       case 'stage': {
+        if (this.isWithdrawableJoin(table, state, request.change.node)) return this.withdrawJoin(request.change.node, state)
         const staged = stageChange(state, request.change, this.self)
         if (!staged.ok) throw new DynError(staged.error, staged.message)
         this.membership.replaceRing(staged.state)
@@ -123,6 +124,27 @@ export class Claimant {
         return view
       }
     }
+  }
+
+  /**
+   * A member whose join is not committed yet owns nothing and is in no transition, so a leave or
+   * a removal of it has nothing to move: its join is withdrawn at once (riak-admin's cluster
+   * clear does the same for a staged join). Without this, a join whose node was stopped before a
+   * commit stayed `joining, down` for ever, with no command to undo it.
+   */
+  private isWithdrawableJoin(table: MemberTable, state: RingState, name: string): boolean {
+    if (state.members.includes(name) || state.next?.members.includes(name) === true) return false
+    return findMember(table, name)?.status === 'joining'
+  }
+
+  private withdrawJoin(name: string, state: RingState): PlanView {
+    // A running joiner speaks for its own row and would refute the withdrawal at once.
+    if (this.isUp(name)) {
+      throw new DynError('bad_parameter', `${name} is joining and still running: stop it first (its join is then withdrawn by dyn cluster remove ${name}), or let dyn cluster commit give it partitions`)
+    }
+    this.membership.markRemoved(name)
+    this.log(`withdrew the join of ${name}, which owned no partitions yet`)
+    return {...this.planView(this.membership.table, state), note: `the join of ${name} was withdrawn: it owned no partitions, so nothing moves and no commit is needed`}
   }
 
   /** One round: install the transition once every planned transfer has been received. */

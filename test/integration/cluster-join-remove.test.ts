@@ -94,4 +94,49 @@ describe('cluster join and remove', () => {
     assert.match(live.stderr, /warning: n2 is up, as the node asked sees it; .*dyn cluster leave --name n2/)
     assert.equal(JSON.parse(live.stdout).ok, true, 'stdout stays one JSON answer')
   })
+
+  it('an abandoned join is withdrawn by remove, and clear drops a staged leave (issue 13.8)', async (t) => {
+    const c = await startCluster(2)
+    t.after(() => c.stop())
+    const {port, rpcPort} = await freeClusterPorts(1)
+    const n3Api = `${c.cluster.host}:${port}`
+    const n3: ChildProcess = spawn(process.execPath, [dynBin, 'start', '--name', 'n3', '--port', String(port), '--rpc-port', String(rpcPort), '--data', path.join(c.dir, 'n3'), '--request-timeout', '5000'], {stdio: 'ignore'})
+    t.after(async () => {
+      if (n3.pid !== undefined && isRunning(n3.pid)) await killNode(n3.pid)
+    })
+    await waitFor('n3 to serve', async () => ((await getJson(`http://${n3Api}/health`)).body.ok === true ? true : undefined))
+    const join = await runDyn(['cluster', 'join', `${c.cluster.host}:${c.cluster.nodes[0]?.rpcPort}`, '--node', n3Api, '--json'])
+    assert.equal(join.code, 0, join.stdout + join.stderr)
+    await waitFor('n1 to know n3 as joining', async () => ((await clusterOf(c.api(0))).members.find((member) => member.name === 'n3')?.status === 'joining' ? true : undefined))
+    // While n3 runs, its join cannot be withdrawn under it: it would assert its row again.
+    const running = await runDyn(['cluster', 'remove', 'n3', '--node', c.api(0), '--json'])
+    assert.equal(running.code, 2, running.stdout + running.stderr)
+    assert.equal(JSON.parse(running.stdout).error, 'bad_parameter')
+    // The operator stops n3 before committing: the join is abandoned.
+    await killNode(n3.pid)
+    await waitFor('n1 to see n3 down', async () => ((await clusterOf(c.api(0))).members.find((member) => member.name === 'n3') as {reachability?: string} | undefined)?.reachability === 'down' ? true : undefined)
+    assert.equal((await runDyn(['cluster', 'status', '--dir', c.dir])).code, 3, 'a member joining and down: not fully up')
+    const withdraw = await runDyn(['cluster', 'remove', 'n3', '--node', c.api(1), '--json'])
+    assert.equal(withdraw.code, 0, withdraw.stdout + withdraw.stderr)
+    assert.match(String(JSON.parse(withdraw.stdout).note), /join of n3 was withdrawn/)
+    await waitFor('both nodes to see n3 as left', async () => {
+      const views = await Promise.all([c.api(0), c.api(1)].map(clusterOf))
+      return views.every((view) => view.members.find((member) => member.name === 'n3')?.status === 'left') ? true : undefined
+    })
+    const status = await runDyn(['cluster', 'status', '--dir', c.dir])
+    assert.equal(status.code, 0, status.stdout + status.stderr)
+    // Nothing was committed: the ring is the two nodes', and nothing is staged.
+    assert.equal((await runDyn(['cluster', 'commit', '--node', c.api(0), '--json'])).code, 2)
+
+    // A staged leave, dropped by clear: nothing happens.
+    const leave = await runDyn(['cluster', 'leave', '--name', 'n2', '--node', c.api(0), '--json'])
+    assert.equal(leave.code, 0, leave.stdout + leave.stderr)
+    assert.deepEqual(JSON.parse(leave.stdout).staged, [{kind: 'leave', node: 'n2'}])
+    const clear = await runDyn(['cluster', 'clear', '--node', c.api(1), '--json'])
+    assert.equal(clear.code, 0, clear.stdout + clear.stderr)
+    assert.deepEqual(JSON.parse(clear.stdout).staged, [])
+    const text = await runDyn(['cluster', 'clear', '--node', c.api(1)])
+    assert.match(text.stdout, /staged changes: none/)
+    assert.equal((await clusterOf(c.api(0))).ring.transition, null)
+  })
 })
