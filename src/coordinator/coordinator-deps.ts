@@ -35,6 +35,4 @@ export interface CoordinatorDeps {
   view(): ClusterView
   /** Told which replicas read repair sent a newer object to. */
   onReadRepair?(nodes: readonly string[]): void
-  /** Told of each write this node kept as a hint for `target`. */
-  onHintWritten?(target: string): void
 }

@@ -201,16 +201,11 @@ function quorumUnmet(trace: RequestTrace, core: PutCore, targets: readonly Reque
  * A home that did not acknowledge (it failed, timed out, or its fallback did) may lack the
  * version: the coordinator keeps a hint for it, as Cassandra's coordinators do, so that hinted
  * handoff brings it the version once it is reachable, whatever read repair does. The hint does
- * not count towards W; a hint refused for the limits is counted by the hint store and logged
- * nowhere else, since the put's outcome does not depend on it.
+ * not count towards W; the hint store counts it, or counts its refusal for the limits, and it is
+ * logged nowhere else, since the put's outcome does not depend on it.
  */
 function keepHint(deps: CoordinatorDeps, home: string, partition: number, key: string, object: StoredObject): void {
-  void mergeIncoming(deps.hints.spaceFor(home), deps.policy, partition, key, object, false).then(
-    (merged) => {
-      if (merged.ok) deps.onHintWritten?.(home)
-    },
-    () => undefined,
-  )
+  void mergeIncoming(deps.hints.spaceFor(home), deps.policy, partition, key, object, false).catch(() => undefined)
 }
 
 /** PW homes cannot acknowledge when fewer are reachable: refused before anything is written. */

@@ -74,7 +74,6 @@ export async function callReplicaPut(
     try {
       const merged = await mergeIncoming(localSpace(deps, hintFor), deps.policy, partition, key, object, durable)
       if (!merged.ok) return {ok: false, error: merged.error, latencyMs: elapsed()}
-      if (hintFor !== undefined) deps.onHintWritten?.(hintFor)
       return {ok: true, durable, latencyMs: elapsed()}
     } catch (error) {
       return {ok: false, error: localError(error), latencyMs: elapsed()}

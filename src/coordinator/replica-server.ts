@@ -63,7 +63,6 @@ export async function serveReplicaRequest(deps: ReplicaServerDeps, type: number,
       checkPartition(deps, body.partition, body.key)
       const merged = await mergeIncoming(spaceOf(deps, body.hintFor), deps.coordinator.policy, body.partition, body.key, body.object, body.durable)
       if (!merged.ok) throw new DynError(merged.error, merged.message)
-      if (body.hintFor !== undefined) deps.coordinator.onHintWritten?.(body.hintFor)
       return {durable: body.durable}
     }
     case MessageType.HintDelivery:

@@ -12,8 +12,9 @@
  * Bounded: at most `hintsPerNodeMax` hints for one target and `hintsTotalMax` in all. A write
  * that would need a new hint beyond either is refused (`overloaded`): the fallback does not
  * acknowledge it, so it does not count towards W, the coordinator reports it as a failed
- * replica, and the refusal is counted (`refused`). A write to a key that already has a hint
- * always merges into it. Nothing held is ever dropped to make room.
+ * replica, and the refusal is counted (`refused`, as every write kept is counted in `written`).
+ * A write to a key that already has a hint always merges into it. Nothing held is ever dropped
+ * to make room.
  *
  * An index of which hints exist (target -> keys) is kept in memory, rebuilt from LevelDB when
  * the node starts, so counts are exact and survive a restart; it is bounded by the limits above.
@@ -68,6 +69,8 @@ export class HintStore {
   /** target -> ids (partition/key) of the hints held for it. */
   private readonly index = new Map<string, Set<string>>()
   private total = 0
+  /** Writes kept as hints since the node started (a write merged into an existing hint counts too). */
+  written = 0
   /** Writes refused because a limit was reached, since the node started. */
   refused = 0
 
@@ -137,6 +140,7 @@ export class HintStore {
       if (!outcome.ok) return outcome
       await this.store.writeRecords([{type: 'put', key: dbKey, value: encodeHint(outcome.object)}], options)
       this.remember(target, id)
+      this.written += 1
       return outcome
     })
   }

@@ -82,10 +82,6 @@ export interface ReleaseDeps {
   currentActor(): string
   /** Takes a new epoch, persisted, and resolves once every write begun under the old actor has ended. */
   renewActor(): Promise<void>
-  /** Told of copies handed off to every new home, deleted, and kept after a refusal. */
-  onHandedOff?(count: number): void
-  onDeleted?(count: number): void
-  onRefused?(count: number): void
   log(line: string): void
 }
 
@@ -142,6 +138,12 @@ export class ReleaseHandoff {
   private installSeenAtMs = 0
   private runningPass: Promise<void> | undefined
   private stopped = false
+  /**
+   * Since the node started: copies every new home acknowledged (`handedOff`), of those the local
+   * copies deleted (the rest changed meanwhile and wait for another walk), and copies a new home
+   * refused for cause (its limits), kept here and logged.
+   */
+  readonly counts = {handedOff: 0, deleted: 0, refused: 0}
 
   constructor(private readonly deps: ReleaseDeps) {
     this.lastRing = deps.ring()
@@ -263,8 +265,8 @@ export class ReleaseHandoff {
     }
     const acknowledged = [...entries].filter(([, entry]) => !entry.refused)
     const refusedCount = entries.size - acknowledged.length
-    if (refusedCount > 0) this.deps.onRefused?.(refusedCount)
-    this.deps.onHandedOff?.(acknowledged.length)
+    this.counts.refused += refusedCount
+    this.counts.handedOff += acknowledged.length
     const kept = await this.deleteHandedOff(partition, acknowledged.map(([key, {object}]) => ({key, object})))
     return {sent: true, changed: kept}
   }
@@ -337,8 +339,7 @@ export class ReleaseHandoff {
         if (!(await this.deps.store.deleteObjectIf(partition, key, (stored) => !carriesActor(stored, this.deps.currentActor()) && isUnchanged(stored, object)))) kept.push(key)
       }
     }
-    const deleted = handedOff.length - kept.length
-    if (deleted > 0) this.deps.onDeleted?.(deleted)
+    this.counts.deleted += handedOff.length - kept.length
     return kept
   }
 }

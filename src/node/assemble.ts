@@ -1,8 +1,21 @@
 /**
  * Builds one dyn node from injected parts: a storage backend, a transport factory, a Clock, a
- * Scheduler, a Random, its settings and a log. It opens the store, takes the node's identity,
- * joins (or creates, or restores) the cluster, and returns what the node serves: the KV service
- * behind the client API, the internode RPC router, its periodic tasks, and a stop.
+ * Scheduler, a Random, its settings and a log. A node is a list of subsystems (src/subsystem.ts,
+ * after riak_core's services under one vnode): this module builds the parts they share, lists
+ * them, and composes what they declare into what the node serves.
+ *
+ * The shared parts, in the order they are made: the store and the node's identity (the actor
+ * its writes take), the node's own /stats, the hint store, the transport (started at once with a
+ * router that answers `overloaded` until the subsystems exist, since a joining node asks its seed
+ * through it) with the failure detector observing every request, and the membership view (the
+ * member table this node restores, creates or joins, persisted on every change).
+ *
+ * The subsystems, in list order: membership and failure detection (paper §4.8), replication
+ * (§4.3 to §4.5, the replica side of §4.6), hinted handoff (§4.6), ring changes (§4.9: the
+ * claimant, transfers and release) and the write buffer (§6.1). The list order is the order in
+ * which their periodic tasks are scheduled (timers due at the same instant run in that order,
+ * which a simulated run depends on) and in which their fields appear in /stats; they stop in the
+ * reverse order, before the shared parts close in the reverse of theirs (the store last).
  *
  * Nothing here touches real IO or time: the process shell (node.ts) hands in classic-level, TCP
  * and the system's clock and timers, and serves the KV service over HTTP; the simulator hands in
@@ -12,47 +25,35 @@
 
 import type {ApiRoute} from '../api/handler.js'
 import type {KvService} from '../api/service.js'
-import {effectiveQuorum} from '../api/params.js'
 import type {Clock, Random} from '../clock.js'
-import type {ClusterView} from '../coordinator/cluster-view.js'
-import type {CoordinatorDeps} from '../coordinator/coordinator-deps.js'
-import {coordinateDelete} from '../coordinator/delete-coordinator.js'
-import {coordinateGet} from '../coordinator/get-coordinator.js'
-import {placeKey} from '../coordinator/preflist.js'
-import {coordinatePut} from '../coordinator/put-coordinator.js'
-import {objectBytesMaxDefault, siblingsPerKeyMaxDefault} from '../coordinator/replica.js'
-import type {ReplicaPolicy} from '../coordinator/replica.js'
-import {isStoredObject} from '../coordinator/messages.js'
-import {mergeIncoming} from '../coordinator/replica.js'
-import {replicaMessageTypes, serveReplicaRequest} from '../coordinator/replica-server.js'
+import {hintDeliveryEntriesMax, isStoredObject} from '../coordinator/messages.js'
+import {replicationSubsystem} from '../coordinator/replication-subsystem.js'
 import {WriteActor} from '../coordinator/write-actor.js'
-import {homesOf, planTransfers} from '../handoff/transfer-plan.js'
-import {TransferManager, transferIntervalMs} from '../handoff/transfer.js'
-import {ReleaseHandoff} from '../handoff/transfer-release.js'
-import {Claimant} from '../membership/claimant.js'
-import type {ClusterChangeRequest} from '../membership/claimant.js'
-import type {ReplicaServerDeps} from '../coordinator/replica-server.js'
 import {DynError} from '../errors.js'
-import type {ClusterSettings, Member, MemberTable} from '../membership/member-table.js'
-import {findMember, isValidMemberTable, newMemberTable, nextRingOf, presentMembers, replicaCountsInUse, ringMembers, settingsMismatch, statusOf} from '../membership/member-table.js'
-import {joinRequestTimeoutMs, Membership} from '../membership/membership.js'
-import {FailureDetector, failureDetectorDefaults} from '../membership/failure-detector.js'
-import type {FailureDetectorConfig, Reachability} from '../membership/failure-detector.js'
-import {Heartbeats, observedTransport} from '../membership/heartbeats.js'
-import {HandoffSender, handoffIntervalMsDefault, standingIn} from '../handoff/handoff-sender.js'
-import type {BackoffView} from '../handoff/handoff-sender.js'
 import {HintStore, hintLimitsDefault} from '../handoff/hints.js'
 import type {HintLimits} from '../handoff/hints.js'
-import {hintDeliveryEntriesMax} from '../coordinator/messages.js'
-import {ownershipCounts} from '../ring/ring.js'
+import {hintsSubsystem} from '../handoff/hints-subsystem.js'
+import {ringChangeSubsystem} from '../handoff/ring-change-subsystem.js'
+import type {TransferManager} from '../handoff/transfer.js'
+import type {ReleaseHandoff} from '../handoff/transfer-release.js'
+import {FailureDetector, failureDetectorDefaults} from '../membership/failure-detector.js'
+import type {FailureDetectorConfig, Reachability} from '../membership/failure-detector.js'
+import {observedTransport} from '../membership/heartbeats.js'
+import type {ClusterSettings, Member, MemberTable} from '../membership/member-table.js'
+import {findMember, newMemberTable, presentMembers, ringMembers, settingsMismatch} from '../membership/member-table.js'
+import {Membership} from '../membership/membership.js'
+import {membershipSubsystem} from '../membership/membership-subsystem.js'
 import type {Scheduler} from '../scheduler.js'
 import {sleep} from '../scheduler.js'
 import type {StoreDatabase} from '../storage/backend.js'
 import {Store} from '../storage/store.js'
-import {MessageType} from '../transport/message-type.js'
+import {writeBufferSubsystem} from '../storage/write-buffer-subsystem.js'
+import {routerOf, StartingRouter, statsOf} from '../subsystem.js'
+import type {PeriodicTask, Router, Subsystem} from '../subsystem.js'
 import type {RequestHandler, Transport} from '../transport/transport.js'
-import {entriesMaxDefault} from '../versioning/dvvset.js'
+import {describeCluster} from './cluster-description.js'
 import {actorOf, loadIdentity, renewEpoch} from './identity.js'
+import type {Identity} from './identity.js'
 import {NodeStats} from './stats.js'
 import type {Operation} from './stats.js'
 
@@ -101,13 +102,6 @@ export interface NodeParts {
   readonly storeBytes?: () => Promise<number>
 }
 
-/** Work a node repeats on its scheduler; `run` does one round at once (the simulator may call it too). */
-export interface PeriodicTask {
-  readonly name: string
-  readonly intervalMs: number
-  run(): Promise<void>
-}
-
 export interface AssembledNode {
   readonly name: string
   /** This node's actor in version vectors now: its name and its current epoch (a release renews it). */
@@ -115,7 +109,7 @@ export interface AssembledNode {
   /** Everything the client API serves. */
   readonly service: KvService
   /** The internode RPC router: what the transport hands each inbound request to. */
-  readonly router: RequestHandler
+  readonly router: Router
   readonly transport: Transport
   /** The member table and ring as this node sees them (read them; gossip changes them). */
   readonly membership: Membership
@@ -123,7 +117,9 @@ export interface AssembledNode {
   readonly store: Store
   /** The hints this node keeps as a fallback, for a simulator that checks what each one holds. */
   readonly hints: HintStore
-  /** Scheduled on the injected scheduler until `stop`. */
+  /** What the node is made of, in list order. */
+  readonly subsystems: readonly Subsystem[]
+  /** The subsystems' periodic tasks, scheduled on the injected scheduler in this order until `stop`. */
   readonly periodicTasks: readonly PeriodicTask[]
   /** Counts a client API request by route for /stats (the HTTP server calls it; a simulation need not). */
   countHttpRequest(route: ApiRoute): void
@@ -132,7 +128,7 @@ export interface AssembledNode {
   /** This node's ownership transfers: the fetches before an install and the hand-off after it. */
   readonly transfers: TransferManager
   readonly release: ReleaseHandoff
-  /** Stops the periodic tasks, waits for the member table to be persisted, closes the transport and the store. */
+  /** Cancels the periodic tasks, stops the subsystems, waits for the member table to be persisted, closes the transport and the store. */
   stop(): Promise<void>
 }
 
@@ -145,6 +141,8 @@ export async function assembleNode(parts: NodeParts): Promise<AssembledNode> {
   const {clock} = parts
   const startedAtMs = clock.nowMs()
   const store = await Store.open(parts.database, {writeBuffer: parts.settings.writeBufferMs > 0, scheduler: parts.scheduler})
+  // Every part that must be closed or waited for adds its step as it is made; a stop (or a
+  // failed start) runs them in reverse, each whatever the one before did, the store's last.
   const cleanup: Array<() => Promise<void>> = [() => store.close()]
   let stopping: Promise<void> | undefined
   const stopAll = (): Promise<void> => {
@@ -169,25 +167,14 @@ async function assembleOnStore(
   stopAll: () => Promise<void>,
 ): Promise<AssembledNode> {
   const {settings: options, clock, random, scheduler, log} = parts
+  // The shared parts. Each that must be waited for or closed adds its cleanup step as it is made.
   const identityOutcome = await loadIdentity(store, options.name, random, clock)
   if (!identityOutcome.ok) throw new DynError('bad_parameter', identityOutcome.message)
-  let identity = identityOutcome.identity
+  const identity = identityOutcome.identity
   const writeActor = new WriteActor(actorOf(identity))
   log(`identity ${writeActor.current} (incarnation ${identity.incarnation}${identityOutcome.isNewEpoch ? ', new epoch: empty store' : ''})`)
-  // Before a release deletes handed-off copies (transfer-release.ts): persist a new epoch first,
-  // then let every later write take the new actor, and wait for the writes under the old one.
-  const renewActor = async (): Promise<void> => {
-    const before = writeActor.current
-    identity = await renewEpoch(store, identity, random)
-    await writeActor.replace(actorOf(identity))
-    log(`new epoch: writing as ${writeActor.current} (was ${before}) before deleting handed-off copies`)
-  }
+  const renewActor = epochRenewal(store, identity, writeActor, random, log)
 
-  let membership: Membership | undefined
-  let replicaDeps: ReplicaServerDeps | undefined
-  let heartbeats: Heartbeats | undefined
-  let claimant: Claimant | undefined
-  let transfers: TransferManager | undefined
   const stats = new NodeStats({monitorEventLoop: parts.monitorEventLoop === true, monotonicMs: () => clock.monotonicMs(), scheduler})
   cleanup.push(async () => stats.stop())
   const hints = await HintStore.open(store, options.hintLimits ?? hintLimitsDefault)
@@ -195,13 +182,8 @@ async function assembleOnStore(
   cleanup.push(() => hints.idle())
   if (hints.pendingTotal > 0) log(`${hints.pendingTotal} hint(s) kept from before the restart`)
 
-  const router: RequestHandler = async (type, body) => {
-    if (membership === undefined || replicaDeps === undefined || heartbeats === undefined || claimant === undefined || transfers === undefined) {
-      throw new DynError('overloaded', `${options.name} is still starting`)
-    }
-    return routeRpc(type, body, {membership, replicaDeps, heartbeats, claimant, transfers})
-  }
-  const rawTransport = await parts.startTransport(router)
+  const router = new StartingRouter(options.name)
+  const rawTransport = await parts.startTransport(router.handle)
   cleanup.push(() => rawTransport.close())
   // Every request this node makes goes through the detector's observer: answers and refused
   // connections are evidence about the peer, beside the heartbeats.
@@ -225,155 +207,76 @@ async function assembleOnStore(
     remembered === undefined
       ? announced
       : {...remembered, rpcAddress: announced.rpcAddress, apiAddress: announced.apiAddress, incarnation: Math.max(remembered.incarnation + 1, announced.incarnation)}
-  // The conflict policy is the cluster's, whatever this node was started with.
-  const policy: ReplicaPolicy = {
-    conflictPolicy: table.settings.conflictPolicy,
-    entriesMax: entriesMaxDefault,
-    siblingsPerKeyMax: siblingsPerKeyMaxDefault,
-    objectBytesMax: objectBytesMaxDefault,
-  }
-  let persisting: Promise<void> = Promise.resolve()
-  cleanup.push(() => persisting)
-  let announceLeft: () => void = () => undefined
-  const left = new Promise<void>((resolve) => {
-    announceLeft = resolve
-  })
-  membership = new Membership(table, options.name, transport, random, {
-    onChange: (changed) => {
-      // Persist in order, so the table on disk is never older than one persisted before it.
-      persisting = persisting.then(() => store.putMeta(membersMetaName, changed)).catch((error: Error) => log(`could not persist the member table: ${error.message}`))
-    },
-    log,
-  })
+  const {membership, persisted} = persistedMembership(table, options.name, transport, random, store, log)
+  cleanup.push(persisted)
   // The n values this node stores travel in its row, so that every node plans transfers for
   // them; a write with an n the store has never held adds one, and the row follows.
   const storedCounts = store.storedReplicaCounts
   membership.updateSelf(storedCounts.length === 0 ? self : {...self, replicaCounts: storedCounts})
-  const current = membership
-  store.watchReplicaCounts((counts) => current.updateOwnRow({replicaCounts: counts}))
-  heartbeats = new Heartbeats(options.name, transport, detector, clock, () =>
-    presentMembers(current.table).filter((member) => member.name !== options.name).map((member) => member.rpcAddress),
-  )
+  store.watchReplicaCounts((counts) => membership.updateOwnRow({replicaCounts: counts}))
   const reachabilityOf = (name: string): Reachability => {
     if (name === options.name) return 'up'
-    const member = findMember(current.table, name)
+    const member = findMember(membership.table, name)
     return member === undefined ? 'down' : detector.reachability(member.rpcAddress, clock.monotonicMs())
   }
+  const isUp = (name: string): boolean => reachabilityOf(name) !== 'down'
 
-  const view = (): ClusterView => ({
-    ring: current.ring,
-    rpcAddressOf: (name) => findMember(current.table, name)?.rpcAddress,
-    isUp: (name) => reachabilityOf(name) !== 'down',
-    pendingHomes: (partition, n) => {
-      const next = nextRingOf(current.table)
-      if (next === undefined) return []
-      const now = homesOf(current.ring, partition, n)
-      return homesOf(next, partition, n).filter((node) => !now.includes(node))
-    },
-  })
-  const coordinator: CoordinatorDeps = {
-    self: options.name,
-    // The actor now; each put and delete takes it once, when it begins (writeDeps below).
-    get actor() {
-      return writeActor.current
-    },
-    store,
-    transport,
-    clock,
-    policy,
-    durableReplicaPerPut: options.writeBufferMs > 0,
-    requestTimeoutMs: options.requestTimeoutMs,
-    view,
+  // The subsystems, each built from the shared parts it needs (and from what an earlier one
+  // hands the others: replication's merges).
+  const shared = {self: options.name, store, transport, clock, membership, log}
+  const membershipAndDetection = membershipSubsystem({...shared, detector, gossipIntervalMs: options.gossipIntervalMs})
+  const replication = replicationSubsystem({
+    ...shared,
     hints,
-    onReadRepair: (nodes) => {
-      stats.readRepairs += nodes.length
-    },
-    onHintWritten: () => {
-      stats.hintsWritten += 1
-    },
-  }
-  const replicaServer: ReplicaServerDeps = {
-    coordinator,
-    clusterSize: () => ringMembers(current.table).length,
-    partitionCount: () => current.table.settings.partitionCount,
-    onForwardedPut: () => {
-      stats.forwardedPuts += 1
-    },
-    isOtherMember: (name) => name !== options.name && findMember(current.table, name) !== undefined,
-    hasLeft: () => findMember(current.table, options.name)?.status === 'left',
     writeActor,
-  }
-  replicaDeps = replicaServer
-  const handoffIntervalMs = options.handoffIntervalMs ?? handoffIntervalMsDefault
-  const handoff = new HandoffSender({
-    self: options.name,
-    hints,
-    transport,
-    clock,
-    backoffBaseMs: handoffIntervalMs,
-    standingOf: (name) => standingIn(current.table, name),
-    homeRings: () => {
-      const next = nextRingOf(current.table)
-      return next === undefined ? [current.ring] : [current.ring, next]
-    },
-    rpcAddressOf: (name) => findMember(current.table, name)?.rpcAddress,
-    isUp: (name) => reachabilityOf(name) !== 'down',
-    deliverToSelf: (body) => serveReplicaRequest(replicaServer, MessageType.HintDelivery, body),
-    requestTimeoutMs: Math.max(options.requestTimeoutMs, 5000),
-    batchEntriesMax: hintDeliveryEntriesMax,
-    log,
-    onDelivered: (_target, count) => {
-      stats.hintsDelivered += count
-    },
-    onRedirected: (_target, count) => {
-      stats.hintsRedirected += count
-    },
-    onDropped: (_target, count) => {
-      stats.hintsDropped += count
-    },
-  })
-
-  const transferManager = new TransferManager({
-    self: options.name,
-    store,
-    transport,
-    clock,
-    membership: current,
+    isUp,
     requestTimeoutMs: options.requestTimeoutMs,
-    mergeObject: async (partition, key, object) => {
-      const merged = await mergeIncoming(store, policy, partition, key, object, false)
-      return merged.ok ? {ok: true} : {ok: false, message: merged.message}
-    },
-    isStoredObject,
-    log,
+    durableReplicaPerPut: options.writeBufferMs > 0,
   })
-  transfers = transferManager
-  cleanup.push(() => transferManager.stop())
-  const release = new ReleaseHandoff({
-    self: options.name,
-    store,
-    transport,
-    clock,
-    ring: () => current.ring,
-    rpcAddressOf: (name) => findMember(current.table, name)?.rpcAddress,
-    settleMs: options.requestTimeoutMs + 2 * options.gossipIntervalMs,
+  const hintedHandoff = hintsSubsystem({
+    ...shared,
+    hints,
+    isUp,
+    deliverToSelf: replication.receiveHints,
+    batchEntriesMax: hintDeliveryEntriesMax,
+    requestTimeoutMs: options.requestTimeoutMs,
+    ...(options.handoffIntervalMs === undefined ? {} : {handoffIntervalMs: options.handoffIntervalMs}),
+  })
+  const ringChanges = ringChangeSubsystem({
+    ...shared,
+    isUp,
+    requestTimeoutMs: options.requestTimeoutMs,
+    gossipIntervalMs: options.gossipIntervalMs,
+    commitsOwnJoin: options.commitJoin !== false && options.seeds.length > 0,
+    mergeObject: replication.mergeObject,
+    isStoredObject,
     currentActor: () => writeActor.current,
     renewActor,
-    onHandedOff: (count) => {
-      stats.releaseHandedOff += count
-    },
-    onDeleted: (count) => {
-      stats.releaseDeleted += count
-    },
-    onRefused: (count) => {
-      stats.releaseRefused += count
-    },
-    log,
   })
-  cleanup.push(() => release.stop())
-  const claimantShell = new Claimant(current, options.name, transport, (name) => view().isUp(name), (before, after, gone, table) => planTransfers(before, after, replicaCountsInUse(table), gone), log)
-  claimant = claimantShell
+  // The node is this list. Its order is the order in which the periodic tasks are scheduled (and
+  // so run, when due at one instant) and in which /stats shows the fields; they stop in reverse.
+  const subsystems: readonly Subsystem[] = [
+    membershipAndDetection,
+    replication,
+    hintedHandoff,
+    ringChanges,
+    writeBufferSubsystem(store, options.writeBufferMs),
+  ]
 
+  // Composed: one router, one list of timers, one /stats, one stop.
+  for (const subsystem of subsystems) cleanup.push(() => subsystem.stop())
+  router.open(routerOf(subsystems))
+  const periodicTasks = subsystems.flatMap((subsystem) => subsystem.periodicTasks)
+  for (const task of periodicTasks) {
+    const timer = scheduler.every(task.intervalMs, () => {
+      task.run().catch((error: Error) => log(`${task.name} failed: ${error.message}`))
+    })
+    cleanup.push(async () => scheduler.cancel(timer))
+  }
+  // A round at start that fails is as good as a missed one: the next comes within an interval.
+  for (const task of periodicTasks) if (task.runsAtStart === true) void task.run().catch(() => undefined)
+
+  // What the client API serves, from the subsystems and the shared parts; each request is timed for /stats.
   const timed = async <T extends {ok: boolean; error?: string}>(operation: Operation, run: () => Promise<T>): Promise<T> => {
     const beganMs = clock.monotonicMs()
     const outcome = await run()
@@ -381,21 +284,15 @@ async function assembleOnStore(
     return outcome
   }
   const service: KvService = {
-    clusterSize: () => ringMembers(current.table).length,
-    settings: () => current.table.settings,
-    put: (request) => timed('put', () => writeActor.run((actor) => coordinatePut({...coordinator, actor}, request))),
-    get: (request) => timed('get', () => coordinateGet(coordinator, request)),
-    delete: (request) => timed('delete', () => writeActor.run((actor) => coordinateDelete({...coordinator, actor}, request))),
-    cluster: () => describeCluster(current, options.name, reachabilityOf, hints, handoff, claimantShell, transferManager, release),
-    clusterChange: (request: ClusterChangeRequest) => claimantShell.request(request),
-    joinCluster: (seed: string) => joinAnotherCluster(current, store, transport, seed, options.name),
-    preflist: (key) => {
-      const placement = placeKey(view(), key, current.table.settings.defaultN)
-      return {
-        partition: placement.partition,
-        preflist: placement.entries.map((entry) => ({...entry, address: findMember(current.table, entry.node)?.apiAddress})),
-      }
-    },
+    clusterSize: () => ringMembers(membership.table).length,
+    settings: () => membership.table.settings,
+    put: (request) => timed('put', () => replication.put(request)),
+    get: (request) => timed('get', () => replication.get(request)),
+    delete: (request) => timed('delete', () => replication.delete(request)),
+    cluster: () => describeCluster({membership, self: options.name, reachabilityOf, hints: hintedHandoff, ringChanges}),
+    clusterChange: (request) => ringChanges.request(request),
+    joinCluster: (seed) => membershipAndDetection.joinAnotherCluster(seed),
+    preflist: (key) => replication.preflist(key),
     stats: async () => ({
       node: options.name,
       uptimeMs: clock.nowMs() - startedAtMs,
@@ -403,64 +300,21 @@ async function assembleOnStore(
       bufferedObjects: store.bufferedCount,
       keys: store.objectCount,
       ...(parts.storeBytes === undefined ? {} : {storeBytes: await parts.storeBytes()}),
-      ...stats.snapshot({refused: hints.refused, pending: hints.pendingTotal}, release.pendingCount),
+      ...stats.snapshot(statsOf(subsystems)),
     }),
     health: () => ({
       ok: true,
       node: options.name,
       actor: writeActor.current,
-      members: current.table.members.length,
-      ringHash: current.ring.hash,
+      members: membership.table.members.length,
+      ringHash: membership.ring.hash,
       // The members this node's failure detector sees as down (left members aside).
-      down: presentMembers(current.table).filter((member) => reachabilityOf(member.name) === 'down').map((member) => member.name),
-      ringMembers: current.ring.members.length,
-      status: findMember(current.table, options.name)?.status,
-      transition: current.table.ring?.next?.id ?? null,
+      down: presentMembers(membership.table).filter((member) => reachabilityOf(member.name) === 'down').map((member) => member.name),
+      ringMembers: membership.ring.members.length,
+      status: findMember(membership.table, options.name)?.status,
+      transition: membership.table.ring?.next?.id ?? null,
     }),
   }
-
-  const beats = heartbeats
-  const periodicTasks: PeriodicTask[] = [
-    {name: 'gossip', intervalMs: options.gossipIntervalMs, run: () => current.gossipRound()},
-    {name: 'heartbeat', intervalMs: detector.config.heartbeatIntervalMs, run: () => beats.round()},
-    {name: 'hinted handoff', intervalMs: handoffIntervalMs, run: () => handoff.round()},
-    {name: 'claimant', intervalMs: options.gossipIntervalMs, run: () => claimantShell.tick()},
-    {name: 'transfers', intervalMs: transferIntervalMs, run: () => transferManager.tick()},
-    {
-      name: 'release handoff',
-      intervalMs: transferIntervalMs,
-      run: async () => {
-        await release.tick()
-        // A node that has left exits only once it has handed off every partition it held.
-        if (findMember(current.table, options.name)?.status === 'left' && release.pendingCount === 0) announceLeft()
-      },
-    },
-  ]
-  // Only a join made through --seeds commits itself: one made with dyn cluster join is staged,
-  // for the operator's dyn cluster plan and commit, as that command says.
-  if (options.commitJoin !== false && options.seeds.length > 0) {
-    periodicTasks.push({
-      name: 'join commit',
-      intervalMs: options.gossipIntervalMs,
-      run: async () => {
-        if (findMember(current.table, options.name)?.status !== 'joining') return
-        // Refused while another transition runs or other changes are staged: asked again next round.
-        await claimantShell.request({op: 'commit', joinsOnly: true}).then(
-          () => log('committed this node\'s join'),
-          () => undefined,
-        )
-      },
-    })
-  }
-  if (options.writeBufferMs > 0) periodicTasks.push({name: 'write buffer flush', intervalMs: options.writeBufferMs, run: () => store.flush()})
-  for (const task of periodicTasks) {
-    const timer = scheduler.every(task.intervalMs, () => {
-      task.run().catch((error: Error) => log(`${task.name} failed: ${error.message}`))
-    })
-    cleanup.push(async () => scheduler.cancel(timer))
-  }
-  // One round right away, so a new member is known cluster-wide without waiting a full interval.
-  void current.gossipRound().catch(() => undefined)
 
   return {
     name: options.name,
@@ -468,18 +322,58 @@ async function assembleOnStore(
       return writeActor.current
     },
     service,
-    router,
+    router: router.handle,
     transport: rawTransport,
-    membership: current,
+    membership,
     store,
     hints,
+    subsystems,
     periodicTasks,
     countHttpRequest: (route) => stats.countHttpRequest(route),
-    left,
-    transfers: transferManager,
-    release,
+    left: ringChanges.left,
+    transfers: ringChanges.transfers,
+    release: ringChanges.release,
     stop: stopAll,
   }
+}
+
+/**
+ * The renewal of this node's epoch, which a release runs before it deletes handed-off copies
+ * (transfer-release.ts): persist a new epoch first, then let every later write take the new
+ * actor, and wait for the writes under the old one.
+ */
+function epochRenewal(store: Store, first: Identity, writeActor: WriteActor, random: Random, log: (line: string) => void): () => Promise<void> {
+  let identity = first
+  return async () => {
+    const before = writeActor.current
+    identity = await renewEpoch(store, identity, random)
+    await writeActor.replace(actorOf(identity))
+    log(`new epoch: writing as ${writeActor.current} (was ${before}) before deleting handed-off copies`)
+  }
+}
+
+/**
+ * The membership view every subsystem reads: the member table and ring, persisted on every
+ * change so that a restart comes back with its view of the ring. Writes are chained, so the table
+ * on disk is never older than one persisted before it; `persisted` resolves once the last one is
+ * done (the node waits for it before its store closes).
+ */
+function persistedMembership(
+  table: MemberTable,
+  name: string,
+  transport: Transport,
+  random: Random,
+  store: Store,
+  log: (line: string) => void,
+): {membership: Membership; persisted: () => Promise<void>} {
+  let persisting: Promise<void> = Promise.resolve()
+  const membership = new Membership(table, name, transport, random, {
+    onChange: (changed) => {
+      persisting = persisting.then(() => store.putMeta(membersMetaName, changed)).catch((error: Error) => log(`could not persist the member table: ${error.message}`))
+    },
+    log,
+  })
+  return {membership, persisted: () => persisting}
 }
 
 /**
@@ -513,109 +407,4 @@ async function initialTable(
   const joined = await Membership.join(transport, options.seeds, self, options.explicitSettings, joinAttemptsMax, (ms) => sleep(scheduler, ms))
   log(`joined through a seed: ${joined.members.length} member(s)`)
   return joined
-}
-
-/** What the RPC router hands each kind of internode request to. */
-interface RpcServers {
-  readonly membership: Membership
-  readonly replicaDeps: ReplicaServerDeps
-  readonly heartbeats: Heartbeats
-  readonly claimant: Claimant
-  readonly transfers: TransferManager
-}
-
-/** The RPC router: replica requests to the replica server, the others to membership, heartbeats, the claimant and transfers. */
-async function routeRpc(type: number, body: unknown, servers: RpcServers): Promise<unknown> {
-  const {membership, replicaDeps, heartbeats, claimant, transfers} = servers
-  if (replicaMessageTypes.has(type)) return serveReplicaRequest(replicaDeps, type, body)
-  switch (type) {
-    case MessageType.Ping:
-      return heartbeats.handlePing(body)
-    case MessageType.ClusterChange:
-      return claimant.handle(body)
-    case MessageType.TransferPage:
-      return transfers.serve(body)
-    case MessageType.Join:
-      return membership.handleJoin(body)
-    case MessageType.Gossip:
-      return membership.handleGossip(body)
-    default:
-      throw new DynError('bad_request', `unknown message type ${type}`)
-  }
-}
-
-/**
- * dyn cluster join SEED: a node that runs alone, holding no data, joins the seed's cluster as
- * joining (a commit gives it partitions). Anything else is refused and changes nothing: a node
- * with data or peers of its own would lose them.
- */
-async function joinAnotherCluster(membership: Membership, store: Store, transport: Transport, seed: string, self: string): Promise<unknown> {
-  if (!/^[^\s:]+:\d{1,5}$/.test(seed)) throw new DynError('bad_parameter', `the seed must be an internode address host:rpc-port, not ${JSON.stringify(seed)}`)
-  const table = membership.table
-  if (table.members.some((member) => member.name !== self && member.status !== 'left')) {
-    throw new DynError('bad_parameter', `${self} is already in a cluster of ${table.members.length} members; only a node running alone can join another cluster`)
-  }
-  if (!(await store.isObjectFree())) throw new DynError('bad_parameter', `${self} holds data of its own; start it on an empty --data folder to join another cluster`)
-  const mine = findMember(table, self)
-  if (mine === undefined) throw new DynError('internal', `${self} has no row of its own`)
-  const member: Member = {name: self, rpcAddress: mine.rpcAddress, apiAddress: mine.apiAddress, status: 'joining', incarnation: mine.incarnation + 1}
-  const answer = await transport.request(seed, MessageType.Join, {member, requestedSettings: {}}, joinRequestTimeoutMs)
-  if (!answer.ok) throw new DynError(answer.code === 'bad_parameter' || answer.code === 'cluster_config_mismatch' ? answer.code : 'unreachable', `the seed ${seed} refused or did not answer the join: ${answer.message}`)
-  const joined = (answer.body as {table?: unknown} | null)?.table
-  if (!isValidMemberTable(joined)) throw new DynError('unreachable', `the seed ${seed} answered the join with something that is not a member table`)
-  membership.adopt(joined)
-  return {joined: seed, members: joined.members.length, status: 'joining'}
-}
-
-/** A member's hint back-off for GET /cluster, as `{hintBackoff}`, or nothing while it is tried every round. */
-function hintBackoffOf(handoff: HandoffSender, name: string): {hintBackoff?: BackoffView} {
-  const backoff = handoff.backoffOf(name)
-  return backoff === undefined ? {} : {hintBackoff: backoff}
-}
-
-function describeCluster(
-  membership: Membership,
-  self: string,
-  reachabilityOf: (name: string) => Reachability,
-  hints: HintStore,
-  handoff: HandoffSender,
-  claimant: Claimant,
-  transfers: TransferManager,
-  release: ReleaseHandoff,
-): unknown {
-  const counts = ownershipCounts(membership.ring)
-  const settings = membership.table.settings
-  const {n, r, w} = effectiveQuorum({n: settings.defaultN, r: settings.defaultR, w: settings.defaultW, dw: 0}, ringMembers(membership.table).length)
-  return {
-    node: self,
-    settings,
-    // What a request without parameters runs with: the defaults fitted to the cluster's size.
-    effective: {n, r, w},
-    ringHash: membership.ring.hash,
-    partitionCount: membership.ring.partitionCount,
-    members: membership.table.members.map((member) => ({
-      name: member.name,
-      apiAddress: member.apiAddress,
-      rpcAddress: member.rpcAddress,
-      // A removed member's own row still says valid: the ring tells it has left.
-      status: statusOf(membership.table, member),
-      incarnation: member.incarnation,
-      // Membership status (gossiped, the cluster's) and reachability (this node's own view) are apart.
-      reachability: reachabilityOf(member.name),
-      up: reachabilityOf(member.name) !== 'down',
-      // Writes this node keeps as a fallback for that member, waiting for it to be reachable.
-      hintsPending: hints.pendingFor(member.name),
-      // Present only while delivery to it backs off after failed rounds (handoff-backoff.ts).
-      ...hintBackoffOf(handoff, member.name),
-      partitions: counts.get(member.name) ?? 0,
-    })),
-    owners: membership.ring.owners,
-    ring: {
-      version: membership.table.ring?.version,
-      claimant: claimant.claimant(),
-      staged: membership.table.ring?.staged ?? [],
-      transition: membership.table.ring?.next === undefined ? null : {id: membership.table.ring.next.id, members: membership.table.ring.next.members, removing: membership.table.ring.next.removing, owners: membership.table.ring.next.owners},
-    },
-    transfers: {...transfers.snapshot(), releasedPartitionsPending: release.pendingCount},
-  }
 }

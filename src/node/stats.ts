@@ -1,7 +1,10 @@
 /**
- * The node's counters and latency histograms, served at GET /stats. Latencies are recorded in
- * microseconds in Node's HDR histograms (perf_hooks), so percentiles up to p99.9 are exact to
- * within the histogram's precision without keeping samples.
+ * The node's own counters and latency histograms in GET /stats: the client requests it
+ * coordinated, the event loop's delay and the HTTP routes served. Each subsystem counts its own
+ * work and serves its own fields (src/subsystem.ts), which `snapshot` places among these as
+ * /stats has always laid them out. Latencies are recorded in microseconds in Node's HDR
+ * histograms (perf_hooks), so percentiles up to p99.9 are exact to within the histogram's
+ * precision without keeping samples.
  *
  * Besides the totals since start, each operation keeps its latencies of the last
  * `recentWindowMs` in one-second slots, and a count per latency bucket: a live view (`dyn top`)
@@ -46,22 +49,6 @@ export interface LatencySummaryMs {
 
 export class NodeStats {
   private readonly operations = new Map<Operation, OperationStats>()
-  readRepairs = 0
-  forwardedPuts = 0
-  /** Writes this node kept as hints for unreachable homes (a write merged into an existing hint counts too). */
-  hintsWritten = 0
-  /** Hints the target acknowledged durably, and removed here. */
-  hintsDelivered = 0
-  /** Of those delivered, hints for a node no longer a member, handed to their keys' current homes instead. */
-  hintsRedirected = 0
-  /** Hints the target refused for good (a limit its copy reached), removed here without delivery. */
-  hintsDropped = 0
-  /** Copies of released partitions (after a ring change) that every new home acknowledged durably. */
-  releaseHandedOff = 0
-  /** Of those, the local copies deleted (the rest changed meanwhile and wait for another walk). */
-  releaseDeleted = 0
-  /** Copies a new home refused for cause (its limits): kept here and logged. */
-  releaseRefused = 0
   /**
    * How late the event loop runs its callbacks: every request on this node waits that long too.
    * Only a real process samples it (the sampler is a timer of its own); in a simulation, where
@@ -150,8 +137,11 @@ export class NodeStats {
     return {count: merged.count, latencyMs: summaryMs(merged)}
   }
 
-  /** `hints` adds what only the hint store knows: refused writes and hints pending. */
-  snapshot(hints: {readonly refused: number; readonly pending: number} = {refused: 0, pending: 0}, releasePendingPartitions = 0): Record<string, unknown> {
+  /**
+   * The node's own fields of GET /stats, with the subsystems' fields (src/subsystem.ts) after
+   * the requests, where /stats has always had them.
+   */
+  snapshot(subsystemFields: Record<string, unknown> = {}): Record<string, unknown> {
     const requests: Record<string, unknown> = {}
     for (const [operation, stats] of this.operations) {
       const recent = this.recent(stats)
@@ -167,10 +157,7 @@ export class NodeStats {
     const recentLoop = this.recentLoopDelay
     return {
       requests,
-      readRepairs: this.readRepairs,
-      forwardedPuts: this.forwardedPuts,
-      hints: {written: this.hintsWritten, delivered: this.hintsDelivered, redirected: this.hintsRedirected, dropped: this.hintsDropped, refused: hints.refused, pending: hints.pending},
-      release: {handedOff: this.releaseHandedOff, deleted: this.releaseDeleted, refused: this.releaseRefused, pendingPartitions: releasePendingPartitions},
+      ...subsystemFields,
       ...(delay === undefined
         ? {}
         : {

@@ -2,7 +2,8 @@
  * The node assembler (src/node/assemble.ts) on simulated parts: memory-level storage, the
  * simulated network and simulated time. Whole nodes, the same code `dyn start` runs, join a
  * cluster, replicate, survive a crash of one of them, restart on their kept storage, stop
- * cleanly, and replay the same run from the same seed. This is the ground the simulator
+ * cleanly, and replay the same run from the same seed; a node is the list of its subsystems,
+ * whose handlers together serve every internode request type. This is the ground the simulator
  * (test/sim) stands on.
  */
 import {describe, it} from 'node:test'
@@ -12,6 +13,7 @@ import {type AssembledNode, assembleNode, type NodeSettings} from '../../src/nod
 import {SimulatedTime} from '../../src/simulated-time.js'
 import {memoryDatabase, type StoreDatabase} from '../../src/storage/backend.js'
 import type {StoredVersion} from '../../src/storage/stored-object.js'
+import {MessageType} from '../../src/transport/message-type.js'
 import {SimulatedNetwork} from '../../src/transport/simulated-network.js'
 import {values} from '../../src/versioning/dvvset.js'
 
@@ -126,6 +128,23 @@ describe('node assembled from simulated parts', () => {
     await cluster.time.runFor(5000)
     assert.deepEqual(await read(cluster, restarted, 'k', 3), ['before'])
     assert.deepEqual(await read(cluster, restarted, 'k2', 3), ['during'])
+  })
+
+  it('is the list of its subsystems: each request type served by one of them, any other answered bad_request', async () => {
+    const cluster = simCluster(4)
+    const a = await cluster.start('a', [])
+    assert.deepEqual(a.subsystems.map((subsystem) => subsystem.name), ['membership', 'replication', 'hints', 'ring changes', 'write buffer'])
+    const claimed = a.subsystems.flatMap((subsystem) => [...subsystem.handlers.keys()]).sort((x, y) => x - y)
+    const served = [MessageType.Join, MessageType.Gossip, MessageType.ReplicaGet, MessageType.ReplicaPut, MessageType.CoordinatePut, MessageType.Ping, MessageType.HintDelivery, MessageType.ClusterChange, MessageType.TransferPage, MessageType.ObjectHandoff]
+    assert.deepEqual(claimed, served)
+    for (const type of [MessageType.CoordinateGet, MessageType.CoordinateDelete, 99]) await assert.rejects(a.router(type, {}, 'b'), {code: 'bad_request'})
+    // Timers due at one instant run in the order they were scheduled, which a seed's run depends on.
+    assert.deepEqual(a.periodicTasks.map((task) => task.name), ['gossip', 'heartbeat', 'hinted handoff', 'claimant', 'transfers', 'release handoff'])
+    const stats = (await a.service.stats()) as Record<string, unknown>
+    assert.deepEqual(Object.keys(stats), ['node', 'uptimeMs', 'writeBufferMs', 'bufferedObjects', 'keys', 'requests', 'readRepairs', 'forwardedPuts', 'hints', 'release', 'httpRequests'])
+    assert.deepEqual(stats.hints, {written: 0, delivered: 0, redirected: 0, dropped: 0, refused: 0, pending: 0})
+    assert.deepEqual(stats.release, {handedOff: 0, deleted: 0, refused: 0, pendingPartitions: 0})
+    await cluster.time.until(a.stop(), stepTimeMsMax)
   })
 
   it('stops cleanly: no timer of a stopped node is left', async () => {

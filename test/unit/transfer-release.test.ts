@@ -137,7 +137,6 @@ async function world(options: {cObjectBytesMax?: number; beforeServe?: (to: stri
   const writeActor = new WriteActor(actorOf(identity))
   const renewals: Array<{epoch: string; objectsThen: number}> = []
   let ring: Ring = buildRing(partitionCount, ['a', 'b', 'c'])
-  const counts = {handedOff: 0, deleted: 0, refused: 0}
   const logLines: string[] = []
   const release = new ReleaseHandoff({
     self: 'a',
@@ -152,15 +151,6 @@ async function world(options: {cObjectBytesMax?: number; beforeServe?: (to: stri
       renewals.push({epoch: identity.epoch, objectsThen: store.objectCount})
       identity = await renewEpoch(store, identity, random)
       await writeActor.replace(actorOf(identity))
-    },
-    onHandedOff: (count) => {
-      counts.handedOff += count
-    },
-    onDeleted: (count) => {
-      counts.deleted += count
-    },
-    onRefused: (count) => {
-      counts.refused += count
     },
     log: (line) => logLines.push(line),
   })
@@ -188,7 +178,7 @@ async function world(options: {cObjectBytesMax?: number; beforeServe?: (to: stri
     const object = await node.getObject(partitionOfKey(key, partitionCount), key)
     return object === undefined ? [] : values(object.versions).map((v) => new TextDecoder().decode(v.value)).sort()
   }
-  return {time, store, database, receivers, release, write, writeDuring, runRelease, valuesOn, renewals, counts, logLines, identity: () => identity, writeActor}
+  return {time, store, database, receivers, release, write, writeDuring, runRelease, valuesOn, renewals, logLines, identity: () => identity, writeActor}
 }
 
 describe('release hand-off', () => {
@@ -206,7 +196,7 @@ describe('release hand-off', () => {
     }
     assert.equal(w.store.objectCount, 0, 'every handed-off copy is deleted')
     assert.deepEqual(await w.store.scanPartition(0, undefined, 10), [])
-    assert.equal(w.counts.deleted, keys.length)
+    assert.equal(w.release.counts.deleted, keys.length)
     assert.equal(w.renewals.length, 1, 'one new epoch for the release')
     assert.equal(w.renewals[0]!.objectsThen, keys.length, 'the epoch changed before the first delete')
     assert.notEqual(w.identity().epoch, epochBefore)
@@ -282,7 +272,7 @@ describe('release hand-off', () => {
     assert.deepEqual(await w.valuesOn(w.store, 'big'), ['x'.repeat(5000)], 'kept on the old home')
     assert.deepEqual(await w.valuesOn(w.receivers.get('c')!.store, 'big'), [], 'refused by c')
     assert.equal(w.store.objectCount, 1)
-    assert.equal(w.counts.refused, 1)
+    assert.equal(w.release.counts.refused, 1)
     assert.ok(w.logLines.some((line) => line.includes('refused 1 released object(s) (big: object_too_large)')), w.logLines.join('\n'))
   })
 })

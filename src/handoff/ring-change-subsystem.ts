@@ -1,0 +1,159 @@
+/**
+ * Ring changes as one of a node's subsystems (paper §4.9, adding and removing nodes; riak_core's
+ * claimant and handoff manager): the claimant that stages, plans, commits and installs
+ * membership changes (src/membership/claimant.ts), the transfers that fetch a new home's
+ * partitions before an install (transfer.ts), the release that hands off and deletes what this
+ * node stopped being a home of after one (transfer-release.ts), and the commit of this node's
+ * own join. They are one subsystem because they are one sequence: a commit plans transfers, the
+ * claimant installs once they are received, and the install starts the release.
+ *
+ * It serves ClusterChange (a change forwarded to the claimant) and TransferPage (a page of a
+ * partition for a new home); its part of GET /stats is the `release` section; GET /cluster shows
+ * the claimant and the transfers. Its stop lets the release pass and the transfers under way
+ * end their current page.
+ */
+
+import type {Clock} from '../clock.js'
+import {Claimant} from '../membership/claimant.js'
+import type {ClusterChangeRequest} from '../membership/claimant.js'
+import {findMember, replicaCountsInUse} from '../membership/member-table.js'
+import type {Membership} from '../membership/membership.js'
+import type {Store} from '../storage/store.js'
+import type {StoredObject} from '../storage/stored-object.js'
+import type {MessageHandler, PeriodicTask, Subsystem} from '../subsystem.js'
+import {MessageType} from '../transport/message-type.js'
+import type {Transport} from '../transport/transport.js'
+import {planTransfers} from './transfer-plan.js'
+import {TransferManager, transferIntervalMs} from './transfer.js'
+import type {TransferSnapshot} from './transfer.js'
+import {ReleaseHandoff} from './transfer-release.js'
+
+/** The shared parts ring changes are built from. */
+export interface RingChangeParts {
+  readonly self: string
+  readonly store: Store
+  readonly transport: Transport
+  readonly clock: Clock
+  readonly membership: Membership
+  /** The failure detector's opinion of a member: false only when it sees the member down. */
+  isUp(name: string): boolean
+  readonly requestTimeoutMs: number
+  readonly gossipIntervalMs: number
+  /**
+   * Whether this node commits its own join once nothing else is staged and no transition runs:
+   * a join made through --seeds does; one made with dyn cluster join is only staged, for the
+   * operator's plan and commit.
+   */
+  readonly commitsOwnJoin: boolean
+  /** Merges a transferred object into this node's copy (the replica's merge, from replication). */
+  mergeObject(partition: number, key: string, object: StoredObject): Promise<{ok: true} | {ok: false; message: string}>
+  /** Checks an object from the network (src/coordinator/messages.ts). */
+  isStoredObject(x: unknown): x is StoredObject
+  /** The actor this node writes new versions under now. */
+  currentActor(): string
+  /** Takes a new epoch, persisted, and resolves once every write begun under the old actor has ended. */
+  renewActor(): Promise<void>
+  readonly log: (line: string) => void
+}
+
+/** What GET /cluster shows of this node's transfers. */
+export interface TransfersView extends TransferSnapshot {
+  /** Partitions this node released at an install and has not finished handing off. */
+  readonly releasedPartitionsPending: number
+}
+
+export interface RingChangeSubsystem extends Subsystem {
+  /** A membership change (stage, plan, commit, clear), decided here if this node is the claimant, else forwarded to it. */
+  request(request: ClusterChangeRequest): Promise<unknown>
+  /** The claimant this node believes in (itself included). */
+  claimant(): string | undefined
+  transfersView(): TransfersView
+  /** Resolves once this node has left the ring and handed off every partition it held. */
+  readonly left: Promise<void>
+  readonly transfers: TransferManager
+  readonly release: ReleaseHandoff
+}
+
+export function ringChangeSubsystem(parts: RingChangeParts): RingChangeSubsystem {
+  const {self, store, transport, clock, membership, log} = parts
+  let announceLeft: () => void = () => undefined
+  const left = new Promise<void>((resolve) => {
+    announceLeft = resolve
+  })
+  const transfers = new TransferManager({
+    self,
+    store,
+    transport,
+    clock,
+    membership,
+    requestTimeoutMs: parts.requestTimeoutMs,
+    mergeObject: parts.mergeObject,
+    isStoredObject: parts.isStoredObject,
+    log,
+  })
+  const release = new ReleaseHandoff({
+    self,
+    store,
+    transport,
+    clock,
+    ring: () => membership.ring,
+    rpcAddressOf: (name) => findMember(membership.table, name)?.rpcAddress,
+    // Coordinators may still route by the old ring for one request timeout, and learn of the
+    // install within two gossip rounds.
+    settleMs: parts.requestTimeoutMs + 2 * parts.gossipIntervalMs,
+    currentActor: parts.currentActor,
+    renewActor: parts.renewActor,
+    log,
+  })
+  const claimant = new Claimant(membership, self, transport, parts.isUp, (before, after, gone, table) => planTransfers(before, after, replicaCountsInUse(table), gone), log)
+  const ownStatus = (): string | undefined => findMember(membership.table, self)?.status
+
+  const periodicTasks: PeriodicTask[] = [
+    {name: 'claimant', intervalMs: parts.gossipIntervalMs, run: () => claimant.tick()},
+    {name: 'transfers', intervalMs: transferIntervalMs, run: () => transfers.tick()},
+    {
+      name: 'release handoff',
+      intervalMs: transferIntervalMs,
+      run: async () => {
+        await release.tick()
+        // A node that has left exits only once it has handed off every partition it held.
+        if (ownStatus() === 'left' && release.pendingCount === 0) announceLeft()
+      },
+    },
+  ]
+  if (parts.commitsOwnJoin) {
+    periodicTasks.push({
+      name: 'join commit',
+      intervalMs: parts.gossipIntervalMs,
+      run: async () => {
+        if (ownStatus() !== 'joining') return
+        // Refused while another transition runs or other changes are staged: asked again next round.
+        await claimant.request({op: 'commit', joinsOnly: true}).then(
+          () => log('committed this node\'s join'),
+          () => undefined,
+        )
+      },
+    })
+  }
+
+  return {
+    name: 'ring changes',
+    handlers: new Map<number, MessageHandler>([
+      [MessageType.ClusterChange, (body) => claimant.handle(body)],
+      [MessageType.TransferPage, (body) => transfers.serve(body)],
+    ]),
+    periodicTasks,
+    stats: () => ({release: {...release.counts, pendingPartitions: release.pendingCount}}),
+    // The release first, as the node always stopped them: a failure of one does not keep the other running.
+    stop: async () => {
+      await release.stop().catch(() => undefined)
+      await transfers.stop()
+    },
+    request: (request) => claimant.request(request),
+    claimant: () => claimant.claimant(),
+    transfersView: () => ({...transfers.snapshot(), releasedPartitionsPending: release.pendingCount}),
+    left,
+    transfers,
+    release,
+  }
+}

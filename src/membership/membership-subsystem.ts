@@ -1,0 +1,89 @@
+/**
+ * Membership and failure detection as one of a node's subsystems (paper §4.8): gossip of the
+ * member table with one random peer per round (membership.ts), and the heartbeats that feed this
+ * node's failure detector (heartbeats.ts, failure-detector.ts). It serves Join and Gossip (the
+ * table) and Ping (the detector), and `dyn cluster join SEED` for a node that runs alone.
+ *
+ * The member table itself (`Membership`) and the failure detector are shared parts, not this
+ * subsystem's: every other subsystem reads the ring and the detector's opinions, and every
+ * request the node makes feeds the detector through the transport. It adds nothing to
+ * GET /stats and has nothing to stop: the node persists the table, and its rounds end by their
+ * own timeouts.
+ */
+
+import type {Clock} from '../clock.js'
+import {DynError} from '../errors.js'
+import type {Store} from '../storage/store.js'
+import type {MessageHandler, Subsystem} from '../subsystem.js'
+import {MessageType} from '../transport/message-type.js'
+import type {Transport} from '../transport/transport.js'
+import type {FailureDetector} from './failure-detector.js'
+import {Heartbeats} from './heartbeats.js'
+import type {Member} from './member-table.js'
+import {findMember, isValidMemberTable, presentMembers} from './member-table.js'
+import {joinRequestTimeoutMs} from './membership.js'
+import type {Membership} from './membership.js'
+
+/** The shared parts membership is built from. */
+export interface MembershipParts {
+  readonly self: string
+  readonly membership: Membership
+  /** The node's transport, observed by `detector`: the heartbeats' answers reach it that way. */
+  readonly transport: Transport
+  readonly detector: FailureDetector
+  readonly clock: Clock
+  /** Asked whether this node holds data before it joins another cluster. */
+  readonly store: Store
+  readonly gossipIntervalMs: number
+}
+
+export interface MembershipSubsystem extends Subsystem {
+  /** dyn cluster join SEED: this node, alone and empty, joins the seed's cluster; throws DynError. */
+  joinAnotherCluster(seed: string): Promise<unknown>
+}
+
+export function membershipSubsystem(parts: MembershipParts): MembershipSubsystem {
+  const {self, membership} = parts
+  const heartbeats = new Heartbeats(self, parts.transport, parts.detector, parts.clock, () =>
+    presentMembers(membership.table).filter((member) => member.name !== self).map((member) => member.rpcAddress),
+  )
+  return {
+    name: 'membership',
+    handlers: new Map<number, MessageHandler>([
+      [MessageType.Join, (body) => membership.handleJoin(body)],
+      [MessageType.Gossip, (body) => membership.handleGossip(body)],
+      [MessageType.Ping, (body) => heartbeats.handlePing(body)],
+    ]),
+    periodicTasks: [
+      // Also one round at once, so a new member is known cluster-wide without waiting a full interval.
+      {name: 'gossip', intervalMs: parts.gossipIntervalMs, runsAtStart: true, run: () => membership.gossipRound()},
+      {name: 'heartbeat', intervalMs: parts.detector.config.heartbeatIntervalMs, run: () => heartbeats.round()},
+    ],
+    stats: () => ({}),
+    stop: async () => undefined,
+    joinAnotherCluster: (seed) => joinAnotherCluster(membership, parts.store, parts.transport, seed, self),
+  }
+}
+
+/**
+ * dyn cluster join SEED: a node that runs alone, holding no data, joins the seed's cluster as
+ * joining (a commit gives it partitions). Anything else is refused and changes nothing: a node
+ * with data or peers of its own would lose them.
+ */
+async function joinAnotherCluster(membership: Membership, store: Store, transport: Transport, seed: string, self: string): Promise<unknown> {
+  if (!/^[^\s:]+:\d{1,5}$/.test(seed)) throw new DynError('bad_parameter', `the seed must be an internode address host:rpc-port, not ${JSON.stringify(seed)}`)
+  const table = membership.table
+  if (table.members.some((member) => member.name !== self && member.status !== 'left')) {
+    throw new DynError('bad_parameter', `${self} is already in a cluster of ${table.members.length} members; only a node running alone can join another cluster`)
+  }
+  if (!(await store.isObjectFree())) throw new DynError('bad_parameter', `${self} holds data of its own; start it on an empty --data folder to join another cluster`)
+  const mine = findMember(table, self)
+  if (mine === undefined) throw new DynError('internal', `${self} has no row of its own`)
+  const member: Member = {name: self, rpcAddress: mine.rpcAddress, apiAddress: mine.apiAddress, status: 'joining', incarnation: mine.incarnation + 1}
+  const answer = await transport.request(seed, MessageType.Join, {member, requestedSettings: {}}, joinRequestTimeoutMs)
+  if (!answer.ok) throw new DynError(answer.code === 'bad_parameter' || answer.code === 'cluster_config_mismatch' ? answer.code : 'unreachable', `the seed ${seed} refused or did not answer the join: ${answer.message}`)
+  const joined = (answer.body as {table?: unknown} | null)?.table
+  if (!isValidMemberTable(joined)) throw new DynError('unreachable', `the seed ${seed} answered the join with something that is not a member table`)
+  membership.adopt(joined)
+  return {joined: seed, members: joined.members.length, status: 'joining'}
+}
