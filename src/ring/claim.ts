@@ -71,6 +71,14 @@ function pairScore(key: NodeScoreKey, partition: number): number {
   return high * scoreLowRange + (low >>> 11)
 }
 
+/**
+ * The rendezvous score of (partition, member) by which the claim ranks its choices, for tests and
+ * tools that check or explain the rule below.
+ */
+export function rendezvousScore(name: string, partition: number): number {
+  return pairScore(nodeScoreKey(name), partition)
+}
+
 /** Code-unit order: locale-independent, so every node sorts names the same way. */
 export function compareNames(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0

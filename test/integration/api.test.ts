@@ -2,10 +2,62 @@
 // and every bad input the API must refuse without changing stored data or taking a node down.
 
 import assert from 'node:assert/strict'
-import {connect} from 'node:net'
+import {once} from 'node:events'
+import {connect, type Socket} from 'node:net'
 import {after, before, describe, it} from 'node:test'
-import {getJson, putValue, runDyn, siblingTexts, sleep, startCluster} from './harness.js'
+import {isReplicaPutBody} from '../../src/coordinator/messages.js'
+import {partitionCountDefault, partitionOfKey} from '../../src/ring/partition.js'
+import type {StoredVersion} from '../../src/storage/stored-object.js'
+import {encodeFrame, FrameDecoder, frameBytesMax, protocolVersion, type Frame} from '../../src/transport/frame.js'
+import {MessageType} from '../../src/transport/message-type.js'
+import {emptySet, update} from '../../src/versioning/dvvset.js'
+import {getJson, putValue, runDyn, siblingTexts, startCluster, waitFor} from './harness.js'
 import type {TestCluster} from './harness.js'
+
+/** A bound on waiting for the node to close a bad internode connection, generous for a loaded machine: no duration is asserted. */
+const internodeCloseMsMax = 30_000
+
+/** A raw internode connection: the frames it received, and whether it was closed. */
+interface InternodeConnection {
+  readonly socket: Socket
+  readonly frames: Frame[]
+  closed: boolean
+}
+
+async function openInternode(port: number): Promise<InternodeConnection> {
+  const socket = connect(port, '127.0.0.1')
+  const decoder = new FrameDecoder()
+  const connection: InternodeConnection = {socket, frames: [], closed: false}
+  socket.on('data', (chunk: Buffer) => {
+    const decoded = decoder.push(chunk)
+    if (decoded.ok) connection.frames.push(...decoded.frames)
+  })
+  // A connection the node destroys may end in a reset: that is the close this test waits for.
+  socket.on('error', () => undefined)
+  socket.on('close', () => {
+    connection.closed = true
+  })
+  await once(socket, 'connect')
+  return connection
+}
+
+const helloFrame = encodeFrame({type: MessageType.Hello, requestId: 0, body: {protocolVersion, nodeName: 'api-test'}})
+let internodeRequestId = 0
+
+/** One request on a connection that said Hello, and the type and body of its answer. */
+async function internodeRequest(connection: InternodeConnection, type: MessageType, body: unknown): Promise<{type: number; body: unknown}> {
+  internodeRequestId += 1
+  const requestId = internodeRequestId
+  connection.socket.write(encodeFrame({type, requestId, body}))
+  const answer = await waitFor(`an answer to request ${requestId}`, async () => connection.frames.find((frame) => frame.requestId === requestId))
+  return {type: answer.type, body: answer.body}
+}
+
+/** A replica put of `key` (value "intruder"), as a coordinator sends one. */
+function replicaPutBody(key: string): unknown {
+  const version: StoredVersion = {value: Buffer.from('intruder'), contentType: 'text/plain', timestampMs: 1, tombstone: false}
+  return {partition: partitionOfKey(key, partitionCountDefault), key, object: {versions: update([], emptySet<StoredVersion>(), 'intruder.1', version, 1), n: 3}, durable: false}
+}
 
 describe('client API on a 3-node cluster', () => {
   let c: TestCluster
@@ -188,17 +240,43 @@ describe('client API on a 3-node cluster', () => {
       })
     }
 
-    it('garbage bytes and a huge frame on the internode port close that connection only', async () => {
+    it('garbage bytes, a huge frame and a write without a Hello on the internode port close that connection only, and store nothing', async () => {
       const rpcPort = (c.cluster.nodes[0] as {rpcPort: number}).rpcPort
-      for (const payload of [Buffer.from('GET / HTTP/1.1\r\n\r\n'), Buffer.from([0xff, 0xff, 0xff, 0xff, 1, 2, 3]), Buffer.alloc(4096, 0xab)]) {
-        await new Promise<void>((resolve) => {
-          const socket = connect(rpcPort, '127.0.0.1', () => socket.write(payload))
-          socket.on('error', () => resolve())
-          socket.on('close', () => resolve())
-          setTimeout(() => socket.destroy(), 2000)
-        })
+      // An internode connection that said Hello, as a peer's does: it must keep working throughout.
+      const peer = await openInternode(rpcPort)
+      peer.socket.write(helloFrame)
+      assert.deepEqual(await internodeRequest(peer, MessageType.Ping, {from: 'api-test'}), {type: MessageType.Response, body: {node: 'n1'}})
+      // The replica puts sent below are well formed: only how they arrive makes the node refuse them.
+      assert.ok(isReplicaPutBody(replicaPutBody('internode-bad-version')))
+
+      const lengthPrefix = (restBytes: number): Buffer => Buffer.from([restBytes >>> 24, (restBytes >>> 16) & 0xff, (restBytes >>> 8) & 0xff, restBytes & 0xff])
+      const badVersion = encodeFrame({type: MessageType.ReplicaPut, requestId: 7, body: replicaPutBody('internode-bad-version')})
+      badVersion[4] = protocolVersion + 1
+      const cases: Array<{name: string; bytes: Buffer}> = [
+        {name: 'an HTTP request after a Hello', bytes: Buffer.concat([helloFrame, Buffer.from('GET / HTTP/1.1\r\n\r\n')])},
+        {name: 'a length prefix of 4 GiB after a Hello', bytes: Buffer.concat([helloFrame, Buffer.from([0xff, 0xff, 0xff, 0xff, 1, 2, 3])])},
+        {name: 'a frame one byte over the limit after a Hello', bytes: Buffer.concat([helloFrame, lengthPrefix(frameBytesMax - 3), Buffer.alloc(4096, 0xab)])},
+        {name: 'a replica put of another protocol version after a Hello', bytes: Buffer.concat([helloFrame, badVersion])},
+        {name: 'a replica put with no Hello', bytes: encodeFrame({type: MessageType.ReplicaPut, requestId: 7, body: replicaPutBody('internode-no-hello')})},
+        {name: 'random bytes with no Hello', bytes: Buffer.alloc(4096, 0xab)},
+      ]
+      for (const {name, bytes} of cases) {
+        const intruder = await openInternode(rpcPort)
+        intruder.socket.write(bytes)
+        // Nothing on our side ends the connection: only the node can.
+        await waitFor(`n1 to close the connection after ${name}`, async () => (intruder.closed ? true : undefined), internodeCloseMsMax)
+        assert.deepEqual(intruder.frames, [], `${name}: answered instead of closed`)
       }
-      await sleep(50)
+
+      // The peer's connection was never closed, and still answers.
+      assert.equal(peer.closed, false)
+      assert.deepEqual(await internodeRequest(peer, MessageType.Ping, {from: 'api-test'}), {type: MessageType.Response, body: {node: 'n1'}})
+      peer.socket.destroy()
+      for (const key of ['internode-bad-version', 'internode-no-hello']) {
+        const read = await fetch(c.url(0, `/kv/${key}?r=3`))
+        assert.equal(read.status, 404, `${key} was stored`)
+        assert.equal(((await read.json()) as {error: string}).error, 'not_found')
+      }
     })
 
     after(async () => {

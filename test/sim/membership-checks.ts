@@ -35,29 +35,43 @@ import type {SimCluster} from './cluster.js'
 import type {History} from './history.js'
 import type {MembershipChangeResult} from './membership-faults.js'
 
+/**
+ * Runs every check and returns every violation: a failed check never hides the ones after it.
+ * A change that could not be made, or a ring that did not settle, is reported first; the
+ * transfer and stray-copy checks then still look at the ring the first running node routes by.
+ */
 export async function checkMembership(cluster: SimCluster, history: History, change: MembershipChangeResult, defaultN: number): Promise<Violation[]> {
   const atMs = cluster.time.monotonicMs()
+  const violations: Violation[] = []
   if (change.failure !== undefined) {
-    return [{check: 'membership-change-failed', key: '-', message: `the ${change.kind} of ${change.node} could not be made: ${change.failure}`, atMs}]
+    violations.push({check: 'membership-change-failed', key: '-', message: `the ${change.kind} of ${change.node} could not be made: ${change.failure}`, atMs})
   }
+  // Check 1: the change settles on one ring.
   const settled = await cluster.settleRing(change.expectedMembers)
-  const agreed = cluster.agreedRing()
-  if (!settled || agreed === undefined) {
+  if (!settled || cluster.agreedRing() === undefined) {
     const views = cluster.upNodes().map((name) => {
       const node = cluster.assembled(name)
       return `${name}: ${node?.membership.ring.members.join(' ')} hash ${node?.membership.ring.hash}${node?.membership.table.ring?.next ? ' (transition running)' : ''} released-pending ${node?.release.pendingCount}`
     })
-    return [{check: 'ring-disagreement', key: '-', message: `after the ${change.kind} of ${change.node}, the nodes did not settle on one ring of ${change.expectedMembers} members: ${views.join('; ')}`, atMs}]
+    violations.push({check: 'ring-disagreement', key: '-', message: `after the ${change.kind} of ${change.node}, the nodes did not settle on one ring of ${change.expectedMembers} members: ${views.join('; ')}`, atMs})
   }
+  // Check 3: no hint stays for a node that is no longer a member.
   const strandedHints = await hintsForNonMembers(cluster)
   if (strandedHints.length > 0) {
-    return [{check: 'hints-for-non-member', key: '-', message: `after the ${change.kind} of ${change.node}, hints are still kept for nodes that are no longer members: ${strandedHints.join('; ')}`, atMs: cluster.time.monotonicMs()}]
+    violations.push({check: 'hints-for-non-member', key: '-', message: `after the ${change.kind} of ${change.node}, hints are still kept for nodes that are no longer members: ${strandedHints.join('; ')}`, atMs: cluster.time.monotonicMs()})
   }
   const before = change.ringBefore
-  if (before === undefined) return []
+  const anyNode = cluster.upNodes().map((name) => cluster.assembled(name)).find((node) => node !== undefined)
+  if (before === undefined || anyNode === undefined) return violations
   const ringBefore = ringFromOwners(before.partitionCount, before.members, before.owners)
-  const anyNode = cluster.assembled(cluster.upNodes()[0]!)!
   const ringAfter = anyNode.membership.ring
+  violations.push(...(await missedTransfers(cluster, history, change, ringBefore, ringAfter, defaultN)))
+  violations.push(...(await strayCopies(cluster, history, ringBefore, ringAfter, atMs)))
+  return violations
+}
+
+/** Check 2: acknowledged writes that a home replica the change gave their key does not hold. */
+async function missedTransfers(cluster: SimCluster, history: History, change: MembershipChangeResult, ringBefore: Ring, ringAfter: Ring, defaultN: number): Promise<Violation[]> {
   const diskLost = history.wiped.size > 0
   // The largest n each key was written with, acknowledged or not: no copy of it carries a
   // larger one (a copy keeps the largest n it was given).
@@ -98,7 +112,6 @@ export async function checkMembership(cluster: SimCluster, history: History, cha
       })
     }
   }
-  violations.push(...(await strayCopies(cluster, history, ringBefore, ringAfter, atMs)))
   return violations
 }
 
@@ -122,7 +135,7 @@ function keptOnPurpose(history: History, name: string): Set<string> {
 /** Pages of one partition a check reads at most (scanPageMax keys each). */
 const strayScanPagesMax = 1000
 
-/** Check 3: objects a node stores in a partition it released although it is no home of their key (under their own n). */
+/** Check 4: objects a node stores in a partition it released although it is no home of their key (under their own n). */
 async function strayCopies(cluster: SimCluster, history: History, before: Ring, ring: Ring, atMs: number): Promise<Violation[]> {
   const violations: Violation[] = []
   for (const name of cluster.upNodes()) {

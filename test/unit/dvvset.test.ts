@@ -8,11 +8,14 @@ import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import {pack, unpack} from 'msgpackr'
 import {
+  cloudDotsMax,
+  contextDotsMax,
   covers,
   descends,
   dottedValues,
   emptySet,
   entriesMaxDefault,
+  isValidVector,
   isValidVersionSet,
   join,
   lww,
@@ -434,6 +437,173 @@ describe('dvvset properties', () => {
         assert.deepEqual(dotKeys(s), values(s))
       }),
     )
+  })
+})
+
+/**
+ * Single dots above `counter`, for a context entry or an entry's cloud: in half the cases the whole
+ * cap, so that one more dot, or two of them together, go beyond it; otherwise any number up to it.
+ */
+function singleDotsArb(counter: number, cap: number): fc.Arbitrary<number[]> {
+  return fc
+    .oneof(fc.constant(cap), fc.integer({min: 0, max: cap}))
+    .chain((length) => fc.uniqueArray(fc.integer({min: counter + 2, max: counter + 2 * cap}), {minLength: length, maxLength: length}))
+    .map((dots) => dots.sort((x, y) => x - y))
+}
+
+/** A context entry of `actor` whose single dots may fill the whole cap. */
+function crowdedContextEntryArb(actor: string): fc.Arbitrary<ContextEntry> {
+  return fc
+    .integer({min: 0, max: 6})
+    .chain((counter) => singleDotsArb(counter, contextDotsMax).map((dots): ContextEntry => (dots.length === 0 ? [actor, Math.max(1, counter)] : [actor, counter, dots])))
+}
+
+/** A set of one entry of `actor`, with a run of live values at its counter and a cloud that may fill the whole cap. */
+function crowdedSetArb(actor: string): fc.Arbitrary<VersionSet<string>> {
+  return fc
+    .record({counter: fc.integer({min: 1, max: 6}), live: fc.integer({min: 0, max: 3}), updatedAtMs: fc.integer({min: 0, max: 5})})
+    .chain(({counter, live, updatedAtMs}) =>
+      singleDotsArb(counter, cloudDotsMax).map((cloud) => {
+        const values = Array.from({length: Math.min(live, counter)}, (_, index) => dotValue(actor, counter - index))
+        return {entries: [{actor, counter, values, ...(cloud.length === 0 ? {} : {cloud}), updatedAtMs}]}
+      }),
+    )
+}
+
+/**
+ * The cap's rule for one actor's known dots: after a merge that may have gone beyond `cap` single
+ * dots, the result knows no dot that `knewBefore` did not, keeps at most `cap` single dots, and
+ * what it forgot is older than every single dot it kept (it forgets only beyond the cap). Returns
+ * how many dots it forgot.
+ */
+function forgotOldestFirst(knewBefore: (dot: number) => boolean, after: VersionVector, actor: string, dotMax: number, cap: number): number {
+  const entry = after.find(([name]) => name === actor)
+  const single = entry?.[2] ?? []
+  assert.ok(single.length <= cap, `${single.length} single dots kept, the cap is ${cap}`)
+  let forgotten = 0
+  for (let dot = 1; dot <= dotMax; dot += 1) {
+    const knows = covers(after, actor, dot)
+    if (knows) assert.ok(knewBefore(dot), `knows dot ${dot}, which nothing it merged knew`)
+    if (knows || !knewBefore(dot)) continue
+    forgotten += 1
+    assert.ok(single.every((kept) => kept > dot), `forgot dot ${dot} but kept an older single dot: [${single.join(', ')}]`)
+  }
+  if (forgotten > 0) assert.equal(single.length, cap, 'forgot dots below the cap')
+  return forgotten
+}
+
+/** The highest dot two contexts know of for `actor`, plus a margin to look above it. */
+function dotMaxOf(actor: string, ...vectors: VersionVector[]): number {
+  return Math.max(...vectors.map((vector) => highestOf(vector, actor))) + 2
+}
+
+/**
+ * Runs a property over crowded inputs whose check returns how many dots the merge forgot, and
+ * asserts that some run went beyond the cap. Shrinking 64-dot arrays takes minutes, so a failure
+ * reports the case as generated.
+ */
+function assertForgetsBeyondCap<A, B>(left: fc.Arbitrary<A>, right: fc.Arbitrary<B>, check: (a: A, b: B) => number): void {
+  let capped = 0
+  fc.assert(
+    fc.property(left, right, (a, b) => {
+      if (check(a, b) > 0) capped += 1
+    }),
+    {numRuns: 300, endOnFailure: true},
+  )
+  assert.ok(capped > 0, 'no run went beyond the cap')
+}
+
+describe('dvvset caps: 64 single dots, the oldest forgotten first', () => {
+  it('a put context keeps at most 64 single dots, forgetting the oldest: the dot just written is always covered', () => {
+    assertForgetsBeyondCap(crowdedContextEntryArb('a.1'), fc.nat({max: 5}), (entry, gap) => {
+      const context: VersionVector = [entry]
+      // The dot a put writes is above every dot of its actor that it knew of.
+      const dot = highestOf(context, 'a.1') + 1 + gap
+      const returned = withDot(context, 'a.1', dot)
+      assert.ok(isValidVector(returned))
+      assert.ok(covers(returned, 'a.1', dot), 'the context a put returns covers the version it wrote')
+      return forgotOldestFirst((d) => d === dot || covers(context, 'a.1', d), returned, 'a.1', dot + 1, contextDotsMax)
+    })
+  })
+
+  it('merging two contexts beyond 64 single dots forgets the oldest', () => {
+    assertForgetsBeyondCap(crowdedContextEntryArb('a.1'), crowdedContextEntryArb('a.1'), (left, right) => {
+      const merged = mergeVectors([left], [right])
+      assert.ok(isValidVector(merged))
+      assert.deepEqual(mergeVectors([right], [left]), merged)
+      return forgotOldestFirst((d) => covers([left], 'a.1', d) || covers([right], 'a.1', d), merged, 'a.1', dotMaxOf('a.1', [left], [right]), contextDotsMax)
+    })
+  })
+
+  it('syncing two sets beyond 64 cloud dots forgets the oldest, and keeps every value neither side superseded', () => {
+    assertForgetsBeyondCap(crowdedSetArb('a.1'), crowdedSetArb('a.1'), (a, b) => {
+      const merged = sync(a, b)
+      assert.ok(isValidVersionSet(merged))
+      for (const {actor, counter} of [...dottedValues(a), ...dottedValues(b)]) {
+        if (!supersededIn(a, actor, counter) && !supersededIn(b, actor, counter)) assert.ok(values(merged).includes(dotValue(actor, counter)))
+      }
+      return forgotOldestFirst((d) => covers(join(a), 'a.1', d) || covers(join(b), 'a.1', d), join(merged), 'a.1', dotMaxOf('a.1', join(a), join(b)), cloudDotsMax)
+    })
+  })
+})
+
+/** `entry` with one more known dot above every dot it knows: only its cloud differs. */
+function withCloudDot<V>(entry: Entry<V>, gap: number): Entry<V> {
+  const cloud = entry.cloud ?? []
+  return {...entry, cloud: [...cloud, Math.max(entry.counter + 1, ...cloud) + 1 + gap]}
+}
+
+/** `entry` with the dot of its newest live value one lower, its counter and cloud unchanged. */
+function withLowerLiveDot<V>(entry: Entry<V>): Entry<V> | undefined {
+  const dots = entry.dots ?? entry.values.map((_, index) => entry.counter - index)
+  const lowered = [dots[0]! - 1, ...dots.slice(1)]
+  // Still strictly decreasing and at least 1, or there is no such set.
+  if (entry.values.length === 0 || lowered[0]! < 1 || (lowered.length > 1 && lowered[0]! <= lowered[1]!)) return undefined
+  return {...entry, dots: lowered}
+}
+
+/** The same causal content as `entry`, with other times and other values at the same dots. */
+function retimed<V>(entry: Entry<V>, nowMs: number): Entry<string> {
+  return {...entry, values: entry.values.map((_, index) => `other ${index}`), updatedAtMs: nowMs}
+}
+
+describe('sameVersions', () => {
+  it('is true for the same causal content with other times and values', () => {
+    fc.assert(
+      fc.property(setArb(), fc.integer({min: 6, max: 99}), (s, nowMs) => {
+        assert.equal(sameVersions(s, {entries: s.entries.map((entry) => retimed(entry, nowMs))}), true)
+      }),
+    )
+  })
+
+  it('is false when one entry differs only in its cloud, its counter, its live dots or its count of values', () => {
+    fc.assert(
+      fc.property(setArb().filter((s) => s.entries.length > 0), fc.nat(), fc.nat({max: 3}), (s, pick, gap) => {
+        const index = pick % s.entries.length
+        const entry = s.entries[index]!
+        const variants: Array<[string, Entry<string> | undefined]> = [
+          ['one more cloud dot', withCloudDot(entry, gap)],
+          ['a cloud dot moved up', entry.cloud === undefined ? undefined : {...entry, cloud: [...entry.cloud.slice(0, -1), entry.cloud.at(-1)! + 1]}],
+          ['a counter one higher', entry.cloud === undefined && entry.dots === undefined ? {...entry, counter: entry.counter + 1} : undefined],
+          ['a live dot one lower', withLowerLiveDot(entry)],
+          ['one live value fewer', entry.values.length === 0 ? undefined : {...entry, values: entry.values.slice(1), ...(entry.dots === undefined ? {} : {dots: entry.dots.slice(1)})}],
+        ]
+        for (const [change, changed] of variants) {
+          if (changed === undefined) continue
+          const other = {entries: s.entries.map((each, at) => (at === index ? changed : each))}
+          assert.equal(sameVersions(s, other), false, change)
+          assert.equal(sameVersions(other, s), false, change)
+        }
+      }),
+    )
+  })
+
+  it('is false for sets of different actors', () => {
+    const a = update([], emptySet<string>(), 'a.1', 'x', 1)
+    const b = update([], emptySet<string>(), 'b.1', 'x', 1)
+    assert.equal(sameVersions(a, b), false)
+    assert.equal(sameVersions(a, sync(a, b)), false)
+    assert.equal(sameVersions(emptySet(), a), false)
   })
 })
 

@@ -1,9 +1,10 @@
 /**
  * Tests of the pure get quorum core and its read repair (paper §4.5): the verdict after every
- * answer, exhaustively over target counts 1..5, every R and every sequence of answers (found, not
- * found, failure); the merge of replies with `sync` (concurrent siblings kept, dominated versions
- * dropped); and `finalAction`, checked against a model that tracks, write by write, which versions
- * each replica holds and which it knows to be superseded.
+ * answer, exhaustively over target counts 1..5, every R and PR, every mix of homes and fallbacks
+ * and every sequence of answers (found, not found, failure), with replies of mixed n; the merge
+ * of replies with `sync` (concurrent siblings kept, dominated versions dropped, the largest n);
+ * and `finalAction`, checked against a model that tracks, write by write, which versions each
+ * replica holds and which it knows to be superseded.
  */
 import {describe, it} from 'node:test'
 import assert from 'node:assert/strict'
@@ -23,16 +24,27 @@ import {
 import type {StoredObject, StoredVersion} from '../../src/storage/stored-object.js'
 import {emptySet, join, sync, update, values, type VersionSet} from '../../src/versioning/dvvset.js'
 
-/** The largest target count enumerated: 3^5 answer sequences per R. */
+/** The largest target count enumerated: 6^5 sequences of (answer, home or fallback) per R and PR. */
 const targetCountMax = 5
 
 type Answer = 'found' | 'missing' | 'failure'
 const answerKinds: readonly Answer[] = ['found', 'missing', 'failure']
 
-function answerSequences(length: number): Answer[][] {
-  let sequences: Answer[][] = [[]]
+/**
+ * One target's answer, from a home replica or from a fallback answering from its hints. A
+ * replica that times out reaches the core as a failure (the coordinator's call to it ends by the
+ * deadline), so the sequences whose last answers are failures are the gets that hit their deadline.
+ */
+interface TargetAnswer {
+  readonly answer: Answer
+  readonly home: boolean
+}
+
+/** Every sequence of `length` answers, each from a home or a fallback: 6^length of them. */
+function answerSequences(length: number): TargetAnswer[][] {
+  let sequences: TargetAnswer[][] = [[]]
   for (let position = 0; position < length; position += 1) {
-    sequences = sequences.flatMap((prefix) => answerKinds.map((kind) => [...prefix, kind]))
+    sequences = sequences.flatMap((prefix) => answerKinds.flatMap((answer) => [true, false].map((home) => [...prefix, {answer, home}])))
   }
   return sequences
 }
@@ -63,58 +75,104 @@ function feedAll(core: GetCore, replies: readonly GetReply[]): GetCore {
   return replies.reduce((current, reply) => addReply(current, reply), core)
 }
 
-/** Whether R answers can still come, found by trying every way the outstanding replicas could answer. */
-function canStillAnswer(answered: number, outstanding: number, r: number): boolean {
-  if (answered >= r) return true
-  if (outstanding === 0) return false
-  return canStillAnswer(answered + 1, outstanding - 1, r) || canStillAnswer(answered, outstanding - 1, r)
+/**
+ * Whether R answers, PR of them from homes, can still come: found by trying every way the
+ * outstanding homes and fallbacks could answer or fail, not by the core's formula.
+ */
+function canStillAnswer(answered: number, homeAnswered: number, homesOutstanding: number, fallbacksOutstanding: number, r: number, pr: number): boolean {
+  if (answered >= r && homeAnswered >= pr) return true
+  if (homesOutstanding > 0) {
+    return (
+      canStillAnswer(answered + 1, homeAnswered + 1, homesOutstanding - 1, fallbacksOutstanding, r, pr) ||
+      canStillAnswer(answered, homeAnswered, homesOutstanding - 1, fallbacksOutstanding, r, pr)
+    )
+  }
+  if (fallbacksOutstanding > 0) {
+    return (
+      canStillAnswer(answered + 1, homeAnswered, 0, fallbacksOutstanding - 1, r, pr) ||
+      canStillAnswer(answered, homeAnswered, 0, fallbacksOutstanding - 1, r, pr)
+    )
+  }
+  return false
 }
 
+/** A verdict with its object reduced to what the oracle knows of it: its labels and its n. */
+type VerdictSummary =
+  | Exclude<GetVerdict, {kind: 'ok'}>
+  | {readonly kind: 'ok'; readonly answered: number; readonly labels: string[]; readonly n: number | undefined}
+
+function summary(verdict: GetVerdict): VerdictSummary {
+  return verdict.kind === 'ok' ? {kind: 'ok', answered: verdict.answered, labels: labels(verdict.object), n: verdict.object?.n} : verdict
+}
+
+/** What the answers so far say, and which targets have not answered yet. */
+interface Tally {
+  readonly answered: number
+  readonly homeAnswered: number
+  /** The n of every reply that found the key. */
+  readonly foundNs: readonly number[]
+  readonly homesOutstanding: number
+  readonly fallbacksOutstanding: number
+}
+
+function expectedVerdict(tally: Tally, r: number, pr: number): VerdictSummary {
+  const {answered, homeAnswered, foundNs} = tally
+  if (answered >= r && homeAnswered >= pr) {
+    return {kind: 'ok', answered, labels: foundNs.length > 0 ? ['x'] : [], n: foundNs.length > 0 ? Math.max(...foundNs) : undefined}
+  }
+  if (!canStillAnswer(answered, homeAnswered, tally.homesOutstanding, tally.fallbacksOutstanding, r, pr)) {
+    return {kind: 'quorum_unmet', required: r, acknowledged: answered, homeRequired: pr, homeAcknowledged: homeAnswered}
+  }
+  return {kind: 'wait'}
+}
+
+/**
+ * The n each target's copy carries when it finds the key: mixed, so that over the sequences a
+ * reply with a larger n comes before one with a smaller n and after it.
+ */
+const nOfTarget = [2, 4, 1, 5, 3] as const
+
 describe('get core: verdicts', () => {
-  it('decides exactly like the oracle for every target count, R and answer sequence', () => {
-    const found = firstWrite('a.1', 'x')
+  it('decides exactly like the oracle for every target count, R, PR, mix of homes and fallbacks and answer sequence', () => {
+    const foundAt = nOfTarget.map((n) => firstWrite('a.1', 'x', n))
     let checkedVerdicts = 0
     for (let targetCount = 1; targetCount <= targetCountMax; targetCount += 1) {
+      const sequences = answerSequences(targetCount)
       for (let r = 1; r <= targetCount; r += 1) {
-        for (const sequence of answerSequences(targetCount)) {
-          const where = `targets=${targetCount} r=${r} answers=${sequence.join(',')}`
-          let core = initGet(targetCount, r)
-          let answered = 0
-          let anyFound = false
-          let decided: GetVerdict['kind'] | undefined
-          assert.deepEqual(enough(core), {kind: 'wait'}, `${where}, before any answer`)
-          sequence.forEach((answer, index) => {
-            const node = `node${index}`
-            core =
-              answer === 'failure'
-                ? addFailure(core, node)
-                : addReply(core, {node, object: answer === 'found' ? found : undefined})
-            if (answer !== 'failure') answered += 1
-            if (answer === 'found') anyFound = true
-            const verdict = enough(core)
-            const outstanding = targetCount - index - 1
-            if (answered >= r) {
-              assert.equal(verdict.kind, 'ok', where)
-              if (verdict.kind === 'ok') {
-                assert.equal(verdict.answered, answered, where)
-                assert.deepEqual(labels(verdict.object), anyFound ? ['x'] : [], where)
-                assert.equal(verdict.object === undefined, !anyFound, where)
+        for (let pr = 0; pr <= r; pr += 1) {
+          for (const sequence of sequences) {
+            const where = `targets=${targetCount} r=${r} pr=${pr} answers=${sequence.map(({answer, home}) => `${answer}@${home ? 'home' : 'fallback'}`).join(',')}`
+            const homeTargetCount = sequence.filter(({home}) => home).length
+            let core = initGet(targetCount, r, pr, homeTargetCount)
+            let tally: Tally = {answered: 0, homeAnswered: 0, foundNs: [], homesOutstanding: homeTargetCount, fallbacksOutstanding: targetCount - homeTargetCount}
+            let decided: GetVerdict['kind'] | undefined
+            assert.deepEqual(summary(enough(core)), expectedVerdict(tally, r, pr), `${where}, before any answer`)
+            sequence.forEach(({answer, home}, index) => {
+              const node = `node${index}`
+              core = answer === 'failure' ? addFailure(core, node, home) : addReply(core, {node, object: answer === 'found' ? foundAt[index] : undefined, home})
+              const answered = answer === 'failure' ? 0 : 1
+              tally = {
+                answered: tally.answered + answered,
+                homeAnswered: tally.homeAnswered + (home ? answered : 0),
+                foundNs: answer === 'found' ? [...tally.foundNs, nOfTarget[index]!] : tally.foundNs,
+                homesOutstanding: tally.homesOutstanding - (home ? 1 : 0),
+                fallbacksOutstanding: tally.fallbacksOutstanding - (home ? 0 : 1),
               }
-            } else if (!canStillAnswer(answered, outstanding, r)) {
-              assert.deepEqual(verdict, {kind: 'quorum_unmet', required: r, acknowledged: answered, homeRequired: 0, homeAcknowledged: answered}, where)
-            } else {
-              assert.deepEqual(verdict, {kind: 'wait'}, where)
-            }
-            if (decided !== undefined) assert.equal(verdict.kind, decided, `${where}: ${decided} turned into ${verdict.kind}`)
-            if (verdict.kind !== 'wait') decided = verdict.kind
-            assert.equal(isComplete(core), outstanding === 0, where)
-            checkedVerdicts += 1
-          })
-          assert.notEqual(enough(core).kind, 'wait', `${where}: still waiting with every answer in`)
+              const verdict = enough(core)
+              assert.deepEqual(summary(verdict), expectedVerdict(tally, r, pr), `${where}, after ${index + 1}`)
+              // Once decided, later answers never change the decision.
+              if (decided !== undefined) assert.equal(verdict.kind, decided, `${where}: ${decided} turned into ${verdict.kind}`)
+              if (verdict.kind !== 'wait') decided = verdict.kind
+              assert.equal(isComplete(core), index === targetCount - 1, where)
+              checkedVerdicts += 1
+            })
+            // With every answer in (a replica that timed out is a failure), the get is decided.
+            assert.notEqual(enough(core).kind, 'wait', `${where}: still waiting with every answer in`)
+          }
         }
       }
     }
-    assert.ok(checkedVerdicts > 5_000, `only ${checkedVerdicts} verdicts checked`)
+    assert.ok(checkedVerdicts > 500_000, `only ${checkedVerdicts} verdicts checked`)
   })
 
   it('counts a replica that has nothing as an answer', () => {
@@ -189,6 +247,21 @@ describe('get core: merge and read repair', () => {
     for (const order of [[3, 2, 1, 0], [2, 0, 3, 1], [1, 3, 0, 2]]) {
       assert.deepEqual(labels(mergeReplies(order.map((index) => replies[index]!))), reference)
     }
+  })
+
+  it('gives the merged object the largest n of any reply, whatever order replies of mixed n come in', () => {
+    fc.assert(
+      fc.property(fc.array(fc.option(fc.integer({min: 1, max: 6}), {nil: undefined}), {minLength: 1, maxLength: 5}), (ns) => {
+        const replies: GetReply[] = ns.map((n, index) => ({node: `r${index}`, object: n === undefined ? undefined : firstWrite(`r${index}.1`, `v${index}`, n)}))
+        const found = ns.filter((n): n is number => n !== undefined)
+        const expected = found.length === 0 ? undefined : Math.max(...found)
+        assert.equal(mergeReplies(replies)?.n, expected)
+        const core = feedAll(initGet(replies.length, replies.length), replies)
+        const verdict = enough(core)
+        assert.equal(verdict.kind === 'ok' ? verdict.object?.n : 'not ok', expected)
+        assert.equal(finalAction(core).object?.n, expected)
+      }),
+    )
   })
 
   it('repairs exactly the replicas that are missing the object or hold less than the merge', () => {

@@ -1,8 +1,9 @@
 /**
  * Tests of the pure put quorum core (paper §4.5): exhaustively over every target count from 1 to
- * 5, every W and DW, and every sequence of answers (durable ack, plain ack, failure), the verdict
- * after each answer is compared with an oracle that tries every way the outstanding replicas could
- * still answer. Also the figures a verdict carries, purity, and the assertions on misuse.
+ * 4, every W, DW and PW, every mix of homes and fallbacks, and every sequence of answers (durable
+ * ack, plain ack, failure), the verdict after each answer is compared with an oracle that tries
+ * every way the outstanding replicas could still answer. Also the figures a verdict carries,
+ * purity, and the assertions on misuse.
  */
 import {describe, it} from 'node:test'
 import assert from 'node:assert/strict'
@@ -11,76 +12,110 @@ import {addAck, addFailure, enough, initPut, type PutCore, type PutVerdict} from
 type Answer = 'durable' | 'plain' | 'failure'
 const answerKinds: readonly Answer[] = ['durable', 'plain', 'failure']
 
-/** The largest target count enumerated: 3^5 answer sequences per (W, DW) keep the suite fast. */
-const targetCountMax = 5
+/**
+ * One target's answer, from a home replica or from a fallback that keeps the write as a hint. A
+ * replica that times out reaches the core as a failure (the coordinator's call to it ends by the
+ * deadline), so the sequences whose last answers are failures are the puts that hit their deadline.
+ */
+interface TargetAnswer {
+  readonly answer: Answer
+  readonly home: boolean
+}
 
-/** Every sequence of `length` answers, in every order: 3^length of them. */
-function answerSequences(length: number): Answer[][] {
-  let sequences: Answer[][] = [[]]
+/** The largest target count enumerated: 6^4 sequences per (W, DW, PW) keep the suite fast. */
+const targetCountMax = 4
+
+/** Every sequence of `length` answers, each from a home or a fallback, in every order: 6^length of them. */
+function answerSequences(length: number): TargetAnswer[][] {
+  let sequences: TargetAnswer[][] = [[]]
   for (let position = 0; position < length; position += 1) {
-    sequences = sequences.flatMap((prefix) => answerKinds.map((kind) => [...prefix, kind]))
+    sequences = sequences.flatMap((prefix) => answerKinds.flatMap((answer) => [true, false].map((home) => [...prefix, {answer, home}])))
   }
   return sequences
 }
 
+/** The acknowledgements so far, and which targets have not answered yet. */
+interface Tally {
+  readonly acks: number
+  readonly durable: number
+  readonly homeAcks: number
+  readonly homesOutstanding: number
+  readonly fallbacksOutstanding: number
+}
+
+/** The tally after one more answer from a home or a fallback. */
+function tallied(tally: Tally, {answer, home}: TargetAnswer): Tally {
+  const acked = answer === 'failure' ? 0 : 1
+  return {
+    acks: tally.acks + acked,
+    durable: tally.durable + (answer === 'durable' ? 1 : 0),
+    homeAcks: tally.homeAcks + (home ? acked : 0),
+    homesOutstanding: tally.homesOutstanding - (home ? 1 : 0),
+    fallbacksOutstanding: tally.fallbacksOutstanding - (home ? 0 : 1),
+  }
+}
+
+function met(tally: Tally, w: number, dw: number, pw: number): boolean {
+  return tally.acks >= w && tally.durable >= dw && tally.homeAcks >= pw
+}
+
 /**
- * Whether some way of answering for the `outstanding` replicas still reaches W acks with DW
- * durable ones. Found by trying every completion, not by the core's formula.
+ * Whether some way of answering for the outstanding homes and fallbacks still reaches W acks, DW
+ * of them durable and PW of them from homes. Found by trying every completion, not by the core's formula.
  */
-function canStillSucceed(acks: number, durable: number, outstanding: number, w: number, dw: number): boolean {
-  if (acks >= w && durable >= dw) return true
-  if (outstanding === 0) return false
-  return (
-    canStillSucceed(acks + 1, durable + 1, outstanding - 1, w, dw) ||
-    canStillSucceed(acks + 1, durable, outstanding - 1, w, dw) ||
-    canStillSucceed(acks, durable, outstanding - 1, w, dw)
-  )
+function canStillSucceed(tally: Tally, w: number, dw: number, pw: number): boolean {
+  if (met(tally, w, dw, pw)) return true
+  const home = tally.homesOutstanding > 0
+  if (!home && tally.fallbacksOutstanding === 0) return false
+  return answerKinds.some((answer) => canStillSucceed(tallied(tally, {answer, home}), w, dw, pw))
 }
 
-function feed(core: PutCore, node: string, answer: Answer): PutCore {
-  return answer === 'failure' ? addFailure(core, node) : addAck(core, node, answer === 'durable')
+function feed(core: PutCore, node: string, {answer, home}: TargetAnswer): PutCore {
+  return answer === 'failure' ? addFailure(core, node, home) : addAck(core, node, answer === 'durable', home)
 }
 
-function expectedVerdict(acks: number, durable: number, outstanding: number, w: number, dw: number): PutVerdict {
-  if (acks >= w && durable >= dw) return {kind: 'ok', acknowledged: acks}
-  if (!canStillSucceed(acks, durable, outstanding, w, dw)) {
-    return {kind: 'quorum_unmet', required: w, acknowledged: acks, durableRequired: dw, durableAcknowledged: durable, homeRequired: 0, homeAcknowledged: acks}
+function expectedVerdict(tally: Tally, w: number, dw: number, pw: number): PutVerdict {
+  const {acks, durable, homeAcks} = tally
+  if (met(tally, w, dw, pw)) return {kind: 'ok', acknowledged: acks}
+  if (!canStillSucceed(tally, w, dw, pw)) {
+    return {kind: 'quorum_unmet', required: w, acknowledged: acks, durableRequired: dw, durableAcknowledged: durable, homeRequired: pw, homeAcknowledged: homeAcks}
   }
   return {kind: 'wait'}
 }
 
 describe('put core', () => {
-  it('decides exactly like the oracle for every target count, W, DW and answer sequence', () => {
+  it('decides exactly like the oracle for every target count, W, DW, PW, mix of homes and fallbacks and answer sequence', () => {
     let checkedVerdicts = 0
     for (let targetCount = 1; targetCount <= targetCountMax; targetCount += 1) {
       const sequences = answerSequences(targetCount)
       for (let w = 1; w <= targetCount; w += 1) {
         for (let dw = 0; dw <= w; dw += 1) {
-          for (const sequence of sequences) {
-            let core = initPut(targetCount, w, dw)
-            let acks = 0
-            let durable = 0
-            const where = `targets=${targetCount} w=${w} dw=${dw} answers=${sequence.join(',')}`
-            assert.deepEqual(enough(core), expectedVerdict(0, 0, targetCount, w, dw), `${where}, before any answer`)
-            let decided: PutVerdict['kind'] | undefined
-            sequence.forEach((answer, index) => {
-              core = feed(core, `node${index}`, answer)
-              if (answer !== 'failure') acks += 1
-              if (answer === 'durable') durable += 1
-              const verdict = enough(core)
-              assert.deepEqual(verdict, expectedVerdict(acks, durable, targetCount - index - 1, w, dw), `${where}, after ${index + 1}`)
-              // Once decided, later answers never change the decision.
-              if (decided !== undefined) assert.equal(verdict.kind, decided, `${where}: ${decided} turned into ${verdict.kind}`)
-              if (verdict.kind !== 'wait') decided = verdict.kind
-              checkedVerdicts += 1
-            })
-            // With every answer in, the put is decided one way or the other.
-            assert.notEqual(enough(core).kind, 'wait', `${where}: still waiting with every answer in`)
+          for (let pw = 0; pw <= w; pw += 1) {
+            for (const sequence of sequences) {
+              const homeTargetCount = sequence.filter(({home}) => home).length
+              let core = initPut(targetCount, w, dw, pw, homeTargetCount)
+              let tally: Tally = {acks: 0, durable: 0, homeAcks: 0, homesOutstanding: homeTargetCount, fallbacksOutstanding: targetCount - homeTargetCount}
+              const where = `targets=${targetCount} w=${w} dw=${dw} pw=${pw} answers=${sequence.map(({answer, home}) => `${answer}@${home ? 'home' : 'fallback'}`).join(',')}`
+              assert.deepEqual(enough(core), expectedVerdict(tally, w, dw, pw), `${where}, before any answer`)
+              let decided: PutVerdict['kind'] | undefined
+              sequence.forEach((answer, index) => {
+                core = feed(core, `node${index}`, answer)
+                tally = tallied(tally, answer)
+                const verdict = enough(core)
+                assert.deepEqual(verdict, expectedVerdict(tally, w, dw, pw), `${where}, after ${index + 1}`)
+                // Once decided, later answers never change the decision.
+                if (decided !== undefined) assert.equal(verdict.kind, decided, `${where}: ${decided} turned into ${verdict.kind}`)
+                if (verdict.kind !== 'wait') decided = verdict.kind
+                checkedVerdicts += 1
+              })
+              // With every answer in (a replica that timed out is a failure), the put is decided.
+              assert.notEqual(enough(core).kind, 'wait', `${where}: still waiting with every answer in`)
+            }
           }
         }
       }
     }
-    assert.ok(checkedVerdicts > 10_000, `only ${checkedVerdicts} verdicts checked`)
+    assert.ok(checkedVerdicts > 200_000, `only ${checkedVerdicts} verdicts checked`)
   })
 
   it('feeds nodes in any order: the verdict depends on the answers, not on who gave them', () => {

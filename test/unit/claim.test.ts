@@ -1,0 +1,188 @@
+/**
+ * The claim's choice rule, exactly as src/ring/claim.ts promises it, on random member sets:
+ *
+ * claimOwners (no history): each partition's first choice is its best-scored member; the Q mod S
+ * larger quotas go to the members with the most first choices (name order breaks ties); a member
+ * with more first choices than its quota keeps its best-scored ones; the released partitions are
+ * dealt, best (partition, member) score first, to the members still under quota.
+ *
+ * claimOwnersFrom (from the current owners): the larger quotas go to the members that own the
+ * most today (then name order); a member over its quota releases the partitions it scores lowest
+ * and no other member gives any up; the orphaned and released partitions are dealt, best score
+ * first, to the members under quota.
+ *
+ * "Dealt best score first" is checked as what it amounts to: no blocking pair. A dealt partition
+ * p never scores higher with another member m that had room than with the member it went to,
+ * unless m was filled with partitions that all score higher with m than p does (m took better
+ * pairs first). Balance and movement are ring.test.ts's and claimant-core.test.ts's.
+ */
+
+import assert from 'node:assert/strict'
+import {describe, it} from 'node:test'
+import fc from 'fast-check'
+import {claimOwners, claimOwnersFrom, compareNames, rendezvousScore} from '../../src/ring/claim.js'
+
+const partitionCountArb = fc.constantFrom(8, 16, 64, 256)
+const nameArb = fc.string({unit: 'grapheme-ascii', minLength: 1, maxLength: 6})
+const membersArb = fc.uniqueArray(nameArb, {minLength: 2, maxLength: 12})
+
+const scores = new Map<string, number>()
+
+/** The claim's score of (partition, member), remembered: the checks below ask for each pair many times. */
+function score(name: string, partition: number): number {
+  const key = `${partition} ${name}`
+  let known = scores.get(key)
+  if (known === undefined) {
+    known = rendezvousScore(name, partition)
+    scores.set(key, known)
+  }
+  return known
+}
+
+/** The quota of each member: ⌊Q/S⌋, one more for the first Q mod S of `ranked`. */
+function quotas(partitionCount: number, ranked: readonly string[]): Map<string, number> {
+  const floor = Math.floor(partitionCount / ranked.length)
+  return new Map(ranked.map((name, rank) => [name, floor + (rank < partitionCount % ranked.length ? 1 : 0)]))
+}
+
+/** Every member owns exactly its quota, the larger ones going to the first Q mod S of `ranked`. */
+function assertQuotas(owners: readonly string[], ranked: readonly string[]): void {
+  const expected = quotas(owners.length, ranked)
+  for (const name of ranked) {
+    assert.equal(countOf(owners, name), expected.get(name), `${JSON.stringify(name)} (rank ${ranked.indexOf(name)} of ${ranked.length}) does not own its quota`)
+  }
+}
+
+/** `names` by a count, largest first, then name order. */
+function rankedBy(names: readonly string[], countOf: (name: string) => number): string[] {
+  return [...names].sort((a, b) => countOf(b) - countOf(a) || compareNames(a, b))
+}
+
+function countOf(owners: readonly string[], name: string): number {
+  return owners.filter((owner) => owner === name).length
+}
+
+/**
+ * Each member kept, of the partitions `before` gave it (its first choices, or what it owned), as
+ * many as its final count allows, and the best-scored ones: each kept one scores above each it gave up.
+ */
+function assertKeptBestUpToQuota(members: readonly string[], before: readonly string[], owners: readonly string[]): void {
+  for (const name of members) {
+    const had = before.flatMap((owner, partition) => (owner === name ? [partition] : []))
+    const kept = had.filter((partition) => owners[partition] === name)
+    const gaveUp = had.filter((partition) => owners[partition] !== name)
+    assert.equal(kept.length, Math.min(had.length, countOf(owners, name)), `${JSON.stringify(name)} gave up a partition while it had room`)
+    if (kept.length === 0 || gaveUp.length === 0) continue
+    const worstKept = Math.min(...kept.map((partition) => score(name, partition)))
+    const bestGivenUp = Math.max(...gaveUp.map((partition) => score(name, partition)))
+    assert.ok(worstKept > bestGivenUp, `${JSON.stringify(name)} kept a partition it scores lower than one it gave up`)
+  }
+}
+
+/**
+ * The partitions in `dealt` went out best (partition, member) score first to the members in
+ * `withRoom`: no blocking pair (see the module comment).
+ */
+function assertDealtBestScoreFirst(owners: readonly string[], dealt: readonly number[], withRoom: ReadonlySet<string>): void {
+  const dealtTo = new Map<string, number[]>()
+  for (const partition of dealt) {
+    const owner = owners[partition]!
+    assert.ok(withRoom.has(owner), `partition ${partition} went to ${JSON.stringify(owner)}, which had no room`)
+    dealtTo.set(owner, [...(dealtTo.get(owner) ?? []), partition])
+  }
+  for (const partition of dealt) {
+    const taken = score(owners[partition]!, partition)
+    for (const other of withRoom) {
+      const better = score(other, partition)
+      if (better <= taken) continue
+      const worstTaken = Math.min(...(dealtTo.get(other) ?? []).map((mine) => score(other, mine)))
+      assert.ok(worstTaken > better, `partition ${partition} went to ${JSON.stringify(owners[partition])}, but ${JSON.stringify(other)} scores it higher and took a partition it scores lower`)
+    }
+  }
+}
+
+/** The best-scored member of each partition (on a tie, the earlier name). */
+function firstChoices(partitionCount: number, members: readonly string[]): string[] {
+  const sorted = [...members].sort(compareNames)
+  return Array.from({length: partitionCount}, (_, partition) =>
+    sorted.reduce((best, name) => (score(name, partition) > score(best, partition) ? name : best)),
+  )
+}
+
+describe('claim from scratch: the choice rule', () => {
+  it('gives the larger quotas to the members with the most first choices, name order breaking ties', () => {
+    fc.assert(
+      fc.property(partitionCountArb, membersArb, (partitionCount, members) => {
+        const first = firstChoices(partitionCount, members)
+        assertQuotas(claimOwners(partitionCount, members), rankedBy(members, (name) => countOf(first, name)))
+      }),
+      {numRuns: 60},
+    )
+  })
+
+  it('a member with more first choices than its quota keeps its best-scored ones', () => {
+    fc.assert(
+      fc.property(partitionCountArb, membersArb, (partitionCount, members) => {
+        assertKeptBestUpToQuota(members, firstChoices(partitionCount, members), claimOwners(partitionCount, members))
+      }),
+      {numRuns: 60},
+    )
+  })
+
+  it('deals the released partitions best score first to the members under quota', () => {
+    fc.assert(
+      fc.property(partitionCountArb, membersArb, (partitionCount, members) => {
+        const owners = claimOwners(partitionCount, members)
+        const first = firstChoices(partitionCount, members)
+        const released = owners.flatMap((owner, partition) => (owner !== first[partition] ? [partition] : []))
+        // A member had room when it kept fewer first choices than it owns in the end.
+        const withRoom = new Set(members.filter((name) => owners.some((owner, partition) => owner === name && first[partition] !== name)))
+        assertDealtBestScoreFirst(owners, released, withRoom)
+      }),
+      {numRuns: 60},
+    )
+  })
+})
+
+/** Current owners: a claim of other members, or any names, members or not (orphaned partitions). */
+const currentArb = (partitionCount: number, members: readonly string[]): fc.Arbitrary<string[]> =>
+  fc.oneof(
+    fc.uniqueArray(nameArb, {minLength: 1, maxLength: 12}).map((before) => claimOwners(partitionCount, before)),
+    fc.array(fc.oneof(fc.constantFrom(...members), nameArb), {minLength: partitionCount, maxLength: partitionCount}),
+  )
+
+const changeArb = partitionCountArb.chain((partitionCount) =>
+  membersArb.chain((members) => currentArb(partitionCount, members).map((current) => ({partitionCount, members, current}))),
+)
+
+describe('claim from the current owners: the choice rule', () => {
+  it('gives the larger quotas to the members that own the most today, name order breaking ties', () => {
+    fc.assert(
+      fc.property(changeArb, ({partitionCount, members, current}) => {
+        assertQuotas(claimOwnersFrom(partitionCount, current, members), rankedBy(members, (name) => countOf(current, name)))
+      }),
+      {numRuns: 60},
+    )
+  })
+
+  it('a member over its quota releases the partitions it scores lowest; no other member gives one up', () => {
+    fc.assert(
+      fc.property(changeArb, ({partitionCount, members, current}) => {
+        assertKeptBestUpToQuota(members, current, claimOwnersFrom(partitionCount, current, members))
+      }),
+      {numRuns: 60},
+    )
+  })
+
+  it('deals the orphaned and released partitions best score first to the members under quota', () => {
+    fc.assert(
+      fc.property(changeArb, ({partitionCount, members, current}) => {
+        const owners = claimOwnersFrom(partitionCount, current, members)
+        const moved = owners.flatMap((owner, partition) => (owner !== current[partition] ? [partition] : []))
+        const withRoom = new Set(members.filter((name) => countOf(owners, name) > countOf(current, name)))
+        assertDealtBestScoreFirst(owners, moved, withRoom)
+      }),
+      {numRuns: 60},
+    )
+  })
+})
