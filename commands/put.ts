@@ -1,9 +1,12 @@
+import {fstat} from 'node:fs'
+import type {Stats} from 'node:fs'
 import * as Args from '@oclif/core/args'
 import * as Flags from '@oclif/core/flags'
 import {contextFlag, dwFlag, explainFlag, jsonFlag, nFlag, nodeFlag, pwFlag, timeoutFlag, wFlag} from '../src/cli/client-flags.js'
+import {valueBytesMax} from '../src/api/params.js'
 import {DynCommand} from '../src/cli/command-base.js'
 import {exitCodesHelp} from '../src/cli/exit-codes.js'
-import {formatTrace, writeTrace} from '../src/cli/format.js'
+import {counted, formatTrace, writeTrace} from '../src/cli/format.js'
 import {warnOnWeakQuorum} from '../src/cli/quorum-check.js'
 
 export default class Put extends DynCommand {
@@ -44,6 +47,8 @@ ${exitCodesHelp}`
     const client = this.clientFor(flags)
     const key = args.key
     const value = args.value === undefined ? await readStdin() : Buffer.from(args.value, 'utf8')
+    // A value over the limit is refused here, before anything is sent (the node would refuse it too).
+    if (value === undefined) this.fail(flags.json, 'value_too_large', `the value on stdin is over ${valueBytesMax} bytes; values are at most 1 MiB: store a larger object in parts, or elsewhere with its address as the value`, {key, bytesMax: valueBytesMax})
     try {
       const result = await client.put(key, value, {n: flags.n, w: flags.w, dw: flags.dw, pw: flags.pw, explain: flags.explain, context: flags.context, contentType: flags['content-type']})
       if (!result.ok) {
@@ -57,7 +62,7 @@ ${exitCodesHelp}`
         this.printOk({key, context: result.context, siblings: result.siblings ?? null, ...(flags.explain ? {trace: result.trace} : {})})
         return
       }
-      process.stdout.write(`stored ${key} (${value.length} bytes)\ncontext: ${result.context}\n`)
+      process.stdout.write(`stored ${key} (${counted(value.length, 'byte')})\ncontext: ${result.context}\n`)
       if (result.siblings !== undefined && result.siblings > 1) {
         process.stdout.write(`${key} now has ${result.siblings} siblings; read it and write with its context to reconcile\n`)
       }
@@ -67,9 +72,25 @@ ${exitCodesHelp}`
   }
 }
 
-async function readStdin(): Promise<Buffer> {
+function fstatOf(fd: number): Promise<Stats | undefined> {
+  return new Promise((resolve) => fstat(fd, (error, stats) => resolve(error === null ? stats : undefined)))
+}
+
+/** The value on stdin, or undefined as soon as it is over the limit (the rest is not read). */
+async function readStdin(): Promise<Buffer | undefined> {
   if (process.stdin.isTTY) process.stderr.write('reading the value from stdin; end it with Ctrl-D\n')
+  // A file redirected to stdin (`< photo.jpg`) is judged by its size, without reading it.
+  const stdin = await fstatOf(0)
+  if (stdin?.isFile() === true && stdin.size > valueBytesMax) return undefined
   const chunks: Buffer[] = []
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
+  let total = 0
+  for await (const chunk of process.stdin) {
+    total += (chunk as Buffer).length
+    if (total > valueBytesMax) {
+      process.stdin.destroy()
+      return undefined
+    }
+    chunks.push(chunk as Buffer)
+  }
   return Buffer.concat(chunks)
 }

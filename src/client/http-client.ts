@@ -15,7 +15,7 @@
 
 import {request as httpRequest} from 'node:http'
 import type {IncomingHttpHeaders} from 'node:http'
-import {checkKeyText} from '../api/params.js'
+import {checkKeyText, valueBytesMax} from '../api/params.js'
 import {DynError} from '../errors.js'
 import type {ErrorCode} from '../errors.js'
 import {parseNodeList} from './node-address.js'
@@ -107,6 +107,7 @@ export class DynClient {
   async put(key: string, value: Uint8Array, options: QuorumOptions & {context?: string; contentType?: string} = {}): Promise<WriteResult> {
     const badKey = refusedKey(key)
     if (badKey !== undefined) return badKey
+    if (value.byteLength > valueBytesMax) return refusedValue(value.byteLength)
     const headers: Record<string, string> = {accept: 'application/json', 'content-type': options.contentType ?? 'application/octet-stream'}
     if (options.context !== undefined) headers['x-dyn-context'] = options.context
     const response = await this.send('PUT', `/kv/${encodeURIComponent(key)}${queryOf(options, ['n', 'w', 'dw', 'pw', 'explain'])}`, headers, value)
@@ -200,6 +201,22 @@ function refusedKey(key: string): ApiError | undefined {
   return {ok: false, status: 400, error: checked.error, message: checked.message, body: {error: checked.error, message: checked.message}}
 }
 
+/** The node's own refusal of a value over the limit (413 value_too_large), without sending it. */
+function refusedValue(bytes: number): ApiError {
+  const message = `the value is ${bytes} bytes; values are at most ${valueBytesMax} bytes (1 MiB): store a larger object in parts, or elsewhere with its address as the value`
+  return {ok: false, status: 413, error: 'value_too_large', message, body: {error: 'value_too_large', message, bytes, bytesMax: valueBytesMax}}
+}
+
+/**
+ * A body at least this large is sent only after the node's 100 Continue (`Expect:
+ * 100-continue`), so that a refusal (a value over the limit, a bad parameter) arrives as the
+ * node's answer before the upload, instead of a connection reset in the middle of it.
+ */
+export const expectContinueBytesMin = 64 * 1024
+
+/** A server that ignores `Expect: 100-continue` gets the body anyway after this long (curl waits 1 s too). */
+export const expectContinueWaitMs = 1000
+
 /** One HTTP exchange with one node; never throws. */
 function sendOnce(address: NodeAddress, method: string, path: string, headers: Record<string, string>, body: Uint8Array | undefined, timeoutMs: number): Promise<Attempt> {
   return new Promise((resolve) => {
@@ -210,15 +227,25 @@ function sendOnce(address: NodeAddress, method: string, path: string, headers: R
       if (settled) return
       settled = true
       clearTimeout(timer)
+      clearTimeout(continueTimer)
       resolve(attempt)
     }
+    const expectContinue = body !== undefined && body.byteLength >= expectContinueBytesMin
     const request = httpRequest({
       host: address.host,
       port: address.port,
       method,
       path,
-      headers: body === undefined ? headers : {...headers, 'content-length': String(body.byteLength)},
+      headers: body === undefined ? headers : {...headers, 'content-length': String(body.byteLength), ...(expectContinue ? {expect: '100-continue'} : {})},
     })
+    let bodySent = false
+    const sendBody = (): void => {
+      if (bodySent || answered) return
+      bodySent = true
+      clearTimeout(continueTimer)
+      request.end(body)
+    }
+    const continueTimer = expectContinue ? setTimeout(sendBody, expectContinueWaitMs) : undefined
     const timer = setTimeout(() => {
       finish({ok: false, connected, staleSocket: false, reason: connected ? `no answer within ${timeoutMs} ms` : `no connection within ${timeoutMs} ms`})
       request.destroy()
@@ -244,10 +271,21 @@ function sendOnce(address: NodeAddress, method: string, path: string, headers: R
         }
         chunks.push(chunk)
       })
-      response.once('end', () => finish({ok: true, response: {status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks)}}))
+      response.once('end', () => {
+        finish({ok: true, response: {status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks)}})
+        // Answered before the body was sent (a refusal under Expect: 100-continue): the
+        // request can never complete on this connection.
+        if (!bodySent) request.destroy()
+      })
       response.once('error', (error: NodeJS.ErrnoException) => finish({ok: false, connected: true, staleSocket: false, reason: error.code ?? error.message}))
     })
-    request.end(body)
+    if (!expectContinue) {
+      bodySent = true
+      request.end(body)
+      return
+    }
+    request.once('continue', sendBody)
+    request.flushHeaders()
   })
 }
 

@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict'
 import {spawn} from 'node:child_process'
-import {mkdtemp, readFile, readdir, rm, writeFile} from 'node:fs/promises'
+import {mkdtemp, open, readFile, readdir, rm, writeFile} from 'node:fs/promises'
 import {createServer, request} from 'node:http'
 import type {Server} from 'node:http'
 import {tmpdir} from 'node:os'
@@ -55,6 +55,24 @@ function rawRequest(address: string, method: string, pathAndQuery: string, body?
     req.once('error', reject)
     req.end(body)
   })
+}
+
+/** Run `dyn` with a file as its stdin, as `dyn ... < file` does. */
+async function runDynWithStdinFile(args: readonly string[], file: string, env: Record<string, string>): Promise<DynRun> {
+  const input = await open(file, 'r')
+  try {
+    return await new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [dynBin, ...args], {env: {...process.env, ...env}, stdio: [input.fd, 'pipe', 'pipe'], timeout: 60_000, killSignal: 'SIGKILL'})
+      const out: Buffer[] = []
+      const err: Buffer[] = []
+      child.stdout?.on('data', (chunk: Buffer) => out.push(chunk))
+      child.stderr?.on('data', (chunk: Buffer) => err.push(chunk))
+      child.once('error', reject)
+      child.once('close', (code) => resolve({code: code ?? -1, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8')}))
+    })
+  } finally {
+    await input.close()
+  }
 }
 
 /** An HTTP server that answers every request 503 overloaded, as a busy node would. */
@@ -113,6 +131,56 @@ describe('dyn CLI', () => {
     const json = JSON.parse((await runDyn(['get', 'from-stdin', '--json'], {env})).stdout) as {siblings: Array<{value: string; text?: string}>}
     assert.deepEqual([...Buffer.from(json.siblings[0]?.value ?? '', 'base64')], [0, 1, 2, 255])
     assert.equal(json.siblings[0]?.text, undefined)
+  })
+
+  it('a value over 1 MiB is refused with value_too_large (exit 2) before it is sent, and the node answers 413 before the upload', async () => {
+    const big = Buffer.alloc(4 * 1024 * 1024, 7)
+    const folder = await mkdtemp(path.join(tmpdir(), 'dyn-big-'))
+    try {
+      const file = path.join(folder, 'big')
+      await writeFile(file, big)
+      // `dyn put bigx < file`: stdin is the file itself.
+      const fromFile = await runDynWithStdinFile(['put', 'bigx', '--json'], file, env)
+      assert.equal(fromFile.code, 2, fromFile.stderr)
+      assert.equal(answer(fromFile).error, 'value_too_large')
+    } finally {
+      await rm(folder, {recursive: true, force: true})
+    }
+    // The client refuses it without a connection: a port where nothing listens answers the same.
+    const nowhere = new DynClient(`127.0.0.1:${await freePortRange(1)}`)
+    const refused = await nowhere.put('bigx', big)
+    assert.equal(refused.ok === false && refused.error, 'value_too_large')
+    assert.equal((await runDyn(['get', 'bigx'], {env})).code, 1)
+    // The node itself, to a client that waits for 100 Continue (as curl does above 1 MiB, and
+    // dyn's client above 64 KiB): the refusal comes instead of the 100, so nothing is uploaded.
+    const [host, port] = c.api(0).split(':')
+    const raw = await new Promise<{status: number; continued: boolean; body: string}>((resolve, reject) => {
+      let continued = false
+      const req = request({host, port: Number(port), method: 'PUT', path: '/kv/bigx', headers: {'content-length': String(big.length), expect: '100-continue'}})
+      req.once('continue', () => {
+        continued = true
+        req.end(big)
+      })
+      req.once('response', (response) => {
+        const chunks: Buffer[] = []
+        response.on('data', (chunk: Buffer) => chunks.push(chunk))
+        response.once('end', () => {
+          resolve({status: response.statusCode ?? 0, continued, body: Buffer.concat(chunks).toString('utf8')})
+          req.destroy()
+        })
+      })
+      req.once('error', reject)
+      req.flushHeaders()
+    })
+    assert.equal(raw.status, 413)
+    assert.equal(raw.continued, false)
+    assert.equal((JSON.parse(raw.body) as {error: string}).error, 'value_too_large')
+    // Under the limit, the same exchange (100 Continue, then the body) stores the value.
+    const client = new DynClient(c.api(0))
+    const mid = Buffer.alloc(512 * 1024, 3)
+    assert.equal((await client.put('midx', mid)).ok, true)
+    const read = await client.get('midx')
+    assert.ok(read.ok && read.found && read.siblings[0]?.value.equals(mid))
   })
 
   it('shows siblings numbered with how to resolve them, and --context resolves them', async () => {
