@@ -186,12 +186,16 @@ describe('dyn CLI', () => {
   it('shows siblings numbered with how to resolve them, and --context resolves them', async () => {
     await runDyn(['put', 'cart:bob', 'book', '--node', c.api(0)])
     await runDyn(['put', 'cart:bob', 'pen', '--node', c.api(1)])
+    // Piped, the output is one value's bytes or nothing: the siblings and how to resolve them
+    // go to stderr, with exit 4 (has_siblings).
     const get = await runDyn(['get', 'cart:bob'], {env})
-    assert.equal(get.code, 0, get.stderr)
-    assert.match(get.stdout, /2 siblings/)
-    assert.match(get.stdout, /\[1\] (book|pen)/)
-    assert.match(get.stdout, /\[2\] (book|pen)/)
-    assert.match(get.stdout, /dyn put cart:bob VALUE --context \S+/)
+    assert.equal(get.code, 4, get.stderr)
+    assert.equal(get.stdout, '')
+    assert.match(get.stderr, /2 siblings/)
+    assert.match(get.stderr, /\[1\] (book|pen)/)
+    assert.match(get.stderr, /\[2\] (book|pen)/)
+    assert.match(get.stderr, /dyn put cart:bob VALUE --context \S+/)
+    assert.match(get.stderr, /\[has_siblings\]\n$/)
     const context = (JSON.parse((await runDyn(['get', 'cart:bob', '--json'], {env})).stdout) as {context: string}).context
     const resolve = await runDyn(['put', 'cart:bob', 'book,pen', '--context', context], {env})
     assert.equal(resolve.code, 0, resolve.stderr)
@@ -454,7 +458,7 @@ describe('dyn CLI', () => {
     const text = await runDynOnTerminal(['get', 'cart:alice'], env)
     assert.equal(text.output.toString('utf8').replaceAll('\r\n', '\n'), '{"items":["book"]}\n')
     const bothSiblings = await runDyn(['get', 'cart:carol', '--output', '/dev/null', '--json'], {env})
-    assert.equal(bothSiblings.code, 2)
+    assert.equal(bothSiblings.code, 4)
     assert.equal(answer(bothSiblings).error, 'has_siblings')
   })
 
