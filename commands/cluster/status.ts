@@ -5,6 +5,7 @@ import type {ClusterStatus, NodeStatus} from '../../src/cli/cluster-status.js'
 import {formatTransfers, leftMembers, readTransfers} from '../../src/cli/transfer-status.js'
 import {DynCommand} from '../../src/cli/command-base.js'
 import {exitCodes} from '../../src/cli/exit-codes.js'
+import {counted} from '../../src/cli/format.js'
 
 export default class ClusterStatusCommand extends DynCommand {
   static override summary = 'Show whether each node of a local cluster runs, serves and agrees on the ring, and the cluster\'s effective N/R/W.'
@@ -59,7 +60,8 @@ function formatStatus(status: ClusterStatus, ok: boolean, agreed: boolean, left:
   }
   if (status.settings !== undefined) {
     const {settings: s, effective: e} = status
-    const capped = e !== undefined && e.n < s.n ? ` (capped: ${status.ringMembers} member(s) own partitions)` : ''
+    const owners = status.ringMembers ?? 0
+    const capped = e !== undefined && e.n < s.n ? ` (capped: ${counted(owners, 'member')} ${owners === 1 ? 'owns' : 'own'} partitions)` : ''
     const effective = e === undefined ? '' : `, effective N=${e.n} R=${e.r} W=${e.w}${capped}`
     text += `settings N=${s.n} R=${s.r} W=${s.w}${effective}; ${s.partitions} partitions, conflicts: ${s.conflict}\n`
   }

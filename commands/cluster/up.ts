@@ -8,7 +8,7 @@ import {exitCodesHelp} from '../../src/cli/exit-codes.js'
 import {clusterUp, NodeExitedError, nodeCountDefault, nodeCountMax, portDefault, rpcPortOffset} from '../../src/cli/local-cluster.js'
 import type {UpResult} from '../../src/cli/local-cluster.js'
 import {describeSettings} from '../../src/cli/cluster-status.js'
-import {counted} from '../../src/cli/format.js'
+import {counted, warn} from '../../src/cli/format.js'
 import {warnOnWeakQuorum} from '../../src/cli/quorum-check.js'
 
 export default class ClusterUp extends DynCommand {
@@ -73,7 +73,7 @@ ${exitCodesHelp}`
     const described = view?.ok === true ? describeSettings(view.body) : undefined
     const effective = described?.effective
     if (described !== undefined && effective !== undefined && effective.n < described.settings.n) {
-      process.stderr.write(`warning: N=${described.settings.n} but only ${described.ringMembers} node(s) own partitions: each key gets ${effective.n} replica(s) (R=${effective.r}, W=${effective.w}) until more nodes join\n`)
+      warn(`N=${described.settings.n} but only ${counted(described.ringMembers, 'node')} ${described.ringMembers === 1 ? 'owns' : 'own'} partitions: each key gets ${counted(effective.n, 'replica')} (R=${effective.r}, W=${effective.w}) until more nodes join`)
     }
     await warnOnWeakQuorum(client, {n: flags.n, r: flags.r, w: flags.w})
     if (flags.json) {

@@ -80,5 +80,10 @@ export function writeTrace(trace: unknown): void {
 /** Read R and W against N: R + W <= N means a read may miss the latest acknowledged write. */
 export function quorumWarning(n: number, r: number, w: number): string | undefined {
   if (r + w > n) return undefined
-  return `warning: r=${r} + w=${w} <= n=${n}: a read may not see the latest acknowledged write`
+  return `r=${r} + w=${w} <= n=${n}: a read may not see the latest acknowledged write`
+}
+
+/** Every warning of the CLI goes to stderr in this one form: `dyn: warning: ...`. */
+export function warn(text: string): void {
+  process.stderr.write(`dyn: warning: ${text}\n`)
 }

@@ -75,6 +75,8 @@ export const siblingsHeader = 'x-dyn-siblings'
 export const warningHeader = 'x-dyn-warning'
 
 interface RawResponse {
+  /** host:port of the node that answered. */
+  readonly node: string
   readonly status: number
   readonly headers: IncomingHttpHeaders
   readonly body: Buffer
@@ -131,7 +133,8 @@ export class DynClient {
     if (response.status === 404 && body.error === 'not_found') {
       return {ok: true, found: false, deleted: body.deleted === true, ...(typeof body.context === 'string' ? {context: body.context} : {}), trace: body.trace}
     }
-    if (response.status < 200 || response.status > 299) return apiError(response.status, body)
+    if (response.status < 200 || response.status > 299) return apiError(response, body)
+    if (!Array.isArray(body.siblings)) return apiError(response, notDynNode(response))
     const siblings = (body.siblings as Array<Record<string, unknown>>).map((s) => ({
       value: Buffer.from(String(s.value), 'base64'),
       contentType: String(s.contentType),
@@ -145,14 +148,14 @@ export class DynClient {
   async getJson(path: string): Promise<{ok: true; body: Record<string, unknown>} | ApiError> {
     const response = await this.send('GET', path, {accept: 'application/json'})
     const body = jsonBody(response)
-    return response.status >= 200 && response.status <= 299 ? {ok: true, body} : apiError(response.status, body)
+    return response.status >= 200 && response.status <= 299 && body.error !== notDynNodeCode ? {ok: true, body} : apiError(response, body)
   }
 
   /** POST to a JSON route with no body (the membership changes: /cluster/leave, /cluster/commit, ...). */
   async postJson(path: string): Promise<{ok: true; body: Record<string, unknown>} | ApiError> {
     const response = await this.send('POST', path, {accept: 'application/json'})
     const body = jsonBody(response)
-    return response.status >= 200 && response.status <= 299 ? {ok: true, body} : apiError(response.status, body)
+    return response.status >= 200 && response.status <= 299 && body.error !== notDynNodeCode ? {ok: true, body} : apiError(response, body)
   }
 
   #nodeWarning: string | undefined
@@ -256,7 +259,11 @@ function sendOnce(address: NodeAddress, method: string, path: string, headers: R
     })
     request.once('error', (error: NodeJS.ErrnoException) => {
       const staleSocket = request.reusedSocket && !answered && error.code === 'ECONNRESET'
-      finish({ok: false, connected: connected && !staleSocket, staleSocket, reason: error.code ?? error.message})
+      const reason = error.code ?? error.message
+      // Connected, then reset or answered in something that is not HTTP: a port that serves
+      // another protocol, most likely a node's internode port given for its client port.
+      const notHttp = connected && !staleSocket && !answered && (error.code === 'ECONNRESET' || (error.code ?? '').startsWith('HPE_'))
+      finish({ok: false, connected: connected && !staleSocket, staleSocket, reason: notHttp ? `${reason}: ${notHttpHint}` : reason})
     })
     request.once('response', (response) => {
       answered = true
@@ -272,7 +279,7 @@ function sendOnce(address: NodeAddress, method: string, path: string, headers: R
         chunks.push(chunk)
       })
       response.once('end', () => {
-        finish({ok: true, response: {status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks)}})
+        finish({ok: true, response: {node: address.label, status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks)}})
         // Answered before the body was sent (a refusal under Expect: 100-continue): the
         // request can never complete on this connection.
         if (!bodySent) request.destroy()
@@ -288,6 +295,9 @@ function sendOnce(address: NodeAddress, method: string, path: string, headers: R
     request.flushHeaders()
   })
 }
+
+const notHttpHint =
+  'the port accepted the connection but did not answer in HTTP; if it is a node\'s internode port (dyn start --rpc-port, by default --port + 1000), give --node its client API port (--port) instead'
 
 /** No node answered at all (refused, reset, timed out). `node` lists the addresses tried. */
 export class UnreachableError extends Error {
@@ -314,14 +324,29 @@ function jsonBody(response: RawResponse): Record<string, unknown> {
   if (response.body.length === 0) return {}
   try {
     const parsed: unknown = JSON.parse(response.body.toString('utf8'))
-    return typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : {}
+    return typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : notDynNode(response)
   } catch {
-    return {error: 'bad_response', message: `the node answered ${response.status} with a body that is not JSON`}
+    return notDynNode(response)
   }
 }
 
-function apiError(status: number, body: Record<string, unknown>): ApiError {
-  return {ok: false, status, error: String(body.error ?? 'internal'), message: String(body.message ?? `HTTP ${status}`), body}
+const notDynNodeCode = 'not_a_dyn_node'
+
+/**
+ * An answer no dyn node gives (a body that is not a JSON object, an error without a code): the
+ * address is some other HTTP server. Said as such, with what to do, rather than as a bad answer.
+ */
+function notDynNode(response: RawResponse): Record<string, unknown> {
+  return {
+    error: notDynNodeCode,
+    message: `${response.node} answered HTTP ${response.status}, but not as a dyn node does: it is not a dyn node's client API; point --node (or DYN_NODE) at one (host:port of a node's --port)`,
+    status: response.status,
+  }
+}
+
+function apiError(response: RawResponse, body: Record<string, unknown>): ApiError {
+  if (typeof body.error !== 'string') body = notDynNode(response)
+  return {ok: false, status: response.status, error: String(body.error), message: String(body.message ?? `HTTP ${response.status}`), body}
 }
 
 function headerText(response: RawResponse, name: string): string | undefined {
@@ -331,7 +356,7 @@ function headerText(response: RawResponse, name: string): string | undefined {
 
 function writeResult(response: RawResponse): WriteResult {
   const body = jsonBody(response)
-  if (response.status < 200 || response.status > 299) return apiError(response.status, body)
+  if (response.status < 200 || response.status > 299 || body.error === notDynNodeCode) return apiError(response, body)
   const siblings = Number(headerText(response, siblingsHeader))
   return {
     ok: true,

@@ -233,10 +233,41 @@ describe('dyn CLI', () => {
     assert.match(result.stderr, /cannot reach a dyn node/)
   })
 
+  it('says what is wrong in words: a missing argument, --node at an internode port or at another HTTP server, one byte', async () => {
+    const missing = await runDyn(['get'], {env})
+    assert.equal(missing.code, 2)
+    assert.match(missing.stderr, /missing the argument KEY.*Use: dyn get KEY \[flags\]/)
+    assert.doesNotMatch(missing.stderr, /--node allows multiple values|USAGE/)
+    assert.equal(answer(await runDyn(['put', '--json'], {env})).error, 'bad_usage')
+
+    const internode = await runDyn(['get', 'k', '--node', `${c.cluster.host}:${c.cluster.nodes[0]?.rpcPort}`])
+    assert.equal(internode.code, 3)
+    assert.match(internode.stderr, /internode port/)
+
+    const other = createServer((_req, res) => {
+      res.writeHead(404, {'content-type': 'text/html'})
+      res.end('<html>not here</html>')
+    })
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve))
+    try {
+      const address = `127.0.0.1:${(other.address() as {port: number}).port}`
+      for (const args of [['get', 'k'], ['put', 'k', 'v'], ['ring']]) {
+        const run = await runDyn([...args, '--node', address, '--json'])
+        assert.equal(run.code, 2, run.stdout)
+        assert.equal(answer(run).error, 'not_a_dyn_node', args.join(' '))
+      }
+    } finally {
+      await new Promise((resolve) => other.close(resolve))
+    }
+
+    const one = await runDyn(['put', 'one-byte', 'x'], {env})
+    assert.match(one.stdout, /^stored one-byte \(1 byte\)$/m)
+  })
+
   it('warns (without failing) when R + W <= N', async () => {
     const weak = await runDyn(['get', 'cart:alice', '-r', '1'], {env})
     assert.equal(weak.code, 0)
-    assert.match(weak.stderr, /warning: r=1 \+ w=2 <= n=3/)
+    assert.match(weak.stderr, /^dyn: warning: r=1 \+ w=2 <= n=3/m)
     const strong = await runDyn(['get', 'cart:alice', '-r', '2'], {env})
     assert.doesNotMatch(strong.stderr, /warning/)
   })
@@ -317,7 +348,7 @@ describe('dyn CLI', () => {
     assert.doesNotMatch(invalid.stderr, /warning/)
     const weak = await runDyn(['put', 'weak-write', 'v', '-w', '1'], {env})
     assert.equal(weak.code, 0, weak.stderr)
-    assert.match(weak.stderr, /warning: r=2 \+ w=1 <= n=3/)
+    assert.match(weak.stderr, /^dyn: warning: r=2 \+ w=1 <= n=3/m)
   })
 
   // Item 7: the keys "." and "..".
