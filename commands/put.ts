@@ -19,6 +19,7 @@ ${exitCodesHelp}`
   static override examples = [
     {description: 'Store a JSON document', command: `<%= config.bin %> put cart:alice '{"items":["book"]}'`},
     {description: 'Store a file, acknowledged by all three replicas', command: '<%= config.bin %> put photo:1 -w 3 < photo.jpg'},
+    {description: 'Say what the bytes are (a JSON object or array is stored as application/json without it)', command: '<%= config.bin %> put photo:1 --content-type image/jpeg < photo.jpg'},
     {description: 'Resolve siblings: write the merged value with the read\'s context', command: `<%= config.bin %> put cart:alice '{"items":["book","pen"]}' --context "$(dyn get cart:alice --json | jq -r .context)"`},
     {description: 'See which replicas acknowledged, and how fast', command: '<%= config.bin %> put k v --explain'},
     {description: 'A strict quorum: all three acknowledgements from home replicas, never from fallbacks', command: '<%= config.bin %> put k v -w 3 --pw 3'},
@@ -36,7 +37,7 @@ ${exitCodesHelp}`
     dw: dwFlag,
     pw: pwFlag,
     context: contextFlag,
-    'content-type': Flags.string({description: 'content type stored with the value', default: 'application/octet-stream'}),
+    'content-type': Flags.string({description: 'content type stored with the value [default: application/json for a JSON object or array, else application/octet-stream]'}),
     explain: explainFlag,
     timeout: timeoutFlag,
     json: jsonFlag,
@@ -50,7 +51,7 @@ ${exitCodesHelp}`
     // A value over the limit is refused here, before anything is sent (the node would refuse it too).
     if (value === undefined) this.fail(flags.json, 'value_too_large', `the value on stdin is over ${valueBytesMax} bytes; values are at most 1 MiB: store a larger object in parts, or elsewhere with its address as the value`, {key, bytesMax: valueBytesMax})
     try {
-      const result = await client.put(key, value, {n: flags.n, w: flags.w, dw: flags.dw, pw: flags.pw, explain: flags.explain, context: flags.context, contentType: flags['content-type']})
+      const result = await client.put(key, value, {n: flags.n, w: flags.w, dw: flags.dw, pw: flags.pw, explain: flags.explain, context: flags.context, contentType: flags['content-type'] ?? detectedContentType(value)})
       if (!result.ok) {
         if (flags.explain && !flags.json) writeTrace(result.body.trace)
         this.fail(flags.json, result.error, result.message, {key, status: result.status, ...result.body})
@@ -70,6 +71,20 @@ ${exitCodesHelp}`
       this.failFromError(flags.json, error)
     }
   }
+}
+
+/** application/json for a value that is a JSON object or array (what dyn resolve can merge), else raw bytes. */
+function detectedContentType(value: Buffer): string {
+  const text = value.toString('utf8')
+  if (/^\s*[[{]/.test(text)) {
+    try {
+      JSON.parse(text)
+      return 'application/json'
+    } catch {
+      // Not JSON after all.
+    }
+  }
+  return 'application/octet-stream'
 }
 
 function fstatOf(fd: number): Promise<Stats | undefined> {

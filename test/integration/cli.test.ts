@@ -123,6 +123,11 @@ describe('dyn CLI', () => {
     assert.equal(sibling?.text, '{"items":["book"]}')
     assert.equal(Buffer.from(String(sibling?.value), 'base64').toString(), '{"items":["book"]}')
     assert.equal(sibling?.deleted, false)
+    // A JSON object or array is stored as JSON without --content-type; other bytes as raw bytes.
+    assert.equal(sibling?.contentType, 'application/json')
+    await runDyn(['put', 'plain', 'not {json'], {env})
+    const plain = answer(await runDyn(['get', 'plain', '--json'], {env})) as {siblings: Array<{contentType: string}>}
+    assert.equal(plain.siblings[0]?.contentType, 'application/octet-stream')
   })
 
   it('reads the value from stdin when it is absent', async () => {
