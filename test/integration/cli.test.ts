@@ -519,7 +519,7 @@ describe('dyn CLI', () => {
     assert.deepEqual({ok: answer(gone).ok, error: answer(gone).error, found: answer(gone).found, deleted: answer(gone).deleted}, {ok: false, error: 'not_found', found: false, deleted: true})
     const usage: Array<[string[], RegExp]> = [
       [['get', 'k', '--bogus', '--json'], /Nonexistent flag: --bogus/],
-      [['get', '--json'], /Missing 1 required arg/],
+      [['get', '--json'], /missing the argument KEY/],
       [['get', 'k', '-r', 'abc', '--json'], /integer/],
       [['put', 'k', 'v', 'extra', '--json'], /Unexpected argument/],
       [['ring', '--json', '--timeout', '0'], /greater than or equal to 1/],
