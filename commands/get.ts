@@ -3,7 +3,7 @@ import * as Flags from '@oclif/core/flags'
 import type {DynClient, Sibling} from '../src/client/http-client.js'
 import {explainFlag, jsonFlag, keyArg, nFlag, nodeFlag, prFlag, rFlag, timeoutFlag} from '../src/cli/client-flags.js'
 import {DynCommand} from '../src/cli/command-base.js'
-import {exitCodesHelp} from '../src/cli/exit-codes.js'
+import {getExitCodesHelp} from '../src/cli/exit-codes.js'
 import {formatTrace, hexPreview, isPrintableText, previewBytesMax, writeTrace} from '../src/cli/format.js'
 import {siblingListing} from '../src/cli/sibling-listing.js'
 import {warnOnWeakQuorum} from '../src/cli/quorum-check.js'
@@ -12,9 +12,9 @@ export default class Get extends DynCommand {
   static override summary = 'Read a key: its value, or all its siblings when writes were concurrent.'
 
   static override description = `One version prints as the raw value. Concurrent versions (siblings) print numbered, with the context that resolves them: write the reconciled value back with \`dyn put KEY VALUE --context CONTEXT\`.
-On a terminal a binary value is not printed raw: you see its size, content type and first ${previewBytesMax} bytes in hex, and how to save it (--output FILE, or a pipe). Piped, the output is the value's bytes exactly.
---json prints {ok, key, found, context, siblings: [{value (base64), text (when UTF-8), contentType, timestampMs, deleted}]}; a missing key is {ok: false, error: "not_found", key, found: false, deleted, context}.
-${exitCodesHelp}`
+On a terminal a binary value is not printed raw: you see its size, content type and first ${previewBytesMax} bytes in hex, and how to save it (--output FILE, or a pipe). Piped, the output is the value's bytes exactly, or nothing: a key with siblings prints them and how to resolve them on stderr and exits 4 (has_siblings), as --output does.
+--json prints {ok, key, found, context, siblings: [{value (base64), text (when UTF-8), contentType, timestampMs, deleted}]} (siblings included, exit 0); a missing key is {ok: false, error: "not_found", key, found: false, deleted, context}.
+${getExitCodesHelp}`
 
   static override examples = [
     {description: 'Read a key', command: '<%= config.bin %> get cart:alice'},
@@ -75,10 +75,13 @@ ${exitCodesHelp}`
         return
       }
       if (only !== undefined) return this.printValue(key, only)
+      if (!process.stdout.isTTY) {
+        // Piped output is one value's bytes or nothing: a listing would pass for the value.
+        process.stderr.write(siblingsText(key, result.siblings, result.context))
+        this.fail(false, 'has_siblings', `${key} has ${result.siblings.length} siblings, and piped output is one value's bytes, so nothing was printed; reconcile them (dyn resolve ${shellQuote(key)}, or dyn put with the context above), or read them all with --json`)
+      }
       if (await offerResolve(client, key, flags)) return
-      process.stdout.write(`${key} has ${result.siblings.length} siblings (concurrent writes):\n`)
-      for (const line of siblingListing(result.siblings)) process.stdout.write(`${line}\n`)
-      process.stdout.write(`context: ${result.context}\nresolve by writing the reconciled value with this context:\n  dyn put ${shellQuote(key)} VALUE --context ${result.context}\n`)
+      process.stdout.write(siblingsText(key, result.siblings, result.context))
     } catch (error) {
       this.failFromError(flags.json, error)
     }
@@ -111,6 +114,13 @@ ${exitCodesHelp}`
       this.fail(json, 'bad_parameter', `--output ${file}: cannot write the file (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); give a path in a folder you can write to`)
     }
   }
+}
+
+/** The siblings numbered, with the context and the put that resolves them. */
+function siblingsText(key: string, siblings: readonly Sibling[], context: string): string {
+  const lines = [`${key} has ${siblings.length} siblings (concurrent writes):`, ...siblingListing(siblings)]
+  lines.push(`context: ${context}`, 'resolve by writing the reconciled value with this context:', `  dyn put ${shellQuote(key)} VALUE --context ${context}`)
+  return `${lines.join('\n')}\n`
 }
 
 function siblingJson(sibling: Sibling): Record<string, unknown> {

@@ -2,6 +2,7 @@ import {Args} from '@oclif/core'
 import type {ClientFlagValues} from '../../src/cli/command-base.js'
 import {ClusterChangeCommand, formatPlan} from '../../src/cli/cluster-change.js'
 import {exitCodesHelp} from '../../src/cli/exit-codes.js'
+import {warn} from '../../src/cli/format.js'
 import {memberNamePattern} from '../../src/membership/member-table.js'
 
 export default class ClusterRemove extends ClusterChangeCommand {
@@ -39,6 +40,6 @@ ${exitCodesHelp}`
     if (view === undefined || !view.ok) return
     const members = Array.isArray(view.body.members) ? (view.body.members as Array<{name?: unknown; reachability?: unknown}>) : []
     if (members.find((member) => member.name === name)?.reachability !== 'up') return
-    process.stderr.write(`dyn: warning: ${name} is up, as the node asked sees it; remove is for a node that is gone for good (for a running node, dyn cluster leave --name ${name} hands its data off first)\n`)
+    warn(`${name} is up, as the node asked sees it; remove is for a node that is gone for good (for a running node, dyn cluster leave --name ${name} hands its data off first)`)
   }
 }

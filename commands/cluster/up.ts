@@ -8,13 +8,14 @@ import {exitCodesHelp} from '../../src/cli/exit-codes.js'
 import {clusterUp, NodeExitedError, nodeCountDefault, nodeCountMax, portDefault, rpcPortOffset} from '../../src/cli/local-cluster.js'
 import type {UpResult} from '../../src/cli/local-cluster.js'
 import {describeSettings} from '../../src/cli/cluster-status.js'
+import {counted, warn} from '../../src/cli/format.js'
 import {warnOnWeakQuorum} from '../../src/cli/quorum-check.js'
 
 export default class ClusterUp extends DynCommand {
   static override summary = 'Start a local cluster of K detached nodes, or the nodes of one that do not run, and wait until they agree on the ring.'
 
   static override description = `Starts K \`dyn start\` processes named n1..nK whose client APIs listen on 127.0.0.1 ports P..P+K-1 (internode RPC on --rpc-port..+K-1, default P+${rpcPortOffset}). Their data, logs (nK.log), pids and exit records and the cluster description (cluster.json) live in --dir. Returns once every node answers as itself (GET /health names the pid this command started and the folder's cluster id), knows all K members and computes the same ring; a node that exits while starting fails the command (node_exited) with the end of its log.
-On a folder that holds a cluster already, starts only the nodes that do not run (same names, ports and data, so they come back with their data) and leaves the running ones alone; with all running it starts nothing. The folder's node count, ports and settings are kept; flags that differ are refused.
+On a folder that holds a cluster already, starts only the nodes that do not run (same names, ports and data, so they come back with their data) and leaves the running ones alone; with all running it starts nothing. A node that left the cluster (dyn cluster leave, or remove) is not started again. The folder's node count, ports and settings are kept; flags that differ are refused.
 Settings (--partitions, --n, --r, --w, --conflict) are fixed when the cluster is created and checked before anything starts; --n larger than --nodes is refused. Warnings (R + W <= N; N above the node count, when each key gets fewer replicas) go to stderr.
 ${exitCodesHelp}`
 
@@ -66,13 +67,13 @@ ${exitCodesHelp}`
       if (error instanceof NodeExitedError) this.fail(flags.json, error.code, error.message, error.details)
       this.failFromError(flags.json, error)
     }
-    const first = cluster.nodes[0]
+    const first = cluster.nodes.find((node) => node.left !== true)
     const client = new DynClient(`${cluster.host}:${first?.port}`, 2000)
     const view = await client.getJson('/cluster').catch(() => undefined)
     const described = view?.ok === true ? describeSettings(view.body) : undefined
     const effective = described?.effective
     if (described !== undefined && effective !== undefined && effective.n < described.settings.n) {
-      process.stderr.write(`warning: N=${described.settings.n} but only ${described.ringMembers} node(s) own partitions: each key gets ${effective.n} replica(s) (R=${effective.r}, W=${effective.w}) until more nodes join\n`)
+      warn(`N=${described.settings.n} but only ${counted(described.ringMembers, 'node')} ${described.ringMembers === 1 ? 'owns' : 'own'} partitions: each key gets ${counted(effective.n, 'replica')} (R=${effective.r}, W=${effective.w}) until more nodes join`)
     }
     await warnOnWeakQuorum(client, {n: flags.n, r: flags.r, w: flags.w})
     if (flags.json) {
@@ -82,17 +83,21 @@ ${exitCodesHelp}`
         clusterId: cluster.clusterId,
         started: cluster.started,
         alreadyRunning: cluster.alreadyRunning,
+        left: cluster.left,
         ...described,
         nodes: cluster.nodes.map((n) => ({name: n.name, address: `${cluster.host}:${n.port}`, rpcAddress: `${cluster.host}:${n.rpcPort}`, pid: n.pid, data: n.dataDir, log: n.logFile})),
       })
       return
     }
+    const members = cluster.nodes.length - cluster.left.length
+    const ran = cluster.alreadyRunning
     const what =
       cluster.started.length === 0
-        ? `all ${cluster.nodes.length} nodes were running already; started none`
-        : cluster.alreadyRunning.length === 0
-          ? `started ${cluster.started.length} node(s)`
-          : `started ${cluster.started.join(', ')}; ${cluster.alreadyRunning.join(', ')} ran already and were left alone`
-    process.stdout.write(`cluster of ${cluster.nodes.length} ready in ${flags.dir} (${what}); talk to it with --node ${cluster.host}:${first?.port}, stop it with: dyn cluster down --dir ${flags.dir}\n`)
+        ? `all ${members} nodes were running already; started none`
+        : ran.length === 0
+          ? `started ${counted(cluster.started.length, 'node')}`
+          : `started ${cluster.started.join(', ')}; ${ran.join(', ')} ${ran.length === 1 ? 'was' : 'were'} running already and left alone`
+    const gone = cluster.left.length === 0 ? '' : `; ${cluster.left.join(', ')} left the cluster and ${cluster.left.length === 1 ? 'was' : 'were'} not started`
+    process.stdout.write(`cluster of ${members} ready in ${flags.dir} (${what}${gone}); talk to it with --node ${cluster.host}:${first?.port}, stop it with: dyn cluster down --dir ${flags.dir}\n`)
   }
 }

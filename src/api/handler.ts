@@ -53,12 +53,17 @@ export function createApiHandler(service: KvService, onRequest: (route: ApiRoute
       response.writeHead(status, headers)
       response.end(body)
     }
+    // Under `Expect: 100-continue` the client sends the body only once told to: tell it when the
+    // body is about to be read, never before a refusal (which then goes out before any upload).
+    const allowBody = (): void => {
+      if (expectsContinue(request) && !response.headersSent) response.writeContinue()
+    }
     if (inFlight >= requestsInFlightMax) {
       refuse(request, reply, {ok: false, error: 'overloaded', message: `the node is working on ${requestsInFlightMax} requests; retry shortly or spread the load over more nodes`})
       return
     }
     inFlight += 1
-    route(service, request, reply)
+    route(service, request, reply, allowBody)
       .catch((error: unknown) => {
         sendError(reply, 'internal', `the node failed to answer: ${(error as Error).message}`)
       })
@@ -84,11 +89,15 @@ function sendError(reply: Reply, code: ErrorCode, message: string, details: Reco
   sendJson(reply, statusOfError[code], {error: code, message, ...details}, headers)
 }
 
+function expectsContinue(request: IncomingMessage): boolean {
+  return (request.headers.expect ?? '').toLowerCase() === '100-continue'
+}
+
 function wantsJson(request: IncomingMessage): boolean {
   return (request.headers.accept ?? '').includes('application/json')
 }
 
-async function route(service: KvService, request: IncomingMessage, reply: Reply): Promise<void> {
+async function route(service: KvService, request: IncomingMessage, reply: Reply, allowBody: () => void): Promise<void> {
   const rawUrl = request.url ?? '/'
   const queryStart = rawUrl.indexOf('?')
   const path = queryStart === -1 ? rawUrl : rawUrl.slice(0, queryStart)
@@ -98,7 +107,7 @@ async function route(service: KvService, request: IncomingMessage, reply: Reply)
   if (path.startsWith('/kv/')) {
     const key = checkKey(path.slice('/kv/'.length))
     if (!key.ok) return refuse(request, reply, key)
-    if (method === 'PUT') return handlePut(service, request, reply, key.value, query)
+    if (method === 'PUT') return handlePut(service, request, reply, key.value, query, allowBody)
     if (method === 'GET') return handleGet(service, request, reply, key.value, query)
     if (method === 'DELETE') return handleDelete(service, request, reply, key.value, query)
     return refuse(request, reply, {ok: false, error: 'method_not_allowed', message: `${method} is not allowed on /kv/{key}; use GET, PUT or DELETE`}, {allow: 'GET, PUT, DELETE'})
@@ -168,7 +177,11 @@ async function handleClusterChange(service: KvService, reply: Reply, run: (servi
 /** Answer an error without reading the body: the connection closes if a body is still coming. */
 function refuse(request: IncomingMessage, reply: Reply, failure: {ok: false; error: ErrorCode; message: string}, headers: Record<string, string> = {}): void {
   const bodyPending = !request.complete && (request.headers['content-length'] !== undefined || request.headers['transfer-encoding'] !== undefined)
-  if (bodyPending) {
+  if (bodyPending && expectsContinue(request)) {
+    // The client waits for 100 Continue, which a refusal never sends: it will not send the body,
+    // so the connection cannot carry another request.
+    headers = {...headers, connection: 'close'}
+  } else if (bodyPending) {
     // Drain a small body so keep-alive survives; a large one closes the connection instead.
     const declared = Number(request.headers['content-length'] ?? Number.POSITIVE_INFINITY)
     if (declared <= valueBytesMax) request.resume()
@@ -177,11 +190,12 @@ function refuse(request: IncomingMessage, reply: Reply, failure: {ok: false; err
   sendError(reply, failure.error, failure.message, {}, headers)
 }
 
-async function readBody(request: IncomingMessage): Promise<Checked<Uint8Array>> {
+async function readBody(request: IncomingMessage, allowBody: () => void): Promise<Checked<Uint8Array>> {
   const declared = request.headers['content-length']
   if (declared !== undefined && Number(declared) > valueBytesMax) {
     return {ok: false, error: 'value_too_large', message: `the value is ${declared} bytes; values are at most ${valueBytesMax} bytes (1 MiB)`}
   }
+  allowBody()
   const chunks: Buffer[] = []
   let total = 0
   for await (const chunk of request) {
@@ -227,14 +241,14 @@ function checkWriteInputs(service: KvService, request: IncomingMessage, query: U
   return {ok: true, value: {...inputs.value, context: context.value}}
 }
 
-async function handlePut(service: KvService, request: IncomingMessage, reply: Reply, key: string, query: URLSearchParams): Promise<void> {
+async function handlePut(service: KvService, request: IncomingMessage, reply: Reply, key: string, query: URLSearchParams, allowBody: () => void): Promise<void> {
   const inputs = checkWriteInputs(service, request, query, ['n', 'w', 'dw', 'pw', 'explain'])
   if (!inputs.ok) return refuse(request, reply, inputs)
   const contentType = request.headers['content-type'] ?? defaultContentType
   if (!isSafeContentType(contentType)) {
     return refuse(request, reply, {ok: false, error: 'bad_request', message: 'the Content-Type must be 1 to 256 printable ASCII characters'})
   }
-  const body = await readBody(request)
+  const body = await readBody(request, allowBody)
   if (!body.ok) return refuse(request, reply, body, {connection: 'close'})
   const outcome = await service.put({
     key,

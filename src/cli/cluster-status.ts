@@ -10,8 +10,8 @@ import {DynError} from '../errors.js'
 import type {LocalCluster, LocalNode, NodeEnding} from './local-cluster.js'
 import {clusterFileName, describeEnding, isNodeProcess, nodeEnding, probe, probeTimeoutMs, readCluster} from './local-cluster.js'
 
-/** How a node of the folder is: serving as itself, running but not answering, exited, or stopped. */
-export type NodeState = 'serving' | 'not_answering' | 'exited' | 'stopped'
+/** How a node of the folder is: serving as itself, running but not answering, exited, stopped, or gone from the cluster (left or removed). */
+export type NodeState = 'serving' | 'not_answering' | 'exited' | 'stopped' | 'left'
 
 export interface NodeStatus {
   readonly name: string
@@ -92,6 +92,7 @@ export function describeSettings(clusterBody: Record<string, unknown>): {setting
 async function nodeStatus(cluster: LocalCluster, node: LocalNode): Promise<NodeStatus> {
   const base = {name: node.name, address: `${cluster.host}:${node.port}`, rpcAddress: `${cluster.host}:${node.rpcPort}`, pid: node.pid}
   if (!isNodeProcess(node)) {
+    if (node.left === true) return {...base, running: false, serving: false, state: 'left'}
     if (node.pid === undefined) return {...base, running: false, serving: false, state: 'stopped'}
     const ended = nodeEnding(node)
     return {...base, running: false, serving: false, state: 'exited', ...(ended === undefined ? {} : {ended}), problem: `not running (${describeEnding(node.pid, ended)})`}

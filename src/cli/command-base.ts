@@ -86,13 +86,27 @@ export abstract class DynCommand extends Command {
    * the error object on stdout when --json is on the command line; so does a bug. The exits
    * that `fail` asked for pass through untouched.
    */
-  protected override async catch(error: Error & {oclif?: {exit?: number}; code?: string}): Promise<unknown> {
+  protected override async catch(error: Error & {oclif?: {exit?: number}; code?: string; args?: unknown}): Promise<unknown> {
     const exiting = error.oclif?.exit !== undefined && error.code === 'EEXIT'
+    // A missing argument: say which and how the command is used, in one line. oclif's own text
+    // adds a note about flags taking several values (--node) and the whole help.
+    if (!exiting && error.constructor.name === 'RequiredArgsError' && Array.isArray(error.args)) {
+      this.fail(jsonRequested(this.argv), 'bad_usage', this.missingArgsMessage(error.args as Array<{name: string; description?: string}>))
+    }
     if (exiting || !jsonRequested(this.argv)) return super.catch(error)
     const usage = error.oclif?.exit !== undefined
     const message = plainMessage(error.message)
     this.printJson({ok: false, error: usage ? 'bad_usage' : 'internal', message})
     this.exit(usage ? exitCodes.usage : exitCodeOf('internal'))
+  }
+
+  /** `missing the argument KEY, the key. Use: dyn get KEY [flags] (dyn get --help lists the flags)`. */
+  private missingArgsMessage(missing: ReadonlyArray<{name: string; description?: string}>): string {
+    const command = `${this.config.bin} ${this.id?.replaceAll(':', ' ') ?? ''}`.trim()
+    const declared = Object.entries((this.constructor as typeof Command).args ?? {})
+    const usage = declared.map(([name, arg]) => (arg.required ? name.toUpperCase() : `[${name.toUpperCase()}]`)).join(' ')
+    const names = missing.map((arg) => `${arg.name.toUpperCase()}${arg.description === undefined ? '' : `, ${arg.description}`}`)
+    return `missing the argument ${names.join('; and ')}. Use: ${command} ${usage} [flags] (${command} --help lists the flags)`
   }
 }
 

@@ -12,12 +12,18 @@ export const exitCodes = {
   usage: 2,
   /** Quorum unmet, or no node reachable: retry later or with a smaller R/W. */
   unavailable: 3,
+  /** The key has siblings where one value was asked for (`dyn get` piped or with --output): nothing was written. */
+  siblings: 4,
 } as const
 
 export function exitCodeOf(errorCode: string): number {
   if (errorCode === 'not_found') return exitCodes.notFound
+  if (errorCode === 'has_siblings') return exitCodes.siblings
   if (['quorum_unmet', 'unreachable', 'timeout', 'overloaded', 'internal'].includes(errorCode)) return exitCodes.unavailable
   return exitCodes.usage
 }
 
 export const exitCodesHelp = 'Exit codes: 0 ok, 1 not found, 2 bad usage or input, 3 quorum unmet or node unreachable.'
+
+/** dyn get's, which also has the siblings case. */
+export const getExitCodesHelp = 'Exit codes: 0 ok, 1 not found, 2 bad usage or input, 3 quorum unmet or node unreachable, 4 the key has siblings and the output is piped or --output (nothing written: resolve them first).'

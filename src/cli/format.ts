@@ -29,6 +29,11 @@ function fallbackNote(t: RequestTrace): string {
   return tried.length === 0 ? ' (a fallback: it sees every home replica down)' : ` (a fallback: no home replica took the put; tried ${tried.join(', ')})`
 }
 
+/** A count with its noun, singular for one: `1 byte`, `2 bytes`, `1 home replica` (`plural` when not just an added s). */
+export function counted(count: number, singular: string, plural = `${singular}s`): string {
+  return `${count} ${count === 1 ? singular : plural}`
+}
+
 /** Whether a value is printable UTF-8 text (tabs and line breaks allowed, other control characters not). */
 export function isPrintableText(value: Uint8Array): boolean {
   const buffer = Buffer.from(value.buffer, value.byteOffset, value.byteLength)
@@ -75,5 +80,10 @@ export function writeTrace(trace: unknown): void {
 /** Read R and W against N: R + W <= N means a read may miss the latest acknowledged write. */
 export function quorumWarning(n: number, r: number, w: number): string | undefined {
   if (r + w > n) return undefined
-  return `warning: r=${r} + w=${w} <= n=${n}: a read may not see the latest acknowledged write`
+  return `r=${r} + w=${w} <= n=${n}: a read may not see the latest acknowledged write`
+}
+
+/** Every warning of the CLI goes to stderr in this one form: `dyn: warning: ...`. */
+export function warn(text: string): void {
+  process.stderr.write(`dyn: warning: ${text}\n`)
 }

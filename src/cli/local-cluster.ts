@@ -33,6 +33,11 @@ export interface LocalNode {
    * node ends. The folder is not finished with until it has exited too (see clusterDown).
    */
   wrapperPid?: number | undefined
+  /**
+   * The node has left the cluster (`dyn cluster leave` done, or `dyn cluster remove`), as a
+   * serving member reported it: `up` starts it no more, and `status` shows it as left.
+   */
+  left?: boolean
 }
 
 export interface LocalCluster {
@@ -61,10 +66,11 @@ export interface UpOptions {
   readonly readyTimeoutMs: number
 }
 
-/** What `clusterUp` did: the cluster, which nodes it started and which already ran. */
+/** What `clusterUp` did: the cluster, which nodes it started, which already ran, and which have left it (not started). */
 export interface UpResult extends LocalCluster {
   readonly started: string[]
   readonly alreadyRunning: string[]
+  readonly left: string[]
 }
 
 /**
@@ -211,7 +217,10 @@ export async function clusterUp(options: UpOptions, log: (line: string) => void)
   const cluster = planCluster(dir, existing, options)
   if (options.startArgs.length > 0 || cluster.startArgs === undefined) cluster.startArgs = [...options.startArgs]
   const alreadyRunning = cluster.nodes.filter(isNodeProcess)
-  const missing = cluster.nodes.filter((node) => !alreadyRunning.includes(node))
+  // A node that left the cluster would only find out again that it left, and exit: ask a
+  // running member which nodes left before starting any.
+  await learnLeft(cluster, alreadyRunning)
+  const missing = cluster.nodes.filter((node) => !alreadyRunning.includes(node) && node.left !== true)
   for (const node of alreadyRunning) log(`${node.name} (pid ${node.pid}) is running; left alone`)
   await checkPortsFree(cluster, missing)
   await mkdir(dir, {recursive: true})
@@ -221,7 +230,8 @@ export async function clusterUp(options: UpOptions, log: (line: string) => void)
   const remainingMs = (): number => Math.max(1, deadlineMs - Date.now())
   try {
     await startMissing(dir, cluster, alreadyRunning, missing, started, remainingMs, log)
-    const clusterId = await waitForNodes(cluster, cluster.nodes, cluster.nodes.length, remainingMs())
+    const members = cluster.nodes.filter((node) => node.left !== true)
+    const clusterId = await waitForNodes(cluster, members, members.length, remainingMs())
     cluster.clusterId = clusterId
     await writeCluster(dir, cluster)
   } catch (error) {
@@ -233,7 +243,25 @@ export async function clusterUp(options: UpOptions, log: (line: string) => void)
     await writeCluster(dir, cluster).catch(() => undefined)
     throw error
   }
-  return {...cluster, started: started.map((n) => n.name), alreadyRunning: alreadyRunning.map((n) => n.name)}
+  const left = cluster.nodes.filter((node) => node.left === true).map((node) => node.name)
+  for (const name of left) log(`${name} has left the cluster (dyn cluster leave or remove); not started`)
+  return {...cluster, started: started.map((n) => n.name), alreadyRunning: alreadyRunning.filter((n) => n.left !== true).map((n) => n.name), left}
+}
+
+/**
+ * Marks the folder's nodes that have left the cluster, as the first of `from` that answers
+ * GET /cluster reports its members (a removed node shows as `left` too). A node once marked
+ * stays marked: a node that left never rejoins under its old identity.
+ */
+async function learnLeft(cluster: LocalCluster, from: readonly LocalNode[]): Promise<void> {
+  for (const node of from) {
+    const answer = await new DynClient(`${cluster.host}:${node.port}`, probeTimeoutMs).getJson('/cluster').catch(() => undefined)
+    if (answer?.ok !== true) continue
+    const members = (answer.body.members ?? []) as Array<{name?: unknown; status?: unknown}>
+    const leftNames = new Set(members.filter((member) => member.status === 'left').map((member) => member.name))
+    for (const local of cluster.nodes) if (leftNames.has(local.name)) local.left = true
+    return
+  }
 }
 
 /** Start `missing`: a new cluster's first node alone first, then the rest seeded by what runs. */
@@ -249,6 +277,8 @@ async function startMissing(
   const startArgs = [...creationSettingsArgs(cluster.settings ?? {}), ...(cluster.startArgs ?? [])]
   const seeds = running.map((node) => `${cluster.host}:${node.rpcPort}`)
   for (const node of missing) {
+    // The first node started learns which of the others left (a folder stopped after a leave).
+    if (node.left === true) continue
     // With nothing running, the first node starts without seeds: on a new folder it creates the
     // cluster, on a stopped one it comes back from its stored member table. It must serve
     // before the others try to join through it. A node started next to running ones joins
@@ -261,6 +291,7 @@ async function startMissing(
     if (seeds.length === 0) {
       cluster.clusterId = await waitForNodes(cluster, [node], undefined, remainingMs())
       seeds.push(`${cluster.host}:${node.rpcPort}`)
+      await learnLeft(cluster, [node])
     }
   }
 }
@@ -531,6 +562,8 @@ async function stopNodes(nodes: readonly LocalNode[], graceMs: number, log: (lin
 export async function clusterDown(dir: string, graceMs: number, log: (line: string) => void): Promise<LocalCluster & {stopped: string[]}> {
   const cluster = await readCluster(dir)
   if (cluster === undefined) throw new DynError('bad_parameter', `no cluster in ${dir} (no ${clusterFileName}); nothing to stop`)
+  // Recorded while a member can still say it, so that the next `up` does not start them.
+  await learnLeft(cluster, cluster.nodes.filter(isNodeProcess))
   const stopped = await stopNodes(cluster.nodes, graceMs, log)
   await waitForWrappers(cluster.nodes, log)
   for (const node of cluster.nodes) {

@@ -9,17 +9,17 @@
  */
 
 import type {DynClient} from '../client/http-client.js'
-import {quorumWarning} from './format.js'
+import {quorumWarning, warn} from './format.js'
 
 export async function warnOnWeakQuorum(client: DynClient, given: {n?: number; r?: number; w?: number}): Promise<void> {
   // The node's own word first: it says when the cluster made N, R or W smaller than asked.
   const nodeWarning = client.takeNodeWarning()
-  if (nodeWarning !== undefined) process.stderr.write(`dyn: warning: ${nodeWarning}\n`)
+  if (nodeWarning !== undefined) warn(nodeWarning)
   if (given.n === undefined && given.r === undefined && given.w === undefined) return
   const cluster = await client.getJson('/cluster').catch(() => undefined)
   if (cluster === undefined || !cluster.ok) return
   const settings = cluster.body.settings as {defaultN: number; defaultR: number; defaultW: number}
   const n = given.n ?? settings.defaultN
   const warning = quorumWarning(n, given.r ?? Math.min(settings.defaultR, n), given.w ?? Math.min(settings.defaultW, n))
-  if (warning !== undefined) process.stderr.write(`${warning}\n`)
+  if (warning !== undefined) warn(warning)
 }

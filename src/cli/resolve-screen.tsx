@@ -17,6 +17,7 @@ import {ResolveApp} from '../ui/resolve-view.js'
 import {candidateOf, readSiblings, writeAndVerify} from './resolve-flow.js'
 import type {Candidate, Choice, ReadQuorum, SiblingRead, WriteQuorum} from './resolve-flow.js'
 import {diffAgainstFirst} from './sibling-preview.js'
+import {counted} from './format.js'
 import {terminalSize} from './terminal.js'
 
 export type ResolveEnd = {readonly outcome: 'resolved'} | {readonly outcome: 'left'; readonly siblings: number} | {readonly outcome: 'failed'; readonly error: string; readonly message: string}
@@ -38,7 +39,16 @@ export function siblingViews(read: SiblingRead): SiblingView[] {
 export function chooseState(read: SiblingRead, highlighted: number, extra: {notice?: string; intro?: string} = {}): ResolveState {
   const other = highlighted === 0 ? 1 : highlighted
   const diff = read.siblings.length > 1 ? diffAgainstFirst(read.siblings.map((s) => s.description), read.siblings.map((s) => s.value), other).lines : []
-  return {phase: 'choose', key: read.key, siblings: siblingViews(read), highlighted, diff, ...extra}
+  const mergeable = read.siblings.filter((s) => !s.deleted).every((s) => s.description.kind === 'json')
+  return {phase: 'choose', key: read.key, siblings: siblingViews(read), highlighted: Math.min(highlighted, read.siblings.length - 1), diff, mergeable, ...extra}
+}
+
+/** After a write that another write raced: how many versions the key has, and whether yours is one. */
+export function racedMessage(key: string, latest: SiblingRead, written: Candidate): string {
+  const yours = latest.siblings.some((s) => (written.deleted ? s.deleted : !s.deleted && s.value.equals(written.value)))
+  const others = latest.siblings.length - (yours ? 1 : 0)
+  const count = counted(latest.siblings.length, 'version')
+  return `another write arrived meanwhile: ${key} now has ${count}, ${yours ? `yours and ${counted(others, 'other')}` : 'none of them yours'} that your write did not supersede`
 }
 
 export function candidateView(candidate: Candidate, label: string): CandidateView {
@@ -86,6 +96,8 @@ export async function runResolveScreen(client: DynClient, key: string, quorum: R
   let read: SiblingRead = first
   if (read.siblings.length < 2) return {outcome: 'left', siblings: read.siblings.length}
   let state: ResolveState = chooseState(read, 0, options.intro ? {intro: options.intro} : {})
+  /** The sibling highlighted last, so that coming back to the siblings keeps it. */
+  let highlighted = 0
   let candidate: Candidate | undefined
   let busy = false
   /** The last write that failed, so that leaving after it exits as a failure. */
@@ -101,6 +113,7 @@ export async function runResolveScreen(client: DynClient, key: string, quorum: R
   }
   const show = (next: ResolveState): void => {
     state = next
+    if (next.phase === 'choose') highlighted = next.highlighted
     if (instance === undefined) instance = render(element(), {exitOnCtrlC: false, patchConsole: false})
     else instance.rerender(element())
   }
@@ -110,18 +123,18 @@ export async function runResolveScreen(client: DynClient, key: string, quorum: R
   }
   const choose = (choice: Choice): void => {
     const made = candidateOf(read, choice)
-    if (!made.ok) return show(chooseState(read, state.phase === 'choose' ? state.highlighted : 0, {notice: made.message}))
+    if (!made.ok) return show(chooseState(read, highlighted, {notice: made.message}))
     preview(made, labelOf(choice, read))
   }
   const edit = async (): Promise<void> => {
-    const base = state.phase === 'preview' && candidate !== undefined ? candidate : read.siblings[state.phase === 'choose' ? state.highlighted : 0]
+    const base = state.phase === 'preview' && candidate !== undefined ? candidate : read.siblings[highlighted]
     if (base === undefined) return
     const json = base.description.kind === 'json'
     // The editor needs the terminal to itself: ink lets go of it, and draws again after.
     instance?.unmount()
     instance = undefined
     const edited = await editInEditor(json ? Buffer.from(`${JSON.stringify(base.description.json, null, 2)}\n`) : base.value, json)
-    if (!edited.ok) return show(chooseState(read, 0, {notice: edited.message}))
+    if (!edited.ok) return show(chooseState(read, highlighted, {notice: edited.message}))
     choose({kind: 'value', value: edited.value, contentType: base.contentType})
   }
   const act = async (action: ResolveAction): Promise<void> => {
@@ -145,7 +158,7 @@ export async function runResolveScreen(client: DynClient, key: string, quorum: R
       }
     }
     if (state.phase === 'preview' && candidate !== undefined) {
-      if (action.kind === 'back') return show(chooseState(read, 0))
+      if (action.kind === 'back') return show(chooseState(read, highlighted))
       if (action.kind === 'edit') return edit()
       if (action.kind === 'confirm') return write(candidate)
     }
@@ -168,7 +181,7 @@ export async function runResolveScreen(client: DynClient, key: string, quorum: R
       show({phase: 'done', key, message: `another write arrived meanwhile and superseded yours: ${key} has ${read.siblings.length === 0 ? 'no live version' : 'one version'} now`})
       return finish({outcome: 'left', siblings: read.siblings.length})
     }
-    show({phase: 'raced', key, siblings: siblingViews(read), message: `another write arrived meanwhile: ${key} now has ${read.siblings.length} version(s) that your write did not supersede`})
+    show({phase: 'raced', key, siblings: siblingViews(read), message: racedMessage(key, read, chosen)})
   }
   show(state)
   const end = await finished

@@ -19,11 +19,17 @@ export interface ListedSibling {
 export const listedValueCharsMax = 200
 export const alignedValueCharsMax = 40
 
+/** A value's text on one row: each line break as ⏎, each tab as a space. */
+export function oneLine(text: string): string {
+  return text.replace(/\r?\n/g, '⏎').replace(/\t/g, ' ')
+}
+
 /** Numbered oldest first (a stable sort of the API's order), the numbering `dyn resolve --pick` uses. */
 export function siblingListing(siblings: readonly ListedSibling[]): string[] {
   const ordered = [...siblings].sort((a, b) => a.timestampMs - b.timestampMs)
   const rows = ordered.map((sibling, index) => {
-    const shown = sibling.deleted ? '(deleted)' : valueSummary(sibling.value, sibling.contentType)
+    // One row per sibling: line breaks and tabs in a value would break the columns.
+    const shown = sibling.deleted ? '(deleted)' : oneLine(valueSummary(sibling.value, sibling.contentType))
     return {
       number: `[${index + 1}]`,
       size: sibling.deleted ? '-' : `${sibling.value.length} B`,

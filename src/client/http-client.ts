@@ -15,7 +15,7 @@
 
 import {request as httpRequest} from 'node:http'
 import type {IncomingHttpHeaders} from 'node:http'
-import {checkKeyText} from '../api/params.js'
+import {checkKeyText, valueBytesMax} from '../api/params.js'
 import {DynError} from '../errors.js'
 import type {ErrorCode} from '../errors.js'
 import {parseNodeList} from './node-address.js'
@@ -75,6 +75,8 @@ export const siblingsHeader = 'x-dyn-siblings'
 export const warningHeader = 'x-dyn-warning'
 
 interface RawResponse {
+  /** host:port of the node that answered. */
+  readonly node: string
   readonly status: number
   readonly headers: IncomingHttpHeaders
   readonly body: Buffer
@@ -107,6 +109,7 @@ export class DynClient {
   async put(key: string, value: Uint8Array, options: QuorumOptions & {context?: string; contentType?: string} = {}): Promise<WriteResult> {
     const badKey = refusedKey(key)
     if (badKey !== undefined) return badKey
+    if (value.byteLength > valueBytesMax) return refusedValue(value.byteLength)
     const headers: Record<string, string> = {accept: 'application/json', 'content-type': options.contentType ?? 'application/octet-stream'}
     if (options.context !== undefined) headers['x-dyn-context'] = options.context
     const response = await this.send('PUT', `/kv/${encodeURIComponent(key)}${queryOf(options, ['n', 'w', 'dw', 'pw', 'explain'])}`, headers, value)
@@ -130,7 +133,8 @@ export class DynClient {
     if (response.status === 404 && body.error === 'not_found') {
       return {ok: true, found: false, deleted: body.deleted === true, ...(typeof body.context === 'string' ? {context: body.context} : {}), trace: body.trace}
     }
-    if (response.status < 200 || response.status > 299) return apiError(response.status, body)
+    if (response.status < 200 || response.status > 299) return apiError(response, body)
+    if (!Array.isArray(body.siblings)) return apiError(response, notDynNode(response))
     const siblings = (body.siblings as Array<Record<string, unknown>>).map((s) => ({
       value: Buffer.from(String(s.value), 'base64'),
       contentType: String(s.contentType),
@@ -144,14 +148,14 @@ export class DynClient {
   async getJson(path: string): Promise<{ok: true; body: Record<string, unknown>} | ApiError> {
     const response = await this.send('GET', path, {accept: 'application/json'})
     const body = jsonBody(response)
-    return response.status >= 200 && response.status <= 299 ? {ok: true, body} : apiError(response.status, body)
+    return response.status >= 200 && response.status <= 299 && body.error !== notDynNodeCode ? {ok: true, body} : apiError(response, body)
   }
 
   /** POST to a JSON route with no body (the membership changes: /cluster/leave, /cluster/commit, ...). */
   async postJson(path: string): Promise<{ok: true; body: Record<string, unknown>} | ApiError> {
     const response = await this.send('POST', path, {accept: 'application/json'})
     const body = jsonBody(response)
-    return response.status >= 200 && response.status <= 299 ? {ok: true, body} : apiError(response.status, body)
+    return response.status >= 200 && response.status <= 299 && body.error !== notDynNodeCode ? {ok: true, body} : apiError(response, body)
   }
 
   #nodeWarning: string | undefined
@@ -200,6 +204,22 @@ function refusedKey(key: string): ApiError | undefined {
   return {ok: false, status: 400, error: checked.error, message: checked.message, body: {error: checked.error, message: checked.message}}
 }
 
+/** The node's own refusal of a value over the limit (413 value_too_large), without sending it. */
+function refusedValue(bytes: number): ApiError {
+  const message = `the value is ${bytes} bytes; values are at most ${valueBytesMax} bytes (1 MiB): store a larger object in parts, or elsewhere with its address as the value`
+  return {ok: false, status: 413, error: 'value_too_large', message, body: {error: 'value_too_large', message, bytes, bytesMax: valueBytesMax}}
+}
+
+/**
+ * A body at least this large is sent only after the node's 100 Continue (`Expect:
+ * 100-continue`), so that a refusal (a value over the limit, a bad parameter) arrives as the
+ * node's answer before the upload, instead of a connection reset in the middle of it.
+ */
+export const expectContinueBytesMin = 64 * 1024
+
+/** A server that ignores `Expect: 100-continue` gets the body anyway after this long (curl waits 1 s too). */
+export const expectContinueWaitMs = 1000
+
 /** One HTTP exchange with one node; never throws. */
 function sendOnce(address: NodeAddress, method: string, path: string, headers: Record<string, string>, body: Uint8Array | undefined, timeoutMs: number): Promise<Attempt> {
   return new Promise((resolve) => {
@@ -210,15 +230,25 @@ function sendOnce(address: NodeAddress, method: string, path: string, headers: R
       if (settled) return
       settled = true
       clearTimeout(timer)
+      clearTimeout(continueTimer)
       resolve(attempt)
     }
+    const expectContinue = body !== undefined && body.byteLength >= expectContinueBytesMin
     const request = httpRequest({
       host: address.host,
       port: address.port,
       method,
       path,
-      headers: body === undefined ? headers : {...headers, 'content-length': String(body.byteLength)},
+      headers: body === undefined ? headers : {...headers, 'content-length': String(body.byteLength), ...(expectContinue ? {expect: '100-continue'} : {})},
     })
+    let bodySent = false
+    const sendBody = (): void => {
+      if (bodySent || answered) return
+      bodySent = true
+      clearTimeout(continueTimer)
+      request.end(body)
+    }
+    const continueTimer = expectContinue ? setTimeout(sendBody, expectContinueWaitMs) : undefined
     const timer = setTimeout(() => {
       finish({ok: false, connected, staleSocket: false, reason: connected ? `no answer within ${timeoutMs} ms` : `no connection within ${timeoutMs} ms`})
       request.destroy()
@@ -229,7 +259,11 @@ function sendOnce(address: NodeAddress, method: string, path: string, headers: R
     })
     request.once('error', (error: NodeJS.ErrnoException) => {
       const staleSocket = request.reusedSocket && !answered && error.code === 'ECONNRESET'
-      finish({ok: false, connected: connected && !staleSocket, staleSocket, reason: error.code ?? error.message})
+      const reason = error.code ?? error.message
+      // Connected, then reset or answered in something that is not HTTP: a port that serves
+      // another protocol, most likely a node's internode port given for its client port.
+      const notHttp = connected && !staleSocket && !answered && (error.code === 'ECONNRESET' || (error.code ?? '').startsWith('HPE_'))
+      finish({ok: false, connected: connected && !staleSocket, staleSocket, reason: notHttp ? `${reason}: ${notHttpHint}` : reason})
     })
     request.once('response', (response) => {
       answered = true
@@ -244,12 +278,26 @@ function sendOnce(address: NodeAddress, method: string, path: string, headers: R
         }
         chunks.push(chunk)
       })
-      response.once('end', () => finish({ok: true, response: {status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks)}}))
+      response.once('end', () => {
+        finish({ok: true, response: {node: address.label, status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks)}})
+        // Answered before the body was sent (a refusal under Expect: 100-continue): the
+        // request can never complete on this connection.
+        if (!bodySent) request.destroy()
+      })
       response.once('error', (error: NodeJS.ErrnoException) => finish({ok: false, connected: true, staleSocket: false, reason: error.code ?? error.message}))
     })
-    request.end(body)
+    if (!expectContinue) {
+      bodySent = true
+      request.end(body)
+      return
+    }
+    request.once('continue', sendBody)
+    request.flushHeaders()
   })
 }
+
+const notHttpHint =
+  'the port accepted the connection but did not answer in HTTP; if it is a node\'s internode port (dyn start --rpc-port, by default --port + 1000), give --node its client API port (--port) instead'
 
 /** No node answered at all (refused, reset, timed out). `node` lists the addresses tried. */
 export class UnreachableError extends Error {
@@ -276,14 +324,29 @@ function jsonBody(response: RawResponse): Record<string, unknown> {
   if (response.body.length === 0) return {}
   try {
     const parsed: unknown = JSON.parse(response.body.toString('utf8'))
-    return typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : {}
+    return typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : notDynNode(response)
   } catch {
-    return {error: 'bad_response', message: `the node answered ${response.status} with a body that is not JSON`}
+    return notDynNode(response)
   }
 }
 
-function apiError(status: number, body: Record<string, unknown>): ApiError {
-  return {ok: false, status, error: String(body.error ?? 'internal'), message: String(body.message ?? `HTTP ${status}`), body}
+const notDynNodeCode = 'not_a_dyn_node'
+
+/**
+ * An answer no dyn node gives (a body that is not a JSON object, an error without a code): the
+ * address is some other HTTP server. Said as such, with what to do, rather than as a bad answer.
+ */
+function notDynNode(response: RawResponse): Record<string, unknown> {
+  return {
+    error: notDynNodeCode,
+    message: `${response.node} answered HTTP ${response.status}, but not as a dyn node does: it is not a dyn node's client API; point --node (or DYN_NODE) at one (host:port of a node's --port)`,
+    status: response.status,
+  }
+}
+
+function apiError(response: RawResponse, body: Record<string, unknown>): ApiError {
+  if (typeof body.error !== 'string') body = notDynNode(response)
+  return {ok: false, status: response.status, error: String(body.error), message: String(body.message ?? `HTTP ${response.status}`), body}
 }
 
 function headerText(response: RawResponse, name: string): string | undefined {
@@ -293,7 +356,7 @@ function headerText(response: RawResponse, name: string): string | undefined {
 
 function writeResult(response: RawResponse): WriteResult {
   const body = jsonBody(response)
-  if (response.status < 200 || response.status > 299) return apiError(response.status, body)
+  if (response.status < 200 || response.status > 299 || body.error === notDynNodeCode) return apiError(response, body)
   const siblings = Number(headerText(response, siblingsHeader))
   return {
     ok: true,

@@ -65,7 +65,7 @@ export async function coordinateGet(deps: CoordinatorDeps, request: GetRequest):
     return {
       ok: false,
       error: 'quorum_unmet',
-      message: `pr=${pr} needs ${pr} home replicas to answer, but only ${reachable.length} of the key's homes are reachable (${reachable.join(', ') || 'none'}; down: ${down.join(', ')}). Retry when they are back, or lower pr`,
+      message: `pr=${pr} needs ${pr} home ${pr === 1 ? 'replica' : 'replicas'} to answer, but only ${reachable.length} of the key's homes ${reachable.length === 1 ? 'is' : 'are'} reachable (${reachable.join(', ') || 'none'}; down: ${down.join(', ')}). Retry when they are back, or lower pr`,
       details: {required: request.r, acknowledged: 0, answeredBy: [], failed: [], homeRequired: pr, homeAcknowledged: 0, homesReachable: reachable, homesDown: down},
       trace: traceOf(),
     }

@@ -214,7 +214,7 @@ function homesUnreachable(request: PutRequest, placement: KeyPlacement, reachabl
   return {
     ok: false,
     error: 'quorum_unmet',
-    message: `pw=${request.pw} needs ${request.pw} home replicas to acknowledge, but only ${reachable.length} of the key's homes are reachable (${reachable.join(', ') || 'none'}; down: ${down.join(', ')}); nothing was written. Retry when they are back, or lower pw`,
+    message: `pw=${request.pw} needs ${request.pw} home ${request.pw === 1 ? 'replica' : 'replicas'} to acknowledge, but only ${reachable.length} of the key's homes ${reachable.length === 1 ? 'is' : 'are'} reachable (${reachable.join(', ') || 'none'}; down: ${down.join(', ')}); nothing was written. Retry when they are back, or lower pw`,
     details: {required: request.w, acknowledged: 0, acknowledgedBy: [], failed: [], homeRequired: request.pw, homeAcknowledged: 0, homesReachable: reachable, homesDown: down},
     trace,
   }

@@ -117,7 +117,12 @@ async function openDatabase(dataDir: string): Promise<StoreDatabase> {
 }
 
 async function serveHttp(options: NodeOptions, node: AssembledNode): Promise<RunningNode> {
-  const server = createServer({keepAliveTimeout: 65_000}, createApiHandler(node.service, (route) => node.countHttpRequest(route)))
+  const handler = createApiHandler(node.service, (route) => node.countHttpRequest(route))
+  const server = createServer({keepAliveTimeout: 65_000}, handler)
+  // A request with `Expect: 100-continue` reaches the handler before its body is sent: the
+  // handler sends 100 Continue only once it means to read the body, so a value over the limit
+  // (or any other refusal) is answered before the client uploads anything.
+  server.on('checkContinue', handler)
   await listen(server, options.host, options.port)
   const apiAddress = `${options.host}:${(server.address() as AddressInfo).port}`
   let stopping: Promise<void> | undefined

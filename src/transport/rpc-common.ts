@@ -38,14 +38,16 @@ export function allocateRequestId(peer: PeerRecord, pendingPerPeerMax: number): 
  * timed out, or closed on us: back off, doubling, so that a dead peer costs each caller nothing
  * but an immediate 'unreachable'.
  */
-export function backOffAfterLoss(peer: PeerRecord, answered: boolean, nowMs: number): void {
+export function backOffAfterLoss(peer: PeerRecord, answered: boolean, nowMs: number, maxMs: number = reconnectBackoffMsMax): void {
   if (answered) {
     peer.failedConnects = 0
     peer.retryAtMs = 0
     return
   }
   peer.failedConnects += 1
-  peer.retryAtMs = nowMs + Math.min(reconnectBackoffMsFirst * 2 ** (peer.failedConnects - 1), reconnectBackoffMsMax)
+  // Capping the exponent first keeps 2 ** k finite however long the failures go on.
+  const doublings = Math.min(peer.failedConnects - 1, Math.ceil(Math.log2(maxMs / reconnectBackoffMsFirst)))
+  peer.retryAtMs = nowMs + Math.min(reconnectBackoffMsFirst * 2 ** doublings, maxMs)
 }
 
 export function settle(result: RpcResult): Promise<RpcResult> {

@@ -36,6 +36,8 @@ export interface TcpTransportOptions {
   /** Requests waiting on one peer (and handler calls running for one inbound connection); beyond it, 'overloaded' at once. */
   pendingPerPeerMax?: number
   connectTimeoutMs?: number
+  /** The longest wait between two connect attempts to a peer that does not answer. */
+  reconnectBackoffMaxMs?: number
   log?: (line: string) => void
 }
 
@@ -46,6 +48,13 @@ export interface TcpTransportOptions {
 export const pendingPerPeerMaxDefault = 4096
 /** Long enough for a loaded LAN, short against the request timeouts of a few hundred ms above it. */
 export const connectTimeoutMsDefault = 2000
+/**
+ * Over TCP a dead peer is tried again after 100 ms, then twice as long after each refused
+ * connect, up to this: about one attempt per 5 s per dead peer, where the heartbeats alone would
+ * try twice a second. A peer that comes back is tried at once when it connects to this node
+ * (its Hello, from the same host), so it is seen up again within a heartbeat all the same.
+ */
+export const tcpReconnectBackoffMsMax = 5000
 /** A connection that has not said Hello within this time is closed, so idle strangers cannot hold sockets. */
 export const helloTimeoutMs = 10_000
 /** Accepted connections at once; a cluster needs one per peer, the rest is slack for restarts. */
@@ -83,6 +92,7 @@ export async function startTcpTransport(options: TcpTransportOptions): Promise<T
     scheduler: options.scheduler,
     pendingPerPeerMax,
     connectTimeoutMs,
+    reconnectBackoffMaxMs: options.reconnectBackoffMaxMs ?? tcpReconnectBackoffMsMax,
     log: options.log ?? (() => {}),
   })
 }
@@ -94,6 +104,7 @@ interface Settings {
   readonly scheduler: Scheduler
   readonly pendingPerPeerMax: number
   readonly connectTimeoutMs: number
+  readonly reconnectBackoffMaxMs: number
   readonly log: (line: string) => void
 }
 
@@ -116,6 +127,13 @@ interface Peer {
   everLost: boolean
   failedConnects: number
   retryAtMs: number
+  /**
+   * Whether the log last said the peer is unreachable: each change of state is logged once
+   * (unreachable, answering again), never each refused reconnect.
+   */
+  reportedDown: boolean
+  /** The socket error of the current connection, for the one line that reports it. */
+  lastError: string | null
   nextRequestId: number
   readonly pending: Map<number, PendingRequest>
 }
@@ -269,6 +287,8 @@ class TcpTransport implements Transport {
       everLost: false,
       failedConnects: 0,
       retryAtMs: 0,
+      reportedDown: false,
+      lastError: null,
       nextRequestId: 1,
       pending: new Map(),
     }
@@ -297,6 +317,7 @@ class TcpTransport implements Transport {
     peer.writer = writer
     peer.connected = false
     peer.answeredSinceConnect = false
+    peer.lastError = null
     const decoder = new FrameDecoder(frameBytesMax)
     const scheduler = this.#settings.scheduler
     const connectTimer = scheduler.after(this.#settings.connectTimeoutMs, () => {
@@ -308,7 +329,8 @@ class TcpTransport implements Transport {
     })
     socket.on('data', (chunk: Buffer) => this.#onAnswerBytes(peer, socket, decoder, chunk))
     socket.on('error', (error) => {
-      this.#settings.log(`transport ${this.address}: connection to ${peer.address}: ${error.message}`)
+      // Reported with the state change it causes (#dropConnection), once.
+      if (peer.socket === socket) peer.lastError = error.message
     })
     socket.on('close', () => {
       scheduler.cancel(connectTimer)
@@ -339,6 +361,10 @@ class TcpTransport implements Transport {
       this.#settings.scheduler.cancel(pending.timer)
       peer.answeredSinceConnect = true
       peer.failedConnects = 0
+      if (peer.reportedDown) {
+        peer.reportedDown = false
+        this.#settings.log(`transport ${this.address}: ${peer.address} answers again`)
+      }
       pending.resolve(frame.type === MessageType.Response ? {ok: true, body: frame.body} : remoteFailure(frame.body))
     }
   }
@@ -356,9 +382,10 @@ class TcpTransport implements Transport {
     peer.writer = null
     peer.connected = false
     peer.everLost = true
-    backOffAfterLoss(peer, peer.answeredSinceConnect, this.#settings.clock.monotonicMs())
+    const answered = peer.answeredSinceConnect
+    backOffAfterLoss(peer, answered, this.#settings.clock.monotonicMs(), this.#settings.reconnectBackoffMaxMs)
     dropped.destroy()
-    if (peer.pending.size > 0) this.#settings.log(`transport ${this.address}: ${reason}`)
+    this.#logLoss(peer, answered, peer.lastError === null ? reason : `${reason}: ${peer.lastError}`)
     // On a connection that never connected (refused, timed out) nothing reached the peer.
     const failure = wasConnected ? unreachable(reason) : unsent(reason)
     for (const pending of peer.pending.values()) {
@@ -366,6 +393,33 @@ class TcpTransport implements Transport {
       pending.resolve(failure)
     }
     peer.pending.clear()
+  }
+
+  /**
+   * One line per change of a peer's state: a connection that served us broke, or a peer became
+   * unreachable; the refused reconnects after that are not logged (they are the back-off's).
+   */
+  #logLoss(peer: Peer, answered: boolean, reason: string): void {
+    if (this.#closed) return
+    if (answered) {
+      this.#settings.log(`transport ${this.address}: lost the connection to ${peer.address} (${reason})`)
+      return
+    }
+    if (peer.reportedDown) return
+    peer.reportedDown = true
+    this.#settings.log(`transport ${this.address}: ${peer.address} is unreachable (${reason}); trying again with a back-off up to ${this.#settings.reconnectBackoffMaxMs} ms, logged again once it answers`)
+  }
+
+  /**
+   * A node that connects to this one may be a peer that was down and came back: its Hello ends
+   * the back-off of every down peer on that host, so that the next request tries it at once.
+   */
+  #peersBackOnHost(remoteAddress: string | undefined): void {
+    if (remoteAddress === undefined) return
+    const host = remoteAddress.startsWith('::ffff:') ? remoteAddress.slice('::ffff:'.length) : remoteAddress
+    for (const peer of this.#peers.values()) {
+      if (peer.socket === null && peer.host === host) peer.retryAtMs = 0
+    }
   }
 
   // ---- inbound ----
@@ -418,6 +472,7 @@ class TcpTransport implements Transport {
         connection.fromNode = nodeName
         if (connection.helloTimer !== null) this.#settings.scheduler.cancel(connection.helloTimer)
         connection.helloTimer = null
+        this.#peersBackOnHost(connection.socket.remoteAddress)
         continue
       }
       this.#dispatch(connection, connection.fromNode, frame)

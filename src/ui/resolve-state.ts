@@ -43,7 +43,17 @@ export type ResolveAction =
   | {readonly kind: 'quit'}
 
 export type ResolveState =
-  | {readonly phase: 'choose'; readonly key: string; readonly siblings: readonly SiblingView[]; readonly highlighted: number; readonly diff: readonly DiffLineView[]; readonly notice?: string; readonly intro?: string}
+  | {
+      readonly phase: 'choose'
+      readonly key: string
+      readonly siblings: readonly SiblingView[]
+      readonly highlighted: number
+      readonly diff: readonly DiffLineView[]
+      /** Whether the JSON merge is offered: every live sibling is JSON. */
+      readonly mergeable?: boolean
+      readonly notice?: string
+      readonly intro?: string
+    }
   | {readonly phase: 'preview'; readonly key: string; readonly siblings: readonly SiblingView[]; readonly candidate: CandidateView}
   | {readonly phase: 'working'; readonly key: string; readonly message: string}
   | {readonly phase: 'done'; readonly key: string; readonly message: string}

@@ -69,10 +69,12 @@ function Choose({state, width, height}: {readonly state: Extract<ResolveState, {
   const other = state.highlighted === 0 ? 1 : state.highlighted
   const diffTitle = count > 1 ? `how [${other + 1}] differs from [1]` : ''
   // Lines: intro, title, 3 heads, preview, diff title, diff, notice, 2 menu lines; one spare so ink never fills the screen.
-  const budget = Math.max(4, height - 1 - (state.intro ? 1 : 0) - 1 - 3 - 1 - (state.notice ? 1 : 0) - 2)
+  const noticeLines = state.notice ? Math.ceil([...state.notice].length / Math.max(1, width)) : 0
+  const budget = Math.max(4, height - 1 - (state.intro ? 1 : 0) - 1 - 3 - 1 - noticeLines - 2)
   const previewLines = Math.max(1, Math.min(Math.max(...shown.map((s) => s.lines.length + (s.moreLines > 0 ? 1 : 0))), Math.ceil(budget / 2)))
   const diffLines = Math.max(1, budget - previewLines - 1)
-  const picks = count <= 9 ? `1-${count}` : '1-9'
+  // Digits pick the first nine; the others are reached with the arrows and enter.
+  const picks = count <= 9 ? `1-${count}` : `1-9 (10-${count}: ←→ enter)`
   return (
     <Box flexDirection="column" width={width}>
       {state.intro ? <Text wrap="truncate" color="yellow">{state.intro}</Text> : null}
@@ -92,12 +94,12 @@ function Choose({state, width, height}: {readonly state: Extract<ResolveState, {
         </Text>
       ))}
       {state.diff.length > diffLines ? <Text color={dimColor}>{`… ${state.diff.length - diffLines} more diff lines`}</Text> : null}
-      {state.notice ? <Text color={errorColor} wrap="truncate">{state.notice}</Text> : null}
+      {state.notice ? <Text color={errorColor} wrap="wrap">{state.notice}</Text> : null}
       <Text wrap="truncate">
         <Text bold>{picks}</Text>
         {' keep that sibling  '}
-        <Text bold>m</Text>
-        {' merge as JSON (union)  '}
+        {state.mergeable === false ? null : <Text bold>m</Text>}
+        {state.mergeable === false ? null : ' merge as JSON (union)  '}
         <Text bold>e</Text>
         {` edit [${state.highlighted + 1}] in $EDITOR`}
       </Text>
@@ -176,7 +178,7 @@ export function actionOf(state: ResolveState, input: string, key: {leftArrow?: b
   if (state.phase === 'choose') {
     if (/^[1-9]$/.test(input) && Number(input) <= state.siblings.length) return {kind: 'pick', number: Number(input)}
     if (key.return === true) return {kind: 'pick', number: state.highlighted + 1}
-    if (input === 'm') return {kind: 'merge'}
+    if (input === 'm' && state.mergeable !== false) return {kind: 'merge'}
     if (input === 'e') return {kind: 'edit'}
     if (key.leftArrow) return {kind: 'highlight', delta: -1}
     if (key.rightArrow) return {kind: 'highlight', delta: 1}

@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict'
 import {spawn} from 'node:child_process'
-import {mkdtemp, readFile, readdir, rm, writeFile} from 'node:fs/promises'
+import {mkdtemp, open, readFile, readdir, rm, writeFile} from 'node:fs/promises'
 import {createServer, request} from 'node:http'
 import type {Server} from 'node:http'
 import {tmpdir} from 'node:os'
@@ -57,6 +57,24 @@ function rawRequest(address: string, method: string, pathAndQuery: string, body?
   })
 }
 
+/** Run `dyn` with a file as its stdin, as `dyn ... < file` does. */
+async function runDynWithStdinFile(args: readonly string[], file: string, env: Record<string, string>): Promise<DynRun> {
+  const input = await open(file, 'r')
+  try {
+    return await new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [dynBin, ...args], {env: {...process.env, ...env}, stdio: [input.fd, 'pipe', 'pipe'], timeout: 60_000, killSignal: 'SIGKILL'})
+      const out: Buffer[] = []
+      const err: Buffer[] = []
+      child.stdout?.on('data', (chunk: Buffer) => out.push(chunk))
+      child.stderr?.on('data', (chunk: Buffer) => err.push(chunk))
+      child.once('error', reject)
+      child.once('close', (code) => resolve({code: code ?? -1, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8')}))
+    })
+  } finally {
+    await input.close()
+  }
+}
+
 /** An HTTP server that answers every request 503 overloaded, as a busy node would. */
 async function startOverloadedServer(): Promise<{server: Server; address: string}> {
   const server = createServer((_req, res) => {
@@ -105,6 +123,11 @@ describe('dyn CLI', () => {
     assert.equal(sibling?.text, '{"items":["book"]}')
     assert.equal(Buffer.from(String(sibling?.value), 'base64').toString(), '{"items":["book"]}')
     assert.equal(sibling?.deleted, false)
+    // A JSON object or array is stored as JSON without --content-type; other bytes as raw bytes.
+    assert.equal(sibling?.contentType, 'application/json')
+    await runDyn(['put', 'plain', 'not {json'], {env})
+    const plain = answer(await runDyn(['get', 'plain', '--json'], {env})) as {siblings: Array<{contentType: string}>}
+    assert.equal(plain.siblings[0]?.contentType, 'application/octet-stream')
   })
 
   it('reads the value from stdin when it is absent', async () => {
@@ -115,15 +138,69 @@ describe('dyn CLI', () => {
     assert.equal(json.siblings[0]?.text, undefined)
   })
 
+  it('a value over 1 MiB is refused with value_too_large (exit 2) before it is sent, and the node answers 413 before the upload', async () => {
+    const big = Buffer.alloc(4 * 1024 * 1024, 7)
+    const folder = await mkdtemp(path.join(tmpdir(), 'dyn-big-'))
+    try {
+      const file = path.join(folder, 'big')
+      await writeFile(file, big)
+      // `dyn put bigx < file`: stdin is the file itself.
+      const fromFile = await runDynWithStdinFile(['put', 'bigx', '--json'], file, env)
+      assert.equal(fromFile.code, 2, fromFile.stderr)
+      assert.equal(answer(fromFile).error, 'value_too_large')
+    } finally {
+      await rm(folder, {recursive: true, force: true})
+    }
+    // The client refuses it without a connection: a port where nothing listens answers the same.
+    const nowhere = new DynClient(`127.0.0.1:${await freePortRange(1)}`)
+    const refused = await nowhere.put('bigx', big)
+    assert.equal(refused.ok === false && refused.error, 'value_too_large')
+    assert.equal((await runDyn(['get', 'bigx'], {env})).code, 1)
+    // The node itself, to a client that waits for 100 Continue (as curl does above 1 MiB, and
+    // dyn's client above 64 KiB): the refusal comes instead of the 100, so nothing is uploaded.
+    const [host, port] = c.api(0).split(':')
+    const raw = await new Promise<{status: number; continued: boolean; body: string}>((resolve, reject) => {
+      let continued = false
+      const req = request({host, port: Number(port), method: 'PUT', path: '/kv/bigx', headers: {'content-length': String(big.length), expect: '100-continue'}})
+      req.once('continue', () => {
+        continued = true
+        req.end(big)
+      })
+      req.once('response', (response) => {
+        const chunks: Buffer[] = []
+        response.on('data', (chunk: Buffer) => chunks.push(chunk))
+        response.once('end', () => {
+          resolve({status: response.statusCode ?? 0, continued, body: Buffer.concat(chunks).toString('utf8')})
+          req.destroy()
+        })
+      })
+      req.once('error', reject)
+      req.flushHeaders()
+    })
+    assert.equal(raw.status, 413)
+    assert.equal(raw.continued, false)
+    assert.equal((JSON.parse(raw.body) as {error: string}).error, 'value_too_large')
+    // Under the limit, the same exchange (100 Continue, then the body) stores the value.
+    const client = new DynClient(c.api(0))
+    const mid = Buffer.alloc(512 * 1024, 3)
+    assert.equal((await client.put('midx', mid)).ok, true)
+    const read = await client.get('midx')
+    assert.ok(read.ok && read.found && read.siblings[0]?.value.equals(mid))
+  })
+
   it('shows siblings numbered with how to resolve them, and --context resolves them', async () => {
     await runDyn(['put', 'cart:bob', 'book', '--node', c.api(0)])
     await runDyn(['put', 'cart:bob', 'pen', '--node', c.api(1)])
+    // Piped, the output is one value's bytes or nothing: the siblings and how to resolve them
+    // go to stderr, with exit 4 (has_siblings).
     const get = await runDyn(['get', 'cart:bob'], {env})
-    assert.equal(get.code, 0, get.stderr)
-    assert.match(get.stdout, /2 siblings/)
-    assert.match(get.stdout, /\[1\] (book|pen)/)
-    assert.match(get.stdout, /\[2\] (book|pen)/)
-    assert.match(get.stdout, /dyn put cart:bob VALUE --context \S+/)
+    assert.equal(get.code, 4, get.stderr)
+    assert.equal(get.stdout, '')
+    assert.match(get.stderr, /2 siblings/)
+    assert.match(get.stderr, /\[1\] (book|pen)/)
+    assert.match(get.stderr, /\[2\] (book|pen)/)
+    assert.match(get.stderr, /dyn put cart:bob VALUE --context \S+/)
+    assert.match(get.stderr, /\[has_siblings\]\n$/)
     const context = (JSON.parse((await runDyn(['get', 'cart:bob', '--json'], {env})).stdout) as {context: string}).context
     const resolve = await runDyn(['put', 'cart:bob', 'book,pen', '--context', context], {env})
     assert.equal(resolve.code, 0, resolve.stderr)
@@ -161,10 +238,41 @@ describe('dyn CLI', () => {
     assert.match(result.stderr, /cannot reach a dyn node/)
   })
 
+  it('says what is wrong in words: a missing argument, --node at an internode port or at another HTTP server, one byte', async () => {
+    const missing = await runDyn(['get'], {env})
+    assert.equal(missing.code, 2)
+    assert.match(missing.stderr, /missing the argument KEY.*Use: dyn get KEY \[flags\]/)
+    assert.doesNotMatch(missing.stderr, /--node allows multiple values|USAGE/)
+    assert.equal(answer(await runDyn(['put', '--json'], {env})).error, 'bad_usage')
+
+    const internode = await runDyn(['get', 'k', '--node', `${c.cluster.host}:${c.cluster.nodes[0]?.rpcPort}`])
+    assert.equal(internode.code, 3)
+    assert.match(internode.stderr, /internode port/)
+
+    const other = createServer((_req, res) => {
+      res.writeHead(404, {'content-type': 'text/html'})
+      res.end('<html>not here</html>')
+    })
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve))
+    try {
+      const address = `127.0.0.1:${(other.address() as {port: number}).port}`
+      for (const args of [['get', 'k'], ['put', 'k', 'v'], ['ring']]) {
+        const run = await runDyn([...args, '--node', address, '--json'])
+        assert.equal(run.code, 2, run.stdout)
+        assert.equal(answer(run).error, 'not_a_dyn_node', args.join(' '))
+      }
+    } finally {
+      await new Promise((resolve) => other.close(resolve))
+    }
+
+    const one = await runDyn(['put', 'one-byte', 'x'], {env})
+    assert.match(one.stdout, /^stored one-byte \(1 byte\)$/m)
+  })
+
   it('warns (without failing) when R + W <= N', async () => {
     const weak = await runDyn(['get', 'cart:alice', '-r', '1'], {env})
     assert.equal(weak.code, 0)
-    assert.match(weak.stderr, /warning: r=1 \+ w=2 <= n=3/)
+    assert.match(weak.stderr, /^dyn: warning: r=1 \+ w=2 <= n=3/m)
     const strong = await runDyn(['get', 'cart:alice', '-r', '2'], {env})
     assert.doesNotMatch(strong.stderr, /warning/)
   })
@@ -245,7 +353,7 @@ describe('dyn CLI', () => {
     assert.doesNotMatch(invalid.stderr, /warning/)
     const weak = await runDyn(['put', 'weak-write', 'v', '-w', '1'], {env})
     assert.equal(weak.code, 0, weak.stderr)
-    assert.match(weak.stderr, /warning: r=2 \+ w=1 <= n=3/)
+    assert.match(weak.stderr, /^dyn: warning: r=2 \+ w=1 <= n=3/m)
   })
 
   // Item 7: the keys "." and "..".
@@ -386,7 +494,7 @@ describe('dyn CLI', () => {
     const text = await runDynOnTerminal(['get', 'cart:alice'], env)
     assert.equal(text.output.toString('utf8').replaceAll('\r\n', '\n'), '{"items":["book"]}\n')
     const bothSiblings = await runDyn(['get', 'cart:carol', '--output', '/dev/null', '--json'], {env})
-    assert.equal(bothSiblings.code, 2)
+    assert.equal(bothSiblings.code, 4)
     assert.equal(answer(bothSiblings).error, 'has_siblings')
   })
 
@@ -411,7 +519,7 @@ describe('dyn CLI', () => {
     assert.deepEqual({ok: answer(gone).ok, error: answer(gone).error, found: answer(gone).found, deleted: answer(gone).deleted}, {ok: false, error: 'not_found', found: false, deleted: true})
     const usage: Array<[string[], RegExp]> = [
       [['get', 'k', '--bogus', '--json'], /Nonexistent flag: --bogus/],
-      [['get', '--json'], /Missing 1 required arg/],
+      [['get', '--json'], /missing the argument KEY/],
       [['get', 'k', '-r', 'abc', '--json'], /integer/],
       [['put', 'k', 'v', 'extra', '--json'], /Unexpected argument/],
       [['ring', '--json', '--timeout', '0'], /greater than or equal to 1/],

@@ -15,7 +15,7 @@ import type {TestContext} from 'node:test'
 import {clusterDown, NodeExitedError, startLocalNode, waitForNodes} from '../../src/cli/local-cluster.js'
 import type {LocalCluster} from '../../src/cli/local-cluster.js'
 import {freeClusterPorts} from '../../src/cli/ports.js'
-import {dynBin, getJson, isRunning, killNode, reloadCluster, removeTestFolder, runDyn, sleep, startCluster} from './harness.js'
+import {dynBin, getJson, isRunning, killNode, reloadCluster, removeTestFolder, runDyn, sleep, startCluster, waitFor} from './harness.js'
 import type {TestCluster} from './harness.js'
 
 /** A fresh folder for a cluster this test starts through the CLI; stopped and deleted after it. */
@@ -186,6 +186,36 @@ describe('dyn cluster up|down|status', () => {
     assert.match(text.stdout, /all nodes of the folder serve and agree on the ring; 1 other member\(s\) not started from this folder: extra/)
   })
 
+  it('a node that left the cluster is not started again by up, before or after down, and status shows it as left', async (t) => {
+    const c = await startCluster(3)
+    t.after(() => c.stop())
+    const n3 = c.cluster.nodes[2]
+    assert.ok(n3 !== undefined)
+    const leave = await runDyn(['cluster', 'leave', '--name', 'n3', '--node', c.api(0), '--json'])
+    assert.equal(leave.code, 0, leave.stdout + leave.stderr)
+    const commit = await runDyn(['cluster', 'commit', '--node', c.api(0), '--json'])
+    assert.equal(commit.code, 0, commit.stdout + commit.stderr)
+    await waitFor('n3 to exit once it has left', async () => (isRunning(n3.pid as number) ? undefined : true))
+
+    const up = await runDyn(['cluster', 'up', '--dir', c.dir, '--json'])
+    assert.equal(up.code, 0, up.stdout + up.stderr)
+    assert.deepEqual(jsonOf(up).started, [])
+    assert.deepEqual(jsonOf(up).left, ['n3'])
+    const status = await runDyn(['cluster', 'status', '--dir', c.dir, '--json'])
+    assert.equal(status.code, 0, status.stdout)
+    assert.equal((jsonOf(status).nodes as Array<{state: string}>)[2]?.state, 'left')
+
+    // Stopped and started again: no node is left to say that n3 left but the folder's record.
+    assert.equal((await runDyn(['cluster', 'down', '--dir', c.dir])).code, 0)
+    const again = await runDyn(['cluster', 'up', '--dir', c.dir, '--json'])
+    assert.equal(again.code, 0, again.stdout + again.stderr)
+    assert.deepEqual(jsonOf(again).started, ['n1', 'n2'])
+    assert.deepEqual(jsonOf(again).left, ['n3'])
+    const text = await runDyn(['cluster', 'status', '--dir', c.dir])
+    assert.equal(text.code, 0, text.stdout)
+    assert.match(text.stdout, /n3 .*left the cluster/)
+  })
+
   it('settings: --n above --nodes is refused, R + W <= N and a capped N warn, status shows the effective N/R/W; up, status and down answer one JSON object', async (t) => {
     const refusedDir = await clusterFolder(t)
     const free = await freeClusterPorts(3)
@@ -200,8 +230,8 @@ describe('dyn cluster up|down|status', () => {
     const {port, rpcPort} = await freeClusterPorts(1)
     const up = await runDyn(['cluster', 'up', '--nodes', '1', '--r', '1', '--w', '1', '--dir', dir, '--port', String(port), '--rpc-port', String(rpcPort), '--json'])
     assert.equal(up.code, 0, up.stdout + up.stderr)
-    assert.match(up.stderr, /r=1 \+ w=1 <= n=3/)
-    assert.match(up.stderr, /N=3 but only 1 node\(s\) own partitions/)
+    assert.match(up.stderr, /^dyn: warning: r=1 \+ w=1 <= n=3/m)
+    assert.match(up.stderr, /^dyn: warning: N=3 but only 1 node owns partitions: each key gets 1 replica /m)
     const started = jsonOf(up)
     assert.equal(started.ok, true)
     assert.deepEqual(started.effective, {n: 1, r: 1, w: 1})
@@ -213,7 +243,7 @@ describe('dyn cluster up|down|status', () => {
     const body = jsonOf(status)
     assert.equal(body.ok, true)
     assert.deepEqual(body.effective, {n: 1, r: 1, w: 1})
-    assert.match((await runDyn(['cluster', 'status', '--dir', dir])).stdout, /settings N=3 R=1 W=1, effective N=1 R=1 W=1 \(capped: 1 member\(s\) own partitions\)/)
+    assert.match((await runDyn(['cluster', 'status', '--dir', dir])).stdout, /settings N=3 R=1 W=1, effective N=1 R=1 W=1 \(capped: 1 member owns partitions\)/)
 
     const stopped = await runDyn(['cluster', 'down', '--dir', dir, '--json'])
     assert.equal(stopped.code, 0, stopped.stderr)

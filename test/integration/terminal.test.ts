@@ -77,6 +77,19 @@ describe('dyn in a terminal', () => {
     assert.deepEqual(siblingTexts(read.body), ['{"items":["book","pen"]}'])
   })
 
+  it('n back from a preview keeps the sibling that was highlighted', async () => {
+    await twoSiblings('cart:back', '{"items":["cup"]}', '{"items":["jar"]}')
+    const session = await terminal('back', ['resolve', 'cart:back'])
+    await session.waitFor(/e edit \[1\] in \$EDITOR/, 'the choices, [1] highlighted')
+    await session.sendKeys('Right')
+    await session.waitFor(/e edit \[2\] in \$EDITOR/, '[2] highlighted')
+    await session.sendKeys('Enter')
+    await session.waitFor(/cart:back: sibling 2, to write/, 'the preview of sibling 2')
+    await session.sendKeys('n')
+    await session.waitFor(/e edit \[2\] in \$EDITOR/, 'back with [2] still highlighted')
+    await session.sendKeys('q')
+  })
+
   it('dyn get on a terminal offers the same reconciliation', async () => {
     await twoSiblings('cart:get', '{"items":["mug"]}', '{"items":["tea"]}')
     const session = await terminal('get', ['get', 'cart:get'])

@@ -170,7 +170,7 @@ describe('sloppy quorum and hinted handoff (simulated)', () => {
       // A strict quorum cannot be met without a home: refused before anything is written.
       const strict = await put(cluster, fallback2, key, 'strict', {n: 2, w: 2, pw: 1})
       assert.ok(!strict.ok && strict.error === 'quorum_unmet', JSON.stringify(strict))
-      assert.match(!strict.ok ? strict.message : '', /pw=1 needs 1 home replicas/)
+      assert.match(!strict.ok ? strict.message : '', /pw=1 needs 1 home replica to acknowledge, but only 0 of the key's homes are reachable/)
       assert.deepEqual(await stored(cluster, fallback2, key), [])
       assert.deepEqual(hintsOn(cluster, fallback2), new Map())
 

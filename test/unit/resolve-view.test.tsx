@@ -10,10 +10,10 @@ import {render} from 'ink-testing-library'
 import {inputReady, waitUntil} from './screen-waits.js'
 import {candidateOf} from '../../src/cli/resolve-flow.js'
 import type {SiblingRead} from '../../src/cli/resolve-flow.js'
-import {candidateView, chooseState} from '../../src/cli/resolve-screen.js'
+import {candidateView, chooseState, racedMessage} from '../../src/cli/resolve-screen.js'
 import {describeValue} from '../../src/cli/sibling-preview.js'
 import type {ResolveAction, ResolveState} from '../../src/ui/resolve-state.js'
-import {ResolveApp, ResolveView} from '../../src/ui/resolve-view.js'
+import {actionOf, ResolveApp, ResolveView} from '../../src/ui/resolve-view.js'
 
 function readOf(values: Array<{value: Buffer; contentType?: string; deleted?: boolean; by?: string}>): SiblingRead {
   return {
@@ -90,6 +90,30 @@ describe('ResolveView', () => {
 })
 
 describe('ResolveApp keys', () => {
+  it('offers the JSON merge only when every sibling is JSON; a refusal wraps instead of being cut; 12 siblings say how to reach 10-12', () => {
+    const text = readOf([{value: Buffer.from('book')}, {value: Buffer.from('pen')}])
+    const plain = chooseState(text, 0)
+    assert.doesNotMatch(draw(plain).join('\n'), /merge as JSON/)
+    assert.equal(actionOf(plain, 'm', {}), undefined)
+    const json = chooseState(readOf([{value: Buffer.from('{"a":1}')}, {value: Buffer.from('[2]')}]), 0)
+    assert.match(draw(json).join('\n'), /m merge as JSON/)
+    assert.deepEqual(actionOf(json, 'm', {}), {kind: 'merge'})
+
+    const notice = `sibling 2 is not JSON: ${'x'.repeat(120)} END`
+    const refused = draw(chooseState(text, 0, {notice}))
+    assertFits(refused, 80, 24)
+    assert.match(refused.join(''), /END/)
+
+    const many = draw(chooseState(readOf(Array.from({length: 12}, (_, i) => ({value: Buffer.from(`v${i}`)}))), 0))
+    assert.match(many.join('\n'), /1-9 \(10-12: ←→ enter\) keep that sibling/)
+  })
+
+  it('after a raced write, counts your version apart from the others', () => {
+    const latest = readOf([{value: Buffer.from('mine')}, {value: Buffer.from('theirs')}])
+    const written = {choice: 'pick' as const, value: Buffer.from('mine'), contentType: 'application/octet-stream', deleted: false, conflicts: [], description: describeValue(Buffer.from('mine'), 'application/octet-stream')}
+    assert.equal(racedMessage('cart:bob', latest, written), 'another write arrived meanwhile: cart:bob now has 2 versions, yours and 1 other that your write did not supersede')
+  })
+
   it('turns keys into the actions of the phase shown', async () => {
     const read = readOf([{value: Buffer.from('{"a":1}')}, {value: Buffer.from('{"b":2}')}])
     const actions: ResolveAction[] = []

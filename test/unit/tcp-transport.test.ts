@@ -120,3 +120,29 @@ test('listening on a port in use rejects with the listen error', async (t) => {
     (error: unknown) => (error as {code?: unknown}).code === 'EADDRINUSE',
   )
 })
+
+test('a dead peer is logged once, reconnects back off up to the cap, and its return is logged once', async (t) => {
+  // The back-off is read from the clock: a clock moved by hand, half a second per heartbeat.
+  let nowMs = 0
+  const clock = {nowMs: () => nowMs, monotonicMs: () => nowMs}
+  const lines: string[] = []
+  const a = await start(t, 'a', echo, {clock, log: (line) => lines.push(line)})
+  const dead = await tcpWorld(t).deadAddress()
+  let attempts = 0
+  for (let beat = 0; beat < 120; beat += 1) {
+    const result = await a.request(dead, MessageType.Ping, {from: 'a'}, requestTimeoutMs)
+    assert.equal(result.ok, false)
+    if (!/next connect attempt/.test(result.ok ? '' : result.message)) attempts += 1
+    nowMs += 500
+  }
+  // A minute of heartbeats: 100 ms, 200 ms, ... doubling to 5 s, then one attempt per 5 s.
+  assert.ok(attempts <= 18, `${attempts} connect attempts in a minute`)
+  assert.equal(lines.filter((line) => line.includes(dead)).length, 1, lines.join('\n'))
+  assert.match(lines[0] ?? '', /is unreachable \(.*ECONNREFUSED.*\); trying again with a back-off/)
+
+  // The peer comes back on its address and says Hello first: tried at once, logged once.
+  const back = await start(t, 'back', echo, {port: portOf(dead)})
+  assert.ok((await back.request(a.address, MessageType.Ping, {from: 'back'}, requestTimeoutMs)).ok)
+  assert.ok((await a.request(dead, MessageType.Ping, {from: 'a'}, requestTimeoutMs)).ok)
+  assert.deepEqual(lines.slice(1), [`transport ${a.address}: ${dead} answers again`])
+})
