@@ -34,6 +34,15 @@ export interface ClusterConfig {
 export const crashed = Symbol('crashed')
 export type Crashed = typeof crashed
 
+/** A node's KV service as the simulated clients reach it (SimCluster.service). */
+export interface SimService {
+  clusterSize(): number
+  settings(): ReturnType<KvService['settings']>
+  put(request: Parameters<KvService['put']>[0]): Promise<PutOutcome | Crashed>
+  get(request: Parameters<KvService['get']>[0]): Promise<GetOutcome | Crashed>
+  delete(request: Parameters<KvService['delete']>[0]): Promise<DeleteOutcome | Crashed>
+}
+
 interface SimNode {
   readonly name: string
   readonly rpcAddress: string
@@ -201,13 +210,18 @@ export class SimCluster {
     return {holding, down}
   }
 
-  /** The KV service of a running node, as a client meets it: a crash under a request ends it with `crashed`. */
-  service(name: string): {put(request: Parameters<KvService['put']>[0]): Promise<PutOutcome | Crashed>; get(request: Parameters<KvService['get']>[0]): Promise<GetOutcome | Crashed>; delete(request: Parameters<KvService['delete']>[0]): Promise<DeleteOutcome | Crashed>} | undefined {
+  /**
+   * The KV service of a running node, as a client meets it: a crash under a request ends it with
+   * `crashed`. Its cluster size and settings are what the HTTP API checks a request's quorum against.
+   */
+  service(name: string): SimService | undefined {
     const node = this.#node(name)
     const running = node.node
     if (running === undefined) return undefined
     const signal = node.crash.promise
     return {
+      clusterSize: () => running.service.clusterSize(),
+      settings: () => running.service.settings(),
       put: (request) => Promise.race([running.service.put(request), signal]),
       get: (request) => Promise.race([running.service.get(request), signal]),
       delete: (request) => Promise.race([running.service.delete(request), signal]),
