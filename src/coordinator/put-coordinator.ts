@@ -28,7 +28,7 @@ import {placeKeyForRequest, reachableHomes, sloppyTargets, withHomesDown} from '
 import type {KeyPlacement, RequestTarget} from './preflist.js'
 import {addAck, addFailure, enough, initPut} from './put-core.js'
 import type {PutCore} from './put-core.js'
-import {copyToPendingHomes} from './pending-homes.js'
+import {copyToHomesBeyondN, copyToPendingHomes, keepHint} from './pending-homes.js'
 import {callReplicaPut} from './replica-client.js'
 import {mergeIncoming, writeNewVersion} from './replica.js'
 import type {StoredObject} from '../storage/stored-object.js'
@@ -197,40 +197,6 @@ function quorumUnmet(trace: RequestTrace, core: PutCore, targets: readonly Reque
   }
 }
 
-/**
- * A home that did not acknowledge (it failed, timed out, or its fallback did) may lack the
- * version: the coordinator keeps a hint for it, as Cassandra's coordinators do, so that hinted
- * handoff brings it the version once it is reachable, whatever read repair does. The hint does
- * not count towards W; a hint refused for the limits is counted by the hint store and logged
- * nowhere else, since the put's outcome does not depend on it.
- */
-function keepHint(deps: CoordinatorDeps, home: string, partition: number, key: string, object: StoredObject): void {
-  void mergeIncoming(deps.hints.spaceFor(home), deps.policy, partition, key, object, false).then(
-    (merged) => {
-      if (merged.ok) deps.onHintWritten?.(home)
-    },
-    () => undefined,
-  )
-}
-
-/**
- * A put fitted to fewer owners than its key's N (`storedN`) by a node whose ring is behind this
- * one's (it has not yet installed a join that this node has) places only `n` homes here, and no
- * transfer is left to bring the key to the others. So the key's homes under `storedN` beyond
- * the first `n` get the stored object too, not counted towards W, and a hint is kept here for
- * each that does not take it (simulator seed 15374: a delete fitted to n=2 by a node one gossip
- * round behind the install of the third node stayed on two nodes).
- */
-function copyToHomesBeyondN(deps: CoordinatorDeps, request: PutRequest, placement: KeyPlacement, object: StoredObject, timeoutMs: number): void {
-  const beyond = placement.entries.slice(request.n, request.storedN ?? request.n)
-  for (const {node} of beyond) {
-    if (node === deps.self) continue
-    void callReplicaPut(deps, node, placement.partition, request.key, object, false, Math.max(1, timeoutMs)).then((reply) => {
-      if (!reply.ok) keepHint(deps, node, placement.partition, request.key, object)
-    })
-  }
-}
-
 /** PW homes cannot acknowledge when fewer are reachable: refused before anything is written. */
 function homesUnreachable(request: PutRequest, placement: KeyPlacement, reachable: readonly string[], trace: RequestTrace): PutOutcome {
   const down = placement.homes.filter((home) => !reachable.includes(home))
@@ -319,7 +285,7 @@ async function coordinateHere(deps: CoordinatorDeps, request: PutRequest, placem
   // the client was not shown (ARCHITECTURE "Client HTTP API").
   const context = withDot(request.context, deps.actor, local.dot)
   copyToPendingHomes(deps, placement.partition, request.key, request.storedN ?? request.n, stored, deadlineMs - deps.clock.monotonicMs())
-  copyToHomesBeyondN(deps, request, placement, stored, deadlineMs - deps.clock.monotonicMs())
+  copyToHomesBeyondN(deps, placement.partition, request.key, placement.entries.slice(request.n, request.storedN ?? request.n).map(({node}) => node), stored, deadlineMs - deps.clock.monotonicMs())
   return new Promise<PutOutcome>((resolve) => {
     let answered = false
     let outstanding = others.length

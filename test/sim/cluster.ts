@@ -184,17 +184,19 @@ export class SimCluster {
   }
 
   /**
-   * How many of a key's N home replicas hold version `id` (or a version whose writer had seen
+   * How many of a key's N home replicas (under the ring of any running node) hold version `id` (or a version whose writer had seen
    * it) in their own stores right now, and how many crashed since `sinceMs` and cannot be looked
    * at (a home down since before then cannot hold it). Reads the stores directly, so no read
    * repair or hint delivery takes part.
    */
   async homesHolding(key: string, n: number, id: string, sinceMs: number, history: History): Promise<{holding: number; down: number}> {
-    const anyNode = this.nodes.map((node) => node.node).find((node) => node !== undefined)
+    const runningNodes = this.nodes.map((node) => node.node).filter((node) => node !== undefined)
+    const anyNode = runningNodes[0]
     if (anyNode === undefined) return {holding: 0, down: n}
-    const ring = anyNode.membership.ring
-    const homes = preferenceListForKey(ring, key).nodes.slice(0, n)
-    const partition = partitionOfKey(key, ring.partitionCount)
+    // While an install spreads, the coordinator may have counted the homes of a ring that some
+    // node has left behind: a home under any running node's ring counts (seed 61176).
+    const homes = [...new Set(runningNodes.flatMap((node) => preferenceListForKey(node.membership.ring, key).nodes.slice(0, n)))]
+    const partition = partitionOfKey(key, anyNode.membership.ring.partitionCount)
     let holding = 0
     let down = 0
     for (const home of homes) {

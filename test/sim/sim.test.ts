@@ -45,6 +45,10 @@ export const regressionSeeds: readonly number[] = [
   // that many homes by a coordinator that had installed it, and never reached its stored N=3
   // (fixed: the coordinator copies it to the key's homes beyond n, up to storedN).
   15374,
+  // A copy to a pending home lost (or cut off) while every old home stayed a home: no hint was kept.
+  60509,
+  // A pw=1 write coordinated on the ring before an install: the check counted the new ring's homes.
+  61176,
 ]
 
 async function assertSeedPasses(seed: number): Promise<void> {
