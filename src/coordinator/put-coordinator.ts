@@ -28,10 +28,9 @@ import {placeKeyForRequest, reachableHomes, sloppyTargets, withHomesDown} from '
 import type {KeyPlacement, RequestTarget} from './preflist.js'
 import {addAck, addFailure, enough, initPut} from './put-core.js'
 import type {PutCore} from './put-core.js'
-import {copyToPendingHomes} from './pending-homes.js'
+import {copyToHomesBeyondN, copyToPendingHomes, keepHint} from './pending-homes.js'
 import {callReplicaPut} from './replica-client.js'
-import {mergeIncoming, writeNewVersion} from './replica.js'
-import type {StoredObject} from '../storage/stored-object.js'
+import {writeNewVersion} from './replica.js'
 
 export interface PutRequest {
   readonly key: string
@@ -197,17 +196,6 @@ function quorumUnmet(trace: RequestTrace, core: PutCore, targets: readonly Reque
   }
 }
 
-/**
- * A home that did not acknowledge (it failed, timed out, or its fallback did) may lack the
- * version: the coordinator keeps a hint for it, as Cassandra's coordinators do, so that hinted
- * handoff brings it the version once it is reachable, whatever read repair does. The hint does
- * not count towards W; the hint store counts it, or counts its refusal for the limits, and it is
- * logged nowhere else, since the put's outcome does not depend on it.
- */
-function keepHint(deps: CoordinatorDeps, home: string, partition: number, key: string, object: StoredObject): void {
-  void mergeIncoming(deps.hints.spaceFor(home), deps.policy, partition, key, object, false).catch(() => undefined)
-}
-
 /** PW homes cannot acknowledge when fewer are reachable: refused before anything is written. */
 function homesUnreachable(request: PutRequest, placement: KeyPlacement, reachable: readonly string[], trace: RequestTrace): PutOutcome {
   const down = placement.homes.filter((home) => !reachable.includes(home))
@@ -296,6 +284,7 @@ async function coordinateHere(deps: CoordinatorDeps, request: PutRequest, placem
   // the client was not shown (ARCHITECTURE "Client HTTP API").
   const context = withDot(request.context, deps.actor, local.dot)
   copyToPendingHomes(deps, placement.partition, request.key, request.storedN ?? request.n, stored, deadlineMs - deps.clock.monotonicMs())
+  copyToHomesBeyondN(deps, placement.partition, request.key, placement.entries.slice(request.n, request.storedN ?? request.n).map(({node}) => node), stored, deadlineMs - deps.clock.monotonicMs())
   return new Promise<PutOutcome>((resolve) => {
     let answered = false
     let outstanding = others.length

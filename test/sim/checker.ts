@@ -16,7 +16,9 @@
  *    deleted.
  * 6. Hinted handoff: once faults heal and hints have had time to be delivered, and before any
  *    final read could repair anything, every acknowledged write is on each of its home
- *    replicas (or a version that had seen it is), looked up in their stores directly. Writes
+ *    replicas (or a version that had seen it is), looked up in their stores directly: the homes
+ *    under the N its key records, so a write the cluster ran with a smaller n while it had fewer
+ *    owners must have reached them all once members joined (issue 13). Writes
  *    whose coordinator crashed before it could keep its hints are exempt, and so are runs
  *    with disk loss.
  * 7. Strict quorum: a write acknowledged with PW = k was on at least k home replicas when the
@@ -141,7 +143,7 @@ function lostWrites(history: History, key: string, writes: readonly WriteRecord[
     violations.push({
       check: 'lost-write',
       key,
-      message: `${write.id} (${write.end === 'ok' ? 'acknowledged' : 'observed by a read'} at ${write.endMs} ms, written through ${write.node} with n=${write.n} w=${write.w}) is missing from the final read [${finalRead.returned.join(', ')}], and no write that had seen it was applied`,
+      message: `${write.id} (${write.end === 'ok' ? 'acknowledged' : 'observed by a read'} at ${write.endMs} ms, written through ${write.node} with ${nText(write)} w=${write.w}) is missing from the final read [${finalRead.returned.join(', ')}], and no write that had seen it was applied`,
       atMs: write.endMs ?? write.startMs,
     })
   }
@@ -171,14 +173,17 @@ function dominatedSiblings(history: History, read: ReadRecord): Violation[] {
   return violations
 }
 
-/** Check 3: only without disk loss, for a read and a write with the same N and PR + PW > N. */
+/**
+ * Check 3: only without disk loss, for a read and a write that ran with the same N (a write's
+ * own, not the one its key records, which a small cluster may not have placed) and PR + PW > N.
+ */
 function staleReads(history: History, writes: readonly WriteRecord[], reads: readonly ReadRecord[]): Violation[] {
   if (history.wiped.size > 0) return []
   const violations: Violation[] = []
   for (const read of reads) {
     for (const write of writes) {
       if (write.end !== 'ok' || write.endMs === undefined || write.endMs >= read.startMs) continue
-      if (write.n !== read.n || write.pw + read.pr <= read.n) continue
+      if (write.ranN !== read.n || write.pw + read.pr <= read.n) continue
       const seesIt = read.returned.some((id) => id === write.id || history.writes.get(id)?.seen.has(write.id) === true)
       if (seesIt) continue
       violations.push({
@@ -209,12 +214,17 @@ function undeliveredHints(history: History, handoff: HandoffCheckInput): Violati
       violations.push({
         check: 'undelivered-hint',
         key: write.key,
-        message: `${write.id} (acknowledged at ${write.endMs} ms, coordinated by ${write.coordinator}, n=${write.n} w=${write.w}) is not on its home ${home.node} after healing and handoff, which holds [${home.ids.join(', ')}]`,
+        message: `${write.id} (acknowledged at ${write.endMs} ms, coordinated by ${write.coordinator}, ${nText(write)} w=${write.w}) is not on its home ${home.node} after healing and handoff, which holds [${home.ids.join(', ')}]`,
         atMs: write.endMs,
       })
     }
   }
   return violations
+}
+
+/** A write's n for a message: the one it ran with, and the one its key records when that is more. */
+function nText(write: WriteRecord): string {
+  return write.ranN === write.n ? `n=${write.n}` : `n=${write.ranN}, stored n=${write.n}`
 }
 
 /** Check 7. */

@@ -34,6 +34,15 @@ export interface ClusterConfig {
 export const crashed = Symbol('crashed')
 export type Crashed = typeof crashed
 
+/** A node's KV service as the simulated clients reach it (SimCluster.service). */
+export interface SimService {
+  clusterSize(): number
+  settings(): ReturnType<KvService['settings']>
+  put(request: Parameters<KvService['put']>[0]): Promise<PutOutcome | Crashed>
+  get(request: Parameters<KvService['get']>[0]): Promise<GetOutcome | Crashed>
+  delete(request: Parameters<KvService['delete']>[0]): Promise<DeleteOutcome | Crashed>
+}
+
 interface SimNode {
   readonly name: string
   readonly rpcAddress: string
@@ -175,17 +184,19 @@ export class SimCluster {
   }
 
   /**
-   * How many of a key's N home replicas hold version `id` (or a version whose writer had seen
+   * How many of a key's N home replicas (under the ring of any running node) hold version `id` (or a version whose writer had seen
    * it) in their own stores right now, and how many crashed since `sinceMs` and cannot be looked
    * at (a home down since before then cannot hold it). Reads the stores directly, so no read
    * repair or hint delivery takes part.
    */
   async homesHolding(key: string, n: number, id: string, sinceMs: number, history: History): Promise<{holding: number; down: number}> {
-    const anyNode = this.nodes.map((node) => node.node).find((node) => node !== undefined)
+    const runningNodes = this.nodes.map((node) => node.node).filter((node) => node !== undefined)
+    const anyNode = runningNodes[0]
     if (anyNode === undefined) return {holding: 0, down: n}
-    const ring = anyNode.membership.ring
-    const homes = preferenceListForKey(ring, key).nodes.slice(0, n)
-    const partition = partitionOfKey(key, ring.partitionCount)
+    // While an install spreads, the coordinator may have counted the homes of a ring that some
+    // node has left behind: a home under any running node's ring counts (seed 61176).
+    const homes = [...new Set(runningNodes.flatMap((node) => preferenceListForKey(node.membership.ring, key).nodes.slice(0, n)))]
+    const partition = partitionOfKey(key, anyNode.membership.ring.partitionCount)
     let holding = 0
     let down = 0
     for (const home of homes) {
@@ -201,13 +212,18 @@ export class SimCluster {
     return {holding, down}
   }
 
-  /** The KV service of a running node, as a client meets it: a crash under a request ends it with `crashed`. */
-  service(name: string): {put(request: Parameters<KvService['put']>[0]): Promise<PutOutcome | Crashed>; get(request: Parameters<KvService['get']>[0]): Promise<GetOutcome | Crashed>; delete(request: Parameters<KvService['delete']>[0]): Promise<DeleteOutcome | Crashed>} | undefined {
+  /**
+   * The KV service of a running node, as a client meets it: a crash under a request ends it with
+   * `crashed`. Its cluster size and settings are what the HTTP API checks a request's quorum against.
+   */
+  service(name: string): SimService | undefined {
     const node = this.#node(name)
     const running = node.node
     if (running === undefined) return undefined
     const signal = node.crash.promise
     return {
+      clusterSize: () => running.service.clusterSize(),
+      settings: () => running.service.settings(),
       put: (request) => Promise.race([running.service.put(request), signal]),
       get: (request) => Promise.race([running.service.get(request), signal]),
       delete: (request) => Promise.race([running.service.delete(request), signal]),

@@ -26,7 +26,14 @@ export interface WriteRecord {
   readonly tombstone: boolean
   /** Ids of the versions the writer had seen when it wrote: the ones this write supersedes. */
   readonly seen: ReadonlySet<string>
+  /**
+   * The replica count the key records for this write: the N asked (the request's n, or the
+   * cluster's default N), even when the ring had fewer owners and the request ran with fewer
+   * (`ranN`). Every key must reach this many homes once the cluster has the members.
+   */
   readonly n: number
+  /** The n the request ran with: its homes, and what its W and PW were counted against. */
+  readonly ranN: number
   readonly w: number
   /** Of the W acknowledgements, how many had to come from home replicas (a strict quorum when > 0). */
   readonly pw: number

@@ -4,6 +4,7 @@
  * removed for good (in half the removals after it has been down a while, so that others hold
  * hints for it). The change goes through the same paths an operator's does (the claimant's
  * stage and commit, asked of any running node), retried while the claimant is busy or moving.
+ * In other seeds, a cluster that starts with fewer owners than N grows by joins (runGrowth).
  */
 
 import type {Random} from '../../src/clock.js'
@@ -47,10 +48,8 @@ export const changeAttemptsMax = 60
 
 export async function runMembershipChange(cluster: SimCluster, random: Random, config: MembershipChangeConfig, history: History): Promise<MembershipChangeResult> {
   await sleep(cluster.time, config.atMs)
-  const anyRunning = cluster.upNodes().map((name) => cluster.assembled(name)).find((node) => node !== undefined)
-  const before = anyRunning?.membership.table.ring
-  const ringBefore = before === undefined ? undefined : {partitionCount: anyRunning!.membership.ring.partitionCount, members: before.members, owners: before.owners}
-  const memberCount = before?.members.length ?? cluster.nodes.length
+  const ringBefore = committedRing(cluster)
+  const memberCount = ringBefore?.members.length ?? cluster.nodes.length
   if (config.kind === 'join') {
     const node = await cluster.addNode()
     return {kind: 'join', node, ringBefore, expectedMembers: memberCount + 1}
@@ -83,15 +82,48 @@ export async function runMembershipChange(cluster: SimCluster, random: Random, c
   }
   if (config.kind === 'remove' && config.joinAfter === true) {
     if (!(await cluster.settleRing(memberCount - 1))) return {kind: 'remove', node: victim, ringBefore, expectedMembers: memberCount - 1, failure: `the removal of ${victim} did not settle within ${ringSettleMsMax} ms`}
-    const settledNode = cluster.upNodes().map((name) => cluster.assembled(name)).find((node) => node !== undefined)
-    const settled = settledNode?.membership.table.ring
-    const ringBetween = settled === undefined ? undefined : {partitionCount: settledNode!.membership.ring.partitionCount, members: settled.members, owners: settled.owners}
+    const ringBetween = committedRing(cluster)
     const node = await cluster.addNode()
     history.note(cluster.time.monotonicMs(), `join ${node} after the removal of ${victim}`)
     // What is checked from here is the join: its ring before is the one the removal left.
     return {kind: 'join', node, ringBefore: ringBetween, expectedMembers: memberCount}
   }
   return {kind: config.kind, node: victim, ringBefore, expectedMembers: memberCount - 1}
+}
+
+/**
+ * A cluster that starts with fewer owners than N and grows while the clients write (issue 13):
+ * nodes join one after another, or together (as nodes started at once with `--seeds`), each
+ * committing its own join as `dyn start --seeds` does.
+ */
+export interface GrowthConfig {
+  /** Nodes the cluster starts with: fewer than the cluster's N. */
+  readonly initialNodes: number
+  /** When each node joins, from the start of the workload, ascending. */
+  readonly joinsAtMs: readonly number[]
+}
+
+/**
+ * Runs the joins of a growth. What it reports is checked as one join (membership-checks.ts):
+ * from the ring the cluster started with to the ring of every member.
+ */
+export async function runGrowth(cluster: SimCluster, config: GrowthConfig, history: History): Promise<MembershipChangeResult> {
+  const ringBefore = committedRing(cluster)
+  const joined = await Promise.all(
+    config.joinsAtMs.map(async (atMs) => {
+      await sleep(cluster.time, atMs)
+      return cluster.addNode()
+    }),
+  )
+  history.note(cluster.time.monotonicMs(), `grown from ${config.initialNodes} to ${config.initialNodes + joined.length} nodes: ${joined.join(' ')} joined`)
+  return {kind: 'join', node: joined.join(' '), ringBefore, expectedMembers: config.initialNodes + joined.length}
+}
+
+/** The committed ring as a running node sees it: what a change's checks compare the ring after it with. */
+function committedRing(cluster: SimCluster): MembershipChangeResult['ringBefore'] {
+  const anyRunning = cluster.upNodes().map((name) => cluster.assembled(name)).find((node) => node !== undefined)
+  const ring = anyRunning?.membership.table.ring
+  return ring === undefined ? undefined : {partitionCount: anyRunning!.membership.ring.partitionCount, members: ring.members, owners: ring.owners}
 }
 
 /** Asks running nodes other than `victim` in turn; undefined once one accepted (or it was already done). */

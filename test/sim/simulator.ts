@@ -17,7 +17,7 @@ import {checkHistory, type HomeHolding, type ReplicaState, type Violation} from 
 import {SimCluster, versionId, type ClusterConfig} from './cluster.js'
 import {runFaults, runHomesCrash, type FaultConfig, type HomesCrashConfig} from './faults.js'
 import {checkMembership} from './membership-checks.js'
-import {runMembershipChange, type MembershipChangeConfig, type MembershipChangeResult} from './membership-faults.js'
+import {runGrowth, runMembershipChange, type GrowthConfig, type MembershipChangeConfig, type MembershipChangeResult} from './membership-faults.js'
 import {History} from './history.js'
 import {Client, type WorkloadConfig} from './workload.js'
 
@@ -29,6 +29,8 @@ export interface RunConfig {
   readonly membership?: MembershipChangeConfig
   /** Every home of one key crashed at once, in a share of the seeds. */
   readonly homesCrash?: HomesCrashConfig
+  /** The cluster starts with fewer owners than N and grows by joins while the clients write, in a share of the seeds. */
+  readonly growth?: GrowthConfig
 }
 
 /** The share of seeds with a membership change. */
@@ -36,6 +38,9 @@ export const membershipChangeShare = 0.35
 
 /** The share of seeds in which every home of one key crashes at once. */
 export const homesCrashShare = 0.3
+
+/** The share of seeds in which the cluster starts with fewer owners than N and grows (12 of the 200 CI seeds). */
+export const growthShare = 0.07
 
 export interface RunResult {
   readonly seed: number
@@ -88,6 +93,9 @@ export function configFor(seed: number): RunConfig {
       ? {atMs: homesRandom.int(Math.max(1, Math.floor(workloadMsExpected / 3))), durationMs: 500 + homesRandom.int(2500), key: shaped.workload.keys[homesRandom.int(keyCount)]!, homeCount: shaped.cluster.defaultN}
       : undefined
   const config = homesCrash === undefined ? shaped : {...shaped, homesCrash}
+  // Its own stream too. A growth is the run's membership change: it replaces any other one.
+  const growthRandom = seededRandom(deriveSeed(seed, 'grow'))
+  if (growthRandom.next() < growthShare) return withGrowth(growthRandom, config)
   // A removal loses that node's disk: no second disk loss in the same run, or a W = 2 write could go with both.
   if (membership?.kind === 'remove') return {...config, faults: {...config.faults, wipeAllowed: false}, membership}
   return membership === undefined ? config : {...config, membership}
@@ -119,6 +127,34 @@ function shapeFor(random: ReturnType<typeof seededRandom>, nodeCount: number, ke
   }
 }
 
+/**
+ * A run on a cluster that starts with 1 to N - 1 nodes and grows to N or N + 1 while the clients
+ * write (issue 13: keys written while the cluster was small must reach their full N). The
+ * clients pause longer, so that the workload lasts about as long as a ring change takes (seconds)
+ * and writes fall before, during and after the growth; the nodes join within the first third
+ * of the workload's expected length, in half the seeds at once (as nodes started together with
+ * `--seeds`). Clients ask as the HTTP API's clients do, mostly with the defaults the nodes fit
+ * to the owners they see. No disk is wiped, so that every acknowledged write is held to
+ * reaching every home of the N its key records.
+ */
+function withGrowth(random: ReturnType<typeof seededRandom>, config: RunConfig): RunConfig {
+  const n = config.cluster.defaultN
+  const initialNodes = 1 + random.int(n - 1)
+  const joinCount = n + random.int(2) - initialNodes
+  const thinkMsMax = 100 + random.int(900)
+  const windowMs = Math.max(1, Math.floor((config.workload.operationsPerClient * (thinkMsMax / 2 + 1)) / 3))
+  const together = random.next() < 0.5
+  const firstMs = random.int(windowMs)
+  const joinsAtMs = Array.from({length: joinCount}, (_, index) => (together || index === 0 ? firstMs : random.int(windowMs))).sort((a, b) => a - b)
+  return {
+    ...config,
+    cluster: {...config.cluster, nodeCount: initialNodes},
+    workload: {...config.workload, thinkMsMax, apiQuorums: true},
+    faults: {...config.faults, wipeAllowed: false},
+    growth: {initialNodes, joinsAtMs},
+  }
+}
+
 export async function runSeed(seed: number, config: RunConfig = configFor(seed)): Promise<RunResult> {
   const history = new History()
   const cluster = await SimCluster.start(seed, config.cluster, history)
@@ -130,7 +166,11 @@ export async function runSeed(seed: number, config: RunConfig = configFor(seed))
     )
     const faults = runFaults(cluster, seededRandom(deriveSeed(seed, 'faults')), config.faults, history)
     const change: Promise<MembershipChangeResult | undefined> =
-      config.membership === undefined ? Promise.resolve(undefined) : runMembershipChange(cluster, seededRandom(deriveSeed(seed, 'membership-run')), config.membership, history)
+      config.membership !== undefined
+        ? runMembershipChange(cluster, seededRandom(deriveSeed(seed, 'membership-run')), config.membership, history)
+        : config.growth !== undefined
+          ? runGrowth(cluster, config.growth, history)
+          : Promise.resolve(undefined)
     const homesCrash = config.homesCrash === undefined ? Promise.resolve() : runHomesCrash(cluster, config.homesCrash, history)
     const [, , changed] = await time.until(Promise.all([Promise.all(clients.map((client) => client.run())), faults, change, homesCrash]), runSimulatedMsMax)
     // Faults may have crashed a node after the fault schedule's own restarts (a leave or removal
@@ -244,7 +284,8 @@ export function describeFailure(result: RunResult, contextLines = 25): string {
   const then = result.config.membership?.joinAfter === true ? ', then a join' : ''
   const change = result.config.membership === undefined ? '' : `, ${result.config.membership.kind} at ${result.config.membership.atMs} ms${downMs === undefined ? '' : ` after ${downMs} ms down`}${then}`
   const homesCrash = result.config.homesCrash === undefined ? '' : `, every home of ${result.config.homesCrash.key} down at ${result.config.homesCrash.atMs} ms`
-  lines.push(`  ${result.config.cluster.nodeCount} nodes, ${result.config.workload.clientCount} clients, keys ${result.config.workload.keys.join(' ')}, ${result.config.faults.faultCount} faults${change}${homesCrash}`)
+  const growth = result.config.growth === undefined ? '' : `, growing by joins at ${result.config.growth.joinsAtMs.join(', ')} ms`
+  lines.push(`  ${result.config.cluster.nodeCount} nodes, ${result.config.workload.clientCount} clients, keys ${result.config.workload.keys.join(' ')}, ${result.config.faults.faultCount} faults${change}${homesCrash}${growth}`)
   for (const violation of result.violations.slice(0, 5)) {
     lines.push(`  [${violation.check}] ${violation.key}: ${violation.message}`)
     const related = result.history.log.filter((line) => line.text.includes(`${violation.key} `) || line.text.includes(`${violation.key}#`) || !/ k\d/.test(line.text))

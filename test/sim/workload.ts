@@ -5,17 +5,21 @@
  * its outcome goes into the history, with what the client had seen (history.ts).
  *
  * Contexts travel as the client API's tokens (encoded, then decoded back), so the token code is
- * on the path too. A tombstone carries its id in its value, so that the checkers can tell which
+ * on the path too. In the runs where the cluster grows from fewer owners than N, the clients ask
+ * the way the HTTP API does (`apiQuorums`): mostly the cluster's defaults, which `checkQuorum`
+ * fits to the owners the node sees while the key records the N asked (`storedN`), else explicit
+ * values that fit. A tombstone carries its id in its value, so that the checkers can tell which
  * delete a read returned.
  */
 
+import {checkQuorum, type Checked} from '../../src/api/params.js'
 import type {Random} from '../../src/clock.js'
 import {assert} from '../../src/errors.js'
 import {sleep} from '../../src/scheduler.js'
 import type {StoredVersion} from '../../src/storage/stored-object.js'
 import {decodeContext, encodeContext} from '../../src/versioning/context.js'
 import {join, values, type VersionVector} from '../../src/versioning/dvvset.js'
-import {crashed, type SimCluster} from './cluster.js'
+import {crashed, type SimCluster, type SimService} from './cluster.js'
 import type {History, WriteEnd} from './history.js'
 
 export interface WorkloadConfig {
@@ -24,6 +28,12 @@ export interface WorkloadConfig {
   readonly keys: readonly string[]
   /** A client's pause between two operations is drawn from [0, thinkMsMax). */
   readonly thinkMsMax: number
+  /**
+   * Requests ask as HTTP clients do: the cluster's defaults (no parameter) or explicit values,
+   * checked and fitted by the node they go to with the API's rule (checkQuorum). Otherwise each
+   * request names its own N, R and W.
+   */
+  readonly apiQuorums?: boolean
 }
 
 interface HeldContext {
@@ -66,7 +76,12 @@ export interface RequestQuorum {
   readonly w: number
   readonly pr: number
   readonly pw: number
+  /** The replica count a write records with the key (the N asked, before the node fitted it); absent when the request names its own N. */
+  readonly storedN?: number
 }
+
+/** The quorum a request runs with, as the node it goes to decides it; or why that node refuses it. */
+type QuorumFor = (service: SimService) => Checked<RequestQuorum>
 
 /**
  * N, R, W for one request: mostly the defaults, sometimes weaker or stronger, never above the
@@ -79,6 +94,42 @@ function pickQuorum(random: Random, nodeCount: number, defaultN: number): Reques
   const w = pick(2)
   const strict = random.next() < 0.25
   return {n, r, w, pr: strict ? 1 + random.int(r) : 0, pw: strict ? 1 + random.int(w) : 0}
+}
+
+/**
+ * A request's query as an HTTP client would send it: in about half the requests none (the
+ * cluster's defaults), otherwise some of n, r, w, pr, pw, each within what the node sees
+ * (`clusterSize` owners), so that the explicit values fit.
+ */
+function pickQuery(random: Random, defaults: {n: number; r: number; w: number}, clusterSize: number): URLSearchParams {
+  const query = new URLSearchParams()
+  if (random.next() < 0.55) return query
+  const size = Math.max(1, clusterSize)
+  const n = random.next() < 0.5 ? 1 + random.int(Math.min(size, defaults.n + 1)) : defaults.n
+  if (n !== defaults.n) query.set('n', String(n))
+  // An explicit R or W is at most the N asked (and the owners); a default one follows N down.
+  const given = (name: 'r' | 'w', fallback: number): number => {
+    if (random.next() < 0.5) return Math.min(fallback, n)
+    const value = 1 + random.int(Math.min(n, size))
+    query.set(name, String(value))
+    return value
+  }
+  const r = given('r', defaults.r)
+  const w = given('w', defaults.w)
+  if (random.next() < 0.25) {
+    query.set('pr', String(1 + random.int(Math.min(r, size))))
+    query.set('pw', String(1 + random.int(Math.min(w, size))))
+  }
+  return query
+}
+
+/** The quorum a node makes of a query: the API's rule (defaults fitted, explicit values kept or refused). */
+function quorumOfQuery(query: URLSearchParams, service: SimService): Checked<RequestQuorum> {
+  const settings = service.settings()
+  const checked = checkQuorum(query, {n: settings.defaultN, r: settings.defaultR, w: settings.defaultW}, service.clusterSize())
+  if (!checked.ok) return checked
+  const {n, r, w, pr, pw, storedN} = checked.value
+  return {ok: true, value: {n, r, w, pr: pr ?? 0, pw: pw ?? 0, storedN}}
 }
 
 interface VersionBody {
@@ -136,15 +187,14 @@ export class Client {
   async finalRead(key: string, n: number): Promise<string | undefined> {
     const node = this.#pickNode()
     if (node === undefined) return 'no node is up'
-    const outcome = await this.#read(node, key, {n, r: n, pr: 0}, true)
-    return outcome
+    return this.#read(node, key, () => ({ok: true, value: {n, r: n, w: n, pr: 0, pw: 0}}), true)
   }
 
   async step(): Promise<void> {
     const node = this.#pickNode()
     if (node === undefined) return
     const key = this.config.keys[this.random.int(this.config.keys.length)]!
-    const quorum = pickQuorum(this.random, this.cluster.config.nodeCount, this.cluster.config.defaultN)
+    const quorum = this.#pickQuorum(node)
     const kind = pickWeighted(this.random, operationWeights)
     const memory = this.#memory
     switch (kind) {
@@ -178,6 +228,18 @@ export class Client {
     }
   }
 
+  /** How this step's requests ask for their quorum: a fixed one, or a query each node checks as the API does. */
+  #pickQuorum(node: string): QuorumFor {
+    const service = this.cluster.service(node)
+    if (this.config.apiQuorums === true && service !== undefined) {
+      const settings = service.settings()
+      const query = pickQuery(this.random, {n: settings.defaultN, r: settings.defaultR, w: settings.defaultW}, service.clusterSize())
+      return (asked) => quorumOfQuery(query, asked)
+    }
+    const fixed = pickQuorum(this.random, this.cluster.config.nodeCount, this.cluster.config.defaultN)
+    return () => ({ok: true, value: fixed})
+  }
+
   #newItem(): string {
     this.#itemCounter += 1
     return `${this.name}-item${this.#itemCounter}`
@@ -189,9 +251,11 @@ export class Client {
   }
 
   /** A read; answers undefined when it succeeded, or why it failed. */
-  async #read(node: string, key: string, quorum: {n: number; r: number; pr: number}, final: boolean): Promise<string | undefined> {
+  async #read(node: string, key: string, quorumFor: QuorumFor, final: boolean): Promise<string | undefined> {
     const service = this.cluster.service(node)
     if (service === undefined) return `${node} is down`
+    const quorum = this.#checked(quorumFor, service, `get ${key}`, node)
+    if (quorum === undefined) return `${node} refused the quorum`
     const startMs = this.cluster.time.monotonicMs()
     const outcome = await service.get({key, n: quorum.n, r: quorum.r, pr: quorum.pr, explain: false})
     const endMs = this.cluster.time.monotonicMs()
@@ -218,7 +282,7 @@ export class Client {
   async #write(
     node: string,
     key: string,
-    quorum: {n: number; w: number; pw: number},
+    quorumFor: QuorumFor,
     held: HeldContext | undefined,
     contextFrom: 'none' | 'read' | 'put',
     tombstone: boolean,
@@ -226,12 +290,14 @@ export class Client {
   ): Promise<void> {
     const service = this.cluster.service(node)
     if (service === undefined) return
+    const quorum = this.#checked(quorumFor, service, `${tombstone ? 'delete' : 'put'} ${key}`, node)
+    if (quorum === undefined) return
     const context = held === undefined ? [] : fromToken(held.token)
     const seen = held?.seen ?? new Set<string>()
     const id = this.history.newId(key)
     const startMs = this.cluster.time.monotonicMs()
     const from = held === undefined ? 'none' : contextFrom
-    const write = this.history.startWrite({id, key, tombstone, seen, n: quorum.n, w: quorum.w, pw: quorum.pw, node, startMs, contextFrom: from})
+    const write = this.history.startWrite({id, key, tombstone, seen, n: quorum.storedN ?? quorum.n, ranN: quorum.n, w: quorum.w, pw: quorum.pw, node, startMs, contextFrom: from})
     const outcome = await service.put({
       key,
       value: encodeVersion({id, items}),
@@ -239,6 +305,7 @@ export class Client {
       tombstone,
       context,
       n: quorum.n,
+      ...(quorum.storedN === undefined ? {} : {storedN: quorum.storedN}),
       w: quorum.w,
       dw: 0,
       pw: quorum.pw,
@@ -252,7 +319,16 @@ export class Client {
     if (end === 'ok' && quorum.pw > 0) write.homesHolding = await this.cluster.homesHolding(key, quorum.n, id, startMs, this.history)
     // A put no home could take is coordinated by a fallback (paper §4.6): the history says so.
     const detail = outcome === crashed ? `${node} crashed` : outcome.ok ? (outcome.trace.fallbackCoordinator === undefined ? 'ok' : `ok, coordinated by the fallback ${outcome.trace.coordinator}`) : `${outcome.error}: ${outcome.message}`
-    this.history.note(endMs, `${this.name} ${tombstone ? 'delete' : 'put'} ${id} n=${quorum.n} w=${quorum.w} pw=${quorum.pw} context=${from}[${[...seen].join(', ')}] via ${node} -> ${detail}`)
+    const stored = quorum.storedN === undefined || quorum.storedN === quorum.n ? '' : ` (stored n=${quorum.storedN})`
+    this.history.note(endMs, `${this.name} ${tombstone ? 'delete' : 'put'} ${id} n=${quorum.n}${stored} w=${quorum.w} pw=${quorum.pw} context=${from}[${[...seen].join(', ')}] via ${node} -> ${detail}`)
     if (outcome !== crashed && outcome.ok) this.#memory.lastPut.set(key, {token: toToken(outcome.context), seen: new Set([...seen, id])})
+  }
+
+  /** The quorum `node` makes of this request, or undefined (noted in the history) when it refuses it. */
+  #checked(quorumFor: QuorumFor, service: SimService, what: string, node: string): RequestQuorum | undefined {
+    const checked = quorumFor(service)
+    if (checked.ok) return checked.value
+    this.history.note(this.cluster.time.monotonicMs(), `${this.name} ${what} via ${node} refused: ${checked.error}: ${checked.message}`)
+    return undefined
   }
 }
