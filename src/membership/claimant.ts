@@ -113,7 +113,10 @@ export class Claimant {
     const turn = this.deciding.then(async () => {
       const peers = this.ringStatePeers()
       const answered = await this.exchangeWith(peers)
-      const unconfirmed = unconfirmedRingState(peers.map((peer) => peer.name), answered)
+      // A member whose connection was refused is seen down at once, and skipped as it would
+      // have been a moment later (a node killed just before dyn cluster remove names it).
+      const stillUp = peers.map((peer) => peer.name).filter((name) => this.isUp(name))
+      const unconfirmed = unconfirmedRingState(stillUp, answered)
       if (unconfirmed !== undefined) throw new DynError(unconfirmed.error, unconfirmed.message)
       // The merged state may name another claimant (a member back up with a lower name).
       const claimant = this.claimant()
