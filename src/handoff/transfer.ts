@@ -12,8 +12,8 @@
  * it, plus one request timeout for writes already under way, before it scans. After that every
  * acknowledged write is either in a source's copy when the scan passes, or sent to this node too.
  *
- * Hints are sources too: a new home also pages through the hints every other member keeps in
- * the partition (for any target), since a fallback's hint may be the only surviving replica of
+ * Hints are sources too: a new home first pages through the hints every member keeps in the
+ * partition (for any target), since a fallback's hint may be the only surviving replica of
  * an acknowledged write once the home that also took it is removed.
  *
  * Resumable: after each page the position (`afterKey`) is written to the node's metadata, after
@@ -296,24 +296,26 @@ export class TransferManager {
   }
 
   /**
-   * Fetch one partition from each of its sources, and the hints every member keeps in it, then
-   * report it received; false when a source failed.
+   * Fetch the hints every member keeps in one partition, then the partition from each of its
+   * sources, then report it received; false when a holder or a source failed.
    *
    * Why the hints: with W < n an acknowledged write may survive only on one home and on a
    * fallback's hint for another (the homes down when it was written). Should that home be
    * removed, its copy is gone, and the hint reaches the old home it names only when that home
    * is back, possibly after this scan, and after the install nothing copies it here (seeds
    * 2120, 2273). A hint is a surviving replica like a source's copy, so it is fetched like one.
+   * Hints first: a hint handed back to its home (a source) after its holder was paged is in
+   * that source's copy when the source is paged after.
    */
   private async receive(transition: string, transfer: PlannedTransfer, record: ActiveTransfer): Promise<boolean> {
-    for (const source of transfer.sources) {
-      record.source = source
-      const finished = await this.fetchFrom(transition, transfer, source, record)
-      if (!finished) return false
-    }
     for (const holder of hintHolders(this.deps.membership.table)) {
       record.source = `${holder} (hints)`
       const finished = await this.fetchFrom(transition, transfer, holder, record, true)
+      if (!finished) return false
+    }
+    for (const source of transfer.sources) {
+      record.source = source
+      const finished = await this.fetchFrom(transition, transfer, source, record)
       if (!finished) return false
     }
     if (this.stopped || this.deps.membership.table.ring?.next?.id !== transition) return false
@@ -325,7 +327,7 @@ export class TransferManager {
     const partitions = [...through.keys()].sort((a, b) => a - b)
     this.deps.membership.updateOwnRow({received: {transition, partitions, through: partitions.map((partition) => through.get(partition) as number)}})
     this.stats.finished += 1
-    this.deps.log(`received partition ${transfer.partition} from ${transfer.sources.join(', ') || 'no source (every old home removed)'} and the members' hints: ${record.keys} keys`)
+    this.deps.log(`received partition ${transfer.partition} from the members' hints and ${transfer.sources.join(', ') || 'no source (every old home removed)'}: ${record.keys} keys`)
     return true
   }
 
