@@ -24,7 +24,7 @@ import {Packr} from 'msgpackr'
 import {assert, DynError} from '../errors.js'
 import type {ObjectSpace} from '../storage/object-space.js'
 import type {Store, WriteOptions} from '../storage/store.js'
-import {decodeHintKey, hintKey, hintRange} from '../storage/layout.js'
+import {decodeHintKey, hintKey, hintPartitionRange, hintRange} from '../storage/layout.js'
 import {KeyedMutex} from '../storage/keyed-mutex.js'
 import {scanPageMax} from '../storage/store.js'
 import type {StoredObject} from '../storage/stored-object.js'
@@ -219,4 +219,49 @@ export class HintStore {
     this.total -= 1
     if (ids.size === 0) this.index.delete(target)
   }
+}
+
+/** A hint as a transfer serves it: the target it is kept for, its key and its object. */
+export interface PartitionHint {
+  readonly target: string
+  readonly key: string
+  readonly object: StoredObject
+}
+
+/** Targets a scan for one partition's hints steps over at most (twice the member table's bound). */
+export const hintTargetsScannedMax = 2048
+
+/**
+ * One page of the hints this node keeps for any target in `partition`, in (target, key) order
+ * after `after`, at most `limit` and all for one target (so a page's keys are distinct); `more`
+ * says whether hints of the partition follow. Read from the store directly: a transfer serves
+ * them (transfer.ts), so that a write whose surviving replicas are a removed node's and a
+ * fallback's hint still reaches the partition's new homes. Hints are laid out by target first,
+ * so the scan jumps from target to target (each costs one or two one-record reads).
+ */
+export async function hintsOfPartition(store: Store, partition: number, after: {target: string; key: string} | undefined, limit: number): Promise<{hints: PartitionHint[]; more: boolean}> {
+  const hints: PartitionHint[] = []
+  // Where the next hint of the partition may be: after `after` in its target, then the targets after it.
+  let from: {gte: Buffer; afterKey?: Buffer} = after === undefined ? {gte: hintRange().gte} : {gte: hintKey(after.target, partition, ''), afterKey: hintKey(after.target, partition, after.key)}
+  for (let step = 0; step < hintTargetsScannedMax; step += 1) {
+    const [first] = await store.scanRecords({gte: from.gte, lt: hintRange().lt}, from.afterKey, 1)
+    if (first === undefined) return {hints, more: false}
+    const {target, partition: found} = decodeHintKey(first.key)
+    const range = hintPartitionRange(target, partition)
+    if (found < partition) {
+      from = {gte: range.gte}
+      continue
+    }
+    if (found > partition) {
+      from = {gte: hintRange(target).lt}
+      continue
+    }
+    // Something of the partition follows: a page of this target's, or, once the page is full, only that fact.
+    if (hints.length > 0) return {hints, more: true}
+    const page = await store.scanRecords({gte: first.key, lt: range.lt}, undefined, limit)
+    for (const record of page) hints.push({target, key: decodeHintKey(record.key).key, object: decodeHint(record.value)})
+    if (page.length === limit) return {hints, more: true}
+    from = {gte: hintRange(target).lt}
+  }
+  return {hints, more: true}
 }

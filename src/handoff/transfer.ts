@@ -12,6 +12,10 @@
  * it, plus one request timeout for writes already under way, before it scans. After that every
  * acknowledged write is either in a source's copy when the scan passes, or sent to this node too.
  *
+ * Hints are sources too: a new home first pages through the hints every member keeps in the
+ * partition (for any target), since a fallback's hint may be the only surviving replica of
+ * an acknowledged write once the home that also took it is removed.
+ *
  * Resumable: after each page the position (`afterKey`) is written to the node's metadata, after
  * the merged objects (one LevelDB log, so a synced cursor means the objects before it are on
  * disk); a restarted receiver continues from there; a source that fails is asked again on a
@@ -34,6 +38,7 @@ import {MessageType} from '../transport/message-type.js'
 import type {Transport} from '../transport/transport.js'
 import type {PlannedTransfer, ReplicaCountRange} from './transfer-plan.js'
 import {inReplicaCountRange, planTransfers} from './transfer-plan.js'
+import {hintsOfPartition} from './hints.js'
 
 /** Keys per page: large enough to amortise a round trip, small enough to keep a page's merges short. */
 export const transferPageKeys = 256
@@ -56,6 +61,15 @@ export interface TransferPageBody {
   readonly limit: number
   /** Only objects whose n lies in this range are sent (absent: every object). */
   readonly replicaCounts?: ReplicaCountRange
+  /** A page of the hints the source keeps in the partition, for any target, after `afterHint`, in place of its objects. */
+  readonly hints?: boolean
+  readonly afterHint?: HintPosition
+}
+
+/** Where a page of hints ended: hints are kept per target, then key. */
+export interface HintPosition {
+  readonly target: string
+  readonly key: string
 }
 
 export interface TransferPageAnswer {
@@ -66,6 +80,8 @@ export interface TransferPageAnswer {
    * the n range are skipped, so a page may send none and still not be the last.
    */
   readonly lastKey?: string
+  /** A page of hints: the last hint it covered. */
+  readonly lastHint?: HintPosition
 }
 
 export interface TransferDeps {
@@ -85,6 +101,7 @@ export interface TransferDeps {
 
 interface Cursor {
   readonly afterKey?: string
+  readonly afterHint?: HintPosition
   readonly done: boolean
 }
 
@@ -112,8 +129,8 @@ export interface TransferSnapshot {
   readonly waitingFor?: string
 }
 
-function cursorName(transition: string, partition: number, source: string): string {
-  return `transfer.${transition}.${partition}.${source}`
+function cursorName(transition: string, partition: number, source: string, hints = false): string {
+  return `transfer.${transition}.${partition}.${hints ? 'hints.' : ''}${source}`
 }
 
 /** The planned transfers of the table's running transition, for every n its members store. */
@@ -179,13 +196,16 @@ export class TransferManager {
       !Number.isInteger(request.partition) || (request.partition as number) < 0 || (request.partition as number) >= partitionCount ||
       !Number.isInteger(request.limit) || (request.limit as number) < 1 || (request.limit as number) > scanPageMax ||
       (request.afterKey !== undefined && typeof request.afterKey !== 'string') ||
-      (request.replicaCounts !== undefined && !isReplicaCountRange(request.replicaCounts))
+      (request.replicaCounts !== undefined && !isReplicaCountRange(request.replicaCounts)) ||
+      (request.hints !== undefined && typeof request.hints !== 'boolean') ||
+      (request.afterHint !== undefined && !isHintPosition(request.afterHint))
     ) {
       throw new DynError('bad_request', 'malformed TransferPage')
     }
     if (this.served >= transfersServedMax) throw new DynError('overloaded', `${this.deps.self} is serving ${transfersServedMax} transfer pages; ask again later`)
     this.served += 1
     try {
+      if (request.hints === true) return await this.serveHints(request as TransferPageBody)
       const page = await this.deps.store.scanPartition(request.partition as number, request.afterKey, request.limit as number)
       const range = request.replicaCounts
       const objects: Array<{key: string; object: StoredObject}> = []
@@ -205,6 +225,25 @@ export class TransferManager {
     } finally {
       this.served -= 1
     }
+  }
+
+  /** A page of the hints this node keeps in a partition (for any target), those whose n is in the range. */
+  private async serveHints(request: TransferPageBody): Promise<TransferPageAnswer> {
+    const page = await hintsOfPartition(this.deps.store, request.partition, request.afterHint, request.limit)
+    const objects: Array<{key: string; object: StoredObject}> = []
+    let bytes = 0
+    let covered = 0
+    for (const hint of page.hints) {
+      if (request.replicaCounts === undefined || inReplicaCountRange(request.replicaCounts, hint.object.n)) {
+        const size = objectValueBytes(hint.object) + hint.key.length
+        if (objects.length > 0 && bytes + size > transferPageBytesMax) break
+        objects.push({key: hint.key, object: hint.object})
+        bytes += size
+      }
+      covered += 1
+    }
+    const last = page.hints[covered - 1]
+    return {objects, more: covered < page.hints.length || page.more, ...(last === undefined ? {} : {lastHint: {target: last.target, key: last.key}})}
   }
 
   snapshot(): TransferSnapshot {
@@ -256,8 +295,24 @@ export class TransferManager {
     return transfersOfTable(table).filter((transfer) => transfer.target === this.deps.self && !hasReceived(table, this.deps.self, next.id, transfer.partition, transfer.sourcesForN))
   }
 
-  /** Fetch one partition from each of its sources, then report it received; false when a source failed. */
+  /**
+   * Fetch the hints every member keeps in one partition, then the partition from each of its
+   * sources, then report it received; false when a holder or a source failed.
+   *
+   * Why the hints: with W < n an acknowledged write may survive only on one home and on a
+   * fallback's hint for another (the homes down when it was written). Should that home be
+   * removed, its copy is gone, and the hint reaches the old home it names only when that home
+   * is back, possibly after this scan, and after the install nothing copies it here (seeds
+   * 2120, 2273). A hint is a surviving replica like a source's copy, so it is fetched like one.
+   * Hints first: a hint handed back to its home (a source) after its holder was paged is in
+   * that source's copy when the source is paged after.
+   */
   private async receive(transition: string, transfer: PlannedTransfer, record: ActiveTransfer): Promise<boolean> {
+    for (const holder of hintHolders(this.deps.membership.table)) {
+      record.source = `${holder} (hints)`
+      const finished = await this.fetchFrom(transition, transfer, holder, record, true)
+      if (!finished) return false
+    }
     for (const source of transfer.sources) {
       record.source = source
       const finished = await this.fetchFrom(transition, transfer, source, record)
@@ -272,7 +327,7 @@ export class TransferManager {
     const partitions = [...through.keys()].sort((a, b) => a - b)
     this.deps.membership.updateOwnRow({received: {transition, partitions, through: partitions.map((partition) => through.get(partition) as number)}})
     this.stats.finished += 1
-    this.deps.log(`received partition ${transfer.partition} from ${transfer.sources.join(', ') || 'no source (every old home removed)'}: ${record.keys} keys`)
+    this.deps.log(`received partition ${transfer.partition} from the members' hints and ${transfer.sources.join(', ') || 'no source (every old home removed)'}: ${record.keys} keys`)
     return true
   }
 
@@ -282,9 +337,9 @@ export class TransferManager {
    * transition, and its range is fixed by the two rings; an n that turns up later only adds
    * sources, each with a cursor of its own.
    */
-  private async fetchFrom(transition: string, transfer: PlannedTransfer, source: string, record: ActiveTransfer): Promise<boolean> {
+  private async fetchFrom(transition: string, transfer: PlannedTransfer, source: string, record: ActiveTransfer, hints = false): Promise<boolean> {
     const partition = transfer.partition
-    const name = cursorName(transition, partition, source)
+    const name = cursorName(transition, partition, source, hints)
     let cursor: Cursor = (await this.deps.store.getMeta<Cursor>(name)) ?? {done: false}
     if (cursor.done) return true
     const address = findMember(this.deps.membership.table, source)?.rpcAddress
@@ -292,8 +347,10 @@ export class TransferManager {
     const partitionCount = this.deps.membership.table.settings.partitionCount
     for (let page = 0; page < transferPagesPerRunMax; page++) {
       if (this.stopped) return false
-      const body: TransferPageBody = {partition, limit: transferPageKeys, replicaCounts: fetchedReplicaCounts(transfer), ...(cursor.afterKey === undefined ? {} : {afterKey: cursor.afterKey})}
-      const answer = await this.deps.transport.request(address, MessageType.TransferPage, body, transferPageTimeoutMs)
+      const position = hints ? (cursor.afterHint === undefined ? {} : {afterHint: cursor.afterHint}) : cursor.afterKey === undefined ? {} : {afterKey: cursor.afterKey}
+      const body: TransferPageBody = {partition, limit: transferPageKeys, replicaCounts: fetchedReplicaCounts(transfer), ...(hints ? {hints: true} : {}), ...position}
+      // This node's own hints are read here, as a source would serve them.
+      const answer = source === this.deps.self ? await this.serve(body).then((page) => ({ok: true as const, body: page as unknown}), (error: Error) => ({ok: false as const, message: error.message})) : await this.deps.transport.request(address, MessageType.TransferPage, body, transferPageTimeoutMs)
       if (!answer.ok) return false
       const checked = checkedPage(answer.body, partition, partitionCount, this.deps.isStoredObject)
       if (checked === undefined) throw new DynError('bad_request', `${source} answered a transfer page with something that is not one`)
@@ -307,7 +364,7 @@ export class TransferManager {
         this.stats.keys += 1
         this.stats.bytes += objectValueBytes(object)
       }
-      cursor = {afterKey: checked.lastKey ?? checked.objects.at(-1)?.key ?? cursor.afterKey, done: !checked.more}
+      cursor = hints ? {afterHint: checked.lastHint ?? cursor.afterHint, done: !checked.more} : {afterKey: checked.lastKey ?? checked.objects.at(-1)?.key ?? cursor.afterKey, done: !checked.more}
       await this.deps.store.putMeta(name, cursor)
       if (cursor.done) return true
     }
@@ -320,6 +377,7 @@ function checkedPage(body: unknown, partition: number, partitionCount: number, i
   if (page === null || typeof page !== 'object' || !Array.isArray(page.objects) || typeof page.more !== 'boolean') return undefined
   if (page.objects.length > scanPageMax) return undefined
   if (page.lastKey !== undefined && (typeof page.lastKey !== 'string' || partitionOfKey(page.lastKey, partitionCount) !== partition)) return undefined
+  if (page.lastHint !== undefined && (!isHintPosition(page.lastHint) || partitionOfKey(page.lastHint.key, partitionCount) !== partition)) return undefined
   for (const entry of page.objects) {
     if (typeof entry?.key !== 'string' || partitionOfKey(entry.key, partitionCount) !== partition || !isStoredObject(entry.object)) return undefined
   }
@@ -337,6 +395,24 @@ function checkedPage(body: unknown, partition: number, partitionCount: number, i
  */
 function fetchedReplicaCounts(transfer: PlannedTransfer): ReplicaCountRange {
   return {above: transfer.replicaCounts.above, through: replicasPerKeyMax}
+}
+
+/**
+ * The members whose hints a receiver fetches: every member of the committed or the next ring
+ * that the transition does not remove (a removed node's hints are gone with it), this node
+ * included. A member of neither (a join not committed) is in no preference list, so it was
+ * never a fallback.
+ */
+export function hintHolders(table: MemberTable): string[] {
+  const ring = table.ring
+  if (ring === undefined) return []
+  const removing = new Set(ring.next?.removing ?? [])
+  return [...new Set([...ring.members, ...(ring.next?.members ?? [])])].filter((name) => !removing.has(name)).sort()
+}
+
+function isHintPosition(x: unknown): x is HintPosition {
+  const position = x as Partial<HintPosition> | null
+  return typeof position === 'object' && position !== null && typeof position.target === 'string' && position.target.length > 0 && typeof position.key === 'string'
 }
 
 function isReplicaCountRange(x: unknown): x is ReplicaCountRange {

@@ -39,7 +39,7 @@ export interface RingState {
   readonly staged: readonly StagedChange[]
 }
 
-export type ClaimantFailure = {readonly ok: false; readonly error: 'bad_parameter' | 'ring_in_transition' | 'nothing_staged'; readonly message: string}
+export type ClaimantFailure = {readonly ok: false; readonly error: 'bad_parameter' | 'ring_in_transition' | 'nothing_staged' | 'unreachable'; readonly message: string}
 
 /** The ring state of a cluster of one, its creator. */
 export function initialRingState(partitionCount: number, self: string): RingState {
@@ -50,6 +50,22 @@ export function initialRingState(partitionCount: number, self: string): RingStat
 export function claimantOf(state: RingState, isUp: (name: string) => boolean): string | undefined {
   const removing = new Set(state.next?.removing ?? [])
   return [...state.members].sort(compareNames).find((name) => isUp(name) && !removing.has(name))
+}
+
+/**
+ * Whether the claimant may decide now. Before each decision it asks every member it believes up
+ * for its ring state (`asked`) and merges the answers (`answered`): a node that restarts on its
+ * stored state, or that was cut off, may believe itself claimant while another member, which
+ * it did not see, decided meanwhile (riak_core's claimant acts only on a ring every member has
+ * seen). Deciding on the older state would answer nothing_staged for a change that is staged,
+ * or, at the same version, replace that decision for good (the lower claimant name wins the
+ * merge). So it decides only once every member it asked has answered; one that is really down
+ * is soon seen down by the failure detector and no longer asked.
+ */
+export function unconfirmedRingState(asked: readonly string[], answered: ReadonlySet<string>): ClaimantFailure | undefined {
+  const silent = asked.filter((name) => !answered.has(name))
+  if (silent.length === 0) return undefined
+  return {ok: false, error: 'unreachable', message: `the claimant could not fetch the ring state of ${silent.join(', ')}, which may hold a newer decision; retry (a member that is down is skipped once it is seen down)`}
 }
 
 /** Stage a leave or a remove; checked against the committed ring, so bad input changes nothing. */

@@ -3,8 +3,10 @@
  * changes, and install a transition once every planned transfer is done. Every request is
  * answered by the claimant alone (claimant-core.ts: the lowest-named committed member this node
  * believes up); any other node forwards it there, so two changes made at once through two nodes
- * are decided one after the other on one node. The node's timer calls `tick`; this class owns
- * no timer.
+ * are decided one after the other on one node. Before each decision the claimant fetches the
+ * ring state of every member it believes up and decides on the newest (a node restarted on its
+ * stored state may believe itself claimant while another member decided meanwhile), and after
+ * it hands the new state to them. The node's timer calls `tick`; this class owns no timer.
  */
 
 import {DynError, errorCodes} from '../errors.js'
@@ -13,9 +15,9 @@ import {ringFromOwners} from '../ring/ring.js'
 import {MessageType} from '../transport/message-type.js'
 import type {Transport} from '../transport/transport.js'
 import type {RingState, StagedChange} from './claimant-core.js'
-import {claimantOf, clearStaged, commitTransition, initialRingState, installTransition, planTransition, stageChange} from './claimant-core.js'
-import type {MemberTable} from './member-table.js'
-import {findMember, hasReceived, nextRingOf, replicaCountsInUse, ringOf} from './member-table.js'
+import {claimantOf, clearStaged, commitTransition, initialRingState, installTransition, planTransition, stageChange, unconfirmedRingState} from './claimant-core.js'
+import type {Member, MemberTable} from './member-table.js'
+import {findMember, hasReceived, nextRingOf, presentMembers, replicaCountsInUse, ringOf} from './member-table.js'
 import type {Membership} from './membership.js'
 
 /** A change request as the API and the ClusterChange message carry it. */
@@ -43,10 +45,15 @@ export interface PlanView {
   readonly note?: string
 }
 
-/** How long a forwarded change request may take. */
+/** How long a forwarded change request may take: above the claimant's two exchanges with its peers. */
 export const clusterChangeTimeoutMs = 5000
+/** How long the claimant waits for a member's ring state before (and after) a decision. */
+export const ringStateFetchTimeoutMs = 1000
 
 export class Claimant {
+  /** The decision under way: the next waits for it. */
+  private deciding: Promise<unknown> = Promise.resolve()
+
   constructor(
     private readonly membership: Membership,
     private readonly self: string,
@@ -66,7 +73,7 @@ export class Claimant {
   async request(request: ClusterChangeRequest): Promise<unknown> {
     const claimant = this.claimant()
     if (claimant === undefined) throw new DynError('unreachable', 'no member of the ring is reachable to act as claimant; check dyn cluster status')
-    if (claimant === this.self) return this.decide(request)
+    if (claimant === this.self) return this.decideInTurn(request)
     const address = findMember(this.membership.table, claimant)?.rpcAddress
     if (address === undefined) throw new DynError('unreachable', `the claimant ${claimant} has no known address`)
     const answer = await this.transport.request(address, MessageType.ClusterChange, request, clusterChangeTimeoutMs)
@@ -89,7 +96,51 @@ export class Claimant {
       if (change === undefined || (change.kind !== 'leave' && change.kind !== 'remove') || typeof change.node !== 'string') throw new DynError('bad_request', 'malformed staged change')
     }
     if (this.claimant() !== this.self) throw new DynError('unreachable', `${this.self} is not the claimant (it believes ${this.claimant() ?? 'none'} is); retry`)
-    return this.decide(request as ClusterChangeRequest)
+    return this.decideInTurn(request as ClusterChangeRequest)
+  }
+
+  private decideInTurn(request: ClusterChangeRequest): Promise<unknown> {
+    return this.inTurn(() => this.decide(request))
+  }
+
+  /**
+   * One decision at a time (as riak_core_claimant's gen_server takes one call at a time): each
+   * fetches the newest ring state from the members first, decides on it, and then hands what it
+   * changed to the members it can reach before answering, so a change answered as made does not
+   * live on this node alone.
+   */
+  private inTurn<T>(decision: () => T): Promise<T> {
+    const turn = this.deciding.then(async () => {
+      const peers = this.ringStatePeers()
+      const answered = await this.exchangeWith(peers)
+      // A member whose connection was refused is seen down at once, and skipped as it would
+      // have been a moment later (a node killed just before dyn cluster remove names it).
+      const stillUp = peers.map((peer) => peer.name).filter((name) => this.isUp(name))
+      const unconfirmed = unconfirmedRingState(stillUp, answered)
+      if (unconfirmed !== undefined) throw new DynError(unconfirmed.error, unconfirmed.message)
+      // The merged state may name another claimant (a member back up with a lower name).
+      const claimant = this.claimant()
+      if (claimant !== this.self) throw new DynError('unreachable', `${this.self} is no longer the claimant (${claimant ?? 'none'} is); retry`)
+      const before = this.membership.table
+      const answer = decision()
+      if (this.membership.table !== before) await this.exchangeWith(this.ringStatePeers())
+      return answer
+    })
+    this.deciding = turn.catch(() => undefined)
+    return turn
+  }
+
+  /** The members whose ring state the claimant fetches: every present member it believes up. */
+  private ringStatePeers(): Member[] {
+    const table = this.membership.table
+    const removing = new Set(table.ring?.next?.removing ?? [])
+    return presentMembers(table).filter((member) => member.name !== this.self && !removing.has(member.name) && this.isUp(member.name))
+  }
+
+  /** Exchanges tables with each of `peers` at once; the names of those that answered. */
+  private async exchangeWith(peers: readonly Member[]): Promise<Set<string>> {
+    const answers = await Promise.all(peers.map(async (peer) => ((await this.membership.exchangeWith(peer, ringStateFetchTimeoutMs)) ? peer.name : undefined)))
+    return new Set(answers.filter((name): name is string => name !== undefined))
   }
 
   private decide(request: ClusterChangeRequest): unknown {
@@ -157,12 +208,21 @@ export class Claimant {
       this.membership.replaceRing({...initialRingState(table.settings.partitionCount, this.self), members: legacy.members, owners: legacy.owners})
       return
     }
-    const next = table.ring.next
-    if (next === undefined) return
-    if (this.outstandingTransfers(table).length > 0) return
-    this.membership.replaceRing(installTransition(table.ring, this.self))
-    for (const name of next.removing) this.membership.markRemoved(name)
-    this.log(`installed transition ${next.id}: members ${next.members.join(', ')}`)
+    if (!this.installable(table)) return
+    // Installed on the newest state, as every decision is; a member it cannot reach yet holds it back a round.
+    await this.inTurn(() => {
+      const current = this.membership.table
+      const next = current.ring?.next
+      if (current.ring === undefined || next === undefined || !this.installable(current)) return
+      this.membership.replaceRing(installTransition(current.ring, this.self))
+      for (const name of next.removing) this.membership.markRemoved(name)
+      this.log(`installed transition ${next.id}: members ${next.members.join(', ')}`)
+    }).catch(() => undefined)
+  }
+
+  /** A transition runs and every transfer it planned has been reported received. */
+  private installable(table: MemberTable): boolean {
+    return table.ring?.next !== undefined && this.outstandingTransfers(table).length === 0
   }
 
   /** The transfers of the running transition that their targets have not reported received. */

@@ -196,16 +196,25 @@ export class Membership {
   async gossipRound(): Promise<void> {
     const peers = presentMembers(this.currentTable).filter((m) => m.name !== this.selfName)
     if (peers.length === 0) return
-    const peer = peers[this.random.int(peers.length)] as Member
-    const answer = await this.transport.request(peer.rpcAddress, MessageType.Gossip, {table: this.currentTable}, gossipRequestTimeoutMs)
-    if (!answer.ok) return
+    await this.exchangeWith(peers[this.random.int(peers.length)] as Member, gossipRequestTimeoutMs)
+  }
+
+  /**
+   * One push-pull exchange with `peer`: this node's table goes there, the peer's (merged) comes
+   * back and is merged here. True when the peer's table was merged (or refused as another
+   * cluster's); false when no valid answer came within `timeoutMs`.
+   */
+  async exchangeWith(peer: Member, timeoutMs: number): Promise<boolean> {
+    const answer = await this.transport.request(peer.rpcAddress, MessageType.Gossip, {table: this.currentTable}, timeoutMs)
+    if (!answer.ok) return false
     const table = (answer.body as Partial<GossipBody> | null)?.table
-    if (!isValidMemberTable(table)) return
+    if (!isValidMemberTable(table)) return false
     try {
       this.merge(table)
     } catch (error) {
       this.events.log(`gossip from ${peer.name} refused: ${(error as Error).message}`)
     }
+    return true
   }
 
   /**

@@ -83,6 +83,12 @@ export function hintRange(target?: string): {gte: Buffer; lt: Buffer} {
   return {gte, lt: lt.subarray(0, index + 1)}
 }
 
+/** The half-open range holding the hints for `target` of one partition. */
+export function hintPartitionRange(target: string, partition: number): {gte: Buffer; lt: Buffer} {
+  const gte = hintKey(target, partition, '')
+  return {gte, lt: partition < partitionIndexMax ? hintKey(target, partition + 1, '') : hintRange(target).lt}
+}
+
 export function decodeHintKey(raw: Buffer): {target: string; partition: number; key: string} {
   assert(raw.length >= 4 && raw[0] === namespaceHint, 'not a hint key')
   const length = raw[1] as number

@@ -59,6 +59,14 @@ export const regressionSeeds: readonly number[] = [
   60509,
   // A pw=1 write coordinated on the ring before an install: the check counted the new ring's homes.
   61176,
+  // A node restarted on its stored ring state believed itself claimant and answered a commit with
+  // nothing_staged for a leave or removal staged through another claimant meanwhile, which was
+  // then never made (fixed: the claimant fetches the members' ring states before deciding).
+  1122, 1639, 2122,
+  // A write acknowledged by a home and a fallback's hint, the homes the hint named down: the
+  // removal of that home left the hint the only surviving replica, which reached its old home
+  // after the new home's scan and never the new home (fixed: transfers fetch hints too).
+  2120, 2273,
 ]
 
 async function assertSeedPasses(seed: number): Promise<void> {

@@ -17,6 +17,7 @@ import {
   mergeRingStates,
   planTransition,
   stageChange,
+  unconfirmedRingState,
   type RingState,
 } from '../../src/membership/claimant-core.js'
 
@@ -190,5 +191,27 @@ describe('claimant core', () => {
     assert.equal(mergeRingStates(b.state, a.state), a.state)
     const newer = installTransition(b.state, 'n2')
     assert.equal(mergeRingStates(a.state, newer), newer)
+  })
+  it('a claimant restarted on an older state decides on the staged change once it has merged the members\' states (seed 1122)', () => {
+    const stale = threeNodes()
+    // Staged through n2, the claimant while n1 was down; n1 restarts on its stored state.
+    const staged = stageChange(stale, {kind: 'leave', node: 'n3'}, 'n2')
+    assert.ok(staged.ok)
+    const onItsOwn = commitTransition(stale, q, [], 'n1')
+    assert.equal(!onItsOwn.ok && onItsOwn.error, 'nothing_staged')
+    const merged = mergeRingStates(stale, staged.state)!
+    const committed = commitTransition(merged, q, [], 'n1')
+    assert.ok(committed.ok)
+    assert.deepEqual(committed.state.next?.members, ['n1', 'n2'])
+    // And the decision outranks the one it was made on, wherever the two meet.
+    assert.equal(mergeRingStates(staged.state, committed.state), committed.state)
+  })
+
+  it('decides only once every member asked for its ring state has answered', () => {
+    assert.equal(unconfirmedRingState([], new Set()), undefined)
+    assert.equal(unconfirmedRingState(['n2', 'n3'], new Set(['n2', 'n3'])), undefined)
+    const silent = unconfirmedRingState(['n2', 'n3', 'n4'], new Set(['n3']))
+    assert.equal(silent?.error, 'unreachable')
+    assert.match(silent?.message ?? '', /n2, n4/)
   })
 })

@@ -6,7 +6,7 @@
  */
 import {describe, it} from 'node:test'
 import assert from 'node:assert/strict'
-import {HintStore} from '../../src/handoff/hints.js'
+import {HintStore, hintsOfPartition} from '../../src/handoff/hints.js'
 import {mergeIncoming} from '../../src/coordinator/replica.js'
 import type {ReplicaPolicy} from '../../src/coordinator/replica.js'
 import {memoryDatabase} from '../../src/storage/backend.js'
@@ -86,5 +86,28 @@ describe('hint store', () => {
     assert.ok(!inside(hintKey('n2', 0, 'x')))
     assert.ok(!inside(hintKey('n10', 0, 'x')))
     assert.ok(!inside(hintKey('n', 0, 'x')))
+  })
+
+  it('pages through one partition\'s hints for every target, one target per page, jumping over the others', async () => {
+    const store = await Store.open(memoryDatabase(), {writeBuffer: false, scheduler})
+    const hints = await HintStore.open(store)
+    // Partition 5 held for n2 (3 keys) and n4 (1 key); other partitions around them, before and after.
+    for (const [target, partition, key] of [['n2', 4, 'a'], ['n2', 5, 'x'], ['n2', 5, 'y'], ['n2', 5, 'z'], ['n2', 6, 'b'], ['n3', 4, 'c'], ['n3', 6, 'd'], ['n4', 5, 'w'], ['n5', 65535, 'e']] as const) {
+      assert.ok((await mergeIncoming(hints.spaceFor(target), policy, partition, key, object('a.1', `${target}/${key}`), false)).ok)
+    }
+    const seen: string[] = []
+    let after: {target: string; key: string} | undefined
+    for (let page = 0; page < 10; page += 1) {
+      const {hints: found, more} = await hintsOfPartition(store, 5, after, 2)
+      assert.ok(new Set(found.map((hint) => hint.target)).size <= 1, 'one target per page')
+      seen.push(...found.map((hint) => `${hint.target}/${hint.key}=${texts(hint.object).join()}`))
+      if (!more) break
+      const last = found.at(-1)
+      assert.ok(last !== undefined, 'a page that says more is not empty')
+      after = {target: last.target, key: last.key}
+    }
+    assert.deepEqual(seen, ['n2/x=n2/x', 'n2/y=n2/y', 'n2/z=n2/z', 'n4/w=n4/w'])
+    assert.deepEqual((await hintsOfPartition(store, 65535, undefined, 10)).hints.map((hint) => hint.key), ['e'])
+    assert.deepEqual(await hintsOfPartition(store, 7, undefined, 10), {hints: [], more: false})
   })
 })

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 import {homesOf} from '../../src/handoff/transfer-plan.js'
 import {partitionOfKey} from '../../src/ring/partition.js'
+import {values} from '../../src/versioning/dvvset.js'
 import {SimCluster, ringSettleMsMax} from '../sim/cluster.js'
 import {History} from '../sim/history.js'
 
@@ -124,6 +125,42 @@ describe('ownership transfers', () => {
       await cluster.depart('n3')
       assert.ok(await cluster.settleRing(3))
       for (const name of ['n1', 'n2', 'n4']) assert.deepEqual(await missingOn(cluster, name, keys), [], name)
+    } finally {
+      await cluster.stop()
+    }
+  })
+
+  it('a removal brings a write whose surviving replicas are fallbacks\' hints to every new home', async () => {
+    const cluster = await SimCluster.start(15, {...config, nodeCount: 5}, new History())
+    try {
+      const key = 'hinted'
+      const ring = cluster.assembled('n1')!.membership.ring
+      const partition = partitionOfKey(key, ring.partitionCount)
+      const [home, ...others] = homesOf(ring, partition, 3) as [string, string, string]
+      // The other two homes go down: the write is acknowledged by one home and fallbacks' hints for them.
+      for (const name of others) await cluster.crash(name)
+      await cluster.time.runFor(6000)
+      const outcome = await cluster.time.until(
+        cluster.assembled(home)!.service.put({key, value: new TextEncoder().encode('kept'), contentType: 'text/plain', tombstone: false, context: [], n: 3, w: 2, dw: 0, pw: 0, explain: false}),
+        10_000,
+      )
+      assert.ok(outcome.ok, 'the put is acknowledged')
+      // That home is lost for good and removed while the homes the hints name are still down.
+      // (The new home also gets the write when a hint reaches its home during the transition, which
+      // copies it to pending homes; in seeds 2120 and 2273 the hint came back after the install.)
+      await cluster.crash(home)
+      await cluster.depart(home)
+      await cluster.time.runFor(6000)
+      const through = cluster.assembled(cluster.upNodes()[0]!)!
+      await cluster.time.until(through.service.clusterChange({op: 'stage', change: {kind: 'remove', node: home}}), 10_000)
+      await cluster.time.until(through.service.clusterChange({op: 'commit'}), 10_000)
+      for (const name of others) await cluster.restart(name, {wipe: false})
+      assert.ok(await cluster.settleRing(4), 'the ring settles on 4 members')
+      const after = cluster.assembled(others[0])!.membership.ring
+      for (const newHome of homesOf(after, partition, 3)) {
+        const object = await cluster.assembled(newHome)!.store.getObject(partition, key)
+        assert.ok(object !== undefined && values(object.versions).some((version) => Buffer.from(version.value).toString('utf8') === 'kept'), `${newHome} holds the write`)
+      }
     } finally {
       await cluster.stop()
     }

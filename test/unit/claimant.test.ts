@@ -1,0 +1,37 @@
+/**
+ * The claimant's process side on whole simulated nodes (src/membership/claimant.ts): a change
+ * staged through one node is found by a commit sent to any other, even to a node that restarted
+ * on an older ring state and believes itself claimant (simulator seeds 1122, 1639, 2122: the
+ * commit answered nothing_staged and the leave or removal was never made).
+ */
+
+import assert from 'node:assert/strict'
+import {describe, it} from 'node:test'
+import {SimCluster} from '../sim/cluster.js'
+import {History} from '../sim/history.js'
+
+const config = {nodeCount: 5, partitionCount: 16, defaultN: 3, requestTimeoutMs: 500, gossipIntervalMs: 1000, link: {delayMsMin: 0.2, delayMsMax: 2, lossRate: 0}}
+
+describe('the claimant', () => {
+  it('a node restarted on an older ring state commits the change staged while it was down', async () => {
+    const cluster = await SimCluster.start(31, config, new History())
+    try {
+      await cluster.crash('n1')
+      // Long enough for the others to see n1 down: n2 is their claimant now.
+      await cluster.time.runFor(6000)
+      const staged = await cluster.time.until(cluster.assembled('n3')!.service.clusterChange({op: 'stage', change: {kind: 'leave', node: 'n4'}}), 10_000)
+      assert.equal((staged as {claimant: string}).claimant, 'n2')
+      // n1 comes back on its stored state, which has nothing staged, and is the lowest name up.
+      await cluster.restart('n1', {wipe: false})
+      const n1 = cluster.assembled('n1')!
+      assert.deepEqual(n1.membership.table.ring?.staged, [])
+      const committed = await cluster.time.until(n1.service.clusterChange({op: 'commit'}), 10_000)
+      assert.equal((committed as {claimant: string}).claimant, 'n1')
+      assert.deepEqual(n1.membership.table.ring?.next?.members, ['n1', 'n2', 'n3', 'n5'])
+      // The decision reached the members before the answer did.
+      assert.equal(cluster.assembled('n3')!.membership.table.ring?.next?.id, n1.membership.table.ring?.next?.id)
+    } finally {
+      await cluster.stop()
+    }
+  })
+})
