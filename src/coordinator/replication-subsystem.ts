@@ -76,9 +76,13 @@ export interface ReplicationSubsystem extends Subsystem {
 
 export function replicationSubsystem(parts: ReplicationParts): ReplicationSubsystem {
   const {self, store, membership, writeActor} = parts
-  // The conflict policy is the cluster's, whatever this node was started with.
+  // The conflict policy is the cluster's, whatever this node was started with, and it is read at
+  // each use: a node started alone runs its own default until dyn cluster join adopts the
+  // settings of the cluster it joins.
   const policy: ReplicaPolicy = {
-    conflictPolicy: membership.table.settings.conflictPolicy,
+    get conflictPolicy() {
+      return membership.table.settings.conflictPolicy
+    },
     entriesMax: entriesMaxDefault,
     siblingsPerKeyMax: siblingsPerKeyMaxDefault,
     objectBytesMax: objectBytesMaxDefault,

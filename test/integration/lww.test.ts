@@ -111,10 +111,7 @@ describe('last-write-wins cluster', () => {
     await assertReplicaKeepsNewestOnly('n4', api)
   })
 
-  // A known bug: such a node reports lww, but its replica keeps the policy it started with
-  // (assemble.ts takes the conflict policy from the member table once, before the join adopts the
-  // cluster's). Todo until that is fixed: it runs, and reports, without failing the suite.
-  it('a node that runs alone and joins with dyn cluster join adopts lww, and its replica keeps only the newest version', {todo: 'the replica keeps the policy the node started with'}, async () => {
+  it('a node that runs alone and joins with dyn cluster join adopts lww, and its replica keeps only the newest version', async () => {
     const api = await startNode(c, joinedPids, 'n5', [])
     assert.equal((await clusterOf(api)).settings.conflictPolicy, 'siblings', 'alone, it runs its own default')
     const join = await runDyn(['cluster', 'join', `${c.cluster.host}:${c.cluster.nodes[0]?.rpcPort}`, '--node', api, '--json'])
