@@ -1,3 +1,4 @@
+import {exchangeIntervalMsDefault} from '../src/antientropy/anti-entropy-subsystem.js'
 import * as Flags from '@oclif/core/flags'
 import {DynCommand} from '../src/cli/command-base.js'
 import {checkCreationSettings} from '../src/cli/cluster-settings.js'
@@ -42,6 +43,10 @@ Restarted on the same --data, a node keeps all acknowledged data, its identity a
     'heartbeat-interval': Flags.integer({description: 'milliseconds between heartbeats to each peer (failure detection)', default: failureDetectorDefaults.heartbeatIntervalMs, min: 10}),
     'phi-threshold': Flags.string({description: 'phi at which a silent peer is marked down (8: one chance in 10^8 that it is only slow)', default: String(failureDetectorDefaults.phiDownThreshold)}),
     'acceptable-pause': Flags.integer({description: 'milliseconds of silence beyond the usual heartbeat interval that never mark a peer down (a GC, a slow disk)', default: failureDetectorDefaults.acceptablePauseMs, min: 0}),
+    'anti-entropy-ms': Flags.integer({
+      description: `milliseconds between anti-entropy rounds, each comparing this node's hash trees with one other home and repairing what differs (0: none in the background, only dyn repair) [default: ${exchangeIntervalMsDefault}]`,
+      min: 0,
+    }),
     commit: Flags.boolean({description: 'with --seeds: commit this node\'s join as soon as no other change is staged (--no-commit: only stage it, for dyn cluster plan / commit)', default: true, allowNo: true}),
     json: Flags.boolean({description: 'log as JSON lines', default: false}),
   }
@@ -93,6 +98,7 @@ Restarted on the same --data, a node keeps all acknowledged data, its identity a
         gossipIntervalMs: flags['gossip-interval'],
         writeBufferMs: flags['write-buffer-ms'],
         failureDetector,
+        ...(flags['anti-entropy-ms'] === undefined ? {} : {antiEntropy: {exchangeIntervalMs: flags['anti-entropy-ms']}}),
         commitJoin: flags.commit,
         log,
       })

@@ -49,8 +49,16 @@ Exits 0 when every node of the folder serves, all agree on the ring and no other
 }
 
 function nodeLine(node: NodeStatus, left: ReadonlySet<string>): string {
-  const state = node.serving ? `serving, ${node.members} members, ring ${node.ringHash}` : left.has(node.name) ? 'left the cluster' : (node.problem ?? 'stopped')
+  const state = node.serving ? `serving, ${node.members} members, ring ${node.ringHash}${antiEntropyText(node)}` : left.has(node.name) ? 'left the cluster' : (node.problem ?? 'stopped')
   return `${node.name.padEnd(6)} ${node.address.padEnd(16)} pid ${String(node.pid ?? '-').padEnd(8)} ${state}\n`
+}
+
+/** A node's anti-entropy in a few words: catching up after a lost disk, or what it repaired. */
+function antiEntropyText(node: NodeStatus): string {
+  const summary = node.antiEntropy
+  if (summary === undefined) return ''
+  if (summary.recovering) return `; recovering a lost disk: ${summary.treesToRecover ?? 'all'} tree(s) to compare, ${summary.keysRepaired} key(s) repaired so far`
+  return summary.keysRepaired > 0 ? `; anti-entropy repaired ${summary.keysRepaired} key(s)` : ''
 }
 
 function formatStatus(status: ClusterStatus, ok: boolean, agreed: boolean, left: ReadonlySet<string>): string {

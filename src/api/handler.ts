@@ -10,6 +10,7 @@
  * home replicas: a strict quorum, where plain R and W also count fallbacks (sloppy quorum).
  *   GET    /cluster, /cluster/preflist/{key}, /cluster/plan, /stats, /health
  *   POST   /cluster/join?seed=, /cluster/leave[?node=], /cluster/remove?node=, /cluster/commit, /cluster/clear
+ *   POST   /repair[?partition=]   an anti-entropy exchange now (dyn repair)
  *
  * With `Accept: application/json`, key requests answer in JSON with the request's trace.
  */
@@ -157,6 +158,15 @@ const clusterChangeRoutes: Record<string, {method: string; run: (service: KvServ
   '/cluster/plan': {method: 'GET', run: (service) => service.clusterChange({op: 'plan'})},
   '/cluster/commit': {method: 'POST', run: (service) => service.clusterChange({op: 'commit'})},
   '/cluster/clear': {method: 'POST', run: (service) => service.clusterChange({op: 'clear'})},
+  '/repair': {method: 'POST', run: (service, query) => service.repair(optionalPartition(query))},
+}
+
+/** ?partition=P of /repair: absent for every partition. */
+function optionalPartition(query: URLSearchParams): number | undefined {
+  const value = query.get('partition')
+  if (value === null) return undefined
+  if (!/^\d{1,5}$/.test(value)) throw new DynError('bad_parameter', `partition must be a partition number (0 or more), not ${JSON.stringify(value)}`)
+  return Number(value)
 }
 
 function requiredParam(query: URLSearchParams, name: string): string {

@@ -24,6 +24,8 @@ export interface KvService {
   /** dyn cluster join SEED: this node, alone and empty, joins the seed's cluster; throws DynError. */
   joinCluster(seed: string): Promise<unknown>
   preflist(key: string): unknown
+  /** dyn repair: an anti-entropy exchange now, of one partition or all, with every other home; throws DynError. */
+  repair(partition: number | undefined): Promise<unknown>
   stats(): unknown | Promise<unknown>
   health(): unknown
 }

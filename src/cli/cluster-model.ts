@@ -44,6 +44,9 @@ export interface StatsSample {
   readonly eventLoopDelayP99Ms?: number
   readonly hintsPending?: number
   readonly transfersInProgress?: number
+  /** Anti-entropy: keys repaired since the node started, and whether it is catching up after a lost disk. */
+  readonly keysRepaired?: number
+  readonly recovering?: boolean
   readonly latencyBuckets?: LatencyBuckets
 }
 
@@ -151,7 +154,16 @@ export function parseStats(body: unknown): StatsSample | undefined {
   const getLatencyMs = percentiles(get)
   const putLatencyMs = percentiles(put)
   const latencyBuckets = buckets([get, put, del])
-  const optional = {keys: num(b.keys), storeBytes: num(b.storeBytes), eventLoopDelayP99Ms: loop, hintsPending: num(b.hintsPending), transfersInProgress: num(b.transfersInProgress)}
+  const antiEntropy = obj(b.antiEntropy)
+  const optional = {
+    keys: num(b.keys),
+    storeBytes: num(b.storeBytes),
+    eventLoopDelayP99Ms: loop,
+    hintsPending: num(b.hintsPending),
+    transfersInProgress: num(b.transfersInProgress),
+    keysRepaired: num(antiEntropy.keysRepaired),
+    recovering: typeof antiEntropy.recovering === 'boolean' ? antiEntropy.recovering : undefined,
+  }
   return {
     uptimeMs,
     getCount: num(get.count) ?? 0,
@@ -198,7 +210,7 @@ function nextNodeMemory(previous: NodeMemory | undefined, sample: StatsSample | 
   const rates = last !== undefined && elapsedS > 0 ? {getsPerS: (sample.getCount - last.getCount) / elapsedS, putsPerS: (sample.writeCount - last.writeCount) / elapsedS} : {}
   const latencyBuckets = bucketsBetween(first, sample)
   const figures: NodeFigures = {
-    ...Object.fromEntries(Object.entries({keys: sample.keys, storeBytes: sample.storeBytes, eventLoopDelayP99Ms: sample.eventLoopDelayP99Ms, hintsPending: sample.hintsPending, transfersInProgress: sample.transfersInProgress, getLatencyMs: sample.getLatencyMs, putLatencyMs: sample.putLatencyMs}).filter(([, v]) => v !== undefined)),
+    ...Object.fromEntries(Object.entries({keys: sample.keys, storeBytes: sample.storeBytes, eventLoopDelayP99Ms: sample.eventLoopDelayP99Ms, hintsPending: sample.hintsPending, transfersInProgress: sample.transfersInProgress, keysRepaired: sample.keysRepaired, recovering: sample.recovering, getLatencyMs: sample.getLatencyMs, putLatencyMs: sample.putLatencyMs}).filter(([, v]) => v !== undefined)),
     uptimeMs: sample.uptimeMs,
     ...rates,
     ...(latencyBuckets ? {latencyBuckets} : {}),

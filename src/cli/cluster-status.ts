@@ -5,6 +5,7 @@
  * defaults a request actually gets.
  */
 
+import type {AntiEntropySummary} from '../antientropy/anti-entropy-subsystem.js'
 import {DynClient} from '../client/http-client.js'
 import {DynError} from '../errors.js'
 import type {LocalCluster, LocalNode, NodeEnding} from './local-cluster.js'
@@ -27,6 +28,8 @@ export interface NodeStatus {
   readonly members?: number
   readonly ringHash?: string
   readonly clusterId?: string
+  /** Its anti-entropy, as its /health says (absent from a node that does not report it). */
+  readonly antiEntropy?: AntiEntropySummary
   /** What is wrong, in words, when it does not serve. */
   readonly problem?: string
 }
@@ -106,7 +109,8 @@ async function nodeStatus(cluster: LocalCluster, node: LocalNode): Promise<NodeS
   if (cluster.clusterId !== undefined && view.clusterId !== cluster.clusterId) {
     return {...base, running: true, serving: false, state: 'not_answering', ...identity, problem: `serving cluster ${String(view.clusterId)}, not this folder's ${cluster.clusterId}`}
   }
-  return {...base, running: true, serving: true, state: 'serving', ...identity}
+  const antiEntropy = view.antiEntropy as AntiEntropySummary | undefined
+  return {...base, running: true, serving: true, state: 'serving', ...identity, ...(antiEntropy === undefined ? {} : {antiEntropy})}
 }
 
 export async function clusterStatus(dir: string): Promise<ClusterStatus> {

@@ -500,6 +500,8 @@ export interface HealthView {
   readonly transition?: unknown
   /** The node's own membership status (joining, valid, leaving, left). */
   readonly status?: unknown
+  /** Anti-entropy on the node: catching up after a lost disk, keys repaired (AntiEntropySummary). */
+  readonly antiEntropy?: unknown
 }
 
 export async function probe(cluster: LocalCluster, node: LocalNode): Promise<HealthView | undefined> {

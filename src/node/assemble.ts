@@ -12,7 +12,7 @@
  *
  * The subsystems, in list order: membership and failure detection (paper §4.8), replication
  * (§4.3 to §4.5, the replica side of §4.6), hinted handoff (§4.6), ring changes (§4.9: the
- * claimant, transfers and release) and the write buffer (§6.1). The list order is the order in
+ * claimant, transfers and release), the write buffer (§6.1) and anti-entropy (§4.7). The list order is the order in
  * which their periodic tasks are scheduled (timers due at the same instant run in that order,
  * which a simulated run depends on) and in which their fields appear in /stats; they stop in the
  * reverse order, before the shared parts close in the reverse of theirs (the store last).
@@ -23,6 +23,7 @@
  * run this same code.
  */
 
+import {antiEntropySubsystem} from '../antientropy/anti-entropy-subsystem.js'
 import type {ApiRoute} from '../api/handler.js'
 import type {KvService} from '../api/service.js'
 import type {Clock, Random} from '../clock.js'
@@ -78,6 +79,8 @@ export interface NodeSettings {
   readonly handoffIntervalMs?: number
   /** Bounds on the hints this node keeps (hints.ts); the defaults when absent. */
   readonly hintLimits?: HintLimits
+  /** Anti-entropy's interval and repair budget (anti-entropy-subsystem.ts); the defaults when absent. */
+  readonly antiEntropy?: {readonly exchangeIntervalMs?: number; readonly keysRepairedPerSecondMax?: number}
   /**
    * A node that joins through seeds commits its own join once no other change is staged and no
    * transition runs (false: it only stages it, for dyn cluster plan / commit). Default true.
@@ -253,6 +256,19 @@ async function assembleOnStore(
     currentActor: () => writeActor.current,
     renewActor,
   })
+  // A node that starts on an empty store under a name the committed ring still gives partitions
+  // lost its disk (or was wiped): anti-entropy brings back what it is a home of, and says so.
+  // (A node that creates a new cluster owns every partition of an empty ring: nothing to recover.)
+  const recovering = identityOutcome.isNewEpoch && options.seeds.length > 0 && remembered !== undefined && membership.ring.members.includes(options.name)
+  const antiEntropy = antiEntropySubsystem({
+    ...shared,
+    isUp,
+    mergeObject: replication.mergeObject,
+    isStoredObject,
+    requestTimeoutMs: options.requestTimeoutMs,
+    recovering,
+    ...(options.antiEntropy === undefined ? {} : options.antiEntropy),
+  })
   // The node is this list. Its order is the order in which the periodic tasks are scheduled (and
   // so run, when due at one instant) and in which /stats shows the fields; they stop in reverse.
   const subsystems: readonly Subsystem[] = [
@@ -261,6 +277,7 @@ async function assembleOnStore(
     hintedHandoff,
     ringChanges,
     writeBufferSubsystem(store, options.writeBufferMs),
+    antiEntropy,
   ]
 
   // Composed: one router, one list of timers, one /stats, one stop.
@@ -293,6 +310,7 @@ async function assembleOnStore(
     clusterChange: (request) => ringChanges.request(request),
     joinCluster: (seed) => membershipAndDetection.joinAnotherCluster(seed),
     preflist: (key) => replication.preflist(key),
+    repair: (partition) => antiEntropy.repairNow(partition),
     stats: async () => ({
       node: options.name,
       uptimeMs: clock.nowMs() - startedAtMs,
@@ -313,6 +331,7 @@ async function assembleOnStore(
       ringMembers: membership.ring.members.length,
       status: findMember(membership.table, options.name)?.status,
       transition: membership.table.ring?.next?.id ?? null,
+      antiEntropy: antiEntropy.summary(),
     }),
   }
 

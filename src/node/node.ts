@@ -71,6 +71,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       gossipIntervalMs: options.gossipIntervalMs,
       writeBufferMs: options.writeBufferMs,
       ...(options.failureDetector === undefined ? {} : {failureDetector: options.failureDetector}),
+      ...(options.antiEntropy === undefined ? {} : {antiEntropy: options.antiEntropy}),
       commitJoin: options.commitJoin !== false,
     },
     database: await openDatabase(options.dataDir),

@@ -71,6 +71,9 @@ interface BufferedObject {
   readonly durablePending?: boolean
 }
 
+/** A change to one stored object: what the store held before and holds now (undefined: none). */
+export type ObjectChangeListener = (partition: number, key: string, before: StoredObject | undefined, after: StoredObject | undefined) => void
+
 export interface WriteOptions {
   /** Sync the write to disk before answering (a durable write). */
   readonly durable: boolean
@@ -102,6 +105,7 @@ export class Store {
   /** The set changed since it was last put in a batch. */
   private replicaCountsUnsaved = false
   private replicaCountsListener: ((counts: readonly number[]) => void) | undefined
+  private changeListener: ObjectChangeListener | undefined
 
   private constructor(db: StoreDatabase, options: StoreOptions, objectCount: number, replicaCounts: Set<number>) {
     this.db = db
@@ -139,6 +143,16 @@ export class Store {
   /** Called with every `n` set once a new value joins it (the node advertises it in its member row). */
   watchReplicaCounts(listener: (counts: readonly number[]) => void): void {
     this.replicaCountsListener = listener
+  }
+
+  /**
+   * Called with every change to a stored object, once the store holds it: what it held before
+   * and holds now (undefined: no object), in the order the changes of one key were made (each
+   * runs under the key's lock). Anti-entropy's trees follow the store through it.
+   */
+  watchChanges(listener: ObjectChangeListener): void {
+    assert(this.changeListener === undefined, 'the store has a change listener already')
+    this.changeListener = listener
   }
 
   /** Add a new `n`: the next batch that writes objects writes the set too. */
@@ -262,7 +276,11 @@ export class Store {
           await this.commit(dbKey, encodeObject(outcome.object), true)
         } catch (error) {
           // Not durable, but not lost either: it stays buffered like any other write.
-          if (this.buffer.get(id) === pending) this.buffer.set(id, {...pending, durablePending: false})
+          if (this.buffer.get(id) === pending) {
+            this.buffer.set(id, {...pending, durablePending: false})
+            if (stored === undefined) this.objects += 1
+            this.changeListener?.(partition, key, stored, outcome.object)
+          }
           throw error
         }
         if (this.buffer.get(id) === pending) this.unbuffer(id)
@@ -273,6 +291,7 @@ export class Store {
       this.cache.set(id, outcome.object)
       // The per-key mutex makes this the only write that can find the key absent.
       if (stored === undefined) this.objects += 1
+      this.changeListener?.(partition, key, stored, outcome.object)
       return outcome
     })
   }
@@ -298,6 +317,7 @@ export class Store {
       this.cache.delete(id)
       await this.commit(dbKey, undefined, false)
       this.objects -= 1
+      this.changeListener?.(partition, key, stored, undefined)
       return true
     })
   }

@@ -36,6 +36,19 @@ export enum MessageType {
    * merged, synced and answered per entry exactly as HintDelivery is.
    */
   ObjectHandoff = 34,
+  /**
+   * Anti-entropy (src/antientropy): the roots of the trees `{ringHash, pairs: [[partition, n]]}`
+   * both nodes are homes of, answered `{roots}` (null where the answering node cannot take part).
+   */
+  AntiEntropyRoots = 35,
+  /** One tree's branch hashes: `{ringHash, partition, n}`, answered `{branches}`. */
+  AntiEntropyBranches = 36,
+  /** The segment hashes under some branches: `{ringHash, partition, n, branches}`, answered `{segments}`. */
+  AntiEntropySegments = 37,
+  /** The keys and hashes in some segments: `{ringHash, partition, n, segments}`, answered `{keys, truncated}`. */
+  AntiEntropyKeys = 38,
+  /** The objects of some keys: `{partition, keys}`, answered `{objects}` (null for a key not held). */
+  AntiEntropyObjects = 39,
 }
 
 /** The types that only the transport sends; a peer may never send them as requests. */

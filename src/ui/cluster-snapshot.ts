@@ -35,6 +35,9 @@ export interface NodeFigures {
   readonly uptimeMs?: number
   readonly hintsPending?: number
   readonly transfersInProgress?: number
+  /** Anti-entropy: keys it repaired since it started, and whether it is catching up after a lost disk. */
+  readonly keysRepaired?: number
+  readonly recovering?: boolean
   /** Latency distribution of gets and puts over the view's history (or since start, with one sample). */
   readonly latencyBuckets?: LatencyBuckets
 }

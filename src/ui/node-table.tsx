@@ -7,7 +7,7 @@
 
 import {Box, Text} from 'ink'
 import type {NodeRow} from './cluster-snapshot.js'
-import {dimColor, fit, formatBytes, formatCount, formatDuration, formatMs, latencyColor, ownerColor, statusColor} from './theme.js'
+import {dimColor, fit, formatBytes, formatCount, formatDuration, formatMs, latencyColor, ownerColor, statusColor, warnColor} from './theme.js'
 
 interface Column {
   readonly title: string
@@ -39,6 +39,7 @@ const columns: readonly Column[] = [
   {title: 'LOOP', width: 4, align: 'right', priority: 3, cell: (row) => ({text: formatMs(row.figures.eventLoopDelayP99Ms)})},
   {title: 'HINTS', width: 5, align: 'right', priority: 1, served: (rows) => rows.some((r) => r.figures.hintsPending !== undefined), cell: (row) => ({text: formatCount(row.figures.hintsPending)})},
   {title: 'XFER', width: 4, align: 'right', priority: 1, served: (rows) => rows.some((r) => r.figures.transfersInProgress !== undefined), cell: (row) => ({text: formatCount(row.figures.transfersInProgress)})},
+  {title: 'REPAIR', width: 6, align: 'right', priority: 3, served: (rows) => rows.some((r) => r.figures.keysRepaired !== undefined), cell: (row) => (row.figures.recovering === true ? {text: 'catch', color: warnColor} : {text: formatCount(row.figures.keysRepaired)})},
   {title: 'STORE', width: 9, align: 'right', priority: 4, cell: (row) => ({text: formatBytes(row.figures.storeBytes)})},
   {title: 'UPTIME', width: 7, align: 'right', priority: 5, cell: (row) => ({text: formatDuration(row.figures.uptimeMs)})},
 ]

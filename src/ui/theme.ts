@@ -36,6 +36,8 @@ export function latencyColor(ms: number | undefined): string | undefined {
 /** The accent of progress bars and sparklines. */
 export const accentColor = 'cyan'
 export const errorColor = 'red'
+/** Work under way that a viewer should notice (a node catching up after a lost disk). */
+export const warnColor = 'yellow'
 export const dimColor = 'gray'
 
 /** A count in at most 5 characters: 999, 1.2k, 12k, 1.2M. */

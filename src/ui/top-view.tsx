@@ -96,7 +96,7 @@ export function NodeDetail({snapshot, row, index, width, linesMax}: {readonly sn
         <Text bold color={ownerColor(index)}>{row.name}</Text>
         {`  ${row.address}  `}
         <Text color={statusColor(row.status)}>{row.status}</Text>
-        {row.answering ? `  up ${formatDuration(f.uptimeMs)}  ${formatCount(f.keys)} keys  store ${formatBytes(f.storeBytes)}  loop p99 ${formatMs(f.eventLoopDelayP99Ms)} ms` : '  its /stats does not answer'}
+        {row.answering ? `  up ${formatDuration(f.uptimeMs)}  ${formatCount(f.keys)} keys  store ${formatBytes(f.storeBytes)}  loop p99 ${formatMs(f.eventLoopDelayP99Ms)} ms${repairText(f)}` : '  its /stats does not answer'}
       </Text>
       <Text wrap="truncate">
         {'its view: '}
@@ -171,4 +171,10 @@ export function TopView({snapshot, width, height, selected, mode, interactive = 
       {interactive ? <Text color={dimColor} wrap="truncate">{mode === 'main' ? 'q quit  ↑↓ select  enter detail  ? keys' : 'esc back  q quit'}</Text> : null}
     </Box>
   )
+}
+
+/** Anti-entropy in the detail line: catching up after a lost disk, or the keys it repaired. */
+function repairText(figures: NodeRow['figures']): string {
+  if (figures.recovering === true) return '  recovering a lost disk (anti-entropy)'
+  return figures.keysRepaired === undefined ? '' : `  ${formatCount(figures.keysRepaired)} repaired`
 }

@@ -23,6 +23,7 @@
  *    with disk loss.
  * 7. Strict quorum: a write acknowledged with PW = k was on at least k home replicas when the
  *    client had the answer (homes down at that moment are given the benefit of the doubt).
+ * 8. Anti-entropy: the home replicas agree before the final reads (convergence-check.ts).
  */
 
 import type {History, ReadRecord, WriteRecord} from './history.js'
@@ -42,6 +43,7 @@ export interface Violation {
     | 'stray-copy'
     | 'membership-change-failed'
     | 'hints-for-non-member'
+    | 'unconverged-replicas'
   readonly key: string
   readonly message: string
   /** When it was seen, in simulated milliseconds: the history around it is printed. */

@@ -11,11 +11,12 @@ import {createHash} from 'node:crypto'
 import {deriveSeed, seededRandom} from '../../src/clock.js'
 import {preferenceListForKey} from '../../src/ring/ring.js'
 import {partitionOfKey} from '../../src/ring/partition.js'
-import {dottedValues, type VersionSet} from '../../src/versioning/dvvset.js'
+import {dottedValues} from '../../src/versioning/dvvset.js'
 import type {StoredVersion} from '../../src/storage/stored-object.js'
 import {checkHistory, type HomeHolding, type ReplicaState, type Violation} from './checker.js'
 import {SimCluster, versionId, type ClusterConfig} from './cluster.js'
 import {runFaults, runHomesCrash, type FaultConfig, type HomesCrashConfig} from './faults.js'
+import {checkConvergence, fingerprint} from './convergence-check.js'
 import {checkMembership} from './membership-checks.js'
 import {runGrowth, runMembershipChange, type GrowthConfig, type MembershipChangeConfig, type MembershipChangeResult} from './membership-faults.js'
 import {History} from './history.js'
@@ -189,6 +190,8 @@ export async function runSeed(seed: number, config: RunConfig = configFor(seed))
     const membershipViolations = changed === undefined ? [] : await time.until(checkMembership(cluster, history, changed, config.cluster.defaultN), runSimulatedMsMax)
     // Check 6 looks at the homes' stores now, before the final reads could repair anything.
     const homes = await time.until(collectHomeHoldings(cluster, config.workload.keys, nOf), runSimulatedMsMax)
+    // Check 8 looks at them too: anti-entropy (and handoff) alone must have made them agree.
+    const convergenceViolations = await time.until(checkConvergence(cluster, config.workload.keys), runSimulatedMsMax)
     const finalReader = new Client('final', cluster, history, seededRandom(deriveSeed(seed, 'final')), config.workload)
     const finalFailures = new Map<string, string>()
     for (let pass = 0; pass < 2; pass += 1) {
@@ -206,7 +209,7 @@ export async function runSeed(seed: number, config: RunConfig = configFor(seed))
     }
     const replicaStates = await time.until(collectReplicaStates(cluster, config.workload.keys, nOf), runSimulatedMsMax)
     // A coordinator keeps its hints as its replicas fail, by the request timeout at the latest.
-    const violations = [...membershipViolations, ...checkHistory(history, replicaStates, finalFailures, {homes, hintWindowMs: config.cluster.requestTimeoutMs * 2, ...(changed === undefined ? {} : {ringChangedWithClusterN: config.cluster.defaultN})})]
+    const violations = [...membershipViolations, ...convergenceViolations, ...checkHistory(history, replicaStates, finalFailures, {homes, hintWindowMs: config.cluster.requestTimeoutMs * 2, ...(changed === undefined ? {} : {ringChangedWithClusterN: config.cluster.defaultN})})]
     const digest = createHash('sha256')
     for (const line of history.log) digest.update(`${line.atMs} ${line.text}\n`)
     digest.update(`events ${time.eventsRun}`)
@@ -264,13 +267,6 @@ async function collectReplicaStates(cluster: SimCluster, keys: readonly string[]
     states.set(key, perKey)
   }
   return states
-}
-
-function fingerprint(versions: VersionSet<StoredVersion> | undefined): string {
-  if (versions === undefined) return 'nothing'
-  const live = dottedValues(versions).map(({actor, counter, value}) => `${actor}:${counter}=${idOf(value)}`)
-  const known = versions.entries.map((entry) => `${entry.actor}@${entry.counter}${entry.cloud ? `+${entry.cloud.join('.')}` : ''}`)
-  return `{${known.join(',')}}[${live.join(',')}]`
 }
 
 function idOf(version: StoredVersion): string {

@@ -1,0 +1,94 @@
+import {Flags} from '@oclif/core'
+import {setTimeout as sleep} from 'node:timers/promises'
+import {jsonFlag, nodeFlag} from '../src/cli/client-flags.js'
+import {DynCommand} from '../src/cli/command-base.js'
+import {exitCodesHelp} from '../src/cli/exit-codes.js'
+
+/** What POST /repair answers (src/antientropy/anti-entropy-subsystem.ts, RepairReport). */
+interface RepairBody {
+  readonly node?: string
+  readonly trees?: number
+  readonly treesInSync?: number
+  readonly treesSkipped?: number
+  readonly keysRepairedHere?: number
+  readonly keysRepairedThere?: number
+  readonly unfinished?: boolean
+  readonly exchanges?: ReadonlyArray<{partition: number; n: number; peer: string; differingKeys: number; repairedHere: number; repairedThere: number; completed: boolean}>
+}
+
+/** Rounds of --wait at most; each waits for the node's answer, and they stop at the first clean one. */
+const waitRoundsMax = 1000
+/** Pause between the rounds of --wait, so the node's repair budget refills. */
+const waitPauseMs = 1000
+
+export default class Repair extends DynCommand {
+  static override summary = "Compare a node's replicas with the other homes now, and repair what differs (anti-entropy)."
+
+  static override description = `Every node already does this in the background, one peer at a time (paper §4.7); dyn repair runs it at once on the node you name, against every other home of each of its partitions, and reports what it compared and repaired. Each differing key is repaired both ways with the replica merge: no version is lost and none that was superseded comes back.
+A round is bounded by the node's repair budget (keys per second); with --wait the command runs rounds until one finds every tree in sync (or --max-wait-seconds pass), which is how to know that a replaced disk has caught up.
+--json prints {ok, node, trees, treesInSync, treesSkipped, keysRepairedHere, keysRepairedThere, unfinished, rounds, exchanges}.
+${exitCodesHelp}`
+
+  static override examples = [
+    {description: 'Repair everything n1 is a home of, once', command: '<%= config.bin %> repair --node 127.0.0.1:7070'},
+    {description: 'After replacing a disk: repair until nothing differs', command: '<%= config.bin %> repair --node 127.0.0.1:7071 --wait'},
+    {description: 'One partition, for a script', command: '<%= config.bin %> repair --partition 12 --json'},
+  ]
+
+  static override flags = {
+    node: nodeFlag,
+    partition: Flags.integer({description: 'only this partition (see dyn ring); default: every partition the node is a home of', min: 0}),
+    wait: Flags.boolean({description: 'run rounds until one finds every tree in sync', default: false}),
+    'max-wait-seconds': Flags.integer({description: 'with --wait, give up after this many seconds (exit 3)', default: 600, min: 1}),
+    timeout: Flags.integer({description: 'give up on the node after this many milliseconds (a round may scan whole partitions)', default: 120_000, min: 1}),
+    json: jsonFlag,
+  }
+
+  async run(): Promise<void> {
+    const {flags} = await this.parse(Repair)
+    const client = this.clientFor(flags)
+    const path = flags.partition === undefined ? '/repair' : `/repair?partition=${flags.partition}`
+    const deadlineMs = Date.now() + flags['max-wait-seconds'] * 1000
+    const total = {here: 0, there: 0}
+    let last: RepairBody = {}
+    let rounds = 0
+    for (; rounds < (flags.wait ? waitRoundsMax : 1); ) {
+      let answer
+      try {
+        answer = await client.postJson(path)
+      } catch (error) {
+        this.failFromError(flags.json, error)
+      }
+      if (!answer.ok) this.fail(flags.json, answer.error, answer.message)
+      rounds += 1
+      last = answer.body as RepairBody
+      total.here += last.keysRepairedHere ?? 0
+      total.there += last.keysRepairedThere ?? 0
+      if (!flags.json) process.stdout.write(`${formatRound(rounds, last)}\n`)
+      const clean = last.unfinished !== true && (last.keysRepairedHere ?? 0) + (last.keysRepairedThere ?? 0) === 0
+      if (!flags.wait || clean) break
+      if (Date.now() + waitPauseMs > deadlineMs) {
+        this.fail(flags.json, 'timeout', `after ${rounds} round(s) the node still finds trees that differ or that it could not compare; run dyn repair --wait again, or check dyn cluster status for a node that is down`)
+      }
+      await sleep(waitPauseMs)
+    }
+    if (flags.json) {
+      this.printOk({...last, keysRepairedHere: total.here, keysRepairedThere: total.there, rounds})
+      return
+    }
+    if (flags.wait) process.stdout.write(`in sync after ${rounds} round(s): ${total.here} key(s) repaired on ${last.node ?? 'the node'}, ${total.there} on its peers\n`)
+  }
+}
+
+function formatRound(round: number, body: RepairBody): string {
+  const differing = (body.exchanges ?? []).filter((exchange) => exchange.differingKeys > 0)
+  const lines = [
+    `round ${round} on ${body.node ?? '?'}: ${body.trees ?? 0} tree(s) compared, ${body.treesInSync ?? 0} in sync, ${differing.length} differing, ${body.treesSkipped ?? 0} skipped; ` +
+      `${body.keysRepairedHere ?? 0} key(s) repaired here, ${body.keysRepairedThere ?? 0} on peers${body.unfinished === true ? ' (more to do)' : ''}`,
+  ]
+  for (const exchange of differing.slice(0, 20)) {
+    lines.push(`  partition ${exchange.partition} n=${exchange.n} with ${exchange.peer}: ${exchange.differingKeys} differing, ${exchange.repairedHere} repaired here, ${exchange.repairedThere} there`)
+  }
+  if (differing.length > 20) lines.push(`  … and ${differing.length - 20} more`)
+  return lines.join('\n')
+}

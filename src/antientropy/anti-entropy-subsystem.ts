@@ -1,0 +1,525 @@
+/**
+ * Anti-entropy as one of a node's subsystems (paper §4.7, "Handling permanent failures: replica
+ * synchronization"; Riak's active anti-entropy): every exchange interval this node compares its
+ * hash trees (tree-set.ts) with one other home of its partitions, in turn, and repairs what
+ * differs both ways (exchange.ts), so that every home of a key ends up with every acknowledged
+ * version of it without any client reading it: after a lost disk, a lost or overflowing hint
+ * store, a cluster that grew while keys were written with a smaller n, or a write that reached
+ * fewer homes than its n.
+ *
+ * A round with one peer asks for the roots of every (partition, n) both are homes of in one
+ * message, and descends only into trees whose roots differ. A partition whose homes a running
+ * transition changes is skipped until the transition is installed (its transfer moves it), and
+ * both sides must agree on the ring (its hash) and have complete trees, or the tree is skipped
+ * for this round. Bounds: one round in flight per node, a keys-per-second budget for repairs,
+ * keys and objects per message, and key listings served at once.
+ *
+ * It serves AntiEntropyRoots, AntiEntropyBranches, AntiEntropySegments, AntiEntropyKeys and
+ * AntiEntropyObjects; a peer's repairs of this node arrive as ObjectHandoff merges (replication's
+ * replica side). Its part of GET /stats is the `antiEntropy` section.
+ */
+
+import type {Clock} from '../clock.js'
+import {DynError} from '../errors.js'
+import {homesOf} from '../handoff/transfer-plan.js'
+import {findMember, nextRingOf, presentMembers} from '../membership/member-table.js'
+import type {Membership} from '../membership/membership.js'
+import type {Ring} from '../ring/ring.js'
+import type {Store} from '../storage/store.js'
+import type {StoredObject} from '../storage/stored-object.js'
+import {replicasPerKeyMax} from '../storage/stored-object.js'
+import type {MessageHandler, PeriodicTask, Subsystem} from '../subsystem.js'
+import {MessageType} from '../transport/message-type.js'
+import type {Transport} from '../transport/transport.js'
+import type {ExchangeReport, KeyHash, TreeSide} from './exchange.js'
+import {exchangeTree, keyListingMax} from './exchange.js'
+import {localTreeSide} from './local-side.js'
+import type {Hash64} from './hash-tree.js'
+import {branchCount, sameHash, segmentCount, segmentsPerBranch} from './hash-tree.js'
+import {TreeSet} from './tree-set.js'
+
+/** How often a node starts a round with its next peer. */
+export const exchangeIntervalMsDefault = 1000
+/** Keys repaired per second at most, both ways together: a lost disk of 100,000 keys is back in about 20 s. */
+export const keysRepairedPerSecondMaxDefault = 5000
+/** Objects in one fetch or merge message at most (as a hint delivery). */
+export const exchangeBatchEntriesMax = 256
+/** (partition, n) pairs in one roots message at most: far above 4,096 partitions times a few n. */
+export const rootPairsMax = 65_536
+/** Listings (which scan a partition) served at once; more are refused as overloaded. */
+export const keyListingsInFlightMax = 2
+/** With background rounds off, how often a node checks that its trees are built (a failed build is retried). */
+const treeBuildRetryMs = 10_000
+/** Objects of a partition read per page while building trees. */
+const scanPageSize = 512
+
+export interface AntiEntropyParts {
+  readonly self: string
+  readonly store: Store
+  readonly transport: Transport
+  readonly clock: Clock
+  readonly membership: Membership
+  isUp(name: string): boolean
+  /** The replica merge (replication's), for objects fetched from a peer. */
+  mergeObject(partition: number, key: string, object: StoredObject): Promise<{ok: true} | {ok: false; message: string}>
+  /** Checks an object from the network (src/coordinator/messages.ts). */
+  isStoredObject(x: unknown): x is StoredObject
+  readonly requestTimeoutMs: number
+  /** This node started on an empty store under a name the cluster knows: it catches up (a lost disk). */
+  readonly recovering: boolean
+  readonly exchangeIntervalMs?: number
+  readonly keysRepairedPerSecondMax?: number
+  readonly log: (line: string) => void
+}
+
+/** What an exchange run now (dyn repair) reports. */
+export interface RepairReport {
+  readonly node: string
+  readonly trees: number
+  readonly treesInSync: number
+  readonly treesSkipped: number
+  readonly keysRepairedHere: number
+  readonly keysRepairedThere: number
+  readonly unfinished: boolean
+  readonly exchanges: readonly ExchangeReport[]
+}
+
+/** What GET /health (and so dyn cluster status) says of anti-entropy on one node. */
+export interface AntiEntropySummary {
+  /** Started on an empty store under a known name, and not every tree it is a home of has been compared yet. */
+  readonly recovering: boolean
+  /** While recovering: trees still to compare with another home. */
+  readonly treesToRecover?: number
+  /** Partitions whose trees are built (an exchange compares only those). */
+  readonly treesBuilt: number
+  readonly keysRepaired: number
+  /** When this node last finished a round with a peer (its wall clock, ms); null before the first. */
+  readonly lastRoundAtMs: number | null
+}
+
+export interface AntiEntropySubsystem extends Subsystem {
+  /** For GET /health: catching up, trees built, keys repaired, the last round. */
+  summary(): AntiEntropySummary
+  /** Exchanges every tree (of one partition, or all) with every other home now, within the budget's bounds, and reports. */
+  repairNow(partition?: number): Promise<RepairReport>
+  /** Whether the node is still catching up after a lost disk. */
+  readonly recovering: boolean
+}
+
+interface Pair {
+  readonly partition: number
+  readonly n: number
+}
+
+export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsystem {
+  const {self, store, membership, clock} = parts
+  const partitionCount = membership.table.settings.partitionCount
+  const trees = new TreeSet(partitionCount)
+  store.watchChanges((partition, key, before, after) => trees.apply(partition, key, before, after))
+  const exchangeIntervalMs = parts.exchangeIntervalMs ?? exchangeIntervalMsDefault
+  const keysPerSecondMax = parts.keysRepairedPerSecondMax ?? keysRepairedPerSecondMaxDefault
+  const counts = {rounds: 0, exchanges: 0, exchangesFailed: 0, keysRepaired: 0, lastRoundAtMs: 0, treesOutOfSync: 0}
+  let building: Promise<void> | undefined
+  let round: Promise<unknown> | undefined
+  let stopped = false
+  let peerCursor = 0
+  let keyListingsInFlight = 0
+  // The repair budget refills at keysPerSecondMax, up to one second's worth.
+  let budget = keysPerSecondMax
+  let budgetAtMs = clock.monotonicMs()
+  // While recovering: the trees this node is a home of that have not yet been found in sync with another home.
+  let toRecover: Set<string> | undefined
+  let recovering = parts.recovering
+
+  const ring = (): Ring => membership.ring
+  const pairKey = (pair: Pair): string => `${pair.partition}/${pair.n}`
+
+  const scan = (partition: number, afterKey: string | undefined) => store.scanPartition(partition, afterKey, scanPageSize)
+
+  /**
+   * Builds every partition's trees, one after the other, in the background; requests are served
+   * meanwhile (each page of a scan is one short read). A build that fails (the store closing) is
+   * started again by the next round; the partitions it finished stay built.
+   */
+  const buildAll = (): Promise<void> => {
+    building ??= (async () => {
+      const beganMs = clock.monotonicMs()
+      for (let partition = 0; partition < partitionCount && !stopped; partition += 1) await trees.build(partition, scan)
+      if (!stopped) parts.log(`anti-entropy trees built: ${trees.keyCount} key(s) in ${partitionCount} partitions (${Math.round(clock.monotonicMs() - beganMs)} ms)`)
+    })().catch((error: Error) => {
+      building = undefined
+      throw error
+    })
+    return building
+  }
+
+  /** The pairs (partition, n) this node and `peer` are both homes of, out of any running transition. */
+  const sharedPairs = (peer: string): Pair[] => {
+    const current = ring()
+    const next = nextRingOf(membership.table)
+    const pairs: Pair[] = []
+    for (const n of replicaCountsOf()) {
+      for (let partition = 0; partition < partitionCount; partition += 1) {
+        const homes = homesOf(current, partition, n)
+        if (!homes.includes(self) || !homes.includes(peer)) continue
+        if (next !== undefined && !sameMembers(homes, homesOf(next, partition, n))) continue
+        pairs.push({partition, n})
+      }
+    }
+    return pairs
+  }
+
+  /** Every n some member stores, and the cluster's default. */
+  const replicaCountsOf = (): number[] => {
+    const inUse = new Set<number>([membership.table.settings.defaultN])
+    for (const member of membership.table.members) for (const n of member.replicaCounts ?? []) inUse.add(n)
+    return [...inUse].filter((n) => n >= 1 && n <= replicasPerKeyMax).sort((a, b) => a - b)
+  }
+
+  /** Whether this node serves an exchange of (partition, n) asked on the ring `ringHash` now. */
+  const canServe = (ringHash: string, partition: number, n: number): boolean => {
+    if (ringHash !== ring().hash || !trees.isComplete(partition)) return false
+    const homes = homesOf(ring(), partition, n)
+    if (!homes.includes(self)) return false
+    const next = nextRingOf(membership.table)
+    return next === undefined || sameMembers(homes, homesOf(next, partition, n))
+  }
+
+  const rootOf = (partition: number, n: number): Hash64 => trees.tree(partition, n)?.root ?? [0, 0]
+
+  /** This node's side of an exchange, on the ring it runs now. */
+  const localSide = (ringHash: string): TreeSide =>
+    localTreeSide({
+      name: self,
+      trees,
+      store,
+      canServe: (partition, n) => canServe(ringHash, partition, n),
+      merge: parts.mergeObject,
+    })
+
+  /** A peer's side, reached over the transport; any failure answers undefined (the exchange stops). */
+  const remoteSide = (peer: string, address: string, ringHash: string): TreeSide => {
+    const ask = async (type: MessageType, body: unknown): Promise<unknown> => {
+      const result = await parts.transport.request(address, type, body, parts.requestTimeoutMs)
+      return result.ok ? result.body : undefined
+    }
+    return {
+      name: peer,
+      roots: async (pairs) => {
+        const body = await ask(MessageType.AntiEntropyRoots, {ringHash, pairs: pairs.map(({partition, n}) => [partition, n])})
+        const roots = isRecord(body) && Array.isArray(body.roots) && body.roots.length === pairs.length ? body.roots : undefined
+        return pairs.map((_, index) => {
+          const root: unknown = roots?.[index]
+          return isHashPair(root) ? root : undefined
+        })
+      },
+      branches: async (partition, n) => {
+        const body = await ask(MessageType.AntiEntropyBranches, {ringHash, partition, n})
+        return isRecord(body) && isHashList(body.branches, branchCount) ? body.branches : undefined
+      },
+      segments: async (partition, n, branches) => {
+        const body = await ask(MessageType.AntiEntropySegments, {ringHash, partition, n, branches})
+        if (!isRecord(body) || !Array.isArray(body.segments) || body.segments.length !== branches.length) return undefined
+        const lists = body.segments as unknown[]
+        return lists.every((list) => isHashList(list, segmentsPerBranch)) ? (lists as number[][]) : undefined
+      },
+      keys: async (partition, n, segments) => {
+        const body = await ask(MessageType.AntiEntropyKeys, {ringHash, partition, n, segments})
+        if (!isRecord(body) || !Array.isArray(body.keys) || typeof body.truncated !== 'boolean') return undefined
+        const keys = body.keys as unknown[]
+        return keys.length <= keyListingMax && keys.every(isKeyHash) ? {keys: keys as KeyHash[], truncated: body.truncated} : undefined
+      },
+      objects: async (partition, keys) => {
+        const body = await ask(MessageType.AntiEntropyObjects, {partition, keys})
+        if (!isRecord(body) || !Array.isArray(body.objects) || body.objects.length !== keys.length) return undefined
+        const objects = body.objects as unknown[]
+        // Only the keys asked for, in order, each with a well-formed object or none.
+        return keys.map((key, index) => {
+          const object = objects[index]
+          return parts.isStoredObject(object) ? {key, object} : {key}
+        })
+      },
+      merge: async (partition, entries) => {
+        const body = await ask(MessageType.ObjectHandoff, {entries: entries.map(({key, object}) => ({partition, key, object}))})
+        if (!isRecord(body) || !Array.isArray(body.results)) return undefined
+        return (body.results as unknown[]).filter((result) => result === 'ok').length
+      },
+    }
+  }
+
+  /** Takes up to `wanted` keys from the repair budget. */
+  const takeBudget = (): number => {
+    const nowMs = clock.monotonicMs()
+    budget = Math.min(keysPerSecondMax, budget + ((nowMs - budgetAtMs) / 1000) * keysPerSecondMax)
+    budgetAtMs = nowMs
+    return Math.floor(budget)
+  }
+
+  /** Exchanges the pairs shared with `peer` whose roots differ; each report, in pair order. */
+  const exchangeWith = async (peer: string, only?: number): Promise<{pairs: number; inSync: number; skipped: number; reports: ExchangeReport[]}> => {
+    const address = findMember(membership.table, peer)?.rpcAddress
+    const ringHash = ring().hash
+    const pairs = sharedPairs(peer).filter((pair) => (only === undefined || pair.partition === only) && trees.isComplete(pair.partition))
+    const outcome = {pairs: pairs.length, inSync: 0, skipped: 0, reports: [] as ExchangeReport[]}
+    if (address === undefined || pairs.length === 0) return outcome
+    const local = localSide(ringHash)
+    const remote = remoteSide(peer, address, ringHash)
+    const remoteRoots = await remote.roots(pairs)
+    const differing: Pair[] = []
+    pairs.forEach((pair, index) => {
+      const remoteRoot = remoteRoots[index]
+      if (remoteRoot === undefined) {
+        outcome.skipped += 1
+      } else if (sameHash(remoteRoot, rootOf(pair.partition, pair.n))) {
+        outcome.inSync += 1
+        toRecover?.delete(pairKey(pair))
+      } else {
+        differing.push(pair)
+      }
+    })
+    for (const pair of differing) {
+      if (stopped) break
+      const keysMax = takeBudget()
+      if (keysMax <= 0) {
+        outcome.skipped += 1
+        continue
+      }
+      counts.exchanges += 1
+      const report = await exchangeTree(local, remote, pair.partition, pair.n, {keysMax, batchEntriesMax: exchangeBatchEntriesMax})
+      const repaired = report.repairedHere + report.repairedThere
+      budget -= repaired
+      counts.keysRepaired += repaired
+      if (!report.completed) counts.exchangesFailed += 1
+      // A tree is caught up once one exchange with another home ran to its end.
+      if (report.completed && !report.unfinished) toRecover?.delete(pairKey(pair))
+      outcome.reports.push(report)
+    }
+    return outcome
+  }
+
+  /** The other homes this node shares a partition with, up, in name order. */
+  const peers = (): string[] => {
+    const current = ring()
+    return presentMembers(membership.table)
+      .map((member) => member.name)
+      .filter((name) => name !== self && current.members.includes(name) && parts.isUp(name))
+      .sort()
+  }
+
+  const checkRecovered = (): void => {
+    if (!recovering || toRecover === undefined) return
+    if (toRecover.size === 0) {
+      recovering = false
+      toRecover = undefined
+      parts.log('anti-entropy: recovered; every partition this node is a home of has been compared with another home')
+    }
+  }
+
+  const startRecovery = (): void => {
+    if (!recovering || toRecover !== undefined) return
+    toRecover = new Set()
+    const current = ring()
+    for (const n of replicaCountsOf()) {
+      for (let partition = 0; partition < partitionCount; partition += 1) {
+        const homes = homesOf(current, partition, n)
+        if (homes.includes(self) && homes.length > 1) toRecover.add(pairKey({partition, n}))
+      }
+    }
+    parts.log(`anti-entropy: this node started on an empty store under a known name; catching up ${toRecover.size} tree(s) from the other homes`)
+    checkRecovered()
+  }
+
+  /** One round: the next peer in turn, every tree shared with it. */
+  const runRound = async (): Promise<void> => {
+    if (stopped || round !== undefined) return
+    if (trees.completeCount < partitionCount) {
+      await buildAll().catch((error: Error) => parts.log(`anti-entropy trees could not be built yet: ${error.message}`))
+      return
+    }
+    startRecovery()
+    const candidates = peers()
+    if (candidates.length === 0) return
+    const peer = candidates[peerCursor % candidates.length] as string
+    peerCursor += 1
+    const running = exchangeWith(peer)
+    round = running
+    try {
+      const outcome = await running
+      counts.rounds += 1
+      counts.lastRoundAtMs = clock.nowMs()
+      counts.treesOutOfSync = outcome.reports.filter((report) => report.differingKeys > 0).length
+      const repaired = outcome.reports.reduce((sum, report) => sum + report.repairedHere + report.repairedThere, 0)
+      if (repaired > 0) parts.log(`anti-entropy with ${peer}: ${repaired} key(s) repaired in ${outcome.reports.length} tree(s)`)
+      checkRecovered()
+    } finally {
+      round = undefined
+    }
+  }
+
+  const repairNow = async (partition?: number): Promise<RepairReport> => {
+    if (partition !== undefined && !(Number.isInteger(partition) && partition >= 0 && partition < partitionCount)) {
+      throw new DynError('bad_parameter', `partition ${partition} is out of range: this cluster has partitions 0 to ${partitionCount - 1}`)
+    }
+    await buildAll()
+    const exchanges: ExchangeReport[] = []
+    let treesTotal = 0
+    let inSync = 0
+    let skipped = 0
+    for (const peer of peers()) {
+      const outcome = await exchangeWith(peer, partition)
+      treesTotal += outcome.pairs
+      inSync += outcome.inSync
+      skipped += outcome.skipped
+      exchanges.push(...outcome.reports)
+    }
+    checkRecovered()
+    return {
+      node: self,
+      trees: treesTotal,
+      treesInSync: inSync,
+      treesSkipped: skipped,
+      keysRepairedHere: exchanges.reduce((sum, report) => sum + report.repairedHere, 0),
+      keysRepairedThere: exchanges.reduce((sum, report) => sum + report.repairedThere, 0),
+      unfinished: skipped > 0 || exchanges.some((report) => report.unfinished || !report.completed),
+      exchanges,
+    }
+  }
+
+  const handlers = new Map<number, MessageHandler>([
+    [
+      MessageType.AntiEntropyRoots,
+      async (body) => {
+        if (!isRecord(body) || typeof body.ringHash !== 'string' || !Array.isArray(body.pairs) || body.pairs.length > rootPairsMax) throw new DynError('bad_request', 'malformed AntiEntropyRoots')
+        const pairs = (body.pairs as unknown[]).map((pair) => {
+          if (!Array.isArray(pair) || pair.length !== 2 || !isPartition(pair[0], partitionCount) || !isReplicaCount(pair[1])) throw new DynError('bad_request', 'malformed AntiEntropyRoots pair')
+          return {partition: pair[0] as number, n: pair[1] as number}
+        })
+        const roots = await localSide(body.ringHash).roots(pairs)
+        return {roots: roots.map((root) => root ?? null)}
+      },
+    ],
+    [
+      MessageType.AntiEntropyBranches,
+      async (body) => {
+        const tree = treeRequest(body, partitionCount, 'AntiEntropyBranches')
+        return {branches: (await localSide(tree.ringHash).branches(tree.partition, tree.n)) ?? null}
+      },
+    ],
+    [
+      MessageType.AntiEntropySegments,
+      async (body) => {
+        const tree = treeRequest(body, partitionCount, 'AntiEntropySegments')
+        const branches = (body as {branches?: unknown}).branches
+        if (!isIndexList(branches, branchCount)) throw new DynError('bad_request', 'malformed AntiEntropySegments branches')
+        return {segments: (await localSide(tree.ringHash).segments(tree.partition, tree.n, branches)) ?? null}
+      },
+    ],
+    [
+      MessageType.AntiEntropyKeys,
+      async (body) => {
+        const tree = treeRequest(body, partitionCount, 'AntiEntropyKeys')
+        const segments = (body as {segments?: unknown}).segments
+        if (!isIndexList(segments, segmentCount)) throw new DynError('bad_request', 'malformed AntiEntropyKeys segments')
+        if (keyListingsInFlight >= keyListingsInFlightMax) throw new DynError('overloaded', `${self} is listing keys for ${keyListingsInFlight} exchanges already`)
+        keyListingsInFlight += 1
+        try {
+          const listing = await localSide(tree.ringHash).keys(tree.partition, tree.n, segments)
+          return listing === undefined ? {keys: null} : {keys: listing.keys, truncated: listing.truncated}
+        } finally {
+          keyListingsInFlight -= 1
+        }
+      },
+    ],
+    [
+      MessageType.AntiEntropyObjects,
+      async (body) => {
+        if (!isRecord(body) || !isPartition(body.partition, partitionCount) || !Array.isArray(body.keys) || body.keys.length > exchangeBatchEntriesMax || !body.keys.every((key) => typeof key === 'string')) {
+          throw new DynError('bad_request', 'malformed AntiEntropyObjects')
+        }
+        const objects = await localSide(ring().hash).objects(body.partition, body.keys as string[])
+        return {objects: (objects ?? []).map((entry) => entry.object ?? null)}
+      },
+    ],
+  ])
+
+  // The trees are built at start whatever the interval; rounds run only with an interval (0: dyn repair alone).
+  const tasks: PeriodicTask[] =
+    exchangeIntervalMs > 0
+      ? [{name: 'anti-entropy', intervalMs: exchangeIntervalMs, runsAtStart: true, run: runRound}]
+      : [{name: 'anti-entropy trees', intervalMs: treeBuildRetryMs, runsAtStart: true, run: () => (trees.completeCount < partitionCount ? buildAll() : Promise.resolve())}]
+  return {
+    name: 'anti-entropy',
+    handlers,
+    periodicTasks: tasks,
+    stats: () => ({
+      antiEntropy: {
+        treesBuilt: `${trees.completeCount}/${partitionCount}`,
+        rounds: counts.rounds,
+        exchanges: counts.exchanges,
+        exchangesFailed: counts.exchangesFailed,
+        keysRepaired: counts.keysRepaired,
+        treesOutOfSync: counts.treesOutOfSync,
+        lastRoundAtMs: counts.lastRoundAtMs === 0 ? null : counts.lastRoundAtMs,
+        recovering,
+        ...(toRecover === undefined ? {} : {treesToRecover: toRecover.size}),
+      },
+    }),
+    stop: async () => {
+      stopped = true
+      await Promise.allSettled([building, round])
+    },
+    repairNow,
+    summary: () => ({
+      recovering,
+      ...(toRecover === undefined ? {} : {treesToRecover: toRecover.size}),
+      treesBuilt: trees.completeCount,
+      keysRepaired: counts.keysRepaired,
+      lastRoundAtMs: counts.lastRoundAtMs === 0 ? null : counts.lastRoundAtMs,
+    }),
+    get recovering() {
+      return recovering
+    },
+  }
+}
+
+function sameMembers(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((name) => b.includes(name))
+}
+
+function isRecord(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x)
+}
+
+function isUint32(x: unknown): x is number {
+  return typeof x === 'number' && Number.isInteger(x) && x >= 0 && x <= 0xffffffff
+}
+
+function isHashPair(x: unknown): x is Hash64 {
+  return Array.isArray(x) && x.length === 2 && isUint32(x[0]) && isUint32(x[1])
+}
+
+function isHashList(x: unknown, count: number): x is number[] {
+  return Array.isArray(x) && x.length === count * 2 && x.every(isUint32)
+}
+
+function isKeyHash(x: unknown): x is KeyHash {
+  return Array.isArray(x) && x.length === 3 && typeof x[0] === 'string' && isUint32(x[1]) && isUint32(x[2])
+}
+
+function isPartition(x: unknown, partitionCount: number): x is number {
+  return typeof x === 'number' && Number.isInteger(x) && x >= 0 && x < partitionCount
+}
+
+function isReplicaCount(x: unknown): x is number {
+  return typeof x === 'number' && Number.isInteger(x) && x >= 1 && x <= replicasPerKeyMax
+}
+
+/** A list of distinct indexes below `count`, ascending. */
+function isIndexList(x: unknown, count: number): x is number[] {
+  return Array.isArray(x) && x.length <= count && x.every((value, index) => typeof value === 'number' && Number.isInteger(value) && value >= 0 && value < count && (index === 0 || value > (x[index - 1] as number)))
+}
+
+function treeRequest(body: unknown, partitionCount: number, name: string): {ringHash: string; partition: number; n: number} {
+  if (!isRecord(body) || typeof body.ringHash !== 'string' || !isPartition(body.partition, partitionCount) || !isReplicaCount(body.n)) throw new DynError('bad_request', `malformed ${name}`)
+  return {ringHash: body.ringHash, partition: body.partition, n: body.n}
+}

@@ -1,0 +1,162 @@
+/**
+ * One anti-entropy exchange of a partition between two of its homes (paper §4.7): compare the
+ * two nodes' hash trees (hash-tree.ts) top down, list the keys of the segments that differ, and
+ * repair each differing key both ways with the replica merge, so that both end up with every
+ * version either had and nothing either had superseded.
+ *
+ * The algorithm reaches both trees through one interface, `TreeSide`: the node's own trees are
+ * one side, a peer reached over the transport another, and a unit test may hand it two sides in
+ * memory (riak_core's hashtree exchange takes a function to reach the remote tree for the same
+ * reason). It owns no timer and no socket.
+ *
+ * Costs, for the targets of docs/architecture.md: an exchange of a partition whose roots agree
+ * is one root comparison (batched across partitions by the caller); a partition with one
+ * differing key costs the branch list (32 hashes), one branch's segments (32 hashes), the keys of
+ * one segment from each side, one fetch and one merge.
+ */
+
+import type {StoredObject} from '../storage/stored-object.js'
+import type {Hash64} from './hash-tree.js'
+import {branchCount, differingIndexes, segmentsPerBranch} from './hash-tree.js'
+
+/** Keys in one listing of segments at most; a listing that reaches it is cut, and the rest wait for the next exchange. */
+export const keyListingMax = 4096
+
+/** One key's hash in a listing of segments. */
+export type KeyHash = readonly [key: string, high: number, low: number]
+
+/** What a listing of segments' keys answers; `truncated` when it stopped at its bound. */
+export interface KeyListing {
+  readonly keys: readonly KeyHash[]
+  readonly truncated: boolean
+}
+
+/**
+ * One node's trees and objects, as an exchange sees them. Every method answers undefined when
+ * that node cannot take part now (its trees for the partition are not complete, it is no home of
+ * it, its ring differs): the exchange then stops without repairing anything.
+ */
+export interface TreeSide {
+  readonly name: string
+  /** The root of each (partition, n) asked, or undefined where the node cannot take part. */
+  roots(pairs: ReadonlyArray<{readonly partition: number; readonly n: number}>): Promise<ReadonlyArray<Hash64 | undefined>>
+  /** Every branch hash of one tree, flat (high, low). */
+  branches(partition: number, n: number): Promise<readonly number[] | undefined>
+  /** The segment hashes under each of `branches`, flat (high, low) per branch. */
+  segments(partition: number, n: number, branches: readonly number[]): Promise<ReadonlyArray<readonly number[]> | undefined>
+  /** The keys (of objects of this n) in `segments`, with their hashes. */
+  keys(partition: number, n: number, segments: readonly number[]): Promise<KeyListing | undefined>
+  /** The objects of `keys` (absent where the node holds none). */
+  objects(partition: number, keys: readonly string[]): Promise<ReadonlyArray<{readonly key: string; readonly object?: StoredObject}> | undefined>
+  /** Merges `entries` into the node's store with the replica merge; the number merged. */
+  merge(partition: number, entries: ReadonlyArray<{readonly key: string; readonly object: StoredObject}>): Promise<number | undefined>
+}
+
+export interface ExchangeLimits {
+  /** Keys repaired (either way) in one exchange at most; the rest wait for the next. */
+  readonly keysMax: number
+  /** Objects in one fetch or merge message at most. */
+  readonly batchEntriesMax: number
+}
+
+export interface ExchangeReport {
+  readonly partition: number
+  readonly n: number
+  readonly peer: string
+  /** The exchange ran to its end (false: a side could not take part, or answered nothing). */
+  readonly completed: boolean
+  readonly differingSegments: number
+  /** Keys that differed (held by one side only, or with other versions). */
+  readonly differingKeys: number
+  /** Keys merged into the local side, and into the peer. */
+  readonly repairedHere: number
+  readonly repairedThere: number
+  /** Some differing keys were left for the next exchange (a bound was reached). */
+  readonly unfinished: boolean
+}
+
+/**
+ * Exchanges one tree (partition, n) whose roots differ: `local` is the side that started it.
+ * Never throws for a side that cannot take part; a transport failure rejects, and what was
+ * merged before it stays merged (every merge is idempotent).
+ */
+export async function exchangeTree(local: TreeSide, remote: TreeSide, partition: number, n: number, limits: ExchangeLimits): Promise<ExchangeReport> {
+  const report = {partition, n, peer: remote.name, completed: false, differingSegments: 0, differingKeys: 0, repairedHere: 0, repairedThere: 0, unfinished: false}
+  const [localBranches, remoteBranches] = await Promise.all([local.branches(partition, n), remote.branches(partition, n)])
+  if (localBranches === undefined || remoteBranches === undefined) return report
+  const branches = differingIndexes(localBranches, remoteBranches, branchCount)
+  if (branches.length === 0) return {...report, completed: true}
+  const [localSegments, remoteSegments] = await Promise.all([local.segments(partition, n, branches), remote.segments(partition, n, branches)])
+  if (localSegments === undefined || remoteSegments === undefined) return report
+  const segments: number[] = []
+  branches.forEach((branch, index) => {
+    for (const within of differingIndexes(localSegments[index] ?? [], remoteSegments[index] ?? [], segmentsPerBranch)) segments.push(branch * segmentsPerBranch + within)
+  })
+  report.differingSegments = segments.length
+  if (segments.length === 0) return {...report, completed: true}
+  const [localKeys, remoteKeys] = await Promise.all([local.keys(partition, n, segments), remote.keys(partition, n, segments)])
+  if (localKeys === undefined || remoteKeys === undefined) return report
+  const {needHere, needThere} = keyDifferences(localKeys.keys, remoteKeys.keys)
+  report.differingKeys = new Set([...needHere, ...needThere]).size
+  report.unfinished = localKeys.truncated || remoteKeys.truncated
+  // Bounded: the first keys (in the listings' order) now, the rest at the next exchange.
+  const hereNow = needHere.slice(0, limits.keysMax)
+  const thereNow = needThere.slice(0, Math.max(0, limits.keysMax - hereNow.length))
+  if (hereNow.length < needHere.length || thereNow.length < needThere.length) report.unfinished = true
+  // The peer's versions first, so that what goes back to it is the merge of both.
+  for (const batch of batches(hereNow, limits.batchEntriesMax)) {
+    const fetched = await remote.objects(partition, batch)
+    if (fetched === undefined) return report
+    const entries = present(fetched)
+    if (entries.length === 0) continue
+    const merged = await local.merge(partition, entries)
+    if (merged === undefined) return report
+    report.repairedHere += merged
+  }
+  for (const batch of batches(thereNow, limits.batchEntriesMax)) {
+    const read = await local.objects(partition, batch)
+    if (read === undefined) return report
+    const entries = present(read)
+    if (entries.length === 0) continue
+    const merged = await remote.merge(partition, entries)
+    if (merged === undefined) return report
+    report.repairedThere += merged
+  }
+  return {...report, completed: true}
+}
+
+/**
+ * The keys each side must be sent: a key one side lacks goes to it; a key with differing hashes
+ * goes both ways (either may hold versions the other lacks).
+ */
+export function keyDifferences(local: readonly KeyHash[], remote: readonly KeyHash[]): {needHere: string[]; needThere: string[]} {
+  const remoteHashes = new Map<string, KeyHash>()
+  for (const entry of remote) remoteHashes.set(entry[0], entry)
+  const needHere: string[] = []
+  const needThere: string[] = []
+  const localKeys = new Set<string>()
+  for (const entry of local) {
+    localKeys.add(entry[0])
+    const other = remoteHashes.get(entry[0])
+    if (other === undefined) {
+      needThere.push(entry[0])
+    } else if (other[1] !== entry[1] || other[2] !== entry[2]) {
+      needHere.push(entry[0])
+      needThere.push(entry[0])
+    }
+  }
+  for (const entry of remote) if (!localKeys.has(entry[0])) needHere.push(entry[0])
+  return {needHere, needThere}
+}
+
+function present(fetched: ReadonlyArray<{readonly key: string; readonly object?: StoredObject}>): Array<{key: string; object: StoredObject}> {
+  const entries: Array<{key: string; object: StoredObject}> = []
+  for (const {key, object} of fetched) if (object !== undefined) entries.push({key, object})
+  return entries
+}
+
+function batches<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = []
+  for (let index = 0; index < items.length; index += size) out.push(items.slice(index, index + size))
+  return out
+}

@@ -1,0 +1,67 @@
+/**
+ * A node's own side of an anti-entropy exchange (exchange.ts's `TreeSide`): its trees (tree-set.ts)
+ * for the hashes, its store for the keys of differing segments and their objects, and the
+ * replica merge for what a peer sends. The anti-entropy subsystem serves a peer's questions with
+ * it and asks its own; a unit test puts two of them face to face.
+ */
+
+import type {Store} from '../storage/store.js'
+import type {StoredObject} from '../storage/stored-object.js'
+import type {KeyHash, KeyListing, TreeSide} from './exchange.js'
+import {keyListingMax} from './exchange.js'
+import {branchCount, objectHash, segmentOfKey, segmentsPerBranch} from './hash-tree.js'
+import type {TreeSet} from './tree-set.js'
+
+/** Objects of a partition read per page while listing keys. */
+const listingPageSize = 512
+
+export interface LocalSideParts {
+  readonly name: string
+  readonly trees: TreeSet
+  readonly store: Pick<Store, 'scanPartition' | 'getObject'>
+  /** Whether this node takes part in an exchange of (partition, n) now (a home, complete trees, the same ring). */
+  canServe(partition: number, n: number): boolean
+  /** The replica merge of one object into the store. */
+  merge(partition: number, key: string, object: StoredObject): Promise<{ok: boolean}>
+}
+
+export function localTreeSide(parts: LocalSideParts): TreeSide {
+  const {trees, store} = parts
+  const listKeys = async (partition: number, n: number, segments: readonly number[]): Promise<KeyListing> => {
+    const wanted = new Set(segments)
+    const keys: KeyHash[] = []
+    let afterKey: string | undefined
+    // Bounded by the partition's size: each page moves past the last key read.
+    for (;;) {
+      const page = await store.scanPartition(partition, afterKey, listingPageSize)
+      for (const {key, object} of page) {
+        if (object.n !== n || !wanted.has(segmentOfKey(key))) continue
+        if (keys.length >= keyListingMax) return {keys, truncated: true}
+        const hash = objectHash(key, object)
+        keys.push([key, hash[0], hash[1]])
+      }
+      if (page.length < listingPageSize) return {keys, truncated: false}
+      afterKey = page[page.length - 1]?.key
+    }
+  }
+  return {
+    name: parts.name,
+    roots: async (pairs) => pairs.map(({partition, n}) => (parts.canServe(partition, n) ? (trees.tree(partition, n)?.root ?? [0, 0]) : undefined)),
+    branches: async (partition, n) => (parts.canServe(partition, n) ? (trees.tree(partition, n)?.branchHashes() ?? new Array<number>(branchCount * 2).fill(0)) : undefined),
+    segments: async (partition, n, branches) =>
+      parts.canServe(partition, n) ? branches.map((branch) => trees.tree(partition, n)?.segmentHashes(branch) ?? new Array<number>(segmentsPerBranch * 2).fill(0)) : undefined,
+    keys: async (partition, n, segments) => (parts.canServe(partition, n) ? listKeys(partition, n, segments) : undefined),
+    objects: async (partition, keys) =>
+      Promise.all(
+        keys.map(async (key) => {
+          const object = await store.getObject(partition, key)
+          return object === undefined ? {key} : {key, object}
+        }),
+      ),
+    merge: async (partition, entries) => {
+      let merged = 0
+      for (const {key, object} of entries) if ((await parts.merge(partition, key, object)).ok) merged += 1
+      return merged
+    },
+  }
+}

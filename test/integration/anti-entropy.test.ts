@@ -1,0 +1,102 @@
+// Anti-entropy with real processes (issue 14): a node whose data folder is lost and that is
+// started again under its name gets back every key it is a home of without any client reading
+// it, in the background and with dyn repair; the proof is that every key is then read from that
+// node alone, the others stopped.
+
+import assert from 'node:assert/strict'
+import {readFile, rm} from 'node:fs/promises'
+import {describe, it} from 'node:test'
+import {getJson, killNode, putValue, reloadCluster, runDyn, startCluster, waitFor} from './harness.js'
+import type {TestCluster} from './harness.js'
+
+/** Writes `count` keys through node 0 at the cluster's defaults. */
+async function writeKeys(c: TestCluster, prefix: string, count: number): Promise<void> {
+  for (let i = 0; i < count; i += 1) {
+    const put = await putValue(c.url(0, `/kv/${prefix}-${i}`), `value-${i}`)
+    assert.equal(put.status, 204, `put ${prefix}-${i}`)
+  }
+}
+
+/** Kills node `index`, deletes its data folder, and starts it again with dyn cluster up (which gives it the running nodes as seeds). */
+async function loseDisk(c: TestCluster, index: number): Promise<void> {
+  const node = (await reloadCluster(c.dir)).nodes[index]
+  assert.ok(node !== undefined)
+  await killNode(node.pid)
+  await rm(node.dataDir, {recursive: true, force: true})
+  const up = await runDyn(['cluster', 'up', '--dir', c.dir])
+  assert.equal(up.code, 0, up.stderr)
+}
+
+/** Stops every node but `index` and reads every key from it alone (R=1): each must be there. */
+async function readAllFromOneNode(c: TestCluster, index: number, prefix: string, count: number): Promise<void> {
+  const cluster = await reloadCluster(c.dir)
+  for (const [other, node] of cluster.nodes.entries()) if (other !== index) await killNode(node.pid)
+  const missing: string[] = []
+  for (let i = 0; i < count; i += 1) {
+    const read = await getJson(c.url(index, `/kv/${prefix}-${i}?r=1`))
+    if (read.status !== 200) missing.push(`${prefix}-${i} (${read.status})`)
+  }
+  assert.deepEqual(missing, [])
+}
+
+interface AntiEntropyStats {
+  readonly keys: number
+  readonly antiEntropy: {readonly recovering: boolean; readonly keysRepaired: number}
+}
+
+describe('anti-entropy with real processes', () => {
+  it('brings a node that lost its disk back to every key it is a home of, with no client read, and says so while it catches up', async (t) => {
+    const keyCount = 300
+    const c = await startCluster(3)
+    t.after(() => c.stop())
+    await writeKeys(c, 'lost', keyCount)
+    await loseDisk(c, 1)
+    // Three nodes and N=3: n2 is a home of every key.
+    const stats = await waitFor('n2 to hold every key again and to have caught up', async () => {
+      const answer = await getJson(c.url(1, '/stats')).catch(() => undefined)
+      const body = answer?.body as AntiEntropyStats | undefined
+      return body !== undefined && body.keys === keyCount && !body.antiEntropy.recovering ? body : undefined
+    })
+    // Each node counts the keys its own rounds repaired, both ways: together, at least every key.
+    const repaired = await Promise.all([0, 2].map(async (index) => ((await getJson(c.url(index, '/stats'))).body as unknown as AntiEntropyStats).antiEntropy.keysRepaired))
+    const total = stats.antiEntropy.keysRepaired + repaired.reduce((sum, count) => sum + count, 0)
+    assert.ok(total >= keyCount, `the nodes repaired ${total} keys`)
+    const status = await runDyn(['cluster', 'status', '--dir', c.dir, '--json'])
+    const n2 = (JSON.parse(status.stdout) as {nodes: Array<{name: string; antiEntropy?: {recovering: boolean}}>}).nodes.find((node) => node.name === 'n2')
+    assert.equal(n2?.antiEntropy?.recovering, false)
+    const text = await runDyn(['cluster', 'status', '--dir', c.dir])
+    assert.equal(text.code, 0, text.stdout + text.stderr)
+    assert.match(text.stdout, /anti-entropy repaired \d+ key\(s\)/)
+    const log = await readFile((await reloadCluster(c.dir)).nodes[1]!.logFile, 'utf8')
+    assert.match(log, /started on an empty store under a known name; catching up \d+ tree\(s\)/)
+    assert.match(log, /anti-entropy: recovered/)
+    await readAllFromOneNode(c, 1, 'lost', keyCount)
+  })
+
+  it('dyn repair brings the keys back where background anti-entropy is off, then finds every tree in sync', async (t) => {
+    const keyCount = 200
+    const c = await startCluster(3, ['--anti-entropy-ms', '0'])
+    t.after(() => c.stop())
+    await writeKeys(c, 'repair', keyCount)
+    await loseDisk(c, 1)
+    await waitFor('n2 to serve again', async () => ((await getJson(c.url(1, '/health')).catch(() => undefined))?.status === 200 ? true : undefined))
+    const before = (await getJson(c.url(1, '/stats'))).body as unknown as AntiEntropyStats
+    assert.equal(before.keys, 0, 'nothing brings the keys back by itself')
+    const repaired = await runDyn(['repair', '--node', c.api(1), '--wait', '--json'], {timeoutMs: 120_000})
+    assert.equal(repaired.code, 0, repaired.stdout + repaired.stderr)
+    const report = JSON.parse(repaired.stdout) as {ok: boolean; keysRepairedHere: number; trees: number; rounds: number}
+    assert.equal(report.ok, true)
+    assert.equal(report.keysRepairedHere, keyCount)
+    assert.ok(report.trees > 0)
+    const again = await runDyn(['repair', '--node', c.api(1), '--json'])
+    const second = JSON.parse(again.stdout) as {keysRepairedHere: number; keysRepairedThere: number; trees: number; treesInSync: number; unfinished: boolean}
+    assert.deepEqual([second.keysRepairedHere, second.keysRepairedThere, second.treesInSync, second.unfinished], [0, 0, second.trees, false])
+    const text = await runDyn(['repair', '--node', c.api(0)])
+    assert.equal(text.code, 0, text.stderr)
+    assert.match(text.stdout, /^round 1 on n1: \d+ tree\(s\) compared, \d+ in sync, 0 differing, 0 skipped; 0 key\(s\) repaired here, 0 on peers$/m)
+    const bad = await runDyn(['repair', '--node', c.api(1), '--partition', '4096', '--json'])
+    assert.equal(bad.code, 2)
+    assert.equal((JSON.parse(bad.stdout) as {error: string}).error, 'bad_parameter')
+    await readAllFromOneNode(c, 1, 'repair', keyCount)
+  })
+})

@@ -1,0 +1,255 @@
+/**
+ * Anti-entropy's pure parts and its exchange between two real stores in memory
+ * (src/antientropy): the XOR hash tree and its O(1) updates, the canonical object hash, the
+ * trees a node keeps following every change (including changes made while a partition is being
+ * scanned), and exchanges that leave both sides with the same versions, both ways, within their
+ * bounds.
+ */
+
+import assert from 'node:assert/strict'
+import {describe, it} from 'node:test'
+import {exchangeTree, keyDifferences} from '../../src/antientropy/exchange.js'
+import type {TreeSide} from '../../src/antientropy/exchange.js'
+import {branchCount, differingIndexes, HashTree, objectHash, segmentCount, segmentOfKey} from '../../src/antientropy/hash-tree.js'
+import type {Hash64} from '../../src/antientropy/hash-tree.js'
+import {localTreeSide} from '../../src/antientropy/local-side.js'
+import {TreeSet} from '../../src/antientropy/tree-set.js'
+import {mergeIncoming, writeNewVersion} from '../../src/coordinator/replica.js'
+import type {ReplicaPolicy} from '../../src/coordinator/replica.js'
+import {partitionOfKey} from '../../src/ring/partition.js'
+import {memoryDatabase} from '../../src/storage/backend.js'
+import {Store} from '../../src/storage/store.js'
+import type {StoredObject, StoredVersion} from '../../src/storage/stored-object.js'
+import {emptySet, join, sameVersions, update, values} from '../../src/versioning/dvvset.js'
+
+const partitionCount = 4
+/** The store's group commit runs once the current I/O callbacks are done, as in a real node. */
+const immediate = {soon: (callback: () => void): void => void setImmediate(callback)}
+const policy: ReplicaPolicy = {conflictPolicy: 'siblings', entriesMax: 10, siblingsPerKeyMax: 100, objectBytesMax: 1024 * 1024}
+
+function version(text: string): StoredVersion {
+  return {value: new TextEncoder().encode(text), contentType: 'text/plain', timestampMs: 0, tombstone: false}
+}
+
+function objectOf(actor: string, text: string, n = 3, updatedAtMs = 0): StoredObject {
+  return {versions: update([], emptySet<StoredVersion>(), actor, version(text), updatedAtMs), n}
+}
+
+function hashOf(seed: number): Hash64 {
+  return [(seed * 2654435761) >>> 0, (seed * 40503 + 7) >>> 0]
+}
+
+describe('hash tree', () => {
+  it('is the same whatever order its keys came in, and a replace undoes with its arguments swapped', () => {
+    const forward = new HashTree()
+    const backward = new HashTree()
+    for (let index = 0; index < 500; index++) forward.replace(index % segmentCount, undefined, hashOf(index))
+    for (let index = 499; index >= 0; index--) backward.replace(index % segmentCount, undefined, hashOf(index))
+    assert.deepEqual(forward.root, backward.root)
+    assert.deepEqual(forward.branchHashes(), backward.branchHashes())
+    assert.equal(forward.keyCount, 500)
+    const rootBefore = forward.root
+    forward.replace(7, hashOf(7), hashOf(1_000_007))
+    assert.notDeepEqual(forward.root, rootBefore)
+    forward.replace(7, hashOf(1_000_007), hashOf(7))
+    assert.deepEqual(forward.root, rootBefore)
+    for (let index = 0; index < 500; index++) forward.replace(index % segmentCount, hashOf(index), undefined)
+    assert.deepEqual(forward.root, [0, 0])
+    assert.equal(forward.keyCount, 0)
+  })
+
+  it('a changed key shows in exactly its branch and its segment', () => {
+    const a = new HashTree()
+    const b = new HashTree()
+    for (let index = 0; index < 200; index++) {
+      a.replace(index * 5, undefined, hashOf(index))
+      b.replace(index * 5, undefined, hashOf(index))
+    }
+    b.replace(5 * 77, hashOf(77), hashOf(9_999))
+    const branches = differingIndexes(a.branchHashes(), b.branchHashes(), branchCount)
+    assert.deepEqual(branches, [Math.floor((5 * 77) / 32)])
+    assert.deepEqual(differingIndexes(a.segmentHashes(branches[0]!), b.segmentHashes(branches[0]!), 32), [(5 * 77) % 32])
+  })
+
+  it('hashes an object by its causal content only: not by times, values or n', () => {
+    const a = objectOf('n1.1', 'x', 3, 100)
+    const sameLater = objectOf('n1.1', 'x', 5, 999)
+    assert.deepEqual(objectHash('k', a), objectHash('k', sameLater))
+    assert.notDeepEqual(objectHash('k', a), objectHash('k2', a), 'the key is hashed')
+    const newer: StoredObject = {versions: update(join(a.versions), a.versions, 'n1.1', version('y'), 0), n: 3}
+    assert.notDeepEqual(objectHash('k', a), objectHash('k', newer))
+    const sibling: StoredObject = {versions: update([], a.versions, 'n2.1', version('z'), 0), n: 3}
+    assert.notDeepEqual(objectHash('k', a), objectHash('k', sibling))
+  })
+
+  it('puts every key in a segment in range, the same one every time', () => {
+    for (const key of ['', 'a', 'user:42', 'ключ', '🔑'.repeat(30)]) {
+      const segment = segmentOfKey(key)
+      assert.ok(Number.isInteger(segment) && segment >= 0 && segment < segmentCount)
+      assert.equal(segmentOfKey(key), segment)
+    }
+  })
+})
+
+describe('key differences', () => {
+  it('sends a key a side lacks to it, and a key with other versions both ways', () => {
+    const local = [['a', 1, 1], ['b', 2, 2], ['c', 3, 3]] as const
+    const remote = [['b', 2, 2], ['c', 3, 4], ['d', 5, 5]] as const
+    assert.deepEqual(keyDifferences(local, remote), {needHere: ['c', 'd'], needThere: ['a', 'c']})
+  })
+})
+
+interface Replica {
+  readonly store: Store
+  readonly trees: TreeSet
+}
+
+async function replica(): Promise<Replica> {
+  const store = await Store.open(memoryDatabase(), {writeBuffer: false, scheduler: immediate})
+  const trees = new TreeSet(partitionCount)
+  store.watchChanges((partition, key, before, after) => trees.apply(partition, key, before, after))
+  for (let partition = 0; partition < partitionCount; partition++) await trees.build(partition, (p, after) => store.scanPartition(p, after, 64))
+  return {store, trees}
+}
+
+function sideOf(name: string, replica: Replica): TreeSide {
+  return localTreeSide({name, trees: replica.trees, store: replica.store, canServe: () => true, merge: (partition, key, object) => mergeIncoming(replica.store, policy, partition, key, object, false)})
+}
+
+async function write(replica: Replica, key: string, actor: string, text: string): Promise<void> {
+  const written = await writeNewVersion(replica.store, policy, partitionOfKey(key, partitionCount), key, {context: [], version: version(text), actor, n: 3, nowMs: 0, durable: false})
+  assert.ok(written.ok)
+}
+
+async function copy(from: Replica, to: Replica, key: string): Promise<void> {
+  const partition = partitionOfKey(key, partitionCount)
+  const object = await from.store.getObject(partition, key)
+  assert.ok(object !== undefined)
+  assert.ok((await mergeIncoming(to.store, policy, partition, key, object, false)).ok)
+}
+
+async function assertSameStores(a: Replica, b: Replica, keys: readonly string[]): Promise<void> {
+  for (const key of keys) {
+    const partition = partitionOfKey(key, partitionCount)
+    const left = await a.store.getObject(partition, key)
+    const right = await b.store.getObject(partition, key)
+    assert.ok(left !== undefined && right !== undefined, `${key} is on both sides`)
+    assert.ok(sameVersions(left.versions, right.versions), `${key} has the same versions on both sides`)
+  }
+  for (let partition = 0; partition < partitionCount; partition++) assert.deepEqual(a.trees.tree(partition, 3)?.root, b.trees.tree(partition, 3)?.root, `partition ${partition}'s roots agree`)
+}
+
+describe('tree set', () => {
+  it('follows a change made while its partition is scanned, whichever page the key is on', async () => {
+    const store = await Store.open(memoryDatabase(), {writeBuffer: false, scheduler: immediate})
+    const inPartition0 = Array.from({length: 400}, (_, index) => `key-${index}`).filter((key) => partitionOfKey(key, partitionCount) === 0)
+    const keys = inPartition0.slice(0, -1)
+    const late = inPartition0.at(-1)!
+    for (const key of keys) assert.ok((await writeNewVersion(store, policy, 0, key, {context: [], version: version('v1'), actor: 'n1.1', n: 3, nowMs: 0, durable: false})).ok)
+    const trees = new TreeSet(partitionCount)
+    store.watchChanges((partition, key, before, after) => trees.apply(partition, key, before, after))
+    // Between pages: rewrite a key already scanned, one not yet scanned, delete one, add one.
+    let pages = 0
+    await trees.build(0, async (partition, after) => {
+      const page = await store.scanPartition(partition, after, 16)
+      pages += 1
+      if (pages === 2) {
+        for (const key of [keys[0]!, keys[keys.length - 1]!]) {
+          const stored = await store.getObject(0, key)
+          assert.ok((await writeNewVersion(store, policy, 0, key, {context: join(stored!.versions), version: version('v2'), actor: 'n1.1', n: 3, nowMs: 0, durable: false})).ok)
+        }
+        assert.ok(await store.deleteObjectIf(0, keys[1]!, () => true))
+        assert.ok((await writeNewVersion(store, policy, 0, late, {context: [], version: version('new'), actor: 'n1.1', n: 3, nowMs: 0, durable: false})).ok)
+      }
+      return page
+    })
+    assert.ok(trees.isComplete(0))
+    // The same trees, built from the final store without any change during the scan.
+    const fresh = new TreeSet(partitionCount)
+    await fresh.build(0, (partition, after) => store.scanPartition(partition, after, 1024))
+    assert.deepEqual(trees.tree(0, 3)?.root, fresh.tree(0, 3)?.root)
+    assert.equal(trees.tree(0, 3)?.keyCount, fresh.tree(0, 3)?.keyCount)
+    await store.close()
+  })
+
+  it('moves a key to the tree of its new n when a merge raises it', async () => {
+    const a = await replica()
+    await write(a, 'grows', 'n1.1', 'x')
+    const partition = partitionOfKey('grows', partitionCount)
+    const stored = await a.store.getObject(partition, 'grows')
+    assert.ok((await mergeIncoming(a.store, policy, partition, 'grows', {...stored!, n: 5}, false)).ok)
+    assert.equal(a.trees.tree(partition, 3)?.keyCount, 0)
+    assert.equal(a.trees.tree(partition, 5)?.keyCount, 1)
+    assert.deepEqual(a.trees.replicaCounts(partition), [5])
+    await a.store.close()
+  })
+})
+
+describe('exchange', () => {
+  it('brings two replicas to the same versions both ways: missing keys, stale keys and siblings', async () => {
+    const a = await replica()
+    const b = await replica()
+    const keys = Array.from({length: 400}, (_, index) => `k${index}`)
+    for (const key of keys) {
+      await write(a, key, 'n1.1', `v-${key}`)
+      await copy(a, b, key)
+    }
+    await write(a, 'only-a', 'n1.1', 'a')
+    await write(b, 'only-b', 'n2.1', 'b')
+    // k1 is newer on b; k2 has concurrent versions (one on each side): both must be kept.
+    const k1 = await b.store.getObject(partitionOfKey('k1', partitionCount), 'k1')
+    assert.ok((await writeNewVersion(b.store, policy, partitionOfKey('k1', partitionCount), 'k1', {context: join(k1!.versions), version: version('newer'), actor: 'n2.1', n: 3, nowMs: 0, durable: false})).ok)
+    await write(a, 'k2', 'n1.1', 'left')
+    await write(b, 'k2', 'n2.1', 'right')
+    const all = [...keys, 'only-a', 'only-b']
+    const reports = []
+    for (let partition = 0; partition < partitionCount; partition++) reports.push(await exchangeTree(sideOf('a', a), sideOf('b', b), partition, 3, {keysMax: 1000, batchEntriesMax: 2}))
+    assert.ok(reports.every((report) => report.completed && !report.unfinished))
+    assert.equal(reports.reduce((sum, report) => sum + report.differingKeys, 0), 4)
+    await assertSameStores(a, b, all)
+    const k2 = await a.store.getObject(partitionOfKey('k2', partitionCount), 'k2')
+    assert.deepEqual(values(k2!.versions).map((v) => new TextDecoder().decode(v.value)).sort(), ['left', 'right', 'v-k2'], 'concurrent versions from both sides are all kept')
+    const k1Here = await a.store.getObject(partitionOfKey('k1', partitionCount), 'k1')
+    assert.deepEqual(values(k1Here!.versions).map((v) => new TextDecoder().decode(v.value)), ['newer'], 'the superseded version is not kept')
+    await a.store.close()
+    await b.store.close()
+  })
+
+  it('compares nothing below the roots of replicas in sync, and stops without repairing for a side that cannot take part', async () => {
+    const a = await replica()
+    const b = await replica()
+    for (const key of ['x', 'y', 'z']) {
+      await write(a, key, 'n1.1', key)
+      await copy(a, b, key)
+    }
+    for (let partition = 0; partition < partitionCount; partition++) {
+      const report = await exchangeTree(sideOf('a', a), sideOf('b', b), partition, 3, {keysMax: 10, batchEntriesMax: 10})
+      assert.deepEqual([report.completed, report.differingSegments, report.differingKeys], [true, 0, 0])
+    }
+    await write(a, 'w', 'n1.1', 'w')
+    const refusing = localTreeSide({name: 'b', trees: b.trees, store: b.store, canServe: () => false, merge: async () => ({ok: true})})
+    const report = await exchangeTree(sideOf('a', a), refusing, partitionOfKey('w', partitionCount), 3, {keysMax: 10, batchEntriesMax: 10})
+    assert.equal(report.completed, false)
+    assert.equal(await b.store.getObject(partitionOfKey('w', partitionCount), 'w'), undefined)
+    await a.store.close()
+    await b.store.close()
+  })
+
+  it('repairs at most keysMax keys an exchange, and the next ones finish the job', async () => {
+    const a = await replica()
+    const b = await replica()
+    const keys = Array.from({length: 60}, (_, index) => `only-a-${index}`).filter((key) => partitionOfKey(key, partitionCount) === 1)
+    for (const key of keys) await write(a, key, 'n1.1', key)
+    const first = await exchangeTree(sideOf('a', a), sideOf('b', b), 1, 3, {keysMax: 5, batchEntriesMax: 3})
+    assert.deepEqual([first.repairedThere, first.unfinished], [5, true])
+    for (let round = 0; round < 100; round++) {
+      const next = await exchangeTree(sideOf('a', a), sideOf('b', b), 1, 3, {keysMax: 5, batchEntriesMax: 3})
+      if (next.differingKeys === 0) break
+      assert.ok(next.repairedThere <= 5)
+    }
+    assert.equal(b.trees.tree(1, 3)?.keyCount, keys.length)
+    await assertSameStores(a, b, keys)
+    await a.store.close()
+    await b.store.close()
+  })
+})
