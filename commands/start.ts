@@ -1,4 +1,5 @@
 import {exchangeIntervalMsDefault} from '../src/antientropy/anti-entropy-subsystem.js'
+import {tombstoneGraceMsDefault} from '../src/antientropy/reaper.js'
 import * as Flags from '@oclif/core/flags'
 import {DynCommand} from '../src/cli/command-base.js'
 import {checkCreationSettings} from '../src/cli/cluster-settings.js'
@@ -46,6 +47,10 @@ Restarted on the same --data, a node keeps all acknowledged data, its identity a
     'anti-entropy-ms': Flags.integer({
       description: `milliseconds between anti-entropy rounds, each comparing this node's hash trees with one other home and repairing what differs (0: none in the background, only dyn repair) [default: ${exchangeIntervalMsDefault}]`,
       min: 0,
+    }),
+    'tombstone-grace-ms': Flags.integer({
+      description: `milliseconds a delete's tombstone is kept at least; after that it is removed once every home holds it, no other node holds a copy or a hint of the key, and every member is up [default: ${tombstoneGraceMsDefault}]`,
+      min: 1000,
     }),
     commit: Flags.boolean({description: 'with --seeds: commit this node\'s join as soon as no other change is staged (--no-commit: only stage it, for dyn cluster plan / commit)', default: true, allowNo: true}),
     json: Flags.boolean({description: 'log as JSON lines', default: false}),
@@ -98,7 +103,10 @@ Restarted on the same --data, a node keeps all acknowledged data, its identity a
         gossipIntervalMs: flags['gossip-interval'],
         writeBufferMs: flags['write-buffer-ms'],
         failureDetector,
-        ...(flags['anti-entropy-ms'] === undefined ? {} : {antiEntropy: {exchangeIntervalMs: flags['anti-entropy-ms']}}),
+        antiEntropy: {
+          ...(flags['anti-entropy-ms'] === undefined ? {} : {exchangeIntervalMs: flags['anti-entropy-ms']}),
+          ...(flags['tombstone-grace-ms'] === undefined ? {} : {tombstoneGraceMs: flags['tombstone-grace-ms']}),
+        },
         commitJoin: flags.commit,
         log,
       })

@@ -40,6 +40,7 @@ ${exitCodesHelp}`
     conflict: Flags.string({description: `conflict policy (new cluster only) [default: ${defaults.conflictPolicy}]`, options: [...conflictPolicies]}),
     'request-timeout': Flags.integer({description: 'milliseconds a get/put may take on each node', min: 1}),
     'write-buffer-ms': Flags.integer({description: 'each node buffers writes and flushes them every this many ms (0: off)', min: 0}),
+    'tombstone-grace-ms': Flags.integer({description: 'milliseconds a delete\'s tombstone is kept at least before it may be reaped [default: dyn start\'s]', min: 1000}),
     'anti-entropy-ms': Flags.integer({description: 'milliseconds between each node\'s anti-entropy rounds (0: only dyn repair runs them) [default: dyn start\'s]', min: 0}),
     timeout: Flags.integer({description: 'milliseconds to wait for the cluster to be ready', default: 30_000, min: 1}),
     json: Flags.boolean({description: 'print the result as one JSON object', default: false}),
@@ -55,7 +56,7 @@ ${exitCodesHelp}`
       ...(flags.conflict === undefined ? {} : {conflictPolicy: flags.conflict as CreationSettings['conflictPolicy']}),
     }
     const startArgs: string[] = []
-    for (const name of ['request-timeout', 'write-buffer-ms', 'anti-entropy-ms'] as const) {
+    for (const name of ['request-timeout', 'write-buffer-ms', 'anti-entropy-ms', 'tombstone-grace-ms'] as const) {
       if (flags[name] !== undefined) startArgs.push(`--${name}`, String(flags[name]))
     }
     const log = (line: string): void => {

@@ -35,7 +35,9 @@ import type {ExchangeReport, KeyHash, TreeSide} from './exchange.js'
 import {exchangeTree, keyListingMax} from './exchange.js'
 import {localTreeSide} from './local-side.js'
 import type {Hash64} from './hash-tree.js'
-import {branchCount, sameHash, segmentCount, segmentsPerBranch} from './hash-tree.js'
+import {branchCount, objectHash, sameHash, segmentCount, segmentsPerBranch} from './hash-tree.js'
+import {reapBatchMax, reapPass, tombstoneGraceMsDefault} from './reaper.js'
+import type {ReapCheckAnswer} from './reaper.js'
 import {TreeSet} from './tree-set.js'
 
 /** How often a node starts a round with its next peer. */
@@ -48,6 +50,9 @@ export const exchangeBatchEntriesMax = 256
 export const rootPairsMax = 65_536
 /** Listings (which scan a partition) served at once; more are refused as overloaded. */
 export const keyListingsInFlightMax = 2
+/** Bounds on the interval of reap passes, which is a tenth of the grace between them. */
+const reapIntervalMsMin = 1000
+const reapIntervalMsMax = 60_000
 /** With background rounds off, how often a node checks that its trees are built (a failed build is retried). */
 const treeBuildRetryMs = 10_000
 /** Objects of a partition read per page while building trees. */
@@ -69,6 +74,10 @@ export interface AntiEntropyParts {
   readonly recovering: boolean
   readonly exchangeIntervalMs?: number
   readonly keysRepairedPerSecondMax?: number
+  /** How long a tombstone is kept at least before a reap may remove it (reaper.ts). */
+  readonly tombstoneGraceMs?: number
+  /** Whether this node holds a hint for a key (the hint store's): a reap waits until no member does. */
+  holdsHint(partition: number, key: string): boolean
   readonly log: (line: string) => void
 }
 
@@ -118,7 +127,7 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
   store.watchChanges((partition, key, before, after) => trees.apply(partition, key, before, after))
   const exchangeIntervalMs = parts.exchangeIntervalMs ?? exchangeIntervalMsDefault
   const keysPerSecondMax = parts.keysRepairedPerSecondMax ?? keysRepairedPerSecondMaxDefault
-  const counts = {rounds: 0, exchanges: 0, exchangesFailed: 0, keysRepaired: 0, lastRoundAtMs: 0, treesOutOfSync: 0}
+  const counts = {rounds: 0, exchanges: 0, exchangesFailed: 0, keysRepaired: 0, lastRoundAtMs: 0, treesOutOfSync: 0, tombstonesReaped: 0}
   let building: Promise<void> | undefined
   let round: Promise<unknown> | undefined
   let stopped = false
@@ -385,6 +394,58 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
     }
   }
 
+  const tombstoneGraceMs = parts.tombstoneGraceMs ?? tombstoneGraceMsDefault
+  let reaping: Promise<unknown> | undefined
+  /** One reap pass, when every member is up and no ring change runs (reaper.ts). */
+  const runReapPass = async (): Promise<void> => {
+    if (stopped || reaping !== undefined || trees.completeCount < partitionCount || trees.tombstoneCount === 0) return
+    if (nextRingOf(membership.table) !== undefined) return
+    const others = presentMembers(membership.table).map((member) => member.name).filter((name) => name !== self)
+    if (!others.every((name) => parts.isUp(name))) return
+    const current = ring()
+    const ringHash = current.hash
+    const ask = async (member: string, type: MessageType, body: unknown): Promise<Record<string, unknown> | undefined> => {
+      const address = findMember(membership.table, member)?.rpcAddress
+      if (address === undefined) return undefined
+      const result = await parts.transport.request(address, type, body, parts.requestTimeoutMs)
+      return result.ok && isRecord(result.body) ? result.body : undefined
+    }
+    const pass = reapPass({
+      self,
+      trees,
+      nowMs: clock.nowMs(),
+      graceMs: tombstoneGraceMs,
+      homesOf: (partition, n) => homesOf(current, partition, n),
+      objectOf: (partition, key) => store.getObject(partition, key),
+      holdsHint: parts.holdsHint,
+      others,
+      check: async (member, partition, keys) => {
+        const body = await ask(member, MessageType.AntiEntropyReapCheck, {ringHash, partition, keys})
+        if (body === undefined || !Array.isArray(body.answers)) return undefined
+        const answers = body.answers as unknown[]
+        return answers.every((answer) => isRecord(answer) && typeof answer.hinted === 'boolean' && (answer.hash === null || isHashPair(answer.hash))) ? (answers as ReapCheckAnswer[]) : undefined
+      },
+      reap: async (member, partition, entries) => {
+        const body = await ask(member, MessageType.AntiEntropyReap, {ringHash, partition, entries})
+        return body !== undefined && Array.isArray(body.deleted) && body.deleted.every((deleted) => typeof deleted === 'boolean') ? (body.deleted as boolean[]) : undefined
+      },
+      reapHere: (partition, key, hash) => deleteIfHash(partition, key, hash),
+      push: async (member, partition, entries) => {
+        await ask(member, MessageType.ObjectHandoff, {entries: entries.map(({key, object}) => ({partition, key, object}))})
+      },
+    })
+    reaping = pass
+    try {
+      const report = await pass
+      counts.tombstonesReaped += report.reaped
+      if (report.reaped > 0) parts.log(`reaped ${report.reaped} tombstone(s) every home held for over ${Math.round(tombstoneGraceMs / 1000)} s`)
+    } finally {
+      reaping = undefined
+    }
+  }
+
+  const deleteIfHash = (partition: number, key: string, hash: Hash64): Promise<boolean> => store.deleteObjectIf(partition, key, (stored) => sameHash(objectHash(key, stored), hash))
+
   const handlers = new Map<number, MessageHandler>([
     [
       MessageType.AntiEntropyRoots,
@@ -431,6 +492,38 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
       },
     ],
     [
+      MessageType.AntiEntropyReapCheck,
+      async (body) => {
+        if (!isRecord(body) || typeof body.ringHash !== 'string' || !isPartition(body.partition, partitionCount) || !isKeyList(body.keys)) throw new DynError('bad_request', 'malformed AntiEntropyReapCheck')
+        if (body.ringHash !== ring().hash || nextRingOf(membership.table) !== undefined) throw new DynError('overloaded', `${self} is on another ring, or one is changing: no reap now`)
+        const partition = body.partition
+        const answers = await Promise.all(
+          body.keys.map(async (key) => {
+            const object = await store.getObject(partition, key)
+            return {hash: object === undefined ? null : objectHash(key, object), hinted: parts.holdsHint(partition, key)}
+          }),
+        )
+        return {answers}
+      },
+    ],
+    [
+      MessageType.AntiEntropyReap,
+      async (body) => {
+        if (!isRecord(body) || typeof body.ringHash !== 'string' || !isPartition(body.partition, partitionCount) || !Array.isArray(body.entries) || body.entries.length > reapBatchMax || !body.entries.every(isKeyHash)) {
+          throw new DynError('bad_request', 'malformed AntiEntropyReap')
+        }
+        if (body.ringHash !== ring().hash) throw new DynError('overloaded', `${self} is on another ring: no reap now`)
+        const partition = body.partition
+        const deleted: boolean[] = []
+        for (const [key, high, low] of body.entries as KeyHash[]) {
+          const done = await deleteIfHash(partition, key, [high, low])
+          if (done) counts.tombstonesReaped += 1
+          deleted.push(done)
+        }
+        return {deleted}
+      },
+    ],
+    [
       MessageType.AntiEntropyObjects,
       async (body) => {
         if (!isRecord(body) || !isPartition(body.partition, partitionCount) || !Array.isArray(body.keys) || body.keys.length > exchangeBatchEntriesMax || !body.keys.every((key) => typeof key === 'string')) {
@@ -443,10 +536,13 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
   ])
 
   // The trees are built at start whatever the interval; rounds run only with an interval (0: dyn repair alone).
-  const tasks: PeriodicTask[] =
+  const tasks: PeriodicTask[] = [
     exchangeIntervalMs > 0
-      ? [{name: 'anti-entropy', intervalMs: exchangeIntervalMs, runsAtStart: true, run: runRound}]
-      : [{name: 'anti-entropy trees', intervalMs: treeBuildRetryMs, runsAtStart: true, run: () => (trees.completeCount < partitionCount ? buildAll() : Promise.resolve())}]
+      ? {name: 'anti-entropy', intervalMs: exchangeIntervalMs, runsAtStart: true, run: runRound}
+      : {name: 'anti-entropy trees', intervalMs: treeBuildRetryMs, runsAtStart: true, run: () => (trees.completeCount < partitionCount ? buildAll() : Promise.resolve())},
+    // A pass at most every tenth of the grace (and at least every reapIntervalMsMax).
+    {name: 'tombstone reaping', intervalMs: Math.max(reapIntervalMsMin, Math.min(reapIntervalMsMax, Math.round(tombstoneGraceMs / 10))), run: runReapPass},
+  ]
   return {
     name: 'anti-entropy',
     handlers,
@@ -460,13 +556,15 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
         keysRepaired: counts.keysRepaired,
         treesOutOfSync: counts.treesOutOfSync,
         lastRoundAtMs: counts.lastRoundAtMs === 0 ? null : counts.lastRoundAtMs,
+        tombstones: trees.tombstoneCount,
+        tombstonesReaped: counts.tombstonesReaped,
         recovering,
         ...(toRecover === undefined ? {} : {treesToRecover: toRecover.size}),
       },
     }),
     stop: async () => {
       stopped = true
-      await Promise.allSettled([building, round])
+      await Promise.allSettled([building, round, reaping])
     },
     repairNow,
     summary: () => ({
@@ -522,4 +620,8 @@ function isIndexList(x: unknown, count: number): x is number[] {
 function treeRequest(body: unknown, partitionCount: number, name: string): {ringHash: string; partition: number; n: number} {
   if (!isRecord(body) || typeof body.ringHash !== 'string' || !isPartition(body.partition, partitionCount) || !isReplicaCount(body.n)) throw new DynError('bad_request', `malformed ${name}`)
   return {ringHash: body.ringHash, partition: body.partition, n: body.n}
+}
+
+function isKeyList(x: unknown): x is string[] {
+  return Array.isArray(x) && x.length <= reapBatchMax && x.every((key) => typeof key === 'string')
 }

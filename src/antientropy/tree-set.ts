@@ -39,8 +39,32 @@ interface PartitionTrees {
 /** One page of a partition's objects, in key order, after `afterKey`. */
 export type ScanPage = (partition: number, afterKey: string | undefined) => Promise<ReadonlyArray<{readonly key: string; readonly object: StoredObject}>>
 
+/** A key whose every live version is a tombstone: what a reap may remove (reaper.ts). */
+export interface KeptTombstone {
+  readonly n: number
+  /** The newest tombstone's time (the coordinator's wall clock when it deleted). */
+  readonly deletedAtMs: number
+}
+
+/** Whether an object holds only tombstones, and when the newest was written; undefined for a live object. */
+export function tombstoneOf(object: StoredObject): KeptTombstone | undefined {
+  let deletedAtMs = Number.NEGATIVE_INFINITY
+  let count = 0
+  for (const entry of object.versions.entries) {
+    for (const version of entry.values) {
+      if (!version.tombstone) return undefined
+      deletedAtMs = Math.max(deletedAtMs, version.timestampMs)
+      count += 1
+    }
+  }
+  return count === 0 ? undefined : {n: object.n, deletedAtMs}
+}
+
 export class TreeSet {
   private readonly partitions = new Map<number, PartitionTrees>()
+  /** Keys that hold only tombstones, by partition: kept in step with the trees, so a reap pass never scans. */
+  private readonly tombstones = new Map<number, Map<string, KeptTombstone>>()
+  private tombstoneTotal = 0
 
   constructor(private readonly partitionCount: number) {
     assert(Number.isInteger(partitionCount) && partitionCount >= 1, `partition count ${partitionCount} out of range`)
@@ -49,6 +73,7 @@ export class TreeSet {
   /** The store changed one key: what it held before and holds now (undefined: no object). */
   apply(partition: number, key: string, before: StoredObject | undefined, after: StoredObject | undefined): void {
     const trees = this.partitionTrees(partition)
+    this.trackTombstone(partition, key, after)
     const next = after === undefined ? undefined : {n: after.n, hash: objectHash(key, after)}
     if (trees.scanning !== undefined) {
       // Mid-scan: what this key contributes is what is remembered, or nothing yet.
@@ -114,6 +139,7 @@ export class TreeSet {
           const contribution = {n: object.n, hash: objectHash(key, object)}
           this.move(trees, key, undefined, contribution)
           seen.set(key, contribution)
+          this.trackTombstone(partition, key, object)
         }
         if (page.length === 0) break
         afterKey = page[page.length - 1]?.key
@@ -121,6 +147,44 @@ export class TreeSet {
       trees.complete = true
     } finally {
       trees.scanning = undefined
+    }
+  }
+
+  /** Tombstones kept on this node, all partitions. */
+  get tombstoneCount(): number {
+    return this.tombstoneTotal
+  }
+
+  /** Up to `limit` tombstones of one partition deleted at or before `cutoffMs`, in no particular order. */
+  tombstonesBefore(partition: number, cutoffMs: number, limit: number): Array<{key: string; tombstone: KeptTombstone}> {
+    const found: Array<{key: string; tombstone: KeptTombstone}> = []
+    for (const [key, tombstone] of this.tombstones.get(partition) ?? []) {
+      if (found.length >= limit) break
+      if (tombstone.deletedAtMs <= cutoffMs) found.push({key, tombstone})
+    }
+    return found
+  }
+
+  /** Partitions that hold at least one tombstone. */
+  partitionsWithTombstones(): number[] {
+    return [...this.tombstones.keys()].sort((a, b) => a - b)
+  }
+
+  private trackTombstone(partition: number, key: string, object: StoredObject | undefined): void {
+    const tombstone = object === undefined ? undefined : tombstoneOf(object)
+    let kept = this.tombstones.get(partition)
+    const had = kept?.has(key) === true
+    if (tombstone !== undefined) {
+      if (kept === undefined) {
+        kept = new Map()
+        this.tombstones.set(partition, kept)
+      }
+      kept.set(key, tombstone)
+      if (!had) this.tombstoneTotal += 1
+    } else if (had && kept !== undefined) {
+      kept.delete(key)
+      this.tombstoneTotal -= 1
+      if (kept.size === 0) this.tombstones.delete(partition)
     }
   }
 

@@ -105,6 +105,13 @@ export class HintStore {
     return counts
   }
 
+  /** Whether this node holds a hint for the key, for any target (a reap waits until no member does). */
+  holdsHintFor(partition: number, key: string): boolean {
+    const id = indexId(partition, key)
+    for (const ids of this.index.values()) if (ids.has(id)) return true
+    return false
+  }
+
   pendingFor(target: string): number {
     return this.index.get(target)?.size ?? 0
   }

@@ -80,7 +80,7 @@ export interface NodeSettings {
   /** Bounds on the hints this node keeps (hints.ts); the defaults when absent. */
   readonly hintLimits?: HintLimits
   /** Anti-entropy's interval and repair budget (anti-entropy-subsystem.ts); the defaults when absent. */
-  readonly antiEntropy?: {readonly exchangeIntervalMs?: number; readonly keysRepairedPerSecondMax?: number}
+  readonly antiEntropy?: {readonly exchangeIntervalMs?: number; readonly keysRepairedPerSecondMax?: number; readonly tombstoneGraceMs?: number}
   /**
    * A node that joins through seeds commits its own join once no other change is staged and no
    * transition runs (false: it only stages it, for dyn cluster plan / commit). Default true.
@@ -267,6 +267,7 @@ async function assembleOnStore(
     isStoredObject,
     requestTimeoutMs: options.requestTimeoutMs,
     recovering,
+    holdsHint: (partition, key) => hints.holdsHintFor(partition, key),
     ...(options.antiEntropy === undefined ? {} : options.antiEntropy),
   })
   // The node is this list. Its order is the order in which the periodic tasks are scheduled (and

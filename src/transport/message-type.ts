@@ -49,6 +49,14 @@ export enum MessageType {
   AntiEntropyKeys = 38,
   /** The objects of some keys: `{partition, keys}`, answered `{objects}` (null for a key not held). */
   AntiEntropyObjects = 39,
+  /**
+   * Before a reap (src/antientropy/reaper.ts): `{ringHash, partition, keys}`, answered
+   * `{answers: [{hash, hinted}]}`, the answering node's object hash for each key (null: none) and
+   * whether it holds a hint for it.
+   */
+  AntiEntropyReapCheck = 40,
+  /** A reap: `{ringHash, partition, entries: [[key, high, low]]}`, each key deleted where its object still has that hash; answered `{deleted}`. */
+  AntiEntropyReap = 41,
 }
 
 /** The types that only the transport sends; a peer may never send them as requests. */

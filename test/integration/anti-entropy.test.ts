@@ -41,7 +41,11 @@ async function readAllFromOneNode(c: TestCluster, index: number, prefix: string,
 
 interface AntiEntropyStats {
   readonly keys: number
-  readonly antiEntropy: {readonly recovering: boolean; readonly keysRepaired: number}
+  readonly antiEntropy: {readonly recovering: boolean; readonly keysRepaired: number; readonly tombstones: number; readonly tombstonesReaped: number}
+}
+
+async function statsOf(c: TestCluster, index: number): Promise<AntiEntropyStats> {
+  return (await getJson(c.url(index, '/stats'))).body as unknown as AntiEntropyStats
 }
 
 describe('anti-entropy with real processes', () => {
@@ -98,5 +102,48 @@ describe('anti-entropy with real processes', () => {
     assert.equal(bad.code, 2)
     assert.equal((JSON.parse(bad.stdout) as {error: string}).error, 'bad_parameter')
     await readAllFromOneNode(c, 1, 'repair', keyCount)
+  })
+
+  it('keeps a tombstone while a home that missed the delete is paused, reaps it once that home has it, and the key stays deleted everywhere', async (t) => {
+    const c = await startCluster(3, ['--tombstone-grace-ms', '1000'])
+    t.after(() => c.stop())
+    const keys = ['gone-1', 'gone-2', 'gone-3', 'kept']
+    for (const key of keys) assert.equal((await putValue(c.url(0, `/kv/${key}`), `value of ${key}`)).status, 204)
+    const paused = (await reloadCluster(c.dir)).nodes[2]!
+    process.kill(paused.pid!, 'SIGSTOP')
+    // A stopped process must be continued to be stopped; one already gone is fine.
+    t.after(() => {
+      try {
+        process.kill(paused.pid!, 'SIGCONT')
+      } catch {
+        // It has exited.
+      }
+    })
+    await waitFor('n1 to see n3 down', async () => (((await getJson(c.url(0, '/health'))).body.down as string[]).includes('n3') ? true : undefined))
+    for (const key of keys.slice(0, 3)) {
+      const read = await getJson(c.url(0, `/kv/${key}`))
+      const deleted = await fetch(c.url(0, `/kv/${key}`), {method: 'DELETE', headers: {'x-dyn-context': read.context ?? ''}})
+      assert.equal(deleted.status, 204, key)
+    }
+    // Well past the grace, with n3 away: n1 and n2 keep every tombstone.
+    await new Promise((resolve) => setTimeout(resolve, 4000))
+    for (const index of [0, 1]) assert.equal((await statsOf(c, index)).antiEntropy.tombstones, 3, `n${index + 1} keeps the tombstones while n3 is away`)
+    process.kill(paused.pid!, 'SIGCONT')
+    // n3 gets the deletes (a hint, or anti-entropy), then every copy is reaped.
+    await waitFor('every tombstone to be reaped on every node', async () => {
+      const all = await Promise.all([0, 1, 2].map((index) => statsOf(c, index).catch(() => undefined)))
+      return all.every((stats) => stats !== undefined && stats.antiEntropy.tombstones === 0 && stats.keys === 1) ? all : undefined
+    })
+    const reaped = (await Promise.all([0, 1, 2].map((index) => statsOf(c, index)))).reduce((sum, stats) => sum + stats.antiEntropy.tombstonesReaped, 0)
+    assert.equal(reaped, 9, 'three tombstones reaped on each of three nodes')
+    // Nothing brings the values back: each node alone, and a quorum read through each.
+    await new Promise((resolve) => setTimeout(resolve, 2000))
+    for (const index of [0, 1, 2]) {
+      for (const key of keys.slice(0, 3)) {
+        assert.equal((await getJson(c.url(index, `/kv/${key}?r=1`))).status, 404, `${key} on n${index + 1}`)
+        assert.equal((await getJson(c.url(index, `/kv/${key}?r=3`))).status, 404, `${key} at r=3 through n${index + 1}`)
+      }
+      assert.equal((await getJson(c.url(index, '/kv/kept?r=3'))).status, 200)
+    }
   })
 })

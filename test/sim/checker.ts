@@ -24,9 +24,12 @@
  * 7. Strict quorum: a write acknowledged with PW = k was on at least k home replicas when the
  *    client had the answer (homes down at that moment are given the benefit of the doubt).
  * 8. Anti-entropy: the home replicas agree before the final reads (convergence-check.ts).
+ * 9. Deletes free their space: with every member up for longer than the tombstone grace, no node
+ *    keeps a tombstone written before then (convergence-check.ts).
  */
 
 import type {History, ReadRecord, WriteRecord} from './history.js'
+import {reapable} from './history.js'
 
 export interface Violation {
   readonly check:
@@ -44,6 +47,7 @@ export interface Violation {
     | 'membership-change-failed'
     | 'hints-for-non-member'
     | 'unconverged-replicas'
+    | 'tombstone-kept'
   readonly key: string
   readonly message: string
   /** When it was seen, in simulated milliseconds: the history around it is printed. */
@@ -140,6 +144,8 @@ function lostWrites(history: History, key: string, writes: readonly WriteRecord[
   for (const write of writes) {
     const mustSurvive = diskLost ? write.end === 'ok' && write.w >= 2 : write.end === 'ok' || observed.has(write.id)
     if (!mustSurvive || present.has(write.id)) continue
+    // A delete whose tombstone was reaped reads as nothing at all.
+    if (write.tombstone && finalRead.returned.length === 0) continue
     const superseder = writes.find((other) => other.seen.has(write.id) && (other.end === 'ok' || observed.has(other.id)))
     if (superseder !== undefined) continue
     violations.push({
@@ -212,7 +218,7 @@ function undeliveredHints(history: History, handoff: HandoffCheckInput): Violati
     const homes = (handoff.homes.get(write.key) ?? []).slice(0, checkedN)
     for (const home of homes) {
       const has = home.ids.some((id) => id === write.id || history.writes.get(id)?.seen.has(write.id) === true)
-      if (has) continue
+      if (has || (home.ids.length === 0 && reapable(history, write))) continue
       violations.push({
         check: 'undelivered-hint',
         key: write.key,

@@ -30,6 +30,9 @@ export interface ClusterConfig {
   readonly link: LinkProfile
 }
 
+/** The simulated nodes' tombstone grace (src/antientropy/reaper.ts): a few seconds of simulated time. */
+export const simTombstoneGraceMs = 3000
+
 /** A request that met a crash: the client saw its connection reset, and cannot know what was done. */
 export const crashed = Symbol('crashed')
 export type Crashed = typeof crashed
@@ -300,6 +303,8 @@ export class SimCluster {
         requestTimeoutMs: this.#config.requestTimeoutMs,
         gossipIntervalMs: this.#config.gossipIntervalMs,
         writeBufferMs: 0,
+        // Short, so that the runs' deletes are reaped before the final checks (check 9).
+        antiEntropy: {tombstoneGraceMs: simTombstoneGraceMs},
       },
       database: node.database,
       startTransport: async (handler) => this.network.listen({address: node.rpcAddress, nodeName: node.name, handler, scheduler}),

@@ -19,9 +19,16 @@ import {preferenceListForKey} from '../../src/ring/ring.js'
 import type {StoredObject, StoredVersion} from '../../src/storage/stored-object.js'
 import {dottedValues} from '../../src/versioning/dvvset.js'
 import type {VersionSet} from '../../src/versioning/dvvset.js'
+import {tombstoneOf} from '../../src/antientropy/tree-set.js'
 import type {Violation} from './checker.js'
-import {versionId} from './cluster.js'
+import {simTombstoneGraceMs, versionId} from './cluster.js'
 import type {SimCluster} from './cluster.js'
+
+/**
+ * Check 9's margin beyond the grace: the failure detectors see every node up within a few
+ * seconds of the heal, and a reap pass runs every second.
+ */
+export const reapMarginMs = 8000
 
 /** A replica's versions for a key, as one string: ids and causal content, so two equal strings are equal replicas. */
 export function fingerprint(versions: VersionSet<StoredVersion> | undefined): string {
@@ -54,6 +61,38 @@ export async function checkConvergence(cluster: SimCluster, keys: readonly strin
       message: `the ${homes.length} home replicas of its n=${n} still disagree after healing and settling, before any final read: ${perHome.map((entry) => `${entry.home}=${entry.fingerprint}`).join('; ')}`,
       atMs: Number.POSITIVE_INFINITY,
     })
+  }
+  return violations
+}
+
+/**
+ * Check 9 (deletes free their space): once every fault has healed and every member has been up
+ * for longer than the tombstone grace (plus `reapMarginMs`), no home of a key keeps a tombstone
+ * of it written before then. Call it after the settle time, before the final reads.
+ */
+export async function checkReaped(cluster: SimCluster, keys: readonly string[], healedAtMs: number): Promise<Violation[]> {
+  const nowMs = cluster.time.nowMs()
+  if (nowMs - healedAtMs < simTombstoneGraceMs + reapMarginMs) return []
+  const cutoffMs = nowMs - simTombstoneGraceMs - reapMarginMs
+  const violations: Violation[] = []
+  for (const name of cluster.upNodes()) {
+    const node = cluster.assembled(name)
+    if (node === undefined) continue
+    const ring = node.membership.ring
+    for (const key of keys) {
+      const object = await node.store.getObject(partitionOfKey(key, ring.partitionCount), key)
+      // Homes only: a stray copy on another node (a fallback coordinator's own) is not reaped
+      // unless its key is deleted on its homes (see docs/architecture.md, "Not yet built").
+      if (object === undefined || !preferenceListForKey(ring, key).nodes.slice(0, object.n).includes(name)) continue
+      const tombstone = tombstoneOf(object)
+      if (tombstone === undefined || tombstone.deletedAtMs > cutoffMs) continue
+      violations.push({
+        check: 'tombstone-kept',
+        key,
+        message: `${name} still keeps the tombstone written at ${tombstone.deletedAtMs} ms, ${nowMs - tombstone.deletedAtMs} ms ago, with every member up since ${healedAtMs} ms (grace ${simTombstoneGraceMs} ms)`,
+        atMs: Number.POSITIVE_INFINITY,
+      })
+    }
   }
   return violations
 }

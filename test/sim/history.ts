@@ -125,3 +125,16 @@ export class History {
     if (this.log.length < logLinesMax) this.log.push({atMs, text})
   }
 }
+
+/**
+ * Whether a replica that holds nothing of a write's key may have held it: the write is a delete,
+ * or an acknowledged delete had seen it, so the key's tombstone may have been reaped since
+ * (src/antientropy/reaper.ts) and nothing is what every replica then holds.
+ */
+export function reapable(history: History, write: WriteRecord): boolean {
+  if (write.tombstone) return true
+  for (const other of history.writes.values()) {
+    if (other.key === write.key && other.tombstone && other.end === 'ok' && other.seen.has(write.id)) return true
+  }
+  return false
+}

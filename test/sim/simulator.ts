@@ -16,7 +16,7 @@ import type {StoredVersion} from '../../src/storage/stored-object.js'
 import {checkHistory, type HomeHolding, type ReplicaState, type Violation} from './checker.js'
 import {SimCluster, versionId, type ClusterConfig} from './cluster.js'
 import {runFaults, runHomesCrash, type FaultConfig, type HomesCrashConfig} from './faults.js'
-import {checkConvergence, fingerprint} from './convergence-check.js'
+import {checkConvergence, checkReaped, fingerprint} from './convergence-check.js'
 import {checkMembership} from './membership-checks.js'
 import {runGrowth, runMembershipChange, type GrowthConfig, type MembershipChangeConfig, type MembershipChangeResult} from './membership-faults.js'
 import {History} from './history.js'
@@ -183,6 +183,7 @@ export async function runSeed(seed: number, config: RunConfig = configFor(seed))
     const memberCount = (): number => cluster.agreedRing()?.members.length ?? cluster.upNodes().length
     const nOf = (key: string): number => Math.min(memberCount(), Math.max(config.cluster.defaultN, ...[...history.writes.values()].filter((write) => write.key === key).map((write) => write.n)))
     // Gossip settles who is where, and hinted handoff delivers, before the final pass.
+    const healedAtMs = time.nowMs()
     await time.runFor(handoffSettleMs)
     // After a membership change: one ring everywhere, and the new homes hold every acknowledged
     // write, read from their stores before the final pass so that read repair cannot hide a
@@ -191,7 +192,10 @@ export async function runSeed(seed: number, config: RunConfig = configFor(seed))
     // Check 6 looks at the homes' stores now, before the final reads could repair anything.
     const homes = await time.until(collectHomeHoldings(cluster, config.workload.keys, nOf), runSimulatedMsMax)
     // Check 8 looks at them too: anti-entropy (and handoff) alone must have made them agree.
-    const convergenceViolations = await time.until(checkConvergence(cluster, config.workload.keys), runSimulatedMsMax)
+    const convergenceViolations = [
+      ...(await time.until(checkConvergence(cluster, config.workload.keys), runSimulatedMsMax)),
+      ...(await time.until(checkReaped(cluster, config.workload.keys, healedAtMs), runSimulatedMsMax)),
+    ]
     const finalReader = new Client('final', cluster, history, seededRandom(deriveSeed(seed, 'final')), config.workload)
     const finalFailures = new Map<string, string>()
     for (let pass = 0; pass < 2; pass += 1) {

@@ -10,9 +10,11 @@ import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 import {exchangeTree, keyDifferences} from '../../src/antientropy/exchange.js'
 import type {TreeSide} from '../../src/antientropy/exchange.js'
-import {branchCount, differingIndexes, HashTree, objectHash, segmentCount, segmentOfKey} from '../../src/antientropy/hash-tree.js'
+import {branchCount, differingIndexes, HashTree, objectHash, sameHash, segmentCount, segmentOfKey} from '../../src/antientropy/hash-tree.js'
 import type {Hash64} from '../../src/antientropy/hash-tree.js'
 import {localTreeSide} from '../../src/antientropy/local-side.js'
+import {reapPass} from '../../src/antientropy/reaper.js'
+import type {ReapCheckAnswer, ReapDeps} from '../../src/antientropy/reaper.js'
 import {TreeSet} from '../../src/antientropy/tree-set.js'
 import {mergeIncoming, writeNewVersion} from '../../src/coordinator/replica.js'
 import type {ReplicaPolicy} from '../../src/coordinator/replica.js'
@@ -251,5 +253,87 @@ describe('exchange', () => {
     await assertSameStores(a, b, keys)
     await a.store.close()
     await b.store.close()
+  })
+})
+
+describe('reaping', () => {
+  /** A replica with one deleted key, written at `deletedAtMs`. */
+  async function deletedOn(deletedAtMs: number): Promise<{replica: Replica; key: string; partition: number; object: StoredObject}> {
+    const r = await replica()
+    const key = 'gone'
+    const partition = partitionOfKey(key, partitionCount)
+    const written = await writeNewVersion(r.store, policy, partition, key, {context: [], version: {...version(''), tombstone: true, timestampMs: deletedAtMs}, actor: 'n1.1', n: 3, nowMs: 0, durable: false})
+    assert.ok(written.ok)
+    return {replica: r, key, partition, object: written.object}
+  }
+
+  function deps(local: Replica, answers: Record<string, ReapCheckAnswer>, calls: string[], overrides: Partial<ReapDeps> = {}): ReapDeps {
+    return {
+      self: 'a',
+      trees: local.trees,
+      nowMs: 100_000,
+      graceMs: 10_000,
+      homesOf: () => ['a', 'b', 'c'],
+      objectOf: (partition, key) => local.store.getObject(partition, key),
+      holdsHint: () => false,
+      others: Object.keys(answers),
+      check: async (member, _partition, keys) => keys.map(() => answers[member]!),
+      reap: async (member, _partition, entries) => {
+        calls.push(`reap ${member}`)
+        return entries.map(() => true)
+      },
+      reapHere: async (partition, key, hash) => {
+        calls.push('reap here')
+        return local.store.deleteObjectIf(partition, key, (stored) => sameHash(objectHash(key, stored), hash))
+      },
+      push: async (member) => {
+        calls.push(`push ${member}`)
+      },
+      ...overrides,
+    }
+  }
+
+  it('keeps track of the keys that hold only tombstones', async () => {
+    const {replica: r, key, partition} = await deletedOn(50_000)
+    assert.equal(r.trees.tombstoneCount, 1)
+    assert.deepEqual(r.trees.tombstonesBefore(partition, 50_000, 10).map((entry) => entry.key), [key])
+    assert.deepEqual(r.trees.tombstonesBefore(partition, 49_999, 10), [])
+    await write(r, key, 'n1.1', 'back again')
+    assert.equal(r.trees.tombstoneCount, 0)
+    await r.store.close()
+  })
+
+  it('reaps a tombstone past its grace that every home holds and no other member holds or hints, on the others first', async () => {
+    const {replica: r, key, partition, object} = await deletedOn(50_000)
+    const hash = objectHash(key, object)
+    const calls: string[] = []
+    const report = await reapPass(deps(r, {b: {hash, hinted: false}, c: {hash, hinted: false}, d: {hash: null, hinted: false}}, calls))
+    assert.deepEqual(report, {examined: 1, reaped: 1})
+    assert.deepEqual(calls, ['reap b', 'reap c', 'reap d', 'reap here'])
+    assert.equal(await r.store.getObject(partition, key), undefined)
+    assert.equal(r.trees.tombstoneCount, 0)
+    await r.store.close()
+  })
+
+  it('keeps it while a home lacks it or holds other versions, a member holds a hint, the grace runs, or this node is not the first home', async () => {
+    const {replica: r, key, object} = await deletedOn(50_000)
+    const hash = objectHash(key, object)
+    const cases: Array<{name: string; answers: Record<string, ReapCheckAnswer>; overrides?: Partial<ReapDeps>; pushed?: string[]}> = [
+      {name: 'a home lacks it', answers: {b: {hash, hinted: false}, c: {hash: null, hinted: false}}},
+      {name: 'a home holds other versions', answers: {b: {hash, hinted: false}, c: {hash: [1, 2], hinted: false}}, pushed: ['push c']},
+      {name: 'a stray copy elsewhere', answers: {b: {hash, hinted: false}, c: {hash, hinted: false}, d: {hash: [3, 4], hinted: false}}, pushed: ['push d']},
+      {name: 'a member holds a hint', answers: {b: {hash, hinted: false}, c: {hash, hinted: false}, d: {hash: null, hinted: true}}},
+      {name: 'within the grace', answers: {b: {hash, hinted: false}, c: {hash, hinted: false}}, overrides: {nowMs: 59_999}},
+      {name: 'not the first home', answers: {b: {hash, hinted: false}, c: {hash, hinted: false}}, overrides: {homesOf: () => ['b', 'a', 'c']}},
+      {name: 'a member does not answer', answers: {b: {hash, hinted: false}, c: {hash, hinted: false}}, overrides: {check: async (member, _p, keys) => (member === 'c' ? undefined : keys.map(() => ({hash, hinted: false})))}},
+    ]
+    for (const {name, answers, overrides, pushed} of cases) {
+      const calls: string[] = []
+      const report = await reapPass(deps(r, answers, calls, overrides))
+      assert.equal(report.reaped, 0, name)
+      assert.deepEqual(calls, pushed ?? [], name)
+      assert.ok((await r.store.getObject(partitionOfKey(key, partitionCount), key)) !== undefined, name)
+    }
+    await r.store.close()
   })
 })

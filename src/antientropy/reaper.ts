@@ -1,0 +1,148 @@
+/**
+ * Reaping tombstones: a deleted key stops taking space once its delete can no longer be undone
+ * (issue 14; Riak's delete_mode and Cassandra's gc_grace_seconds are the designs this avoids the
+ * failures of).
+ *
+ * A delete is a version like any other, a tombstone, and it must outlive every older version of
+ * the key anywhere in the cluster: a replica that missed the delete and still holds the value
+ * would otherwise bring it back (through a read's repair, a hint, a hand-off or anti-entropy) as
+ * soon as the tombstone is gone. Cassandra drops tombstones after a fixed gc_grace_seconds and
+ * resurrects data when repair ran late; Riak's reap after a read can leave tombstones for ever
+ * when that read times out. Here a tombstone is reaped by the first home of its key only when
+ * all of the following hold at once, checked with every member of the cluster:
+ *
+ * - the tombstone is older than the grace period (requests and read repairs in flight that
+ *   carry an older version have ended, with margin: they are bounded by the request timeout);
+ * - no ring change is running (no old home still holds an unreleased copy to hand off);
+ * - every present member of the cluster is up and answers;
+ * - every home of the key (for its n) holds exactly this tombstone (the same versions hash);
+ * - every other member holds that tombstone too, or nothing of the key (a stray copy, such as
+ *   one a read repaired onto a node that is no home of the key's n, is sent the tombstone
+ *   first and reaped with the rest), and no member holds a hint for it.
+ *
+ * Then nothing in the cluster holds an older version of the key, so nothing can bring it back.
+ * The reap itself deletes the key on every home only where it still holds exactly that
+ * tombstone (a write that came meanwhile is kept). A reap cut short (a home that does not
+ * answer) leaves the tombstone on some homes: anti-entropy brings it back to the others, and the
+ * next pass reaps it again. What this cannot see is a node started on a copy of an old disk,
+ * taken before the delete: docs/architecture.md says what to do instead (start it empty).
+ */
+
+import type {Hash64} from './hash-tree.js'
+import {objectHash, sameHash} from './hash-tree.js'
+import type {StoredObject} from '../storage/stored-object.js'
+import type {KeptTombstone, TreeSet} from './tree-set.js'
+
+/** How long a tombstone is kept at least, by default: far above any request's timeout. */
+export const tombstoneGraceMsDefault = 300_000
+/** Tombstones one pass examines at most (all partitions together). */
+export const reapKeysPerPassMax = 1024
+/** Keys in one check or reap message at most. */
+export const reapBatchMax = 256
+
+/** What one member answers for one key asked about by a reaper. */
+export interface ReapCheckAnswer {
+  /** The hash of its object for the key (null: it holds none). */
+  readonly hash: Hash64 | null
+  /** It holds a hint for the key, for any target. */
+  readonly hinted: boolean
+}
+
+/** The reaper's view of the cluster, for one pass. */
+export interface ReapDeps {
+  readonly self: string
+  readonly trees: TreeSet
+  readonly nowMs: number
+  readonly graceMs: number
+  /** The homes of a partition for n, in preference-list order. */
+  homesOf(partition: number, n: number): readonly string[]
+  /** This node's object for a key. */
+  objectOf(partition: number, key: string): Promise<StoredObject | undefined>
+  /** Whether this node holds a hint for the key. */
+  holdsHint(partition: number, key: string): boolean
+  /** The other present members, every one of which must answer. */
+  readonly others: readonly string[]
+  /** Asks `member` about `keys`; undefined when it did not answer. */
+  check(member: string, partition: number, keys: readonly string[]): Promise<readonly ReapCheckAnswer[] | undefined>
+  /** Asks `member` to delete each key if it still holds the object of that hash; which it deleted, or undefined. */
+  reap(member: string, partition: number, entries: ReadonlyArray<readonly [string, number, number]>): Promise<readonly boolean[] | undefined>
+  /** Deletes this node's copy if it still has that hash. */
+  reapHere(partition: number, key: string, hash: Hash64): Promise<boolean>
+  /** Merges this node's objects into `member`'s store (a hand-off): a stray copy elsewhere then holds the tombstone too. */
+  push(member: string, partition: number, entries: ReadonlyArray<{readonly key: string; readonly object: StoredObject}>): Promise<void>
+}
+
+export interface ReapPassReport {
+  readonly examined: number
+  readonly reaped: number
+}
+
+/**
+ * One pass: the tombstones past their grace in partitions this node is the first home of, each
+ * reaped where the rule of the module comment holds. The caller has checked that no ring change
+ * runs and that every present member is up.
+ */
+export async function reapPass(deps: ReapDeps): Promise<ReapPassReport> {
+  let examined = 0
+  let reaped = 0
+  for (const partition of deps.trees.partitionsWithTombstones()) {
+    if (examined >= reapKeysPerPassMax) break
+    const candidates = deps.trees
+      .tombstonesBefore(partition, deps.nowMs - deps.graceMs, reapKeysPerPassMax - examined)
+      .filter(({tombstone}) => deps.homesOf(partition, tombstone.n)[0] === deps.self)
+    examined += candidates.length
+    for (let start = 0; start < candidates.length; start += reapBatchMax) {
+      reaped += await reapBatch(deps, partition, candidates.slice(start, start + reapBatchMax))
+    }
+  }
+  return {examined, reaped}
+}
+
+async function reapBatch(deps: ReapDeps, partition: number, batch: ReadonlyArray<{key: string; tombstone: KeptTombstone}>): Promise<number> {
+  // This node's own copies, hashed now (a write since the trees saw it drops the key).
+  const local: Array<{key: string; n: number; hash: Hash64; object: StoredObject}> = []
+  for (const {key, tombstone} of batch) {
+    const object = await deps.objectOf(partition, key)
+    if (object === undefined || object.n !== tombstone.n || deps.holdsHint(partition, key)) continue
+    local.push({key, n: object.n, hash: objectHash(key, object), object})
+  }
+  if (local.length === 0) return 0
+  const keys = local.map((entry) => entry.key)
+  const answers = new Map<string, readonly ReapCheckAnswer[]>()
+  for (const member of deps.others) {
+    const answer = await deps.check(member, partition, keys)
+    if (answer === undefined || answer.length !== keys.length) return 0
+    answers.set(member, answer)
+  }
+  // A member that holds another copy of a key (a home that missed the tombstone, or a stray copy
+  // a read repaired onto a node that is no home of the key's n) is sent this tombstone first: the
+  // next pass finds it holding exactly this one. Homes that lack the key entirely get it from
+  // anti-entropy; every other member must hold exactly this tombstone or nothing.
+  const behind = new Map<string, Array<{key: string; object: StoredObject}>>()
+  const reapable = local.filter((entry, index) => {
+    const homes = deps.homesOf(partition, entry.n)
+    let ready = true
+    for (const member of deps.others) {
+      const answer = (answers.get(member) as readonly ReapCheckAnswer[])[index] as ReapCheckAnswer
+      const same = answer.hash !== null && sameHash(answer.hash, entry.hash)
+      if (answer.hash !== null && !same) {
+        const list = behind.get(member) ?? []
+        list.push({key: entry.key, object: entry.object})
+        behind.set(member, list)
+      }
+      if (answer.hinted || (answer.hash === null ? homes.includes(member) : !same)) ready = false
+    }
+    return ready
+  })
+  for (const [member, entries] of behind) await deps.push(member, partition, entries)
+  if (reapable.length === 0) return 0
+  const entries = reapable.map((entry) => [entry.key, entry.hash[0], entry.hash[1]] as const)
+  // Every other member that holds it first, this node's copy last: a pass cut short leaves the
+  // tombstone here, and the next pass finds it again.
+  for (const member of deps.others) {
+    if ((await deps.reap(member, partition, entries)) === undefined) return 0
+  }
+  let reaped = 0
+  for (const entry of reapable) if (await deps.reapHere(partition, entry.key, entry.hash)) reaped += 1
+  return reaped
+}
