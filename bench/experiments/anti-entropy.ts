@@ -9,11 +9,14 @@
  *    n2 is killed, its data folder deleted, and it is started again under its name with the
  *    others as seeds; measured from its restart (its API answering) until its /stats shows all K
  *    keys and no recovery under way, with no client read.
- * 3. The cost: dyn bench closed loop (YCSB A, 50 connections) against a 3-node cluster with
+ * 3. Deletes: the same cluster shape with a 5 s tombstone grace holds K keys, every one is
+ *    deleted (with its read's context), and the time until no node keeps an object or a
+ *    tombstone is measured, with each node's keys, tombstones and store size before and after.
+ * 4. The cost: dyn bench closed loop (YCSB A, 50 connections) against a 3-node cluster with
  *    background anti-entropy off (--anti-entropy-ms 0) and on (the default), alternated twice,
  *    with the HTTP ceiling calibrated first.
  *
- *   node dist/bench/experiments/anti-entropy.js [--keys 100000] [--duration 10] [--skip cost]
+ *   node dist/bench/experiments/anti-entropy.js [--keys 100000] [--duration 10] [--skip bytes|disk|reap|cost]...
  */
 
 import {mkdtemp, rm} from 'node:fs/promises'
@@ -169,6 +172,83 @@ async function lostDisk(): Promise<string> {
   }
 }
 
+/** Every key deleted (each with its read's context), then the time until no node keeps an object or a tombstone. */
+async function deleteAll(): Promise<string> {
+  const graceMs = 5000
+  const dir = await mkdtemp(path.join(tmpdir(), 'dyn-reap-'))
+  const {port, rpcPort} = await freeClusterPorts(3)
+  const cluster = await clusterUp({dir, nodeCount: 3, port, rpcPort, startArgs: ['--tombstone-grace-ms', String(graceMs)], readyTimeoutMs: 30_000}, () => undefined)
+  const api = (index: number): string => `http://${cluster.host}:${cluster.nodes[index]!.port}`
+  const figures = async (): Promise<Array<{keys: number; tombstones: number; storeBytes: number}>> =>
+    Promise.all(
+      [0, 1, 2].map(async (index) => {
+        const stats = await json(`${api(index)}/stats`)
+        return {keys: stats.keys as number, tombstones: (stats.antiEntropy as {tombstones: number}).tombstones, storeBytes: stats.storeBytes as number}
+      }),
+    )
+  // A request refused under load (503: quorum unmet or overloaded on a busy machine) is tried again a few times.
+  const withRetries = async (what: string, send: () => Promise<Response>): Promise<void> => {
+    for (let attempt = 1; ; attempt++) {
+      const response = await send()
+      const body = await response.text()
+      if (response.status === 204) return
+      if (response.status !== 503 || attempt >= 5) throw new Error(`${what}: ${response.status} ${body}`)
+      retries += 1
+      await new Promise((resolve) => setTimeout(resolve, 200 * attempt))
+    }
+  }
+  let retries = 0
+  const inParallel = async (work: (index: number) => Promise<void>): Promise<void> => {
+    let next = 0
+    await Promise.all(
+      Array.from({length: 64}, async () => {
+        for (let index = next++; index < keyCount; index = next++) await work(index)
+      }),
+    )
+  }
+  try {
+    await inParallel((index) => withRetries(`put key-${index}`, () => fetch(`${api(index % 3)}/kv/key-${index}`, {method: 'PUT', body: value})))
+    // LevelDB's size settles once its log is compacted; the figure is what /stats reports.
+    await new Promise((resolve) => setTimeout(resolve, 3000))
+    const loaded = await figures()
+    await inParallel(async (index) => {
+      let read = await fetch(`${api(index % 3)}/kv/key-${index}`)
+      await read.arrayBuffer()
+      for (let attempt = 1; read.status === 503 && attempt < 5; attempt++) {
+        retries += 1
+        await new Promise((resolve) => setTimeout(resolve, 200 * attempt))
+        read = await fetch(`${api(index % 3)}/kv/key-${index}`)
+        await read.arrayBuffer()
+      }
+      if (read.status !== 200) throw new Error(`get key-${index}: ${read.status}`)
+      await withRetries(`delete key-${index}`, () => fetch(`${api(index % 3)}/kv/key-${index}`, {method: 'DELETE', headers: {'x-dyn-context': read.headers.get('x-dyn-context') ?? ''}}))
+    })
+    const deletedMs = performance.now()
+    const afterDelete = await figures()
+    let now = afterDelete
+    while (now.some((node) => node.keys > 0 || node.tombstones > 0)) {
+      if (performance.now() - deletedMs > 600_000) throw new Error(`600 s after the deletes: ${JSON.stringify(now)}`)
+      await new Promise((resolve) => setTimeout(resolve, 500))
+      now = await figures()
+    }
+    const reapedS = (performance.now() - deletedMs) / 1000
+    await new Promise((resolve) => setTimeout(resolve, 3000))
+    const after = await figures()
+    const mib = (bytes: number): string => (bytes / 1024 / 1024).toFixed(1)
+    process.stderr.write(`requests tried again after a 503: ${retries}\n`)
+    return markdownTable(
+      [`3 nodes, ${keyCount.toLocaleString('en')} keys deleted, grace ${graceMs / 1000} s`, 'keys per node', 'tombstones per node', 'store MiB per node'],
+      [
+        ['loaded', loaded.map((node) => node.keys).join(' / '), loaded.map((node) => node.tombstones).join(' / '), loaded.map((node) => mib(node.storeBytes)).join(' / ')],
+        ['every key deleted', afterDelete.map((node) => node.keys).join(' / '), afterDelete.map((node) => node.tombstones).join(' / '), afterDelete.map((node) => mib(node.storeBytes)).join(' / ')],
+        [`reaped, ${reapedS.toFixed(1)} s after the last delete`, after.map((node) => node.keys).join(' / '), after.map((node) => node.tombstones).join(' / '), after.map((node) => mib(node.storeBytes)).join(' / ')],
+      ],
+    )
+  } finally {
+    await clusterDownAndPurge(dir, 5000, () => undefined).catch(() => removeFolder(dir))
+  }
+}
+
 async function cost(): Promise<string> {
   const variant = (name: string, clusterArgs: string[], calibrate: boolean) => ({
     name,
@@ -193,4 +273,5 @@ async function cost(): Promise<string> {
 
 if (!skipped.has('bytes')) process.stdout.write(`${await exchangeBytes()}\n\n`)
 if (!skipped.has('disk')) process.stdout.write(`${await lostDisk()}\n\n`)
+if (!skipped.has('reap')) process.stdout.write(`${await deleteAll()}\n\n`)
 if (!skipped.has('cost')) process.stdout.write(`${await cost()}\n`)

@@ -104,25 +104,27 @@ export async function exchangeTree(local: TreeSide, remote: TreeSide, partition:
   const thereNow = needThere.slice(0, Math.max(0, limits.keysMax - hereNow.length))
   if (hereNow.length < needHere.length || thereNow.length < needThere.length) report.unfinished = true
   // The peer's versions first, so that what goes back to it is the merge of both.
-  for (const batch of batches(hereNow, limits.batchEntriesMax)) {
-    const fetched = await remote.objects(partition, batch)
-    if (fetched === undefined) return report
-    const entries = present(fetched)
-    if (entries.length === 0) continue
-    const merged = await local.merge(partition, entries)
-    if (merged === undefined) return report
-    report.repairedHere += merged
-  }
-  for (const batch of batches(thereNow, limits.batchEntriesMax)) {
-    const read = await local.objects(partition, batch)
-    if (read === undefined) return report
+  const here = await copyKeys(remote, local, partition, hereNow, limits.batchEntriesMax)
+  report.repairedHere = here.merged
+  if (!here.completed) return report
+  const there = await copyKeys(local, remote, partition, thereNow, limits.batchEntriesMax)
+  report.repairedThere = there.merged
+  return there.completed ? {...report, completed: true} : report
+}
+
+/** Reads `keys` from one side and merges them into the other, a batch at a time; stops at a side that cannot take part. */
+async function copyKeys(from: TreeSide, to: TreeSide, partition: number, keys: readonly string[], batchEntriesMax: number): Promise<{merged: number; completed: boolean}> {
+  let merged = 0
+  for (const batch of batches(keys, batchEntriesMax)) {
+    const read = await from.objects(partition, batch)
+    if (read === undefined) return {merged, completed: false}
     const entries = present(read)
     if (entries.length === 0) continue
-    const merged = await remote.merge(partition, entries)
-    if (merged === undefined) return report
-    report.repairedThere += merged
+    const count = await to.merge(partition, entries)
+    if (count === undefined) return {merged, completed: false}
+    merged += count
   }
-  return {...report, completed: true}
+  return {merged, completed: true}
 }
 
 /**
