@@ -35,6 +35,8 @@ export interface MembershipParts {
   /** Asked whether this node holds data before it joins another cluster. */
   readonly store: Store
   readonly gossipIntervalMs: number
+  /** Where the heartbeats report a member that advertises an address this node cannot reach. */
+  readonly log?: (line: string) => void
 }
 
 export interface MembershipSubsystem extends Subsystem {
@@ -44,8 +46,14 @@ export interface MembershipSubsystem extends Subsystem {
 
 export function membershipSubsystem(parts: MembershipParts): MembershipSubsystem {
   const {self, membership} = parts
-  const heartbeats = new Heartbeats(self, parts.transport, parts.detector, parts.clock, () =>
-    presentMembers(membership.table).filter((member) => member.name !== self).map((member) => member.rpcAddress),
+  const heartbeats = new Heartbeats(
+    self,
+    parts.transport,
+    parts.detector,
+    parts.clock,
+    () => presentMembers(membership.table).filter((member) => member.name !== self),
+    (name) => findMember(membership.table, name)?.rpcAddress,
+    parts.log,
   )
   return {
     name: 'membership',
