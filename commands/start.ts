@@ -3,24 +3,29 @@ import {tombstoneGraceMsDefault} from '../src/antientropy/reaper.js'
 import * as Flags from '@oclif/core/flags'
 import {DynCommand} from '../src/cli/command-base.js'
 import {checkCreationSettings} from '../src/cli/cluster-settings.js'
+import {nodeAddresses} from '../src/cli/node-addresses.js'
 import {DynError} from '../src/errors.js'
 import {memberNamePattern} from '../src/membership/member-table.js'
 import {checkFailureDetectorConfig, failureDetectorDefaults} from '../src/membership/failure-detector.js'
 import type {FailureDetectorConfig} from '../src/membership/failure-detector.js'
 import type {ClusterSettings} from '../src/membership/member-table.js'
-import {gossipIntervalMsDefault, requestTimeoutMsDefault, startNode} from '../src/node/node.js'
+import {gossipIntervalMsDefault, machineAddresses, requestTimeoutMsDefault, startNode} from '../src/node/node.js'
 import {partitionCountDefault} from '../src/ring/ring.js'
 
 export default class Start extends DynCommand {
   static override summary = 'Run one dyn node in the foreground.'
 
   static override description = `The node stores its data in --data (one LevelDB), serves the client HTTP API on --port and internode RPC on --rpc-port (default: --port + 1000).
+It binds both ports on --listen and tells the cluster and clients to reach it at --advertise (both 127.0.0.1 by default, a node for this machine only; --host sets both). On several machines, listen on 0.0.0.0 (or one interface) and advertise the address the other machines reach this one at.
 Without --seeds it creates a new cluster whose settings (partitions, default N/R/W, conflict policy) are fixed from then on. With --seeds (internode addresses of running members) it joins their cluster and adopts its settings.
 Restarted on the same --data, a node keeps all acknowledged data, its identity and its view of the ring. Stop it with Ctrl-C or SIGTERM.`
 
   static override examples = [
     {description: 'Start the first node of a new cluster', command: '<%= config.bin %> start --name n1 --port 7070 --data ./data/n1'},
     {description: 'Join it from a second node (the seed is n1\'s internode port)', command: '<%= config.bin %> start --name n2 --port 7071 --data ./data/n2 --seeds 127.0.0.1:8070'},
+    {description: 'On several machines: listen on every interface, advertise this machine\'s address, join through another machine\'s node', command: '<%= config.bin %> start --name n2 --listen 0.0.0.0 --advertise 10.0.0.12 --data ./data/n2 --seeds 10.0.0.11:8070'},
+    {description: 'Listen on one interface only, and advertise the address a NAT forwards to it (a cloud VM\'s public address)', command: '<%= config.bin %> start --name n3 --listen 192.168.1.13 --advertise 203.0.113.7 --data ./data/n3 --seeds 10.0.0.11:8070'},
+    {description: 'One address to listen on and to advertise (the same as --listen 10.0.0.11 alone)', command: '<%= config.bin %> start --name n1 --host 10.0.0.11 --data ./data/n1'},
     {description: 'Stage a join without committing it (review with dyn cluster plan, apply with dyn cluster commit)', command: '<%= config.bin %> start --name n4 --port 7073 --data ./data/n4 --seeds 127.0.0.1:8070 --no-commit'},
     {description: 'A cluster that resolves conflicts by last write wins, 256 partitions', command: '<%= config.bin %> start --name n1 --port 7070 --data ./data/n1 --partitions 256 --conflict lww'},
     {description: 'Mark silent peers down sooner, tolerating pauses of up to 1 s', command: '<%= config.bin %> start --name n1 --port 7070 --data ./data/n1 --heartbeat-interval 250 --acceptable-pause 1000'},
@@ -28,7 +33,9 @@ Restarted on the same --data, a node keeps all acknowledged data, its identity a
 
   static override flags = {
     name: Flags.string({description: 'the node\'s name, unique in the cluster', required: true}),
-    host: Flags.string({description: 'address to listen on and to advertise to peers', default: '127.0.0.1'}),
+    listen: Flags.string({description: 'address the client API and internode ports bind: one of this machine\'s, or 0.0.0.0 (:: for IPv6) for every interface [default: 127.0.0.1]'}),
+    advertise: Flags.string({description: 'address the other nodes and clients are told to reach this node at, never 0.0.0.0 (required with --listen 0.0.0.0) [default: the --listen address, 127.0.0.1 without one]'}),
+    host: Flags.string({description: 'shorthand for --listen and --advertise with one address [default: 127.0.0.1]'}),
     port: Flags.integer({description: 'client HTTP API port', default: 7070, min: 0, max: 65535}),
     'rpc-port': Flags.integer({description: 'internode RPC port (default: --port + 1000)', min: 0, max: 65535}),
     data: Flags.string({description: 'data folder (created if missing)', required: true}),
@@ -81,9 +88,11 @@ Restarted on the same --data, a node keeps all acknowledged data, its identity a
     if (detectorProblem !== undefined || !/^[0-9]+(\.[0-9]+)?$/.test(flags['phi-threshold'])) {
       this.fail(flags.json, 'bad_parameter', `--phi-threshold ${flags['phi-threshold']}: ${detectorProblem ?? 'not a number'}; give a number of at least ${failureDetectorDefaults.phiSuspectThreshold} (8 is usual)`)
     }
+    const addresses = nodeAddresses(flags, machineAddresses())
+    if (!addresses.ok) this.fail(flags.json, addresses.error, addresses.message)
     const seeds = (flags.seeds ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '')
-    const badSeed = seeds.find((seed) => !/^[^:\s]+:\d{1,5}$/.test(seed))
-    if (badSeed !== undefined) this.fail(flags.json, 'bad_parameter', `--seeds: "${badSeed}" is not host:port`)
+    const badSeed = seeds.find((seed) => !/^([^:\s[\]]+|\[[0-9A-Fa-f:.]+\]):\d{1,5}$/.test(seed))
+    if (badSeed !== undefined) this.fail(flags.json, 'bad_parameter', `--seeds: "${badSeed}" is not host:port (an IPv6 host in brackets: [::1]:8070)`)
     const log = (line: string): void => {
       const at = new Date().toISOString()
       process.stdout.write(flags.json ? `${JSON.stringify({at, node: flags.name, message: line})}\n` : `${at} ${flags.name} ${line}\n`)
@@ -92,7 +101,8 @@ Restarted on the same --data, a node keeps all acknowledged data, its identity a
     try {
       node = await startNode({
         name: flags.name,
-        host: flags.host,
+        listenHost: addresses.listen,
+        advertiseHost: addresses.advertise,
         port: flags.port,
         rpcPort: flags['rpc-port'] ?? flags.port + 1000,
         dataDir: flags.data,

@@ -16,12 +16,13 @@ import {DynError} from '../errors.js'
 import type {Store} from '../storage/store.js'
 import type {MessageHandler, Subsystem} from '../subsystem.js'
 import {MessageType} from '../transport/message-type.js'
+import {notInternodeCode} from '../transport/rpc-common.js'
 import type {Transport} from '../transport/transport.js'
 import type {FailureDetector} from './failure-detector.js'
 import {Heartbeats} from './heartbeats.js'
 import type {Member} from './member-table.js'
 import {findMember, isValidMemberTable, presentMembers} from './member-table.js'
-import {joinRequestTimeoutMs} from './membership.js'
+import {joinRequestTimeoutMs, notInternodeSeed} from './membership.js'
 import type {Membership} from './membership.js'
 
 /** The shared parts membership is built from. */
@@ -35,6 +36,8 @@ export interface MembershipParts {
   /** Asked whether this node holds data before it joins another cluster. */
   readonly store: Store
   readonly gossipIntervalMs: number
+  /** Where the heartbeats report a member that advertises an address this node cannot reach. */
+  readonly log?: (line: string) => void
 }
 
 export interface MembershipSubsystem extends Subsystem {
@@ -44,8 +47,14 @@ export interface MembershipSubsystem extends Subsystem {
 
 export function membershipSubsystem(parts: MembershipParts): MembershipSubsystem {
   const {self, membership} = parts
-  const heartbeats = new Heartbeats(self, parts.transport, parts.detector, parts.clock, () =>
-    presentMembers(membership.table).filter((member) => member.name !== self).map((member) => member.rpcAddress),
+  const heartbeats = new Heartbeats(
+    self,
+    parts.transport,
+    parts.detector,
+    parts.clock,
+    () => presentMembers(membership.table).filter((member) => member.name !== self),
+    (name) => findMember(membership.table, name)?.rpcAddress,
+    parts.log,
   )
   return {
     name: 'membership',
@@ -81,6 +90,7 @@ async function joinAnotherCluster(membership: Membership, store: Store, transpor
   if (mine === undefined) throw new DynError('internal', `${self} has no row of its own`)
   const member: Member = {name: self, rpcAddress: mine.rpcAddress, apiAddress: mine.apiAddress, status: 'joining', incarnation: mine.incarnation + 1}
   const answer = await transport.request(seed, MessageType.Join, {member, requestedSettings: {}}, joinRequestTimeoutMs)
+  if (!answer.ok && answer.code === notInternodeCode) throw new DynError('bad_parameter', notInternodeSeed(seed, answer.message, 'dyn cluster join'))
   if (!answer.ok) throw new DynError(answer.code === 'bad_parameter' || answer.code === 'cluster_config_mismatch' ? answer.code : 'unreachable', `the seed ${seed} refused or did not answer the join: ${answer.message}`)
   const joined = (answer.body as {table?: unknown} | null)?.table
   if (!isValidMemberTable(joined)) throw new DynError('unreachable', `the seed ${seed} answered the join with something that is not a member table`)

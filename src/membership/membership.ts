@@ -11,6 +11,7 @@ import type {Random} from '../clock.js'
 import {DynError} from '../errors.js'
 import type {Ring} from '../ring/ring.js'
 import {MessageType} from '../transport/message-type.js'
+import {formatAddress, notInternodeCode, parseAddress} from '../transport/rpc-common.js'
 import type {Transport} from '../transport/transport.js'
 import type {ClusterSettings, Member, MemberTable} from './member-table.js'
 import {findMember, incarnationMax, isValidMemberTable, membersMax, mergeTables, presentMembers, ringOf, sameTable, settingsMismatch, statusOf, withMember, withRing} from './member-table.js'
@@ -39,6 +40,16 @@ export const gossipRequestTimeoutMs = 1000
 export const nameProbeTimeoutMs = 2000
 /** A join may wait for the seed's probe of a name already in use, so it gets longer than that. */
 export const joinRequestTimeoutMs = nameProbeTimeoutMs + 3000
+
+/**
+ * Why a seed that is no internode port cannot be joined through, and what to give instead: a
+ * node's internode port is its client API port + 1000 unless it was started with --rpc-port.
+ */
+export function notInternodeSeed(seed: string, message: string, askedBy = '--seeds'): string {
+  const parsed = parseAddress(seed)
+  const guess = parsed !== null && parsed.port + 1000 <= 0xffff ? ` (by default its --port + 1000: ${formatAddress(parsed.host, parsed.port + 1000)})` : ''
+  return `the seed ${message}; give ${askedBy} the seed's internode address, host:rpc-port${guess}`
+}
 
 export class Membership {
   private currentTable: MemberTable
@@ -242,6 +253,7 @@ export class Membership {
         }
         // A refusal for cause is final; only an unreachable or still-starting seed is worth retrying.
         if (answer.code === 'cluster_config_mismatch' || answer.code === 'bad_parameter') throw new DynError(answer.code, answer.message)
+        if (answer.code === notInternodeCode) throw new DynError('bad_parameter', notInternodeSeed(seed, answer.message))
         failures.push(`${seed}: ${answer.message}`)
       }
       await wait(500)

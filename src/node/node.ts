@@ -9,7 +9,9 @@
 import {mkdir} from 'node:fs/promises'
 import {createServer} from 'node:http'
 import type {Server} from 'node:http'
+import net from 'node:net'
 import type {AddressInfo} from 'node:net'
+import {networkInterfaces} from 'node:os'
 import {createApiHandler} from '../api/handler.js'
 import type {Clock, Random} from '../clock.js'
 import {DynError} from '../errors.js'
@@ -17,7 +19,8 @@ import type {Scheduler} from '../scheduler.js'
 import {sleep} from '../scheduler.js'
 import {diskDatabase} from '../storage/backend.js'
 import type {StoreDatabase} from '../storage/backend.js'
-import {startTcpTransport} from '../transport/tcp-transport.js'
+import {formatAddress} from '../transport/rpc-common.js'
+import {isUnspecifiedHost, startTcpTransport} from '../transport/tcp-transport.js'
 import {assembleNode} from './assemble.js'
 import type {AssembledNode, NodeSettings} from './assemble.js'
 import {cachedFolderBytes} from './disk-usage.js'
@@ -25,7 +28,10 @@ import {systemClock, systemRandom, systemScheduler} from './system-time.js'
 
 /** A node's settings (assemble.ts), with where this process serves and keeps its data instead of an API address. */
 export interface NodeOptions extends Omit<NodeSettings, 'apiAddress'> {
-  readonly host: string
+  /** What the client API and internode ports bind: one address of this machine, or 0.0.0.0 / :: for all. */
+  readonly listenHost: string
+  /** What the cluster and clients are told to reach this node at; never 0.0.0.0 or ::. */
+  readonly advertiseHost: string
   /** Client HTTP API port. */
   readonly port: number
   /** Internode RPC port. */
@@ -59,11 +65,17 @@ export interface RunningNode {
 export const leftGossipRounds = 3
 
 export async function startNode(options: NodeOptions): Promise<RunningNode> {
+  if (isUnspecifiedHost(options.advertiseHost)) {
+    throw new DynError('bad_parameter', `cannot advertise ${options.advertiseHost}: no peer or client can connect to it; advertise an address of this machine the others reach it at`)
+  }
   await mkdir(options.dataDir, {recursive: true})
+  if (isLoopback(options.listenHost) && !isLoopback(options.advertiseHost)) {
+    options.log(`warning: listening on ${options.listenHost}, which only this machine reaches, while advertising ${options.advertiseHost}: other machines cannot connect unless something forwards ${options.advertiseHost} to it (--listen 0.0.0.0 listens on every interface)`)
+  }
   const node = await assembleNode({
     settings: {
       name: options.name,
-      apiAddress: `${options.host}:${options.port}`,
+      apiAddress: formatAddress(options.advertiseHost, options.port),
       seeds: options.seeds,
       settings: options.settings,
       explicitSettings: options.explicitSettings,
@@ -78,7 +90,8 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     storeBytes: cachedFolderBytes(options.dataDir, options.clock ?? systemClock),
     startTransport: (handler) =>
       startTcpTransport({
-        host: options.host,
+        host: options.listenHost,
+        advertiseHost: options.advertiseHost,
         port: options.rpcPort,
         nodeName: options.name,
         clock: options.clock ?? systemClock,
@@ -86,7 +99,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
         log: options.log,
         handler,
       }).catch((error: Error) => {
-        throw new DynError('bad_parameter', `cannot listen for internode RPC on ${options.host}:${options.rpcPort}: ${error.message}; choose another --rpc-port`)
+        throw listenError(error, 'listen for internode RPC', options.listenHost, options.rpcPort, '--rpc-port')
       }),
     clock: options.clock ?? systemClock,
     scheduler: options.scheduler ?? systemScheduler,
@@ -124,15 +137,16 @@ async function serveHttp(options: NodeOptions, node: AssembledNode): Promise<Run
   // handler sends 100 Continue only once it means to read the body, so a value over the limit
   // (or any other refusal) is answered before the client uploads anything.
   server.on('checkContinue', handler)
-  await listen(server, options.host, options.port)
-  const apiAddress = `${options.host}:${(server.address() as AddressInfo).port}`
+  await listen(server, options.listenHost, options.port)
+  const apiAddress = formatAddress(options.advertiseHost, (server.address() as AddressInfo).port)
   let stopping: Promise<void> | undefined
   const stop = (): Promise<void> => {
     // The HTTP server first, so that no client request reaches a node that is shutting down.
     stopping ??= closeServer(server).then(() => node.stop())
     return stopping
   }
-  options.log(`serving the client API on ${apiAddress} and internode RPC on ${node.transport.address}; ${node.membership.table.members.length} member(s)`)
+  const bound = options.listenHost === options.advertiseHost ? '' : ` (listening on ${options.listenHost})`
+  options.log(`serving the client API on ${apiAddress} and internode RPC on ${node.transport.address}${bound}; ${node.membership.table.members.length} member(s)`)
   const scheduler = options.scheduler ?? systemScheduler
   const left = node.left.then(async () => {
     options.log('left the cluster: every partition has been handed off')
@@ -147,7 +161,7 @@ async function serveHttp(options: NodeOptions, node: AssembledNode): Promise<Run
 function listen(server: Server, host: string, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (error: Error): void => {
-      reject(new DynError('bad_parameter', `cannot serve the client API on ${host}:${port}: ${error.message}; choose another --port`))
+      reject(listenError(error, 'serve the client API', host, port, '--port'))
     }
     server.once('error', onError)
     server.listen(port, host, () => {
@@ -155,6 +169,41 @@ function listen(server: Server, host: string, port: number): Promise<void> {
       resolve()
     })
   })
+}
+
+/**
+ * What a failed listen means, in the user's terms: a port in use is the port flag's to change,
+ * but an address this machine does not have, or a name that does not resolve, is the address's.
+ */
+export function listenError(error: Error & {code?: unknown}, what: string, host: string, port: number, portFlag: string): DynError {
+  const at = `cannot ${what} on ${formatAddress(host, port)}`
+  switch (error.code) {
+    case 'EADDRNOTAVAIL':
+      return new DynError(
+        'bad_parameter',
+        `${at}: ${host} is not an address of this machine (${error.message}); listen on one of its addresses (${machineAddresses().join(', ')}) or on 0.0.0.0 for all of them, with --listen (or --host), and give the address the others reach it at with --advertise`,
+      )
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return new DynError('bad_parameter', `${at}: the host name ${host} does not resolve (${error.message}); give --listen (or --host) an IP address of this machine, or 0.0.0.0`)
+    case 'EACCES':
+      return new DynError('bad_parameter', `${at}: ${error.message}; ports below 1024 need privileges: choose another ${portFlag}`)
+    default:
+      return new DynError('bad_parameter', `${at}: ${error.message}; choose another ${portFlag}`)
+  }
+}
+
+/** This machine's addresses, for a message that asks the user to pick one. */
+export function machineAddresses(): string[] {
+  const addresses = Object.values(networkInterfaces()).flatMap((entries) => (entries ?? []).map((entry) => entry.address))
+  // Link-local IPv6 addresses need an interface name to be used: not worth suggesting.
+  return [...new Set(addresses.filter((address) => !address.toLowerCase().startsWith('fe80:')))]
+}
+
+function isLoopback(host: string): boolean {
+  if (host === 'localhost') return true
+  if (net.isIPv4(host)) return host.startsWith('127.')
+  return host === '::1' || host === '[::1]'
 }
 
 function closeServer(server: Server): Promise<void> {

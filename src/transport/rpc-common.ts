@@ -96,6 +96,17 @@ export function describe(error: unknown): string {
   }
 }
 
+/**
+ * The code of an 'unreachable' failure whose address is no dyn internode port: it answered in
+ * another protocol (HTTP: a node's client API port). Retrying is pointless; the address is wrong.
+ */
+export const notInternodeCode = 'not_internode'
+
+/** host:port, with an IPv6 host in brackets. */
+export function formatAddress(host: string, port: number): string {
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`
+}
+
 /** Splits "host:port" (or "[v6 host]:port"); null when it is not one. */
 export function parseAddress(address: string): {host: string; port: number} | null {
   const colon = address.lastIndexOf(':')

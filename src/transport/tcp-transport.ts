@@ -11,6 +11,13 @@
  * Failure handling follows what Dynamo's section 4.8 needs from its messaging layer: a request
  * to a dead peer fails fast (a short, doubling backoff after a failed connect) rather than
  * piling up, and bad input from the network costs one connection, never the process.
+ *
+ * A connection that goes silent is not waited for. Behind a network partition the kernel keeps
+ * retransmitting what was written, doubling its wait each time (up to two minutes on Linux), and
+ * everything written after it queues behind: once the partition heals, the connection would
+ * deliver again only at the next retransmission, however long the cut lasted. So a request that
+ * times out on a connection from which nothing has arrived for `silentConnectionMsMax` closes
+ * it, and the next request opens a fresh one, which a healed network carries at once.
  */
 
 import net from 'node:net'
@@ -19,11 +26,17 @@ import {assert} from '../errors.js'
 import type {Scheduler, Timer} from '../scheduler.js'
 import {FrameDecoder, frameBytesMax, protocolVersion, tryEncodeFrame, type Frame} from './frame.js'
 import {MessageType, requestMessageTypes} from './message-type.js'
-import {allocateRequestId, backOffAfterLoss, describe, errorBody, parseAddress, remoteFailure, settle, unreachable, unsent} from './rpc-common.js'
+import {allocateRequestId, backOffAfterLoss, describe, errorBody, formatAddress, notInternodeCode, parseAddress, remoteFailure, settle, unsent} from './rpc-common.js'
 import type {PeerState, RequestHandler, RpcResult, Transport} from './transport.js'
 
 export interface TcpTransportOptions {
+  /** The address to listen on: an interface's address, or `0.0.0.0` / `::` for every interface. */
   host: string
+  /**
+   * The host other nodes reach this one at, which `address` carries (and Hello announces); the
+   * listen host when absent. Never an unspecified address: peers cannot connect to `0.0.0.0`.
+   */
+  advertiseHost?: string
   /** 0 lets the OS pick a free port; `address` then carries the one it picked. */
   port: number
   /** The name sent in Hello; the remote handler sees it as `fromNode`. */
@@ -36,8 +49,10 @@ export interface TcpTransportOptions {
   /** Requests waiting on one peer (and handler calls running for one inbound connection); beyond it, 'overloaded' at once. */
   pendingPerPeerMax?: number
   connectTimeoutMs?: number
-  /** The longest wait between two connect attempts to a peer that does not answer. */
+  /** The longest wait between two connect attempts to a peer whose host refused them (nothing listens). */
   reconnectBackoffMaxMs?: number
+  /** The longest wait between two connect attempts to a peer that is silent (timed out, unreachable host). */
+  silentBackoffMaxMs?: number
   log?: (line: string) => void
 }
 
@@ -55,6 +70,28 @@ export const connectTimeoutMsDefault = 2000
  * (its Hello, from the same host), so it is seen up again within a heartbeat all the same.
  */
 export const tcpReconnectBackoffMsMax = 5000
+/**
+ * A peer that is silent rather than refused (a connect that timed out, a host or network
+ * unreachable, a connection that stopped answering) is behind a partition or paused. It cannot
+ * announce its return the way a restarted process does (its connects are as lost as ours), so
+ * it is tried again sooner: 100 ms doubling to this. Each such attempt has already waited a
+ * connect timeout or a request timeout, so a peer behind a partition costs one connect (one SYN
+ * and its retransmission) about every 3 s, and a healed partition is seen within about 2 s.
+ */
+export const tcpSilentBackoffMsMax = 1000
+/**
+ * A request that times out on a connection from which nothing at all has arrived for this long
+ * closes it (see the header). On a live connection the heartbeats' answers arrive every
+ * heartbeat interval (500 ms), so only a peer that stopped answering, or the network between,
+ * reaches it; a slow handler on a live peer never does. It is longer than TCP's first
+ * retransmissions (200 ms, then 400 ms), so a single lost packet does not reopen a connection.
+ */
+export const silentConnectionMsMax = 1000
+/**
+ * An accepted connection idle this long is probed by the kernel (TCP keep-alive), so that one
+ * whose caller vanished behind a partition, and reconnected since, does not stay open for ever.
+ */
+export const inboundKeepAliveMs = 30_000
 /** A connection that has not said Hello within this time is closed, so idle strangers cannot hold sockets. */
 export const helloTimeoutMs = 10_000
 /** Accepted connections at once; a cluster needs one per peer, the rest is slack for restarts. */
@@ -62,13 +99,24 @@ export const inboundConnectionsMax = 4096
 /** Peer addresses remembered at once (their connection and backoff state). */
 export const peersMax = 4096
 const nodeNameCharsMax = 256
+/** A host:port with an IPv6 host and its brackets fits; anything longer in a Hello is ignored. */
+const helloAddressCharsMax = 300
 /** Hello is never answered, so it uses an id no request ever gets. */
 const helloRequestId = 0
+/** What an HTTP server's answer starts with: a peer address that is a client API port. */
+const httpAnswerStart = Buffer.from('HTTP/')
+/**
+ * Connect errors that mean the network lost the peer (no route, no answer), not that its host
+ * refused: they back off as a silent peer does.
+ */
+const silentErrorCodes = new Set(['ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENETDOWN'])
 
 /** Starts listening; rejects with the listen error (e.g. EADDRINUSE) if it cannot. */
 export async function startTcpTransport(options: TcpTransportOptions): Promise<Transport> {
   assert(Number.isInteger(options.port) && options.port >= 0 && options.port <= 0xffff, 'port is 0..65535')
   assert(options.nodeName.length > 0 && options.nodeName.length <= nodeNameCharsMax, 'node name is 1..256 chars')
+  const advertiseHost = options.advertiseHost ?? options.host
+  assert(!isUnspecifiedHost(advertiseHost), 'an advertised host is never an unspecified address')
   const pendingPerPeerMax = options.pendingPerPeerMax ?? pendingPerPeerMaxDefault
   const connectTimeoutMs = options.connectTimeoutMs ?? connectTimeoutMsDefault
   assert(Number.isInteger(pendingPerPeerMax) && pendingPerPeerMax >= 1, 'pendingPerPeerMax is a positive integer')
@@ -85,7 +133,7 @@ export async function startTcpTransport(options: TcpTransportOptions): Promise<T
   await listened
   const bound = server.address()
   assert(bound !== null && typeof bound === 'object', 'a listening TCP server has an address')
-  return new TcpTransport(server, formatAddress(options.host, bound.port), {
+  return new TcpTransport(server, formatAddress(advertiseHost, bound.port), {
     nodeName: options.nodeName,
     handler: options.handler,
     clock: options.clock,
@@ -93,8 +141,17 @@ export async function startTcpTransport(options: TcpTransportOptions): Promise<T
     pendingPerPeerMax,
     connectTimeoutMs,
     reconnectBackoffMaxMs: options.reconnectBackoffMaxMs ?? tcpReconnectBackoffMsMax,
+    silentBackoffMaxMs: options.silentBackoffMaxMs ?? tcpSilentBackoffMsMax,
     log: options.log ?? (() => {}),
   })
+}
+
+/** `0.0.0.0`, `::` and their spellings: what a server may bind, but no peer can connect to. */
+export function isUnspecifiedHost(host: string): boolean {
+  const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host
+  if (net.isIPv4(bare)) return bare.split('.').every((part) => Number(part) === 0)
+  if (net.isIPv6(bare)) return /^[0:]+$/.test(bare.split('%')[0] ?? bare)
+  return false
 }
 
 interface Settings {
@@ -105,6 +162,7 @@ interface Settings {
   readonly pendingPerPeerMax: number
   readonly connectTimeoutMs: number
   readonly reconnectBackoffMaxMs: number
+  readonly silentBackoffMaxMs: number
   readonly log: (line: string) => void
 }
 
@@ -125,6 +183,8 @@ interface Peer {
   answeredSinceConnect: boolean
   /** Set once a connection failed or closed; distinguishes 'down' from 'unknown'. */
   everLost: boolean
+  /** When the current connection last delivered bytes (or connected): how long it has been silent. */
+  lastHeardMs: number
   failedConnects: number
   retryAtMs: number
   /**
@@ -134,8 +194,21 @@ interface Peer {
   reportedDown: boolean
   /** The socket error of the current connection, for the one line that reports it. */
   lastError: string | null
+  /** Its code (ECONNREFUSED, EHOSTUNREACH, ...): a refusal and silence back off differently. */
+  lastErrorCode: string | null
+  /**
+   * Why the last connection was of no use when the peer is not a dyn node at all (it answered
+   * HTTP, say): requests refused during the back-off carry it, so a caller need not wait for it.
+   */
+  notInternode: string | null
   nextRequestId: number
   readonly pending: Map<number, PendingRequest>
+}
+
+/** What arrives on one outbound connection: its frames, and its first bytes (to tell HTTP apart). */
+interface AnswerStream {
+  readonly decoder: FrameDecoder
+  head: Buffer
 }
 
 /** One accepted connection. */
@@ -200,7 +273,9 @@ class TcpTransport implements Transport {
     const hello = tryEncodeFrame({
       type: MessageType.Hello,
       requestId: helloRequestId,
-      body: {protocolVersion, nodeName: settings.nodeName},
+      // The address tells the peer which of its peer records is this node, whatever address
+      // the connection comes from (a NAT, a proxy): see #peersBack.
+      body: {protocolVersion, nodeName: settings.nodeName, address},
     })
     assert(hello.ok, 'a Hello always encodes')
     this.#helloFrame = hello.bytes
@@ -224,6 +299,9 @@ class TcpTransport implements Transport {
     if (peer.socket === null) {
       const waitMs = peer.retryAtMs - this.#settings.clock.monotonicMs()
       if (waitMs > 0) {
+        if (peer.notInternode !== null) {
+          return settle({ok: false, error: 'unreachable', code: notInternodeCode, message: `${peer.notInternode}; next connect attempt in ${Math.ceil(waitMs)} ms`, sent: false})
+        }
         return settle(unsent(`${address} is down; next connect attempt in ${Math.ceil(waitMs)} ms`))
       }
     }
@@ -236,10 +314,12 @@ class TcpTransport implements Transport {
     }
     const writer = peer.writer ?? this.#connect(peer)
     if (typeof writer === 'string') return settle(unsent(writer))
+    const socket = peer.socket
     return new Promise<RpcResult>((resolve) => {
       const timer = this.#settings.scheduler.after(timeoutMs, () => {
         peer.pending.delete(requestId)
         resolve({ok: false, error: 'timeout', message: `no answer from ${address} within ${timeoutMs} ms`})
+        if (socket !== null) this.#closeIfSilent(peer, socket)
       })
       peer.pending.set(requestId, {resolve, timer})
       writer.write(encoded.bytes)
@@ -285,10 +365,13 @@ class TcpTransport implements Transport {
       connected: false,
       answeredSinceConnect: false,
       everLost: false,
+      lastHeardMs: 0,
       failedConnects: 0,
       retryAtMs: 0,
       reportedDown: false,
       lastError: null,
+      lastErrorCode: null,
+      notInternode: null,
       nextRequestId: 1,
       pending: new Map(),
     }
@@ -318,23 +401,30 @@ class TcpTransport implements Transport {
     peer.connected = false
     peer.answeredSinceConnect = false
     peer.lastError = null
-    const decoder = new FrameDecoder(frameBytesMax)
+    peer.lastErrorCode = null
+    const stream: AnswerStream = {decoder: new FrameDecoder(frameBytesMax), head: Buffer.alloc(0)}
     const scheduler = this.#settings.scheduler
     const connectTimer = scheduler.after(this.#settings.connectTimeoutMs, () => {
-      this.#dropConnection(peer, `connect to ${peer.address} timed out after ${this.#settings.connectTimeoutMs} ms`, socket)
+      this.#dropConnection(peer, `connect to ${peer.address} timed out after ${this.#settings.connectTimeoutMs} ms`, socket, {silent: true})
     })
     socket.once('connect', () => {
       scheduler.cancel(connectTimer)
-      if (peer.socket === socket) peer.connected = true
+      if (peer.socket !== socket) return
+      peer.connected = true
+      peer.lastHeardMs = this.#settings.clock.monotonicMs()
     })
-    socket.on('data', (chunk: Buffer) => this.#onAnswerBytes(peer, socket, decoder, chunk))
-    socket.on('error', (error) => {
+    socket.on('data', (chunk: Buffer) => this.#onAnswerBytes(peer, socket, stream, chunk))
+    socket.on('error', (error: Error & {code?: unknown}) => {
       // Reported with the state change it causes (#dropConnection), once.
-      if (peer.socket === socket) peer.lastError = error.message
+      if (peer.socket !== socket) return
+      peer.lastError = error.message
+      peer.lastErrorCode = typeof error.code === 'string' ? error.code : null
     })
     socket.on('close', () => {
       scheduler.cancel(connectTimer)
-      this.#dropConnection(peer, `connection to ${peer.address} closed`, socket)
+      // A refusal or a reset came from the peer's host; the other errors say the network lost it.
+      const silent = peer.lastErrorCode !== null && silentErrorCodes.has(peer.lastErrorCode)
+      this.#dropConnection(peer, `connection to ${peer.address} closed`, socket, {silent})
     })
     // Node queues writes until the connection is up, so Hello and the first requests go out
     // together without waiting here.
@@ -342,10 +432,20 @@ class TcpTransport implements Transport {
     return writer
   }
 
-  #onAnswerBytes(peer: Peer, socket: net.Socket, decoder: FrameDecoder, chunk: Buffer): void {
+  #onAnswerBytes(peer: Peer, socket: net.Socket, stream: AnswerStream, chunk: Buffer): void {
     if (peer.socket !== socket) return
-    const decoded = decoder.push(chunk)
+    peer.lastHeardMs = this.#settings.clock.monotonicMs()
+    if (stream.head.length < httpAnswerStart.length) stream.head = Buffer.concat([stream.head, chunk]).subarray(0, httpAnswerStart.length)
+    const decoded = stream.decoder.push(chunk)
     if (!decoded.ok) {
+      if (stream.head.equals(httpAnswerStart)) {
+        // A user's slip, not a network fault: the address is a node's client API (or another
+        // web server). Said as such, and carried by the failures, so a join fails at once.
+        const reason = `${peer.address} answered in HTTP: it is a client API port (dyn start --port), not an internode port (--rpc-port)`
+        peer.notInternode = reason
+        this.#dropConnection(peer, reason, socket, {code: notInternodeCode})
+        return
+      }
       this.#dropConnection(peer, `bad frame from ${peer.address}: ${decoded.error}: ${decoded.message}`, socket)
       return
     }
@@ -361,6 +461,7 @@ class TcpTransport implements Transport {
       this.#settings.scheduler.cancel(pending.timer)
       peer.answeredSinceConnect = true
       peer.failedConnects = 0
+      peer.notInternode = null
       if (peer.reportedDown) {
         peer.reportedDown = false
         this.#settings.log(`transport ${this.address}: ${peer.address} answers again`)
@@ -370,10 +471,27 @@ class TcpTransport implements Transport {
   }
 
   /**
-   * Ends the peer's connection (if it is still `socket`, when given) and fails everything
-   * waiting on it. Idempotent, since a broken socket reports through several events.
+   * A request on `socket` has just timed out. If nothing has arrived on the connection for
+   * `silentConnectionMsMax`, it is stuck (see the header): closed, so the next request opens a
+   * fresh one. What still waits on it fails as a timeout, which it is: the peer may have handled
+   * it, and it is no proof that the peer is down (a pause the failure detector forgives ends the
+   * same way), so only the detector's arithmetic decides that.
    */
-  #dropConnection(peer: Peer, reason: string, socket?: net.Socket): void {
+  #closeIfSilent(peer: Peer, socket: net.Socket): void {
+    if (peer.socket !== socket || !peer.connected) return
+    const silentMs = this.#settings.clock.monotonicMs() - peer.lastHeardMs
+    if (silentMs < silentConnectionMsMax) return
+    const reason = `nothing from ${peer.address} for ${Math.round(silentMs)} ms while a request timed out; reopening the connection`
+    this.#dropConnection(peer, reason, socket, {silent: true, failWith: {ok: false, error: 'timeout', message: `no answer from ${peer.address}: ${reason}`}})
+  }
+
+  /**
+   * Ends the peer's connection (if it is still `socket`, when given) and fails everything
+   * waiting on it. Idempotent, since a broken socket reports through several events. `silent`:
+   * the peer's host said nothing (a timeout, an unreachable host), which backs off less than a
+   * refusal; `failWith` replaces the usual failure of what waits; `code` marks the usual one.
+   */
+  #dropConnection(peer: Peer, reason: string, socket?: net.Socket, how: {silent?: boolean; failWith?: RpcResult; code?: string} = {}): void {
     if (peer.socket === null || (socket !== undefined && peer.socket !== socket)) return
     const dropped = peer.socket
     // Requests written on an established connection went out: the peer may have handled them.
@@ -383,11 +501,12 @@ class TcpTransport implements Transport {
     peer.connected = false
     peer.everLost = true
     const answered = peer.answeredSinceConnect
-    backOffAfterLoss(peer, answered, this.#settings.clock.monotonicMs(), this.#settings.reconnectBackoffMaxMs)
+    const backOffMaxMs = how.silent === true ? this.#settings.silentBackoffMaxMs : this.#settings.reconnectBackoffMaxMs
+    backOffAfterLoss(peer, answered, this.#settings.clock.monotonicMs(), backOffMaxMs)
     dropped.destroy()
-    this.#logLoss(peer, answered, peer.lastError === null ? reason : `${reason}: ${peer.lastError}`)
+    this.#logLoss(peer, answered, peer.lastError === null ? reason : `${reason}: ${peer.lastError}`, backOffMaxMs)
     // On a connection that never connected (refused, timed out) nothing reached the peer.
-    const failure = wasConnected ? unreachable(reason) : unsent(reason)
+    const failure: RpcResult = how.failWith ?? {ok: false, error: 'unreachable', message: reason, ...(how.code === undefined ? {} : {code: how.code}), ...(wasConnected ? {} : {sent: false as const})}
     for (const pending of peer.pending.values()) {
       this.#settings.scheduler.cancel(pending.timer)
       pending.resolve(failure)
@@ -399,7 +518,7 @@ class TcpTransport implements Transport {
    * One line per change of a peer's state: a connection that served us broke, or a peer became
    * unreachable; the refused reconnects after that are not logged (they are the back-off's).
    */
-  #logLoss(peer: Peer, answered: boolean, reason: string): void {
+  #logLoss(peer: Peer, answered: boolean, reason: string, backOffMaxMs: number): void {
     if (this.#closed) return
     if (answered) {
       this.#settings.log(`transport ${this.address}: lost the connection to ${peer.address} (${reason})`)
@@ -407,18 +526,18 @@ class TcpTransport implements Transport {
     }
     if (peer.reportedDown) return
     peer.reportedDown = true
-    this.#settings.log(`transport ${this.address}: ${peer.address} is unreachable (${reason}); trying again with a back-off up to ${this.#settings.reconnectBackoffMaxMs} ms, logged again once it answers`)
+    this.#settings.log(`transport ${this.address}: ${peer.address} is unreachable (${reason}); trying again with a back-off up to ${backOffMaxMs} ms, logged again once it answers`)
   }
 
   /**
    * A node that connects to this one may be a peer that was down and came back: its Hello ends
-   * the back-off of every down peer on that host, so that the next request tries it at once.
+   * the back-off of the down peer at the address it announces, and of every down peer on the
+   * host it connects from, so that the next request tries it at once.
    */
-  #peersBackOnHost(remoteAddress: string | undefined): void {
-    if (remoteAddress === undefined) return
-    const host = remoteAddress.startsWith('::ffff:') ? remoteAddress.slice('::ffff:'.length) : remoteAddress
+  #peersBack(remoteAddress: string | undefined, announced: string | null): void {
+    const host = remoteAddress === undefined ? null : remoteAddress.startsWith('::ffff:') ? remoteAddress.slice('::ffff:'.length) : remoteAddress
     for (const peer of this.#peers.values()) {
-      if (peer.socket === null && peer.host === host) peer.retryAtMs = 0
+      if (peer.socket === null && (peer.host === host || peer.address === announced)) peer.retryAtMs = 0
     }
   }
 
@@ -432,6 +551,7 @@ class TcpTransport implements Transport {
       return
     }
     socket.setNoDelay(true)
+    socket.setKeepAlive(true, inboundKeepAliveMs)
     const connection: InboundConnection = {
       socket,
       writer: new FrameWriter(socket),
@@ -464,15 +584,15 @@ class TcpTransport implements Transport {
     for (const frame of decoded.frames) {
       if (connection.socket.destroyed) return
       if (connection.fromNode === null) {
-        const nodeName = helloNodeName(frame)
-        if (nodeName === null) {
+        const hello = readHello(frame)
+        if (hello === null) {
           this.#refuse(connection, `first frame is not a valid Hello (type ${frame.type})`)
           return
         }
-        connection.fromNode = nodeName
+        connection.fromNode = hello.nodeName
         if (connection.helloTimer !== null) this.#settings.scheduler.cancel(connection.helloTimer)
         connection.helloTimer = null
-        this.#peersBackOnHost(connection.socket.remoteAddress)
+        this.#peersBack(connection.socket.remoteAddress, hello.address)
         continue
       }
       this.#dispatch(connection, connection.fromNode, frame)
@@ -553,17 +673,15 @@ class TcpTransport implements Transport {
   }
 }
 
-function helloNodeName(frame: Frame): string | null {
+/** A Hello's sender: its name, and the address it announces (absent from older nodes' Hellos). */
+function readHello(frame: Frame): {nodeName: string; address: string | null} | null {
   if (frame.type !== MessageType.Hello) return null
   const body = frame.body
   if (typeof body !== 'object' || body === null) return null
-  const hello = body as {protocolVersion?: unknown; nodeName?: unknown}
+  const hello = body as {protocolVersion?: unknown; nodeName?: unknown; address?: unknown}
   if (hello.protocolVersion !== protocolVersion) return null
   const nodeName = hello.nodeName
   if (typeof nodeName !== 'string' || nodeName.length === 0 || nodeName.length > nodeNameCharsMax) return null
-  return nodeName
-}
-
-function formatAddress(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`
+  const address = typeof hello.address === 'string' && hello.address.length <= helloAddressCharsMax ? hello.address : null
+  return {nodeName, address}
 }

@@ -1,16 +1,19 @@
 /**
  * The TCP transport on loopback: the shared Transport contract suite (transport-conformance.ts),
  * then what only real sockets have: bad bytes from the network survived, a raw client served,
- * and a port in use refused.
+ * a port in use refused, the back-off and the log of a dead peer; a connection that went silent
+ * (behind a proxy that plays a partition) reopened, so a peer answers within a few heartbeats
+ * of a heal whatever the partition's length; an HTTP port named as such; an advertised address.
  */
 
 import {test, type TestContext} from 'node:test'
 import assert from 'node:assert/strict'
+import http from 'node:http'
 import net from 'node:net'
 import {encodeFrame, protocolVersion} from '../../src/transport/frame.js'
 import {MessageType} from '../../src/transport/message-type.js'
 import {systemClock, systemScheduler} from '../../src/node/system-time.js'
-import {startTcpTransport, type TcpTransportOptions} from '../../src/transport/tcp-transport.js'
+import {isUnspecifiedHost, startTcpTransport, type TcpTransportOptions} from '../../src/transport/tcp-transport.js'
 import type {RequestHandler, Transport} from '../../src/transport/transport.js'
 import {echo, failure, requestTimeoutMs, transportConformance, type TransportWorld} from './transport-conformance.js'
 
@@ -145,4 +148,141 @@ test('a dead peer is logged once, reconnects back off up to the cap, and its ret
   assert.ok((await back.request(a.address, MessageType.Ping, {from: 'back'}, requestTimeoutMs)).ok)
   assert.ok((await a.request(dead, MessageType.Ping, {from: 'a'}, requestTimeoutMs)).ok)
   assert.deepEqual(lines.slice(1), [`transport ${a.address}: ${dead} answers again`])
+})
+
+/**
+ * A TCP proxy in front of `targetPort`. `cut` makes every connection, open or opened later,
+ * carry nothing (what a partition does to the bytes written on it); `heal` lets the connections
+ * opened from then on carry again, while the ones from before stay stuck, as a connection does
+ * whose kernel is between two retransmissions, seconds or minutes apart, after a long cut.
+ */
+async function cuttableProxy(t: TestContext, targetPort: number): Promise<{address: string; accepted: () => number; cut: () => void; heal: () => void}> {
+  const links: Array<{client: net.Socket; upstream: net.Socket; stuck: boolean}> = []
+  let cut = false
+  const server = net.createServer((client) => {
+    const upstream = net.connect({host, port: targetPort})
+    const link = {client, upstream, stuck: cut}
+    links.push(link)
+    client.on('data', (bytes: Buffer) => {
+      if (!link.stuck) upstream.write(bytes)
+    })
+    upstream.on('data', (bytes: Buffer) => {
+      if (!link.stuck) client.write(bytes)
+    })
+    for (const [one, other] of [[client, upstream], [upstream, client]] as const) {
+      one.on('error', () => {})
+      one.on('close', () => other.destroy())
+    }
+  })
+  await new Promise<void>((resolve) => server.listen({host, port: 0}, resolve))
+  t.after(async () => {
+    for (const link of links) link.client.destroy()
+    await new Promise<void>((resolve) => server.close(() => resolve()))
+  })
+  return {
+    address: `${host}:${(server.address() as net.AddressInfo).port}`,
+    accepted: () => links.length,
+    cut: () => {
+      cut = true
+      for (const link of links) link.stuck = true
+    },
+    heal: () => {
+      cut = false
+    },
+  }
+}
+
+test('a request that times out on a connection silent for a second reopens it; what waited on it fails as a timeout', async (t) => {
+  let nowMs = 0
+  const clock = {nowMs: () => nowMs, monotonicMs: () => nowMs}
+  const lines: string[] = []
+  const a = await start(t, 'a', echo, {clock, log: (line) => lines.push(line)})
+  const b = await start(t, 'b')
+  const proxy = await cuttableProxy(t, portOf(b.address))
+  assert.ok((await a.request(proxy.address, MessageType.Ping, {from: 'a'}, requestTimeoutMs)).ok)
+
+  // The partition comes and goes while the connection is open; the kernel holds what a writes.
+  proxy.cut()
+  const waiting = a.request(proxy.address, MessageType.Gossip, 'long', requestTimeoutMs)
+  nowMs += 1000
+  proxy.heal()
+  const timedOut = await a.request(proxy.address, MessageType.Ping, {from: 'a'}, 20)
+  assert.equal(failure(timedOut), 'timeout')
+  // The long request did not wait out its 5 s on a connection that had gone quiet.
+  const early = await waiting
+  assert.equal(failure(early), 'timeout')
+  assert.match(early.ok ? '' : early.message, /nothing from .* for 1000 ms while a request timed out; reopening the connection/)
+  // It had answered before, so the next request reconnects at once, on a fresh connection.
+  assert.deepStrictEqual(await a.request(proxy.address, MessageType.Gossip, 'after', 2000), {ok: true, body: {type: MessageType.Gossip, body: 'after', fromNode: 'a'}})
+  assert.equal(proxy.accepted(), 2)
+  assert.deepEqual(lines, [`transport ${a.address}: lost the connection to ${proxy.address} (nothing from ${proxy.address} for 1000 ms while a request timed out; reopening the connection)`])
+})
+
+test('a request that times out on a live connection leaves it open', async (t) => {
+  let nowMs = 0
+  const clock = {nowMs: () => nowMs, monotonicMs: () => nowMs}
+  const a = await start(t, 'a', echo, {clock})
+  const b = await start(t, 'b', (type, body, fromNode) => (type === MessageType.ReplicaGet ? new Promise(() => {}) : echo(type, body, fromNode)))
+  const proxy = await cuttableProxy(t, portOf(b.address))
+  assert.ok((await a.request(proxy.address, MessageType.Ping, {from: 'a'}, requestTimeoutMs)).ok)
+  nowMs += 5000
+  // A slow handler, while heartbeats still come back: the connection is alive.
+  assert.ok((await a.request(proxy.address, MessageType.Ping, {from: 'a'}, requestTimeoutMs)).ok)
+  assert.equal(failure(await a.request(proxy.address, MessageType.ReplicaGet, null, 50)), 'timeout')
+  assert.ok((await a.request(proxy.address, MessageType.Ping, {from: 'a'}, requestTimeoutMs)).ok)
+  assert.equal(proxy.accepted(), 1)
+})
+
+test('after a partition of any length, a peer answers again within a few heartbeats of the heal', async (t) => {
+  // Heartbeats on a clock moved by hand, half a second each; the proxy plays the network.
+  let nowMs = 0
+  const clock = {nowMs: () => nowMs, monotonicMs: () => nowMs}
+  const a = await start(t, 'a', echo, {clock})
+  const b = await start(t, 'b')
+  const proxy = await cuttableProxy(t, portOf(b.address))
+  // The real time a request may wait is short where no answer can come, and generous where one
+  // should, so that a slow machine makes no difference: only the hand-moved clock counts.
+  const beat = async (timeoutMs: number): Promise<boolean> => {
+    const result = await a.request(proxy.address, MessageType.Ping, {from: 'a'}, timeoutMs)
+    nowMs += 500
+    return result.ok
+  }
+  assert.ok(await beat(requestTimeoutMs))
+  for (const cutBeats of [20, 120, 360]) {
+    proxy.cut()
+    for (let i = 0; i < cutBeats; i += 1) assert.equal(await beat(5), false)
+    proxy.heal()
+    let beatsToAnswer = 1
+    while (!(await beat(1000))) {
+      beatsToAnswer += 1
+      // Before, every later request went on the connection the cut had stuck: never again.
+      assert.ok(beatsToAnswer <= 6, `no answer within 6 heartbeats of a heal after ${cutBeats / 2} s of partition`)
+    }
+  }
+})
+
+test('an address that answers HTTP is said to be a client API port, at once', async (t) => {
+  const lines: string[] = []
+  const a = await start(t, 'a', echo, {log: (line) => lines.push(line)})
+  const web = http.createServer((_request, response) => response.end('hello'))
+  await new Promise<void>((resolve) => web.listen({host, port: 0}, resolve))
+  t.after(() => new Promise<void>((resolve) => web.close(() => resolve())))
+  const address = `${host}:${(web.address() as net.AddressInfo).port}`
+  for (let i = 0; i < 2; i += 1) {
+    // The first over the connection, the next refused during the back-off: both say why.
+    const result = await a.request(address, MessageType.Join, null, requestTimeoutMs)
+    assert.deepEqual(result.ok ? result : [result.error, result.code], ['unreachable', 'not_internode'])
+    assert.match(result.ok ? '' : result.message, /answered in HTTP: it is a client API port \(dyn start --port\), not an internode port \(--rpc-port\)/)
+  }
+  assert.equal(lines.length, 1, lines.join('\n'))
+})
+
+test('a transport listening on every interface announces the address it advertises', async (t) => {
+  const a = await start(t, 'a')
+  const b = await startTcpTransport({host: '0.0.0.0', advertiseHost: host, port: 0, nodeName: 'b', handler: echo, ...realTime})
+  t.after(() => b.close())
+  assert.equal(b.address, `${host}:${portOf(b.address)}`)
+  assert.ok((await a.request(b.address, MessageType.Ping, {from: 'a'}, requestTimeoutMs)).ok)
+  for (const unspecified of ['0.0.0.0', '::', '[::]', '0:0::0']) assert.ok(isUnspecifiedHost(unspecified), unspecified)
+  for (const specified of ['127.0.0.1', '::1', '10.0.0.0', 'db-1.example', 'localhost']) assert.ok(!isUnspecifiedHost(specified), specified)
 })

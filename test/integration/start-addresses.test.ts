@@ -1,0 +1,128 @@
+// `dyn start`'s addresses with real processes (issue 15 item 2): a node listens on --listen
+// (0.0.0.0 allowed) and tells the cluster and clients --advertise; advertising an unspecified
+// address is refused; a --host the machine does not have, and a seed that is a client API port,
+// are reported as what they are, at once; a node that advertises an address its peers cannot
+// reach is reported by them, and learns it from them.
+
+import assert from 'node:assert/strict'
+import {spawn} from 'node:child_process'
+import {mkdtemp, readFile} from 'node:fs/promises'
+import {openSync, closeSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import path from 'node:path'
+import {describe, it} from 'node:test'
+import type {TestContext} from 'node:test'
+import {freeClusterPorts} from '../../src/cli/ports.js'
+import {dynBin, getJson, killNode, removeTestFolder, runDyn, sleep, waitFor} from './harness.js'
+
+/** A fresh folder for this test's nodes, whose processes are killed and the folder deleted after it. */
+async function testFolder(t: TestContext): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'dyn-start-addresses-'))
+  t.after(() => removeTestFolder(dir))
+  return dir
+}
+
+interface HandNode {
+  readonly pid: number
+  readonly port: number
+  readonly rpcPort: number
+  readonly logFile: string
+}
+
+/** `dyn start` by hand on free ports, its output in a log file; killed by its pid after the test. */
+async function startNode(t: TestContext, dir: string, name: string, args: readonly string[]): Promise<HandNode> {
+  const {port, rpcPort} = await freeClusterPorts(1)
+  const logFile = path.join(dir, `${name}.log`)
+  const out = openSync(logFile, 'a')
+  const child = spawn(process.execPath, [dynBin, 'start', '--name', name, '--port', String(port), '--rpc-port', String(rpcPort), '--data', path.join(dir, name), '--request-timeout', '5000', ...args], {stdio: ['ignore', out, out]})
+  closeSync(out)
+  const pid = child.pid
+  assert.ok(pid !== undefined)
+  t.after(() => killNode(pid).catch(() => undefined))
+  await waitFor(`${name} to serve`, async () => ((await fetch(`http://127.0.0.1:${port}/health`).catch(() => undefined))?.ok ? true : undefined), 30_000, 100)
+  return {pid, port, rpcPort, logFile}
+}
+
+function jsonFailure(run: {code: number; stdout: string; stderr: string}): {error: string; message: string} {
+  assert.equal(run.code, 2, run.stdout + run.stderr)
+  // The answer is the last object printed; the node's own log lines (JSON too) come before it.
+  const lines = run.stdout.trimEnd().split('\n')
+  const body = JSON.parse(lines.slice(lines.lastIndexOf('{')).join('\n')) as {ok: boolean; error: string; message: string}
+  assert.equal(body.ok, false)
+  return body
+}
+
+describe('dyn start addresses', () => {
+  it('refuses to advertise an unspecified address, however it is asked for', async (t) => {
+    const dir = await testFolder(t)
+    const {port, rpcPort} = await freeClusterPorts(1)
+    const base = ['start', '--name', 'n1', '--port', String(port), '--rpc-port', String(rpcPort), '--data', path.join(dir, 'n1'), '--json']
+    for (const [flags, message] of [
+      [['--host', '0.0.0.0'], /^--host 0\.0\.0\.0 would be advertised, and no peer or client can connect to it .*--listen 0\.0\.0\.0 --advertise ADDRESS/],
+      [['--listen', '0.0.0.0'], /^--listen 0\.0\.0\.0 listens on every interface, .*add --advertise ADDRESS/],
+      [['--listen', '0.0.0.0', '--advertise', '::'], /^--advertise ::: no peer or client can connect to an unspecified address/],
+    ] as Array<[string[], RegExp]>) {
+      const failed = jsonFailure(await runDyn([...base, ...flags]))
+      assert.equal(failed.error, 'bad_parameter', flags.join(' '))
+      assert.match(failed.message, message)
+    }
+  })
+
+  it('says that a --host the machine does not have is no address of this machine', async (t) => {
+    const dir = await testFolder(t)
+    const {port, rpcPort} = await freeClusterPorts(1)
+    // 198.51.100.0/24 is TEST-NET-2: documentation only, no machine's address.
+    const run = await runDyn(['start', '--name', 'n1', '--host', '198.51.100.7', '--port', String(port), '--rpc-port', String(rpcPort), '--data', path.join(dir, 'n1'), '--json'])
+    const failed = jsonFailure(run)
+    assert.equal(failed.error, 'bad_parameter')
+    assert.match(failed.message, /198\.51\.100\.7 is not an address of this machine \(.*EADDRNOTAVAIL.*\); listen on one of its addresses \(.*127\.0\.0\.1.*\) or on 0\.0\.0\.0/)
+    assert.doesNotMatch(failed.message, /choose another --rpc-port/)
+  })
+
+  it('listens on 0.0.0.0 and advertises --advertise; a seed given as a client API port is said to be one, at once', async (t) => {
+    const dir = await testFolder(t)
+    const n1 = await startNode(t, dir, 'n1', ['--listen', '0.0.0.0', '--advertise', '127.0.0.1'])
+    const wrongSeed = await runDyn(['start', '--name', 'n2', '--port', String(n1.port + 1), '--data', path.join(dir, 'wrong'), '--seeds', `127.0.0.1:${n1.port}`, '--json'], {timeoutMs: 8000})
+    const failed = jsonFailure(wrongSeed)
+    assert.equal(failed.error, 'bad_parameter')
+    assert.equal(
+      failed.message,
+      `the seed 127.0.0.1:${n1.port} answered in HTTP: it is a client API port (dyn start --port), not an internode port (--rpc-port); give --seeds the seed's internode address, host:rpc-port (by default its --port + 1000: 127.0.0.1:${n1.port + 1000})`,
+    )
+    assert.doesNotMatch(wrongSeed.stdout, /frame_too_large/)
+
+    const n2 = await startNode(t, dir, 'n2', ['--listen', '0.0.0.0', '--advertise', '127.0.0.1', '--seeds', `127.0.0.1:${n1.rpcPort}`])
+    const view = await waitFor('n1 to see n2 up', async () => {
+      const {body} = await getJson(`http://127.0.0.1:${n1.port}/cluster`)
+      const members = body.members as Array<{name: string; apiAddress: string; rpcAddress: string; reachability: string}>
+      return members.length === 2 && members.every((member) => member.reachability === 'up') ? members : undefined
+    }, 60_000)
+    assert.deepEqual(
+      view.map(({name, apiAddress, rpcAddress}) => ({name, apiAddress, rpcAddress})),
+      [
+        {name: 'n1', apiAddress: `127.0.0.1:${n1.port}`, rpcAddress: `127.0.0.1:${n1.rpcPort}`},
+        {name: 'n2', apiAddress: `127.0.0.1:${n2.port}`, rpcAddress: `127.0.0.1:${n2.rpcPort}`},
+      ],
+    )
+    assert.match(await readFile(n1.logFile, 'utf8'), new RegExp(`serving the client API on 127\\.0\\.0\\.1:${n1.port} and internode RPC on 127\\.0\\.0\\.1:${n1.rpcPort} \\(listening on 0\\.0\\.0\\.0\\)`))
+  })
+
+  it('a node that advertises an address its peers cannot reach is reported by them, and told so', async (t) => {
+    const dir = await testFolder(t)
+    const n1 = await startNode(t, dir, 'n1', [])
+    // n2 listens on 127.0.0.1 only, and advertises 127.0.0.2, where nothing listens.
+    const n2 = await startNode(t, dir, 'n2', ['--listen', '127.0.0.1', '--advertise', '127.0.0.2', '--seeds', `127.0.0.1:${n1.rpcPort}`])
+    const reported = await waitFor('n1 to report n2 and n2 to log it', async () => {
+      const [log1, log2] = await Promise.all([readFile(n1.logFile, 'utf8'), readFile(n2.logFile, 'utf8')])
+      const byPeer = log1.split('\n').find((line) => line.includes('n2 pings this node, but its advertised internode address'))
+      const told = log2.split('\n').find((line) => line.includes('n1 cannot reach this node at'))
+      return byPeer !== undefined && told !== undefined ? {byPeer, told} : undefined
+    }, 60_000, 200)
+    assert.match(reported.byPeer, new RegExp(`n2 pings this node, but its advertised internode address 127\\.0\\.0\\.2:${n2.rpcPort} has not answered this node for \\d+ s: .*restart n2 with --advertise`))
+    assert.match(reported.told, new RegExp(`n1 cannot reach this node at 127\\.0\\.0\\.2:${n2.rpcPort}, the internode address this node advertises, though this node reaches n1: .*restart this node with --advertise`))
+    // Once each, however long it lasts.
+    await sleep(2000)
+    const log2 = await readFile(n2.logFile, 'utf8')
+    assert.equal(log2.split('\n').filter((line) => line.includes('n1 cannot reach this node at')).length, 1, log2)
+  })
+})
