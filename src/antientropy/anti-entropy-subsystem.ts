@@ -50,6 +50,10 @@ export const exchangeBatchEntriesMax = 256
 export const rootPairsMax = 65_536
 /** Listings (which scan a partition) served at once; more are refused as overloaded. */
 export const keyListingsInFlightMax = 2
+/** Stray copies (of keys this node is no home of) released in one pass at most. */
+const strayKeysPerPassMax = 1024
+/** Every segment of a tree, to list all of a stray tree's keys. */
+const allSegments = Array.from({length: segmentCount}, (_, segment) => segment)
 /** Bounds on the interval of reap passes, which is a tenth of the grace between them. */
 const reapIntervalMsMin = 1000
 const reapIntervalMsMax = 60_000
@@ -78,6 +82,12 @@ export interface AntiEntropyParts {
   readonly tombstoneGraceMs?: number
   /** Whether this node holds a hint for a key (the hint store's): a reap waits until no member does. */
   holdsHint(partition: number, key: string): boolean
+  /**
+   * Takes a new epoch, persisted, before this node deletes a stray copy of its own: a copy it may
+   * have coordinated holds its actor's counters, which its next write to the key must not reuse
+   * (as a release does, transfer-release.ts).
+   */
+  renewActor(): Promise<void>
   readonly log: (line: string) => void
 }
 
@@ -127,7 +137,7 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
   store.watchChanges((partition, key, before, after) => trees.apply(partition, key, before, after))
   const exchangeIntervalMs = parts.exchangeIntervalMs ?? exchangeIntervalMsDefault
   const keysPerSecondMax = parts.keysRepairedPerSecondMax ?? keysRepairedPerSecondMaxDefault
-  const counts = {rounds: 0, exchanges: 0, exchangesFailed: 0, keysRepaired: 0, lastRoundAtMs: 0, treesOutOfSync: 0, tombstonesReaped: 0}
+  const counts = {rounds: 0, exchanges: 0, exchangesFailed: 0, keysRepaired: 0, lastRoundAtMs: 0, treesOutOfSync: 0, tombstonesReaped: 0, straysReleased: 0}
   let building: Promise<void> | undefined
   let round: Promise<unknown> | undefined
   let stopped = false
@@ -398,7 +408,7 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
   let reaping: Promise<unknown> | undefined
   /** One reap pass, when every member is up and no ring change runs (reaper.ts). */
   const runReapPass = async (): Promise<void> => {
-    if (stopped || reaping !== undefined || trees.completeCount < partitionCount || trees.tombstoneCount === 0) return
+    if (stopped || reaping !== undefined || trees.completeCount < partitionCount) return
     if (nextRingOf(membership.table) !== undefined) return
     const others = presentMembers(membership.table).map((member) => member.name).filter((name) => name !== self)
     if (!others.every((name) => parts.isUp(name))) return
@@ -434,14 +444,68 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
         await ask(member, MessageType.ObjectHandoff, {entries: entries.map(({key, object}) => ({partition, key, object}))})
       },
     })
-    reaping = pass
-    try {
+    const both = (async () => {
       const report = await pass
       counts.tombstonesReaped += report.reaped
       if (report.reaped > 0) parts.log(`reaped ${report.reaped} tombstone(s) every home held for over ${Math.round(tombstoneGraceMs / 1000)} s`)
+      const released = await releaseStrays(current)
+      counts.straysReleased += released
+      if (released > 0) parts.log(`released ${released} copy(ies) of keys this node is no home of, once every home had them`)
+    })()
+    reaping = both
+    try {
+      await both
     } finally {
       reaping = undefined
     }
+  }
+
+  /**
+   * Stray copies: objects this node keeps for a key it is no home of under the object's n (the
+   * own copy a fallback coordinator wrote while every home was down, or a copy read repair put on
+   * a node beyond the key's n). Each is handed to every home (merged and synced there, as a
+   * release hands off) and deleted here once all of them took it, if it has not changed since.
+   * Run by the reap task, under the same conditions (every member up, no ring change).
+   */
+  const releaseStrays = async (current: Ring): Promise<number> => {
+    const strays: Array<{partition: number; n: number; homes: readonly string[]}> = []
+    for (let partition = 0; partition < partitionCount; partition += 1) {
+      for (const n of trees.replicaCounts(partition)) {
+        const homes = homesOf(current, partition, n)
+        if (!homes.includes(self) && homes.length > 0) strays.push({partition, n, homes})
+      }
+    }
+    let released = 0
+    let renewed = false
+    for (const {partition, n, homes} of strays) {
+      if (stopped || released >= strayKeysPerPassMax) break
+      const keys = await localTreeSide({name: self, trees, store, canServe: () => true, merge: parts.mergeObject}).keys(partition, n, allSegments)
+      if (keys === undefined) continue
+      for (let start = 0; start < keys.keys.length && released < strayKeysPerPassMax; start += exchangeBatchEntriesMax) {
+        const batch = keys.keys.slice(start, start + exchangeBatchEntriesMax)
+        const entries: Array<{key: string; object: StoredObject; hash: Hash64}> = []
+        for (const [key, high, low] of batch) {
+          const object = await store.getObject(partition, key)
+          if (object !== undefined && object.n === n) entries.push({key, object, hash: [high, low]})
+        }
+        const takenByAll = new Set(entries.map((entry) => entry.key))
+        for (const home of homes) {
+          const address = findMember(membership.table, home)?.rpcAddress
+          const result = address === undefined ? undefined : await parts.transport.request(address, MessageType.ObjectHandoff, {entries: entries.map(({key, object}) => ({partition, key, object}))}, parts.requestTimeoutMs)
+          const results = result?.ok === true && isRecord(result.body) && Array.isArray(result.body.results) ? (result.body.results as unknown[]) : []
+          entries.forEach((entry, index) => {
+            if (results[index] !== 'ok') takenByAll.delete(entry.key)
+          })
+        }
+        if (takenByAll.size === 0) continue
+        if (!renewed) {
+          await parts.renewActor()
+          renewed = true
+        }
+        for (const entry of entries) if (takenByAll.has(entry.key) && (await deleteIfHash(partition, entry.key, entry.hash))) released += 1
+      }
+    }
+    return released
   }
 
   const deleteIfHash = (partition: number, key: string, hash: Hash64): Promise<boolean> => store.deleteObjectIf(partition, key, (stored) => sameHash(objectHash(key, stored), hash))
@@ -558,6 +622,7 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
         lastRoundAtMs: counts.lastRoundAtMs === 0 ? null : counts.lastRoundAtMs,
         tombstones: trees.tombstoneCount,
         tombstonesReaped: counts.tombstonesReaped,
+        straysReleased: counts.straysReleased,
         recovering,
         ...(toRecover === undefined ? {} : {treesToRecover: toRecover.size}),
       },

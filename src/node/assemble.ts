@@ -268,6 +268,7 @@ async function assembleOnStore(
     requestTimeoutMs: options.requestTimeoutMs,
     recovering,
     holdsHint: (partition, key) => hints.holdsHintFor(partition, key),
+    renewActor,
     ...(options.antiEntropy === undefined ? {} : options.antiEntropy),
   })
   // The node is this list. Its order is the order in which the periodic tasks are scheduled (and

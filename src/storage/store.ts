@@ -316,6 +316,10 @@ export class Store {
       }
       this.cache.delete(id)
       await this.commit(dbKey, undefined, false)
+      // A read outside the lock while the delete was being committed found the object still in
+      // LevelDB and cached it again: drop it once more, now that LevelDB no longer holds it, or
+      // the cache would serve a deleted object (and the next write would count it as present).
+      this.cache.delete(id)
       this.objects -= 1
       this.changeListener?.(partition, key, stored, undefined)
       return true

@@ -41,7 +41,7 @@ async function readAllFromOneNode(c: TestCluster, index: number, prefix: string,
 
 interface AntiEntropyStats {
   readonly keys: number
-  readonly antiEntropy: {readonly recovering: boolean; readonly keysRepaired: number; readonly tombstones: number; readonly tombstonesReaped: number}
+  readonly antiEntropy: {readonly recovering: boolean; readonly keysRepaired: number; readonly tombstones: number; readonly tombstonesReaped: number; readonly straysReleased: number}
 }
 
 async function statsOf(c: TestCluster, index: number): Promise<AntiEntropyStats> {
@@ -145,5 +145,34 @@ describe('anti-entropy with real processes', () => {
       }
       assert.equal((await getJson(c.url(index, '/kv/kept?r=3'))).status, 200)
     }
+  })
+
+  it('releases a fallback coordinator\'s own copy once the homes have the write (issue 13 item 12)', async (t) => {
+    // The README's all-homes-down walk: four nodes, a key with n=2 whose two homes are killed.
+    const c = await startCluster(4)
+    t.after(() => c.stop())
+    const preflist = (await getJson(c.url(0, '/cluster/preflist/cart:eve'))).body.preflist as Array<{node: string}>
+    const names = preflist.map((entry) => entry.node)
+    const cluster = await reloadCluster(c.dir)
+    const indexOf = (name: string): number => cluster.nodes.findIndex((node) => node.name === name)
+    const [home1, home2, fallback] = [indexOf(names[0]!), indexOf(names[1]!), indexOf(names[2]!)]
+    for (const home of [home1, home2]) await killNode(cluster.nodes[home]!.pid)
+    await waitFor('the fallback to see both homes down', async () => {
+      const down = (await getJson(c.url(fallback, '/health'))).body.down as string[]
+      return down.includes(names[0]!) && down.includes(names[1]!) ? true : undefined
+    })
+    const put = await fetch(c.url(fallback, '/kv/cart:eve?n=2&w=2'), {method: 'PUT', body: '{"items":["tea"]}', headers: {'content-type': 'application/json'}})
+    assert.equal(put.status, 204, await put.text())
+    assert.equal((await statsOf(c, fallback)).keys, 1, 'the fallback coordinator keeps its own copy')
+    const up = await runDyn(['cluster', 'up', '--dir', c.dir])
+    assert.equal(up.code, 0, up.stderr)
+    // The homes get the write (hints), and the fallback's own copy goes.
+    const settled = await waitFor('the homes to hold the write and the fallback to hold nothing', async () => {
+      const keys = await Promise.all([home1, home2, fallback].map(async (index) => (await statsOf(c, index)).keys))
+      return keys[0] === 1 && keys[1] === 1 && keys[2] === 0 ? keys : undefined
+    })
+    assert.deepEqual(settled, [1, 1, 0])
+    assert.ok((await statsOf(c, fallback)).antiEntropy.straysReleased >= 1)
+    for (const home of [home1, home2]) assert.equal((await getJson(c.url(home, '/kv/cart:eve?n=2&r=1'))).status, 200)
   })
 })

@@ -38,6 +38,23 @@ export function fingerprint(versions: VersionSet<StoredVersion> | undefined): st
   return `{${known.join(',')}}[${live.join(',')}]`
 }
 
+/**
+ * The n each key is stored with: the largest any up node's store records for it (0 for a key no
+ * node holds), at most the ring's members. Its homes are the first that many of its preference list.
+ */
+export async function storedReplicaCounts(cluster: SimCluster, keys: readonly string[]): Promise<Map<string, number>> {
+  const counts = new Map<string, number>()
+  const nodes = cluster.upNodes().flatMap((name) => cluster.assembled(name) ?? [])
+  const ring = nodes[0]?.membership.ring
+  if (ring === undefined) return counts
+  for (const key of keys) {
+    let n = 0
+    for (const node of nodes) n = Math.max(n, (await node.store.getObject(partitionOfKey(key, ring.partitionCount), key))?.n ?? 0)
+    counts.set(key, Math.min(n, ring.members.length))
+  }
+  return counts
+}
+
 export async function checkConvergence(cluster: SimCluster, keys: readonly string[]): Promise<Violation[]> {
   const nodes = cluster.upNodes().flatMap((name) => {
     const node = cluster.assembled(name)
@@ -66,9 +83,10 @@ export async function checkConvergence(cluster: SimCluster, keys: readonly strin
 }
 
 /**
- * Check 9 (deletes free their space): once every fault has healed and every member has been up
- * for longer than the tombstone grace (plus `reapMarginMs`), no home of a key keeps a tombstone
- * of it written before then. Call it after the settle time, before the final reads.
+ * Check 9 (deletes free their space, strays are released): once every fault has healed and every
+ * member has been up for longer than the tombstone grace (plus `reapMarginMs`), no home of a key
+ * keeps a tombstone of it written before then, and no node keeps a copy of a key it is no home of
+ * under the key's n. Call it after the settle time, before the final reads.
  */
 export async function checkReaped(cluster: SimCluster, keys: readonly string[], healedAtMs: number): Promise<Violation[]> {
   const nowMs = cluster.time.nowMs()
@@ -81,9 +99,13 @@ export async function checkReaped(cluster: SimCluster, keys: readonly string[], 
     const ring = node.membership.ring
     for (const key of keys) {
       const object = await node.store.getObject(partitionOfKey(key, ring.partitionCount), key)
-      // Homes only: a stray copy on another node (a fallback coordinator's own) is not reaped
-      // unless its key is deleted on its homes (see docs/architecture.md, "Not yet built").
-      if (object === undefined || !preferenceListForKey(ring, key).nodes.slice(0, object.n).includes(name)) continue
+      if (object === undefined) continue
+      // A copy on a node that is no home of the key under its n (a fallback coordinator's own, or
+      // one a read at a larger n repaired onto it) is handed to the homes and released.
+      if (!preferenceListForKey(ring, key).nodes.slice(0, object.n).includes(name)) {
+        violations.push({check: 'stray-copy', key, message: `${name} still keeps a copy of ${key}, of which it is no home under n=${object.n}, with every member up since ${healedAtMs} ms`, atMs: Number.POSITIVE_INFINITY})
+        continue
+      }
       const tombstone = tombstoneOf(object)
       if (tombstone === undefined || tombstone.deletedAtMs > cutoffMs) continue
       violations.push({

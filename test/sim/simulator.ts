@@ -16,7 +16,7 @@ import type {StoredVersion} from '../../src/storage/stored-object.js'
 import {checkHistory, type HomeHolding, type ReplicaState, type Violation} from './checker.js'
 import {SimCluster, versionId, type ClusterConfig} from './cluster.js'
 import {runFaults, runHomesCrash, type FaultConfig, type HomesCrashConfig} from './faults.js'
-import {checkConvergence, checkReaped, fingerprint} from './convergence-check.js'
+import {checkConvergence, checkReaped, fingerprint, storedReplicaCounts} from './convergence-check.js'
 import {checkMembership} from './membership-checks.js'
 import {runGrowth, runMembershipChange, type GrowthConfig, type MembershipChangeConfig, type MembershipChangeResult} from './membership-faults.js'
 import {History} from './history.js'
@@ -211,7 +211,10 @@ export async function runSeed(seed: number, config: RunConfig = configFor(seed))
         await time.runFor(config.cluster.requestTimeoutMs)
       }
     }
-    const replicaStates = await time.until(collectReplicaStates(cluster, config.workload.keys, nOf), runSimulatedMsMax)
+    // Check 4 compares a key's homes under the n it is stored with (a read at a larger n than a
+    // key was written with puts a copy beyond its homes, which is released again).
+    const storedN = await time.until(storedReplicaCounts(cluster, config.workload.keys), runSimulatedMsMax)
+    const replicaStates = await time.until(collectReplicaStates(cluster, config.workload.keys, (key) => storedN.get(key) ?? 0), runSimulatedMsMax)
     // A coordinator keeps its hints as its replicas fail, by the request timeout at the latest.
     const violations = [...membershipViolations, ...convergenceViolations, ...checkHistory(history, replicaStates, finalFailures, {homes, hintWindowMs: config.cluster.requestTimeoutMs * 2, ...(changed === undefined ? {} : {ringChangedWithClusterN: config.cluster.defaultN})})]
     const digest = createHash('sha256')

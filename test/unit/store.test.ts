@@ -103,6 +103,32 @@ function storeSuite(backend: Backend): void {
   }
 
   describe(`store on ${backend.name}: objects and metadata`, () => {
+    it('never serves a deleted object that a read cached while the delete was being committed', async (t) => {
+      // Group commits run when the test says so, so that a read can land between a delete's
+      // decision and its batch.
+      const due: Array<() => void> = []
+      const {store} = await openTemporaryStore(t, {writeBuffer: false, scheduler: {soon: (callback) => void due.push(callback)}})
+      const settle = async <T>(work: Promise<T>): Promise<T> => {
+        let done = false
+        void work.then(() => (done = true), () => (done = true))
+        for (let rounds = 0; !done && rounds < 1000; rounds++) {
+          for (const callback of due.splice(0)) callback()
+          await new Promise((resolve) => setImmediate(resolve))
+        }
+        return work
+      }
+      await settle(store.updateObject(0, 'k', () => ({ok: true, object: writeOnce('v')}), {durable: false}))
+      const deleting = store.deleteObjectIf(0, 'k', () => true)
+      for (let rounds = 0; due.length === 0 && rounds < 100; rounds++) await new Promise((resolve) => setImmediate(resolve))
+      assert.equal(due.length, 1, 'the delete waits for its group commit')
+      assert.ok((await store.getObject(0, 'k')) !== undefined, 'until it is committed, a read still finds the object')
+      assert.equal(await settle(deleting), true)
+      assert.equal(await store.getObject(0, 'k'), undefined)
+      assert.equal(store.objectCount, 0)
+      await settle(store.updateObject(0, 'k', () => ({ok: true, object: writeOnce('again')}), {durable: false}))
+      assert.equal(store.objectCount, 1, 'a key written again after its delete counts once')
+    })
+
     it('round-trips a stored object, its bytes, siblings and tombstones', async (t) => {
       const {store} = await openTemporaryStore(t)
       const binary = new Uint8Array([0, 1, 2, 127, 128, 254, 255])
