@@ -72,8 +72,11 @@ export interface ReplicaState {
 /** What one home replica stores for a key, by version id: the input of check 6. */
 export interface HomeHolding {
   readonly node: string
-  /** Ids of the versions it stores (live and tombstones). */
-  readonly ids: readonly string[]
+  /**
+   * Ids of the versions it stores (live and tombstones); undefined when the node does not run
+   * (it departed), so that it keeps its place among the homes and is not looked at.
+   */
+  readonly ids: readonly string[] | undefined
 }
 
 export interface HandoffCheckInput {
@@ -245,6 +248,7 @@ function undeliveredHints(history: History, handoff: HandoffCheckInput): Violati
     const checkedN = handoff.ringChangedWithClusterN === undefined ? write.n : Math.min(write.n, handoff.ringChangedWithClusterN)
     const homes = (handoff.homes.get(write.key) ?? []).slice(0, checkedN)
     for (const home of homes) {
+      if (home.ids === undefined) continue
       const has = home.ids.some((id) => id === write.id || history.writes.get(id)?.seen.has(write.id) === true)
       if (has || lostWithDisk(history, handoff, write, home.node)) continue
       violations.push({
