@@ -82,6 +82,8 @@ export interface AntiEntropyParts {
   readonly tombstoneGraceMs?: number
   /** Whether this node holds a hint for a key (the hint store's): a reap waits until no member does. */
   holdsHint(partition: number, key: string): boolean
+  /** Whether this node still hands off partitions a ring change took from it (transfer-release.ts). */
+  releasing(): boolean
   /**
    * Takes a new epoch, persisted, before this node deletes a stray copy of its own: a copy it may
    * have coordinated holds its actor's counters, which its next write to the key must not reuse
@@ -410,8 +412,10 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
   const runReapPass = async (): Promise<void> => {
     if (stopped || reaping !== undefined || trees.completeCount < partitionCount) return
     if (nextRingOf(membership.table) !== undefined) return
+    if (parts.releasing()) return
     const others = presentMembers(membership.table).map((member) => member.name).filter((name) => name !== self)
     if (!others.every((name) => parts.isUp(name))) return
+    const departed = membership.table.members.map((member) => member.name).filter((name) => name !== self && !others.includes(name))
     const current = ring()
     const ringHash = current.hash
     const ask = async (member: string, type: MessageType, body: unknown): Promise<Record<string, unknown> | undefined> => {
@@ -429,11 +433,14 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
       objectOf: (partition, key) => store.getObject(partition, key),
       holdsHint: parts.holdsHint,
       others,
+      departed,
       check: async (member, partition, keys) => {
         const body = await ask(member, MessageType.AntiEntropyReapCheck, {ringHash, partition, keys})
         if (body === undefined || !Array.isArray(body.answers)) return undefined
         const answers = body.answers as unknown[]
-        return answers.every((answer) => isRecord(answer) && typeof answer.hinted === 'boolean' && (answer.hash === null || isHashPair(answer.hash))) ? (answers as ReapCheckAnswer[]) : undefined
+        return answers.every((answer) => isRecord(answer) && typeof answer.hinted === 'boolean' && (answer.releasing === undefined || typeof answer.releasing === 'boolean') && (answer.hash === null || isHashPair(answer.hash)))
+          ? (answers as ReapCheckAnswer[])
+          : undefined
       },
       reap: async (member, partition, entries) => {
         const body = await ask(member, MessageType.AntiEntropyReap, {ringHash, partition, entries})
@@ -559,12 +566,14 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
       MessageType.AntiEntropyReapCheck,
       async (body) => {
         if (!isRecord(body) || typeof body.ringHash !== 'string' || !isPartition(body.partition, partitionCount) || !isKeyList(body.keys)) throw new DynError('bad_request', 'malformed AntiEntropyReapCheck')
-        if (body.ringHash !== ring().hash || nextRingOf(membership.table) !== undefined) throw new DynError('overloaded', `${self} is on another ring, or one is changing: no reap now`)
+        // A node that left answers whatever its ring: what it still holds is what matters.
+        const gone = findMember(membership.table, self)?.status === 'left' || !ring().members.includes(self)
+        if (!gone && (body.ringHash !== ring().hash || nextRingOf(membership.table) !== undefined)) throw new DynError('overloaded', `${self} is on another ring, or one is changing: no reap now`)
         const partition = body.partition
         const answers = await Promise.all(
           body.keys.map(async (key) => {
             const object = await store.getObject(partition, key)
-            return {hash: object === undefined ? null : objectHash(key, object), hinted: parts.holdsHint(partition, key)}
+            return {hash: object === undefined ? null : objectHash(key, object), hinted: parts.holdsHint(partition, key), releasing: parts.releasing()}
           }),
         )
         return {answers}

@@ -13,7 +13,8 @@
  *
  * - the tombstone is older than the grace period (requests and read repairs in flight that
  *   carry an older version have ended, with margin: they are bounded by the request timeout);
- * - no ring change is running (no old home still holds an unreleased copy to hand off);
+ * - no ring change is running, and no node (a member, or one that left and still runs) is still
+ *   handing off partitions a ring change took from it (they may hold older copies);
  * - every present member of the cluster is up and answers;
  * - every home of the key (for its n) holds exactly this tombstone (the same versions hash);
  * - every other member holds that tombstone too, or nothing of the key (a stray copy, such as
@@ -46,6 +47,8 @@ export interface ReapCheckAnswer {
   readonly hash: Hash64 | null
   /** It holds a hint for the key, for any target. */
   readonly hinted: boolean
+  /** It still hands off partitions it released at a ring change (which may hold older copies). */
+  readonly releasing?: boolean
 }
 
 /** The reaper's view of the cluster, for one pass. */
@@ -62,6 +65,12 @@ export interface ReapDeps {
   holdsHint(partition: number, key: string): boolean
   /** The other present members, every one of which must answer. */
   readonly others: readonly string[]
+  /**
+   * Members that have left the ring but may still run, handing off what they released: asked
+   * too, and one that answers counts as a member; one that does not has stopped (a node that left
+   * stops only once it has handed off everything).
+   */
+  readonly departed: readonly string[]
   /** Asks `member` about `keys`; undefined when it did not answer. */
   check(member: string, partition: number, keys: readonly string[]): Promise<readonly ReapCheckAnswer[] | undefined>
   /** Asks `member` to delete each key if it still holds the object of that hash; which it deleted, or undefined. */
@@ -114,6 +123,16 @@ async function reapBatch(deps: ReapDeps, partition: number, batch: ReadonlyArray
     if (answer === undefined || answer.length !== keys.length) return 0
     answers.set(member, answer)
   }
+  const answering = [...deps.others]
+  for (const member of deps.departed) {
+    const answer = await deps.check(member, partition, keys)
+    if (answer === undefined) continue
+    if (answer.length !== keys.length) return 0
+    answers.set(member, answer)
+    answering.push(member)
+  }
+  // A member still handing off what a ring change took from it may hold older copies of anything.
+  for (const member of answering) if ((answers.get(member) as readonly ReapCheckAnswer[]).some((answer) => answer.releasing === true)) return 0
   // A member that holds another copy of a key (a home that missed the tombstone, or a stray copy
   // a read repaired onto a node that is no home of the key's n) is sent this tombstone first: the
   // next pass finds it holding exactly this one. Homes that lack the key entirely get it from
@@ -122,7 +141,7 @@ async function reapBatch(deps: ReapDeps, partition: number, batch: ReadonlyArray
   const reapable = local.filter((entry, index) => {
     const homes = deps.homesOf(partition, entry.n)
     let ready = true
-    for (const member of deps.others) {
+    for (const member of answering) {
       const answer = (answers.get(member) as readonly ReapCheckAnswer[])[index] as ReapCheckAnswer
       const same = answer.hash !== null && sameHash(answer.hash, entry.hash)
       if (answer.hash !== null && !same) {
@@ -139,7 +158,7 @@ async function reapBatch(deps: ReapDeps, partition: number, batch: ReadonlyArray
   const entries = reapable.map((entry) => [entry.key, entry.hash[0], entry.hash[1]] as const)
   // Every other member that holds it first, this node's copy last: a pass cut short leaves the
   // tombstone here, and the next pass finds it again.
-  for (const member of deps.others) {
+  for (const member of answering) {
     if ((await deps.reap(member, partition, entries)) === undefined) return 0
   }
   let reaped = 0

@@ -15,9 +15,10 @@ import type {PutOutcome} from '../../src/coordinator/put-coordinator.js'
 import {assembleNode, type AssembledNode} from '../../src/node/assemble.js'
 import {memoryDatabase, type StoreDatabase} from '../../src/storage/backend.js'
 import {SimulatedTime} from '../../src/simulated-time.js'
-import {SimulatedNetwork, type LinkProfile} from '../../src/transport/simulated-network.js'
+import {type LinkProfile} from '../../src/transport/simulated-network.js'
+import {FaultLog, RecordingNetwork} from './fault-log.js'
 import type {History} from './history.js'
-import {preferenceListForKey} from '../../src/ring/ring.js'
+import {preferenceListForKey, type Ring} from '../../src/ring/ring.js'
 import {partitionOfKey} from '../../src/ring/partition.js'
 import {values} from '../../src/versioning/dvvset.js'
 
@@ -74,20 +75,24 @@ function crashSignal(): {promise: Promise<Crashed>; fire: () => void} {
 
 export class SimCluster {
   readonly time: SimulatedTime
-  readonly network: SimulatedNetwork
+  readonly network: RecordingNetwork
+  /** When each node was down and each link faulty: what the availability check judges requests by. */
+  readonly faultLog: FaultLog
   readonly nodes: SimNode[]
   /** Nodes that left the cluster or were removed from it: they never run again. */
   readonly departed = new Set<string>()
   readonly #seed: number
   readonly #config: ClusterConfig
   readonly #history: History
+  #firstRing: Ring | undefined
 
   private constructor(seed: number, config: ClusterConfig, history: History) {
     this.#seed = seed
     this.#config = config
     this.#history = history
     this.time = new SimulatedTime({settle: () => new Promise((resolve) => setImmediate(resolve))})
-    this.network = new SimulatedNetwork({time: this.time, random: seededRandom(deriveSeed(seed, 'network')), link: config.link})
+    this.faultLog = new FaultLog({...config.link, lossRate: 0}, (name) => `${name}:7000`)
+    this.network = new RecordingNetwork({time: this.time, random: seededRandom(deriveSeed(seed, 'network')), link: config.link}, this.faultLog)
     this.nodes = Array.from({length: config.nodeCount}, (_, index) => ({
       name: `n${index + 1}`,
       rpcAddress: `n${index + 1}:7000`,
@@ -107,7 +112,20 @@ export class SimCluster {
     await cluster.settleRing(cluster.nodes.length)
     // Let gossip spread the full member table before the workload starts.
     await cluster.time.runFor(config.gossipIntervalMs * 3)
+    cluster.#firstRing = cluster.nodes[0]!.node?.membership.ring
     return cluster
+  }
+
+  /** The ring the cluster started with, once started. */
+  get firstRing(): Ring | undefined {
+    return this.#firstRing
+  }
+
+  /** Whether every running node routes by the ring the cluster started with, and none has a transition under way. */
+  routesByFirstRing(): boolean {
+    const first = this.#firstRing
+    if (first === undefined) return false
+    return this.nodes.every((node) => node.node === undefined || (node.node.membership.ring.hash === first.hash && node.node.membership.table.ring?.next === undefined))
   }
 
   /**
@@ -150,6 +168,7 @@ export class SimCluster {
     const name = `n${this.nodes.length + 1}`
     const node: SimNode = {name, rpcAddress: `${name}:7000`, database: memoryDatabase(), node: undefined, crash: crashSignal(), incarnation: 0, booting: undefined}
     this.nodes.push(node)
+    this.faultLog.nodeBorn(name)
     this.#history.note(this.time.monotonicMs(), `join ${name}`)
     // Marked as booting, so that a restart meanwhile (the fault schedule's final heal) waits for it (seed 416).
     node.booting = this.#boot(node, this.nodes.filter((other) => other.node !== undefined).map((other) => other.rpcAddress)).finally(() => {
@@ -170,6 +189,7 @@ export class SimCluster {
     this.#history.note(this.time.monotonicMs(), `${name} departs`)
     if (running === undefined) return
     node.node = undefined
+    this.faultLog.nodeDown(name, this.time.monotonicMs())
     node.crash.fire()
     node.crash = crashSignal()
     await this.time.until(running.stop(), nodeStartTimeMsMax).catch(() => undefined)
@@ -245,6 +265,7 @@ export class SimCluster {
     this.network.crash(node.rpcAddress)
     this.time.node(`${name}#${node.incarnation}`).halt()
     node.node = undefined
+    this.faultLog.nodeDown(name, this.time.monotonicMs())
     node.crash.fire()
     node.crash = crashSignal()
     node.database = await snapshot(old)
@@ -261,7 +282,7 @@ export class SimCluster {
     if (node.node !== undefined || this.departed.has(name)) return
     if (options.wipe) {
       node.database = memoryDatabase()
-      this.#history.wiped.add(name)
+      this.#history.loseDisk(name)
     }
     this.#history.note(this.time.monotonicMs(), `restart ${name}${options.wipe ? ' on a wiped disk' : ''}`)
     const seeds = this.nodes.filter((other) => other.node !== undefined).map((other) => other.rpcAddress)
@@ -314,6 +335,7 @@ export class SimCluster {
       log: (line) => history.note(time.monotonicMs(), `${node.name}: ${line}`),
     })
     node.node = await this.time.until(assembling, nodeStartTimeMsMax)
+    this.faultLog.nodeUp(node.name, this.time.monotonicMs())
   }
 }
 

@@ -1,5 +1,5 @@
 /**
- * Check 8 of the simulator (anti-entropy, paper §4.7): once every fault has healed and the
+ * Check 10 of the simulator (anti-entropy, paper §4.7): once every fault has healed and the
  * cluster has had the settle time, and before any final read could repair anything, the home
  * replicas of every key hold the same versions, read from their stores directly. Nothing read
  * a key in that time, so what brought a home that missed a write up to date was hinted handoff,
@@ -25,7 +25,7 @@ import {simTombstoneGraceMs, versionId} from './cluster.js'
 import type {SimCluster} from './cluster.js'
 
 /**
- * Check 9's margin beyond the grace: the failure detectors see every node up within a few
+ * Check 11's margin beyond the grace: the failure detectors see every node up within a few
  * seconds of the heal, and a reap pass runs every second.
  */
 export const reapMarginMs = 8000
@@ -83,7 +83,7 @@ export async function checkConvergence(cluster: SimCluster, keys: readonly strin
 }
 
 /**
- * Check 9 (deletes free their space, strays are released): once every fault has healed and every
+ * Check 11 (deletes free their space, strays are released): once every fault has healed and every
  * member has been up for longer than the tombstone grace (plus `reapMarginMs`), no home of a key
  * keeps a tombstone of it written before then, and no node keeps a copy of a key it is no home of
  * under the key's n. Call it after the settle time, before the final reads.

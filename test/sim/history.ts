@@ -67,6 +67,41 @@ export interface ReadRecord {
   readonly final: boolean
 }
 
+/** How a client request ended, as its client saw it (every get and put, the final reads included). */
+export type RequestEnd =
+  | 'ok'
+  /** The node answered with a failure that may have left something behind (quorum unmet, unreachable). */
+  | 'failed'
+  /** Refused for cause before or while anything was stored: a limit (siblings, size), a bad parameter. */
+  | 'refused'
+  /** The node the client asked crashed under the request (a reset connection). */
+  | 'crashed'
+  /** No answer within `requestAnswerMsMax`: the client gave up waiting. */
+  | 'unanswered'
+
+/** One client request and how it ended: the input of the availability checks (availability.ts). */
+export interface RequestRecord {
+  readonly kind: 'get' | 'put'
+  readonly client: string
+  readonly key: string
+  /** The node the client asked (which coordinates a get, and forwards a put it is no home of). */
+  readonly node: string
+  readonly n: number
+  /** R for a get, W for a put. */
+  readonly quorum: number
+  /** PR for a get, PW for a put. */
+  readonly homeQuorum: number
+  readonly startMs: number
+  endMs: number | undefined
+  end: RequestEnd | undefined
+  /** The error and message of a failure. */
+  detail?: string
+  /** True for the reads of the final pass, after every fault healed. */
+  readonly final: boolean
+  /** Whether every running node routed by the run's first ring, with no transition, when it began and when it ended. */
+  ringSteady?: boolean
+}
+
 /** One line of the run's event log: what happened when, for the history shown around a violation. */
 export interface LogLine {
   readonly atMs: number
@@ -81,8 +116,12 @@ export class History {
   readonly writes = new Map<string, WriteRecord>()
   readonly reads: ReadRecord[] = []
   readonly log: LogLine[] = []
-  /** Nodes whose storage was wiped during the run: some checks only hold without disk loss. */
+  /** Nodes whose storage was wiped during the run: some checks hold only for what the loss cannot explain. */
   readonly wiped = new Set<string>()
+  /** Each disk lost, and when: the node's crash, whose snapshot was then thrown away. */
+  readonly diskLosses: Array<{readonly node: string; readonly lostAtMs: number}> = []
+  /** Every client request, in the order they started. */
+  readonly requests: RequestRecord[] = []
   /** Every crash of the run: which node, when. */
   readonly crashes: Array<{readonly node: string; readonly atMs: number}> = []
   #nextId = 0
@@ -115,6 +154,34 @@ export class History {
   endWrite(write: WriteRecord, end: WriteEnd, atMs: number): void {
     write.end = end
     write.endMs = atMs
+  }
+
+  /**
+   * The disk of `node` is lost: what it stored when it last crashed is gone (it restarts on an
+   * empty one, or never runs again).
+   */
+  loseDisk(node: string): void {
+    const crashes = this.crashes.filter((crash) => crash.node === node)
+    this.wiped.add(node)
+    this.diskLosses.push({node, lostAtMs: crashes.at(-1)?.atMs ?? 0})
+  }
+
+  /** The first disk lost, when one was: checks that a lost disk can break hold before it and for what came after. */
+  firstDiskLossMs(): number | undefined {
+    return this.diskLosses.length === 0 ? undefined : Math.min(...this.diskLosses.map((loss) => loss.lostAtMs))
+  }
+
+  startRequest(record: Omit<RequestRecord, 'endMs' | 'end'>): RequestRecord {
+    assert(this.requests.length < writesPerRunMax, 'too many requests in one run')
+    const request: RequestRecord = {...record, endMs: undefined, end: undefined}
+    this.requests.push(request)
+    return request
+  }
+
+  endRequest(request: RequestRecord, end: RequestEnd, atMs: number, detail?: string): void {
+    request.end = end
+    request.endMs = atMs
+    if (detail !== undefined) request.detail = detail
   }
 
   addRead(read: ReadRecord): void {

@@ -60,7 +60,7 @@ export async function runMembershipChange(cluster: SimCluster, random: Random, c
   if (config.kind === 'remove') {
     await cluster.crash(victim)
     // Gone for good: its disk is lost with it, so only writes on W >= 2 replicas must survive.
-    history.wiped.add(victim)
+    history.loseDisk(victim)
     await cluster.depart(victim)
     if (config.downBeforeRemoveMs !== undefined) await sleep(cluster.time, config.downBeforeRemoveMs)
   }

@@ -1,7 +1,9 @@
 /**
  * One simulated run from one seed (issue 7): a cluster of 3 to 7 nodes, seeded clients and a
- * seeded fault schedule on simulated time, then every fault healed, every key read back (twice:
- * the first read repairs, the second is the one checked), and the history checked.
+ * seeded fault schedule on simulated time, some keys deleted once the clients are done (faults
+ * may still run), then every fault healed, every key read back (twice: the first read repairs,
+ * the second is the one checked), and the history checked, with what the fault log says of
+ * every node and link for the availability checks (availability.ts).
  *
  * The same seed gives the same run, byte for byte: every choice comes from a stream seeded from
  * the run's seed (deriveSeed), time is simulated, and the event log's digest shows it.
@@ -13,7 +15,8 @@ import {preferenceListForKey} from '../../src/ring/ring.js'
 import {partitionOfKey} from '../../src/ring/partition.js'
 import {dottedValues} from '../../src/versioning/dvvset.js'
 import type {StoredVersion} from '../../src/storage/stored-object.js'
-import {checkHistory, type HomeHolding, type ReplicaState, type Violation} from './checker.js'
+import {checkAvailability} from './availability.js'
+import {checkHistory, resurrectionChecks, type HomeHolding, type ReplicaState, type Violation} from './checker.js'
 import {SimCluster, versionId, type ClusterConfig} from './cluster.js'
 import {runFaults, runHomesCrash, type FaultConfig, type HomesCrashConfig} from './faults.js'
 import {checkConvergence, checkReaped, fingerprint, storedReplicaCounts} from './convergence-check.js'
@@ -32,6 +35,8 @@ export interface RunConfig {
   readonly homesCrash?: HomesCrashConfig
   /** The cluster starts with fewer owners than N and grows by joins while the clients write, in a share of the seeds. */
   readonly growth?: GrowthConfig
+  /** Keys deleted once the clients are done (faults may still run), so that the final reads check a delete (check 5). */
+  readonly deletesAtEnd: readonly string[]
 }
 
 /** The share of seeds with a membership change. */
@@ -53,6 +58,13 @@ export interface RunResult {
   readonly simulatedMs: number
   readonly events: number
   readonly history: History
+  /** What the run gave the checks that only apply now and then: a check that meets nothing checks nothing. */
+  readonly exercised: {
+    /** Requests the availability model said must succeed (check 8). */
+    readonly mustSucceed: number
+    /** Deletes the resurrection check held to (check 5). */
+    readonly deletesChecked: number
+  }
 }
 
 /** A run that has not finished its workload by then is stuck: a liveness bug, reported as such. */
@@ -83,7 +95,7 @@ export function configFor(seed: number): RunConfig {
   // Half the immediate removals are followed by a join, from a stream of its own (no other draw moves).
   const joinAfter = downFirst?.kind === 'remove' && downFirst.downBeforeRemoveMs === undefined && seededRandom(deriveSeed(seed, 'join-after-remove')).next() < 0.5
   const membership = joinAfter ? {...downFirst!, joinAfter} : downFirst
-  const shaped = shapeFor(random, nodeCount, keyCount)
+  const shaped = {...shapeFor(random, nodeCount, keyCount), deletesAtEnd: deletesAtEndFor(seed, keyCount)}
   // Its own stream too, for the same reason. The homes crash within the first third of the
   // workload's expected length (its clients' pauses average thinkMsMax / 2), so that the
   // clients still have many requests to make while the key has no home up.
@@ -102,7 +114,17 @@ export function configFor(seed: number): RunConfig {
   return membership === undefined ? config : {...config, membership}
 }
 
-function shapeFor(random: ReturnType<typeof seededRandom>, nodeCount: number, keyCount: number): RunConfig {
+/**
+ * The keys deleted at the end of the workload: about half of them, at least one, from a stream of
+ * their own. Not all: a delete excuses every write it had seen from check 1.
+ */
+function deletesAtEndFor(seed: number, keyCount: number): string[] {
+  const random = seededRandom(deriveSeed(seed, 'deletes-at-end'))
+  const always = random.int(keyCount)
+  return Array.from({length: keyCount}, (_, index) => index).filter((index) => index === always || random.next() < 0.4).map((index) => `k${index}`)
+}
+
+function shapeFor(random: ReturnType<typeof seededRandom>, nodeCount: number, keyCount: number): Omit<RunConfig, 'deletesAtEnd'> {
   return {
     cluster: {
       nodeCount,
@@ -161,10 +183,16 @@ export async function runSeed(seed: number, config: RunConfig = configFor(seed))
   const cluster = await SimCluster.start(seed, config.cluster, history)
   const time = cluster.time
   try {
+    const workloadStartMs = time.monotonicMs()
     const clients = Array.from(
       {length: config.workload.clientCount},
       (_, index) => new Client(`c${index + 1}`, cluster, history, seededRandom(deriveSeed(seed, `client${index + 1}`)), config.workload),
     )
+    // Once the clients are done, the keys to delete are read and deleted (faults may still run).
+    const closer = new Client('closer', cluster, history, seededRandom(deriveSeed(seed, 'closer')), config.workload)
+    const workload = Promise.all(clients.map((client) => client.run())).then(async () => {
+      for (const key of config.deletesAtEnd) await closer.deleteAtEnd(key)
+    })
     const faults = runFaults(cluster, seededRandom(deriveSeed(seed, 'faults')), config.faults, history)
     const change: Promise<MembershipChangeResult | undefined> =
       config.membership !== undefined
@@ -173,7 +201,7 @@ export async function runSeed(seed: number, config: RunConfig = configFor(seed))
           ? runGrowth(cluster, config.growth, history)
           : Promise.resolve(undefined)
     const homesCrash = config.homesCrash === undefined ? Promise.resolve() : runHomesCrash(cluster, config.homesCrash, history)
-    const [, , changed] = await time.until(Promise.all([Promise.all(clients.map((client) => client.run())), faults, change, homesCrash]), runSimulatedMsMax)
+    const [, , changed] = await time.until(Promise.all([workload, faults, change, homesCrash]), runSimulatedMsMax)
     // Faults may have crashed a node after the fault schedule's own restarts (a leave or removal
     // is not one of them): bring back every node that has not left.
     for (const node of cluster.nodes) if (!cluster.isUp(node.name)) await cluster.restart(node.name, {wipe: false})
@@ -191,7 +219,7 @@ export async function runSeed(seed: number, config: RunConfig = configFor(seed))
     const membershipViolations = changed === undefined ? [] : await time.until(checkMembership(cluster, history, changed, config.cluster.defaultN), runSimulatedMsMax)
     // Check 6 looks at the homes' stores now, before the final reads could repair anything.
     const homes = await time.until(collectHomeHoldings(cluster, config.workload.keys, nOf), runSimulatedMsMax)
-    // Check 8 looks at them too: anti-entropy (and handoff) alone must have made them agree.
+    // Check 10 looks at them too: anti-entropy (and handoff) alone must have made them agree.
     const convergenceViolations = [
       ...(await time.until(checkConvergence(cluster, config.workload.keys), runSimulatedMsMax)),
       ...(await time.until(checkReaped(cluster, config.workload.keys, healedAtMs), runSimulatedMsMax)),
@@ -216,7 +244,12 @@ export async function runSeed(seed: number, config: RunConfig = configFor(seed))
     const storedN = await time.until(storedReplicaCounts(cluster, config.workload.keys), runSimulatedMsMax)
     const replicaStates = await time.until(collectReplicaStates(cluster, config.workload.keys, (key) => storedN.get(key) ?? 0), runSimulatedMsMax)
     // A coordinator keeps its hints as its replicas fail, by the request timeout at the latest.
-    const violations = [...membershipViolations, ...convergenceViolations, ...checkHistory(history, replicaStates, finalFailures, {homes, hintWindowMs: config.cluster.requestTimeoutMs * 2, ...(changed === undefined ? {} : {ringChangedWithClusterN: config.cluster.defaultN})})]
+    const firstRing = cluster.firstRing
+    const handoff = {homes, hintWindowMs: config.cluster.requestTimeoutMs * 2, ...(firstRing === undefined ? {} : {firstRing}), ...(changed === undefined ? {} : {ringChangedWithClusterN: config.cluster.defaultN})}
+    // Requests are judged on the first ring only: not from the moment a membership change begins.
+    const changeFromMs = config.membership !== undefined ? workloadStartMs + config.membership.atMs : config.growth !== undefined ? workloadStartMs + Math.min(...config.growth.joinsAtMs) : Number.POSITIVE_INFINITY
+    const availability = firstRing === undefined ? {violations: [], judged: 0} : checkAvailability(history, {faults: cluster.faultLog, ring: firstRing, judgedBeforeMs: changeFromMs})
+    const violations = [...membershipViolations, ...convergenceViolations, ...checkHistory(history, replicaStates, finalFailures, handoff), ...availability.violations]
     const digest = createHash('sha256')
     for (const line of history.log) digest.update(`${line.atMs} ${line.text}\n`)
     digest.update(`events ${time.eventsRun}`)
@@ -229,6 +262,7 @@ export async function runSeed(seed: number, config: RunConfig = configFor(seed))
       simulatedMs: time.monotonicMs(),
       events: time.eventsRun,
       history,
+      exercised: {mustSucceed: availability.judged, deletesChecked: resurrectionChecks(history)},
     }
   } finally {
     await cluster.stop()
@@ -246,7 +280,12 @@ async function collectHomeHoldings(cluster: SimCluster, keys: readonly string[],
     const perKey: HomeHolding[] = []
     for (const home of preferenceListForKey(ring, key).nodes.slice(0, nOf(key))) {
       const node = cluster.assembled(home)
-      if (node === undefined) continue
+      // A home that does not run keeps its place: check 6 takes the first n of this list (seed
+      // 445654, where a removal that was never made left the departed node a home).
+      if (node === undefined) {
+        perKey.push({node: home, ids: undefined})
+        continue
+      }
       const object = await node.store.getObject(partition, key)
       perKey.push({node: home, ids: object === undefined ? [] : dottedValues(object.versions).map(({value}) => idOf(value))})
     }

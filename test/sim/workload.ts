@@ -9,7 +9,12 @@
  * the way the HTTP API does (`apiQuorums`): mostly the cluster's defaults, which `checkQuorum`
  * fits to the owners the node sees while the key records the N asked (`storedN`), else explicit
  * values that fit. A tombstone carries its id in its value, so that the checkers can tell which
- * delete a read returned.
+ * delete a read returned. Once the clients are done, some keys are read and deleted with what
+ * the read saw (`deleteAtEnd`), so that the final reads check a delete in every run.
+ *
+ * Every request goes into the history with how it ended (history.ts `RequestRecord`), for the
+ * availability checks; a request not answered within `requestAnswerMsMax` is recorded as such and
+ * the client goes on (the watchdog is cancelled when the answer comes, so it changes no run).
  */
 
 import {checkQuorum, type Checked} from '../../src/api/params.js'
@@ -19,8 +24,9 @@ import {sleep} from '../../src/scheduler.js'
 import type {StoredVersion} from '../../src/storage/stored-object.js'
 import {decodeContext, encodeContext} from '../../src/versioning/context.js'
 import {join, values, type VersionVector} from '../../src/versioning/dvvset.js'
-import {crashed, type SimCluster, type SimService} from './cluster.js'
-import type {History, WriteEnd} from './history.js'
+import {requestAnswerMsMax} from './availability.js'
+import {crashed, type Crashed, type SimCluster, type SimService} from './cluster.js'
+import type {History, RequestEnd, RequestRecord, WriteEnd} from './history.js'
 
 export interface WorkloadConfig {
   readonly clientCount: number
@@ -47,6 +53,9 @@ interface ClientMemory {
   lastPut: Map<string, HeldContext>
   lastItems: Map<string, string[]>
 }
+
+/** Tries of a key's delete at the end of the workload, a request timeout apart. */
+export const deleteAtEndAttemptsMax = 4
 
 type OperationKind = 'get' | 'blind-put' | 'put-read-context' | 'put-put-context' | 'delete' | 'cart'
 
@@ -157,10 +166,23 @@ function fromToken(token: string): VersionVector {
   return decoded.vector
 }
 
-function endOf(outcome: {ok: boolean; error?: string} | typeof crashed): WriteEnd {
-  if (outcome === crashed) return 'maybe'
+/** A request the client stopped waiting for: no answer within requestAnswerMsMax. */
+const unanswered = Symbol('unanswered')
+type Unanswered = typeof unanswered
+
+function endOf(outcome: {ok: boolean; error?: string} | Crashed | Unanswered): WriteEnd {
+  if (outcome === crashed || outcome === unanswered) return 'maybe'
   if (outcome.ok) return 'ok'
   return outcome.error === 'too_many_siblings' || outcome.error === 'object_too_large' || outcome.error === 'bad_parameter' ? 'refused' : 'maybe'
+}
+
+/** How a request ended, for the availability checks, and its error when it failed. */
+function requestEndOf(outcome: {ok: boolean; error?: string; message?: string} | Crashed | Unanswered): {end: RequestEnd; detail?: string} {
+  if (outcome === crashed) return {end: 'crashed'}
+  if (outcome === unanswered) return {end: 'unanswered'}
+  if (outcome.ok) return {end: 'ok'}
+  const detail = `${outcome.error}: ${outcome.message ?? ''}`
+  return {end: endOf(outcome) === 'refused' ? 'refused' : 'failed', detail}
 }
 
 export class Client {
@@ -181,6 +203,34 @@ export class Client {
       await this.step()
       await sleep(this.cluster.time, this.random.int(this.config.thinkMsMax))
     }
+  }
+
+  /**
+   * The end of a key's life: read it with the cluster's default quorum and delete what the read
+   * saw, then read it again, so that the final reads check the delete (checker.ts, check 5).
+   * Faults may still run: a failed read or delete is tried again, a few times.
+   */
+  async deleteAtEnd(key: string): Promise<void> {
+    for (let attempt = 0; attempt < deleteAtEndAttemptsMax; attempt += 1) {
+      const node = this.#pickNode()
+      if (node === undefined) return
+      const quorum = this.#defaultQuorum()
+      const readFailure = await this.#read(node, key, quorum, false)
+      const deleted = readFailure === undefined && (await this.#write(this.#pickNode() ?? node, key, quorum, this.#memory.lastRead.get(key), 'read', true, [])) === 'ok'
+      if (deleted) {
+        const reader = this.#pickNode()
+        if (reader !== undefined) await this.#read(reader, key, this.#defaultQuorum(), false)
+        return
+      }
+      await sleep(this.cluster.time, this.cluster.config.requestTimeoutMs)
+    }
+  }
+
+  /** The cluster's default quorum, as a request without parameters gets it (fitted by the node asked, as the API does, when clients ask that way). */
+  #defaultQuorum(): QuorumFor {
+    if (this.config.apiQuorums === true) return (asked) => quorumOfQuery(new URLSearchParams(), asked)
+    const {defaultN} = this.cluster.config
+    return () => ({ok: true, value: {n: defaultN, r: Math.min(2, defaultN), w: Math.min(2, defaultN), pr: 0, pw: 0}})
   }
 
   /** A read with r = n on every key: the final pass, after every fault healed. */
@@ -250,6 +300,44 @@ export class Client {
     return up.length === 0 ? undefined : up[this.random.int(up.length)]
   }
 
+  /**
+   * Waits for a request's answer, at most requestAnswerMsMax (then the request is recorded as
+   * never answered and the client goes on). The watchdog is cancelled when the answer comes, so
+   * a run whose requests are all answered is the same run as without it.
+   */
+  async #answer<T>(request: RequestRecord, pending: Promise<T>): Promise<T | Unanswered> {
+    const time = this.cluster.time
+    let timer: ReturnType<typeof time.after> | undefined
+    const watchdog = new Promise<Unanswered>((resolve) => {
+      timer = time.after(requestAnswerMsMax(this.cluster.config.requestTimeoutMs), () => resolve(unanswered))
+    })
+    let outcome: T | Unanswered
+    try {
+      outcome = await Promise.race([pending, watchdog])
+    } finally {
+      if (timer !== undefined) time.cancel(timer)
+    }
+    const {end, detail} = requestEndOf(outcome as Parameters<typeof requestEndOf>[0])
+    this.history.endRequest(request, end, time.monotonicMs(), detail)
+    request.ringSteady = request.ringSteady === true && this.cluster.routesByFirstRing()
+    return outcome
+  }
+
+  #startRequest(kind: 'get' | 'put', node: string, key: string, quorum: RequestQuorum, final: boolean): RequestRecord {
+    return this.history.startRequest({
+      kind,
+      client: this.name,
+      key,
+      node,
+      n: quorum.n,
+      quorum: kind === 'get' ? quorum.r : quorum.w,
+      homeQuorum: kind === 'get' ? quorum.pr : quorum.pw,
+      startMs: this.cluster.time.monotonicMs(),
+      final,
+      ringSteady: this.cluster.routesByFirstRing(),
+    })
+  }
+
   /** A read; answers undefined when it succeeded, or why it failed. */
   async #read(node: string, key: string, quorumFor: QuorumFor, final: boolean): Promise<string | undefined> {
     const service = this.cluster.service(node)
@@ -257,10 +345,11 @@ export class Client {
     const quorum = this.#checked(quorumFor, service, `get ${key}`, node)
     if (quorum === undefined) return `${node} refused the quorum`
     const startMs = this.cluster.time.monotonicMs()
-    const outcome = await service.get({key, n: quorum.n, r: quorum.r, pr: quorum.pr, explain: false})
+    const request = this.#startRequest('get', node, key, quorum, final)
+    const outcome = await this.#answer(request, service.get({key, n: quorum.n, r: quorum.r, pr: quorum.pr, explain: false}))
     const endMs = this.cluster.time.monotonicMs()
-    if (outcome === crashed || !outcome.ok) {
-      const why = outcome === crashed ? `${node} crashed` : `${outcome.error}: ${outcome.message}`
+    if (outcome === crashed || outcome === unanswered || !outcome.ok) {
+      const why = outcome === crashed ? `${node} crashed` : outcome === unanswered ? `no answer within ${endMs - startMs} ms` : `${outcome.error}: ${outcome.message}`
       this.history.note(endMs, `${this.name} get ${key} n=${quorum.n} r=${quorum.r} pr=${quorum.pr} via ${node} failed: ${why}`)
       return why
     }
@@ -287,18 +376,19 @@ export class Client {
     contextFrom: 'none' | 'read' | 'put',
     tombstone: boolean,
     items: readonly string[],
-  ): Promise<void> {
+  ): Promise<WriteEnd | undefined> {
     const service = this.cluster.service(node)
-    if (service === undefined) return
+    if (service === undefined) return undefined
     const quorum = this.#checked(quorumFor, service, `${tombstone ? 'delete' : 'put'} ${key}`, node)
-    if (quorum === undefined) return
+    if (quorum === undefined) return undefined
     const context = held === undefined ? [] : fromToken(held.token)
     const seen = held?.seen ?? new Set<string>()
     const id = this.history.newId(key)
     const startMs = this.cluster.time.monotonicMs()
     const from = held === undefined ? 'none' : contextFrom
     const write = this.history.startWrite({id, key, tombstone, seen, n: quorum.storedN ?? quorum.n, ranN: quorum.n, w: quorum.w, pw: quorum.pw, node, startMs, contextFrom: from})
-    const outcome = await service.put({
+    const request = this.#startRequest('put', node, key, quorum, false)
+    const pending = service.put({
       key,
       value: encodeVersion({id, items}),
       contentType: 'application/json',
@@ -311,17 +401,19 @@ export class Client {
       pw: quorum.pw,
       explain: false,
     })
+    const outcome = await this.#answer(request, pending)
     const endMs = this.cluster.time.monotonicMs()
     const end = endOf(outcome)
     this.history.endWrite(write, end, endMs)
-    if (outcome !== crashed && outcome.ok) write.coordinator = outcome.trace.coordinator
+    if (outcome !== crashed && outcome !== unanswered && outcome.ok) write.coordinator = outcome.trace.coordinator
     // A strict write's homes are looked at the moment it is acknowledged, before anything can repair them.
     if (end === 'ok' && quorum.pw > 0) write.homesHolding = await this.cluster.homesHolding(key, quorum.n, id, startMs, this.history)
     // A put no home could take is coordinated by a fallback (paper §4.6): the history says so.
-    const detail = outcome === crashed ? `${node} crashed` : outcome.ok ? (outcome.trace.fallbackCoordinator === undefined ? 'ok' : `ok, coordinated by the fallback ${outcome.trace.coordinator}`) : `${outcome.error}: ${outcome.message}`
+    const detail = outcome === crashed ? `${node} crashed` : outcome === unanswered ? `no answer within ${endMs - startMs} ms` : outcome.ok ? (outcome.trace.fallbackCoordinator === undefined ? 'ok' : `ok, coordinated by the fallback ${outcome.trace.coordinator}`) : `${outcome.error}: ${outcome.message}`
     const stored = quorum.storedN === undefined || quorum.storedN === quorum.n ? '' : ` (stored n=${quorum.storedN})`
     this.history.note(endMs, `${this.name} ${tombstone ? 'delete' : 'put'} ${id} n=${quorum.n}${stored} w=${quorum.w} pw=${quorum.pw} context=${from}[${[...seen].join(', ')}] via ${node} -> ${detail}`)
-    if (outcome !== crashed && outcome.ok) this.#memory.lastPut.set(key, {token: toToken(outcome.context), seen: new Set([...seen, id])})
+    if (outcome !== crashed && outcome !== unanswered && outcome.ok) this.#memory.lastPut.set(key, {token: toToken(outcome.context), seen: new Set([...seen, id])})
+    return end
   }
 
   /** The quorum `node` makes of this request, or undefined (noted in the history) when it refuses it. */

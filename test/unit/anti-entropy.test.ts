@@ -277,6 +277,7 @@ describe('reaping', () => {
       objectOf: (partition, key) => local.store.getObject(partition, key),
       holdsHint: () => false,
       others: Object.keys(answers),
+      departed: [],
       check: async (member, _partition, keys) => keys.map(() => answers[member]!),
       reap: async (member, _partition, entries) => {
         calls.push(`reap ${member}`)
@@ -325,6 +326,7 @@ describe('reaping', () => {
       {name: 'a member holds a hint', answers: {b: {hash, hinted: false}, c: {hash, hinted: false}, d: {hash: null, hinted: true}}},
       {name: 'within the grace', answers: {b: {hash, hinted: false}, c: {hash, hinted: false}}, overrides: {nowMs: 59_999}},
       {name: 'not the first home', answers: {b: {hash, hinted: false}, c: {hash, hinted: false}}, overrides: {homesOf: () => ['b', 'a', 'c']}},
+      {name: 'a node that left still hands off', answers: {b: {hash, hinted: false}, c: {hash, hinted: false}}, overrides: {departed: ['e'], check: async (member, _p, keys) => keys.map(() => ({hash: member === 'e' ? null : hash, hinted: false, releasing: member === 'e'}))}},
       {name: 'a member does not answer', answers: {b: {hash, hinted: false}, c: {hash, hinted: false}}, overrides: {check: async (member, _p, keys) => (member === 'c' ? undefined : keys.map(() => ({hash, hinted: false})))}},
     ]
     for (const {name, answers, overrides, pushed} of cases) {
