@@ -446,17 +446,20 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
         const body = await ask(member, MessageType.AntiEntropyReap, {ringHash, partition, entries})
         return body !== undefined && Array.isArray(body.deleted) && body.deleted.every((deleted) => typeof deleted === 'boolean') ? (body.deleted as boolean[]) : undefined
       },
-      reapHere: (partition, key, hash) => deleteIfHash(partition, key, hash),
+      reapHere: async (partition, key, hash) => {
+        const done = await deleteIfHash(partition, key, hash)
+        // Counted as it happens, as a peer's reap is: /stats never shows the tombstone gone uncounted.
+        if (done) counts.tombstonesReaped += 1
+        return done
+      },
       push: async (member, partition, entries) => {
         await ask(member, MessageType.ObjectHandoff, {entries: entries.map(({key, object}) => ({partition, key, object}))})
       },
     })
     const both = (async () => {
       const report = await pass
-      counts.tombstonesReaped += report.reaped
       if (report.reaped > 0) parts.log(`reaped ${report.reaped} tombstone(s) every home held for over ${Math.round(tombstoneGraceMs / 1000)} s`)
       const released = await releaseStrays(current)
-      counts.straysReleased += released
       if (released > 0) parts.log(`released ${released} copy(ies) of keys this node is no home of, once every home had them`)
     })()
     reaping = both
@@ -509,7 +512,12 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
           await parts.renewActor()
           renewed = true
         }
-        for (const entry of entries) if (takenByAll.has(entry.key) && (await deleteIfHash(partition, entry.key, entry.hash))) released += 1
+        for (const entry of entries) {
+          if (!takenByAll.has(entry.key) || !(await deleteIfHash(partition, entry.key, entry.hash))) continue
+          // Counted as it happens: /stats never shows the copy gone and the release not counted.
+          released += 1
+          counts.straysReleased += 1
+        }
       }
     }
     return released
