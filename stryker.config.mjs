@@ -39,7 +39,7 @@ export default {
   coverageAnalysis: 'perTest',
   // The machine is shared (2 cores): one test process at a time, beside the checker.
   concurrency: 1,
-  ignorePatterns: ['dist', 'reports', 'oclif.manifest.json', '.dyn'],
+  ignorePatterns: ['dist', 'reports', 'oclif.manifest.json', '.dyn', '.stryker-tmp*'],
   reporters: ['clear-text', 'progress', 'html', 'json'],
   htmlReporter: {fileName: 'reports/mutation/mutation.html'},
   jsonReporter: {fileName: 'reports/mutation/mutation.json'},
