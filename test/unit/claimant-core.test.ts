@@ -252,7 +252,12 @@ describe('claimant core: each decision exactly', () => {
     assert.equal(!last.ok && last.error, 'bad_parameter')
     assert.match(!last.ok ? last.message : '', /last member/)
     const unknown = stageChange(state, {kind: 'leave', node: 'z'}, 'a')
-    assert.match(!unknown.ok ? unknown.message : '', /z is not a member/)
+    assert.match(!unknown.ok ? unknown.message : '', /z is not a member of the ring \(members: a, b, c\)/)
+    // Of two members, once one is staged to go the other is the last.
+    const pair = stageChange(ring(['a', 'b']), {kind: 'leave', node: 'b'}, 'a')
+    assert.ok(pair.ok)
+    const lastOfTwo = stageChange(pair.state, {kind: 'remove', node: 'a'}, 'a')
+    assert.equal(!lastOfTwo.ok && lastOfTwo.error, 'bad_parameter')
   })
 
   it('clearing drops every staged change and raises the version', () => {
@@ -275,13 +280,20 @@ describe('claimant core: each decision exactly', () => {
     // Joiners that are members already are no change.
     const nothing = planTransition(ring(['a', 'b']), q, ['a', 'b'])
     assert.equal(!nothing.ok && nothing.error, 'nothing_staged')
+    assert.match(!nothing.ok ? nothing.message : '', /no change is staged/)
+    // The members stay in name order when a joiner sorts between them.
+    const between = planTransition(ring(['a', 'c']), q, ['b'])
+    assert.ok(between.ok)
+    assert.deepEqual(between.transition.members, ['a', 'b', 'c'])
     const committed = commitTransition(removed.state, q, ['e', 'f'], 'c')
     assert.ok(committed.ok)
     assert.equal(committed.state.version, 7)
     assert.equal(committed.state.claimant, 'c')
     assert.deepEqual(committed.state.next, {...plan.transition, id: '7.c'})
     assert.deepEqual(committed.state.members, ['a', 'b', 'c', 'd'])
-    assert.match(!planTransition(committed.state, q, []).ok ? 'refused' : '', /refused/)
+    const during = planTransition(committed.state, q, [])
+    assert.equal(!during.ok && during.error, 'ring_in_transition')
+    assert.match(!during.ok ? during.message : '', /still moving data/)
   })
 
   it('an install makes the transition the ring and keeps what was staged since; without a transition it changes nothing', () => {
@@ -375,6 +387,7 @@ describe('claimant core: a ring state from the network', () => {
       ['too many members', {...valid, members: tooMany, owners: tooMany.slice(0, q), staged: []}],
       ['an empty member name', {...valid, members: ['a', 'b', '']}],
       ['a member that is not a name', {...valid, members: ['a', 'b', 7]}],
+      ['a member that is a list', {...valid, members: ['a', 'b', ['c']]}],
       ['a member twice', {...valid, members: ['a', 'b', 'a']}],
       ['owners not a list', {...valid, owners: 'a'}],
       ['too few owners', {...valid, owners: ['a', 'b', 'a']}],

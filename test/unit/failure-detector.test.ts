@@ -142,6 +142,12 @@ describe('failure detector', () => {
     const regular = new FailureDetector(config)
     const last = heartbeating(regular, 'q', 10)
     assert.equal(regular.phi('q', last + 1800), phiOf(1800, interval + 1000, config.minStdDeviationMs))
+    // Two answers in the same millisecond sample an interval of 0.
+    const twice = new FailureDetector(config)
+    twice.watch('s', 0)
+    twice.arrival('s', 500)
+    twice.arrival('s', 500)
+    assert.equal(twice.phi('s', 500 + 1200), phiOf(1200, 250 + 1000, 250))
     // Before any interval is sampled, the heartbeat interval is the mean and the floor the deviation.
     const fresh = new FailureDetector(config)
     fresh.watch('r', 100)
@@ -211,7 +217,9 @@ describe('failure detector', () => {
     assert.match(problem({heartbeatIntervalMs: 0}) ?? '', /heartbeat interval/)
     assert.match(problem({heartbeatIntervalMs: Number.NaN}) ?? '', /heartbeat interval/)
     assert.equal(problem({heartbeatIntervalMs: 1}), undefined)
-    assert.match(problem({phiDownThreshold: 0}) ?? '', /phi threshold/)
+    assert.match(problem({phiDownThreshold: 0}) ?? '', /^the phi threshold/)
+    assert.match(problem({phiDownThreshold: -1, phiSuspectThreshold: -2}) ?? '', /^the phi threshold/)
+    assert.equal(problem({phiDownThreshold: 0.5, phiSuspectThreshold: 0.5}), undefined)
     assert.match(problem({phiSuspectThreshold: 0}) ?? '', /suspect/)
     assert.equal(problem({phiSuspectThreshold: failureDetectorDefaults.phiDownThreshold}), undefined)
     assert.match(problem({phiSuspectThreshold: failureDetectorDefaults.phiDownThreshold + 0.5}) ?? '', /suspect/)
