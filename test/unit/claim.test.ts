@@ -186,3 +186,44 @@ describe('claim from the current owners: the choice rule', () => {
     )
   })
 })
+
+describe('claim: programmer errors', () => {
+  it('claimOwners asserts a valid Q, at least one member and no member twice', () => {
+    assert.throws(() => claimOwners(12, ['a']), /assertion failed/)
+    assert.throws(() => claimOwners(8, []), /assertion failed/)
+    assert.throws(() => claimOwners(8, ['b', 'a', 'b']), /assertion failed/)
+    assert.deepEqual(claimOwners(1, ['b', 'a']).length, 1)
+  })
+
+  it('claimOwnersFrom asserts a valid Q, owners for every partition, at least one member and no member twice', () => {
+    const current = claimOwners(8, ['a', 'b'])
+    assert.throws(() => claimOwnersFrom(12, current, ['a']), /assertion failed/)
+    assert.throws(() => claimOwnersFrom(8, current.slice(1), ['a']), /assertion failed/)
+    assert.throws(() => claimOwnersFrom(8, current, []), /assertion failed/)
+    assert.throws(() => claimOwnersFrom(8, current, ['c', 'a', 'c']), /assertion failed/)
+    assert.deepEqual(claimOwnersFrom(8, current, ['b', 'a']), current)
+  })
+
+  it('compareNames is code-unit order', () => {
+    assert.equal(compareNames('a', 'b'), -1)
+    assert.equal(compareNames('b', 'a'), 1)
+    assert.equal(compareNames('a', 'a'), 0)
+    assert.equal(compareNames('Z', 'a'), -1)
+  })
+})
+
+describe('claim: the same answer in every version of dyn', () => {
+  // A ring written before the claimant existed is rebuilt with claimOwners, and every node must
+  // compute the same scores, so the score function and the claim are fixed: these values were
+  // recorded from the implementation and must never change.
+  it('scores (partition, member) pairs as recorded', () => {
+    assert.deepEqual([0, 1, 2, 4095].map((partition) => rendezvousScore('node-a', partition)), [2706779722255536, 4607995170455259, 3544110447645394, 5145815250078667])
+    assert.deepEqual([0, 1, 2, 4095].map((partition) => rendezvousScore('b', partition)), [3211769718973257, 1442661679672721, 4172410149469634, 1285740617418491])
+  })
+
+  it('claims as recorded, from scratch and from history', () => {
+    const three = claimOwners(16, ['c', 'a', 'b'])
+    assert.deepEqual(three, ['a', 'a', 'a', 'c', 'b', 'b', 'c', 'a', 'c', 'a', 'b', 'c', 'c', 'b', 'a', 'b'])
+    assert.deepEqual(claimOwnersFrom(16, three, ['a', 'b', 'c', 'd']), ['a', 'a', 'a', 'd', 'd', 'b', 'c', 'a', 'c', 'd', 'b', 'c', 'c', 'b', 'd', 'b'])
+  })
+})

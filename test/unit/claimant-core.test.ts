@@ -11,12 +11,16 @@ import {claimOwners, claimOwnersFrom, ringFromOwners} from '../../src/ring/ring.
 import {planTransfers, ownershipMoves} from '../../src/handoff/transfer-plan.js'
 import {
   claimantOf,
+  clearStaged,
   commitTransition,
   initialRingState,
   installTransition,
+  isValidRingState,
   mergeRingStates,
+  ownRowStatus,
   planTransition,
   stageChange,
+  stagedChangesMax,
   unconfirmedRingState,
   type RingState,
 } from '../../src/membership/claimant-core.js'
@@ -213,5 +217,196 @@ describe('claimant core', () => {
     const silent = unconfirmedRingState(['n2', 'n3', 'n4'], new Set(['n3']))
     assert.equal(silent?.error, 'unreachable')
     assert.match(silent?.message ?? '', /n2, n4/)
+  })
+})
+
+describe('claimant core: each decision exactly', () => {
+  const q = 8
+  const ring = (members: string[], claimant = members[0]!): RingState => ({
+    version: 4,
+    claimant,
+    members,
+    owners: Array.from({length: q}, (_, partition) => members[partition % members.length]!),
+    staged: [],
+  })
+
+  it('a cluster of one: version 1, its creator claimant, member and owner of every partition', () => {
+    assert.deepEqual(initialRingState(4, 'solo'), {version: 1, claimant: 'solo', members: ['solo'], owners: ['solo', 'solo', 'solo', 'solo'], staged: []})
+  })
+
+  it('staging raises the version, names the claimant, appends the change; a second change of one node is refused', () => {
+    const state = ring(['a', 'b', 'c'])
+    const first = stageChange(state, {kind: 'leave', node: 'b'}, 'a')
+    assert.ok(first.ok)
+    assert.deepEqual(first.state, {...state, version: 5, claimant: 'a', staged: [{kind: 'leave', node: 'b'}]})
+    const second = stageChange(first.state, {kind: 'remove', node: 'c'}, 'b')
+    assert.ok(second.ok)
+    assert.deepEqual(second.state.staged, [{kind: 'leave', node: 'b'}, {kind: 'remove', node: 'c'}])
+    assert.equal(second.state.claimant, 'b')
+    assert.equal(second.state.version, 6)
+    const twice = stageChange(first.state, {kind: 'remove', node: 'b'}, 'a')
+    assert.equal(!twice.ok && twice.error, 'bad_parameter')
+    assert.match(!twice.ok ? twice.message : '', /already staged/)
+    // With b and c staged to go, a is the last member: it may not go as well.
+    const last = stageChange(second.state, {kind: 'leave', node: 'a'}, 'a')
+    assert.equal(!last.ok && last.error, 'bad_parameter')
+    assert.match(!last.ok ? last.message : '', /last member/)
+    const unknown = stageChange(state, {kind: 'leave', node: 'z'}, 'a')
+    assert.match(!unknown.ok ? unknown.message : '', /z is not a member of the ring \(members: a, b, c\)/)
+    // Of two members, once one is staged to go the other is the last.
+    const pair = stageChange(ring(['a', 'b']), {kind: 'leave', node: 'b'}, 'a')
+    assert.ok(pair.ok)
+    const lastOfTwo = stageChange(pair.state, {kind: 'remove', node: 'a'}, 'a')
+    assert.equal(!lastOfTwo.ok && lastOfTwo.error, 'bad_parameter')
+  })
+
+  it('clearing drops every staged change and raises the version', () => {
+    const staged = stageChange(ring(['a', 'b']), {kind: 'leave', node: 'b'}, 'a')
+    assert.ok(staged.ok)
+    assert.deepEqual(clearStaged(staged.state, 'b'), {...staged.state, version: 6, claimant: 'b', staged: []})
+  })
+
+  it('a plan takes out the staged nodes, adds the joiners not yet members in name order, and removes for good only the removed', () => {
+    const left = stageChange(ring(['a', 'b', 'c', 'd']), {kind: 'leave', node: 'b'}, 'a')
+    assert.ok(left.ok)
+    const removed = stageChange(left.state, {kind: 'remove', node: 'd'}, 'a')
+    assert.ok(removed.ok)
+    const plan = planTransition(removed.state, q, ['f', 'a', 'e'])
+    assert.ok(plan.ok)
+    assert.deepEqual(plan.joins, ['e', 'f'])
+    assert.deepEqual(plan.transition.members, ['a', 'c', 'e', 'f'])
+    assert.deepEqual(plan.transition.removing, ['d'])
+    assert.deepEqual(plan.transition.owners, claimOwnersFrom(q, removed.state.owners, ['a', 'c', 'e', 'f']))
+    // Joiners that are members already are no change.
+    const nothing = planTransition(ring(['a', 'b']), q, ['a', 'b'])
+    assert.equal(!nothing.ok && nothing.error, 'nothing_staged')
+    assert.match(!nothing.ok ? nothing.message : '', /no change is staged/)
+    // The members stay in name order when a joiner sorts between them.
+    const between = planTransition(ring(['a', 'c']), q, ['b'])
+    assert.ok(between.ok)
+    assert.deepEqual(between.transition.members, ['a', 'b', 'c'])
+    const committed = commitTransition(removed.state, q, ['e', 'f'], 'c')
+    assert.ok(committed.ok)
+    assert.equal(committed.state.version, 7)
+    assert.equal(committed.state.claimant, 'c')
+    assert.deepEqual(committed.state.next, {...plan.transition, id: '7.c'})
+    assert.deepEqual(committed.state.members, ['a', 'b', 'c', 'd'])
+    const during = planTransition(committed.state, q, [])
+    assert.equal(!during.ok && during.error, 'ring_in_transition')
+    assert.match(!during.ok ? during.message : '', /still moving data/)
+  })
+
+  it('an install makes the transition the ring and keeps what was staged since; without a transition it changes nothing', () => {
+    const committed = commitTransition(ring(['a', 'b']), q, ['c'], 'a')
+    assert.ok(committed.ok)
+    const stagedSince = {...committed.state, staged: [{kind: 'leave' as const, node: 'b'}]}
+    assert.deepEqual(installTransition(stagedSince, 'b'), {
+      version: committed.state.version + 1,
+      claimant: 'b',
+      members: committed.state.next!.members,
+      owners: committed.state.next!.owners,
+      staged: [{kind: 'leave', node: 'b'}],
+    })
+    const state = ring(['a', 'b'])
+    assert.equal(installTransition(state, 'a'), state)
+  })
+
+  it('merging keeps the higher version, then the lower claimant, then the smaller encoding; undefined yields the other', () => {
+    const low = ring(['a', 'b'])
+    const high = {...low, version: 5}
+    assert.equal(mergeRingStates(low, high), high)
+    assert.equal(mergeRingStates(high, low), high)
+    const byB = {...low, claimant: 'b'}
+    assert.equal(mergeRingStates(byB, low), low)
+    assert.equal(mergeRingStates(low, byB), low)
+    const other = {...low, staged: [{kind: 'leave' as const, node: 'b'}]}
+    const smaller = JSON.stringify(low) <= JSON.stringify(other) ? low : other
+    assert.equal(mergeRingStates(low, other), smaller)
+    assert.equal(mergeRingStates(other, low), smaller)
+    assert.equal(mergeRingStates(undefined, low), low)
+    assert.equal(mergeRingStates(low, undefined), low)
+    assert.equal(mergeRingStates(undefined, undefined), undefined)
+  })
+
+  it('the claimant skips members believed down and the removed, and is undefined when none is left', () => {
+    const state = {...ring(['c', 'a', 'b']), next: {id: '5.a', members: ['a', 'c'], owners: ring(['a', 'c']).owners, removing: ['a']}}
+    assert.equal(claimantOf(state, () => true), 'b')
+    assert.equal(claimantOf(state, (name) => name === 'c'), 'c')
+    assert.equal(claimantOf(state, () => false), undefined)
+  })
+
+  it('a member\'s own row: left stays left, out of the next ring is leaving, in the ring valid, a joiner joining until the ring has it', () => {
+    const state = ring(['a', 'b'])
+    const moving = {...state, next: {id: '5.a', members: ['a', 'c'], owners: ring(['a', 'c']).owners, removing: []}}
+    assert.equal(ownRowStatus('left', state, 'a'), 'left')
+    assert.equal(ownRowStatus('left', moving, 'c'), 'left')
+    assert.equal(ownRowStatus('valid', state, 'a'), 'valid')
+    assert.equal(ownRowStatus('joining', state, 'a'), 'valid')
+    assert.equal(ownRowStatus('valid', moving, 'a'), 'valid')
+    assert.equal(ownRowStatus('valid', moving, 'b'), 'leaving')
+    assert.equal(ownRowStatus('leaving', moving, 'b'), 'leaving')
+    assert.equal(ownRowStatus('joining', moving, 'c'), 'joining')
+    assert.equal(ownRowStatus('joining', state, 'c'), 'joining')
+    assert.equal(ownRowStatus('valid', state, 'c'), 'left')
+    assert.equal(ownRowStatus('leaving', state, 'c'), 'left')
+  })
+})
+
+describe('claimant core: a ring state from the network', () => {
+  const q = 4
+  const valid = {
+    version: 3,
+    claimant: 'a',
+    members: ['a', 'b'],
+    owners: ['a', 'b', 'a', 'b'],
+    staged: [{kind: 'leave', node: 'b'}, {kind: 'remove', node: 'a'}],
+  }
+  const next = {id: '3.a', members: ['a', 'c'], owners: ['a', 'c', 'c', 'a'], removing: ['b']}
+
+  it('accepts a well-formed state, with or without a transition, at the edges of its bounds', () => {
+    assert.equal(isValidRingState(valid, q), true)
+    assert.equal(isValidRingState({...valid, next}, q), true)
+    assert.equal(isValidRingState({...valid, version: 1}, q), true)
+    assert.equal(isValidRingState({...valid, staged: []}, q), true)
+    assert.equal(isValidRingState({...valid, next: {...next, removing: []}}, q), true)
+    const many = Array.from({length: stagedChangesMax}, (_, index) => `m${index}`)
+    assert.equal(isValidRingState({...valid, members: many, owners: many.slice(0, q), staged: many.map((node) => ({kind: 'leave', node}))}, q), true)
+  })
+
+  it('refuses anything else', () => {
+    const tooMany = Array.from({length: stagedChangesMax + 1}, (_, index) => `m${index}`)
+    const bad: Array<[string, unknown]> = [
+      ['null', null],
+      ['a string', 'ring'],
+      ['version 0', {...valid, version: 0}],
+      ['a fractional version', {...valid, version: 1.5}],
+      ['a version as text', {...valid, version: '3'}],
+      ['no claimant', {...valid, claimant: undefined}],
+      ['members not a list', {...valid, members: 'a'}],
+      ['no members', {...valid, members: [], owners: []}],
+      ['too many members', {...valid, members: tooMany, owners: tooMany.slice(0, q), staged: []}],
+      ['an empty member name', {...valid, members: ['a', 'b', '']}],
+      ['a member that is not a name', {...valid, members: ['a', 'b', 7]}],
+      ['a member that is a list', {...valid, members: ['a', 'b', ['c']]}],
+      ['a member twice', {...valid, members: ['a', 'b', 'a']}],
+      ['owners not a list', {...valid, owners: 'a'}],
+      ['too few owners', {...valid, owners: ['a', 'b', 'a']}],
+      ['an owner that is no member', {...valid, owners: ['a', 'b', 'a', 'c']}],
+      ['an owner that is not a name', {...valid, owners: ['a', 'b', 'a', 1]}],
+      ['staged not a list', {...valid, staged: {}}],
+      ['too many staged', {...valid, staged: Array.from({length: stagedChangesMax + 1}, () => ({kind: 'leave', node: 'b'}))}],
+      ['a staged null', {...valid, staged: [null]}],
+      ['a staged string', {...valid, staged: ['leave b']}],
+      ['a staged join', {...valid, staged: [{kind: 'join', node: 'b'}]}],
+      ['a staged change of no node', {...valid, staged: [{kind: 'remove', node: 2}]}],
+      ['a null transition', {...valid, next: null}],
+      ['a transition that is a string', {...valid, next: 'soon'}],
+      ['a transition with no id', {...valid, next: {...next, id: 3}}],
+      ['a transition with no members', {...valid, next: {...next, members: []}}],
+      ['a transition with owners that are no members', {...valid, next: {...next, owners: ['a', 'b', 'b', 'a']}}],
+      ['a transition removing no list', {...valid, next: {...next, removing: 'b'}}],
+      ['a transition removing a number', {...valid, next: {...next, removing: ['b', 4]}}],
+    ]
+    for (const [what, state] of bad) assert.equal(isValidRingState(state, q), false, what)
   })
 })

@@ -207,6 +207,13 @@ describe('context token', () => {
     assert.ok(respellings > 0)
   })
 
+  it('asserts that what it encodes is a canonical context of well-formed actors', () => {
+    assert.throws(() => encodeContext([['b', 1], ['a', 1]]), /assertion failed/)
+    assert.throws(() => encodeContext([['a', 0]]), /assertion failed/)
+    assert.throws(() => encodeContext([['a\ud800', 1]]), /assertion failed/)
+    assert.doesNotThrow(() => encodeContext([['a\ud83d\ude00', 1]]))
+  })
+
   it('never throws on values that are not strings', () => {
     for (const x of [undefined, null, 42, {}, []]) {
       const decoded = decodeContext(x as unknown as string)

@@ -272,6 +272,110 @@ describe('dvvset examples', () => {
     for (const x of bad) assert.equal(isValidVersionSet(x), false, JSON.stringify(x))
   })
 
+  it('isValidVersionSet checks live dots, clouds, counters and each value', () => {
+    const entry = {actor: 'a', counter: 5, values: ['x', 'y'], updatedAtMs: 1}
+    const cloud64 = Array.from({length: cloudDotsMax}, (_, index) => 7 + index)
+    const good: unknown[] = [
+      {entries: [{...entry, dots: [5, 2]}]},
+      {entries: [{...entry, dots: [4, 1]}]},
+      {entries: [{...entry, cloud: [7, 9]}]},
+      {entries: [{...entry, cloud: cloud64}]},
+      {entries: [{actor: 'a', counter: 0, values: [], cloud: [2], updatedAtMs: 0}]},
+      {entries: [{...entry, values: ['v', 'w', 'x', 'y', 'z']}]},
+      {entries: [entry, {...entry, actor: 'b'}]},
+    ]
+    for (const x of good) assert.equal(isValidVersionSet(x), true, JSON.stringify(x))
+    const bad: unknown[] = [
+      {entries: [{...entry, dots: [5]}]},
+      {entries: [{...entry, dots: [2, 5]}]},
+      {entries: [{...entry, dots: [3, 3]}]},
+      {entries: [{...entry, dots: [6, 2]}]},
+      {entries: [{...entry, dots: [5, 0]}]},
+      {entries: [{...entry, dots: [4.5, 2]}]},
+      {entries: [{...entry, dots: ['5', 2]}]},
+      {entries: [{...entry, dots: '52'}]},
+      {entries: [{...entry, cloud: [6]}]},
+      {entries: [{...entry, cloud: [5]}]},
+      {entries: [{...entry, cloud: []}]},
+      {entries: [{...entry, cloud: [9, 7]}]},
+      {entries: [{...entry, cloud: [7, 7]}]},
+      {entries: [{...entry, cloud: [7.5]}]},
+      {entries: [{...entry, cloud: ['7']}]},
+      {entries: [{...entry, cloud: 7}]},
+      {entries: [{...entry, cloud: [...cloud64, 7 + cloudDotsMax]}]},
+      {entries: [{actor: 'a', counter: -1, values: [], cloud: [1], updatedAtMs: 0}]},
+      {entries: [{...entry, values: ['u', 'v', 'w', 'x', 'y', 'z']}]},
+      {entries: [{...entry, updatedAtMs: Number.POSITIVE_INFINITY}]},
+      {entries: [{...entry, updatedAtMs: '1'}]},
+    ]
+    for (const x of bad) assert.equal(isValidVersionSet(x), false, JSON.stringify(x))
+    // The value check applies to every value, not to any one.
+    assert.equal(isValidVersionSet({entries: [{...entry, values: ['x', 1]}]}, (value) => typeof value === 'string'), false)
+    assert.equal(isValidVersionSet({entries: [{...entry, values: [1, 'x']}]}, (value) => typeof value === 'string'), false)
+  })
+
+  it('isValidVector accepts canonical contexts only', () => {
+    const dots64 = Array.from({length: contextDotsMax}, (_, index) => 3 + index)
+    const good: unknown[] = [[], [['a', 1]], [['a', 0, [2]]], [['a', 1, [3, 5]], ['b', 2]], [['a', 1, dots64]]]
+    for (const x of good) assert.equal(isValidVector(x), true, JSON.stringify(x))
+    const bad: unknown[] = [
+      null,
+      'a',
+      {},
+      [null],
+      ['a'],
+      [['a']],
+      [['a', 1, [3], 'x']],
+      [['', 1]],
+      [[7, 1]],
+      [['b', 1], ['a', 1]],
+      [['a', 1], ['a', 2]],
+      [['a', -1, [1]]],
+      [['a', 1.5]],
+      [['a', '1']],
+      [['a', 2 ** 53]],
+      [['a', 0]],
+      [['a', 1, []]],
+      [['a', 1, [2]]],
+      [['a', 1, [4, 3]]],
+      [['a', 1, [4, 4]]],
+      [['a', 1, 4]],
+      [['a', 1, [...dots64, 3 + contextDotsMax]]],
+    ]
+    for (const x of bad) assert.equal(isValidVector(x), false, JSON.stringify(x))
+  })
+
+  it('asserts on programmer errors: a bad context, actor, time, counter or bound', () => {
+    const stored = update([], emptySet<string>(), 'a.1', 'x', 1)
+    assert.throws(() => update([['b', 1], ['a', 1]], stored, 'a.1', 'y', 2), /assertion failed/)
+    assert.throws(() => update([], stored, '', 'y', 2), /assertion failed/)
+    assert.throws(() => update([], stored, 'a.1', 'y', Number.NaN), /assertion failed/)
+    assert.throws(() => update([], stored, 'a.1', 'y', Number.POSITIVE_INFINITY), /assertion failed/)
+    const exhausted: VersionSet<string> = {entries: [{actor: 'a.1', counter: Number.MAX_SAFE_INTEGER, values: [], updatedAtMs: 0}]}
+    assert.throws(() => update([], exhausted, 'a.1', 'y', 2), /assertion failed/)
+    assert.equal(newestDot(update([], {entries: [{actor: 'a.1', counter: Number.MAX_SAFE_INTEGER - 1, values: [], updatedAtMs: 0}]}, 'a.1', 'y', 2), 'a.1'), Number.MAX_SAFE_INTEGER)
+    assert.throws(() => newestDot(stored, 'b.1'), /assertion failed/)
+    assert.throws(() => withDot([['b', 1], ['a', 1]], 'a', 2), /assertion failed/)
+    assert.throws(() => withDot([], 'a', 0), /assertion failed/)
+    assert.throws(() => withDot([], 'a', 1.5), /assertion failed/)
+    assert.deepEqual(withDot([], 'a', 1), [['a', 1]])
+    assert.throws(() => prune(stored, -1), /assertion failed/)
+    assert.throws(() => prune(stored, 0.5), /assertion failed/)
+    assert.equal(prune(stored, 0), stored)
+  })
+
+  it('update keeps a cloud dot of its own actor below the new dot', () => {
+    // A replica that knows dot 3 of its own actor only as superseded (from a context) writes dot 4.
+    const stored: VersionSet<string> = {entries: [{actor: 'a.1', counter: 1, values: ['one'], cloud: [3], updatedAtMs: 0}]}
+    const written = update([], stored, 'a.1', 'four', 5)
+    assert.equal(newestDot(written, 'a.1'), 4)
+    assert.deepEqual(dottedValues(written), [
+      {actor: 'a.1', counter: 4, value: 'four'},
+      {actor: 'a.1', counter: 1, value: 'one'},
+    ])
+    assert.ok(isValidVersionSet(written))
+  })
+
   it('a set is plain data that survives msgpack', () => {
     type StoredVersion = {value: Uint8Array; contentType: string; timestampMs: number; tombstone: boolean}
     const version = (text: string): StoredVersion => ({

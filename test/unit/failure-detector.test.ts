@@ -112,6 +112,127 @@ describe('failure detector', () => {
     assert.ok(Math.abs(phiOf(2500, 2500, 200) - Math.log10(2)) < 1e-9)
   })
 
+  it('phi is the logistic approximation of the normal tail, on both sides of the mean and far out', () => {
+    // The documented formula, computed directly: phi = -log10(1 / (1 + exp(y * (1.5976 + 0.070566 * y^2)))).
+    const expected = (y: number): number => Math.log10(1 + Math.exp(y * (1.5976 + 0.070566 * y * y)))
+    for (const y of [-3, -1, -0.25, 0.25, 0.5, 1, 2, 3, 5]) {
+      const phi = phiOf(2500 + y * 200, 2500, 200)
+      assert.ok(Math.abs(phi - expected(y)) < 1e-9 * Math.max(1, expected(y)), `y=${y}: ${phi}, expected ${expected(y)}`)
+    }
+    // Far beyond the mean phi stays finite (about 37.6 at 10 deviations), and far before it is 0, not NaN.
+    const far = phiOf(2500 + 10 * 200, 2500, 200)
+    assert.ok(Number.isFinite(far) && Math.abs(far - 37.6) < 0.1, `phi at 10 deviations: ${far}`)
+    assert.equal(phiOf(0, 10_000, 100), 0)
+  })
+
+  it('estimates mean and deviation from the sampled intervals', () => {
+    const config = {...failureDetectorDefaults, acceptablePauseMs: 1000}
+    const detector = new FailureDetector(config)
+    // Intervals of 100 and 900 ms in turn: a mean of 500 and a deviation of 400, above the 200 floor.
+    let now = 0
+    detector.watch('p', now)
+    for (let i = 0; i < 10; i += 1) {
+      now += i % 2 === 0 ? 100 : 900
+      detector.arrival('p', now)
+    }
+    for (const elapsed of [0, 700, 1500, 2300, 4000]) {
+      assert.equal(detector.phi('p', now + elapsed), phiOf(elapsed, 500 + 1000, 400), `${elapsed} ms after the last arrival`)
+    }
+    // Regular intervals have no deviation: the floor applies.
+    const regular = new FailureDetector(config)
+    const last = heartbeating(regular, 'q', 10)
+    assert.equal(regular.phi('q', last + 1800), phiOf(1800, interval + 1000, config.minStdDeviationMs))
+    // Two answers in the same millisecond sample an interval of 0.
+    const twice = new FailureDetector(config)
+    twice.watch('s', 0)
+    twice.arrival('s', 500)
+    twice.arrival('s', 500)
+    assert.equal(twice.phi('s', 500 + 1200), phiOf(1200, 250 + 1000, 250))
+    // Before any interval is sampled, the heartbeat interval is the mean and the floor the deviation.
+    const fresh = new FailureDetector(config)
+    fresh.watch('r', 100)
+    assert.equal(fresh.phi('r', 100 + 1600), phiOf(1600, interval + 1000, config.minStdDeviationMs))
+  })
+
+  it('keeps only the last sampleWindowMax intervals, and samples an interval up to heartbeat + acceptable pause but not beyond', () => {
+    const config = {...failureDetectorDefaults, sampleWindowMax: 3, acceptablePauseMs: 1000}
+    const detector = new FailureDetector(config)
+    let now = 0
+    detector.watch('p', now)
+    // Three short intervals, then three of 1200 ms: the short ones are evicted, the mean is 1200.
+    for (const intervalMs of [100, 200, 300, 1200, 1200, 1200, 1200]) {
+      now += intervalMs
+      detector.arrival('p', now)
+    }
+    assert.equal(detector.phi('p', now + 2000), phiOf(2000, 1200 + 1000, config.minStdDeviationMs))
+    // An interval of exactly heartbeat + pause (1500 ms) is sampled; the window now holds 1200, 1200, 1500.
+    now += interval + 1000
+    detector.arrival('p', now)
+    const deviation = Math.max(Math.sqrt((1200 ** 2 * 2 + 1500 ** 2) / 3 - 1300 ** 2), config.minStdDeviationMs)
+    assert.ok(Math.abs(detector.phi('p', now + 2000) - phiOf(2000, 1300 + 1000, deviation)) < 1e-9)
+    // One a millisecond longer is not: the estimate stays as it was.
+    const before = detector.phi('p', now + 2000)
+    now += interval + 1001
+    detector.arrival('p', now)
+    assert.equal(detector.phi('p', now + 2000), before)
+    // An arrival stamped before the last one (a late answer) samples nothing and keeps the later time.
+    detector.arrival('p', now - 400)
+    assert.equal(detector.phi('p', now + 2000), before)
+  })
+
+  it('is suspect from the suspect threshold and down from the down threshold, both inclusive', () => {
+    const detector = new FailureDetector()
+    const last = heartbeating(detector, 'p', 20)
+    let t = last
+    while (detector.phi('p', t) < failureDetectorDefaults.phiSuspectThreshold) t += 1
+    assert.equal(detector.reachability('p', t - 1), 'up')
+    assert.equal(detector.reachability('p', t), 'suspect')
+    assert.equal(detector.isUp('p', t), true)
+    while (detector.phi('p', t) < failureDetectorDefaults.phiDownThreshold) t += 1
+    assert.equal(detector.reachability('p', t - 1), 'suspect')
+    assert.equal(detector.reachability('p', t), 'down')
+    assert.equal(detector.isUp('p', t - 1), true)
+    assert.equal(detector.isUp('p', t), false)
+    // Exactly at a threshold: phi equal to it counts.
+    const exact = new FailureDetector({...failureDetectorDefaults, phiSuspectThreshold: detector.phi('p', t - 1), phiDownThreshold: detector.phi('p', t)})
+    heartbeating(exact, 'p', 20)
+    assert.equal(exact.reachability('p', t - 1), 'suspect')
+    assert.equal(exact.reachability('p', t), 'down')
+    assert.equal(exact.isUp('p', t), false)
+  })
+
+  it('watching a peer again does not reset it, and an unwatched unreachable peer is down', () => {
+    const detector = new FailureDetector()
+    const last = heartbeating(detector, 'p', 10)
+    const phi = detector.phi('p', last + 3000)
+    detector.watch('p', last + 2000)
+    assert.equal(detector.phi('p', last + 3000), phi)
+    detector.markUnreachable('new', 5)
+    assert.equal(detector.phi('new', 5), Number.POSITIVE_INFINITY)
+    assert.equal(detector.reachability('new', 5), 'down')
+  })
+
+  it('refuses each setting outside its range, and accepts its edge', () => {
+    const problem = (change: Partial<typeof failureDetectorDefaults>): string | undefined => checkFailureDetectorConfig({...failureDetectorDefaults, ...change})
+    assert.match(problem({heartbeatIntervalMs: 0}) ?? '', /heartbeat interval/)
+    assert.match(problem({heartbeatIntervalMs: Number.NaN}) ?? '', /heartbeat interval/)
+    assert.equal(problem({heartbeatIntervalMs: 1}), undefined)
+    assert.match(problem({phiDownThreshold: 0}) ?? '', /^the phi threshold/)
+    assert.match(problem({phiDownThreshold: -1, phiSuspectThreshold: -2}) ?? '', /^the phi threshold/)
+    assert.equal(problem({phiDownThreshold: 0.5, phiSuspectThreshold: 0.5}), undefined)
+    assert.match(problem({phiSuspectThreshold: 0}) ?? '', /suspect/)
+    assert.equal(problem({phiSuspectThreshold: failureDetectorDefaults.phiDownThreshold}), undefined)
+    assert.match(problem({phiSuspectThreshold: failureDetectorDefaults.phiDownThreshold + 0.5}) ?? '', /suspect/)
+    assert.match(problem({acceptablePauseMs: -1}) ?? '', /acceptable pause/)
+    assert.equal(problem({acceptablePauseMs: 0}), undefined)
+    assert.match(problem({minStdDeviationMs: 0}) ?? '', /minimum deviation/)
+    assert.equal(problem({minStdDeviationMs: 0.5}), undefined)
+    assert.match(problem({sampleWindowMax: 0}) ?? '', /sample window/)
+    assert.match(problem({sampleWindowMax: 1.5}) ?? '', /sample window/)
+    assert.equal(problem({sampleWindowMax: 1}), undefined)
+    assert.doesNotThrow(() => new FailureDetector({...failureDetectorDefaults, sampleWindowMax: 1}))
+  })
+
   it('refuses a configuration that cannot work', () => {
     assert.equal(checkFailureDetectorConfig(failureDetectorDefaults), undefined)
     assert.match(checkFailureDetectorConfig({...failureDetectorDefaults, phiDownThreshold: 0}) ?? '', /phi threshold/)

@@ -211,6 +211,27 @@ describe('get core: verdicts', () => {
     assert.throws(() => initGet(0, 1), /assertion failed/)
     assert.doesNotThrow(() => initGet(3, 3))
   })
+
+  it('asserts on a PR above R or not a count, and on a home target count above the targets or not a count', () => {
+    assert.throws(() => initGet(3, 2, 3), /assertion failed/)
+    assert.throws(() => initGet(3, 2, -1), /assertion failed/)
+    assert.throws(() => initGet(3, 2, 0.5), /assertion failed/)
+    assert.throws(() => initGet(3, 2, 0, 4), /assertion failed/)
+    assert.throws(() => initGet(3, 2, 0, -1), /assertion failed/)
+    assert.throws(() => initGet(3, 2, 0, 1.5), /assertion failed/)
+    assert.doesNotThrow(() => initGet(3, 2, 2, 3))
+    assert.doesNotThrow(() => initGet(3, 2, 0, 0))
+  })
+
+  it('counts a failure as a home failure unless told it is a fallback', () => {
+    // Two of the three targets are homes and PR = 1: once both homes failed, PR cannot be met.
+    const bothFailed = addFailure(addFailure(initGet(3, 1, 1, 2), 'home-a'), 'home-b')
+    assert.equal(bothFailed.homeFailed, 2)
+    assert.equal(enough(bothFailed).kind, 'quorum_unmet')
+    const fallbackFailed = addFailure(addFailure(initGet(3, 1, 1, 2), 'home-a'), 'fallback', false)
+    assert.equal(fallbackFailed.homeFailed, 1)
+    assert.equal(enough(fallbackFailed).kind, 'wait')
+  })
 })
 
 describe('get core: merge and read repair', () => {

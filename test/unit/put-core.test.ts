@@ -231,4 +231,25 @@ describe('put core', () => {
     assert.doesNotThrow(() => initPut(3, 3, 3))
     assert.doesNotThrow(() => initPut(1, 1, 0))
   })
+
+  it('asserts on a PW above W or not a count, and on a home target count above the targets or not a count', () => {
+    assert.throws(() => initPut(3, 2, 0, 3), /assertion failed/)
+    assert.throws(() => initPut(3, 2, 0, -1), /assertion failed/)
+    assert.throws(() => initPut(3, 2, 0, 0.5), /assertion failed/)
+    assert.throws(() => initPut(3, 2, 0, 0, 4), /assertion failed/)
+    assert.throws(() => initPut(3, 2, 0, 0, -1), /assertion failed/)
+    assert.throws(() => initPut(3, 2, 0, 0, 1.5), /assertion failed/)
+    assert.doesNotThrow(() => initPut(3, 2, 0, 2, 3))
+    assert.doesNotThrow(() => initPut(3, 2, 0, 0, 0))
+  })
+
+  it('counts a failure as a home failure unless told it is a fallback', () => {
+    // Two of the three targets are homes and PW = 1: once both homes failed, PW cannot be met.
+    const bothFailed = addFailure(addFailure(initPut(3, 1, 0, 1, 2), 'home-a'), 'home-b')
+    assert.equal(bothFailed.homeFailed, 2)
+    assert.equal(enough(bothFailed).kind, 'quorum_unmet')
+    const fallbackFailed = addFailure(addFailure(initPut(3, 1, 0, 1, 2), 'home-a'), 'fallback', false)
+    assert.equal(fallbackFailed.homeFailed, 1)
+    assert.equal(enough(fallbackFailed).kind, 'wait')
+  })
 })

@@ -27,6 +27,7 @@ import {
   partitionOfKey,
   preferenceList,
   preferenceListForKey,
+  ringFromOwners,
   type Ring,
 } from '../../src/ring/ring.js'
 
@@ -199,6 +200,38 @@ describe('claim', () => {
     assert.throws(() => buildRing(63, ['a']))
     assert.throws(() => buildRing(64, ['']))
     assert.throws(() => movedPartitions(buildRing(64, ['a']), buildRing(128, ['a'])))
+    assert.throws(() => buildRing(64, ['a', 7 as unknown as string]), /assertion failed/)
+    assert.throws(() => buildRing(64, ['a', ['b'] as unknown as string]), /assertion failed/)
+    assert.throws(() => buildRing(0, ['a']))
+  })
+})
+
+describe('ring from given owners', () => {
+  it('is the ring the claim builds when given its owners, members sorted, and the hash covers idle members', () => {
+    const built = buildRing(16, ['c', 'a', 'b'])
+    const given = ringFromOwners(16, ['b', 'c', 'a'], built.owners)
+    assert.deepEqual(given, built)
+    assert.ok(Object.isFrozen(given) && Object.isFrozen(given.owners) && Object.isFrozen(given.members))
+    const owners = Array.from({length: 4}, () => 'a')
+    const withIdle = ringFromOwners(4, ['b', 'a'], owners)
+    assert.deepEqual(withIdle.members, ['a', 'b'])
+    assert.notEqual(withIdle.hash, ringFromOwners(4, ['a'], owners).hash)
+    assert.deepEqual(preferenceList(withIdle, 2), ['a', 'b'])
+  })
+
+  it('copies the owners it is given', () => {
+    const owners = ['a', 'b']
+    const ring = ringFromOwners(2, ['a', 'b'], owners)
+    owners[0] = 'b'
+    assert.deepEqual(ring.owners, ['a', 'b'])
+  })
+
+  it('rejects a bad Q, owners for another Q, a member twice and an owner that is no member', () => {
+    assert.throws(() => ringFromOwners(3, ['a'], ['a', 'a', 'a']), /assertion failed/)
+    assert.throws(() => ringFromOwners(4, ['a'], ['a', 'a', 'a']), /assertion failed/)
+    assert.throws(() => ringFromOwners(2, ['a', 'b', 'a'], ['a', 'b']), /assertion failed/)
+    assert.throws(() => ringFromOwners(2, ['a'], ['a', 'b']), /assertion failed/)
+    assert.doesNotThrow(() => ringFromOwners(2, ['a', 'b'], ['b', 'b']))
   })
 })
 
