@@ -31,9 +31,10 @@ import {replicasPerKeyMax} from '../storage/stored-object.js'
 import type {MessageHandler, PeriodicTask, Subsystem} from '../subsystem.js'
 import {MessageType} from '../transport/message-type.js'
 import type {Transport} from '../transport/transport.js'
+import {isRecord} from '../coordinator/messages.js'
 import type {ExchangeReport, KeyHash, TreeSide} from './exchange.js'
 import {exchangeTree, keyListingMax} from './exchange.js'
-import {localTreeSide} from './local-side.js'
+import {listSegmentKeys, localTreeSide} from './local-side.js'
 import type {Hash64} from './hash-tree.js'
 import {branchCount, objectHash, sameHash, segmentCount, segmentsPerBranch} from './hash-tree.js'
 import {reapBatchMax, reapPass, tombstoneGraceMsDefault} from './reaper.js'
@@ -123,8 +124,6 @@ export interface AntiEntropySubsystem extends Subsystem {
   summary(): AntiEntropySummary
   /** Exchanges every tree (of one partition, or all) with every other home now, within the budget's bounds, and reports. */
   repairNow(partition?: number): Promise<RepairReport>
-  /** Whether the node is still catching up after a lost disk. */
-  readonly recovering: boolean
 }
 
 interface Pair {
@@ -218,12 +217,21 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
       merge: parts.mergeObject,
     })
 
+  /** One request to a peer's internode address: its answer when it is an object, else undefined (a failure of any kind). */
+  const askAt = async (address: string, type: MessageType, body: unknown): Promise<Record<string, unknown> | undefined> => {
+    const result = await parts.transport.request(address, type, body, parts.requestTimeoutMs)
+    return result.ok && isRecord(result.body) ? result.body : undefined
+  }
+
+  /** The same, to a member by name, at the address the member table has for it now. */
+  const askMember = async (member: string, type: MessageType, body: unknown): Promise<Record<string, unknown> | undefined> => {
+    const address = findMember(membership.table, member)?.rpcAddress
+    return address === undefined ? undefined : askAt(address, type, body)
+  }
+
   /** A peer's side, reached over the transport; any failure answers undefined (the exchange stops). */
   const remoteSide = (peer: string, address: string, ringHash: string): TreeSide => {
-    const ask = async (type: MessageType, body: unknown): Promise<unknown> => {
-      const result = await parts.transport.request(address, type, body, parts.requestTimeoutMs)
-      return result.ok ? result.body : undefined
-    }
+    const ask = (type: MessageType, body: unknown): Promise<Record<string, unknown> | undefined> => askAt(address, type, body)
     return {
       name: peer,
       roots: async (pairs) => {
@@ -268,7 +276,7 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
     }
   }
 
-  /** Takes up to `wanted` keys from the repair budget. */
+  /** The keys the repair budget allows now: it refills at keysPerSecondMax, up to one second's worth. */
   const takeBudget = (): number => {
     const nowMs = clock.monotonicMs()
     budget = Math.min(keysPerSecondMax, budget + ((nowMs - budgetAtMs) / 1000) * keysPerSecondMax)
@@ -418,12 +426,6 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
     const departed = membership.table.members.map((member) => member.name).filter((name) => name !== self && !others.includes(name))
     const current = ring()
     const ringHash = current.hash
-    const ask = async (member: string, type: MessageType, body: unknown): Promise<Record<string, unknown> | undefined> => {
-      const address = findMember(membership.table, member)?.rpcAddress
-      if (address === undefined) return undefined
-      const result = await parts.transport.request(address, type, body, parts.requestTimeoutMs)
-      return result.ok && isRecord(result.body) ? result.body : undefined
-    }
     const pass = reapPass({
       self,
       trees,
@@ -435,7 +437,7 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
       others,
       departed,
       check: async (member, partition, keys) => {
-        const body = await ask(member, MessageType.AntiEntropyReapCheck, {ringHash, partition, keys})
+        const body = await askMember(member, MessageType.AntiEntropyReapCheck, {ringHash, partition, keys})
         if (body === undefined || !Array.isArray(body.answers)) return undefined
         const answers = body.answers as unknown[]
         return answers.every((answer) => isRecord(answer) && typeof answer.hinted === 'boolean' && (answer.releasing === undefined || typeof answer.releasing === 'boolean') && (answer.hash === null || isHashPair(answer.hash)))
@@ -443,7 +445,7 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
           : undefined
       },
       reap: async (member, partition, entries) => {
-        const body = await ask(member, MessageType.AntiEntropyReap, {ringHash, partition, entries})
+        const body = await askMember(member, MessageType.AntiEntropyReap, {ringHash, partition, entries})
         return body !== undefined && Array.isArray(body.deleted) && body.deleted.every((deleted) => typeof deleted === 'boolean') ? (body.deleted as boolean[]) : undefined
       },
       reapHere: async (partition, key, hash) => {
@@ -453,7 +455,7 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
         return done
       },
       push: async (member, partition, entries) => {
-        await ask(member, MessageType.ObjectHandoff, {entries: entries.map(({key, object}) => ({partition, key, object}))})
+        await askMember(member, MessageType.ObjectHandoff, {entries: entries.map(({key, object}) => ({partition, key, object}))})
       },
     })
     const both = (async () => {
@@ -489,8 +491,7 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
     let renewed = false
     for (const {partition, n, homes} of strays) {
       if (stopped || released >= strayKeysPerPassMax) break
-      const keys = await localTreeSide({name: self, trees, store, canServe: () => true, merge: parts.mergeObject}).keys(partition, n, allSegments)
-      if (keys === undefined) continue
+      const keys = await listSegmentKeys(store, partition, n, allSegments)
       for (let start = 0; start < keys.keys.length && released < strayKeysPerPassMax; start += exchangeBatchEntriesMax) {
         const batch = keys.keys.slice(start, start + exchangeBatchEntriesMax)
         const entries: Array<{key: string; object: StoredObject; hash: Hash64}> = []
@@ -500,9 +501,8 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
         }
         const takenByAll = new Set(entries.map((entry) => entry.key))
         for (const home of homes) {
-          const address = findMember(membership.table, home)?.rpcAddress
-          const result = address === undefined ? undefined : await parts.transport.request(address, MessageType.ObjectHandoff, {entries: entries.map(({key, object}) => ({partition, key, object}))}, parts.requestTimeoutMs)
-          const results = result?.ok === true && isRecord(result.body) && Array.isArray(result.body.results) ? (result.body.results as unknown[]) : []
+          const answer = await askMember(home, MessageType.ObjectHandoff, {entries: entries.map(({key, object}) => ({partition, key, object}))})
+          const results = answer !== undefined && Array.isArray(answer.results) ? (answer.results as unknown[]) : []
           entries.forEach((entry, index) => {
             if (results[index] !== 'ok') takenByAll.delete(entry.key)
           })
@@ -656,18 +656,11 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
       keysRepaired: counts.keysRepaired,
       lastRoundAtMs: counts.lastRoundAtMs === 0 ? null : counts.lastRoundAtMs,
     }),
-    get recovering() {
-      return recovering
-    },
   }
 }
 
 function sameMembers(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((name) => b.includes(name))
-}
-
-function isRecord(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null && !Array.isArray(x)
 }
 
 function isUint32(x: unknown): x is number {

@@ -25,32 +25,37 @@ export interface LocalSideParts {
   merge(partition: number, key: string, object: StoredObject): Promise<{ok: boolean}>
 }
 
+/**
+ * The keys of objects of this n in `segments` of a partition, with their hashes, read from the
+ * store a page at a time (bounded by the partition's size: each page moves past the last key
+ * read), at most keyListingMax of them.
+ */
+export async function listSegmentKeys(store: Pick<Store, 'scanPartition'>, partition: number, n: number, segments: readonly number[]): Promise<KeyListing> {
+  const wanted = new Set(segments)
+  const keys: KeyHash[] = []
+  let afterKey: string | undefined
+  for (;;) {
+    const page = await store.scanPartition(partition, afterKey, listingPageSize)
+    for (const {key, object} of page) {
+      if (object.n !== n || !wanted.has(segmentOfKey(key))) continue
+      if (keys.length >= keyListingMax) return {keys, truncated: true}
+      const hash = objectHash(key, object)
+      keys.push([key, hash[0], hash[1]])
+    }
+    if (page.length < listingPageSize) return {keys, truncated: false}
+    afterKey = page[page.length - 1]?.key
+  }
+}
+
 export function localTreeSide(parts: LocalSideParts): TreeSide {
   const {trees, store} = parts
-  const listKeys = async (partition: number, n: number, segments: readonly number[]): Promise<KeyListing> => {
-    const wanted = new Set(segments)
-    const keys: KeyHash[] = []
-    let afterKey: string | undefined
-    // Bounded by the partition's size: each page moves past the last key read.
-    for (;;) {
-      const page = await store.scanPartition(partition, afterKey, listingPageSize)
-      for (const {key, object} of page) {
-        if (object.n !== n || !wanted.has(segmentOfKey(key))) continue
-        if (keys.length >= keyListingMax) return {keys, truncated: true}
-        const hash = objectHash(key, object)
-        keys.push([key, hash[0], hash[1]])
-      }
-      if (page.length < listingPageSize) return {keys, truncated: false}
-      afterKey = page[page.length - 1]?.key
-    }
-  }
   return {
     name: parts.name,
     roots: async (pairs) => pairs.map(({partition, n}) => (parts.canServe(partition, n) ? (trees.tree(partition, n)?.root ?? [0, 0]) : undefined)),
     branches: async (partition, n) => (parts.canServe(partition, n) ? (trees.tree(partition, n)?.branchHashes() ?? new Array<number>(branchCount * 2).fill(0)) : undefined),
     segments: async (partition, n, branches) =>
       parts.canServe(partition, n) ? branches.map((branch) => trees.tree(partition, n)?.segmentHashes(branch) ?? new Array<number>(segmentsPerBranch * 2).fill(0)) : undefined,
-    keys: async (partition, n, segments) => (parts.canServe(partition, n) ? listKeys(partition, n, segments) : undefined),
+    keys: async (partition, n, segments) => (parts.canServe(partition, n) ? listSegmentKeys(store, partition, n, segments) : undefined),
     objects: async (partition, keys) =>
       Promise.all(
         keys.map(async (key) => {

@@ -159,21 +159,30 @@ async function writeCluster(dir: string, cluster: LocalCluster): Promise<void> {
   await writeFile(clusterFile(dir), `${JSON.stringify({host, settings, startArgs, clusterId, nodes}, null, 2)}\n`)
 }
 
-/** Whether `pid` is a live `dyn start` process for this node (not a recycled pid). */
-export function isNodeProcess(node: LocalNode): boolean {
-  if (node.pid === undefined) return false
+/**
+ * Whether `pid` is alive and its command line is the one expected (`expected`), so that a pid
+ * the system reused for another program is not taken for ours. An empty command line (between
+ * fork and exec, or exiting) is no evidence of another program, and neither is one that cannot
+ * be read.
+ */
+function isLiveProcessOf(pid: number | undefined, expected: (cmdline: string) => boolean): boolean {
+  if (pid === undefined) return false
   try {
-    process.kill(node.pid, 0)
+    process.kill(pid, 0)
   } catch {
     return false
   }
   try {
-    const cmdline = readFileSync(`/proc/${node.pid}/cmdline`, 'utf8')
-    // Empty while the process is between fork and exec (or exiting): not evidence of another program.
-    return cmdline.length === 0 || (cmdline.includes('start') && cmdline.includes(node.dataDir))
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+    return cmdline.length === 0 || expected(cmdline)
   } catch {
     return true
   }
+}
+
+/** Whether `pid` is a live `dyn start` process for this node (not a recycled pid). */
+export function isNodeProcess(node: LocalNode): boolean {
+  return isLiveProcessOf(node.pid, (cmdline) => cmdline.includes('start') && cmdline.includes(node.dataDir))
 }
 
 /**
@@ -182,18 +191,7 @@ export function isNodeProcess(node: LocalNode): boolean {
  * another program is told apart by the wrapper's command line, which names the exit record.
  */
 export function isWrapperProcess(node: LocalNode): boolean {
-  if (node.wrapperPid === undefined) return false
-  try {
-    process.kill(node.wrapperPid, 0)
-  } catch {
-    return false
-  }
-  try {
-    const cmdline = readFileSync(`/proc/${node.wrapperPid}/cmdline`, 'utf8')
-    return cmdline.length === 0 || cmdline.includes(exitFile(node))
-  } catch {
-    return true
-  }
+  return isLiveProcessOf(node.wrapperPid, (cmdline) => cmdline.includes(exitFile(node)))
 }
 
 /** A node seen dead twice, a moment apart: one look can meet a process in the middle of its exec. */

@@ -78,7 +78,8 @@ export interface CoordinatePutBody {
   readonly budgetMs: number
 }
 
-function isRecord(x: unknown): x is Record<string, unknown> {
+/** A plain object from the network (not null, not an array). */
+export function isRecord(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x)
 }
 

@@ -16,6 +16,7 @@
 
 import {partitionOfKey} from '../../src/ring/partition.js'
 import {preferenceListForKey} from '../../src/ring/ring.js'
+import type {Ring} from '../../src/ring/ring.js'
 import type {StoredObject, StoredVersion} from '../../src/storage/stored-object.js'
 import {dottedValues} from '../../src/versioning/dvvset.js'
 import type {VersionSet} from '../../src/versioning/dvvset.js'
@@ -38,36 +39,50 @@ export function fingerprint(versions: VersionSet<StoredVersion> | undefined): st
   return `{${known.join(',')}}[${live.join(',')}]`
 }
 
+/** Every up node's object for each key, read from the stores at one moment, with each node's ring. */
+export interface Copies {
+  readonly nodes: ReadonlyArray<{readonly name: string; readonly ring: Ring}>
+  /** Per key, per node: its object (undefined where it holds none). */
+  readonly objects: ReadonlyMap<string, ReadonlyMap<string, StoredObject | undefined>>
+}
+
+export async function readCopies(cluster: SimCluster, keys: readonly string[]): Promise<Copies> {
+  const nodes = cluster.upNodes().flatMap((name) => {
+    const node = cluster.assembled(name)
+    return node === undefined ? [] : [{name, node, ring: node.membership.ring}]
+  })
+  const objects = new Map<string, Map<string, StoredObject | undefined>>()
+  for (const key of keys) {
+    const perNode = new Map<string, StoredObject | undefined>()
+    for (const {name, node, ring} of nodes) perNode.set(name, await node.store.getObject(partitionOfKey(key, ring.partitionCount), key))
+    objects.set(key, perNode)
+  }
+  return {nodes: nodes.map(({name, ring}) => ({name, ring})), objects}
+}
+
+/** The largest n any node stores a key with (0 for a key no node holds). */
+function storedN(perNode: ReadonlyMap<string, StoredObject | undefined>): number {
+  return Math.max(0, ...[...perNode.values()].map((object) => object?.n ?? 0))
+}
+
 /**
  * The n each key is stored with: the largest any up node's store records for it (0 for a key no
  * node holds), at most the ring's members. Its homes are the first that many of its preference list.
  */
-export async function storedReplicaCounts(cluster: SimCluster, keys: readonly string[]): Promise<Map<string, number>> {
+export function storedReplicaCounts(copies: Copies): Map<string, number> {
   const counts = new Map<string, number>()
-  const nodes = cluster.upNodes().flatMap((name) => cluster.assembled(name) ?? [])
-  const ring = nodes[0]?.membership.ring
+  const ring = copies.nodes[0]?.ring
   if (ring === undefined) return counts
-  for (const key of keys) {
-    let n = 0
-    for (const node of nodes) n = Math.max(n, (await node.store.getObject(partitionOfKey(key, ring.partitionCount), key))?.n ?? 0)
-    counts.set(key, Math.min(n, ring.members.length))
-  }
+  for (const [key, perNode] of copies.objects) counts.set(key, Math.min(storedN(perNode), ring.members.length))
   return counts
 }
 
-export async function checkConvergence(cluster: SimCluster, keys: readonly string[]): Promise<Violation[]> {
-  const nodes = cluster.upNodes().flatMap((name) => {
-    const node = cluster.assembled(name)
-    return node === undefined ? [] : [{name, node}]
-  })
-  const ring = nodes[0]?.node.membership.ring
+export function checkConvergence(copies: Copies): Violation[] {
+  const ring = copies.nodes[0]?.ring
   if (ring === undefined) return []
   const violations: Violation[] = []
-  for (const key of keys) {
-    const partition = partitionOfKey(key, ring.partitionCount)
-    const objects = new Map<string, StoredObject | undefined>()
-    for (const {name, node} of nodes) objects.set(name, await node.store.getObject(partition, key))
-    const n = Math.max(0, ...[...objects.values()].map((object) => object?.n ?? 0))
+  for (const [key, objects] of copies.objects) {
+    const n = storedN(objects)
     if (n === 0) continue
     const homes = preferenceListForKey(ring, key).nodes.slice(0, n).filter((home) => objects.has(home))
     const perHome = homes.map((home) => ({home, fingerprint: fingerprint(objects.get(home)?.versions)}))
@@ -88,17 +103,13 @@ export async function checkConvergence(cluster: SimCluster, keys: readonly strin
  * keeps a tombstone of it written before then, and no node keeps a copy of a key it is no home of
  * under the key's n. Call it after the settle time, before the final reads.
  */
-export async function checkReaped(cluster: SimCluster, keys: readonly string[], healedAtMs: number): Promise<Violation[]> {
-  const nowMs = cluster.time.nowMs()
+export function checkReaped(copies: Copies, nowMs: number, healedAtMs: number): Violation[] {
   if (nowMs - healedAtMs < simTombstoneGraceMs + reapMarginMs) return []
   const cutoffMs = nowMs - simTombstoneGraceMs - reapMarginMs
   const violations: Violation[] = []
-  for (const name of cluster.upNodes()) {
-    const node = cluster.assembled(name)
-    if (node === undefined) continue
-    const ring = node.membership.ring
-    for (const key of keys) {
-      const object = await node.store.getObject(partitionOfKey(key, ring.partitionCount), key)
+  for (const {name, ring} of copies.nodes) {
+    for (const [key, perNode] of copies.objects) {
+      const object = perNode.get(name)
       if (object === undefined) continue
       // A copy on a node that is no home of the key under its n (a fallback coordinator's own, or
       // one a read at a larger n repaired onto it) is handed to the homes and released.

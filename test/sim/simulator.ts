@@ -19,7 +19,7 @@ import {checkAvailability} from './availability.js'
 import {checkHistory, resurrectionChecks, type HomeHolding, type ReplicaState, type Violation} from './checker.js'
 import {SimCluster, versionId, type ClusterConfig} from './cluster.js'
 import {runFaults, runHomesCrash, type FaultConfig, type HomesCrashConfig} from './faults.js'
-import {checkConvergence, checkReaped, fingerprint, storedReplicaCounts} from './convergence-check.js'
+import {checkConvergence, checkReaped, fingerprint, readCopies, storedReplicaCounts} from './convergence-check.js'
 import {checkMembership} from './membership-checks.js'
 import {runGrowth, runMembershipChange, type GrowthConfig, type MembershipChangeConfig, type MembershipChangeResult} from './membership-faults.js'
 import {History} from './history.js'
@@ -220,10 +220,8 @@ export async function runSeed(seed: number, config: RunConfig = configFor(seed))
     // Check 6 looks at the homes' stores now, before the final reads could repair anything.
     const homes = await time.until(collectHomeHoldings(cluster, config.workload.keys, nOf), runSimulatedMsMax)
     // Check 10 looks at them too: anti-entropy (and handoff) alone must have made them agree.
-    const convergenceViolations = [
-      ...(await time.until(checkConvergence(cluster, config.workload.keys), runSimulatedMsMax)),
-      ...(await time.until(checkReaped(cluster, config.workload.keys, healedAtMs), runSimulatedMsMax)),
-    ]
+    const settled = await time.until(readCopies(cluster, config.workload.keys), runSimulatedMsMax)
+    const convergenceViolations = [...checkConvergence(settled), ...checkReaped(settled, time.nowMs(), healedAtMs)]
     const finalReader = new Client('final', cluster, history, seededRandom(deriveSeed(seed, 'final')), config.workload)
     const finalFailures = new Map<string, string>()
     for (let pass = 0; pass < 2; pass += 1) {
@@ -241,7 +239,7 @@ export async function runSeed(seed: number, config: RunConfig = configFor(seed))
     }
     // Check 4 compares a key's homes under the n it is stored with (a read at a larger n than a
     // key was written with puts a copy beyond its homes, which is released again).
-    const storedN = await time.until(storedReplicaCounts(cluster, config.workload.keys), runSimulatedMsMax)
+    const storedN = storedReplicaCounts(await time.until(readCopies(cluster, config.workload.keys), runSimulatedMsMax))
     const replicaStates = await time.until(collectReplicaStates(cluster, config.workload.keys, (key) => storedN.get(key) ?? 0), runSimulatedMsMax)
     // A coordinator keeps its hints as its replicas fail, by the request timeout at the latest.
     const firstRing = cluster.firstRing
