@@ -184,38 +184,83 @@ async function handleClusterChange(service: KvService, reply: Reply, run: (servi
   }
 }
 
-/** Answer an error without reading the body: the connection closes if a body is still coming. */
-function refuse(request: IncomingMessage, reply: Reply, failure: {ok: false; error: ErrorCode; message: string}, headers: Record<string, string> = {}): void {
+/**
+ * How much of a refused request's body a node reads and throws away. A client still sending when
+ * the refusal goes out must be able to read it: a socket closed with unread bytes makes the kernel
+ * send a reset, which can overtake the answer and leave the client with only a broken connection
+ * (nginx's "lingering close" answers the same problem). A body longer than this is cut off.
+ */
+const refusedBodyDiscardBytesMax = 16 * 1024 * 1024
+
+/**
+ * Answer an error without storing the body. Under `Expect: 100-continue`, unless the body was
+ * already asked for (`bodyAllowed`), the client sends nothing more and the connection closes;
+ * otherwise what remains of the body is read and thrown away, up to a bound, and the connection
+ * can carry the next request.
+ */
+function refuse(request: IncomingMessage, reply: Reply, failure: {ok: false; error: ErrorCode; message: string}, headers: Record<string, string> = {}, bodyAllowed = false): void {
   const bodyPending = !request.complete && (request.headers['content-length'] !== undefined || request.headers['transfer-encoding'] !== undefined)
-  if (bodyPending && expectsContinue(request)) {
-    // The client waits for 100 Continue, which a refusal never sends: it will not send the body,
-    // so the connection cannot carry another request.
-    headers = {...headers, connection: 'close'}
-  } else if (bodyPending) {
-    // Drain a small body so keep-alive survives; a large one closes the connection instead.
-    const declared = Number(request.headers['content-length'] ?? Number.POSITIVE_INFINITY)
-    if (declared <= valueBytesMax) request.resume()
-    else headers = {...headers, connection: 'close'}
-  }
+  if (bodyPending && expectsContinue(request) && !bodyAllowed) headers = {...headers, connection: 'close'}
+  else if (bodyPending) discardBody(request)
   sendError(reply, failure.error, failure.message, {}, headers)
 }
 
+function discardBody(request: IncomingMessage): void {
+  let discardedBytes = 0
+  request.on('data', (chunk: Buffer) => {
+    discardedBytes += chunk.length
+    if (discardedBytes > refusedBodyDiscardBytesMax) request.socket.destroy()
+  })
+  request.resume()
+}
+
+/**
+ * The body, or value_too_large as soon as it is known to be over the limit: from Content-Length
+ * before the body is asked for, or from the bytes themselves. The stream is read by events, not
+ * by async iteration, because leaving an iteration early destroys the request and its socket
+ * before the refusal can be sent.
+ */
 async function readBody(request: IncomingMessage, allowBody: () => void): Promise<Checked<Uint8Array>> {
   const declared = request.headers['content-length']
   if (declared !== undefined && Number(declared) > valueBytesMax) {
     return {ok: false, error: 'value_too_large', message: `the value is ${declared} bytes; values are at most ${valueBytesMax} bytes (1 MiB)`}
   }
   allowBody()
-  const chunks: Buffer[] = []
-  let total = 0
-  for await (const chunk of request) {
-    total += (chunk as Buffer).length
-    if (total > valueBytesMax) {
-      return {ok: false, error: 'value_too_large', message: `the value is over ${valueBytesMax} bytes (1 MiB); values are at most 1 MiB`}
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let total = 0
+    const stop = (): void => {
+      request.off('data', onData)
+      request.off('end', onEnd)
+      request.off('error', onError)
+      request.off('close', onClose)
     }
-    chunks.push(chunk as Buffer)
-  }
-  return {ok: true, value: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)}
+    const onData = (chunk: Buffer): void => {
+      total += chunk.length
+      if (total > valueBytesMax) {
+        stop()
+        resolve({ok: false, error: 'value_too_large', message: `the value is over ${valueBytesMax} bytes (1 MiB); values are at most 1 MiB`})
+        return
+      }
+      chunks.push(chunk)
+    }
+    const onEnd = (): void => {
+      stop()
+      resolve({ok: true, value: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)})
+    }
+    const onError = (error: Error): void => {
+      stop()
+      reject(error)
+    }
+    const onClose = (): void => {
+      stop()
+      reject(new Error('the client closed the connection before the whole value arrived'))
+    }
+    request.on('data', onData)
+    request.on('end', onEnd)
+    request.on('error', onError)
+    request.on('close', onClose)
+  })
 }
 
 interface RequestInputs {
@@ -259,7 +304,7 @@ async function handlePut(service: KvService, request: IncomingMessage, reply: Re
     return refuse(request, reply, {ok: false, error: 'bad_request', message: 'the Content-Type must be 1 to 256 printable ASCII characters'})
   }
   const body = await readBody(request, allowBody)
-  if (!body.ok) return refuse(request, reply, body, {connection: 'close'})
+  if (!body.ok) return refuse(request, reply, body, {}, true)
   const outcome = await service.put({
     key,
     value: body.value,
