@@ -437,12 +437,16 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
       others,
       departed,
       check: async (member, partition, keys) => {
-        const body = await askMember(member, MessageType.AntiEntropyReapCheck, {ringHash, partition, keys})
-        if (body === undefined || !Array.isArray(body.answers)) return undefined
+        const address = findMember(membership.table, member)?.rpcAddress
+        if (address === undefined) return undefined
+        const result = await parts.transport.request(address, MessageType.AntiEntropyReapCheck, {ringHash, partition, keys}, parts.requestTimeoutMs)
+        if (!result.ok) return result.error === 'remote' ? 'refused' : undefined
+        const body = result.body
+        if (!isRecord(body) || !Array.isArray(body.answers)) return 'refused'
         const answers = body.answers as unknown[]
         return answers.every((answer) => isRecord(answer) && typeof answer.hinted === 'boolean' && (answer.releasing === undefined || typeof answer.releasing === 'boolean') && (answer.hash === null || isHashPair(answer.hash)))
           ? (answers as ReapCheckAnswer[])
-          : undefined
+          : 'refused'
       },
       reap: async (member, partition, entries) => {
         const body = await askMember(member, MessageType.AntiEntropyReap, {ringHash, partition, entries})

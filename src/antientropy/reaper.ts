@@ -71,8 +71,11 @@ export interface ReapDeps {
    * stops only once it has handed off everything).
    */
   readonly departed: readonly string[]
-  /** Asks `member` about `keys`; undefined when it did not answer. */
-  check(member: string, partition: number, keys: readonly string[]): Promise<readonly ReapCheckAnswer[] | undefined>
+  /**
+   * Asks `member` about `keys`: its answers; 'refused' when it answered that it cannot take part
+   * now (another ring, a ring change under way); undefined when nothing answered.
+   */
+  check(member: string, partition: number, keys: readonly string[]): Promise<readonly ReapCheckAnswer[] | 'refused' | undefined>
   /** Asks `member` to delete each key if it still holds the object of that hash; which it deleted, or undefined. */
   reap(member: string, partition: number, entries: ReadonlyArray<readonly [string, number, number]>): Promise<readonly boolean[] | undefined>
   /** Deletes this node's copy if it still has that hash. */
@@ -120,14 +123,16 @@ async function reapBatch(deps: ReapDeps, partition: number, batch: ReadonlyArray
   const answers = new Map<string, readonly ReapCheckAnswer[]>()
   for (const member of deps.others) {
     const answer = await deps.check(member, partition, keys)
-    if (answer === undefined || answer.length !== keys.length) return 0
+    if (answer === undefined || answer === 'refused' || answer.length !== keys.length) return 0
     answers.set(member, answer)
   }
   const answering = [...deps.others]
   for (const member of deps.departed) {
     const answer = await deps.check(member, partition, keys)
+    // Silence from a node that left means it stopped; a refusal means it still runs, on a ring
+    // or a change this node is past, and may still hand off what it holds.
     if (answer === undefined) continue
-    if (answer.length !== keys.length) return 0
+    if (answer === 'refused' || answer.length !== keys.length) return 0
     answers.set(member, answer)
     answering.push(member)
   }

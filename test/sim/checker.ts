@@ -169,8 +169,9 @@ function lostWrites(history: History, key: string, writes: readonly WriteRecord[
   for (const write of writes) {
     const mustSurvive = beganBeforeDiskLoss(history, write) ? write.end === 'ok' && write.w >= 2 : write.end === 'ok' || observed.has(write.id)
     if (!mustSurvive || present.has(write.id)) continue
-    // A delete whose tombstone was reaped reads as nothing at all.
-    if (write.tombstone && finalRead.returned.length === 0) continue
+    // A delete whose tombstone was reaped reads as nothing at all, and so does a write that a
+    // delete (acknowledged, or failed but applied somewhere) superseded before it was reaped.
+    if (finalRead.returned.length === 0 && reapable(history, write)) continue
     const superseder = writes.find((other) => other.seen.has(write.id) && (other.end === 'ok' || observed.has(other.id)))
     if (superseder !== undefined) continue
     violations.push({

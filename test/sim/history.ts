@@ -195,13 +195,14 @@ export class History {
 
 /**
  * Whether a replica that holds nothing of a write's key may have held it: the write is a delete,
- * or an acknowledged delete had seen it, so the key's tombstone may have been reaped since
- * (src/antientropy/reaper.ts) and nothing is what every replica then holds.
+ * or a delete that had seen it was acknowledged or may have been applied (a failed delete may
+ * have stored its tombstone on some replicas, which spread it), so the key's tombstone may have
+ * been reaped since (src/antientropy/reaper.ts) and nothing is what every replica then holds.
  */
 export function reapable(history: History, write: WriteRecord): boolean {
   if (write.tombstone) return true
   for (const other of history.writes.values()) {
-    if (other.key === write.key && other.tombstone && other.end === 'ok' && other.seen.has(write.id)) return true
+    if (other.key === write.key && other.tombstone && other.end !== 'refused' && other.seen.has(write.id)) return true
   }
   return false
 }

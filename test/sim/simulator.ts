@@ -17,9 +17,9 @@ import {dottedValues} from '../../src/versioning/dvvset.js'
 import type {StoredVersion} from '../../src/storage/stored-object.js'
 import {checkAvailability} from './availability.js'
 import {checkHistory, resurrectionChecks, type HomeHolding, type ReplicaState, type Violation} from './checker.js'
-import {SimCluster, versionId, type ClusterConfig} from './cluster.js'
+import {SimCluster, simTombstoneGraceMs, versionId, type ClusterConfig} from './cluster.js'
 import {runFaults, runHomesCrash, type FaultConfig, type HomesCrashConfig} from './faults.js'
-import {checkConvergence, checkReaped, fingerprint, readCopies, storedReplicaCounts} from './convergence-check.js'
+import {checkConvergence, checkReaped, fingerprint, readCopies, reapMarginMs, storedReplicaCounts} from './convergence-check.js'
 import {checkMembership} from './membership-checks.js'
 import {runGrowth, runMembershipChange, type GrowthConfig, type MembershipChangeConfig, type MembershipChangeResult} from './membership-faults.js'
 import {History} from './history.js'
@@ -217,11 +217,18 @@ export async function runSeed(seed: number, config: RunConfig = configFor(seed))
     // write, read from their stores before the final pass so that read repair cannot hide a
     // missed transfer.
     const membershipViolations = changed === undefined ? [] : await time.until(checkMembership(cluster, history, changed, config.cluster.defaultN), runSimulatedMsMax)
+    // Check 11 owes reaps only once nothing has held them back for the grace and its margin: from
+    // the heal, or, after a membership change, from the moment its ring settled and every release
+    // was handed off (checkMembership waits for that), which may come later. The run goes on
+    // until then; nothing reads a key meanwhile.
+    const quietFromMs = changed === undefined ? healedAtMs : Math.max(healedAtMs, time.nowMs())
+    const reapsOwedAtMs = quietFromMs + simTombstoneGraceMs + reapMarginMs
+    if (time.nowMs() < reapsOwedAtMs) await time.runFor(reapsOwedAtMs - time.nowMs())
     // Check 6 looks at the homes' stores now, before the final reads could repair anything.
     const homes = await time.until(collectHomeHoldings(cluster, config.workload.keys, nOf), runSimulatedMsMax)
     // Check 10 looks at them too: anti-entropy (and handoff) alone must have made them agree.
     const settled = await time.until(readCopies(cluster, config.workload.keys), runSimulatedMsMax)
-    const convergenceViolations = [...checkConvergence(settled), ...checkReaped(settled, time.nowMs(), healedAtMs)]
+    const convergenceViolations = [...checkConvergence(settled), ...checkReaped(settled, time.nowMs(), quietFromMs)]
     const finalReader = new Client('final', cluster, history, seededRandom(deriveSeed(seed, 'final')), config.workload)
     const finalFailures = new Map<string, string>()
     for (let pass = 0; pass < 2; pass += 1) {
