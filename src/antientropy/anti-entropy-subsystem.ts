@@ -423,7 +423,8 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
     if (parts.releasing()) return
     const others = presentMembers(membership.table).map((member) => member.name).filter((name) => name !== self)
     if (!others.every((name) => parts.isUp(name))) return
-    const departed = membership.table.members.map((member) => member.name).filter((name) => name !== self && !others.includes(name))
+    // A member that left answers until its row says it handed off everything (reaper.ts).
+    const departed = membership.table.members.filter((member) => member.handedOff !== true && member.name !== self && !others.includes(member.name)).map((member) => member.name)
     const current = ring()
     const ringHash = current.hash
     const pass = reapPass({
@@ -437,16 +438,12 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
       others,
       departed,
       check: async (member, partition, keys) => {
-        const address = findMember(membership.table, member)?.rpcAddress
-        if (address === undefined) return undefined
-        const result = await parts.transport.request(address, MessageType.AntiEntropyReapCheck, {ringHash, partition, keys}, parts.requestTimeoutMs)
-        if (!result.ok) return result.error === 'remote' ? 'refused' : undefined
-        const body = result.body
-        if (!isRecord(body) || !Array.isArray(body.answers)) return 'refused'
+        const body = await askMember(member, MessageType.AntiEntropyReapCheck, {ringHash, partition, keys})
+        if (body === undefined || !Array.isArray(body.answers)) return undefined
         const answers = body.answers as unknown[]
         return answers.every((answer) => isRecord(answer) && typeof answer.hinted === 'boolean' && (answer.releasing === undefined || typeof answer.releasing === 'boolean') && (answer.hash === null || isHashPair(answer.hash)))
           ? (answers as ReapCheckAnswer[])
-          : 'refused'
+          : undefined
       },
       reap: async (member, partition, entries) => {
         const body = await askMember(member, MessageType.AntiEntropyReap, {ringHash, partition, entries})

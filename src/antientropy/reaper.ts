@@ -13,8 +13,9 @@
  *
  * - the tombstone is older than the grace period (requests and read repairs in flight that
  *   carry an older version have ended, with margin: they are bounded by the request timeout);
- * - no ring change is running, and no node (a member, or one that left and still runs) is still
- *   handing off partitions a ring change took from it (they may hold older copies);
+ * - no ring change is running, and no node (a member, or one that left and has not said that it
+ *   handed off everything) is still handing off partitions a ring change took from it (they may
+ *   hold older copies), and every such node answers;
  * - every present member of the cluster is up and answers;
  * - every home of the key (for its n) holds exactly this tombstone (the same versions hash);
  * - every other member holds that tombstone too, or nothing of the key (a stray copy, such as
@@ -66,16 +67,18 @@ export interface ReapDeps {
   /** The other present members, every one of which must answer. */
   readonly others: readonly string[]
   /**
-   * Members that have left the ring but may still run, handing off what they released: asked
-   * too, and one that answers counts as a member; one that does not has stopped (a node that left
-   * stops only once it has handed off everything).
+   * Members that have left the ring and have not yet said that they handed off everything they
+   * held (their row's `handedOff`): they may still hand old copies to a key's homes, so each must
+   * answer like a member. Silence proves nothing: a node that left and does not answer in time
+   * may still be running its hand-off (seed 45983: a timed-out answer was taken for a stopped
+   * node, and its hand-off then brought a reaped key back).
    */
   readonly departed: readonly string[]
   /**
-   * Asks `member` about `keys`: its answers; 'refused' when it answered that it cannot take part
-   * now (another ring, a ring change under way); undefined when nothing answered.
+   * Asks `member` about `keys`: its answers, or undefined when it did not answer or refused (it
+   * is on another ring, or a ring change is under way there).
    */
-  check(member: string, partition: number, keys: readonly string[]): Promise<readonly ReapCheckAnswer[] | 'refused' | undefined>
+  check(member: string, partition: number, keys: readonly string[]): Promise<readonly ReapCheckAnswer[] | undefined>
   /** Asks `member` to delete each key if it still holds the object of that hash; which it deleted, or undefined. */
   reap(member: string, partition: number, entries: ReadonlyArray<readonly [string, number, number]>): Promise<readonly boolean[] | undefined>
   /** Deletes this node's copy if it still has that hash. */
@@ -123,19 +126,15 @@ async function reapBatch(deps: ReapDeps, partition: number, batch: ReadonlyArray
   const answers = new Map<string, readonly ReapCheckAnswer[]>()
   for (const member of deps.others) {
     const answer = await deps.check(member, partition, keys)
-    if (answer === undefined || answer === 'refused' || answer.length !== keys.length) return 0
+    if (answer === undefined || answer.length !== keys.length) return 0
     answers.set(member, answer)
   }
-  const answering = [...deps.others]
   for (const member of deps.departed) {
     const answer = await deps.check(member, partition, keys)
-    // Silence from a node that left means it stopped; a refusal means it still runs, on a ring
-    // or a change this node is past, and may still hand off what it holds.
-    if (answer === undefined) continue
-    if (answer === 'refused' || answer.length !== keys.length) return 0
+    if (answer === undefined || answer.length !== keys.length) return 0
     answers.set(member, answer)
-    answering.push(member)
   }
+  const answering = [...deps.others, ...deps.departed]
   // A member still handing off what a ring change took from it may hold older copies of anything.
   for (const member of answering) if ((answers.get(member) as readonly ReapCheckAnswer[]).some((answer) => answer.releasing === true)) return 0
   // A member that holds another copy of a key (a home that missed the tombstone, or a stray copy

@@ -74,6 +74,9 @@ export interface RingChangeSubsystem extends Subsystem {
   readonly release: ReleaseHandoff
 }
 
+/** Gossip rounds a node that left keeps running after saying it handed everything off. */
+export const handedOffSpreadRounds = 3
+
 export function ringChangeSubsystem(parts: RingChangeParts): RingChangeSubsystem {
   const {self, store, transport, clock, membership, log} = parts
   let announceLeft: () => void = () => undefined
@@ -107,6 +110,8 @@ export function ringChangeSubsystem(parts: RingChangeParts): RingChangeSubsystem
   })
   const claimant = new Claimant(membership, self, transport, parts.isUp, (before, after, gone, table) => planTransfers(before, after, replicaCountsInUse(table), gone), log)
   const ownStatus = (): string | undefined => findMember(membership.table, self)?.status
+  /** When this node, having left, found everything handed off and said so in its row. */
+  let handedOffAtMs: number | undefined
 
   const periodicTasks: PeriodicTask[] = [
     {name: 'claimant', intervalMs: parts.gossipIntervalMs, run: () => claimant.tick()},
@@ -116,8 +121,15 @@ export function ringChangeSubsystem(parts: RingChangeParts): RingChangeSubsystem
       intervalMs: transferIntervalMs,
       run: async () => {
         await release.tick()
-        // A node that has left exits only once it has handed off every partition it held.
-        if (ownStatus() === 'left' && release.pendingCount === 0) announceLeft()
+        // A node that has left exits only once it has handed off every partition it held, and
+        // once its row has said so for a few gossip rounds: until the others hear it, they may
+        // not reap a tombstone without this node's answer (reaper.ts).
+        if (ownStatus() !== 'left' || release.pendingCount > 0 || release.installPending) return
+        if (handedOffAtMs === undefined) {
+          if (findMember(membership.table, self)?.handedOff !== true) membership.updateOwnRow({handedOff: true})
+          handedOffAtMs = clock.monotonicMs()
+        }
+        if (clock.monotonicMs() - handedOffAtMs >= handedOffSpreadRounds * parts.gossipIntervalMs) announceLeft()
       },
     },
   ]

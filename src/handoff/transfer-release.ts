@@ -175,6 +175,15 @@ export class ReleaseHandoff {
     await this.runningPass
   }
 
+  /**
+   * The first tick has not yet loaded the release state kept on disk, or the ring this node
+   * routes by changed and the next tick has not yet worked out what that released: until then
+   * `pendingCount` may not count partitions this node still has to hand off.
+   */
+  get installPending(): boolean {
+    return !this.loaded || this.lastRing?.hash !== this.deps.ring().hash
+  }
+
   async stop(): Promise<void> {
     this.stopped = true
     await this.runningPass

@@ -52,6 +52,13 @@ export interface Member {
    * cluster's default N). Transfers are planned for every n some member advertises.
    */
   readonly replicaCounts?: readonly number[]
+  /**
+   * Set only on a `left` row: the member has handed off every partition it held, or was removed
+   * by the claimant (a removal gives up what only the removed node holds). Until a member that
+   * left says so, it may still hand old copies of a key to its homes, so no tombstone is reaped
+   * without its answer (reaper.ts).
+   */
+  readonly handedOff?: true
 }
 
 export type ConflictPolicy = 'siblings' | 'lww'
@@ -81,6 +88,7 @@ export function newMemberTable(settings: ClusterSettings, self: Member): MemberT
 function preferredRow(a: Member, b: Member): Member {
   if (a.incarnation !== b.incarnation) return a.incarnation > b.incarnation ? a : b
   if (a.status !== b.status) return statusRank[a.status] > statusRank[b.status] ? a : b
+  if (a.handedOff !== b.handedOff) return a.handedOff === true ? a : b
   if (a.rpcAddress !== b.rpcAddress) return a.rpcAddress > b.rpcAddress ? a : b
   return a.apiAddress >= b.apiAddress ? a : b
 }
@@ -181,6 +189,7 @@ export function sameTable(a: MemberTable, b: MemberTable): boolean {
       o.rpcAddress === m.rpcAddress &&
       o.apiAddress === m.apiAddress &&
       o.seenTransition === m.seenTransition &&
+      o.handedOff === m.handedOff &&
       JSON.stringify(o.received) === JSON.stringify(m.received) &&
       JSON.stringify(o.replicaCounts) === JSON.stringify(m.replicaCounts)
     )
@@ -224,7 +233,8 @@ export function isValidMemberTable(x: unknown): x is MemberTable {
       (r.incarnation as number) <= incarnationMax &&
       (r.seenTransition === undefined || typeof r.seenTransition === 'string') &&
       (r.received === undefined || isValidReceived(r.received)) &&
-      (r.replicaCounts === undefined || isValidReplicaCounts(r.replicaCounts))
+      (r.replicaCounts === undefined || isValidReplicaCounts(r.replicaCounts)) &&
+      (r.handedOff === undefined || (r.handedOff === true && r.status === 'left'))
     )
   })
 }

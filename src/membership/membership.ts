@@ -105,7 +105,7 @@ export class Membership {
   }
 
   /** Change fields of this node's own row, raising its incarnation so that gossip prefers it. */
-  updateOwnRow(patch: Partial<Pick<Member, 'status' | 'seenTransition' | 'received' | 'replicaCounts'>>): void {
+  updateOwnRow(patch: Partial<Pick<Member, 'status' | 'seenTransition' | 'received' | 'replicaCounts' | 'handedOff'>>): void {
     const mine = findMember(this.currentTable, this.selfName)
     if (mine === undefined) return
     this.replace(withMember(this.currentTable, {...mine, ...patch, incarnation: mine.incarnation + 1}))
@@ -117,12 +117,13 @@ export class Membership {
    * the row it wrote on becoming valid had not spread before it died), which no reading of the
    * ring can tell from a join waiting to be committed. So its row, at the incarnation known here,
    * becomes left: at one incarnation left wins the merge, and a later row of its own still reads
-   * as left through statusOf, since no ring has it.
+   * as left through statusOf, since no ring has it. It is marked handed off too: a removal gives
+   * up what only the removed node holds, and nothing waits for it to hand anything off.
    */
   markRemoved(name: string): void {
     const row = findMember(this.currentTable, name)
     if (row === undefined || row.status === 'left' || name === this.selfName) return
-    this.replace(withMember(this.currentTable, {...row, status: 'left'}))
+    this.replace(withMember(this.currentTable, {...row, status: 'left', handedOff: true}))
   }
 
   /** The claimant's decision: a newer ring state. */

@@ -268,7 +268,7 @@ async function assembleOnStore(
     requestTimeoutMs: options.requestTimeoutMs,
     recovering,
     holdsHint: (partition, key) => hints.holdsHintFor(partition, key),
-    releasing: () => ringChanges.release.pendingCount > 0,
+    releasing: () => ringChanges.release.pendingCount > 0 || ringChanges.release.installPending,
     renewActor,
     ...(options.antiEntropy === undefined ? {} : options.antiEntropy),
   })

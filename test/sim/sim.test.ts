@@ -88,6 +88,10 @@ export const regressionSeeds: readonly number[] = [
   // refusal was taken for silence from a node that had stopped, and the leaver's release then
   // handed its old copy back, resurrecting the deleted key (fixed in the reaper: a refusal aborts).
   32642,
+  // A node that left answered a reap check too late; its silence was taken for a node that had
+  // stopped, and its hand-off then brought a reaped key back (fixed: a node that left must answer
+  // until its row says it handed off everything).
+  45983,
 ]
 
 async function assertSeedPasses(seed: number): Promise<void> {

@@ -327,6 +327,8 @@ describe('reaping', () => {
       {name: 'within the grace', answers: {b: {hash, hinted: false}, c: {hash, hinted: false}}, overrides: {nowMs: 59_999}},
       {name: 'not the first home', answers: {b: {hash, hinted: false}, c: {hash, hinted: false}}, overrides: {homesOf: () => ['b', 'a', 'c']}},
       {name: 'a node that left still hands off', answers: {b: {hash, hinted: false}, c: {hash, hinted: false}}, overrides: {departed: ['e'], check: async (member, _p, keys) => keys.map(() => ({hash: member === 'e' ? null : hash, hinted: false, releasing: member === 'e'}))}},
+      {name: 'a node that left, not yet handed off, does not answer', answers: {b: {hash, hinted: false}, c: {hash, hinted: false}}, overrides: {departed: ['e'], check: async (member, _p, keys) => (member === 'e' ? undefined : keys.map(() => ({hash, hinted: false})))}},
+      {name: 'a node that left holds older versions', answers: {b: {hash, hinted: false}, c: {hash, hinted: false}}, overrides: {departed: ['e'], check: async (member, _p, keys) => keys.map(() => ({hash: member === 'e' ? ([5, 6] as const) : hash, hinted: false}))}, pushed: ['push e']},
       {name: 'a member does not answer', answers: {b: {hash, hinted: false}, c: {hash, hinted: false}}, overrides: {check: async (member, _p, keys) => (member === 'c' ? undefined : keys.map(() => ({hash, hinted: false})))}},
     ]
     for (const {name, answers, overrides, pushed} of cases) {

@@ -47,13 +47,19 @@ function table(...members: Member[]): MemberTable {
 }
 
 const memberArb = (name: string): fc.Arbitrary<Member> =>
-  fc.record({
-    name: fc.constant(name),
-    rpcAddress: fc.constantFrom(...addresses),
-    apiAddress: fc.constantFrom(...addresses),
-    status: fc.constantFrom(...statuses),
-    incarnation: fc.nat({max: 2}),
-  }, {noNullPrototype: true})
+  fc
+    .tuple(
+      fc.record({
+        name: fc.constant(name),
+        rpcAddress: fc.constantFrom(...addresses),
+        apiAddress: fc.constantFrom(...addresses),
+        status: fc.constantFrom(...statuses),
+        incarnation: fc.nat({max: 2}),
+      }, {noNullPrototype: true}),
+      fc.boolean(),
+    )
+    // Only a row that left may say it handed everything off.
+    .map(([row, handedOff]): Member => (handedOff && row.status === 'left' ? {...row, handedOff: true} : row))
 
 /**
  * Runs for the merge laws: a tie (same name, incarnation and status) turns up in about one pair of
@@ -116,6 +122,17 @@ describe('member table: merge laws', () => {
         }
       }),
     )
+  })
+
+  it('at one incarnation, a left row that says it handed everything off wins; only a left row may say so', () => {
+    const leftRow = member('ann', 3, 'left')
+    const handedOff: Member = {...leftRow, handedOff: true}
+    assert.deepEqual(mergeTables(table(leftRow), table(handedOff)).members, [handedOff])
+    assert.deepEqual(mergeTables(table(handedOff), table(leftRow)).members, [handedOff])
+    assert.equal(sameTable(table(leftRow), table(handedOff)), false)
+    assert.equal(isValidMemberTable(table(handedOff)), true)
+    assert.equal(isValidMemberTable(table({...member('ann', 3, 'leaving'), handedOff: true})), false)
+    assert.equal(isValidMemberTable(table({...leftRow, handedOff: false} as unknown as Member)), false)
   })
 
   it('lets the higher incarnation win, in either direction', () => {
@@ -213,6 +230,7 @@ describe('member table: rows, ring and settings', () => {
     const membership = new Membership(installed, 'ann', {} as Transport, seededRandom(1), {onChange: () => undefined, log: () => undefined})
     membership.markRemoved('cat')
     assert.equal(findMember(membership.table, 'cat')?.status, 'left')
+    assert.equal(findMember(membership.table, 'cat')?.handedOff, true, 'a removal gives up what only cat holds: no reaper waits for it')
     // Gossip with the stale joining row changes nothing; cat's own newer valid row reads as left.
     membership.merge(table(member('cat', 4, 'joining')))
     assert.equal(findMember(membership.table, 'cat')?.status, 'left')
