@@ -49,6 +49,8 @@ export interface RingChangeParts {
   mergeObject(partition: number, key: string, object: StoredObject): Promise<{ok: true} | {ok: false; message: string}>
   /** Checks an object from the network (src/coordinator/messages.ts). */
   isStoredObject(x: unknown): x is StoredObject
+  /** This node stores no object and keeps no hint: a new cluster's ring is then installed at its first commit. */
+  holdsNothing(): boolean
   /** The actor this node writes new versions under now. */
   currentActor(): string
   /** Takes a new epoch, persisted, and resolves once every write begun under the old actor has ended. */
@@ -108,7 +110,7 @@ export function ringChangeSubsystem(parts: RingChangeParts): RingChangeSubsystem
     renewActor: parts.renewActor,
     log,
   })
-  const claimant = new Claimant(membership, self, transport, parts.isUp, (before, after, gone, table) => planTransfers(before, after, replicaCountsInUse(table), gone), log)
+  const claimant = new Claimant(membership, self, transport, parts.isUp, (before, after, gone, table) => planTransfers(before, after, replicaCountsInUse(table), gone), log, parts.holdsNothing)
   const ownStatus = (): string | undefined => findMember(membership.table, self)?.status
   /** When this node, having left, found everything handed off and said so in its row. */
   let handedOffAtMs: number | undefined

@@ -61,6 +61,8 @@ export class Claimant {
     private readonly isUp: (name: string) => boolean,
     private readonly planner: TransferPlanner,
     private readonly log: (line: string) => void,
+    /** This node stores no object and keeps no hint (read at a commit: see `decide`). */
+    private readonly holdsNothing: () => boolean = () => false,
   ) {}
 
   /** The claimant this node believes in (itself included). */
@@ -170,8 +172,18 @@ export class Claimant {
         const committed = commitTransition(state, partitionCount, this.joining(table), this.self)
         if (!committed.ok) throw new DynError(committed.error, committed.message)
         const view = this.planView(table, state)
+        const next = committed.state.next
+        if (next !== undefined && this.installsAtOnce(state, next.removing)) {
+          // A new cluster that others join: its only member, this claimant, holds nothing, so no
+          // transfer has anything to carry and the ring is installed now rather than after rounds
+          // of gossip (about 4 s). A write that reaches this node meanwhile is handed to its new
+          // homes by the release after the install, as one that arrives after a transfer's scan is.
+          this.membership.replaceRing(installTransition(committed.state, this.self))
+          this.log(`committed and installed transition ${next.id} at once, since the ring's only member holds no data: members ${next.members.join(', ')}`)
+          return view
+        }
         this.membership.replaceRing(committed.state)
-        this.log(`committed transition ${committed.state.next?.id}: members ${committed.state.next?.members.join(', ')}`)
+        this.log(`committed transition ${next?.id}: members ${next?.members.join(', ')}`)
         return view
       }
     }
@@ -196,6 +208,11 @@ export class Claimant {
     this.membership.markRemoved(name)
     this.log(`withdrew the join of ${name}, which owned no partitions yet`)
     return {...this.planView(this.membership.table, state), note: `the join of ${name} was withdrawn: it owned no partitions, so nothing moves and no commit is needed`}
+  }
+
+  /** Whether a transition from `state` has nothing to transfer for certain: see the commit in `decide`. */
+  private installsAtOnce(state: RingState, removing: readonly string[]): boolean {
+    return state.members.length === 1 && state.members[0] === this.self && removing.length === 0 && this.holdsNothing()
   }
 
   /** One round: install the transition once every planned transfer has been received. */

@@ -145,7 +145,11 @@ export class Membership {
     const ring = ringOf(table)
     this.currentTable = table
     this.currentRing = ring
-    if (this.currentRing.hash !== before) this.events.log(`ring changed: ${this.currentRing.members.length} owners, hash ${this.currentRing.hash}`)
+    if (this.currentRing.hash !== before) {
+      // Said in every node's log, so that an operator sees when this node starts (or stops) owning data.
+      const owned = ring.owners.filter((owner) => owner === this.selfName).length
+      this.events.log(`ring changed: ${ring.members.length} owners, hash ${ring.hash}; this node owns ${owned === 0 ? 'no partition' : `${owned} of ${ring.partitionCount} partitions`}`)
+    }
     this.events.onChange(this.currentTable, this.currentRing)
     this.reconcileOwnRow()
   }

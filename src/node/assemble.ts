@@ -251,6 +251,7 @@ async function assembleOnStore(
     requestTimeoutMs: options.requestTimeoutMs,
     gossipIntervalMs: options.gossipIntervalMs,
     commitsOwnJoin: options.commitJoin !== false && options.seeds.length > 0,
+    holdsNothing: () => store.objectCount === 0 && hints.pendingTotal === 0,
     mergeObject: replication.mergeObject,
     isStoredObject,
     currentActor: () => writeActor.current,

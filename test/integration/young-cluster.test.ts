@@ -5,6 +5,7 @@
 
 import assert from 'node:assert/strict'
 import {spawn} from 'node:child_process'
+import {openSync, readFileSync} from 'node:fs'
 import path from 'node:path'
 import {describe, it} from 'node:test'
 import {freeClusterPorts} from '../../src/cli/ports.js'
@@ -50,5 +51,40 @@ describe('a cluster that grows from one node', () => {
       if (read.status !== 200) missing.push(`young-${i} (${read.status})`)
     }
     assert.deepEqual(missing, [])
+  })
+
+  it('installs a new, empty cluster\'s ring at the join commit, with no transfer, and each node logs what it owns (issue 13.3)', async (t) => {
+    const c = await startCluster(1)
+    t.after(() => c.stop())
+    const seed = `${c.cluster.host}:${c.cluster.nodes[0]?.rpcPort}`
+    const startedAtMs = Date.now()
+    const joined: Array<{name: string; api: string; logPath: string}> = []
+    for (const name of ['n2', 'n3']) {
+      const {port, rpcPort} = await freeClusterPorts(1)
+      const logPath = path.join(c.dir, `hand-${name}.log`)
+      const log = openSync(logPath, 'w')
+      const child = spawn(process.execPath, [dynBin, 'start', '--name', name, '--port', String(port), '--rpc-port', String(rpcPort), '--data', path.join(c.dir, `hand-${name}`), '--seeds', seed], {stdio: ['ignore', log, log]})
+      assert.ok(child.pid !== undefined)
+      const pid = child.pid
+      t.after(() => killNode(pid).catch(() => undefined))
+      joined.push({name, api: `${c.cluster.host}:${port}`, logPath})
+    }
+    const apis = [c.api(0), ...joined.map((node) => node.api)]
+    await waitFor('three owners on every node, no ring change under way', async () => {
+      const views = await Promise.all(apis.map(async (api) => (await getJson(`http://${api}/health`)).body))
+      return views.every((view) => view.ringMembers === 3 && view.transition === null) ? true : undefined
+    })
+    t.diagnostic(`three owners everywhere ${Date.now() - startedAtMs} ms after the two nodes were started`)
+    for (const {name, logPath} of joined) {
+      const lines = readFileSync(logPath, 'utf8').split('\n')
+      assert.deepEqual(lines.filter((line) => line.includes('received partition')), [], `${name} fetched partitions: a transfer ran`)
+      const owns = lines.map((line) => / this node owns (\d+) of 64 partitions/.exec(line)).find((match) => match !== null)
+      assert.ok(owns !== undefined, `${name} never logged the partitions it owns`)
+      assert.ok(Number(owns[1]) > 0, `${name} owns ${owns[1]} partitions`)
+    }
+    // And the cluster serves at once with its full N.
+    const put = await putValue(`http://${joined[0]?.api}/kv/first`, 'one')
+    assert.equal(put.status, 204)
+    assert.equal(put.headers.get('x-dyn-quorum'), 'n=3, r=2, w=2, dw=0')
   })
 })

@@ -40,6 +40,8 @@ export interface WorkloadConfig {
    * request names its own N, R and W.
    */
   readonly apiQuorums?: boolean
+  /** Each client waits this long before its first operation (a new cluster that nodes join first). */
+  readonly startAfterMs?: number
 }
 
 interface HeldContext {
@@ -199,6 +201,7 @@ export class Client {
 
   /** The client's loop: a bounded number of operations with pauses between them. */
   async run(): Promise<void> {
+    if (this.config.startAfterMs !== undefined) await sleep(this.cluster.time, this.config.startAfterMs)
     for (let index = 0; index < this.config.operationsPerClient; index += 1) {
       await this.step()
       await sleep(this.cluster.time, this.random.int(this.config.thinkMsMax))
