@@ -149,9 +149,16 @@ export class ReleaseHandoff {
     this.lastRing = deps.ring()
   }
 
-  /** Partitions still to hand off. */
+  /**
+   * Partitions still to hand off, counting those released by an install the next tick has not
+   * yet noticed (/stats and `dyn cluster status` must not call the release done before it began).
+   */
   get pendingCount(): number {
-    return this.state?.items.length ?? 0
+    const noted = this.state?.items ?? []
+    const ring = this.deps.ring()
+    if (this.lastRing === undefined || this.lastRing.hash === ring.hash) return noted.length
+    const notedPartitions = new Set(noted.map((item) => item.partition))
+    return noted.length + releasedPartitions(this.lastRing, ring, this.deps.self).filter((partition) => !notedPartitions.has(partition)).length
   }
 
   /** One round: notice an install, and hand off what it released once coordinators have caught up. */
