@@ -8,15 +8,19 @@
  * that covers them), and keeps listening to the rest until the deadline. When every replica is
  * in, home replicas that returned less than the merged object are sent it (read repair), after
  * the client already has its answer. A PR that the homes believed up cannot meet is refused at once.
+ * A target believed up that refuses at once (still starting, overloaded, its connection refused)
+ * is replaced by the next fallback not yet asked, as one believed down would have been: a read
+ * changes nothing, so asking another node in its place is always safe (simulator seed 172406,
+ * where a home restarted on a wiped disk answered "still starting" and the get fell one short).
  */
 
 import type {StoredObject} from '../storage/stored-object.js'
 import type {ReplyTrace, RequestTrace} from './cluster-view.js'
 import type {CoordinatorDeps} from './coordinator-deps.js'
-import {addFailure, addReply, enough, finalAction, initGet, isComplete} from './get-core.js'
+import {addFailure, addReply, enough, finalAction, initGet, isComplete, replaceTarget} from './get-core.js'
 import type {GetCore} from './get-core.js'
-import {placeKeyForRequest, reachableHomes, sloppyTargets} from './preflist.js'
-import {callReplicaGet, callReplicaPut} from './replica-client.js'
+import {placeKeyForRequest, reachableHomes, sloppyTargets, spareFallbacks} from './preflist.js'
+import {callReplicaGet, callReplicaPut, refusedAtOnce} from './replica-client.js'
 
 export interface GetRequest {
   readonly key: string
@@ -109,7 +113,8 @@ export async function coordinateGet(deps: CoordinatorDeps, request: GetRequest):
       repaired = results.filter((result) => result.reply.ok).map((result) => result.node)
       if (repaired.length > 0) deps.onReadRepair?.(repaired)
     }
-    for (const {node, hintFor} of targets) {
+    const spares = spareFallbacks(placement, deps.self, targets)
+    const ask = (node: string, hintFor: string | undefined): void => {
       const timeoutMs = Math.max(1, deadlineMs - deps.clock.monotonicMs())
       const home = hintFor === undefined
       const hinted = home ? {} : {hintFor}
@@ -119,6 +124,13 @@ export async function coordinateGet(deps: CoordinatorDeps, request: GetRequest):
           core = addReply(core, {node, object: reply.object, home})
         } else {
           replies.push({node, outcome: 'failed', latencyMs: reply.latencyMs, error: reply.error, ...hinted})
+          const spare = refusedAtOnce(reply) && deadlineMs > deps.clock.monotonicMs() ? spares.shift() : undefined
+          if (spare !== undefined) {
+            // The spare stands in for the home this place belongs to, and answers from its hints for it.
+            core = replaceTarget(core, node, home)
+            ask(spare, hintFor ?? node)
+            return
+          }
           core = addFailure(core, node, home)
         }
         if (!request.explain) answer()
@@ -127,5 +139,7 @@ export async function coordinateGet(deps: CoordinatorDeps, request: GetRequest):
         answer()
       })
     }
+    for (const {node, hintFor} of targets) ask(node, hintFor)
   })
 }
+

@@ -74,6 +74,14 @@ export function sloppyTargets(placement: KeyPlacement, self: string): RequestTar
 }
 
 /**
+ * The fallbacks believed up (this node counts itself up) that none of `targets` uses, in ring
+ * order: each can take the place of one target that refuses a request at once.
+ */
+export function spareFallbacks(placement: KeyPlacement, self: string, targets: readonly RequestTarget[]): string[] {
+  return placement.entries.filter((entry) => !entry.home && (entry.up || entry.node === self) && !targets.some((target) => target.node === entry.node)).map((entry) => entry.node)
+}
+
+/**
  * The placement as one request sees it once it learned that `homes` cannot take it now (a put
  * forwarded to them that certainly never got there): they count as down, so that sloppyTargets
  * replaces them with fallbacks and a PW they cannot meet is refused.

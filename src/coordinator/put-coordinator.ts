@@ -24,12 +24,12 @@ import {valueCount, withDot} from '../versioning/dvvset.js'
 import type {ReplyTrace, RequestTrace} from './cluster-view.js'
 import type {CoordinatorDeps} from './coordinator-deps.js'
 import type {CoordinatePutBody} from './messages.js'
-import {placeKeyForRequest, reachableHomes, sloppyTargets, withHomesDown} from './preflist.js'
+import {placeKeyForRequest, reachableHomes, sloppyTargets, spareFallbacks, withHomesDown} from './preflist.js'
 import type {KeyPlacement, RequestTarget} from './preflist.js'
-import {addAck, addFailure, enough, initPut} from './put-core.js'
+import {addAck, addFailure, enough, initPut, replaceTarget} from './put-core.js'
 import type {PutCore} from './put-core.js'
 import {copyToHomesBeyondN, copyToPendingHomes, keepHint} from './pending-homes.js'
-import {callReplicaPut} from './replica-client.js'
+import {callReplicaPut, refusedAtOnce} from './replica-client.js'
 import {writeNewVersion} from './replica.js'
 
 export interface PutRequest {
@@ -302,18 +302,29 @@ async function coordinateHere(deps: CoordinatorDeps, request: PutRequest, placem
       resolve(quorumUnmet(traceOf(), core, targets))
     }
     settle()
-    for (const [index, {node, hintFor}] of others.entries()) {
+    // A target that refuses at once is replaced by the next spare fallback, which keeps a hint for
+    // the home of that place and counts as its fallback, as if the target had been believed down
+    // (simulator seed 172406: a home restarted on a wiped disk answered "still starting").
+    const spares = spareFallbacks(placement, deps.self, targets)
+    const send = (node: string, hintFor: string | undefined, askDurable: boolean): void => {
       const timeoutMs = Math.max(1, deadlineMs - deps.clock.monotonicMs())
-      const askDurable = remoteDurable || (deps.durableReplicaPerPut && index === 0 && !durable)
       const home = hintFor === undefined
       const hinted = home ? {} : {hintFor}
       void callReplicaPut(deps, node, placement.partition, request.key, stored, askDurable, timeoutMs, hintFor).then((reply) => {
-        outstanding -= 1
         if (reply.ok) {
+          outstanding -= 1
           replies.push({node, outcome: 'ok', latencyMs: reply.latencyMs, durable: reply.durable, ...hinted})
           core = addAck(core, node, reply.durable, home)
         } else {
           replies.push({node, outcome: 'failed', latencyMs: reply.latencyMs, error: reply.error, ...hinted})
+          const spare = refusedAtOnce(reply) && deadlineMs > deps.clock.monotonicMs() ? spares.shift() : undefined
+          if (spare !== undefined) {
+            core = replaceTarget(core, node, home)
+            targets.push({node: spare, hintFor: hintFor ?? node})
+            send(spare, hintFor ?? node, askDurable)
+            return
+          }
+          outstanding -= 1
           core = addFailure(core, node, home)
           // This node's own hint store just refused that very hint: asking it again would not help.
           if (node !== deps.self) keepHint(deps, hintFor ?? node, placement.partition, request.key, stored)
@@ -321,5 +332,6 @@ async function coordinateHere(deps: CoordinatorDeps, request: PutRequest, placem
         settle()
       })
     }
+    for (const [index, {node, hintFor}] of others.entries()) send(node, hintFor, remoteDurable || (deps.durableReplicaPerPut && index === 0 && !durable))
   })
 }

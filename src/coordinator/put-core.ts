@@ -63,6 +63,16 @@ export function addAck(core: PutCore, node: string, durable: boolean, home = tru
   }
 }
 
+/**
+ * A target that refused the write without doing it (still starting, overloaded, or unreachable)
+ * is replaced by a fallback that keeps a hint, whose acknowledgement or failure then fills its
+ * place: its slot stays open. A home replaced so can no longer count towards PW.
+ */
+export function replaceTarget(core: PutCore, node: string, home = true): PutCore {
+  assertFirstAnswer(core, node)
+  return home ? {...core, homeFailed: core.homeFailed + 1} : core
+}
+
 export function addFailure(core: PutCore, node: string, home = true): PutCore {
   assertFirstAnswer(core, node)
   return {...core, failed: [...core.failed, node], homeFailed: core.homeFailed + (home ? 1 : 0)}

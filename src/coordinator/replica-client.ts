@@ -18,6 +18,15 @@ import {mergeIncoming} from './replica.js'
 
 export type ReplicaFailure = {readonly ok: false; readonly error: string; readonly latencyMs: number}
 
+/**
+ * A replica's failure that says it did not serve the request and came back before the deadline
+ * (a node still starting or overloaded, a connection refused or broken): another node can be
+ * asked in its place. A timeout is not one: the request's time is spent.
+ */
+export function refusedAtOnce(failure: ReplicaFailure): boolean {
+  return failure.error === 'overloaded' || failure.error === 'unreachable'
+}
+
 /** Where this node, as a replica of the request, reads and writes: its own objects, or its hints for a home. */
 function localSpace(deps: CoordinatorDeps, hintFor: string | undefined): ObjectSpace {
   if (hintFor === undefined) return deps.store

@@ -17,6 +17,7 @@ import {
   initGet,
   isComplete,
   mergeReplies,
+  replaceTarget,
   type GetCore,
   type GetReply,
   type GetVerdict,
@@ -445,6 +446,25 @@ describe('get core: read repair against a model', () => {
     assert.deepEqual(enough(core), {kind: 'wait'})
     core = addReply(core, {node: 'home-b', object: undefined, home: true})
     assert.equal(enough(core).kind, 'ok')
+  })
+
+  it('a target replaced by a spare fallback leaves its place open for the spare, and a replaced home no longer counts towards PR', () => {
+    // Three targets, two of them homes; home-a refuses at once and a spare stands in for it.
+    let core = replaceTarget(initGet(3, 2, 1, 2), 'home-a')
+    assert.equal(core.homeFailed, 1)
+    assert.deepEqual(core.failed, [])
+    assert.equal(isComplete(core), false)
+    assert.deepEqual(enough(core), {kind: 'wait'})
+    core = addReply(core, {node: 'spare', object: undefined, home: false})
+    core = addReply(core, {node: 'home-b', object: undefined, home: true})
+    assert.equal(enough(core).kind, 'ok')
+    core = addReply(core, {node: 'fallback', object: undefined, home: false})
+    assert.equal(isComplete(core), true)
+    // With PR = 2 the replaced home leaves too few homes: the get fails at once.
+    assert.equal(enough(replaceTarget(initGet(3, 2, 2, 2), 'home-a')).kind, 'quorum_unmet')
+    // A fallback replaced by another costs no home.
+    assert.equal(replaceTarget(initGet(3, 2, 1, 2), 'fallback', false).homeFailed, 0)
+    assert.throws(() => replaceTarget(addReply(initGet(3, 2), {node: 'a', object: undefined}), 'a'), /answered twice/)
   })
 
   it('fails early when PR homes can no longer answer', () => {

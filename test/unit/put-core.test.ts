@@ -7,7 +7,7 @@
  */
 import {describe, it} from 'node:test'
 import assert from 'node:assert/strict'
-import {addAck, addFailure, enough, initPut, type PutCore, type PutVerdict} from '../../src/coordinator/put-core.js'
+import {addAck, addFailure, enough, initPut, replaceTarget, type PutCore, type PutVerdict} from '../../src/coordinator/put-core.js'
 
 type Answer = 'durable' | 'plain' | 'failure'
 const answerKinds: readonly Answer[] = ['durable', 'plain', 'failure']
@@ -241,6 +241,20 @@ describe('put core', () => {
     assert.throws(() => initPut(3, 2, 0, 0, 1.5), /assertion failed/)
     assert.doesNotThrow(() => initPut(3, 2, 0, 2, 3))
     assert.doesNotThrow(() => initPut(3, 2, 0, 0, 0))
+  })
+
+  it('a target replaced by a spare fallback leaves its place open for the spare, and a replaced home no longer counts towards PW', () => {
+    let core = replaceTarget(initPut(3, 2, 0, 1, 2), 'home-a')
+    assert.equal(core.homeFailed, 1)
+    assert.deepEqual(core.failed, [])
+    assert.deepEqual(enough(core), {kind: 'wait'})
+    core = addAck(core, 'spare', false, false)
+    assert.deepEqual(enough(core), {kind: 'wait'})
+    core = addAck(core, 'home-b', false, true)
+    assert.equal(enough(core).kind, 'ok')
+    assert.equal(enough(replaceTarget(initPut(3, 2, 0, 2, 2), 'home-a')).kind, 'quorum_unmet')
+    assert.equal(replaceTarget(initPut(3, 2, 0, 1, 2), 'fallback', false).homeFailed, 0)
+    assert.throws(() => replaceTarget(addAck(initPut(3, 2, 0), 'a', false), 'a'), /answered twice/)
   })
 
   it('counts a failure as a home failure unless told it is a fallback', () => {
