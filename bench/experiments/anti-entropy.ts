@@ -34,6 +34,7 @@ import {mergeIncoming, writeNewVersion} from '../../src/coordinator/replica.js'
 import type {ReplicaPolicy} from '../../src/coordinator/replica.js'
 import {partitionOfKey} from '../../src/ring/partition.js'
 import {memoryDatabase} from '../../src/storage/backend.js'
+import {compactionDeletesMin} from '../../src/storage/compaction-subsystem.js'
 import {Store} from '../../src/storage/store.js'
 import {experimentConfig, markdownTable, ms, runVariants} from './common.js'
 
@@ -235,6 +236,16 @@ async function deleteAll(): Promise<string> {
     const reapedS = (performance.now() - deletedMs) / 1000
     await new Promise((resolve) => setTimeout(resolve, 3000))
     const after = await figures()
+    // Then the store compacts the partitions whose keys were deleted (compaction-subsystem.ts).
+    const uncompacted = async (): Promise<number[]> => Promise.all([0, 1, 2].map(async (index) => ((await json(`${api(index)}/stats`)).compaction as {deletesUncompacted: number}).deletesUncompacted))
+    while ((await uncompacted()).some((deletes) => deletes >= compactionDeletesMin)) {
+      if (performance.now() - deletedMs > 600_000) throw new Error(`600 s after the deletes, not compacted: ${JSON.stringify(await uncompacted())}`)
+      await new Promise((resolve) => setTimeout(resolve, 500))
+    }
+    const compactedS = (performance.now() - deletedMs) / 1000
+    // The folder size is cached by the node for a few seconds.
+    await new Promise((resolve) => setTimeout(resolve, 6000))
+    const compacted = await figures()
     const mib = (bytes: number): string => (bytes / 1024 / 1024).toFixed(1)
     process.stderr.write(`requests tried again after a 503: ${retries}\n`)
     return markdownTable(
@@ -243,6 +254,7 @@ async function deleteAll(): Promise<string> {
         ['loaded', loaded.map((node) => node.keys).join(' / '), loaded.map((node) => node.tombstones).join(' / '), loaded.map((node) => mib(node.storeBytes)).join(' / ')],
         ['every key deleted', afterDelete.map((node) => node.keys).join(' / '), afterDelete.map((node) => node.tombstones).join(' / '), afterDelete.map((node) => mib(node.storeBytes)).join(' / ')],
         [`reaped, ${reapedS.toFixed(1)} s after the last delete`, after.map((node) => node.keys).join(' / '), after.map((node) => node.tombstones).join(' / '), after.map((node) => mib(node.storeBytes)).join(' / ')],
+        [`compacted, ${compactedS.toFixed(1)} s after the last delete`, compacted.map((node) => node.keys).join(' / '), compacted.map((node) => node.tombstones).join(' / '), compacted.map((node) => mib(node.storeBytes)).join(' / ')],
       ],
     )
   } finally {

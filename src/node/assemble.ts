@@ -48,6 +48,7 @@ import type {Scheduler} from '../scheduler.js'
 import {sleep} from '../scheduler.js'
 import type {StoreDatabase} from '../storage/backend.js'
 import {Store} from '../storage/store.js'
+import {compactionSubsystem} from '../storage/compaction-subsystem.js'
 import {writeBufferSubsystem} from '../storage/write-buffer-subsystem.js'
 import {routerOf, StartingRouter, statsOf} from '../subsystem.js'
 import type {PeriodicTask, Router, Subsystem} from '../subsystem.js'
@@ -281,6 +282,7 @@ async function assembleOnStore(
     hintedHandoff,
     ringChanges,
     writeBufferSubsystem(store, options.writeBufferMs),
+    compactionSubsystem(store, log, clock),
     antiEntropy,
   ]
 

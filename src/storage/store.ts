@@ -106,6 +106,13 @@ export class Store {
   private replicaCountsUnsaved = false
   private replicaCountsListener: ((counts: readonly number[]) => void) | undefined
   private changeListener: ObjectChangeListener | undefined
+  /**
+   * Objects deleted per partition since that partition's range was last compacted. LevelDB keeps
+   * a delete marker per deleted key until a compaction reaches it, so a store whose keys were
+   * reaped or handed off does not shrink on its own (see `compactMostDeleted`).
+   */
+  private readonly deletesSinceCompaction = new Map<number, number>()
+  private compacting: Promise<unknown> | undefined
 
   private constructor(db: StoreDatabase, options: StoreOptions, objectCount: number, replicaCounts: Set<number>) {
     this.db = db
@@ -186,7 +193,43 @@ export class Store {
     this.closing = true
     await this.mutex.idle()
     await this.flush()
+    await this.compacting?.catch(() => undefined)
     await this.db.close()
+  }
+
+  /**
+   * Compacts the key range of the partition with the most deletes since its last compaction, if
+   * it has at least `deletesMin`, so that the space of deleted objects (reaped tombstones,
+   * handed-off copies) is given back to the file system. One partition at a time, in the
+   * background: LevelDB compacts while it keeps serving reads and writes. Undefined when no
+   * partition qualifies, or when the database cannot compact (memory-level, in the simulator).
+   */
+  async compactMostDeleted(deletesMin: number): Promise<{partition: number; deletes: number} | undefined> {
+    assert(Number.isInteger(deletesMin) && deletesMin >= 1, 'deletesMin is a positive count')
+    if (this.closing || this.compacting !== undefined) return undefined
+    const compactRange = (this.db as {compactRange?: (start: Buffer, end: Buffer) => Promise<void>}).compactRange
+    if (typeof compactRange !== 'function') return undefined
+    let chosen: {partition: number; deletes: number} | undefined
+    for (const [partition, deletes] of this.deletesSinceCompaction) {
+      if (deletes >= deletesMin && (chosen === undefined || deletes > chosen.deletes)) chosen = {partition, deletes}
+    }
+    if (chosen === undefined) return undefined
+    this.deletesSinceCompaction.delete(chosen.partition)
+    const range = partitionRange(chosen.partition)
+    this.compacting = compactRange.call(this.db, range.gte, range.lt)
+    try {
+      await this.compacting
+    } finally {
+      this.compacting = undefined
+    }
+    return chosen
+  }
+
+  /** Objects deleted since their partition was last compacted, all partitions together. */
+  get deletesUncompacted(): number {
+    let total = 0
+    for (const deletes of this.deletesSinceCompaction.values()) total += deletes
+    return total
   }
 
   /** Objects waiting in the write buffer (0 when it is off). */
@@ -321,6 +364,7 @@ export class Store {
       // the cache would serve a deleted object (and the next write would count it as present).
       this.cache.delete(id)
       this.objects -= 1
+      this.deletesSinceCompaction.set(partition, (this.deletesSinceCompaction.get(partition) ?? 0) + 1)
       this.changeListener?.(partition, key, stored, undefined)
       return true
     })

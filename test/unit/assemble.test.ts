@@ -133,17 +133,18 @@ describe('node assembled from simulated parts', () => {
   it('is the list of its subsystems: each request type served by one of them, any other answered bad_request', async () => {
     const cluster = simCluster(4)
     const a = await cluster.start('a', [])
-    assert.deepEqual(a.subsystems.map((subsystem) => subsystem.name), ['membership', 'replication', 'hints', 'ring changes', 'write buffer', 'anti-entropy'])
+    assert.deepEqual(a.subsystems.map((subsystem) => subsystem.name), ['membership', 'replication', 'hints', 'ring changes', 'write buffer', 'compaction', 'anti-entropy'])
     const claimed = a.subsystems.flatMap((subsystem) => [...subsystem.handlers.keys()]).sort((x, y) => x - y)
     const served = [MessageType.Join, MessageType.Gossip, MessageType.ReplicaGet, MessageType.ReplicaPut, MessageType.CoordinatePut, MessageType.Ping, MessageType.HintDelivery, MessageType.ClusterChange, MessageType.TransferPage, MessageType.ObjectHandoff, MessageType.AntiEntropyRoots, MessageType.AntiEntropyBranches, MessageType.AntiEntropySegments, MessageType.AntiEntropyKeys, MessageType.AntiEntropyObjects, MessageType.AntiEntropyReapCheck, MessageType.AntiEntropyReap]
     assert.deepEqual(claimed, served)
     for (const type of [MessageType.CoordinateGet, MessageType.CoordinateDelete, 99]) await assert.rejects(a.router(type, {}, 'b'), {code: 'bad_request'})
     // Timers due at one instant run in the order they were scheduled, which a seed's run depends on.
-    assert.deepEqual(a.periodicTasks.map((task) => task.name), ['gossip', 'heartbeat', 'hinted handoff', 'claimant', 'transfers', 'release handoff', 'anti-entropy', 'tombstone reaping'])
+    assert.deepEqual(a.periodicTasks.map((task) => task.name), ['gossip', 'heartbeat', 'hinted handoff', 'claimant', 'transfers', 'release handoff', 'compaction', 'anti-entropy', 'tombstone reaping'])
     const stats = (await a.service.stats()) as Record<string, unknown>
-    assert.deepEqual(Object.keys(stats), ['node', 'uptimeMs', 'writeBufferMs', 'bufferedObjects', 'keys', 'requests', 'readRepairs', 'forwardedPuts', 'hints', 'release', 'antiEntropy', 'httpRequests'])
+    assert.deepEqual(Object.keys(stats), ['node', 'uptimeMs', 'writeBufferMs', 'bufferedObjects', 'keys', 'requests', 'readRepairs', 'forwardedPuts', 'hints', 'release', 'compaction', 'antiEntropy', 'httpRequests'])
     assert.deepEqual(stats.hints, {written: 0, delivered: 0, redirected: 0, dropped: 0, refused: 0, pending: 0})
     assert.deepEqual(stats.release, {handedOff: 0, deleted: 0, refused: 0, pendingPartitions: 0})
+    assert.deepEqual(stats.compaction, {partitionsCompacted: 0, lastRoundMs: 0, deletesUncompacted: 0})
     await cluster.time.until(a.stop(), stepTimeMsMax)
   })
 

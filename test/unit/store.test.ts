@@ -8,6 +8,7 @@
  */
 import {after, describe, it, type TestContext} from 'node:test'
 import assert from 'node:assert/strict'
+import {randomBytes} from 'node:crypto'
 import {mkdtemp, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join as joinPath} from 'node:path'
@@ -546,6 +547,40 @@ function storeSuite(backend: Backend): void {
 for (const backend of backends) storeSuite(backend)
 
 describe('store backends: what differs', () => {
+  it('classic-level gives the space of deleted objects back once a partition with enough deletes is compacted; memory-level has nothing to compact', async (t) => {
+    const db = diskDatabase(await temporaryFolder())
+    const store = await Store.open(db, plainStore)
+    t.after(() => store.close())
+    // Values LevelDB's compression cannot shrink, so that the sizes say how much is stored.
+    const value = (): string => randomBytes(150).toString('base64')
+    for (let i = 0; i < 3000; i += 1) await put(store, 5, `key-${i}`, writeOnce(value()))
+    for (let i = 0; i < 1000; i += 1) await put(store, 6, `key-${i}`, writeOnce(value()))
+    // Everything flushed and compacted once, so that the sizes below compare like with like.
+    const range = partitionRange(5)
+    const level = db as unknown as ClassicLevel<Buffer, Buffer>
+    await level.compactRange(range.gte, range.lt)
+    const loadedBytes = await level.approximateSize(range.gte, range.lt)
+    assert.ok(loadedBytes > 3000 * 150, `partition 5 takes ${loadedBytes} bytes loaded`)
+    for (let i = 0; i < 3000; i += 1) assert.equal(await store.deleteObjectIf(5, `key-${i}`, () => true), true)
+    for (let i = 0; i < 999; i += 1) await store.deleteObjectIf(6, `key-${i}`, () => true)
+    assert.equal(store.deletesUncompacted, 3999)
+    // Partition 6 has 999 deletes, one short: only partition 5 is worth compacting.
+    assert.deepEqual(await store.compactMostDeleted(1000), {partition: 5, deletes: 3000})
+    assert.equal(await store.compactMostDeleted(1000), undefined)
+    assert.equal(store.deletesUncompacted, 999)
+    const compactedBytes = await level.approximateSize(range.gte, range.lt)
+    assert.ok(compactedBytes < loadedBytes / 10, `partition 5 still takes ${compactedBytes} of ${loadedBytes} bytes`)
+    // What was not deleted is all there.
+    assert.equal(store.objectCount, 1)
+    assert.ok((await store.getObject(6, 'key-999')) !== undefined)
+
+    const memory = await Store.open(memoryDatabase(), plainStore)
+    t.after(() => memory.close())
+    for (let i = 0; i < 1000; i += 1) await put(memory, 1, `key-${i}`, writeOnce('v'))
+    for (let i = 0; i < 1000; i += 1) await memory.deleteObjectIf(1, `key-${i}`, () => true)
+    assert.equal(await memory.compactMostDeleted(1000), undefined)
+  })
+
   it('classic-level refuses a second store on a folder in use with LEVEL_LOCKED', async (t) => {
     const folder = await temporaryFolder()
     const first = await Store.open(diskDatabase(folder), plainStore)
