@@ -14,6 +14,7 @@ import type {GetOutcome} from '../../src/coordinator/get-coordinator.js'
 import type {PutOutcome} from '../../src/coordinator/put-coordinator.js'
 import {assembleNode, type AssembledNode} from '../../src/node/assemble.js'
 import {memoryDatabase, type StoreDatabase} from '../../src/storage/backend.js'
+import {hintRange} from '../../src/storage/layout.js'
 import {SimulatedTime} from '../../src/simulated-time.js'
 import {type LinkProfile} from '../../src/transport/simulated-network.js'
 import {FaultLog, RecordingNetwork} from './fault-log.js'
@@ -273,8 +274,12 @@ export class SimCluster {
     this.#history.crashes.push({node: name, atMs: this.time.monotonicMs()})
   }
 
-  /** Starts a crashed node again, on its kept storage or (wipe) on an empty one, joining through the live nodes. */
-  async restart(name: string, options: {wipe: boolean}): Promise<void> {
+  /**
+   * Starts a crashed node again, on its kept storage or (wipe) on an empty one, or on its kept
+   * storage without the hints it kept for others (loseHints: issue 14's lost hint store), joining
+   * through the live nodes.
+   */
+  async restart(name: string, options: {wipe: boolean; loseHints?: boolean}): Promise<void> {
     const node = this.#node(name)
     // Two parts of a run (a fault's end, a membership change, the final heal) may restart one
     // node at once: the second waits for the first (simulator seed found by the 1000-seed run).
@@ -283,6 +288,14 @@ export class SimCluster {
     if (options.wipe) {
       node.database = memoryDatabase()
       this.#history.loseDisk(name)
+    } else if (options.loseHints === true) {
+      const hints = hintRange()
+      if (node.database.status !== 'open') await node.database.open()
+      // Bounded by the database's size, which the run's bounded workload bounds.
+      const lost = (await node.database.keys({gte: hints.gte, lt: hints.lt}).all()).length
+      await node.database.clear({gte: hints.gte, lt: hints.lt})
+      this.#history.loseHints(name)
+      this.#history.note(this.time.monotonicMs(), `${name} loses the ${lost} hint(s) it kept`)
     }
     this.#history.note(this.time.monotonicMs(), `restart ${name}${options.wipe ? ' on a wiped disk' : ''}`)
     const seeds = this.nodes.filter((other) => other.node !== undefined).map((other) => other.rpcAddress)

@@ -19,26 +19,35 @@ export interface FaultConfig {
   /** How long one fault lasts, drawn from [durationMsMin, durationMsMax). */
   readonly durationMsMin: number
   readonly durationMsMax: number
-  /** Whether one crashed node may come back on an empty disk. */
+  /** Whether one crashed node may come back on an empty disk, or without the hints it kept (one loss per run). */
   readonly wipeAllowed: boolean
 }
+
+/** The chance that a crashed node whose disk is kept comes back without its hints, where a loss is allowed. */
+export const hintLossShare = 0.5
 
 type FaultKind = 'crash' | 'partition' | 'one-way' | 'lossy'
 
 const faultKinds: readonly FaultKind[] = ['crash', 'partition', 'one-way', 'lossy']
 
 /** Runs the schedule to its end, heals every fault, and restarts every crashed node (storage kept). */
-export async function runFaults(cluster: SimCluster, random: Random, config: FaultConfig, history: History): Promise<void> {
+export async function runFaults(cluster: SimCluster, random: Random, config: FaultConfig, history: History, lossRandom: Random): Promise<void> {
   const pending: Promise<void>[] = []
   const gapMs = config.windowMs / Math.max(1, config.faultCount)
   let wiped = false
+  let hintsLost = false
   for (let index = 0; index < config.faultCount; index += 1) {
     await sleep(cluster.time, random.int(Math.max(1, Math.floor(gapMs))))
     const durationMs = config.durationMsMin + random.int(config.durationMsMax - config.durationMsMin)
     const kind = faultKinds[random.int(faultKinds.length)]!
-    const wipe = kind === 'crash' && config.wipeAllowed && !wiped && random.next() < 0.3
-    if (wipe) wiped = true
-    pending.push(startFault(cluster, random, kind, durationMs, wipe, history))
+    const drawnWipe = kind === 'crash' && config.wipeAllowed && !wiped && random.next() < 0.3
+    if (drawnWipe) wiped = true
+    // A lost hint store is drawn from a stream of its own, so that the schedule drawn above stays
+    // what it was for every seed; one loss of either kind per run.
+    const loseHints = kind === 'crash' && config.wipeAllowed && !wiped && !hintsLost && lossRandom.next() < hintLossShare
+    if (loseHints) hintsLost = true
+    const wipe = drawnWipe && !hintsLost
+    pending.push(startFault(cluster, random, kind, durationMs, wipe, history, loseHints))
   }
   await Promise.all(pending)
   cluster.network.heal()
@@ -47,7 +56,7 @@ export async function runFaults(cluster: SimCluster, random: Random, config: Fau
   history.note(cluster.time.monotonicMs(), 'all faults healed')
 }
 
-async function startFault(cluster: SimCluster, random: Random, kind: FaultKind, durationMs: number, wipe: boolean, history: History): Promise<void> {
+async function startFault(cluster: SimCluster, random: Random, kind: FaultKind, durationMs: number, wipe: boolean, history: History, loseHints: boolean): Promise<void> {
   const addresses = cluster.nodes.map((node) => node.rpcAddress)
   const at = (): number => cluster.time.monotonicMs()
   switch (kind) {
@@ -58,7 +67,7 @@ async function startFault(cluster: SimCluster, random: Random, kind: FaultKind, 
       const victim = up[random.int(up.length)]!
       await cluster.crash(victim)
       await sleep(cluster.time, durationMs)
-      await cluster.restart(victim, {wipe})
+      await cluster.restart(victim, {wipe, loseHints})
       return
     }
     case 'partition': {

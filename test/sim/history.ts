@@ -166,6 +166,15 @@ export class History {
     this.diskLosses.push({node, lostAtMs: crashes.at(-1)?.atMs ?? 0})
   }
 
+  /**
+   * The hints `node` kept for other nodes are lost (it restarts without them): for the checks,
+   * as a lost disk, since those hints may have been a write's only copy for a home; anti-entropy
+   * must still bring every surviving copy to every home.
+   */
+  loseHints(node: string): void {
+    this.loseDisk(node)
+  }
+
   /** The first disk lost, when one was: checks that a lost disk can break hold before it and for what came after. */
   firstDiskLossMs(): number | undefined {
     return this.diskLosses.length === 0 ? undefined : Math.min(...this.diskLosses.map((loss) => loss.lostAtMs))

@@ -202,7 +202,7 @@ export async function runSeed(seed: number, config: RunConfig = configFor(seed))
     const workload = Promise.all(clients.map((client) => client.run())).then(async () => {
       for (const key of config.deletesAtEnd) await closer.deleteAtEnd(key)
     })
-    const faults = runFaults(cluster, seededRandom(deriveSeed(seed, 'faults')), config.faults, history)
+    const faults = runFaults(cluster, seededRandom(deriveSeed(seed, 'faults')), config.faults, history, seededRandom(deriveSeed(seed, 'hint-loss')))
     const change: Promise<MembershipChangeResult | undefined> =
       config.membership !== undefined
         ? runMembershipChange(cluster, seededRandom(deriveSeed(seed, 'membership-run')), config.membership, history)
