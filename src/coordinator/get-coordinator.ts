@@ -142,4 +142,3 @@ export async function coordinateGet(deps: CoordinatorDeps, request: GetRequest):
     for (const {node, hintFor} of targets) ask(node, hintFor)
   })
 }
-

@@ -126,7 +126,7 @@ export function ringChangeSubsystem(parts: RingChangeParts): RingChangeSubsystem
         // A node that has left exits only once it has handed off every partition it held, and
         // once its row has said so for a few gossip rounds: until the others hear it, they may
         // not reap a tombstone without this node's answer (reaper.ts).
-        if (ownStatus() !== 'left' || release.pendingCount > 0 || release.installPending) return
+        if (ownStatus() !== 'left' || release.pendingCount > 0 || release.stateLoading) return
         if (handedOffAtMs === undefined) {
           if (findMember(membership.table, self)?.handedOff !== true) membership.updateOwnRow({handedOff: true})
           handedOffAtMs = clock.monotonicMs()

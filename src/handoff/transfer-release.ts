@@ -183,12 +183,12 @@ export class ReleaseHandoff {
   }
 
   /**
-   * The first tick has not yet loaded the release state kept on disk, or the ring this node
-   * routes by changed and the next tick has not yet worked out what that released: until then
-   * `pendingCount` may not count partitions this node still has to hand off.
+   * The first tick has not yet loaded the release state kept on disk: until then `pendingCount`
+   * cannot count the partitions an earlier run of this node left to hand off. (An install the
+   * tick has not noticed yet is counted by `pendingCount` itself.)
    */
-  get installPending(): boolean {
-    return !this.loaded || this.lastRing?.hash !== this.deps.ring().hash
+  get stateLoading(): boolean {
+    return !this.loaded
   }
 
   async stop(): Promise<void> {

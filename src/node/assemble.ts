@@ -270,7 +270,7 @@ async function assembleOnStore(
     requestTimeoutMs: options.requestTimeoutMs,
     recovering,
     holdsHint: (partition, key) => hints.holdsHintFor(partition, key),
-    releasing: () => ringChanges.release.pendingCount > 0 || ringChanges.release.installPending,
+    releasing: () => ringChanges.release.pendingCount > 0 || ringChanges.release.stateLoading,
     renewActor,
     ...(options.antiEntropy === undefined ? {} : options.antiEntropy),
   })
