@@ -125,6 +125,7 @@ Restarted on the same --data, a node keeps all acknowledged data, its identity a
       throw error
     }
     const running = node
+    let failure: DynError | undefined
     await new Promise<void>((resolve) => {
       let stopping = false
       const stop = (signal: string): void => {
@@ -137,7 +138,14 @@ Restarted on the same --data, a node keeps all acknowledged data, its identity a
       process.once('SIGTERM', () => stop('SIGTERM'))
       // A node that has left the ring (dyn cluster leave) exits once its data is handed off.
       void running.left.then(() => stop('left the cluster'))
+      // A copy of an older disk found after the start (a member that was down then answers):
+      // serving it could bring deleted keys back, so the node stops and says what to do.
+      void running.failed.then((error) => {
+        failure = error
+        stop(error.code)
+      })
     })
     log('stopped')
+    if (failure !== undefined) this.fail(flags.json, failure.code, failure.message)
   }
 }

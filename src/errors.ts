@@ -27,6 +27,7 @@ export const errorCodes = [
   'internal',
   'ring_in_transition',
   'nothing_staged',
+  'old_disk',
 ] as const
 
 export type ErrorCode = (typeof errorCodes)[number]

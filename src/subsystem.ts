@@ -94,14 +94,26 @@ export function statsOf(subsystems: readonly Subsystem[]): Record<string, unknow
  */
 export class StartingRouter {
   #route: Router | undefined
+  readonly #early = new Map<number, MessageHandler>()
 
   constructor(private readonly nodeName: string) {}
 
-  /** Hand this to the transport; it routes once `open` has been called. */
+  /** Hand this to the transport; it routes once `open` has been called (early types at once). */
   readonly handle: Router = async (type, body, fromNode) => {
+    const early = this.#early.get(type)
+    if (early !== undefined) return early(body, fromNode)
     const route = this.#route
     if (route === undefined) throw new DynError('overloaded', `${this.nodeName} is still starting`)
     return route(type, body, fromNode)
+  }
+
+  /**
+   * Serve `type` from now on, before `open` and after it: a question the node must answer while
+   * it is itself still starting (src/node/disk-check.ts), which no subsystem then serves.
+   */
+  serveEarly(type: number, handle: MessageHandler): void {
+    assert(!this.#early.has(type), `${this.nodeName} serves message type ${type} early twice`)
+    this.#early.set(type, handle)
   }
 
   /** From now on every request goes to `route`; opened once. */

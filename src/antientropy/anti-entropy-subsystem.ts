@@ -22,7 +22,7 @@
 import type {Clock} from '../clock.js'
 import {DynError} from '../errors.js'
 import {homesOf} from '../handoff/transfer-plan.js'
-import {findMember, nextRingOf, presentMembers} from '../membership/member-table.js'
+import {findMember, incarnationMax, memberNamePattern, membersMax, nextRingOf, presentMembers} from '../membership/member-table.js'
 import type {Membership} from '../membership/membership.js'
 import type {Ring} from '../ring/ring.js'
 import type {Store} from '../storage/store.js'
@@ -91,7 +91,16 @@ export interface AntiEntropyParts {
    * (as a release does, transfer-release.ts).
    */
   renewActor(): Promise<void>
+  /** This node's disk clock (src/node/disk-check.ts): what a reap checks and carries. */
+  readonly diskClock: DiskClockParts
   readonly log: (line: string) => void
+}
+
+export interface DiskClockParts {
+  /** Raise this node's disk clock by one, persisted, and make its row say so: the new value. */
+  tick(): Promise<number>
+  /** Raise members' disk clocks in this node's table, resolving once the table is persisted. */
+  raise(entries: ReadonlyArray<readonly [string, number]>): Promise<void>
 }
 
 /** What an exchange run now (dyn repair) reports. */
@@ -439,14 +448,16 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
       departed,
       check: async (member, partition, keys) => {
         const body = await askMember(member, MessageType.AntiEntropyReapCheck, {ringHash, partition, keys})
-        if (body === undefined || !Array.isArray(body.answers)) return undefined
+        if (body === undefined || !Array.isArray(body.answers) || !isDiskClock(body.diskClock)) return undefined
         const answers = body.answers as unknown[]
         return answers.every((answer) => isRecord(answer) && typeof answer.hinted === 'boolean' && (answer.releasing === undefined || typeof answer.releasing === 'boolean') && (answer.hash === null || isHashPair(answer.hash)))
-          ? (answers as ReapCheckAnswer[])
+          ? {answers: answers as ReapCheckAnswer[], diskClock: body.diskClock}
           : undefined
       },
-      reap: async (member, partition, entries) => {
-        const body = await askMember(member, MessageType.AntiEntropyReap, {ringHash, partition, entries})
+      tickDiskClock: () => parts.diskClock.tick(),
+      raiseDiskClocks: (entries) => parts.diskClock.raise(entries),
+      reap: async (member, partition, entries, diskClocks) => {
+        const body = await askMember(member, MessageType.AntiEntropyReap, {ringHash, partition, entries, diskClocks})
         return body !== undefined && Array.isArray(body.deleted) && body.deleted.every((deleted) => typeof deleted === 'boolean') ? (body.deleted as boolean[]) : undefined
       },
       reapHere: async (partition, key, hash) => {
@@ -579,22 +590,31 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
         const gone = findMember(membership.table, self)?.status === 'left' || !ring().members.includes(self)
         if (!gone && (body.ringHash !== ring().hash || nextRingOf(membership.table) !== undefined)) throw new DynError('overloaded', `${self} is on another ring, or one is changing: no reap now`)
         const partition = body.partition
+        // Persisted before the answer: a copy of this store taken before now is then older than
+        // what the reaper carries to every member, and a start on it is refused (disk-check.ts).
+        const diskClock = await parts.diskClock.tick()
         const answers = await Promise.all(
           body.keys.map(async (key) => {
             const object = await store.getObject(partition, key)
             return {hash: object === undefined ? null : objectHash(key, object), hinted: parts.holdsHint(partition, key), releasing: parts.releasing()}
           }),
         )
-        return {answers}
+        return {answers, diskClock}
       },
     ],
     [
       MessageType.AntiEntropyReap,
       async (body) => {
-        if (!isRecord(body) || typeof body.ringHash !== 'string' || !isPartition(body.partition, partitionCount) || !Array.isArray(body.entries) || body.entries.length > reapBatchMax || !body.entries.every(isKeyHash)) {
+        if (
+          !isRecord(body) || typeof body.ringHash !== 'string' || !isPartition(body.partition, partitionCount) || !Array.isArray(body.entries) || body.entries.length > reapBatchMax || !body.entries.every(isKeyHash) ||
+          !Array.isArray(body.diskClocks) || body.diskClocks.length > membersMax || !body.diskClocks.every(isNamedDiskClock)
+        ) {
           throw new DynError('bad_request', 'malformed AntiEntropyReap')
         }
         if (body.ringHash !== ring().hash) throw new DynError('overloaded', `${self} is on another ring: no reap now`)
+        // Every member's disk clock as it answered the check, persisted here before anything is
+        // deleted: a member that comes back on a store from before its answer is told so (disk-check.ts).
+        await parts.diskClock.raise(body.diskClocks as Array<[string, number]>)
         const partition = body.partition
         const deleted: boolean[] = []
         for (const [key, high, low] of body.entries as KeyHash[]) {
@@ -700,4 +720,12 @@ function treeRequest(body: unknown, partitionCount: number, name: string): {ring
 
 function isKeyList(x: unknown): x is string[] {
   return Array.isArray(x) && x.length <= reapBatchMax && x.every((key) => typeof key === 'string')
+}
+
+function isDiskClock(x: unknown): x is number {
+  return Number.isSafeInteger(x) && (x as number) >= 0 && (x as number) <= incarnationMax
+}
+
+function isNamedDiskClock(x: unknown): boolean {
+  return Array.isArray(x) && x.length === 2 && typeof x[0] === 'string' && memberNamePattern.test(x[0]) && isDiskClock(x[1])
 }

@@ -26,8 +26,13 @@
  * The reap itself deletes the key on every home only where it still holds exactly that
  * tombstone (a write that came meanwhile is kept). A reap cut short (a home that does not
  * answer) leaves the tombstone on some homes: anti-entropy brings it back to the others, and the
- * next pass reaps it again. What this cannot see is a node started on a copy of an old disk,
- * taken before the delete: docs/architecture.md says what to do instead (start it empty).
+ * next pass reaps it again.
+ *
+ * A member that answered a check and then comes back on a copy of its store from before (an old
+ * disk) would hold a version older than the reaped tombstone. So each member raises and persists
+ * its disk clock before it answers a check, the reaper raises its own before it reaps, and the
+ * reap message carries every member's value, persisted by each member before it deletes
+ * anything: a start on a store with a lower disk clock is refused (src/node/disk-check.ts).
  */
 
 import type {Hash64} from './hash-tree.js'
@@ -78,9 +83,16 @@ export interface ReapDeps {
    * Asks `member` about `keys`: its answers, or undefined when it did not answer or refused (it
    * is on another ring, or a ring change is under way there).
    */
-  check(member: string, partition: number, keys: readonly string[]): Promise<readonly ReapCheckAnswer[] | undefined>
-  /** Asks `member` to delete each key if it still holds the object of that hash; which it deleted, or undefined. */
-  reap(member: string, partition: number, entries: ReadonlyArray<readonly [string, number, number]>): Promise<readonly boolean[] | undefined>
+  check(member: string, partition: number, keys: readonly string[]): Promise<{readonly answers: readonly ReapCheckAnswer[]; readonly diskClock: number} | undefined>
+  /** Raises this node's disk clock, persisted: its new value. */
+  tickDiskClock(): Promise<number>
+  /** Raises members' disk clocks in this node's table, persisted. */
+  raiseDiskClocks(entries: ReadonlyArray<readonly [string, number]>): Promise<void>
+  /**
+   * Asks `member` to delete each key if it still holds the object of that hash, once it has
+   * persisted every member's disk clock as the check found it; which it deleted, or undefined.
+   */
+  reap(member: string, partition: number, entries: ReadonlyArray<readonly [string, number, number]>, diskClocks: ReadonlyArray<readonly [string, number]>): Promise<readonly boolean[] | undefined>
   /** Deletes this node's copy if it still has that hash. */
   reapHere(partition: number, key: string, hash: Hash64): Promise<boolean>
   /** Merges this node's objects into `member`'s store (a hand-off): a stray copy elsewhere then holds the tombstone too. */
@@ -124,15 +136,12 @@ async function reapBatch(deps: ReapDeps, partition: number, batch: ReadonlyArray
   if (local.length === 0) return 0
   const keys = local.map((entry) => entry.key)
   const answers = new Map<string, readonly ReapCheckAnswer[]>()
-  for (const member of deps.others) {
+  const diskClocks: Array<readonly [string, number]> = []
+  for (const member of [...deps.others, ...deps.departed]) {
     const answer = await deps.check(member, partition, keys)
-    if (answer === undefined || answer.length !== keys.length) return 0
-    answers.set(member, answer)
-  }
-  for (const member of deps.departed) {
-    const answer = await deps.check(member, partition, keys)
-    if (answer === undefined || answer.length !== keys.length) return 0
-    answers.set(member, answer)
+    if (answer === undefined || answer.answers.length !== keys.length) return 0
+    answers.set(member, answer.answers)
+    diskClocks.push([member, answer.diskClock])
   }
   const answering = [...deps.others, ...deps.departed]
   // A member still handing off what a ring change took from it may hold older copies of anything.
@@ -160,10 +169,13 @@ async function reapBatch(deps: ReapDeps, partition: number, batch: ReadonlyArray
   for (const [member, entries] of behind) await deps.push(member, partition, entries)
   if (reapable.length === 0) return 0
   const entries = reapable.map((entry) => [entry.key, entry.hash[0], entry.hash[1]] as const)
+  // This node's disk clock too, then every value known here before any copy goes.
+  diskClocks.push([deps.self, await deps.tickDiskClock()])
+  await deps.raiseDiskClocks(diskClocks)
   // Every other member that holds it first, this node's copy last: a pass cut short leaves the
   // tombstone here, and the next pass finds it again.
   for (const member of answering) {
-    if ((await deps.reap(member, partition, entries)) === undefined) return 0
+    if ((await deps.reap(member, partition, entries, diskClocks)) === undefined) return 0
   }
   let reaped = 0
   for (const entry of reapable) if (await deps.reapHere(partition, entry.key, entry.hash)) reaped += 1

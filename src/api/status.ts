@@ -22,4 +22,6 @@ export const statusOfError: Record<ErrorCode, number> = {
   internal: 500,
   ring_in_transition: 409,
   nothing_staged: 409,
+  // Only a node's start meets it (src/node/disk-check.ts): the node itself cannot serve.
+  old_disk: 503,
 }

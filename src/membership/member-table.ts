@@ -59,6 +59,15 @@ export interface Member {
    * without its answer (reaper.ts).
    */
   readonly handedOff?: true
+  /**
+   * The highest disk clock of this member that the cluster has heard of: the reap checks its store
+   * has answered (src/node/identity.ts). Unlike every other field it is not the owner's word
+   * alone: a reaper raises it from the member's answers before it reaps, so every merge keeps the
+   * larger value whichever row wins. A member that starts on a store with a lower disk clock is on
+   * a copy of an older disk (src/node/disk-check.ts). Absent means 0, which is never written, so
+   * that one value has one form and merges converge.
+   */
+  readonly diskClock?: number
 }
 
 export type ConflictPolicy = 'siblings' | 'lww'
@@ -94,6 +103,23 @@ function preferredRow(a: Member, b: Member): Member {
 }
 
 /**
+ * The row gossip keeps of two: the preferred one, with the larger disk clock of the two (a
+ * max-register beside the row, so the merge stays commutative, associative and idempotent).
+ */
+export function mergedRow(a: Member, b: Member): Member {
+  const row = preferredRow(a, b)
+  const diskClock = Math.max(a.diskClock ?? 0, b.diskClock ?? 0)
+  return (row.diskClock ?? 0) === diskClock ? row : {...row, diskClock}
+}
+
+/** The table with `name`'s disk clock raised to at least `value` (unchanged when it is there already, or no such member). */
+export function withDiskClockAtLeast(table: MemberTable, name: string, value: number): MemberTable {
+  const row = findMember(table, name)
+  if (row === undefined || (row.diskClock ?? 0) >= value) return table
+  return withMember(table, {...row, diskClock: value})
+}
+
+/**
  * Merge two views; commutative, associative and idempotent, so gossip in any order converges.
  * Settings are the creator's and never change, so either side's will do; a table with
  * different settings is refused before it gets here (see `settingsMismatch`).
@@ -103,7 +129,7 @@ export function mergeTables(local: MemberTable, remote: MemberTable): MemberTabl
   for (const member of local.members) byName.set(member.name, member)
   for (const member of remote.members) {
     const mine = byName.get(member.name)
-    byName.set(member.name, mine === undefined ? member : preferredRow(mine, member))
+    byName.set(member.name, mine === undefined ? member : mergedRow(mine, member))
   }
   const members = [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
   const ring = mergeRingStates(local.ring, remote.ring)
@@ -190,6 +216,7 @@ export function sameTable(a: MemberTable, b: MemberTable): boolean {
       o.apiAddress === m.apiAddress &&
       o.seenTransition === m.seenTransition &&
       o.handedOff === m.handedOff &&
+      o.diskClock === m.diskClock &&
       JSON.stringify(o.received) === JSON.stringify(m.received) &&
       JSON.stringify(o.replicaCounts) === JSON.stringify(m.replicaCounts)
     )
@@ -234,7 +261,8 @@ export function isValidMemberTable(x: unknown): x is MemberTable {
       (r.seenTransition === undefined || typeof r.seenTransition === 'string') &&
       (r.received === undefined || isValidReceived(r.received)) &&
       (r.replicaCounts === undefined || isValidReplicaCounts(r.replicaCounts)) &&
-      (r.handedOff === undefined || (r.handedOff === true && r.status === 'left'))
+      (r.handedOff === undefined || (r.handedOff === true && r.status === 'left')) &&
+      (r.diskClock === undefined || (Number.isSafeInteger(r.diskClock) && (r.diskClock as number) >= 1 && (r.diskClock as number) <= incarnationMax))
     )
   })
 }

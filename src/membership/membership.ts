@@ -14,7 +14,7 @@ import {MessageType} from '../transport/message-type.js'
 import {formatAddress, notInternodeCode, parseAddress} from '../transport/rpc-common.js'
 import type {Transport} from '../transport/transport.js'
 import type {ClusterSettings, Member, MemberTable} from './member-table.js'
-import {findMember, incarnationMax, isValidMemberTable, membersMax, mergeTables, presentMembers, ringOf, sameTable, settingsMismatch, statusOf, withMember, withRing} from './member-table.js'
+import {findMember, incarnationMax, isValidMemberTable, membersMax, mergeTables, presentMembers, ringOf, sameTable, settingsMismatch, statusOf, withDiskClockAtLeast, withMember, withRing} from './member-table.js'
 import type {RingState} from './claimant-core.js'
 import {ownRowStatus} from './claimant-core.js'
 
@@ -93,7 +93,8 @@ export class Membership {
     if (mine !== undefined && theirs !== undefined && theirs !== mine) {
       const incarnation = Math.max(mine.incarnation, theirs.incarnation) + 1
       if (incarnation > incarnationMax) throw new DynError('bad_request', `refusing a row of ${this.selfName} with incarnation ${theirs.incarnation}`)
-      merged = withMember(merged, {...mine, incarnation})
+      // The disk clock is the one field others may raise (a reaper does): the refutation keeps it.
+      merged = withMember(merged, {...mine, incarnation, ...(theirs.diskClock === undefined ? {} : {diskClock: Math.max(mine.diskClock ?? 0, theirs.diskClock)})})
     }
     if (sameTable(merged, this.currentTable)) return
     this.replace(merged)
@@ -102,6 +103,16 @@ export class Membership {
   /** Change this node's own row (its address or status); the row's incarnation must grow. */
   updateSelf(member: Member): void {
     this.replace(withMember(this.currentTable, member))
+  }
+
+  /**
+   * Raise members' disk clocks to what their reap-check answers said (a reaper's word, before any
+   * tombstone goes): the table changes, and so is persisted and gossiped, only where one grows.
+   */
+  raiseDiskClocks(entries: ReadonlyArray<readonly [string, number]>): void {
+    let table = this.currentTable
+    for (const [name, value] of entries) table = withDiskClockAtLeast(table, name, value)
+    if (table !== this.currentTable) this.replace(table)
   }
 
   /** Change fields of this node's own row, raising its incarnation so that gossip prefers it. */

@@ -54,8 +54,9 @@ import {routerOf, StartingRouter, statsOf} from '../subsystem.js'
 import type {PeriodicTask, Router, Subsystem} from '../subsystem.js'
 import type {RequestHandler, Transport} from '../transport/transport.js'
 import {describeCluster} from './cluster-description.js'
-import {actorOf, loadIdentity, renewEpoch} from './identity.js'
-import type {Identity} from './identity.js'
+import {askPeersForDiskClock, oldDiskError} from './disk-check.js'
+import {actorOf, IdentityKeeper, loadIdentity} from './identity.js'
+import {MessageType} from '../transport/message-type.js'
 import {NodeStats} from './stats.js'
 import type {Operation} from './stats.js'
 
@@ -129,6 +130,11 @@ export interface AssembledNode {
   countHttpRequest(route: ApiRoute): void
   /** Resolves once this node has left the ring (a leave or remove whose data has moved): its shell should stop it. */
   readonly left: Promise<void>
+  /**
+   * Resolves (never rejects) with the error that makes this node unfit to run on: a copy of an
+   * older disk found after the start (src/node/disk-check.ts). Its shell should stop it and say why.
+   */
+  readonly failed: Promise<DynError>
   /** This node's ownership transfers: the fetches before an install and the hand-off after it. */
   readonly transfers: TransferManager
   readonly release: ReleaseHandoff
@@ -175,9 +181,10 @@ async function assembleOnStore(
   const identityOutcome = await loadIdentity(store, options.name, random, clock)
   if (!identityOutcome.ok) throw new DynError('bad_parameter', identityOutcome.message)
   const identity = identityOutcome.identity
+  const identityKeeper = new IdentityKeeper(store, identity)
   const writeActor = new WriteActor(actorOf(identity))
   log(`identity ${writeActor.current} (incarnation ${identity.incarnation}${identityOutcome.isNewEpoch ? ', new epoch: empty store' : ''})`)
-  const renewActor = epochRenewal(store, identity, writeActor, random, log)
+  const renewActor = epochRenewal(identityKeeper, writeActor, random, log)
 
   const stats = new NodeStats({monitorEventLoop: parts.monitorEventLoop === true, monotonicMs: () => clock.monotonicMs(), scheduler})
   cleanup.push(async () => stats.stop())
@@ -211,13 +218,28 @@ async function assembleOnStore(
     remembered === undefined
       ? announced
       : {...remembered, rpcAddress: announced.rpcAddress, apiAddress: announced.apiAddress, incarnation: Math.max(remembered.incarnation + 1, announced.incarnation)}
-  const {membership, persisted} = persistedMembership(table, options.name, transport, random, store, log)
+  // Until the start's disk check is done, a table that knows a higher disk clock of ours is what
+  // that check looks at; after it, such a table means this node runs on an old disk.
+  let diskWatch: ((changed: MemberTable) => void) | undefined
+  const {membership, persisted} = persistedMembership(table, options.name, transport, random, store, log, (changed) => diskWatch?.(changed))
   cleanup.push(persisted)
+  router.serveEarly(MessageType.DiskClockQuery, (body) => {
+    const name = (body as {name?: unknown} | null)?.name
+    if (typeof name !== 'string') throw new DynError('bad_request', 'malformed DiskClockQuery')
+    return {diskClock: findMember(membership.table, name)?.diskClock ?? 0}
+  })
   // The n values this node stores travel in its row, so that every node plans transfers for
   // them; a write with an n the store has never held adds one, and the row follows.
   const storedCounts = store.storedReplicaCounts
   membership.updateSelf(storedCounts.length === 0 ? self : {...self, replicaCounts: storedCounts})
   store.watchReplicaCounts((counts) => membership.updateOwnRow({replicaCounts: counts}))
+  const failure = deferredFailure()
+  await checkDisk({options, membership, transport, scheduler, identityKeeper, isNewEpoch: identityOutcome.isNewEpoch, remembered, log})
+  diskWatch = (changed) => {
+    const known = findMember(changed, options.name)?.diskClock ?? 0
+    if (known > identityKeeper.diskClock) failure.fail(oldDiskError(options.name, identityKeeper.diskClock, known, []))
+  }
+  diskWatch(membership.table)
   const reachabilityOf = (name: string): Reachability => {
     if (name === options.name) return 'up'
     const member = findMember(membership.table, name)
@@ -272,6 +294,17 @@ async function assembleOnStore(
     holdsHint: (partition, key) => hints.holdsHintFor(partition, key),
     releasing: () => ringChanges.release.pendingCount > 0 || ringChanges.release.stateLoading,
     renewActor,
+    diskClock: {
+      tick: async () => {
+        const value = await identityKeeper.tick()
+        membership.raiseDiskClocks([[options.name, value]])
+        return value
+      },
+      raise: async (entries) => {
+        membership.raiseDiskClocks(entries)
+        await persisted()
+      },
+    },
     ...(options.antiEntropy === undefined ? {} : options.antiEntropy),
   })
   // The node is this list. Its order is the order in which the periodic tasks are scheduled (and
@@ -356,6 +389,7 @@ async function assembleOnStore(
     periodicTasks,
     countHttpRequest: (route) => stats.countHttpRequest(route),
     left: ringChanges.left,
+    failed: failure.promise,
     transfers: ringChanges.transfers,
     release: ringChanges.release,
     stop: stopAll,
@@ -367,11 +401,10 @@ async function assembleOnStore(
  * (transfer-release.ts): persist a new epoch first, then let every later write take the new
  * actor, and wait for the writes under the old one.
  */
-function epochRenewal(store: Store, first: Identity, writeActor: WriteActor, random: Random, log: (line: string) => void): () => Promise<void> {
-  let identity = first
+function epochRenewal(identityKeeper: IdentityKeeper, writeActor: WriteActor, random: Random, log: (line: string) => void): () => Promise<void> {
   return async () => {
     const before = writeActor.current
-    identity = await renewEpoch(store, identity, random)
+    const identity = await identityKeeper.renewEpoch(random)
     await writeActor.replace(actorOf(identity))
     log(`new epoch: writing as ${writeActor.current} (was ${before}) before deleting handed-off copies`)
   }
@@ -390,11 +423,13 @@ function persistedMembership(
   random: Random,
   store: Store,
   log: (line: string) => void,
+  afterChange: (changed: MemberTable) => void,
 ): {membership: Membership; persisted: () => Promise<void>} {
   let persisting: Promise<void> = Promise.resolve()
   const membership = new Membership(table, name, transport, random, {
     onChange: (changed) => {
       persisting = persisting.then(() => store.putMeta(membersMetaName, changed)).catch((error: Error) => log(`could not persist the member table: ${error.message}`))
+      afterChange(changed)
     },
     log,
   })
@@ -432,4 +467,62 @@ async function initialTable(
   const joined = await Membership.join(transport, options.seeds, self, options.explicitSettings, joinAttemptsMax, (ms) => sleep(scheduler, ms))
   log(`joined through a seed: ${joined.members.length} member(s)`)
   return joined
+}
+
+/**
+ * The start's disk check (src/node/disk-check.ts): ask every present member what it knows of this
+ * node's disk clock. On a store that is not new, a higher value anywhere is an old disk, and the
+ * start is refused; a new store takes over the highest value, so that its own later restarts
+ * compare against it. Either way this node's row then carries its disk clock.
+ */
+async function checkDisk(deps: {
+  readonly options: NodeSettings
+  readonly membership: Membership
+  readonly transport: Transport
+  readonly scheduler: Scheduler
+  readonly identityKeeper: IdentityKeeper
+  readonly isNewEpoch: boolean
+  readonly remembered: Member | undefined
+  readonly log: (line: string) => void
+}): Promise<void> {
+  const {options, membership, transport, identityKeeper} = deps
+  const peers = presentMembers(membership.table).filter((member) => member.name !== options.name)
+  const report = await askPeersForDiskClock({
+    peers,
+    ask: async (peer) => {
+      const answer = await transport.request(peer.rpcAddress, MessageType.DiskClockQuery, {name: options.name}, options.requestTimeoutMs)
+      const diskClock = answer.ok ? (answer.body as {diskClock?: unknown} | null)?.diskClock : undefined
+      return Number.isSafeInteger(diskClock) && (diskClock as number) >= 0 ? (diskClock as number) : undefined
+    },
+    wait: (ms) => sleep(deps.scheduler, ms),
+  })
+  if (peers.length > 0 && report.answered === 0) {
+    deps.log(`no member answered the disk check (${peers.map((peer) => peer.name).join(', ')}); starting without it: an old disk found later stops this node`)
+  }
+  const rememberedClock = deps.remembered?.diskClock ?? 0
+  const known = Math.max(report.highestKnown, rememberedClock)
+  if (deps.isNewEpoch) {
+    if (known > 0) deps.log(`new disk: taking over disk clock ${known} the cluster knew of ${options.name}`)
+    await identityKeeper.raiseTo(known)
+  } else if (known > identityKeeper.diskClock) {
+    throw oldDiskError(options.name, identityKeeper.diskClock, known, report.highestKnown === known ? report.knownBy : [])
+  }
+  membership.raiseDiskClocks([[options.name, identityKeeper.diskClock]])
+}
+
+/** A failure a running node may meet once; `promise` resolves with the first, and never rejects. */
+function deferredFailure(): {promise: Promise<DynError>; fail(error: DynError): void} {
+  let settle: (error: DynError) => void = () => undefined
+  let failed = false
+  const promise = new Promise<DynError>((resolve) => {
+    settle = resolve
+  })
+  return {
+    promise,
+    fail(error) {
+      if (failed) return
+      failed = true
+      settle(error)
+    },
+  }
 }

@@ -58,6 +58,8 @@ export interface RunningNode {
    * told the others so: the shell stops it then.
    */
   readonly left: Promise<void>
+  /** Resolves with the error that makes the node unfit to run on (a copy of an older disk found after its start): stop it and say why. */
+  readonly failed: Promise<DynError>
   stop(): Promise<void>
 }
 
@@ -155,7 +157,11 @@ async function serveHttp(options: NodeOptions, node: AssembledNode): Promise<Run
       await node.membership.gossipRound().catch(() => undefined)
     }
   })
-  return {name: options.name, actor: node.actor, apiAddress, rpcAddress: node.transport.address, left, stop}
+  const failed = node.failed.then((error) => {
+    options.log(`error ${error.code}: ${error.message}`)
+    return error
+  })
+  return {name: options.name, actor: node.actor, apiAddress, rpcAddress: node.transport.address, left, failed, stop}
 }
 
 function listen(server: Server, host: string, port: number): Promise<void> {

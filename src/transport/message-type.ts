@@ -57,6 +57,12 @@ export enum MessageType {
   AntiEntropyReapCheck = 40,
   /** A reap: `{ringHash, partition, entries: [[key, high, low]]}`, each key deleted where its object still has that hash; answered `{deleted}`. */
   AntiEntropyReap = 41,
+  /**
+   * At a start (src/node/disk-check.ts): `{name}`, answered `{diskClock}`, the highest disk clock
+   * of that member the answering node has heard of. Served while the answering node is itself
+   * still starting, so that a whole cluster can start at once.
+   */
+  DiskClockQuery = 42,
 }
 
 /** The types that only the transport sends; a peer may never send them as requests. */

@@ -13,6 +13,7 @@ import type {DeleteOutcome} from '../../src/coordinator/delete-coordinator.js'
 import type {GetOutcome} from '../../src/coordinator/get-coordinator.js'
 import type {PutOutcome} from '../../src/coordinator/put-coordinator.js'
 import {assembleNode, type AssembledNode} from '../../src/node/assemble.js'
+import {DynError} from '../../src/errors.js'
 import {memoryDatabase, type StoreDatabase} from '../../src/storage/backend.js'
 import {hintRange} from '../../src/storage/layout.js'
 import {SimulatedTime} from '../../src/simulated-time.js'
@@ -58,6 +59,8 @@ interface SimNode {
   incarnation: number
   /** Set while a restart is starting the node: a second restart waits for it instead of starting another. */
   booting: Promise<void> | undefined
+  /** A copy of its store taken earlier (`backUp`), for a restart on an old disk. */
+  backup?: StoreDatabase
 }
 
 /** The simulated time a ring change may take to settle (transfers included) before the run calls it stuck. */
@@ -279,6 +282,33 @@ export class SimCluster {
    * storage without the hints it kept for others (loseHints: issue 14's lost hint store), joining
    * through the live nodes.
    */
+  /** Keeps a copy of a node's store as it is now: the old disk a later restart may come back on. */
+  async backUp(name: string): Promise<void> {
+    const node = this.#node(name)
+    if (node.database.status !== 'open') await node.database.open()
+    node.backup = await snapshot(node.database)
+    this.#history.note(this.time.monotonicMs(), `back up ${name}'s store`)
+  }
+
+  /**
+   * Starts a crashed node on a copy of the store `backUp` kept (an old disk). Checked as a lost
+   * disk: the writes it took since are not on it. A node that finds its disk old refuses to start
+   * (src/node/disk-check.ts); its operator then starts it on an empty disk, as the error says.
+   */
+  async restartOnOldDisk(name: string): Promise<void> {
+    const node = this.#node(name)
+    if (node.backup === undefined || node.node !== undefined || node.booting !== undefined || this.departed.has(name)) return
+    if (node.backup.status !== 'open') await node.backup.open()
+    node.database = await snapshot(node.backup)
+    this.#history.loseDisk(name)
+    this.#history.note(this.time.monotonicMs(), `restart ${name} on the old disk backed up before`)
+    const seeds = this.nodes.filter((other) => other.node !== undefined).map((other) => other.rpcAddress)
+    node.booting = this.#boot(node, seeds).finally(() => {
+      node.booting = undefined
+    })
+    await node.booting
+  }
+
   async restart(name: string, options: {wipe: boolean; loseHints?: boolean}): Promise<void> {
     const node = this.#node(name)
     // Two parts of a run (a fault's end, a membership change, the final heal) may restart one
@@ -347,8 +377,34 @@ export class SimCluster {
       random,
       log: (line) => history.note(time.monotonicMs(), `${node.name}: ${line}`),
     })
-    node.node = await this.time.until(assembling, nodeStartTimeMsMax)
+    let started: AssembledNode
+    try {
+      started = await this.time.until(assembling, nodeStartTimeMsMax)
+    } catch (error) {
+      if (!(error instanceof DynError && error.code === 'old_disk')) throw error
+      // What its operator is told to do: start it again on an empty disk.
+      history.note(time.monotonicMs(), `${node.name} refuses to start: ${error.message}`)
+      node.database = memoryDatabase()
+      history.loseDisk(node.name)
+      history.note(time.monotonicMs(), `restart ${node.name} on a wiped disk`)
+      return this.#boot(node, seeds)
+    }
+    node.node = started
     this.faultLog.nodeUp(node.name, this.time.monotonicMs())
+    // An old disk found after the start stops the node; its operator starts it on an empty disk.
+    void started.failed.then(async (error) => {
+      if (node.node !== started) return
+      history.note(time.monotonicMs(), `${node.name} stops: ${error.message}`)
+      await this.crash(node.name)
+      if (node.booting !== undefined) return
+      node.database = memoryDatabase()
+      history.loseDisk(node.name)
+      history.note(time.monotonicMs(), `restart ${node.name} on a wiped disk`)
+      const liveSeeds = this.nodes.filter((other) => other.node !== undefined).map((other) => other.rpcAddress)
+      node.booting = this.#boot(node, liveSeeds).finally(() => {
+        node.booting = undefined
+      })
+    })
   }
 }
 

@@ -31,7 +31,7 @@ type FaultKind = 'crash' | 'partition' | 'one-way' | 'lossy'
 const faultKinds: readonly FaultKind[] = ['crash', 'partition', 'one-way', 'lossy']
 
 /** Runs the schedule to its end, heals every fault, and restarts every crashed node (storage kept). */
-export async function runFaults(cluster: SimCluster, random: Random, config: FaultConfig, history: History, lossRandom: Random): Promise<void> {
+export async function runFaults(cluster: SimCluster, random: Random, config: FaultConfig, history: History, lossRandom: Random, oldDiskPlanned = false): Promise<void> {
   const pending: Promise<void>[] = []
   const gapMs = config.windowMs / Math.max(1, config.faultCount)
   let wiped = false
@@ -40,11 +40,13 @@ export async function runFaults(cluster: SimCluster, random: Random, config: Fau
     await sleep(cluster.time, random.int(Math.max(1, Math.floor(gapMs))))
     const durationMs = config.durationMsMin + random.int(config.durationMsMax - config.durationMsMin)
     const kind = faultKinds[random.int(faultKinds.length)]!
-    const drawnWipe = kind === 'crash' && config.wipeAllowed && !wiped && random.next() < 0.3
+    // A run with an old disk planned (runOldDisk) loses nothing else; drawn as before all the same,
+    // so that the schedule stays what it was.
+    const drawnWipe = kind === 'crash' && config.wipeAllowed && !wiped && random.next() < 0.3 && !oldDiskPlanned
     if (drawnWipe) wiped = true
     // A lost hint store is drawn from a stream of its own, so that the schedule drawn above stays
     // what it was for every seed; one loss of either kind per run.
-    const loseHints = kind === 'crash' && config.wipeAllowed && !wiped && !hintsLost && lossRandom.next() < hintLossShare
+    const loseHints = kind === 'crash' && config.wipeAllowed && !wiped && !hintsLost && lossRandom.next() < hintLossShare && !oldDiskPlanned
     if (loseHints) hintsLost = true
     const wipe = drawnWipe && !hintsLost
     pending.push(startFault(cluster, random, kind, durationMs, wipe, history, loseHints))
@@ -55,6 +57,39 @@ export async function runFaults(cluster: SimCluster, random: Random, config: Fau
   for (const node of cluster.nodes) if (!cluster.isUp(node.name)) await cluster.restart(node.name, {wipe: false})
   history.note(cluster.time.monotonicMs(), 'all faults healed')
 }
+
+/** The share of the runs that may lose a disk in which one node comes back on an old disk instead. */
+export const oldDiskShare = 0.5
+
+/** Whether a run restarts a node on an old disk (drawn from a stream of its own, where a loss is allowed). */
+export function plansOldDisk(config: FaultConfig, oldDiskRandom: Random): boolean {
+  return config.wipeAllowed && oldDiskRandom.next() < oldDiskShare
+}
+
+/**
+ * Issue 14's old disk: once the clients are done (every key written, none of the deletes at the
+ * end made yet), one node's store is backed up; once the rest of the run is done (those deletes,
+ * the fault schedule) and after a drawn time that lets their tombstones be reaped, the node
+ * crashes and comes back on the backup. A store that answered a reap check since must be refused
+ * (src/node/disk-check.ts); one that did not is merely behind, and anti-entropy brings it up to date.
+ */
+export async function runOldDisk(cluster: SimCluster, random: Random, history: History, backUpAfter: Promise<unknown>, restartAfter: Promise<unknown>): Promise<void> {
+  const waitMs = random.int(reapWindowMs)
+  const pick = random.next()
+  await backUpAfter
+  const up = cluster.upNodes()
+  const victim = up[Math.floor(pick * up.length)]
+  if (victim === undefined) return
+  await cluster.backUp(victim)
+  await restartAfter
+  await sleep(cluster.time, waitMs)
+  history.note(cluster.time.monotonicMs(), `old disk for ${victim}`)
+  await cluster.crash(victim)
+  await cluster.restartOnOldDisk(victim)
+}
+
+/** Up to this long after the rest, so that a tombstone deleted at the end may be reaped first (grace 3 s, a pass a second). */
+const reapWindowMs = 8000
 
 async function startFault(cluster: SimCluster, random: Random, kind: FaultKind, durationMs: number, wipe: boolean, history: History, loseHints: boolean): Promise<void> {
   const addresses = cluster.nodes.map((node) => node.rpcAddress)

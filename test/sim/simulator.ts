@@ -18,7 +18,7 @@ import type {StoredVersion} from '../../src/storage/stored-object.js'
 import {checkAvailability} from './availability.js'
 import {checkHistory, resurrectionChecks, type HomeHolding, type ReplicaState, type Violation} from './checker.js'
 import {SimCluster, simTombstoneGraceMs, versionId, type ClusterConfig} from './cluster.js'
-import {runFaults, runHomesCrash, type FaultConfig, type HomesCrashConfig} from './faults.js'
+import {plansOldDisk, runFaults, runHomesCrash, runOldDisk, type FaultConfig, type HomesCrashConfig} from './faults.js'
 import {checkConvergence, checkReaped, fingerprint, readCopies, reapMarginMs, storedReplicaCounts} from './convergence-check.js'
 import {checkMembership} from './membership-checks.js'
 import {runGrowth, runMembershipChange, type GrowthConfig, type MembershipChangeConfig, type MembershipChangeResult} from './membership-faults.js'
@@ -199,10 +199,13 @@ export async function runSeed(seed: number, config: RunConfig = configFor(seed))
     )
     // Once the clients are done, the keys to delete are read and deleted (faults may still run).
     const closer = new Client('closer', cluster, history, seededRandom(deriveSeed(seed, 'closer')), config.workload)
-    const workload = Promise.all(clients.map((client) => client.run())).then(async () => {
+    const clientsDone = Promise.all(clients.map((client) => client.run()))
+    const workload = clientsDone.then(async () => {
       for (const key of config.deletesAtEnd) await closer.deleteAtEnd(key)
     })
-    const faults = runFaults(cluster, seededRandom(deriveSeed(seed, 'faults')), config.faults, history, seededRandom(deriveSeed(seed, 'hint-loss')))
+    const oldDiskRandom = seededRandom(deriveSeed(seed, 'old-disk'))
+    const oldDisk = plansOldDisk(config.faults, oldDiskRandom)
+    const faults = runFaults(cluster, seededRandom(deriveSeed(seed, 'faults')), config.faults, history, seededRandom(deriveSeed(seed, 'hint-loss')), oldDisk)
     const change: Promise<MembershipChangeResult | undefined> =
       config.membership !== undefined
         ? runMembershipChange(cluster, seededRandom(deriveSeed(seed, 'membership-run')), config.membership, history)
@@ -210,7 +213,8 @@ export async function runSeed(seed: number, config: RunConfig = configFor(seed))
           ? runGrowth(cluster, config.growth, history)
           : Promise.resolve(undefined)
     const homesCrash = config.homesCrash === undefined ? Promise.resolve() : runHomesCrash(cluster, config.homesCrash, history)
-    const [, , changed] = await time.until(Promise.all([workload, faults, change, homesCrash]), runSimulatedMsMax)
+    const oldDiskRun = oldDisk ? runOldDisk(cluster, oldDiskRandom, history, clientsDone, Promise.all([workload, faults, change, homesCrash])) : Promise.resolve()
+    const [, , changed] = await time.until(Promise.all([workload, faults, change, homesCrash, oldDiskRun]), runSimulatedMsMax)
     // Faults may have crashed a node after the fault schedule's own restarts (a leave or removal
     // is not one of them): bring back every node that has not left.
     for (const node of cluster.nodes) if (!cluster.isUp(node.name)) await cluster.restart(node.name, {wipe: false})

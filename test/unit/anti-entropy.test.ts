@@ -267,6 +267,11 @@ describe('reaping', () => {
     return {replica: r, key, partition, object: written.object}
   }
 
+  /** A member's answer to a check, with a disk clock of its own (its name's length, to tell them apart). */
+  function answered(member: string, answers: readonly ReapCheckAnswer[] | undefined): {answers: readonly ReapCheckAnswer[]; diskClock: number} | undefined {
+    return answers === undefined ? undefined : {answers, diskClock: member.charCodeAt(0)}
+  }
+
   function deps(local: Replica, answers: Record<string, ReapCheckAnswer>, calls: string[], overrides: Partial<ReapDeps> = {}): ReapDeps {
     return {
       self: 'a',
@@ -278,9 +283,13 @@ describe('reaping', () => {
       holdsHint: () => false,
       others: Object.keys(answers),
       departed: [],
-      check: async (member, _partition, keys) => keys.map(() => answers[member]!),
-      reap: async (member, _partition, entries) => {
-        calls.push(`reap ${member}`)
+      check: async (member, _partition, keys) => answered(member, keys.map(() => answers[member]!)),
+      tickDiskClock: async () => 7,
+      raiseDiskClocks: async (entries) => {
+        calls.push(`raise ${entries.map(([name, value]) => `${name}=${value}`).join(' ')}`)
+      },
+      reap: async (member, _partition, entries, diskClocks) => {
+        calls.push(`reap ${member} ${diskClocks.length}`)
         return entries.map(() => true)
       },
       reapHere: async (partition, key, hash) => {
@@ -310,7 +319,9 @@ describe('reaping', () => {
     const calls: string[] = []
     const report = await reapPass(deps(r, {b: {hash, hinted: false}, c: {hash, hinted: false}, d: {hash: null, hinted: false}}, calls))
     assert.deepEqual(report, {examined: 1, reaped: 1})
-    assert.deepEqual(calls, ['reap b', 'reap c', 'reap d', 'reap here'])
+    // Every member's disk clock as it answered, and this node's own, raised here and carried to
+    // every member before any copy goes (src/node/disk-check.ts).
+    assert.deepEqual(calls, ['raise b=98 c=99 d=100 a=7', 'reap b 4', 'reap c 4', 'reap d 4', 'reap here'])
     assert.equal(await r.store.getObject(partition, key), undefined)
     assert.equal(r.trees.tombstoneCount, 0)
     await r.store.close()
@@ -326,10 +337,10 @@ describe('reaping', () => {
       {name: 'a member holds a hint', answers: {b: {hash, hinted: false}, c: {hash, hinted: false}, d: {hash: null, hinted: true}}},
       {name: 'within the grace', answers: {b: {hash, hinted: false}, c: {hash, hinted: false}}, overrides: {nowMs: 59_999}},
       {name: 'not the first home', answers: {b: {hash, hinted: false}, c: {hash, hinted: false}}, overrides: {homesOf: () => ['b', 'a', 'c']}},
-      {name: 'a node that left still hands off', answers: {b: {hash, hinted: false}, c: {hash, hinted: false}}, overrides: {departed: ['e'], check: async (member, _p, keys) => keys.map(() => ({hash: member === 'e' ? null : hash, hinted: false, releasing: member === 'e'}))}},
-      {name: 'a node that left, not yet handed off, does not answer', answers: {b: {hash, hinted: false}, c: {hash, hinted: false}}, overrides: {departed: ['e'], check: async (member, _p, keys) => (member === 'e' ? undefined : keys.map(() => ({hash, hinted: false})))}},
-      {name: 'a node that left holds older versions', answers: {b: {hash, hinted: false}, c: {hash, hinted: false}}, overrides: {departed: ['e'], check: async (member, _p, keys) => keys.map(() => ({hash: member === 'e' ? ([5, 6] as const) : hash, hinted: false}))}, pushed: ['push e']},
-      {name: 'a member does not answer', answers: {b: {hash, hinted: false}, c: {hash, hinted: false}}, overrides: {check: async (member, _p, keys) => (member === 'c' ? undefined : keys.map(() => ({hash, hinted: false})))}},
+      {name: 'a node that left still hands off', answers: {b: {hash, hinted: false}, c: {hash, hinted: false}}, overrides: {departed: ['e'], check: async (member, _p, keys) => answered(member, keys.map(() => ({hash: member === 'e' ? null : hash, hinted: false, releasing: member === 'e'})))}},
+      {name: 'a node that left, not yet handed off, does not answer', answers: {b: {hash, hinted: false}, c: {hash, hinted: false}}, overrides: {departed: ['e'], check: async (member, _p, keys) => answered(member, (member === 'e' ? undefined : keys.map(() => ({hash, hinted: false}))))}},
+      {name: 'a node that left holds older versions', answers: {b: {hash, hinted: false}, c: {hash, hinted: false}}, overrides: {departed: ['e'], check: async (member, _p, keys) => answered(member, keys.map(() => ({hash: member === 'e' ? ([5, 6] as const) : hash, hinted: false})))}, pushed: ['push e']},
+      {name: 'a member does not answer', answers: {b: {hash, hinted: false}, c: {hash, hinted: false}}, overrides: {check: async (member, _p, keys) => answered(member, (member === 'c' ? undefined : keys.map(() => ({hash, hinted: false}))))}},
     ]
     for (const {name, answers, overrides, pushed} of cases) {
       const calls: string[] = []

@@ -57,9 +57,13 @@ const memberArb = (name: string): fc.Arbitrary<Member> =>
         incarnation: fc.nat({max: 2}),
       }, {noNullPrototype: true}),
       fc.boolean(),
+      fc.option(fc.integer({min: 1, max: 3}), {nil: undefined}),
     )
     // Only a row that left may say it handed everything off.
-    .map(([row, handedOff]): Member => (handedOff && row.status === 'left' ? {...row, handedOff: true} : row))
+    .map(([row, handedOff, diskClock]): Member => {
+      const withHandOff: Member = handedOff && row.status === 'left' ? {...row, handedOff: true} : row
+      return diskClock === undefined ? withHandOff : {...withHandOff, diskClock}
+    })
 
 /**
  * Runs for the merge laws: a tie (same name, incarnation and status) turns up in about one pair of
@@ -113,10 +117,13 @@ describe('member table: merge laws', () => {
           const candidates = [...a.members, ...b.members].filter((m) => m.name === row.name)
           const highest = Math.max(...candidates.map((m) => m.incarnation))
           assert.equal(row.incarnation, highest)
-          // The row kept is one of the rows given, not a mixture of two.
-          assert.ok(candidates.some((candidate) => JSON.stringify(candidate) === JSON.stringify(row)))
+          // The row kept is one of the rows given, not a mixture of two, but for the disk clock: the largest given.
+          const diskClock = Math.max(0, ...candidates.map((m) => m.diskClock ?? 0))
+          assert.equal(row.diskClock ?? 0, diskClock)
+          const withoutClock = ({diskClock: _, ...rest}: Member): Omit<Member, 'diskClock'> => rest
+          assert.ok(candidates.some((candidate) => JSON.stringify(withoutClock(candidate)) === JSON.stringify(withoutClock(row))))
           const atHighest = candidates.filter((m) => m.incarnation === highest)
-          if (atHighest.length === 1) assert.deepEqual(row, atHighest[0])
+          if (atHighest.length === 1) assert.deepEqual(withoutClock(row), withoutClock(atHighest[0]!))
           // A member that left at the highest incarnation stays left: old gossip cannot resurrect it.
           if (atHighest.some((m) => m.status === 'left')) assert.equal(row.status, 'left')
         }
@@ -133,6 +140,16 @@ describe('member table: merge laws', () => {
     assert.equal(isValidMemberTable(table(handedOff)), true)
     assert.equal(isValidMemberTable(table({...member('ann', 3, 'leaving'), handedOff: true})), false)
     assert.equal(isValidMemberTable(table({...leftRow, handedOff: false} as unknown as Member)), false)
+  })
+
+  it('keeps the larger disk clock whichever row wins: a reaper raises it in rows it does not own', () => {
+    const owned = {...member('ann', 5), diskClock: 2}
+    const raised = {...member('ann', 4), diskClock: 7}
+    for (const merged of [mergeTables(table(owned), table(raised)), mergeTables(table(raised), table(owned))]) {
+      assert.deepEqual(findMember(merged, 'ann'), {...owned, diskClock: 7})
+    }
+    assert.deepEqual(findMember(mergeTables(table(member('ann', 1)), table(member('ann', 1))), 'ann'), member('ann', 1), 'no disk clock stays none')
+    assert.equal(sameTable(table(owned), table({...owned, diskClock: 3})), false)
   })
 
   it('lets the higher incarnation win, in either direction', () => {
@@ -238,6 +255,23 @@ describe('member table: rows, ring and settings', () => {
     assert.equal(statusOf(membership.table, findMember(membership.table, 'cat')!), 'left')
   })
 
+  it('a node raises disk clocks it was told of, and keeps a raised clock of its own when it refutes an old row', () => {
+    const membership = new Membership(table(member('ann', 3), member('bob', 2)), 'ann', {} as Transport, seededRandom(1), {onChange: () => undefined, log: () => undefined})
+    membership.raiseDiskClocks([['bob', 4], ['ann', 2], ['nobody', 9]])
+    assert.equal(findMember(membership.table, 'bob')?.diskClock, 4)
+    assert.equal(findMember(membership.table, 'ann')?.diskClock, 2)
+    assert.equal(findMember(membership.table, 'nobody'), undefined, 'no row is made for a name the table lacks')
+    membership.raiseDiskClocks([['bob', 1]])
+    assert.equal(findMember(membership.table, 'bob')?.diskClock, 4, 'never lowered')
+    // A peer heard of a higher disk clock of ann's (ann is on an old disk): ann's refutation of
+    // the peer's row keeps it, so that the evidence reaches ann's disk check and stays.
+    membership.merge(table({...member('ann', 3, 'valid', 'elsewhere:1'), diskClock: 6}))
+    const mine = findMember(membership.table, 'ann')
+    assert.equal(mine?.rpcAddress, 'ann:7000')
+    assert.equal(mine?.incarnation, 4)
+    assert.equal(mine?.diskClock, 6)
+  })
+
   it('tells when two tables are the same', () => {
     const t = table(member('ann', 1), member('bob', 2))
     assert.equal(sameTable(t, table(member('ann', 1), member('bob', 2))), true)
@@ -323,6 +357,11 @@ describe('member table: structural check', () => {
       ['incarnation NaN', withRow({incarnation: Number.NaN})],
       ['incarnation infinite', withRow({incarnation: Number.POSITIVE_INFINITY})],
       ['replica counts not an array', withRow({replicaCounts: 3})],
+      ['a negative disk clock', withRow({diskClock: -1})],
+      ['a disk clock of 0 (absent means 0: one way to say it, so merges converge)', withRow({diskClock: 0})],
+      ['a fractional disk clock', withRow({diskClock: 1.5})],
+      ['a disk clock as a string', withRow({diskClock: '3'})],
+      ['a disk clock above the bound', withRow({diskClock: 2 ** 48 + 1})],
       ['a replica count of 0', withRow({replicaCounts: [0, 3]})],
       ['a replica count above replicasPerKeyMax', withRow({replicaCounts: [3, 65]})],
       ['a fractional replica count', withRow({replicaCounts: [2.5]})],

@@ -18,7 +18,7 @@ import type {ReplicaPolicy} from '../../src/coordinator/replica.js'
 import {WriteActor} from '../../src/coordinator/write-actor.js'
 import {HintStore, hintLimitsDefault} from '../../src/handoff/hints.js'
 import {handoffTargets, ReleaseHandoff, releasedPartitions, releaseWalksPerPartitionMax} from '../../src/handoff/transfer-release.js'
-import {actorOf, loadIdentity, renewEpoch} from '../../src/node/identity.js'
+import {actorOf, loadIdentity, renewEpoch, type Identity} from '../../src/node/identity.js'
 import {partitionOfKey} from '../../src/ring/partition.js'
 import type {Ring} from '../../src/ring/ring.js'
 import {buildRing, preferenceList} from '../../src/ring/ring.js'
@@ -203,9 +203,10 @@ describe('release hand-off', () => {
     assert.equal(w.writeActor.current, `a.${w.identity().epoch}`)
     await w.store.close()
     const reopened = await Store.open(w.database, {writeBuffer: false, scheduler: w.time})
+    assert.equal((await reopened.getMeta<Identity>('identity'))?.epoch, w.identity().epoch, 'the new epoch is persisted')
     const restarted = await loadIdentity(reopened, 'a', seededRandom(1), w.time)
     assert.ok(restarted.ok)
-    assert.equal(restarted.identity.epoch, w.identity().epoch, 'a restart keeps the new epoch')
+    assert.ok(![epochBefore, w.identity().epoch].includes(restarted.identity.epoch), 'a restart takes an epoch of its own')
     await reopened.close()
   })
 
