@@ -51,11 +51,15 @@ export enum MessageType {
   AntiEntropyObjects = 39,
   /**
    * Before a reap (src/antientropy/reaper.ts): `{ringHash, partition, keys}`, answered
-   * `{answers: [{hash, hinted}]}`, the answering node's object hash for each key (null: none) and
-   * whether it holds a hint for it.
+   * `{answers: [{hash, hinted}], diskClock}`, the answering node's object hash for each key (null:
+   * none), whether it holds a hint for it, and its disk clock, raised and persisted before it answered.
    */
   AntiEntropyReapCheck = 40,
-  /** A reap: `{ringHash, partition, entries: [[key, high, low]]}`, each key deleted where its object still has that hash; answered `{deleted}`. */
+  /**
+   * A reap: `{ringHash, partition, entries: [[key, high, low]], diskClocks: [[member, value]]}`:
+   * the disk clocks persisted first (src/node/disk-check.ts), then each key deleted where its
+   * object still has that hash; answered `{deleted}`.
+   */
   AntiEntropyReap = 41,
   /**
    * At a start (src/node/disk-check.ts): `{name}`, answered `{diskClock}`, the highest disk clock

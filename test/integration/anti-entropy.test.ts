@@ -4,7 +4,7 @@
 // node alone, the others stopped.
 
 import assert from 'node:assert/strict'
-import {readFile, rm} from 'node:fs/promises'
+import {cp, readFile, rm} from 'node:fs/promises'
 import {describe, it} from 'node:test'
 import {getJson, killNode, putValue, reloadCluster, runDyn, startCluster, waitFor} from './harness.js'
 import type {TestCluster} from './harness.js'
@@ -145,6 +145,51 @@ describe('anti-entropy with real processes', () => {
       }
       assert.equal((await getJson(c.url(index, '/kv/kept?r=3'))).status, 200)
     }
+  })
+
+  it('refuses to start a node on a copy of its data folder from before a reap, and the deleted keys stay deleted once it starts empty', async (t) => {
+    const c = await startCluster(3, ['--tombstone-grace-ms', '1000'])
+    t.after(() => c.stop())
+    const keys = ['old-1', 'old-2', 'kept']
+    for (const key of keys) assert.equal((await putValue(c.url(0, `/kv/${key}`), `value of ${key}`)).status, 204)
+    // A backup of n3's folder, taken with n3 stopped (LevelDB's files are consistent then).
+    const n3 = (await reloadCluster(c.dir)).nodes[2]!
+    const backup = `${n3.dataDir}.backup`
+    await killNode(n3.pid)
+    await cp(n3.dataDir, backup, {recursive: true})
+    assert.equal((await runDyn(['cluster', 'up', '--dir', c.dir])).code, 0)
+    for (const key of keys.slice(0, 2)) {
+      const read = await getJson(c.url(0, `/kv/${key}`))
+      const deleted = await fetch(c.url(0, `/kv/${key}`), {method: 'DELETE', headers: {'x-dyn-context': read.context ?? ''}})
+      assert.equal(deleted.status, 204, key)
+    }
+    await waitFor('both tombstones to be reaped on every node', async () => {
+      const all = await Promise.all([0, 1, 2].map((index) => statsOf(c, index).catch(() => undefined)))
+      return all.every((stats) => stats !== undefined && stats.antiEntropy.tombstones === 0 && stats.keys === 1) ? all : undefined
+    })
+    // n3 comes back on the backup, which still holds both values.
+    await killNode((await reloadCluster(c.dir)).nodes[2]!.pid)
+    await rm(n3.dataDir, {recursive: true, force: true})
+    await cp(backup, n3.dataDir, {recursive: true})
+    const start = ['start', '--name', 'n3', '--host', '127.0.0.1', '--port', String(n3.port), '--rpc-port', String(n3.rpcPort), '--data', n3.dataDir, '--tombstone-grace-ms', '1000']
+    const refused = await runDyn([...start, '--json'])
+    assert.equal(refused.code, 2, refused.stdout + refused.stderr)
+    // With --json the log lines are JSON lines, and the failure is the last (indented) object.
+    const error = JSON.parse(refused.stdout.slice(refused.stdout.lastIndexOf('{\n'))) as {ok: boolean; error: string; message: string}
+    assert.equal(error.error, 'old_disk')
+    assert.match(error.message, /copy of an older disk/)
+    assert.match(error.message, /move its data folder aside/)
+    // Nothing came back meanwhile, anywhere.
+    for (const index of [0, 1]) for (const key of keys.slice(0, 2)) assert.equal((await getJson(c.url(index, `/kv/${key}?r=2`))).status, 404, `${key} through n${index + 1}`)
+    // What the error says to do: an empty folder, from which anti-entropy refills n3.
+    await rm(n3.dataDir, {recursive: true, force: true})
+    assert.equal((await runDyn(['cluster', 'up', '--dir', c.dir])).code, 0)
+    await waitFor('n3 to hold the kept key again', async () => ((await statsOf(c, 2).catch(() => undefined))?.keys === 1 ? true : undefined))
+    for (const index of [0, 1, 2]) {
+      for (const key of keys.slice(0, 2)) assert.equal((await getJson(c.url(index, `/kv/${key}?r=3`))).status, 404, `${key} at r=3 through n${index + 1}`)
+      assert.equal((await getJson(c.url(index, '/kv/kept?r=3'))).status, 200)
+    }
+    await rm(backup, {recursive: true, force: true})
   })
 
   it('releases a fallback coordinator\'s own copy once the homes have the write (issue 13 item 12)', async (t) => {
