@@ -102,7 +102,7 @@ export class Claimant {
   }
 
   private decideInTurn(request: ClusterChangeRequest): Promise<unknown> {
-    return this.inTurn(() => this.decide(request))
+    return this.inTurn(() => this.decide(request), request.op === 'commit')
   }
 
   /**
@@ -111,10 +111,16 @@ export class Claimant {
    * changed to the members it can reach before answering, so a change answered as made does not
    * live on this node alone.
    */
-  private inTurn<T>(decision: () => T): Promise<T> {
+  private inTurn<T>(decision: () => T, needsStaged = false): Promise<T> {
     const turn = this.deciding.then(async () => {
       const peers = this.ringStatePeers()
       const answered = await this.exchangeWith(peers)
+      // A commit with nothing staged here asks the members it believes down too, and takes the
+      // state of any that answers: a change staged on a member this node has not seen up again
+      // yet (just after a partition heals, when each side took itself for the claimant) is
+      // committed rather than refused as nothing_staged (simulator seed 466893). Only then, so
+      // that a member that is really down delays no other decision.
+      if (needsStaged && this.stateOf(this.membership.table).staged.length === 0) await this.exchangeWith(this.unseenPeers(peers))
       // A member whose connection was refused is seen down at once, and skipped as it would
       // have been a moment later (a node killed just before dyn cluster remove names it).
       const stillUp = peers.map((peer) => peer.name).filter((name) => this.isUp(name))
@@ -137,6 +143,14 @@ export class Claimant {
     const table = this.membership.table
     const removing = new Set(table.ring?.next?.removing ?? [])
     return presentMembers(table).filter((member) => member.name !== this.self && !removing.has(member.name) && this.isUp(member.name))
+  }
+
+  /** The present members other than this node and `asked`, that ringStatePeers left out as down. */
+  private unseenPeers(asked: readonly Member[]): Member[] {
+    const table = this.membership.table
+    const removing = new Set(table.ring?.next?.removing ?? [])
+    const askedNames = new Set(asked.map((peer) => peer.name))
+    return presentMembers(table).filter((member) => member.name !== this.self && !removing.has(member.name) && !askedNames.has(member.name))
   }
 
   /** Exchanges tables with each of `peers` at once; the names of those that answered. */

@@ -2,7 +2,8 @@
  * The claimant's process side on whole simulated nodes (src/membership/claimant.ts): a change
  * staged through one node is found by a commit sent to any other, even to a node that restarted
  * on an older ring state and believes itself claimant (simulator seeds 1122, 1639, 2122: the
- * commit answered nothing_staged and the leave or removal was never made).
+ * commit answered nothing_staged and the leave or removal was never made), and to a node that has
+ * not yet seen the stager's side of a healed partition up again (seed 466893).
  */
 
 import assert from 'node:assert/strict'
@@ -30,6 +31,27 @@ describe('the claimant', () => {
       assert.deepEqual(n1.membership.table.ring?.next?.members, ['n1', 'n2', 'n3', 'n5'])
       // The decision reached the members before the answer did.
       assert.equal(cluster.assembled('n3')!.membership.table.ring?.next?.id, n1.membership.table.ring?.next?.id)
+    } finally {
+      await cluster.stop()
+    }
+  })
+
+  it('a commit sent just after a partition heals finds the change the other side staged, although it still believes that side down', async () => {
+    const cluster = await SimCluster.start(33, config, new History())
+    try {
+      const address = (name: string): string => `${name}:7000`
+      // Each side takes its lowest name up for the claimant: n1 on one, n2 on the other.
+      cluster.network.partition([address('n1'), address('n3')], [address('n2'), address('n4'), address('n5')])
+      await cluster.time.runFor(6000)
+      const staged = await cluster.time.until(cluster.assembled('n4')!.service.clusterChange({op: 'stage', change: {kind: 'leave', node: 'n5'}}), 10_000)
+      assert.equal((staged as {claimant: string}).claimant, 'n2')
+      cluster.network.heal()
+      // At once: n1 has not seen n2, n4 or n5 up again, and n3 has not heard of the change.
+      const n1 = cluster.assembled('n1')!
+      assert.deepEqual(n1.membership.table.ring?.staged, [])
+      const committed = await cluster.time.until(n1.service.clusterChange({op: 'commit'}), 10_000)
+      assert.equal((committed as {claimant: string}).claimant, 'n1')
+      assert.deepEqual(n1.membership.table.ring?.next?.members, ['n1', 'n2', 'n3', 'n4'])
     } finally {
       await cluster.stop()
     }
