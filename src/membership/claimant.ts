@@ -102,7 +102,7 @@ export class Claimant {
   }
 
   private decideInTurn(request: ClusterChangeRequest): Promise<unknown> {
-    return this.inTurn(() => this.decide(request), request.op === 'commit')
+    return this.inTurn(() => this.decide(request), request.op === 'commit' || request.op === 'plan' ? request.op : undefined)
   }
 
   /**
@@ -111,16 +111,27 @@ export class Claimant {
    * changed to the members it can reach before answering, so a change answered as made does not
    * live on this node alone.
    */
-  private inTurn<T>(decision: () => T, needsStaged = false): Promise<T> {
+  private inTurn<T>(decision: () => T, findStaged?: 'commit' | 'plan'): Promise<T> {
     const turn = this.deciding.then(async () => {
       const peers = this.ringStatePeers()
       const answered = await this.exchangeWith(peers)
-      // A commit with nothing staged here asks the members it believes down too, and takes the
-      // state of any that answers: a change staged on a member this node has not seen up again
+      // A commit (or plan) with nothing staged here asks the members it believes down too, and
+      // takes the state of any that answers: a change staged on a member this node has not seen up again
       // yet (just after a partition heals, when each side took itself for the claimant) is
       // committed rather than refused as nothing_staged (simulator seed 466893). Only then, so
       // that a member that is really down delays no other decision.
-      if (needsStaged && this.stateOf(this.membership.table).staged.length === 0) await this.exchangeWith(this.unseenPeers(peers))
+      if (findStaged !== undefined && this.nothingToCommit()) {
+        const unseen = this.unseenPeers(peers)
+        const heard = await this.exchangeWith(unseen)
+        // Nothing staged on the members that answered is not nothing staged: one that did not
+        // answer, believed up or not, may hold the change (seed 467761: the claimant's connection
+        // to the stager was still backing off after the heal, and the stager counted as seen down
+        // at once). The operator is told to retry, not that no change exists; a plan shows what it found.
+        const silent = [...peers, ...unseen].map((peer) => peer.name).filter((name) => !answered.has(name) && !heard.has(name))
+        if (findStaged === 'commit' && this.nothingToCommit() && silent.length > 0) {
+          throw new DynError('unreachable', `nothing is staged on the members that answered, but ${silent.join(', ')} did not answer and may hold a staged change; retry once ${silent.length === 1 ? 'it answers' : 'they answer'} (dyn cluster status shows who is down)`)
+        }
+      }
       // A member whose connection was refused is seen down at once, and skipped as it would
       // have been a moment later (a node killed just before dyn cluster remove names it).
       const stillUp = peers.map((peer) => peer.name).filter((name) => this.isUp(name))
@@ -143,6 +154,12 @@ export class Claimant {
     const table = this.membership.table
     const removing = new Set(table.ring?.next?.removing ?? [])
     return presentMembers(table).filter((member) => member.name !== this.self && !removing.has(member.name) && this.isUp(member.name))
+  }
+
+  /** Whether a commit now would find no staged change and no join to commit. */
+  private nothingToCommit(): boolean {
+    const table = this.membership.table
+    return this.stateOf(table).staged.length === 0 && this.joining(table).length === 0
   }
 
   /** The present members other than this node and `asked`, that ringStatePeers left out as down. */
