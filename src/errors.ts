@@ -28,6 +28,7 @@ export const errorCodes = [
   'ring_in_transition',
   'nothing_staged',
   'old_disk',
+  'removed',
 ] as const
 
 export type ErrorCode = (typeof errorCodes)[number]

@@ -24,4 +24,6 @@ export const statusOfError: Record<ErrorCode, number> = {
   nothing_staged: 409,
   // Only a node's start meets it (src/node/disk-check.ts): the node itself cannot serve.
   old_disk: 503,
+  // Only a node that learns it was removed meets it: it stops itself.
+  removed: 410,
 }

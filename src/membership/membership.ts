@@ -32,7 +32,15 @@ export interface MembershipEvents {
   /** The table changed: persist it, rebuild routing. */
   onChange(table: MemberTable, ring: Ring): void
   log(line: string): void
+  /**
+   * A peer's table says the claimant removed this node (its row left and handed off by another's
+   * word): the table is not merged, and the node must stop without handing anything off.
+   */
+  onRemoved?(): void
 }
+
+/** How far a removal's mark of a row outranks that row (the changes a cut-off node could make to its own row meanwhile). */
+export const removalIncarnationLead = 1_000_000
 
 /** How long one gossip or join exchange may take before the peer is skipped this round. */
 export const gossipRequestTimeoutMs = 1000
@@ -82,6 +90,16 @@ export class Membership {
     if (mismatch !== undefined) {
       throw new DynError('cluster_config_mismatch', `a peer belongs to a cluster with other settings (${mismatch})`)
     }
+    // Removed while away (a partition, a crash): a removal gives up what only this node held, and
+    // no reaper waited for it, so its copies may be older than deletes reaped since. Merging the
+    // ring without it would hand them off as a release (a resurrection, found by a test of issue
+    // 19's removal while partitioned away); it merges nothing and stops instead.
+    const remoteSelf = findMember(remote, this.selfName)
+    const ownRow = findMember(this.currentTable, this.selfName)
+    if (remoteSelf?.status === 'left' && remoteSelf.handedOff === true && ownRow !== undefined && ownRow.handedOff !== true && ownRow.status !== 'left') {
+      this.events.onRemoved?.()
+      throw new DynError('removed', `${this.selfName} was removed from the cluster; it stops without handing anything off`)
+    }
     let merged = mergeTables(this.currentTable, remote)
     if (merged.members.length > membersMax) {
       throw new DynError('overloaded', `merging would grow the member table past ${membersMax} members; refused`)
@@ -126,15 +144,20 @@ export class Membership {
    * The claimant's word, at the install of a transition, that a member it removed has left. A
    * removed node never runs again to say so, and its last row may even still say joining (when
    * the row it wrote on becoming valid had not spread before it died), which no reading of the
-   * ring can tell from a join waiting to be committed. So its row, at the incarnation known here,
-   * becomes left: at one incarnation left wins the merge, and a later row of its own still reads
-   * as left through statusOf, since no ring has it. It is marked handed off too: a removal gives
-   * up what only the removed node holds, and nothing waits for it to hand anything off.
+   * ring can tell from a join waiting to be committed. So its row becomes left, at an incarnation
+   * far above the one known here, so that the rows it wrote while cut off lose the merge, and a
+   * later row of its own still reads as left through statusOf, since no ring has it. It is marked
+   * handed off too: a removal gives up what only the removed node holds, and nothing waits for it
+   * to hand anything off. A removed node that comes back learns it from this row and stops.
    */
   markRemoved(name: string): void {
     const row = findMember(this.currentTable, name)
     if (row === undefined || row.status === 'left' || name === this.selfName) return
-    this.replace(withMember(this.currentTable, {...row, status: 'left', handedOff: true}))
+    // Far above the incarnation known here: a removed node that was only cut off may have raised
+    // its own row meanwhile, and gossip of that row must not undo the mark, or nothing would tell
+    // it that it was removed, and the reaper would wait for its answer for ever.
+    const incarnation = Math.min(incarnationMax, row.incarnation + removalIncarnationLead)
+    this.replace(withMember(this.currentTable, {...row, status: 'left', handedOff: true, incarnation}))
   }
 
   /** The claimant's decision: a newer ring state. */

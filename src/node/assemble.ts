@@ -132,7 +132,8 @@ export interface AssembledNode {
   readonly left: Promise<void>
   /**
    * Resolves (never rejects) with the error that makes this node unfit to run on: a copy of an
-   * older disk found after the start (src/node/disk-check.ts). Its shell should stop it and say why.
+   * older disk found after the start (src/node/disk-check.ts), or a removal from the cluster it
+   * learns of after being away (membership.ts). Its shell should stop it and say why.
    */
   readonly failed: Promise<DynError>
   /** This node's ownership transfers: the fetches before an install and the hand-off after it. */
@@ -221,7 +222,16 @@ async function assembleOnStore(
   // Until the start's disk check is done, a table that knows a higher disk clock of ours is what
   // that check looks at; after it, such a table means this node runs on an old disk.
   let diskWatch: ((changed: MemberTable) => void) | undefined
-  const {membership, persisted} = persistedMembership(table, options.name, transport, random, store, log, (changed) => diskWatch?.(changed))
+  const failure = deferredFailure()
+  // Removed while it was away: it hands nothing off (membership.ts) and stops, keeping its folder.
+  const onRemoved = (): void => {
+    const error = new DynError(
+      'removed',
+      `${options.name} was removed from the cluster while it was away (dyn cluster remove): a removal gives up what only it held, so it hands nothing off and stops. Its data folder is kept as it was; move it aside before this node joins again.`,
+    )
+    failure.fail(error)
+  }
+  const {membership, persisted} = persistedMembership(table, options.name, transport, random, store, log, (changed) => diskWatch?.(changed), onRemoved)
   cleanup.push(persisted)
   router.serveEarly(MessageType.DiskClockQuery, (body) => {
     const name = (body as {name?: unknown} | null)?.name
@@ -233,7 +243,6 @@ async function assembleOnStore(
   const storedCounts = store.storedReplicaCounts
   membership.updateSelf(storedCounts.length === 0 ? self : {...self, replicaCounts: storedCounts})
   store.watchReplicaCounts((counts) => membership.updateOwnRow({replicaCounts: counts}))
-  const failure = deferredFailure()
   await checkDisk({options, membership, transport, scheduler, identityKeeper, isNewEpoch: identityOutcome.isNewEpoch, remembered, log})
   diskWatch = (changed) => {
     const known = findMember(changed, options.name)?.diskClock ?? 0
@@ -424,6 +433,7 @@ function persistedMembership(
   store: Store,
   log: (line: string) => void,
   afterChange: (changed: MemberTable) => void,
+  onRemoved: () => void,
 ): {membership: Membership; persisted: () => Promise<void>} {
   let persisting: Promise<void> = Promise.resolve()
   const membership = new Membership(table, name, transport, random, {
@@ -432,6 +442,7 @@ function persistedMembership(
       afterChange(changed)
     },
     log,
+    onRemoved,
   })
   return {membership, persisted: () => persisting}
 }

@@ -136,8 +136,8 @@ export class SimCluster {
    * The ring every running node routes by, when they all agree on one with no transition
    * running; undefined otherwise.
    */
-  agreedRing(): {hash: string; members: readonly string[]} | undefined {
-    const running = this.nodes.map((node) => node.node).filter((node): node is AssembledNode => node !== undefined)
+  agreedRing(except?: string): {hash: string; members: readonly string[]} | undefined {
+    const running = this.nodes.filter((node) => node.name !== except).map((node) => node.node).filter((node): node is AssembledNode => node !== undefined)
     const first = running[0]
     if (first === undefined) return undefined
     for (const node of running) {
@@ -147,9 +147,9 @@ export class SimCluster {
   }
 
   /** Runs until every running node agrees on one settled ring of `memberCount` members; false if that takes longer than `ringSettleMsMax`. */
-  async settleRing(memberCount: number): Promise<boolean> {
+  async settleRing(memberCount: number, except?: string): Promise<boolean> {
     for (let waitedMs = 0; waitedMs < ringSettleMsMax; waitedMs += this.#config.gossipIntervalMs) {
-      if (this.agreedRing()?.members.length === memberCount && this.transfersIdle()) return true
+      if (this.agreedRing(except)?.members.length === memberCount && this.transfersIdle(except)) return true
       await this.time.runFor(this.#config.gossipIntervalMs)
     }
     return false
@@ -201,8 +201,8 @@ export class SimCluster {
   }
 
   /** True when every running node has no transfer or hand-off left to do. */
-  transfersIdle(): boolean {
-    return this.nodes.every((node) => node.node === undefined || (node.node.release.pendingCount === 0 && node.node.transfers.snapshot().active.length === 0))
+  transfersIdle(except?: string): boolean {
+    return this.nodes.every((node) => node.name === except || node.node === undefined || (node.node.release.pendingCount === 0 && node.node.transfers.snapshot().active.length === 0))
   }
 
   /** The running node, for checks that look inside (the replicas' stores). */
@@ -395,6 +395,8 @@ export class SimCluster {
     void started.failed.then(async (error) => {
       if (node.node !== started) return
       history.note(time.monotonicMs(), `${node.name} stops: ${error.message}`)
+      // A node that learns it was removed stops for good, as its shell would (dyn start exits).
+      if (error.code === 'removed') return this.depart(node.name)
       await this.crash(node.name)
       if (node.booting !== undefined) return
       node.database = memoryDatabase()

@@ -158,12 +158,13 @@ export class History {
 
   /**
    * The disk of `node` is lost: what it stored when it last crashed is gone (it restarts on an
-   * empty one, or never runs again).
+   * empty one, or never runs again); or, given `atMs`, what it stored then (a node removed while
+   * it was cut off, and still running, gives up all it held when it learns that it was removed).
    */
-  loseDisk(node: string): void {
+  loseDisk(node: string, atMs?: number): void {
     const crashes = this.crashes.filter((crash) => crash.node === node)
     this.wiped.add(node)
-    this.diskLosses.push({node, lostAtMs: crashes.at(-1)?.atMs ?? 0})
+    this.diskLosses.push({node, lostAtMs: atMs ?? crashes.at(-1)?.atMs ?? 0})
   }
 
   /**

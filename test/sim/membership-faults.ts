@@ -31,6 +31,32 @@ export interface MembershipChangeConfig {
    * must not wait for it to see the transition (as it did, found by a new user's walk).
    */
   readonly joinAfter?: boolean
+  /**
+   * A leave or removal only (issue 19 item 4): the claimant crashes this long after the commit is
+   * answered, with its storage kept, and comes back `claimantDownMs` later; another member takes
+   * over as claimant meanwhile, and the change must still settle.
+   */
+  readonly claimantCrashAfterMs?: number
+  readonly claimantDownMs?: number
+  /**
+   * A join only (issue 19 item 4): the new node crashes this long after it started (its join
+   * committed, its transfers under way), storage kept, and comes back `joinerDownMs` later.
+   */
+  readonly joinerCrashAfterMs?: number
+  readonly joinerDownMs?: number
+  /**
+   * A leave only (issue 19 item 4): a second node leaves too, its leave staged through another
+   * node at the same moment as the first, and one commit makes both.
+   */
+  readonly secondLeave?: boolean
+  /**
+   * A removal only (issue 19 item 4): the node is not crashed but cut off from every other, and
+   * removed so; once the removal has settled the cut heals, after a crash and a restart on its
+   * store as it was where `oldDiskAfterRemoval`. The node must learn that it was removed and stop
+   * without handing its copies (older than what the cluster did meanwhile) to anyone.
+   */
+  readonly removedWhileAway?: boolean
+  readonly oldDiskAfterRemoval?: boolean
 }
 
 /** What a change did: the members expected once it has settled, and the ring before it. */
@@ -52,33 +78,69 @@ export async function runMembershipChange(cluster: SimCluster, random: Random, c
   const memberCount = ringBefore?.members.length ?? cluster.nodes.length
   if (config.kind === 'join') {
     const node = await cluster.addNode()
+    if (config.joinerCrashAfterMs !== undefined) {
+      await sleep(cluster.time, config.joinerCrashAfterMs)
+      history.note(cluster.time.monotonicMs(), `the joining ${node} crashes during its transfers`)
+      await cluster.crash(node)
+      await sleep(cluster.time, config.joinerDownMs ?? 0)
+      await cluster.restart(node, {wipe: false})
+    }
     return {kind: 'join', node, ringBefore, expectedMembers: memberCount + 1}
   }
+  const kind = config.kind
   const candidates = cluster.upNodes()
   const victim = candidates[random.int(candidates.length)]!
   history.note(cluster.time.monotonicMs(), `${config.kind} ${victim}`)
-  if (config.kind === 'remove') {
+  const awayRpc = cluster.nodes.find((node) => node.name === victim)?.rpcAddress as string
+  const othersRpc = cluster.nodes.filter((node) => node.name !== victim).map((node) => node.rpcAddress)
+  if (config.kind === 'remove' && config.removedWhileAway === true) {
+    // Cut off, still running; what it holds is given up with the removal, as a crashed node's disk is.
+    history.note(cluster.time.monotonicMs(), `${victim} is cut off from every other node`)
+    cluster.network.partition([awayRpc], othersRpc)
+    history.loseDisk(victim)
+    await sleep(cluster.time, config.downBeforeRemoveMs ?? 3000)
+  } else if (config.kind === 'remove') {
     await cluster.crash(victim)
     // Gone for good: its disk is lost with it, so only writes on W >= 2 replicas must survive.
     history.loseDisk(victim)
     await cluster.depart(victim)
     if (config.downBeforeRemoveMs !== undefined) await sleep(cluster.time, config.downBeforeRemoveMs)
   }
-  const failure =
-    (await changeThroughAnyNode(cluster, victim, {op: 'stage', change: {kind: config.kind, node: victim}}, history)) ??
-    (await changeThroughAnyNode(cluster, victim, {op: 'commit'}, history))
-  if (failure !== undefined) return {kind: config.kind, node: victim, ringBefore, expectedMembers: memberCount, failure}
+  const second = config.kind === 'leave' && config.secondLeave === true ? candidates.filter((name) => name !== victim)[random.int(candidates.length - 1)] : undefined
+  if (second !== undefined) history.note(cluster.time.monotonicMs(), `leave ${second}, staged at the same moment through another node`)
+  const leavers = second === undefined ? [victim] : [victim, second]
+  const staged = await Promise.all(leavers.map((leaver, index) => changeThroughAnyNode(cluster, leavers, {op: 'stage', change: {kind, node: leaver}}, history, index)))
+  const failure = staged.find((outcome) => outcome !== undefined) ?? (await changeThroughAnyNode(cluster, leavers, {op: 'commit'}, history))
+  const changed = leavers.join(' ')
+  if (failure !== undefined) return {kind: config.kind, node: changed, ringBefore, expectedMembers: memberCount, failure}
+  // The claimant crashing in the middle of the transition, in the background: the leaver's exit
+  // is awaited below meanwhile.
+  const claimantCrash = config.claimantCrashAfterMs === undefined ? Promise.resolve() : crashClaimant(cluster, victim, config.claimantCrashAfterMs, config.claimantDownMs ?? 0, history)
   if (config.kind === 'leave') {
-    // The leaver exits only after it has handed off everything; then it never runs again.
+    // Each leaver exits only after it has handed off everything; then it never runs again.
     // A crash fault may take it down meanwhile: the fault schedule restarts it, and it goes on.
-    let hasLeft = false
-    for (let waitedMs = 0; waitedMs < ringSettleMsMax && !hasLeft; waitedMs += 1000) {
-      const leaving = cluster.assembled(victim)
-      const pause = sleep(cluster.time, 1000).then(() => false)
-      hasLeft = await (leaving === undefined ? pause : Promise.race([leaving.left.then(() => true), pause]))
+    const exits = await Promise.all(leavers.map((leaver) => leaverExits(cluster, leaver)))
+    const stuck = leavers.filter((_, index) => !exits[index])
+    if (stuck.length > 0) return {kind: 'leave', node: changed, ringBefore, expectedMembers: memberCount - leavers.length, failure: `${stuck.join(', ')} did not exit within ${ringSettleMsMax} ms of its leave`}
+    for (const leaver of leavers) await cluster.depart(leaver)
+  }
+  await claimantCrash
+  if (config.kind === 'remove' && config.removedWhileAway === true) {
+    if (!(await cluster.settleRing(memberCount - 1, victim))) return {kind: 'remove', node: victim, ringBefore, expectedMembers: memberCount - 1, failure: `the removal of ${victim} did not settle within ${ringSettleMsMax} ms`}
+    if (config.oldDiskAfterRemoval === true) {
+      await cluster.crash(victim)
+      await cluster.restart(victim, {wipe: false})
     }
-    if (!hasLeft) return {kind: 'leave', node: victim, ringBefore, expectedMembers: memberCount - 1, failure: `${victim} did not exit within ${ringSettleMsMax} ms of its leave`}
-    await cluster.depart(victim)
+    history.note(cluster.time.monotonicMs(), `${victim}, removed, can reach the others again`)
+    for (const other of othersRpc) {
+      cluster.network.restore(awayRpc, other)
+      cluster.network.restore(other, awayRpc)
+    }
+    // It must learn that it was removed and stop (membership.ts); one that does not is a failure.
+    for (let waitedMs = 0; waitedMs < ringSettleMsMax && cluster.isUp(victim); waitedMs += 1000) await sleep(cluster.time, 1000)
+    if (cluster.isUp(victim)) return {kind: 'remove', node: victim, ringBefore, expectedMembers: memberCount - 1, failure: `${victim} still runs ${ringSettleMsMax} ms after it could learn that it was removed`}
+    // What it acknowledged alone while cut off went with it.
+    history.loseDisk(victim, cluster.time.monotonicMs())
   }
   if (config.kind === 'remove' && config.joinAfter === true) {
     if (!(await cluster.settleRing(memberCount - 1))) return {kind: 'remove', node: victim, ringBefore, expectedMembers: memberCount - 1, failure: `the removal of ${victim} did not settle within ${ringSettleMsMax} ms`}
@@ -88,7 +150,31 @@ export async function runMembershipChange(cluster: SimCluster, random: Random, c
     // What is checked from here is the join: its ring before is the one the removal left.
     return {kind: 'join', node, ringBefore: ringBetween, expectedMembers: memberCount}
   }
-  return {kind: config.kind, node: victim, ringBefore, expectedMembers: memberCount - 1}
+  return {kind: config.kind, node: changed, ringBefore, expectedMembers: memberCount - leavers.length}
+}
+
+/** Whether `leaver` exits (its leave done) within ringSettleMsMax. */
+async function leaverExits(cluster: SimCluster, leaver: string): Promise<boolean> {
+  for (let waitedMs = 0; waitedMs < ringSettleMsMax; waitedMs += 1000) {
+    const leaving = cluster.assembled(leaver)
+    const pause = sleep(cluster.time, 1000).then(() => false)
+    if (await (leaving === undefined ? pause : Promise.race([leaving.left.then(() => true), pause]))) return true
+  }
+  return false
+}
+
+/** Crashes the member the others take for claimant (the lowest name running, not the victim) after `afterMs`, and restarts it `downMs` later. */
+async function crashClaimant(cluster: SimCluster, victim: string, afterMs: number, downMs: number, history: History): Promise<void> {
+  await sleep(cluster.time, afterMs)
+  const claimant = cluster
+    .upNodes()
+    .filter((name) => name !== victim)
+    .sort((a, b) => a.localeCompare(b, 'en', {numeric: true}))[0]
+  if (claimant === undefined) return
+  history.note(cluster.time.monotonicMs(), `the claimant ${claimant} crashes during the transition`)
+  await cluster.crash(claimant)
+  await sleep(cluster.time, downMs)
+  await cluster.restart(claimant, {wipe: false})
 }
 
 /**
@@ -127,11 +213,11 @@ function committedRing(cluster: SimCluster): MembershipChangeResult['ringBefore'
 }
 
 /** Asks running nodes other than `victim` in turn; undefined once one accepted (or it was already done). */
-async function changeThroughAnyNode(cluster: SimCluster, victim: string, request: ClusterChangeRequest, history: History): Promise<string | undefined> {
+async function changeThroughAnyNode(cluster: SimCluster, changed: readonly string[], request: ClusterChangeRequest, history: History, firstThrough = 0): Promise<string | undefined> {
   let last = 'no node running'
   for (let attempt = 0; attempt < changeAttemptsMax; attempt += 1) {
-    const through = cluster.upNodes().filter((name) => name !== victim)
-    const name = through[attempt % Math.max(1, through.length)]
+    const through = cluster.upNodes().filter((name) => !changed.includes(name))
+    const name = through[(attempt + firstThrough) % Math.max(1, through.length)]
     const node = name === undefined ? undefined : cluster.assembled(name)
     if (node !== undefined) {
       try {

@@ -10,7 +10,7 @@
  */
 
 import {createHash} from 'node:crypto'
-import {deriveSeed, seededRandom} from '../../src/clock.js'
+import {deriveSeed, seededRandom, type Random} from '../../src/clock.js'
 import {preferenceListForKey} from '../../src/ring/ring.js'
 import {partitionOfKey} from '../../src/ring/partition.js'
 import {dottedValues} from '../../src/versioning/dvvset.js'
@@ -94,7 +94,22 @@ export function configFor(seed: number): RunConfig {
   const downFirst = drawn?.kind === 'remove' && membershipRandom.next() < 0.5 ? {...drawn, downBeforeRemoveMs: 1000 + membershipRandom.int(4000)} : drawn
   // Half the immediate removals are followed by a join, from a stream of its own (no other draw moves).
   const joinAfter = downFirst?.kind === 'remove' && downFirst.downBeforeRemoveMs === undefined && seededRandom(deriveSeed(seed, 'join-after-remove')).next() < 0.5
-  const membership = joinAfter ? {...downFirst!, joinAfter} : downFirst
+  const withJoinAfter = joinAfter ? {...downFirst!, joinAfter} : downFirst
+  // Issue 19 item 4, from a stream of its own: in half the changes the claimant crashes during a
+  // leave or removal, or the joining node during its transfers.
+  const withCrash = withJoinAfter === undefined ? undefined : withMembershipCrash(withJoinAfter, seededRandom(deriveSeed(seed, 'membership-crash')))
+  // And in half the leaves where N = 3 still fits with two nodes fewer, a second node leaves,
+  // staged through another node at the same moment (its own stream too).
+  const withSecondLeave =
+    withCrash?.kind === 'leave' && nodeCount >= 5 && seededRandom(deriveSeed(seed, 'second-leave')).next() < 0.5 ? {...withCrash, secondLeave: true} : withCrash
+  // And in half the removals not followed by a join, the node is cut off rather than crashed,
+  // and can reach the others again once it is removed, in half of those after a restart on its
+  // store (its own stream too).
+  const awayRandom = seededRandom(deriveSeed(seed, 'removed-away'))
+  const membership =
+    withSecondLeave?.kind === 'remove' && withSecondLeave.joinAfter !== true && awayRandom.next() < 0.5
+      ? {...withSecondLeave, removedWhileAway: true, oldDiskAfterRemoval: awayRandom.next() < 0.5}
+      : withSecondLeave
   const shaped = {...shapeFor(random, nodeCount, keyCount), deletesAtEnd: deletesAtEndFor(seed, keyCount)}
   // Its own stream too, for the same reason. The homes crash within the first third of the
   // workload's expected length (its clients' pauses average thinkMsMax / 2), so that the
@@ -112,6 +127,16 @@ export function configFor(seed: number): RunConfig {
   // A removal loses that node's disk: no second disk loss in the same run, or a W = 2 write could go with both.
   if (membership?.kind === 'remove') return {...config, faults: {...config.faults, wipeAllowed: false}, membership}
   return membership === undefined ? config : {...config, membership}
+}
+
+/** The share of membership changes during which the claimant (a leave, a removal) or the joiner crashes. */
+export const membershipCrashShare = 0.5
+
+function withMembershipCrash(change: MembershipChangeConfig, random: Random): MembershipChangeConfig {
+  if (random.next() >= membershipCrashShare || change.joinAfter === true) return change
+  const afterMs = random.int(2000)
+  const downMs = 500 + random.int(3000)
+  return change.kind === 'join' ? {...change, joinerCrashAfterMs: afterMs, joinerDownMs: downMs} : {...change, claimantCrashAfterMs: afterMs, claimantDownMs: downMs}
 }
 
 /**

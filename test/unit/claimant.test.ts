@@ -8,7 +8,10 @@
 
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
-import {SimCluster} from '../sim/cluster.js'
+import {homesOf} from '../../src/handoff/transfer-plan.js'
+import {findMember} from '../../src/membership/member-table.js'
+import {partitionOfKey} from '../../src/ring/partition.js'
+import {SimCluster, simTombstoneGraceMs} from '../sim/cluster.js'
 import {History} from '../sim/history.js'
 
 const config = {nodeCount: 5, partitionCount: 16, defaultN: 3, requestTimeoutMs: 500, gossipIntervalMs: 1000, link: {delayMsMin: 0.2, delayMsMax: 2, lossRate: 0}}
@@ -31,6 +34,43 @@ describe('the claimant', () => {
       assert.deepEqual(n1.membership.table.ring?.next?.members, ['n1', 'n2', 'n3', 'n5'])
       // The decision reached the members before the answer did.
       assert.equal(cluster.assembled('n3')!.membership.table.ring?.next?.id, n1.membership.table.ring?.next?.id)
+    } finally {
+      await cluster.stop()
+    }
+  })
+
+  it('a node removed while cut off stops once it hears of it, handing nothing off: a key deleted and reaped meanwhile stays deleted', async () => {
+    const history = new History()
+    const cluster = await SimCluster.start(5, {...config, nodeCount: 4}, history)
+    try {
+      const ring = cluster.assembled('n1')!.membership.ring
+      const key = Array.from({length: 200}, (_, index) => `k${index}`).find((candidate) => {
+        const homes = homesOf(ring, partitionOfKey(candidate, ring.partitionCount), 3)
+        return homes.includes('n4') && homes[0] !== 'n4'
+      })!
+      const partition = partitionOfKey(key, ring.partitionCount)
+      const request = {n: 3, dw: 0, pw: 0, explain: false}
+      const n1 = cluster.assembled('n1')!
+      const written = await cluster.time.until(n1.service.put({key, value: new TextEncoder().encode('old'), contentType: 'text/plain', tombstone: false, context: [], w: 3, ...request}), 10_000)
+      assert.ok(written.ok)
+      // n4 keeps running, cut off, with its copy of the value; the others delete the key, remove
+      // n4, and reap the tombstone (the reaper does not wait for a removed node).
+      cluster.network.partition(['n4:7000'], ['n1:7000', 'n2:7000', 'n3:7000'])
+      await cluster.time.runFor(6000)
+      assert.ok((await cluster.time.until(n1.service.delete({key, context: written.context, r: 2, pr: 0, w: 2, ...request}), 10_000)).ok)
+      await cluster.time.until(n1.service.clusterChange({op: 'stage', change: {kind: 'remove', node: 'n4'}}), 10_000)
+      await cluster.time.until(n1.service.clusterChange({op: 'commit'}), 10_000)
+      await cluster.time.runFor(simTombstoneGraceMs + 20_000)
+      for (const name of ['n1', 'n2', 'n3']) assert.equal(await cluster.assembled(name)!.store.getObject(partition, key), undefined, `${name} reaped it`)
+      assert.ok(await cluster.assembled('n4')!.store.getObject(partition, key), 'n4 still holds the old value')
+      cluster.network.heal()
+      await cluster.time.runFor(20_000)
+      assert.ok(history.log.some((line) => line.text.startsWith('n4 stops: n4 was removed from the cluster while it was away')), 'n4 says why it stops')
+      assert.equal(cluster.isUp('n4'), false)
+      for (const name of ['n1', 'n2', 'n3']) {
+        assert.equal(await cluster.assembled(name)!.store.getObject(partition, key), undefined, `${name} holds nothing of the key`)
+        assert.equal(findMember(cluster.assembled(name)!.membership.table, 'n4')?.handedOff, true, `${name} still knows n4 as removed: no reap waits for it`)
+      }
     } finally {
       await cluster.stop()
     }
