@@ -60,6 +60,12 @@ export interface Member {
    */
   readonly handedOff?: true
   /**
+   * Set only on a `left` row, by the claimant that removed the member (dyn cluster remove), never
+   * by the member itself: nothing it sends is stored any more, and a removed member that comes
+   * back learns from it that it must stop (membership.ts).
+   */
+  readonly removed?: true
+  /**
    * The highest disk clock of this member that the cluster has heard of: the reap checks its store
    * has answered (src/node/identity.ts). Unlike every other field it is not the owner's word
    * alone: a reaper raises it from the member's answers before it reaps, so every merge keeps the
@@ -98,6 +104,7 @@ function preferredRow(a: Member, b: Member): Member {
   if (a.incarnation !== b.incarnation) return a.incarnation > b.incarnation ? a : b
   if (a.status !== b.status) return statusRank[a.status] > statusRank[b.status] ? a : b
   if (a.handedOff !== b.handedOff) return a.handedOff === true ? a : b
+  if (a.removed !== b.removed) return a.removed === true ? a : b
   if (a.rpcAddress !== b.rpcAddress) return a.rpcAddress > b.rpcAddress ? a : b
   return a.apiAddress >= b.apiAddress ? a : b
 }
@@ -216,6 +223,7 @@ export function sameTable(a: MemberTable, b: MemberTable): boolean {
       o.apiAddress === m.apiAddress &&
       o.seenTransition === m.seenTransition &&
       o.handedOff === m.handedOff &&
+      o.removed === m.removed &&
       o.diskClock === m.diskClock &&
       JSON.stringify(o.received) === JSON.stringify(m.received) &&
       JSON.stringify(o.replicaCounts) === JSON.stringify(m.replicaCounts)
@@ -262,6 +270,7 @@ export function isValidMemberTable(x: unknown): x is MemberTable {
       (r.received === undefined || isValidReceived(r.received)) &&
       (r.replicaCounts === undefined || isValidReplicaCounts(r.replicaCounts)) &&
       (r.handedOff === undefined || (r.handedOff === true && r.status === 'left')) &&
+      (r.removed === undefined || (r.removed === true && r.status === 'left' && r.handedOff === true)) &&
       (r.diskClock === undefined || (Number.isSafeInteger(r.diskClock) && (r.diskClock as number) >= 1 && (r.diskClock as number) <= incarnationMax))
     )
   })

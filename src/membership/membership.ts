@@ -96,7 +96,7 @@ export class Membership {
     // 19's removal while partitioned away); it merges nothing and stops instead.
     const remoteSelf = findMember(remote, this.selfName)
     const ownRow = findMember(this.currentTable, this.selfName)
-    if (remoteSelf?.status === 'left' && remoteSelf.handedOff === true && ownRow !== undefined && ownRow.handedOff !== true && ownRow.status !== 'left') {
+    if (remoteSelf?.removed === true && ownRow !== undefined && ownRow.removed !== true) {
       this.events.onRemoved?.()
       throw new DynError('removed', `${this.selfName} was removed from the cluster; it stops without handing anything off`)
     }
@@ -157,7 +157,7 @@ export class Membership {
     // its own row meanwhile, and gossip of that row must not undo the mark, or nothing would tell
     // it that it was removed, and the reaper would wait for its answer for ever.
     const incarnation = Math.min(incarnationMax, row.incarnation + removalIncarnationLead)
-    this.replace(withMember(this.currentTable, {...row, status: 'left', handedOff: true, incarnation}))
+    this.replace(withMember(this.currentTable, {...row, status: 'left', handedOff: true, removed: true, incarnation}))
   }
 
   /** The claimant's decision: a newer ring state. */

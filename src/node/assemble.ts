@@ -330,7 +330,7 @@ async function assembleOnStore(
 
   // Composed: one router, one list of timers, one /stats, one stop.
   for (const subsystem of subsystems) cleanup.push(() => subsystem.stop())
-  router.open(routerOf(subsystems))
+  router.open(refusingCopiesFromRemoved(routerOf(subsystems), membership))
   const periodicTasks = subsystems.flatMap((subsystem) => subsystem.periodicTasks)
   for (const task of periodicTasks) {
     const timer = scheduler.every(task.intervalMs, () => {
@@ -535,5 +535,24 @@ function deferredFailure(): {promise: Promise<DynError>; fail(error: DynError): 
       failed = true
       settle(error)
     },
+  }
+}
+
+/**
+ * The message types that bring copies of objects into this node's store (replica writes, hints
+ * delivered, objects handed off). None is taken from a node the claimant removed: a removal gives
+ * up what only that node held, no reaper waited for it, and one that was only cut off may send
+ * hints or hand-offs older than deletes reaped since before it hears that it was removed
+ * (simulator seed 2018: its hints brought back versions a reaped tombstone had covered).
+ */
+const copyBearingTypes: ReadonlySet<number> = new Set([MessageType.ReplicaPut, MessageType.CoordinatePut, MessageType.CoordinateDelete, MessageType.HintDelivery, MessageType.ObjectHandoff])
+
+function refusingCopiesFromRemoved(route: Router, membership: Membership): Router {
+  return async (type, body, fromNode) => {
+    if (copyBearingTypes.has(type)) {
+      const row = findMember(membership.table, fromNode)
+      if (row?.removed === true) throw new DynError('removed', `${fromNode} was removed from the cluster: nothing it sends is stored`)
+    }
+    return route(type, body, fromNode)
   }
 }

@@ -102,6 +102,12 @@ export const regressionSeeds: readonly number[] = [
   // the members believed down too, and answers unreachable, not nothing_staged, while one of
   // them is silent: in 467761 the claimant's connection to the stager was still backing off).
   466893, 467761,
+  // A node removed while it was only cut off, with what it wrote alone meanwhile, came back: it
+  // handed its copies off as a release (fixed: it stops, handing nothing off, once it sees its row
+  // marked removed) and delivered hints before it heard of the removal, bringing back versions a
+  // reaped tombstone had covered (fixed: nothing a removed node sends is stored). 544 and 1387
+  // come back after a restart on their store as it was.
+  544, 1387, 2018, 2049,
 ]
 
 async function assertSeedPasses(seed: number): Promise<void> {

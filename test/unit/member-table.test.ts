@@ -58,10 +58,11 @@ const memberArb = (name: string): fc.Arbitrary<Member> =>
       }, {noNullPrototype: true}),
       fc.boolean(),
       fc.option(fc.integer({min: 1, max: 3}), {nil: undefined}),
+      fc.boolean(),
     )
-    // Only a row that left may say it handed everything off.
-    .map(([row, handedOff, diskClock]): Member => {
-      const withHandOff: Member = handedOff && row.status === 'left' ? {...row, handedOff: true} : row
+    // Only a row that left may say it handed everything off, and only such a row that it was removed.
+    .map(([row, handedOff, diskClock, removed]): Member => {
+      const withHandOff: Member = handedOff && row.status === 'left' ? {...row, handedOff: true, ...(removed ? {removed: true as const} : {})} : row
       return diskClock === undefined ? withHandOff : {...withHandOff, diskClock}
     })
 
@@ -248,6 +249,7 @@ describe('member table: rows, ring and settings', () => {
     membership.markRemoved('cat')
     assert.equal(findMember(membership.table, 'cat')?.status, 'left')
     assert.equal(findMember(membership.table, 'cat')?.handedOff, true, 'a removal gives up what only cat holds: no reaper waits for it')
+    assert.equal(findMember(membership.table, 'cat')?.removed, true, 'nothing cat sends is stored, and cat stops when it hears of it')
     // Gossip with the stale joining row changes nothing; cat's own newer valid row reads as left.
     membership.merge(table(member('cat', 4, 'joining')))
     assert.equal(findMember(membership.table, 'cat')?.status, 'left')
@@ -357,6 +359,9 @@ describe('member table: structural check', () => {
       ['incarnation NaN', withRow({incarnation: Number.NaN})],
       ['incarnation infinite', withRow({incarnation: Number.POSITIVE_INFINITY})],
       ['replica counts not an array', withRow({replicaCounts: 3})],
+      ['a removed row that is not left', withRow({removed: true})],
+      ['a removed row not handed off', withRow({status: 'left', removed: true})],
+      ['removed not true', withRow({status: 'left', handedOff: true, removed: 1})],
       ['a negative disk clock', withRow({diskClock: -1})],
       ['a disk clock of 0 (absent means 0: one way to say it, so merges converge)', withRow({diskClock: 0})],
       ['a fractional disk clock', withRow({diskClock: 1.5})],
