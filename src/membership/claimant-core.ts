@@ -13,7 +13,8 @@
 
 import {claimOwnersFrom, compareNames} from '../ring/claim.js'
 
-export type StagedChange = {readonly kind: 'leave' | 'remove'; readonly node: string}
+/** A leave or removal staged by an operator; `stagedAt` is the version of the decision that staged it (absent in states from before it existed). */
+export type StagedChange = {readonly kind: 'leave' | 'remove'; readonly node: string; readonly stagedAt?: number}
 
 export interface RingTransition {
   /** Names this transition (the version that committed it and its claimant), for the members' progress rows. */
@@ -78,7 +79,8 @@ export function stageChange(state: RingState, change: StagedChange, claimant: st
   }
   const remaining = state.members.filter((name) => name !== change.node && !state.staged.some((staged) => staged.node === name))
   if (remaining.length === 0) return {ok: false, error: 'bad_parameter', message: 'the last member cannot leave or be removed; stop the cluster instead'}
-  return {ok: true, state: {...state, version: state.version + 1, claimant, staged: [...state.staged, change]}}
+  const version = state.version + 1
+  return {ok: true, state: {...state, version, claimant, staged: [...state.staged, {kind: change.kind, node: change.node, stagedAt: version}]}}
 }
 
 /** Drop every staged change (riak-admin cluster clear). */
@@ -115,13 +117,35 @@ export function installTransition(state: RingState, claimant: string): RingState
 /**
  * The state to keep of two: the higher version, or at one version the lower claimant name (two
  * claimants for a moment), or else the canonical encoding, so that merging is commutative.
+ *
+ * At one version, the changes each side staged in that very decision are all kept (the
+ * winner's other fields stand): two claimants for a moment, each answering an operator's stage
+ * with ok, must not have one of the two dropped by gossip (simulator seed 467761: a leave staged
+ * through each side of a healed partition, and only one was ever committed). Only changes staged
+ * at that version: older ones are the winner's to have kept, cleared or committed. A change of a
+ * node the winner already stages, or that the winner's ring no longer has, is not taken. The new
+ * changes are put in one order (by node), so that merging stays associative.
  */
 export function mergeRingStates(a: RingState | undefined, b: RingState | undefined): RingState | undefined {
   if (a === undefined) return b
   if (b === undefined) return a
   if (a.version !== b.version) return a.version > b.version ? a : b
-  if (a.claimant !== b.claimant) return compareNames(a.claimant, b.claimant) < 0 ? a : b
-  return JSON.stringify(a) <= JSON.stringify(b) ? a : b
+  // The winner is chosen on what a merge keeps of it (all but the changes staged at this version),
+  // so that a merged state wins or loses exactly as the state it was merged from.
+  const kept = (state: RingState): string => JSON.stringify({...state, staged: state.staged.filter((change) => change.stagedAt !== state.version)})
+  const winner = a.claimant !== b.claimant ? (compareNames(a.claimant, b.claimant) < 0 ? a : b) : kept(a) <= kept(b) ? a : b
+  const version = winner.version
+  const older = winner.staged.filter((change) => change.stagedAt !== version)
+  const stays = (node: string): boolean => winner.members.includes(node) && (winner.next === undefined || winner.next.members.includes(node))
+  const fresh = new Map<string, StagedChange>()
+  for (const change of [...a.staged, ...b.staged]) {
+    if (change.stagedAt !== version || older.some((kept) => kept.node === change.node) || !stays(change.node)) continue
+    const other = fresh.get(change.node)
+    if (other === undefined || JSON.stringify(change) < JSON.stringify(other)) fresh.set(change.node, change)
+  }
+  const staged = [...older, ...[...fresh.values()].sort((x, y) => compareNames(x.node, y.node))]
+  const same = staged.length === winner.staged.length && staged.every((change, index) => JSON.stringify(change) === JSON.stringify(winner.staged[index]))
+  return same ? winner : {...winner, staged}
 }
 
 /** Structural check of a ring state from the network. */
@@ -134,6 +158,7 @@ export function isValidRingState(x: unknown, partitionCount: number): x is RingS
   for (const change of s.staged as unknown[]) {
     const c = change as Record<string, unknown> | null
     if (c === null || typeof c !== 'object' || (c.kind !== 'leave' && c.kind !== 'remove') || typeof c.node !== 'string') return false
+    if (c.stagedAt !== undefined && (!Number.isSafeInteger(c.stagedAt) || (c.stagedAt as number) < 1)) return false
   }
   if (s.next === undefined) return true
   const next = s.next as Record<string, unknown> | null

@@ -133,8 +133,13 @@ export class Claimant {
         }
       }
       // A member whose connection was refused is seen down at once, and skipped as it would
-      // have been a moment later (a node killed just before dyn cluster remove names it).
-      const stillUp = peers.map((peer) => peer.name).filter((name) => this.isUp(name))
+      // have been a moment later (a node killed just before dyn cluster remove names it). Not by
+      // a commit, which ends the staging of every change it does not see: every member believed
+      // up when it began must answer, but one staged for removal (seed 467761: the claimant's own
+      // connection to a member was backing off after a partition healed, the member counted as
+      // down at once, and the leave it had staged was never committed).
+      const removing = new Set(this.stateOf(this.membership.table).staged.filter((change) => change.kind === 'remove').map((change) => change.node))
+      const stillUp = peers.map((peer) => peer.name).filter((name) => (findStaged === 'commit' ? !removing.has(name) : this.isUp(name)))
       const unconfirmed = unconfirmedRingState(stillUp, answered)
       if (unconfirmed !== undefined) throw new DynError(unconfirmed.error, unconfirmed.message)
       // The merged state may name another claimant (a member back up with a lower name).

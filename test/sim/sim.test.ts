@@ -101,7 +101,10 @@ export const regressionSeeds: readonly number[] = [
   // down and so did not ask; the leave was never made (fixed: a commit with nothing staged asks
   // the members believed down too, and answers unreachable, not nothing_staged, while one of
   // them is silent: in 467761 the claimant's connection to the stager was still backing off).
-  466893, 467761,
+  // 467761 and 1536963 also stage two leaves through the two sides at once: one of the two was
+  // dropped when the ring states met, or committed over (fixed: the changes staged at one version
+  // by two claimants are both kept, and a commit waits for every member it believed up).
+  466893, 467761, 1536963,
   // A node removed while it was only cut off, with what it wrote alone meanwhile, came back: it
   // handed its copies off as a release (fixed: it stops, handing nothing off, once it sees its row
   // marked removed) and delivered hints before it heard of the removal, bringing back versions a

@@ -143,6 +143,11 @@ describe('claimant core', () => {
     assert.ok(committed.ok)
     return installTransition(committed.state, 'n1')
   }
+  const threeNodesAndMore = (): RingState => {
+    const committed = commitTransition(initialRingState(q, 'n1'), q, ['n2', 'n3', 'n4', 'n5'], 'n1')
+    assert.ok(committed.ok)
+    return installTransition(committed.state, 'n1')
+  }
 
   it('a commit plans joins and staged changes, and the install makes them the ring', () => {
     const state = threeNodes()
@@ -196,6 +201,50 @@ describe('claimant core', () => {
     const newer = installTransition(b.state, 'n2')
     assert.equal(mergeRingStates(a.state, newer), newer)
   })
+  it('two claimants staging at one version keep both changes, whichever way the states meet (seed 467761)', () => {
+    const state = threeNodesAndMore()
+    const viaN2 = stageChange(state, {kind: 'leave', node: 'n4'}, 'n2')
+    const viaN3 = stageChange(state, {kind: 'leave', node: 'n5'}, 'n3')
+    assert.ok(viaN2.ok && viaN3.ok)
+    for (const merged of [mergeRingStates(viaN2.state, viaN3.state)!, mergeRingStates(viaN3.state, viaN2.state)!]) {
+      assert.equal(merged.claimant, 'n2')
+      assert.deepEqual(merged.staged.map((change) => change.node), ['n4', 'n5'])
+      const committed = commitTransition(merged, q, [], 'n1')
+      assert.ok(committed.ok)
+      assert.deepEqual(committed.state.next?.members, ['n1', 'n2', 'n3'])
+    }
+    // Older changes are the winner's: one it cleared stays cleared, while the other side's new one is kept.
+    const both = mergeRingStates(viaN2.state, viaN3.state)!
+    const cleared = clearStaged(both, 'n2')
+    const stagedMeanwhile = stageChange(both, {kind: 'remove', node: 'n3'}, 'n3')
+    assert.ok(stagedMeanwhile.ok)
+    assert.deepEqual(mergeRingStates(cleared, stagedMeanwhile.state)!.staged, [{kind: 'remove', node: 'n3', stagedAt: both.version + 1}])
+    // The same node staged on both sides: one change of it.
+    const againViaN3 = stageChange(state, {kind: 'remove', node: 'n4'}, 'n3')
+    assert.ok(againViaN3.ok)
+    assert.deepEqual(mergeRingStates(viaN2.state, againViaN3.state)!.staged.map((change) => change.node), ['n4'])
+  })
+
+  it('merging ring states is commutative, associative and idempotent, staged changes included', () => {
+    const base = threeNodesAndMore()
+    const decisions = [
+      base,
+      stageChange(base, {kind: 'leave', node: 'n4'}, 'n2'),
+      stageChange(base, {kind: 'leave', node: 'n5'}, 'n3'),
+      stageChange(base, {kind: 'remove', node: 'n4'}, 'n4'),
+      stageChange(base, {kind: 'remove', node: 'n3'}, 'n1'),
+      commitTransition(base, q, ['n6'], 'n2'),
+      clearStaged(base, 'n5'),
+    ].map((decision) => ('ok' in decision ? (assert.ok(decision.ok), decision.state) : decision))
+    for (const a of decisions) {
+      assert.deepEqual(mergeRingStates(a, a), a)
+      for (const b of decisions) {
+        assert.deepEqual(mergeRingStates(a, b), mergeRingStates(b, a))
+        for (const c of decisions) assert.deepEqual(mergeRingStates(mergeRingStates(a, b), c), mergeRingStates(a, mergeRingStates(b, c)))
+      }
+    }
+  })
+
   it('a claimant restarted on an older state decides on the staged change once it has merged the members\' states (seed 1122)', () => {
     const stale = threeNodes()
     // Staged through n2, the claimant while n1 was down; n1 restarts on its stored state.
@@ -238,10 +287,10 @@ describe('claimant core: each decision exactly', () => {
     const state = ring(['a', 'b', 'c'])
     const first = stageChange(state, {kind: 'leave', node: 'b'}, 'a')
     assert.ok(first.ok)
-    assert.deepEqual(first.state, {...state, version: 5, claimant: 'a', staged: [{kind: 'leave', node: 'b'}]})
+    assert.deepEqual(first.state, {...state, version: 5, claimant: 'a', staged: [{kind: 'leave', node: 'b', stagedAt: 5}]})
     const second = stageChange(first.state, {kind: 'remove', node: 'c'}, 'b')
     assert.ok(second.ok)
-    assert.deepEqual(second.state.staged, [{kind: 'leave', node: 'b'}, {kind: 'remove', node: 'c'}])
+    assert.deepEqual(second.state.staged, [{kind: 'leave', node: 'b', stagedAt: 5}, {kind: 'remove', node: 'c', stagedAt: 6}])
     assert.equal(second.state.claimant, 'b')
     assert.equal(second.state.version, 6)
     const twice = stageChange(first.state, {kind: 'remove', node: 'b'}, 'a')
