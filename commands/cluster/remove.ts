@@ -40,6 +40,6 @@ ${exitCodesHelp}`
     if (view === undefined || !view.ok) return
     const members = Array.isArray(view.body.members) ? (view.body.members as Array<{name?: unknown; reachability?: unknown}>) : []
     if (members.find((member) => member.name === name)?.reachability !== 'up') return
-    warn(`${name} is up, as the node asked sees it; remove is for a node that is gone for good (for a running node, dyn cluster leave --name ${name} hands its data off first)`)
+    warn(`${name} is up, as the node asked sees it; remove is for a node that is gone for good (a removed node hands nothing off: once the removal is committed, a running one stops with error removed; for a running node, dyn cluster leave --name ${name} hands its data off first)`)
   }
 }
