@@ -246,7 +246,11 @@ async function assembleOnStore(
   await checkDisk({options, membership, transport, scheduler, identityKeeper, isNewEpoch: identityOutcome.isNewEpoch, remembered, log})
   diskWatch = (changed) => {
     const known = findMember(changed, options.name)?.diskClock ?? 0
-    if (known > identityKeeper.diskClock) failure.fail(oldDiskError(options.name, identityKeeper.diskClock, known, []))
+    if (known <= identityKeeper.diskClock) return
+    // A store that started empty holds nothing a reap covered: it takes the value over (its start
+    // may have had no peer to ask). Any other is a copy of an older disk.
+    if (identityOutcome.isNewEpoch) void identityKeeper.raiseTo(known).catch((error: Error) => log(`could not persist the disk clock: ${error.message}`))
+    else failure.fail(oldDiskError(options.name, identityKeeper.diskClock, known, []))
   }
   diskWatch(membership.table)
   const reachabilityOf = (name: string): Reachability => {
