@@ -300,7 +300,8 @@ export class Claimant {
 
   private planView(table: MemberTable, state: RingState): PlanView {
     const joins = this.joining(table).filter((name) => !state.members.includes(name))
-    const staged = [...joins.map((node) => ({kind: 'join' as const, node})), ...state.staged]
+    // What an operator staged; when (stagedAt) is the merge's business, not the plan's.
+    const staged = [...joins.map((node) => ({kind: 'join' as const, node})), ...state.staged.map(({kind, node}) => ({kind, node}))]
     const base = {claimant: this.self, ringVersion: state.version, staged}
     const planned = planTransition(state, table.settings.partitionCount, joins)
     if (!planned.ok) return {...base, note: planned.message}

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict'
 import {spawn} from 'node:child_process'
 import {existsSync} from 'node:fs'
-import {mkdtemp, rm} from 'node:fs/promises'
+import {mkdtemp, readFile, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
@@ -167,8 +167,10 @@ describe('dyn cluster up|down|status', () => {
     const after = await reloadCluster(c.dir)
     assert.equal(after.nodes[0]?.pid, n1.pid, 'the running node was left alone')
     assert.notEqual(after.nodes[1]?.pid, n2.pid)
-    // The same identity means the same data folder: a node on an empty one takes a new epoch.
-    assert.equal((await getJson(c.url(1, '/health'))).body.actor, actor)
+    // Its own data folder: its second incarnation, not a new store (which would say so).
+    const identities = (await readFile(n2.logFile, 'utf8')).split('\n').filter((line) => line.includes('identity n2.'))
+    assert.match(identities.at(-1) ?? '', /\(incarnation 2\)/)
+    assert.notEqual((await getJson(c.url(1, '/health'))).body.actor, actor, 'every start takes a new epoch')
     assert.match((await runDyn(['cluster', 'up', '--dir', c.dir])).stdout, /all 2 nodes were running already; started none/)
 
     // A node joined by hand is a member the folder does not know: status names it.
