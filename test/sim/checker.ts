@@ -43,7 +43,7 @@
 import type {Ring} from '../../src/ring/ring.js'
 import {preferenceListForKey} from '../../src/ring/ring.js'
 import type {History, ReadRecord, WriteRecord} from './history.js'
-import {reapable} from './history.js'
+import {reapedAway} from './history.js'
 
 export interface Violation {
   readonly check:
@@ -171,7 +171,7 @@ function lostWrites(history: History, key: string, writes: readonly WriteRecord[
     if (!mustSurvive || present.has(write.id)) continue
     // A delete whose tombstone was reaped reads as nothing at all, and so does a write that a
     // delete (acknowledged, or failed but applied somewhere) superseded before it was reaped.
-    if (finalRead.returned.length === 0 && reapable(history, write)) continue
+    if (reapedAway(history, write, finalRead.returned)) continue
     const superseder = writes.find((other) => other.seen.has(write.id) && (other.end === 'ok' || observed.has(other.id)))
     if (superseder !== undefined) continue
     violations.push({
@@ -260,7 +260,7 @@ function undeliveredHints(history: History, handoff: HandoffCheckInput): Violati
     for (const home of homes) {
       if (home.ids === undefined) continue
       const has = home.ids.some((id) => id === write.id || history.writes.get(id)?.seen.has(write.id) === true)
-      if (has || (home.ids.length === 0 && reapable(history, write)) || lostWithDisk(history, handoff, write, home.node)) continue
+      if (has || reapedAway(history, write, home.ids) || lostWithDisk(history, handoff, write, home.node)) continue
       violations.push({
         check: 'undelivered-hint',
         key: write.key,

@@ -204,15 +204,15 @@ export class History {
 }
 
 /**
- * Whether a replica that holds nothing of a write's key may have held it: the write is a delete,
- * or a delete that had seen it was acknowledged or may have been applied (a failed delete may
- * have stored its tombstone on some replicas, which spread it), so the key's tombstone may have
- * been reaped since (src/antientropy/reaper.ts) and nothing is what every replica then holds.
+ * Whether `write` may be missing from `held` (a final read, or a replica's versions) because a
+ * tombstone covering it was reaped since (src/antientropy/reaper.ts): it is that tombstone, or a
+ * delete that had seen it was acknowledged or may have been applied (a failed delete may have
+ * stored its tombstone on some replicas, which spread it), and `held` has nothing that tombstone
+ * had seen. What came after a reap (a write that found the key empty)
+ * may be there: seed 3436588 held a blind put written after the delete was reaped.
  */
-export function reapable(history: History, write: WriteRecord): boolean {
-  if (write.tombstone) return true
-  for (const other of history.writes.values()) {
-    if (other.key === write.key && other.tombstone && other.end !== 'refused' && other.seen.has(write.id)) return true
-  }
-  return false
+export function reapedAway(history: History, write: WriteRecord, held: readonly string[]): boolean {
+  const tombstones = write.tombstone ? [write] : [...history.writes.values()].filter((other) => other.key === write.key && other.tombstone && other.end !== 'refused' && other.seen.has(write.id))
+  return tombstones.some((tombstone) => !held.some((id) => id === write.id || tombstone.seen.has(id)))
 }
+

@@ -34,7 +34,7 @@ import type {Ring} from '../../src/ring/ring.js'
 import {scanPageMax} from '../../src/storage/store.js'
 import {dottedValues} from '../../src/versioning/dvvset.js'
 import type {Violation} from './checker.js'
-import {reapable} from './history.js'
+import {reapedAway} from './history.js'
 import type {SimCluster} from './cluster.js'
 import type {History} from './history.js'
 import type {MembershipChangeResult} from './membership-faults.js'
@@ -107,7 +107,7 @@ async function missedTransfers(cluster: SimCluster, history: History, change: Me
       const object = await node.store.getObject(partition, write.key)
       const held = object === undefined ? [] : dottedValues(object.versions).map(({value}) => idOf(value.value))
       const covered = held.some((id) => id === write.id || history.writes.get(id)?.seen.has(write.id) === true)
-      if (covered || (held.length === 0 && reapable(history, write))) continue
+      if (covered || reapedAway(history, write, held)) continue
       violations.push({
         check: 'missed-transfer',
         key: write.key,
