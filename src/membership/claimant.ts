@@ -102,7 +102,7 @@ export class Claimant {
   }
 
   private decideInTurn(request: ClusterChangeRequest): Promise<unknown> {
-    return this.inTurn(() => this.decide(request), request.op === 'commit' || request.op === 'plan' ? request.op : undefined)
+    return this.inTurn(() => this.decide(request), request.op === 'commit' || request.op === 'plan' ? request.op : undefined, request.op === 'stage' ? request.change.node : undefined)
   }
 
   /**
@@ -111,7 +111,7 @@ export class Claimant {
    * changed to the members it can reach before answering, so a change answered as made does not
    * live on this node alone.
    */
-  private inTurn<T>(decision: () => T, findStaged?: 'commit' | 'plan'): Promise<T> {
+  private inTurn<T>(decision: () => T, findStaged?: 'commit' | 'plan', stagedNode?: string): Promise<T> {
     const turn = this.deciding.then(async () => {
       const peers = this.ringStatePeers()
       const answered = await this.exchangeWith(peers)
@@ -120,7 +120,10 @@ export class Claimant {
       // yet (just after a partition heals, when each side took itself for the claimant) is
       // committed rather than refused as nothing_staged (simulator seed 466893). Only then, so
       // that a member that is really down delays no other decision.
-      if (findStaged !== undefined && this.nothingToCommit()) {
+      // A commit always asks them: one believed down may have staged a change as claimant of its
+      // side of a partition just healed, which the commit would otherwise end unseen (seed
+      // 3439860). Their answers are merged; their silence does not stop a commit of what is staged.
+      if (findStaged === 'commit' || (findStaged === 'plan' && this.nothingToCommit())) {
         const unseen = this.unseenPeers(peers)
         const heard = await this.exchangeWith(unseen)
         // Nothing staged on the members that answered is not nothing staged: one that did not
@@ -148,6 +151,12 @@ export class Claimant {
       const before = this.membership.table
       const answer = decision()
       if (this.membership.table !== before) await this.exchangeWith(this.ringStatePeers())
+      // A stage answered ok must have outlived the exchange: a claimant of the other side of a
+      // partition just healed may have decided a newer version meanwhile (a commit that did not
+      // see this change), and the merge then keeps that one. The operator is told to retry.
+      if (stagedNode !== undefined && !this.stagedOrMoving(stagedNode)) {
+        throw new DynError('unreachable', `a decision made meanwhile by ${this.stateOf(this.membership.table).claimant} replaced the staging of ${stagedNode}; retry`)
+      }
       return answer
     })
     this.deciding = turn.catch(() => undefined)
@@ -159,6 +168,15 @@ export class Claimant {
     const table = this.membership.table
     const removing = new Set(table.ring?.next?.removing ?? [])
     return presentMembers(table).filter((member) => member.name !== this.self && !removing.has(member.name) && this.isUp(member.name))
+  }
+
+  /** Whether `node` is staged to go, or the transition under way moves it out (a commit took its change in). */
+  private stagedOrMoving(node: string): boolean {
+    const state = this.stateOf(this.membership.table)
+    if (state.staged.some((change) => change.node === node)) return true
+    if (state.next !== undefined && !state.next.members.includes(node)) return true
+    // A withdrawn join, or a node already gone: nothing left to stage.
+    return !state.members.includes(node)
   }
 
   /** Whether a commit now would find no staged change and no join to commit. */

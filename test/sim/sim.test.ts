@@ -105,6 +105,12 @@ export const regressionSeeds: readonly number[] = [
   // dropped when the ring states met, or committed over (fixed: the changes staged at one version
   // by two claimants are both kept, and a commit waits for every member it believed up).
   466893, 467761, 1536963,
+  // From the 10,000-seed campaign: in 3439860 the commit's claimant believed the other side's
+  // claimant down and committed without the leave it had staged (fixed: a commit asks the members
+  // it believes down too, and a stage that a newer decision replaced answers unreachable); in
+  // 3436588 the checker held a reaped delete as lost because a later blind put was read (fixed in
+  // the checker: a tombstone may be missing wherever nothing it had seen is held).
+  3439860, 3436588,
   // A node removed while it was only cut off, with what it wrote alone meanwhile, came back: it
   // handed its copies off as a release (fixed: it stops, handing nothing off, once it sees its row
   // marked removed) and delivered hints before it heard of the removal, bringing back versions a
