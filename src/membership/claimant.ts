@@ -115,14 +115,12 @@ export class Claimant {
     const turn = this.deciding.then(async () => {
       const peers = this.ringStatePeers()
       const answered = await this.exchangeWith(peers)
-      // A commit (or plan) with nothing staged here asks the members it believes down too, and
-      // takes the state of any that answers: a change staged on a member this node has not seen up again
-      // yet (just after a partition heals, when each side took itself for the claimant) is
-      // committed rather than refused as nothing_staged (simulator seed 466893). Only then, so
-      // that a member that is really down delays no other decision.
-      // A commit always asks them: one believed down may have staged a change as claimant of its
-      // side of a partition just healed, which the commit would otherwise end unseen (seed
-      // 3439860). Their answers are merged; their silence does not stop a commit of what is staged.
+      // A commit, and a plan with nothing staged here, ask the members this node believes down
+      // too, and take the state of any that answers: just after a partition heals, when each side
+      // took itself for the claimant, a change staged on a member not yet seen up again must be
+      // committed, not refused as nothing_staged (seed 466893) nor ended unseen by a commit of
+      // other changes (seed 3439860). Their silence does not stop a commit of what is staged, and
+      // no other decision waits for them.
       if (findStaged === 'commit' || (findStaged === 'plan' && this.nothingToCommit())) {
         const unseen = this.unseenPeers(peers)
         const heard = await this.exchangeWith(unseen)
