@@ -22,7 +22,7 @@
 import type {Clock} from '../clock.js'
 import {DynError} from '../errors.js'
 import {homesOf} from '../handoff/transfer-plan.js'
-import {findMember, incarnationMax, memberNamePattern, membersMax, nextRingOf, presentMembers} from '../membership/member-table.js'
+import {findMember, isDiskClock, memberNamePattern, membersMax, nextRingOf, presentMembers} from '../membership/member-table.js'
 import type {Membership} from '../membership/membership.js'
 import type {Ring} from '../ring/ring.js'
 import type {Store} from '../storage/store.js'
@@ -720,10 +720,6 @@ function treeRequest(body: unknown, partitionCount: number, name: string): {ring
 
 function isKeyList(x: unknown): x is string[] {
   return Array.isArray(x) && x.length <= reapBatchMax && x.every((key) => typeof key === 'string')
-}
-
-function isDiskClock(x: unknown): x is number {
-  return Number.isSafeInteger(x) && (x as number) >= 0 && (x as number) <= incarnationMax
 }
 
 function isNamedDiskClock(x: unknown): boolean {

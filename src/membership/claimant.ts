@@ -163,9 +163,14 @@ export class Claimant {
 
   /** The members whose ring state the claimant fetches: every present member it believes up. */
   private ringStatePeers(): Member[] {
+    return this.otherPresentMembers().filter((member) => this.isUp(member.name))
+  }
+
+  /** The present members but this node and those the transition under way removes. */
+  private otherPresentMembers(): Member[] {
     const table = this.membership.table
     const removing = new Set(table.ring?.next?.removing ?? [])
-    return presentMembers(table).filter((member) => member.name !== this.self && !removing.has(member.name) && this.isUp(member.name))
+    return presentMembers(table).filter((member) => member.name !== this.self && !removing.has(member.name))
   }
 
   /** Whether `node` is staged to go, or the transition under way moves it out (a commit took its change in). */
@@ -183,12 +188,10 @@ export class Claimant {
     return this.stateOf(table).staged.length === 0 && this.joining(table).length === 0
   }
 
-  /** The present members other than this node and `asked`, that ringStatePeers left out as down. */
+  /** The members ringStatePeers left out as down: the other present members but those `asked`. */
   private unseenPeers(asked: readonly Member[]): Member[] {
-    const table = this.membership.table
-    const removing = new Set(table.ring?.next?.removing ?? [])
     const askedNames = new Set(asked.map((peer) => peer.name))
-    return presentMembers(table).filter((member) => member.name !== this.self && !removing.has(member.name) && !askedNames.has(member.name))
+    return this.otherPresentMembers().filter((member) => !askedNames.has(member.name))
   }
 
   /** Exchanges tables with each of `peers` at once; the names of those that answered. */

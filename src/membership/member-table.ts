@@ -271,7 +271,7 @@ export function isValidMemberTable(x: unknown): x is MemberTable {
       (r.replicaCounts === undefined || isValidReplicaCounts(r.replicaCounts)) &&
       (r.handedOff === undefined || (r.handedOff === true && r.status === 'left')) &&
       (r.removed === undefined || (r.removed === true && r.status === 'left' && r.handedOff === true)) &&
-      (r.diskClock === undefined || (Number.isSafeInteger(r.diskClock) && (r.diskClock as number) >= 1 && (r.diskClock as number) <= incarnationMax))
+      (r.diskClock === undefined || isDiskClock(r.diskClock))
     )
   })
 }
@@ -302,6 +302,11 @@ export function replicaCountsInUse(table: MemberTable): number[] {
   const counts = new Set<number>([table.settings.defaultN])
   for (const member of table.members) for (const n of member.replicaCounts ?? []) counts.add(n)
   return [...counts].sort((a, b) => a - b)
+}
+
+/** A disk clock as a row or a reap carries it: 1 or more (absent means 0), bounded like incarnations. */
+export function isDiskClock(x: unknown): x is number {
+  return Number.isSafeInteger(x) && (x as number) >= 1 && (x as number) <= incarnationMax
 }
 
 /** Incarnations stay far below 2^53, so that raising one by one always makes it larger. */

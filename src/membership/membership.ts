@@ -94,9 +94,8 @@ export class Membership {
     // no reaper waited for it, so its copies may be older than deletes reaped since. Merging the
     // ring without it would hand them off as a release (a resurrection, found by a test of issue
     // 19's removal while partitioned away); it merges nothing and stops instead.
-    const remoteSelf = findMember(remote, this.selfName)
-    const ownRow = findMember(this.currentTable, this.selfName)
-    if (remoteSelf?.removed === true && ownRow !== undefined && ownRow.removed !== true) {
+    const mine = findMember(this.currentTable, this.selfName)
+    if (findMember(remote, this.selfName)?.removed === true && mine !== undefined && mine.removed !== true) {
       this.events.onRemoved?.()
       throw new DynError('removed', `${this.selfName} was removed from the cluster; it stops without handing anything off`)
     }
@@ -106,7 +105,6 @@ export class Membership {
     }
     // Only this node speaks for its own row. A row for our name that differs from what we
     // assert (left over from an earlier life of this node) is refuted with a higher incarnation.
-    const mine = findMember(this.currentTable, this.selfName)
     const theirs = findMember(merged, this.selfName)
     if (mine !== undefined && theirs !== undefined && theirs !== mine) {
       const incarnation = Math.max(mine.incarnation, theirs.incarnation) + 1

@@ -175,10 +175,7 @@ export class SimCluster {
     this.faultLog.nodeBorn(name)
     this.#history.note(this.time.monotonicMs(), `join ${name}`)
     // Marked as booting, so that a restart meanwhile (the fault schedule's final heal) waits for it (seed 416).
-    node.booting = this.#boot(node, this.nodes.filter((other) => other.node !== undefined).map((other) => other.rpcAddress)).finally(() => {
-      node.booting = undefined
-    })
-    await node.booting
+    await this.#bootThroughLiveNodes(node)
     return name
   }
 
@@ -277,11 +274,6 @@ export class SimCluster {
     this.#history.crashes.push({node: name, atMs: this.time.monotonicMs()})
   }
 
-  /**
-   * Starts a crashed node again, on its kept storage or (wipe) on an empty one, or on its kept
-   * storage without the hints it kept for others (loseHints: issue 14's lost hint store), joining
-   * through the live nodes.
-   */
   /** Keeps a copy of a node's store as it is now: the old disk a later restart may come back on. */
   async backUp(name: string): Promise<void> {
     const node = this.#node(name)
@@ -302,13 +294,14 @@ export class SimCluster {
     node.database = await snapshot(node.backup)
     this.#history.loseDisk(name)
     this.#history.note(this.time.monotonicMs(), `restart ${name} on the old disk backed up before`)
-    const seeds = this.nodes.filter((other) => other.node !== undefined).map((other) => other.rpcAddress)
-    node.booting = this.#boot(node, seeds).finally(() => {
-      node.booting = undefined
-    })
-    await node.booting
+    await this.#bootThroughLiveNodes(node)
   }
 
+  /**
+   * Starts a crashed node again, on its kept storage or (wipe) on an empty one, or on its kept
+   * storage without the hints it kept for others (loseHints: issue 14's lost hint store), joining
+   * through the live nodes.
+   */
   async restart(name: string, options: {wipe: boolean; loseHints?: boolean}): Promise<void> {
     const node = this.#node(name)
     // Two parts of a run (a fault's end, a membership change, the final heal) may restart one
@@ -316,8 +309,7 @@ export class SimCluster {
     if (node.booting !== undefined) return node.booting
     if (node.node !== undefined || this.departed.has(name)) return
     if (options.wipe) {
-      node.database = memoryDatabase()
-      this.#history.loseDisk(name)
+      this.#wipe(node)
     } else if (options.loseHints === true) {
       const hints = hintRange()
       if (node.database.status !== 'open') await node.database.open()
@@ -328,11 +320,22 @@ export class SimCluster {
       this.#history.note(this.time.monotonicMs(), `${name} loses the ${lost} hint(s) it kept`)
     }
     this.#history.note(this.time.monotonicMs(), `restart ${name}${options.wipe ? ' on a wiped disk' : ''}`)
+    await this.#bootThroughLiveNodes(node)
+  }
+
+  /** Boots a node through the nodes running now, marked as booting meanwhile so that a second restart waits for it. */
+  #bootThroughLiveNodes(node: SimNode): Promise<void> {
     const seeds = this.nodes.filter((other) => other.node !== undefined).map((other) => other.rpcAddress)
     node.booting = this.#boot(node, seeds).finally(() => {
       node.booting = undefined
     })
-    await node.booting
+    return node.booting
+  }
+
+  /** The node's disk is replaced by an empty one (its operator's answer to an old disk, or a wipe fault). */
+  #wipe(node: SimNode): void {
+    node.database = memoryDatabase()
+    this.#history.loseDisk(node.name)
   }
 
   /** Stops every running node cleanly (the end of a run). */
@@ -384,8 +387,7 @@ export class SimCluster {
       if (!(error instanceof DynError && error.code === 'old_disk')) throw error
       // What its operator is told to do: start it again on an empty disk.
       history.note(time.monotonicMs(), `${node.name} refuses to start: ${error.message}`)
-      node.database = memoryDatabase()
-      history.loseDisk(node.name)
+      this.#wipe(node)
       history.note(time.monotonicMs(), `restart ${node.name} on a wiped disk`)
       return this.#boot(node, seeds)
     }
@@ -399,13 +401,9 @@ export class SimCluster {
       if (error.code === 'removed') return this.depart(node.name)
       await this.crash(node.name)
       if (node.booting !== undefined) return
-      node.database = memoryDatabase()
-      history.loseDisk(node.name)
+      this.#wipe(node)
       history.note(time.monotonicMs(), `restart ${node.name} on a wiped disk`)
-      const liveSeeds = this.nodes.filter((other) => other.node !== undefined).map((other) => other.rpcAddress)
-      node.booting = this.#boot(node, liveSeeds).finally(() => {
-        node.booting = undefined
-      })
+      void this.#bootThroughLiveNodes(node)
     })
   }
 }

@@ -9,6 +9,7 @@
 
 import type {Random} from '../../src/clock.js'
 import type {ClusterChangeRequest} from '../../src/membership/claimant.js'
+import {compareNames} from '../../src/ring/claim.js'
 import {sleep} from '../../src/scheduler.js'
 import type {SimCluster} from './cluster.js'
 import {ringSettleMsMax} from './cluster.js'
@@ -169,7 +170,7 @@ async function crashClaimant(cluster: SimCluster, victim: string, afterMs: numbe
   const claimant = cluster
     .upNodes()
     .filter((name) => name !== victim)
-    .sort((a, b) => a.localeCompare(b, 'en', {numeric: true}))[0]
+    .sort(compareNames)[0]
   if (claimant === undefined) return
   history.note(cluster.time.monotonicMs(), `the claimant ${claimant} crashes during the transition`)
   await cluster.crash(claimant)

@@ -9,6 +9,7 @@ import {describe, it} from 'node:test'
 import {partitionOfKey} from '../../src/ring/partition.js'
 import {askPeersForDiskClock, diskCheckRoundGapMs, diskCheckRoundsMax} from '../../src/node/disk-check.js'
 import type {Member} from '../../src/membership/member-table.js'
+import type {AssembledNode} from '../../src/node/assemble.js'
 import {findMember} from '../../src/membership/member-table.js'
 import {SimCluster, simTombstoneGraceMs} from '../sim/cluster.js'
 import {History} from '../sim/history.js'
@@ -57,18 +58,23 @@ describe('disk check: a node on an old disk', () => {
   const config = {nodeCount: 3, partitionCount: 8, defaultN: 3, requestTimeoutMs: 500, gossipIntervalMs: 1000, link: {delayMsMin: 0.2, delayMsMax: 2, lossRate: 0}}
   const request = {n: 3, w: 3, dw: 0, pw: 0, explain: false}
 
+  /** Writes `key` through n1 on every node, backs up n3's store, then deletes the key on every node. */
+  async function writeBackUpAndDelete(cluster: SimCluster, key: string): Promise<{partition: number; n1: AssembledNode}> {
+    const n1 = cluster.assembled('n1')!
+    const written = await cluster.time.until(n1.service.put({key, value: new TextEncoder().encode('old'), contentType: 'text/plain', tombstone: false, context: [], ...request}), 10_000)
+    assert.ok(written.ok)
+    await cluster.backUp('n3')
+    const deleted = await cluster.time.until(n1.service.delete({key, context: written.context, r: 3, pr: 0, ...request}), 10_000)
+    assert.ok(deleted.ok)
+    return {partition: partitionOfKey(key, config.partitionCount), n1}
+  }
+
   it('refuses to start on a store from before a reap it answered, and the key it held stays deleted', async () => {
     const history = new History()
     const cluster = await SimCluster.start(41, config, history)
     try {
       const key = 'gone-for-good'
-      const partition = partitionOfKey(key, config.partitionCount)
-      const n1 = cluster.assembled('n1')!
-      const written = await cluster.time.until(n1.service.put({key, value: new TextEncoder().encode('old'), contentType: 'text/plain', tombstone: false, context: [], ...request}), 10_000)
-      assert.ok(written.ok)
-      await cluster.backUp('n3')
-      const deleted = await cluster.time.until(n1.service.delete({key, context: written.context, r: 3, pr: 0, ...request}), 10_000)
-      assert.ok(deleted.ok)
+      const {partition, n1} = await writeBackUpAndDelete(cluster, key)
       // Past the grace, a few reap passes: every node's copy, tombstone included, is gone.
       await cluster.time.runFor(simTombstoneGraceMs + 5000)
       for (const name of ['n1', 'n2', 'n3']) assert.equal(await cluster.assembled(name)!.store.getObject(partition, key), undefined, `${name} reaped it`)
@@ -106,13 +112,7 @@ describe('disk check: a node on an old disk', () => {
     const cluster = await SimCluster.start(42, config, history)
     try {
       const key = 'deleted-not-reaped'
-      const partition = partitionOfKey(key, config.partitionCount)
-      const n1 = cluster.assembled('n1')!
-      const written = await cluster.time.until(n1.service.put({key, value: new TextEncoder().encode('old'), contentType: 'text/plain', tombstone: false, context: [], ...request}), 10_000)
-      assert.ok(written.ok)
-      await cluster.backUp('n3')
-      const deleted = await cluster.time.until(n1.service.delete({key, context: written.context, r: 3, pr: 0, ...request}), 10_000)
-      assert.ok(deleted.ok)
+      const {partition} = await writeBackUpAndDelete(cluster, key)
       await cluster.crash('n3')
       await cluster.restartOnOldDisk('n3')
       assert.ok(cluster.isUp('n3'))
