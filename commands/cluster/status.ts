@@ -1,33 +1,44 @@
 // The flags module alone: loading all of @oclif/core here would slow every start of the CLI.
 import * as Flags from '@oclif/core/flags'
-import {clusterStatus} from '../../src/cli/cluster-status.js'
-import type {ClusterStatus, NodeStatus} from '../../src/cli/cluster-status.js'
+import {nodeFlag} from '../../src/cli/client-flags.js'
+import {clusterStatus, remoteClusterStatus, remoteStatusMemberTimeoutMsMax} from '../../src/cli/cluster-status.js'
+import type {ClusterSettingsView, ClusterStatus, NodeStatus, QuorumDefaults, RemoteClusterStatus} from '../../src/cli/cluster-status.js'
 import {formatTransfers, leftMembers, readTransfers} from '../../src/cli/transfer-status.js'
 import {DynCommand} from '../../src/cli/command-base.js'
 import {exitCodes} from '../../src/cli/exit-codes.js'
 import {counted} from '../../src/cli/format.js'
 
+/** Where dyn cluster up makes a cluster when not told otherwise. */
+const clusterDirDefault = '.dyn/cluster'
+
 export default class ClusterStatusCommand extends DynCommand {
-  static override summary = 'Show whether each node of a local cluster runs, serves and agrees on the ring, and the cluster\'s effective N/R/W.'
+  static override summary = 'Show whether each node of a cluster serves and agrees on the ring, how the nodes see each other, their hints and transfers, and the effective N/R/W.'
 
   static override description = `A node serves when its own process (the pid the folder recorded) answers GET /health in the folder's cluster. A node that is not running shows its last pid and how it ended (exit code or signal, recorded by the process that started it), or that this is not known; a node that left the cluster (dyn cluster leave or remove) shows as left, and cluster up no longer starts it. Members that some node knows but the folder did not start (a node joined by hand with dyn start --seeds) are listed. The effective defaults are N capped by the members that own partitions, and R and W capped by that N.
-Exits 0 when every node of the folder serves, all agree on the ring and no other member is down; 3 otherwise; 2 when the folder holds no cluster.`
+With --node HOST:PORT instead of --dir, any cluster, such as one started by hand with dyn start on several machines: the node at that address asks every member over the internode port for its own view (so this machine needs to reach that one node only), and the status shows each member serving or why it does not answer, where the nodes' views of each other's reachability differ, the hints each keeps, the ring change and transfers under way (progress and ETA), and the effective N/R/W.
+Exits 0 when every node (of the folder, or every member with --node) serves, all agree on the ring and no member is down; 3 otherwise, or when no node answers at --node; 2 when the folder holds no cluster or the flags are wrong.`
 
   static override examples = [
     {description: 'Check the demo cluster', command: '<%= config.bin %> cluster status --dir .dyn/demo'},
     {description: 'The same for a script: one JSON object on stdout', command: '<%= config.bin %> cluster status --dir .dyn/demo --json'},
+    {description: 'A cluster on several machines, through any one of its nodes', command: '<%= config.bin %> cluster status --node 10.0.0.11:8070'},
+    {description: 'Through a second node when the first does not answer', command: '<%= config.bin %> cluster status --node 10.0.0.11:8070 --node 10.0.0.12:8070 --json'},
   ]
 
   static override flags = {
-    dir: Flags.string({description: 'the cluster\'s folder', default: '.dyn/cluster'}),
+    dir: Flags.string({description: `the cluster's folder (made by dyn cluster up) [default: ${clusterDirDefault}]`, exclusive: ['node']}),
+    node: nodeFlag,
+    timeout: Flags.integer({description: 'with --node: give up on the node after this many milliseconds (it waits for each member at most half of it, up to 2 s)', default: 10_000, min: 2}),
     json: Flags.boolean({description: 'print the status as one JSON object', default: false}),
   }
 
   async run(): Promise<void> {
     const {flags} = await this.parse(ClusterStatusCommand)
+    if (flags.node !== undefined) return this.remote(flags)
+    const dir = flags.dir ?? clusterDirDefault
     let status: ClusterStatus
     try {
-      status = await clusterStatus(flags.dir)
+      status = await clusterStatus(dir)
     } catch (error) {
       this.failFromError(flags.json, error)
     }
@@ -46,11 +57,31 @@ Exits 0 when every node of the folder serves, all agree on the ring and no other
     else process.stdout.write(formatStatus(status, ok, agreed, left) + formatTransfers(transfers))
     if (!ok) this.exit(exitCodes.unavailable)
   }
+
+  /** --node: every member's own view, gathered by the node at that address. */
+  private async remote(flags: {node?: string[]; timeout: number; json: boolean}): Promise<void> {
+    let status: RemoteClusterStatus
+    try {
+      const memberTimeoutMs = Math.max(1, Math.min(remoteStatusMemberTimeoutMsMax, Math.floor(flags.timeout / 2)))
+      status = await remoteClusterStatus(this.clientFor(flags), memberTimeoutMs)
+    } catch (error) {
+      this.failFromError(flags.json, error)
+    }
+    const ok = status.agreed && status.seenDown.length === 0
+    if (flags.json) this.printJson({ok, ...status})
+    else process.stdout.write(formatRemoteStatus(status, ok))
+    if (!ok) this.exit(exitCodes.unavailable)
+  }
+}
+
+/** How a node is, in a few words: serving (its members, ring and anti-entropy), left, or what is wrong. */
+function stateText(node: NodeStatus, left: ReadonlySet<string>): string {
+  if (node.serving) return `serving, ${node.members} members, ring ${node.ringHash}${antiEntropyText(node)}`
+  return left.has(node.name) ? 'left the cluster' : (node.problem ?? 'stopped')
 }
 
 function nodeLine(node: NodeStatus, left: ReadonlySet<string>): string {
-  const state = node.serving ? `serving, ${node.members} members, ring ${node.ringHash}${antiEntropyText(node)}` : left.has(node.name) ? 'left the cluster' : (node.problem ?? 'stopped')
-  return `${node.name.padEnd(6)} ${node.address.padEnd(16)} pid ${String(node.pid ?? '-').padEnd(8)} ${state}\n`
+  return `${node.name.padEnd(6)} ${node.address.padEnd(16)} pid ${String(node.pid ?? '-').padEnd(8)} ${stateText(node, left)}\n`
 }
 
 /** A node's anti-entropy in a few words: catching up after a lost disk, or what it repaired. */
@@ -66,13 +97,7 @@ function formatStatus(status: ClusterStatus, ok: boolean, agreed: boolean, left:
   for (const member of status.otherMembers) {
     text += `${member.name.padEnd(6)} ${member.apiAddress.padEnd(16)} not started from this folder (${member.status}, ${member.up ? 'up' : 'down'})\n`
   }
-  if (status.settings !== undefined) {
-    const {settings: s, effective: e} = status
-    const owners = status.ringMembers ?? 0
-    const capped = e !== undefined && e.n < s.n ? ` (capped: ${counted(owners, 'member')} ${owners === 1 ? 'owns' : 'own'} partitions)` : ''
-    const effective = e === undefined ? '' : `, effective N=${e.n} R=${e.r} W=${e.w}${capped}`
-    text += `settings N=${s.n} R=${s.r} W=${s.w}${effective}; ${s.partitions} partitions, conflicts: ${s.conflict}\n`
-  }
+  text += settingsLine(status)
   const notServing = status.nodes.filter((n) => !n.serving && !left.has(n.name)).map((n) => n.name)
   if (status.nodes.every((n) => n.state === 'stopped' || n.state === 'left')) return `${text}the cluster is stopped; start it with: dyn cluster up --dir ${status.dir}\n`
   const others = status.otherMembers.length === 0 ? '' : `; ${status.otherMembers.length} other member(s) not started from this folder: ${status.otherMembers.map((m) => m.name).join(', ')}`
@@ -80,4 +105,37 @@ function formatStatus(status: ClusterStatus, ok: boolean, agreed: boolean, left:
   if (notServing.length > 0) return `${text}the cluster is not fully up: ${notServing.join(', ')} ${notServing.length === 1 ? 'does' : 'do'} not serve${others}\n`
   if (!agreed) return `${text}the cluster is not fully up: the nodes do not agree on the ring yet${others}\n`
   return `${text}the cluster is not fully up: other member(s) down: ${status.otherMembers.filter((m) => !m.up).map((m) => m.name).join(', ')}\n`
+}
+
+/** The cluster's settings and the defaults a request gets, in one line (empty when unknown). */
+function settingsLine(status: {settings?: ClusterSettingsView; effective?: QuorumDefaults; ringMembers?: number}): string {
+  if (status.settings === undefined) return ''
+  const {settings: s, effective: e} = status
+  const owners = status.ringMembers ?? 0
+  const capped = e !== undefined && e.n < s.n ? ` (capped: ${counted(owners, 'member')} ${owners === 1 ? 'owns' : 'own'} partitions)` : ''
+  const effective = e === undefined ? '' : `, effective N=${e.n} R=${e.r} W=${e.w}${capped}`
+  return `settings N=${s.n} R=${s.r} W=${s.w}${effective}; ${s.partitions} partitions, conflicts: ${s.conflict}\n`
+}
+
+/** --node: each member, then how the nodes see each other, then the verdict. */
+function formatRemoteStatus(status: RemoteClusterStatus, ok: boolean): string {
+  const left = new Set(status.left)
+  const width = Math.max(6, ...status.nodes.map((node) => node.name.length))
+  let text = status.nodes.map((node) => `${node.name.padEnd(width)} ${node.address.padEnd(21)} ${stateText(node, left)}\n`).join('')
+  text += formatTransfers(status.transfers)
+  for (const disagreement of status.disagreements) {
+    const byState = new Map<string, string[]>()
+    for (const [observer, state] of Object.entries(disagreement.seenAs)) byState.set(state, [...(byState.get(state) ?? []), observer])
+    text += `the nodes disagree about ${disagreement.member}: ${[...byState].map(([state, observers]) => `${state} from ${observers.join(', ')}`).join('; ')}\n`
+  }
+  text += settingsLine(status)
+  const through = `asked through ${status.askedThrough} (${status.node})`
+  if (ok) return `${text}${through}: every member serves, all agree on the ring, and every node reaches every other\n`
+  const silent = status.nodes.filter((node) => !node.serving && !left.has(node.name)).map((node) => node.name)
+  const problems = [
+    silent.length > 0 ? `${silent.join(', ')} ${silent.length === 1 ? 'does' : 'do'} not answer` : undefined,
+    silent.length === 0 && !status.agreed ? 'the nodes do not agree on the ring yet' : undefined,
+    status.seenDown.length > 0 ? `seen down by some node: ${status.seenDown.join(', ')}` : undefined,
+  ].filter((problem) => problem !== undefined)
+  return `${text}${through}: the cluster is not fully up: ${problems.join('; ')}\n`
 }

@@ -137,7 +137,7 @@ async function route(service: KvService, request: IncomingMessage, reply: Reply,
   return refuse(request, reply, {
     ok: false,
     error: 'route_not_found',
-    message: `no route ${method} ${path}; the API serves /kv/{key}, /cluster, /cluster/preflist/{key}, /stats and /health`,
+    message: `no route ${method} ${path}; the API serves /kv/{key}, /cluster, /cluster/preflist/{key}, /cluster/status, /stats and /health`,
   })
 }
 
@@ -159,6 +159,19 @@ const clusterChangeRoutes: Record<string, {method: string; run: (service: KvServ
   '/cluster/commit': {method: 'POST', run: (service) => service.clusterChange({op: 'commit'})},
   '/cluster/clear': {method: 'POST', run: (service) => service.clusterChange({op: 'clear'})},
   '/repair': {method: 'POST', run: (service, query) => service.repair(optionalPartition(query))},
+  // Not a change, but like them it may fail with a code (a bad ?timeout).
+  '/cluster/status': {method: 'GET', run: (service, query) => service.clusterStatus(statusTimeoutMs(query))},
+}
+
+/** How long /cluster/status waits for each member when ?timeout=MS is absent. */
+const statusTimeoutMsDefault = 2000
+
+/** ?timeout=MS of /cluster/status; the service checks its range. */
+function statusTimeoutMs(query: URLSearchParams): number {
+  const value = query.get('timeout')
+  if (value === null) return statusTimeoutMsDefault
+  if (!/^\d{1,6}$/.test(value)) throw new DynError('bad_parameter', `timeout must be a whole number of milliseconds, not ${JSON.stringify(value)}`)
+  return Number(value)
 }
 
 /** ?partition=P of /repair: absent for every partition. */

@@ -28,4 +28,10 @@ export interface KvService {
   repair(partition: number | undefined): Promise<unknown>
   stats(): unknown | Promise<unknown>
   health(): unknown
+  /**
+   * dyn cluster status --node: every member's own view (health, members, reachability, hints,
+   * transfers), asked over the internode port by this node, each within `timeoutMs`; throws
+   * DynError for a bad timeout.
+   */
+  clusterStatus(timeoutMs: number): Promise<unknown>
 }

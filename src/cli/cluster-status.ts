@@ -2,14 +2,19 @@
  * What `dyn cluster status` reports about a local cluster: each node of the folder (serving as
  * itself, running but not answering, exited and how, or stopped), the members some node knows
  * that the folder did not start (a node joined by hand), and the cluster's settings beside the
- * defaults a request actually gets.
+ * defaults a request actually gets. With --node, about any cluster (several machines): the
+ * contacted node gathers every member's own view (src/node/status-subsystem.ts), and what they
+ * say is compared here: who answers, whether all hold one ring, and where their judgements of
+ * each other's reachability differ.
  */
 
 import type {AntiEntropySummary} from '../antientropy/anti-entropy-subsystem.js'
 import {DynClient} from '../client/http-client.js'
-import {DynError} from '../errors.js'
+import {DynError, type ErrorCode} from '../errors.js'
+import type {GatheredStatus, MemberStatusEntry} from '../node/status-subsystem.js'
 import type {LocalCluster, LocalNode, NodeEnding} from './local-cluster.js'
 import {clusterFileName, describeEnding, isNodeProcess, nodeEnding, probe, probeTimeoutMs, readCluster} from './local-cluster.js'
+import {leftMembers, nodeTransfersOf, type NodeTransfers} from './transfer-status.js'
 
 /** How a node of the folder is: serving as itself, running but not answering, exited, stopped, or gone from the cluster (left or removed). */
 export type NodeState = 'serving' | 'not_answering' | 'exited' | 'stopped' | 'left'
@@ -131,4 +136,94 @@ export async function clusterStatus(dir: string): Promise<ClusterStatus> {
     otherMembers: members.filter((m) => !known.has(m.name)).map(({name, apiAddress, rpcAddress, status, up}) => ({name, apiAddress, rpcAddress, status, up})),
     ...describeSettings(view.body),
   }
+}
+
+/** A member the answering nodes see differently (reachability is each node's own, paper §4.8). */
+export interface Disagreement {
+  readonly member: string
+  /** Each answering node's view of it: up, suspect or down. */
+  readonly seenAs: Readonly<Record<string, string>>
+}
+
+/** `dyn cluster status --node`: every member's own view, gathered by the contacted node. */
+export interface RemoteClusterStatus {
+  /** The address asked, and the node that answered there and asked the others. */
+  readonly node: string
+  readonly askedThrough: string
+  /** Each member (pid unknown from afar): serving when it answered with this cluster's id. */
+  readonly nodes: NodeStatus[]
+  /** Every member that has not left answered, in this cluster, and all hold the same ring. */
+  readonly agreed: boolean
+  /** Members some node sees as left: stopped by design, not counted against the cluster. */
+  readonly left: string[]
+  /** Each answering node's view of the others: reachability, hints, ring change, transfers. */
+  readonly transfers: NodeTransfers[]
+  readonly disagreements: Disagreement[]
+  /** Present members that some answering node sees as down. */
+  readonly seenDown: string[]
+  readonly settings?: ClusterSettingsView
+  readonly effective?: QuorumDefaults
+  readonly ringMembers?: number
+}
+
+/** How long the contacted node waits for each member, at most: a status is a quick look. */
+export const remoteStatusMemberTimeoutMsMax = 2000
+
+/** Asks the node at `client` for every member's view (GET /cluster/status) and describes it. */
+export async function remoteClusterStatus(client: DynClient, memberTimeoutMs: number): Promise<RemoteClusterStatus> {
+  const answer = await client.getJson(`/cluster/status?timeout=${memberTimeoutMs}`)
+  if (!answer.ok) throw new DynError(answer.error as ErrorCode, answer.message)
+  return describeGathered(client.node, answer.body as unknown as GatheredStatus)
+}
+
+/** The pure part of `remoteClusterStatus`: what the gathered views say, and where they disagree. */
+export function describeGathered(address: string, gathered: GatheredStatus): RemoteClusterStatus {
+  const self = gathered.members.find((member) => member.name === gathered.node)
+  const selfView = self?.answered === true ? self.view : undefined
+  const clusterId = selfView === undefined ? undefined : String(selfView.health.clusterId)
+  const nodes = gathered.members.map((member) => remoteNodeStatus(member, gathered.node, clusterId))
+  const views = gathered.members.flatMap((member) => (member.answered ? [{name: member.name, cluster: member.view.cluster}] : []))
+  const transfers = views.map((view) => nodeTransfersOf(view.name, view.cluster))
+  const left = new Set([...leftMembers(transfers), ...nodes.filter((node) => node.state === 'left').map((node) => node.name)])
+  const present = nodes.filter((node) => !left.has(node.name))
+  const agreed = present.length > 0 && present.every((node) => node.serving) && new Set(present.map((node) => node.ringHash)).size === 1
+  const disagreements: Disagreement[] = []
+  const seenDown: string[] = []
+  for (const member of present) {
+    const seenAs: Record<string, string> = {}
+    for (const observer of transfers) {
+      if (observer.name === member.name || left.has(observer.name)) continue
+      const reachability = observer.peers?.find((peer) => peer.name === member.name)?.reachability
+      if (reachability !== undefined) seenAs[observer.name] = reachability
+    }
+    const states = new Set(Object.values(seenAs))
+    if (states.size > 1) disagreements.push({member: member.name, seenAs})
+    if (states.has('down')) seenDown.push(member.name)
+  }
+  return {
+    node: address,
+    askedThrough: gathered.node,
+    nodes,
+    agreed,
+    left: [...left],
+    transfers,
+    disagreements,
+    seenDown,
+    ...(selfView === undefined ? {} : describeSettings(selfView.cluster)),
+  }
+}
+
+function remoteNodeStatus(member: MemberStatusEntry, askedThrough: string, clusterId: string | undefined): NodeStatus {
+  const base = {name: member.name, address: member.apiAddress, rpcAddress: member.rpcAddress, pid: undefined}
+  if (!member.answered) {
+    if (member.error === 'left') return {...base, running: false, serving: false, state: 'left'}
+    return {...base, running: false, serving: false, state: 'not_answering', problem: `does not answer ${askedThrough} on its internode port (${member.error}: ${member.message})`}
+  }
+  const health = member.view.health
+  const identity = {members: Number(health.members), ringHash: String(health.ringHash), clusterId: String(health.clusterId)}
+  const antiEntropy = health.antiEntropy as AntiEntropySummary | undefined
+  if (clusterId !== undefined && identity.clusterId !== clusterId) {
+    return {...base, running: true, serving: false, state: 'not_answering', ...identity, problem: `serving cluster ${identity.clusterId}, not ${askedThrough}'s ${clusterId}`}
+  }
+  return {...base, running: true, serving: true, state: 'serving', ...identity, ...(antiEntropy === undefined ? {} : {antiEntropy})}
 }

@@ -54,20 +54,24 @@ export async function readTransfers(nodes: ReadonlyArray<{readonly name: string;
       .filter((node) => node.serving)
       .map(async (node) => {
         const view = await new DynClient(node.address, transferProbeTimeoutMs).getJson('/cluster').catch(() => undefined)
-        if (view?.ok !== true) return {name: node.name}
-        const members = (Array.isArray(view.body.members) ? view.body.members : []) as Array<Record<string, unknown>>
-        const peers = members
-          .filter((member) => member.name !== node.name)
-          .map((member) => ({
-            name: String(member.name),
-            ...(typeof member.status === 'string' ? {status: member.status} : {}),
-            ...(typeof member.reachability === 'string' ? {reachability: member.reachability} : {}),
-            ...(typeof member.hintsPending === 'number' ? {hintsPending: member.hintsPending} : {}),
-            ...(isHintBackoff(member.hintBackoff) ? {hintBackoff: member.hintBackoff} : {}),
-          }))
-        return {name: node.name, ring: view.body.ring as RingView | undefined, transfers: view.body.transfers as TransferView | undefined, peers}
+        return view?.ok === true ? nodeTransfersOf(node.name, view.body) : {name: node.name}
       }),
   )
+}
+
+/** One node's ring change, transfers and view of its peers, from the body of its GET /cluster. */
+export function nodeTransfersOf(name: string, clusterBody: Record<string, unknown>): NodeTransfers {
+  const members = (Array.isArray(clusterBody.members) ? clusterBody.members : []) as Array<Record<string, unknown>>
+  const peers = members
+    .filter((member) => member.name !== name)
+    .map((member) => ({
+      name: String(member.name),
+      ...(typeof member.status === 'string' ? {status: member.status} : {}),
+      ...(typeof member.reachability === 'string' ? {reachability: member.reachability} : {}),
+      ...(typeof member.hintsPending === 'number' ? {hintsPending: member.hintsPending} : {}),
+      ...(isHintBackoff(member.hintBackoff) ? {hintBackoff: member.hintBackoff} : {}),
+    }))
+  return {name, ring: clusterBody.ring as RingView | undefined, transfers: clusterBody.transfers as TransferView | undefined, peers}
 }
 
 /** Members some node knows to have left the cluster (dyn cluster leave, remove): stopped by design. */

@@ -54,6 +54,7 @@ import {routerOf, StartingRouter, statsOf} from '../subsystem.js'
 import type {PeriodicTask, Router, Subsystem} from '../subsystem.js'
 import type {RequestHandler, Transport} from '../transport/transport.js'
 import {describeCluster} from './cluster-description.js'
+import {statusSubsystem} from './status-subsystem.js'
 import {askPeersForDiskClock, oldDiskError} from './disk-check.js'
 import {actorOf, IdentityKeeper, loadIdentity} from './identity.js'
 import {MessageType} from '../transport/message-type.js'
@@ -320,6 +321,28 @@ async function assembleOnStore(
     },
     ...(options.antiEntropy === undefined ? {} : options.antiEntropy),
   })
+  // What this node says of itself (GET /health, GET /cluster), and through the status subsystem to
+  // a node that gathers every member's view (dyn cluster status --node).
+  const healthOfSelf = (): Record<string, unknown> => ({
+    ok: true,
+    node: options.name,
+    actor: writeActor.current,
+    members: membership.table.members.length,
+    ringHash: membership.ring.hash,
+    // The members this node's failure detector sees as down (left members aside).
+    down: presentMembers(membership.table).filter((member) => reachabilityOf(member.name) === 'down').map((member) => member.name),
+    ringMembers: membership.ring.members.length,
+    status: findMember(membership.table, options.name)?.status,
+    transition: membership.table.ring?.next?.id ?? null,
+    antiEntropy: antiEntropy.summary(),
+  })
+  const describeSelf = (): Record<string, unknown> => describeCluster({membership, self: options.name, reachabilityOf, hints: hintedHandoff, ringChanges})
+  const status = statusSubsystem({
+    self: options.name,
+    transport,
+    membership,
+    ownStatus: () => ({health: {...healthOfSelf(), clusterId: membership.table.settings.clusterId}, cluster: describeSelf()}),
+  })
   // The node is this list. Its order is the order in which the periodic tasks are scheduled (and
   // so run, when due at one instant) and in which /stats shows the fields; they stop in reverse.
   const subsystems: readonly Subsystem[] = [
@@ -330,6 +353,7 @@ async function assembleOnStore(
     writeBufferSubsystem(store, options.writeBufferMs),
     compactionSubsystem(store, log, clock),
     antiEntropy,
+    status,
   ]
 
   // Composed: one router, one list of timers, one /stats, one stop.
@@ -358,7 +382,7 @@ async function assembleOnStore(
     put: (request) => timed('put', () => replication.put(request)),
     get: (request) => timed('get', () => replication.get(request)),
     delete: (request) => timed('delete', () => replication.delete(request)),
-    cluster: () => describeCluster({membership, self: options.name, reachabilityOf, hints: hintedHandoff, ringChanges}),
+    cluster: describeSelf,
     clusterChange: (request) => ringChanges.request(request),
     joinCluster: (seed) => membershipAndDetection.joinAnotherCluster(seed),
     preflist: (key) => replication.preflist(key),
@@ -372,19 +396,8 @@ async function assembleOnStore(
       ...(parts.storeBytes === undefined ? {} : {storeBytes: await parts.storeBytes()}),
       ...stats.snapshot(statsOf(subsystems)),
     }),
-    health: () => ({
-      ok: true,
-      node: options.name,
-      actor: writeActor.current,
-      members: membership.table.members.length,
-      ringHash: membership.ring.hash,
-      // The members this node's failure detector sees as down (left members aside).
-      down: presentMembers(membership.table).filter((member) => reachabilityOf(member.name) === 'down').map((member) => member.name),
-      ringMembers: membership.ring.members.length,
-      status: findMember(membership.table, options.name)?.status,
-      transition: membership.table.ring?.next?.id ?? null,
-      antiEntropy: antiEntropy.summary(),
-    }),
+    health: healthOfSelf,
+    clusterStatus: (timeoutMs) => status.gather(timeoutMs),
   }
 
   return {

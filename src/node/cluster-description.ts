@@ -23,7 +23,7 @@ export interface ClusterSources {
   readonly ringChanges: Pick<RingChangeSubsystem, 'claimant' | 'transfersView'>
 }
 
-export function describeCluster(sources: ClusterSources): unknown {
+export function describeCluster(sources: ClusterSources): Record<string, unknown> {
   const {membership, reachabilityOf} = sources
   const counts = ownershipCounts(membership.ring)
   const settings = membership.table.settings

@@ -67,6 +67,11 @@ export enum MessageType {
    * still starting, so that a whole cluster can start at once.
    */
   DiskClockQuery = 42,
+  /**
+   * For `dyn cluster status --node` (src/node/status-subsystem.ts): `{}`, answered with the
+   * answering node's own view: its health and its GET /cluster without the ring's owners.
+   */
+  NodeStatusQuery = 43,
 }
 
 /** The types that only the transport sends; a peer may never send them as requests. */

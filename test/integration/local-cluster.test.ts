@@ -188,6 +188,59 @@ describe('dyn cluster up|down|status', () => {
     assert.match(text.stdout, /all nodes of the folder serve and agree on the ring; 1 other member\(s\) not started from this folder: extra/)
   })
 
+  it('cluster status --node gathers every member\'s view through one node: a paused member does not answer and is seen down (exit 3), and all is well once it runs again', async (t) => {
+    const c = await startCluster(3)
+    const [, , n3] = c.cluster.nodes
+    assert.ok(n3 !== undefined && n3.pid !== undefined)
+    const paused = n3.pid
+    // A paused node must run again before the cluster stops, or it cannot handle its SIGTERM.
+    t.after(async () => {
+      process.kill(paused, 'SIGCONT')
+      await c.stop()
+    })
+    const through = `${c.cluster.host}:${c.cluster.nodes[1]?.port}`
+    const healthy = await waitFor('a status with every member up', async () => {
+      const run = await runDyn(['cluster', 'status', '--node', through, '--json'])
+      return run.code === 0 ? jsonOf(run) : undefined
+    })
+    assert.equal(healthy.askedThrough, 'n2')
+    assert.deepEqual((healthy.nodes as Array<{name: string; state: string; ringHash: string}>).map((node) => [node.name, node.state]), [['n1', 'serving'], ['n2', 'serving'], ['n3', 'serving']])
+    assert.equal((healthy.effective as {n: number}).n, 3)
+    const text = await runDyn(['cluster', 'status', '--node', through])
+    assert.match(text.stdout, /asked through n2 \(127\.0\.0\.1:\d+\): every member serves, all agree on the ring, and every node reaches every other/)
+
+    process.kill(paused, 'SIGSTOP')
+    const degraded = await waitFor('a status in which n1 and n2 see n3 down', async () => {
+      const run = await runDyn(['cluster', 'status', '--node', through, '--json'])
+      const body = run.code === 3 ? jsonOf(run) : undefined
+      return body !== undefined && (body.seenDown as string[]).includes('n3') ? {run, body} : undefined
+    })
+    assert.equal(degraded.body.ok, false)
+    assert.equal((degraded.body.nodes as Array<{state: string}>)[2]?.state, 'not_answering')
+    const views = degraded.body.transfers as Array<{name: string; peers: Array<{name: string; reachability: string}>}>
+    assert.deepEqual(views.map((view) => view.name), ['n1', 'n2'], 'the paused node gives no view of its own')
+    for (const view of views) assert.equal(view.peers.find((peer) => peer.name === 'n3')?.reachability, 'down')
+    const degradedText = await runDyn(['cluster', 'status', '--node', through])
+    assert.equal(degradedText.code, 3)
+    assert.match(degradedText.stdout, /n3 .*does not answer n2 on its internode port/)
+    assert.match(degradedText.stdout, /n1 sees: n3 down/)
+    assert.match(degradedText.stdout, /the cluster is not fully up: n3 does not answer; seen down by some node: n3/)
+
+    process.kill(paused, 'SIGCONT')
+    await waitFor('a status with every member up again', async () => ((await runDyn(['cluster', 'status', '--node', through])).code === 0 ? true : undefined))
+
+    // Wrong use: both a folder and a node, a node that is not there.
+    const both = await runDyn(['cluster', 'status', '--node', through, '--dir', c.dir])
+    assert.equal(both.code, 2, both.stderr)
+    const {port: nobody} = await freeClusterPorts(1)
+    const absent = await runDyn(['cluster', 'status', '--node', `127.0.0.1:${nobody}`, '--json'])
+    assert.equal(absent.code, 3)
+    assert.equal(jsonOf(absent).error, 'unreachable')
+    const badTimeout = await getJson(c.url(1, '/cluster/status?timeout=99999999'))
+    assert.equal(badTimeout.status, 400)
+    assert.equal(badTimeout.body.error, 'bad_parameter')
+  })
+
   it('a node that left the cluster is not started again by up, before or after down, and status shows it as left', async (t) => {
     const c = await startCluster(3)
     t.after(() => c.stop())

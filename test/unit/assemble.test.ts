@@ -14,6 +14,7 @@ import {SimulatedTime} from '../../src/simulated-time.js'
 import {memoryDatabase, type StoreDatabase} from '../../src/storage/backend.js'
 import type {StoredVersion} from '../../src/storage/stored-object.js'
 import {MessageType} from '../../src/transport/message-type.js'
+import type {GatheredStatus} from '../../src/node/status-subsystem.js'
 import {SimulatedNetwork} from '../../src/transport/simulated-network.js'
 import {values} from '../../src/versioning/dvvset.js'
 
@@ -133,12 +134,36 @@ describe('node assembled from simulated parts', () => {
     assert.deepEqual(await read(cluster, restarted, 'k2', 3), ['during'])
   })
 
+  it('gathers every member\'s own view for dyn cluster status --node, and says which member did not answer and why', async () => {
+    const cluster = simCluster(5)
+    const [a] = await threeNodes(cluster)
+    const gather = async (): Promise<GatheredStatus> => (await cluster.time.until(a!.service.clusterStatus(500), stepTimeMsMax)) as GatheredStatus
+    const all = await gather()
+    assert.equal(all.node, 'a')
+    assert.deepEqual(all.members.map((member) => [member.name, member.answered]), [['a', true], ['b', true], ['c', true]])
+    for (const member of all.members) {
+      assert.ok(member.answered)
+      // Its own view, not a's: its name in its health and in its /cluster, without the ring's owners.
+      assert.equal(member.view.health.node, member.name)
+      assert.equal(member.view.cluster.node, member.name)
+      assert.equal(member.view.cluster.owners, undefined)
+      assert.equal((member.view.cluster.members as unknown[]).length, 3)
+    }
+    cluster.network.crash(addressOf('c'))
+    const withoutC = await gather()
+    const c = withoutC.members[2]
+    assert.ok(c !== undefined && !c.answered)
+    assert.equal(c.name, 'c')
+    assert.ok(['unreachable', 'timeout'].includes(c.error), c.error)
+    await assert.rejects(cluster.time.until(a!.service.clusterStatus(0), stepTimeMsMax), /timeout must be a whole number of milliseconds from 1 to 30000/)
+  })
+
   it('is the list of its subsystems: each request type served by one of them, any other answered bad_request', async () => {
     const cluster = simCluster(4)
     const a = await cluster.start('a', [])
-    assert.deepEqual(a.subsystems.map((subsystem) => subsystem.name), ['membership', 'replication', 'hints', 'ring changes', 'write buffer', 'compaction', 'anti-entropy'])
+    assert.deepEqual(a.subsystems.map((subsystem) => subsystem.name), ['membership', 'replication', 'hints', 'ring changes', 'write buffer', 'compaction', 'anti-entropy', 'status'])
     const claimed = a.subsystems.flatMap((subsystem) => [...subsystem.handlers.keys()]).sort((x, y) => x - y)
-    const served = [MessageType.Join, MessageType.Gossip, MessageType.ReplicaGet, MessageType.ReplicaPut, MessageType.CoordinatePut, MessageType.Ping, MessageType.HintDelivery, MessageType.ClusterChange, MessageType.TransferPage, MessageType.ObjectHandoff, MessageType.AntiEntropyRoots, MessageType.AntiEntropyBranches, MessageType.AntiEntropySegments, MessageType.AntiEntropyKeys, MessageType.AntiEntropyObjects, MessageType.AntiEntropyReapCheck, MessageType.AntiEntropyReap]
+    const served = [MessageType.Join, MessageType.Gossip, MessageType.ReplicaGet, MessageType.ReplicaPut, MessageType.CoordinatePut, MessageType.Ping, MessageType.HintDelivery, MessageType.ClusterChange, MessageType.TransferPage, MessageType.ObjectHandoff, MessageType.AntiEntropyRoots, MessageType.AntiEntropyBranches, MessageType.AntiEntropySegments, MessageType.AntiEntropyKeys, MessageType.AntiEntropyObjects, MessageType.AntiEntropyReapCheck, MessageType.AntiEntropyReap, MessageType.NodeStatusQuery]
     assert.deepEqual(claimed, served)
     for (const type of [MessageType.CoordinateGet, MessageType.CoordinateDelete, 99]) await assert.rejects(a.router(type, {}, 'b'), {code: 'bad_request'})
     // Timers due at one instant run in the order they were scheduled, which a seed's run depends on.
