@@ -89,17 +89,30 @@ export function compareNames(a: string, b: string): number {
  * A pure function of `partitionCount` and the set of `members` (their order does not matter).
  */
 export function claimOwners(partitionCount: number, members: readonly string[]): string[] {
-  assert(isValidPartitionCount(partitionCount), `invalid partition count ${partitionCount}`)
-  assert(members.length > 0, 'a ring needs at least one member')
-  const names = [...members].sort(compareNames)
-  for (let index = 1; index < names.length; index++) {
-    assert(names[index - 1] !== names[index], `duplicate member ${String(names[index])}`)
-  }
+  const names = checkedNames(partitionCount, members)
   const ownerIndexes = claimOwnerIndexes(partitionCount, names.map(nodeScoreKey))
   return Array.from(ownerIndexes, (index) => names[index] as string)
 }
 
-/** The claim over node indexes (positions in name order); see the module comment for the steps. */
+/**
+ * The members in name order, whose positions are the node indexes of the claim: at least one,
+ * none twice (a programmer's error: the member table holds each name once), for a valid Q.
+ */
+function checkedNames(partitionCount: number, members: readonly string[]): string[] {
+  assert(isValidPartitionCount(partitionCount), `invalid partition count ${partitionCount}`)
+  assert(members.length > 0, 'a ring needs at least one member')
+  const names = [...members].sort(compareNames)
+  // names[-1] is undefined, so the first name is never taken for a repeat.
+  const repeated = names.find((name, index) => name === names[index - 1])
+  assert(repeated === undefined, `duplicate member ${String(repeated)}`)
+  return names
+}
+
+/**
+ * The claim over node indexes (positions in name order); see the module comment for the steps.
+ * Lists of indexes are built in ascending order and sorted by a score or a count alone: the sort
+ * is stable, so ties keep the lower index (the earlier name, or partition) first.
+ */
 function claimOwnerIndexes(partitionCount: number, keys: readonly NodeScoreKey[]): Int32Array {
   const nodeCount = keys.length
   const score = (partition: number, node: number): number => pairScore(keys[node] as NodeScoreKey, partition)
@@ -125,9 +138,7 @@ function claimOwnerIndexes(partitionCount: number, keys: readonly NodeScoreKey[]
   // Step 2: quotas. The Q mod S larger ones go to the nodes with the most first choices.
   const quotaFloor = Math.floor(partitionCount / nodeCount)
   const largerQuotaCount = partitionCount % nodeCount
-  const byFirstChoices = Array.from({length: nodeCount}, (_, node) => node).sort(
-    (a, b) => (firstChoiceCount[b] as number) - (firstChoiceCount[a] as number) || a - b,
-  )
+  const byFirstChoices = Array.from({length: nodeCount}, (_, node) => node).sort((a, b) => (firstChoiceCount[b] as number) - (firstChoiceCount[a] as number))
   const quota = new Int32Array(nodeCount).fill(quotaFloor)
   for (let rank = 0; rank < largerQuotaCount; rank++) quota[byFirstChoices[rank] as number] = quotaFloor + 1
 
@@ -142,7 +153,7 @@ function claimOwnerIndexes(partitionCount: number, keys: readonly NodeScoreKey[]
   for (let node = 0; node < nodeCount; node++) {
     const chosen = chosenBy[node] as number[]
     const nodeQuota = quota[node] as number
-    if (chosen.length > nodeQuota) chosen.sort((a, b) => score(b, node) - score(a, node) || a - b)
+    chosen.sort((a, b) => score(b, node) - score(a, node))
     for (let rank = 0; rank < chosen.length; rank++) {
       const partition = chosen[rank] as number
       if (rank < nodeQuota) {
@@ -205,13 +216,8 @@ function claimOwnerIndexes(partitionCount: number, keys: readonly NodeScoreKey[]
  * change does not concern never hands a partition to another such member.
  */
 export function claimOwnersFrom(partitionCount: number, currentOwners: readonly string[], members: readonly string[]): string[] {
-  assert(isValidPartitionCount(partitionCount), `invalid partition count ${partitionCount}`)
+  const names = checkedNames(partitionCount, members)
   assert(currentOwners.length === partitionCount, 'the current owners must name every partition')
-  assert(members.length > 0, 'a ring needs at least one member')
-  const names = [...members].sort(compareNames)
-  for (let index = 1; index < names.length; index++) {
-    assert(names[index - 1] !== names[index], `duplicate member ${String(names[index])}`)
-  }
   const indexOf = new Map(names.map((name, index) => [name, index]))
   const keys = names.map(nodeScoreKey)
   const score = (partition: number, node: number): number => pairScore(keys[node] as NodeScoreKey, partition)
@@ -223,31 +229,38 @@ export function claimOwnersFrom(partitionCount: number, currentOwners: readonly 
 
   const quotaFloor = Math.floor(partitionCount / nodeCount)
   const largerQuotaCount = partitionCount % nodeCount
-  const byOwned = Array.from({length: nodeCount}, (_, node) => node).sort((a, b) => (owned[b] as number) - (owned[a] as number) || a - b)
+  // Stable, from ascending indexes: equal counts stay in name order (see claimOwnerIndexes).
+  const byOwned = Array.from({length: nodeCount}, (_, node) => node).sort((a, b) => (owned[b] as number) - (owned[a] as number))
   const quota = new Int32Array(nodeCount).fill(quotaFloor)
   for (let rank = 0; rank < largerQuotaCount; rank++) quota[byOwned[rank] as number] = quotaFloor + 1
 
-  const free: number[] = []
-  for (let partition = 0; partition < partitionCount; partition++) if ((owner[partition] as number) < 0) free.push(partition)
-  for (let node = 0; node < nodeCount; node++) {
-    const excess = (owned[node] as number) - (quota[node] as number)
-    if (excess <= 0) continue
-    const mine: number[] = []
-    for (let partition = 0; partition < partitionCount; partition++) if (owner[partition] === node) mine.push(partition)
-    mine.sort((a, b) => score(a, node) - score(b, node) || a - b)
+  /** The partitions `node` owns now, in ascending order (-1: orphaned). */
+  const partitionsOf = (node: number): number[] => {
+    const partitions: number[] = []
+    owner.forEach((ownerNode, partition) => {
+      if (ownerNode === node) partitions.push(partition)
+    })
+    return partitions
+  }
+  const free = partitionsOf(-1)
+  quota.forEach((nodeQuota, node) => {
+    const excess = (owned[node] as number) - nodeQuota
+    if (excess <= 0) return
+    // Lowest score first; the sort is stable, so ties keep partition order.
+    const mine = partitionsOf(node).sort((a, b) => score(a, node) - score(b, node))
     for (const partition of mine.slice(0, excess)) {
       owner[partition] = -1
       free.push(partition)
     }
-    owned[node] = quota[node] as number
-  }
+    owned[node] = nodeQuota
+  })
 
   // Deal the free partitions, best (partition, node) score first, to members under quota.
   const pairs: Array<{partition: number; node: number; score: number}> = []
   for (const partition of free) {
-    for (let node = 0; node < nodeCount; node++) {
-      if ((owned[node] as number) < (quota[node] as number)) pairs.push({partition, node, score: score(partition, node)})
-    }
+    quota.forEach((nodeQuota, node) => {
+      if ((owned[node] as number) < nodeQuota) pairs.push({partition, node, score: score(partition, node)})
+    })
   }
   pairs.sort((a, b) => b.score - a.score || a.node - b.node || a.partition - b.partition)
   let unplaced = free.length
