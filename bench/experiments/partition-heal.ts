@@ -19,7 +19,7 @@
  * --advertise ADDRESS`.
  */
 
-import {execFile, spawn} from 'node:child_process'
+import {execFile} from 'node:child_process'
 import type {ChildProcess} from 'node:child_process'
 import {closeSync, openSync} from 'node:fs'
 import {mkdtemp, rm} from 'node:fs/promises'
@@ -27,6 +27,8 @@ import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {parseArgs, promisify} from 'node:util'
+import {createNetnsLab, netnsNodesMax, netnsUnavailable} from '../../src/cli/netns.js'
+import type {NetnsLab} from '../../src/cli/netns.js'
 
 const run = promisify(execFile)
 
@@ -41,12 +43,13 @@ const {values} = parseArgs({
 })
 const cutsS = values.cuts.split(',').map(Number)
 const nodeCount = Number(values.nodes)
-if (!cutsS.every((s) => Number.isFinite(s) && s > 0) || !Number.isInteger(nodeCount) || nodeCount < 2 || nodeCount > 50) {
-  console.error('--cuts takes seconds, comma-separated (10,60,180); --nodes 2..50')
+if (!cutsS.every((s) => Number.isFinite(s) && s > 0) || !Number.isInteger(nodeCount) || nodeCount < 2 || nodeCount > netnsNodesMax) {
+  console.error(`--cuts takes seconds, comma-separated (10,60,180); --nodes 2..${netnsNodesMax}`)
   process.exit(2)
 }
-if (process.getuid?.() !== 0) {
-  console.error('partition-heal needs root: it makes network namespaces, a bridge and iptables rules')
+const unavailable = await netnsUnavailable()
+if (unavailable !== undefined) {
+  console.error(`partition-heal makes network namespaces, a bridge and iptables rules: ${unavailable}`)
   process.exit(2)
 }
 /** Polls of every node's /cluster, and the longest a heal is waited for before it counts as never. */
@@ -57,9 +60,7 @@ const settleMs = 10_000
 const apiPort = 7070
 const rpcPort = 8070
 const tag = `dph${process.pid % 100_000}`
-const bridge = tag
-const hostAddress = `${values.subnet}.254`
-const namespace = (i: number): string => `${tag}-${i}`
+let lab: NetnsLab | undefined
 const address = (i: number): string => `${values.subnet}.${i}`
 const nodeName = (i: number): string => `n${i}`
 const indexes = Array.from({length: nodeCount}, (_, i) => i + 1)
@@ -80,39 +81,13 @@ async function sh(...args: string[]): Promise<string> {
   return stdout
 }
 
-async function inNamespace(i: number, ...args: string[]): Promise<string> {
-  return sh('ip', 'netns', 'exec', namespace(i), ...args)
-}
-
-async function setUp(): Promise<void> {
-  const routes = await sh('ip', '-4', 'addr')
-  if (routes.includes(`${values.subnet}.`)) throw new Error(`${values.subnet}.0/24 is in use on this machine; choose another --subnet`)
-  await sh('ip', 'link', 'add', bridge, 'type', 'bridge')
-  await sh('ip', 'addr', 'add', `${hostAddress}/24`, 'dev', bridge)
-  await sh('ip', 'link', 'set', bridge, 'up')
-  for (const i of indexes) {
-    await sh('ip', 'netns', 'add', namespace(i))
-    await sh('ip', 'link', 'add', `${tag}h${i}`, 'type', 'veth', 'peer', 'name', `${tag}n${i}`)
-    await sh('ip', 'link', 'set', `${tag}n${i}`, 'netns', namespace(i))
-    await sh('ip', 'link', 'set', `${tag}h${i}`, 'master', bridge, 'up')
-    await inNamespace(i, 'ip', 'link', 'set', `${tag}n${i}`, 'name', 'eth0')
-    await inNamespace(i, 'ip', 'addr', 'add', `${address(i)}/24`, 'dev', 'eth0')
-    await inNamespace(i, 'ip', 'link', 'set', 'eth0', 'up')
-    await inNamespace(i, 'ip', 'link', 'set', 'lo', 'up')
-  }
-}
-
 async function cleanUp(): Promise<void> {
   cleaning ??= (async () => {
     for (const child of children) if (child.exitCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGTERM')
     const deadline = Date.now() + 5000
     while (children.some((child) => child.exitCode === null && child.signalCode === null) && Date.now() < deadline) await sleep(100)
     for (const child of children) if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGKILL')
-    // A namespace takes its iptables rules with it. Its veth goes too, but only once the kernel
-    // frees the namespace, which sockets still closing can delay: each veth is deleted here.
-    for (const i of indexes) await sh('ip', 'link', 'del', `${tag}h${i}`).catch(() => undefined)
-    for (const i of indexes) await sh('ip', 'netns', 'del', namespace(i)).catch(() => undefined)
-    await sh('ip', 'link', 'del', bridge).catch(() => undefined)
+    await lab?.destroy()
     // The node logs are kept when the run failed, to say why.
     if (dir !== '' && failure === undefined) await rm(dir, {recursive: true, force: true})
   })()
@@ -127,8 +102,7 @@ async function startNodes(): Promise<void> {
     const where = hasListen ? ['--listen', '0.0.0.0', '--advertise', address(i)] : ['--host', address(i)]
     const seeds = i === 1 ? [] : ['--seeds', `${address(1)}:${rpcPort}`]
     const log = openSync(path.join(dir, `${nodeName(i)}.log`), 'a')
-    const args = ['netns', 'exec', namespace(i), process.execPath, values.dyn, 'start', '--name', nodeName(i), ...where, '--port', String(apiPort), '--rpc-port', String(rpcPort), '--data', path.join(dir, nodeName(i)), ...seeds]
-    children.push(spawn('ip', args, {stdio: ['ignore', log, log]}))
+    children.push((lab as NetnsLab).spawn(i, process.execPath, [values.dyn, 'start', '--name', nodeName(i), ...where, '--port', String(apiPort), '--rpc-port', String(rpcPort), '--data', path.join(dir, nodeName(i)), ...seeds], {stdio: ['ignore', log, log]}))
     closeSync(log)
     // One at a time: each joins once the one before serves.
     await waitUntil(`${nodeName(i)} to serve`, 30_000, async () => (await fetchJson(i, '/health')) !== undefined)
@@ -168,13 +142,11 @@ function allUp(views: Map<string, Map<string, string>>): boolean {
 
 /** Drops, at each receiver, every packet between the cut node and the others, both ways. */
 async function cut(): Promise<void> {
-  await inNamespace(cutNode, 'iptables', '-A', 'INPUT', '-s', hostAddress, '-j', 'ACCEPT')
-  await inNamespace(cutNode, 'iptables', '-A', 'INPUT', '-s', `${values.subnet}.0/24`, '-j', 'DROP')
-  for (const i of indexes) if (i !== cutNode) await inNamespace(i, 'iptables', '-A', 'INPUT', '-s', address(cutNode), '-j', 'DROP')
+  await (lab as NetnsLab).isolate(cutNode)
 }
 
 async function heal(): Promise<void> {
-  await Promise.all(indexes.map((i) => inNamespace(i, 'iptables', '-F', 'INPUT')))
+  await (lab as NetnsLab).heal()
 }
 
 interface CutResult {
@@ -232,7 +204,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 const results: CutResult[] = []
 try {
   dir = await mkdtemp(path.join(tmpdir(), 'dyn-partition-heal-'))
-  await setUp()
+  lab = await createNetnsLab({nodeCount, subnet: values.subnet, tag})
   await startNodes()
   for (const cutS of cutsS) {
     await sleep(settleMs)
