@@ -42,6 +42,11 @@ export interface LocalNode {
 
 export interface LocalCluster {
   readonly host: string
+  /**
+   * The host the nodes advertise when it is not `host` (each binds `host`): `dyn verify` runs its
+   * fault-injecting proxy there, so that every internode connection passes through it.
+   */
+  readonly advertiseHost?: string
   /** The settings given explicitly when the cluster was created (the rest are the defaults). */
   settings?: Partial<CreationSettings>
   /** The other `dyn start` flags every node runs with; a restart reuses them unless new ones are given. */
@@ -64,6 +69,8 @@ export interface UpOptions {
   /** Other `dyn start` flags for every node (e.g. --request-timeout, --write-buffer-ms). */
   readonly startArgs: readonly string[]
   readonly readyTimeoutMs: number
+  /** For a new cluster: the host the nodes advertise (see LocalCluster.advertiseHost). */
+  readonly advertiseHost?: string
 }
 
 /** What `clusterUp` did: the cluster, which nodes it started, which already ran, and which have left it (not started). */
@@ -155,8 +162,8 @@ export async function readCluster(dir: string): Promise<LocalCluster | undefined
 }
 
 async function writeCluster(dir: string, cluster: LocalCluster): Promise<void> {
-  const {host, settings, startArgs, clusterId, nodes} = cluster
-  await writeFile(clusterFile(dir), `${JSON.stringify({host, settings, startArgs, clusterId, nodes}, null, 2)}\n`)
+  const {host, advertiseHost, settings, startArgs, clusterId, nodes} = cluster
+  await writeFile(clusterFile(dir), `${JSON.stringify({host, advertiseHost, settings, startArgs, clusterId, nodes}, null, 2)}\n`)
 }
 
 /**
@@ -320,6 +327,7 @@ function newCluster(dir: string, options: UpOptions): LocalCluster {
   }
   return {
     host: '127.0.0.1',
+    ...(options.advertiseHost === undefined ? {} : {advertiseHost: options.advertiseHost}),
     settings: {...settings},
     nodes: Array.from({length: nodeCount}, (_, i) => ({
       name: `n${i + 1}`,
@@ -397,7 +405,8 @@ export function startLocalNode(cluster: LocalCluster, node: LocalNode, extraArgs
   mkdirSync(path.dirname(node.logFile), {recursive: true})
   rmSync(pidFile(node), {force: true})
   rmSync(exitFile(node), {force: true})
-  const args = [runScript, 'start', '--name', node.name, '--host', cluster.host, '--port', String(node.port), '--rpc-port', String(node.rpcPort), '--data', node.dataDir, ...extraArgs]
+  const where = cluster.advertiseHost === undefined ? ['--host', cluster.host] : ['--listen', cluster.host, '--advertise', cluster.advertiseHost]
+  const args = [runScript, 'start', '--name', node.name, ...where, '--port', String(node.port), '--rpc-port', String(node.rpcPort), '--data', node.dataDir, ...extraArgs]
   const logFd = openSync(node.logFile, 'a')
   const wrapper = spawn('/bin/sh', ['-c', wrapperScript, 'dyn-node', exitFile(node), pidFile(node), process.execPath, ...args], {detached: true, stdio: ['ignore', logFd, logFd]})
   closeSync(logFd)

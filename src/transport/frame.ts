@@ -23,11 +23,13 @@ export const protocolVersion = 1
 export const frameBytesMax = 16 * 1024 * 1024
 
 /** The length prefix, which counts the bytes after itself. */
-const lengthPrefixBytes = 4
+export const lengthPrefixBytes = 4
 /** Prefix, version, type and request id: everything before the body. */
 const headerBytes = lengthPrefixBytes + 1 + 1 + 4
 /** Version, type, request id and the shortest MessagePack value (one byte). */
 const frameRestBytesMin = headerBytes - lengthPrefixBytes + 1
+/** The smallest whole frame, prefix included. */
+export const frameBytesMin = lengthPrefixBytes + frameRestBytesMin
 const typeMax = 0xff
 const requestIdMax = 0xffff_ffff
 

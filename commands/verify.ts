@@ -1,0 +1,102 @@
+import * as Flags from '@oclif/core/flags'
+import {DynCommand} from '../src/cli/command-base.js'
+import {faultKinds} from '../src/verify/nemesis.js'
+import type {FaultKind} from '../src/verify/nemesis.js'
+import type {VerifyReport} from '../src/verify/verify-run.js'
+
+export default class Verify extends DynCommand {
+  static override summary = 'Check for yourself that the cluster loses no acknowledged write under crashes, pauses and partitions (Jepsen in a box).'
+
+  static override description = `Starts a local cluster whose internode links all pass through a fault-injecting proxy (the nodes listen on 127.0.0.1 and advertise 127.0.0.2, where the proxy listens), runs concurrent clients doing the paper's shopping cart (read the cart, merge its siblings, add an item no one else adds, write it back with the read's context), and a nemesis that kills and restarts nodes (SIGKILL), pauses them (SIGSTOP, SIGCONT), splits the cluster into a minority and a majority, cuts one node off, and cuts one link one way. Then it heals everything, waits for every cart's home replicas to hold the same items, reads each cart from each home replica alone, and checks that every acknowledged add is there.
+The nemesis is drawn from --seed: the same seed, the same faults at the same times. With --dir, the cluster is made in that folder and kept (or, if the folder holds a cluster made by dyn cluster up, used as it is, with kill and pause only: its nodes talk to each other directly).
+Reports operations, acknowledged and failed adds, faults by kind, availability outside and during each kind of fault, time to converge after the heal, and lost adds (must be 0). With --conflict lww, concurrent adds to a cart overwrite each other by design, and verify says so.
+Exit codes: 0 no acknowledged add lost and the replicas converged; 1 an acknowledged add was lost, or the replicas did not converge; 2 bad usage. Linux only (it needs 127.0.0.2 on the loopback interface).`
+
+  static override examples = [
+    {description: 'Two minutes, every kind of fault, 5 nodes', command: '<%= config.bin %> verify --duration 120'},
+    {description: 'The same faults again: the schedule comes from the seed', command: '<%= config.bin %> verify --duration 120 --seed 7'},
+    {description: 'What last-writer-wins does to concurrent adds', command: '<%= config.bin %> verify --duration 60 --conflict lww'},
+    {description: 'Only partitions, for a script', command: '<%= config.bin %> verify --faults partition,isolate,one-way --json'},
+  ]
+
+  static override flags = {
+    duration: Flags.integer({description: 'seconds of load and faults (then heal, converge and check)', default: 60, min: 5, max: 86_400}),
+    nodes: Flags.integer({description: 'nodes of the cluster verify starts (N/R/W 3/2/2)', default: 5, min: 3, max: 16}),
+    clients: Flags.integer({description: 'concurrent clients, each doing read-merge-add-write on a random cart through a random node', default: 4, min: 1, max: 64}),
+    carts: Flags.integer({description: 'carts (keys) the clients share: fewer carts, more concurrent adds to each', default: 8, min: 1, max: 1000}),
+    faults: Flags.string({description: `fault kinds, comma-separated, from ${faultKinds.join(', ')}; "none" for none`, default: faultKinds.join(',')}),
+    seed: Flags.integer({description: 'seed of the nemesis schedule [default: drawn at random, and printed]', min: 0, max: 2 ** 32 - 1}),
+    conflict: Flags.string({description: 'conflict policy of the cluster verify starts', options: ['siblings', 'lww'], default: 'siblings'}),
+    'fault-seconds': Flags.string({description: 'each fault lasts between MIN and MAX seconds: MIN,MAX', default: '3,8'}),
+    'gap-seconds': Flags.integer({description: 'quiet seconds after each fault', default: 2, min: 0, max: 600}),
+    'converge-timeout': Flags.integer({description: 'seconds to wait after the heal for the replicas to agree', default: 120, min: 1, max: 3600}),
+    dir: Flags.string({description: 'make the cluster in this folder and keep it (or use the cluster it holds) [default: a temporary folder, removed after]'}),
+    keep: Flags.boolean({description: 'keep the temporary folder (data, logs) after the run', default: false}),
+    json: Flags.boolean({description: 'print the report as one JSON object', default: false}),
+  }
+
+  async run(): Promise<void> {
+    const {flags} = await this.parse(Verify)
+    const kinds = flags.faults === 'none' ? [] : flags.faults.split(',').map((kind) => kind.trim())
+    const unknown = kinds.find((kind) => !(faultKinds as readonly string[]).includes(kind))
+    if (unknown !== undefined) this.fail(flags.json, 'bad_parameter', `--faults: unknown fault kind "${unknown}"; use some of ${faultKinds.join(', ')}, or none`)
+    const seconds = flags['fault-seconds'].split(',').map(Number)
+    const [minS, maxS] = seconds
+    if (seconds.length !== 2 || !Number.isFinite(minS) || !Number.isFinite(maxS) || (minS as number) <= 0 || (maxS as number) < (minS as number)) {
+      this.fail(flags.json, 'bad_parameter', `--fault-seconds "${flags['fault-seconds']}": give MIN,MAX in seconds, 0 < MIN <= MAX (for example 3,8)`)
+    }
+    if (process.platform !== 'linux') this.fail(flags.json, 'bad_parameter', `dyn verify needs Linux (127.0.0.2 on the loopback interface); this is ${process.platform}`)
+    const seed = flags.seed ?? Math.floor(Math.random() * 2 ** 32)
+    const log = (line: string): void => {
+      if (!flags.json) process.stderr.write(`${line}\n`)
+    }
+    // Ctrl-C ends the run early: the finally of runVerify resumes paused nodes and stops the cluster.
+    const {runVerify} = await import('../src/verify/verify-run.js')
+    let report: VerifyReport
+    try {
+      report = await runVerify({
+        ...(flags.dir === undefined ? {} : {dir: flags.dir}),
+        keep: flags.keep,
+        nodeCount: flags.nodes,
+        clients: flags.clients,
+        carts: flags.carts,
+        durationMs: flags.duration * 1000,
+        seed,
+        kinds: kinds as FaultKind[],
+        conflict: flags.conflict as 'siblings' | 'lww',
+        faultMsMin: (minS as number) * 1000,
+        faultMsMax: (maxS as number) * 1000,
+        gapMs: flags['gap-seconds'] * 1000,
+        convergeTimeoutMs: flags['converge-timeout'] * 1000,
+        requestTimeoutMs: 2000,
+        log,
+      })
+    } catch (error) {
+      this.failFromError(flags.json, error)
+    }
+    if (flags.json) this.printJson(report)
+    else process.stdout.write(formatReport(report))
+    if (!report.ok) this.exit(1)
+  }
+}
+
+function percent(ratio: number): string {
+  return `${(ratio * 100).toFixed(1)}%`
+}
+
+function formatReport(report: VerifyReport): string {
+  const lines: string[] = []
+  lines.push(`dyn verify: ${report.nodes} nodes, conflicts: ${report.conflict}, ${report.clients} clients on ${report.carts} carts, ${report.durationMs / 1000} s, seed ${report.seed}`)
+  const faults = Object.entries(report.faults)
+  const faultCount = faults.reduce((sum, [, count]) => sum + (count ?? 0), 0)
+  lines.push(`faults: ${faultCount}${faults.length === 0 ? '' : ` (${faults.map(([kind, count]) => `${kind} ${count}`).join(', ')})`}`)
+  const {operations: ops, adds} = report
+  lines.push(`operations: ${ops.total} (${ops.reads} reads, ${ops.writes} writes), ${percent(ops.total === 0 ? 1 : ops.succeeded / ops.total)} succeeded`)
+  lines.push(`adds: ${adds.acknowledged + adds.failed} written, ${adds.acknowledged} acknowledged, ${adds.failed} failed (${adds.failedButPresent} of those in the final cart anyway)`)
+  const during = Object.entries(report.availability.during).map(([kind, a]) => `${kind} ${percent(a?.ratio ?? 1)} of ${a?.operations ?? 0}`)
+  lines.push(`availability: outside faults ${percent(report.availability.outside.ratio)} of ${report.availability.outside.operations}${during.length === 0 ? '' : `; during ${during.join(', ')}`}`)
+  lines.push(report.convergedAfterMs === null ? 'converged: no' : `converged ${(report.convergedAfterMs / 1000).toFixed(1)} s after the heal (every home replica of every cart holds the same items)`)
+  lines.push(`lost acknowledged adds: ${adds.lost}${report.lost.length === 0 ? '' : ` (${report.lost.slice(0, 5).map((lost) => `${lost.item} in ${lost.cart}`).join(', ')}${report.lost.length > 5 ? ', ...' : ''})`}`)
+  lines.push(`verdict: ${report.verdict}`)
+  return `${lines.join('\n')}\n`
+}

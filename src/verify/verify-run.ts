@@ -1,0 +1,326 @@
+/**
+ * `dyn verify`: Jepsen in a box. It starts a local cluster whose internode links all pass through
+ * a fault-injecting proxy (src/verify/fault-proxy.ts: the nodes bind 127.0.0.1 and advertise
+ * 127.0.0.2, where the proxy listens on the same ports), runs concurrent shopping-cart clients
+ * against every node (src/verify/cart-check.ts), and lets a seeded nemesis (src/verify/nemesis.ts)
+ * kill and restart nodes, pause them, and cut links: halves, one node off, one way. Then it heals
+ * everything, waits for the home replicas of every cart to hold the same items (hinted handoff and
+ * anti-entropy, paper §4.6-4.7), reads each cart from each home replica alone (a ReplicaGet over
+ * the internode port, not a quorum read that would merge them), and checks that every
+ * acknowledged add is there.
+ *
+ * This is the process shell: it owns the real clock, processes, sockets and folders; what it
+ * decides (the schedule, the check) is pure and lives beside it.
+ */
+
+import {mkdtemp} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import path from 'node:path'
+import {deriveSeed, seededRandom} from '../clock.js'
+import {DynClient} from '../client/http-client.js'
+import {isStoredObject} from '../coordinator/messages.js'
+import {DynError} from '../errors.js'
+import {systemClock, systemScheduler} from '../node/system-time.js'
+import {MessageType} from '../transport/message-type.js'
+import {startTcpTransport} from '../transport/tcp-transport.js'
+import type {Transport} from '../transport/transport.js'
+import {values} from '../versioning/dvvset.js'
+import {clusterDown, clusterUp, isNodeProcess, readCluster, removeFolder} from '../cli/local-cluster.js'
+import type {LocalCluster} from '../cli/local-cluster.js'
+import {freeClusterPorts} from '../cli/ports.js'
+import {availabilityByFault, checkCarts, converged, encodeCart, mergeCartVersions} from './cart-check.js'
+import type {AddRecord, Availability, CartCheck, FaultWindow, OperationRecord, ReplicaCart} from './cart-check.js'
+import {startFaultProxy} from './fault-proxy.js'
+import type {FaultProxy} from './fault-proxy.js'
+import {describeFault, faultKinds, nemesisSchedule} from './nemesis.js'
+import type {FaultEvent, FaultKind} from './nemesis.js'
+
+/** Where the nodes of a verify cluster are told to reach each other: the proxy's side of loopback. */
+export const proxyHost = '127.0.0.2'
+
+export interface VerifyOptions {
+  /** A folder to create the cluster in, or that holds one; undefined: a temporary folder, removed after. */
+  readonly dir?: string
+  readonly keep: boolean
+  readonly nodeCount: number
+  readonly clients: number
+  readonly carts: number
+  readonly durationMs: number
+  readonly seed: number
+  readonly kinds: readonly FaultKind[]
+  readonly conflict: 'siblings' | 'lww'
+  readonly faultMsMin: number
+  readonly faultMsMax: number
+  readonly gapMs: number
+  readonly convergeTimeoutMs: number
+  readonly requestTimeoutMs: number
+  readonly log: (line: string) => void
+}
+
+export interface VerifyReport {
+  readonly ok: boolean
+  readonly verdict: string
+  readonly seed: number
+  readonly dir: string
+  readonly nodes: number
+  readonly conflict: string
+  readonly clients: number
+  readonly carts: number
+  readonly durationMs: number
+  readonly operations: {readonly total: number; readonly succeeded: number; readonly reads: number; readonly writes: number}
+  readonly adds: Omit<CartCheck, 'lost' | 'missingOnSomeHomes'> & {readonly lost: number; readonly missingOnSomeHomes: number}
+  readonly lost: CartCheck['lost']
+  readonly missingOnSomeHomes: CartCheck['missingOnSomeHomes']
+  readonly faults: Partial<Record<FaultKind, number>>
+  readonly faultLog: ReadonlyArray<{readonly atMs: number; readonly text: string}>
+  readonly availability: {readonly outside: Availability; readonly during: Partial<Record<FaultKind, Availability>>}
+  /** From the heal until every home replica of every cart held the same items; null: not within the bound. */
+  readonly convergedAfterMs: number | null
+}
+
+/** The replica reads of the final check: how long each may take. */
+const replicaReadTimeoutMs = 3000
+const convergencePollMs = 500
+
+export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
+  const {log} = options
+  const dir = path.resolve(options.dir ?? (await mkdtemp(path.join(tmpdir(), 'dyn-verify-'))))
+  const existing = await readCluster(dir)
+  const wantsLinks = options.kinds.some((kind) => kind === 'partition' || kind === 'isolate' || kind === 'one-way')
+  if (existing !== undefined && existing.advertiseHost === undefined && wantsLinks) {
+    throw new DynError('bad_parameter', `${dir} holds a cluster made by dyn cluster up, whose nodes talk to each other directly: verify can only kill and pause them. Use --faults kill,pause, or leave out --dir to let verify start a cluster whose links pass through its proxy`)
+  }
+  let proxy: FaultProxy | undefined
+  let cluster: LocalCluster | undefined
+  let replicaReader: Transport | undefined
+  const paused = new Set<number>()
+  try {
+    const ports = existing === undefined ? await freeClusterPorts(options.nodeCount) : {port: existing.nodes[0]?.port ?? 0, rpcPort: existing.nodes[0]?.rpcPort ?? 0}
+    const nodeCount = existing?.nodes.length ?? options.nodeCount
+    const names = Array.from({length: nodeCount}, (_, i) => `n${i + 1}`)
+    if (existing === undefined || existing.advertiseHost !== undefined) {
+      // Both ports of each node: the internode one with faults, the client one as it is (an HTTP
+      // connection sends no Hello, so no cut applies to it), for tools that use advertised addresses.
+      proxy = await startFaultProxy(names.flatMap((name, i) => [
+        {name, listenHost: proxyHost, listenPort: ports.rpcPort + i, targetHost: '127.0.0.1', targetPort: ports.rpcPort + i},
+        {name: `${name} client API`, listenHost: proxyHost, listenPort: ports.port + i, targetHost: '127.0.0.1', targetPort: ports.port + i},
+      ]))
+    }
+    log(`starting ${nodeCount} nodes in ${dir}${proxy === undefined ? '' : `, their internode links through a fault proxy on ${proxyHost}`}`)
+    const up = async (): Promise<LocalCluster> =>
+      clusterUp(
+        {
+          dir,
+          ...(existing === undefined ? {nodeCount, port: ports.port, rpcPort: ports.rpcPort, advertiseHost: proxyHost, settings: {conflictPolicy: options.conflict}} : {}),
+          startArgs: existing === undefined ? ['--request-timeout', String(options.requestTimeoutMs), '--anti-entropy-ms', '1000'] : [],
+          readyTimeoutMs: 60_000,
+        },
+        () => undefined,
+      )
+    cluster = await up()
+    const running = cluster
+    const conflict = (running.settings?.conflictPolicy ?? options.conflict) as string
+    const clientsByNode = running.nodes.map((node) => new DynClient(`${running.host}:${node.port}`, options.requestTimeoutMs + 1000))
+    const runId = `${options.seed}-${Date.now().toString(36)}`
+    const cartKeys = Array.from({length: options.carts}, (_, k) => `verify-cart-${runId}-${k}`)
+
+    // The run: clients and nemesis side by side, for durationMs.
+    const schedule = nemesisSchedule({
+      nodeNames: names,
+      durationMs: options.durationMs,
+      kinds: options.kinds,
+      random: seededRandom(deriveSeed(options.seed, 'nemesis')),
+      faultMsMin: options.faultMsMin,
+      faultMsMax: options.faultMsMax,
+      gapMs: options.gapMs,
+      quietStartMs: Math.min(3000, Math.floor(options.durationMs / 10)),
+    })
+    const startedAtMs = Date.now()
+    const elapsedMs = (): number => Date.now() - startedAtMs
+    const operations: OperationRecord[] = []
+    const adds: AddRecord[] = []
+    let reads = 0
+    let writes = 0
+    const faultLog: Array<{atMs: number; text: string}> = []
+    const windows: FaultWindow[] = []
+    const note = (text: string): void => {
+      faultLog.push({atMs: elapsedMs(), text})
+      log(`${(elapsedMs() / 1000).toFixed(1).padStart(6)} s  ${text}`)
+    }
+    log(`running ${options.clients} clients on ${options.carts} carts for ${options.durationMs / 1000} s; nemesis seed ${options.seed}: ${schedule.length} fault(s)`)
+
+    const client = async (index: number): Promise<void> => {
+      const random = seededRandom(deriveSeed(options.seed, `client ${index}`))
+      let sequence = 0
+      // Bounded by the run's length: every iteration makes at least one request that times out.
+      while (elapsedMs() < options.durationMs) {
+        const cart = cartKeys[random.int(cartKeys.length)] as string
+        const through = clientsByNode[random.int(clientsByNode.length)] as DynClient
+        const readAtMs = elapsedMs()
+        const read = await through.get(cart).catch(() => undefined)
+        reads += 1
+        operations.push({atMs: readAtMs, ok: read?.ok === true})
+        if (read === undefined || !read.ok) {
+          await sleep(50)
+          continue
+        }
+        const items = read.found ? mergeCartVersions(read.siblings.map((sibling) => sibling.value)).items : new Set<string>()
+        const item = `c${index}-${sequence}`
+        sequence += 1
+        items.add(item)
+        const writeAtMs = elapsedMs()
+        const context = read.context
+        const written = await through.put(cart, encodeCart(items), {contentType: 'application/json', ...(context === undefined ? {} : {context})}).catch(() => undefined)
+        writes += 1
+        operations.push({atMs: writeAtMs, ok: written?.ok === true})
+        adds.push({cart, item, outcome: written?.ok === true ? 'acknowledged' : 'failed'})
+      }
+    }
+
+    const apply = async (event: FaultEvent): Promise<void> => {
+      const node = running.nodes.find((candidate) => candidate.name === event.nodes[0])
+      if (event.kind === 'kill' && node?.pid !== undefined) process.kill(node.pid, 'SIGKILL')
+      else if (event.kind === 'pause' && node?.pid !== undefined) {
+        process.kill(node.pid, 'SIGSTOP')
+        paused.add(node.pid)
+      } else if (event.kind === 'isolate') proxy?.isolate(event.nodes[0] as string)
+      else if (event.kind === 'one-way') proxy?.block(event.nodes[0] as string, event.nodes[1] as string)
+      else if (event.kind === 'partition') proxy?.partition([[...event.nodes], names.filter((name) => !event.nodes.includes(name))])
+    }
+    const revert = async (event: FaultEvent): Promise<void> => {
+      if (event.kind === 'kill') {
+        // cluster up starts the nodes of the folder that do not run, on their data and ports.
+        cluster = await up().catch((error: Error) => {
+          note(`restarting ${event.nodes[0]} failed: ${error.message}`)
+          return running
+        })
+        const restarted = cluster.nodes.find((candidate) => candidate.name === event.nodes[0])
+        const original = running.nodes.find((candidate) => candidate.name === event.nodes[0])
+        if (restarted !== undefined && original !== undefined) original.pid = restarted.pid
+      } else if (event.kind === 'pause') {
+        for (const pid of paused) process.kill(pid, 'SIGCONT')
+        paused.clear()
+      } else proxy?.heal()
+    }
+    const nemesis = async (): Promise<void> => {
+      for (const event of schedule) {
+        await sleep(event.startMs - elapsedMs())
+        note(describeFault(event))
+        const faultStartMs = elapsedMs()
+        await apply(event)
+        await sleep(event.startMs + event.durationMs - elapsedMs())
+        await revert(event)
+        windows.push({kind: event.kind, startMs: faultStartMs, endMs: elapsedMs()})
+        note(`healed: ${event.kind} ${event.nodes.join(event.kind === 'one-way' ? ' -> ' : ', ')}`)
+      }
+    }
+    await Promise.all([nemesis(), ...Array.from({length: options.clients}, (_, index) => client(index))])
+
+    // Everything healed (the nemesis reverts each fault before the next); now wait for the homes
+    // of every cart to hold the same items, reading each alone.
+    const healedAtMs = elapsedMs()
+    replicaReader = await startTcpTransport({host: '127.0.0.1', port: 0, nodeName: 'dyn-verify', clock: systemClock, scheduler: systemScheduler, handler: async () => {
+      throw new DynError('bad_request', 'dyn verify only reads')
+    }})
+    let finalCarts = new Map<string, ReplicaCart[]>()
+    let convergedAfterMs: number | null = null
+    // Bounded by convergeTimeoutMs.
+    while (elapsedMs() - healedAtMs < options.convergeTimeoutMs) {
+      finalCarts = await readHomes(running, clientsByNode[0] as DynClient, replicaReader, cartKeys)
+      if (converged(finalCarts)) {
+        convergedAfterMs = elapsedMs() - healedAtMs
+        break
+      }
+      await sleep(convergencePollMs)
+    }
+    const check = checkCarts(adds, finalCarts)
+    const faults: Partial<Record<FaultKind, number>> = {}
+    for (const event of schedule) faults[event.kind] = (faults[event.kind] ?? 0) + 1
+    const ok = check.lost.length === 0 && check.missingOnSomeHomes.length === 0 && convergedAfterMs !== null
+    return {
+      ok,
+      verdict: verdictOf(check, convergedAfterMs, conflict, options.convergeTimeoutMs),
+      seed: options.seed,
+      dir,
+      nodes: nodeCount,
+      conflict,
+      clients: options.clients,
+      carts: options.carts,
+      durationMs: options.durationMs,
+      operations: {total: operations.length, succeeded: operations.filter((operation) => operation.ok).length, reads, writes},
+      adds: {acknowledged: check.acknowledged, failed: check.failed, failedButPresent: check.failedButPresent, lost: check.lost.length, missingOnSomeHomes: check.missingOnSomeHomes.length},
+      lost: check.lost,
+      missingOnSomeHomes: check.missingOnSomeHomes,
+      faults,
+      faultLog,
+      availability: availabilityByFault(operations, windows),
+      convergedAfterMs,
+    }
+  } finally {
+    // Whatever happened: no node left paused (it could not stop), no process, no proxy.
+    for (const pid of paused) {
+      try {
+        process.kill(pid, 'SIGCONT')
+      } catch {
+        // It is gone already.
+      }
+    }
+    await replicaReader?.close().catch(() => undefined)
+    const keepCluster = options.keep || options.dir !== undefined
+    if (cluster !== undefined || (await readCluster(dir)) !== undefined) {
+      await clusterDown(dir, 5000, () => undefined).catch(() => undefined)
+    }
+    await proxy?.close()
+    if (!keepCluster) await removeFolder(dir).catch(() => undefined)
+  }
+}
+
+/** Each cart's copy on each of its home replicas, asked of that replica alone. */
+async function readHomes(cluster: LocalCluster, anyNode: DynClient, reader: Transport, cartKeys: readonly string[]): Promise<Map<string, ReplicaCart[]>> {
+  const carts = new Map<string, ReplicaCart[]>()
+  for (const cart of cartKeys) {
+    const placement = await anyNode.getJson(`/cluster/preflist/${encodeURIComponent(cart)}`).catch(() => undefined)
+    if (placement?.ok !== true) {
+      carts.set(cart, [{node: '?', error: 'no preference list: the node did not answer'}])
+      continue
+    }
+    const partition = placement.body.partition as number
+    const homes = (placement.body.preflist as Array<{node: string; home: boolean}>).filter((entry) => entry.home).map((entry) => entry.node)
+    carts.set(
+      cart,
+      await Promise.all(
+        homes.map(async (name): Promise<ReplicaCart> => {
+          const node = cluster.nodes.find((candidate) => candidate.name === name)
+          if (node === undefined || !isNodeProcess(node)) return {node: name, error: 'not running'}
+          const answer = await reader.request(`${cluster.host}:${node.rpcPort}`, MessageType.ReplicaGet, {partition, key: cart}, replicaReadTimeoutMs)
+          if (!answer.ok) return {node: name, error: `${answer.error}: ${answer.message}`}
+          const object = (answer.body as {object?: unknown} | null)?.object
+          if (object === null || object === undefined) return {node: name, items: new Set()}
+          if (!isStoredObject(object)) return {node: name, error: 'its answer is not an object'}
+          const live = values(object.versions).filter((version) => !version.tombstone)
+          return {node: name, items: mergeCartVersions(live.map((version) => version.value)).items}
+        }),
+      ),
+    )
+  }
+  return carts
+}
+
+function verdictOf(check: CartCheck, convergedAfterMs: number | null, conflict: string, convergeTimeoutMs: number): string {
+  if (check.lost.length > 0) {
+    const why =
+      conflict === 'lww'
+        ? ': with --conflict lww, two writes of one cart made concurrently (from the same read) overwrite each other by timestamp, so the adds of the one that loses are gone. This is what last-writer-wins does, not a fault of the run; the default, siblings, keeps both'
+        : ''
+    return `LOST ${check.lost.length} acknowledged add(s)${why}`
+  }
+  if (convergedAfterMs === null) return `NOT CONVERGED: the home replicas of some cart still differed ${convergeTimeoutMs / 1000} s after the heal`
+  if (check.missingOnSomeHomes.length > 0) return `NOT CONVERGED: ${check.missingOnSomeHomes.length} acknowledged add(s) on some home replicas only`
+  return 'ok: every acknowledged add is in its cart on every home replica'
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)))
+}
+
+export {faultKinds}

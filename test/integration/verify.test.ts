@@ -1,0 +1,42 @@
+// `dyn verify` end to end, as CI runs it: 30 seconds of cart clients under every kind of fault,
+// then heal, converge, and no acknowledged add lost (exit 0); and the same check catching what
+// last-writer-wins loses by design (exit 1, and it says why), so that a verify that could never
+// find a loss would fail here.
+
+import assert from 'node:assert/strict'
+import {describe, it} from 'node:test'
+import {runDyn} from './harness.js'
+
+/** A 30-second run, its heal, convergence and check, and the start and stop of 5 nodes, with room to spare. */
+const verifyTimeoutMs = 240_000
+
+describe('dyn verify', () => {
+  it('30 s of kills, pauses, partitions, isolations and one-way cuts lose no acknowledged add', async () => {
+    const run = await runDyn(['verify', '--duration', '30', '--seed', '20261203', '--fault-seconds', '2,4', '--gap-seconds', '1', '--json'], {timeoutMs: verifyTimeoutMs})
+    const report = JSON.parse(run.stdout) as Record<string, any>
+    assert.equal(run.code, 0, `${report.verdict}\n${run.stderr}`)
+    assert.equal(report.ok, true)
+    assert.equal(report.adds.lost, 0)
+    assert.ok(report.adds.acknowledged > 50, `${report.adds.acknowledged} acknowledged adds`)
+    // Every kind of fault was injected (the seed's schedule deals all five in its first turn).
+    assert.deepEqual(Object.keys(report.faults).sort(), ['isolate', 'kill', 'one-way', 'partition', 'pause'])
+    assert.equal(typeof report.convergedAfterMs, 'number')
+    assert.ok(report.operations.succeeded > 0)
+  })
+
+  it('with --conflict lww, concurrent adds overwrite each other: verify finds the lost adds, says why, and exits 1', async () => {
+    const run = await runDyn(['verify', '--duration', '12', '--seed', '5', '--faults', 'none', '--conflict', 'lww', '--carts', '2'], {timeoutMs: verifyTimeoutMs})
+    assert.equal(run.code, 1, run.stdout + run.stderr)
+    assert.match(run.stdout, /lost acknowledged adds: [1-9]\d*/)
+    assert.match(run.stdout, /verdict: LOST \d+ acknowledged add\(s\): with --conflict lww, two writes of one cart made concurrently/)
+  })
+
+  it('refuses what it cannot do, before starting anything', async () => {
+    const unknown = await runDyn(['verify', '--faults', 'kill,flood', '--json'])
+    assert.equal(unknown.code, 2)
+    assert.equal(JSON.parse(unknown.stdout).error, 'bad_parameter')
+    const seconds = await runDyn(['verify', '--fault-seconds', '5,2'])
+    assert.equal(seconds.code, 2)
+    assert.match(seconds.stderr, /--fault-seconds "5,2": give MIN,MAX/)
+  })
+})

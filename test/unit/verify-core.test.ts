@@ -1,0 +1,114 @@
+// The pure parts of dyn verify: the nemesis schedule (a function of the seed) and the cart check
+// (every acknowledged add on the homes; lost, unconverged and failed adds told apart).
+
+import assert from 'node:assert/strict'
+import {describe, it} from 'node:test'
+import {seededRandom} from '../../src/clock.js'
+import {availabilityByFault, checkCarts, converged, encodeCart, mergeCartVersions} from '../../src/verify/cart-check.js'
+import type {ReplicaCart} from '../../src/verify/cart-check.js'
+import {faultKinds, nemesisSchedule} from '../../src/verify/nemesis.js'
+import type {NemesisOptions} from '../../src/verify/nemesis.js'
+
+const names = ['n1', 'n2', 'n3', 'n4', 'n5']
+const options = (seed: number, overrides: Partial<NemesisOptions> = {}): NemesisOptions => ({
+  nodeNames: names,
+  durationMs: 120_000,
+  kinds: faultKinds,
+  random: seededRandom(seed),
+  faultMsMin: 3000,
+  faultMsMax: 8000,
+  gapMs: 2000,
+  quietStartMs: 3000,
+  ...overrides,
+})
+
+describe('nemesisSchedule', () => {
+  it('is a function of the seed: the same seed, the same faults; another seed, others', () => {
+    assert.deepEqual(nemesisSchedule(options(7)), nemesisSchedule(options(7)))
+    assert.notDeepEqual(nemesisSchedule(options(7)), nemesisSchedule(options(8)))
+  })
+
+  it('one fault at a time, each within its bounds and the run, after the quiet start, with the gap between', () => {
+    for (let seed = 0; seed < 50; seed += 1) {
+      const schedule = nemesisSchedule(options(seed))
+      assert.ok(schedule.length >= 5, `seed ${seed}: ${schedule.length} faults in 120 s`)
+      let freeAtMs = 3000
+      for (const event of schedule) {
+        assert.ok(event.startMs >= freeAtMs, `seed ${seed}: overlapping faults`)
+        assert.ok(event.durationMs >= 3000 && event.durationMs <= 8000)
+        assert.ok(event.startMs + event.durationMs <= 120_000)
+        freeAtMs = event.startMs + event.durationMs + 2000
+      }
+    }
+  })
+
+  it('deals every kind within each turn, and aims each at real nodes: a minority for a partition, two nodes for a one-way cut', () => {
+    const schedule = nemesisSchedule(options(3))
+    assert.deepEqual(new Set(schedule.slice(0, faultKinds.length).map((event) => event.kind)), new Set(faultKinds))
+    for (const event of schedule) {
+      for (const node of event.nodes) assert.ok(names.includes(node))
+      if (event.kind === 'partition') assert.ok(event.nodes.length >= 1 && event.nodes.length <= 2, 'a minority of five')
+      else if (event.kind === 'one-way') assert.ok(event.nodes.length === 2 && event.nodes[0] !== event.nodes[1])
+      else assert.equal(event.nodes.length, 1)
+    }
+  })
+
+  it('only the kinds asked for, and none in a run too short for one', () => {
+    assert.ok(nemesisSchedule(options(1, {kinds: ['pause']})).every((event) => event.kind === 'pause'))
+    assert.deepEqual(nemesisSchedule(options(1, {durationMs: 5000})), [])
+    assert.deepEqual(nemesisSchedule(options(1, {kinds: []})), [])
+  })
+})
+
+const cart = (items: string[]): Uint8Array => encodeCart(new Set(items))
+const replica = (node: string, items: string[]): ReplicaCart => ({node, items: new Set(items)})
+
+describe('the cart check', () => {
+  it('merges siblings by union, and counts a version that is not a cart', () => {
+    const merged = mergeCartVersions([cart(['a', 'b']), cart(['b', 'c']), new TextEncoder().encode('not json')])
+    assert.deepEqual([...merged.items].sort(), ['a', 'b', 'c'])
+    assert.equal(merged.unreadable, 1)
+  })
+
+  it('an acknowledged add on no home is lost; on some homes, unconverged; a failed one is only counted', () => {
+    const finals = new Map([
+      ['c1', [replica('n1', ['a', 'b']), replica('n2', ['a']), replica('n3', ['a', 'x'])]],
+    ])
+    const check = checkCarts(
+      [
+        {cart: 'c1', item: 'a', outcome: 'acknowledged'},
+        {cart: 'c1', item: 'b', outcome: 'acknowledged'},
+        {cart: 'c1', item: 'gone', outcome: 'acknowledged'},
+        {cart: 'c1', item: 'x', outcome: 'failed'},
+        {cart: 'c1', item: 'never', outcome: 'failed'},
+      ],
+      finals,
+    )
+    assert.equal(check.acknowledged, 3)
+    assert.deepEqual(check.lost, [{cart: 'c1', item: 'gone'}])
+    assert.deepEqual(check.missingOnSomeHomes, [{cart: 'c1', item: 'b'}])
+    assert.equal(check.failed, 2)
+    assert.equal(check.failedButPresent, 1)
+    assert.equal(converged(finals), false)
+  })
+
+  it('converged: every home of every cart read, holding the same items', () => {
+    assert.equal(converged(new Map([['c1', [replica('n1', ['a', 'b']), replica('n2', ['b', 'a'])]]])), true)
+    assert.equal(converged(new Map([['c1', [replica('n1', ['a']), {node: 'n2', error: 'timeout'}]]])), false)
+    assert.equal(converged(new Map([['c1', []]])), false)
+  })
+
+  it('availability: operations counted in the fault window they began in, or outside', () => {
+    const result = availabilityByFault(
+      [
+        {atMs: 100, ok: true},
+        {atMs: 1500, ok: false},
+        {atMs: 1600, ok: true},
+        {atMs: 3000, ok: true},
+      ],
+      [{kind: 'pause', startMs: 1000, endMs: 2000}],
+    )
+    assert.deepEqual(result.outside, {operations: 2, succeeded: 2, ratio: 1})
+    assert.deepEqual(result.during.pause, {operations: 2, succeeded: 1, ratio: 0.5})
+  })
+})
