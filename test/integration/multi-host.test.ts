@@ -82,6 +82,17 @@ describe('a cluster across network namespaces: --listen 0.0.0.0, --advertise its
       assert.equal(body.askedThrough, `n${i}`)
       assert.deepEqual((body.nodes as Array<{state: string}>).map((node) => node.state), ['serving', 'serving', 'serving'])
     }
+    // The other admin commands through any one node, as on machines the user is not on.
+    const ring = await runDyn(['ring', '--node', api(3), '--json'])
+    assert.equal(ring.code, 0, ring.stdout + ring.stderr)
+    assert.deepEqual((JSON.parse(ring.stdout).members as Array<{name: string}>).map((member) => member.name), ['n1', 'n2', 'n3'])
+    const top = await runDyn(['top', '--node', api(2), '--json', '--interval', '500'])
+    assert.equal(top.code, 0, top.stdout + top.stderr)
+    const watched = JSON.parse(top.stdout) as {nodes: Array<{name: string; answering: boolean}>}
+    assert.deepEqual(watched.nodes.map((node) => [node.name, node.answering]), [['n1', true], ['n2', true], ['n3', true]])
+    const plan = await runDyn(['cluster', 'plan', '--node', api(1), '--json'])
+    assert.equal(plan.code, 0, plan.stdout + plan.stderr)
+    assert.equal(JSON.parse(plan.stdout).claimant, 'n1')
   })
 
   it('a write through each node is read through every node at r=3', async () => {
