@@ -1,5 +1,6 @@
 import * as Flags from '@oclif/core/flags'
 import {DynCommand} from '../src/cli/command-base.js'
+import {DynError} from '../src/errors.js'
 import {faultKinds} from '../src/verify/nemesis.js'
 import type {FaultKind} from '../src/verify/nemesis.js'
 import type {VerifyReport} from '../src/verify/verify-run.js'
@@ -8,9 +9,9 @@ export default class Verify extends DynCommand {
   static override summary = 'Check for yourself that the cluster loses no acknowledged write under crashes, pauses and partitions (Jepsen in a box).'
 
   static override description = `Starts a local cluster whose internode links all pass through a fault-injecting proxy (the nodes listen on 127.0.0.1 and advertise 127.0.0.2, where the proxy listens), runs concurrent clients doing the paper's shopping cart (read the cart, merge its siblings, add an item no one else adds, write it back with the read's context), and a nemesis that kills and restarts nodes (SIGKILL), pauses them (SIGSTOP, SIGCONT), splits the cluster into a minority and a majority, cuts one node off, and cuts one link one way. Then it heals everything, waits for every cart's home replicas to hold the same items, reads each cart from each home replica alone, and checks that every acknowledged add is there.
-The nemesis is drawn from --seed: the same seed, the same faults at the same times. With --dir, the cluster is made in that folder and kept (or, if the folder holds a cluster made by dyn cluster up, used as it is, with kill and pause only: its nodes talk to each other directly).
+The nemesis is drawn from --seed: the same seed, the same faults in the same order, each begun at its planned time (a fault begun late, after a slow restart, is that much shorter). With --dir, the cluster is made in that folder and kept; a folder that holds a cluster is used as it is (its nodes and conflict policy; a cluster made by dyn cluster up only with kill and pause, since its nodes talk to each other directly), and a cluster that was running before is left running after.
 Reports operations, acknowledged and failed adds, faults by kind, availability outside and during each kind of fault, time to converge after the heal, and lost adds (must be 0). With --conflict lww, concurrent adds to a cart overwrite each other by design, and verify says so.
-Exit codes: 0 no acknowledged add lost and the replicas converged; 1 an acknowledged add was lost, or the replicas did not converge; 2 bad usage. Linux only (it needs 127.0.0.2 on the loopback interface).`
+Exit codes: 0 no acknowledged add lost and the replicas converged; 1 an acknowledged add was lost, or the replicas did not converge; 2 bad usage, or stopped early (Ctrl-C); 3 the run could not be carried out (a node or the proxy could not start). Linux only (it needs 127.0.0.2 on the loopback interface).`
 
   static override examples = [
     {description: 'Two minutes, every kind of fault, 5 nodes', command: '<%= config.bin %> verify --duration 120'},
@@ -20,7 +21,7 @@ Exit codes: 0 no acknowledged add lost and the replicas converged; 1 an acknowle
   ]
 
   static override flags = {
-    duration: Flags.integer({description: 'seconds of load and faults (then heal, converge and check)', default: 60, min: 5, max: 86_400}),
+    duration: Flags.integer({description: 'seconds of load and faults (then heal, converge and check)', default: 60, min: 5, max: 3600}),
     nodes: Flags.integer({description: 'nodes of the cluster verify starts (N/R/W 3/2/2)', default: 5, min: 3, max: 16}),
     clients: Flags.integer({description: 'concurrent clients, each doing read-merge-add-write on a random cart through a random node', default: 4, min: 1, max: 64}),
     carts: Flags.integer({description: 'carts (keys) the clients share: fewer carts, more concurrent adds to each', default: 8, min: 1, max: 1000}),
@@ -50,11 +51,20 @@ Exit codes: 0 no acknowledged add lost and the replicas converged; 1 an acknowle
     const log = (line: string): void => {
       if (!flags.json) process.stderr.write(`${line}\n`)
     }
-    // Ctrl-C ends the run early: the finally of runVerify resumes paused nodes and stops the cluster.
+    // Ctrl-C ends the run early: the clients and the nemesis stop, the fault under way is healed (a
+    // paused node resumed), and the cluster verify started is stopped, before the command exits.
+    const stop = new AbortController()
+    const onSignal = (): void => {
+      log('stopping: healing the fault under way and stopping the cluster ...')
+      stop.abort()
+    }
+    process.once('SIGINT', onSignal)
+    process.once('SIGTERM', onSignal)
     const {runVerify} = await import('../src/verify/verify-run.js')
     let report: VerifyReport
     try {
       report = await runVerify({
+        signal: stop.signal,
         ...(flags.dir === undefined ? {} : {dir: flags.dir}),
         keep: flags.keep,
         nodeCount: flags.nodes,
@@ -72,7 +82,11 @@ Exit codes: 0 no acknowledged add lost and the replicas converged; 1 an acknowle
         log,
       })
     } catch (error) {
-      this.failFromError(flags.json, error)
+      // Not a DynError: a fault of the run itself (exit 3), never to be read as a lost write (exit 1).
+      this.failFromError(flags.json, error instanceof DynError ? error : new DynError('internal', `dyn verify could not carry out its run: ${(error as Error).message}`))
+    } finally {
+      process.removeListener('SIGINT', onSignal)
+      process.removeListener('SIGTERM', onSignal)
     }
     if (flags.json) this.printJson(report)
     else process.stdout.write(formatReport(report))
@@ -96,6 +110,7 @@ function formatReport(report: VerifyReport): string {
   const during = Object.entries(report.availability.during).map(([kind, a]) => `${kind} ${percent(a?.ratio ?? 1)} of ${a?.operations ?? 0}`)
   lines.push(`availability: outside faults ${percent(report.availability.outside.ratio)} of ${report.availability.outside.operations}${during.length === 0 ? '' : `; during ${during.join(', ')}`}`)
   lines.push(report.convergedAfterMs === null ? 'converged: no' : `converged ${(report.convergedAfterMs / 1000).toFixed(1)} s after the heal (every home replica of every cart holds the same items)`)
+  if (adds.unverified > 0) lines.push(`unverified: ${adds.unverified} acknowledged add(s) on none of the homes read, some of which could not be read (${report.unreadHomes.slice(0, 3).join('; ')})`)
   lines.push(`lost acknowledged adds: ${adds.lost}${report.lost.length === 0 ? '' : ` (${report.lost.slice(0, 5).map((lost) => `${lost.item} in ${lost.cart}`).join(', ')}${report.lost.length > 5 ? ', ...' : ''})`}`)
   lines.push(`verdict: ${report.verdict}`)
   return `${lines.join('\n')}\n`

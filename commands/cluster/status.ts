@@ -21,8 +21,8 @@ Exits 0 when every node (of the folder, or every member with --node) serves, all
   static override examples = [
     {description: 'Check the demo cluster', command: '<%= config.bin %> cluster status --dir .dyn/demo'},
     {description: 'The same for a script: one JSON object on stdout', command: '<%= config.bin %> cluster status --dir .dyn/demo --json'},
-    {description: 'A cluster on several machines, through any one of its nodes', command: '<%= config.bin %> cluster status --node 10.0.0.11:8070'},
-    {description: 'Through a second node when the first does not answer', command: '<%= config.bin %> cluster status --node 10.0.0.11:8070 --node 10.0.0.12:8070 --json'},
+    {description: 'A cluster on several machines, through any one of its nodes (its client API port)', command: '<%= config.bin %> cluster status --node 10.0.0.11:7070'},
+    {description: 'Through a second node when the first cannot be connected to', command: '<%= config.bin %> cluster status --node 10.0.0.11:7070 --node 10.0.0.12:7070 --json'},
   ]
 
   static override flags = {

@@ -170,7 +170,7 @@ const statusTimeoutMsDefault = 2000
 function statusTimeoutMs(query: URLSearchParams): number {
   const value = query.get('timeout')
   if (value === null) return statusTimeoutMsDefault
-  if (!/^\d{1,6}$/.test(value)) throw new DynError('bad_parameter', `timeout must be a whole number of milliseconds, not ${JSON.stringify(value)}`)
+  if (!/^\d{1,6}$/.test(value)) throw new DynError('bad_parameter', `timeout must be a whole number of milliseconds from 1 to 30000, not ${JSON.stringify(value)}`)
   return Number(value)
 }
 

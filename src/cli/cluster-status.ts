@@ -172,6 +172,9 @@ export const remoteStatusMemberTimeoutMsMax = 2000
 /** Asks the node at `client` for every member's view (GET /cluster/status) and describes it. */
 export async function remoteClusterStatus(client: DynClient, memberTimeoutMs: number): Promise<RemoteClusterStatus> {
   const answer = await client.getJson(`/cluster/status?timeout=${memberTimeoutMs}`)
+  if (!answer.ok && answer.error === 'route_not_found') {
+    throw new DynError('bad_parameter', `the node at ${client.node} has no GET /cluster/status: it runs an older dyn; upgrade it (or ask a node that is upgraded), or use --dir for a local cluster`)
+  }
   if (!answer.ok) throw new DynError(answer.error as ErrorCode, answer.message)
   return describeGathered(client.node, answer.body as unknown as GatheredStatus)
 }

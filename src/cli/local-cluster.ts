@@ -220,6 +220,10 @@ export async function clusterUp(options: UpOptions, log: (line: string) => void)
   const dir = path.resolve(options.dir)
   const existing = await readCluster(dir)
   const cluster = planCluster(dir, existing, options)
+  if (existing !== undefined && existing.advertiseHost !== options.advertiseHost) {
+    // Its nodes advertise the proxy of dyn verify: started without it, they could not reach each other.
+    throw new DynError('bad_parameter', `${options.dir} holds a cluster made by dyn verify, whose nodes reach each other through verify's fault proxy on ${existing.advertiseHost}: run it with dyn verify --dir ${options.dir}, or use another --dir`)
+  }
   if (options.startArgs.length > 0 || cluster.startArgs === undefined) cluster.startArgs = [...options.startArgs]
   const alreadyRunning = cluster.nodes.filter(isNodeProcess)
   // A node that left the cluster would only find out again that it left, and exit: ask a

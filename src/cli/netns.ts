@@ -57,6 +57,15 @@ export async function netnsUnavailable(): Promise<string | undefined> {
       return `${tool} does not run here (${(error as Error).message.split('\n')[0]}); install ${tool === 'ip' ? 'iproute2' : 'iptables'}`
     }
   }
+  // Root in a container without the network capabilities can list namespaces but not make one.
+  const probe = `dynprobe${randomInt(1_000_000)}`
+  try {
+    await sh('ip', 'netns', 'add', probe)
+  } catch (error) {
+    return `a network namespace cannot be made here (${(error as Error).message.split('\n')[0]})`
+  } finally {
+    await sh('ip', 'netns', 'del', probe).catch(() => undefined)
+  }
   return undefined
 }
 
@@ -85,24 +94,36 @@ export async function createNetnsLab(options: {nodeCount: number; subnet: string
   const address = (i: number): string => `${subnet}.${i}`
   const hostAddress = `${subnet}.254`
   const exec = (i: number, command: string, ...args: string[]): Promise<string> => sh('ip', 'netns', 'exec', namespace(i), command, ...args)
+  // Only what this call made is removed, in reverse: a name that already existed (another run's)
+  // fails its `add` and is never recorded here.
+  const undo: Array<() => Promise<unknown>> = []
   let destroyed: Promise<void> | undefined
   const destroy = (): Promise<void> => {
     destroyed ??= (async () => {
-      // A namespace takes its rules with it. Its veth goes too, but only once the kernel frees the
-      // namespace, which sockets still closing can delay: each veth is deleted here.
-      for (const i of indexes) await sh('ip', 'link', 'del', `${tag}h${i}`).catch(() => undefined)
-      for (const i of indexes) await sh('ip', 'netns', 'del', namespace(i)).catch(() => undefined)
-      await sh('ip', 'link', 'del', tag).catch(() => undefined)
+      for (const step of undo.reverse()) await step().catch(() => undefined)
     })()
     return destroyed
   }
   try {
     await sh('ip', 'link', 'add', tag, 'type', 'bridge')
+    undo.push(() => sh('ip', 'link', 'del', tag))
+    // Where bridged packets pass the host's iptables (br_netfilter, as Docker sets up), a FORWARD
+    // policy of DROP would drop the namespaces' traffic: accept it on this bridge while it lives.
+    try {
+      await sh('iptables', '-I', 'FORWARD', '-i', tag, '-o', tag, '-j', 'ACCEPT')
+      undo.push(() => sh('iptables', '-D', 'FORWARD', '-i', tag, '-o', tag, '-j', 'ACCEPT'))
+    } catch {
+      // No FORWARD chain to add to (no filter table here): nothing filters bridged packets either.
+    }
     await sh('ip', 'addr', 'add', `${hostAddress}/24`, 'dev', tag)
     await sh('ip', 'link', 'set', tag, 'up')
     for (const i of indexes) {
       await sh('ip', 'netns', 'add', namespace(i))
+      // A namespace takes its rules with it. Its veth goes too, but only once the kernel frees the
+      // namespace, which sockets still closing can delay: each veth is deleted first (undone in reverse).
+      undo.push(() => sh('ip', 'netns', 'del', namespace(i)))
       await sh('ip', 'link', 'add', `${tag}h${i}`, 'type', 'veth', 'peer', 'name', `${tag}n${i}`)
+      undo.push(() => sh('ip', 'link', 'del', `${tag}h${i}`))
       await sh('ip', 'link', 'set', `${tag}n${i}`, 'netns', namespace(i))
       await sh('ip', 'link', 'set', `${tag}h${i}`, 'master', tag, 'up')
       await exec(i, 'ip', 'link', 'set', `${tag}n${i}`, 'name', 'eth0')

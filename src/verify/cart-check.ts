@@ -6,7 +6,8 @@
  * cart; one whose write failed may or may not be (a failed write can still have reached a
  * replica). The final cart is read from each home replica alone, after the faults are healed and
  * the replicas have converged: an acknowledged item missing from every home is lost; one missing
- * from some homes only means they have not converged.
+ * from some homes only means they have not converged; one missing from the homes that could be
+ * read, when some could not, is unverified (never called lost on a guess).
  */
 
 import type {FaultKind} from './nemesis.js'
@@ -65,12 +66,15 @@ export interface CartCheck {
   readonly lost: readonly LostAdd[]
   /** Acknowledged adds on some home replicas but not all (replicas not converged). */
   readonly missingOnSomeHomes: readonly LostAdd[]
+  /** Acknowledged adds on none of the homes that were read, where some home could not be read: not known to be lost. */
+  readonly unverified: readonly LostAdd[]
 }
 
 /** Checks every add against each cart's home replicas. */
 export function checkCarts(adds: readonly AddRecord[], finalCarts: ReadonlyMap<string, readonly ReplicaCart[]>): CartCheck {
   const lost: LostAdd[] = []
   const missingOnSomeHomes: LostAdd[] = []
+  const unverified: LostAdd[] = []
   let acknowledged = 0
   let failed = 0
   let failedButPresent = 0
@@ -83,10 +87,11 @@ export function checkCarts(adds: readonly AddRecord[], finalCarts: ReadonlyMap<s
       continue
     }
     acknowledged += 1
-    if (holding === 0) lost.push({cart: add.cart, item: add.item})
+    const allRead = replicas.length > 0 && replicas.every((replica) => 'items' in replica)
+    if (holding === 0) (allRead ? lost : unverified).push({cart: add.cart, item: add.item})
     else if (holding < replicas.length) missingOnSomeHomes.push({cart: add.cart, item: add.item})
   }
-  return {acknowledged, failed, failedButPresent, lost, missingOnSomeHomes}
+  return {acknowledged, failed, failedButPresent, lost, missingOnSomeHomes, unverified}
 }
 
 /** Whether every home replica of every cart was read and holds the same items. */

@@ -20,8 +20,10 @@
  * kernel's buffers, as it would behind a real partition); one holding more than `holdBytesMax`
  * costs its connection.
  * Unlike a real partition, a connection closed on one side is closed on the other at once, cut
- * or not: dyn's transport only ever closes a connection it has given up on, and opens a new
- * one (held in turn while the cut lasts), so the far side learning of it early is harmless.
+ * or not, unless the closing side's reader is paused behind the cut: then its close is read, and
+ * passed on, only at the heal, after the frames held before it (harmless: dyn's replica merges are
+ * idempotent, and its transport only ever closes a connection it has given up on, opening a new
+ * one, held in turn while the cut lasts).
  *
  * The proxy never alters, reorders or invents a byte: with no cut it is a transparent pipe.
  */

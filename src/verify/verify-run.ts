@@ -55,6 +55,8 @@ export interface VerifyOptions {
   readonly convergeTimeoutMs: number
   readonly requestTimeoutMs: number
   readonly log: (line: string) => void
+  /** Ends the run early (Ctrl-C): the clients and the nemesis stop, and everything is cleaned up. */
+  readonly signal?: AbortSignal
 }
 
 export interface VerifyReport {
@@ -68,14 +70,19 @@ export interface VerifyReport {
   readonly carts: number
   readonly durationMs: number
   readonly operations: {readonly total: number; readonly succeeded: number; readonly reads: number; readonly writes: number}
-  readonly adds: Omit<CartCheck, 'lost' | 'missingOnSomeHomes'> & {readonly lost: number; readonly missingOnSomeHomes: number}
+  readonly adds: Omit<CartCheck, 'lost' | 'missingOnSomeHomes' | 'unverified'> & {readonly lost: number; readonly missingOnSomeHomes: number; readonly unverified: number}
   readonly lost: CartCheck['lost']
   readonly missingOnSomeHomes: CartCheck['missingOnSomeHomes']
   readonly faults: Partial<Record<FaultKind, number>>
   readonly faultLog: ReadonlyArray<{readonly atMs: number; readonly text: string}>
   readonly availability: {readonly outside: Availability; readonly during: Partial<Record<FaultKind, Availability>>}
-  /** From the heal until every home replica of every cart held the same items; null: not within the bound. */
+  /**
+   * From the heal until no node kept a hint and every home replica of every cart held the same
+   * items; null: not within the bound.
+   */
   readonly convergedAfterMs: number | null
+  /** Why the homes were not all read, when some could not be (their adds are not called lost). */
+  readonly unreadHomes: readonly string[]
 }
 
 /** The replica reads of the final check: how long each may take. */
@@ -90,28 +97,35 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
   if (existing !== undefined && existing.advertiseHost === undefined && wantsLinks) {
     throw new DynError('bad_parameter', `${dir} holds a cluster made by dyn cluster up, whose nodes talk to each other directly: verify can only kill and pause them. Use --faults kill,pause, or leave out --dir to let verify start a cluster whose links pass through its proxy`)
   }
+  // A cluster that was running before verify is left running after it; one verify started is stopped.
+  const wasRunning = existing?.nodes.some(isNodeProcess) ?? false
   let proxy: FaultProxy | undefined
   let cluster: LocalCluster | undefined
   let replicaReader: Transport | undefined
   const paused = new Set<number>()
+  const aborted = (): boolean => options.signal?.aborted === true
   try {
     const ports = existing === undefined ? await freeClusterPorts(options.nodeCount) : {port: existing.nodes[0]?.port ?? 0, rpcPort: existing.nodes[0]?.rpcPort ?? 0}
     const nodeCount = existing?.nodes.length ?? options.nodeCount
-    const names = Array.from({length: nodeCount}, (_, i) => `n${i + 1}`)
-    if (existing === undefined || existing.advertiseHost !== undefined) {
+    const names = existing?.nodes.map((node) => node.name) ?? Array.from({length: nodeCount}, (_, i) => `n${i + 1}`)
+    const advertiseHost = existing === undefined ? proxyHost : existing.advertiseHost
+    if (advertiseHost !== undefined) {
       // Both ports of each node: the internode one with faults, the client one as it is (an HTTP
       // connection sends no Hello, so no cut applies to it), for tools that use advertised addresses.
       proxy = await startFaultProxy(names.flatMap((name, i) => [
-        {name, listenHost: proxyHost, listenPort: ports.rpcPort + i, targetHost: '127.0.0.1', targetPort: ports.rpcPort + i},
-        {name: `${name} client API`, listenHost: proxyHost, listenPort: ports.port + i, targetHost: '127.0.0.1', targetPort: ports.port + i},
-      ]))
+        {name, listenHost: advertiseHost, listenPort: ports.rpcPort + i, targetHost: '127.0.0.1', targetPort: ports.rpcPort + i},
+        {name: `${name} client API`, listenHost: advertiseHost, listenPort: ports.port + i, targetHost: '127.0.0.1', targetPort: ports.port + i},
+      ])).catch((error: Error) => {
+        throw new DynError('unreachable', `the fault proxy cannot listen on ${advertiseHost} (${error.message}); dyn verify needs the loopback addresses 127.0.0.0/8 (Linux) and those ports free`)
+      })
     }
     log(`starting ${nodeCount} nodes in ${dir}${proxy === undefined ? '' : `, their internode links through a fault proxy on ${proxyHost}`}`)
     const up = async (): Promise<LocalCluster> =>
       clusterUp(
         {
           dir,
-          ...(existing === undefined ? {nodeCount, port: ports.port, rpcPort: ports.rpcPort, advertiseHost: proxyHost, settings: {conflictPolicy: options.conflict}} : {}),
+          ...(existing === undefined ? {nodeCount, port: ports.port, rpcPort: ports.rpcPort, settings: {conflictPolicy: options.conflict}} : {}),
+          ...(advertiseHost === undefined ? {} : {advertiseHost}),
           startArgs: existing === undefined ? ['--request-timeout', String(options.requestTimeoutMs), '--anti-entropy-ms', '1000'] : [],
           readyTimeoutMs: 60_000,
         },
@@ -121,6 +135,8 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
     const running = cluster
     const conflict = (running.settings?.conflictPolicy ?? options.conflict) as string
     const clientsByNode = running.nodes.map((node) => new DynClient(`${running.host}:${node.port}`, options.requestTimeoutMs + 1000))
+    // The final reads ask any node that answers: the one asked first may be the one a fault hit last.
+    const anyNode = new DynClient(running.nodes.map((node) => `${running.host}:${node.port}`), options.requestTimeoutMs + 1000)
     const runId = `${options.seed}-${Date.now().toString(36)}`
     const cartKeys = Array.from({length: options.carts}, (_, k) => `verify-cart-${runId}-${k}`)
 
@@ -153,7 +169,7 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
       const random = seededRandom(deriveSeed(options.seed, `client ${index}`))
       let sequence = 0
       // Bounded by the run's length: every iteration makes at least one request that times out.
-      while (elapsedMs() < options.durationMs) {
+      while (elapsedMs() < options.durationMs && !aborted() && nemesisFailure === undefined) {
         const cart = cartKeys[random.int(cartKeys.length)] as string
         const through = clientsByNode[random.int(clientsByNode.length)] as DynClient
         const readAtMs = elapsedMs()
@@ -179,10 +195,13 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
 
     const apply = async (event: FaultEvent): Promise<void> => {
       const node = running.nodes.find((candidate) => candidate.name === event.nodes[0])
-      if (event.kind === 'kill' && node?.pid !== undefined) process.kill(node.pid, 'SIGKILL')
-      else if (event.kind === 'pause' && node?.pid !== undefined) {
-        process.kill(node.pid, 'SIGSTOP')
-        paused.add(node.pid)
+      // A node whose restart failed has no process to signal (and its old pid may be another's now).
+      const live = node !== undefined && isNodeProcess(node) ? node.pid : undefined
+      if ((event.kind === 'kill' || event.kind === 'pause') && live === undefined) note(`${event.nodes[0]} is not running: nothing to ${event.kind}`)
+      else if (event.kind === 'kill') process.kill(live as number, 'SIGKILL')
+      else if (event.kind === 'pause') {
+        process.kill(live as number, 'SIGSTOP')
+        paused.add(live as number)
       } else if (event.kind === 'isolate') proxy?.isolate(event.nodes[0] as string)
       else if (event.kind === 'one-way') proxy?.block(event.nodes[0] as string, event.nodes[1] as string)
       else if (event.kind === 'partition') proxy?.partition([[...event.nodes], names.filter((name) => !event.nodes.includes(name))])
@@ -190,34 +209,48 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
     const revert = async (event: FaultEvent): Promise<void> => {
       if (event.kind === 'kill') {
         // cluster up starts the nodes of the folder that do not run, on their data and ports.
+        const original = running.nodes.find((candidate) => candidate.name === event.nodes[0])
         cluster = await up().catch((error: Error) => {
           note(`restarting ${event.nodes[0]} failed: ${error.message}`)
+          if (original !== undefined) original.pid = undefined
           return running
         })
         const restarted = cluster.nodes.find((candidate) => candidate.name === event.nodes[0])
-        const original = running.nodes.find((candidate) => candidate.name === event.nodes[0])
-        if (restarted !== undefined && original !== undefined) original.pid = restarted.pid
+        if (restarted !== undefined && original !== undefined && restarted !== original) original.pid = restarted.pid
       } else if (event.kind === 'pause') {
         for (const pid of paused) process.kill(pid, 'SIGCONT')
         paused.clear()
       } else proxy?.heal()
     }
+    let nemesisFailure: Error | undefined
     const nemesis = async (): Promise<void> => {
       for (const event of schedule) {
-        await sleep(event.startMs - elapsedMs())
+        await sleep(event.startMs - elapsedMs(), options.signal)
+        if (aborted()) return
         note(describeFault(event))
         const faultStartMs = elapsedMs()
-        await apply(event)
-        await sleep(event.startMs + event.durationMs - elapsedMs())
-        await revert(event)
-        windows.push({kind: event.kind, startMs: faultStartMs, endMs: elapsedMs()})
-        note(`healed: ${event.kind} ${event.nodes.join(event.kind === 'one-way' ? ' -> ' : ', ')}`)
+        try {
+          await apply(event)
+          await sleep(event.startMs + event.durationMs - elapsedMs(), options.signal)
+        } finally {
+          // Even when stopped early: no fault outlives the run.
+          await revert(event)
+          windows.push({kind: event.kind, startMs: faultStartMs, endMs: elapsedMs()})
+          note(`healed: ${event.kind} ${event.nodes.join(event.kind === 'one-way' ? ' -> ' : ', ')}`)
+        }
       }
     }
-    await Promise.all([nemesis(), ...Array.from({length: options.clients}, (_, index) => client(index))])
+    // A nemesis that fails stops the clients too, and the run ends with its error.
+    const nemesisDone = nemesis().catch((error: Error) => {
+      nemesisFailure = error
+    })
+    await Promise.all([nemesisDone, ...Array.from({length: options.clients}, (_, index) => client(index))])
+    if (nemesisFailure !== undefined) throw new DynError('internal', `the nemesis failed: ${nemesisFailure.message}`)
+    if (aborted()) throw new DynError('bad_request', 'dyn verify was stopped before the end of its run (Ctrl-C): nothing was checked')
 
-    // Everything healed (the nemesis reverts each fault before the next); now wait for the homes
-    // of every cart to hold the same items, reading each alone.
+    // Everything healed (the nemesis reverts each fault before the next); now wait until no node
+    // keeps a hint (an add acknowledged by fallbacks alone is on no home until its hints are
+    // delivered) and the homes of every cart hold the same items, reading each alone.
     const healedAtMs = elapsedMs()
     replicaReader = await startTcpTransport({host: '127.0.0.1', port: 0, nodeName: 'dyn-verify', clock: systemClock, scheduler: systemScheduler, handler: async () => {
       throw new DynError('bad_request', 'dyn verify only reads')
@@ -225,18 +258,20 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
     let finalCarts = new Map<string, ReplicaCart[]>()
     let convergedAfterMs: number | null = null
     // Bounded by convergeTimeoutMs.
-    while (elapsedMs() - healedAtMs < options.convergeTimeoutMs) {
-      finalCarts = await readHomes(running, clientsByNode[0] as DynClient, replicaReader, cartKeys)
-      if (converged(finalCarts)) {
+    while (elapsedMs() - healedAtMs < options.convergeTimeoutMs && !aborted()) {
+      const hintsKept = await hintsPending(clientsByNode)
+      finalCarts = await readHomes(running, anyNode, replicaReader, cartKeys)
+      if (hintsKept === 0 && converged(finalCarts)) {
         convergedAfterMs = elapsedMs() - healedAtMs
         break
       }
-      await sleep(convergencePollMs)
+      await sleep(convergencePollMs, options.signal)
     }
     const check = checkCarts(adds, finalCarts)
     const faults: Partial<Record<FaultKind, number>> = {}
     for (const event of schedule) faults[event.kind] = (faults[event.kind] ?? 0) + 1
-    const ok = check.lost.length === 0 && check.missingOnSomeHomes.length === 0 && convergedAfterMs !== null
+    const unreadHomes = [...finalCarts].flatMap(([cart, replicas]) => replicas.flatMap((replica) => ('error' in replica ? [`${cart} on ${replica.node}: ${replica.error}`] : [])))
+    const ok = check.lost.length === 0 && check.missingOnSomeHomes.length === 0 && check.unverified.length === 0 && convergedAfterMs !== null
     return {
       ok,
       verdict: verdictOf(check, convergedAfterMs, conflict, options.convergeTimeoutMs),
@@ -248,13 +283,14 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
       carts: options.carts,
       durationMs: options.durationMs,
       operations: {total: operations.length, succeeded: operations.filter((operation) => operation.ok).length, reads, writes},
-      adds: {acknowledged: check.acknowledged, failed: check.failed, failedButPresent: check.failedButPresent, lost: check.lost.length, missingOnSomeHomes: check.missingOnSomeHomes.length},
+      adds: {acknowledged: check.acknowledged, failed: check.failed, failedButPresent: check.failedButPresent, lost: check.lost.length, missingOnSomeHomes: check.missingOnSomeHomes.length, unverified: check.unverified.length},
       lost: check.lost,
       missingOnSomeHomes: check.missingOnSomeHomes,
       faults,
       faultLog,
       availability: availabilityByFault(operations, windows),
       convergedAfterMs,
+      unreadHomes,
     }
   } finally {
     // Whatever happened: no node left paused (it could not stop), no process, no proxy.
@@ -266,13 +302,26 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
       }
     }
     await replicaReader?.close().catch(() => undefined)
-    const keepCluster = options.keep || options.dir !== undefined
-    if (cluster !== undefined || (await readCluster(dir)) !== undefined) {
+    const keepFolder = options.keep || options.dir !== undefined
+    if (!wasRunning && (cluster !== undefined || (await readCluster(dir)) !== undefined)) {
       await clusterDown(dir, 5000, () => undefined).catch(() => undefined)
     }
     await proxy?.close()
-    if (!keepCluster) await removeFolder(dir).catch(() => undefined)
+    if (!keepFolder) await removeFolder(dir).catch(() => undefined)
   }
+}
+
+/** The hints every node keeps, as its GET /cluster says (a node that does not answer counts one). */
+async function hintsPending(clients: readonly DynClient[]): Promise<number> {
+  const counts = await Promise.all(
+    clients.map(async (client) => {
+      const view = await client.getJson('/cluster').catch(() => undefined)
+      if (view?.ok !== true) return 1
+      const members = (view.body.members ?? []) as Array<{hintsPending?: number}>
+      return members.reduce((sum, member) => sum + (member.hintsPending ?? 0), 0)
+    }),
+  )
+  return counts.reduce((sum, count) => sum + count, 0)
 }
 
 /** Each cart's copy on each of its home replicas, asked of that replica alone. */
@@ -314,13 +363,23 @@ function verdictOf(check: CartCheck, convergedAfterMs: number | null, conflict: 
         : ''
     return `LOST ${check.lost.length} acknowledged add(s)${why}`
   }
-  if (convergedAfterMs === null) return `NOT CONVERGED: the home replicas of some cart still differed ${convergeTimeoutMs / 1000} s after the heal`
+  if (convergedAfterMs === null) return `NOT CONVERGED: ${convergeTimeoutMs / 1000} s after the heal, hints were still kept or the home replicas of some cart differed or could not be read`
   if (check.missingOnSomeHomes.length > 0) return `NOT CONVERGED: ${check.missingOnSomeHomes.length} acknowledged add(s) on some home replicas only`
   return 'ok: every acknowledged add is in its cart on every home replica'
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)))
+/** Waits `ms`, or less when `signal` aborts. */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted === true) return resolve()
+    const done = (): void => {
+      clearTimeout(timer)
+      signal?.removeEventListener('abort', done)
+      resolve()
+    }
+    const timer = setTimeout(done, Math.max(0, ms))
+    signal?.addEventListener('abort', done, {once: true})
+  })
 }
 
 export {faultKinds}

@@ -206,7 +206,10 @@ describe('dyn cluster up|down|status', () => {
     assert.equal(healthy.askedThrough, 'n2')
     assert.deepEqual((healthy.nodes as Array<{name: string; state: string; ringHash: string}>).map((node) => [node.name, node.state]), [['n1', 'serving'], ['n2', 'serving'], ['n3', 'serving']])
     assert.equal((healthy.effective as {n: number}).n, 3)
-    const text = await runDyn(['cluster', 'status', '--node', through])
+    const text = await waitFor('the same status as text', async () => {
+      const run = await runDyn(['cluster', 'status', '--node', through])
+      return run.code === 0 ? run : undefined
+    })
     assert.match(text.stdout, /asked through n2 \(127\.0\.0\.1:\d+\): every member serves, all agree on the ring, and every node reaches every other/)
 
     process.kill(paused, 'SIGSTOP')

@@ -112,3 +112,13 @@ describe('the cart check', () => {
     assert.deepEqual(result.during.pause, {operations: 2, succeeded: 1, ratio: 0.5})
   })
 })
+
+describe('the cart check when a home could not be read', () => {
+  it('an acknowledged add on none of the homes read, one of them unread, is unverified, not lost', () => {
+    const finals = new Map<string, ReplicaCart[]>([['c1', [replica('n1', ['a']), {node: 'n2', error: 'timeout'}]]])
+    const check = checkCarts([{cart: 'c1', item: 'b', outcome: 'acknowledged'}], finals)
+    assert.deepEqual(check.lost, [])
+    assert.deepEqual(check.unverified, [{cart: 'c1', item: 'b'}])
+    assert.deepEqual(checkCarts([{cart: 'c2', item: 'b', outcome: 'acknowledged'}], new Map()).unverified, [{cart: 'c2', item: 'b'}], 'a cart with no home read at all')
+  })
+})
