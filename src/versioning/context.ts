@@ -45,9 +45,11 @@ export type DecodedContext =
 const checksumBytes = 4
 /** A varint of a counter up to 2^53 needs at most 8 bytes of 7 bits. */
 const varintBytesMax = 8
-/** Base64url turns every 3 bytes into 4 characters; checked before decoding anything. */
+/**
+ * Base64url turns every 3 bytes into 4 characters; checked before decoding anything, so that what
+ * is decoded is at most `contextBytesMax` bytes.
+ */
 const tokenCharsMax = Math.ceil((contextBytesMax * 4) / 3)
-const base64urlPattern = /^[A-Za-z0-9_-]*$/
 const loneSurrogatePattern = /\p{Cs}/u
 
 const utf8Encoder = new TextEncoder()
@@ -82,11 +84,12 @@ export function decodeContext(token: string): DecodedContext {
   if (token.length > tokenCharsMax) {
     return badContext(`is ${token.length} characters long, more than the ${tokenCharsMax} a context can take`)
   }
-  if (!base64urlPattern.test(token) || token.length % 4 === 1) return badContext('is not valid base64url')
   const bytes = Buffer.from(token, 'base64url')
-  // Base64url has several spellings of the same bytes (unused low bits); only the one we write is accepted.
+  // Only the one spelling we write is accepted. This also refuses every other token that is not
+  // base64url: Node skips characters outside the alphabet, padding and a dangling last character
+  // when it decodes, and never writes them when it encodes, so such a token does not come back.
+  // Base64url also has several spellings of the same bytes (the unused low bits of the last character).
   if (bytes.toString('base64url') !== token) return badContext('is not valid base64url')
-  if (bytes.length > contextBytesMax) return badContext(`decodes to more than ${contextBytesMax} bytes`)
   if (bytes.length < 1 + checksumBytes) return badContext('is too short (truncated?)')
   if (bytes[0] !== contextFormatVersion && bytes[0] !== contextFormatVersionPlain) {
     return badContext(`has format version ${bytes[0]}, but this node reads versions ${contextFormatVersionPlain} and ${contextFormatVersion}`)

@@ -416,9 +416,10 @@ export function prune<V>(s: VersionSet<V>, entriesMax: number): VersionSet<V> {
   assert(Number.isSafeInteger(entriesMax) && entriesMax >= 0, 'prune: entriesMax must be a non-negative integer')
   const excess = s.entries.length - entriesMax
   if (excess <= 0) return s
+  // The entries are in actor order and the sort is stable: equal times stay in actor order.
   const droppable = s.entries
     .filter((entry) => entry.values.length === 0)
-    .sort((a, b) => a.updatedAtMs - b.updatedAtMs || compareStrings(a.actor, b.actor))
+    .sort((a, b) => a.updatedAtMs - b.updatedAtMs)
     .slice(0, excess)
   if (droppable.length === 0) return s
   const dropped = new Set(droppable.map((entry) => entry.actor))
@@ -521,6 +522,3 @@ function isPlainObject(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x)
 }
 
-function compareStrings(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0
-}

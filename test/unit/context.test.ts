@@ -57,6 +57,18 @@ function tokenFromBody(body: number[]): string {
   return Buffer.from(bytes).toString('base64url')
 }
 
+/** The unsigned LEB128 varint of `value`, as the token writes counters. */
+function varint(value: number): number[] {
+  const bytes: number[] = []
+  let rest = value
+  while (rest >= 0x80) {
+    bytes.push((rest % 0x80) | 0x80)
+    rest = Math.floor(rest / 0x80)
+  }
+  bytes.push(rest)
+  return bytes
+}
+
 function ascii(text: string): number[] {
   return [text.length, ...Buffer.from(text, 'latin1')]
 }
@@ -145,34 +157,68 @@ describe('context token', () => {
     )
   })
 
-  it('rejects well-checksummed tokens with a bad structure', () => {
-    // The plain layout of version 1, which every structural check applies to.
+  it('rejects well-checksummed tokens with a bad structure, each for its own reason', () => {
+    // The plain layout of version 1, which every structural check applies to. Each case names the
+    // check that must refuse it: a later check refusing it instead would hide a broken one.
     const version = 1
-    const cases: Array<[string, number[]]> = [
-      ['only a version', [version]],
-      ['a future version', [contextFormatVersion + 1, 0]],
-      ['version zero', [0, 0]],
-      ['unsorted actors', [version, 2, ...ascii('b'), 1, ...ascii('a'), 1]],
-      ['duplicate actors', [version, 2, ...ascii('a'), 1, ...ascii('a'), 2]],
-      ['a zero counter', [version, 1, ...ascii('a'), 0]],
-      ['an empty actor', [version, 1, 0, 1]],
-      ['an actor that is not UTF-8', [version, 1, 2, 0xc3, 0x28, 1]],
-      ['an actor longer than the token', [version, 1, 9, 0x61, 1]],
-      ['a missing counter', [version, 1, ...ascii('a')]],
-      ['a missing entry', [version, 2, ...ascii('a'), 1]],
-      ['an entry count larger than the token', [version, 0xff, 0x7f]],
-      ['trailing bytes', [version, 1, ...ascii('a'), 1, 0]],
-      ['a padded varint', [version, 1, ...ascii('a'), 0x81, 0x00]],
-      ['a counter above 2^52', [version, 1, ...ascii('a'), 0x81, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x08]],
-      ['a varint of 9 bytes', [version, 1, ...ascii('a'), 0x81, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01]],
+    const cases: Array<[string, number[], RegExp]> = [
+      ['only a version', [version], /has a malformed entry count/],
+      ['a future version', [contextFormatVersion + 1, 0], /has format version 3, but this node reads versions 1 and 2/],
+      ['version zero', [0, 0], /has format version 0/],
+      ['unsorted actors', [version, 2, ...ascii('b'), 1, ...ascii('a'), 1], /has actors out of order or repeated at entry 1/],
+      ['duplicate actors', [version, 2, ...ascii('a'), 1, ...ascii('a'), 2], /has actors out of order or repeated at entry 1/],
+      ['a zero counter', [version, 1, ...ascii('a'), 0], /has a counter of 0 and no dots in entry 0/],
+      ['an empty actor', [version, 1, 0, 1], /has a malformed actor in entry 0/],
+      ['an actor that is not UTF-8', [version, 1, 2, 0xc3, 0x28, 1], /has an actor that is not UTF-8 in entry 0/],
+      ['an actor longer than the token', [version, 1, 9, 0x61, 1], /has a malformed actor in entry 0/],
+      ['an actor one byte longer than the token', [version, 1, 3, 0x61, 0x62], /has a malformed actor in entry 0/],
+      ['a missing counter', [version, 1, ...ascii('a')], /has a counter that is not an integer from 0 to 2\^52 in entry 0/],
+      ['a missing entry', [version, 2, ...ascii('a'), 1], /has a malformed actor in entry 1/],
+      ['an entry count larger than the token', [version, 0xff, 0x7f], /has a malformed entry count/],
+      // A count as large as the body is not refused as a count: the entries it promises are missing.
+      ['an entry count equal to the body', [version, 5, ...ascii('a'), 1], /has a malformed actor in entry 1/],
+      ['trailing bytes', [version, 1, ...ascii('a'), 1, 0], /has bytes after its last entry/],
+      ['a padded varint', [version, 1, ...ascii('a'), 0x81, 0x00], /has a counter that is not an integer/],
+      ['a counter above 2^52', [version, 1, ...ascii('a'), 0x81, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x08], /has a counter that is not an integer from 0 to 2\^52 in entry 0/],
+      ['a varint of 9 bytes', [version, 1, ...ascii('a'), 0x81, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01], /has a counter that is not an integer/],
     ]
-    for (const [label, body] of cases) {
+    for (const [label, body, reason] of cases) {
       const decoded = decodeContext(tokenFromBody(body))
       assert.equal(decoded.ok, false, label)
-      if (!decoded.ok) assert.equal(decoded.error, 'bad_context', label)
+      if (!decoded.ok) {
+        assert.equal(decoded.error, 'bad_context', label)
+        assert.match(decoded.message, reason, label)
+        assert.match(decoded.message, /Pass back unchanged the context returned by a read of this key, or send no context/, label)
+      }
     }
     // The largest counter is accepted, one more is not.
     assert.deepEqual(decodeContext(encodeContext([['a', contextCounterMax]])), {ok: true, vector: [['a', contextCounterMax]]})
+  })
+
+  it('single dots: at most contextDotsMax, the first at least counter + 2, ascending, at most 2^52', () => {
+    const entry = (counter: number[], dots: number[]): string => tokenFromBody([contextFormatVersion, 1, ...ascii('a'), ...counter, dots.length, ...dots])
+    const reasonOf = (token: string): string => {
+      const decoded = decodeContext(token)
+      return decoded.ok ? 'ok' : decoded.message
+    }
+    const manyDots = (count: number): string => tokenFromBody([contextFormatVersion, 1, ...ascii('a'), 1, count, 2, ...Array.from({length: count - 1}, () => 1)])
+    assert.equal(reasonOf(manyDots(contextDotsMax)), 'ok', 'exactly contextDotsMax dots')
+    assert.match(reasonOf(manyDots(contextDotsMax + 1)), /has malformed single dots in entry 0/)
+    assert.match(reasonOf(entry([1], [1])), /has malformed single dots in entry 0/, 'a first dot right after the counter belongs in the counter')
+    assert.equal(reasonOf(entry([1], [2])), 'ok')
+    assert.match(reasonOf(entry([1], [2, 0])), /has malformed single dots in entry 0/, 'a repeated dot')
+    assert.equal(reasonOf(entry([1], [2, 1])), 'ok')
+    assert.match(reasonOf(entry([0], [])), /has a counter of 0 and no dots in entry 0/)
+    assert.equal(reasonOf(entry([0], [2])), 'ok', 'a counter of 0 with a dot above it')
+    // 2^52 - 2 as a varint, then a first dot 2 above it: exactly 2^52 is allowed, one more is not.
+    const counterBelowMax = [...varint(contextCounterMax - 2)]
+    assert.equal(reasonOf(entry(counterBelowMax, [2])), 'ok')
+    assert.match(reasonOf(entry(counterBelowMax, [3])), /has malformed single dots in entry 0/)
+  })
+
+  it('round-trips an actor that starts with a byte order mark', () => {
+    const vector: VersionVector = [['\ufeffa', 1]]
+    assert.deepEqual(decodeContext(encodeContext(vector)), {ok: true, vector})
   })
 
   it('rejects over-long tokens before decoding them', () => {
@@ -182,6 +228,12 @@ describe('context token', () => {
     assert.ok(Buffer.from(token, 'base64url').length > contextBytesMax)
     assertRejected(token)
     assertRejected('A'.repeat(1_000_000))
+    // The longest token that can decode to contextBytesMax bytes is read; one character more is not.
+    const longest = Math.ceil((contextBytesMax * 4) / 3)
+    const atMost = decodeContext('A'.repeat(longest))
+    assert.ok(!atMost.ok && /has format version 0/.test(atMost.message), 'read, and refused for what it holds')
+    const over = decodeContext('A'.repeat(longest + 1))
+    assert.ok(!over.ok && over.message.includes(`is ${longest + 1} characters long, more than the ${longest} a context can take`))
   })
 
   it('rejects non-canonical base64url spellings and padding', () => {
@@ -218,6 +270,7 @@ describe('context token', () => {
     for (const x of [undefined, null, 42, {}, []]) {
       const decoded = decodeContext(x as unknown as string)
       assert.equal(decoded.ok, false)
+      if (!decoded.ok) assert.match(decoded.message, /The context token is not a string/)
     }
   })
 })

@@ -272,6 +272,21 @@ describe('dvvset examples', () => {
     for (const x of bad) assert.equal(isValidVersionSet(x), false, JSON.stringify(x))
   })
 
+  it('the rules that only one check states: an entry of counter 0 needs a cloud; a merged entry takes the later time; a context of another actor covers no dot', () => {
+    // Counter 0 and no values passes every other check of an entry: only this rule refuses it.
+    assert.equal(isValidVersionSet({entries: [{actor: 'a', counter: 0, values: [], updatedAtMs: 1}]}), false)
+    // Two contiguous runs of one actor: the higher keeps its value, and the merge the later time,
+    // though that time is the lower run's (so the merge is commutative).
+    const higher: VersionSet<string> = {entries: [{actor: 'a', counter: 3, values: ['v3'], updatedAtMs: 100}]}
+    const lower: VersionSet<string> = {entries: [{actor: 'a', counter: 2, values: ['v2'], updatedAtMs: 200}]}
+    for (const merged of [sync(higher, lower), sync(lower, higher)]) {
+      assert.deepEqual(merged.entries.map((entry) => [entry.counter, values({entries: [entry]}), entry.updatedAtMs]), [[3, ['v3'], 200]])
+    }
+    // The next actor's single dots are not this actor's: z has seen dot 5 of z, not of y.
+    assert.equal(descends([['z', 1, [5]]], [['y', 0, [5]]]), false)
+    assert.equal(descends([['y', 0, [5]], ['z', 1, [5]]], [['y', 0, [5]]]), true)
+  })
+
   it('isValidVersionSet checks live dots, clouds, counters and each value', () => {
     const entry = {actor: 'a', counter: 5, values: ['x', 'y'], updatedAtMs: 1}
     const cloud64 = Array.from({length: cloudDotsMax}, (_, index) => 7 + index)
