@@ -216,6 +216,35 @@ describe('context token', () => {
     assert.match(reasonOf(entry(counterBelowMax, [3])), /has malformed single dots in entry 0/)
   })
 
+  it('says which check refused: base64url, length, checksum, and a counter cut off at the end of the body', () => {
+    const reason = (token: string): string => {
+      const decoded = decodeContext(token)
+      return decoded.ok ? 'ok' : decoded.message
+    }
+    const token = encodeContext([['a.1', 3]])
+    assert.match(reason(`${token}=`), /The context token is not valid base64url\./)
+    assert.match(reason('AAAA'), /The context token is too short \(truncated\?\)\./)
+    const bytes = Buffer.from(token, 'base64url')
+    bytes[2] = (bytes[2] as number) ^ 0x01
+    assert.match(reason(bytes.toString('base64url')), /The context token fails its checksum \(truncated or altered\?\)\./)
+    // The body ends right after the actor: reading the counter must stop at the end of the body,
+    // not read on into the checksum (whose first byte differs with the actor).
+    for (const actor of ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j']) {
+      assert.match(reason(tokenFromBody([1, 1, ...ascii(actor)])), /has a counter that is not an integer from 0 to 2\^52 in entry 0/, actor)
+    }
+  })
+
+  it('round-trips the varint boundaries of counters and actor lengths', () => {
+    for (const counter of [127, 128, 129, 16383, 16384, 2 ** 21, 2 ** 35, contextCounterMax]) {
+      const vector: VersionVector = [['a', counter]]
+      assert.deepEqual(decodeContext(encodeContext(vector)), {ok: true, vector}, `counter ${counter}`)
+    }
+    for (const length of [127, 128, 129]) {
+      const vector: VersionVector = [['x'.repeat(length), 1]]
+      assert.deepEqual(decodeContext(encodeContext(vector)), {ok: true, vector}, `actor of ${length} bytes`)
+    }
+  })
+
   it('round-trips an actor that starts with a byte order mark', () => {
     const vector: VersionVector = [['\ufeffa', 1]]
     assert.deepEqual(decodeContext(encodeContext(vector)), {ok: true, vector})
