@@ -7,16 +7,28 @@ function pad(text: string, width: number): string {
   return text.length >= width ? text : text + ' '.repeat(width - text.length)
 }
 
-function num(value: number, digits = 2): string {
-  return value.toFixed(digits).padStart(9)
+/**
+ * A figure in at most 6 characters, as precise as that allows: 2 decimals below 100, 1 below
+ * 1,000, none below 1,000,000. With it every row of the table fits in 80 columns.
+ */
+export function figure(value: number): string {
+  if (value < 100) return value.toFixed(2)
+  if (value < 1000) return value.toFixed(1)
+  if (value < 1_000_000) return value.toFixed(0)
+  return value.toExponential(1)
 }
 
+/** The table of operations: one row each, within 80 columns (the errors column aside). */
 export function operationTable(operations: readonly KindSummary[]): string[] {
-  const lines = [`  ${pad('operation', 10)} ${'count'.padStart(8)} ${'ops/s'.padStart(9)} ${'p50 ms'.padStart(9)} ${'p90 ms'.padStart(9)} ${'p99 ms'.padStart(9)} ${'p99.9 ms'.padStart(9)} ${'max ms'.padStart(9)}  errors`]
+  const column = (text: string): string => text.padStart(7)
+  const lines = [
+    `  ${pad('operation', 9)} ${'count'.padStart(7)}${column('ops/s')}${column('p50')}${column('p90')}${column('p99')}${column('p99.9')}${column('max')}  errors   (latencies in ms)`,
+  ]
   for (const op of operations) {
     const errors = Object.entries(op.errors).map(([kind, count]) => `${kind} ${count}`).join(', ') || 'none'
+    const latency = op.latency
     lines.push(
-      `  ${pad(op.operation, 10)} ${String(op.count).padStart(8)} ${num(op.throughputPerS, 1)} ${num(op.latency.p50Ms)} ${num(op.latency.p90Ms)} ${num(op.latency.p99Ms)} ${num(op.latency.p999Ms)} ${num(op.latency.maxMs)}  ${errors}${op.notFound > 0 ? ` (not found ${op.notFound})` : ''}`,
+      `  ${pad(op.operation, 9)} ${String(op.count).padStart(7)}${column(figure(op.throughputPerS))}${[latency.p50Ms, latency.p90Ms, latency.p99Ms, latency.p999Ms, latency.maxMs].map((ms) => column(figure(ms))).join('')}  ${errors}${op.notFound > 0 ? ` (not found ${op.notFound})` : ''}`,
     )
   }
   return lines
@@ -47,10 +59,14 @@ export function formatReport(report: BenchReport): string {
     lines.push(`${what}: ${(report.calibration.ratio * 100).toFixed(1)}% of this machine's HTTP ceiling (${report.run.opsPerS.toFixed(0)} / ${report.calibration.opsPerS.toFixed(0)} ops/s, measured in this run)`)
   }
   const versions = report.run.operations.filter((op) => Object.keys(op.versionsSeen).length > 0)
+  if (versions.length > 0) {
+    // The paper's §6.3 figure: how often a read met concurrent versions (siblings) to reconcile.
+    lines.push('versions a read returned (1: one version; more: siblings to reconcile, paper §6.3):')
+  }
   for (const op of versions) {
     const total = Object.values(op.versionsSeen).reduce((a, b) => a + b, 0)
     const shares = Object.entries(op.versionsSeen).map(([k, v]) => `${k}: ${((v / total) * 100).toFixed(3)}%`)
-    lines.push(`versions seen by ${op.operation}s: ${shares.join(', ')}`)
+    lines.push(`  ${op.operation}s: ${shares.join(', ')}`)
   }
   if (report.sla) {
     lines.push(`SLA ${report.sla.name}: ${report.sla.met ? 'met' : 'MISSED'}`)

@@ -36,6 +36,8 @@ export interface BenchConfig {
   readonly nodes: readonly string[]
   /** Nodes of the cluster to start when `nodes` is empty. */
   readonly startNodes: number
+  /** The client API port of the first node started; undefined: free ports from the OS. */
+  readonly startPort?: number
   /** Extra `dyn start` flags for a cluster the bench starts (e.g. --write-buffer-ms 100). */
   readonly clusterArgs: readonly string[]
   readonly workload: WorkloadName
@@ -107,7 +109,8 @@ export async function runBench(config: BenchConfig, sla: Sla | undefined, onProg
   process.once('SIGINT', onSignal)
   process.once('SIGTERM', onSignal)
   try {
-    onProgress({phase: 'starting', elapsedS: 0, durationS: config.durationS, done: 0, operations: []})
+    // Starting has no length of its own to show progress against (durationS 0: none).
+    onProgress({phase: 'starting', elapsedS: 0, durationS: 0, done: 0, operations: []})
     const calibration = config.calibrate ? await calibrate(config, onProgress, cleanups) : undefined
     const nodes = config.nodes.length > 0 ? config.nodes : await startCluster(config, cleanups)
     await checkReachable(nodes, config.timeoutS)
@@ -126,7 +129,8 @@ export async function runBench(config: BenchConfig, sla: Sla | undefined, onProg
     const verdicts = sla === undefined ? undefined : judge(sla, run.operations, (kind, p) => recorder.percentileMs(kind, p), unanswered)
     const histograms = recorder.encodedHistograms()
     recorder.destroy()
-    onProgress({phase: 'done', elapsedS: run.elapsedS, durationS: config.durationS, done: 0, operations: run.operations})
+    // Done says the whole run against the length the running phase showed (warm-up included).
+    onProgress({phase: 'done', elapsedS: config.durationS + config.warmupS, durationS: config.durationS + config.warmupS, done: 0, operations: run.operations})
     return {
       config: {...config, targetNodes: nodes},
       ...(calibration === undefined ? {} : {calibration: {...calibration, ratio: calibration.opsPerS > 0 ? run.opsPerS / calibration.opsPerS : 0}}),
@@ -191,7 +195,8 @@ async function startCluster(config: BenchConfig, cleanups: Array<() => Promise<v
   cleanups.push(async () => {
     await clusterDownAndPurge(dir, 3000, () => undefined).catch(() => removeFolder(dir))
   })
-  const {port, rpcPort} = await freeClusterPorts(config.startNodes)
+  // Ports asked for are checked by cluster up, which refuses ports in use with a clear error.
+  const {port, rpcPort} = config.startPort === undefined ? await freeClusterPorts(config.startNodes) : {port: config.startPort, rpcPort: config.startPort + 1000}
   const cluster = await clusterUp({dir, nodeCount: config.startNodes, port, rpcPort, startArgs: [...config.clusterArgs], readyTimeoutMs: 30_000}, () => undefined)
   return cluster.nodes.map((node) => `${cluster.host}:${node.port}`)
 }

@@ -34,6 +34,7 @@ Exit codes: 0 done (SLA met), 1 SLA missed, 2 bad usage, 3 cluster unreachable.`
   static override flags = {
     node: Flags.string({description: 'client API address of a running node (repeat for several); default: start a cluster', multiple: true, helpValue: 'host:port'}),
     nodes: Flags.integer({description: 'start a cluster of this many nodes for the run, and stop it afterwards [default: 3]', min: 1, max: 16, exclusive: ['node']}),
+    port: Flags.integer({description: 'with --nodes: the client API port of the first node started (the others follow it; internode ports from PORT + 1000) [default: free ports the OS gives]', min: 1, max: 65_535, exclusive: ['node']}),
     'write-buffer-ms': Flags.integer({description: 'with --nodes: the nodes buffer writes and flush every this many ms', min: 0, exclusive: ['node']}),
     workload: Flags.string({description: 'a, b, c, d, f or cart [default: a]', options: Object.keys(workloads)}),
     distribution: Flags.string({description: 'key popularity [default: the workload\'s]', options: ['uniform', 'zipfian', 'latest']}),
@@ -77,6 +78,7 @@ Exit codes: 0 done (SLA met), 1 SLA missed, 2 bad usage, 3 cluster unreachable.`
     const config: BenchConfig = {
       nodes: parsedNodes?.value.map((address) => address.label) ?? [],
       startNodes: flags.nodes ?? 3,
+      ...(flags.port === undefined ? {} : {startPort: flags.port}),
       clusterArgs: flags['write-buffer-ms'] === undefined ? [] : ['--write-buffer-ms', String(flags['write-buffer-ms'])],
       workload,
       distribution: (flags.distribution ?? workloads[workload].distribution) as DistributionName,
@@ -136,7 +138,8 @@ Exit codes: 0 done (SLA met), 1 SLA missed, 2 bad usage, 3 cluster unreachable.`
         lastPhase = snapshot.phase
         lastLineMs = now
         const ops = snapshot.operations.map((op) => `${op.operation} ${op.count} p99.9 ${op.latency.p999Ms.toFixed(2)} ms`).join('; ')
-        process.stderr.write(`${snapshot.phase} ${snapshot.total !== undefined ? `${snapshot.done}/${snapshot.total}` : `${snapshot.elapsedS.toFixed(0)}/${snapshot.durationS} s`}${ops ? `: ${ops}` : ''}\n`)
+        const where = snapshot.total !== undefined ? ` ${snapshot.done}/${snapshot.total}` : snapshot.durationS > 0 ? ` ${snapshot.elapsedS.toFixed(0)}/${snapshot.durationS} s` : ''
+        process.stderr.write(`${snapshot.phase}${where}${ops ? `: ${ops}` : ''}\n`)
       },
       stop: () => undefined,
     }

@@ -47,7 +47,7 @@ function Latency({label, ms}: {readonly label: string; readonly ms: number}) {
 
 export function BenchProgress({snapshot}: {readonly snapshot: BenchProgressSnapshot}) {
   const fraction = snapshot.total !== undefined ? snapshot.done / Math.max(1, snapshot.total) : snapshot.elapsedS / Math.max(0.001, snapshot.durationS)
-  const detail = snapshot.total !== undefined ? `${snapshot.done}/${snapshot.total}` : `${snapshot.elapsedS.toFixed(1)}/${snapshot.durationS} s`
+  const detail = snapshot.total !== undefined ? `${snapshot.done}/${snapshot.total}` : snapshot.durationS > 0 ? `${snapshot.elapsedS.toFixed(1)}/${snapshot.durationS} s` : ''
   return (
     <Box flexDirection="column">
       <Box gap={1}>

@@ -12,7 +12,7 @@ import {renderToString} from 'ink'
 import {createElement} from 'react'
 import type {KindSummary} from '../../bench/recorder.js'
 import {latencyUsMax, Recorder} from '../../bench/recorder.js'
-import {formatReport} from '../../bench/report.js'
+import {figure, formatReport} from '../../bench/report.js'
 import type {BenchReport, BenchConfig, PhaseResult} from '../../bench/runner.js'
 import {BenchProgress} from '../../src/ui/bench-progress.js'
 import type {BenchProgressSnapshot} from '../../src/ui/bench-progress.js'
@@ -219,6 +219,12 @@ function handBuiltReport(): BenchReport {
   }
 }
 
+describe('figure', () => {
+  it('gives every figure in at most 6 characters, as precise as that allows', () => {
+    assert.deepEqual([0, 1.234, 99.994, 100, 456.78, 999.94, 1000, 123456.4, 999999, 1_234_567].map(figure), ['0.00', '1.23', '99.99', '100.0', '456.8', '999.9', '1000', '123456', '999999', '1.2e+6'])
+  })
+})
+
 describe('formatReport', () => {
   it('shows the configuration, the load, one row per operation, the calibration ratio and the SLA verdict', () => {
     const text = formatReport(handBuiltReport())
@@ -231,9 +237,13 @@ describe('formatReport', () => {
     assert.match(readRow, /\s400\s+200\.0\s+1\.25\s+2\.50\s+5\.75\s+12\.34\s+13\.34\s+quorum_unmet 1 \(not found 3\)$/)
     const updateRow = lines.find((line) => /^ {2}update\s/.test(line))
     assert.ok(updateRow !== undefined, text)
-    assert.match(updateRow, /\s450\s.*456\.78.*\snone$/)
+    assert.match(updateRow, /\s450\s.*456\.8.*\snone$/)
+    // A terminal of 80 columns shows the header and a row without errors unwrapped.
+    const header = lines.find((line) => /^ {2}operation\s/.test(line))
+    assert.ok(header !== undefined && header.indexOf('errors') + 'errors'.length <= 80, header)
+    assert.ok(updateRow.length <= 80, `${updateRow.length} columns: ${updateRow}`)
     assert.match(text, /offered load: 42\.5% of this machine's HTTP ceiling \(425 \/ 1000 ops\/s, measured in this run\)/)
-    assert.match(text, /versions seen by reads: 1: 99\.000%, 2: 1\.000%/)
+    assert.match(text, /^versions a read returned \(1: one version; more: siblings to reconcile, paper §6\.3\):\n {2}reads: 1: 99\.000%, 2: 1\.000%$/m)
     assert.match(text, /^SLA ci: MISSED$/m)
     assert.match(text, /^ {2}met {4}read p99\.9 <= 300 ms: measured 12\.34 ms$/m)
     assert.match(text, /^ {2}MISSED update p99\.9 <= 300 ms: measured 456\.78 ms$/m)
