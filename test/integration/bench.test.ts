@@ -139,6 +139,8 @@ describe('dyn bench', () => {
       ['--sla', path.join(dir, 'no-such-sla.json')],
       ['--node', 'localhost'],
       ['--node', 'https://127.0.0.1:7070'],
+      // --port chooses the ports of a cluster the bench starts; with --node there is none.
+      ['--port', '7070'],
     ]
     const results = await Promise.all(usages.map((flags) => runDyn(['bench', ...nodeFlags, '--duration', '1', '--records', '10', ...flags], {timeoutMs: benchTimeoutMs})))
     for (const [i, result] of results.entries()) {
@@ -147,6 +149,7 @@ describe('dyn bench', () => {
     assert.match(results[4]?.stderr ?? '', /no-such-sla\.json/)
     assert.match(results[5]?.stderr ?? '', /"localhost" has no port/)
     assert.match(results[6]?.stderr ?? '', /plain HTTP, not https/)
+    assert.match(results[7]?.stderr ?? '', /cannot also be[\s›]+provided when using --(port|node)/)
   })
 
   it('--hdr-out writes the histograms, which decode to the recorded counts', async () => {
