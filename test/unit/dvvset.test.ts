@@ -287,6 +287,22 @@ describe('dvvset examples', () => {
     assert.equal(descends([['y', 0, [5]], ['z', 1, [5]]], [['y', 0, [5]]]), true)
   })
 
+  it("a write's context that teaches an entry nothing new leaves that entry's time, which prune goes by", () => {
+    const timeOfB = (context: VersionVector, stored: VersionSet<string>): number | undefined => update(context, stored, 'a', 'new', 500).entries.find((entry) => entry.actor === 'b')?.updatedAtMs
+    const plain: VersionSet<string> = {entries: [{actor: 'b', counter: 2, values: ['b2'], updatedAtMs: 100}]}
+    // Seen up to the entry's own counter: its value is superseded, and its knowledge unchanged.
+    assert.equal(timeOfB([['b', 2]], plain), 100)
+    assert.equal(timeOfB([['b', 1]], plain), 100)
+    // Seen beyond it: its knowledge grows, and so does its time.
+    assert.equal(timeOfB([['b', 3]], plain), 500)
+    // A single dot the entry knows already (from its cloud) teaches nothing; one it does not, does.
+    const clouded: VersionSet<string> = {entries: [{actor: 'b', counter: 2, values: ['b2'], cloud: [4], updatedAtMs: 100}]}
+    assert.equal(timeOfB([['b', 0, [4]]], clouded), 100)
+    assert.equal(timeOfB([['b', 0, [4, 6]]], clouded), 500)
+    // descends needs every single dot of b covered, not just one.
+    assert.equal(descends([['y', 0, [5]]], [['y', 0, [5, 7]]]), false)
+  })
+
   it('isValidVersionSet checks live dots, clouds, counters and each value', () => {
     const entry = {actor: 'a', counter: 5, values: ['x', 'y'], updatedAtMs: 1}
     const cloud64 = Array.from({length: cloudDotsMax}, (_, index) => 7 + index)
