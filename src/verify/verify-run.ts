@@ -32,7 +32,7 @@ import {availabilityByFault, checkCarts, converged, encodeCart, mergeCartVersion
 import type {AddRecord, Availability, CartCheck, FaultWindow, OperationRecord, ReplicaCart} from './cart-check.js'
 import {startFaultProxy} from './fault-proxy.js'
 import type {FaultProxy} from './fault-proxy.js'
-import {describeFault, faultKinds, nemesisSchedule} from './nemesis.js'
+import {describeFault, nemesisSchedule} from './nemesis.js'
 import type {FaultEvent, FaultKind} from './nemesis.js'
 
 /** Where the nodes of a verify cluster are told to reach each other: the proxy's side of loopback. */
@@ -382,4 +382,3 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   })
 }
 
-export {faultKinds}
