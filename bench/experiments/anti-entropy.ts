@@ -32,11 +32,15 @@ import {clusterDownAndPurge, clusterUp, isNodeProcess, removeFolder, startLocalN
 import {freeClusterPorts} from '../../src/cli/ports.js'
 import {mergeIncoming, writeNewVersion} from '../../src/coordinator/replica.js'
 import type {ReplicaPolicy} from '../../src/coordinator/replica.js'
+import {DotLedger} from '../../src/coordinator/write-actor.js'
 import {partitionOfKey} from '../../src/ring/partition.js'
 import {memoryDatabase} from '../../src/storage/backend.js'
 import {compactionDeletesMin} from '../../src/storage/compaction-subsystem.js'
 import {Store} from '../../src/storage/store.js'
 import {experimentConfig, markdownTable, ms, runVariants} from './common.js'
+
+/** The dots each writing actor made, as a node's write actor keeps them. */
+const dots = new DotLedger()
 
 const {values} = parseArgs({options: {keys: {type: 'string', default: '100000'}, duration: {type: 'string', default: '10'}, skip: {type: 'string', multiple: true, default: []}}})
 const keyCount = Number(values.keys)
@@ -81,7 +85,7 @@ async function exchangeBytes(): Promise<string> {
   for (let i = 0; i < keyCount; i++) {
     const key = `key-${i}`
     const partition = partitionOfKey(key, partitionCount)
-    const written = await writeNewVersion(a.store, policy, partition, key, {context: [], version: {value, contentType: 'application/octet-stream', timestampMs: 0, tombstone: false}, actor: 'n1.1', n: 3, nowMs: 0, durable: false})
+    const written = await writeNewVersion(a.store, policy, partition, key, {context: [], version: {value, contentType: 'application/octet-stream', timestampMs: 0, tombstone: false}, actor: 'n1.1', dots, n: 3, nowMs: 0, durable: false})
     if (!written.ok) throw new Error(written.message)
     await mergeIncoming(b.store, policy, partition, key, written.object, false)
   }
@@ -111,7 +115,7 @@ async function exchangeBytes(): Promise<string> {
   const key = 'key-12345'
   const partition = partitionOfKey(key, partitionCount)
   const stored = await b.store.getObject(partition, key)
-  const newer = await writeNewVersion(b.store, policy, partition, key, {context: [], version: {value, contentType: 'application/octet-stream', timestampMs: 1, tombstone: false}, actor: 'n2.1', n: 3, nowMs: 0, durable: false})
+  const newer = await writeNewVersion(b.store, policy, partition, key, {context: [], version: {value, contentType: 'application/octet-stream', timestampMs: 1, tombstone: false}, actor: 'n2.1', dots, n: 3, nowMs: 0, durable: false})
   if (stored === undefined || !newer.ok) throw new Error('the differing key was not written')
   const oneKey = await measure()
   const after = await measure()

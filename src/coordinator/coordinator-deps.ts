@@ -9,6 +9,7 @@ import type {Store} from '../storage/store.js'
 import type {Transport} from '../transport/transport.js'
 import type {ClusterView} from './cluster-view.js'
 import type {ReplicaPolicy} from './replica.js'
+import type {DotLedger} from './write-actor.js'
 
 export interface CoordinatorDeps {
   /** This node's name. */
@@ -19,6 +20,8 @@ export interface CoordinatorDeps {
    * runs with carry the actor taken when it began (WriteActor.run), for its whole course.
    */
   readonly actor: string
+  /** The highest dot each of this node's actors has made, on any key (write-actor.ts). */
+  readonly dots: DotLedger
   readonly store: Store
   /** The hints this node keeps as a fallback for unreachable homes (paper §4.6). */
   readonly hints: HintStore

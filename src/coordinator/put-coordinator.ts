@@ -264,7 +264,7 @@ async function coordinateHere(deps: CoordinatorDeps, request: PutRequest, placem
   // The coordinator's own write comes first, and only the stored object is sent on: were it
   // sent before being stored, a local disk failure would let this node make the same dot again
   // for another value, and replicas would hold two values under one clock.
-  const write = {context: request.context, version, actor: deps.actor, n: request.storedN ?? request.n, nowMs: version.timestampMs, durable}
+  const write = {context: request.context, version, actor: deps.actor, dots: deps.dots, n: request.storedN ?? request.n, nowMs: version.timestampMs, durable}
   let local: Awaited<ReturnType<typeof writeNewVersion>>
   try {
     local = await writeNewVersion(deps.store, deps.policy, placement.partition, request.key, write)

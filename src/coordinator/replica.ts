@@ -10,6 +10,7 @@ import {isNewerVersion, objectValueBytes} from '../storage/stored-object.js'
 import type {VersionSet, VersionVector} from '../versioning/dvvset.js'
 import {emptySet, lww, newestDot, prune, sync, update, valueCount} from '../versioning/dvvset.js'
 import type {ConflictPolicy} from '../membership/member-table.js'
+import type {DotLedger} from './write-actor.js'
 
 export interface ReplicaPolicy {
   readonly conflictPolicy: ConflictPolicy
@@ -60,6 +61,8 @@ export interface NewVersion {
   readonly context: VersionVector
   readonly version: StoredVersion
   readonly actor: string
+  /** The highest dot each actor of this node has made; a write on a copy without the actor's entry starts above it. */
+  readonly dots: DotLedger
   readonly n: number
   readonly nowMs: number
   readonly durable: boolean
@@ -81,8 +84,10 @@ export async function writeNewVersion(
     partition,
     key,
     (stored) => {
-      const written = update(write.context, stored?.versions ?? emptySet<StoredVersion>(), write.actor, write.version, write.nowMs)
+      // Read and recorded inside the per-key step, so that no other write on this key runs between.
+      const written = update(write.context, stored?.versions ?? emptySet<StoredVersion>(), write.actor, write.version, write.nowMs, write.dots.highestDot(write.actor))
       dot = newestDot(written, write.actor)
+      write.dots.madeDot(write.actor, dot)
       // A key's n only grows: the largest n it was ever written with, as mergeIncoming keeps it.
       // The two must agree, or a coordinator would store n=3 where its replicas keep the 5 an
       // earlier write gave them, and replicas would disagree on how many homes the key has.

@@ -108,6 +108,7 @@ export function replicationSubsystem(parts: ReplicationParts): ReplicationSubsys
     get actor() {
       return writeActor.current
     },
+    dots: writeActor.dots,
     store,
     transport: parts.transport,
     clock: parts.clock,

@@ -8,11 +8,44 @@
  * hold (Riak's kv679). So each write takes the actor once, when it begins, and keeps it to the
  * end (its stored dot and the context it answers with must name the same actor); and whoever
  * replaces the actor can wait until no write begun under an earlier one is still running.
+ *
+ * The same restart happens without a new actor when the copy that held the actor's entry goes
+ * while the actor lives on: a reaped tombstone, or an entry pruned from a long version vector. A
+ * client may still hold a context read before that, covering the dots the actor had made on the
+ * key, and a write made with that context would then supersede a newer write that reused one of
+ * them (simulator seed 47215251: a blind put after a reap, then a put with a context from before
+ * the delete, lost the blind put). So the write actor also remembers the highest counter each of
+ * its actors has given a dot on any key (`DotLedger`), and a write on a copy that holds no entry
+ * of the actor starts above it (`update` in dvvset.ts). The ledger lives in memory only: every
+ * start takes a new epoch, so an actor never outlives its process.
  */
 
 import {assert} from '../errors.js'
 
+/** The highest counter each actor of this node has given a dot, on any key. */
+export class DotLedger {
+  private readonly highest = new Map<string, number>()
+
+  /** No dot `actor` made on any key has a counter above this. */
+  highestDot(actor: string): number {
+    return this.highest.get(actor) ?? 0
+  }
+
+  /** Records that `actor` made the dot `counter` (on some key). */
+  madeDot(actor: string, counter: number): void {
+    assert(Number.isSafeInteger(counter) && counter > 0, `a dot's counter is a positive integer, not ${counter}`)
+    if (counter > this.highestDot(actor)) this.highest.set(actor, counter)
+  }
+
+  /** Forgets an actor no write will use again (a retired one, once its writes have ended). */
+  forget(actor: string): void {
+    this.highest.delete(actor)
+  }
+}
+
 export class WriteActor {
+  /** The highest dot of each actor still in use: the current one and retired ones with writes running. */
+  readonly dots = new DotLedger()
   private actor: string
   /** Writes running, by the actor they began under. */
   private readonly inFlight = new Map<string, number>()
@@ -44,8 +77,11 @@ export class WriteActor {
     } finally {
       const left = (this.inFlight.get(actor) ?? 0) - 1
       assert(left >= 0, `more writes ended under ${actor} than began`)
-      if (left === 0) this.inFlight.delete(actor)
-      else this.inFlight.set(actor, left)
+      if (left === 0) {
+        this.inFlight.delete(actor)
+        // A retired actor makes no more dots once its last write has ended.
+        if (actor !== this.actor) this.dots.forget(actor)
+      } else this.inFlight.set(actor, left)
       // Only a replacement waits (rarely): the common write pays no copy of an empty set.
       if (this.waiting.size > 0) for (const wake of [...this.waiting]) wake()
     }
@@ -58,7 +94,9 @@ export class WriteActor {
    */
   async replace(actor: string): Promise<void> {
     assert(actor !== this.actor, `the new actor must differ from ${actor}`)
+    const retired = this.actor
     this.actor = actor
+    if (!this.inFlight.has(retired)) this.dots.forget(retired)
     while (this.retiredInFlight > 0) {
       await new Promise<void>((resolve) => {
         const wake = (): void => {

@@ -171,7 +171,12 @@ function liveOf<V>(entry: Entry<V>): Array<{dot: number; value: V}> {
  * `actor` must be this replica's own actor (the one whose history `stored` holds), so that the new
  * counter names a dot nobody has used yet. The context's knowledge is kept even for actors or dots
  * this replica has not heard of, so that the new value also supersedes, on other replicas, the
- * versions the client saw there. `newDot` gives the counter of the dot the write got.
+ * versions the client saw there. `newestDot` gives the counter of the dot the write got.
+ *
+ * `actorDotsMax` is a counter no dot the actor has made, on any key, is above (write-actor.ts
+ * keeps it). It matters only where `stored` holds no entry of the actor: the copy that said how
+ * far the actor got on this key may be gone (a reaped tombstone, a pruned entry) while a client
+ * still holds a context that covers those dots, so the new dot must be above all of them.
  */
 export function update<V>(
   context: VersionVector,
@@ -179,16 +184,20 @@ export function update<V>(
   actor: string,
   value: V,
   nowMs: number,
+  actorDotsMax = 0,
 ): VersionSet<V> {
   assert(isValidVector(context), 'update: the context must be a valid causal context')
   assert(actor.length > 0, 'update: the actor must not be empty')
   assert(Number.isFinite(nowMs), 'update: nowMs must be a finite number')
+  assert(Number.isSafeInteger(actorDotsMax) && actorDotsMax >= 0, 'update: actorDotsMax must be a non-negative integer')
   const seen = forgetSeen(context, stored.entries, nowMs)
   const index = seen.findIndex((entry) => entry.actor >= actor)
   const previous = index >= 0 && seen[index]?.actor === actor ? seen[index] : undefined
-  // Only this replica makes dots for its own actor, so it knows every one it made: the new dot is
-  // above all of them, and the counter may move up to it (gaps below were never made).
-  const highest = Math.max(previous?.counter ?? 0, ...(previous?.cloud ?? []))
+  // Only this replica makes dots for its own actor, so a copy holding the actor's entry knows every
+  // one it made on the key: the new dot is above all of them, and the counter may move up to it
+  // (gaps below were never made on this key). A copy without the entry says nothing of them.
+  const heldHere = stored.entries.some((entry) => entry.actor === actor)
+  const highest = Math.max(previous?.counter ?? 0, ...(previous?.cloud ?? []), heldHere ? 0 : actorDotsMax)
   const counter = highest + 1
   assert(Number.isSafeInteger(counter), 'update: the event counter overflowed')
   const event = makeEntry(actor, counter, [], [{dot: counter, value}, ...(previous ? liveOf(previous) : [])], nowMs)

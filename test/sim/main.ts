@@ -47,6 +47,19 @@ async function runOne(seed: number, verbose: boolean): Promise<SeedReport> {
   return {seed, failed: false, operations, simulatedMs, mustSucceed, deletesChecked, ...(verbose ? {text: line} : {})}
 }
 
+function parseOptions() {
+  return parseArgs({
+    options: {
+      seed: {type: 'string'},
+      seeds: {type: 'string'},
+      from: {type: 'string', default: '1'},
+      jobs: {type: 'string', default: '1'},
+      verbose: {type: 'boolean', default: false},
+      help: {type: 'boolean', short: 'h', default: false},
+    },
+  })
+}
+
 if (process.env[workerVariable] === '1' && process.send !== undefined) {
   // A worker: one message with its seeds, one report per seed, then it ends.
   process.once('message', (message: {seeds: number[]; verbose: boolean}) => {
@@ -62,16 +75,33 @@ if (process.env[workerVariable] === '1' && process.send !== undefined) {
   await main()
 }
 
+/** Hoisted, as main() runs before the module's constants are set. */
+function usage(): string {
+  return `usage: npm run sim -- [--seed S | --seeds N [--from F]] [--jobs J] [--verbose]
+
+  --seed S     run seed S alone, printing its history if it fails
+  --seeds N    run N seeds, F..F+N-1 (default: 20 seeds)
+  --from F     the first seed of --seeds (default 1)
+  --jobs J     split the seeds across J worker processes (default 1)
+  --verbose    print a line for every seed, not only for failures
+
+Exits 0 when every seed passes, 1 when one finds a violation, 2 on bad usage.
+`
+}
+
 async function main(): Promise<void> {
-  const {values} = parseArgs({
-    options: {
-      seed: {type: 'string'},
-      seeds: {type: 'string'},
-      from: {type: 'string', default: '1'},
-      jobs: {type: 'string', default: '1'},
-      verbose: {type: 'boolean', default: false},
-    },
-  })
+  let parsed: ReturnType<typeof parseOptions>
+  try {
+    parsed = parseOptions()
+  } catch (error) {
+    process.stderr.write(`sim: ${(error as Error).message}\n\n${usage()}`)
+    process.exit(2)
+  }
+  const {values} = parsed
+  if (values.help) {
+    process.stdout.write(usage())
+    return
+  }
 
   const wholeNumber = (name: string, raw: string): number => {
     const value = Number(raw)

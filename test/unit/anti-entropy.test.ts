@@ -18,11 +18,15 @@ import type {ReapCheckAnswer, ReapDeps} from '../../src/antientropy/reaper.js'
 import {TreeSet} from '../../src/antientropy/tree-set.js'
 import {mergeIncoming, writeNewVersion} from '../../src/coordinator/replica.js'
 import type {ReplicaPolicy} from '../../src/coordinator/replica.js'
+import {DotLedger} from '../../src/coordinator/write-actor.js'
 import {partitionOfKey} from '../../src/ring/partition.js'
 import {memoryDatabase} from '../../src/storage/backend.js'
 import {Store} from '../../src/storage/store.js'
 import type {StoredObject, StoredVersion} from '../../src/storage/stored-object.js'
 import {emptySet, join, sameVersions, update, values} from '../../src/versioning/dvvset.js'
+
+/** The dots each writing actor made, as a node's write actor keeps them. */
+const dots = new DotLedger()
 
 const partitionCount = 4
 /** The store's group commit runs once the current I/O callbacks are done, as in a real node. */
@@ -119,7 +123,7 @@ function sideOf(name: string, replica: Replica): TreeSide {
 }
 
 async function write(replica: Replica, key: string, actor: string, text: string): Promise<void> {
-  const written = await writeNewVersion(replica.store, policy, partitionOfKey(key, partitionCount), key, {context: [], version: version(text), actor, n: 3, nowMs: 0, durable: false})
+  const written = await writeNewVersion(replica.store, policy, partitionOfKey(key, partitionCount), key, {context: [], version: version(text), actor, dots, n: 3, nowMs: 0, durable: false})
   assert.ok(written.ok)
 }
 
@@ -147,7 +151,7 @@ describe('tree set', () => {
     const inPartition0 = Array.from({length: 400}, (_, index) => `key-${index}`).filter((key) => partitionOfKey(key, partitionCount) === 0)
     const keys = inPartition0.slice(0, -1)
     const late = inPartition0.at(-1)!
-    for (const key of keys) assert.ok((await writeNewVersion(store, policy, 0, key, {context: [], version: version('v1'), actor: 'n1.1', n: 3, nowMs: 0, durable: false})).ok)
+    for (const key of keys) assert.ok((await writeNewVersion(store, policy, 0, key, {context: [], version: version('v1'), actor: 'n1.1', dots, n: 3, nowMs: 0, durable: false})).ok)
     const trees = new TreeSet(partitionCount)
     store.watchChanges((partition, key, before, after) => trees.apply(partition, key, before, after))
     // Between pages: rewrite a key already scanned, one not yet scanned, delete one, add one.
@@ -158,10 +162,10 @@ describe('tree set', () => {
       if (pages === 2) {
         for (const key of [keys[0]!, keys[keys.length - 1]!]) {
           const stored = await store.getObject(0, key)
-          assert.ok((await writeNewVersion(store, policy, 0, key, {context: join(stored!.versions), version: version('v2'), actor: 'n1.1', n: 3, nowMs: 0, durable: false})).ok)
+          assert.ok((await writeNewVersion(store, policy, 0, key, {context: join(stored!.versions), version: version('v2'), actor: 'n1.1', dots, n: 3, nowMs: 0, durable: false})).ok)
         }
         assert.ok(await store.deleteObjectIf(0, keys[1]!, () => true))
-        assert.ok((await writeNewVersion(store, policy, 0, late, {context: [], version: version('new'), actor: 'n1.1', n: 3, nowMs: 0, durable: false})).ok)
+        assert.ok((await writeNewVersion(store, policy, 0, late, {context: [], version: version('new'), actor: 'n1.1', dots, n: 3, nowMs: 0, durable: false})).ok)
       }
       return page
     })
@@ -200,7 +204,7 @@ describe('exchange', () => {
     await write(b, 'only-b', 'n2.1', 'b')
     // k1 is newer on b; k2 has concurrent versions (one on each side): both must be kept.
     const k1 = await b.store.getObject(partitionOfKey('k1', partitionCount), 'k1')
-    assert.ok((await writeNewVersion(b.store, policy, partitionOfKey('k1', partitionCount), 'k1', {context: join(k1!.versions), version: version('newer'), actor: 'n2.1', n: 3, nowMs: 0, durable: false})).ok)
+    assert.ok((await writeNewVersion(b.store, policy, partitionOfKey('k1', partitionCount), 'k1', {context: join(k1!.versions), version: version('newer'), actor: 'n2.1', dots, n: 3, nowMs: 0, durable: false})).ok)
     await write(a, 'k2', 'n1.1', 'left')
     await write(b, 'k2', 'n2.1', 'right')
     const all = [...keys, 'only-a', 'only-b']
@@ -262,7 +266,7 @@ describe('reaping', () => {
     const r = await replica()
     const key = 'gone'
     const partition = partitionOfKey(key, partitionCount)
-    const written = await writeNewVersion(r.store, policy, partition, key, {context: [], version: {...version(''), tombstone: true, timestampMs: deletedAtMs}, actor: 'n1.1', n: 3, nowMs: 0, durable: false})
+    const written = await writeNewVersion(r.store, policy, partition, key, {context: [], version: {...version(''), tombstone: true, timestampMs: deletedAtMs}, actor: 'n1.1', dots, n: 3, nowMs: 0, durable: false})
     assert.ok(written.ok)
     return {replica: r, key, partition, object: written.object}
   }

@@ -407,6 +407,26 @@ describe('dvvset examples', () => {
     assert.ok(isValidVersionSet(written))
   })
 
+  it('a write on a copy without the actor\'s entry starts above every dot the actor made; a copy with it goes by its own counter', () => {
+    // The actor made dots up to 7 on this key, and the copy that said so was reaped; a client
+    // still holds a context from then, which covers a.1:1..7.
+    const staleContext: VersionVector = [['a.1', 7]]
+    const blind = update([], emptySet<string>(), 'a.1', 'blind', 100, 7)
+    assert.deepEqual(dottedValues(blind), [{actor: 'a.1', counter: 8, value: 'blind'}])
+    // The stale context's write through another coordinator keeps the blind put as a sibling.
+    const late = update(staleContext, emptySet<string>(), 'b.1', 'late', 200)
+    assert.deepEqual(values(sync(blind, late)), ['blind', 'late'])
+    // Without the floor the blind put would have had dot 1, which that context supersedes.
+    const reused = update([], emptySet<string>(), 'a.1', 'blind', 100)
+    assert.deepEqual(values(sync(reused, late)), ['late'])
+    // A context that knows more of the actor than the floor still wins: the new dot is above both.
+    assert.equal(newestDot(update([['a.1', 9]], emptySet<string>(), 'a.1', 'v', 100, 7), 'a.1'), 10)
+    // A copy that holds the actor's entry knows every dot the actor made on the key: the floor,
+    // which counts dots on other keys, does not move its counter (a contiguous run stays compact).
+    const second = update(join(blind), blind, 'a.1', 'next', 300, 500)
+    assert.equal(newestDot(second, 'a.1'), 9)
+  })
+
   it('a set is plain data that survives msgpack', () => {
     type StoredVersion = {value: Uint8Array; contentType: string; timestampMs: number; tombstone: boolean}
     const version = (text: string): StoredVersion => ({

@@ -1,17 +1,22 @@
 /**
  * The replica's steps (src/coordinator/replica.ts) and a key's n: a key keeps the largest n it
  * was ever written with, whether the write came to this replica as its coordinator or merged in
- * from another, so that every replica agrees on how many homes the key has.
+ * from another, so that every replica agrees on how many homes the key has. And a coordinator
+ * never reuses a dot of its actor, even after the copy that counted them is gone.
  */
 
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 import type {ReplicaPolicy} from '../../src/coordinator/replica.js'
 import {mergeIncoming, writeNewVersion} from '../../src/coordinator/replica.js'
+import {DotLedger} from '../../src/coordinator/write-actor.js'
 import {memoryDatabase} from '../../src/storage/backend.js'
 import {Store} from '../../src/storage/store.js'
 import type {StoredVersion} from '../../src/storage/stored-object.js'
-import {emptySet, update} from '../../src/versioning/dvvset.js'
+import {emptySet, join, newestDot, sync, update, values} from '../../src/versioning/dvvset.js'
+
+/** The dots each writing actor made, as a node's write actor keeps them. */
+const dots = new DotLedger()
 
 const policy: ReplicaPolicy = {conflictPolicy: 'siblings', entriesMax: 10, siblingsPerKeyMax: 64, objectBytesMax: 8 * 1024 * 1024}
 const scheduler = {soon: (callback: () => void) => setImmediate(callback)}
@@ -24,7 +29,7 @@ describe('a key\'s n on a replica', () => {
   it('a new version keeps the larger n of the stored object and the write, as a merge does', async () => {
     const store = await Store.open(memoryDatabase(), {writeBuffer: false, scheduler})
     try {
-      const write = (n: number, text: string) => writeNewVersion(store, policy, 2, 'k', {context: [], version: version(text), actor: 'a.1', n, nowMs: 1, durable: false})
+      const write = (n: number, text: string) => writeNewVersion(store, policy, 2, 'k', {context: [], version: version(text), actor: 'a.1', dots, n, nowMs: 1, durable: false})
       const wide = await write(5, 'one')
       assert.ok(wide.ok)
       assert.equal(wide.object.n, 5)
@@ -35,6 +40,36 @@ describe('a key\'s n on a replica', () => {
       assert.ok(merged.ok)
       assert.equal(merged.object.n, 5)
       assert.equal((await store.getObject(2, 'k'))?.n, 5)
+    } finally {
+      await store.close()
+    }
+  })
+})
+
+describe('a coordinator\'s dots after its copy is gone', () => {
+  it('a write after a reap gets a dot above every one the actor made, so a context read before the delete leaves it as a sibling (seed 47215251)', async () => {
+    const store = await Store.open(memoryDatabase(), {writeBuffer: false, scheduler})
+    try {
+      const ledger = new DotLedger()
+      const write = (context: ReturnType<typeof join>, text: string, tombstone = false) =>
+        writeNewVersion(store, policy, 2, 'k', {context, version: {...version(text), tombstone}, actor: 'a.1', dots: ledger, n: 3, nowMs: 1, durable: false})
+      const first = await write([], 'one')
+      assert.ok(first.ok)
+      const second = await write(join(first.object.versions), 'two')
+      assert.ok(second.ok)
+      const deleted = await write(join(second.object.versions), '', true)
+      assert.ok(deleted.ok)
+      // A client read the tombstone; then every home reaped it.
+      const staleContext = join(deleted.object.versions)
+      assert.ok(await store.deleteObjectIf(2, 'k', () => true))
+      const blind = await write([], 'blind')
+      assert.ok(blind.ok)
+      assert.equal(blind.dot, 4, 'above the three dots a.1 made before the reap')
+      assert.equal(newestDot(blind.object.versions, 'a.1'), 4)
+      // The stale context's write, coordinated by another node, meets the blind put on a replica.
+      const late = update(staleContext, emptySet<StoredVersion>(), 'b.1', version('late'), 2)
+      const merged = sync(blind.object.versions, late).entries
+      assert.deepEqual(values({entries: merged}).map((stored) => Buffer.from(stored.value).toString()).sort(), ['blind', 'late'])
     } finally {
       await store.close()
     }

@@ -15,7 +15,7 @@ import {replicaMessageTypes, serveReplicaRequest} from '../../src/coordinator/re
 import type {ReplicaServerDeps} from '../../src/coordinator/replica-server.js'
 import {writeNewVersion} from '../../src/coordinator/replica.js'
 import type {ReplicaPolicy} from '../../src/coordinator/replica.js'
-import {WriteActor} from '../../src/coordinator/write-actor.js'
+import {DotLedger, WriteActor} from '../../src/coordinator/write-actor.js'
 import {HintStore, hintLimitsDefault} from '../../src/handoff/hints.js'
 import {handoffTargets, ReleaseHandoff, releasedPartitions, releaseWalksPerPartitionMax} from '../../src/handoff/transfer-release.js'
 import {actorOf, loadIdentity, renewEpoch, type Identity} from '../../src/node/identity.js'
@@ -91,6 +91,34 @@ describe('write actor', () => {
   })
 })
 
+describe('dot ledger', () => {
+  it('keeps the highest dot of each actor, and forgets a retired actor once its writes have ended', async () => {
+    const actors = new WriteActor('a.1')
+    actors.dots.madeDot('a.1', 5)
+    actors.dots.madeDot('a.1', 3)
+    assert.equal(actors.dots.highestDot('a.1'), 5, 'a lower dot (another key) does not lower it')
+    assert.equal(actors.dots.highestDot('b.1'), 0)
+    let finish: () => void = () => undefined
+    const write = actors.run(async (actor) => {
+      await new Promise<void>((resolve) => {
+        finish = resolve
+      })
+      actors.dots.madeDot(actor, 6)
+    })
+    const replacing = actors.replace('a.2')
+    await settle()
+    assert.equal(actors.dots.highestDot('a.1'), 5, 'kept while a write under a.1 runs')
+    finish()
+    await write
+    await replacing
+    assert.equal(actors.dots.highestDot('a.1'), 0, 'forgotten once its last write ended')
+    await actors.replace('a.3')
+    actors.dots.madeDot('a.3', 1)
+    assert.equal(actors.dots.highestDot('a.3'), 1)
+    assert.throws(() => actors.dots.madeDot('a.3', 0), /positive integer/)
+  })
+})
+
 interface ReceiverNode {
   readonly store: Store
   readonly transport: Transport
@@ -116,6 +144,7 @@ async function world(options: {cObjectBytesMax?: number; beforeServe?: (to: stri
     const coordinator: CoordinatorDeps = {
       self: name,
       actor: `${name}.1`,
+      dots: new DotLedger(),
       store,
       hints,
       transport,
@@ -162,6 +191,7 @@ async function world(options: {cObjectBytesMax?: number; beforeServe?: (to: stri
         context: [],
         version: {value: new TextEncoder().encode(text), contentType: 'text/plain', timestampMs: time.nowMs(), tombstone: false},
         actor,
+        dots: writeActor.dots,
         n: 2,
         nowMs: time.nowMs(),
         durable: false,
@@ -255,7 +285,7 @@ describe('release hand-off', () => {
     const key = 'key-1'
     const partition = partitionOfKey(key, partitionCount)
     await w.time.until(
-      writeNewVersion(w.store, policy, partition, key, {context: [], version: {value: new Uint8Array([1]), contentType: 'text/plain', timestampMs: 1, tombstone: false}, actor: 'a.x', n: 3, nowMs: 1, durable: false}),
+      writeNewVersion(w.store, policy, partition, key, {context: [], version: {value: new Uint8Array([1]), contentType: 'text/plain', timestampMs: 1, tombstone: false}, actor: 'a.x', dots: new DotLedger(), n: 3, nowMs: 1, durable: false}),
       stepMsMax,
     )
     await w.write(key, 'written with n=2')
