@@ -9,6 +9,7 @@ import {memberNamePattern} from '../src/membership/member-table.js'
 import {checkFailureDetectorConfig, failureDetectorDefaults} from '../src/membership/failure-detector.js'
 import type {FailureDetectorConfig} from '../src/membership/failure-detector.js'
 import type {ClusterSettings} from '../src/membership/member-table.js'
+import {readSecretFile} from '../src/node/cluster-secret.js'
 import {gossipIntervalMsDefault, machineAddresses, requestTimeoutMsDefault, startNode} from '../src/node/node.js'
 import {partitionCountDefault} from '../src/ring/ring.js'
 
@@ -23,7 +24,7 @@ Restarted on the same --data, a node keeps all acknowledged data, its identity a
   static override examples = [
     {description: 'Start the first node of a new cluster', command: '<%= config.bin %> start --name n1 --port 7070 --data ./data/n1'},
     {description: 'Join it from a second node (the seed is n1\'s internode port)', command: '<%= config.bin %> start --name n2 --port 7071 --data ./data/n2 --seeds 127.0.0.1:8070'},
-    {description: 'On several machines: listen on every interface, advertise this machine\'s address, join through another machine\'s node', command: '<%= config.bin %> start --name n2 --listen 0.0.0.0 --advertise 10.0.0.12 --data ./data/n2 --seeds 10.0.0.11:8070'},
+    {description: 'On several machines: listen on every interface, advertise this machine\'s address, join through another machine\'s node; every node holds the same secret', command: '<%= config.bin %> start --name n2 --listen 0.0.0.0 --advertise 10.0.0.12 --data ./data/n2 --seeds 10.0.0.11:8070 --secret-file ./cluster.secret'},
     {description: 'Listen on one interface only, and advertise the address a NAT forwards to it (a cloud VM\'s public address)', command: '<%= config.bin %> start --name n3 --listen 192.168.1.13 --advertise 203.0.113.7 --data ./data/n3 --seeds 10.0.0.11:8070'},
     {description: 'One address to listen on and to advertise (the same as --listen 10.0.0.11 alone)', command: '<%= config.bin %> start --name n1 --host 10.0.0.11 --data ./data/n1'},
     {description: 'Stage a join without committing it (review with dyn cluster plan, apply with dyn cluster commit)', command: '<%= config.bin %> start --name n4 --port 7073 --data ./data/n4 --seeds 127.0.0.1:8070 --no-commit'},
@@ -59,6 +60,7 @@ Restarted on the same --data, a node keeps all acknowledged data, its identity a
       description: `milliseconds a delete's tombstone is kept at least; after that it is removed once every home holds it, no other node holds a copy or a hint of the key, and every member is up [default: ${tombstoneGraceMsDefault}]`,
       min: 1000,
     }),
+    'secret-file': Flags.string({description: 'file holding the cluster secret (readable by its owner alone): every internode connection must prove it holds the same. Needed whenever other machines can reach the internode port (dyn cluster up writes one as cluster.secret)'}),
     commit: Flags.boolean({description: 'with --seeds: commit this node\'s join as soon as no other change is staged (--no-commit: only stage it, for dyn cluster plan / commit)', default: true, allowNo: true}),
     json: Flags.boolean({description: 'log as JSON lines', default: false}),
   }
@@ -99,6 +101,7 @@ Restarted on the same --data, a node keeps all acknowledged data, its identity a
     }
     let node
     try {
+      const secret = flags['secret-file'] === undefined ? undefined : await readSecretFile(flags['secret-file'])
       node = await startNode({
         name: flags.name,
         listenHost: addresses.listen,
@@ -118,6 +121,7 @@ Restarted on the same --data, a node keeps all acknowledged data, its identity a
           ...(flags['tombstone-grace-ms'] === undefined ? {} : {tombstoneGraceMs: flags['tombstone-grace-ms']}),
         },
         commitJoin: flags.commit,
+        ...(secret === undefined ? {} : {secret}),
         log,
       })
     } catch (error) {

@@ -29,6 +29,8 @@ export const errorCodes = [
   'nothing_staged',
   'old_disk',
   'removed',
+  /** An internode connection refused for the cluster secret: missing, or not the same on both sides. */
+  'unauthenticated',
 ] as const
 
 export type ErrorCode = (typeof errorCodes)[number]

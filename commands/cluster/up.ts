@@ -1,11 +1,12 @@
 // The flags module alone: loading all of @oclif/core here would slow every start of the CLI.
+import {existsSync} from 'node:fs'
 import * as Flags from '@oclif/core/flags'
 import {DynClient} from '../../src/client/http-client.js'
 import type {CreationSettings} from '../../src/cli/cluster-settings.js'
 import {conflictPolicies, creationSettingsDefault as defaults} from '../../src/cli/cluster-settings.js'
 import {DynCommand} from '../../src/cli/command-base.js'
 import {exitCodesHelp} from '../../src/cli/exit-codes.js'
-import {clusterUp, NodeExitedError, nodeCountDefault, nodeCountMax, portDefault, rpcPortOffset} from '../../src/cli/local-cluster.js'
+import {clusterUp, NodeExitedError, nodeCountDefault, nodeCountMax, portDefault, rpcPortOffset, secretFileOf} from '../../src/cli/local-cluster.js'
 import type {UpResult} from '../../src/cli/local-cluster.js'
 import {describeSettings} from '../../src/cli/cluster-status.js'
 import {counted, warn} from '../../src/cli/format.js'
@@ -16,6 +17,7 @@ export default class ClusterUp extends DynCommand {
 
   static override description = `Starts K \`dyn start\` processes named n1..nK whose client APIs listen on 127.0.0.1 ports P..P+K-1 (internode RPC on --rpc-port..+K-1, default P+${rpcPortOffset}). Their data, logs (nK.log), pids and exit records and the cluster description (cluster.json) live in --dir. Returns once every node answers as itself (GET /health names the pid this command started and the folder's cluster id), knows all K members and computes the same ring; a node that exits while starting fails the command (node_exited) with the end of its log.
 On a folder that holds a cluster already, starts only the nodes that do not run (same names, ports and data, so they come back with their data) and leaves the running ones alone; with all running it starts nothing. A node that left the cluster (dyn cluster leave, or remove) is not started again. The folder's node count, ports and settings are kept; flags that differ are refused.
+A new cluster gets a secret of its own (cluster.secret in --dir, readable by its owner alone), which every connection between its nodes must prove: a node started by hand joins it with dyn start --secret-file DIR/cluster.secret.
 Settings (--partitions, --n, --r, --w, --conflict) are fixed when the cluster is created and checked before anything starts; --n larger than --nodes is refused. Warnings (R + W <= N; N above the node count, when each key gets fewer replicas) go to stderr.
 ${exitCodesHelp}`
 
@@ -86,6 +88,7 @@ ${exitCodesHelp}`
         started: cluster.started,
         alreadyRunning: cluster.alreadyRunning,
         left: cluster.left,
+        secretFile: existsSync(secretFileOf(flags.dir)) ? secretFileOf(flags.dir) : null,
         ...described,
         nodes: cluster.nodes.map((n) => ({name: n.name, address: `${cluster.host}:${n.port}`, rpcAddress: `${cluster.host}:${n.rpcPort}`, pid: n.pid, data: n.dataDir, log: n.logFile})),
       })
@@ -101,5 +104,6 @@ ${exitCodesHelp}`
           : `started ${cluster.started.join(', ')}; ${ran.join(', ')} ${ran.length === 1 ? 'was' : 'were'} running already and left alone`
     const gone = cluster.left.length === 0 ? '' : `; ${cluster.left.join(', ')} left the cluster and ${cluster.left.length === 1 ? 'was' : 'were'} not started`
     process.stdout.write(`cluster of ${members} ready in ${flags.dir} (${what}${gone}); talk to it with --node ${cluster.host}:${first?.port}, stop it with: dyn cluster down --dir ${flags.dir}\n`)
+    if (existsSync(secretFileOf(flags.dir))) process.stdout.write(`its nodes prove the secret in ${secretFileOf(flags.dir)} to each other; a node started by hand joins with --secret-file ${secretFileOf(flags.dir)}\n`)
   }
 }

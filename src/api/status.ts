@@ -26,4 +26,6 @@ export const statusOfError: Record<ErrorCode, number> = {
   old_disk: 503,
   // Only a node that learns it was removed meets it: it stops itself.
   removed: 410,
+  // A node the cluster refused for its secret (dyn cluster join): fixed by the command line.
+  unauthenticated: 403,
 }

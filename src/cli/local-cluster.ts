@@ -17,6 +17,7 @@ import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {DynClient} from '../client/http-client.js'
 import {DynError} from '../errors.js'
+import {clusterSecretFileName, writeNewSecretFile} from '../node/cluster-secret.js'
 import type {CreationSettings} from './cluster-settings.js'
 import {checkCreationSettings, creationSettingsArgs, creationSettingsDefault, settingFlags} from './cluster-settings.js'
 import {portsInUse} from './ports.js'
@@ -141,6 +142,11 @@ function clusterFile(dir: string): string {
   return path.join(dir, clusterFileName)
 }
 
+/** The cluster secret's file in a local cluster's folder, which `up` writes for a new cluster. */
+export function secretFileOf(dir: string): string {
+  return path.join(dir, clusterSecretFileName)
+}
+
 function pidFile(node: LocalNode): string {
   return path.join(path.dirname(node.logFile), `${node.name}.pid`)
 }
@@ -233,6 +239,13 @@ export async function clusterUp(options: UpOptions, log: (line: string) => void)
   for (const node of alreadyRunning) log(`${node.name} (pid ${node.pid}) is running; left alone`)
   await checkPortsFree(cluster, missing)
   await mkdir(dir, {recursive: true})
+  // A new cluster gets its own secret, which every internode connection must prove: a process
+  // that reaches a node's internode port without it can neither join nor write. A folder made
+  // before secrets existed runs on without one (its running nodes have none).
+  if (existing === undefined) await writeNewSecretFile(secretFileOf(dir)).catch((error: NodeJS.ErrnoException) => {
+    // Left by an earlier attempt on this folder that failed before it wrote cluster.json.
+    if (error.code !== 'EEXIST') throw error
+  })
   const started: LocalNode[] = []
   // One deadline for the whole start, however many waits it takes.
   const deadlineMs = Date.now() + options.readyTimeoutMs
@@ -410,7 +423,9 @@ export function startLocalNode(cluster: LocalCluster, node: LocalNode, extraArgs
   rmSync(pidFile(node), {force: true})
   rmSync(exitFile(node), {force: true})
   const where = cluster.advertiseHost === undefined ? ['--host', cluster.host] : ['--listen', cluster.host, '--advertise', cluster.advertiseHost]
-  const args = [runScript, 'start', '--name', node.name, ...where, '--port', String(node.port), '--rpc-port', String(node.rpcPort), '--data', node.dataDir, ...extraArgs]
+  const secretFile = secretFileOf(path.dirname(node.logFile))
+  const secret = existsSync(secretFile) ? ['--secret-file', secretFile] : []
+  const args = [runScript, 'start', '--name', node.name, ...where, '--port', String(node.port), '--rpc-port', String(node.rpcPort), '--data', node.dataDir, ...secret, ...extraArgs]
   const logFd = openSync(node.logFile, 'a')
   const wrapper = spawn('/bin/sh', ['-c', wrapperScript, 'dyn-node', exitFile(node), pidFile(node), process.execPath, ...args], {detached: true, stdio: ['ignore', logFd, logFd]})
   closeSync(logFd)

@@ -16,7 +16,7 @@ import {DynError} from '../errors.js'
 import type {Store} from '../storage/store.js'
 import type {MessageHandler, Subsystem} from '../subsystem.js'
 import {MessageType} from '../transport/message-type.js'
-import {notInternodeCode} from '../transport/rpc-common.js'
+import {notInternodeCode, unauthenticatedCode} from '../transport/rpc-common.js'
 import type {Transport} from '../transport/transport.js'
 import type {FailureDetector} from './failure-detector.js'
 import {Heartbeats} from './heartbeats.js'
@@ -91,6 +91,7 @@ async function joinAnotherCluster(membership: Membership, store: Store, transpor
   const member: Member = {name: self, rpcAddress: mine.rpcAddress, apiAddress: mine.apiAddress, status: 'joining', incarnation: mine.incarnation + 1}
   const answer = await transport.request(seed, MessageType.Join, {member, requestedSettings: {}}, joinRequestTimeoutMs)
   if (!answer.ok && answer.code === notInternodeCode) throw new DynError('bad_parameter', notInternodeSeed(seed, answer.message, 'dyn cluster join'))
+  if (!answer.ok && answer.code === unauthenticatedCode) throw new DynError('unauthenticated', `could not join through the seed: ${answer.message}`)
   if (!answer.ok) throw new DynError(answer.code === 'bad_parameter' || answer.code === 'cluster_config_mismatch' ? answer.code : 'unreachable', `the seed ${seed} refused or did not answer the join: ${answer.message}`)
   const joined = (answer.body as {table?: unknown} | null)?.table
   if (!isValidMemberTable(joined)) throw new DynError('unreachable', `the seed ${seed} answered the join with something that is not a member table`)

@@ -11,7 +11,7 @@ import type {Random} from '../clock.js'
 import {DynError} from '../errors.js'
 import type {Ring} from '../ring/ring.js'
 import {MessageType} from '../transport/message-type.js'
-import {formatAddress, notInternodeCode, parseAddress} from '../transport/rpc-common.js'
+import {formatAddress, notInternodeCode, parseAddress, unauthenticatedCode} from '../transport/rpc-common.js'
 import type {Transport} from '../transport/transport.js'
 import type {ClusterSettings, Member, MemberTable} from './member-table.js'
 import {findMember, incarnationMax, isValidMemberTable, membersMax, mergeTables, presentMembers, ringOf, sameTable, settingsMismatch, statusOf, withDiskClockAtLeast, withMember, withRing} from './member-table.js'
@@ -291,6 +291,8 @@ export class Membership {
         // A refusal for cause is final; only an unreachable or still-starting seed is worth retrying.
         if (answer.code === 'cluster_config_mismatch' || answer.code === 'bad_parameter') throw new DynError(answer.code, answer.message)
         if (answer.code === notInternodeCode) throw new DynError('bad_parameter', notInternodeSeed(seed, answer.message))
+        // The seed (or this node) holds a cluster secret the other does not: trying again cannot help.
+        if (answer.code === unauthenticatedCode) throw new DynError('unauthenticated', `could not join through the seed: ${answer.message}`)
         failures.push(`${seed}: ${answer.message}`)
       }
       await wait(500)

@@ -37,6 +37,11 @@ export interface NodeOptions extends Omit<NodeSettings, 'apiAddress'> {
   /** Internode RPC port. */
   readonly rpcPort: number
   readonly dataDir: string
+  /**
+   * The cluster secret every internode connection must prove, both ways (src/transport/
+   * handshake.ts); without one, the node talks to any process that reaches its internode port.
+   */
+  readonly secret?: Buffer
   /** With seeds: commit this node's join itself (default), or only stage it. */
   readonly commitJoin?: boolean
   readonly log: (line: string) => void
@@ -74,6 +79,9 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   if (isLoopback(options.listenHost) && !isLoopback(options.advertiseHost)) {
     options.log(`warning: listening on ${options.listenHost}, which only this machine reaches, while advertising ${options.advertiseHost}: other machines cannot connect unless something forwards ${options.advertiseHost} to it (--listen 0.0.0.0 listens on every interface)`)
   }
+  if (options.secret === undefined && !isLoopback(options.listenHost)) {
+    options.log(`warning: listening on ${options.listenHost} without a cluster secret: any process that reaches internode port ${options.rpcPort} can join this cluster, gossip and write replicas; give every node the same --secret-file (dyn cluster up writes one)`)
+  }
   const node = await assembleNode({
     settings: {
       name: options.name,
@@ -96,6 +104,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
         advertiseHost: options.advertiseHost,
         port: options.rpcPort,
         nodeName: options.name,
+        ...(options.secret === undefined ? {} : {secret: options.secret}),
         clock: options.clock ?? systemClock,
         scheduler: options.scheduler ?? systemScheduler,
         log: options.log,

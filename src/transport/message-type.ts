@@ -3,13 +3,17 @@
  * of every frame, see `frame.ts`), so a node of one build must understand the numbers of
  * another: only append to this list, never renumber or reuse a value.
  *
- * The transport itself interprets only `Hello`, `Response` and `ErrorResponse`; every other
- * type is a request that it hands, unread, to the node's request handler.
+ * The transport itself interprets only `Hello`, `HelloChallenge`, `HelloProof`, `Response` and
+ * `ErrorResponse`; every other type is a request that it hands, unread, to the node's request
+ * handler.
  */
 
 /** Only append to this list: the numbers are on the wire. */
 export enum MessageType {
-  /** First frame of every connection: `{protocolVersion, nodeName}`. */
+  /**
+   * First frame of every connection: `{protocolVersion, nodeName, address}`, and `nonce` when the
+   * opener holds a cluster secret (handshake.ts).
+   */
   Hello = 1,
   /** A successful answer; its request id is the one of the request it answers. */
   Response = 2,
@@ -72,11 +76,20 @@ export enum MessageType {
    * answering node's own view: its health and its GET /cluster without the ring's owners.
    */
   NodeStatusQuery = 43,
+  /**
+   * The acceptor's answer to a Hello with a nonce, when it holds the cluster secret
+   * (handshake.ts): `{nonce, proof}`, request id 0.
+   */
+  HelloChallenge = 44,
+  /** The opener's answer to a HelloChallenge: `{proof}`, request id 0; requests follow it. */
+  HelloProof = 45,
 }
 
 /** The types that only the transport sends; a peer may never send them as requests. */
 const transportOwnTypes: ReadonlySet<number> = new Set([
   MessageType.Hello,
+  MessageType.HelloChallenge,
+  MessageType.HelloProof,
   MessageType.Response,
   MessageType.ErrorResponse,
 ])

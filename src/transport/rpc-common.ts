@@ -102,6 +102,9 @@ export function describe(error: unknown): string {
  */
 export const notInternodeCode = 'not_internode'
 
+/** The code of an internode connection refused for the cluster secret, on both sides (handshake.ts). */
+export const unauthenticatedCode = 'unauthenticated'
+
 /** host:port, with an IPv6 host in brackets. */
 export function formatAddress(host: string, port: number): string {
   return host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`

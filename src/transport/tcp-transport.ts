@@ -18,15 +18,22 @@
  * deliver again only at the next retransmission, however long the cut lasted. So a request that
  * times out on a connection from which nothing has arrived for `silentConnectionMsMax` closes
  * it, and the next request opens a fresh one, which a healed network carries at once.
+ *
+ * With a cluster secret, each connection begins with a challenge-response that proves to each
+ * side that the other holds it (handshake.ts): the opener holds its requests until the acceptor
+ * has proved itself, and the acceptor hands nothing to the node until the opener has. A side
+ * without the secret, or with another, is refused with `unauthenticated`, and both log why.
  */
 
+import {randomBytes} from 'node:crypto'
 import net from 'node:net'
 import type {Clock} from '../clock.js'
 import {assert} from '../errors.js'
 import type {Scheduler, Timer} from '../scheduler.js'
 import {FrameDecoder, frameBytesMax, protocolVersion, tryEncodeFrame, type Frame} from './frame.js'
+import {acceptorProof, handshakeNonceBytes, isNonce, openerProof, proofMatches} from './handshake.js'
 import {MessageType, requestMessageTypes} from './message-type.js'
-import {allocateRequestId, backOffAfterLoss, describe, errorBody, formatAddress, notInternodeCode, parseAddress, remoteFailure, settle, unsent} from './rpc-common.js'
+import {allocateRequestId, backOffAfterLoss, describe, errorBody, formatAddress, notInternodeCode, parseAddress, remoteFailure, settle, unauthenticatedCode, unsent} from './rpc-common.js'
 import type {PeerState, RequestHandler, RpcResult, Transport} from './transport.js'
 
 export interface TcpTransportOptions {
@@ -41,6 +48,11 @@ export interface TcpTransportOptions {
   port: number
   /** The name sent in Hello; the remote handler sees it as `fromNode`. */
   nodeName: string
+  /**
+   * The cluster secret: every connection, both ways, must prove it holds the same (handshake.ts).
+   * Without one, connections from nodes without one are accepted as they say Hello.
+   */
+  secret?: Buffer
   handler: RequestHandler
   /** The transport's only source of time: back-off deadlines. */
   clock: Clock
@@ -101,8 +113,10 @@ export const peersMax = 4096
 const nodeNameCharsMax = 256
 /** A host:port with an IPv6 host and its brackets fits; anything longer in a Hello is ignored. */
 const helloAddressCharsMax = 300
-/** Hello is never answered, so it uses an id no request ever gets. */
+/** The handshake's frames (Hello, its challenge and proof, a refusal) use an id no request ever gets. */
 const helloRequestId = 0
+/** A refused opener gets this long to read why before its connection is destroyed. */
+const refusalLingerMs = 1000
 /** What an HTTP server's answer starts with: a peer address that is a client API port. */
 const httpAnswerStart = Buffer.from('HTTP/')
 /**
@@ -121,6 +135,7 @@ export async function startTcpTransport(options: TcpTransportOptions): Promise<T
   const connectTimeoutMs = options.connectTimeoutMs ?? connectTimeoutMsDefault
   assert(Number.isInteger(pendingPerPeerMax) && pendingPerPeerMax >= 1, 'pendingPerPeerMax is a positive integer')
   assert(connectTimeoutMs > 0 && Number.isFinite(connectTimeoutMs), 'connectTimeoutMs is positive')
+  assert(options.secret === undefined || options.secret.length > 0, 'a cluster secret is not empty')
 
   const server = net.createServer()
   const listened = new Promise<void>((resolve, reject) => {
@@ -135,6 +150,7 @@ export async function startTcpTransport(options: TcpTransportOptions): Promise<T
   assert(bound !== null && typeof bound === 'object', 'a listening TCP server has an address')
   return new TcpTransport(server, formatAddress(advertiseHost, bound.port), {
     nodeName: options.nodeName,
+    secret: options.secret ?? null,
     handler: options.handler,
     clock: options.clock,
     scheduler: options.scheduler,
@@ -156,6 +172,7 @@ export function isUnspecifiedHost(host: string): boolean {
 
 interface Settings {
   readonly nodeName: string
+  readonly secret: Buffer | null
   readonly handler: RequestHandler
   readonly clock: Clock
   readonly scheduler: Scheduler
@@ -179,6 +196,15 @@ interface Peer {
   socket: net.Socket | null
   writer: FrameWriter | null
   connected: boolean
+  /**
+   * Whether requests may be written on the current connection: at once without a secret, and
+   * with one once the peer has proved it holds it. Until then they wait in `held`.
+   */
+  authenticated: boolean
+  /** This connection's nonce in its Hello (with a secret), which the peer's proof must answer. */
+  openerNonce: Buffer | null
+  /** Request frames written before the handshake ended; at most `pendingPerPeerMax`, as `pending`. */
+  held: Buffer[]
   /** Whether the current connection has delivered an answer, i.e. the peer really serves us. */
   answeredSinceConnect: boolean
   /** Set once a connection failed or closed; distinguishes 'down' from 'unknown'. */
@@ -197,10 +223,11 @@ interface Peer {
   /** Its code (ECONNREFUSED, EHOSTUNREACH, ...): a refusal and silence back off differently. */
   lastErrorCode: string | null
   /**
-   * Why the last connection was of no use when the peer is not a dyn node at all (it answered
-   * HTTP, say): requests refused during the back-off carry it, so a caller need not wait for it.
+   * Why the last connection was of no use when trying again soon will not help: the peer is not
+   * a dyn node at all (it answered HTTP, say), or it refused this node's cluster secret (or
+   * lack of one). Requests refused during the back-off carry it, so a caller need not wait.
    */
-  notInternode: string | null
+  refusal: {readonly code: string; readonly reason: string} | null
   nextRequestId: number
   readonly pending: Map<number, PendingRequest>
 }
@@ -217,6 +244,12 @@ interface InboundConnection {
   readonly writer: FrameWriter
   readonly decoder: FrameDecoder
   readonly description: string
+  /** Where the handshake is: waiting for Hello, for the opener's proof (with a secret), done, or refused. */
+  stage: 'hello' | 'proof' | 'open' | 'refused'
+  /** The opener's Hello, kept while its proof is awaited. */
+  hello: Hello | null
+  /** This side's nonce in its challenge, which the opener's proof must answer. */
+  acceptorNonce: Buffer | null
   fromNode: string | null
   helloTimer: Timer | null
   handlersRunning: number
@@ -299,8 +332,8 @@ class TcpTransport implements Transport {
     if (peer.socket === null) {
       const waitMs = peer.retryAtMs - this.#settings.clock.monotonicMs()
       if (waitMs > 0) {
-        if (peer.notInternode !== null) {
-          return settle({ok: false, error: 'unreachable', code: notInternodeCode, message: `${peer.notInternode}; next connect attempt in ${Math.ceil(waitMs)} ms`, sent: false})
+        if (peer.refusal !== null) {
+          return settle({ok: false, error: 'unreachable', code: peer.refusal.code, message: `${peer.refusal.reason}; next connect attempt in ${Math.ceil(waitMs)} ms`, sent: false})
         }
         return settle(unsent(`${address} is down; next connect attempt in ${Math.ceil(waitMs)} ms`))
       }
@@ -322,7 +355,8 @@ class TcpTransport implements Transport {
         if (socket !== null) this.#closeIfSilent(peer, socket)
       })
       peer.pending.set(requestId, {resolve, timer})
-      writer.write(encoded.bytes)
+      if (peer.authenticated) writer.write(encoded.bytes)
+      else peer.held.push(encoded.bytes)
     })
   }
 
@@ -363,6 +397,9 @@ class TcpTransport implements Transport {
       socket: null,
       writer: null,
       connected: false,
+      authenticated: false,
+      openerNonce: null,
+      held: [],
       answeredSinceConnect: false,
       everLost: false,
       lastHeardMs: 0,
@@ -371,7 +408,7 @@ class TcpTransport implements Transport {
       reportedDown: false,
       lastError: null,
       lastErrorCode: null,
-      notInternode: null,
+      refusal: null,
       nextRequestId: 1,
       pending: new Map(),
     }
@@ -399,6 +436,10 @@ class TcpTransport implements Transport {
     peer.socket = socket
     peer.writer = writer
     peer.connected = false
+    // With a secret, nothing but Hello goes out until the peer has proved it holds it.
+    peer.openerNonce = this.#settings.secret === null ? null : randomBytes(handshakeNonceBytes)
+    peer.authenticated = peer.openerNonce === null
+    peer.held = []
     peer.answeredSinceConnect = false
     peer.lastError = null
     peer.lastErrorCode = null
@@ -428,8 +469,52 @@ class TcpTransport implements Transport {
     })
     // Node queues writes until the connection is up, so Hello and the first requests go out
     // together without waiting here.
-    writer.write(this.#helloFrame)
+    writer.write(peer.openerNonce === null ? this.#helloFrame : this.#helloWithNonce(peer.openerNonce))
     return writer
+  }
+
+  /** The Hello of one connection when this node holds a secret: the same, with the connection's nonce. */
+  #helloWithNonce(nonce: Buffer): Buffer {
+    const hello = tryEncodeFrame({type: MessageType.Hello, requestId: helloRequestId, body: {protocolVersion, nodeName: this.#settings.nodeName, address: this.address, nonce}})
+    assert(hello.ok, 'a Hello always encodes')
+    return hello.bytes
+  }
+
+  /**
+   * A handshake frame on an outbound connection: the acceptor's challenge, checked before any
+   * request goes out and answered with this node's proof, or the acceptor's refusal.
+   */
+  #onHandshakeAnswer(peer: Peer, socket: net.Socket, frame: Frame): void {
+    const secret = this.#settings.secret
+    if (frame.type === MessageType.ErrorResponse) {
+      const body = frame.body as {code?: unknown; message?: unknown} | null
+      const code = typeof body?.code === 'string' ? body.code : unauthenticatedCode
+      const message = typeof body?.message === 'string' ? body.message : 'no reason given'
+      const reason = `${peer.address} refused the connection: ${message}`
+      peer.refusal = {code, reason}
+      this.#dropConnection(peer, reason, socket, {code})
+      return
+    }
+    const challenge = frame.body as {nonce?: unknown; proof?: unknown} | null
+    if (frame.type !== MessageType.HelloChallenge || secret === null || peer.authenticated || peer.openerNonce === null) {
+      this.#dropConnection(peer, `${peer.address} sent an unexpected handshake frame (type ${frame.type})`, socket)
+      return
+    }
+    const nonce = challenge?.nonce
+    if (!isNonce(nonce) || !proofMatches(acceptorProof(secret, this.#settings.nodeName, peer.openerNonce, Buffer.from(nonce)), challenge?.proof)) {
+      const reason = `${peer.address} does not prove that it holds this cluster's secret: is it a node of another cluster? Give every node the same --secret-file`
+      peer.refusal = {code: unauthenticatedCode, reason}
+      this.#dropConnection(peer, reason, socket, {code: unauthenticatedCode})
+      return
+    }
+    const answer = tryEncodeFrame({type: MessageType.HelloProof, requestId: helloRequestId, body: {proof: openerProof(secret, this.#settings.nodeName, peer.openerNonce, Buffer.from(nonce))}})
+    assert(answer.ok, 'a HelloProof always encodes')
+    const writer = peer.writer
+    assert(writer !== null, 'a connection being set up has a writer')
+    writer.write(answer.bytes)
+    peer.authenticated = true
+    for (const bytes of peer.held) writer.write(bytes)
+    peer.held = []
   }
 
   #onAnswerBytes(peer: Peer, socket: net.Socket, stream: AnswerStream, chunk: Buffer): void {
@@ -442,7 +527,7 @@ class TcpTransport implements Transport {
         // A user's slip, not a network fault: the address is a node's client API (or another
         // web server). Said as such, and carried by the failures, so a join fails at once.
         const reason = `${peer.address} answered in HTTP: it is a client API port (dyn start --port), not an internode port (--rpc-port)`
-        peer.notInternode = reason
+        peer.refusal = {code: notInternodeCode, reason}
         this.#dropConnection(peer, reason, socket, {code: notInternodeCode})
         return
       }
@@ -450,6 +535,15 @@ class TcpTransport implements Transport {
       return
     }
     for (const frame of decoded.frames) {
+      if (frame.requestId === helloRequestId) {
+        this.#onHandshakeAnswer(peer, socket, frame)
+        if (peer.socket !== socket) return
+        continue
+      }
+      if (!peer.authenticated) {
+        this.#dropConnection(peer, `${peer.address} answered a request before proving it holds the cluster secret`, socket, {code: unauthenticatedCode})
+        return
+      }
       if (frame.type !== MessageType.Response && frame.type !== MessageType.ErrorResponse) {
         this.#dropConnection(peer, `${peer.address} sent message type ${frame.type} on a request connection`, socket)
         return
@@ -461,7 +555,7 @@ class TcpTransport implements Transport {
       this.#settings.scheduler.cancel(pending.timer)
       peer.answeredSinceConnect = true
       peer.failedConnects = 0
-      peer.notInternode = null
+      peer.refusal = null
       if (peer.reportedDown) {
         peer.reportedDown = false
         this.#settings.log(`transport ${this.address}: ${peer.address} answers again`)
@@ -495,10 +589,13 @@ class TcpTransport implements Transport {
     if (peer.socket === null || (socket !== undefined && peer.socket !== socket)) return
     const dropped = peer.socket
     // Requests written on an established connection went out: the peer may have handled them.
-    const wasConnected = peer.connected
+    // Those held for the handshake never did.
+    const wasSent = peer.connected && peer.authenticated
     peer.socket = null
     peer.writer = null
     peer.connected = false
+    peer.authenticated = false
+    peer.held = []
     peer.everLost = true
     const answered = peer.answeredSinceConnect
     const backOffMaxMs = how.silent === true ? this.#settings.silentBackoffMaxMs : this.#settings.reconnectBackoffMaxMs
@@ -506,7 +603,7 @@ class TcpTransport implements Transport {
     dropped.destroy()
     this.#logLoss(peer, answered, peer.lastError === null ? reason : `${reason}: ${peer.lastError}`, backOffMaxMs)
     // On a connection that never connected (refused, timed out) nothing reached the peer.
-    const failure: RpcResult = how.failWith ?? {ok: false, error: 'unreachable', message: reason, ...(how.code === undefined ? {} : {code: how.code}), ...(wasConnected ? {} : {sent: false as const})}
+    const failure: RpcResult = how.failWith ?? {ok: false, error: 'unreachable', message: reason, ...(how.code === undefined ? {} : {code: how.code}), ...(wasSent ? {} : {sent: false as const})}
     for (const pending of peer.pending.values()) {
       this.#settings.scheduler.cancel(pending.timer)
       pending.resolve(failure)
@@ -557,6 +654,9 @@ class TcpTransport implements Transport {
       writer: new FrameWriter(socket),
       decoder: new FrameDecoder(frameBytesMax),
       description,
+      stage: 'hello',
+      hello: null,
+      acceptorNonce: null,
       fromNode: null,
       helloTimer: null,
       handlersRunning: 0,
@@ -571,6 +671,11 @@ class TcpTransport implements Transport {
     })
     socket.on('close', () => {
       if (connection.helloTimer !== null) this.#settings.scheduler.cancel(connection.helloTimer)
+      // An opener with another secret finds this node's proof wrong and hangs up before its own:
+      // said here too, so that both sides of a refused connection log it.
+      if (connection.stage === 'proof' && !this.#closed) {
+        this.#settings.log(`transport ${this.address}: the connection from ${description} (says it is ${connection.hello?.nodeName ?? '?'}) closed before it proved the cluster secret: it holds another one, or is no node of this cluster`)
+      }
       this.#inbound.delete(connection)
     })
   }
@@ -582,21 +687,79 @@ class TcpTransport implements Transport {
       return
     }
     for (const frame of decoded.frames) {
-      if (connection.socket.destroyed) return
-      if (connection.fromNode === null) {
-        const hello = readHello(frame)
-        if (hello === null) {
-          this.#refuse(connection, `first frame is not a valid Hello (type ${frame.type})`)
-          return
-        }
-        connection.fromNode = hello.nodeName
-        if (connection.helloTimer !== null) this.#settings.scheduler.cancel(connection.helloTimer)
-        connection.helloTimer = null
-        this.#peersBack(connection.socket.remoteAddress, hello.address)
-        continue
-      }
-      this.#dispatch(connection, connection.fromNode, frame)
+      if (connection.socket.destroyed || connection.stage === 'refused') return
+      if (connection.stage === 'open' && connection.fromNode !== null) this.#dispatch(connection, connection.fromNode, frame)
+      else this.#onHandshakeRequest(connection, frame)
     }
+  }
+
+  /**
+   * The opener's side of the handshake as this node receives it: its Hello, and with a secret
+   * the proof that answers this node's challenge. Nothing reaches the node's handler before.
+   */
+  #onHandshakeRequest(connection: InboundConnection, frame: Frame): void {
+    const secret = this.#settings.secret
+    const self = this.#settings.nodeName
+    if (connection.stage === 'hello') {
+      const hello = readHello(frame)
+      if (hello === null) {
+        this.#refuse(connection, `first frame is not a valid Hello (type ${frame.type})`)
+        return
+      }
+      if (secret === null) {
+        if (hello.nonce === null) this.#open(connection, hello)
+        else this.#refuseOpener(connection, hello, `${self} runs without a cluster secret and ${hello.nodeName} with one: start every node of the cluster with the same --secret-file`, 'it holds a cluster secret and this node none')
+        return
+      }
+      if (hello.nonce === null) {
+        this.#refuseOpener(connection, hello, `${self} requires the cluster secret: start ${hello.nodeName} with the cluster's --secret-file`, 'it sent no proof of the cluster secret')
+        return
+      }
+      const acceptorNonce = randomBytes(handshakeNonceBytes)
+      const challenge = tryEncodeFrame({type: MessageType.HelloChallenge, requestId: helloRequestId, body: {nonce: acceptorNonce, proof: acceptorProof(secret, hello.nodeName, hello.nonce, acceptorNonce)}})
+      assert(challenge.ok, 'a HelloChallenge always encodes')
+      connection.stage = 'proof'
+      connection.hello = hello
+      connection.acceptorNonce = acceptorNonce
+      connection.writer.write(challenge.bytes)
+      return
+    }
+    const hello = connection.hello
+    assert(connection.stage === 'proof' && secret !== null && hello !== null && hello.nonce !== null && connection.acceptorNonce !== null, 'a proof is awaited only after a challenge')
+    const proof = frame.type === MessageType.HelloProof ? (frame.body as {proof?: unknown} | null)?.proof : undefined
+    if (!proofMatches(openerProof(secret, hello.nodeName, hello.nonce, connection.acceptorNonce), proof)) {
+      const what = frame.type === MessageType.HelloProof ? 'its proof does not match this cluster\'s secret' : `it sent message type ${frame.type} instead of its proof`
+      this.#refuseOpener(connection, hello, `${hello.nodeName} does not hold the cluster secret of ${self}: give every node the same --secret-file`, what)
+      return
+    }
+    this.#open(connection, hello)
+  }
+
+  /** The handshake is done: from now on the connection's requests go to the node's handler. */
+  #open(connection: InboundConnection, hello: Hello): void {
+    connection.stage = 'open'
+    connection.hello = null
+    connection.acceptorNonce = null
+    connection.fromNode = hello.nodeName
+    if (connection.helloTimer !== null) this.#settings.scheduler.cancel(connection.helloTimer)
+    connection.helloTimer = null
+    this.#peersBack(connection.socket.remoteAddress, hello.address)
+  }
+
+  /**
+   * Refuses an opener for the cluster secret: it is told why (an `unauthenticated` answer to its
+   * Hello, which its requests then fail with), the log says why (never the secret), and the
+   * connection ends once the answer is out.
+   */
+  #refuseOpener(connection: InboundConnection, hello: Hello, toOpener: string, logged: string): void {
+    this.#settings.log(`transport ${this.address}: refused the connection from ${connection.description} (says it is ${hello.nodeName}): ${logged}`)
+    connection.stage = 'refused'
+    const refusal = tryEncodeFrame({type: MessageType.ErrorResponse, requestId: helloRequestId, body: {code: unauthenticatedCode, message: toOpener}})
+    assert(refusal.ok, 'a refusal of two bounded strings always encodes')
+    connection.writer.write(refusal.bytes)
+    connection.socket.end()
+    const socket = connection.socket
+    this.#settings.scheduler.after(refusalLingerMs, () => socket.destroy())
   }
 
   #dispatch(connection: InboundConnection, fromNode: string, frame: Frame): void {
@@ -673,15 +836,21 @@ class TcpTransport implements Transport {
   }
 }
 
-/** A Hello's sender: its name, and the address it announces (absent from older nodes' Hellos). */
-function readHello(frame: Frame): {nodeName: string; address: string | null} | null {
+/** A Hello's sender: its name, the address it announces (absent from older nodes' Hellos), and its nonce when it holds a cluster secret. */
+interface Hello {
+  readonly nodeName: string
+  readonly address: string | null
+  readonly nonce: Buffer | null
+}
+
+function readHello(frame: Frame): Hello | null {
   if (frame.type !== MessageType.Hello) return null
   const body = frame.body
   if (typeof body !== 'object' || body === null) return null
-  const hello = body as {protocolVersion?: unknown; nodeName?: unknown; address?: unknown}
+  const hello = body as {protocolVersion?: unknown; nodeName?: unknown; address?: unknown; nonce?: unknown}
   if (hello.protocolVersion !== protocolVersion) return null
   const nodeName = hello.nodeName
   if (typeof nodeName !== 'string' || nodeName.length === 0 || nodeName.length > nodeNameCharsMax) return null
   const address = typeof hello.address === 'string' && hello.address.length <= helloAddressCharsMax ? hello.address : null
-  return {nodeName, address}
+  return {nodeName, address, nonce: isNonce(hello.nonce) ? Buffer.from(hello.nonce) : null}
 }

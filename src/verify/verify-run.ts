@@ -13,6 +13,7 @@
  * decides (the schedule, the check) is pure and lives beside it.
  */
 
+import {existsSync} from 'node:fs'
 import {mkdtemp} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
@@ -20,12 +21,13 @@ import {deriveSeed, seededRandom} from '../clock.js'
 import {DynClient} from '../client/http-client.js'
 import {isStoredObject} from '../coordinator/messages.js'
 import {DynError} from '../errors.js'
+import {readSecretFile} from '../node/cluster-secret.js'
 import {systemClock, systemScheduler} from '../node/system-time.js'
 import {MessageType} from '../transport/message-type.js'
 import {startTcpTransport} from '../transport/tcp-transport.js'
 import type {Transport} from '../transport/transport.js'
 import {values} from '../versioning/dvvset.js'
-import {clusterDown, clusterUp, isNodeProcess, readCluster, removeFolder} from '../cli/local-cluster.js'
+import {clusterDown, clusterUp, isNodeProcess, readCluster, removeFolder, secretFileOf} from '../cli/local-cluster.js'
 import type {LocalCluster} from '../cli/local-cluster.js'
 import {freeClusterPorts} from '../cli/ports.js'
 import {availabilityByFault, checkCarts, converged, encodeCart, mergeCartVersions} from './cart-check.js'
@@ -252,7 +254,10 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
     // keeps a hint (an add acknowledged by fallbacks alone is on no home until its hints are
     // delivered) and the homes of every cart hold the same items, reading each alone.
     const healedAtMs = elapsedMs()
-    replicaReader = await startTcpTransport({host: '127.0.0.1', port: 0, nodeName: 'dyn-verify', clock: systemClock, scheduler: systemScheduler, handler: async () => {
+    // The nodes hold the secret `cluster up` wrote into the folder, and talk to no one without it.
+    const secretFile = secretFileOf(dir)
+    const secret = existsSync(secretFile) ? await readSecretFile(secretFile) : undefined
+    replicaReader = await startTcpTransport({host: '127.0.0.1', port: 0, nodeName: 'dyn-verify', ...(secret === undefined ? {} : {secret}), clock: systemClock, scheduler: systemScheduler, handler: async () => {
       throw new DynError('bad_request', 'dyn verify only reads')
     }})
     let finalCarts = new Map<string, ReplicaCart[]>()

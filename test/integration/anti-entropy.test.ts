@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict'
 import {cp, readFile, rm} from 'node:fs/promises'
 import {describe, it} from 'node:test'
-import {getJson, killNode, putValue, reloadCluster, runDyn, startCluster, waitFor} from './harness.js'
+import {getJson, killNode, putValue, reloadCluster, runDyn, secretArgs, startCluster, waitFor} from './harness.js'
 import type {TestCluster} from './harness.js'
 
 /** Writes `count` keys through node 0 at the cluster's defaults. */
@@ -171,7 +171,7 @@ describe('anti-entropy with real processes', () => {
     await killNode((await reloadCluster(c.dir)).nodes[2]!.pid)
     await rm(n3.dataDir, {recursive: true, force: true})
     await cp(backup, n3.dataDir, {recursive: true})
-    const start = ['start', '--name', 'n3', '--host', '127.0.0.1', '--port', String(n3.port), '--rpc-port', String(n3.rpcPort), '--data', n3.dataDir, '--tombstone-grace-ms', '1000']
+    const start = ['start', '--name', 'n3', '--host', '127.0.0.1', '--port', String(n3.port), '--rpc-port', String(n3.rpcPort), '--data', n3.dataDir, '--tombstone-grace-ms', '1000', ...secretArgs(c.dir)]
     const refused = await runDyn([...start, '--json'])
     assert.equal(refused.code, 2, refused.stdout + refused.stderr)
     // With --json the log lines are JSON lines, and the failure is the last (indented) object.

@@ -11,7 +11,7 @@ import type {ChildProcess} from 'node:child_process'
 import path from 'node:path'
 import {describe, it} from 'node:test'
 import {freeClusterPorts} from '../../src/cli/ports.js'
-import {dynBin, getJson, isRunning, killNode, runDyn, sleep, startCluster, waitFor} from './harness.js'
+import {dynBin, getJson, isRunning, killNode, runDyn, secretArgs, sleep, startCluster, waitFor} from './harness.js'
 
 interface ClusterBody {
   ringHash: string
@@ -61,7 +61,7 @@ describe('cluster join and remove', () => {
     // A fresh node, started alone, joins with dyn cluster join: staged only.
     const {port, rpcPort} = await freeClusterPorts(1)
     const n4Api = `${c.cluster.host}:${port}`
-    const n4: ChildProcess = spawn(process.execPath, [dynBin, 'start', '--name', 'n4', '--port', String(port), '--rpc-port', String(rpcPort), '--data', path.join(c.dir, 'n4'), '--request-timeout', '5000'], {stdio: 'ignore'})
+    const n4: ChildProcess = spawn(process.execPath, [dynBin, 'start', '--name', 'n4', '--port', String(port), '--rpc-port', String(rpcPort), '--data', path.join(c.dir, 'n4'), '--request-timeout', '5000', ...secretArgs(c.dir)], {stdio: 'ignore'})
     t.after(async () => {
       if (n4.pid !== undefined && isRunning(n4.pid)) await killNode(n4.pid)
     })
@@ -100,7 +100,7 @@ describe('cluster join and remove', () => {
     t.after(() => c.stop())
     const {port, rpcPort} = await freeClusterPorts(1)
     const n3Api = `${c.cluster.host}:${port}`
-    const n3: ChildProcess = spawn(process.execPath, [dynBin, 'start', '--name', 'n3', '--port', String(port), '--rpc-port', String(rpcPort), '--data', path.join(c.dir, 'n3'), '--request-timeout', '5000'], {stdio: 'ignore'})
+    const n3: ChildProcess = spawn(process.execPath, [dynBin, 'start', '--name', 'n3', '--port', String(port), '--rpc-port', String(rpcPort), '--data', path.join(c.dir, 'n3'), '--request-timeout', '5000', ...secretArgs(c.dir)], {stdio: 'ignore'})
     t.after(async () => {
       if (n3.pid !== undefined && isRunning(n3.pid)) await killNode(n3.pid)
     })

@@ -7,7 +7,7 @@ import {describe, it} from 'node:test'
 import path from 'node:path'
 import {startLocalNode, waitForNodes} from '../../src/cli/local-cluster.js'
 import {freeClusterPorts} from '../../src/cli/ports.js'
-import {getJson, putValue, reloadCluster, runDyn, siblingTexts, sleep, startCluster, killNode} from './harness.js'
+import {getJson, killNode, putValue, reloadCluster, runDyn, secretArgs, siblingTexts, sleep, startCluster} from './harness.js'
 
 
 describe('failures with real processes', () => {
@@ -88,7 +88,7 @@ describe('failures with real processes', () => {
     const cluster = await reloadCluster(c.dir)
     const {port, rpcPort} = await freeClusterPorts(1)
     const impostorDir = path.join(c.dir, 'impostor')
-    const impostor = await runDyn(['start', '--name', 'n2', '--port', String(port), '--rpc-port', String(rpcPort), '--data', impostorDir, '--seeds', `${cluster.host}:${cluster.nodes[0]?.rpcPort}`])
+    const impostor = await runDyn(['start', '--name', 'n2', '--port', String(port), '--rpc-port', String(rpcPort), '--data', impostorDir, '--seeds', `${cluster.host}:${cluster.nodes[0]?.rpcPort}`, ...secretArgs(c.dir)])
     assert.equal(impostor.code, 2, impostor.stdout + impostor.stderr)
     assert.match(impostor.stderr, /already running/)
     const members = (await getJson(c.url(0, '/cluster'))).body.members as Array<{name: string; rpcAddress: string}>

@@ -8,13 +8,24 @@ import {mkdtemp, readdir, readFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
+import {existsSync} from 'node:fs'
 import {clusterDown, readCluster, removeFolder} from '../../src/cli/local-cluster.js'
+import {clusterSecretFileName} from '../../src/node/cluster-secret.js'
 import type {LocalCluster} from '../../src/cli/local-cluster.js'
 import {freeClusterPorts} from '../../src/cli/ports.js'
 
 export {freePortRange} from '../../src/cli/ports.js'
 
 export const dynBin = fileURLToPath(new URL('../../../bin/run.js', import.meta.url))
+
+/**
+ * The flags a node started by hand (`dyn start`) needs to join the local cluster in `dir`: the
+ * secret `dyn cluster up` wrote there, which every internode connection must prove.
+ */
+export function secretArgs(dir: string): string[] {
+  const file = path.join(dir, clusterSecretFileName)
+  return existsSync(file) ? ['--secret-file', file] : []
+}
 
 export interface DynRun {
   readonly code: number

@@ -15,7 +15,7 @@ import type {TestContext} from 'node:test'
 import {clusterDown, NodeExitedError, startLocalNode, waitForNodes} from '../../src/cli/local-cluster.js'
 import type {LocalCluster} from '../../src/cli/local-cluster.js'
 import {freeClusterPorts} from '../../src/cli/ports.js'
-import {dynBin, getJson, isRunning, killNode, reloadCluster, removeTestFolder, runDyn, sleep, startCluster, waitFor} from './harness.js'
+import {dynBin, getJson, isRunning, killNode, reloadCluster, removeTestFolder, runDyn, secretArgs, sleep, startCluster, waitFor} from './harness.js'
 import type {TestCluster} from './harness.js'
 
 /** A fresh folder for a cluster this test starts through the CLI; stopped and deleted after it. */
@@ -174,7 +174,7 @@ describe('dyn cluster up|down|status', () => {
     assert.match((await runDyn(['cluster', 'up', '--dir', c.dir])).stdout, /all 2 nodes were running already; started none/)
 
     // A node joined by hand is a member the folder does not know: status names it.
-    await startHandNode(t, ['--name', 'extra', '--data', path.join(c.dir, 'extra'), '--seeds', `${c.cluster.host}:${n1.rpcPort}`])
+    await startHandNode(t, ['--name', 'extra', '--data', path.join(c.dir, 'extra'), '--seeds', `${c.cluster.host}:${n1.rpcPort}`, ...secretArgs(c.dir)])
     let listed: Array<{name: string; up: boolean}> = []
     for (let attempt = 0; attempt < 100 && listed.length === 0; attempt += 1) {
       const status = jsonOf(await runDyn(['cluster', 'status', '--dir', c.dir, '--json']))

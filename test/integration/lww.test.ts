@@ -7,7 +7,7 @@ import {spawn} from 'node:child_process'
 import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
 import {freeClusterPorts} from '../../src/cli/ports.js'
-import {dynBin, getJson, isRunning, killNode, putValue, runDyn, siblingTexts, sleep, startCluster, waitFor} from './harness.js'
+import {dynBin, getJson, isRunning, killNode, putValue, runDyn, secretArgs, siblingTexts, sleep, startCluster, waitFor} from './harness.js'
 import type {TestCluster} from './harness.js'
 
 interface ClusterBody {
@@ -26,7 +26,7 @@ async function clusterOf(api: string): Promise<ClusterBody> {
  */
 async function startNode(c: TestCluster, pids: number[], name: string, extraArgs: readonly string[]): Promise<string> {
   const {port, rpcPort} = await freeClusterPorts(1)
-  const args = ['start', '--name', name, '--port', String(port), '--rpc-port', String(rpcPort), '--data', path.join(c.dir, name), '--request-timeout', '5000', ...extraArgs]
+  const args = ['start', '--name', name, '--port', String(port), '--rpc-port', String(rpcPort), '--data', path.join(c.dir, name), '--request-timeout', '5000', ...secretArgs(c.dir), ...extraArgs]
   const child = spawn(process.execPath, [dynBin, ...args], {stdio: 'ignore'})
   if (child.pid !== undefined) pids.push(child.pid)
   const api = `${c.cluster.host}:${port}`

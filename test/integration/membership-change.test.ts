@@ -15,7 +15,7 @@ import type {ChildProcess} from 'node:child_process'
 import path from 'node:path'
 import {describe, it} from 'node:test'
 import {freeClusterPorts} from '../../src/cli/ports.js'
-import {dynBin, getJson, isRunning, killNode, runDyn, startCluster, waitFor as harnessWaitFor} from './harness.js'
+import {dynBin, getJson, isRunning, killNode, runDyn, secretArgs, startCluster, waitFor as harnessWaitFor} from './harness.js'
 
 /** Bound on every wait for the cluster to reach a state. */
 const settleTimeoutMs = 120_000
@@ -132,7 +132,7 @@ describe('membership changes that move data', () => {
     t.after(async () => {
       if (n4?.pid !== undefined && isRunning(n4.pid)) await killNode(n4.pid)
     })
-    n4 = spawn(process.execPath, [dynBin, 'start', '--name', 'n4', '--port', String(port), '--rpc-port', String(rpcPort), '--data', dataDir, '--seeds', seed, '--request-timeout', '5000'], {stdio: 'ignore'})
+    n4 = spawn(process.execPath, [dynBin, 'start', '--name', 'n4', '--port', String(port), '--rpc-port', String(rpcPort), '--data', dataDir, '--seeds', seed, '--request-timeout', '5000', ...secretArgs(c.dir)], {stdio: 'ignore'})
     const n4Pid = n4.pid as number
     const joined = await settled([...apis, n4Api], 4)
     await during.stop()

@@ -17,6 +17,7 @@ import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
 import {createNetnsLab, freeSubnet, netnsUnavailable} from '../../src/cli/netns.js'
 import type {NetnsLab} from '../../src/cli/netns.js'
+import {writeNewSecretFile} from '../../src/node/cluster-secret.js'
 import {dynBin, getJson, isRunning, killNode, putValue, removeTestFolder, runDyn, waitFor} from './harness.js'
 
 const nodeCount = 3
@@ -39,10 +40,13 @@ describe('a cluster across network namespaces: --listen 0.0.0.0, --advertise its
   before(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'dyn-test-multi-host-'))
     lab = await createNetnsLab({nodeCount, subnet: await freeSubnet(), tag: `dmh${randomInt(100_000)}`})
+    // As across machines: every node listens on every interface, so each holds the cluster secret.
+    const secretFile = path.join(dir, 'cluster.secret')
+    await writeNewSecretFile(secretFile)
     for (let i = 1; i <= nodeCount; i += 1) {
       const seeds = i === 1 ? [] : ['--seeds', `${lab.address(1)}:${rpcPort}`]
       const log = openSync(path.join(dir, `n${i}.log`), 'a')
-      const args = [dynBin, 'start', '--name', `n${i}`, '--listen', '0.0.0.0', '--advertise', lab.address(i), '--port', String(apiPort), '--rpc-port', String(rpcPort), '--data', path.join(dir, `n${i}`), '--request-timeout', '5000', '--anti-entropy-ms', '1000', ...seeds]
+      const args = [dynBin, 'start', '--name', `n${i}`, '--listen', '0.0.0.0', '--advertise', lab.address(i), '--port', String(apiPort), '--rpc-port', String(rpcPort), '--data', path.join(dir, `n${i}`), '--request-timeout', '5000', '--anti-entropy-ms', '1000', '--secret-file', secretFile, ...seeds]
       nodes.push(lab.spawn(i, process.execPath, args, {stdio: ['ignore', log, log]}))
       closeSync(log)
       await waitFor(`n${i} to serve at ${api(i)}`, async () => ((await getJson(url(i, '/health')).catch(() => undefined))?.status === 200 ? true : undefined), 60_000)

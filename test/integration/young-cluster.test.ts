@@ -9,7 +9,7 @@ import {openSync, readFileSync} from 'node:fs'
 import path from 'node:path'
 import {describe, it} from 'node:test'
 import {freeClusterPorts} from '../../src/cli/ports.js'
-import {dynBin, getJson, killNode, putValue, startCluster, waitFor} from './harness.js'
+import {dynBin, getJson, killNode, putValue, secretArgs, startCluster, waitFor} from './harness.js'
 
 const keyCount = 200
 
@@ -26,7 +26,7 @@ describe('a cluster that grows from one node', () => {
     const joined: Array<{name: string; pid: number; api: string}> = []
     for (const name of ['n2', 'n3']) {
       const {port, rpcPort} = await freeClusterPorts(1)
-      const child = spawn(process.execPath, [dynBin, 'start', '--name', name, '--port', String(port), '--rpc-port', String(rpcPort), '--data', path.join(c.dir, `hand-${name}`), '--seeds', seed], {stdio: 'ignore'})
+      const child = spawn(process.execPath, [dynBin, 'start', '--name', name, '--port', String(port), '--rpc-port', String(rpcPort), '--data', path.join(c.dir, `hand-${name}`), '--seeds', seed, ...secretArgs(c.dir)], {stdio: 'ignore'})
       assert.ok(child.pid !== undefined)
       const pid = child.pid
       t.after(() => killNode(pid).catch(() => undefined))
@@ -63,7 +63,7 @@ describe('a cluster that grows from one node', () => {
       const {port, rpcPort} = await freeClusterPorts(1)
       const logPath = path.join(c.dir, `hand-${name}.log`)
       const log = openSync(logPath, 'w')
-      const child = spawn(process.execPath, [dynBin, 'start', '--name', name, '--port', String(port), '--rpc-port', String(rpcPort), '--data', path.join(c.dir, `hand-${name}`), '--seeds', seed], {stdio: ['ignore', log, log]})
+      const child = spawn(process.execPath, [dynBin, 'start', '--name', name, '--port', String(port), '--rpc-port', String(rpcPort), '--data', path.join(c.dir, `hand-${name}`), '--seeds', seed, ...secretArgs(c.dir)], {stdio: ['ignore', log, log]})
       assert.ok(child.pid !== undefined)
       const pid = child.pid
       t.after(() => killNode(pid).catch(() => undefined))

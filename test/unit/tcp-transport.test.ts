@@ -35,12 +35,13 @@ function portOf(address: string): number {
   return Number(address.slice(address.lastIndexOf(':') + 1))
 }
 
-function tcpWorld(t: TestContext): TransportWorld {
+function tcpWorld(t: TestContext, secret?: Buffer): TransportWorld {
   return {
     start: (nodeName, handler = echo, extra = {}) =>
       start(t, nodeName, handler, {
         ...(extra.pendingPerPeerMax === undefined ? {} : {pendingPerPeerMax: extra.pendingPerPeerMax}),
         ...(extra.address === undefined ? {} : {port: portOf(extra.address)}),
+        ...(secret === undefined ? {} : {secret}),
       }),
     deadAddress: async () => {
       const probe = await startTcpTransport({host, port: 0, nodeName: 'probe', handler: echo, ...realTime})
@@ -52,7 +53,9 @@ function tcpWorld(t: TestContext): TransportWorld {
   }
 }
 
-transportConformance('TCP', tcpWorld)
+transportConformance('TCP', (t) => tcpWorld(t))
+// Every guarantee holds the same once each connection begins with the cluster secret's handshake.
+transportConformance('TCP with a cluster secret', (t) => tcpWorld(t, Buffer.from('a cluster secret of the conformance suite')))
 
 /** Opens a raw socket to `transport` and resolves once the transport has closed it. */
 function rawSocketClosedAfter(t: TestContext, transport: Transport, bytes: Buffer): Promise<void> {
