@@ -36,7 +36,8 @@ const contextHeader = 'x-dyn-context'
 const siblingsHeader = 'x-dyn-siblings'
 const defaultContentType = 'application/octet-stream'
 
-type Reply = (status: number, headers: Record<string, string>, body?: string | Uint8Array) => void
+/** Sends the answer; `code` is set on an error answer, so that a refusal can be counted. */
+type Reply = (status: number, headers: Record<string, string>, body?: string | Uint8Array, code?: ErrorCode) => void
 
 /** Client requests one node works on at once; beyond it a request is answered 503 at once. */
 export const requestsInFlightMax = 4096
@@ -44,13 +45,25 @@ export const requestsInFlightMax = 4096
 /** The route families GET /stats counts requests by (see `routeOf`). */
 export type ApiRoute = 'kv' | 'cluster' | 'stats' | 'health' | 'other'
 
-/** `onRequest` is told the route of every request, refused ones included, so /stats can count them. */
-export function createApiHandler(service: KvService, onRequest: (route: ApiRoute) => void = () => undefined): (request: IncomingMessage, response: ServerResponse) => void {
+/**
+ * A refused request: every 4xx answer but `not_found` (a missing key is an answer, not a
+ * refusal), and `overloaded` (refused for load, before any work). /stats counts these as rejected inputs.
+ */
+export function isRefusal(code: ErrorCode): boolean {
+  return code === 'overloaded' || (code !== 'not_found' && statusOfError[code] >= 400 && statusOfError[code] < 500)
+}
+
+/**
+ * `onRequest` is told the route of every request, refused ones included, so /stats can count
+ * them; `onRefused` the code of every refused request (`isRefusal`).
+ */
+export function createApiHandler(service: KvService, onRequest: (route: ApiRoute) => void = () => undefined, onRefused: (code: ErrorCode) => void = () => undefined): (request: IncomingMessage, response: ServerResponse) => void {
   let inFlight = 0
   return (request, response) => {
     onRequest(routeOf(request.url ?? '/'))
-    const reply: Reply = (status, headers, body) => {
+    const reply: Reply = (status, headers, body, code) => {
       if (response.headersSent) return
+      if (code !== undefined && isRefusal(code)) onRefused(code)
       response.writeHead(status, headers)
       response.end(body)
     }
@@ -82,12 +95,12 @@ function routeOf(url: string): ApiRoute {
   return 'other'
 }
 
-function sendJson(reply: Reply, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  reply(status, {'content-type': 'application/json', ...headers}, JSON.stringify(body))
+function sendJson(reply: Reply, status: number, body: unknown, headers: Record<string, string> = {}, code?: ErrorCode): void {
+  reply(status, {'content-type': 'application/json', ...headers}, JSON.stringify(body), code)
 }
 
 function sendError(reply: Reply, code: ErrorCode, message: string, details: Record<string, unknown> = {}, headers: Record<string, string> = {}): void {
-  sendJson(reply, statusOfError[code], {error: code, message, ...details}, headers)
+  sendJson(reply, statusOfError[code], {error: code, message, ...details}, headers, code)
 }
 
 function expectsContinue(request: IncomingMessage): boolean {

@@ -59,7 +59,7 @@ import {askPeersForDiskClock, oldDiskError} from './disk-check.js'
 import {actorOf, IdentityKeeper, loadIdentity} from './identity.js'
 import {MessageType} from '../transport/message-type.js'
 import {NodeStats} from './stats.js'
-import type {Operation} from './stats.js'
+import type {Operation, RejectedInput} from './stats.js'
 
 /** What a node is configured with, in either world. */
 export interface NodeSettings {
@@ -96,8 +96,12 @@ export interface NodeParts {
   readonly settings: NodeSettings
   /** The storage backend (backend.ts); the node's store owns it from here and closes it on stop. */
   readonly database: StoreDatabase
-  /** Starts this node's transport with the RPC router as its request handler. */
-  readonly startTransport: (handler: RequestHandler) => Promise<Transport>
+  /**
+   * Starts this node's transport with the RPC router as its request handler; the transport tells
+   * `onRejected` of every input it refuses, for /stats (a simulated network, which carries no
+   * hostile bytes, may ignore it).
+   */
+  readonly startTransport: (handler: RequestHandler, onRejected: (kind: RejectedInput, reason: string) => void) => Promise<Transport>
   readonly clock: Clock
   readonly scheduler: Scheduler
   readonly random: Random
@@ -129,6 +133,8 @@ export interface AssembledNode {
   readonly periodicTasks: readonly PeriodicTask[]
   /** Counts a client API request by route for /stats (the HTTP server calls it; a simulation need not). */
   countHttpRequest(route: ApiRoute): void
+  /** Counts a rejected input for /stats' `rejected` (the HTTP server calls it for refused requests). */
+  countRejected(kind: RejectedInput, reason: string): void
   /** Resolves once this node has left the ring (a leave or remove whose data has moved): its shell should stop it. */
   readonly left: Promise<void>
   /**
@@ -196,7 +202,7 @@ async function assembleOnStore(
   if (hints.pendingTotal > 0) log(`${hints.pendingTotal} hint(s) kept from before the restart`)
 
   const router = new StartingRouter(options.name)
-  const rawTransport = await parts.startTransport(router.handle)
+  const rawTransport = await parts.startTransport(router.handle, (kind, reason) => stats.countRejected(kind, reason))
   cleanup.push(() => rawTransport.close())
   // Every request this node makes goes through the detector's observer: answers and refused
   // connections are evidence about the peer, beside the heartbeats.
@@ -414,6 +420,7 @@ async function assembleOnStore(
     subsystems,
     periodicTasks,
     countHttpRequest: (route) => stats.countHttpRequest(route),
+    countRejected: (kind, reason) => stats.countRejected(kind, reason),
     left: ringChanges.left,
     failed: failure.promise,
     transfers: ringChanges.transfers,

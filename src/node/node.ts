@@ -8,7 +8,7 @@
 
 import {mkdir} from 'node:fs/promises'
 import {createServer} from 'node:http'
-import type {Server} from 'node:http'
+import type {IncomingMessage, Server, ServerResponse} from 'node:http'
 import net from 'node:net'
 import type {AddressInfo} from 'node:net'
 import {networkInterfaces} from 'node:os'
@@ -98,8 +98,9 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     },
     database: await openDatabase(options.dataDir),
     storeBytes: cachedFolderBytes(options.dataDir, options.clock ?? systemClock),
-    startTransport: (handler) =>
+    startTransport: (handler, onRejected) =>
       startTcpTransport({
+        onRejected,
         host: options.listenHost,
         advertiseHost: options.advertiseHost,
         port: options.rpcPort,
@@ -141,13 +142,81 @@ async function openDatabase(dataDir: string): Promise<StoreDatabase> {
   return database
 }
 
-async function serveHttp(options: NodeOptions, node: AssembledNode): Promise<RunningNode> {
-  const handler = createApiHandler(node.service, (route) => node.countHttpRequest(route))
-  const server = createServer({keepAliveTimeout: 65_000}, handler)
+/**
+ * Client connections one node keeps open at once; beyond it a new one is closed at once (and
+ * counted). Without a cap, idle connections could take every file descriptor of the process,
+ * and LevelDB and the internode port would fail with them. 4096, like the requests in flight
+ * (api/handler.ts) and the internode connections (tcp-transport.ts): with LevelDB's own files
+ * the node stays well inside the usual limit of a server's process.
+ */
+export const httpConnectionsMax = 4096
+
+/** The bare JSON error a request the HTTP parser refused gets (the API's own error shape). */
+const malformedRequestAnswer = (code: string): string => {
+  const body = JSON.stringify({error: 'bad_request', message: `the request is not well-formed HTTP/1.1 (${code})`})
+  return `HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`
+}
+
+/**
+ * The client API's HTTP server for an assembled node, not yet listening: the request handler,
+ * and what Node's HTTP layer refuses before the handler sees anything (bytes that are not HTTP,
+ * connections over the cap), answered and counted in /stats `rejected.http` too. The fuzzers
+ * (test/fuzz) drive this same server over in-memory connections.
+ */
+export function createApiServer(node: Pick<AssembledNode, 'service' | 'countHttpRequest' | 'countRejected'>, log: (line: string) => void): Server {
+  const handler = createApiHandler(node.service, (route) => node.countHttpRequest(route), (code) => node.countRejected('http', code))
+  // Node answers an HTTP/1.1 request without a Host header with a bare 400 of its own (no JSON,
+  // not counted) before the handler sees it; the API routes by path alone and needs no Host, so
+  // such a request is served like any other (found by the HTTP fuzzer, test/fuzz/http-target.ts).
+  const server = createServer({keepAliveTimeout: 65_000, requireHostHeader: false}, handler)
+  server.maxConnections = httpConnectionsMax
   // A request with `Expect: 100-continue` reaches the handler before its body is sent: the
   // handler sends 100 Continue only once it means to read the body, so a value over the limit
   // (or any other refusal) is answered before the client uploads anything.
   server.on('checkContinue', handler)
+  // Any other Expect would get Node's own bare 417 (no JSON, not counted); RFC 9110 lets a server
+  // ignore an expectation it does not support, so the request is served as if it had none.
+  server.on('checkExpectation', handler)
+  // Node's own answer to bytes its parser refuses is a bare 400 without a body; the API promises
+  // its JSON error shape on every refusal, and /stats counts it.
+  // The answers each connection still owes: bytes written for a refusal while an earlier answer
+  // on the same connection is under way would land inside it (found by the HTTP fuzzer: a 405
+  // with a 400 spliced into its body), so such a connection is closed without one.
+  const answersOwed = new WeakMap<object, number>()
+  const owe = (request: IncomingMessage, response: ServerResponse): void => {
+    answersOwed.set(request.socket, (answersOwed.get(request.socket) ?? 0) + 1)
+    response.once('close', () => answersOwed.set(request.socket, (answersOwed.get(request.socket) ?? 1) - 1))
+  }
+  server.prependListener('request', owe)
+  server.prependListener('checkContinue', owe)
+  server.prependListener('checkExpectation', owe)
+  server.on('clientError', (error: Error & {code?: string}, socket) => {
+    if (error.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy()
+      return
+    }
+    node.countRejected('http', 'malformed_http')
+    if ((answersOwed.get(socket) ?? 0) > 0) socket.destroy()
+    else socket.end(malformedRequestAnswer(error.code ?? 'unparsable'))
+  })
+  server.on('drop', () => node.countRejected('http', 'over_limit'))
+  // After the listen, an 'error' is a failed accept (EMFILE when the process is out of file
+  // descriptors): with no listener, Node would throw it and end the process. The connection is
+  // lost, the node serves on; logged at the first and then at every power of two, so a flood of
+  // them cannot flood the log.
+  let acceptFailures = 0
+  server.on('error', (error) => {
+    // Before the listen has succeeded, an error is the listen's own (a port in use): `listen` reports it.
+    if (!server.listening) return
+    acceptFailures += 1
+    node.countRejected('http', 'accept_failed')
+    if ((acceptFailures & (acceptFailures - 1)) === 0) log(`client API: could not accept a connection (${acceptFailures} so far): ${error.message}`)
+  })
+  return server
+}
+
+async function serveHttp(options: NodeOptions, node: AssembledNode): Promise<RunningNode> {
+  const server = createApiServer(node, options.log)
   await listen(server, options.listenHost, options.port)
   const apiAddress = formatAddress(options.advertiseHost, (server.address() as AddressInfo).port)
   let stopping: Promise<void> | undefined

@@ -19,6 +19,17 @@ import type {Scheduler, Timer} from '../scheduler.js'
 
 export type Operation = 'get' | 'put' | 'delete'
 
+/**
+ * Where a rejected input came in (issue 16, "Hostile input"): an internode frame the codec
+ * refused (its connection closed), a connection that never said a valid Hello, a connection
+ * refused over the cap, an internode request answered with a refusal, or a client HTTP request
+ * answered with one (or that the HTTP parser refused).
+ */
+export type RejectedInput = 'frames' | 'hellos' | 'connections' | 'requests' | 'http'
+
+/** Distinct reasons counted per kind at most: a reason is a code, so this is never reached unless codes grow. */
+const rejectedReasonsMax = 64
+
 interface OperationStats {
   count: number
   readonly outcomes: Map<string, number>
@@ -61,6 +72,8 @@ export class NodeStats {
   private readonly loopTimer: Timer | undefined
   /** Client API requests by route, so that a watcher can see what it costs the node. */
   private readonly httpRequests: Record<ApiRoute, number> = {kv: 0, cluster: 0, stats: 0, health: 0, other: 0}
+  /** Rejected inputs by kind, then by reason (an error code): every refusal of bad input is counted, so an attack shows. */
+  private readonly rejected: Record<RejectedInput, Map<string, number>> = {frames: new Map(), hellos: new Map(), connections: new Map(), requests: new Map(), http: new Map()}
   private readonly monotonicMs: () => number
   private readonly scheduler: Scheduler | undefined
 
@@ -86,6 +99,21 @@ export class NodeStats {
 
   countHttpRequest(route: ApiRoute): void {
     this.httpRequests[route] += 1
+  }
+
+  countRejected(kind: RejectedInput, reason: string): void {
+    const reasons = this.rejected[kind]
+    const key = reasons.has(reason) || reasons.size < rejectedReasonsMax ? reason : 'other'
+    reasons.set(key, (reasons.get(key) ?? 0) + 1)
+  }
+
+  /** `rejected` of GET /stats: per kind, the total and the count per reason. */
+  private rejectedSnapshot(): Record<RejectedInput, {total: number; reasons: Record<string, number>}> {
+    const snapshot = {} as Record<RejectedInput, {total: number; reasons: Record<string, number>}>
+    for (const [kind, reasons] of Object.entries(this.rejected) as Array<[RejectedInput, Map<string, number>]>) {
+      snapshot[kind] = {total: [...reasons.values()].reduce((sum, count) => sum + count, 0), reasons: Object.fromEntries(reasons)}
+    }
+    return snapshot
   }
 
   private rotateLoopDelay(): void {
@@ -169,6 +197,7 @@ export class NodeStats {
             },
           }),
       httpRequests: {...this.httpRequests},
+      rejected: this.rejectedSnapshot(),
     }
   }
 }

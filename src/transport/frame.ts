@@ -31,6 +31,15 @@ const frameRestBytesMin = headerBytes - lengthPrefixBytes + 1
 /** The smallest whole frame, prefix included. */
 export const frameBytesMin = lengthPrefixBytes + frameRestBytesMin
 const typeMax = 0xff
+/**
+ * The deepest nesting of arrays and maps a body may have. The deepest real body (a transfer
+ * page of objects, each with its versions and their dots) nests under 12 levels. MessagePack
+ * itself has no limit, and msgpackr decodes tens of thousands of levels within a frame of a few
+ * hundred KiB; a value that deep overflows the stack of any recursive code that meets it later
+ * (a deep comparison, JSON.stringify of a status answer, a log line), far from here. Found by
+ * the frame fuzzer (test/fuzz/frame-target.ts, kept in test/unit/frame.test.ts).
+ */
+export const bodyDepthMax = 64
 const requestIdMax = 0xffff_ffff
 
 export interface Frame {
@@ -118,6 +127,11 @@ export class FrameDecoder {
   constructor(bytesMax: number = frameBytesMax) {
     assert(Number.isInteger(bytesMax) && bytesMax >= headerBytes + 1, 'frame limit fits at least a header and a body')
     this.#bytesMax = bytesMax
+  }
+
+  /** Bytes received and not yet returned as frames: more than 0 when a stream ends, its last frame was cut off. */
+  get bufferedBytes(): number {
+    return this.#bufferedBytes
   }
 
   push(chunk: Buffer): FrameDecodeResult {
@@ -210,6 +224,7 @@ export class FrameDecoder {
     const unpackr = ownsMemory ? unpackrViewingBinaries : unpackrCopyingBinaries
     try {
       const body: unknown = unpackr.unpack(source, {start: offset + headerBytes, end: offset + frameBytes})
+      if (nestsDeeperThan(body, bodyDepthMax)) return this.#fail('bad_frame', `body nests deeper than ${bodyDepthMax} levels`)
       return {ok: true, frame: {type, requestId, body}}
     } catch (error) {
       return this.#fail('bad_frame', `body is not one MessagePack value: ${describeError(error)}`)
@@ -245,6 +260,24 @@ export class FrameDecoder {
     this.#bufferedBytes = 0
     return this.#failure
   }
+}
+
+/**
+ * Whether arrays and maps in `value` nest deeper than `depthMax`, without recursion (the point is
+ * to survive any depth). Each array element and map value is visited once, so the walk is
+ * bounded by the size of the decoded value; binary values and other leaves end a branch.
+ */
+function nestsDeeperThan(value: unknown, depthMax: number): boolean {
+  if (typeof value !== 'object' || value === null || value instanceof Uint8Array) return false
+  const pending: Array<{value: object; depth: number}> = [{value, depth: 1}]
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    if (next.depth > depthMax) return true
+    const children = Array.isArray(next.value) ? next.value : next.value instanceof Map ? [...next.value.values()] : Object.values(next.value)
+    for (const child of children) {
+      if (typeof child === 'object' && child !== null && !(child instanceof Uint8Array)) pending.push({value: child as object, depth: next.depth + 1})
+    }
+  }
+  return false
 }
 
 function describeError(error: unknown): string {

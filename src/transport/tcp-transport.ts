@@ -66,6 +66,12 @@ export interface TcpTransportOptions {
   /** The longest wait between two connect attempts to a peer that is silent (timed out, unreachable host). */
   silentBackoffMaxMs?: number
   log?: (line: string) => void
+  /**
+   * Told of every input refused from the network, by kind and reason, for /stats: a frame the
+   * codec refused, a connection without a valid Hello, a connection over the cap, a request
+   * answered with a refusal (its error code).
+   */
+  onRejected?: (kind: 'frames' | 'hellos' | 'connections' | 'requests', reason: string) => void
 }
 
 /**
@@ -120,6 +126,12 @@ const refusalLingerMs = 1000
 /** What an HTTP server's answer starts with: a peer address that is a client API port. */
 const httpAnswerStart = Buffer.from('HTTP/')
 /**
+ * The error codes of an answer that refuses the request itself (malformed, or unacceptable from
+ * this sender), as /stats counts rejected inputs; a failure of the work (a timeout, a quorum not
+ * met, overload) is no rejected input.
+ */
+const refusalCodes: ReadonlySet<string> = new Set(['bad_request', 'bad_parameter', 'bad_key', 'bad_value', 'bad_context', 'value_too_large', 'object_too_large', 'too_many_siblings', 'cluster_config_mismatch', 'removed'])
+/**
  * Connect errors that mean the network lost the peer (no route, no answer), not that its host
  * refused: they back off as a silent peer does.
  */
@@ -159,6 +171,7 @@ export async function startTcpTransport(options: TcpTransportOptions): Promise<T
     reconnectBackoffMaxMs: options.reconnectBackoffMaxMs ?? tcpReconnectBackoffMsMax,
     silentBackoffMaxMs: options.silentBackoffMaxMs ?? tcpSilentBackoffMsMax,
     log: options.log ?? (() => {}),
+    onRejected: options.onRejected ?? (() => {}),
   })
 }
 
@@ -181,6 +194,7 @@ interface Settings {
   readonly reconnectBackoffMaxMs: number
   readonly silentBackoffMaxMs: number
   readonly log: (line: string) => void
+  readonly onRejected: (kind: 'frames' | 'hellos' | 'connections' | 'requests', reason: string) => void
 }
 
 interface PendingRequest {
@@ -253,6 +267,8 @@ interface InboundConnection {
   fromNode: string | null
   helloTimer: Timer | null
   handlersRunning: number
+  /** Set once the connection was counted as a rejected input (it is closed then), so that its close does not count it again. */
+  rejected: boolean
 }
 
 /**
@@ -643,6 +659,7 @@ class TcpTransport implements Transport {
   #accept(socket: net.Socket): void {
     const description = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`
     if (this.#closed || this.#inbound.size >= inboundConnectionsMax) {
+      if (!this.#closed) this.#settings.onRejected('connections', 'over_limit')
       this.#settings.log(`transport ${this.address}: refused connection from ${description}`)
       socket.destroy()
       return
@@ -660,9 +677,10 @@ class TcpTransport implements Transport {
       fromNode: null,
       helloTimer: null,
       handlersRunning: 0,
+      rejected: false,
     }
     connection.helloTimer = this.#settings.scheduler.after(helloTimeoutMs, () => {
-      this.#refuse(connection, `no Hello within ${helloTimeoutMs} ms`)
+      this.#refuse(connection, `no Hello within ${helloTimeoutMs} ms`, 'hellos', 'hello_timeout')
     })
     this.#inbound.add(connection)
     socket.on('data', (chunk: Buffer) => this.#onRequestBytes(connection, chunk))
@@ -674,16 +692,26 @@ class TcpTransport implements Transport {
       // An opener with another secret finds this node's proof wrong and hangs up before its own:
       // said here too, so that both sides of a refused connection log it.
       if (connection.stage === 'proof' && !this.#closed) {
+        if (!connection.rejected) {
+          connection.rejected = true
+          this.#settings.onRejected('hellos', unauthenticatedCode)
+        }
         this.#settings.log(`transport ${this.address}: the connection from ${description} (says it is ${connection.hello?.nodeName ?? '?'}) closed before it proved the cluster secret: it holds another one, or is no node of this cluster`)
       }
       this.#inbound.delete(connection)
+      // A peer that closed in the middle of a frame (a truncated frame, a half-closed socket) sent
+      // an input that was never whole: counted, as every refused input is.
+      if (!connection.rejected && connection.decoder.bufferedBytes > 0) {
+        connection.rejected = true
+        this.#settings.onRejected('frames', 'truncated')
+      }
     })
   }
 
   #onRequestBytes(connection: InboundConnection, chunk: Buffer): void {
     const decoded = connection.decoder.push(chunk)
     if (!decoded.ok) {
-      this.#refuse(connection, `${decoded.error}: ${decoded.message}`)
+      this.#refuse(connection, `${decoded.error}: ${decoded.message}`, 'frames', decoded.error)
       return
     }
     for (const frame of decoded.frames) {
@@ -703,7 +731,7 @@ class TcpTransport implements Transport {
     if (connection.stage === 'hello') {
       const hello = readHello(frame)
       if (hello === null) {
-        this.#refuse(connection, `first frame is not a valid Hello (type ${frame.type})`)
+        this.#refuse(connection, `first frame is not a valid Hello (type ${frame.type})`, 'hellos', frame.type === MessageType.Hello ? 'bad_hello' : 'no_hello')
         return
       }
       if (secret === null) {
@@ -754,6 +782,10 @@ class TcpTransport implements Transport {
   #refuseOpener(connection: InboundConnection, hello: Hello, toOpener: string, logged: string): void {
     this.#settings.log(`transport ${this.address}: refused the connection from ${connection.description} (says it is ${hello.nodeName}): ${logged}`)
     connection.stage = 'refused'
+    if (!connection.rejected) {
+      connection.rejected = true
+      this.#settings.onRejected('hellos', unauthenticatedCode)
+    }
     const refusal = tryEncodeFrame({type: MessageType.ErrorResponse, requestId: helloRequestId, body: {code: unauthenticatedCode, message: toOpener}})
     assert(refusal.ok, 'a refusal of two bounded strings always encodes')
     connection.writer.write(refusal.bytes)
@@ -765,6 +797,7 @@ class TcpTransport implements Transport {
   #dispatch(connection: InboundConnection, fromNode: string, frame: Frame): void {
     const {requestId, type} = frame
     if (!requestMessageTypes.has(type)) {
+      this.#settings.onRejected('requests', 'not_a_request')
       this.#answerError(connection, requestId, {code: 'bad_request', message: `message type ${type} is not a request`})
       return
     }
@@ -791,6 +824,7 @@ class TcpTransport implements Transport {
         connection.handlersRunning -= 1
         this.#guarded(() => {
           const failure = errorBody(error)
+          if (refusalCodes.has(failure.code)) this.#settings.onRejected('requests', failure.code)
           if (failure.code === 'internal') {
             this.#settings.log(`transport ${this.address}: handler failed on type ${type} from ${fromNode}: ${describe(error)}`)
           }
@@ -829,8 +863,12 @@ class TcpTransport implements Transport {
     }
   }
 
-  /** Closes one inbound connection after bad input; nothing else is affected. */
-  #refuse(connection: InboundConnection, reason: string): void {
+  /** Closes one inbound connection after bad input, counted once as `kind`/`code`; nothing else is affected. */
+  #refuse(connection: InboundConnection, reason: string, kind: 'frames' | 'hellos', code: string): void {
+    if (!connection.rejected) {
+      connection.rejected = true
+      this.#settings.onRejected(kind, code)
+    }
     this.#settings.log(`transport ${this.address}: closing connection from ${connection.description}: ${reason}`)
     connection.socket.destroy()
   }

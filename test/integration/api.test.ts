@@ -12,7 +12,7 @@ import type {StoredVersion} from '../../src/storage/stored-object.js'
 import {encodeFrame, FrameDecoder, frameBytesMax, protocolVersion, type Frame} from '../../src/transport/frame.js'
 import {MessageType} from '../../src/transport/message-type.js'
 import {emptySet, update} from '../../src/versioning/dvvset.js'
-import {getJson, putValue, runDyn, siblingTexts, startCluster, waitFor} from './harness.js'
+import {getJson, putValue, rawHandshake, runDyn, siblingTexts, startCluster, waitFor} from './harness.js'
 import type {TestCluster} from './harness.js'
 
 /** A bound on waiting for the node to close a bad internode connection, generous for a loaded machine: no duration is asserted. */
@@ -57,7 +57,6 @@ async function openInternode(port: number): Promise<InternodeConnection> {
   return connection
 }
 
-const helloFrame = encodeFrame({type: MessageType.Hello, requestId: 0, body: {protocolVersion, nodeName: 'api-test'}})
 let internodeRequestId = 0
 
 /** One request on a connection that said Hello, and the type and body of its answer. */
@@ -281,7 +280,7 @@ describe('client API on a 3-node cluster', () => {
       const rpcPort = (c.cluster.nodes[0] as {rpcPort: number}).rpcPort
       // An internode connection that said Hello, as a peer's does: it must keep working throughout.
       const peer = await openInternode(rpcPort)
-      peer.socket.write(helloFrame)
+      await rawHandshake(peer.socket, c.dir, 'api-test')
       assert.deepEqual(await internodeRequest(peer, MessageType.Ping, {from: 'api-test'}), {type: MessageType.Response, body: {node: 'n1'}})
       // The replica puts sent below are well formed: only how they arrive makes the node refuse them.
       assert.ok(isReplicaPutBody(replicaPutBody('internode-bad-version')))
@@ -289,16 +288,22 @@ describe('client API on a 3-node cluster', () => {
       const lengthPrefix = (restBytes: number): Buffer => Buffer.from([restBytes >>> 24, (restBytes >>> 16) & 0xff, (restBytes >>> 8) & 0xff, restBytes & 0xff])
       const badVersion = encodeFrame({type: MessageType.ReplicaPut, requestId: 7, body: replicaPutBody('internode-bad-version')})
       badVersion[4] = protocolVersion + 1
-      const cases: Array<{name: string; bytes: Buffer}> = [
-        {name: 'an HTTP request after a Hello', bytes: Buffer.concat([helloFrame, Buffer.from('GET / HTTP/1.1\r\n\r\n')])},
-        {name: 'a length prefix of 4 GiB after a Hello', bytes: Buffer.concat([helloFrame, Buffer.from([0xff, 0xff, 0xff, 0xff, 1, 2, 3])])},
-        {name: 'a frame one byte over the limit after a Hello', bytes: Buffer.concat([helloFrame, lengthPrefix(frameBytesMax - 3), Buffer.alloc(4096, 0xab)])},
-        {name: 'a replica put of another protocol version after a Hello', bytes: Buffer.concat([helloFrame, badVersion])},
-        {name: 'a replica put with no Hello', bytes: encodeFrame({type: MessageType.ReplicaPut, requestId: 7, body: replicaPutBody('internode-no-hello')})},
-        {name: 'random bytes with no Hello', bytes: Buffer.alloc(4096, 0xab)},
+      // Those "after a Hello" come after the whole handshake, with the cluster's secret.
+      const cases: Array<{name: string; hello: boolean; bytes: Buffer}> = [
+        {name: 'an HTTP request after a Hello', hello: true, bytes: Buffer.from('GET / HTTP/1.1\r\n\r\n')},
+        {name: 'a length prefix of 4 GiB after a Hello', hello: true, bytes: Buffer.from([0xff, 0xff, 0xff, 0xff, 1, 2, 3])},
+        {name: 'a frame one byte over the limit after a Hello', hello: true, bytes: Buffer.concat([lengthPrefix(frameBytesMax - 3), Buffer.alloc(4096, 0xab)])},
+        {name: 'a replica put of another protocol version after a Hello', hello: true, bytes: badVersion},
+        {name: 'a replica put with no Hello', hello: false, bytes: encodeFrame({type: MessageType.ReplicaPut, requestId: 7, body: replicaPutBody('internode-no-hello')})},
+        {name: 'random bytes with no Hello', hello: false, bytes: Buffer.alloc(4096, 0xab)},
       ]
-      for (const {name, bytes} of cases) {
+      for (const {name, hello, bytes} of cases) {
         const intruder = await openInternode(rpcPort)
+        if (hello) {
+          await rawHandshake(intruder.socket, c.dir, 'api-test')
+          // The node's challenge is the only frame it may send before the bytes below.
+          intruder.frames.length = 0
+        }
         intruder.socket.write(bytes)
         // Nothing on our side ends the connection: only the node can.
         await waitFor(`n1 to close the connection after ${name}`, async () => (intruder.closed ? true : undefined), internodeCloseMsMax)

@@ -8,9 +8,14 @@ import {mkdtemp, readdir, readFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
+import {randomBytes} from 'node:crypto'
 import {existsSync} from 'node:fs'
+import type net from 'node:net'
 import {clusterDown, readCluster, removeFolder} from '../../src/cli/local-cluster.js'
-import {clusterSecretFileName} from '../../src/node/cluster-secret.js'
+import {clusterSecretFileName, readSecretFile} from '../../src/node/cluster-secret.js'
+import {encodeFrame, FrameDecoder, protocolVersion, type Frame} from '../../src/transport/frame.js'
+import {acceptorProof, handshakeNonceBytes, openerProof, proofMatches} from '../../src/transport/handshake.js'
+import {MessageType} from '../../src/transport/message-type.js'
 import type {LocalCluster} from '../../src/cli/local-cluster.js'
 import {freeClusterPorts} from '../../src/cli/ports.js'
 
@@ -25,6 +30,52 @@ export const dynBin = fileURLToPath(new URL('../../../bin/run.js', import.meta.u
 export function secretArgs(dir: string): string[] {
   const file = path.join(dir, clusterSecretFileName)
   return existsSync(file) ? ['--secret-file', file] : []
+}
+
+/** How long a raw internode handshake waits for the node's challenge. */
+const handshakeTimeoutMs = 10_000
+
+/**
+ * Says Hello on a raw internode socket as a node of the local cluster in `dir` does: with the
+ * secret `cluster up` wrote there, the whole handshake (src/transport/handshake.ts), checking the
+ * node's proof. Resolves once the node takes requests on the socket. The socket's own listeners
+ * see the node's challenge too.
+ */
+export async function rawHandshake(socket: net.Socket, dir: string, nodeName: string): Promise<void> {
+  const file = path.join(dir, clusterSecretFileName)
+  if (!existsSync(file)) {
+    socket.write(encodeFrame({type: MessageType.Hello, requestId: 0, body: {protocolVersion, nodeName}}))
+    return
+  }
+  const secret = await readSecretFile(file)
+  const openerNonce = randomBytes(handshakeNonceBytes)
+  const decoder = new FrameDecoder()
+  const challenge = new Promise<Frame>((resolve, reject) => {
+    const timer = setTimeout(() => finish(new Error(`no challenge within ${handshakeTimeoutMs} ms`)), handshakeTimeoutMs)
+    const onData = (chunk: Buffer): void => {
+      const decoded = decoder.push(chunk)
+      if (!decoded.ok) return finish(new Error(`the node sent a bad frame: ${decoded.message}`))
+      const frame = decoded.frames.find((candidate) => candidate.requestId === 0)
+      if (frame !== undefined) finish(frame)
+    }
+    const onClose = (): void => finish(new Error('the node closed the connection during the handshake'))
+    const finish = (outcome: Frame | Error): void => {
+      clearTimeout(timer)
+      socket.off('data', onData)
+      socket.off('close', onClose)
+      if (outcome instanceof Error) reject(outcome)
+      else resolve(outcome)
+    }
+    socket.on('data', onData)
+    socket.on('close', onClose)
+  })
+  socket.write(encodeFrame({type: MessageType.Hello, requestId: 0, body: {protocolVersion, nodeName, nonce: openerNonce}}))
+  const frame = await challenge
+  const body = frame.body as {nonce?: Uint8Array; proof?: unknown}
+  if (frame.type !== MessageType.HelloChallenge || body.nonce === undefined) throw new Error(`the node answered the Hello with type ${frame.type}: ${JSON.stringify(frame.body)}`)
+  const acceptorNonce = Buffer.from(body.nonce)
+  if (!proofMatches(acceptorProof(secret, nodeName, openerNonce, acceptorNonce), body.proof)) throw new Error('the node does not prove the cluster secret')
+  socket.write(encodeFrame({type: MessageType.HelloProof, requestId: 0, body: {proof: openerProof(secret, nodeName, openerNonce, acceptorNonce)}}))
 }
 
 export interface DynRun {

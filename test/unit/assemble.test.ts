@@ -169,7 +169,7 @@ describe('node assembled from simulated parts', () => {
     // Timers due at one instant run in the order they were scheduled, which a seed's run depends on.
     assert.deepEqual(a.periodicTasks.map((task) => task.name), ['gossip', 'heartbeat', 'hinted handoff', 'claimant', 'transfers', 'release handoff', 'compaction', 'anti-entropy', 'tombstone reaping'])
     const stats = (await a.service.stats()) as Record<string, unknown>
-    assert.deepEqual(Object.keys(stats), ['node', 'uptimeMs', 'writeBufferMs', 'bufferedObjects', 'keys', 'requests', 'readRepairs', 'forwardedPuts', 'hints', 'release', 'compaction', 'antiEntropy', 'httpRequests'])
+    assert.deepEqual(Object.keys(stats), ['node', 'uptimeMs', 'writeBufferMs', 'bufferedObjects', 'keys', 'requests', 'readRepairs', 'forwardedPuts', 'hints', 'release', 'compaction', 'antiEntropy', 'httpRequests', 'rejected'])
     assert.deepEqual(stats.hints, {written: 0, delivered: 0, redirected: 0, dropped: 0, refused: 0, pending: 0})
     assert.deepEqual(stats.release, {handedOff: 0, deleted: 0, refused: 0, pendingPartitions: 0})
     assert.deepEqual(stats.compaction, {partitionsCompacted: 0, lastRoundMs: 0, deletesUncompacted: 0})
