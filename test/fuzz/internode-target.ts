@@ -9,7 +9,10 @@
  * - the handler answers or fails within a minute of simulated time (no hang);
  * - a failure carries one of the stable error codes, never `internal` (an exception nobody meant);
  * - an answer can be encoded as a frame (else the peer gets `internal` instead);
- * - a refused input wrote nothing: no object or hint of `a`'s store was written during its call;
+ * - a refused input wrote nothing: no object or hint of a key the input names was written in
+ *   `a`'s store during its call (a node's background work, such as hint delivery or a transfer
+ *   started by an earlier input, writes other keys meanwhile, and may write one the input names:
+ *   a write counts only when its key is named by the input and the call refused it);
  * - no unhandled rejection (main.ts and the short test fail on one).
  * The cluster is built again every `inputsPerCluster` inputs, so that the effects of accepted
  * inputs (a joined phantom member, a staged change) do not pile up into a cluster unlike any real one.
@@ -18,6 +21,7 @@
 import {deriveSeed, type Random} from '../../src/clock.js'
 import {errorCodes} from '../../src/errors.js'
 import {partitionOfKey} from '../../src/ring/partition.js'
+import {decodeHintKey, decodeObjectKey, isHintKey} from '../../src/storage/layout.js'
 import type {StoredVersion} from '../../src/storage/stored-object.js'
 import {FrameDecoder, tryEncodeFrame} from '../../src/transport/frame.js'
 import {MessageType, requestMessageTypes} from '../../src/transport/message-type.js'
@@ -156,7 +160,7 @@ function encodeOrNull(type: number, requestId: number, body: unknown): Buffer | 
 }
 
 /** Runs one input against node a; returns the broken property, or how it ended. */
-export async function runInternodeInput(cluster: FuzzCluster, input: InternodeInput, dataWrites: () => number): Promise<string | {outcome: string}> {
+export async function runInternodeInput(cluster: FuzzCluster, input: InternodeInput, dataWrites: DataWrites): Promise<string | {outcome: string}> {
   const a = cluster.nodes[0]
   if (a === undefined) return 'the cluster has no node a'
   const decoded = new FrameDecoder().push(input.frame)
@@ -165,7 +169,7 @@ export async function runInternodeInput(cluster: FuzzCluster, input: InternodeIn
   if (frame === undefined) return {outcome: 'frame:incomplete'}
   // The transport answers a type that is no request itself (tcp-transport.ts #dispatch), without the router.
   if (!requestMessageTypes.has(frame.type)) return {outcome: 'not_a_request'}
-  const writesBefore = dataWrites()
+  const writesBefore = dataWrites.count()
   let answer: unknown
   try {
     answer = await cluster.time.until(Promise.resolve().then(() => a.router(frame.type, frame.body, input.fromNode)), stepTimeMsMax)
@@ -174,7 +178,11 @@ export async function runInternodeInput(cluster: FuzzCluster, input: InternodeIn
     if (message.startsWith('simulated time')) return `the handler of type ${frame.type} hung: ${message}`
     const code = (error as {code?: unknown}).code
     if (typeof code !== 'string' || !stableCodes.has(code)) return `the handler of type ${frame.type} failed without a stable code: ${(error as Error).stack ?? message}`
-    if (dataWrites() !== writesBefore && refusesBeforeWriting(code)) return `type ${frame.type} was refused (${code}) yet wrote to the store`
+    if (refusesBeforeWriting(code)) {
+      const named = keysNamedIn(frame.body)
+      const written = dataWrites.keysSince(writesBefore).filter((key) => named.has(key))
+      if (written.length > 0) return `type ${frame.type} was refused (${code}) yet wrote ${written.map((key) => JSON.stringify(key)).join(', ')} to the store`
+    }
     return {outcome: code}
   }
   const encoded = tryEncodeFrame({type: MessageType.Response, requestId: 1, body: answer})
@@ -191,18 +199,52 @@ function refusesBeforeWriting(code: string): boolean {
   return code === 'bad_request' || code === 'bad_key' || code === 'bad_value' || code === 'bad_context' || code === 'bad_parameter' || code === 'removed'
 }
 
-/** Counts the object and hint writes reaching a node's database (abstract-level's 'write' event). */
-function watchDataWrites(cluster: FuzzCluster): () => number {
+/** The object and hint writes reaching a node's database: how many so far, and the keys written since a count. */
+export interface DataWrites {
+  count(): number
+  keysSince(count: number): string[]
+}
+
+/** Written keys remembered; each input's call looks only at those written during it. */
+const writtenKeysKept = 4096
+/** Levels of a body searched for the keys it names. */
+const keySearchDepthMax = 8
+
+/** Watches a node's database (abstract-level's 'write' event) for object and hint writes, and the keys they wrote. */
+function watchDataWrites(cluster: FuzzCluster): DataWrites {
   let writes = 0
+  const recent: Array<{index: number; key: string}> = []
   const database = (cluster.nodes[0]?.store as unknown as {db?: {on?: (event: string, listener: (operations: Array<{key: unknown}>) => void) => void}}).db
   if (database?.on === undefined) throw new Error('the store of node a has no database to watch')
   database.on('write', (operations) => {
     for (const operation of operations) {
       const key = operation.key
-      if (key instanceof Uint8Array && dataNamespaces.has(key[0] as number)) writes += 1
+      if (!(key instanceof Uint8Array) || !dataNamespaces.has(key[0] as number)) continue
+      writes += 1
+      const raw = Buffer.from(key)
+      recent.push({index: writes, key: isHintKey(raw) ? decodeHintKey(raw).key : decodeObjectKey(raw).key})
+      if (recent.length > writtenKeysKept) recent.shift()
     }
   })
-  return () => writes
+  return {
+    count: () => writes,
+    keysSince: (count) => recent.filter((write) => write.index > count).map((write) => write.key),
+  }
+}
+
+/** The keys a body names (every string under a `key` field, and the strings of a `keys` list). */
+function keysNamedIn(body: unknown): Set<string> {
+  const named = new Set<string>()
+  const visit = (value: unknown, depth: number): void => {
+    if (depth > keySearchDepthMax || typeof value !== 'object' || value === null || value instanceof Uint8Array) return
+    for (const [field, child] of Object.entries(value)) {
+      if (field === 'key' && typeof child === 'string') named.add(child)
+      else if (field === 'keys' && Array.isArray(child)) for (const key of child) if (typeof key === 'string') named.add(key)
+      visit(child, depth + 1)
+    }
+  }
+  visit(body, 0)
+  return named
 }
 
 export const internodeTarget: FuzzTarget = {
@@ -212,7 +254,7 @@ export const internodeTarget: FuzzTarget = {
     const breakdown: Record<string, number> = {}
     let cluster: FuzzCluster | undefined
     let corpus: Corpus = new Map()
-    let dataWrites: () => number = () => 0
+    let dataWrites: DataWrites = {count: () => 0, keysSince: () => []}
     try {
       for (let index = skip; index < skip + inputs; index += 1) {
         if (cluster === undefined || (index - skip) % inputsPerCluster === 0) {
