@@ -89,7 +89,9 @@ export class Claimant {
   /** Answer a ClusterChange forwarded by another node; only the claimant decides. */
   async handle(body: unknown): Promise<unknown> {
     const request = body as Partial<ClusterChangeRequest> | null
-    if (request === null || typeof request !== 'object' || !['stage', 'plan', 'commit', 'clear'].includes(String(request.op))) {
+    // Typed before it is compared: String() of a peer's map with a 'toString' key that is no
+    // function throws (found by the internode fuzzer, seed 20261203, input 166,693).
+    if (request === null || typeof request !== 'object' || typeof request.op !== 'string' || !['stage', 'plan', 'commit', 'clear'].includes(request.op)) {
       throw new DynError('bad_request', 'malformed ClusterChange')
     }
     if (request.op === 'commit' && request.joinsOnly !== undefined && typeof request.joinsOnly !== 'boolean') throw new DynError('bad_request', 'malformed ClusterChange')

@@ -81,3 +81,17 @@ test('regression (HTTP fuzzer): Node-level refusals answer with the API\'s JSON 
     await cluster.stop()
   }
 })
+
+test('regression (internode fuzzer): a ClusterChange whose op is a map with a toString key is bad_request, not internal', async () => {
+  // Seed 20261203, input 166,693: String() of the op threw a TypeError, answered as 'internal'.
+  const cluster = await startFuzzCluster(20261203)
+  try {
+    const a = cluster.nodes[0]
+    assert.ok(a !== undefined)
+    for (const op of [{toString: 'x'}, {valueOf: 1, toString: null}, ['stage'], 7]) {
+      await assert.rejects(cluster.time.until(Promise.resolve().then(() => a.router(MessageType.ClusterChange, {op}, 'b')), 60_000), (error: {code?: string}) => error.code === 'bad_request')
+    }
+  } finally {
+    await cluster.stop()
+  }
+})
