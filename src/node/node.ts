@@ -12,6 +12,7 @@ import type {Server} from 'node:http'
 import net from 'node:net'
 import type {AddressInfo} from 'node:net'
 import {networkInterfaces} from 'node:os'
+import {AdmissionControl} from '../api/admission.js'
 import {createApiHandler} from '../api/handler.js'
 import type {Clock, Random} from '../clock.js'
 import {DynError} from '../errors.js'
@@ -74,6 +75,9 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   if (isLoopback(options.listenHost) && !isLoopback(options.advertiseHost)) {
     options.log(`warning: listening on ${options.listenHost}, which only this machine reaches, while advertising ${options.advertiseHost}: other machines cannot connect unless something forwards ${options.advertiseHost} to it (--listen 0.0.0.0 listens on every interface)`)
   }
+  // One admission control per node, on the node's clock: the HTTP handler and the node's
+  // forwarded puts and background tasks all ask it (src/api/admission.ts).
+  const admission = new AdmissionControl(options.clock ?? systemClock)
   const node = await assembleNode({
     settings: {
       name: options.name,
@@ -108,9 +112,10 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     random: options.random ?? systemRandom,
     log: options.log,
     monitorEventLoop: true,
+    admission,
   })
   try {
-    return await serveHttp(options, node)
+    return await serveHttp(options, node, admission)
   } catch (error) {
     await node.stop()
     throw error
@@ -132,8 +137,8 @@ async function openDatabase(dataDir: string): Promise<StoreDatabase> {
   return database
 }
 
-async function serveHttp(options: NodeOptions, node: AssembledNode): Promise<RunningNode> {
-  const handler = createApiHandler(node.service, (route) => node.countHttpRequest(route))
+async function serveHttp(options: NodeOptions, node: AssembledNode, admission: AdmissionControl): Promise<RunningNode> {
+  const handler = createApiHandler(node.service, (route) => node.countHttpRequest(route), admission)
   const server = createServer({keepAliveTimeout: 65_000}, handler)
   // A request with `Expect: 100-continue` reaches the handler before its body is sent: the
   // handler sends 100 Continue only once it means to read the body, so a value over the limit
