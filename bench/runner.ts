@@ -71,7 +71,12 @@ export interface ProgressSnapshot {
 
 export interface PhaseResult {
   readonly elapsedS: number
+  /** Operations accepted per second (shed ones aside). */
   readonly opsPerS: number
+  /** Operations answered successfully per second (ok or not found). */
+  readonly goodputPerS?: number
+  /** Operations shed by a node (503 overloaded). */
+  readonly shed?: number
   readonly httpRequests: number
   readonly operations: readonly KindSummary[]
   readonly transportErrors: {readonly timeout: number; readonly connection: number}
@@ -164,6 +169,8 @@ async function drive(config: BenchConfig, nodes: readonly string[], factory: Ope
   return {
     elapsedS: totals.elapsedS,
     opsPerS: totals.elapsedS > 0 ? count / totals.elapsedS : 0,
+    goodputPerS: operations.reduce((sum, op) => sum + op.goodputPerS, 0),
+    shed: operations.reduce((sum, op) => sum + op.shed, 0),
     httpRequests: totals.httpRequests,
     operations,
     transportErrors: totals.transportErrors,
