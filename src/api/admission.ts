@@ -16,6 +16,8 @@
  *     writes would leave the put written on some replicas and not others.
  */
 
+import {monitorEventLoopDelay} from 'node:perf_hooks'
+import type {IntervalHistogram} from 'node:perf_hooks'
 import type {Clock} from '../clock.js'
 import {AdmissionCore, admissionSettingsDefault} from './admission-core.js'
 import type {Admission, AdmissionSettings, AdmissionSnapshot} from './admission-core.js'
@@ -26,22 +28,47 @@ export const backgroundSkipsMax = 10
 export class AdmissionControl {
   private readonly core: AdmissionCore
   private backgroundSkipped = 0
+  /** The event loop's delay since the last sample (a real process only: a simulation has no loop to time). */
+  private readonly loopDelay: IntervalHistogram | undefined
+  private nextLoopSampleMs: number
 
   constructor(
     private readonly clock: Clock,
     settings: AdmissionSettings = admissionSettingsDefault,
+    options: {readonly monitorEventLoop?: boolean} = {},
   ) {
     this.core = new AdmissionCore(clock.monotonicMs(), settings)
+    this.nextLoopSampleMs = clock.monotonicMs() + settings.intervalMs
+    this.loopDelay = options.monitorEventLoop === true ? monitorEventLoopDelay({resolution: 10}) : undefined
+    this.loopDelay?.enable()
   }
 
   /** Admit a request now, or refuse it (`retryAfterMs` is the hint for the client). */
   arrive(): Admission {
-    return this.core.arrive(this.clock.monotonicMs())
+    const nowMs = this.clock.monotonicMs()
+    this.sampleLoopDelay(nowMs)
+    return this.core.arrive(nowMs)
   }
 
   /** The admitted request `ticket` has been answered. */
   complete(ticket: number): void {
-    this.core.complete(ticket, this.clock.monotonicMs())
+    const nowMs = this.clock.monotonicMs()
+    this.sampleLoopDelay(nowMs)
+    this.core.complete(ticket, nowMs)
+  }
+
+  /** Stops timing the event loop. */
+  stop(): void {
+    this.loopDelay?.disable()
+  }
+
+  /** Once per interval, hands the core the median event-loop delay since the last sample (ms). */
+  private sampleLoopDelay(nowMs: number): void {
+    if (this.loopDelay === undefined || nowMs < this.nextLoopSampleMs) return
+    this.nextLoopSampleMs = nowMs + this.core.settings.intervalMs
+    const medianMs = this.loopDelay.count > 0 ? this.loopDelay.percentile(50) / 1e6 : 0
+    this.loopDelay.reset()
+    this.core.observeLoopDelay(nowMs, medianMs)
   }
 
   /**

@@ -77,7 +77,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   }
   // One admission control per node, on the node's clock: the HTTP handler and the node's
   // forwarded puts and background tasks all ask it (src/api/admission.ts).
-  const admission = new AdmissionControl(options.clock ?? systemClock)
+  const admission = new AdmissionControl(options.clock ?? systemClock, undefined, {monitorEventLoop: true})
   const node = await assembleNode({
     settings: {
       name: options.name,
@@ -118,6 +118,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     return await serveHttp(options, node, admission)
   } catch (error) {
     await node.stop()
+    admission.stop()
     throw error
   }
 }
@@ -149,7 +150,7 @@ async function serveHttp(options: NodeOptions, node: AssembledNode, admission: A
   let stopping: Promise<void> | undefined
   const stop = (): Promise<void> => {
     // The HTTP server first, so that no client request reaches a node that is shutting down.
-    stopping ??= closeServer(server).then(() => node.stop())
+    stopping ??= closeServer(server).then(() => node.stop()).finally(() => admission.stop())
     return stopping
   }
   const bound = options.listenHost === options.advertiseHost ? '' : ` (listening on ${options.listenHost})`

@@ -197,9 +197,48 @@ describe('admission core: the control law, case by case', () => {
   it('counts the oldest request in flight when nothing completed in an interval', () => {
     const core = new AdmissionCore(0, settings)
     assert.ok(core.arrive(10).ok)
-    assert.equal(core.snapshot(intervalMs).lastIntervalMinMs, intervalMs - 10)
+    assert.equal(core.snapshot(intervalMs).lastIntervalDelayMs, intervalMs - 10)
     core.snapshot(windowMs)
     assert.equal(core.limit, settings.concurrencyLimitMin, 'one in flight, cut to the floor')
+  })
+
+  it('takes the fastest quarter, not the minimum: a few requests answered at once do not hide a standing queue', () => {
+    const core = new AdmissionCore(0, settings)
+    const slow = admit(core, 0, 400)
+    for (let interval = 0; interval < windowIntervals; interval += 1) {
+      const startMs = interval * intervalMs
+      // In each interval a few requests are answered at once (an error, a request answered before
+      // any peer is asked), and many after twice the target.
+      for (const ticket of admit(core, startMs + 1, 5)) core.complete(ticket, startMs + 1)
+      for (const ticket of slow.splice(0, 40)) core.complete(ticket, startMs + 2 * targetMs)
+    }
+    core.snapshot(windowMs)
+    assert.ok(core.limit < settings.concurrencyLimitMax, `cut to ${core.limit}`)
+    // The same schedule judged by the minimum would not have cut.
+    const byMinimum = new AdmissionCore(0, {...settings, signalQuantile: 0})
+    const slowToo = admit(byMinimum, 0, 400)
+    for (let interval = 0; interval < windowIntervals; interval += 1) {
+      const startMs = interval * intervalMs
+      for (const ticket of admit(byMinimum, startMs + 1, 5)) byMinimum.complete(ticket, startMs + 1)
+      for (const ticket of slowToo.splice(0, 40)) byMinimum.complete(ticket, startMs + 2 * targetMs)
+    }
+    byMinimum.snapshot(windowMs)
+    assert.equal(byMinimum.limit, settings.concurrencyLimitMax)
+  })
+
+  it('adds the event loop\'s delay (time before the handler starts) to the time in the node', () => {
+    const withDelay = new AdmissionCore(0, settings)
+    const without = new AdmissionCore(0, settings)
+    for (let interval = 0; interval < windowIntervals; interval += 1) {
+      const startMs = interval * intervalMs
+      // Requests answered within the target once their handler ran, on a loop late by more than the target.
+      for (const core of [withDelay, without]) for (const ticket of admit(core, startMs + 1, 10)) core.complete(ticket, startMs + 1 + targetMs / 2)
+      withDelay.observeLoopDelay(startMs + 100, targetMs)
+    }
+    assert.equal(withDelay.snapshot(windowMs).lastIntervalDelayMs, targetMs / 2 + targetMs)
+    assert.ok(withDelay.limit < settings.concurrencyLimitMax, 'the loop\'s delay made a standing queue')
+    assert.equal(without.limit, settings.concurrencyLimitMax)
+    assert.throws(() => withDelay.observeLoopDelay(windowMs, -1))
   })
 
   it('needs a whole new window above the target before it cuts again', () => {
@@ -214,14 +253,16 @@ describe('admission core: the control law, case by case', () => {
     assert.ok(core.limit < afterFirstCut)
   })
 
-  /** A core whose limit was cut by a stall of `2 * inFlight` requests for a window, all answered at the cut. */
+  /** A core whose limit was cut by a stall of `2 * inFlight` requests for a window, all answered at the cut, and the time one interval later. */
   function coreCutTo(inFlight: number): {core: AdmissionCore; nowMs: number} {
     const core = new AdmissionCore(0, settings)
     const tickets = admit(core, 0, 2 * inFlight)
     core.snapshot(windowMs)
     assert.equal(core.limit, Math.floor(2 * inFlight * Math.max(settings.decreaseFactorMin, targetMs / intervalMs)))
     for (const ticket of tickets) core.complete(ticket, windowMs)
-    return {core, nowMs: windowMs}
+    // The interval of those slow completions closes before the caller's requests begin.
+    core.snapshot(windowMs + intervalMs)
+    return {core, nowMs: windowMs + intervalMs}
   }
 
   it('raises the limit when it was met and the fastest request stayed under growthFraction of the target', () => {
@@ -271,7 +312,7 @@ describe('admission core: the control law, case by case', () => {
     const limit = core.limit
     const snapshot = core.snapshot(nowMs + 1_000_000)
     assert.equal(snapshot.limit, limit)
-    assert.equal(snapshot.lastIntervalMinMs, 0)
+    assert.equal(snapshot.lastIntervalDelayMs, 0)
     assert.equal(snapshot.state, 'normal')
   })
 
