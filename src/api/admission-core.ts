@@ -9,9 +9,9 @@
  * on a 2-core machine shared by three nodes, the bench and other jobs (bench/README.md,
  * "Overload"): a first rule, with CoDel's minimum over 100 ms against a 20 ms target and a limit
  * that started at 64 and was cut by up to half per interval, shed at half capacity and cost a
- * closed loop of 64 connections 40% of its throughput, because on such a machine a GC pause or a
+ * closed loop of 64 connections 43% of its throughput, because on such a machine a GC pause or a
  * neighbour's burst pushes every request of a 100 ms interval above 20 ms with no queue built.
- * A target of 50 ms (tried) shed at twice capacity and lost a third of the goodput there, since
+ * A target of 50 ms (tried) shed at 6,000 ops/s offered and lost a third of the goodput there, since
  * on that machine the load generator shares the cores and spends as much on a refusal as on an
  * answer; 100 ms sheds only what the nodes themselves cannot take.
  *
@@ -24,7 +24,7 @@
  * signal was above `queueDelayTargetMs` (100 ms). CoDel's minimum is blind to slow requests (a
  * slow replica, a compaction, a GC pause); a low quantile is as blind to them, and unlike the
  * minimum it is not fooled by the few requests a loaded node still answers at once (measured:
- * with the bench at twice capacity some requests still took under 1 ms in the node, the minimum
+ * with the bench offering 6,000 ops/s some requests still took under 1 ms in the node, the minimum
  * stayed near 0 while the fastest quarter was at 30 to 150 ms). The window is long because on a
  * noisy machine one slow interval is common and one slow second of every request is not; the
  * target sits above what a node under a closed loop at its capacity shows (15 to 25 ms measured
@@ -37,11 +37,10 @@
  * Envoy's adaptive concurrency): an arrival with `limit` requests in flight is refused at once,
  * and only then. The limit starts at the backstop, `concurrencyLimitMax` (4,096, the handler's
  * old fixed bound), so that a node sheds nothing until it has seen a standing queue. Its moves:
- *   - every interval's minimum above the target for a whole window in a row (a standing queue):
+ *   - every interval's signal above the target for a whole window in a row (a standing queue):
  *     the limit is set to the most requests in flight at once during those intervals (or the
- *     limit, if lower), times
- *     target / minimum, a factor held within [`decreaseFactorMin`, `decreaseFactorMax`]: by
- *     Little's law (time in node = in flight / throughput) that brings the time in the node back
+ *     limit, if lower), times target / signal (the lowest of the window's), a factor held within
+ *     [`decreaseFactorMin`, `decreaseFactorMax`]: by Little's law (time in node = in flight / throughput) that brings the time in the node back
  *     towards the target at the same throughput. Cutting from what was in flight, not from the
  *     limit, lands on a useful limit at the first cut even from 4,096. The count of intervals
  *     then starts afresh, so the next cut needs a whole new second above the target (hysteresis:
@@ -65,14 +64,14 @@
  * Background work (hint delivery, transfers, release, anti-entropy, reaping) yields first
  * (paper §6.5, where background tasks get time slices only when foreground latency allows):
  * `backgroundShouldYield` turns true at a lower threshold than shedding does, and sooner: when
- * the last single interval's minimum passed `backgroundYieldFraction` of the target, when the
+ * the last single interval's signal passed `backgroundYieldFraction` of the target, when the
  * requests in flight reach that fraction of the limit, or for `shedHoldMs` after any refusal.
  */
 
 import {assert} from '../errors.js'
 
 export interface AdmissionSettings {
-  /** CoDel's target: the fastest request of a whole window should spend no longer than this in the node. */
+  /** The target: the signal (the fastest quarter's time in the node plus the loop's delay) held above it for a whole window is a standing queue. */
   readonly queueDelayTargetMs: number
   /**
    * Which of an interval's times in the node is its signal: 0 is CoDel's minimum; 0.25, the
@@ -81,7 +80,7 @@ export interface AdmissionSettings {
   readonly signalQuantile: number
   /** How often the signal is sampled and the limit may grow. */
   readonly intervalMs: number
-  /** The window of the minimum, in intervals: a cut needs this many intervals in a row above the target. */
+  /** The window, in intervals: a cut needs this many intervals in a row whose signal was above the target. */
   readonly windowIntervals: number
   /** The limit never goes below this: a node always takes some work, so that its latency is measured at all. */
   readonly concurrencyLimitMin: number
@@ -93,7 +92,7 @@ export interface AdmissionSettings {
   readonly decreaseFactorMax: number
   /** The growth of one interval in which the limit was met well within the target. */
   readonly increaseFraction: number
-  /** The limit grows only when the interval's minimum stayed under this fraction of the target. */
+  /** The limit grows only when the interval's signal stayed within this fraction of the target. */
   readonly growthFraction: number
   /** Background work yields once the signal passes this fraction of what sheds foreground work. */
   readonly backgroundYieldFraction: number
@@ -135,9 +134,9 @@ export interface AdmissionSnapshot {
   readonly inFlight: number
   readonly admitted: number
   readonly shed: number
-  /** The fastest admitted request of the last whole interval, in ms; 0 when idle. */
+  /** The signal of the last whole interval (fastest quarter's time in the node plus the loop's median delay), in ms; 0 when idle. */
   readonly lastIntervalDelayMs: number
-  /** How long the minimum has been above the target (whole intervals since the last cut); a cut comes at a whole window. */
+  /** How long the signal has been above the target (whole intervals, since the last cut); a cut comes at a whole window. */
   readonly standingQueueMs: number
   readonly queueDelayTargetMs: number
 }
@@ -174,7 +173,7 @@ export class AdmissionCore {
   /** Whether an arrival met the limit during the current interval (the demand to grow it). */
   private limitMetThisInterval = false
   private lastIntervalMinValue = 0
-  /** Intervals in a row whose minimum was above the target, the lowest of their minima, and the most in flight at once during them (what a cut is taken from). */
+  /** Intervals in a row whose signal was above the target, the lowest of their signals, and the most in flight at once during them (what a cut is taken from). */
   private intervalsAbove = 0
   private runMinValue = Number.POSITIVE_INFINITY
   private runPeakInFlight = 0
@@ -314,7 +313,7 @@ export class AdmissionCore {
       this.runMinValue = Math.min(this.runMinValue, minMs)
       this.intervalsAbove += 1
       if (this.intervalsAbove >= settings.windowIntervals) {
-        // A standing queue for a whole window: cut to what was in flight, by target / minimum.
+        // A standing queue for a whole window: cut to what was in flight, by target / signal.
         const factor = Math.min(settings.decreaseFactorMax, Math.max(settings.decreaseFactorMin, settings.queueDelayTargetMs / this.runMinValue))
         const base = Math.min(this.limitValue, Math.max(this.runPeakInFlight, this.startsMs.size))
         this.limitValue = Math.max(settings.concurrencyLimitMin, Math.floor(base * factor))
