@@ -10,7 +10,8 @@
  */
 
 import {randomBytes} from 'node:crypto'
-import {open, stat, writeFile} from 'node:fs/promises'
+import {constants} from 'node:fs'
+import {open, writeFile} from 'node:fs/promises'
 import {DynError} from '../errors.js'
 import {clusterSecretBytesMax, clusterSecretBytesMin} from '../transport/handshake.js'
 
@@ -25,29 +26,39 @@ const generatedSecretBytes = 32
  * too long.
  */
 export async function readSecretFile(file: string): Promise<Buffer> {
-  let info
+  let handle
   try {
-    info = await stat(file)
+    // Opened first and checked through the handle, so that the file checked is the file read; not
+    // through a symbolic link (whoever may replace the link could swap the secret), and without
+    // waiting on a FIFO put in its place.
+    handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
   } catch (error) {
-    throw new DynError('bad_parameter', `--secret-file ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}; give the file that holds the cluster's secret (dyn cluster up writes one as ${clusterSecretFileName} in its folder)`)
+    const code = (error as NodeJS.ErrnoException).code
+    const why = code === 'ENOENT' ? 'no such file' : code === 'ELOOP' ? 'a symbolic link; give the file itself' : (error as Error).message
+    throw new DynError('bad_parameter', `--secret-file ${file}: ${why}; give the file that holds the cluster's secret (dyn cluster up writes one as ${clusterSecretFileName} in its folder)`)
   }
-  if (!info.isFile()) throw new DynError('bad_parameter', `--secret-file ${file}: not a file`)
-  if ((info.mode & 0o077) !== 0) {
-    throw new DynError('bad_parameter', `--secret-file ${file}: readable or writable by others (mode ${(info.mode & 0o777).toString(8)}); whoever reads it can join the cluster: chmod 600 ${file}`)
-  }
-  if (info.size > clusterSecretBytesMax + 2) throw new DynError('bad_parameter', `--secret-file ${file}: ${info.size} bytes, more than a secret (at most ${clusterSecretBytesMax})`)
-  const handle = await open(file, 'r')
-  let text: Buffer
   try {
-    text = await handle.readFile()
+    const info = await handle.stat()
+    if (!info.isFile()) throw new DynError('bad_parameter', `--secret-file ${file}: not a file`)
+    if ((info.mode & 0o077) !== 0) {
+      throw new DynError('bad_parameter', `--secret-file ${file}: readable or writable by others (mode ${(info.mode & 0o777).toString(8)}); whoever reads it can join the cluster: chmod 600 ${file}`)
+    }
+    const uid = process.getuid?.()
+    if (uid !== undefined && info.uid !== uid) {
+      throw new DynError('bad_parameter', `--secret-file ${file}: owned by user ${info.uid}, not by the user this node runs as (${uid}), who could not have kept it private: chown it, or make the secret as this user`)
+    }
+    if (info.size > clusterSecretBytesMax + 2) throw new DynError('bad_parameter', `--secret-file ${file}: ${info.size} bytes, more than a secret (at most ${clusterSecretBytesMax})`)
+    // Read up to the bound whatever the size said: the file may have grown since.
+    const buffer = Buffer.alloc(clusterSecretBytesMax + 2)
+    const {bytesRead} = await handle.read(buffer, 0, buffer.length, 0)
+    const secret = withoutFinalLineBreak(buffer.subarray(0, bytesRead))
+    if (secret.length < clusterSecretBytesMin) {
+      throw new DynError('bad_parameter', `--secret-file ${file}: ${secret.length === 0 ? 'empty' : `${secret.length} bytes`}; a secret has at least ${clusterSecretBytesMin} (make one with: openssl rand -hex 32 > ${file}; chmod 600 ${file})`)
+    }
+    return Buffer.from(secret)
   } finally {
     await handle.close()
   }
-  const secret = withoutFinalLineBreak(text)
-  if (secret.length < clusterSecretBytesMin) {
-    throw new DynError('bad_parameter', `--secret-file ${file}: ${secret.length === 0 ? 'empty' : `${secret.length} bytes`}; a secret has at least ${clusterSecretBytesMin} (make one with: openssl rand -hex 32 > ${file}; chmod 600 ${file})`)
-  }
-  return secret
 }
 
 /** Writes a new random secret to `file`, readable by its owner alone; refuses to replace one. */

@@ -17,8 +17,15 @@
  * next one (no replay); the two proofs carry different labels, so an acceptor's proof is never a
  * valid opener's proof (no reflection); and the opener's name is inside both, so a Hello whose
  * name was changed on the way fails. This is the shape of the mutual challenge-response of
- * RFC 1994 (CHAP), done both ways with HMAC-SHA-256 (RFC 2104) in place of MD5. What it does not
- * give is privacy: the frames after it travel in clear (TLS would add that).
+ * RFC 1994 (CHAP), done both ways with HMAC-SHA-256 (RFC 2104) in place of MD5.
+ *
+ * What it does not give: privacy (the frames after it travel in clear), integrity of those frames,
+ * and a binding to the address dialled. So a process on the path between two nodes can read and
+ * change the frames after a handshake, and one that gets a node holding the secret to dial it (a
+ * seed it names, say) can relay that node's handshake to another member and then send frames of
+ * its own on the relayed connection. Keeping strangers from joining, gossiping or writing is what
+ * this is for; against an attacker on the network, a private network or TLS is still needed (a
+ * key for each connection derived from both nonces, and a MAC on every frame, would close both).
  *
  * Pure: the nonces come in as arguments, drawn by the transport (a process shell).
  */

@@ -123,6 +123,8 @@ const helloAddressCharsMax = 300
 const helloRequestId = 0
 /** A refused opener gets this long to read why before its connection is destroyed. */
 const refusalLingerMs = 1000
+/** The longest refusal text taken from a peer before its handshake: one line of a log. */
+const refusalMessageCharsMax = 300
 /** What an HTTP server's answer starts with: a peer address that is a client API port. */
 const httpAnswerStart = Buffer.from('HTTP/')
 /**
@@ -217,8 +219,13 @@ interface Peer {
   authenticated: boolean
   /** This connection's nonce in its Hello (with a secret), which the peer's proof must answer. */
   openerNonce: Buffer | null
-  /** Request frames written before the handshake ended; at most `pendingPerPeerMax`, as `pending`. */
-  held: Buffer[]
+  /**
+   * Request frames waiting for the handshake to end, by request id: each leaves when its request
+   * times out, so they are never more than the requests pending (`pendingPerPeerMax`).
+   */
+  held: Map<number, Buffer>
+  /** Ends a connection whose handshake has not finished within the connect timeout of its connect. */
+  handshakeTimer: Timer | null
   /** Whether the current connection has delivered an answer, i.e. the peer really serves us. */
   answeredSinceConnect: boolean
   /** Set once a connection failed or closed; distinguishes 'down' from 'unknown'. */
@@ -264,6 +271,8 @@ interface InboundConnection {
   hello: Hello | null
   /** This side's nonce in its challenge, which the opener's proof must answer. */
   acceptorNonce: Buffer | null
+  /** Destroys a refused connection whose opener does not close it first. */
+  lingerTimer: Timer | null
   fromNode: string | null
   helloTimer: Timer | null
   handlersRunning: number
@@ -367,12 +376,14 @@ class TcpTransport implements Transport {
     return new Promise<RpcResult>((resolve) => {
       const timer = this.#settings.scheduler.after(timeoutMs, () => {
         peer.pending.delete(requestId)
+        // A request still held for the handshake is never sent late.
+        if (peer.held.get(requestId) === encoded.bytes) peer.held.delete(requestId)
         resolve({ok: false, error: 'timeout', message: `no answer from ${address} within ${timeoutMs} ms`})
         if (socket !== null) this.#closeIfSilent(peer, socket)
       })
       peer.pending.set(requestId, {resolve, timer})
       if (peer.authenticated) writer.write(encoded.bytes)
-      else peer.held.push(encoded.bytes)
+      else peer.held.set(requestId, encoded.bytes)
     })
   }
 
@@ -415,7 +426,8 @@ class TcpTransport implements Transport {
       connected: false,
       authenticated: false,
       openerNonce: null,
-      held: [],
+      held: new Map(),
+      handshakeTimer: null,
       answeredSinceConnect: false,
       everLost: false,
       lastHeardMs: 0,
@@ -455,7 +467,7 @@ class TcpTransport implements Transport {
     // With a secret, nothing but Hello goes out until the peer has proved it holds it.
     peer.openerNonce = this.#settings.secret === null ? null : randomBytes(handshakeNonceBytes)
     peer.authenticated = peer.openerNonce === null
-    peer.held = []
+    peer.held = new Map()
     peer.answeredSinceConnect = false
     peer.lastError = null
     peer.lastErrorCode = null
@@ -469,6 +481,13 @@ class TcpTransport implements Transport {
       if (peer.socket !== socket) return
       peer.connected = true
       peer.lastHeardMs = this.#settings.clock.monotonicMs()
+      // An acceptor that never finishes the handshake (or trickles it) must not hold requests.
+      if (!peer.authenticated) {
+        peer.handshakeTimer = scheduler.after(this.#settings.connectTimeoutMs, () => {
+          peer.handshakeTimer = null
+          if (peer.socket === socket && !peer.authenticated) this.#dropConnection(peer, `${peer.address} did not finish the handshake within ${this.#settings.connectTimeoutMs} ms of the connect`, socket, {silent: true})
+        })
+      }
     })
     socket.on('data', (chunk: Buffer) => this.#onAnswerBytes(peer, socket, stream, chunk))
     socket.on('error', (error: Error & {code?: unknown}) => {
@@ -503,12 +522,13 @@ class TcpTransport implements Transport {
   #onHandshakeAnswer(peer: Peer, socket: net.Socket, frame: Frame): void {
     const secret = this.#settings.secret
     if (frame.type === MessageType.ErrorResponse) {
-      const body = frame.body as {code?: unknown; message?: unknown} | null
-      const code = typeof body?.code === 'string' ? body.code : unauthenticatedCode
-      const message = typeof body?.message === 'string' ? body.message : 'no reason given'
+      // Said before any proof, by whatever answers on the address: taken only as a refusal of the
+      // handshake (never as another code a caller would act on), and its text bounded and printable.
+      const body = frame.body as {message?: unknown} | null
+      const message = typeof body?.message === 'string' ? printable(body.message, refusalMessageCharsMax) : 'no reason given'
       const reason = `${peer.address} refused the connection: ${message}`
-      peer.refusal = {code, reason}
-      this.#dropConnection(peer, reason, socket, {code})
+      peer.refusal = {code: unauthenticatedCode, reason}
+      this.#dropConnection(peer, reason, socket, {code: unauthenticatedCode})
       return
     }
     const challenge = frame.body as {nonce?: unknown; proof?: unknown} | null
@@ -529,8 +549,10 @@ class TcpTransport implements Transport {
     assert(writer !== null, 'a connection being set up has a writer')
     writer.write(answer.bytes)
     peer.authenticated = true
-    for (const bytes of peer.held) writer.write(bytes)
-    peer.held = []
+    if (peer.handshakeTimer !== null) this.#settings.scheduler.cancel(peer.handshakeTimer)
+    peer.handshakeTimer = null
+    for (const bytes of peer.held.values()) writer.write(bytes)
+    peer.held = new Map()
   }
 
   #onAnswerBytes(peer: Peer, socket: net.Socket, stream: AnswerStream, chunk: Buffer): void {
@@ -611,7 +633,9 @@ class TcpTransport implements Transport {
     peer.writer = null
     peer.connected = false
     peer.authenticated = false
-    peer.held = []
+    peer.held = new Map()
+    if (peer.handshakeTimer !== null) this.#settings.scheduler.cancel(peer.handshakeTimer)
+    peer.handshakeTimer = null
     peer.everLost = true
     const answered = peer.answeredSinceConnect
     const backOffMaxMs = how.silent === true ? this.#settings.silentBackoffMaxMs : this.#settings.reconnectBackoffMaxMs
@@ -674,6 +698,7 @@ class TcpTransport implements Transport {
       stage: 'hello',
       hello: null,
       acceptorNonce: null,
+      lingerTimer: null,
       fromNode: null,
       helloTimer: null,
       handlersRunning: 0,
@@ -689,6 +714,7 @@ class TcpTransport implements Transport {
     })
     socket.on('close', () => {
       if (connection.helloTimer !== null) this.#settings.scheduler.cancel(connection.helloTimer)
+      if (connection.lingerTimer !== null) this.#settings.scheduler.cancel(connection.lingerTimer)
       // An opener with another secret finds this node's proof wrong and hangs up before its own:
       // said here too, so that both sides of a refused connection log it.
       if (connection.stage === 'proof' && !this.#closed) {
@@ -696,7 +722,7 @@ class TcpTransport implements Transport {
           connection.rejected = true
           this.#settings.onRejected('hellos', unauthenticatedCode)
         }
-        this.#settings.log(`transport ${this.address}: the connection from ${description} (says it is ${connection.hello?.nodeName ?? '?'}) closed before it proved the cluster secret: it holds another one, or is no node of this cluster`)
+        this.#settings.log(`transport ${this.address}: the connection from ${description} (says it is ${printable(connection.hello?.nodeName ?? '?', nodeNameCharsMax)}) closed before it proved the cluster secret: it holds another one, or is no node of this cluster`)
       }
       this.#inbound.delete(connection)
       // A peer that closed in the middle of a frame (a truncated frame, a half-closed socket) sent
@@ -780,7 +806,7 @@ class TcpTransport implements Transport {
    * connection ends once the answer is out.
    */
   #refuseOpener(connection: InboundConnection, hello: Hello, toOpener: string, logged: string): void {
-    this.#settings.log(`transport ${this.address}: refused the connection from ${connection.description} (says it is ${hello.nodeName}): ${logged}`)
+    this.#settings.log(`transport ${this.address}: refused the connection from ${connection.description} (says it is ${printable(hello.nodeName, nodeNameCharsMax)}): ${logged}`)
     connection.stage = 'refused'
     if (!connection.rejected) {
       connection.rejected = true
@@ -791,7 +817,7 @@ class TcpTransport implements Transport {
     connection.writer.write(refusal.bytes)
     connection.socket.end()
     const socket = connection.socket
-    this.#settings.scheduler.after(refusalLingerMs, () => socket.destroy())
+    connection.lingerTimer = this.#settings.scheduler.after(refusalLingerMs, () => socket.destroy())
   }
 
   #dispatch(connection: InboundConnection, fromNode: string, frame: Frame): void {
@@ -890,5 +916,16 @@ function readHello(frame: Frame): Hello | null {
   const nodeName = hello.nodeName
   if (typeof nodeName !== 'string' || nodeName.length === 0 || nodeName.length > nodeNameCharsMax) return null
   const address = typeof hello.address === 'string' && hello.address.length <= helloAddressCharsMax ? hello.address : null
-  return {nodeName, address, nonce: isNonce(hello.nonce) ? Buffer.from(hello.nonce) : null}
+  // A nonce that is there but malformed is a bad Hello, not a Hello without a secret.
+  if (hello.nonce !== undefined && !isNonce(hello.nonce)) return null
+  return {nodeName, address, nonce: hello.nonce === undefined ? null : Buffer.from(hello.nonce)}
+}
+
+/**
+ * A peer's text as it may go into a log line or an error: control characters and everything
+ * outside printable ASCII replaced, and cut to `charsMax`, so that no peer can forge log lines.
+ */
+function printable(text: string, charsMax: number): string {
+  const cut = text.length > charsMax ? `${text.slice(0, charsMax)}...` : text
+  return cut.replace(/[^\x20-\x7e]/g, '?')
 }

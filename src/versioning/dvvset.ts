@@ -15,9 +15,10 @@
  * - entries are sorted by actor (JavaScript string order) and actors are unique;
  * - an entry knows every dot of its actor up to `counter`, plus the few single dots in `cloud`; its
  *   live dots are known dots, and every known dot that is not live is superseded;
- * - one dot always names one value: only the replica that holds an actor's own history may write
- *   with that actor (`update`), and an actor's epoch changes when its node starts on an empty store,
- *   so that a lost history never reuses dots (Riak kv679).
+ * - one dot always names one value: only the node an actor belongs to writes with it (`update`),
+ *   each new dot above every dot the actor made on any key (its ledger, write-actor.ts), and an
+ *   actor's epoch changes at every start of its node and before it deletes handed-off copies, so
+ *   that a lost history never reuses dots (Riak kv679).
  *
  * A context from a read covers everything the replicas read knew of, so it is a version vector. A
  * context from a put covers what the writer's own context covered plus the one dot just written
@@ -33,7 +34,7 @@ import {assert} from '../errors.js'
 
 /** What one replica knows about one actor's writes to a key. */
 export interface Entry<V> {
-  /** "<node name>.<epoch>"; the epoch changes whenever a node starts on an empty store (Riak kv679). */
+  /** "<node name>.<epoch>"; the epoch changes at every start of the node (Riak kv679). */
   readonly actor: string
   /** Every dot (actor, c) with c <= counter is known here: live in `values`, or superseded. 0 when only `cloud` is known. */
   readonly counter: number
@@ -174,9 +175,11 @@ function liveOf<V>(entry: Entry<V>): Array<{dot: number; value: V}> {
  * versions the client saw there. `newestDot` gives the counter of the dot the write got.
  *
  * `actorDotsMax` is a counter no dot the actor has made, on any key, is above (write-actor.ts
- * keeps it). It matters only where `stored` holds no entry of the actor: the copy that said how
- * far the actor got on this key may be gone (a reaped tombstone, a pruned entry) while a client
- * still holds a context that covers those dots, so the new dot must be above all of them.
+ * keeps it), and the new dot is always above it. The stored copy cannot be trusted to know how far
+ * the actor got on this key: after a reaped tombstone or a pruned entry, the actor's entry may come
+ * back lower than before, rebuilt from an old client context or an old copy, while another client
+ * still holds a context that covers the dots made before (simulator seed 47215251, and a review's
+ * scenario kept in dvvset.test.ts).
  */
 export function update<V>(
   context: VersionVector,
@@ -193,11 +196,10 @@ export function update<V>(
   const seen = forgetSeen(context, stored.entries, nowMs)
   const index = seen.findIndex((entry) => entry.actor >= actor)
   const previous = index >= 0 && seen[index]?.actor === actor ? seen[index] : undefined
-  // Only this replica makes dots for its own actor, so a copy holding the actor's entry knows every
-  // one it made on the key: the new dot is above all of them, and the counter may move up to it
-  // (gaps below were never made on this key). A copy without the entry says nothing of them.
-  const heldHere = stored.entries.some((entry) => entry.actor === actor)
-  const highest = Math.max(previous?.counter ?? 0, ...(previous?.cloud ?? []), heldHere ? 0 : actorDotsMax)
+  // Only this replica makes dots for its own actor, and the ledger knows every one it made: the new
+  // dot is above all of them, and the counter may move up to it (the gap below holds dots made on
+  // other keys, or on this key and forgotten with its copy, which the new version supersedes).
+  const highest = Math.max(previous?.counter ?? 0, ...(previous?.cloud ?? []), actorDotsMax)
   const counter = highest + 1
   assert(Number.isSafeInteger(counter), 'update: the event counter overflowed')
   const event = makeEntry(actor, counter, [], [{dot: counter, value}, ...(previous ? liveOf(previous) : [])], nowMs)

@@ -7,7 +7,7 @@
  */
 
 import assert from 'node:assert/strict'
-import {chmod, mkdtemp, rm, stat, writeFile} from 'node:fs/promises'
+import {chmod, chown, mkdtemp, rm, stat, symlink, writeFile} from 'node:fs/promises'
 import net from 'node:net'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
@@ -250,4 +250,118 @@ test('a secret file: read without its final line break; refused when missing, op
   const empty = path.join(dir, 'empty')
   await writeFile(empty, '', {mode: 0o600})
   await refusedWith(empty, /empty/)
+})
+
+test('nonces are fresh: a real opener\'s handshake recorded on the way and replayed to the same acceptor is refused', async (t) => {
+  const target = await start(t, 'target', {secret})
+  const member = await start(t, 'member', {secret})
+  // A relay between member and target that records what member sends.
+  const sent: Buffer[][] = []
+  const relay = net.createServer((inbound) => {
+    const chunks: Buffer[] = []
+    sent.push(chunks)
+    const outbound = net.connect({host, port: portOf(target.transport.address)})
+    inbound.on('data', (chunk: Buffer) => {
+      chunks.push(chunk)
+      outbound.write(chunk)
+    })
+    outbound.on('data', (chunk: Buffer) => inbound.write(chunk))
+    for (const socket of [inbound, outbound]) socket.on('error', () => {})
+    inbound.on('close', () => outbound.destroy())
+    outbound.on('close', () => inbound.destroy())
+  })
+  await new Promise<void>((resolve) => relay.listen({host, port: 0}, resolve))
+  t.after(() => new Promise<void>((resolve) => relay.close(() => resolve())))
+  const relayAddress = `${host}:${(relay.address() as net.AddressInfo).port}`
+  assert.ok((await member.transport.request(relayAddress, MessageType.Gossip, 'through the relay', requestTimeoutMs)).ok)
+  assert.deepEqual(target.handled, [{type: MessageType.Gossip, fromNode: 'member'}])
+  // What member sent: Hello, proof, request. Replayed on a new connection, its proof answers an
+  // old challenge.
+  const recorded = Buffer.concat(sent[0] ?? [])
+  const frames = new FrameDecoder(frameBytesMax).push(recorded)
+  assert.ok(frames.ok)
+  assert.deepEqual(frames.frames.map((frame) => frame.type), [MessageType.Hello, MessageType.HelloProof, MessageType.Gossip])
+  const answered = await new Promise<Frame[]>((resolve) => {
+    const received: Frame[] = []
+    const decoder = new FrameDecoder(frameBytesMax)
+    const socket = net.connect({host, port: portOf(target.transport.address)}, () => socket.write(recorded))
+    t.after(() => socket.destroy())
+    socket.on('error', () => {})
+    socket.on('data', (chunk: Buffer) => {
+      const decoded = decoder.push(chunk)
+      if (decoded.ok) received.push(...decoded.frames)
+    })
+    socket.on('close', () => resolve(received))
+  })
+  assert.deepEqual(answered.map((frame) => frame.type), [MessageType.HelloChallenge, MessageType.ErrorResponse])
+  assert.equal(target.handled.length, 1, 'the replayed request was not handled')
+  // Two handshakes of the same pair carry other nonces on both sides.
+  const secondHello = await new Promise<Frame[]>((resolve) => {
+    const received: Frame[] = []
+    const decoder = new FrameDecoder(frameBytesMax)
+    const socket = net.connect({host, port: portOf(target.transport.address)}, () => socket.write(encodeFrame({type: MessageType.Hello, requestId: 0, body: {protocolVersion, nodeName: 'member', nonce: (frames.frames[0]?.body as {nonce: Uint8Array}).nonce}})))
+    t.after(() => socket.destroy())
+    socket.on('error', () => {})
+    socket.on('data', (chunk: Buffer) => {
+      const decoded = decoder.push(chunk)
+      if (decoded.ok) received.push(...decoded.frames)
+      if (received.length > 0) socket.destroy()
+    })
+    socket.on('close', () => resolve(received))
+  })
+  const challengeNonce = (frame: Frame | undefined): string => Buffer.from((frame?.body as {nonce: Uint8Array}).nonce).toString('hex')
+  assert.equal(secondHello[0]?.type, MessageType.HelloChallenge)
+  assert.notEqual(challengeNonce(secondHello[0]), challengeNonce(answered[0]), 'the acceptor drew the same nonce twice')
+  assert.ok((await member.transport.request(target.transport.address, MessageType.Ping, null, requestTimeoutMs)).ok)
+})
+
+test('an opener whose acceptor never finishes the handshake drops the connection, and sends no held request late', async (t) => {
+  const member = await start(t, 'member', {secret, connectTimeoutMs: 300})
+  const silent = await rawAcceptor(t, () => undefined)
+  const first = await member.transport.request(silent.address, MessageType.ReplicaPut, {key: 'k'}, 100)
+  assert.equal(first.ok, false)
+  await logged(member, 'did not finish the handshake within 300 ms')
+  assert.deepEqual(silent.frames.map((frame) => frame.type), [MessageType.Hello])
+  assert.notEqual(member.transport.peerState(silent.address), 'connected')
+})
+
+test('a refusal before any proof is only ever unauthenticated, and its text is bounded and printable', async (t) => {
+  const member = await start(t, 'member', {secret})
+  const forger = await rawAcceptor(t, () => encodeFrame({type: MessageType.ErrorResponse, requestId: 0, body: {code: 'cluster_config_mismatch', message: `forged\n2026-12-03T00:00:00Z n1 a line of its own${'x'.repeat(5000)}`}}))
+  const {code, message} = refusal(await member.transport.request(forger.address, MessageType.Join, {}, requestTimeoutMs))
+  assert.equal(code, unauthenticatedCode)
+  assert.ok(!message.includes('\n'), 'a forged line break reached the message')
+  assert.ok(message.length < 600, `a message of ${message.length} characters`)
+})
+
+test('a Hello with a malformed nonce is a bad Hello, on a node with a secret or without', async (t) => {
+  for (const [name, extra] of [['open', {}], ['guarded', {secret}]] as const) {
+    const node = await start(t, name, extra)
+    const closed = await new Promise<boolean>((resolve) => {
+      const socket = net.connect({host, port: portOf(node.transport.address)}, () => {
+        socket.write(Buffer.concat([encodeFrame({type: MessageType.Hello, requestId: 0, body: {protocolVersion, nodeName: 'odd', nonce: Buffer.alloc(handshakeNonceBytes - 1)}}), encodeFrame({type: MessageType.Gossip, requestId: 1, body: null})]))
+      })
+      t.after(() => socket.destroy())
+      socket.on('error', () => {})
+      socket.on('data', () => {})
+      socket.on('close', () => resolve(true))
+    })
+    assert.ok(closed)
+    assert.deepEqual(node.handled, [])
+    await logged(node, 'first frame is not a valid Hello')
+  }
+})
+
+test('a secret file that is a symbolic link, or owned by another user, is refused', async (t) => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'dyn-secret-'))
+  t.after(() => rm(dir, {recursive: true, force: true}))
+  const file = path.join(dir, 'cluster.secret')
+  await writeNewSecretFile(file)
+  const link = path.join(dir, 'link.secret')
+  await symlink(file, link)
+  await assert.rejects(readSecretFile(link), (error: DynError) => error.code === 'bad_parameter' && /symbolic link/.test(error.message))
+  if (process.getuid?.() === 0) {
+    await chown(file, 65534, 65534)
+    await assert.rejects(readSecretFile(file), (error: DynError) => error.code === 'bad_parameter' && /owned by user 65534/.test(error.message))
+  }
 })

@@ -407,7 +407,7 @@ describe('dvvset examples', () => {
     assert.ok(isValidVersionSet(written))
   })
 
-  it('a write on a copy without the actor\'s entry starts above every dot the actor made; a copy with it goes by its own counter', () => {
+  it('a new dot is above every dot the actor made, whatever the stored copy says', () => {
     // The actor made dots up to 7 on this key, and the copy that said so was reaped; a client
     // still holds a context from then, which covers a.1:1..7.
     const staleContext: VersionVector = [['a.1', 7]]
@@ -421,10 +421,25 @@ describe('dvvset examples', () => {
     assert.deepEqual(values(sync(reused, late)), ['late'])
     // A context that knows more of the actor than the floor still wins: the new dot is above both.
     assert.equal(newestDot(update([['a.1', 9]], emptySet<string>(), 'a.1', 'v', 100, 7), 'a.1'), 10)
-    // A copy that holds the actor's entry knows every dot the actor made on the key: the floor,
-    // which counts dots on other keys, does not move its counter (a contiguous run stays compact).
-    const second = update(join(blind), blind, 'a.1', 'next', 300, 500)
-    assert.equal(newestDot(second, 'a.1'), 9)
+  })
+
+  it('after a reap, an entry of the actor rebuilt lower (from an old context) does not lower the new dot', () => {
+    // a.1 wrote v1, v2 and a tombstone (dots 1..3); X read at a.1:1, Y at a.1:2; then the reap.
+    const contextX: VersionVector = [['a.1', 1]]
+    const contextY: VersionVector = [['a.1', 2]]
+    // X writes through b.1: b's copy now holds an entry of a.1 at counter 1 (no value), and
+    // replicates it to a.1's node, whose copy was reaped.
+    const v3 = update(contextX, emptySet<string>(), 'b.1', 'v3', 10)
+    // A blind put through a.1's node, whose ledger says 3: dot 4, not 2.
+    const v4 = update([], v3, 'a.1', 'v4', 20, 3)
+    assert.equal(newestDot(v4, 'a.1'), 4)
+    // Y writes with its old context through b.1: v4 survives as a sibling.
+    const v5 = update(contextY, v3, 'b.1', 'v5', 30)
+    assert.deepEqual(values(sync(v4, v5)).sort(), ['v3', 'v4', 'v5'])
+    // Going by the stored entry alone (floor 0) gave dot 2, which Y's context superseded.
+    const reused = update([], v3, 'a.1', 'v4', 20)
+    assert.equal(newestDot(reused, 'a.1'), 2)
+    assert.deepEqual(values(sync(reused, v5)).sort(), ['v3', 'v5'])
   })
 
   it('a set is plain data that survives msgpack', () => {
