@@ -203,27 +203,22 @@ describe('admission core: the control law, case by case', () => {
   })
 
   it('takes the fastest quarter, not the minimum: a few requests answered at once do not hide a standing queue', () => {
-    const core = new AdmissionCore(0, settings)
-    const slow = admit(core, 0, 400)
-    for (let interval = 0; interval < windowIntervals; interval += 1) {
-      const startMs = interval * intervalMs
-      // In each interval a few requests are answered at once (an error, a request answered before
-      // any peer is asked), and many after twice the target.
-      for (const ticket of admit(core, startMs + 1, 5)) core.complete(ticket, startMs + 1)
-      for (const ticket of slow.splice(0, 40)) core.complete(ticket, startMs + 2 * targetMs)
+    // In each interval a few requests are answered at once (an error, a request answered before
+    // any peer is asked), and many after twice the target.
+    const judge = (core: AdmissionCore): number => {
+      const slow = admit(core, 0, 400)
+      for (let interval = 0; interval < windowIntervals; interval += 1) {
+        const startMs = interval * intervalMs
+        for (const ticket of admit(core, startMs + 1, 5)) core.complete(ticket, startMs + 1)
+        for (const ticket of slow.splice(0, 40)) core.complete(ticket, startMs + 2 * targetMs)
+      }
+      core.snapshot(windowMs)
+      return core.limit
     }
-    core.snapshot(windowMs)
-    assert.ok(core.limit < settings.concurrencyLimitMax, `cut to ${core.limit}`)
+    const limit = judge(new AdmissionCore(0, settings))
+    assert.ok(limit < settings.concurrencyLimitMax, `cut to ${limit}`)
     // The same schedule judged by the minimum would not have cut.
-    const byMinimum = new AdmissionCore(0, {...settings, signalQuantile: 0})
-    const slowToo = admit(byMinimum, 0, 400)
-    for (let interval = 0; interval < windowIntervals; interval += 1) {
-      const startMs = interval * intervalMs
-      for (const ticket of admit(byMinimum, startMs + 1, 5)) byMinimum.complete(ticket, startMs + 1)
-      for (const ticket of slowToo.splice(0, 40)) byMinimum.complete(ticket, startMs + 2 * targetMs)
-    }
-    byMinimum.snapshot(windowMs)
-    assert.equal(byMinimum.limit, settings.concurrencyLimitMax)
+    assert.equal(judge(new AdmissionCore(0, {...settings, signalQuantile: 0})), settings.concurrencyLimitMax)
   })
 
   it('adds the event loop\'s delay (time before the handler starts) to the time in the node', () => {

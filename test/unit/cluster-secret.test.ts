@@ -132,6 +132,26 @@ test('nodes with different secrets refuse each other both ways, and no log holds
   }
 })
 
+/**
+ * Opens a raw socket to `port`, writes `bytes`, and resolves with the frames that came back
+ * before the node closed it (or, with `firstOnly`, once the first frame came).
+ */
+function framesUntilClose(t: TestContext, port: number, bytes: Buffer, firstOnly = false): Promise<Frame[]> {
+  return new Promise<Frame[]>((resolve) => {
+    const received: Frame[] = []
+    const decoder = new FrameDecoder(frameBytesMax)
+    const socket = net.connect({host, port}, () => socket.write(bytes))
+    t.after(() => socket.destroy())
+    socket.on('error', () => {})
+    socket.on('data', (chunk: Buffer) => {
+      const decoded = decoder.push(chunk)
+      if (decoded.ok) received.push(...decoded.frames)
+      if (firstOnly && received.length > 0) socket.destroy()
+    })
+    socket.on('close', () => resolve(received))
+  })
+}
+
 /** A raw TCP server that records every frame an opener sends it, and answers each Hello with `answer`. */
 async function rawAcceptor(t: TestContext, answer: (hello: Frame) => Buffer | undefined): Promise<{address: string; frames: Frame[]}> {
   const frames: Frame[] = []
@@ -186,20 +206,7 @@ test('a recorded handshake replayed on a new connection is refused: the acceptor
   recorded.push(encodeFrame(proofFrame))
 
   const target = await start(t, 'target', {secret})
-  const answered = await new Promise<Frame[]>((resolve) => {
-    const frames: Frame[] = []
-    const decoder = new FrameDecoder(frameBytesMax)
-    const socket = net.connect({host, port: portOf(target.transport.address)}, () => {
-      socket.write(Buffer.concat([...recorded, encodeFrame({type: MessageType.ReplicaPut, requestId: 1, body: {key: 'k'}})]))
-    })
-    t.after(() => socket.destroy())
-    socket.on('error', () => {})
-    socket.on('data', (chunk: Buffer) => {
-      const decoded = decoder.push(chunk)
-      if (decoded.ok) frames.push(...decoded.frames)
-    })
-    socket.on('close', () => resolve(frames))
-  })
+  const answered = await framesUntilClose(t, portOf(target.transport.address), Buffer.concat([...recorded, encodeFrame({type: MessageType.ReplicaPut, requestId: 1, body: {key: 'k'}})]))
   assert.deepEqual(answered.map((frame) => frame.type), [MessageType.HelloChallenge, MessageType.ErrorResponse])
   assert.equal((answered[1]?.body as {code?: string}).code, unauthenticatedCode)
   assert.deepEqual(target.handled, [])
@@ -208,17 +215,9 @@ test('a recorded handshake replayed on a new connection is refused: the acceptor
 
 test('a request sent before the proof closes the connection, unhandled', async (t) => {
   const member = await start(t, 'member', {secret})
-  const closed = await new Promise<boolean>((resolve) => {
-    const socket = net.connect({host, port: portOf(member.transport.address)}, () => {
-      const hello = encodeFrame({type: MessageType.Hello, requestId: 0, body: {protocolVersion, nodeName: 'eager', nonce: Buffer.alloc(handshakeNonceBytes, 1)}})
-      socket.write(Buffer.concat([hello, encodeFrame({type: MessageType.ReplicaPut, requestId: 1, body: {key: 'k'}})]))
-    })
-    t.after(() => socket.destroy())
-    socket.on('error', () => {})
-    socket.on('data', () => {})
-    socket.on('close', () => resolve(true))
-  })
-  assert.ok(closed)
+  const hello = encodeFrame({type: MessageType.Hello, requestId: 0, body: {protocolVersion, nodeName: 'eager', nonce: Buffer.alloc(handshakeNonceBytes, 1)}})
+  // Resolves once the node has closed the connection.
+  await framesUntilClose(t, portOf(member.transport.address), Buffer.concat([hello, encodeFrame({type: MessageType.ReplicaPut, requestId: 1, body: {key: 'k'}})]))
   assert.deepEqual(member.handled, [])
   assert.ok(member.log.some((line) => line.includes('instead of its proof')), member.log.join('\n'))
 })
@@ -281,34 +280,12 @@ test('nonces are fresh: a real opener\'s handshake recorded on the way and repla
   const frames = new FrameDecoder(frameBytesMax).push(recorded)
   assert.ok(frames.ok)
   assert.deepEqual(frames.frames.map((frame) => frame.type), [MessageType.Hello, MessageType.HelloProof, MessageType.Gossip])
-  const answered = await new Promise<Frame[]>((resolve) => {
-    const received: Frame[] = []
-    const decoder = new FrameDecoder(frameBytesMax)
-    const socket = net.connect({host, port: portOf(target.transport.address)}, () => socket.write(recorded))
-    t.after(() => socket.destroy())
-    socket.on('error', () => {})
-    socket.on('data', (chunk: Buffer) => {
-      const decoded = decoder.push(chunk)
-      if (decoded.ok) received.push(...decoded.frames)
-    })
-    socket.on('close', () => resolve(received))
-  })
+  const answered = await framesUntilClose(t, portOf(target.transport.address), recorded)
   assert.deepEqual(answered.map((frame) => frame.type), [MessageType.HelloChallenge, MessageType.ErrorResponse])
   assert.equal(target.handled.length, 1, 'the replayed request was not handled')
   // Two handshakes of the same pair carry other nonces on both sides.
-  const secondHello = await new Promise<Frame[]>((resolve) => {
-    const received: Frame[] = []
-    const decoder = new FrameDecoder(frameBytesMax)
-    const socket = net.connect({host, port: portOf(target.transport.address)}, () => socket.write(encodeFrame({type: MessageType.Hello, requestId: 0, body: {protocolVersion, nodeName: 'member', nonce: (frames.frames[0]?.body as {nonce: Uint8Array}).nonce}})))
-    t.after(() => socket.destroy())
-    socket.on('error', () => {})
-    socket.on('data', (chunk: Buffer) => {
-      const decoded = decoder.push(chunk)
-      if (decoded.ok) received.push(...decoded.frames)
-      if (received.length > 0) socket.destroy()
-    })
-    socket.on('close', () => resolve(received))
-  })
+  const sameHello = encodeFrame({type: MessageType.Hello, requestId: 0, body: {protocolVersion, nodeName: 'member', nonce: (frames.frames[0]?.body as {nonce: Uint8Array}).nonce}})
+  const secondHello = await framesUntilClose(t, portOf(target.transport.address), sameHello, true)
   const challengeNonce = (frame: Frame | undefined): string => Buffer.from((frame?.body as {nonce: Uint8Array}).nonce).toString('hex')
   assert.equal(secondHello[0]?.type, MessageType.HelloChallenge)
   assert.notEqual(challengeNonce(secondHello[0]), challengeNonce(answered[0]), 'the acceptor drew the same nonce twice')
@@ -337,16 +314,9 @@ test('a refusal before any proof is only ever unauthenticated, and its text is b
 test('a Hello with a malformed nonce is a bad Hello, on a node with a secret or without', async (t) => {
   for (const [name, extra] of [['open', {}], ['guarded', {secret}]] as const) {
     const node = await start(t, name, extra)
-    const closed = await new Promise<boolean>((resolve) => {
-      const socket = net.connect({host, port: portOf(node.transport.address)}, () => {
-        socket.write(Buffer.concat([encodeFrame({type: MessageType.Hello, requestId: 0, body: {protocolVersion, nodeName: 'odd', nonce: Buffer.alloc(handshakeNonceBytes - 1)}}), encodeFrame({type: MessageType.Gossip, requestId: 1, body: null})]))
-      })
-      t.after(() => socket.destroy())
-      socket.on('error', () => {})
-      socket.on('data', () => {})
-      socket.on('close', () => resolve(true))
-    })
-    assert.ok(closed)
+    const oddHello = encodeFrame({type: MessageType.Hello, requestId: 0, body: {protocolVersion, nodeName: 'odd', nonce: Buffer.alloc(handshakeNonceBytes - 1)}})
+    // Resolves once the node has closed the connection, with nothing answered.
+    assert.deepEqual(await framesUntilClose(t, portOf(node.transport.address), Buffer.concat([oddHello, encodeFrame({type: MessageType.Gossip, requestId: 1, body: null})])), [])
     assert.deepEqual(node.handled, [])
     await logged(node, 'first frame is not a valid Hello')
   }
