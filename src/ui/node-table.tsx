@@ -36,6 +36,15 @@ const columns: readonly Column[] = [
   {title: 'PUT/S', width: 5, align: 'right', priority: 0, cell: (row) => ({text: formatCount(row.figures.putsPerS)})},
   {title: 'GET p99/.9', width: 10, align: 'right', priority: 0, cell: (row) => latencyPair(row.figures.getLatencyMs)},
   {title: 'PUT p99/.9', width: 10, align: 'right', priority: 0, cell: (row) => latencyPair(row.figures.putLatencyMs)},
+  {
+    title: 'SHED/S',
+    width: 6,
+    align: 'right',
+    priority: 1,
+    served: (rows) => rows.some((r) => r.figures.admissionState !== undefined),
+    // Requests refused by admission control: in the warning colour while the node sheds.
+    cell: (row) => (row.figures.admissionState === 'shedding' ? {text: formatCount(row.figures.shedPerS ?? 0), color: warnColor} : {text: formatCount(row.figures.shedPerS)}),
+  },
   {title: 'LOOP', width: 4, align: 'right', priority: 3, cell: (row) => ({text: formatMs(row.figures.eventLoopDelayP99Ms)})},
   {title: 'HINTS', width: 5, align: 'right', priority: 1, served: (rows) => rows.some((r) => r.figures.hintsPending !== undefined), cell: (row) => ({text: formatCount(row.figures.hintsPending)})},
   {title: 'XFER', width: 4, align: 'right', priority: 1, served: (rows) => rows.some((r) => r.figures.transfersInProgress !== undefined), cell: (row) => ({text: formatCount(row.figures.transfersInProgress)})},

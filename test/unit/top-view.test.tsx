@@ -102,6 +102,24 @@ describe('TopView', () => {
     assert.match(draw(s, 100).join('\n'), /n3\s+127\.0\.0\.1:7072\s+joining/)
   })
 
+  it('a node shedding load: the SHED/S column appears once served, with the rate of each node, within 80 columns', () => {
+    const s = snapshot({
+      nodes: [
+        row('n1', 0, {figures: {...row('n1', 0).figures, shedPerS: 1450, admissionState: 'shedding'}}),
+        row('n2', 1, {figures: {...row('n2', 1).figures, shedPerS: 0, admissionState: 'normal'}}),
+        row('n3', 2, {figures: {...row('n3', 2).figures, admissionState: 'background-yields'}}),
+      ],
+    })
+    const lines = draw(s)
+    assertFits(lines, 80, 24)
+    const text = lines.join('\n')
+    assert.match(text, /SHED\/S/)
+    assert.match(text, /n1 .*\s1\.4k\b/m)
+    assert.match(text, /n2 .*\s0\b/m)
+    assert.match(text, /n3 .*\s-\s/m, 'no rate yet from one sample: a dash, not zero')
+    assert.doesNotMatch(draw(snapshot()).join('\n'), /SHED/, 'left out while no node serves admission figures')
+  })
+
   it('uses extra width for more columns and longer sparklines', () => {
     const wide = draw(snapshot(), 140, 40).join('\n')
     assert.match(wide, /STORE\s+UPTIME/)
