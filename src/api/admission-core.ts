@@ -124,6 +124,30 @@ export const admissionSettingsDefault: AdmissionSettings = {
   retryAfterMs: 500,
 }
 
+/** The window is this many sampling intervals (`windowIntervals` of the defaults). */
+export const admissionWindowIntervals = admissionSettingsDefault.windowIntervals
+
+/** The bounds `dyn start --admission-target-ms / --admission-window-ms` accept (whole ms). */
+export const admissionTargetMsRange = {min: 1, max: 60_000} as const
+export const admissionWindowMsRange = {min: admissionWindowIntervals, max: 600_000} as const
+
+/**
+ * The settings of a node started with another target or window than the defaults' (100 ms,
+ * 1,000 ms): the window stays `admissionWindowIntervals` intervals, so the signal is sampled
+ * every `windowMs / admissionWindowIntervals`; everything else is the defaults'. A tiny target
+ * makes a node shed as soon as its requests queue at all (the overload integration test uses
+ * 1 ms, so that whether it sheds does not depend on how loaded the machine is).
+ */
+export function admissionSettingsWith(options: {readonly queueDelayTargetMs?: number; readonly windowMs?: number}): AdmissionSettings {
+  const settings: AdmissionSettings = {
+    ...admissionSettingsDefault,
+    ...(options.queueDelayTargetMs === undefined ? {} : {queueDelayTargetMs: options.queueDelayTargetMs}),
+    ...(options.windowMs === undefined ? {} : {intervalMs: options.windowMs / admissionWindowIntervals}),
+  }
+  checkSettings(settings)
+  return settings
+}
+
 export type AdmissionState = 'normal' | 'background-yields' | 'shedding'
 
 export type Admission = {readonly ok: true; readonly ticket: number} | {readonly ok: false; readonly error: 'overloaded'; readonly inFlight: number; readonly limit: number; readonly retryAfterMs: number}

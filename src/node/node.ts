@@ -13,6 +13,7 @@ import net from 'node:net'
 import type {AddressInfo} from 'node:net'
 import {networkInterfaces} from 'node:os'
 import {AdmissionControl} from '../api/admission.js'
+import type {AdmissionSettings} from '../api/admission-core.js'
 import {createApiHandler} from '../api/handler.js'
 import type {Clock, Random} from '../clock.js'
 import {DynError} from '../errors.js'
@@ -45,6 +46,8 @@ export interface NodeOptions extends Omit<NodeSettings, 'apiAddress'> {
   readonly secret?: Buffer
   /** With seeds: commit this node's join itself (default), or only stage it. */
   readonly commitJoin?: boolean
+  /** The admission control's settings (src/api/admission-core.ts) [default: admissionSettingsDefault]. */
+  readonly admission?: AdmissionSettings
   readonly log: (line: string) => void
   readonly clock?: Clock
   readonly random?: Random
@@ -85,7 +88,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   }
   // One admission control per node, on the node's clock: the HTTP handler and the node's
   // forwarded puts and background tasks all ask it (src/api/admission.ts).
-  const admission = new AdmissionControl(options.clock ?? systemClock, undefined, {monitorEventLoop: true})
+  const admission = new AdmissionControl(options.clock ?? systemClock, options.admission, {monitorEventLoop: true})
   const node = await assembleNode({
     settings: {
       name: options.name,
