@@ -29,9 +29,9 @@ export interface HttpReply {
 }
 
 /** How an operation ended; `timeout` and `connection` come from the drivers, not from replies. */
-export type Outcome = 'ok' | 'not_found' | 'quorum_unmet' | 'http_error' | 'timeout' | 'connection'
+export type Outcome = 'ok' | 'not_found' | 'quorum_unmet' | 'overloaded' | 'http_error' | 'timeout' | 'connection'
 
-export const outcomes: readonly Outcome[] = ['ok', 'not_found', 'quorum_unmet', 'http_error', 'timeout', 'connection']
+export const outcomes: readonly Outcome[] = ['ok', 'not_found', 'quorum_unmet', 'overloaded', 'http_error', 'timeout', 'connection']
 
 export type StepResult =
   | {readonly done: false; readonly step: HttpStep}
@@ -85,6 +85,9 @@ function outcomeOf(status: number, body: string): Outcome {
   if (status >= 200 && status < 400) return 'ok'
   if (status === 404) return 'not_found'
   if (status === 503 && body.includes('quorum_unmet')) return 'quorum_unmet'
+  // Shed by the node's admission control before any work (src/api/admission.ts): the bench does
+  // not retry it, so that an open loop's latencies stay those of the requests as first sent.
+  if (status === 503 && body.includes('"overloaded"')) return 'overloaded'
   return 'http_error'
 }
 

@@ -25,7 +25,7 @@ export function operationTable(operations: readonly KindSummary[]): string[] {
     `  ${pad('operation', 9)} ${'count'.padStart(7)}${column('ops/s')}${column('p50')}${column('p90')}${column('p99')}${column('p99.9')}${column('max')}  errors   (latencies in ms)`,
   ]
   for (const op of operations) {
-    const errors = Object.entries(op.errors).map(([kind, count]) => `${kind} ${count}`).join(', ') || 'none'
+    const errors = [...Object.entries(op.errors).map(([kind, count]) => `${kind} ${count}`), ...(op.shed > 0 ? [`shed ${op.shed}`] : [])].join(', ') || 'none'
     const latency = op.latency
     lines.push(
       `  ${pad(op.operation, 9)} ${String(op.count).padStart(7)}${column(figure(op.throughputPerS))}${[latency.p50Ms, latency.p90Ms, latency.p99Ms, latency.p999Ms, latency.maxMs].map((ms) => column(figure(ms))).join('')}  ${errors}${op.notFound > 0 ? ` (not found ${op.notFound})` : ''}`,
@@ -36,7 +36,15 @@ export function operationTable(operations: readonly KindSummary[]): string[] {
 
 function phaseSummary(name: string, phase: PhaseResult): string {
   const transport = phase.transportErrors.timeout + phase.transportErrors.connection
-  return `${name}: ${phase.opsPerS.toFixed(1)} ops/s over ${phase.elapsedS.toFixed(1)} s (${phase.httpRequests} HTTP requests)${transport > 0 ? `, ${phase.transportErrors.timeout} timeouts, ${phase.transportErrors.connection} connection errors` : ''}${phase.notStarted ? `, ${phase.notStarted} operations not started (too many in flight)` : ''}`
+  return `${name}: ${phase.opsPerS.toFixed(1)} ops/s over ${phase.elapsedS.toFixed(1)} s (${phase.httpRequests} HTTP requests)${transport > 0 ? `, ${phase.transportErrors.timeout} timeouts, ${phase.transportErrors.connection} connection errors` : ''}${phase.notStarted ? `, ${phase.notStarted} operations not started (too many in flight)` : ''}${shedSummary(phase)}`
+}
+
+/** Requests the nodes shed: how many, the goodput left, and how fast the refusals came back. */
+function shedSummary(phase: PhaseResult): string {
+  if (phase.shed === undefined || phase.shed === 0) return ''
+  const refused = phase.operations.flatMap((op) => (op.refusedLatency === undefined ? [] : [op.refusedLatency]))
+  const p99 = Math.max(...refused.map((latency) => latency.p99Ms))
+  return `; ${phase.shed} shed by overloaded nodes (503, answered with p99 ${figure(p99)} ms), goodput ${(phase.goodputPerS ?? 0).toFixed(1)} ops/s (latencies below are of accepted operations)`
 }
 
 export function formatReport(report: BenchReport): string {

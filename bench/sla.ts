@@ -106,7 +106,10 @@ export function judge(
     let total = unanswered
     let failed = unanswered
     for (const op of operations) {
-      total += op.count
+      // A request shed by a node (503 overloaded) did not get done: it counts against the SLA
+      // like an error, though the report shows it apart.
+      total += op.count + op.shed
+      failed += op.shed
       for (const count of Object.values(op.errors)) failed += count
     }
     const rate = total === 0 ? null : failed / total

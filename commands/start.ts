@@ -1,6 +1,7 @@
 import {exchangeIntervalMsDefault} from '../src/antientropy/anti-entropy-subsystem.js'
 import {tombstoneGraceMsDefault} from '../src/antientropy/reaper.js'
 import * as Flags from '@oclif/core/flags'
+import {admissionFlags, checkAdmissionFlags} from '../src/cli/admission-flags.js'
 import {DynCommand} from '../src/cli/command-base.js'
 import {checkCreationSettings} from '../src/cli/cluster-settings.js'
 import {nodeAddresses} from '../src/cli/node-addresses.js'
@@ -61,6 +62,7 @@ Restarted on the same --data, a node keeps all acknowledged data, its identity a
       min: 1000,
     }),
     'secret-file': Flags.string({description: 'file holding the cluster secret (readable by its owner alone): every internode connection must prove it holds the same. Needed whenever other machines can reach the internode port (dyn cluster up writes one as cluster.secret)'}),
+    ...admissionFlags,
     commit: Flags.boolean({description: 'with --seeds: commit this node\'s join as soon as no other change is staged (--no-commit: only stage it, for dyn cluster plan / commit)', default: true, allowNo: true}),
     json: Flags.boolean({description: 'log as JSON lines', default: false}),
   }
@@ -90,6 +92,8 @@ Restarted on the same --data, a node keeps all acknowledged data, its identity a
     if (detectorProblem !== undefined || !/^[0-9]+(\.[0-9]+)?$/.test(flags['phi-threshold'])) {
       this.fail(flags.json, 'bad_parameter', `--phi-threshold ${flags['phi-threshold']}: ${detectorProblem ?? 'not a number'}; give a number of at least ${failureDetectorDefaults.phiSuspectThreshold} (8 is usual)`)
     }
+    const admission = checkAdmissionFlags(flags)
+    if (!admission.ok) this.fail(flags.json, admission.error, admission.message)
     const addresses = nodeAddresses(flags, machineAddresses())
     if (!addresses.ok) this.fail(flags.json, addresses.error, addresses.message)
     const seeds = (flags.seeds ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '')
@@ -121,6 +125,7 @@ Restarted on the same --data, a node keeps all acknowledged data, its identity a
           ...(flags['tombstone-grace-ms'] === undefined ? {} : {tombstoneGraceMs: flags['tombstone-grace-ms']}),
         },
         commitJoin: flags.commit,
+        ...(admission.settings === undefined ? {} : {admission: admission.settings}),
         ...(secret === undefined ? {} : {secret}),
         log,
       })

@@ -4,6 +4,7 @@ import * as Flags from '@oclif/core/flags'
 import {DynClient} from '../../src/client/http-client.js'
 import type {CreationSettings} from '../../src/cli/cluster-settings.js'
 import {conflictPolicies, creationSettingsDefault as defaults} from '../../src/cli/cluster-settings.js'
+import {admissionFlags, checkAdmissionFlags} from '../../src/cli/admission-flags.js'
 import {DynCommand} from '../../src/cli/command-base.js'
 import {exitCodesHelp} from '../../src/cli/exit-codes.js'
 import {clusterUp, NodeExitedError, nodeCountDefault, nodeCountMax, portDefault, rpcPortOffset, secretFileOf} from '../../src/cli/local-cluster.js'
@@ -44,6 +45,7 @@ ${exitCodesHelp}`
     'write-buffer-ms': Flags.integer({description: 'each node buffers writes and flushes them every this many ms (0: off)', min: 0}),
     'tombstone-grace-ms': Flags.integer({description: 'milliseconds a delete\'s tombstone is kept at least before it may be reaped [default: dyn start\'s]', min: 1000}),
     'anti-entropy-ms': Flags.integer({description: 'milliseconds between each node\'s anti-entropy rounds (0: only dyn repair runs them) [default: dyn start\'s]', min: 0}),
+    ...admissionFlags,
     timeout: Flags.integer({description: 'milliseconds to wait for the cluster to be ready', default: 30_000, min: 1}),
     json: Flags.boolean({description: 'print the result as one JSON object', default: false}),
   }
@@ -57,10 +59,13 @@ ${exitCodesHelp}`
       ...(flags.w === undefined ? {} : {defaultW: flags.w}),
       ...(flags.conflict === undefined ? {} : {conflictPolicy: flags.conflict as CreationSettings['conflictPolicy']}),
     }
+    const admission = checkAdmissionFlags(flags)
+    if (!admission.ok) this.fail(flags.json, admission.error, admission.message)
     const startArgs: string[] = []
     for (const name of ['request-timeout', 'write-buffer-ms', 'anti-entropy-ms', 'tombstone-grace-ms'] as const) {
       if (flags[name] !== undefined) startArgs.push(`--${name}`, String(flags[name]))
     }
+    startArgs.push(...admission.args)
     const log = (line: string): void => {
       if (!flags.json) process.stderr.write(`${line}\n`)
     }

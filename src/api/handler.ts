@@ -26,6 +26,7 @@ import type {StoredVersion} from '../storage/stored-object.js'
 import {encodeContext} from '../versioning/context.js'
 import type {DottedValue, VersionVector} from '../versioning/dvvset.js'
 import {dottedValues, join, values} from '../versioning/dvvset.js'
+import type {AdmissionControl} from './admission.js'
 import {checkContext, checkFlag, checkKey, checkKnownParameters, checkQuorum, quorumHeaders, valueBytesMax} from './params.js'
 import type {Checked, Quorum} from './params.js'
 import type {KvService} from './service.js'
@@ -39,7 +40,11 @@ const defaultContentType = 'application/octet-stream'
 /** Sends the answer; `code` is set on an error answer, so that a refusal can be counted. */
 type Reply = (status: number, headers: Record<string, string>, body?: string | Uint8Array, code?: ErrorCode) => void
 
-/** Client requests one node works on at once; beyond it a request is answered 503 at once. */
+/**
+ * Client requests of every route one node works on at once; beyond it a request is answered 503
+ * at once. Key requests meet admission control (admission.ts) long before this: it is the
+ * backstop for the routes admission control leaves alone, and for a node built without it.
+ */
 export const requestsInFlightMax = 4096
 
 /** The route families GET /stats counts requests by (see `routeOf`). */
@@ -55,12 +60,19 @@ export function isRefusal(code: ErrorCode): boolean {
 
 /**
  * `onRequest` is told the route of every request, refused ones included, so /stats can count
- * them; `onRefused` the code of every refused request (`isRefusal`).
+ * them; `onRefused` the code of every refused request (`isRefusal`). Key requests meet
+ * `admission` when there is one (admission.ts).
  */
-export function createApiHandler(service: KvService, onRequest: (route: ApiRoute) => void = () => undefined, onRefused: (code: ErrorCode) => void = () => undefined): (request: IncomingMessage, response: ServerResponse) => void {
+export function createApiHandler(
+  service: KvService,
+  onRequest: (route: ApiRoute) => void = () => undefined,
+  onRefused: (code: ErrorCode) => void = () => undefined,
+  admission?: AdmissionControl,
+): (request: IncomingMessage, response: ServerResponse) => void {
   let inFlight = 0
   return (request, response) => {
-    onRequest(routeOf(request.url ?? '/'))
+    const apiRoute = routeOf(request.url ?? '/')
+    onRequest(apiRoute)
     const reply: Reply = (status, headers, body, code) => {
       if (response.headersSent) return
       if (code !== undefined && isRefusal(code)) onRefused(code)
@@ -73,8 +85,16 @@ export function createApiHandler(service: KvService, onRequest: (route: ApiRoute
       if (expectsContinue(request) && !response.headersSent) response.writeContinue()
     }
     if (inFlight >= requestsInFlightMax) {
-      refuse(request, reply, {ok: false, error: 'overloaded', message: `the node is working on ${requestsInFlightMax} requests; retry shortly or spread the load over more nodes`})
+      refuse(request, reply, {ok: false, error: 'overloaded', message: `the node is working on ${requestsInFlightMax} requests; retry shortly or spread the load over more nodes`}, {'retry-after': '1'})
       return
+    }
+    // Admission control (admission.ts) for key requests only: /stats, /health and /cluster stay
+    // answered under overload, so that an operator (and dyn top) can see what is happening.
+    let ticket: number | undefined
+    if (apiRoute === 'kv' && admission !== undefined) {
+      const admitted = admission.arrive()
+      if (!admitted.ok) return refuseOverloaded(request, reply, admitted)
+      ticket = admitted.ticket
     }
     inFlight += 1
     route(service, request, reply, allowBody)
@@ -83,8 +103,33 @@ export function createApiHandler(service: KvService, onRequest: (route: ApiRoute
       })
       .finally(() => {
         inFlight -= 1
+        // The request's work is done here (its answer sent), even for a client that went away
+        // before it: the coordinator finished the put or get all the same.
+        if (ticket !== undefined) admission?.complete(ticket)
       })
   }
+}
+
+/**
+ * A key request shed by admission control: 503 `overloaded` with `Retry-After` (whole seconds,
+ * RFC 9110 §10.2.3, so at least 1) and the finer hint in the body, decided before the body is
+ * read or any replica asked. The body, if any, is drained as for every refusal (see `refuse`), so
+ * a keep-alive connection carries the client's next request.
+ */
+function refuseOverloaded(request: IncomingMessage, reply: Reply, refusal: {readonly inFlight: number; readonly limit: number; readonly retryAfterMs: number}): void {
+  const retryAfterS = Math.max(1, Math.ceil(refusal.retryAfterMs / 1000))
+  refuse(
+    request,
+    reply,
+    {
+      ok: false,
+      error: 'overloaded',
+      message: `the node is working on ${refusal.inFlight} requests, as many as it can answer in time; retry after ${refusal.retryAfterMs} ms or spread the load over more nodes`,
+    },
+    {'retry-after': String(retryAfterS)},
+    false,
+    {retryAfterMs: refusal.retryAfterMs},
+  )
 }
 
 function routeOf(url: string): ApiRoute {
@@ -224,11 +269,18 @@ const refusedBodyDiscardBytesMax = 16 * 1024 * 1024
  * otherwise what remains of the body is read and thrown away, up to a bound, and the connection
  * can carry the next request.
  */
-function refuse(request: IncomingMessage, reply: Reply, failure: {ok: false; error: ErrorCode; message: string}, headers: Record<string, string> = {}, bodyAllowed = false): void {
+function refuse(
+  request: IncomingMessage,
+  reply: Reply,
+  failure: {ok: false; error: ErrorCode; message: string},
+  headers: Record<string, string> = {},
+  bodyAllowed = false,
+  details: Record<string, unknown> = {},
+): void {
   const bodyPending = !request.complete && (request.headers['content-length'] !== undefined || request.headers['transfer-encoding'] !== undefined)
   if (bodyPending && expectsContinue(request) && !bodyAllowed) headers = {...headers, connection: 'close'}
   else if (bodyPending) discardBody(request)
-  sendError(reply, failure.error, failure.message, {}, headers)
+  sendError(reply, failure.error, failure.message, details, headers)
 }
 
 function discardBody(request: IncomingMessage): void {

@@ -48,6 +48,9 @@ export interface StatsSample {
   readonly keysRepaired?: number
   readonly recovering?: boolean
   readonly latencyBuckets?: LatencyBuckets
+  /** Admission control: requests shed since the node started (503 overloaded), and its state. */
+  readonly shedCount?: number
+  readonly admissionState?: string
 }
 
 /** What one node's previous polls left behind. */
@@ -155,7 +158,10 @@ export function parseStats(body: unknown): StatsSample | undefined {
   const putLatencyMs = percentiles(put)
   const latencyBuckets = buckets([get, put, del])
   const antiEntropy = obj(b.antiEntropy)
+  const admission = obj(b.admission)
   const optional = {
+    shedCount: num(admission.shed),
+    admissionState: typeof admission.state === 'string' ? admission.state : undefined,
     keys: num(b.keys),
     storeBytes: num(b.storeBytes),
     eventLoopDelayP99Ms: loop,
@@ -208,11 +214,15 @@ function nextNodeMemory(previous: NodeMemory | undefined, sample: StatsSample | 
   const first = last === undefined ? sample : (previous?.first ?? sample)
   const elapsedS = last === undefined ? 0 : (sample.uptimeMs - last.uptimeMs) / 1000
   const rates = last !== undefined && elapsedS > 0 ? {getsPerS: (sample.getCount - last.getCount) / elapsedS, putsPerS: (sample.writeCount - last.writeCount) / elapsedS} : {}
+  // Shed requests per second; a count that went backwards is another process (no rate).
+  const shedPerS =
+    last?.shedCount !== undefined && sample.shedCount !== undefined && elapsedS > 0 && sample.shedCount >= last.shedCount ? {shedPerS: (sample.shedCount - last.shedCount) / elapsedS} : {}
   const latencyBuckets = bucketsBetween(first, sample)
   const figures: NodeFigures = {
-    ...Object.fromEntries(Object.entries({keys: sample.keys, storeBytes: sample.storeBytes, eventLoopDelayP99Ms: sample.eventLoopDelayP99Ms, hintsPending: sample.hintsPending, transfersInProgress: sample.transfersInProgress, keysRepaired: sample.keysRepaired, recovering: sample.recovering, getLatencyMs: sample.getLatencyMs, putLatencyMs: sample.putLatencyMs}).filter(([, v]) => v !== undefined)),
+    ...Object.fromEntries(Object.entries({keys: sample.keys, storeBytes: sample.storeBytes, eventLoopDelayP99Ms: sample.eventLoopDelayP99Ms, hintsPending: sample.hintsPending, transfersInProgress: sample.transfersInProgress, keysRepaired: sample.keysRepaired, recovering: sample.recovering, getLatencyMs: sample.getLatencyMs, putLatencyMs: sample.putLatencyMs, admissionState: sample.admissionState}).filter(([, v]) => v !== undefined)),
     uptimeMs: sample.uptimeMs,
     ...rates,
+    ...shedPerS,
     ...(latencyBuckets ? {latencyBuckets} : {}),
   }
   const p999s = [sample.getLatencyMs?.p999, sample.putLatencyMs?.p999].filter((p): p is number => p !== undefined)

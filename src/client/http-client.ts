@@ -18,6 +18,7 @@ import type {IncomingHttpHeaders} from 'node:http'
 import {checkKeyText, valueBytesMax} from '../api/params.js'
 import {DynError} from '../errors.js'
 import type {ErrorCode} from '../errors.js'
+import {systemRandom} from '../node/system-time.js'
 import {parseNodeList} from './node-address.js'
 import type {NodeAddress} from './node-address.js'
 
@@ -82,6 +83,42 @@ interface RawResponse {
   readonly body: Buffer
 }
 
+/**
+ * A request a node shed (503 `overloaded` with `Retry-After`: refused before any work, so it is
+ * safe to send again, a write included) is sent again at most this many times: retries multiply
+ * the load of an overloaded cluster, so they are few (the SRE book's "Handling Overload": at most
+ * three per request), spaced out and jittered so that shed clients do not come back together.
+ */
+export const overloadRetriesMax = 3
+/** The longest single wait before a retry of a shed request. */
+export const overloadRetryDelayMsMax = 2000
+/** The most a request waits in all across its retries of shed attempts; past it the 503 is the answer. */
+export const overloadRetryWaitMsMax = 5000
+
+/**
+ * How long to wait before retrying a shed request, or undefined when it is not to be retried (not
+ * a shed, or the retries or the wait are spent). The node's hint is `retryAfterMs` in the body,
+ * else the `Retry-After` header in seconds; the wait doubles with each retry and is scaled by a
+ * random factor in [0.5, 1.5) ("jitter", AWS Architecture Blog, "Exponential Backoff and
+ * Jitter"). `random` returns a float in [0, 1).
+ */
+export function overloadRetryDelayMs(response: {readonly status: number; readonly headers: IncomingHttpHeaders; readonly body: Buffer}, retriesDone: number, waitedMs: number, random: () => number): number | undefined {
+  if (response.status !== 503 || retriesDone >= overloadRetriesMax) return undefined
+  const retryAfter = response.headers['retry-after']
+  if (typeof retryAfter !== 'string' || !/^\d{1,6}$/.test(retryAfter.trim())) return undefined
+  let body: Record<string, unknown>
+  try {
+    body = JSON.parse(response.body.toString('utf8')) as Record<string, unknown>
+  } catch {
+    return undefined
+  }
+  if (body === null || typeof body !== 'object' || body.error !== 'overloaded') return undefined
+  const hintMs = typeof body.retryAfterMs === 'number' && Number.isFinite(body.retryAfterMs) && body.retryAfterMs > 0 ? body.retryAfterMs : Number(retryAfter.trim()) * 1000
+  const delayMs = Math.min(overloadRetryDelayMsMax, Math.max(1, hintMs) * 2 ** retriesDone * (0.5 + random()))
+  if (waitedMs + delayMs > overloadRetryWaitMsMax) return undefined
+  return Math.round(delayMs)
+}
+
 type Attempt =
   | {readonly ok: true; readonly response: RawResponse}
   | {readonly ok: false; readonly reason: string; readonly connected: boolean; readonly staleSocket: boolean}
@@ -95,6 +132,8 @@ export class DynClient {
   constructor(
     nodes: string | readonly string[],
     private readonly timeoutMs: number = clientTimeoutMsDefault,
+    /** Jitter of the retries of shed requests: a float in [0, 1). */
+    private readonly random: () => number = systemRandom.next,
   ) {
     const parsed = parseNodeList(typeof nodes === 'string' ? [nodes] : nodes)
     if (!parsed.ok) throw new DynError(parsed.error, parsed.message)
@@ -170,8 +209,26 @@ export class DynClient {
     return warning
   }
 
-  /** Send to the preferred node, then to the others in order while they cannot be connected to. */
+  /**
+   * Send, and send again after a jittered wait while a node sheds the request (503 overloaded
+   * with Retry-After), within `overloadRetriesMax` and `overloadRetryWaitMsMax`; the last answer
+   * is returned whatever it is.
+   */
   private async send(method: string, path: string, headers: Record<string, string>, body?: Uint8Array): Promise<RawResponse> {
+    let waitedMs = 0
+    let response = await this.sendToSomeNode(method, path, headers, body)
+    for (let retries = 0; retries < overloadRetriesMax; retries += 1) {
+      const delayMs = overloadRetryDelayMs(response, retries, waitedMs, this.random)
+      if (delayMs === undefined) break
+      waitedMs += delayMs
+      await new Promise<void>((resolve) => setTimeout(resolve, delayMs))
+      response = await this.sendToSomeNode(method, path, headers, body)
+    }
+    return response
+  }
+
+  /** Send to the preferred node, then to the others in order while they cannot be connected to. */
+  private async sendToSomeNode(method: string, path: string, headers: Record<string, string>, body?: Uint8Array): Promise<RawResponse> {
     const failures: Array<{label: string; reason: string}> = []
     for (let step = 0; step < this.addresses.length; step += 1) {
       const index = (this.preferred + step) % this.addresses.length

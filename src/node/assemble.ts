@@ -24,6 +24,7 @@
  */
 
 import {antiEntropySubsystem} from '../antientropy/anti-entropy-subsystem.js'
+import type {AdmissionControl} from '../api/admission.js'
 import type {ApiRoute} from '../api/handler.js'
 import type {KvService} from '../api/service.js'
 import type {Clock, Random} from '../clock.js'
@@ -110,6 +111,12 @@ export interface NodeParts {
   readonly monitorEventLoop?: boolean
   /** The bytes the store takes on disk, for /stats (a real process sums its data folder); left out when absent. */
   readonly storeBytes?: () => Promise<number>
+  /**
+   * The node's admission control (src/api/admission.ts), shared with its HTTP handler: it admits
+   * or refuses forwarded puts as a whole, lets background passes yield, and is shown in /stats.
+   * Without it every request is admitted and background work never yields.
+   */
+  readonly admission?: AdmissionControl
 }
 
 export interface AssembledNode {
@@ -364,11 +371,12 @@ async function assembleOnStore(
 
   // Composed: one router, one list of timers, one /stats, one stop.
   for (const subsystem of subsystems) cleanup.push(() => subsystem.stop())
-  router.open(refusingCopiesFromRemoved(routerOf(subsystems), membership))
+  router.open(admittingForwardedPuts(refusingCopiesFromRemoved(routerOf(subsystems), membership), parts.admission))
   const periodicTasks = subsystems.flatMap((subsystem) => subsystem.periodicTasks)
   for (const task of periodicTasks) {
+    const run = yieldingUnderPressure(task, parts.admission)
     const timer = scheduler.every(task.intervalMs, () => {
-      task.run().catch((error: Error) => log(`${task.name} failed: ${error.message}`))
+      run().catch((error: Error) => log(`${task.name} failed: ${error.message}`))
     })
     cleanup.push(async () => scheduler.cancel(timer))
   }
@@ -401,6 +409,7 @@ async function assembleOnStore(
       keys: store.objectCount,
       ...(parts.storeBytes === undefined ? {} : {storeBytes: await parts.storeBytes()}),
       ...stats.snapshot(statsOf(subsystems)),
+      ...(parts.admission === undefined ? {} : {admission: parts.admission.stats()}),
     }),
     health: healthOfSelf,
     clusterStatus: (timeoutMs) => status.gather(timeoutMs),
@@ -570,6 +579,43 @@ function deferredFailure(): {promise: Promise<DynError>; fail(error: DynError): 
  * (simulator seed 2018: its hints brought back versions a reaped tombstone had covered).
  */
 const copyBearingTypes: ReadonlySet<number> = new Set([MessageType.ReplicaPut, MessageType.CoordinatePut, MessageType.CoordinateDelete, MessageType.HintDelivery, MessageType.ObjectHandoff])
+
+/**
+ * The periodic tasks that are background work in the sense of paper §6.5: they move or repair
+ * data that foreground requests already wrote, and can run a little later without harm. Under
+ * pressure (admission-core.ts's lower threshold) their passes are skipped, a bounded number of
+ * times in a row (admission.ts), before any foreground request is shed. Gossip, heartbeats, the
+ * claimant, the join commit and the write-buffer flush are not: they keep the node's view of the
+ * cluster (and its acknowledged writes) current, and cost little.
+ */
+export const backgroundTaskNames: ReadonlySet<string> = new Set(['hinted handoff', 'transfers', 'release handoff', 'anti-entropy', 'tombstone reaping'])
+
+function yieldingUnderPressure(task: PeriodicTask, admission: AdmissionControl | undefined): () => Promise<void> {
+  if (admission === undefined || !backgroundTaskNames.has(task.name)) return () => task.run()
+  return admission.yieldingPass(() => task.run())
+}
+
+/**
+ * A put forwarded to this node to coordinate as a home (CoordinatePut) is foreground work this
+ * node has not yet taken on: admission control admits it or refuses it as a whole, before
+ * anything is written, with `overloaded`, which the forwarder treats as "certainly not taken"
+ * and answers by trying the next home (put-coordinator.ts). Replica requests are not admitted
+ * here: they belong to a put or get that its coordinator already admitted, and refusing one
+ * would leave that put half done (admission.ts).
+ */
+function admittingForwardedPuts(route: Router, admission: AdmissionControl | undefined): Router {
+  if (admission === undefined) return route
+  return async (type, body, fromNode) => {
+    if (type !== MessageType.CoordinatePut) return route(type, body, fromNode)
+    const admitted = admission.arrive()
+    if (!admitted.ok) throw new DynError('overloaded', `${fromNode}'s forwarded put was not taken: this node is working on ${admitted.inFlight} requests, as many as it can answer in time`)
+    try {
+      return await route(type, body, fromNode)
+    } finally {
+      admission.complete(admitted.ticket)
+    }
+  }
+}
 
 function refusingCopiesFromRemoved(route: Router, membership: Membership): Router {
   return async (type, body, fromNode) => {

@@ -12,6 +12,8 @@ import type {IncomingMessage, Server, ServerResponse} from 'node:http'
 import net from 'node:net'
 import type {AddressInfo} from 'node:net'
 import {networkInterfaces} from 'node:os'
+import {AdmissionControl} from '../api/admission.js'
+import type {AdmissionSettings} from '../api/admission-core.js'
 import {createApiHandler} from '../api/handler.js'
 import type {Clock, Random} from '../clock.js'
 import {DynError} from '../errors.js'
@@ -44,6 +46,8 @@ export interface NodeOptions extends Omit<NodeSettings, 'apiAddress'> {
   readonly secret?: Buffer
   /** With seeds: commit this node's join itself (default), or only stage it. */
   readonly commitJoin?: boolean
+  /** The admission control's settings (src/api/admission-core.ts) [default: admissionSettingsDefault]. */
+  readonly admission?: AdmissionSettings
   readonly log: (line: string) => void
   readonly clock?: Clock
   readonly random?: Random
@@ -82,6 +86,9 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   if (options.secret === undefined && !isLoopback(options.listenHost)) {
     options.log(`warning: listening on ${options.listenHost} without a cluster secret: any process that reaches internode port ${options.rpcPort} can join this cluster, gossip and write replicas; give every node the same --secret-file (dyn cluster up writes one)`)
   }
+  // One admission control per node, on the node's clock: the HTTP handler and the node's
+  // forwarded puts and background tasks all ask it (src/api/admission.ts).
+  const admission = new AdmissionControl(options.clock ?? systemClock, options.admission, {monitorEventLoop: true})
   const node = await assembleNode({
     settings: {
       name: options.name,
@@ -118,11 +125,13 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     random: options.random ?? systemRandom,
     log: options.log,
     monitorEventLoop: true,
+    admission,
   })
   try {
-    return await serveHttp(options, node)
+    return await serveHttp(options, node, admission)
   } catch (error) {
     await node.stop()
+    admission.stop()
     throw error
   }
 }
@@ -163,8 +172,8 @@ const malformedRequestAnswer = (code: string): string => {
  * connections over the cap), answered and counted in /stats `rejected.http` too. The fuzzers
  * (test/fuzz) drive this same server over in-memory connections.
  */
-export function createApiServer(node: Pick<AssembledNode, 'service' | 'countHttpRequest' | 'countRejected'>, log: (line: string) => void): Server {
-  const handler = createApiHandler(node.service, (route) => node.countHttpRequest(route), (code) => node.countRejected('http', code))
+export function createApiServer(node: Pick<AssembledNode, 'service' | 'countHttpRequest' | 'countRejected'>, log: (line: string) => void, admission?: AdmissionControl): Server {
+  const handler = createApiHandler(node.service, (route) => node.countHttpRequest(route), (code) => node.countRejected('http', code), admission)
   // Node answers an HTTP/1.1 request without a Host header with a bare 400 of its own (no JSON,
   // not counted) before the handler sees it; the API routes by path alone and needs no Host, so
   // such a request is served like any other (found by the HTTP fuzzer, test/fuzz/http-target.ts).
@@ -215,14 +224,14 @@ export function createApiServer(node: Pick<AssembledNode, 'service' | 'countHttp
   return server
 }
 
-async function serveHttp(options: NodeOptions, node: AssembledNode): Promise<RunningNode> {
-  const server = createApiServer(node, options.log)
+async function serveHttp(options: NodeOptions, node: AssembledNode, admission: AdmissionControl): Promise<RunningNode> {
+  const server = createApiServer(node, options.log, admission)
   await listen(server, options.listenHost, options.port)
   const apiAddress = formatAddress(options.advertiseHost, (server.address() as AddressInfo).port)
   let stopping: Promise<void> | undefined
   const stop = (): Promise<void> => {
     // The HTTP server first, so that no client request reaches a node that is shutting down.
-    stopping ??= closeServer(server).then(() => node.stop())
+    stopping ??= closeServer(server).then(() => node.stop()).finally(() => admission.stop())
     return stopping
   }
   const bound = options.listenHost === options.advertiseHost ? '' : ` (listening on ${options.listenHost})`

@@ -38,6 +38,9 @@ export interface NodeFigures {
   /** Anti-entropy: keys it repaired since it started, and whether it is catching up after a lost disk. */
   readonly keysRepaired?: number
   readonly recovering?: boolean
+  /** Admission control: requests shed (503 overloaded) per second between the last two samples, and its state. */
+  readonly shedPerS?: number
+  readonly admissionState?: string
   /** Latency distribution of gets and puts over the view's history (or since start, with one sample). */
   readonly latencyBuckets?: LatencyBuckets
 }

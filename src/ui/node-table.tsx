@@ -2,7 +2,8 @@
  * The table of `dyn top`: a row per node. Columns have a priority: on a narrow terminal the
  * least important ones are left out (80 columns hold all of the everyday ones), on a wide one
  * extra ones appear. A column whose figure no node serves is left out rather than shown as
- * zeros (hints pending and transfers in progress, until the nodes serve them).
+ * zeros (hints pending and transfers in progress, until the nodes serve them), and so is SHED
+ * while no node sheds.
  */
 
 import {Box, Text} from 'ink'
@@ -27,6 +28,11 @@ const latencyPair = (pair: {p99: number; p999: number} | undefined): {text: stri
   return {text: `${formatMs(pair.p99)}/${formatMs(pair.p999)}`, ...(color ? {color} : {})}
 }
 
+/** Whether a node sheds requests now (admission control's state) or shed some since the previous poll. */
+export function someNodeSheds(rows: readonly NodeRow[]): boolean {
+  return rows.some((row) => row.figures.admissionState === 'shedding' || (row.figures.shedPerS ?? 0) > 0)
+}
+
 const columns: readonly Column[] = [
   {title: 'ADDRESS', width: (rows) => Math.min(21, Math.max(14, ...rows.map((row) => row.address.length))), align: 'left', priority: 2, cell: (row) => ({text: row.address})},
   {title: 'STATUS', width: 7, align: 'left', priority: 0, cell: (row) => ({text: row.status, color: statusColor(row.status)})},
@@ -36,6 +42,18 @@ const columns: readonly Column[] = [
   {title: 'PUT/S', width: 5, align: 'right', priority: 0, cell: (row) => ({text: formatCount(row.figures.putsPerS)})},
   {title: 'GET p99/.9', width: 10, align: 'right', priority: 0, cell: (row) => latencyPair(row.figures.getLatencyMs)},
   {title: 'PUT p99/.9', width: 10, align: 'right', priority: 0, cell: (row) => latencyPair(row.figures.putLatencyMs)},
+  {
+    // Requests refused by admission control per second, in the warning colour while the node
+    // sheds. Shown only while some node sheds or shed since the last poll: the rest of the time
+    // the 80 columns go to the everyday ones, the address among them; 4 wide (formatCount never
+    // needs more), so that at 80 columns it fits beside the address of a local cluster's node.
+    title: 'SHED',
+    width: 4,
+    align: 'right',
+    priority: 1,
+    served: someNodeSheds,
+    cell: (row) => (row.figures.admissionState === 'shedding' ? {text: formatCount(row.figures.shedPerS ?? 0), color: warnColor} : {text: formatCount(row.figures.shedPerS)}),
+  },
   {title: 'LOOP', width: 4, align: 'right', priority: 3, cell: (row) => ({text: formatMs(row.figures.eventLoopDelayP99Ms)})},
   {title: 'HINTS', width: 5, align: 'right', priority: 1, served: (rows) => rows.some((r) => r.figures.hintsPending !== undefined), cell: (row) => ({text: formatCount(row.figures.hintsPending)})},
   {title: 'XFER', width: 4, align: 'right', priority: 1, served: (rows) => rows.some((r) => r.figures.transfersInProgress !== undefined), cell: (row) => ({text: formatCount(row.figures.transfersInProgress)})},

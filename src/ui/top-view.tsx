@@ -134,6 +134,7 @@ export function HelpPanel({width}: {readonly width: number}) {
       <Text bold>columns</Text>
       <Text wrap="truncate">{fit('  GET/S PUT/S: requests this node coordinated per second (puts include deletes)', width)}</Text>
       <Text wrap="truncate">{fit('  GET/PUT p99/.9: latency percentiles of the last 10 s, ms; LOOP: event-loop p99', width)}</Text>
+      <Text wrap="truncate">{fit('  SHED: requests refused per second (503 overloaded), shown while a node sheds', width)}</Text>
       <Text wrap="truncate">{fit('  STATUS: as the watched node sees it; - : the node did not answer', width)}</Text>
     </Box>
   )

@@ -231,6 +231,31 @@ describe('dyn CLI', () => {
     assert.equal((JSON.parse(badContext.stdout) as {error: string}).error, 'bad_context')
   })
 
+  it('dyn start and dyn cluster up refuse a bad admission target or window as bad_parameter, before starting anything', async () => {
+    const folder = await mkdtemp(path.join(tmpdir(), 'dyn-admission-flags-'))
+    try {
+      const port = await freePortRange(2)
+      const data = path.join(folder, 'n1')
+      const start = await runDyn(['start', '--name', 'n1', '--port', String(port), '--data', data, '--admission-target-ms', '0', '--json'])
+      assert.equal(start.code, 2, start.stderr)
+      assert.equal(answer(start).error, 'bad_parameter')
+      assert.match(String(answer(start).message), /--admission-target-ms 0: give a whole number of milliseconds/)
+      const plain = await runDyn(['start', '--name', 'n1', '--port', String(port), '--data', data, '--admission-window-ms', 'soon'])
+      assert.equal(plain.code, 2)
+      assert.match(plain.stderr, /--admission-window-ms soon: .*\[bad_parameter\]/)
+      const dir = path.join(folder, 'cluster')
+      const up = await runDyn(['cluster', 'up', '--nodes', '1', '--dir', dir, '--port', String(port), '--admission-window-ms', '2', '--json'])
+      assert.equal(up.code, 2, up.stderr)
+      assert.equal(answer(up).error, 'bad_parameter')
+      assert.deepEqual(await readdir(folder), [], 'no data folder, no cluster folder')
+      const help = await runDyn(['start', '--help'])
+      assert.match(help.stdout, /--admission-target-ms=ms\s+advanced:/)
+      assert.match(help.stdout, /--admission-window-ms=ms\s+advanced:/)
+    } finally {
+      await rm(folder, {recursive: true, force: true})
+    }
+  })
+
   it('exit 3 when no node answers', async () => {
     const port = await freePortRange(1)
     const result = await runDyn(['get', 'k', '--node', `127.0.0.1:${port}`])

@@ -49,7 +49,9 @@ function jsonRead(context: string | undefined, siblings: ReadonlyArray<{value: s
 const stored = (context: string): HttpReply => ({status: 204, contextHeader: context, body: ''})
 const notFound: HttpReply = {status: 404, contextHeader: undefined, body: JSON.stringify({error: 'not_found', message: 'no such key'})}
 const quorumUnmet: HttpReply = {status: 503, contextHeader: undefined, body: JSON.stringify({error: 'quorum_unmet', message: 'W not reached', required: 2, acknowledged: 1})}
-const overloaded: HttpReply = {status: 503, contextHeader: undefined, body: JSON.stringify({error: 'overloaded', message: 'busy'})}
+const overloaded: HttpReply = {status: 503, contextHeader: undefined, body: JSON.stringify({error: 'overloaded', message: 'busy', retryAfterMs: 200})}
+/** A 503 of another kind (a node that is not dyn, say): not a shed. */
+const otherUnavailable: HttpReply = {status: 503, contextHeader: undefined, body: JSON.stringify({error: 'unreachable', message: 'the node that was asked is overloaded'})}
 const internal: HttpReply = {status: 500, contextHeader: undefined, body: JSON.stringify({error: 'internal', message: 'boom'})}
 const badRequest: HttpReply = {status: 400, contextHeader: undefined, body: JSON.stringify({error: 'bad_parameter', message: 'r > n'})}
 
@@ -113,11 +115,12 @@ describe('OperationFactory: read', () => {
     assert.equal(contexts.get(run.key), 'ctx-header')
   })
 
-  it('maps 404, 503 quorum_unmet, other 503, 500 and 400 to not_found, quorum_unmet and http_error', () => {
+  it('maps 404, 503 quorum_unmet, 503 overloaded, other 503, 500 and 400 to not_found, quorum_unmet, overloaded and http_error', () => {
     const cases: Array<[HttpReply, string]> = [
       [notFound, 'not_found'],
       [quorumUnmet, 'quorum_unmet'],
-      [overloaded, 'http_error'],
+      [overloaded, 'overloaded'],
+      [otherUnavailable, 'http_error'],
       [internal, 'http_error'],
       [badRequest, 'http_error'],
     ]

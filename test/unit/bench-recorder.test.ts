@@ -107,6 +107,26 @@ describe('Recorder', () => {
     recorder.destroy()
   })
 
+  it('keeps shed operations (503 overloaded) out of the accepted count and percentiles, and reports goodput and the refusals apart', () => {
+    const recorder = new Recorder()
+    for (let i = 0; i < 90; i++) recorder.record('update', 'ok', 10_000)
+    for (let i = 0; i < 10; i++) recorder.record('update', 'quorum_unmet', 20_000)
+    for (let i = 0; i < 300; i++) recorder.record('update', 'overloaded', 500)
+    const [update] = recorder.summary(2)
+    assert.ok(update !== undefined)
+    assert.equal(update.count, 100, 'accepted operations only')
+    assert.equal(update.shed, 300)
+    assert.deepEqual(update.errors, {quorum_unmet: 10}, 'a shed is not an error of the accepted')
+    assert.equal(update.goodputPerS, 45, 'ok (and not found) per second')
+    assert.equal(update.throughputPerS, 50)
+    assert.ok(update.latency.p50Ms >= 9.99 && update.latency.p50Ms <= 10.01, 'the fast refusals do not pull the accepted percentiles down')
+    assert.ok(update.refusedLatency !== undefined && Math.abs(update.refusedLatency.p99Ms - 0.5) < 0.01)
+    assert.equal(recorder.totalCount, 400, 'progress counts every finished operation')
+    recorder.record('read', 'ok', 1000)
+    assert.equal(recorder.summary(1).find((s) => s.operation === 'read')?.refusedLatency, undefined, 'no refusal latency without a refusal')
+    recorder.destroy()
+  })
+
   it('counts the versions each read saw, only where given', () => {
     const recorder = new Recorder()
     for (const versions of [1, 1, 1, 2, 3, 1, 2, 10]) recorder.record('read', 'ok', 500, versions)
@@ -160,6 +180,8 @@ function kindSummary(operation: KindSummary['operation'], count: number, p999Ms:
     operation,
     count,
     throughputPerS: count / 2,
+    goodputPerS: count / 2,
+    shed: 0,
     latency: {p50Ms: 1.25, p90Ms: 2.5, p99Ms: 5.75, p999Ms, maxMs: p999Ms + 1, meanMs: 1.5},
     errors: {},
     notFound: 0,

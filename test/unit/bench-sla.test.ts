@@ -133,8 +133,8 @@ describe('parseSla', () => {
   })
 })
 
-function summary(operation: OperationKind, count: number, errors: Record<string, number> = {}, notFound = 0): KindSummary {
-  return {operation, count, throughputPerS: count, latency: {p50Ms: 1, p90Ms: 2, p99Ms: 3, p999Ms: 4, maxMs: 5, meanMs: 1}, errors, notFound, versionsSeen: {}}
+function summary(operation: OperationKind, count: number, errors: Record<string, number> = {}, notFound = 0, shed = 0): KindSummary {
+  return {operation, count, throughputPerS: count, goodputPerS: count, shed, latency: {p50Ms: 1, p90Ms: 2, p99Ms: 3, p999Ms: 4, maxMs: 5, meanMs: 1}, errors, notFound, versionsSeen: {}}
 }
 
 function slaOf(document: Record<string, unknown>): Sla {
@@ -172,6 +172,12 @@ describe('judge', () => {
       {target: 'read p50 <= 10 ms', measured: 10, limit: 10, met: true},
       {target: 'cart p99 <= 500 ms', measured: null, limit: 500, met: false},
     ])
+  })
+
+  it('counts shed operations against the error rate: they did not get done', () => {
+    const errorSla = slaOf({...validDocument(), maxErrorRate: 0.1})
+    const verdicts = judge(errorSla, [summary('read', 80, {quorum_unmet: 4}, 0, 20)], () => 1)
+    assert.deepEqual(verdicts.at(-1), {target: 'error rate <= 0.1', measured: 0.24, limit: 0.1, met: false})
   })
 
   it('an operation that did not run is "not measured": measured null, not met', () => {

@@ -15,12 +15,14 @@ interface FakeNode {
   answering: boolean
   gets: number
   uptimeMs: number
+  /** Requests its admission control shed; absent: a node that does not serve the figure. */
+  shed?: number
   /** How this node sees the others' reachability. */
   sees: Record<string, boolean>
 }
 
 function fakeCluster(names: string[]): {nodes: FakeNode[]; fetch: FetchJson; requests: string[]} {
-  const nodes = names.map((name, i) => ({name, address: `127.0.0.1:${7070 + i}`, answering: true, gets: 0, uptimeMs: 10_000, sees: Object.fromEntries(names.map((n) => [n, true]))}))
+  const nodes: FakeNode[] = names.map((name, i) => ({name, address: `127.0.0.1:${7070 + i}`, answering: true, gets: 0, uptimeMs: 10_000, sees: Object.fromEntries(names.map((n) => [n, true]))}))
   const requests: string[] = []
   const fetch: FetchJson = async (address, path) => {
     requests.push(`${address}${path}`)
@@ -47,6 +49,7 @@ function fakeCluster(names: string[]): {nodes: FakeNode[]; fetch: FetchJson; req
         storeBytes: 4096,
         requests: {get: {count: node.gets, latencyMs: {p99: 9, p999: 20}, recent: {count: 5, latencyMs: {p99: 1.5, p999: 2.5}}}},
         eventLoopDelayRecentMs: {p99: 1.2},
+        ...(node.shed === undefined ? {} : {admission: {state: node.shed > 0 ? 'shedding' : 'normal', shed: node.shed, admitted: node.gets}}),
       },
     }
   }
@@ -71,6 +74,20 @@ describe('ClusterWatch', () => {
     assert.equal(second.nodes[0]?.figures.eventLoopDelayP99Ms, 1.2)
     assert.equal(second.nodes[0]?.figures.hintsPending, undefined)
     assert.deepEqual(second.nodes[0]?.history.requestsPerS.slice(-1), [25])
+  })
+
+  it('gives the shed rate and admission state of a node that serves them, and neither for one that does not', async () => {
+    const {nodes, fetch} = fakeCluster(['n1', 'n2'])
+    ;(nodes[0] as FakeNode).shed = 100
+    const watch = new ClusterWatch(['127.0.0.1:7070'], fetch, () => 1000)
+    await watch.poll()
+    for (const node of nodes) node.uptimeMs += 2000
+    ;(nodes[0] as FakeNode).shed = 700
+    const second = await watch.poll()
+    assert.equal(second.nodes[0]?.figures.shedPerS, 300)
+    assert.equal(second.nodes[0]?.figures.admissionState, 'shedding')
+    assert.equal(second.nodes[1]?.figures.shedPerS, undefined)
+    assert.equal(second.nodes[1]?.figures.admissionState, undefined)
   })
 
   it('marks a node down when the watched node sees it so, and says so in the events', async () => {

@@ -1,0 +1,96 @@
+/**
+ * The thin shell of a node's admission control (admission-core.ts): it reads the node's Clock
+ * and counts what background work skipped, so that the HTTP handler, the forwarded-put handler
+ * and the periodic tasks all ask one core. The node's process shell (src/node/node.ts) makes one
+ * per node on the system clock; a simulation may make one on simulated time, or none (then every
+ * request is admitted and background work never yields).
+ *
+ * What is admitted here, and what is not (so that a shed request never leaves a half-done write):
+ *   - a client request to /kv/{key}: admitted or refused at arrival, before its body is read or
+ *     any replica is asked (handler.ts);
+ *   - a put forwarded by another node to this home to coordinate (CoordinatePut): admitted or
+ *     refused as a whole, before anything is written (assemble.ts); the forwarder then tries the
+ *     next home, as it does for a home still starting;
+ *   - replica requests (ReplicaPut, ReplicaGet) and hint deliveries are never refused here: they
+ *     belong to a request a coordinator has already admitted, and refusing one of a put's replica
+ *     writes would leave the put written on some replicas and not others.
+ */
+
+import {monitorEventLoopDelay} from 'node:perf_hooks'
+import type {IntervalHistogram} from 'node:perf_hooks'
+import type {Clock} from '../clock.js'
+import {AdmissionCore, admissionSettingsDefault} from './admission-core.js'
+import type {Admission, AdmissionSettings, AdmissionSnapshot} from './admission-core.js'
+
+/** Consecutive passes one background task may skip before it runs anyway: under lasting overload it is slowed, never starved. */
+export const backgroundSkipsMax = 10
+
+export class AdmissionControl {
+  private readonly core: AdmissionCore
+  private backgroundSkipped = 0
+  /** The event loop's delay since the last sample (a real process only: a simulation has no loop to time). */
+  private readonly loopDelay: IntervalHistogram | undefined
+  private nextLoopSampleMs: number
+
+  constructor(
+    private readonly clock: Clock,
+    settings: AdmissionSettings = admissionSettingsDefault,
+    options: {readonly monitorEventLoop?: boolean} = {},
+  ) {
+    this.core = new AdmissionCore(clock.monotonicMs(), settings)
+    this.nextLoopSampleMs = clock.monotonicMs() + settings.intervalMs
+    this.loopDelay = options.monitorEventLoop === true ? monitorEventLoopDelay({resolution: 10}) : undefined
+    this.loopDelay?.enable()
+  }
+
+  /** Admit a request now, or refuse it (`retryAfterMs` is the hint for the client). */
+  arrive(): Admission {
+    const nowMs = this.clock.monotonicMs()
+    this.sampleLoopDelay(nowMs)
+    return this.core.arrive(nowMs)
+  }
+
+  /** The admitted request `ticket` has been answered. */
+  complete(ticket: number): void {
+    const nowMs = this.clock.monotonicMs()
+    this.sampleLoopDelay(nowMs)
+    this.core.complete(ticket, nowMs)
+  }
+
+  /** Stops timing the event loop. */
+  stop(): void {
+    this.loopDelay?.disable()
+  }
+
+  /** Once per interval, hands the core the median event-loop delay since the last sample (ms). */
+  private sampleLoopDelay(nowMs: number): void {
+    if (this.loopDelay === undefined || nowMs < this.nextLoopSampleMs) return
+    this.nextLoopSampleMs = nowMs + this.core.settings.intervalMs
+    const medianMs = this.loopDelay.count > 0 ? this.loopDelay.percentile(50) / 1e6 : 0
+    this.loopDelay.reset()
+    this.core.observeLoopDelay(nowMs, medianMs)
+  }
+
+  /**
+   * A background task's gate: wraps its pass so that it is skipped while the node is under
+   * pressure, at most `backgroundSkipsMax` times in a row (then it runs, so that hints, transfers
+   * and repairs still make progress under lasting overload).
+   */
+  yieldingPass(run: () => Promise<void>): () => Promise<void> {
+    let skippedInRow = 0
+    return async () => {
+      if (skippedInRow < backgroundSkipsMax && this.core.backgroundShouldYield(this.clock.monotonicMs())) {
+        skippedInRow += 1
+        this.backgroundSkipped += 1
+        return
+      }
+      skippedInRow = 0
+      await run()
+    }
+  }
+
+  /** The `admission` section of GET /stats. */
+  stats(): AdmissionSnapshot & {readonly backgroundPassesSkipped: number} {
+    return {...this.core.snapshot(this.clock.monotonicMs()), backgroundPassesSkipped: this.backgroundSkipped}
+  }
+}
