@@ -106,40 +106,37 @@ describe('TopView', () => {
   // address the everyday 80 columns must still hold.
   const onHighPorts = (nodes: readonly NodeRow[]): NodeRow[] => nodes.map((node, i) => ({...node, address: `127.0.0.1:${17070 + i}`}))
   const withAdmission = (node: NodeRow, admission: {shedPerS?: number; admissionState: string}): NodeRow => ({...node, figures: {...node.figures, ...admission}})
+  /** The screen of these nodes on 5-digit ports, checked to fit 80 × 24, as one text. */
+  const drawnAt80 = (nodes: readonly NodeRow[]): string => {
+    const lines = draw(snapshot({nodes: onHighPorts(nodes)}))
+    assertFits(lines, 80, 24)
+    return lines.join('\n')
+  }
 
   it('no node sheds: no SHED column, and the address keeps its place within 80 columns', () => {
-    const s = snapshot({
-      nodes: onHighPorts([
-        withAdmission(row('n1', 0), {shedPerS: 0, admissionState: 'normal'}),
-        withAdmission(row('n2', 1), {shedPerS: 0, admissionState: 'background-yields'}),
-        withAdmission(row('n3', 2), {admissionState: 'normal'}),
-      ]),
-    })
-    const lines = draw(s)
-    assertFits(lines, 80, 24)
-    const text = lines.join('\n')
+    const text = drawnAt80([
+      withAdmission(row('n1', 0), {shedPerS: 0, admissionState: 'normal'}),
+      withAdmission(row('n2', 1), {shedPerS: 0, admissionState: 'background-yields'}),
+      withAdmission(row('n3', 2), {admissionState: 'normal'}),
+    ])
     assert.doesNotMatch(text, /SHED/)
     assert.match(text, /NODE\s+ADDRESS\s+STATUS\s+PART\s+KEYS\s+GET\/S\s+PUT\/S\s+GET p99\/\.9\s+PUT p99\/\.9\s+LOOP/)
     assert.match(text, /^ {2}n2\s+127\.0\.0\.1:17071\s+up\s+22\s+1\.2k\s+120\s+40\s+1\.2\/3\.4\s+2\.5\/8\.0\s+1\.1\s*$/m)
   })
 
   it('a node shedding load: a SHED column with the rate of each node appears, and the address stays, within 80 columns', () => {
-    const s = snapshot({
-      nodes: onHighPorts([
-        withAdmission(row('n1', 0), {shedPerS: 1450, admissionState: 'shedding'}),
-        withAdmission(row('n2', 1), {shedPerS: 0, admissionState: 'normal'}),
-        withAdmission(row('n3', 2), {admissionState: 'background-yields'}),
-      ]),
-    })
-    const lines = draw(s)
-    assertFits(lines, 80, 24)
-    const text = lines.join('\n')
+    const nodes = [
+      withAdmission(row('n1', 0), {shedPerS: 1450, admissionState: 'shedding'}),
+      withAdmission(row('n2', 1), {shedPerS: 0, admissionState: 'normal'}),
+      withAdmission(row('n3', 2), {admissionState: 'background-yields'}),
+    ]
+    const text = drawnAt80(nodes)
     assert.match(text, /NODE\s+ADDRESS\s+STATUS\s+PART\s+KEYS\s+GET\/S\s+PUT\/S\s+GET p99\/\.9\s+PUT p99\/\.9\s+SHED\s*$/m)
     assert.match(text, /^▶ n1\s+127\.0\.0\.1:17070\s+up\s+21\s+1\.2k\s+120\s+40\s+1\.2\/3\.4\s+2\.5\/8\.0\s+1\.4k\s*$/m)
     assert.match(text, /^ {2}n2\s+127\.0\.0\.1:17071\s+up\s+.*\s0\s*$/m)
     assert.match(text, /^ {2}n3\s+127\.0\.0\.1:17072\s+up\s+.*\s-\s*$/m, 'no rate yet from one sample: a dash, not zero')
     // Wider, LOOP comes back beside it.
-    assert.match(draw(s, 100).join('\n'), /SHED\s+LOOP/)
+    assert.match(draw(snapshot({nodes: onHighPorts(nodes)}), 100).join('\n'), /SHED\s+LOOP/)
   })
 
   it('a node that shed since the last poll but no longer sheds still shows the column; none that never served admission figures', () => {
