@@ -1,5 +1,4 @@
 // The flags module alone: loading all of @oclif/core here would slow every start of the CLI.
-import {existsSync} from 'node:fs'
 import * as Flags from '@oclif/core/flags'
 import {DynClient} from '../../src/client/http-client.js'
 import type {CreationSettings} from '../../src/cli/cluster-settings.js'
@@ -7,7 +6,7 @@ import {conflictPolicies, creationSettingsDefault as defaults} from '../../src/c
 import {admissionFlags, checkAdmissionFlags} from '../../src/cli/admission-flags.js'
 import {DynCommand} from '../../src/cli/command-base.js'
 import {exitCodesHelp} from '../../src/cli/exit-codes.js'
-import {clusterUp, NodeExitedError, nodeCountDefault, nodeCountMax, portDefault, rpcPortOffset, secretFileOf} from '../../src/cli/local-cluster.js'
+import {clusterUp, existingSecretFile, NodeExitedError, nodeCountDefault, nodeCountMax, portDefault, rpcPortOffset} from '../../src/cli/local-cluster.js'
 import type {UpResult} from '../../src/cli/local-cluster.js'
 import {describeSettings} from '../../src/cli/cluster-status.js'
 import {counted, warn} from '../../src/cli/format.js'
@@ -85,6 +84,7 @@ ${exitCodesHelp}`
       warn(`N=${described.settings.n} but only ${counted(described.ringMembers, 'node')} ${described.ringMembers === 1 ? 'owns' : 'own'} partitions: each key gets ${counted(effective.n, 'replica')} (R=${effective.r}, W=${effective.w}) until more nodes join`)
     }
     await warnOnWeakQuorum(client, {n: flags.n, r: flags.r, w: flags.w})
+    const secretFile = existingSecretFile(flags.dir)
     if (flags.json) {
       this.printJson({
         ok: true,
@@ -93,7 +93,7 @@ ${exitCodesHelp}`
         started: cluster.started,
         alreadyRunning: cluster.alreadyRunning,
         left: cluster.left,
-        secretFile: existsSync(secretFileOf(flags.dir)) ? secretFileOf(flags.dir) : null,
+        secretFile: secretFile ?? null,
         ...described,
         nodes: cluster.nodes.map((n) => ({name: n.name, address: `${cluster.host}:${n.port}`, rpcAddress: `${cluster.host}:${n.rpcPort}`, pid: n.pid, data: n.dataDir, log: n.logFile})),
       })
@@ -109,6 +109,6 @@ ${exitCodesHelp}`
           : `started ${cluster.started.join(', ')}; ${ran.join(', ')} ${ran.length === 1 ? 'was' : 'were'} running already and left alone`
     const gone = cluster.left.length === 0 ? '' : `; ${cluster.left.join(', ')} left the cluster and ${cluster.left.length === 1 ? 'was' : 'were'} not started`
     process.stdout.write(`cluster of ${members} ready in ${flags.dir} (${what}${gone}); talk to it with --node ${cluster.host}:${first?.port}, stop it with: dyn cluster down --dir ${flags.dir}\n`)
-    if (existsSync(secretFileOf(flags.dir))) process.stdout.write(`its nodes prove the secret in ${secretFileOf(flags.dir)} to each other; a node started by hand joins with --secret-file ${secretFileOf(flags.dir)}\n`)
+    if (secretFile !== undefined) process.stdout.write(`its nodes prove the secret in ${secretFile} to each other; a node started by hand joins with --secret-file ${secretFile}\n`)
   }
 }

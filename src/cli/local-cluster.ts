@@ -147,6 +147,18 @@ export function secretFileOf(dir: string): string {
   return path.join(dir, clusterSecretFileName)
 }
 
+/** The folder's secret file when it has one (a folder made before secrets existed has none). */
+export function existingSecretFile(dir: string): string | undefined {
+  const file = secretFileOf(dir)
+  return existsSync(file) ? file : undefined
+}
+
+/** The `dyn start` flags that give a node the folder's secret, when it has one. */
+export function secretArgsOf(dir: string): string[] {
+  const file = existingSecretFile(dir)
+  return file === undefined ? [] : ['--secret-file', file]
+}
+
 function pidFile(node: LocalNode): string {
   return path.join(path.dirname(node.logFile), `${node.name}.pid`)
 }
@@ -423,8 +435,7 @@ export function startLocalNode(cluster: LocalCluster, node: LocalNode, extraArgs
   rmSync(pidFile(node), {force: true})
   rmSync(exitFile(node), {force: true})
   const where = cluster.advertiseHost === undefined ? ['--host', cluster.host] : ['--listen', cluster.host, '--advertise', cluster.advertiseHost]
-  const secretFile = secretFileOf(path.dirname(node.logFile))
-  const secret = existsSync(secretFile) ? ['--secret-file', secretFile] : []
+  const secret = secretArgsOf(path.dirname(node.logFile))
   const args = [runScript, 'start', '--name', node.name, ...where, '--port', String(node.port), '--rpc-port', String(node.rpcPort), '--data', node.dataDir, ...secret, ...extraArgs]
   const logFd = openSync(node.logFile, 'a')
   const wrapper = spawn('/bin/sh', ['-c', wrapperScript, 'dyn-node', exitFile(node), pidFile(node), process.execPath, ...args], {detached: true, stdio: ['ignore', logFd, logFd]})

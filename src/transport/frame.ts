@@ -224,7 +224,9 @@ export class FrameDecoder {
     const unpackr = ownsMemory ? unpackrViewingBinaries : unpackrCopyingBinaries
     try {
       const body: unknown = unpackr.unpack(source, {start: offset + headerBytes, end: offset + frameBytes})
-      if (nestsDeeperThan(body, bodyDepthMax)) return this.#fail('bad_frame', `body nests deeper than ${bodyDepthMax} levels`)
+      // Each level of nesting takes at least one byte, so a body of at most bodyDepthMax bytes (an
+      // answer, a heartbeat) cannot be too deep: only larger ones are walked.
+      if (frameBytes - headerBytes > bodyDepthMax && nestsDeeperThan(body, bodyDepthMax)) return this.#fail('bad_frame', `body nests deeper than ${bodyDepthMax} levels`)
       return {ok: true, frame: {type, requestId, body}}
     } catch (error) {
       return this.#fail('bad_frame', `body is not one MessagePack value: ${describeError(error)}`)

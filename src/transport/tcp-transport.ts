@@ -320,7 +320,6 @@ class TcpTransport implements Transport {
   readonly #settings: Settings
   readonly #peers = new Map<string, Peer>()
   readonly #inbound = new Set<InboundConnection>()
-  readonly #helloFrame: Buffer
   #closed = false
   #closing: Promise<void> | null = null
 
@@ -328,15 +327,6 @@ class TcpTransport implements Transport {
     this.address = address
     this.#server = server
     this.#settings = settings
-    const hello = tryEncodeFrame({
-      type: MessageType.Hello,
-      requestId: helloRequestId,
-      // The address tells the peer which of its peer records is this node, whatever address
-      // the connection comes from (a NAT, a proxy): see #peersBack.
-      body: {protocolVersion, nodeName: settings.nodeName, address},
-    })
-    assert(hello.ok, 'a Hello always encodes')
-    this.#helloFrame = hello.bytes
     server.on('connection', (socket) => this.#accept(socket))
     server.on('error', (error) => settings.log(`transport ${address}: server error: ${error.message}`))
   }
@@ -504,13 +494,18 @@ class TcpTransport implements Transport {
     })
     // Node queues writes until the connection is up, so Hello and the first requests go out
     // together without waiting here.
-    writer.write(peer.openerNonce === null ? this.#helloFrame : this.#helloWithNonce(peer.openerNonce))
+    writer.write(this.#hello(peer.openerNonce))
     return writer
   }
 
-  /** The Hello of one connection when this node holds a secret: the same, with the connection's nonce. */
-  #helloWithNonce(nonce: Buffer): Buffer {
-    const hello = tryEncodeFrame({type: MessageType.Hello, requestId: helloRequestId, body: {protocolVersion, nodeName: this.#settings.nodeName, address: this.address, nonce}})
+  /**
+   * The first frame of a connection. The address tells the peer which of its peer records is this
+   * node, whatever address the connection comes from (a NAT, a proxy): see #peersBack. With a
+   * secret it carries the connection's nonce (handshake.ts).
+   */
+  #hello(nonce: Buffer | null): Buffer {
+    const body = {protocolVersion, nodeName: this.#settings.nodeName, address: this.address, ...(nonce === null ? {} : {nonce})}
+    const hello = tryEncodeFrame({type: MessageType.Hello, requestId: helloRequestId, body})
     assert(hello.ok, 'a Hello always encodes')
     return hello.bytes
   }

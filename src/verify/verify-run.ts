@@ -13,7 +13,6 @@
  * decides (the schedule, the check) is pure and lives beside it.
  */
 
-import {existsSync} from 'node:fs'
 import {mkdtemp} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
@@ -27,7 +26,7 @@ import {MessageType} from '../transport/message-type.js'
 import {startTcpTransport} from '../transport/tcp-transport.js'
 import type {Transport} from '../transport/transport.js'
 import {values} from '../versioning/dvvset.js'
-import {clusterDown, clusterUp, isNodeProcess, readCluster, removeFolder, secretFileOf} from '../cli/local-cluster.js'
+import {clusterDown, clusterUp, existingSecretFile, isNodeProcess, readCluster, removeFolder} from '../cli/local-cluster.js'
 import type {LocalCluster} from '../cli/local-cluster.js'
 import {freeClusterPorts} from '../cli/ports.js'
 import {availabilityByFault, checkCarts, converged, encodeCart, mergeCartVersions} from './cart-check.js'
@@ -255,8 +254,8 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
     // delivered) and the homes of every cart hold the same items, reading each alone.
     const healedAtMs = elapsedMs()
     // The nodes hold the secret `cluster up` wrote into the folder, and talk to no one without it.
-    const secretFile = secretFileOf(dir)
-    const secret = existsSync(secretFile) ? await readSecretFile(secretFile) : undefined
+    const secretFile = existingSecretFile(dir)
+    const secret = secretFile === undefined ? undefined : await readSecretFile(secretFile)
     replicaReader = await startTcpTransport({host: '127.0.0.1', port: 0, nodeName: 'dyn-verify', ...(secret === undefined ? {} : {secret}), clock: systemClock, scheduler: systemScheduler, handler: async () => {
       throw new DynError('bad_request', 'dyn verify only reads')
     }})

@@ -9,10 +9,9 @@ import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {randomBytes} from 'node:crypto'
-import {existsSync} from 'node:fs'
 import type net from 'node:net'
-import {clusterDown, readCluster, removeFolder} from '../../src/cli/local-cluster.js'
-import {clusterSecretFileName, readSecretFile} from '../../src/node/cluster-secret.js'
+import {clusterDown, existingSecretFile, readCluster, removeFolder} from '../../src/cli/local-cluster.js'
+import {readSecretFile} from '../../src/node/cluster-secret.js'
 import {encodeFrame, FrameDecoder, protocolVersion, type Frame} from '../../src/transport/frame.js'
 import {acceptorProof, handshakeNonceBytes, openerProof, proofMatches} from '../../src/transport/handshake.js'
 import {MessageType} from '../../src/transport/message-type.js'
@@ -24,13 +23,10 @@ export {freePortRange} from '../../src/cli/ports.js'
 export const dynBin = fileURLToPath(new URL('../../../bin/run.js', import.meta.url))
 
 /**
- * The flags a node started by hand (`dyn start`) needs to join the local cluster in `dir`: the
+ * The flags a node started by hand (`dyn start`) needs to join the local cluster in a folder: the
  * secret `dyn cluster up` wrote there, which every internode connection must prove.
  */
-export function secretArgs(dir: string): string[] {
-  const file = path.join(dir, clusterSecretFileName)
-  return existsSync(file) ? ['--secret-file', file] : []
-}
+export {secretArgsOf as secretArgs} from '../../src/cli/local-cluster.js'
 
 /** How long a raw internode handshake waits for the node's challenge. */
 const handshakeTimeoutMs = 10_000
@@ -42,8 +38,8 @@ const handshakeTimeoutMs = 10_000
  * see the node's challenge too.
  */
 export async function rawHandshake(socket: net.Socket, dir: string, nodeName: string): Promise<void> {
-  const file = path.join(dir, clusterSecretFileName)
-  if (!existsSync(file)) {
+  const file = existingSecretFile(dir)
+  if (file === undefined) {
     socket.write(encodeFrame({type: MessageType.Hello, requestId: 0, body: {protocolVersion, nodeName}}))
     return
   }
