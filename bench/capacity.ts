@@ -45,6 +45,10 @@ export interface CapacityResult {
 
 export const capacityPrecisionDefault = 0.05
 export const capacityStepsMaxDefault = 8
+/** Where the search starts when neither --rate nor the SLA gives a rate. */
+export const capacityStartRatePerSDefault = 100
+/** The highest rate the search offers: the open loop's own limit (--rate). */
+export const capacityRatePerSMax = 1_000_000
 
 /** The next rate to try, or why the search is over. */
 export function nextCapacityRate(steps: readonly CapacityStep[], options: CapacitySearchOptions): {next: number} | {ended: CapacityResult['ended']} {

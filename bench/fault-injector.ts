@@ -39,8 +39,14 @@ export interface FaultOutcome extends PlannedFault {
 export interface RunningFaults {
   /** Resolves, once every fault has ended (or the run was stopped), with what happened to each. */
   readonly done: Promise<FaultOutcome[]>
-  /** Ends the schedule early: the fault under way is reverted and the rest are not applied. */
+  /** The run is over: the fault under way is reverted as planned (a killed node started again) and the rest are not applied. */
   stop(): void
+  /**
+   * The bench is stopping (an error, Ctrl-C): nothing more is applied or started; paused nodes
+   * are resumed and cuts healed, but a killed node stays down, since the cluster is about to be
+   * stopped and a node started now could outlive it.
+   */
+  abort(): void
 }
 
 /**
@@ -49,6 +55,7 @@ export interface RunningFaults {
  */
 export function injectFaults(target: FaultableCluster, faults: readonly PlannedFault[], originMs: number): RunningFaults {
   let stopped = false
+  let aborted = false
   let wake: (() => void) | undefined
   const sleepUntil = (atMs: number): Promise<void> =>
     new Promise((resolve) => {
@@ -102,6 +109,7 @@ export function injectFaults(target: FaultableCluster, faults: readonly PlannedF
       resumeAll(paused)
       return {}
     }
+    if (aborted) return {problem: `not started again: the bench was stopping`}
     // clusterUp starts the nodes of the folder that do not run, on their data and ports, and
     // returns once they answer.
     const beganMs = performance.now()
@@ -150,6 +158,11 @@ export function injectFaults(target: FaultableCluster, faults: readonly PlannedF
     done,
     stop: () => {
       stopped = true
+      wake?.()
+    },
+    abort: () => {
+      stopped = true
+      aborted = true
       wake?.()
     },
   }

@@ -132,7 +132,10 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<DriverTotal
   const startOne = (intendedMs: number): void => {
     const measured = intendedMs >= measuredFromMs
     if (inFlight >= inFlightMax) {
-      if (measured) notStarted += 1
+      if (measured) {
+        notStarted += 1
+        options.recorder.recordNotStarted(intendedMs)
+      }
       return
     }
     const run = options.factory.next()

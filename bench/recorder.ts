@@ -28,7 +28,10 @@ export const latencyUsMax = 120_000_000
 
 /** The length of one window of the timeline. */
 export const timelineWindowS = 1
-/** Windows kept at most: a bound on memory for runs of any length (a run lasts at most an hour). */
+/**
+ * Windows kept at most: a bound on memory. A measured run lasts at most an hour (--duration), so
+ * this is four times what any run needs; an operation due beyond it counts in the totals alone.
+ */
 const timelineWindowsMax = 4 * 3600
 
 function newHistogram(packed = false): Histogram {
@@ -96,6 +99,8 @@ export class Recorder {
   private timelineOriginMs: number | undefined
   /** Window index (seconds since the origin) → that window's records. */
   private readonly windows = new Map<number, Map<OperationKind, KindRecord>>()
+  /** Window index → operations of the open loop that were due then and never started (too many in flight). */
+  private readonly notStartedByWindow = new Map<number, number>()
 
   constructor(private readonly packed = false) {}
 
@@ -125,6 +130,20 @@ export class Recorder {
       this.windows.set(index, window)
     }
     addTo(window, kind, outcome, clamped, versions, true)
+  }
+
+  /** An open-loop operation due at `dueAtMs` that was never started: it failed, and counts against its window. */
+  recordNotStarted(dueAtMs: number): void {
+    if (this.timelineOriginMs === undefined || dueAtMs < this.timelineOriginMs) return
+    const index = Math.floor((dueAtMs - this.timelineOriginMs) / (timelineWindowS * 1000))
+    if (index < timelineWindowsMax) this.notStartedByWindow.set(index, (this.notStartedByWindow.get(index) ?? 0) + 1)
+  }
+
+  /** Operations due in [fromS, toS) of the timeline that were never started. */
+  notStartedIn(fromS: number, toS: number): number {
+    let count = 0
+    for (const [index, notStarted] of this.notStartedByWindow) if (index * timelineWindowS >= fromS && index * timelineWindowS < toS) count += notStarted
+    return count
   }
 
   /** The timeline, one entry per window from the first to the last that holds an operation (empty ones included). */
@@ -188,11 +207,7 @@ export class Recorder {
     const result: KindSummary[] = []
     for (const [operation, record] of [...this.kinds.entries()].sort(([a], [b]) => a.localeCompare(b))) {
       const h = record.latencyUs
-      const errors: Record<string, number> = {}
-      for (const outcome of outcomes) {
-        const count = record.outcomes.get(outcome) ?? 0
-        if (outcome !== 'ok' && outcome !== 'not_found' && outcome !== 'overloaded' && count > 0) errors[outcome] = count
-      }
+      const errors = errorsOf(record)
       const succeeded = (record.outcomes.get('ok') ?? 0) + (record.outcomes.get('not_found') ?? 0)
       const shed = record.refusedUs.totalCount
       result.push({
@@ -252,11 +267,18 @@ function addTo(table: Map<OperationKind, KindRecord>, kind: OperationKind, outco
   if (versions !== undefined) record.versionsSeen.set(versions, (record.versionsSeen.get(versions) ?? 0) + 1)
 }
 
-/** Operations that failed: every outcome but ok, not found and shed. */
-function errorCount(record: KindRecord): number {
-  let errors = 0
-  for (const [outcome, count] of record.outcomes) if (outcome !== 'ok' && outcome !== 'not_found' && outcome !== 'overloaded') errors += count
+/** Operations that failed, by outcome: every outcome but ok, not found and shed. */
+function errorsOf(record: KindRecord): Record<string, number> {
+  const errors: Record<string, number> = {}
+  for (const outcome of outcomes) {
+    const count = record.outcomes.get(outcome) ?? 0
+    if (outcome !== 'ok' && outcome !== 'not_found' && outcome !== 'overloaded' && count > 0) errors[outcome] = count
+  }
   return errors
+}
+
+function errorCount(record: KindRecord): number {
+  return Object.values(errorsOf(record)).reduce((a, b) => a + b, 0)
 }
 
 function latencySummary(h: Histogram): LatencySummary {

@@ -13,27 +13,27 @@ import path from 'node:path'
 import {performance} from 'node:perf_hooks'
 import {fileURLToPath} from 'node:url'
 import {seededRandom} from '../src/clock.js'
-import {clusterDownAndPurge, clusterUp, removeFolder} from '../src/cli/local-cluster.js'
+import {clusterDownAndPurge, clusterUp, localNodeNames, removeFolder} from '../src/cli/local-cluster.js'
 import type {UpOptions} from '../src/cli/local-cluster.js'
 import {freeClusterPorts} from '../src/cli/ports.js'
 import {DynClient, UnreachableError} from '../src/client/http-client.js'
 import {PartitionAwareClient} from '../src/client/partition-aware-client.js'
-import {DynError} from '../src/errors.js'
+import {assert, DynError} from '../src/errors.js'
 import {localClusterRoutes, localProxyHost, startFaultProxy} from '../src/verify/fault-proxy.js'
-import {capacityResult, describeEnding, nextCapacityRate} from './capacity.js'
+import {capacityResult, capacityStartRatePerSDefault, describeEnding, nextCapacityRate} from './capacity.js'
 import type {CapacityResult, CapacitySearchOptions, CapacityStep} from './capacity.js'
 import {runClosedLoop} from './closed-loop.js'
 import {keyChooser} from './distributions.js'
 import type {DistributionName} from './distributions.js'
 import {HttpTargets, runOpenLoop} from './open-loop.js'
 import {injectFaults} from './fault-injector.js'
-import type {FaultableCluster, FaultOutcome} from './fault-injector.js'
+import type {FaultableCluster, FaultOutcome, RunningFaults} from './fault-injector.js'
 import {defaultFaultDurationS, planFaults, runWindows} from './faults.js'
 import type {FaultSpec, PlannedFault} from './faults.js'
 import {ContextCache, OperationFactory} from './operations.js'
 import {Recorder} from './recorder.js'
 import type {KindSummary, TimelineWindow} from './recorder.js'
-import {judge} from './sla.js'
+import {judge, verdictsThroughFaults} from './sla.js'
 import type {Sla, TargetVerdict} from './sla.js'
 import {workloads} from './workloads.js'
 import type {WorkloadName} from './workloads.js'
@@ -100,12 +100,22 @@ export interface PhaseResult {
   readonly notStarted?: number
 }
 
+/** How fast one node answered the requests it shed, from its /stats. */
+export interface NodeRefusalTimes {
+  readonly node: string
+  readonly count: number
+  readonly p99Us: number
+  readonly maxUs: number
+}
+
 /** One span of a run with faults, judged on its own (bench/faults.ts). */
 export interface WindowReport {
   readonly name: string
   readonly fromS: number
   readonly toS: number
   readonly operations: readonly KindSummary[]
+  /** Operations due in this window that the open loop never started (too many in flight): failures. */
+  readonly notStarted?: number
   readonly sla?: {readonly met: boolean; readonly verdicts: readonly TargetVerdict[]}
 }
 
@@ -131,7 +141,7 @@ export interface BenchReport {
    * When the nodes shed: how fast each answered its refusals, as its /stats says (since it
    * started; the issue 16 target is a p99 under 1 ms at the node).
    */
-  readonly nodeRefusalTimes?: ReadonlyArray<{readonly node: string; readonly count: number; readonly p99Us: number; readonly maxUs: number}>
+  readonly nodeRefusalTimes?: readonly NodeRefusalTimes[]
   /** With --find-capacity: every step of the search; `run` is then the step at the rate found (or the last). */
   readonly capacity?: CapacityReport
   readonly sla?: {readonly name: string; readonly met: boolean; readonly verdicts: readonly TargetVerdict[]}
@@ -179,7 +189,7 @@ export async function runBench(config: BenchConfig, sla: Sla | undefined, onProg
     const load = config.load ? await loadRecords(config, nodes, factory, onProgress) : undefined
     const route = config.clientDriven ? await clientDrivenRoute(nodes) : undefined
     const measure = (mode: LoopMode, label?: string): Promise<Measured> =>
-      measureRun({...config, mode}, nodes, factory, route, sla, onProgress, label, started === undefined || planned.length === 0 ? undefined : {cluster: started.faultable, faults: planned})
+      measureRun({...config, mode}, nodes, factory, route, sla, onProgress, label, started === undefined || planned.length === 0 ? undefined : {cluster: started.faultable, faults: planned, cleanups})
     const measured = config.capacitySearch === undefined ? await measure(config.mode) : await searchCapacity(config, sla as Sla, measure)
     // Done says the whole run against the length the running phase showed (warm-up included).
     onProgress({phase: 'done', elapsedS: config.durationS + config.warmupS, durationS: config.durationS + config.warmupS, done: 0, operations: measured.run.operations})
@@ -226,8 +236,7 @@ function plannedFaults(config: BenchConfig): PlannedFault[] {
     throw new DynError('bad_parameter', '--fault needs the open loop (--rate R, or an SLA file with a rate): a closed loop slows down with the cluster, so a fault would hide in fewer requests rather than show in their latency')
   }
   if (config.capacitySearch !== undefined) throw new DynError('bad_parameter', '--fault and --find-capacity do not go together: find the capacity first, then run at that rate with the fault')
-  const names = Array.from({length: config.startNodes}, (_, i) => `n${i + 1}`)
-  const placed = planFaults(specs, names, config.durationS, config.faultDurationS ?? defaultFaultDurationS(config.durationS))
+  const placed = planFaults(specs, localNodeNames(config.startNodes), config.durationS, config.faultDurationS ?? defaultFaultDurationS(config.durationS))
   if (!placed.ok) throw new DynError('bad_parameter', placed.message)
   return placed.value
 }
@@ -240,18 +249,29 @@ async function measureRun(
   sla: Sla | undefined,
   onProgress: (snapshot: ProgressSnapshot) => void,
   label: string | undefined,
-  faulty: {readonly cluster: FaultableCluster; readonly faults: readonly PlannedFault[]} | undefined,
+  faulty: {readonly cluster: FaultableCluster; readonly faults: readonly PlannedFault[]; readonly cleanups: Array<() => Promise<void>>} | undefined,
 ): Promise<Measured> {
   const recorder = new Recorder()
+  let injected: RunningFaults | undefined
   try {
-    let injected: ReturnType<typeof injectFaults> | undefined
     const run = await withProgress('running', config.durationS + config.warmupS, recorder, onProgress, label, () => {
       const driving = drive(config, nodes, factory, recorder, route)
-      // The driver names the start of the measured run before it first waits; faults keep its clock.
-      const originMs = recorder.timelineOrigin
-      if (faulty !== undefined && originMs !== undefined) injected = injectFaults(faulty.cluster, faulty.faults, originMs)
+      if (faulty !== undefined) {
+        // The driver names the start of the measured run before it first waits; faults keep its clock.
+        const originMs = recorder.timelineOrigin
+        assert(originMs !== undefined, 'the driver starts the timeline before it first waits')
+        injected = injectFaults(faulty.cluster, faulty.faults, originMs)
+        // Interrupted (Ctrl-C), the bench's cleanups abort the faults before they stop the cluster:
+        // no node is started again, none stays paused, no cut stays.
+        const running = injected
+        faulty.cleanups.push(async () => {
+          running.abort()
+          await running.done
+        })
+      }
       return driving
     })
+    // The run is over: the fault under way ends now, reverted as planned (a killed node started again).
     injected?.stop()
     const faults = await injected?.done
     // The open loop's transport failures are already operations in the histograms; the closed
@@ -264,24 +284,26 @@ async function measureRun(
       windows = runWindows(faulty?.faults ?? [], config.durationS).map((window) => {
         const part = recorder.window(window.fromS, window.toS)
         const operations = part.summary(window.toS - window.fromS)
-        const windowVerdicts = sla === undefined ? undefined : judge(sla, operations, (kind, p) => part.percentileMs(kind, p))
+        const notStarted = recorder.notStartedIn(window.fromS, window.toS)
+        const windowVerdicts = sla === undefined ? undefined : judge(sla, operations, (kind, p) => part.percentileMs(kind, p), notStarted, {absentNotJudged: true})
         part.destroy()
-        return {...window, operations, ...(windowVerdicts === undefined ? {} : {sla: {met: windowVerdicts.every((v) => v.met), verdicts: windowVerdicts}})}
+        return {...window, operations, ...(notStarted > 0 ? {notStarted} : {}), ...(windowVerdicts === undefined ? {} : {sla: {met: windowVerdicts.every((v) => v.met), verdicts: windowVerdicts}})}
       })
-    }
-    // Through faults, the SLA holds only if it holds in every window, as well as over the run.
-    const met = verdicts === undefined ? undefined : verdicts.every((v) => v.met) && (windows ?? []).every((window) => window.sla?.met !== false)
-    if (verdicts !== undefined && windows !== undefined && !met && verdicts.every((v) => v.met)) {
-      verdicts = [...verdicts, {target: 'every window (before, during and after each fault)', measured: null, limit: 0, met: false}]
+      if (verdicts !== undefined) verdicts = verdictsThroughFaults(verdicts, windows, faults)
     }
     return {
       run,
       timeline: recorder.timeline(),
       histograms: recorder.encodedHistograms(),
-      ...(verdicts === undefined ? {} : {sla: {met: met as boolean, verdicts}}),
+      ...(verdicts === undefined ? {} : {sla: {met: verdicts.every((v) => v.met), verdicts}}),
       ...(faults === undefined ? {} : {faults, windows: windows ?? []}),
     }
   } finally {
+    // Whatever happened to the run, no fault outlives it.
+    if (injected !== undefined) {
+      injected.abort()
+      await injected.done
+    }
     recorder.destroy()
   }
 }
@@ -293,7 +315,7 @@ async function measureRun(
  */
 async function searchCapacity(config: BenchConfig, sla: Sla, measure: (mode: LoopMode, label?: string) => Promise<Measured>): Promise<Measured> {
   const search = config.capacitySearch as Omit<CapacitySearchOptions, 'startRatePerS'>
-  const options: CapacitySearchOptions = {...search, startRatePerS: config.mode.kind === 'open' ? config.mode.ratePerS : (sla.run.ratePerS ?? 100)}
+  const options: CapacitySearchOptions = {...search, startRatePerS: config.mode.kind === 'open' ? config.mode.ratePerS : (sla.run.ratePerS ?? capacityStartRatePerSDefault)}
   const steps: CapacityStep[] = []
   const runs = new Map<number, Measured>()
   let last: Measured | undefined
@@ -324,8 +346,8 @@ async function searchCapacity(config: BenchConfig, sla: Sla, measure: (mode: Loo
 }
 
 /** Each node's refusal times from its /stats; a node that does not say (an older one, or gone) is left out. */
-async function refusalTimesOf(nodes: readonly string[], timeoutS: number): Promise<Array<{node: string; count: number; p99Us: number; maxUs: number}>> {
-  const times: Array<{node: string; count: number; p99Us: number; maxUs: number}> = []
+async function refusalTimesOf(nodes: readonly string[], timeoutS: number): Promise<NodeRefusalTimes[]> {
+  const times: NodeRefusalTimes[] = []
   for (const node of nodes) {
     const stats = await new DynClient(node, timeoutS * 1000).getJson('/stats').catch(() => undefined)
     if (stats === undefined || !stats.ok) continue
@@ -399,17 +421,17 @@ async function startCluster(config: BenchConfig, withFaults: boolean, cleanups: 
   // nodes bind 127.0.0.1 and advertise the proxy's side of loopback. Only a run with a
   // partition pays for the extra hop.
   const wantsProxy = withFaults && (config.faults ?? []).some((fault) => fault.kind === 'partition')
-  const names = Array.from({length: config.startNodes}, (_, i) => `n${i + 1}`)
   const proxy = wantsProxy
-    ? await startFaultProxy(localClusterRoutes(names, {port, rpcPort}, localProxyHost)).catch((error: Error) => {
+    ? await startFaultProxy(localClusterRoutes(localNodeNames(config.startNodes), {port, rpcPort}, localProxyHost)).catch((error: Error) => {
         throw new DynError('unreachable', `the fault proxy for --fault partition cannot listen on ${localProxyHost} (${error.message}); it needs the loopback addresses 127.0.0.0/8 (Linux) and those ports free`)
       })
     : undefined
   if (proxy !== undefined) cleanups.push(() => proxy.close())
   const upOptions: UpOptions = {dir, nodeCount: config.startNodes, port, rpcPort, startArgs: [...config.clusterArgs], readyTimeoutMs: 30_000, ...(proxy === undefined ? {} : {advertiseHost: localProxyHost})}
   const cluster = await clusterUp(upOptions, () => undefined)
-  // A restart (after --fault kill) finds the folder's settings; it only starts what does not run.
-  const restartOptions: UpOptions = {dir, startArgs: [], readyTimeoutMs: 30_000}
+  // A restart (after --fault kill) starts only what does not run, with the folder's own flags
+  // (no startArgs given) and the same advertised host, which the folder's cluster must match.
+  const restartOptions: UpOptions = {...upOptions, startArgs: []}
   return {addresses: cluster.nodes.map((node) => `${cluster.host}:${node.port}`), faultable: {cluster, upOptions: restartOptions, ...(proxy === undefined ? {} : {proxy})}}
 }
 

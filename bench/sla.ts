@@ -41,6 +41,10 @@ export interface TargetVerdict {
   readonly measured: number | null
   readonly limit: number
   readonly met: boolean
+  /** Set when the target was not judged, and why (a window of a run with faults without that operation). */
+  readonly notJudged?: string
+  /** `count`: measured and limit are counts (`measured` of `limit` needed); otherwise ms, or a rate for the error rate. */
+  readonly unit?: 'count'
 }
 
 const operationKinds: readonly string[] = ['read', 'update', 'insert', 'rmw', 'cart']
@@ -97,10 +101,16 @@ export function judge(
   operations: readonly KindSummary[],
   percentileMs: (kind: OperationKind, percentile: number) => number | undefined,
   unanswered = 0,
+  options: {readonly absentNotJudged?: boolean} = {},
 ): TargetVerdict[] {
   const verdicts: TargetVerdict[] = sla.targets.map((target) => {
+    const name = `${target.operation} p${target.percentile} <= ${target.maxMs} ms`
+    // A window of a run with faults may hold none of a rare operation (a short window, a
+    // write-light workload): that says nothing against the SLA, and the whole run judges it.
+    const ran = operations.some((op) => op.operation === target.operation && op.count + op.shed > 0)
+    if (options.absentNotJudged === true && !ran) return {target: name, measured: null, limit: target.maxMs, met: true, notJudged: `no ${target.operation} operation in this window`}
     const measured = percentileMs(target.operation, target.percentile) ?? null
-    return {target: `${target.operation} p${target.percentile} <= ${target.maxMs} ms`, measured, limit: target.maxMs, met: measured !== null && measured <= target.maxMs}
+    return {target: name, measured, limit: target.maxMs, met: measured !== null && measured <= target.maxMs}
   })
   if (sla.maxErrorRate !== undefined) {
     let total = unanswered
@@ -113,7 +123,29 @@ export function judge(
       for (const count of Object.values(op.errors)) failed += count
     }
     const rate = total === 0 ? null : failed / total
-    verdicts.push({target: `error rate <= ${sla.maxErrorRate}`, measured: rate, limit: sla.maxErrorRate, met: rate !== null && rate <= sla.maxErrorRate})
+    const target = `error rate <= ${sla.maxErrorRate}`
+    if (total === 0 && options.absentNotJudged === true) verdicts.push({target, measured: null, limit: sla.maxErrorRate, met: true, notJudged: 'no operation in this window'})
+    else verdicts.push({target, measured: rate, limit: sla.maxErrorRate, met: rate !== null && rate <= sla.maxErrorRate})
   }
   return verdicts
+}
+
+/**
+ * The verdict of a run with faults: the whole run's targets, and two more. Dynamo's claim is
+ * that the SLA holds through a failure, so every window (before, during and after each fault)
+ * must meet every target; and a fault that could not be applied or reverted leaves nothing
+ * checked, so it fails the run too, whatever the latencies say.
+ */
+export function verdictsThroughFaults(
+  runVerdicts: readonly TargetVerdict[],
+  windows: ReadonlyArray<{readonly sla?: {readonly met: boolean}}>,
+  faults: ReadonlyArray<{readonly problem?: string}>,
+): TargetVerdict[] {
+  const windowsMet = windows.filter((window) => window.sla?.met !== false).length
+  const faultsDone = faults.filter((fault) => fault.problem === undefined).length
+  return [
+    ...runVerdicts,
+    {target: 'windows meeting every target (before, during and after each fault)', measured: windowsMet, limit: windows.length, met: windowsMet === windows.length, unit: 'count'},
+    {target: 'faults applied and reverted as planned', measured: faultsDone, limit: faults.length, met: faultsDone === faults.length, unit: 'count'},
+  ]
 }

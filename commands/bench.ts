@@ -9,7 +9,7 @@ import type {DistributionName} from '../bench/distributions.js'
 import {formatReport} from '../bench/report.js'
 import {runBench, writeHistograms} from '../bench/runner.js'
 import type {BenchConfig, ProgressSnapshot} from '../bench/runner.js'
-import {capacityPrecisionDefault, capacityStepsMaxDefault} from '../bench/capacity.js'
+import {capacityPrecisionDefault, capacityRatePerSMax, capacityStartRatePerSDefault, capacityStepsMaxDefault} from '../bench/capacity.js'
 import {parseFaultSpec} from '../bench/faults.js'
 import type {FaultSpec} from '../bench/faults.js'
 import {loadSla} from '../bench/sla.js'
@@ -26,7 +26,7 @@ Latencies are recorded in microseconds in HDR histograms; --hdr-out saves them. 
 With --sla FILE the run takes its parameters from the file (flags override) and exits 1 when any target is missed.
 --find-capacity (with --sla) searches for the highest open-loop rate at which every target holds: runs at rising rates (doubling, then bisecting, at most --max-steps runs on the same cluster), and reports the latency-versus-throughput curve it measured on the way.
 --fault kill|pause|partition[:NODE][@SECONDS] (repeatable; open loop, on a cluster the bench starts) kills, pauses or cuts off a node mid-run for --fault-duration seconds, then restarts, resumes or heals it; the report judges the run before, during and after each fault, and the SLA holds only if it holds in every window. Requests a node refuses to connect go to the next node, as dyn's clients do.
-Exit codes: 0 done (SLA met), 1 SLA missed, 2 bad usage, 3 cluster unreachable.`
+Exit codes: 0 done (SLA met), 1 SLA missed (or a --fault could not be applied or reverted), 2 bad usage, 3 cluster unreachable.`
 
   static override examples = [
     {description: 'Maximum throughput of a fresh 3-node cluster, YCSB A, 50 connections, calibrated', command: '<%= config.bin %> bench --nodes 3 --workload a --connections 50 --duration 10 --calibrate'},
@@ -64,8 +64,8 @@ Exit codes: 0 done (SLA met), 1 SLA missed, 2 bad usage, 3 cluster unreachable.`
     seed: Flags.integer({description: 'random seed for keys and operations', default: 1}),
     timeout: Flags.integer({description: 'seconds before one HTTP request is a timeout', default: 10, min: 1}),
     json: Flags.boolean({description: 'print the report as JSON', default: false}),
-    'find-capacity': Flags.boolean({description: 'with --sla: search for the highest open-loop rate that meets every target, starting at the SLA\'s rate (or --rate)', default: false, exclusive: ['connections']}),
-    'max-steps': Flags.integer({description: 'with --find-capacity: runs the search makes at most (each --warmup + --duration seconds)', default: capacityStepsMaxDefault, min: 2, max: 30}),
+    'find-capacity': Flags.boolean({description: 'with --sla: search for the highest open-loop rate that meets every target, starting at --rate, else the SLA\'s rate, else 100 ops/s', default: false, exclusive: ['connections']}),
+    'max-steps': Flags.integer({description: `with --find-capacity: runs the search makes at most, each --warmup + --duration seconds [default: ${capacityStepsMaxDefault}]`, min: 2, max: 30}),
     fault: Flags.string({description: 'inject a fault mid-run: kill, pause or partition, optionally :NODE (default: the last node) and @SECONDS into the measured run (default: a third of the way); repeatable, one at a time', multiple: true, helpValue: 'kind[:node][@s]', exclusive: ['node']}),
     'fault-duration': Flags.integer({description: 'seconds each --fault lasts before the node is restarted, resumed or healed [default: a third of the run]', min: 1}),
   }
@@ -82,7 +82,6 @@ Exit codes: 0 done (SLA met), 1 SLA missed, 2 bad usage, 3 cluster unreachable.`
     const workload = (flags.workload ?? fromSla.workload ?? 'a') as WorkloadName
     const rate = flags.rate ?? (flags.connections === undefined ? fromSla.ratePerS : undefined)
     const connections = flags.connections ?? (flags.rate === undefined ? fromSla.connections : undefined) ?? 50
-    if (flags['client-driven'] && rate === undefined) this.fail(flags.json, 'bad_parameter', '--client-driven needs the open loop: give --rate')
     const faults: FaultSpec[] = []
     for (const text of flags.fault ?? []) {
       const parsed = parseFaultSpec(text)
@@ -90,8 +89,10 @@ Exit codes: 0 done (SLA met), 1 SLA missed, 2 bad usage, 3 cluster unreachable.`
       faults.push(parsed.value)
     }
     if (flags['fault-duration'] !== undefined && faults.length === 0) this.fail(flags.json, 'bad_parameter', '--fault-duration says how long each --fault lasts: give a --fault too')
+    if (flags['max-steps'] !== undefined && !flags['find-capacity']) this.fail(flags.json, 'bad_parameter', '--max-steps bounds the capacity search: give --find-capacity too')
     // The capacity search is an open-loop search: without --rate it starts at the SLA's rate.
-    const searchFrom = flags['find-capacity'] && rate === undefined ? (sla?.run.ratePerS ?? 100) : rate
+    const searchFrom = flags['find-capacity'] && rate === undefined ? (sla?.run.ratePerS ?? capacityStartRatePerSDefault) : rate
+    if (flags['client-driven'] && searchFrom === undefined) this.fail(flags.json, 'bad_parameter', '--client-driven needs the open loop: give --rate')
     // The same address rules as every other command (host:port, [v6]:port or http://host:port).
     const parsedNodes = flags.node === undefined ? undefined : parseNodeList(flags.node)
     if (parsedNodes !== undefined && !parsedNodes.ok) this.fail(flags.json, 'bad_parameter', parsedNodes.message)
@@ -119,7 +120,7 @@ Exit codes: 0 done (SLA met), 1 SLA missed, 2 bad usage, 3 cluster unreachable.`
       timeoutS: flags.timeout,
       ...(faults.length === 0 ? {} : {faults}),
       ...(flags['fault-duration'] === undefined ? {} : {faultDurationS: flags['fault-duration']}),
-      ...(flags['find-capacity'] ? {capacitySearch: {precision: capacityPrecisionDefault, ratePerSMax: 1_000_000, stepsMax: flags['max-steps']}} : {}),
+      ...(flags['find-capacity'] ? {capacitySearch: {precision: capacityPrecisionDefault, ratePerSMax: capacityRatePerSMax, stepsMax: flags['max-steps'] ?? capacityStepsMaxDefault}} : {}),
     }
 
     const progress = await this.progressRenderer(flags.json)

@@ -121,11 +121,12 @@ export class AdmissionControl {
 
   /** The `admission` section of GET /stats. */
   stats(): AdmissionSnapshot & {readonly backgroundPassesSkipped: number; readonly refusalTimes: RefusalTimes} {
+    // Every figure the top of its bucket, the max too, so that p99 never exceeds max.
     const h = this.refusalUs
     return {
       ...this.core.snapshot(this.clock.monotonicMs()),
       backgroundPassesSkipped: this.backgroundSkipped,
-      refusalTimes: {count: h.totalCount, p50Us: h.getValueAtPercentile(50), p99Us: h.getValueAtPercentile(99), p999Us: h.getValueAtPercentile(99.9), maxUs: h.maxValue},
+      refusalTimes: {count: h.totalCount, p50Us: h.getValueAtPercentile(50), p99Us: h.getValueAtPercentile(99), p999Us: h.getValueAtPercentile(99.9), maxUs: h.getValueAtPercentile(100)},
     }
   }
 }

@@ -143,6 +143,11 @@ function clusterFile(dir: string): string {
 }
 
 /** The cluster secret's file in a local cluster's folder, which `up` writes for a new cluster. */
+/** The names of a new local cluster's nodes, in order: n1, n2, ... */
+export function localNodeNames(nodeCount: number): string[] {
+  return Array.from({length: nodeCount}, (_, i) => `n${i + 1}`)
+}
+
 export function secretFileOf(dir: string): string {
   return path.join(dir, clusterSecretFileName)
 }
@@ -358,12 +363,12 @@ function newCluster(dir: string, options: UpOptions): LocalCluster {
     host: '127.0.0.1',
     ...(options.advertiseHost === undefined ? {} : {advertiseHost: options.advertiseHost}),
     settings: {...settings},
-    nodes: Array.from({length: nodeCount}, (_, i) => ({
-      name: `n${i + 1}`,
+    nodes: localNodeNames(nodeCount).map((name, i) => ({
+      name,
       port: port + i,
       rpcPort: rpcPort + i,
-      dataDir: path.join(dir, `n${i + 1}`),
-      logFile: path.join(dir, `n${i + 1}.log`),
+      dataDir: path.join(dir, name),
+      logFile: path.join(dir, `${name}.log`),
       pid: undefined,
     })),
   }

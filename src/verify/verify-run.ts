@@ -26,7 +26,7 @@ import {MessageType} from '../transport/message-type.js'
 import {startTcpTransport} from '../transport/tcp-transport.js'
 import type {Transport} from '../transport/transport.js'
 import {values} from '../versioning/dvvset.js'
-import {clusterDown, clusterUp, existingSecretFile, isNodeProcess, readCluster, removeFolder} from '../cli/local-cluster.js'
+import {clusterDown, clusterUp, existingSecretFile, isNodeProcess, localNodeNames, readCluster, removeFolder} from '../cli/local-cluster.js'
 import type {LocalCluster} from '../cli/local-cluster.js'
 import {freeClusterPorts} from '../cli/ports.js'
 import {availabilityByFault, checkCarts, converged, encodeCart, mergeCartVersions} from './cart-check.js'
@@ -108,7 +108,7 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
   try {
     const ports = existing === undefined ? await freeClusterPorts(options.nodeCount) : {port: existing.nodes[0]?.port ?? 0, rpcPort: existing.nodes[0]?.rpcPort ?? 0}
     const nodeCount = existing?.nodes.length ?? options.nodeCount
-    const names = existing?.nodes.map((node) => node.name) ?? Array.from({length: nodeCount}, (_, i) => `n${i + 1}`)
+    const names = existing?.nodes.map((node) => node.name) ?? localNodeNames(nodeCount)
     const advertiseHost = existing === undefined ? proxyHost : existing.advertiseHost
     if (advertiseHost !== undefined) {
       proxy = await startFaultProxy(localClusterRoutes(names, ports, advertiseHost)).catch((error: Error) => {

@@ -11,7 +11,10 @@ import {mkdtemp, rm, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
-import {runDyn} from './harness.js'
+import {spawn} from 'node:child_process'
+import net from 'node:net'
+import {freeClusterPorts} from '../../src/cli/ports.js'
+import {dynBin, runDyn, sleep} from './harness.js'
 
 const benchTimeoutMs = 180_000
 
@@ -106,19 +109,55 @@ describe('dyn bench with faults and a capacity search', () => {
     await assertStopped(report.config.targetNodes)
   })
 
-  it('pauses one node and cuts another off, one after the other, and reverts both', async () => {
-    const result = await runDyn(['bench', '--nodes', '3', '--rate', '60', '--duration', '6', '--warmup', '0', '--records', '200', '--fault', 'pause:n1@1', '--fault', 'partition:n3@3', '--fault-duration', '2', '--json'], {timeoutMs: benchTimeoutMs})
+  it('pauses one node, cuts another off and kills a third, one after the other, and reverts each', async () => {
+    // The kill comes after the partition: its restart must find the cluster behind the proxy.
+    const result = await runDyn(
+      ['bench', '--nodes', '3', '--rate', '60', '--duration', '8', '--warmup', '0', '--records', '200', '--fault', 'pause:n1@1', '--fault', 'partition:n3@3', '--fault', 'kill:n2@5', '--fault-duration', '2', '--json'],
+      {timeoutMs: benchTimeoutMs},
+    )
     assert.equal(result.code, 0, result.stderr + result.stdout)
     const report = parseReport(result.stdout)
-    assert.deepEqual(report.faults?.map((f) => [f.spec, f.node, f.problem]), [['pause:n1@1', 'n1', undefined], ['partition:n3@3', 'n3', undefined]])
+    assert.deepEqual(report.faults?.map((f) => [f.spec, f.node, f.problem]), [['pause:n1@1', 'n1', undefined], ['partition:n3@3', 'n3', undefined], ['kill:n2@5', 'n2', undefined]])
     for (const fault of report.faults ?? []) assert.ok(fault.appliedAtS !== undefined && fault.revertedAtS !== undefined, `${fault.spec} applied and reverted`)
-    assert.deepEqual(report.windows?.map((w) => w.name), ['before', 'during pause:n1@1', 'during partition:n3@3', 'after partition:n3@3'])
+    assert.deepEqual(report.windows?.map((w) => w.name), ['before', 'during pause:n1@1', 'during partition:n3@3', 'during kill:n2@5', 'after kill:n2@5'])
     // A request sent to the paused node waits until it is resumed: the pause shows in its window's
     // slowest operation (a lower bound the pause itself makes, not a measure of the machine).
     const paused = report.windows?.find((w) => w.name === 'during pause:n1@1')
     const slowestMs = Math.max(...(paused?.operations ?? []).map((op) => op.latency.maxMs))
     assert.ok(slowestMs >= 500, `the slowest operation during the pause took ${slowestMs} ms`)
     await assertStopped(report.config.targetNodes)
+  })
+
+  it('interrupted during a fault (Ctrl-C), the bench leaves no node running, paused or started again', async () => {
+    const {port} = await freeClusterPorts(3)
+    const child = spawn(process.execPath, [dynBin, 'bench', '--nodes', '3', '--port', String(port), '--rate', '50', '--duration', '20', '--warmup', '0', '--records', '100', '--fault', 'kill:n3@1', '--fault', 'pause:n2@4', '--fault-duration', '3'], {stdio: ['ignore', 'ignore', 'pipe']})
+    let stderr = ''
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString()
+    })
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+    try {
+      // Interrupt while n2 is paused (4 to 7 s into the run; n3 was killed and started again
+      // before that): the first progress line of the run comes in its first second.
+      const deadline = Date.now() + 120_000
+      while (!/running 0\/20 s/.test(stderr) && Date.now() < deadline && child.exitCode === null) await sleep(100)
+      assert.match(stderr, /running 0\/20 s/, 'the run started')
+      await sleep(5000)
+      child.kill('SIGINT')
+      assert.equal(await exited, 130, stderr)
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL')
+    }
+    await assertStopped([0, 1, 2].map((i) => `127.0.0.1:${port + i}`))
+    // Nothing listens on the cluster's ports any more: no node was started again behind the bench's back.
+    for (const candidate of [port, port + 1, port + 2, port + 1000, port + 1001, port + 1002]) {
+      const free = await new Promise<boolean>((resolve) => {
+        const server = net.createServer()
+        server.once('error', () => resolve(false))
+        server.listen(candidate, '127.0.0.1', () => server.close(() => resolve(true)))
+      })
+      assert.equal(free, true, `port ${candidate} is still taken after the bench`)
+    }
   })
 
   it('--find-capacity steps up while the SLA holds, and reports every step and the rate found', async () => {
@@ -150,6 +189,7 @@ describe('dyn bench with faults and a capacity search', () => {
       [['--nodes', '3', '--rate', '10', '--fault-duration', '2'], /give a --fault too/],
       [['--nodes', '1', '--rate', '10', '--find-capacity'], /give one with --sla/],
       [['--nodes', '3', '--sla', generous, '--find-capacity', '--fault', 'kill'], /do not go together/],
+      [['--nodes', '1', '--rate', '10', '--max-steps', '3'], /give --find-capacity too/],
     ]
     for (const [flags, message] of cases) {
       const result = await runDyn(['bench', ...flags], {timeoutMs: benchTimeoutMs})

@@ -10,6 +10,9 @@ import {capacityResult, nextCapacityRate} from '../../bench/capacity.js'
 import type {CapacitySearchOptions, CapacityStep} from '../../bench/capacity.js'
 import {defaultFaultDurationS, parseFaultSpec, planFaults, runWindows} from '../../bench/faults.js'
 import type {FaultSpec} from '../../bench/faults.js'
+import type {KindSummary} from '../../bench/recorder.js'
+import {judge, verdictsThroughFaults} from '../../bench/sla.js'
+import type {Sla} from '../../bench/sla.js'
 
 function spec(text: string): FaultSpec {
   const parsed = parseFaultSpec(text)
@@ -128,5 +131,53 @@ describe('capacity search', () => {
     const result = capacityResult(steps, 'not_monotonic')
     assert.equal(result.foundRatePerS, 500, 'the only met rate below the miss at 900')
     assert.equal(result.lowestMissedRatePerS, 900)
+  })
+})
+
+describe('judging a run with faults', () => {
+  const sla: Sla = {
+    name: 's',
+    description: '',
+    run: {},
+    targets: [
+      {operation: 'read', percentile: 99.9, maxMs: 300},
+      {operation: 'insert', percentile: 99, maxMs: 300},
+    ],
+    maxErrorRate: 0.01,
+  }
+  const reads = (count: number, errors: Record<string, number> = {}): KindSummary => ({
+    operation: 'read',
+    count,
+    throughputPerS: count,
+    goodputPerS: count,
+    shed: 0,
+    latency: {p50Ms: 1, p90Ms: 1, p99Ms: 1, p999Ms: 1, maxMs: 1, meanMs: 1},
+    errors,
+    notFound: 0,
+    versionsSeen: {},
+  })
+
+  it('in a window, an operation that did not run is not judged; over the whole run it is missed', () => {
+    const inWindow = judge(sla, [reads(10)], (kind) => (kind === 'read' ? 5 : undefined), 0, {absentNotJudged: true})
+    assert.deepEqual(inWindow.map((v) => [v.met, v.notJudged]), [[true, undefined], [true, 'no insert operation in this window'], [true, undefined]])
+    const overRun = judge(sla, [reads(10)], (kind) => (kind === 'read' ? 5 : undefined))
+    assert.deepEqual(overRun.map((v) => v.met), [true, false, true])
+  })
+
+  it('an empty window is not judged on its error rate; its never-started operations count as errors', () => {
+    const empty = judge(sla, [], () => undefined, 0, {absentNotJudged: true})
+    assert.equal(empty.every((v) => v.met && v.notJudged !== undefined), true)
+    const stalled = judge(sla, [reads(90)], () => 5, 10, {absentNotJudged: true})
+    assert.equal(stalled.find((v) => v.target.startsWith('error rate'))?.met, false, '10 of 100 never started')
+  })
+
+  it('the run fails when a window misses or a fault was not applied and reverted, whatever the whole run says', () => {
+    const runMet = judge(sla, [reads(10)], () => 5).filter((v) => !v.target.startsWith('insert'))
+    const all = verdictsThroughFaults(runMet, [{sla: {met: true}}, {sla: {met: true}}], [{}])
+    assert.equal(all.every((v) => v.met), true)
+    const windowMissed = verdictsThroughFaults(runMet, [{sla: {met: true}}, {sla: {met: false}}, {}], [{}])
+    assert.deepEqual(windowMissed.filter((v) => !v.met).map((v) => [v.measured, v.limit, v.unit]), [[2, 3, 'count']])
+    const faultFailed = verdictsThroughFaults(runMet, [{sla: {met: true}}], [{problem: 'starting n2 again failed'}, {}])
+    assert.deepEqual(faultFailed.filter((v) => !v.met).map((v) => [v.target, v.measured, v.limit]), [['faults applied and reverted as planned', 1, 2]])
   })
 })
