@@ -38,6 +38,9 @@ export interface Sla {
 
 export interface TargetVerdict {
   readonly target: string
+  /** The latency target's operation and percentile, for charts; absent on the error-rate verdict. */
+  readonly operation?: OperationKind
+  readonly percentile?: number
   readonly measured: number | null
   readonly limit: number
   readonly met: boolean
@@ -100,7 +103,14 @@ export function judge(
 ): TargetVerdict[] {
   const verdicts: TargetVerdict[] = sla.targets.map((target) => {
     const measured = percentileMs(target.operation, target.percentile) ?? null
-    return {target: `${target.operation} p${target.percentile} <= ${target.maxMs} ms`, measured, limit: target.maxMs, met: measured !== null && measured <= target.maxMs}
+    return {
+      target: `${target.operation} p${target.percentile} <= ${target.maxMs} ms`,
+      operation: target.operation,
+      percentile: target.percentile,
+      measured,
+      limit: target.maxMs,
+      met: measured !== null && measured <= target.maxMs,
+    }
   })
   if (sla.maxErrorRate !== undefined) {
     let total = unanswered
