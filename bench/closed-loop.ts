@@ -64,6 +64,7 @@ export async function runClosedLoop(options: ClosedLoopOptions): Promise<DriverT
   const inFlight = new Set<InFlight>()
   const begin = performance.now()
   const measuredFromMs = begin + options.warmupS * 1000
+  options.recorder.startTimeline(measuredFromMs)
   let httpRequests = 0
   const perNode = options.nodes.map((_, i) => Math.floor(options.connections / options.nodes.length) + (i < options.connections % options.nodes.length ? 1 : 0))
   const runs = options.nodes
@@ -95,7 +96,7 @@ export async function runClosedLoop(options: ClosedLoopOptions): Promise<DriverT
               if (measured) httpRequests += 1
               const result = item.run.onReply({status, body, contextHeader: headerValue((headers as Record<string, string | string[] | undefined>)['x-dyn-context'])})
               if (result.done) {
-                if (measured) options.recorder.record(item.run.kind, result.outcome, (performance.now() - item.startedMs) * 1000, result.versions)
+                if (measured) options.recorder.record(item.run.kind, result.outcome, (performance.now() - item.startedMs) * 1000, result.versions, item.startedMs)
               } else {
                 followUps.push({...item, step: result.step})
               }

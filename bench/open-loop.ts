@@ -105,6 +105,7 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<DriverTotal
   const total = warmupCount + Math.floor(options.ratePerS * options.durationS)
   const begin = performance.now()
   const measuredFromMs = begin + warmupCount * intervalMs
+  options.recorder.startTimeline(measuredFromMs)
   let started = 0
   let inFlight = 0
   let notStarted = 0
@@ -127,7 +128,7 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<DriverTotal
       httpRequests += result.requests
       if (result.outcome === 'timeout') timeout += 1
       if (result.outcome === 'connection') connection += 1
-      options.recorder.record(run.kind, result.outcome, (performance.now() - intendedMs) * 1000, result.versions)
+      options.recorder.record(run.kind, result.outcome, (performance.now() - intendedMs) * 1000, result.versions, intendedMs)
     })
     if (inFlightDone.length < inFlightMax) inFlightDone.push(done)
     else void done

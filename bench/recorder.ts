@@ -7,6 +7,15 @@
  * the exception: they are counted as `shed`, and their latency goes to a histogram of its own,
  * so that the percentiles are those of the requests the cluster accepted and the refusals' own
  * speed is shown apart (issue 16: accepted p99.9, refusals answered fast).
+ *
+ * Once the driver names the instant the measured run began (`startTimeline`), every operation
+ * is also recorded in the one-second window it started in. Those windows are what a user reads
+ * over time (throughput and tail per second, for the HTML report), and any span of them merges
+ * into a recorder of its own (`window`), which is how a run with a fault is judged before,
+ * during and after it. An operation belongs to the second it was due or sent, not the one it
+ * was answered in: a request sent during a fault and answered after it is the fault's.
+ * The windows' histograms are packed (memory in proportion to the values they hold), since a
+ * long run keeps one per second per operation.
  */
 
 import hdr from 'hdr-histogram-js'
@@ -17,8 +26,13 @@ import type {OperationKind} from './workloads.js'
 
 export const latencyUsMax = 120_000_000
 
-function newHistogram(): Histogram {
-  return hdr.build({lowestDiscernibleValue: 1, highestTrackableValue: latencyUsMax, numberOfSignificantValueDigits: 3})
+/** The length of one window of the timeline. */
+export const timelineWindowS = 1
+/** Windows kept at most: a bound on memory for runs of any length (a run lasts at most an hour). */
+const timelineWindowsMax = 4 * 3600
+
+function newHistogram(packed = false): Histogram {
+  return hdr.build({lowestDiscernibleValue: 1, highestTrackableValue: latencyUsMax, numberOfSignificantValueDigits: 3, ...(packed ? {bitBucketSize: 'packed' as const} : {})})
 }
 
 interface KindRecord {
@@ -57,19 +71,106 @@ export interface KindSummary {
   readonly versionsSeen: Record<string, number>
 }
 
+/** One second of the measured run: what each operation did in it. */
+export interface TimelineWindow {
+  /** Seconds from the start of the measured run to the start of this window. */
+  readonly startS: number
+  readonly operations: ReadonlyArray<{
+    readonly operation: OperationKind
+    /** Operations accepted (not shed) that started in this window. */
+    readonly count: number
+    /** Of those, the ones that failed (not found aside). */
+    readonly errors: number
+    /** Operations a node shed (503 overloaded). */
+    readonly shed: number
+    readonly p50Ms: number
+    readonly p99Ms: number
+    readonly p999Ms: number
+    readonly maxMs: number
+  }>
+}
+
 export class Recorder {
   private readonly kinds = new Map<OperationKind, KindRecord>()
+  /** The performance.now() instant the measured run began; undefined: no timeline. */
+  private timelineOriginMs: number | undefined
+  /** Window index (seconds since the origin) → that window's records. */
+  private readonly windows = new Map<number, Map<OperationKind, KindRecord>>()
 
-  record(kind: OperationKind, outcome: Outcome, latencyUs: number, versions?: number): void {
-    let record = this.kinds.get(kind)
-    if (record === undefined) {
-      record = {latencyUs: newHistogram(), refusedUs: newHistogram(), outcomes: new Map(), versionsSeen: new Map()}
-      this.kinds.set(kind, record)
+  constructor(private readonly packed = false) {}
+
+  /** From now on, each operation is also kept in the window it started in, counted from `originMs`. */
+  startTimeline(originMs: number): void {
+    this.timelineOriginMs = originMs
+  }
+
+  /**
+   * One finished operation. `startedAtMs` (performance.now() when it was due or sent) places it
+   * in the timeline; without it, or before the timeline starts, it counts in the totals alone.
+   */
+  record(kind: OperationKind, outcome: Outcome, latencyUs: number, versions?: number, startedAtMs?: number): void {
+    const clamped = Math.min(latencyUsMax, Math.max(1, Math.round(latencyUs)))
+    addTo(this.kinds, kind, outcome, clamped, versions, this.packed)
+    if (startedAtMs === undefined || this.timelineOriginMs === undefined || startedAtMs < this.timelineOriginMs) return
+    const index = Math.floor((startedAtMs - this.timelineOriginMs) / (timelineWindowS * 1000))
+    let window = this.windows.get(index)
+    if (window === undefined) {
+      if (this.windows.size >= timelineWindowsMax) return
+      window = new Map()
+      this.windows.set(index, window)
     }
-    const histogram = outcome === 'overloaded' ? record.refusedUs : record.latencyUs
-    histogram.recordValue(Math.min(latencyUsMax, Math.max(1, Math.round(latencyUs))))
-    record.outcomes.set(outcome, (record.outcomes.get(outcome) ?? 0) + 1)
-    if (versions !== undefined) record.versionsSeen.set(versions, (record.versionsSeen.get(versions) ?? 0) + 1)
+    addTo(window, kind, outcome, clamped, versions, true)
+  }
+
+  /** The timeline, one entry per window from the first to the last that holds an operation (empty ones included). */
+  timeline(): TimelineWindow[] {
+    if (this.windows.size === 0) return []
+    const last = Math.max(...this.windows.keys())
+    const result: TimelineWindow[] = []
+    for (let index = 0; index <= last; index += 1) {
+      const window = this.windows.get(index) ?? new Map<OperationKind, KindRecord>()
+      const operations = [...window.entries()]
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([operation, record]) => {
+          const latency = latencySummary(record.latencyUs)
+          return {
+            operation,
+            count: record.latencyUs.totalCount,
+            errors: errorCount(record),
+            shed: record.refusedUs.totalCount,
+            p50Ms: latency.p50Ms,
+            p99Ms: latency.p99Ms,
+            p999Ms: latency.p999Ms,
+            maxMs: latency.maxMs,
+          }
+        })
+      result.push({startS: index * timelineWindowS, operations})
+    }
+    return result
+  }
+
+  /**
+   * A recorder holding what started in [fromS, toS) seconds of the timeline, merged: its
+   * summary and percentiles are that span's. The caller destroys it.
+   */
+  window(fromS: number, toS: number): Recorder {
+    const merged = new Recorder(true)
+    for (const [index, window] of this.windows) {
+      const startS = index * timelineWindowS
+      if (startS < fromS || startS >= toS) continue
+      for (const [kind, record] of window) {
+        let target = merged.kinds.get(kind)
+        if (target === undefined) {
+          target = emptyRecord(true)
+          merged.kinds.set(kind, target)
+        }
+        target.latencyUs.add(record.latencyUs)
+        target.refusedUs.add(record.refusedUs)
+        for (const [outcome, count] of record.outcomes) target.outcomes.set(outcome, (target.outcomes.get(outcome) ?? 0) + count)
+        for (const [versions, count] of record.versionsSeen) target.versionsSeen.set(versions, (target.versionsSeen.get(versions) ?? 0) + count)
+      }
+    }
+    return merged
   }
 
   get totalCount(): number {
@@ -119,12 +220,38 @@ export class Recorder {
   }
 
   destroy(): void {
-    for (const record of this.kinds.values()) {
-      record.latencyUs.destroy()
-      record.refusedUs.destroy()
+    for (const table of [this.kinds, ...this.windows.values()]) {
+      for (const record of table.values()) {
+        record.latencyUs.destroy()
+        record.refusedUs.destroy()
+      }
     }
     this.kinds.clear()
+    this.windows.clear()
   }
+}
+
+function emptyRecord(packed: boolean): KindRecord {
+  return {latencyUs: newHistogram(packed), refusedUs: newHistogram(packed), outcomes: new Map(), versionsSeen: new Map()}
+}
+
+function addTo(table: Map<OperationKind, KindRecord>, kind: OperationKind, outcome: Outcome, latencyUs: number, versions: number | undefined, packed: boolean): void {
+  let record = table.get(kind)
+  if (record === undefined) {
+    record = emptyRecord(packed)
+    table.set(kind, record)
+  }
+  const histogram = outcome === 'overloaded' ? record.refusedUs : record.latencyUs
+  histogram.recordValue(latencyUs)
+  record.outcomes.set(outcome, (record.outcomes.get(outcome) ?? 0) + 1)
+  if (versions !== undefined) record.versionsSeen.set(versions, (record.versionsSeen.get(versions) ?? 0) + 1)
+}
+
+/** Operations that failed: every outcome but ok, not found and shed. */
+function errorCount(record: KindRecord): number {
+  let errors = 0
+  for (const [outcome, count] of record.outcomes) if (outcome !== 'ok' && outcome !== 'not_found' && outcome !== 'overloaded') errors += count
+  return errors
 }
 
 function latencySummary(h: Histogram): LatencySummary {

@@ -23,7 +23,7 @@ import type {DistributionName} from './distributions.js'
 import {HttpTargets, runOpenLoop} from './open-loop.js'
 import {ContextCache, OperationFactory} from './operations.js'
 import {Recorder} from './recorder.js'
-import type {KindSummary} from './recorder.js'
+import type {KindSummary, TimelineWindow} from './recorder.js'
 import {judge} from './sla.js'
 import type {Sla, TargetVerdict} from './sla.js'
 import {workloads} from './workloads.js'
@@ -88,6 +88,8 @@ export interface BenchReport {
   readonly calibration?: PhaseResult & {readonly ratio: number}
   readonly load?: {readonly records: number; readonly elapsedS: number; readonly failed: number}
   readonly run: PhaseResult
+  /** The measured run second by second: throughput and tail over time. */
+  readonly timeline: readonly TimelineWindow[]
   readonly sla?: {readonly name: string; readonly met: boolean; readonly verdicts: readonly TargetVerdict[]}
   readonly histograms: Record<string, string>
 }
@@ -136,6 +138,7 @@ export async function runBench(config: BenchConfig, sla: Sla | undefined, onProg
     const unanswered = config.mode.kind === 'closed' ? run.transportErrors.timeout + run.transportErrors.connection : (run.notStarted ?? 0)
     const verdicts = sla === undefined ? undefined : judge(sla, run.operations, (kind, p) => recorder.percentileMs(kind, p), unanswered)
     const histograms = recorder.encodedHistograms()
+    const timeline = recorder.timeline()
     recorder.destroy()
     // Done says the whole run against the length the running phase showed (warm-up included).
     onProgress({phase: 'done', elapsedS: config.durationS + config.warmupS, durationS: config.durationS + config.warmupS, done: 0, operations: run.operations})
@@ -144,6 +147,7 @@ export async function runBench(config: BenchConfig, sla: Sla | undefined, onProg
       ...(calibration === undefined ? {} : {calibration: {...calibration, ratio: calibration.opsPerS > 0 ? run.opsPerS / calibration.opsPerS : 0}}),
       ...(load === undefined ? {} : {load}),
       run,
+      timeline,
       ...(verdicts === undefined || sla === undefined ? {} : {sla: {name: sla.name, met: verdicts.every((v) => v.met), verdicts}}),
       histograms,
     }

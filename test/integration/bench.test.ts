@@ -32,6 +32,7 @@ interface ReportJson {
   config: {workload: string; records: number; targetNodes: string[]}
   load?: {records: number; failed: number}
   run: {elapsedS: number; opsPerS: number; httpRequests: number; operations: OperationJson[]; transportErrors: {timeout: number; connection: number}; notStarted?: number}
+  timeline: Array<{startS: number; operations: Array<{operation: string; count: number; errors: number; shed: number; p999Ms: number}>}>
   sla?: {name: string; met: boolean; verdicts: Array<{target: string; measured: number | null; met: boolean}>}
   histograms?: unknown
 }
@@ -102,6 +103,11 @@ describe('dyn bench', () => {
     assert.equal(report.run.notStarted ?? 0, 0)
     assert.deepEqual(report.run.transportErrors, {timeout: 0, connection: 0})
     for (const op of report.run.operations) assert.deepEqual(op.errors, {}, `${op.operation} errors`)
+    // The timeline: the two seconds of the schedule, about 100 operations each, adding up to the total.
+    assert.deepEqual(report.timeline.map((window) => window.startS), [0, 1])
+    const perSecond = report.timeline.map((window) => window.operations.reduce((sum, op) => sum + op.count, 0))
+    for (const second of perSecond) assert.ok(second >= 75 && second <= 105, `a second of the timeline holds ${second} operations`)
+    assert.equal(perSecond.reduce((a, b) => a + b, 0), count)
   })
 
   it('an SLA that cannot be met exits 1 with a MISSED verdict; a generous one exits 0', async () => {

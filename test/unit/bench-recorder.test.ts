@@ -50,6 +50,44 @@ describe('Recorder', () => {
     recorder.destroy()
   })
 
+  it('keeps each operation in the second it started, and merges any span of seconds', () => {
+    const recorder = new Recorder()
+    const originMs = 50_000
+    // Before the timeline starts (the warm-up): totals only.
+    recorder.record('read', 'ok', 9_000_000, 1, originMs - 10)
+    recorder.startTimeline(originMs)
+    // Second 0: ten reads of 1 ms. Second 1: nothing. Second 2: ten slow reads (100 ms), one
+    // failed, and a shed update. An update sent in second 2 and answered in second 3 is second 2's.
+    for (let i = 0; i < 10; i += 1) recorder.record('read', 'ok', 1000, 1, originMs + i * 50)
+    for (let i = 0; i < 10; i += 1) recorder.record('read', i === 0 ? 'quorum_unmet' : 'ok', 100_000, 1, originMs + 2000 + i * 10)
+    recorder.record('update', 'overloaded', 300, undefined, originMs + 2500)
+    recorder.record('update', 'ok', 900_000, undefined, originMs + 2999)
+    const timeline = recorder.timeline()
+    assert.deepEqual(timeline.map((w) => w.startS), [0, 1, 2], 'every second up to the last, empty ones included')
+    assert.deepEqual(timeline[1]?.operations, [])
+    const [read0] = timeline[0]?.operations ?? []
+    assert.equal(read0?.count, 10)
+    assertWithinHdr(read0?.p999Ms, 1, 'second 0 p99.9')
+    const second2 = timeline[2]?.operations ?? []
+    assert.deepEqual(second2.map((op) => [op.operation, op.count, op.errors, op.shed]), [['read', 10, 1, 0], ['update', 1, 0, 1]])
+    assertWithinHdr(second2[0]?.p999Ms, 100, 'second 2 p99.9')
+    // A span merges its seconds: [0, 2) holds the fast reads alone, [0, 3) all twenty.
+    const first = recorder.window(0, 2)
+    assert.equal(first.summary(2)[0]?.count, 10)
+    assertWithinHdr(first.percentileMs('read', 100), 1, 'max of [0, 2)')
+    first.destroy()
+    const all = recorder.window(0, 3)
+    const [read, update] = all.summary(3)
+    assert.equal(read?.count, 20)
+    assert.deepEqual(read?.errors, {quorum_unmet: 1})
+    assert.equal(update?.shed, 1)
+    assertWithinHdr(all.percentileMs('read', 99.9), 100, 'p99.9 of [0, 3)')
+    all.destroy()
+    // The totals still hold the warm-up's operation, which no window holds.
+    assert.equal(recorder.summary(3).find((op) => op.operation === 'read')?.count, 21)
+    recorder.destroy()
+  })
+
   it('keeps microsecond resolution for fast operations', () => {
     const recorder = new Recorder()
     for (let us = 100; us <= 199; us++) recorder.record('update', 'ok', us)
@@ -227,6 +265,7 @@ function handBuiltReport(): BenchReport {
     calibration: {...phase([kindSummary('read', 2000, 0.5)], 1000), ratio: 0.425},
     load: {records: 200, elapsedS: 0.4, failed: 0},
     run: phase(operations, 425),
+    timeline: [],
     sla: {
       name: 'ci',
       met: false,
