@@ -24,7 +24,8 @@ import type {GridComponentOption, LegendComponentOption, MarkAreaComponentOption
 import {init, use} from 'echarts/core'
 import type {ComposeOption} from 'echarts/core'
 import {SVGRenderer} from 'echarts/renderers'
-import type {KindSummary} from './recorder.js'
+import {timelineWindowS} from './recorder.js'
+import type {KindSummary, TimelineWindow} from './recorder.js'
 import {figure} from './report.js'
 import type {BenchReport, PhaseResult} from './runner.js'
 import type {TargetVerdict} from './sla.js'
@@ -32,24 +33,6 @@ import type {TargetVerdict} from './sla.js'
 use([LineChart, GridComponent, LegendComponent, MarkAreaComponent, SVGRenderer])
 
 type ChartOption = ComposeOption<LineSeriesOption | GridComponentOption | LegendComponentOption | MarkAreaComponentOption>
-
-/** One operation's figures over one second of the measured run. */
-export interface TimelineOperation {
-  readonly operation: string
-  readonly count: number
-  readonly errors: number
-  readonly shed: number
-  readonly p50Ms: number
-  readonly p99Ms: number
-  readonly p999Ms: number
-  readonly maxMs: number
-}
-
-/** One second of the measured run, from `startS` seconds after it began. */
-export interface TimelineSecond {
-  readonly startS: number
-  readonly operations: readonly TimelineOperation[]
-}
 
 /** A fault injected during the run (--fault), from `atS` to `endS` seconds into it. */
 export interface FaultWindow {
@@ -76,12 +59,11 @@ export interface CapacitySearch {
 }
 
 /**
- * What the page is drawn from: the bench's report, and the parts other options add to it when
- * given (a per-second timeline, fault windows, a capacity search). Each is optional here: the
- * page leaves out a chart whose data the report does not carry.
+ * What the page is drawn from: the bench's report (with its per-second timeline), and the parts
+ * other options add to it when given (fault windows, a capacity search). These are typed here
+ * until the report carries them; the page leaves out a chart whose data the report lacks.
  */
 export type HtmlReportInput = BenchReport & {
-  readonly timeline?: readonly TimelineSecond[]
   readonly faults?: readonly FaultWindow[]
   readonly capacity?: CapacitySearch
 }
@@ -255,12 +237,12 @@ function faultAreas(report: HtmlReportInput): MarkAreaComponentOption | undefine
   } as MarkAreaComponentOption
 }
 
-function timelineOperations(timeline: readonly TimelineSecond[]): string[] {
+function timelineOperations(timeline: readonly TimelineWindow[]): string[] {
   return [...new Set(timeline.flatMap((second) => second.operations.map((op) => op.operation)))].sort()
 }
 
-function timeAxis(timeline: readonly TimelineSecond[], faults: readonly FaultWindow[] | undefined): Record<string, unknown> {
-  const last = Math.max(...timeline.map((s) => s.startS + 1), ...(faults ?? []).map((f) => f.endS))
+function timeAxis(timeline: readonly TimelineWindow[], faults: readonly FaultWindow[] | undefined): Record<string, unknown> {
+  const last = Math.max(...timeline.map((s) => s.startS + timelineWindowS), ...(faults ?? []).map((f) => f.endS))
   return {type: 'value', min: 0, max: Math.ceil(last), name: 'seconds into the run', nameLocation: 'middle', nameGap: 32}
 }
 
@@ -271,17 +253,17 @@ function withFaults(series: LineSeriesOption[], report: HtmlReportInput): LineSe
   return [{...first, markArea: areas}, ...rest]
 }
 
-function throughputChart(report: HtmlReportInput, timeline: readonly TimelineSecond[]): string {
+function throughputChart(report: HtmlReportInput, timeline: readonly TimelineWindow[]): string {
   const operations = timelineOperations(timeline)
   const series: LineSeriesOption[] = operations.map((operation, index) => ({
     name: operation,
     type: 'line',
-    data: timeline.map((second) => [second.startS, second.operations.find((op) => op.operation === operation)?.count ?? 0]),
+    data: timeline.map((second) => [second.startS, (second.operations.find((op) => op.operation === operation)?.count ?? 0) / timelineWindowS]),
     showSymbol: false,
     lineStyle: {width: 2.5, color: colourOf(operation, index)},
     itemStyle: {color: colourOf(operation, index)},
   }))
-  const failures = timeline.map((second) => [second.startS, second.operations.reduce((sum, op) => sum + op.errors + op.shed, 0)] as [number, number])
+  const failures = timeline.map((second) => [second.startS, second.operations.reduce((sum, op) => sum + op.errors + op.shed, 0) / timelineWindowS] as [number, number])
   if (failures.some(([, n]) => n > 0)) {
     series.push({name: 'errors + shed', type: 'line', data: failures, showSymbol: false, lineStyle: {width: 1.5, type: 'dashed', color: failuresColour}, itemStyle: {color: failuresColour}})
   }
@@ -294,7 +276,7 @@ function throughputChart(report: HtmlReportInput, timeline: readonly TimelineSec
   })
 }
 
-function tailOverTimeChart(report: HtmlReportInput, timeline: readonly TimelineSecond[]): string {
+function tailOverTimeChart(report: HtmlReportInput, timeline: readonly TimelineWindow[]): string {
   const operations = timelineOperations(timeline)
   const targets = latencyTargets(report).filter((t) => t.percentile >= 99)
   const at = (operation: string, field: 'p99Ms' | 'p999Ms'): Array<[number, number] | [number, '-']> =>
@@ -484,8 +466,8 @@ export function renderHtmlReport(report: HtmlReportInput): string {
   const timeline = report.timeline ?? []
   if (timeline.length > 0) {
     const faults = report.faults !== undefined && report.faults.length > 0 ? ` Shaded: the faults injected (${report.faults.map((f) => escapeHtml(f.spec)).join('; ')}).` : ''
-    sections.push(figureHtml('throughput', 'Throughput over time', throughputChart(report, timeline), `Operations completed in each second of the measured run, per operation${timeline.some((s) => s.operations.some((op) => op.errors + op.shed > 0)) ? '; dashed: errors and shed requests, all operations together' : ''}.${faults}`))
-    sections.push(figureHtml('tail', 'Tail latency over time', tailOverTimeChart(report, timeline), `The p99.9 (solid) and p99 (dashed) of the operations completed in each second; dotted: the SLA's limits at p99 and above.${faults}`))
+    sections.push(figureHtml('throughput', 'Throughput over time', throughputChart(report, timeline), `Operations per second over the measured run, per operation, counted in the second each started${timeline.some((s) => s.operations.some((op) => op.errors + op.shed > 0)) ? '; dashed: errors and shed requests, all operations together' : ''}.${faults}`))
+    sections.push(figureHtml('tail', 'Tail latency over time', tailOverTimeChart(report, timeline), `The p99.9 (solid) and p99 (dashed) of the operations that started in each second; dotted: the SLA's limits at p99 and above.${faults}`))
   }
   if (report.capacity !== undefined) sections.push(capacitySection(report, report.capacity))
   const versions = report.run.operations.filter((op) => Object.keys(op.versionsSeen).length > 0)
