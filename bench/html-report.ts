@@ -91,6 +91,7 @@ const latencyLogRatio = 100
 
 /** A percentile (0..100) on the 1/(1-p) axis: log10(1/(1-p)); 90% is 1, 99% is 2, 99.9% is 3. */
 export function percentileToDecades(percentile: number): number {
+  if (percentile <= 0) return 0
   if (percentile >= 100) return Number.POSITIVE_INFINITY
   return -Math.log10(1 - percentile / 100)
 }
@@ -130,6 +131,9 @@ export function percentileCurve(encoded: string): {points: Array<[number, number
     histogram.destroy()
   }
 }
+
+/** 50% on the percentile axis (a hair below log10(2), so the sample there counts). */
+const medianDecades = Math.log10(2) - 1e-9
 
 function round(value: number, digits: number): number {
   const scale = 10 ** digits
@@ -182,7 +186,9 @@ function percentileChart(report: HtmlReportInput): string | undefined {
   const targets = latencyTargets(report)
   const lastDecades = Math.max(...curves.map((c) => c.points.at(-1)?.[0] ?? 0), ...targets.map((t) => Math.min(percentileToDecades(t.percentile), percentileAxisDecadesMax)))
   const axisMax = Math.min(percentileAxisDecadesMax, Math.max(2, Math.ceil(lastDecades - 1e-9)))
-  const values = [...curves.flatMap((c) => c.points.map((p) => p[1])), ...targets.map((t) => t.limit)]
+  // The scale follows the curves from their median up (and the targets): a fast minimum alone
+  // does not make the axis logarithmic.
+  const values = [...curves.flatMap((c) => c.points.filter(([x]) => x >= medianDecades).map((p) => p[1])), ...targets.map((t) => t.limit)]
   const y = latencyAxis(values, 'latency (ms)')
   const series: LineSeriesOption[] = curves.map((curve) => ({
     name: curve.operation,
@@ -241,9 +247,23 @@ function timelineOperations(timeline: readonly TimelineWindow[]): string[] {
   return [...new Set(timeline.flatMap((second) => second.operations.map((op) => op.operation)))].sort()
 }
 
-function timeAxis(timeline: readonly TimelineWindow[], faults: readonly FaultWindow[] | undefined): Record<string, unknown> {
-  const last = Math.max(...timeline.map((s) => s.startS + timelineWindowS), ...(faults ?? []).map((f) => f.endS))
-  return {type: 'value', min: 0, max: Math.ceil(last), name: 'seconds into the run', nameLocation: 'middle', nameGap: 32}
+/**
+ * The part of a window the measured run covered: the last window of a run of 10.3 s holds 0.3 s
+ * of operations, and its throughput is over those 0.3 s, not a drop to a third.
+ */
+function windowLengthS(window: TimelineWindow, elapsedS: number): number {
+  const covered = Math.min(timelineWindowS, elapsedS - window.startS)
+  return covered > 0 ? covered : timelineWindowS
+}
+
+/** Each window's figures are drawn at its middle. */
+function windowMiddleS(window: TimelineWindow, elapsedS: number): number {
+  return round(window.startS + windowLengthS(window, elapsedS) / 2, 3)
+}
+
+function timeAxis(report: HtmlReportInput, timeline: readonly TimelineWindow[]): Record<string, unknown> {
+  const last = Math.max(...timeline.map((s) => s.startS + windowLengthS(s, report.run.elapsedS)), ...(report.faults ?? []).map((f) => f.endS))
+  return {type: 'value', min: 0, max: Math.ceil(last - 1e-9), name: 'seconds into the run', nameLocation: 'middle', nameGap: 32}
 }
 
 function withFaults(series: LineSeriesOption[], report: HtmlReportInput): LineSeriesOption[] {
@@ -255,22 +275,23 @@ function withFaults(series: LineSeriesOption[], report: HtmlReportInput): LineSe
 
 function throughputChart(report: HtmlReportInput, timeline: readonly TimelineWindow[]): string {
   const operations = timelineOperations(timeline)
+  const elapsedS = report.run.elapsedS
   const series: LineSeriesOption[] = operations.map((operation, index) => ({
     name: operation,
     type: 'line',
-    data: timeline.map((second) => [second.startS, (second.operations.find((op) => op.operation === operation)?.count ?? 0) / timelineWindowS]),
+    data: timeline.map((second) => [windowMiddleS(second, elapsedS), (second.operations.find((op) => op.operation === operation)?.count ?? 0) / windowLengthS(second, elapsedS)]),
     showSymbol: false,
     lineStyle: {width: 2.5, color: colourOf(operation, index)},
     itemStyle: {color: colourOf(operation, index)},
   }))
-  const failures = timeline.map((second) => [second.startS, second.operations.reduce((sum, op) => sum + op.errors + op.shed, 0) / timelineWindowS] as [number, number])
+  const failures = timeline.map((second) => [windowMiddleS(second, elapsedS), second.operations.reduce((sum, op) => sum + op.errors + op.shed, 0) / windowLengthS(second, elapsedS)] as [number, number])
   if (failures.some(([, n]) => n > 0)) {
     series.push({name: 'errors + shed', type: 'line', data: failures, showSymbol: false, lineStyle: {width: 1.5, type: 'dashed', color: failuresColour}, itemStyle: {color: failuresColour}})
   }
   return renderSvg({
     legend,
     grid,
-    xAxis: timeAxis(timeline, report.faults),
+    xAxis: timeAxis(report, timeline),
     yAxis: {type: 'value', min: 0, name: 'operations per second', nameLocation: 'middle', nameGap: 50},
     series: withFaults(series, report),
   })
@@ -283,7 +304,8 @@ function tailOverTimeChart(report: HtmlReportInput, timeline: readonly TimelineW
     timeline.map((second) => {
       const op = second.operations.find((candidate) => candidate.operation === operation)
       // A second without this operation is a gap in its line, not a zero latency.
-      return op === undefined || op.count === 0 ? [second.startS, '-'] : [second.startS, op[field]]
+      const x = windowMiddleS(second, report.run.elapsedS)
+      return op === undefined || op.count === 0 ? [x, '-'] : [x, op[field]]
     })
   const values = [...timeline.flatMap((s) => s.operations.filter((op) => op.count > 0).flatMap((op) => [op.p99Ms, op.p999Ms])), ...targets.map((t) => t.limit)]
   const y = latencyAxis(values, 'latency (ms)')
@@ -291,7 +313,7 @@ function tailOverTimeChart(report: HtmlReportInput, timeline: readonly TimelineW
     {name: `${operation} p99.9`, type: 'line', data: at(operation, 'p999Ms'), showSymbol: false, lineStyle: {width: 2.5, color: colourOf(operation, index)}, itemStyle: {color: colourOf(operation, index)}},
     {name: `${operation} p99`, type: 'line', data: at(operation, 'p99Ms'), showSymbol: false, lineStyle: {width: 1.5, type: 'dashed', color: colourOf(operation, index)}, itemStyle: {color: colourOf(operation, index)}},
   ])
-  const xAxis = timeAxis(timeline, report.faults)
+  const xAxis = timeAxis(report, timeline)
   for (const target of targets) {
     const colour = target.met ? metColour : missedColour
     series.push({name: targetName(target), type: 'line', data: [[0, target.limit], [xAxis.max as number, target.limit]], showSymbol: false, lineStyle: {type: 'dotted', width: 1.5, color: colour}, itemStyle: {color: colour}})
@@ -344,8 +366,9 @@ ${svg}
 </section>`
 }
 
-function table(headers: readonly string[], rows: ReadonlyArray<readonly string[]>, numericFrom = 1): string {
-  const cell = (tag: 'th' | 'td', text: string, i: number): string => `<${tag}${i >= numericFrom ? ' class="num"' : ''}>${text}</${tag}>`
+/** A table; the columns from `numericFrom` up to (not including) `numericTo` are right-aligned figures. */
+function table(headers: readonly string[], rows: ReadonlyArray<readonly string[]>, numericFrom = 1, numericTo = headers.length): string {
+  const cell = (tag: 'th' | 'td', text: string, i: number): string => `<${tag}${i >= numericFrom && i < numericTo ? ' class="num"' : ''}>${text}</${tag}>`
   return `<table>
 <thead><tr>${headers.map((h, i) => cell('th', escapeHtml(h), i)).join('')}</tr></thead>
 <tbody>
@@ -396,7 +419,7 @@ function operationRows(operations: readonly KindSummary[]): string[][] {
   return operations.map((op) => {
     const l = op.latency
     const errors = Object.entries(op.errors).map(([kind, count]) => `${kind} ${count}`).join(', ') || 'none'
-    return [op.operation, String(op.count), figure(op.throughputPerS), ...[l.p50Ms, l.p90Ms, l.p99Ms, l.p999Ms, l.maxMs, l.meanMs].map(figure), errors, String(op.shed), String(op.notFound)].map(escapeHtml)
+    return [op.operation, String(op.count), figure(op.throughputPerS), ...[l.p50Ms, l.p90Ms, l.p99Ms, l.p999Ms, l.maxMs, l.meanMs].map(figure), String(op.shed), String(op.notFound), errors].map(escapeHtml)
   })
 }
 
@@ -407,7 +430,7 @@ function slaSection(report: HtmlReportInput): string {
     return [escapeHtml(v.target), escapeHtml(measured), `<span class="${v.met ? 'met' : 'missed'}">${v.met ? 'met' : 'MISSED'}</span>`]
   })
   return `<p>SLA <strong>${escapeHtml(report.sla.name)}</strong>: <span class="${report.sla.met ? 'met' : 'missed'}">${report.sla.met ? 'met' : 'MISSED'}</span></p>
-${table(['target', 'measured', 'verdict'], rows, 3)}`
+${table(['target', 'measured', 'verdict'], rows, 1, 2)}`
 }
 
 function capacitySection(report: HtmlReportInput, capacity: CapacitySearch): string {
@@ -423,7 +446,7 @@ function capacitySection(report: HtmlReportInput, capacity: CapacitySearch): str
       return op === undefined ? '' : `${figure(op.p99Ms)} / ${figure(op.p999Ms)}`
     }),
   ])
-  const steps = table(['offered ops/s', 'achieved ops/s', 'SLA', ...operations.map((op) => `${op} p99 / p99.9 ms`)], rows, 0)
+  const steps = table(['offered ops/s', 'achieved ops/s', 'SLA', ...operations.map((op) => `${op} p99 / p99.9 ms`)], rows, 0, 2)
   const caption = `Latency against throughput, one point per rate the capacity search tried against the SLA ${escapeHtml(capacity.sla)}: x is the throughput achieved, y the p99.9 (solid) and p99 (dashed) of each operation; a filled circle where the SLA held, a hollow triangle where it was missed; dotted lines are the SLA's limits. ${found}.`
   return `${svg === undefined ? '' : figureHtml('capacity', 'Capacity: latency against throughput', svg, caption)}
 ${steps}`
@@ -493,8 +516,8 @@ ${slaSection(report)}
 ${sections.join('\n')}
 <section id="operations">
 <h2>Operations</h2>
-${table(['operation', 'count', 'ops/s', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'mean ms', 'errors', 'shed', 'not found'], operationRows(report.run.operations))}
-${versionRows.length > 0 ? `<p>Versions a read returned (1: one version; more: siblings to reconcile, paper §6.3):</p>\n${table(['operation', 'share of reads by versions'], versionRows, 2)}` : ''}
+${table(['operation', 'count', 'ops/s', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'mean ms', 'shed', 'not found', 'errors'], operationRows(report.run.operations), 1, 11)}
+${versionRows.length > 0 ? `<p>Versions a read returned (1: one version; more: siblings to reconcile, paper §6.3):</p>\n${table(['operation', 'share of reads by versions'], versionRows, 2, 2)}` : ''}
 </section>
 <section id="parameters">
 <h2>Parameters</h2>

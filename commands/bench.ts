@@ -1,3 +1,5 @@
+import {stat, writeFile} from 'node:fs/promises'
+import path from 'node:path'
 import * as Flags from '@oclif/core/flags'
 import {DynCommand} from '../src/cli/command-base.js'
 import {parseNodeList} from '../src/client/node-address.js'
@@ -8,7 +10,7 @@ import {UnreachableError} from '../src/client/http-client.js'
 import type {DistributionName} from '../bench/distributions.js'
 import {formatReport} from '../bench/report.js'
 import {runBench, writeHistograms} from '../bench/runner.js'
-import type {BenchConfig, ProgressSnapshot} from '../bench/runner.js'
+import type {BenchConfig, BenchReport, ProgressSnapshot} from '../bench/runner.js'
 import {loadSla} from '../bench/sla.js'
 import type {Sla} from '../bench/sla.js'
 import {workloads} from '../bench/workloads.js'
@@ -57,6 +59,7 @@ Exit codes: 0 done (SLA met), 1 SLA missed, 2 bad usage, 3 cluster unreachable.`
     seed: Flags.integer({description: 'random seed for keys and operations', default: 1}),
     timeout: Flags.integer({description: 'seconds before one HTTP request is a timeout', default: 10, min: 1}),
     json: Flags.boolean({description: 'print the report as JSON', default: false}),
+    report: Flags.string({description: 'also write the report as one self-contained HTML page with charts (percentiles, throughput and tail over time), even when the SLA is missed', helpValue: 'FILE.html'}),
   }
 
   async run(): Promise<void> {
@@ -99,6 +102,10 @@ Exit codes: 0 done (SLA met), 1 SLA missed, 2 bad usage, 3 cluster unreachable.`
       timeoutS: flags.timeout,
     }
 
+    // A report that cannot be written is known now, not after the whole run.
+    const reportFolder = flags.report === undefined ? undefined : path.dirname(path.resolve(flags.report))
+    if (reportFolder !== undefined && !(await isFolder(reportFolder))) this.fail(flags.json, 'bad_parameter', `--report ${flags.report}: the folder ${reportFolder} does not exist`)
+
     const progress = await this.progressRenderer(flags.json)
     let report
     try {
@@ -118,7 +125,19 @@ Exit codes: 0 done (SLA met), 1 SLA missed, 2 bad usage, 3 cluster unreachable.`
     } else {
       process.stdout.write(formatReport(report))
     }
+    if (flags.report !== undefined) await this.writeHtmlReport(flags.json, flags.report, report)
     if (report.sla !== undefined && !report.sla.met) this.exit(exitCodes.notFound)
+  }
+
+  /** The HTML page, its charting library loaded only now, so that the other runs start faster. */
+  private async writeHtmlReport(json: boolean, file: string, report: BenchReport): Promise<void> {
+    const {renderHtmlReport} = await import('../bench/html-report.js')
+    try {
+      await writeFile(file, renderHtmlReport(report))
+    } catch (error) {
+      this.fail(json, 'bad_parameter', `cannot write the report ${file}: ${(error as Error).message}`)
+    }
+    if (!json) process.stderr.write(`HTML report written to ${file}\n`)
   }
 
   /** Live progress: ink on a terminal (loaded only then), a plain line every 5 s otherwise, nothing with --json. */
@@ -144,4 +163,8 @@ Exit codes: 0 done (SLA met), 1 SLA missed, 2 bad usage, 3 cluster unreachable.`
       stop: () => undefined,
     }
   }
+}
+
+async function isFolder(folder: string): Promise<boolean> {
+  return (await stat(folder).catch(() => undefined))?.isDirectory() ?? false
 }
