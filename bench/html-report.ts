@@ -27,46 +27,17 @@ import {SVGRenderer} from 'echarts/renderers'
 import {timelineWindowS} from './recorder.js'
 import type {KindSummary, TimelineWindow} from './recorder.js'
 import {figure} from './report.js'
-import type {BenchReport, PhaseResult} from './runner.js'
+import type {CapacityStep} from './capacity.js'
+import type {FaultOutcome} from './fault-injector.js'
+import type {BenchReport, CapacityReport, PhaseResult, WindowReport} from './runner.js'
 import type {TargetVerdict} from './sla.js'
 
 use([LineChart, GridComponent, LegendComponent, MarkAreaComponent, SVGRenderer])
 
 type ChartOption = ComposeOption<LineSeriesOption | GridComponentOption | LegendComponentOption | MarkAreaComponentOption>
 
-/** A fault injected during the run (--fault), from `atS` to `endS` seconds into it. */
-export interface FaultWindow {
-  readonly spec: string
-  readonly kind: 'kill' | 'pause' | 'partition'
-  readonly node: string
-  readonly atS: number
-  readonly endS: number
-}
-
-/** One rate a capacity search tried (--find-capacity), and whether the SLA held there. */
-export interface CapacityStep {
-  readonly ratePerS: number
-  readonly met: boolean
-  readonly opsPerS: number
-  readonly operations: ReadonlyArray<{readonly operation: string; readonly p50Ms: number; readonly p99Ms: number; readonly p999Ms: number}>
-}
-
-export interface CapacitySearch {
-  readonly sla: string
-  /** The highest rate that met the SLA; null when none did. */
-  readonly foundRatePerS: number | null
-  readonly steps: readonly CapacityStep[]
-}
-
-/**
- * What the page is drawn from: the bench's report (with its per-second timeline), and the parts
- * other options add to it when given (fault windows, a capacity search). These are typed here
- * until the report carries them; the page leaves out a chart whose data the report lacks.
- */
-export type HtmlReportInput = BenchReport & {
-  readonly faults?: readonly FaultWindow[]
-  readonly capacity?: CapacitySearch
-}
+/** What the page is drawn from: the bench's report, with the histograms --json leaves out. */
+export type HtmlReportInput = BenchReport
 
 /** Each operation keeps its colour in every chart; SLA targets are green when met, red when missed. */
 export const operationColours: Readonly<Record<string, string>> = {read: '#1f77b4', update: '#ff7f0e', insert: '#9467bd', rmw: '#8c564b', cart: '#17becf'}
@@ -232,14 +203,27 @@ function percentileChart(report: HtmlReportInput): string | undefined {
   })
 }
 
+/**
+ * When a fault was in force: from when it was applied to when it was reverted (or the run
+ * ended); undefined when it never was applied.
+ */
+function faultSpan(fault: FaultOutcome, elapsedS: number): {fromS: number; toS: number} | undefined {
+  if (fault.appliedAtS === undefined) return undefined
+  return {fromS: fault.appliedAtS, toS: fault.revertedAtS ?? Math.max(elapsedS, fault.appliedAtS)}
+}
+
 /** The shaded fault windows, carried by the first series of a time chart. */
 function faultAreas(report: HtmlReportInput): MarkAreaComponentOption | undefined {
-  if (report.faults === undefined || report.faults.length === 0) return undefined
+  const spans = (report.faults ?? []).flatMap((fault) => {
+    const span = faultSpan(fault, report.run.elapsedS)
+    return span === undefined ? [] : [{fault, ...span}]
+  })
+  if (spans.length === 0) return undefined
   return {
     silent: true,
     itemStyle: {color: faultFill},
     label: {position: 'insideTop', color: '#333', fontFamily},
-    data: report.faults.map((fault) => [{xAxis: fault.atS, name: `${fault.kind} ${fault.node}`}, {xAxis: fault.endS}]),
+    data: spans.map(({fault, fromS, toS}) => [{xAxis: round(fromS, 3), name: `${fault.kind} ${fault.node}`}, {xAxis: round(toS, 3)}]),
   } as MarkAreaComponentOption
 }
 
@@ -262,7 +246,7 @@ function windowMiddleS(window: TimelineWindow, elapsedS: number): number {
 }
 
 function timeAxis(report: HtmlReportInput, timeline: readonly TimelineWindow[]): Record<string, unknown> {
-  const last = Math.max(...timeline.map((s) => s.startS + windowLengthS(s, report.run.elapsedS)), ...(report.faults ?? []).map((f) => f.endS))
+  const last = Math.max(...timeline.map((s) => s.startS + windowLengthS(s, report.run.elapsedS)), ...(report.faults ?? []).map((f) => faultSpan(f, report.run.elapsedS)?.toS ?? 0))
   return {type: 'value', min: 0, max: Math.ceil(last - 1e-9), name: 'seconds into the run', nameLocation: 'middle', nameGap: 32}
 }
 
@@ -321,8 +305,8 @@ function tailOverTimeChart(report: HtmlReportInput, timeline: readonly TimelineW
   return renderSvg({legend, grid, xAxis, yAxis: y.axis, series: withFaults(series, report)})
 }
 
-function capacityChart(report: HtmlReportInput, capacity: CapacitySearch): string | undefined {
-  const steps = [...capacity.steps].sort((a, b) => a.opsPerS - b.opsPerS)
+function capacityChart(report: HtmlReportInput, capacity: CapacityReport): string | undefined {
+  const steps = [...capacity.steps].sort((a, b) => a.goodputPerS - b.goodputPerS)
   if (steps.length === 0) return undefined
   const operations = [...new Set(steps.flatMap((step) => step.operations.map((op) => op.operation)))].sort()
   const targets = latencyTargets(report)
@@ -330,7 +314,7 @@ function capacityChart(report: HtmlReportInput, capacity: CapacitySearch): strin
   const y = latencyAxis(values, 'latency (ms)')
   // Each step a point: filled circle where the SLA held, hollow triangle where it did not.
   const point = (step: CapacityStep, ms: number) => ({
-    value: [round(step.opsPerS, 1), ms],
+    value: [round(step.goodputPerS, 1), ms],
     symbol: step.met ? 'circle' : 'emptyTriangle',
     symbolSize: step.met ? 9 : 12,
   })
@@ -343,27 +327,28 @@ function capacityChart(report: HtmlReportInput, capacity: CapacitySearch): strin
       {name: `${operation} p99`, type: 'line', data: measured.map((step) => point(step, of(step)?.p99Ms ?? 0)), lineStyle: {width: 1.5, type: 'dashed', color: colour}, itemStyle: {color: colour}},
     ]
   })
-  const lastOps = Math.max(...steps.map((s) => s.opsPerS))
+  const lastOps = Math.max(...steps.map((s) => s.goodputPerS))
   for (const target of targets) {
     series.push({name: `limit ${target.target.replace('<=', '≤')}`, type: 'line', data: [[0, target.limit], [lastOps, target.limit]], showSymbol: false, lineStyle: {type: 'dotted', width: 1.5, color: limitColour}, itemStyle: {color: limitColour}})
   }
   return renderSvg({
     legend,
     grid,
-    xAxis: {type: 'value', min: 0, name: 'achieved operations per second', nameLocation: 'middle', nameGap: 32},
+    xAxis: {type: 'value', min: 0, name: 'operations answered per second', nameLocation: 'middle', nameGap: 32},
     yAxis: y.axis,
     series,
   })
 }
 
-function figureHtml(id: string, title: string, svg: string, caption: string): string {
+/** A chart's section: its title, the SVG, a caption saying what it shows, and what follows it (a table). */
+function figureHtml(id: string, title: string, svg: string, caption: string, after = ''): string {
   return `<section id="${id}">
 <h2>${escapeHtml(title)}</h2>
 <figure>
 ${svg}
 <figcaption>${caption}</figcaption>
 </figure>
-</section>`
+${after}</section>`
 }
 
 /** A table; the columns from `numericFrom` up to (not including) `numericTo` are right-aligned figures. */
@@ -433,23 +418,52 @@ function slaSection(report: HtmlReportInput): string {
 ${table(['target', 'measured', 'verdict'], rows, 1, 2)}`
 }
 
-function capacitySection(report: HtmlReportInput, capacity: CapacitySearch): string {
+function capacitySection(report: HtmlReportInput, capacity: CapacityReport): string {
   const svg = capacityChart(report, capacity)
   const found = capacity.foundRatePerS === null ? 'no rate tried met it' : `the highest rate that met it: <strong>${capacity.foundRatePerS} ops/s</strong>`
   const operations = [...new Set(capacity.steps.flatMap((step) => step.operations.map((op) => op.operation)))].sort()
   const rows = capacity.steps.map((step) => [
     String(step.ratePerS),
-    step.opsPerS.toFixed(1),
+    step.goodputPerS.toFixed(1),
     `<span class="${step.met ? 'met' : 'missed'}">${step.met ? 'met' : 'missed'}</span>`,
     ...operations.map((operation) => {
       const op = step.operations.find((candidate) => candidate.operation === operation)
       return op === undefined ? '' : `${figure(op.p99Ms)} / ${figure(op.p999Ms)}`
     }),
+    escapeHtml(step.missed.join(', ')),
   ])
-  const steps = table(['offered ops/s', 'achieved ops/s', 'SLA', ...operations.map((op) => `${op} p99 / p99.9 ms`)], rows, 0, 2)
-  const caption = `Latency against throughput, one point per rate the capacity search tried against the SLA ${escapeHtml(capacity.sla)}: x is the throughput achieved, y the p99.9 (solid) and p99 (dashed) of each operation; a filled circle where the SLA held, a hollow triangle where it was missed; dotted lines are the SLA's limits. ${found}.`
-  return `${svg === undefined ? '' : figureHtml('capacity', 'Capacity: latency against throughput', svg, caption)}
-${steps}`
+  const steps = table(['offered ops/s', 'answered ops/s', 'SLA', ...operations.map((op) => `${op} p99 / p99.9 ms`), 'targets missed'], rows, 0, 2)
+  const caption = `Latency against throughput, one point per rate the capacity search tried against the SLA ${escapeHtml(capacity.sla)}, in the order of the table below: x is the throughput answered, y the p99.9 (solid) and p99 (dashed) of each operation; a filled circle where the SLA held, a hollow triangle where it was missed; dotted lines are the SLA's limits. ${found} (${escapeHtml(capacity.endedBecause)}).`
+  if (svg === undefined) return `<section id="capacity">\n<h2>Capacity</h2>\n<p>${found}</p>\n</section>`
+  return figureHtml('capacity', 'Capacity: latency against throughput', svg, caption, `${steps}\n`)
+}
+
+/** The faults injected, what happened to each, and the SLA judged before, during and after. */
+function faultsSection(faults: readonly FaultOutcome[], windows: readonly WindowReport[]): string {
+  const seconds = (s: number | undefined): string => (s === undefined ? '' : s.toFixed(1))
+  const faultRows = faults.map((fault) => [
+    escapeHtml(fault.spec),
+    escapeHtml(`${fault.kind} ${fault.node}`),
+    `${seconds(fault.atS)} to ${seconds(fault.endS)}`,
+    fault.appliedAtS === undefined ? 'not applied' : `${seconds(fault.appliedAtS)} to ${fault.revertedAtS === undefined ? 'the end' : seconds(fault.revertedAtS)}`,
+    fault.restartS === undefined ? '' : `restarted in ${seconds(fault.restartS)} s`,
+    escapeHtml(fault.problem ?? ''),
+  ])
+  const operations = [...new Set(windows.flatMap((w) => w.operations.map((op) => op.operation)))].sort()
+  const windowRows = windows.map((w) => [
+    escapeHtml(w.name),
+    `${seconds(w.fromS)} to ${seconds(w.toS)}`,
+    w.sla === undefined ? '' : `<span class="${w.sla.met ? 'met' : 'missed'}">${w.sla.met ? 'met' : 'MISSED'}</span>`,
+    ...operations.map((operation) => {
+      const op = w.operations.find((candidate) => candidate.operation === operation)
+      return op === undefined ? '' : `${op.count}: ${figure(op.latency.p99Ms)} / ${figure(op.latency.p999Ms)}`
+    }),
+  ])
+  return `<section id="faults">
+<h2>Faults</h2>
+${table(['fault', 'what', 'planned (s)', 'in force (s)', 'restart', 'problem'], faultRows, 6)}
+${windows.length === 0 ? '' : `<p>The run judged in spans: before, during and after each fault (per operation: count: p99 / p99.9 ms).</p>\n${table(['span', 'seconds', 'SLA', ...operations], windowRows, 6)}`}
+</section>`
 }
 
 const style = `
@@ -488,10 +502,11 @@ export function renderHtmlReport(report: HtmlReportInput): string {
   }
   const timeline = report.timeline ?? []
   if (timeline.length > 0) {
-    const faults = report.faults !== undefined && report.faults.length > 0 ? ` Shaded: the faults injected (${report.faults.map((f) => escapeHtml(f.spec)).join('; ')}).` : ''
+    const faults = faultAreas(report) !== undefined ? ` Shaded: the faults while in force (${(report.faults ?? []).map((f) => escapeHtml(f.spec)).join('; ')}).` : ''
     sections.push(figureHtml('throughput', 'Throughput over time', throughputChart(report, timeline), `Operations per second over the measured run, per operation, counted in the second each started${timeline.some((s) => s.operations.some((op) => op.errors + op.shed > 0)) ? '; dashed: errors and shed requests, all operations together' : ''}.${faults}`))
     sections.push(figureHtml('tail', 'Tail latency over time', tailOverTimeChart(report, timeline), `The p99.9 (solid) and p99 (dashed) of the operations that started in each second; dotted: the SLA's limits at p99 and above.${faults}`))
   }
+  if (report.faults !== undefined && report.faults.length > 0) sections.push(faultsSection(report.faults, report.windows ?? []))
   if (report.capacity !== undefined) sections.push(capacitySection(report, report.capacity))
   const versions = report.run.operations.filter((op) => Object.keys(op.versionsSeen).length > 0)
   const versionRows = versions.map((op) => {

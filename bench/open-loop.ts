@@ -50,6 +50,8 @@ export class HttpTargets {
   constructor(
     private readonly timeoutS: number,
     private readonly connectionsPerNode: number,
+    /** The nodes a refused step may go to instead, in order; empty: none. */
+    private readonly failoverNodes: readonly string[] = [],
   ) {}
 
   private pool(node: string): Pool {
@@ -61,17 +63,30 @@ export class HttpTargets {
     return pool
   }
 
-  /** Send one step; transport failures come back as an outcome, never thrown. */
+  /**
+   * Send one step; transport failures come back as an outcome, never thrown. A node that refuses
+   * the connection never saw the request, so, as dyn's own clients do, the step goes to the next
+   * of `failoverNodes` instead (each tried once); once a request has reached a node, that node's
+   * answer or failure is the outcome, since a write it may have applied must not be sent twice.
+   */
   async send(node: string, step: HttpStep): Promise<{ok: true; reply: HttpReply} | {ok: false; outcome: Outcome}> {
-    try {
-      const response = await this.pool(node).request({method: step.method, path: step.path, headers: step.headers, body: step.body})
-      const body = await response.body.text()
-      const context = response.headers['x-dyn-context']
-      return {ok: true, reply: {status: response.statusCode, body, contextHeader: Array.isArray(context) ? context[0] : context}}
-    } catch (error) {
-      const code = (error as {code?: string}).code ?? ''
-      return {ok: false, outcome: code.includes('TIMEOUT') ? 'timeout' : 'connection'}
+    const first = this.failoverNodes.indexOf(node)
+    const tries = first < 0 ? 1 : this.failoverNodes.length
+    let outcome: Outcome = 'connection'
+    for (let attempt = 0; attempt < tries; attempt += 1) {
+      const target = attempt === 0 ? node : (this.failoverNodes[(first + attempt) % this.failoverNodes.length] as string)
+      try {
+        const response = await this.pool(target).request({method: step.method, path: step.path, headers: step.headers, body: step.body})
+        const body = await response.body.text()
+        const context = response.headers['x-dyn-context']
+        return {ok: true, reply: {status: response.statusCode, body, contextHeader: Array.isArray(context) ? context[0] : context}}
+      } catch (error) {
+        const code = (error as {code?: string}).code ?? ''
+        outcome = code.includes('TIMEOUT') ? 'timeout' : 'connection'
+        if (code !== 'ECONNREFUSED') break
+      }
     }
+    return {ok: false, outcome}
   }
 
   /** Run every step of an operation against one node; `requests` counts the HTTP requests sent. */
@@ -97,7 +112,7 @@ export class HttpTargets {
 }
 
 export async function runOpenLoop(options: OpenLoopOptions): Promise<DriverTotals & {notStarted: number}> {
-  const targets = new HttpTargets(options.timeoutS, options.connectionsPerNode ?? 64)
+  const targets = new HttpTargets(options.timeoutS, options.connectionsPerNode ?? 64, options.nodes)
   let roundRobin = 0
   const route = options.route ?? ((): string => options.nodes[roundRobin++ % options.nodes.length] as string)
   const intervalMs = 1000 / options.ratePerS

@@ -99,6 +99,11 @@ export class Recorder {
 
   constructor(private readonly packed = false) {}
 
+  /** The performance.now() instant the measured run began, once the driver has said. */
+  get timelineOrigin(): number | undefined {
+    return this.timelineOriginMs
+  }
+
   /** From now on, each operation is also kept in the window it started in, counted from `originMs`. */
   startTimeline(originMs: number): void {
     this.timelineOriginMs = originMs

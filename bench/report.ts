@@ -1,7 +1,8 @@
 /** The plain-text form of a benchmark report (the --json form is the report object itself). */
 
 import type {KindSummary} from './recorder.js'
-import type {BenchReport, PhaseResult} from './runner.js'
+import type {BenchReport, CapacityReport, PhaseResult, WindowReport} from './runner.js'
+import type {FaultOutcome} from './fault-injector.js'
 
 function pad(text: string, width: number): string {
   return text.length >= width ? text : text + ' '.repeat(width - text.length)
@@ -76,12 +77,58 @@ export function formatReport(report: BenchReport): string {
     const shares = Object.entries(op.versionsSeen).map(([k, v]) => `${k}: ${((v / total) * 100).toFixed(3)}%`)
     lines.push(`  ${op.operation}s: ${shares.join(', ')}`)
   }
+  if (report.faults !== undefined) lines.push(...faultLines(report.faults), ...windowLines(report.windows ?? []))
+  if (report.capacity !== undefined) lines.push(...capacityLines(report.capacity))
   if (report.sla) {
-    lines.push(`SLA ${report.sla.name}: ${report.sla.met ? 'met' : 'MISSED'}`)
+    lines.push(`SLA ${report.sla.name}${report.capacity === undefined ? '' : ` at ${report.config.mode.kind === 'open' ? report.config.mode.ratePerS : '?'} ops/s`}: ${report.sla.met ? 'met' : 'MISSED'}`)
     for (const v of report.sla.verdicts) {
       const measured = v.measured === null ? 'not measured' : v.target.startsWith('error rate') ? v.measured.toFixed(5) : `${v.measured.toFixed(2)} ms`
       lines.push(`  ${v.met ? 'met   ' : 'MISSED'} ${v.target}: measured ${measured}`)
     }
   }
   return `${lines.join('\n')}\n`
+}
+
+/** What each injected fault did, in seconds of the measured run. */
+function faultLines(faults: readonly FaultOutcome[]): string[] {
+  const lines = ['faults (seconds of the measured run):']
+  for (const fault of faults) {
+    const what = fault.kind === 'kill' ? 'killed' : fault.kind === 'pause' ? 'paused' : 'cut off from the other nodes'
+    const back = fault.kind === 'kill' ? 'started again' : fault.kind === 'pause' ? 'resumed' : 'healed'
+    const when =
+      fault.appliedAtS === undefined
+        ? 'not applied (the run ended first)'
+        : `${fault.node} ${what} at ${fault.appliedAtS.toFixed(1)} s, ${back} at ${(fault.revertedAtS ?? fault.appliedAtS).toFixed(1)} s${fault.restartS === undefined ? '' : ` (answering ${fault.restartS.toFixed(1)} s later)`}`
+    lines.push(`  ${fault.spec}: ${when}${fault.problem === undefined ? '' : `; ${fault.problem}`}`)
+  }
+  return lines
+}
+
+/** Each window of a run with faults: its operations' tail and errors, and its SLA verdict. */
+function windowLines(windows: readonly WindowReport[]): string[] {
+  const lines = ['windows (latencies in ms; an operation counts in the second it was due):']
+  for (const window of windows) {
+    const verdict = window.sla === undefined ? '' : window.sla.met ? ': SLA met' : `: SLA MISSED (${window.sla.verdicts.filter((v) => !v.met).map((v) => v.target).join('; ')})`
+    lines.push(`  ${window.name}, ${window.fromS}-${window.toS} s${verdict}`)
+    for (const op of window.operations) {
+      const errors = Object.values(op.errors).reduce((a, b) => a + b, 0) + op.shed
+      lines.push(`    ${pad(op.operation, 7)} ${String(op.count).padStart(7)} ops ${String(errors).padStart(6)} errors  p99 ${figure(op.latency.p99Ms).padStart(6)}  p99.9 ${figure(op.latency.p999Ms).padStart(6)}`)
+    }
+  }
+  return lines
+}
+
+/** The capacity search: the rate found, why the search ended, and every step (the latency-throughput curve). */
+function capacityLines(capacity: CapacityReport): string[] {
+  const found = capacity.foundRatePerS === null ? 'not found: no rate tried met every target' : `${capacity.foundRatePerS} ops/s`
+  const lines = [
+    `capacity at SLA ${capacity.sla}: ${found}${capacity.lowestMissedRatePerS === null ? '' : ` (${capacity.lowestMissedRatePerS} ops/s missed)`}`,
+    `  the search ended because ${capacity.endedBecause}`,
+    '  steps, by rate (latencies in ms):',
+  ]
+  for (const step of capacity.steps) {
+    const tails = step.operations.map((op) => `${op.operation} ${figure(op.p999Ms)}`).join(', ')
+    lines.push(`  ${String(step.ratePerS).padStart(8)} ops/s ${step.met ? 'met   ' : 'MISSED'} goodput ${figure(step.goodputPerS)}/s, p99.9 ${tails}`)
+  }
+  return lines
 }

@@ -14,13 +14,22 @@ import {performance} from 'node:perf_hooks'
 import {fileURLToPath} from 'node:url'
 import {seededRandom} from '../src/clock.js'
 import {clusterDownAndPurge, clusterUp, removeFolder} from '../src/cli/local-cluster.js'
+import type {UpOptions} from '../src/cli/local-cluster.js'
 import {freeClusterPorts} from '../src/cli/ports.js'
 import {DynClient, UnreachableError} from '../src/client/http-client.js'
 import {PartitionAwareClient} from '../src/client/partition-aware-client.js'
+import {DynError} from '../src/errors.js'
+import {localClusterRoutes, localProxyHost, startFaultProxy} from '../src/verify/fault-proxy.js'
+import {capacityResult, describeEnding, nextCapacityRate} from './capacity.js'
+import type {CapacityResult, CapacitySearchOptions, CapacityStep} from './capacity.js'
 import {runClosedLoop} from './closed-loop.js'
 import {keyChooser} from './distributions.js'
 import type {DistributionName} from './distributions.js'
 import {HttpTargets, runOpenLoop} from './open-loop.js'
+import {injectFaults} from './fault-injector.js'
+import type {FaultableCluster, FaultOutcome} from './fault-injector.js'
+import {defaultFaultDurationS, planFaults, runWindows} from './faults.js'
+import type {FaultSpec, PlannedFault} from './faults.js'
 import {ContextCache, OperationFactory} from './operations.js'
 import {Recorder} from './recorder.js'
 import type {KindSummary, TimelineWindow} from './recorder.js'
@@ -58,6 +67,12 @@ export interface BenchConfig {
   readonly calibrationS: number
   readonly seed: number
   readonly timeoutS: number
+  /** Faults to inject into the cluster the bench starts (open loop only). */
+  readonly faults?: readonly FaultSpec[]
+  /** How long each fault lasts; undefined: a third of the run. */
+  readonly faultDurationS?: number
+  /** Search for the highest rate that meets the SLA instead of one run (open loop, SLA needed). */
+  readonly capacitySearch?: Omit<CapacitySearchOptions, 'startRatePerS'>
 }
 
 export interface ProgressSnapshot {
@@ -67,6 +82,8 @@ export interface ProgressSnapshot {
   readonly done: number
   readonly total?: number
   readonly operations: readonly KindSummary[]
+  /** What this phase is, when there is more to say than its name (a step of the capacity search). */
+  readonly label?: string
 }
 
 export interface PhaseResult {
@@ -83,6 +100,22 @@ export interface PhaseResult {
   readonly notStarted?: number
 }
 
+/** One span of a run with faults, judged on its own (bench/faults.ts). */
+export interface WindowReport {
+  readonly name: string
+  readonly fromS: number
+  readonly toS: number
+  readonly operations: readonly KindSummary[]
+  readonly sla?: {readonly met: boolean; readonly verdicts: readonly TargetVerdict[]}
+}
+
+export interface CapacityReport extends CapacityResult {
+  readonly sla: string
+  readonly steps: readonly CapacityStep[]
+  /** Why the search ended, in words. */
+  readonly endedBecause: string
+}
+
 export interface BenchReport {
   readonly config: BenchConfig & {readonly targetNodes: readonly string[]}
   readonly calibration?: PhaseResult & {readonly ratio: number}
@@ -90,6 +123,12 @@ export interface BenchReport {
   readonly run: PhaseResult
   /** The measured run second by second: throughput and tail over time. */
   readonly timeline: readonly TimelineWindow[]
+  /** The faults injected, and what happened to each. */
+  readonly faults?: readonly FaultOutcome[]
+  /** With faults: before, during and after each, judged apart. */
+  readonly windows?: readonly WindowReport[]
+  /** With --find-capacity: every step of the search; `run` is then the step at the rate found (or the last). */
+  readonly capacity?: CapacityReport
   readonly sla?: {readonly name: string; readonly met: boolean; readonly verdicts: readonly TargetVerdict[]}
   readonly histograms: Record<string, string>
 }
@@ -119,10 +158,14 @@ export async function runBench(config: BenchConfig, sla: Sla | undefined, onProg
   process.once('SIGINT', onSignal)
   process.once('SIGTERM', onSignal)
   try {
+    // Everything the user asked for is checked before anything starts.
+    const planned = plannedFaults(config)
+    if (config.capacitySearch !== undefined && sla === undefined) throw new DynError('bad_parameter', '--find-capacity searches for the highest rate that meets an SLA: give one with --sla FILE')
     // Starting has no length of its own to show progress against (durationS 0: none).
     onProgress({phase: 'starting', elapsedS: 0, durationS: 0, done: 0, operations: []})
     const calibration = config.calibrate ? await calibrate(config, onProgress, cleanups) : undefined
-    const nodes = config.nodes.length > 0 ? config.nodes : await startCluster(config, cleanups)
+    const started = config.nodes.length > 0 ? undefined : await startCluster(config, planned.length > 0, cleanups)
+    const nodes = started?.addresses ?? config.nodes
     await checkReachable(nodes, config.timeoutS)
     const contexts = new ContextCache(config.records * 2 + 1_000_000)
     const random = seededRandom(config.seed)
@@ -130,31 +173,146 @@ export async function runBench(config: BenchConfig, sla: Sla | undefined, onProg
     const factory = new OperationFactory({workload: workloads[config.workload], chooser, contexts, valueSize: config.valueSize, quorum: {n: config.n, r: config.r, w: config.w, dw: config.dw}, random})
     const load = config.load ? await loadRecords(config, nodes, factory, onProgress) : undefined
     const route = config.clientDriven ? await clientDrivenRoute(nodes) : undefined
-    const recorder = new Recorder()
-    const run = await withProgress('running', config.durationS + config.warmupS, recorder, onProgress, () => drive(config, nodes, factory, recorder, route))
-    // The open loop's transport failures are already operations in the histograms; the closed
-    // loop's are not, and count on their own.
-    // The open loop's operations that were never started (too many in flight) failed too.
-    const unanswered = config.mode.kind === 'closed' ? run.transportErrors.timeout + run.transportErrors.connection : (run.notStarted ?? 0)
-    const verdicts = sla === undefined ? undefined : judge(sla, run.operations, (kind, p) => recorder.percentileMs(kind, p), unanswered)
-    const histograms = recorder.encodedHistograms()
-    const timeline = recorder.timeline()
-    recorder.destroy()
+    const measure = (mode: LoopMode, label?: string): Promise<Measured> =>
+      measureRun({...config, mode}, nodes, factory, route, sla, onProgress, label, started === undefined || planned.length === 0 ? undefined : {cluster: started.faultable, faults: planned})
+    const measured = config.capacitySearch === undefined ? await measure(config.mode) : await searchCapacity(config, sla as Sla, measure)
     // Done says the whole run against the length the running phase showed (warm-up included).
-    onProgress({phase: 'done', elapsedS: config.durationS + config.warmupS, durationS: config.durationS + config.warmupS, done: 0, operations: run.operations})
+    onProgress({phase: 'done', elapsedS: config.durationS + config.warmupS, durationS: config.durationS + config.warmupS, done: 0, operations: measured.run.operations})
+    const {run} = measured
     return {
-      config: {...config, targetNodes: nodes},
+      config: {...config, ...(measured.capacity === undefined ? {} : {mode: measured.capacity.runMode}), targetNodes: nodes},
       ...(calibration === undefined ? {} : {calibration: {...calibration, ratio: calibration.opsPerS > 0 ? run.opsPerS / calibration.opsPerS : 0}}),
       ...(load === undefined ? {} : {load}),
       run,
-      timeline,
-      ...(verdicts === undefined || sla === undefined ? {} : {sla: {name: sla.name, met: verdicts.every((v) => v.met), verdicts}}),
-      histograms,
+      timeline: measured.timeline,
+      ...(measured.faults === undefined ? {} : {faults: measured.faults, windows: measured.windows ?? []}),
+      ...(measured.capacity === undefined ? {} : {capacity: measured.capacity.report}),
+      ...(measured.sla === undefined || sla === undefined ? {} : {sla: {name: sla.name, ...measured.sla}}),
+      histograms: measured.histograms,
     }
   } finally {
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
     await cleanUp()
+  }
+}
+
+/** One measured run: what the report says of it. */
+interface Measured {
+  readonly run: PhaseResult
+  readonly timeline: readonly TimelineWindow[]
+  readonly histograms: Record<string, string>
+  readonly sla?: {readonly met: boolean; readonly verdicts: readonly TargetVerdict[]}
+  readonly faults?: readonly FaultOutcome[]
+  readonly windows?: readonly WindowReport[]
+  readonly capacity?: {readonly report: CapacityReport; readonly runMode: LoopMode}
+}
+
+/** The faults asked for, placed in the run; refused (bad_parameter) when they cannot be injected. */
+function plannedFaults(config: BenchConfig): PlannedFault[] {
+  const specs = config.faults ?? []
+  if (specs.length === 0) return []
+  if (config.nodes.length > 0) {
+    throw new DynError('bad_parameter', '--fault needs a cluster the bench started, whose processes it can kill, pause and cut off: leave out --node and give --nodes N')
+  }
+  if (config.mode.kind !== 'open') {
+    throw new DynError('bad_parameter', '--fault needs the open loop (--rate R, or an SLA file with a rate): a closed loop slows down with the cluster, so a fault would hide in fewer requests rather than show in their latency')
+  }
+  if (config.capacitySearch !== undefined) throw new DynError('bad_parameter', '--fault and --find-capacity do not go together: find the capacity first, then run at that rate with the fault')
+  const names = Array.from({length: config.startNodes}, (_, i) => `n${i + 1}`)
+  const placed = planFaults(specs, names, config.durationS, config.faultDurationS ?? defaultFaultDurationS(config.durationS))
+  if (!placed.ok) throw new DynError('bad_parameter', placed.message)
+  return placed.value
+}
+
+async function measureRun(
+  config: BenchConfig,
+  nodes: readonly string[],
+  factory: OperationFactory,
+  route: ((key: string) => string) | undefined,
+  sla: Sla | undefined,
+  onProgress: (snapshot: ProgressSnapshot) => void,
+  label: string | undefined,
+  faulty: {readonly cluster: FaultableCluster; readonly faults: readonly PlannedFault[]} | undefined,
+): Promise<Measured> {
+  const recorder = new Recorder()
+  try {
+    let injected: ReturnType<typeof injectFaults> | undefined
+    const run = await withProgress('running', config.durationS + config.warmupS, recorder, onProgress, label, () => {
+      const driving = drive(config, nodes, factory, recorder, route)
+      // The driver names the start of the measured run before it first waits; faults keep its clock.
+      const originMs = recorder.timelineOrigin
+      if (faulty !== undefined && originMs !== undefined) injected = injectFaults(faulty.cluster, faulty.faults, originMs)
+      return driving
+    })
+    injected?.stop()
+    const faults = await injected?.done
+    // The open loop's transport failures are already operations in the histograms; the closed
+    // loop's are not, and count on their own.
+    // The open loop's operations that were never started (too many in flight) failed too.
+    const unanswered = config.mode.kind === 'closed' ? run.transportErrors.timeout + run.transportErrors.connection : (run.notStarted ?? 0)
+    let verdicts = sla === undefined ? undefined : judge(sla, run.operations, (kind, p) => recorder.percentileMs(kind, p), unanswered)
+    let windows: WindowReport[] | undefined
+    if (faults !== undefined) {
+      windows = runWindows(faulty?.faults ?? [], config.durationS).map((window) => {
+        const part = recorder.window(window.fromS, window.toS)
+        const operations = part.summary(window.toS - window.fromS)
+        const windowVerdicts = sla === undefined ? undefined : judge(sla, operations, (kind, p) => part.percentileMs(kind, p))
+        part.destroy()
+        return {...window, operations, ...(windowVerdicts === undefined ? {} : {sla: {met: windowVerdicts.every((v) => v.met), verdicts: windowVerdicts}})}
+      })
+    }
+    // Through faults, the SLA holds only if it holds in every window, as well as over the run.
+    const met = verdicts === undefined ? undefined : verdicts.every((v) => v.met) && (windows ?? []).every((window) => window.sla?.met !== false)
+    if (verdicts !== undefined && windows !== undefined && !met && verdicts.every((v) => v.met)) {
+      verdicts = [...verdicts, {target: 'every window (before, during and after each fault)', measured: null, limit: 0, met: false}]
+    }
+    return {
+      run,
+      timeline: recorder.timeline(),
+      histograms: recorder.encodedHistograms(),
+      ...(verdicts === undefined ? {} : {sla: {met: met as boolean, verdicts}}),
+      ...(faults === undefined ? {} : {faults, windows: windows ?? []}),
+    }
+  } finally {
+    recorder.destroy()
+  }
+}
+
+/**
+ * Runs the open loop at the rates bench/capacity.ts chooses, each a full run (warm-up and
+ * duration) on the same cluster and records, and keeps the run at the rate found (or, when none
+ * met the SLA, the last) as the report's run.
+ */
+async function searchCapacity(config: BenchConfig, sla: Sla, measure: (mode: LoopMode, label?: string) => Promise<Measured>): Promise<Measured> {
+  const search = config.capacitySearch as Omit<CapacitySearchOptions, 'startRatePerS'>
+  const options: CapacitySearchOptions = {...search, startRatePerS: config.mode.kind === 'open' ? config.mode.ratePerS : (sla.run.ratePerS ?? 100)}
+  const steps: CapacityStep[] = []
+  const runs = new Map<number, Measured>()
+  let last: Measured | undefined
+  for (;;) {
+    const decision = nextCapacityRate(steps, options)
+    if ('ended' in decision) {
+      const result = capacityResult(steps, decision.ended)
+      const kept = (result.foundRatePerS === null ? undefined : runs.get(result.foundRatePerS)) ?? (last as Measured)
+      const rate = result.foundRatePerS ?? steps[steps.length - 1]?.ratePerS ?? options.startRatePerS
+      return {
+        ...kept,
+        capacity: {report: {...result, sla: sla.name, steps: [...steps].sort((a, b) => a.ratePerS - b.ratePerS), endedBecause: describeEnding(decision.ended, options)}, runMode: {kind: 'open', ratePerS: rate}},
+      }
+    }
+    const rate = decision.next
+    const measured = await measure({kind: 'open', ratePerS: rate}, `step ${steps.length + 1} of at most ${options.stepsMax}: ${rate} ops/s`)
+    last = measured
+    runs.set(rate, measured)
+    const verdicts = measured.sla?.verdicts ?? []
+    steps.push({
+      ratePerS: rate,
+      met: measured.sla?.met === true,
+      goodputPerS: measured.run.goodputPerS ?? measured.run.opsPerS,
+      operations: measured.run.operations.map((op) => ({operation: op.operation, p50Ms: op.latency.p50Ms, p99Ms: op.latency.p99Ms, p999Ms: op.latency.p999Ms})),
+      missed: verdicts.filter((v) => !v.met).map((v) => v.target),
+    })
   }
 }
 
@@ -190,12 +348,13 @@ async function withProgress<T extends PhaseResult>(
   durationS: number,
   recorder: Recorder,
   onProgress: (snapshot: ProgressSnapshot) => void,
+  label: string | undefined,
   work: () => Promise<T>,
 ): Promise<T> {
   const begin = performance.now()
   const timer = setInterval(() => {
     const elapsedS = (performance.now() - begin) / 1000
-    onProgress({phase, elapsedS, durationS, done: recorder.totalCount, operations: recorder.summary(elapsedS)})
+    onProgress({phase, elapsedS, durationS, done: recorder.totalCount, operations: recorder.summary(elapsedS), ...(label === undefined ? {} : {label})})
   }, progressIntervalMs)
   try {
     return await work()
@@ -204,15 +363,35 @@ async function withProgress<T extends PhaseResult>(
   }
 }
 
-async function startCluster(config: BenchConfig, cleanups: Array<() => Promise<void>>): Promise<string[]> {
+/** A cluster the bench started: its client addresses, and what fault injection needs. */
+interface StartedCluster {
+  readonly addresses: string[]
+  readonly faultable: FaultableCluster
+}
+
+async function startCluster(config: BenchConfig, withFaults: boolean, cleanups: Array<() => Promise<void>>): Promise<StartedCluster> {
   const dir = await mkdtemp(path.join(tmpdir(), 'dyn-bench-'))
   cleanups.push(async () => {
     await clusterDownAndPurge(dir, 3000, () => undefined).catch(() => removeFolder(dir))
   })
   // Ports asked for are checked by cluster up, which refuses ports in use with a clear error.
   const {port, rpcPort} = config.startPort === undefined ? await freeClusterPorts(config.startNodes) : {port: config.startPort, rpcPort: config.startPort + 1000}
-  const cluster = await clusterUp({dir, nodeCount: config.startNodes, port, rpcPort, startArgs: [...config.clusterArgs], readyTimeoutMs: 30_000}, () => undefined)
-  return cluster.nodes.map((node) => `${cluster.host}:${node.port}`)
+  // Partitions need the nodes' links to pass through a fault proxy, as dyn verify runs them: the
+  // nodes bind 127.0.0.1 and advertise the proxy's side of loopback. Only a run with a
+  // partition pays for the extra hop.
+  const wantsProxy = withFaults && (config.faults ?? []).some((fault) => fault.kind === 'partition')
+  const names = Array.from({length: config.startNodes}, (_, i) => `n${i + 1}`)
+  const proxy = wantsProxy
+    ? await startFaultProxy(localClusterRoutes(names, {port, rpcPort}, localProxyHost)).catch((error: Error) => {
+        throw new DynError('unreachable', `the fault proxy for --fault partition cannot listen on ${localProxyHost} (${error.message}); it needs the loopback addresses 127.0.0.0/8 (Linux) and those ports free`)
+      })
+    : undefined
+  if (proxy !== undefined) cleanups.push(() => proxy.close())
+  const upOptions: UpOptions = {dir, nodeCount: config.startNodes, port, rpcPort, startArgs: [...config.clusterArgs], readyTimeoutMs: 30_000, ...(proxy === undefined ? {} : {advertiseHost: localProxyHost})}
+  const cluster = await clusterUp(upOptions, () => undefined)
+  // A restart (after --fault kill) finds the folder's settings; it only starts what does not run.
+  const restartOptions: UpOptions = {dir, startArgs: [], readyTimeoutMs: 30_000}
+  return {addresses: cluster.nodes.map((node) => `${cluster.host}:${node.port}`), faultable: {cluster, upOptions: restartOptions, ...(proxy === undefined ? {} : {proxy})}}
 }
 
 async function calibrate(config: BenchConfig, onProgress: (snapshot: ProgressSnapshot) => void, cleanups: Array<() => Promise<void>>): Promise<PhaseResult> {
@@ -232,7 +411,7 @@ async function calibrate(config: BenchConfig, onProgress: (snapshot: ProgressSna
   const recorder = new Recorder()
   const connections = config.mode.kind === 'closed' ? config.mode.connections : 50
   const durationS = config.calibrationS
-  const result = await withProgress('calibrating', durationS, recorder, onProgress, async () => {
+  const result = await withProgress('calibrating', durationS, recorder, onProgress, undefined, async () => {
     const totals = await runClosedLoop({nodes: [`127.0.0.1:${server.port}`], connections, durationS, warmupS: config.warmupS, timeoutS: config.timeoutS, factory, recorder})
     const operations = recorder.summary(totals.elapsedS)
     const count = operations.reduce((sum, op) => sum + op.count, 0)
@@ -254,7 +433,7 @@ function startTrivialServer(valueSize: number): Promise<{child: ChildProcess; po
 }
 
 async function loadRecords(config: BenchConfig, nodes: readonly string[], factory: OperationFactory, onProgress: (snapshot: ProgressSnapshot) => void): Promise<{records: number; elapsedS: number; failed: number}> {
-  const targets = new HttpTargets(config.timeoutS, loadConcurrency)
+  const targets = new HttpTargets(config.timeoutS, loadConcurrency, nodes)
   const begin = performance.now()
   let next = 0
   let done = 0

@@ -11,6 +11,9 @@ import type {DistributionName} from '../bench/distributions.js'
 import {formatReport} from '../bench/report.js'
 import {runBench, writeHistograms} from '../bench/runner.js'
 import type {BenchConfig, BenchReport, ProgressSnapshot} from '../bench/runner.js'
+import {capacityPrecisionDefault, capacityStepsMaxDefault} from '../bench/capacity.js'
+import {parseFaultSpec} from '../bench/faults.js'
+import type {FaultSpec} from '../bench/faults.js'
 import {loadSla} from '../bench/sla.js'
 import type {Sla} from '../bench/sla.js'
 import {workloads} from '../bench/workloads.js'
@@ -23,6 +26,8 @@ export default class Bench extends DynCommand {
 Two ways to load: --connections C is a closed loop (autocannon, C requests in flight, as fast as the cluster answers: the throughput ceiling); --rate R is an open loop (R operations per second, evenly spaced, latency measured from each operation's intended start, so queueing counts: the honest SLA check).
 Latencies are recorded in microseconds in HDR histograms; --hdr-out saves them. --calibrate first runs the same driver against a trivial HTTP server, so throughput is also reported as a fraction of this machine's ceiling.
 With --sla FILE the run takes its parameters from the file (flags override) and exits 1 when any target is missed.
+--find-capacity (with --sla) searches for the highest open-loop rate at which every target holds: runs at rising rates (doubling, then bisecting, at most --max-steps runs on the same cluster), and reports the latency-versus-throughput curve it measured on the way.
+--fault kill|pause|partition[:NODE][@SECONDS] (repeatable; open loop, on a cluster the bench starts) kills, pauses or cuts off a node mid-run for --fault-duration seconds, then restarts, resumes or heals it; the report judges the run before, during and after each fault, and the SLA holds only if it holds in every window. Requests a node refuses to connect go to the next node, as dyn's clients do.
 Exit codes: 0 done (SLA met), 1 SLA missed, 2 bad usage, 3 cluster unreachable.`
 
   static override examples = [
@@ -31,6 +36,8 @@ Exit codes: 0 done (SLA met), 1 SLA missed, 2 bad usage, 3 cluster unreachable.`
     {description: 'Open loop at 1000 ops/s, read-heavy, client-driven routing, histograms saved', command: '<%= config.bin %> bench --nodes 5 --workload b --rate 1000 --client-driven --hdr-out b.hdr.json'},
     {description: 'The shopping cart with concurrent writers on few keys: how many versions do reads see?', command: '<%= config.bin %> bench --nodes 3 --workload cart --records 100 --connections 32 --json'},
     {description: 'Write buffer on (paper 6.1): nodes flush every 100 ms', command: '<%= config.bin %> bench --nodes 3 --workload a --rate 1000 --write-buffer-ms 100'},
+    {description: 'The highest rate at which the CI SLA holds on a fresh 3-node cluster', command: '<%= config.bin %> bench --nodes 3 --sla bench/sla/ci.json --find-capacity'},
+    {description: 'Does the SLA hold while n3 is killed 10 s into a 30 s run (and for 10 s)?', command: '<%= config.bin %> bench --nodes 3 --sla bench/sla/paper.json --duration 30 --fault kill:n3@10 --fault-duration 10'},
   ]
 
   static override flags = {
@@ -59,7 +66,11 @@ Exit codes: 0 done (SLA met), 1 SLA missed, 2 bad usage, 3 cluster unreachable.`
     seed: Flags.integer({description: 'random seed for keys and operations', default: 1}),
     timeout: Flags.integer({description: 'seconds before one HTTP request is a timeout', default: 10, min: 1}),
     json: Flags.boolean({description: 'print the report as JSON', default: false}),
-    report: Flags.string({description: 'also write the report as one self-contained HTML page with charts (percentiles, throughput and tail over time), even when the SLA is missed', helpValue: 'FILE.html'}),
+    'find-capacity': Flags.boolean({description: 'with --sla: search for the highest open-loop rate that meets every target, starting at the SLA\'s rate (or --rate)', default: false, exclusive: ['connections']}),
+    'max-steps': Flags.integer({description: 'with --find-capacity: runs the search makes at most (each --warmup + --duration seconds)', default: capacityStepsMaxDefault, min: 2, max: 30}),
+    fault: Flags.string({description: 'inject a fault mid-run: kill, pause or partition, optionally :NODE (default: the last node) and @SECONDS into the measured run (default: a third of the way); repeatable, one at a time', multiple: true, helpValue: 'kind[:node][@s]', exclusive: ['node']}),
+    'fault-duration': Flags.integer({description: 'seconds each --fault lasts before the node is restarted, resumed or healed [default: a third of the run]', min: 1}),
+    report: Flags.string({description: 'also write the report as one self-contained HTML page with charts (percentiles, throughput and tail over time, capacity curve), even when the SLA is missed', helpValue: 'FILE.html'}),
   }
 
   async run(): Promise<void> {
@@ -75,6 +86,15 @@ Exit codes: 0 done (SLA met), 1 SLA missed, 2 bad usage, 3 cluster unreachable.`
     const rate = flags.rate ?? (flags.connections === undefined ? fromSla.ratePerS : undefined)
     const connections = flags.connections ?? (flags.rate === undefined ? fromSla.connections : undefined) ?? 50
     if (flags['client-driven'] && rate === undefined) this.fail(flags.json, 'bad_parameter', '--client-driven needs the open loop: give --rate')
+    const faults: FaultSpec[] = []
+    for (const text of flags.fault ?? []) {
+      const parsed = parseFaultSpec(text)
+      if (!parsed.ok) this.fail(flags.json, 'bad_parameter', parsed.message)
+      faults.push(parsed.value)
+    }
+    if (flags['fault-duration'] !== undefined && faults.length === 0) this.fail(flags.json, 'bad_parameter', '--fault-duration says how long each --fault lasts: give a --fault too')
+    // The capacity search is an open-loop search: without --rate it starts at the SLA's rate.
+    const searchFrom = flags['find-capacity'] && rate === undefined ? (sla?.run.ratePerS ?? 100) : rate
     // The same address rules as every other command (host:port, [v6]:port or http://host:port).
     const parsedNodes = flags.node === undefined ? undefined : parseNodeList(flags.node)
     if (parsedNodes !== undefined && !parsedNodes.ok) this.fail(flags.json, 'bad_parameter', parsedNodes.message)
@@ -91,7 +111,7 @@ Exit codes: 0 done (SLA met), 1 SLA missed, 2 bad usage, 3 cluster unreachable.`
       r: flags.r ?? fromSla.r,
       w: flags.w ?? fromSla.w,
       dw: flags.dw,
-      mode: rate === undefined ? {kind: 'closed', connections} : {kind: 'open', ratePerS: rate},
+      mode: searchFrom === undefined ? {kind: 'closed', connections} : {kind: 'open', ratePerS: searchFrom},
       durationS: flags.duration ?? fromSla.durationS ?? 10,
       warmupS: flags.warmup,
       load: flags.load,
@@ -100,6 +120,9 @@ Exit codes: 0 done (SLA met), 1 SLA missed, 2 bad usage, 3 cluster unreachable.`
       calibrationS: flags['calibration-duration'],
       seed: flags.seed,
       timeoutS: flags.timeout,
+      ...(faults.length === 0 ? {} : {faults}),
+      ...(flags['fault-duration'] === undefined ? {} : {faultDurationS: flags['fault-duration']}),
+      ...(flags['find-capacity'] ? {capacitySearch: {precision: capacityPrecisionDefault, ratePerSMax: 1_000_000, stepsMax: flags['max-steps']}} : {}),
     }
 
     // A report that cannot be written is known now, not after the whole run.
@@ -153,12 +176,14 @@ Exit codes: 0 done (SLA met), 1 SLA missed, 2 bad usage, 3 cluster unreachable.`
     return {
       update: (snapshot) => {
         const now = Date.now()
-        if (snapshot.phase === lastPhase && now - lastLineMs < 5000) return
-        lastPhase = snapshot.phase
+        const phaseKey = `${snapshot.phase}${snapshot.label ?? ''}`
+        if (phaseKey === lastPhase && now - lastLineMs < 5000) return
+        lastPhase = phaseKey
         lastLineMs = now
         const ops = snapshot.operations.map((op) => `${op.operation} ${op.count} p99.9 ${op.latency.p999Ms.toFixed(2)} ms`).join('; ')
+        const label = snapshot.label === undefined ? '' : ` (${snapshot.label})`
         const where = snapshot.total !== undefined ? ` ${snapshot.done}/${snapshot.total}` : snapshot.durationS > 0 ? ` ${snapshot.elapsedS.toFixed(0)}/${snapshot.durationS} s` : ''
-        process.stderr.write(`${snapshot.phase}${where}${ops ? `: ${ops}` : ''}\n`)
+        process.stderr.write(`${snapshot.phase}${label}${where}${ops ? `: ${ops}` : ''}\n`)
       },
       stop: () => undefined,
     }

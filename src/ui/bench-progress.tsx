@@ -24,6 +24,8 @@ export interface BenchProgressSnapshot {
   readonly done: number
   readonly total?: number
   readonly operations: readonly BenchProgressOperation[]
+  /** More about the phase than its name (a step of a capacity search). */
+  readonly label?: string
   /** Per operation, its throughput at each progress update of this phase, oldest first. */
   readonly throughputHistory?: Readonly<Record<string, readonly number[]>>
 }
@@ -54,6 +56,7 @@ export function BenchProgress({snapshot}: {readonly snapshot: BenchProgressSnaps
         <Text bold>{snapshot.phase.padEnd(11)}</Text>
         <ProgressBar fraction={fraction} />
         <Text>{detail}</Text>
+        {snapshot.label === undefined ? null : <Text dimColor>{snapshot.label}</Text>}
       </Box>
       {snapshot.operations.map((op) => {
         const errors = Object.values(op.errors).reduce((a, b) => a + b, 0)

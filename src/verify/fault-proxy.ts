@@ -97,6 +97,22 @@ export const holdBytesMaxDefault = 8 * 1024 * 1024
 /** A local cluster needs one connection per ordered pair of nodes; the rest is slack for reconnects. */
 export const connectionsMaxDefault = 4096
 
+/** Where the nodes of a local cluster behind a proxy are told to reach each other: the proxy's side of loopback. */
+export const localProxyHost = '127.0.0.2'
+
+/**
+ * The routes for a local cluster whose nodes bind 127.0.0.1 on consecutive ports and advertise
+ * `advertiseHost` on the same ports: both ports of each node, the internode one to cut, the
+ * client one as it is (an HTTP connection sends no Hello, so no cut applies to it), for tools
+ * that use advertised addresses.
+ */
+export function localClusterRoutes(names: readonly string[], ports: {readonly port: number; readonly rpcPort: number}, advertiseHost: string): FaultProxyRoute[] {
+  return names.flatMap((name, i) => [
+    {name, listenHost: advertiseHost, listenPort: ports.rpcPort + i, targetHost: '127.0.0.1', targetPort: ports.rpcPort + i},
+    {name: `${name} client API`, listenHost: advertiseHost, listenPort: ports.port + i, targetHost: '127.0.0.1', targetPort: ports.port + i},
+  ])
+}
+
 /** Starts every route's listener; rejects with the first listen error (e.g. EADDRINUSE), having closed the others. */
 export async function startFaultProxy(routes: readonly FaultProxyRoute[], options: FaultProxyOptions = {}): Promise<FaultProxy> {
   assert(routes.length > 0, 'a fault proxy has at least one route')

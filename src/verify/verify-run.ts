@@ -31,13 +31,13 @@ import type {LocalCluster} from '../cli/local-cluster.js'
 import {freeClusterPorts} from '../cli/ports.js'
 import {availabilityByFault, checkCarts, converged, encodeCart, mergeCartVersions} from './cart-check.js'
 import type {AddRecord, Availability, CartCheck, FaultWindow, OperationRecord, ReplicaCart} from './cart-check.js'
-import {startFaultProxy} from './fault-proxy.js'
+import {localClusterRoutes, localProxyHost, startFaultProxy} from './fault-proxy.js'
 import type {FaultProxy} from './fault-proxy.js'
 import {describeFault, nemesisSchedule} from './nemesis.js'
 import type {FaultEvent, FaultKind} from './nemesis.js'
 
 /** Where the nodes of a verify cluster are told to reach each other: the proxy's side of loopback. */
-export const proxyHost = '127.0.0.2'
+export const proxyHost = localProxyHost
 
 export interface VerifyOptions {
   /** A folder to create the cluster in, or that holds one; undefined: a temporary folder, removed after. */
@@ -111,12 +111,7 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
     const names = existing?.nodes.map((node) => node.name) ?? Array.from({length: nodeCount}, (_, i) => `n${i + 1}`)
     const advertiseHost = existing === undefined ? proxyHost : existing.advertiseHost
     if (advertiseHost !== undefined) {
-      // Both ports of each node: the internode one with faults, the client one as it is (an HTTP
-      // connection sends no Hello, so no cut applies to it), for tools that use advertised addresses.
-      proxy = await startFaultProxy(names.flatMap((name, i) => [
-        {name, listenHost: advertiseHost, listenPort: ports.rpcPort + i, targetHost: '127.0.0.1', targetPort: ports.rpcPort + i},
-        {name: `${name} client API`, listenHost: advertiseHost, listenPort: ports.port + i, targetHost: '127.0.0.1', targetPort: ports.port + i},
-      ])).catch((error: Error) => {
+      proxy = await startFaultProxy(localClusterRoutes(names, ports, advertiseHost)).catch((error: Error) => {
         throw new DynError('unreachable', `the fault proxy cannot listen on ${advertiseHost} (${error.message}); dyn verify needs the loopback addresses 127.0.0.0/8 (Linux) and those ports free`)
       })
     }

@@ -134,6 +134,13 @@ describe('dyn bench', () => {
     assert.equal(report.ok, true)
     assert.equal(report.sla?.verdicts.length, 2)
     assert.equal(report.config.records, 100)
+
+    // The capacity search against a running cluster (issue 17 item 7): a closed-loop SLA is
+    // searched in the open loop from 100 ops/s, one step per rate on the same nodes.
+    const search = await runDyn(['bench', ...nodeFlags, '--sla', generous, '--find-capacity', '--max-steps', '2', '--warmup', '0'], {timeoutMs: benchTimeoutMs})
+    assert.equal(search.code, 0, search.stderr + search.stdout)
+    assert.match(search.stdout, /^capacity at SLA generous: 200 ops\/s$/m)
+    assert.match(search.stdout, /^ +100 ops\/s met +goodput/m)
   })
 
   it('bad usage exits 2', async () => {

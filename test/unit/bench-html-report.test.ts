@@ -87,6 +87,24 @@ describe('renderHtmlReport', () => {
     assert.match(sla, /error rate &lt;= 0\.01<\/td><td class="num">0\.00000<\/td><td><span class="met">met/)
   })
 
+  it('shades the fault while in force and lists it, with the run judged before, during and after', () => {
+    const throughput = section(html, 'throughput') ?? ''
+    assert.match(throughput, /fill="rgba?\(120,\s?120,\s?120/, 'a shaded window')
+    assert.ok(throughput.includes('>kill n2</text>'), 'named on the chart')
+    const faults = section(html, 'faults') ?? ''
+    assert.match(faults, /<td>kill:n2@2<\/td><td>kill n2<\/td><td>2\.0 to 3\.0<\/td><td>2\.0 to 3\.0<\/td><td>restarted in 0\.8 s<\/td>/)
+    // Reads of up to 400 ms before the fault meet p99.9 <= 500 ms; those after it, slower, do not.
+    assert.match(faults, /<td>before<\/td><td>0\.0 to 2\.0<\/td><td><span class="met">met<\/span><\/td><td>400: /)
+    assert.match(faults, /<td>after kill:n2@2<\/td><td>3\.0 to 5\.0<\/td><td><span class="missed">MISSED<\/span>/)
+  })
+
+  it('draws the capacity search with its steps, met and missed', () => {
+    const capacity = section(html, 'capacity') ?? ''
+    assert.match(capacity, /the highest rate that met it: <strong>300 ops\/s<\/strong> \(the highest rate met and the lowest missed are within 5%\)/)
+    assert.match(capacity, /<td class="num">400<\/td><td class="num">396\.0<\/td><td><span class="missed">missed<\/span><\/td><td>[^<]+<\/td><td>[^<]+<\/td><td>read p99\.9 &lt;= 500 ms<\/td>/)
+    assert.ok(capacity.includes('>limit read p99.9 ≤ 500 ms</text>'), 'the SLA limit is drawn')
+  })
+
   it('shows the parameters and the operation table of the run', () => {
     const parameters = section(html, 'parameters') ?? ''
     for (const text of ['a (zipfian keys)', '10000, loaded in 2.5 s', '100 bytes', 'n=3 r=2 w=2', 'open loop at 400 ops/s, server-driven', '5 s measured after 2 s of warm-up', '3 (started for the run): 127.0.0.1:7070', "offered load 10.0% of this machine's HTTP ceiling"]) {
@@ -108,7 +126,7 @@ describe('renderHtmlReport', () => {
   it('leaves out the charts whose data the report does not carry', () => {
     const plain = renderHtmlReport({...fixtureReport({sla: false, extras: false}), timeline: []})
     assert.ok(section(plain, 'percentiles') !== undefined)
-    for (const id of ['throughput', 'tail', 'capacity']) assert.equal(section(plain, id), undefined, `no ${id} section`)
+    for (const id of ['throughput', 'tail', 'capacity', 'faults']) assert.equal(section(plain, id), undefined, `no ${id} section`)
     assert.match(plain, /No SLA given/)
     assert.doesNotMatch(section(plain, 'percentiles') ?? '', /SLA /)
   })
