@@ -127,7 +127,8 @@ function renderSvg(option: ChartOption): string {
 }
 
 const grid: GridComponentOption = {left: 70, right: 40, top: 56, bottom: 56}
-const legend: LegendComponentOption = {top: 8, type: 'plain', textStyle: {fontFamily}}
+// Wide gaps: the server measures text in a generic font, and system fonts may come out wider.
+const legend: LegendComponentOption = {top: 8, type: 'plain', itemGap: 24, textStyle: {fontFamily}}
 
 /** Linear unless the values span more than `latencyLogRatio`: then log, so the fast ones stay readable. */
 function latencyAxis(values: readonly number[], name: string): {axis: Record<string, unknown>; log: boolean} {
@@ -420,7 +421,7 @@ ${table(['target', 'measured', 'verdict'], rows, 1, 2)}`
 
 function capacitySection(report: HtmlReportInput, capacity: CapacityReport): string {
   const svg = capacityChart(report, capacity)
-  const found = capacity.foundRatePerS === null ? 'no rate tried met it' : `the highest rate that met it: <strong>${capacity.foundRatePerS} ops/s</strong>`
+  const found = capacity.foundRatePerS === null ? 'No rate tried met it' : `The highest rate that met it: <strong>${capacity.foundRatePerS} ops/s</strong>`
   const operations = [...new Set(capacity.steps.flatMap((step) => step.operations.map((op) => op.operation)))].sort()
   const rows = capacity.steps.map((step) => [
     String(step.ratePerS),

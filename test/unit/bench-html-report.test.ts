@@ -100,7 +100,7 @@ describe('renderHtmlReport', () => {
 
   it('draws the capacity search with its steps, met and missed', () => {
     const capacity = section(html, 'capacity') ?? ''
-    assert.match(capacity, /the highest rate that met it: <strong>300 ops\/s<\/strong> \(the highest rate met and the lowest missed are within 5%\)/)
+    assert.match(capacity, /The highest rate that met it: <strong>300 ops\/s<\/strong> \(the highest rate met and the lowest missed are within 5%\)/)
     assert.match(capacity, /<td class="num">400<\/td><td class="num">396\.0<\/td><td><span class="missed">missed<\/span><\/td><td>[^<]+<\/td><td>[^<]+<\/td><td>read p99\.9 &lt;= 500 ms<\/td>/)
     assert.ok(capacity.includes('>limit read p99.9 ≤ 500 ms</text>'), 'the SLA limit is drawn')
   })
