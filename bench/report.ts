@@ -75,7 +75,11 @@ export function formatReport(report: BenchReport): string {
   for (const op of versions) {
     const total = Object.values(op.versionsSeen).reduce((a, b) => a + b, 0)
     const shares = Object.entries(op.versionsSeen).map(([k, v]) => `${k}: ${((v / total) * 100).toFixed(3)}%`)
-    lines.push(`  ${op.operation}s: ${shares.join(', ')}`)
+    lines.push(...wrapList(`  ${op.operation}s: `, shares, 80))
+  }
+  if (report.nodeRefusalTimes !== undefined && report.nodeRefusalTimes.length > 0) {
+    const slowest = Math.max(...report.nodeRefusalTimes.map((node) => node.p99Us))
+    lines.push(`refusals at the nodes (their /stats, since each started): ${report.nodeRefusalTimes.reduce((sum, node) => sum + node.count, 0)} answered, p99 at most ${slowest} µs, slowest ${Math.max(...report.nodeRefusalTimes.map((node) => node.maxUs))} µs`)
   }
   if (report.faults !== undefined) lines.push(...faultLines(report.faults), ...windowLines(report.windows ?? []))
   if (report.capacity !== undefined) lines.push(...capacityLines(report.capacity))
@@ -87,6 +91,28 @@ export function formatReport(report: BenchReport): string {
     }
   }
   return `${lines.join('\n')}\n`
+}
+
+/**
+ * `items` after `head`, comma-separated, in lines of at most `width` columns (an item longer than
+ * a line gets one of its own); the lines after the first are indented to the first item.
+ */
+export function wrapList(head: string, items: readonly string[], width: number): string[] {
+  const indent = ' '.repeat(head.length)
+  const lines: string[] = []
+  let line = head
+  for (const [i, item] of items.entries()) {
+    const text = i < items.length - 1 ? `${item},` : item
+    const separator = line === head || line === indent ? '' : ' '
+    if (line !== head && line !== indent && line.length + separator.length + text.length > width) {
+      lines.push(line)
+      line = indent + text
+    } else {
+      line += separator + text
+    }
+  }
+  lines.push(line)
+  return lines
 }
 
 /** What each injected fault did, in seconds of the measured run. */

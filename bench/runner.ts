@@ -127,6 +127,11 @@ export interface BenchReport {
   readonly faults?: readonly FaultOutcome[]
   /** With faults: before, during and after each, judged apart. */
   readonly windows?: readonly WindowReport[]
+  /**
+   * When the nodes shed: how fast each answered its refusals, as its /stats says (since it
+   * started; the issue 16 target is a p99 under 1 ms at the node).
+   */
+  readonly nodeRefusalTimes?: ReadonlyArray<{readonly node: string; readonly count: number; readonly p99Us: number; readonly maxUs: number}>
   /** With --find-capacity: every step of the search; `run` is then the step at the rate found (or the last). */
   readonly capacity?: CapacityReport
   readonly sla?: {readonly name: string; readonly met: boolean; readonly verdicts: readonly TargetVerdict[]}
@@ -179,6 +184,7 @@ export async function runBench(config: BenchConfig, sla: Sla | undefined, onProg
     // Done says the whole run against the length the running phase showed (warm-up included).
     onProgress({phase: 'done', elapsedS: config.durationS + config.warmupS, durationS: config.durationS + config.warmupS, done: 0, operations: measured.run.operations})
     const {run} = measured
+    const nodeRefusalTimes = (run.shed ?? 0) > 0 ? await refusalTimesOf(nodes, config.timeoutS) : undefined
     return {
       config: {...config, ...(measured.capacity === undefined ? {} : {mode: measured.capacity.runMode}), targetNodes: nodes},
       ...(calibration === undefined ? {} : {calibration: {...calibration, ratio: calibration.opsPerS > 0 ? run.opsPerS / calibration.opsPerS : 0}}),
@@ -188,6 +194,7 @@ export async function runBench(config: BenchConfig, sla: Sla | undefined, onProg
       ...(measured.faults === undefined ? {} : {faults: measured.faults, windows: measured.windows ?? []}),
       ...(measured.capacity === undefined ? {} : {capacity: measured.capacity.report}),
       ...(measured.sla === undefined || sla === undefined ? {} : {sla: {name: sla.name, ...measured.sla}}),
+      ...(nodeRefusalTimes === undefined ? {} : {nodeRefusalTimes}),
       histograms: measured.histograms,
     }
   } finally {
@@ -314,6 +321,18 @@ async function searchCapacity(config: BenchConfig, sla: Sla, measure: (mode: Loo
       missed: verdicts.filter((v) => !v.met).map((v) => v.target),
     })
   }
+}
+
+/** Each node's refusal times from its /stats; a node that does not say (an older one, or gone) is left out. */
+async function refusalTimesOf(nodes: readonly string[], timeoutS: number): Promise<Array<{node: string; count: number; p99Us: number; maxUs: number}>> {
+  const times: Array<{node: string; count: number; p99Us: number; maxUs: number}> = []
+  for (const node of nodes) {
+    const stats = await new DynClient(node, timeoutS * 1000).getJson('/stats').catch(() => undefined)
+    if (stats === undefined || !stats.ok) continue
+    const refusal = (stats.body.admission as {refusalTimes?: {count?: unknown; p99Us?: unknown; maxUs?: unknown}} | undefined)?.refusalTimes
+    if (typeof refusal?.count === 'number' && typeof refusal.p99Us === 'number' && typeof refusal.maxUs === 'number') times.push({node, count: refusal.count, p99Us: refusal.p99Us, maxUs: refusal.maxUs})
+  }
+  return times
 }
 
 /** Every target node must answer before loading starts; a benchmark of a dead node measures nothing. */

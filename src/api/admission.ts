@@ -18,9 +18,23 @@
 
 import {monitorEventLoopDelay} from 'node:perf_hooks'
 import type {IntervalHistogram} from 'node:perf_hooks'
+import hdr from 'hdr-histogram-js'
+import type {Histogram} from 'hdr-histogram-js'
 import type {Clock} from '../clock.js'
 import {AdmissionCore, admissionSettingsDefault} from './admission-core.js'
 import type {Admission, AdmissionSettings, AdmissionSnapshot} from './admission-core.js'
+
+/** How long the node took to answer the requests it shed: the issue 16 target is under 1 ms. */
+export interface RefusalTimes {
+  readonly count: number
+  readonly p50Us: number
+  readonly p99Us: number
+  readonly p999Us: number
+  readonly maxUs: number
+}
+
+/** Refusal times above this are recorded as this (a refusal that slow is a stalled node, and counted as such). */
+const refusalUsMax = 60_000_000
 
 /** Consecutive passes one background task may skip before it runs anyway: under lasting overload it is slowed, never starved. */
 export const backgroundSkipsMax = 10
@@ -31,6 +45,11 @@ export class AdmissionControl {
   /** The event loop's delay since the last sample (a real process only: a simulation has no loop to time). */
   private readonly loopDelay: IntervalHistogram | undefined
   private nextLoopSampleMs: number
+  /**
+   * From a shed request's arrival at the handler to its answer handed to the kernel, in µs. A
+   * packed histogram: memory in proportion to the distinct times seen, whatever the count.
+   */
+  private readonly refusalUs: Histogram = hdr.build({lowestDiscernibleValue: 1, highestTrackableValue: refusalUsMax, numberOfSignificantValueDigits: 2, bitBucketSize: 'packed'})
 
   constructor(
     private readonly clock: Clock,
@@ -55,6 +74,17 @@ export class AdmissionControl {
     const nowMs = this.clock.monotonicMs()
     this.sampleLoopDelay(nowMs)
     this.core.complete(ticket, nowMs)
+  }
+
+  /** This node's monotonic time, in ms: when a request arrived, for `refusalAnswered`. */
+  nowMs(): number {
+    return this.clock.monotonicMs()
+  }
+
+  /** A request shed at `arrivedAtMs` has been answered (its bytes handed to the kernel). */
+  refusalAnswered(arrivedAtMs: number): void {
+    const us = Math.round((this.clock.monotonicMs() - arrivedAtMs) * 1000)
+    this.refusalUs.recordValue(Math.min(refusalUsMax, Math.max(1, us)))
   }
 
   /** Stops timing the event loop. */
@@ -90,7 +120,12 @@ export class AdmissionControl {
   }
 
   /** The `admission` section of GET /stats. */
-  stats(): AdmissionSnapshot & {readonly backgroundPassesSkipped: number} {
-    return {...this.core.snapshot(this.clock.monotonicMs()), backgroundPassesSkipped: this.backgroundSkipped}
+  stats(): AdmissionSnapshot & {readonly backgroundPassesSkipped: number; readonly refusalTimes: RefusalTimes} {
+    const h = this.refusalUs
+    return {
+      ...this.core.snapshot(this.clock.monotonicMs()),
+      backgroundPassesSkipped: this.backgroundSkipped,
+      refusalTimes: {count: h.totalCount, p50Us: h.getValueAtPercentile(50), p99Us: h.getValueAtPercentile(99), p999Us: h.getValueAtPercentile(99.9), maxUs: h.maxValue},
+    }
   }
 }

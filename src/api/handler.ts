@@ -92,8 +92,13 @@ export function createApiHandler(
     // answered under overload, so that an operator (and dyn top) can see what is happening.
     let ticket: number | undefined
     if (apiRoute === 'kv' && admission !== undefined) {
+      const arrivedAtMs = admission.nowMs()
       const admitted = admission.arrive()
-      if (!admitted.ok) return refuseOverloaded(request, reply, admitted)
+      if (!admitted.ok) {
+        // The refusal's own time at the node, from the handler to the kernel (the target: under 1 ms).
+        response.once('finish', () => admission.refusalAnswered(arrivedAtMs))
+        return refuseOverloaded(request, reply, admitted)
+      }
       ticket = admitted.ticket
     }
     inFlight += 1

@@ -84,11 +84,17 @@ describe('overload: a node sheds what it cannot take, and keeps what it took', (
     }
 
     // /stats counts the refusals (and /stats itself is answered under overload).
-    const stats = (await (await fetch(`http://${cluster.api(0)}/stats`)).json()) as {admission?: {shed: number; admitted: number; state: string; queueDelayTargetMs: number}}
+    const stats = (await (await fetch(`http://${cluster.api(0)}/stats`)).json()) as {
+      admission?: {shed: number; admitted: number; state: string; queueDelayTargetMs: number; refusalTimes: {count: number; p99Us: number; maxUs: number}}
+    }
     assert.ok(stats.admission !== undefined, '/stats has an admission section')
     assert.equal(stats.admission.queueDelayTargetMs, 1, 'cluster up handed --admission-target-ms to the node')
     assert.ok(stats.admission.shed >= shed.length, `/stats shed ${stats.admission.shed} >= ${shed.length}`)
     assert.ok(stats.admission.admitted >= accepted.length)
+    // Every refusal answered was timed at the node (the ones the client saw, at least).
+    const times = stats.admission.refusalTimes
+    assert.ok(times.count >= shed.length && times.count <= stats.admission.shed, `${times.count} refusal times for ${stats.admission.shed} shed, ${shed.length} seen`)
+    assert.ok(times.p99Us > 0 && times.p99Us <= times.maxUs, `refusal p99 ${times.p99Us} µs, max ${times.maxUs} µs`)
 
     // Every accepted write is there, read through another node (its DynClient retries a shed read).
     const client = new DynClient(cluster.api(1), 60_000)

@@ -12,7 +12,7 @@ import {renderToString} from 'ink'
 import {createElement} from 'react'
 import type {KindSummary} from '../../bench/recorder.js'
 import {latencyUsMax, Recorder} from '../../bench/recorder.js'
-import {figure, formatReport} from '../../bench/report.js'
+import {figure, formatReport, wrapList} from '../../bench/report.js'
 import type {BenchReport, BenchConfig, PhaseResult} from '../../bench/runner.js'
 import {BenchProgress} from '../../src/ui/bench-progress.js'
 import type {BenchProgressSnapshot} from '../../src/ui/bench-progress.js'
@@ -29,6 +29,18 @@ function recordOneToThousandMs(recorder: Recorder): void {
   const order = Array.from({length: 1000}, (_, i) => (i * 7919) % 1000)
   for (const i of order) recorder.record('read', 'ok', (i + 1) * 1000, 1)
 }
+
+describe('wrapList', () => {
+  it('wraps a long list within the width, continuation lines under the first item', () => {
+    const items = Array.from({length: 40}, (_, i) => `${i + 1}: ${(i * 2.5).toFixed(3)}%`)
+    const lines = wrapList('  reads: ', items, 80)
+    assert.ok(lines.length > 1)
+    for (const line of lines) assert.ok(line.length <= 80, `${line.length} columns: ${line}`)
+    for (const line of lines.slice(1)) assert.match(line, /^ {9}\d/)
+    assert.equal(lines.join(' ').replace(/ +/g, ' ').trim(), `reads: ${items.join(', ')}`)
+    assert.deepEqual(wrapList('x: ', ['a'], 80), ['x: a'])
+  })
+})
 
 describe('Recorder', () => {
   it('gives the percentiles of 1..1000 ms within HDR precision', () => {
