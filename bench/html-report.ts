@@ -29,7 +29,7 @@ import type {KindSummary, TimelineWindow} from './recorder.js'
 import {figure} from './report.js'
 import type {CapacityStep} from './capacity.js'
 import type {FaultOutcome} from './fault-injector.js'
-import type {BenchReport, CapacityReport, PhaseResult, WindowReport} from './runner.js'
+import type {BenchReport, CapacityReport, WindowReport} from './runner.js'
 import type {TargetVerdict} from './sla.js'
 
 use([LineChart, GridComponent, LegendComponent, MarkAreaComponent, SVGRenderer])
@@ -390,13 +390,15 @@ function calibration(report: HtmlReportInput): string {
   return `${what} ${(report.calibration.ratio * 100).toFixed(1)}% of this machine's HTTP ceiling (${report.run.opsPerS.toFixed(0)} / ${report.calibration.opsPerS.toFixed(0)} ops/s)`
 }
 
-function runSummary(run: PhaseResult): string {
+function runSummary(report: HtmlReportInput): string {
+  const run = report.run
   const transport = run.transportErrors.timeout + run.transportErrors.connection
+  const refusals = (report.nodeRefusalTimes ?? []).map((node) => `${node.node} p99 ${node.p99Us} µs`).join(', ')
   const parts = [
     `${run.opsPerS.toFixed(1)} ops/s over ${run.elapsedS.toFixed(1)} s (${run.httpRequests} HTTP requests)`,
     ...(transport > 0 ? [`${run.transportErrors.timeout} timeouts, ${run.transportErrors.connection} connection errors`] : []),
     ...(run.notStarted ? [`${run.notStarted} operations not started (too many in flight)`] : []),
-    ...(run.shed ? [`${run.shed} shed by overloaded nodes, goodput ${(run.goodputPerS ?? 0).toFixed(1)} ops/s`] : []),
+    ...(run.shed ? [`${run.shed} shed by overloaded nodes, goodput ${(run.goodputPerS ?? 0).toFixed(1)} ops/s${refusals === '' ? '' : ` (refusals answered at the nodes in ${refusals})`}`] : []),
   ]
   return `<p>${escapeHtml(parts.join('; '))}</p>`
 }
@@ -524,7 +526,7 @@ export function renderHtmlReport(report: HtmlReportInput): string {
 </head>
 <body>
 <h1>${escapeHtml(title)}</h1>
-${runSummary(report.run)}
+${runSummary(report)}
 <section id="sla">
 <h2>SLA</h2>
 ${slaSection(report)}

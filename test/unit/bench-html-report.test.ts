@@ -115,6 +115,12 @@ describe('renderHtmlReport', () => {
     assert.match(operations, /<td>update<\/td><td class="num">1000<\/td>/)
   })
 
+  it('says what the nodes shed and how fast they refused', () => {
+    const report = fixtureReport()
+    const shedding = renderHtmlReport({...report, run: {...report.run, shed: 5}, nodeRefusalTimes: [{node: '127.0.0.1:7070', count: 5, p99Us: 310, maxUs: 900}]})
+    assert.match(shedding, /5 shed by overloaded nodes, goodput 400\.0 ops\/s \(refusals answered at the nodes in 127\.0\.0\.1:7070 p99 310 µs\)/)
+  })
+
   it('takes nothing from the network: no script, no stylesheet link, no external URL', () => {
     assert.doesNotMatch(html, /<script\b/i)
     assert.doesNotMatch(html, /<link\b/i)
