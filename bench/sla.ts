@@ -38,6 +38,9 @@ export interface Sla {
 
 export interface TargetVerdict {
   readonly target: string
+  /** The latency target's operation and percentile, for charts; absent on the error-rate verdict. */
+  readonly operation?: OperationKind
+  readonly percentile?: number
   readonly measured: number | null
   readonly limit: number
   readonly met: boolean
@@ -108,9 +111,16 @@ export function judge(
     // A window of a run with faults may hold none of a rare operation (a short window, a
     // write-light workload): that says nothing against the SLA, and the whole run judges it.
     const ran = operations.some((op) => op.operation === target.operation && op.count + op.shed > 0)
-    if (options.absentNotJudged === true && !ran) return {target: name, measured: null, limit: target.maxMs, met: true, notJudged: `no ${target.operation} operation in this window`}
+    if (options.absentNotJudged === true && !ran) return {target: name, operation: target.operation, percentile: target.percentile, measured: null, limit: target.maxMs, met: true, notJudged: `no ${target.operation} operation in this window`}
     const measured = percentileMs(target.operation, target.percentile) ?? null
-    return {target: name, measured, limit: target.maxMs, met: measured !== null && measured <= target.maxMs}
+    return {
+      target: name,
+      operation: target.operation,
+      percentile: target.percentile,
+      measured,
+      limit: target.maxMs,
+      met: measured !== null && measured <= target.maxMs,
+    }
   })
   if (sla.maxErrorRate !== undefined) {
     let total = unanswered

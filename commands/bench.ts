@@ -1,3 +1,5 @@
+import {stat, writeFile} from 'node:fs/promises'
+import path from 'node:path'
 import * as Flags from '@oclif/core/flags'
 import {DynCommand} from '../src/cli/command-base.js'
 import {parseNodeList} from '../src/client/node-address.js'
@@ -8,7 +10,7 @@ import {UnreachableError} from '../src/client/http-client.js'
 import type {DistributionName} from '../bench/distributions.js'
 import {formatReport} from '../bench/report.js'
 import {runBench, writeHistograms} from '../bench/runner.js'
-import type {BenchConfig, ProgressSnapshot} from '../bench/runner.js'
+import type {BenchConfig, BenchReport, ProgressSnapshot} from '../bench/runner.js'
 import {capacityPrecisionDefault, capacityRatePerSMax, capacityStartRatePerSDefault, capacityStepsMaxDefault} from '../bench/capacity.js'
 import {parseFaultSpec} from '../bench/faults.js'
 import type {FaultSpec} from '../bench/faults.js'
@@ -68,6 +70,7 @@ Exit codes: 0 done (SLA met), 1 SLA missed (or a --fault could not be applied or
     'max-steps': Flags.integer({description: `with --find-capacity: runs the search makes at most, each --warmup + --duration seconds [default: ${capacityStepsMaxDefault}]`, min: 2, max: 30}),
     fault: Flags.string({description: 'inject a fault mid-run: kill, pause or partition, optionally :NODE (default: the last node) and @SECONDS into the measured run (default: a third of the way); repeatable, one at a time', multiple: true, helpValue: 'kind[:node][@s]', exclusive: ['node']}),
     'fault-duration': Flags.integer({description: 'seconds each --fault lasts before the node is restarted, resumed or healed [default: a third of the run]', min: 1}),
+    report: Flags.string({description: 'also write the report as one self-contained HTML page with charts (percentiles, throughput and tail over time, capacity curve), even when the SLA is missed', helpValue: 'FILE.html'}),
   }
 
   async run(): Promise<void> {
@@ -123,6 +126,10 @@ Exit codes: 0 done (SLA met), 1 SLA missed (or a --fault could not be applied or
       ...(flags['find-capacity'] ? {capacitySearch: {precision: capacityPrecisionDefault, ratePerSMax: capacityRatePerSMax, stepsMax: flags['max-steps'] ?? capacityStepsMaxDefault}} : {}),
     }
 
+    // A report that cannot be written is known now, not after the whole run.
+    const reportFolder = flags.report === undefined ? undefined : path.dirname(path.resolve(flags.report))
+    if (reportFolder !== undefined && !(await isFolder(reportFolder))) this.fail(flags.json, 'bad_parameter', `--report ${flags.report}: the folder ${reportFolder} does not exist`)
+
     const progress = await this.progressRenderer(flags.json)
     let report
     try {
@@ -142,7 +149,19 @@ Exit codes: 0 done (SLA met), 1 SLA missed (or a --fault could not be applied or
     } else {
       process.stdout.write(formatReport(report))
     }
+    if (flags.report !== undefined) await this.writeHtmlReport(flags.json, flags.report, report)
     if (report.sla !== undefined && !report.sla.met) this.exit(exitCodes.notFound)
+  }
+
+  /** The HTML page, its charting library loaded only now, so that the other runs start faster. */
+  private async writeHtmlReport(json: boolean, file: string, report: BenchReport): Promise<void> {
+    const {renderHtmlReport} = await import('../bench/html-report.js')
+    try {
+      await writeFile(file, renderHtmlReport(report))
+    } catch (error) {
+      this.fail(json, 'bad_parameter', `cannot write the report ${file}: ${(error as Error).message}`)
+    }
+    if (!json) process.stderr.write(`HTML report written to ${file}\n`)
   }
 
   /** Live progress: ink on a terminal (loaded only then), a plain line every 5 s otherwise, nothing with --json. */
@@ -170,4 +189,8 @@ Exit codes: 0 done (SLA met), 1 SLA missed (or a --fault could not be applied or
       stop: () => undefined,
     }
   }
+}
+
+async function isFolder(folder: string): Promise<boolean> {
+  return (await stat(folder).catch(() => undefined))?.isDirectory() ?? false
 }

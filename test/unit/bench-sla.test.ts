@@ -167,10 +167,10 @@ describe('judge', () => {
     })
     assert.deepEqual(asked, ['read@99.9', 'update@99.9', 'read@50', 'cart@99'])
     assert.deepEqual(verdicts, [
-      {target: 'read p99.9 <= 300 ms', measured: 250, limit: 300, met: true},
-      {target: 'update p99.9 <= 300 ms', measured: 301.5, limit: 300, met: false},
-      {target: 'read p50 <= 10 ms', measured: 10, limit: 10, met: true},
-      {target: 'cart p99 <= 500 ms', measured: null, limit: 500, met: false},
+      {target: 'read p99.9 <= 300 ms', operation: 'read', percentile: 99.9, measured: 250, limit: 300, met: true},
+      {target: 'update p99.9 <= 300 ms', operation: 'update', percentile: 99.9, measured: 301.5, limit: 300, met: false},
+      {target: 'read p50 <= 10 ms', operation: 'read', percentile: 50, measured: 10, limit: 10, met: true},
+      {target: 'cart p99 <= 500 ms', operation: 'cart', percentile: 99, measured: null, limit: 500, met: false},
     ])
   })
 
