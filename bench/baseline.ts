@@ -23,7 +23,11 @@ type LatencyMetric = Exclude<RegressionMetric, 'throughput'>
 
 /** Throughput and the paper's percentile: what a change most often costs, and what Dynamo's SLAs name. */
 export const regressionMetricsDefault: readonly RegressionMetric[] = ['throughput', 'p99.9']
-/** 10%: above the run-to-run spread of calibrated figures on the project's machine (bench/README.md). */
+/**
+ * 10%: a change a user would notice, and above the spread of repeated runs on a quiet, dedicated
+ * runner. Not above the spread on a shared machine: there, short runs spread by tens of percent
+ * in either unit (bench/README.md, "Regressions against a baseline"), so measure the spread first.
+ */
 export const maxRegressionDefault = 0.1
 /** A tolerance above 1000% would let a figure get eleven times worse: that is no check. */
 const maxRegressionLimit = 10
