@@ -76,25 +76,30 @@ describe('dyn bench for CI: --junit, --markdown, --baseline', () => {
     assert.match(summary, /^\| insert p99 \\<= 100 ms \| not measured \| 100 ms \| ❌ not measured \|$/m)
   })
 
-  it('a saved --json run is a baseline: within a generous tolerance exit 0; against 100× its throughput exit 5, saying by how much', async () => {
+  it('a saved --json run is a baseline: compared figure by figure within a wide tolerance; against 100× its throughput exit 5, saying by how much', async () => {
     const saved = await runDyn([...runFlags, '--json'], {timeoutMs: benchTimeoutMs})
     assert.equal(saved.code, 0, saved.stderr + saved.stdout)
     const baselineFile = path.join(dir, 'baseline.json')
     await writeFile(baselineFile, saved.stdout)
 
     // Neither run calibrated: raw units, with the warning on stderr (stdout is the one JSON object).
+    // Throughput cannot be more than 100% worse, so within 1000% it never regresses; a 1 s run's
+    // tail can, when a neighbour's burst lands in it, so the verdict is checked for consistency.
     const generous = await runDyn([...runFlags, '--baseline', baselineFile, '--max-regression', '1000%', '--regression-metrics', 'throughput,p99,p99.9', '--json'], {timeoutMs: benchTimeoutMs})
-    assert.equal(generous.code, 0, generous.stderr + generous.stdout)
     const report = JSON.parse(generous.stdout) as SavedReport
-    assert.equal(report.ok, true)
+    assert.equal(generous.code, report.regression?.regressed === true ? 5 : 0, generous.stderr + generous.stdout)
+    assert.equal(report.ok, report.regression?.regressed !== true)
     assert.equal(report.regression?.unit, 'raw')
-    assert.equal(report.regression?.regressed, false)
+    for (const comparison of report.regression?.comparisons ?? []) {
+      if (comparison.metric === 'throughput') assert.equal(comparison.regressed, false, `${comparison.operation} throughput within 1000%`)
+      assert.equal(comparison.regressed, (comparison.worseBy as number) > 10, `${comparison.operation} ${comparison.metric}: regressed exactly when over the tolerance`)
+    }
     assert.equal(report.regression?.maxRegression, 10)
     assert.deepEqual(report.regression?.comparisons.map((cmp) => `${cmp.operation} ${cmp.metric}`).sort(), ['all throughput', 'read p99', 'read p99.9', 'read throughput', 'update p99', 'update p99.9', 'update throughput'])
     for (const comparison of report.regression?.comparisons ?? []) assert.equal(typeof comparison.worseBy, 'number', `${comparison.operation} ${comparison.metric} compared`)
     assert.match(generous.stderr, /warning: compared in raw ms and ops\/s: the baseline and this run were not calibrated/)
 
-    // A baseline with a hundred times the throughput: every throughput is about 99% worse.
+    // A baseline with a hundred times the throughput: every throughput is over 90% worse (about 99% unless this run is far faster than the saved one).
     const inflated = JSON.parse(saved.stdout) as SavedReport
     inflated.run.opsPerS *= 100
     for (const op of inflated.run.operations) op.throughputPerS *= 100
@@ -105,16 +110,16 @@ describe('dyn bench for CI: --junit, --markdown, --baseline', () => {
     const regressed = await runDyn([...runFlags, '--baseline', inflatedFile, '--max-regression', '10%', '--junit', junit, '--markdown', markdown], {timeoutMs: benchTimeoutMs})
     assert.equal(regressed.code, 5, regressed.stderr + regressed.stdout)
     assert.match(regressed.stdout, /^against the baseline .*inflated\.json: REGRESSED \(tolerance 10\.0%; unit: raw ms and ops\/s\)$/m)
-    assert.match(regressed.stdout, /^ {2}WORSE {2}all throughput: [\d.]+ ops\/s, baseline [\d.e+]+ ops\/s: 99\.\d% worse$/m)
-    assert.match(regressed.stdout, /^ {2}WORSE {2}read throughput: .*: 99\.\d% worse$/m)
-    assert.match(regressed.stdout, /^ {2}WORSE {2}update throughput: .*: 99\.\d% worse$/m)
+    assert.match(regressed.stdout, /^ {2}WORSE {2}all throughput: [\d.]+ ops\/s, baseline [\d.e+]+ ops\/s: 9\d\.\d% worse$/m)
+    assert.match(regressed.stdout, /^ {2}WORSE {2}read throughput: .*: 9\d\.\d% worse$/m)
+    assert.match(regressed.stdout, /^ {2}WORSE {2}update throughput: .*: 9\d\.\d% worse$/m)
     assert.match(regressed.stdout, /^ {2}warning: compared in raw ms and ops\/s/m)
     const xml = await readFile(junit, 'utf8')
     assert.match(xml, /<testsuite name="dyn bench: against the baseline [^"]*inflated\.json" tests="5" failures="(3|4|5)"/)
-    assert.match(xml, /name="all throughput" time="0">\n {6}<failure type="regression" message="this run [\d.]+ ops\/s, baseline [\d.e+]+ ops\/s: 99\.\d% worse, over the tolerance of 10\.0%"\/>/)
+    assert.match(xml, /name="all throughput" time="0">\n {6}<failure type="regression" message="this run [\d.]+ ops\/s, baseline [\d.e+]+ ops\/s: 9\d\.\d% worse, over the tolerance of 10\.0%"\/>/)
     const summary = await readFile(markdown, 'utf8')
     assert.match(summary, /^## dyn bench: ❌ regressed$/m)
-    assert.match(summary, /^\| all throughput \| [\d.]+ ops\/s \| [\d.e+]+ ops\/s \| 99\.\d% worse \| ❌ worse \|$/m)
+    assert.match(summary, /^\| all throughput \| [\d.]+ ops\/s \| [\d.e+]+ ops\/s \| 9\d\.\d% worse \| ❌ worse \|$/m)
   })
 
   it('a baseline that is not a bench report, or was run differently, is refused before the run (exit 2)', async () => {
