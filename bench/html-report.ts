@@ -30,6 +30,7 @@ import {figure} from './report.js'
 import type {CapacityStep} from './capacity.js'
 import type {FaultOutcome} from './fault-injector.js'
 import type {BenchReport, CapacityReport, WindowReport} from './runner.js'
+import {measuredText} from './sla.js'
 import type {TargetVerdict} from './sla.js'
 
 use([LineChart, GridComponent, LegendComponent, MarkAreaComponent, SVGRenderer])
@@ -414,7 +415,7 @@ function operationRows(operations: readonly KindSummary[]): string[][] {
 function slaSection(report: HtmlReportInput): string {
   if (report.sla === undefined) return '<p>No SLA given (--sla FILE).</p>'
   const rows = report.sla.verdicts.map((v) => {
-    const measured = v.measured === null ? 'not measured' : v.target.startsWith('error rate') ? v.measured.toFixed(5) : `${v.measured.toFixed(2)} ms`
+    const measured = measuredText(v)
     return [escapeHtml(v.target), escapeHtml(measured), `<span class="${v.met ? 'met' : 'missed'}">${v.met ? 'met' : 'MISSED'}</span>`]
   })
   return `<p>SLA <strong>${escapeHtml(report.sla.name)}</strong>: <span class="${report.sla.met ? 'met' : 'missed'}">${report.sla.met ? 'met' : 'MISSED'}</span></p>

@@ -3,6 +3,7 @@
 import type {KindSummary} from './recorder.js'
 import type {BenchReport, CapacityReport, PhaseResult, WindowReport} from './runner.js'
 import type {FaultOutcome} from './fault-injector.js'
+import {measuredText} from './sla.js'
 
 function pad(text: string, width: number): string {
   return text.length >= width ? text : text + ' '.repeat(width - text.length)
@@ -86,7 +87,7 @@ export function formatReport(report: BenchReport): string {
   if (report.sla) {
     lines.push(`SLA ${report.sla.name}${report.capacity === undefined ? '' : ` at ${report.config.mode.kind === 'open' ? report.config.mode.ratePerS : '?'} ops/s`}: ${report.sla.met ? 'met' : 'MISSED'}`)
     for (const v of report.sla.verdicts) {
-      const measured = v.notJudged !== undefined ? `not judged (${v.notJudged})` : v.measured === null ? 'not measured' : v.unit === 'count' ? `${v.measured} of ${v.limit}` : v.target.startsWith('error rate') ? v.measured.toFixed(5) : `${v.measured.toFixed(2)} ms`
+      const measured = measuredText(v)
       lines.push(`  ${v.met ? 'met   ' : 'MISSED'} ${v.target}: measured ${measured}`)
     }
   }

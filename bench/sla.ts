@@ -159,3 +159,21 @@ export function verdictsThroughFaults(
     {target: 'faults applied and reverted as planned', measured: faultsDone, limit: faults.length, met: faultsDone === faults.length, unit: 'count'},
   ]
 }
+
+/** A verdict's measured figure in words: `355.60 ms`, an error rate as a fraction, `2 of 3` for a count, or why it was not judged. */
+export function measuredText(verdict: TargetVerdict): string {
+  if (verdict.notJudged !== undefined) return `not judged (${verdict.notJudged})`
+  if (verdict.measured === null) return 'not measured'
+  if (verdict.unit === 'count') return `${verdict.measured} of ${verdict.limit}`
+  return isErrorRate(verdict) ? verdict.measured.toFixed(5) : `${verdict.measured.toFixed(2)} ms`
+}
+
+/** A verdict's limit in words: `300 ms`, an error rate, or a count (all of them). */
+export function limitText(verdict: TargetVerdict): string {
+  if (verdict.unit === 'count') return `all ${verdict.limit}`
+  return isErrorRate(verdict) ? String(verdict.limit) : `${verdict.limit} ms`
+}
+
+export function isErrorRate(verdict: TargetVerdict): boolean {
+  return verdict.target.startsWith('error rate')
+}

@@ -1,4 +1,4 @@
-import {stat, writeFile} from 'node:fs/promises'
+import {access, constants, mkdir, stat, writeFile} from 'node:fs/promises'
 import path from 'node:path'
 import * as Flags from '@oclif/core/flags'
 import {DynCommand} from '../src/cli/command-base.js'
@@ -8,6 +8,9 @@ import {settleColors} from '../src/cli/terminal.js'
 import {DynError} from '../src/errors.js'
 import {UnreachableError} from '../src/client/http-client.js'
 import type {DistributionName} from '../bench/distributions.js'
+import {compareWithBaseline, formatRegression, incomparableMessage, loadBaseline, maxRegressionDefault, parseMaxRegression, parseRegressionMetrics, regressionMetricNames, regressionMetricsDefault, setupOfConfig, setupOfReport} from '../bench/baseline.js'
+import type {ComparedReport, RegressionMetric, RegressionReport} from '../bench/baseline.js'
+import {junitReport, markdownSummary} from '../bench/ci-reports.js'
 import {formatReport} from '../bench/report.js'
 import {runBench, writeHistograms} from '../bench/runner.js'
 import type {BenchConfig, BenchReport, ProgressSnapshot} from '../bench/runner.js'
@@ -28,7 +31,9 @@ Latencies are recorded in microseconds in HDR histograms; --hdr-out saves them. 
 With --sla FILE the run takes its parameters from the file (flags override) and exits 1 when any target is missed.
 --find-capacity (with --sla) searches for the highest open-loop rate at which every target holds: runs at rising rates (doubling, then bisecting, at most --max-steps runs on the same cluster), and reports the latency-versus-throughput curve it measured on the way.
 --fault kill|pause|partition[:NODE][@SECONDS] (repeatable; open loop, on a cluster the bench starts) kills, pauses or cuts off a node mid-run for --fault-duration seconds, then restarts, resumes or heals it; the report judges the run before, during and after each fault, and the SLA holds only if it holds in every window. Requests a node refuses to connect go to the next node, as dyn's clients do.
-Exit codes: 0 done (SLA met), 1 SLA missed (or a --fault could not be applied or reverted), 2 bad usage, 3 cluster unreachable.`
+With --baseline FILE.json (the --json output of an earlier run with the same parameters, read before this run starts) it compares throughput and latency percentiles per operation and exits 5 when one is worse by more than --max-regression (10% unless given); when both runs were calibrated the figures are compared in units of each run's calibration, which cancels much of a shared machine's drift, else in raw units with a warning.
+For CI, --junit FILE writes JUnit XML (a test case per SLA target, per error rate and per figure compared; needs --sla or --baseline) and --markdown FILE a summary for the job page (e.g. $GITHUB_STEP_SUMMARY); both are written whatever the verdict.
+Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could not be applied or reverted), 2 bad usage, 3 cluster unreachable, 5 regression against the baseline (with the SLA met).`
 
   static override examples = [
     {description: 'Maximum throughput of a fresh 3-node cluster, YCSB A, 50 connections, calibrated', command: '<%= config.bin %> bench --nodes 3 --workload a --connections 50 --duration 10 --calibrate'},
@@ -38,6 +43,9 @@ Exit codes: 0 done (SLA met), 1 SLA missed (or a --fault could not be applied or
     {description: 'Write buffer on (paper 6.1): nodes flush every 100 ms', command: '<%= config.bin %> bench --nodes 3 --workload a --rate 1000 --write-buffer-ms 100'},
     {description: 'The highest rate at which the CI SLA holds on a fresh 3-node cluster', command: '<%= config.bin %> bench --nodes 3 --sla bench/sla/ci.json --find-capacity'},
     {description: 'Does the SLA hold while n3 is killed 10 s into a 30 s run (and for 10 s)?', command: '<%= config.bin %> bench --nodes 3 --sla bench/sla/paper.json --duration 30 --fault kill:n3@10 --fault-duration 10'},
+    {description: 'The same run as a page with charts (percentiles, tail over time, the fault shaded)', command: '<%= config.bin %> bench --nodes 3 --sla bench/sla/ci.json --duration 30 --fault kill:n3@10 --report run.html'},
+    {description: 'CI: the SLA suite with JUnit XML and a Markdown job summary, and the JSON saved as the next baseline', command: '<%= config.bin %> bench --nodes 3 --sla bench/sla/ci.json --calibrate --junit bench-results/junit.xml --markdown bench-results/summary.md --json > bench-results/bench.json'},
+    {description: 'Fail (exit 5) when throughput or p99 is more than 5% worse than a saved run, in calibrated units', command: '<%= config.bin %> bench --nodes 3 --sla bench/sla/ci.json --calibrate --baseline main-bench.json --max-regression 5% --regression-metrics throughput,p99'},
   ]
 
   static override flags = {
@@ -71,6 +79,11 @@ Exit codes: 0 done (SLA met), 1 SLA missed (or a --fault could not be applied or
     fault: Flags.string({description: 'inject a fault mid-run: kill, pause or partition, optionally :NODE (default: the last node) and @SECONDS into the measured run (default: a third of the way); repeatable, one at a time', multiple: true, helpValue: 'kind[:node][@s]', exclusive: ['node']}),
     'fault-duration': Flags.integer({description: 'seconds each --fault lasts before the node is restarted, resumed or healed [default: a third of the run]', min: 1}),
     report: Flags.string({description: 'also write the report as one self-contained HTML page with charts (percentiles, throughput and tail over time, capacity curve), even when the SLA is missed', helpValue: 'FILE.html'}),
+    junit: Flags.string({description: 'write a JUnit XML report to this file (folders made): a test case per SLA target, the error rate and each figure compared with --baseline; needs --sla or --baseline', helpValue: 'FILE'}),
+    markdown: Flags.string({description: 'write a Markdown summary to this file (folders made) for a CI job page such as $GITHUB_STEP_SUMMARY: parameters, operations, SLA verdicts, calibration, baseline comparison', helpValue: 'FILE'}),
+    baseline: Flags.string({description: 'compare with a saved run (the --json output of an earlier dyn bench with the same workload, loop, records, value size, quorum and nodes); exit 5 when a figure is worse by more than --max-regression', helpValue: 'FILE.json'}),
+    'max-regression': Flags.string({description: 'with --baseline: how much worse than the baseline a figure may be, a percentage with its sign [default: 10%]', helpValue: 'PERCENT', dependsOn: ['baseline']}),
+    'regression-metrics': Flags.string({description: `with --baseline: the figures compared per operation, comma-separated, from ${regressionMetricNames.join(', ')} [default: ${regressionMetricsDefault.join(',')}]`, helpValue: 'LIST', dependsOn: ['baseline']}),
   }
 
   async run(): Promise<void> {
@@ -129,6 +142,9 @@ Exit codes: 0 done (SLA met), 1 SLA missed (or a --fault could not be applied or
     // A report that cannot be written is known now, not after the whole run.
     const reportFolder = flags.report === undefined ? undefined : path.dirname(path.resolve(flags.report))
     if (reportFolder !== undefined && !(await isFolder(reportFolder))) this.fail(flags.json, 'bad_parameter', `--report ${flags.report}: the folder ${reportFolder} does not exist`)
+    // Everything the CI reports and the baseline need is checked now: a bad baseline or an
+    // unwritable report file must not cost a whole run first.
+    const ci = await this.ciOptions(flags, config, sla)
 
     const progress = await this.progressRenderer(flags.json)
     let report
@@ -142,15 +158,82 @@ Exit codes: 0 done (SLA met), 1 SLA missed (or a --fault could not be applied or
     }
     progress.stop()
     if (flags['hdr-out'] !== undefined) await writeHistograms(flags['hdr-out'], report)
+    const regression = ci.baseline === undefined ? undefined : compareWithBaseline(ci.baseline.report, report, ci.baseline)
+    await this.writeCiReports(ci, report, regression)
     if (flags.json) {
       const {histograms: _histograms, ...rest} = report
-      // `ok` as every command's answer has it: false when an SLA target was missed (exit 1 too).
-      this.printJson({ok: report.sla === undefined || report.sla.met, ...rest})
+      // `ok` as every command's answer has it: false when an SLA target was missed (exit 1 too)
+      // or a figure regressed against the baseline (exit 5).
+      const faultsDone = report.faults?.every((fault) => fault.problem === undefined) ?? true
+      this.printJson({ok: (report.sla === undefined || report.sla.met) && faultsDone && regression?.regressed !== true, ...rest, ...(regression === undefined ? {} : {regression})})
+      for (const warning of regression?.warnings ?? []) process.stderr.write(`dyn: warning: ${warning}\n`)
     } else {
       process.stdout.write(formatReport(report))
+      if (regression !== undefined) process.stdout.write(formatRegression(regression))
     }
     if (flags.report !== undefined) await this.writeHtmlReport(flags.json, flags.report, report)
-    if (report.sla !== undefined && !report.sla.met) this.exit(exitCodes.notFound)
+    // A fault that was not applied or reverted leaves the experiment undone: with an SLA its verdict says so; without one, this does.
+    const faultFailed = report.faults?.some((fault) => fault.problem !== undefined) === true
+    if ((report.sla !== undefined && !report.sla.met) || faultFailed) this.exit(exitCodes.notFound)
+    if (regression?.regressed === true) this.exit(exitCodes.regression)
+  }
+
+  /**
+   * --junit, --markdown and --baseline, checked before the run: the tolerance and figures parse,
+   * the baseline is a dyn bench report of a run set up like this one, and the report files'
+   * folders can be written. Any problem is bad_parameter (exit 2).
+   */
+  private async ciOptions(
+    flags: {json: boolean; junit?: string; markdown?: string; baseline?: string; 'max-regression'?: string; 'regression-metrics'?: string},
+    config: BenchConfig,
+    sla: Sla | undefined,
+  ): Promise<CiOptions> {
+    // A JUnit file with no test case would show a CI page green while judging nothing.
+    if (flags.junit !== undefined && sla === undefined && flags.baseline === undefined) {
+      this.fail(flags.json, 'bad_parameter', '--junit needs something to judge: give --sla FILE (a test case per target) or --baseline FILE.json (a test case per figure compared); for a summary of a run without targets use --markdown')
+    }
+    let baseline: CiOptions['baseline']
+    if (flags.baseline !== undefined && config.capacitySearch !== undefined) {
+      this.fail(flags.json, 'bad_parameter', '--baseline compares the figures of one run at one rate; a capacity search runs many: compare the capacity found by hand, or run --baseline at that rate')
+    }
+    if (flags.baseline !== undefined) {
+      const maxRegression = flags['max-regression'] === undefined ? {ok: true as const, value: maxRegressionDefault} : parseMaxRegression(flags['max-regression'])
+      if (!maxRegression.ok) this.fail(flags.json, 'bad_parameter', maxRegression.message)
+      const metrics = flags['regression-metrics'] === undefined ? {ok: true as const, value: [...regressionMetricsDefault]} : parseRegressionMetrics(flags['regression-metrics'])
+      if (!metrics.ok) this.fail(flags.json, 'bad_parameter', metrics.message)
+      const loaded = await loadBaseline(flags.baseline)
+      if (!loaded.ok) this.fail(flags.json, 'bad_parameter', loaded.message)
+      const incomparable = incomparableMessage(flags.baseline, setupOfReport(loaded.value), setupOfConfig(config))
+      if (incomparable !== undefined) this.fail(flags.json, 'bad_parameter', incomparable)
+      baseline = {report: loaded.value, source: flags.baseline, maxRegression: maxRegression.value, metrics: metrics.value}
+    }
+    for (const [flag, file] of [['--junit', flags.junit], ['--markdown', flags.markdown]] as const) {
+      if (file === undefined) continue
+      const folder = path.dirname(path.resolve(file))
+      try {
+        await mkdir(folder, {recursive: true})
+        await access(folder, constants.W_OK)
+      } catch (error) {
+        this.fail(flags.json, 'bad_parameter', `${flag} ${file}: cannot write into ${folder} (${(error as Error).message})`)
+      }
+    }
+    return {json: flags.json, junit: flags.junit, markdown: flags.markdown, baseline}
+  }
+
+  /** Both files are written whatever the verdict: a CI page shows a miss best with its figures. */
+  private async writeCiReports(ci: CiOptions, report: Parameters<typeof junitReport>[0], regression: RegressionReport | undefined): Promise<void> {
+    const files: Array<[string, string | undefined, () => string]> = [
+      ['--junit', ci.junit, () => junitReport(report, regression)],
+      ['--markdown', ci.markdown, () => markdownSummary(report, regression)],
+    ]
+    for (const [flag, file, render] of files) {
+      if (file === undefined) continue
+      try {
+        await writeFile(file, render())
+      } catch (error) {
+        this.fail(ci.json, 'bad_parameter', `${flag} ${file}: ${(error as Error).message}`)
+      }
+    }
   }
 
   /** The HTML page, its charting library loaded only now, so that the other runs start faster. */
@@ -193,4 +276,12 @@ Exit codes: 0 done (SLA met), 1 SLA missed (or a --fault could not be applied or
 
 async function isFolder(folder: string): Promise<boolean> {
   return (await stat(folder).catch(() => undefined))?.isDirectory() ?? false
+}
+
+/** The CI reports and baseline of one run, checked before it starts. */
+interface CiOptions {
+  readonly json: boolean
+  readonly junit: string | undefined
+  readonly markdown: string | undefined
+  readonly baseline: {readonly report: ComparedReport; readonly source: string; readonly maxRegression: number; readonly metrics: readonly RegressionMetric[]} | undefined
 }

@@ -14,6 +14,8 @@ export const exitCodes = {
   unavailable: 3,
   /** The key has siblings where one value was asked for (`dyn get` piped or with --output): nothing was written. */
   siblings: 4,
+  /** dyn bench --baseline: a figure got worse than the baseline's by more than the tolerance (an SLA missed is 1 and wins). */
+  regression: 5,
 } as const
 
 export function exitCodeOf(errorCode: string): number {

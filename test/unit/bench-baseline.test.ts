@@ -1,0 +1,237 @@
+/**
+ * Tests of the regression check of `dyn bench --baseline` (bench/baseline.ts): the tolerance and
+ * figure lists parse or are refused clearly, a baseline file that is not a dyn bench report or
+ * was run differently is refused naming what is wrong, and the comparison finds a regression,
+ * lets one within the tolerance pass, and uses the calibration's units only where they are sound.
+ */
+
+import assert from 'node:assert/strict'
+import {describe, it} from 'node:test'
+import {compareWithBaseline, formatRegression, incomparableMessage, parseBaseline, parseMaxRegression, parseRegressionMetrics, setupDifferences, setupOfConfig, setupOfReport} from '../../bench/baseline.js'
+import type {FigureComparison, RegressionReport} from '../../bench/baseline.js'
+import {config, latency, operation, report} from './bench-fixtures.js'
+
+function find(regression: RegressionReport, name: string): FigureComparison {
+  const found = regression.comparisons.find((c) => `${c.operation} ${c.metric}` === name)
+  assert.ok(found, `no comparison of ${name} in ${regression.comparisons.map((c) => `${c.operation} ${c.metric}`).join(', ')}`)
+  return found
+}
+
+const defaults = {source: 'base.json', maxRegression: 0.1, metrics: ['throughput', 'p99.9'] as const}
+
+describe('parseMaxRegression', () => {
+  it('takes a percentage with its sign', () => {
+    assert.deepEqual(parseMaxRegression('10%'), {ok: true, value: 0.1})
+    assert.deepEqual(parseMaxRegression('2.5%'), {ok: true, value: 0.025})
+    assert.deepEqual(parseMaxRegression(' 0% '), {ok: true, value: 0})
+    assert.deepEqual(parseMaxRegression('1000%'), {ok: true, value: 10})
+  })
+
+  it('refuses a bare number, a negative or a silly one, saying the syntax', () => {
+    for (const text of ['0.1', '10', '-5%', 'ten%', '%', '', '10%%', '1e2%']) {
+      const parsed = parseMaxRegression(text)
+      assert.equal(parsed.ok, false, `"${text}" was accepted`)
+      assert.match((parsed as {message: string}).message, /percentage with its % sign, such as 10%/, text)
+    }
+    const huge = parseMaxRegression('5000%')
+    assert.equal(huge.ok, false)
+    assert.match((huge as {message: string}).message, /at most 1000%/)
+  })
+})
+
+describe('parseRegressionMetrics', () => {
+  it('takes names from the report, in order, each once', () => {
+    assert.deepEqual(parseRegressionMetrics('throughput,p99,p99.9'), {ok: true, value: ['throughput', 'p99', 'p99.9']})
+    assert.deepEqual(parseRegressionMetrics(' P50 , max,p50'), {ok: true, value: ['p50', 'max']})
+  })
+
+  it('refuses a figure the report does not have, listing those it has', () => {
+    for (const text of ['p95', 'throughput,', 'latency']) {
+      const parsed = parseRegressionMetrics(text)
+      assert.equal(parsed.ok, false, `"${text}" was accepted`)
+      assert.match((parsed as {message: string}).message, /name some of throughput, p50, p90, p99, p99\.9, max, mean/)
+    }
+  })
+})
+
+describe('parseBaseline', () => {
+  const saved = {ok: true, ...report({operations: [operation('read', 100, latency(2))]})}
+
+  it('accepts what dyn bench --json prints, extra fields and a missed SLA included', () => {
+    const parsed = parseBaseline(JSON.stringify({...saved, ok: false, timeline: [], sla: {name: 'x', met: false, verdicts: []}}), 'base.json')
+    assert.ok(parsed.ok, parsed.ok ? '' : parsed.message)
+    assert.equal(parsed.value.run.operations[0]?.operation, 'read')
+  })
+
+  it('refuses a file that is not a dyn bench report, saying what it is and how to make one', () => {
+    const cases: Array<[string, RegExp]> = [
+      ['{"ok": true, "config"', /is not JSON/],
+      ['[1, 2]', /not a dyn bench --json report: expected an object/],
+      [JSON.stringify({ok: false, error: 'unreachable', message: 'no node answered'}), /answer of a dyn bench that failed \(unreachable: no node answered\)/],
+      [JSON.stringify({format: 'HdrHistogram compressed base64', workload: 'a', histograms: {}}), /--hdr-out histogram file/],
+      [JSON.stringify({ok: true, key: 'k', value: 'v'}), /"config" is missing/],
+      [JSON.stringify({...saved, run: {...saved.run, operations: 'none'}}), /"run\.operations" is not a list/],
+      [JSON.stringify({...saved, run: {...saved.run, operations: [{operation: 'read', count: 1, throughputPerS: 1, latency: {p50Ms: 1}}]}}), /run\.operations\[0\]\.latency\.p90Ms is missing/],
+      [JSON.stringify({...saved, config: {...saved.config, mode: {kind: 'open'}}}), /"config\.mode"/],
+      [JSON.stringify({...saved, config: {...saved.config, records: '1000'}}), /"config\.records" is missing/],
+      [JSON.stringify({...saved, calibration: {elapsedS: 1}}), /"calibration\.opsPerS" is missing/],
+    ]
+    for (const [text, message] of cases) {
+      const parsed = parseBaseline(text, 'base.json')
+      assert.equal(parsed.ok, false, `accepted: ${text.slice(0, 80)}`)
+      assert.match((parsed as {message: string}).message, message)
+      assert.match((parsed as {message: string}).message, /base\.json/, 'the message names the file')
+    }
+  })
+})
+
+describe('comparable baselines', () => {
+  const baseline = setupOfReport(report({operations: [operation('read', 100, latency(2))]}))
+
+  it('a run set up the same way (length, seed and warm-up aside) is comparable', () => {
+    assert.deepEqual(setupDifferences(baseline, setupOfConfig(config({durationS: 60, seed: 7, warmupS: 0}))), [])
+    // The node count is what matters, not whether the bench started the cluster itself.
+    assert.deepEqual(setupDifferences(baseline, setupOfConfig(config({nodes: ['a:1', 'b:2', 'c:3'], startNodes: 3}))), [])
+  })
+
+  it('refuses every difference that changes what the figures mean, naming each', () => {
+    const cases: Array<[Parameters<typeof config>[0], RegExp]> = [
+      [{workload: 'b'}, /workload: baseline a, this run b/],
+      [{distribution: 'uniform'}, /key distribution: baseline zipfian, this run uniform/],
+      [{mode: {kind: 'open', ratePerS: 500}}, /loop: baseline closed loop, 50 connections, this run open loop at 500 ops\/s/],
+      [{mode: {kind: 'closed', connections: 8}}, /loop: baseline closed loop, 50 connections, this run closed loop, 8 connections/],
+      [{records: 200}, /records: baseline 1000, this run 200/],
+      [{valueSize: 1024}, /value size: baseline 100 bytes, this run 1024 bytes/],
+      [{n: 3, r: 2, w: 2}, /quorum: baseline n=default r=default w=default dw=default, this run n=3 r=2 w=2 dw=default/],
+      [{dw: 1}, /quorum: .*this run n=default r=default w=default dw=1/],
+      [{clientDriven: true}, /routing: baseline server-driven, this run client-driven/],
+      [{startNodes: 5}, /nodes: baseline 3, this run 5/],
+      [{clusterArgs: ['--write-buffer-ms', '100']}, /cluster flags: baseline none, this run --write-buffer-ms 100/],
+    ]
+    for (const [overrides, difference] of cases) {
+      const message = incomparableMessage('base.json', baseline, setupOfConfig(config(overrides)))
+      assert.ok(message !== undefined, `${JSON.stringify(overrides)} was comparable`)
+      assert.match(message, difference)
+      assert.match(message, /^the baseline base\.json was run differently/)
+    }
+    const two = incomparableMessage('base.json', baseline, setupOfConfig(config({records: 200, valueSize: 10})))
+    assert.match(two ?? '', /records: .*; value size: /, 'every difference is named')
+  })
+})
+
+describe('compareWithBaseline', () => {
+  const baseline = report({operations: [operation('read', 1000, latency(2, 20)), operation('update', 1000, latency(3, 30))]})
+
+  it('finds a regression, says by how much per operation and figure, and lets the others pass', () => {
+    // Reads: 30% less throughput; updates: p99.9 50% longer.
+    const current = report({operations: [operation('read', 700, latency(2, 20)), operation('update', 1000, latency(3, 45))]})
+    const regression = compareWithBaseline(baseline, current, defaults)
+    assert.equal(regression.regressed, true)
+    assert.equal(regression.unit, 'raw')
+    assert.deepEqual(
+      regression.comparisons.map((c) => `${c.operation} ${c.metric}`),
+      ['all throughput', 'read throughput', 'read p99.9', 'update throughput', 'update p99.9'],
+    )
+    const readThroughput = find(regression, 'read throughput')
+    assert.equal(readThroughput.regressed, true)
+    assert.ok(Math.abs((readThroughput.worseBy ?? 0) - 0.3) < 1e-9, String(readThroughput.worseBy))
+    assert.equal(readThroughput.unit, 'ops/s')
+    const updateTail = find(regression, 'update p99.9')
+    assert.equal(updateTail.regressed, true)
+    assert.ok(Math.abs((updateTail.worseBy ?? 0) - 0.5) < 1e-9)
+    assert.equal(find(regression, 'read p99.9').regressed, false)
+    assert.equal(find(regression, 'update throughput').regressed, false)
+    // The whole run lost 15%: over the 10% tolerance too.
+    assert.equal(find(regression, 'all throughput').regressed, true)
+
+    const text = formatRegression(regression)
+    assert.match(text, /^against the baseline base\.json: REGRESSED \(tolerance 10\.0%; unit: raw ms and ops\/s\)$/m)
+    assert.match(text, /^ {2}WORSE {2}read throughput: 700\.0 ops\/s, baseline 1000 ops\/s: 30\.0% worse$/m)
+    assert.match(text, /^ {2}WORSE {2}update p99\.9: 45\.00 ms, baseline 30\.00 ms: 50\.0% worse$/m)
+    assert.match(text, /^ {2}ok {5}read p99\.9: 20\.00 ms, baseline 20\.00 ms: unchanged$/m)
+    assert.match(text, /warning: compared in raw ms and ops\/s: the baseline and this run were not calibrated/)
+  })
+
+  it('passes figures worse by no more than the tolerance, and better ones', () => {
+    const current = report({operations: [operation('read', 905, latency(2, 21.8)), operation('update', 1100, latency(3, 25))]})
+    const regression = compareWithBaseline(baseline, current, defaults)
+    assert.equal(regression.regressed, false, formatRegression(regression))
+    assert.ok(Math.abs((find(regression, 'read throughput').worseBy ?? 0) - 0.095) < 1e-9)
+    assert.ok((find(regression, 'update p99.9').worseBy ?? 0) < 0, 'a shorter tail is better: a negative change')
+    assert.match(formatRegression(regression), /update p99\.9: .*: 16\.7% better/)
+    // The same run against a tolerance of 5% regresses.
+    assert.equal(compareWithBaseline(baseline, current, {...defaults, maxRegression: 0.05}).regressed, true)
+  })
+
+  it('compares only the figures named', () => {
+    const current = report({operations: [operation('read', 100, latency(2, 20)), operation('update', 1000, latency(3, 30))]})
+    const regression = compareWithBaseline(baseline, current, {...defaults, metrics: ['p50', 'p99']})
+    assert.deepEqual(
+      regression.comparisons.map((c) => `${c.operation} ${c.metric}`),
+      ['read p50', 'read p99', 'update p50', 'update p99'],
+    )
+    assert.equal(regression.regressed, false, 'throughput fell tenfold, but it was not asked for')
+  })
+
+  it('with both runs calibrated, a machine twice as slow is no regression', () => {
+    // The baseline ran on a quiet machine; this run on one half as fast: half the ceiling, half
+    // the throughput, every latency doubled, the calibration's included.
+    const calibrated = report({operations: baseline.run.operations, calibration: [operation('read', 5000, latency(0.5, 8)), operation('update', 5000, latency(0.6, 9))]})
+    const slower = report({
+      operations: [operation('read', 500, latency(4, 40)), operation('update', 500, latency(6, 60))],
+      calibration: [operation('read', 2500, latency(1, 30)), operation('update', 2500, latency(1.2, 12))],
+    })
+    const regression = compareWithBaseline(calibrated, slower, defaults)
+    assert.equal(regression.unit, 'calibrated')
+    assert.deepEqual(regression.warnings, [])
+    assert.equal(regression.regressed, false, formatRegression(regression))
+    const throughput = find(regression, 'all throughput')
+    assert.equal(throughput.unit, 'share of ceiling')
+    assert.equal(throughput.baseline, 0.2)
+    assert.equal(throughput.current, 0.2)
+    assert.equal(throughput.baselineRaw, 2000)
+    assert.equal(throughput.currentRaw, 1000)
+    // Latencies in calibration medians: the calibration's p99.9 (30 ms against 8, one stall in a
+    // short calibration) does not enter.
+    const readTail = find(regression, 'read p99.9')
+    assert.equal(readTail.unit, 'calibration medians')
+    assert.equal(readTail.baseline, 40)
+    assert.equal(readTail.current, 40)
+    assert.match(formatRegression(regression), /unit: calibrated \(both runs used --calibrate\)/)
+    assert.match(formatRegression(regression), /read p99\.9: 40\.00× calibration p50 \(40\.00 ms\), baseline 40\.00× calibration p50 \(20\.00 ms\): unchanged/)
+
+    // Compared raw, the same two runs regress on every figure.
+    const raw = compareWithBaseline({...calibrated, calibration: undefined}, slower, defaults)
+    assert.equal(raw.unit, 'raw')
+    assert.ok(raw.comparisons.every((c) => c.regressed))
+    assert.match(raw.warnings[0] ?? '', /the baseline was not calibrated/)
+  })
+
+  it("keeps an open loop's throughput in ops/s even when both runs were calibrated", () => {
+    const open = {mode: {kind: 'open', ratePerS: 1000} as const}
+    const base = report({config: open, operations: [operation('read', 1000, latency(2))], calibration: [operation('read', 5000, latency(1))]})
+    // A faster machine (a higher ceiling) at the same offered rate: the share of the ceiling
+    // falls, but the run got just as much done.
+    const current = report({config: open, operations: [operation('read', 1000, latency(2))], calibration: [operation('read', 10000, latency(0.5))]})
+    const regression = compareWithBaseline(base, current, defaults)
+    const throughput = find(regression, 'read throughput')
+    assert.equal(throughput.unit, 'ops/s')
+    assert.equal(throughput.worseBy, 0)
+    assert.match(throughput.note ?? '', /offered rate/)
+    // The latency is in calibration medians: on the faster machine, 2 ms is worse.
+    assert.equal(find(regression, 'read p99.9').unit, 'calibration medians')
+    assert.equal(find(regression, 'read p99.9').regressed, true)
+  })
+
+  it('lists an operation only one run had, without failing on it', () => {
+    const withInsert = report({operations: [...baseline.run.operations, operation('insert', 5, latency(3))]})
+    const regression = compareWithBaseline(baseline, withInsert, defaults)
+    const insert = find(regression, 'insert p99.9')
+    assert.equal(insert.worseBy, null)
+    assert.equal(insert.regressed, false)
+    assert.equal(insert.baseline, null)
+    assert.match(insert.note ?? '', /not compared: the baseline has no insert operation/)
+    assert.ok(regression.warnings.some((w) => /insert not compared: the baseline has no insert operation/.test(w)))
+    assert.match(formatRegression(regression), /^ {2}n\/a {4}insert p99\.9: 30\.00 ms, baseline none: not compared/m)
+  })
+})
