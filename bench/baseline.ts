@@ -14,6 +14,7 @@
 import {readFile} from 'node:fs/promises'
 import type {KindSummary, LatencySummary} from './recorder.js'
 import {figure} from './report.js'
+import {openLoopConnectionsPerNodeDefault} from './open-loop.js'
 import type {BenchConfig, BenchReport, PhaseResult} from './runner.js'
 
 /** The figures a regression check can compare; each is in every --json report, per operation. */
@@ -190,6 +191,7 @@ export interface RunSetup {
   readonly clientDriven?: boolean
   readonly nodeCount: number
   readonly clusterArgs?: readonly string[]
+  readonly connectionsPerNode?: number
   readonly faults?: ReadonlyArray<{readonly spec: string}>
   readonly faultDurationS?: number
 }
@@ -220,6 +222,7 @@ export function setupDifferences(baseline: RunSetup, current: RunSetup): string[
     ['routing', (s) => (s.clientDriven === true ? 'client-driven' : 'server-driven')],
     ['nodes', (s) => String(s.nodeCount)],
     ['cluster flags', (s) => (s.clusterArgs === undefined || s.clusterArgs.length === 0 ? 'none' : s.clusterArgs.join(' '))],
+    ['connections per node', (s) => (s.mode.kind === 'open' ? String(s.connectionsPerNode ?? openLoopConnectionsPerNodeDefault) : 'closed loop')],
     // A run through a fault is another experiment than one without, or with another fault.
     ['faults', (s) => (s.faults === undefined || s.faults.length === 0 ? 'none' : `${s.faults.map((fault) => fault.spec).join(' ')} for ${s.faultDurationS ?? 'a third of the run in'} s each`)],
   ]

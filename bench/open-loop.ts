@@ -27,7 +27,13 @@ export interface OpenLoopOptions {
   readonly recorder: Recorder
   /** Which node to send an operation on `key` to; default: round robin over `nodes`. */
   readonly route?: (key: string) => string
-  /** Keep-alive connections per node. */
+  /**
+   * Keep-alive connections per node (default `openLoopConnectionsPerNodeDefault`). Operations due
+   * while every connection is busy wait in the pool's queue, in this process: with few
+   * connections an overloaded cluster shows as a queue here rather than at the nodes, which then
+   * never see enough requests at once to shed any. Many independent users each have their own
+   * connection; `--connections-per-node` lets the bench offer that.
+   */
   readonly connectionsPerNode?: number
   /**
    * Seconds of load before measuring: the first operations pay for opening connections and for
@@ -36,6 +42,8 @@ export interface OpenLoopOptions {
    */
   readonly warmupS?: number
 }
+
+export const openLoopConnectionsPerNodeDefault = 64
 
 /** Operations in flight beyond this are not started (and are counted): a bound on our own memory. */
 export const inFlightMax = 20_000
@@ -112,7 +120,7 @@ export class HttpTargets {
 }
 
 export async function runOpenLoop(options: OpenLoopOptions): Promise<DriverTotals & {notStarted: number}> {
-  const targets = new HttpTargets(options.timeoutS, options.connectionsPerNode ?? 64, options.nodes)
+  const targets = new HttpTargets(options.timeoutS, options.connectionsPerNode ?? openLoopConnectionsPerNodeDefault, options.nodes)
   let roundRobin = 0
   const route = options.route ?? ((): string => options.nodes[roundRobin++ % options.nodes.length] as string)
   const intervalMs = 1000 / options.ratePerS

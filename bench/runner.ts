@@ -67,6 +67,8 @@ export interface BenchConfig {
   readonly calibrationS: number
   readonly seed: number
   readonly timeoutS: number
+  /** Open loop: keep-alive connections per node; undefined: the driver's default (64). */
+  readonly connectionsPerNode?: number
   /** Faults to inject into the cluster the bench starts (open loop only). */
   readonly faults?: readonly FaultSpec[]
   /** How long each fault lasts; undefined: a third of the run. */
@@ -369,7 +371,17 @@ async function drive(config: BenchConfig, nodes: readonly string[], factory: Ope
   const totals =
     config.mode.kind === 'closed'
       ? await runClosedLoop({nodes, connections: config.mode.connections, durationS: config.durationS, warmupS: config.warmupS, timeoutS: config.timeoutS, factory, recorder})
-      : await runOpenLoop({nodes, ratePerS: config.mode.ratePerS, durationS: config.durationS, warmupS: config.warmupS, timeoutS: config.timeoutS, factory, recorder, ...(route === undefined ? {} : {route})})
+      : await runOpenLoop({
+          nodes,
+          ratePerS: config.mode.ratePerS,
+          durationS: config.durationS,
+          warmupS: config.warmupS,
+          timeoutS: config.timeoutS,
+          factory,
+          recorder,
+          ...(route === undefined ? {} : {route}),
+          ...(config.connectionsPerNode === undefined ? {} : {connectionsPerNode: config.connectionsPerNode}),
+        })
   const operations = recorder.summary(totals.elapsedS)
   const count = operations.reduce((sum, op) => sum + op.count, 0)
   return {

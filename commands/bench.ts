@@ -17,6 +17,7 @@ import type {BenchConfig, BenchReport, ProgressSnapshot} from '../bench/runner.j
 import {capacityPrecisionDefault, capacityRatePerSMax, capacityStartRatePerSDefault, capacityStepsMaxDefault} from '../bench/capacity.js'
 import {parseFaultSpec} from '../bench/faults.js'
 import type {FaultSpec} from '../bench/faults.js'
+import {openLoopConnectionsPerNodeDefault} from '../bench/open-loop.js'
 import {loadSla} from '../bench/sla.js'
 import type {Sla} from '../bench/sla.js'
 import {workloads} from '../bench/workloads.js'
@@ -74,6 +75,7 @@ Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could no
     seed: Flags.integer({description: 'random seed for keys and operations', default: 1}),
     timeout: Flags.integer({description: 'seconds before one HTTP request is a timeout', default: 10, min: 1}),
     json: Flags.boolean({description: 'print the report as JSON', default: false}),
+    'connections-per-node': Flags.integer({description: `open loop: keep-alive connections to each node; operations due while all are busy queue in the bench, not at the node [default: ${openLoopConnectionsPerNodeDefault}]`, min: 1, max: 10_000, exclusive: ['connections']}),
     'find-capacity': Flags.boolean({description: 'with --sla: search for the highest open-loop rate that meets every target, starting at --rate, else the SLA\'s rate, else 100 ops/s', default: false, exclusive: ['connections']}),
     'max-steps': Flags.integer({description: `with --find-capacity: runs the search makes at most, each --warmup + --duration seconds [default: ${capacityStepsMaxDefault}]`, min: 2, max: 30}),
     fault: Flags.string({description: 'inject a fault mid-run: kill, pause or partition, optionally :NODE (default: the last node) and @SECONDS into the measured run (default: a third of the way); repeatable, one at a time', multiple: true, helpValue: 'kind[:node][@s]', exclusive: ['node']}),
@@ -108,6 +110,7 @@ Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could no
     if (flags['max-steps'] !== undefined && !flags['find-capacity']) this.fail(flags.json, 'bad_parameter', '--max-steps bounds the capacity search: give --find-capacity too')
     // The capacity search is an open-loop search: without --rate it starts at the SLA's rate.
     const searchFrom = flags['find-capacity'] && rate === undefined ? (sla?.run.ratePerS ?? capacityStartRatePerSDefault) : rate
+    if (flags['connections-per-node'] !== undefined && searchFrom === undefined) this.fail(flags.json, 'bad_parameter', '--connections-per-node sets the open loop\'s connections: give --rate (the closed loop\'s are --connections)')
     if (flags['client-driven'] && searchFrom === undefined) this.fail(flags.json, 'bad_parameter', '--client-driven needs the open loop: give --rate')
     // The same address rules as every other command (host:port, [v6]:port or http://host:port).
     const parsedNodes = flags.node === undefined ? undefined : parseNodeList(flags.node)
@@ -134,6 +137,7 @@ Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could no
       calibrationS: flags['calibration-duration'],
       seed: flags.seed,
       timeoutS: flags.timeout,
+      ...(flags['connections-per-node'] === undefined ? {} : {connectionsPerNode: flags['connections-per-node']}),
       ...(faults.length === 0 ? {} : {faults}),
       ...(flags['fault-duration'] === undefined ? {} : {faultDurationS: flags['fault-duration']}),
       ...(flags['find-capacity'] ? {capacitySearch: {precision: capacityPrecisionDefault, ratePerSMax: capacityRatePerSMax, stepsMax: flags['max-steps'] ?? capacityStepsMaxDefault}} : {}),
