@@ -1,0 +1,124 @@
+/**
+ * Overload (issue 16's targets): a three-node cluster offered half, twice and ten times what it
+ * can do, open loop, with admission control as `dyn start` runs it. What the targets ask:
+ * goodput at 2× and 10× at least 90% of capacity; the p99.9 of the accepted requests at most
+ * twice its value at half capacity; refusals answered at the node in under 1 ms.
+ *
+ * On one machine the load generator competes with the nodes for the same cores, and below the
+ * nodes' capacity it is the generator that queues. So, where the machine has at least two
+ * cores and `taskset`, the nodes run on the first core and this process (the generator) on the
+ * others, and each node's process is pinned after it starts. The generator keeps
+ * `--connections-per-node` connections to each node (as many users would), so that an overload
+ * reaches the nodes rather than queueing in the generator's pools.
+ *
+ * Capacity is the closed loop's goodput (64 connections): what the cluster answers when it is
+ * kept busy. The refusal times are each node's own (/stats, admission.refusalTimes), counted
+ * over the run at that rate.
+ *
+ *   node dist/bench/experiments/overload.js [--seconds 10] [--warmup 5] [--connections-per-node 1000] [--no-pin]
+ */
+
+import {execFile} from 'node:child_process'
+import {mkdtemp} from 'node:fs/promises'
+import {availableParallelism, tmpdir} from 'node:os'
+import path from 'node:path'
+import {parseArgs} from 'node:util'
+import {promisify} from 'node:util'
+import {clusterDownAndPurge, clusterUp} from '../../src/cli/local-cluster.js'
+import {freeClusterPorts} from '../../src/cli/ports.js'
+import {DynClient} from '../../src/client/http-client.js'
+import {runBench} from '../runner.js'
+import type {BenchReport} from '../runner.js'
+import {experimentConfig, markdownTable} from './common.js'
+
+const run = promisify(execFile)
+const {values} = parseArgs({
+  options: {seconds: {type: 'string', default: '10'}, warmup: {type: 'string', default: '5'}, 'connections-per-node': {type: 'string', default: '1000'}, pin: {type: 'boolean', default: true}},
+  allowNegative: true,
+})
+const durationS = Number(values.seconds)
+const warmupS = Number(values.warmup)
+const connectionsPerNode = Number(values['connections-per-node'])
+
+interface RefusalTimes {
+  readonly count: number
+  readonly p99Us: number
+  readonly maxUs: number
+}
+
+/** Pins a process and all its threads to the given CPUs; false when taskset is missing or refuses. */
+async function pin(pid: number, cpus: string): Promise<boolean> {
+  return run('taskset', ['-a', '-p', '-c', cpus, String(pid)]).then(
+    () => true,
+    () => false,
+  )
+}
+
+async function refusalTimes(nodes: readonly string[]): Promise<RefusalTimes[]> {
+  return Promise.all(
+    nodes.map(async (node) => {
+      const stats = await new DynClient(node, 5000).getJson('/stats')
+      const times = stats.ok ? (stats.body.admission as {refusalTimes?: RefusalTimes} | undefined)?.refusalTimes : undefined
+      return times ?? {count: 0, p99Us: 0, maxUs: 0}
+    }),
+  )
+}
+
+function p999Of(report: BenchReport): string {
+  return report.run.operations.map((op) => `${op.operation} ${op.latency.p999Ms.toFixed(1)}`).join(', ')
+}
+
+const dir = await mkdtemp(path.join(tmpdir(), 'dyn-overload-'))
+const {port, rpcPort} = await freeClusterPorts(3)
+const pinned = values.pin === true && availableParallelism() >= 2
+try {
+  const cluster = await clusterUp({dir, nodeCount: 3, port, rpcPort, startArgs: [], readyTimeoutMs: 30_000}, () => undefined)
+  const nodes = cluster.nodes.map((node) => `${cluster.host}:${node.port}`)
+  let pinning = 'not pinned'
+  if (pinned) {
+    const generatorCpus = `1-${availableParallelism() - 1}`
+    const done = await Promise.all([...cluster.nodes.map((node) => pin(node.pid as number, '0')), pin(process.pid, generatorCpus)])
+    pinning = done.every(Boolean) ? `nodes on CPU 0, the generator on CPUs ${generatorCpus}` : 'pinning failed (taskset): not pinned'
+  }
+  process.stderr.write(`cluster of 3 nodes in ${dir}; ${pinning}\n`)
+  // The warm-up also lets admission control settle: the targets are about a sustained overload.
+  const base = experimentConfig({nodes, durationS, warmupS, records: 10_000})
+  // Capacity: the best goodput of two closed loops, one that keeps the nodes just busy and one
+  // that queues at them (a closed loop is generator-bound at low counts on a shared machine).
+  const rows: string[][] = []
+  let capacity = 0
+  for (const connections of [64, 256]) {
+    process.stderr.write(`capacity: closed loop, ${connections} connections\n`)
+    const closed = await runBench({...base, load: connections === 64, mode: {kind: 'closed', connections}}, undefined, () => undefined)
+    const goodput = closed.run.goodputPerS ?? closed.run.opsPerS
+    capacity = Math.max(capacity, goodput)
+    rows.push([`closed, ${connections} connections`, '-', goodput.toFixed(0), '-', String(closed.run.shed ?? 0), p999Of(closed), '-'])
+  }
+  let halfP999 = 0
+  for (const multiple of [0.5, 2, 10]) {
+    const ratePerS = Math.round(capacity * multiple)
+    process.stderr.write(`open loop at ${multiple}x capacity: ${ratePerS} ops/s\n`)
+    const before = await refusalTimes(nodes)
+    const report = await runBench({...base, load: false, mode: {kind: 'open', ratePerS}, connectionsPerNode}, undefined, () => undefined)
+    const after = await refusalTimes(nodes)
+    const goodput = report.run.goodputPerS ?? 0
+    const worstP999 = Math.max(...report.run.operations.map((op) => op.latency.p999Ms))
+    if (multiple === 0.5) halfP999 = worstP999
+    const refused = after.map((times, i) => ({count: times.count - (before[i]?.count ?? 0), p99Us: times.p99Us}))
+    const refusedCount = refused.reduce((sum, node) => sum + node.count, 0)
+    rows.push([
+      `open, ${multiple}×`,
+      String(ratePerS),
+      goodput.toFixed(0),
+      `${((goodput / capacity) * 100).toFixed(0)}%`,
+      String(report.run.shed ?? 0),
+      `${p999Of(report)}${multiple === 0.5 ? '' : ` (${(worstP999 / halfP999).toFixed(1)}× half)`}`,
+      refusedCount === 0 ? '-' : `${refusedCount} refused, node p99 ≤ ${Math.max(...refused.filter((node) => node.count > 0).map((node) => node.p99Us))} µs (cumulative)`,
+    ])
+  }
+  process.stdout.write(
+    `${markdownTable(['run', 'offered ops/s', 'goodput ops/s', 'of capacity', 'shed', 'accepted p99.9 ms', 'refusals at the nodes'], rows)}\n\n${pinning}; capacity ${capacity.toFixed(0)} ops/s (the better closed loop); ${connectionsPerNode} connections per node in the open loop; ${durationS} s per run after ${warmupS} s of the same load.\n`,
+  )
+} finally {
+  await clusterDownAndPurge(dir, 3000, () => undefined)
+}
