@@ -178,23 +178,14 @@ export function describeLoop(mode: BenchConfig['mode']): string {
 }
 
 /** The parts of a run's setup that change what its figures mean (the run's length and seed do not). */
-export interface RunSetup {
-  readonly workload: string
-  readonly distribution: string
-  readonly mode: BenchConfig['mode']
-  readonly records: number
-  readonly valueSize: number
-  readonly n?: number
-  readonly r?: number
-  readonly w?: number
-  readonly dw?: number
-  readonly clientDriven?: boolean
-  readonly nodeCount: number
-  readonly clusterArgs?: readonly string[]
-  readonly connectionsPerNode?: number
-  readonly faults?: ReadonlyArray<{readonly spec: string}>
-  readonly faultDurationS?: number
-}
+export type RunSetup = Pick<BenchConfig, 'mode' | 'records' | 'valueSize' | 'n' | 'r' | 'w' | 'dw' | 'connectionsPerNode' | 'faultDurationS'> &
+  Partial<Pick<BenchConfig, 'clientDriven' | 'clusterArgs'>> & {
+    // Strings, not the config's unions: a saved report may come from another version of dyn.
+    readonly workload: string
+    readonly distribution: string
+    readonly nodeCount: number
+    readonly faults?: ReadonlyArray<{readonly spec: string}>
+  }
 
 /** The setup of a run about to start: its nodes are those given, or the cluster it will start. */
 export function setupOfConfig(config: BenchConfig): RunSetup {

@@ -4,6 +4,7 @@
  */
 
 import type {KindSummary, LatencySummary} from '../../bench/recorder.js'
+import {experimentConfig} from '../../bench/experiments/common.js'
 import type {BenchConfig, BenchReport, PhaseResult} from '../../bench/runner.js'
 import type {OperationKind} from '../../bench/workloads.js'
 
@@ -25,22 +26,7 @@ export function phase(operations: readonly KindSummary[]): PhaseResult {
 
 export function config(overrides: Partial<BenchConfig> = {}): BenchConfig & {targetNodes: string[]} {
   return {
-    nodes: [],
-    startNodes: 3,
-    clusterArgs: [],
-    workload: 'a',
-    distribution: 'zipfian',
-    records: 1000,
-    valueSize: 100,
-    mode: {kind: 'closed', connections: 50},
-    durationS: 10,
-    warmupS: 2,
-    load: true,
-    clientDriven: false,
-    calibrate: false,
-    calibrationS: 5,
-    seed: 1,
-    timeoutS: 10,
+    ...experimentConfig({records: 1000, mode: {kind: 'closed', connections: 50}, durationS: 10, workload: 'a', distribution: 'zipfian'}),
     targetNodes: ['127.0.0.1:7070', '127.0.0.1:7071', '127.0.0.1:7072'],
     ...overrides,
   }

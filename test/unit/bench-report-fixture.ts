@@ -8,30 +8,10 @@ import {Recorder} from '../../bench/recorder.js'
 import type {HtmlReportInput} from '../../bench/html-report.js'
 import type {BenchConfig} from '../../bench/runner.js'
 import {judge} from '../../bench/sla.js'
+import {config} from './bench-fixtures.js'
 import type {Sla} from '../../bench/sla.js'
 
-export const fixtureConfig: BenchConfig & {targetNodes: string[]} = {
-  nodes: [],
-  startNodes: 3,
-  clusterArgs: [],
-  workload: 'a',
-  distribution: 'zipfian',
-  records: 10_000,
-  valueSize: 100,
-  n: 3,
-  r: 2,
-  w: 2,
-  mode: {kind: 'open', ratePerS: 400},
-  durationS: 5,
-  warmupS: 2,
-  load: true,
-  clientDriven: false,
-  calibrate: true,
-  calibrationS: 5,
-  seed: 1,
-  timeoutS: 10,
-  targetNodes: ['127.0.0.1:7070', '127.0.0.1:7071', '127.0.0.1:7072'],
-}
+export const fixtureConfig: BenchConfig & {targetNodes: string[]} = config({records: 10_000, n: 3, r: 2, w: 2, mode: {kind: 'open', ratePerS: 400}, durationS: 5, calibrate: true})
 
 /** read p99.9 <= 500 ms is missed (reads take 1..1000 ms); update p99 <= 2000 ms is met. */
 export const fixtureSla: Sla = {
