@@ -1,4 +1,5 @@
-import {access, constants, mkdir, stat, writeFile} from 'node:fs/promises'
+import {access, constants, stat, writeFile} from 'node:fs/promises'
+import {makeFolder} from '../src/node/make-folder.js'
 import path from 'node:path'
 import * as Flags from '@oclif/core/flags'
 import {DynCommand} from '../src/cli/command-base.js'
@@ -215,7 +216,7 @@ Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could no
       if (file === undefined) continue
       const folder = path.dirname(path.resolve(file))
       try {
-        await mkdir(folder, {recursive: true})
+        await makeFolder(folder)
         await access(folder, constants.W_OK)
       } catch (error) {
         this.fail(flags.json, 'bad_parameter', `${flag} ${file}: cannot write into ${folder} (${(error as Error).message})`)

@@ -11,7 +11,8 @@
 
 import {spawn} from 'node:child_process'
 import {closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync} from 'node:fs'
-import {mkdir, readFile, rm, writeFile} from 'node:fs/promises'
+import {readFile, rm, writeFile} from 'node:fs/promises'
+import {makeFolder} from '../node/make-folder.js'
 import {constants as osConstants} from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -255,7 +256,7 @@ export async function clusterUp(options: UpOptions, log: (line: string) => void)
   const missing = cluster.nodes.filter((node) => !alreadyRunning.includes(node) && node.left !== true)
   for (const node of alreadyRunning) log(`${node.name} (pid ${node.pid}) is running; left alone`)
   await checkPortsFree(cluster, missing)
-  await mkdir(dir, {recursive: true})
+  await makeFolder(dir)
   // A new cluster gets its own secret, which every internode connection must prove: a process
   // that reaches a node's internode port without it can neither join nor write. A folder made
   // before secrets existed runs on without one (its running nodes have none).

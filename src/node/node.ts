@@ -6,7 +6,7 @@
  * and timers; the simulator builds the same node from simulated parts instead.
  */
 
-import {mkdir} from 'node:fs/promises'
+import {makeFolder} from './make-folder.js'
 import {createServer} from 'node:http'
 import type {IncomingMessage, Server, ServerResponse} from 'node:http'
 import net from 'node:net'
@@ -79,7 +79,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   if (isUnspecifiedHost(options.advertiseHost)) {
     throw new DynError('bad_parameter', `cannot advertise ${options.advertiseHost}: no peer or client can connect to it; advertise an address of this machine the others reach it at`)
   }
-  await mkdir(options.dataDir, {recursive: true})
+  await makeFolder(options.dataDir)
   if (isLoopback(options.listenHost) && !isLoopback(options.advertiseHost)) {
     options.log(`warning: listening on ${options.listenHost}, which only this machine reaches, while advertising ${options.advertiseHost}: other machines cannot connect unless something forwards ${options.advertiseHost} to it (--listen 0.0.0.0 listens on every interface)`)
   }

@@ -367,4 +367,15 @@ describe('dyn cluster up|down|status', () => {
       assert.equal(existsSync(path.join(dir, 'cluster.json')), false, args.join(' '))
     }
   })
+
+  it('a folder that cannot be made is bad input, answered at once (Node\'s own recursive mkdir spins for ever under /proc)', async () => {
+    const free = await freeClusterPorts(1)
+    const up = await runDyn(['cluster', 'up', '--dir', '/proc/dyn-test-cluster', '--nodes', '1', '--port', String(free.port), '--json'], {timeoutMs: 30_000})
+    assert.equal(up.code, 2, up.stdout + up.stderr)
+    assert.equal(jsonOf(up).error, 'bad_parameter')
+    assert.match(String(jsonOf(up).message), /cannot make the folder \/proc\/dyn-test-cluster: .*cannot be created there/)
+    const start = await runDyn(['start', '--name', 'n1', '--data', '/proc/dyn-test-node/data', '--port', String(free.port), '--json'], {timeoutMs: 30_000})
+    assert.equal(start.code, 2, start.stdout + start.stderr)
+    assert.match(start.stdout + start.stderr, /cannot make the folder \/proc\/dyn-test-node\/data/)
+  })
 })
