@@ -13,7 +13,7 @@ import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
 import {spawn} from 'node:child_process'
 import net from 'node:net'
-import {freeClusterPorts} from '../../src/cli/ports.js'
+import {freePortRange, portsInUse} from '../../src/cli/ports.js'
 import {dynBin, runDyn, sleep} from './harness.js'
 
 const benchTimeoutMs = 180_000
@@ -57,6 +57,18 @@ function parseReport(stdout: string): ReportJson {
 }
 
 const countOf = (operations: readonly OperationJson[]): number => operations.reduce((sum, op) => sum + op.count + op.shed, 0)
+
+/**
+ * A first client port P for `dyn bench --nodes K --port P`, whose nodes take P..P+K-1 and, for
+ * internode, P+1000..P+1000+K-1: both runs free now.
+ */
+async function benchClusterPorts(count: number): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt += 1) {
+    const port = await freePortRange(count)
+    if ((await portsInUse(Array.from({length: count}, (_, i) => port + 1000 + i))).length === 0) return port
+  }
+  throw new Error(`no ${count} free client ports with free internode ports 1000 above them`)
+}
 
 /** After the bench, the cluster it started is gone: none of its client ports answers. */
 async function assertStopped(addresses: readonly string[]): Promise<void> {
@@ -129,7 +141,7 @@ describe('dyn bench with faults and a capacity search', () => {
   })
 
   it('interrupted during a fault (Ctrl-C), the bench leaves no node running, paused or started again', async () => {
-    const {port} = await freeClusterPorts(3)
+    const port = await benchClusterPorts(3)
     const child = spawn(process.execPath, [dynBin, 'bench', '--nodes', '3', '--port', String(port), '--rate', '50', '--duration', '20', '--warmup', '0', '--records', '100', '--fault', 'kill:n3@1', '--fault', 'pause:n2@4', '--fault-duration', '3'], {stdio: ['ignore', 'ignore', 'pipe']})
     let stderr = ''
     child.stderr.on('data', (chunk: Buffer) => {
