@@ -121,11 +121,10 @@ export class Recorder {
   record(kind: OperationKind, outcome: Outcome, latencyUs: number, versions?: number, startedAtMs?: number): void {
     const clamped = Math.min(latencyUsMax, Math.max(1, Math.round(latencyUs)))
     addTo(this.kinds, kind, outcome, clamped, versions, this.packed)
-    if (startedAtMs === undefined || this.timelineOriginMs === undefined || startedAtMs < this.timelineOriginMs) return
-    const index = Math.floor((startedAtMs - this.timelineOriginMs) / (timelineWindowS * 1000))
+    const index = startedAtMs === undefined ? undefined : this.windowIndexOf(startedAtMs)
+    if (index === undefined) return
     let window = this.windows.get(index)
     if (window === undefined) {
-      if (this.windows.size >= timelineWindowsMax) return
       window = new Map()
       this.windows.set(index, window)
     }
@@ -134,15 +133,24 @@ export class Recorder {
 
   /** An open-loop operation due at `dueAtMs` that was never started: it failed, and counts against its window. */
   recordNotStarted(dueAtMs: number): void {
-    if (this.timelineOriginMs === undefined || dueAtMs < this.timelineOriginMs) return
-    const index = Math.floor((dueAtMs - this.timelineOriginMs) / (timelineWindowS * 1000))
-    if (index < timelineWindowsMax) this.notStartedByWindow.set(index, (this.notStartedByWindow.get(index) ?? 0) + 1)
+    const index = this.windowIndexOf(dueAtMs)
+    if (index !== undefined) this.notStartedByWindow.set(index, (this.notStartedByWindow.get(index) ?? 0) + 1)
+  }
+
+  /**
+   * The window `atMs` falls in; undefined before the timeline starts, before its origin (the
+   * warm-up), or beyond the last window kept (`timelineWindowsMax`, the bound on memory).
+   */
+  private windowIndexOf(atMs: number): number | undefined {
+    if (this.timelineOriginMs === undefined || atMs < this.timelineOriginMs) return undefined
+    const index = Math.floor((atMs - this.timelineOriginMs) / (timelineWindowS * 1000))
+    return index < timelineWindowsMax ? index : undefined
   }
 
   /** Operations due in [fromS, toS) of the timeline that were never started. */
   notStartedIn(fromS: number, toS: number): number {
     let count = 0
-    for (const [index, notStarted] of this.notStartedByWindow) if (index * timelineWindowS >= fromS && index * timelineWindowS < toS) count += notStarted
+    for (const [index, notStarted] of this.notStartedByWindow) if (windowInSpan(index, fromS, toS)) count += notStarted
     return count
   }
 
@@ -180,8 +188,7 @@ export class Recorder {
   window(fromS: number, toS: number): Recorder {
     const merged = new Recorder(true)
     for (const [index, window] of this.windows) {
-      const startS = index * timelineWindowS
-      if (startS < fromS || startS >= toS) continue
+      if (!windowInSpan(index, fromS, toS)) continue
       for (const [kind, record] of window) {
         let target = merged.kinds.get(kind)
         if (target === undefined) {
@@ -249,6 +256,12 @@ export class Recorder {
     this.kinds.clear()
     this.windows.clear()
   }
+}
+
+/** Whether the window `index` starts within [fromS, toS) seconds of the timeline. */
+function windowInSpan(index: number, fromS: number, toS: number): boolean {
+  const startS = index * timelineWindowS
+  return startS >= fromS && startS < toS
 }
 
 function emptyRecord(packed: boolean): KindRecord {

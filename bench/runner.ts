@@ -181,7 +181,7 @@ export async function runBench(config: BenchConfig, sla: Sla | undefined, onProg
     // Starting has no length of its own to show progress against (durationS 0: none).
     onProgress({phase: 'starting', elapsedS: 0, durationS: 0, done: 0, operations: []})
     const calibration = config.calibrate ? await calibrate(config, onProgress, cleanups) : undefined
-    const started = config.nodes.length > 0 ? undefined : await startCluster(config, planned.length > 0, cleanups)
+    const started = config.nodes.length > 0 ? undefined : await startCluster(config, cleanups)
     const nodes = started?.addresses ?? config.nodes
     await checkReachable(nodes, config.timeoutS)
     const contexts = new ContextCache(config.records * 2 + 1_000_000)
@@ -348,7 +348,7 @@ async function searchCapacity(config: BenchConfig, sla: Sla, measure: (mode: Loo
 }
 
 /** Each node's refusal times from its /stats; a node that does not say (an older one, or gone) is left out. */
-async function refusalTimesOf(nodes: readonly string[], timeoutS: number): Promise<NodeRefusalTimes[]> {
+export async function refusalTimesOf(nodes: readonly string[], timeoutS: number): Promise<NodeRefusalTimes[]> {
   const times: NodeRefusalTimes[] = []
   for (const node of nodes) {
     const stats = await new DynClient(node, timeoutS * 1000).getJson('/stats').catch(() => undefined)
@@ -422,7 +422,7 @@ interface StartedCluster {
   readonly faultable: FaultableCluster
 }
 
-async function startCluster(config: BenchConfig, withFaults: boolean, cleanups: Array<() => Promise<void>>): Promise<StartedCluster> {
+async function startCluster(config: BenchConfig, cleanups: Array<() => Promise<void>>): Promise<StartedCluster> {
   const dir = await mkdtemp(path.join(tmpdir(), 'dyn-bench-'))
   cleanups.push(async () => {
     await clusterDownAndPurge(dir, 3000, () => undefined).catch(() => removeFolder(dir))
@@ -432,7 +432,7 @@ async function startCluster(config: BenchConfig, withFaults: boolean, cleanups: 
   // Partitions need the nodes' links to pass through a fault proxy, as dyn verify runs them: the
   // nodes bind 127.0.0.1 and advertise the proxy's side of loopback. Only a run with a
   // partition pays for the extra hop.
-  const wantsProxy = withFaults && (config.faults ?? []).some((fault) => fault.kind === 'partition')
+  const wantsProxy = (config.faults ?? []).some((fault) => fault.kind === 'partition')
   const proxy = wantsProxy
     ? await startFaultProxy(localClusterRoutes(localNodeNames(config.startNodes), {port, rpcPort}, localProxyHost)).catch((error: Error) => {
         throw new DynError('unreachable', `the fault proxy for --fault partition cannot listen on ${localProxyHost} (${error.message}); it needs the loopback addresses 127.0.0.0/8 (Linux) and those ports free`)

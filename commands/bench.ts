@@ -1,7 +1,7 @@
 import {access, constants, stat, writeFile} from 'node:fs/promises'
-import {makeFolder} from '../src/node/make-folder.js'
 import path from 'node:path'
 import * as Flags from '@oclif/core/flags'
+import {makeFolder} from '../src/node/make-folder.js'
 import {DynCommand} from '../src/cli/command-base.js'
 import {parseNodeList} from '../src/client/node-address.js'
 import {exitCodes} from '../src/cli/exit-codes.js'
@@ -165,21 +165,21 @@ Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could no
     if (flags['hdr-out'] !== undefined) await writeHistograms(flags['hdr-out'], report)
     const regression = ci.baseline === undefined ? undefined : compareWithBaseline(ci.baseline.report, report, ci.baseline)
     await this.writeCiReports(ci, report, regression)
+    // A fault that was not applied or reverted leaves the experiment undone: with an SLA its
+    // verdict says so; without one, this does. Either way the run missed (exit 1).
+    const missed = (report.sla !== undefined && !report.sla.met) || report.faults?.some((fault) => fault.problem !== undefined) === true
     if (flags.json) {
       const {histograms: _histograms, ...rest} = report
-      // `ok` as every command's answer has it: false when an SLA target was missed (exit 1 too)
-      // or a figure regressed against the baseline (exit 5).
-      const faultsDone = report.faults?.every((fault) => fault.problem === undefined) ?? true
-      this.printJson({ok: (report.sla === undefined || report.sla.met) && faultsDone && regression?.regressed !== true, ...rest, ...(regression === undefined ? {} : {regression})})
+      // `ok` as every command's answer has it: false when the run missed (exit 1 too) or a
+      // figure regressed against the baseline (exit 5).
+      this.printJson({ok: !missed && regression?.regressed !== true, ...rest, ...(regression === undefined ? {} : {regression})})
       for (const warning of regression?.warnings ?? []) process.stderr.write(`dyn: warning: ${warning}\n`)
     } else {
       process.stdout.write(formatReport(report))
       if (regression !== undefined) process.stdout.write(formatRegression(regression))
     }
     if (flags.report !== undefined) await this.writeHtmlReport(flags.json, flags.report, report)
-    // A fault that was not applied or reverted leaves the experiment undone: with an SLA its verdict says so; without one, this does.
-    const faultFailed = report.faults?.some((fault) => fault.problem !== undefined) === true
-    if ((report.sla !== undefined && !report.sla.met) || faultFailed) this.exit(exitCodes.notFound)
+    if (missed) this.exit(exitCodes.notFound)
     if (regression?.regressed === true) this.exit(exitCodes.regression)
   }
 

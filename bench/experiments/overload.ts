@@ -26,8 +26,7 @@ import {parseArgs} from 'node:util'
 import {promisify} from 'node:util'
 import {clusterDownAndPurge, clusterUp} from '../../src/cli/local-cluster.js'
 import {freeClusterPorts} from '../../src/cli/ports.js'
-import {DynClient} from '../../src/client/http-client.js'
-import {runBench} from '../runner.js'
+import {refusalTimesOf, runBench} from '../runner.js'
 import type {BenchReport} from '../runner.js'
 import {experimentConfig, markdownTable} from './common.js'
 
@@ -40,27 +39,11 @@ const durationS = Number(values.seconds)
 const warmupS = Number(values.warmup)
 const connectionsPerNode = Number(values['connections-per-node'])
 
-interface RefusalTimes {
-  readonly count: number
-  readonly p99Us: number
-  readonly maxUs: number
-}
-
 /** Pins a process and all its threads to the given CPUs; false when taskset is missing or refuses. */
 async function pin(pid: number, cpus: string): Promise<boolean> {
   return run('taskset', ['-a', '-p', '-c', cpus, String(pid)]).then(
     () => true,
     () => false,
-  )
-}
-
-async function refusalTimes(nodes: readonly string[]): Promise<RefusalTimes[]> {
-  return Promise.all(
-    nodes.map(async (node) => {
-      const stats = await new DynClient(node, 5000).getJson('/stats')
-      const times = stats.ok ? (stats.body.admission as {refusalTimes?: RefusalTimes} | undefined)?.refusalTimes : undefined
-      return times ?? {count: 0, p99Us: 0, maxUs: 0}
-    }),
   )
 }
 
@@ -98,13 +81,13 @@ try {
   for (const multiple of [0.5, 2, 10]) {
     const ratePerS = Math.round(capacity * multiple)
     process.stderr.write(`open loop at ${multiple}x capacity: ${ratePerS} ops/s\n`)
-    const before = await refusalTimes(nodes)
+    const before = await refusalTimesOf(nodes, 5)
     const report = await runBench({...base, load: false, mode: {kind: 'open', ratePerS}, connectionsPerNode}, undefined, () => undefined)
-    const after = await refusalTimes(nodes)
+    const after = await refusalTimesOf(nodes, 5)
     const goodput = report.run.goodputPerS ?? 0
     const worstP999 = Math.max(...report.run.operations.map((op) => op.latency.p999Ms))
     if (multiple === 0.5) halfP999 = worstP999
-    const refused = after.map((times, i) => ({count: times.count - (before[i]?.count ?? 0), p99Us: times.p99Us}))
+    const refused = after.map((times) => ({count: times.count - (before.find((earlier) => earlier.node === times.node)?.count ?? 0), p99Us: times.p99Us}))
     const refusedCount = refused.reduce((sum, node) => sum + node.count, 0)
     rows.push([
       `open, ${multiple}×`,
