@@ -62,11 +62,16 @@ export class AdmissionControl {
     this.loopDelay?.enable()
   }
 
-  /** Admit a request now, or refuse it (`retryAfterMs` is the hint for the client). */
-  arrive(): Admission {
+  /**
+   * Admit a request now, or refuse it (`retryAfterMs` is the hint for the client); a refusal
+   * carries the time it was decided, for `refusalAnswered`, so that an admitted request costs no
+   * second reading of the clock.
+   */
+  arrive(): Extract<Admission, {ok: true}> | (Extract<Admission, {ok: false}> & {readonly arrivedAtMs: number}) {
     const nowMs = this.clock.monotonicMs()
     this.sampleLoopDelay(nowMs)
-    return this.core.arrive(nowMs)
+    const admission = this.core.arrive(nowMs)
+    return admission.ok ? admission : {...admission, arrivedAtMs: nowMs}
   }
 
   /** The admitted request `ticket` has been answered. */
@@ -76,12 +81,7 @@ export class AdmissionControl {
     this.core.complete(ticket, nowMs)
   }
 
-  /** This node's monotonic time, in ms: when a request arrived, for `refusalAnswered`. */
-  nowMs(): number {
-    return this.clock.monotonicMs()
-  }
-
-  /** A request shed at `arrivedAtMs` has been answered (its bytes handed to the kernel). */
+  /** A request refused at `arrivedAtMs` (its refusal says when) has been answered (its bytes handed to the kernel). */
   refusalAnswered(arrivedAtMs: number): void {
     const us = Math.round((this.clock.monotonicMs() - arrivedAtMs) * 1000)
     this.refusalUs.recordValue(Math.min(refusalUsMax, Math.max(1, us)))

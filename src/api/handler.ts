@@ -92,11 +92,10 @@ export function createApiHandler(
     // answered under overload, so that an operator (and dyn top) can see what is happening.
     let ticket: number | undefined
     if (apiRoute === 'kv' && admission !== undefined) {
-      const arrivedAtMs = admission.nowMs()
       const admitted = admission.arrive()
       if (!admitted.ok) {
         // The refusal's own time at the node, from the handler to the kernel (the target: under 1 ms).
-        response.once('finish', () => admission.refusalAnswered(arrivedAtMs))
+        response.once('finish', () => admission.refusalAnswered(admitted.arrivedAtMs))
         return refuseOverloaded(request, reply, admitted)
       }
       ticket = admitted.ticket
