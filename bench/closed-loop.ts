@@ -14,7 +14,7 @@
 
 import autocannon from 'autocannon'
 import {performance} from 'node:perf_hooks'
-import type {OperationFactory, OperationRun, HttpStep} from './operations.js'
+import type {OperationRun, OperationSource, HttpStep} from './operations.js'
 import type {Recorder} from './recorder.js'
 
 export interface ClosedLoopOptions {
@@ -28,7 +28,7 @@ export interface ClosedLoopOptions {
    */
   readonly warmupS: number
   readonly timeoutS: number
-  readonly factory: OperationFactory
+  readonly factory: OperationSource
   readonly recorder: Recorder
 }
 

@@ -14,7 +14,7 @@
 
 import {performance} from 'node:perf_hooks'
 import {Pool} from 'undici'
-import type {OperationFactory, OperationRun, Outcome, HttpStep, HttpReply} from './operations.js'
+import type {OperationRun, OperationSource, Outcome, HttpStep, HttpReply} from './operations.js'
 import type {Recorder} from './recorder.js'
 import type {DriverTotals} from './closed-loop.js'
 
@@ -23,7 +23,7 @@ export interface OpenLoopOptions {
   readonly ratePerS: number
   readonly durationS: number
   readonly timeoutS: number
-  readonly factory: OperationFactory
+  readonly factory: OperationSource
   readonly recorder: Recorder
   /** Which node to send an operation on `key` to; default: round robin over `nodes`. */
   readonly route?: (key: string) => string

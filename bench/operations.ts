@@ -16,7 +16,8 @@ import type {OperationKind, Workload} from './workloads.js'
 import {addToCart, keyName, mergeCarts, operationPicker, valueOf} from './workloads.js'
 
 export interface HttpStep {
-  readonly method: 'GET' | 'PUT'
+  /** POST for stores whose API takes every request as a JSON body (etcd's gateway, bench/etcd-compare.ts). */
+  readonly method: 'GET' | 'PUT' | 'POST'
   readonly path: string
   readonly headers: Record<string, string>
   readonly body?: Buffer
@@ -44,6 +45,14 @@ export interface OperationRun {
   onReply(reply: HttpReply): StepResult
   /** The driver gave up on the operation (timeout, connection error) without a reply. */
   abandon(): void
+}
+
+/**
+ * What the drivers draw operations from: a workload's OperationFactory, or another store's
+ * requests (bench/etcd-compare.ts drives etcd and dyn with the same closed loop).
+ */
+export interface OperationSource {
+  next(): OperationRun
 }
 
 export interface QuorumParams {
@@ -116,7 +125,7 @@ export interface OperationFactoryOptions {
 }
 
 /** Makes the next operation of a workload: its kind from the mix, its key from the distribution. */
-export class OperationFactory {
+export class OperationFactory implements OperationSource {
   private readonly picker: {next(): OperationKind}
   private readonly readQuery: string
   private readonly writeQuery: string
