@@ -77,7 +77,7 @@ EXIT CODES
   130 interrupted [interrupted]; everything started was stopped and removed
 
 EXAMPLES
-  Your branch against the commit it started from (6 rounds of 10 s, about 4 minutes):
+  Your branch against the commit it started from (6 rounds of 10 s; about 8 minutes here):
     npm run bench:compare
   Against the previous commit, read-only workload, 8 rounds, 95% confidence:
     npm run bench:compare -- --base HEAD~1 --workload c --rounds 8 --confidence 95

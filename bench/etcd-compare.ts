@@ -95,7 +95,7 @@ EXIT CODES
   130 interrupted [interrupted]
 
 EXAMPLES
-  The issue's comparison, three rounds (about 3 minutes):
+  The issue's comparison, three rounds (about 4 minutes here):
     npm run bench:etcd
   A quick look, one short round:
     npm run bench:etcd -- --rounds 1 --duration 3
