@@ -4,10 +4,12 @@
  */
 
 import type {Clock} from '../clock.js'
+import type {Scheduler} from '../scheduler.js'
 import type {HintStore} from '../handoff/hints.js'
 import type {Store} from '../storage/store.js'
 import type {Transport} from '../transport/transport.js'
 import type {ClusterView} from './cluster-view.js'
+import type {ReplicaReadLatency} from './read-latency.js'
 import type {ReplicaPolicy} from './replica.js'
 import type {DotLedger} from './write-actor.js'
 
@@ -27,6 +29,10 @@ export interface CoordinatorDeps {
   readonly hints: HintStore
   readonly transport: Transport
   readonly clock: Clock
+  /** Timers: a get asks one more replica when those it asked are slow (get-coordinator.ts). */
+  readonly scheduler: Scheduler
+  /** The node's recent replica read latencies, which say when a get asks one more replica. */
+  readonly readLatency: ReplicaReadLatency
   readonly policy: ReplicaPolicy
   /**
    * Paper §6.1: with the write buffer on, one replica of every put is asked for a durable write

@@ -1,25 +1,39 @@
 /**
  * The get coordinator shell (paper §4.5): the async part around get-core.ts.
  *
- * Any node can coordinate a get: it asks the first N reachable nodes of the key's preference
- * list (sloppy quorum, paper §4.6: the homes it believes up, and in place of each home it
- * believes down the next fallback, which answers from the hints it keeps for that home),
- * answers once R of them have, PR of them homes (with the maximal versions and the context
- * that covers them), and keeps listening to the rest until the deadline. When every replica is
- * in, home replicas that returned less than the merged object are sent it (read repair), after
- * the client already has its answer. A PR that the homes believed up cannot meet is refused at once.
+ * Any node can coordinate a get. Its targets are the first N reachable nodes of the key's
+ * preference list (sloppy quorum, paper §4.6: the homes it believes up, and in place of each home
+ * it believes down the next fallback, which answers from the hints it keeps for that home). It
+ * answers once R of them have, PR of them homes (with the maximal versions and the context that
+ * covers them), and keeps listening to those it asked until the deadline. When every replica
+ * asked is in, home replicas that returned less than the merged object are sent it (read
+ * repair), after the client already has its answer. A PR that the homes believed up cannot meet
+ * is refused at once.
+ *
+ * It asks only R of the N at first, itself first when it is a home (a local read costs no
+ * message), then the other homes believed up, in preference-list order, then fallbacks: the
+ * paper asks all N, but R answers are all a get waits for, and the other N - R cost each replica
+ * a read and the coordinator two messages per get (issue 18: asking all N made a get at R=2 cost
+ * as much as a put at W=2; asking R doubled a 3-node cluster's gets per second, bench/README.md).
+ * The others are asked only when needed: at once in place of one that failed, and one more each
+ * time the get has waited longer than the coordinator's recent replica reads mostly take
+ * (speculative retry at their p99, as Cassandra does; read-latency.ts), so that a slow or paused
+ * replica costs a get that delay, not its deadline. Replicas not asked are not read-repaired by
+ * it: anti-entropy (src/antientropy) brings them up to date, as it does replicas no one reads.
+ * A get with `explain` asks all N at once, so that its trace shows every replica.
  * A target believed up that refuses at once (still starting, overloaded, its connection refused)
  * is replaced by the next fallback not yet asked, as one believed down would have been: a read
  * changes nothing, so asking another node in its place is always safe (simulator seed 172406,
  * where a home restarted on a wiped disk answered "still starting" and the get fell one short).
  */
 
+import type {Timer} from '../scheduler.js'
 import type {StoredObject} from '../storage/stored-object.js'
 import type {ReplyTrace, RequestTrace} from './cluster-view.js'
 import type {CoordinatorDeps} from './coordinator-deps.js'
-import {addFailure, addReply, enough, finalAction, initGet, isComplete, replaceTarget} from './get-core.js'
+import {addFailure, addReply, addTarget, enough, finalAction, initGet, isComplete, replaceTarget} from './get-core.js'
 import type {GetCore} from './get-core.js'
-import {placeKeyForRequest, reachableHomes, sloppyTargets, spareFallbacks} from './preflist.js'
+import {placeKeyForRequest, reachableHomes, readOrder, sloppyTargets, spareFallbacks} from './preflist.js'
 import {callReplicaGet, callReplicaPut, refusedAtOnce} from './replica-client.js'
 
 export interface GetRequest {
@@ -76,8 +90,13 @@ export async function coordinateGet(deps: CoordinatorDeps, request: GetRequest):
   }
 
   return new Promise<GetOutcome>((resolve) => {
-    let core: GetCore = initGet(targets.length, request.r, pr, targets.filter((target) => target.hintFor === undefined).length)
+    const ordered = readOrder(targets, placement, deps.self)
+    const firstAsked = request.explain ? ordered : ordered.slice(0, request.r)
+    // The targets not asked yet, in the order they would be asked.
+    const held = ordered.slice(firstAsked.length)
+    let core: GetCore = initGet(firstAsked.length, request.r, pr, firstAsked.filter((target) => target.hintFor === undefined).length)
     let answered = false
+    let speculation: Timer | undefined
     const answer = (): void => {
       const verdict = enough(core)
       if (answered || verdict.kind === 'wait') return
@@ -85,6 +104,7 @@ export async function coordinateGet(deps: CoordinatorDeps, request: GetRequest):
       // that the error counts every answer and names every failure.
       if (verdict.kind === 'quorum_unmet' && !isComplete(core)) return
       answered = true
+      if (speculation !== undefined) deps.scheduler.cancel(speculation)
       if (verdict.kind === 'ok') {
         resolve({ok: true, object: verdict.object, trace: traceOf()})
         return
@@ -120,11 +140,13 @@ export async function coordinateGet(deps: CoordinatorDeps, request: GetRequest):
       const hinted = home ? {} : {hintFor}
       void callReplicaGet(deps, node, placement.partition, request.key, timeoutMs, hintFor).then(async (reply) => {
         if (reply.ok) {
+          if (node !== deps.self) deps.readLatency.record(reply.latencyMs)
           replies.push({node, outcome: reply.object === undefined ? 'not_found' : 'ok', latencyMs: reply.latencyMs, ...hinted})
           core = addReply(core, {node, object: reply.object, home})
         } else {
           replies.push({node, outcome: 'failed', latencyMs: reply.latencyMs, error: reply.error, ...hinted})
-          const spare = refusedAtOnce(reply) && deadlineMs > deps.clock.monotonicMs() ? spares.shift() : undefined
+          // A target not asked yet takes the failed one's place first: it is one of the N.
+          const spare = askNextHeld() ? undefined : refusedAtOnce(reply) && deadlineMs > deps.clock.monotonicMs() ? spares.shift() : undefined
           if (spare !== undefined) {
             // The spare stands in for the home this place belongs to, and answers from its hints for it.
             core = replaceTarget(core, node, home)
@@ -139,6 +161,22 @@ export async function coordinateGet(deps: CoordinatorDeps, request: GetRequest):
         answer()
       })
     }
-    for (const {node, hintFor} of targets) ask(node, hintFor)
+    // Ask the next target held back, if any is left and the get still waits; true when one was asked.
+    const askNextHeld = (): boolean => {
+      const next = answered ? undefined : held.shift()
+      if (next === undefined) return false
+      core = addTarget(core, next.hintFor === undefined)
+      ask(next.node, next.hintFor)
+      return true
+    }
+    // One more target each time the get has waited longer than recent replica reads mostly took.
+    const speculate = (): void => {
+      speculation = undefined
+      if (answered || enough(core).kind !== 'wait' || !askNextHeld() || held.length === 0) return
+      speculation = deps.scheduler.after(speculationDelayMs(), speculate)
+    }
+    const speculationDelayMs = (): number => Math.max(0, Math.min(deps.readLatency.speculateAfterMs(), deadlineMs - deps.clock.monotonicMs()))
+    for (const {node, hintFor} of firstAsked) ask(node, hintFor)
+    if (held.length > 0 && !answered) speculation = deps.scheduler.after(speculationDelayMs(), speculate)
   })
 }

@@ -1,12 +1,15 @@
 /**
  * The pure quorum core of a get (paper §4.5), with read repair as its final action.
  *
- * The coordinator asks the first N reachable nodes of the key's preference list (its homes,
- * with fallbacks in place of unreachable ones, paper §4.6). Once R have answered, PR of them
- * home replicas (a replica that has nothing is an answer too), the core merges what they returned into the maximal versions and
- * the get can answer. It keeps collecting the other answers after that: when every replica has
- * answered or failed, `finalAction` names the replicas that returned less than the merged
- * object, so the coordinator can repair them off the latency path.
+ * The coordinator's targets are the first N reachable nodes of the key's preference list (its
+ * homes, with fallbacks in place of unreachable ones, paper §4.6), but it asks only as many as
+ * it needs and adds more as it goes (`addTarget`: in place of one that failed, or one more when
+ * those asked are slow); the core counts the targets asked so far. Once R have answered, PR of
+ * them home replicas (a replica that has nothing is an answer too), the core merges what they
+ * returned into the maximal versions and the get can answer. It keeps collecting the other
+ * answers after that: when every replica asked has answered or failed, `finalAction` names the
+ * replicas that returned less than the merged object, so the coordinator can repair them off
+ * the latency path.
  */
 
 import {assert} from '../errors.js'
@@ -66,6 +69,11 @@ export function addReply(core: GetCore, reply: GetReply): GetCore {
 export function addFailure(core: GetCore, node: string, home = true): GetCore {
   assertFirstAnswer(core, node)
   return {...core, failed: [...core.failed, node], homeFailed: core.homeFailed + (home ? 1 : 0)}
+}
+
+/** One more target asked (a home unless `home` is false): its answer or failure is awaited too. */
+export function addTarget(core: GetCore, home = true): GetCore {
+  return {...core, targetCount: core.targetCount + 1, homeTargetCount: core.homeTargetCount + (home ? 1 : 0)}
 }
 
 /**

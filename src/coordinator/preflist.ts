@@ -74,6 +74,25 @@ export function sloppyTargets(placement: KeyPlacement, self: string): RequestTar
 }
 
 /**
+ * The order in which a get asks its targets when it asks fewer than all of them
+ * (get-coordinator.ts): the coordinator's own copy first (a local read sends no message), then
+ * the other homes believed up, then fallbacks (the coordinator's own hints first), and last a
+ * home believed down that no fallback could replace. Homes come before fallbacks so that the
+ * first R asked can meet PR whenever the homes believed up can; within each rank the preference
+ * list's order is kept, so that which replica a key's reads go to is the same on every
+ * coordinator and spreads over the nodes as the keys do.
+ */
+export function readOrder(targets: readonly RequestTarget[], placement: KeyPlacement, self: string): RequestTarget[] {
+  const believedUp = (node: string): boolean => node === self || placement.entries.some((entry) => entry.node === node && entry.up)
+  const rank = (target: RequestTarget): number => {
+    if (target.hintFor === undefined) return target.node === self ? 0 : believedUp(target.node) ? 1 : 4
+    return target.node === self ? 2 : 3
+  }
+  // Array.prototype.sort is stable: equal ranks keep the preference list's order.
+  return [...targets].sort((a, b) => rank(a) - rank(b))
+}
+
+/**
  * The fallbacks believed up (this node counts itself up) that none of `targets` uses, in ring
  * order: each can take the place of one target that refuses a request at once.
  */

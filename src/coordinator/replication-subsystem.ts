@@ -12,6 +12,7 @@
  */
 
 import type {Clock} from '../clock.js'
+import type {Scheduler} from '../scheduler.js'
 import type {HintStore} from '../handoff/hints.js'
 import {homesOf} from '../handoff/transfer-plan.js'
 import {findMember, nextRingOf, ringMembers} from '../membership/member-table.js'
@@ -29,6 +30,7 @@ import type {DeleteOutcome, DeleteRequest} from './delete-coordinator.js'
 import {coordinateGet} from './get-coordinator.js'
 import type {GetOutcome, GetRequest} from './get-coordinator.js'
 import {placeKey} from './preflist.js'
+import {ReplicaReadLatency} from './read-latency.js'
 import {coordinatePut} from './put-coordinator.js'
 import type {PutOutcome, PutRequest} from './put-coordinator.js'
 import {mergeIncoming, objectBytesMaxDefault, siblingsPerKeyMaxDefault} from './replica.js'
@@ -45,6 +47,8 @@ export interface ReplicationParts {
   readonly hints: HintStore
   readonly transport: Transport
   readonly clock: Clock
+  /** Timers for the coordinators (a get's speculative read). */
+  readonly scheduler: Scheduler
   readonly membership: Membership
   /** The actor each write takes when it begins (a release may renew it meanwhile). */
   readonly writeActor: WriteActor
@@ -112,6 +116,8 @@ export function replicationSubsystem(parts: ReplicationParts): ReplicationSubsys
     store,
     transport: parts.transport,
     clock: parts.clock,
+    scheduler: parts.scheduler,
+    readLatency: new ReplicaReadLatency(),
     policy,
     durableReplicaPerPut: parts.durableReplicaPerPut,
     requestTimeoutMs: parts.requestTimeoutMs,

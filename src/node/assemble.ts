@@ -280,6 +280,7 @@ async function assembleOnStore(
   const membershipAndDetection = membershipSubsystem({...shared, detector, gossipIntervalMs: options.gossipIntervalMs})
   const replication = replicationSubsystem({
     ...shared,
+    scheduler,
     hints,
     writeActor,
     isUp,

@@ -115,6 +115,8 @@ export const logLinesMax = 400_000
 export class History {
   readonly writes = new Map<string, WriteRecord>()
   readonly reads: ReadRecord[] = []
+  /** Gets that asked more replicas than R (one in place of a failure, or one more after waiting): the read path's fallbacks at work. */
+  readsAskingMoreThanR = 0
   readonly log: LogLine[] = []
   /** Nodes whose storage was wiped during the run: some checks hold only for what the loss cannot explain. */
   readonly wiped = new Set<string>()

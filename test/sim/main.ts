@@ -25,6 +25,8 @@ interface SeedReport {
   /** Requests the availability model said must succeed, and deletes the resurrection check met. */
   readonly mustSucceed?: number
   readonly deletesChecked?: number
+  /** Gets that asked more replicas than R. */
+  readonly readsAskingMoreThanR?: number
   /** Printed by the parent as it comes: a failure's description, or with --verbose the seed's line. */
   readonly text?: string
 }
@@ -41,10 +43,10 @@ async function runOne(seed: number, verbose: boolean): Promise<SeedReport> {
     return {seed, failed: true, operations: 0, simulatedMs: 0, text: `seed ${seed}: the run threw — reproduce with: npm run sim -- --seed ${seed}\n  ${(error as Error).stack ?? String(error)}`}
   }
   const {operations, simulatedMs} = result
-  const {mustSucceed, deletesChecked} = result.exercised
-  if (result.violations.length > 0) return {seed, failed: true, operations, simulatedMs, mustSucceed, deletesChecked, text: describeFailure(result)}
-  const line = `seed ${seed}: ok — ${operations} operations (${mustSucceed} owed an answer), ${deletesChecked} delete(s) checked, ${(simulatedMs / 1000).toFixed(1)} s simulated, ${result.events} events, digest ${result.digest.slice(0, 16)}`
-  return {seed, failed: false, operations, simulatedMs, mustSucceed, deletesChecked, ...(verbose ? {text: line} : {})}
+  const {mustSucceed, deletesChecked, readsAskingMoreThanR} = result.exercised
+  if (result.violations.length > 0) return {seed, failed: true, operations, simulatedMs, mustSucceed, deletesChecked, readsAskingMoreThanR, text: describeFailure(result)}
+  const line = `seed ${seed}: ok — ${operations} operations (${mustSucceed} owed an answer, ${readsAskingMoreThanR} gets asked more than R), ${deletesChecked} delete(s) checked, ${(simulatedMs / 1000).toFixed(1)} s simulated, ${result.events} events, digest ${result.digest.slice(0, 16)}`
+  return {seed, failed: false, operations, simulatedMs, mustSucceed, deletesChecked, readsAskingMoreThanR, ...(verbose ? {text: line} : {})}
 }
 
 function parseOptions() {
@@ -125,11 +127,13 @@ async function main(): Promise<void> {
   let failed = 0
   let mustSucceed = 0
   let seedsWithDeleteChecked = 0
+  let seedsWithReadsAskingMore = 0
   const take = (report: SeedReport): void => {
     operations += report.operations
     simulatedMs += report.simulatedMs
     mustSucceed += report.mustSucceed ?? 0
     if ((report.deletesChecked ?? 0) > 0) seedsWithDeleteChecked += 1
+    if ((report.readsAskingMoreThanR ?? 0) > 0) seedsWithReadsAskingMore += 1
     if (report.failed) failed += 1
     if (report.text !== undefined) process.stdout.write(`${report.text}\n`)
   }
@@ -144,7 +148,7 @@ async function main(): Promise<void> {
   process.stdout.write(
     `${seeds.length - failed} passed, ${failed} failed: ${seeds.length} seeds in ${elapsedS.toFixed(1)} s${across} ` +
       `(${(seeds.length / elapsedS).toFixed(2)} seeds/s, ${Math.round(operations / elapsedS)} simulated operations/s, ${(simulatedMs / 1000 / elapsedS).toFixed(0)}x real time); ` +
-      `${mustSucceed} requests owed an answer, a delete checked in ${seedsWithDeleteChecked} seeds\n`,
+      `${mustSucceed} requests owed an answer, a delete checked in ${seedsWithDeleteChecked} seeds, gets asking more than R in ${seedsWithReadsAskingMore} seeds\n`,
   )
   process.exit(failed > 0 ? 1 : 0)
 }

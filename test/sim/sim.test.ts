@@ -144,18 +144,23 @@ describe('simulated clusters', () => {
     const failures: string[] = []
     let seedsOwingAnswers = 0
     let seedsWithDeleteChecked = 0
+    let seedsWithReadsAskingMore = 0
     for (let seed = 1; seed <= ciSeedCount; seed += 1) {
       const result = await runSeed(seed)
       if (result.violations.length > 0) failures.push(describeFailure(result))
       if (failures.length >= 3) break
       if (result.exercised.mustSucceed > 0) seedsOwingAnswers += 1
       if (result.exercised.deletesChecked > 0) seedsWithDeleteChecked += 1
+      if (result.exercised.readsAskingMoreThanR > 0) seedsWithReadsAskingMore += 1
     }
     assert.deepEqual(failures, [], failures.join('\n\n'))
     // A check that meets nothing checks nothing: the availability model owes answers, and a
     // delete is followed by the final reads, in most seeds (today 198 and 200 of 200).
     assert.ok(seedsOwingAnswers >= ciSeedCount * 0.75, `the availability check judged requests in only ${seedsOwingAnswers} of ${ciSeedCount} seeds`)
     assert.ok(seedsWithDeleteChecked >= ciSeedCount * 0.75, `the resurrection check met a delete in only ${seedsWithDeleteChecked} of ${ciSeedCount} seeds`)
+    // A get asks R replicas and more only in place of a failure or after waiting: the faults must
+    // make it ask more in a good share of the seeds (today 94 of 200), or that path goes unchecked.
+    assert.ok(seedsWithReadsAskingMore >= ciSeedCount * 0.2, `gets asked more than R replicas in only ${seedsWithReadsAskingMore} of ${ciSeedCount} seeds`)
   })
 
   // The regression seeds inside 1..ciSeedCount (today 16, 41, 45, 55, 89, 115 and 170) are

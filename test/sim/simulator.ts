@@ -64,6 +64,8 @@ export interface RunResult {
     readonly mustSucceed: number
     /** Deletes the resurrection check held to (check 5). */
     readonly deletesChecked: number
+    /** Gets that asked more replicas than R, in place of a failure or after waiting (get-coordinator.ts). */
+    readonly readsAskingMoreThanR: number
   }
 }
 
@@ -305,7 +307,7 @@ export async function runSeed(seed: number, config: RunConfig = configFor(seed))
       simulatedMs: time.monotonicMs(),
       events: time.eventsRun,
       history,
-      exercised: {mustSucceed: availability.judged, deletesChecked: resurrectionChecks(history)},
+      exercised: {mustSucceed: availability.judged, deletesChecked: resurrectionChecks(history), readsAskingMoreThanR: history.readsAskingMoreThanR},
     }
   } finally {
     await cluster.stop()

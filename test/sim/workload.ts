@@ -351,6 +351,8 @@ export class Client {
     const request = this.#startRequest('get', node, key, quorum, final)
     const outcome = await this.#answer(request, service.get({key, n: quorum.n, r: quorum.r, pr: quorum.pr, explain: false}))
     const endMs = this.cluster.time.monotonicMs()
+    // The replicas a get heard from by its answer (failures included): more than R means it asked more than it started with.
+    if (outcome !== crashed && outcome !== unanswered && (outcome.trace?.replies.length ?? 0) > quorum.r) this.history.readsAskingMoreThanR += 1
     if (outcome === crashed || outcome === unanswered || !outcome.ok) {
       const why = outcome === crashed ? `${node} crashed` : outcome === unanswered ? `no answer within ${endMs - startMs} ms` : `${outcome.error}: ${outcome.message}`
       this.history.note(endMs, `${this.name} get ${key} n=${quorum.n} r=${quorum.r} pr=${quorum.pr} via ${node} failed: ${why}`)

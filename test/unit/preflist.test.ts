@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
-import {reachableHomes, sloppyTargets, withHomesDown} from '../../src/coordinator/preflist.js'
+import {reachableHomes, readOrder, sloppyTargets, withHomesDown} from '../../src/coordinator/preflist.js'
 import type {KeyPlacement} from '../../src/coordinator/preflist.js'
 
 /** A placement of five nodes a..e in ring order, the first `n` homes, those in `down` believed down. */
@@ -44,6 +44,23 @@ describe('sloppyTargets', () => {
 
   it('a down home with no fallback left is still tried', () => {
     assert.deepEqual(sloppyTargets(placement(3, ['a', 'b', 'c', 'd']), 'e'), [{node: 'e', hintFor: 'a'}, {node: 'b'}, {node: 'c'}])
+  })
+})
+
+describe('readOrder', () => {
+  it('puts the coordinator own copy first, then homes up in list order, then fallbacks, then homes believed down', () => {
+    const down = placement(3, ['b'])
+    assert.deepEqual(readOrder(sloppyTargets(down, 'c'), down, 'c'), [{node: 'c'}, {node: 'a'}, {node: 'd', hintFor: 'b'}])
+    const noFallback = placement(5, ['b'])
+    assert.deepEqual(readOrder(sloppyTargets(noFallback, 'd'), noFallback, 'd'), [{node: 'd'}, {node: 'a'}, {node: 'c'}, {node: 'e'}, {node: 'b'}])
+  })
+
+  it('asks the coordinator own hints before those of another fallback', () => {
+    const bothDown = placement(2, ['a', 'b'])
+    assert.deepEqual(readOrder(sloppyTargets(bothDown, 'd'), bothDown, 'd'), [
+      {node: 'd', hintFor: 'b'},
+      {node: 'c', hintFor: 'a'},
+    ])
   })
 })
 

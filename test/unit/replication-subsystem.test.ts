@@ -24,6 +24,9 @@ import {routerOf, StartingRouter} from '../../src/subsystem.js'
 import {MessageType} from '../../src/transport/message-type.js'
 import {SimulatedNetwork} from '../../src/transport/simulated-network.js'
 import type {Transport} from '../../src/transport/transport.js'
+import type {Scheduler} from '../../src/scheduler.js'
+import {sleep} from '../../src/scheduler.js'
+import {DynError} from '../../src/errors.js'
 import {values} from '../../src/versioning/dvvset.js'
 
 const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
@@ -44,15 +47,30 @@ interface ReplicaNode {
   readonly replication: ReplicationSubsystem
 }
 
-async function threeReplicas(seed: number): Promise<{time: SimulatedTime; nodes: Map<string, ReplicaNode>}> {
+interface ReplicaOptions {
+  /** Runs before a node serves a message (on that node's time): a delay, or a throw to fail it. */
+  readonly beforeServe?: (node: string, type: number, scheduler: Scheduler) => Promise<void>
+}
+
+/** Messages each node received, by type. */
+type Received = Map<string, Map<number, number>>
+
+async function threeReplicas(seed: number, options: ReplicaOptions = {}): Promise<{time: SimulatedTime; nodes: Map<string, ReplicaNode>; received: Received}> {
   const time = new SimulatedTime({settle})
+  const received: Received = new Map(names.map((name) => [name, new Map<number, number>()]))
   const network = new SimulatedNetwork({time, random: seededRandom(seed), link: {delayMsMin: 0.2, delayMsMax: 2, lossRate: 0}})
   const nodes = new Map<string, ReplicaNode>()
   for (const name of names) {
     const scheduler = time.node(name)
     const store = await Store.open(memoryDatabase(), {writeBuffer: false, scheduler})
     const router = new StartingRouter(name)
-    const transport = network.listen({address: `${name}:7000`, nodeName: name, handler: router.handle, scheduler})
+    const handler = async (type: number, body: unknown, fromNode: string): Promise<unknown> => {
+      const counts = received.get(name)!
+      counts.set(type, (counts.get(type) ?? 0) + 1)
+      await options.beforeServe?.(name, type, scheduler)
+      return router.handle(type, body, fromNode)
+    }
+    const transport = network.listen({address: `${name}:7000`, nodeName: name, handler, scheduler})
     const membership = new Membership(table, name, transport, seededRandom(seed), {onChange: () => undefined, log: () => undefined})
     const replication = replicationSubsystem({
       self: name,
@@ -60,6 +78,7 @@ async function threeReplicas(seed: number): Promise<{time: SimulatedTime; nodes:
       hints: await HintStore.open(store),
       transport,
       clock: scheduler,
+      scheduler,
       membership,
       writeActor: new WriteActor(`${name}.1`),
       isUp: () => true,
@@ -69,7 +88,7 @@ async function threeReplicas(seed: number): Promise<{time: SimulatedTime; nodes:
     router.open(routerOf([replication]))
     nodes.set(name, {store, transport, replication})
   }
-  return {time, nodes}
+  return {time, nodes, received}
 }
 
 const text = (value: string): Uint8Array => new TextEncoder().encode(value)
@@ -103,6 +122,67 @@ describe('replication built alone on simulated parts', () => {
     for (const home of homes) assert.deepEqual(await storedTexts(nodes.get(home)!, 'basket'), ['pears'], home)
     const forwarded = homes.map((home) => nodes.get(home)!.replication.stats().forwardedPuts)
     assert.deepEqual(forwarded.sort(), [0, 1], 'the first home coordinated the forwarded put')
+  })
+
+  it('asks only R replicas for a get, itself first, and all N when the get is explained', async () => {
+    const {time, nodes, received} = await threeReplicas(4)
+    const a = nodes.get('a')!
+    const written = await time.until(a.replication.put({key: 'shelf', value: text('plums'), contentType: 'text/plain', tombstone: false, context: [], n: 3, w: 3, dw: 0, pw: 0, explain: false}), stepTimeMsMax)
+    assert.equal(written.ok, true)
+    const replicaGets = (): number => names.reduce((sum, name) => sum + (received.get(name)!.get(MessageType.ReplicaGet) ?? 0), 0)
+    const read = await time.until(a.replication.get({key: 'shelf', n: 3, r: 2, pr: 0, explain: false}), stepTimeMsMax)
+    assert.ok(read.ok && read.object !== undefined)
+    assert.equal(replicaGets(), 1, 'R=2 on a home: its own copy and one other replica')
+    assert.deepEqual(read.trace.replies.map((reply) => reply.node).includes('a'), true, 'the coordinator read its own copy')
+    await time.until(a.replication.get({key: 'shelf', n: 3, r: 2, pr: 0, explain: true}), stepTimeMsMax)
+    assert.equal(replicaGets(), 3, 'an explained get asks every replica')
+    await time.until(a.replication.get({key: 'shelf', n: 3, r: 3, pr: 0, explain: false}), stepTimeMsMax)
+    assert.equal(replicaGets(), 5, 'R=3 asks all three')
+  })
+
+  it('asks a replica held back at once in place of one that failed', async () => {
+    const failing = new Set<string>()
+    const {time, nodes, received} = await threeReplicas(5, {
+      beforeServe: async (node, type) => {
+        if (type === MessageType.ReplicaGet && failing.has(node)) throw new DynError('overloaded', `${node} refuses reads in this test`)
+      },
+    })
+    const a = nodes.get('a')!
+    assert.equal((await time.until(a.replication.put({key: 'crate', value: text('figs'), contentType: 'text/plain', tombstone: false, context: [], n: 3, w: 3, dw: 0, pw: 0, explain: false}), stepTimeMsMax)).ok, true)
+    for (const name of ['b', 'c']) failing.add(name)
+    // Both others fail: R=2 cannot be met, and the error names both, each asked once.
+    const unmet = await time.until(a.replication.get({key: 'crate', n: 3, r: 2, pr: 0, explain: false}), stepTimeMsMax)
+    assert.equal(unmet.ok, false)
+    assert.deepEqual(['b', 'c'].map((name) => received.get(name)!.get(MessageType.ReplicaGet)), [1, 1])
+    // One of them fails: the other, held back at first or not, makes R.
+    failing.delete('c')
+    const startedMs = time.monotonicMs()
+    const read = await time.until(a.replication.get({key: 'crate', n: 3, r: 2, pr: 0, explain: false}), stepTimeMsMax)
+    assert.ok(read.ok && read.object !== undefined, 'R=2 met by the replica that did not fail')
+    assert.ok(time.monotonicMs() - startedMs < 50, 'in place of the failure at once, not after a speculative delay')
+  })
+
+  it('asks one more replica when the one it asked is slow, and answers without it', async () => {
+    const slowMs = 5_000
+    let slowNode: string | undefined
+    const {time, nodes} = await threeReplicas(6, {
+      beforeServe: async (node, type, scheduler) => {
+        if (type === MessageType.ReplicaGet && node === slowNode) await sleep(scheduler, slowMs)
+      },
+    })
+    const a = nodes.get('a')!
+    assert.equal((await time.until(a.replication.put({key: 'barrel', value: text('dates'), contentType: 'text/plain', tombstone: false, context: [], n: 3, w: 3, dw: 0, pw: 0, explain: false}), stepTimeMsMax)).ok, true)
+    // The first get shows which other replica a's reads of this key go to; that one turns slow.
+    const first = await time.until(a.replication.get({key: 'barrel', n: 3, r: 2, pr: 0, explain: false}), stepTimeMsMax)
+    assert.ok(first.ok)
+    slowNode = first.trace.replies.map((reply) => reply.node).find((node) => node !== 'a')
+    assert.ok(slowNode !== undefined)
+    const startedMs = time.monotonicMs()
+    const read = await time.until(a.replication.get({key: 'barrel', n: 3, r: 2, pr: 0, explain: false}), stepTimeMsMax)
+    assert.ok(read.ok && read.object !== undefined)
+    const answeredBy = read.trace.replies.filter((reply) => reply.outcome !== 'failed').map((reply) => reply.node).sort()
+    assert.equal(answeredBy.includes(slowNode), false, `answered by the replica asked after ${slowNode} was slow: ${answeredBy.join(', ')}`)
+    assert.ok(time.monotonicMs() - startedMs < slowMs / 10, 'well before the slow replica answered')
   })
 
   it('answers the message types of a subsystem it does not run as unknown', async () => {

@@ -23,6 +23,7 @@ import {partitionOfKey} from '../../src/ring/partition.js'
 import type {Ring} from '../../src/ring/ring.js'
 import {buildRing, preferenceList} from '../../src/ring/ring.js'
 import {SimulatedTime} from '../../src/simulated-time.js'
+import {ReplicaReadLatency} from '../../src/coordinator/read-latency.js'
 import {memoryDatabase} from '../../src/storage/backend.js'
 import {Store} from '../../src/storage/store.js'
 import {MessageType} from '../../src/transport/message-type.js'
@@ -149,6 +150,8 @@ async function world(options: {cObjectBytesMax?: number; beforeServe?: (to: stri
       hints,
       transport,
       clock: time,
+      scheduler: time.node(`${name}:7000`),
+      readLatency: new ReplicaReadLatency(),
       policy: receiverPolicy,
       durableReplicaPerPut: false,
       requestTimeoutMs: 1000,

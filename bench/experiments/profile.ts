@@ -1,0 +1,177 @@
+/**
+ * Where the nodes' time goes under a closed loop (issue 18, item 1): a 3-node cluster is made
+ * and loaded with this checkout's `dyn cluster up` and bench, then each node is restarted on its
+ * data under `node --cpu-prof` from the build given (`--bin`, this checkout's by default, so
+ * that another build's nodes can be profiled on the same data: main's, for a before and after),
+ * the workload runs against all three for `--duration` seconds, and the nodes are stopped with
+ * SIGTERM, which writes their profiles. The shares of the three nodes' busy time by place and by
+ * function are printed as Markdown tables for bench/README.md (bench/profile-summary.ts), with
+ * the run's throughput. A profiled node runs slower than an unprofiled one; the shares, not the
+ * throughput, are the figures.
+ *
+ *   node dist/bench/experiments/profile.js [--workload c] [--connections 50] [--duration 15]
+ *       [--records 10000] [--bin /path/to/other/checkout/bin/run.js] [--top 15] [--keep DIR] [--json]
+ */
+
+import {spawn} from 'node:child_process'
+import type {ChildProcess} from 'node:child_process'
+import {mkdtemp, readdir, readFile} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import path from 'node:path'
+import {fileURLToPath} from 'node:url'
+import {parseArgs} from 'node:util'
+import {clusterDown, clusterUp, probe, readCluster, removeFolder, secretArgsOf} from '../../src/cli/local-cluster.js'
+import type {LocalCluster} from '../../src/cli/local-cluster.js'
+import {freeClusterPorts} from '../../src/cli/ports.js'
+import {runBench} from '../runner.js'
+import type {BenchReport} from '../runner.js'
+import {summarizeProfiles} from '../profile-summary.js'
+import type {CostShare, CpuProfile} from '../profile-summary.js'
+import {workloads} from '../workloads.js'
+import type {WorkloadName} from '../workloads.js'
+import {experimentConfig} from './common.js'
+
+const {values: options} = parseArgs({
+  options: {
+    workload: {type: 'string', default: 'c'},
+    connections: {type: 'string', default: '50'},
+    duration: {type: 'string', default: '15'},
+    records: {type: 'string', default: '10000'},
+    bin: {type: 'string', default: fileURLToPath(new URL('../../../bin/run.js', import.meta.url))},
+    top: {type: 'string', default: '15'},
+    keep: {type: 'string'},
+    json: {type: 'boolean', default: false},
+  },
+})
+const workload = options.workload as WorkloadName
+if (!Object.hasOwn(workloads, workload)) throw new Error(`--workload must be one of ${Object.keys(workloads).join(', ')}`)
+const connections = Number(options.connections)
+const durationS = Number(options.duration)
+const records = Number(options.records)
+const top = Number(options.top)
+for (const [flag, value] of Object.entries({connections, duration: durationS, records, top})) {
+  if (!Number.isInteger(value) || value < 1) throw new Error(`--${flag} must be a positive integer`)
+}
+const bin = path.resolve(options.bin)
+const readyTimeoutMs = 60_000
+const stopTimeoutMs = 30_000
+
+const dir = options.keep ?? (await mkdtemp(path.join(tmpdir(), 'dyn-profile-')))
+const profileDir = path.join(dir, 'profiles')
+const children: ChildProcess[] = []
+const log = (line: string): void => void process.stderr.write(`${line}\n`)
+
+try {
+  const {port, rpcPort} = await freeClusterPorts(3)
+  await clusterUp({dir: path.join(dir, 'cluster'), nodeCount: 3, port, rpcPort, startArgs: [], readyTimeoutMs}, log)
+  const cluster = await readCluster(path.join(dir, 'cluster'))
+  if (cluster === undefined) throw new Error('the cluster folder has no record after dyn cluster up')
+  const addresses = cluster.nodes.map((node) => `${cluster.host}:${node.port}`)
+  log(`loading ${records} records`)
+  await runBench(experimentConfig({nodes: addresses, startNodes: 0, workload, records, mode: {kind: 'closed', connections}, durationS: 1, warmupS: 0, load: true}), undefined, () => undefined)
+  await clusterDown(path.join(dir, 'cluster'), stopTimeoutMs, log)
+
+  for (const node of cluster.nodes) children.push(startProfiled(cluster, node.name))
+  await waitUntilServing(cluster)
+  log(`running workload ${workload}, ${connections} connections, ${durationS} s, nodes from ${bin}`)
+  const report = await runBench(experimentConfig({nodes: addresses, startNodes: 0, workload, records, mode: {kind: 'closed', connections}, durationS, warmupS: 2, load: false}), undefined, () => undefined)
+  await stopAll()
+
+  const profiles = await readProfiles()
+  const summary = summarizeProfiles(profiles, top)
+  if (options.json) {
+    process.stdout.write(`${JSON.stringify({workload, connections, durationS, records, bin, opsPerS: report.run.opsPerS, summary}, null, 2)}\n`)
+  } else {
+    process.stdout.write(describe(report, summary.busyMicroseconds, summary.byPlace, summary.byFunction))
+  }
+} finally {
+  await stopAll()
+  if (options.keep === undefined) await removeFolder(dir)
+}
+
+/** One node restarted on its data under the profiler, as `dyn cluster up` started it. */
+function startProfiled(cluster: LocalCluster, name: string): ChildProcess {
+  const node = cluster.nodes.find((candidate) => candidate.name === name)
+  if (node === undefined) throw new Error(`no node ${name}`)
+  const seeds = cluster.nodes[0] === node ? [] : ['--seeds', `${cluster.host}:${cluster.nodes[0]!.rpcPort}`]
+  const args = [
+    '--cpu-prof',
+    `--cpu-prof-dir=${path.join(profileDir, name)}`,
+    bin,
+    'start',
+    '--name',
+    name,
+    '--host',
+    cluster.host,
+    '--port',
+    String(node.port),
+    '--rpc-port',
+    String(node.rpcPort),
+    '--data',
+    node.dataDir,
+    ...secretArgsOf(path.join(dir, 'cluster')),
+    ...seeds,
+  ]
+  const child = spawn(process.execPath, args, {stdio: 'ignore'})
+  node.pid = child.pid
+  return child
+}
+
+async function waitUntilServing(cluster: LocalCluster): Promise<void> {
+  const deadline = Date.now() + readyTimeoutMs
+  while (Date.now() < deadline) {
+    const views = await Promise.all(cluster.nodes.map((node) => probe(cluster, node)))
+    if (views.every((view) => view !== undefined && Number(view.ringMembers) === cluster.nodes.length && (view.down as unknown[] | undefined)?.length === 0)) return
+    if (children.some((child) => child.exitCode !== null)) throw new Error('a profiled node exited while starting')
+    await new Promise((resolve) => setTimeout(resolve, 200))
+  }
+  throw new Error(`the profiled nodes were not serving after ${readyTimeoutMs} ms`)
+}
+
+/** SIGTERM each node still running and wait for it to end (it writes its profile as it exits). */
+async function stopAll(): Promise<void> {
+  const running = children.filter((child) => child.exitCode === null && child.signalCode === null)
+  await Promise.all(
+    running.map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          const timer = setTimeout(() => {
+            child.kill('SIGKILL')
+            resolve()
+          }, stopTimeoutMs)
+          child.once('exit', () => {
+            clearTimeout(timer)
+            resolve()
+          })
+          child.kill('SIGTERM')
+        }),
+    ),
+  )
+}
+
+async function readProfiles(): Promise<CpuProfile[]> {
+  const profiles: CpuProfile[] = []
+  for (const name of await readdir(profileDir)) {
+    for (const file of await readdir(path.join(profileDir, name))) {
+      if (file.endsWith('.cpuprofile')) profiles.push(JSON.parse(await readFile(path.join(profileDir, name, file), 'utf8')) as CpuProfile)
+    }
+  }
+  if (profiles.length === 0) throw new Error(`no profile was written under ${profileDir}`)
+  return profiles
+}
+
+function describe(report: BenchReport, busyMicroseconds: number, byPlace: readonly CostShare[], byFunction: readonly CostShare[]): string {
+  const rows = (shares: readonly CostShare[]): string => shares.map((share) => `| ${(share.share * 100).toFixed(1)}% | ${share.name} |`).join('\n')
+  return [
+    `workload ${workload}, ${connections} connections, ${durationS} s: ${report.run.opsPerS.toFixed(0)} ops/s under the profiler; the three nodes busy ${(busyMicroseconds / 1e6).toFixed(1)} s in all`,
+    '',
+    '| share of busy time | place |',
+    '| --- | --- |',
+    rows(byPlace),
+    '',
+    '| share of busy time | function (self) |',
+    '| --- | --- |',
+    rows(byFunction),
+    '',
+  ].join('\n')
+}
