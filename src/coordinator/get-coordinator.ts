@@ -14,7 +14,7 @@
  * message), then the other homes believed up, in preference-list order, then fallbacks: the
  * paper asks all N, but R answers are all a get waits for, and the other N - R cost each replica
  * a read and the coordinator two messages per get (issue 18: asking all N made a get at R=2 cost
- * as much as a put at W=2; asking R doubled a 3-node cluster's gets per second, bench/README.md).
+ * as much as a put at W=2; asking R cut the nodes' CPU per get by a third, bench/README.md).
  * The others are asked only when needed: at once in place of one that failed, and one more each
  * time the get has waited longer than the coordinator's recent replica reads mostly take
  * (speculative retry at their p99, as Cassandra does; read-latency.ts), so that a slow or paused
