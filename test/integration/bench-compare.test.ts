@@ -8,11 +8,13 @@
  */
 
 import assert from 'node:assert/strict'
-import {spawn, execFileSync} from 'node:child_process'
+import {execFileSync} from 'node:child_process'
 import {stat} from 'node:fs/promises'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {describe, it} from 'node:test'
+import {runScript} from './harness.js'
+import type {DynRun} from './harness.js'
 
 const compareScript = fileURLToPath(new URL('../../bench/compare.js', import.meta.url))
 const packageRoot = fileURLToPath(new URL('../../../', import.meta.url))
@@ -21,22 +23,8 @@ const compareTimeoutMs = 240_000
 /** A refusal comes before any checkout or build. */
 const refusalTimeoutMs = 60_000
 
-interface Finished {
-  readonly code: number
-  readonly stdout: string
-  readonly stderr: string
-}
-
-function runCompare(args: readonly string[], timeoutMs: number): Promise<Finished> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [compareScript, ...args], {cwd: packageRoot, stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs, killSignal: 'SIGINT'})
-    const out: Buffer[] = []
-    const err: Buffer[] = []
-    child.stdout.on('data', (chunk: Buffer) => out.push(chunk))
-    child.stderr.on('data', (chunk: Buffer) => err.push(chunk))
-    child.once('error', reject)
-    child.once('close', (code) => resolve({code: code ?? -1, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8')}))
-  })
+function runCompare(args: readonly string[], timeoutMs: number): Promise<DynRun> {
+  return runScript(compareScript, args, {cwd: packageRoot, timeoutMs, killSignal: 'SIGINT'})
 }
 
 function gitOutput(args: readonly string[]): string | undefined {

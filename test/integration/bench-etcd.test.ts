@@ -6,24 +6,17 @@
  */
 
 import assert from 'node:assert/strict'
-import {spawn} from 'node:child_process'
 import {fileURLToPath} from 'node:url'
 import {describe, it} from 'node:test'
+import {runScript} from './harness.js'
+import type {DynRun} from './harness.js'
 
 const script = fileURLToPath(new URL('../../bench/etcd-compare.js', import.meta.url))
 /** Nothing here starts a cluster: each answer comes from the script's first checks. */
 const timeoutMs = 60_000
 
-function run(args: readonly string[]): Promise<{code: number; stdout: string; stderr: string}> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script, ...args], {stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs, killSignal: 'SIGINT'})
-    const out: Buffer[] = []
-    const err: Buffer[] = []
-    child.stdout.on('data', (chunk: Buffer) => out.push(chunk))
-    child.stderr.on('data', (chunk: Buffer) => err.push(chunk))
-    child.once('error', reject)
-    child.once('close', (code) => resolve({code: code ?? -1, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8')}))
-  })
+function run(args: readonly string[]): Promise<DynRun> {
+  return runScript(script, args, {timeoutMs, killSignal: 'SIGINT'})
 }
 
 describe('npm run bench:etcd without etcd', () => {

@@ -85,12 +85,26 @@ export const runDynTimeoutMsDefault = 60_000
 
 /** Run the real `dyn` executable to completion (or until the timeout kills it: code -1). */
 export function runDyn(args: readonly string[], options: {input?: string | Buffer; env?: Record<string, string>; timeoutMs?: number} = {}): Promise<DynRun> {
+  return runScript(dynBin, args, {...options, timeoutMs: options.timeoutMs ?? runDynTimeoutMsDefault, killSignal: 'SIGKILL'})
+}
+
+/**
+ * Run a Node script of this project (a bench script, the `dyn` executable) to completion, its
+ * output collected; at the timeout it is sent `killSignal` (a bench script is given SIGINT, so
+ * that it stops what it started) and its code is -1 unless it exits with one of its own.
+ */
+export function runScript(
+  script: string,
+  args: readonly string[],
+  options: {input?: string | Buffer; env?: Record<string, string>; cwd?: string; timeoutMs: number; killSignal: NodeJS.Signals},
+): Promise<DynRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [dynBin, ...args], {
+    const child = spawn(process.execPath, [script, ...args], {
       env: {...process.env, ...options.env},
+      ...(options.cwd === undefined ? {} : {cwd: options.cwd}),
       stdio: ['pipe', 'pipe', 'pipe'],
-      timeout: options.timeoutMs ?? runDynTimeoutMsDefault,
-      killSignal: 'SIGKILL',
+      timeout: options.timeoutMs,
+      killSignal: options.killSignal,
     })
     const out: Buffer[] = []
     const err: Buffer[] = []
