@@ -4,7 +4,7 @@
  * Nothing here reports an error: a command line it does not take, a mistake included, goes to
  * oclif, which parses it again and answers with its own message, exit code and `--json` form.
  * So the subset can stay small: `--flag value`, `--flag=value`, `-c value` and positional
- * arguments; no `--`, no bundled short flags (`-r1`), no `--no-` negations, no flag twice
+ * arguments (none that starts with `-`); no `--`, no bundled short flags (`-r1`), no `--no-` negations, no flag twice
  * unless it takes several values, no value that starts with `-`. Pure; test/unit/fast-argv.test.ts
  * holds it to oclif's parser on the commands that use it.
  */
@@ -22,10 +22,16 @@ export interface FastFlag {
   readonly options?: readonly string[]
 }
 
-/** A command's flags, and its positional arguments in order (all required plain strings). */
+/** A positional argument: a plain string; an optional one is absent when not given (never read from stdin). */
+export interface FastArg {
+  readonly name: string
+  readonly required: boolean
+}
+
+/** A command's flags, and its positional arguments in order, the required ones first. */
 export interface FastCommand {
   readonly flags: Readonly<Record<string, FastFlag>>
-  readonly args: readonly string[]
+  readonly args: readonly FastArg[]
 }
 
 export interface FastParsed {
@@ -71,7 +77,8 @@ export function parseFast(argv: readonly string[], command: FastCommand): FastPa
     values.push(value)
     given.set(name, values)
   }
-  if (positional.length !== command.args.length) return undefined
+  const required = command.args.filter((arg) => arg.required).length
+  if (positional.length < required || positional.length > command.args.length) return undefined
   const flags: Record<string, unknown> = {}
   for (const [name, flag] of Object.entries(command.flags)) {
     const values = given.get(name)
@@ -88,7 +95,7 @@ export function parseFast(argv: readonly string[], command: FastCommand): FastPa
     }
     flags[name] = flag.multiple === true ? parsed : parsed[0]
   }
-  const args = Object.fromEntries(command.args.map((name, i) => [name, positional[i] as string]))
+  const args = Object.fromEntries(positional.map((value, i) => [(command.args[i] as FastArg).name, value]))
   return {args, flags}
 }
 

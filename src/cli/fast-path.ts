@@ -1,8 +1,9 @@
 /**
- * The start-up fast path: `dyn get KEY [flags]` run straight from bin/run.js, without loading
- * oclif. Loading @oclif/core alone (its command, parser, config, errors and help modules, some
- * hundred files) and its `Config.load` (plugins, manifest, platform) cost more than a whole
- * `node -e 0`, several times what reading a key costs, so a plain read never touches it.
+ * The start-up fast path: `dyn get KEY`, `dyn put KEY [VALUE]` and `dyn delete KEY` (with their
+ * flags) run straight from bin/run.js, without loading oclif. Loading @oclif/core alone (its
+ * command, parser, config, errors and help modules, some hundred files) and its `Config.load`
+ * (plugins, manifest, platform) cost more than a whole `node -e 0`, several times what reading a
+ * key costs, so these never touch it.
  *
  * The fast path is taken only when it is sure to do what oclif would do:
  * - the command is one of `fastCommandIds` and its line is in fast-argv.ts's strict subset of
@@ -12,7 +13,8 @@
  * - no oclif debugging is asked for (DEBUG, DYN_DEBUG).
  * Anything else (help, --version, topics, a typo, a bad flag value, a missing argument) returns
  * false without a side effect, and bin/run.js hands the line to oclif, which answers as always.
- * A taken command runs the same code as under oclif (get-run.ts, with command-output.ts), exits
+ * A taken command runs the same code as under oclif (get-run.ts, put-run.ts, delete-run.ts, with
+ * command-output.ts), exits
  * with the same codes the same way (process.exit, as oclif's error handler does), and hands an
  * unexpected error (a bug) to oclif's own handler, loaded only then.
  */
@@ -28,6 +30,14 @@ const fastRunners: Readonly<Record<string, (out: CommandOutput, parsed: FastPars
   get: async (out, {args, flags}) => {
     const {runGet} = await import('./get-run.js')
     await runGet(out, args.key as string, flags as unknown as Parameters<typeof runGet>[2])
+  },
+  put: async (out, {args, flags}) => {
+    const {runPut} = await import('./put-run.js')
+    await runPut(out, args as Parameters<typeof runPut>[1], flags as unknown as Parameters<typeof runPut>[2])
+  },
+  delete: async (out, {args, flags}) => {
+    const {runDelete} = await import('./delete-run.js')
+    await runDelete(out, args.key as string, flags as unknown as Parameters<typeof runDelete>[2])
   },
 }
 

@@ -64,12 +64,14 @@ export function fastCommandOf(command: CommandDefinition): FastCommand {
   if (command.state === 'deprecated') refuse('it is deprecated')
   if ((command.aliases ?? []).length > 0) refuse('it has aliases')
   const flags = Object.fromEntries(Object.entries(command.flags ?? {}).map(([name, flag]) => [name, fastFlagOf(name, flag, refuse)]))
-  const args = Object.entries(command.args ?? {}).map(([name, arg]) => {
+  const args = Object.entries(command.args ?? {}).map(([name, arg], i, all) => {
     const extra = unreadProperties(arg, ['required', 'ignoreStdin'])
     if (extra.length > 0) refuse(`argument ${name} has ${extra.join(', ')}`)
-    if (arg.required !== true) refuse(`argument ${name} is optional`)
+    // oclif reads an optional argument that was not given from stdin, unless told not to.
+    if (arg.required !== true && arg.ignoreStdin !== true) refuse(`argument ${name} is optional and read from stdin when absent`)
+    if (arg.required === true && all.slice(0, i).some(([, before]) => before.required !== true)) refuse(`argument ${name} is required after an optional one`)
     if (typeof arg.parse !== 'function' || arg.parse.toString() !== stringArgParseSource) refuse(`argument ${name} has its own parse`)
-    return name
+    return {name, required: arg.required === true}
   })
   return {flags, args}
 }

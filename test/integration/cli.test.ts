@@ -453,20 +453,22 @@ describe('dyn CLI', () => {
     }
   })
 
-  // Item 9: start-up loads only what the command needs (issue 18, item 4: a plain dyn get none of oclif).
-  it('the build writes an oclif manifest of every command, and dyn get loads none of oclif, the drawing or the load-test libraries; dyn get --help still renders with oclif', async () => {
+  // Item 9: start-up loads only what the command needs (issue 18, item 4: plain get, put and delete none of oclif).
+  it('the build writes an oclif manifest of every command, and dyn get, put and delete load none of oclif, the drawing or the load-test libraries; dyn get --help still renders with oclif', async () => {
     const manifest = JSON.parse(await readFile(path.join(packageRoot, 'oclif.manifest.json'), 'utf8')) as {commands: Record<string, unknown>}
     const files = await readdir(path.join(packageRoot, 'dist/commands'), {recursive: true})
     const ids = files.filter((f) => f.endsWith('.js')).map((f) => f.replace(/\.js$/, '').split(path.sep).join(':'))
     assert.deepEqual(Object.keys(manifest.commands).sort(), ids.sort())
     assert.equal((await runDyn(['put', 'cart:loads', 'book'], {env})).code, 0)
-    const get = await modulesLoadedBy(['get', 'cart:loads'], env)
-    assert.equal(get.run.code, 0, get.run.stderr)
-    assert.ok(get.modules.some((module) => module.endsWith('/dist/src/cli/get-run.js')), 'the recorder saw the modules')
     // oclif (its command, parser, config and help renderer) and what it loads; react, autocannon,
     // undici, classic-level and hdr-histogram-js are CommonJS; ink is ESM but loads react.
     const heavy = ['@oclif/core', '@oclif/plugin-help', 'wrap-ansi', 'string-width', 'widest-line', 'ansis', 'ejs', 'debug', 'react', 'ink', 'autocannon', 'undici', 'classic-level', 'hdr-histogram-js', 'msgpackr']
-    for (const name of heavy) assert.ok(!get.modules.some((module) => module.includes(`/node_modules/${name}/`)), `dyn get loaded ${name}`)
+    for (const [line, runner] of [[['get', 'cart:loads'], 'get-run.js'], [['put', 'cart:loads', 'pen', '--json'], 'put-run.js'], [['delete', 'cart:loads', '--json'], 'delete-run.js']] as const) {
+      const {run, modules} = await modulesLoadedBy(line, env)
+      assert.equal(run.code, 0, run.stderr)
+      assert.ok(modules.some((module) => module.endsWith(`/dist/src/cli/${runner}`)), 'the recorder saw the modules')
+      for (const name of heavy) assert.ok(!modules.some((module) => module.includes(`/node_modules/${name}/`)), `dyn ${line[0]} loaded ${name}`)
+    }
     // --help goes to oclif, whose help renderer draws it.
     const help = await modulesLoadedBy(['get', '--help'], env)
     assert.equal(help.run.code, 0, help.run.stderr)
@@ -475,7 +477,7 @@ describe('dyn CLI', () => {
     assert.ok(help.modules.some((module) => module.includes('/node_modules/@oclif/core/lib/help/')), 'dyn get --help is drawn by oclif')
   })
 
-  it('dyn answers as oclif alone does: the fast path for dyn get, and the lines it leaves to oclif', async () => {
+  it('dyn answers as oclif alone does: the fast path for dyn get, put and delete, and the lines it leaves to oclif', async () => {
     await runDyn(['put', 'cart:same', 'book'], {env})
     const lines = [
       ['get', 'cart:same'],
@@ -491,6 +493,12 @@ describe('dyn CLI', () => {
       ['get', '--help'],
       ['help', 'get'],
       ['gte', 'cart:same'],
+      ['put', '', 'v', '--json'],
+      ['put', 'cart:same', 'v', '--node', '127.0.0.1:1'],
+      ['put', 'cart:same', 'v', '-w', '0'],
+      ['put', 'cart:same', 'v', 'w'],
+      ['delete', 'cart:nobody'],
+      ['delete', '--json'],
     ]
     for (const line of lines) {
       const [viaBin, viaOclif] = await Promise.all([runDyn(line, {env}), runOclifAlone(line, env)])

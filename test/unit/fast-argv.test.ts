@@ -1,7 +1,8 @@
 /**
  * Tests of the start-up fast path's command-line reading (src/cli/fast-argv.ts) against oclif's
- * own parser on dyn get's real definitions: every line the fast path takes, oclif reads the same
- * (args and flags alike), and every line oclif refuses, the fast path leaves to oclif. Also the
+ * own parser on the real definitions of dyn get, put and delete: every line the fast path takes,
+ * oclif reads the same (args and flags alike), and every line oclif refuses, the fast path leaves
+ * to oclif. Also the
  * build-time table (fast-spec.ts), which refuses what the fast path cannot read as oclif does, and
  * runFast's choice to leave help, topics and other commands to oclif.
  */
@@ -11,18 +12,26 @@ import * as Args from '@oclif/core/args'
 import * as Flags from '@oclif/core/flags'
 import * as Parser from '@oclif/core/parser'
 import fc from 'fast-check'
+import Delete from '../../commands/delete.js'
 import Get from '../../commands/get.js'
+import Put from '../../commands/put.js'
 import {parseFast} from '../../src/cli/fast-argv.js'
+import type {FastCommand} from '../../src/cli/fast-argv.js'
 import {runFast} from '../../src/cli/fast-path.js'
 import {fastCommandOf, fastTable} from '../../src/cli/fast-spec.js'
 import type {CommandDefinition} from '../../src/cli/fast-spec.js'
 
-const getCommand = fastCommandOf({...Get, id: 'get'} as unknown as CommandDefinition)
+/** The commands with a fast path, as oclif classes. */
+const commands = {get: Get, put: Put, delete: Delete} as const
 
-/** oclif's reading of a `dyn get` line: args and flags without the unset ones, or 'refused'. */
-async function oclifReads(argv: readonly string[]): Promise<{args: Record<string, unknown>; flags: Record<string, unknown>} | 'refused'> {
+const fastCommands = Object.fromEntries(Object.entries(commands).map(([id, command]) => [id, fastCommandOf({...command, id} as unknown as CommandDefinition)]))
+const getCommand = fastCommands.get as NonNullable<(typeof fastCommands)['get']>
+
+/** oclif's reading of a line: args and flags without the unset ones, or 'refused'. */
+async function oclifReads(argv: readonly string[], command: {flags: object; args: object} = Get): Promise<{args: Record<string, unknown>; flags: Record<string, unknown>} | 'refused'> {
   try {
-    const parsed = await Parser.parse([...argv], {flags: Get.flags, args: Get.args, strict: true, context: undefined})
+    const input = {flags: command.flags, args: command.args, strict: true, context: undefined} as Parameters<typeof Parser.parse>[1]
+    const parsed = await Parser.parse([...argv], input)
     return {args: defined(parsed.args), flags: defined(parsed.flags)}
   } catch {
     return 'refused'
@@ -33,27 +42,31 @@ function defined(record: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(record).filter(([, value]) => value !== undefined))
 }
 
-/** Tokens a user might type after `dyn get`, the odd ones included. */
+/** Tokens a user might type after `dyn get`, `put` or `delete`, the odd ones included. */
 const tokens = [
+  '-w', '--w=2', '--dw', '--pw', '--context', '--context=AQIL', '--content-type', '--content-type=image/png', '{"a":1}',
   'cart:alice', 'a b', '-', '--', '-1', '0', '1', '2', '007', '1e3', ' 3', '', 'abc', '127.0.0.1:7070', 'x=y',
   '--node', '--node=127.0.0.1:7071', '--node=', '-n', '--n', '-r', '--r', '--r=2', '--r=-1', '-r1', '-r=2', '--pr', '--pr=0',
   '--explain', '--explain=true', '--no-explain', '--json', '--json=false', '--output', '-o', '--output=f.bin', '--timeout', '--timeout=5',
   '--help', '-h', '--version', '--bogus', '-x', '-rn', '--nod',
 ]
 
-describe('parseFast, held to oclif on dyn get', () => {
-  it('reads every line it takes as oclif does, and takes none that oclif refuses', async () => {
-    await fc.assert(
-      fc.asyncProperty(fc.array(fc.constantFrom(...tokens), {maxLength: 7}), async (argv) => {
-        const fast = parseFast(argv, getCommand)
-        const oclif = await oclifReads(argv)
-        if (fast === undefined) return
-        assert.notEqual(oclif, 'refused', `oclif refuses ${JSON.stringify(argv)}, the fast path took it`)
-        assert.deepEqual({args: defined({...fast.args}), flags: defined({...fast.flags})}, oclif, JSON.stringify(argv))
-      }),
-      {numRuns: 3000},
-    )
-  })
+describe('parseFast, held to oclif on dyn get, put and delete', () => {
+  for (const [id, command] of Object.entries(commands)) {
+    it(`reads every ${id} line it takes as oclif does, and takes none that oclif refuses`, async () => {
+      const fastCommand = fastCommands[id] as FastCommand
+      await fc.assert(
+        fc.asyncProperty(fc.array(fc.constantFrom(...tokens), {maxLength: 7}), async (argv) => {
+          const fast = parseFast(argv, fastCommand)
+          if (fast === undefined) return
+          const oclif = await oclifReads(argv, command)
+          assert.notEqual(oclif, 'refused', `oclif refuses ${JSON.stringify(argv)}, the fast path took it`)
+          assert.deepEqual({args: defined({...fast.args}), flags: defined({...fast.flags})}, oclif, JSON.stringify(argv))
+        }),
+        {numRuns: 3000},
+      )
+    })
+  }
 
   it('takes the lines users type', async () => {
     const lines = [
@@ -71,6 +84,12 @@ describe('parseFast, held to oclif on dyn get', () => {
       assert.ok(fast !== undefined, JSON.stringify(argv))
       assert.deepEqual({args: defined({...fast.args}), flags: defined({...fast.flags})}, await oclifReads(argv), JSON.stringify(argv))
     }
+    const putLines = [['cart:alice', '{"items":["book"]}'], ['photo:1', '-w', '3', '--pw', '3'], ['cart:bob', 'book,pen', '--context', 'AQILbjEuZDY1YzVmNmMBC24yLmY2YWQzYjM0AajAeK4'], ['photo:1', '--content-type', 'image/jpeg', '--json']]
+    for (const argv of putLines) {
+      const fast = parseFast(argv, fastCommands.put as FastCommand)
+      assert.ok(fast !== undefined, JSON.stringify(argv))
+      assert.deepEqual({args: defined({...fast.args}), flags: defined({...fast.flags})}, await oclifReads(argv, Put), JSON.stringify(argv))
+    }
   })
 
   it('leaves mistakes and everything outside its subset to oclif', () => {
@@ -83,7 +102,8 @@ describe('fastCommandOf and fastTable (the build-time table)', () => {
   const command = (flags: CommandDefinition['flags'], args: CommandDefinition['args'] = {key: Args.string({required: true})}): CommandDefinition => ({id: 'x', flags, args})
 
   it("derives dyn get's flags from its oclif definitions", () => {
-    assert.deepEqual(getCommand.args, ['key'])
+    assert.deepEqual(getCommand.args, [{name: 'key', required: true}])
+    assert.deepEqual(fastCommands.put?.args, [{name: 'key', required: true}, {name: 'value', required: false}])
     assert.deepEqual(getCommand.flags.node, {kind: 'string', multiple: true})
     assert.deepEqual(getCommand.flags.r, {kind: 'integer', char: 'r', min: 1})
     assert.deepEqual(getCommand.flags.timeout, {kind: 'integer', default: 10_000, min: 1})
@@ -99,7 +119,8 @@ describe('fastCommandOf and fastTable (the build-time table)', () => {
       [command({a: Flags.string({dependsOn: ['b']}), b: Flags.string()}), /flag --a has dependsOn/],
       [command({a: Flags.string({default: async () => 'x'})}), /computed default/],
       [command({a: Flags.url()}), /flag --a has its own parse/],
-      [command({}, {key: Args.string()}), /argument key is optional/],
+      [command({}, {key: Args.string()}), /argument key is optional and read from stdin when absent/],
+      [command({}, {key: Args.string({ignoreStdin: true}), value: Args.string({required: true})}), /argument value is required after an optional one/],
       [{...command({}), id: 'cluster:up'}, /in a topic/],
       [{...command({}), strict: false}, /not strict/],
     ]
@@ -119,7 +140,7 @@ describe('fastCommandOf and fastTable (the build-time table)', () => {
 
 describe('runFast', () => {
   it('leaves help, topics, other commands, lines outside the subset and oclif debugging to oclif, doing nothing', async () => {
-    const lines = [[], ['--help'], ['--version'], ['help', 'get'], ['get', '--help'], ['get', 'k', '--help'], ['get'], ['gte', 'k'], ['put', 'k', 'v'], ['cluster', 'status'], ['get', 'k', '--bogus']]
+    const lines = [[], ['--help'], ['--version'], ['help', 'get'], ['get', '--help'], ['get', 'k', '--help'], ['get'], ['gte', 'k'], ['put', 'k', 'v', 'w'], ['delete'], ['ring', 'k'], ['cluster', 'status'], ['get', 'k', '--bogus']]
     for (const argv of lines) assert.equal(await runFast(argv, {}), false, JSON.stringify(argv))
     assert.equal(await runFast(['get', 'k'], {DEBUG: '*'}), false)
     assert.equal(await runFast(['get', 'k'], {DYN_DEBUG: '1'}), false)
