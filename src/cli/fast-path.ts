@@ -14,9 +14,10 @@
  * Anything else (help, --version, topics, a typo, a bad flag value, a missing argument) returns
  * false without a side effect, and bin/run.js hands the line to oclif, which answers as always.
  * A taken command runs the same code as under oclif (get-run.ts, put-run.ts, delete-run.ts, with
- * command-output.ts), exits
- * with the same codes the same way (process.exit, as oclif's error handler does), and hands an
- * unexpected error (a bug) to oclif's own handler, loaded only then.
+ * command-output.ts), exits with the same codes the same way (process.exit, as oclif's error
+ * handler does), and hands an unexpected error (a bug) to oclif's own handler, loaded only then.
+ * What it does not do of oclif's: the `DYN_REDIRECTED` clean-up of Command.init (dyn never sets
+ * it) and oclif's performance markers (off unless the executable turns them on, which ours does not).
  */
 
 import {readFileSync} from 'node:fs'
