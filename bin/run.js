@@ -1,8 +1,13 @@
 #!/usr/bin/env node
-// The `dyn` executable: hands the command line to oclif, which finds the command in
-// oclif.manifest.json (written by `npm run build`) and loads only that command's file.
-// It imports @oclif/core's `execute` alone: the package's index also loads semver, the help
-// renderer and more, a good part of a short command's start-up.
-import {execute} from '@oclif/core/execute'
+// The `dyn` executable. A plain `dyn get`, `put` or `delete` runs straight from here without
+// loading oclif (src/cli/fast-path.ts: @oclif/core and its Config.load cost more than the read).
+// Every other command line (help, other commands, topics, typos, anything the fast path is not
+// sure to read as oclif would) goes to oclif, which finds the command in oclif.manifest.json
+// (written by `npm run build`) and loads only that command's file. It imports @oclif/core's
+// `execute` alone: the package's index also loads semver and more.
+import {runFast} from '../dist/src/cli/fast-path.js'
 
-await execute({dir: import.meta.url})
+if (!(await runFast(process.argv.slice(2)))) {
+  const {execute} = await import('@oclif/core/execute')
+  await execute({dir: import.meta.url})
+}

@@ -1,13 +1,9 @@
-import {fstat} from 'node:fs'
-import type {Stats} from 'node:fs'
 import * as Args from '@oclif/core/args'
 import * as Flags from '@oclif/core/flags'
 import {contextFlag, dwFlag, explainFlag, jsonFlag, nFlag, nodeFlag, pwFlag, timeoutFlag, wFlag} from '../src/cli/client-flags.js'
-import {valueBytesMax} from '../src/api/params.js'
 import {DynCommand} from '../src/cli/command-base.js'
 import {exitCodesHelp} from '../src/cli/exit-codes.js'
-import {counted, formatTrace, writeTrace} from '../src/cli/format.js'
-import {warnOnWeakQuorum} from '../src/cli/quorum-check.js'
+import {runPut} from '../src/cli/put-run.js'
 
 export default class Put extends DynCommand {
   static override summary = 'Write a value (from the argument, or stdin when it is absent).'
@@ -43,69 +39,9 @@ ${exitCodesHelp}`
     json: jsonFlag,
   }
 
+  // The work is runPut's (src/cli/put-run.ts), which the start-up fast path also runs without oclif.
   async run(): Promise<void> {
     const {args, flags} = await this.parse(Put)
-    const client = this.clientFor(flags)
-    const key = args.key
-    const value = args.value === undefined ? await readStdin() : Buffer.from(args.value, 'utf8')
-    // A value over the limit is refused here, before anything is sent (the node would refuse it too).
-    if (value === undefined) this.fail(flags.json, 'value_too_large', `the value on stdin is over ${valueBytesMax} bytes; values are at most 1 MiB: store a larger object in parts, or elsewhere with its address as the value`, {key, bytesMax: valueBytesMax})
-    try {
-      const result = await client.put(key, value, {n: flags.n, w: flags.w, dw: flags.dw, pw: flags.pw, explain: flags.explain, context: flags.context, contentType: flags['content-type'] ?? detectedContentType(value)})
-      if (!result.ok) {
-        if (flags.explain && !flags.json) writeTrace(result.body.trace)
-        this.fail(flags.json, result.error, result.message, {key, status: result.status, ...result.body})
-      }
-      // Only now that the node accepted the request (see quorum-check.ts).
-      await warnOnWeakQuorum(client, {n: flags.n, w: flags.w})
-      if (flags.explain && !flags.json) process.stderr.write(formatTrace(result.trace))
-      if (flags.json) {
-        this.printOk({key, context: result.context, siblings: result.siblings ?? null, ...(flags.explain ? {trace: result.trace} : {})})
-        return
-      }
-      process.stdout.write(`stored ${key} (${counted(value.length, 'byte')})\ncontext: ${result.context}\n`)
-      if (result.siblings !== undefined && result.siblings > 1) {
-        process.stdout.write(`${key} now has ${result.siblings} siblings; read it and write with its context to reconcile\n`)
-      }
-    } catch (error) {
-      this.failFromError(flags.json, error)
-    }
+    await runPut(this.output, args, flags)
   }
-}
-
-/** application/json for a value that is a JSON object or array (what dyn resolve can merge), else raw bytes. */
-function detectedContentType(value: Buffer): string {
-  const text = value.toString('utf8')
-  if (/^\s*[[{]/.test(text)) {
-    try {
-      JSON.parse(text)
-      return 'application/json'
-    } catch {
-      // Not JSON after all.
-    }
-  }
-  return 'application/octet-stream'
-}
-
-function fstatOf(fd: number): Promise<Stats | undefined> {
-  return new Promise((resolve) => fstat(fd, (error, stats) => resolve(error === null ? stats : undefined)))
-}
-
-/** The value on stdin, or undefined as soon as it is over the limit (the rest is not read). */
-async function readStdin(): Promise<Buffer | undefined> {
-  if (process.stdin.isTTY) process.stderr.write('reading the value from stdin; end it with Ctrl-D\n')
-  // A file redirected to stdin (`< photo.jpg`) is judged by its size, without reading it.
-  const stdin = await fstatOf(0)
-  if (stdin?.isFile() === true && stdin.size > valueBytesMax) return undefined
-  const chunks: Buffer[] = []
-  let total = 0
-  for await (const chunk of process.stdin) {
-    total += (chunk as Buffer).length
-    if (total > valueBytesMax) {
-      process.stdin.destroy()
-      return undefined
-    }
-    chunks.push(chunk as Buffer)
-  }
-  return Buffer.concat(chunks)
 }

@@ -2,14 +2,12 @@
 
 import * as Args from '@oclif/core/args'
 import * as Flags from '@oclif/core/flags'
+import {nodeAddressDefault, nodeEnvironmentVariable} from './command-output.js'
 
-export const nodeAddressDefault = '127.0.0.1:7070'
-
-/** Holds the node address(es) when --node is absent: one, or a comma-separated list. */
-export const nodeEnvironmentVariable = 'DYN_NODE'
+export {nodeAddressDefault, nodeEnvironmentVariable}
 
 // Not oclif's `env` option: with `multiple` it would hand over DYN_NODE as one unsplit string.
-// DynCommand.clientFor reads --node, then DYN_NODE, then the default.
+// CommandOutput.clientFor reads --node, then DYN_NODE, then the default.
 export const nodeFlag = Flags.string({
   description: `client API of the node to talk to: host:port or http://host:port. Repeat it (or give a comma-separated list) to name fallbacks, tried in order when a node cannot be connected to [default: $${nodeEnvironmentVariable}, else ${nodeAddressDefault}]`,
   multiple: true,

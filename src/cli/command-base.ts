@@ -1,84 +1,44 @@
 /**
- * What every dyn command shares: printing a result or a coded error in the form asked for
- * (plain text or `--json`), and leaving with the documented exit code.
- *
- * The `--json` convention, which every command follows (README "JSON output"):
- * - exactly one JSON object on stdout, for a success and a failure alike, and nothing else on
- *   stdout (warnings and progress go to stderr);
- * - `"ok": true` exactly when the command did what was asked and exits 0, `"ok": false` otherwise;
- * - a failure is `{"ok": false, "error": "<code>", "message": "...", ...details}`: a stable
- *   snake_case code (scripts match on it, never on the message), a message that says what to
- *   do, and details in their own fields; this holds for oclif's own usage errors too (unknown
- *   flag, missing argument: code `bad_usage`);
- * - keys are camelCase; the fields of each kind of answer are documented in the README.
- * Use `printOk` for the answer and `fail` / `failFromError` for errors, and never write to
- * stdout around them.
+ * What every dyn command shares, on oclif: the answer and the coded errors of `CommandOutput`
+ * (command-output.ts, which states the `--json` convention) with oclif's exit, and oclif's own
+ * errors (unknown flag, missing argument, a bug) brought into the same convention.
  */
 
 import {Command} from '@oclif/core/command'
-import {DynClient, UnreachableError} from '../client/http-client.js'
-import {DynError} from '../errors.js'
-import {nodeEnvironmentVariable, nodeAddressDefault} from './client-flags.js'
+import type {DynClient} from '../client/http-client.js'
+import {CommandOutput, jsonRequested, plainMessage} from './command-output.js'
+import type {ClientFlagValues} from './command-output.js'
 import {exitCodeOf, exitCodes} from './exit-codes.js'
 
-/** Fields a failure may not take from its details: the convention's own. */
-const reservedFailureFields = new Set(['ok', 'error', 'message'])
-
-/** The parsed flags a command that talks to a node has: where, how long to wait, and the output form. */
-export interface ClientFlagValues {
-  readonly node?: readonly string[]
-  readonly timeout: number
-  readonly json: boolean
-}
+export type {ClientFlagValues} from './command-output.js'
 
 export abstract class DynCommand extends Command {
+  /** The answer and the coded errors, leaving through oclif's exit. */
+  protected readonly output = new CommandOutput((code) => this.exit(code) as never)
+
   /** Print a JSON value as the command's one answer. Prefer `printOk`, which adds `"ok": true`. */
   protected printJson(value: unknown): void {
-    process.stdout.write(`${JSON.stringify(value, null, 2)}\n`)
+    this.output.printJson(value)
   }
 
   /** The successful answer under --json: `{"ok": true, ...fields}`. */
   protected printOk(fields: Record<string, unknown>): void {
-    this.printJson({ok: true, ...fields})
+    this.output.printOk(fields)
   }
 
   /** Print a coded error (as JSON on stdout with --json, else on stderr with its code) and exit. */
   protected fail(json: boolean, code: string, message: string, details: Record<string, unknown> = {}): never {
-    if (json) {
-      const extra = Object.fromEntries(Object.entries(details).filter(([name]) => !reservedFailureFields.has(name)))
-      this.printJson({ok: false, error: code, message, ...extra})
-    } else {
-      process.stderr.write(`dyn: ${message} [${code}]\n`)
-    }
-    this.exit(exitCodeOf(code))
+    return this.output.fail(json, code, message, details)
   }
 
   /** Turn a thrown operating error into a coded failure; anything else is a bug and propagates. */
   protected failFromError(json: boolean, error: unknown): never {
-    if (error instanceof UnreachableError) this.fail(json, 'unreachable', error.message)
-    if (error instanceof DynError) this.fail(json, error.code, error.message, error.details)
-    throw error
+    return this.output.failFromError(json, error)
   }
 
-  /**
-   * A client for the nodes named by --node (repeatable; each may be a comma-separated list),
-   * else by DYN_NODE, else the default node. A malformed address is bad input (exit 2), never
-   * "unreachable".
-   */
+  /** A client for --node, else DYN_NODE, else the default node (see CommandOutput.clientFor). */
   protected clientFor(flags: ClientFlagValues): DynClient {
-    const fromEnvironment = process.env[nodeEnvironmentVariable]
-    const [source, entries] =
-      flags.node !== undefined && flags.node.length > 0
-        ? ['--node', flags.node]
-        : fromEnvironment !== undefined && fromEnvironment.trim() !== ''
-          ? [nodeEnvironmentVariable, [fromEnvironment]]
-          : ['the default node', [nodeAddressDefault]]
-    try {
-      return new DynClient(entries, flags.timeout)
-    } catch (error) {
-      if (error instanceof DynError) this.fail(flags.json, error.code, `${source}: ${error.message}`)
-      throw error
-    }
+    return this.output.clientFor(flags)
   }
 
   /**
@@ -95,8 +55,7 @@ export abstract class DynCommand extends Command {
     }
     if (exiting || !jsonRequested(this.argv)) return super.catch(error)
     const usage = error.oclif?.exit !== undefined
-    const message = plainMessage(error.message)
-    this.printJson({ok: false, error: usage ? 'bad_usage' : 'internal', message})
+    this.printJson({ok: false, error: usage ? 'bad_usage' : 'internal', message: plainMessage(error.message)})
     this.exit(usage ? exitCodes.usage : exitCodeOf('internal'))
   }
 
@@ -108,21 +67,4 @@ export abstract class DynCommand extends Command {
     const names = missing.map((arg) => `${arg.name.toUpperCase()}${arg.description === undefined ? '' : `, ${arg.description}`}`)
     return `missing the argument ${names.join('; and ')}. Use: ${command} ${usage} [flags] (${command} --help lists the flags)`
   }
-}
-
-/** Whether --json appears before any `--` (after which everything is an argument). */
-function jsonRequested(argv: readonly string[]): boolean {
-  const end = argv.indexOf('--')
-  return (end === -1 ? argv : argv.slice(0, end)).includes('--json')
-}
-
-/** oclif's message without its colours and its pointer to --help (the JSON reader is a program). */
-function plainMessage(message: string): string {
-  // eslint-disable-next-line no-control-regex
-  const uncoloured = message.replace(/\u001b\[[0-9;]*m/g, '')
-  return uncoloured
-    .split('\n')
-    .map((line) => line.trim())
-    .filter((line) => line !== '' && !/^See more help with --help$/.test(line))
-    .join(' ')
 }

@@ -9,7 +9,7 @@ import type {Server} from 'node:http'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
-import {fileURLToPath} from 'node:url'
+import {fileURLToPath, pathToFileURL} from 'node:url'
 import {DynClient} from '../../src/client/http-client.js'
 import {PartitionAwareClient} from '../../src/client/partition-aware-client.js'
 import {dynBin, freePortRange, runDyn, startCluster} from './harness.js'
@@ -83,6 +83,48 @@ async function startOverloadedServer(): Promise<{server: Server; address: string
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   return {server, address: `127.0.0.1:${(server.address() as {port: number}).port}`}
+}
+
+/**
+ * Runs `dyn` with a recorder of every module it loads: CommonJS from require.cache at exit, ESM
+ * (dyn's own code, ink) through a loader hook. Returns the run and the modules' paths.
+ */
+async function modulesLoadedBy(args: readonly string[], env: Record<string, string>): Promise<{run: DynRun; modules: string[]}> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'dyn-test-modules-'))
+  try {
+    const record = path.join(dir, 'modules.txt')
+    const commonJs = path.join(dir, 'record-commonjs.cjs')
+    const hooks = path.join(dir, 'record-esm-hooks.mjs')
+    const esm = path.join(dir, 'record-esm.mjs')
+    await writeFile(commonJs, `process.on('exit', () => require('fs').appendFileSync(${JSON.stringify(record)}, Object.keys(require.cache).join('\\n') + '\\n'))\n`)
+    await writeFile(hooks, `import {appendFileSync} from 'node:fs'\nexport async function load(url, context, next) {\n  appendFileSync(${JSON.stringify(record)}, url + '\\n')\n  return next(url, context)\n}\n`)
+    await writeFile(esm, `import {register} from 'node:module'\nregister(${JSON.stringify(pathToFileURL(hooks).href)})\n`)
+    const run = await runDyn(args, {env: {...env, NODE_OPTIONS: `--require ${commonJs} --import ${esm}`}})
+    const modules = (await readFile(record, 'utf8'))
+      .split('\n')
+      .filter((line) => line !== '')
+      .map((line) => (line.startsWith('file:') ? fileURLToPath(line) : line).split(path.sep).join('/'))
+    return {run, modules}
+  } finally {
+    await rm(dir, {recursive: true, force: true})
+  }
+}
+
+/** Runs a command line the way bin/run.js did before its fast path: oclif's execute, and nothing else. */
+function runOclifAlone(args: readonly string[], env: Record<string, string>): Promise<DynRun> {
+  // process.argv as bin/run.js sees it (node, the script, the line): oclif reads the line there,
+  // and its error handler too, to show the help.
+  const source = `import {execute} from '@oclif/core/execute'\nprocess.argv.splice(1, Infinity, ...${JSON.stringify([dynBin, ...args])})\nawait execute({dir: ${JSON.stringify(pathToFileURL(dynBin).href)}})\n`
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--input-type=module', '--eval', source], {cwd: packageRoot, env: {...process.env, ...env}, stdio: ['pipe', 'pipe', 'pipe'], timeout: 60_000, killSignal: 'SIGKILL'})
+    const out: Buffer[] = []
+    const err: Buffer[] = []
+    child.stdout.on('data', (chunk: Buffer) => out.push(chunk))
+    child.stderr.on('data', (chunk: Buffer) => err.push(chunk))
+    child.once('error', reject)
+    child.once('close', (code) => resolve({code: code ?? -1, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8')}))
+    child.stdin.end()
+  })
 }
 
 describe('dyn CLI', () => {
@@ -411,28 +453,56 @@ describe('dyn CLI', () => {
     }
   })
 
-  // Item 9: start-up loads only what the command needs.
-  it('the build writes an oclif manifest of every command, and dyn get loads none of the drawing or load-test libraries', async () => {
+  // Item 9: start-up loads only what the command needs (issue 18, item 4: plain get, put and delete none of oclif).
+  it('the build writes an oclif manifest of every command, and dyn get, put and delete load none of oclif, the drawing or the load-test libraries; dyn get --help still renders with oclif', async () => {
     const manifest = JSON.parse(await readFile(path.join(packageRoot, 'oclif.manifest.json'), 'utf8')) as {commands: Record<string, unknown>}
     const files = await readdir(path.join(packageRoot, 'dist/commands'), {recursive: true})
     const ids = files.filter((f) => f.endsWith('.js')).map((f) => f.replace(/\.js$/, '').split(path.sep).join(':'))
     assert.deepEqual(Object.keys(manifest.commands).sort(), ids.sort())
-    // A preload that records every CommonJS module loaded (react, autocannon, undici, classic-level
-    // and hdr-histogram-js are CommonJS; ink is ESM but loads react).
-    const dir = await mkdtemp(path.join(tmpdir(), 'dyn-test-modules-'))
-    try {
-      const preload = path.join(dir, 'record-modules.cjs')
-      const record = path.join(dir, 'modules.txt')
-      await writeFile(preload, `process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(record)}, Object.keys(require.cache).join('\\n')))\n`)
-      const get = await runDyn(['get', 'cart:alice'], {env: {...env, NODE_OPTIONS: `--require ${preload}`}})
-      assert.equal(get.code, 0, get.stderr)
-      const loaded = await readFile(record, 'utf8')
-      assert.match(loaded, /@oclif[\\/]core/, 'the recorder saw the modules')
-      for (const heavy of ['react', 'ink', 'autocannon', 'undici', 'classic-level', 'hdr-histogram-js', 'msgpackr']) {
-        assert.doesNotMatch(loaded, new RegExp(`node_modules[\\\\/]${heavy}[\\\\/]`), heavy)
-      }
-    } finally {
-      await rm(dir, {recursive: true, force: true})
+    assert.equal((await runDyn(['put', 'cart:loads', 'book'], {env})).code, 0)
+    // oclif (its command, parser, config and help renderer) and what it loads; react, autocannon,
+    // undici, classic-level and hdr-histogram-js are CommonJS; ink is ESM but loads react.
+    const heavy = ['@oclif/core', '@oclif/plugin-help', 'wrap-ansi', 'string-width', 'widest-line', 'ansis', 'ejs', 'debug', 'react', 'ink', 'autocannon', 'undici', 'classic-level', 'hdr-histogram-js', 'msgpackr']
+    for (const [line, runner] of [[['get', 'cart:loads'], 'get-run.js'], [['put', 'cart:loads', 'pen', '--json'], 'put-run.js'], [['delete', 'cart:loads', '--json'], 'delete-run.js']] as const) {
+      const {run, modules} = await modulesLoadedBy(line, env)
+      assert.equal(run.code, 0, run.stderr)
+      assert.ok(modules.some((module) => module.endsWith(`/dist/src/cli/${runner}`)), 'the recorder saw the modules')
+      for (const name of heavy) assert.ok(!modules.some((module) => module.includes(`/node_modules/${name}/`)), `dyn ${line[0]} loaded ${name}`)
+    }
+    // --help goes to oclif, whose help renderer draws it.
+    const help = await modulesLoadedBy(['get', '--help'], env)
+    assert.equal(help.run.code, 0, help.run.stderr)
+    assert.match(help.run.stdout, /USAGE\s+\$ dyn get KEY/)
+    assert.match(help.run.stdout, /EXAMPLES/)
+    assert.ok(help.modules.some((module) => module.includes('/node_modules/@oclif/core/lib/help/')), 'dyn get --help is drawn by oclif')
+  })
+
+  it('dyn answers as oclif alone does: the fast path for dyn get, put and delete, and the lines it leaves to oclif', async () => {
+    await runDyn(['put', 'cart:same', 'book'], {env})
+    const lines = [
+      ['get', 'cart:same'],
+      ['get', 'cart:same', '--json'],
+      ['get', 'cart:same', '-r', '1', '--node', c.api(1)],
+      ['get', 'cart:nobody'],
+      ['get', 'cart:nobody', '--json'],
+      ['get', 'cart:same', '--node', 'no-port', '--json'],
+      ['get', 'cart:same', '--node', '127.0.0.1:1'],
+      ['get', 'cart:same', '-r', '0', '--json'],
+      ['get', 'cart:same', '--bogus'],
+      ['get', '--json'],
+      ['get', '--help'],
+      ['help', 'get'],
+      ['gte', 'cart:same'],
+      ['put', '', 'v', '--json'],
+      ['put', 'cart:same', 'v', '--node', '127.0.0.1:1'],
+      ['put', 'cart:same', 'v', '-w', '0'],
+      ['put', 'cart:same', 'v', 'w'],
+      ['delete', 'cart:nobody'],
+      ['delete', '--json'],
+    ]
+    for (const line of lines) {
+      const [viaBin, viaOclif] = await Promise.all([runDyn(line, {env}), runOclifAlone(line, env)])
+      assert.deepEqual(viaBin, viaOclif, line.join(' '))
     }
   })
 

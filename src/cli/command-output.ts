@@ -1,0 +1,111 @@
+/**
+ * How a dyn command answers, without oclif: the result or a coded error in the form asked for
+ * (plain text or `--json`), the documented exit code, and the client for `--node` / `DYN_NODE`.
+ * `DynCommand` (command-base.ts) hands it oclif's exit; the start-up fast path (fast-path.ts),
+ * which runs `dyn get` without loading oclif at all, hands it its own. One implementation, so that
+ * an answer is the same byte for byte whichever way the command was started.
+ *
+ * The `--json` convention, which every command follows (README "JSON output"):
+ * - exactly one JSON object on stdout, for a success and a failure alike, and nothing else on
+ *   stdout (warnings and progress go to stderr);
+ * - `"ok": true` exactly when the command did what was asked and exits 0, `"ok": false` otherwise;
+ * - a failure is `{"ok": false, "error": "<code>", "message": "...", ...details}`: a stable
+ *   snake_case code (scripts match on it, never on the message), a message that says what to
+ *   do, and details in their own fields; this holds for oclif's own usage errors too (unknown
+ *   flag, missing argument: code `bad_usage`);
+ * - keys are camelCase; the fields of each kind of answer are documented in the README.
+ * Use `printOk` for the answer and `fail` / `failFromError` for errors, and never write to
+ * stdout around them.
+ */
+
+import {DynClient, UnreachableError} from '../client/http-client.js'
+import {DynError} from '../errors.js'
+import {exitCodeOf} from './exit-codes.js'
+
+export const nodeAddressDefault = '127.0.0.1:7070'
+
+/** Holds the node address(es) when --node is absent: one, or a comma-separated list. */
+export const nodeEnvironmentVariable = 'DYN_NODE'
+
+/** Fields a failure may not take from its details: the convention's own. */
+const reservedFailureFields = new Set(['ok', 'error', 'message'])
+
+/** The parsed flags a command that talks to a node has: where, how long to wait, and the output form. */
+export interface ClientFlagValues {
+  readonly node?: readonly string[]
+  readonly timeout: number
+  readonly json: boolean
+}
+
+/** Leaves the command with this exit code; never returns (oclif's `this.exit` throws). */
+export type Exit = (code: number) => never
+
+export class CommandOutput {
+  constructor(private readonly exit: Exit) {}
+
+  /** Print a JSON value as the command's one answer. Prefer `printOk`, which adds `"ok": true`. */
+  printJson(value: unknown): void {
+    process.stdout.write(`${JSON.stringify(value, null, 2)}\n`)
+  }
+
+  /** The successful answer under --json: `{"ok": true, ...fields}`. */
+  printOk(fields: Record<string, unknown>): void {
+    this.printJson({ok: true, ...fields})
+  }
+
+  /** Print a coded error (as JSON on stdout with --json, else on stderr with its code) and exit. */
+  fail(json: boolean, code: string, message: string, details: Record<string, unknown> = {}): never {
+    if (json) {
+      const extra = Object.fromEntries(Object.entries(details).filter(([name]) => !reservedFailureFields.has(name)))
+      this.printJson({ok: false, error: code, message, ...extra})
+    } else {
+      process.stderr.write(`dyn: ${message} [${code}]\n`)
+    }
+    return this.exit(exitCodeOf(code))
+  }
+
+  /** Turn a thrown operating error into a coded failure; anything else is a bug and propagates. */
+  failFromError(json: boolean, error: unknown): never {
+    if (error instanceof UnreachableError) this.fail(json, 'unreachable', error.message)
+    if (error instanceof DynError) this.fail(json, error.code, error.message, error.details)
+    throw error
+  }
+
+  /**
+   * A client for the nodes named by --node (repeatable; each may be a comma-separated list),
+   * else by DYN_NODE, else the default node. A malformed address is bad input (exit 2), never
+   * "unreachable".
+   */
+  clientFor(flags: ClientFlagValues): DynClient {
+    const fromEnvironment = process.env[nodeEnvironmentVariable]
+    const [source, entries] =
+      flags.node !== undefined && flags.node.length > 0
+        ? ['--node', flags.node]
+        : fromEnvironment !== undefined && fromEnvironment.trim() !== ''
+          ? [nodeEnvironmentVariable, [fromEnvironment]]
+          : ['the default node', [nodeAddressDefault]]
+    try {
+      return new DynClient(entries, flags.timeout)
+    } catch (error) {
+      if (error instanceof DynError) this.fail(flags.json, error.code, `${source}: ${error.message}`)
+      throw error
+    }
+  }
+}
+
+/** Whether --json appears before any `--` (after which everything is an argument). */
+export function jsonRequested(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--')
+  return (end === -1 ? argv : argv.slice(0, end)).includes('--json')
+}
+
+/** An error message without colours and oclif's pointer to --help (the JSON reader is a program). */
+export function plainMessage(message: string): string {
+  // eslint-disable-next-line no-control-regex
+  const uncoloured = message.replace(/\u001b\[[0-9;]*m/g, '')
+  return uncoloured
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !/^See more help with --help$/.test(line))
+    .join(' ')
+}

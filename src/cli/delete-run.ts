@@ -1,0 +1,43 @@
+/**
+ * What `dyn delete` does once its command line is parsed, without oclif: the tombstone write and
+ * its answer or coded error. commands/delete.ts runs it under oclif; the start-up fast path
+ * (fast-path.ts) runs it straight from bin/run.js.
+ */
+
+import type {CommandOutput} from './command-output.js'
+import {formatTrace, writeTrace} from './format.js'
+import {warnOnWeakQuorum} from './quorum-check.js'
+
+/** dyn delete's parsed flags (commands/delete.ts declares them). */
+export interface DeleteFlags {
+  readonly node?: readonly string[]
+  readonly n?: number
+  readonly r?: number
+  readonly w?: number
+  readonly dw?: number
+  readonly pr?: number
+  readonly pw?: number
+  readonly context?: string
+  readonly explain: boolean
+  readonly timeout: number
+  readonly json: boolean
+}
+
+export async function runDelete(out: CommandOutput, key: string, flags: DeleteFlags): Promise<void> {
+  const client = out.clientFor(flags)
+  try {
+    const result = await client.delete(key, {n: flags.n, r: flags.r, w: flags.w, dw: flags.dw, pr: flags.pr, pw: flags.pw, context: flags.context, explain: flags.explain})
+    if (!result.ok) {
+      if (flags.explain && !flags.json) writeTrace(result.body.trace)
+      const message = result.error === 'not_found' ? `${key} ${result.body.deleted === true ? 'was already deleted' : 'does not exist'}` : result.message
+      out.fail(flags.json, result.error, message, {key, status: result.status, ...(result.error === 'not_found' ? {found: false} : {}), ...result.body})
+    }
+    // Only now that the node accepted the request (see quorum-check.ts).
+    await warnOnWeakQuorum(client, {n: flags.n, r: flags.r, w: flags.w})
+    if (flags.explain && !flags.json) process.stderr.write(formatTrace(result.trace))
+    if (flags.json) out.printOk({key, context: result.context, ...(flags.explain ? {trace: result.trace} : {})})
+    else process.stdout.write(`deleted ${key}\n`)
+  } catch (error) {
+    out.failFromError(flags.json, error)
+  }
+}
