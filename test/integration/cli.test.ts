@@ -12,7 +12,7 @@ import {after, before, describe, it} from 'node:test'
 import {fileURLToPath, pathToFileURL} from 'node:url'
 import {DynClient} from '../../src/client/http-client.js'
 import {PartitionAwareClient} from '../../src/client/partition-aware-client.js'
-import {dynBin, freePortRange, runDyn, startCluster} from './harness.js'
+import {dynBin, freePortRange, runDyn, runNode, startCluster} from './harness.js'
 import type {DynRun, TestCluster} from './harness.js'
 
 const packageRoot = fileURLToPath(new URL('../../../', import.meta.url))
@@ -115,16 +115,7 @@ function runOclifAlone(args: readonly string[], env: Record<string, string>): Pr
   // process.argv as bin/run.js sees it (node, the script, the line): oclif reads the line there,
   // and its error handler too, to show the help.
   const source = `import {execute} from '@oclif/core/execute'\nprocess.argv.splice(1, Infinity, ...${JSON.stringify([dynBin, ...args])})\nawait execute({dir: ${JSON.stringify(pathToFileURL(dynBin).href)}})\n`
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--input-type=module', '--eval', source], {cwd: packageRoot, env: {...process.env, ...env}, stdio: ['pipe', 'pipe', 'pipe'], timeout: 60_000, killSignal: 'SIGKILL'})
-    const out: Buffer[] = []
-    const err: Buffer[] = []
-    child.stdout.on('data', (chunk: Buffer) => out.push(chunk))
-    child.stderr.on('data', (chunk: Buffer) => err.push(chunk))
-    child.once('error', reject)
-    child.once('close', (code) => resolve({code: code ?? -1, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8')}))
-    child.stdin.end()
-  })
+  return runNode(['--input-type=module', '--eval', source], {cwd: packageRoot, env, timeoutMs: 60_000, killSignal: 'SIGKILL'})
 }
 
 describe('dyn CLI', () => {

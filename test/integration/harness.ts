@@ -93,13 +93,22 @@ export function runDyn(args: readonly string[], options: {input?: string | Buffe
  * output collected; at the timeout it is sent `killSignal` (a bench script is given SIGINT, so
  * that it stops what it started) and its code is -1 unless it exits with one of its own.
  */
-export function runScript(
-  script: string,
-  args: readonly string[],
-  options: {input?: string | Buffer; env?: Record<string, string>; cwd?: string; timeoutMs: number; killSignal: NodeJS.Signals},
-): Promise<DynRun> {
+export function runScript(script: string, args: readonly string[], options: NodeRunOptions): Promise<DynRun> {
+  return runNode([script, ...args], options)
+}
+
+export interface NodeRunOptions {
+  readonly input?: string | Buffer
+  readonly env?: Record<string, string>
+  readonly cwd?: string
+  readonly timeoutMs: number
+  readonly killSignal: NodeJS.Signals
+}
+
+/** Run `node` with these arguments to completion, as runScript does (its flags, a script or --eval). */
+export function runNode(nodeArgs: readonly string[], options: NodeRunOptions): Promise<DynRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script, ...args], {
+    const child = spawn(process.execPath, nodeArgs, {
       env: {...process.env, ...options.env},
       ...(options.cwd === undefined ? {} : {cwd: options.cwd}),
       stdio: ['pipe', 'pipe', 'pipe'],
