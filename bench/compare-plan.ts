@@ -7,6 +7,7 @@
  */
 
 import type {Result} from '../src/errors.js'
+import {integerFlag} from './script-flags.js'
 import {figure} from './report.js'
 import {compareFigure, confidenceDefault, pairsNeeded, verdictOf} from './compare-stats.js'
 import type {Better, Change, FigureComparison, Verdict} from './compare-stats.js'
@@ -140,15 +141,6 @@ export interface CompareFlagValues {
 }
 
 type Parsed<T> = Result<{value: T}, {message: string}>
-
-function integerFlag(name: string, text: string | undefined, fallback: number, min: number, max: number): Parsed<number> {
-  if (text === undefined) return {ok: true, value: fallback}
-  const trimmed = text.trim()
-  if (!/^\d+$/.test(trimmed)) return {ok: false, message: `--${name} ${text}: a whole number from ${min} to ${max}`}
-  const value = Number(trimmed)
-  if (value < min || value > max) return {ok: false, message: `--${name} ${text}: a whole number from ${min} to ${max}`}
-  return {ok: true, value}
-}
 
 /** "90", "90%" or "97.5%": a percentage in [50, 99.9], returned as a fraction. */
 export function parseConfidence(text: string | undefined): Parsed<number> {

@@ -31,6 +31,7 @@ import {parseArgs} from 'node:util'
 import {benchArgs, compareExitCodeOf, compareRuns, exitCodeOfVerdict, figuresOfReport, formatComparison, parseCompareOptions, planWarnings, runOrder} from './compare-plan.js'
 import type {CompareErrorCode, CompareOptions, MeasuredRun, PlannedRun, RunFigures} from './compare-plan.js'
 import {figure} from './report.js'
+import {failScript, readScriptFlags} from './script-flags.js'
 
 const usage = `Compare the speed of the working tree with a base commit, beyond this machine's noise.
 
@@ -396,9 +397,7 @@ function describeRun(figures: RunFigures): string {
 }
 
 function fail(json: boolean, code: CompareErrorCode, message: string): never {
-  if (json) process.stdout.write(`${JSON.stringify({ok: false, error: code, message}, null, 2)}\n`)
-  else process.stderr.write(`bench:compare: ${message} [${code}]\n`)
-  process.exit(compareExitCodeOf(code))
+  failScript('bench:compare', compareExitCodeOf(code), json, code, message)
 }
 
 async function main(): Promise<void> {
@@ -407,35 +406,32 @@ async function main(): Promise<void> {
   const own = terminator < 0 ? argv : argv.slice(0, terminator)
   const benchExtra = terminator < 0 ? [] : argv.slice(terminator + 1)
   const json = own.includes('--json')
-  let values
-  try {
-    values = parseArgs({
-      args: own,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        base: {type: 'string'},
-        rounds: {type: 'string'},
-        workload: {type: 'string'},
-        connections: {type: 'string'},
-        rate: {type: 'string'},
-        duration: {type: 'string'},
-        warmup: {type: 'string'},
-        nodes: {type: 'string'},
-        records: {type: 'string'},
-        seed: {type: 'string'},
-        confidence: {type: 'string'},
-        json: {type: 'boolean'},
-        help: {type: 'boolean', short: 'h'},
-      },
-    }).values
-  } catch (error) {
-    fail(json, 'bad_parameter', `${(error as Error).message} (see --help)`)
-  }
-  if (values.help === true) {
-    process.stdout.write(usage)
-    return
-  }
+  const values = readScriptFlags(
+    () =>
+      parseArgs({
+        args: own,
+        strict: true,
+        allowPositionals: false,
+        options: {
+          base: {type: 'string'},
+          rounds: {type: 'string'},
+          workload: {type: 'string'},
+          connections: {type: 'string'},
+          rate: {type: 'string'},
+          duration: {type: 'string'},
+          warmup: {type: 'string'},
+          nodes: {type: 'string'},
+          records: {type: 'string'},
+          seed: {type: 'string'},
+          confidence: {type: 'string'},
+          json: {type: 'boolean'},
+          help: {type: 'boolean', short: 'h'},
+        },
+      }).values,
+    usage,
+    (message) => fail(json, 'bad_parameter', message),
+  )
+  if (values === undefined) return
   const parsed = parseCompareOptions(values, benchExtra)
   if (!parsed.ok) fail(json, 'bad_parameter', parsed.message)
   const options = parsed.value

@@ -8,6 +8,7 @@
  */
 
 import type {Result} from '../src/errors.js'
+import {integerFlag} from './script-flags.js'
 import {geometricMean} from './compare-stats.js'
 import {figure} from './report.js'
 import type {HttpReply, HttpStep, Outcome} from './operations.js'
@@ -99,13 +100,6 @@ export interface EtcdCompareFlagValues {
 }
 
 type Parsed<T> = Result<{value: T}, {message: string}>
-
-function integerFlag(name: string, text: string | undefined, fallback: number, min: number, max: number): Parsed<number> {
-  if (text === undefined) return {ok: true, value: fallback}
-  const value = /^\s*\d+\s*$/.test(text) ? Number(text) : Number.NaN
-  if (!(value >= min && value <= max)) return {ok: false, message: `--${name} ${text}: a whole number from ${min} to ${max}`}
-  return {ok: true, value}
-}
 
 export function parseEtcdCompareOptions(values: EtcdCompareFlagValues): Parsed<EtcdCompareOptions> {
   const d = etcdCompareDefaults

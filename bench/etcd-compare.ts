@@ -37,6 +37,7 @@ import {ContextCache} from './operations.js'
 import type {OperationRun, OperationSource} from './operations.js'
 import {Recorder} from './recorder.js'
 import {figure} from './report.js'
+import {failScript, readScriptFlags} from './script-flags.js'
 import {keyName, valueOf} from './workloads.js'
 import {
   compareStores,
@@ -173,9 +174,7 @@ function log(line: string): void {
 }
 
 function fail(json: boolean, code: EtcdCompareErrorCode, message: string): never {
-  if (json) process.stdout.write(`${JSON.stringify({ok: false, error: code, message}, null, 2)}\n`)
-  else process.stderr.write(`bench:etcd: ${message} [${code}]\n`)
-  process.exit(etcdCompareExitCodeOf(code))
+  failScript('bench:etcd', etcdCompareExitCodeOf(code), json, code, message)
 }
 
 /** The installed etcd's version, or etcd_missing saying how to get it. */
@@ -386,32 +385,29 @@ async function session(system: SystemName, options: EtcdCompareOptions, round: n
 async function main(): Promise<void> {
   const args = process.argv.slice(2)
   const json = args.includes('--json')
-  let values
-  try {
-    values = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        rounds: {type: 'string'},
-        connections: {type: 'string'},
-        duration: {type: 'string'},
-        warmup: {type: 'string'},
-        records: {type: 'string'},
-        'value-size': {type: 'string'},
-        seed: {type: 'string'},
-        etcd: {type: 'string'},
-        json: {type: 'boolean'},
-        help: {type: 'boolean', short: 'h'},
-      },
-    }).values
-  } catch (error) {
-    fail(json, 'bad_parameter', `${(error as Error).message} (see --help)`)
-  }
-  if (values.help === true) {
-    process.stdout.write(usage)
-    return
-  }
+  const values = readScriptFlags(
+    () =>
+      parseArgs({
+        args,
+        strict: true,
+        allowPositionals: false,
+        options: {
+          rounds: {type: 'string'},
+          connections: {type: 'string'},
+          duration: {type: 'string'},
+          warmup: {type: 'string'},
+          records: {type: 'string'},
+          'value-size': {type: 'string'},
+          seed: {type: 'string'},
+          etcd: {type: 'string'},
+          json: {type: 'boolean'},
+          help: {type: 'boolean', short: 'h'},
+        },
+      }).values,
+    usage,
+    (message) => fail(json, 'bad_parameter', message),
+  )
+  if (values === undefined) return
   const parsed = parseEtcdCompareOptions(values)
   if (!parsed.ok) fail(json, 'bad_parameter', parsed.message)
   const options = parsed.value
