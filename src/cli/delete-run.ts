@@ -4,19 +4,14 @@
  * (fast-path.ts) runs it straight from bin/run.js.
  */
 
+import type {QuorumOptions} from '../client/http-client.js'
 import type {CommandOutput} from './command-output.js'
 import {formatTrace, writeTrace} from './format.js'
 import {warnOnWeakQuorum} from './quorum-check.js'
 
-/** dyn delete's parsed flags (commands/delete.ts declares them). */
-export interface DeleteFlags {
+/** dyn delete's parsed flags (commands/delete.ts declares them): every quorum option a delete takes, and the command's own. */
+export interface DeleteFlags extends QuorumOptions {
   readonly node?: readonly string[]
-  readonly n?: number
-  readonly r?: number
-  readonly w?: number
-  readonly dw?: number
-  readonly pr?: number
-  readonly pw?: number
   readonly context?: string
   readonly explain: boolean
   readonly timeout: number
