@@ -13,6 +13,9 @@ import type {ClusterSettings} from '../src/membership/member-table.js'
 import {readSecretFile} from '../src/node/cluster-secret.js'
 import {gossipIntervalMsDefault, machineAddresses, requestTimeoutMsDefault, startNode} from '../src/node/node.js'
 import {partitionCountDefault} from '../src/ring/ring.js'
+import {availableParallelism} from 'node:os'
+import {dynRunScript} from '../src/cli/local-cluster.js'
+import {planProcesses, processesMax, runProcesses} from '../src/cli/start-processes.js'
 
 export default class Start extends DynCommand {
   static override summary = 'Run one dyn node in the foreground.'
@@ -31,6 +34,10 @@ Restarted on the same --data, a node keeps all acknowledged data, its identity a
     {description: 'Stage a join without committing it (review with dyn cluster plan, apply with dyn cluster commit)', command: '<%= config.bin %> start --name n4 --port 7073 --data ./data/n4 --seeds 127.0.0.1:8070 --no-commit'},
     {description: 'A cluster that resolves conflicts by last write wins, 256 partitions', command: '<%= config.bin %> start --name n1 --port 7070 --data ./data/n1 --partitions 256 --conflict lww'},
     {description: 'Mark silent peers down sooner, tolerating pauses of up to 1 s', command: '<%= config.bin %> start --name n1 --port 7070 --data ./data/n1 --heartbeat-interval 250 --acceptable-pause 1000'},
+    {
+      description: 'Use every core of this machine: one node per core (n1-1, n1-2, ... on ports 7070.., data in ./data/n1/n1-1, ...), which the ring counts as one machine, so a key\'s replicas go to distinct machines',
+      command: '<%= config.bin %> start --name n1 --listen 0.0.0.0 --advertise 10.0.0.11 --data ./data/n1 --processes auto --secret-file ./cluster.secret',
+    },
   ]
 
   static override flags = {
@@ -61,6 +68,10 @@ Restarted on the same --data, a node keeps all acknowledged data, its identity a
       description: `milliseconds a delete's tombstone is kept at least; after that it is removed once every home holds it, no other node holds a copy or a hint of the key, and every member is up [default: ${tombstoneGraceMsDefault}]`,
       min: 1000,
     }),
+    processes: Flags.string({
+      description: `run K nodes on this machine, one per core (auto: as many as it has cores, up to ${processesMax}): NAME-1..NAME-K on ports --port..+K-1 and --rpc-port..+K-1, each with its folder in --data; the ring counts them as one machine (--machine), so a key's replicas go to distinct machines [default: 1, a single node named NAME]`,
+    }),
+    machine: Flags.string({description: 'the machine this node runs on, when other nodes of the cluster run there too: a key\'s replicas are kept on distinct machines. Fixed at the node\'s first start [default: NAME with --processes; otherwise a machine of its own]'}),
     'secret-file': Flags.string({description: 'file holding the cluster secret (readable by its owner alone): every internode connection must prove it holds the same. Needed whenever other machines can reach the internode port (dyn cluster up writes one as cluster.secret)'}),
     ...admissionFlags,
     commit: Flags.boolean({description: 'with --seeds: commit this node\'s join as soon as no other change is staged (--no-commit: only stage it, for dyn cluster plan / commit)', default: true, allowNo: true}),
@@ -99,6 +110,15 @@ Restarted on the same --data, a node keeps all acknowledged data, its identity a
     const seeds = (flags.seeds ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '')
     const badSeed = seeds.find((seed) => !/^([^:\s[\]]+|\[[0-9A-Fa-f:.]+\]):\d{1,5}$/.test(seed))
     if (badSeed !== undefined) this.fail(flags.json, 'bad_parameter', `--seeds: "${badSeed}" is not host:port (an IPv6 host in brackets: [::1]:8070)`)
+    if (flags.machine !== undefined && !memberNamePattern.test(flags.machine)) {
+      this.fail(flags.json, 'bad_parameter', `--machine "${flags.machine}": use 1 to 64 letters, digits, '.', '_' or '-'`)
+    }
+    const processes = flags.processes === undefined ? 1 : flags.processes === 'auto' ? Math.min(availableParallelism(), processesMax) : /^[0-9]{1,4}$/.test(flags.processes) ? Number(flags.processes) : Number.NaN
+    if (Number.isNaN(processes)) this.fail(flags.json, 'bad_parameter', `--processes "${flags.processes}": give how many nodes to run on this machine (1 to ${processesMax}), or auto for one per core`)
+    if (flags.processes !== undefined && processes !== 1) {
+      await this.runProcesses(flags, processes, addresses.advertise, seeds)
+      return
+    }
     const log = (line: string): void => {
       const at = new Date().toISOString()
       process.stdout.write(flags.json ? `${JSON.stringify({at, node: flags.name, message: line})}\n` : `${at} ${flags.name} ${line}\n`)
@@ -125,6 +145,7 @@ Restarted on the same --data, a node keeps all acknowledged data, its identity a
           ...(flags['tombstone-grace-ms'] === undefined ? {} : {tombstoneGraceMs: flags['tombstone-grace-ms']}),
         },
         commitJoin: flags.commit,
+        ...(flags.machine === undefined ? {} : {machine: flags.machine}),
         ...(admission.settings === undefined ? {} : {admission: admission.settings}),
         ...(secret === undefined ? {} : {secret}),
         log,
@@ -157,4 +178,70 @@ Restarted on the same --data, a node keeps all acknowledged data, its identity a
     log('stopped')
     if (failure !== undefined) this.fail(flags.json, failure.code, failure.message)
   }
+
+  /** `--processes K` with K > 1: K nodes of this machine as child processes (src/cli/start-processes.ts). */
+  private async runProcesses(flags: StartFlags, processes: number, advertiseHost: string, seeds: readonly string[]): Promise<void> {
+    const planned = planProcesses({
+      name: flags.name,
+      ...(flags.machine === undefined ? {} : {machine: flags.machine}),
+      processes,
+      port: flags.port,
+      rpcPort: flags['rpc-port'] ?? flags.port + 1000,
+      data: flags.data,
+      advertiseHost,
+      seeds,
+    })
+    if (!planned.ok) this.fail(flags.json, planned.error, planned.message)
+    const log = (line: string): void => {
+      const at = new Date().toISOString()
+      process.stdout.write(flags.json ? `${JSON.stringify({at, node: flags.name, message: line})}\n` : `${at} ${flags.name} ${line}\n`)
+    }
+    const shared = sharedStartArgs(flags as unknown as Record<string, unknown>)
+    const outcome = await runProcesses({
+      plan: planned.plan,
+      runScript: dynRunScript,
+      advertiseHost,
+      log,
+      argsOf: (node) => [
+        'start', '--name', node.name, '--port', String(node.port), '--rpc-port', String(node.rpcPort), '--data', node.data, '--machine', planned.plan.machine,
+        ...(node.seeds.length === 0 ? [] : ['--seeds', node.seeds.join(',')]),
+        ...shared,
+      ],
+    })
+    log('stopped')
+    if (outcome.startFailed !== undefined) {
+      this.fail(flags.json, 'node_exited', `${outcome.startFailed.name} did not start: ${outcome.startFailed.message}`, {node: outcome.startFailed.name})
+    }
+    if (outcome.failed.length > 0) {
+      this.fail(flags.json, 'node_exited', `${outcome.failed.map((ending) => `${ending.name} ended with ${ending.status}`).join(', ')}; see its log above`, {nodes: outcome.failed})
+    }
+  }
+}
+
+/** The parsed flags runProcesses reads by name; the rest it passes on as they are. */
+interface StartFlags {
+  readonly name: string
+  readonly machine?: string | undefined
+  readonly port: number
+  readonly 'rpc-port'?: number | undefined
+  readonly data: string
+  readonly json: boolean
+}
+
+/** The flags each of the K nodes shares, as given: all but those that differ per node (planProcesses). */
+const perProcessFlags = new Set(['name', 'port', 'rpc-port', 'data', 'seeds', 'processes', 'machine'])
+
+function sharedStartArgs(flags: Record<string, unknown>): string[] {
+  const args: string[] = []
+  for (const [name, value] of Object.entries(flags)) {
+    if (perProcessFlags.has(name) || value === undefined) continue
+    if (typeof value === 'boolean') {
+      // --commit is the one flag with a --no- form; the other booleans are off unless given.
+      if (name === 'commit') args.push(value ? '--commit' : '--no-commit')
+      else if (value) args.push(`--${name}`)
+      continue
+    }
+    args.push(`--${name}`, String(value))
+  }
+  return args
 }

@@ -108,13 +108,19 @@ function formatStatus(status: ClusterStatus, ok: boolean, agreed: boolean, left:
 }
 
 /** The cluster's settings and the defaults a request gets, in one line (empty when unknown). */
-function settingsLine(status: {settings?: ClusterSettingsView; effective?: QuorumDefaults; ringMembers?: number}): string {
+function settingsLine(status: {settings?: ClusterSettingsView; effective?: QuorumDefaults; ringMembers?: number; machines?: number}): string {
   if (status.settings === undefined) return ''
   const {settings: s, effective: e} = status
   const owners = status.ringMembers ?? 0
   const capped = e !== undefined && e.n < s.n ? ` (capped: ${counted(owners, 'member')} ${owners === 1 ? 'owns' : 'own'} partitions)` : ''
   const effective = e === undefined ? '' : `, effective N=${e.n} R=${e.r} W=${e.w}${capped}`
-  return `settings N=${s.n} R=${s.r} W=${s.w}${effective}; ${s.partitions} partitions, conflicts: ${s.conflict}\n`
+  const n = e?.n ?? s.n
+  // Nodes that share machines (dyn start --processes): a key's homes are on distinct machines while there are N of them.
+  const machines =
+    status.machines === undefined || status.machines >= owners
+      ? ''
+      : `; ring members on ${counted(status.machines, 'machine')}${status.machines < n ? ` (fewer than N=${n}: some keys keep two copies on one machine)` : ''}`
+  return `settings N=${s.n} R=${s.r} W=${s.w}${effective}; ${s.partitions} partitions, conflicts: ${s.conflict}${machines}\n`
 }
 
 /** --node: each member, then how the nodes see each other, then the verdict. */

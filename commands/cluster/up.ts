@@ -6,7 +6,7 @@ import {conflictPolicies, creationSettingsDefault as defaults} from '../../src/c
 import {admissionFlags, checkAdmissionFlags} from '../../src/cli/admission-flags.js'
 import {DynCommand} from '../../src/cli/command-base.js'
 import {exitCodesHelp} from '../../src/cli/exit-codes.js'
-import {clusterUp, existingSecretFile, NodeExitedError, nodeCountDefault, nodeCountMax, portDefault, rpcPortOffset} from '../../src/cli/local-cluster.js'
+import {clusterUp, existingSecretFile, localMachineCount, NodeExitedError, nodeCountDefault, nodeCountMax, portDefault, rpcPortOffset} from '../../src/cli/local-cluster.js'
 import type {UpResult} from '../../src/cli/local-cluster.js'
 import {describeSettings} from '../../src/cli/cluster-status.js'
 import {counted, warn} from '../../src/cli/format.js'
@@ -26,6 +26,7 @@ ${exitCodesHelp}`
     {description: 'Five nodes resolving conflicts by last write wins', command: '<%= config.bin %> cluster up --nodes 5 --dir .dyn/lww --port 7170 --conflict lww'},
     {description: 'Bring back the nodes of the demo cluster that crashed (or restart it after `cluster down`)', command: '<%= config.bin %> cluster up --dir .dyn/demo'},
     {description: 'The same for a script: one JSON object on stdout', command: '<%= config.bin %> cluster up --dir .dyn/demo --json'},
+    {description: 'Three machines of two processes each (n1, n2 on m1; n3, n4 on m2; n5, n6 on m3): every core busy, a key\'s replicas on three machines', command: '<%= config.bin %> cluster up --nodes 6 --processes-per-machine 2 --dir .dyn/cores'},
   ]
 
   // Numbers are checked by clusterUp rather than by oclif's min/max, so that a bad one is a
@@ -45,6 +46,9 @@ ${exitCodesHelp}`
     'tombstone-grace-ms': Flags.integer({description: 'milliseconds a delete\'s tombstone is kept at least before it may be reaped [default: dyn start\'s]', min: 1000}),
     'anti-entropy-ms': Flags.integer({description: 'milliseconds between each node\'s anti-entropy rounds (0: only dyn repair runs them) [default: dyn start\'s]', min: 0}),
     ...admissionFlags,
+    'processes-per-machine': Flags.integer({
+      description: 'nodes per machine, P (new cluster only): n1..nP run as machine m1, the next P as m2, and so on, as dyn start --processes runs one node per core of a real machine; the ring keeps a key\'s replicas on distinct machines [default: the folder\'s, or 1]',
+    }),
     timeout: Flags.integer({description: 'milliseconds to wait for the cluster to be ready', default: 30_000, min: 1}),
     json: Flags.boolean({description: 'print the result as one JSON object', default: false}),
   }
@@ -70,7 +74,10 @@ ${exitCodesHelp}`
     }
     let cluster: UpResult
     try {
-      cluster = await clusterUp({dir: flags.dir, nodeCount: flags.nodes, port: flags.port, rpcPort: flags['rpc-port'], settings, startArgs, readyTimeoutMs: flags.timeout}, log)
+      cluster = await clusterUp(
+        {dir: flags.dir, nodeCount: flags.nodes, port: flags.port, rpcPort: flags['rpc-port'], settings, startArgs, readyTimeoutMs: flags.timeout, processesPerMachine: flags['processes-per-machine']},
+        log,
+      )
     } catch (error) {
       if (error instanceof NodeExitedError) this.fail(flags.json, error.code, error.message, error.details)
       this.failFromError(flags.json, error)
@@ -82,6 +89,10 @@ ${exitCodesHelp}`
     const effective = described?.effective
     if (described !== undefined && effective !== undefined && effective.n < described.settings.n) {
       warn(`N=${described.settings.n} but only ${counted(described.ringMembers, 'node')} ${described.ringMembers === 1 ? 'owns' : 'own'} partitions: each key gets ${counted(effective.n, 'replica')} (R=${effective.r}, W=${effective.w}) until more nodes join`)
+    }
+    const machineCount = view?.ok === true ? Number(view.body.machineCount) : Number.NaN
+    if (described !== undefined && effective !== undefined && machineCount < effective.n) {
+      warn(`N=${effective.n} but the nodes run on ${counted(machineCount, 'machine')}: some keys keep two or more of their copies on one machine, and losing that machine loses all of those copies at once`)
     }
     await warnOnWeakQuorum(client, {n: flags.n, r: flags.r, w: flags.w})
     const secretFile = existingSecretFile(flags.dir)
@@ -95,7 +106,7 @@ ${exitCodesHelp}`
         left: cluster.left,
         secretFile: secretFile ?? null,
         ...described,
-        nodes: cluster.nodes.map((n) => ({name: n.name, address: `${cluster.host}:${n.port}`, rpcAddress: `${cluster.host}:${n.rpcPort}`, pid: n.pid, data: n.dataDir, log: n.logFile})),
+        nodes: cluster.nodes.map((n) => ({name: n.name, address: `${cluster.host}:${n.port}`, rpcAddress: `${cluster.host}:${n.rpcPort}`, machine: n.machine ?? n.name, pid: n.pid, data: n.dataDir, log: n.logFile})),
       })
       return
     }
@@ -108,7 +119,9 @@ ${exitCodesHelp}`
           ? `started ${counted(cluster.started.length, 'node')}`
           : `started ${cluster.started.join(', ')}; ${ran.join(', ')} ${ran.length === 1 ? 'was' : 'were'} running already and left alone`
     const gone = cluster.left.length === 0 ? '' : `; ${cluster.left.join(', ')} left the cluster and ${cluster.left.length === 1 ? 'was' : 'were'} not started`
-    process.stdout.write(`cluster of ${members} ready in ${flags.dir} (${what}${gone}); talk to it with --node ${cluster.host}:${first?.port}, stop it with: dyn cluster down --dir ${flags.dir}\n`)
+    const machines = localMachineCount(cluster)
+    const onMachines = machines === members ? '' : ` on ${counted(machines, 'machine')}`
+    process.stdout.write(`cluster of ${members}${onMachines} ready in ${flags.dir} (${what}${gone}); talk to it with --node ${cluster.host}:${first?.port}, stop it with: dyn cluster down --dir ${flags.dir}\n`)
     if (secretFile !== undefined) process.stdout.write(`its nodes prove the secret in ${secretFile} to each other; a node started by hand joins with --secret-file ${secretFile}\n`)
   }
 }

@@ -65,6 +65,8 @@ export interface ClusterStatus {
   readonly effective?: QuorumDefaults
   /** Members that own partitions, as that node sees them. */
   readonly ringMembers?: number
+  /** The machines the ring's members run on, as that node sees them. */
+  readonly machines?: number
 }
 
 /** A cluster's settings in the CLI's JSON names. */
@@ -85,8 +87,11 @@ export function effectiveDefaults(clusterBody: Record<string, unknown>): QuorumD
   return {n: reported.n as number, r: reported.r as number, w: reported.w as number}
 }
 
-/** The settings, effective defaults and partition owners of a GET /cluster answer. */
-export function describeSettings(clusterBody: Record<string, unknown>): {settings: ClusterSettingsView; effective?: QuorumDefaults; ringMembers: number} {
+/**
+ * The settings, effective defaults and partition owners of a GET /cluster answer, and the
+ * machines the ring's members run on (absent from nodes older than machines).
+ */
+export function describeSettings(clusterBody: Record<string, unknown>): {settings: ClusterSettingsView; effective?: QuorumDefaults; ringMembers: number; machines?: number} {
   const s = clusterBody.settings as Record<'defaultN' | 'defaultR' | 'defaultW' | 'partitionCount', number> & Record<'conflictPolicy' | 'clusterId', string>
   const members = (clusterBody.members ?? []) as Array<{partitions?: number}>
   const effective = effectiveDefaults(clusterBody)
@@ -94,6 +99,7 @@ export function describeSettings(clusterBody: Record<string, unknown>): {setting
     settings: {n: s.defaultN, r: s.defaultR, w: s.defaultW, partitions: s.partitionCount, conflict: s.conflictPolicy, clusterId: s.clusterId},
     ...(effective === undefined ? {} : {effective}),
     ringMembers: members.filter((m) => (m.partitions ?? 0) > 0).length,
+    ...(Number.isInteger(clusterBody.machineCount) ? {machines: clusterBody.machineCount as number} : {}),
   }
 }
 
@@ -164,6 +170,7 @@ export interface RemoteClusterStatus {
   readonly settings?: ClusterSettingsView
   readonly effective?: QuorumDefaults
   readonly ringMembers?: number
+  readonly machines?: number
 }
 
 /** How long the contacted node waits for each member, at most: a status is a quick look. */

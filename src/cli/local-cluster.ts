@@ -29,6 +29,11 @@ export interface LocalNode {
   readonly rpcPort: number
   readonly dataDir: string
   readonly logFile: string
+  /**
+   * The machine it shares with other nodes of the folder (`--processes-per-machine`): started with
+   * `dyn start --machine`, so that a key's replicas go to distinct machines. Absent: its own.
+   */
+  readonly machine?: string
   pid: number | undefined
   /**
    * The pid of the `/bin/sh` wrapper that runs the node and writes its exit record after the
@@ -73,6 +78,12 @@ export interface UpOptions {
   readonly readyTimeoutMs: number
   /** For a new cluster: the host the nodes advertise (see LocalCluster.advertiseHost). */
   readonly advertiseHost?: string
+  /**
+   * For a new cluster: nodes per simulated machine, P (default 1). Nodes n1..nP run as machine m1,
+   * the next P as m2, and so on: a machine with more cores than nodes runs P processes that the
+   * ring treats as one machine (`dyn start --processes`).
+   */
+  readonly processesPerMachine?: number
 }
 
 /** What `clusterUp` did: the cluster, which nodes it started, which already ran, and which have left it (not started). */
@@ -101,6 +112,8 @@ export class NodeExitedError extends Error {
 
 export const nodeCountDefault = 3
 export const nodeCountMax = 64
+/** Processes per machine in a local cluster: a bound well above the cores of today's machines. */
+export const processesPerMachineMax = 64
 export const portDefault = 7070
 /** The internode port of a node is its client port plus this, unless --rpc-port says otherwise. */
 export const rpcPortOffset = 1000
@@ -121,7 +134,8 @@ const logTailLines = 10
 /** Each readiness or status request to a node gives up after this. */
 export const probeTimeoutMs = 2000
 
-const runScript = fileURLToPath(new URL('../../../bin/run.js', import.meta.url))
+/** The CLI's entry script, which the node processes run (`node bin/run.js start ...`). */
+export const dynRunScript = fileURLToPath(new URL('../../../bin/run.js', import.meta.url))
 
 /**
  * The detached process is this small POSIX shell wrapper around `dyn start`: it records the
@@ -351,6 +365,10 @@ function newCluster(dir: string, options: UpOptions): LocalCluster {
   if (Math.abs(port - rpcPort) < nodeCount) {
     throw new DynError('bad_parameter', `--port ${port} and --rpc-port ${rpcPort}: the ${nodeCount} client ports and internode ports overlap; keep them at least ${nodeCount} apart`)
   }
+  const perMachine = options.processesPerMachine ?? 1
+  if (!Number.isInteger(perMachine) || perMachine < 1 || perMachine > Math.min(processesPerMachineMax, nodeCount)) {
+    throw new DynError('bad_parameter', `--processes-per-machine ${perMachine}: give 1 to ${Math.min(processesPerMachineMax, nodeCount)} (at most --nodes ${nodeCount})`)
+  }
   const settings = options.settings ?? {}
   const checked = checkCreationSettings(settings)
   if (!checked.ok) throw new DynError(checked.error, checked.message)
@@ -370,9 +388,27 @@ function newCluster(dir: string, options: UpOptions): LocalCluster {
       rpcPort: rpcPort + i,
       dataDir: path.join(dir, name),
       logFile: path.join(dir, `${name}.log`),
+      ...(perMachine === 1 ? {} : {machine: localMachineName(i, perMachine)}),
       pid: undefined,
     })),
   }
+}
+
+/** The machine of a local cluster's node `index` (from 0) with `perMachine` nodes per machine: m1, m1, ..., m2, ... */
+export function localMachineName(index: number, perMachine: number): string {
+  return `m${Math.floor(index / perMachine) + 1}`
+}
+
+/** The nodes per machine of a folder's cluster: how many share the first node's machine (1 when none shares one). */
+function processesPerMachineOf(cluster: LocalCluster): number {
+  const first = cluster.nodes[0]
+  if (first === undefined) return 1
+  return cluster.nodes.filter((node) => (node.machine ?? node.name) === (first.machine ?? first.name)).length
+}
+
+/** How many machines a local cluster's nodes run on (each node without one is a machine of its own). */
+export function localMachineCount(cluster: LocalCluster): number {
+  return new Set(cluster.nodes.filter((node) => node.left !== true).map((node) => node.machine ?? node.name)).size
 }
 
 /**
@@ -392,6 +428,7 @@ function planCluster(dir: string, existing: LocalCluster | undefined, options: U
     port: options.port ?? first?.port,
     rpcPort: options.rpcPort ?? (options.port === undefined ? first?.rpcPort : undefined),
     settings: settingsGiven ? options.settings : existing.settings,
+    processesPerMachine: options.processesPerMachine ?? processesPerMachineOf(existing),
   })
   if (existing.startArgs !== undefined) planned.startArgs = existing.startArgs
   return planned
@@ -407,6 +444,8 @@ function checkExisting(cluster: LocalCluster, options: UpOptions): LocalCluster 
   if (options.nodeCount !== undefined && options.nodeCount !== cluster.nodes.length) refuse(`of ${cluster.nodes.length} nodes (not --nodes ${options.nodeCount})`)
   if (options.port !== undefined && options.port !== first.port) refuse(`whose first node has port ${first.port} (not --port ${options.port})`)
   if (options.rpcPort !== undefined && options.rpcPort !== first.rpcPort) refuse(`whose first node has internode port ${first.rpcPort} (not --rpc-port ${options.rpcPort})`)
+  const perMachine = processesPerMachineOf(cluster)
+  if (options.processesPerMachine !== undefined && options.processesPerMachine !== perMachine) refuse(`of ${perMachine} process(es) per machine (not --processes-per-machine ${options.processesPerMachine})`)
   const recorded = cluster.settings ?? {}
   for (const [key, value] of Object.entries(options.settings ?? {}) as Array<[keyof CreationSettings, unknown]>) {
     const fixed = recorded[key] ?? creationSettingsDefault[key]
@@ -442,7 +481,8 @@ export function startLocalNode(cluster: LocalCluster, node: LocalNode, extraArgs
   rmSync(exitFile(node), {force: true})
   const where = cluster.advertiseHost === undefined ? ['--host', cluster.host] : ['--listen', cluster.host, '--advertise', cluster.advertiseHost]
   const secret = secretArgsOf(path.dirname(node.logFile))
-  const args = [runScript, 'start', '--name', node.name, ...where, '--port', String(node.port), '--rpc-port', String(node.rpcPort), '--data', node.dataDir, ...secret, ...extraArgs]
+  const machine = node.machine === undefined ? [] : ['--machine', node.machine]
+  const args = [dynRunScript, 'start', '--name', node.name, ...where, '--port', String(node.port), '--rpc-port', String(node.rpcPort), '--data', node.dataDir, ...machine, ...secret, ...extraArgs]
   const logFd = openSync(node.logFile, 'a')
   const wrapper = spawn('/bin/sh', ['-c', wrapperScript, 'dyn-node', exitFile(node), pidFile(node), process.execPath, ...args], {detached: true, stdio: ['ignore', logFd, logFd]})
   closeSync(logFd)

@@ -316,17 +316,25 @@ export function parseClusterView(body: Record<string, unknown>): {ok: true; view
   if (typeof defaultN !== 'number' || !Number.isInteger(defaultN) || defaultN < 1) return {ok: false, message: 'no valid settings.defaultN'}
 
   const routes = new Map<string, MemberRoute>()
+  const machineOf = new Map<string, string>()
   const ringNames = new Set<string>(owners as string[])
   for (const member of members as Array<Record<string, unknown> | null>) {
     if (typeof member?.name !== 'string' || typeof member.apiAddress !== 'string') return {ok: false, message: 'a member without name or apiAddress'}
+    if (member.machine !== undefined && (typeof member.machine !== 'string' || member.machine === '')) return {ok: false, message: `member ${member.name} has an invalid machine`}
     routes.set(member.name, {apiAddress: member.apiAddress, up: member.up === true})
+    if (typeof member.machine === 'string') machineOf.set(member.name, member.machine)
     if (member.status === 'valid' || member.status === 'leaving') ringNames.add(member.name)
   }
   for (const name of ringNames) if (!routes.has(name)) return {ok: false, message: `ring member ${name} has no address`}
+  const ringMembers = Object.freeze([...ringNames].sort(compareNames))
+  // The nodes order preference lists by the ring's machines (ring.ts); the client must too.
+  const machines = Object.freeze(ringMembers.map((name) => machineOf.get(name) ?? name))
   const ring: Ring = Object.freeze({
     partitionCount,
-    members: Object.freeze([...ringNames].sort(compareNames)),
+    members: ringMembers,
     owners: Object.freeze([...(owners as string[])]),
+    machines,
+    machineCount: new Set(machines).size,
     hash: ringHash,
   })
   return {ok: true, view: {ring, defaultN, members: routes}}

@@ -12,6 +12,29 @@
  */
 
 import {claimOwnersFrom, compareNames} from '../ring/claim.js'
+import type {MachineOf} from '../ring/ring.js'
+
+/**
+ * The machine of each ring member that shares one with other members (one process per core):
+ * name -> machine, in name order, holding only members whose machine is not their own name.
+ * Part of the ring state so that every node builds the same preference lists from it alone.
+ */
+export type RingMachines = Readonly<Record<string, string>>
+
+/** The machine a ring state records for `name` (undefined: a machine of its own). */
+export function machineIn(machines: RingMachines | undefined, name: string): string | undefined {
+  return machines !== undefined && Object.hasOwn(machines, name) ? machines[name] : undefined
+}
+
+/** The record of `members`' machines (sorted by name, own-name machines left out), or undefined when none is shared. */
+export function machinesOf(members: readonly string[], machineOf: MachineOf): RingMachines | undefined {
+  const entries: Array<[string, string]> = []
+  for (const name of [...members].sort(compareNames)) {
+    const machine = machineOf(name)
+    if (machine !== undefined && machine !== name) entries.push([name, machine])
+  }
+  return entries.length === 0 ? undefined : Object.fromEntries(entries)
+}
 
 /** A leave or removal staged by an operator; `stagedAt` is the version of the decision that staged it (absent in states from before it existed). */
 export type StagedChange = {readonly kind: 'leave' | 'remove'; readonly node: string; readonly stagedAt?: number}
@@ -22,6 +45,8 @@ export interface RingTransition {
   /** The members and owners the ring moves to. */
   readonly members: readonly string[]
   readonly owners: readonly string[]
+  /** Their machines, where shared (see RingMachines). */
+  readonly machines?: RingMachines
   /** Members this transition removes for good: their copies are no source. */
   readonly removing: readonly string[]
 }
@@ -34,6 +59,8 @@ export interface RingState {
   /** The committed ring: every request routes by it. */
   readonly members: readonly string[]
   readonly owners: readonly string[]
+  /** The committed members' machines, where shared (see RingMachines). */
+  readonly machines?: RingMachines
   /** The ring being moved to, while its transfers run; writes also reach its new homes. */
   readonly next?: RingTransition
   /** Changes staged and not yet committed (joins are the members whose rows say joining). */
@@ -43,8 +70,9 @@ export interface RingState {
 export type ClaimantFailure = {readonly ok: false; readonly error: 'bad_parameter' | 'ring_in_transition' | 'nothing_staged' | 'unreachable'; readonly message: string}
 
 /** The ring state of a cluster of one, its creator. */
-export function initialRingState(partitionCount: number, self: string): RingState {
-  return {version: 1, claimant: self, members: [self], owners: Array.from({length: partitionCount}, () => self), staged: []}
+export function initialRingState(partitionCount: number, self: string, machine?: string): RingState {
+  const machines = machinesOf([self], () => machine)
+  return {version: 1, claimant: self, members: [self], owners: Array.from({length: partitionCount}, () => self), ...(machines === undefined ? {} : {machines}), staged: []}
 }
 
 /** The claimant as this node sees it: the lowest-named committed member it believes up. */
@@ -88,8 +116,12 @@ export function clearStaged(state: RingState, claimant: string): RingState {
   return {...state, version: state.version + 1, claimant, staged: []}
 }
 
-/** The transition that committing now would start: the staged changes plus the joining members. */
-export function planTransition(state: RingState, partitionCount: number, joining: readonly string[]): {ok: true; transition: Omit<RingTransition, 'id'>; joins: string[]} | ClaimantFailure {
+/**
+ * The transition that committing now would start: the staged changes plus the joining members.
+ * `machineOf` tells the joiners' machines (from their rows); members already in the ring keep
+ * the machine the ring state records.
+ */
+export function planTransition(state: RingState, partitionCount: number, joining: readonly string[], machineOf?: MachineOf): {ok: true; transition: Omit<RingTransition, 'id'>; joins: string[]} | ClaimantFailure {
   if (state.next !== undefined) return {ok: false, error: 'ring_in_transition', message: 'a ring change is still moving data; wait until dyn cluster status shows no transfers'}
   const joins = joining.filter((name) => !state.members.includes(name)).sort(compareNames)
   if (joins.length === 0 && state.staged.length === 0) return {ok: false, error: 'nothing_staged', message: 'no change is staged: start a node with --seeds, or run dyn cluster join, leave or remove first'}
@@ -97,12 +129,13 @@ export function planTransition(state: RingState, partitionCount: number, joining
   const members = [...state.members.filter((name) => !departing.has(name)), ...joins].sort(compareNames)
   const owners = claimOwnersFrom(partitionCount, state.owners, members)
   const removing = state.staged.filter((change) => change.kind === 'remove').map((change) => change.node)
-  return {ok: true, transition: {members, owners, removing}, joins}
+  const machines = machinesOf(members, (name) => (state.members.includes(name) ? machineIn(state.machines, name) : machineOf?.(name)))
+  return {ok: true, transition: {members, owners, ...(machines === undefined ? {} : {machines}), removing}, joins}
 }
 
 /** Commit the planned transition: the ring moves to it once every transfer is done. */
-export function commitTransition(state: RingState, partitionCount: number, joining: readonly string[], claimant: string): {ok: true; state: RingState} | ClaimantFailure {
-  const planned = planTransition(state, partitionCount, joining)
+export function commitTransition(state: RingState, partitionCount: number, joining: readonly string[], claimant: string, machineOf?: MachineOf): {ok: true; state: RingState} | ClaimantFailure {
+  const planned = planTransition(state, partitionCount, joining, machineOf)
   if (!planned.ok) return planned
   const version = state.version + 1
   return {ok: true, state: {...state, version, claimant, next: {...planned.transition, id: `${version}.${claimant}`}, staged: []}}
@@ -111,7 +144,8 @@ export function commitTransition(state: RingState, partitionCount: number, joini
 /** The transition made the committed ring; called by the claimant once every transfer is done. */
 export function installTransition(state: RingState, claimant: string): RingState {
   if (state.next === undefined) return state
-  return {version: state.version + 1, claimant, members: state.next.members, owners: state.next.owners, staged: state.staged}
+  const {members, owners, machines} = state.next
+  return {version: state.version + 1, claimant, members, owners, ...(machines === undefined ? {} : {machines}), staged: state.staged}
 }
 
 /**
@@ -153,7 +187,7 @@ export function isValidRingState(x: unknown, partitionCount: number): x is RingS
   if (typeof x !== 'object' || x === null) return false
   const s = x as Record<string, unknown>
   if (!Number.isSafeInteger(s.version) || (s.version as number) < 1 || typeof s.claimant !== 'string') return false
-  if (!isRingShape(s.members, s.owners, partitionCount)) return false
+  if (!isRingShape(s.members, s.owners, partitionCount) || !isValidMachines(s.machines, s.members as string[])) return false
   if (!Array.isArray(s.staged) || s.staged.length > stagedChangesMax) return false
   for (const change of s.staged as unknown[]) {
     const c = change as Record<string, unknown> | null
@@ -163,7 +197,22 @@ export function isValidRingState(x: unknown, partitionCount: number): x is RingS
   if (s.next === undefined) return true
   const next = s.next as Record<string, unknown> | null
   if (next === null || typeof next !== 'object') return false
-  return typeof next.id === 'string' && isRingShape(next.members, next.owners, partitionCount) && Array.isArray(next.removing) && next.removing.every((name) => typeof name === 'string')
+  return (
+    typeof next.id === 'string' && isRingShape(next.members, next.owners, partitionCount) && isValidMachines(next.machines, next.members as string[]) &&
+    Array.isArray(next.removing) && next.removing.every((name) => typeof name === 'string')
+  )
+}
+
+/** What a machine's name may be: the same characters as a member's (it names the machine in `dyn cluster status`). */
+export const machineNamePattern = /^[A-Za-z0-9_.-]{1,64}$/
+
+/** Absent, or a record of ring members to machine names, none of them the member's own name. */
+function isValidMachines(x: unknown, members: readonly string[]): boolean {
+  if (x === undefined) return true
+  if (typeof x !== 'object' || x === null || Array.isArray(x)) return false
+  const entries = Object.entries(x)
+  if (entries.length === 0 || entries.length > members.length) return false
+  return entries.every(([name, machine]) => members.includes(name) && typeof machine === 'string' && machine !== name && machineNamePattern.test(machine))
 }
 
 /** Staged changes are bounded like the member table. */

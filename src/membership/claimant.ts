@@ -15,7 +15,7 @@ import {ringFromOwners} from '../ring/ring.js'
 import {MessageType} from '../transport/message-type.js'
 import type {Transport} from '../transport/transport.js'
 import type {RingState, StagedChange} from './claimant-core.js'
-import {claimantOf, clearStaged, commitTransition, initialRingState, installTransition, planTransition, stageChange, unconfirmedRingState} from './claimant-core.js'
+import {claimantOf, clearStaged, commitTransition, initialRingState, installTransition, machineIn, machinesOf, planTransition, stageChange, unconfirmedRingState} from './claimant-core.js'
 import type {Member, MemberTable} from './member-table.js'
 import {findMember, hasReceived, nextRingOf, presentMembers, replicaCountsInUse, ringOf} from './member-table.js'
 import type {Membership} from './membership.js'
@@ -226,7 +226,7 @@ export class Claimant {
         if (request.joinsOnly === true && state.staged.length > 0) {
           throw new DynError('ring_in_transition', 'other changes are staged; a joining node waits for them to be committed or cleared')
         }
-        const committed = commitTransition(state, partitionCount, this.joining(table), this.self)
+        const committed = commitTransition(state, partitionCount, this.joining(table), this.self, rowMachineOf(table))
         if (!committed.ok) throw new DynError(committed.error, committed.message)
         const view = this.planView(table, state)
         const next = committed.state.next
@@ -316,7 +316,8 @@ export class Claimant {
   private stateOf(table: MemberTable): RingState {
     if (table.ring !== undefined) return table.ring
     const legacy = ringOf(table)
-    return {...initialRingState(table.settings.partitionCount, this.self), members: legacy.members, owners: legacy.owners}
+    const machines = machinesOf(legacy.members, rowMachineOf(table))
+    return {...initialRingState(table.settings.partitionCount, this.self), members: legacy.members, owners: legacy.owners, ...(machines === undefined ? {} : {machines})}
   }
 
   private planView(table: MemberTable, state: RingState): PlanView {
@@ -324,10 +325,10 @@ export class Claimant {
     // What an operator staged; when (stagedAt) is the merge's business, not the plan's.
     const staged = [...joins.map((node) => ({kind: 'join' as const, node})), ...state.staged.map(({kind, node}) => ({kind, node}))]
     const base = {claimant: this.self, ringVersion: state.version, staged}
-    const planned = planTransition(state, table.settings.partitionCount, joins)
+    const planned = planTransition(state, table.settings.partitionCount, joins, rowMachineOf(table))
     if (!planned.ok) return {...base, note: planned.message}
-    const before = ringFromOwners(table.settings.partitionCount, state.members, state.owners)
-    const after = ringFromOwners(table.settings.partitionCount, planned.transition.members, planned.transition.owners)
+    const before = ringFromOwners(table.settings.partitionCount, state.members, state.owners, (name) => machineIn(state.machines, name))
+    const after = ringFromOwners(table.settings.partitionCount, planned.transition.members, planned.transition.owners, (name) => machineIn(planned.transition.machines, name))
     const ownershipMoves: Array<{partition: number; from: string; to: string}> = []
     for (let partition = 0; partition < after.partitionCount; partition++) {
       const from = before.owners[partition] as string
@@ -340,4 +341,9 @@ export class Claimant {
     const transfers = this.planner(before, after, new Set(planned.transition.removing), table).map(({partition, target}) => ({partition, target}))
     return {...base, members: planned.transition.members, ownershipMoves, transfers, replicaCounts: replicaCountsInUse(table), ownership}
   }
+}
+
+/** The machines members' rows advertise: where a joiner's machine comes from when the claimant adds it to the ring. */
+function rowMachineOf(table: MemberTable): (name: string) => string | undefined {
+  return (name) => findMember(table, name)?.machine
 }

@@ -16,7 +16,7 @@ import type {Ring} from '../ring/ring.js'
 import {buildRing, isValidPartitionCount, ringFromOwners} from '../ring/ring.js'
 import {replicasPerKeyMax} from '../storage/stored-object.js'
 import type {RingState} from './claimant-core.js'
-import {initialRingState, isValidRingState, mergeRingStates} from './claimant-core.js'
+import {initialRingState, isValidRingState, machineIn, machineNamePattern, mergeRingStates} from './claimant-core.js'
 
 /** What a member's name may be: it names the node in logs, paths and version-vector actors. */
 export const memberNamePattern = /^[A-Za-z0-9_.-]{1,64}$/
@@ -74,6 +74,13 @@ export interface Member {
    * that one value has one form and merges converge.
    */
   readonly diskClock?: number
+  /**
+   * The machine this member runs on, when it shares one with other members (`dyn start
+   * --processes`, `--machine`); absent means a machine of its own. Fixed when the member is first
+   * started (src/node/identity.ts); the claimant copies it into the ring state when the member
+   * joins the ring, and preference lists keep a key's homes on distinct machines (ring.ts).
+   */
+  readonly machine?: string
 }
 
 export type ConflictPolicy = 'siblings' | 'lww'
@@ -97,7 +104,7 @@ export interface MemberTable {
 }
 
 export function newMemberTable(settings: ClusterSettings, self: Member): MemberTable {
-  return {settings, members: [self], ring: initialRingState(settings.partitionCount, self.name)}
+  return {settings, members: [self], ring: initialRingState(settings.partitionCount, self.name, self.machine)}
 }
 
 function preferredRow(a: Member, b: Member): Member {
@@ -198,14 +205,15 @@ export function ringMembers(table: MemberTable): string[] {
 
 /** The committed ring: the claimant's, or (a table from before there was one) the claim of its members. */
 export function ringOf(table: MemberTable): Ring {
-  if (table.ring !== undefined) return ringFromOwners(table.settings.partitionCount, table.ring.members, table.ring.owners)
-  return buildRing(table.settings.partitionCount, ringMembers(table))
+  const state = table.ring
+  if (state !== undefined) return ringFromOwners(table.settings.partitionCount, state.members, state.owners, (name) => machineIn(state.machines, name))
+  return buildRing(table.settings.partitionCount, ringMembers(table), (name) => findMember(table, name)?.machine)
 }
 
 /** The ring being moved to, while a transition runs. */
 export function nextRingOf(table: MemberTable): Ring | undefined {
   const next = table.ring?.next
-  return next === undefined ? undefined : ringFromOwners(table.settings.partitionCount, next.members, next.owners)
+  return next === undefined ? undefined : ringFromOwners(table.settings.partitionCount, next.members, next.owners, (name) => machineIn(next.machines, name))
 }
 
 /** Whether two tables change nothing for each other: lets gossip skip needless work. */
@@ -225,6 +233,7 @@ export function sameTable(a: MemberTable, b: MemberTable): boolean {
       o.handedOff === m.handedOff &&
       o.removed === m.removed &&
       o.diskClock === m.diskClock &&
+      o.machine === m.machine &&
       JSON.stringify(o.received) === JSON.stringify(m.received) &&
       JSON.stringify(o.replicaCounts) === JSON.stringify(m.replicaCounts)
     )
@@ -271,7 +280,8 @@ export function isValidMemberTable(x: unknown): x is MemberTable {
       (r.replicaCounts === undefined || isValidReplicaCounts(r.replicaCounts)) &&
       (r.handedOff === undefined || (r.handedOff === true && r.status === 'left')) &&
       (r.removed === undefined || (r.removed === true && r.status === 'left' && r.handedOff === true)) &&
-      (r.diskClock === undefined || isDiskClock(r.diskClock))
+      (r.diskClock === undefined || isDiskClock(r.diskClock)) &&
+      (r.machine === undefined || (typeof r.machine === 'string' && r.machine !== r.name && machineNamePattern.test(r.machine)))
     )
   })
 }

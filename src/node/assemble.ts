@@ -90,6 +90,12 @@ export interface NodeSettings {
    * transition runs (false: it only stages it, for dyn cluster plan / commit). Default true.
    */
   readonly commitJoin?: boolean
+  /**
+   * The machine this node shares with other members (`dyn start --processes`, `--machine`):
+   * preference lists keep a key's homes on distinct machines (ring.ts). Absent: a machine of its
+   * own. Fixed on the node's first start; a later start with another machine is refused.
+   */
+  readonly machine?: string
 }
 
 /** The parts a node is built from. */
@@ -193,7 +199,7 @@ async function assembleOnStore(
 ): Promise<AssembledNode> {
   const {settings: options, clock, random, scheduler, log} = parts
   // The shared parts. Each that must be waited for or closed adds its cleanup step as it is made.
-  const identityOutcome = await loadIdentity(store, options.name, random, clock)
+  const identityOutcome = await loadIdentity(store, options.name, random, clock, options.machine)
   if (!identityOutcome.ok) throw new DynError('bad_parameter', identityOutcome.message)
   const identity = identityOutcome.identity
   const identityKeeper = new IdentityKeeper(store, identity)
@@ -224,6 +230,7 @@ async function assembleOnStore(
     // transfers are done; the claimant makes it valid then.
     status: options.seeds.length > 0 ? 'joining' : 'valid',
     incarnation: identity.incarnation,
+    ...(identity.machine === undefined ? {} : {machine: identity.machine}),
   }
   const table = await initialTable(options, store, transport, announced, random, scheduler, log)
   // The cluster may remember a row of ours from an earlier life (this name on a lost disk):
@@ -232,7 +239,7 @@ async function assembleOnStore(
   const self: Member =
     remembered === undefined
       ? announced
-      : {...remembered, rpcAddress: announced.rpcAddress, apiAddress: announced.apiAddress, incarnation: Math.max(remembered.incarnation + 1, announced.incarnation)}
+      : {...withoutMachine(remembered), ...(announced.machine === undefined ? {} : {machine: announced.machine}), rpcAddress: announced.rpcAddress, apiAddress: announced.apiAddress, incarnation: Math.max(remembered.incarnation + 1, announced.incarnation)}
   // Until the start's disk check is done, a table that knows a higher disk clock of ours is what
   // that check looks at; after it, such a table means this node runs on an old disk.
   let diskWatch: ((changed: MemberTable) => void) | undefined
@@ -626,4 +633,10 @@ function refusingCopiesFromRemoved(route: Router, membership: Membership): Route
     }
     return route(type, body, fromNode)
   }
+}
+
+/** A member row without its machine: the machine in our own row is always the one our identity keeps. */
+function withoutMachine(row: Member): Member {
+  const {machine: _machine, ...rest} = row
+  return rest
 }

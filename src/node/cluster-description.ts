@@ -12,7 +12,7 @@ import type {RingChangeSubsystem} from '../handoff/ring-change-subsystem.js'
 import type {Reachability} from '../membership/failure-detector.js'
 import {ringMembers, statusOf} from '../membership/member-table.js'
 import type {Membership} from '../membership/membership.js'
-import {ownershipCounts} from '../ring/ring.js'
+import {machineOfMember, ownershipCounts} from '../ring/ring.js'
 
 /** What the description is read from. */
 export interface ClusterSources {
@@ -47,7 +47,11 @@ export function describeCluster(sources: ClusterSources): Record<string, unknown
       up: reachabilityOf(member.name) !== 'down',
       ...sources.hints.memberHints(member.name),
       partitions: counts.get(member.name) ?? 0,
+      // The machine the ring places it on (a joiner's: what its row says): preference lists keep a
+      // key's homes on distinct machines.
+      machine: membership.ring.members.includes(member.name) ? machineOfMember(membership.ring, member.name) : (member.machine ?? member.name),
     })),
+    machineCount: membership.ring.machineCount,
     owners: membership.ring.owners,
     ring: {
       version: membership.table.ring?.version,

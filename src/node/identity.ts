@@ -29,6 +29,12 @@ export interface Identity {
   readonly createdAtMs: number
   /** Reap checks this store has answered (absent in identities from before there was one: 0). */
   readonly diskClock?: number
+  /**
+   * The machine this node shares with other members (absent: one of its own). Fixed at the first
+   * start: the ring records it when the node joins, and a key's homes are chosen on distinct
+   * machines from it, so a node that claimed another machine later would break that promise.
+   */
+  readonly machine?: string
 }
 
 const identityMetaName = 'identity'
@@ -45,7 +51,7 @@ export type IdentityOutcome =
  * Load (or create) the identity, bump the incarnation and draw a new epoch, persisting it before
  * the node serves.
  */
-export async function loadIdentity(store: Store, name: string, random: Random, clock: Clock): Promise<IdentityOutcome> {
+export async function loadIdentity(store: Store, name: string, random: Random, clock: Clock, machine?: string): Promise<IdentityOutcome> {
   const stored = await store.getMeta<Identity>(identityMetaName)
   if (stored !== undefined && stored.name !== name) {
     return {
@@ -53,10 +59,20 @@ export async function loadIdentity(store: Store, name: string, random: Random, c
       message: `this data folder belongs to node "${stored.name}", not "${name}"; start with --name ${stored.name} or use another --data folder`,
     }
   }
+  // A machine named like the node is a machine of its own: one form for one meaning.
+  const ownMachine = machine === name ? undefined : machine
+  if (stored !== undefined && stored.machine !== ownMachine) {
+    const was = stored.machine === undefined ? 'on a machine of its own (no --machine)' : `on machine "${stored.machine}"`
+    const asked = ownMachine === undefined ? 'without --machine' : `with --machine ${ownMachine}`
+    return {
+      ok: false,
+      message: `node "${name}" was first started ${was} and the ring places its replicas by that; it cannot be started ${asked}. Start it as before, or remove it (dyn cluster remove) and join under a new name`,
+    }
+  }
   const isNewEpoch = stored === undefined
   const identity: Identity =
     stored === undefined
-      ? {name, epoch: randomEpoch(random), incarnation: 1, createdAtMs: clock.nowMs()}
+      ? {name, epoch: randomEpoch(random), incarnation: 1, createdAtMs: clock.nowMs(), ...(ownMachine === undefined ? {} : {machine: ownMachine})}
       : {...stored, incarnation: stored.incarnation + 1, epoch: otherEpoch(stored.epoch, random)}
   await store.putMeta(identityMetaName, identity)
   return {ok: true, identity, isNewEpoch}

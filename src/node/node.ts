@@ -102,6 +102,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       ...(options.failureDetector === undefined ? {} : {failureDetector: options.failureDetector}),
       ...(options.antiEntropy === undefined ? {} : {antiEntropy: options.antiEntropy}),
       commitJoin: options.commitJoin !== false,
+      ...(options.machine === undefined ? {} : {machine: options.machine}),
     },
     database: await openDatabase(options.dataDir),
     storeBytes: cachedFolderBytes(options.dataDir, options.clock ?? systemClock),

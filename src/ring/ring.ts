@@ -6,6 +6,12 @@
  * replicas, the rest its fallbacks) and §6.2 strategy 3 (Q fixed equal partitions, ownership
  * assigned per partition by `claimOwners`). Pure: a ring is a value computed from Q and the
  * member set, so nodes that agree on membership agree on the ring, and `hash` lets them check.
+ *
+ * A member may share a machine with other members (one process per core, `dyn start
+ * --processes`). §4.3 builds the preference list "by skipping positions in the ring to ensure
+ * that the list contains only distinct physical nodes": so the walk takes one member per machine
+ * first, and the members on machines already in the list only after every machine has one. With
+ * N machines or more a key's N homes are on N machines, and losing one machine loses one copy.
  */
 
 import {createHash} from 'node:crypto'
@@ -28,9 +34,22 @@ export interface Ring {
   readonly members: readonly string[]
   /** owners[p] is the name of the node that owns partition p. */
   readonly owners: readonly string[]
-  /** A short hex digest of (partitionCount, members, owners): equal rings have equal hashes. */
+  /**
+   * machines[i] is the machine members[i] runs on: its own name unless it shares one with other
+   * members. A member's machine never changes (src/node/identity.ts keeps it).
+   */
+  readonly machines: readonly string[]
+  /** How many distinct machines the members run on (members.length when none shares one). */
+  readonly machineCount: number
+  /** A short hex digest of (partitionCount, members, owners, shared machines): equal rings have equal hashes. */
   readonly hash: string
 }
+
+/**
+ * The machine of each member, by name: absent or equal to the name means a machine of its own.
+ * What a ring state carries (claimant-core.ts) and a member row advertises.
+ */
+export type MachineOf = (name: string) => string | undefined
 
 /** Hex characters of MD5 kept in `Ring.hash`: 64 bits, so two different rings share a hash with odds near 2^-64. */
 const ringHashLength = 16
@@ -40,43 +59,62 @@ const ringHashLength = 16
  * and non-empty. Programmer errors (bad Q, duplicates) are asserted: membership is validated
  * where it is learnt, before a ring is built from it.
  */
-export function buildRing(partitionCount: number, members: readonly string[]): Ring {
+export function buildRing(partitionCount: number, members: readonly string[], machineOf?: MachineOf): Ring {
   assert(isValidPartitionCount(partitionCount), `invalid partition count ${partitionCount}`)
   assert(members.length > 0, 'a ring needs at least one member')
   for (const name of members) assert(typeof name === 'string' && name.length > 0, 'member names are non-empty strings')
   const sortedMembers = Object.freeze([...members].sort(compareNames))
-  const owners = Object.freeze(claimOwners(partitionCount, sortedMembers))
-  return Object.freeze({
-    partitionCount,
-    members: sortedMembers,
-    owners,
-    hash: ringHash(partitionCount, sortedMembers, owners),
-  })
+  return ringOf(partitionCount, sortedMembers, Object.freeze(claimOwners(partitionCount, sortedMembers)), machineOf)
 }
 
 /**
  * A ring with given owners: what the claimant decided (claimOwnersFrom) and gossip carries. Every
  * owner must be a member; members may own nothing (S > Q).
  */
-export function ringFromOwners(partitionCount: number, members: readonly string[], owners: readonly string[]): Ring {
+export function ringFromOwners(partitionCount: number, members: readonly string[], owners: readonly string[], machineOf?: MachineOf): Ring {
   assert(isValidPartitionCount(partitionCount), `invalid partition count ${partitionCount}`)
   assert(owners.length === partitionCount, `a ring of ${partitionCount} partitions needs as many owners`)
   const sortedMembers = Object.freeze([...members].sort(compareNames))
   const memberSet = new Set(sortedMembers)
   assert(memberSet.size === sortedMembers.length, 'duplicate ring member')
   for (const owner of owners) assert(memberSet.has(owner), `owner ${owner} is not a ring member`)
-  const frozenOwners = Object.freeze([...owners])
-  return Object.freeze({partitionCount, members: sortedMembers, owners: frozenOwners, hash: ringHash(partitionCount, sortedMembers, frozenOwners)})
+  return ringOf(partitionCount, sortedMembers, Object.freeze([...owners]), machineOf)
+}
+
+function ringOf(partitionCount: number, members: readonly string[], owners: readonly string[], machineOf: MachineOf | undefined): Ring {
+  const machines = Object.freeze(members.map((name) => machineOf?.(name) ?? name))
+  for (const machine of machines) assert(machine.length > 0, 'machine names are non-empty strings')
+  const machineCount = new Set(machines).size
+  return Object.freeze({partitionCount, members, owners, machines, machineCount, hash: ringHash(partitionCount, members, owners, machines, machineCount)})
 }
 
 /**
  * The members are part of the digest as well as the owners: when S > Q some members own no
- * partition, yet they still appear (as fallbacks) in every preference list.
+ * partition, yet they still appear (as fallbacks) in every preference list. The machines are,
+ * when some are shared, since they reorder the preference lists; a ring without shared machines
+ * keeps the digest it had before machines existed.
  */
-function ringHash(partitionCount: number, members: readonly string[], owners: readonly string[]): string {
+function ringHash(partitionCount: number, members: readonly string[], owners: readonly string[], machines: readonly string[], machineCount: number): string {
   // JSON keeps the encoding unambiguous whatever characters the names contain.
-  const canonical = JSON.stringify([partitionCount, members, owners])
+  const canonical = JSON.stringify(machineCount === members.length ? [partitionCount, members, owners] : [partitionCount, members, owners, machines])
   return createHash('md5').update(canonical, 'utf8').digest('hex').slice(0, ringHashLength)
+}
+
+/** Each ring's member -> machine map, built when a preference list first needs it. */
+const machineMaps = new WeakMap<Ring, Map<string, string>>()
+
+function machineMapOf(ring: Ring): Map<string, string> {
+  let map = machineMaps.get(ring)
+  if (map === undefined) {
+    map = new Map(ring.members.map((name, index) => [name, ring.machines[index] as string]))
+    machineMaps.set(ring, map)
+  }
+  return map
+}
+
+/** The machine `name` runs on in this ring (its own name for a member alone on its machine, or one the ring does not have). */
+export function machineOfMember(ring: Ring, name: string): string {
+  return machineMapOf(ring).get(name) ?? name
 }
 
 /**
@@ -84,6 +122,10 @@ function ringHash(partitionCount: number, members: readonly string[], owners: re
  * walking clockwise from `partition` (p, p+1, ... wrapping), then the members that own no
  * partition (possible only when S > Q), in name order. Callers take the first N as the home
  * replicas and the rest as fallbacks for sloppy quorum and hinted handoff (§4.6).
+ *
+ * When members share machines, that order is kept but split in two: first each member that is
+ * the first met of its machine, then the others. So the homes and the first fallbacks are on as
+ * many machines as there are.
  */
 export function preferenceList(ring: Ring, partition: number): string[] {
   const {partitionCount, owners, members} = ring
@@ -101,7 +143,24 @@ export function preferenceList(ring: Ring, partition: number): string[] {
     nodes.push(owner)
   }
   for (const name of members) if (!seen.has(name)) nodes.push(name)
-  return nodes
+  return ring.machineCount === members.length ? nodes : distinctMachinesFirst(ring, nodes)
+}
+
+function distinctMachinesFirst(ring: Ring, nodes: readonly string[]): string[] {
+  const machineOf = machineMapOf(ring)
+  const machinesSeen = new Set<string>()
+  const first: string[] = []
+  const later: string[] = []
+  for (const node of nodes) {
+    const machine = machineOf.get(node) ?? node
+    if (machinesSeen.has(machine)) {
+      later.push(node)
+    } else {
+      machinesSeen.add(machine)
+      first.push(node)
+    }
+  }
+  return first.concat(later)
 }
 
 /** The key's partition and its preference list (see `preferenceList`). */

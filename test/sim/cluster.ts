@@ -31,6 +31,11 @@ export interface ClusterConfig {
   readonly requestTimeoutMs: number
   readonly gossipIntervalMs: number
   readonly link: LinkProfile
+  /**
+   * Nodes per machine (absent: 1, every node on its own). Node i (from 1) runs on machine
+   * m⌈i/P⌉, joiners included: the ring keeps a key's homes on distinct machines (ring.ts).
+   */
+  readonly processesPerMachine?: number
 }
 
 /** The simulated nodes' tombstone grace (src/antientropy/reaper.ts): a few seconds of simulated time. */
@@ -354,6 +359,23 @@ export class SimCluster {
     return node
   }
 
+  /** The machine of node `nI` when nodes share machines: m⌈I/P⌉ (its own name when they do not). */
+  machineOf(name: string): string {
+    const perMachine = this.#config.processesPerMachine ?? 1
+    return perMachine === 1 ? name : `m${Math.ceil(Number(name.slice(1)) / perMachine)}`
+  }
+
+  /** The nodes on `name`'s machine, itself included, in order. */
+  machineMates(name: string): string[] {
+    const machine = this.machineOf(name)
+    return this.nodes.filter((node) => this.machineOf(node.name) === machine).map((node) => node.name)
+  }
+
+  #machineSetting(name: string): {machine?: string} {
+    const machine = this.machineOf(name)
+    return machine === name ? {} : {machine}
+  }
+
   async #boot(node: SimNode, seeds: readonly string[]): Promise<void> {
     node.incarnation += 1
     const scheduler = this.time.node(`${node.name}#${node.incarnation}`)
@@ -372,6 +394,7 @@ export class SimCluster {
         writeBufferMs: 0,
         // Short, so that the runs' deletes are reaped before the final checks (check 9).
         antiEntropy: {tombstoneGraceMs: simTombstoneGraceMs},
+        ...this.#machineSetting(node.name),
       },
       database: node.database,
       startTransport: async (handler) => this.network.listen({address: node.rpcAddress, nodeName: node.name, handler, scheduler}),

@@ -100,9 +100,16 @@ async function startFault(cluster: SimCluster, random: Random, kind: FaultKind, 
       const up = cluster.upNodes()
       if (up.length <= Math.ceil(cluster.nodes.length / 2)) return
       const victim = up[random.int(up.length)]!
+      // Where nodes share machines, the machine fails: every node of it that runs goes down at
+      // once (a disk, if one is lost, is the victim's alone). The majority rule still holds.
+      const mates = cluster.machineMates(victim).filter((name) => name !== victim && up.includes(name))
+      const others = up.length - 1 - mates.length >= Math.ceil(cluster.nodes.length / 2) ? mates : []
+      if (others.length > 0) history.note(at(), `machine ${cluster.machineOf(victim)} fails: ${[victim, ...others].join(' ')}`)
       await cluster.crash(victim)
+      for (const mate of others) await cluster.crash(mate)
       await sleep(cluster.time, durationMs)
       await cluster.restart(victim, {wipe, loseHints})
+      for (const mate of others) await cluster.restart(mate, {wipe: false})
       return
     }
     case 'partition': {

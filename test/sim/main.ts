@@ -27,6 +27,9 @@ interface SeedReport {
   readonly deletesChecked?: number
   /** Gets that asked more replicas than R. */
   readonly readsAskingMoreThanR?: number
+  /** Whether its nodes ran several to a machine, and whether a whole machine failed. */
+  readonly sharedMachines?: boolean
+  readonly machineFailed?: boolean
   /** Printed by the parent as it comes: a failure's description, or with --verbose the seed's line. */
   readonly text?: string
 }
@@ -44,9 +47,11 @@ async function runOne(seed: number, verbose: boolean): Promise<SeedReport> {
   }
   const {operations, simulatedMs} = result
   const {mustSucceed, deletesChecked, readsAskingMoreThanR} = result.exercised
-  if (result.violations.length > 0) return {seed, failed: true, operations, simulatedMs, mustSucceed, deletesChecked, readsAskingMoreThanR, text: describeFailure(result)}
+  const sharedMachines = (result.config.cluster.processesPerMachine ?? 1) > 1
+  const machineFailed = result.history.log.some((line) => /^machine \S+ fails/.test(line.text))
+  if (result.violations.length > 0) return {seed, failed: true, operations, simulatedMs, mustSucceed, deletesChecked, readsAskingMoreThanR, sharedMachines, machineFailed, text: describeFailure(result)}
   const line = `seed ${seed}: ok — ${operations} operations (${mustSucceed} owed an answer, ${readsAskingMoreThanR} gets asked more than R), ${deletesChecked} delete(s) checked, ${(simulatedMs / 1000).toFixed(1)} s simulated, ${result.events} events, digest ${result.digest.slice(0, 16)}`
-  return {seed, failed: false, operations, simulatedMs, mustSucceed, deletesChecked, readsAskingMoreThanR, ...(verbose ? {text: line} : {})}
+  return {seed, failed: false, operations, simulatedMs, mustSucceed, deletesChecked, readsAskingMoreThanR, sharedMachines, machineFailed, ...(verbose ? {text: line} : {})}
 }
 
 function parseOptions() {
@@ -128,12 +133,16 @@ async function main(): Promise<void> {
   let mustSucceed = 0
   let seedsWithDeleteChecked = 0
   let seedsWithReadsAskingMore = 0
+  let seedsOnSharedMachines = 0
+  let seedsWithMachineFailures = 0
   const take = (report: SeedReport): void => {
     operations += report.operations
     simulatedMs += report.simulatedMs
     mustSucceed += report.mustSucceed ?? 0
     if ((report.deletesChecked ?? 0) > 0) seedsWithDeleteChecked += 1
     if ((report.readsAskingMoreThanR ?? 0) > 0) seedsWithReadsAskingMore += 1
+    if (report.sharedMachines === true) seedsOnSharedMachines += 1
+    if (report.machineFailed === true) seedsWithMachineFailures += 1
     if (report.failed) failed += 1
     if (report.text !== undefined) process.stdout.write(`${report.text}\n`)
   }
@@ -148,7 +157,8 @@ async function main(): Promise<void> {
   process.stdout.write(
     `${seeds.length - failed} passed, ${failed} failed: ${seeds.length} seeds in ${elapsedS.toFixed(1)} s${across} ` +
       `(${(seeds.length / elapsedS).toFixed(2)} seeds/s, ${Math.round(operations / elapsedS)} simulated operations/s, ${(simulatedMs / 1000 / elapsedS).toFixed(0)}x real time); ` +
-      `${mustSucceed} requests owed an answer, a delete checked in ${seedsWithDeleteChecked} seeds, gets asking more than R in ${seedsWithReadsAskingMore} seeds\n`,
+      `${mustSucceed} requests owed an answer, a delete checked in ${seedsWithDeleteChecked} seeds, gets asking more than R in ${seedsWithReadsAskingMore} seeds, ` +
+      `nodes sharing machines in ${seedsOnSharedMachines} seeds (a whole machine failed in ${seedsWithMachineFailures})\n`,
   )
   process.exit(failed > 0 ? 1 : 0)
 }

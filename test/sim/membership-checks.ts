@@ -24,6 +24,7 @@
  * pass's check (checker.ts), which runs after this one.
  */
 
+import {machineIn} from '../../src/membership/claimant-core.js'
 import {handoffBackoffMaxMs} from '../../src/handoff/handoff-backoff.js'
 import {standingIn} from '../../src/handoff/handoff-sender.js'
 import {homesOf} from '../../src/handoff/transfer-plan.js'
@@ -67,7 +68,7 @@ export async function checkMembership(cluster: SimCluster, history: History, cha
   const before = change.ringBefore
   const anyNode = cluster.upNodes().map((name) => cluster.assembled(name)).find((node) => node !== undefined)
   if (before === undefined || anyNode === undefined) return violations
-  const ringBefore = ringFromOwners(before.partitionCount, before.members, before.owners)
+  const ringBefore = ringFromOwners(before.partitionCount, before.members, before.owners, (name) => machineIn(before.machines, name))
   const ringAfter = anyNode.membership.ring
   violations.push(...(await missedTransfers(cluster, history, change, ringBefore, ringAfter, defaultN)))
   violations.push(...(await strayCopies(cluster, history, ringBefore, ringAfter, atMs)))

@@ -7,6 +7,7 @@
  * In other seeds, a cluster that starts with fewer owners than N grows by joins (runGrowth).
  */
 
+import type {RingMachines} from '../../src/membership/claimant-core.js'
 import type {Random} from '../../src/clock.js'
 import type {ClusterChangeRequest} from '../../src/membership/claimant.js'
 import {compareNames} from '../../src/ring/claim.js'
@@ -64,7 +65,7 @@ export interface MembershipChangeConfig {
 export interface MembershipChangeResult {
   readonly kind: MembershipChangeKind
   readonly node: string
-  readonly ringBefore: {readonly partitionCount: number; readonly members: readonly string[]; readonly owners: readonly string[]} | undefined
+  readonly ringBefore: {readonly partitionCount: number; readonly members: readonly string[]; readonly owners: readonly string[]; readonly machines?: RingMachines} | undefined
   readonly expectedMembers: number
   /** Undefined when the change was made; otherwise why it could not be. */
   readonly failure?: string
@@ -210,7 +211,7 @@ export async function runGrowth(cluster: SimCluster, config: GrowthConfig, histo
 function committedRing(cluster: SimCluster): MembershipChangeResult['ringBefore'] {
   const anyRunning = cluster.upNodes().map((name) => cluster.assembled(name)).find((node) => node !== undefined)
   const ring = anyRunning?.membership.table.ring
-  return ring === undefined ? undefined : {partitionCount: anyRunning!.membership.ring.partitionCount, members: ring.members, owners: ring.owners}
+  return ring === undefined ? undefined : {partitionCount: anyRunning!.membership.ring.partitionCount, members: ring.members, owners: ring.owners, ...(ring.machines === undefined ? {} : {machines: ring.machines})}
 }
 
 /** Asks running nodes other than `victim` in turn; undefined once one accepted (or it was already done). */

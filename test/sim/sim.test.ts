@@ -145,6 +145,8 @@ describe('simulated clusters', () => {
     let seedsOwingAnswers = 0
     let seedsWithDeleteChecked = 0
     let seedsWithReadsAskingMore = 0
+    let seedsOnSharedMachines = 0
+    let seedsWithMachineFailures = 0
     for (let seed = 1; seed <= ciSeedCount; seed += 1) {
       const result = await runSeed(seed)
       if (result.violations.length > 0) failures.push(describeFailure(result))
@@ -152,6 +154,8 @@ describe('simulated clusters', () => {
       if (result.exercised.mustSucceed > 0) seedsOwingAnswers += 1
       if (result.exercised.deletesChecked > 0) seedsWithDeleteChecked += 1
       if (result.exercised.readsAskingMoreThanR > 0) seedsWithReadsAskingMore += 1
+      if ((result.config.cluster.processesPerMachine ?? 1) > 1) seedsOnSharedMachines += 1
+      if (result.history.log.some((line) => /^machine \S+ fails/.test(line.text))) seedsWithMachineFailures += 1
     }
     assert.deepEqual(failures, [], failures.join('\n\n'))
     // A check that meets nothing checks nothing: the availability model owes answers, and a
@@ -161,6 +165,11 @@ describe('simulated clusters', () => {
     // A get asks R replicas and more only in place of a failure or after waiting: the faults must
     // make it ask more in a good share of the seeds (today 94 of 200), or that path goes unchecked.
     assert.ok(seedsWithReadsAskingMore >= ciSeedCount * 0.2, `gets asked more than R replicas in only ${seedsWithReadsAskingMore} of ${ciSeedCount} seeds`)
+    // Nodes that share machines (dyn start --processes) reorder every preference list, and a
+    // machine's failure takes several nodes down at once: both must be met in a good share.
+    assert.ok(seedsOnSharedMachines >= ciSeedCount * 0.2, `nodes shared machines in only ${seedsOnSharedMachines} of ${ciSeedCount} seeds`)
+    // Today 50 and 10 of 200.
+    assert.ok(seedsWithMachineFailures >= ciSeedCount * 0.03, `a whole machine failed in only ${seedsWithMachineFailures} of ${ciSeedCount} seeds`)
   })
 
   // The regression seeds inside 1..ciSeedCount (today 16, 41, 45, 55, 89, 115 and 170) are

@@ -123,13 +123,22 @@ export function configFor(seed: number): RunConfig {
       ? {atMs: homesRandom.int(Math.max(1, Math.floor(workloadMsExpected / 3))), durationMs: 500 + homesRandom.int(2500), key: shaped.workload.keys[homesRandom.int(keyCount)]!, homeCount: shaped.cluster.defaultN}
       : undefined
   const config = homesCrash === undefined ? shaped : {...shaped, homesCrash}
+  // Its own stream too: in some seeds the nodes run two or three to a machine (dyn start
+  // --processes), so that preference lists skip a machine already in them, and a crash takes
+  // the whole machine down.
+  const machinesRandom = seededRandom(deriveSeed(seed, 'machines'))
+  const perMachine = machinesRandom.next() < sharedMachinesShare ? 2 + (nodeCount >= 6 ? machinesRandom.int(2) : 0) : 1
+  const onMachines = perMachine === 1 ? config : {...config, cluster: {...config.cluster, processesPerMachine: perMachine}}
   // Its own stream too. A growth is the run's membership change: it replaces any other one.
   const growthRandom = seededRandom(deriveSeed(seed, 'grow'))
-  if (growthRandom.next() < growthShare) return withGrowth(growthRandom, config)
+  if (growthRandom.next() < growthShare) return withGrowth(growthRandom, onMachines)
   // A removal loses that node's disk: no second disk loss in the same run, or a W = 2 write could go with both.
-  if (membership?.kind === 'remove') return {...config, faults: {...config.faults, wipeAllowed: false}, membership}
-  return membership === undefined ? config : {...config, membership}
+  if (membership?.kind === 'remove') return {...onMachines, faults: {...onMachines.faults, wipeAllowed: false}, membership}
+  return membership === undefined ? onMachines : {...onMachines, membership}
 }
+
+/** The share of seeds whose nodes run two or three to a machine. */
+export const sharedMachinesShare = 0.3
 
 /** The share of membership changes during which the claimant (a leave, a removal) or the joiner crashes. */
 export const membershipCrashShare = 0.5
@@ -372,7 +381,8 @@ export function describeFailure(result: RunResult, contextLines = 25): string {
   const change = result.config.membership === undefined ? '' : `, ${result.config.membership.kind} at ${result.config.membership.atMs} ms${downMs === undefined ? '' : ` after ${downMs} ms down`}${then}`
   const homesCrash = result.config.homesCrash === undefined ? '' : `, every home of ${result.config.homesCrash.key} down at ${result.config.homesCrash.atMs} ms`
   const growth = result.config.growth === undefined ? '' : `, growing by joins at ${result.config.growth.joinsAtMs.join(', ')} ms`
-  lines.push(`  ${result.config.cluster.nodeCount} nodes, ${result.config.workload.clientCount} clients, keys ${result.config.workload.keys.join(' ')}, ${result.config.faults.faultCount} faults${change}${homesCrash}${growth}`)
+  const perMachine = result.config.cluster.processesPerMachine ?? 1
+  lines.push(`  ${result.config.cluster.nodeCount} nodes${perMachine === 1 ? '' : ` (${perMachine} per machine)`}, ${result.config.workload.clientCount} clients, keys ${result.config.workload.keys.join(' ')}, ${result.config.faults.faultCount} faults${change}${homesCrash}${growth}`)
   for (const violation of result.violations.slice(0, 5)) {
     lines.push(`  [${violation.check}] ${violation.key}: ${violation.message}`)
     const related = result.history.log.filter((line) => line.text.includes(`${violation.key} `) || line.text.includes(`${violation.key}#`) || !/ k\d/.test(line.text))

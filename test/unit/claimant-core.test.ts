@@ -401,6 +401,45 @@ describe('claimant core: each decision exactly', () => {
   })
 })
 
+describe('claimant core: members that share a machine', () => {
+  const q = 16
+  const machineOf = (name: string): string | undefined => ({a1: 'a', a2: 'a', b1: 'b'})[name]
+
+  it('a commit records each joiner\'s machine from its row, and the install makes them the ring\'s', () => {
+    const first = initialRingState(q, 'a1', 'a')
+    assert.deepEqual(first.machines, {a1: 'a'})
+    const committed = commitTransition(first, q, ['b1', 'a2', 'c1'], 'a1', machineOf)
+    assert.ok(committed.ok)
+    // In name order, own-name machines (c1: none given) left out.
+    assert.deepEqual(committed.state.next?.machines, {a1: 'a', a2: 'a', b1: 'b'})
+    assert.deepEqual(Object.keys(committed.state.next?.machines ?? {}), ['a1', 'a2', 'b1'])
+    const installed = installTransition(committed.state, 'a1')
+    assert.deepEqual(installed.machines, {a1: 'a', a2: 'a', b1: 'b'})
+    assert.equal(isValidRingState(installed, q), true)
+    const ring = ringFromOwners(q, installed.members, installed.owners, (name) => installed.machines?.[name])
+    assert.equal(ring.machineCount, 3)
+  })
+
+  it('a member keeps the machine the ring records, whatever a row says later; a leaver takes its machine out', () => {
+    const committed = commitTransition(initialRingState(q, 'a1', 'a'), q, ['a2', 'b1'], 'a1', machineOf)
+    assert.ok(committed.ok)
+    const ring = installTransition(committed.state, 'a1')
+    const staged = stageChange(ring, {kind: 'leave', node: 'a2'}, 'a1')
+    assert.ok(staged.ok)
+    const next = commitTransition(staged.state, q, ['c1'], 'a1', (name) => (name === 'a1' ? 'elsewhere' : machineOf(name)))
+    assert.ok(next.ok)
+    assert.deepEqual(next.state.next?.machines, {a1: 'a', b1: 'b'})
+  })
+
+  it('a ring with no shared machine records none', () => {
+    const committed = commitTransition(initialRingState(q, 'n1'), q, ['n2'], 'n1', () => undefined)
+    assert.ok(committed.ok)
+    assert.equal(committed.state.next?.machines, undefined)
+    assert.equal('machines' in installTransition(committed.state, 'n1'), false)
+    assert.equal('machines' in initialRingState(q, 'n1', 'n1'), false)
+  })
+})
+
 describe('claimant core: a ring state from the network', () => {
   const q = 4
   const valid = {
@@ -418,6 +457,7 @@ describe('claimant core: a ring state from the network', () => {
     assert.equal(isValidRingState({...valid, version: 1}, q), true)
     assert.equal(isValidRingState({...valid, staged: []}, q), true)
     assert.equal(isValidRingState({...valid, next: {...next, removing: []}}, q), true)
+    assert.equal(isValidRingState({...valid, machines: {a: 'host1', b: 'host1'}, next: {...next, machines: {c: 'host1'}}}, q), true)
     const many = Array.from({length: stagedChangesMax}, (_, index) => `m${index}`)
     assert.equal(isValidRingState({...valid, members: many, owners: many.slice(0, q), staged: many.map((node) => ({kind: 'leave', node}))}, q), true)
   })
@@ -455,6 +495,13 @@ describe('claimant core: a ring state from the network', () => {
       ['a transition with owners that are no members', {...valid, next: {...next, owners: ['a', 'b', 'b', 'a']}}],
       ['a transition removing no list', {...valid, next: {...next, removing: 'b'}}],
       ['a transition removing a number', {...valid, next: {...next, removing: ['b', 4]}}],
+      ['machines as a list', {...valid, machines: ['host1', 'host1']}],
+      ['machines of no member', {...valid, machines: {c: 'host1'}}],
+      ['an empty machine record', {...valid, machines: {}}],
+      ['a machine named like its member', {...valid, machines: {a: 'a'}}],
+      ['a machine that is not a name', {...valid, machines: {a: 'host 1'}}],
+      ['a machine that is a number', {...valid, machines: {a: 1}}],
+      ['a transition with machines of no member', {...valid, next: {...next, machines: {b: 'host1'}}}],
     ]
     for (const [what, state] of bad) assert.equal(isValidRingState(state, q), false, what)
   })

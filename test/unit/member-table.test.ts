@@ -213,6 +213,16 @@ describe('member table: rows, ring and settings', () => {
     assert.deepEqual(new Set(ring.owners), new Set(['ann', 'cat']))
   })
 
+  it('builds the ring with the machines the ring state records, not what rows say', () => {
+    const created = newMemberTable(settings, {...member('ann', 1), machine: 'h1'})
+    assert.deepEqual(created.ring?.machines, {ann: 'h1'})
+    assert.deepEqual(ringOf(created).machines, ['h1'])
+    // A row that claims another machine later changes nothing: the ring state decides.
+    const claimed = withMember(created, {...member('ann', 2), machine: 'h2'})
+    assert.deepEqual(ringOf(claimed).machines, ['h1'])
+    assert.equal(ringOf(claimed).hash, ringOf(created).hash)
+  })
+
   it('gives the same ring to every node that merged the same gossip in any order', () => {
     fc.assert(
       fc.property(tableArb, tableArb, tableArb, (a, b, c) => {
@@ -377,6 +387,14 @@ describe('member table: structural check', () => {
       ['received through out of range', withRow({received: {transition: '2.ann', partitions: [1], through: [99]}})],
     ]
     for (const [what, value] of malformed) assert.equal(isValidMemberTable(value), false, `accepted ${what}`)
+  })
+
+  it('accepts a machine other than the member\'s own name, and nothing else there', () => {
+    const row = member('ann', 1)
+    assert.equal(isValidMemberTable({settings, members: [{...row, machine: 'host-1.rack_2'}]}), true)
+    for (const machine of ['ann', '', 'two words', 7, 'x'.repeat(65), null]) {
+      assert.equal(isValidMemberTable({settings, members: [{...row, machine}]}), false, `accepted machine ${JSON.stringify(machine)}`)
+    }
   })
 
   it('accepts the replica counts a member advertises and what it received for which n', () => {

@@ -309,3 +309,81 @@ describe('ring', () => {
     assert.notEqual(buildRing(1, many).hash, buildRing(1, [...many, 'zzz']).hash)
   })
 })
+
+describe('preference lists over shared machines (§4.3: distinct physical nodes)', () => {
+  /** `machineCount` machines of `perMachine` members each: m0-0, m0-1, ... on machine m0. */
+  function grouped(machineCount: number, perMachine: number): {members: string[]; machineOf: (name: string) => string} {
+    const members: string[] = []
+    for (let machine = 0; machine < machineCount; machine++) for (let process = 0; process < perMachine; process++) members.push(`m${machine}-${process}`)
+    return {members, machineOf: (name) => name.slice(0, name.indexOf('-'))}
+  }
+
+  it('puts the first min(N, machines) homes on distinct machines, keeps every member once and keeps the walk order within each half', () => {
+    fc.assert(
+      fc.property(fc.integer({min: 1, max: 6}), fc.integer({min: 1, max: 4}), fc.integer({min: 0, max: 8}), (machineCount, perMachine, bits) => {
+        const partitionCount = 2 ** bits
+        const {members, machineOf} = grouped(machineCount, perMachine)
+        const ring = buildRing(partitionCount, members, machineOf)
+        assert.equal(ring.machineCount, machineCount)
+        for (let partition = 0; partition < partitionCount; partition++) {
+          const list = preferenceList(ring, partition)
+          assert.deepEqual([...list].sort(), [...members].sort())
+          const firstMachines = list.slice(0, machineCount).map(machineOf)
+          assert.equal(new Set(firstMachines).size, machineCount, `partition ${partition}: ${list.join(' ')}`)
+          // Splitting the plain walk in two keeps each half in walk order.
+          const walk = referencePreferenceList(ring, partition)
+          const first = list.slice(0, machineCount)
+          const later = list.slice(machineCount)
+          assert.deepEqual(first, walk.filter((name) => first.includes(name)))
+          assert.deepEqual(later, walk.filter((name) => later.includes(name)))
+        }
+      }),
+      {numRuns: 80},
+    )
+  })
+
+  it('is the plain walk, with the same hash, when every member has a machine of its own', () => {
+    fc.assert(
+      fc.property(anyPartitionCount, memberSet(1, 12), (partitionCount, members) => {
+        const plain = buildRing(partitionCount, members)
+        const own = buildRing(partitionCount, members, (name) => name)
+        assert.equal(own.hash, plain.hash)
+        assert.equal(own.machineCount, members.length)
+        for (let partition = 0; partition < Math.min(partitionCount, 16); partition++) {
+          assert.deepEqual(preferenceList(own, partition), referencePreferenceList(plain, partition))
+        }
+      }),
+      {numRuns: 40},
+    )
+  })
+
+  it('changes the hash when machines are shared, so nodes that disagree on machines see different rings', () => {
+    const {members, machineOf} = grouped(3, 2)
+    const plain = buildRing(64, members)
+    const shared = buildRing(64, members, machineOf)
+    assert.notEqual(shared.hash, plain.hash)
+    assert.deepEqual(shared.owners, plain.owners)
+    const other = buildRing(64, members, (name) => (name === 'm0-1' ? 'm1' : machineOf(name)))
+    assert.notEqual(other.hash, shared.hash)
+  })
+
+  it('spreads home replicas evenly enough: every member of 3 machines x 2 processes is a home of 30% to 70% of 256 partitions at N=3', () => {
+    // Each member's fair share is N/S = 3/6 = 50% of the partitions. The walk skips a member whose
+    // machine is already in the list, so shares move, but none may starve or carry double.
+    const {members, machineOf} = grouped(3, 2)
+    const ring = buildRing(256, members, machineOf)
+    const homes = new Map(members.map((name) => [name, 0]))
+    for (let partition = 0; partition < 256; partition++) {
+      for (const home of preferenceList(ring, partition).slice(0, 3)) homes.set(home, (homes.get(home) ?? 0) + 1)
+    }
+    for (const [name, count] of homes) assert.ok(count >= 0.3 * 256 && count <= 0.7 * 256, `${name} is a home of ${count} of 256`)
+  })
+
+  it('ringFromOwners takes the same machines: a ring decided by the claimant orders lists the same way', () => {
+    const {members, machineOf} = grouped(2, 3)
+    const built = buildRing(32, members, machineOf)
+    const decided = ringFromOwners(32, members, built.owners, machineOf)
+    assert.equal(decided.hash, built.hash)
+    for (let partition = 0; partition < 32; partition++) assert.deepEqual(preferenceList(decided, partition), preferenceList(built, partition))
+  })
+})

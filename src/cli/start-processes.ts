@@ -1,0 +1,207 @@
+/**
+ * `dyn start --processes K`: one machine runs K nodes, one per core, that the ring treats as one
+ * machine (paper §4.3: a key's preference list holds distinct physical nodes; src/ring/ring.ts).
+ *
+ * A node is one Node.js process, and its request path (HTTP, coordination, the replica side,
+ * LevelDB's calls) runs on one thread, so one node uses about one core. Rather than split a
+ * node's request path across threads, which would put every request through a second hop
+ * inside the machine, a machine runs several whole nodes: each owns its share of the
+ * partitions, its own LevelDB and its own sockets, so throughput grows with the cores the way
+ * it grows with machines. What keeps this safe is the machine name every one of them carries:
+ * a key's N homes are on N distinct machines, so losing the machine loses one copy of each key.
+ *
+ * This module plans the K nodes (names, ports, folders, seeds) purely, and runs them as child
+ * processes of the foreground `dyn start`: it starts the first, waits until it serves, starts
+ * the rest through it, passes a stop signal on to every child, and ends when they have all ended.
+ */
+
+import {spawn, type ChildProcess} from 'node:child_process'
+import path from 'node:path'
+import {DynClient} from '../client/http-client.js'
+import {memberNamePattern} from '../membership/member-table.js'
+import {formatAddress} from '../transport/rpc-common.js'
+
+/** Processes one `dyn start` may run: far above today's core counts, and a bound on what a typo can start. */
+export const processesMax = 256
+
+export interface ProcessesRequest {
+  readonly name: string
+  /** The machine the K nodes share; the first node's name (`name`) unless given. */
+  readonly machine?: string
+  readonly processes: number
+  readonly port: number
+  readonly rpcPort: number
+  readonly data: string
+  readonly advertiseHost: string
+  /** Internode addresses to join through; empty: the first node creates a cluster. */
+  readonly seeds: readonly string[]
+}
+
+/** One of the K nodes: what its `dyn start` gets beyond the flags they all share. */
+export interface PlannedProcess {
+  readonly name: string
+  readonly port: number
+  readonly rpcPort: number
+  readonly data: string
+  readonly seeds: readonly string[]
+}
+
+export interface ProcessesPlan {
+  readonly machine: string
+  readonly processes: readonly PlannedProcess[]
+}
+
+export type Planned = {readonly ok: true; readonly plan: ProcessesPlan} | {readonly ok: false; readonly error: 'bad_parameter'; readonly message: string}
+
+/**
+ * The K nodes of one machine: `<name>-1` .. `<name>-K` on ports P..P+K-1 and internode ports
+ * R..R+K-1, each with its own folder under --data. The first joins through the given seeds (or
+ * creates the cluster without them); the others join through the given seeds, or the first.
+ * Every name, port and folder is a pure function of the flags, so a restart with the same flags
+ * finds each node's folder again.
+ */
+export function planProcesses(request: ProcessesRequest): Planned {
+  const {processes, port, rpcPort} = request
+  const refuse = (message: string): Planned => ({ok: false, error: 'bad_parameter', message})
+  if (!Number.isInteger(processes) || processes < 1 || processes > processesMax) return refuse(`--processes ${processes}: give 1 to ${processesMax}, or auto (one per core)`)
+  const machine = request.machine ?? request.name
+  if (!memberNamePattern.test(machine)) return refuse(`--machine "${machine}": use 1 to 64 letters, digits, '.', '_' or '-'`)
+  const names = Array.from({length: processes}, (_, index) => `${request.name}-${index + 1}`)
+  const longest = names.at(-1) as string
+  if (!memberNamePattern.test(longest)) return refuse(`--name "${request.name}": its nodes are named ${names[0]} to ${longest}, which must be 1 to 64 letters, digits, '.', '_' or '-'; choose a shorter --name`)
+  if (port === 0 || rpcPort === 0) return refuse('--processes needs fixed ports: give --port (and --rpc-port, or leave it to be --port + 1000), not 0, so that the nodes can find each other and restart on the same ports')
+  for (const [flag, first] of [['--port', port], ['--rpc-port', rpcPort]] as const) {
+    if (first + processes - 1 > 65535) return refuse(`${flag} ${first}: the ${processes} nodes need ports ${first}..${first + processes - 1}; choose a lower ${flag}`)
+  }
+  if (Math.abs(port - rpcPort) < processes) {
+    return refuse(`--port ${port} and --rpc-port ${rpcPort}: the ${processes} client ports and internode ports overlap; keep them at least ${processes} apart`)
+  }
+  const firstSeeds = [formatAddress(request.advertiseHost, rpcPort)]
+  return {
+    ok: true,
+    plan: {
+      machine,
+      processes: names.map((name, index) => ({
+        name,
+        port: port + index,
+        rpcPort: rpcPort + index,
+        data: path.join(request.data, name),
+        seeds: request.seeds.length > 0 || index === 0 ? request.seeds : firstSeeds,
+      })),
+    },
+  }
+}
+
+/** How long each node may take to serve before the start is given up (a first start of LevelDB, a join). */
+export const processReadyTimeoutMs = 60_000
+const readyPollIntervalMs = 200
+
+export interface RunProcessesOptions {
+  readonly plan: ProcessesPlan
+  /** The whole `dyn start` command line (after node's own) of one planned node. */
+  readonly argsOf: (planned: PlannedProcess) => string[]
+  /** The script the children run (bin/run.js). */
+  readonly runScript: string
+  readonly advertiseHost: string
+  readonly log: (line: string) => void
+}
+
+/** How a run of K nodes ended: every child stopped (`failed` empty), or which failed and how. */
+export interface ProcessesOutcome {
+  readonly startFailed?: {readonly name: string; readonly message: string}
+  readonly failed: ReadonlyArray<{readonly name: string; readonly status: string}>
+}
+
+interface Child {
+  readonly planned: PlannedProcess
+  readonly process: ChildProcess
+  readonly exited: Promise<string>
+  ended: string | undefined
+}
+
+/**
+ * Run the planned nodes until they have all ended. Each logs to this process's stdout and
+ * stderr itself (its lines carry its name). A child that ends while the nodes are starting stops
+ * the others and fails the start; afterwards one ending leaves the others serving, as a machine
+ * with one failed process would, and the run ends when the last one does.
+ */
+export async function runProcesses(options: RunProcessesOptions): Promise<ProcessesOutcome> {
+  const children: Child[] = []
+  let stopping = false
+  const stopAll = (signal: NodeJS.Signals): void => {
+    stopping = true
+    for (const child of children) if (child.ended === undefined) child.process.kill(signal)
+  }
+  // Passed on once: a terminal's Ctrl-C reaches the children too, and a node stops on its first
+  // signal; a second one finds no handler in it and would kill it before it has closed its store.
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping) return
+    options.log(`${signal}: stopping ${children.filter((child) => child.ended === undefined).length} node(s)`)
+    stopAll('SIGTERM')
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+  try {
+    const [first, ...rest] = options.plan.processes
+    const startFailure = async (group: readonly PlannedProcess[]): Promise<ProcessesOutcome['startFailed']> => {
+      const started = group.map((planned) => startChild(planned, options))
+      children.push(...started)
+      const failure = await waitUntilServing(started, options.advertiseHost, () => stopping)
+      return failure
+    }
+    const startFailed = (first === undefined ? undefined : await startFailure([first])) ?? (stopping ? undefined : await startFailure(rest))
+    if (startFailed !== undefined) {
+      options.log(`${startFailed.name} did not start: ${startFailed.message}; stopping the others`)
+      stopAll('SIGTERM')
+    } else if (!stopping) {
+      options.log(`${children.length} node(s) serving on machine ${options.plan.machine}: ${children.map((child) => `${child.planned.name} on ${formatAddress(options.advertiseHost, child.planned.port)}`).join(', ')}`)
+    }
+    const endings = await Promise.all(children.map(async (child) => ({name: child.planned.name, status: await child.exited})))
+    const failed = endings.filter((ending) => ending.status !== 'exit 0')
+    return {...(startFailed === undefined ? {} : {startFailed}), failed}
+  } finally {
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+  }
+}
+
+function startChild(planned: PlannedProcess, options: RunProcessesOptions): Child {
+  const child = spawn(process.execPath, [options.runScript, ...options.argsOf(planned)], {stdio: ['ignore', 'inherit', 'inherit']})
+  const record: Child = {
+    planned,
+    process: child,
+    ended: undefined,
+    exited: new Promise<string>((resolve) => {
+      child.once('error', (error) => {
+        record.ended = `could not be run: ${error.message}`
+        resolve(record.ended)
+      })
+      child.once('exit', (code, signal) => {
+        record.ended = signal === null ? `exit ${code ?? 0}` : `signal ${signal}`
+        if (record.ended !== 'exit 0') options.log(`${planned.name} (pid ${child.pid}) ended: ${record.ended}`)
+        resolve(record.ended)
+      })
+    }),
+  }
+  return record
+}
+
+/** Waits until each child answers GET /health as itself; the first that ends or never answers is the failure. */
+async function waitUntilServing(children: readonly Child[], advertiseHost: string, stopped: () => boolean): Promise<ProcessesOutcome['startFailed']> {
+  const deadlineMs = Date.now() + processReadyTimeoutMs
+  const waiting = new Set(children)
+  while (waiting.size > 0 && !stopped()) {
+    for (const child of [...waiting]) {
+      if (child.ended !== undefined) return {name: child.planned.name, message: `it ended (${child.ended}); its log is above`}
+      const answer = await new DynClient(formatAddress(advertiseHost, child.planned.port), readyPollIntervalMs * 5).getJson('/health').catch(() => undefined)
+      if (answer?.ok === true && answer.body.node === child.planned.name) waiting.delete(child)
+    }
+    if (waiting.size === 0) break
+    if (Date.now() > deadlineMs) {
+      const late = [...waiting][0] as Child
+      return {name: late.planned.name, message: `it did not serve on ${formatAddress(advertiseHost, late.planned.port)} within ${processReadyTimeoutMs / 1000} s`}
+    }
+    await new Promise((resolve) => setTimeout(resolve, readyPollIntervalMs))
+  }
+  return undefined
+}
