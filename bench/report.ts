@@ -1,7 +1,7 @@
 /** The plain-text form of a benchmark report (the --json form is the report object itself). */
 
 import type {KindSummary} from './recorder.js'
-import type {BenchReport, CapacityReport, PhaseResult, WindowReport} from './runner.js'
+import type {BenchReport, CapacityReport, CoreUse, PhaseResult, WindowReport} from './runner.js'
 import type {FaultOutcome} from './fault-injector.js'
 import {measuredText} from './sla.js'
 
@@ -56,6 +56,7 @@ export function formatReport(report: BenchReport): string {
   const lines = [
     `workload ${c.workload} (${c.distribution}), ${c.records} records of ${c.valueSize} bytes, ${quorum}, ${loop}, ${c.durationS} s against ${c.targetNodes.length} node(s)`,
   ]
+  if (report.cores !== undefined) lines.push(coreUseLine(report.cores))
   if (report.load) lines.push(`load: ${report.load.records} records in ${report.load.elapsedS.toFixed(1)} s${report.load.failed > 0 ? `, ${report.load.failed} failed` : ''}`)
   if (report.calibration) {
     lines.push(phaseSummary('calibration (trivial HTTP server, same driver)', report.calibration))
@@ -158,4 +159,16 @@ function capacityLines(capacity: CapacityReport): string[] {
     lines.push(`  ${String(step.ratePerS).padStart(8)} ops/s ${step.met ? 'met   ' : 'MISSED'} goodput ${figure(step.goodputPerS)}/s, p99.9 ${tails}`)
   }
   return lines
+}
+
+/**
+ * Whether the cluster the bench started had a node on every core (issue 18 item 3): a node's
+ * request path runs on one thread, so a core without a node is capacity the run left unused.
+ */
+export function coreUseLine(use: CoreUse): string {
+  const onMachines = use.machines === use.nodeProcesses ? '' : ` on ${use.machines} machine(s)`
+  const cluster = `cluster: ${use.nodeProcesses} node process(es)${onMachines}, on a machine with ${use.cores} core(s)`
+  if (use.nodeProcesses >= use.cores) return `${cluster}: every core has a node`
+  const idle = use.cores - use.nodeProcesses
+  return `${cluster}: ${idle} core(s) without a node; more nodes use them (--nodes, --processes-per-machine here; dyn start --processes auto on a machine of its own)`
 }

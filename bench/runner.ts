@@ -8,12 +8,12 @@
 import {spawn} from 'node:child_process'
 import type {ChildProcess} from 'node:child_process'
 import {mkdtemp, writeFile} from 'node:fs/promises'
-import {tmpdir} from 'node:os'
+import {availableParallelism, tmpdir} from 'node:os'
 import path from 'node:path'
 import {performance} from 'node:perf_hooks'
 import {fileURLToPath} from 'node:url'
 import {seededRandom} from '../src/clock.js'
-import {clusterDownAndPurge, clusterUp, localNodeNames, removeFolder} from '../src/cli/local-cluster.js'
+import {clusterDownAndPurge, clusterUp, localMachineCount, localNodeNames, removeFolder} from '../src/cli/local-cluster.js'
 import type {UpOptions} from '../src/cli/local-cluster.js'
 import {freeClusterPorts} from '../src/cli/ports.js'
 import {DynClient, UnreachableError} from '../src/client/http-client.js'
@@ -49,6 +49,8 @@ export interface BenchConfig {
   readonly startPort?: number
   /** Extra `dyn start` flags for a cluster the bench starts (e.g. --write-buffer-ms 100). */
   readonly clusterArgs: readonly string[]
+  /** Nodes per machine of a cluster the bench starts (dyn cluster up --processes-per-machine); undefined: 1. */
+  readonly startProcessesPerMachine?: number
   readonly workload: WorkloadName
   readonly distribution: DistributionName
   readonly records: number
@@ -147,7 +149,16 @@ export interface BenchReport {
   /** With --find-capacity: every step of the search; `run` is then the step at the rate found (or the last). */
   readonly capacity?: CapacityReport
   readonly sla?: {readonly name: string; readonly met: boolean; readonly verdicts: readonly TargetVerdict[]}
+  /** Whether the cluster the bench started used every core of this machine (absent for --node). */
+  readonly cores?: CoreUse
   readonly histograms: Record<string, string>
+}
+
+/** The node processes of a cluster the bench started, the machines they form, and this machine's cores. */
+export interface CoreUse {
+  readonly nodeProcesses: number
+  readonly machines: number
+  readonly cores: number
 }
 
 /** Records are loaded with this many writes in flight. */
@@ -207,6 +218,7 @@ export async function runBench(config: BenchConfig, sla: Sla | undefined, onProg
       ...(measured.capacity === undefined ? {} : {capacity: measured.capacity.report}),
       ...(measured.sla === undefined || sla === undefined ? {} : {sla: {name: sla.name, ...measured.sla}}),
       ...(nodeRefusalTimes === undefined ? {} : {nodeRefusalTimes}),
+      ...(started === undefined ? {} : {cores: {nodeProcesses: started.faultable.cluster.nodes.length, machines: localMachineCount(started.faultable.cluster), cores: availableParallelism()}}),
       histograms: measured.histograms,
     }
   } finally {
@@ -439,7 +451,16 @@ async function startCluster(config: BenchConfig, cleanups: Array<() => Promise<v
       })
     : undefined
   if (proxy !== undefined) cleanups.push(() => proxy.close())
-  const upOptions: UpOptions = {dir, nodeCount: config.startNodes, port, rpcPort, startArgs: [...config.clusterArgs], readyTimeoutMs: 30_000, ...(proxy === undefined ? {} : {advertiseHost: localProxyHost})}
+  const upOptions: UpOptions = {
+    dir,
+    nodeCount: config.startNodes,
+    port,
+    rpcPort,
+    startArgs: [...config.clusterArgs],
+    readyTimeoutMs: 30_000,
+    ...(proxy === undefined ? {} : {advertiseHost: localProxyHost}),
+    ...(config.startProcessesPerMachine === undefined ? {} : {processesPerMachine: config.startProcessesPerMachine}),
+  }
   const cluster = await clusterUp(upOptions, () => undefined)
   // A restart (after --fault kill) starts only what does not run, with the folder's own flags
   // (no startArgs given) and the same advertised host, which the folder's cluster must match.

@@ -40,6 +40,7 @@ Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could no
   static override examples = [
     {description: 'Maximum throughput of a fresh 3-node cluster, YCSB A, 50 connections, calibrated', command: '<%= config.bin %> bench --nodes 3 --workload a --connections 50 --duration 10 --calibrate'},
     {description: 'The paper\'s SLA (p99.9 <= 300 ms at 500 req/s) against a running cluster', command: '<%= config.bin %> bench --node 127.0.0.1:7070 --node 127.0.0.1:7071 --node 127.0.0.1:7072 --sla bench/sla/paper.json'},
+    {description: 'Every core busy: four nodes as two machines of two processes (replicas on distinct machines), gets only', command: '<%= config.bin %> bench --nodes 4 --processes-per-machine 2 --workload c --n 2'},
     {description: 'Open loop at 1000 ops/s, read-heavy, client-driven routing, histograms saved', command: '<%= config.bin %> bench --nodes 5 --workload b --rate 1000 --client-driven --hdr-out b.hdr.json'},
     {description: 'The shopping cart with concurrent writers on few keys: how many versions do reads see?', command: '<%= config.bin %> bench --nodes 3 --workload cart --records 100 --connections 32 --json'},
     {description: 'Write buffer on (paper 6.1): nodes flush every 100 ms', command: '<%= config.bin %> bench --nodes 3 --workload a --rate 1000 --write-buffer-ms 100'},
@@ -55,6 +56,12 @@ Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could no
     nodes: Flags.integer({description: 'start a cluster of this many nodes for the run, and stop it afterwards [default: 3]', min: 1, max: 16, exclusive: ['node']}),
     port: Flags.integer({description: 'with --nodes: the client API port of the first node started (the others follow it; internode ports from PORT + 1000) [default: free ports the OS gives]', min: 1, max: 65_535, exclusive: ['node']}),
     'write-buffer-ms': Flags.integer({description: 'with --nodes: the nodes buffer writes and flush every this many ms', min: 0, exclusive: ['node']}),
+    'processes-per-machine': Flags.integer({
+      description: 'with --nodes: nodes per machine, as dyn cluster up --processes-per-machine (the ring keeps a key\'s replicas on distinct machines); the report says whether every core of this machine had a node [default: 1]',
+      min: 1,
+      max: 16,
+      exclusive: ['node'],
+    }),
     workload: Flags.string({description: 'a, b, c, d, f or cart [default: a]', options: Object.keys(workloads)}),
     distribution: Flags.string({description: 'key popularity [default: the workload\'s]', options: ['uniform', 'zipfian', 'latest']}),
     records: Flags.integer({description: 'keys loaded before the run [default: 10000]', min: 1}),
@@ -121,6 +128,7 @@ Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could no
       startNodes: flags.nodes ?? 3,
       ...(flags.port === undefined ? {} : {startPort: flags.port}),
       clusterArgs: flags['write-buffer-ms'] === undefined ? [] : ['--write-buffer-ms', String(flags['write-buffer-ms'])],
+      ...(flags['processes-per-machine'] === undefined ? {} : {startProcessesPerMachine: flags['processes-per-machine']}),
       workload,
       distribution: (flags.distribution ?? workloads[workload].distribution) as DistributionName,
       records: flags.records ?? fromSla.records ?? 10_000,

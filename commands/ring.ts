@@ -37,14 +37,17 @@ ${exitCodesHelp}`
         }
         return
       }
-      const body = result.body as {node: string; ringHash: string; partitionCount: number; settings: {defaultN: number; defaultR: number; defaultW: number; conflictPolicy: string}; effective?: {n: number; r: number; w: number}; members: Array<{name: string; apiAddress: string; status: string; up: boolean; partitions: number}>}
+      const body = result.body as {node: string; ringHash: string; partitionCount: number; settings: {defaultN: number; defaultR: number; defaultW: number; conflictPolicy: string}; effective?: {n: number; r: number; w: number}; members: Array<{name: string; apiAddress: string; status: string; up: boolean; partitions: number; machine?: string}>}
       const s = body.settings
       const e = body.effective
       // Issue 6.5: what a request without -n/-r/-w runs with, when the cluster makes it smaller than the defaults.
       const shrunk = e !== undefined && (e.n !== s.defaultN || e.r !== s.defaultR || e.w !== s.defaultW) ? ` (with ${body.members.length} member${body.members.length === 1 ? '' : 's'}: n=${e.n} r=${e.r} w=${e.w})` : ''
       process.stdout.write(`ring ${body.ringHash} as seen by ${body.node}: ${body.partitionCount} partitions, defaults n=${s.defaultN} r=${s.defaultR} w=${s.defaultW}${shrunk}, conflicts: ${s.conflictPolicy}\n`)
+      // Nodes that share machines (dyn start --processes) show theirs: a key's homes are on distinct machines.
+      const shared = body.members.some((m) => m.machine !== undefined && m.machine !== m.name)
       for (const m of body.members) {
-        process.stdout.write(`  ${m.name.padEnd(10)} ${m.apiAddress.padEnd(16)} ${m.status.padEnd(8)} ${(m.up ? 'up' : 'down').padEnd(5)} ${m.partitions} partitions\n`)
+        const machine = shared ? ` on ${m.machine ?? m.name}` : ''
+        process.stdout.write(`  ${m.name.padEnd(10)} ${m.apiAddress.padEnd(16)} ${m.status.padEnd(8)} ${(m.up ? 'up' : 'down').padEnd(5)} ${m.partitions} partitions${machine}\n`)
       }
     } catch (error) {
       this.failFromError(flags.json, error)

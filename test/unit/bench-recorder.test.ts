@@ -339,6 +339,17 @@ describe('formatReport', () => {
     assert.match(text, /2 timeouts, 1 connection errors/)
     assert.match(text, /^SLA ci: met$/m)
     assert.doesNotMatch(text, /MISSED/)
+    assert.doesNotMatch(text, /core/, 'no core line for a cluster the bench did not start')
+  })
+
+  it('says whether the cluster the bench started had a node on every core', () => {
+    const base = handBuiltReport()
+    const busy = formatReport({...base, cores: {nodeProcesses: 3, machines: 3, cores: 2}})
+    assert.match(busy, /^cluster: 3 node process\(es\), on a machine with 2 core\(s\): every core has a node$/m)
+    const grouped = formatReport({...base, cores: {nodeProcesses: 4, machines: 2, cores: 4}})
+    assert.match(grouped, /^cluster: 4 node process\(es\) on 2 machine\(s\), on a machine with 4 core\(s\): every core has a node$/m)
+    const idle = formatReport({...base, cores: {nodeProcesses: 1, machines: 1, cores: 8}})
+    assert.match(idle, /^cluster: 1 node process\(es\), on a machine with 8 core\(s\): 7 core\(s\) without a node; more nodes use them/m)
   })
 })
 
