@@ -15,7 +15,7 @@ import {gossipIntervalMsDefault, machineAddresses, requestTimeoutMsDefault, star
 import {partitionCountDefault} from '../src/ring/ring.js'
 import {availableParallelism} from 'node:os'
 import {dynRunScript} from '../src/cli/local-cluster.js'
-import {planProcesses, processesMax, runProcesses} from '../src/cli/start-processes.js'
+import {planProcesses, processCount, processesMax, readProcessesRecord, runProcesses, writeProcessesRecord} from '../src/cli/start-processes.js'
 
 export default class Start extends DynCommand {
   static override summary = 'Run one dyn node in the foreground.'
@@ -69,7 +69,7 @@ Restarted on the same --data, a node keeps all acknowledged data, its identity a
       min: 1000,
     }),
     processes: Flags.string({
-      description: `run K nodes on this machine, one per core (auto: as many as it has cores, up to ${processesMax}): NAME-1..NAME-K on ports --port..+K-1 and --rpc-port..+K-1, each with its folder in --data; the ring counts them as one machine (--machine), so a key's replicas go to distinct machines [default: 1, a single node named NAME]`,
+      description: `run K nodes on this machine, one per core (auto: as many as it has cores, up to ${processesMax}, or as many as --data already holds): NAME-1..NAME-K on ports --port..+K-1 and --rpc-port..+K-1, each with its folder in --data, which records K (processes.json; fewer later is refused); the ring counts them as one machine (--machine), so a key's replicas go to distinct machines [default: without it, a single node named NAME]`,
     }),
     machine: Flags.string({description: 'the machine this node runs on, when other nodes of the cluster run there too: a key\'s replicas are kept on distinct machines. Fixed at the node\'s first start [default: NAME with --processes; otherwise a machine of its own]'}),
     'secret-file': Flags.string({description: 'file holding the cluster secret (readable by its owner alone): every internode connection must prove it holds the same. Needed whenever other machines can reach the internode port (dyn cluster up writes one as cluster.secret)'}),
@@ -113,10 +113,10 @@ Restarted on the same --data, a node keeps all acknowledged data, its identity a
     if (flags.machine !== undefined && !memberNamePattern.test(flags.machine)) {
       this.fail(flags.json, 'bad_parameter', `--machine "${flags.machine}": use 1 to 64 letters, digits, '.', '_' or '-'`)
     }
-    const processes = flags.processes === undefined ? 1 : flags.processes === 'auto' ? Math.min(availableParallelism(), processesMax) : /^[0-9]{1,4}$/.test(flags.processes) ? Number(flags.processes) : Number.NaN
-    if (Number.isNaN(processes)) this.fail(flags.json, 'bad_parameter', `--processes "${flags.processes}": give how many nodes to run on this machine (1 to ${processesMax}), or auto for one per core`)
-    if (flags.processes !== undefined && processes !== 1) {
-      await this.runProcesses(flags, processes, addresses.advertise, seeds)
+    if (flags.processes !== undefined) {
+      const requested = flags.processes === 'auto' ? 'auto' : /^[0-9]{1,4}$/.test(flags.processes) ? Number(flags.processes) : Number.NaN
+      if (Number.isNaN(requested)) this.fail(flags.json, 'bad_parameter', `--processes "${flags.processes}": give how many nodes to run on this machine (1 to ${processesMax}), or auto for one per core`)
+      await this.runProcesses(flags, requested, addresses.advertise, seeds)
       return
     }
     const log = (line: string): void => {
@@ -164,8 +164,17 @@ Restarted on the same --data, a node keeps all acknowledged data, its identity a
         log(`${signal}: stopping`)
         running.stop().then(resolve, resolve)
       }
-      process.once('SIGINT', () => stop('SIGINT'))
-      process.once('SIGTERM', () => stop('SIGTERM'))
+      // Every signal is handled (stop runs once): a node of `dyn start --processes` may get one from
+      // the terminal and another from its supervisor, and an unhandled second one would kill it
+      // before its store is closed.
+      process.on('SIGINT', () => stop('SIGINT'))
+      process.on('SIGTERM', () => stop('SIGTERM'))
+      // Started by `dyn start --processes` (an IPC channel to it): stop when it is gone, however it
+      // ended, rather than keep the ports and the store with no one left to stop this node.
+      if (process.channel !== undefined) {
+        process.channel.unref()
+        process.once('disconnect', () => stop('supervisor gone'))
+      }
       // A node that has left the ring (dyn cluster leave) exits once its data is handed off.
       void running.left.then(() => stop('left the cluster'))
       // A copy of an older disk found after the start (a member that was down then answers):
@@ -180,7 +189,11 @@ Restarted on the same --data, a node keeps all acknowledged data, its identity a
   }
 
   /** `--processes K` with K > 1: K nodes of this machine as child processes (src/cli/start-processes.ts). */
-  private async runProcesses(flags: StartFlags, processes: number, advertiseHost: string, seeds: readonly string[]): Promise<void> {
+  private async runProcesses(flags: StartFlags, requested: number | 'auto', advertiseHost: string, seeds: readonly string[]): Promise<void> {
+    const recorded = await readProcessesRecord(flags.data).catch((error: Error) => this.fail(flags.json, 'bad_parameter', error.message))
+    const counted = processCount(requested, availableParallelism(), flags.name, recorded)
+    if (!counted.ok) this.fail(flags.json, counted.error, counted.message)
+    const processes = counted.processes
     const planned = planProcesses({
       name: flags.name,
       ...(flags.machine === undefined ? {} : {machine: flags.machine}),
@@ -192,6 +205,8 @@ Restarted on the same --data, a node keeps all acknowledged data, its identity a
       seeds,
     })
     if (!planned.ok) this.fail(flags.json, planned.error, planned.message)
+    // Recorded before any node starts, so that the next start finds as many (auto included).
+    if (recorded?.processes !== processes) await writeProcessesRecord(flags.data, {name: flags.name, processes})
     const log = (line: string): void => {
       const at = new Date().toISOString()
       process.stdout.write(flags.json ? `${JSON.stringify({at, node: flags.name, message: line})}\n` : `${at} ${flags.name} ${line}\n`)

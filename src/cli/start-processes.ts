@@ -16,6 +16,7 @@
  */
 
 import {spawn, type ChildProcess} from 'node:child_process'
+import {mkdir, readFile, rename, writeFile} from 'node:fs/promises'
 import path from 'node:path'
 import {DynClient} from '../client/http-client.js'
 import {memberNamePattern} from '../membership/member-table.js'
@@ -92,9 +93,70 @@ export function planProcesses(request: ProcessesRequest): Planned {
   }
 }
 
-/** How long each node may take to serve before the start is given up (a first start of LevelDB, a join). */
-export const processReadyTimeoutMs = 60_000
+/**
+ * What --data records of the nodes it holds (processes.json): how many, so that `--processes
+ * auto` on a machine whose core count changed (a cgroup limit, a resized VM) starts the same
+ * nodes again, and a smaller count, which would leave nodes down that still hold replicas, is
+ * refused.
+ */
+export interface ProcessesRecord {
+  readonly name: string
+  readonly processes: number
+}
+
+export const processesRecordFile = 'processes.json'
+
+export async function readProcessesRecord(data: string): Promise<ProcessesRecord | undefined> {
+  const text = await readFile(path.join(data, processesRecordFile), 'utf8').catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return undefined
+    throw error
+  })
+  if (text === undefined) return undefined
+  const record = JSON.parse(text) as Partial<ProcessesRecord>
+  if (typeof record.name !== 'string' || !Number.isInteger(record.processes) || (record.processes as number) < 1) {
+    throw new Error(`${path.join(data, processesRecordFile)} is not a record of dyn start --processes; move it aside`)
+  }
+  return record as ProcessesRecord
+}
+
+/** Written whole or not at all, before any node starts. */
+export async function writeProcessesRecord(data: string, record: ProcessesRecord): Promise<void> {
+  await mkdir(data, {recursive: true})
+  const file = path.join(data, processesRecordFile)
+  await writeFile(`${file}.tmp`, `${JSON.stringify(record)}\n`)
+  await rename(`${file}.tmp`, file)
+}
+
+/**
+ * How many nodes to run: the number asked for, or for `auto` the folder's count once it has one
+ * (else this machine's cores). Fewer than the folder already holds is refused: those nodes are
+ * members that would stay down with their replicas.
+ */
+export function processCount(requested: number | 'auto', cores: number, name: string, recorded: ProcessesRecord | undefined): {ok: true; processes: number} | {ok: false; error: 'bad_parameter'; message: string} {
+  if (recorded !== undefined && recorded.name !== name) {
+    return {ok: false, error: 'bad_parameter', message: `this --data folder holds the nodes of --name ${recorded.name} (${processesRecordFile}), not ${name}; start with --name ${recorded.name} or use another --data folder`}
+  }
+  const processes = requested === 'auto' ? (recorded?.processes ?? Math.min(cores, processesMax)) : requested
+  if (recorded !== undefined && processes < recorded.processes) {
+    return {
+      ok: false,
+      error: 'bad_parameter',
+      message: `this --data folder holds ${recorded.processes} nodes (${name}-1..${name}-${recorded.processes}); starting ${processes} would leave ${name}-${processes + 1}..${name}-${recorded.processes} down while the ring still counts on their replicas. Give --processes ${recorded.processes} (or auto), or take them out first with dyn cluster leave`,
+    }
+  }
+  return {ok: true, processes}
+}
+
+/**
+ * How long the nodes may take to serve before the start is given up. Long: a node's own start is
+ * bounded (a join gives up after its attempts, the disk check after its rounds), and a node that
+ * gives up ends, which fails the start at once.
+ */
+export const processReadyTimeoutMs = 600_000
+/** How long the nodes have to stop after the signal is passed on, before they are killed. */
+export const processStopGraceMs = 30_000
 const readyPollIntervalMs = 200
+const healthProbeTimeoutMs = 1000
 
 export interface RunProcessesOptions {
   readonly plan: ProcessesPlan
@@ -128,9 +190,18 @@ interface Child {
 export async function runProcesses(options: RunProcessesOptions): Promise<ProcessesOutcome> {
   const children: Child[] = []
   let stopping = false
+  let killTimer: NodeJS.Timeout | undefined
   const stopAll = (signal: NodeJS.Signals): void => {
     stopping = true
     for (const child of children) if (child.ended === undefined) child.process.kill(signal)
+    // A node that hangs while it stops must not hold the command (and its ports) for ever.
+    killTimer ??= setTimeout(() => {
+      for (const child of children) {
+        if (child.ended !== undefined) continue
+        options.log(`${child.planned.name} did not stop within ${processStopGraceMs / 1000} s; killing it`)
+        child.process.kill('SIGKILL')
+      }
+    }, processStopGraceMs)
   }
   // Passed on once: a terminal's Ctrl-C reaches the children too, and a node stops on its first
   // signal; a second one finds no handler in it and would kill it before it has closed its store.
@@ -144,7 +215,7 @@ export async function runProcesses(options: RunProcessesOptions): Promise<Proces
   try {
     const [first, ...rest] = options.plan.processes
     const startFailure = async (group: readonly PlannedProcess[]): Promise<ProcessesOutcome['startFailed']> => {
-      const started = group.map((planned) => startChild(planned, options))
+      const started = group.map((planned) => startChild(planned, options, () => stopping))
       children.push(...started)
       const failure = await waitUntilServing(started, options.advertiseHost, () => stopping)
       return failure
@@ -157,16 +228,22 @@ export async function runProcesses(options: RunProcessesOptions): Promise<Proces
       options.log(`${children.length} node(s) serving on machine ${options.plan.machine}: ${children.map((child) => `${child.planned.name} on ${formatAddress(options.advertiseHost, child.planned.port)}`).join(', ')}`)
     }
     const endings = await Promise.all(children.map(async (child) => ({name: child.planned.name, status: await child.exited})))
-    const failed = endings.filter((ending) => ending.status !== 'exit 0')
+    // A node asked to stop may exit by that very signal when it comes in the last moment of its
+    // exit, after its store is closed (Node's handlers are gone by then): that is a stop too.
+    const stoppedAsAsked = (status: string): boolean => stopping && (status === 'signal SIGTERM' || status === 'signal SIGINT')
+    const failed = endings.filter((ending) => ending.status !== 'exit 0' && !stoppedAsAsked(ending.status))
     return {...(startFailed === undefined ? {} : {startFailed}), failed}
   } finally {
+    if (killTimer !== undefined) clearTimeout(killTimer)
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
   }
 }
 
-function startChild(planned: PlannedProcess, options: RunProcessesOptions): Child {
-  const child = spawn(process.execPath, [options.runScript, ...options.argsOf(planned)], {stdio: ['ignore', 'inherit', 'inherit']})
+function startChild(planned: PlannedProcess, options: RunProcessesOptions, stopping: () => boolean): Child {
+  // The IPC channel is how a child learns that this process is gone (killed, crashed): it stops
+  // then, rather than keep its ports and store with no one to stop it (commands/start.ts).
+  const child = spawn(process.execPath, [options.runScript, ...options.argsOf(planned)], {stdio: ['ignore', 'inherit', 'inherit', 'ipc']})
   const record: Child = {
     planned,
     process: child,
@@ -178,7 +255,7 @@ function startChild(planned: PlannedProcess, options: RunProcessesOptions): Chil
       })
       child.once('exit', (code, signal) => {
         record.ended = signal === null ? `exit ${code ?? 0}` : `signal ${signal}`
-        if (record.ended !== 'exit 0') options.log(`${planned.name} (pid ${child.pid}) ended: ${record.ended}`)
+        if (record.ended !== 'exit 0' && !stopping()) options.log(`${planned.name} (pid ${child.pid}) ended: ${record.ended}`)
         resolve(record.ended)
       })
     }),
@@ -193,7 +270,7 @@ async function waitUntilServing(children: readonly Child[], advertiseHost: strin
   while (waiting.size > 0 && !stopped()) {
     for (const child of [...waiting]) {
       if (child.ended !== undefined) return {name: child.planned.name, message: `it ended (${child.ended}); its log is above`}
-      const answer = await new DynClient(formatAddress(advertiseHost, child.planned.port), readyPollIntervalMs * 5).getJson('/health').catch(() => undefined)
+      const answer = await new DynClient(formatAddress(advertiseHost, child.planned.port), healthProbeTimeoutMs).getJson('/health').catch(() => undefined)
       if (answer?.ok === true && answer.body.node === child.planned.name) waiting.delete(child)
     }
     if (waiting.size === 0) break

@@ -278,8 +278,7 @@ export class Claimant {
     const table = this.membership.table
     if (table.ring === undefined) {
       // A table from before the claimant existed: its ring becomes version 1 of the claimant's.
-      const legacy = ringOf(table)
-      this.membership.replaceRing({...initialRingState(table.settings.partitionCount, this.self), members: legacy.members, owners: legacy.owners})
+      this.membership.replaceRing(this.stateOf(table))
       return
     }
     if (!this.installable(table)) return

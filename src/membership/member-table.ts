@@ -113,7 +113,8 @@ function preferredRow(a: Member, b: Member): Member {
   if (a.handedOff !== b.handedOff) return a.handedOff === true ? a : b
   if (a.removed !== b.removed) return a.removed === true ? a : b
   if (a.rpcAddress !== b.rpcAddress) return a.rpcAddress > b.rpcAddress ? a : b
-  return a.apiAddress >= b.apiAddress ? a : b
+  if (a.apiAddress !== b.apiAddress) return a.apiAddress > b.apiAddress ? a : b
+  return (a.machine ?? '') >= (b.machine ?? '') ? a : b
 }
 
 /**

@@ -88,7 +88,8 @@ async function joinAnotherCluster(membership: Membership, store: Store, transpor
   if (!(await store.isObjectFree())) throw new DynError('bad_parameter', `${self} holds data of its own; start it on an empty --data folder to join another cluster`)
   const mine = findMember(table, self)
   if (mine === undefined) throw new DynError('internal', `${self} has no row of its own`)
-  const member: Member = {name: self, rpcAddress: mine.rpcAddress, apiAddress: mine.apiAddress, status: 'joining', incarnation: mine.incarnation + 1}
+  // The machine goes with the row: the claimant records it in the ring when it commits the join.
+  const member: Member = {name: self, rpcAddress: mine.rpcAddress, apiAddress: mine.apiAddress, status: 'joining', incarnation: mine.incarnation + 1, ...(mine.machine === undefined ? {} : {machine: mine.machine})}
   const answer = await transport.request(seed, MessageType.Join, {member, requestedSettings: {}}, joinRequestTimeoutMs)
   if (!answer.ok && answer.code === notInternodeCode) throw new DynError('bad_parameter', notInternodeSeed(seed, answer.message, 'dyn cluster join'))
   if (!answer.ok && answer.code === unauthenticatedCode) throw new DynError('unauthenticated', `could not join through the seed: ${answer.message}`)

@@ -27,7 +27,8 @@ describe('nodes that share a machine', () => {
     const {port, rpcPort} = await freeClusterPorts(2)
     const logFile = path.join(dir, 'start.log')
     const out = openSync(logFile, 'a')
-    const args = ['start', '--processes', '2', '--name', 'box', '--port', String(port), '--rpc-port', String(rpcPort), '--data', path.join(dir, 'data'), '--request-timeout', '5000']
+    const argsWith = (processes: string): string[] => ['start', '--processes', processes, '--name', 'box', '--port', String(port), '--rpc-port', String(rpcPort), '--data', path.join(dir, 'data'), '--request-timeout', '5000']
+    const args = argsWith('2')
     const parent = spawn(process.execPath, [dynBin, ...args], {stdio: ['ignore', out, out]})
     closeSync(out)
     const parentPid = parent.pid
@@ -83,6 +84,30 @@ describe('nodes that share a machine', () => {
     assert.equal(answer.error, 'node_exited')
     assert.match(refused.stdout, /first started on machine \\"box\\"/)
     assert.match(refused.stdout, /cannot be started with --machine elsewhere/)
+
+    // The folder records how many nodes it holds; auto starts as many again, whatever the cores.
+    assert.deepEqual(JSON.parse(await readFile(path.join(dir, 'data', 'processes.json'), 'utf8')), {name: 'box', processes: 2})
+    const fewer = await runDyn([...argsWith('1'), '--json'])
+    assert.equal(fewer.code, 2, fewer.stdout + fewer.stderr)
+    assert.match(fewer.stdout, /holds 2 nodes/)
+
+    // A supervisor that is killed outright leaves no node behind: each learns it from its IPC
+    // channel and stops, closing its store.
+    const again = spawn(process.execPath, [dynBin, ...argsWith('auto')], {stdio: 'ignore'})
+    const againPid = again.pid
+    assert.ok(againPid !== undefined)
+    t.after(() => killNode(againPid).catch(() => undefined))
+    const restartedPids = await waitFor(
+      'both nodes to serve again',
+      async () => {
+        const answers = await Promise.all([0, 1].map((index) => getJson(`http://127.0.0.1:${port + index}/health`).catch(() => undefined)))
+        return answers.every((answer) => answer?.status === 200) ? answers.map((answer) => answer?.body.pid as number) : undefined
+      },
+      60_000,
+      200,
+    )
+    process.kill(againPid, 'SIGKILL')
+    for (const pid of restartedPids) await waitFor(`node ${pid} to stop without its supervisor`, async () => (isRunning(pid) ? undefined : true), 20_000, 50)
   })
 
   it('refuses --processes values it cannot run, before starting anything', async () => {

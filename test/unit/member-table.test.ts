@@ -59,11 +59,14 @@ const memberArb = (name: string): fc.Arbitrary<Member> =>
       fc.boolean(),
       fc.option(fc.integer({min: 1, max: 3}), {nil: undefined}),
       fc.boolean(),
+      // Rows that differ only in the machine they name (a bug, or two processes sharing a name) must merge alike too.
+      fc.option(fc.constantFrom('h1', 'h2'), {nil: undefined}),
     )
     // Only a row that left may say it handed everything off, and only such a row that it was removed.
-    .map(([row, handedOff, diskClock, removed]): Member => {
+    .map(([row, handedOff, diskClock, removed, machine]): Member => {
       const withHandOff: Member = handedOff && row.status === 'left' ? {...row, handedOff: true, ...(removed ? {removed: true as const} : {})} : row
-      return diskClock === undefined ? withHandOff : {...withHandOff, diskClock}
+      const withMachine: Member = machine === undefined ? withHandOff : {...withHandOff, machine}
+      return diskClock === undefined ? withMachine : {...withMachine, diskClock}
     })
 
 /**
