@@ -11,7 +11,7 @@
  * never replaced by another before its data has moved.
  */
 
-import {claimOwnersFrom, compareNames} from '../ring/claim.js'
+import {claimOwnersFrom, compareNames, spreadMachines} from '../ring/claim.js'
 import type {MachineOf} from '../ring/ring.js'
 
 /**
@@ -69,6 +69,9 @@ export interface RingState {
 
 export type ClaimantFailure = {readonly ok: false; readonly error: 'bad_parameter' | 'ring_in_transition' | 'nothing_staged' | 'unreachable'; readonly message: string}
 
+/** How many consecutive partitions spreadMachines keeps on distinct machines when the caller does not say: the usual N. */
+export const spreadWindowDefault = 3
+
 /** The ring state of a cluster of one, its creator. */
 export function initialRingState(partitionCount: number, self: string, machine?: string): RingState {
   const machines = machinesOf([self], () => machine)
@@ -121,21 +124,40 @@ export function clearStaged(state: RingState, claimant: string): RingState {
  * `machineOf` tells the joiners' machines (from their rows); members already in the ring keep
  * the machine the ring state records.
  */
-export function planTransition(state: RingState, partitionCount: number, joining: readonly string[], machineOf?: MachineOf): {ok: true; transition: Omit<RingTransition, 'id'>; joins: string[]} | ClaimantFailure {
+export function planTransition(
+  state: RingState,
+  partitionCount: number,
+  joining: readonly string[],
+  machineOf?: MachineOf,
+  spreadWindow = spreadWindowDefault,
+): {ok: true; transition: Omit<RingTransition, 'id'>; joins: string[]} | ClaimantFailure {
   if (state.next !== undefined) return {ok: false, error: 'ring_in_transition', message: 'a ring change is still moving data; wait until dyn cluster status shows no transfers'}
   const joins = joining.filter((name) => !state.members.includes(name)).sort(compareNames)
   if (joins.length === 0 && state.staged.length === 0) return {ok: false, error: 'nothing_staged', message: 'no change is staged: start a node with --seeds, or run dyn cluster join, leave or remove first'}
   const departing = new Set(state.staged.map((change) => change.node))
   const members = [...state.members.filter((name) => !departing.has(name)), ...joins].sort(compareNames)
-  const owners = claimOwnersFrom(partitionCount, state.owners, members)
+  const claimed = claimOwnersFrom(partitionCount, state.owners, members)
   const removing = state.staged.filter((change) => change.kind === 'remove').map((change) => change.node)
   const machines = machinesOf(members, (name) => (state.members.includes(name) ? machineIn(state.machines, name) : machineOf?.(name)))
+  // Members that share machines: each machine's partitions are spread apart, so that the
+  // preference lists seldom skip an owner and home replicas stay balanced (claim.ts).
+  const owners =
+    machines === undefined
+      ? claimed
+      : spreadMachines(claimed, (name) => machineIn(machines, name) ?? name, spreadWindow, new Set(claimed.flatMap((owner, partition) => (owner === state.owners[partition] ? [] : [partition]))))
   return {ok: true, transition: {members, owners, ...(machines === undefined ? {} : {machines}), removing}, joins}
 }
 
 /** Commit the planned transition: the ring moves to it once every transfer is done. */
-export function commitTransition(state: RingState, partitionCount: number, joining: readonly string[], claimant: string, machineOf?: MachineOf): {ok: true; state: RingState} | ClaimantFailure {
-  const planned = planTransition(state, partitionCount, joining, machineOf)
+export function commitTransition(
+  state: RingState,
+  partitionCount: number,
+  joining: readonly string[],
+  claimant: string,
+  machineOf?: MachineOf,
+  spreadWindow = spreadWindowDefault,
+): {ok: true; state: RingState} | ClaimantFailure {
+  const planned = planTransition(state, partitionCount, joining, machineOf, spreadWindow)
   if (!planned.ok) return planned
   const version = state.version + 1
   return {ok: true, state: {...state, version, claimant, next: {...planned.transition, id: `${version}.${claimant}`}, staged: []}}

@@ -226,7 +226,7 @@ export class Claimant {
         if (request.joinsOnly === true && state.staged.length > 0) {
           throw new DynError('ring_in_transition', 'other changes are staged; a joining node waits for them to be committed or cleared')
         }
-        const committed = commitTransition(state, partitionCount, this.joining(table), this.self, rowMachineOf(table))
+        const committed = commitTransition(state, partitionCount, this.joining(table), this.self, rowMachineOf(table), table.settings.defaultN)
         if (!committed.ok) throw new DynError(committed.error, committed.message)
         const view = this.planView(table, state)
         const next = committed.state.next
@@ -324,7 +324,7 @@ export class Claimant {
     // What an operator staged; when (stagedAt) is the merge's business, not the plan's.
     const staged = [...joins.map((node) => ({kind: 'join' as const, node})), ...state.staged.map(({kind, node}) => ({kind, node}))]
     const base = {claimant: this.self, ringVersion: state.version, staged}
-    const planned = planTransition(state, table.settings.partitionCount, joins, rowMachineOf(table))
+    const planned = planTransition(state, table.settings.partitionCount, joins, rowMachineOf(table), table.settings.defaultN)
     if (!planned.ok) return {...base, note: planned.message}
     const before = ringFromOwners(table.settings.partitionCount, state.members, state.owners, (name) => machineIn(state.machines, name))
     const after = ringFromOwners(table.settings.partitionCount, planned.transition.members, planned.transition.owners, (name) => machineIn(planned.transition.machines, name))

@@ -20,7 +20,9 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 import fc from 'fast-check'
-import {claimOwners, claimOwnersFrom, compareNames, rendezvousScore} from '../../src/ring/claim.js'
+import {claimOwners, claimOwnersFrom, compareNames, rendezvousScore, spreadMachines} from '../../src/ring/claim.js'
+import {commitTransition, initialRingState, installTransition} from '../../src/membership/claimant-core.js'
+import {preferenceList, ringFromOwners} from '../../src/ring/ring.js'
 
 const partitionCountArb = fc.constantFrom(8, 16, 64, 256)
 const nameArb = fc.string({unit: 'grapheme-ascii', minLength: 1, maxLength: 6})
@@ -225,5 +227,82 @@ describe('claim: the same answer in every version of dyn', () => {
     const three = claimOwners(16, ['c', 'a', 'b'])
     assert.deepEqual(three, ['a', 'a', 'a', 'c', 'b', 'b', 'c', 'a', 'c', 'a', 'b', 'c', 'c', 'b', 'a', 'b'])
     assert.deepEqual(claimOwnersFrom(16, three, ['a', 'b', 'c', 'd']), ['a', 'a', 'a', 'd', 'd', 'b', 'c', 'a', 'c', 'd', 'b', 'c', 'c', 'b', 'd', 'b'])
+  })
+})
+
+describe('claim: spreading each machine\'s partitions apart (members that share machines)', () => {
+  /** `machines` machines of `perMachine` members: m0-0, m0-1, ... on machine m0. */
+  const grouped = (machines: number, perMachine: number): string[] =>
+    Array.from({length: machines * perMachine}, (_, index) => `m${Math.floor(index / perMachine)}-${index % perMachine}`)
+  const machineOf = (name: string): string => name.slice(0, name.indexOf('-'))
+  /** Pairs of partitions closer than `window` whose owners share a machine. */
+  const closePairs = (owners: readonly string[], window: number): number => {
+    let pairs = 0
+    for (let partition = 0; partition < owners.length; partition++) {
+      for (let distance = 1; distance < window; distance++) if (machineOf(owners[partition] as string) === machineOf(owners[(partition + distance) % owners.length] as string)) pairs++
+    }
+    return pairs
+  }
+  const ownedCounts = (owners: readonly string[]): string => JSON.stringify([...counts(owners)].sort())
+  function counts(owners: readonly string[]): Map<string, number> {
+    const out = new Map<string, number>()
+    for (const owner of owners) out.set(owner, (out.get(owner) ?? 0) + 1)
+    return out
+  }
+
+  it('keeps every member\'s count, never adds close same-machine pairs, and is one function of its inputs', () => {
+    fc.assert(
+      fc.property(fc.integer({min: 1, max: 5}), fc.integer({min: 1, max: 4}), fc.constantFrom(8, 16, 64, 256), fc.integer({min: 2, max: 5}), (machines, perMachine, partitionCount, window) => {
+        const owners = claimOwners(partitionCount, grouped(machines, perMachine))
+        const spread = spreadMachines(owners, machineOf, window)
+        assert.equal(ownedCounts(spread), ownedCounts(owners))
+        assert.ok(closePairs(spread, window) <= closePairs(owners, window))
+        assert.deepEqual(spreadMachines(owners, machineOf, window), spread)
+      }),
+      {numRuns: 60},
+    )
+  })
+
+  it('leaves owners alone when no machine is shared, or a window of 1', () => {
+    const owners = claimOwners(64, ['a', 'b', 'c', 'd'])
+    assert.deepEqual(spreadMachines(owners, (name) => name, 3), owners)
+    const shared = claimOwners(64, grouped(3, 2))
+    assert.deepEqual(spreadMachines(shared, machineOf, 1), shared)
+  })
+
+  it('takes away most close same-machine pairs of a balanced cluster (3 machines of 2 and of 4, Q=256)', () => {
+    for (const perMachine of [2, 4]) {
+      const owners = claimOwners(256, grouped(3, perMachine))
+      const before = closePairs(owners, 3)
+      const after = closePairs(spreadMachines(owners, machineOf, 3), 3)
+      assert.ok(before > 100 && after <= before / 4, `3 machines of ${perMachine}: ${before} close pairs before, ${after} after`)
+    }
+  })
+
+  it('keeps home replicas balanced through the claimant: every member of 4 machines of 8 is a home of its fair share within 10% (Q=256, N=3; 1.46x before)', () => {
+    const members = grouped(4, 8)
+    let state = initialRingState(256, members[0] as string, machineOf(members[0] as string))
+    // Machine by machine, as an operator starts them: the hardest case for the spread.
+    for (let machine = 0; machine < 4; machine++) {
+      const joining = members.filter((name) => machineOf(name) === `m${machine}` && name !== members[0])
+      const committed = commitTransition(state, 256, joining, members[0] as string, machineOf, 3)
+      assert.ok(committed.ok)
+      state = installTransition(committed.state, members[0] as string)
+    }
+    const ring = ringFromOwners(256, state.members, state.owners, (name) => state.machines?.[name])
+    const homes = new Map(members.map((name) => [name, 0]))
+    for (let partition = 0; partition < 256; partition++) for (const home of preferenceList(ring, partition).slice(0, 3)) homes.set(home, (homes.get(home) ?? 0) + 1)
+    const fair = (3 * 256) / members.length
+    for (const [name, count] of homes) assert.ok(Math.abs(count - fair) <= 0.1 * fair, `${name} is a home of ${count} partitions (fair: ${fair})`)
+  })
+
+  it('swaps partitions that move anyway first: a cluster formed in one commit moves no partition more than its claim does', () => {
+    const members = grouped(3, 2)
+    const first = initialRingState(64, members[0] as string, machineOf(members[0] as string))
+    const committed = commitTransition(first, 64, members.slice(1), members[0] as string, machineOf, 3)
+    assert.ok(committed.ok)
+    const moved = committed.state.next?.owners.filter((owner, partition) => owner !== first.owners[partition]).length
+    const claimed = claimOwnersFrom(64, first.owners, members)
+    assert.equal(moved, claimed.filter((owner, partition) => owner !== first.owners[partition]).length)
   })
 })
