@@ -264,6 +264,38 @@ export type SystemName = 'dyn' | 'etcd'
 export type KvOperation = 'put' | 'get'
 
 /** Which store runs first in a round: dyn in odd rounds (1, 3, ...), etcd in even ones. */
+/** The machine's CPU time counters, in clock ticks, from the first line of /proc/stat. */
+export interface CpuTimes {
+  readonly busy: number
+  readonly total: number
+}
+
+/** The counters of a /proc/stat text (idle and iowait count as idle), or undefined when it has no `cpu` line. */
+export function cpuTimesOf(procStat: string): CpuTimes | undefined {
+  const line = procStat.split('\n').find((text) => text.startsWith('cpu '))
+  if (line === undefined) return undefined
+  const fields = line.trim().split(/\s+/).slice(1, 9).map(Number)
+  if (fields.length < 5 || fields.some((value) => !Number.isFinite(value))) return undefined
+  const total = fields.reduce((sum, value) => sum + value, 0)
+  const idle = (fields[3] ?? 0) + (fields[4] ?? 0)
+  return {busy: total - idle, total}
+}
+
+/** The share of the machine's CPU time that was busy between two readings (0 when no time passed). */
+export function busyShare(before: CpuTimes, after: CpuTimes): number {
+  const total = after.total - before.total
+  return total <= 0 ? 0 : (after.busy - before.busy) / total
+}
+
+/**
+ * Between two stores' sessions the machine is let settle until its CPU is mostly idle: a store
+ * that has just stopped (etcd's last WAL syncs, dyn's compactions) would otherwise run on into the
+ * next store's measurement. Measured in two sessions before this wait: dyn's worst round was the
+ * one right after etcd, each time.
+ */
+export const settleBusyShareMax = 0.25
+export const settleWaitMsMax = 20_000
+
 export function roundOrder(round: number): [SystemName, SystemName] {
   return round % 2 === 0 ? ['dyn', 'etcd'] : ['etcd', 'dyn']
 }

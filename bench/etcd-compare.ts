@@ -40,7 +40,9 @@ import {figure} from './report.js'
 import {failScript, readScriptFlags} from './script-flags.js'
 import {keyName, valueOf} from './workloads.js'
 import {
+  busyShare,
   compareStores,
+  cpuTimesOf,
   dynGetStep,
   dynOutcome,
   dynPutStep,
@@ -58,8 +60,10 @@ import {
   formatEtcdComparison,
   parseEtcdCompareOptions,
   roundOrder,
+  settleBusyShareMax,
+  settleWaitMsMax,
 } from './etcd-compare-core.js'
-import type {EtcdCompareErrorCode, EtcdCompareOptions, KvOperation, OperationFigures, RoundFigures, SystemName} from './etcd-compare-core.js'
+import type {CpuTimes, EtcdCompareErrorCode, EtcdCompareOptions, KvOperation, OperationFigures, RoundFigures, SystemName} from './etcd-compare-core.js'
 
 const usage = `Measure dyn against a 3-member etcd cluster on this machine (issue 18's first target).
 
@@ -428,7 +432,10 @@ async function main(): Promise<void> {
     for (let round = 0; round < options.rounds; round += 1) {
       const order = roundOrder(round)
       const measured = {} as Record<SystemName, Awaited<ReturnType<typeof session>>>
-      for (const system of order) measured[system] = await session(system, options, round, `round ${round + 1}/${options.rounds}:`)
+      for (const system of order) {
+        await settle(`round ${round + 1}/${options.rounds}: before ${system}`)
+        measured[system] = await session(system, options, round, `round ${round + 1}/${options.rounds}:`)
+      }
       rounds.push({round: round + 1, order, dyn: measured.dyn.figures, etcd: measured.etcd.figures, etcdEndpointIsLeader: measured.etcd.endpointIsLeader})
     }
     const compared = compareStores(rounds)
@@ -453,3 +460,25 @@ async function main(): Promise<void> {
 }
 
 await main()
+
+/**
+ * Waits (at most settleWaitMsMax) until the machine's CPU was at most settleBusyShareMax busy over
+ * half a second, and says how long it took: a store's session must not run while the previous
+ * one's processes are still winding down.
+ */
+async function settle(label: string): Promise<void> {
+  const started = Date.now()
+  const read = async (): Promise<CpuTimes | undefined> => cpuTimesOf(await readFile('/proc/stat', 'utf8').catch(() => ''))
+  let share = Number.NaN
+  while (Date.now() - started < settleWaitMsMax) {
+    const before = await read()
+    await new Promise((resolve) => setTimeout(resolve, settleSampleMs))
+    const after = await read()
+    if (before === undefined || after === undefined) return
+    share = busyShare(before, after)
+    if (share <= settleBusyShareMax) break
+  }
+  log(`${label}: the machine settled for ${((Date.now() - started) / 1000).toFixed(1)} s (CPU ${(share * 100).toFixed(0)}% busy over the last ${settleSampleMs} ms)`)
+}
+
+const settleSampleMs = 500

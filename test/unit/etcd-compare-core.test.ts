@@ -10,7 +10,9 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 import {
+  busyShare,
   compareStores,
+  cpuTimesOf,
   dynGetStep,
   dynOutcome,
   dynPutStep,
@@ -248,5 +250,19 @@ describe('compareStores', () => {
     assert.match(text, /^Issue 18's first target \(every ratio on target in every round\): not met\.$/m)
     // Round 2 ran etcd first: its rows come first.
     assert.ok(text.indexOf('| 2 | etcd') < text.indexOf('| 2 | dyn'))
+  })
+})
+
+describe('letting the machine settle between stores', () => {
+  it('reads the busy and total ticks of /proc/stat, idle and iowait counting as idle', () => {
+    const stat = 'cpu  100 5 50 800 20 3 2 0 0 0\ncpu0 50 2 25 400 10 1 1 0 0 0\nintr 1 2 3\n'
+    assert.deepEqual(cpuTimesOf(stat), {busy: 160, total: 980})
+    assert.equal(cpuTimesOf('intr 1 2\n'), undefined)
+    assert.equal(cpuTimesOf('cpu  a b c d e\n'), undefined)
+  })
+
+  it('gives the busy share between two readings, 0 when no time passed', () => {
+    assert.equal(busyShare({busy: 160, total: 980}, {busy: 210, total: 1180}), 0.25)
+    assert.equal(busyShare({busy: 160, total: 980}, {busy: 160, total: 980}), 0)
   })
 })
