@@ -295,6 +295,8 @@ export function busyShare(before: CpuTimes, after: CpuTimes): number {
  */
 export const settleBusyShareMax = 0.25
 export const settleWaitMsMax = 20_000
+/** How long each look at the CPU lasts. */
+export const settleSampleMs = 500
 
 export function roundOrder(round: number): [SystemName, SystemName] {
   return round % 2 === 0 ? ['dyn', 'etcd'] : ['etcd', 'dyn']

@@ -61,6 +61,7 @@ import {
   parseEtcdCompareOptions,
   roundOrder,
   settleBusyShareMax,
+  settleSampleMs,
   settleWaitMsMax,
 } from './etcd-compare-core.js'
 import type {CpuTimes, EtcdCompareErrorCode, EtcdCompareOptions, KvOperation, OperationFigures, RoundFigures, SystemName} from './etcd-compare-core.js'
@@ -480,5 +481,3 @@ async function settle(label: string): Promise<void> {
   }
   log(`${label}: the machine settled for ${((Date.now() - started) / 1000).toFixed(1)} s (CPU ${(share * 100).toFixed(0)}% busy over the last ${settleSampleMs} ms)`)
 }
-
-const settleSampleMs = 500
