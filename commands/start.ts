@@ -119,10 +119,7 @@ Restarted on the same --data, a node keeps all acknowledged data, its identity a
       await this.runProcesses(flags, requested, addresses.advertise, seeds)
       return
     }
-    const log = (line: string): void => {
-      const at = new Date().toISOString()
-      process.stdout.write(flags.json ? `${JSON.stringify({at, node: flags.name, message: line})}\n` : `${at} ${flags.name} ${line}\n`)
-    }
+    const log = nodeLog(flags.json, flags.name)
     let node
     try {
       const secret = flags['secret-file'] === undefined ? undefined : await readSecretFile(flags['secret-file'])
@@ -188,7 +185,7 @@ Restarted on the same --data, a node keeps all acknowledged data, its identity a
     if (failure !== undefined) this.fail(flags.json, failure.code, failure.message)
   }
 
-  /** `--processes K` with K > 1: K nodes of this machine as child processes (src/cli/start-processes.ts). */
+  /** `--processes K|auto`: K nodes of this machine as child processes (src/cli/start-processes.ts). */
   private async runProcesses(flags: StartFlags, requested: number | 'auto', advertiseHost: string, seeds: readonly string[]): Promise<void> {
     const recorded = await readProcessesRecord(flags.data).catch((error: Error) => this.fail(flags.json, 'bad_parameter', error.message))
     const counted = processCount(requested, availableParallelism(), flags.name, recorded)
@@ -207,10 +204,7 @@ Restarted on the same --data, a node keeps all acknowledged data, its identity a
     if (!planned.ok) this.fail(flags.json, planned.error, planned.message)
     // Recorded before any node starts, so that the next start finds as many (auto included).
     if (recorded?.processes !== processes) await writeProcessesRecord(flags.data, {name: flags.name, processes})
-    const log = (line: string): void => {
-      const at = new Date().toISOString()
-      process.stdout.write(flags.json ? `${JSON.stringify({at, node: flags.name, message: line})}\n` : `${at} ${flags.name} ${line}\n`)
-    }
+    const log = nodeLog(flags.json, flags.name)
     const shared = sharedStartArgs(flags as unknown as Record<string, unknown>)
     const outcome = await runProcesses({
       plan: planned.plan,
@@ -230,6 +224,14 @@ Restarted on the same --data, a node keeps all acknowledged data, its identity a
     if (outcome.failed.length > 0) {
       this.fail(flags.json, 'node_exited', `${outcome.failed.map((ending) => `${ending.name} ended with ${ending.status}`).join(', ')}; see its log above`, {nodes: outcome.failed})
     }
+  }
+}
+
+/** A node's log lines on stdout, as JSON lines with --json: the node's own, and the supervisor's of --processes. */
+function nodeLog(json: boolean, name: string): (line: string) => void {
+  return (line) => {
+    const at = new Date().toISOString()
+    process.stdout.write(json ? `${JSON.stringify({at, node: name, message: line})}\n` : `${at} ${name} ${line}\n`)
   }
 }
 

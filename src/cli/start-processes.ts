@@ -217,8 +217,7 @@ export async function runProcesses(options: RunProcessesOptions): Promise<Proces
     const startFailure = async (group: readonly PlannedProcess[]): Promise<ProcessesOutcome['startFailed']> => {
       const started = group.map((planned) => startChild(planned, options, () => stopping))
       children.push(...started)
-      const failure = await waitUntilServing(started, options.advertiseHost, () => stopping)
-      return failure
+      return waitUntilServing(started, options.advertiseHost, () => stopping)
     }
     const startFailed = (first === undefined ? undefined : await startFailure([first])) ?? (stopping ? undefined : await startFailure(rest))
     if (startFailed !== undefined) {

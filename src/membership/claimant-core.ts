@@ -12,7 +12,9 @@
  */
 
 import {claimOwnersFrom, compareNames, spreadMachines} from '../ring/claim.js'
-import type {MachineOf} from '../ring/ring.js'
+import type {MachineOf, Ring} from '../ring/ring.js'
+import {ringFromOwners} from '../ring/ring.js'
+import {namePattern} from './names.js'
 
 /**
  * The machine of each ring member that shares one with other members (one process per core):
@@ -24,6 +26,11 @@ export type RingMachines = Readonly<Record<string, string>>
 /** The machine a ring state records for `name` (undefined: a machine of its own). */
 export function machineIn(machines: RingMachines | undefined, name: string): string | undefined {
   return machines !== undefined && Object.hasOwn(machines, name) ? machines[name] : undefined
+}
+
+/** The ring of a ring state or a transition: its members and owners, on the machines it records. */
+export function ringOfState(partitionCount: number, shape: {readonly members: readonly string[]; readonly owners: readonly string[]; readonly machines?: RingMachines}): Ring {
+  return ringFromOwners(partitionCount, shape.members, shape.owners, (name) => machineIn(shape.machines, name))
 }
 
 /** The record of `members`' machines (sorted by name, own-name machines left out), or undefined when none is shared. */
@@ -225,16 +232,13 @@ export function isValidRingState(x: unknown, partitionCount: number): x is RingS
   )
 }
 
-/** What a machine's name may be: the same characters as a member's (it names the machine in `dyn cluster status`). */
-export const machineNamePattern = /^[A-Za-z0-9_.-]{1,64}$/
-
 /** Absent, or a record of ring members to machine names, none of them the member's own name. */
 function isValidMachines(x: unknown, members: readonly string[]): boolean {
   if (x === undefined) return true
   if (typeof x !== 'object' || x === null || Array.isArray(x)) return false
   const entries = Object.entries(x)
   if (entries.length === 0 || entries.length > members.length) return false
-  return entries.every(([name, machine]) => members.includes(name) && typeof machine === 'string' && machine !== name && machineNamePattern.test(machine))
+  return entries.every(([name, machine]) => members.includes(name) && typeof machine === 'string' && machine !== name && namePattern.test(machine))
 }
 
 /** Staged changes are bounded like the member table. */

@@ -11,11 +11,10 @@
 
 import {DynError, errorCodes} from '../errors.js'
 import type {Ring} from '../ring/ring.js'
-import {ringFromOwners} from '../ring/ring.js'
 import {MessageType} from '../transport/message-type.js'
 import type {Transport} from '../transport/transport.js'
 import type {RingState, StagedChange} from './claimant-core.js'
-import {claimantOf, clearStaged, commitTransition, initialRingState, installTransition, machineIn, machinesOf, planTransition, stageChange, unconfirmedRingState} from './claimant-core.js'
+import {claimantOf, clearStaged, commitTransition, initialRingState, installTransition, machinesOf, planTransition, ringOfState, stageChange, unconfirmedRingState} from './claimant-core.js'
 import type {Member, MemberTable} from './member-table.js'
 import {findMember, hasReceived, nextRingOf, presentMembers, replicaCountsInUse, ringOf} from './member-table.js'
 import type {Membership} from './membership.js'
@@ -326,8 +325,8 @@ export class Claimant {
     const base = {claimant: this.self, ringVersion: state.version, staged}
     const planned = planTransition(state, table.settings.partitionCount, joins, rowMachineOf(table), table.settings.defaultN)
     if (!planned.ok) return {...base, note: planned.message}
-    const before = ringFromOwners(table.settings.partitionCount, state.members, state.owners, (name) => machineIn(state.machines, name))
-    const after = ringFromOwners(table.settings.partitionCount, planned.transition.members, planned.transition.owners, (name) => machineIn(planned.transition.machines, name))
+    const before = ringOfState(table.settings.partitionCount, state)
+    const after = ringOfState(table.settings.partitionCount, planned.transition)
     const ownershipMoves: Array<{partition: number; from: string; to: string}> = []
     for (let partition = 0; partition < after.partitionCount; partition++) {
       const from = before.owners[partition] as string

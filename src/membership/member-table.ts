@@ -13,13 +13,14 @@
  */
 
 import type {Ring} from '../ring/ring.js'
-import {buildRing, isValidPartitionCount, ringFromOwners} from '../ring/ring.js'
+import {buildRing, isValidPartitionCount} from '../ring/ring.js'
 import {replicasPerKeyMax} from '../storage/stored-object.js'
 import type {RingState} from './claimant-core.js'
-import {initialRingState, isValidRingState, machineIn, machineNamePattern, mergeRingStates} from './claimant-core.js'
+import {initialRingState, isValidRingState, mergeRingStates, ringOfState} from './claimant-core.js'
+import {namePattern} from './names.js'
 
 /** What a member's name may be: it names the node in logs, paths and version-vector actors. */
-export const memberNamePattern = /^[A-Za-z0-9_.-]{1,64}$/
+export const memberNamePattern = namePattern
 
 /**
  * `joining` and `leaving` are reserved for ownership transfer (paper §4.9), which moves data
@@ -207,14 +208,14 @@ export function ringMembers(table: MemberTable): string[] {
 /** The committed ring: the claimant's, or (a table from before there was one) the claim of its members. */
 export function ringOf(table: MemberTable): Ring {
   const state = table.ring
-  if (state !== undefined) return ringFromOwners(table.settings.partitionCount, state.members, state.owners, (name) => machineIn(state.machines, name))
+  if (state !== undefined) return ringOfState(table.settings.partitionCount, state)
   return buildRing(table.settings.partitionCount, ringMembers(table), (name) => findMember(table, name)?.machine)
 }
 
 /** The ring being moved to, while a transition runs. */
 export function nextRingOf(table: MemberTable): Ring | undefined {
   const next = table.ring?.next
-  return next === undefined ? undefined : ringFromOwners(table.settings.partitionCount, next.members, next.owners, (name) => machineIn(next.machines, name))
+  return next === undefined ? undefined : ringOfState(table.settings.partitionCount, next)
 }
 
 /** Whether two tables change nothing for each other: lets gossip skip needless work. */
@@ -282,7 +283,7 @@ export function isValidMemberTable(x: unknown): x is MemberTable {
       (r.handedOff === undefined || (r.handedOff === true && r.status === 'left')) &&
       (r.removed === undefined || (r.removed === true && r.status === 'left' && r.handedOff === true)) &&
       (r.diskClock === undefined || isDiskClock(r.diskClock)) &&
-      (r.machine === undefined || (typeof r.machine === 'string' && r.machine !== r.name && machineNamePattern.test(r.machine)))
+      (r.machine === undefined || (typeof r.machine === 'string' && r.machine !== r.name && namePattern.test(r.machine)))
     )
   })
 }

@@ -318,14 +318,16 @@ export function spreadMachines(owners: readonly string[], machineOf: (name: stri
     }
     return count
   }
-  /** What swapping p and q gains: fewer close same-machine pairs (positive) or more. */
+  /** Every close same-machine pair of the ring (for short rings, where the windows wrap onto each other). */
   const allPairs = (): number => {
     let count = 0
     for (let start = 0; start < partitionCount; start++) for (let distance = 1; distance < span; distance++) if (machines[start] === machines[wrap(start + distance)]) count++
     return count
   }
-  // Far apart on a ring much longer than the window, each side's change is counted on its own;
-  // close together, or on a short ring where the windows wrap onto each other, it is counted again.
+  // What swapping p and q gains: fewer close same-machine pairs (positive) or more. Far apart on a
+  // ring much longer than the window, no pair touches both, and the change is what each machine
+  // finds around its new place less what it found around its old one; close together, or on a
+  // short ring, the pairs are counted again before and after.
   const gainOf = (p: number, q: number, machineP: number, machineQ: number, hereP: number): number => {
     const shortRing = partitionCount <= 4 * span
     if (!shortRing && ringDistance(p, q) >= span) return hereP + closeOn(q, machineQ) - closeOn(p, machineQ) - closeOn(q, machineP)
@@ -339,10 +341,8 @@ export function spreadMachines(owners: readonly string[], machineOf: (name: stri
     return before - after
   }
   const candidates = [...[...moving].filter((partition) => partition >= 0 && partition < partitionCount).sort((a, b) => a - b), ...Array.from({length: partitionCount}, (_, partition) => partition).filter((partition) => !moving.has(partition))]
-  // A swap of p and q (far enough apart that no pair touches both) changes the close same-machine
-  // pairs by what each machine finds around its new place less what it found around its old one.
-  // Each swap lowers that count, so a pass without one is the last; the bound only guards the loop.
-  // A budget of swaps weighed keeps the claimant's event loop free on the largest rings (Q=4096:
+  // Each swap lowers the count of close same-machine pairs, so a pass without one is the last; the
+  // bound only guards the loop. A budget of swaps weighed keeps the claimant's event loop free on the largest rings (Q=4096:
   // well under a second here); it is counted the same way on every node, so the result is still
   // one function of the inputs.
   let weighingsLeft = spreadWeighingsMax

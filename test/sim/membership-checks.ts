@@ -24,13 +24,13 @@
  * pass's check (checker.ts), which runs after this one.
  */
 
-import {machineIn} from '../../src/membership/claimant-core.js'
+import {ringOfState} from '../../src/membership/claimant-core.js'
 import {handoffBackoffMaxMs} from '../../src/handoff/handoff-backoff.js'
 import {standingIn} from '../../src/handoff/handoff-sender.js'
 import {homesOf} from '../../src/handoff/transfer-plan.js'
 import {partitionOfKey} from '../../src/ring/partition.js'
 import {handoffTargets, releasedPartitions} from '../../src/handoff/transfer-release.js'
-import {preferenceList, ringFromOwners} from '../../src/ring/ring.js'
+import {preferenceList} from '../../src/ring/ring.js'
 import type {Ring} from '../../src/ring/ring.js'
 import {scanPageMax} from '../../src/storage/store.js'
 import {dottedValues} from '../../src/versioning/dvvset.js'
@@ -68,7 +68,7 @@ export async function checkMembership(cluster: SimCluster, history: History, cha
   const before = change.ringBefore
   const anyNode = cluster.upNodes().map((name) => cluster.assembled(name)).find((node) => node !== undefined)
   if (before === undefined || anyNode === undefined) return violations
-  const ringBefore = ringFromOwners(before.partitionCount, before.members, before.owners, (name) => machineIn(before.machines, name))
+  const ringBefore = ringOfState(before.partitionCount, before)
   const ringAfter = anyNode.membership.ring
   violations.push(...(await missedTransfers(cluster, history, change, ringBefore, ringAfter, defaultN)))
   violations.push(...(await strayCopies(cluster, history, ringBefore, ringAfter, atMs)))
