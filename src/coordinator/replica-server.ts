@@ -15,6 +15,7 @@
 import {DynError} from '../errors.js'
 import {partitionOfKey} from '../ring/ring.js'
 import {MessageType} from '../transport/message-type.js'
+import {depsUnderActor} from './coordinator-deps.js'
 import type {CoordinatorDeps} from './coordinator-deps.js'
 import {isCoordinatePutBody, isHintDeliveryBody, isReplicaGetBody, isReplicaPutBody} from './messages.js'
 import type {HintDeliveryAnswer, HintDeliveryBody, ReplicaGetAnswer, ReplicaPutAnswer} from './messages.js'
@@ -77,7 +78,7 @@ export async function serveReplicaRequest(deps: ReplicaServerDeps, type: number,
       if (body.n > deps.clusterSize()) throw new DynError('bad_parameter', `n=${body.n} is larger than the cluster`)
       deps.onForwardedPut?.()
       const {forwardedBy, budgetMs, ...request} = body
-      return deps.writeActor.run((actor) => coordinatePut({...deps.coordinator, actor}, request, {by: forwardedBy, budgetMs}))
+      return deps.writeActor.run((actor) => coordinatePut(depsUnderActor(deps.coordinator, actor), request, {by: forwardedBy, budgetMs}))
     }
     default:
       throw new DynError('bad_request', `message type ${type} is not a replica request`)

@@ -24,6 +24,7 @@ import {MessageType} from '../transport/message-type.js'
 import type {Transport} from '../transport/transport.js'
 import {entriesMaxDefault} from '../versioning/dvvset.js'
 import type {ClusterView} from './cluster-view.js'
+import {depsUnderActor} from './coordinator-deps.js'
 import type {CoordinatorDeps} from './coordinator-deps.js'
 import {coordinateDelete} from './delete-coordinator.js'
 import type {DeleteOutcome, DeleteRequest} from './delete-coordinator.js'
@@ -147,9 +148,9 @@ export function replicationSubsystem(parts: ReplicationParts): ReplicationSubsys
     // Nothing of its own to end: a request under way is not waited for, it ends by its deadline
     // (or fails once the store closes, after every subsystem has stopped).
     stop: async () => undefined,
-    put: (request) => writeActor.run((actor) => coordinatePut({...coordinator, actor}, request)),
+    put: (request) => writeActor.run((actor) => coordinatePut(depsUnderActor(coordinator, actor), request)),
     get: (request) => coordinateGet(coordinator, request),
-    delete: (request) => writeActor.run((actor) => coordinateDelete({...coordinator, actor}, request)),
+    delete: (request) => writeActor.run((actor) => coordinateDelete(depsUnderActor(coordinator, actor), request)),
     preflist: (key) => {
       const placement = placeKey(view(), key, membership.table.settings.defaultN)
       return {
