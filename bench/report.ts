@@ -49,6 +49,21 @@ function shedSummary(phase: PhaseResult): string {
   return `; ${phase.shed} shed by overloaded nodes (503, answered with p99 ${figure(p99)} ms), goodput ${(phase.goodputPerS ?? 0).toFixed(1)} ops/s (latencies below are of accepted operations)`
 }
 
+/**
+ * An open loop's floor: the trivial server's percentiles under the same open loop, and the run's
+ * p99.9 as a multiple of them. A run near its floor measured the machine and the driver, not the
+ * cluster: its tail says only that the cluster's is no larger.
+ */
+export function floorLines(run: PhaseResult, floor: PhaseResult): string[] {
+  const lines = [phaseSummary('floor (trivial HTTP server, the same open loop)', floor)]
+  for (const op of floor.operations) {
+    const measured = run.operations.find((candidate) => candidate.operation === op.operation)
+    const ratio = measured === undefined || op.latency.p999Ms <= 0 ? '' : `; the run's p99.9 is ${(measured.latency.p999Ms / op.latency.p999Ms).toFixed(1)}x the floor's`
+    lines.push(`  floor ${op.operation}: p50 ${figure(op.latency.p50Ms)} ms, p99 ${figure(op.latency.p99Ms)} ms, p99.9 ${figure(op.latency.p999Ms)} ms${ratio}`)
+  }
+  return lines
+}
+
 export function formatReport(report: BenchReport): string {
   const c = report.config
   const loop = c.mode.kind === 'closed' ? `closed loop, ${c.mode.connections} connections` : `open loop at ${c.mode.ratePerS} ops/s${c.clientDriven ? ', client-driven' : ', server-driven'}`
@@ -68,6 +83,7 @@ export function formatReport(report: BenchReport): string {
     // machine was pushed, not how much it can take.
     const what = c.mode.kind === 'closed' ? 'throughput' : 'offered load'
     lines.push(`${what}: ${(report.calibration.ratio * 100).toFixed(1)}% of this machine's HTTP ceiling (${report.run.opsPerS.toFixed(0)} / ${report.calibration.opsPerS.toFixed(0)} ops/s, measured in this run)`)
+    if (report.calibration.floor !== undefined) lines.push(...floorLines(report.run, report.calibration.floor))
   }
   const versions = report.run.operations.filter((op) => Object.keys(op.versionsSeen).length > 0)
   if (versions.length > 0) {

@@ -25,7 +25,7 @@ import type {CapacityResult, CapacitySearchOptions, CapacityStep} from './capaci
 import {runClosedLoop} from './closed-loop.js'
 import {keyChooser} from './distributions.js'
 import type {DistributionName} from './distributions.js'
-import {HttpTargets, runOpenLoop} from './open-loop.js'
+import {HttpTargets, openLoopConnectionsPerNodeDefault, runOpenLoop} from './open-loop.js'
 import {injectFaults} from './fault-injector.js'
 import type {FaultableCluster, FaultOutcome, RunningFaults} from './fault-injector.js'
 import {defaultFaultDurationS, planFaults, runWindows} from './faults.js'
@@ -132,7 +132,7 @@ export interface CapacityReport extends CapacityResult {
 
 export interface BenchReport {
   readonly config: BenchConfig & {readonly targetNodes: readonly string[]}
-  readonly calibration?: PhaseResult & {readonly ratio: number}
+  readonly calibration?: Calibration & {readonly ratio: number}
   readonly load?: {readonly records: number; readonly elapsedS: number; readonly failed: number}
   readonly run: PhaseResult
   /** The measured run second by second: throughput and tail over time. */
@@ -468,32 +468,62 @@ async function startCluster(config: BenchConfig, cleanups: Array<() => Promise<v
   return {addresses: cluster.nodes.map((node) => `${cluster.host}:${node.port}`), faultable: {cluster, upOptions: restartOptions, ...(proxy === undefined ? {} : {proxy})}}
 }
 
-async function calibrate(config: BenchConfig, onProgress: (snapshot: ProgressSnapshot) => void, cleanups: Array<() => Promise<void>>): Promise<PhaseResult> {
+/**
+ * What the trivial server measured: this machine's HTTP ceiling (a closed loop, the same driver),
+ * and for an open loop also its floor, the latency the driver and the machine alone add at the
+ * run's rate.
+ */
+export type Calibration = PhaseResult & {
+  /**
+   * The same open loop, at the run's rate and with as many connections, against the trivial
+   * server: a run's percentiles cannot be told apart from the machine's below these.
+   */
+  readonly floor?: PhaseResult
+}
+
+async function calibrate(config: BenchConfig, onProgress: (snapshot: ProgressSnapshot) => void, cleanups: Array<() => Promise<void>>): Promise<Calibration> {
   const server = await startTrivialServer(config.valueSize)
   cleanups.push(async () => {
     server.child.kill('SIGTERM')
   })
-  const random = seededRandom(config.seed + 1)
-  const factory = new OperationFactory({
-    workload: workloads[config.workload],
-    chooser: keyChooser(config.distribution, config.records, random),
-    contexts: new ContextCache(config.records * 2),
-    valueSize: config.valueSize,
-    quorum: {},
-    random,
-  })
+  const factoryOf = (seed: number): OperationFactory => {
+    const random = seededRandom(seed)
+    return new OperationFactory({
+      workload: workloads[config.workload],
+      chooser: keyChooser(config.distribution, config.records, random),
+      contexts: new ContextCache(config.records * 2),
+      valueSize: config.valueSize,
+      quorum: {},
+      random,
+    })
+  }
+  const address = `127.0.0.1:${server.port}`
   const recorder = new Recorder()
   const connections = config.mode.kind === 'closed' ? config.mode.connections : 50
   const durationS = config.calibrationS
   const result = await withProgress('calibrating', durationS, recorder, onProgress, undefined, async () => {
-    const totals = await runClosedLoop({nodes: [`127.0.0.1:${server.port}`], connections, durationS, warmupS: config.warmupS, timeoutS: config.timeoutS, factory, recorder})
+    const factory = factoryOf(config.seed + 1)
+    const totals = await runClosedLoop({nodes: [address], connections, durationS, warmupS: config.warmupS, timeoutS: config.timeoutS, factory, recorder})
     const operations = recorder.summary(totals.elapsedS)
     const count = operations.reduce((sum, op) => sum + op.count, 0)
     return {elapsedS: totals.elapsedS, opsPerS: count / totals.elapsedS, httpRequests: totals.httpRequests, operations, transportErrors: totals.transportErrors}
   })
   recorder.destroy()
+  // A capacity search runs at many rates: one floor would describe none of them.
+  if (config.mode.kind === 'closed' || config.capacitySearch !== undefined) {
+    server.child.kill('SIGTERM')
+    return result
+  }
+  // As many connections as the run keeps to all its nodes, here to the one server.
+  const targetCount = Math.max(1, config.nodes.length > 0 ? config.nodes.length : config.startNodes)
+  const connectionsPerNode = (config.connectionsPerNode ?? openLoopConnectionsPerNodeDefault) * targetCount
+  const floorRecorder = new Recorder()
+  const floor = await withProgress('calibrating', durationS + config.warmupS, floorRecorder, onProgress, 'floor', () =>
+    drive({...config, durationS, connectionsPerNode}, [address], factoryOf(config.seed + 2), floorRecorder, undefined),
+  )
+  floorRecorder.destroy()
   server.child.kill('SIGTERM')
-  return result
+  return {...result, floor}
 }
 
 function startTrivialServer(valueSize: number): Promise<{child: ChildProcess; port: number}> {

@@ -29,7 +29,7 @@ export default class Bench extends DynCommand {
 
   static override description = `Workloads: YCSB core a (50% read / 50% update), b (95/5), c (read only), d (read latest, 5% insert), f (read-modify-write), and cart, the paper's shopping cart (read, merge siblings, add an item, write back with the context).
 Two ways to load: --connections C is a closed loop (autocannon, C requests in flight, as fast as the cluster answers: the throughput ceiling); --rate R is an open loop (R operations per second, evenly spaced, latency measured from each operation's intended start, so queueing counts: the honest SLA check).
-Latencies are recorded in microseconds in HDR histograms; --hdr-out saves them. --calibrate first runs the same driver against a trivial HTTP server, so throughput is also reported as a fraction of this machine's ceiling.
+Latencies are recorded in microseconds in HDR histograms; --hdr-out saves them. --calibrate first runs the same driver against a trivial HTTP server, so throughput is also reported as a fraction of this machine's ceiling; with --rate it also runs the same open loop against that server, and reports its percentiles as the floor below which this machine cannot tell a cluster's latency from its own.
 With --sla FILE the run takes its parameters from the file (flags override) and exits 1 when any target is missed.
 --find-capacity (with --sla) searches for the highest open-loop rate at which every target holds: runs at rising rates (doubling, then bisecting, at most --max-steps runs on the same cluster), and reports the latency-versus-throughput curve it measured on the way.
 --fault kill|pause|partition[:NODE][@SECONDS] (repeatable; open loop, on a cluster the bench starts) kills, pauses or cuts off a node mid-run for --fault-duration seconds, then restarts, resumes or heals it; the report judges the run before, during and after each fault, and the SLA holds only if it holds in every window. Requests a node refuses to connect go to the next node, as dyn's clients do.
@@ -76,7 +76,7 @@ Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could no
     warmup: Flags.integer({description: 'seconds of the same load before measuring (connections opened, code compiled)', default: 2, min: 0, max: 600}),
     load: Flags.boolean({description: 'load the records before the run', default: true, allowNo: true}),
     'client-driven': Flags.boolean({description: 'open loop only: send each request to a coordinator chosen from a cached ring (paper 6.4)', default: false}),
-    calibrate: Flags.boolean({description: 'measure this machine\'s HTTP ceiling with the same driver first', default: false}),
+    calibrate: Flags.boolean({description: 'measure this machine\'s HTTP ceiling with the same driver first (and, with --rate, its latency floor at that rate)', default: false}),
     'calibration-duration': Flags.integer({description: 'seconds of calibration', default: 5, min: 1}),
     sla: Flags.string({description: 'SLA file (bench/sla/*.json): run parameters and targets; exit 1 when one is missed'}),
     'hdr-out': Flags.string({description: 'save the full latency histograms (HdrHistogram base64, per operation) to this file'}),

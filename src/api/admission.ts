@@ -16,7 +16,7 @@
  *     writes would leave the put written on some replicas and not others.
  */
 
-import {monitorEventLoopDelay} from 'node:perf_hooks'
+import {loopDelayMs, startLoopDelayMonitor} from '../loop-delay.js'
 import type {IntervalHistogram} from 'node:perf_hooks'
 import hdr from 'hdr-histogram-js'
 import type {Histogram} from 'hdr-histogram-js'
@@ -58,8 +58,7 @@ export class AdmissionControl {
   ) {
     this.core = new AdmissionCore(clock.monotonicMs(), settings)
     this.nextLoopSampleMs = clock.monotonicMs() + settings.intervalMs
-    this.loopDelay = options.monitorEventLoop === true ? monitorEventLoopDelay({resolution: 10}) : undefined
-    this.loopDelay?.enable()
+    this.loopDelay = options.monitorEventLoop === true ? startLoopDelayMonitor() : undefined
   }
 
   /**
@@ -96,7 +95,7 @@ export class AdmissionControl {
   private sampleLoopDelay(nowMs: number): void {
     if (this.loopDelay === undefined || nowMs < this.nextLoopSampleMs) return
     this.nextLoopSampleMs = nowMs + this.core.settings.intervalMs
-    const medianMs = this.loopDelay.count > 0 ? this.loopDelay.percentile(50) / 1e6 : 0
+    const medianMs = this.loopDelay.count > 0 ? loopDelayMs(this.loopDelay.percentile(50)) : 0
     this.loopDelay.reset()
     this.core.observeLoopDelay(nowMs, medianMs)
   }

@@ -12,9 +12,10 @@
  * for the histogram of an interval.
  */
 
-import {createHistogram, monitorEventLoopDelay} from 'node:perf_hooks'
+import {createHistogram} from 'node:perf_hooks'
 import type {IntervalHistogram, RecordableHistogram} from 'node:perf_hooks'
 import type {ApiRoute} from '../api/handler.js'
+import {loopDelayMs, startLoopDelayMonitor} from '../loop-delay.js'
 import type {Scheduler, Timer} from '../scheduler.js'
 
 export type Operation = 'get' | 'put' | 'delete'
@@ -84,10 +85,8 @@ export class NodeStats {
   constructor(options: {readonly monitorEventLoop: boolean; readonly monotonicMs: () => number; readonly scheduler?: Scheduler}) {
     this.monotonicMs = options.monotonicMs
     this.scheduler = options.scheduler
-    this.eventLoopDelay = options.monitorEventLoop ? monitorEventLoopDelay({resolution: 10}) : undefined
-    this.eventLoopDelayNow = options.monitorEventLoop ? monitorEventLoopDelay({resolution: 10}) : undefined
-    this.eventLoopDelay?.enable()
-    this.eventLoopDelayNow?.enable()
+    this.eventLoopDelay = options.monitorEventLoop ? startLoopDelayMonitor() : undefined
+    this.eventLoopDelayNow = options.monitorEventLoop ? startLoopDelayMonitor() : undefined
     this.loopTimer = options.monitorEventLoop && options.scheduler !== undefined ? options.scheduler.every(recentSlotMs, () => this.rotateLoopDelay()) : undefined
   }
 
@@ -119,7 +118,7 @@ export class NodeStats {
   private rotateLoopDelay(): void {
     const delay = this.eventLoopDelayNow
     if (delay === undefined) return
-    this.recentLoopDelay.push({p99Ms: nsToMs(delay.percentile(99)), maxMs: nsToMs(delay.max)})
+    this.recentLoopDelay.push({p99Ms: loopDelayMs(delay.percentile(99)), maxMs: loopDelayMs(delay.max)})
     if (this.recentLoopDelay.length > recentSlots) this.recentLoopDelay.shift()
     delay.reset()
   }
@@ -189,7 +188,7 @@ export class NodeStats {
       ...(delay === undefined
         ? {}
         : {
-            eventLoopDelayMs: {p50: nsToMs(delay.percentile(50)), p99: nsToMs(delay.percentile(99)), p999: nsToMs(delay.percentile(99.9)), max: nsToMs(delay.max)},
+            eventLoopDelayMs: {p50: loopDelayMs(delay.percentile(50)), p99: loopDelayMs(delay.percentile(99)), p999: loopDelayMs(delay.percentile(99.9)), max: loopDelayMs(delay.max)},
             eventLoopDelayRecentMs: {
               windowMs: recentLoop.length * recentSlotMs,
               p99: Math.max(0, ...recentLoop.map((s) => s.p99Ms)),
@@ -206,8 +205,4 @@ function summaryMs(h: RecordableHistogram): LatencySummaryMs {
   if (h.count === 0) return {p50: 0, p90: 0, p99: 0, p999: 0, max: 0}
   const ms = (us: number): number => Math.round(us) / 1000
   return {p50: ms(h.percentile(50)), p90: ms(h.percentile(90)), p99: ms(h.percentile(99)), p999: ms(h.percentile(99.9)), max: ms(h.max)}
-}
-
-function nsToMs(ns: number): number {
-  return Number.isFinite(ns) ? Math.round(ns / 1000) / 1000 : 0
 }

@@ -31,6 +31,7 @@ interface ReportJson {
   ok: boolean
   config: {workload: string; records: number; targetNodes: string[]}
   load?: {records: number; failed: number}
+  calibration?: {opsPerS: number; floor?: {operations: OperationJson[]; notStarted?: number}}
   run: {elapsedS: number; opsPerS: number; httpRequests: number; operations: OperationJson[]; transportErrors: {timeout: number; connection: number}; notStarted?: number}
   timeline: Array<{startS: number; operations: Array<{operation: string; count: number; errors: number; shed: number; p999Ms: number}>}>
   sla?: {name: string; met: boolean; verdicts: Array<{target: string; measured: number | null; met: boolean}>}
@@ -94,11 +95,18 @@ describe('dyn bench', () => {
     assert.ok(report.run.httpRequests >= report.run.operations.reduce((sum, op) => sum + op.count, 0))
   })
 
-  it('open loop at 100 ops/s for 2 s records about 200 operations', async () => {
+  it('open loop at 100 ops/s for 2 s records about 200 operations, after the floor at that rate', async () => {
     // Four connections per node are enough for 100 ops/s (the default is 64).
-    const result = await runDyn(['bench', ...nodeFlags, '--rate', '100', '--duration', '2', '--records', '200', '--connections-per-node', '4', '--json'], {timeoutMs: benchTimeoutMs})
+    const result = await runDyn(['bench', ...nodeFlags, '--rate', '100', '--duration', '2', '--records', '200', '--connections-per-node', '4', '--calibrate', '--calibration-duration', '1', '--json'], {timeoutMs: benchTimeoutMs})
     assert.equal(result.code, 0, result.stderr + result.stdout)
     const report = parseReport(result.stdout)
+    // The floor: the same open loop for the calibration's second, against the trivial server.
+    const floor = report.calibration?.floor
+    assert.ok(floor !== undefined, 'an open loop with --calibrate measures the floor')
+    const floorCount = floor.operations.reduce((sum, op) => sum + op.count, 0)
+    assert.ok(floorCount >= 75 && floorCount <= 105, `the floor recorded ${floorCount} operations in 1 s at 100 ops/s`)
+    assert.equal(floor.notStarted ?? 0, 0)
+    for (const op of floor.operations) assert.ok((op.latency.p999Ms ?? 0) > 0, `the floor's ${op.operation} p99.9`)
     const count = report.run.operations.reduce((sum, op) => sum + op.count, 0)
     assert.ok(count >= 150 && count <= 210, `recorded ${count} operations`)
     assert.equal(report.run.notStarted ?? 0, 0)

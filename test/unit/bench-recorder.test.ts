@@ -324,6 +324,18 @@ describe('formatReport', () => {
     assert.match(text, /^ {2}MISSED error rate <= 0\.001: measured 0\.00118$/m)
   })
 
+  it('gives an open loop\'s floor and each operation\'s p99.9 as a multiple of the floor\'s', () => {
+    const base = handBuiltReport()
+    const floor = phase([kindSummary('read', 250, 2), kindSummary('update', 250, 4)], 500)
+    const report: BenchReport = {...base, calibration: {...(base.calibration as NonNullable<BenchReport['calibration']>), floor}}
+    const text = formatReport(report)
+    assert.match(text, /^floor \(trivial HTTP server, the same open loop\): 500\.0 ops\/s over /m)
+    // The run's read p99.9 is 12.34 ms, its update's 456.78 ms.
+    assert.match(text, /^ {2}floor read: p50 1\.25 ms, .*p99\.9 2\.00 ms; the run's p99\.9 is 6\.2x the floor's$/m)
+    assert.match(text, /^ {2}floor update: p50 1\.25 ms, .*p99\.9 4\.00 ms; the run's p99\.9 is 114\.2x the floor's$/m)
+    assert.doesNotMatch(formatReport(base), /floor/)
+  })
+
   it('says met, shows the closed loop, and has no ratio line without calibration', () => {
     const base = handBuiltReport()
     const {calibration: _calibration, ...withoutCalibration} = base
