@@ -9,8 +9,12 @@
  * the run's throughput. A profiled node runs slower than an unprofiled one; the shares, not the
  * throughput, are the figures.
  *
+ * `--endpoints 1` sends every request to the first node, as bench:etcd does, and gives that node's
+ * profile apart from the others' (the one that coordinates everything, and the replicas).
+ *
  *   node dist/bench/experiments/profile.js [--workload c] [--connections 50] [--duration 15]
- *       [--records 10000] [--bin /path/to/other/checkout/bin/run.js] [--top 15] [--keep DIR] [--json]
+ *       [--records 10000] [--endpoints 3] [--bin /path/to/other/checkout/bin/run.js] [--top 15]
+ *       [--keep DIR] [--json]
  */
 
 import {spawn} from 'node:child_process'
@@ -37,6 +41,7 @@ const {values: options} = parseArgs({
     connections: {type: 'string', default: '50'},
     duration: {type: 'string', default: '15'},
     records: {type: 'string', default: '10000'},
+    endpoints: {type: 'string', default: '3'},
     bin: {type: 'string', default: fileURLToPath(new URL('../../../bin/run.js', import.meta.url))},
     top: {type: 'string', default: '15'},
     keep: {type: 'string'},
@@ -49,9 +54,11 @@ const connections = Number(options.connections)
 const durationS = Number(options.duration)
 const records = Number(options.records)
 const top = Number(options.top)
-for (const [flag, value] of Object.entries({connections, duration: durationS, records, top})) {
+const endpoints = Number(options.endpoints)
+for (const [flag, value] of Object.entries({connections, duration: durationS, records, top, endpoints})) {
   if (!Number.isInteger(value) || value < 1) throw new Error(`--${flag} must be a positive integer`)
 }
+if (endpoints > 3) throw new Error('--endpoints must be 1, 2 or 3: the cluster has three nodes')
 const bin = path.resolve(options.bin)
 const readyTimeoutMs = 60_000
 const stopTimeoutMs = 30_000
@@ -74,15 +81,25 @@ try {
   for (const node of cluster.nodes) children.push(startProfiled(cluster, node.name))
   await waitUntilServing(cluster)
   log(`running workload ${workload}, ${connections} connections, ${durationS} s, nodes from ${bin}`)
-  const report = await runBench(experimentConfig({nodes: addresses, startNodes: 0, workload, records, mode: {kind: 'closed', connections}, durationS, warmupS: 2, load: false}), undefined, () => undefined)
+  const report = await runBench(experimentConfig({nodes: addresses.slice(0, endpoints), startNodes: 0, workload, records, mode: {kind: 'closed', connections}, durationS, warmupS: 2, load: false}), undefined, () => undefined)
   await stopAll()
 
   const profiles = await readProfiles()
-  const summary = summarizeProfiles(profiles, top)
+  // With fewer endpoints than nodes, the nodes that coordinate and those that only serve
+  // replica requests do different work: each group is summed apart.
+  const endpointNames = cluster.nodes.slice(0, endpoints).map((node) => node.name)
+  const groups =
+    endpoints === cluster.nodes.length
+      ? [{nodes: 'all three nodes', profiles: [...profiles.values()].flat()}]
+      : [
+          {nodes: `the endpoint${endpoints === 1 ? '' : 's'} (${endpointNames.join(', ')})`, profiles: [...profiles].filter(([name]) => endpointNames.includes(name)).flatMap(([, list]) => list)},
+          {nodes: 'the other nodes', profiles: [...profiles].filter(([name]) => !endpointNames.includes(name)).flatMap(([, list]) => list)},
+        ]
+  const summaries = groups.map((group) => ({nodes: group.nodes, summary: summarizeProfiles(group.profiles, top)}))
   if (options.json) {
-    process.stdout.write(`${JSON.stringify({workload, connections, durationS, records, bin, opsPerS: report.run.opsPerS, summary}, null, 2)}\n`)
+    process.stdout.write(`${JSON.stringify({workload, connections, durationS, records, endpoints, bin, opsPerS: report.run.opsPerS, summaries}, null, 2)}\n`)
   } else {
-    process.stdout.write(describe(report, summary.busyMicroseconds, summary.byPlace, summary.byFunction))
+    for (const {nodes, summary} of summaries) process.stdout.write(describe(report, nodes, summary.busyMicroseconds, summary.byPlace, summary.byFunction))
   }
 } finally {
   await stopAll()
@@ -149,21 +166,24 @@ async function stopAll(): Promise<void> {
   )
 }
 
-async function readProfiles(): Promise<CpuProfile[]> {
-  const profiles: CpuProfile[] = []
+/** Each node's profiles, by node name. */
+async function readProfiles(): Promise<Map<string, CpuProfile[]>> {
+  const profiles = new Map<string, CpuProfile[]>()
   for (const name of await readdir(profileDir)) {
+    const list: CpuProfile[] = []
     for (const file of await readdir(path.join(profileDir, name))) {
-      if (file.endsWith('.cpuprofile')) profiles.push(JSON.parse(await readFile(path.join(profileDir, name, file), 'utf8')) as CpuProfile)
+      if (file.endsWith('.cpuprofile')) list.push(JSON.parse(await readFile(path.join(profileDir, name, file), 'utf8')) as CpuProfile)
     }
+    profiles.set(name, list)
   }
-  if (profiles.length === 0) throw new Error(`no profile was written under ${profileDir}`)
+  if ([...profiles.values()].every((list) => list.length === 0)) throw new Error(`no profile was written under ${profileDir}`)
   return profiles
 }
 
-function describe(report: BenchReport, busyMicroseconds: number, byPlace: readonly CostShare[], byFunction: readonly CostShare[]): string {
+function describe(report: BenchReport, nodes: string, busyMicroseconds: number, byPlace: readonly CostShare[], byFunction: readonly CostShare[]): string {
   const rows = (shares: readonly CostShare[]): string => shares.map((share) => `| ${(share.share * 100).toFixed(1)}% | ${share.name} |`).join('\n')
   return [
-    `workload ${workload}, ${connections} connections, ${durationS} s: ${report.run.opsPerS.toFixed(0)} ops/s under the profiler; the three nodes busy ${(busyMicroseconds / 1e6).toFixed(1)} s in all`,
+    `workload ${workload}, ${connections} connections on ${endpoints} endpoint(s), ${durationS} s: ${report.run.opsPerS.toFixed(0)} ops/s under the profiler; ${nodes} busy ${(busyMicroseconds / 1e6).toFixed(1)} s in all`,
     '',
     '| share of busy time | place |',
     '| --- | --- |',
