@@ -254,7 +254,13 @@ function startChild(planned: PlannedProcess, options: RunProcessesOptions, stopp
       })
       child.once('exit', (code, signal) => {
         record.ended = signal === null ? `exit ${code ?? 0}` : `signal ${signal}`
-        if (record.ended !== 'exit 0' && !stopping()) options.log(`${planned.name} (pid ${child.pid}) ended: ${record.ended}`)
+        if (!stopping()) {
+          // A node ends by itself with 0 once it has left the cluster (dyn cluster leave or
+          // remove; on a later start it finds that again and exits), or when stopped apart from
+          // this command. Either way the others run on.
+          const why = record.ended === 'exit 0' ? 'exit 0: it left the cluster, or was stopped apart from this command; the other nodes run on' : record.ended
+          options.log(`${planned.name} (pid ${child.pid}) ended: ${why}`)
+        }
         resolve(record.ended)
       })
     }),

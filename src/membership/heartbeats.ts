@@ -134,7 +134,10 @@ export class Heartbeats {
     if (from === this.selfName) return undefined
     const address = this.addressOf(from)
     const nowMs = this.clock.monotonicMs()
-    if (address === undefined || this.detector.reachability(address, nowMs) !== 'down') {
+    // Only a peer this node pings can have failed to answer it: a member that has left is no
+    // longer pinged, while it still pings for its last rounds before it exits.
+    const pinged = this.peers().some((peer) => peer.name === from)
+    if (address === undefined || !pinged || this.detector.reachability(address, nowMs) !== 'down') {
       this.pingedWhileDown.delete(from)
       return undefined
     }

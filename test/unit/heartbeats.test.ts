@@ -3,7 +3,8 @@
  * few lines, with time moved by hand: a member that advertises an address the others cannot
  * reach is logged by the node that fails to reach it, which tells it so in its answers to its
  * pings, and the member logs it, each once; a member whose address another node answers is
- * logged and not counted as up; a member seen down only for a moment (a restart) is not reported.
+ * logged and not counted as up; a member seen down only for a moment (a restart) is not reported,
+ * nor one that has left the cluster and pings for its last rounds.
  */
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
@@ -25,7 +26,7 @@ interface FakeNode {
  * Nodes on a fake network: a Ping to an address reaches the node that listens there, unless
  * `blocked(from, address)`; an address where nobody listens (or a blocked one) refuses at once.
  */
-function fakeCluster(members: Array<{name: string; rpcAddress: string; listensAt: string}>, blocked: (from: string, address: string) => boolean = () => false) {
+function fakeCluster(members: Array<{name: string; rpcAddress: string; listensAt: string}>, blocked: (from: string, address: string) => boolean = () => false, isPeer: (node: string, other: string) => boolean = () => true) {
   let nowMs = 0
   const clock = {nowMs: () => nowMs, monotonicMs: () => nowMs}
   const nodes = members.map((member): FakeNode => ({name: member.name, rpcAddress: member.rpcAddress, lines: []}))
@@ -42,7 +43,7 @@ function fakeCluster(members: Array<{name: string; rpcAddress: string; listensAt
       close: async () => undefined,
     }
     const detector = new FailureDetector(failureDetectorDefaults)
-    const peers = (): WatchedPeer[] => nodes.filter((other) => other !== node)
+    const peers = (): WatchedPeer[] => nodes.filter((other) => other !== node && isPeer(node.name, other.name))
     node.detector = detector
     node.heartbeats = new Heartbeats(node.name, observedTransport(raw, detector, clock), detector, clock, peers, (name) => nodes.find((other) => other.name === name)?.rpcAddress, (line) => node.lines.push(line))
   }
@@ -97,6 +98,27 @@ describe('heartbeats', () => {
     cut = false
     await beats(40)
     assert.deepEqual(nodes.map((node) => node.lines), [[], []])
+  })
+
+  it('a member that has left, and pings for its last rounds, is not reported', async () => {
+    // b leaves: a no longer counts it as a peer (so no longer pings it), while b, which keeps
+    // answering and gossiping for a few rounds before it exits, still pings a.
+    let bLeft = false
+    const {nodes, beats} = fakeCluster(
+      [
+        {name: 'a', rpcAddress: '10.0.0.1:8070', listensAt: '10.0.0.1:8070'},
+        {name: 'b', rpcAddress: '10.0.0.2:8070', listensAt: '10.0.0.2:8070'},
+      ],
+      () => false,
+      (node, other) => !(bLeft && node === 'a' && other === 'b'),
+    )
+    await beats(10)
+    bLeft = true
+    await beats(60)
+    assert.deepEqual(
+      nodes.map((node) => node.lines),
+      [[], []],
+    )
   })
 
   it('a member whose address another node answers is reported, and not counted up', async () => {
