@@ -42,6 +42,7 @@ Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could no
     {description: 'The paper\'s SLA (p99.9 <= 300 ms at 500 req/s) against a running cluster', command: '<%= config.bin %> bench --node 127.0.0.1:7070 --node 127.0.0.1:7071 --node 127.0.0.1:7072 --sla bench/sla/paper.json'},
     {description: 'Every core busy: four nodes as two machines of two processes (replicas on distinct machines), gets only', command: '<%= config.bin %> bench --nodes 4 --processes-per-machine 2 --workload c --n 2'},
     {description: 'Open loop at 1000 ops/s, read-heavy, client-driven routing, histograms saved', command: '<%= config.bin %> bench --nodes 5 --workload b --rate 1000 --client-driven --hdr-out b.hdr.json'},
+    {description: 'The tail at 1,500 ops/s next to this machine\'s floor (the same open loop against a trivial server)', command: '<%= config.bin %> bench --nodes 3 --workload a --rate 1500 --calibrate'},
     {description: 'The shopping cart with concurrent writers on few keys: how many versions do reads see?', command: '<%= config.bin %> bench --nodes 3 --workload cart --records 100 --connections 32 --json'},
     {description: 'Write buffer on (paper 6.1): nodes flush every 100 ms', command: '<%= config.bin %> bench --nodes 3 --workload a --rate 1000 --write-buffer-ms 100'},
     {description: 'The highest rate at which the CI SLA holds on a fresh 3-node cluster', command: '<%= config.bin %> bench --nodes 3 --sla bench/sla/ci.json --find-capacity'},
