@@ -510,20 +510,21 @@ async function calibrate(config: BenchConfig, onProgress: (snapshot: ProgressSna
   })
   recorder.destroy()
   // A capacity search runs at many rates: one floor would describe none of them.
-  if (config.mode.kind === 'closed' || config.capacitySearch !== undefined) {
-    server.child.kill('SIGTERM')
-    return result
-  }
-  // As many connections as the run keeps to all its nodes, here to the one server.
+  const floor = config.mode.kind === 'open' && config.capacitySearch === undefined ? await measureFloor(config, address, factoryOf(config.seed + 2), onProgress) : undefined
+  server.child.kill('SIGTERM')
+  return floor === undefined ? result : {...result, floor}
+}
+
+/** The open loop of the run, at its rate and with as many connections as it keeps to all its nodes, against the one trivial server. */
+async function measureFloor(config: BenchConfig, address: string, factory: OperationFactory, onProgress: (snapshot: ProgressSnapshot) => void): Promise<PhaseResult> {
   const targetCount = Math.max(1, config.nodes.length > 0 ? config.nodes.length : config.startNodes)
   const connectionsPerNode = (config.connectionsPerNode ?? openLoopConnectionsPerNodeDefault) * targetCount
-  const floorRecorder = new Recorder()
-  const floor = await withProgress('calibrating', durationS + config.warmupS, floorRecorder, onProgress, 'floor', () =>
-    drive({...config, durationS, connectionsPerNode}, [address], factoryOf(config.seed + 2), floorRecorder, undefined),
+  const recorder = new Recorder()
+  const floor = await withProgress('calibrating', config.calibrationS + config.warmupS, recorder, onProgress, 'floor', () =>
+    drive({...config, durationS: config.calibrationS, connectionsPerNode}, [address], factory, recorder, undefined),
   )
-  floorRecorder.destroy()
-  server.child.kill('SIGTERM')
-  return {...result, floor}
+  recorder.destroy()
+  return floor
 }
 
 function startTrivialServer(valueSize: number): Promise<{child: ChildProcess; port: number}> {

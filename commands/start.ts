@@ -6,7 +6,7 @@ import {DynCommand} from '../src/cli/command-base.js'
 import {checkCreationSettings} from '../src/cli/cluster-settings.js'
 import {nodeAddresses} from '../src/cli/node-addresses.js'
 import {DynError} from '../src/errors.js'
-import {memberNamePattern} from '../src/membership/member-table.js'
+import {namePattern} from '../src/membership/names.js'
 import {checkFailureDetectorConfig, failureDetectorDefaults} from '../src/membership/failure-detector.js'
 import type {FailureDetectorConfig} from '../src/membership/failure-detector.js'
 import type {ClusterSettings} from '../src/membership/member-table.js'
@@ -90,7 +90,7 @@ Restarted on the same --data, a node keeps all acknowledged data, its identity a
     const checked = checkCreationSettings(explicitSettings)
     if (!checked.ok) this.fail(flags.json, checked.error, checked.message)
     const settings = checked.settings
-    if (!memberNamePattern.test(flags.name)) {
+    if (!namePattern.test(flags.name)) {
       this.fail(flags.json, 'bad_parameter', `--name "${flags.name}": use 1 to 64 letters, digits, '.', '_' or '-'`)
     }
     const failureDetector: FailureDetectorConfig = {
@@ -110,7 +110,7 @@ Restarted on the same --data, a node keeps all acknowledged data, its identity a
     const seeds = (flags.seeds ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '')
     const badSeed = seeds.find((seed) => !/^([^:\s[\]]+|\[[0-9A-Fa-f:.]+\]):\d{1,5}$/.test(seed))
     if (badSeed !== undefined) this.fail(flags.json, 'bad_parameter', `--seeds: "${badSeed}" is not host:port (an IPv6 host in brackets: [::1]:8070)`)
-    if (flags.machine !== undefined && !memberNamePattern.test(flags.machine)) {
+    if (flags.machine !== undefined && !namePattern.test(flags.machine)) {
       this.fail(flags.json, 'bad_parameter', `--machine "${flags.machine}": use 1 to 64 letters, digits, '.', '_' or '-'`)
     }
     if (flags.processes !== undefined) {

@@ -1,7 +1,7 @@
 import * as Flags from '@oclif/core/flags'
 import {ClusterChangeCommand, formatPlan} from '../../src/cli/cluster-change.js'
 import {exitCodesHelp} from '../../src/cli/exit-codes.js'
-import {memberNamePattern} from '../../src/membership/member-table.js'
+import {namePattern} from '../../src/membership/names.js'
 
 export default class ClusterLeave extends ClusterChangeCommand {
   static override summary = 'Stage a graceful leave: the node hands off all its data, then exits.'
@@ -22,7 +22,7 @@ ${exitCodesHelp}`
 
   async run(): Promise<void> {
     const {flags} = await this.parse(ClusterLeave)
-    if (flags.name !== undefined && !memberNamePattern.test(flags.name)) {
+    if (flags.name !== undefined && !namePattern.test(flags.name)) {
       this.fail(flags.json, 'bad_parameter', `--name ${JSON.stringify(flags.name)} is not a member name (letters, digits, '.', '_', '-'; 1 to 64)`)
     }
     const query = flags.name === undefined ? '' : `?node=${encodeURIComponent(flags.name)}`

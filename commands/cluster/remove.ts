@@ -3,7 +3,7 @@ import type {ClientFlagValues} from '../../src/cli/command-base.js'
 import {ClusterChangeCommand, formatPlan} from '../../src/cli/cluster-change.js'
 import {exitCodesHelp} from '../../src/cli/exit-codes.js'
 import {warn} from '../../src/cli/format.js'
-import {memberNamePattern} from '../../src/membership/member-table.js'
+import {namePattern} from '../../src/membership/names.js'
 
 export default class ClusterRemove extends ClusterChangeCommand {
   static override summary = 'Stage the removal of a node that is gone for good (a dead machine, a lost disk).'
@@ -23,7 +23,7 @@ ${exitCodesHelp}`
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(ClusterRemove)
-    if (!memberNamePattern.test(args.name)) {
+    if (!namePattern.test(args.name)) {
       this.fail(flags.json, 'bad_parameter', `${JSON.stringify(args.name)} is not a member name (letters, digits, '.', '_', '-'; 1 to 64); see dyn cluster status`)
     }
     await this.warnIfRunning(flags, args.name)

@@ -22,7 +22,8 @@
 import type {Clock} from '../clock.js'
 import {DynError} from '../errors.js'
 import {homesOf} from '../handoff/transfer-plan.js'
-import {findMember, isDiskClock, memberNamePattern, membersMax, nextRingOf, presentMembers} from '../membership/member-table.js'
+import {findMember, isDiskClock, membersMax, nextRingOf, presentMembers} from '../membership/member-table.js'
+import {namePattern} from '../membership/names.js'
 import type {Membership} from '../membership/membership.js'
 import type {Ring} from '../ring/ring.js'
 import type {Store} from '../storage/store.js'
@@ -723,5 +724,5 @@ function isKeyList(x: unknown): x is string[] {
 }
 
 function isNamedDiskClock(x: unknown): boolean {
-  return Array.isArray(x) && x.length === 2 && typeof x[0] === 'string' && memberNamePattern.test(x[0]) && isDiskClock(x[1])
+  return Array.isArray(x) && x.length === 2 && typeof x[0] === 'string' && namePattern.test(x[0]) && isDiskClock(x[1])
 }

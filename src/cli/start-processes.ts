@@ -19,7 +19,7 @@ import {spawn, type ChildProcess} from 'node:child_process'
 import {mkdir, readFile, rename, writeFile} from 'node:fs/promises'
 import path from 'node:path'
 import {DynClient} from '../client/http-client.js'
-import {memberNamePattern} from '../membership/member-table.js'
+import {namePattern} from '../membership/names.js'
 import {formatAddress} from '../transport/rpc-common.js'
 
 /** Processes one `dyn start` may run: far above today's core counts, and a bound on what a typo can start. */
@@ -66,10 +66,10 @@ export function planProcesses(request: ProcessesRequest): Planned {
   const refuse = (message: string): Planned => ({ok: false, error: 'bad_parameter', message})
   if (!Number.isInteger(processes) || processes < 1 || processes > processesMax) return refuse(`--processes ${processes}: give 1 to ${processesMax}, or auto (one per core)`)
   const machine = request.machine ?? request.name
-  if (!memberNamePattern.test(machine)) return refuse(`--machine "${machine}": use 1 to 64 letters, digits, '.', '_' or '-'`)
+  if (!namePattern.test(machine)) return refuse(`--machine "${machine}": use 1 to 64 letters, digits, '.', '_' or '-'`)
   const names = Array.from({length: processes}, (_, index) => `${request.name}-${index + 1}`)
   const longest = names.at(-1) as string
-  if (!memberNamePattern.test(longest)) return refuse(`--name "${request.name}": its nodes are named ${names[0]} to ${longest}, which must be 1 to 64 letters, digits, '.', '_' or '-'; choose a shorter --name`)
+  if (!namePattern.test(longest)) return refuse(`--name "${request.name}": its nodes are named ${names[0]} to ${longest}, which must be 1 to 64 letters, digits, '.', '_' or '-'; choose a shorter --name`)
   if (port === 0 || rpcPort === 0) return refuse('--processes needs fixed ports: give --port (and --rpc-port, or leave it to be --port + 1000), not 0, so that the nodes can find each other and restart on the same ports')
   for (const [flag, first] of [['--port', port], ['--rpc-port', rpcPort]] as const) {
     if (first + processes - 1 > 65535) return refuse(`${flag} ${first}: the ${processes} nodes need ports ${first}..${first + processes - 1}; choose a lower ${flag}`)

@@ -19,9 +19,6 @@ import type {RingState} from './claimant-core.js'
 import {initialRingState, isValidRingState, mergeRingStates, ringOfState} from './claimant-core.js'
 import {namePattern} from './names.js'
 
-/** What a member's name may be: it names the node in logs, paths and version-vector actors. */
-export const memberNamePattern = namePattern
-
 /**
  * `joining` and `leaving` are reserved for ownership transfer (paper §4.9), which moves data
  * before a member starts or stops owning partitions; `valid` members own partitions.
@@ -269,7 +266,7 @@ export function isValidMemberTable(x: unknown): x is MemberTable {
     const r = m as Record<string, unknown>
     return (
       typeof r.name === 'string' &&
-      memberNamePattern.test(r.name) &&
+      namePattern.test(r.name) &&
       typeof r.rpcAddress === 'string' &&
       typeof r.apiAddress === 'string' &&
       typeof r.status === 'string' &&

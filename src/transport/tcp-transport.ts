@@ -302,11 +302,11 @@ class FrameWriter {
     this.#socket.uncork()
   }
 
-  readonly #soon: Scheduler['soon']
+  readonly #scheduler: Pick<Scheduler, 'soon'>
 
-  constructor(socket: net.Socket, soon: Scheduler['soon']) {
+  constructor(socket: net.Socket, scheduler: Pick<Scheduler, 'soon'>) {
     this.#socket = socket
-    this.#soon = soon
+    this.#scheduler = scheduler
   }
 
   write(bytes: Buffer): void {
@@ -314,7 +314,7 @@ class FrameWriter {
     if (!this.#corked) {
       this.#corked = true
       this.#socket.cork()
-      this.#soon(this.#uncork)
+      this.#scheduler.soon(this.#uncork)
     }
     // The return value (buffer above its high-water mark) is ignored on purpose: what can be
     // queued is already bounded by `pendingPerPeerMax` frames of at most `frameBytesMax`.
@@ -326,8 +326,6 @@ class TcpTransport implements Transport {
   readonly address: string
   readonly #server: net.Server
   readonly #settings: Settings
-  /** The end of the event loop's turn, when a FrameWriter sends what it batched. */
-  readonly #soon: Scheduler['soon'] = (callback) => this.#settings.scheduler.soon(callback)
   readonly #peers = new Map<string, Peer>()
   readonly #inbound = new Set<InboundConnection>()
   #closed = false
@@ -460,7 +458,7 @@ class TcpTransport implements Transport {
       return `cannot connect to ${peer.address}: ${describe(error)}`
     }
     socket.setNoDelay(true)
-    const writer = new FrameWriter(socket, this.#soon)
+    const writer = new FrameWriter(socket, this.#settings.scheduler)
     peer.socket = socket
     peer.writer = writer
     peer.connected = false
@@ -697,7 +695,7 @@ class TcpTransport implements Transport {
     socket.setKeepAlive(true, inboundKeepAliveMs)
     const connection: InboundConnection = {
       socket,
-      writer: new FrameWriter(socket, this.#soon),
+      writer: new FrameWriter(socket, this.#settings.scheduler),
       decoder: new FrameDecoder(frameBytesMax),
       description,
       stage: 'hello',
