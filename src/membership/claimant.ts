@@ -95,8 +95,12 @@ export class Claimant {
     }
     if (request.op === 'commit' && request.joinsOnly !== undefined && typeof request.joinsOnly !== 'boolean') throw new DynError('bad_request', 'malformed ClusterChange')
     if (request.op === 'stage') {
-      const change = request.change as Partial<StagedChange> | undefined
-      if (change === undefined || (change.kind !== 'leave' && change.kind !== 'remove') || typeof change.node !== 'string') throw new DynError('bad_request', 'malformed staged change')
+      // An object before its fields are read: a peer's null change threw a TypeError (internode
+      // fuzzer, seed 2078786331, input 3,438).
+      const change = request.change as Partial<StagedChange> | null | undefined
+      if (change === undefined || change === null || typeof change !== 'object' || (change.kind !== 'leave' && change.kind !== 'remove') || typeof change.node !== 'string') {
+        throw new DynError('bad_request', 'malformed staged change')
+      }
     }
     if (this.claimant() !== this.self) throw new DynError('unreachable', `${this.self} is not the claimant (it believes ${this.claimant() ?? 'none'} is); retry`)
     return this.decideInTurn(request as ClusterChangeRequest)

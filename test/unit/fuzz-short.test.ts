@@ -95,3 +95,17 @@ test('regression (internode fuzzer): a ClusterChange whose op is a map with a to
     await cluster.stop()
   }
 })
+
+test('regression (internode fuzzer): a ClusterChange staging a change that is not an object is bad_request, not internal', async () => {
+  // Seed 2078786331, input 3,438: {op: 'stage', change: null} read null.kind, a TypeError answered as 'internal'.
+  const cluster = await startFuzzCluster(2078786331)
+  try {
+    const a = cluster.nodes[0]
+    assert.ok(a !== undefined)
+    for (const change of [null, 7, 'leave', true, []]) {
+      await assert.rejects(cluster.time.until(Promise.resolve().then(() => a.router(MessageType.ClusterChange, {op: 'stage', change}, 'b')), 60_000), (error: {code?: string}) => error.code === 'bad_request')
+    }
+  } finally {
+    await cluster.stop()
+  }
+})
