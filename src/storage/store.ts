@@ -19,8 +19,8 @@
 import {Packr} from 'msgpackr'
 import {assert, DynError} from '../errors.js'
 import type {Scheduler} from '../scheduler.js'
-import {supportsGetSync} from './backend.js'
-import type {StoreDatabase, SyncedBatchOptions, SyncedPutOptions} from './backend.js'
+import {supportsGetSync, writeBatch} from './backend.js'
+import type {BatchOperation, StoreDatabase, SyncedPutOptions} from './backend.js'
 import {isValidVersionSet} from '../versioning/dvvset.js'
 import {KeyedMutex} from './keyed-mutex.js'
 import {ObjectCache} from './object-cache.js'
@@ -265,7 +265,7 @@ export class Store {
     if (entries.length === 0) return
     this.flushing = (async () => {
       const counts = this.replicaCountsRecord()
-      await this.db.batch([...entries.map(([, entry]) => ({type: 'put' as const, key: entry.dbKey, value: encodeObject(entry.object)})), ...counts]).catch((error: Error) => {
+      await writeBatch(this.db, [...entries.map(([, entry]) => ({type: 'put' as const, key: entry.dbKey, value: encodeObject(entry.object)})), ...counts], false).catch((error: Error) => {
         if (counts.length > 0) this.replicaCountsUnsaved = true
         throw error
       })
@@ -392,10 +392,9 @@ export class Store {
       this.scheduler.soon(this.commitPending)
     }
     if (writes.length === 0) return
-    const batchOptions: SyncedBatchOptions = {sync: writes.some((write) => write.sync)}
-    const operations = writes.map((write) => (write.value === undefined ? {type: 'del' as const, key: write.key} : {type: 'put' as const, key: write.key, value: write.value}))
+    const operations: BatchOperation[] = writes.map((write) => (write.value === undefined ? {type: 'del', key: write.key} : {type: 'put', key: write.key, value: write.value}))
     const counts = this.replicaCountsRecord()
-    this.db.batch([...operations, ...counts], batchOptions).then(
+    writeBatch(this.db, [...operations, ...counts], writes.some((write) => write.sync)).then(
       () => {
         for (const write of writes) write.resolve()
       },
@@ -456,8 +455,7 @@ export class Store {
   async writeRecords(operations: ReadonlyArray<{readonly type: 'put'; readonly key: Buffer; readonly value: Buffer} | {readonly type: 'del'; readonly key: Buffer}>, options: WriteOptions): Promise<void> {
     if (this.closing) throw new DynError('unreachable', 'the store is closing: this node is shutting down')
     for (const operation of operations) assert(isHintKey(operation.key), 'only hint records are written raw')
-    const batchOptions: SyncedBatchOptions = {sync: options.durable}
-    await this.db.batch(operations.map((operation) => ({...operation})), batchOptions)
+    await writeBatch(this.db, operations, options.durable)
   }
 
   /** One page of hint records in key order within `range`, starting after `afterKey`. */

@@ -51,4 +51,17 @@ describe('ObjectCache', () => {
     assert.equal(cache.get('a'), newer, 'the written entry had a second chance over b')
     assert.equal(cache.get('b'), undefined)
   })
+
+  it('goes on round from where the last eviction stopped, through many rounds of new keys', () => {
+    const cache = new ObjectCache(4, 1_000_000)
+    cache.set('hot', objectOf(10))
+    for (let index = 0; index < 1_000; index += 1) {
+      assert.ok(cache.get('hot') !== undefined, `the key read before every write is never evicted (write ${index})`)
+      cache.set(`key${index}`, objectOf(10))
+      assert.ok(cache.size <= 4)
+    }
+    // The three other places hold the three newest keys: each write evicted the oldest unread one.
+    assert.equal(cache.get('key996'), undefined)
+    for (const id of ['key997', 'key998', 'key999']) assert.ok(cache.get(id) !== undefined, `${id} is cached`)
+  })
 })
