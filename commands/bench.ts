@@ -53,7 +53,7 @@ Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could no
   ]
 
   static override flags = {
-    node: Flags.string({description: 'client API address of a running node (repeat for several); default: start a cluster', multiple: true, helpValue: 'host:port'}),
+    node: Flags.string({description: 'client API address of a running node (repeat for several; plain HTTP only: https:// is refused, see README "TLS"); default: start a cluster', multiple: true, helpValue: 'host:port'}),
     nodes: Flags.integer({description: 'start a cluster of this many nodes for the run, and stop it afterwards [default: 3]', min: 1, max: 16, exclusive: ['node']}),
     port: Flags.integer({description: 'with --nodes: the client API port of the first node started (the others follow it; internode ports from PORT + 1000) [default: free ports the OS gives]', min: 1, max: 65_535, exclusive: ['node']}),
     'write-buffer-ms': Flags.integer({description: 'with --nodes: the nodes buffer writes and flush every this many ms', min: 0, exclusive: ['node']}),
@@ -124,6 +124,8 @@ Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could no
     // The same address rules as every other command (host:port, [v6]:port or http://host:port).
     const parsedNodes = flags.node === undefined ? undefined : parseNodeList(flags.node)
     if (parsedNodes !== undefined && !parsedNodes.ok) this.fail(flags.json, 'bad_parameter', parsedNodes.message)
+    const secureNode = parsedNodes?.value.find((address) => address.scheme === 'https')
+    if (secureNode !== undefined) this.fail(flags.json, 'bad_parameter', httpsBenchRefusal(secureNode.label))
     const config: BenchConfig = {
       nodes: parsedNodes?.value.map((address) => address.label) ?? [],
       startNodes: flags.nodes ?? 3,
@@ -298,4 +300,14 @@ interface CiOptions {
   readonly junit: string | undefined
   readonly markdown: string | undefined
   readonly baseline: {readonly report: ComparedReport; readonly source: string; readonly maxRegression: number; readonly metrics: readonly RegressionMetric[]} | undefined
+}
+
+/**
+ * Why `dyn bench` refuses an https:// node instead of load-testing it. autocannon 8, which drives
+ * the load, connects with `rejectUnauthorized: false` whatever it is given (lib/httpClient.js), so
+ * it would never check the node's certificate; the bench would measure a cluster it had not
+ * authenticated, and falling back to plain HTTP would measure another one. Refused, saying so.
+ */
+function httpsBenchRefusal(label: string): string {
+  return `--node https://${label}: dyn bench does not load-test over HTTPS: autocannon, which drives the load, does not check a server's certificate, so the run could not be trusted to reach the cluster it names. Bench a cluster without TLS (dyn bench --nodes 3 starts one), or a node's plain HTTP address`
 }

@@ -1,4 +1,4 @@
-import {contextFlag, dwFlag, explainFlag, jsonFlag, keyArg, nFlag, nodeFlag, prFlag, pwFlag, rFlag, timeoutFlag, wFlag} from '../src/cli/client-flags.js'
+import {contextFlag, dwFlag, explainFlag, jsonFlag, keyArg, nFlag, nodeFlag, tlsCaFlag, prFlag, pwFlag, rFlag, timeoutFlag, wFlag} from '../src/cli/client-flags.js'
 import {DynCommand} from '../src/cli/command-base.js'
 import {exitCodesHelp} from '../src/cli/exit-codes.js'
 import {runDelete} from '../src/cli/delete-run.js'
@@ -13,6 +13,7 @@ ${exitCodesHelp}`
   static override examples = [
     {description: 'Delete a key', command: '<%= config.bin %> delete cart:alice'},
     {description: 'Delete exactly the versions an earlier read returned', command: '<%= config.bin %> delete cart:alice --context "$CONTEXT"'},
+    {description: 'A cluster with TLS', command: '<%= config.bin %> delete cart:alice --node https://10.0.0.11:7070 --tls-ca ./tls/ca.crt'},
   ]
 
   static override args = {
@@ -21,6 +22,7 @@ ${exitCodesHelp}`
 
   static override flags = {
     node: nodeFlag,
+    'tls-ca': tlsCaFlag,
     n: nFlag,
     r: rFlag,
     w: wFlag,

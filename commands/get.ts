@@ -1,5 +1,5 @@
 import * as Flags from '@oclif/core/flags'
-import {explainFlag, jsonFlag, keyArg, nFlag, nodeFlag, prFlag, rFlag, timeoutFlag} from '../src/cli/client-flags.js'
+import {explainFlag, jsonFlag, keyArg, nFlag, nodeFlag, tlsCaFlag, prFlag, rFlag, timeoutFlag} from '../src/cli/client-flags.js'
 import {DynCommand} from '../src/cli/command-base.js'
 import {getExitCodesHelp} from '../src/cli/exit-codes.js'
 import {previewBytesMax} from '../src/cli/format.js'
@@ -21,6 +21,7 @@ ${getExitCodesHelp}`
     {description: 'A strict quorum: two answers, both from home replicas', command: '<%= config.bin %> get cart:alice -r 2 --pr 2'},
     {description: 'Save a binary value to a file', command: '<%= config.bin %> get photo:1 --output photo.jpg'},
     {description: 'Try another node when the first cannot be reached', command: '<%= config.bin %> get cart:alice --node 127.0.0.1:7070 --node http://127.0.0.1:7071'},
+    {description: "A cluster with TLS: HTTPS, checking the node's certificate against the cluster CA", command: '<%= config.bin %> get cart:alice --node https://10.0.0.11:7070 --tls-ca ./tls/ca.crt'},
   ]
 
   static override args = {
@@ -29,6 +30,7 @@ ${getExitCodesHelp}`
 
   static override flags = {
     node: nodeFlag,
+    'tls-ca': tlsCaFlag,
     n: nFlag,
     r: rFlag,
     pr: prFlag,

@@ -1,6 +1,6 @@
 import * as Args from '@oclif/core/args'
 import * as Flags from '@oclif/core/flags'
-import {contextFlag, dwFlag, explainFlag, jsonFlag, nFlag, nodeFlag, pwFlag, timeoutFlag, wFlag} from '../src/cli/client-flags.js'
+import {contextFlag, dwFlag, explainFlag, jsonFlag, nFlag, nodeFlag, tlsCaFlag, pwFlag, timeoutFlag, wFlag} from '../src/cli/client-flags.js'
 import {DynCommand} from '../src/cli/command-base.js'
 import {exitCodesHelp} from '../src/cli/exit-codes.js'
 import {runPut} from '../src/cli/put-run.js'
@@ -19,6 +19,7 @@ ${exitCodesHelp}`
     {description: 'Resolve siblings: write the merged value with the read\'s context', command: `<%= config.bin %> put cart:alice '{"items":["book","pen"]}' --context "$(dyn get cart:alice --json | jq -r .context)"`},
     {description: 'See which replicas acknowledged, and how fast', command: '<%= config.bin %> put k v --explain'},
     {description: 'A strict quorum: all three acknowledgements from home replicas, never from fallbacks', command: '<%= config.bin %> put k v -w 3 --pw 3'},
+    {description: 'A cluster with TLS (or set DYN_NODE=https://10.0.0.11:7070 and DYN_TLS_CA=./tls/ca.crt once for the shell)', command: '<%= config.bin %> put cart:alice \'{"items":[]}\' --node https://10.0.0.11:7070 --tls-ca ./tls/ca.crt'},
   ]
 
   static override args = {
@@ -28,6 +29,7 @@ ${exitCodesHelp}`
 
   static override flags = {
     node: nodeFlag,
+    'tls-ca': tlsCaFlag,
     n: nFlag,
     w: wFlag,
     dw: dwFlag,

@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 import {setTimeout as sleep} from 'node:timers/promises'
-import {jsonFlag, nodeFlag} from '../src/cli/client-flags.js'
+import {jsonFlag, nodeFlag, tlsCaFlag} from '../src/cli/client-flags.js'
 import {DynCommand} from '../src/cli/command-base.js'
 import {exitCodesHelp} from '../src/cli/exit-codes.js'
 
@@ -33,10 +33,12 @@ ${exitCodesHelp}`
     {description: 'Repair everything n1 is a home of, once', command: '<%= config.bin %> repair --node 127.0.0.1:7070'},
     {description: 'After replacing a disk: repair until nothing differs', command: '<%= config.bin %> repair --node 127.0.0.1:7071 --wait'},
     {description: 'One partition, for a script', command: '<%= config.bin %> repair --partition 12 --json'},
+    {description: 'A cluster with TLS', command: '<%= config.bin %> repair --node https://10.0.0.11:7070 --tls-ca ./tls/ca.crt --wait'},
   ]
 
   static override flags = {
     node: nodeFlag,
+    'tls-ca': tlsCaFlag,
     partition: Flags.integer({description: 'only this partition (see dyn ring); default: every partition the node is a home of', min: 0}),
     wait: Flags.boolean({description: 'run rounds until one finds every tree in sync', default: false}),
     'max-wait-seconds': Flags.integer({description: 'with --wait, give up after this many seconds (exit 3)', default: 600, min: 1}),

@@ -1,7 +1,7 @@
 import {readFile} from 'node:fs/promises'
 import * as Flags from '@oclif/core/flags'
 import type {DynClient} from '../src/client/http-client.js'
-import {jsonFlag, keyArg, nFlag, nodeFlag, rFlag, timeoutFlag, wFlag} from '../src/cli/client-flags.js'
+import {jsonFlag, keyArg, nFlag, nodeFlag, tlsCaFlag, rFlag, timeoutFlag, wFlag} from '../src/cli/client-flags.js'
 import {DynCommand} from '../src/cli/command-base.js'
 import {exitCodes, exitCodesHelp} from '../src/cli/exit-codes.js'
 import {candidateOf, readSiblings, writeAndVerify} from '../src/cli/resolve-flow.js'
@@ -21,6 +21,7 @@ ${exitCodesHelp} A key that another write changed meanwhile exits 3 (read it and
     {description: 'Merge JSON carts from a script', command: '<%= config.bin %> resolve cart:bob --merge json-union --json'},
     {description: 'Keep the second sibling', command: '<%= config.bin %> resolve cart:bob --pick 2'},
     {description: 'Write a value of your own that supersedes all siblings', command: '<%= config.bin %> resolve cart:bob --value merged.json'},
+    {description: 'A cluster with TLS', command: '<%= config.bin %> resolve cart:bob --node https://10.0.0.11:7070 --tls-ca ./tls/ca.crt'},
   ]
 
   static override args = {
@@ -29,6 +30,7 @@ ${exitCodesHelp} A key that another write changed meanwhile exits 3 (read it and
 
   static override flags = {
     node: nodeFlag,
+    'tls-ca': tlsCaFlag,
     n: nFlag,
     r: rFlag,
     w: wFlag,

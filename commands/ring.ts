@@ -1,5 +1,5 @@
 import * as Args from '@oclif/core/args'
-import {jsonFlag, nodeFlag, timeoutFlag} from '../src/cli/client-flags.js'
+import {jsonFlag, nodeFlag, tlsCaFlag, timeoutFlag} from '../src/cli/client-flags.js'
 import {DynCommand} from '../src/cli/command-base.js'
 import {exitCodesHelp} from '../src/cli/exit-codes.js'
 
@@ -13,13 +13,14 @@ ${exitCodesHelp}`
     {description: 'Members, their state and how many partitions each owns', command: '<%= config.bin %> ring'},
     {description: 'Where a key lives: its partition, home replicas and fallbacks', command: '<%= config.bin %> ring cart:alice'},
     {description: 'The full ring as JSON (owners[p] is the owner of partition p)', command: '<%= config.bin %> ring --json'},
+    {description: 'A cluster with TLS', command: '<%= config.bin %> ring cart:alice --node https://10.0.0.11:7070 --tls-ca ./tls/ca.crt'},
   ]
 
   static override args = {
     key: Args.string({description: 'a key whose preference list to show', ignoreStdin: true}),
   }
 
-  static override flags = {node: nodeFlag, timeout: timeoutFlag, json: jsonFlag}
+  static override flags = {node: nodeFlag, 'tls-ca': tlsCaFlag, timeout: timeoutFlag, json: jsonFlag}
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(Ring)

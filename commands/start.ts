@@ -11,6 +11,8 @@ import {checkFailureDetectorConfig, failureDetectorDefaults} from '../src/member
 import type {FailureDetectorConfig} from '../src/membership/failure-detector.js'
 import type {ClusterSettings} from '../src/membership/member-table.js'
 import {readSecretFile} from '../src/node/cluster-secret.js'
+import {loadNodeTls, tlsFilesOf} from '../src/transport/tls-options.js'
+import type {NodeTls} from '../src/transport/tls-options.js'
 import {gossipIntervalMsDefault, machineAddresses, requestTimeoutMsDefault, startNode} from '../src/node/node.js'
 import {partitionCountDefault} from '../src/ring/ring.js'
 import {availableParallelism} from 'node:os'
@@ -34,6 +36,10 @@ Restarted on the same --data, a node keeps all acknowledged data, its identity a
     {description: 'Stage a join without committing it (review with dyn cluster plan, apply with dyn cluster commit)', command: '<%= config.bin %> start --name n4 --port 7073 --data ./data/n4 --seeds 127.0.0.1:8070 --no-commit'},
     {description: 'A cluster that resolves conflicts by last write wins, 256 partitions', command: '<%= config.bin %> start --name n1 --port 7070 --data ./data/n1 --partitions 256 --conflict lww'},
     {description: 'Mark silent peers down sooner, tolerating pauses of up to 1 s', command: '<%= config.bin %> start --name n1 --port 7070 --data ./data/n1 --heartbeat-interval 250 --acceptable-pause 1000'},
+    {
+      description: 'With TLS (README "TLS"): HTTPS on the client API and mutual TLS between nodes, each node with its own certificate of the cluster\'s CA, naming the address it advertises',
+      command: '<%= config.bin %> start --name n2 --listen 0.0.0.0 --advertise 10.0.0.12 --data ./data/n2 --seeds 10.0.0.11:8070 --tls-cert ./tls/n2.crt --tls-key ./tls/n2.key --tls-ca ./tls/ca.crt --secret-file ./cluster.secret',
+    },
     {
       description: 'Use every core of this machine: one node per core (n1-1, n1-2, ... on ports 7070.., data in ./data/n1/n1-1, ...), which the ring counts as one machine, so a key\'s replicas go to distinct machines',
       command: '<%= config.bin %> start --name n1 --listen 0.0.0.0 --advertise 10.0.0.11 --data ./data/n1 --processes auto --secret-file ./cluster.secret',
@@ -73,6 +79,9 @@ Restarted on the same --data, a node keeps all acknowledged data, its identity a
     }),
     machine: Flags.string({description: 'the machine this node runs on, when other nodes of the cluster run there too: a key\'s replicas are kept on distinct machines. Fixed at the node\'s first start [default: NAME with --processes; otherwise a machine of its own]'}),
     'secret-file': Flags.string({description: 'file holding the cluster secret (readable by its owner alone): every internode connection must prove it holds the same. Needed whenever other machines can reach the internode port (dyn cluster up writes one as cluster.secret)'}),
+    'tls-cert': Flags.string({description: 'this node\'s certificate (PEM), signed by the cluster CA, naming the address it advertises (IP or DNS subject alternative name): the client API is served over HTTPS and internode connections use mutual TLS. Give all three --tls-* flags, or none', helpValue: 'FILE'}),
+    'tls-key': Flags.string({description: 'the private key of --tls-cert (PEM, unencrypted; keep it readable by this user alone)', helpValue: 'FILE'}),
+    'tls-ca': Flags.string({description: 'the cluster CA\'s certificate (PEM): a peer is accepted only with a certificate it signed, and a peer dialled must also name the address dialled', helpValue: 'FILE'}),
     ...admissionFlags,
     commit: Flags.boolean({description: 'with --seeds: commit this node\'s join as soon as no other change is staged (--no-commit: only stage it, for dyn cluster plan / commit)', default: true, allowNo: true}),
     json: Flags.boolean({description: 'log as JSON lines', default: false}),
@@ -113,10 +122,12 @@ Restarted on the same --data, a node keeps all acknowledged data, its identity a
     if (flags.machine !== undefined && !namePattern.test(flags.machine)) {
       this.fail(flags.json, 'bad_parameter', `--machine "${flags.machine}": use 1 to 64 letters, digits, '.', '_' or '-'`)
     }
+    // Checked before anything listens or is written (a --processes record, a data folder).
+    const tls = await this.loadTls(flags)
     if (flags.processes !== undefined) {
       const requested = flags.processes === 'auto' ? 'auto' : /^[0-9]{1,4}$/.test(flags.processes) ? Number(flags.processes) : Number.NaN
       if (Number.isNaN(requested)) this.fail(flags.json, 'bad_parameter', `--processes "${flags.processes}": give how many nodes to run on this machine (1 to ${processesMax}), or auto for one per core`)
-      await this.runProcesses(flags, requested, addresses.advertise, seeds)
+      await this.runProcesses(flags, requested, addresses.advertise, seeds, tls)
       return
     }
     const log = nodeLog(flags.json, flags.name)
@@ -145,6 +156,7 @@ Restarted on the same --data, a node keeps all acknowledged data, its identity a
         ...(flags.machine === undefined ? {} : {machine: flags.machine}),
         ...(admission.settings === undefined ? {} : {admission: admission.settings}),
         ...(secret === undefined ? {} : {secret}),
+        ...(tls === undefined ? {} : {tls}),
         log,
       })
     } catch (error) {
@@ -185,8 +197,18 @@ Restarted on the same --data, a node keeps all acknowledged data, its identity a
     if (failure !== undefined) this.fail(flags.json, failure.code, failure.message)
   }
 
+  /** The --tls-* files, all three or none, read and checked (src/transport/tls-options.ts); a bad one fails the command. */
+  private async loadTls(flags: {'tls-cert'?: string | undefined; 'tls-key'?: string | undefined; 'tls-ca'?: string | undefined; json: boolean}): Promise<NodeTls | undefined> {
+    const given = tlsFilesOf(flags)
+    if (!given.ok) this.fail(flags.json, given.error, given.message)
+    if (given.files === undefined) return undefined
+    const loaded = await loadNodeTls(given.files, Date.now())
+    if (!loaded.ok) this.fail(flags.json, loaded.error, loaded.message)
+    return loaded.tls
+  }
+
   /** `--processes K|auto`: K nodes of this machine as child processes (src/cli/start-processes.ts). */
-  private async runProcesses(flags: StartFlags, requested: number | 'auto', advertiseHost: string, seeds: readonly string[]): Promise<void> {
+  private async runProcesses(flags: StartFlags, requested: number | 'auto', advertiseHost: string, seeds: readonly string[], tls: NodeTls | undefined): Promise<void> {
     const recorded = await readProcessesRecord(flags.data).catch((error: Error) => this.fail(flags.json, 'bad_parameter', error.message))
     const counted = processCount(requested, availableParallelism(), flags.name, recorded)
     if (!counted.ok) this.fail(flags.json, counted.error, counted.message)
@@ -210,6 +232,8 @@ Restarted on the same --data, a node keeps all acknowledged data, its identity a
       plan: planned.plan,
       runScript: dynRunScript,
       advertiseHost,
+      // The children read the same --tls-* files (passed on with the shared flags below).
+      ...(tls === undefined ? {} : {tls: {ca: tls.ca}}),
       log,
       argsOf: (node) => [
         'start', '--name', node.name, '--port', String(node.port), '--rpc-port', String(node.rpcPort), '--data', node.data, '--machine', planned.plan.machine,

@@ -1,5 +1,5 @@
 import * as Flags from '@oclif/core/flags'
-import {nodeAddressDefault, nodeEnvironmentVariable, nodeFlag} from '../src/cli/client-flags.js'
+import {nodeAddressDefault, nodeEnvironmentVariable, nodeFlag, tlsCaFlag} from '../src/cli/client-flags.js'
 import {ClusterWatch, httpFetchJson, pollRequestTimeoutMsDefault} from '../src/cli/cluster-watch.js'
 import {DynCommand} from '../src/cli/command-base.js'
 import {isInteractive, settleColors, terminalSize} from '../src/cli/terminal.js'
@@ -16,10 +16,12 @@ Exit codes: 0 done, 2 bad usage, 3 no node answered.`
     {description: 'Watch the local cluster', command: '<%= config.bin %> top'},
     {description: 'Through another node, with a fall-back if it goes down', command: '<%= config.bin %> top --node 127.0.0.1:7071 --node 127.0.0.1:7072'},
     {description: 'One snapshot for a script', command: '<%= config.bin %> top --json | jq \'.nodes[] | {name, status}\''},
+    {description: 'A cluster with TLS: every member is watched over HTTPS with the same CA', command: '<%= config.bin %> top --node https://10.0.0.11:7070 --tls-ca ./tls/ca.crt'},
   ]
 
   static override flags = {
     node: nodeFlag,
+    'tls-ca': tlsCaFlag,
     interval: Flags.integer({description: 'milliseconds between refreshes', default: 1000, min: 100, max: 60_000}),
     json: Flags.boolean({description: 'print one snapshot as JSON (stable, documented fields)', default: false}),
   }
@@ -28,10 +30,15 @@ Exit codes: 0 done, 2 bad usage, 3 no node answered.`
     const {flags} = await this.parse(Top)
     // The nodes to watch through, in order: each one after the first is a fall-back.
     const given = flags.node ?? [process.env[nodeEnvironmentVariable] || nodeAddressDefault]
-    const addresses = given.flatMap((entry) => entry.split(',')).map((entry) => entry.trim().replace(/^http:\/\//, '').replace(/\/$/, '')).filter((entry) => entry !== '')
+    const entries = given.flatMap((entry) => entry.split(',')).map((entry) => entry.trim()).filter((entry) => entry !== '')
+    // The watch keys nodes by host:port, as members advertise themselves; the scheme is the
+    // client's: HTTPS for all when one address is https:// or a CA is given (members come without one).
+    const https = entries.some((entry) => /^https:\/\//i.test(entry))
+    const addresses = entries.map((entry) => entry.replace(/^https?:\/\//i, '').replace(/\/$/, ''))
     const bad = addresses.find((address) => !/^[^:\s/]+:\d{1,5}$/.test(address))
     if (bad !== undefined || addresses.length === 0) this.fail(flags.json, 'bad_parameter', `--node "${bad ?? ''}" is not host:port`)
-    const watch = new ClusterWatch(addresses, httpFetchJson(Math.min(pollRequestTimeoutMsDefault, flags.interval)))
+    const tls = this.output.clientTlsFor(flags) ?? (https ? {} : undefined)
+    const watch = new ClusterWatch(addresses, httpFetchJson(Math.min(pollRequestTimeoutMsDefault, flags.interval), tls))
     settleColors(flags.json)
     if (!flags.json && isInteractive()) {
       const {runTopScreen} = await import('../src/cli/top-screen.js')

@@ -11,6 +11,7 @@ ${exitCodesHelp}`
   static override examples = [
     {description: 'Changed your mind about a staged leave', command: '<%= config.bin %> cluster leave --name n3 && <%= config.bin %> cluster clear'},
     {description: 'For a script', command: '<%= config.bin %> cluster clear --node 127.0.0.1:7071 --json'},
+    {description: 'A cluster with TLS', command: '<%= config.bin %> cluster clear --node https://10.0.0.11:7070 --tls-ca ./tls/ca.crt'},
   ]
 
   static override flags = ClusterChangeCommand.changeFlags

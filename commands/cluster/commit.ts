@@ -11,6 +11,7 @@ ${exitCodesHelp}`
   static override examples = [
     {description: 'Review, then apply', command: '<%= config.bin %> cluster plan && <%= config.bin %> cluster commit'},
     {description: 'For a script', command: '<%= config.bin %> cluster commit --node 127.0.0.1:7071 --json'},
+    {description: 'A cluster with TLS', command: '<%= config.bin %> cluster commit --node https://10.0.0.11:7070 --tls-ca ./tls/ca.crt'},
   ]
 
   static override flags = ClusterChangeCommand.changeFlags

@@ -13,6 +13,7 @@ ${exitCodesHelp}`
   static override examples = [
     {description: 'Make the node at 127.0.0.1:7072 leave', command: '<%= config.bin %> cluster leave --node 127.0.0.1:7072 && <%= config.bin %> cluster commit'},
     {description: 'Make n3 leave, asking any node', command: '<%= config.bin %> cluster leave --name n3 --json'},
+    {description: 'A cluster with TLS', command: '<%= config.bin %> cluster leave --node https://10.0.0.13:7070 --tls-ca ./tls/ca.crt'},
   ]
 
   static override flags = {

@@ -11,6 +11,7 @@ ${exitCodesHelp}`
   static override examples = [
     {description: 'What would a commit do?', command: '<%= config.bin %> cluster plan --node 127.0.0.1:7070'},
     {description: 'The same for a script', command: '<%= config.bin %> cluster plan --json'},
+    {description: 'A cluster with TLS', command: '<%= config.bin %> cluster plan --node https://10.0.0.11:7070 --tls-ca ./tls/ca.crt'},
   ]
 
   static override flags = ClusterChangeCommand.changeFlags

@@ -15,6 +15,7 @@ ${exitCodesHelp}`
   static override examples = [
     {description: 'n3 died for good: remove it and rebalance', command: '<%= config.bin %> cluster remove n3 && <%= config.bin %> cluster commit'},
     {description: 'For a script', command: '<%= config.bin %> cluster remove n3 --node 127.0.0.1:7071 --json'},
+    {description: 'A cluster with TLS', command: '<%= config.bin %> cluster remove n3 --node https://10.0.0.11:7070 --tls-ca ./tls/ca.crt'},
   ]
 
   static override args = {name: Args.string({description: 'the member to remove', required: true})}

@@ -1,6 +1,6 @@
 // The flags module alone: loading all of @oclif/core here would slow every start of the CLI.
 import * as Flags from '@oclif/core/flags'
-import {nodeFlag} from '../../src/cli/client-flags.js'
+import {nodeFlag, tlsCaFlag} from '../../src/cli/client-flags.js'
 import {clusterStatus, remoteClusterStatus, remoteStatusMemberTimeoutMsMax} from '../../src/cli/cluster-status.js'
 import type {ClusterSettingsView, ClusterStatus, NodeStatus, QuorumDefaults, RemoteClusterStatus} from '../../src/cli/cluster-status.js'
 import {formatTransfers, leftMembers, readTransfers} from '../../src/cli/transfer-status.js'
@@ -23,11 +23,13 @@ Exits 0 when every node (of the folder, or every member with --node) serves, all
     {description: 'The same for a script: one JSON object on stdout', command: '<%= config.bin %> cluster status --dir .dyn/demo --json'},
     {description: 'A cluster on several machines, through any one of its nodes (its client API port)', command: '<%= config.bin %> cluster status --node 10.0.0.11:7070'},
     {description: 'Through a second node when the first cannot be connected to', command: '<%= config.bin %> cluster status --node 10.0.0.11:7070 --node 10.0.0.12:7070 --json'},
+    {description: 'A cluster with TLS, through one of its nodes', command: '<%= config.bin %> cluster status --node https://10.0.0.11:7070 --tls-ca ./tls/ca.crt'},
   ]
 
   static override flags = {
     dir: Flags.string({description: `the cluster's folder (made by dyn cluster up) [default: ${clusterDirDefault}]`, exclusive: ['node']}),
     node: nodeFlag,
+    'tls-ca': tlsCaFlag,
     timeout: Flags.integer({description: 'with --node: give up on the node after this many milliseconds (it waits for each member at most half of it, up to 2 s)', default: 10_000, min: 2}),
     json: Flags.boolean({description: 'print the status as one JSON object', default: false}),
   }
@@ -59,7 +61,7 @@ Exits 0 when every node (of the folder, or every member with --node) serves, all
   }
 
   /** --node: every member's own view, gathered by the node at that address. */
-  private async remote(flags: {node?: string[]; timeout: number; json: boolean}): Promise<void> {
+  private async remote(flags: {node?: string[]; 'tls-ca'?: string | undefined; timeout: number; json: boolean}): Promise<void> {
     let status: RemoteClusterStatus
     try {
       const memberTimeoutMs = Math.max(1, Math.min(remoteStatusMemberTimeoutMsMax, Math.floor(flags.timeout / 2)))

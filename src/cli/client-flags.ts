@@ -2,18 +2,25 @@
 
 import * as Args from '@oclif/core/args'
 import * as Flags from '@oclif/core/flags'
-import {nodeAddressDefault, nodeEnvironmentVariable} from './command-output.js'
+import {nodeAddressDefault, nodeEnvironmentVariable, tlsCaEnvironmentVariable} from './command-output.js'
 
-export {nodeAddressDefault, nodeEnvironmentVariable}
+export {nodeAddressDefault, nodeEnvironmentVariable, tlsCaEnvironmentVariable}
 
 // Not oclif's `env` option: with `multiple` it would hand over DYN_NODE as one unsplit string.
 // CommandOutput.clientFor reads --node, then DYN_NODE, then the default.
 export const nodeFlag = Flags.string({
-  description: `client API of the node to talk to: host:port or http://host:port. Repeat it (or give a comma-separated list) to name fallbacks, tried in order when a node cannot be connected to [default: $${nodeEnvironmentVariable}, else ${nodeAddressDefault}]`,
+  description: `client API of the node to talk to: host:port, http://host:port or https://host:port (a node started with --tls-cert). Repeat it (or give a comma-separated list) to name fallbacks, tried in order when a node cannot be connected to [default: $${nodeEnvironmentVariable}, else ${nodeAddressDefault}]`,
   multiple: true,
   // One value per --node, so that `dyn get --node a:1 KEY` still reads KEY as the key.
   multipleNonGreedy: true,
   helpValue: 'host:port',
+})
+
+// Not oclif's `env` option either: the fast path (fast-spec.ts) reads flags without one, and
+// CommandOutput.clientTlsFor reads --tls-ca, then DYN_TLS_CA.
+export const tlsCaFlag = Flags.string({
+  description: `the cluster CA's certificate (PEM) to check the nodes' certificates with: the nodes are reached over HTTPS, addresses without a scheme included [default: $${tlsCaEnvironmentVariable}; without either, https:// addresses are checked against the system's CAs]`,
+  helpValue: 'FILE',
 })
 
 /** The KEY argument of the commands that read or write one key. */

@@ -10,6 +10,7 @@
  */
 
 import {DynClient, UnreachableError} from '../client/http-client.js'
+import type {ClientTls} from '../client/http-client.js'
 import type {ClusterSnapshot, PeerView} from '../ui/cluster-snapshot.js'
 import {emptyMemory, nextSnapshot, parseCluster, parseStats} from './cluster-model.js'
 import type {ClusterView, PollResult, StatsSample, WatchMemory} from './cluster-model.js'
@@ -22,12 +23,13 @@ export const knownAddressesMax = 64
 /** GET a JSON route of one node: its body, or an error message when it did not answer usefully. */
 export type FetchJson = (address: string, path: string) => Promise<{ok: true; body: unknown} | {ok: false; message: string}>
 
-export function httpFetchJson(timeoutMs: number): FetchJson {
+/** `tls`: every address (the members' own, which come without a scheme, included) over HTTPS with it. */
+export function httpFetchJson(timeoutMs: number, tls?: ClientTls): FetchJson {
   const clients = new Map<string, DynClient>()
   return async (address, path) => {
     let client = clients.get(address)
     if (client === undefined) {
-      client = new DynClient(address, timeoutMs)
+      client = new DynClient(address, timeoutMs, tls === undefined ? {} : {tls})
       clients.set(address, client)
     }
     try {

@@ -19,6 +19,8 @@
  */
 
 import {DynClient, UnreachableError} from '../client/http-client.js'
+import type {ClientTls} from '../client/http-client.js'
+import {loadClientCa} from '../transport/tls-options.js'
 import {DynError} from '../errors.js'
 import {exitCodeOf} from './exit-codes.js'
 
@@ -27,12 +29,17 @@ export const nodeAddressDefault = '127.0.0.1:7070'
 /** Holds the node address(es) when --node is absent: one, or a comma-separated list. */
 export const nodeEnvironmentVariable = 'DYN_NODE'
 
+/** Holds the cluster CA's certificate file when --tls-ca is absent (README "TLS"). */
+export const tlsCaEnvironmentVariable = 'DYN_TLS_CA'
+
 /** Fields a failure may not take from its details: the convention's own. */
 const reservedFailureFields = new Set(['ok', 'error', 'message'])
 
 /** The parsed flags a command that talks to a node has: where, how long to wait, and the output form. */
 export interface ClientFlagValues {
   readonly node?: readonly string[]
+  /** The cluster CA's certificate file: reach the nodes over HTTPS, trusting it. */
+  readonly 'tls-ca'?: string | undefined
   readonly timeout: number
   readonly json: boolean
 }
@@ -84,12 +91,26 @@ export class CommandOutput {
         : fromEnvironment !== undefined && fromEnvironment.trim() !== ''
           ? [nodeEnvironmentVariable, [fromEnvironment]]
           : ['the default node', [nodeAddressDefault]]
+    const tls = this.clientTlsFor(flags)
     try {
-      return new DynClient(entries, flags.timeout)
+      return new DynClient(entries, flags.timeout, tls === undefined ? {} : {tls})
     } catch (error) {
       if (error instanceof DynError) this.fail(flags.json, error.code, `${source}: ${error.message}`)
       throw error
     }
+  }
+
+  /**
+   * The CA to trust from --tls-ca, else DYN_TLS_CA; undefined without either (plain HTTP, or the
+   * system's CAs for an https:// address). An unreadable or invalid file is bad input (exit 2).
+   */
+  clientTlsFor(flags: Pick<ClientFlagValues, 'tls-ca' | 'json'>): ClientTls | undefined {
+    const fromEnvironment = process.env[tlsCaEnvironmentVariable]
+    const [source, file] = flags['tls-ca'] !== undefined ? ['--tls-ca', flags['tls-ca']] : fromEnvironment !== undefined && fromEnvironment.trim() !== '' ? [tlsCaEnvironmentVariable, fromEnvironment.trim()] : [undefined, undefined]
+    if (file === undefined || source === undefined) return undefined
+    const loaded = loadClientCa(file, source)
+    if (!loaded.ok) this.fail(flags.json, loaded.error, loaded.message)
+    return {ca: loaded.ca}
   }
 }
 

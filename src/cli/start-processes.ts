@@ -19,6 +19,7 @@ import {spawn, type ChildProcess} from 'node:child_process'
 import {mkdir, readFile, rename, writeFile} from 'node:fs/promises'
 import path from 'node:path'
 import {DynClient} from '../client/http-client.js'
+import type {ClientTls} from '../client/http-client.js'
 import {namePattern} from '../membership/names.js'
 import {formatAddress} from '../transport/rpc-common.js'
 
@@ -165,6 +166,8 @@ export interface RunProcessesOptions {
   /** The script the children run (bin/run.js). */
   readonly runScript: string
   readonly advertiseHost: string
+  /** With TLS nodes (--tls-*): the CA the supervisor checks their HTTPS health answers with. */
+  readonly tls?: ClientTls
   readonly log: (line: string) => void
 }
 
@@ -217,7 +220,7 @@ export async function runProcesses(options: RunProcessesOptions): Promise<Proces
     const startFailure = async (group: readonly PlannedProcess[]): Promise<ProcessesOutcome['startFailed']> => {
       const started = group.map((planned) => startChild(planned, options, () => stopping))
       children.push(...started)
-      return waitUntilServing(started, options.advertiseHost, () => stopping)
+      return waitUntilServing(started, options.advertiseHost, options.tls, () => stopping)
     }
     const startFailed = (first === undefined ? undefined : await startFailure([first])) ?? (stopping ? undefined : await startFailure(rest))
     if (startFailed !== undefined) {
@@ -269,13 +272,13 @@ function startChild(planned: PlannedProcess, options: RunProcessesOptions, stopp
 }
 
 /** Waits until each child answers GET /health as itself; the first that ends or never answers is the failure. */
-async function waitUntilServing(children: readonly Child[], advertiseHost: string, stopped: () => boolean): Promise<ProcessesOutcome['startFailed']> {
+async function waitUntilServing(children: readonly Child[], advertiseHost: string, tls: ClientTls | undefined, stopped: () => boolean): Promise<ProcessesOutcome['startFailed']> {
   const deadlineMs = Date.now() + processReadyTimeoutMs
   const waiting = new Set(children)
   while (waiting.size > 0 && !stopped()) {
     for (const child of [...waiting]) {
       if (child.ended !== undefined) return {name: child.planned.name, message: `it ended (${child.ended}); its log is above`}
-      const answer = await new DynClient(formatAddress(advertiseHost, child.planned.port), healthProbeTimeoutMs).getJson('/health').catch(() => undefined)
+      const answer = await new DynClient(formatAddress(advertiseHost, child.planned.port), healthProbeTimeoutMs, tls === undefined ? {} : {tls}).getJson('/health').catch(() => undefined)
       if (answer?.ok === true && answer.body.node === child.planned.name) waiting.delete(child)
     }
     if (waiting.size === 0) break

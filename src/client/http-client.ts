@@ -10,7 +10,11 @@
  *
  * It speaks HTTP with node:http rather than fetch: fetch loads Node's bundled undici on first
  * use, which costs more than a whole `dyn get` may take, and node:http sends the path exactly
- * as given.
+ * as given. HTTPS (a node started with `--tls-cert`) goes through node:https, loaded only when a
+ * request first needs it, so that a plain-HTTP command does not pay for the TLS module. An
+ * `https://` address, or any address without a scheme when the client was given a CA to trust,
+ * is reached over HTTPS; the node's certificate must chain to that CA (the system's CAs without
+ * one) and name the host dialled, as browsers and etcd's clients check.
  */
 
 import {request as httpRequest} from 'node:http'
@@ -19,8 +23,11 @@ import {checkKeyText, valueBytesMax} from '../api/params.js'
 import {DynError} from '../errors.js'
 import type {ErrorCode} from '../errors.js'
 import {systemRandom} from '../node/system-time.js'
+import type {ClientTls} from '../transport/tls-options.js'
 import {parseNodeList} from './node-address.js'
 import type {NodeAddress} from './node-address.js'
+
+export type {ClientTls}
 
 export interface Sibling {
   readonly value: Buffer
@@ -123,21 +130,43 @@ type Attempt =
   | {readonly ok: true; readonly response: RawResponse}
   | {readonly ok: false; readonly reason: string; readonly connected: boolean; readonly staleSocket: boolean}
 
+export interface DynClientOptions {
+  /** Jitter of the retries of shed requests: a float in [0, 1) [default: the system's]. */
+  readonly random?: () => number
+  /**
+   * HTTPS for every address without a scheme, trusting `ca` (the cluster's CA, `--tls-ca`);
+   * without it only `https://` addresses use HTTPS, trusting the system's CAs.
+   */
+  readonly tls?: ClientTls
+}
+
 export class DynClient {
   private readonly addresses: readonly NodeAddress[]
   /** The node that answered last: later requests of this client start there. */
   private preferred = 0
+  private readonly random: () => number
+  private readonly tls: ClientTls | undefined
 
-  /** `nodes`: one address or several (each `host:port` or `http://host:port`); a bad one throws a `bad_parameter` DynError. */
+  /** `nodes`: one address or several (each `host:port`, `http://host:port` or `https://host:port`); a bad one throws a `bad_parameter` DynError. */
   constructor(
     nodes: string | readonly string[],
     private readonly timeoutMs: number = clientTimeoutMsDefault,
-    /** Jitter of the retries of shed requests: a float in [0, 1). */
-    private readonly random: () => number = systemRandom.next,
+    options: DynClientOptions = {},
   ) {
     const parsed = parseNodeList(typeof nodes === 'string' ? [nodes] : nodes)
     if (!parsed.ok) throw new DynError(parsed.error, parsed.message)
     this.addresses = parsed.value
+    this.random = options.random ?? systemRandom.next
+    this.tls = options.tls
+  }
+
+  /**
+   * What a client of the members this one learns about (GET /cluster gives their addresses
+   * without a scheme) needs to reach them as this one reaches its nodes: HTTPS with the same CA
+   * when this client has one or was given an `https://` address, else undefined (plain HTTP).
+   */
+  get memberTls(): ClientTls | undefined {
+    return this.tls ?? (this.addresses.some((address) => address.scheme === 'https') ? {} : undefined)
   }
 
   /** host:port of the node this client asks first. */
@@ -233,10 +262,11 @@ export class DynClient {
     for (let step = 0; step < this.addresses.length; step += 1) {
       const index = (this.preferred + step) % this.addresses.length
       const address = this.addresses[index] as NodeAddress
-      let attempt = await sendOnce(address, method, path, headers, body, this.timeoutMs)
+      const tls = address.scheme === 'https' || (address.scheme === undefined && this.tls !== undefined) ? (this.tls ?? {}) : undefined
+      let attempt = await sendOnce(address, tls, method, path, headers, body, this.timeoutMs)
       // A kept-alive connection the node had already closed: the request never reached it, so
       // sending it again on a new connection cannot apply it twice.
-      if (!attempt.ok && attempt.staleSocket) attempt = await sendOnce(address, method, path, headers, body, this.timeoutMs)
+      if (!attempt.ok && attempt.staleSocket) attempt = await sendOnce(address, tls, method, path, headers, body, this.timeoutMs)
       if (attempt.ok) {
         this.preferred = index
         const warning = attempt.response.headers[warningHeader]
@@ -277,8 +307,12 @@ export const expectContinueBytesMin = 64 * 1024
 /** A server that ignores `Expect: 100-continue` gets the body anyway after this long (curl waits 1 s too). */
 export const expectContinueWaitMs = 1000
 
-/** One HTTP exchange with one node; never throws. */
-function sendOnce(address: NodeAddress, method: string, path: string, headers: Record<string, string>, body: Uint8Array | undefined, timeoutMs: number): Promise<Attempt> {
+/** node:https, imported by the first request that needs it (see the header). */
+let httpsModule: Promise<typeof import('node:https')> | undefined
+
+/** One HTTP exchange with one node, over TLS when `tls` is given; never throws. */
+async function sendOnce(address: NodeAddress, tls: ClientTls | undefined, method: string, path: string, headers: Record<string, string>, body: Uint8Array | undefined, timeoutMs: number): Promise<Attempt> {
+  const requestOf = tls === undefined ? httpRequest : (await (httpsModule ??= import('node:https'))).request
   return new Promise((resolve) => {
     let connected = false
     let answered = false
@@ -291,9 +325,10 @@ function sendOnce(address: NodeAddress, method: string, path: string, headers: R
       resolve(attempt)
     }
     const expectContinue = body !== undefined && body.byteLength >= expectContinueBytesMin
-    const request = httpRequest({
+    const request = requestOf({
       host: address.host,
       port: address.port,
+      ...(tls?.ca === undefined ? {} : {ca: tls.ca}),
       method,
       path,
       headers: body === undefined ? headers : {...headers, 'content-length': String(body.byteLength), ...(expectContinue ? {expect: '100-continue'} : {})},
@@ -311,11 +346,18 @@ function sendOnce(address: NodeAddress, method: string, path: string, headers: R
       request.destroy()
     }, timeoutMs)
     request.once('socket', (socket) => {
-      if (!socket.connecting) connected = true
-      else socket.once('connect', () => (connected = true))
+      // Over TLS a request reaches the node only once the handshake is done: a node whose
+      // certificate is refused has seen nothing, and the next node may be tried.
+      if (!socket.connecting && (tls === undefined || (socket as {encrypted?: boolean; authorized?: boolean}).authorized === true)) connected = true
+      else socket.once(tls === undefined ? 'connect' : 'secureConnect', () => (connected = true))
     })
     request.once('error', (error: NodeJS.ErrnoException) => {
       const staleSocket = request.reusedSocket && !answered && error.code === 'ECONNRESET'
+      const tlsHint = tls === undefined ? undefined : tlsFailureHint(error, address)
+      if (tlsHint !== undefined) {
+        finish({ok: false, connected: false, staleSocket: false, reason: `${error.code ?? error.message}: ${tlsHint}`})
+        return
+      }
       const reason = error.code ?? error.message
       // Connected, then reset or answered in something that is not HTTP: a port that serves
       // another protocol, most likely a node's internode port given for its client port.
@@ -354,7 +396,26 @@ function sendOnce(address: NodeAddress, method: string, path: string, headers: R
 }
 
 const notHttpHint =
-  'the port accepted the connection but did not answer in HTTP; if it is a node\'s internode port (dyn start --rpc-port, by default --port + 1000), give --node its client API port (--port) instead'
+  'the port accepted the connection but did not answer in HTTP; if it is a node\'s internode port (dyn start --rpc-port, by default --port + 1000), give --node its client API port (--port) instead; if the node serves HTTPS (started with --tls-cert), give https://host:port and the cluster CA with --tls-ca'
+
+/**
+ * What to do about a failed TLS handshake with a node, or undefined when the error is no TLS
+ * failure. The codes are OpenSSL's certificate verification results and Node's TLS errors.
+ */
+export function tlsFailureHint(error: NodeJS.ErrnoException, address: NodeAddress): string | undefined {
+  const code = error.code ?? ''
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+    return `the node's certificate does not name ${address.host}: reach it by a name or address its certificate lists (subject alternative names), or make its certificate with this one`
+  }
+  if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'EPROTO' || /wrong version number|packet length too long/.test(error.message)) {
+    return `${address.label} does not speak TLS: a node started without --tls-cert serves plain HTTP (http://${address.label}, without --tls-ca)`
+  }
+  if (/CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ISSUER/.test(code)) {
+    return `the node's certificate is not trusted (${error.message}): give --tls-ca (or DYN_TLS_CA) the certificate of the CA that signed the cluster's node certificates`
+  }
+  if (code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_')) return `the TLS handshake with ${address.label} failed (${error.message})`
+  return undefined
+}
 
 /** No node answered at all (refused, reset, timed out). `node` lists the addresses tried. */
 export class UnreachableError extends Error {

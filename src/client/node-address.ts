@@ -1,6 +1,6 @@
 /**
- * Addresses of nodes' client APIs as users type them: `host:port`, `[ipv6]:port` or
- * `http://host:port` (with an optional trailing slash). Parsing is strict, because a typo here
+ * Addresses of nodes' client APIs as users type them: `host:port`, `[ipv6]:port`,
+ * `http://host:port` or `https://host:port` (with an optional trailing slash). Parsing is strict, because a typo here
  * would otherwise surface much later as "cannot reach a node", which sends the user looking for
  * a dead node instead of at the command line.
  */
@@ -13,14 +13,20 @@ export interface NodeAddress {
   readonly port: number
   /** `host:port` (brackets kept for IPv6), for messages. */
   readonly label: string
+  /**
+   * The scheme typed, when one was: `https` is reached over TLS, `http` in plain text. Without
+   * one the client decides (HTTPS when it was given a CA to trust, `--tls-ca`), so that the
+   * scheme-less addresses nodes advertise for each other work against a cluster with TLS too.
+   */
+  readonly scheme?: 'http' | 'https'
 }
 
 /** Nodes one client may be given: more than this is a mistake (a pasted list of keys?), not a cluster. */
 export const nodeAddressesMax = 64
 
-const addressPattern = /^(?:http:\/\/)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?):([0-9]{1,5})\/?$/
+const addressPattern = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?):([0-9]{1,5})\/?$/
 
-const example = 'give host:port or http://host:port, e.g. 127.0.0.1:7070'
+const example = 'give host:port, http://host:port or https://host:port, e.g. 127.0.0.1:7070'
 
 function bad(message: string): {ok: false; error: 'bad_parameter'; message: string} {
   return {ok: false, error: 'bad_parameter', message}
@@ -29,12 +35,14 @@ function bad(message: string): {ok: false; error: 'bad_parameter'; message: stri
 export function parseNodeAddress(text: string): Checked<NodeAddress> {
   const trimmed = text.trim()
   const shown = JSON.stringify(text)
-  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(trimmed)?.[1]
-  if (scheme !== undefined && scheme.toLowerCase() !== 'http') return bad(`node address ${shown}: dyn nodes serve plain HTTP, not ${scheme}; ${example}`)
-  const match = addressPattern.exec(trimmed.replace(/^http:\/\//i, 'http://'))
+  const typed = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(trimmed)?.[1]?.toLowerCase()
+  if (typed !== undefined && typed !== 'http' && typed !== 'https') return bad(`node address ${shown}: dyn nodes serve HTTP or HTTPS, not ${typed}; ${example}`)
+  const scheme = typed as 'http' | 'https' | undefined
+  const withoutScheme = scheme === undefined ? trimmed : trimmed.slice(scheme.length + 3)
+  const match = addressPattern.exec(withoutScheme)
   if (match === null) {
-    const withoutScheme = trimmed.replace(/^http:\/\//i, '').replace(/\/$/, '')
-    if (/^[A-Za-z0-9.-]+$/.test(withoutScheme) || /^\[[0-9A-Fa-f:.]+\]$/.test(withoutScheme)) {
+    const bare = withoutScheme.replace(/\/$/, '')
+    if (/^[A-Za-z0-9.-]+$/.test(bare) || /^\[[0-9A-Fa-f:.]+\]$/.test(bare)) {
       return bad(`node address ${shown} has no port; ${example}`)
     }
     return bad(`node address ${shown} is not host:port; ${example}`)
@@ -42,7 +50,7 @@ export function parseNodeAddress(text: string): Checked<NodeAddress> {
   const [, host = '', portText = ''] = match
   const port = Number(portText)
   if (port < 1 || port > 65535) return bad(`node address ${shown}: port ${portText} is not within 1..65535; ${example}`)
-  return {ok: true, value: {host: host.startsWith('[') ? host.slice(1, -1) : host, port, label: `${host}:${port}`}}
+  return {ok: true, value: {host: host.startsWith('[') ? host.slice(1, -1) : host, port, label: `${host}:${port}`, ...(scheme === undefined ? {} : {scheme})}}
 }
 
 /** One or more addresses; each entry may itself be a comma-separated list (as DYN_NODE is). */

@@ -2,13 +2,14 @@
  * The process shell of `dyn start`: one dyn node in a real process. It supplies the real parts
  * (classic-level in the data folder, the TCP transport, the system's clock, timers and
  * randomness) to the assembler (assemble.ts), which builds the node from them, and serves the
- * node's KV service over HTTP. This is the only place in a node with real sockets, files, clocks
+ * node's KV service over HTTP, or HTTPS with the node's certificate when it runs with TLS. This is the only place in a node with real sockets, files, clocks
  * and timers; the simulator builds the same node from simulated parts instead.
  */
 
 import {makeFolder} from './make-folder.js'
 import {createServer} from 'node:http'
 import type {IncomingMessage, Server, ServerResponse} from 'node:http'
+import {createServer as createHttpsServer} from 'node:https'
 import net from 'node:net'
 import type {AddressInfo} from 'node:net'
 import {networkInterfaces} from 'node:os'
@@ -23,6 +24,7 @@ import {diskDatabase} from '../storage/backend.js'
 import type {StoreDatabase} from '../storage/backend.js'
 import {formatAddress} from '../transport/rpc-common.js'
 import {isUnspecifiedHost, startTcpTransport} from '../transport/tcp-transport.js'
+import type {NodeTls} from '../transport/tls-options.js'
 import {assembleNode} from './assemble.js'
 import type {AssembledNode, NodeSettings} from './assemble.js'
 import {cachedFolderBytes} from './disk-usage.js'
@@ -44,6 +46,12 @@ export interface NodeOptions extends Omit<NodeSettings, 'apiAddress'> {
    * handshake.ts); without one, the node talks to any process that reaches its internode port.
    */
   readonly secret?: Buffer
+  /**
+   * The node's certificate, key and the cluster CA (src/transport/tls-options.ts, checked): the
+   * client API is served over HTTPS, and every internode connection is mutual TLS, each side
+   * checking the other's certificate against the CA. Without it both ports are plain.
+   */
+  readonly tls?: NodeTls
   /** With seeds: commit this node's join itself (default), or only stage it. */
   readonly commitJoin?: boolean
   /** The admission control's settings (src/api/admission-core.ts) [default: admissionSettingsDefault]. */
@@ -83,9 +91,10 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   if (isLoopback(options.listenHost) && !isLoopback(options.advertiseHost)) {
     options.log(`warning: listening on ${options.listenHost}, which only this machine reaches, while advertising ${options.advertiseHost}: other machines cannot connect unless something forwards ${options.advertiseHost} to it (--listen 0.0.0.0 listens on every interface)`)
   }
-  if (options.secret === undefined && !isLoopback(options.listenHost)) {
-    options.log(`warning: listening on ${options.listenHost} without a cluster secret: any process that reaches internode port ${options.rpcPort} can join this cluster, gossip and write replicas; give every node the same --secret-file (dyn cluster up writes one)`)
+  if (options.secret === undefined && options.tls === undefined && !isLoopback(options.listenHost)) {
+    options.log(`warning: listening on ${options.listenHost} without a cluster secret or TLS: any process that reaches internode port ${options.rpcPort} can join this cluster, gossip and write replicas; give every node the same --secret-file (dyn cluster up writes one), or certificates of one CA (--tls-cert, --tls-key, --tls-ca)`)
   }
+  if (options.tls !== undefined) options.log(`TLS on both ports with ${options.tls.description}; peers must present a certificate of the cluster CA`)
   // One admission control per node, on the node's clock: the HTTP handler and the node's
   // forwarded puts and background tasks all ask it (src/api/admission.ts).
   const admission = new AdmissionControl(options.clock ?? systemClock, options.admission, {monitorEventLoop: true})
@@ -114,6 +123,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
         port: options.rpcPort,
         nodeName: options.name,
         ...(options.secret === undefined ? {} : {secret: options.secret}),
+        ...(options.tls === undefined ? {} : {tls: options.tls}),
         clock: options.clock ?? systemClock,
         scheduler: options.scheduler ?? systemScheduler,
         log: options.log,
@@ -161,6 +171,9 @@ async function openDatabase(dataDir: string): Promise<StoreDatabase> {
  */
 export const httpConnectionsMax = 4096
 
+/** A client that has not finished its TLS handshake within this long is dropped, as an idle stranger. */
+export const tlsHandshakeTimeoutMs = 10_000
+
 /** The bare JSON error a request the HTTP parser refused gets (the API's own error shape). */
 const malformedRequestAnswer = (code: string): string => {
   const body = JSON.stringify({error: 'bad_request', message: `the request is not well-formed HTTP/1.1 (${code})`})
@@ -171,15 +184,28 @@ const malformedRequestAnswer = (code: string): string => {
  * The client API's HTTP server for an assembled node, not yet listening: the request handler,
  * and what Node's HTTP layer refuses before the handler sees anything (bytes that are not HTTP,
  * connections over the cap), answered and counted in /stats `rejected.http` too. The fuzzers
- * (test/fuzz) drive this same server over in-memory connections.
+ * (test/fuzz) drive this same server over in-memory connections. With `tls` it is an HTTPS
+ * server only: a plain HTTP request to its port fails its TLS handshake and gets no data.
  */
-export function createApiServer(node: Pick<AssembledNode, 'service' | 'countHttpRequest' | 'countRejected'>, log: (line: string) => void, admission?: AdmissionControl): Server {
+export function createApiServer(node: Pick<AssembledNode, 'service' | 'countHttpRequest' | 'countRejected'>, log: (line: string) => void, admission?: AdmissionControl, tls?: NodeTls): Server {
   const handler = createApiHandler(node.service, (route) => node.countHttpRequest(route), (code) => node.countRejected('http', code), admission)
   // Node answers an HTTP/1.1 request without a Host header with a bare 400 of its own (no JSON,
   // not counted) before the handler sees it; the API routes by path alone and needs no Host, so
   // such a request is served like any other (found by the HTTP fuzzer, test/fuzz/http-target.ts).
-  const server = createServer({keepAliveTimeout: 65_000, requireHostHeader: false}, handler)
+  const httpOptions = {keepAliveTimeout: 65_000, requireHostHeader: false}
+  // Clients are not asked for a certificate: the API's clients hold the CA, not node certificates.
+  const server: Server = tls === undefined ? createServer(httpOptions, handler) : createHttpsServer({...httpOptions, cert: tls.cert, key: tls.key, handshakeTimeout: tlsHandshakeTimeoutMs}, handler)
   server.maxConnections = httpConnectionsMax
+  if (tls !== undefined) {
+    // A client that fails the handshake (plain HTTP on this port, a client that does not trust the
+    // CA) never reaches the handler: counted, and logged at the first and every power of two.
+    let tlsFailures = 0
+    server.on('tlsClientError', (error: Error & {code?: string}, socket: {remoteAddress?: string}) => {
+      tlsFailures += 1
+      node.countRejected('http', 'tls_handshake')
+      if ((tlsFailures & (tlsFailures - 1)) === 0) log(`client API: TLS handshake with ${socket.remoteAddress ?? '?'} failed (${tlsFailures} so far): ${error.code ?? error.message}`)
+    })
+  }
   // A request with `Expect: 100-continue` reaches the handler before its body is sent: the
   // handler sends 100 Continue only once it means to read the body, so a value over the limit
   // (or any other refusal) is answered before the client uploads anything.
@@ -226,7 +252,7 @@ export function createApiServer(node: Pick<AssembledNode, 'service' | 'countHttp
 }
 
 async function serveHttp(options: NodeOptions, node: AssembledNode, admission: AdmissionControl): Promise<RunningNode> {
-  const server = createApiServer(node, options.log, admission)
+  const server = createApiServer(node, options.log, admission, options.tls)
   await listen(server, options.listenHost, options.port)
   const apiAddress = formatAddress(options.advertiseHost, (server.address() as AddressInfo).port)
   let stopping: Promise<void> | undefined
@@ -236,7 +262,7 @@ async function serveHttp(options: NodeOptions, node: AssembledNode, admission: A
     return stopping
   }
   const bound = options.listenHost === options.advertiseHost ? '' : ` (listening on ${options.listenHost})`
-  options.log(`serving the client API on ${apiAddress} and internode RPC on ${node.transport.address}${bound}; ${node.membership.table.members.length} member(s)`)
+  options.log(`serving the client API on ${options.tls === undefined ? '' : 'https://'}${apiAddress} and internode RPC on ${node.transport.address}${bound}; ${node.membership.table.members.length} member(s)`)
   const scheduler = options.scheduler ?? systemScheduler
   const left = node.left.then(async () => {
     options.log('left the cluster: every partition has been handed off')

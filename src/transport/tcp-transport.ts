@@ -23,10 +23,23 @@
  * side that the other holds it (handshake.ts): the opener holds its requests until the acceptor
  * has proved itself, and the acceptor hands nothing to the node until the opener has. A side
  * without the secret, or with another, is refused with `unauthenticated`, and both log why.
+ *
+ * With TLS (a node's certificate, key and the cluster CA, tls-options.ts), every connection is
+ * mutual TLS before any frame: the acceptor asks for the opener's certificate and refuses one that
+ * does not chain to the CA; the opener refuses an acceptor whose certificate does not chain to it
+ * or does not name the host dialled (its subject alternative names, as HTTPS and etcd's peers
+ * check). The acceptor cannot check the opener's name the same way (it connects from any port,
+ * through NATs), so any certificate of the cluster CA may open a connection: the CA is the
+ * cluster's, and signing a certificate is admitting a node. Hello and the secret's handshake then
+ * run inside TLS unchanged, so a cluster may hold both: the secret still proves each side's
+ * membership, and TLS adds what the secret alone does not give (privacy, integrity of every frame
+ * and a binding to the address dialled). A refused handshake is `unauthenticated`, logged by both
+ * sides with the reason (never key material).
  */
 
 import {randomBytes} from 'node:crypto'
 import net from 'node:net'
+import tls from 'node:tls'
 import type {Clock} from '../clock.js'
 import {assert} from '../errors.js'
 import type {Scheduler, Timer} from '../scheduler.js'
@@ -34,6 +47,7 @@ import {FrameDecoder, frameBytesMax, protocolVersion, tryEncodeFrame, type Frame
 import {acceptorProof, handshakeNonceBytes, isNonce, openerProof, proofMatches} from './handshake.js'
 import {MessageType, requestMessageTypes} from './message-type.js'
 import {allocateRequestId, backOffAfterLoss, describe, errorBody, formatAddress, notInternodeCode, parseAddress, remoteFailure, settle, unauthenticatedCode, unsent} from './rpc-common.js'
+import type {NodeTls} from './tls-options.js'
 import type {PeerState, RequestHandler, RpcResult, Transport} from './transport.js'
 
 export interface TcpTransportOptions {
@@ -53,6 +67,8 @@ export interface TcpTransportOptions {
    * Without one, connections from nodes without one are accepted as they say Hello.
    */
   secret?: Buffer
+  /** Mutual TLS on every connection, both ways, with this node's certificate and the cluster CA (see the header). */
+  tls?: Pick<NodeTls, 'cert' | 'key' | 'ca'>
   handler: RequestHandler
   /** The transport's only source of time: back-off deadlines. */
   clock: Clock
@@ -125,6 +141,8 @@ const helloRequestId = 0
 const refusalLingerMs = 1000
 /** The longest refusal text taken from a peer before its handshake: one line of a log. */
 const refusalMessageCharsMax = 300
+/** The first byte of a TLS handshake record (RFC 8446 5.1, ContentType handshake): how a TLS opener begins. */
+const tlsHandshakeRecordType = 0x16
 /** What an HTTP server's answer starts with: a peer address that is a client API port. */
 const httpAnswerStart = Buffer.from('HTTP/')
 /**
@@ -151,7 +169,18 @@ export async function startTcpTransport(options: TcpTransportOptions): Promise<T
   assert(connectTimeoutMs > 0 && Number.isFinite(connectTimeoutMs), 'connectTimeoutMs is positive')
   assert(options.secret === undefined || options.secret.length > 0, 'a cluster secret is not empty')
 
+  const secure = options.tls ?? null
   const server = net.createServer()
+  // With TLS the port takes plain TCP connections and hands those that open with a TLS handshake to
+  // a TLS server that does not listen itself (see #sniff), so that a node without TLS gets a
+  // refusal it can read instead of a connection that closes without a reason.
+  const tlsServer = secure === null ? null : tls.createServer({cert: secure.cert, key: secure.key, ca: secure.ca, requestCert: true, rejectUnauthorized: false, handshakeTimeout: helloTimeoutMs})
+  // rejectUnauthorized is false so that an opener whose certificate fails is not cut off without a
+  // word (Node would close the socket and report a bare "socket hang up"): #accept hands nothing
+  // of it to the node, and #refuseCertificate tells it why over the TLS it set up.
+  // With TLS a connection reaches #accept (and its count) only after its handshake: the server's
+  // own cap bounds those still in it.
+  if (secure !== null) server.maxConnections = inboundConnectionsMax
   const listened = new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen({host: options.host, port: options.port}, () => {
@@ -162,9 +191,10 @@ export async function startTcpTransport(options: TcpTransportOptions): Promise<T
   await listened
   const bound = server.address()
   assert(bound !== null && typeof bound === 'object', 'a listening TCP server has an address')
-  return new TcpTransport(server, formatAddress(advertiseHost, bound.port), {
+  return new TcpTransport(server, tlsServer, formatAddress(advertiseHost, bound.port), {
     nodeName: options.nodeName,
     secret: options.secret ?? null,
+    tls: secure,
     handler: options.handler,
     clock: options.clock,
     scheduler: options.scheduler,
@@ -188,6 +218,7 @@ export function isUnspecifiedHost(host: string): boolean {
 interface Settings {
   readonly nodeName: string
   readonly secret: Buffer | null
+  readonly tls: Pick<NodeTls, 'cert' | 'key' | 'ca'> | null
   readonly handler: RequestHandler
   readonly clock: Clock
   readonly scheduler: Scheduler
@@ -331,11 +362,22 @@ class TcpTransport implements Transport {
   #closed = false
   #closing: Promise<void> | null = null
 
-  constructor(server: net.Server, address: string, settings: Settings) {
+  /** With TLS, the connections #sniff took (until they close): close() ends those still in their handshake. */
+  readonly #tlsOpeners = new Set<net.Socket>()
+  /** Where each of them comes from, for the log line of a refused handshake (which may come after its close). */
+  readonly #tlsOpenerDescriptions = new WeakMap<net.Socket, string>()
+
+  constructor(server: net.Server, tlsServer: tls.Server | null, address: string, settings: Settings) {
     this.address = address
     this.#server = server
     this.#settings = settings
-    server.on('connection', (socket) => this.#accept(socket))
+    if (tlsServer === null) {
+      server.on('connection', (socket: net.Socket) => this.#accept(socket))
+    } else {
+      server.on('connection', (socket: net.Socket) => this.#sniff(socket, tlsServer))
+      tlsServer.on('secureConnection', (socket: tls.TLSSocket) => (socket.authorized ? this.#accept(socket) : this.#refuseCertificate(socket)))
+      tlsServer.on('tlsClientError', (error: Error & {code?: string}, socket: tls.TLSSocket) => this.#refuseTls(error, socket))
+    }
     server.on('error', (error) => settings.log(`transport ${address}: server error: ${error.message}`))
   }
 
@@ -398,6 +440,7 @@ class TcpTransport implements Transport {
     this.#closing = new Promise<void>((resolve) => {
       this.#server.close(() => resolve())
       for (const connection of this.#inbound) connection.socket.destroy()
+      for (const raw of this.#tlsOpeners) raw.destroy()
       for (const peer of this.#peers.values()) this.#dropConnection(peer, 'transport is closed')
     })
     return this.#closing
@@ -452,8 +495,11 @@ class TcpTransport implements Transport {
   /** Opens the peer's connection and sends Hello; a message when it cannot even start. */
   #connect(peer: Peer): FrameWriter | string {
     let socket: net.Socket
+    const secure = this.#settings.tls
     try {
-      socket = net.connect({host: peer.host, port: peer.port})
+      // Node checks the acceptor's certificate against the CA and the host dialled (its default
+      // checkServerIdentity); a name is also sent as SNI, an IP address is not.
+      socket = secure === null ? net.connect({host: peer.host, port: peer.port}) : tls.connect({host: peer.host, port: peer.port, cert: secure.cert, key: secure.key, ca: secure.ca, ...(net.isIP(peer.host) === 0 ? {servername: peer.host} : {})})
     } catch (error) {
       return `cannot connect to ${peer.address}: ${describe(error)}`
     }
@@ -474,7 +520,8 @@ class TcpTransport implements Transport {
     const connectTimer = scheduler.after(this.#settings.connectTimeoutMs, () => {
       this.#dropConnection(peer, `connect to ${peer.address} timed out after ${this.#settings.connectTimeoutMs} ms`, socket, {silent: true})
     })
-    socket.once('connect', () => {
+    // Over TLS the connection is up once the handshake is done: the connect timeout covers both.
+    socket.once(secure === null ? 'connect' : 'secureConnect', () => {
       scheduler.cancel(connectTimer)
       if (peer.socket !== socket) return
       peer.connected = true
@@ -488,17 +535,24 @@ class TcpTransport implements Transport {
       }
     })
     socket.on('data', (chunk: Buffer) => this.#onAnswerBytes(peer, socket, stream, chunk))
+    /** Why this connection's TLS handshake was refused, once an error said so. */
+    let tlsRefused: string | undefined
     socket.on('error', (error: Error & {code?: unknown}) => {
       // Reported with the state change it causes (#dropConnection), once.
       if (peer.socket !== socket) return
       peer.lastError = error.message
       peer.lastErrorCode = typeof error.code === 'string' ? error.code : null
+      // A TLS refusal, by either side, will not pass by trying again soon: requests fail with it
+      // at once (as for a wrong secret), so that a join through such a peer fails saying why.
+      tlsRefused = secure === null ? undefined : tlsRefusal(error, peer.address, peer.connected)
+      if (tlsRefused !== undefined) peer.refusal = {code: unauthenticatedCode, reason: tlsRefused}
     })
     socket.on('close', () => {
       scheduler.cancel(connectTimer)
       // A refusal or a reset came from the peer's host; the other errors say the network lost it.
       const silent = peer.lastErrorCode !== null && silentErrorCodes.has(peer.lastErrorCode)
-      this.#dropConnection(peer, `connection to ${peer.address} closed`, socket, {silent})
+      if (tlsRefused !== undefined) this.#dropConnection(peer, tlsRefused, socket, {code: unauthenticatedCode})
+      else this.#dropConnection(peer, `connection to ${peer.address} closed`, socket, {silent})
     })
     // Node queues writes until the connection is up, so Hello and the first requests go out
     // together without waiting here.
@@ -737,9 +791,120 @@ class TcpTransport implements Transport {
     })
   }
 
+  /**
+   * With TLS, the first bytes of an accepted connection: a TLS handshake record goes on to the TLS
+   * server (which reads the bytes already taken, as Node's TLS socket does with what its socket
+   * has buffered); anything else is an opener without TLS, refused with a reason it can read.
+   */
+  #sniff(raw: net.Socket, tlsServer: tls.Server): void {
+    const description = `${raw.remoteAddress ?? '?'}:${raw.remotePort ?? '?'}`
+    if (this.#closed) {
+      raw.destroy()
+      return
+    }
+    this.#tlsOpeners.add(raw)
+    this.#tlsOpenerDescriptions.set(raw, description)
+    // Until the TLS server takes the socket, an error (a reset) only ends it.
+    const onError = (): void => {
+      raw.destroy()
+    }
+    raw.on('error', onError)
+    const timer = this.#settings.scheduler.after(helloTimeoutMs, () => {
+      this.#settings.onRejected('hellos', 'hello_timeout')
+      this.#settings.log(`transport ${this.address}: closing connection from ${description}: nothing within ${helloTimeoutMs} ms`)
+      raw.destroy()
+    })
+    raw.once('close', () => {
+      this.#settings.scheduler.cancel(timer)
+      this.#tlsOpeners.delete(raw)
+    })
+    raw.once('data', (chunk: Buffer) => {
+      this.#settings.scheduler.cancel(timer)
+      raw.off('error', onError)
+      raw.pause()
+      if (chunk[0] === tlsHandshakeRecordType) {
+        raw.unshift(chunk)
+        tlsServer.emit('connection', raw)
+        return
+      }
+      this.#refusePlainOpener(raw, description, chunk)
+    })
+  }
+
+  /**
+   * An opener that sent something else than a TLS handshake to a node with TLS: a node started
+   * without --tls-*, told so in an `unauthenticated` answer to its Hello (which fails its join at
+   * once, saying why), or anything else, closed. Nothing it sent reaches the node's handler.
+   */
+  #refusePlainOpener(raw: net.Socket, description: string, chunk: Buffer): void {
+    raw.on('error', () => raw.destroy())
+    this.#settings.onRejected('hellos', 'tls_required')
+    const decoded = new FrameDecoder(frameBytesMax).push(chunk)
+    const hello = decoded.ok && decoded.frames[0] !== undefined ? readHello(decoded.frames[0]) : null
+    if (hello === null) {
+      this.#settings.log(`transport ${this.address}: closing connection from ${description}: it did not open a TLS handshake, which this node requires`)
+      raw.destroy()
+      return
+    }
+    this.#settings.log(`transport ${this.address}: refused the connection from ${description} (says it is ${printable(hello.nodeName, nodeNameCharsMax)}): it does not use TLS, which this node requires`)
+    const refusal = tryEncodeFrame({type: MessageType.ErrorResponse, requestId: helloRequestId, body: {code: unauthenticatedCode, message: `${this.#settings.nodeName} requires TLS: start ${printable(hello.nodeName, nodeNameCharsMax)} with --tls-cert, --tls-key and --tls-ca (a certificate of this cluster's CA)`}})
+    assert(refusal.ok, 'a refusal of two bounded strings always encodes')
+    raw.end(refusal.bytes)
+    const timer = this.#settings.scheduler.after(refusalLingerMs, () => raw.destroy())
+    raw.once('close', () => this.#settings.scheduler.cancel(timer))
+  }
+
+  /**
+   * An opener whose TLS handshake ended without a certificate of the cluster CA: none, or one
+   * another CA signed. It is told why (an `unauthenticated` answer to its Hello, which its
+   * requests and its join then fail with), the log says why and whose certificate it was, and
+   * nothing it sends reaches the node.
+   */
+  #refuseCertificate(socket: tls.TLSSocket): void {
+    const description = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`
+    this.#settings.onRejected('hellos', 'tls_certificate')
+    const certificate = socket.getPeerCertificate()
+    const presented = certificate === null || Object.keys(certificate).length === 0 ? null : certificate
+    const code = printable(String(socket.authorizationError ?? 'not verified'), refusalMessageCharsMax)
+    const why = presented === null ? 'it presented no certificate' : `its certificate (subject CN=${printable(String(presented.subject?.CN ?? '?'), nodeNameCharsMax)}, issuer CN=${printable(String(presented.issuer?.CN ?? '?'), nodeNameCharsMax)}) is not signed by the cluster CA (--tls-ca)`
+    this.#settings.log(`transport ${this.address}: refused the TLS connection from ${description}: ${why} (${code})`)
+    socket.on('error', () => socket.destroy())
+    const refusal = tryEncodeFrame({type: MessageType.ErrorResponse, requestId: helloRequestId, body: {code: unauthenticatedCode, message: `${this.#settings.nodeName} refused this node's certificate (${code}): every node needs a certificate signed by the cluster CA, the one each node is given as --tls-ca`}})
+    assert(refusal.ok, 'a refusal of two bounded strings always encodes')
+    socket.end(refusal.bytes)
+    const timer = this.#settings.scheduler.after(refusalLingerMs, () => socket.destroy())
+    socket.once('close', () => this.#settings.scheduler.cancel(timer))
+  }
+
+  /**
+   * An opener that failed this node's TLS handshake: no certificate, or one of another CA (or it
+   * refused this node's). Logged with the reason (never key material) and counted; Node has
+   * closed the socket.
+   */
+  #refuseTls(error: Error & {code?: string}, socket: tls.TLSSocket): void {
+    if (this.#closed) return
+    this.#settings.onRejected('hellos', 'tls_handshake')
+    // By now the TLS socket is destroyed and no longer knows its peer's address; the plain socket
+    // under it (Node's `_parent`, the one #sniff saw) does.
+    const parent = (socket as unknown as {_parent?: net.Socket})._parent
+    const from = (parent === undefined ? undefined : this.#tlsOpenerDescriptions.get(parent)) ?? '?'
+    const why = /no certificate|certificate required|did not return a certificate/i.test(error.message)
+      ? 'it presented no certificate: start it with --tls-cert, --tls-key and --tls-ca'
+      : error.code === 'ECONNRESET'
+        ? 'it closed the connection during the handshake: it does not trust this node\'s certificate (another cluster CA in its --tls-ca?)'
+        : 'its certificate is not one of the cluster CA (--tls-ca)'
+    this.#settings.log(`transport ${this.address}: refused the TLS connection from ${from}: ${why} (${error.code ?? 'tls'}: ${printable(error.message, refusalMessageCharsMax)})`)
+  }
+
   #onRequestBytes(connection: InboundConnection, chunk: Buffer): void {
     const decoded = connection.decoder.push(chunk)
     if (!decoded.ok) {
+      // A TLS record (handshake, 0x16 0x03) where a Hello frame was due: the opener runs with TLS
+      // and this node without. Said so, since "bad frame" would send the user looking for a bug.
+      if (connection.stage === 'hello' && chunk.length >= 2 && chunk[0] === tlsHandshakeRecordType && chunk[1] === 0x03) {
+        this.#refuse(connection, 'it opened a TLS handshake, and this node runs without TLS: start every node of the cluster with --tls-cert, --tls-key and --tls-ca, or none', 'hellos', 'tls_unexpected')
+        return
+      }
       this.#refuse(connection, `${decoded.error}: ${decoded.message}`, 'frames', decoded.error)
       return
     }
@@ -922,6 +1087,24 @@ function readHello(frame: Frame): Hello | null {
   // A nonce that is there but malformed is a bad Hello, not a Hello without a secret.
   if (hello.nonce !== undefined && !isNonce(hello.nonce)) return null
   return {nodeName, address, nonce: hello.nonce === undefined ? null : Buffer.from(hello.nonce)}
+}
+
+/**
+ * Why a TLS connection to `address` was refused, as the opener's requests fail with it, or
+ * undefined when the error is no TLS refusal (a refused connect, a reset of a live connection).
+ * `established`: the opener's side of the handshake had finished (the acceptor may still refuse
+ * its certificate then, in TLS 1.3).
+ */
+export function tlsRefusal(error: Error & {code?: unknown}, address: string, established: boolean): string | undefined {
+  const code = typeof error.code === 'string' ? error.code : ''
+  const message = printable(error.message, refusalMessageCharsMax)
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return `${address}'s certificate does not name the host dialled (${message}): its certificate must list the address it advertises as a subject alternative name`
+  if (/ALERT/.test(code)) return `${address} refused this node's certificate (${message}): sign every node's certificate with the cluster CA given to it as --tls-ca`
+  if (code.startsWith('ERR_SSL_WRONG_VERSION') || /wrong version number/.test(error.message)) return `${address} does not speak TLS (${message}): start every node of the cluster with --tls-cert, --tls-key and --tls-ca, or none`
+  if (/CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ISSUER/.test(code)) return `${address}'s certificate is not one of this cluster's CA (${message}): is it a node of another cluster? Sign every node's certificate with the CA given as --tls-ca`
+  if (code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_')) return `the TLS handshake with ${address} failed (${message})`
+  if (!established && code === 'ECONNRESET') return `${address} closed the connection during the TLS handshake (${message}): it may run without TLS, or refuse this node's certificate; start every node with certificates of the same CA`
+  return undefined
 }
 
 /**

@@ -1,0 +1,202 @@
+/**
+ * The TLS files of a node (`dyn start --tls-cert --tls-key --tls-ca`) and of a client (`--tls-ca`,
+ * `DYN_TLS_CA`): read, parsed and checked once, so that a wrong file is refused with a message
+ * that names it before a node listens or changes anything, rather than surfacing later as every
+ * peer refusing every connection.
+ *
+ * A node's certificate serves both ports and both directions of the internode protocol: it is the
+ * server certificate of the HTTPS client API and of the internode port, and the client
+ * certificate this node presents when it dials a peer (mutual TLS). The CA file holds the
+ * cluster's private CA (one certificate or a bundle): a peer's certificate must chain to it.
+ *
+ * Only node:crypto and node:fs are loaded here, never node:tls: a client that reads a CA file
+ * for a plain-HTTP address must not pay for the TLS module (the CLI's start-up is measured).
+ * Messages name files and certificate subjects, never what a key file holds.
+ */
+
+import {createPrivateKey, X509Certificate} from 'node:crypto'
+import type {KeyObject} from 'node:crypto'
+import {readFileSync} from 'node:fs'
+import {readFile} from 'node:fs/promises'
+import type {ErrorCode} from '../errors.js'
+
+/** The start flags as oclif hands them over (absent when not given). */
+export interface TlsFlagValues {
+  readonly 'tls-cert'?: string | undefined
+  readonly 'tls-key'?: string | undefined
+  readonly 'tls-ca'?: string | undefined
+}
+
+/** The three files of a node with TLS. */
+export interface TlsFiles {
+  readonly certFile: string
+  readonly keyFile: string
+  readonly caFile: string
+}
+
+/** What node:https and node:tls take to serve and dial with a node's identity, checked. */
+export interface NodeTls {
+  /** The node's certificate (and any intermediates after it), PEM. */
+  readonly cert: Buffer
+  /** Its private key, PEM. Never logged. */
+  readonly key: Buffer
+  /** The cluster CA's certificate(s), PEM: every peer's certificate must chain to one of them. */
+  readonly ca: Buffer
+  /** The node certificate's subject and names, for the start-up log line. */
+  readonly description: string
+}
+
+/** What a client takes to reach nodes over HTTPS: the CA to trust, or the system's when absent. */
+export interface ClientTls {
+  readonly ca?: Buffer
+}
+
+export type TlsChecked<T> = ({ok: true} & T) | {ok: false; error: ErrorCode; message: string}
+
+/** Certificates in a chain, at most: a deeper one is no cluster's CA. */
+const chainCertificatesMax = 8
+/** A PEM file larger than this is no certificate or key (a bundle of every public CA is about 250 KB). */
+export const tlsFileBytesMax = 1024 * 1024
+/** Extended key usages a node certificate needs when it lists any: it serves (server) and dials (client). */
+const serverAuthOid = '1.3.6.1.5.5.7.3.1'
+const clientAuthOid = '1.3.6.1.5.5.7.3.2'
+const certificatePattern = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g
+
+function refused(message: string): {ok: false; error: 'bad_parameter'; message: string} {
+  return {ok: false, error: 'bad_parameter', message}
+}
+
+/**
+ * The node's TLS files from its flags: all three, or none (plain TCP and HTTP). One or two alone
+ * is refused, since a node with a certificate but no CA could not check its peers, and one with a
+ * CA but no certificate could not be checked by them.
+ */
+export function tlsFilesOf(flags: TlsFlagValues): TlsChecked<{files: TlsFiles | undefined}> {
+  const given = (['tls-cert', 'tls-key', 'tls-ca'] as const).filter((name) => flags[name] !== undefined)
+  if (given.length === 0) return {ok: true, files: undefined}
+  if (given.length < 3) {
+    const missing = (['tls-cert', 'tls-key', 'tls-ca'] as const).filter((name) => flags[name] === undefined)
+    return refused(`${given.map((name) => `--${name}`).join(' and ')} given without ${missing.map((name) => `--${name}`).join(' and ')}: TLS needs all three (this node's certificate, its key, and the cluster CA that every node's certificate is signed by), or none`)
+  }
+  return {ok: true, files: {certFile: flags['tls-cert'] as string, keyFile: flags['tls-key'] as string, caFile: flags['tls-ca'] as string}}
+}
+
+/**
+ * Reads and checks a node's files: each one readable PEM, the key the certificate's, the
+ * certificate issued (directly or through intermediates in its file) by a CA of the CA file,
+ * valid at `nowMs`, and fit to both serve and dial. Refused with `bad_parameter` and what to do.
+ */
+export async function loadNodeTls(files: TlsFiles, nowMs: number): Promise<TlsChecked<{tls: NodeTls}>> {
+  const read = await Promise.all([readPem(files.certFile, '--tls-cert'), readPem(files.keyFile, '--tls-key'), readPem(files.caFile, '--tls-ca')])
+  const [certText, keyText, caText] = read
+  if (!certText.ok) return certText
+  if (!keyText.ok) return keyText
+  if (!caText.ok) return caText
+  const chain = certificatesIn(certText.text, `--tls-cert ${files.certFile}`)
+  if (!chain.ok) return chain
+  const authorities = certificatesIn(caText.text, `--tls-ca ${files.caFile}`)
+  if (!authorities.ok) return authorities
+  const key = privateKeyOf(keyText.text, files.keyFile)
+  if (!key.ok) return key
+  const [leaf, ...intermediates] = chain.certificates as [X509Certificate, ...X509Certificate[]]
+  if (!leaf.checkPrivateKey(key.key)) {
+    return refused(`--tls-key ${files.keyFile} is not the key of the certificate in --tls-cert ${files.certFile} (${leaf.subject.replaceAll('\n', ', ')}): give the key that was made with it`)
+  }
+  const issued = chainsTo(leaf, intermediates, authorities.certificates)
+  if (!issued) {
+    const ca = authorities.certificates.map((certificate) => certificate.subject.replaceAll('\n', ', ')).join('; ')
+    return refused(`--tls-cert ${files.certFile} (issued by ${leaf.issuer.replaceAll('\n', ', ')}) is not signed by the CA in --tls-ca ${files.caFile} (${ca}): every peer would refuse it; sign it with the cluster's CA`)
+  }
+  const validity = validityProblem(leaf, nowMs)
+  if (validity !== undefined) return refused(`--tls-cert ${files.certFile}: ${validity}; make a new one with the cluster's CA`)
+  const usages = leaf.keyUsage
+  if (usages !== undefined && !(usages.includes(serverAuthOid) && usages.includes(clientAuthOid))) {
+    return refused(`--tls-cert ${files.certFile} is not for both TLS server and client use (extendedKeyUsage ${usages.join(', ')}): a node serves with it and dials its peers with it; make it with extendedKeyUsage = serverAuth, clientAuth`)
+  }
+  const names = leaf.subjectAltName === undefined ? 'no subject alternative names' : leaf.subjectAltName
+  return {ok: true, tls: {cert: certText.bytes, key: keyText.bytes, ca: caText.bytes, description: `${leaf.subject.replaceAll('\n', ', ')} (${names}), valid until ${leaf.validTo}`}}
+}
+
+/**
+ * Reads a client's CA file (`--tls-ca` or DYN_TLS_CA, named by `source`), synchronously: a
+ * command builds its client before it sends anything. The CA's certificates only, checked to parse.
+ */
+export function loadClientCa(file: string, source: string): TlsChecked<{ca: Buffer}> {
+  let bytes: Buffer
+  try {
+    bytes = readFileSync(file)
+  } catch (error) {
+    return refused(`${source} ${file}: ${readProblem(error)}; give the cluster CA's certificate (the ca.crt the nodes were started with)`)
+  }
+  if (bytes.length > tlsFileBytesMax) return refused(`${source} ${file}: ${bytes.length} bytes, more than a CA certificate file (at most ${tlsFileBytesMax})`)
+  const certificates = certificatesIn(bytes.toString('utf8'), `${source} ${file}`)
+  return certificates.ok ? {ok: true, ca: bytes} : certificates
+}
+
+async function readPem(file: string, flag: string): Promise<({ok: true; bytes: Buffer; text: string}) | {ok: false; error: 'bad_parameter'; message: string}> {
+  let bytes: Buffer
+  try {
+    bytes = await readFile(file)
+  } catch (error) {
+    return refused(`${flag} ${file}: ${readProblem(error)}`)
+  }
+  if (bytes.length > tlsFileBytesMax) return refused(`${flag} ${file}: ${bytes.length} bytes, more than a PEM certificate or key (at most ${tlsFileBytesMax})`)
+  return {ok: true, bytes, text: bytes.toString('utf8')}
+}
+
+function readProblem(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code
+  if (code === 'ENOENT') return 'no such file'
+  if (code === 'EACCES') return 'not readable by the user this runs as'
+  if (code === 'EISDIR') return 'a folder, not a file'
+  return (error as Error).message
+}
+
+/** Every PEM certificate in a file's text, parsed; refused when there is none or one does not parse. */
+function certificatesIn(text: string, named: string): TlsChecked<{certificates: X509Certificate[]}> {
+  const blocks = text.match(certificatePattern) ?? []
+  if (blocks.length === 0) return refused(`${named} holds no PEM certificate (a block starting with -----BEGIN CERTIFICATE-----)`)
+  if (blocks.length > 64) return refused(`${named} holds ${blocks.length} certificates; give the cluster's CA, not a whole trust store`)
+  const certificates: X509Certificate[] = []
+  for (const [index, block] of blocks.entries()) {
+    try {
+      certificates.push(new X509Certificate(block))
+    } catch (error) {
+      return refused(`${named}: certificate ${index + 1} is not a valid X.509 certificate (${(error as Error).message})`)
+    }
+  }
+  return {ok: true, certificates}
+}
+
+function privateKeyOf(text: string, file: string): TlsChecked<{key: KeyObject}> {
+  if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(text)) return refused(`--tls-key ${file} holds no PEM private key (a block starting with -----BEGIN PRIVATE KEY-----)`)
+  if (/-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type: 4,ENCRYPTED/.test(text)) {
+    return refused(`--tls-key ${file} is encrypted with a passphrase, which a node started unattended cannot give: keep it unencrypted and readable by this user alone (chmod 600)`)
+  }
+  try {
+    return {ok: true, key: createPrivateKey(text)}
+  } catch (error) {
+    // Node's messages name the parse step (e.g. "unsupported"), never the key's bytes.
+    return refused(`--tls-key ${file} is not a valid private key (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})`)
+  }
+}
+
+/** Whether `leaf` is signed by one of `authorities`, directly or through `intermediates` (its file's other certificates). */
+function chainsTo(leaf: X509Certificate, intermediates: readonly X509Certificate[], authorities: readonly X509Certificate[]): boolean {
+  let current = leaf
+  for (let depth = 0; depth < chainCertificatesMax; depth += 1) {
+    if (authorities.some((authority) => current.checkIssued(authority) && current.verify(authority.publicKey))) return true
+    const issuer = intermediates.find((candidate) => candidate !== current && current.checkIssued(candidate) && current.verify(candidate.publicKey))
+    if (issuer === undefined) return false
+    current = issuer
+  }
+  return false
+}
+
+function validityProblem(certificate: X509Certificate, nowMs: number): string | undefined {
+  const fromMs = Date.parse(certificate.validFrom)
+  const toMs = Date.parse(certificate.validTo)
+  if (Number.isFinite(toMs) && nowMs > toMs) return `expired on ${certificate.validTo}`
+  if (Number.isFinite(fromMs) && nowMs < fromMs) return `not valid before ${certificate.validFrom} (is this machine's clock right?)`
+  return undefined
+}
