@@ -1,6 +1,6 @@
 /**
- * Tests of the node addresses users type (--node, DYN_NODE): host:port, [ipv6]:port and
- * http://host:port are accepted; anything else is a bad_parameter value that names the problem,
+ * Tests of the node addresses users type (--node, DYN_NODE): host:port, [ipv6]:port,
+ * http://host:port and https://host:port are accepted (the scheme kept when typed); anything else is a bad_parameter value that names the problem,
  * never an exception and never a guess.
  */
 import assert from 'node:assert/strict'
@@ -23,8 +23,20 @@ describe('parseNodeAddress', () => {
       ['  10.0.0.5:7070 ', '10.0.0.5', 7070, '10.0.0.5:7070'],
     ]
     for (const [text, host, port, label] of cases) {
-      assert.deepEqual(parseNodeAddress(text), {ok: true, value: {host, port, label}}, text)
+      const scheme = /^https?:\/\//i.test(text.trim()) ? {scheme: text.trim().slice(0, text.trim().indexOf(':')).toLowerCase()} : {}
+      assert.deepEqual(parseNodeAddress(text), {ok: true, value: {host, port, label, ...scheme}}, text)
     }
+  })
+
+  it('accepts https:// addresses and keeps the scheme, so that the client reaches them over TLS', () => {
+    assert.deepEqual(parseNodeAddress('https://10.0.0.11:7070'), {ok: true, value: {host: '10.0.0.11', port: 7070, label: '10.0.0.11:7070', scheme: 'https'}})
+    assert.deepEqual(parseNodeAddress('HTTPS://[::1]:7070/'), {ok: true, value: {host: '::1', port: 7070, label: '[::1]:7070', scheme: 'https'}})
+    assert.deepEqual(parseNodeAddress('n1.dyn.internal:7070'), {ok: true, value: {host: 'n1.dyn.internal', port: 7070, label: 'n1.dyn.internal:7070'}})
+    const noPort = parseNodeAddress('https://10.0.0.11')
+    assert.equal(noPort.ok, false)
+    if (!noPort.ok) assert.match(noPort.message, /no port/)
+    const twoSchemes = parseNodeAddress('https://http://10.0.0.11:7070')
+    assert.equal(twoSchemes.ok, false)
   })
 
   it('refuses a missing port, another scheme, a path, a bad port and garbage, saying which', () => {
@@ -32,8 +44,8 @@ describe('parseNodeAddress', () => {
       ['http://127.0.0.1', /no port/],
       ['localhost', /no port/],
       ['127.0.0.1:', /not host:port/],
-      ['https://127.0.0.1:7070', /plain HTTP/],
-      ['tcp://127.0.0.1:7070', /plain HTTP/],
+      ['ftp://127.0.0.1:7070', /serve HTTP or HTTPS, not ftp/],
+      ['tcp://127.0.0.1:7070', /serve HTTP or HTTPS, not tcp/],
       ['http://127.0.0.1:7070/kv', /not host:port/],
       ['127.0.0.1:0', /within 1\.\.65535/],
       ['127.0.0.1:70700', /within 1\.\.65535/],

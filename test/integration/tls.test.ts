@@ -1,0 +1,215 @@
+/**
+ * TLS with real processes (issue 16 item 3): the README's openssl commands make a CA and three
+ * node certificates; three `dyn start` nodes form a cluster over mutual TLS; the CLI writes and
+ * reads over HTTPS with --tls-ca (and DYN_TLS_CA), every key reaches its N=3 replicas; a plain
+ * HTTP request to the API port gets no data; and nodes without TLS, or with a certificate of
+ * another CA, cannot join, while a replica write over a connection with the cluster's certificate
+ * is stored and the same write from a process without one is not.
+ */
+
+import assert from 'node:assert/strict'
+import {spawn} from 'node:child_process'
+import {closeSync, existsSync, openSync} from 'node:fs'
+import {mkdtemp, readFile, writeFile} from 'node:fs/promises'
+import {request as httpRequest} from 'node:http'
+import {tmpdir} from 'node:os'
+import path from 'node:path'
+import {after, before, describe, it} from 'node:test'
+import {DynClient} from '../../src/client/http-client.js'
+import {freeClusterPorts} from '../../src/cli/ports.js'
+import type {ReplicaGetAnswer} from '../../src/coordinator/messages.js'
+import {systemClock, systemScheduler} from '../../src/node/system-time.js'
+import {partitionOfKey} from '../../src/ring/partition.js'
+import type {StoredObject, StoredVersion} from '../../src/storage/stored-object.js'
+import {MessageType} from '../../src/transport/message-type.js'
+import {unauthenticatedCode} from '../../src/transport/rpc-common.js'
+import {startTcpTransport} from '../../src/transport/tcp-transport.js'
+import {loadNodeTls} from '../../src/transport/tls-options.js'
+import type {Transport} from '../../src/transport/transport.js'
+import {emptySet, update} from '../../src/versioning/dvvset.js'
+import {makeReadmeCertificates} from '../unit/tls-certificates.js'
+import type {ClusterCertificates} from '../unit/tls-certificates.js'
+import {dynBin, isRunning, killNode, removeTestFolder, runDyn, waitFor} from './harness.js'
+
+const nodeCount = 3
+const keyCount = 12
+const requestTimeoutMs = 5000
+
+describe('a cluster with TLS on both ports', () => {
+  let dir: string
+  let ours: ClusterCertificates
+  let theirs: ClusterCertificates
+  let ports: {port: number; rpcPort: number}
+  const pids: number[] = []
+  const api = (i: number): string => `127.0.0.1:${ports.port + i}`
+  const rpc = (i: number): string => `127.0.0.1:${ports.rpcPort + i}`
+  const tlsArgs = (node: string): string[] => ['--tls-cert', ours.certFile(node), '--tls-key', ours.keyFile(node), '--tls-ca', ours.caFile]
+  let ca: Buffer
+  const client = (i: number): DynClient => new DynClient(`https://${api(i)}`, requestTimeoutMs, {tls: {ca}})
+
+  before(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'dyn-test-tls-'))
+    ours = await makeReadmeCertificates(path.join(dir, 'ours'))
+    ca = await readFile(ours.caFile)
+    theirs = await makeReadmeCertificates(path.join(dir, 'theirs'))
+    ports = await freeClusterPorts(nodeCount + 3)
+    for (let i = 0; i < nodeCount; i += 1) {
+      const name = `n${i + 1}`
+      const seeds = i === 0 ? [] : ['--seeds', rpc(0)]
+      const log = openSync(path.join(dir, `${name}.log`), 'a')
+      const child = spawn(process.execPath, [dynBin, 'start', '--name', name, '--port', String(ports.port + i), '--rpc-port', String(ports.rpcPort + i), '--data', path.join(dir, name), '--request-timeout', '5000', ...seeds, ...tlsArgs(name)], {stdio: ['ignore', log, log]})
+      closeSync(log)
+      if (child.pid === undefined) throw new Error(`${name} did not start`)
+      pids.push(child.pid)
+      await waitFor(`${name} to serve over HTTPS`, async () => ((await client(i).getJson('/health').catch(() => undefined))?.ok === true ? true : undefined), 60_000)
+    }
+    await waitFor('every node to see every member valid and up', async () => {
+      const views = await Promise.all([0, 1, 2].map((i) => client(i).getJson('/cluster').catch(() => undefined)))
+      return views.every((view) => {
+        const members = (view?.ok === true ? view.body.members : []) as Array<{status: string; reachability: string}>
+        return members.length === nodeCount && members.every((member) => member.status === 'valid' && member.reachability === 'up')
+      })
+        ? true
+        : undefined
+    })
+  })
+
+  after(async () => {
+    try {
+      for (const pid of pids) if (isRunning(pid)) await killNode(pid).catch(() => undefined)
+    } finally {
+      await removeTestFolder(dir)
+    }
+  })
+
+  it('writes and reads through the CLI over HTTPS with --tls-ca or DYN_TLS_CA, and every key reaches its 3 replicas', async () => {
+    for (let k = 0; k < keyCount; k += 1) {
+      const put = await runDyn(['put', `tls-${k}`, `value ${k}`, '--node', `https://${api(k % nodeCount)}`, '--tls-ca', ours.caFile, '--json'])
+      assert.equal(put.code, 0, put.stdout + put.stderr)
+      assert.equal(JSON.parse(put.stdout).ok, true)
+    }
+    for (let k = 0; k < keyCount; k += 1) {
+      // With a CA given, an address without a scheme is reached over HTTPS too.
+      const get = await runDyn(['get', `tls-${k}`, '-r', '3'], {env: {DYN_NODE: api((k + 1) % nodeCount), DYN_TLS_CA: ours.caFile}})
+      assert.equal(get.code, 0, get.stdout + get.stderr)
+      assert.equal(get.stdout, `value ${k}`)
+    }
+    // N=3 on three nodes: each node holds every key (written at w=2, the third copy follows).
+    await waitFor(`each node to hold the ${keyCount} keys`, async () => {
+      const counts = await Promise.all([0, 1, 2].map(async (i) => {
+        const stats = await client(i).getJson('/stats')
+        return stats.ok ? (stats.body as {keys: number}).keys : -1
+      }))
+      return counts.every((count) => count === keyCount) ? counts : undefined
+    })
+    // The admin commands reach every member over HTTPS through one node.
+    const status = await runDyn(['cluster', 'status', '--node', `https://${api(1)}`, '--tls-ca', ours.caFile, '--json'])
+    assert.equal(status.code, 0, status.stdout + status.stderr)
+    assert.deepEqual((JSON.parse(status.stdout).nodes as Array<{state: string}>).map((node) => node.state), ['serving', 'serving', 'serving'])
+    const top = await runDyn(['top', '--node', `https://${api(2)}`, '--tls-ca', ours.caFile, '--json', '--interval', '500'])
+    assert.equal(top.code, 0, top.stdout + top.stderr)
+    assert.deepEqual((JSON.parse(top.stdout).nodes as Array<{name: string}>).map((node) => node.name), ['n1', 'n2', 'n3'])
+  })
+
+  it('gives no data to plain HTTP on the API port, and a client without the CA is told to give it', async () => {
+    const plain = await new Promise<string>((resolve) => {
+      const request = httpRequest({host: '127.0.0.1', port: ports.port, path: '/kv/tls-0', method: 'GET'})
+      request.once('response', (response) => resolve(`answered ${response.statusCode}`))
+      request.once('error', (error: NodeJS.ErrnoException) => resolve(`failed ${error.code}`))
+      request.end()
+    })
+    assert.match(plain, /^failed /, 'a plain HTTP request got an answer')
+    const overHttp = await runDyn(['get', 'tls-0', '--node', `http://${api(0)}`, '--json'])
+    assert.equal(overHttp.code, 3)
+    assert.equal(JSON.parse(overHttp.stdout).error, 'unreachable')
+    const withoutCa = await runDyn(['get', 'tls-0', '--node', `https://${api(0)}`, '--json'])
+    assert.equal(withoutCa.code, 3)
+    assert.match(JSON.parse(withoutCa.stdout).message, /certificate is not trusted .*give --tls-ca \(or DYN_TLS_CA\)/)
+    const n1Log = await readFile(path.join(dir, 'n1.log'), 'utf8')
+    assert.match(n1Log, /client API: TLS handshake with 127\.0\.0\.1 failed/)
+  })
+
+  it('refuses TLS flags given in part, before creating anything', async () => {
+    const data = path.join(dir, 'half')
+    const run = await runDyn(['start', '--name', 'half', '--port', String(ports.port + 5), '--data', data, '--tls-cert', ours.certFile('n1'), '--json'])
+    assert.equal(run.code, 2)
+    const failure = JSON.parse(run.stdout.slice(run.stdout.lastIndexOf('{\n'))) as {error: string; message: string}
+    assert.equal(failure.error, 'bad_parameter')
+    assert.match(failure.message, /--tls-cert given without --tls-key and --tls-ca/)
+    assert.equal(existsSync(data), false, 'the data folder was made')
+  })
+
+  it('keeps out nodes without TLS or with another CA\'s certificate, and stores nothing they send', async () => {
+    const join = async (name: string, extraArgs: readonly string[]): Promise<{code: number; error: string; message: string}> => {
+      const run = await runDyn(['start', '--name', name, '--port', String(ports.port + 3), '--rpc-port', String(ports.rpcPort + 3), '--data', path.join(dir, name), '--seeds', rpc(0), '--json', ...extraArgs], {timeoutMs: 30_000})
+      const failure = JSON.parse(run.stdout.slice(run.stdout.lastIndexOf('{\n'))) as {error: string; message: string}
+      return {code: run.code, ...failure}
+    }
+    const plain = await join('p4', [])
+    assert.equal(plain.code, 2)
+    assert.equal(plain.error, unauthenticatedCode)
+    assert.match(plain.message, /n1 requires TLS: start p4 with --tls-cert, --tls-key and --tls-ca/)
+    const other = await join('o4', ['--tls-cert', theirs.certFile('n1'), '--tls-key', theirs.keyFile('n1'), '--tls-ca', theirs.caFile])
+    assert.equal(other.code, 2)
+    assert.equal(other.error, unauthenticatedCode)
+    assert.match(other.message, /certificate is not one of this cluster's CA/)
+    // Trusting the cluster's CA does not help a node whose own certificate another CA signed.
+    const bundle = path.join(dir, 'both-ca.crt')
+    await writeFile(bundle, Buffer.concat([await readFile(theirs.caFile), await readFile(ours.caFile)]))
+    const impostor = await join('i4', ['--tls-cert', theirs.certFile('n2'), '--tls-key', theirs.keyFile('n2'), '--tls-ca', bundle])
+    assert.equal(impostor.code, 2)
+    assert.equal(impostor.error, unauthenticatedCode)
+    assert.match(impostor.message, /n1 refused this node's certificate/)
+    const n1Log = await readFile(path.join(dir, 'n1.log'), 'utf8')
+    assert.match(n1Log, /refused the connection from .* \(says it is p4\): it does not use TLS, which this node requires/)
+    assert.match(n1Log, /refused the TLS connection from 127\.0\.0\.1:\d+: its certificate \(subject CN=n2, issuer CN=dyn cluster CA\) is not signed by the cluster CA/)
+    for (const file of [ours.keyFile('n1'), theirs.keyFile('n2')]) {
+      const keyBody = (await readFile(file, 'utf8')).split('\n')[1] as string
+      assert.ok(!n1Log.includes(keyBody), 'the log holds key material')
+    }
+    const members = await client(0).getJson('/cluster')
+    assert.ok(members.ok)
+    assert.deepEqual((members.body.members as Array<{name: string}>).map((member) => member.name).sort(), ['n1', 'n2', 'n3'])
+
+    // A replica write straight to n1's internode port: stored over a connection with the
+    // cluster's certificate, refused (and not stored) without TLS or with another CA's.
+    const partitionCount = (members.body.settings as {partitionCount: number}).partitionCount
+    const tlsOf = async (certificates: ClusterCertificates, node: string, caFile: string) => {
+      const loaded = await loadNodeTls({certFile: certificates.certFile(node), keyFile: certificates.keyFile(node), caFile}, Date.now())
+      assert.ok(loaded.ok)
+      return loaded.tls
+    }
+    const transports: Transport[] = []
+    const transport = async (nodeName: string, tls?: Awaited<ReturnType<typeof tlsOf>>): Promise<Transport> => {
+      const started = await startTcpTransport({host: '127.0.0.1', port: 0, nodeName, ...(tls === undefined ? {} : {tls}), clock: systemClock, scheduler: systemScheduler, handler: async () => null})
+      transports.push(started)
+      return started
+    }
+    try {
+      const member = await transport('tester', await tlsOf(ours, 'n3', ours.caFile))
+      const stranger = await transport('stranger')
+      const outsider = await transport('outsider', await tlsOf(theirs, 'n3', bundle))
+      const put = (through: Transport, key: string) => through.request(rpc(0), MessageType.ReplicaPut, {partition: partitionOfKey(key, partitionCount), key, object: objectOf(key), durable: true}, requestTimeoutMs)
+      const held = async (key: string): Promise<StoredObject | null> => {
+        const answer = await member.request(rpc(0), MessageType.ReplicaGet, {partition: partitionOfKey(key, partitionCount), key}, requestTimeoutMs)
+        assert.ok(answer.ok, JSON.stringify(answer))
+        return (answer.body as ReplicaGetAnswer).object
+      }
+      assert.ok((await put(member, 'admitted')).ok)
+      assert.notEqual(await held('admitted'), null, 'the same write with the cluster\'s certificate is stored')
+      for (const [through, key] of [[stranger, 'from-a-stranger'], [outsider, 'from-an-outsider']] as const) {
+        const refused = await put(through, key)
+        assert.equal(refused.ok, false)
+        assert.equal((refused as {code?: string}).code, unauthenticatedCode)
+        assert.equal(await held(key), null, `${key} was stored`)
+      }
+    } finally {
+      await Promise.all(transports.map((started) => started.close()))
+    }
+  })
+})
+
+function objectOf(text: string): StoredObject {
+  const version: StoredVersion = {value: Buffer.from(text), contentType: 'text/plain', timestampMs: Date.now(), tombstone: false}
+  return {versions: update([], emptySet<StoredVersion>(), 'outsider.1', version, 0), n: 3}
+}

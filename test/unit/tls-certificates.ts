@@ -1,0 +1,41 @@
+/**
+ * Certificates for the TLS tests, made by the README's own `openssl` commands (section "TLS"):
+ * the block after the `tls-commands` marker is run as it stands, with 127.0.0.1 for the
+ * machines' addresses, so that the documented commands are what the tests use.
+ */
+
+import {execFile} from 'node:child_process'
+import {mkdir, readFile} from 'node:fs/promises'
+import path from 'node:path'
+import {fileURLToPath} from 'node:url'
+import {promisify} from 'node:util'
+
+const readmeFile = fileURLToPath(new URL('../../../README.md', import.meta.url))
+const commandsMarker = '<!-- tls-commands'
+
+/** The shell block of README "TLS" that makes the CA and the node certificates. */
+export async function readmeCertificateCommands(): Promise<string> {
+  const readme = await readFile(readmeFile, 'utf8')
+  const at = readme.indexOf(commandsMarker)
+  if (at === -1) throw new Error(`README.md has no ${commandsMarker} marker`)
+  const block = /```sh\n([\s\S]*?)```/.exec(readme.slice(at))
+  if (block?.[1] === undefined) throw new Error('README.md has no sh block after the tls-commands marker')
+  return block[1]
+}
+
+/** The files one run of the commands makes, in `dir/tls`. */
+export interface ClusterCertificates {
+  readonly dir: string
+  readonly caFile: string
+  readonly certFile: (node: string) => string
+  readonly keyFile: (node: string) => string
+}
+
+/** Runs the README's commands in `dir` (made if missing), for nodes n1..n3 on 127.0.0.1. */
+export async function makeReadmeCertificates(dir: string): Promise<ClusterCertificates> {
+  const script = (await readmeCertificateCommands()).replace(/\b10\.0\.0\.1[0-9]\b/g, '127.0.0.1')
+  await mkdir(dir, {recursive: true})
+  await promisify(execFile)('bash', ['-euo', 'pipefail', '-c', script], {cwd: dir})
+  const tls = path.join(dir, 'tls')
+  return {dir: tls, caFile: path.join(tls, 'ca.crt'), certFile: (node) => path.join(tls, `${node}.crt`), keyFile: (node) => path.join(tls, `${node}.key`)}
+}

@@ -1,0 +1,231 @@
+/**
+ * TLS (issue 16 item 3): the start flags all or none, the PEM files checked at start with a message
+ * that names the problem (never the key), a client's CA file, and what the checked files do on
+ * the wire: mutual TLS between two transports (with and without the cluster secret on top), the
+ * refusals of a peer of another CA and of a peer without TLS, and the HTTPS client against a
+ * server with the node's certificate. The certificates are the README's (tls-certificates.ts).
+ */
+
+import assert from 'node:assert/strict'
+import {mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
+import {createServer} from 'node:https'
+import type {AddressInfo} from 'node:net'
+import {tmpdir} from 'node:os'
+import path from 'node:path'
+import {after, before, describe, it} from 'node:test'
+import {DynClient, UnreachableError} from '../../src/client/http-client.js'
+import {systemClock, systemScheduler} from '../../src/node/system-time.js'
+import {MessageType} from '../../src/transport/message-type.js'
+import {unauthenticatedCode} from '../../src/transport/rpc-common.js'
+import {startTcpTransport} from '../../src/transport/tcp-transport.js'
+import {loadClientCa, loadNodeTls, tlsFilesOf} from '../../src/transport/tls-options.js'
+import type {NodeTls, TlsFiles} from '../../src/transport/tls-options.js'
+import type {Transport} from '../../src/transport/transport.js'
+import {makeReadmeCertificates} from './tls-certificates.js'
+import type {ClusterCertificates} from './tls-certificates.js'
+
+
+const requestTimeoutMs = 5000
+
+let dir: string
+let ours: ClusterCertificates
+let theirs: ClusterCertificates
+
+before(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'dyn-test-tls-'))
+  ours = await makeReadmeCertificates(path.join(dir, 'ours'))
+  theirs = await makeReadmeCertificates(path.join(dir, 'theirs'))
+})
+after(() => rm(dir, {recursive: true, force: true}))
+
+const filesOf = (certificates: ClusterCertificates, node: string, caFile = certificates.caFile): TlsFiles => ({certFile: certificates.certFile(node), keyFile: certificates.keyFile(node), caFile})
+
+async function loaded(files: TlsFiles): Promise<NodeTls> {
+  const result = await loadNodeTls(files, Date.now())
+  assert.ok(result.ok, result.ok ? '' : result.message)
+  return result.tls
+}
+
+async function refusal(files: TlsFiles, at = Date.now()): Promise<string> {
+  const result = await loadNodeTls(files, at)
+  assert.equal(result.ok, false, 'the files were accepted')
+  assert.ok(!result.ok)
+  assert.equal(result.error, 'bad_parameter')
+  return result.message
+}
+
+describe('tlsFilesOf: the three start flags together or not at all', () => {
+  it('none is plain, all three are TLS', () => {
+    assert.deepEqual(tlsFilesOf({}), {ok: true, files: undefined})
+    assert.deepEqual(tlsFilesOf({'tls-cert': 'a.crt', 'tls-key': 'a.key', 'tls-ca': 'ca.crt'}), {ok: true, files: {certFile: 'a.crt', keyFile: 'a.key', caFile: 'ca.crt'}})
+  })
+
+  it('one or two alone are refused with bad_parameter, naming what is missing', () => {
+    const cases: Array<[Record<string, string>, RegExp]> = [
+      [{'tls-cert': 'a.crt'}, /--tls-cert given without --tls-key and --tls-ca/],
+      [{'tls-key': 'a.key'}, /--tls-key given without --tls-cert and --tls-ca/],
+      [{'tls-ca': 'ca.crt'}, /--tls-ca given without --tls-cert and --tls-key/],
+      [{'tls-cert': 'a.crt', 'tls-key': 'a.key'}, /--tls-cert and --tls-key given without --tls-ca/],
+      [{'tls-cert': 'a.crt', 'tls-ca': 'ca.crt'}, /without --tls-key: TLS needs all three/],
+    ]
+    for (const [flags, message] of cases) {
+      const checked = tlsFilesOf(flags)
+      assert.equal(checked.ok, false, JSON.stringify(flags))
+      if (!checked.ok) {
+        assert.equal(checked.error, 'bad_parameter')
+        assert.match(checked.message, message)
+      }
+    }
+  })
+})
+
+describe('loadNodeTls: the files checked before a node listens', () => {
+  it('accepts the README certificates, and says whose certificate it serves with', async () => {
+    const tls = await loaded(filesOf(ours, 'n1'))
+    assert.match(tls.description, /CN=n1 \(IP Address:127\.0\.0\.1, DNS:n1\.dyn\.internal\)/)
+    assert.deepEqual(tls.key, await readFile(ours.keyFile('n1')))
+  })
+
+  it('refuses a missing file, a file that is no PEM, and a broken certificate, naming the flag and file', async () => {
+    const good = filesOf(ours, 'n1')
+    assert.match(await refusal({...good, certFile: path.join(dir, 'nowhere.crt')}), /^--tls-cert .*nowhere\.crt: no such file/)
+    assert.match(await refusal({...good, keyFile: dir}), /^--tls-key .*: a folder, not a file/)
+    const text = path.join(dir, 'notes.txt')
+    await writeFile(text, 'not a certificate\n')
+    assert.match(await refusal({...good, caFile: text}), /^--tls-ca .*notes\.txt holds no PEM certificate/)
+    assert.match(await refusal({...good, keyFile: text}), /^--tls-key .*notes\.txt holds no PEM private key/)
+    const broken = path.join(dir, 'broken.crt')
+    await writeFile(broken, '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n')
+    assert.match(await refusal({...good, certFile: broken}), /certificate 1 is not a valid X\.509 certificate/)
+  })
+
+  it('refuses a key that is not the certificate\'s, without showing the key', async () => {
+    const message = await refusal({...filesOf(ours, 'n1'), keyFile: ours.keyFile('n2')})
+    assert.match(message, /--tls-key .*n2\.key is not the key of the certificate in --tls-cert .*n1\.crt \(CN=n1\)/)
+    const keyBody = (await readFile(ours.keyFile('n2'), 'utf8')).split('\n')[1] as string
+    assert.ok(keyBody.length > 16 && !message.includes(keyBody), 'the message shows the key')
+  })
+
+  it('refuses a certificate another CA signed, an encrypted key, and a certificate out of its validity', async () => {
+    assert.match(await refusal(filesOf(theirs, 'n1', ours.caFile)), /--tls-cert .*n1\.crt \(issued by CN=dyn cluster CA\) is not signed by the CA in --tls-ca .*ca\.crt .*every peer would refuse it/)
+    const encrypted = path.join(dir, 'encrypted.key')
+    await writeFile(encrypted, '-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n')
+    assert.match(await refusal({...filesOf(ours, 'n1'), keyFile: encrypted}), /is encrypted with a passphrase/)
+    assert.match(await refusal(filesOf(ours, 'n1'), Date.parse('2100-01-01T00:00:00Z')), /expired on/)
+    assert.match(await refusal(filesOf(ours, 'n1'), Date.parse('2000-01-01T00:00:00Z')), /not valid before/)
+  })
+
+  it('accepts a CA bundle that holds the cluster CA among others', async () => {
+    const bundle = path.join(dir, 'bundle.crt')
+    await writeFile(bundle, Buffer.concat([await readFile(theirs.caFile), await readFile(ours.caFile)]))
+    await loaded(filesOf(ours, 'n1', bundle))
+  })
+})
+
+describe('loadClientCa: the client\'s --tls-ca and DYN_TLS_CA', () => {
+  it('reads a CA file, and refuses a missing or non-PEM one naming its source', async () => {
+    const read = loadClientCa(ours.caFile, '--tls-ca')
+    assert.ok(read.ok)
+    assert.deepEqual(read.ca, await readFile(ours.caFile))
+    const missing = loadClientCa(path.join(dir, 'nowhere.crt'), 'DYN_TLS_CA')
+    assert.equal(missing.ok, false)
+    if (!missing.ok) assert.match(missing.message, /^DYN_TLS_CA .*nowhere\.crt: no such file/)
+    const key = loadClientCa(ours.keyFile('n1'), '--tls-ca')
+    assert.equal(key.ok, false)
+    if (!key.ok) assert.match(key.message, /holds no PEM certificate/)
+  })
+})
+
+describe('mutual TLS between transports', () => {
+  const started: Transport[] = []
+  after(() => Promise.all(started.map((transport) => transport.close())))
+
+  async function transport(nodeName: string, tls: NodeTls | undefined, secret?: Buffer): Promise<Transport> {
+    const answering = await startTcpTransport({
+      host: '127.0.0.1',
+      port: 0,
+      nodeName,
+      ...(tls === undefined ? {} : {tls}),
+      ...(secret === undefined ? {} : {secret}),
+      clock: systemClock,
+      scheduler: systemScheduler,
+      handler: async (type, body, fromNode) => ({type, body, fromNode}),
+    })
+    started.push(answering)
+    return answering
+  }
+
+  it('two nodes of one CA talk, with and without the cluster secret inside', async () => {
+    const [n1, n2] = await Promise.all([loaded(filesOf(ours, 'n1')), loaded(filesOf(ours, 'n2'))])
+    const acceptor = await transport('n1', n1)
+    const opener = await transport('n2', n2)
+    const answer = await opener.request(acceptor.address, MessageType.Ping, {hello: 'world'}, requestTimeoutMs)
+    assert.deepEqual(answer, {ok: true, body: {type: MessageType.Ping, body: {hello: 'world'}, fromNode: 'n2'}})
+    const secret = Buffer.from('cd'.repeat(32))
+    const secretAcceptor = await transport('n1s', n1, secret)
+    const secretOpener = await transport('n2s', n2, secret)
+    assert.ok((await secretOpener.request(secretAcceptor.address, MessageType.Ping, {}, requestTimeoutMs)).ok)
+  })
+
+  it('refuses, both ways, a peer whose certificate another CA signed, and a peer without TLS, with unauthenticated and why', async () => {
+    const acceptor = await transport('n1', await loaded(filesOf(ours, 'n1')))
+    // Trusts no CA of ours: refuses the acceptor's certificate.
+    const stranger = await transport('stranger', await loaded(filesOf(theirs, 'n2')))
+    const refusedByOpener = await stranger.request(acceptor.address, MessageType.Ping, {}, requestTimeoutMs)
+    assert.equal(refusedByOpener.ok, false)
+    assert.equal((refusedByOpener as {code?: string}).code, unauthenticatedCode)
+    assert.match((refusedByOpener as {message: string}).message, /certificate is not one of this cluster's CA/)
+    // Trusts ours, but holds a certificate of another CA: the acceptor refuses it and says so.
+    const bundle = path.join(dir, 'both.crt')
+    await writeFile(bundle, Buffer.concat([await readFile(theirs.caFile), await readFile(ours.caFile)]))
+    const impostor = await transport('impostor', await loaded(filesOf(theirs, 'n3', bundle)))
+    const refusedByAcceptor = await impostor.request(acceptor.address, MessageType.Ping, {}, requestTimeoutMs)
+    assert.equal(refusedByAcceptor.ok, false)
+    assert.equal((refusedByAcceptor as {code?: string}).code, unauthenticatedCode)
+    assert.match((refusedByAcceptor as {message: string}).message, /n1 refused this node's certificate \(SELF_SIGNED_CERT_IN_CHAIN\)/)
+    // No TLS at all.
+    const plain = await transport('plain', undefined)
+    const refusedPlain = await plain.request(acceptor.address, MessageType.Ping, {}, requestTimeoutMs)
+    assert.equal((refusedPlain as {code?: string}).code, unauthenticatedCode)
+    assert.match((refusedPlain as {message: string}).message, /n1 requires TLS: start plain with --tls-cert, --tls-key and --tls-ca/)
+  })
+
+  it('refuses an acceptor whose certificate does not name the address dialled', async () => {
+    // n1's certificate names 127.0.0.1 and n1.dyn.internal; reached as localhost it names neither.
+    const acceptor = await transport('n1', await loaded(filesOf(ours, 'n1')))
+    const opener = await transport('n2', await loaded(filesOf(ours, 'n2')))
+    const port = acceptor.address.split(':')[1] as string
+    const answer = await opener.request(`localhost:${port}`, MessageType.Ping, {}, requestTimeoutMs)
+    assert.equal(answer.ok, false)
+    assert.equal((answer as {code?: string}).code, unauthenticatedCode)
+    assert.match((answer as {message: string}).message, /certificate does not name the host dialled/)
+  })
+})
+
+describe('the HTTPS client', () => {
+  it('reaches a node over HTTPS with the CA, for https:// and scheme-less addresses, and says what to do without it', async (t) => {
+    const n1 = await loaded(filesOf(ours, 'n1'))
+    const server = createServer({cert: n1.cert, key: n1.key}, (_request, response) => {
+      response.setHeader('content-type', 'application/json')
+      response.end(JSON.stringify({node: 'n1'}))
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    t.after(() => new Promise<void>((resolve) => server.close(() => resolve())))
+    server.unref()
+    const port = (server.address() as AddressInfo).port
+    const ca = await readFile(ours.caFile)
+    for (const address of [`https://127.0.0.1:${port}`, `127.0.0.1:${port}`]) {
+      const client = new DynClient(address, requestTimeoutMs, {tls: {ca}})
+      assert.deepEqual(await client.getJson('/health'), {ok: true, body: {node: 'n1'}}, address)
+      assert.deepEqual(client.memberTls, {ca})
+    }
+    assert.deepEqual(new DynClient(`https://127.0.0.1:${port}`).memberTls, {})
+    assert.equal(new DynClient(`127.0.0.1:${port}`).memberTls, undefined)
+    const untrusting = new DynClient(`https://127.0.0.1:${port}`, requestTimeoutMs)
+    await assert.rejects(untrusting.getJson('/health'), (error: unknown) => error instanceof UnreachableError && /the node's certificate is not trusted .*give --tls-ca \(or DYN_TLS_CA\)/.test(error.reason))
+    const byName = new DynClient(`https://localhost:${port}`, requestTimeoutMs, {tls: {ca}})
+    await assert.rejects(byName.getJson('/health'), (error: unknown) => error instanceof UnreachableError && /does not name localhost/.test(error.reason))
+    const plain = new DynClient(`http://127.0.0.1:${port}`, requestTimeoutMs, {tls: {ca}})
+    await assert.rejects(plain.getJson('/health'), (error: unknown) => error instanceof UnreachableError && /serves HTTPS/.test(error.reason))
+  })
+})
