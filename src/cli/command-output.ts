@@ -20,7 +20,7 @@
 
 import {DynClient, UnreachableError} from '../client/http-client.js'
 import type {ClientTls} from '../client/http-client.js'
-import {loadClientCa} from '../transport/tls-options.js'
+import {loadClientCa} from '../transport/tls-ca-file.js'
 import {DynError} from '../errors.js'
 import {exitCodeOf} from './exit-codes.js'
 

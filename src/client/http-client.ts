@@ -23,7 +23,7 @@ import {checkKeyText, valueBytesMax} from '../api/params.js'
 import {DynError} from '../errors.js'
 import type {ErrorCode} from '../errors.js'
 import {systemRandom} from '../node/system-time.js'
-import type {ClientTls} from '../transport/tls-options.js'
+import type {ClientTls} from '../transport/tls-ca-file.js'
 import {parseNodeList} from './node-address.js'
 import type {NodeAddress} from './node-address.js'
 

@@ -24,8 +24,9 @@
  * change the frames after a handshake, and one that gets a node holding the secret to dial it (a
  * seed it names, say) can relay that node's handshake to another member and then send frames of
  * its own on the relayed connection. Keeping strangers from joining, gossiping or writing is what
- * this is for; against an attacker on the network, a private network or TLS is still needed (a
- * key for each connection derived from both nonces, and a MAC on every frame, would close both).
+ * this is for; against an attacker on the network, a private network or TLS is still needed
+ * (`dyn start --tls-*`, tcp-transport.ts: this handshake then runs inside the TLS connection, which
+ * gives privacy, a MAC on every frame and a binding to the address dialled).
  *
  * Pure: the nonces come in as arguments, drawn by the transport (a process shell).
  */

@@ -9,16 +9,18 @@
  * certificate this node presents when it dials a peer (mutual TLS). The CA file holds the
  * cluster's private CA (one certificate or a bundle): a peer's certificate must chain to it.
  *
- * Only node:crypto and node:fs are loaded here, never node:tls: a client that reads a CA file
- * for a plain-HTTP address must not pay for the TLS module (the CLI's start-up is measured).
+ * Only node:crypto and node:fs are loaded here, never node:tls; a client reads its CA file with
+ * tls-ca-file.ts, which does not load node:crypto either (the CLI's start-up is measured).
  * Messages name files and certificate subjects, never what a key file holds.
  */
 
 import {createPrivateKey, X509Certificate} from 'node:crypto'
 import type {KeyObject} from 'node:crypto'
-import {readFileSync} from 'node:fs'
 import {readFile} from 'node:fs/promises'
 import type {ErrorCode} from '../errors.js'
+import {readProblem, tlsFileBytesMax} from './tls-ca-file.js'
+
+export {tlsFileBytesMax}
 
 /** The start flags as oclif hands them over (absent when not given). */
 export interface TlsFlagValues {
@@ -46,17 +48,12 @@ export interface NodeTls {
   readonly description: string
 }
 
-/** What a client takes to reach nodes over HTTPS: the CA to trust, or the system's when absent. */
-export interface ClientTls {
-  readonly ca?: Buffer
-}
+export type {ClientTls} from './tls-ca-file.js'
 
 export type TlsChecked<T> = ({ok: true} & T) | {ok: false; error: ErrorCode; message: string}
 
 /** Certificates in a chain, at most: a deeper one is no cluster's CA. */
 const chainCertificatesMax = 8
-/** A PEM file larger than this is no certificate or key (a bundle of every public CA is about 250 KB). */
-export const tlsFileBytesMax = 1024 * 1024
 /** Extended key usages a node certificate needs when it lists any: it serves (server) and dials (client). */
 const serverAuthOid = '1.3.6.1.5.5.7.3.1'
 const clientAuthOid = '1.3.6.1.5.5.7.3.2'
@@ -117,22 +114,6 @@ export async function loadNodeTls(files: TlsFiles, nowMs: number): Promise<TlsCh
   return {ok: true, tls: {cert: certText.bytes, key: keyText.bytes, ca: caText.bytes, description: `${leaf.subject.replaceAll('\n', ', ')} (${names}), valid until ${leaf.validTo}`}}
 }
 
-/**
- * Reads a client's CA file (`--tls-ca` or DYN_TLS_CA, named by `source`), synchronously: a
- * command builds its client before it sends anything. The CA's certificates only, checked to parse.
- */
-export function loadClientCa(file: string, source: string): TlsChecked<{ca: Buffer}> {
-  let bytes: Buffer
-  try {
-    bytes = readFileSync(file)
-  } catch (error) {
-    return refused(`${source} ${file}: ${readProblem(error)}; give the cluster CA's certificate (the ca.crt the nodes were started with)`)
-  }
-  if (bytes.length > tlsFileBytesMax) return refused(`${source} ${file}: ${bytes.length} bytes, more than a CA certificate file (at most ${tlsFileBytesMax})`)
-  const certificates = certificatesIn(bytes.toString('utf8'), `${source} ${file}`)
-  return certificates.ok ? {ok: true, ca: bytes} : certificates
-}
-
 async function readPem(file: string, flag: string): Promise<({ok: true; bytes: Buffer; text: string}) | {ok: false; error: 'bad_parameter'; message: string}> {
   let bytes: Buffer
   try {
@@ -142,14 +123,6 @@ async function readPem(file: string, flag: string): Promise<({ok: true; bytes: B
   }
   if (bytes.length > tlsFileBytesMax) return refused(`${flag} ${file}: ${bytes.length} bytes, more than a PEM certificate or key (at most ${tlsFileBytesMax})`)
   return {ok: true, bytes, text: bytes.toString('utf8')}
-}
-
-function readProblem(error: unknown): string {
-  const code = (error as NodeJS.ErrnoException).code
-  if (code === 'ENOENT') return 'no such file'
-  if (code === 'EACCES') return 'not readable by the user this runs as'
-  if (code === 'EISDIR') return 'a folder, not a file'
-  return (error as Error).message
 }
 
 /** Every PEM certificate in a file's text, parsed; refused when there is none or one does not parse. */

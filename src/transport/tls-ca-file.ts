@@ -1,0 +1,46 @@
+/**
+ * A client's CA file (`--tls-ca`, `DYN_TLS_CA`): what the HTTPS client trusts. Kept apart from
+ * tls-options.ts, which parses certificates with node:crypto, so that a command that talks to a
+ * node loads neither node:crypto nor node:tls for it: the file is read and checked to hold PEM
+ * certificates here, and Node's TLS parses them when an https address is first used (a broken
+ * one fails that handshake, saying so).
+ */
+
+import {readFileSync} from 'node:fs'
+import type {ErrorCode} from '../errors.js'
+
+/** What a client takes to reach nodes over HTTPS: the CA to trust, or the system's when absent. */
+export interface ClientTls {
+  readonly ca?: Buffer
+}
+
+/** A PEM file larger than this is no certificate or key (a bundle of every public CA is about 250 KB). */
+export const tlsFileBytesMax = 1024 * 1024
+
+/**
+ * Reads a client's CA file (`--tls-ca` or DYN_TLS_CA, named by `source`), synchronously: a
+ * command builds its client before it sends anything. Refused with `bad_parameter` when it is
+ * missing, unreadable, too large, or holds no PEM certificate.
+ */
+export function loadClientCa(file: string, source: string): {ok: true; ca: Buffer} | {ok: false; error: ErrorCode; message: string} {
+  let bytes: Buffer
+  try {
+    bytes = readFileSync(file)
+  } catch (error) {
+    return {ok: false, error: 'bad_parameter', message: `${source} ${file}: ${readProblem(error)}; give the cluster CA's certificate (the ca.crt the nodes were started with)`}
+  }
+  if (bytes.length > tlsFileBytesMax) return {ok: false, error: 'bad_parameter', message: `${source} ${file}: ${bytes.length} bytes, more than a CA certificate file (at most ${tlsFileBytesMax})`}
+  if (!/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.test(bytes.toString('utf8'))) {
+    return {ok: false, error: 'bad_parameter', message: `${source} ${file} holds no PEM certificate (a block starting with -----BEGIN CERTIFICATE-----); give the cluster CA's certificate (ca.crt)`}
+  }
+  return {ok: true, ca: bytes}
+}
+
+/** Why a file could not be read, in the user's terms. */
+export function readProblem(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code
+  if (code === 'ENOENT') return 'no such file'
+  if (code === 'EACCES') return 'not readable by the user this runs as'
+  if (code === 'EISDIR') return 'a folder, not a file'
+  return (error as Error).message
+}
