@@ -263,7 +263,6 @@ export function dynOutcome(reply: HttpReply): Outcome {
 export type SystemName = 'dyn' | 'etcd'
 export type KvOperation = 'put' | 'get'
 
-/** Which store runs first in a round: dyn in odd rounds (1, 3, ...), etcd in even ones. */
 /** The machine's CPU time counters, in clock ticks, from the first line of /proc/stat. */
 export interface CpuTimes {
   readonly busy: number
@@ -285,6 +284,28 @@ export function cpuTimesOf(procStat: string): CpuTimes | undefined {
 export function busyShare(before: CpuTimes, after: CpuTimes): number {
   const total = after.total - before.total
   return total <= 0 ? 0 : (after.busy - before.busy) / total
+}
+
+/**
+ * Clock ticks per second of the CPU times in /proc (USER_HZ): 100 on every Linux architecture's
+ * user-space ABI, whatever the kernel's own tick rate.
+ */
+export const procTicksPerS = 100
+
+/**
+ * The CPU time one process has used, in ms (user + system, every thread of it), from the text of
+ * its /proc/PID/stat; undefined when the text is not one. The command name (field 2) may hold
+ * spaces and parentheses, so the fields are counted from the last ')'.
+ */
+export function processCpuMsOf(procPidStat: string): number | undefined {
+  const end = procPidStat.lastIndexOf(')')
+  if (end < 0) return undefined
+  // After ')': state (field 3), ... utime is field 14 and stime field 15.
+  const fields = procPidStat.slice(end + 1).trim().split(/\s+/)
+  const userTicks = Number(fields[11])
+  const systemTicks = Number(fields[12])
+  if (!Number.isFinite(userTicks) || !Number.isFinite(systemTicks) || fields[11] === undefined || fields[12] === undefined) return undefined
+  return ((userTicks + systemTicks) * 1000) / procTicksPerS
 }
 
 /**
@@ -312,6 +333,12 @@ export interface OperationFigures {
   /** Operations measured, and of those the ones that failed or found nothing (every key was loaded). */
   readonly count: number
   readonly failed: number
+  /**
+   * The CPU time the store's processes used per request measured (the warm-up left out), in µs:
+   * the three nodes' or members' user + system time, every thread. It moves much less with the
+   * machine's load than throughput does. Null when /proc could not be read.
+   */
+  readonly cpuUsPerOp: number | null
 }
 
 export interface RoundFigures {
@@ -337,9 +364,15 @@ export interface RatioSummary {
   readonly metRounds: number
 }
 
+/** dyn / etcd of the CPU per operation, per round: no target, it says where a throughput gap comes from. */
+export interface CpuRatios {
+  readonly perRound: readonly number[]
+  readonly geometricMean: number
+}
+
 export interface EtcdComparison {
-  readonly put: {readonly throughput: RatioSummary; readonly p999: RatioSummary}
-  readonly get: {readonly throughput: RatioSummary; readonly p999: RatioSummary}
+  readonly put: {readonly throughput: RatioSummary; readonly p999: RatioSummary; readonly cpuPerOp: CpuRatios | null}
+  readonly get: {readonly throughput: RatioSummary; readonly p999: RatioSummary; readonly cpuPerOp: CpuRatios | null}
   /** Every target met in every round. */
   readonly targetsMet: boolean
 }
@@ -379,11 +412,22 @@ export function compareStores(rounds: readonly RoundFigures[]): Parsed<EtcdCompa
       p999RatioTarget,
       'at_most',
     ),
+    cpuPerOp: cpuRatios(rounds.map((r) => [r.dyn[op].cpuUsPerOp, r.etcd[op].cpuUsPerOp])),
   })
   const put = of('put')
   const get = of('get')
   const targetsMet = [put.throughput, put.p999, get.throughput, get.p999].every((s) => s.metRounds === rounds.length)
   return {ok: true, value: {put, get, targetsMet}}
+}
+
+/** The CPU ratios of every round, or null when a round lacks a figure (no /proc). */
+function cpuRatios(pairs: ReadonlyArray<readonly [number | null, number | null]>): CpuRatios | null {
+  const perRound: number[] = []
+  for (const [dyn, etcd] of pairs) {
+    if (dyn === null || etcd === null || !(dyn > 0) || !(etcd > 0)) return null
+    perRound.push(dyn / etcd)
+  }
+  return perRound.length === 0 ? null : {perRound, geometricMean: geometricMean(perRound)}
 }
 
 /** How the setup reads, for the text and the README. */
@@ -405,6 +449,12 @@ function ratioCell(s: RatioSummary): string {
   return s.perRound.map((r) => r.toFixed(2)).join(', ')
 }
 
+/** The CPU per operation's ratio row, when every round measured it: no target (none is set for it). */
+function cpuRow(op: KvOperation, ratios: CpuRatios | null): string[][] {
+  if (ratios === null) return []
+  return [[op, 'CPU per operation', ratios.perRound.map((r) => r.toFixed(2)).join(', '), ratios.geometricMean.toFixed(2), '-', '-']]
+}
+
 /** The figures as Markdown tables (a row per store and operation per round, then the ratios), to paste into bench/README.md. */
 export function formatEtcdComparison(options: EtcdCompareOptions, etcdVersion: string, rounds: readonly RoundFigures[], comparison: EtcdComparison): string {
   const rows: string[][] = []
@@ -413,7 +463,7 @@ export function formatEtcdComparison(options: EtcdCompareOptions, etcdVersion: s
       for (const op of ['put', 'get'] as const) {
         const f = round[system][op]
         const leader = system === 'etcd' ? (round.etcdEndpointIsLeader === null ? '' : round.etcdEndpointIsLeader ? ' (endpoint: the leader)' : ' (endpoint: a follower)') : ''
-        rows.push([String(round.round), `${system}${leader}`, op, figure(f.opsPerS), figure(f.p50Ms), figure(f.p99Ms), figure(f.p999Ms), String(f.failed)])
+        rows.push([String(round.round), `${system}${leader}`, op, figure(f.opsPerS), figure(f.p50Ms), figure(f.p99Ms), figure(f.p999Ms), f.cpuUsPerOp === null ? '-' : f.cpuUsPerOp.toFixed(0), String(f.failed)])
       }
     }
   }
@@ -421,13 +471,16 @@ export function formatEtcdComparison(options: EtcdCompareOptions, etcdVersion: s
   const ratioRows = (['put', 'get'] as const).flatMap((op) => [
     [op, 'throughput', ratioCell(comparison[op].throughput), comparison[op].throughput.geometricMean.toFixed(2), target(comparison[op].throughput), `${comparison[op].throughput.metRounds} of ${rounds.length}`],
     [op, 'p99.9', ratioCell(comparison[op].p999), comparison[op].p999.geometricMean.toFixed(2), target(comparison[op].p999), `${comparison[op].p999.metRounds} of ${rounds.length}`],
+    ...cpuRow(op, comparison[op].cpuPerOp),
   ])
   return [
     ...setupLines(options, etcdVersion),
     '',
-    markdownTable(['round', 'store', 'operation', 'ops/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'failed'], rows),
+    markdownTable(['round', 'store', 'operation', 'ops/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'CPU µs/op', 'failed'], rows),
     '',
-    'dyn / etcd, per round (throughput: higher is better for dyn; p99.9: lower is):',
+    'CPU µs/op: the store\'s processes\' CPU time (user + system, every thread) per request measured.',
+    '',
+    'dyn / etcd, per round (throughput: higher is better for dyn; p99.9 and CPU per operation: lower is):',
     '',
     markdownTable(['operation', 'figure', 'per round', 'geometric mean', 'target', 'met in rounds'], ratioRows),
     '',

@@ -43,6 +43,7 @@ import {
   busyShare,
   compareStores,
   cpuTimesOf,
+  processCpuMsOf,
   dynGetStep,
   dynOutcome,
   dynPutStep,
@@ -141,6 +142,8 @@ interface RunningStore {
   get(key: string): OperationRun
   /** etcd: whether the endpoint led the cluster when measuring began; dyn: null. */
   readonly endpointIsLeader: boolean | null
+  /** The store's processes (the three nodes or members), whose CPU time each measurement reads. */
+  readonly pids: readonly number[]
   stop(): Promise<void>
 }
 
@@ -217,6 +220,7 @@ async function startDyn(records: number): Promise<RunningStore> {
     name: 'dyn',
     endpoint: `${cluster.host}:${first.port}`,
     endpointIsLeader: null,
+    pids: cluster.nodes.flatMap((node) => (node.pid === undefined ? [] : [node.pid])),
     put: (key, value) => ({
       kind: 'update',
       key,
@@ -303,6 +307,7 @@ async function startEtcd(binary: string): Promise<RunningStore> {
     name: 'etcd',
     endpoint: `127.0.0.1:${endpoint.clientPort}`,
     endpointIsLeader: etcdIsLeader(status) ?? null,
+    pids: children.flatMap((child) => (child.pid === undefined ? [] : [child.pid])),
     put: (key, value) => ({kind: 'update', key, first: etcdPutStep(key, value), onReply: (reply) => ({done: true, outcome: etcdPutOutcome(reply)}), abandon: () => undefined}),
     get: (key) => ({kind: 'read', key, first: etcdRangeStep(key), onReply: (reply) => ({done: true, outcome: etcdRangeOutcome(reply)}), abandon: () => undefined}),
     stop,
@@ -344,7 +349,11 @@ async function measure(store: RunningStore, operation: KvOperation, options: Etc
     },
   }
   try {
+    // Read when the warm-up ends, as the closed loop starts counting (its clock starts with the call).
+    const cpuBefore = new Promise<number | undefined>((resolve) => setTimeout(() => resolve(storeCpuMs(store)), options.warmupS * 1000))
     const totals = await runClosedLoop({nodes: [store.endpoint], connections: options.connections, durationS: options.durationS, warmupS: options.warmupS, timeoutS: requestTimeoutS, factory: source, recorder})
+    const cpuAfterMs = await storeCpuMs(store)
+    const cpuBeforeMs = await cpuBefore
     const kind = recorder.summary(totals.elapsedS)[0]
     if (kind === undefined || kind.count === 0 || totals.elapsedS <= 0) throw new EtcdCompareError('run_failed', `${store.name} answered no ${operation} in ${options.durationS} s`)
     const errors = Object.values(kind.errors).reduce((sum, n) => sum + n, 0)
@@ -357,10 +366,18 @@ async function measure(store: RunningStore, operation: KvOperation, options: Etc
       p999Ms: kind.latency.p999Ms,
       count: kind.count,
       failed,
+      cpuUsPerOp: cpuBeforeMs === undefined || cpuAfterMs === undefined || totals.httpRequests === 0 ? null : ((cpuAfterMs - cpuBeforeMs) * 1000) / totals.httpRequests,
     }
   } finally {
     recorder.destroy()
   }
+}
+
+/** The CPU time the store's processes have used so far, in ms; undefined when one cannot be read (no /proc, or it exited). */
+async function storeCpuMs(store: RunningStore): Promise<number | undefined> {
+  if (store.pids.length === 0) return undefined
+  const each = await Promise.all(store.pids.map(async (pid) => processCpuMsOf(await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => ''))))
+  return each.every((ms) => ms !== undefined) ? each.reduce((sum: number, ms) => sum + (ms ?? 0), 0) : undefined
 }
 
 /** One store's session in one round: start, load, puts, gets, stop. */

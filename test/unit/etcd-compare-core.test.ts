@@ -13,6 +13,7 @@ import {
   busyShare,
   compareStores,
   cpuTimesOf,
+  processCpuMsOf,
   dynGetStep,
   dynOutcome,
   dynPutStep,
@@ -47,7 +48,7 @@ function reply(status: number, body = ''): HttpReply {
 }
 
 function figures(opsPerS: number, p999Ms: number): OperationFigures {
-  return {opsPerS, p50Ms: p999Ms / 10, p99Ms: p999Ms / 2, p999Ms, count: opsPerS * 10, failed: 0}
+  return {opsPerS, p50Ms: p999Ms / 10, p99Ms: p999Ms / 2, p999Ms, count: opsPerS * 10, failed: 0, cpuUsPerOp: 100_000 / opsPerS}
 }
 
 /** A round where dyn does `put`× and `get`× etcd's throughput, with the p99.9 ratios given. */
@@ -227,6 +228,18 @@ describe('compareStores', () => {
     assert.equal(compared.value.targetsMet, false)
   })
 
+  it('gives dyn / etcd of the CPU per operation when every round measured it, and leaves it out otherwise', () => {
+    const rounds = [round(1, {put: 2, get: 4, putTail: 1, getTail: 1}), round(2, {put: 1, get: 2, putTail: 1, getTail: 1})]
+    const compared = compareStores(rounds)
+    assert.ok(compared.ok)
+    assert.deepEqual(compared.value.get.cpuPerOp?.perRound, [0.25, 0.5])
+    const unread = {...rounds[1]!, dyn: {...rounds[1]!.dyn, get: {...rounds[1]!.dyn.get, cpuUsPerOp: null}}}
+    const partial = compareStores([rounds[0]!, unread])
+    assert.ok(partial.ok)
+    assert.equal(partial.value.get.cpuPerOp, null)
+    assert.doesNotMatch(formatEtcdComparison(options({rounds: '2'}), '3.4.23', [rounds[0]!, unread], partial.value), /\| get \| CPU per operation/)
+  })
+
   it('refuses rounds in which a store measured nothing', () => {
     const broken = round(1, {put: 2, get: 2, putTail: 1, getTail: 1})
     const compared = compareStores([{...broken, etcd: {...broken.etcd, get: figures(0, 30)}}])
@@ -242,14 +255,25 @@ describe('compareStores', () => {
     const text = formatEtcdComparison(options({rounds: '2'}), '3.4.23', rounds, compared.value)
     assert.match(text, /^Closed loop \(autocannon\), 50 connections to one endpoint, 100-byte values, 10,000 keys/m)
     assert.match(text, /^etcd 3\.4\.23: 3 members on loopback/m)
-    assert.match(text, /^\| 1 \| dyn \| put \| 2500 \| 2\.00 \| 10\.00 \| 20\.00 \| 0 \|$/m)
-    assert.match(text, /^\| 1 \| etcd \(endpoint: a follower\) \| get \| 2000 \| 3\.00 \| 15\.00 \| 30\.00 \| 0 \|$/m)
+    assert.match(text, /^\| 1 \| dyn \| put \| 2500 \| 2\.00 \| 10\.00 \| 20\.00 \| 40 \| 0 \|$/m)
+    assert.match(text, /^\| 1 \| etcd \(endpoint: a follower\) \| get \| 2000 \| 3\.00 \| 15\.00 \| 30\.00 \| 50 \| 0 \|$/m)
     assert.match(text, /^\| 2 \| etcd \(endpoint: the leader\) \| put \|/m)
     assert.match(text, /^\| put \| throughput \| 2\.50, 1\.90 \| 2\.18 \| ≥ 2 \| 1 of 2 \|$/m)
     assert.match(text, /^\| get \| p99\.9 \| 0\.90, 1\.00 \| 0\.95 \| ≤ 1 \| 2 of 2 \|$/m)
+    assert.match(text, /^\| put \| CPU per operation \| 0\.40, 0\.53 \| 0\.46 \| - \| - \|$/m)
     assert.match(text, /^Issue 18's first target \(every ratio on target in every round\): not met\.$/m)
     // Round 2 ran etcd first: its rows come first.
     assert.ok(text.indexOf('| 2 | etcd') < text.indexOf('| 2 | dyn'))
+  })
+})
+
+describe('the CPU time of a store\'s process', () => {
+  it('reads user + system ticks from /proc/PID/stat, counting fields after the command name, which may hold spaces and parentheses', () => {
+    const fields = ['S', '1', '2', '3', '0', '-1', '4194560', '10', '0', '0', '0', '250', '75', '0', '0', '20', '0', '11', '0', '99']
+    assert.equal(processCpuMsOf(`4242 (node) ${fields.join(' ')}\n`), 3250)
+    assert.equal(processCpuMsOf(`4242 (a (b) c) ${fields.join(' ')}`), 3250)
+    assert.equal(processCpuMsOf(''), undefined)
+    assert.equal(processCpuMsOf('4242 (node) S 1 2'), undefined)
   })
 })
 
