@@ -4,6 +4,9 @@
  * output can be pasted into bench/README.md as it is.
  */
 
+import {existsSync} from 'node:fs'
+import {mkdir, rmdir, writeFile} from 'node:fs/promises'
+import path from 'node:path'
 import {runBench} from '../runner.js'
 import type {BenchConfig, BenchReport} from '../runner.js'
 import {workloads} from '../workloads.js'
@@ -55,4 +58,29 @@ export function ms(value: number | undefined): string {
 export function latencyOf(report: BenchReport, operation: string): {p50: number; p99: number; p999: number; mean: number; count: number} | undefined {
   const op = report.run.operations.find((o) => o.operation === operation)
   return op === undefined ? undefined : {p50: op.latency.p50Ms, p99: op.latency.p99Ms, p999: op.latency.p999Ms, mean: op.latency.meanMs, count: op.count}
+}
+
+/** The cgroup v1 cpu controller: CFS bandwidth, with which an experiment gives processes a share of a CPU. */
+export const cpuController = '/sys/fs/cgroup/cpu'
+/** CFS's default period: a limited group runs its share of each 100 ms, then waits out the rest. */
+export const cfsPeriodUsDefault = 100_000
+
+/** Whether this machine lets an experiment limit processes' CPU (root, and the cgroup v1 cpu controller). */
+export function canLimitCpu(): boolean {
+  return existsSync(path.join(cpuController, 'cpu.cfs_quota_us')) && process.getuid?.() === 0
+}
+
+/**
+ * A cgroup holding the given processes (every thread of each), limited together to `share` of a
+ * CPU per period (1.5: one and a half CPUs); `release` removes it once the processes have ended.
+ * A group that used its share waits for the next period, so a shorter period spreads the waits
+ * (a share of 0.25 of a 100 ms period can hold a request for 75 ms; of a 10 ms period, 7.5 ms).
+ */
+export async function cpuLimitedGroup(name: string, pids: readonly number[], share: number, periodUs = cfsPeriodUsDefault): Promise<{release: () => Promise<void>}> {
+  const dir = path.join(cpuController, name)
+  await mkdir(dir)
+  await writeFile(path.join(dir, 'cpu.cfs_period_us'), String(periodUs))
+  await writeFile(path.join(dir, 'cpu.cfs_quota_us'), String(Math.round(share * periodUs)))
+  for (const pid of pids) await writeFile(path.join(dir, 'cgroup.procs'), String(pid))
+  return {release: () => rmdir(dir).catch(() => undefined)}
 }

@@ -17,8 +17,7 @@
  * Needs root and the cgroup v1 cpu controller at /sys/fs/cgroup/cpu (refused clearly otherwise).
  */
 
-import {existsSync} from 'node:fs'
-import {mkdir, mkdtemp, rmdir, writeFile} from 'node:fs/promises'
+import {mkdtemp} from 'node:fs/promises'
 import {availableParallelism, tmpdir} from 'node:os'
 import path from 'node:path'
 import {parseArgs} from 'node:util'
@@ -28,10 +27,7 @@ import {runBench} from '../runner.js'
 import type {BenchReport} from '../runner.js'
 import type {WorkloadName} from '../workloads.js'
 import {workloads} from '../workloads.js'
-import {experimentConfig, markdownTable} from './common.js'
-
-const cpuController = '/sys/fs/cgroup/cpu'
-const cfsPeriodUs = 100_000
+import {canLimitCpu, cpuController, cpuLimitedGroup, experimentConfig, markdownTable} from './common.js'
 
 const {values} = parseArgs({
   options: {
@@ -56,19 +52,9 @@ if (unknown !== undefined || chosen.length === 0) {
   process.stderr.write(`cores: --workloads takes a comma-separated list of ${Object.keys(workloads).join(', ')}\n`)
   process.exit(2)
 }
-if (!existsSync(path.join(cpuController, 'cpu.cfs_quota_us')) || process.getuid?.() !== 0) {
+if (!canLimitCpu()) {
   process.stderr.write(`cores: needs root and the cgroup v1 cpu controller at ${cpuController} (CFS bandwidth), to give each node a core of its own; not found here\n`)
   process.exit(2)
-}
-
-/** A cgroup holding one process, limited to `share` of a CPU; removed by `release` once the process has ended. */
-async function emulatedCore(name: string, pid: number, share: number): Promise<{release: () => Promise<void>}> {
-  const dir = path.join(cpuController, name)
-  await mkdir(dir)
-  await writeFile(path.join(dir, 'cpu.cfs_period_us'), String(cfsPeriodUs))
-  await writeFile(path.join(dir, 'cpu.cfs_quota_us'), String(Math.round(share * cfsPeriodUs)))
-  await writeFile(path.join(dir, 'cgroup.procs'), String(pid))
-  return {release: () => rmdir(dir).catch(() => undefined)}
 }
 
 interface Variant {
@@ -88,7 +74,7 @@ async function measure(variant: Variant, workload: WorkloadName, round: number):
   const cores: Array<{release: () => Promise<void>}> = []
   try {
     const cluster = await clusterUp({dir, nodeCount: variant.nodeCount, port, rpcPort, startArgs: [], readyTimeoutMs: 30_000, processesPerMachine: variant.processesPerMachine}, () => undefined)
-    for (const node of cluster.nodes) cores.push(await emulatedCore(`dyn-cores-${process.pid}-${round}-${node.name}`, node.pid as number, coreShare))
+    for (const node of cluster.nodes) cores.push(await cpuLimitedGroup(`dyn-cores-${process.pid}-${round}-${node.name}`, [node.pid as number], coreShare))
     const nodes = cluster.nodes.map((node) => `${cluster.host}:${node.port}`)
     process.stderr.write(`round ${round}, workload ${workload}: ${variant.name}, each node limited to ${coreShare} CPU\n`)
     return await runBench(experimentConfig({nodes, workload, n: 1, r: 1, w: 1, durationS, warmupS: 2, mode: {kind: 'closed', connections}}), undefined, () => undefined)

@@ -11,11 +11,19 @@
  * `--connections-per-node` connections to each node (as many users would), so that an overload
  * reaches the nodes rather than queueing in the generator's pools.
  *
+ * Pinning alone is not enough on a two-core machine: ten times the capacity of three nodes on
+ * one core is more than one core of generator can offer (refusing costs it as much as an answer),
+ * so the overload queued in the generator again. `--nodes-cpu-share S` (root, cgroup v1 cpu
+ * controller) also limits the three nodes together to S of a CPU, so that the system under test
+ * is small enough for the generator's core to overload it tenfold: the targets are about how the
+ * nodes behave past their capacity, whatever that capacity is.
+ *
  * Capacity is the closed loop's goodput (64 connections): what the cluster answers when it is
  * kept busy. The refusal times are each node's own (/stats, admission.refusalTimes), counted
  * over the run at that rate.
  *
  *   node dist/bench/experiments/overload.js [--seconds 10] [--warmup 5] [--connections-per-node 1000] [--no-pin]
+ *       [--nodes-cpu-share 0.25]
  */
 
 import {execFile} from 'node:child_process'
@@ -28,16 +36,31 @@ import {clusterDownAndPurge, clusterUp} from '../../src/cli/local-cluster.js'
 import {freeClusterPorts} from '../../src/cli/ports.js'
 import {refusalTimesOf, runBench} from '../runner.js'
 import type {BenchReport} from '../runner.js'
-import {experimentConfig, markdownTable} from './common.js'
+import {canLimitCpu, cpuController, cpuLimitedGroup, experimentConfig, markdownTable} from './common.js'
 
 const run = promisify(execFile)
 const {values} = parseArgs({
-  options: {seconds: {type: 'string', default: '10'}, warmup: {type: 'string', default: '5'}, 'connections-per-node': {type: 'string', default: '1000'}, pin: {type: 'boolean', default: true}},
+  options: {
+    seconds: {type: 'string', default: '10'},
+    warmup: {type: 'string', default: '5'},
+    'connections-per-node': {type: 'string', default: '1000'},
+    pin: {type: 'boolean', default: true},
+    'nodes-cpu-share': {type: 'string'},
+  },
   allowNegative: true,
 })
 const durationS = Number(values.seconds)
 const warmupS = Number(values.warmup)
 const connectionsPerNode = Number(values['connections-per-node'])
+const nodesCpuShare = values['nodes-cpu-share'] === undefined ? undefined : Number(values['nodes-cpu-share'])
+if (nodesCpuShare !== undefined && !(nodesCpuShare > 0 && nodesCpuShare <= availableParallelism())) {
+  process.stderr.write(`overload: --nodes-cpu-share must be above 0 and at most ${availableParallelism()} (CPUs)\n`)
+  process.exit(2)
+}
+if (nodesCpuShare !== undefined && !canLimitCpu()) {
+  process.stderr.write(`overload: --nodes-cpu-share needs root and the cgroup v1 cpu controller at ${cpuController}; not found here\n`)
+  process.exit(2)
+}
 
 /** Pins a process and all its threads to the given CPUs; false when taskset is missing or refuses. */
 async function pin(pid: number, cpus: string): Promise<boolean> {
@@ -54,6 +77,8 @@ function p999Of(report: BenchReport): string {
 const dir = await mkdtemp(path.join(tmpdir(), 'dyn-overload-'))
 const {port, rpcPort} = await freeClusterPorts(3)
 const pinned = values.pin === true && availableParallelism() >= 2
+const limitedPeriodUs = 10_000
+let limit: {release: () => Promise<void>} | undefined
 try {
   const cluster = await clusterUp({dir, nodeCount: 3, port, rpcPort, startArgs: [], readyTimeoutMs: 30_000}, () => undefined)
   const nodes = cluster.nodes.map((node) => `${cluster.host}:${node.port}`)
@@ -63,6 +88,11 @@ try {
     const done = await Promise.all([...cluster.nodes.map((node) => pin(node.pid as number, '0')), pin(process.pid, generatorCpus)])
     pinning = done.every(Boolean) ? `nodes on CPU 0, the generator on CPUs ${generatorCpus}` : 'pinning failed (taskset): not pinned'
   }
+  if (nodesCpuShare !== undefined) {
+    // A 10 ms period, so that the limit itself holds a request for milliseconds, not tens of them.
+    limit = await cpuLimitedGroup(`dyn-overload-${process.pid}`, cluster.nodes.map((node) => node.pid as number), nodesCpuShare, limitedPeriodUs)
+    pinning += `; the three nodes limited together to ${nodesCpuShare} CPU (CFS period ${limitedPeriodUs / 1000} ms)`
+  }
   process.stderr.write(`cluster of 3 nodes in ${dir}; ${pinning}\n`)
   // The warm-up also lets admission control settle: the targets are about a sustained overload.
   const base = experimentConfig({nodes, durationS, warmupS, records: 10_000})
@@ -70,9 +100,11 @@ try {
   // that queues at them (a closed loop is generator-bound at low counts on a shared machine).
   const rows: string[][] = []
   let capacity = 0
-  for (const connections of [64, 256]) {
+  // Nodes limited to a fraction of a CPU reach their capacity with fewer connections, and 64 in
+  // flight there already make a standing queue that admission control sheds.
+  for (const connections of nodesCpuShare === undefined ? [64, 256] : [16, 64]) {
     process.stderr.write(`capacity: closed loop, ${connections} connections\n`)
-    const closed = await runBench({...base, load: connections === 64, mode: {kind: 'closed', connections}}, undefined, () => undefined)
+    const closed = await runBench({...base, load: rows.length === 0, mode: {kind: 'closed', connections}}, undefined, () => undefined)
     const goodput = closed.run.goodputPerS ?? closed.run.opsPerS
     capacity = Math.max(capacity, goodput)
     rows.push([`closed, ${connections} connections`, '-', goodput.toFixed(0), '-', String(closed.run.shed ?? 0), p999Of(closed), '-'])
@@ -104,4 +136,5 @@ try {
   )
 } finally {
   await clusterDownAndPurge(dir, 3000, () => undefined)
+  await limit?.release()
 }

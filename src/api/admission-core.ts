@@ -104,9 +104,14 @@ export interface AdmissionSettings {
 
 /**
  * The defaults, measured on the 2-core shared machine (bench/README.md, "Overload"; the header
- * above says why each). The cut is gentle (at most a half per window, at least a tenth) and the
- * growth quick (10% per interval within the target), so a limit cut by a passing storm comes back
- * within seconds. The retry hint is two intervals: by then the limit can have moved.
+ * above says why each). The cut is by target / signal, at least a tenth and at most nine tenths
+ * of what was in flight per window, and the growth quick (10% per interval within the target), so
+ * a limit cut by a passing storm comes back within seconds. The cut used to be held to at most a
+ * half per window: from a thousand requests in flight it took six windows or more to reach a
+ * useful limit, while the requests admitted meanwhile waited seconds, and at ten times capacity
+ * the goodput fell to a fifth of capacity (bench/README.md, "The nodes alone overloaded, on a
+ * fraction of a core"; 0.62 to 0.77 of it with a tenth). The retry hint is two intervals: by then
+ * the limit can have moved.
  */
 export const admissionSettingsDefault: AdmissionSettings = {
   queueDelayTargetMs: 100,
@@ -115,7 +120,7 @@ export const admissionSettingsDefault: AdmissionSettings = {
   windowIntervals: 4,
   concurrencyLimitMin: 4,
   concurrencyLimitMax: 4096,
-  decreaseFactorMin: 0.5,
+  decreaseFactorMin: 0.1,
   decreaseFactorMax: 0.9,
   increaseFraction: 0.1,
   growthFraction: 1,
