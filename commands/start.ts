@@ -123,7 +123,8 @@ Restarted on the same --data, a node keeps all acknowledged data, its identity a
       this.fail(flags.json, 'bad_parameter', `--machine "${flags.machine}": use 1 to 64 letters, digits, '.', '_' or '-'`)
     }
     // Checked before anything listens or is written (a --processes record, a data folder).
-    const tls = await this.loadTls(flags)
+    // The certificate must name the advertised address, which every --processes child advertises too.
+    const tls = await this.loadTls(flags, addresses.advertise)
     if (flags.processes !== undefined) {
       const requested = flags.processes === 'auto' ? 'auto' : /^[0-9]{1,4}$/.test(flags.processes) ? Number(flags.processes) : Number.NaN
       if (Number.isNaN(requested)) this.fail(flags.json, 'bad_parameter', `--processes "${flags.processes}": give how many nodes to run on this machine (1 to ${processesMax}), or auto for one per core`)
@@ -197,12 +198,12 @@ Restarted on the same --data, a node keeps all acknowledged data, its identity a
     if (failure !== undefined) this.fail(flags.json, failure.code, failure.message)
   }
 
-  /** The --tls-* files, all three or none, read and checked (src/transport/tls-options.ts); a bad one fails the command. */
-  private async loadTls(flags: {'tls-cert'?: string | undefined; 'tls-key'?: string | undefined; 'tls-ca'?: string | undefined; json: boolean}): Promise<NodeTls | undefined> {
+  /** The --tls-* files, all three or none, read and checked against the advertised host (src/transport/tls-options.ts); a bad one fails the command. */
+  private async loadTls(flags: {'tls-cert'?: string | undefined; 'tls-key'?: string | undefined; 'tls-ca'?: string | undefined; json: boolean}, advertiseHost: string): Promise<NodeTls | undefined> {
     const given = tlsFilesOf(flags)
     if (!given.ok) this.fail(flags.json, given.error, given.message)
     if (given.files === undefined) return undefined
-    const loaded = await loadNodeTls(given.files, Date.now())
+    const loaded = await loadNodeTls(given.files, Date.now(), advertiseHost)
     if (!loaded.ok) this.fail(flags.json, loaded.error, loaded.message)
     return loaded.tls
   }

@@ -110,7 +110,7 @@ export class CommandOutput {
     if (file === undefined || source === undefined) return undefined
     const loaded = loadClientCa(file, source)
     if (!loaded.ok) this.fail(flags.json, loaded.error, loaded.message)
-    return {ca: loaded.ca}
+    return {ca: loaded.ca, source: `${source} ${file}`}
   }
 }
 

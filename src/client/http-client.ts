@@ -128,7 +128,14 @@ export function overloadRetryDelayMs(response: {readonly status: number; readonl
 
 type Attempt =
   | {readonly ok: true; readonly response: RawResponse}
-  | {readonly ok: false; readonly reason: string; readonly connected: boolean; readonly staleSocket: boolean}
+  | {
+      readonly ok: false
+      readonly reason: string
+      readonly connected: boolean
+      readonly staleSocket: boolean
+      /** A TLS failure: something answers at the address, and what to fix is what `reason` says, not the node's absence. */
+      readonly tls?: true
+    }
 
 export interface DynClientOptions {
   /** Jitter of the retries of shed requests: a float in [0, 1) [default: the system's]. */
@@ -258,7 +265,7 @@ export class DynClient {
 
   /** Send to the preferred node, then to the others in order while they cannot be connected to. */
   private async sendToSomeNode(method: string, path: string, headers: Record<string, string>, body?: Uint8Array): Promise<RawResponse> {
-    const failures: Array<{label: string; reason: string}> = []
+    const failures: Array<{label: string; reason: string; tls: boolean}> = []
     for (let step = 0; step < this.addresses.length; step += 1) {
       const index = (this.preferred + step) % this.addresses.length
       const address = this.addresses[index] as NodeAddress
@@ -273,13 +280,14 @@ export class DynClient {
         this.#nodeWarning = typeof warning === 'string' && warning.length > 0 ? warning : undefined
         return attempt.response
       }
-      failures.push({label: address.label, reason: attempt.reason})
+      failures.push({label: address.label, reason: attempt.reason, tls: attempt.tls === true})
       if (attempt.connected) break
     }
     const single = failures.length === 1
     throw new UnreachableError(
       failures.map((f) => f.label).join(', '),
       single ? (failures[0] as {reason: string}).reason : failures.map((f) => `${f.label} ${f.reason}`).join('; '),
+      failures.every((f) => f.tls) ? tlsAdvice : undefined,
     )
   }
 }
@@ -353,9 +361,12 @@ async function sendOnce(address: NodeAddress, tls: ClientTls | undefined, method
     })
     request.once('error', (error: NodeJS.ErrnoException) => {
       const staleSocket = request.reusedSocket && !answered && error.code === 'ECONNRESET'
-      const tlsHint = tls === undefined ? undefined : tlsFailureHint(error, address)
+      // Whether the request may have reached the node is the handshake's to say, not the error's
+      // kind: a TLS error after the handshake (a record the client cannot decrypt, a reset) may
+      // come after the node has the request, which must then not be sent to the next node.
+      const tlsHint = tls === undefined ? undefined : tlsFailureHint(error, address, {established: connected, ...(tls.source === undefined ? {} : {caSource: tls.source})})
       if (tlsHint !== undefined) {
-        finish({ok: false, connected: false, staleSocket: false, reason: `${error.code ?? error.message}: ${tlsHint}`})
+        finish({ok: false, connected: connected && !staleSocket, staleSocket, reason: `${error.code ?? error.message}: ${tlsHint}`, ...(connected ? {} : {tls: true as const})})
         return
       }
       const reason = error.code ?? error.message
@@ -399,32 +410,45 @@ const notHttpHint =
   'the port accepted the connection but did not answer in HTTP; if it is a node\'s internode port (dyn start --rpc-port, by default --port + 1000), give --node its client API port (--port) instead; if the node serves HTTPS (started with --tls-cert), give https://host:port and the cluster CA with --tls-ca'
 
 /**
- * What to do about a failed TLS handshake with a node, or undefined when the error is no TLS
+ * What to do about a failed TLS connection to a node, or undefined when the error is no TLS
  * failure. The codes are OpenSSL's certificate verification results and Node's TLS errors.
+ * `established`: the handshake had finished (then no certificate is in question); `caSource`:
+ * where the CA the client trusts came from (`--tls-ca FILE`), absent with the system's CAs.
  */
-export function tlsFailureHint(error: NodeJS.ErrnoException, address: NodeAddress): string | undefined {
+export function tlsFailureHint(error: NodeJS.ErrnoException, address: NodeAddress, context: {established?: boolean; caSource?: string} = {}): string | undefined {
   const code = error.code ?? ''
+  const isTlsCode = code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_') || code === 'EPROTO'
+  if (context.established === true) return isTlsCode ? `the TLS connection to ${address.label} broke after its handshake (${error.message})` : undefined
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
     return `the node's certificate does not name ${address.host}: reach it by a name or address its certificate lists (subject alternative names), or make its certificate with this one`
   }
-  if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'EPROTO' || /wrong version number|packet length too long/.test(error.message)) {
+  // OpenSSL's reading of an answer that is no TLS record: what a plain HTTP server sends back.
+  if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || /wrong version number|packet length too long/.test(error.message)) {
     return `${address.label} does not speak TLS: a node started without --tls-cert serves plain HTTP (http://${address.label}, without --tls-ca)`
   }
   if (/CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ISSUER/.test(code)) {
+    if (context.caSource !== undefined) {
+      return `the node's certificate is not signed by the CA in ${context.caSource} (${error.message}): give the cluster CA's certificate (the ca.crt the nodes were started with as --tls-ca), not a node's certificate or another cluster's CA`
+    }
     return `the node's certificate is not trusted (${error.message}): give --tls-ca (or DYN_TLS_CA) the certificate of the CA that signed the cluster's node certificates`
   }
-  if (code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_')) return `the TLS handshake with ${address.label} failed (${error.message})`
+  if (isTlsCode) return `the TLS handshake with ${address.label} failed (${error.message})`
   return undefined
 }
+
+/** The end of an UnreachableError when every node tried failed its TLS handshake: they run, so starting one is no answer. */
+const tlsAdvice = 'something answers there, and its TLS connection failed as said: fix that (starting a node will not)'
 
 /** No node answered at all (refused, reset, timed out). `node` lists the addresses tried. */
 export class UnreachableError extends Error {
   readonly code = 'unreachable'
+  /** `advice`: what to do, when it is not to start a node or point at another (a TLS failure). */
   constructor(
     readonly node: string,
     readonly reason: string,
+    advice = 'start one (dyn cluster up) or point --node / DYN_NODE at a running node',
   ) {
-    super(`cannot reach a dyn node at ${node} (${reason}); start one (dyn cluster up) or point --node / DYN_NODE at a running node`)
+    super(`cannot reach a dyn node at ${node} (${reason}); ${advice}`)
   }
 }
 

@@ -23,7 +23,7 @@ import {sleep} from '../scheduler.js'
 import {diskDatabase} from '../storage/backend.js'
 import type {StoreDatabase} from '../storage/backend.js'
 import {formatAddress} from '../transport/rpc-common.js'
-import {isUnspecifiedHost, startTcpTransport} from '../transport/tcp-transport.js'
+import {isLoggedCount, isUnspecifiedHost, startTcpTransport} from '../transport/tcp-transport.js'
 import type {NodeTls} from '../transport/tls-options.js'
 import {assembleNode} from './assemble.js'
 import type {AssembledNode, NodeSettings} from './assemble.js'
@@ -171,8 +171,20 @@ async function openDatabase(dataDir: string): Promise<StoreDatabase> {
  */
 export const httpConnectionsMax = 4096
 
-/** A client that has not finished its TLS handshake within this long is dropped, as an idle stranger. */
+/**
+ * A client that has not finished its TLS handshake within this long is dropped, as an idle
+ * stranger. Node's handshakeTimeout, which this sets, restarts at every byte received: a client
+ * that trickles its handshake is bounded by the handshake's size times this, not by this alone.
+ */
 export const tlsHandshakeTimeoutMs = 10_000
+
+/**
+ * The client API's connections that may still be in their TLS handshake, by server: Node's
+ * closeAllConnections() reaches only the connections its HTTP layer has, which a TLS client
+ * joins once its handshake is done, so closeApiServer ends these itself. Each leaves its set
+ * when it closes, and the server's maxConnections bounds them.
+ */
+const acceptedSockets = new WeakMap<Server, Set<net.Socket>>()
 
 /** The bare JSON error a request the HTTP parser refused gets (the API's own error shape). */
 const malformedRequestAnswer = (code: string): string => {
@@ -187,23 +199,36 @@ const malformedRequestAnswer = (code: string): string => {
  * (test/fuzz) drive this same server over in-memory connections. With `tls` it is an HTTPS
  * server only: a plain HTTP request to its port fails its TLS handshake and gets no data.
  */
-export function createApiServer(node: Pick<AssembledNode, 'service' | 'countHttpRequest' | 'countRejected'>, log: (line: string) => void, admission?: AdmissionControl, tls?: NodeTls): Server {
+export function createApiServer(node: Pick<AssembledNode, 'service' | 'countHttpRequest' | 'countRejected'>, log: (line: string) => void, admission?: AdmissionControl, tls?: NodeTls, handshakeTimeoutMs = tlsHandshakeTimeoutMs): Server {
   const handler = createApiHandler(node.service, (route) => node.countHttpRequest(route), (code) => node.countRejected('http', code), admission)
   // Node answers an HTTP/1.1 request without a Host header with a bare 400 of its own (no JSON,
   // not counted) before the handler sees it; the API routes by path alone and needs no Host, so
   // such a request is served like any other (found by the HTTP fuzzer, test/fuzz/http-target.ts).
   const httpOptions = {keepAliveTimeout: 65_000, requireHostHeader: false}
   // Clients are not asked for a certificate: the API's clients hold the CA, not node certificates.
-  const server: Server = tls === undefined ? createServer(httpOptions, handler) : createHttpsServer({...httpOptions, cert: tls.cert, key: tls.key, handshakeTimeout: tlsHandshakeTimeoutMs}, handler)
+  const server: Server = tls === undefined ? createServer(httpOptions, handler) : createHttpsServer({...httpOptions, cert: tls.cert, key: tls.key, handshakeTimeout: handshakeTimeoutMs}, handler)
   server.maxConnections = httpConnectionsMax
   if (tls !== undefined) {
+    const accepted = new Set<net.Socket>()
+    acceptedSockets.set(server, accepted)
+    server.on('connection', (socket: net.Socket) => {
+      accepted.add(socket)
+      socket.once('close', () => accepted.delete(socket))
+    })
     // A client that fails the handshake (plain HTTP on this port, a client that does not trust the
-    // CA) never reaches the handler: counted, and logged at the first and every power of two.
+    // CA, one that stalls) never reaches the handler: closed (Node leaves a socket whose
+    // handshake timed out open), counted, and logged at the first and every power of two.
+    // Prepended: node:https hands every tlsClientError on to 'clientError' too, whose handler below
+    // would count it as malformed HTTP and write an HTTP answer into the failed handshake; once
+    // this has destroyed the socket, that handler only lets it go.
     let tlsFailures = 0
-    server.on('tlsClientError', (error: Error & {code?: string}, socket: {remoteAddress?: string}) => {
+    server.prependListener('tlsClientError', (error: Error & {code?: string}, socket: net.Socket) => {
+      // Read before the socket is destroyed: a TLS socket that has closed no longer knows its peer.
+      const from = socket.remoteAddress === undefined ? 'a client that had already closed the connection' : `${socket.remoteAddress}:${socket.remotePort ?? '?'}`
+      socket.destroy()
       tlsFailures += 1
-      node.countRejected('http', 'tls_handshake')
-      if ((tlsFailures & (tlsFailures - 1)) === 0) log(`client API: TLS handshake with ${socket.remoteAddress ?? '?'} failed (${tlsFailures} so far): ${error.code ?? error.message}`)
+      node.countRejected('http', error.code === 'ERR_TLS_HANDSHAKE_TIMEOUT' ? 'tls_handshake_timeout' : 'tls_handshake')
+      if (isLoggedCount(tlsFailures)) log(`client API: TLS handshake with ${from} failed (${tlsFailures} so far): ${error.code ?? error.message}`)
     })
   }
   // A request with `Expect: 100-continue` reaches the handler before its body is sent: the
@@ -235,7 +260,14 @@ export function createApiServer(node: Pick<AssembledNode, 'service' | 'countHttp
     if ((answersOwed.get(socket) ?? 0) > 0) socket.destroy()
     else socket.end(malformedRequestAnswer(error.code ?? 'unparsable'))
   })
-  server.on('drop', () => node.countRejected('http', 'over_limit'))
+  // Node closes a connection over maxConnections before any listener sees it: counted and logged
+  // here, or a client turned away would find nothing about it on the node's side.
+  let drops = 0
+  server.on('drop', (dropped?: {remoteAddress?: string; remotePort?: number}) => {
+    drops += 1
+    node.countRejected('http', 'over_limit')
+    if (isLoggedCount(drops)) log(`client API: refused a connection from ${dropped?.remoteAddress ?? 'a client'}:${dropped?.remotePort ?? '?'}: ${httpConnectionsMax} connections are open, the most a node takes (${drops} refused so far)`)
+  })
   // After the listen, an 'error' is a failed accept (EMFILE when the process is out of file
   // descriptors): with no listener, Node would throw it and end the process. The connection is
   // lost, the node serves on; logged at the first and then at every power of two, so a flood of
@@ -246,7 +278,7 @@ export function createApiServer(node: Pick<AssembledNode, 'service' | 'countHttp
     if (!server.listening) return
     acceptFailures += 1
     node.countRejected('http', 'accept_failed')
-    if ((acceptFailures & (acceptFailures - 1)) === 0) log(`client API: could not accept a connection (${acceptFailures} so far): ${error.message}`)
+    if (isLoggedCount(acceptFailures)) log(`client API: could not accept a connection (${acceptFailures} so far): ${error.message}`)
   })
   return server
 }
@@ -258,7 +290,7 @@ async function serveHttp(options: NodeOptions, node: AssembledNode, admission: A
   let stopping: Promise<void> | undefined
   const stop = (): Promise<void> => {
     // The HTTP server first, so that no client request reaches a node that is shutting down.
-    stopping ??= closeServer(server).then(() => node.stop()).finally(() => admission.stop())
+    stopping ??= closeApiServer(server).then(() => node.stop()).finally(() => admission.stop())
     return stopping
   }
   const bound = options.listenHost === options.advertiseHost ? '' : ` (listening on ${options.listenHost})`
@@ -326,9 +358,11 @@ function isLoopback(host: string): boolean {
   return host === '::1' || host === '[::1]'
 }
 
-function closeServer(server: Server): Promise<void> {
+/** Stops serving: no new connection, and every open one ended, those still in their TLS handshake included. */
+export function closeApiServer(server: Server): Promise<void> {
   return new Promise((resolve) => {
     server.close(() => resolve())
     server.closeAllConnections()
+    for (const socket of acceptedSockets.get(server) ?? []) socket.destroy()
   })
 }

@@ -81,6 +81,11 @@ export interface TcpTransportOptions {
   reconnectBackoffMaxMs?: number
   /** The longest wait between two connect attempts to a peer that is silent (timed out, unreachable host). */
   silentBackoffMaxMs?: number
+  /**
+   * How long an accepted connection has to say Hello, and with TLS to finish its TLS handshake
+   * (a separate deadline before the Hello's) [default: helloTimeoutMs]. Tests shorten it.
+   */
+  handshakeTimeoutMs?: number
   log?: (line: string) => void
   /**
    * Told of every input refused from the network, by kind and reason, for /stats: a frame the
@@ -165,8 +170,10 @@ export async function startTcpTransport(options: TcpTransportOptions): Promise<T
   assert(!isUnspecifiedHost(advertiseHost), 'an advertised host is never an unspecified address')
   const pendingPerPeerMax = options.pendingPerPeerMax ?? pendingPerPeerMaxDefault
   const connectTimeoutMs = options.connectTimeoutMs ?? connectTimeoutMsDefault
+  const handshakeTimeoutMs = options.handshakeTimeoutMs ?? helloTimeoutMs
   assert(Number.isInteger(pendingPerPeerMax) && pendingPerPeerMax >= 1, 'pendingPerPeerMax is a positive integer')
   assert(connectTimeoutMs > 0 && Number.isFinite(connectTimeoutMs), 'connectTimeoutMs is positive')
+  assert(handshakeTimeoutMs > 0 && Number.isFinite(handshakeTimeoutMs), 'handshakeTimeoutMs is positive')
   assert(options.secret === undefined || options.secret.length > 0, 'a cluster secret is not empty')
 
   const secure = options.tls ?? null
@@ -174,7 +181,10 @@ export async function startTcpTransport(options: TcpTransportOptions): Promise<T
   // With TLS the port takes plain TCP connections and hands those that open with a TLS handshake to
   // a TLS server that does not listen itself (see #sniff), so that a node without TLS gets a
   // refusal it can read instead of a connection that closes without a reason.
-  const tlsServer = secure === null ? null : tls.createServer({cert: secure.cert, key: secure.key, ca: secure.ca, requestCert: true, rejectUnauthorized: false, handshakeTimeout: helloTimeoutMs})
+  // The TLS handshake's deadline is #sniff's (a total one, on the scheduler); Node's own
+  // handshakeTimeout, the same length, restarts at every byte received, so that alone an opener
+  // trickling its handshake one byte at a time could hold the socket for ever.
+  const tlsServer = secure === null ? null : tls.createServer({cert: secure.cert, key: secure.key, ca: secure.ca, requestCert: true, rejectUnauthorized: false, handshakeTimeout: handshakeTimeoutMs})
   // rejectUnauthorized is false so that an opener whose certificate fails is not cut off without a
   // word (Node would close the socket and report a bare "socket hang up"): #accept hands nothing
   // of it to the node, and #refuseCertificate tells it why over the TLS it set up.
@@ -200,6 +210,7 @@ export async function startTcpTransport(options: TcpTransportOptions): Promise<T
     scheduler: options.scheduler,
     pendingPerPeerMax,
     connectTimeoutMs,
+    handshakeTimeoutMs,
     reconnectBackoffMaxMs: options.reconnectBackoffMaxMs ?? tcpReconnectBackoffMsMax,
     silentBackoffMaxMs: options.silentBackoffMaxMs ?? tcpSilentBackoffMsMax,
     log: options.log ?? (() => {}),
@@ -224,6 +235,7 @@ interface Settings {
   readonly scheduler: Scheduler
   readonly pendingPerPeerMax: number
   readonly connectTimeoutMs: number
+  readonly handshakeTimeoutMs: number
   readonly reconnectBackoffMaxMs: number
   readonly silentBackoffMaxMs: number
   readonly log: (line: string) => void
@@ -364,8 +376,15 @@ class TcpTransport implements Transport {
 
   /** With TLS, the connections #sniff took (until they close): close() ends those still in their handshake. */
   readonly #tlsOpeners = new Set<net.Socket>()
-  /** Where each of them comes from, for the log line of a refused handshake (which may come after its close). */
-  readonly #tlsOpenerDescriptions = new WeakMap<net.Socket, string>()
+  /**
+   * With TLS, the connections whose TLS handshake is under way, by the peer's `address:port` (see
+   * #sniff): at most one live connection has a given one, and both the plain socket and the TLS
+   * socket over it tell it, which ties a TLS socket to its plain socket without Node's internals.
+   */
+  readonly #tlsHandshakes = new Map<string, TlsHandshake>()
+  /** Failed TLS handshakes and connections over the cap so far: a flood of them is logged at every power of two only. */
+  #tlsFailures = 0
+  #drops = 0
 
   constructor(server: net.Server, tlsServer: tls.Server | null, address: string, settings: Settings) {
     this.address = address
@@ -375,9 +394,20 @@ class TcpTransport implements Transport {
       server.on('connection', (socket: net.Socket) => this.#accept(socket))
     } else {
       server.on('connection', (socket: net.Socket) => this.#sniff(socket, tlsServer))
-      tlsServer.on('secureConnection', (socket: tls.TLSSocket) => (socket.authorized ? this.#accept(socket) : this.#refuseCertificate(socket)))
+      tlsServer.on('secureConnection', (socket: tls.TLSSocket) => {
+        this.#handshakeDone(socket)
+        if (socket.authorized) this.#accept(socket)
+        else this.#refuseCertificate(socket)
+      })
       tlsServer.on('tlsClientError', (error: Error & {code?: string}, socket: tls.TLSSocket) => this.#refuseTls(error, socket))
     }
+    // With TLS the server itself caps its connections (maxConnections): one over the cap is
+    // closed by Node before any listener sees it, so without this its refusal would go unseen.
+    server.on('drop', (dropped?: {remoteAddress?: string; remotePort?: number}) => {
+      this.#drops += 1
+      this.#settings.onRejected('connections', 'over_limit')
+      if (isLoggedCount(this.#drops)) this.#settings.log(`transport ${address}: refused a connection from ${dropped?.remoteAddress ?? 'an opener'}:${dropped?.remotePort ?? '?'}: ${inboundConnectionsMax} connections are open, the most a node takes (${this.#drops} refused so far)`)
+    })
     server.on('error', (error) => settings.log(`transport ${address}: server error: ${error.message}`))
   }
 
@@ -441,6 +471,8 @@ class TcpTransport implements Transport {
       this.#server.close(() => resolve())
       for (const connection of this.#inbound) connection.socket.destroy()
       for (const raw of this.#tlsOpeners) raw.destroy()
+      for (const handshake of this.#tlsHandshakes.values()) this.#settings.scheduler.cancel(handshake.timer)
+      this.#tlsHandshakes.clear()
       for (const peer of this.#peers.values()) this.#dropConnection(peer, 'transport is closed')
     })
     return this.#closing
@@ -761,8 +793,8 @@ class TcpTransport implements Transport {
       handlersRunning: 0,
       rejected: false,
     }
-    connection.helloTimer = this.#settings.scheduler.after(helloTimeoutMs, () => {
-      this.#refuse(connection, `no Hello within ${helloTimeoutMs} ms`, 'hellos', 'hello_timeout')
+    connection.helloTimer = this.#settings.scheduler.after(this.#settings.handshakeTimeoutMs, () => {
+      this.#refuse(connection, `no Hello within ${this.#settings.handshakeTimeoutMs} ms`, 'hellos', 'hello_timeout')
     })
     this.#inbound.add(connection)
     socket.on('data', (chunk: Buffer) => this.#onRequestBytes(connection, chunk))
@@ -797,29 +829,46 @@ class TcpTransport implements Transport {
    * has buffered); anything else is an opener without TLS, refused with a reason it can read.
    */
   #sniff(raw: net.Socket, tlsServer: tls.Server): void {
-    const description = `${raw.remoteAddress ?? '?'}:${raw.remotePort ?? '?'}`
-    if (this.#closed) {
+    // A socket already closed has no address, and no handshake to wait for.
+    if (this.#closed || raw.remoteAddress === undefined) {
       raw.destroy()
       return
     }
+    const description = `${raw.remoteAddress}:${raw.remotePort ?? '?'}`
+    const timeoutMs = this.#settings.handshakeTimeoutMs
     this.#tlsOpeners.add(raw)
-    this.#tlsOpenerDescriptions.set(raw, description)
     // Until the TLS server takes the socket, an error (a reset) only ends it.
     const onError = (): void => {
       raw.destroy()
     }
     raw.on('error', onError)
-    const timer = this.#settings.scheduler.after(helloTimeoutMs, () => {
-      this.#settings.onRejected('hellos', 'hello_timeout')
-      this.#settings.log(`transport ${this.address}: closing connection from ${description}: nothing within ${helloTimeoutMs} ms`)
-      raw.destroy()
-    })
+    let opened = false
+    // One deadline for the first bytes and the whole TLS handshake: an opener that sends one byte
+    // and stops, or trickles its handshake, holds one of the capped sockets no longer than this.
+    const handshake: TlsHandshake = {
+      description,
+      settled: false,
+      timer: this.#settings.scheduler.after(timeoutMs, () => {
+        handshake.settled = true
+        this.#settings.onRejected('hellos', opened ? 'tls_handshake_timeout' : 'hello_timeout')
+        this.#logTlsFailure(`closing connection from ${description}: ${opened ? `it did not finish its TLS handshake within ${timeoutMs} ms` : `nothing within ${timeoutMs} ms`}`)
+        raw.destroy()
+      }),
+    }
+    this.#tlsHandshakes.set(description, handshake)
     raw.once('close', () => {
-      this.#settings.scheduler.cancel(timer)
+      this.#settings.scheduler.cancel(handshake.timer)
       this.#tlsOpeners.delete(raw)
+      if (this.#tlsHandshakes.get(description) === handshake) this.#tlsHandshakes.delete(description)
+      if (handshake.settled || this.#closed) return
+      // Closed in the handshake without an error that still knew its address (#refuseTls): the
+      // opener hung up, most often because it does not trust this node's certificate.
+      handshake.settled = true
+      this.#settings.onRejected('hellos', 'tls_handshake')
+      this.#logTlsFailure(`refused the TLS connection from ${description}: it closed the connection during the handshake: it does not trust this node's certificate (another cluster CA in its --tls-ca?), or it is no node`)
     })
     raw.once('data', (chunk: Buffer) => {
-      this.#settings.scheduler.cancel(timer)
+      opened = true
       raw.off('error', onError)
       raw.pause()
       if (chunk[0] === tlsHandshakeRecordType) {
@@ -827,8 +876,25 @@ class TcpTransport implements Transport {
         tlsServer.emit('connection', raw)
         return
       }
+      handshake.settled = true
+      this.#settings.scheduler.cancel(handshake.timer)
       this.#refusePlainOpener(raw, description, chunk)
     })
+  }
+
+  /** A TLS handshake finished (its certificate is checked next): its deadline no longer applies. */
+  #handshakeDone(socket: tls.TLSSocket): void {
+    const handshake = this.#tlsHandshakes.get(`${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`)
+    if (handshake === undefined) return
+    handshake.settled = true
+    this.#settings.scheduler.cancel(handshake.timer)
+    this.#tlsHandshakes.delete(handshake.description)
+  }
+
+  /** A line about a failed TLS opener: at the first and every power of two, so that a flood of them cannot flood the log. */
+  #logTlsFailure(line: string): void {
+    this.#tlsFailures += 1
+    if (isLoggedCount(this.#tlsFailures)) this.#settings.log(`transport ${this.address}: ${line} (${this.#tlsFailures} failed TLS opener(s) so far)`)
   }
 
   /**
@@ -866,10 +932,15 @@ class TcpTransport implements Transport {
     const certificate = socket.getPeerCertificate()
     const presented = certificate === null || Object.keys(certificate).length === 0 ? null : certificate
     const code = printable(String(socket.authorizationError ?? 'not verified'), refusalMessageCharsMax)
-    const why = presented === null ? 'it presented no certificate' : `its certificate (subject CN=${printable(String(presented.subject?.CN ?? '?'), nodeNameCharsMax)}, issuer CN=${printable(String(presented.issuer?.CN ?? '?'), nodeNameCharsMax)}) is not signed by the cluster CA (--tls-ca)`
-    this.#settings.log(`transport ${this.address}: refused the TLS connection from ${description}: ${why} (${code})`)
+    // Without a certificate OpenSSL still reports a chain error (UNABLE_TO_GET_ISSUER_CERT), which
+    // would send the reader looking at a chain that is not there: the missing certificate is said alone.
+    const why = presented === null ? 'it presented no certificate' : `its certificate (subject CN=${printable(String(presented.subject?.CN ?? '?'), nodeNameCharsMax)}, issuer CN=${printable(String(presented.issuer?.CN ?? '?'), nodeNameCharsMax)}) is not signed by the cluster CA (--tls-ca) (${code})`
+    this.#settings.log(`transport ${this.address}: refused the TLS connection from ${description}: ${why}`)
     socket.on('error', () => socket.destroy())
-    const refusal = tryEncodeFrame({type: MessageType.ErrorResponse, requestId: helloRequestId, body: {code: unauthenticatedCode, message: `${this.#settings.nodeName} refused this node's certificate (${code}): every node needs a certificate signed by the cluster CA, the one each node is given as --tls-ca`}})
+    const toOpener = presented === null
+      ? `${this.#settings.nodeName} requires a certificate of the cluster CA, and this node presented none: start it with --tls-cert, --tls-key and --tls-ca`
+      : `${this.#settings.nodeName} refused this node's certificate (${code}): every node needs a certificate signed by the cluster CA, the one each node is given as --tls-ca`
+    const refusal = tryEncodeFrame({type: MessageType.ErrorResponse, requestId: helloRequestId, body: {code: unauthenticatedCode, message: toOpener}})
     assert(refusal.ok, 'a refusal of two bounded strings always encodes')
     socket.end(refusal.bytes)
     const timer = this.#settings.scheduler.after(refusalLingerMs, () => socket.destroy())
@@ -877,23 +948,23 @@ class TcpTransport implements Transport {
   }
 
   /**
-   * An opener that failed this node's TLS handshake: no certificate, or one of another CA (or it
-   * refused this node's). Logged with the reason (never key material) and counted; Node has
-   * closed the socket.
+   * An opener that failed this node's TLS handshake: no certificate, a handshake that stalled or
+   * is not TLS, or an opener that refused this node's certificate. Closed (Node leaves a socket
+   * whose handshake timed out open), counted, and logged with the reason, never key material.
    */
   #refuseTls(error: Error & {code?: string}, socket: tls.TLSSocket): void {
+    socket.destroy()
     if (this.#closed) return
-    this.#settings.onRejected('hellos', 'tls_handshake')
-    // By now the TLS socket is destroyed and no longer knows its peer's address; the plain socket
-    // under it (Node's `_parent`, the one #sniff saw) does.
-    const parent = (socket as unknown as {_parent?: net.Socket})._parent
-    const from = (parent === undefined ? undefined : this.#tlsOpenerDescriptions.get(parent)) ?? '?'
-    const why = /no certificate|certificate required|did not return a certificate/i.test(error.message)
-      ? 'it presented no certificate: start it with --tls-cert, --tls-key and --tls-ca'
-      : error.code === 'ECONNRESET'
-        ? 'it closed the connection during the handshake: it does not trust this node\'s certificate (another cluster CA in its --tls-ca?)'
-        : 'its certificate is not one of the cluster CA (--tls-ca)'
-    this.#settings.log(`transport ${this.address}: refused the TLS connection from ${from}: ${why} (${error.code ?? 'tls'}: ${printable(error.message, refusalMessageCharsMax)})`)
+    // A TLS socket that has closed no longer knows its peer's address: then the plain socket's
+    // close reports the failure (#sniff), with the address it took at the accept.
+    if (socket.remoteAddress === undefined) return
+    const handshake = this.#tlsHandshakes.get(`${socket.remoteAddress}:${socket.remotePort ?? '?'}`)
+    if (handshake === undefined || handshake.settled) return
+    handshake.settled = true
+    this.#settings.scheduler.cancel(handshake.timer)
+    const failure = tlsHandshakeFailure(error, this.#settings.handshakeTimeoutMs)
+    this.#settings.onRejected('hellos', failure.reason)
+    this.#logTlsFailure(`refused the TLS connection from ${handshake.description}: ${failure.why} (${error.code ?? 'tls'}: ${printable(error.message, refusalMessageCharsMax)})`)
   }
 
   #onRequestBytes(connection: InboundConnection, chunk: Buffer): void {
@@ -1066,6 +1137,39 @@ class TcpTransport implements Transport {
     this.#settings.log(`transport ${this.address}: closing connection from ${connection.description}: ${reason}`)
     connection.socket.destroy()
   }
+}
+
+/** A TLS opener of #sniff until its handshake is done or has failed. */
+interface TlsHandshake {
+  /** The peer's `address:port`, as the accept saw it: its key in #tlsHandshakes and its name in the log. */
+  readonly description: string
+  /** Its deadline: the first bytes and the whole TLS handshake within handshakeTimeoutMs. */
+  readonly timer: Timer
+  /** Done, or its failure counted and logged: nothing more is said of it. */
+  settled: boolean
+}
+
+/** Whether the `count`th occurrence of something that may repeat by the thousand is logged: the first and every power of two. */
+export function isLoggedCount(count: number): boolean {
+  return (count & (count - 1)) === 0
+}
+
+/**
+ * A failed TLS handshake as the acceptor counts and logs it, by what the error says: a stall, no
+ * certificate, the opener's refusal of this node's certificate, or bytes that are not a TLS
+ * handshake this node can take. A certificate of another CA is not among them: it completes the
+ * handshake and is refused after it (#refuseCertificate).
+ */
+function tlsHandshakeFailure(error: Error & {code?: string}, timeoutMs: number): {reason: string; why: string} {
+  const code = error.code ?? ''
+  if (code === 'ERR_TLS_HANDSHAKE_TIMEOUT') return {reason: 'tls_handshake_timeout', why: `it did not finish its TLS handshake within ${timeoutMs} ms`}
+  if (code === 'ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE' || /no certificate|certificate required|did not return a certificate/i.test(error.message)) {
+    return {reason: 'tls_certificate', why: 'it presented no certificate: start it with --tls-cert, --tls-key and --tls-ca'}
+  }
+  if (/ALERT_(UNKNOWN_CA|BAD_CERTIFICATE|CERTIFICATE_|DECRYPT_ERROR)/.test(code)) return {reason: 'tls_handshake', why: 'it refused this node\'s certificate: it trusts another CA (check its --tls-ca)'}
+  if (code === 'ECONNRESET') return {reason: 'tls_handshake', why: 'it closed the connection during the handshake: it does not trust this node\'s certificate (another cluster CA in its --tls-ca?), or it is no node'}
+  if (/ALERT/.test(code)) return {reason: 'tls_handshake', why: 'it ended the TLS handshake with an alert'}
+  return {reason: 'tls_garbled', why: 'what it sent is not a TLS handshake this node takes (not TLS, or a TLS version or cipher this node does not offer)'}
 }
 
 /** A Hello's sender: its name, the address it announces (absent from older nodes' Hellos), and its nonce when it holds a cluster secret. */

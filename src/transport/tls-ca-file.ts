@@ -12,6 +12,8 @@ import type {ErrorCode} from '../errors.js'
 /** What a client takes to reach nodes over HTTPS: the CA to trust, or the system's when absent. */
 export interface ClientTls {
   readonly ca?: Buffer
+  /** Where `ca` came from, as a message names it (`--tls-ca tls/ca.crt`). */
+  readonly source?: string
 }
 
 /** A PEM file larger than this is no certificate or key (a bundle of every public CA is about 250 KB). */

@@ -9,7 +9,7 @@
  * certificate this node presents when it dials a peer (mutual TLS). The CA file holds the
  * cluster's private CA (one certificate or a bundle): a peer's certificate must chain to it.
  *
- * Only node:crypto and node:fs are loaded here, never node:tls; a client reads its CA file with
+ * Only node:crypto, node:fs and node:net are loaded here, never node:tls; a client reads its CA file with
  * tls-ca-file.ts, which does not load node:crypto either (the CLI's start-up is measured).
  * Messages name files and certificate subjects, never what a key file holds.
  */
@@ -17,6 +17,7 @@
 import {createPrivateKey, X509Certificate} from 'node:crypto'
 import type {KeyObject} from 'node:crypto'
 import {readFile} from 'node:fs/promises'
+import {isIP} from 'node:net'
 import type {ErrorCode} from '../errors.js'
 import {readProblem, tlsFileBytesMax} from './tls-ca-file.js'
 
@@ -81,9 +82,10 @@ export function tlsFilesOf(flags: TlsFlagValues): TlsChecked<{files: TlsFiles | 
 /**
  * Reads and checks a node's files: each one readable PEM, the key the certificate's, the
  * certificate issued (directly or through intermediates in its file) by a CA of the CA file,
- * valid at `nowMs`, and fit to both serve and dial. Refused with `bad_parameter` and what to do.
+ * valid at `nowMs`, fit to both serve and dial, and naming `advertiseHost` (the address peers
+ * and clients dial, which they check it names). Refused with `bad_parameter` and what to do.
  */
-export async function loadNodeTls(files: TlsFiles, nowMs: number): Promise<TlsChecked<{tls: NodeTls}>> {
+export async function loadNodeTls(files: TlsFiles, nowMs: number, advertiseHost: string): Promise<TlsChecked<{tls: NodeTls}>> {
   const read = await Promise.all([readPem(files.certFile, '--tls-cert'), readPem(files.keyFile, '--tls-key'), readPem(files.caFile, '--tls-ca')])
   const [certText, keyText, caText] = read
   if (!certText.ok) return certText
@@ -101,7 +103,8 @@ export async function loadNodeTls(files: TlsFiles, nowMs: number): Promise<TlsCh
   }
   const issued = chainsTo(leaf, intermediates, authorities.certificates)
   if (!issued) {
-    const ca = authorities.certificates.map((certificate) => certificate.subject.replaceAll('\n', ', ')).join('; ')
+    // Every CA made by the same commands may carry the same name: the fingerprint tells them apart.
+    const ca = authorities.certificates.map((certificate) => `${certificate.subject.replaceAll('\n', ', ')}, SHA-256 ${shortFingerprint(certificate)}`).join('; ')
     return refused(`--tls-cert ${files.certFile} (issued by ${leaf.issuer.replaceAll('\n', ', ')}) is not signed by the CA in --tls-ca ${files.caFile} (${ca}): every peer would refuse it; sign it with the cluster's CA`)
   }
   const validity = validityProblem(leaf, nowMs)
@@ -111,6 +114,9 @@ export async function loadNodeTls(files: TlsFiles, nowMs: number): Promise<TlsCh
     return refused(`--tls-cert ${files.certFile} is not for both TLS server and client use (extendedKeyUsage ${usages.join(', ')}): a node serves with it and dials its peers with it; make it with extendedKeyUsage = serverAuth, clientAuth`)
   }
   const names = leaf.subjectAltName === undefined ? 'no subject alternative names' : leaf.subjectAltName
+  if (!namesHost(leaf, advertiseHost)) {
+    return refused(`--tls-cert ${files.certFile} (${leaf.subject.replaceAll('\n', ', ')}: ${names}) does not name ${advertiseHost}, the address this node advertises (--advertise): every peer and client dialling it would refuse it; make the certificate with subjectAltName IP:${advertiseHost} (DNS: for a name), or advertise an address it names`)
+  }
   return {ok: true, tls: {cert: certText.bytes, key: keyText.bytes, ca: caText.bytes, description: `${leaf.subject.replaceAll('\n', ', ')} (${names}), valid until ${leaf.validTo}`}}
 }
 
@@ -164,6 +170,17 @@ function chainsTo(leaf: X509Certificate, intermediates: readonly X509Certificate
     current = issuer
   }
   return false
+}
+
+/** Whether `certificate` names `host` (an IP address or a DNS name) as a TLS client dialling it checks. */
+function namesHost(certificate: X509Certificate, host: string): boolean {
+  const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host
+  return isIP(bare) === 0 ? certificate.checkHost(bare) !== undefined : certificate.checkIP(bare) !== undefined
+}
+
+/** The first 8 bytes of a certificate's SHA-256 fingerprint, enough to tell two CAs of one name apart. */
+function shortFingerprint(certificate: X509Certificate): string {
+  return `${certificate.fingerprint256.split(':').slice(0, 8).join(':')}...`
 }
 
 function validityProblem(certificate: X509Certificate, nowMs: number): string | undefined {

@@ -9,15 +9,20 @@
 import assert from 'node:assert/strict'
 import {mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
 import {createServer} from 'node:https'
-import type {AddressInfo} from 'node:net'
+import {connect, createServer as createNetServer} from 'node:net'
+import type {AddressInfo, Socket} from 'node:net'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
+import {setTimeout as delay} from 'node:timers/promises'
+import {connect as connectTls, createSecureContext, TLSSocket} from 'node:tls'
 import {DynClient, UnreachableError} from '../../src/client/http-client.js'
+import {closeApiServer, createApiServer} from '../../src/node/node.js'
 import {systemClock, systemScheduler} from '../../src/node/system-time.js'
 import {MessageType} from '../../src/transport/message-type.js'
 import {unauthenticatedCode} from '../../src/transport/rpc-common.js'
 import {startTcpTransport} from '../../src/transport/tcp-transport.js'
+import type {TcpTransportOptions} from '../../src/transport/tcp-transport.js'
 import {loadClientCa} from '../../src/transport/tls-ca-file.js'
 import {loadNodeTls, tlsFilesOf} from '../../src/transport/tls-options.js'
 import type {NodeTls, TlsFiles} from '../../src/transport/tls-options.js'
@@ -42,13 +47,13 @@ after(() => rm(dir, {recursive: true, force: true}))
 const filesOf = (certificates: ClusterCertificates, node: string, caFile = certificates.caFile): TlsFiles => ({certFile: certificates.certFile(node), keyFile: certificates.keyFile(node), caFile})
 
 async function loaded(files: TlsFiles): Promise<NodeTls> {
-  const result = await loadNodeTls(files, Date.now())
+  const result = await loadNodeTls(files, Date.now(), '127.0.0.1')
   assert.ok(result.ok, result.ok ? '' : result.message)
   return result.tls
 }
 
-async function refusal(files: TlsFiles, at = Date.now()): Promise<string> {
-  const result = await loadNodeTls(files, at)
+async function refusal(files: TlsFiles, at = Date.now(), advertiseHost = '127.0.0.1'): Promise<string> {
+  const result = await loadNodeTls(files, at, advertiseHost)
   assert.equal(result.ok, false, 'the files were accepted')
   assert.ok(!result.ok)
   assert.equal(result.error, 'bad_parameter')
@@ -108,12 +113,26 @@ describe('loadNodeTls: the files checked before a node listens', () => {
   })
 
   it('refuses a certificate another CA signed, an encrypted key, and a certificate out of its validity', async () => {
-    assert.match(await refusal(filesOf(theirs, 'n1', ours.caFile)), /--tls-cert .*n1\.crt \(issued by CN=dyn cluster CA\) is not signed by the CA in --tls-ca .*ca\.crt .*every peer would refuse it/)
+    // Each run of the README's commands names its CA apart, and the message gives the CA's fingerprint.
+    const message = await refusal(filesOf(theirs, 'n1', ours.caFile))
+    assert.match(message, /--tls-cert .*n1\.crt \(issued by CN=dyn cluster CA [0-9a-f]{8}\) is not signed by the CA in --tls-ca .*ca\.crt \(CN=dyn cluster CA [0-9a-f]{8}, SHA-256 ([0-9A-F]{2}:){7}[0-9A-F]{2}\.\.\.\).*every peer would refuse it/)
+    const [issuer, authority] = [/issued by (CN=[^)]+)\)/.exec(message)?.[1], /in --tls-ca .*? \((CN=[^,]+),/.exec(message)?.[1]]
+    assert.notEqual(issuer, authority, 'two clusters\' CAs read alike')
     const encrypted = path.join(dir, 'encrypted.key')
     await writeFile(encrypted, '-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n')
     assert.match(await refusal({...filesOf(ours, 'n1'), keyFile: encrypted}), /is encrypted with a passphrase/)
     assert.match(await refusal(filesOf(ours, 'n1'), Date.parse('2100-01-01T00:00:00Z')), /expired on/)
     assert.match(await refusal(filesOf(ours, 'n1'), Date.parse('2000-01-01T00:00:00Z')), /not valid before/)
+  })
+
+  it('refuses a certificate that does not name the advertised address, naming its names and the address', async () => {
+    // n1's certificate names 127.0.0.1 and n1.dyn.internal (the README's, with 127.0.0.1).
+    const message = await refusal(filesOf(ours, 'n1'), Date.now(), '10.0.0.13')
+    assert.match(message, /^--tls-cert .*n1\.crt \(CN=n1: IP Address:127\.0\.0\.1, DNS:n1\.dyn\.internal\) does not name 10\.0\.0\.13, the address this node advertises \(--advertise\)/)
+    assert.match(await refusal(filesOf(ours, 'n1'), Date.now(), 'localhost'), /does not name localhost/)
+    assert.match(await refusal(filesOf(ours, 'n1'), Date.now(), '[::1]'), /does not name \[::1\]/)
+    const byName = await loadNodeTls(filesOf(ours, 'n1'), Date.now(), 'n1.dyn.internal')
+    assert.ok(byName.ok, byName.ok ? '' : byName.message)
   })
 
   it('accepts a CA bundle that holds the cluster CA among others', async () => {
@@ -141,13 +160,14 @@ describe('mutual TLS between transports', () => {
   const started: Transport[] = []
   after(() => Promise.all(started.map((transport) => transport.close())))
 
-  async function transport(nodeName: string, tls: NodeTls | undefined, secret?: Buffer): Promise<Transport> {
+  async function transport(nodeName: string, tls: NodeTls | undefined, secret?: Buffer, more: Partial<TcpTransportOptions> = {}): Promise<Transport> {
     const answering = await startTcpTransport({
       host: '127.0.0.1',
       port: 0,
       nodeName,
       ...(tls === undefined ? {} : {tls}),
       ...(secret === undefined ? {} : {secret}),
+      ...more,
       clock: systemClock,
       scheduler: systemScheduler,
       handler: async (type, body, fromNode) => ({type, body, fromNode}),
@@ -169,13 +189,16 @@ describe('mutual TLS between transports', () => {
   })
 
   it('refuses, both ways, a peer whose certificate another CA signed, and a peer without TLS, with unauthenticated and why', async () => {
-    const acceptor = await transport('n1', await loaded(filesOf(ours, 'n1')))
+    const logs: string[] = []
+    const acceptor = await transport('n1', await loaded(filesOf(ours, 'n1')), undefined, {log: (line) => logs.push(line)})
     // Trusts no CA of ours: refuses the acceptor's certificate.
     const stranger = await transport('stranger', await loaded(filesOf(theirs, 'n2')))
     const refusedByOpener = await stranger.request(acceptor.address, MessageType.Ping, {}, requestTimeoutMs)
     assert.equal(refusedByOpener.ok, false)
     assert.equal((refusedByOpener as {code?: string}).code, unauthenticatedCode)
     assert.match((refusedByOpener as {message: string}).message, /certificate is not one of this cluster's CA/)
+    // The opener hangs up before the acceptor sees its certificate: what the acceptor logs (README "TLS").
+    await until('the acceptor to log the refusal', () => logs.some((line) => /refused the TLS connection from 127\.0\.0\.1:\d+: it closed the connection during the handshake: it does not trust this node's certificate/.test(line)))
     // Trusts ours, but holds a certificate of another CA: the acceptor refuses it and says so.
     const bundle = path.join(dir, 'both.crt')
     await writeFile(bundle, Buffer.concat([await readFile(theirs.caFile), await readFile(ours.caFile)]))
@@ -184,6 +207,12 @@ describe('mutual TLS between transports', () => {
     assert.equal(refusedByAcceptor.ok, false)
     assert.equal((refusedByAcceptor as {code?: string}).code, unauthenticatedCode)
     assert.match((refusedByAcceptor as {message: string}).message, /n1 refused this node's certificate \(SELF_SIGNED_CERT_IN_CHAIN\)/)
+    assert.ok(logs.some((line) => /refused the TLS connection from 127\.0\.0\.1:\d+: its certificate \(subject CN=n3, issuer CN=dyn cluster CA [0-9a-f]{8}\) is not signed by the cluster CA \(--tls-ca\) \(SELF_SIGNED_CERT_IN_CHAIN\)$/.test(line)), logs.join('\n'))
+    // No certificate at all: said as such, without the chain error OpenSSL reports with it.
+    const bare = connectTls({host: '127.0.0.1', port: portOf(acceptor), ca: await readFile(ours.caFile)})
+    bare.on('error', () => undefined)
+    await until('the acceptor to log the certificate missing', () => logs.some((line) => /: it presented no certificate$/.test(line)))
+    bare.destroy()
     // No TLS at all.
     const plain = await transport('plain', undefined)
     const refusedPlain = await plain.request(acceptor.address, MessageType.Ping, {}, requestTimeoutMs)
@@ -228,5 +257,132 @@ describe('the HTTPS client', () => {
     await assert.rejects(byName.getJson('/health'), (error: unknown) => error instanceof UnreachableError && /does not name localhost/.test(error.reason))
     const plain = new DynClient(`http://127.0.0.1:${port}`, requestTimeoutMs, {tls: {ca}})
     await assert.rejects(plain.getJson('/health'), (error: unknown) => error instanceof UnreachableError && /serves HTTPS/.test(error.reason))
+  })
+})
+
+/** Polls `condition` every 20 ms, failing after 5 s with `what`. */
+async function until(what: string, condition: () => boolean): Promise<void> {
+  for (let waitedMs = 0; !condition(); waitedMs += 20) {
+    if (waitedMs > 5000) assert.fail(`timed out waiting for ${what}`)
+    await delay(20)
+  }
+}
+
+function portOf(transport: Transport): number {
+  return Number(transport.address.split(':')[1])
+}
+
+/** A plain socket that opens a TLS handshake record and then sends `drip` every 50 ms (nothing without): what a stalled or trickling TLS opener does. */
+function stalledOpener(port: number, drip?: Buffer): {socket: Socket; closed: Promise<number>} {
+  const openedAt = performance.now()
+  const socket = connect({host: '127.0.0.1', port}, () => socket.write(Buffer.from([0x16, 0x03, 0x01, 0x01, 0x00])))
+  socket.on('error', () => undefined)
+  const trickle = drip === undefined ? undefined : setInterval(() => socket.write(drip), 50)
+  const closed = new Promise<number>((resolve) => socket.once('close', () => {
+    clearInterval(trickle)
+    resolve(performance.now() - openedAt)
+  }))
+  return {socket, closed}
+}
+
+/** Resolves with how long `closed` took, or rejects once `limitMs` has passed (the socket is then still open). */
+function closedWithin(closed: Promise<number>, limitMs: number, what: string): Promise<number> {
+  return Promise.race([closed, delay(limitMs).then(() => assert.fail(`${what} still open after ${limitMs} ms`))])
+}
+
+/** Fails when `stopped` has not resolved within `limitMs` (a server that waits for ever on a socket). */
+function stopsWithin(stopped: Promise<void>, limitMs: number, what: string): Promise<void> {
+  return Promise.race([stopped, delay(limitMs).then(() => assert.fail(`${what} did not stop within ${limitMs} ms`))])
+}
+
+describe('TLS openers that stall their handshake', () => {
+  const handshakeTimeoutMs = 300
+
+  it('are closed by the internode port within the handshake timeout, trickling or not, counted and logged, while a peer that finishes stays', async (t) => {
+    const logs: string[] = []
+    const rejected: string[] = []
+    const acceptor = await startTcpTransport({
+      host: '127.0.0.1', port: 0, nodeName: 'n1', tls: await loaded(filesOf(ours, 'n1')), handshakeTimeoutMs,
+      clock: systemClock, scheduler: systemScheduler, handler: async () => 'pong',
+      log: (line) => logs.push(line), onRejected: (kind, reason) => rejected.push(`${kind}:${reason}`),
+    })
+    const opener = await startTcpTransport({host: '127.0.0.1', port: 0, nodeName: 'n2', tls: await loaded(filesOf(ours, 'n2')), clock: systemClock, scheduler: systemScheduler, handler: async () => null})
+    t.after(() => Promise.all([acceptor.close(), opener.close()]))
+    const silent = stalledOpener(portOf(acceptor))
+    const trickling = stalledOpener(portOf(acceptor), Buffer.from([0]))
+    const limitMs = handshakeTimeoutMs + 1500
+    assert.ok((await closedWithin(silent.closed, limitMs, 'a socket that sent one TLS record header')) >= handshakeTimeoutMs - 50)
+    await closedWithin(trickling.closed, limitMs, 'a socket that trickles its handshake')
+    assert.deepEqual(rejected, ['hellos:tls_handshake_timeout', 'hellos:tls_handshake_timeout'])
+    assert.match(logs.join('\n'), /closing connection from 127\.0\.0\.1:\d+: it did not finish its TLS handshake within 300 ms/)
+    // A peer that finished its handshake is not held to its deadline.
+    assert.deepEqual(await opener.request(acceptor.address, MessageType.Ping, {}, requestTimeoutMs), {ok: true, body: 'pong'})
+    await delay(handshakeTimeoutMs * 2)
+    assert.deepEqual(await opener.request(acceptor.address, MessageType.Ping, {}, requestTimeoutMs), {ok: true, body: 'pong'})
+    assert.equal(rejected.length, 2, rejected.join(', '))
+  })
+
+  it('are closed by the HTTPS client API within the handshake timeout, and do not keep it from stopping', async () => {
+    const n1 = await loaded(filesOf(ours, 'n1'))
+    const rejected: string[] = []
+    const node = {service: {} as never, countHttpRequest: () => undefined, countRejected: (kind: string, reason: string) => rejected.push(`${kind}:${reason}`)}
+    const quick = createApiServer(node, () => undefined, undefined, n1, handshakeTimeoutMs)
+    await new Promise<void>((resolve) => quick.listen(0, '127.0.0.1', resolve))
+    try {
+      const stalled = stalledOpener((quick.address() as AddressInfo).port)
+      await closedWithin(stalled.closed, handshakeTimeoutMs + 1500, 'a socket that sent one TLS record header to the API')
+      assert.deepEqual(rejected, ['http:tls_handshake_timeout'])
+    } finally {
+      await stopsWithin(closeApiServer(quick), 2000, 'the API server')
+    }
+    // With the usual 10 s timeout, the socket is still in its handshake when the node stops.
+    const usual = createApiServer(node, () => undefined, undefined, n1)
+    await new Promise<void>((resolve) => usual.listen(0, '127.0.0.1', resolve))
+    const held = stalledOpener((usual.address() as AddressInfo).port)
+    await delay(100)
+    await stopsWithin(closeApiServer(usual), 2000, 'the API server with a socket in its TLS handshake')
+    await closedWithin(held.closed, 1000, 'a socket in its TLS handshake after the stop')
+  })
+
+  it('do not keep the internode transport from closing', async () => {
+    const acceptor = await startTcpTransport({host: '127.0.0.1', port: 0, nodeName: 'n1', tls: await loaded(filesOf(ours, 'n1')), clock: systemClock, scheduler: systemScheduler, handler: async () => null})
+    const held = stalledOpener(portOf(acceptor))
+    await delay(100)
+    await stopsWithin(acceptor.close(), 2000, 'the transport with a socket in its TLS handshake')
+    await closedWithin(held.closed, 1000, 'a socket in its TLS handshake after the close')
+  })
+})
+
+describe('the HTTPS client after the handshake', () => {
+  it('does not send a request to the next node when the TLS connection broke after its handshake, and names a wrong --tls-ca file', async (t) => {
+    const n1 = await loaded(filesOf(ours, 'n1'))
+    const context = createSecureContext({cert: n1.cert, key: n1.key})
+    // Completes the handshake, takes the request, then answers with bytes that are no TLS record.
+    const breaking = createNetServer((raw) => {
+      const secure = new TLSSocket(raw, {isServer: true, secureContext: context})
+      secure.on('error', () => undefined)
+      secure.once('data', () => raw.end(Buffer.from('garbage, not a TLS record\r\n')))
+    })
+    let reachedSecond = 0
+    const second = createServer({cert: n1.cert, key: n1.key}, (_request, response) => {
+      reachedSecond += 1
+      response.end('{}')
+    })
+    await Promise.all([breaking, second].map((server) => new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))))
+    t.after(() => Promise.all([breaking, second].map((server) => new Promise<void>((resolve) => server.close(() => resolve())))))
+    const [first, next] = [breaking, second].map((server) => `127.0.0.1:${(server.address() as AddressInfo).port}`) as [string, string]
+    const ca = await readFile(ours.caFile)
+    const client = new DynClient([first, next], requestTimeoutMs, {tls: {ca, source: `--tls-ca ${ours.caFile}`}})
+    await assert.rejects(client.put('k', Buffer.from('v')), (error: unknown) => error instanceof UnreachableError && /broke after its handshake/.test(error.reason) && !/does not speak TLS/.test(error.reason))
+    assert.equal(reachedSecond, 0, 'the put was sent again to the next node')
+    // A node's certificate given as the CA: the file is named, not "give --tls-ca".
+    const leaf = new DynClient(`https://${next}`, requestTimeoutMs, {tls: {ca: n1.cert, source: `--tls-ca ${ours.certFile('n1')}`}})
+    await assert.rejects(leaf.getJson('/health'), (error: unknown) => {
+      assert.ok(error instanceof UnreachableError)
+      assert.match(error.reason, /not signed by the CA in --tls-ca .*n1\.crt .*not a node's certificate/)
+      assert.match(error.message, /its TLS connection failed as said/)
+      assert.doesNotMatch(error.message, /start one \(dyn cluster up\)/)
+      return true
+    })
   })
 })
