@@ -10,19 +10,14 @@ import assert from 'node:assert/strict'
 import {readFile, stat, writeFile} from 'node:fs/promises'
 import path from 'node:path'
 import {describe, it} from 'node:test'
-import type {ReplicaGetAnswer} from '../../src/coordinator/messages.js'
 import {secretFileOf} from '../../src/cli/local-cluster.js'
 import {readSecretFile} from '../../src/node/cluster-secret.js'
 import {systemClock, systemScheduler} from '../../src/node/system-time.js'
-import {partitionOfKey} from '../../src/ring/partition.js'
-import type {StoredObject, StoredVersion} from '../../src/storage/stored-object.js'
-import {MessageType} from '../../src/transport/message-type.js'
 import {unauthenticatedCode} from '../../src/transport/rpc-common.js'
 import {startTcpTransport} from '../../src/transport/tcp-transport.js'
 import type {Transport} from '../../src/transport/transport.js'
-import {emptySet, update} from '../../src/versioning/dvvset.js'
 import {freeClusterPorts} from '../../src/cli/ports.js'
-import {getJson, reloadCluster, runDyn, startCluster, type TestCluster} from './harness.js'
+import {assertOnlyMembersWrite, getJson, reloadCluster, runDyn, startCluster, type TestCluster} from './harness.js'
 
 const requestTimeoutMs = 5000
 
@@ -38,11 +33,6 @@ async function joinAttempt(c: TestCluster, name: string, extraArgs: readonly str
 
 async function transport(nodeName: string, secret: Buffer | undefined): Promise<Transport> {
   return startTcpTransport({host: '127.0.0.1', port: 0, nodeName, ...(secret === undefined ? {} : {secret}), clock: systemClock, scheduler: systemScheduler, handler: async () => null})
-}
-
-function objectOf(text: string): StoredObject {
-  const version: StoredVersion = {value: Buffer.from(text), contentType: 'text/plain', timestampMs: Date.now(), tombstone: false}
-  return {versions: update([], emptySet<StoredVersion>(), 'outsider.1', version, 0), n: 3}
 }
 
 describe('the cluster secret between real processes', () => {
@@ -89,19 +79,6 @@ describe('the cluster secret between real processes', () => {
     const stranger = await transport('stranger', undefined)
     const impostor = await transport('impostor', Buffer.from('ab'.repeat(32)))
     t.after(() => Promise.all([member.close(), stranger.close(), impostor.close()]))
-    const put = (through: Transport, key: string) => through.request(n1Rpc, MessageType.ReplicaPut, {partition: partitionOfKey(key, partitionCount), key, object: objectOf(key), durable: true}, requestTimeoutMs)
-    const held = async (key: string): Promise<StoredObject | null> => {
-      const answer = await member.request(n1Rpc, MessageType.ReplicaGet, {partition: partitionOfKey(key, partitionCount), key}, requestTimeoutMs)
-      assert.ok(answer.ok, JSON.stringify(answer))
-      return (answer.body as ReplicaGetAnswer).object
-    }
-    assert.ok((await put(member, 'admitted')).ok)
-    assert.notEqual(await held('admitted'), null, 'the same write with the secret is stored')
-    for (const [through, key] of [[stranger, 'from-a-stranger'], [impostor, 'from-an-impostor']] as const) {
-      const refused = await put(through, key)
-      assert.equal(refused.ok, false)
-      assert.equal((refused as {code?: string}).code, unauthenticatedCode)
-      assert.equal(await held(key), null, `${key} was stored`)
-    }
+    await assertOnlyMembersWrite(n1Rpc, partitionCount, member, [{through: stranger, key: 'from-a-stranger'}, {through: impostor, key: 'from-an-impostor'}], 'the same write with the secret is stored', requestTimeoutMs)
   })
 })

@@ -3,6 +3,7 @@
  * process, and a local cluster that is always stopped and deleted after its test.
  */
 
+import assert from 'node:assert/strict'
 import {spawn} from 'node:child_process'
 import {mkdtemp, readdir, readFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
@@ -16,6 +17,12 @@ import {encodeFrame, FrameDecoder, protocolVersion, type Frame} from '../../src/
 import {acceptorProof, handshakeNonceBytes, openerProof, proofMatches} from '../../src/transport/handshake.js'
 import {MessageType} from '../../src/transport/message-type.js'
 import type {LocalCluster} from '../../src/cli/local-cluster.js'
+import type {ReplicaGetAnswer} from '../../src/coordinator/messages.js'
+import {partitionOfKey} from '../../src/ring/partition.js'
+import type {StoredObject, StoredVersion} from '../../src/storage/stored-object.js'
+import {unauthenticatedCode} from '../../src/transport/rpc-common.js'
+import type {Transport} from '../../src/transport/transport.js'
+import {emptySet, update} from '../../src/versioning/dvvset.js'
 import {freeClusterPorts} from '../../src/cli/ports.js'
 
 export {freePortRange} from '../../src/cli/ports.js'
@@ -263,4 +270,39 @@ export function isRunning(pid: number): boolean {
   } catch {
     return false
   }
+}
+
+/**
+ * A replica write straight to a node's internode port (`rpcAddress`) from a member's transport,
+ * then the same from each refused one: the member's write is stored, each refused one is answered
+ * `unauthenticated` and nothing it sent is stored (read back through the member).
+ */
+export async function assertOnlyMembersWrite(
+  rpcAddress: string,
+  partitionCount: number,
+  member: Transport,
+  refused: ReadonlyArray<{readonly through: Transport; readonly key: string}>,
+  admittedWhy: string,
+  requestTimeoutMs = 5000,
+): Promise<void> {
+  const put = (through: Transport, key: string) => through.request(rpcAddress, MessageType.ReplicaPut, {partition: partitionOfKey(key, partitionCount), key, object: replicaObjectOf(key), durable: true}, requestTimeoutMs)
+  const held = async (key: string): Promise<StoredObject | null> => {
+    const answer = await member.request(rpcAddress, MessageType.ReplicaGet, {partition: partitionOfKey(key, partitionCount), key}, requestTimeoutMs)
+    assert.ok(answer.ok, JSON.stringify(answer))
+    return (answer.body as ReplicaGetAnswer).object
+  }
+  assert.ok((await put(member, 'admitted')).ok)
+  assert.notEqual(await held('admitted'), null, admittedWhy)
+  for (const {through, key} of refused) {
+    const answer = await put(through, key)
+    assert.equal(answer.ok, false)
+    assert.equal((answer as {code?: string}).code, unauthenticatedCode)
+    assert.equal(await held(key), null, `${key} was stored`)
+  }
+}
+
+/** A one-version object of an actor no node has, as a process outside the cluster would send it. */
+function replicaObjectOf(text: string): StoredObject {
+  const version: StoredVersion = {value: Buffer.from(text), contentType: 'text/plain', timestampMs: Date.now(), tombstone: false}
+  return {versions: update([], emptySet<StoredVersion>(), 'outsider.1', version, 0), n: 3}
 }

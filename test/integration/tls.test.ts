@@ -18,19 +18,14 @@ import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
 import {DynClient} from '../../src/client/http-client.js'
 import {freeClusterPorts} from '../../src/cli/ports.js'
-import type {ReplicaGetAnswer} from '../../src/coordinator/messages.js'
 import {systemClock, systemScheduler} from '../../src/node/system-time.js'
-import {partitionOfKey} from '../../src/ring/partition.js'
-import type {StoredObject, StoredVersion} from '../../src/storage/stored-object.js'
-import {MessageType} from '../../src/transport/message-type.js'
 import {unauthenticatedCode} from '../../src/transport/rpc-common.js'
 import {startTcpTransport} from '../../src/transport/tcp-transport.js'
 import {loadNodeTls} from '../../src/transport/tls-options.js'
 import type {Transport} from '../../src/transport/transport.js'
-import {emptySet, update} from '../../src/versioning/dvvset.js'
 import {makeReadmeCertificates} from '../unit/tls-certificates.js'
 import type {ClusterCertificates} from '../unit/tls-certificates.js'
-import {dynBin, isRunning, killNode, removeTestFolder, runDyn, waitFor} from './harness.js'
+import {assertOnlyMembersWrite, dynBin, isRunning, killNode, removeTestFolder, runDyn, waitFor} from './harness.js'
 
 const nodeCount = 3
 const keyCount = 12
@@ -194,20 +189,7 @@ describe('a cluster with TLS on both ports', () => {
       const member = await transport('tester', await tlsOf(ours, 'n3', ours.caFile))
       const stranger = await transport('stranger')
       const outsider = await transport('outsider', await tlsOf(theirs, 'n3', bundle))
-      const put = (through: Transport, key: string) => through.request(rpc(0), MessageType.ReplicaPut, {partition: partitionOfKey(key, partitionCount), key, object: objectOf(key), durable: true}, requestTimeoutMs)
-      const held = async (key: string): Promise<StoredObject | null> => {
-        const answer = await member.request(rpc(0), MessageType.ReplicaGet, {partition: partitionOfKey(key, partitionCount), key}, requestTimeoutMs)
-        assert.ok(answer.ok, JSON.stringify(answer))
-        return (answer.body as ReplicaGetAnswer).object
-      }
-      assert.ok((await put(member, 'admitted')).ok)
-      assert.notEqual(await held('admitted'), null, 'the same write with the cluster\'s certificate is stored')
-      for (const [through, key] of [[stranger, 'from-a-stranger'], [outsider, 'from-an-outsider']] as const) {
-        const refused = await put(through, key)
-        assert.equal(refused.ok, false)
-        assert.equal((refused as {code?: string}).code, unauthenticatedCode)
-        assert.equal(await held(key), null, `${key} was stored`)
-      }
+      await assertOnlyMembersWrite(rpc(0), partitionCount, member, [{through: stranger, key: 'from-a-stranger'}, {through: outsider, key: 'from-an-outsider'}], 'the same write with the cluster\'s certificate is stored', requestTimeoutMs)
     } finally {
       await Promise.all(transports.map((started) => started.close()))
     }
@@ -227,8 +209,3 @@ describe('a cluster with TLS on both ports', () => {
     await Promise.all(stalled)
   })
 })
-
-function objectOf(text: string): StoredObject {
-  const version: StoredVersion = {value: Buffer.from(text), contentType: 'text/plain', timestampMs: Date.now(), tombstone: false}
-  return {versions: update([], emptySet<StoredVersion>(), 'outsider.1', version, 0), n: 3}
-}
