@@ -170,7 +170,7 @@ describe('dyn bench', () => {
     }
     assert.match(results[4]?.stderr ?? '', /no-such-sla\.json/)
     assert.match(results[5]?.stderr ?? '', /"localhost" has no port/)
-    assert.match(results[6]?.stderr ?? '', /plain HTTP, not https/)
+    assert.match(results[6]?.stderr ?? '', /does not load-test over HTTPS/)
     assert.match(results[7]?.stderr ?? '', /cannot also be[\s›]+provided when using --(port|node)/)
   })
 

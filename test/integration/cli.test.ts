@@ -368,7 +368,7 @@ describe('dyn CLI', () => {
 
   // Item 6: node addresses and exit codes.
   it('a malformed --node or DYN_NODE is bad input (exit 2), not unreachable', async () => {
-    for (const node of ['http://127.0.0.1', '127.0.0.1', 'garbage!!', 'https://127.0.0.1:7070', '127.0.0.1:99999']) {
+    for (const node of ['http://127.0.0.1', '127.0.0.1', 'garbage!!', 'ftp://127.0.0.1:7070', '127.0.0.1:99999']) {
       const viaFlag = await runDyn(['get', 'k', '--node', node, '--json'])
       assert.equal(viaFlag.code, 2, `--node ${node}: ${viaFlag.stdout}`)
       assert.equal(answer(viaFlag).error, 'bad_parameter', node)
