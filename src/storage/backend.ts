@@ -6,7 +6,7 @@
  * a synchronous get, which the store's read path relies on.
  */
 
-import type {AbstractBatchOptions, AbstractChainedBatchWriteOptions, AbstractLevel, AbstractPutOptions} from 'abstract-level'
+import type {AbstractChainedBatchWriteOptions, AbstractLevel, AbstractPutOptions} from 'abstract-level'
 import {ClassicLevel} from 'classic-level'
 import {MemoryLevel} from 'memory-level'
 
@@ -17,7 +17,7 @@ export type StoreDatabase = AbstractLevel<string | Buffer | Uint8Array, Buffer, 
  * classic-level's `sync` write option (fsync before answering), which abstract-level passes
  * through but its types do not name; memory-level ignores it.
  */
-export type SyncedBatchOptions = AbstractBatchOptions<Buffer, Buffer> & {readonly sync: boolean}
+export type SyncedBatchWriteOptions = AbstractChainedBatchWriteOptions & {readonly sync?: boolean}
 export type SyncedPutOptions = AbstractPutOptions<Buffer, Buffer> & {readonly sync: boolean}
 
 /** One operation of a batch: a put of a record, or a delete. */
@@ -41,7 +41,7 @@ export async function writeBatch(db: StoreDatabase, operations: readonly BatchOp
     await batch.close()
     throw error
   }
-  const options: AbstractChainedBatchWriteOptions & {readonly sync?: boolean} = sync ? {sync: true} : {}
+  const options: SyncedBatchWriteOptions = sync ? {sync: true} : {}
   await batch.write(options)
 }
 

@@ -452,7 +452,7 @@ export class Store {
   }
 
   /** Puts and deletes of hint records, as one batch, synced when durable. */
-  async writeRecords(operations: ReadonlyArray<{readonly type: 'put'; readonly key: Buffer; readonly value: Buffer} | {readonly type: 'del'; readonly key: Buffer}>, options: WriteOptions): Promise<void> {
+  async writeRecords(operations: readonly BatchOperation[], options: WriteOptions): Promise<void> {
     if (this.closing) throw new DynError('unreachable', 'the store is closing: this node is shutting down')
     for (const operation of operations) assert(isHintKey(operation.key), 'only hint records are written raw')
     await writeBatch(this.db, operations, options.durable)

@@ -16,6 +16,9 @@ export interface ClientTls {
   readonly source?: string
 }
 
+/** One PEM certificate block (tls-options.ts takes every one of a file with the global form). */
+export const pemCertificatePattern = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/
+
 /** A PEM file larger than this is no certificate or key (a bundle of every public CA is about 250 KB). */
 export const tlsFileBytesMax = 1024 * 1024
 
@@ -32,7 +35,7 @@ export function loadClientCa(file: string, source: string): {ok: true; ca: Buffe
     return {ok: false, error: 'bad_parameter', message: `${source} ${file}: ${readProblem(error)}; give the cluster CA's certificate (the ca.crt the nodes were started with)`}
   }
   if (bytes.length > tlsFileBytesMax) return {ok: false, error: 'bad_parameter', message: `${source} ${file}: ${bytes.length} bytes, more than a CA certificate file (at most ${tlsFileBytesMax})`}
-  if (!/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.test(bytes.toString('utf8'))) {
+  if (!pemCertificatePattern.test(bytes.toString('utf8'))) {
     return {ok: false, error: 'bad_parameter', message: `${source} ${file} holds no PEM certificate (a block starting with -----BEGIN CERTIFICATE-----); give the cluster CA's certificate (ca.crt)`}
   }
   return {ok: true, ca: bytes}

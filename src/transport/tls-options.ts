@@ -19,7 +19,7 @@ import type {KeyObject} from 'node:crypto'
 import {readFile} from 'node:fs/promises'
 import {isIP} from 'node:net'
 import type {ErrorCode} from '../errors.js'
-import {readProblem, tlsFileBytesMax} from './tls-ca-file.js'
+import {pemCertificatePattern, readProblem, tlsFileBytesMax} from './tls-ca-file.js'
 
 export {tlsFileBytesMax}
 
@@ -58,7 +58,7 @@ const chainCertificatesMax = 8
 /** Extended key usages a node certificate needs when it lists any: it serves (server) and dials (client). */
 const serverAuthOid = '1.3.6.1.5.5.7.3.1'
 const clientAuthOid = '1.3.6.1.5.5.7.3.2'
-const certificatePattern = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g
+const certificatesPattern = new RegExp(pemCertificatePattern.source, 'g')
 
 function refused(message: string): {ok: false; error: 'bad_parameter'; message: string} {
   return {ok: false, error: 'bad_parameter', message}
@@ -99,13 +99,13 @@ export async function loadNodeTls(files: TlsFiles, nowMs: number, advertiseHost:
   if (!key.ok) return key
   const [leaf, ...intermediates] = chain.certificates as [X509Certificate, ...X509Certificate[]]
   if (!leaf.checkPrivateKey(key.key)) {
-    return refused(`--tls-key ${files.keyFile} is not the key of the certificate in --tls-cert ${files.certFile} (${leaf.subject.replaceAll('\n', ', ')}): give the key that was made with it`)
+    return refused(`--tls-key ${files.keyFile} is not the key of the certificate in --tls-cert ${files.certFile} (${oneLine(leaf.subject)}): give the key that was made with it`)
   }
   const issued = chainsTo(leaf, intermediates, authorities.certificates)
   if (!issued) {
     // Every CA made by the same commands may carry the same name: the fingerprint tells them apart.
-    const ca = authorities.certificates.map((certificate) => `${certificate.subject.replaceAll('\n', ', ')}, SHA-256 ${shortFingerprint(certificate)}`).join('; ')
-    return refused(`--tls-cert ${files.certFile} (issued by ${leaf.issuer.replaceAll('\n', ', ')}) is not signed by the CA in --tls-ca ${files.caFile} (${ca}): every peer would refuse it; sign it with the cluster's CA`)
+    const ca = authorities.certificates.map((certificate) => `${oneLine(certificate.subject)}, SHA-256 ${shortFingerprint(certificate)}`).join('; ')
+    return refused(`--tls-cert ${files.certFile} (issued by ${oneLine(leaf.issuer)}) is not signed by the CA in --tls-ca ${files.caFile} (${ca}): every peer would refuse it; sign it with the cluster's CA`)
   }
   const validity = validityProblem(leaf, nowMs)
   if (validity !== undefined) return refused(`--tls-cert ${files.certFile}: ${validity}; make a new one with the cluster's CA`)
@@ -115,9 +115,9 @@ export async function loadNodeTls(files: TlsFiles, nowMs: number, advertiseHost:
   }
   const names = leaf.subjectAltName === undefined ? 'no subject alternative names' : leaf.subjectAltName
   if (!namesHost(leaf, advertiseHost)) {
-    return refused(`--tls-cert ${files.certFile} (${leaf.subject.replaceAll('\n', ', ')}: ${names}) does not name ${advertiseHost}, the address this node advertises (--advertise): every peer and client dialling it would refuse it; make the certificate with subjectAltName IP:${advertiseHost} (DNS: for a name), or advertise an address it names`)
+    return refused(`--tls-cert ${files.certFile} (${oneLine(leaf.subject)}: ${names}) does not name ${advertiseHost}, the address this node advertises (--advertise): every peer and client dialling it would refuse it; make the certificate with subjectAltName IP:${advertiseHost} (DNS: for a name), or advertise an address it names`)
   }
-  return {ok: true, tls: {cert: certText.bytes, key: keyText.bytes, ca: caText.bytes, description: `${leaf.subject.replaceAll('\n', ', ')} (${names}), valid until ${leaf.validTo}`}}
+  return {ok: true, tls: {cert: certText.bytes, key: keyText.bytes, ca: caText.bytes, description: `${oneLine(leaf.subject)} (${names}), valid until ${leaf.validTo}`}}
 }
 
 async function readPem(file: string, flag: string): Promise<({ok: true; bytes: Buffer; text: string}) | {ok: false; error: 'bad_parameter'; message: string}> {
@@ -133,7 +133,7 @@ async function readPem(file: string, flag: string): Promise<({ok: true; bytes: B
 
 /** Every PEM certificate in a file's text, parsed; refused when there is none or one does not parse. */
 function certificatesIn(text: string, named: string): TlsChecked<{certificates: X509Certificate[]}> {
-  const blocks = text.match(certificatePattern) ?? []
+  const blocks = text.match(certificatesPattern) ?? []
   if (blocks.length === 0) return refused(`${named} holds no PEM certificate (a block starting with -----BEGIN CERTIFICATE-----)`)
   if (blocks.length > 64) return refused(`${named} holds ${blocks.length} certificates; give the cluster's CA, not a whole trust store`)
   const certificates: X509Certificate[] = []
@@ -176,6 +176,11 @@ function chainsTo(leaf: X509Certificate, intermediates: readonly X509Certificate
 function namesHost(certificate: X509Certificate, host: string): boolean {
   const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host
   return isIP(bare) === 0 ? certificate.checkHost(bare) !== undefined : certificate.checkIP(bare) !== undefined
+}
+
+/** A distinguished name as X509Certificate gives it (one attribute a line), on one line for a message. */
+function oneLine(name: string): string {
+  return name.replaceAll('\n', ', ')
 }
 
 /** The first 8 bytes of a certificate's SHA-256 fingerprint, enough to tell two CAs of one name apart. */
