@@ -22,6 +22,7 @@ import {isSafeContentType} from '../coordinator/messages.js'
 import type {PutOutcome} from '../coordinator/put-coordinator.js'
 import {DynError} from '../errors.js'
 import type {ErrorCode} from '../errors.js'
+import type {ClusterSettings} from '../membership/member-table.js'
 import type {StoredVersion} from '../storage/stored-object.js'
 import {encodeContext} from '../versioning/context.js'
 import type {DottedValue, VersionVector} from '../versioning/dvvset.js'
@@ -160,11 +161,14 @@ function wantsJson(request: IncomingMessage): boolean {
   return (request.headers.accept ?? '').includes('application/json')
 }
 
+/** The query of every request without one; never changed, as no route sets a parameter. */
+const noQuery = new URLSearchParams()
+
 async function route(service: KvService, request: IncomingMessage, reply: Reply, allowBody: () => void): Promise<void> {
   const rawUrl = request.url ?? '/'
   const queryStart = rawUrl.indexOf('?')
   const path = queryStart === -1 ? rawUrl : rawUrl.slice(0, queryStart)
-  const query = new URLSearchParams(queryStart === -1 ? '' : rawUrl.slice(queryStart + 1))
+  const query = queryStart === -1 ? noQuery : new URLSearchParams(rawUrl.slice(queryStart + 1))
   const method = request.method ?? 'GET'
 
   if (path.startsWith('/kv/')) {
@@ -356,12 +360,34 @@ interface WriteInputs extends RequestInputs {
   readonly context: VersionVector
 }
 
+/**
+ * The inputs of a key request without a query, which is nearly every request, for the cluster's
+ * settings and size they were worked out for: they depend on nothing else, so a request reuses
+ * them instead of checking an empty query again and spelling its quorum headers anew (frozen,
+ * since every such request shares them).
+ */
+const queryFreeInputs = new WeakMap<KvService, {readonly settings: ClusterSettings; readonly memberCount: number; readonly inputs: Checked<RequestInputs>}>()
+
 /** The query of a key request: only `allowed` parameters, N/R/W/DW against the cluster, explain. */
 function checkRequestInputs(service: KvService, query: URLSearchParams, allowed: readonly string[]): Checked<RequestInputs> {
-  const known = checkKnownParameters(query, allowed)
-  if (!known.ok) return known
   const settings = service.settings()
   const memberCount = service.clusterSize()
+  if (query.size !== 0) return checkQueryInputs(query, allowed, settings, memberCount)
+  const cached = queryFreeInputs.get(service)
+  if (cached !== undefined && cached.settings === settings && cached.memberCount === memberCount) return cached.inputs
+  const inputs = checkQueryInputs(query, allowed, settings, memberCount)
+  if (inputs.ok) {
+    Object.freeze(inputs.value.quorum)
+    Object.freeze(inputs.value.headers)
+    Object.freeze(inputs.value)
+  }
+  queryFreeInputs.set(service, {settings, memberCount, inputs: Object.freeze(inputs)})
+  return inputs
+}
+
+function checkQueryInputs(query: URLSearchParams, allowed: readonly string[], settings: ClusterSettings, memberCount: number): Checked<RequestInputs> {
+  const known = checkKnownParameters(query, allowed)
+  if (!known.ok) return known
   const quorum = checkQuorum(query, {n: settings.defaultN, r: settings.defaultR, w: settings.defaultW}, memberCount)
   if (!quorum.ok) return quorum
   const explain = checkFlag(query, 'explain')

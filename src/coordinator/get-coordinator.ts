@@ -31,7 +31,7 @@ import type {Timer} from '../scheduler.js'
 import type {StoredObject} from '../storage/stored-object.js'
 import type {ReplyTrace, RequestTrace} from './cluster-view.js'
 import type {CoordinatorDeps} from './coordinator-deps.js'
-import {addFailure, addReply, addTarget, enough, finalAction, initGet, isComplete, replaceTarget} from './get-core.js'
+import {addFailure, addReply, addTarget, enough, finalAction, initGet, isComplete, mergeReplies, replaceTarget} from './get-core.js'
 import type {GetCore} from './get-core.js'
 import {placeKeyForRequest, reachableHomes, readOrder, sloppyTargets, spareFallbacks} from './preflist.js'
 import {callReplicaGet, callReplicaPut, refusedAtOnce} from './replica-client.js'
@@ -97,15 +97,22 @@ export async function coordinateGet(deps: CoordinatorDeps, request: GetRequest):
     let core: GetCore = initGet(firstAsked.length, request.r, pr, firstAsked.filter((target) => target.hintFor === undefined).length)
     let answered = false
     let speculation: Timer | undefined
+    // The merge the get answered with, and the replies it merged: read repair reuses it when no
+    // other reply came in since (most gets), instead of merging the same replies again.
+    let answeredWith: {readonly replies: GetCore['replies']; readonly object: StoredObject | undefined} | undefined
     const answer = (): void => {
+      if (answered) return
       const verdict = enough(core)
-      if (answered || verdict.kind === 'wait') return
+      if (verdict.kind === 'wait') return
       // A failure waits for the replicas still outstanding (each call ends by the deadline), so
       // that the error counts every answer and names every failure.
       if (verdict.kind === 'quorum_unmet' && !isComplete(core)) return
       answered = true
       if (speculation !== undefined) deps.scheduler.cancel(speculation)
       if (verdict.kind === 'ok') {
+        answeredWith = {replies: core.replies, object: verdict.object}
+        // The trace is worked out only when read (a JSON answer, a delete's report): most gets
+        // never show it. It is read right after this resolves, before any other reply is in.
         resolve({ok: true, object: verdict.object, trace: traceOf()})
         return
       }
@@ -123,7 +130,7 @@ export async function coordinateGet(deps: CoordinatorDeps, request: GetRequest):
       })
     }
     const repair = async (): Promise<void> => {
-      const action = finalAction(core)
+      const action = finalAction(core, answeredWith !== undefined && answeredWith.replies === core.replies ? answeredWith.object : mergeReplies(core.replies))
       if (action.object === undefined || action.repairTargets.length === 0) return
       const object = action.object
       const timeoutMs = Math.max(1, deadlineMs - deps.clock.monotonicMs())
@@ -133,7 +140,8 @@ export async function coordinateGet(deps: CoordinatorDeps, request: GetRequest):
       repaired = results.filter((result) => result.reply.ok).map((result) => result.node)
       if (repaired.length > 0) deps.onReadRepair?.(repaired)
     }
-    const spares = spareFallbacks(placement, deps.self, targets)
+    // The fallbacks that may stand in for a target refused at once, worked out on the first such refusal.
+    let spares: ReturnType<typeof spareFallbacks> | undefined
     const ask = (node: string, hintFor: string | undefined): void => {
       const timeoutMs = Math.max(1, deadlineMs - deps.clock.monotonicMs())
       const home = hintFor === undefined
@@ -146,7 +154,7 @@ export async function coordinateGet(deps: CoordinatorDeps, request: GetRequest):
         } else {
           replies.push({node, outcome: 'failed', latencyMs: reply.latencyMs, error: reply.error, ...hinted})
           // A target not asked yet takes the failed one's place first: it is one of the N.
-          const spare = askNextHeld() ? undefined : refusedAtOnce(reply) && deadlineMs > deps.clock.monotonicMs() ? spares.shift() : undefined
+          const spare = askNextHeld() ? undefined : refusedAtOnce(reply) && deadlineMs > deps.clock.monotonicMs() ? (spares ??= spareFallbacks(placement, deps.self, targets)).shift() : undefined
           if (spare !== undefined) {
             // The spare stands in for the home this place belongs to, and answers from its hints for it.
             core = replaceTarget(core, node, home)

@@ -120,9 +120,10 @@ export function isComplete(core: GetCore): boolean {
 /**
  * Read repair: called once every replica has answered or failed (or the deadline passed). Only
  * home replicas are repaired: a fallback's copy is a hint, which hinted handoff delivers.
+ * `merged` is `mergeReplies(core.replies)`, given by a caller that has it already.
  */
-export function finalAction(core: GetCore): GetFinalAction {
-  const object = mergeReplies(core.replies)
+export function finalAction(core: GetCore, merged: StoredObject | undefined = mergeReplies(core.replies)): GetFinalAction {
+  const object = merged
   if (object === undefined) return {object, repairTargets: []}
   const repairTargets = core.replies
     .filter((reply) => isHome(reply) && (reply.object === undefined || !sameVersions(reply.object.versions, object.versions)))

@@ -289,8 +289,9 @@ async function coordinateHere(deps: CoordinatorDeps, request: PutRequest, placem
     let answered = false
     let outstanding = others.length
     const settle = (): void => {
+      if (answered) return
       const verdict = enough(core)
-      if (answered || verdict.kind === 'wait') return
+      if (verdict.kind === 'wait') return
       // A failure waits for the replicas still outstanding (each call ends by the deadline), so
       // that the error counts every acknowledgement and names every failure; so does --explain.
       if ((request.explain || verdict.kind === 'quorum_unmet') && outstanding > 0) return
@@ -305,7 +306,8 @@ async function coordinateHere(deps: CoordinatorDeps, request: PutRequest, placem
     // A target that refuses at once is replaced by the next spare fallback, which keeps a hint for
     // the home of that place and counts as its fallback, as if the target had been believed down
     // (simulator seed 172406: a home restarted on a wiped disk answered "still starting").
-    const spares = spareFallbacks(placement, deps.self, targets)
+    // Worked out on the first such refusal, before any spare joined the targets.
+    let spares: ReturnType<typeof spareFallbacks> | undefined
     const send = (node: string, hintFor: string | undefined, askDurable: boolean): void => {
       const timeoutMs = Math.max(1, deadlineMs - deps.clock.monotonicMs())
       const home = hintFor === undefined
@@ -317,7 +319,7 @@ async function coordinateHere(deps: CoordinatorDeps, request: PutRequest, placem
           core = addAck(core, node, reply.durable, home)
         } else {
           replies.push({node, outcome: 'failed', latencyMs: reply.latencyMs, error: reply.error, ...hinted})
-          const spare = refusedAtOnce(reply) && deadlineMs > deps.clock.monotonicMs() ? spares.shift() : undefined
+          const spare = refusedAtOnce(reply) && deadlineMs > deps.clock.monotonicMs() ? (spares ??= spareFallbacks(placement, deps.self, targets)).shift() : undefined
           if (spare !== undefined) {
             core = replaceTarget(core, node, home)
             targets.push({node: spare, hintFor: hintFor ?? node})

@@ -197,6 +197,14 @@ export function hasReceived(table: MemberTable, target: string, transition: stri
 }
 
 /** Members of the committed ring. */
+/** How many members own partitions (`ringMembers(table).length`, without copying the list: it is asked on every request). */
+export function ringMemberCount(table: MemberTable): number {
+  if (table.ring !== undefined) return table.ring.members.length
+  let count = 0
+  for (const member of table.members) if (member.status === 'valid' || member.status === 'leaving') count += 1
+  return count
+}
+
 export function ringMembers(table: MemberTable): string[] {
   if (table.ring !== undefined) return [...table.ring.members]
   return table.members.filter((m) => m.status === 'valid' || m.status === 'leaving').map((m) => m.name)

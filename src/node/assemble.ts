@@ -42,7 +42,7 @@ import {FailureDetector, failureDetectorDefaults} from '../membership/failure-de
 import type {FailureDetectorConfig, Reachability} from '../membership/failure-detector.js'
 import {observedTransport} from '../membership/heartbeats.js'
 import type {ClusterSettings, Member, MemberTable} from '../membership/member-table.js'
-import {findMember, newMemberTable, presentMembers, ringMembers, settingsMismatch} from '../membership/member-table.js'
+import {findMember, newMemberTable, presentMembers, ringMemberCount, settingsMismatch} from '../membership/member-table.js'
 import {Membership} from '../membership/membership.js'
 import {membershipSubsystem} from '../membership/membership-subsystem.js'
 import type {Scheduler} from '../scheduler.js'
@@ -399,7 +399,7 @@ async function assembleOnStore(
     return outcome
   }
   const service: KvService = {
-    clusterSize: () => ringMembers(membership.table).length,
+    clusterSize: () => ringMemberCount(membership.table),
     settings: () => membership.table.settings,
     put: (request) => timed('put', () => replication.put(request)),
     get: (request) => timed('get', () => replication.get(request)),

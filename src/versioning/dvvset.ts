@@ -399,6 +399,7 @@ export function mergeVectors(a: VersionVector, b: VersionVector): VersionVector 
  * to find the replicas that answered with a stale set.
  */
 export function sameVersions<V>(a: VersionSet<V>, b: VersionSet<V>): boolean {
+  if (a === b) return true
   if (a.entries.length !== b.entries.length) return false
   return a.entries.every((left, index) => {
     const right = b.entries[index]
