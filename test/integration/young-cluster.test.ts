@@ -43,6 +43,14 @@ describe('a cluster that grows from one node', () => {
     assert.deepEqual(counts, [keyCount, keyCount, keyCount])
     const cluster = (await getJson(c.url(0, '/cluster'))).body as {effective: {n: number}}
     assert.equal(cluster.effective.n, 3)
+    // The first node worked out its query-free quorum while it was alone: its requests now run
+    // with the full defaults, for reads and writes alike.
+    const read = await fetch(c.url(0, '/kv/young-0'))
+    await read.arrayBuffer()
+    assert.equal(read.headers.get('x-dyn-quorum'), 'n=3, r=2, w=2, dw=0')
+    assert.equal(read.headers.get('x-dyn-quorum-asked'), null)
+    const write = await putValue(c.url(0, '/kv/young-after'), 'grown')
+    assert.equal(write.headers.get('x-dyn-quorum'), 'n=3, r=2, w=2, dw=0')
     // With n2 gone, every key is still read at the default R=2.
     await killNode(joined[0]?.pid)
     const missing: string[] = []
