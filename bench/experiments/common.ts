@@ -64,6 +64,8 @@ export function latencyOf(report: BenchReport, operation: string): {p50: number;
 export const cpuController = '/sys/fs/cgroup/cpu'
 /** CFS's default period: a limited group runs its share of each 100 ms, then waits out the rest. */
 export const cfsPeriodUsDefault = 100_000
+/** The least quota the kernel accepts per period (cpu.cfs_quota_us): 1 ms. */
+export const cfsQuotaUsMin = 1000
 
 /** Whether this machine lets an experiment limit processes' CPU (root, and the cgroup v1 cpu controller). */
 export function canLimitCpu(): boolean {
@@ -77,10 +79,19 @@ export function canLimitCpu(): boolean {
  * (a share of 0.25 of a 100 ms period can hold a request for 75 ms; of a 10 ms period, 7.5 ms).
  */
 export async function cpuLimitedGroup(name: string, pids: readonly number[], share: number, periodUs = cfsPeriodUsDefault): Promise<{release: () => Promise<void>}> {
+  const quotaUs = Math.round(share * periodUs)
+  if (quotaUs < cfsQuotaUsMin) throw new Error(`a share of ${share} CPU of a ${periodUs / 1000} ms period is a quota of ${quotaUs} µs, below the kernel's ${cfsQuotaUsMin} µs: give a longer period`)
   const dir = path.join(cpuController, name)
   await mkdir(dir)
-  await writeFile(path.join(dir, 'cpu.cfs_period_us'), String(periodUs))
-  await writeFile(path.join(dir, 'cpu.cfs_quota_us'), String(Math.round(share * periodUs)))
-  for (const pid of pids) await writeFile(path.join(dir, 'cgroup.procs'), String(pid))
+  try {
+    await writeFile(path.join(dir, 'cpu.cfs_period_us'), String(periodUs))
+    await writeFile(path.join(dir, 'cpu.cfs_quota_us'), String(quotaUs))
+    for (const pid of pids) await writeFile(path.join(dir, 'cgroup.procs'), String(pid))
+  } catch (error) {
+    // A group the kernel refused to set up is removed: none is left behind for the machine.
+    for (const pid of pids) await writeFile(path.join(cpuController, 'cgroup.procs'), String(pid)).catch(() => undefined)
+    await rmdir(dir).catch(() => undefined)
+    throw error
+  }
   return {release: () => rmdir(dir).catch(() => undefined)}
 }

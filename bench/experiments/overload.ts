@@ -23,7 +23,7 @@
  * over the run at that rate.
  *
  *   node dist/bench/experiments/overload.js [--seconds 10] [--warmup 5] [--connections-per-node 1000] [--no-pin]
- *       [--nodes-cpu-share 0.25]
+ *       [--nodes-cpu-share 0.25] [--cfs-period-ms 10]
  */
 
 import {execFile} from 'node:child_process'
@@ -36,7 +36,7 @@ import {clusterDownAndPurge, clusterUp} from '../../src/cli/local-cluster.js'
 import {freeClusterPorts} from '../../src/cli/ports.js'
 import {refusalTimesOf, runBench} from '../runner.js'
 import type {BenchReport} from '../runner.js'
-import {canLimitCpu, cpuController, cpuLimitedGroup, experimentConfig, markdownTable} from './common.js'
+import {canLimitCpu, cfsQuotaUsMin, cpuController, cpuLimitedGroup, experimentConfig, markdownTable} from './common.js'
 
 const run = promisify(execFile)
 const {values} = parseArgs({
@@ -46,6 +46,7 @@ const {values} = parseArgs({
     'connections-per-node': {type: 'string', default: '1000'},
     pin: {type: 'boolean', default: true},
     'nodes-cpu-share': {type: 'string'},
+    'cfs-period-ms': {type: 'string', default: '10'},
   },
   allowNegative: true,
 })
@@ -77,7 +78,17 @@ function p999Of(report: BenchReport): string {
 const dir = await mkdtemp(path.join(tmpdir(), 'dyn-overload-'))
 const {port, rpcPort} = await freeClusterPorts(3)
 const pinned = values.pin === true && availableParallelism() >= 2
-const limitedPeriodUs = 10_000
+// The CFS period of --nodes-cpu-share: past its quota the group is stopped for the rest of the
+// period, so a request that arrives then waits up to (1 - share) of it whatever the node does.
+const limitedPeriodUs = Math.round(Number(values['cfs-period-ms']) * 1000)
+if (!(limitedPeriodUs >= 1000 && limitedPeriodUs <= 1_000_000)) {
+  process.stderr.write('overload: --cfs-period-ms must be within 1 to 1000 (the kernel\'s bounds for cpu.cfs_period_us)\n')
+  process.exit(2)
+}
+if (nodesCpuShare !== undefined && nodesCpuShare * limitedPeriodUs < cfsQuotaUsMin) {
+  process.stderr.write(`overload: --nodes-cpu-share ${nodesCpuShare} of a ${limitedPeriodUs / 1000} ms period is below the kernel's least quota of ${cfsQuotaUsMin / 1000} ms; give a --cfs-period-ms of at least ${Math.ceil(cfsQuotaUsMin / nodesCpuShare / 1000)}\n`)
+  process.exit(2)
+}
 let limit: {release: () => Promise<void>} | undefined
 try {
   const cluster = await clusterUp({dir, nodeCount: 3, port, rpcPort, startArgs: [], readyTimeoutMs: 30_000}, () => undefined)
@@ -89,7 +100,8 @@ try {
     pinning = done.every(Boolean) ? `nodes on CPU 0, the generator on CPUs ${generatorCpus}` : 'pinning failed (taskset): not pinned'
   }
   if (nodesCpuShare !== undefined) {
-    // A 10 ms period, so that the limit itself holds a request for milliseconds, not tens of them.
+    // A short period (10 ms unless --cfs-period-ms), so that the limit itself holds a request
+    // for milliseconds, not the 100 ms of the kernel's default period.
     limit = await cpuLimitedGroup(`dyn-overload-${process.pid}`, cluster.nodes.map((node) => node.pid as number), nodesCpuShare, limitedPeriodUs)
     pinning += `; the three nodes limited together to ${nodesCpuShare} CPU (CFS period ${limitedPeriodUs / 1000} ms)`
   }
