@@ -22,6 +22,7 @@ import {systemClock} from '../node/system-time.js'
 import {assert} from '../errors.js'
 import type {Ring} from '../ring/ring.js'
 import {compareNames, isValidPartitionCount, preferenceListForKey} from '../ring/ring.js'
+import type {ClientTls} from '../transport/tls-ca-file.js'
 import {clientTimeoutMsDefault, DynClient, UnreachableError} from './http-client.js'
 import type {ApiError, GetResult, QuorumOptions, WriteResult} from './http-client.js'
 
@@ -32,6 +33,12 @@ export interface PartitionAwareOptions {
   readonly timeoutMs?: number
   /** Time source for the ring's age and for how long an unreachable node is avoided. */
   readonly clock?: Clock
+  /**
+   * HTTPS to every node, trusting `ca` (the cluster's CA, `--tls-ca`). Without it, a seed given
+   * as `https://host:port` makes every member HTTPS too, trusting the system's CAs: the members'
+   * addresses, which the ring gives without a scheme, are reached as the seeds are.
+   */
+  readonly tls?: ClientTls
 }
 
 /** The paper's clients poll a random node for membership every 10 s (§6.4). */
@@ -87,6 +94,7 @@ export class PartitionAwareClient {
     private readonly clock: Clock,
     private readonly refreshIntervalMs: number,
     private readonly timeoutMs: number,
+    private readonly tls: ClientTls | undefined,
   ) {
     this.view = view
     this.fetchedAtMs = clock.monotonicMs()
@@ -98,11 +106,13 @@ export class PartitionAwareClient {
     const refreshIntervalMs = options.refreshIntervalMs ?? refreshIntervalMsDefault
     const timeoutMs = options.timeoutMs ?? clientTimeoutMsDefault
     assert(refreshIntervalMs >= 0 && timeoutMs > 0, 'refreshIntervalMs must be >= 0 and timeoutMs > 0')
+    // The seeds' own rule for the members (DynClient.memberTls); a bad seed address throws here.
+    const tls = new DynClient(seeds, timeoutMs, options.tls === undefined ? {} : {tls: options.tls}).memberTls
     const clients = new Map<string, DynClient>()
-    const clientFor = (address: string): DynClient => cachedClient(clients, address, timeoutMs)
+    const clientFor = (address: string): DynClient => cachedClient(clients, address, timeoutMs, tls)
     const fetched = await fetchView(seeds.slice(0, refreshSourcesMax), clientFor)
     if (!fetched.ok) throw new UnreachableError(seeds.join(', '), fetched.reason)
-    const client = new PartitionAwareClient([...seeds], fetched.view, options.clock ?? systemClock, refreshIntervalMs, timeoutMs)
+    const client = new PartitionAwareClient([...seeds], fetched.view, options.clock ?? systemClock, refreshIntervalMs, timeoutMs, tls)
     for (const [address, dyn] of clients) client.clients.set(address, dyn)
     client.pruneClients()
     return client
@@ -253,7 +263,7 @@ export class PartitionAwareClient {
   }
 
   private clientFor(address: string): DynClient {
-    return cachedClient(this.clients, address, this.timeoutMs)
+    return cachedClient(this.clients, address, this.timeoutMs, this.tls)
   }
 
   private pruneClients(): void {
@@ -262,10 +272,10 @@ export class PartitionAwareClient {
   }
 }
 
-function cachedClient(clients: Map<string, DynClient>, address: string, timeoutMs: number): DynClient {
+function cachedClient(clients: Map<string, DynClient>, address: string, timeoutMs: number, tls: ClientTls | undefined): DynClient {
   let client = clients.get(address)
   if (client === undefined) {
-    client = new DynClient(address, timeoutMs)
+    client = new DynClient(address, timeoutMs, tls === undefined ? {} : {tls})
     clients.set(address, client)
   }
   return client

@@ -17,6 +17,7 @@ import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
 import {DynClient} from '../../src/client/http-client.js'
+import {PartitionAwareClient} from '../../src/client/partition-aware-client.js'
 import {freeClusterPorts} from '../../src/cli/ports.js'
 import {systemClock, systemScheduler} from '../../src/node/system-time.js'
 import {unauthenticatedCode} from '../../src/transport/rpc-common.js'
@@ -105,6 +106,24 @@ describe('a cluster with TLS on both ports', () => {
     const top = await runDyn(['top', '--node', `https://${api(2)}`, '--tls-ca', ours.caFile, '--json', '--interval', '500'])
     assert.equal(top.code, 0, top.stdout + top.stderr)
     assert.deepEqual((JSON.parse(top.stdout).nodes as Array<{name: string}>).map((node) => node.name), ['n1', 'n2', 'n3'])
+  })
+
+  it('routes each key to a home replica over HTTPS with the partition-aware client, the members reached as the seed is', async () => {
+    for (const seed of [`https://${api(0)}`, api(1)]) {
+      const routed = await PartitionAwareClient.connect([seed], {tls: {ca}, timeoutMs: requestTimeoutMs})
+      const members = new Set([0, 1, 2].map(api))
+      for (let k = 0; k < 6; k += 1) {
+        const key = `routed-${seed.length}-${k}`
+        assert.ok(members.has(routed.routeFor(key)), `${routed.routeFor(key)} is a member's API address`)
+        const put = await routed.put(key, Buffer.from(`routed ${k}`))
+        assert.equal(put.ok, true, JSON.stringify(put))
+        const got = await routed.get(key)
+        assert.ok(got.ok && got.found, JSON.stringify(got))
+        assert.equal(Buffer.from(got.siblings[0]?.value ?? []).toString(), `routed ${k}`)
+      }
+    }
+    // Without the CA the seed's certificate is not trusted, and the client says so.
+    await assert.rejects(PartitionAwareClient.connect([`https://${api(0)}`], {timeoutMs: requestTimeoutMs}), /certificate|CA|tls/i)
   })
 
   it('gives no data to plain HTTP on the API port, and a client without the CA is told to give it', async () => {
