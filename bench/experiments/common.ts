@@ -5,7 +5,7 @@
  */
 
 import {existsSync} from 'node:fs'
-import {mkdir, rmdir, writeFile} from 'node:fs/promises'
+import {mkdir, readFile, rmdir, writeFile} from 'node:fs/promises'
 import path from 'node:path'
 import {runBench} from '../runner.js'
 import type {BenchConfig, BenchReport} from '../runner.js'
@@ -67,6 +67,18 @@ export const cfsPeriodUsDefault = 100_000
 /** The least quota the kernel accepts per period (cpu.cfs_quota_us): 1 ms. */
 export const cfsQuotaUsMin = 1000
 
+/** The quota (µs per period) that gives `share` of a CPU; below `cfsQuotaUsMin` the kernel refuses it. */
+export function cfsQuotaUsOf(share: number, periodUs: number): number {
+  return Math.round(share * periodUs)
+}
+
+/** The cpu cgroup a process is in now (its path under the controller), from /proc/PID/cgroup. */
+async function cpuGroupOf(pid: number): Promise<string> {
+  const lines = (await readFile(`/proc/${pid}/cgroup`, 'utf8')).split('\n')
+  const line = lines.find((entry) => entry.split(':')[1]?.split(',').includes('cpu'))
+  return line?.split(':')[2] ?? '/'
+}
+
 /** Whether this machine lets an experiment limit processes' CPU (root, and the cgroup v1 cpu controller). */
 export function canLimitCpu(): boolean {
   return existsSync(path.join(cpuController, 'cpu.cfs_quota_us')) && process.getuid?.() === 0
@@ -79,17 +91,24 @@ export function canLimitCpu(): boolean {
  * (a share of 0.25 of a 100 ms period can hold a request for 75 ms; of a 10 ms period, 7.5 ms).
  */
 export async function cpuLimitedGroup(name: string, pids: readonly number[], share: number, periodUs = cfsPeriodUsDefault): Promise<{release: () => Promise<void>}> {
-  const quotaUs = Math.round(share * periodUs)
+  const quotaUs = cfsQuotaUsOf(share, periodUs)
   if (quotaUs < cfsQuotaUsMin) throw new Error(`a share of ${share} CPU of a ${periodUs / 1000} ms period is a quota of ${quotaUs} µs, below the kernel's ${cfsQuotaUsMin} µs: give a longer period`)
   const dir = path.join(cpuController, name)
   await mkdir(dir)
+  // The processes moved in so far, and the group each came from.
+  const moved: Array<{pid: number; from: string}> = []
   try {
     await writeFile(path.join(dir, 'cpu.cfs_period_us'), String(periodUs))
     await writeFile(path.join(dir, 'cpu.cfs_quota_us'), String(quotaUs))
-    for (const pid of pids) await writeFile(path.join(dir, 'cgroup.procs'), String(pid))
+    for (const pid of pids) {
+      const from = await cpuGroupOf(pid)
+      await writeFile(path.join(dir, 'cgroup.procs'), String(pid))
+      moved.push({pid, from})
+    }
   } catch (error) {
-    // A group the kernel refused to set up is removed: none is left behind for the machine.
-    for (const pid of pids) await writeFile(path.join(cpuController, 'cgroup.procs'), String(pid)).catch(() => undefined)
+    // A group the kernel refused to set up is removed, and only the processes moved into it go
+    // back where they were: none is left behind for the machine.
+    for (const {pid, from} of moved) await writeFile(path.join(cpuController, from, 'cgroup.procs'), String(pid)).catch(() => undefined)
     await rmdir(dir).catch(() => undefined)
     throw error
   }

@@ -36,7 +36,7 @@ import {clusterDownAndPurge, clusterUp} from '../../src/cli/local-cluster.js'
 import {freeClusterPorts} from '../../src/cli/ports.js'
 import {refusalTimesOf, runBench} from '../runner.js'
 import type {BenchReport} from '../runner.js'
-import {canLimitCpu, cfsQuotaUsMin, cpuController, cpuLimitedGroup, experimentConfig, markdownTable} from './common.js'
+import {canLimitCpu, cfsQuotaUsMin, cfsQuotaUsOf, cpuController, cpuLimitedGroup, experimentConfig, markdownTable} from './common.js'
 
 const run = promisify(execFile)
 const {values} = parseArgs({
@@ -85,7 +85,7 @@ if (!(limitedPeriodUs >= 1000 && limitedPeriodUs <= 1_000_000)) {
   process.stderr.write('overload: --cfs-period-ms must be within 1 to 1000 (the kernel\'s bounds for cpu.cfs_period_us)\n')
   process.exit(2)
 }
-if (nodesCpuShare !== undefined && nodesCpuShare * limitedPeriodUs < cfsQuotaUsMin) {
+if (nodesCpuShare !== undefined && cfsQuotaUsOf(nodesCpuShare, limitedPeriodUs) < cfsQuotaUsMin) {
   process.stderr.write(`overload: --nodes-cpu-share ${nodesCpuShare} of a ${limitedPeriodUs / 1000} ms period is below the kernel's least quota of ${cfsQuotaUsMin / 1000} ms; give a --cfs-period-ms of at least ${Math.ceil(cfsQuotaUsMin / nodesCpuShare / 1000)}\n`)
   process.exit(2)
 }

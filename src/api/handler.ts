@@ -39,7 +39,7 @@ const siblingsHeader = 'x-dyn-siblings'
 const defaultContentType = 'application/octet-stream'
 
 /** Sends the answer; `code` is set on an error answer, so that a refusal can be counted. */
-type Reply = (status: number, headers: Record<string, string>, body?: string | Uint8Array, code?: ErrorCode) => void
+type Reply = (status: number, headers: Readonly<Record<string, string>>, body?: string | Uint8Array, code?: ErrorCode) => void
 
 /**
  * Client requests of every route one node works on at once; beyond it a request is answered 503
@@ -145,11 +145,11 @@ function routeOf(url: string): ApiRoute {
   return 'other'
 }
 
-function sendJson(reply: Reply, status: number, body: unknown, headers: Record<string, string> = {}, code?: ErrorCode): void {
+function sendJson(reply: Reply, status: number, body: unknown, headers: Readonly<Record<string, string>> = {}, code?: ErrorCode): void {
   reply(status, {'content-type': 'application/json', ...headers}, JSON.stringify(body), code)
 }
 
-function sendError(reply: Reply, code: ErrorCode, message: string, details: Record<string, unknown> = {}, headers: Record<string, string> = {}): void {
+function sendError(reply: Reply, code: ErrorCode, message: string, details: Record<string, unknown> = {}, headers: Readonly<Record<string, string>> = {}): void {
   sendJson(reply, statusOfError[code], {error: code, message, ...details}, headers, code)
 }
 
@@ -281,7 +281,7 @@ function refuse(
   request: IncomingMessage,
   reply: Reply,
   failure: {ok: false; error: ErrorCode; message: string},
-  headers: Record<string, string> = {},
+  headers: Readonly<Record<string, string>> = {},
   bodyAllowed = false,
   details: Record<string, unknown> = {},
 ): void {
@@ -352,8 +352,8 @@ async function readBody(request: IncomingMessage, allowBody: () => void): Promis
 interface RequestInputs {
   readonly quorum: Required<Quorum> & {readonly storedN: number}
   readonly explain: boolean
-  /** X-Dyn-Quorum (and, when the cluster made it smaller, what was asked): sent on every answer. */
-  readonly headers: Record<string, string>
+  /** X-Dyn-Quorum (and, when the cluster made it smaller, what was asked): sent on every answer; shared, so never changed. */
+  readonly headers: Readonly<Record<string, string>>
 }
 
 interface WriteInputs extends RequestInputs {
@@ -430,7 +430,7 @@ async function handlePut(service: KvService, request: IncomingMessage, reply: Re
 }
 
 /** A put's or a delete's outcome; only a put tells how many siblings the key now has. */
-function sendPutOutcome(request: IncomingMessage, reply: Reply, outcome: PutOutcome, quorumHeaders: Record<string, string>, isPut: boolean): void {
+function sendPutOutcome(request: IncomingMessage, reply: Reply, outcome: PutOutcome, quorumHeaders: Readonly<Record<string, string>>, isPut: boolean): void {
   if (!outcome.ok) return sendFailure(reply, outcome, quorumHeaders)
   const context = encodeContext(outcome.context)
   const headers: Record<string, string> = {...quorumHeaders, [contextHeader]: context, ...(isPut && outcome.siblings !== undefined ? {[siblingsHeader]: String(outcome.siblings)} : {})}
@@ -446,11 +446,11 @@ async function handleGet(service: KvService, request: IncomingMessage, reply: Re
 }
 
 /** A coordinator's failure, with its details and, when it has one, its trace. */
-function sendFailure(reply: Reply, failure: {error: ErrorCode; message: string; details: Record<string, unknown>; trace?: unknown}, headers: Record<string, string>): void {
+function sendFailure(reply: Reply, failure: {error: ErrorCode; message: string; details: Record<string, unknown>; trace?: unknown}, headers: Readonly<Record<string, string>>): void {
   sendError(reply, failure.error, failure.message, {...failure.details, ...(failure.trace ? {trace: failure.trace} : {})}, headers)
 }
 
-function sendGetOutcome(request: IncomingMessage, reply: Reply, outcome: GetOutcome, key: string, headers: Record<string, string>): void {
+function sendGetOutcome(request: IncomingMessage, reply: Reply, outcome: GetOutcome, key: string, headers: Readonly<Record<string, string>>): void {
   if (!outcome.ok) return sendFailure(reply, outcome, headers)
   const object = outcome.object
   const versions = object === undefined ? [] : values(object.versions)

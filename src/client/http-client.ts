@@ -147,6 +147,15 @@ export interface DynClientOptions {
   readonly tls?: ClientTls
 }
 
+/**
+ * How a client given `addresses` (and `tls`, the CA it was given, if any) reaches the members it
+ * learns of, whose addresses come without a scheme: HTTPS with the same CA when it has one or an
+ * address is `https://`, else plain HTTP (undefined).
+ */
+export function memberTlsOf(addresses: readonly NodeAddress[], tls: ClientTls | undefined): ClientTls | undefined {
+  return tls ?? (addresses.some((address) => address.scheme === 'https') ? {} : undefined)
+}
+
 export class DynClient {
   private readonly addresses: readonly NodeAddress[]
   /** The node that answered last: later requests of this client start there. */
@@ -173,7 +182,7 @@ export class DynClient {
    * when this client has one or was given an `https://` address, else undefined (plain HTTP).
    */
   get memberTls(): ClientTls | undefined {
-    return this.tls ?? (this.addresses.some((address) => address.scheme === 'https') ? {} : undefined)
+    return memberTlsOf(this.addresses, this.tls)
   }
 
   /** host:port of the node this client asks first. */

@@ -19,13 +19,14 @@
 
 import type {Clock} from '../clock.js'
 import {systemClock} from '../node/system-time.js'
-import {assert} from '../errors.js'
+import {assert, DynError} from '../errors.js'
 import type {Ring} from '../ring/ring.js'
 import {compareNames, isValidPartitionCount, preferenceListForKey} from '../ring/ring.js'
 import type {ClientTls} from '../transport/tls-ca-file.js'
-import {clientTimeoutMsDefault, DynClient, UnreachableError} from './http-client.js'
+import {clientTimeoutMsDefault, DynClient, memberTlsOf, UnreachableError} from './http-client.js'
 import type {ApiError, GetResult, QuorumOptions, WriteResult} from './http-client.js'
 
+import {parseNodeList} from './node-address.js'
 export interface PartitionAwareOptions {
   /** How old the cached ring may grow before the next request fetches it again. */
   readonly refreshIntervalMs?: number
@@ -106,8 +107,9 @@ export class PartitionAwareClient {
     const refreshIntervalMs = options.refreshIntervalMs ?? refreshIntervalMsDefault
     const timeoutMs = options.timeoutMs ?? clientTimeoutMsDefault
     assert(refreshIntervalMs >= 0 && timeoutMs > 0, 'refreshIntervalMs must be >= 0 and timeoutMs > 0')
-    // The seeds' own rule for the members (DynClient.memberTls); a bad seed address throws here.
-    const tls = new DynClient(seeds, timeoutMs, options.tls === undefined ? {} : {tls: options.tls}).memberTls
+    const parsedSeeds = parseNodeList(seeds)
+    if (!parsedSeeds.ok) throw new DynError(parsedSeeds.error, parsedSeeds.message)
+    const tls = memberTlsOf(parsedSeeds.value, options.tls)
     const clients = new Map<string, DynClient>()
     const clientFor = (address: string): DynClient => cachedClient(clients, address, timeoutMs, tls)
     const fetched = await fetchView(seeds.slice(0, refreshSourcesMax), clientFor)

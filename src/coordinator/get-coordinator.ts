@@ -111,8 +111,6 @@ export async function coordinateGet(deps: CoordinatorDeps, request: GetRequest):
       if (speculation !== undefined) deps.scheduler.cancel(speculation)
       if (verdict.kind === 'ok') {
         answeredWith = {replies: core.replies, object: verdict.object}
-        // The trace is worked out only when read (a JSON answer, a delete's report): most gets
-        // never show it. It is read right after this resolves, before any other reply is in.
         resolve({ok: true, object: verdict.object, trace: traceOf()})
         return
       }
@@ -153,8 +151,13 @@ export async function coordinateGet(deps: CoordinatorDeps, request: GetRequest):
           core = addReply(core, {node, object: reply.object, home})
         } else {
           replies.push({node, outcome: 'failed', latencyMs: reply.latencyMs, error: reply.error, ...hinted})
-          // A target not asked yet takes the failed one's place first: it is one of the N.
-          const spare = askNextHeld() ? undefined : refusedAtOnce(reply) && deadlineMs > deps.clock.monotonicMs() ? (spares ??= spareFallbacks(placement, deps.self, targets)).shift() : undefined
+          // A target not asked yet takes the failed one's place first: it is one of the N. Else a
+          // target that refused at once is replaced by a spare fallback, while time is left.
+          let spare: string | undefined
+          if (!askNextHeld() && refusedAtOnce(reply) && deadlineMs > deps.clock.monotonicMs()) {
+            spares ??= spareFallbacks(placement, deps.self, targets)
+            spare = spares.shift()
+          }
           if (spare !== undefined) {
             // The spare stands in for the home this place belongs to, and answers from its hints for it.
             core = replaceTarget(core, node, home)

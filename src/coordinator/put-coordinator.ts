@@ -319,7 +319,11 @@ async function coordinateHere(deps: CoordinatorDeps, request: PutRequest, placem
           core = addAck(core, node, reply.durable, home)
         } else {
           replies.push({node, outcome: 'failed', latencyMs: reply.latencyMs, error: reply.error, ...hinted})
-          const spare = refusedAtOnce(reply) && deadlineMs > deps.clock.monotonicMs() ? (spares ??= spareFallbacks(placement, deps.self, targets)).shift() : undefined
+          let spare: string | undefined
+          if (refusedAtOnce(reply) && deadlineMs > deps.clock.monotonicMs()) {
+            spares ??= spareFallbacks(placement, deps.self, targets)
+            spare = spares.shift()
+          }
           if (spare !== undefined) {
             core = replaceTarget(core, node, home)
             targets.push({node: spare, hintFor: hintFor ?? node})

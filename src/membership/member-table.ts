@@ -196,7 +196,6 @@ export function hasReceived(table: MemberTable, target: string, transition: stri
   return (received.through?.[index] ?? table.settings.defaultN) >= sourcesForN
 }
 
-/** Members of the committed ring. */
 /** How many members own partitions (`ringMembers(table).length`, without copying the list: it is asked on every request). */
 export function ringMemberCount(table: MemberTable): number {
   if (table.ring !== undefined) return table.ring.members.length
@@ -205,6 +204,7 @@ export function ringMemberCount(table: MemberTable): number {
   return count
 }
 
+/** Members of the committed ring. */
 export function ringMembers(table: MemberTable): string[] {
   if (table.ring !== undefined) return [...table.ring.members]
   return table.members.filter((m) => m.status === 'valid' || m.status === 'leaving').map((m) => m.name)

@@ -50,7 +50,9 @@ describe('a cluster that grows from one node', () => {
     assert.equal(read.headers.get('x-dyn-quorum'), 'n=3, r=2, w=2, dw=0')
     assert.equal(read.headers.get('x-dyn-quorum-asked'), null)
     const write = await putValue(c.url(0, '/kv/young-after'), 'grown')
+    assert.equal(write.status, 204)
     assert.equal(write.headers.get('x-dyn-quorum'), 'n=3, r=2, w=2, dw=0')
+    assert.equal(write.headers.get('x-dyn-quorum-asked'), null)
     // With n2 gone, every key is still read at the default R=2.
     await killNode(joined[0]?.pid)
     const missing: string[] = []

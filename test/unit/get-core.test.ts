@@ -299,6 +299,8 @@ describe('get core: merge and read repair', () => {
     const action = finalAction(core)
     assert.deepEqual(labels(action.object), ['v2', 'v3'])
     assert.deepEqual([...action.repairTargets].sort(), ['A', 'B', 'C', 'D'])
+    // Given the merge of the same replies (as a coordinator that answered with it does), the same action.
+    assert.deepEqual(finalAction(core, mergeReplies(core.replies)), action)
   })
 
   it('repairs no replica when every one that answered already has everything', () => {

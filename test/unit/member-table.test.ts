@@ -16,6 +16,7 @@ import {
   mergeTables,
   newMemberTable,
   presentMembers,
+  ringMemberCount,
   ringMembers,
   ringOf,
   sameTable,
@@ -210,6 +211,7 @@ describe('member table: rows, ring and settings', () => {
   it('builds the ring from the valid and leaving members only', () => {
     const t = table(member('ann', 1, 'valid'), member('bob', 1, 'joining'), member('cat', 1, 'leaving'), member('dan', 1, 'left'))
     assert.deepEqual(ringMembers(t), ['ann', 'cat'])
+    assert.equal(ringMemberCount(t), 2)
     const ring = ringOf(t)
     assert.deepEqual(ring, buildRing(settings.partitionCount, ['ann', 'cat']))
     assert.equal(ring.partitionCount, 16)
@@ -219,6 +221,7 @@ describe('member table: rows, ring and settings', () => {
   it('builds the ring with the machines the ring state records, not what rows say', () => {
     const created = newMemberTable(settings, {...member('ann', 1), machine: 'h1'})
     assert.deepEqual(created.ring?.machines, {ann: 'h1'})
+    assert.equal(ringMemberCount(created), 1)
     assert.deepEqual(ringOf(created).machines, ['h1'])
     // A row that claims another machine later changes nothing: the ring state decides.
     const claimed = withMember(created, {...member('ann', 2), machine: 'h2'})
@@ -233,6 +236,8 @@ describe('member table: rows, ring and settings', () => {
         const second = mergeTables(c, mergeTables(b, a))
         assert.deepEqual(ringMembers(first), ringMembers(second))
         if (ringMembers(first).length > 0) assert.equal(ringOf(first).hash, ringOf(second).hash)
+        // The count every request asks for is the list's length, with a committed ring or without.
+        for (const merged of [first, second, a]) assert.equal(ringMemberCount(merged), ringMembers(merged).length)
       }),
     )
   })
