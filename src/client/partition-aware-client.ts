@@ -25,8 +25,8 @@ import {compareNames, isValidPartitionCount, preferenceListForKey} from '../ring
 import type {ClientTls} from '../transport/tls-ca-file.js'
 import {clientTimeoutMsDefault, DynClient, memberTlsOf, UnreachableError} from './http-client.js'
 import type {ApiError, GetResult, QuorumOptions, WriteResult} from './http-client.js'
-
 import {parseNodeList} from './node-address.js'
+
 export interface PartitionAwareOptions {
   /** How old the cached ring may grow before the next request fetches it again. */
   readonly refreshIntervalMs?: number

@@ -31,7 +31,7 @@ import type {Timer} from '../scheduler.js'
 import type {StoredObject} from '../storage/stored-object.js'
 import type {ReplyTrace, RequestTrace} from './cluster-view.js'
 import type {CoordinatorDeps} from './coordinator-deps.js'
-import {addFailure, addReply, addTarget, enough, finalAction, initGet, isComplete, mergeReplies, replaceTarget} from './get-core.js'
+import {addFailure, addReply, addTarget, enough, finalAction, initGet, isComplete, replaceTarget} from './get-core.js'
 import type {GetCore} from './get-core.js'
 import {placeKeyForRequest, reachableHomes, readOrder, sloppyTargets, spareFallbacks} from './preflist.js'
 import {callReplicaGet, callReplicaPut, refusedAtOnce} from './replica-client.js'
@@ -128,7 +128,7 @@ export async function coordinateGet(deps: CoordinatorDeps, request: GetRequest):
       })
     }
     const repair = async (): Promise<void> => {
-      const action = finalAction(core, answeredWith !== undefined && answeredWith.replies === core.replies ? answeredWith.object : mergeReplies(core.replies))
+      const action = answeredWith !== undefined && answeredWith.replies === core.replies ? finalAction(core, answeredWith.object) : finalAction(core)
       if (action.object === undefined || action.repairTargets.length === 0) return
       const object = action.object
       const timeoutMs = Math.max(1, deadlineMs - deps.clock.monotonicMs())

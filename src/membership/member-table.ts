@@ -196,18 +196,23 @@ export function hasReceived(table: MemberTable, target: string, transition: stri
   return (received.through?.[index] ?? table.settings.defaultN) >= sourcesForN
 }
 
+/** Whether a member's row says it owns partitions (a table from before there was a ring state). */
+function ownsPartitions(member: Member): boolean {
+  return member.status === 'valid' || member.status === 'leaving'
+}
+
 /** How many members own partitions (`ringMembers(table).length`, without copying the list: it is asked on every request). */
 export function ringMemberCount(table: MemberTable): number {
   if (table.ring !== undefined) return table.ring.members.length
   let count = 0
-  for (const member of table.members) if (member.status === 'valid' || member.status === 'leaving') count += 1
+  for (const member of table.members) if (ownsPartitions(member)) count += 1
   return count
 }
 
 /** Members of the committed ring. */
 export function ringMembers(table: MemberTable): string[] {
   if (table.ring !== undefined) return [...table.ring.members]
-  return table.members.filter((m) => m.status === 'valid' || m.status === 'leaving').map((m) => m.name)
+  return table.members.filter(ownsPartitions).map((m) => m.name)
 }
 
 /** The committed ring: the claimant's, or (a table from before there was one) the claim of its members. */
