@@ -102,16 +102,27 @@ function outcomeOf(status: number, body: string): Outcome {
 
 interface ReadAnswer {
   readonly context: string | undefined
+  /** Live versions the read returned (a deleted sibling is not one). */
+  readonly liveVersions: number
+  /** Their values, when asked for (a read-modify-write or a cart needs them; a read does not). */
   readonly siblings: Buffer[]
 }
 
-function parseRead(reply: HttpReply): ReadAnswer {
+/**
+ * A successful read as an application gets it from dyn's API: the raw value with its context in
+ * X-Dyn-Context when the key has one version (200), and the siblings as JSON only when it has
+ * several (300). Reads ask for no JSON: a JSON answer also carries the request's trace and every
+ * value in base64, which the node would build and the bench parse on every read, and which a
+ * client reading its value does not ask for.
+ */
+function parseRead(reply: HttpReply, withValues: boolean): ReadAnswer {
+  if (reply.status !== 300) return {context: reply.contextHeader, liveVersions: 1, siblings: withValues ? [Buffer.from(reply.body)] : []}
   try {
     const body = JSON.parse(reply.body) as {context?: string; siblings?: Array<{value: string; deleted?: boolean}>}
-    const siblings = (body.siblings ?? []).filter((s) => s.deleted !== true).map((s) => Buffer.from(s.value, 'base64'))
-    return {context: body.context ?? reply.contextHeader, siblings}
+    const live = (body.siblings ?? []).filter((s) => s.deleted !== true)
+    return {context: body.context ?? reply.contextHeader, liveVersions: live.length, siblings: withValues ? live.map((s) => Buffer.from(s.value, 'base64')) : []}
   } catch {
-    return {context: reply.contextHeader, siblings: []}
+    return {context: reply.contextHeader, liveVersions: 0, siblings: []}
   }
 }
 
@@ -172,7 +183,7 @@ export class OperationFactory implements OperationSource {
   }
 
   private readStep(key: string): HttpStep {
-    return {method: 'GET', path: `/kv/${encodeURIComponent(key)}${this.readQuery}`, headers: {accept: 'application/json'}}
+    return {method: 'GET', path: `/kv/${encodeURIComponent(key)}${this.readQuery}`, headers: {}}
   }
 
   private writeStep(key: string, value: Buffer, context: string | undefined): HttpStep {
@@ -190,9 +201,9 @@ export class OperationFactory implements OperationSource {
       onReply: (reply) => {
         const outcome = outcomeOf(reply.status, reply.body)
         if (outcome !== 'ok') return {done: true, outcome}
-        const answer = parseRead(reply)
+        const answer = parseRead(reply, false)
         contexts.set(key, answer.context)
-        return {done: true, outcome, versions: answer.siblings.length}
+        return {done: true, outcome, versions: answer.liveVersions}
       },
       abandon: () => undefined,
     }
@@ -229,8 +240,8 @@ export class OperationFactory implements OperationSource {
         reading = false
         const outcome = outcomeOf(reply.status, reply.body)
         if (outcome !== 'ok' && outcome !== 'not_found') return {done: true, outcome}
-        const answer = outcome === 'ok' ? parseRead(reply) : {context: reply.contextHeader, siblings: []}
-        versions = answer.siblings.length
+        const answer = outcome === 'ok' ? parseRead(reply, true) : {context: reply.contextHeader, liveVersions: 0, siblings: []}
+        versions = answer.liveVersions
         return {done: false, step: this.writeStep(key, makeValue(answer.siblings), answer.context)}
       },
       abandon: () => undefined,

@@ -38,13 +38,17 @@ function only(kind: OperationKind): Workload {
   return {name: 'a', title: `${kind} only`, mix: [{kind, proportion: 1}], distribution: 'uniform'}
 }
 
-function jsonRead(context: string | undefined, siblings: ReadonlyArray<{value: string; deleted?: boolean}>, contextHeader?: string): HttpReply {
+/** A read of a key with siblings, as dyn answers it to a client that asked for no JSON: 300 with the siblings. */
+function siblingsRead(context: string | undefined, siblings: ReadonlyArray<{value: string; deleted?: boolean}>, contextHeader?: string): HttpReply {
   const body = {
     ...(context === undefined ? {} : {context}),
     siblings: siblings.map((s) => ({value: Buffer.from(s.value).toString('base64'), ...(s.deleted === undefined ? {} : {deleted: s.deleted})})),
   }
-  return {status: 200, contextHeader, body: JSON.stringify(body)}
+  return {status: 300, contextHeader, body: JSON.stringify(body)}
 }
+
+/** A read of a key with one version: 200, the raw value, its context in the header. */
+const rawRead = (value: string, contextHeader: string): HttpReply => ({status: 200, contextHeader, body: value})
 
 const stored = (context: string): HttpReply => ({status: 204, contextHeader: context, body: ''})
 const notFound: HttpReply = {status: 404, contextHeader: undefined, body: JSON.stringify({error: 'not_found', message: 'no such key'})}
@@ -66,14 +70,14 @@ function expectDone(result: StepResult): {outcome: string; versions?: number} {
 }
 
 describe('OperationFactory: read', () => {
-  it('sends a GET of the key with Accept JSON and the n/r query', () => {
+  it('sends a GET of the key without asking for JSON, with the n/r query', () => {
     const {factory} = setup(workloads.c, {records: 50})
     const run = factory.next()
     assert.equal(run.kind, 'read')
     assert.match(run.key, /^user\d{19}$/)
     assert.equal(run.first.method, 'GET')
     assert.equal(run.first.path, `/kv/${encodeURIComponent(run.key)}?n=3&r=2`)
-    assert.equal(run.first.headers.accept, 'application/json')
+    assert.equal(run.first.headers.accept, undefined, 'a raw value for one version, JSON only for siblings (300)')
     assert.equal(run.first.body, undefined)
   })
 
@@ -92,10 +96,19 @@ describe('OperationFactory: read', () => {
     assert.equal(write.first.path, `/kv/${keyName(0)}?n=3&w=2&dw=1`)
   })
 
-  it('a JSON reply with 3 siblings is ok, saw 3 versions, and its context is cached', () => {
+  it('a raw reply is ok, saw one version, and the context header is cached', () => {
     const {factory, contexts} = setup(only('read'))
     const run = factory.next()
-    const result = expectDone(run.onReply(jsonRead('ctx-read', [{value: 'a'}, {value: 'b'}, {value: 'c'}])))
+    const result = expectDone(run.onReply(rawRead('the value', 'ctx-raw')))
+    assert.equal(result.outcome, 'ok')
+    assert.equal(result.versions, 1)
+    assert.equal(contexts.get(run.key), 'ctx-raw')
+  })
+
+  it('a 300 reply with 3 siblings is ok, saw 3 versions, and its context is cached', () => {
+    const {factory, contexts} = setup(only('read'))
+    const run = factory.next()
+    const result = expectDone(run.onReply(siblingsRead('ctx-read', [{value: 'a'}, {value: 'b'}, {value: 'c'}])))
     assert.equal(result.outcome, 'ok')
     assert.equal(result.versions, 3)
     assert.equal(contexts.get(run.key), 'ctx-read')
@@ -103,14 +116,14 @@ describe('OperationFactory: read', () => {
 
   it('does not count tombstones among the versions seen', () => {
     const run = setup(only('read')).factory.next()
-    const result = expectDone(run.onReply(jsonRead('ctx', [{value: 'a'}, {value: '', deleted: true}, {value: 'b', deleted: false}])))
+    const result = expectDone(run.onReply(siblingsRead('ctx', [{value: 'a'}, {value: '', deleted: true}, {value: 'b', deleted: false}])))
     assert.equal(result.versions, 2)
   })
 
   it('falls back to the context header when the JSON body has none', () => {
     const {factory, contexts} = setup(only('read'))
     const run = factory.next()
-    const result = expectDone(run.onReply(jsonRead(undefined, [{value: 'a'}], 'ctx-header')))
+    const result = expectDone(run.onReply(siblingsRead(undefined, [{value: 'a'}], 'ctx-header')))
     assert.equal(result.versions, 1)
     assert.equal(contexts.get(run.key), 'ctx-header')
   })
@@ -163,7 +176,7 @@ describe('OperationFactory: update', () => {
     for (let i = 0; i < 50 && !sawUpdateWithContext; i++) {
       const run = factory.next()
       if (run.kind === 'read') {
-        run.onReply(jsonRead(`ctx-${i}`, [{value: 'x'}]))
+        run.onReply(siblingsRead(`ctx-${i}`, [{value: 'x'}]))
       } else if (contexts.get(run.key) !== undefined) {
         assert.equal(run.first.headers['x-dyn-context'], contexts.get(run.key))
         sawUpdateWithContext = true
@@ -194,8 +207,8 @@ describe('OperationFactory: read-modify-write and cart', () => {
     assert.equal(run.kind, 'rmw')
     assert.equal(run.first.method, 'GET')
     assert.equal(run.first.path, `/kv/${keyName(0)}?n=3&r=2`)
-    assert.equal(run.first.headers.accept, 'application/json')
-    const write = expectStep(run.onReply(jsonRead('ctx-read', [{value: 'a'}, {value: 'b'}])))
+    assert.equal(run.first.headers.accept, undefined)
+    const write = expectStep(run.onReply(siblingsRead('ctx-read', [{value: 'a'}, {value: 'b'}])))
     assert.equal(write.method, 'PUT')
     assert.equal(write.path, `/kv/${keyName(0)}?n=3&w=2`)
     assert.equal(write.headers['x-dyn-context'], 'ctx-read')
@@ -204,6 +217,21 @@ describe('OperationFactory: read-modify-write and cart', () => {
     assert.equal(result.outcome, 'ok')
     assert.equal(result.versions, 2, 'the versions are those the read saw')
     assert.equal(contexts.get(keyName(0)), 'ctx-written')
+  })
+
+  it('rmw of a key with one version writes back with the header context, having seen one version', () => {
+    const run = setup(only('rmw')).factory.next()
+    const write = expectStep(run.onReply(rawRead('a', 'ctx-one')))
+    assert.equal(write.headers['x-dyn-context'], 'ctx-one')
+    assert.equal(expectDone(run.onReply(stored('ctx-after'))).versions, 1)
+  })
+
+  it('cart of a key with one version keeps its items', () => {
+    const run = setup(workloads.cart).factory.next()
+    const write = expectStep(run.onReply(rawRead(JSON.stringify(['item-a']), 'ctx-one')))
+    const items = JSON.parse(write.body?.toString('utf8') ?? 'null') as string[]
+    assert.equal(items.length, 2)
+    assert.ok(items.includes('item-a'))
   })
 
   it('rmw of a missing key writes with the tombstone context of the 404, if any', () => {
@@ -219,7 +247,7 @@ describe('OperationFactory: read-modify-write and cart', () => {
     assert.equal(expectDone(setup(only('rmw')).factory.next().onReply(quorumUnmet)).outcome, 'quorum_unmet')
     assert.equal(expectDone(setup(only('rmw')).factory.next().onReply(internal)).outcome, 'http_error')
     const run = setup(only('rmw')).factory.next()
-    expectStep(run.onReply(jsonRead('ctx', [{value: 'a'}])))
+    expectStep(run.onReply(siblingsRead('ctx', [{value: 'a'}])))
     assert.equal(expectDone(run.onReply(quorumUnmet)).outcome, 'quorum_unmet')
   })
 
@@ -229,7 +257,7 @@ describe('OperationFactory: read-modify-write and cart', () => {
     assert.equal(run.kind, 'cart')
     assert.equal(run.first.method, 'GET')
     const siblings = [{value: JSON.stringify(['item-a', 'item-b'])}, {value: JSON.stringify(['item-b', 'item-c'])}, {value: JSON.stringify(['item-d'])}]
-    const write = expectStep(run.onReply(jsonRead('ctx-cart', siblings)))
+    const write = expectStep(run.onReply(siblingsRead('ctx-cart', siblings)))
     assert.equal(write.method, 'PUT')
     assert.equal(write.headers['x-dyn-context'], 'ctx-cart')
     const items = JSON.parse(write.body?.toString('utf8') ?? 'null') as string[]
@@ -372,7 +400,7 @@ describe('ContextCache', () => {
     const chooser = keyChooser('uniform', 1, random)
     const factory = new OperationFactory({workload: only('read'), chooser, contexts, valueSize, quorum: {}, random})
     const run = factory.next()
-    run.onReply(jsonRead('ctx', [{value: 'a'}]))
+    run.onReply(siblingsRead('ctx', [{value: 'a'}]))
     assert.equal(contexts.get(run.key), undefined)
     assert.equal(contexts.size, 1)
   })
