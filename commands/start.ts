@@ -12,7 +12,7 @@ import type {FailureDetectorConfig} from '../src/membership/failure-detector.js'
 import type {ClusterSettings} from '../src/membership/member-table.js'
 import {readSecretFile} from '../src/node/cluster-secret.js'
 import {loadNodeTls, tlsFilesOf} from '../src/transport/tls-options.js'
-import type {NodeTls} from '../src/transport/tls-options.js'
+import type {NodeTls, TlsFiles} from '../src/transport/tls-options.js'
 import {gossipIntervalMsDefault, machineAddresses, requestTimeoutMsDefault, startNode} from '../src/node/node.js'
 import {partitionCountDefault} from '../src/ring/ring.js'
 import {availableParallelism} from 'node:os'
@@ -25,7 +25,8 @@ export default class Start extends DynCommand {
   static override description = `The node stores its data in --data (one LevelDB), serves the client HTTP API on --port and internode RPC on --rpc-port (default: --port + 1000).
 It binds both ports on --listen and tells the cluster and clients to reach it at --advertise (both 127.0.0.1 by default, a node for this machine only; --host sets both). On several machines, listen on 0.0.0.0 (or one interface) and advertise the address the other machines reach this one at.
 Without --seeds it creates a new cluster whose settings (partitions, default N/R/W, conflict policy) are fixed from then on. With --seeds (internode addresses of running members) it joins their cluster and adopts its settings.
-Restarted on the same --data, a node keeps all acknowledged data, its identity and its view of the ring. Stop it with Ctrl-C or SIGTERM.`
+Restarted on the same --data, a node keeps all acknowledged data, its identity and its view of the ring. Stop it with Ctrl-C or SIGTERM.
+With --tls-*, the node reads its three files again every minute and takes them when they changed and pass the checks made at start (a renewed certificate, no restart); SIGHUP makes it do so at once. Files that fail a check are refused in its log and in GET /stats (tls), and it keeps serving with the certificate it has.`
 
   static override examples = [
     {description: 'Start the first node of a new cluster', command: '<%= config.bin %> start --name n1 --port 7070 --data ./data/n1'},
@@ -128,11 +129,18 @@ Restarted on the same --data, a node keeps all acknowledged data, its identity a
     if (flags.processes !== undefined) {
       const requested = flags.processes === 'auto' ? 'auto' : /^[0-9]{1,4}$/.test(flags.processes) ? Number(flags.processes) : Number.NaN
       if (Number.isNaN(requested)) this.fail(flags.json, 'bad_parameter', `--processes "${flags.processes}": give how many nodes to run on this machine (1 to ${processesMax}), or auto for one per core`)
-      await this.runProcesses(flags, requested, addresses.advertise, seeds, tls)
+      await this.runProcesses(flags, requested, addresses.advertise, seeds, tls?.tls)
       return
     }
     const log = nodeLog(flags.json, flags.name)
-    let node
+    let node: Awaited<ReturnType<typeof startNode>> | undefined
+    // With TLS, SIGHUP asks the node to take its rotated certificate files now instead of at its
+    // next check (src/node/tls-reloader.ts), as daemons reload on it; one that comes while the
+    // node starts is let go, since the start reads the files anyway. Without TLS there is nothing
+    // to reload, and SIGHUP keeps its default: the node stops with its terminal.
+    // A reload reports what it found as its outcome and never rejects; the catch keeps a fault of
+    // its own from ending the node through an unhandled rejection.
+    if (tls !== undefined) process.on('SIGHUP', () => void node?.reloadTls().catch(() => undefined))
     try {
       const secret = flags['secret-file'] === undefined ? undefined : await readSecretFile(flags['secret-file'])
       node = await startNode({
@@ -157,7 +165,7 @@ Restarted on the same --data, a node keeps all acknowledged data, its identity a
         ...(flags.machine === undefined ? {} : {machine: flags.machine}),
         ...(admission.settings === undefined ? {} : {admission: admission.settings}),
         ...(secret === undefined ? {} : {secret}),
-        ...(tls === undefined ? {} : {tls}),
+        ...(tls === undefined ? {} : {tls: tls.tls, tlsFiles: tls.files}),
         log,
       })
     } catch (error) {
@@ -199,13 +207,13 @@ Restarted on the same --data, a node keeps all acknowledged data, its identity a
   }
 
   /** The --tls-* files, all three or none, read and checked against the advertised host (src/transport/tls-options.ts); a bad one fails the command. */
-  private async loadTls(flags: {'tls-cert'?: string | undefined; 'tls-key'?: string | undefined; 'tls-ca'?: string | undefined; json: boolean}, advertiseHost: string): Promise<NodeTls | undefined> {
+  private async loadTls(flags: {'tls-cert'?: string | undefined; 'tls-key'?: string | undefined; 'tls-ca'?: string | undefined; json: boolean}, advertiseHost: string): Promise<{tls: NodeTls; files: TlsFiles} | undefined> {
     const given = tlsFilesOf(flags)
     if (!given.ok) this.fail(flags.json, given.error, given.message)
     if (given.files === undefined) return undefined
     const loaded = await loadNodeTls(given.files, Date.now(), advertiseHost)
     if (!loaded.ok) this.fail(flags.json, loaded.error, loaded.message)
-    return loaded.tls
+    return {tls: loaded.tls, files: given.files}
   }
 
   /** `--processes K|auto`: K nodes of this machine as child processes (src/cli/start-processes.ts). */

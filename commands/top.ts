@@ -1,5 +1,7 @@
 import * as Flags from '@oclif/core/flags'
 import {nodeAddressDefault, nodeEnvironmentVariable, nodeFlag, tlsCaFlag} from '../src/cli/client-flags.js'
+import {memberTlsOf} from '../src/client/http-client.js'
+import {parseNodeList} from '../src/client/node-address.js'
 import {ClusterWatch, httpFetchJson, pollRequestTimeoutMsDefault} from '../src/cli/cluster-watch.js'
 import {DynCommand} from '../src/cli/command-base.js'
 import {isInteractive, settleColors, terminalSize} from '../src/cli/terminal.js'
@@ -30,14 +32,13 @@ Exit codes: 0 done, 2 bad usage, 3 no node answered.`
     const {flags} = await this.parse(Top)
     // The nodes to watch through, in order: each one after the first is a fall-back.
     const given = flags.node ?? [process.env[nodeEnvironmentVariable] || nodeAddressDefault]
-    const entries = given.flatMap((entry) => entry.split(',')).map((entry) => entry.trim()).filter((entry) => entry !== '')
     // The watch keys nodes by host:port, as members advertise themselves; the scheme is the
-    // client's: HTTPS for all when one address is https:// or a CA is given (members come without one).
-    const https = entries.some((entry) => /^https:\/\//i.test(entry))
-    const addresses = entries.map((entry) => entry.replace(/^https?:\/\//i, '').replace(/\/$/, ''))
-    const bad = addresses.find((address) => !/^[^:\s/]+:\d{1,5}$/.test(address))
-    if (bad !== undefined || addresses.length === 0) this.fail(flags.json, 'bad_parameter', `--node "${bad ?? ''}" is not host:port`)
-    const tls = this.output.clientTlsFor(flags) ?? (https ? {} : undefined)
+    // client's, by DynClient's rule: HTTPS for all when one address is https:// or a CA is given
+    // (members come without one).
+    const parsed = parseNodeList(given)
+    if (!parsed.ok) this.fail(flags.json, parsed.error, parsed.message)
+    const addresses = parsed.value.map((address) => address.label)
+    const tls = memberTlsOf(parsed.value, this.output.clientTlsFor(flags))
     const watch = new ClusterWatch(addresses, httpFetchJson(Math.min(pollRequestTimeoutMsDefault, flags.interval), tls))
     settleColors(flags.json)
     if (!flags.json && isInteractive()) {

@@ -182,6 +182,8 @@ interface Child {
   readonly process: ChildProcess
   readonly exited: Promise<string>
   ended: string | undefined
+  /** It answered GET /health as itself: its signal handlers are in place (SIGHUP among them, with TLS). */
+  serving: boolean
 }
 
 /**
@@ -215,6 +217,16 @@ export async function runProcesses(options: RunProcessesOptions): Promise<Proces
   }
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
+  // With TLS, SIGHUP to the supervisor asks every node to take its rotated certificate files now
+  // (each reads the same --tls-* files; src/node/tls-reloader.ts). Without TLS it keeps its default.
+  // Only nodes that serve get it: one still starting has no handler for it yet, and SIGHUP's
+  // default would end it (those read the files as they start anyway); nor while stopping, when a
+  // node's handlers may be gone already.
+  const onReload = (): void => {
+    if (stopping) return
+    for (const child of children) if (child.serving && child.ended === undefined) child.process.kill('SIGHUP')
+  }
+  if (options.tls !== undefined) process.on('SIGHUP', onReload)
   try {
     const [first, ...rest] = options.plan.processes
     const startFailure = async (group: readonly PlannedProcess[]): Promise<ProcessesOutcome['startFailed']> => {
@@ -239,6 +251,7 @@ export async function runProcesses(options: RunProcessesOptions): Promise<Proces
     if (killTimer !== undefined) clearTimeout(killTimer)
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
+    process.off('SIGHUP', onReload)
   }
 }
 
@@ -250,6 +263,7 @@ function startChild(planned: PlannedProcess, options: RunProcessesOptions, stopp
     planned,
     process: child,
     ended: undefined,
+    serving: false,
     exited: new Promise<string>((resolve) => {
       child.once('error', (error) => {
         record.ended = `could not be run: ${error.message}`
@@ -279,7 +293,10 @@ async function waitUntilServing(children: readonly Child[], advertiseHost: strin
     for (const child of [...waiting]) {
       if (child.ended !== undefined) return {name: child.planned.name, message: `it ended (${child.ended}); its log is above`}
       const answer = await new DynClient(formatAddress(advertiseHost, child.planned.port), healthProbeTimeoutMs, tls === undefined ? {} : {tls}).getJson('/health').catch(() => undefined)
-      if (answer?.ok === true && answer.body.node === child.planned.name) waiting.delete(child)
+      if (answer?.ok === true && answer.body.node === child.planned.name) {
+        child.serving = true
+        waiting.delete(child)
+      }
     }
     if (waiting.size === 0) break
     if (Date.now() > deadlineMs) {

@@ -123,6 +123,8 @@ export interface NodeParts {
    * Without it every request is admitted and background work never yields.
    */
   readonly admission?: AdmissionControl
+  /** The certificate the node serves with and how its rotations went (src/node/tls-reloader.ts), for /stats; absent without TLS. */
+  readonly tlsStats?: () => unknown
 }
 
 export interface AssembledNode {
@@ -418,6 +420,7 @@ async function assembleOnStore(
       ...(parts.storeBytes === undefined ? {} : {storeBytes: await parts.storeBytes()}),
       ...stats.snapshot(statsOf(subsystems)),
       ...(parts.admission === undefined ? {} : {admission: parts.admission.stats()}),
+      ...(parts.tlsStats === undefined ? {} : {tls: parts.tlsStats()}),
     }),
     health: healthOfSelf,
     clusterStatus: (timeoutMs) => status.gather(timeoutMs),

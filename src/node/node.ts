@@ -10,25 +10,31 @@ import {makeFolder} from './make-folder.js'
 import {createServer} from 'node:http'
 import type {IncomingMessage, Server, ServerResponse} from 'node:http'
 import {createServer as createHttpsServer} from 'node:https'
+import type {Server as HttpsServer} from 'node:https'
 import net from 'node:net'
+import {createSecureContext} from 'node:tls'
 import type {AddressInfo} from 'node:net'
 import {networkInterfaces} from 'node:os'
 import {AdmissionControl} from '../api/admission.js'
 import type {AdmissionSettings} from '../api/admission-core.js'
 import {createApiHandler} from '../api/handler.js'
 import type {Clock, Random} from '../clock.js'
-import {DynError} from '../errors.js'
+import {assert, DynError} from '../errors.js'
 import type {Scheduler} from '../scheduler.js'
 import {sleep} from '../scheduler.js'
 import {diskDatabase} from '../storage/backend.js'
 import type {StoreDatabase} from '../storage/backend.js'
 import {formatAddress} from '../transport/rpc-common.js'
 import {isLoggedCount, isUnspecifiedHost, startTcpTransport} from '../transport/tcp-transport.js'
-import type {NodeTls} from '../transport/tls-options.js'
+import type {TcpTransport} from '../transport/tcp-transport.js'
+import {loadNodeTls} from '../transport/tls-options.js'
+import type {NodeTls, TlsFiles} from '../transport/tls-options.js'
 import {assembleNode} from './assemble.js'
 import type {AssembledNode, NodeSettings} from './assemble.js'
 import {cachedFolderBytes} from './disk-usage.js'
 import {systemClock, systemRandom, systemScheduler} from './system-time.js'
+import {TlsReloader} from './tls-reloader.js'
+import type {TlsReloadOutcome} from './tls-reloader.js'
 
 /** A node's settings (assemble.ts), with where this process serves and keeps its data instead of an API address. */
 export interface NodeOptions extends Omit<NodeSettings, 'apiAddress'> {
@@ -52,6 +58,12 @@ export interface NodeOptions extends Omit<NodeSettings, 'apiAddress'> {
    * checking the other's certificate against the CA. Without it both ports are plain.
    */
   readonly tls?: NodeTls
+  /**
+   * The files `tls` was read from: read again every minute and on `reloadTls`, and taken when
+   * they changed and pass the same checks (src/node/tls-reloader.ts). Without them the node keeps
+   * `tls` until it stops.
+   */
+  readonly tlsFiles?: TlsFiles
   /** With seeds: commit this node's join itself (default), or only stage it. */
   readonly commitJoin?: boolean
   /** The admission control's settings (src/api/admission-core.ts) [default: admissionSettingsDefault]. */
@@ -77,6 +89,11 @@ export interface RunningNode {
   readonly left: Promise<void>
   /** Resolves with the error that makes the node unfit to run on (a copy of an older disk found after its start): stop it and say why. */
   readonly failed: Promise<DynError>
+  /**
+   * Reads the TLS files again and takes them if they changed and pass (`dyn start` calls it on
+   * SIGHUP); undefined for a node without TLS files.
+   */
+  reloadTls(): Promise<TlsReloadOutcome | undefined>
   stop(): Promise<void>
 }
 
@@ -98,6 +115,10 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   // One admission control per node, on the node's clock: the HTTP handler and the node's
   // forwarded puts and background tasks all ask it (src/api/admission.ts).
   const admission = new AdmissionControl(options.clock ?? systemClock, options.admission, {monitorEventLoop: true})
+  let transport: TcpTransport | undefined
+  // The certificate rotation of a node with TLS files: made once the API server and the transport
+  // it reloads run (serveHttp), and shown in /stats from then on.
+  const tlsRotation: {reloader?: TlsReloader} = {}
   const node = await assembleNode({
     settings: {
       name: options.name,
@@ -128,18 +149,26 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
         scheduler: options.scheduler ?? systemScheduler,
         log: options.log,
         handler,
-      }).catch((error: Error) => {
-        throw listenError(error, 'listen for internode RPC', options.listenHost, options.rpcPort, '--rpc-port')
-      }),
+      }).then(
+        (started) => {
+          transport = started
+          return started
+        },
+        (error: Error) => {
+          throw listenError(error, 'listen for internode RPC', options.listenHost, options.rpcPort, '--rpc-port')
+        },
+      ),
     clock: options.clock ?? systemClock,
     scheduler: options.scheduler ?? systemScheduler,
     random: options.random ?? systemRandom,
     log: options.log,
     monitorEventLoop: true,
     admission,
+    ...(options.tls === undefined || options.tlsFiles === undefined ? {} : {tlsStats: () => tlsRotation.reloader?.stats()}),
   })
   try {
-    return await serveHttp(options, node, admission)
+    assert(transport !== undefined, 'the assembler started the transport')
+    return await serveHttp(options, node, admission, transport, tlsRotation)
   } catch (error) {
     await node.stop()
     admission.stop()
@@ -283,19 +312,41 @@ export function createApiServer(node: Pick<AssembledNode, 'service' | 'countHttp
   return server
 }
 
-async function serveHttp(options: NodeOptions, node: AssembledNode, admission: AdmissionControl): Promise<RunningNode> {
+async function serveHttp(options: NodeOptions, node: AssembledNode, admission: AdmissionControl, transport: TcpTransport, tlsRotation: {reloader?: TlsReloader}): Promise<RunningNode> {
+  const scheduler = options.scheduler ?? systemScheduler
+  const clock = options.clock ?? systemClock
+  let reloader: TlsReloader | undefined
   const server = createApiServer(node, options.log, admission, options.tls)
   await listen(server, options.listenHost, options.port)
   const apiAddress = formatAddress(options.advertiseHost, (server.address() as AddressInfo).port)
+  if (options.tls !== undefined && options.tlsFiles !== undefined) {
+    const files = options.tlsFiles
+    reloader = new TlsReloader(
+      {
+        load: () => loadNodeTls(files, clock.nowMs(), options.advertiseHost),
+        apply: (next) => {
+          // Built first, so that files Node refuses change neither port.
+          createSecureContext({cert: next.cert, key: next.key, ca: next.ca})
+          ;(server as HttpsServer).setSecureContext({cert: next.cert, key: next.key})
+          transport.replaceTls(next)
+        },
+        scheduler,
+        log: options.log,
+      },
+      options.tls,
+    )
+    tlsRotation.reloader = reloader
+    reloader.start()
+  }
   let stopping: Promise<void> | undefined
   const stop = (): Promise<void> => {
+    reloader?.stop()
     // The HTTP server first, so that no client request reaches a node that is shutting down.
     stopping ??= closeApiServer(server).then(() => node.stop()).finally(() => admission.stop())
     return stopping
   }
   const bound = options.listenHost === options.advertiseHost ? '' : ` (listening on ${options.listenHost})`
   options.log(`serving the client API on ${options.tls === undefined ? '' : 'https://'}${apiAddress} and internode RPC on ${node.transport.address}${bound}; ${node.membership.table.members.length} member(s)`)
-  const scheduler = options.scheduler ?? systemScheduler
   const left = node.left.then(async () => {
     options.log('left the cluster: every partition has been handed off')
     for (let round = 0; round < leftGossipRounds; round++) {
@@ -307,7 +358,8 @@ async function serveHttp(options: NodeOptions, node: AssembledNode, admission: A
     options.log(`error ${error.code}: ${error.message}`)
     return error
   })
-  return {name: options.name, actor: node.actor, apiAddress, rpcAddress: node.transport.address, left, failed, stop}
+  const reloadTls = async (): Promise<TlsReloadOutcome | undefined> => (reloader === undefined ? undefined : reloader.reload('asked'))
+  return {name: options.name, actor: node.actor, apiAddress, rpcAddress: node.transport.address, left, failed, reloadTls, stop}
 }
 
 function listen(server: Server, host: string, port: number): Promise<void> {

@@ -163,7 +163,7 @@ const refusalCodes: ReadonlySet<string> = new Set(['bad_request', 'bad_parameter
 const silentErrorCodes = new Set(['ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENETDOWN'])
 
 /** Starts listening; rejects with the listen error (e.g. EADDRINUSE) if it cannot. */
-export async function startTcpTransport(options: TcpTransportOptions): Promise<Transport> {
+export async function startTcpTransport(options: TcpTransportOptions): Promise<TcpTransport> {
   assert(Number.isInteger(options.port) && options.port >= 0 && options.port <= 0xffff, 'port is 0..65535')
   assert(options.nodeName.length > 0 && options.nodeName.length <= nodeNameCharsMax, 'node name is 1..256 chars')
   const advertiseHost = options.advertiseHost ?? options.host
@@ -365,10 +365,13 @@ class FrameWriter {
   }
 }
 
-class TcpTransport implements Transport {
+export class TcpTransport implements Transport {
   readonly address: string
   readonly #server: net.Server
   readonly #settings: Settings
+  /** With TLS, the server that takes the connections #sniff hands it, and what this node dials with (replaceTls changes both). */
+  readonly #tlsServer: tls.Server | null
+  #tls: Pick<NodeTls, 'cert' | 'key' | 'ca'> | null
   readonly #peers = new Map<string, Peer>()
   readonly #inbound = new Set<InboundConnection>()
   #closed = false
@@ -390,6 +393,8 @@ class TcpTransport implements Transport {
     this.address = address
     this.#server = server
     this.#settings = settings
+    this.#tlsServer = tlsServer
+    this.#tls = settings.tls
     if (tlsServer === null) {
       server.on('connection', (socket: net.Socket) => this.#accept(socket))
     } else {
@@ -524,10 +529,22 @@ class TcpTransport implements Transport {
     }
   }
 
+  /**
+   * Serve and dial with new certificates (a rotation, src/node/tls-reloader.ts): connections
+   * accepted or opened from now on use them, and those open keep theirs. `next` has passed the
+   * checks of tls-options.ts; Node builds its context before anything changes, so a context it
+   * refuses leaves this transport as it was.
+   */
+  replaceTls(next: Pick<NodeTls, 'cert' | 'key' | 'ca'>): void {
+    assert(this.#tlsServer !== null && this.#tls !== null, 'only a transport started with TLS takes new certificates')
+    this.#tlsServer.setSecureContext({cert: next.cert, key: next.key, ca: next.ca})
+    this.#tls = next
+  }
+
   /** Opens the peer's connection and sends Hello; a message when it cannot even start. */
   #connect(peer: Peer): FrameWriter | string {
     let socket: net.Socket
-    const secure = this.#settings.tls
+    const secure = this.#tls
     try {
       // Node checks the acceptor's certificate against the CA and the host dialled (its default
       // checkServerIdentity); a name is also sent as SNI, an IP address is not.

@@ -9,10 +9,11 @@
 
 import assert from 'node:assert/strict'
 import {spawn} from 'node:child_process'
-import {closeSync, existsSync, openSync} from 'node:fs'
-import {mkdtemp, readFile, writeFile} from 'node:fs/promises'
+import {closeSync, existsSync, openSync, readFileSync as readFileSyncOf} from 'node:fs'
+import {copyFile, mkdtemp, readFile, writeFile} from 'node:fs/promises'
 import {request as httpRequest} from 'node:http'
 import {connect} from 'node:net'
+import {connect as tlsConnect} from 'node:tls'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
@@ -24,7 +25,7 @@ import {unauthenticatedCode} from '../../src/transport/rpc-common.js'
 import {startTcpTransport} from '../../src/transport/tcp-transport.js'
 import {loadNodeTls} from '../../src/transport/tls-options.js'
 import type {Transport} from '../../src/transport/transport.js'
-import {makeReadmeCertificates} from '../unit/tls-certificates.js'
+import {makeNodeCertificate, makeReadmeCertificates} from '../unit/tls-certificates.js'
 import type {ClusterCertificates} from '../unit/tls-certificates.js'
 import {assertOnlyMembersWrite, dynBin, isRunning, killNode, removeTestFolder, runDyn, waitFor} from './harness.js'
 
@@ -124,6 +125,101 @@ describe('a cluster with TLS on both ports', () => {
     }
     // Without the CA the seed's certificate is not trusted, and the client says so.
     await assert.rejects(PartitionAwareClient.connect([`https://${api(0)}`], {timeoutMs: requestTimeoutMs}), (error: unknown) => error instanceof UnreachableError && /certificate/i.test(error.reason))
+  })
+
+  it('takes a rotated certificate on SIGHUP on both ports without a restart, and keeps it when the next files are bad', async () => {
+    // The SHA-256 fingerprint of the certificate a port serves a new connection with (the internode
+    // port asks for a client certificate: n2's is given, as a peer would).
+    const servedFingerprint = (port: number): Promise<string> =>
+      new Promise((resolve, reject) => {
+        const socket = tlsConnect({host: '127.0.0.1', port, ca, cert: readFileSyncOf(ours.certFile('n2')), key: readFileSyncOf(ours.keyFile('n2'))}, () => {
+          resolve(socket.getPeerCertificate().fingerprint256)
+          // Ended, not destroyed: a reset in the middle of the server's side of the handshake would be logged as a failed one.
+          socket.end()
+        })
+        socket.once('error', reject)
+      })
+    const tlsStats = async (): Promise<{certificate: string; reloads: number; refusals: number; lastRefusal?: string}> => {
+      const answer = await client(0).getJson('/stats')
+      assert.equal(answer.ok, true)
+      return (answer.body as {tls: {certificate: string; reloads: number; refusals: number; lastRefusal?: string}}).tls
+    }
+    const before = await tlsStats()
+    assert.match(before.certificate, /CN=n1 /)
+    const apiBefore = await servedFingerprint(ports.port)
+    assert.equal(await servedFingerprint(ports.rpcPort), apiBefore, 'both ports serve the one certificate')
+
+    // The operator makes a new certificate for n1 with the cluster's CA (the README's node_cert)
+    // and writes it over the files n1 was started with, then sends SIGHUP.
+    const next = await makeNodeCertificate(ours, 'n1-next', '127.0.0.1', 'n1.dyn.internal')
+    await copyFile(next.certFile, ours.certFile('n1'))
+    await copyFile(next.keyFile, ours.keyFile('n1'))
+    process.kill(pids[0] as number, 'SIGHUP')
+    const taken = await waitFor('n1 to take its new certificate', async () => {
+      const stats = await tlsStats()
+      return stats.reloads === before.reloads + 1 ? stats : undefined
+    }, 30_000)
+    assert.match(taken.certificate, /CN=n1-next /)
+    const apiAfter = await servedFingerprint(ports.port)
+    assert.notEqual(apiAfter, apiBefore, 'the API port serves the new certificate to a new connection')
+    assert.equal(await servedFingerprint(ports.rpcPort), apiAfter, 'so does the internode port')
+    const n1Log = await readFile(path.join(dir, 'n1.log'), 'utf8')
+    assert.match(n1Log, /TLS files taken: new connections on both ports use CN=n1-next/)
+
+    // A key that is not the certificate's (a rotation half done) is refused: n1 keeps serving with
+    // the certificate it has, says why in /stats and its log, and the cluster writes through it.
+    await copyFile(ours.keyFile('n2'), ours.keyFile('n1'))
+    // Counted from here: n1's minutely check may have caught the files between the two copies above.
+    const refusalsBefore = (await tlsStats()).refusals
+    process.kill(pids[0] as number, 'SIGHUP')
+    const refused = await waitFor('n1 to refuse the mismatched key', async () => {
+      const stats = await tlsStats()
+      return stats.refusals > refusalsBefore ? stats : undefined
+    }, 30_000)
+    assert.match(refused.lastRefusal ?? '', /--tls-key .*n1\.key is not the key of the certificate/)
+    assert.match(refused.certificate, /CN=n1-next /)
+    assert.equal(await servedFingerprint(ports.port), apiAfter)
+    assert.equal(isRunning(pids[0] as number), true)
+    const put = await client(0).put('tls-rotated', Buffer.from('after the rotation'), {w: 3})
+    assert.equal(put.ok, true, JSON.stringify(put))
+    assert.match(await readFile(path.join(dir, 'n1.log'), 'utf8'), /TLS files not taken, still serving with CN=n1-next .*is not the key of the certificate/)
+    // The key put back: n1's files are whole again for the tests after this one.
+    await copyFile(next.keyFile, ours.keyFile('n1'))
+  })
+
+  it('passes SIGHUP on to the nodes of dyn start --processes, each of which takes the rotated machine certificate', async () => {
+    const machine = await makeNodeCertificate(ours, 'box', '127.0.0.1', 'box.dyn.internal')
+    const own = await freeClusterPorts(2)
+    const log = openSync(path.join(dir, 'box.log'), 'a')
+    const supervisor = spawn(process.execPath, [dynBin, 'start', '--processes', '2', '--name', 'box', '--port', String(own.port), '--rpc-port', String(own.rpcPort), '--data', path.join(dir, 'box'), '--tls-cert', machine.certFile, '--tls-key', machine.keyFile, '--tls-ca', ours.caFile], {stdio: ['ignore', log, log]})
+    closeSync(log)
+    const supervisorPid = supervisor.pid as number
+    const exited = new Promise<void>((resolve) => supervisor.once('exit', () => resolve()))
+    try {
+      const boxClient = (i: number): DynClient => new DynClient(`https://127.0.0.1:${own.port + i}`, requestTimeoutMs, {tls: {ca}})
+      const reloadsOf = async (i: number): Promise<{certificate: string; reloads: number} | undefined> => {
+        const answer = await boxClient(i).getJson('/stats').catch(() => undefined)
+        return answer?.ok === true ? (answer.body as {tls: {certificate: string; reloads: number}}).tls : undefined
+      }
+      // The command passes SIGHUP on to the nodes it has seen serve, which it says once they all do.
+      await waitFor('the command to say both nodes serve', async () => ((await readFile(path.join(dir, 'box.log'), 'utf8')).includes('2 node(s) serving on machine box') ? true : undefined), 60_000)
+      const next = await makeNodeCertificate(ours, 'box-next', '127.0.0.1', 'box.dyn.internal')
+      await copyFile(next.certFile, machine.certFile)
+      await copyFile(next.keyFile, machine.keyFile)
+      process.kill(supervisorPid, 'SIGHUP')
+      for (const i of [0, 1]) {
+        const taken = await waitFor(`box-${i + 1} to take the new certificate`, async () => {
+          const stats = await reloadsOf(i)
+          return stats?.reloads === 1 ? stats : undefined
+        }, 30_000)
+        assert.match(taken.certificate, /CN=box-next /)
+      }
+      assert.equal(isRunning(supervisorPid), true, 'SIGHUP did not stop the command')
+    } finally {
+      process.kill(supervisorPid, 'SIGTERM')
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 20_000))])
+      if (isRunning(supervisorPid)) await killNode(supervisorPid).catch(() => undefined)
+    }
   })
 
   it('gives no data to plain HTTP on the API port, and a client without the CA is told to give it', async () => {

@@ -39,3 +39,15 @@ export async function makeReadmeCertificates(dir: string): Promise<ClusterCertif
   const tls = path.join(dir, 'tls')
   return {dir: tls, caFile: path.join(tls, 'ca.crt'), certFile: (node) => path.join(tls, `${node}.crt`), keyFile: (node) => path.join(tls, `${node}.key`)}
 }
+
+/**
+ * Makes one more node certificate with the CA of `certificates`, by the README block's own
+ * `node_cert` function (a rotation: a new certificate of the same CA), as `dir/NAME.crt` and
+ * `dir/NAME.key`, naming `ip` and `dns`.
+ */
+export async function makeNodeCertificate(certificates: ClusterCertificates, name: string, ip: string, dns: string): Promise<{certFile: string; keyFile: string}> {
+  const definition = /node_cert\(\) \{[\s\S]*?\n\}/.exec(await readmeCertificateCommands())
+  if (definition === null) throw new Error('the README block has no node_cert function')
+  await promisify(execFile)('bash', ['-euo', 'pipefail', '-c', `${definition[0]}\nnode_cert "$1" "$2" "$3"`, 'node_cert', name, ip, dns], {cwd: certificates.dir})
+  return {certFile: path.join(certificates.dir, `${name}.crt`), keyFile: path.join(certificates.dir, `${name}.key`)}
+}
