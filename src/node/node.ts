@@ -202,8 +202,9 @@ export const httpConnectionsMax = 4096
 
 /**
  * A client that has not finished its TLS handshake within this long is dropped, as an idle
- * stranger. Node's handshakeTimeout, which this sets, restarts at every byte received: a client
- * that trickles its handshake is bounded by the handshake's size times this, not by this alone.
+ * stranger. Node's handshakeTimeout, which this sets, runs from the connection and is not
+ * restarted by the bytes of the handshake, so a client that trickles its handshake a byte at a
+ * time is dropped at the same deadline (test/unit/tls-options.test.ts keeps it so).
  */
 export const tlsHandshakeTimeoutMs = 10_000
 
