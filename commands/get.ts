@@ -1,5 +1,5 @@
 import * as Flags from '@oclif/core/flags'
-import {explainFlag, jsonFlag, keyArg, nFlag, nodeFlag, tlsCaFlag, prFlag, rFlag, timeoutFlag} from '../src/cli/client-flags.js'
+import {explainFlag, jsonFlag, keyArg, nFlag, nodeFlag, tlsCaFlag, tlsCertFlag, tlsKeyFlag, prFlag, rFlag, timeoutFlag} from '../src/cli/client-flags.js'
 import {DynCommand} from '../src/cli/command-base.js'
 import {getExitCodesHelp} from '../src/cli/exit-codes.js'
 import {previewBytesMax} from '../src/cli/format.js'
@@ -31,6 +31,8 @@ ${getExitCodesHelp}`
   static override flags = {
     node: nodeFlag,
     'tls-ca': tlsCaFlag,
+    'tls-cert': tlsCertFlag,
+    'tls-key': tlsKeyFlag,
     n: nFlag,
     r: rFlag,
     pr: prFlag,

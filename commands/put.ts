@@ -1,6 +1,6 @@
 import * as Args from '@oclif/core/args'
 import * as Flags from '@oclif/core/flags'
-import {contextFlag, dwFlag, explainFlag, jsonFlag, nFlag, nodeFlag, tlsCaFlag, pwFlag, timeoutFlag, wFlag} from '../src/cli/client-flags.js'
+import {contextFlag, dwFlag, explainFlag, jsonFlag, nFlag, nodeFlag, tlsCaFlag, tlsCertFlag, tlsKeyFlag, pwFlag, timeoutFlag, wFlag} from '../src/cli/client-flags.js'
 import {DynCommand} from '../src/cli/command-base.js'
 import {exitCodesHelp} from '../src/cli/exit-codes.js'
 import {runPut} from '../src/cli/put-run.js'
@@ -30,6 +30,8 @@ ${exitCodesHelp}`
   static override flags = {
     node: nodeFlag,
     'tls-ca': tlsCaFlag,
+    'tls-cert': tlsCertFlag,
+    'tls-key': tlsKeyFlag,
     n: nFlag,
     w: wFlag,
     dw: dwFlag,

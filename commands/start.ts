@@ -26,7 +26,7 @@ export default class Start extends DynCommand {
 It binds both ports on --listen and tells the cluster and clients to reach it at --advertise (both 127.0.0.1 by default, a node for this machine only; --host sets both). On several machines, listen on 0.0.0.0 (or one interface) and advertise the address the other machines reach this one at.
 Without --seeds it creates a new cluster whose settings (partitions, default N/R/W, conflict policy) are fixed from then on. With --seeds (internode addresses of running members) it joins their cluster and adopts its settings.
 Restarted on the same --data, a node keeps all acknowledged data, its identity and its view of the ring. Stop it with Ctrl-C or SIGTERM.
-With --tls-*, the node reads its three files again every minute and takes them when they changed and pass the checks made at start (a renewed certificate, no restart); SIGHUP makes it do so at once. Files that fail a check are refused in its log and in GET /stats (tls), and it keeps serving with the certificate it has.`
+With --tls-*, the node reads its TLS files again every minute and takes them when they changed and pass the checks made at start (a renewed certificate, no restart); SIGHUP makes it do so at once. Files that fail a check are refused in its log and in GET /stats (tls), and it keeps serving with the certificate it has.`
 
   static override examples = [
     {description: 'Start the first node of a new cluster', command: '<%= config.bin %> start --name n1 --port 7070 --data ./data/n1'},
@@ -83,6 +83,7 @@ With --tls-*, the node reads its three files again every minute and takes them w
     'tls-cert': Flags.string({description: 'this node\'s certificate (PEM), signed by the cluster CA, naming the address it advertises (IP or DNS subject alternative name): the client API is served over HTTPS and internode connections use mutual TLS. Give all three --tls-* flags, or none', helpValue: 'FILE'}),
     'tls-key': Flags.string({description: 'the private key of --tls-cert (PEM, unencrypted; keep it readable by this user alone)', helpValue: 'FILE'}),
     'tls-ca': Flags.string({description: 'the cluster CA\'s certificate (PEM): a peer is accepted only with a certificate it signed, and a peer dialled must also name the address dialled', helpValue: 'FILE'}),
+    'tls-client-ca': Flags.string({description: 'a CA for the client API\'s clients (PEM): a request without a certificate it signed is answered unauthenticated (403), GET /health excepted. Use a CA of its own: a certificate of the cluster CA (--tls-ca) also admits a node. Needs the three --tls-* flags', helpValue: 'FILE'}),
     ...admissionFlags,
     commit: Flags.boolean({description: 'with --seeds: commit this node\'s join as soon as no other change is staged (--no-commit: only stage it, for dyn cluster plan / commit)', default: true, allowNo: true}),
     json: Flags.boolean({description: 'log as JSON lines', default: false}),
@@ -207,7 +208,7 @@ With --tls-*, the node reads its three files again every minute and takes them w
   }
 
   /** The --tls-* files, all three or none, read and checked against the advertised host (src/transport/tls-options.ts); a bad one fails the command. */
-  private async loadTls(flags: {'tls-cert'?: string | undefined; 'tls-key'?: string | undefined; 'tls-ca'?: string | undefined; json: boolean}, advertiseHost: string): Promise<{tls: NodeTls; files: TlsFiles} | undefined> {
+  private async loadTls(flags: {'tls-cert'?: string | undefined; 'tls-key'?: string | undefined; 'tls-ca'?: string | undefined; 'tls-client-ca'?: string | undefined; json: boolean}, advertiseHost: string): Promise<{tls: NodeTls; files: TlsFiles} | undefined> {
     const given = tlsFilesOf(flags)
     if (!given.ok) this.fail(flags.json, given.error, given.message)
     if (given.files === undefined) return undefined

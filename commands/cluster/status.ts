@@ -1,6 +1,6 @@
 // The flags module alone: loading all of @oclif/core here would slow every start of the CLI.
 import * as Flags from '@oclif/core/flags'
-import {nodeFlag, tlsCaFlag} from '../../src/cli/client-flags.js'
+import {nodeFlag, tlsCaFlag, tlsCertFlag, tlsKeyFlag} from '../../src/cli/client-flags.js'
 import {clusterStatus, remoteClusterStatus, remoteStatusMemberTimeoutMsMax} from '../../src/cli/cluster-status.js'
 import type {ClusterSettingsView, ClusterStatus, NodeStatus, QuorumDefaults, RemoteClusterStatus} from '../../src/cli/cluster-status.js'
 import {formatTransfers, leftMembers, readTransfers} from '../../src/cli/transfer-status.js'
@@ -30,6 +30,8 @@ Exits 0 when every node (of the folder, or every member with --node) serves, all
     dir: Flags.string({description: `the cluster's folder (made by dyn cluster up) [default: ${clusterDirDefault}]`, exclusive: ['node']}),
     node: nodeFlag,
     'tls-ca': tlsCaFlag,
+    'tls-cert': tlsCertFlag,
+    'tls-key': tlsKeyFlag,
     timeout: Flags.integer({description: 'with --node: give up on the node after this many milliseconds (it waits for each member at most half of it, up to 2 s)', default: 10_000, min: 2}),
     json: Flags.boolean({description: 'print the status as one JSON object', default: false}),
   }
@@ -61,7 +63,7 @@ Exits 0 when every node (of the folder, or every member with --node) serves, all
   }
 
   /** --node: every member's own view, gathered by the node at that address. */
-  private async remote(flags: {node?: string[]; 'tls-ca'?: string | undefined; timeout: number; json: boolean}): Promise<void> {
+  private async remote(flags: {node?: string[]; 'tls-ca'?: string | undefined; 'tls-cert'?: string | undefined; 'tls-key'?: string | undefined; timeout: number; json: boolean}): Promise<void> {
     let status: RemoteClusterStatus
     try {
       const memberTimeoutMs = Math.max(1, Math.min(remoteStatusMemberTimeoutMsMax, Math.floor(flags.timeout / 2)))

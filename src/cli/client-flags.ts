@@ -2,7 +2,7 @@
 
 import * as Args from '@oclif/core/args'
 import * as Flags from '@oclif/core/flags'
-import {nodeAddressDefault, nodeEnvironmentVariable, tlsCaEnvironmentVariable} from './command-output.js'
+import {nodeAddressDefault, nodeEnvironmentVariable, tlsCaEnvironmentVariable, tlsCertEnvironmentVariable, tlsKeyEnvironmentVariable} from './command-output.js'
 
 export {nodeAddressDefault, nodeEnvironmentVariable, tlsCaEnvironmentVariable}
 
@@ -20,6 +20,19 @@ export const nodeFlag = Flags.string({
 // CommandOutput.clientTlsFor reads --tls-ca, then DYN_TLS_CA.
 export const tlsCaFlag = Flags.string({
   description: `the cluster CA's certificate (PEM) to check the nodes' certificates with: the nodes are reached over HTTPS, addresses without a scheme included [default: $${tlsCaEnvironmentVariable}; without either, https:// addresses are checked against the system's CAs]`,
+  helpValue: 'FILE',
+})
+
+// A client's own certificate, for nodes that ask for one. CommandOutput.clientTlsFor takes it and
+// --tls-key from the flags when either is given, else from DYN_TLS_CERT and DYN_TLS_KEY.
+export const tlsCertFlag = Flags.string({
+  description: `your client certificate (PEM), for nodes started with --tls-client-ca: they serve only clients that present a certificate of their client CA. Give --tls-key with it [default: $${tlsCertEnvironmentVariable}]`,
+  helpValue: 'FILE',
+})
+
+// The private key of the client certificate, read with it (see tlsCertFlag).
+export const tlsKeyFlag = Flags.string({
+  description: `the private key of --tls-cert (PEM, unencrypted) [default: $${tlsKeyEnvironmentVariable}]`,
   helpValue: 'FILE',
 })
 

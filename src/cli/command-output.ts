@@ -20,7 +20,7 @@
 
 import {DynClient, UnreachableError} from '../client/http-client.js'
 import type {ClientTls} from '../client/http-client.js'
-import {loadClientCa} from '../transport/tls-ca-file.js'
+import {loadClientCa, loadClientCertificate} from '../transport/tls-ca-file.js'
 import {DynError} from '../errors.js'
 import {exitCodeOf} from './exit-codes.js'
 
@@ -31,6 +31,9 @@ export const nodeEnvironmentVariable = 'DYN_NODE'
 
 /** Holds the cluster CA's certificate file when --tls-ca is absent (README "TLS"). */
 export const tlsCaEnvironmentVariable = 'DYN_TLS_CA'
+/** The client certificate and its key to present to nodes that ask for one, as --tls-cert and --tls-key give them. */
+export const tlsCertEnvironmentVariable = 'DYN_TLS_CERT'
+export const tlsKeyEnvironmentVariable = 'DYN_TLS_KEY'
 
 /** Fields a failure may not take from its details: the convention's own. */
 const reservedFailureFields = new Set(['ok', 'error', 'message'])
@@ -40,6 +43,9 @@ export interface ClientFlagValues {
   readonly node?: readonly string[]
   /** The cluster CA's certificate file: reach the nodes over HTTPS, trusting it. */
   readonly 'tls-ca'?: string | undefined
+  /** The client's certificate and key, for nodes started with --tls-client-ca. */
+  readonly 'tls-cert'?: string | undefined
+  readonly 'tls-key'?: string | undefined
   readonly timeout: number
   readonly json: boolean
 }
@@ -101,17 +107,46 @@ export class CommandOutput {
   }
 
   /**
-   * The CA to trust from --tls-ca, else DYN_TLS_CA; undefined without either (plain HTTP, or the
-   * system's CAs for an https:// address). An unreadable or invalid file is bad input (exit 2).
+   * The CA to trust from --tls-ca, else DYN_TLS_CA, and the client certificate and key to present
+   * from --tls-cert and --tls-key, else DYN_TLS_CERT and DYN_TLS_KEY (both, or neither); undefined
+   * without any (plain HTTP, or the system's CAs for an https:// address). An unreadable or
+   * invalid file, or a certificate without its key, is bad input (exit 2).
    */
-  clientTlsFor(flags: Pick<ClientFlagValues, 'tls-ca' | 'json'>): ClientTls | undefined {
-    const fromEnvironment = process.env[tlsCaEnvironmentVariable]
-    const [source, file] = flags['tls-ca'] !== undefined ? ['--tls-ca', flags['tls-ca']] : fromEnvironment !== undefined && fromEnvironment.trim() !== '' ? [tlsCaEnvironmentVariable, fromEnvironment.trim()] : [undefined, undefined]
-    if (file === undefined || source === undefined) return undefined
-    const loaded = loadClientCa(file, source)
-    if (!loaded.ok) this.fail(flags.json, loaded.error, loaded.message)
-    return {ca: loaded.ca, source: `${source} ${file}`}
+  clientTlsFor(flags: Pick<ClientFlagValues, 'tls-ca' | 'tls-cert' | 'tls-key' | 'json'>): ClientTls | undefined {
+    const [source, file] = flagOrEnvironment(flags['tls-ca'], '--tls-ca', tlsCaEnvironmentVariable)
+    let authority: {ca: Buffer; source: string} | undefined
+    if (file !== undefined && source !== undefined) {
+      const loaded = loadClientCa(file, source)
+      if (!loaded.ok) this.fail(flags.json, loaded.error, loaded.message)
+      authority = {ca: loaded.ca, source: `${source} ${file}`}
+    }
+    // The certificate and its key come from one place: the flags when either is given, else the
+    // environment, so that a certificate of one flag is never paired with another's key.
+    const fromFlags = flags['tls-cert'] !== undefined || flags['tls-key'] !== undefined
+    const [certSource, certFile] = fromFlags ? optionalFlag(flags['tls-cert'], '--tls-cert') : flagOrEnvironment(undefined, '--tls-cert', tlsCertEnvironmentVariable)
+    const [keySource, keyFile] = fromFlags ? optionalFlag(flags['tls-key'], '--tls-key') : flagOrEnvironment(undefined, '--tls-key', tlsKeyEnvironmentVariable)
+    if ((certFile === undefined) !== (keyFile === undefined)) {
+      const [given, missing] = certFile === undefined ? [keySource, fromFlags ? '--tls-cert' : tlsCertEnvironmentVariable] : [certSource, fromFlags ? '--tls-key' : tlsKeyEnvironmentVariable]
+      this.fail(flags.json, 'bad_parameter', `${given} given without ${missing}: a client certificate is presented with its key; give both`)
+    }
+    if (certFile === undefined || keyFile === undefined || certSource === undefined || keySource === undefined) return authority
+    const identity = loadClientCertificate(certFile, keyFile, {cert: certSource, key: keySource})
+    if (!identity.ok) this.fail(flags.json, identity.error, identity.message)
+    return {...authority, cert: identity.cert, key: identity.key}
   }
+}
+
+/** A file named by its flag, with the flag, or nothing. */
+function optionalFlag(flagValue: string | undefined, flag: string): [string, string] | [undefined, undefined] {
+  return flagValue === undefined ? [undefined, undefined] : [flag, flagValue]
+}
+
+/** A file named by its flag, else by its environment variable (a blank one is unset), with where it came from. */
+function flagOrEnvironment(flagValue: string | undefined, flag: string, variable: string): [string, string] | [undefined, undefined] {
+  if (flagValue !== undefined) return [flag, flagValue]
+  const fromEnvironment = process.env[variable]
+  if (fromEnvironment !== undefined && fromEnvironment.trim() !== '') return [variable, fromEnvironment.trim()]
+  return [undefined, undefined]
 }
 
 /** Whether --json appears before any `--` (after which everything is an argument). */

@@ -327,7 +327,10 @@ export const expectContinueWaitMs = 1000
 /** node:https, imported by the first request that needs it (see the header). */
 let httpsModule: Promise<typeof import('node:https')> | undefined
 
-/** One HTTP exchange with one node, over TLS when `tls` is given; never throws. */
+/**
+ * One HTTP exchange with one node, over TLS when `tls` is given. Never throws for the node's
+ * sake; a client certificate and key that Node refuses are a `bad_parameter` DynError.
+ */
 async function sendOnce(address: NodeAddress, tls: ClientTls | undefined, method: string, path: string, headers: Record<string, string>, body: Uint8Array | undefined, timeoutMs: number): Promise<Attempt> {
   const requestOf = tls === undefined ? httpRequest : (await (httpsModule ??= import('node:https'))).request
   return new Promise((resolve) => {
@@ -342,14 +345,24 @@ async function sendOnce(address: NodeAddress, tls: ClientTls | undefined, method
       resolve(attempt)
     }
     const expectContinue = body !== undefined && body.byteLength >= expectContinueBytesMin
-    const request = requestOf({
+    const options = {
       host: address.host,
       port: address.port,
       ...(tls?.ca === undefined ? {} : {ca: tls.ca}),
+      ...(tls?.cert === undefined || tls.key === undefined ? {} : {cert: tls.cert, key: tls.key}),
       method,
       path,
       headers: body === undefined ? headers : {...headers, 'content-length': String(body.byteLength), ...(expectContinue ? {expect: '100-continue'} : {})},
-    })
+    }
+    let request: ReturnType<typeof httpRequest>
+    try {
+      request = requestOf(options)
+    } catch (error) {
+      // Node refuses a client certificate and key that do not belong together (or a key it cannot
+      // read) before it connects: the user's input is wrong, the node was never asked.
+      if (tls?.cert === undefined) throw error
+      throw new DynError('bad_parameter', `the client certificate and key could not be used (${(error as Error).message}): give the key made with the certificate, in PEM and unencrypted`)
+    }
     let bodySent = false
     const sendBody = (): void => {
       if (bodySent || answered) return

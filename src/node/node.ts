@@ -8,11 +8,12 @@
 
 import {makeFolder} from './make-folder.js'
 import {createServer} from 'node:http'
-import type {IncomingMessage, Server, ServerResponse} from 'node:http'
+import type {IncomingMessage, RequestListener, Server, ServerResponse} from 'node:http'
 import {createServer as createHttpsServer} from 'node:https'
 import type {Server as HttpsServer} from 'node:https'
 import net from 'node:net'
 import {createSecureContext} from 'node:tls'
+import type {TLSSocket} from 'node:tls'
 import type {AddressInfo} from 'node:net'
 import {networkInterfaces} from 'node:os'
 import {AdmissionControl} from '../api/admission.js'
@@ -25,7 +26,7 @@ import {sleep} from '../scheduler.js'
 import {diskDatabase} from '../storage/backend.js'
 import type {StoreDatabase} from '../storage/backend.js'
 import {formatAddress} from '../transport/rpc-common.js'
-import {isLoggedCount, isUnspecifiedHost, startTcpTransport} from '../transport/tcp-transport.js'
+import {hasVerifiedCertificate, isLoggedCount, isUnspecifiedHost, startTcpTransport} from '../transport/tcp-transport.js'
 import type {TcpTransport} from '../transport/tcp-transport.js'
 import {loadNodeTls} from '../transport/tls-options.js'
 import type {NodeTls, TlsFiles} from '../transport/tls-options.js'
@@ -112,6 +113,9 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     options.log(`warning: listening on ${options.listenHost} without a cluster secret or TLS: any process that reaches internode port ${options.rpcPort} can join this cluster, gossip and write replicas; give every node the same --secret-file (dyn cluster up writes one), or certificates of one CA (--tls-cert, --tls-key, --tls-ca)`)
   }
   if (options.tls !== undefined) options.log(`TLS on both ports with ${options.tls.description}; peers must present a certificate of the cluster CA`)
+  if (options.tls?.clientCa !== undefined && options.tls.clientCa.equals(options.tls.ca)) {
+    options.log('warning: --tls-client-ca is the cluster CA (--tls-ca): every client certificate is also accepted on the internode port, as a node certificate is; give the clients a CA of their own (README "Client certificates")')
+  }
   // One admission control per node, on the node's clock: the HTTP handler and the node's
   // forwarded puts and background tasks all ask it (src/api/admission.ts).
   const admission = new AdmissionControl(options.clock ?? systemClock, options.admission, {monitorEventLoop: true})
@@ -223,6 +227,60 @@ const malformedRequestAnswer = (code: string): string => {
 }
 
 /**
+ * The client API of a node with a client CA (--tls-client-ca): a request over a connection whose
+ * client did not present a certificate of that CA is answered `unauthenticated` (403) and counted
+ * (/stats rejected.http `client_certificate`), before the API sees it. /health stays open to any
+ * client that trusts the cluster CA, as load balancers' and the --processes supervisor's probes
+ * need: it shows the node and the cluster's shape (names, ring hash), no key or value.
+ */
+function requiringClientCertificates(handler: RequestListener, countRejected: (reason: string) => void, clientCa: ClientCaGeneration): RequestListener {
+  return (request, response) => {
+    const socket = request.socket as TLSSocket
+    const url = request.url ?? ''
+    if (url === '/health' || url.startsWith('/health?')) return handler(request, response)
+    // A connection verified against a client CA that a reload has since replaced is not trusted
+    // on: closed before its request is read any further, so that its client connects again and is
+    // checked against the CA in force (removing a CA revokes its clients at once, not only those
+    // that connect after). The request was not served, so sending it again is safe.
+    if (clientCa.ofSocket.get(socket) !== clientCa.current) {
+      countRejected('client_ca_changed')
+      socket.destroy()
+      return
+    }
+    if (hasVerifiedCertificate(socket)) return handler(request, response)
+    countRejected('client_certificate')
+    const presented = socket.getPeerCertificate()
+    const message =
+      presented.subject === undefined
+        ? 'this node serves only clients with a certificate of its client CA (dyn start --tls-client-ca): give --tls-cert and --tls-key (or DYN_TLS_CERT and DYN_TLS_KEY) with your client certificate and key'
+        : `the client certificate given (subject ${describeName(presented.subject)}, issuer ${describeName(presented.issuer)}) is not one of this node's client CA (${socket.authorizationError ?? 'not authorized'}): give a certificate signed by the CA the node was started with as --tls-client-ca`
+    const body = JSON.stringify({error: 'unauthenticated', message})
+    response.writeHead(403, {'content-type': 'application/json', 'content-length': Buffer.byteLength(body), connection: 'close'})
+    response.end(body)
+  }
+}
+
+/**
+ * Which client CA the API's server checks clients against now (a count of the changes a reload
+ * made), and which one each connection was checked against at its handshake.
+ */
+interface ClientCaGeneration {
+  current: number
+  readonly ofSocket: WeakMap<net.Socket, number>
+}
+
+/** The client CA generations of the API servers that ask for client certificates: a reload that changes the CA counts one more. */
+const clientCaGenerations = new WeakMap<Server, ClientCaGeneration>()
+
+/** A certificate's subject or issuer as Node gives it (attribute → value), one line for a message. */
+function describeName(name: Readonly<Record<string, string | string[] | undefined>>): string {
+  return Object.entries(name)
+    .filter((entry): entry is [string, string | string[]] => entry[1] !== undefined)
+    .map(([attribute, value]) => `${attribute}=${Array.isArray(value) ? value.join('+') : value}`)
+    .join(', ')
+}
+
+/**
  * The client API's HTTP server for an assembled node, not yet listening: the request handler,
  * and what Node's HTTP layer refuses before the handler sees anything (bytes that are not HTTP,
  * connections over the cap), answered and counted in /stats `rejected.http` too. The fuzzers
@@ -230,14 +288,23 @@ const malformedRequestAnswer = (code: string): string => {
  * server only: a plain HTTP request to its port fails its TLS handshake and gets no data.
  */
 export function createApiServer(node: Pick<AssembledNode, 'service' | 'countHttpRequest' | 'countRejected'>, log: (line: string) => void, admission?: AdmissionControl, tls?: NodeTls, handshakeTimeoutMs = tlsHandshakeTimeoutMs): Server {
-  const handler = createApiHandler(node.service, (route) => node.countHttpRequest(route), (code) => node.countRejected('http', code), admission)
+  const apiHandler = createApiHandler(node.service, (route) => node.countHttpRequest(route), (code) => node.countRejected('http', code), admission)
+  const clientCa: ClientCaGeneration = {current: 0, ofSocket: new WeakMap()}
+  const handler = tls?.clientCa === undefined ? apiHandler : requiringClientCertificates(apiHandler, (reason) => node.countRejected('http', reason), clientCa)
   // Node answers an HTTP/1.1 request without a Host header with a bare 400 of its own (no JSON,
   // not counted) before the handler sees it; the API routes by path alone and needs no Host, so
   // such a request is served like any other (found by the HTTP fuzzer, test/fuzz/http-target.ts).
   const httpOptions = {keepAliveTimeout: 65_000, requireHostHeader: false}
-  // Clients are not asked for a certificate: the API's clients hold the CA, not node certificates.
-  const server: Server = tls === undefined ? createServer(httpOptions, handler) : createHttpsServer({...httpOptions, cert: tls.cert, key: tls.key, handshakeTimeout: handshakeTimeoutMs}, handler)
+  // Clients are asked for a certificate only with a client CA (--tls-client-ca). A client without
+  // one still completes the handshake (rejectUnauthorized false) so that it can be told, in the
+  // API's own JSON, what to give (requiringClientCertificates), rather than see a bare reset.
+  const clientAuth = tls?.clientCa === undefined ? {} : {requestCert: true, rejectUnauthorized: false, ca: tls.clientCa}
+  const server: Server = tls === undefined ? createServer(httpOptions, handler) : createHttpsServer({...httpOptions, cert: tls.cert, key: tls.key, ...clientAuth, handshakeTimeout: handshakeTimeoutMs}, handler)
   server.maxConnections = httpConnectionsMax
+  if (tls?.clientCa !== undefined) {
+    clientCaGenerations.set(server, clientCa)
+    server.on('secureConnection', (socket: TLSSocket) => clientCa.ofSocket.set(socket, clientCa.current))
+  }
   if (tls !== undefined) {
     const accepted = new Set<net.Socket>()
     acceptedSockets.set(server, accepted)
@@ -322,13 +389,18 @@ async function serveHttp(options: NodeOptions, node: AssembledNode, admission: A
   const apiAddress = formatAddress(options.advertiseHost, (server.address() as AddressInfo).port)
   if (options.tls !== undefined && options.tlsFiles !== undefined) {
     const files = options.tlsFiles
+    let servedClientCa = options.tls.clientCa
     reloader = new TlsReloader(
       {
         load: () => loadNodeTls(files, clock.nowMs(), options.advertiseHost),
         apply: (next) => {
           // Built first, so that files Node refuses change neither port.
           createSecureContext({cert: next.cert, key: next.key, ca: next.ca})
-          ;(server as HttpsServer).setSecureContext({cert: next.cert, key: next.key})
+          if (next.clientCa !== undefined) createSecureContext({ca: next.clientCa})
+          ;(server as HttpsServer).setSecureContext({cert: next.cert, key: next.key, ...(next.clientCa === undefined ? {} : {ca: next.clientCa})})
+          const generation = clientCaGenerations.get(server)
+          if (generation !== undefined && next.clientCa !== undefined && (servedClientCa === undefined || !next.clientCa.equals(servedClientCa))) generation.current += 1
+          servedClientCa = next.clientCa
           transport.replaceTls(next)
         },
         scheduler,

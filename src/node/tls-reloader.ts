@@ -197,5 +197,6 @@ function describe(error: unknown): string {
 }
 
 function sameFiles(a: NodeTls, b: NodeTls): boolean {
-  return a.cert.equals(b.cert) && a.key.equals(b.key) && a.ca.equals(b.ca)
+  const sameClientCa = a.clientCa === undefined || b.clientCa === undefined ? a.clientCa === b.clientCa : a.clientCa.equals(b.clientCa)
+  return a.cert.equals(b.cert) && a.key.equals(b.key) && a.ca.equals(b.ca) && sameClientCa
 }

@@ -218,6 +218,20 @@ export async function startTcpTransport(options: TcpTransportOptions): Promise<T
   })
 }
 
+/**
+ * Whether a TLS peer proved, on this connection, a certificate of the CA its server checks
+ * against. `authorized` alone is not enough: Node reports a TLS 1.3 session resumed from a ticket
+ * as authorized when the session it resumes had no certificate at all, so an opener refused for
+ * presenting none could come back with the ticket it was issued then and be taken for a member
+ * (or, on the client API, for a client of its client CA). A resumed session of a peer that did
+ * present one keeps its certificate.
+ */
+export function hasVerifiedCertificate(socket: tls.TLSSocket): boolean {
+  if (!socket.authorized) return false
+  const certificate = socket.getPeerCertificate()
+  return certificate !== null && Object.keys(certificate).length > 0
+}
+
 /** `0.0.0.0`, `::` and their spellings: what a server may bind, but no peer can connect to. */
 export function isUnspecifiedHost(host: string): boolean {
   const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host
@@ -401,7 +415,7 @@ export class TcpTransport implements Transport {
       server.on('connection', (socket: net.Socket) => this.#sniff(socket, tlsServer))
       tlsServer.on('secureConnection', (socket: tls.TLSSocket) => {
         this.#handshakeDone(socket)
-        if (socket.authorized) this.#accept(socket)
+        if (hasVerifiedCertificate(socket)) this.#accept(socket)
         else this.#refuseCertificate(socket)
       })
       tlsServer.on('tlsClientError', (error: Error & {code?: string}, socket: tls.TLSSocket) => this.#refuseTls(error, socket))

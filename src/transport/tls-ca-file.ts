@@ -14,6 +14,9 @@ export interface ClientTls {
   readonly ca?: Buffer
   /** Where `ca` came from, as a message names it (`--tls-ca tls/ca.crt`). */
   readonly source?: string
+  /** The client's own certificate (PEM) and its key, for nodes that ask for one (`dyn start --tls-client-ca`). */
+  readonly cert?: Buffer
+  readonly key?: Buffer
 }
 
 /** One PEM certificate block (tls-options.ts takes every one of a file with the global form). */
@@ -39,6 +42,31 @@ export function loadClientCa(file: string, source: string): {ok: true; ca: Buffe
     return {ok: false, error: 'bad_parameter', message: `${source} ${file} holds no PEM certificate (a block starting with -----BEGIN CERTIFICATE-----); give the cluster CA's certificate (ca.crt)`}
   }
   return {ok: true, ca: bytes}
+}
+
+/**
+ * Reads a client's certificate and key (`--tls-cert` and `--tls-key`, or DYN_TLS_CERT and
+ * DYN_TLS_KEY, named by `sources`), synchronously and without node:crypto, as the CA file is
+ * read: each must be a PEM file of the right kind, and Node's TLS checks that they belong
+ * together when the first https address is used. Refused with `bad_parameter` otherwise.
+ */
+export function loadClientCertificate(certFile: string, keyFile: string, sources: {readonly cert: string; readonly key: string}): {ok: true; cert: Buffer; key: Buffer} | {ok: false; error: ErrorCode; message: string} {
+  const read = (file: string, source: string, pattern: RegExp, what: string): {ok: true; bytes: Buffer} | {ok: false; error: ErrorCode; message: string} => {
+    let bytes: Buffer
+    try {
+      bytes = readFileSync(file)
+    } catch (error) {
+      return {ok: false, error: 'bad_parameter', message: `${source} ${file}: ${readProblem(error)}; give your client ${what}`}
+    }
+    if (bytes.length > tlsFileBytesMax) return {ok: false, error: 'bad_parameter', message: `${source} ${file}: ${bytes.length} bytes, more than a client ${what} (at most ${tlsFileBytesMax})`}
+    if (!pattern.test(bytes.toString('utf8'))) return {ok: false, error: 'bad_parameter', message: `${source} ${file} holds no PEM ${what}; give your client ${what}`}
+    return {ok: true, bytes}
+  }
+  const cert = read(certFile, sources.cert, pemCertificatePattern, 'certificate')
+  if (!cert.ok) return cert
+  const key = read(keyFile, sources.key, /-----BEGIN [A-Z ]*PRIVATE KEY-----/, 'private key')
+  if (!key.ok) return key
+  return {ok: true, cert: cert.bytes, key: key.bytes}
 }
 
 /** Why a file could not be read, in the user's terms. */

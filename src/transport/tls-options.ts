@@ -28,6 +28,7 @@ export interface TlsFlagValues {
   readonly 'tls-cert'?: string | undefined
   readonly 'tls-key'?: string | undefined
   readonly 'tls-ca'?: string | undefined
+  readonly 'tls-client-ca'?: string | undefined
 }
 
 /** The three files of a node with TLS. */
@@ -35,6 +36,8 @@ export interface TlsFiles {
   readonly certFile: string
   readonly keyFile: string
   readonly caFile: string
+  /** The CA whose certificates the client API's clients must present (`--tls-client-ca`); none asked without it. */
+  readonly clientCaFile?: string
 }
 
 /** What node:https and node:tls take to serve and dial with a node's identity, checked. */
@@ -45,6 +48,12 @@ export interface NodeTls {
   readonly key: Buffer
   /** The cluster CA's certificate(s), PEM: every peer's certificate must chain to one of them. */
   readonly ca: Buffer
+  /**
+   * The CA(s) whose certificates the client API asks its clients for (PEM, `--tls-client-ca`):
+   * without a certificate of one, a client is answered `unauthenticated` for everything but
+   * /health. Absent: the API serves anyone who trusts the cluster CA.
+   */
+  readonly clientCa?: Buffer
   /** The node certificate's subject and names, for the start-up log line. */
   readonly description: string
 }
@@ -71,12 +80,16 @@ function refused(message: string): {ok: false; error: 'bad_parameter'; message: 
  */
 export function tlsFilesOf(flags: TlsFlagValues): TlsChecked<{files: TlsFiles | undefined}> {
   const given = (['tls-cert', 'tls-key', 'tls-ca'] as const).filter((name) => flags[name] !== undefined)
+  if (given.length === 0 && flags['tls-client-ca'] !== undefined) {
+    return refused('--tls-client-ca given without --tls-cert, --tls-key and --tls-ca: client certificates are asked for over HTTPS only; give the node its certificate, key and the cluster CA too')
+  }
   if (given.length === 0) return {ok: true, files: undefined}
   if (given.length < 3) {
     const missing = (['tls-cert', 'tls-key', 'tls-ca'] as const).filter((name) => flags[name] === undefined)
     return refused(`${given.map((name) => `--${name}`).join(' and ')} given without ${missing.map((name) => `--${name}`).join(' and ')}: TLS needs all three (this node's certificate, its key, and the cluster CA that every node's certificate is signed by), or none`)
   }
-  return {ok: true, files: {certFile: flags['tls-cert'] as string, keyFile: flags['tls-key'] as string, caFile: flags['tls-ca'] as string}}
+  const clientCaFile = flags['tls-client-ca']
+  return {ok: true, files: {certFile: flags['tls-cert'] as string, keyFile: flags['tls-key'] as string, caFile: flags['tls-ca'] as string, ...(clientCaFile === undefined ? {} : {clientCaFile})}}
 }
 
 /**
@@ -86,11 +99,18 @@ export function tlsFilesOf(flags: TlsFlagValues): TlsChecked<{files: TlsFiles | 
  * and clients dial, which they check it names). Refused with `bad_parameter` and what to do.
  */
 export async function loadNodeTls(files: TlsFiles, nowMs: number, advertiseHost: string): Promise<TlsChecked<{tls: NodeTls}>> {
-  const read = await Promise.all([readPem(files.certFile, '--tls-cert'), readPem(files.keyFile, '--tls-key'), readPem(files.caFile, '--tls-ca')])
-  const [certText, keyText, caText] = read
+  const read = await Promise.all([readPem(files.certFile, '--tls-cert'), readPem(files.keyFile, '--tls-key'), readPem(files.caFile, '--tls-ca'), files.clientCaFile === undefined ? undefined : readPem(files.clientCaFile, '--tls-client-ca')])
+  const [certText, keyText, caText, clientCaText] = read
   if (!certText.ok) return certText
   if (!keyText.ok) return keyText
   if (!caText.ok) return caText
+  if (clientCaText !== undefined && !clientCaText.ok) return clientCaText
+  let clients: {bytes: Buffer; subjects: string} | undefined
+  if (clientCaText !== undefined) {
+    const clientAuthorities = certificatesIn(clientCaText.text, `--tls-client-ca ${files.clientCaFile}`)
+    if (!clientAuthorities.ok) return clientAuthorities
+    clients = {bytes: clientCaText.bytes, subjects: clientAuthorities.certificates.map((certificate) => oneLine(certificate.subject)).join('; ')}
+  }
   const chain = certificatesIn(certText.text, `--tls-cert ${files.certFile}`)
   if (!chain.ok) return chain
   const authorities = certificatesIn(caText.text, `--tls-ca ${files.caFile}`)
@@ -117,7 +137,9 @@ export async function loadNodeTls(files: TlsFiles, nowMs: number, advertiseHost:
   if (!namesHost(leaf, advertiseHost)) {
     return refused(`--tls-cert ${files.certFile} (${oneLine(leaf.subject)}: ${names}) does not name ${advertiseHost}, the address this node advertises (--advertise): every peer and client dialling it would refuse it; make the certificate with subjectAltName IP:${advertiseHost} (DNS: for a name), or advertise an address it names`)
   }
-  return {ok: true, tls: {cert: certText.bytes, key: keyText.bytes, ca: caText.bytes, description: `${oneLine(leaf.subject)} (${names}), valid until ${leaf.validTo}`}}
+  const description = `${oneLine(leaf.subject)} (${names}), valid until ${leaf.validTo}`
+  if (clients === undefined) return {ok: true, tls: {cert: certText.bytes, key: keyText.bytes, ca: caText.bytes, description}}
+  return {ok: true, tls: {cert: certText.bytes, key: keyText.bytes, ca: caText.bytes, clientCa: clients.bytes, description: `${description}; clients must present a certificate of ${clients.subjects}`}}
 }
 
 async function readPem(file: string, flag: string): Promise<({ok: true; bytes: Buffer; text: string}) | {ok: false; error: 'bad_parameter'; message: string}> {

@@ -25,7 +25,7 @@ import {unauthenticatedCode} from '../../src/transport/rpc-common.js'
 import {startTcpTransport} from '../../src/transport/tcp-transport.js'
 import {loadNodeTls} from '../../src/transport/tls-options.js'
 import type {Transport} from '../../src/transport/transport.js'
-import {makeNodeCertificate, makeReadmeCertificates} from '../unit/tls-certificates.js'
+import {makeNodeCertificate, makeReadmeCertificates, makeReadmeClientCertificates} from '../unit/tls-certificates.js'
 import type {ClusterCertificates} from '../unit/tls-certificates.js'
 import {assertOnlyMembersWrite, dynBin, isRunning, killNode, removeTestFolder, runDyn, waitFor} from './harness.js'
 
@@ -219,6 +219,108 @@ describe('a cluster with TLS on both ports', () => {
       process.kill(supervisorPid, 'SIGTERM')
       await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 20_000))])
       if (isRunning(supervisorPid)) await killNode(supervisorPid).catch(() => undefined)
+    }
+  })
+
+  it('serves only clients with a certificate of its client CA when started with --tls-client-ca, /health excepted', async () => {
+    const clients = await makeReadmeClientCertificates(ours)
+    const own = await freeClusterPorts(1)
+    const node = `https://127.0.0.1:${own.port}`
+    const log = openSync(path.join(dir, 'guarded.log'), 'a')
+    const guarded = spawn(process.execPath, [dynBin, 'start', '--name', 'guarded', '--port', String(own.port), '--rpc-port', String(own.rpcPort), '--data', path.join(dir, 'guarded'), ...tlsArgs('n3'), '--tls-client-ca', clients.caFile], {stdio: ['ignore', log, log]})
+    closeSync(log)
+    const guardedPid = guarded.pid as number
+    const exited = new Promise<void>((resolve) => guarded.once('exit', () => resolve()))
+    try {
+      // GET /health answers a client that only trusts the cluster CA, as probes do.
+      const probe = new DynClient(node, requestTimeoutMs, {tls: {ca}})
+      await waitFor('the guarded node to serve', async () => ((await probe.getJson('/health').catch(() => undefined))?.ok === true ? true : undefined), 60_000)
+      const caArgs = ['--node', node, '--tls-ca', ours.caFile, '--json']
+      const anonymous = await runDyn(['put', 'guarded-key', 'v', ...caArgs])
+      assert.equal(anonymous.code, 2, anonymous.stdout)
+      assert.equal(JSON.parse(anonymous.stdout).error, 'unauthenticated')
+      assert.match(JSON.parse(anonymous.stdout).message, /serves only clients with a certificate of its client CA .*give --tls-cert and --tls-key/)
+      // A certificate of the cluster CA is a node's, not a client's.
+      const nodeCertificate = await runDyn(['get', 'guarded-key', ...caArgs, '--tls-cert', ours.certFile('n2'), '--tls-key', ours.keyFile('n2')])
+      assert.equal(nodeCertificate.code, 2, nodeCertificate.stdout)
+      assert.match(JSON.parse(nodeCertificate.stdout).message, /the client certificate given \(subject CN=n2, issuer CN=dyn cluster CA [0-9a-f]{8}\) is not one of this node's client CA/)
+      const written = await runDyn(['put', 'guarded-key', 'for alice', ...caArgs, '--tls-cert', clients.certFile, '--tls-key', clients.keyFile])
+      assert.equal(written.code, 0, written.stdout + written.stderr)
+      // The environment, as the README exports it; get runs on the CLI's fast path.
+      const read = await runDyn(['get', 'guarded-key', '--node', node], {env: {DYN_TLS_CA: ours.caFile, DYN_TLS_CERT: clients.certFile, DYN_TLS_KEY: clients.keyFile}})
+      assert.equal(read.code, 0, read.stdout + read.stderr)
+      assert.equal(read.stdout.trim(), 'for alice')
+      // A client without a certificate that resumes the TLS session it was issued is still one
+      // without a certificate (Node calls a resumed session authorized).
+      const statusLine = (session?: Buffer): Promise<{status: string; session: Buffer | undefined; resumed: boolean}> =>
+        new Promise((resolve, reject) => {
+          let ticket: Buffer | undefined
+          let answer = ''
+          const socket = tlsConnect({host: '127.0.0.1', port: own.port, ca, ...(session === undefined ? {} : {session})}, () => {
+            socket.write('GET /kv/guarded-key HTTP/1.1\r\nhost: guarded\r\n\r\n')
+          })
+          socket.on('session', (issued: Buffer) => {
+            ticket = issued
+          })
+          socket.on('data', (chunk: Buffer) => {
+            answer += chunk.toString('latin1')
+            if (answer.includes('\r\n\r\n')) {
+              const resumed = socket.isSessionReused()
+              socket.end()
+              // The ticket comes after the handshake; give it the turn it needs to arrive.
+              setTimeout(() => resolve({status: answer.split('\r\n')[0] ?? '', session: ticket, resumed}), 100)
+            }
+          })
+          socket.once('error', reject)
+        })
+      const first = await statusLine()
+      assert.match(first.status, / 403 /)
+      assert.ok(first.session !== undefined, 'no session ticket was issued')
+      const resumed = await statusLine(first.session)
+      assert.equal(resumed.resumed, true, 'the session was not resumed')
+      assert.match(resumed.status, / 403 /, 'a resumed session without a certificate was served')
+      const halfGiven = await runDyn(['get', 'guarded-key', ...caArgs, '--tls-cert', clients.certFile])
+      assert.equal(halfGiven.code, 2)
+      assert.match(JSON.parse(halfGiven.stdout).message, /--tls-cert given without --tls-key: a client certificate is presented with its key/)
+      const stats = await new DynClient(node, requestTimeoutMs, {tls: {ca, cert: await readFile(clients.certFile), key: await readFile(clients.keyFile)}}).getJson('/stats')
+      assert.equal(stats.ok, true)
+      const reasons = (stats.body as {rejected: {http?: {reasons: Record<string, number>}}}).rejected.http?.reasons ?? {}
+      assert.equal(reasons.client_certificate, 4, JSON.stringify(reasons))
+      assert.match((stats.body as {tls: {certificate: string}}).tls.certificate, /clients must present a certificate of CN=dyn clients CA [0-9a-f]{8}/)
+
+      // Replacing the client CA revokes its clients at once, those connected already included: a
+      // kept-alive connection of alice's is closed at its next request, and a new one is refused.
+      const alice = {cert: await readFile(clients.certFile), key: await readFile(clients.keyFile)}
+      const kept = tlsConnect({host: '127.0.0.1', port: own.port, ca, ...alice})
+      kept.on('error', () => undefined)
+      const keptClosed = new Promise<void>((resolve) => kept.once('close', () => resolve()))
+      let keptAnswers = ''
+      kept.on('data', (chunk: Buffer) => {
+        keptAnswers += chunk.toString('latin1')
+      })
+      kept.write('GET /kv/guarded-key HTTP/1.1\r\nhost: guarded\r\n\r\n')
+      await waitFor('the kept connection to be served', async () => (keptAnswers.includes('for alice') ? true : undefined), 10_000, 50)
+      assert.match(keptAnswers, /^HTTP\/1\.1 200 /)
+      const reloadsBefore = (stats.body as {tls: {reloads: number}}).tls.reloads
+      await copyFile(ours.caFile, clients.caFile)
+      process.kill(guardedPid, 'SIGHUP')
+      // The CA is now the cluster's, whose certificates (n2's) the node takes from clients.
+      const asNode = new DynClient(node, requestTimeoutMs, {tls: {ca, cert: await readFile(ours.certFile('n2')), key: await readFile(ours.keyFile('n2'))}})
+      await waitFor('the guarded node to take its new client CA', async () => {
+        const answer = await asNode.getJson('/stats').catch(() => undefined)
+        return answer?.ok === true && (answer.body as {tls: {reloads: number}}).tls.reloads > reloadsBefore ? true : undefined
+      }, 30_000)
+      const answeredBefore = keptAnswers.length
+      kept.write('GET /kv/guarded-key HTTP/1.1\r\nhost: guarded\r\n\r\n')
+      await keptClosed
+      assert.equal(keptAnswers.length, answeredBefore, 'the connection of a revoked client was served again')
+      const revoked = await runDyn(['get', 'guarded-key', ...caArgs, '--tls-cert', clients.certFile, '--tls-key', clients.keyFile])
+      assert.equal(revoked.code, 2, revoked.stdout)
+      assert.match(JSON.parse(revoked.stdout).message, /the client certificate given \(subject CN=alice, issuer CN=dyn clients CA [0-9a-f]{8}\) is not one of this node's client CA/)
+    } finally {
+      process.kill(guardedPid, 'SIGTERM')
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 20_000))])
+      if (isRunning(guardedPid)) await killNode(guardedPid).catch(() => undefined)
     }
   })
 

@@ -51,3 +51,14 @@ export async function makeNodeCertificate(certificates: ClusterCertificates, nam
   await promisify(execFile)('bash', ['-euo', 'pipefail', '-c', `${definition[0]}\nnode_cert "$1" "$2" "$3"`, 'node_cert', name, ip, dns], {cwd: certificates.dir})
   return {certFile: path.join(certificates.dir, `${name}.crt`), keyFile: path.join(certificates.dir, `${name}.key`)}
 }
+
+/** The README's block that makes the clients' CA and a certificate for client `alice`, in the folder of `certificates`. */
+export async function makeReadmeClientCertificates(certificates: ClusterCertificates): Promise<{caFile: string; certFile: string; keyFile: string}> {
+  const readme = await readFile(readmeFile, 'utf8')
+  const at = readme.indexOf('<!-- tls-client-commands')
+  if (at === -1) throw new Error('README.md has no <!-- tls-client-commands marker')
+  const block = /```sh\n([\s\S]*?)```/.exec(readme.slice(at))
+  if (block?.[1] === undefined) throw new Error('README.md has no sh block after the tls-client-commands marker')
+  await promisify(execFile)('bash', ['-euo', 'pipefail', '-c', block[1]], {cwd: path.dirname(certificates.dir)})
+  return {caFile: path.join(certificates.dir, 'clients-ca.crt'), certFile: path.join(certificates.dir, 'alice.crt'), keyFile: path.join(certificates.dir, 'alice.key')}
+}

@@ -64,6 +64,7 @@ describe('tlsFilesOf: the three start flags together or not at all', () => {
   it('none is plain, all three are TLS', () => {
     assert.deepEqual(tlsFilesOf({}), {ok: true, files: undefined})
     assert.deepEqual(tlsFilesOf({'tls-cert': 'a.crt', 'tls-key': 'a.key', 'tls-ca': 'ca.crt'}), {ok: true, files: {certFile: 'a.crt', keyFile: 'a.key', caFile: 'ca.crt'}})
+    assert.deepEqual(tlsFilesOf({'tls-cert': 'a.crt', 'tls-key': 'a.key', 'tls-ca': 'ca.crt', 'tls-client-ca': 'c.crt'}), {ok: true, files: {certFile: 'a.crt', keyFile: 'a.key', caFile: 'ca.crt', clientCaFile: 'c.crt'}})
   })
 
   it('one or two alone are refused with bad_parameter, naming what is missing', () => {
@@ -74,6 +75,7 @@ describe('tlsFilesOf: the three start flags together or not at all', () => {
       [{'tls-cert': 'a.crt', 'tls-key': 'a.key'}, /--tls-cert and --tls-key given without --tls-ca/],
       [{'tls-cert': 'a.crt', 'tls-ca': 'ca.crt'}, /without --tls-key: TLS needs all three/],
     ]
+    cases.push([{'tls-client-ca': 'clients-ca.crt'}, /--tls-client-ca given without --tls-cert, --tls-key and --tls-ca/])
     for (const [flags, message] of cases) {
       const checked = tlsFilesOf(flags)
       assert.equal(checked.ok, false, JSON.stringify(flags))
@@ -103,6 +105,16 @@ describe('loadNodeTls: the files checked before a node listens', () => {
     const broken = path.join(dir, 'broken.crt')
     await writeFile(broken, '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n')
     assert.match(await refusal({...good, certFile: broken}), /certificate 1 is not a valid X\.509 certificate/)
+  })
+
+  it('reads a client CA file when given one, and refuses one that holds no certificate', async () => {
+    const tls = await loaded({...filesOf(ours, 'n1'), clientCaFile: theirs.caFile})
+    assert.deepEqual(tls.clientCa, await readFile(theirs.caFile))
+    assert.match(tls.description, /; clients must present a certificate of CN=dyn cluster CA [0-9a-f]{8}$/)
+    assert.equal((await loaded(filesOf(ours, 'n1'))).clientCa, undefined)
+    const text = path.join(dir, 'clients.txt')
+    await writeFile(text, 'not a certificate\n')
+    assert.match(await refusal({...filesOf(ours, 'n1'), clientCaFile: text}), /^--tls-client-ca .*clients\.txt holds no PEM certificate/)
   })
 
   it('refuses a key that is not the certificate\'s, without showing the key', async () => {
@@ -354,6 +366,61 @@ describe('TLS openers that stall their handshake', () => {
     await delay(100)
     await stopsWithin(acceptor.close(), 2000, 'the transport with a socket in its TLS handshake')
     await closedWithin(held.closed, 1000, 'a socket in its TLS handshake after the close')
+  })
+})
+
+/**
+ * One TLS connection to `port` that trusts `ca`, with `identity` (a certificate and key) if given
+ * and resuming `session` if given; resolves once the server has answered or closed, with the
+ * session ticket it was issued, whether it was resumed, and whether the server closed it.
+ */
+function tlsVisit(port: number, ca: Buffer, identity?: {cert: Buffer; key: Buffer}, session?: Buffer): Promise<{session: Buffer | undefined; resumed: boolean; closedByServer: boolean}> {
+  return new Promise((resolve) => {
+    let ticket: Buffer | undefined
+    let resumed = false
+    const socket = connectTls({host: '127.0.0.1', port, ca, ...identity, ...(session === undefined ? {} : {session})}, () => {
+      resumed = socket.isSessionReused()
+    })
+    socket.on('session', (issued: Buffer) => {
+      ticket = issued
+    })
+    socket.on('error', () => undefined)
+    socket.on('data', () => undefined)
+    let closedByServer = true
+    // Long enough for a refusal to arrive; a connection the server kept is then closed here.
+    const timer = setTimeout(() => {
+      closedByServer = false
+      socket.destroy()
+    }, 500)
+    socket.once('close', () => {
+      clearTimeout(timer)
+      resolve({session: ticket, resumed, closedByServer})
+    })
+  })
+}
+
+describe('TLS sessions resumed from a ticket', () => {
+  it('do not let the internode port take an opener that presented no certificate for a member, and keep a member\'s certificate', async (t) => {
+    const rejected: string[] = []
+    const acceptor = await startTcpTransport({
+      host: '127.0.0.1', port: 0, nodeName: 'n1', tls: await loaded(filesOf(ours, 'n1')),
+      clock: systemClock, scheduler: systemScheduler, handler: async () => 'pong', onRejected: (kind, reason) => rejected.push(`${kind}:${reason}`),
+    })
+    t.after(() => acceptor.close())
+    const ca = await readFile(ours.caFile)
+    const stranger = await tlsVisit(portOf(acceptor), ca)
+    assert.ok(stranger.session !== undefined, 'the refused stranger was issued a ticket')
+    const back = await tlsVisit(portOf(acceptor), ca, undefined, stranger.session)
+    assert.equal(back.resumed, true, 'the session was resumed')
+    assert.equal(back.closedByServer, true, 'the stranger resuming its session was taken for a member')
+    assert.deepEqual(rejected, ['hellos:tls_certificate', 'hellos:tls_certificate'])
+    // A member's resumed session is still a member's.
+    const identity = {cert: await readFile(ours.certFile('n2')), key: await readFile(ours.keyFile('n2'))}
+    const member = await tlsVisit(portOf(acceptor), ca, identity)
+    const memberBack = await tlsVisit(portOf(acceptor), ca, identity, member.session)
+    assert.equal(memberBack.resumed, true)
+    assert.equal(memberBack.closedByServer, false, 'a member resuming its session was refused')
+    assert.equal(rejected.length, 2, rejected.join(', '))
   })
 })
 
