@@ -249,11 +249,12 @@ function requiringClientCertificates(handler: RequestListener, countRejected: (r
     }
     if (hasVerifiedCertificate(socket)) return handler(request, response)
     countRejected('client_certificate')
-    const presented = socket.getPeerCertificate()
+    // Null once the connection has closed under the request.
+    const presented: Partial<ReturnType<TLSSocket['getPeerCertificate']>> = socket.getPeerCertificate() ?? {}
     const message =
       presented.subject === undefined
         ? 'this node serves only clients with a certificate of its client CA (dyn start --tls-client-ca): give --tls-cert and --tls-key (or DYN_TLS_CERT and DYN_TLS_KEY) with your client certificate and key'
-        : `the client certificate given (subject ${describeName(presented.subject)}, issuer ${describeName(presented.issuer)}) is not one of this node's client CA (${socket.authorizationError ?? 'not authorized'}): give a certificate signed by the CA the node was started with as --tls-client-ca`
+        : `the client certificate given (subject ${describeName(presented.subject)}, issuer ${describeName(presented.issuer ?? {})}) is not one of this node's client CA (${socket.authorizationError ?? 'not authorized'}): give a certificate signed by the CA the node was started with as --tls-client-ca`
     const body = JSON.stringify({error: 'unauthenticated', message})
     response.writeHead(403, {'content-type': 'application/json', 'content-length': Buffer.byteLength(body), connection: 'close'})
     response.end(body)
@@ -303,7 +304,23 @@ export function createApiServer(node: Pick<AssembledNode, 'service' | 'countHttp
   server.maxConnections = httpConnectionsMax
   if (tls?.clientCa !== undefined) {
     clientCaGenerations.set(server, clientCa)
-    server.on('secureConnection', (socket: TLSSocket) => clientCa.ofSocket.set(socket, clientCa.current))
+    // The generation a connection is checked under is the one in force when it was accepted: Node
+    // chooses the TLS context, and so the client CA that will verify its certificate, right then
+    // (in the 'connection' listener it registered first), and a handshake can finish after a reload
+    // has replaced that CA. The TLS socket is tied to its accepted socket by the peer's
+    // address:port, unique among live connections to one port, as the transport ties them.
+    const acceptedUnder = new Map<string, number>()
+    server.on('connection', (raw: net.Socket) => {
+      const peer = `${raw.remoteAddress}:${raw.remotePort}`
+      acceptedUnder.set(peer, clientCa.current)
+      raw.once('close', () => acceptedUnder.delete(peer))
+    })
+    server.on('secureConnection', (socket: TLSSocket) => {
+      const peer = `${socket.remoteAddress}:${socket.remotePort}`
+      // Not found only if its accepted socket is gone already: such a connection is served nothing.
+      clientCa.ofSocket.set(socket, acceptedUnder.get(peer) ?? -1)
+      acceptedUnder.delete(peer)
+    })
   }
   if (tls !== undefined) {
     const accepted = new Set<net.Socket>()
