@@ -1,4 +1,4 @@
-import {contextFlag, dwFlag, explainFlag, jsonFlag, keyArg, nFlag, nodeFlag, tlsCaFlag, tlsCertFlag, tlsKeyFlag, prFlag, pwFlag, rFlag, timeoutFlag, wFlag} from '../src/cli/client-flags.js'
+import {clientTlsFlags, contextFlag, dwFlag, explainFlag, jsonFlag, keyArg, nFlag, nodeFlag, prFlag, pwFlag, rFlag, timeoutFlag, wFlag} from '../src/cli/client-flags.js'
 import {DynCommand} from '../src/cli/command-base.js'
 import {exitCodesHelp} from '../src/cli/exit-codes.js'
 import {runDelete} from '../src/cli/delete-run.js'
@@ -22,9 +22,7 @@ ${exitCodesHelp}`
 
   static override flags = {
     node: nodeFlag,
-    'tls-ca': tlsCaFlag,
-    'tls-cert': tlsCertFlag,
-    'tls-key': tlsKeyFlag,
+    ...clientTlsFlags,
     n: nFlag,
     r: rFlag,
     w: wFlag,

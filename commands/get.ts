@@ -1,5 +1,5 @@
 import * as Flags from '@oclif/core/flags'
-import {explainFlag, jsonFlag, keyArg, nFlag, nodeFlag, tlsCaFlag, tlsCertFlag, tlsKeyFlag, prFlag, rFlag, timeoutFlag} from '../src/cli/client-flags.js'
+import {clientTlsFlags, explainFlag, jsonFlag, keyArg, nFlag, nodeFlag, prFlag, rFlag, timeoutFlag} from '../src/cli/client-flags.js'
 import {DynCommand} from '../src/cli/command-base.js'
 import {getExitCodesHelp} from '../src/cli/exit-codes.js'
 import {previewBytesMax} from '../src/cli/format.js'
@@ -30,9 +30,7 @@ ${getExitCodesHelp}`
 
   static override flags = {
     node: nodeFlag,
-    'tls-ca': tlsCaFlag,
-    'tls-cert': tlsCertFlag,
-    'tls-key': tlsKeyFlag,
+    ...clientTlsFlags,
     n: nFlag,
     r: rFlag,
     pr: prFlag,

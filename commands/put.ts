@@ -1,6 +1,6 @@
 import * as Args from '@oclif/core/args'
 import * as Flags from '@oclif/core/flags'
-import {contextFlag, dwFlag, explainFlag, jsonFlag, nFlag, nodeFlag, tlsCaFlag, tlsCertFlag, tlsKeyFlag, pwFlag, timeoutFlag, wFlag} from '../src/cli/client-flags.js'
+import {clientTlsFlags, contextFlag, dwFlag, explainFlag, jsonFlag, nFlag, nodeFlag, pwFlag, timeoutFlag, wFlag} from '../src/cli/client-flags.js'
 import {DynCommand} from '../src/cli/command-base.js'
 import {exitCodesHelp} from '../src/cli/exit-codes.js'
 import {runPut} from '../src/cli/put-run.js'
@@ -29,9 +29,7 @@ ${exitCodesHelp}`
 
   static override flags = {
     node: nodeFlag,
-    'tls-ca': tlsCaFlag,
-    'tls-cert': tlsCertFlag,
-    'tls-key': tlsKeyFlag,
+    ...clientTlsFlags,
     n: nFlag,
     w: wFlag,
     dw: dwFlag,

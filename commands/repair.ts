@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 import {setTimeout as sleep} from 'node:timers/promises'
-import {jsonFlag, nodeFlag, tlsCaFlag, tlsCertFlag, tlsKeyFlag} from '../src/cli/client-flags.js'
+import {clientTlsFlags, jsonFlag, nodeFlag} from '../src/cli/client-flags.js'
 import {DynCommand} from '../src/cli/command-base.js'
 import {exitCodesHelp} from '../src/cli/exit-codes.js'
 
@@ -38,9 +38,7 @@ ${exitCodesHelp}`
 
   static override flags = {
     node: nodeFlag,
-    'tls-ca': tlsCaFlag,
-    'tls-cert': tlsCertFlag,
-    'tls-key': tlsKeyFlag,
+    ...clientTlsFlags,
     partition: Flags.integer({description: 'only this partition (see dyn ring); default: every partition the node is a home of', min: 0}),
     wait: Flags.boolean({description: 'run rounds until one finds every tree in sync', default: false}),
     'max-wait-seconds': Flags.integer({description: 'with --wait, give up after this many seconds (exit 3)', default: 600, min: 1}),

@@ -1,7 +1,7 @@
 import {readFile} from 'node:fs/promises'
 import * as Flags from '@oclif/core/flags'
 import type {DynClient} from '../src/client/http-client.js'
-import {jsonFlag, keyArg, nFlag, nodeFlag, tlsCaFlag, tlsCertFlag, tlsKeyFlag, rFlag, timeoutFlag, wFlag} from '../src/cli/client-flags.js'
+import {clientTlsFlags, jsonFlag, keyArg, nFlag, nodeFlag, rFlag, timeoutFlag, wFlag} from '../src/cli/client-flags.js'
 import {DynCommand} from '../src/cli/command-base.js'
 import {exitCodes, exitCodesHelp} from '../src/cli/exit-codes.js'
 import {candidateOf, readSiblings, writeAndVerify} from '../src/cli/resolve-flow.js'
@@ -30,9 +30,7 @@ ${exitCodesHelp} A key that another write changed meanwhile exits 3 (read it and
 
   static override flags = {
     node: nodeFlag,
-    'tls-ca': tlsCaFlag,
-    'tls-cert': tlsCertFlag,
-    'tls-key': tlsKeyFlag,
+    ...clientTlsFlags,
     n: nFlag,
     r: rFlag,
     w: wFlag,

@@ -1,5 +1,5 @@
 import * as Args from '@oclif/core/args'
-import {jsonFlag, nodeFlag, tlsCaFlag, tlsCertFlag, tlsKeyFlag, timeoutFlag} from '../src/cli/client-flags.js'
+import {clientTlsFlags, jsonFlag, nodeFlag, timeoutFlag} from '../src/cli/client-flags.js'
 import {DynCommand} from '../src/cli/command-base.js'
 import {exitCodesHelp} from '../src/cli/exit-codes.js'
 
@@ -20,7 +20,7 @@ ${exitCodesHelp}`
     key: Args.string({description: 'a key whose preference list to show', ignoreStdin: true}),
   }
 
-  static override flags = {node: nodeFlag, 'tls-ca': tlsCaFlag, 'tls-cert': tlsCertFlag, 'tls-key': tlsKeyFlag, timeout: timeoutFlag, json: jsonFlag}
+  static override flags = {node: nodeFlag, ...clientTlsFlags, timeout: timeoutFlag, json: jsonFlag}
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(Ring)

@@ -1,5 +1,5 @@
 import * as Flags from '@oclif/core/flags'
-import {nodeAddressDefault, nodeEnvironmentVariable, nodeFlag, tlsCaFlag, tlsCertFlag, tlsKeyFlag} from '../src/cli/client-flags.js'
+import {clientTlsFlags, nodeAddressDefault, nodeEnvironmentVariable, nodeFlag} from '../src/cli/client-flags.js'
 import {memberTlsOf} from '../src/client/http-client.js'
 import {parseNodeList} from '../src/client/node-address.js'
 import {ClusterWatch, httpFetchJson, pollRequestTimeoutMsDefault} from '../src/cli/cluster-watch.js'
@@ -23,9 +23,7 @@ Exit codes: 0 done, 2 bad usage, 3 no node answered.`
 
   static override flags = {
     node: nodeFlag,
-    'tls-ca': tlsCaFlag,
-    'tls-cert': tlsCertFlag,
-    'tls-key': tlsKeyFlag,
+    ...clientTlsFlags,
     interval: Flags.integer({description: 'milliseconds between refreshes', default: 1000, min: 100, max: 60_000}),
     json: Flags.boolean({description: 'print one snapshot as JSON (stable, documented fields)', default: false}),
   }

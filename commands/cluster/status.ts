@@ -1,6 +1,6 @@
 // The flags module alone: loading all of @oclif/core here would slow every start of the CLI.
 import * as Flags from '@oclif/core/flags'
-import {nodeFlag, tlsCaFlag, tlsCertFlag, tlsKeyFlag} from '../../src/cli/client-flags.js'
+import {clientTlsFlags, nodeFlag} from '../../src/cli/client-flags.js'
 import {clusterStatus, remoteClusterStatus, remoteStatusMemberTimeoutMsMax} from '../../src/cli/cluster-status.js'
 import type {ClusterSettingsView, ClusterStatus, NodeStatus, QuorumDefaults, RemoteClusterStatus} from '../../src/cli/cluster-status.js'
 import {formatTransfers, leftMembers, readTransfers} from '../../src/cli/transfer-status.js'
@@ -29,9 +29,7 @@ Exits 0 when every node (of the folder, or every member with --node) serves, all
   static override flags = {
     dir: Flags.string({description: `the cluster's folder (made by dyn cluster up) [default: ${clusterDirDefault}]`, exclusive: ['node']}),
     node: nodeFlag,
-    'tls-ca': tlsCaFlag,
-    'tls-cert': tlsCertFlag,
-    'tls-key': tlsKeyFlag,
+    ...clientTlsFlags,
     timeout: Flags.integer({description: 'with --node: give up on the node after this many milliseconds (it waits for each member at most half of it, up to 2 s)', default: 10_000, min: 2}),
     json: Flags.boolean({description: 'print the status as one JSON object', default: false}),
   }

@@ -36,6 +36,9 @@ export const tlsKeyFlag = Flags.string({
   helpValue: 'FILE',
 })
 
+/** What every command that talks to a node takes for TLS: the CA to trust, and its own certificate and key. */
+export const clientTlsFlags = {'tls-ca': tlsCaFlag, 'tls-cert': tlsCertFlag, 'tls-key': tlsKeyFlag}
+
 /** The KEY argument of the commands that read or write one key. */
 export const keyArg = Args.string({description: 'the key', required: true, ignoreStdin: true})
 

@@ -5,7 +5,7 @@
  */
 
 import type {DynClient} from '../client/http-client.js'
-import {jsonFlag, nodeFlag, timeoutFlag, tlsCaFlag, tlsCertFlag, tlsKeyFlag} from './client-flags.js'
+import {clientTlsFlags, jsonFlag, nodeFlag, timeoutFlag} from './client-flags.js'
 import {DynCommand} from './command-base.js'
 import type {ClientFlagValues} from './command-base.js'
 
@@ -42,7 +42,7 @@ export async function sendClusterChange(client: DynClient, method: 'GET' | 'POST
  */
 export abstract class ClusterChangeCommand extends DynCommand {
   /** Every change command asks one node (which forwards to the claimant) and may answer in JSON. */
-  static readonly changeFlags = {node: nodeFlag, 'tls-ca': tlsCaFlag, 'tls-cert': tlsCertFlag, 'tls-key': tlsKeyFlag, timeout: timeoutFlag, json: jsonFlag}
+  static readonly changeFlags = {node: nodeFlag, ...clientTlsFlags, timeout: timeoutFlag, json: jsonFlag}
 
   protected async change(flags: ClientFlagValues, method: 'GET' | 'POST', path: string, textOf: (body: PlanBody) => string): Promise<void> {
     const outcome = await sendClusterChange(this.clientFor(flags), method, path)

@@ -113,40 +113,34 @@ export class CommandOutput {
    * invalid file, or a certificate without its key, is bad input (exit 2).
    */
   clientTlsFor(flags: Pick<ClientFlagValues, 'tls-ca' | 'tls-cert' | 'tls-key' | 'json'>): ClientTls | undefined {
-    const [source, file] = flagOrEnvironment(flags['tls-ca'], '--tls-ca', tlsCaEnvironmentVariable)
+    const [caSource, caFile] = flags['tls-ca'] !== undefined ? ['--tls-ca', flags['tls-ca']] : [tlsCaEnvironmentVariable, environmentFile(tlsCaEnvironmentVariable)]
     let authority: {ca: Buffer; source: string} | undefined
-    if (file !== undefined && source !== undefined) {
-      const loaded = loadClientCa(file, source)
+    if (caFile !== undefined) {
+      const loaded = loadClientCa(caFile, caSource)
       if (!loaded.ok) this.fail(flags.json, loaded.error, loaded.message)
-      authority = {ca: loaded.ca, source: `${source} ${file}`}
+      authority = {ca: loaded.ca, source: `${caSource} ${caFile}`}
     }
     // The certificate and its key come from one place: the flags when either is given, else the
     // environment, so that a certificate of one flag is never paired with another's key.
     const fromFlags = flags['tls-cert'] !== undefined || flags['tls-key'] !== undefined
-    const [certSource, certFile] = fromFlags ? optionalFlag(flags['tls-cert'], '--tls-cert') : flagOrEnvironment(undefined, '--tls-cert', tlsCertEnvironmentVariable)
-    const [keySource, keyFile] = fromFlags ? optionalFlag(flags['tls-key'], '--tls-key') : flagOrEnvironment(undefined, '--tls-key', tlsKeyEnvironmentVariable)
-    if ((certFile === undefined) !== (keyFile === undefined)) {
-      const [given, missing] = certFile === undefined ? [keySource, fromFlags ? '--tls-cert' : tlsCertEnvironmentVariable] : [certSource, fromFlags ? '--tls-key' : tlsKeyEnvironmentVariable]
+    const [certSource, keySource] = fromFlags ? ['--tls-cert', '--tls-key'] : [tlsCertEnvironmentVariable, tlsKeyEnvironmentVariable]
+    const certFile = fromFlags ? flags['tls-cert'] : environmentFile(tlsCertEnvironmentVariable)
+    const keyFile = fromFlags ? flags['tls-key'] : environmentFile(tlsKeyEnvironmentVariable)
+    if (certFile === undefined && keyFile === undefined) return authority
+    if (certFile === undefined || keyFile === undefined) {
+      const [given, missing] = certFile === undefined ? [keySource, certSource] : [certSource, keySource]
       this.fail(flags.json, 'bad_parameter', `${given} given without ${missing}: a client certificate is presented with its key; give both`)
     }
-    if (certFile === undefined || keyFile === undefined || certSource === undefined || keySource === undefined) return authority
     const identity = loadClientCertificate(certFile, keyFile, {cert: certSource, key: keySource})
     if (!identity.ok) this.fail(flags.json, identity.error, identity.message)
     return {...authority, cert: identity.cert, key: identity.key}
   }
 }
 
-/** A file named by its flag, with the flag, or nothing. */
-function optionalFlag(flagValue: string | undefined, flag: string): [string, string] | [undefined, undefined] {
-  return flagValue === undefined ? [undefined, undefined] : [flag, flagValue]
-}
-
-/** A file named by its flag, else by its environment variable (a blank one is unset), with where it came from. */
-function flagOrEnvironment(flagValue: string | undefined, flag: string, variable: string): [string, string] | [undefined, undefined] {
-  if (flagValue !== undefined) return [flag, flagValue]
-  const fromEnvironment = process.env[variable]
-  if (fromEnvironment !== undefined && fromEnvironment.trim() !== '') return [variable, fromEnvironment.trim()]
-  return [undefined, undefined]
+/** A file an environment variable names, or undefined when it is unset or blank. */
+function environmentFile(variable: string): string | undefined {
+  const value = process.env[variable]?.trim()
+  return value === undefined || value === '' ? undefined : value
 }
 
 /** Whether --json appears before any `--` (after which everything is an argument). */

@@ -267,6 +267,8 @@ function requiringClientCertificates(handler: RequestListener, countRejected: (r
  */
 interface ClientCaGeneration {
   current: number
+  /** The client CA (PEM) of the current generation. */
+  ca: Buffer
   readonly ofSocket: WeakMap<net.Socket, number>
 }
 
@@ -290,8 +292,8 @@ function describeName(name: Readonly<Record<string, string | string[] | undefine
  */
 export function createApiServer(node: Pick<AssembledNode, 'service' | 'countHttpRequest' | 'countRejected'>, log: (line: string) => void, admission?: AdmissionControl, tls?: NodeTls, handshakeTimeoutMs = tlsHandshakeTimeoutMs): Server {
   const apiHandler = createApiHandler(node.service, (route) => node.countHttpRequest(route), (code) => node.countRejected('http', code), admission)
-  const clientCa: ClientCaGeneration = {current: 0, ofSocket: new WeakMap()}
-  const handler = tls?.clientCa === undefined ? apiHandler : requiringClientCertificates(apiHandler, (reason) => node.countRejected('http', reason), clientCa)
+  const clientCa: ClientCaGeneration | undefined = tls?.clientCa === undefined ? undefined : {current: 0, ca: tls.clientCa, ofSocket: new WeakMap()}
+  const handler = clientCa === undefined ? apiHandler : requiringClientCertificates(apiHandler, (reason) => node.countRejected('http', reason), clientCa)
   // Node answers an HTTP/1.1 request without a Host header with a bare 400 of its own (no JSON,
   // not counted) before the handler sees it; the API routes by path alone and needs no Host, so
   // such a request is served like any other (found by the HTTP fuzzer, test/fuzz/http-target.ts).
@@ -302,7 +304,7 @@ export function createApiServer(node: Pick<AssembledNode, 'service' | 'countHttp
   const clientAuth = tls?.clientCa === undefined ? {} : {requestCert: true, rejectUnauthorized: false, ca: tls.clientCa}
   const server: Server = tls === undefined ? createServer(httpOptions, handler) : createHttpsServer({...httpOptions, cert: tls.cert, key: tls.key, ...clientAuth, handshakeTimeout: handshakeTimeoutMs}, handler)
   server.maxConnections = httpConnectionsMax
-  if (tls?.clientCa !== undefined) {
+  if (clientCa !== undefined) {
     clientCaGenerations.set(server, clientCa)
     // The generation a connection is checked under is the one in force when it was accepted: Node
     // chooses the TLS context, and so the client CA that will verify its certificate, right then
@@ -400,34 +402,11 @@ export function createApiServer(node: Pick<AssembledNode, 'service' | 'countHttp
 async function serveHttp(options: NodeOptions, node: AssembledNode, admission: AdmissionControl, transport: TcpTransport, tlsRotation: {reloader?: TlsReloader}): Promise<RunningNode> {
   const scheduler = options.scheduler ?? systemScheduler
   const clock = options.clock ?? systemClock
-  let reloader: TlsReloader | undefined
   const server = createApiServer(node, options.log, admission, options.tls)
   await listen(server, options.listenHost, options.port)
   const apiAddress = formatAddress(options.advertiseHost, (server.address() as AddressInfo).port)
-  if (options.tls !== undefined && options.tlsFiles !== undefined) {
-    const files = options.tlsFiles
-    let servedClientCa = options.tls.clientCa
-    reloader = new TlsReloader(
-      {
-        load: () => loadNodeTls(files, clock.nowMs(), options.advertiseHost),
-        apply: (next) => {
-          // Built first, so that files Node refuses change neither port.
-          createSecureContext({cert: next.cert, key: next.key, ca: next.ca})
-          if (next.clientCa !== undefined) createSecureContext({ca: next.clientCa})
-          ;(server as HttpsServer).setSecureContext({cert: next.cert, key: next.key, ...(next.clientCa === undefined ? {} : {ca: next.clientCa})})
-          const generation = clientCaGenerations.get(server)
-          if (generation !== undefined && next.clientCa !== undefined && (servedClientCa === undefined || !next.clientCa.equals(servedClientCa))) generation.current += 1
-          servedClientCa = next.clientCa
-          transport.replaceTls(next)
-        },
-        scheduler,
-        log: options.log,
-      },
-      options.tls,
-    )
-    tlsRotation.reloader = reloader
-    reloader.start()
-  }
+  const reloader = startTlsReloader(options, server, transport, clock, scheduler)
+  tlsRotation.reloader = reloader
   let stopping: Promise<void> | undefined
   const stop = (): Promise<void> => {
     reloader?.stop()
@@ -450,6 +429,45 @@ async function serveHttp(options: NodeOptions, node: AssembledNode, admission: A
   })
   const reloadTls = async (): Promise<TlsReloadOutcome | undefined> => (reloader === undefined ? undefined : reloader.reload('asked'))
   return {name: options.name, actor: node.actor, apiAddress, rpcAddress: node.transport.address, left, failed, reloadTls, stop}
+}
+
+/**
+ * The certificate rotation of a node started with TLS files (tls-reloader.ts), checking them from
+ * now on: it applies files that pass to both ports. Undefined for a node without them.
+ */
+function startTlsReloader(options: NodeOptions, server: Server, transport: TcpTransport, clock: Clock, scheduler: Scheduler): TlsReloader | undefined {
+  const files = options.tlsFiles
+  if (options.tls === undefined || files === undefined) return undefined
+  const reloader = new TlsReloader(
+    {
+      load: () => loadNodeTls(files, clock.nowMs(), options.advertiseHost),
+      apply: (next) => {
+        // Built first, so that files Node refuses change neither port.
+        createSecureContext({cert: next.cert, key: next.key, ca: next.ca})
+        if (next.clientCa !== undefined) createSecureContext({ca: next.clientCa})
+        replaceApiTls(server, next)
+        transport.replaceTls(next)
+      },
+      scheduler,
+      log: options.log,
+    },
+    options.tls,
+  )
+  reloader.start()
+  return reloader
+}
+
+/**
+ * Serve the client API with new certificates (a rotation): new connections use them. A client CA
+ * that changed counts one more generation, so connections checked under the old one are closed
+ * at their next request (requiringClientCertificates).
+ */
+function replaceApiTls(server: Server, next: NodeTls): void {
+  ;(server as HttpsServer).setSecureContext({cert: next.cert, key: next.key, ...(next.clientCa === undefined ? {} : {ca: next.clientCa})})
+  const clientCa = clientCaGenerations.get(server)
+  if (clientCa === undefined || next.clientCa === undefined || next.clientCa.equals(clientCa.ca)) return
+  clientCa.current += 1
+  clientCa.ca = next.clientCa
 }
 
 function listen(server: Server, host: string, port: number): Promise<void> {

@@ -11,16 +11,20 @@ import {fileURLToPath} from 'node:url'
 import {promisify} from 'node:util'
 
 const readmeFile = fileURLToPath(new URL('../../../README.md', import.meta.url))
-const commandsMarker = '<!-- tls-commands'
+/** The first sh block of the README after the comment that starts with `<!-- NAME`. */
+async function readmeBlockAfter(name: string): Promise<string> {
+  const marker = `<!-- ${name}`
+  const readme = await readFile(readmeFile, 'utf8')
+  const at = readme.indexOf(marker)
+  if (at === -1) throw new Error(`README.md has no ${marker} marker`)
+  const block = /```sh\n([\s\S]*?)```/.exec(readme.slice(at))
+  if (block?.[1] === undefined) throw new Error(`README.md has no sh block after the ${name} marker`)
+  return block[1]
+}
 
 /** The shell block of README "TLS" that makes the CA and the node certificates. */
 export async function readmeCertificateCommands(): Promise<string> {
-  const readme = await readFile(readmeFile, 'utf8')
-  const at = readme.indexOf(commandsMarker)
-  if (at === -1) throw new Error(`README.md has no ${commandsMarker} marker`)
-  const block = /```sh\n([\s\S]*?)```/.exec(readme.slice(at))
-  if (block?.[1] === undefined) throw new Error('README.md has no sh block after the tls-commands marker')
-  return block[1]
+  return readmeBlockAfter('tls-commands')
 }
 
 /** The files one run of the commands makes, in `dir/tls`. */
@@ -54,11 +58,7 @@ export async function makeNodeCertificate(certificates: ClusterCertificates, nam
 
 /** The README's block that makes the clients' CA and a certificate for client `alice`, in the folder of `certificates`. */
 export async function makeReadmeClientCertificates(certificates: ClusterCertificates): Promise<{caFile: string; certFile: string; keyFile: string}> {
-  const readme = await readFile(readmeFile, 'utf8')
-  const at = readme.indexOf('<!-- tls-client-commands')
-  if (at === -1) throw new Error('README.md has no <!-- tls-client-commands marker')
-  const block = /```sh\n([\s\S]*?)```/.exec(readme.slice(at))
-  if (block?.[1] === undefined) throw new Error('README.md has no sh block after the tls-client-commands marker')
-  await promisify(execFile)('bash', ['-euo', 'pipefail', '-c', block[1]], {cwd: path.dirname(certificates.dir)})
+  const block = await readmeBlockAfter('tls-client-commands')
+  await promisify(execFile)('bash', ['-euo', 'pipefail', '-c', block], {cwd: path.dirname(certificates.dir)})
   return {caFile: path.join(certificates.dir, 'clients-ca.crt'), certFile: path.join(certificates.dir, 'alice.crt'), keyFile: path.join(certificates.dir, 'alice.key')}
 }
