@@ -461,10 +461,14 @@ function sendGetOutcome(request: IncomingMessage, reply: Reply, outcome: GetOutc
     const deleted = versions.length > 0
     return sendError(reply, 'not_found', deleted ? `${key} was deleted` : `${key} does not exist`, {deleted, ...(context ? {context} : {}), ...(wantsJson(request) ? {trace: outcome.trace} : {})}, contextHeaders)
   }
+  const json = wantsJson(request)
+  if (!json && versions.length === 1) {
+    const only = versions[0] as StoredVersion
+    return reply(200, {'content-type': only.contentType, ...contextHeaders}, only.value)
+  }
+  // The siblings in JSON (each value in base64) only for an answer that carries them.
   const siblings = object === undefined ? [] : dottedValues(object.versions).map(siblingJson)
-  if (wantsJson(request)) return sendJson(reply, 200, {context, siblings, trace: outcome.trace}, contextHeaders)
-  const only = versions[0] as StoredVersion
-  if (versions.length === 1) return reply(200, {'content-type': only.contentType, ...contextHeaders}, only.value)
+  if (json) return sendJson(reply, 200, {context, siblings, trace: outcome.trace}, contextHeaders)
   sendJson(reply, 300, {context, siblings}, contextHeaders)
 }
 
