@@ -113,9 +113,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     options.log(`warning: listening on ${options.listenHost} without a cluster secret or TLS: any process that reaches internode port ${options.rpcPort} can join this cluster, gossip and write replicas; give every node the same --secret-file (dyn cluster up writes one), or certificates of one CA (--tls-cert, --tls-key, --tls-ca)`)
   }
   if (options.tls !== undefined) options.log(`TLS on both ports with ${options.tls.description}; peers must present a certificate of the cluster CA`)
-  if (options.tls?.clientCa !== undefined && options.tls.clientCa.equals(options.tls.ca)) {
-    options.log('warning: --tls-client-ca is the cluster CA (--tls-ca): every client certificate is also accepted on the internode port, as a node certificate is; give the clients a CA of their own (README "Client certificates")')
-  }
+  if (options.tls !== undefined) warnOfSharedClientCa(options.tls, options.log)
   // One admission control per node, on the node's clock: the HTTP handler and the node's
   // forwarded puts and background tasks all ask it (src/api/admission.ts).
   const admission = new AdmissionControl(options.clock ?? systemClock, options.admission, {monitorEventLoop: true})
@@ -447,6 +445,7 @@ function startTlsReloader(options: NodeOptions, server: Server, transport: TcpTr
         if (next.clientCa !== undefined) createSecureContext({ca: next.clientCa})
         replaceApiTls(server, next)
         transport.replaceTls(next)
+        warnOfSharedClientCa(next, options.log)
       },
       scheduler,
       log: options.log,
@@ -455,6 +454,12 @@ function startTlsReloader(options: NodeOptions, server: Server, transport: TcpTr
   )
   reloader.start()
   return reloader
+}
+
+/** At start and at every rotation: a client CA that shares a certificate with the cluster CA lets clients in as members. */
+function warnOfSharedClientCa(tls: NodeTls, log: (line: string) => void): void {
+  if (tls.clientCaSharedWithCluster === undefined) return
+  log(`warning: --tls-client-ca holds ${tls.clientCaSharedWithCluster}, which is also in the cluster CA (--tls-ca): every client certificate it signed is also accepted on the internode port, as a node certificate is; give the clients a CA of their own (README "Client certificates")`)
 }
 
 /**

@@ -54,6 +54,12 @@ export interface NodeTls {
    * /health. Absent: the API serves anyone who trusts the cluster CA.
    */
   readonly clientCa?: Buffer
+  /**
+   * A certificate that is in both the client CA and the cluster CA files (its subject), if any:
+   * every certificate it signed is then taken on the internode port as a node's, and the node
+   * warns. Compared by fingerprint, so a bundle that holds the cluster CA among others is found.
+   */
+  readonly clientCaSharedWithCluster?: string
   /** The node certificate's subject and names, for the start-up log line. */
   readonly description: string
 }
@@ -105,11 +111,11 @@ export async function loadNodeTls(files: TlsFiles, nowMs: number, advertiseHost:
   if (!keyText.ok) return keyText
   if (!caText.ok) return caText
   if (clientCaText !== undefined && !clientCaText.ok) return clientCaText
-  let clients: {bytes: Buffer; subjects: string} | undefined
+  let clients: {bytes: Buffer; subjects: string; certificates: X509Certificate[]} | undefined
   if (clientCaText !== undefined) {
     const clientAuthorities = certificatesIn(clientCaText.text, `--tls-client-ca ${files.clientCaFile}`)
     if (!clientAuthorities.ok) return clientAuthorities
-    clients = {bytes: clientCaText.bytes, subjects: clientAuthorities.certificates.map((certificate) => oneLine(certificate.subject)).join('; ')}
+    clients = {bytes: clientCaText.bytes, subjects: clientAuthorities.certificates.map((certificate) => oneLine(certificate.subject)).join('; '), certificates: clientAuthorities.certificates}
   }
   const chain = certificatesIn(certText.text, `--tls-cert ${files.certFile}`)
   if (!chain.ok) return chain
@@ -139,7 +145,19 @@ export async function loadNodeTls(files: TlsFiles, nowMs: number, advertiseHost:
   }
   const description = `${oneLine(leaf.subject)} (${names}), valid until ${leaf.validTo}`
   if (clients === undefined) return {ok: true, tls: {cert: certText.bytes, key: keyText.bytes, ca: caText.bytes, description}}
-  return {ok: true, tls: {cert: certText.bytes, key: keyText.bytes, ca: caText.bytes, clientCa: clients.bytes, description: `${description}; clients must present a certificate of ${clients.subjects}`}}
+  const clusterFingerprints = new Set(authorities.certificates.map((certificate) => certificate.fingerprint256))
+  const shared = clients.certificates.find((certificate) => clusterFingerprints.has(certificate.fingerprint256))
+  return {
+    ok: true,
+    tls: {
+      cert: certText.bytes,
+      key: keyText.bytes,
+      ca: caText.bytes,
+      clientCa: clients.bytes,
+      ...(shared === undefined ? {} : {clientCaSharedWithCluster: oneLine(shared.subject)}),
+      description: `${description}; clients must present a certificate of ${clients.subjects}`,
+    },
+  }
 }
 
 async function readPem(file: string, flag: string): Promise<({ok: true; bytes: Buffer; text: string}) | {ok: false; error: 'bad_parameter'; message: string}> {

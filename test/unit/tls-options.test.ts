@@ -112,6 +112,12 @@ describe('loadNodeTls: the files checked before a node listens', () => {
     assert.deepEqual(tls.clientCa, await readFile(theirs.caFile))
     assert.match(tls.description, /; clients must present a certificate of CN=dyn cluster CA [0-9a-f]{8}$/)
     assert.equal((await loaded(filesOf(ours, 'n1'))).clientCa, undefined)
+    assert.equal(tls.clientCaSharedWithCluster, undefined)
+    // A client CA that is, or holds, the cluster CA is found, so the node can warn that its clients pass for members.
+    assert.match((await loaded({...filesOf(ours, 'n1'), clientCaFile: ours.caFile})).clientCaSharedWithCluster ?? '', /^CN=dyn cluster CA [0-9a-f]{8}$/)
+    const clientBundle = path.join(dir, 'client-bundle.crt')
+    await writeFile(clientBundle, Buffer.concat([await readFile(theirs.caFile), await readFile(ours.caFile)]))
+    assert.match((await loaded({...filesOf(ours, 'n1'), clientCaFile: clientBundle})).clientCaSharedWithCluster ?? '', /^CN=dyn cluster CA [0-9a-f]{8}$/)
     const text = path.join(dir, 'clients.txt')
     await writeFile(text, 'not a certificate\n')
     assert.match(await refusal({...filesOf(ours, 'n1'), clientCaFile: text}), /^--tls-client-ca .*clients\.txt holds no PEM certificate/)
