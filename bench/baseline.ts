@@ -185,11 +185,14 @@ export type RunSetup = Pick<BenchConfig, 'mode' | 'records' | 'valueSize' | 'n' 
     readonly distribution: string
     readonly nodeCount: number
     readonly faults?: ReadonlyArray<{readonly spec: string}>
+    /** Reached over HTTPS; absent: plain HTTP. */
+    readonly https?: boolean
   }
 
 /** The setup of a run about to start: its nodes are those given, or the cluster it will start. */
 export function setupOfConfig(config: BenchConfig): RunSetup {
-  return {...config, nodeCount: config.nodes.length > 0 ? config.nodes.length : config.startNodes}
+  const {tls, ...setup} = config
+  return {...setup, nodeCount: config.nodes.length > 0 ? config.nodes.length : config.startNodes, ...(tls === undefined ? {} : {https: true})}
 }
 
 export function setupOfReport(report: ComparedReport): RunSetup {
@@ -212,6 +215,8 @@ export function setupDifferences(baseline: RunSetup, current: RunSetup): string[
     ['quorum', (s) => `n=${quorum(s.n)} r=${quorum(s.r)} w=${quorum(s.w)} dw=${quorum(s.dw)}`],
     ['routing', (s) => (s.clientDriven === true ? 'client-driven' : 'server-driven')],
     ['nodes', (s) => String(s.nodeCount)],
+    // TLS costs every request its encryption: a figure over HTTPS is another experiment.
+    ['transport', (s) => (s.https === true ? 'HTTPS' : 'plain HTTP')],
     ['cluster flags', (s) => (s.clusterArgs === undefined || s.clusterArgs.length === 0 ? 'none' : s.clusterArgs.join(' '))],
     ['connections per node', (s) => (s.mode.kind === 'open' ? String(s.connectionsPerNode ?? openLoopConnectionsPerNodeDefault) : 'closed loop')],
     // A run through a fault is another experiment than one without, or with another fault.

@@ -110,6 +110,7 @@ function runProperties(report: CiReport): Record<string, string | number> {
     records: c.records,
     valueSizeBytes: c.valueSize,
     nodes: c.targetNodes.length,
+    transport: c.https === true ? 'HTTPS' : 'HTTP',
     durationS: c.durationS,
     opsPerS: Number(report.run.opsPerS.toFixed(2)),
     ...(report.calibration === undefined ? {} : {calibrationOpsPerS: Number(report.calibration.opsPerS.toFixed(2)), calibrationRatio: Number(report.calibration.ratio.toFixed(4))}),
@@ -208,7 +209,7 @@ export function markdownSummary(report: CiReport, regression: RegressionReport |
   const lines = [
     heading,
     '',
-    `Workload **${escapeMarkdown(c.workload)}** (${escapeMarkdown(c.distribution)}), ${c.records} records of ${c.valueSize} bytes, ${quorum}, ${describeLoop(c.mode)}${routing}, ${c.durationS} s measured after ${c.warmupS} s of warm-up, against ${c.targetNodes.length} node(s).`,
+    `Workload **${escapeMarkdown(c.workload)}** (${escapeMarkdown(c.distribution)}), ${c.records} records of ${c.valueSize} bytes, ${quorum}, ${describeLoop(c.mode)}${routing}, ${c.durationS} s measured after ${c.warmupS} s of warm-up, against ${c.targetNodes.length} node(s)${c.https === true ? ' over HTTPS' : ''}.`,
     '',
     `Run: ${report.run.opsPerS.toFixed(1)} ops/s over ${report.run.elapsedS.toFixed(1)} s (${report.run.httpRequests} HTTP requests${report.run.transportErrors.timeout + report.run.transportErrors.connection > 0 ? `, ${report.run.transportErrors.timeout} timeouts, ${report.run.transportErrors.connection} connection errors` : ''}${report.run.notStarted ? `, ${report.run.notStarted} operations not started` : ''}).`,
   ]

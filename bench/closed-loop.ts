@@ -14,6 +14,11 @@
 
 import autocannon from 'autocannon'
 import {performance} from 'node:perf_hooks'
+import type {TLSSocket} from 'node:tls'
+import {tlsFailureHint} from '../src/client/http-client.js'
+import {parseNodeList} from '../src/client/node-address.js'
+import {DynError} from '../src/errors.js'
+import type {ClientTls} from '../src/transport/tls-ca-file.js'
 import type {OperationRun, OperationSource, HttpStep} from './operations.js'
 import type {Recorder} from './recorder.js'
 
@@ -30,6 +35,8 @@ export interface ClosedLoopOptions {
   readonly timeoutS: number
   readonly factory: OperationSource
   readonly recorder: Recorder
+  /** HTTPS to every node, trusting `ca` (the system's CAs without it) and presenting `cert` if given; undefined: plain HTTP. */
+  readonly tls?: ClientTls
 }
 
 export interface DriverTotals {
@@ -66,13 +73,26 @@ export async function runClosedLoop(options: ClosedLoopOptions): Promise<DriverT
   const measuredFromMs = begin + options.warmupS * 1000
   options.recorder.startTimeline(measuredFromMs)
   let httpRequests = 0
+  // Set when a connection's certificate did not verify: the run is stopped, and fails with it.
+  let refusedCertificate: string | undefined
   const perNode = options.nodes.map((_, i) => Math.floor(options.connections / options.nodes.length) + (i < options.connections % options.nodes.length ? 1 : 0))
   const runs = options.nodes
     .map((node, i) => ({node, connections: perNode[i] ?? 0}))
     .filter((target) => target.connections > 0)
     .map((target) =>
       autocannon({
-        url: `http://${target.node}`,
+        url: `${options.tls === undefined ? 'http' : 'https'}://${target.node}`,
+        ...(options.tls === undefined
+          ? {}
+          : {
+              tlsOptions: {ca: options.tls.ca, cert: options.tls.cert, key: options.tls.key},
+              setupClient: verifyEachConnection((authorizationError) => {
+                refusedCertificate ??= `${target.node}: ${certificateAdvice(target.node, authorizationError, options.tls?.source)}`
+                // Without a callback autocannon returns its instance, made thenable (lib/init.js);
+                // its types give only the promise.
+                for (const run of runs) (run as unknown as {stop: () => void}).stop()
+              }),
+            }),
         connections: target.connections,
         pipelining: 1,
         duration: options.warmupS + options.durationS,
@@ -108,6 +128,9 @@ export async function runClosedLoop(options: ClosedLoopOptions): Promise<DriverT
   const results = await Promise.all(runs)
   const endMs = performance.now()
   for (const item of [...inFlight, ...followUps]) item.run.abandon()
+  if (refusedCertificate !== undefined) {
+    throw new DynError('unreachable', `the run was stopped: ${refusedCertificate}`)
+  }
   let timeout = 0
   let connection = 0
   for (const result of results) {
@@ -115,6 +138,48 @@ export async function runClosedLoop(options: ClosedLoopOptions): Promise<DriverT
     connection += result.errors - result.timeouts
   }
   return {elapsedS: (endMs - measuredFromMs) / 1000, httpRequests, transportErrors: {timeout, connection: Math.max(0, connection)}}
+}
+
+/** The part of autocannon 8's per-connection client (lib/httpClient.js) that the check below reaches into. */
+interface AutocannonConnection {
+  conn?: TLSSocket
+  _connect: () => void
+}
+
+/**
+ * autocannon 8 opens every HTTPS connection with `rejectUnauthorized: false`, whatever its
+ * `tlsOptions` say (lib/httpClient.js), so it would load a server whose certificate does not
+ * verify. Node still verifies the chain and the name against the given CA and says so in
+ * `authorized`: each connection the client opens, its first and every reconnection, is checked
+ * once its handshake is done, and one that did not verify ends the run before any request on it
+ * is answered (`refuse`). The client's `_connect` is wrapped for that; test/integration/tls.test.ts
+ * runs this loop against a node whose certificate another CA signed, so an autocannon that
+ * changed it would fail there.
+ */
+function verifyEachConnection(refuse: (authorizationError: Error | string) => void): (client: unknown) => void {
+  return (client) => {
+    const connection = client as AutocannonConnection
+    const connect = connection._connect
+    if (typeof connect !== 'function') throw new Error('autocannon changed: its client has no _connect to check connections in')
+    connection._connect = function (this: AutocannonConnection): void {
+      connect.call(this)
+      const socket = this.conn
+      socket?.once('secureConnect', () => {
+        if (socket.authorized) return
+        refuse(socket.authorizationError)
+        socket.destroy()
+      })
+    }
+  }
+}
+
+/** What to do about a node whose certificate did not verify, as every command says it (tlsFailureHint). */
+function certificateAdvice(node: string, authorizationError: Error | string, caSource: string | undefined): string {
+  const reason = typeof authorizationError === 'string' ? authorizationError : (authorizationError.message ?? String(authorizationError))
+  const code = typeof authorizationError === 'string' ? authorizationError : ((authorizationError as NodeJS.ErrnoException).code ?? reason)
+  const address = parseNodeList([node])
+  const hint = address.ok ? tlsFailureHint(Object.assign(new Error(reason), {code}), address.value[0] as (typeof address.value)[number], caSource === undefined ? {} : {caSource}) : undefined
+  return `its certificate did not verify: ${hint ?? reason}`
 }
 
 function newItem(run: OperationRun): InFlight {

@@ -376,7 +376,7 @@ function parameters(report: HtmlReportInput): string {
     ['quorum', quorum],
     ['loop', loop],
     ['duration', `${c.durationS} s measured after ${c.warmupS} s of warm-up (${report.run.elapsedS.toFixed(1)} s elapsed)`],
-    ['nodes', `${c.targetNodes.length}${started}: ${c.targetNodes.join(', ')}`],
+    ['nodes', `${c.targetNodes.length}${started}: ${c.targetNodes.join(', ')}${c.https === true ? ' (over HTTPS)' : ''}`],
     ['calibration', calibration(report)],
     ['seed', String(c.seed)],
   ]

@@ -14,6 +14,10 @@
 
 import {performance} from 'node:perf_hooks'
 import {Pool} from 'undici'
+import {tlsFailureHint} from '../src/client/http-client.js'
+import {parseNodeList} from '../src/client/node-address.js'
+import {DynError} from '../src/errors.js'
+import type {ClientTls} from '../src/transport/tls-ca-file.js'
 import type {OperationRun, OperationSource, Outcome, HttpStep, HttpReply} from './operations.js'
 import type {Recorder} from './recorder.js'
 import type {DriverTotals} from './closed-loop.js'
@@ -35,6 +39,8 @@ export interface OpenLoopOptions {
    * connection; `--connections-per-node` lets the bench offer that.
    */
   readonly connectionsPerNode?: number
+  /** HTTPS to every node (see HttpTargets); undefined: plain HTTP. */
+  readonly tls?: ClientTls
   /**
    * Seconds of load before measuring: the first operations pay for opening connections and for
    * the JIT compiling the hot paths (a stall of tens of ms that would land on every operation
@@ -54,18 +60,33 @@ const startsPerTickMax = 1000
 
 export class HttpTargets {
   private readonly pools = new Map<string, Pool>()
+  /**
+   * Over TLS, the first failed handshake (a certificate that did not verify, a node that wants a
+   * client certificate, one that serves plain HTTP), as `node: what to do`: the drivers stop
+   * sending, and the run fails with it (`throwIfTlsFailed`) instead of counting errors.
+   */
+  tlsFailure: string | undefined
 
   constructor(
     private readonly timeoutS: number,
     private readonly connectionsPerNode: number,
     /** The nodes a refused step may go to instead, in order; empty: none. */
     private readonly failoverNodes: readonly string[] = [],
+    /**
+     * HTTPS to every node, trusting `ca` (the system's CAs without it) and presenting `cert` if
+     * given; undefined: plain HTTP. undici checks each node's certificate and name, as Node does.
+     */
+    private readonly tls?: ClientTls,
   ) {}
 
   private pool(node: string): Pool {
     let pool = this.pools.get(node)
     if (pool === undefined) {
-      pool = new Pool(`http://${node}`, {connections: this.connectionsPerNode, pipelining: 1, headersTimeout: this.timeoutS * 1000, bodyTimeout: this.timeoutS * 1000})
+      const limits = {connections: this.connectionsPerNode, pipelining: 1, headersTimeout: this.timeoutS * 1000, bodyTimeout: this.timeoutS * 1000}
+      pool =
+        this.tls === undefined
+          ? new Pool(`http://${node}`, limits)
+          : new Pool(`https://${node}`, {...limits, connect: {ca: this.tls.ca, cert: this.tls.cert, key: this.tls.key}})
       this.pools.set(node, pool)
     }
     return pool
@@ -90,6 +111,7 @@ export class HttpTargets {
         return {ok: true, reply: {status: response.statusCode, body, contextHeader: Array.isArray(context) ? context[0] : context}}
       } catch (error) {
         const code = (error as {code?: string}).code ?? ''
+        this.noteTlsFailure(target, error as NodeJS.ErrnoException)
         outcome = code.includes('TIMEOUT') ? 'timeout' : 'connection'
         if (code !== 'ECONNREFUSED') break
       }
@@ -113,6 +135,19 @@ export class HttpTargets {
     return {outcome: 'http_error', requests: stepsPerOperationMax}
   }
 
+  private noteTlsFailure(node: string, error: NodeJS.ErrnoException): void {
+    if (this.tls === undefined || this.tlsFailure !== undefined) return
+    const address = parseNodeList([node])
+    if (!address.ok) return
+    const hint = tlsFailureHint(error, address.value[0] as (typeof address.value)[number], this.tls.source === undefined ? {} : {caSource: this.tls.source})
+    if (hint !== undefined) this.tlsFailure = `${node}: ${hint}`
+  }
+
+  /** The run's end when a TLS handshake failed: unreachable (exit 3), saying what to do. */
+  throwIfTlsFailed(): void {
+    if (this.tlsFailure !== undefined) throw new DynError('unreachable', `the run was stopped: ${this.tlsFailure}`)
+  }
+
   async close(): Promise<void> {
     await Promise.all([...this.pools.values()].map((pool) => pool.close()))
     this.pools.clear()
@@ -120,7 +155,7 @@ export class HttpTargets {
 }
 
 export async function runOpenLoop(options: OpenLoopOptions): Promise<DriverTotals & {notStarted: number}> {
-  const targets = new HttpTargets(options.timeoutS, options.connectionsPerNode ?? openLoopConnectionsPerNodeDefault, options.nodes)
+  const targets = new HttpTargets(options.timeoutS, options.connectionsPerNode ?? openLoopConnectionsPerNodeDefault, options.nodes, options.tls)
   let roundRobin = 0
   const route = options.route ?? ((): string => options.nodes[roundRobin++ % options.nodes.length] as string)
   const intervalMs = 1000 / options.ratePerS
@@ -169,7 +204,7 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<DriverTotal
         started += 1
         startsThisTick += 1
       }
-      if (started >= total) {
+      if (started >= total || targets.tlsFailure !== undefined) {
         resolve()
         return
       }
@@ -184,5 +219,6 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<DriverTotal
   // operations per second are the ones offered.
   const elapsedS = ((total - warmupCount) * intervalMs) / 1000
   await targets.close()
+  targets.throwIfTlsFailed()
   return {elapsedS, httpRequests, transportErrors: {timeout, connection}, notStarted}
 }

@@ -69,7 +69,7 @@ export function formatReport(report: BenchReport): string {
   const loop = c.mode.kind === 'closed' ? `closed loop, ${c.mode.connections} connections` : `open loop at ${c.mode.ratePerS} ops/s${c.clientDriven ? ', client-driven' : ', server-driven'}`
   const quorum = `n=${c.n ?? 'default'} r=${c.r ?? 'default'} w=${c.w ?? 'default'}`
   const lines = [
-    `workload ${c.workload} (${c.distribution}), ${c.records} records of ${c.valueSize} bytes, ${quorum}, ${loop}, ${c.durationS} s against ${c.targetNodes.length} node(s)`,
+    `workload ${c.workload} (${c.distribution}), ${c.records} records of ${c.valueSize} bytes, ${quorum}, ${loop}, ${c.durationS} s against ${c.targetNodes.length} node(s)${c.https === true ? ' over HTTPS' : ''}`,
   ]
   if (report.cores !== undefined) lines.push(coreUseLine(report.cores))
   if (report.load) lines.push(`load: ${report.load.records} records in ${report.load.elapsedS.toFixed(1)} s${report.load.failed > 0 ? `, ${report.load.failed} failed` : ''}`)

@@ -19,6 +19,7 @@ import {freeClusterPorts} from '../src/cli/ports.js'
 import {DynClient, UnreachableError} from '../src/client/http-client.js'
 import {PartitionAwareClient} from '../src/client/partition-aware-client.js'
 import {assert, DynError} from '../src/errors.js'
+import type {ClientTls} from '../src/transport/tls-ca-file.js'
 import {localClusterRoutes, localProxyHost, startFaultProxy} from '../src/verify/fault-proxy.js'
 import {capacityResult, capacityStartRatePerSDefault, describeEnding, nextCapacityRate} from './capacity.js'
 import type {CapacityResult, CapacitySearchOptions, CapacityStep} from './capacity.js'
@@ -77,6 +78,11 @@ export interface BenchConfig {
   readonly faultDurationS?: number
   /** Search for the highest rate that meets the SLA instead of one run (open loop, SLA needed). */
   readonly capacitySearch?: Omit<CapacitySearchOptions, 'startRatePerS'>
+  /**
+   * HTTPS to every node of `nodes`, trusting `ca` (the system's CAs without it) and presenting
+   * `cert` if given; undefined: plain HTTP. Never in the report (it holds a private key).
+   */
+  readonly tls?: ClientTls
 }
 
 export interface ProgressSnapshot {
@@ -131,7 +137,8 @@ export interface CapacityReport extends CapacityResult {
 }
 
 export interface BenchReport {
-  readonly config: BenchConfig & {readonly targetNodes: readonly string[]}
+  /** The run's settings; `https` when the nodes were reached over TLS (the certificates themselves are left out). */
+  readonly config: Omit<BenchConfig, 'tls'> & {readonly targetNodes: readonly string[]; readonly https?: true}
   readonly calibration?: Calibration & {readonly ratio: number}
   readonly load?: {readonly records: number; readonly elapsedS: number; readonly failed: number}
   readonly run: PhaseResult
@@ -189,27 +196,29 @@ export async function runBench(config: BenchConfig, sla: Sla | undefined, onProg
     // Everything the user asked for is checked before anything starts.
     const planned = plannedFaults(config)
     if (config.capacitySearch !== undefined && sla === undefined) throw new DynError('bad_parameter', '--find-capacity searches for the highest rate that meets an SLA: give one with --sla FILE')
+    checkTls(config)
     // Starting has no length of its own to show progress against (durationS 0: none).
     onProgress({phase: 'starting', elapsedS: 0, durationS: 0, done: 0, operations: []})
     const calibration = config.calibrate ? await calibrate(config, onProgress, cleanups) : undefined
     const started = config.nodes.length > 0 ? undefined : await startCluster(config, cleanups)
     const nodes = started?.addresses ?? config.nodes
-    await checkReachable(nodes, config.timeoutS)
+    await checkReachable(nodes, config.timeoutS, config.tls)
     const contexts = new ContextCache(config.records * 2 + 1_000_000)
     const random = seededRandom(config.seed)
     const chooser = keyChooser(config.distribution, config.records, random)
     const factory = new OperationFactory({workload: workloads[config.workload], chooser, contexts, valueSize: config.valueSize, quorum: {n: config.n, r: config.r, w: config.w, dw: config.dw}, random})
     const load = config.load ? await loadRecords(config, nodes, factory, onProgress) : undefined
-    const route = config.clientDriven ? await clientDrivenRoute(nodes) : undefined
+    const route = config.clientDriven ? await clientDrivenRoute(nodes, config.tls) : undefined
     const measure = (mode: LoopMode, label?: string): Promise<Measured> =>
       measureRun({...config, mode}, nodes, factory, route, sla, onProgress, label, started === undefined || planned.length === 0 ? undefined : {cluster: started.faultable, faults: planned, cleanups})
     const measured = config.capacitySearch === undefined ? await measure(config.mode) : await searchCapacity(config, sla as Sla, measure)
     // Done says the whole run against the length the running phase showed (warm-up included).
     onProgress({phase: 'done', elapsedS: config.durationS + config.warmupS, durationS: config.durationS + config.warmupS, done: 0, operations: measured.run.operations})
     const {run} = measured
-    const nodeRefusalTimes = (run.shed ?? 0) > 0 ? await refusalTimesOf(nodes, config.timeoutS) : undefined
+    const nodeRefusalTimes = (run.shed ?? 0) > 0 ? await refusalTimesOf(nodes, config.timeoutS, config.tls) : undefined
+    const {tls, ...reported} = config
     return {
-      config: {...config, ...(measured.capacity === undefined ? {} : {mode: measured.capacity.runMode}), targetNodes: nodes},
+      config: {...reported, ...(measured.capacity === undefined ? {} : {mode: measured.capacity.runMode}), targetNodes: nodes, ...(tls === undefined ? {} : {https: true as const})},
       ...(calibration === undefined ? {} : {calibration: {...calibration, ratio: calibration.opsPerS > 0 ? run.opsPerS / calibration.opsPerS : 0}}),
       ...(load === undefined ? {} : {load}),
       run,
@@ -359,11 +368,22 @@ async function searchCapacity(config: BenchConfig, sla: Sla, measure: (mode: Loo
   }
 }
 
+/**
+ * A run over TLS reaches nodes the user names: the cluster the bench starts, and the trivial
+ * server it calibrates against, serve plain HTTP, and a ceiling measured without TLS would not be
+ * the ceiling of an HTTPS run.
+ */
+function checkTls(config: BenchConfig): void {
+  if (config.tls === undefined) return
+  if (config.nodes.length === 0) throw new DynError('bad_parameter', 'TLS (--tls-ca, --tls-cert or an https:// address) is for the nodes of a running cluster given with --node: the cluster dyn bench starts serves plain HTTP')
+  if (config.calibrate) throw new DynError('bad_parameter', '--calibrate measures a trivial server over plain HTTP, whose ceiling is not that of an HTTPS run: leave it out when benchmarking over TLS')
+}
+
 /** Each node's refusal times from its /stats; a node that does not say (an older one, or gone) is left out. */
-export async function refusalTimesOf(nodes: readonly string[], timeoutS: number): Promise<NodeRefusalTimes[]> {
+export async function refusalTimesOf(nodes: readonly string[], timeoutS: number, tls?: ClientTls): Promise<NodeRefusalTimes[]> {
   const times: NodeRefusalTimes[] = []
   for (const node of nodes) {
-    const stats = await new DynClient(node, timeoutS * 1000).getJson('/stats').catch(() => undefined)
+    const stats = await new DynClient(node, timeoutS * 1000, tls === undefined ? {} : {tls}).getJson('/stats').catch(() => undefined)
     if (stats === undefined || !stats.ok) continue
     const refusal = (stats.body.admission as {refusalTimes?: {count?: unknown; p99Us?: unknown; maxUs?: unknown}} | undefined)?.refusalTimes
     if (typeof refusal?.count === 'number' && typeof refusal.p99Us === 'number' && typeof refusal.maxUs === 'number') times.push({node, count: refusal.count, p99Us: refusal.p99Us, maxUs: refusal.maxUs})
@@ -372,17 +392,23 @@ export async function refusalTimesOf(nodes: readonly string[], timeoutS: number)
 }
 
 /** Every target node must answer before loading starts; a benchmark of a dead node measures nothing. */
-async function checkReachable(nodes: readonly string[], timeoutS: number): Promise<void> {
+async function checkReachable(nodes: readonly string[], timeoutS: number, tls: ClientTls | undefined): Promise<void> {
   for (const node of nodes) {
-    const health = await new DynClient(node, timeoutS * 1000).getJson('/health')
+    const client = new DynClient(node, timeoutS * 1000, tls === undefined ? {} : {tls})
+    const health = await client.getJson('/health')
     if (!health.ok) throw new UnreachableError(node, `GET /health answered ${health.status}`)
+    // /health is answered without a client certificate; a node started with --tls-client-ca
+    // would refuse every operation of a bench that has none, so that is found out now.
+    if (tls === undefined) continue
+    const cluster = await client.getJson('/cluster')
+    if (!cluster.ok && cluster.error === 'unauthenticated') throw new DynError('unauthenticated', `${node}: ${cluster.message}`)
   }
 }
 
 async function drive(config: BenchConfig, nodes: readonly string[], factory: OperationFactory, recorder: Recorder, route: ((key: string) => string) | undefined): Promise<PhaseResult> {
   const totals =
     config.mode.kind === 'closed'
-      ? await runClosedLoop({nodes, connections: config.mode.connections, durationS: config.durationS, warmupS: config.warmupS, timeoutS: config.timeoutS, factory, recorder})
+      ? await runClosedLoop({nodes, connections: config.mode.connections, durationS: config.durationS, warmupS: config.warmupS, timeoutS: config.timeoutS, factory, recorder, ...(config.tls === undefined ? {} : {tls: config.tls})})
       : await runOpenLoop({
           nodes,
           ratePerS: config.mode.ratePerS,
@@ -393,6 +419,7 @@ async function drive(config: BenchConfig, nodes: readonly string[], factory: Ope
           recorder,
           ...(route === undefined ? {} : {route}),
           ...(config.connectionsPerNode === undefined ? {} : {connectionsPerNode: config.connectionsPerNode}),
+          ...(config.tls === undefined ? {} : {tls: config.tls}),
         })
   const operations = recorder.summary(totals.elapsedS)
   const count = operations.reduce((sum, op) => sum + op.count, 0)
@@ -482,6 +509,7 @@ export type Calibration = PhaseResult & {
 }
 
 async function calibrate(config: BenchConfig, onProgress: (snapshot: ProgressSnapshot) => void, cleanups: Array<() => Promise<void>>): Promise<Calibration> {
+  assert(config.tls === undefined, 'the trivial server serves plain HTTP: checkTls refuses --calibrate over TLS')
   const server = await startTrivialServer(config.valueSize)
   cleanups.push(async () => {
     server.child.kill('SIGTERM')
@@ -538,7 +566,7 @@ function startTrivialServer(valueSize: number): Promise<{child: ChildProcess; po
 }
 
 async function loadRecords(config: BenchConfig, nodes: readonly string[], factory: OperationFactory, onProgress: (snapshot: ProgressSnapshot) => void): Promise<{records: number; elapsedS: number; failed: number}> {
-  const targets = new HttpTargets(config.timeoutS, loadConcurrency, nodes)
+  const targets = new HttpTargets(config.timeoutS, loadConcurrency, nodes, config.tls)
   const begin = performance.now()
   let next = 0
   let done = 0
@@ -547,7 +575,7 @@ async function loadRecords(config: BenchConfig, nodes: readonly string[], factor
     onProgress({phase: 'loading', elapsedS: (performance.now() - begin) / 1000, durationS: config.durationS, done, total: config.records, operations: []})
   }, progressIntervalMs)
   const worker = async (): Promise<void> => {
-    while (next < config.records) {
+    while (next < config.records && targets.tlsFailure === undefined) {
       const index = next
       next += 1
       let result = await targets.execute(nodes[index % nodes.length] as string, factory.loadRecord(index))
@@ -567,11 +595,12 @@ async function loadRecords(config: BenchConfig, nodes: readonly string[], factor
     clearInterval(timer)
     await targets.close()
   }
+  targets.throwIfTlsFailed()
   return {records: config.records, elapsedS: (performance.now() - begin) / 1000, failed}
 }
 
-async function clientDrivenRoute(nodes: readonly string[]): Promise<(key: string) => string> {
-  const client = await PartitionAwareClient.connect(nodes)
+async function clientDrivenRoute(nodes: readonly string[], tls: ClientTls | undefined): Promise<(key: string) => string> {
+  const client = await PartitionAwareClient.connect(nodes, tls === undefined ? {} : {tls})
   return (key) => client.routeFor(key)
 }
 

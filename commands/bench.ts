@@ -3,11 +3,14 @@ import path from 'node:path'
 import * as Flags from '@oclif/core/flags'
 import {makeFolder} from '../src/node/make-folder.js'
 import {DynCommand} from '../src/cli/command-base.js'
+import {clientTlsFlags} from '../src/cli/client-flags.js'
 import {parseNodeList} from '../src/client/node-address.js'
+import type {NodeAddress} from '../src/client/node-address.js'
+import type {ClientTls} from '../src/transport/tls-ca-file.js'
 import {exitCodes} from '../src/cli/exit-codes.js'
 import {settleColors} from '../src/cli/terminal.js'
 import {DynError} from '../src/errors.js'
-import {UnreachableError} from '../src/client/http-client.js'
+import {memberTlsOf, UnreachableError} from '../src/client/http-client.js'
 import type {DistributionName} from '../bench/distributions.js'
 import {compareWithBaseline, formatRegression, incomparableMessage, loadBaseline, maxRegressionDefault, parseMaxRegression, parseRegressionMetrics, regressionMetricNames, regressionMetricsDefault, setupOfConfig, setupOfReport} from '../bench/baseline.js'
 import type {ComparedReport, RegressionMetric, RegressionReport} from '../bench/baseline.js'
@@ -41,6 +44,7 @@ Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could no
     {description: 'Maximum throughput of a fresh 3-node cluster, YCSB A, 50 connections, calibrated', command: '<%= config.bin %> bench --nodes 3 --workload a --connections 50 --duration 10 --calibrate'},
     {description: 'The paper\'s SLA (p99.9 <= 300 ms at 500 req/s) against a running cluster', command: '<%= config.bin %> bench --node 127.0.0.1:7070 --node 127.0.0.1:7071 --node 127.0.0.1:7072 --sla bench/sla/paper.json'},
     {description: 'Every core busy: four nodes as two machines of two processes (replicas on distinct machines), gets only', command: '<%= config.bin %> bench --nodes 4 --processes-per-machine 2 --workload c --n 2'},
+    {description: 'A running cluster with TLS, over HTTPS, its certificates checked against the cluster CA', command: '<%= config.bin %> bench --node https://10.0.0.1:7070 --node https://10.0.0.2:7070 --tls-ca tls/ca.crt --workload b --rate 1000'},
     {description: 'Open loop at 1000 ops/s, read-heavy, client-driven routing, histograms saved', command: '<%= config.bin %> bench --nodes 5 --workload b --rate 1000 --client-driven --hdr-out b.hdr.json'},
     {description: 'The tail at 1,500 ops/s next to this machine\'s floor (the same open loop against a trivial server)', command: '<%= config.bin %> bench --nodes 3 --workload a --rate 1500 --calibrate'},
     {description: 'The shopping cart with concurrent writers on few keys: how many versions do reads see?', command: '<%= config.bin %> bench --nodes 3 --workload cart --records 100 --connections 32 --json'},
@@ -53,7 +57,8 @@ Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could no
   ]
 
   static override flags = {
-    node: Flags.string({description: 'client API address of a running node (repeat for several; plain HTTP only: https:// is refused, see README "TLS"); default: start a cluster', multiple: true, helpValue: 'host:port'}),
+    node: Flags.string({description: 'client API address of a running node: host:port, http://host:port or https://host:port (repeat for several; a cluster with TLS is reached over HTTPS with --tls-ca); default: start a cluster', multiple: true, helpValue: 'host:port'}),
+    ...clientTlsFlags,
     nodes: Flags.integer({description: 'start a cluster of this many nodes for the run, and stop it afterwards [default: 3]', min: 1, max: 16, exclusive: ['node']}),
     port: Flags.integer({description: 'with --nodes: the client API port of the first node started (the others follow it; internode ports from PORT + 1000) [default: free ports the OS gives]', min: 1, max: 65_535, exclusive: ['node']}),
     'write-buffer-ms': Flags.integer({description: 'with --nodes: the nodes buffer writes and flush every this many ms', min: 0, exclusive: ['node']}),
@@ -124,8 +129,7 @@ Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could no
     // The same address rules as every other command (host:port, [v6]:port or http://host:port).
     const parsedNodes = flags.node === undefined ? undefined : parseNodeList(flags.node)
     if (parsedNodes !== undefined && !parsedNodes.ok) this.fail(flags.json, 'bad_parameter', parsedNodes.message)
-    const secureNode = parsedNodes?.value.find((address) => address.scheme === 'https')
-    if (secureNode !== undefined) this.fail(flags.json, 'bad_parameter', httpsBenchRefusal(secureNode.label))
+    const tls = this.benchTls(flags, parsedNodes?.value)
     const config: BenchConfig = {
       nodes: parsedNodes?.value.map((address) => address.label) ?? [],
       startNodes: flags.nodes ?? 3,
@@ -153,6 +157,7 @@ Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could no
       ...(faults.length === 0 ? {} : {faults}),
       ...(flags['fault-duration'] === undefined ? {} : {faultDurationS: flags['fault-duration']}),
       ...(flags['find-capacity'] ? {capacitySearch: {precision: capacityPrecisionDefault, ratePerSMax: capacityRatePerSMax, stepsMax: flags['max-steps'] ?? capacityStepsMaxDefault}} : {}),
+      ...(tls === undefined ? {} : {tls}),
     }
 
     // A report that cannot be written is known now, not after the whole run.
@@ -263,6 +268,31 @@ Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could no
     if (!json) process.stderr.write(`HTML report written to ${file}\n`)
   }
 
+  /**
+   * TLS for the nodes given with --node, as every command reaches a node: an https:// address, or
+   * one without a scheme when a CA or client certificate is given (--tls-ca, DYN_TLS_CA, ...);
+   * undefined: plain HTTP, which an http:// address always is. Every node is reached the same way,
+   * since a cluster serves TLS on all its nodes or on none: a mix is refused. TLS flags without
+   * --node are refused here; the runner refuses TLS for a cluster it starts too (checkTls).
+   */
+  private benchTls(flags: {readonly json: boolean; readonly 'tls-ca'?: string; readonly 'tls-cert'?: string; readonly 'tls-key'?: string}, addresses: readonly NodeAddress[] | undefined): ClientTls | undefined {
+    if (addresses === undefined) {
+      const given = (['tls-ca', 'tls-cert', 'tls-key'] as const).find((flag) => flags[flag] !== undefined)
+      if (given === undefined) return undefined
+      this.fail(flags.json, 'bad_parameter', `--${given} is for the nodes of a running cluster given with --node: the cluster dyn bench starts serves plain HTTP`)
+    }
+    const given = this.output.clientTlsFor(flags)
+    const secure = (address: NodeAddress): boolean => address.scheme === 'https' || (address.scheme === undefined && given !== undefined)
+    const secured = addresses.find(secure)
+    if (secured === undefined) return undefined
+    const plain = addresses.find((address) => !secure(address))
+    if (plain !== undefined) {
+      const why = secured.scheme === 'https' ? `--node https://${secured.label}` : (given?.source ?? 'the client certificate given')
+      this.fail(flags.json, 'bad_parameter', `--node ${plain.scheme === 'http' ? 'http://' : ''}${plain.label} would be reached over plain HTTP and ${secured.label} over HTTPS (${why}), but a cluster serves TLS on every node or on none: give every node the same way`)
+    }
+    return given ?? {}
+  }
+
   /** Live progress: ink on a terminal (loaded only then), a plain line every 5 s otherwise, nothing with --json. */
   private async progressRenderer(json: boolean): Promise<{update: (snapshot: ProgressSnapshot) => void; stop: () => void}> {
     if (json) return {update: () => undefined, stop: () => undefined}
@@ -302,12 +332,3 @@ interface CiOptions {
   readonly baseline: {readonly report: ComparedReport; readonly source: string; readonly maxRegression: number; readonly metrics: readonly RegressionMetric[]} | undefined
 }
 
-/**
- * Why `dyn bench` refuses an https:// node instead of load-testing it. autocannon 8, which drives
- * the load, connects with `rejectUnauthorized: false` whatever it is given (lib/httpClient.js), so
- * it would never check the node's certificate; the bench would measure a cluster it had not
- * authenticated, and falling back to plain HTTP would measure another one. Refused, saying so.
- */
-function httpsBenchRefusal(label: string): string {
-  return `--node https://${label}: dyn bench does not load-test over HTTPS: autocannon, which drives the load, does not check a server's certificate, so the run could not be trusted to reach the cluster it names. Bench a cluster without TLS (dyn bench --nodes 3 starts one), or a node's plain HTTP address`
-}

@@ -12,6 +12,7 @@ import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
 import hdr from 'hdr-histogram-js'
+import {makeReadmeCertificates} from '../unit/tls-certificates.js'
 import {runDyn, startCluster} from './harness.js'
 import type {TestCluster} from './harness.js'
 
@@ -160,6 +161,7 @@ describe('dyn bench', () => {
       ['--client-driven'],
       ['--sla', path.join(dir, 'no-such-sla.json')],
       ['--node', 'localhost'],
+      // One node over HTTPS and the others over plain HTTP (test/integration/tls.test.ts runs the bench over HTTPS).
       ['--node', 'https://127.0.0.1:7070'],
       // --port chooses the ports of a cluster the bench starts; with --node there is none.
       ['--port', '7070'],
@@ -170,8 +172,17 @@ describe('dyn bench', () => {
     }
     assert.match(results[4]?.stderr ?? '', /no-such-sla\.json/)
     assert.match(results[5]?.stderr ?? '', /"localhost" has no port/)
-    assert.match(results[6]?.stderr ?? '', /does not load-test over HTTPS/)
+    assert.match(results[6]?.stderr ?? '', /--node 127\.0\.0\.1:\d+ would be reached over plain HTTP and 127\.0\.0\.1:7070 over HTTPS/)
     assert.match(results[7]?.stderr ?? '', /cannot also be[\s›]+provided when using --(port|node)/)
+  })
+
+  it('reaches an http:// node over plain HTTP even with a CA exported for TLS clusters (DYN_TLS_CA), as every command does', async () => {
+    const certificates = await makeReadmeCertificates(path.join(dir, 'tls'))
+    const result = await runDyn(['bench', '--node', `http://${c.api(0)}`, '--connections', '2', '--duration', '1', '--warmup', '0', '--records', '20', '--json'], {env: {DYN_TLS_CA: certificates.caFile}, timeoutMs: benchTimeoutMs})
+    assert.equal(result.code, 0, result.stderr + result.stdout)
+    const report = JSON.parse(result.stdout) as {config: {https?: boolean}; run: {opsPerS: number}}
+    assert.equal(report.config.https, undefined)
+    assert.ok(report.run.opsPerS > 0)
   })
 
   it('--hdr-out writes the histograms, which decode to the recorded counts', async () => {

@@ -17,6 +17,14 @@ import {connect as tlsConnect} from 'node:tls'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
+import {runClosedLoop} from '../../bench/closed-loop.js'
+import {runOpenLoop} from '../../bench/open-loop.js'
+import {keyChooser} from '../../bench/distributions.js'
+import {ContextCache, OperationFactory} from '../../bench/operations.js'
+import {Recorder} from '../../bench/recorder.js'
+import {workloads} from '../../bench/workloads.js'
+import {seededRandom} from '../../src/clock.js'
+import {DynError} from '../../src/errors.js'
 import {DynClient, UnreachableError} from '../../src/client/http-client.js'
 import {PartitionAwareClient} from '../../src/client/partition-aware-client.js'
 import {freeClusterPorts} from '../../src/cli/ports.js'
@@ -250,6 +258,16 @@ describe('a cluster with TLS on both ports', () => {
       const read = await runDyn(['get', 'guarded-key', '--node', node], {env: {DYN_TLS_CA: ours.caFile, DYN_TLS_CERT: clients.certFile, DYN_TLS_KEY: clients.keyFile}})
       assert.equal(read.code, 0, read.stdout + read.stderr)
       assert.equal(read.stdout.trim(), 'for alice')
+      // dyn bench presents alice's certificate on every connection of the load; without one it is
+      // told so before loading anything (its GET /cluster is one of the refusals counted below).
+      const benchArgs = ['bench', ...caArgs, '--records', '20', '--duration', '1', '--warmup', '0', '--connections', '2']
+      const benched = await runDyn([...benchArgs, '--tls-cert', clients.certFile, '--tls-key', clients.keyFile])
+      assert.equal(benched.code, 0, benched.stdout + benched.stderr)
+      assert.deepEqual((JSON.parse(benched.stdout) as {run: {transportErrors: unknown}}).run.transportErrors, {timeout: 0, connection: 0})
+      for (const operation of (JSON.parse(benched.stdout) as {run: {operations: Array<{errors: Record<string, number>}>}}).run.operations) assert.deepEqual(operation.errors, {})
+      const benchedAnonymously = await runDyn(benchArgs)
+      assert.equal(benchedAnonymously.code, 2, benchedAnonymously.stdout + benchedAnonymously.stderr)
+      assert.equal(JSON.parse(benchedAnonymously.stdout).error, 'unauthenticated')
       // A client without a certificate that resumes the TLS session it was issued is still one
       // without a certificate (Node calls a resumed session authorized).
       const statusLine = (session?: Buffer): Promise<{status: string; session: Buffer | undefined; resumed: boolean}> =>
@@ -285,7 +303,7 @@ describe('a cluster with TLS on both ports', () => {
       const stats = await new DynClient(node, requestTimeoutMs, {tls: {ca, cert: await readFile(clients.certFile), key: await readFile(clients.keyFile)}}).getJson('/stats')
       assert.equal(stats.ok, true)
       const reasons = (stats.body as {rejected: {http?: {reasons: Record<string, number>}}}).rejected.http?.reasons ?? {}
-      assert.equal(reasons.client_certificate, 4, JSON.stringify(reasons))
+      assert.equal(reasons.client_certificate, 5, JSON.stringify(reasons))
       assert.match((stats.body as {tls: {certificate: string}}).tls.certificate, /clients must present a certificate of CN=dyn clients CA [0-9a-f]{8}/)
 
       // Replacing the client CA revokes its clients at once, those connected already included: a
@@ -424,5 +442,58 @@ describe('a cluster with TLS on both ports', () => {
     process.kill(pid, 'SIGTERM')
     await waitFor('n3 to stop on SIGTERM with sockets in their TLS handshake', async () => (isRunning(pid) ? undefined : true), 15_000)
     await Promise.all(stalled)
+  })
+  // After the test that looks for n1's log of a failed handshake: the failures here would take the
+  // counts at which n1 logs one (1, 2, 4, ...). n3 is stopped by then: only n1 and n2 are used.
+  it('load-tests the cluster over HTTPS with dyn bench, closed and open loop, and stops a run whose connections do not verify', async () => {
+    const common = ['--records', '40', '--duration', '1', '--warmup', '0', '--json']
+    const closed = await runDyn(['bench', '--node', `https://${api(0)}`, '--node', api(1), '--tls-ca', ours.caFile, '--connections', '4', ...common])
+    assert.equal(closed.code, 0, closed.stdout + closed.stderr)
+    const closedReport = JSON.parse(closed.stdout) as {config: Record<string, unknown>; load: {failed: number}; run: {opsPerS: number; transportErrors: {timeout: number; connection: number}; operations: Array<{count: number; errors: Record<string, number>}>}}
+    assert.equal(closedReport.config.https, true)
+    assert.equal(closedReport.config.tls, undefined, 'the report must not carry the certificates')
+    assert.equal(closedReport.load.failed, 0)
+    assert.ok(closedReport.run.opsPerS > 0)
+    assert.deepEqual(closedReport.run.transportErrors, {timeout: 0, connection: 0})
+    for (const operation of closedReport.run.operations) assert.deepEqual(operation.errors, {}, JSON.stringify(operation))
+    // The open loop (undici), with the CA from the environment, as the README exports it, each
+    // operation sent to a home replica by the partition-aware client over HTTPS.
+    const open = await runDyn(['bench', '--node', api(1), '--rate', '100', '--no-load', '--client-driven', ...common], {env: {DYN_TLS_CA: ours.caFile}})
+    assert.equal(open.code, 0, open.stdout + open.stderr)
+    const openReport = JSON.parse(open.stdout) as {config: {https?: boolean}; run: {operations: Array<{count: number; errors: Record<string, number>}>}}
+    assert.equal(openReport.config.https, true)
+    assert.ok(openReport.run.operations.reduce((sum, operation) => sum + operation.count, 0) > 0)
+    for (const operation of openReport.run.operations) assert.deepEqual(operation.errors, {}, JSON.stringify(operation))
+
+    // Another CA's trust: refused before anything is loaded.
+    const untrusted = await runDyn(['bench', '--node', api(0), '--tls-ca', theirs.caFile, '--connections', '2', ...common])
+    assert.equal(untrusted.code, 3, untrusted.stdout + untrusted.stderr)
+    assert.match(JSON.parse(untrusted.stdout).message, /certificate/i)
+    // Asked for what cannot be given over TLS, or given half of it: refused.
+    for (const [args, message] of [
+      [['--node', api(0), '--tls-ca', ours.caFile, '--calibrate'], /--calibrate measures a trivial server over plain HTTP/],
+      [['--nodes', '1', '--tls-ca', ours.caFile], /--tls-ca is for the nodes of a running cluster given with --node/],
+      [['--node', `https://${api(0)}`, '--node', `http://${api(1)}`], /--node http:\/\/127\.0\.0\.1:\d+ would be reached over plain HTTP and 127\.0\.0\.1:\d+ over HTTPS \(--node https:\/\/127/],
+      [['--node', api(0), '--node', `http://${api(1)}`, '--tls-ca', ours.caFile], /over HTTPS \(--tls-ca .*ca\.crt\)/],
+    ] as const) {
+      const refused = await runDyn(['bench', ...args, ...common])
+      assert.equal(refused.code, 2, refused.stdout + refused.stderr)
+      assert.match(JSON.parse(refused.stdout).message, message)
+    }
+
+    // The drivers themselves, past the check before the load: autocannon opens its HTTPS
+    // connections without rejecting a certificate that does not verify, so the closed loop checks
+    // each one itself; undici refuses it. Either way the run stops at the first, saying what to do.
+    const random = seededRandom(7)
+    const factory = new OperationFactory({workload: workloads.c, chooser: keyChooser('uniform', 40, random), contexts: new ContextCache(100), valueSize: 10, quorum: {}, random})
+    const untrustedCa = {ca: await readFile(theirs.caFile), source: `--tls-ca ${theirs.caFile}`}
+    const refusedForTheirCa = (error: unknown): boolean => error instanceof DynError && error.code === 'unreachable' && /the run was stopped: 127\.0\.0\.1:\d+: .*not signed by the CA in --tls-ca .*theirs/.test(error.message)
+    const recorder = new Recorder()
+    try {
+      await assert.rejects(runClosedLoop({nodes: [api(0)], connections: 2, durationS: 5, warmupS: 0, timeoutS: 5, factory, recorder, tls: untrustedCa}), refusedForTheirCa)
+      await assert.rejects(runOpenLoop({nodes: [api(0)], ratePerS: 50, durationS: 5, warmupS: 0, timeoutS: 5, factory, recorder, tls: untrustedCa}), refusedForTheirCa)
+    } finally {
+      recorder.destroy()
+    }
   })
 })

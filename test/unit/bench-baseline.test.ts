@@ -107,6 +107,7 @@ describe('comparable baselines', () => {
       [{clientDriven: true}, /routing: baseline server-driven, this run client-driven/],
       [{startNodes: 5}, /nodes: baseline 3, this run 5/],
       [{clusterArgs: ['--write-buffer-ms', '100']}, /cluster flags: baseline none, this run --write-buffer-ms 100/],
+      [{nodes: ['a:1', 'b:2', 'c:3'], tls: {ca: Buffer.from('a CA')}}, /transport: baseline plain HTTP, this run HTTPS/],
     ]
     for (const [overrides, difference] of cases) {
       const message = incomparableMessage('base.json', baseline, setupOfConfig(config(overrides)))
@@ -114,6 +115,8 @@ describe('comparable baselines', () => {
       assert.match(message, difference)
       assert.match(message, /^the baseline base\.json was run differently/)
     }
+    // The certificates are no part of a setup: a saved report never holds them.
+    assert.equal('tls' in setupOfConfig(config({nodes: ['a:1'], tls: {ca: Buffer.from('a CA')}})), false)
     const two = incomparableMessage('base.json', baseline, setupOfConfig(config({records: 200, valueSize: 10})))
     assert.match(two ?? '', /records: .*; value size: /, 'every difference is named')
   })
