@@ -7,9 +7,9 @@
  *
  *   node dist/bench/experiments/tls-cost.js --tls-dir tls [--workload c] [--rounds 3] [--duration 10]
  *
- * `--tls-dir` is a folder made by the README's "TLS" commands: its `ca.crt`, and `n1.crt` and
- * `n1.key`, which name 127.0.0.1, so every local node serves with them (as the nodes of one machine
- * do under `dyn start --processes`).
+ * `--tls-dir` is a folder made by the README's "TLS" commands: its `ca.crt`, and `local.crt` and
+ * `local.key`, which name 127.0.0.1, so every local node serves with them (as the nodes of one
+ * machine do under `dyn start --processes`, and those of `dyn cluster up --tls-cert`).
  */
 
 import {spawn} from 'node:child_process'
@@ -45,11 +45,11 @@ const formTimeoutMs = 60_000
 const stopTimeoutMs = 20_000
 
 if (values['tls-dir'] === undefined) {
-  process.stderr.write('give --tls-dir: a folder made by the README\'s "TLS" commands (ca.crt, n1.crt, n1.key)\n')
+  process.stderr.write('give --tls-dir: a folder made by the README\'s "TLS" commands (ca.crt, local.crt, local.key)\n')
   process.exit(2)
 }
 const tlsDir = values['tls-dir']
-const files = {ca: path.join(tlsDir, 'ca.crt'), cert: path.join(tlsDir, 'n1.crt'), key: path.join(tlsDir, 'n1.key')}
+const files = {ca: path.join(tlsDir, 'ca.crt'), cert: path.join(tlsDir, 'local.crt'), key: path.join(tlsDir, 'local.key')}
 for (const file of Object.values(files)) {
   await access(file).catch(() => {
     process.stderr.write(`${file} is missing: make ${tlsDir} with the README's "TLS" commands\n`)

@@ -4,6 +4,8 @@ import {clientTlsFlags, nodeFlag} from '../../src/cli/client-flags.js'
 import {clusterStatus, remoteClusterStatus, remoteStatusMemberTimeoutMsMax} from '../../src/cli/cluster-status.js'
 import type {ClusterSettingsView, ClusterStatus, NodeStatus, QuorumDefaults, RemoteClusterStatus} from '../../src/cli/cluster-status.js'
 import {formatTransfers, leftMembers, readTransfers} from '../../src/cli/transfer-status.js'
+import {localClusterTls, readCluster} from '../../src/cli/local-cluster.js'
+import type {ClientTls} from '../../src/client/http-client.js'
 import {DynCommand} from '../../src/cli/command-base.js'
 import {exitCodes} from '../../src/cli/exit-codes.js'
 import {counted} from '../../src/cli/format.js'
@@ -39,14 +41,17 @@ Exits 0 when every node (of the folder, or every member with --node) serves, all
     if (flags.node !== undefined) return this.remote(flags)
     const dir = flags.dir ?? clusterDirDefault
     let status: ClusterStatus
+    let tls: ClientTls | undefined
     try {
       status = await clusterStatus(dir)
+      const cluster = await readCluster(dir)
+      tls = cluster === undefined ? undefined : localClusterTls(cluster)
     } catch (error) {
       this.failFromError(flags.json, error)
     }
     // Members the folder did not start (a node joined by hand) move data too.
     const others = status.otherMembers.map((member) => ({name: member.name, address: member.apiAddress, serving: member.up}))
-    const transfers = await readTransfers([...status.nodes, ...others])
+    const transfers = await readTransfers([...status.nodes, ...others], tls)
     // A node of the folder that left the cluster (dyn cluster leave, remove) is stopped by design.
     const left = leftMembers(transfers)
     // Recorded by up and down, for when no serving node can say it any more.

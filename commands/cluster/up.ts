@@ -1,12 +1,13 @@
 // The flags module alone: loading all of @oclif/core here would slow every start of the CLI.
 import * as Flags from '@oclif/core/flags'
-import {DynClient} from '../../src/client/http-client.js'
+import path from 'node:path'
 import type {CreationSettings} from '../../src/cli/cluster-settings.js'
 import {conflictPolicies, creationSettingsDefault as defaults} from '../../src/cli/cluster-settings.js'
 import {admissionFlags, checkAdmissionFlags} from '../../src/cli/admission-flags.js'
 import {DynCommand} from '../../src/cli/command-base.js'
 import {exitCodesHelp} from '../../src/cli/exit-codes.js'
-import {clusterUp, existingSecretFile, localMachineCount, NodeExitedError, nodeCountDefault, nodeCountMax, portDefault, rpcPortOffset} from '../../src/cli/local-cluster.js'
+import {clusterUp, existingSecretFile, localClusterCaFile, localMachineCount, localNodeClient, NodeExitedError, nodeCountDefault, nodeCountMax, portDefault, rpcPortOffset} from '../../src/cli/local-cluster.js'
+import {tlsFilesOf} from '../../src/transport/tls-options.js'
 import type {UpResult} from '../../src/cli/local-cluster.js'
 import {describeSettings} from '../../src/cli/cluster-status.js'
 import {counted, warn} from '../../src/cli/format.js'
@@ -18,6 +19,7 @@ export default class ClusterUp extends DynCommand {
   static override description = `Starts K \`dyn start\` processes named n1..nK whose client APIs listen on 127.0.0.1 ports P..P+K-1 (internode RPC on --rpc-port..+K-1, default P+${rpcPortOffset}). Their data, logs (nK.log), pids and exit records and the cluster description (cluster.json) live in --dir. Returns once every node answers as itself (GET /health names the pid this command started and the folder's cluster id), knows all K members and computes the same ring; a node that exits while starting fails the command (node_exited) with the end of its log.
 On a folder that holds a cluster already, starts only the nodes that do not run (same names, ports and data, so they come back with their data) and leaves the running ones alone; with all running it starts nothing. A node that left the cluster (dyn cluster leave, or remove) is not started again. The folder's node count, ports and settings are kept; flags that differ are refused.
 A new cluster gets a secret of its own (cluster.secret in --dir, readable by its owner alone), which every connection between its nodes must prove: a node started by hand joins it with dyn start --secret-file DIR/cluster.secret.
+With --tls-cert, --tls-key and --tls-ca (README "TLS"), every node serves HTTPS and talks to the others over mutual TLS with that one certificate, which must name 127.0.0.1 (as the nodes of one machine share the machine's under dyn start --processes); clients reach them with https:// addresses and --tls-ca (or DYN_TLS_CA). The files stay with the folder: a later dyn cluster up checks them and starts its nodes with them again, other files are refused while a node runs (rotate certificates in place instead), and a folder does not drop TLS (make another folder for a cluster without it).
 Settings (--partitions, --n, --r, --w, --conflict) are fixed when the cluster is created and checked before anything starts; --n larger than --nodes is refused. Warnings (R + W <= N; N above the node count, when each key gets fewer replicas) go to stderr.
 ${exitCodesHelp}`
 
@@ -26,6 +28,7 @@ ${exitCodesHelp}`
     {description: 'Five nodes resolving conflicts by last write wins', command: '<%= config.bin %> cluster up --nodes 5 --dir .dyn/lww --port 7170 --conflict lww'},
     {description: 'Bring back the nodes of the demo cluster that crashed (or restart it after `cluster down`)', command: '<%= config.bin %> cluster up --dir .dyn/demo'},
     {description: 'The same for a script: one JSON object on stdout', command: '<%= config.bin %> cluster up --dir .dyn/demo --json'},
+    {description: 'Three nodes with TLS on both ports, serving with one certificate that names 127.0.0.1 (README "TLS")', command: '<%= config.bin %> cluster up --nodes 3 --dir .dyn/tls --tls-cert tls/local.crt --tls-key tls/local.key --tls-ca tls/ca.crt'},
     {description: 'Three machines of two processes each (n1, n2 on m1; n3, n4 on m2; n5, n6 on m3): every core busy, a key\'s replicas on three machines', command: '<%= config.bin %> cluster up --nodes 6 --processes-per-machine 2 --dir .dyn/cores'},
   ]
 
@@ -49,6 +52,9 @@ ${exitCodesHelp}`
     'processes-per-machine': Flags.integer({
       description: 'nodes per machine, P (new cluster only): n1..nP run as machine m1, the next P as m2, and so on, as dyn start --processes runs one node per core of a real machine; the ring keeps a key\'s replicas on distinct machines [default: the folder\'s, or 1]',
     }),
+    'tls-cert': Flags.string({description: 'a certificate (PEM) of the cluster CA naming 127.0.0.1, that every node serves HTTPS and mutual TLS with. Give all three --tls-* flags, or none [default: the folder\'s]', helpValue: 'FILE'}),
+    'tls-key': Flags.string({description: 'the private key of --tls-cert (PEM, unencrypted)', helpValue: 'FILE'}),
+    'tls-ca': Flags.string({description: 'the cluster CA\'s certificate (PEM), which every node checks its peers\' certificates against', helpValue: 'FILE'}),
     timeout: Flags.integer({description: 'milliseconds to wait for the cluster to be ready', default: 30_000, min: 1}),
     json: Flags.boolean({description: 'print the result as one JSON object', default: false}),
   }
@@ -69,6 +75,13 @@ ${exitCodesHelp}`
       if (flags[name] !== undefined) startArgs.push(`--${name}`, String(flags[name]))
     }
     startArgs.push(...admission.args)
+    // All three or none (clusterUp checks the files themselves before anything starts). Absolute
+    // paths: the folder keeps them for later starts, which may run from another folder.
+    const tlsFiles = tlsFilesOf(flags)
+    if (!tlsFiles.ok) this.fail(flags.json, tlsFiles.error, tlsFiles.message)
+    if (tlsFiles.files !== undefined) {
+      startArgs.push('--tls-cert', path.resolve(tlsFiles.files.certFile), '--tls-key', path.resolve(tlsFiles.files.keyFile), '--tls-ca', path.resolve(tlsFiles.files.caFile))
+    }
     const log = (line: string): void => {
       if (!flags.json) process.stderr.write(`${line}\n`)
     }
@@ -83,7 +96,9 @@ ${exitCodesHelp}`
       this.failFromError(flags.json, error)
     }
     const first = cluster.nodes.find((node) => node.left !== true)
-    const client = new DynClient(`${cluster.host}:${first?.port}`, 2000)
+    const client = localNodeClient(cluster, `${cluster.host}:${first?.port}`, 2000)
+    const caFile = localClusterCaFile(cluster)
+    const scheme = caFile === undefined ? '' : 'https://'
     const view = await client.getJson('/cluster').catch(() => undefined)
     const described = view?.ok === true ? describeSettings(view.body) : undefined
     const effective = described?.effective
@@ -106,7 +121,8 @@ ${exitCodesHelp}`
         left: cluster.left,
         secretFile: secretFile ?? null,
         ...described,
-        nodes: cluster.nodes.map((n) => ({name: n.name, address: `${cluster.host}:${n.port}`, rpcAddress: `${cluster.host}:${n.rpcPort}`, machine: n.machine ?? n.name, pid: n.pid, data: n.dataDir, log: n.logFile})),
+        ...(caFile === undefined ? {} : {tlsCa: caFile}),
+        nodes: cluster.nodes.map((n) => ({name: n.name, address: `${scheme}${cluster.host}:${n.port}`, rpcAddress: `${cluster.host}:${n.rpcPort}`, machine: n.machine ?? n.name, pid: n.pid, data: n.dataDir, log: n.logFile})),
       })
       return
     }
@@ -121,7 +137,7 @@ ${exitCodesHelp}`
     const gone = cluster.left.length === 0 ? '' : `; ${cluster.left.join(', ')} left the cluster and ${cluster.left.length === 1 ? 'was' : 'were'} not started`
     const machines = localMachineCount(cluster)
     const onMachines = machines === members ? '' : ` on ${counted(machines, 'machine')}`
-    process.stdout.write(`cluster of ${members}${onMachines} ready in ${flags.dir} (${what}${gone}); talk to it with --node ${cluster.host}:${first?.port}, stop it with: dyn cluster down --dir ${flags.dir}\n`)
+    process.stdout.write(`cluster of ${members}${onMachines} ready in ${flags.dir} (${what}${gone}); talk to it with --node ${scheme}${cluster.host}:${first?.port}${caFile === undefined ? '' : ` --tls-ca ${caFile}`}, stop it with: dyn cluster down --dir ${flags.dir}\n`)
     if (secretFile !== undefined) process.stdout.write(`its nodes prove the secret in ${secretFile} to each other; a node started by hand joins with --secret-file ${secretFile}\n`)
   }
 }

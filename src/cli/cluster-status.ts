@@ -13,7 +13,7 @@ import {DynClient} from '../client/http-client.js'
 import {DynError, type ErrorCode} from '../errors.js'
 import type {GatheredStatus, MemberStatusEntry} from '../node/status-subsystem.js'
 import type {LocalCluster, LocalNode, NodeEnding} from './local-cluster.js'
-import {clusterFileName, describeEnding, isNodeProcess, nodeEnding, probe, probeTimeoutMs, readCluster} from './local-cluster.js'
+import {clusterFileName, describeEnding, isNodeProcess, localClusterCaFile, localNodeClient, nodeEnding, probe, probeTimeoutMs, readCluster} from './local-cluster.js'
 import {leftMembers, nodeTransfersOf, type NodeTransfers} from './transfer-status.js'
 
 /** How a node of the folder is: serving as itself, running but not answering, exited, stopped, or gone from the cluster (left or removed). */
@@ -56,6 +56,8 @@ export interface QuorumDefaults {
 
 export interface ClusterStatus {
   readonly dir: string
+  /** The cluster CA the folder's nodes serve TLS with (their addresses are then https://); absent without TLS. */
+  readonly tlsCa?: string
   readonly nodes: NodeStatus[]
   /** Every node of the folder serves as itself and all agree on the ring. */
   readonly agreed: boolean
@@ -104,7 +106,8 @@ export function describeSettings(clusterBody: Record<string, unknown>): {setting
 }
 
 async function nodeStatus(cluster: LocalCluster, node: LocalNode): Promise<NodeStatus> {
-  const base = {name: node.name, address: `${cluster.host}:${node.port}`, rpcAddress: `${cluster.host}:${node.rpcPort}`, pid: node.pid}
+  const scheme = localClusterCaFile(cluster) === undefined ? '' : 'https://'
+  const base = {name: node.name, address: `${scheme}${cluster.host}:${node.port}`, rpcAddress: `${cluster.host}:${node.rpcPort}`, pid: node.pid}
   if (!isNodeProcess(node)) {
     if (node.left === true) return {...base, running: false, serving: false, state: 'left'}
     if (node.pid === undefined) return {...base, running: false, serving: false, state: 'stopped'}
@@ -131,9 +134,10 @@ export async function clusterStatus(dir: string): Promise<ClusterStatus> {
   const serving = nodes.filter((n) => n.serving)
   const hashes = new Set(serving.map((n) => n.ringHash))
   const agreed = serving.length === nodes.length && hashes.size === 1
-  const base = {dir, nodes, agreed, otherMembers: [] as OtherMember[]}
+  const tlsCa = localClusterCaFile(cluster)
+  const base = {dir, ...(tlsCa === undefined ? {} : {tlsCa}), nodes, agreed, otherMembers: [] as OtherMember[]}
   // Any serving node's view of the cluster will do; it names members the folder does not know.
-  const view = serving[0] === undefined ? undefined : await new DynClient(serving[0].address, probeTimeoutMs).getJson('/cluster').catch(() => undefined)
+  const view = serving[0] === undefined ? undefined : await localNodeClient(cluster, serving[0].address, probeTimeoutMs).getJson('/cluster').catch(() => undefined)
   if (view === undefined || !view.ok) return base
   const known = new Set(cluster.nodes.map((node) => node.name))
   const members = (view.body.members ?? []) as OtherMember[]

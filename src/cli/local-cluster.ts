@@ -17,11 +17,13 @@ import {constants as osConstants} from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {DynClient} from '../client/http-client.js'
+import type {ClientTls} from '../client/http-client.js'
 import {DynError} from '../errors.js'
 import {clusterSecretFileName, writeNewSecretFile} from '../node/cluster-secret.js'
 import type {CreationSettings} from './cluster-settings.js'
 import {checkCreationSettings, creationSettingsArgs, creationSettingsDefault, settingFlags} from './cluster-settings.js'
 import {portsInUse} from './ports.js'
+import {loadNodeTls, tlsFilesOf} from '../transport/tls-options.js'
 
 export interface LocalNode {
   readonly name: string
@@ -62,6 +64,9 @@ export interface LocalCluster {
   clusterId?: string
   readonly nodes: LocalNode[]
 }
+
+/** The address a local cluster's nodes listen on and advertise (a folder of dyn verify's advertises its proxy's instead). */
+export const localClusterHost = '127.0.0.1'
 
 export interface UpOptions {
   readonly dir: string
@@ -262,8 +267,9 @@ export async function clusterUp(options: UpOptions, log: (line: string) => void)
     // Its nodes advertise the proxy of dyn verify: started without it, they could not reach each other.
     throw new DynError('bad_parameter', `${options.dir} holds a cluster made by dyn verify, whose nodes reach each other through verify's fault proxy on ${existing.advertiseHost}: run it with dyn verify --dir ${options.dir}, or use another --dir`)
   }
-  if (options.startArgs.length > 0 || cluster.startArgs === undefined) cluster.startArgs = [...options.startArgs]
   const alreadyRunning = cluster.nodes.filter(isNodeProcess)
+  if (options.startArgs.length > 0 || cluster.startArgs === undefined) cluster.startArgs = startArgsKeepingTls(options, existing, alreadyRunning)
+  await checkTlsFiles(cluster)
   // A node that left the cluster would only find out again that it left, and exit: ask a
   // running member which nodes left before starting any.
   await learnLeft(cluster, alreadyRunning)
@@ -302,6 +308,89 @@ export async function clusterUp(options: UpOptions, log: (line: string) => void)
   return {...cluster, started: started.map((n) => n.name), alreadyRunning: alreadyRunning.filter((n) => n.left !== true).map((n) => n.name), left}
 }
 
+/** The `dyn start` TLS flags among a node's start flags (certificate, key, cluster CA), or undefined for none. */
+function tlsArgsOf(startArgs: readonly string[] | undefined): string[] | undefined {
+  const index = startArgs?.indexOf('--tls-cert') ?? -1
+  if (startArgs === undefined || index < 0) return undefined
+  const args: string[] = []
+  for (const flag of ['--tls-cert', '--tls-key', '--tls-ca']) {
+    const at = startArgs.indexOf(flag)
+    if (at >= 0 && at + 1 < startArgs.length) args.push(flag, startArgs[at + 1] as string)
+  }
+  return args
+}
+
+/**
+ * The start flags of a cluster given new ones: a folder's TLS files stay with it when the new
+ * flags do not name any (so that `dyn cluster up --request-timeout ...` on a TLS cluster does not
+ * start nodes without TLS that its running nodes would refuse). New or other TLS files while a
+ * node of the folder runs are refused: its running nodes would refuse the new ones' certificates
+ * or their lack of one. Certificates are rotated in place instead (README "Rotating certificates").
+ */
+function startArgsKeepingTls(options: UpOptions, existing: LocalCluster | undefined, running: readonly LocalNode[]): string[] {
+  const kept = tlsArgsOf(existing?.startArgs)
+  const given = tlsArgsOf(options.startArgs)
+  if (given === undefined) return [...options.startArgs, ...(kept ?? [])]
+  if (running.length > 0 && given.join('\u0000') !== (kept ?? []).join('\u0000')) {
+    const names = running.map((node) => node.name).join(', ')
+    if (kept === undefined) {
+      throw new DynError('bad_parameter', `${options.dir}: its running nodes (${names}) serve without TLS, and would refuse nodes started with it: stop them first (dyn cluster down --dir ${options.dir}), or make another folder for a cluster with TLS`)
+    }
+    throw new DynError('bad_parameter', `${options.dir}: its running nodes (${names}) serve with ${kept.join(' ')}, and a folder's nodes all run with the files it was made with: to renew a certificate, replace those files in place and the nodes take them (README "Rotating certificates"); for other files, stop the nodes first (dyn cluster down --dir ${options.dir})`)
+  }
+  return [...options.startArgs]
+}
+
+/**
+ * The folder's TLS files checked as `dyn start` checks them, before any node starts: a node would
+ * refuse them too, but only after it was started, and this `up` would then stop the others again.
+ */
+async function checkTlsFiles(cluster: LocalCluster): Promise<void> {
+  const args = tlsArgsOf(cluster.startArgs)
+  if (args === undefined) return
+  const valueOf = (flag: string): string | undefined => args[args.indexOf(flag) + 1]
+  const files = tlsFilesOf({'tls-cert': valueOf('--tls-cert'), 'tls-key': valueOf('--tls-key'), 'tls-ca': valueOf('--tls-ca')})
+  if (!files.ok) throw new DynError(files.error, files.message)
+  if (files.files === undefined) return
+  const loaded = await loadNodeTls(files.files, Date.now(), cluster.advertiseHost ?? cluster.host)
+  if (!loaded.ok) throw new DynError(loaded.error, loaded.message)
+}
+
+/** The cluster CA file the folder's nodes were started with (their --tls-ca, an absolute path), or undefined without TLS. */
+export function localClusterCaFile(cluster: LocalCluster): string | undefined {
+  return tlsArgsOf(cluster.startArgs)?.find((_, index, args) => args[index - 1] === '--tls-ca')
+}
+
+/** The cluster CA a client of the folder's nodes trusts (their --tls-ca), read once per cluster object. */
+const clusterCaOf = new WeakMap<LocalCluster, ClientTls>()
+
+/**
+ * The TLS a client of the folder's nodes needs: HTTPS trusting the cluster CA they were started
+ * with, or undefined for a cluster without TLS. A CA file gone since is bad input, said so.
+ */
+export function localClusterTls(cluster: LocalCluster): ClientTls | undefined {
+  const caFile = localClusterCaFile(cluster)
+  if (caFile === undefined) return undefined
+  let tls = clusterCaOf.get(cluster)
+  if (tls === undefined) {
+    let ca: Buffer
+    try {
+      ca = readFileSync(caFile)
+    } catch (error) {
+      throw new DynError('bad_parameter', `the cluster's nodes serve TLS with the CA ${caFile}, which cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}): put it back, or make the folder again`)
+    }
+    tls = {ca, source: `--tls-ca ${caFile}`}
+    clusterCaOf.set(cluster, tls)
+  }
+  return tls
+}
+
+/** A client of one of the folder's nodes (`host:port`), over HTTPS when they serve TLS. */
+export function localNodeClient(cluster: LocalCluster, address: string, timeoutMs: number): DynClient {
+  const tls = localClusterTls(cluster)
+  return new DynClient(address, timeoutMs, tls === undefined ? {} : {tls})
+}
+
 /**
  * Marks the folder's nodes that have left the cluster, as the first of `from` that answers
  * GET /cluster reports its members (a removed node shows as `left` too). A node once marked
@@ -309,7 +398,7 @@ export async function clusterUp(options: UpOptions, log: (line: string) => void)
  */
 async function learnLeft(cluster: LocalCluster, from: readonly LocalNode[]): Promise<void> {
   for (const node of from) {
-    const answer = await new DynClient(`${cluster.host}:${node.port}`, probeTimeoutMs).getJson('/cluster').catch(() => undefined)
+    const answer = await localNodeClient(cluster, `${cluster.host}:${node.port}`, probeTimeoutMs).getJson('/cluster').catch(() => undefined)
     if (answer?.ok !== true) continue
     const members = (answer.body.members ?? []) as Array<{name?: unknown; status?: unknown}>
     const leftNames = new Set(members.filter((member) => member.status === 'left').map((member) => member.name))
@@ -379,7 +468,7 @@ function newCluster(dir: string, options: UpOptions): LocalCluster {
     )
   }
   return {
-    host: '127.0.0.1',
+    host: localClusterHost,
     ...(options.advertiseHost === undefined ? {} : {advertiseHost: options.advertiseHost}),
     settings: {...settings},
     nodes: localNodeNames(nodeCount).map((name, i) => ({
@@ -588,7 +677,7 @@ export interface HealthView {
 }
 
 export async function probe(cluster: LocalCluster, node: LocalNode): Promise<HealthView | undefined> {
-  const answer = await new DynClient(`${cluster.host}:${node.port}`, probeTimeoutMs).getJson('/health').catch(() => undefined)
+  const answer = await localNodeClient(cluster, `${cluster.host}:${node.port}`, probeTimeoutMs).getJson('/health').catch(() => undefined)
   return answer?.ok === true ? (answer.body as unknown as HealthView) : undefined
 }
 

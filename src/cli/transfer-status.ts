@@ -6,6 +6,7 @@
  */
 
 import {DynClient} from '../client/http-client.js'
+import type {ClientTls} from '../client/http-client.js'
 
 /** How long status waits for one node's GET /cluster. */
 export const transferProbeTimeoutMs = 2000
@@ -47,13 +48,13 @@ export interface NodeTransfers {
   readonly peers?: readonly PeerView[]
 }
 
-/** Each serving node's ring change and transfers, from its own GET /cluster. */
-export async function readTransfers(nodes: ReadonlyArray<{readonly name: string; readonly address: string; readonly serving: boolean}>): Promise<NodeTransfers[]> {
+/** Each serving node's ring change and transfers, from its own GET /cluster (over HTTPS with `tls`). */
+export async function readTransfers(nodes: ReadonlyArray<{readonly name: string; readonly address: string; readonly serving: boolean}>, tls?: ClientTls): Promise<NodeTransfers[]> {
   return Promise.all(
     nodes
       .filter((node) => node.serving)
       .map(async (node) => {
-        const view = await new DynClient(node.address, transferProbeTimeoutMs).getJson('/cluster').catch(() => undefined)
+        const view = await new DynClient(node.address, transferProbeTimeoutMs, tls === undefined ? {} : {tls}).getJson('/cluster').catch(() => undefined)
         return view?.ok === true ? nodeTransfersOf(node.name, view.body) : {name: node.name}
       }),
   )

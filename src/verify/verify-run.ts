@@ -26,7 +26,7 @@ import {MessageType} from '../transport/message-type.js'
 import {startTcpTransport} from '../transport/tcp-transport.js'
 import type {Transport} from '../transport/transport.js'
 import {values} from '../versioning/dvvset.js'
-import {clusterDown, clusterUp, existingSecretFile, isNodeProcess, localNodeNames, readCluster, removeFolder} from '../cli/local-cluster.js'
+import {clusterDown, clusterUp, existingSecretFile, isNodeProcess, localClusterCaFile, localNodeNames, readCluster, removeFolder} from '../cli/local-cluster.js'
 import type {LocalCluster} from '../cli/local-cluster.js'
 import {freeClusterPorts} from '../cli/ports.js'
 import {availabilityByFault, checkCarts, converged, encodeCart, mergeCartVersions} from './cart-check.js'
@@ -97,6 +97,12 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
   const wantsLinks = options.kinds.some((kind) => kind === 'partition' || kind === 'isolate' || kind === 'one-way')
   if (existing !== undefined && existing.advertiseHost === undefined && wantsLinks) {
     throw new DynError('bad_parameter', `${dir} holds a cluster made by dyn cluster up, whose nodes talk to each other directly: verify can only kill and pause them. Use --faults kill,pause, or leave out --dir to let verify start a cluster whose links pass through its proxy`)
+  }
+  // Verify's own clients and its replica reader speak plain HTTP and internode connections
+  // without TLS: against nodes that serve TLS every check would fail, and the verdict with it.
+  const caFile = existing === undefined ? undefined : localClusterCaFile(existing)
+  if (caFile !== undefined) {
+    throw new DynError('bad_parameter', `${dir} holds a cluster whose nodes serve TLS (--tls-ca ${caFile}), and dyn verify checks replicas over plain connections only: leave out --dir to let verify start a cluster of its own`)
   }
   // A cluster that was running before verify is left running after it; one verify started is stopped.
   const wasRunning = existing?.nodes.some(isNodeProcess) ?? false

@@ -496,4 +496,54 @@ describe('a cluster with TLS on both ports', () => {
       recorder.destroy()
     }
   })
+  it('starts a local cluster with TLS on both ports with dyn cluster up, whose folder keeps the files for its next start', async () => {
+    const folder = path.join(dir, 'up-tls')
+    const own = await freeClusterPorts(3)
+    const upArgs = ['cluster', 'up', '--nodes', '3', '--dir', folder, '--port', String(own.port), '--rpc-port', String(own.rpcPort), '--json']
+    const half = await runDyn([...upArgs, '--tls-cert', ours.certFile('n1')])
+    assert.equal(half.code, 2, half.stdout + half.stderr)
+    assert.match(JSON.parse(half.stdout).message, /--tls-cert given without --tls-key and --tls-ca/)
+    assert.equal(existsSync(folder), false, 'a refused start made the folder')
+    // The README's certificate for this machine's nodes (its other ones name 10.0.0.x there).
+    const tlsFlags = ['--tls-cert', ours.certFile('local'), '--tls-key', ours.keyFile('local'), '--tls-ca', ours.caFile]
+    try {
+      const up = await runDyn([...upArgs, ...tlsFlags], {timeoutMs: 90_000})
+      assert.equal(up.code, 0, up.stdout + up.stderr)
+      const started = JSON.parse(up.stdout) as {tlsCa: string; nodes: Array<{name: string; address: string; pid: number}>}
+      assert.equal(started.tlsCa, path.resolve(ours.caFile))
+      assert.deepEqual(started.nodes.map((node) => node.address), [0, 1, 2].map((i) => `https://127.0.0.1:${own.port + i}`))
+      const put = await runDyn(['put', 'up-key', 'over tls', '--node', `https://127.0.0.1:${own.port + 1}`, '--tls-ca', ours.caFile, '--json'])
+      assert.equal(put.code, 0, put.stdout + put.stderr)
+      const read = await runDyn(['get', 'up-key', '--node', `127.0.0.1:${own.port + 2}`], {env: {DYN_TLS_CA: ours.caFile}})
+      assert.equal(read.stdout.trim(), 'over tls', read.stderr)
+      const plain = await runDyn(['get', 'up-key', '--node', `http://127.0.0.1:${own.port}`, '--json'])
+      assert.equal(plain.code, 3, 'a node of the cluster answered plain HTTP')
+      // The folder's status reaches its nodes over HTTPS.
+      const status = await runDyn(['cluster', 'status', '--dir', folder, '--json'])
+      assert.equal(status.code, 0, status.stdout + status.stderr)
+      const statusBody = JSON.parse(status.stdout) as {tlsCa: string; nodes: Array<{serving: boolean; address: string}>; transfers: Array<{name: string; ring?: unknown}>}
+      assert.ok(statusBody.nodes.every((node) => node.serving && node.address.startsWith('https://')), status.stdout)
+      assert.equal(statusBody.tlsCa, path.resolve(ours.caFile))
+      assert.ok(statusBody.transfers.length === 3 && statusBody.transfers.every((node) => node.ring !== undefined), 'each node\'s ring and transfers were read over HTTPS')
+      // A node that died comes back with the folder's TLS files, though the next start names
+      // other start flags and none of TLS: started without them it would not be taken for ready.
+      await killNode(started.nodes[1]?.pid)
+      const again = await runDyn(['cluster', 'up', '--dir', folder, '--request-timeout', '5000', '--json'], {timeoutMs: 90_000})
+      assert.equal(again.code, 0, again.stdout + again.stderr)
+      assert.deepEqual((JSON.parse(again.stdout) as {started: string[]}).started, ['n2'])
+      // Other files while its nodes run would start nodes the running ones refuse: refused.
+      const other = await runDyn(['cluster', 'up', '--dir', folder, '--tls-cert', theirs.certFile('n1'), '--tls-key', theirs.keyFile('n1'), '--tls-ca', theirs.caFile, '--json'])
+      assert.equal(other.code, 2, other.stdout + other.stderr)
+      assert.match(JSON.parse(other.stdout).message, /its running nodes \(n1, n2, n3\) serve with --tls-cert .*local\.crt .*replace those files in place/)
+      const kept = JSON.parse(await readFile(path.join(folder, 'cluster.json'), 'utf8')) as {startArgs: string[]}
+      assert.ok(kept.startArgs.includes(path.resolve(ours.certFile('local'))) && !kept.startArgs.includes(theirs.certFile('n1')), JSON.stringify(kept.startArgs))
+      assert.equal((await runDyn(['cluster', 'status', '--dir', folder, '--json'])).code, 0, 'the refused start changed the cluster')
+      // dyn verify checks replicas over plain connections only: such a folder is refused.
+      const verify = await runDyn(['verify', '--dir', folder, '--faults', 'kill', '--json'])
+      assert.equal(verify.code, 2, verify.stdout + verify.stderr)
+      assert.match(JSON.parse(verify.stdout).message, /serve TLS .*dyn verify checks replicas over plain connections only/)
+    } finally {
+      await runDyn(['cluster', 'down', '--dir', folder])
+    }
+  })
 })
