@@ -170,7 +170,7 @@ Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could no
     const progress = await this.progressRenderer(flags.json)
     let report
     try {
-      report = await runBench(config, sla, progress.update)
+      report = await runBench(config, sla, flags.json ? undefined : progress.update)
     } catch (error) {
       progress.stop()
       if (error instanceof UnreachableError) this.fail(flags.json, 'unreachable', error.message)

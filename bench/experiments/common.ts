@@ -39,7 +39,7 @@ export async function runVariants(variants: ReadonlyArray<{name: string; config:
   const results: Array<{name: string; report: BenchReport}> = []
   for (const variant of variants) {
     process.stderr.write(`running: ${variant.name}\n`)
-    const report = await runBench(variant.config, undefined, () => undefined)
+    const report = await runBench(variant.config, undefined)
     results.push({name: variant.name, report})
   }
   return results

@@ -77,7 +77,7 @@ async function measure(variant: Variant, workload: WorkloadName, round: number):
     for (const node of cluster.nodes) cores.push(await cpuLimitedGroup(`dyn-cores-${process.pid}-${round}-${node.name}`, [node.pid as number], coreShare))
     const nodes = cluster.nodes.map((node) => `${cluster.host}:${node.port}`)
     process.stderr.write(`round ${round}, workload ${workload}: ${variant.name}, each node limited to ${coreShare} CPU\n`)
-    return await runBench(experimentConfig({nodes, workload, n: 1, r: 1, w: 1, durationS, warmupS: 2, mode: {kind: 'closed', connections}}), undefined, () => undefined)
+    return await runBench(experimentConfig({nodes, workload, n: 1, r: 1, w: 1, durationS, warmupS: 2, mode: {kind: 'closed', connections}}), undefined)
   } finally {
     await clusterDownAndPurge(dir, 3000, () => undefined)
     for (const core of cores) await core.release()

@@ -116,7 +116,7 @@ try {
   // flight there already make a standing queue that admission control sheds.
   for (const connections of nodesCpuShare === undefined ? [64, 256] : [16, 64]) {
     process.stderr.write(`capacity: closed loop, ${connections} connections\n`)
-    const closed = await runBench({...base, load: rows.length === 0, mode: {kind: 'closed', connections}}, undefined, () => undefined)
+    const closed = await runBench({...base, load: rows.length === 0, mode: {kind: 'closed', connections}}, undefined)
     const goodput = closed.run.goodputPerS ?? closed.run.opsPerS
     capacity = Math.max(capacity, goodput)
     rows.push([`closed, ${connections} connections`, '-', goodput.toFixed(0), '-', String(closed.run.shed ?? 0), p999Of(closed), '-'])
@@ -126,7 +126,7 @@ try {
     const ratePerS = Math.round(capacity * multiple)
     process.stderr.write(`open loop at ${multiple}x capacity: ${ratePerS} ops/s\n`)
     const before = await refusalTimesOf(nodes, 5)
-    const report = await runBench({...base, load: false, mode: {kind: 'open', ratePerS}, connectionsPerNode}, undefined, () => undefined)
+    const report = await runBench({...base, load: false, mode: {kind: 'open', ratePerS}, connectionsPerNode}, undefined)
     const after = await refusalTimesOf(nodes, 5)
     const goodput = report.run.goodputPerS ?? 0
     const worstP999 = Math.max(...report.run.operations.map((op) => op.latency.p999Ms))

@@ -75,13 +75,13 @@ try {
   if (cluster === undefined) throw new Error('the cluster folder has no record after dyn cluster up')
   const addresses = cluster.nodes.map((node) => `${cluster.host}:${node.port}`)
   log(`loading ${records} records`)
-  await runBench(experimentConfig({nodes: addresses, startNodes: 0, workload, records, mode: {kind: 'closed', connections}, durationS: 1, warmupS: 0, load: true}), undefined, () => undefined)
+  await runBench(experimentConfig({nodes: addresses, startNodes: 0, workload, records, mode: {kind: 'closed', connections}, durationS: 1, warmupS: 0, load: true}), undefined)
   await clusterDown(path.join(dir, 'cluster'), stopTimeoutMs, log)
 
   for (const node of cluster.nodes) children.push(startProfiled(cluster, node.name))
   await waitUntilServing(cluster)
   log(`running workload ${workload}, ${connections} connections, ${durationS} s, nodes from ${bin}`)
-  const report = await runBench(experimentConfig({nodes: addresses.slice(0, endpoints), startNodes: 0, workload, records, mode: {kind: 'closed', connections}, durationS, warmupS: 2, load: false}), undefined, () => undefined)
+  const report = await runBench(experimentConfig({nodes: addresses.slice(0, endpoints), startNodes: 0, workload, records, mode: {kind: 'closed', connections}, durationS, warmupS: 2, load: false}), undefined)
   await stopAll()
 
   const profiles = await readProfiles()

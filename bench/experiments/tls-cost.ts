@@ -113,11 +113,7 @@ async function measure(transport: Transport): Promise<BenchReport> {
   const dir = await mkdtemp(path.join(tmpdir(), 'dyn-tls-cost-'))
   const started = await startNodes(transport, dir)
   try {
-    return await runBench(
-      experimentConfig({nodes: started.nodes, workload, distribution: workloads[workload].distribution, mode: {kind: 'closed', connections}, durationS, ...(transport === 'TLS' ? {tls: clientTls} : {})}),
-      undefined,
-      () => undefined,
-    )
+    return await runBench(experimentConfig({nodes: started.nodes, workload, distribution: workloads[workload].distribution, mode: {kind: 'closed', connections}, durationS, ...(transport === 'TLS' ? {tls: clientTls} : {})}), undefined)
   } finally {
     await stopNodes(started.children)
     await removeFolder(dir)
