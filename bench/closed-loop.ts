@@ -15,12 +15,10 @@
 import autocannon from 'autocannon'
 import {performance} from 'node:perf_hooks'
 import type {TLSSocket} from 'node:tls'
-import {tlsFailureHint} from '../src/client/http-client.js'
-import {parseNodeList} from '../src/client/node-address.js'
-import {DynError} from '../src/errors.js'
 import type {ClientTls} from '../src/transport/tls-ca-file.js'
 import type {OperationRun, OperationSource, HttpStep} from './operations.js'
 import type {Recorder} from './recorder.js'
+import {runStoppedByTls, tlsFailureAdvice} from './tls-failure.js'
 
 export interface ClosedLoopOptions {
   readonly nodes: readonly string[]
@@ -87,7 +85,7 @@ export async function runClosedLoop(options: ClosedLoopOptions): Promise<DriverT
           : {
               tlsOptions: {ca: options.tls.ca, cert: options.tls.cert, key: options.tls.key},
               setupClient: verifyEachConnection((authorizationError) => {
-                refusedCertificate ??= `${target.node}: ${certificateAdvice(target.node, authorizationError, options.tls?.source)}`
+                refusedCertificate ??= `${target.node}: ${certificateAdvice(target.node, authorizationError, options.tls)}`
                 // Without a callback autocannon returns its instance, made thenable (lib/init.js);
                 // its types give only the promise.
                 for (const run of runs) (run as unknown as {stop: () => void}).stop()
@@ -129,7 +127,7 @@ export async function runClosedLoop(options: ClosedLoopOptions): Promise<DriverT
   const endMs = performance.now()
   for (const item of [...inFlight, ...followUps]) item.run.abandon()
   if (refusedCertificate !== undefined) {
-    throw new DynError('unreachable', `the run was stopped: ${refusedCertificate}`)
+    throw runStoppedByTls(refusedCertificate)
   }
   let timeout = 0
   let connection = 0
@@ -173,13 +171,14 @@ function verifyEachConnection(refuse: (authorizationError: Error | string) => vo
   }
 }
 
-/** What to do about a node whose certificate did not verify, as every command says it (tlsFailureHint). */
-function certificateAdvice(node: string, authorizationError: Error | string, caSource: string | undefined): string {
-  const reason = typeof authorizationError === 'string' ? authorizationError : (authorizationError.message ?? String(authorizationError))
+/**
+ * What to do about a node whose certificate did not verify. Node gives the reason as
+ * `authorizationError`, OpenSSL's code as a string (an Error for a name that does not match).
+ */
+function certificateAdvice(node: string, authorizationError: Error | string, tls: ClientTls | undefined): string {
+  const reason = typeof authorizationError === 'string' ? authorizationError : authorizationError.message
   const code = typeof authorizationError === 'string' ? authorizationError : ((authorizationError as NodeJS.ErrnoException).code ?? reason)
-  const address = parseNodeList([node])
-  const hint = address.ok ? tlsFailureHint(Object.assign(new Error(reason), {code}), address.value[0] as (typeof address.value)[number], caSource === undefined ? {} : {caSource}) : undefined
-  return `its certificate did not verify: ${hint ?? reason}`
+  return `its certificate did not verify: ${tlsFailureAdvice(node, Object.assign(new Error(reason), {code}), tls) ?? reason}`
 }
 
 function newItem(run: OperationRun): InFlight {

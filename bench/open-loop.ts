@@ -14,13 +14,11 @@
 
 import {performance} from 'node:perf_hooks'
 import {Pool} from 'undici'
-import {tlsFailureHint} from '../src/client/http-client.js'
-import {parseNodeList} from '../src/client/node-address.js'
-import {DynError} from '../src/errors.js'
 import type {ClientTls} from '../src/transport/tls-ca-file.js'
 import type {OperationRun, OperationSource, Outcome, HttpStep, HttpReply} from './operations.js'
 import type {Recorder} from './recorder.js'
 import type {DriverTotals} from './closed-loop.js'
+import {runStoppedByTls, tlsFailureAdvice} from './tls-failure.js'
 
 export interface OpenLoopOptions {
   readonly nodes: readonly string[]
@@ -137,15 +135,13 @@ export class HttpTargets {
 
   private noteTlsFailure(node: string, error: NodeJS.ErrnoException): void {
     if (this.tls === undefined || this.tlsFailure !== undefined) return
-    const address = parseNodeList([node])
-    if (!address.ok) return
-    const hint = tlsFailureHint(error, address.value[0] as (typeof address.value)[number], this.tls.source === undefined ? {} : {caSource: this.tls.source})
-    if (hint !== undefined) this.tlsFailure = `${node}: ${hint}`
+    const advice = tlsFailureAdvice(node, error, this.tls)
+    if (advice !== undefined) this.tlsFailure = `${node}: ${advice}`
   }
 
   /** The run's end when a TLS handshake failed: unreachable (exit 3), saying what to do. */
   throwIfTlsFailed(): void {
-    if (this.tlsFailure !== undefined) throw new DynError('unreachable', `the run was stopped: ${this.tlsFailure}`)
+    if (this.tlsFailure !== undefined) throw runStoppedByTls(this.tlsFailure)
   }
 
   async close(): Promise<void> {

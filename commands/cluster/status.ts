@@ -43,8 +43,9 @@ Exits 0 when every node (of the folder, or every member with --node) serves, all
     let status: ClusterStatus
     let tls: ClientTls | undefined
     try {
-      status = await clusterStatus(dir)
+      // One read of the folder, so that its nodes' CA is read once too (localClusterTls).
       const cluster = await readCluster(dir)
+      status = await clusterStatus(dir, cluster)
       tls = cluster === undefined ? undefined : localClusterTls(cluster)
     } catch (error) {
       this.failFromError(flags.json, error)

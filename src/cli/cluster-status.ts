@@ -13,7 +13,7 @@ import {DynClient} from '../client/http-client.js'
 import {DynError, type ErrorCode} from '../errors.js'
 import type {GatheredStatus, MemberStatusEntry} from '../node/status-subsystem.js'
 import type {LocalCluster, LocalNode, NodeEnding} from './local-cluster.js'
-import {clusterFileName, describeEnding, isNodeProcess, localClusterCaFile, localNodeClient, nodeEnding, probe, probeTimeoutMs, readCluster} from './local-cluster.js'
+import {clusterFileName, describeEnding, isNodeProcess, localClusterCaFile, localNodeClient, nodeEnding, probe, probeTimeoutMs} from './local-cluster.js'
 import {leftMembers, nodeTransfersOf, type NodeTransfers} from './transfer-status.js'
 
 /** How a node of the folder is: serving as itself, running but not answering, exited, stopped, or gone from the cluster (left or removed). */
@@ -127,8 +127,8 @@ async function nodeStatus(cluster: LocalCluster, node: LocalNode): Promise<NodeS
   return {...base, running: true, serving: true, state: 'serving', ...identity, ...(antiEntropy === undefined ? {} : {antiEntropy})}
 }
 
-export async function clusterStatus(dir: string): Promise<ClusterStatus> {
-  const cluster = await readCluster(dir)
+/** The status of the folder `dir`, whose cluster the caller has read (`readCluster`; undefined: none). */
+export async function clusterStatus(dir: string, cluster: LocalCluster | undefined): Promise<ClusterStatus> {
   if (cluster === undefined) throw new DynError('bad_parameter', `no cluster in ${dir} (no ${clusterFileName}); start one with: dyn cluster up --dir ${dir}`)
   const nodes = await Promise.all(cluster.nodes.map((node) => nodeStatus(cluster, node)))
   const serving = nodes.filter((n) => n.serving)

@@ -66,7 +66,7 @@ export interface LocalCluster {
 }
 
 /** The address a local cluster's nodes listen on and advertise (a folder of dyn verify's advertises its proxy's instead). */
-export const localClusterHost = '127.0.0.1'
+const localClusterHost = '127.0.0.1'
 
 export interface UpOptions {
   readonly dir: string
@@ -308,16 +308,19 @@ export async function clusterUp(options: UpOptions, log: (line: string) => void)
   return {...cluster, started: started.map((n) => n.name), alreadyRunning: alreadyRunning.filter((n) => n.left !== true).map((n) => n.name), left}
 }
 
+/** The value given to `flag` among start flags, or undefined when it is not there. */
+function startFlagValue(startArgs: readonly string[], flag: string): string | undefined {
+  const at = startArgs.indexOf(flag)
+  return at < 0 ? undefined : startArgs[at + 1]
+}
+
 /** The `dyn start` TLS flags among a node's start flags (certificate, key, cluster CA), or undefined for none. */
 function tlsArgsOf(startArgs: readonly string[] | undefined): string[] | undefined {
-  const index = startArgs?.indexOf('--tls-cert') ?? -1
-  if (startArgs === undefined || index < 0) return undefined
-  const args: string[] = []
-  for (const flag of ['--tls-cert', '--tls-key', '--tls-ca']) {
-    const at = startArgs.indexOf(flag)
-    if (at >= 0 && at + 1 < startArgs.length) args.push(flag, startArgs[at + 1] as string)
-  }
-  return args
+  if (startArgs === undefined || !startArgs.includes('--tls-cert')) return undefined
+  return ['--tls-cert', '--tls-key', '--tls-ca'].flatMap((flag) => {
+    const value = startFlagValue(startArgs, flag)
+    return value === undefined ? [] : [flag, value]
+  })
 }
 
 /**
@@ -348,8 +351,7 @@ function startArgsKeepingTls(options: UpOptions, existing: LocalCluster | undefi
 async function checkTlsFiles(cluster: LocalCluster): Promise<void> {
   const args = tlsArgsOf(cluster.startArgs)
   if (args === undefined) return
-  const valueOf = (flag: string): string | undefined => args[args.indexOf(flag) + 1]
-  const files = tlsFilesOf({'tls-cert': valueOf('--tls-cert'), 'tls-key': valueOf('--tls-key'), 'tls-ca': valueOf('--tls-ca')})
+  const files = tlsFilesOf({'tls-cert': startFlagValue(args, '--tls-cert'), 'tls-key': startFlagValue(args, '--tls-key'), 'tls-ca': startFlagValue(args, '--tls-ca')})
   if (!files.ok) throw new DynError(files.error, files.message)
   if (files.files === undefined) return
   const loaded = await loadNodeTls(files.files, Date.now(), cluster.advertiseHost ?? cluster.host)
@@ -358,7 +360,8 @@ async function checkTlsFiles(cluster: LocalCluster): Promise<void> {
 
 /** The cluster CA file the folder's nodes were started with (their --tls-ca, an absolute path), or undefined without TLS. */
 export function localClusterCaFile(cluster: LocalCluster): string | undefined {
-  return tlsArgsOf(cluster.startArgs)?.find((_, index, args) => args[index - 1] === '--tls-ca')
+  const args = tlsArgsOf(cluster.startArgs)
+  return args === undefined ? undefined : startFlagValue(args, '--tls-ca')
 }
 
 /** The cluster CA a client of the folder's nodes trusts (their --tls-ca), read once per cluster object. */
