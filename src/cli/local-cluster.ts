@@ -24,6 +24,7 @@ import type {CreationSettings} from './cluster-settings.js'
 import {checkCreationSettings, creationSettingsArgs, creationSettingsDefault, settingFlags} from './cluster-settings.js'
 import {portsInUse} from './ports.js'
 import {loadNodeTls, tlsFilesOf} from '../transport/tls-options.js'
+import type {NodeTls} from '../transport/tls-options.js'
 
 export interface LocalNode {
   readonly name: string
@@ -269,7 +270,10 @@ export async function clusterUp(options: UpOptions, log: (line: string) => void)
   }
   const alreadyRunning = cluster.nodes.filter(isNodeProcess)
   if (options.startArgs.length > 0 || cluster.startArgs === undefined) cluster.startArgs = startArgsKeepingTls(options, existing, alreadyRunning)
-  await checkTlsFiles(cluster)
+  // The folder's TLS files checked as `dyn start` checks them, before any node starts: a node
+  // would refuse them too, but only after it was started, and this `up` would then stop the
+  // others again.
+  await localClusterNodeTls(cluster)
   // A node that left the cluster would only find out again that it left, and exit: ask a
   // running member which nodes left before starting any.
   await learnLeft(cluster, alreadyRunning)
@@ -345,17 +349,20 @@ function startArgsKeepingTls(options: UpOptions, existing: LocalCluster | undefi
 }
 
 /**
- * The folder's TLS files checked as `dyn start` checks them, before any node starts: a node would
- * refuse them too, but only after it was started, and this `up` would then stop the others again.
+ * The folder's TLS files, read and checked as `dyn start` reads them: what its nodes serve and
+ * present to each other, and what a process of this machine presents to reach their internode
+ * ports (the certificate names 127.0.0.1 and the cluster CA signed it). Undefined for a cluster
+ * without TLS; files that no longer pass are bad input, said so.
  */
-async function checkTlsFiles(cluster: LocalCluster): Promise<void> {
+export async function localClusterNodeTls(cluster: LocalCluster): Promise<NodeTls | undefined> {
   const args = tlsArgsOf(cluster.startArgs)
-  if (args === undefined) return
+  if (args === undefined) return undefined
   const files = tlsFilesOf({'tls-cert': startFlagValue(args, '--tls-cert'), 'tls-key': startFlagValue(args, '--tls-key'), 'tls-ca': startFlagValue(args, '--tls-ca')})
   if (!files.ok) throw new DynError(files.error, files.message)
-  if (files.files === undefined) return
+  if (files.files === undefined) return undefined
   const loaded = await loadNodeTls(files.files, Date.now(), cluster.advertiseHost ?? cluster.host)
   if (!loaded.ok) throw new DynError(loaded.error, loaded.message)
+  return loaded.tls
 }
 
 /** The cluster CA file the folder's nodes were started with (their --tls-ca, an absolute path), or undefined without TLS. */

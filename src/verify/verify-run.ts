@@ -26,7 +26,7 @@ import {MessageType} from '../transport/message-type.js'
 import {startTcpTransport} from '../transport/tcp-transport.js'
 import type {Transport} from '../transport/transport.js'
 import {values} from '../versioning/dvvset.js'
-import {clusterDown, clusterUp, existingSecretFile, isNodeProcess, localClusterCaFile, localNodeNames, readCluster, removeFolder} from '../cli/local-cluster.js'
+import {clusterDown, clusterUp, existingSecretFile, isNodeProcess, localClusterNodeTls, localClusterTls, localNodeClient, localNodeNames, readCluster, removeFolder} from '../cli/local-cluster.js'
 import type {LocalCluster} from '../cli/local-cluster.js'
 import {freeClusterPorts} from '../cli/ports.js'
 import {availabilityByFault, checkCarts, converged, encodeCart, mergeCartVersions} from './cart-check.js'
@@ -98,12 +98,9 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
   if (existing !== undefined && existing.advertiseHost === undefined && wantsLinks) {
     throw new DynError('bad_parameter', `${dir} holds a cluster made by dyn cluster up, whose nodes talk to each other directly: verify can only kill and pause them. Use --faults kill,pause, or leave out --dir to let verify start a cluster whose links pass through its proxy`)
   }
-  // Verify's own clients and its replica reader speak plain HTTP and internode connections
-  // without TLS: against nodes that serve TLS every check would fail, and the verdict with it.
-  const caFile = existing === undefined ? undefined : localClusterCaFile(existing)
-  if (caFile !== undefined) {
-    throw new DynError('bad_parameter', `${dir} holds a cluster whose nodes serve TLS (--tls-ca ${caFile}), and dyn verify checks replicas over plain connections only: leave out --dir to let verify start a cluster of its own`)
-  }
+  // A folder whose nodes serve TLS is reached over HTTPS and mutual TLS on the internode port
+  // with the folder's own files, read and checked before anything starts.
+  const nodeTls = existing === undefined ? undefined : await localClusterNodeTls(existing)
   // A cluster that was running before verify is left running after it; one verify started is stopped.
   const wasRunning = existing?.nodes.some(isNodeProcess) ?? false
   let proxy: FaultProxy | undefined
@@ -136,9 +133,10 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
     cluster = await up()
     const running = cluster
     const conflict = (running.settings?.conflictPolicy ?? options.conflict) as string
-    const clientsByNode = running.nodes.map((node) => new DynClient(`${running.host}:${node.port}`, options.requestTimeoutMs + 1000))
+    const clientsByNode = running.nodes.map((node) => localNodeClient(running, `${running.host}:${node.port}`, options.requestTimeoutMs + 1000))
     // The final reads ask any node that answers: the one asked first may be the one a fault hit last.
-    const anyNode = new DynClient(running.nodes.map((node) => `${running.host}:${node.port}`), options.requestTimeoutMs + 1000)
+    const clientTls = localClusterTls(running)
+    const anyNode = new DynClient(running.nodes.map((node) => `${running.host}:${node.port}`), options.requestTimeoutMs + 1000, clientTls === undefined ? {} : {tls: clientTls})
     const runId = `${options.seed}-${Date.now().toString(36)}`
     const cartKeys = Array.from({length: options.carts}, (_, k) => `verify-cart-${runId}-${k}`)
 
@@ -257,7 +255,7 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
     // The nodes hold the secret `cluster up` wrote into the folder, and talk to no one without it.
     const secretFile = existingSecretFile(dir)
     const secret = secretFile === undefined ? undefined : await readSecretFile(secretFile)
-    replicaReader = await startTcpTransport({host: '127.0.0.1', port: 0, nodeName: 'dyn-verify', ...(secret === undefined ? {} : {secret}), clock: systemClock, scheduler: systemScheduler, handler: async () => {
+    replicaReader = await startTcpTransport({host: '127.0.0.1', port: 0, nodeName: 'dyn-verify', ...(secret === undefined ? {} : {secret}), ...(nodeTls === undefined ? {} : {tls: nodeTls}), clock: systemClock, scheduler: systemScheduler, handler: async () => {
       throw new DynError('bad_request', 'dyn verify only reads')
     }})
     let finalCarts = new Map<string, ReplicaCart[]>()

@@ -538,10 +538,16 @@ describe('a cluster with TLS on both ports', () => {
       const kept = JSON.parse(await readFile(path.join(folder, 'cluster.json'), 'utf8')) as {startArgs: string[]}
       assert.ok(kept.startArgs.includes(path.resolve(ours.certFile('local'))) && !kept.startArgs.includes(theirs.certFile('n1')), JSON.stringify(kept.startArgs))
       assert.equal((await runDyn(['cluster', 'status', '--dir', folder, '--json'])).code, 0, 'the refused start changed the cluster')
-      // dyn verify checks replicas over plain connections only: such a folder is refused.
-      const verify = await runDyn(['verify', '--dir', folder, '--faults', 'kill', '--json'])
-      assert.equal(verify.code, 2, verify.stdout + verify.stderr)
-      assert.match(JSON.parse(verify.stdout).message, /serve TLS .*dyn verify checks replicas over plain connections only/)
+      // dyn verify runs on such a folder: its clients over HTTPS, its replica reads over mutual
+      // TLS on the internode port with the folder's certificate, a node killed and restarted
+      // with the folder's files on the way.
+      const verify = await runDyn(['verify', '--dir', folder, '--faults', 'kill', '--duration', '6', '--fault-seconds', '1,2', '--gap-seconds', '1', '--carts', '3', '--clients', '2', '--seed', '7', '--json'], {timeoutMs: 150_000})
+      assert.equal(verify.code, 0, verify.stdout + verify.stderr)
+      const verdict = JSON.parse(verify.stdout) as {ok: boolean; faults: {kill?: number}; adds: {acknowledged: number; lost: number}; unreadHomes: string[]}
+      assert.equal(verdict.ok, true, verify.stdout)
+      assert.ok((verdict.faults.kill ?? 0) >= 1, 'the nemesis killed no node')
+      assert.ok(verdict.adds.acknowledged > 0 && verdict.adds.lost === 0, verify.stdout)
+      assert.deepEqual(verdict.unreadHomes, [], 'a home replica could not be read over TLS')
     } finally {
       await runDyn(['cluster', 'down', '--dir', folder])
     }
