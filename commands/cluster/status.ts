@@ -4,7 +4,7 @@ import {clientTlsFlags, nodeFlag} from '../../src/cli/client-flags.js'
 import {clusterStatus, remoteClusterStatus, remoteStatusMemberTimeoutMsMax} from '../../src/cli/cluster-status.js'
 import type {ClusterSettingsView, ClusterStatus, NodeStatus, QuorumDefaults, RemoteClusterStatus} from '../../src/cli/cluster-status.js'
 import {formatTransfers, leftMembers, readTransfers} from '../../src/cli/transfer-status.js'
-import {localClusterTls, readCluster} from '../../src/cli/local-cluster.js'
+import {localClusterTls, localClusterTlsProblem, readCluster} from '../../src/cli/local-cluster.js'
 import type {ClientTls} from '../../src/client/http-client.js'
 import {DynCommand} from '../../src/cli/command-base.js'
 import {exitCodes} from '../../src/cli/exit-codes.js'
@@ -46,7 +46,8 @@ Exits 0 when every node (of the folder, or every member with --node) serves, all
       // One read of the folder, so that its nodes' CA is read once too (localClusterTls).
       const cluster = await readCluster(dir)
       status = await clusterStatus(dir, cluster)
-      tls = cluster === undefined ? undefined : localClusterTls(cluster)
+      // Without its TLS files the folder reaches no node: each says so above, and no transfer is read.
+      tls = cluster === undefined || localClusterTlsProblem(cluster) !== undefined ? undefined : localClusterTls(cluster)
     } catch (error) {
       this.failFromError(flags.json, error)
     }

@@ -6,7 +6,7 @@ import {conflictPolicies, creationSettingsDefault as defaults} from '../../src/c
 import {admissionFlags, checkAdmissionFlags} from '../../src/cli/admission-flags.js'
 import {DynCommand} from '../../src/cli/command-base.js'
 import {exitCodesHelp} from '../../src/cli/exit-codes.js'
-import {clusterUp, existingSecretFile, localClusterCaFile, localMachineCount, localNodeClient, NodeExitedError, nodeCountDefault, nodeCountMax, portDefault, rpcPortOffset} from '../../src/cli/local-cluster.js'
+import {clusterUp, existingSecretFile, localClusterCaFile, localClusterClientCaFile, localMachineCount, localNodeClient, NodeExitedError, nodeCountDefault, nodeCountMax, portDefault, rpcPortOffset} from '../../src/cli/local-cluster.js'
 import {tlsFilesOf} from '../../src/transport/tls-options.js'
 import type {UpResult} from '../../src/cli/local-cluster.js'
 import {describeSettings} from '../../src/cli/cluster-status.js'
@@ -19,7 +19,7 @@ export default class ClusterUp extends DynCommand {
   static override description = `Starts K \`dyn start\` processes named n1..nK whose client APIs listen on 127.0.0.1 ports P..P+K-1 (internode RPC on --rpc-port..+K-1, default P+${rpcPortOffset}). Their data, logs (nK.log), pids and exit records and the cluster description (cluster.json) live in --dir. Returns once every node answers as itself (GET /health names the pid this command started and the folder's cluster id), knows all K members and computes the same ring; a node that exits while starting fails the command (node_exited) with the end of its log.
 On a folder that holds a cluster already, starts only the nodes that do not run (same names, ports and data, so they come back with their data) and leaves the running ones alone; with all running it starts nothing. A node that left the cluster (dyn cluster leave, or remove) is not started again. The folder's node count, ports and settings are kept; flags that differ are refused.
 A new cluster gets a secret of its own (cluster.secret in --dir, readable by its owner alone), which every connection between its nodes must prove: a node started by hand joins it with dyn start --secret-file DIR/cluster.secret.
-With --tls-cert, --tls-key and --tls-ca (README "TLS"), every node serves HTTPS and talks to the others over mutual TLS with that one certificate, which must name 127.0.0.1 (as the nodes of one machine share the machine's under dyn start --processes); clients reach them with https:// addresses and --tls-ca (or DYN_TLS_CA). The files stay with the folder: a later dyn cluster up checks them and starts its nodes with them again, other files are refused while a node runs (rotate certificates in place instead), and a folder does not drop TLS (make another folder for a cluster without it).
+With --tls-cert, --tls-key and --tls-ca (README "TLS"), every node serves HTTPS and talks to the others over mutual TLS with that one certificate, which must name 127.0.0.1 (as the nodes of one machine share the machine's under dyn start --processes); clients reach them with https:// addresses and --tls-ca (or DYN_TLS_CA). The files stay with the folder: a later dyn cluster up checks them and starts its nodes with them again, other files are refused while a node runs (rotate certificates in place instead), and a folder does not drop TLS (make another folder for a cluster without it). With --tls-client-ca as well, the nodes serve only clients with a certificate of that CA (README "Client certificates"), /health excepted: the folder's readiness probes need none, and its other reads (status, verify) present DYN_TLS_CERT and DYN_TLS_KEY.
 Settings (--partitions, --n, --r, --w, --conflict) are fixed when the cluster is created and checked before anything starts; --n larger than --nodes is refused. Warnings (R + W <= N; N above the node count, when each key gets fewer replicas) go to stderr.
 ${exitCodesHelp}`
 
@@ -55,6 +55,7 @@ ${exitCodesHelp}`
     'tls-cert': Flags.string({description: 'a certificate (PEM) of the cluster CA naming 127.0.0.1, that every node serves HTTPS and mutual TLS with. Give all three --tls-* flags, or none [default: the folder\'s]', helpValue: 'FILE'}),
     'tls-key': Flags.string({description: 'the private key of --tls-cert (PEM, unencrypted)', helpValue: 'FILE'}),
     'tls-ca': Flags.string({description: 'the cluster CA\'s certificate (PEM), which every node checks its peers\' certificates against', helpValue: 'FILE'}),
+    'tls-client-ca': Flags.string({description: 'a CA for the client API\'s clients (PEM), as dyn start takes it: every node answers unauthenticated (403) to a request without a certificate it signed, GET /health excepted. The folder\'s own reads of its nodes present DYN_TLS_CERT and DYN_TLS_KEY. Needs the three --tls-* flags [default: the folder\'s]', helpValue: 'FILE'}),
     timeout: Flags.integer({description: 'milliseconds to wait for the cluster to be ready', default: 30_000, min: 1}),
     json: Flags.boolean({description: 'print the result as one JSON object', default: false}),
   }
@@ -81,6 +82,7 @@ ${exitCodesHelp}`
     if (!tlsFiles.ok) this.fail(flags.json, tlsFiles.error, tlsFiles.message)
     if (tlsFiles.files !== undefined) {
       startArgs.push('--tls-cert', path.resolve(tlsFiles.files.certFile), '--tls-key', path.resolve(tlsFiles.files.keyFile), '--tls-ca', path.resolve(tlsFiles.files.caFile))
+      if (tlsFiles.files.clientCaFile !== undefined) startArgs.push('--tls-client-ca', path.resolve(tlsFiles.files.clientCaFile))
     }
     const log = (line: string): void => {
       if (!flags.json) process.stderr.write(`${line}\n`)
@@ -98,6 +100,7 @@ ${exitCodesHelp}`
     const first = cluster.nodes.find((node) => node.left !== true)
     const client = localNodeClient(cluster, `${cluster.host}:${first?.port}`, 2000)
     const caFile = localClusterCaFile(cluster)
+    const clientCaFile = localClusterClientCaFile(cluster)
     const scheme = caFile === undefined ? '' : 'https://'
     const view = await client.getJson('/cluster').catch(() => undefined)
     const described = view?.ok === true ? describeSettings(view.body) : undefined
@@ -122,6 +125,7 @@ ${exitCodesHelp}`
         secretFile: secretFile ?? null,
         ...described,
         ...(caFile === undefined ? {} : {tlsCa: caFile}),
+        ...(clientCaFile === undefined ? {} : {tlsClientCa: clientCaFile}),
         nodes: cluster.nodes.map((n) => ({name: n.name, address: `${scheme}${cluster.host}:${n.port}`, rpcAddress: `${cluster.host}:${n.rpcPort}`, machine: n.machine ?? n.name, pid: n.pid, data: n.dataDir, log: n.logFile})),
       })
       return
@@ -138,6 +142,7 @@ ${exitCodesHelp}`
     const machines = localMachineCount(cluster)
     const onMachines = machines === members ? '' : ` on ${counted(machines, 'machine')}`
     process.stdout.write(`cluster of ${members}${onMachines} ready in ${flags.dir} (${what}${gone}); talk to it with --node ${scheme}${cluster.host}:${first?.port}${caFile === undefined ? '' : ` --tls-ca ${caFile}`}, stop it with: dyn cluster down --dir ${flags.dir}\n`)
+    if (clientCaFile !== undefined) process.stdout.write(`its nodes serve only clients with a certificate of ${clientCaFile}: give yours with --tls-cert and --tls-key (or DYN_TLS_CERT and DYN_TLS_KEY)\n`)
     if (secretFile !== undefined) process.stdout.write(`its nodes prove the secret in ${secretFile} to each other; a node started by hand joins with --secret-file ${secretFile}\n`)
   }
 }

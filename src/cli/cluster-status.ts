@@ -13,7 +13,7 @@ import {DynClient} from '../client/http-client.js'
 import {DynError, type ErrorCode} from '../errors.js'
 import type {GatheredStatus, MemberStatusEntry} from '../node/status-subsystem.js'
 import type {LocalCluster, LocalNode, NodeEnding} from './local-cluster.js'
-import {clusterFileName, describeEnding, isNodeProcess, localClusterCaFile, localNodeClient, nodeEnding, probe, probeTimeoutMs} from './local-cluster.js'
+import {clusterFileName, describeEnding, isNodeProcess, localClusterCaFile, localClusterClientCaFile, localClusterTlsProblem, localNodeClient, nodeEnding, probe, probeTimeoutMs} from './local-cluster.js'
 import {leftMembers, nodeTransfersOf, type NodeTransfers} from './transfer-status.js'
 
 /** How a node of the folder is: serving as itself, running but not answering, exited, stopped, or gone from the cluster (left or removed). */
@@ -58,6 +58,8 @@ export interface ClusterStatus {
   readonly dir: string
   /** The cluster CA the folder's nodes serve TLS with (their addresses are then https://); absent without TLS. */
   readonly tlsCa?: string
+  /** The CA whose certificates the nodes ask their clients for (--tls-client-ca), when they ask for one. */
+  readonly tlsClientCa?: string
   readonly nodes: NodeStatus[]
   /** Every node of the folder serves as itself and all agree on the ring. */
   readonly agreed: boolean
@@ -105,7 +107,7 @@ export function describeSettings(clusterBody: Record<string, unknown>): {setting
   }
 }
 
-async function nodeStatus(cluster: LocalCluster, node: LocalNode): Promise<NodeStatus> {
+async function nodeStatus(cluster: LocalCluster, node: LocalNode, tlsProblem: string | undefined): Promise<NodeStatus> {
   const scheme = localClusterCaFile(cluster) === undefined ? '' : 'https://'
   const base = {name: node.name, address: `${scheme}${cluster.host}:${node.port}`, rpcAddress: `${cluster.host}:${node.rpcPort}`, pid: node.pid}
   if (!isNodeProcess(node)) {
@@ -114,6 +116,8 @@ async function nodeStatus(cluster: LocalCluster, node: LocalNode): Promise<NodeS
     const ended = nodeEnding(node)
     return {...base, running: false, serving: false, state: 'exited', ...(ended === undefined ? {} : {ended}), problem: `not running (${describeEnding(node.pid, ended)})`}
   }
+  // A folder that cannot read its TLS files cannot ask its nodes anything: it says why.
+  if (tlsProblem !== undefined) return {...base, running: true, serving: false, state: 'not_answering', problem: `running, but not asked: ${tlsProblem}`}
   const view = await probe(cluster, node)
   if (view === undefined) return {...base, running: true, serving: false, state: 'not_answering', problem: 'running, but its client port does not answer'}
   if (view.pid !== node.pid) {
@@ -130,12 +134,14 @@ async function nodeStatus(cluster: LocalCluster, node: LocalNode): Promise<NodeS
 /** The status of the folder `dir`, whose cluster the caller has read (`readCluster`; undefined: none). */
 export async function clusterStatus(dir: string, cluster: LocalCluster | undefined): Promise<ClusterStatus> {
   if (cluster === undefined) throw new DynError('bad_parameter', `no cluster in ${dir} (no ${clusterFileName}); start one with: dyn cluster up --dir ${dir}`)
-  const nodes = await Promise.all(cluster.nodes.map((node) => nodeStatus(cluster, node)))
+  const tlsProblem = localClusterTlsProblem(cluster)
+  const nodes = await Promise.all(cluster.nodes.map((node) => nodeStatus(cluster, node, tlsProblem)))
   const serving = nodes.filter((n) => n.serving)
   const hashes = new Set(serving.map((n) => n.ringHash))
   const agreed = serving.length === nodes.length && hashes.size === 1
   const tlsCa = localClusterCaFile(cluster)
-  const base = {dir, ...(tlsCa === undefined ? {} : {tlsCa}), nodes, agreed, otherMembers: [] as OtherMember[]}
+  const tlsClientCa = localClusterClientCaFile(cluster)
+  const base = {dir, ...(tlsCa === undefined ? {} : {tlsCa}), ...(tlsClientCa === undefined ? {} : {tlsClientCa}), nodes, agreed, otherMembers: [] as OtherMember[]}
   // Any serving node's view of the cluster will do; it names members the folder does not know.
   const view = serving[0] === undefined ? undefined : await localNodeClient(cluster, serving[0].address, probeTimeoutMs).getJson('/cluster').catch(() => undefined)
   if (view === undefined || !view.ok) return base

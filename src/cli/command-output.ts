@@ -22,6 +22,7 @@ import {DynClient, UnreachableError} from '../client/http-client.js'
 import type {ClientTls} from '../client/http-client.js'
 import {loadClientCa, loadClientCertificate} from '../transport/tls-ca-file.js'
 import {DynError} from '../errors.js'
+import type {ErrorCode} from '../errors.js'
 import {exitCodeOf} from './exit-codes.js'
 
 export const nodeAddressDefault = '127.0.0.1:7070'
@@ -126,15 +127,32 @@ export class CommandOutput {
     const [certSource, keySource] = fromFlags ? ['--tls-cert', '--tls-key'] : [tlsCertEnvironmentVariable, tlsKeyEnvironmentVariable]
     const certFile = fromFlags ? flags['tls-cert'] : environmentFile(tlsCertEnvironmentVariable)
     const keyFile = fromFlags ? flags['tls-key'] : environmentFile(tlsKeyEnvironmentVariable)
-    if (certFile === undefined && keyFile === undefined) return authority
-    if (certFile === undefined || keyFile === undefined) {
-      const [given, missing] = certFile === undefined ? [keySource, certSource] : [certSource, keySource]
-      this.fail(flags.json, 'bad_parameter', `${given} given without ${missing}: a client certificate is presented with its key; give both`)
-    }
-    const identity = loadClientCertificate(certFile, keyFile, {cert: certSource, key: keySource})
+    const identity = readClientIdentity(certFile, keyFile, {cert: certSource, key: keySource})
     if (!identity.ok) this.fail(flags.json, identity.error, identity.message)
-    return {...authority, cert: identity.cert, key: identity.key}
+    return identity.cert === undefined ? authority : {...authority, cert: identity.cert, key: identity.key}
   }
+}
+
+/**
+ * A client certificate and its key from their files (both, or neither: then none), checked; the
+ * sources name where each came from in a refusal (`--tls-cert`, `DYN_TLS_CERT`).
+ */
+export function readClientIdentity(
+  certFile: string | undefined,
+  keyFile: string | undefined,
+  sources: {readonly cert: string; readonly key: string},
+): {ok: true; cert?: Buffer; key?: Buffer} | {ok: false; error: ErrorCode; message: string} {
+  if (certFile === undefined && keyFile === undefined) return {ok: true}
+  if (certFile === undefined || keyFile === undefined) {
+    const [given, missing] = certFile === undefined ? [sources.key, sources.cert] : [sources.cert, sources.key]
+    return {ok: false, error: 'bad_parameter', message: `${given} given without ${missing}: a client certificate is presented with its key; give both`}
+  }
+  return loadClientCertificate(certFile, keyFile, sources)
+}
+
+/** A client certificate and its key from DYN_TLS_CERT and DYN_TLS_KEY (both, or neither), checked. */
+export function clientIdentityFromEnvironment(): ReturnType<typeof readClientIdentity> {
+  return readClientIdentity(environmentFile(tlsCertEnvironmentVariable), environmentFile(tlsKeyEnvironmentVariable), {cert: tlsCertEnvironmentVariable, key: tlsKeyEnvironmentVariable})
 }
 
 /** A file an environment variable names, or undefined when it is unset or blank. */

@@ -24,6 +24,7 @@ import type {CreationSettings} from './cluster-settings.js'
 import {checkCreationSettings, creationSettingsArgs, creationSettingsDefault, settingFlags} from './cluster-settings.js'
 import {portsInUse} from './ports.js'
 import {loadNodeTls, tlsFilesOf} from '../transport/tls-options.js'
+import {clientIdentityFromEnvironment} from './command-output.js'
 import type {NodeTls} from '../transport/tls-options.js'
 
 export interface LocalNode {
@@ -270,10 +271,15 @@ export async function clusterUp(options: UpOptions, log: (line: string) => void)
   }
   const alreadyRunning = cluster.nodes.filter(isNodeProcess)
   if (options.startArgs.length > 0 || cluster.startArgs === undefined) cluster.startArgs = startArgsKeepingTls(options, existing, alreadyRunning)
+  const keptTls = tlsArgsOf(existing?.startArgs)
+  const givenTls = tlsArgsOf(options.startArgs)
+  if (keptTls !== undefined && givenTls !== undefined && keptTls.join('\u0000') !== givenTls.join('\u0000')) {
+    log(`the folder's nodes start with other TLS files from now on: ${givenTls.join(' ')} (they ran with ${keptTls.join(' ')})`)
+  }
   // The folder's TLS files checked as `dyn start` checks them, before any node starts: a node
   // would refuse them too, but only after it was started, and this `up` would then stop the
   // others again.
-  await localClusterNodeTls(cluster)
+  await localClusterNodeTls(cluster, tlsArgsOf(options.startArgs) === undefined ? dir : undefined)
   // A node that left the cluster would only find out again that it left, and exit: ask a
   // running member which nodes left before starting any.
   await learnLeft(cluster, alreadyRunning)
@@ -318,10 +324,10 @@ function startFlagValue(startArgs: readonly string[], flag: string): string | un
   return at < 0 ? undefined : startArgs[at + 1]
 }
 
-/** The `dyn start` TLS flags among a node's start flags (certificate, key, cluster CA), or undefined for none. */
+/** The `dyn start` TLS flags among a node's start flags (certificate, key, cluster CA, client CA), or undefined for none. */
 function tlsArgsOf(startArgs: readonly string[] | undefined): string[] | undefined {
   if (startArgs === undefined || !startArgs.includes('--tls-cert')) return undefined
-  return ['--tls-cert', '--tls-key', '--tls-ca'].flatMap((flag) => {
+  return ['--tls-cert', '--tls-key', '--tls-ca', '--tls-client-ca'].flatMap((flag) => {
     const value = startFlagValue(startArgs, flag)
     return value === undefined ? [] : [flag, value]
   })
@@ -354,15 +360,21 @@ function startArgsKeepingTls(options: UpOptions, existing: LocalCluster | undefi
  * ports (the certificate names 127.0.0.1 and the cluster CA signed it). Undefined for a cluster
  * without TLS; files that no longer pass are bad input, said so.
  */
-export async function localClusterNodeTls(cluster: LocalCluster): Promise<NodeTls | undefined> {
+export async function localClusterNodeTls(cluster: LocalCluster, keptIn: string | undefined): Promise<NodeTls | undefined> {
   const args = tlsArgsOf(cluster.startArgs)
   if (args === undefined) return undefined
-  const files = tlsFilesOf({'tls-cert': startFlagValue(args, '--tls-cert'), 'tls-key': startFlagValue(args, '--tls-key'), 'tls-ca': startFlagValue(args, '--tls-ca')})
+  const files = tlsFilesOf({'tls-cert': startFlagValue(args, '--tls-cert'), 'tls-key': startFlagValue(args, '--tls-key'), 'tls-ca': startFlagValue(args, '--tls-ca'), 'tls-client-ca': startFlagValue(args, '--tls-client-ca')})
   if (!files.ok) throw new DynError(files.error, files.message)
   if (files.files === undefined) return undefined
-  const loaded = await loadNodeTls(files.files, Date.now(), cluster.advertiseHost ?? cluster.host)
-  if (!loaded.ok) throw new DynError(loaded.error, loaded.message)
-  return loaded.tls
+  const host = cluster.advertiseHost ?? cluster.host
+  const loaded = await loadNodeTls(files.files, Date.now(), host)
+  if (loaded.ok) return loaded.tls
+  // The check speaks of dyn start's flags; here the files may be the folder's, and every node of
+  // a local cluster advertises one host, so the advice says what applies to a folder.
+  const namesHost = / does not name /.test(loaded.message) ? ` The nodes of a local cluster all advertise ${host}: give a certificate that names it, as the README's tls/local.crt does.` : ''
+  const kept = keptIn !== undefined ? `${keptIn} keeps the TLS files its nodes were first started with (cluster.json), and one of them no longer passes: ` : ''
+  const next = keptIn !== undefined ? ` Put the file back or renew it in place; or, with the folder's nodes stopped (dyn cluster down --dir ${keptIn}), give dyn cluster up --dir ${keptIn} other --tls-cert, --tls-key and --tls-ca.` : ''
+  throw new DynError(loaded.error, `${kept}${loaded.message.replace(/\.$/, '')}.${namesHost}${next}`)
 }
 
 /** The cluster CA file the folder's nodes were started with (their --tls-ca, an absolute path), or undefined without TLS. */
@@ -374,9 +386,19 @@ export function localClusterCaFile(cluster: LocalCluster): string | undefined {
 /** The cluster CA a client of the folder's nodes trusts (their --tls-ca), read once per cluster object. */
 const clusterCaOf = new WeakMap<LocalCluster, ClientTls>()
 
+/** The client CA the folder's nodes were started with (their --tls-client-ca, an absolute path), or undefined when they ask clients for no certificate. */
+export function localClusterClientCaFile(cluster: LocalCluster): string | undefined {
+  const args = tlsArgsOf(cluster.startArgs)
+  return args === undefined ? undefined : startFlagValue(args, '--tls-client-ca')
+}
+
 /**
  * The TLS a client of the folder's nodes needs: HTTPS trusting the cluster CA they were started
- * with, or undefined for a cluster without TLS. A CA file gone since is bad input, said so.
+ * with, or undefined for a cluster without TLS. When they ask their clients for a certificate
+ * (--tls-client-ca), the one in DYN_TLS_CERT and DYN_TLS_KEY is presented, as every command
+ * presents it; without one, the nodes answer /health alone (the readiness probes) and everything
+ * else `unauthenticated`. A file gone since, or a certificate without its key, is bad input,
+ * said so.
  */
 export function localClusterTls(cluster: LocalCluster): ClientTls | undefined {
   const caFile = localClusterCaFile(cluster)
@@ -387,12 +409,24 @@ export function localClusterTls(cluster: LocalCluster): ClientTls | undefined {
     try {
       ca = readFileSync(caFile)
     } catch (error) {
-      throw new DynError('bad_parameter', `the cluster's nodes serve TLS with the CA ${caFile}, which cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}): put it back, or make the folder again`)
+      throw new DynError('bad_parameter', `the cluster's nodes serve TLS with the CA ${caFile}, which cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}): put it back; or stop the folder's nodes (dyn cluster down, which needs no file) and start them with other --tls-cert, --tls-key and --tls-ca`)
     }
-    tls = {ca, source: `--tls-ca ${caFile}`}
+    const identity: ReturnType<typeof clientIdentityFromEnvironment> = localClusterClientCaFile(cluster) === undefined ? {ok: true} : clientIdentityFromEnvironment()
+    if (!identity.ok) throw new DynError(identity.error, identity.message)
+    tls = {ca, source: `--tls-ca ${caFile}`, ...(identity.cert === undefined ? {} : {cert: identity.cert, key: identity.key})}
     clusterCaOf.set(cluster, tls)
   }
   return tls
+}
+
+/** Why the folder cannot reach its nodes over TLS (a file gone since, say), or undefined when it can. */
+export function localClusterTlsProblem(cluster: LocalCluster): string | undefined {
+  try {
+    localClusterTls(cluster)
+    return undefined
+  } catch (error) {
+    return (error as Error).message
+  }
 }
 
 /** A client of one of the folder's nodes (`host:port`), over HTTPS when they serve TLS. */
@@ -407,6 +441,9 @@ export function localNodeClient(cluster: LocalCluster, address: string, timeoutM
  * stays marked: a node that left never rejoins under its old identity.
  */
 async function learnLeft(cluster: LocalCluster, from: readonly LocalNode[]): Promise<void> {
+  // A folder whose TLS files can no longer be read cannot ask: nothing is learnt then, so that
+  // `down` still stops its nodes (by signal), and `up` says what is wrong with the files.
+  if (localClusterTlsProblem(cluster) !== undefined) return
   for (const node of from) {
     const answer = await localNodeClient(cluster, `${cluster.host}:${node.port}`, probeTimeoutMs).getJson('/cluster').catch(() => undefined)
     if (answer?.ok !== true) continue

@@ -896,7 +896,7 @@ export class TcpTransport implements Transport {
       // opener hung up, most often because it does not trust this node's certificate.
       handshake.settled = true
       this.#settings.onRejected('hellos', 'tls_handshake')
-      this.#logTlsFailure(`refused the TLS connection from ${description}: it closed the connection during the handshake: it does not trust this node's certificate (another cluster CA in its --tls-ca?), or it is no node`)
+      this.#logTlsFailure(`refused the TLS connection from ${description}: ${openerClosedInHandshake}`)
     })
     raw.once('data', (chunk: Buffer) => {
       opened = true
@@ -1186,6 +1186,13 @@ export function isLoggedCount(count: number): boolean {
 }
 
 /**
+ * Why an opener hung up in the middle of the TLS handshake, as far as this side can tell: most
+ * often it does not trust this node's certificate, but an opener also gives up waiting when this
+ * node did not answer in time (it was paused, or too busy), which the logs after a pause show.
+ */
+const openerClosedInHandshake = "it closed the connection during the handshake: it does not trust this node's certificate (another cluster CA in its --tls-ca?), it gave up waiting (this node was paused or too slow to answer), or it is no node"
+
+/**
  * A failed TLS handshake as the acceptor counts and logs it, by what the error says: a stall, no
  * certificate, the opener's refusal of this node's certificate, or bytes that are not a TLS
  * handshake this node can take. A certificate of another CA is not among them: it completes the
@@ -1198,7 +1205,7 @@ function tlsHandshakeFailure(error: Error & {code?: string}, timeoutMs: number):
     return {reason: 'tls_certificate', why: 'it presented no certificate: start it with --tls-cert, --tls-key and --tls-ca'}
   }
   if (/ALERT_(UNKNOWN_CA|BAD_CERTIFICATE|CERTIFICATE_|DECRYPT_ERROR)/.test(code)) return {reason: 'tls_handshake', why: 'it refused this node\'s certificate: it trusts another CA (check its --tls-ca)'}
-  if (code === 'ECONNRESET') return {reason: 'tls_handshake', why: 'it closed the connection during the handshake: it does not trust this node\'s certificate (another cluster CA in its --tls-ca?), or it is no node'}
+  if (code === 'ECONNRESET') return {reason: 'tls_handshake', why: openerClosedInHandshake}
   if (/ALERT/.test(code)) return {reason: 'tls_handshake', why: 'it ended the TLS handshake with an alert'}
   return {reason: 'tls_garbled', why: 'what it sent is not a TLS handshake this node takes (not TLS, or a TLS version or cipher this node does not offer)'}
 }

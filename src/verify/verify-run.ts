@@ -26,7 +26,7 @@ import {MessageType} from '../transport/message-type.js'
 import {startTcpTransport} from '../transport/tcp-transport.js'
 import type {Transport} from '../transport/transport.js'
 import {values} from '../versioning/dvvset.js'
-import {clusterDown, clusterUp, existingSecretFile, isNodeProcess, localClusterNodeTls, localClusterTls, localNodeClient, localNodeNames, readCluster, removeFolder} from '../cli/local-cluster.js'
+import {clusterDown, clusterUp, existingSecretFile, isNodeProcess, localClusterClientCaFile, localClusterNodeTls, localClusterTls, localNodeClient, localNodeNames, readCluster, removeFolder} from '../cli/local-cluster.js'
 import type {LocalCluster} from '../cli/local-cluster.js'
 import {freeClusterPorts} from '../cli/ports.js'
 import {availabilityByFault, checkCarts, converged, encodeCart, mergeCartVersions} from './cart-check.js'
@@ -100,7 +100,12 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
   }
   // A folder whose nodes serve TLS is reached over HTTPS and mutual TLS on the internode port
   // with the folder's own files, read and checked before anything starts.
-  const nodeTls = existing === undefined ? undefined : await localClusterNodeTls(existing)
+  const nodeTls = existing === undefined ? undefined : await localClusterNodeTls(existing, dir)
+  // Nodes that ask their clients for a certificate answer verify's reads only with one.
+  const clientCaFile = existing === undefined ? undefined : localClusterClientCaFile(existing)
+  if (existing !== undefined && clientCaFile !== undefined && localClusterTls(existing)?.cert === undefined) {
+    throw new DynError('bad_parameter', `${dir} holds a cluster whose nodes serve only clients with a certificate of ${clientCaFile} (--tls-client-ca): set DYN_TLS_CERT and DYN_TLS_KEY to yours, and run dyn verify again`)
+  }
   // A cluster that was running before verify is left running after it; one verify started is stopped.
   const wasRunning = existing?.nodes.some(isNodeProcess) ?? false
   let proxy: FaultProxy | undefined
@@ -118,7 +123,9 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
         throw new DynError('unreachable', `the fault proxy cannot listen on ${advertiseHost} (${error.message}); dyn verify needs the loopback addresses 127.0.0.0/8 (Linux) and those ports free`)
       })
     }
-    log(`starting ${nodeCount} nodes in ${dir}${proxy === undefined ? '' : `, their internode links through a fault proxy on ${proxyHost}`}`)
+    const runningBefore = existing?.nodes.filter(isNodeProcess).length ?? 0
+    const starting = runningBefore === 0 ? `starting ${nodeCount} nodes in ${dir}` : `using the cluster in ${dir} (${runningBefore} of its ${nodeCount} nodes running; any other is started)`
+    log(`${starting}${proxy === undefined ? '' : `, their internode links through a fault proxy on ${proxyHost}`}`)
     const up = async (): Promise<LocalCluster> =>
       clusterUp(
         {

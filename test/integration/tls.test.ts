@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict'
 import {spawn} from 'node:child_process'
 import {closeSync, existsSync, openSync, readFileSync as readFileSyncOf} from 'node:fs'
-import {copyFile, mkdtemp, readFile, writeFile} from 'node:fs/promises'
+import {copyFile, mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
 import {request as httpRequest} from 'node:http'
 import {connect} from 'node:net'
 import {connect as tlsConnect} from 'node:tls'
@@ -548,6 +548,70 @@ describe('a cluster with TLS on both ports', () => {
       assert.ok((verdict.faults.kill ?? 0) >= 1, 'the nemesis killed no node')
       assert.ok(verdict.adds.acknowledged > 0 && verdict.adds.lost === 0, verify.stdout)
       assert.deepEqual(verdict.unreadHomes, [], 'a home replica could not be read over TLS')
+    } finally {
+      await runDyn(['cluster', 'down', '--dir', folder])
+    }
+  })
+  it('starts a local cluster that asks its clients for certificates with dyn cluster up --tls-client-ca, whose folder presents DYN_TLS_CERT', async () => {
+    const clients = await makeReadmeClientCertificates(ours)
+    const folder = path.join(dir, 'up-client-ca')
+    const own = await freeClusterPorts(3)
+    // A copy of the cluster CA, taken away at the end while the nodes run.
+    const caCopy = path.join(dir, 'up-client-ca-cluster-ca.crt')
+    await copyFile(ours.caFile, caCopy)
+    const tlsFlags = ['--tls-cert', ours.certFile('local'), '--tls-key', ours.keyFile('local'), '--tls-ca', caCopy]
+    const alice = {DYN_TLS_CA: ours.caFile, DYN_TLS_CERT: clients.certFile, DYN_TLS_KEY: clients.keyFile}
+    const nobody = {DYN_TLS_CERT: '', DYN_TLS_KEY: ''}
+    try {
+      // The folder's readiness probes ask /health only, which needs no client certificate.
+      const up = await runDyn(['cluster', 'up', '--nodes', '3', '--dir', folder, '--port', String(own.port), '--rpc-port', String(own.rpcPort), ...tlsFlags, '--tls-client-ca', clients.caFile, '--json'], {timeoutMs: 90_000, env: nobody})
+      assert.equal(up.code, 0, up.stdout + up.stderr)
+      assert.equal((JSON.parse(up.stdout) as {tlsClientCa: string}).tlsClientCa, path.resolve(clients.caFile))
+      const node = `https://127.0.0.1:${own.port}`
+      const anonymous = await runDyn(['get', 'guarded', '--node', node, '--tls-ca', ours.caFile, '--json'], {env: nobody})
+      assert.equal(anonymous.code, 2, anonymous.stdout + anonymous.stderr)
+      assert.equal(JSON.parse(anonymous.stdout).error, 'unauthenticated')
+      const written = await runDyn(['put', 'guarded', 'for alice', '--node', node], {env: alice})
+      assert.equal(written.code, 0, written.stdout + written.stderr)
+      // The folder's own reads beyond /health present alice's certificate from the environment.
+      const status = await runDyn(['cluster', 'status', '--dir', folder, '--json'], {env: alice})
+      assert.equal(status.code, 0, status.stdout + status.stderr)
+      const statusBody = JSON.parse(status.stdout) as {tlsClientCa: string; settings?: {n: number}; transfers: Array<{ring?: unknown}>}
+      assert.equal(statusBody.tlsClientCa, path.resolve(clients.caFile))
+      assert.equal(statusBody.settings?.n, 3, 'the cluster\'s settings were not read with the client certificate')
+      assert.ok(statusBody.transfers.every((view) => view.ring !== undefined), status.stdout)
+      // A node that died comes back asking for client certificates, though the next up names no TLS flag.
+      const pids = (JSON.parse(up.stdout) as {nodes: Array<{pid: number}>}).nodes.map((started) => started.pid)
+      await killNode(pids[2])
+      const again = await runDyn(['cluster', 'up', '--dir', folder, '--json'], {timeoutMs: 90_000, env: nobody})
+      assert.equal(again.code, 0, again.stdout + again.stderr)
+      const third = await runDyn(['get', 'guarded', '--node', `https://127.0.0.1:${own.port + 2}`, '--tls-ca', ours.caFile, '--json'], {env: nobody})
+      assert.equal(JSON.parse(third.stdout).error, 'unauthenticated', 'the restarted node serves clients without a certificate')
+      // Another client CA while the nodes run is refused, like any other TLS file.
+      const other = await runDyn(['cluster', 'up', '--dir', folder, ...tlsFlags, '--json'])
+      assert.equal(other.code, 2, other.stdout + other.stderr)
+      assert.match(JSON.parse(other.stdout).message, /its running nodes \(n1, n2, n3\) serve with .*--tls-client-ca/)
+      // dyn verify reads with the environment's certificate, and says so when there is none.
+      const refused = await runDyn(['verify', '--dir', folder, '--faults', 'kill', '--json'], {env: nobody})
+      assert.equal(refused.code, 2, refused.stdout + refused.stderr)
+      assert.match(JSON.parse(refused.stdout).message, /serve only clients with a certificate of .*clients-ca\.crt .*set DYN_TLS_CERT and DYN_TLS_KEY/)
+      const verify = await runDyn(['verify', '--dir', folder, '--faults', 'pause', '--duration', '5', '--fault-seconds', '1,2', '--gap-seconds', '1', '--carts', '3', '--clients', '2', '--seed', '11', '--json'], {timeoutMs: 150_000, env: alice})
+      assert.equal(verify.code, 0, verify.stdout + verify.stderr)
+      assert.equal((JSON.parse(verify.stdout) as {ok: boolean}).ok, true, verify.stdout)
+      // The folder's CA taken away while its nodes run: status says so for each node, up refuses
+      // with what to do, and down still stops every node (by signal: it needs no file).
+      await rm(caCopy)
+      const blind = await runDyn(['cluster', 'status', '--dir', folder, '--json'], {env: alice})
+      assert.equal(blind.code, 3, blind.stdout + blind.stderr)
+      const blindNodes = (JSON.parse(blind.stdout) as {nodes: Array<{running: boolean; problem?: string}>}).nodes
+      assert.ok(blindNodes.every((each) => each.running && /not asked: .*serve TLS with the CA .*cannot be read/.test(each.problem ?? '')), blind.stdout)
+      const restart = await runDyn(['cluster', 'up', '--dir', folder, '--json'], {env: alice})
+      assert.equal(restart.code, 2, restart.stdout + restart.stderr)
+      assert.match(JSON.parse(restart.stdout).message, /keeps the TLS files its nodes were first started with .*no such file.*Put the file back/)
+      const running = (JSON.parse(await readFile(path.join(folder, 'cluster.json'), 'utf8')) as {nodes: Array<{pid?: number}>}).nodes.map((each) => each.pid)
+      const down = await runDyn(['cluster', 'down', '--dir', folder, '--json'], {env: alice})
+      assert.equal(down.code, 0, down.stdout + down.stderr)
+      for (const pid of running) assert.ok(pid !== undefined && !isRunning(pid), `node ${pid} still runs after down`)
     } finally {
       await runDyn(['cluster', 'down', '--dir', folder])
     }
