@@ -135,6 +135,8 @@ type Attempt =
       readonly staleSocket: boolean
       /** A TLS failure: something answers at the address, and what to fix is what `reason` says, not the node's absence. */
       readonly tls?: true
+      /** Something answered, but not in HTTP (a TLS node asked in plain HTTP, an internode port): `reason` says what to fix. */
+      readonly notHttp?: true
     }
 
 export interface DynClientOptions {
@@ -274,7 +276,7 @@ export class DynClient {
 
   /** Send to the preferred node, then to the others in order while they cannot be connected to. */
   private async sendToSomeNode(method: string, path: string, headers: Record<string, string>, body?: Uint8Array): Promise<RawResponse> {
-    const failures: Array<{label: string; reason: string; tls: boolean}> = []
+    const failures: Array<{label: string; reason: string; tls: boolean; notHttp: boolean}> = []
     for (let step = 0; step < this.addresses.length; step += 1) {
       const index = (this.preferred + step) % this.addresses.length
       const address = this.addresses[index] as NodeAddress
@@ -289,14 +291,14 @@ export class DynClient {
         this.#nodeWarning = typeof warning === 'string' && warning.length > 0 ? warning : undefined
         return attempt.response
       }
-      failures.push({label: address.label, reason: attempt.reason, tls: attempt.tls === true})
+      failures.push({label: address.label, reason: attempt.reason, tls: attempt.tls === true, notHttp: attempt.notHttp === true})
       if (attempt.connected) break
     }
     const single = failures.length === 1
     throw new UnreachableError(
       failures.map((f) => f.label).join(', '),
       single ? (failures[0] as {reason: string}).reason : failures.map((f) => `${f.label} ${f.reason}`).join('; '),
-      failures.every((f) => f.tls) ? tlsAdvice : undefined,
+      failures.every((f) => f.tls) ? tlsAdvice : failures.every((f) => f.notHttp) ? notHttpAdvice : undefined,
     )
   }
 }
@@ -395,7 +397,7 @@ async function sendOnce(address: NodeAddress, tls: ClientTls | undefined, method
       // Connected, then reset or answered in something that is not HTTP: a port that serves
       // another protocol, most likely a node's internode port given for its client port.
       const notHttp = connected && !staleSocket && !answered && (error.code === 'ECONNRESET' || (error.code ?? '').startsWith('HPE_'))
-      finish({ok: false, connected: connected && !staleSocket, staleSocket, reason: notHttp ? `${reason}: ${notHttpHint}` : reason})
+      finish({ok: false, connected: connected && !staleSocket, staleSocket, reason: notHttp ? `${reason}: ${notHttpHint}` : reason, ...(notHttp ? {notHttp: true as const} : {})})
     })
     request.once('response', (response) => {
       answered = true
@@ -460,6 +462,9 @@ export function tlsFailureHint(error: NodeJS.ErrnoException, address: NodeAddres
 
 /** The end of an UnreachableError when every node tried failed its TLS handshake: they run, so starting one is no answer. */
 const tlsAdvice = 'something answers there, and its TLS connection failed as said: fix that (starting a node will not)'
+
+/** The end of an UnreachableError when every node tried answered in something other than HTTP: the address is what to fix. */
+const notHttpAdvice = 'something answers there, but not in HTTP: fix the address as said (starting a node will not)'
 
 /** No node answered at all (refused, reset, timed out). `node` lists the addresses tried. */
 export class UnreachableError extends Error {

@@ -518,6 +518,10 @@ describe('a cluster with TLS on both ports', () => {
       assert.equal(read.stdout.trim(), 'over tls', read.stderr)
       const plain = await runDyn(['get', 'up-key', '--node', `http://127.0.0.1:${own.port}`, '--json'])
       assert.equal(plain.code, 3, 'a node of the cluster answered plain HTTP')
+      // It runs, so the advice is the address's scheme, not to start a node.
+      const plainMessage = JSON.parse(plain.stdout).message as string
+      assert.match(plainMessage, /give https:\/\/host:port and the cluster CA with --tls-ca\); something answers there, but not in HTTP/)
+      assert.doesNotMatch(plainMessage, /start one/)
       // The folder's status reaches its nodes over HTTPS.
       const status = await runDyn(['cluster', 'status', '--dir', folder, '--json'])
       assert.equal(status.code, 0, status.stdout + status.stderr)
