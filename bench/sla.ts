@@ -6,6 +6,7 @@
 
 import {readFile} from 'node:fs/promises'
 import type {KindSummary} from './recorder.js'
+import {nearestCommand} from '../src/cli/command-not-found.js'
 import {isWorkloadName} from './workloads.js'
 import type {OperationKind, WorkloadName} from './workloads.js'
 
@@ -52,6 +53,22 @@ export interface TargetVerdict {
 
 const operationKinds: readonly string[] = ['read', 'update', 'insert', 'rmw', 'cart']
 const runCounts = ['ratePerS', 'connections', 'durationS', 'records', 'valueSize', 'n', 'r', 'w'] as const
+const slaKeys: readonly string[] = ['name', 'description', 'run', 'targets', 'maxErrorRate']
+const runKeys: readonly string[] = ['workload', ...runCounts]
+const targetKeys: readonly string[] = ['operation', 'percentile', 'maxMs']
+
+/**
+ * The first key of `object` that an SLA file does not take there, said with the nearest one it
+ * does take: a misspelt key would otherwise be ignored, and the gate would judge another run
+ * than the file describes (a closed loop for a misspelt "ratePerS", no error-rate target for a
+ * misspelt "maxErrorRate").
+ */
+function unknownKey(object: object, known: readonly string[], where: string): string | undefined {
+  const key = Object.keys(object).find((candidate) => !known.includes(candidate))
+  if (key === undefined) return undefined
+  const near = nearestCommand([key], known) ?? known.find((candidate) => candidate.toLowerCase() === key.toLowerCase())
+  return `"${where}${key}" is not a key of an SLA file${near === undefined ? '' : ` (did you mean "${where}${near}"?)`}; ${where === '' ? 'the file' : `"${where.replace(/\.$/, '')}"`} takes ${known.join(', ')}`
+}
 
 export function parseSla(text: string, source: string): {ok: true; sla: Sla} | {ok: false; message: string} {
   let raw: unknown
@@ -63,10 +80,14 @@ export function parseSla(text: string, source: string): {ok: true; sla: Sla} | {
   const fail = (what: string): {ok: false; message: string} => ({ok: false, message: `${source}: ${what}`})
   if (typeof raw !== 'object' || raw === null) return fail('expected an object with name, run and targets')
   const sla = raw as Record<string, unknown>
+  const unknownTop = unknownKey(sla, slaKeys, '')
+  if (unknownTop !== undefined) return fail(unknownTop)
   if (typeof sla.name !== 'string') return fail('"name" must be a string')
   if (sla.description !== undefined && typeof sla.description !== 'string') return fail('"description" must be a string')
   const run = (sla.run === undefined ? {} : sla.run) as Record<string, unknown>
   if (typeof run !== 'object' || run === null || Array.isArray(run)) return fail('"run" must be an object')
+  const unknownRun = unknownKey(run, runKeys, 'run.')
+  if (unknownRun !== undefined) return fail(unknownRun)
   if (run.workload !== undefined && !(typeof run.workload === 'string' && isWorkloadName(run.workload))) return fail(`"run.workload" must be one of a, b, c, d, f, cart`)
   for (const name of runCounts) {
     const value = run[name]
@@ -76,6 +97,8 @@ export function parseSla(text: string, source: string): {ok: true; sla: Sla} | {
   if (!Array.isArray(sla.targets) || sla.targets.length === 0) return fail('"targets" must be a non-empty list')
   for (const [i, t] of (sla.targets as Array<Record<string, unknown>>).entries()) {
     if (typeof t !== 'object' || t === null) return fail(`targets[${i}] must be an object`)
+    const unknownTarget = unknownKey(t, targetKeys, `targets[${i}].`)
+    if (unknownTarget !== undefined) return fail(unknownTarget)
     if (typeof t.operation !== 'string' || !operationKinds.includes(t.operation)) return fail(`targets[${i}].operation must be one of ${operationKinds.join(', ')}`)
     if (typeof t.percentile !== 'number' || t.percentile <= 0 || t.percentile > 100) return fail(`targets[${i}].percentile must be in (0, 100]`)
     if (typeof t.maxMs !== 'number' || t.maxMs <= 0) return fail(`targets[${i}].maxMs must be a positive number of milliseconds`)

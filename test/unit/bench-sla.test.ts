@@ -107,6 +107,19 @@ describe('parseSla', () => {
     rejects({...validDocument(), run: 'fast'}, /"run"/, 'run as a string')
   })
 
+  it('rejects a key it does not take, at every level, naming the nearest one it does', () => {
+    // Ignored, each would have judged another run than the file describes: a closed loop for a
+    // misspelt rate, no error-rate target, the default record count.
+    const {ratePerS: _rate, ...runWithoutRate} = validDocument().run as Record<string, unknown>
+    rejects({...validDocument(), run: {...runWithoutRate, rate: 500}}, /"run\.rate" is not a key of an SLA file; "run" takes workload, ratePerS/, 'run.rate')
+    const {maxErrorRate: _rate2, ...withoutRate} = validDocument()
+    rejects({...withoutRate, maxErrRate: 0.01}, /"maxErrRate" is not a key .*did you mean "maxErrorRate"/, 'maxErrRate')
+    rejects(withRun({record: 5000}), /"run\.record" is not a key .*did you mean "run\.records"/, 'run.record')
+    rejects({...validDocument(), targets: [{operation: 'read', percentil: 99.9, maxMs: 300}]}, /"targets\[0\]\.percentil" is not a key .*did you mean "targets\[0\]\.percentile"/, 'percentil')
+    rejects({...validDocument(), targets: [{operation: 'read', percentile: 99.9, maxMS: 300}]}, /did you mean "targets\[0\]\.maxMs"/, 'maxMS')
+    rejects({...validDocument(), comment: 'mine'}, /"comment" is not a key of an SLA file; the file takes name, description, run, targets, maxErrorRate/, 'a comment key')
+  })
+
   it('rejects empty or missing targets', () => {
     rejects({...validDocument(), targets: []}, /"targets"/, 'empty targets')
     const {targets: _targets, ...noTargets} = validDocument()
