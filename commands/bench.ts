@@ -1,4 +1,4 @@
-import {access, constants, stat, writeFile} from 'node:fs/promises'
+import {open, rm, stat, writeFile} from 'node:fs/promises'
 import path from 'node:path'
 import * as Flags from '@oclif/core/flags'
 import {makeFolder} from '../src/node/make-folder.js'
@@ -160,11 +160,15 @@ Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could no
       ...(tls === undefined ? {} : {tls}),
     }
 
-    // A report that cannot be written is known now, not after the whole run.
-    const reportFolder = flags.report === undefined ? undefined : path.dirname(path.resolve(flags.report))
-    if (reportFolder !== undefined && !(await isFolder(reportFolder))) this.fail(flags.json, 'bad_parameter', `--report ${flags.report}: the folder ${reportFolder} does not exist`)
-    // Everything the CI reports and the baseline need is checked now: a bad baseline or an
-    // unwritable report file must not cost a whole run first.
+    // A file that cannot be written is known now, not after the whole run: --report's folder
+    // must exist, the others' folders are made.
+    for (const [flag, file, makesFolder] of [['--report', flags.report, false], ['--hdr-out', flags['hdr-out'], true], ['--junit', flags.junit, true], ['--markdown', flags.markdown, true]] as const) {
+      if (file === undefined) continue
+      const problem = await outputFileProblem(file, makesFolder)
+      if (problem !== undefined) this.fail(flags.json, 'bad_parameter', `${flag} ${file}: ${problem}`)
+    }
+    // Everything the CI reports and the baseline need is checked now: a bad baseline must not
+    // cost a whole run first.
     const ci = await this.ciOptions(flags, config, sla)
 
     const progress = await this.progressRenderer(flags.json)
@@ -178,7 +182,10 @@ Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could no
       throw error
     }
     progress.stop()
-    if (flags['hdr-out'] !== undefined) await writeHistograms(flags['hdr-out'], report)
+    if (flags['hdr-out'] !== undefined) {
+      const file = flags['hdr-out']
+      await writeHistograms(file, report).catch((error: Error) => this.fail(flags.json, 'bad_parameter', `--hdr-out ${file}: ${error.message}`))
+    }
     const regression = ci.baseline === undefined ? undefined : compareWithBaseline(ci.baseline.report, report, ci.baseline)
     await this.writeCiReports(ci, report, regression)
     // A fault that was not applied or reverted leaves the experiment undone: with an SLA its
@@ -227,16 +234,6 @@ Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could no
       const incomparable = incomparableMessage(flags.baseline, setupOfReport(loaded.value), setupOfConfig(config))
       if (incomparable !== undefined) this.fail(flags.json, 'bad_parameter', incomparable)
       baseline = {report: loaded.value, source: flags.baseline, maxRegression: maxRegression.value, metrics: metrics.value}
-    }
-    for (const [flag, file] of [['--junit', flags.junit], ['--markdown', flags.markdown]] as const) {
-      if (file === undefined) continue
-      const folder = path.dirname(path.resolve(file))
-      try {
-        await makeFolder(folder)
-        await access(folder, constants.W_OK)
-      } catch (error) {
-        this.fail(flags.json, 'bad_parameter', `${flag} ${file}: cannot write into ${folder} (${(error as Error).message})`)
-      }
     }
     return {json: flags.json, junit: flags.junit, markdown: flags.markdown, baseline}
   }
@@ -322,6 +319,34 @@ Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could no
 
 async function isFolder(folder: string): Promise<boolean> {
   return (await stat(folder).catch(() => undefined))?.isDirectory() ?? false
+}
+
+/**
+ * Why a file the run writes at its end could not be written there, or undefined: it is a folder,
+ * its folder is missing (made first when `makesFolder`), or nothing can be created in that folder.
+ * The last is tried with a file of its own, created and removed, since a permission check passes
+ * for root on a file system that refuses every new file (a read-only mount, /proc).
+ */
+async function outputFileProblem(file: string, makesFolder: boolean): Promise<string | undefined> {
+  const target = path.resolve(file)
+  if (await isFolder(target)) return 'is a folder: give a file name in it'
+  const folder = path.dirname(target)
+  if (!(await isFolder(folder))) {
+    if (!makesFolder) return `the folder ${folder} does not exist`
+    try {
+      await makeFolder(folder)
+    } catch (error) {
+      return `cannot make the folder ${folder} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}): choose a folder on a writable file system`
+    }
+  }
+  const probe = path.join(folder, `.dyn-bench-write-check-${process.pid}`)
+  try {
+    await (await open(probe, 'wx')).close()
+    await rm(probe)
+  } catch (error) {
+    return `cannot write into ${folder} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}): choose a folder on a writable file system`
+  }
+  return undefined
 }
 
 /** The CI reports and baseline of one run, checked before it starts. */

@@ -2,7 +2,8 @@
  * `dyn bench --report FILE.html` for real: a short run against a one-node cluster the bench
  * starts itself (free ports from the OS, stopped afterwards) writes one self-contained page whose
  * charts and tables are those of the run it printed; a missed SLA still writes it (exit 1), with
- * the target on the percentile chart; a folder that does not exist is refused before anything runs.
+ * the target on the percentile chart; a folder that does not exist, and any output file that could
+ * not be written, is refused before anything runs.
  */
 
 import assert from 'node:assert/strict'
@@ -82,12 +83,32 @@ describe('dyn bench --report', () => {
 
   it('refuses a report in a folder that does not exist before running anything (exit 2)', async () => {
     const file = path.join(dir, 'no-such-folder', 'run.html')
-    const began = Date.now()
     const result = await runDyn(['bench', ...shortRun, '--report', file], {timeoutMs: benchTimeoutMs})
     assert.equal(result.code, 2, result.stderr + result.stdout)
     assert.match(result.stderr, /--report .*no-such-folder.*does not exist/)
     assert.doesNotMatch(result.stderr, /loading|running/, 'nothing ran')
     await assert.rejects(access(file))
-    assert.ok(Date.now() - began < 30_000)
+  })
+
+  it('refuses every output file that could not be written, before running anything (exit 2)', async () => {
+    // /proc takes no new file, even from root, whom a permission check would let through.
+    const cases: Array<[string, string, RegExp]> = [
+      ['--report', dir, /--report .*: is a folder: give a file name in it/],
+      ['--hdr-out', '/proc/run.hdr.json', /--hdr-out \/proc\/run\.hdr\.json: cannot write into \/proc .*choose a folder on a writable file system/],
+      ['--junit', '/proc/junit.xml', /--junit \/proc\/junit\.xml: cannot write into \/proc/],
+      ['--markdown', dir, /--markdown .*: is a folder/],
+    ]
+    for (const [flag, file, refusal] of cases) {
+      const result = await runDyn(['bench', ...shortRun, flag, file, '--json'], {timeoutMs: benchTimeoutMs})
+      assert.equal(result.code, 2, `${flag} ${file}: ${result.stderr}${result.stdout}`)
+      const answer = JSON.parse(result.stdout) as {error: string; message: string}
+      assert.equal(answer.error, 'bad_parameter')
+      assert.match(answer.message, refusal)
+    }
+    // --hdr-out's folder is made, as --junit's and --markdown's are.
+    const histograms = path.join(dir, 'made', 'for', 'run.hdr.json')
+    const made = await runDyn(['bench', ...shortRun, '--hdr-out', histograms, '--json'], {timeoutMs: benchTimeoutMs})
+    assert.equal(made.code, 0, made.stderr + made.stdout)
+    assert.match(await readFile(histograms, 'utf8'), /HdrHistogram compressed base64/)
   })
 })
