@@ -16,7 +16,7 @@ import {seededRandom} from '../src/clock.js'
 import {clusterDownAndPurge, clusterUp, localMachineCount, localNodeNames, removeFolder} from '../src/cli/local-cluster.js'
 import type {UpOptions} from '../src/cli/local-cluster.js'
 import {freeClusterPorts} from '../src/cli/ports.js'
-import {DynClient, UnreachableError} from '../src/client/http-client.js'
+import {DynClient, NotDynNodeError, UnreachableError} from '../src/client/http-client.js'
 import {PartitionAwareClient} from '../src/client/partition-aware-client.js'
 import {assert, DynError} from '../src/errors.js'
 import type {ClientTls} from '../src/transport/tls-ca-file.js'
@@ -401,6 +401,7 @@ async function checkReachable(nodes: readonly string[], timeoutS: number, tls: C
   for (const node of nodes) {
     const client = new DynClient(node, timeoutS * 1000, tls === undefined ? {} : {tls})
     const health = await client.getJson('/health')
+    if (!health.ok && health.error === 'not_a_dyn_node') throw new NotDynNodeError(health.message)
     if (!health.ok) throw new UnreachableError(node, `GET /health answered ${health.status}`)
     // /health is answered without a client certificate; a node started with --tls-client-ca
     // would refuse every operation of a bench that has none, so that is found out now.

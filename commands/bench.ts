@@ -10,7 +10,7 @@ import type {ClientTls} from '../src/transport/tls-ca-file.js'
 import {exitCodes} from '../src/cli/exit-codes.js'
 import {settleColors} from '../src/cli/terminal.js'
 import {DynError} from '../src/errors.js'
-import {memberTlsOf, UnreachableError} from '../src/client/http-client.js'
+import {memberTlsOf, NotDynNodeError, UnreachableError} from '../src/client/http-client.js'
 import type {DistributionName} from '../bench/distributions.js'
 import {compareWithBaseline, formatRegression, incomparableMessage, loadBaseline, maxRegressionDefault, parseMaxRegression, parseRegressionMetrics, regressionMetricNames, regressionMetricsDefault, setupOfConfig, setupOfReport} from '../bench/baseline.js'
 import type {ComparedReport, RegressionMetric, RegressionReport} from '../bench/baseline.js'
@@ -178,6 +178,7 @@ Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could no
     } catch (error) {
       progress.stop()
       if (error instanceof UnreachableError) this.fail(flags.json, 'unreachable', error.message)
+      if (error instanceof NotDynNodeError) this.fail(flags.json, error.code, error.message)
       if (error instanceof DynError) this.fail(flags.json, error.code, error.message)
       throw error
     }

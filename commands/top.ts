@@ -1,6 +1,6 @@
 import * as Flags from '@oclif/core/flags'
 import {clientTlsFlags, nodeAddressDefault, nodeEnvironmentVariable, nodeFlag} from '../src/cli/client-flags.js'
-import {memberTlsOf} from '../src/client/http-client.js'
+import {DynClient, memberTlsOf, UnreachableError} from '../src/client/http-client.js'
 import {parseNodeList} from '../src/client/node-address.js'
 import {ClusterWatch, httpFetchJson, pollRequestTimeoutMsDefault} from '../src/cli/cluster-watch.js'
 import {DynCommand} from '../src/cli/command-base.js'
@@ -49,7 +49,15 @@ Exit codes: 0 done, 2 bad usage, 3 no node answered.`
     await watch.poll()
     await new Promise((resolve) => setTimeout(resolve, flags.interval))
     const snapshot = await watch.poll()
-    if (snapshot.stale) this.fail(flags.json, 'unreachable', `no node answered at ${addresses.join(', ')}; start one (dyn cluster up) or point --node / DYN_NODE at a running node`)
+    if (snapshot.stale) {
+      // Why, asked once more as every command asks: another HTTP server at the address, an
+      // internode port, a TLS mismatch each have their own advice, which starting a node is not.
+      const asked = await new DynClient(given, Math.min(pollRequestTimeoutMsDefault, flags.interval), tls === undefined ? {} : {tls}).getJson('/health').catch((error: unknown) => error)
+      if (asked instanceof UnreachableError) this.fail(flags.json, 'unreachable', asked.message)
+      const answer = asked as {ok?: boolean; error?: string; message?: string}
+      if (answer.ok === false && answer.error === 'not_a_dyn_node') this.fail(flags.json, 'not_a_dyn_node', answer.message ?? '')
+      this.fail(flags.json, 'unreachable', `no node answered at ${addresses.join(', ')}; start one (dyn cluster up) or point --node / DYN_NODE at a running node`)
+    }
     if (flags.json) return this.printOk({...snapshot})
     const {topText} = await import('../src/cli/top-screen.js')
     process.stdout.write(topText(snapshot, terminalSize().columns, 40))

@@ -501,6 +501,11 @@ function jsonBody(response: RawResponse): Record<string, unknown> {
 
 const notDynNodeCode = 'not_a_dyn_node'
 
+/** Thrown where a caller needs an exception: the address answers HTTP, but as no dyn node does (`notDynNode`). */
+export class NotDynNodeError extends Error {
+  readonly code = notDynNodeCode
+}
+
 /**
  * An answer no dyn node gives (a body that is not a JSON object, an error without a code): the
  * address is some other HTTP server. Said as such, with what to do, rather than as a bad answer.

@@ -303,9 +303,14 @@ describe('dyn CLI', () => {
     assert.doesNotMatch(missing.stderr, /--node allows multiple values|USAGE/)
     assert.equal(answer(await runDyn(['put', '--json'], {env})).error, 'bad_usage')
 
-    const internode = await runDyn(['get', 'k', '--node', `${c.cluster.host}:${c.cluster.nodes[0]?.rpcPort}`])
+    const internodeAddress = `${c.cluster.host}:${c.cluster.nodes[0]?.rpcPort}`
+    const internode = await runDyn(['get', 'k', '--node', internodeAddress])
     assert.equal(internode.code, 3)
     assert.match(internode.stderr, /internode port/)
+    // dyn top says so too, and neither advises starting a node that runs.
+    const topped = await runDyn(['top', '--node', internodeAddress, '--interval', '100', '--json'])
+    assert.equal(topped.code, 3, topped.stdout)
+    assert.match(answer(topped).message as string, /internode port.*something answers there, but not in HTTP/)
 
     const other = createServer((_req, res) => {
       res.writeHead(404, {'content-type': 'text/html'})
@@ -314,7 +319,7 @@ describe('dyn CLI', () => {
     await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve))
     try {
       const address = `127.0.0.1:${(other.address() as {port: number}).port}`
-      for (const args of [['get', 'k'], ['put', 'k', 'v'], ['ring']]) {
+      for (const args of [['get', 'k'], ['put', 'k', 'v'], ['ring'], ['top', '--interval', '100'], ['bench', '--duration', '1', '--records', '10']]) {
         const run = await runDyn([...args, '--node', address, '--json'])
         assert.equal(run.code, 2, run.stdout)
         assert.equal(answer(run).error, 'not_a_dyn_node', args.join(' '))
