@@ -25,7 +25,9 @@ export async function runDelete(out: CommandOutput, key: string, flags: DeleteFl
     if (!result.ok) {
       if (flags.explain && !flags.json) writeTrace(result.body.trace)
       const message = result.error === 'not_found' ? `${key} ${result.body.deleted === true ? 'was already deleted' : 'does not exist'}` : result.message
-      out.fail(flags.json, result.error, message, {key, status: result.status, ...(result.error === 'not_found' ? {found: false} : {}), ...result.body})
+      // The request's trace, as on success, only with --explain (JSON output documents it so).
+      const {trace, ...details} = result.body
+      out.fail(flags.json, result.error, message, {key, status: result.status, ...(result.error === 'not_found' ? {found: false} : {}), ...details, ...(flags.explain ? {trace} : {})})
     }
     // Only now that the node accepted the request (see quorum-check.ts).
     await warnOnWeakQuorum(client, {n: flags.n, r: flags.r, w: flags.w})

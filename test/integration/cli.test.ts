@@ -608,6 +608,11 @@ describe('dyn CLI', () => {
     const gone = await runDyn(['get', 'shape', '--json'], {env})
     assert.equal(gone.code, 1)
     assert.deepEqual({ok: answer(gone).ok, error: answer(gone).error, found: answer(gone).found, deleted: answer(gone).deleted}, {ok: false, error: 'not_found', found: false, deleted: true})
+    // Deleting it again: not found, with the trace only when --explain asks for it, as on success.
+    const again = answer(await runDyn(['delete', 'shape', '--json'], {env}))
+    assert.equal(again.error, 'not_found')
+    assert.equal(again.trace, undefined, 'a trace without --explain')
+    assert.notEqual(answer(await runDyn(['delete', 'shape', '--json', '--explain'], {env})).trace, undefined)
     const usage: Array<[string[], RegExp]> = [
       [['get', 'k', '--bogus', '--json'], /Nonexistent flag: --bogus/],
       [['get', '--json'], /missing the argument KEY/],
