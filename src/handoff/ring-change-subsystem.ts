@@ -16,7 +16,7 @@
 import type {Clock} from '../clock.js'
 import {Claimant} from '../membership/claimant.js'
 import type {ClusterChangeRequest} from '../membership/claimant.js'
-import {findMember, replicaCountsInUse} from '../membership/member-table.js'
+import {findMember, nextRingOf, replicaCountsInUse} from '../membership/member-table.js'
 import type {Membership} from '../membership/membership.js'
 import type {Store} from '../storage/store.js'
 import type {StoredObject} from '../storage/stored-object.js'
@@ -102,6 +102,7 @@ export function ringChangeSubsystem(parts: RingChangeParts): RingChangeSubsystem
     transport,
     clock,
     ring: () => membership.ring,
+    pendingRing: () => nextRingOf(membership.table),
     rpcAddressOf: (name) => findMember(membership.table, name)?.rpcAddress,
     // Coordinators may still route by the old ring for one request timeout, and learn of the
     // install within two gossip rounds.

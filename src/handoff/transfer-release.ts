@@ -74,6 +74,8 @@ export interface ReleaseDeps {
   readonly clock: Clock
   /** The ring this node routes by now. */
   ring(): Ring
+  /** The ring a transition under way installs next (its transfers are fetching now), if any. */
+  pendingRing(): Ring | undefined
   /** The internode address of a member, or undefined when it is not one. */
   rpcAddressOf(name: string): string | undefined
   /** How long coordinators may still route by the old ring after an install. */
@@ -95,6 +97,11 @@ const releaseMetaName = 'transfer.release'
 export function releasedPartitions(before: Ring, after: Ring, self: string): number[] {
   const released: number[] = []
   if (!before.members.includes(self)) return released
+  // A node that was a cluster of its own and now routes by a ring without it has joined another
+  // cluster (dyn cluster join on a node started alone): it held nothing, since a node joins another
+  // cluster only with an empty store, and what it receives from now on is that cluster's
+  // transfers to it, which a release would hand back and delete.
+  if (before.members.length === 1 && !after.members.includes(self)) return released
   for (let partition = 0; partition < after.partitionCount; partition++) {
     const was = preferenceList(before, partition).indexOf(self)
     const is = after.members.includes(self) ? preferenceList(after, partition).indexOf(self) : Number.POSITIVE_INFINITY
@@ -260,11 +267,15 @@ export class ReleaseHandoff {
   /** Sends one page to the objects' new homes and deletes what all of them acknowledged. */
   private async handOffPage(partition: number, objects: ReadonlyArray<{key: string; object: StoredObject}>): Promise<PageOutcome> {
     const ring = this.deps.ring()
+    const pending = this.deps.pendingRing()
     const entries = new Map<string, {readonly object: StoredObject; readonly targets: readonly string[]; refused: boolean}>()
     const byTarget = new Map<string, Array<{partition: number; key: string; object: StoredObject}>>()
     for (const {key, object} of objects) {
       const targets = handoffTargets(ring, partition, this.deps.self, object.n)
       if (targets === undefined) continue
+      // A transition under way makes this node a home of the key again: its copy is one that
+      // transition's transfers bring here (or will count on), not the release's to delete.
+      if (pending !== undefined && handoffTargets(pending, partition, this.deps.self, object.n) === undefined) continue
       entries.set(key, {object, targets, refused: false})
       for (const target of targets) {
         const list = byTarget.get(target) ?? []

@@ -95,6 +95,41 @@ describe('cluster join and remove', () => {
     assert.equal(JSON.parse(live.stdout).ok, true, 'stdout stays one JSON answer')
   })
 
+  it('a node started alone, joined and committed at once, keeps what the join brings it', async (t) => {
+    const c = await startCluster(3)
+    t.after(() => c.stop())
+    for (let i = 0; i < 60; i++) {
+      const response = await fetch(`http://${c.api(i % 3)}/kv/kept-${i}`, {method: 'PUT', body: `value ${i}`})
+      assert.equal(response.status, 204)
+    }
+    const {port, rpcPort} = await freeClusterPorts(1)
+    const n4Api = `${c.cluster.host}:${port}`
+    const n4: ChildProcess = spawn(process.execPath, [dynBin, 'start', '--name', 'n4', '--port', String(port), '--rpc-port', String(rpcPort), '--data', path.join(c.dir, 'n4'), '--request-timeout', '5000', ...secretArgs(c.dir)], {stdio: 'ignore'})
+    t.after(async () => {
+      if (n4.pid !== undefined && isRunning(n4.pid)) await killNode(n4.pid)
+    })
+    await waitFor('n4 to serve', async () => ((await getJson(`http://${n4Api}/health`)).body.ok === true ? true : undefined))
+    // As the README's `join && commit`: the join's transfers reach n4 within the settling time
+    // after it took the cluster's ring in place of its own one-member ring.
+    const join = await runDyn(['cluster', 'join', `${c.cluster.host}:${c.cluster.nodes[0]?.rpcPort}`, '--node', n4Api, '--json'])
+    assert.equal(join.code, 0, join.stdout + join.stderr)
+    await waitFor('the join to show in the plan', async () => {
+      const plan = JSON.parse((await runDyn(['cluster', 'plan', '--node', c.api(0), '--json'])).stdout) as {staged: Array<{kind: string; node: string}>}
+      return plan.staged.some((change) => change.kind === 'join' && change.node === 'n4') ? true : undefined
+    })
+    const commit = await runDyn(['cluster', 'commit', '--node', c.api(0), '--json'])
+    assert.equal(commit.code, 0, commit.stdout + commit.stderr)
+    await settledOn([c.api(0), c.api(1), c.api(2), n4Api], ['n1', 'n2', 'n3', 'n4'])
+    // Its own ring giving way to the cluster's released nothing. It once took every partition as
+    // released, and handed back and deleted the copies the join's transfers had just brought it:
+    // a home holding nothing, answering not found with r=1, until anti-entropy refilled it
+    // (found by a new user's walk through the README).
+    const n4Release = (await getJson(`http://${n4Api}/stats`)).body.release as {handedOff: number; deleted: number}
+    assert.deepEqual({handedOff: n4Release.handedOff, deleted: n4Release.deleted}, {handedOff: 0, deleted: 0}, 'n4 handed off and deleted what its join brought it')
+    const ring = await clusterOf(n4Api)
+    assert.ok(ring.members.some((member) => member.name === 'n4' && member.partitions > 0))
+  })
+
   it('an abandoned join is withdrawn by remove, and clear drops a staged leave (issue 13.8)', async (t) => {
     const c = await startCluster(2)
     t.after(() => c.stop())

@@ -51,6 +51,10 @@ describe('release decisions', () => {
     assert.ok(releasedPartitions(before, after, 'a').length > 0, 'a join releases something')
     assert.deepEqual(releasedPartitions(before, buildRing(16, ['b', 'c']), 'a'), Array.from({length: 16}, (_, p) => p), 'a leaving node releases everything')
     assert.deepEqual(releasedPartitions(before, after, 'd'), [], 'a joining node releases nothing')
+    // A node started alone, then joined to another cluster (dyn cluster join): its own one-member
+    // ring gives way to one without it, and what it holds from then on are that cluster's
+    // transfers to it (a node joins another cluster only with an empty store).
+    assert.deepEqual(releasedPartitions(buildRing(16, ['d']), before, 'd'), [], 'a node that joins another cluster releases nothing')
   })
 
   it('an object goes to its own n homes in the new ring, unless this node is one of them', () => {
@@ -169,6 +173,7 @@ async function world(options: {cObjectBytesMax?: number; beforeServe?: (to: stri
   const writeActor = new WriteActor(actorOf(identity))
   const renewals: Array<{epoch: string; objectsThen: number}> = []
   let ring: Ring = buildRing(partitionCount, ['a', 'b', 'c'])
+  let pending: Ring | undefined
   const logLines: string[] = []
   const release = new ReleaseHandoff({
     self: 'a',
@@ -176,6 +181,7 @@ async function world(options: {cObjectBytesMax?: number; beforeServe?: (to: stri
     transport,
     clock: time,
     ring: () => ring,
+    pendingRing: () => pending,
     rpcAddressOf: (name) => `${name}:7000`,
     settleMs: 0,
     currentActor: () => writeActor.current,
@@ -211,7 +217,10 @@ async function world(options: {cObjectBytesMax?: number; beforeServe?: (to: stri
     const object = await node.getObject(partitionOfKey(key, partitionCount), key)
     return object === undefined ? [] : values(object.versions).map((v) => new TextDecoder().decode(v.value)).sort()
   }
-  return {time, store, database, receivers, release, write, writeDuring, runRelease, valuesOn, renewals, logLines, identity: () => identity, writeActor}
+  const setPending = (next: Ring | undefined): void => {
+    pending = next
+  }
+  return {time, store, database, receivers, release, write, writeDuring, runRelease, valuesOn, renewals, logLines, identity: () => identity, writeActor, setPending}
 }
 
 describe('release hand-off', () => {
@@ -241,6 +250,24 @@ describe('release hand-off', () => {
     assert.ok(restarted.ok)
     assert.ok(![epochBefore, w.identity().epoch].includes(restarted.identity.epoch), 'a restart takes an epoch of its own')
     await reopened.close()
+  })
+
+  it('keeps every copy that a transition under way makes it a home of again, and hands off the rest', async () => {
+    const w = await world()
+    for (const key of keys) await w.write(key, `v-${key}`)
+    // The ring installed without a, while a pending one (its transfers fetching) homes a again
+    // in some partitions (the keys are written with n=2).
+    const pending = buildRing(partitionCount, ['a', 'b', 'c', 'd', 'e'])
+    w.setPending(pending)
+    await w.runRelease()
+    const homedAgain = keys.filter((key) => preferenceList(pending, partitionOfKey(key, partitionCount)).slice(0, 2).includes('a'))
+    assert.ok(homedAgain.length > 0 && homedAgain.length < keys.length, `a is a home again of ${homedAgain.length} of ${keys.length} keys`)
+    assert.equal(w.store.objectCount, homedAgain.length, 'a kept exactly the copies the pending ring makes it a home of')
+    for (const key of homedAgain) assert.deepEqual(await w.valuesOn(w.store, key), [`v-${key}`], `${key} kept on a`)
+    assert.equal(w.release.counts.deleted, keys.length - homedAgain.length, 'the others were handed off and deleted')
+    for (const key of keys.filter((other) => !homedAgain.includes(other))) {
+      for (const name of ['b', 'c']) assert.deepEqual(await w.valuesOn(w.receivers.get(name)!.store, key), [`v-${key}`], `${key} on ${name}`)
+    }
   })
 
   it('a write arriving during the hand-off keeps the copy (with the write), and is handed off on the next walk', async () => {
