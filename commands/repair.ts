@@ -10,6 +10,7 @@ interface RepairBody {
   readonly trees?: number
   readonly treesInSync?: number
   readonly treesSkipped?: number
+  readonly peersDown?: readonly string[]
   readonly keysRepairedHere?: number
   readonly keysRepairedThere?: number
   readonly unfinished?: boolean
@@ -26,7 +27,7 @@ export default class Repair extends DynCommand {
 
   static override description = `Every node already does this in the background, one peer at a time (paper §4.7); dyn repair runs it at once on the node you name, against every other home of each of its partitions, and reports what it compared and repaired. Each differing key is repaired both ways with the replica merge: no version is lost and none that was superseded comes back.
 A round is bounded by the node's repair budget (keys per second); with --wait the command runs rounds until one finds every tree in sync (or --max-wait-seconds pass), which is how to know that a replaced disk has caught up.
---json prints {ok, node, trees, treesInSync, treesSkipped, keysRepairedHere, keysRepairedThere, unfinished, rounds, exchanges}.
+--json prints {ok, node, trees, treesInSync, treesSkipped, peersDown, keysRepairedHere, keysRepairedThere, unfinished, rounds, exchanges}.
 ${exitCodesHelp}`
 
   static override examples = [
@@ -85,7 +86,7 @@ ${exitCodesHelp}`
 function formatRound(round: number, body: RepairBody): string {
   const differing = (body.exchanges ?? []).filter((exchange) => exchange.differingKeys > 0)
   const lines = [
-    `round ${round} on ${body.node ?? '?'}: ${body.trees ?? 0} tree(s) compared, ${body.treesInSync ?? 0} in sync, ${differing.length} differing, ${body.treesSkipped ?? 0} skipped; ` +
+    `round ${round} on ${body.node ?? '?'}: ${body.trees ?? 0} tree(s) compared, ${body.treesInSync ?? 0} in sync, ${differing.length} differing, ${body.treesSkipped ?? 0} skipped${(body.peersDown ?? []).length > 0 ? ` (${(body.peersDown ?? []).join(', ')} down)` : ''}; ` +
       `${body.keysRepairedHere ?? 0} key(s) repaired here, ${body.keysRepairedThere ?? 0} on peers${body.unfinished === true ? ' (more to do)' : ''}`,
   ]
   for (const exchange of differing.slice(0, 20)) {

@@ -110,6 +110,8 @@ export interface RepairReport {
   readonly trees: number
   readonly treesInSync: number
   readonly treesSkipped: number
+  /** Homes this node shares trees with that it sees down: their trees are counted as skipped. */
+  readonly peersDown: readonly string[]
   readonly keysRepairedHere: number
   readonly keysRepairedThere: number
   readonly unfinished: boolean
@@ -411,12 +413,26 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
       skipped += outcome.skipped
       exchanges.push(...outcome.reports)
     }
+    // A home seen down is not asked, but its trees are not in sync for all that: counted as
+    // skipped, so that a round (and `dyn repair --wait`) does not call the node in sync while
+    // one of the homes it shares keys with could not be compared.
+    const current = ring()
+    const peersDown: string[] = []
+    for (const member of presentMembers(membership.table)) {
+      if (member.name === self || !current.members.includes(member.name) || parts.isUp(member.name)) continue
+      const shared = sharedPairs(member.name).filter((pair) => (partition === undefined || pair.partition === partition) && trees.isComplete(pair.partition)).length
+      if (shared === 0) continue
+      treesTotal += shared
+      skipped += shared
+      peersDown.push(member.name)
+    }
     checkRecovered()
     return {
       node: self,
       trees: treesTotal,
       treesInSync: inSync,
       treesSkipped: skipped,
+      peersDown: peersDown.sort(),
       keysRepairedHere: exchanges.reduce((sum, report) => sum + report.repairedHere, 0),
       keysRepairedThere: exchanges.reduce((sum, report) => sum + report.repairedThere, 0),
       unfinished: skipped > 0 || exchanges.some((report) => report.unfinished || !report.completed),
