@@ -13,7 +13,7 @@ import {DynClient} from '../client/http-client.js'
 import {DynError, type ErrorCode} from '../errors.js'
 import type {GatheredStatus, MemberStatusEntry} from '../node/status-subsystem.js'
 import type {LocalCluster, LocalNode, NodeEnding} from './local-cluster.js'
-import {clusterFileName, describeEnding, isNodeProcess, localClusterCaFile, localClusterClientCaFile, localClusterTlsProblem, localNodeClient, nodeEnding, probe, probeTimeoutMs} from './local-cluster.js'
+import {clusterFileName, describeEnding, isNodeDataFolder, isNodeProcess, localClusterCaFile, localClusterClientCaFile, localClusterTlsProblem, localNodeClient, nodeEnding, probe, probeTimeoutMs} from './local-cluster.js'
 import {leftMembers, nodeTransfersOf, type NodeTransfers} from './transfer-status.js'
 
 /** How a node of the folder is: serving as itself, running but not answering, exited, stopped, or gone from the cluster (left or removed). */
@@ -133,6 +133,7 @@ async function nodeStatus(cluster: LocalCluster, node: LocalNode, tlsProblem: st
 
 /** The status of the folder `dir`, whose cluster the caller has read (`readCluster`; undefined: none). */
 export async function clusterStatus(dir: string, cluster: LocalCluster | undefined): Promise<ClusterStatus> {
+  if (cluster === undefined && isNodeDataFolder(dir)) throw new DynError('bad_parameter', `${dir} is a node's data folder (a LevelDB database, --data of dyn start), not a cluster folder: give --dir the folder of dyn cluster up, or ask a running node with --node HOST:PORT`)
   if (cluster === undefined) throw new DynError('bad_parameter', `no cluster in ${dir} (no ${clusterFileName}); start one with: dyn cluster up --dir ${dir}`)
   const tlsProblem = localClusterTlsProblem(cluster)
   const nodes = await Promise.all(cluster.nodes.map((node) => nodeStatus(cluster, node, tlsProblem)))

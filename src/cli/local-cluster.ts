@@ -264,6 +264,10 @@ const wait = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(
 export async function clusterUp(options: UpOptions, log: (line: string) => void): Promise<UpResult> {
   const dir = path.resolve(options.dir)
   const existing = await readCluster(dir)
+  if (existing === undefined && isNodeDataFolder(dir)) {
+    // A cluster made there would live inside a node's database, and `down --purge` would delete it.
+    throw new DynError('bad_parameter', `${options.dir} is a node's data folder (a LevelDB database, --data of dyn start), not a cluster folder: give dyn cluster up a folder of its own, such as ${path.join(path.dirname(options.dir), 'cluster')}`)
+  }
   const cluster = planCluster(dir, existing, options)
   if (existing !== undefined && existing.advertiseHost !== options.advertiseHost) {
     // Its nodes advertise the proxy of dyn verify: started without it, they could not reach each other.
@@ -375,6 +379,11 @@ export async function localClusterNodeTls(cluster: LocalCluster, keptIn: string 
   const kept = keptIn !== undefined ? `${keptIn} keeps the TLS files its nodes were first started with (cluster.json), and one of them no longer passes: ` : ''
   const next = keptIn !== undefined ? ` Put the file back or renew it in place; or, with the folder's nodes stopped (dyn cluster down --dir ${keptIn}), give dyn cluster up --dir ${keptIn} other --tls-cert, --tls-key and --tls-ca.` : ''
   throw new DynError(loaded.error, `${kept}${loaded.message.replace(/\.$/, '')}.${namesHost}${next}`)
+}
+
+/** Whether `dir` holds a LevelDB database (a node's --data folder): its CURRENT and LOCK files. */
+export function isNodeDataFolder(dir: string): boolean {
+  return existsSync(path.join(dir, 'CURRENT')) && existsSync(path.join(dir, 'LOCK'))
 }
 
 /** The cluster CA file the folder's nodes were started with (their --tls-ca, an absolute path), or undefined without TLS. */

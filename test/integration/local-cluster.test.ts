@@ -86,6 +86,21 @@ describe('dyn cluster up|down|status', () => {
       assert.equal((await getJson(a.url(0, '/health'))).body.pid, a1.pid)
     })
 
+    it('a node\'s data folder given as --dir is refused by up and status, and left as it was', async () => {
+      const [a1] = a.cluster.nodes
+      assert.ok(a1 !== undefined)
+      // Followed, status's old advice (start one with cluster up there) made a cluster inside the
+      // node's database, which a later down --purge would have deleted with it.
+      const status = await runDyn(['cluster', 'status', '--dir', a1.dataDir, '--json'])
+      assert.equal(status.code, 2, status.stdout + status.stderr)
+      assert.match(String(jsonOf(status).message), /is a node's data folder \(a LevelDB database, --data of dyn start\), not a cluster folder/)
+      const up = await runDyn(['cluster', 'up', '--nodes', '1', '--dir', a1.dataDir, '--json'])
+      assert.equal(up.code, 2, up.stdout + up.stderr)
+      assert.match(String(jsonOf(up).message), /is a node's data folder .*give dyn cluster up a folder of its own/)
+      assert.equal(existsSync(path.join(a1.dataDir, 'cluster.json')), false)
+      assert.equal((await getJson(a.url(0, '/health'))).body.pid, a1.pid)
+    })
+
     it('is never taken for ready by the readiness check itself, which names the node that exited and ends with its log', async (t) => {
       // Without the port check in front of it: B's node, started on A's ports, dies with
       // EADDRINUSE while A answers /health on them; that answer is no readiness of B.
