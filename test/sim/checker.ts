@@ -60,6 +60,7 @@ export interface Violation {
     | 'stray-copy'
     | 'membership-change-failed'
     | 'hints-for-non-member'
+    | 'joiner-released'
     | 'unavailable'
     | 'unanswered'
     | 'unconverged-replicas'

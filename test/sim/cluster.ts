@@ -82,6 +82,9 @@ function crashSignal(): {promise: Promise<Crashed>; fire: () => void} {
   return {promise, fire}
 }
 
+/** Tries of `dyn cluster join` for a node started alone, a second apart. */
+const joinAttemptsMax = 60
+
 export class SimCluster {
   readonly time: SimulatedTime
   readonly network: RecordingNetwork
@@ -172,16 +175,46 @@ export class SimCluster {
     return this.nodes.filter((node) => node.node !== undefined).map((node) => node.name)
   }
 
-  /** A new node (the next name) that joins through the running nodes and commits its join. */
-  async addNode(): Promise<string> {
+  /**
+   * A new node (the next name) that joins through the running nodes and commits its join; or,
+   * `alone`, that starts as a cluster of its own and is then joined to this one as `dyn cluster
+   * join SEED` joins it (staged as joining: the caller commits).
+   */
+  async addNode(options: {readonly alone?: boolean} = {}): Promise<string> {
     const name = `n${this.nodes.length + 1}`
     const node: SimNode = {name, rpcAddress: `${name}:7000`, database: memoryDatabase(), node: undefined, crash: crashSignal(), incarnation: 0, booting: undefined}
     this.nodes.push(node)
     this.faultLog.nodeBorn(name)
-    this.#history.note(this.time.monotonicMs(), `join ${name}`)
-    // Marked as booting, so that a restart meanwhile (the fault schedule's final heal) waits for it (seed 416).
-    await this.#bootThroughLiveNodes(node)
-    return name
+    if (options.alone !== true) {
+      this.#history.note(this.time.monotonicMs(), `join ${name}`)
+      // Marked as booting, so that a restart meanwhile (the fault schedule's final heal) waits for it (seed 416).
+      await this.#bootThroughLiveNodes(node)
+      return name
+    }
+    this.#history.note(this.time.monotonicMs(), `start ${name} alone, then dyn cluster join it`)
+    node.booting = this.#boot(node, []).finally(() => {
+      node.booting = undefined
+    })
+    await node.booting
+    // As an operator would, through each running node in turn while faults get in the way: at
+    // most joinAttemptsMax tries, a second apart, each within the join's own request timeout.
+    for (let attempt = 0; attempt < joinAttemptsMax; attempt += 1) {
+      const seeds = this.nodes.filter((other) => other !== node && other.node !== undefined && !this.departed.has(other.name)).map((other) => other.rpcAddress)
+      const seed = seeds[attempt % Math.max(1, seeds.length)]
+      const joining = node.node
+      if (joining === undefined) throw new Error(`${name}, started alone, stopped before it joined`)
+      if (seed !== undefined) {
+        try {
+          await this.time.until(joining.service.joinCluster(seed), ringSettleMsMax)
+          this.#history.note(this.time.monotonicMs(), `${name} joined through ${seed}`)
+          return name
+        } catch (error) {
+          this.#history.note(this.time.monotonicMs(), `${name}: dyn cluster join ${seed}: ${(error as Error).message}`)
+        }
+      }
+      await this.time.runFor(1000)
+    }
+    throw new Error(`${name}, started alone, could not join the cluster in ${joinAttemptsMax} tries`)
   }
 
   /**
@@ -213,18 +246,22 @@ export class SimCluster {
   }
 
   /**
-   * How many of a key's N home replicas (under the ring of any running node) hold version `id` (or a version whose writer had seen
+   * How many of a key's N home replicas (under the ring of any running node, or of the coordinator's preference list) hold version `id` (or a version whose writer had seen
    * it) in their own stores right now, and how many crashed since `sinceMs` and cannot be looked
    * at (a home down since before then cannot hold it). Reads the stores directly, so no read
    * repair or hint delivery takes part.
    */
-  async homesHolding(key: string, n: number, id: string, sinceMs: number, history: History): Promise<{holding: number; down: number}> {
+  async homesHolding(key: string, n: number, id: string, sinceMs: number, history: History, coordinatorHomes: readonly string[] = []): Promise<{holding: number; down: number}> {
     const runningNodes = this.nodes.map((node) => node.node).filter((node) => node !== undefined)
     const anyNode = runningNodes[0]
     if (anyNode === undefined) return {holding: 0, down: n}
     // While an install spreads, the coordinator may have counted the homes of a ring that some
-    // node has left behind: a home under any running node's ring counts (seed 61176).
-    const homes = [...new Set(runningNodes.flatMap((node) => preferenceListForKey(node.membership.ring, key).nodes.slice(0, n)))]
+    // node has left behind: a home under any running node's ring counts (seed 61176). So does a
+    // home of the preference list the coordinator used, whose ring every node may have left
+    // behind by the acknowledgement: the write began before the install reached the coordinator
+    // (seed 74857721, from a 400-seed campaign: pw=2 acknowledged by the old homes n1 and n2,
+    // checked under the new ring's n1 and n3).
+    const homes = [...new Set([...coordinatorHomes, ...runningNodes.flatMap((node) => preferenceListForKey(node.membership.ring, key).nodes.slice(0, n))])]
     const partition = partitionOfKey(key, anyNode.membership.ring.partitionCount)
     let holding = 0
     let down = 0

@@ -20,6 +20,12 @@
  *    reason a node that is a home of a key under the largest n a get of it asked is not held to
  *    this for that key: the get's read repair may have sent it a copy after its release
  *    (campaign seeds 445194 and 445376, a get with n=4 of keys written with n <= 3).
+ * 5. A node that joined alone hands nothing off: a join moves no one later in the joiner's own
+ *    preference lists, so what its release would hand back and delete can only be what the
+ *    join's transfers brought it (a node started alone once took its one-member ring giving way
+ *    to the cluster's for a release of every partition, and deleted them: found by a new user's
+ *    walk through the README, and met by the joiners started alone, `joinedAlone`). Counted since
+ *    the joiner last started.
  * That no acknowledged write is lost although old homes deleted their copies is the final read
  * pass's check (checker.ts), which runs after this one.
  */
@@ -64,6 +70,14 @@ export async function checkMembership(cluster: SimCluster, history: History, cha
   const strandedHints = await hintsForNonMembers(cluster)
   if (strandedHints.length > 0) {
     violations.push({check: 'hints-for-non-member', key: '-', message: `after the ${change.kind} of ${change.node}, hints are still kept for nodes that are no longer members: ${strandedHints.join('; ')}`, atMs: cluster.time.monotonicMs()})
+  }
+  // Check 5: one node joined (not several, of which an earlier one may move later in the lists
+  // when a later one joins), and it handed nothing off.
+  if (change.kind === 'join' && !change.node.includes(' ')) {
+    const handedOff = cluster.upNodes().includes(change.node) ? (cluster.assembled(change.node)?.release.counts.handedOff ?? 0) : 0
+    if (handedOff > 0) {
+      violations.push({check: 'joiner-released', key: '-', message: `${change.node} joined and then handed off ${handedOff} copies as released, which only its join's transfers can have brought it`, atMs: cluster.time.monotonicMs()})
+    }
   }
   const before = change.ringBefore
   const anyNode = cluster.upNodes().map((name) => cluster.assembled(name)).find((node) => node !== undefined)

@@ -47,6 +47,12 @@ export interface MembershipChangeConfig {
   readonly joinerCrashAfterMs?: number
   readonly joinerDownMs?: number
   /**
+   * A join only: the new node starts alone (a cluster of its own) and is then joined to the
+   * cluster and the join committed at once, as `dyn cluster join SEED && dyn cluster commit` do,
+   * rather than through --seeds.
+   */
+  readonly joinedAlone?: boolean
+  /**
    * A leave only (issue 19 item 4): a second node leaves too, its leave staged through another
    * node at the same moment as the first, and one commit makes both.
    */
@@ -79,7 +85,11 @@ export async function runMembershipChange(cluster: SimCluster, random: Random, c
   const ringBefore = committedRing(cluster)
   const memberCount = ringBefore?.members.length ?? cluster.nodes.length
   if (config.kind === 'join') {
-    const node = await cluster.addNode()
+    const node = await cluster.addNode({alone: config.joinedAlone === true})
+    if (config.joinedAlone === true) {
+      const failure = await changeThroughAnyNode(cluster, [node], {op: 'commit'}, history)
+      if (failure !== undefined) return {kind: 'join', node, ringBefore, expectedMembers: memberCount + 1, failure: `the commit of ${node}'s join failed: ${failure}`}
+    }
     if (config.joinerCrashAfterMs !== undefined) {
       await sleep(cluster.time, config.joinerCrashAfterMs)
       history.note(cluster.time.monotonicMs(), `the joining ${node} crashes during its transfers`)

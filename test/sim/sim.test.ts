@@ -24,7 +24,7 @@ import {SimCluster} from './cluster.js'
 import {FaultLog} from './fault-log.js'
 import {History, type RequestRecord, type WriteRecord} from './history.js'
 import {checkMembership} from './membership-checks.js'
-import {describeFailure, runSeed} from './simulator.js'
+import {configFor, describeFailure, runSeed} from './simulator.js'
 
 /** Seeds `npm test` runs on every change: enough to meet every fault kind many times over. */
 export const ciSeedCount = 200
@@ -122,6 +122,15 @@ export const regressionSeeds: readonly number[] = [
   // covered that reused dot and superseded the acknowledged blind put (fixed: a write on a copy
   // without the actor's entry starts above every dot the actor made, on any key).
   47215251,
+  // A pw=2 put begun on the ring before an install and acknowledged by that ring's homes once
+  // every node had installed the next: the check looked only at the new ring's homes (fixed in
+  // the check: the homes of the preference list the coordinator used count too).
+  74857721,
+  // A node started alone and joined (dyn cluster join, then commit) took its one-member ring
+  // giving way to the cluster's for a release of every partition, and handed back and deleted
+  // what the join's transfers brought it (check 5 of the membership checks; found by a new user's
+  // walk through the README, then met by seeds 28, 61, 111, 117 and 168 of the CI seeds too).
+  213, 253,
 ]
 
 async function assertSeedPasses(seed: number): Promise<void> {
@@ -176,6 +185,15 @@ describe('simulated clusters', () => {
   // regression cases that the test above runs: listed for what they found, not run twice.
   for (const seed of regressionSeeds.filter((regression) => regression > ciSeedCount)) {
     it(`regression seed ${seed}`, () => assertSeedPasses(seed))
+  }
+  // A seed whose joiner now starts alone (joinedAlone, added after these seeds were found) is also
+  // run as it was found, its joiner joining through --seeds, so that the bug it found stays covered.
+  for (const seed of regressionSeeds.filter((regression) => configFor(regression).membership?.joinedAlone === true)) {
+    it(`regression seed ${seed} as found, its joiner joining through --seeds`, async () => {
+      const config = configFor(seed)
+      const result = await runSeed(seed, {...config, membership: {...config.membership!, joinedAlone: false}})
+      assert.equal(result.violations.length, 0, describeFailure(result))
+    })
   }
 })
 

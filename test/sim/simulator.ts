@@ -108,10 +108,15 @@ export function configFor(seed: number): RunConfig {
   // and can reach the others again once it is removed, in half of those after a restart on its
   // store (its own stream too).
   const awayRandom = seededRandom(deriveSeed(seed, 'removed-away'))
-  const membership =
+  const withAway =
     withSecondLeave?.kind === 'remove' && withSecondLeave.joinAfter !== true && awayRandom.next() < 0.5
       ? {...withSecondLeave, removedWhileAway: true, oldDiskAfterRemoval: awayRandom.next() < 0.5}
       : withSecondLeave
+  // And in half the joins the new node is started alone and joined as `dyn cluster join SEED &&
+  // dyn cluster commit` join it, not through --seeds (its own stream too): its one-member ring
+  // gives way to the cluster's, and what the join's transfers bring it must stay (found by a new
+  // user's walk, where its release handed them back and deleted them).
+  const membership = withAway?.kind === 'join' && seededRandom(deriveSeed(seed, 'joined-alone')).next() < 0.5 ? {...withAway, joinedAlone: true} : withAway
   const shaped = {...shapeFor(random, nodeCount, keyCount), deletesAtEnd: deletesAtEndFor(seed, keyCount)}
   // Its own stream too, for the same reason. The homes crash within the first third of the
   // workload's expected length (its clients' pauses average thinkMsMax / 2), so that the

@@ -412,7 +412,10 @@ export class Client {
     this.history.endWrite(write, end, endMs)
     if (outcome !== crashed && outcome !== unanswered && outcome.ok) write.coordinator = outcome.trace.coordinator
     // A strict write's homes are looked at the moment it is acknowledged, before anything can repair them.
-    if (end === 'ok' && quorum.pw > 0) write.homesHolding = await this.cluster.homesHolding(key, quorum.n, id, startMs, this.history)
+    if (end === 'ok' && quorum.pw > 0) {
+      const coordinatorHomes = outcome !== crashed && outcome !== unanswered && outcome.ok ? outcome.trace.preflist.filter((entry) => entry.home).map((entry) => entry.node) : []
+      write.homesHolding = await this.cluster.homesHolding(key, quorum.n, id, startMs, this.history, coordinatorHomes)
+    }
     // A put no home could take is coordinated by a fallback (paper §4.6): the history says so.
     const detail = outcome === crashed ? `${node} crashed` : outcome === unanswered ? `no answer within ${endMs - startMs} ms` : outcome.ok ? (outcome.trace.fallbackCoordinator === undefined ? 'ok' : `ok, coordinated by the fallback ${outcome.trace.coordinator}`) : `${outcome.error}: ${outcome.message}`
     const stored = quorum.storedN === undefined || quorum.storedN === quorum.n ? '' : ` (stored n=${quorum.storedN})`
