@@ -10,8 +10,10 @@ import {spawn} from 'node:child_process'
 import type {ChildProcess} from 'node:child_process'
 import path from 'node:path'
 import {describe, it} from 'node:test'
+import type {TestContext} from 'node:test'
 import {freeClusterPorts} from '../../src/cli/ports.js'
 import {dynBin, getJson, isRunning, killNode, runDyn, secretArgs, sleep, startCluster, waitFor} from './harness.js'
+import type {TestCluster} from './harness.js'
 
 interface ClusterBody {
   ringHash: string
@@ -33,6 +35,28 @@ async function settledOn(apis: readonly string[], owners: readonly string[]): Pr
       return view.ring.transition === null && view.transfers.releasedPartitionsPending === 0 && owning.join() === [...owners].sort().join()
     })
     return settled && new Set(views.map((view) => view.ringHash)).size === 1 ? views[0] : undefined
+  })
+}
+
+/** A fresh node started alone beside the cluster (dyn start without seeds), killed after the test: its client API address and pid. */
+async function startAlone(t: TestContext, c: TestCluster, name: string): Promise<{api: string; pid: number | undefined}> {
+  const {port, rpcPort} = await freeClusterPorts(1)
+  const api = `${c.cluster.host}:${port}`
+  const node: ChildProcess = spawn(process.execPath, [dynBin, 'start', '--name', name, '--port', String(port), '--rpc-port', String(rpcPort), '--data', path.join(c.dir, name), '--request-timeout', '5000', ...secretArgs(c.dir)], {stdio: 'ignore'})
+  t.after(async () => {
+    if (node.pid !== undefined && isRunning(node.pid)) await killNode(node.pid)
+  })
+  await waitFor(`${name} to serve`, async () => ((await getJson(`http://${api}/health`)).body.ok === true ? true : undefined))
+  return {api, pid: node.pid}
+}
+
+/** dyn cluster join of the node at `api` through n1, until the cluster's plan shows it staged. */
+async function joinStaged(c: TestCluster, api: string, name: string): Promise<void> {
+  const join = await runDyn(['cluster', 'join', `${c.cluster.host}:${c.cluster.nodes[0]?.rpcPort}`, '--node', api, '--json'])
+  assert.equal(join.code, 0, join.stdout + join.stderr)
+  await waitFor('the join to show in the plan', async () => {
+    const plan = JSON.parse((await runDyn(['cluster', 'plan', '--node', c.api(0), '--json'])).stdout) as {staged: Array<{kind: string; node: string}>}
+    return plan.staged.some((change) => change.kind === 'join' && change.node === name) ? true : undefined
   })
 }
 
@@ -59,20 +83,8 @@ describe('cluster join and remove', () => {
     assert.equal(afterRemoval.members.find((member) => member.name === 'n3')?.status, 'left', 'the ring no longer has n3: it has left')
 
     // A fresh node, started alone, joins with dyn cluster join: staged only.
-    const {port, rpcPort} = await freeClusterPorts(1)
-    const n4Api = `${c.cluster.host}:${port}`
-    const n4: ChildProcess = spawn(process.execPath, [dynBin, 'start', '--name', 'n4', '--port', String(port), '--rpc-port', String(rpcPort), '--data', path.join(c.dir, 'n4'), '--request-timeout', '5000', ...secretArgs(c.dir)], {stdio: 'ignore'})
-    t.after(async () => {
-      if (n4.pid !== undefined && isRunning(n4.pid)) await killNode(n4.pid)
-    })
-    await waitFor('n4 to serve', async () => ((await getJson(`http://${n4Api}/health`)).body.ok === true ? true : undefined))
-    const join = await runDyn(['cluster', 'join', `${c.cluster.host}:${c.cluster.nodes[0]?.rpcPort}`, '--node', n4Api, '--json'])
-    assert.equal(join.code, 0, join.stdout + join.stderr)
-    const staged = await waitFor('the join to show in the plan', async () => {
-      const plan = JSON.parse((await runDyn(['cluster', 'plan', '--node', c.api(0), '--json'])).stdout) as {staged: Array<{kind: string; node: string}>}
-      return plan.staged.some((change) => change.kind === 'join' && change.node === 'n4') ? plan : undefined
-    })
-    assert.ok(staged)
+    const n4Api = (await startAlone(t, c, 'n4')).api
+    await joinStaged(c, n4Api, 'n4')
     // Several gossip rounds later it is still only staged: nothing committed it.
     await sleep(3000)
     const stillStaged = await clusterOf(c.api(1))
@@ -102,21 +114,10 @@ describe('cluster join and remove', () => {
       const response = await fetch(`http://${c.api(i % 3)}/kv/kept-${i}`, {method: 'PUT', body: `value ${i}`})
       assert.equal(response.status, 204)
     }
-    const {port, rpcPort} = await freeClusterPorts(1)
-    const n4Api = `${c.cluster.host}:${port}`
-    const n4: ChildProcess = spawn(process.execPath, [dynBin, 'start', '--name', 'n4', '--port', String(port), '--rpc-port', String(rpcPort), '--data', path.join(c.dir, 'n4'), '--request-timeout', '5000', ...secretArgs(c.dir)], {stdio: 'ignore'})
-    t.after(async () => {
-      if (n4.pid !== undefined && isRunning(n4.pid)) await killNode(n4.pid)
-    })
-    await waitFor('n4 to serve', async () => ((await getJson(`http://${n4Api}/health`)).body.ok === true ? true : undefined))
+    const n4Api = (await startAlone(t, c, 'n4')).api
     // As the README's `join && commit`: the join's transfers reach n4 within the settling time
     // after it took the cluster's ring in place of its own one-member ring.
-    const join = await runDyn(['cluster', 'join', `${c.cluster.host}:${c.cluster.nodes[0]?.rpcPort}`, '--node', n4Api, '--json'])
-    assert.equal(join.code, 0, join.stdout + join.stderr)
-    await waitFor('the join to show in the plan', async () => {
-      const plan = JSON.parse((await runDyn(['cluster', 'plan', '--node', c.api(0), '--json'])).stdout) as {staged: Array<{kind: string; node: string}>}
-      return plan.staged.some((change) => change.kind === 'join' && change.node === 'n4') ? true : undefined
-    })
+    await joinStaged(c, n4Api, 'n4')
     const commit = await runDyn(['cluster', 'commit', '--node', c.api(0), '--json'])
     assert.equal(commit.code, 0, commit.stdout + commit.stderr)
     await settledOn([c.api(0), c.api(1), c.api(2), n4Api], ['n1', 'n2', 'n3', 'n4'])
@@ -133,13 +134,8 @@ describe('cluster join and remove', () => {
   it('an abandoned join is withdrawn by remove, and clear drops a staged leave (issue 13.8)', async (t) => {
     const c = await startCluster(2)
     t.after(() => c.stop())
-    const {port, rpcPort} = await freeClusterPorts(1)
-    const n3Api = `${c.cluster.host}:${port}`
-    const n3: ChildProcess = spawn(process.execPath, [dynBin, 'start', '--name', 'n3', '--port', String(port), '--rpc-port', String(rpcPort), '--data', path.join(c.dir, 'n3'), '--request-timeout', '5000', ...secretArgs(c.dir)], {stdio: 'ignore'})
-    t.after(async () => {
-      if (n3.pid !== undefined && isRunning(n3.pid)) await killNode(n3.pid)
-    })
-    await waitFor('n3 to serve', async () => ((await getJson(`http://${n3Api}/health`)).body.ok === true ? true : undefined))
+    const n3 = await startAlone(t, c, 'n3')
+    const n3Api = n3.api
     const join = await runDyn(['cluster', 'join', `${c.cluster.host}:${c.cluster.nodes[0]?.rpcPort}`, '--node', n3Api, '--json'])
     assert.equal(join.code, 0, join.stdout + join.stderr)
     await waitFor('n1 to know n3 as joining', async () => ((await clusterOf(c.api(0))).members.find((member) => member.name === 'n3')?.status === 'joining' ? true : undefined))
