@@ -5,6 +5,8 @@
  */
 
 import {readFile} from 'node:fs/promises'
+import path from 'node:path'
+import {fileURLToPath} from 'node:url'
 import type {KindSummary} from './recorder.js'
 import {nearestCommand} from '../src/cli/command-not-found.js'
 import {isWorkloadName} from './workloads.js'
@@ -49,6 +51,13 @@ export interface TargetVerdict {
   readonly notJudged?: string
   /** `count`: measured and limit are counts (`measured` of `limit` needed); otherwise ms, or a rate for the error rate. */
   readonly unit?: 'count'
+}
+
+/** Where the shipped SLA files are, from this module (dist/bench/sla.js or bench/sla.ts): relative when under the working folder. */
+function shippedSlaFolderFrom(cwd: string): string {
+  const folder = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './sla' : '../../bench/sla', import.meta.url))
+  const relative = path.relative(cwd, folder)
+  return relative.startsWith('..') || path.isAbsolute(relative) ? folder : relative
 }
 
 const operationKinds: readonly string[] = ['read', 'update', 'insert', 'rmw', 'cart']
@@ -112,7 +121,10 @@ export async function loadSla(file: string): Promise<{ok: true; sla: Sla} | {ok:
   try {
     text = await readFile(file, 'utf8')
   } catch (error) {
-    return {ok: false, message: `cannot read the SLA file ${file}: ${(error as Error).message}`}
+    // A name without a folder is most often one of the shipped files, given as `--sla ci`.
+    const folder = shippedSlaFolderFrom(process.cwd())
+    const shipped = path.dirname(file) === '.' ? `; the SLA files dyn ships are ${path.join(folder, 'paper.json')} and ${path.join(folder, 'ci.json')}` : ''
+    return {ok: false, message: `cannot read the SLA file ${file}: ${(error as Error).message}${shipped}`}
   }
   return parseSla(text, file)
 }

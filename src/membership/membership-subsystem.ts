@@ -88,6 +88,7 @@ async function joinAnotherCluster(membership: Membership, store: Store, transpor
   if (!(await store.isObjectFree())) throw new DynError('bad_parameter', `${self} holds data of its own; start it on an empty --data folder to join another cluster`)
   const mine = findMember(table, self)
   if (mine === undefined) throw new DynError('internal', `${self} has no row of its own`)
+  if (seed === mine.rpcAddress) throw new DynError('bad_parameter', `${seed} is ${self}'s own internode address: give the internode address (host:rpc-port) of a node of the cluster ${self} is to join`)
   // The machine goes with the row: the claimant records it in the ring when it commits the join.
   const member: Member = {name: self, rpcAddress: mine.rpcAddress, apiAddress: mine.apiAddress, status: 'joining', incarnation: mine.incarnation + 1, ...(mine.machine === undefined ? {} : {machine: mine.machine})}
   const answer = await transport.request(seed, MessageType.Join, {member, requestedSettings: {}}, joinRequestTimeoutMs)

@@ -38,8 +38,8 @@ async function settledOn(apis: readonly string[], owners: readonly string[]): Pr
   })
 }
 
-/** A fresh node started alone beside the cluster (dyn start without seeds), killed after the test: its client API address and pid. */
-async function startAlone(t: TestContext, c: TestCluster, name: string): Promise<{api: string; pid: number | undefined}> {
+/** A fresh node started alone beside the cluster (dyn start without seeds), killed after the test: its addresses and pid. */
+async function startAlone(t: TestContext, c: TestCluster, name: string): Promise<{api: string; rpc: string; pid: number | undefined}> {
   const {port, rpcPort} = await freeClusterPorts(1)
   const api = `${c.cluster.host}:${port}`
   const node: ChildProcess = spawn(process.execPath, [dynBin, 'start', '--name', name, '--port', String(port), '--rpc-port', String(rpcPort), '--data', path.join(c.dir, name), '--request-timeout', '5000', ...secretArgs(c.dir)], {stdio: 'ignore'})
@@ -47,7 +47,7 @@ async function startAlone(t: TestContext, c: TestCluster, name: string): Promise
     if (node.pid !== undefined && isRunning(node.pid)) await killNode(node.pid)
   })
   await waitFor(`${name} to serve`, async () => ((await getJson(`http://${api}/health`)).body.ok === true ? true : undefined))
-  return {api, pid: node.pid}
+  return {api, rpc: `${c.cluster.host}:${rpcPort}`, pid: node.pid}
 }
 
 /** dyn cluster join of the node at `api` through n1, until the cluster's plan shows it staged. */
@@ -136,6 +136,10 @@ describe('cluster join and remove', () => {
     t.after(() => c.stop())
     const n3 = await startAlone(t, c, 'n3')
     const n3Api = n3.api
+    // Its own internode address as the seed is a mistake said as such, and changes nothing.
+    const itself = await runDyn(['cluster', 'join', n3.rpc, '--node', n3Api, '--json'])
+    assert.equal(itself.code, 2, itself.stdout + itself.stderr)
+    assert.match(JSON.parse(itself.stdout).message, /is n3's own internode address: give the internode address \(host:rpc-port\) of a node of the cluster/)
     const join = await runDyn(['cluster', 'join', `${c.cluster.host}:${c.cluster.nodes[0]?.rpcPort}`, '--node', n3Api, '--json'])
     assert.equal(join.code, 0, join.stdout + join.stderr)
     await waitFor('n1 to know n3 as joining', async () => ((await clusterOf(c.api(0))).members.find((member) => member.name === 'n3')?.status === 'joining' ? true : undefined))

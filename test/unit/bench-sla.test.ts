@@ -76,6 +76,10 @@ describe('parseSla', () => {
     const missing = await loadSla(path.join(tmpdir(), 'dyn-no-such-sla-file.json'))
     assert.equal(missing.ok, false)
     assert.match((missing as {message: string}).message, /cannot read the SLA file .*dyn-no-such-sla-file\.json/)
+    // A bare name, as `--sla ci`, is told where the shipped files are.
+    const bare = await loadSla('dyn-no-such-sla')
+    assert.match((bare as {message: string}).message, /the SLA files dyn ships are \S*bench\/sla\/paper\.json and \S*bench\/sla\/ci\.json/)
+    assert.doesNotMatch((missing as {message: string}).message, /dyn ships/, 'a path with a folder is the user\'s own file')
   })
 
   it('accepts a minimal SLA and defaults the description and the run', () => {
