@@ -10,7 +10,9 @@
  * Which partitions: those where this node moved later in the preference list (or left it), since
  * only there can it stop being a home of a key for some n. Which objects: each by its own `n`
  * (a key written with a larger per-request n may still be homed here): an object is handed to
- * the first `n` of the new preference list unless this node is one of them.
+ * the first `n` of the new preference list unless this node is one of them, and kept after when
+ * a transition under way makes this node one of them again. A node that was a cluster of its own
+ * and joined another releases nothing.
  *
  * The order of one release, and why:
  * 1. Wait `settleMs` (one request timeout plus gossip rounds) after the install, so coordinators
@@ -268,15 +270,16 @@ export class ReleaseHandoff {
   private async handOffPage(partition: number, objects: ReadonlyArray<{key: string; object: StoredObject}>): Promise<PageOutcome> {
     const ring = this.deps.ring()
     const pending = this.deps.pendingRing()
-    const entries = new Map<string, {readonly object: StoredObject; readonly targets: readonly string[]; refused: boolean}>()
+    const entries = new Map<string, {readonly object: StoredObject; readonly targets: readonly string[]; readonly keep: boolean; refused: boolean}>()
     const byTarget = new Map<string, Array<{partition: number; key: string; object: StoredObject}>>()
     for (const {key, object} of objects) {
       const targets = handoffTargets(ring, partition, this.deps.self, object.n)
       if (targets === undefined) continue
-      // A transition under way makes this node a home of the key again: its copy is one that
-      // transition's transfers bring here (or will count on), not the release's to delete.
-      if (pending !== undefined && handoffTargets(pending, partition, this.deps.self, object.n) === undefined) continue
-      entries.set(key, {object, targets, refused: false})
+      // A transition under way makes this node a home of the key again: its copy is still handed
+      // to the current homes, but it is one that transition's transfers bring here (or count on),
+      // not the release's to delete.
+      const keep = pending !== undefined && handoffTargets(pending, partition, this.deps.self, object.n) === undefined
+      entries.set(key, {object, targets, keep, refused: false})
       for (const target of targets) {
         const list = byTarget.get(target) ?? []
         list.push({partition, key, object})
@@ -294,7 +297,7 @@ export class ReleaseHandoff {
     const refusedCount = entries.size - acknowledged.length
     this.counts.refused += refusedCount
     this.counts.handedOff += acknowledged.length
-    const kept = await this.deleteHandedOff(partition, acknowledged.map(([key, {object}]) => ({key, object})))
+    const kept = await this.deleteHandedOff(partition, acknowledged.filter(([, entry]) => !entry.keep).map(([key, {object}]) => ({key, object})))
     return {sent: true, changed: kept}
   }
 
