@@ -53,9 +53,9 @@ export interface TargetVerdict {
   readonly unit?: 'count'
 }
 
-/** Where the shipped SLA files are, from this module (dist/bench/sla.js or bench/sla.ts): relative when under the working folder. */
-function shippedSlaFolderFrom(cwd: string): string {
-  const folder = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './sla' : '../../bench/sla', import.meta.url))
+/** The shipped SLA files' folder (bench/sla, from this module in dist/bench), relative to `cwd` when it lies under it. */
+function shippedSlaFolder(cwd: string): string {
+  const folder = fileURLToPath(new URL('../../bench/sla', import.meta.url))
   const relative = path.relative(cwd, folder)
   return relative.startsWith('..') || path.isAbsolute(relative) ? folder : relative
 }
@@ -122,7 +122,7 @@ export async function loadSla(file: string): Promise<{ok: true; sla: Sla} | {ok:
     text = await readFile(file, 'utf8')
   } catch (error) {
     // A name without a folder is most often one of the shipped files, given as `--sla ci`.
-    const folder = shippedSlaFolderFrom(process.cwd())
+    const folder = shippedSlaFolder(process.cwd())
     const shipped = path.dirname(file) === '.' ? `; the SLA files dyn ships are ${path.join(folder, 'paper.json')} and ${path.join(folder, 'ci.json')}` : ''
     return {ok: false, message: `cannot read the SLA file ${file}: ${(error as Error).message}${shipped}`}
   }

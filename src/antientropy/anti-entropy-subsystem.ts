@@ -296,11 +296,14 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
     return Math.floor(budget)
   }
 
+  /** The pairs an exchange with `peer` compares: those shared with it whose trees are built, of partition `only` when given. */
+  const comparablePairs = (peer: string, only?: number): Pair[] => sharedPairs(peer).filter((pair) => (only === undefined || pair.partition === only) && trees.isComplete(pair.partition))
+
   /** Exchanges the pairs shared with `peer` whose roots differ; each report, in pair order. */
   const exchangeWith = async (peer: string, only?: number): Promise<{pairs: number; inSync: number; skipped: number; reports: ExchangeReport[]}> => {
     const address = findMember(membership.table, peer)?.rpcAddress
     const ringHash = ring().hash
-    const pairs = sharedPairs(peer).filter((pair) => (only === undefined || pair.partition === only) && trees.isComplete(pair.partition))
+    const pairs = comparablePairs(peer, only)
     const outcome = {pairs: pairs.length, inSync: 0, skipped: 0, reports: [] as ExchangeReport[]}
     if (address === undefined || pairs.length === 0) return outcome
     const local = localSide(ringHash)
@@ -338,14 +341,17 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
     return outcome
   }
 
-  /** The other homes this node shares a partition with, up, in name order. */
-  const peers = (): string[] => {
+  /** The ring's other members, in name order: the homes this node may share a partition with. */
+  const ringPeers = (): string[] => {
     const current = ring()
     return presentMembers(membership.table)
       .map((member) => member.name)
-      .filter((name) => name !== self && current.members.includes(name) && parts.isUp(name))
+      .filter((name) => name !== self && current.members.includes(name))
       .sort()
   }
+
+  /** Those of them this node believes up. */
+  const peers = (): string[] => ringPeers().filter((name) => parts.isUp(name))
 
   const checkRecovered = (): void => {
     if (!recovering || toRecover === undefined) return
@@ -416,15 +422,14 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
     // A home seen down is not asked, but its trees are not in sync for all that: counted as
     // skipped, so that a round (and `dyn repair --wait`) does not call the node in sync while
     // one of the homes it shares keys with could not be compared.
-    const current = ring()
     const peersDown: string[] = []
-    for (const member of presentMembers(membership.table)) {
-      if (member.name === self || !current.members.includes(member.name) || parts.isUp(member.name)) continue
-      const shared = sharedPairs(member.name).filter((pair) => (partition === undefined || pair.partition === partition) && trees.isComplete(pair.partition)).length
+    for (const peer of ringPeers()) {
+      if (parts.isUp(peer)) continue
+      const shared = comparablePairs(peer, partition).length
       if (shared === 0) continue
       treesTotal += shared
       skipped += shared
-      peersDown.push(member.name)
+      peersDown.push(peer)
     }
     checkRecovered()
     return {
@@ -432,7 +437,7 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
       trees: treesTotal,
       treesInSync: inSync,
       treesSkipped: skipped,
-      peersDown: peersDown.sort(),
+      peersDown,
       keysRepairedHere: exchanges.reduce((sum, report) => sum + report.repairedHere, 0),
       keysRepairedThere: exchanges.reduce((sum, report) => sum + report.repairedThere, 0),
       unfinished: skipped > 0 || exchanges.some((report) => report.unfinished || !report.completed),

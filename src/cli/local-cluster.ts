@@ -274,12 +274,7 @@ export async function clusterUp(options: UpOptions, log: (line: string) => void)
     throw new DynError('bad_parameter', `${options.dir} holds a cluster made by dyn verify, whose nodes reach each other through verify's fault proxy on ${existing.advertiseHost}: run it with dyn verify --dir ${options.dir}, or use another --dir`)
   }
   const alreadyRunning = cluster.nodes.filter(isNodeProcess)
-  if (options.startArgs.length > 0 || cluster.startArgs === undefined) cluster.startArgs = startArgsKeepingTls(options, existing, alreadyRunning)
-  const keptTls = tlsArgsOf(existing?.startArgs)
-  const givenTls = tlsArgsOf(options.startArgs)
-  if (keptTls !== undefined && givenTls !== undefined && keptTls.join('\u0000') !== givenTls.join('\u0000')) {
-    log(`the folder's nodes start with other TLS files from now on: ${givenTls.join(' ')} (they ran with ${keptTls.join(' ')})`)
-  }
+  if (options.startArgs.length > 0 || cluster.startArgs === undefined) cluster.startArgs = startArgsKeepingTls(options, existing, alreadyRunning, log)
   // The folder's TLS files checked as `dyn start` checks them, before any node starts: a node
   // would refuse them too, but only after it was started, and this `up` would then stop the
   // others again.
@@ -344,17 +339,19 @@ function tlsArgsOf(startArgs: readonly string[] | undefined): string[] | undefin
  * node of the folder runs are refused: its running nodes would refuse the new ones' certificates
  * or their lack of one. Certificates are rotated in place instead (README "Rotating certificates").
  */
-function startArgsKeepingTls(options: UpOptions, existing: LocalCluster | undefined, running: readonly LocalNode[]): string[] {
+function startArgsKeepingTls(options: UpOptions, existing: LocalCluster | undefined, running: readonly LocalNode[], log: (line: string) => void): string[] {
   const kept = tlsArgsOf(existing?.startArgs)
   const given = tlsArgsOf(options.startArgs)
   if (given === undefined) return [...options.startArgs, ...(kept ?? [])]
-  if (running.length > 0 && given.join('\u0000') !== (kept ?? []).join('\u0000')) {
+  const other = given.join('\u0000') !== (kept ?? []).join('\u0000')
+  if (running.length > 0 && other) {
     const names = running.map((node) => node.name).join(', ')
     if (kept === undefined) {
       throw new DynError('bad_parameter', `${options.dir}: its running nodes (${names}) serve without TLS, and would refuse nodes started with it: stop them first (dyn cluster down --dir ${options.dir}), or make another folder for a cluster with TLS`)
     }
     throw new DynError('bad_parameter', `${options.dir}: its running nodes (${names}) serve with ${kept.join(' ')}, and a folder's nodes all run with the files it was made with: to renew a certificate, replace those files in place and the nodes take them (README "Rotating certificates"); for other files, stop the nodes first (dyn cluster down --dir ${options.dir})`)
   }
+  if (kept !== undefined && other) log(`the folder's nodes start with other TLS files from now on: ${given.join(' ')} (they ran with ${kept.join(' ')})`)
   return [...options.startArgs]
 }
 
@@ -438,8 +435,8 @@ export function localClusterTlsProblem(cluster: LocalCluster): string | undefine
   }
 }
 
-/** A client of one of the folder's nodes (`host:port`), over HTTPS when they serve TLS. */
-export function localNodeClient(cluster: LocalCluster, address: string, timeoutMs: number): DynClient {
+/** A client of one of the folder's nodes (`host:port`), or of the first of several that answers, over HTTPS when they serve TLS. */
+export function localNodeClient(cluster: LocalCluster, address: string | readonly string[], timeoutMs: number): DynClient {
   const tls = localClusterTls(cluster)
   return new DynClient(address, timeoutMs, tls === undefined ? {} : {tls})
 }

@@ -107,7 +107,8 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
     throw new DynError('bad_parameter', `${dir} holds a cluster whose nodes serve only clients with a certificate of ${clientCaFile} (--tls-client-ca): set DYN_TLS_CERT and DYN_TLS_KEY to yours, and run dyn verify again`)
   }
   // A cluster that was running before verify is left running after it; one verify started is stopped.
-  const wasRunning = existing?.nodes.some(isNodeProcess) ?? false
+  const runningBefore = existing?.nodes.filter(isNodeProcess).length ?? 0
+  const wasRunning = runningBefore > 0
   let proxy: FaultProxy | undefined
   let cluster: LocalCluster | undefined
   let replicaReader: Transport | undefined
@@ -123,7 +124,6 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
         throw new DynError('unreachable', `the fault proxy cannot listen on ${advertiseHost} (${error.message}); dyn verify needs the loopback addresses 127.0.0.0/8 (Linux) and those ports free`)
       })
     }
-    const runningBefore = existing?.nodes.filter(isNodeProcess).length ?? 0
     const starting = runningBefore === 0 ? `starting ${nodeCount} nodes in ${dir}` : `using the cluster in ${dir} (${runningBefore} of its ${nodeCount} nodes running; any other is started)`
     log(`${starting}${proxy === undefined ? '' : `, their internode links through a fault proxy on ${proxyHost}`}`)
     const up = async (): Promise<LocalCluster> =>
@@ -142,8 +142,7 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
     const conflict = (running.settings?.conflictPolicy ?? options.conflict) as string
     const clientsByNode = running.nodes.map((node) => localNodeClient(running, `${running.host}:${node.port}`, options.requestTimeoutMs + 1000))
     // The final reads ask any node that answers: the one asked first may be the one a fault hit last.
-    const clientTls = localClusterTls(running)
-    const anyNode = new DynClient(running.nodes.map((node) => `${running.host}:${node.port}`), options.requestTimeoutMs + 1000, clientTls === undefined ? {} : {tls: clientTls})
+    const anyNode = localNodeClient(running, running.nodes.map((node) => `${running.host}:${node.port}`), options.requestTimeoutMs + 1000)
     const runId = `${options.seed}-${Date.now().toString(36)}`
     const cartKeys = Array.from({length: options.carts}, (_, k) => `verify-cart-${runId}-${k}`)
 

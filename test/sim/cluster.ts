@@ -192,10 +192,7 @@ export class SimCluster {
       return name
     }
     this.#history.note(this.time.monotonicMs(), `start ${name} alone, then dyn cluster join it`)
-    node.booting = this.#boot(node, []).finally(() => {
-      node.booting = undefined
-    })
-    await node.booting
+    await this.#bootMarked(node, [])
     // As an operator would, through each running node in turn while faults get in the way: at
     // most joinAttemptsMax tries, a second apart, each within the join's own request timeout.
     for (let attempt = 0; attempt < joinAttemptsMax; attempt += 1) {
@@ -367,7 +364,11 @@ export class SimCluster {
 
   /** Boots a node through the nodes running now, marked as booting meanwhile so that a second restart waits for it. */
   #bootThroughLiveNodes(node: SimNode): Promise<void> {
-    const seeds = this.nodes.filter((other) => other.node !== undefined).map((other) => other.rpcAddress)
+    return this.#bootMarked(node, this.nodes.filter((other) => other.node !== undefined).map((other) => other.rpcAddress))
+  }
+
+  /** Boots a node through `seeds` (none: a cluster of its own), marked as booting meanwhile. */
+  #bootMarked(node: SimNode, seeds: readonly string[]): Promise<void> {
     node.booting = this.#boot(node, seeds).finally(() => {
       node.booting = undefined
     })
