@@ -10,6 +10,13 @@
  * answering, so an acknowledged write survives the process being killed. A write asked to be
  * durable (`dw`, paper §6.1) is synced to disk before it is acknowledged.
  *
+ * The per-key lock covers the merge, not the wait for LevelDB. A merged object is the key's newest
+ * at once (reads and the next merge see it) and goes to LevelDB in the next group commit; a key
+ * has at most one write in a batch in flight, and the objects merged while it is in flight are
+ * written together, as the newest of them, once it has landed. Each write is still acknowledged
+ * only once a batch holding its version has landed. Without this, updates of a hot key waited
+ * for each other's whole LevelDB round trip, one at a time (bench/README.md, "Hot keys").
+ *
  * With the write buffer on (paper §6.1), a write that is not durable only replaces the key's
  * object in an in-memory buffer; reads look there first, and `flush` (called by the node every
  * T ms) writes the whole buffer to LevelDB as one batch. That trades the writes of the last T ms
@@ -63,6 +70,36 @@ interface PendingWrite {
   readonly reject: (error: Error) => void
 }
 
+/** A write waiting for the batch that holds its version to land. */
+interface LandingWaiter {
+  readonly resolve: () => void
+  readonly reject: (error: Error) => void
+}
+
+/**
+ * One key's writes not yet landed in LevelDB (the write buffer off): the newest merged object,
+ * and who waits for it. At most one batch in flight holds the key (`writing`), so the key's
+ * writes land in the order they were merged. The entries and their waiters are bounded by the
+ * writes in flight, which admission control bounds (src/api/admission-core.ts).
+ */
+interface UnlandedKey {
+  readonly partition: number
+  readonly key: string
+  readonly dbKey: Buffer
+  /** What LevelDB holds for the key: the change listener's `before` for the next landing. */
+  landed: StoredObject | undefined
+  /** The newest merged object: what reads and the next merge see. */
+  newest: StoredObject
+  /** Writes merged into `newest` that no batch has taken yet, and whether any asked to be synced. */
+  waiting: LandingWaiter[]
+  waitingDurable: boolean
+  /** A batch holding the key is in flight. */
+  writing: boolean
+  /** Resolves once the key has nothing left to land (and leaves the map). */
+  readonly drained: Promise<void>
+  readonly markDrained: () => void
+}
+
 interface BufferedObject {
   readonly dbKey: Buffer
   readonly object: StoredObject
@@ -90,6 +127,8 @@ export class Store {
   private closing = false
   /** Buffered objects by `partition/key`; undefined when the write buffer is off. */
   private readonly buffer: Map<string, BufferedObject> | undefined
+  /** Keys with a merged object not yet landed, by `partition/key` (the write buffer off). */
+  private readonly unlanded = new Map<string, UnlandedKey>()
   private flushing: Promise<void> | undefined
   private bufferedBytes = 0
   /** Keys with a stored object (tombstones included): counted once at open, then kept up to date. */
@@ -154,8 +193,9 @@ export class Store {
 
   /**
    * Called with every change to a stored object, once the store holds it: what it held before
-   * and holds now (undefined: no object), in the order the changes of one key were made (each
-   * runs under the key's lock). Anti-entropy's trees follow the store through it.
+   * and holds now (undefined: no object), in the order the changes of one key landed (one at a
+   * time per key; objects merged while a batch was in flight land as one change). Anti-entropy's
+   * trees follow the store through it.
    */
   watchChanges(listener: ObjectChangeListener): void {
     assert(this.changeListener === undefined, 'the store has a change listener already')
@@ -192,6 +232,7 @@ export class Store {
   async close(): Promise<void> {
     this.closing = true
     await this.mutex.idle()
+    await this.landAll()
     await this.flush()
     await this.compacting?.catch(() => undefined)
     await this.db.close()
@@ -239,11 +280,18 @@ export class Store {
 
   async getObject(partition: number, key: string): Promise<StoredObject | undefined> {
     const id = bufferId(partition, key)
-    const buffered = this.buffer?.get(id)
-    if (buffered !== undefined) return buffered.object
-    const cached = this.cache.get(id)
-    if (cached !== undefined) return cached
-    return this.read(id, objectKey(partition, key))
+    return this.newest(id) ?? this.read(id, objectKey(partition, key))
+  }
+
+  /** The key's newest object held in memory: not yet landed, buffered, or cached. */
+  private newest(id: string): StoredObject | undefined {
+    return this.unlanded.get(id)?.newest ?? this.buffer?.get(id)?.object ?? this.cache.get(id)
+  }
+
+  /** Resolves once every write merged so far has landed (or failed). */
+  private async landAll(): Promise<void> {
+    // Each pass waits for the keys unlanded at its start; new writes are refused by then (close).
+    while (this.unlanded.size > 0) await Promise.all([...this.unlanded.values()].map((entry) => entry.drained))
   }
 
   private unbuffer(id: string): void {
@@ -292,10 +340,10 @@ export class Store {
     if (this.closing) throw new DynError('unreachable', 'the store is closing: this node is shutting down')
     const dbKey = objectKey(partition, key)
     const id = bufferId(partition, key)
-    return this.mutex.run(key, async () => {
-      const stored = this.buffer?.get(id)?.object ?? this.cache.get(id) ?? this.read(id, dbKey)
+    const merged = await this.mutex.run(key, async () => {
+      const stored = this.newest(id) ?? this.read(id, dbKey)
       const outcome = change(stored)
-      if (!outcome.ok) return outcome
+      if (!outcome.ok) return {outcome}
       assert(isValidVersionSet(outcome.object.versions), 'refusing to store a malformed version set')
       // A set lookup on the hot path; an n this node has never stored adds one record to the batch.
       if (!this.replicaCounts.has(outcome.object.n)) this.recordReplicaCount(outcome.object.n)
@@ -328,15 +376,82 @@ export class Store {
         }
         if (this.buffer.get(id) === pending) this.unbuffer(id)
       } else {
-        await this.commit(dbKey, encodeObject(outcome.object), options.durable)
+        // Lands after the lock is released: the key's next merge need not wait for LevelDB.
+        return {outcome, landing: this.land(id, partition, key, dbKey, stored, outcome.object, options.durable)}
       }
       // The cache learns the object only once it is stored (a buffered one is found in the buffer).
       this.cache.set(id, outcome.object)
       // The per-key mutex makes this the only write that can find the key absent.
       if (stored === undefined) this.objects += 1
       this.changeListener?.(partition, key, stored, outcome.object)
-      return outcome
+      return {outcome}
     })
+    if (merged.landing !== undefined) await merged.landing
+    return merged.outcome
+  }
+
+  /**
+   * Makes `object` the key's newest and resolves once a batch holding it has landed. Called under
+   * the key's lock, with `stored` what the merge saw: when no write of the key is unlanded, that
+   * is what LevelDB holds.
+   */
+  private land(id: string, partition: number, key: string, dbKey: Buffer, stored: StoredObject | undefined, object: StoredObject, durable: boolean): Promise<void> {
+    let entry = this.unlanded.get(id)
+    if (entry === undefined) {
+      let markDrained!: () => void
+      const drained = new Promise<void>((resolve) => {
+        markDrained = resolve
+      })
+      entry = {partition, key, dbKey, landed: stored, newest: object, waiting: [], waitingDurable: false, writing: false, drained, markDrained}
+      this.unlanded.set(id, entry)
+    }
+    entry.newest = object
+    entry.waitingDurable ||= durable
+    const landing = new Promise<void>((resolve, reject) => {
+      entry.waiting.push({resolve, reject})
+    })
+    if (!entry.writing) this.writeNewest(id, entry)
+    return landing
+  }
+
+  /**
+   * Puts the key's newest object in the next group commit, for every write merged into it so far;
+   * once that batch lands, the objects merged meanwhile follow in one more write, and the key
+   * leaves `unlanded` when nothing is left.
+   */
+  private writeNewest(id: string, entry: UnlandedKey): void {
+    const object = entry.newest
+    const waiters = entry.waiting
+    const durable = entry.waitingDurable
+    entry.waiting = []
+    entry.waitingDurable = false
+    entry.writing = true
+    const settled = (landed: boolean): void => {
+      entry.writing = false
+      if (entry.waiting.length > 0) {
+        this.writeNewest(id, entry)
+        return
+      }
+      this.unlanded.delete(id)
+      // The cache learns an object only once it is stored; after a failure LevelDB is asked again.
+      if (landed) this.cache.set(id, object)
+      else this.cache.delete(id)
+      entry.markDrained()
+    }
+    this.commit(entry.dbKey, encodeObject(object), durable).then(
+      () => {
+        // One write at a time per key makes this the only landing that can find the key absent.
+        if (entry.landed === undefined) this.objects += 1
+        this.changeListener?.(entry.partition, entry.key, entry.landed, object)
+        entry.landed = object
+        for (const waiter of waiters) waiter.resolve()
+        settled(true)
+      },
+      (error: Error) => {
+        for (const waiter of waiters) waiter.reject(error)
+        settled(false)
+      },
+    )
   }
 
   /**
@@ -350,7 +465,9 @@ export class Store {
     const dbKey = objectKey(partition, key)
     const id = bufferId(partition, key)
     return this.mutex.run(key, async () => {
-      const stored = this.buffer?.get(id)?.object ?? this.cache.get(id) ?? this.read(id, dbKey)
+      // The delete must land after the key's writes merged before it; none can merge meanwhile (the lock).
+      await this.unlanded.get(id)?.drained
+      const stored = this.newest(id) ?? this.read(id, dbKey)
       if (stored === undefined || !shouldDelete(stored)) return false
       if (this.buffer !== undefined) {
         this.unbuffer(id)
@@ -479,7 +596,7 @@ export class Store {
 
   /** True when the store holds no object (metadata aside): a node may then join another cluster. */
   async isObjectFree(): Promise<boolean> {
-    if (this.bufferedCount > 0) return false
+    if (this.bufferedCount > 0 || this.unlanded.size > 0) return false
     for await (const _key of this.db.keys({gte: objectKey(0, ''), limit: 1})) return false
     return true
   }

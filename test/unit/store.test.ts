@@ -525,6 +525,125 @@ function storeSuite(backend: Backend): void {
     })
   })
 
+  describe(`store on ${backend.name}: a hot key's writes while its batch is in flight`, () => {
+    function manualScheduler(): {scheduler: Pick<Scheduler, 'soon'>; queued: Array<() => void>} {
+      const queued: Array<() => void> = []
+      return {scheduler: {soon: (callback) => queued.push(callback)}, queued}
+    }
+    /** Runs the scheduled commits as they come until every one of `awaited` has settled. */
+    async function commitUntilSettled(queued: Array<() => void>, ...awaited: Array<Promise<unknown>>): Promise<void> {
+      let settled = false
+      void Promise.allSettled(awaited).then(() => (settled = true))
+      for (let turns = 0; !settled; turns += 1) {
+        assert.ok(turns < 10_000, 'the writes settle within 10,000 turns of the event loop')
+        queued.shift()?.()
+        await new Promise((resolve) => setImmediate(resolve))
+      }
+    }
+    const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
+    const text = (object: StoredObject | undefined): string[] => values(object?.versions ?? emptySet<StoredVersion>()).map((v) => new TextDecoder().decode(v.value))
+    /** Adds `value` under `actor` to what is stored (each caller its own actor, so nothing is superseded). */
+    const addVersion = (store: Store, key: string, actor: string, value: string, merges: string[]): Promise<unknown> =>
+      store.updateObject(
+        3,
+        key,
+        (stored) => {
+          merges.push(value)
+          return {ok: true as const, object: objectOf(update([], stored?.versions ?? emptySet<StoredVersion>(), actor, version(value), 1000))}
+        },
+        {durable: false},
+      )
+
+    it('merges the next writes at once, serves the newest, and lands them together after the batch in flight', async (t) => {
+      const manual = manualScheduler()
+      const {store, db} = await openTemporaryStore(t, {writeBuffer: false, scheduler: manual.scheduler})
+      const changes: Array<{before: string[]; after: string[]}> = []
+      store.watchChanges((_partition, _key, before, after) => changes.push({before: text(before), after: text(after)}))
+      const merges: string[] = []
+      const acknowledged: string[] = []
+      const first = addVersion(store, 'hot', 'a.1', 'A', merges).then(() => acknowledged.push('A'))
+      await turn()
+      const next = ['B', 'C'].map((value) => addVersion(store, 'hot', `${value.toLowerCase()}.1`, value, merges).then(() => acknowledged.push(value)))
+      await turn()
+      // Both later writes merged while A's batch waits, and a read sees the newest object.
+      assert.deepEqual(merges, ['A', 'B', 'C'])
+      assert.deepEqual(text(await store.getObject(3, 'hot')).sort(), ['A', 'B', 'C'])
+      assert.deepEqual(acknowledged, [])
+      assert.equal(manual.queued.length, 1, 'one batch for A; B and C wait for it to land')
+      manual.queued.shift()!()
+      await first
+      assert.deepEqual(acknowledged, ['A'], 'A is acknowledged once its batch lands, B and C not yet')
+      assert.deepEqual(text(await store.getObject(3, 'hot')).sort(), ['A', 'B', 'C'])
+      await commitUntilSettled(manual.queued, ...next)
+      await Promise.all(next)
+      assert.deepEqual(acknowledged, ['A', 'B', 'C'])
+      // B and C landed in one write of the newest object, and the listener saw each landing in order.
+      assert.deepEqual(changes, [{before: [], after: ['A']}, {before: ['A'], after: ['A', 'B', 'C']}])
+      const raw = await db.get(objectKey(3, 'hot'))
+      assert.ok(raw !== undefined)
+      await store.close()
+      const reopened = await Store.open(backend.reopen(db), plainStore)
+      t.after(() => reopened.close())
+      assert.deepEqual(text(await reopened.getObject(3, 'hot')).sort(), ['A', 'B', 'C'])
+    })
+
+    it('fails the writes of a batch that fails, and still lands the writes merged after them', async (t) => {
+      const manual = manualScheduler()
+      const {store, db} = await openTemporaryStore(t, {writeBuffer: false, scheduler: manual.scheduler})
+      // The first batch the store writes fails, as a full disk would fail it.
+      const batchOf = db.batch.bind(db)
+      let failuresLeft = 1
+      ;(db as {batch: typeof db.batch}).batch = ((...args: unknown[]) => {
+        const batch = (batchOf as (...a: unknown[]) => ReturnType<typeof db.batch>)(...args)
+        if (failuresLeft > 0 && args.length === 0) {
+          failuresLeft -= 1
+          const close = batch.close.bind(batch)
+          ;(batch as {write: unknown}).write = async () => {
+            await close()
+            throw new Error('no space left on device')
+          }
+        }
+        return batch
+      }) as typeof db.batch
+      const merges: string[] = []
+      const firstFailed = assert.rejects(addVersion(store, 'k', 'a.1', 'A', merges), /no space left on device/)
+      await turn()
+      const second = addVersion(store, 'k', 'b.1', 'B', merges)
+      await commitUntilSettled(manual.queued, firstFailed, second)
+      await firstFailed
+      await second
+      // B was merged on A, so A's version lands with B's even though A's own batch failed.
+      assert.deepEqual(text(await store.getObject(3, 'k')).sort(), ['A', 'B'])
+      assert.equal(store.objectCount, 1)
+      // A failure with nothing merged after it leaves what LevelDB holds, and the cache does not lie.
+      failuresLeft = 1
+      const thirdFailed = assert.rejects(addVersion(store, 'k', 'c.1', 'C', merges), /no space left on device/)
+      await commitUntilSettled(manual.queued, thirdFailed)
+      await thirdFailed
+      assert.deepEqual(text(await store.getObject(3, 'k')).sort(), ['A', 'B'])
+    })
+
+    it('deletes only after the key\'s writes merged before the delete have landed', async (t) => {
+      const manual = manualScheduler()
+      const {store, db} = await openTemporaryStore(t, {writeBuffer: false, scheduler: manual.scheduler})
+      const merges: string[] = []
+      const written = addVersion(store, 'gone', 'a.1', 'A', merges)
+      await turn()
+      let seen: string[] = []
+      const deleted = store.deleteObjectIf(3, 'gone', (stored) => {
+        seen = text(stored)
+        return true
+      })
+      await commitUntilSettled(manual.queued, written, deleted)
+      await written
+      assert.equal(await deleted, true)
+      assert.deepEqual(seen, ['A'], 'the delete saw the landed object')
+      assert.equal(await db.get(objectKey(3, 'gone')), undefined, 'the delete landed after the write')
+      assert.equal(await store.getObject(3, 'gone'), undefined)
+      assert.equal(store.objectCount, 0)
+    })
+  })
+
   describe(`store on ${backend.name}: close`, () => {
     it('finishes the writes under way, keeps them, and refuses writes after close', async () => {
       const db = await backend.create()
