@@ -179,7 +179,7 @@ Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could no
       progress.stop()
       if (error instanceof UnreachableError) this.fail(flags.json, 'unreachable', error.message)
       if (error instanceof NotDynNodeError) this.fail(flags.json, error.code, error.message)
-      if (error instanceof DynError) this.fail(flags.json, error.code, error.message)
+      if (error instanceof DynError) this.fail(flags.json, error.code, error.message, error.details)
       throw error
     }
     progress.stop()
