@@ -35,8 +35,8 @@ const maxRegressionLimit = 10
 
 const latencyFieldOf: Record<LatencyMetric, keyof LatencySummary> = {p50: 'p50Ms', p90: 'p90Ms', p99: 'p99Ms', 'p99.9': 'p999Ms', max: 'maxMs', mean: 'meanMs'}
 
-/** What of a report a comparison reads: the run's setup, its figures and its calibration. */
-export type ComparedReport = Pick<BenchReport, 'config' | 'run' | 'calibration'>
+/** What of a report a comparison reads: the run's setup, its figures, its calibration and its SLA verdict. */
+export type ComparedReport = Pick<BenchReport, 'config' | 'run' | 'calibration'> & Partial<Pick<BenchReport, 'sla'>>
 
 /**
  * The unit a figure was compared in. `share of ceiling`: ops/s over the calibration's ops/s;
@@ -128,13 +128,61 @@ function configProblem(config: Record<string, unknown>): string | undefined {
   return undefined
 }
 
+/** `835 quorum_unmet, 147 http_error`: a kind's errors, most frequent first. */
+function errorsText(errors: Record<string, number>): string {
+  return Object.entries(errors)
+    .sort(([, a], [, b]) => b - a)
+    .map(([outcome, count]) => `${count} ${outcome}`)
+    .join(', ')
+}
+
 /**
- * A baseline file's text, checked to be what `dyn bench --json` prints for a finished run: the
- * parts a comparison reads must all be there, so that a wrong file fails before the run starts
- * and never halfway through a comparison.
+ * Why a report that has the right shape is still no measurement to compare with, or undefined
+ * when it is one. A baseline sets what "no worse" means, so its figures must be those of the
+ * experiment its setup names:
+ * - a run that accepted no operation (none sent, or every one shed) has no figure at all, and
+ *   every comparison with it would be skipped, passing any run;
+ * - an operation kind whose every request failed measured how fast the cluster says no (a
+ *   quorum_unmet answer is quick), not how fast it serves;
+ * - a fault that was not applied or not reverted as planned leaves the run another experiment
+ *   than the one its `--fault` flags name (that run exited 1).
+ * A run with some failures, or one that missed its SLA, measured what it set out to and is
+ * accepted (its SLA verdict is a judgement of valid figures; compareWithBaseline warns of it).
+ */
+function failedRunProblem(run: {operations: readonly KindSummary[]}, faults: unknown): string | undefined {
+  const accepted = run.operations.reduce((sum, op) => sum + op.count, 0)
+  if (accepted === 0) {
+    const shed = run.operations.reduce((sum, op) => sum + (typeof op.shed === 'number' ? op.shed : 0), 0)
+    return shed > 0 ? `every one of its ${shed} operations was shed by an overloaded node, so it measured none` : 'it measured no operation'
+  }
+  const failedKinds = run.operations.flatMap((op) => {
+    const errors = isRecord(op.errors) ? (Object.fromEntries(Object.entries(op.errors).filter(([, n]) => typeof n === 'number')) as Record<string, number>) : {}
+    const failed = Object.values(errors).reduce((sum, n) => sum + n, 0)
+    return op.count > 0 && failed >= op.count ? [`every ${op.operation} failed (${errorsText(errors)})`] : []
+  })
+  if (failedKinds.length > 0) return `${failedKinds.join('; ')}: its figures measure failures, not the cluster serving`
+  if (Array.isArray(faults)) {
+    const undone = faults.filter((fault) => isRecord(fault) && typeof fault.problem === 'string')
+    if (undone.length > 0) {
+      return `its fault ${undone.map((fault) => `${String(fault.spec)} was not carried out as planned (${String(fault.problem)})`).join('; ')}, so the run is not the experiment its --fault flags name`
+    }
+  }
+  return undefined
+}
+
+/**
+ * A baseline file's text, checked to be what `dyn bench --json` prints for a finished run that
+ * measured something: the parts a comparison reads must all be there, so that a wrong file fails
+ * before the run starts and never halfway through a comparison, and a failed run (failedRunProblem)
+ * is refused rather than held up as the figures to match.
  */
 export function parseBaseline(text: string, source: string): Parsed<ComparedReport> {
   const save = 'save one with dyn bench --json > FILE'
+  const saveNew = 'save a new baseline from a successful run (dyn bench --json > FILE) and compare with that'
+  // A bench stopped by Ctrl-C (or killed) prints no report, so `--json > FILE` leaves FILE empty.
+  if (text.trim() === '') {
+    return {ok: false, message: `the baseline ${source} is empty: a dyn bench --json that was interrupted (Ctrl-C) or killed prints no report; ${saveNew}`}
+  }
   let raw: unknown
   try {
     raw = JSON.parse(text)
@@ -144,7 +192,7 @@ export function parseBaseline(text: string, source: string): Parsed<ComparedRepo
   const fail = (what: string): {ok: false; message: string} => ({ok: false, message: `the baseline ${source} is not a dyn bench --json report: ${what}; ${save}`})
   if (!isRecord(raw)) return fail('expected an object')
   if (raw.ok === false && typeof raw.error === 'string') {
-    return {ok: false, message: `the baseline ${source} is the answer of a dyn bench that failed (${raw.error}: ${String(raw.message)}), not a run to compare with`}
+    return {ok: false, message: `the baseline ${source} is the answer of a dyn bench that failed (${raw.error}: ${String(raw.message)}), not a run to compare with; ${saveNew}`}
   }
   if (typeof raw.format === 'string' && isRecord(raw.histograms)) return fail('it is an --hdr-out histogram file')
   if (!isRecord(raw.config)) return fail('"config" is missing')
@@ -157,9 +205,13 @@ export function parseBaseline(text: string, source: string): Parsed<ComparedRepo
       ? undefined
       : !isRecord(raw.calibration) || typeof raw.calibration.opsPerS !== 'number'
         ? '"calibration.opsPerS" is missing'
-        : operationsProblem(raw.calibration.operations, 'calibration.operations'))
+        : operationsProblem(raw.calibration.operations, 'calibration.operations')) ??
+    (raw.sla === undefined || (isRecord(raw.sla) && typeof raw.sla.met === 'boolean' && Array.isArray(raw.sla.verdicts)) ? undefined : '"sla" has no met and verdicts')
   if (problem !== undefined) return fail(problem)
-  return {ok: true, value: raw as unknown as ComparedReport}
+  const report = raw as unknown as ComparedReport
+  const failed = failedRunProblem(report.run, raw.faults)
+  if (failed !== undefined) return {ok: false, message: `the baseline ${source} is the report of a failed run, not a measurement to compare with: ${failed}; ${saveNew}`}
+  return {ok: true, value: report}
 }
 
 export async function loadBaseline(file: string): Promise<Parsed<ComparedReport>> {
@@ -319,6 +371,12 @@ export function compareWithBaseline(
   if (!calibrated) {
     const lacking = [baselineReport.calibration === undefined ? 'the baseline' : undefined, currentReport.calibration === undefined ? 'this run' : undefined].filter((what) => what !== undefined)
     warnings.push(`compared in raw ms and ops/s: ${lacking.join(' and ')} ${lacking.length > 1 ? 'were' : 'was'} not calibrated (--calibrate), so the machine's own drift between the runs counts as a change`)
+  }
+  // A missed SLA is a verdict on valid figures, so the baseline is compared; but "no worse than
+  // the baseline" then says nothing about meeting those targets.
+  if (baselineReport.sla?.met === false) {
+    const missed = baselineReport.sla.verdicts.filter((verdict) => !verdict.met).map((verdict) => String(verdict.target))
+    warnings.push(`the baseline missed its SLA ${baselineReport.sla.name}${missed.length === 0 ? '' : ` (${missed.join(', ')})`}: a run no worse than it may miss those targets too`)
   }
   const operations = [...new Set([...currentReport.run.operations.map((op) => op.operation), ...baselineReport.run.operations.map((op) => op.operation)])]
   const comparisons: FigureComparison[] = []

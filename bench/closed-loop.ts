@@ -19,6 +19,7 @@ import type {ClientTls} from '../src/transport/tls-ca-file.js'
 import type {OperationRun, OperationSource, HttpStep} from './operations.js'
 import type {Recorder} from './recorder.js'
 import {runStoppedByTls, tlsFailureAdvice} from './tls-failure.js'
+import type {TlsFailure} from './tls-failure.js'
 
 export interface ClosedLoopOptions {
   readonly nodes: readonly string[]
@@ -72,7 +73,7 @@ export async function runClosedLoop(options: ClosedLoopOptions): Promise<DriverT
   options.recorder.startTimeline(measuredFromMs)
   let httpRequests = 0
   // Set when a connection's certificate did not verify: the run is stopped, and fails with it.
-  let refusedCertificate: string | undefined
+  let refusedCertificate: TlsFailure | undefined
   const perNode = options.nodes.map((_, i) => Math.floor(options.connections / options.nodes.length) + (i < options.connections % options.nodes.length ? 1 : 0))
   const runs = options.nodes
     .map((node, i) => ({node, connections: perNode[i] ?? 0}))
@@ -85,7 +86,8 @@ export async function runClosedLoop(options: ClosedLoopOptions): Promise<DriverT
           : {
               tlsOptions: {ca: options.tls.ca, cert: options.tls.cert, key: options.tls.key},
               setupClient: verifyEachConnection((authorizationError) => {
-                refusedCertificate ??= `${target.node}: ${certificateAdvice(target.node, authorizationError, options.tls)}`
+                // Always a certificate that did not verify (socket.authorized false): tls_untrusted.
+                refusedCertificate ??= {text: `${target.node}: ${certificateAdvice(target.node, authorizationError, options.tls)}`, untrusted: true}
                 // Without a callback autocannon returns its instance, made thenable (lib/init.js);
                 // its types give only the promise.
                 for (const run of runs) (run as unknown as {stop: () => void}).stop()

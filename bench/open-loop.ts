@@ -18,7 +18,8 @@ import type {ClientTls} from '../src/transport/tls-ca-file.js'
 import type {OperationRun, OperationSource, Outcome, HttpStep, HttpReply} from './operations.js'
 import type {Recorder} from './recorder.js'
 import type {DriverTotals} from './closed-loop.js'
-import {runStoppedByTls, tlsFailureAdvice} from './tls-failure.js'
+import {runStoppedByTls, tlsFailureOf} from './tls-failure.js'
+import type {TlsFailure} from './tls-failure.js'
 
 export interface OpenLoopOptions {
   readonly nodes: readonly string[]
@@ -60,10 +61,11 @@ export class HttpTargets {
   private readonly pools = new Map<string, Pool>()
   /**
    * Over TLS, the first failed handshake (a certificate that did not verify, a node that wants a
-   * client certificate, one that serves plain HTTP), as `node: what to do`: the drivers stop
-   * sending, and the run fails with it (`throwIfTlsFailed`) instead of counting errors.
+   * client certificate, one that serves plain HTTP), as `node: what to do` and whether the
+   * certificate did not verify: the drivers stop sending, and the run fails with it
+   * (`throwIfTlsFailed`) instead of counting errors.
    */
-  tlsFailure: string | undefined
+  tlsFailure: TlsFailure | undefined
 
   constructor(
     private readonly timeoutS: number,
@@ -135,11 +137,10 @@ export class HttpTargets {
 
   private noteTlsFailure(node: string, error: NodeJS.ErrnoException): void {
     if (this.tls === undefined || this.tlsFailure !== undefined) return
-    const advice = tlsFailureAdvice(node, error, this.tls)
-    if (advice !== undefined) this.tlsFailure = `${node}: ${advice}`
+    this.tlsFailure = tlsFailureOf(node, error, this.tls)
   }
 
-  /** The run's end when a TLS handshake failed: unreachable (exit 3), saying what to do. */
+  /** The run's end when a TLS handshake failed: tls_untrusted (exit 2) for a certificate that did not verify, else unreachable (exit 3), saying what to do. */
   throwIfTlsFailed(): void {
     if (this.tlsFailure !== undefined) throw runStoppedByTls(this.tlsFailure)
   }

@@ -13,7 +13,7 @@ import path from 'node:path'
 import {performance} from 'node:perf_hooks'
 import {fileURLToPath} from 'node:url'
 import {seededRandom} from '../src/clock.js'
-import {clusterDownAndPurge, clusterUp, localMachineCount, localNodeNames, removeFolder} from '../src/cli/local-cluster.js'
+import {clusterDownAndPurge, clusterUp, localMachineCount, localNodeNames, removeFolder, rpcPortOffset} from '../src/cli/local-cluster.js'
 import type {UpOptions} from '../src/cli/local-cluster.js'
 import {freeClusterPorts} from '../src/cli/ports.js'
 import {DynClient, NotDynNodeError, UnreachableError} from '../src/client/http-client.js'
@@ -202,6 +202,7 @@ export async function runBench(config: BenchConfig, sla: Sla | undefined, onProg
     const planned = plannedFaults(config)
     if (config.capacitySearch !== undefined && sla === undefined) throw new DynError('bad_parameter', '--find-capacity searches for the highest rate that meets an SLA: give one with --sla FILE')
     checkTls(config)
+    checkStartPort(config)
     // Starting has no length of its own to show progress against (durationS 0: none).
     onProgress?.({phase: 'starting', elapsedS: 0, durationS: 0, done: 0, operations: []})
     const calibration = config.calibrate ? await calibrate(config, onProgress, cleanups) : undefined
@@ -473,8 +474,8 @@ async function startCluster(config: BenchConfig, cleanups: Array<() => Promise<v
   cleanups.push(async () => {
     await clusterDownAndPurge(dir, 3000, () => undefined).catch(() => removeFolder(dir))
   })
-  // Ports asked for are checked by cluster up, which refuses ports in use with a clear error.
-  const {port, rpcPort} = config.startPort === undefined ? await freeClusterPorts(config.startNodes) : {port: config.startPort, rpcPort: config.startPort + 1000}
+  // Ports in use are refused by cluster up, with the bench's way to choose others.
+  const {port, rpcPort} = await benchClusterPorts(config)
   // Partitions need the nodes' links to pass through a fault proxy, as dyn verify runs them: the
   // nodes bind 127.0.0.1 and advertise the proxy's side of loopback. Only a run with a
   // partition pays for the extra hop.
@@ -492,6 +493,7 @@ async function startCluster(config: BenchConfig, cleanups: Array<() => Promise<v
     rpcPort,
     startArgs: [...config.clusterArgs],
     readyTimeoutMs: 30_000,
+    portsInUseAdvice: benchPortsInUseAdvice(config),
     ...(proxy === undefined ? {} : {advertiseHost: localProxyHost}),
     ...(config.startProcessesPerMachine === undefined ? {} : {processesPerMachine: config.startProcessesPerMachine}),
   }
@@ -500,6 +502,40 @@ async function startCluster(config: BenchConfig, cleanups: Array<() => Promise<v
   // (no startArgs given) and the same advertised host, which the folder's cluster must match.
   const restartOptions: UpOptions = {...upOptions, startArgs: []}
   return {addresses: cluster.nodes.map((node) => `${cluster.host}:${node.port}`), faultable: {cluster, upOptions: restartOptions, ...(proxy === undefined ? {} : {proxy})}}
+}
+
+/**
+ * The ports of the cluster the bench starts: with --port P, client ports from P and internode
+ * ports from P + 1000 (as dyn cluster up's default; the bench has no --rpc-port), else two runs
+ * of ports the OS says are free.
+ */
+async function benchClusterPorts(config: BenchConfig): Promise<{port: number; rpcPort: number}> {
+  return config.startPort === undefined ? freeClusterPorts(config.startNodes) : {port: config.startPort, rpcPort: config.startPort + rpcPortOffset}
+}
+
+/**
+ * --port, checked before anything starts and said in the bench's own flags: the internode ports
+ * it implies must exist too (dyn cluster up would name its --rpc-port, which the bench has not).
+ */
+function checkStartPort(config: BenchConfig): void {
+  if (config.startPort === undefined || config.nodes.length > 0) return
+  const port = config.startPort
+  const count = config.startNodes
+  const lastRpcPort = port + rpcPortOffset + count - 1
+  if (lastRpcPort > 65535) {
+    throw new DynError(
+      'bad_parameter',
+      `--port ${port}: the bench's ${count} node(s) take client ports ${port}..${port + count - 1} and internode ports ${port + rpcPortOffset}..${lastRpcPort} (--port + ${rpcPortOffset}), all at most 65535; choose --port ${65535 - rpcPortOffset - count + 1} or lower, or leave --port out for free ports the OS gives`,
+    )
+  }
+}
+
+/** What to do when a port of the bench's cluster is in use, in the bench's own flags. */
+function benchPortsInUseAdvice(config: BenchConfig): string {
+  if (config.startPort === undefined) return 'run dyn bench again: it draws other free ports each time'
+  const port = config.startPort
+  const count = config.startNodes
+  return `give dyn bench another --port (its ${count} node(s) take client ports ${port}..${port + count - 1} and internode ports ${port + rpcPortOffset}..${port + rpcPortOffset + count - 1}, --port + ${rpcPortOffset}), or leave --port out for free ports the OS gives`
 }
 
 /**

@@ -38,7 +38,7 @@ With --sla FILE the run takes its parameters from the file (flags override) and 
 --fault kill|pause|partition[:NODE][@SECONDS] (repeatable; open loop, on a cluster the bench starts) kills, pauses or cuts off a node mid-run for --fault-duration seconds, then restarts, resumes or heals it; the report judges the run before, during and after each fault, and the SLA holds only if it holds in every window. Requests a node refuses to connect go to the next node, as dyn's clients do.
 With --baseline FILE.json (the --json output of an earlier run with the same parameters, read before this run starts) it compares throughput and latency percentiles per operation and exits 5 when one is worse by more than --max-regression (10% unless given); when both runs were calibrated the figures are compared in units of each run's calibration, which cancels much of a shared machine's drift, else in raw units with a warning.
 For CI, --junit FILE writes JUnit XML (a test case per SLA target, per error rate and per figure compared; needs --sla or --baseline) and --markdown FILE a summary for the job page (e.g. $GITHUB_STEP_SUMMARY); both are written whatever the verdict.
-Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could not be applied or reverted), 2 bad usage, 3 cluster unreachable, 5 regression against the baseline (with the SLA met).`
+Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could not be applied or reverted), 2 bad usage (a node certificate that does not verify included: tls_untrusted), 3 cluster unreachable, 5 regression against the baseline (with the SLA met).`
 
   static override examples = [
     {description: 'Maximum throughput of a fresh 3-node cluster, YCSB A, 50 connections, calibrated', command: '<%= config.bin %> bench --nodes 3 --workload a --connections 50 --duration 10 --calibrate'},
@@ -177,9 +177,9 @@ Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could no
       report = await runBench(config, sla, flags.json ? undefined : progress.update)
     } catch (error) {
       progress.stop()
-      if (error instanceof UnreachableError) this.fail(flags.json, 'unreachable', error.message)
+      if (error instanceof UnreachableError) this.fail(flags.json, error.code, error.message, error.details)
       if (error instanceof NotDynNodeError) this.fail(flags.json, error.code, error.message)
-      if (error instanceof DynError) this.fail(flags.json, error.code, error.message)
+      if (error instanceof DynError) this.fail(flags.json, error.code, error.message, error.details)
       throw error
     }
     progress.stop()

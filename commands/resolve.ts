@@ -13,7 +13,7 @@ export default class Resolve extends DynCommand {
 
   static override description = `On a terminal, shows the siblings side by side (a preview of each value, its size, content type, when and through which node it was written) with how they differ, and offers: keep one (1-9), merge as JSON (m: union of arrays and of object keys, recursively; conflicting scalars keep the newest sibling's value and are listed), or edit a candidate in $EDITOR (e). The result is shown before it is written.
 The result is written with the siblings' context, so that it supersedes every one of them, then the key is read back: the command confirms that one version is left, or, if another write arrived meanwhile, says so (and on a terminal offers to resolve again).
-Without a terminal, say what to do: --pick N, --merge json-union or --value FILE. --json prints {key, resolved, siblings, wrote: {value (base64), text?, contentType, deleted}, conflicts: [{path, values, kept}], context, remaining?}.
+Without a terminal, say what to do: --pick N, --merge json-union or --value FILE (with --content-type for its type; a picked sibling keeps its own, a merge writes JSON). --json prints {key, resolved, siblings, wrote: {value (base64), text?, contentType, deleted}, conflicts: [{path, values, kept}], context, remaining?}.
 ${exitCodesHelp} A key that another write changed meanwhile exits 3 (read it and resolve again).`
 
   static override examples = [
@@ -21,6 +21,7 @@ ${exitCodesHelp} A key that another write changed meanwhile exits 3 (read it and
     {description: 'Merge JSON carts from a script', command: '<%= config.bin %> resolve cart:bob --merge json-union --json'},
     {description: 'Keep the second sibling', command: '<%= config.bin %> resolve cart:bob --pick 2'},
     {description: 'Write a value of your own that supersedes all siblings', command: '<%= config.bin %> resolve cart:bob --value merged.json'},
+    {description: 'The same with its content type (only --value takes one)', command: '<%= config.bin %> resolve photo:1 --value photo.jpg --content-type image/jpeg'},
     {description: 'A cluster with TLS', command: '<%= config.bin %> resolve cart:bob --node https://10.0.0.11:7070 --tls-ca ./tls/ca.crt'},
   ]
 
@@ -37,7 +38,7 @@ ${exitCodesHelp} A key that another write changed meanwhile exits 3 (read it and
     pick: Flags.integer({description: 'keep sibling N (numbered oldest first, as dyn get lists them)', min: 1, exclusive: ['merge', 'value']}),
     merge: Flags.string({description: 'merge the siblings', options: ['json-union'], exclusive: ['pick', 'value']}),
     value: Flags.string({description: 'write the contents of this file', exclusive: ['pick', 'merge'], helpValue: 'FILE'}),
-    'content-type': Flags.string({description: 'with --value: its content type [default: the siblings\'s, if they share one]'}),
+    'content-type': Flags.string({description: 'with --value only: its content type [default: the siblings\' type, if they share one]', helpValue: 'TYPE'}),
     timeout: timeoutFlag,
     json: jsonFlag,
   }
@@ -46,6 +47,16 @@ ${exitCodesHelp} A key that another write changed meanwhile exits 3 (read it and
     const {args, flags} = await this.parse(Resolve)
     const client = this.clientFor(flags)
     const quorum = {n: flags.n, r: flags.r, w: flags.w}
+    // A content type is written with a value of the user's own: a picked sibling keeps its own
+    // (it is kept as it was written), and a merge writes JSON. Refused rather than ignored.
+    if (flags['content-type'] !== undefined && flags.value === undefined) {
+      const how = flags.pick !== undefined ? `--pick ${flags.pick} keeps that sibling as it was written, its content type included` : flags.merge !== undefined ? "--merge json-union writes JSON, as the siblings' shared content type (else application/json)" : 'the choices on a terminal write a sibling or a merge with their own content type'
+      this.fail(
+        flags.json,
+        'bad_parameter',
+        `--content-type is the content type of a --value FILE, and goes with --value only: ${how}. To write a value with another content type, save it to a file (dyn get ${args.key} --json lists each sibling's value, in base64) and give --value FILE --content-type ${flags['content-type']}`,
+      )
+    }
     let choice: Choice | undefined
     if (flags.pick !== undefined) choice = {kind: 'pick', number: flags.pick}
     if (flags.merge !== undefined) choice = {kind: 'merge'}

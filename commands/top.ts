@@ -12,7 +12,7 @@ export default class Top extends DynCommand {
   static override description = `Asks one node for the cluster (GET /cluster) and every member for its figures (GET /stats), every --interval ms. When the node it asks stops answering, it fails over to another member it knows of, and says so.
 On a terminal: q quits, arrows select a node, enter shows its detail (its own view of the others, store size, latency histogram), ? lists the keys.
 Without a terminal it prints one snapshot as text (two polls --interval apart, so that rates are real); --json prints that snapshot as JSON: {takenAtMs, source, failover?, stale, settings, ringHash, owners, moves, nodes: [{name, address, status, partitions, answering, figures: {keys, storeBytes, getsPerS, putsPerS, getLatencyMs: {p99, p999}, putLatencyMs, eventLoopDelayP99Ms, uptimeMs, latencyBuckets}, history}], events: [{atMs, text, severity}]}. Figures a node does not serve are absent.
-Exit codes: 0 done, 2 bad usage, 3 no node answered.`
+Exit codes: 0 done, 2 bad usage (a node certificate that does not verify included: tls_untrusted), 3 no node answered.`
 
   static override examples = [
     {description: 'Watch the local cluster', command: '<%= config.bin %> top'},
@@ -53,7 +53,7 @@ Exit codes: 0 done, 2 bad usage, 3 no node answered.`
       // Why, asked once more as every command asks: another HTTP server at the address, an
       // internode port, a TLS mismatch each have their own advice, which starting a node is not.
       const asked = await new DynClient(given, Math.min(pollRequestTimeoutMsDefault, flags.interval), tls === undefined ? {} : {tls}).getJson('/health').catch((error: unknown) => error)
-      if (asked instanceof UnreachableError) this.fail(flags.json, 'unreachable', asked.message)
+      if (asked instanceof UnreachableError) this.fail(flags.json, asked.code, asked.message, asked.details)
       const answer = asked as {ok?: boolean; error?: string; message?: string}
       if (answer.ok === false && answer.error === 'not_a_dyn_node') this.fail(flags.json, 'not_a_dyn_node', answer.message ?? '')
       this.fail(flags.json, 'unreachable', `no node answered at ${addresses.join(', ')}; start one (dyn cluster up) or point --node / DYN_NODE at a running node`)

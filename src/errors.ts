@@ -31,6 +31,8 @@ export const errorCodes = [
   'removed',
   /** An internode connection refused for the cluster secret: missing, or not the same on both sides. */
   'unauthenticated',
+  /** A client refused a node's TLS certificate (not of the CA it trusts, expired, or not naming the address): bad input, never an outage. */
+  'tls_untrusted',
 ] as const
 
 export type ErrorCode = (typeof errorCodes)[number]

@@ -28,4 +28,7 @@ export const statusOfError: Record<ErrorCode, number> = {
   removed: 410,
   // A node the cluster refused for its secret (dyn cluster join): fixed by the command line.
   unauthenticated: 403,
+  // Only a client meets it (src/client refusing a node's certificate); a node never answers it,
+  // and one that did, for a node it could not trust, would be a gateway refused upstream.
+  tls_untrusted: 502,
 }

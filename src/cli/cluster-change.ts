@@ -4,6 +4,7 @@
  * `{"ok": true, ...}` or `{"ok": false, "error", "message"}` for scripts.
  */
 
+import {UnreachableError} from '../client/http-client.js'
 import type {DynClient} from '../client/http-client.js'
 import {clientTlsFlags, jsonFlag, nodeFlag, timeoutFlag} from './client-flags.js'
 import {DynCommand} from './command-base.js'
@@ -31,6 +32,8 @@ export async function sendClusterChange(client: DynClient, method: 'GET' | 'POST
     const {error: _error, message: _message, ...details} = answer.body
     return {ok: false, error: answer.error, message: answer.message, details}
   } catch (error) {
+    // A node whose certificate did not verify keeps its own code (tls_untrusted), as for every command.
+    if (error instanceof UnreachableError) return {ok: false, error: error.code, message: error.message, details: error.details}
     return {ok: false, error: 'unreachable', message: (error as Error).message, details: {}}
   }
 }

@@ -80,7 +80,7 @@ export class CommandOutput {
 
   /** Turn a thrown operating error into a coded failure; anything else is a bug and propagates. */
   failFromError(json: boolean, error: unknown): never {
-    if (error instanceof UnreachableError) this.fail(json, 'unreachable', error.message)
+    if (error instanceof UnreachableError) this.fail(json, error.code, error.message, error.details)
     if (error instanceof DynError) this.fail(json, error.code, error.message, error.details)
     throw error
   }

@@ -91,7 +91,16 @@ export interface UpOptions {
    * ring treats as one machine (`dyn start --processes`).
    */
   readonly processesPerMachine?: number
+  /**
+   * What the user of the calling command does to run on other ports, said when a port of a node
+   * to start is in use; undefined: dyn cluster up's own flags (`portsInUseAdviceDefault`). dyn
+   * bench and dyn verify, which start clusters with other flags, say their own.
+   */
+  readonly portsInUseAdvice?: string
 }
+
+/** dyn cluster up's way to other ports, for a port in use. */
+export const portsInUseAdviceDefault = 'choose free ports with --port and --rpc-port (for a new folder)'
 
 /** What `clusterUp` did: the cluster, which nodes it started, which already ran, and which have left it (not started). */
 export interface UpResult extends LocalCluster {
@@ -284,7 +293,7 @@ export async function clusterUp(options: UpOptions, log: (line: string) => void)
   await learnLeft(cluster, alreadyRunning)
   const missing = cluster.nodes.filter((node) => !alreadyRunning.includes(node) && node.left !== true)
   for (const node of alreadyRunning) log(`${node.name} (pid ${node.pid}) is running; left alone`)
-  await checkPortsFree(cluster, missing)
+  await checkPortsFree(cluster, missing, options.portsInUseAdvice ?? portsInUseAdviceDefault)
   await makeFolder(dir)
   // A new cluster gets its own secret, which every internode connection must prove: a process
   // that reaches a node's internode port without it can neither join nor write. A folder made
@@ -596,8 +605,11 @@ function checkExisting(cluster: LocalCluster, options: UpOptions): LocalCluster 
   return cluster
 }
 
-/** Refuse early, before anything starts, when a port of a node to start is taken already. */
-async function checkPortsFree(cluster: LocalCluster, nodes: readonly LocalNode[]): Promise<void> {
+/**
+ * Refuse early, before anything starts, when a port of a node to start is taken already; `advice`
+ * says how to choose other ports with the calling command's flags.
+ */
+async function checkPortsFree(cluster: LocalCluster, nodes: readonly LocalNode[], advice: string): Promise<void> {
   const wanted = nodes.flatMap((node) => [
     {port: node.port, what: `the client port of ${node.name}`},
     {port: node.rpcPort, what: `the internode port of ${node.name}`},
@@ -607,7 +619,7 @@ async function checkPortsFree(cluster: LocalCluster, nodes: readonly LocalNode[]
   if (clashes.length === 0) return
   throw new DynError(
     'bad_parameter',
-    `${clashes.map((c) => `${cluster.host}:${c.port} (${c.what})`).join(', ')} ${clashes.length === 1 ? 'is' : 'are'} in use by another process, perhaps another cluster; stop it, or choose free ports with --port and --rpc-port (for a new folder)`,
+    `${clashes.map((c) => `${cluster.host}:${c.port} (${c.what})`).join(', ')} ${clashes.length === 1 ? 'is' : 'are'} in use by another process, perhaps another cluster; stop it, or ${advice}`,
     {ports: clashes.map((c) => c.port)},
   )
 }

@@ -135,6 +135,8 @@ type Attempt =
       readonly staleSocket: boolean
       /** A TLS failure: something answers at the address, and what to fix is what `reason` says, not the node's absence. */
       readonly tls?: true
+      /** The node's certificate did not verify (OpenSSL's or Node's code): a configuration to fix, never an outage. */
+      readonly untrusted?: string
       /** Something answered, but not in HTTP (a TLS node asked in plain HTTP, an internode port): `reason` says what to fix. */
       readonly notHttp?: true
     }
@@ -276,7 +278,7 @@ export class DynClient {
 
   /** Send to the preferred node, then to the others in order while they cannot be connected to. */
   private async sendToSomeNode(method: string, path: string, headers: Record<string, string>, body?: Uint8Array): Promise<RawResponse> {
-    const failures: Array<{label: string; reason: string; tls: boolean; notHttp: boolean}> = []
+    const failures: Array<{label: string; reason: string; tls: boolean; notHttp: boolean; untrusted?: string}> = []
     for (let step = 0; step < this.addresses.length; step += 1) {
       const index = (this.preferred + step) % this.addresses.length
       const address = this.addresses[index] as NodeAddress
@@ -291,10 +293,20 @@ export class DynClient {
         this.#nodeWarning = typeof warning === 'string' && warning.length > 0 ? warning : undefined
         return attempt.response
       }
-      failures.push({label: address.label, reason: attempt.reason, tls: attempt.tls === true, notHttp: attempt.notHttp === true})
+      failures.push({label: address.label, reason: attempt.reason, tls: attempt.tls === true, notHttp: attempt.notHttp === true, ...(attempt.untrusted === undefined ? {} : {untrusted: attempt.untrusted})})
       if (attempt.connected) break
     }
     const single = failures.length === 1
+    // Every node tried runs and was refused for its certificate: a configuration to fix (exit 2),
+    // not an outage. One node down among them keeps it unreachable, as a script matching exit 3 expects.
+    const untrusted = failures.flatMap((f) => (f.untrusted === undefined ? [] : [f.untrusted]))
+    if (failures.length > 0 && untrusted.length === failures.length) {
+      throw new UntrustedCertificateError(
+        failures.map((f) => f.label).join(', '),
+        single ? (failures[0] as {reason: string}).reason : failures.map((f) => `${f.label} ${f.reason}`).join('; '),
+        [...new Set(untrusted)],
+      )
+    }
     throw new UnreachableError(
       failures.map((f) => f.label).join(', '),
       single ? (failures[0] as {reason: string}).reason : failures.map((f) => `${f.label} ${f.reason}`).join('; '),
@@ -390,7 +402,8 @@ async function sendOnce(address: NodeAddress, tls: ClientTls | undefined, method
       // come after the node has the request, which must then not be sent to the next node.
       const tlsHint = tls === undefined ? undefined : tlsFailureHint(error, address, {established: connected, ...(tls.source === undefined ? {} : {caSource: tls.source})})
       if (tlsHint !== undefined) {
-        finish({ok: false, connected: connected && !staleSocket, staleSocket, reason: `${error.code ?? error.message}: ${tlsHint}`, ...(connected ? {} : {tls: true as const})})
+        const untrusted = certificateRejected(error, connected) ? {untrusted: error.code as string} : {}
+        finish({ok: false, connected: connected && !staleSocket, staleSocket, reason: `${error.code ?? error.message}: ${tlsHint}`, ...(connected ? {} : {tls: true as const}), ...untrusted})
         return
       }
       const reason = error.code ?? error.message
@@ -450,6 +463,10 @@ export function tlsFailureHint(error: NodeJS.ErrnoException, address: NodeAddres
   if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || /wrong version number|packet length too long/.test(error.message)) {
     return `${address.label} does not speak TLS: a node started without --tls-cert serves plain HTTP (http://${address.label}, without --tls-ca)`
   }
+  // Signed by the right CA, but outside its dates: the CA given is not the question.
+  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') {
+    return `the node's certificate ${code === 'CERT_HAS_EXPIRED' ? 'has expired' : 'is not valid yet'} (${error.message}): give the node a certificate valid now (README "Rotating certificates"), and check this machine's clock`
+  }
   if (/CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ISSUER/.test(code)) {
     if (context.caSource !== undefined) {
       return `the node's certificate is not signed by the CA in ${context.caSource} (${error.message}): give the cluster CA's certificate (the ca.crt the nodes were started with as --tls-ca), not a node's certificate or another cluster's CA`
@@ -460,15 +477,33 @@ export function tlsFailureHint(error: NodeJS.ErrnoException, address: NodeAddres
   return undefined
 }
 
+/**
+ * Whether a failed TLS connection failed because the node's certificate did not verify: not
+ * signed by a CA the client trusts (another cluster's CA, a node's certificate given as the CA,
+ * none given), outside its dates, or not naming the address dialled. These are Node's and
+ * OpenSSL's verification results, which name no `ERR_SSL_` alert (those are the node's own
+ * refusals); `established`: the handshake had finished, so no certificate is in question.
+ */
+export function certificateRejected(error: NodeJS.ErrnoException, established = false): boolean {
+  const code = error.code ?? ''
+  if (established) return false
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return true
+  return !code.startsWith('ERR_') && /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ISSUER|INVALID_CA|HOSTNAME_MISMATCH/.test(code)
+}
+
 /** The end of an UnreachableError when every node tried failed its TLS handshake: they run, so starting one is no answer. */
 const tlsAdvice = 'something answers there, and its TLS connection failed as said: fix that (starting a node will not)'
 
 /** The end of an UnreachableError when every node tried answered in something other than HTTP: the address is what to fix. */
 const notHttpAdvice = 'something answers there, but not in HTTP: fix the address as said (starting a node will not)'
 
-/** No node answered at all (refused, reset, timed out). `node` lists the addresses tried. */
+/**
+ * No node answered at all (refused, reset, timed out). `node` lists the addresses tried. The
+ * code is `unreachable`, but `tls_untrusted` for the subclass below; `details` are the extra
+ * fields of the CLI's --json error.
+ */
 export class UnreachableError extends Error {
-  readonly code = 'unreachable'
+  readonly code: 'unreachable' | 'tls_untrusted' = 'unreachable'
   /** `advice`: what to do, when it is not to start a node or point at another (a TLS failure). */
   constructor(
     readonly node: string,
@@ -476,6 +511,35 @@ export class UnreachableError extends Error {
     advice = 'start one (dyn cluster up) or point --node / DYN_NODE at a running node',
   ) {
     super(`cannot reach a dyn node at ${node} (${reason}); ${advice}`)
+  }
+
+  get details(): Record<string, unknown> {
+    return {}
+  }
+}
+
+/**
+ * Every node tried runs, and presented a certificate that did not verify (`certificateRejected`):
+ * a configuration to fix on this side or the node's, exit 2 as other bad input, never the outage
+ * that `unreachable` (exit 3) reports. Still an UnreachableError to the code that tries another
+ * node instead (the partition-aware client), since nothing was sent to this one.
+ */
+export class UntrustedCertificateError extends UnreachableError {
+  override readonly code = 'tls_untrusted'
+
+  /** `tlsErrors`: the verification results, e.g. UNABLE_TO_VERIFY_LEAF_SIGNATURE, each once. */
+  constructor(
+    node: string,
+    reason: string,
+    readonly tlsErrors: readonly string[],
+  ) {
+    super(node, reason)
+    const several = node.includes(', ')
+    this.message = `the ${several ? 'certificates of the dyn nodes' : 'certificate of the dyn node'} at ${node} did not verify, so nothing was sent to ${several ? 'them' : 'it'} (${reason}); ${several ? 'they run' : 'the node runs'}: fix the CA or the address as said`
+  }
+
+  override get details(): Record<string, unknown> {
+    return {node: this.node, tlsError: this.tlsErrors.join(', ')}
   }
 }
 

@@ -23,7 +23,7 @@ import {assert, DynError} from '../errors.js'
 import type {Ring} from '../ring/ring.js'
 import {compareNames, isValidPartitionCount, preferenceListForKey} from '../ring/ring.js'
 import type {ClientTls} from '../transport/tls-ca-file.js'
-import {clientTimeoutMsDefault, DynClient, memberTlsOf, UnreachableError} from './http-client.js'
+import {clientTimeoutMsDefault, DynClient, memberTlsOf, UnreachableError, UntrustedCertificateError} from './http-client.js'
 import type {ApiError, GetResult, QuorumOptions, WriteResult} from './http-client.js'
 import {parseNodeList} from './node-address.js'
 
@@ -113,7 +113,7 @@ export class PartitionAwareClient {
     const clients = new Map<string, DynClient>()
     const clientFor = (address: string): DynClient => cachedClient(clients, address, timeoutMs, tls)
     const fetched = await fetchView(seeds.slice(0, refreshSourcesMax), clientFor)
-    if (!fetched.ok) throw new UnreachableError(seeds.join(', '), fetched.reason)
+    if (!fetched.ok) throw fetched.untrusted === undefined ? new UnreachableError(seeds.join(', '), fetched.reason) : new UntrustedCertificateError(seeds.join(', '), fetched.reason, fetched.untrusted)
     const client = new PartitionAwareClient([...seeds], fetched.view, options.clock ?? systemClock, refreshIntervalMs, timeoutMs, tls)
     for (const [address, dyn] of clients) client.clients.set(address, dyn)
     client.pruneClients()
@@ -287,8 +287,11 @@ function cachedClient(clients: Map<string, DynClient>, address: string, timeoutM
 async function fetchView(
   addresses: readonly string[],
   clientFor: (address: string) => DynClient,
-): Promise<{ok: true; view: RoutingView} | {ok: false; reason: string}> {
+): Promise<{ok: true; view: RoutingView} | {ok: false; reason: string; untrusted?: string[]}> {
   const problems: string[] = []
+  // The verification results of the addresses whose certificate did not verify: when that is every one, so says the error.
+  const untrusted: string[] = []
+  let untrustedAddresses = 0
   for (const address of addresses) {
     let answer: Awaited<ReturnType<DynClient['getJson']>>
     try {
@@ -296,6 +299,10 @@ async function fetchView(
     } catch (error) {
       // A connection dropped while the body was read surfaces as a plain error, not only UnreachableError.
       problems.push(`${address}: ${error instanceof UnreachableError ? error.reason : (error as Error).message}`)
+      if (error instanceof UntrustedCertificateError) {
+        untrusted.push(...error.tlsErrors)
+        untrustedAddresses += 1
+      }
       continue
     }
     if (!answer.ok) {
@@ -306,7 +313,8 @@ async function fetchView(
     if (parsed.ok) return parsed
     problems.push(`${address}: ${parsed.message}`)
   }
-  return {ok: false, reason: problems.join('; ') || 'no address to ask'}
+  const allUntrusted = untrustedAddresses > 0 && untrustedAddresses === problems.length
+  return {ok: false, reason: problems.join('; ') || 'no address to ask', ...(allUntrusted ? {untrusted: [...new Set(untrusted)]} : {})}
 }
 
 /**

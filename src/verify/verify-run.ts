@@ -134,6 +134,8 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
           ...(advertiseHost === undefined ? {} : {advertiseHost}),
           startArgs: existing === undefined ? ['--request-timeout', String(options.requestTimeoutMs), '--anti-entropy-ms', '1000'] : [],
           readyTimeoutMs: 60_000,
+          // dyn verify has no port flags: a folder's nodes keep their ports, a new cluster draws free ones.
+          portsInUseAdvice: existing === undefined ? 'run dyn verify again: it draws other free ports each time' : "leave out --dir for a new cluster on free ports (the folder's nodes keep their ports)",
         },
         () => undefined,
       )

@@ -18,6 +18,11 @@
  *                     (the first from the counter)
  *   last 4 bytes      FNV-1a 32-bit hash of every byte before it, big-endian
  * Version 1 (no single dots, so no dot count) is still read: tokens that scripts kept stay valid.
+ *
+ * A token copied short (its last characters lost to a terminal's selection or a shell's quoting)
+ * is the commonest bad token, and its message says so: base64url's first characters decode to
+ * the first bytes, so a cut token decodes to a prefix of a context, which `looksCutShort` tells
+ * apart from a token that is altered or not a context at all.
  */
 import {assert} from '../errors.js'
 import {contextDotsMax, isValidVector, type ContextEntry, type VersionVector} from './dvvset.js'
@@ -51,6 +56,15 @@ const varintBytesMax = 8
  */
 const tokenCharsMax = Math.ceil((contextBytesMax * 4) / 3)
 const loneSurrogatePattern = /\p{Cs}/u
+const base64urlPattern = /^[A-Za-z0-9_-]+$/
+
+/** Reads a token's bytes; `ranOut` is set when a read stopped at `end`, where a longer token could have gone on. */
+interface Reader {
+  readonly bytes: Uint8Array
+  offset: number
+  readonly end: number
+  ranOut: boolean
+}
 
 const utf8Encoder = new TextEncoder()
 
@@ -78,12 +92,49 @@ export function encodeContext(vector: VersionVector): string {
   return Buffer.from(bytes).toString('base64url')
 }
 
-/** Decodes a token from a client. Never throws: anything but a token made by `encodeContext` is `bad_context`. */
+/**
+ * Decodes a token from a client. Never throws: anything but a token made by `encodeContext` is
+ * `bad_context`, and one that is the beginning of a context says it looks truncated.
+ */
 export function decodeContext(token: string): DecodedContext {
   if (typeof token !== 'string') return badContext('is not a string')
   if (token.length > tokenCharsMax) {
     return badContext(`is ${token.length} characters long, more than the ${tokenCharsMax} a context can take`)
   }
+  const decoded = decodeToken(token)
+  if (decoded.ok || !looksCutShort(token)) return decoded
+  return {
+    ok: false,
+    error: 'bad_context',
+    message:
+      `The context token looks truncated: its ${token.length} characters end before the context they encode does, so a character or more is missing at its end. ` +
+      'Copy the whole context from your last read of this key (dyn get KEY --json, or the X-Dyn-Context header), ' +
+      'or send no context (the write is then kept as a sibling of what is stored).',
+  }
+}
+
+/**
+ * Whether a refused token is the beginning of a context: base64url whose bytes start with a
+ * format version and end before the context does, inside its entries or inside its checksum.
+ * Every token cut short by a character or more is, since its characters decode to the first
+ * bytes of the context (a dangling last character and the unused low bits of the last one are
+ * dropped); a token altered, padded or made up is not, unless it happens to be such a beginning.
+ */
+function looksCutShort(token: string): boolean {
+  if (!base64urlPattern.test(token)) return false
+  const bytes = Buffer.from(token, 'base64url')
+  if (bytes[0] !== contextFormatVersion && bytes[0] !== contextFormatVersionPlain) return false
+  // A token whose last 4 bytes are the checksum of the rest was written whole (a cut one has odds
+  // of 2^-32 of that): its fault is its structure, said as such.
+  const bodyLength = bytes.length - checksumBytes
+  if (bodyLength >= 1 && bytes.readUInt32BE(bodyLength) === fnv1a32(bytes, bodyLength)) return false
+  const reader: Reader = {bytes, offset: 1, end: bytes.length, ranOut: false}
+  const entries = readEntries(reader, bytes[0] === contextFormatVersion)
+  if (!entries.ok) return reader.ranOut
+  return bytes.length - reader.offset < checksumBytes
+}
+
+function decodeToken(token: string): DecodedContext {
   const bytes = Buffer.from(token, 'base64url')
   // Only the one spelling we write is accepted. This also refuses every other token that is not
   // base64url: Node skips characters outside the alphabet, padding and a dangling last character
@@ -102,19 +153,34 @@ export function decodeContext(token: string): DecodedContext {
 }
 
 function decodeEntries(bytes: Uint8Array, bodyLength: number): DecodedContext {
-  const reader = {bytes, offset: 1, end: bodyLength}
+  const reader: Reader = {bytes, offset: 1, end: bodyLength, ranOut: false}
+  const entries = readEntries(reader, bytes[0] === contextFormatVersion)
+  if (!entries.ok) return entries
+  const vector = entries.vector
+  if (reader.offset !== reader.end) return badContext('has bytes after its last entry')
+  // The checks above make every decoded context canonical; this one guards them.
+  if (!isValidVector(vector)) return badContext('is not a canonical context')
+  return {ok: true, vector}
+}
+
+/** The entries from `reader.offset` on, each checked; the reader is left after the last. */
+function readEntries(reader: Reader, withDots: boolean): DecodedContext {
   const count = readVarint(reader)
   // Every entry takes at least 3 bytes, so a larger count is a lie; this also bounds the loop.
-  if (count === undefined || count > bodyLength) return badContext('has a malformed entry count')
-  const withDots = bytes[0] === contextFormatVersion
+  if (count === undefined || count > reader.end) {
+    // A count a whole context could hold, with too few bytes after it, is a context cut short.
+    if (count !== undefined && count <= contextBytesMax) reader.ranOut = true
+    return badContext('has a malformed entry count')
+  }
   const vector: ContextEntry[] = []
   const utf8Decoder = new TextDecoder('utf-8', {fatal: true, ignoreBOM: true})
   for (let index = 0; index < count; index += 1) {
     const actorLength = readVarint(reader)
+    if (actorLength !== undefined && actorLength > 0 && reader.offset + actorLength > reader.end) reader.ranOut = true
     if (actorLength === undefined || actorLength === 0 || reader.offset + actorLength > reader.end) {
       return badContext(`has a malformed actor in entry ${index}`)
     }
-    const actor = decodeUtf8(utf8Decoder, bytes.subarray(reader.offset, reader.offset + actorLength))
+    const actor = decodeUtf8(utf8Decoder, reader.bytes.subarray(reader.offset, reader.offset + actorLength))
     if (actor === undefined) return badContext(`has an actor that is not UTF-8 in entry ${index}`)
     reader.offset += actorLength
     const previous = vector[vector.length - 1]
@@ -130,14 +196,11 @@ function decodeEntries(bytes: Uint8Array, bodyLength: number): DecodedContext {
     if (counter < 1 && single.length === 0) return badContext(`has a counter of 0 and no dots in entry ${index}`)
     vector.push(single.length === 0 ? [actor, counter] : [actor, counter, single])
   }
-  if (reader.offset !== reader.end) return badContext('has bytes after its last entry')
-  // The checks above make every decoded context canonical; this one guards them.
-  if (!isValidVector(vector)) return badContext('is not a canonical context')
   return {ok: true, vector}
 }
 
 /** The single dots of one entry: at most `contextDotsMax`, the first at least counter + 2, ascending. */
-function readSingleDots(reader: {bytes: Uint8Array; offset: number; end: number}, counter: number): number[] | undefined {
+function readSingleDots(reader: Reader, counter: number): number[] | undefined {
   const count = readVarint(reader)
   if (count === undefined || count > contextDotsMax) return undefined
   const single: number[] = []
@@ -182,11 +245,14 @@ function writeVarint(bytes: number[], value: number): void {
 }
 
 /** Reads a minimal-length varint below 2^53, or undefined when it is truncated, too long or padded. */
-function readVarint(reader: {bytes: Uint8Array; offset: number; end: number}): number | undefined {
+function readVarint(reader: Reader): number | undefined {
   let value = 0
   let scale = 1
   for (let length = 1; length <= varintBytesMax; length += 1) {
-    if (reader.offset >= reader.end) return undefined
+    if (reader.offset >= reader.end) {
+      reader.ranOut = true
+      return undefined
+    }
     const byte = reader.bytes[reader.offset]!
     reader.offset += 1
     value += (byte & 0x7f) * scale

@@ -2,8 +2,8 @@
  * `dyn bench`'s CI forms and regression check as a CI job runs them, against a real one-node
  * cluster: --junit and --markdown are written even when the SLA is missed (exit 1 kept), a saved
  * --json run serves as --baseline for the next, a baseline whose throughput no run can reach
- * fails with exit 5 and says by how much, and a baseline that is not a bench report or was run
- * differently is refused before anything runs. Short runs: plumbing and verdicts, never speed.
+ * fails with exit 5 and says by how much, and a baseline that is not a bench report, is the report
+ * of a failed run or was run differently is refused before anything runs. Short runs: plumbing and verdicts, never speed.
  */
 
 import assert from 'node:assert/strict'
@@ -122,13 +122,23 @@ describe('dyn bench for CI: --junit, --markdown, --baseline', () => {
     assert.match(summary, /^\| all throughput \| [\d.]+ ops\/s \| [\d.e+]+ ops\/s \| 9\d\.\d% worse \| ❌ worse \|$/m)
   })
 
-  it('a baseline that is not a bench report, or was run differently, is refused before the run (exit 2)', async () => {
+  it('a baseline that is not a bench report, is of a failed run, or was run differently, is refused before the run (exit 2)', async () => {
     const notReport = path.join(dir, 'not-a-report.json')
     await writeFile(notReport, JSON.stringify({ok: true, key: 'k'}))
     const different = path.join(dir, 'different.json')
     const config = {workload: 'b', distribution: 'zipfian', records: 200, valueSize: 100, mode: {kind: 'closed', connections: 4}, targetNodes: [c.api(0)], clientDriven: false, clusterArgs: []}
-    await writeFile(different, JSON.stringify({ok: true, config, run: {opsPerS: 1, operations: []}}))
+    const latency = {p50Ms: 1, p90Ms: 2, p99Ms: 3, p999Ms: 4, maxMs: 5, meanMs: 1}
+    const read = {operation: 'read', count: 10, throughputPerS: 10, latency, errors: {}}
+    await writeFile(different, JSON.stringify({ok: true, config, run: {opsPerS: 10, operations: [read]}}))
+    // A run set up like this one whose every update failed (as against a cluster that cannot meet its quorum).
+    const failed = path.join(dir, 'failed.json')
+    const failedUpdate = {operation: 'update', count: 10, throughputPerS: 10, latency, errors: {quorum_unmet: 10}}
+    await writeFile(failed, JSON.stringify({ok: true, config: {...config, workload: 'a'}, run: {opsPerS: 20, operations: [read, failedUpdate]}}))
+    const interrupted = path.join(dir, 'interrupted.json')
+    await writeFile(interrupted, '')
     const cases: Array<[string[], RegExp]> = [
+      [['--baseline', failed], /failed\.json is the report of a failed run, not a measurement to compare with: every update failed \(10 quorum_unmet\).*; save a new baseline/],
+      [['--baseline', interrupted], /interrupted\.json is empty: a dyn bench --json that was interrupted/],
       [['--baseline', notReport], /not-a-report\.json is not a dyn bench --json report: "config" is missing/],
       [['--baseline', path.join(dir, 'missing.json')], /cannot read the baseline .*missing\.json/],
       [['--baseline', different], /different\.json was run differently.*\(workload: baseline b, this run a\)/],

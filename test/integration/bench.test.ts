@@ -8,6 +8,8 @@
 
 import assert from 'node:assert/strict'
 import {mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
+import {createServer} from 'node:net'
+import type {AddressInfo} from 'node:net'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
@@ -174,6 +176,39 @@ describe('dyn bench', () => {
     assert.match(results[5]?.stderr ?? '', /"localhost" has no port/)
     assert.match(results[6]?.stderr ?? '', /--node 127\.0\.0\.1:\d+ would be reached over plain HTTP and 127\.0\.0\.1:7070 over HTTPS/)
     assert.match(results[7]?.stderr ?? '', /cannot also be[\s›]+provided when using --(port|node)/)
+  })
+
+  it('ports of the cluster it would start that are taken, or past 65535, are refused in its own flags (--port, never --rpc-port)', async () => {
+    const [first] = c.cluster.nodes
+    assert.ok(first !== undefined)
+    // An internode port taken: the bench's nodes use --port + 1000, a flag it does not have.
+    const holder = createServer()
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve))
+    const heldPort = (holder.address() as AddressInfo).port
+    try {
+      const runs = [
+        ['--nodes', '1', '--port', String(first.port)],
+        ['--nodes', '1', '--port', String(heldPort - 1000)],
+        ['--nodes', '3', '--port', '64600'],
+      ]
+      const results = await Promise.all(runs.map((flags) => runDyn(['bench', ...flags, '--duration', '1', '--warmup', '0', '--records', '10', '--json'], {timeoutMs: benchTimeoutMs})))
+      const refusals = results.map((result, i) => {
+        assert.equal(result.code, 2, `dyn bench ${runs[i]?.join(' ')}: ${result.stderr}${result.stdout}`)
+        const body = JSON.parse(result.stdout) as {error: string; message: string; ports?: number[]}
+        assert.equal(body.error, 'bad_parameter')
+        assert.doesNotMatch(body.message, /--rpc-port|folder/, 'no flag dyn bench lacks, and no folder it has none of')
+        return body
+      })
+      const [clientTaken, internodeTaken, pastRange] = refusals
+      const escaped = (port: number): string => `127\\.0\\.0\\.1:${port}`
+      assert.match(clientTaken?.message ?? '', new RegExp(`^${escaped(first.port)} \\(the client port of n1\\) is in use by another process, perhaps another cluster; stop it, or give dyn bench another --port \\(its 1 node\\(s\\) take client ports ${first.port}\\.\\.${first.port} and internode ports ${first.port + 1000}\\.\\.${first.port + 1000}, --port \\+ 1000\\), or leave --port out for free ports the OS gives$`))
+      assert.ok(clientTaken?.ports?.includes(first.port), 'the ports in use are in the --json answer, as for dyn cluster up')
+      assert.match(internodeTaken?.message ?? '', new RegExp(`${escaped(heldPort)} \\(the internode port of n1\\) (is|are) in use .*; stop it, or give dyn bench another --port`))
+      assert.ok(internodeTaken?.ports?.includes(heldPort))
+      assert.match(pastRange?.message ?? '', /^--port 64600: the bench's 3 node\(s\) take client ports 64600\.\.64602 and internode ports 65600\.\.65602 \(--port \+ 1000\), all at most 65535; choose --port 64533 or lower, or leave --port out for free ports the OS gives$/)
+    } finally {
+      await new Promise<void>((resolve) => holder.close(() => resolve()))
+    }
   })
 
   it('reaches an http:// node over plain HTTP even with a CA exported for TLS clusters (DYN_TLS_CA), as every command does', async () => {

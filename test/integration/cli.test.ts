@@ -262,6 +262,15 @@ describe('dyn CLI', () => {
     const badContext = await runDyn(['put', 'k', 'v', '--context', 'garbage', '--json'], {env})
     assert.equal(badContext.code, 2)
     assert.equal((JSON.parse(badContext.stdout) as {error: string}).error, 'bad_context')
+    // A read's context copied without its last character: the same code, and a message that says what happened.
+    assert.equal((await runDyn(['put', 'cut-context', 'v1'], {env})).code, 0)
+    const read = await runDyn(['get', 'cut-context', '--json'], {env})
+    const {context} = JSON.parse(read.stdout) as {context: string}
+    const cut = await runDyn(['put', 'cut-context', 'v2', '--context', context.slice(0, -1), '--json'], {env})
+    assert.equal(cut.code, 2, cut.stdout + cut.stderr)
+    const refused = JSON.parse(cut.stdout) as {error: string; message: string}
+    assert.equal(refused.error, 'bad_context')
+    assert.match(refused.message, /^The context token looks truncated: .* a character or more is missing at its end\. Copy the whole context from your last read of this key/)
   })
 
   it('dyn start and dyn cluster up refuse a bad admission target or window as bad_parameter, before starting anything', async () => {

@@ -154,7 +154,7 @@ describe('dyn in a terminal', () => {
     assert.equal(((await getJson(c.url(0, '/kv/cart:left'))).body.siblings as unknown[]).length, 2)
   })
 
-  it('without a terminal: --merge json-union and --pick resolve, --json reports it; no choice is a usage error', async () => {
+  it('without a terminal: --merge json-union and --pick resolve, --json reports it; no choice is a usage error, and so is --content-type without --value', async () => {
     await twoSiblings('cart:script', '{"items":["a"],"v":1}', '{"items":["b"],"v":2}')
     const merged = await runDyn(['resolve', 'cart:script', '--merge', 'json-union', '--json'], {env: {DYN_NODE: c.api(1)}})
     assert.equal(merged.code, 0, merged.stderr)
@@ -167,6 +167,15 @@ describe('dyn in a terminal', () => {
     assert.deepEqual(siblingTexts((await getJson(c.url(0, '/kv/cart:script'))).body), ['{"items":["a","b"],"v":2}'])
 
     await twoSiblings('pick', 'first', 'second')
+    // --content-type is for --value alone: with --pick, --merge or no choice it is refused, never ignored, and nothing is written.
+    for (const choice of [['--pick', '1'], ['--merge', 'json-union'], []]) {
+      const refused = await runDyn(['resolve', 'pick', ...choice, '--content-type', 'text/plain', '--json'], {env: {DYN_NODE: c.api(0)}})
+      assert.equal(refused.code, 2, `${choice.join(' ')}: ${refused.stdout}${refused.stderr}`)
+      const answer = JSON.parse(refused.stdout) as {error: string; message: string}
+      assert.equal(answer.error, 'bad_parameter')
+      assert.match(answer.message, /^--content-type is the content type of a --value FILE, and goes with --value only: .*give --value FILE --content-type text\/plain$/)
+    }
+    assert.equal(((await getJson(c.url(0, '/kv/pick'))).body.siblings as unknown[]).length, 2, 'the refused runs wrote nothing')
     const picked = await runDyn(['resolve', 'pick', '--pick', '1'], {env: {DYN_NODE: c.api(0)}})
     assert.equal(picked.code, 0, picked.stderr)
     assert.deepEqual(siblingTexts((await getJson(c.url(0, '/kv/pick'))).body), ['first'])
@@ -176,10 +185,12 @@ describe('dyn in a terminal', () => {
     try {
       const file = path.join(folder, 'value.txt')
       await writeFile(file, 'one and two')
-      const fromFile = await runDyn(['resolve', 'byfile', '--value', file, '--json'], {env: {DYN_NODE: c.api(0)}})
+      const fromFile = await runDyn(['resolve', 'byfile', '--value', file, '--content-type', 'text/plain', '--json'], {env: {DYN_NODE: c.api(0)}})
       assert.equal(fromFile.code, 0, fromFile.stderr)
       assert.equal((JSON.parse(fromFile.stdout) as {resolved: boolean}).resolved, true)
-      assert.deepEqual(siblingTexts((await getJson(c.url(1, '/kv/byfile'))).body), ['one and two'])
+      const written = (await getJson(c.url(1, '/kv/byfile'))).body
+      assert.deepEqual(siblingTexts(written), ['one and two'])
+      assert.deepEqual((written.siblings as Array<{contentType: string}>).map((s) => s.contentType), ['text/plain'], 'with --value, --content-type is written')
       const missing = await runDyn(['resolve', 'byfile', '--value', path.join(folder, 'absent')], {env: {DYN_NODE: c.api(0)}})
       assert.equal(missing.code, 2)
     } finally {

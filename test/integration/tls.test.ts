@@ -342,7 +342,7 @@ describe('a cluster with TLS on both ports', () => {
     }
   })
 
-  it('gives no data to plain HTTP on the API port, and a client without the CA is told to give it', async () => {
+  it('gives no data to plain HTTP on the API port; a client without the CA, or with another CA, is told what to give, as tls_untrusted (exit 2)', async () => {
     const plain = await new Promise<string>((resolve) => {
       const request = httpRequest({host: '127.0.0.1', port: ports.port, path: '/kv/tls-0', method: 'GET'})
       request.once('response', (response) => resolve(`answered ${response.statusCode}`))
@@ -353,11 +353,21 @@ describe('a cluster with TLS on both ports', () => {
     const overHttp = await runDyn(['get', 'tls-0', '--node', `http://${api(0)}`, '--json'])
     assert.equal(overHttp.code, 3)
     assert.equal(JSON.parse(overHttp.stdout).error, 'unreachable')
+    // A certificate that does not verify is bad input (exit 2, tls_untrusted), not an outage (exit 3).
     const withoutCa = await runDyn(['get', 'tls-0', '--node', `https://${api(0)}`, '--json'])
-    assert.equal(withoutCa.code, 3)
+    assert.equal(withoutCa.code, 2, withoutCa.stdout + withoutCa.stderr)
+    assert.equal(JSON.parse(withoutCa.stdout).error, 'tls_untrusted')
     assert.match(JSON.parse(withoutCa.stdout).message, /certificate is not trusted .*give --tls-ca \(or DYN_TLS_CA\)/)
     // The node runs: starting one is not the advice.
     assert.doesNotMatch(JSON.parse(withoutCa.stdout).message, /start one \(dyn cluster up\)/)
+    const otherCa = await runDyn(['get', 'tls-0', '--node', `https://${api(0)}`, '--tls-ca', theirs.caFile, '--json'])
+    assert.equal(otherCa.code, 2, otherCa.stdout + otherCa.stderr)
+    const refused = JSON.parse(otherCa.stdout) as {error: string; message: string; node: string; tlsError: string}
+    assert.deepEqual([refused.error, refused.node, refused.tlsError], ['tls_untrusted', api(0), 'UNABLE_TO_VERIFY_LEAF_SIGNATURE'])
+    assert.match(refused.message, /^the certificate of the dyn node at 127\.0\.0\.1:\d+ did not verify, so nothing was sent to it \(UNABLE_TO_VERIFY_LEAF_SIGNATURE: the node's certificate is not signed by the CA in --tls-ca .*theirs/)
+    const plainText = await runDyn(['get', 'tls-0', '--node', `https://${api(0)}`, '--tls-ca', theirs.caFile])
+    assert.equal(plainText.code, 2)
+    assert.match(plainText.stderr, /\[tls_untrusted\]$/m)
     const n1Log = await readFile(path.join(dir, 'n1.log'), 'utf8')
     assert.match(n1Log, /client API: TLS handshake with 127\.0\.0\.1:\d+ failed/)
   })
@@ -467,7 +477,8 @@ describe('a cluster with TLS on both ports', () => {
 
     // Another CA's trust: refused before anything is loaded.
     const untrusted = await runDyn(['bench', '--node', api(0), '--tls-ca', theirs.caFile, '--connections', '2', ...common])
-    assert.equal(untrusted.code, 3, untrusted.stdout + untrusted.stderr)
+    assert.equal(untrusted.code, 2, untrusted.stdout + untrusted.stderr)
+    assert.equal(JSON.parse(untrusted.stdout).error, 'tls_untrusted')
     assert.match(JSON.parse(untrusted.stdout).message, /certificate/i)
     // Asked for what cannot be given over TLS, or given half of it: refused.
     for (const [args, message] of [
@@ -487,7 +498,7 @@ describe('a cluster with TLS on both ports', () => {
     const random = seededRandom(7)
     const factory = new OperationFactory({workload: workloads.c, chooser: keyChooser('uniform', 40, random), contexts: new ContextCache(100), valueSize: 10, quorum: {}, random})
     const untrustedCa = {ca: await readFile(theirs.caFile), source: `--tls-ca ${theirs.caFile}`}
-    const refusedForTheirCa = (error: unknown): boolean => error instanceof DynError && error.code === 'unreachable' && /the run was stopped: 127\.0\.0\.1:\d+: .*not signed by the CA in --tls-ca .*theirs/.test(error.message)
+    const refusedForTheirCa = (error: unknown): boolean => error instanceof DynError && error.code === 'tls_untrusted' && /the run was stopped: 127\.0\.0\.1:\d+: .*not signed by the CA in --tls-ca .*theirs/.test(error.message)
     const recorder = new Recorder()
     try {
       await assert.rejects(runClosedLoop({nodes: [api(0)], connections: 2, durationS: 5, warmupS: 0, timeoutS: 5, factory, recorder, tls: untrustedCa}), refusedForTheirCa)

@@ -75,6 +75,7 @@ describe('parseBaseline', () => {
       [JSON.stringify({...saved, config: {...saved.config, mode: {kind: 'open'}}}), /"config\.mode"/],
       [JSON.stringify({...saved, config: {...saved.config, records: '1000'}}), /"config\.records" is missing/],
       [JSON.stringify({...saved, calibration: {elapsedS: 1}}), /"calibration\.opsPerS" is missing/],
+      [JSON.stringify({...saved, sla: {name: 'ci'}}), /"sla" has no met and verdicts/],
     ]
     for (const [text, message] of cases) {
       const parsed = parseBaseline(text, 'base.json')
@@ -82,6 +83,64 @@ describe('parseBaseline', () => {
       assert.match((parsed as {message: string}).message, message)
       assert.match((parsed as {message: string}).message, /base\.json/, 'the message names the file')
     }
+  })
+})
+
+describe('parseBaseline: a failed run is no baseline', () => {
+  const saved = {ok: true, ...report({operations: [operation('read', 100, latency(2)), operation('update', 100, latency(3))]})}
+  const refused = (text: string): string => {
+    const parsed = parseBaseline(text, 'base.json')
+    assert.equal(parsed.ok, false, `accepted: ${text.slice(0, 120)}`)
+    const {message} = parsed as {message: string}
+    assert.match(message, /^the baseline base\.json /, 'the message names the file')
+    assert.match(message, /save a new baseline from a successful run \(dyn bench --json > FILE\)/, 'the message says what to do')
+    return message
+  }
+
+  it('refuses a run whose every operation of a kind failed, naming the kinds and their errors', () => {
+    // What a run against a cluster with two of three nodes down saved: every request quorum_unmet.
+    const reads = {...operation('read', 100, latency(2), {quorum_unmet: 1000}), goodputPerS: 0}
+    const updates = {...operation('update', 100, latency(3), {quorum_unmet: 900, http_error: 100}), goodputPerS: 0}
+    const allFailed = refused(JSON.stringify({...saved, run: {...saved.run, operations: [reads, updates]}}))
+    assert.match(allFailed, /is the report of a failed run, not a measurement to compare with: every read failed \(1000 quorum_unmet\); every update failed \(900 quorum_unmet, 100 http_error\): its figures measure failures/)
+    // One kind failing is enough: that kind's figures are of failures.
+    const oneKind = refused(JSON.stringify({...saved, run: {...saved.run, operations: [operation('read', 100, latency(2)), updates]}}))
+    assert.match(oneKind, /: every update failed \(900 quorum_unmet, 100 http_error\): its figures/)
+    assert.doesNotMatch(oneKind, /every read/)
+  })
+
+  it('refuses a run that measured nothing, or whose every operation was shed', () => {
+    assert.match(refused(JSON.stringify({...saved, run: {...saved.run, opsPerS: 0, operations: []}})), /failed run, not a measurement to compare with: it measured no operation/)
+    const shed = {...operation('read', 0, latency(0)), shed: 700}
+    assert.match(refused(JSON.stringify({...saved, run: {...saved.run, opsPerS: 0, operations: [shed]}})), /every one of its 700 operations was shed by an overloaded node, so it measured none/)
+  })
+
+  it('refuses a run whose fault was not carried out as planned', () => {
+    const faults = [{spec: 'kill:n3@10', kind: 'kill', node: 'n3', atS: 10, endS: 20, appliedAtS: 10, problem: 'starting n3 again failed: port in use'}]
+    assert.match(refused(JSON.stringify({...saved, ok: false, faults})), /its fault kill:n3@10 was not carried out as planned \(starting n3 again failed: port in use\), so the run is not the experiment its --fault flags name/)
+    const carriedOut = parseBaseline(JSON.stringify({...saved, faults: [{...faults[0], problem: undefined, revertedAtS: 20}]}), 'base.json')
+    assert.ok(carriedOut.ok, carriedOut.ok ? '' : carriedOut.message)
+  })
+
+  it('refuses an empty file (a --json run interrupted before its report) and a bench error answer, saying to save a new one', () => {
+    assert.match(refused(''), /is empty: a dyn bench --json that was interrupted \(Ctrl-C\) or killed prints no report/)
+    assert.match(refused(' \n'), /is empty/)
+    assert.match(refused(JSON.stringify({ok: false, error: 'unreachable', message: 'no node answered'})), /answer of a dyn bench that failed/)
+  })
+
+  it('accepts a run with some failures, and a run that missed its SLA with a warning in the comparison', () => {
+    const someFailed = parseBaseline(JSON.stringify({...saved, run: {...saved.run, operations: [operation('read', 100, latency(2), {timeout: 3})]}}), 'base.json')
+    assert.ok(someFailed.ok, someFailed.ok ? '' : someFailed.message)
+    const verdicts = [
+      {target: 'read p99.9 <= 300 ms', measured: 412, limit: 300, met: false},
+      {target: 'update p99.9 <= 300 ms', measured: 120, limit: 300, met: true},
+    ]
+    const missed = parseBaseline(JSON.stringify({...saved, ok: false, sla: {name: 'ci', met: false, verdicts}}), 'base.json')
+    assert.ok(missed.ok, missed.ok ? '' : missed.message)
+    const regression = compareWithBaseline(missed.value, report({operations: [operation('read', 100, latency(2)), operation('update', 100, latency(3))]}), defaults)
+    assert.ok(regression.warnings.includes('the baseline missed its SLA ci (read p99.9 <= 300 ms): a run no worse than it may miss those targets too'), regression.warnings.join('\n'))
+    const met = compareWithBaseline(saved, report({operations: [operation('read', 100, latency(2))]}), defaults)
+    assert.ok(!met.warnings.some((w) => /missed its SLA/.test(w)))
   })
 })
 

@@ -235,6 +235,37 @@ describe('context token', () => {
     }
   })
 
+  it('says a token cut short by one character or more looks truncated, and to copy the whole context from the last read', () => {
+    fc.assert(
+      fc.property(vectorArb, fc.nat(), (vector, cut) => {
+        const token = encodeContext(vector)
+        // Any cut that leaves the first byte (two characters): shorter is no beginning of anything.
+        const length = 2 + (cut % (token.length - 2))
+        const decoded = decodeContext(token.slice(0, length))
+        assert.equal(decoded.ok, false)
+        if (!decoded.ok) {
+          assert.equal(decoded.error, 'bad_context', 'the same stable code as any bad context')
+          assert.equal(
+            decoded.message,
+            `The context token looks truncated: its ${length} characters end before the context they encode does, so a character or more is missing at its end. ` +
+              'Copy the whole context from your last read of this key (dyn get KEY --json, or the X-Dyn-Context header), or send no context (the write is then kept as a sibling of what is stored).',
+          )
+        }
+      }),
+      {numRuns: 300},
+    )
+    // The README's context missing its last character: once said to be "not valid base64url".
+    assert.match((decodeContext('AQILbjEuZDY1YzVmNmMBC24yLmY2YWQzYjM0AajAeK') as {message: string}).message, /^The context token looks truncated: its 42 characters/)
+  })
+
+  it('does not call truncated a token of full length with a changed character, nor one that is no context', () => {
+    const token = encodeContext([['n1.d65c5f6c', 1], ['n2.f6ad3b34', 1]])
+    const last = token.at(-1) === 'A' ? 'B' : 'A'
+    const reason = (text: string): string => (decodeContext(text) as {message: string}).message
+    assert.doesNotMatch(reason(token.slice(0, -1) + last), /truncated:/)
+    for (const other of ['garbage', 'not-a-context', `${token}=`, `${token.slice(0, -1)} `, 'AAAA', '']) assert.doesNotMatch(reason(other), /looks truncated/, other)
+  })
+
   it('round-trips the varint boundaries of counters and actor lengths', () => {
     for (const counter of [127, 128, 129, 16383, 16384, 2 ** 21, 2 ** 35, contextCounterMax]) {
       const vector: VersionVector = [['a', counter]]

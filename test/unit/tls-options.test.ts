@@ -16,7 +16,8 @@ import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
 import {setTimeout as delay} from 'node:timers/promises'
 import {connect as connectTls, createSecureContext, TLSSocket} from 'node:tls'
-import {DynClient, UnreachableError} from '../../src/client/http-client.js'
+import {certificateRejected, DynClient, tlsFailureHint, UnreachableError, UntrustedCertificateError} from '../../src/client/http-client.js'
+import {exitCodeOf} from '../../src/cli/exit-codes.js'
 import {closeApiServer, createApiServer} from '../../src/node/node.js'
 import {systemClock, systemScheduler} from '../../src/node/system-time.js'
 import {MessageType} from '../../src/transport/message-type.js'
@@ -276,6 +277,57 @@ describe('the HTTPS client', () => {
     const plain = new DynClient(`http://127.0.0.1:${port}`, requestTimeoutMs, {tls: {ca}})
     await assert.rejects(plain.getJson('/health'), (error: unknown) => error instanceof UnreachableError && /serves HTTPS/.test(error.reason))
   })
+
+  it('a certificate that does not verify is tls_untrusted (exit 2, with node and tlsError), never unreachable; a node down among them keeps unreachable (exit 3)', async (t) => {
+    const n1 = await loaded(filesOf(ours, 'n1'))
+    const server = createServer({cert: n1.cert, key: n1.key}, (_request, response) => response.end('{}'))
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    t.after(() => new Promise<void>((resolve) => server.close(() => resolve())))
+    server.unref()
+    const port = (server.address() as AddressInfo).port
+    const untrusted = async (client: DynClient, tlsError: string, hint: RegExp): Promise<void> => {
+      await assert.rejects(client.getJson('/health'), (error: unknown) => {
+        assert.ok(error instanceof UntrustedCertificateError, String(error))
+        assert.equal(error.code, 'tls_untrusted')
+        assert.deepEqual(error.details, {node: client.node, tlsError})
+        assert.match(error.message, /^the certificate of the dyn node at \S+ did not verify, so nothing was sent to it \(/)
+        assert.match(error.message, hint)
+        assert.doesNotMatch(error.message, /cannot reach|start one/, 'no outage is suggested')
+        return true
+      })
+    }
+    // Another cluster's CA as --tls-ca, a node's certificate as --tls-ca, no CA at all, a name the certificate does not list.
+    await untrusted(new DynClient(`https://127.0.0.1:${port}`, requestTimeoutMs, {tls: {ca: await readFile(theirs.caFile), source: `--tls-ca ${theirs.caFile}`}}), 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', /not signed by the CA in --tls-ca \S+theirs\S+ca\.crt/)
+    await untrusted(new DynClient(`https://127.0.0.1:${port}`, requestTimeoutMs, {tls: {ca: await readFile(ours.certFile('n2')), source: `--tls-ca ${ours.certFile('n2')}`}}), 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', /not a node's certificate or another cluster's CA/)
+    await untrusted(new DynClient(`https://127.0.0.1:${port}`, requestTimeoutMs), 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', /give --tls-ca \(or DYN_TLS_CA\)/)
+    await untrusted(new DynClient(`https://localhost:${port}`, requestTimeoutMs, {tls: {ca: await readFile(ours.caFile)}}), 'ERR_TLS_CERT_ALTNAME_INVALID', /does not name localhost/)
+    // Both nodes refused for their certificate: still tls_untrusted, each code once.
+    const both = new DynClient([`https://127.0.0.1:${port}`, `https://127.0.0.1:${port}`], requestTimeoutMs)
+    await assert.rejects(both.getJson('/health'), (error: unknown) => error instanceof UntrustedCertificateError && error.details.tlsError === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE')
+    // One of two nodes down: an outage, as a script matching exit 3 expects.
+    const closed = createNetServer()
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve))
+    const closedPort = (closed.address() as AddressInfo).port
+    await new Promise<void>((resolve) => closed.close(() => resolve()))
+    const mixed = new DynClient([`https://127.0.0.1:${port}`, `https://127.0.0.1:${closedPort}`], requestTimeoutMs)
+    await assert.rejects(mixed.getJson('/health'), (error: unknown) => error instanceof UnreachableError && !(error instanceof UntrustedCertificateError) && error.code === 'unreachable' && /ECONNREFUSED/.test(error.reason))
+    assert.equal(exitCodeOf('tls_untrusted'), 2)
+    assert.equal(exitCodeOf('unreachable'), 3)
+  })
+
+  it('certificateRejected: verification results and a name mismatch, not alerts, other TLS errors or a finished handshake', () => {
+    const error = (code: string, message = code): NodeJS.ErrnoException => Object.assign(new Error(message), {code})
+    for (const code of ['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'ERR_TLS_CERT_ALTNAME_INVALID']) {
+      assert.equal(certificateRejected(error(code)), true, code)
+      assert.equal(certificateRejected(error(code), true), false, `${code} after the handshake`)
+    }
+    for (const code of ['ERR_SSL_WRONG_VERSION_NUMBER', 'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE', 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED', 'EPROTO', 'ECONNRESET', 'ECONNREFUSED', '']) {
+      assert.equal(certificateRejected(error(code)), false, code)
+    }
+    // An expired certificate is no question of the CA given: the hint says what it is.
+    const address = {host: '127.0.0.1', port: 7070, label: '127.0.0.1:7070'} as Parameters<typeof tlsFailureHint>[1]
+    assert.match(tlsFailureHint(error('CERT_HAS_EXPIRED', 'certificate has expired'), address, {caSource: '--tls-ca ca.crt'}) ?? '', /^the node's certificate has expired \(certificate has expired\): give the node a certificate valid now/)
+  })
 })
 
 /** Polls `condition` every 20 ms, failing after 5 s with `what`. */
@@ -455,9 +507,10 @@ describe('the HTTPS client after the handshake', () => {
     // A node's certificate given as the CA: the file is named, not "give --tls-ca".
     const leaf = new DynClient(`https://${next}`, requestTimeoutMs, {tls: {ca: n1.cert, source: `--tls-ca ${ours.certFile('n1')}`}})
     await assert.rejects(leaf.getJson('/health'), (error: unknown) => {
-      assert.ok(error instanceof UnreachableError)
+      assert.ok(error instanceof UntrustedCertificateError)
+      assert.equal(error.code, 'tls_untrusted')
       assert.match(error.reason, /not signed by the CA in --tls-ca .*n1\.crt .*not a node's certificate/)
-      assert.match(error.message, /its TLS connection failed as said/)
+      assert.match(error.message, /did not verify, so nothing was sent to it .*the node runs: fix the CA or the address as said$/)
       assert.doesNotMatch(error.message, /start one \(dyn cluster up\)/)
       return true
     })
