@@ -150,6 +150,23 @@ function errorsText(errors: Record<string, number>): string {
  * accepted (its SLA verdict is a judgement of valid figures; compareWithBaseline warns of it).
  */
 function failedRunProblem(run: {operations: readonly KindSummary[]}, faults: unknown): string | undefined {
+  const unmeasured = unmeasuredRunProblem(run)
+  if (unmeasured !== undefined) return unmeasured
+  if (Array.isArray(faults)) {
+    const undone = faults.filter((fault) => isRecord(fault) && typeof fault.problem === 'string')
+    if (undone.length > 0) {
+      return `its fault ${undone.map((fault) => `${String(fault.spec)} was not carried out as planned (${String(fault.problem)})`).join('; ')}, so the run is not the experiment its --fault flags name`
+    }
+  }
+  return undefined
+}
+
+/**
+ * Why a run measured nothing of the cluster serving, or undefined when it measured something: no
+ * operation accepted, or an operation kind whose every request failed. `dyn bench` without an
+ * SLA exits 3 for such a run rather than 0, and no such run is taken as a baseline.
+ */
+export function unmeasuredRunProblem(run: {operations: readonly KindSummary[]}): string | undefined {
   const accepted = run.operations.reduce((sum, op) => sum + op.count, 0)
   if (accepted === 0) {
     const shed = run.operations.reduce((sum, op) => sum + (typeof op.shed === 'number' ? op.shed : 0), 0)
@@ -161,12 +178,6 @@ function failedRunProblem(run: {operations: readonly KindSummary[]}, faults: unk
     return op.count > 0 && failed >= op.count ? [`every ${op.operation} failed (${errorsText(errors)})`] : []
   })
   if (failedKinds.length > 0) return `${failedKinds.join('; ')}: its figures measure failures, not the cluster serving`
-  if (Array.isArray(faults)) {
-    const undone = faults.filter((fault) => isRecord(fault) && typeof fault.problem === 'string')
-    if (undone.length > 0) {
-      return `its fault ${undone.map((fault) => `${String(fault.spec)} was not carried out as planned (${String(fault.problem)})`).join('; ')}, so the run is not the experiment its --fault flags name`
-    }
-  }
   return undefined
 }
 

@@ -122,6 +122,16 @@ describe('dyn bench for CI: --junit, --markdown, --baseline', () => {
     assert.match(summary, /^\| all throughput \| [\d.]+ ops\/s \| [\d.e+]+ ops\/s \| 9\d\.\d% worse \| ❌ worse \|$/m)
   })
 
+  it('without an SLA, a run in which every operation failed measured nothing: exit 3, ok false, and why', async () => {
+    // N = 2 on a one-node cluster: the node refuses every request (a quorum it cannot form).
+    const result = await runDyn(['bench', '--node', c.api(0), '--workload', 'a', '--connections', '4', '--duration', '1', '--warmup', '0', '--records', '20', '--no-load', '--n', '2', '--w', '2', '--r', '1', '--json'], {timeoutMs: benchTimeoutMs})
+    assert.equal(result.code, 3, result.stderr + result.stdout)
+    const report = JSON.parse(result.stdout) as SavedReport & {unmeasured?: string}
+    assert.equal(report.ok, false)
+    assert.match(report.unmeasured ?? '', /^the run measured nothing of the cluster serving: every read failed \(\d+ \w+\); every update failed \(\d+ \w+\); check that the nodes are up/)
+    assert.match(result.stderr, /dyn: the run measured nothing of the cluster serving: every read failed/)
+  })
+
   it('a baseline that is not a bench report, is of a failed run, or was run differently, is refused before the run (exit 2)', async () => {
     const notReport = path.join(dir, 'not-a-report.json')
     await writeFile(notReport, JSON.stringify({ok: true, key: 'k'}))
