@@ -31,6 +31,10 @@ export const errorCodes = [
   'removed',
   /** An internode connection refused for the cluster secret: missing, or not the same on both sides. */
   'unauthenticated',
+  /** A leave or removal of a member that is already staged to go, or that the ring change under way moves out. */
+  'already_leaving',
+  /** A leave or removal of a member that has already left the cluster (or was removed). */
+  'already_left',
 ] as const
 
 export type ErrorCode = (typeof errorCodes)[number]

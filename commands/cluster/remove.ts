@@ -9,6 +9,7 @@ export default class ClusterRemove extends ClusterChangeCommand {
   static override summary = 'Stage the removal of a node that is gone for good (a dead machine, a lost disk).'
 
   static override description = `Unlike leave, the removed node takes no part: after dyn cluster commit, the new home replicas of its partitions fetch them from the surviving replicas. Writes that only the removed node held (acknowledged with w=1) are lost with it. For a node that still runs, use dyn cluster leave.
+A member already on its way out stages nothing: already_leaving when its leave or removal is staged or its committed change still moves data, already_left when it has left.
 --json prints {ok, ...the plan with the removal staged}.
 ${exitCodesHelp}`
 

@@ -28,4 +28,7 @@ export const statusOfError: Record<ErrorCode, number> = {
   removed: 410,
   // A node the cluster refused for its secret (dyn cluster join): fixed by the command line.
   unauthenticated: 403,
+  // A membership change that the member's state already makes (dyn cluster leave or remove twice).
+  already_leaving: 409,
+  already_left: 409,
 }

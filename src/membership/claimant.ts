@@ -13,7 +13,7 @@ import {DynError, errorCodes} from '../errors.js'
 import type {Ring} from '../ring/ring.js'
 import {MessageType} from '../transport/message-type.js'
 import type {Transport} from '../transport/transport.js'
-import type {RingState, StagedChange} from './claimant-core.js'
+import type {Departure, RingState, StagedChange} from './claimant-core.js'
 import {claimantOf, clearStaged, commitTransition, initialRingState, installTransition, machinesOf, planTransition, ringOfState, stageChange, unconfirmedRingState} from './claimant-core.js'
 import type {Member, MemberTable} from './member-table.js'
 import {findMember, hasReceived, nextRingOf, presentMembers, replicaCountsInUse, ringOf} from './member-table.js'
@@ -214,7 +214,7 @@ export class Claimant {
         return this.planView(table, state)
       case 'stage': {
         if (this.isWithdrawableJoin(table, state, request.change.node)) return this.withdrawJoin(request.change.node, state)
-        const staged = stageChange(state, request.change, this.self)
+        const staged = stageChange(state, request.change, this.self, departureOf(table))
         if (!staged.ok) throw new DynError(staged.error, staged.message)
         this.membership.replaceRing(staged.state)
         this.log(`staged ${request.change.kind} of ${request.change.node}`)
@@ -342,6 +342,19 @@ export class Claimant {
     for (const owner of after.owners) ownership[owner] = (ownership[owner] ?? 0) + 1
     const transfers = this.planner(before, after, new Set(planned.transition.removing), table).map(({partition, target}) => ({partition, target}))
     return {...base, members: planned.transition.members, ownershipMoves, transfers, replicaCounts: replicaCountsInUse(table), ownership}
+  }
+}
+
+/**
+ * How a member that is no longer in the ring went, from its row: removed by a claimant, or left
+ * (its row says left, or still leaving while it hands off the last writes, or valid until its own
+ * next update says left). A joining row never was in the ring; a name without a row is unknown.
+ */
+function departureOf(table: MemberTable): (name: string) => Departure | undefined {
+  return (name) => {
+    const row = findMember(table, name)
+    if (row === undefined || row.status === 'joining') return undefined
+    return row.removed === true ? 'removed' : 'left'
   }
 }
 

@@ -158,6 +158,10 @@ describe('cluster join and remove', () => {
       const views = await Promise.all([c.api(0), c.api(1)].map(clusterOf))
       return views.every((view) => view.members.find((member) => member.name === 'n3')?.status === 'left') ? true : undefined
     })
+    // Withdrawn once is gone: a second remove says so, with a code of its own.
+    const again = await runDyn(['cluster', 'remove', 'n3', '--node', c.api(0), '--json'])
+    assert.equal(again.code, 2, again.stdout + again.stderr)
+    assert.equal(JSON.parse(again.stdout).error, 'already_left')
     const status = await runDyn(['cluster', 'status', '--dir', c.dir])
     assert.equal(status.code, 0, status.stdout + status.stderr)
     // Nothing was committed: the ring is the two nodes', and nothing is staged.
@@ -167,6 +171,10 @@ describe('cluster join and remove', () => {
     const leave = await runDyn(['cluster', 'leave', '--name', 'n2', '--node', c.api(0), '--json'])
     assert.equal(leave.code, 0, leave.stdout + leave.stderr)
     assert.deepEqual(JSON.parse(leave.stdout).staged, [{kind: 'leave', node: 'n2'}])
+    // Staged twice, through the other node: said, and nothing more is staged.
+    const twice = await runDyn(['cluster', 'leave', '--node', c.api(1)])
+    assert.equal(twice.code, 2, twice.stdout + twice.stderr)
+    assert.match(twice.stderr, /the leave of n2 is already staged, not yet committed: apply it with dyn cluster commit.*\[already_leaving\]/)
     const clear = await runDyn(['cluster', 'clear', '--node', c.api(1), '--json'])
     assert.equal(clear.code, 0, clear.stdout + clear.stderr)
     assert.deepEqual(JSON.parse(clear.stdout).staged, [])

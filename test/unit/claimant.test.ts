@@ -76,6 +76,31 @@ describe('the claimant', () => {
     }
   })
 
+  it('a second leave or remove of a member already on its way out stages nothing, and says so with its own code through any node', async () => {
+    const cluster = await SimCluster.start(35, config, new History())
+    try {
+      const change = (through: string, kind: 'leave' | 'remove'): Promise<unknown> => cluster.time.until(cluster.assembled(through)!.service.clusterChange({op: 'stage', change: {kind, node: 'n4'}}), 10_000)
+      const refusal = async (through: string, kind: 'leave' | 'remove'): Promise<string | undefined> => change(through, kind).then(() => undefined, (error: {code?: string}) => error.code)
+      await change('n3', 'leave')
+      assert.equal(await refusal('n5', 'leave'), 'already_leaving', 'staged, not committed')
+      await cluster.time.until(cluster.assembled('n2')!.service.clusterChange({op: 'commit'}), 10_000)
+      const n1 = cluster.assembled('n1')!
+      assert.ok(n1.membership.table.ring?.next !== undefined, 'the leave is committed and its data moving')
+      // Forwarded to the claimant n1 by n5 and n4 itself: the refusal keeps its code on the way back.
+      for (const [through, kind] of [['n5', 'leave'], ['n4', 'remove']] as const) {
+        assert.equal(await refusal(through, kind), 'already_leaving', `${kind} through ${through} while n4 leaves`)
+        assert.deepEqual(n1.membership.table.ring?.staged, [], 'nothing staged again')
+      }
+      await cluster.time.runFor(30_000)
+      assert.equal(n1.membership.table.ring?.next, undefined, 'the transition is installed')
+      assert.ok(!n1.membership.table.ring?.members.includes('n4'))
+      assert.equal(await refusal('n5', 'leave'), 'already_left')
+      assert.equal(await refusal('n1', 'remove'), 'already_left')
+    } finally {
+      await cluster.stop()
+    }
+  })
+
   it('a commit sent just after a partition heals finds the change the other side staged, although it still believes that side down', async () => {
     const cluster = await SimCluster.start(33, config, new History())
     try {
