@@ -92,7 +92,7 @@ async function joinAnotherCluster(membership: Membership, store: Store, transpor
   // The machine goes with the row: the claimant records it in the ring when it commits the join.
   const member: Member = {name: self, rpcAddress: mine.rpcAddress, apiAddress: mine.apiAddress, status: 'joining', incarnation: mine.incarnation + 1, ...(mine.machine === undefined ? {} : {machine: mine.machine})}
   const answer = await transport.request(seed, MessageType.Join, {member, requestedSettings: {}}, joinRequestTimeoutMs)
-  if (!answer.ok && answer.code === notInternodeCode) throw new DynError('bad_parameter', notInternodeSeed(seed, answer.message, 'dyn cluster join'))
+  if (!answer.ok && answer.code === notInternodeCode) throw notInternodeSeed(seed, answer.message, mine, 'dyn cluster join')
   if (!answer.ok && answer.code === unauthenticatedCode) throw new DynError('unauthenticated', `could not join through the seed: ${answer.message}`)
   if (!answer.ok) throw new DynError(answer.code === 'bad_parameter' || answer.code === 'cluster_config_mismatch' ? answer.code : 'unreachable', `the seed ${seed} refused or did not answer the join: ${answer.message}`)
   const joined = (answer.body as {table?: unknown} | null)?.table

@@ -49,14 +49,37 @@ export const nameProbeTimeoutMs = 2000
 /** A join may wait for the seed's probe of a name already in use, so it gets longer than that. */
 export const joinRequestTimeoutMs = nameProbeTimeoutMs + 3000
 
+/** The internode port of a node started without --rpc-port: its client API port plus this. */
+export const rpcPortOffsetDefault = 1000
+
 /**
- * Why a seed that is no internode port cannot be joined through, and what to give instead: a
- * node's internode port is its client API port + 1000 unless it was started with --rpc-port.
+ * Why a seed that is no internode port cannot be joined through, and what to give instead, as the
+ * error the join fails with. A node's internode port is its client API port + 1000 unless it was
+ * started with --rpc-port; a cluster started with another layout (dyn cluster up --rpc-port) most
+ * likely shares this node's, so the guess takes this node's own offset when it has one of its
+ * own, and names the default beside it. The details carry the seed and the address guessed, for
+ * the CLI, which asks the node answering there for its real internode address (src/cli/seed-hint.ts).
  */
-export function notInternodeSeed(seed: string, message: string, askedBy = '--seeds'): string {
+export function notInternodeSeed(seed: string, message: string, self: Pick<Member, 'apiAddress' | 'rpcAddress'>, askedBy = '--seeds'): DynError {
   const parsed = parseAddress(seed)
-  const guess = parsed !== null && parsed.port + 1000 <= 0xffff ? ` (by default its --port + 1000: ${formatAddress(parsed.host, parsed.port + 1000)})` : ''
-  return `the seed ${message}; give ${askedBy} the seed's internode address, host:rpc-port${guess}`
+  const offset = portOf(self.rpcAddress) - portOf(self.apiAddress)
+  const at = (shift: number): string | undefined => (parsed !== null && parsed.port + shift > 0 && parsed.port + shift <= 0xffff ? formatAddress(parsed.host, parsed.port + shift) : undefined)
+  const byDefault = at(rpcPortOffsetDefault)
+  const byLayout = Number.isSafeInteger(offset) && offset !== 0 && offset !== rpcPortOffsetDefault ? at(offset) : undefined
+  const sign = offset < 0 ? '-' : '+'
+  const guess =
+    byLayout !== undefined
+      ? `: ${byLayout} if its ports are laid out as this node's (--rpc-port = --port ${sign} ${Math.abs(offset)})${byDefault === undefined ? '' : `, or ${byDefault} for a node started without --rpc-port (--port + ${rpcPortOffsetDefault})`}`
+      : byDefault !== undefined
+        ? ` (by default its --port + ${rpcPortOffsetDefault}: ${byDefault})`
+        : ''
+  const suggested = byLayout ?? byDefault
+  return new DynError('bad_parameter', `the seed ${message}; give ${askedBy} the seed's internode address, host:rpc-port${guess}`, {seed, ...(suggested === undefined ? {} : {suggestedSeed: suggested})})
+}
+
+/** The port of a host:port this node formatted itself (NaN when it is not one). */
+function portOf(address: string): number {
+  return parseAddress(address)?.port ?? Number.NaN
 }
 
 export class Membership {
@@ -290,7 +313,7 @@ export class Membership {
         }
         // A refusal for cause is final; only an unreachable or still-starting seed is worth retrying.
         if (answer.code === 'cluster_config_mismatch' || answer.code === 'bad_parameter') throw new DynError(answer.code, answer.message)
-        if (answer.code === notInternodeCode) throw new DynError('bad_parameter', notInternodeSeed(seed, answer.message))
+        if (answer.code === notInternodeCode) throw notInternodeSeed(seed, answer.message, self)
         // The seed (or this node) holds a cluster secret the other does not: trying again cannot help.
         if (answer.code === unauthenticatedCode) throw new DynError('unauthenticated', `could not join through the seed: ${answer.message}`)
         failures.push(`${seed}: ${answer.message}`)

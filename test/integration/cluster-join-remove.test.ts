@@ -140,6 +140,12 @@ describe('cluster join and remove', () => {
     const itself = await runDyn(['cluster', 'join', n3.rpc, '--node', n3Api, '--json'])
     assert.equal(itself.code, 2, itself.stdout + itself.stderr)
     assert.match(JSON.parse(itself.stdout).message, /is n3's own internode address: give the internode address \(host:rpc-port\) of a node of the cluster/)
+    // A member's client API port as the seed: its internode address is named, as n1 gives it.
+    const apiSeed = await runDyn(['cluster', 'join', c.api(0), '--node', n3Api, '--json'])
+    assert.equal(apiSeed.code, 2, apiSeed.stdout + apiSeed.stderr)
+    const n1Rpc = `${c.cluster.host}:${c.cluster.nodes[0]?.rpcPort}`
+    assert.equal(JSON.parse(apiSeed.stdout).message, `the seed ${c.api(0)} is the client API port of n1 (its dyn start --port), not an internode port: give dyn cluster join n1's internode address, ${n1Rpc} (its --rpc-port)`)
+    assert.equal(JSON.parse(apiSeed.stdout).suggestedSeed, n1Rpc)
     const join = await runDyn(['cluster', 'join', `${c.cluster.host}:${c.cluster.nodes[0]?.rpcPort}`, '--node', n3Api, '--json'])
     assert.equal(join.code, 0, join.stdout + join.stderr)
     await waitFor('n1 to know n3 as joining', async () => ((await clusterOf(c.api(0))).members.find((member) => member.name === 'n3')?.status === 'joining' ? true : undefined))

@@ -83,12 +83,15 @@ describe('dyn start addresses', () => {
     const dir = await testFolder(t)
     const n1 = await startNode(t, dir, 'n1', ['--listen', '0.0.0.0', '--advertise', '127.0.0.1'])
     const wrongSeed = await runDyn(['start', '--name', 'n2', '--port', String(n1.port + 1), '--data', path.join(dir, 'wrong'), '--seeds', `127.0.0.1:${n1.port}`, '--json'], {timeoutMs: 8000})
-    const failed = jsonFailure(wrongSeed)
+    const failed = jsonFailure(wrongSeed) as {error: string; message: string; seed?: string; suggestedSeed?: string}
     assert.equal(failed.error, 'bad_parameter')
+    // n1 runs with --rpc-port of its own (not --port + 1000): the hint names it, as n1 says it.
+    assert.notEqual(n1.rpcPort, n1.port + 1000)
     assert.equal(
       failed.message,
-      `the seed 127.0.0.1:${n1.port} answered in HTTP: it is a client API port (dyn start --port), not an internode port (--rpc-port); give --seeds the seed's internode address, host:rpc-port (by default its --port + 1000: 127.0.0.1:${n1.port + 1000})`,
+      `the seed 127.0.0.1:${n1.port} is the client API port of n1 (its dyn start --port), not an internode port: give --seeds n1's internode address, 127.0.0.1:${n1.rpcPort} (its --rpc-port)`,
     )
+    assert.deepEqual({seed: failed.seed, suggestedSeed: failed.suggestedSeed}, {seed: `127.0.0.1:${n1.port}`, suggestedSeed: `127.0.0.1:${n1.rpcPort}`})
     assert.doesNotMatch(wrongSeed.stdout, /frame_too_large/)
 
     const n2 = await startNode(t, dir, 'n2', ['--listen', '0.0.0.0', '--advertise', '127.0.0.1', '--seeds', `127.0.0.1:${n1.rpcPort}`])
