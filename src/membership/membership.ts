@@ -77,6 +77,26 @@ export function notInternodeSeed(seed: string, message: string, self: Pick<Membe
   return new DynError('bad_parameter', `the seed ${message}; give ${askedBy} the seed's internode address, host:rpc-port${guess}`, {seed, ...(suggested === undefined ? {} : {suggestedSeed: suggested})})
 }
 
+/** The pause between two rounds of a join through the seeds. */
+export const joinRoundGapMs = 500
+
+/**
+ * The error of a join that reached none of its seeds: each seed with why it could not be reached
+ * (its first failure: on a fresh node the first try is a real connect, while later ones may be
+ * refused by the transport's back-off without one), what was tried, and what to check. A seed
+ * nobody listens on once failed with only "is down; next connect attempt in 3499 ms".
+ */
+export function unreachableSeeds(failures: ReadonlyArray<{readonly seed: string; readonly message: string}>, tries: number, askedBy = '--seeds'): DynError {
+  const tried = (each: string): string => (tries === 1 ? ':' : ` in ${tries} tries${each}, ${joinRoundGapMs / 1000} s apart; the first said:`)
+  const check = `that a dyn node runs there and that the port is its internode port (its dyn start --rpc-port, by default its --port + ${rpcPortOffsetDefault}), not its client API port, and that no firewall stands between`
+  const only = failures.length === 1 ? failures[0] : undefined
+  const message =
+    only !== undefined
+      ? `could not reach the seed ${only.seed}${tried('')} ${only.message}. Check ${check}`
+      : `could not reach any seed given to ${askedBy}${tried(' each')} ${failures.map(({seed, message: why}) => `${seed}: ${why}`).join('; ')}. For each, check ${check}`
+  return new DynError('unreachable', message, {seeds: failures.map(({seed}) => seed)})
+}
+
 /** The port of a host:port this node formatted itself (NaN when it is not one). */
 function portOf(address: string): number {
   return parseAddress(address)?.port ?? Number.NaN
@@ -300,7 +320,8 @@ export class Membership {
     attemptsMax: number,
     wait: (ms: number) => Promise<void>,
   ): Promise<MemberTable> {
-    const failures: string[] = []
+    /** Each seed's first failure: see unreachableSeeds. */
+    const failures = new Map<string, string>()
     for (let attempt = 0; attempt < attemptsMax; attempt += 1) {
       for (const seed of seeds) {
         const body: JoinBody = {member: self, requestedSettings}
@@ -308,7 +329,7 @@ export class Membership {
         if (answer.ok) {
           const table = (answer.body as Partial<GossipBody> | null)?.table
           if (isValidMemberTable(table)) return table
-          failures.push(`${seed}: malformed answer`)
+          if (!failures.has(seed)) failures.set(seed, 'it answered the join with something that is not a member table')
           continue
         }
         // A refusal for cause is final; only an unreachable or still-starting seed is worth retrying.
@@ -316,10 +337,13 @@ export class Membership {
         if (answer.code === notInternodeCode) throw notInternodeSeed(seed, answer.message, self)
         // The seed (or this node) holds a cluster secret the other does not: trying again cannot help.
         if (answer.code === unauthenticatedCode) throw new DynError('unauthenticated', `could not join through the seed: ${answer.message}`)
-        failures.push(`${seed}: ${answer.message}`)
+        if (!failures.has(seed)) failures.set(seed, answer.message)
       }
-      await wait(500)
+      await wait(joinRoundGapMs)
     }
-    throw new DynError('unreachable', `could not join through any seed (${seeds.join(', ')}): ${failures.slice(-seeds.length).join('; ')}; check that the seeds run and that --seeds names their internode (--rpc-port) addresses`)
+    throw unreachableSeeds(
+      seeds.map((seed) => ({seed, message: failures.get(seed) ?? 'no answer'})),
+      attemptsMax,
+    )
   }
 }

@@ -146,6 +146,11 @@ describe('cluster join and remove', () => {
     const n1Rpc = `${c.cluster.host}:${c.cluster.nodes[0]?.rpcPort}`
     assert.equal(JSON.parse(apiSeed.stdout).message, `the seed ${c.api(0)} is the client API port of n1 (its dyn start --port), not an internode port: give dyn cluster join n1's internode address, ${n1Rpc} (its --rpc-port)`)
     assert.equal(JSON.parse(apiSeed.stdout).suggestedSeed, n1Rpc)
+    // A seed nobody listens on: which, why, and what to check.
+    const nobody = `${c.cluster.host}:${(await freeClusterPorts(1)).rpcPort}`
+    const deadSeed = await runDyn(['cluster', 'join', nobody, '--node', n3Api])
+    assert.equal(deadSeed.code, 3, deadSeed.stdout + deadSeed.stderr)
+    assert.match(deadSeed.stderr, new RegExp(`^dyn: could not reach the seed ${nobody}: cannot connect to ${nobody}: nothing listens on that port \\(connection refused, ECONNREFUSED\\)\\. Check that a dyn node runs there and that the port is its internode port \\(its dyn start --rpc-port.*\\[unreachable\\]`))
     const join = await runDyn(['cluster', 'join', `${c.cluster.host}:${c.cluster.nodes[0]?.rpcPort}`, '--node', n3Api, '--json'])
     assert.equal(join.code, 0, join.stdout + join.stderr)
     await waitFor('n1 to know n3 as joining', async () => ((await clusterOf(c.api(0))).members.find((member) => member.name === 'n3')?.status === 'joining' ? true : undefined))

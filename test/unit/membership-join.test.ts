@@ -1,14 +1,14 @@
 /**
  * Tests of a node's join through its seeds (src/membership/membership.ts, `Membership.join`), on
  * a transport stub that answers as a seed would: what the error says when a seed is a client API
- * port rather than an internode one.
+ * port rather than an internode one, and when nothing answers at a seed at all.
  */
 
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 import {DynError} from '../../src/errors.js'
 import type {Member} from '../../src/membership/member-table.js'
-import {Membership, notInternodeSeed} from '../../src/membership/membership.js'
+import {Membership, notInternodeSeed, unreachableSeeds} from '../../src/membership/membership.js'
 import {notInternodeCode} from '../../src/transport/rpc-common.js'
 import type {RpcResult, Transport} from '../../src/transport/transport.js'
 
@@ -65,5 +65,31 @@ describe('membership: a seed that is a client API port', () => {
     const high = notInternodeSeed('127.0.0.1:65000', 'x', joiner(7070, 8070))
     assert.match(high.message, /host:rpc-port$/)
     assert.deepEqual(high.details, {seed: '127.0.0.1:65000'})
+  })
+})
+
+describe('membership: a seed nobody answers at', () => {
+  it('names the seed, how often it was tried, why the first try failed, and what to check', async () => {
+    // The first try connects and is refused; the later ones are refused by the back-off without a connect.
+    let tries = 0
+    const refused = 'cannot connect to 127.0.0.1:47999: nothing listens on that port (connection refused, ECONNREFUSED)'
+    const transport = stubTransport((address) => ({ok: false, error: 'unreachable', message: tries++ === 0 ? refused : `${address} is down (${refused}); next connect attempt in 3499 ms`, sent: false}))
+    const error = await joinError(transport, ['127.0.0.1:47999'], joiner(47080, 47180), 4)
+    assert.equal(transport.asked.length, 4)
+    assert.equal(error.code, 'unreachable')
+    assert.equal(
+      error.message,
+      `could not reach the seed 127.0.0.1:47999 in 4 tries, 0.5 s apart; the first said: ${refused}. Check that a dyn node runs there and that the port is its internode port (its dyn start --rpc-port, by default its --port + 1000), not its client API port, and that no firewall stands between`,
+    )
+    assert.deepEqual(error.details, {seeds: ['127.0.0.1:47999']})
+  })
+
+  it('with several seeds, says each one\'s failure; dyn cluster join tries once', async () => {
+    const transport = stubTransport((address) => (address.endsWith(':1') ? {ok: false, error: 'timeout', message: `no answer from ${address} within 5000 ms`} : {ok: false, error: 'unreachable', message: `cannot connect to ${address}: its host name does not resolve (ENOTFOUND)`, sent: false}))
+    const error = await joinError(transport, ['10.0.0.9:1', 'nowhere.invalid:8070'], joiner(7070, 8070), 2)
+    assert.match(error.message, /^could not reach any seed given to --seeds in 2 tries each, 0\.5 s apart; the first said: 10\.0\.0\.9:1: no answer from 10\.0\.0\.9:1 within 5000 ms; nowhere\.invalid:8070: cannot connect to nowhere\.invalid:8070: its host name does not resolve \(ENOTFOUND\)\. For each, check that a dyn node runs there/)
+    assert.deepEqual(error.details, {seeds: ['10.0.0.9:1', 'nowhere.invalid:8070']})
+    const once = unreachableSeeds([{seed: '127.0.0.1:8070', message: 'cannot connect'}], 1, 'dyn cluster join')
+    assert.match(once.message, /^could not reach the seed 127\.0\.0\.1:8070: cannot connect\. Check that a dyn node runs there/)
   })
 })
