@@ -99,12 +99,37 @@ export function claimantOf(state: RingState, isUp: (name: string) => boolean): s
  * seen). Deciding on the older state would answer nothing_staged for a change that is staged,
  * or, at the same version, replace that decision for good (the lower claimant name wins the
  * merge). So it decides only once every member it asked has answered; one that is really down
- * is soon seen down by the failure detector and no longer asked.
+ * is soon seen down by the failure detector and no longer asked. A stage (`staging`) whose own
+ * node is the silent one is told so in its own words (silentChangedNode).
  */
-export function unconfirmedRingState(asked: readonly string[], answered: ReadonlySet<string>): ClaimantFailure | undefined {
+export function unconfirmedRingState(asked: readonly string[], answered: ReadonlySet<string>, staging?: {readonly claimant: string; readonly change: StagedChange}): ClaimantFailure | undefined {
   const silent = asked.filter((name) => !answered.has(name))
   if (silent.length === 0) return undefined
+  const node = staging?.change.node
+  if (staging !== undefined && node !== undefined && silent.includes(node)) return silentChangedNode(staging.claimant, staging.change, silent)
   return {ok: false, error: 'unreachable', message: `the claimant could not fetch the ring state of ${silent.join(', ')}, which may hold a newer decision; retry (a member that is down is skipped once it is seen down)`}
+}
+
+/**
+ * The node to leave or be removed is itself the silent one: typically a node just stopped, which
+ * the claimant's failure detector still counts as up until its silence has lasted long enough
+ * (failure-detector.ts: about 4 s with the defaults). Said as that, with what to do: the generic
+ * "could not fetch the ring state of n3, which may hold a newer decision" left an operator who had
+ * just killed n3 with no idea what was going on.
+ */
+function silentChangedNode(claimant: string, change: StagedChange, silent: readonly string[]): ClaimantFailure {
+  const {node} = change
+  const others = silent.filter((name) => name !== node)
+  const alsoSilent = others.length === 0 ? '' : ` (${others.join(', ')} did not answer either)`
+  const what =
+    change.kind === 'remove'
+      ? `If ${node} is gone for good, retry in a few seconds, once dyn cluster status shows it down; if it is still running (paused, slow or cut off), dyn cluster leave --name ${node} hands its data off instead of dropping it`
+      : `Retry in a few seconds; a leave needs ${node} running to hand its data off, so if it is gone for good, remove it instead (dyn cluster remove ${node}) once dyn cluster status shows it down`
+  return {
+    ok: false,
+    error: 'unreachable',
+    message: `${node} did not answer the claimant ${claimant}${alsoSilent}, whose failure detector has not yet decided that ${node} is down (it does within a few seconds of the last answer): nothing was staged, since ${node} may be running and hold a newer ring decision. ${what}`,
+  }
 }
 
 /** How a member that is no longer in the ring went: it left (a leave), or the claimant removed it. */

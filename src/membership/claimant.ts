@@ -107,7 +107,7 @@ export class Claimant {
   }
 
   private decideInTurn(request: ClusterChangeRequest): Promise<unknown> {
-    return this.inTurn(() => this.decide(request), request.op === 'commit' || request.op === 'plan' ? request.op : undefined, request.op === 'stage' ? request.change.node : undefined)
+    return this.inTurn(() => this.decide(request), request.op === 'commit' || request.op === 'plan' ? request.op : undefined, request.op === 'stage' ? request.change : undefined)
   }
 
   /**
@@ -116,7 +116,7 @@ export class Claimant {
    * changed to the members it can reach before answering, so a change answered as made does not
    * live on this node alone.
    */
-  private inTurn<T>(decision: () => T, findStaged?: 'commit' | 'plan', stagedNode?: string): Promise<T> {
+  private inTurn<T>(decision: () => T, findStaged?: 'commit' | 'plan', staging?: StagedChange): Promise<T> {
     const turn = this.deciding.then(async () => {
       const peers = this.ringStatePeers()
       const answered = await this.exchangeWith(peers)
@@ -146,7 +146,9 @@ export class Claimant {
       // down at once, and the leave it had staged was never committed).
       const removing = new Set(this.stateOf(this.membership.table).staged.filter((change) => change.kind === 'remove').map((change) => change.node))
       const stillUp = peers.map((peer) => peer.name).filter((name) => (findStaged === 'commit' ? !removing.has(name) : this.isUp(name)))
-      const unconfirmed = unconfirmedRingState(stillUp, answered)
+      // A stage whose own node is the silent one (a node just stopped, which the failure detector
+      // has not yet seen down) is told so, and what to do, in its own words.
+      const unconfirmed = unconfirmedRingState(stillUp, answered, staging === undefined ? undefined : {claimant: this.self, change: staging})
       if (unconfirmed !== undefined) throw new DynError(unconfirmed.error, unconfirmed.message)
       // The merged state may name another claimant (a member back up with a lower name).
       const claimant = this.claimant()
@@ -157,8 +159,8 @@ export class Claimant {
       // A stage answered ok must have outlived the exchange: a claimant of the other side of a
       // partition just healed may have decided a newer version meanwhile (a commit that did not
       // see this change), and the merge then keeps that one. The operator is told to retry.
-      if (stagedNode !== undefined && !this.stagedOrMoving(stagedNode)) {
-        throw new DynError('unreachable', `a decision made meanwhile by ${this.stateOf(this.membership.table).claimant} replaced the staging of ${stagedNode}; retry`)
+      if (staging !== undefined && !this.stagedOrMoving(staging.node)) {
+        throw new DynError('unreachable', `a decision made meanwhile by ${this.stateOf(this.membership.table).claimant} replaced the staging of ${staging.node}; retry`)
       }
       return answer
     })

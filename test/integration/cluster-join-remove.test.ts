@@ -103,7 +103,7 @@ describe('cluster join and remove', () => {
     // Removing a node that still runs is staged, with a warning that leave is what it wants.
     const live = await runDyn(['cluster', 'remove', 'n2', '--node', c.api(0), '--json'])
     assert.equal(live.code, 0, live.stdout + live.stderr)
-    assert.match(live.stderr, /warning: n2 is up, as the node asked sees it; .*dyn cluster leave --name n2/)
+    assert.match(live.stderr, /warning: the removal of n2 is staged, but n1 still sees n2 up \(it answers its heartbeats\): remove is for a node that is gone for good; .*dyn cluster clear and use dyn cluster leave --name n2/)
     assert.equal(JSON.parse(live.stdout).ok, true, 'stdout stays one JSON answer')
   })
 

@@ -266,6 +266,15 @@ describe('claimant core', () => {
     const silent = unconfirmedRingState(['n2', 'n3', 'n4'], new Set(['n3']))
     assert.equal(silent?.error, 'unreachable')
     assert.match(silent?.message ?? '', /n2, n4/)
+    // The node a stage is about is the silent one: said as that, with what to do for each kind.
+    const removal = unconfirmedRingState(['n2', 'n3', 'n4'], new Set(['n3']), {claimant: 'n1', change: {kind: 'remove', node: 'n4'}})
+    assert.equal(removal?.error, 'unreachable')
+    assert.match(removal?.message ?? '', /^n4 did not answer the claimant n1 \(n2 did not answer either\), whose failure detector has not yet decided that n4 is down/)
+    assert.match(removal?.message ?? '', /If n4 is gone for good, retry in a few seconds.*dyn cluster leave --name n4 hands its data off/)
+    const leave = unconfirmedRingState(['n4'], new Set(), {claimant: 'n1', change: {kind: 'leave', node: 'n4'}})
+    assert.match(leave?.message ?? '', /a leave needs n4 running to hand its data off, so if it is gone for good, remove it instead \(dyn cluster remove n4\)/)
+    // Another member silent: the stage's node answered, so the usual message.
+    assert.match(unconfirmedRingState(['n2', 'n4'], new Set(['n4']), {claimant: 'n1', change: {kind: 'remove', node: 'n4'}})?.message ?? '', /could not fetch the ring state of n2/)
   })
 })
 
