@@ -5,6 +5,7 @@ import {admissionFlags, checkAdmissionFlags} from '../src/cli/admission-flags.js
 import {DynCommand} from '../src/cli/command-base.js'
 import {checkCreationSettings} from '../src/cli/cluster-settings.js'
 import {nodeAddresses} from '../src/cli/node-addresses.js'
+import {withSeedsInternodeAddress} from '../src/cli/seed-hint.js'
 import {DynError} from '../src/errors.js'
 import {namePattern} from '../src/membership/names.js'
 import {checkFailureDetectorConfig, failureDetectorDefaults} from '../src/membership/failure-detector.js'
@@ -170,8 +171,10 @@ With --tls-*, the node reads its TLS files again every minute and takes them whe
         log,
       })
     } catch (error) {
-      if (error instanceof DynError) this.fail(flags.json, error.code, error.message)
-      throw error
+      if (!(error instanceof DynError)) throw error
+      // A seed that is a client API port: its node says which address is its internode one.
+      const refusal = await withSeedsInternodeAddress(error, '--seeds', this.output.clientTlsFor({'tls-ca': flags['tls-ca'], json: flags.json}))
+      this.fail(flags.json, refusal.code, refusal.message, refusal.details)
     }
     const running = node
     let failure: DynError | undefined

@@ -33,6 +33,10 @@ export const errorCodes = [
   'unauthenticated',
   /** A client refused a node's TLS certificate (not of the CA it trusts, expired, or not naming the address): bad input, never an outage. */
   'tls_untrusted',
+  /** A leave or removal of a member that is already staged to go, or that the ring change under way moves out. */
+  'already_leaving',
+  /** A leave or removal of a member that has already left the cluster (or was removed). */
+  'already_left',
 ] as const
 
 export type ErrorCode = (typeof errorCodes)[number]

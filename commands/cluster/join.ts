@@ -1,5 +1,6 @@
 import {Args} from '@oclif/core'
-import {ClusterChangeCommand} from '../../src/cli/cluster-change.js'
+import {ClusterChangeCommand, sendClusterChange} from '../../src/cli/cluster-change.js'
+import {withSeedsInternodeAddress} from '../../src/cli/seed-hint.js'
 import {exitCodesHelp} from '../../src/cli/exit-codes.js'
 
 export default class ClusterJoin extends ClusterChangeCommand {
@@ -24,6 +25,14 @@ ${exitCodesHelp}`
     if (!/^[^\s:/]+:\d{1,5}$/.test(args.seed)) {
       this.fail(flags.json, 'bad_parameter', `SEED must be host:rpc-port (the internode address of a member), not ${JSON.stringify(args.seed)}`)
     }
-    await this.change(flags, 'POST', `/cluster/join?seed=${encodeURIComponent(args.seed)}`, () => `${flags.node} joined through ${args.seed} as joining; see dyn cluster plan, then dyn cluster commit\n`)
+    const client = this.clientFor(flags)
+    const outcome = await sendClusterChange(client, 'POST', `/cluster/join?seed=${encodeURIComponent(args.seed)}`)
+    if (!outcome.ok) {
+      // A seed that is a client API port: its node says which address is its internode one.
+      const refusal = await withSeedsInternodeAddress({code: outcome.error, message: outcome.message, details: outcome.details}, 'dyn cluster join', client.memberTls)
+      this.fail(flags.json, refusal.code, refusal.message, refusal.details)
+    }
+    if (flags.json) this.printOk(outcome.body)
+    else process.stdout.write(`${client.node} joined through ${args.seed} as joining; see dyn cluster plan, then dyn cluster commit\n`)
   }
 }

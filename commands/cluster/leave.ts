@@ -7,6 +7,7 @@ export default class ClusterLeave extends ClusterChangeCommand {
   static override summary = 'Stage a graceful leave: the node hands off all its data, then exits.'
 
   static override description = `Stages the leave of the node at --node, or of the member named by --name (through --node). Nothing moves until dyn cluster commit; dyn cluster plan shows what will. After the commit the leaving node keeps serving while its partitions are copied to their new homes, and exits once everything is handed off.
+A member already on its way out stages nothing: already_leaving when its leave or removal is staged or its committed change still moves data, already_left when it has left.
 --json prints {ok, ...the plan with the leave staged}.
 ${exitCodesHelp}`
 

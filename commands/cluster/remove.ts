@@ -1,14 +1,16 @@
 import {Args} from '@oclif/core'
-import type {ClientFlagValues} from '../../src/cli/command-base.js'
-import {ClusterChangeCommand, formatPlan} from '../../src/cli/cluster-change.js'
+import {ClusterChangeCommand, formatPlan, sendClusterChange} from '../../src/cli/cluster-change.js'
+import type {PlanBody} from '../../src/cli/cluster-change.js'
 import {exitCodesHelp} from '../../src/cli/exit-codes.js'
 import {warn} from '../../src/cli/format.js'
+import {reachabilityAsSeen, removalWarning} from '../../src/cli/removal-warning.js'
 import {namePattern} from '../../src/membership/names.js'
 
 export default class ClusterRemove extends ClusterChangeCommand {
   static override summary = 'Stage the removal of a node that is gone for good (a dead machine, a lost disk).'
 
   static override description = `Unlike leave, the removed node takes no part: after dyn cluster commit, the new home replicas of its partitions fetch them from the surviving replicas. Writes that only the removed node held (acknowledged with w=1) are lost with it. For a node that still runs, use dyn cluster leave.
+A member already on its way out stages nothing: already_leaving when its leave or removal is staged or its committed change still moves data, already_left when it has left.
 --json prints {ok, ...the plan with the removal staged}.
 ${exitCodesHelp}`
 
@@ -27,20 +29,15 @@ ${exitCodesHelp}`
     if (!namePattern.test(args.name)) {
       this.fail(flags.json, 'bad_parameter', `${JSON.stringify(args.name)} is not a member name (letters, digits, '.', '_', '-'; 1 to 64); see dyn cluster status`)
     }
-    await this.warnIfRunning(flags, args.name)
-    await this.change(flags, 'POST', `/cluster/remove?node=${encodeURIComponent(args.name)}`, (plan) => `${formatPlan(plan)}apply it with: dyn cluster commit\n`)
-  }
-
-  /**
-   * A removal is for a node that is gone: one that still answers would be better served by a
-   * leave, which fetches from it too. Not refused (its data is handed off all the same once it
-   * sees the new ring), but said, on stderr, before the change is staged.
-   */
-  private async warnIfRunning(flags: ClientFlagValues, name: string): Promise<void> {
-    const view = await this.clientFor(flags).getJson('/cluster').catch(() => undefined)
-    if (view === undefined || !view.ok) return
-    const members = Array.isArray(view.body.members) ? (view.body.members as Array<{name?: unknown; reachability?: unknown}>) : []
-    if (members.find((member) => member.name === name)?.reachability !== 'up') return
-    warn(`${name} is up, as the node asked sees it; remove is for a node that is gone for good (a removed node hands nothing off: once the removal is committed, a running one stops with error removed; for a running node, dyn cluster leave --name ${name} hands its data off first)`)
+    const client = this.clientFor(flags)
+    const seen = await reachabilityAsSeen(client, args.name)
+    const outcome = await sendClusterChange(client, 'POST', `/cluster/remove?node=${encodeURIComponent(args.name)}`)
+    if (!outcome.ok) this.fail(flags.json, outcome.error, outcome.message, outcome.details)
+    // Said once the removal is staged: a refusal says what it has to say itself (a node just
+    // stopped that the claimant still counts as up is refused, unreachable, in its own words).
+    const warning = seen === undefined ? undefined : removalWarning(args.name, seen)
+    if (warning !== undefined) warn(warning)
+    if (flags.json) this.printOk(outcome.body)
+    else process.stdout.write(`${formatPlan(outcome.body as PlanBody)}apply it with: dyn cluster commit\n`)
   }
 }

@@ -31,4 +31,7 @@ export const statusOfError: Record<ErrorCode, number> = {
   // Only a client meets it (src/client refusing a node's certificate); a node never answers it,
   // and one that did, for a node it could not trust, would be a gateway refused upstream.
   tls_untrusted: 502,
+  // A membership change that the member's state already makes (dyn cluster leave or remove twice).
+  already_leaving: 409,
+  already_left: 409,
 }

@@ -54,6 +54,21 @@ export interface ClientFlagValues {
 /** Leaves the command with this exit code; never returns (oclif's `this.exit` throws). */
 export type Exit = (code: number) => never
 
+/** A failure as `fail` writes it on stderr without --json: `dyn: MESSAGE [CODE]`. */
+export function failureLine(message: string, code: string): string {
+  return `dyn: ${message} [${code}]`
+}
+
+/**
+ * The code and message of a line `failureLine` wrote, as a node's log ends when its `dyn start`
+ * failed (`dyn cluster up` runs its nodes without --json, their stderr in their log); undefined
+ * for any other line. One line only: a message that spans lines is not taken apart.
+ */
+export function parseFailureLine(line: string): {code: string; message: string} | undefined {
+  const match = /^dyn: (.+) \[([a-z][a-z0-9_]*)\]$/.exec(line)
+  return match === null ? undefined : {code: match[2] as string, message: match[1] as string}
+}
+
 export class CommandOutput {
   constructor(private readonly exit: Exit) {}
 
@@ -73,7 +88,7 @@ export class CommandOutput {
       const extra = Object.fromEntries(Object.entries(details).filter(([name]) => !reservedFailureFields.has(name)))
       this.printJson({ok: false, error: code, message, ...extra})
     } else {
-      process.stderr.write(`dyn: ${message} [${code}]\n`)
+      process.stderr.write(`${failureLine(message, code)}\n`)
     }
     return this.exit(exitCodeOf(code))
   }

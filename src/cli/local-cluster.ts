@@ -24,7 +24,7 @@ import type {CreationSettings} from './cluster-settings.js'
 import {checkCreationSettings, creationSettingsArgs, creationSettingsDefault, settingFlags} from './cluster-settings.js'
 import {portsInUse} from './ports.js'
 import {loadNodeTls, tlsFilesOf} from '../transport/tls-options.js'
-import {clientIdentityFromEnvironment} from './command-output.js'
+import {clientIdentityFromEnvironment, parseFailureLine} from './command-output.js'
 import type {NodeTls} from '../transport/tls-options.js'
 
 export interface LocalNode {
@@ -695,10 +695,15 @@ async function exitedWhileStarting(node: LocalNode): Promise<NodeExitedError> {
     ending = nodeEnding(node)
   }
   const logTail = tail(node.logFile, logTailLines)
-  return new NodeExitedError(`${node.name} exited while starting (${describeEnding(node.pid, ending)}); its log (${node.logFile}) ends with:\n${logTail.join('\n')}`, {
+  // A node whose dyn start failed with a coded error (old_disk: a copy of an older disk) printed
+  // it last; its code goes in the details, where a script can match it (it was only in the text).
+  const failure = ending?.exitCode === undefined ? undefined : parseFailureLine(logTail.at(-1) ?? '')
+  const failed = failure === undefined ? '' : ` with error ${failure.code}: ${failure.message.replace(/\.$/, '')}`
+  return new NodeExitedError(`${node.name} exited while starting (${describeEnding(node.pid, ending)})${failed}; its log (${node.logFile}) ends with:\n${logTail.join('\n')}`, {
     node: node.name,
     pid: node.pid,
     ...ending,
+    ...(failure === undefined ? {} : {nodeError: failure.code, nodeMessage: failure.message}),
     log: node.logFile,
     logTail,
   })

@@ -74,7 +74,7 @@ export interface RingState {
   readonly staged: readonly StagedChange[]
 }
 
-export type ClaimantFailure = {readonly ok: false; readonly error: 'bad_parameter' | 'ring_in_transition' | 'nothing_staged' | 'unreachable'; readonly message: string}
+export type ClaimantFailure = {readonly ok: false; readonly error: 'bad_parameter' | 'ring_in_transition' | 'nothing_staged' | 'unreachable' | 'already_leaving' | 'already_left'; readonly message: string}
 
 /** How many consecutive partitions spreadMachines keeps on distinct machines when the caller does not say: the usual N. */
 export const spreadWindowDefault = 3
@@ -99,23 +99,70 @@ export function claimantOf(state: RingState, isUp: (name: string) => boolean): s
  * seen). Deciding on the older state would answer nothing_staged for a change that is staged,
  * or, at the same version, replace that decision for good (the lower claimant name wins the
  * merge). So it decides only once every member it asked has answered; one that is really down
- * is soon seen down by the failure detector and no longer asked.
+ * is soon seen down by the failure detector and no longer asked. A stage (`staging`) whose own
+ * node is the silent one is told so in its own words (silentChangedNode).
  */
-export function unconfirmedRingState(asked: readonly string[], answered: ReadonlySet<string>): ClaimantFailure | undefined {
+export function unconfirmedRingState(asked: readonly string[], answered: ReadonlySet<string>, staging?: {readonly claimant: string; readonly change: StagedChange}): ClaimantFailure | undefined {
   const silent = asked.filter((name) => !answered.has(name))
   if (silent.length === 0) return undefined
+  const node = staging?.change.node
+  if (staging !== undefined && node !== undefined && silent.includes(node)) return silentChangedNode(staging.claimant, staging.change, silent)
   return {ok: false, error: 'unreachable', message: `the claimant could not fetch the ring state of ${silent.join(', ')}, which may hold a newer decision; retry (a member that is down is skipped once it is seen down)`}
 }
 
-/** Stage a leave or a remove; checked against the committed ring, so bad input changes nothing. */
-export function stageChange(state: RingState, change: StagedChange, claimant: string): {ok: true; state: RingState} | ClaimantFailure {
+/**
+ * The node to leave or be removed is itself the silent one: typically a node just stopped, which
+ * the claimant's failure detector still counts as up until its silence has lasted long enough
+ * (failure-detector.ts: about 4 s with the defaults). Said as that, with what to do: the generic
+ * "could not fetch the ring state of n3, which may hold a newer decision" left an operator who had
+ * just killed n3 with no idea what was going on.
+ */
+function silentChangedNode(claimant: string, change: StagedChange, silent: readonly string[]): ClaimantFailure {
+  const {node} = change
+  const others = silent.filter((name) => name !== node)
+  const alsoSilent = others.length === 0 ? '' : ` (${others.join(', ')} did not answer either)`
+  const what =
+    change.kind === 'remove'
+      ? `If ${node} is gone for good, retry in a few seconds, once dyn cluster status shows it down; if it is still running (paused, slow or cut off), dyn cluster leave --name ${node} hands its data off instead of dropping it`
+      : `Retry in a few seconds; a leave needs ${node} running to hand its data off, so if it is gone for good, remove it instead (dyn cluster remove ${node}) once dyn cluster status shows it down`
+  return {
+    ok: false,
+    error: 'unreachable',
+    message: `${node} did not answer the claimant ${claimant}${alsoSilent}, whose failure detector has not yet decided that ${node} is down (it does within a few seconds of the last answer): nothing was staged, since ${node} may be running and hold a newer ring decision. ${what}`,
+  }
+}
+
+/** How a member that is no longer in the ring went: it left (a leave), or the claimant removed it. */
+export type Departure = 'left' | 'removed'
+
+/**
+ * Stage a leave or a remove; checked against the committed ring, so bad input changes nothing.
+ * A member already on its way out is not staged again, and is told apart from one that never
+ * was a member: a change of it already staged, or the transition under way moving it out, is
+ * `already_leaving`; a member that has left (`departed` says how, from its row) is
+ * `already_left`. A second stage of a committed leave used to be taken, and then silently
+ * dropped by the next merge (mergeRingStates keeps no change of a member the transition moves out).
+ */
+export function stageChange(state: RingState, change: StagedChange, claimant: string, departed: (name: string) => Departure | undefined = () => undefined): {ok: true; state: RingState} | ClaimantFailure {
+  const staged = state.staged.find((existing) => existing.node === change.node)
+  if (staged !== undefined) {
+    const instead = staged.kind === change.kind ? '' : `; to ${change.kind === 'leave' ? 'make it leave' : 'remove it'} instead, drop the staged ${staged.kind} with dyn cluster clear first`
+    return {ok: false, error: 'already_leaving', message: `the ${staged.kind === 'leave' ? 'leave' : 'removal'} of ${change.node} is already staged, not yet committed: apply it with dyn cluster commit (dyn cluster plan shows what moves)${instead}`}
+  }
+  const next = state.next
+  if (state.members.includes(change.node) && next !== undefined && !next.members.includes(change.node)) {
+    const how = next.removing.includes(change.node) ? `is already being removed: the ring change under way (${next.id}) gives its partitions to new homes, which fetch them from the other replicas` : `is already leaving: the ring change under way (${next.id}) copies its partitions to their new homes, and it exits once it has handed them off`
+    return {ok: false, error: 'already_leaving', message: `${change.node} ${how}; nothing new was staged. dyn cluster status shows the transfers`}
+  }
   if (!state.members.includes(change.node)) {
+    const departure = next?.members.includes(change.node) === true ? undefined : departed(change.node)
+    if (departure !== undefined) {
+      const how = departure === 'removed' ? 'it was removed' : 'it handed its partitions off and left'
+      return {ok: false, error: 'already_left', message: `${change.node} has already left the cluster (${how}); nothing was staged. dyn cluster status lists it as left`}
+    }
     return {ok: false, error: 'bad_parameter', message: `${change.node} is not a member of the ring (members: ${state.members.join(', ')}); see dyn cluster status`}
   }
-  if (state.staged.some((staged) => staged.node === change.node)) {
-    return {ok: false, error: 'bad_parameter', message: `a change of ${change.node} is already staged; see dyn cluster plan`}
-  }
-  const remaining = state.members.filter((name) => name !== change.node && !state.staged.some((staged) => staged.node === name))
+  const remaining = state.members.filter((name) => name !== change.node && !state.staged.some((other) => other.node === name))
   if (remaining.length === 0) return {ok: false, error: 'bad_parameter', message: 'the last member cannot leave or be removed; stop the cluster instead'}
   const version = state.version + 1
   return {ok: true, state: {...state, version, claimant, staged: [...state.staged, {kind: change.kind, node: change.node, stagedAt: version}]}}

@@ -13,7 +13,7 @@ import {DynError, errorCodes} from '../errors.js'
 import type {Ring} from '../ring/ring.js'
 import {MessageType} from '../transport/message-type.js'
 import type {Transport} from '../transport/transport.js'
-import type {RingState, StagedChange} from './claimant-core.js'
+import type {Departure, RingState, StagedChange} from './claimant-core.js'
 import {claimantOf, clearStaged, commitTransition, initialRingState, installTransition, machinesOf, planTransition, ringOfState, stageChange, unconfirmedRingState} from './claimant-core.js'
 import type {Member, MemberTable} from './member-table.js'
 import {findMember, hasReceived, nextRingOf, presentMembers, replicaCountsInUse, ringOf} from './member-table.js'
@@ -107,7 +107,7 @@ export class Claimant {
   }
 
   private decideInTurn(request: ClusterChangeRequest): Promise<unknown> {
-    return this.inTurn(() => this.decide(request), request.op === 'commit' || request.op === 'plan' ? request.op : undefined, request.op === 'stage' ? request.change.node : undefined)
+    return this.inTurn(() => this.decide(request), request.op === 'commit' || request.op === 'plan' ? request.op : undefined, request.op === 'stage' ? request.change : undefined)
   }
 
   /**
@@ -116,7 +116,7 @@ export class Claimant {
    * changed to the members it can reach before answering, so a change answered as made does not
    * live on this node alone.
    */
-  private inTurn<T>(decision: () => T, findStaged?: 'commit' | 'plan', stagedNode?: string): Promise<T> {
+  private inTurn<T>(decision: () => T, findStaged?: 'commit' | 'plan', staging?: StagedChange): Promise<T> {
     const turn = this.deciding.then(async () => {
       const peers = this.ringStatePeers()
       const answered = await this.exchangeWith(peers)
@@ -146,7 +146,9 @@ export class Claimant {
       // down at once, and the leave it had staged was never committed).
       const removing = new Set(this.stateOf(this.membership.table).staged.filter((change) => change.kind === 'remove').map((change) => change.node))
       const stillUp = peers.map((peer) => peer.name).filter((name) => (findStaged === 'commit' ? !removing.has(name) : this.isUp(name)))
-      const unconfirmed = unconfirmedRingState(stillUp, answered)
+      // A stage whose own node is the silent one (a node just stopped, which the failure detector
+      // has not yet seen down) is told so, and what to do, in its own words.
+      const unconfirmed = unconfirmedRingState(stillUp, answered, staging === undefined ? undefined : {claimant: this.self, change: staging})
       if (unconfirmed !== undefined) throw new DynError(unconfirmed.error, unconfirmed.message)
       // The merged state may name another claimant (a member back up with a lower name).
       const claimant = this.claimant()
@@ -157,8 +159,8 @@ export class Claimant {
       // A stage answered ok must have outlived the exchange: a claimant of the other side of a
       // partition just healed may have decided a newer version meanwhile (a commit that did not
       // see this change), and the merge then keeps that one. The operator is told to retry.
-      if (stagedNode !== undefined && !this.stagedOrMoving(stagedNode)) {
-        throw new DynError('unreachable', `a decision made meanwhile by ${this.stateOf(this.membership.table).claimant} replaced the staging of ${stagedNode}; retry`)
+      if (staging !== undefined && !this.stagedOrMoving(staging.node)) {
+        throw new DynError('unreachable', `a decision made meanwhile by ${this.stateOf(this.membership.table).claimant} replaced the staging of ${staging.node}; retry`)
       }
       return answer
     })
@@ -214,7 +216,7 @@ export class Claimant {
         return this.planView(table, state)
       case 'stage': {
         if (this.isWithdrawableJoin(table, state, request.change.node)) return this.withdrawJoin(request.change.node, state)
-        const staged = stageChange(state, request.change, this.self)
+        const staged = stageChange(state, request.change, this.self, departureOf(table))
         if (!staged.ok) throw new DynError(staged.error, staged.message)
         this.membership.replaceRing(staged.state)
         this.log(`staged ${request.change.kind} of ${request.change.node}`)
@@ -342,6 +344,19 @@ export class Claimant {
     for (const owner of after.owners) ownership[owner] = (ownership[owner] ?? 0) + 1
     const transfers = this.planner(before, after, new Set(planned.transition.removing), table).map(({partition, target}) => ({partition, target}))
     return {...base, members: planned.transition.members, ownershipMoves, transfers, replicaCounts: replicaCountsInUse(table), ownership}
+  }
+}
+
+/**
+ * How a member that is no longer in the ring went, from its row: removed by a claimant, or left
+ * (its row says left, or still leaving while it hands off the last writes, or valid until its own
+ * next update says left). A joining row never was in the ring; a name without a row is unknown.
+ */
+function departureOf(table: MemberTable): (name: string) => Departure | undefined {
+  return (name) => {
+    const row = findMember(table, name)
+    if (row === undefined || row.status === 'joining') return undefined
+    return row.removed === true ? 'removed' : 'left'
   }
 }
 

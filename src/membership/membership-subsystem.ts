@@ -22,7 +22,7 @@ import type {FailureDetector} from './failure-detector.js'
 import {Heartbeats} from './heartbeats.js'
 import type {Member} from './member-table.js'
 import {findMember, isValidMemberTable, presentMembers} from './member-table.js'
-import {joinRequestTimeoutMs, notInternodeSeed} from './membership.js'
+import {joinRequestTimeoutMs, notInternodeSeed, unreachableSeeds} from './membership.js'
 import type {Membership} from './membership.js'
 
 /** The shared parts membership is built from. */
@@ -92,9 +92,10 @@ async function joinAnotherCluster(membership: Membership, store: Store, transpor
   // The machine goes with the row: the claimant records it in the ring when it commits the join.
   const member: Member = {name: self, rpcAddress: mine.rpcAddress, apiAddress: mine.apiAddress, status: 'joining', incarnation: mine.incarnation + 1, ...(mine.machine === undefined ? {} : {machine: mine.machine})}
   const answer = await transport.request(seed, MessageType.Join, {member, requestedSettings: {}}, joinRequestTimeoutMs)
-  if (!answer.ok && answer.code === notInternodeCode) throw new DynError('bad_parameter', notInternodeSeed(seed, answer.message, 'dyn cluster join'))
+  if (!answer.ok && answer.code === notInternodeCode) throw notInternodeSeed(seed, answer.message, mine, 'dyn cluster join')
   if (!answer.ok && answer.code === unauthenticatedCode) throw new DynError('unauthenticated', `could not join through the seed: ${answer.message}`)
-  if (!answer.ok) throw new DynError(answer.code === 'bad_parameter' || answer.code === 'cluster_config_mismatch' ? answer.code : 'unreachable', `the seed ${seed} refused or did not answer the join: ${answer.message}`)
+  if (!answer.ok && answer.error !== 'remote') throw unreachableSeeds([{seed, message: answer.message}], 1, 'dyn cluster join')
+  if (!answer.ok) throw new DynError(answer.code === 'bad_parameter' || answer.code === 'cluster_config_mismatch' ? answer.code : 'unreachable', `the seed ${seed} refused the join: ${answer.message}`)
   const joined = (answer.body as {table?: unknown} | null)?.table
   if (!isValidMemberTable(joined)) throw new DynError('unreachable', `the seed ${seed} answered the join with something that is not a member table`)
   membership.adopt(joined)

@@ -49,14 +49,57 @@ export const nameProbeTimeoutMs = 2000
 /** A join may wait for the seed's probe of a name already in use, so it gets longer than that. */
 export const joinRequestTimeoutMs = nameProbeTimeoutMs + 3000
 
+/** The internode port of a node started without --rpc-port: its client API port plus this. */
+export const rpcPortOffsetDefault = 1000
+
 /**
- * Why a seed that is no internode port cannot be joined through, and what to give instead: a
- * node's internode port is its client API port + 1000 unless it was started with --rpc-port.
+ * Why a seed that is no internode port cannot be joined through, and what to give instead, as the
+ * error the join fails with. A node's internode port is its client API port + 1000 unless it was
+ * started with --rpc-port; a cluster started with another layout (dyn cluster up --rpc-port) most
+ * likely shares this node's, so the guess takes this node's own offset when it has one of its
+ * own, and names the default beside it. The details carry the seed and the address guessed, for
+ * the CLI, which asks the node answering there for its real internode address (src/cli/seed-hint.ts).
  */
-export function notInternodeSeed(seed: string, message: string, askedBy = '--seeds'): string {
+export function notInternodeSeed(seed: string, message: string, self: Pick<Member, 'apiAddress' | 'rpcAddress'>, askedBy = '--seeds'): DynError {
   const parsed = parseAddress(seed)
-  const guess = parsed !== null && parsed.port + 1000 <= 0xffff ? ` (by default its --port + 1000: ${formatAddress(parsed.host, parsed.port + 1000)})` : ''
-  return `the seed ${message}; give ${askedBy} the seed's internode address, host:rpc-port${guess}`
+  const offset = portOf(self.rpcAddress) - portOf(self.apiAddress)
+  const at = (shift: number): string | undefined => (parsed !== null && parsed.port + shift > 0 && parsed.port + shift <= 0xffff ? formatAddress(parsed.host, parsed.port + shift) : undefined)
+  const byDefault = at(rpcPortOffsetDefault)
+  const byLayout = Number.isSafeInteger(offset) && offset !== 0 && offset !== rpcPortOffsetDefault ? at(offset) : undefined
+  const sign = offset < 0 ? '-' : '+'
+  const guess =
+    byLayout !== undefined
+      ? `: ${byLayout} if its ports are laid out as this node's (--rpc-port = --port ${sign} ${Math.abs(offset)})${byDefault === undefined ? '' : `, or ${byDefault} for a node started without --rpc-port (--port + ${rpcPortOffsetDefault})`}`
+      : byDefault !== undefined
+        ? ` (by default its --port + ${rpcPortOffsetDefault}: ${byDefault})`
+        : ''
+  const suggested = byLayout ?? byDefault
+  return new DynError('bad_parameter', `the seed ${message}; give ${askedBy} the seed's internode address, host:rpc-port${guess}`, {seed, ...(suggested === undefined ? {} : {suggestedSeed: suggested})})
+}
+
+/** The pause between two rounds of a join through the seeds. */
+export const joinRoundGapMs = 500
+
+/**
+ * The error of a join that reached none of its seeds: each seed with why it could not be reached
+ * (its first failure: on a fresh node the first try is a real connect, while later ones may be
+ * refused by the transport's back-off without one), what was tried, and what to check. A seed
+ * nobody listens on once failed with only "is down; next connect attempt in 3499 ms".
+ */
+export function unreachableSeeds(failures: ReadonlyArray<{readonly seed: string; readonly message: string}>, tries: number, askedBy = '--seeds'): DynError {
+  const tried = (each: string): string => (tries === 1 ? ':' : ` in ${tries} tries${each}, ${joinRoundGapMs / 1000} s apart; the first said:`)
+  const check = `that a dyn node runs there and that the port is its internode port (its dyn start --rpc-port, by default its --port + ${rpcPortOffsetDefault}), not its client API port, and that no firewall stands between`
+  const only = failures.length === 1 ? failures[0] : undefined
+  const message =
+    only !== undefined
+      ? `could not reach the seed ${only.seed}${tried('')} ${only.message}. Check ${check}`
+      : `could not reach any seed given to ${askedBy}${tried(' each')} ${failures.map(({seed, message: why}) => `${seed}: ${why}`).join('; ')}. For each, check ${check}`
+  return new DynError('unreachable', message, {seeds: failures.map(({seed}) => seed)})
+}
+
+/** The port of a host:port this node formatted itself (NaN when it is not one). */
+function portOf(address: string): number {
+  return parseAddress(address)?.port ?? Number.NaN
 }
 
 export class Membership {
@@ -277,7 +320,8 @@ export class Membership {
     attemptsMax: number,
     wait: (ms: number) => Promise<void>,
   ): Promise<MemberTable> {
-    const failures: string[] = []
+    /** Each seed's first failure: see unreachableSeeds. */
+    const failures = new Map<string, string>()
     for (let attempt = 0; attempt < attemptsMax; attempt += 1) {
       for (const seed of seeds) {
         const body: JoinBody = {member: self, requestedSettings}
@@ -285,18 +329,21 @@ export class Membership {
         if (answer.ok) {
           const table = (answer.body as Partial<GossipBody> | null)?.table
           if (isValidMemberTable(table)) return table
-          failures.push(`${seed}: malformed answer`)
+          if (!failures.has(seed)) failures.set(seed, 'it answered the join with something that is not a member table')
           continue
         }
         // A refusal for cause is final; only an unreachable or still-starting seed is worth retrying.
         if (answer.code === 'cluster_config_mismatch' || answer.code === 'bad_parameter') throw new DynError(answer.code, answer.message)
-        if (answer.code === notInternodeCode) throw new DynError('bad_parameter', notInternodeSeed(seed, answer.message))
+        if (answer.code === notInternodeCode) throw notInternodeSeed(seed, answer.message, self)
         // The seed (or this node) holds a cluster secret the other does not: trying again cannot help.
         if (answer.code === unauthenticatedCode) throw new DynError('unauthenticated', `could not join through the seed: ${answer.message}`)
-        failures.push(`${seed}: ${answer.message}`)
+        if (!failures.has(seed)) failures.set(seed, answer.message)
       }
-      await wait(500)
+      await wait(joinRoundGapMs)
     }
-    throw new DynError('unreachable', `could not join through any seed (${seeds.join(', ')}): ${failures.slice(-seeds.length).join('; ')}; check that the seeds run and that --seeds names their internode (--rpc-port) addresses`)
+    throw unreachableSeeds(
+      seeds.map((seed) => ({seed, message: failures.get(seed) ?? 'no answer'})),
+      attemptsMax,
+    )
   }
 }

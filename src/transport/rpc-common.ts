@@ -97,6 +97,31 @@ export function describe(error: unknown): string {
 }
 
 /**
+ * A socket error in the words an operator needs: what it most likely means for the address
+ * dialled, with the system's code to search for. Unknown codes keep the system's message.
+ */
+export function socketErrorInWords(code: string | null, message: string): string {
+  switch (code) {
+    case 'ECONNREFUSED':
+      return 'nothing listens on that port (connection refused, ECONNREFUSED)'
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `its host name does not resolve (${code})`
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+    case 'EHOSTDOWN':
+    case 'ENETDOWN':
+      return `no route to its host: a host that is down, or a network that does not reach it (${code})`
+    case 'ETIMEDOUT':
+      return 'its host does not answer (ETIMEDOUT)'
+    case 'ECONNRESET':
+      return 'the connection was reset by the other side (ECONNRESET)'
+    default:
+      return message
+  }
+}
+
+/**
  * The code of an 'unreachable' failure whose address is no dyn internode port: it answered in
  * another protocol (HTTP: a node's client API port). Retrying is pointless; the address is wrong.
  */

@@ -46,7 +46,7 @@ import type {Scheduler, Timer} from '../scheduler.js'
 import {FrameDecoder, frameBytesMax, protocolVersion, tryEncodeFrame, type Frame} from './frame.js'
 import {acceptorProof, handshakeNonceBytes, isNonce, openerProof, proofMatches} from './handshake.js'
 import {MessageType, requestMessageTypes} from './message-type.js'
-import {allocateRequestId, backOffAfterLoss, describe, errorBody, formatAddress, notInternodeCode, parseAddress, remoteFailure, settle, unauthenticatedCode, unsent} from './rpc-common.js'
+import {allocateRequestId, backOffAfterLoss, describe, errorBody, formatAddress, notInternodeCode, parseAddress, remoteFailure, settle, socketErrorInWords, unauthenticatedCode, unsent} from './rpc-common.js'
 import type {NodeTls} from './tls-options.js'
 import type {PeerState, RequestHandler, RpcResult, Transport} from './transport.js'
 
@@ -306,6 +306,8 @@ interface Peer {
    * lack of one). Requests refused during the back-off carry it, so a caller need not wait.
    */
   refusal: {readonly code: string; readonly reason: string} | null
+  /** Why the last connection failed or broke, with its cause: requests refused during the back-off say it. */
+  lastFailure: string | null
   nextRequestId: number
   readonly pending: Map<number, PendingRequest>
 }
@@ -449,7 +451,8 @@ export class TcpTransport implements Transport {
         if (peer.refusal !== null) {
           return settle({ok: false, error: 'unreachable', code: peer.refusal.code, message: `${peer.refusal.reason}; next connect attempt in ${Math.ceil(waitMs)} ms`, sent: false})
         }
-        return settle(unsent(`${address} is down; next connect attempt in ${Math.ceil(waitMs)} ms`))
+        const why = peer.lastFailure === null ? '' : ` (${peer.lastFailure})`
+        return settle(unsent(`${address} is down${why}; next connect attempt in ${Math.ceil(waitMs)} ms`))
       }
     }
     const requestId = allocateRequestId(peer, this.#settings.pendingPerPeerMax)
@@ -529,6 +532,7 @@ export class TcpTransport implements Transport {
       lastError: null,
       lastErrorCode: null,
       refusal: null,
+      lastFailure: null,
       nextRequestId: 1,
       pending: new Map(),
     }
@@ -615,7 +619,7 @@ export class TcpTransport implements Transport {
       // A refusal or a reset came from the peer's host; the other errors say the network lost it.
       const silent = peer.lastErrorCode !== null && silentErrorCodes.has(peer.lastErrorCode)
       if (tlsRefused !== undefined) this.#dropConnection(peer, tlsRefused, socket, {code: unauthenticatedCode})
-      else this.#dropConnection(peer, `connection to ${peer.address} closed`, socket, {silent})
+      else this.#dropConnection(peer, peer.connected ? `connection to ${peer.address} closed` : `cannot connect to ${peer.address}`, socket, {silent})
     })
     // Node queues writes until the connection is up, so Hello and the first requests go out
     // together without waiting here.
@@ -761,9 +765,14 @@ export class TcpTransport implements Transport {
     const backOffMaxMs = how.silent === true ? this.#settings.silentBackoffMaxMs : this.#settings.reconnectBackoffMaxMs
     backOffAfterLoss(peer, answered, this.#settings.clock.monotonicMs(), backOffMaxMs)
     dropped.destroy()
-    this.#logLoss(peer, answered, peer.lastError === null ? reason : `${reason}: ${peer.lastError}`, backOffMaxMs)
+    // The socket's error says why (a refused connect: nothing listens there), for the log line and
+    // for what waits alike: a join through a seed nobody listens on once failed with no more than
+    // "connection to ... closed".
+    const why = peer.lastError === null ? reason : `${reason}: ${socketErrorInWords(peer.lastErrorCode, peer.lastError)}`
+    peer.lastFailure = why
+    this.#logLoss(peer, answered, why, backOffMaxMs)
     // On a connection that never connected (refused, timed out) nothing reached the peer.
-    const failure: RpcResult = how.failWith ?? {ok: false, error: 'unreachable', message: reason, ...(how.code === undefined ? {} : {code: how.code}), ...(wasSent ? {} : {sent: false as const})}
+    const failure: RpcResult = how.failWith ?? {ok: false, error: 'unreachable', message: why, ...(how.code === undefined ? {} : {code: how.code}), ...(wasSent ? {} : {sent: false as const})}
     for (const pending of peer.pending.values()) {
       this.#settings.scheduler.cancel(pending.timer)
       pending.resolve(failure)

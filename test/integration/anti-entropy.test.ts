@@ -184,6 +184,13 @@ describe('anti-entropy with real processes', () => {
     await killNode((await reloadCluster(c.dir)).nodes[2]!.pid)
     await rm(n3.dataDir, {recursive: true, force: true})
     await cp(backup, n3.dataDir, {recursive: true})
+    // dyn cluster up brings n3 back as it would any stopped node: node_exited, with the node's own code in the details.
+    const up = await runDyn(['cluster', 'up', '--dir', c.dir, '--json'])
+    assert.equal(up.code, 2, up.stdout + up.stderr)
+    const upFailure = JSON.parse(up.stdout) as {error: string; node: string; nodeError?: string; nodeMessage?: string; message: string}
+    assert.deepEqual({error: upFailure.error, node: upFailure.node, nodeError: upFailure.nodeError}, {error: 'node_exited', node: 'n3', nodeError: 'old_disk'})
+    assert.match(upFailure.nodeMessage ?? '', /copy of an older disk/)
+    assert.match(upFailure.message, /^n3 exited while starting \(pid \d+ exited with code 2\) with error old_disk: the data folder of n3 is a copy of an older disk/)
     const start = ['start', '--name', 'n3', '--host', '127.0.0.1', '--port', String(n3.port), '--rpc-port', String(n3.rpcPort), '--data', n3.dataDir, '--tombstone-grace-ms', '1000', ...secretArgs(c.dir)]
     const refused = await runDyn([...start, '--json'])
     assert.equal(refused.code, 2, refused.stdout + refused.stderr)

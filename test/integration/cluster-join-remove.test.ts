@@ -103,7 +103,7 @@ describe('cluster join and remove', () => {
     // Removing a node that still runs is staged, with a warning that leave is what it wants.
     const live = await runDyn(['cluster', 'remove', 'n2', '--node', c.api(0), '--json'])
     assert.equal(live.code, 0, live.stdout + live.stderr)
-    assert.match(live.stderr, /warning: n2 is up, as the node asked sees it; .*dyn cluster leave --name n2/)
+    assert.match(live.stderr, /warning: the removal of n2 is staged, but n1 still sees n2 up \(it answers its heartbeats\): remove is for a node that is gone for good; .*dyn cluster clear and use dyn cluster leave --name n2/)
     assert.equal(JSON.parse(live.stdout).ok, true, 'stdout stays one JSON answer')
   })
 
@@ -140,6 +140,17 @@ describe('cluster join and remove', () => {
     const itself = await runDyn(['cluster', 'join', n3.rpc, '--node', n3Api, '--json'])
     assert.equal(itself.code, 2, itself.stdout + itself.stderr)
     assert.match(JSON.parse(itself.stdout).message, /is n3's own internode address: give the internode address \(host:rpc-port\) of a node of the cluster/)
+    // A member's client API port as the seed: its internode address is named, as n1 gives it.
+    const apiSeed = await runDyn(['cluster', 'join', c.api(0), '--node', n3Api, '--json'])
+    assert.equal(apiSeed.code, 2, apiSeed.stdout + apiSeed.stderr)
+    const n1Rpc = `${c.cluster.host}:${c.cluster.nodes[0]?.rpcPort}`
+    assert.equal(JSON.parse(apiSeed.stdout).message, `the seed ${c.api(0)} is the client API port of n1 (its dyn start --port), not an internode port: give dyn cluster join n1's internode address, ${n1Rpc} (its --rpc-port)`)
+    assert.equal(JSON.parse(apiSeed.stdout).suggestedSeed, n1Rpc)
+    // A seed nobody listens on: which, why, and what to check.
+    const nobody = `${c.cluster.host}:${(await freeClusterPorts(1)).rpcPort}`
+    const deadSeed = await runDyn(['cluster', 'join', nobody, '--node', n3Api])
+    assert.equal(deadSeed.code, 3, deadSeed.stdout + deadSeed.stderr)
+    assert.match(deadSeed.stderr, new RegExp(`^dyn: could not reach the seed ${nobody}: cannot connect to ${nobody}: nothing listens on that port \\(connection refused, ECONNREFUSED\\)\\. Check that a dyn node runs there and that the port is its internode port \\(its dyn start --rpc-port.*\\[unreachable\\]`))
     const join = await runDyn(['cluster', 'join', `${c.cluster.host}:${c.cluster.nodes[0]?.rpcPort}`, '--node', n3Api, '--json'])
     assert.equal(join.code, 0, join.stdout + join.stderr)
     await waitFor('n1 to know n3 as joining', async () => ((await clusterOf(c.api(0))).members.find((member) => member.name === 'n3')?.status === 'joining' ? true : undefined))
@@ -158,6 +169,10 @@ describe('cluster join and remove', () => {
       const views = await Promise.all([c.api(0), c.api(1)].map(clusterOf))
       return views.every((view) => view.members.find((member) => member.name === 'n3')?.status === 'left') ? true : undefined
     })
+    // Withdrawn once is gone: a second remove says so, with a code of its own.
+    const again = await runDyn(['cluster', 'remove', 'n3', '--node', c.api(0), '--json'])
+    assert.equal(again.code, 2, again.stdout + again.stderr)
+    assert.equal(JSON.parse(again.stdout).error, 'already_left')
     const status = await runDyn(['cluster', 'status', '--dir', c.dir])
     assert.equal(status.code, 0, status.stdout + status.stderr)
     // Nothing was committed: the ring is the two nodes', and nothing is staged.
@@ -167,6 +182,10 @@ describe('cluster join and remove', () => {
     const leave = await runDyn(['cluster', 'leave', '--name', 'n2', '--node', c.api(0), '--json'])
     assert.equal(leave.code, 0, leave.stdout + leave.stderr)
     assert.deepEqual(JSON.parse(leave.stdout).staged, [{kind: 'leave', node: 'n2'}])
+    // Staged twice, through the other node: said, and nothing more is staged.
+    const twice = await runDyn(['cluster', 'leave', '--node', c.api(1)])
+    assert.equal(twice.code, 2, twice.stdout + twice.stderr)
+    assert.match(twice.stderr, /the leave of n2 is already staged, not yet committed: apply it with dyn cluster commit.*\[already_leaving\]/)
     const clear = await runDyn(['cluster', 'clear', '--node', c.api(1), '--json'])
     assert.equal(clear.code, 0, clear.stdout + clear.stderr)
     assert.deepEqual(JSON.parse(clear.stdout).staged, [])

@@ -135,7 +135,9 @@ describe('dyn cluster up|down|status', () => {
     assert.equal(failed.node, 'n1')
     assert.equal(failed.exitCode, 2)
     assert.match((failed.logTail as string[]).join('\n'), /in use by another running node/)
-    assert.match(String(failed.message), /n1 exited while starting/)
+    assert.match(String(failed.message), /^n1 exited while starting \(pid \d+ exited with code 2\) with error bad_parameter: the data folder .* is in use by another running node; stop it or choose another --data; its log/)
+    // The node's own code, where a script finds it: node_exited stays the error.
+    assert.deepEqual({nodeError: failed.nodeError, nodeMessage: failed.nodeMessage}, {nodeError: 'bad_parameter', nodeMessage: `the data folder ${path.join(dir, 'n1')} is in use by another running node; stop it or choose another --data`})
 
     const status = await runDyn(['cluster', 'status', '--dir', dir, '--json'])
     assert.equal(status.code, 3, status.stdout)

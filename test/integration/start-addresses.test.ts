@@ -83,12 +83,15 @@ describe('dyn start addresses', () => {
     const dir = await testFolder(t)
     const n1 = await startNode(t, dir, 'n1', ['--listen', '0.0.0.0', '--advertise', '127.0.0.1'])
     const wrongSeed = await runDyn(['start', '--name', 'n2', '--port', String(n1.port + 1), '--data', path.join(dir, 'wrong'), '--seeds', `127.0.0.1:${n1.port}`, '--json'], {timeoutMs: 8000})
-    const failed = jsonFailure(wrongSeed)
+    const failed = jsonFailure(wrongSeed) as {error: string; message: string; seed?: string; suggestedSeed?: string}
     assert.equal(failed.error, 'bad_parameter')
+    // n1 runs with --rpc-port of its own (not --port + 1000): the hint names it, as n1 says it.
+    assert.notEqual(n1.rpcPort, n1.port + 1000)
     assert.equal(
       failed.message,
-      `the seed 127.0.0.1:${n1.port} answered in HTTP: it is a client API port (dyn start --port), not an internode port (--rpc-port); give --seeds the seed's internode address, host:rpc-port (by default its --port + 1000: 127.0.0.1:${n1.port + 1000})`,
+      `the seed 127.0.0.1:${n1.port} is the client API port of n1 (its dyn start --port), not an internode port: give --seeds n1's internode address, 127.0.0.1:${n1.rpcPort} (its --rpc-port)`,
     )
+    assert.deepEqual({seed: failed.seed, suggestedSeed: failed.suggestedSeed}, {seed: `127.0.0.1:${n1.port}`, suggestedSeed: `127.0.0.1:${n1.rpcPort}`})
     assert.doesNotMatch(wrongSeed.stdout, /frame_too_large/)
 
     const n2 = await startNode(t, dir, 'n2', ['--listen', '0.0.0.0', '--advertise', '127.0.0.1', '--seeds', `127.0.0.1:${n1.rpcPort}`])
@@ -105,6 +108,19 @@ describe('dyn start addresses', () => {
       ],
     )
     assert.match(await readFile(n1.logFile, 'utf8'), new RegExp(`serving the client API on 127\\.0\\.0\\.1:${n1.port} and internode RPC on 127\\.0\\.0\\.1:${n1.rpcPort} \\(listening on 0\\.0\\.0\\.0\\)`))
+  })
+
+  it('a seed nobody listens on is named, with why it could not be reached and what to check', async (t) => {
+    const dir = await testFolder(t)
+    const {port, rpcPort} = await freeClusterPorts(2)
+    const nobody = `127.0.0.1:${rpcPort + 1}`
+    const run = await runDyn(['start', '--name', 'n2', '--port', String(port), '--rpc-port', String(rpcPort), '--data', path.join(dir, 'n2'), '--seeds', nobody, '--json'])
+    assert.equal(run.code, 3, run.stdout + run.stderr)
+    const lines = run.stdout.trimEnd().split('\n')
+    const failed = JSON.parse(lines.slice(lines.lastIndexOf('{')).join('\n')) as {error: string; message: string; seeds: string[]}
+    assert.equal(failed.error, 'unreachable')
+    assert.match(failed.message, new RegExp(`^could not reach the seed ${nobody} in \\d+ tries, 0\\.5 s apart; the first said: cannot connect to ${nobody}: nothing listens on that port \\(connection refused, ECONNREFUSED\\)\\. Check that a dyn node runs there and that the port is its internode port \\(its dyn start --rpc-port, by default its --port \\+ 1000\\), not its client API port`))
+    assert.deepEqual(failed.seeds, [nobody])
   })
 
   it('a node that advertises an address its peers cannot reach is reported by them, and told so', async (t) => {

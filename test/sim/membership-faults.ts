@@ -240,8 +240,8 @@ async function changeThroughAnyNode(cluster: SimCluster, changed: readonly strin
         const code = (error as {code?: string}).code
         last = `${code ?? 'error'}: ${(error as Error).message}`
         history.note(cluster.time.monotonicMs(), `cluster ${request.op} via ${name}: ${last}`)
-        // A stage that is already there, or a commit of nothing left to commit, was done by an earlier try.
-        if (request.op === 'stage' && code === 'bad_parameter' && last.includes('already staged')) return undefined
+        // A stage that is already there (or already committed), or a commit of nothing left to commit, was done by an earlier try.
+        if (request.op === 'stage' && (code === 'already_leaving' || code === 'already_left')) return undefined
         if (request.op === 'commit' && code === 'nothing_staged') return undefined
         if (code === 'bad_parameter') return last
       }

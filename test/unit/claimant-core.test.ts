@@ -266,6 +266,15 @@ describe('claimant core', () => {
     const silent = unconfirmedRingState(['n2', 'n3', 'n4'], new Set(['n3']))
     assert.equal(silent?.error, 'unreachable')
     assert.match(silent?.message ?? '', /n2, n4/)
+    // The node a stage is about is the silent one: said as that, with what to do for each kind.
+    const removal = unconfirmedRingState(['n2', 'n3', 'n4'], new Set(['n3']), {claimant: 'n1', change: {kind: 'remove', node: 'n4'}})
+    assert.equal(removal?.error, 'unreachable')
+    assert.match(removal?.message ?? '', /^n4 did not answer the claimant n1 \(n2 did not answer either\), whose failure detector has not yet decided that n4 is down/)
+    assert.match(removal?.message ?? '', /If n4 is gone for good, retry in a few seconds.*dyn cluster leave --name n4 hands its data off/)
+    const leave = unconfirmedRingState(['n4'], new Set(), {claimant: 'n1', change: {kind: 'leave', node: 'n4'}})
+    assert.match(leave?.message ?? '', /a leave needs n4 running to hand its data off, so if it is gone for good, remove it instead \(dyn cluster remove n4\)/)
+    // Another member silent: the stage's node answered, so the usual message.
+    assert.match(unconfirmedRingState(['n2', 'n4'], new Set(['n4']), {claimant: 'n1', change: {kind: 'remove', node: 'n4'}})?.message ?? '', /could not fetch the ring state of n2/)
   })
 })
 
@@ -294,8 +303,8 @@ describe('claimant core: each decision exactly', () => {
     assert.equal(second.state.claimant, 'b')
     assert.equal(second.state.version, 6)
     const twice = stageChange(first.state, {kind: 'remove', node: 'b'}, 'a')
-    assert.equal(!twice.ok && twice.error, 'bad_parameter')
-    assert.match(!twice.ok ? twice.message : '', /already staged/)
+    assert.equal(!twice.ok && twice.error, 'already_leaving')
+    assert.match(!twice.ok ? twice.message : '', /the leave of b is already staged, not yet committed: .*dyn cluster commit.*dyn cluster clear/)
     // With b and c staged to go, a is the last member: it may not go as well.
     const last = stageChange(second.state, {kind: 'leave', node: 'a'}, 'a')
     assert.equal(!last.ok && last.error, 'bad_parameter')
@@ -307,6 +316,42 @@ describe('claimant core: each decision exactly', () => {
     assert.ok(pair.ok)
     const lastOfTwo = stageChange(pair.state, {kind: 'remove', node: 'a'}, 'a')
     assert.equal(!lastOfTwo.ok && lastOfTwo.error, 'bad_parameter')
+  })
+
+  it('a member already on its way out is not staged again: staged, committed (leaving or being removed), or gone', () => {
+    const base = ring(['a', 'b', 'c', 'd'])
+    const staged = stageChange(base, {kind: 'leave', node: 'c'}, 'a')
+    assert.ok(staged.ok)
+    const again = stageChange(staged.state, {kind: 'leave', node: 'c'}, 'a')
+    assert.equal(!again.ok && again.error, 'already_leaving')
+    assert.doesNotMatch(!again.ok ? again.message : '', /instead/, 'the same change again needs no way round')
+    const removal = stageChange(staged.state, {kind: 'remove', node: 'd'}, 'a')
+    assert.ok(removal.ok)
+    const committed = commitTransition(removal.state, q, [], 'a')
+    assert.ok(committed.ok)
+    // While the transition moves their data, a second leave or remove of either stages nothing
+    // (it once staged the leave again, and the next merge dropped it without a word).
+    for (const kind of ['leave', 'remove'] as const) {
+      const leaving = stageChange(committed.state, {kind, node: 'c'}, 'a')
+      assert.equal(!leaving.ok && leaving.error, 'already_leaving', kind)
+      assert.match(!leaving.ok ? leaving.message : '', /c is already leaving: the ring change under way \(7\.a\) .* nothing new was staged/)
+      const removing = stageChange(committed.state, {kind, node: 'd'}, 'a')
+      assert.equal(!removing.ok && removing.error, 'already_leaving', kind)
+      assert.match(!removing.ok ? removing.message : '', /d is already being removed/)
+    }
+    // A member the transition keeps may still be staged to go (committed after it, as always).
+    assert.ok(stageChange(committed.state, {kind: 'leave', node: 'b'}, 'a').ok)
+    // Once installed, the two have left; a name that never was a member is still bad input.
+    const installed = installTransition(committed.state, 'a')
+    const departed = (name: string): 'left' | 'removed' | undefined => ({c: 'left', d: 'removed'} as const)[name as 'c' | 'd']
+    const left = stageChange(installed, {kind: 'leave', node: 'c'}, 'a', departed)
+    assert.equal(!left.ok && left.error, 'already_left')
+    assert.match(!left.ok ? left.message : '', /c has already left the cluster \(it handed its partitions off and left\)/)
+    const removed = stageChange(installed, {kind: 'remove', node: 'd'}, 'a', departed)
+    assert.equal(!removed.ok && removed.error, 'already_left')
+    assert.match(!removed.ok ? removed.message : '', /d has already left the cluster \(it was removed\)/)
+    const unknown = stageChange(installed, {kind: 'leave', node: 'z'}, 'a', departed)
+    assert.equal(!unknown.ok && unknown.error, 'bad_parameter')
   })
 
   it('clearing drops every staged change and raises the version', () => {

@@ -76,6 +76,55 @@ describe('the claimant', () => {
     }
   })
 
+  it('a second leave or remove of a member already on its way out stages nothing, and says so with its own code through any node', async () => {
+    const cluster = await SimCluster.start(35, config, new History())
+    try {
+      const change = (through: string, kind: 'leave' | 'remove'): Promise<unknown> => cluster.time.until(cluster.assembled(through)!.service.clusterChange({op: 'stage', change: {kind, node: 'n4'}}), 10_000)
+      const refusal = async (through: string, kind: 'leave' | 'remove'): Promise<string | undefined> => change(through, kind).then(() => undefined, (error: {code?: string}) => error.code)
+      await change('n3', 'leave')
+      assert.equal(await refusal('n5', 'leave'), 'already_leaving', 'staged, not committed')
+      await cluster.time.until(cluster.assembled('n2')!.service.clusterChange({op: 'commit'}), 10_000)
+      const n1 = cluster.assembled('n1')!
+      assert.ok(n1.membership.table.ring?.next !== undefined, 'the leave is committed and its data moving')
+      // Forwarded to the claimant n1 by n5 and n4 itself: the refusal keeps its code on the way back.
+      for (const [through, kind] of [['n5', 'leave'], ['n4', 'remove']] as const) {
+        assert.equal(await refusal(through, kind), 'already_leaving', `${kind} through ${through} while n4 leaves`)
+        assert.deepEqual(n1.membership.table.ring?.staged, [], 'nothing staged again')
+      }
+      await cluster.time.runFor(30_000)
+      assert.equal(n1.membership.table.ring?.next, undefined, 'the transition is installed')
+      assert.ok(!n1.membership.table.ring?.members.includes('n4'))
+      assert.equal(await refusal('n5', 'leave'), 'already_left')
+      assert.equal(await refusal('n1', 'remove'), 'already_left')
+    } finally {
+      await cluster.stop()
+    }
+  })
+
+  it('a removal of a node that just went silent, which the claimant still counts as up, stages nothing and says why and what to do', async () => {
+    const cluster = await SimCluster.start(37, config, new History())
+    try {
+      const address = (name: string): string => `${name}:7000`
+      // n4 goes silent (a machine that died without a word, or a pause): no refused connection
+      // tells the claimant n1 at once; its failure detector needs a few seconds of silence.
+      cluster.network.partition([address('n4')], [address('n1'), address('n2'), address('n3'), address('n5')])
+      const n2 = cluster.assembled('n2')!
+      const refusal = await cluster.time.until(n2.service.clusterChange({op: 'stage', change: {kind: 'remove', node: 'n4'}}), 10_000).then(
+        () => assert.fail('the removal was staged'),
+        (error: {code?: string; message?: string}) => error,
+      )
+      assert.equal(refusal.code, 'unreachable')
+      assert.match(refusal.message ?? '', /^n4 did not answer the claimant n1, whose failure detector has not yet decided that n4 is down .*: nothing was staged.* If n4 is gone for good, retry in a few seconds, once dyn cluster status shows it down; if it is still running .*dyn cluster leave --name n4/)
+      assert.deepEqual(cluster.assembled('n1')!.membership.table.ring?.staged, [])
+      // Once n1 sees n4 down, the same removal is staged.
+      await cluster.time.runFor(6000)
+      await cluster.time.until(n2.service.clusterChange({op: 'stage', change: {kind: 'remove', node: 'n4'}}), 10_000)
+      assert.deepEqual(cluster.assembled('n1')!.membership.table.ring?.staged.map(({kind, node}) => ({kind, node})), [{kind: 'remove', node: 'n4'}])
+    } finally {
+      await cluster.stop()
+    }
+  })
+
   it('a commit sent just after a partition heals finds the change the other side staged, although it still believes that side down', async () => {
     const cluster = await SimCluster.start(33, config, new History())
     try {

@@ -135,12 +135,19 @@ test('a dead peer is logged once, reconnects back off up to the cap, and its ret
   const a = await start(t, 'a', echo, {clock, log: (line) => lines.push(line)})
   const dead = await tcpWorld(t).deadAddress()
   let attempts = 0
+  const messages: string[] = []
   for (let beat = 0; beat < 120; beat += 1) {
     const result = await a.request(dead, MessageType.Ping, {from: 'a'}, requestTimeoutMs)
     assert.equal(result.ok, false)
+    messages.push(result.ok ? '' : result.message)
     if (!/next connect attempt/.test(result.ok ? '' : result.message)) attempts += 1
     nowMs += 500
   }
+  // Every failure says why, the back-off's too: a join through this address says what to check
+  // (it once got "connection to ... closed", then "... is down; next connect attempt in 3499 ms").
+  const refused = `cannot connect to ${dead}: nothing listens on that port (connection refused, ECONNREFUSED)`
+  assert.equal(messages[0], refused)
+  assert.ok(messages.some((message) => message.startsWith(`${dead} is down (${refused}); next connect attempt in `)), messages.slice(0, 4).join('\n'))
   // A minute of heartbeats: 100 ms, 200 ms, ... doubling to 5 s, then one attempt per 5 s.
   assert.ok(attempts <= 18, `${attempts} connect attempts in a minute`)
   assert.equal(lines.filter((line) => line.includes(dead)).length, 1, lines.join('\n'))

@@ -1,0 +1,31 @@
+/**
+ * What `dyn cluster remove` says of a node it staged the removal of while the node asked still
+ * counts it as up or suspect: a removal is for a node gone for good, so the operator is told
+ * plainly what that node's view is and what to do either way (carry on, or clear and leave).
+ */
+
+import type {DynClient} from '../client/http-client.js'
+
+/** How the node asked sees `name`: its name and its reachability of the member; undefined when it does not say. */
+export async function reachabilityAsSeen(client: DynClient, name: string): Promise<{asked: string; reachability: string} | undefined> {
+  const view = await client.getJson('/cluster').catch(() => undefined)
+  if (view === undefined || !view.ok) return undefined
+  const members = Array.isArray(view.body.members) ? (view.body.members as Array<{name?: unknown; reachability?: unknown}>) : []
+  const reachability = members.find((member) => member.name === name)?.reachability
+  return typeof reachability === 'string' ? {asked: typeof view.body.node === 'string' ? view.body.node : 'the node asked', reachability} : undefined
+}
+
+/**
+ * The warning for a removal just staged, from the view the node asked had of `name` before it
+ * (undefined: no warning). A removal is for a node that is gone: one that still runs would be
+ * better served by a leave, which hands its data off. Not refused (the operator may know better,
+ * say of a machine about to be wiped), but said on stderr, plainly: what the node asked sees, and
+ * what to do either way. It once said "n2 is up, as the node asked sees it" before the stage,
+ * also of a node just killed, which the stage then failed on for a reason of its own.
+ */
+export function removalWarning(name: string, seen: {readonly asked: string; readonly reachability: string}): string | undefined {
+  const undo = `if ${name} is in fact running, drop the removal with dyn cluster clear and use dyn cluster leave --name ${name}, which hands its data off first (a removed node hands nothing off, and stops with error removed once it learns of the commit)`
+  if (seen.reachability === 'up') return `the removal of ${name} is staged, but ${seen.asked} still sees ${name} up (it answers its heartbeats): remove is for a node that is gone for good; ${undo}`
+  if (seen.reachability === 'suspect') return `the removal of ${name} is staged while ${seen.asked} is still deciding whether ${name} is down (its heartbeats stopped answering moments ago); if you stopped ${name} for good, carry on with dyn cluster commit; ${undo}`
+  return undefined
+}

@@ -1,0 +1,22 @@
+/**
+ * The text form of a failure (src/cli/command-output.ts): what `fail` writes on stderr without
+ * --json is read back from a node's log by `dyn cluster up`, so the two stay one format.
+ */
+
+import assert from 'node:assert/strict'
+import {describe, it} from 'node:test'
+import {failureLine, parseFailureLine} from '../../src/cli/command-output.js'
+
+describe('command output: the failure line', () => {
+  it('reads back the code and message it wrote', () => {
+    const message = 'the data folder of n3 is a copy of an older disk: it has answered 0 reap check(s) [sic], and n1 heard of 2.'
+    assert.equal(failureLine(message, 'old_disk'), `dyn: ${message} [old_disk]`)
+    assert.deepEqual(parseFailureLine(failureLine(message, 'old_disk')), {code: 'old_disk', message})
+  })
+
+  it('takes no other line for one', () => {
+    for (const line of ['2026-12-05T00:59:21.406Z n3 restarting with the stored member table (3 member(s))', '2026-12-05T00:59:21.406Z n3 dyn: something [old_disk]', 'dyn: no code here', 'dyn:  [old_disk]', '']) {
+      assert.equal(parseFailureLine(line), undefined, line)
+    }
+  })
+})

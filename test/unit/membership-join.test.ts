@@ -1,0 +1,95 @@
+/**
+ * Tests of a node's join through its seeds (src/membership/membership.ts, `Membership.join`), on
+ * a transport stub that answers as a seed would: what the error says when a seed is a client API
+ * port rather than an internode one, and when nothing answers at a seed at all.
+ */
+
+import assert from 'node:assert/strict'
+import {describe, it} from 'node:test'
+import {DynError} from '../../src/errors.js'
+import type {Member} from '../../src/membership/member-table.js'
+import {Membership, notInternodeSeed, unreachableSeeds} from '../../src/membership/membership.js'
+import {notInternodeCode} from '../../src/transport/rpc-common.js'
+import type {RpcResult, Transport} from '../../src/transport/transport.js'
+
+/** A transport whose every request to `address` gets `answer(address)`; the addresses asked, in order. */
+function stubTransport(answer: (address: string) => RpcResult): Transport & {asked: string[]} {
+  const asked: string[] = []
+  return {
+    asked,
+    address: '127.0.0.1:9999',
+    request: async (address) => {
+      asked.push(address)
+      return answer(address)
+    },
+    peerState: () => 'unknown',
+    close: async () => undefined,
+  }
+}
+
+function joiner(port: number, rpcPort: number): Member {
+  return {name: 'n5', apiAddress: `127.0.0.1:${port}`, rpcAddress: `127.0.0.1:${rpcPort}`, status: 'joining', incarnation: 1}
+}
+
+async function joinError(transport: Transport, seeds: readonly string[], self: Member, attemptsMax = 3): Promise<DynError> {
+  const waits: number[] = []
+  const failed = await Membership.join(transport, seeds, self, {}, attemptsMax, async (ms) => void waits.push(ms)).then(
+    () => assert.fail('the join succeeded'),
+    (error: unknown) => error,
+  )
+  assert.ok(failed instanceof DynError, String(failed))
+  return failed
+}
+
+const httpAnswer = (address: string): RpcResult => ({ok: false, error: 'unreachable', code: notInternodeCode, message: `${address} answered in HTTP: it is a client API port (dyn start --port), not an internode port (--rpc-port)`, sent: false})
+
+describe('membership: a seed that is a client API port', () => {
+  it('is refused at once, naming the internode port of the layout this node was started with', async () => {
+    // dyn cluster up --port 47070 --rpc-port 47170, and a node started beside it the same way.
+    const transport = stubTransport(httpAnswer)
+    const error = await joinError(transport, ['127.0.0.1:47070'], joiner(47080, 47180))
+    assert.deepEqual(transport.asked, ['127.0.0.1:47070'], 'no second try: the address is wrong')
+    assert.equal(error.code, 'bad_parameter')
+    assert.match(error.message, /^the seed 127\.0\.0\.1:47070 answered in HTTP: it is a client API port/)
+    assert.match(error.message, /give --seeds the seed's internode address, host:rpc-port: 127\.0\.0\.1:47170 if its ports are laid out as this node's \(--rpc-port = --port \+ 100\), or 127\.0\.0\.1:48070 for a node started without --rpc-port/)
+    assert.deepEqual(error.details, {seed: '127.0.0.1:47070', suggestedSeed: '127.0.0.1:47170'})
+  })
+
+  it('names the default layout when this node has it, and any offset this node has, below its port too', () => {
+    const byDefault = notInternodeSeed('127.0.0.1:7070', 'x', joiner(7073, 8073))
+    assert.match(byDefault.message, /host:rpc-port \(by default its --port \+ 1000: 127\.0\.0\.1:8070\)$/)
+    assert.equal(byDefault.details.suggestedSeed, '127.0.0.1:8070')
+    const below = notInternodeSeed('[::1]:9070', 'x', {apiAddress: '[::1]:9073', rpcAddress: '[::1]:8073'}, 'dyn cluster join')
+    assert.match(below.message, /give dyn cluster join the seed's internode address, host:rpc-port: \[::1\]:8070 if its ports are laid out as this node's \(--rpc-port = --port - 1000\), or \[::1\]:10070/)
+    // No port to name past 65535: the rule alone.
+    const high = notInternodeSeed('127.0.0.1:65000', 'x', joiner(7070, 8070))
+    assert.match(high.message, /host:rpc-port$/)
+    assert.deepEqual(high.details, {seed: '127.0.0.1:65000'})
+  })
+})
+
+describe('membership: a seed nobody answers at', () => {
+  it('names the seed, how often it was tried, why the first try failed, and what to check', async () => {
+    // The first try connects and is refused; the later ones are refused by the back-off without a connect.
+    let tries = 0
+    const refused = 'cannot connect to 127.0.0.1:47999: nothing listens on that port (connection refused, ECONNREFUSED)'
+    const transport = stubTransport((address) => ({ok: false, error: 'unreachable', message: tries++ === 0 ? refused : `${address} is down (${refused}); next connect attempt in 3499 ms`, sent: false}))
+    const error = await joinError(transport, ['127.0.0.1:47999'], joiner(47080, 47180), 4)
+    assert.equal(transport.asked.length, 4)
+    assert.equal(error.code, 'unreachable')
+    assert.equal(
+      error.message,
+      `could not reach the seed 127.0.0.1:47999 in 4 tries, 0.5 s apart; the first said: ${refused}. Check that a dyn node runs there and that the port is its internode port (its dyn start --rpc-port, by default its --port + 1000), not its client API port, and that no firewall stands between`,
+    )
+    assert.deepEqual(error.details, {seeds: ['127.0.0.1:47999']})
+  })
+
+  it('with several seeds, says each one\'s failure; dyn cluster join tries once', async () => {
+    const transport = stubTransport((address) => (address.endsWith(':1') ? {ok: false, error: 'timeout', message: `no answer from ${address} within 5000 ms`} : {ok: false, error: 'unreachable', message: `cannot connect to ${address}: its host name does not resolve (ENOTFOUND)`, sent: false}))
+    const error = await joinError(transport, ['10.0.0.9:1', 'nowhere.invalid:8070'], joiner(7070, 8070), 2)
+    assert.match(error.message, /^could not reach any seed given to --seeds in 2 tries each, 0\.5 s apart; the first said: 10\.0\.0\.9:1: no answer from 10\.0\.0\.9:1 within 5000 ms; nowhere\.invalid:8070: cannot connect to nowhere\.invalid:8070: its host name does not resolve \(ENOTFOUND\)\. For each, check that a dyn node runs there/)
+    assert.deepEqual(error.details, {seeds: ['10.0.0.9:1', 'nowhere.invalid:8070']})
+    const once = unreachableSeeds([{seed: '127.0.0.1:8070', message: 'cannot connect'}], 1, 'dyn cluster join')
+    assert.match(once.message, /^could not reach the seed 127\.0\.0\.1:8070: cannot connect\. Check that a dyn node runs there/)
+  })
+})

@@ -1,0 +1,22 @@
+/**
+ * What `dyn cluster remove` warns of a removal it staged (src/cli/removal-warning.ts): a node the
+ * node asked still sees up or suspect is said plainly, with what to do either way; one seen down
+ * is removed without a word.
+ */
+
+import assert from 'node:assert/strict'
+import {describe, it} from 'node:test'
+import {removalWarning} from '../../src/cli/removal-warning.js'
+
+describe('dyn cluster remove: the warning', () => {
+  it('says what the node asked sees, and how to undo the removal of a node that runs', () => {
+    const up = removalWarning('n2', {asked: 'n1', reachability: 'up'})
+    assert.match(up ?? '', /^the removal of n2 is staged, but n1 still sees n2 up \(it answers its heartbeats\): remove is for a node that is gone for good; if n2 is in fact running, drop the removal with dyn cluster clear and use dyn cluster leave --name n2, which hands its data off first/)
+    const suspect = removalWarning('n2', {asked: 'n1', reachability: 'suspect'})
+    assert.match(suspect ?? '', /^the removal of n2 is staged while n1 is still deciding whether n2 is down .*if you stopped n2 for good, carry on with dyn cluster commit; if n2 is in fact running, drop the removal with dyn cluster clear/)
+  })
+
+  it('says nothing of a node seen down', () => {
+    assert.equal(removalWarning('n2', {asked: 'n1', reachability: 'down'}), undefined)
+  })
+})
