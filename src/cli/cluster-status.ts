@@ -13,7 +13,7 @@ import {DynClient} from '../client/http-client.js'
 import {DynError, type ErrorCode} from '../errors.js'
 import type {GatheredStatus, MemberStatusEntry} from '../node/status-subsystem.js'
 import type {LocalCluster, LocalNode, NodeEnding} from './local-cluster.js'
-import {clusterFileName, describeEnding, isNodeDataFolder, isNodeProcess, localClusterCaFile, localClusterClientCaFile, localClusterTlsProblem, localNodeClient, nodeEnding, probe, probeTimeoutMs} from './local-cluster.js'
+import {clusterFileName, describeEnding, failureText, isNodeDataFolder, isNodeProcess, localClusterCaFile, localClusterClientCaFile, localClusterTlsProblem, localNodeClient, nodeEnding, nodeFailure, probe, probeTimeoutMs} from './local-cluster.js'
 import {leftMembers, nodeTransfersOf, type NodeTransfers} from './transfer-status.js'
 
 /** How a node of the folder is: serving as itself, running but not answering, exited, stopped, or gone from the cluster (left or removed). */
@@ -30,6 +30,9 @@ export interface NodeStatus {
   readonly state: NodeState
   /** How its process ended, when it is not running and its wrapper recorded that. */
   readonly ended?: NodeEnding
+  /** The coded error it exited with (old_disk: a copy of an older disk), and its message, read back from its log. */
+  readonly nodeError?: string
+  readonly nodeMessage?: string
   readonly members?: number
   readonly ringHash?: string
   readonly clusterId?: string
@@ -114,7 +117,9 @@ async function nodeStatus(cluster: LocalCluster, node: LocalNode, tlsProblem: st
     if (node.left === true) return {...base, running: false, serving: false, state: 'left'}
     if (node.pid === undefined) return {...base, running: false, serving: false, state: 'stopped'}
     const ended = nodeEnding(node)
-    return {...base, running: false, serving: false, state: 'exited', ...(ended === undefined ? {} : {ended}), problem: `not running (${describeEnding(node.pid, ended)})`}
+    const failure = nodeFailure(node, ended)
+    const failed = failure === undefined ? {} : {nodeError: failure.code, nodeMessage: failure.message}
+    return {...base, running: false, serving: false, state: 'exited', ...(ended === undefined ? {} : {ended}), ...failed, problem: `not running (${describeEnding(node.pid, ended)}${failureText(failure)})`}
   }
   // A folder that cannot read its TLS files cannot ask its nodes anything: it says why.
   if (tlsProblem !== undefined) return {...base, running: true, serving: false, state: 'not_answering', problem: `running, but not asked: ${tlsProblem}`}

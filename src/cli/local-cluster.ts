@@ -688,6 +688,20 @@ export function describeEnding(pid: number | undefined, ending: NodeEnding | und
   return `pid ${pid} gone, how it ended is not known`
 }
 
+/**
+ * The coded error a node that exited with a code printed last (old_disk: a copy of an older
+ * disk), read back from its log; undefined for a node killed by a signal or that printed none.
+ * Its code goes in the details of `up`'s and `status`'s answers, where a script can match it.
+ */
+export function nodeFailure(node: LocalNode, ending: NodeEnding | undefined, logTail: readonly string[] = tail(node.logFile, 1)): {code: string; message: string} | undefined {
+  return ending?.exitCode === undefined ? undefined : parseFailureLine(logTail.at(-1) ?? '')
+}
+
+/** " with error old_disk: the message", or nothing. */
+export function failureText(failure: {code: string; message: string} | undefined): string {
+  return failure === undefined ? '' : ` with error ${failure.code}: ${failure.message.replace(/\.$/, '')}`
+}
+
 async function exitedWhileStarting(node: LocalNode): Promise<NodeExitedError> {
   let ending = nodeEnding(node)
   for (let waitedMs = 0; ending === undefined && waitedMs < exitRecordWaitMs; waitedMs += 50) {
@@ -695,10 +709,8 @@ async function exitedWhileStarting(node: LocalNode): Promise<NodeExitedError> {
     ending = nodeEnding(node)
   }
   const logTail = tail(node.logFile, logTailLines)
-  // A node whose dyn start failed with a coded error (old_disk: a copy of an older disk) printed
-  // it last; its code goes in the details, where a script can match it (it was only in the text).
-  const failure = ending?.exitCode === undefined ? undefined : parseFailureLine(logTail.at(-1) ?? '')
-  const failed = failure === undefined ? '' : ` with error ${failure.code}: ${failure.message.replace(/\.$/, '')}`
+  const failure = nodeFailure(node, ending, logTail)
+  const failed = failureText(failure)
   return new NodeExitedError(`${node.name} exited while starting (${describeEnding(node.pid, ending)})${failed}; its log (${node.logFile}) ends with:\n${logTail.join('\n')}`, {
     node: node.name,
     pid: node.pid,

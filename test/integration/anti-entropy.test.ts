@@ -191,6 +191,11 @@ describe('anti-entropy with real processes', () => {
     assert.deepEqual({error: upFailure.error, node: upFailure.node, nodeError: upFailure.nodeError}, {error: 'node_exited', node: 'n3', nodeError: 'old_disk'})
     assert.match(upFailure.nodeMessage ?? '', /copy of an older disk/)
     assert.match(upFailure.message, /^n3 exited while starting \(pid \d+ exited with code 2\) with error old_disk: the data folder of n3 is a copy of an older disk/)
+    // dyn cluster status says the same of the node that exited, code included.
+    const status = await runDyn(['cluster', 'status', '--dir', c.dir, '--json'])
+    const exited = (JSON.parse(status.stdout) as {nodes: Array<{name: string; state: string; nodeError?: string; problem?: string}>}).nodes.find((node) => node.name === 'n3')
+    assert.deepEqual({state: exited?.state, nodeError: exited?.nodeError}, {state: 'exited', nodeError: 'old_disk'}, status.stdout)
+    assert.match(exited?.problem ?? '', /^not running \(pid \d+ exited with code 2 with error old_disk: the data folder of n3 is a copy of an older disk/)
     const start = ['start', '--name', 'n3', '--host', '127.0.0.1', '--port', String(n3.port), '--rpc-port', String(n3.rpcPort), '--data', n3.dataDir, '--tombstone-grace-ms', '1000', ...secretArgs(c.dir)]
     const refused = await runDyn([...start, '--json'])
     assert.equal(refused.code, 2, refused.stdout + refused.stderr)
