@@ -13,6 +13,7 @@
 
 import {readFile} from 'node:fs/promises'
 import type {KindSummary, LatencySummary} from './recorder.js'
+import {unmeasuredRun} from './failed-run.js'
 import {figure} from './report.js'
 import {openLoopConnectionsPerNodeDefault} from './open-loop.js'
 import type {BenchConfig, BenchReport, PhaseResult} from './runner.js'
@@ -128,14 +129,6 @@ function configProblem(config: Record<string, unknown>): string | undefined {
   return undefined
 }
 
-/** `835 quorum_unmet, 147 http_error`: a kind's errors, most frequent first. */
-function errorsText(errors: Record<string, number>): string {
-  return Object.entries(errors)
-    .sort(([, a], [, b]) => b - a)
-    .map(([outcome, count]) => `${count} ${outcome}`)
-    .join(', ')
-}
-
 /**
  * Why a report that has the right shape is still no measurement to compare with, or undefined
  * when it is one. A baseline sets what "no worse" means, so its figures must be those of the
@@ -150,34 +143,14 @@ function errorsText(errors: Record<string, number>): string {
  * accepted (its SLA verdict is a judgement of valid figures; compareWithBaseline warns of it).
  */
 function failedRunProblem(run: {operations: readonly KindSummary[]}, faults: unknown): string | undefined {
-  const unmeasured = unmeasuredRunProblem(run)
-  if (unmeasured !== undefined) return unmeasured
+  const unmeasured = unmeasuredRun(run)
+  if (unmeasured !== undefined) return unmeasured.nothingAccepted ? unmeasured.problem : `${unmeasured.problem}: its figures measure failures, not the cluster serving`
   if (Array.isArray(faults)) {
     const undone = faults.filter((fault) => isRecord(fault) && typeof fault.problem === 'string')
     if (undone.length > 0) {
       return `its fault ${undone.map((fault) => `${String(fault.spec)} was not carried out as planned (${String(fault.problem)})`).join('; ')}, so the run is not the experiment its --fault flags name`
     }
   }
-  return undefined
-}
-
-/**
- * Why a run measured nothing of the cluster serving, or undefined when it measured something: no
- * operation accepted, or an operation kind whose every request failed. `dyn bench` without an
- * SLA exits 3 for such a run rather than 0, and no such run is taken as a baseline.
- */
-export function unmeasuredRunProblem(run: {operations: readonly KindSummary[]}): string | undefined {
-  const accepted = run.operations.reduce((sum, op) => sum + op.count, 0)
-  if (accepted === 0) {
-    const shed = run.operations.reduce((sum, op) => sum + (typeof op.shed === 'number' ? op.shed : 0), 0)
-    return shed > 0 ? `every one of its ${shed} operations was shed by an overloaded node, so it measured none` : 'it measured no operation'
-  }
-  const failedKinds = run.operations.flatMap((op) => {
-    const errors = isRecord(op.errors) ? (Object.fromEntries(Object.entries(op.errors).filter(([, n]) => typeof n === 'number')) as Record<string, number>) : {}
-    const failed = Object.values(errors).reduce((sum, n) => sum + n, 0)
-    return op.count > 0 && failed >= op.count ? [`every ${op.operation} failed (${errorsText(errors)})`] : []
-  })
-  if (failedKinds.length > 0) return `${failedKinds.join('; ')}: its figures measure failures, not the cluster serving`
   return undefined
 }
 

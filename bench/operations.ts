@@ -12,6 +12,7 @@
 
 import type {Random} from '../src/clock.js'
 import type {KeyChooser} from './distributions.js'
+import type {AnsweredFailure} from './recorder.js'
 import type {OperationKind, Workload} from './workloads.js'
 import {addToCart, keyName, mergeCarts, operationPicker, valueOf} from './workloads.js'
 
@@ -136,7 +137,25 @@ export interface OperationFactoryOptions {
 }
 
 /** Makes the next operation of a workload: its kind from the mix, its key from the distribution. */
+/** A failure a node answered (not found and shedding aside): its status, and the code and message of its JSON body. */
+export function answeredFailure(reply: HttpReply): AnsweredFailure {
+  try {
+    const body = JSON.parse(reply.body) as {error?: unknown; message?: unknown}
+    return {status: reply.status, ...(typeof body.error === 'string' ? {error: body.error} : {}), ...(typeof body.message === 'string' ? {message: body.message.slice(0, failureMessageCharsMax)} : {})}
+  } catch {
+    return {status: reply.status}
+  }
+}
+
+/** A failure's message is kept to this many characters in the report. */
+const failureMessageCharsMax = 500
+
 export class OperationFactory implements OperationSource {
+  /**
+   * The first failure a node answered per operation kind, since the last `clearFailures`: a body
+   * is parsed once per kind, so failing runs cost no more than others.
+   */
+  readonly firstFailures = new Map<OperationKind, AnsweredFailure>()
   private readonly picker: {next(): OperationKind}
   private readonly readQuery: string
   private readonly writeQuery: string
@@ -182,6 +201,18 @@ export class OperationFactory implements OperationSource {
     return this.write('insert', keyName(index), valueOf(this.options.valueSize, this.options.random))
   }
 
+  /** The outcome of a reply, noting the kind's first answered failure. */
+  private outcomeOf(kind: OperationKind, reply: HttpReply): Outcome {
+    const outcome = outcomeOf(reply.status, reply.body)
+    if (outcome !== 'ok' && outcome !== 'not_found' && outcome !== 'overloaded' && !this.firstFailures.has(kind)) this.firstFailures.set(kind, answeredFailure(reply))
+    return outcome
+  }
+
+  /** Forgets the failures noted so far (the load's, before the measured run). */
+  clearFailures(): void {
+    this.firstFailures.clear()
+  }
+
   private readStep(key: string): HttpStep {
     return {method: 'GET', path: `/kv/${encodeURIComponent(key)}${this.readQuery}`, headers: {}}
   }
@@ -199,7 +230,7 @@ export class OperationFactory implements OperationSource {
       key,
       first: this.readStep(key),
       onReply: (reply) => {
-        const outcome = outcomeOf(reply.status, reply.body)
+        const outcome = this.outcomeOf('read', reply)
         if (outcome !== 'ok') return {done: true, outcome}
         const answer = parseRead(reply, false)
         contexts.set(key, answer.context)
@@ -218,7 +249,7 @@ export class OperationFactory implements OperationSource {
       onReply: (reply) => {
         contexts.set(key, reply.contextHeader)
         onAnswered?.()
-        return {done: true, outcome: outcomeOf(reply.status, reply.body)}
+        return {done: true, outcome: this.outcomeOf(kind, reply)}
       },
       abandon: () => onAnswered?.(),
     }
@@ -235,10 +266,10 @@ export class OperationFactory implements OperationSource {
       onReply: (reply) => {
         if (!reading) {
           contexts.set(key, reply.contextHeader)
-          return {done: true, outcome: outcomeOf(reply.status, reply.body), versions}
+          return {done: true, outcome: this.outcomeOf(kind, reply), versions}
         }
         reading = false
-        const outcome = outcomeOf(reply.status, reply.body)
+        const outcome = this.outcomeOf(kind, reply)
         if (outcome !== 'ok' && outcome !== 'not_found') return {done: true, outcome}
         const answer = outcome === 'ok' ? parseRead(reply, true) : {context: reply.contextHeader, liveVersions: 0, siblings: []}
         versions = answer.liveVersions

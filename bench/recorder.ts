@@ -72,6 +72,20 @@ export interface KindSummary {
   readonly errors: Record<string, number>
   readonly notFound: number
   readonly versionsSeen: Record<string, number>
+  /**
+   * The first failure a node answered for this kind in the run: its status, and the error code
+   * and message of its body. `errors` counts failures by outcome only (every 4xx is
+   * `http_error`); this says what the node said, so that a run that fails says why.
+   */
+  readonly firstFailure?: AnsweredFailure
+}
+
+/** A failure as a node answered it. */
+export interface AnsweredFailure {
+  readonly status: number
+  /** The stable code of the node's JSON error body; absent when the body had none. */
+  readonly error?: string
+  readonly message?: string
 }
 
 /** One second of the measured run: what each operation did in it. */

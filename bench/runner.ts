@@ -16,6 +16,7 @@ import {seededRandom} from '../src/clock.js'
 import {clusterDownAndPurge, clusterUp, localMachineCount, localNodeNames, removeFolder, rpcPortOffset} from '../src/cli/local-cluster.js'
 import type {UpOptions} from '../src/cli/local-cluster.js'
 import {freeClusterPorts} from '../src/cli/ports.js'
+import {exitCodeOf, exitCodes} from '../src/cli/exit-codes.js'
 import {DynClient, NotDynNodeError, UnreachableError} from '../src/client/http-client.js'
 import {PartitionAwareClient} from '../src/client/partition-aware-client.js'
 import {assert, DynError} from '../src/errors.js'
@@ -33,11 +34,12 @@ import {defaultFaultDurationS, planFaults, runWindows} from './faults.js'
 import type {FaultSpec, PlannedFault} from './faults.js'
 import {ContextCache, OperationFactory} from './operations.js'
 import {Recorder} from './recorder.js'
-import type {KindSummary, TimelineWindow} from './recorder.js'
+import type {AnsweredFailure, KindSummary, TimelineWindow} from './recorder.js'
+import {answerText, failureAdvice, failureCode} from './failed-run.js'
 import {judge, verdictsThroughFaults} from './sla.js'
 import type {Sla, TargetVerdict} from './sla.js'
 import {workloads} from './workloads.js'
-import type {WorkloadName} from './workloads.js'
+import type {OperationKind, WorkloadName} from './workloads.js'
 
 export type LoopMode = {readonly kind: 'closed'; readonly connections: number} | {readonly kind: 'open'; readonly ratePerS: number}
 
@@ -282,8 +284,10 @@ async function measureRun(
 ): Promise<Measured> {
   const recorder = new Recorder()
   let injected: RunningFaults | undefined
+  // What the nodes answered when they failed, this run's only (not the load's, nor an earlier step's).
+  factory.clearFailures()
   try {
-    const run = await withProgress('running', config.durationS + config.warmupS, recorder, onProgress, label, () => {
+    const driven = await withProgress('running', config.durationS + config.warmupS, recorder, onProgress, label, () => {
       const driving = drive(config, nodes, factory, recorder, route)
       if (faulty !== undefined) {
         // The driver names the start of the measured run before it first waits; faults keep its clock.
@@ -300,6 +304,7 @@ async function measureRun(
       }
       return driving
     })
+    const run = withFirstFailures(driven, factory.firstFailures)
     // The run is over: the fault under way ends now, reverted as planned (a killed node started again).
     injected?.stop()
     const faults = await injected?.done
@@ -608,12 +613,25 @@ function startTrivialServer(valueSize: number): Promise<{child: ChildProcess; po
   })
 }
 
+/** Each kind's first answered failure, beside its counts. */
+function withFirstFailures(run: PhaseResult, failures: ReadonlyMap<OperationKind, AnsweredFailure>): PhaseResult {
+  if (failures.size === 0) return run
+  return {
+    ...run,
+    operations: run.operations.map((op) => {
+      const firstFailure = failures.get(op.operation)
+      return firstFailure === undefined ? op : {...op, firstFailure}
+    }),
+  }
+}
+
 async function loadRecords(config: BenchConfig, nodes: readonly string[], factory: OperationFactory, onProgress: ((snapshot: ProgressSnapshot) => void) | undefined): Promise<{records: number; elapsedS: number; failed: number}> {
   const targets = new HttpTargets(config.timeoutS, loadConcurrency, nodes, config.tls)
   const begin = performance.now()
   let next = 0
   let done = 0
   let failed = 0
+  let lastFailure: string | undefined
   const timer = setInterval(() => {
     onProgress?.({phase: 'loading', elapsedS: (performance.now() - begin) / 1000, durationS: config.durationS, done, total: config.records, operations: []})
   }, progressIntervalMs)
@@ -628,7 +646,10 @@ async function loadRecords(config: BenchConfig, nodes: readonly string[], factor
         await new Promise((resolve) => setTimeout(resolve, loadShedRetryDelayMs * 2 ** retry * (0.5 + Math.random())))
         result = await targets.execute(nodes[index % nodes.length] as string, factory.loadRecord(index))
       }
-      if (result.outcome !== 'ok') failed += 1
+      if (result.outcome !== 'ok') {
+        failed += 1
+        lastFailure = result.outcome
+      }
       done += 1
     }
   }
@@ -639,6 +660,13 @@ async function loadRecords(config: BenchConfig, nodes: readonly string[], factor
     await targets.close()
   }
   targets.throwIfTlsFailed()
+  // Not one record stored: the run could only measure failures, so it stops here, with what the
+  // nodes answered (a refused parameter exits 2, an unavailable cluster 3).
+  if (failed === config.records) {
+    const firstFailure = factory.firstFailures.get('insert')
+    const code = failureCode(lastFailure, firstFailure)
+    throw new DynError(code, `the load stored none of its ${config.records} records (${lastFailure ?? 'failed'}${answerText(firstFailure)}), so nothing was measured; ${failureAdvice(exitCodeOf(code) === exitCodes.usage)}`, firstFailure === undefined ? {} : {firstFailure})
+  }
   return {records: config.records, elapsedS: (performance.now() - begin) / 1000, failed}
 }
 

@@ -7,14 +7,15 @@ import {clientTlsFlags} from '../src/cli/client-flags.js'
 import {parseNodeList} from '../src/client/node-address.js'
 import type {NodeAddress} from '../src/client/node-address.js'
 import type {ClientTls} from '../src/transport/tls-ca-file.js'
-import {exitCodes} from '../src/cli/exit-codes.js'
+import {exitCodeOf, exitCodes} from '../src/cli/exit-codes.js'
 import {settleColors} from '../src/cli/terminal.js'
 import {DynError} from '../src/errors.js'
 import {memberTlsOf, NotDynNodeError, UnreachableError} from '../src/client/http-client.js'
 import type {DistributionName} from '../bench/distributions.js'
-import {compareWithBaseline, formatRegression, incomparableMessage, loadBaseline, unmeasuredRunProblem, maxRegressionDefault, parseMaxRegression, parseRegressionMetrics, regressionMetricNames, regressionMetricsDefault, setupOfConfig, setupOfReport} from '../bench/baseline.js'
+import {compareWithBaseline, formatRegression, incomparableMessage, loadBaseline, maxRegressionDefault, parseMaxRegression, parseRegressionMetrics, regressionMetricNames, regressionMetricsDefault, setupOfConfig, setupOfReport} from '../bench/baseline.js'
 import type {ComparedReport, RegressionMetric, RegressionReport} from '../bench/baseline.js'
 import {junitReport, markdownSummary} from '../bench/ci-reports.js'
+import {failureAdvice, unmeasuredRun} from '../bench/failed-run.js'
 import {formatReport} from '../bench/report.js'
 import {runBench, writeHistograms} from '../bench/runner.js'
 import type {BenchConfig, BenchReport, ProgressSnapshot} from '../bench/runner.js'
@@ -38,7 +39,7 @@ With --sla FILE the run takes its parameters from the file (flags override) and 
 --fault kill|pause|partition[:NODE][@SECONDS] (repeatable; open loop, on a cluster the bench starts) kills, pauses or cuts off a node mid-run for --fault-duration seconds, then restarts, resumes or heals it; the report judges the run before, during and after each fault, and the SLA holds only if it holds in every window. Requests a node refuses to connect go to the next node, as dyn's clients do.
 With --baseline FILE.json (the --json output of an earlier run with the same parameters, read before this run starts) it compares throughput and latency percentiles per operation and exits 5 when one is worse by more than --max-regression (10% unless given); when both runs were calibrated the figures are compared in units of each run's calibration, which cancels much of a shared machine's drift, else in raw units with a warning.
 For CI, --junit FILE writes JUnit XML (a test case per SLA target, per error rate and per figure compared; needs --sla or --baseline) and --markdown FILE a summary for the job page (e.g. $GITHUB_STEP_SUMMARY); both are written whatever the verdict.
-Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could not be applied or reverted), 2 bad usage (a node certificate that does not verify included: tls_untrusted), 3 cluster unreachable (or, without an SLA, a run in which every operation of a kind failed), 5 regression against the baseline (with the SLA met).`
+Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could not be applied or reverted), 2 bad usage (a node certificate that does not verify included: tls_untrusted), 3 cluster unreachable; a load that stored nothing, or (without an SLA) a run in which every operation of a kind failed, exits by what the nodes answered (2 for a refused parameter, 3 for quorum_unmet), 5 regression against the baseline (with the SLA met).`
 
   static override examples = [
     {description: 'Maximum throughput of a fresh 3-node cluster, YCSB A, 50 connections, calibrated', command: '<%= config.bin %> bench --nodes 3 --workload a --connections 50 --duration 10 --calibrate'},
@@ -193,15 +194,18 @@ Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could no
     // verdict says so; without one, this does. Either way the run missed (exit 1).
     const missed = (report.sla !== undefined && !report.sla.met) || report.faults?.some((fault) => fault.problem !== undefined) === true
     // Without an SLA to judge it, a run in which the cluster served nothing (every operation of a
-    // kind failed, or none was accepted) is not a measurement: it fails as an unavailable cluster
-    // does (exit 3), instead of printing figures of failures and exiting 0.
-    const unmeasured = report.sla === undefined ? unmeasuredRunProblem(report.run) : undefined
-    const unmeasuredMessage = unmeasured === undefined ? undefined : `the run measured nothing of the cluster serving: ${unmeasured.replace(/: its figures measure failures, not the cluster serving$/, '')}; check that the nodes are up (dyn cluster status) and that the quorums can be met`
+    // kind failed, or none was accepted) is not a measurement: it fails with what the nodes
+    // answered (bad_parameter exits 2, quorum_unmet 3, ...), instead of printing the figures of
+    // error answers and exiting 0.
+    const unmeasured = report.sla === undefined ? unmeasuredRun(report.run) : undefined
+    const unmeasuredMessage = unmeasured === undefined ? undefined : `the run measured nothing of the cluster serving: ${unmeasured.problem}; ${failureAdvice(exitCodeOf(unmeasured.code) === exitCodes.usage)}`
     if (flags.json) {
       const {histograms: _histograms, ...rest} = report
       // `ok` as every command's answer has it: false when the run missed (exit 1 too), measured
-      // nothing (exit 3) or a figure regressed against the baseline (exit 5).
-      this.printJson({ok: !missed && unmeasured === undefined && regression?.regressed !== true, ...rest, ...(unmeasuredMessage === undefined ? {} : {unmeasured: unmeasuredMessage}), ...(regression === undefined ? {} : {regression})})
+      // nothing (with its error and message, as any failure) or a figure regressed against the
+      // baseline (exit 5).
+      const failure = unmeasured === undefined ? {} : {error: unmeasured.code, message: unmeasuredMessage}
+      this.printJson({ok: !missed && unmeasured === undefined && regression?.regressed !== true, ...failure, ...rest, ...(regression === undefined ? {} : {regression})})
       for (const warning of regression?.warnings ?? []) process.stderr.write(`dyn: warning: ${warning}\n`)
     } else {
       process.stdout.write(formatReport(report))
@@ -210,7 +214,7 @@ Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could no
     if (unmeasuredMessage !== undefined) process.stderr.write(`dyn: ${unmeasuredMessage}\n`)
     if (flags.report !== undefined) await this.writeHtmlReport(flags.json, flags.report, report)
     if (missed) this.exit(exitCodes.notFound)
-    if (unmeasured !== undefined) this.exit(exitCodes.unavailable)
+    if (unmeasured !== undefined) this.exit(exitCodeOf(unmeasured.code))
     if (regression?.regressed === true) this.exit(exitCodes.regression)
   }
 

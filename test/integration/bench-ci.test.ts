@@ -122,14 +122,22 @@ describe('dyn bench for CI: --junit, --markdown, --baseline', () => {
     assert.match(summary, /^\| all throughput \| [\d.]+ ops\/s \| [\d.e+]+ ops\/s \| 9\d\.\d% worse \| ❌ worse \|$/m)
   })
 
-  it('without an SLA, a run in which every operation failed measured nothing: exit 3, ok false, and why', async () => {
-    // N = 2 on a one-node cluster: the node refuses every request (a quorum it cannot form).
-    const result = await runDyn(['bench', '--node', c.api(0), '--workload', 'a', '--connections', '4', '--duration', '1', '--warmup', '0', '--records', '20', '--no-load', '--n', '2', '--w', '2', '--r', '1', '--json'], {timeoutMs: benchTimeoutMs})
-    assert.equal(result.code, 3, result.stderr + result.stdout)
-    const report = JSON.parse(result.stdout) as SavedReport & {unmeasured?: string}
-    assert.equal(report.ok, false)
-    assert.match(report.unmeasured ?? '', /^the run measured nothing of the cluster serving: every read failed \(\d+ \w+\); every update failed \(\d+ \w+\); check that the nodes are up/)
-    assert.match(result.stderr, /dyn: the run measured nothing of the cluster serving: every read failed/)
+  it('without an SLA, a run in which every operation failed measured nothing: it fails with what the node answered, and a load that stored nothing stops before the run', async () => {
+    // N = 2 on a one-node cluster: the node refuses every request (bad_parameter: it cannot place 2 replicas).
+    const flags = ['bench', '--node', c.api(0), '--workload', 'a', '--connections', '4', '--duration', '1', '--warmup', '0', '--records', '20', '--n', '2', '--w', '2', '--r', '1', '--json']
+    const run = await runDyn([...flags, '--no-load'], {timeoutMs: benchTimeoutMs})
+    assert.equal(run.code, 2, run.stderr + run.stdout)
+    const report = JSON.parse(run.stdout) as {ok: boolean; error?: string; message?: string; run: {operations: Array<{firstFailure?: {status: number; error?: string}}>}}
+    assert.deepEqual({ok: report.ok, error: report.error}, {ok: false, error: 'bad_parameter'})
+    assert.match(report.message ?? '', /^the run measured nothing of the cluster serving: every read failed \(\d+ http_error\); every update failed \(\d+ http_error\); the first answer: 400 bad_parameter: n=2 needs 2 distinct nodes.*; fix the run's flags as the node says$/)
+    assert.deepEqual(report.run.operations.map((op) => op.firstFailure?.error), ['bad_parameter', 'bad_parameter'])
+    assert.match(run.stderr, /dyn: the run measured nothing of the cluster serving: every read failed/)
+    // With the load, not one record is stored: the bench stops there, before running anything.
+    const load = await runDyn(flags, {timeoutMs: benchTimeoutMs})
+    assert.equal(load.code, 2, load.stderr + load.stdout)
+    const refused = JSON.parse(load.stdout) as {ok: boolean; error: string; message: string; run?: unknown}
+    assert.deepEqual({ok: refused.ok, error: refused.error, run: refused.run}, {ok: false, error: 'bad_parameter', run: undefined})
+    assert.match(refused.message, /^the load stored none of its 20 records \(http_error; the first answer: 400 bad_parameter: n=2 needs 2 distinct nodes.*\), so nothing was measured; fix the run's flags as the node says$/)
   })
 
   it('a baseline that is not a bench report, is of a failed run, or was run differently, is refused before the run (exit 2)', async () => {
