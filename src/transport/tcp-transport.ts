@@ -845,13 +845,15 @@ export class TcpTransport implements Transport {
       if (connection.helloTimer !== null) this.#settings.scheduler.cancel(connection.helloTimer)
       if (connection.lingerTimer !== null) this.#settings.scheduler.cancel(connection.lingerTimer)
       // An opener with another secret finds this node's proof wrong and hangs up before its own:
-      // said here too, so that both sides of a refused connection log it.
+      // said here too, so that both sides of a refused connection log it. An opener that gave up
+      // waiting (this node was paused or too busy to answer, and the connection sat in the
+      // kernel's queue) hangs up at the same point, so the log names both.
       if (connection.stage === 'proof' && !this.#closed) {
         if (!connection.rejected) {
           connection.rejected = true
           this.#settings.onRejected('hellos', unauthenticatedCode)
         }
-        this.#settings.log(`transport ${this.address}: the connection from ${description} (says it is ${printable(connection.hello?.nodeName ?? '?', nodeNameCharsMax)}) closed before it proved the cluster secret: it holds another one, or is no node of this cluster`)
+        this.#settings.log(`transport ${this.address}: the connection from ${description} (says it is ${printable(connection.hello?.nodeName ?? '?', nodeNameCharsMax)}) closed before it proved the cluster secret: it holds another one or is no node of this cluster, or it gave up waiting for this node (paused or too busy to answer in time)`)
       }
       this.#inbound.delete(connection)
       // A peer that closed in the middle of a frame (a truncated frame, a half-closed socket) sent
