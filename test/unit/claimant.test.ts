@@ -32,6 +32,11 @@ describe('the claimant', () => {
       const committed = await cluster.time.until(n1.service.clusterChange({op: 'commit'}), 10_000)
       assert.equal((committed as {claimant: string}).claimant, 'n1')
       assert.deepEqual(n1.membership.table.ring?.next?.members, ['n1', 'n2', 'n3', 'n5'])
+      // The answer names the change it started as status and errors do: by the transition's id,
+      // whose number is the version the commit made (once printed as the version before it).
+      const next = n1.membership.table.ring!.next!
+      assert.deepEqual([(committed as {transition?: string}).transition, (committed as {ringVersion: number}).ringVersion], [next.id, n1.membership.table.ring!.version])
+      assert.equal(next.id, `${n1.membership.table.ring!.version}.n1`)
       // The decision reached the members before the answer did.
       assert.equal(cluster.assembled('n3')!.membership.table.ring?.next?.id, n1.membership.table.ring?.next?.id)
     } finally {
