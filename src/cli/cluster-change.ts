@@ -20,6 +20,8 @@ export interface PlanBody {
   readonly replicaCounts?: readonly number[]
   readonly ownership?: Record<string, number>
   readonly note?: string
+  /** A commit's answer: the ring change it started (`5.n1`), named so by status and errors too. */
+  readonly transition?: string
 }
 
 export type ChangeOutcome = {ok: true; body: Record<string, unknown>} | {ok: false; error: string; message: string; details: Record<string, unknown>}
@@ -57,10 +59,31 @@ export abstract class ClusterChangeCommand extends DynCommand {
 
 /** The plan as text: staged changes, the ring they make, and what moves where. */
 export function formatPlan(plan: PlanBody): string {
-  const lines: string[] = []
   const staged = plan.staged ?? []
-  lines.push(`claimant ${plan.claimant ?? '?'}, ring version ${plan.ringVersion ?? '?'}`)
-  lines.push(staged.length === 0 ? 'staged changes: none' : `staged changes: ${staged.map((change) => `${change.kind} ${change.node}`).join(', ')}`)
+  const header = [
+    `claimant ${plan.claimant ?? '?'}, ring version ${plan.ringVersion ?? '?'}`,
+    staged.length === 0 ? 'staged changes: none' : `staged changes: ${changesText(staged)}`,
+  ]
+  return `${[...header, ...planLines(plan)].join('\n')}\n`
+}
+
+/**
+ * A commit's answer as text, which names the change it started by its transition id (`ring
+ * change 5.n1`), as `dyn cluster status`, the logs and refusals (`ring_in_transition`,
+ * `already_leaving`) name it; then what it moves, as the plan said.
+ */
+export function formatCommit(plan: PlanBody): string {
+  const header = `committed ring change ${plan.transition ?? '?'} (claimant ${plan.claimant ?? '?'}): ${changesText(plan.staged ?? [])}`
+  return `${[header, ...planLines(plan)].join('\n')}\nwatch the transfers with: dyn cluster status\n`
+}
+
+function changesText(changes: ReadonlyArray<{kind: string; node: string}>): string {
+  return changes.map((change) => `${change.kind} ${change.node}`).join(', ')
+}
+
+/** The plan's note, the ring after the commit and what moves where. */
+function planLines(plan: PlanBody): string[] {
+  const lines: string[] = []
   if (plan.note !== undefined) lines.push(plan.note)
   if (plan.members !== undefined && plan.ownership !== undefined) {
     lines.push(`after commit: ${plan.members.length} members, partitions owned: ${Object.entries(plan.ownership).map(([name, count]) => `${name} ${count}`).join(', ')}`)
@@ -80,5 +103,5 @@ export function formatPlan(plan: PlanBody): string {
     const forN = counts.length > 1 ? ` for keys of n ${counts.join(', ')}` : ''
     lines.push(`${transfers.length} replica transfer(s) (a partition copied to a new home replica${forN}): ${[...byTarget].map(([target, count]) => `${target} ${count}`).join(', ') || 'none'}`)
   }
-  return `${lines.join('\n')}\n`
+  return lines
 }

@@ -20,7 +20,7 @@
 import {request as httpRequest} from 'node:http'
 import type {IncomingHttpHeaders} from 'node:http'
 import {checkKeyText, valueBytesMax} from '../api/params.js'
-import {DynError} from '../errors.js'
+import {assert, DynError} from '../errors.js'
 import type {ErrorCode} from '../errors.js'
 import {systemRandom} from '../node/system-time.js'
 import type {ClientTls} from '../transport/tls-ca-file.js'
@@ -302,7 +302,7 @@ export class DynClient {
     const untrusted = failures.flatMap((f) => (f.untrusted === undefined ? [] : [f.untrusted]))
     if (failures.length > 0 && untrusted.length === failures.length) {
       throw new UntrustedCertificateError(
-        failures.map((f) => f.label).join(', '),
+        failures.map((f) => f.label),
         single ? (failures[0] as {reason: string}).reason : failures.map((f) => `${f.label} ${f.reason}`).join('; '),
         [...new Set(untrusted)],
       )
@@ -527,19 +527,27 @@ export class UnreachableError extends Error {
 export class UntrustedCertificateError extends UnreachableError {
   override readonly code = 'tls_untrusted'
 
-  /** `tlsErrors`: the verification results, e.g. UNABLE_TO_VERIFY_LEAF_SIGNATURE, each once. */
+  /**
+   * `nodes`: the addresses refused for their certificate, in the order tried (at least one);
+   * `tlsErrors`: the verification results, e.g. UNABLE_TO_VERIFY_LEAF_SIGNATURE, each once.
+   */
   constructor(
-    node: string,
+    readonly nodes: readonly string[],
     reason: string,
     readonly tlsErrors: readonly string[],
   ) {
-    super(node, reason)
-    const several = node.includes(', ')
-    this.message = `the ${several ? 'certificates of the dyn nodes' : 'certificate of the dyn node'} at ${node} did not verify, so nothing was sent to ${several ? 'them' : 'it'} (${reason}); ${several ? 'they run' : 'the node runs'}: fix the CA or the address as said`
+    super(nodes.join(', '), reason)
+    assert(nodes.length > 0, 'UntrustedCertificateError: at least one node was refused')
+    const several = nodes.length > 1
+    this.message = `the ${several ? 'certificates of the dyn nodes' : 'certificate of the dyn node'} at ${this.node} did not verify, so nothing was sent to ${several ? 'them' : 'it'} (${reason}); ${several ? 'they run' : 'the node runs'}: fix the CA or the address as said`
   }
 
+  /**
+   * The --json error's fields, of one shape whatever the count: `node` one address (the only one,
+   * or the first tried), `nodes` every address refused, `tlsError` the verification results.
+   */
   override get details(): Record<string, unknown> {
-    return {node: this.node, tlsError: this.tlsErrors.join(', ')}
+    return {node: this.nodes[0], nodes: [...this.nodes], tlsError: this.tlsErrors.join(', ')}
   }
 }
 

@@ -144,7 +144,11 @@ export function ringChangeSubsystem(parts: RingChangeParts): RingChangeSubsystem
         if (ownStatus() !== 'joining') return
         // Refused while another transition runs or other changes are staged: asked again next round.
         await claimant.request({op: 'commit', joinsOnly: true}).then(
-          () => log('committed this node\'s join'),
+          (answer) => {
+            // Named by its transition id, as dyn cluster commit, status and the claimant's log name it.
+            const transition = (answer as {transition?: unknown} | null)?.transition
+            log(`committed this node's join${typeof transition === 'string' ? `: ring change ${transition}` : ''}`)
+          },
           () => undefined,
         )
       },

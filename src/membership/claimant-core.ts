@@ -185,7 +185,7 @@ export function planTransition(
   machineOf?: MachineOf,
   spreadWindow = spreadWindowDefault,
 ): {ok: true; transition: Omit<RingTransition, 'id'>; joins: string[]} | ClaimantFailure {
-  if (state.next !== undefined) return {ok: false, error: 'ring_in_transition', message: 'a ring change is still moving data; wait until dyn cluster status shows no transfers'}
+  if (state.next !== undefined) return {ok: false, error: 'ring_in_transition', message: `the ring change ${state.next.id} is still moving data; wait until dyn cluster status shows no transfers`}
   const joins = joining.filter((name) => !state.members.includes(name)).sort(compareNames)
   if (joins.length === 0 && state.staged.length === 0) return {ok: false, error: 'nothing_staged', message: 'no change is staged: start a node with --seeds, or run dyn cluster join, leave or remove first'}
   const departing = new Set(state.staged.map((change) => change.node))

@@ -9,7 +9,7 @@
  * it hands the new state to them. The node's timer calls `tick`; this class owns no timer.
  */
 
-import {DynError, errorCodes} from '../errors.js'
+import {assert, DynError, errorCodes} from '../errors.js'
 import type {Ring} from '../ring/ring.js'
 import {MessageType} from '../transport/message-type.js'
 import type {Transport} from '../transport/transport.js'
@@ -42,6 +42,11 @@ export interface PlanView {
   readonly replicaCounts?: readonly number[]
   readonly ownership?: Record<string, number>
   readonly note?: string
+  /**
+   * A commit's answer only: the id of the ring change it started (`<version>.<claimant>`, as
+   * status and errors name it), with `ringVersion` the version it made, the number in that id.
+   */
+  readonly transition?: string
 }
 
 /** How long a forwarded change request may take: above the claimant's two exchanges with its peers. */
@@ -233,9 +238,12 @@ export class Claimant {
         }
         const committed = commitTransition(state, partitionCount, this.joining(table), this.self, rowMachineOf(table), table.settings.defaultN)
         if (!committed.ok) throw new DynError(committed.error, committed.message)
-        const view = this.planView(table, state)
         const next = committed.state.next
-        if (next !== undefined && this.installsAtOnce(state, next.removing)) {
+        assert(next !== undefined, 'a commit makes a transition')
+        // The plan that was committed, named as the change it started: the version it made and
+        // the transition's id, which is how status, errors and the logs name it from now on.
+        const view: PlanView = {...this.planView(table, state), ringVersion: committed.state.version, transition: next.id}
+        if (this.installsAtOnce(state, next.removing)) {
           // A new cluster that others join: its only member, this claimant, holds nothing, so no
           // transfer has anything to carry and the ring is installed now rather than after rounds
           // of gossip (about 4 s). A write that reaches this node meanwhile is handed to its new
@@ -245,7 +253,7 @@ export class Claimant {
           return view
         }
         this.membership.replaceRing(committed.state)
-        this.log(`committed transition ${next?.id}: members ${next?.members.join(', ')}`)
+        this.log(`committed transition ${next.id}: members ${next.members.join(', ')}`)
         return view
       }
     }

@@ -83,7 +83,7 @@ async function joinAnotherCluster(membership: Membership, store: Store, transpor
   if (!/^[^\s:]+:\d{1,5}$/.test(seed)) throw new DynError('bad_parameter', `the seed must be an internode address host:rpc-port, not ${JSON.stringify(seed)}`)
   const table = membership.table
   if (table.members.some((member) => member.name !== self && member.status !== 'left')) {
-    throw new DynError('bad_parameter', `${self} is already in a cluster of ${table.members.length} members; only a node running alone can join another cluster`)
+    throw new DynError('bad_parameter', `${self} is already in a cluster of ${presentMembers(table).length} members; only a node running alone can join another cluster`)
   }
   if (!(await store.isObjectFree())) throw new DynError('bad_parameter', `${self} holds data of its own; start it on an empty --data folder to join another cluster`)
   const mine = findMember(table, self)
@@ -99,5 +99,5 @@ async function joinAnotherCluster(membership: Membership, store: Store, transpor
   const joined = (answer.body as {table?: unknown} | null)?.table
   if (!isValidMemberTable(joined)) throw new DynError('unreachable', `the seed ${seed} answered the join with something that is not a member table`)
   membership.adopt(joined)
-  return {joined: seed, members: joined.members.length, status: 'joining'}
+  return {joined: seed, members: presentMembers(joined).length, status: 'joining'}
 }

@@ -350,7 +350,9 @@ async function assembleOnStore(
     ok: true,
     node: options.name,
     actor: writeActor.current,
-    members: membership.table.members.length,
+    // The members that are part of the cluster now (joining, valid or leaving); a node that left
+    // or was removed keeps a row in the table, so that it is never taken back, but is no member.
+    members: presentMembers(membership.table).length,
     ringHash: membership.ring.hash,
     // The members this node's failure detector sees as down (left members aside).
     down: presentMembers(membership.table).filter((member) => reachabilityOf(member.name) === 'down').map((member) => member.name),
@@ -511,7 +513,7 @@ async function initialTable(
     if (mismatch !== undefined) {
       throw new DynError('cluster_config_mismatch', `this node's cluster was created with other settings (${mismatch}); start without those flags`)
     }
-    log(`restarting with the stored member table (${stored.members.length} member(s))`)
+    log(`restarting with the stored member table (${presentMembers(stored).length} member(s))`)
     return stored
   }
   if (options.seeds.length === 0) {
@@ -520,7 +522,7 @@ async function initialTable(
     return newMemberTable({...options.settings, clusterId}, self)
   }
   const joined = await Membership.join(transport, options.seeds, self, options.explicitSettings, joinAttemptsMax, (ms) => sleep(scheduler, ms))
-  log(`joined through a seed: ${joined.members.length} member(s)`)
+  log(`joined through a seed: ${presentMembers(joined).length} member(s)`)
   return joined
 }
 

@@ -21,6 +21,7 @@ import type {AdmissionSettings} from '../api/admission-core.js'
 import {createApiHandler} from '../api/handler.js'
 import type {Clock, Random} from '../clock.js'
 import {assert, DynError} from '../errors.js'
+import {presentMembers} from '../membership/member-table.js'
 import type {Scheduler} from '../scheduler.js'
 import {sleep} from '../scheduler.js'
 import {diskDatabase} from '../storage/backend.js'
@@ -413,7 +414,7 @@ async function serveHttp(options: NodeOptions, node: AssembledNode, admission: A
     return stopping
   }
   const bound = options.listenHost === options.advertiseHost ? '' : ` (listening on ${options.listenHost})`
-  options.log(`serving the client API on ${options.tls === undefined ? '' : 'https://'}${apiAddress} and internode RPC on ${node.transport.address}${bound}; ${node.membership.table.members.length} member(s)`)
+  options.log(`serving the client API on ${options.tls === undefined ? '' : 'https://'}${apiAddress} and internode RPC on ${node.transport.address}${bound}; ${presentMembers(node.membership.table).length} member(s)`)
   const left = node.left.then(async () => {
     options.log('left the cluster: every partition has been handed off')
     for (let round = 0; round < leftGossipRounds; round++) {

@@ -22,7 +22,13 @@
  * A token copied short (its last characters lost to a terminal's selection or a shell's quoting)
  * is the commonest bad token, and its message says so: base64url's first characters decode to
  * the first bytes, so a cut token decodes to a prefix of a context, which `looksCutShort` tells
- * apart from a token that is altered or not a context at all.
+ * apart from a token that is altered or not a context at all. Every other refused token of a
+ * length a context can have is said to be altered or not a context from this cluster, with the
+ * check that refused it in parentheses: which check fails first on a changed character is an
+ * accident of base64url (a changed last character may only change unused bits; one added in
+ * front shifts every bit), so naming the check alone sent users after the wrong cause. The
+ * checksum is checked before the format version, so that only a token written whole by a node
+ * with a newer layout is said to have another version.
  */
 import {assert} from '../errors.js'
 import {contextDotsMax, isValidVector, type ContextEntry, type VersionVector} from './dvvset.js'
@@ -57,6 +63,7 @@ const varintBytesMax = 8
 const tokenCharsMax = Math.ceil((contextBytesMax * 4) / 3)
 const loneSurrogatePattern = /\p{Cs}/u
 const base64urlPattern = /^[A-Za-z0-9_-]+$/
+const nonBase64urlPattern = /[^A-Za-z0-9_-]/
 
 /** Reads a token's bytes; `ranOut` is set when a read stopped at `end`, where a longer token could have gone on. */
 interface Reader {
@@ -103,14 +110,7 @@ export function decodeContext(token: string): DecodedContext {
   }
   const decoded = decodeToken(token)
   if (decoded.ok || !looksCutShort(token)) return decoded
-  return {
-    ok: false,
-    error: 'bad_context',
-    message:
-      `The context token looks truncated: its ${token.length} characters end before the context they encode does, so a character or more is missing at its end. ` +
-      'Copy the whole context from your last read of this key (dyn get KEY --json, or the X-Dyn-Context header), ' +
-      'or send no context (the write is then kept as a sibling of what is stored).',
-  }
+  return badContext(`looks truncated: its ${token.length} characters end before the context they encode does, so a character or more is missing at its end`)
 }
 
 /**
@@ -135,19 +135,22 @@ function looksCutShort(token: string): boolean {
 }
 
 function decodeToken(token: string): DecodedContext {
+  if (token.length === 0) return badContext('is empty')
+  // Node skips characters outside the alphabet, padding and a dangling last character when it
+  // decodes, so they are refused here, where the message can say so.
+  if (nonBase64urlPattern.test(token)) return alteredContext('it holds characters that are not base64url: A-Z, a-z, 0-9, - and _')
   const bytes = Buffer.from(token, 'base64url')
-  // Only the one spelling we write is accepted. This also refuses every other token that is not
-  // base64url: Node skips characters outside the alphabet, padding and a dangling last character
-  // when it decodes, and never writes them when it encodes, so such a token does not come back.
-  // Base64url also has several spellings of the same bytes (the unused low bits of the last character).
-  if (bytes.toString('base64url') !== token) return badContext('is not valid base64url')
-  if (bytes.length < 1 + checksumBytes) return badContext('is too short (truncated?)')
+  // Only the one spelling we write is accepted: base64url has several spellings of the same bytes
+  // (the unused low bits of the last character), and a dangling last character decodes to nothing.
+  if (bytes.toString('base64url') !== token) {
+    return alteredContext(token.length % 4 === 1 ? 'no base64url text has its length' : 'its last character is not one that a context ends with')
+  }
+  if (bytes.length < 1 + checksumBytes) return alteredContext('it is too short to be one')
+  const bodyLength = bytes.length - checksumBytes
+  if (bytes.readUInt32BE(bodyLength) !== fnv1a32(bytes, bodyLength)) return alteredContext('its checksum does not match')
+  // Whole, as its checksum says: a version this node does not know was written by a newer node.
   if (bytes[0] !== contextFormatVersion && bytes[0] !== contextFormatVersionPlain) {
     return badContext(`has format version ${bytes[0]}, but this node reads versions ${contextFormatVersionPlain} and ${contextFormatVersion}`)
-  }
-  const bodyLength = bytes.length - checksumBytes
-  if (bytes.readUInt32BE(bodyLength) !== fnv1a32(bytes, bodyLength)) {
-    return badContext('fails its checksum (truncated or altered?)')
   }
   return decodeEntries(bytes, bodyLength)
 }
@@ -157,9 +160,9 @@ function decodeEntries(bytes: Uint8Array, bodyLength: number): DecodedContext {
   const entries = readEntries(reader, bytes[0] === contextFormatVersion)
   if (!entries.ok) return entries
   const vector = entries.vector
-  if (reader.offset !== reader.end) return badContext('has bytes after its last entry')
+  if (reader.offset !== reader.end) return alteredContext('it has bytes after its last entry')
   // The checks above make every decoded context canonical; this one guards them.
-  if (!isValidVector(vector)) return badContext('is not a canonical context')
+  if (!isValidVector(vector)) return alteredContext('it is not a canonical context')
   return {ok: true, vector}
 }
 
@@ -170,7 +173,7 @@ function readEntries(reader: Reader, withDots: boolean): DecodedContext {
   if (count === undefined || count > reader.end) {
     // A count a whole context could hold, with too few bytes after it, is a context cut short.
     if (count !== undefined && count <= contextBytesMax) reader.ranOut = true
-    return badContext('has a malformed entry count')
+    return alteredContext('it has a malformed entry count')
   }
   const vector: ContextEntry[] = []
   const utf8Decoder = new TextDecoder('utf-8', {fatal: true, ignoreBOM: true})
@@ -178,22 +181,22 @@ function readEntries(reader: Reader, withDots: boolean): DecodedContext {
     const actorLength = readVarint(reader)
     if (actorLength !== undefined && actorLength > 0 && reader.offset + actorLength > reader.end) reader.ranOut = true
     if (actorLength === undefined || actorLength === 0 || reader.offset + actorLength > reader.end) {
-      return badContext(`has a malformed actor in entry ${index}`)
+      return alteredContext(`it has a malformed actor in entry ${index}`)
     }
     const actor = decodeUtf8(utf8Decoder, reader.bytes.subarray(reader.offset, reader.offset + actorLength))
-    if (actor === undefined) return badContext(`has an actor that is not UTF-8 in entry ${index}`)
+    if (actor === undefined) return alteredContext(`it has an actor that is not UTF-8 in entry ${index}`)
     reader.offset += actorLength
     const previous = vector[vector.length - 1]
     if (previous !== undefined && !(previous[0] < actor)) {
-      return badContext(`has actors out of order or repeated at entry ${index}`)
+      return alteredContext(`it has actors out of order or repeated at entry ${index}`)
     }
     const counter = readVarint(reader)
     if (counter === undefined || counter > contextCounterMax) {
-      return badContext(`has a counter that is not an integer from 0 to 2^52 in entry ${index}`)
+      return alteredContext(`it has a counter that is not an integer from 0 to 2^52 in entry ${index}`)
     }
     const single = withDots ? readSingleDots(reader, counter) : []
-    if (single === undefined) return badContext(`has malformed single dots in entry ${index}`)
-    if (counter < 1 && single.length === 0) return badContext(`has a counter of 0 and no dots in entry ${index}`)
+    if (single === undefined) return alteredContext(`it has malformed single dots in entry ${index}`)
+    if (counter < 1 && single.length === 0) return alteredContext(`it has a counter of 0 and no dots in entry ${index}`)
     vector.push(single.length === 0 ? [actor, counter] : [actor, counter, single])
   }
   return {ok: true, vector}
@@ -215,14 +218,19 @@ function readSingleDots(reader: Reader, counter: number): number[] | undefined {
   return single
 }
 
+/** What every refusal ends with: what to send instead. */
+const contextAdvice =
+  'Copy the whole context from your last read of this key (dyn get KEY --json, or the X-Dyn-Context header), ' +
+  'or send no context (the write is then kept as a sibling of what is stored).'
+
+/** A refusal, `what` saying what is wrong with the token (lower-case, as every error message). */
 function badContext(what: string): DecodedContext {
-  return {
-    ok: false,
-    error: 'bad_context',
-    message:
-      `The context token ${what}. Pass back unchanged the context returned by a read of this key, ` +
-      'or send no context (the write is then kept as a sibling of what is stored).',
-  }
+  return {ok: false, error: 'bad_context', message: `the context token ${what}. ${contextAdvice}`}
+}
+
+/** A token that has a context's length but is not one: changed, or never written by a node; `check` is the check that refused it. */
+function alteredContext(check: string): DecodedContext {
+  return badContext(`was altered or is not a context from this cluster (${check})`)
 }
 
 function decodeUtf8(decoder: InstanceType<typeof TextDecoder>, bytes: Uint8Array): string | undefined {

@@ -270,7 +270,7 @@ describe('dyn CLI', () => {
     assert.equal(cut.code, 2, cut.stdout + cut.stderr)
     const refused = JSON.parse(cut.stdout) as {error: string; message: string}
     assert.equal(refused.error, 'bad_context')
-    assert.match(refused.message, /^The context token looks truncated: .* a character or more is missing at its end\. Copy the whole context from your last read of this key/)
+    assert.match(refused.message, /^the context token looks truncated: .* a character or more is missing at its end\. Copy the whole context from your last read of this key/)
   })
 
   it('dyn start and dyn cluster up refuse a bad admission target or window as bad_parameter, before starting anything', async () => {

@@ -387,7 +387,7 @@ describe('claimant core: each decision exactly', () => {
     assert.deepEqual(committed.state.members, ['a', 'b', 'c', 'd'])
     const during = planTransition(committed.state, q, [])
     assert.equal(!during.ok && during.error, 'ring_in_transition')
-    assert.match(!during.ok ? during.message : '', /still moving data/)
+    assert.match(!during.ok ? during.message : '', /^the ring change 7\.c is still moving data/, 'named by its id, as the commit and status name it')
   })
 
   it('an install makes the transition the ring and keeps what was staged since; without a transition it changes nothing', () => {

@@ -32,6 +32,11 @@ describe('the claimant', () => {
       const committed = await cluster.time.until(n1.service.clusterChange({op: 'commit'}), 10_000)
       assert.equal((committed as {claimant: string}).claimant, 'n1')
       assert.deepEqual(n1.membership.table.ring?.next?.members, ['n1', 'n2', 'n3', 'n5'])
+      // The answer names the change it started as status and errors do: by the transition's id,
+      // whose number is the version the commit made (once printed as the version before it).
+      const next = n1.membership.table.ring!.next!
+      assert.deepEqual([(committed as {transition?: string}).transition, (committed as {ringVersion: number}).ringVersion], [next.id, n1.membership.table.ring!.version])
+      assert.equal(next.id, `${n1.membership.table.ring!.version}.n1`)
       // The decision reached the members before the answer did.
       assert.equal(cluster.assembled('n3')!.membership.table.ring?.next?.id, n1.membership.table.ring?.next?.id)
     } finally {
@@ -71,6 +76,33 @@ describe('the claimant', () => {
         assert.equal(await cluster.assembled(name)!.store.getObject(partition, key), undefined, `${name} holds nothing of the key`)
         assert.equal(findMember(cluster.assembled(name)!.membership.table, 'n4')?.handedOff, true, `${name} still knows n4 as removed: no reap waits for it`)
       }
+    } finally {
+      await cluster.stop()
+    }
+  })
+
+  it('counts as members the nodes that are part of the cluster now: not one that left, in /health, the members\' views and a later joiner\'s log', async () => {
+    // A user's walk: after n4 left a 4-node cluster, status said "4 members" for a ring of 3,
+    // and a node that joined next logged "joined through a seed: 5 member(s)" beside 4 live nodes.
+    const history = new History()
+    const cluster = await SimCluster.start(41, {...config, nodeCount: 4}, history)
+    try {
+      const n1 = cluster.assembled('n1')!
+      await cluster.time.until(n1.service.clusterChange({op: 'stage', change: {kind: 'leave', node: 'n4'}}), 10_000)
+      await cluster.time.until(n1.service.clusterChange({op: 'commit'}), 10_000)
+      assert.ok(await cluster.settleRing(3, 'n4'), 'the ring settles on 3 members')
+      await cluster.depart('n4')
+      await cluster.time.runFor(config.gossipIntervalMs * 3)
+      // The table keeps n4's row (so that it is never taken back); it is no member.
+      assert.equal(n1.membership.table.members.length, 4)
+      const health = (name: string): {members: number; ringMembers: number} => cluster.assembled(name)!.service.health() as {members: number; ringMembers: number}
+      for (const name of ['n1', 'n2', 'n3']) assert.equal(health(name).members, 3, `${name}'s /health after n4 left`)
+      const gathered = (await cluster.time.until(n1.service.clusterStatus(2000), 10_000)) as {members: Array<{name: string; view?: {health: {members: number}}}>}
+      for (const member of gathered.members) if (member.view !== undefined) assert.equal(member.view.health.members, 3, `${member.name}'s view for dyn cluster status --node`)
+      const n5 = await cluster.addNode()
+      assert.ok(await cluster.settleRing(4, 'n4'), 'the ring settles on n1, n2, n3 and n5')
+      assert.ok(history.log.some((line) => line.text === `${n5}: joined through a seed: 4 member(s)`), 'the joiner counts itself and the 3 members, not n4')
+      for (const name of ['n1', 'n2', 'n3', n5]) assert.deepEqual([health(name).members, health(name).ringMembers], [4, 4], `${name}'s /health after ${n5} joined`)
     } finally {
       await cluster.stop()
     }

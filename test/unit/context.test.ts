@@ -188,7 +188,9 @@ describe('context token', () => {
       if (!decoded.ok) {
         assert.equal(decoded.error, 'bad_context', label)
         assert.match(decoded.message, reason, label)
-        assert.match(decoded.message, /Pass back unchanged the context returned by a read of this key, or send no context/, label)
+        assert.match(decoded.message, /Copy the whole context from your last read of this key \(dyn get KEY --json, or the X-Dyn-Context header\), or send no context/, label)
+        // Its checksum holds, so only a newer node's token is told its version; any other was altered or made up.
+        if (!/format version/.test(decoded.message)) assert.match(decoded.message, /^the context token was altered or is not a context from this cluster \(it /, label)
       }
     }
     // The largest counter is accepted, one more is not.
@@ -222,11 +224,13 @@ describe('context token', () => {
       return decoded.ok ? 'ok' : decoded.message
     }
     const token = encodeContext([['a.1', 3]])
-    assert.match(reason(`${token}=`), /The context token is not valid base64url\./)
-    assert.match(reason('AAAA'), /The context token is too short \(truncated\?\)\./)
+    assert.match(reason(`${token}=`), /^the context token was altered or is not a context from this cluster \(it holds characters that are not base64url: A-Z, a-z, 0-9, - and _\)\./)
+    assert.match(reason(`${token}A`), /^the context token was altered or is not a context from this cluster \(no base64url text has its length\)\./)
+    assert.match(reason('AAAA'), /^the context token was altered or is not a context from this cluster \(it is too short to be one\)\./)
+    assert.match(reason(''), /^the context token is empty\./)
     const bytes = Buffer.from(token, 'base64url')
     bytes[2] = (bytes[2] as number) ^ 0x01
-    assert.match(reason(bytes.toString('base64url')), /The context token fails its checksum \(truncated or altered\?\)\./)
+    assert.match(reason(bytes.toString('base64url')), /^the context token was altered or is not a context from this cluster \(its checksum does not match\)\./)
     // The body ends right after the actor: reading the counter must stop at the end of the body,
     // not read on into the checksum. The checksum's first byte is below 0x80 (a whole varint) for
     // 'ab', 'x', 'xy', 'n1' and 'node', and above it (a varint that would go on) for 'a' and 'abc'.
@@ -247,7 +251,7 @@ describe('context token', () => {
           assert.equal(decoded.error, 'bad_context', 'the same stable code as any bad context')
           assert.equal(
             decoded.message,
-            `The context token looks truncated: its ${length} characters end before the context they encode does, so a character or more is missing at its end. ` +
+            `the context token looks truncated: its ${length} characters end before the context they encode does, so a character or more is missing at its end. ` +
               'Copy the whole context from your last read of this key (dyn get KEY --json, or the X-Dyn-Context header), or send no context (the write is then kept as a sibling of what is stored).',
           )
         }
@@ -255,7 +259,7 @@ describe('context token', () => {
       {numRuns: 300},
     )
     // The README's context missing its last character: once said to be "not valid base64url".
-    assert.match((decodeContext('AQILbjEuZDY1YzVmNmMBC24yLmY2YWQzYjM0AajAeK') as {message: string}).message, /^The context token looks truncated: its 42 characters/)
+    assert.match((decodeContext('AQILbjEuZDY1YzVmNmMBC24yLmY2YWQzYjM0AajAeK') as {message: string}).message, /^the context token looks truncated: its 42 characters/)
   })
 
   it('does not call truncated a token of full length with a changed character, nor one that is no context', () => {
@@ -264,6 +268,33 @@ describe('context token', () => {
     const reason = (text: string): string => (decodeContext(text) as {message: string}).message
     assert.doesNotMatch(reason(token.slice(0, -1) + last), /truncated:/)
     for (const other of ['garbage', 'not-a-context', `${token}=`, `${token.slice(0, -1)} `, 'AAAA', '']) assert.doesNotMatch(reason(other), /looks truncated/, other)
+  })
+
+  it('says a token altered in its last character or by one added in front was altered or is not a context from this cluster, and to copy the whole context', () => {
+    // A user's walk: another last character read "is not valid base64url" (it changed only unused
+    // bits), one added in front "has format version 0, but this node reads versions 1 and 2".
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+    const altered = /^the context token was altered or is not a context from this cluster \([^)]+\)\. Copy the whole context from your last read of this key \(dyn get KEY --json, or the X-Dyn-Context header\), or send no context/
+    fc.assert(
+      fc.property(vectorArb, fc.constantFrom(...alphabet), (vector, character) => {
+        const token = encodeContext(vector)
+        const changedLast = token.slice(0, -1) + character
+        if (changedLast !== token) {
+          const decoded = decodeContext(changedLast)
+          assert.ok(!decoded.ok && decoded.error === 'bad_context')
+          assert.match(decoded.message, altered, changedLast)
+        }
+        const decoded = decodeContext(character + token)
+        assert.ok(!decoded.ok && decoded.error === 'bad_context')
+        assert.match(decoded.message, altered, character + token)
+      }),
+      {numRuns: 300},
+    )
+    // The two spellings the walk met, on one token: each check that refuses is named after the headline.
+    const token = encodeContext([['n1.b0d518a4', 1]])
+    const respelled = alphabet.split('').map((character) => token.slice(0, -1) + character).find((other) => other !== token && Buffer.from(other, 'base64url').equals(Buffer.from(token, 'base64url')))!
+    assert.match((decodeContext(respelled) as {message: string}).message, /was altered or is not a context from this cluster \(its last character is not one that a context ends with\)/)
+    assert.match((decodeContext(`A${token}`) as {message: string}).message, /was altered or is not a context from this cluster \(its checksum does not match\)/)
   })
 
   it('round-trips the varint boundaries of counters and actor lengths', () => {
@@ -292,7 +323,7 @@ describe('context token', () => {
     // The longest token that can decode to contextBytesMax bytes is read; one character more is not.
     const longest = Math.ceil((contextBytesMax * 4) / 3)
     const atMost = decodeContext('A'.repeat(longest))
-    assert.ok(!atMost.ok && /has format version 0/.test(atMost.message), 'read, and refused for what it holds')
+    assert.ok(!atMost.ok && /\(its checksum does not match\)/.test(atMost.message), 'read, and refused for what it holds')
     const over = decodeContext('A'.repeat(longest + 1))
     assert.ok(!over.ok && over.message.includes(`is ${longest + 1} characters long, more than the ${longest} a context can take`))
   })
@@ -331,7 +362,7 @@ describe('context token', () => {
     for (const x of [undefined, null, 42, {}, []]) {
       const decoded = decodeContext(x as unknown as string)
       assert.equal(decoded.ok, false)
-      if (!decoded.ok) assert.match(decoded.message, /The context token is not a string/)
+      if (!decoded.ok) assert.match(decoded.message, /^the context token is not a string\./)
     }
   })
 })

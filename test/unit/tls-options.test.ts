@@ -278,7 +278,7 @@ describe('the HTTPS client', () => {
     await assert.rejects(plain.getJson('/health'), (error: unknown) => error instanceof UnreachableError && /serves HTTPS/.test(error.reason))
   })
 
-  it('a certificate that does not verify is tls_untrusted (exit 2, with node and tlsError), never unreachable; a node down among them keeps unreachable (exit 3)', async (t) => {
+  it('a certificate that does not verify is tls_untrusted (exit 2, with node, nodes and tlsError, of one shape for one node or several), never unreachable; a node down among them keeps unreachable (exit 3)', async (t) => {
     const n1 = await loaded(filesOf(ours, 'n1'))
     const server = createServer({cert: n1.cert, key: n1.key}, (_request, response) => response.end('{}'))
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
@@ -289,7 +289,7 @@ describe('the HTTPS client', () => {
       await assert.rejects(client.getJson('/health'), (error: unknown) => {
         assert.ok(error instanceof UntrustedCertificateError, String(error))
         assert.equal(error.code, 'tls_untrusted')
-        assert.deepEqual(error.details, {node: client.node, tlsError})
+        assert.deepEqual(error.details, {node: client.node, nodes: [client.node], tlsError})
         assert.match(error.message, /^the certificate of the dyn node at \S+ did not verify, so nothing was sent to it \(/)
         assert.match(error.message, hint)
         assert.doesNotMatch(error.message, /cannot reach|start one/, 'no outage is suggested')
@@ -301,9 +301,16 @@ describe('the HTTPS client', () => {
     await untrusted(new DynClient(`https://127.0.0.1:${port}`, requestTimeoutMs, {tls: {ca: await readFile(ours.certFile('n2')), source: `--tls-ca ${ours.certFile('n2')}`}}), 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', /not a node's certificate or another cluster's CA/)
     await untrusted(new DynClient(`https://127.0.0.1:${port}`, requestTimeoutMs), 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', /give --tls-ca \(or DYN_TLS_CA\)/)
     await untrusted(new DynClient(`https://localhost:${port}`, requestTimeoutMs, {tls: {ca: await readFile(ours.caFile)}}), 'ERR_TLS_CERT_ALTNAME_INVALID', /does not name localhost/)
-    // Both nodes refused for their certificate: still tls_untrusted, each code once.
-    const both = new DynClient([`https://127.0.0.1:${port}`, `https://127.0.0.1:${port}`], requestTimeoutMs)
-    await assert.rejects(both.getJson('/health'), (error: unknown) => error instanceof UntrustedCertificateError && error.details.tlsError === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE')
+    // Both nodes refused for their certificate: still tls_untrusted, each code once, and the
+    // details keep their shape: node one address (the first), nodes every one as an array, never
+    // the addresses joined into one string (a user's walk read node "127.0.0.1:49400, 127.0.0.1:49401").
+    const both = new DynClient([`https://127.0.0.1:${port}`, `https://localhost:${port}`], requestTimeoutMs)
+    await assert.rejects(both.getJson('/health'), (error: unknown) => {
+      assert.ok(error instanceof UntrustedCertificateError, String(error))
+      assert.deepEqual(error.details, {node: `127.0.0.1:${port}`, nodes: [`127.0.0.1:${port}`, `localhost:${port}`], tlsError: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE'})
+      assert.match(error.message, new RegExp(`^the certificates of the dyn nodes at 127\\.0\\.0\\.1:${port}, localhost:${port} did not verify, so nothing was sent to them`))
+      return true
+    })
     // One of two nodes down: an outage, as a script matching exit 3 expects.
     const closed = createNetServer()
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve))
