@@ -13,7 +13,7 @@ import path from 'node:path'
 import {describe, it} from 'node:test'
 import type {TestContext} from 'node:test'
 import {freeClusterPorts} from '../../src/cli/ports.js'
-import {dynBin, getJson, killNode, removeTestFolder, runDyn, sleep, waitFor} from './harness.js'
+import {dynBin, getJson, killNode, removeTestFolder, runDyn, sleep, startJsonAnswer, waitFor} from './harness.js'
 
 /** A fresh folder for this test's nodes, whose processes are killed and the folder deleted after it. */
 async function testFolder(t: TestContext): Promise<string> {
@@ -45,9 +45,8 @@ async function startNode(t: TestContext, dir: string, name: string, args: readon
 
 function jsonFailure(run: {code: number; stdout: string; stderr: string}): {error: string; message: string} {
   assert.equal(run.code, 2, run.stdout + run.stderr)
-  // The answer is the last object printed; the node's own log lines (JSON too) come before it.
-  const lines = run.stdout.trimEnd().split('\n')
-  const body = JSON.parse(lines.slice(lines.lastIndexOf('{')).join('\n')) as {ok: boolean; error: string; message: string}
+  // The answer is the last line; the node's own log lines (JSON lines too) come before it.
+  const body = startJsonAnswer(run.stdout)
   assert.equal(body.ok, false)
   return body
 }
@@ -116,8 +115,7 @@ describe('dyn start addresses', () => {
     const nobody = `127.0.0.1:${rpcPort + 1}`
     const run = await runDyn(['start', '--name', 'n2', '--port', String(port), '--rpc-port', String(rpcPort), '--data', path.join(dir, 'n2'), '--seeds', nobody, '--json'])
     assert.equal(run.code, 3, run.stdout + run.stderr)
-    const lines = run.stdout.trimEnd().split('\n')
-    const failed = JSON.parse(lines.slice(lines.lastIndexOf('{')).join('\n')) as {error: string; message: string; seeds: string[]}
+    const failed = startJsonAnswer<{error: string; message: string; seeds: string[]}>(run.stdout)
     assert.equal(failed.error, 'unreachable')
     assert.match(failed.message, new RegExp(`^could not reach the seed ${nobody} in \\d+ tries, 0\\.5 s apart; the first said: cannot connect to ${nobody}: nothing listens on that port \\(connection refused, ECONNREFUSED\\)\\. Check that a dyn node runs there and that the port is its internode port \\(its dyn start --rpc-port, by default its --port \\+ 1000\\), not its client API port`))
     assert.deepEqual(failed.seeds, [nobody])
