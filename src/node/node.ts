@@ -6,7 +6,7 @@
  * and timers; the simulator builds the same node from simulated parts instead.
  */
 
-import {makeFolder} from './make-folder.js'
+import {prepareDataFolder, removeMadeFolders, takeBackFreshStore} from './data-folder.js'
 import {createServer} from 'node:http'
 import type {IncomingMessage, RequestListener, Server, ServerResponse} from 'node:http'
 import {createServer as createHttpsServer} from 'node:https'
@@ -105,7 +105,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   if (isUnspecifiedHost(options.advertiseHost)) {
     throw new DynError('bad_parameter', `cannot advertise ${options.advertiseHost}: no peer or client can connect to it; advertise an address of this machine the others reach it at`)
   }
-  await makeFolder(options.dataDir)
+  const dataFolder = await prepareDataFolder(options.dataDir)
   if (isLoopback(options.listenHost) && !isLoopback(options.advertiseHost)) {
     options.log(`warning: listening on ${options.listenHost}, which only this machine reaches, while advertising ${options.advertiseHost}: other machines cannot connect unless something forwards ${options.advertiseHost} to it (--listen 0.0.0.0 listens on every interface)`)
   }
@@ -121,6 +121,12 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   // The certificate rotation of a node with TLS files: made once the API server and the transport
   // it reloads run (serveHttp), and shown in /stats from then on.
   const tlsRotation: {reloader?: TlsReloader} = {}
+  const database = await openDatabase(options.dataDir).catch(async (error: unknown) => {
+    // Not opened (another node holds the folder, say): nothing in it is this start's but the
+    // folders it made, and those go only while empty.
+    await removeMadeFolders(dataFolder)
+    throw error
+  })
   const node = await assembleNode({
     settings: {
       name: options.name,
@@ -136,7 +142,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       commitJoin: options.commitJoin !== false,
       ...(options.machine === undefined ? {} : {machine: options.machine}),
     },
-    database: await openDatabase(options.dataDir),
+    database,
     storeBytes: cachedFolderBytes(options.dataDir, options.clock ?? systemClock),
     startTransport: (handler, onRejected) =>
       startTcpTransport({
@@ -167,6 +173,19 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     monitorEventLoop: true,
     admission,
     ...(options.tls === undefined || options.tlsFiles === undefined ? {} : {tlsStats: () => tlsRotation.reloader?.stats()}),
+  }).catch(async (error: unknown) => {
+    // Refused before serving (a join through a seed that is a client API port or answers nobody,
+    // a port in use): a folder that was fresh loses the store this start made in it. The
+    // assembler has closed the store; closing again covers a failure before it took it over.
+    // A folder that held this node's data keeps the identity this start wrote, a new epoch and
+    // the incarnation after the last (src/node/identity.ts): every start takes a new epoch, so
+    // that no start ever writes with the counters of an earlier one, and the join has announced
+    // the incarnation to the seed, which may have taken the row though its answer was lost, so
+    // the next start must announce a higher one. A refused join writes nothing else.
+    await database.close().catch(() => undefined)
+    await takeBackFreshStore(dataFolder)
+    admission.stop()
+    throw error
   })
   try {
     assert(transport !== undefined, 'the assembler started the transport')

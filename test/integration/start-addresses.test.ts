@@ -6,8 +6,8 @@
 
 import assert from 'node:assert/strict'
 import {spawn} from 'node:child_process'
-import {mkdtemp, readFile} from 'node:fs/promises'
-import {openSync, closeSync} from 'node:fs'
+import {mkdir, mkdtemp, readdir, readFile} from 'node:fs/promises'
+import {existsSync, openSync, closeSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {describe, it} from 'node:test'
@@ -81,7 +81,10 @@ describe('dyn start addresses', () => {
   it('listens on 0.0.0.0 and advertises --advertise; a seed given as a client API port is said to be one, at once', async (t) => {
     const dir = await testFolder(t)
     const n1 = await startNode(t, dir, 'n1', ['--listen', '0.0.0.0', '--advertise', '127.0.0.1'])
-    const wrongSeed = await runDyn(['start', '--name', 'n2', '--port', String(n1.port + 1), '--data', path.join(dir, 'wrong'), '--seeds', `127.0.0.1:${n1.port}`, '--json'], {timeoutMs: 8000})
+    // Refused twice, on the folder n2 is started on below: it leaves no store behind.
+    const wrongSeedArgs = ['start', '--name', 'n2', '--port', String(n1.port + 1), '--data', path.join(dir, 'n2'), '--seeds', `127.0.0.1:${n1.port}`, '--json']
+    const wrongSeed = await runDyn(wrongSeedArgs, {timeoutMs: 8000})
+    assert.equal(existsSync(path.join(dir, 'n2')), false, 'a refused start left its data folder')
     const failed = jsonFailure(wrongSeed) as {error: string; message: string; seed?: string; suggestedSeed?: string}
     assert.equal(failed.error, 'bad_parameter')
     // n1 runs with --rpc-port of its own (not --port + 1000): the hint names it, as n1 says it.
@@ -92,6 +95,9 @@ describe('dyn start addresses', () => {
     )
     assert.deepEqual({seed: failed.seed, suggestedSeed: failed.suggestedSeed}, {seed: `127.0.0.1:${n1.port}`, suggestedSeed: `127.0.0.1:${n1.rpcPort}`})
     assert.doesNotMatch(wrongSeed.stdout, /frame_too_large/)
+    await mkdir(path.join(dir, 'n2'))
+    assert.equal(jsonFailure(await runDyn(wrongSeedArgs, {timeoutMs: 8000})).error, 'bad_parameter')
+    assert.deepEqual(await readdir(path.join(dir, 'n2')), [], 'a refused start left a store in the empty folder it was given')
 
     const n2 = await startNode(t, dir, 'n2', ['--listen', '0.0.0.0', '--advertise', '127.0.0.1', '--seeds', `127.0.0.1:${n1.rpcPort}`])
     const view = await waitFor('n1 to see n2 up', async () => {
@@ -107,6 +113,8 @@ describe('dyn start addresses', () => {
       ],
     )
     assert.match(await readFile(n1.logFile, 'utf8'), new RegExp(`serving the client API on 127\\.0\\.0\\.1:${n1.port} and internode RPC on 127\\.0\\.0\\.1:${n1.rpcPort} \\(listening on 0\\.0\\.0\\.0\\)`))
+    // Its first start that served is its first start: nothing of the refused ones is in its store.
+    assert.match(await readFile(n2.logFile, 'utf8'), /n2 identity n2\.[0-9a-f]{8} \(incarnation 1, new epoch: empty store\)/)
   })
 
   it('a seed nobody listens on is named, with why it could not be reached and what to check', async (t) => {
@@ -115,6 +123,7 @@ describe('dyn start addresses', () => {
     const nobody = `127.0.0.1:${rpcPort + 1}`
     const run = await runDyn(['start', '--name', 'n2', '--port', String(port), '--rpc-port', String(rpcPort), '--data', path.join(dir, 'n2'), '--seeds', nobody, '--json'])
     assert.equal(run.code, 3, run.stdout + run.stderr)
+    assert.equal(existsSync(path.join(dir, 'n2')), false, 'a refused start left its data folder')
     const failed = startJsonAnswer<{error: string; message: string; seeds: string[]}>(run.stdout)
     assert.equal(failed.error, 'unreachable')
     assert.match(failed.message, new RegExp(`^could not reach the seed ${nobody} in \\d+ tries, 0\\.5 s apart; the first said: cannot connect to ${nobody}: nothing listens on that port \\(connection refused, ECONNREFUSED\\)\\. Check that a dyn node runs there and that the port is its internode port \\(its dyn start --rpc-port, by default its --port \\+ 1000\\), not its client API port`))
