@@ -95,6 +95,8 @@ describe('dyn start addresses', () => {
     )
     assert.deepEqual({seed: failed.seed, suggestedSeed: failed.suggestedSeed}, {seed: `127.0.0.1:${n1.port}`, suggestedSeed: `127.0.0.1:${n1.rpcPort}`})
     assert.doesNotMatch(wrongSeed.stdout, /frame_too_large/)
+    // It exits at once, and no log line before says it would try again.
+    assert.doesNotMatch(wrongSeed.stdout, /trying again|back-off/)
     await mkdir(path.join(dir, 'n2'))
     assert.equal(jsonFailure(await runDyn(wrongSeedArgs, {timeoutMs: 8000})).error, 'bad_parameter')
     assert.deepEqual(await readdir(path.join(dir, 'n2')), [], 'a refused start left a store in the empty folder it was given')
@@ -128,6 +130,11 @@ describe('dyn start addresses', () => {
     assert.equal(failed.error, 'unreachable')
     assert.match(failed.message, new RegExp(`^could not reach the seed ${nobody} in \\d+ tries, 0\\.5 s apart; the first said: cannot connect to ${nobody}: nothing listens on that port \\(connection refused, ECONNREFUSED\\)\\. Check that a dyn node runs there and that the port is its internode port \\(its dyn start --rpc-port, by default its --port \\+ 1000\\), not its client API port`))
     assert.deepEqual(failed.seeds, [nobody])
+    // The log says what the start does, as its error does: 0.5 s apart, and as many tries.
+    const messages = run.stdout.trimEnd().split('\n').slice(0, -1).map((line) => (JSON.parse(line) as {message: string}).message)
+    const tries = /in (\d+) tries/.exec(failed.message)?.[1]
+    assert.deepEqual(messages.filter((message) => message.includes(nobody)), [`could not reach the seed ${nobody} (cannot connect to ${nobody}: nothing listens on that port (connection refused, ECONNREFUSED)); trying again 0.5 s apart, ${tries} tries in all`])
+    assert.doesNotMatch(run.stdout, /back-off/)
   })
 
   it('a node that advertises an address its peers cannot reach is reported by them, and told so', async (t) => {
