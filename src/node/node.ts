@@ -105,6 +105,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   if (isUnspecifiedHost(options.advertiseHost)) {
     throw new DynError('bad_parameter', `cannot advertise ${options.advertiseHost}: no peer or client can connect to it; advertise an address of this machine the others reach it at`)
   }
+  await checkApiPort(options.listenHost, options.port)
   const dataFolder = await prepareDataFolder(options.dataDir)
   if (isLoopback(options.listenHost) && !isLoopback(options.advertiseHost)) {
     options.log(`warning: listening on ${options.listenHost}, which only this machine reaches, while advertising ${options.advertiseHost}: other machines cannot connect unless something forwards ${options.advertiseHost} to it (--listen 0.0.0.0 listens on every interface)`)
@@ -492,6 +493,23 @@ function replaceApiTls(server: Server, next: NodeTls): void {
   if (clientCa === undefined || next.clientCa === undefined || next.clientCa.equals(clientCa.ca)) return
   clientCa.current += 1
   clientCa.ca = next.clientCa
+}
+
+/**
+ * Refuses a client API port this node cannot bind, before it makes its data folder or joins: the
+ * API server listens only once the node is assembled (it serves the node), after the join has
+ * added this node's row to the cluster, so a port in use found then left a joining member behind,
+ * advertising the API address of whatever held the port, and a store in its folder. The port is
+ * bound and let go at once; one taken between this check and the real listen is still refused
+ * there, as before. Port 0 (the OS picks one) is always free.
+ */
+async function checkApiPort(host: string, port: number): Promise<void> {
+  if (port === 0) return
+  const probe = net.createServer()
+  await new Promise<void>((resolve, reject) => {
+    probe.once('error', (error) => reject(listenError(error, 'serve the client API', host, port, '--port')))
+    probe.listen(port, host, () => probe.close(() => resolve()))
+  })
 }
 
 function listen(server: Server, host: string, port: number): Promise<void> {

@@ -82,7 +82,8 @@ describe('dyn start addresses', () => {
     const dir = await testFolder(t)
     const n1 = await startNode(t, dir, 'n1', ['--listen', '0.0.0.0', '--advertise', '127.0.0.1'])
     // Refused twice, on the folder n2 is started on below: it leaves no store behind.
-    const wrongSeedArgs = ['start', '--name', 'n2', '--port', String(n1.port + 1), '--data', path.join(dir, 'n2'), '--seeds', `127.0.0.1:${n1.port}`, '--json']
+    const spare = await freeClusterPorts(1)
+    const wrongSeedArgs = ['start', '--name', 'n2', '--port', String(spare.port), '--rpc-port', String(spare.rpcPort), '--data', path.join(dir, 'n2'), '--seeds', `127.0.0.1:${n1.port}`, '--json']
     const wrongSeed = await runDyn(wrongSeedArgs, {timeoutMs: 8000})
     assert.equal(existsSync(path.join(dir, 'n2')), false, 'a refused start left its data folder')
     const failed = jsonFailure(wrongSeed) as {error: string; message: string; seed?: string; suggestedSeed?: string}
@@ -97,6 +98,12 @@ describe('dyn start addresses', () => {
     assert.doesNotMatch(wrongSeed.stdout, /frame_too_large/)
     // It exits at once, and no log line before says it would try again.
     assert.doesNotMatch(wrongSeed.stdout, /trying again|back-off/)
+    // A client API port in use (n1's) is refused before the node joins: no member row, no folder.
+    const portTaken = jsonFailure(await runDyn(['start', '--name', 'n2', '--port', String(n1.port), '--rpc-port', String(spare.rpcPort), '--data', path.join(dir, 'n2'), '--seeds', `127.0.0.1:${n1.rpcPort}`, '--json'], {timeoutMs: 8000}))
+    assert.equal(portTaken.error, 'bad_parameter')
+    assert.match(portTaken.message, new RegExp(`^cannot serve the client API on 127\\.0\\.0\\.1:${n1.port}: .*EADDRINUSE.*; choose another --port$`))
+    assert.equal(existsSync(path.join(dir, 'n2')), false, 'a refused start left its data folder')
+    assert.deepEqual(((await getJson(`http://127.0.0.1:${n1.port}/cluster`)).body.members as Array<{name: string}>).map((member) => member.name), ['n1'])
     await mkdir(path.join(dir, 'n2'))
     assert.equal(jsonFailure(await runDyn(wrongSeedArgs, {timeoutMs: 8000})).error, 'bad_parameter')
     assert.deepEqual(await readdir(path.join(dir, 'n2')), [], 'a refused start left a store in the empty folder it was given')
