@@ -3,6 +3,7 @@ import {tombstoneGraceMsDefault} from '../src/antientropy/reaper.js'
 import * as Flags from '@oclif/core/flags'
 import {admissionFlags, checkAdmissionFlags} from '../src/cli/admission-flags.js'
 import {DynCommand} from '../src/cli/command-base.js'
+import {CommandOutput} from '../src/cli/command-output.js'
 import {checkCreationSettings} from '../src/cli/cluster-settings.js'
 import {nodeAddresses} from '../src/cli/node-addresses.js'
 import {withSeedsInternodeAddress} from '../src/cli/seed-hint.js'
@@ -22,6 +23,9 @@ import {planProcesses, processCount, processesMax, readProcessesRecord, runProce
 
 export default class Start extends DynCommand {
   static override summary = 'Run one dyn node in the foreground.'
+
+  /** With --json the log is JSON lines (nodeLog), so a failure is one more line, not an indented object (command-output.ts). */
+  protected override readonly output = new CommandOutput((code) => this.exit(code) as never, 'line')
 
   static override description = `The node stores its data in --data (one LevelDB), serves the client HTTP API on --port and internode RPC on --rpc-port (default: --port + 1000).
 It binds both ports on --listen and tells the cluster and clients to reach it at --advertise (both 127.0.0.1 by default, a node for this machine only; --host sets both). On several machines, listen on 0.0.0.0 (or one interface) and advertise the address the other machines reach this one at.
@@ -87,7 +91,7 @@ With --tls-*, the node reads its TLS files again every minute and takes them whe
     'tls-client-ca': Flags.string({description: 'a CA for the client API\'s clients (PEM): a request without a certificate it signed is answered unauthenticated (403), GET /health excepted. Use a CA of its own: a certificate of the cluster CA (--tls-ca) also admits a node. Needs the three --tls-* flags', helpValue: 'FILE'}),
     ...admissionFlags,
     commit: Flags.boolean({description: 'with --seeds: commit this node\'s join as soon as no other change is staged (--no-commit: only stage it, for dyn cluster plan / commit)', default: true, allowNo: true}),
-    json: Flags.boolean({description: 'log as JSON lines', default: false}),
+    json: Flags.boolean({description: 'log as JSON lines ({at, node, message}); a failure is one more line, the error object {ok: false, error, message, ...}', default: false}),
   }
 
   async run(): Promise<void> {

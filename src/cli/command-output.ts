@@ -16,6 +16,11 @@
  * - keys are camelCase; the fields of each kind of answer are documented in the README.
  * Use `printOk` for the answer and `fail` / `failFromError` for errors, and never write to
  * stdout around them.
+ *
+ * `dyn start` is the one command whose stdout is a log: with `--json` each log line is a JSON
+ * object on a line of its own (`{at, node, message}`), so its answer takes the `line` form, one
+ * more line after them, which a reader of JSON lines parses like the others (an indented object
+ * there could be read neither whole nor line by line).
  */
 
 import {DynClient, UnreachableError} from '../client/http-client.js'
@@ -69,12 +74,18 @@ export function parseFailureLine(line: string): {code: string; message: string} 
   return match === null ? undefined : {code: match[2] as string, message: match[1] as string}
 }
 
+/** How an answer is printed under --json: indented (`object`, every command's), or on one line (`line`, for `dyn start`'s JSON lines). */
+export type JsonForm = 'object' | 'line'
+
 export class CommandOutput {
-  constructor(private readonly exit: Exit) {}
+  constructor(
+    private readonly exit: Exit,
+    private readonly jsonForm: JsonForm = 'object',
+  ) {}
 
   /** Print a JSON value as the command's one answer. Prefer `printOk`, which adds `"ok": true`. */
   printJson(value: unknown): void {
-    process.stdout.write(`${JSON.stringify(value, null, 2)}\n`)
+    process.stdout.write(`${this.jsonForm === 'line' ? JSON.stringify(value) : JSON.stringify(value, null, 2)}\n`)
   }
 
   /** The successful answer under --json: `{"ok": true, ...fields}`. */

@@ -68,7 +68,7 @@ export function observedTransport(inner: Transport, detector: FailureDetector, c
     get address() {
       return inner.address
     },
-    request: async (address, type, body, timeoutMs) => observe(address, await inner.request(address, type, body, timeoutMs)),
+    request: async (address, type, body, timeoutMs, options) => observe(address, await inner.request(address, type, body, timeoutMs, options)),
     peerState: (address) => inner.peerState(address),
     close: () => inner.close(),
   }

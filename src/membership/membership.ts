@@ -82,9 +82,9 @@ export const joinRoundGapMs = 500
 
 /**
  * The error of a join that reached none of its seeds: each seed with why it could not be reached
- * (its first failure: on a fresh node the first try is a real connect, while later ones may be
- * refused by the transport's back-off without one), what was tried, and what to check. A seed
- * nobody listens on once failed with only "is down; next connect attempt in 3499 ms".
+ * (its first failure, the one the join logged), what was tried, and what to check. Every try
+ * connects (the join paces its own tries, past the transport's back-off); a seed nobody listens
+ * on once failed with only "is down; next connect attempt in 3499 ms".
  */
 export function unreachableSeeds(failures: ReadonlyArray<{readonly seed: string; readonly message: string}>, tries: number, askedBy = '--seeds'): DynError {
   const tried = (each: string): string => (tries === 1 ? ':' : ` in ${tries} tries${each}, ${joinRoundGapMs / 1000} s apart; the first said:`)
@@ -319,25 +319,34 @@ export class Membership {
     requestedSettings: Partial<ClusterSettings>,
     attemptsMax: number,
     wait: (ms: number) => Promise<void>,
+    log: (line: string) => void,
   ): Promise<MemberTable> {
     /** Each seed's first failure: see unreachableSeeds. */
     const failures = new Map<string, string>()
     for (let attempt = 0; attempt < attemptsMax; attempt += 1) {
       for (const seed of seeds) {
         const body: JoinBody = {member: self, requestedSettings}
-        const answer = await transport.request(seed, MessageType.Join, body, joinRequestTimeoutMs)
+        // The join paces its tries and says what it does, so the transport neither holds them
+        // back nor logs the seed as unreachable with a back-off of its own (transport.ts).
+        const answer = await transport.request(seed, MessageType.Join, body, joinRequestTimeoutMs, {callerPaced: true})
+        let why: string
         if (answer.ok) {
           const table = (answer.body as Partial<GossipBody> | null)?.table
           if (isValidMemberTable(table)) return table
-          if (!failures.has(seed)) failures.set(seed, 'it answered the join with something that is not a member table')
-          continue
+          why = 'it answered the join with something that is not a member table'
+        } else {
+          // A refusal for cause is final, and its error says it all; only an unreachable or
+          // still-starting seed is worth retrying.
+          if (answer.code === 'cluster_config_mismatch' || answer.code === 'bad_parameter') throw new DynError(answer.code, answer.message)
+          if (answer.code === notInternodeCode) throw notInternodeSeed(seed, answer.message, self)
+          // The seed (or this node) holds a cluster secret the other does not: trying again cannot help.
+          if (answer.code === unauthenticatedCode) throw new DynError('unauthenticated', `could not join through the seed: ${answer.message}`)
+          why = answer.message
         }
-        // A refusal for cause is final; only an unreachable or still-starting seed is worth retrying.
-        if (answer.code === 'cluster_config_mismatch' || answer.code === 'bad_parameter') throw new DynError(answer.code, answer.message)
-        if (answer.code === notInternodeCode) throw notInternodeSeed(seed, answer.message, self)
-        // The seed (or this node) holds a cluster secret the other does not: trying again cannot help.
-        if (answer.code === unauthenticatedCode) throw new DynError('unauthenticated', `could not join through the seed: ${answer.message}`)
-        if (!failures.has(seed)) failures.set(seed, answer.message)
+        if (failures.has(seed)) continue
+        failures.set(seed, why)
+        // Once per seed, in the words of the error the join fails with if no try succeeds.
+        if (attempt + 1 < attemptsMax) log(`could not reach the seed ${seed} (${why}); trying again ${joinRoundGapMs / 1000} s apart, ${attemptsMax} tries in all`)
       }
       await wait(joinRoundGapMs)
     }

@@ -521,7 +521,7 @@ async function initialTable(
     for (let i = 0; i < 16; i += 1) clusterId += random.int(16).toString(16)
     return newMemberTable({...options.settings, clusterId}, self)
   }
-  const joined = await Membership.join(transport, options.seeds, self, options.explicitSettings, joinAttemptsMax, (ms) => sleep(scheduler, ms))
+  const joined = await Membership.join(transport, options.seeds, self, options.explicitSettings, joinAttemptsMax, (ms) => sleep(scheduler, ms), log)
   log(`joined through a seed: ${presentMembers(joined).length} member(s)`)
   return joined
 }

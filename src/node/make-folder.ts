@@ -19,13 +19,15 @@ import {DynError} from '../errors.js'
 const folderRefusals = new Set(['EACCES', 'EPERM', 'ENOENT', 'ENOTDIR', 'EROFS', 'EEXIST'])
 
 /**
- * Makes `folder` and any missing parent. A folder that cannot be made where it is asked for is a
+ * Makes `folder` and any missing parent, and returns the folders it made, outermost first (none
+ * when `folder` existed): what a caller that must leave no trace of a failed run takes back
+ * (src/node/data-folder.ts). A folder that cannot be made where it is asked for is a
  * `bad_parameter` DynError that names the component that failed and why; other failures (a full
  * disk, an I/O error) are thrown as they are.
  */
-export async function makeFolder(folder: string): Promise<void> {
+export async function makeFolder(folder: string): Promise<string[]> {
   try {
-    await makeFolderComponents(folder)
+    return await makeFolderComponents(folder)
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? ''
     if (!folderRefusals.has(code)) throw error
@@ -42,7 +44,7 @@ function describeRefusal(code: string): string {
   return 'cannot be created there (ENOENT: a file system such as /proc takes no new folders)'
 }
 
-async function makeFolderComponents(folder: string): Promise<void> {
+async function makeFolderComponents(folder: string): Promise<string[]> {
   const missing: string[] = []
   let current = path.resolve(folder)
   // Each step goes one component up; the root is its own parent, which ends the walk.
@@ -61,10 +63,17 @@ async function makeFolderComponents(folder: string): Promise<void> {
     if (parent === current) break
     current = parent
   }
+  const made: string[] = []
   for (const component of missing.reverse()) {
-    await mkdir(component).catch((error: NodeJS.ErrnoException) => {
-      // Made by someone else meanwhile: as good as made here.
-      if (error.code !== 'EEXIST') throw error
-    })
+    const madeHere = await mkdir(component).then(
+      () => true,
+      (error: NodeJS.ErrnoException) => {
+        // Made by someone else meanwhile: as good as made here, but not this call's to take back.
+        if (error.code !== 'EEXIST') throw error
+        return false
+      },
+    )
+    if (madeHere) made.push(component)
   }
+  return made
 }

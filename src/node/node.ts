@@ -6,7 +6,7 @@
  * and timers; the simulator builds the same node from simulated parts instead.
  */
 
-import {makeFolder} from './make-folder.js'
+import {prepareDataFolder, removeMadeFolders, takeBackFreshStore} from './data-folder.js'
 import {createServer} from 'node:http'
 import type {IncomingMessage, RequestListener, Server, ServerResponse} from 'node:http'
 import {createServer as createHttpsServer} from 'node:https'
@@ -106,7 +106,8 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   if (isUnspecifiedHost(options.advertiseHost)) {
     throw new DynError('bad_parameter', `cannot advertise ${options.advertiseHost}: no peer or client can connect to it; advertise an address of this machine the others reach it at`)
   }
-  await makeFolder(options.dataDir)
+  await checkApiPort(options.listenHost, options.port)
+  const dataFolder = await prepareDataFolder(options.dataDir)
   if (isLoopback(options.listenHost) && !isLoopback(options.advertiseHost)) {
     options.log(`warning: listening on ${options.listenHost}, which only this machine reaches, while advertising ${options.advertiseHost}: other machines cannot connect unless something forwards ${options.advertiseHost} to it (--listen 0.0.0.0 listens on every interface)`)
   }
@@ -122,6 +123,12 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   // The certificate rotation of a node with TLS files: made once the API server and the transport
   // it reloads run (serveHttp), and shown in /stats from then on.
   const tlsRotation: {reloader?: TlsReloader} = {}
+  const database = await openDatabase(options.dataDir).catch(async (error: unknown) => {
+    // Not opened (another node holds the folder, say): nothing in it is this start's but the
+    // folders it made, and those go only while empty.
+    await removeMadeFolders(dataFolder)
+    throw error
+  })
   const node = await assembleNode({
     settings: {
       name: options.name,
@@ -137,7 +144,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       commitJoin: options.commitJoin !== false,
       ...(options.machine === undefined ? {} : {machine: options.machine}),
     },
-    database: await openDatabase(options.dataDir),
+    database,
     storeBytes: cachedFolderBytes(options.dataDir, options.clock ?? systemClock),
     startTransport: (handler, onRejected) =>
       startTcpTransport({
@@ -168,6 +175,19 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     monitorEventLoop: true,
     admission,
     ...(options.tls === undefined || options.tlsFiles === undefined ? {} : {tlsStats: () => tlsRotation.reloader?.stats()}),
+  }).catch(async (error: unknown) => {
+    // Refused before serving (a join through a seed that is a client API port or answers nobody,
+    // a port in use): a folder that was fresh loses the store this start made in it. The
+    // assembler has closed the store; closing again covers a failure before it took it over.
+    // A folder that held this node's data keeps the identity this start wrote, a new epoch and
+    // the incarnation after the last (src/node/identity.ts): every start takes a new epoch, so
+    // that no start ever writes with the counters of an earlier one, and the join has announced
+    // the incarnation to the seed, which may have taken the row though its answer was lost, so
+    // the next start must announce a higher one. A refused join writes nothing else.
+    await database.close().catch(() => undefined)
+    await takeBackFreshStore(dataFolder)
+    admission.stop()
+    throw error
   })
   try {
     assert(transport !== undefined, 'the assembler started the transport')
@@ -474,6 +494,23 @@ function replaceApiTls(server: Server, next: NodeTls): void {
   if (clientCa === undefined || next.clientCa === undefined || next.clientCa.equals(clientCa.ca)) return
   clientCa.current += 1
   clientCa.ca = next.clientCa
+}
+
+/**
+ * Refuses a client API port this node cannot bind, before it makes its data folder or joins: the
+ * API server listens only once the node is assembled (it serves the node), after the join has
+ * added this node's row to the cluster, so a port in use found then left a joining member behind,
+ * advertising the API address of whatever held the port, and a store in its folder. The port is
+ * bound and let go at once; one taken between this check and the real listen is still refused
+ * there, as before. Port 0 (the OS picks one) is always free.
+ */
+async function checkApiPort(host: string, port: number): Promise<void> {
+  if (port === 0) return
+  const probe = net.createServer()
+  await new Promise<void>((resolve, reject) => {
+    probe.once('error', (error) => reject(listenError(error, 'serve the client API', host, port, '--port')))
+    probe.listen(port, host, () => probe.close(() => resolve()))
+  })
 }
 
 function listen(server: Server, host: string, port: number): Promise<void> {

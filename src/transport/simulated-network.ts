@@ -8,7 +8,8 @@
  * level a node can observe:
  * - A connection per (caller, peer address), opened by the first request with a round trip
  *   (refused at once by an address where nothing listens; a connect that gets no answer fails
- *   after the connect timeout), and the same doubling back-off after a failed connect.
+ *   after the connect timeout), and the same doubling back-off after a failed connect, which a
+ *   caller that paces its own tries passes (RequestOptions.callerPaced), as over TCP.
  * - Requests and answers on it, each delayed by a seeded per-link delay drawn from the link's
  *   bounds, so messages overtake each other (the Transport contract promises no order), and lost
  *   with the link's loss rate (a lost message is a request that times out).
@@ -31,7 +32,7 @@ import {FrameDecoder, frameBytesMax, tryEncodeFrame, type Frame} from './frame.j
 import {MessageType, requestMessageTypes} from './message-type.js'
 import {allocateRequestId, backOffAfterLoss, describe, errorBody, parseAddress, remoteFailure, settle, unreachable, unsent} from './rpc-common.js'
 import {connectTimeoutMsDefault, pendingPerPeerMaxDefault, peersMax} from './tcp-transport.js'
-import type {PeerState, RequestHandler, RpcResult, Transport} from './transport.js'
+import type {PeerState, RequestHandler, RequestOptions, RpcResult, Transport} from './transport.js'
 
 /** How one direction of a link behaves. */
 export interface LinkProfile {
@@ -400,7 +401,7 @@ class SimulatedTransport implements Transport {
     return this.#endpoint().address
   }
 
-  request(address: string, type: number, body: unknown, timeoutMs: number): Promise<RpcResult> {
+  request(address: string, type: number, body: unknown, timeoutMs: number, options: RequestOptions = {}): Promise<RpcResult> {
     assert(timeoutMs > 0 && Number.isFinite(timeoutMs), 'timeoutMs is positive and finite')
     const endpoint = this.#endpoint()
     if (this.#closed || !endpoint.alive) return settle(unsent('transport is closed'))
@@ -410,7 +411,8 @@ class SimulatedTransport implements Transport {
     if (peer.pending.size >= endpoint.pendingPerPeerMax) {
       return settle({ok: false, error: 'overloaded', message: `${peer.pending.size} requests already waiting on ${address}`})
     }
-    if (peer.connection === undefined) {
+    // A caller that paces its own tries connects whatever the back-off (transport.ts).
+    if (peer.connection === undefined && options.callerPaced !== true) {
       const waitMs = peer.retryAtMs - endpoint.scheduler.monotonicMs()
       if (waitMs > 0) return settle(unsent(`${address} is down; next connect attempt in ${Math.ceil(waitMs)} ms`))
     }

@@ -48,7 +48,7 @@ import {acceptorProof, handshakeNonceBytes, isNonce, openerProof, proofMatches} 
 import {MessageType, requestMessageTypes} from './message-type.js'
 import {allocateRequestId, backOffAfterLoss, describe, errorBody, formatAddress, notInternodeCode, parseAddress, remoteFailure, settle, socketErrorInWords, unauthenticatedCode, unsent} from './rpc-common.js'
 import type {NodeTls} from './tls-options.js'
-import type {PeerState, RequestHandler, RpcResult, Transport} from './transport.js'
+import type {PeerState, RequestHandler, RequestOptions, RpcResult, Transport} from './transport.js'
 
 export interface TcpTransportOptions {
   /** The address to listen on: an interface's address, or `0.0.0.0` / `::` for every interface. */
@@ -296,6 +296,12 @@ interface Peer {
    * (unreachable, answering again), never each refused reconnect.
    */
   reportedDown: boolean
+  /**
+   * The current (or last) connection was opened for a caller that paces its own tries and has
+   * carried no other request (RequestOptions.callerPaced): its failure is the caller's to report,
+   * so it is not logged as the peer being unreachable.
+   */
+  pacedByCaller: boolean
   /** The socket error of the current connection, for the one line that reports it. */
   lastError: string | null
   /** Its code (ECONNREFUSED, EHOSTUNREACH, ...): a refusal and silence back off differently. */
@@ -432,8 +438,9 @@ export class TcpTransport implements Transport {
     server.on('error', (error) => settings.log(`transport ${address}: server error: ${error.message}`))
   }
 
-  request(address: string, type: number, body: unknown, timeoutMs: number): Promise<RpcResult> {
+  request(address: string, type: number, body: unknown, timeoutMs: number, options: RequestOptions = {}): Promise<RpcResult> {
     assert(timeoutMs > 0 && Number.isFinite(timeoutMs), 'timeoutMs is positive and finite')
+    const callerPaced = options.callerPaced === true
     if (this.#closed) return settle(unsent('transport is closed'))
     const peer = this.#peerFor(address)
     if (peer === null) return settle(unsent(`cannot reach "${address}": not a host:port address`))
@@ -445,7 +452,8 @@ export class TcpTransport implements Transport {
         message: `${peer.pending.size} requests already waiting on ${address}`,
       })
     }
-    if (peer.socket === null) {
+    // A caller that paces its own tries (a join through its seeds) connects whatever the back-off.
+    if (peer.socket === null && !callerPaced) {
       const waitMs = peer.retryAtMs - this.#settings.clock.monotonicMs()
       if (waitMs > 0) {
         if (peer.refusal !== null) {
@@ -462,8 +470,12 @@ export class TcpTransport implements Transport {
       // against the peer's health the way 'unreachable' or 'timeout' would.
       return settle({ok: false, error: 'remote', code: 'bad_request', message: `request not sent: ${encoded.message}`, sent: false})
     }
+    const opening = peer.writer === null
     const writer = peer.writer ?? this.#connect(peer)
     if (typeof writer === 'string') return settle(unsent(writer))
+    // A connection that only a caller pacing its own tries has used is that caller's to report.
+    if (opening) peer.pacedByCaller = callerPaced
+    else if (!callerPaced) peer.pacedByCaller = false
     const socket = peer.socket
     return new Promise<RpcResult>((resolve) => {
       const timer = this.#settings.scheduler.after(timeoutMs, () => {
@@ -529,6 +541,7 @@ export class TcpTransport implements Transport {
       failedConnects: 0,
       retryAtMs: 0,
       reportedDown: false,
+      pacedByCaller: false,
       lastError: null,
       lastErrorCode: null,
       refusal: null,
@@ -790,7 +803,8 @@ export class TcpTransport implements Transport {
       this.#settings.log(`transport ${this.address}: lost the connection to ${peer.address} (${reason})`)
       return
     }
-    if (peer.reportedDown) return
+    // A join through a seed says itself what it does about a seed it cannot reach (membership.ts).
+    if (peer.reportedDown || peer.pacedByCaller) return
     peer.reportedDown = true
     this.#settings.log(`transport ${this.address}: ${peer.address} is unreachable (${reason}); trying again with a back-off up to ${backOffMaxMs} ms, logged again once it answers`)
   }

@@ -40,6 +40,17 @@ export type RpcResult =
  */
 export type RequestHandler = (type: number, body: unknown, fromNode: string) => Promise<unknown>
 
+/** How one request is sent; every field may be left out. */
+export interface RequestOptions {
+  /**
+   * The caller paces its own tries and says itself what failed (a join through its seeds, which
+   * tries each every half second and logs what it does): the request connects even while the
+   * peer's reconnects back off, and a connection that only such requests used is not logged as
+   * the peer being unreachable when it fails. Without it, the transport backs off and logs.
+   */
+  readonly callerPaced?: boolean
+}
+
 /** What this node knows of its own outbound connection to a peer (not a failure detector). */
 export type PeerState = 'connected' | 'connecting' | 'down' | 'unknown'
 
@@ -47,7 +58,7 @@ export interface Transport {
   /** "host:port" this node listens on. */
   readonly address: string
   /** Sends one request and waits for its answer; resolves to a failure value, never rejects. */
-  request(address: string, type: number, body: unknown, timeoutMs: number): Promise<RpcResult>
+  request(address: string, type: number, body: unknown, timeoutMs: number, options?: RequestOptions): Promise<RpcResult>
   peerState(address: string): PeerState
   /** Stops listening, closes every socket and fails every pending request with 'unreachable'. */
   close(): Promise<void>

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict'
 import {cp, readFile, rm} from 'node:fs/promises'
 import {describe, it} from 'node:test'
-import {getJson, killNode, putValue, reloadCluster, runDyn, secretArgs, startCluster, waitFor} from './harness.js'
+import {getJson, killNode, putValue, reloadCluster, runDyn, secretArgs, startCluster, startJsonAnswer, waitFor} from './harness.js'
 import type {TestCluster} from './harness.js'
 
 /** Writes `count` keys through node 0 at the cluster's defaults. */
@@ -199,8 +199,8 @@ describe('anti-entropy with real processes', () => {
     const start = ['start', '--name', 'n3', '--host', '127.0.0.1', '--port', String(n3.port), '--rpc-port', String(n3.rpcPort), '--data', n3.dataDir, '--tombstone-grace-ms', '1000', ...secretArgs(c.dir)]
     const refused = await runDyn([...start, '--json'])
     assert.equal(refused.code, 2, refused.stdout + refused.stderr)
-    // With --json the log lines are JSON lines, and the failure is the last (indented) object.
-    const error = JSON.parse(refused.stdout.slice(refused.stdout.lastIndexOf('{\n'))) as {ok: boolean; error: string; message: string}
+    // With --json the log lines are JSON lines, and the failure is the last line.
+    const error = startJsonAnswer(refused.stdout)
     assert.equal(error.error, 'old_disk')
     assert.match(error.message, /copy of an older disk/)
     assert.match(error.message, /move its data folder aside/)

@@ -17,7 +17,7 @@ import {unauthenticatedCode} from '../../src/transport/rpc-common.js'
 import {startTcpTransport} from '../../src/transport/tcp-transport.js'
 import type {Transport} from '../../src/transport/transport.js'
 import {freeClusterPorts} from '../../src/cli/ports.js'
-import {assertOnlyMembersWrite, getJson, reloadCluster, runDyn, startCluster, type TestCluster} from './harness.js'
+import {assertOnlyMembersWrite, getJson, reloadCluster, runDyn, startCluster, startJsonAnswer, type TestCluster} from './harness.js'
 
 const requestTimeoutMs = 5000
 
@@ -26,8 +26,8 @@ async function joinAttempt(c: TestCluster, name: string, extraArgs: readonly str
   const cluster = await reloadCluster(c.dir)
   const {port, rpcPort} = await freeClusterPorts(1)
   const run = await runDyn(['start', '--name', name, '--port', String(port), '--rpc-port', String(rpcPort), '--data', path.join(c.dir, name), '--seeds', `${cluster.host}:${cluster.nodes[0]?.rpcPort}`, '--json', ...extraArgs], {timeoutMs: 30_000})
-  // With --json the log lines are JSON lines, and the failure is the last (indented) object.
-  const failure = JSON.parse(run.stdout.slice(run.stdout.lastIndexOf('{\n'))) as {error: string; message: string}
+  // With --json the log lines are JSON lines, and the failure is the last line.
+  const failure = startJsonAnswer(run.stdout)
   return {code: run.code, ...failure}
 }
 

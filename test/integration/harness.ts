@@ -96,6 +96,24 @@ export function runDyn(args: readonly string[], options: {input?: string | Buffe
 }
 
 /**
+ * The answer of a `dyn start --json` that ended: its last line. Its stdout is JSON lines (README
+ * "JSON output"): every line, the log's and the answer's, is checked to be one JSON object, as a
+ * reader of JSON lines would take them.
+ */
+export function startJsonAnswer<T extends object = {ok: boolean; error: string; message: string}>(stdout: string): T {
+  const lines = stdout.trimEnd().split('\n')
+  const objects = lines.map((line, index) => {
+    try {
+      return JSON.parse(line) as unknown
+    } catch {
+      return assert.fail(`line ${index + 1} of dyn start --json is not JSON: ${line}\n${stdout}`)
+    }
+  })
+  for (const [index, object] of objects.entries()) assert.ok(typeof object === 'object' && object !== null && !Array.isArray(object), `line ${index + 1} is not an object: ${lines[index]}`)
+  return objects[objects.length - 1] as T
+}
+
+/**
  * Run a Node script of this project (a bench script, the `dyn` executable) to completion, its
  * output collected; at the timeout it is sent `killSignal` (a bench script is given SIGINT, so
  * that it stops what it started) and its code is -1 unless it exits with one of its own.

@@ -12,7 +12,7 @@ import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {describe, it} from 'node:test'
 import {freeClusterPorts} from '../../src/cli/ports.js'
-import {dynBin, getJson, isRunning, killNode, putValue, removeTestFolder, runDyn, startCluster, waitFor} from './harness.js'
+import {dynBin, getJson, isRunning, killNode, putValue, removeTestFolder, runDyn, startCluster, startJsonAnswer, waitFor} from './harness.js'
 
 interface MemberView {
   readonly name: string
@@ -78,9 +78,8 @@ describe('nodes that share a machine', () => {
     // nothing of it keeps running.
     const refused = await runDyn([...args, '--machine', 'elsewhere', '--json'])
     assert.equal(refused.code, 2, refused.stdout + refused.stderr)
-    // The answer is the last object printed; the nodes' own log lines come before it.
-    const lines = refused.stdout.trimEnd().split('\n')
-    const answer = JSON.parse(lines.slice(lines.lastIndexOf('{')).join('\n')) as {error: string; message: string}
+    // The answer is the last line; the nodes' own log lines (and their failures) come before it.
+    const answer = startJsonAnswer(refused.stdout)
     assert.equal(answer.error, 'node_exited')
     assert.match(refused.stdout, /first started on machine \\"box\\"/)
     assert.match(refused.stdout, /cannot be started with --machine elsewhere/)

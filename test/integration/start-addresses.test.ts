@@ -6,14 +6,14 @@
 
 import assert from 'node:assert/strict'
 import {spawn} from 'node:child_process'
-import {mkdtemp, readFile} from 'node:fs/promises'
-import {openSync, closeSync} from 'node:fs'
+import {mkdir, mkdtemp, readdir, readFile} from 'node:fs/promises'
+import {existsSync, openSync, closeSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {describe, it} from 'node:test'
 import type {TestContext} from 'node:test'
 import {freeClusterPorts} from '../../src/cli/ports.js'
-import {dynBin, getJson, killNode, removeTestFolder, runDyn, sleep, waitFor} from './harness.js'
+import {dynBin, getJson, killNode, removeTestFolder, runDyn, sleep, startJsonAnswer, waitFor} from './harness.js'
 
 /** A fresh folder for this test's nodes, whose processes are killed and the folder deleted after it. */
 async function testFolder(t: TestContext): Promise<string> {
@@ -45,9 +45,8 @@ async function startNode(t: TestContext, dir: string, name: string, args: readon
 
 function jsonFailure(run: {code: number; stdout: string; stderr: string}): {error: string; message: string} {
   assert.equal(run.code, 2, run.stdout + run.stderr)
-  // The answer is the last object printed; the node's own log lines (JSON too) come before it.
-  const lines = run.stdout.trimEnd().split('\n')
-  const body = JSON.parse(lines.slice(lines.lastIndexOf('{')).join('\n')) as {ok: boolean; error: string; message: string}
+  // The answer is the last line; the node's own log lines (JSON lines too) come before it.
+  const body = startJsonAnswer(run.stdout)
   assert.equal(body.ok, false)
   return body
 }
@@ -82,7 +81,11 @@ describe('dyn start addresses', () => {
   it('listens on 0.0.0.0 and advertises --advertise; a seed given as a client API port is said to be one, at once', async (t) => {
     const dir = await testFolder(t)
     const n1 = await startNode(t, dir, 'n1', ['--listen', '0.0.0.0', '--advertise', '127.0.0.1'])
-    const wrongSeed = await runDyn(['start', '--name', 'n2', '--port', String(n1.port + 1), '--data', path.join(dir, 'wrong'), '--seeds', `127.0.0.1:${n1.port}`, '--json'], {timeoutMs: 8000})
+    // Refused twice, on the folder n2 is started on below: it leaves no store behind.
+    const spare = await freeClusterPorts(1)
+    const wrongSeedArgs = ['start', '--name', 'n2', '--port', String(spare.port), '--rpc-port', String(spare.rpcPort), '--data', path.join(dir, 'n2'), '--seeds', `127.0.0.1:${n1.port}`, '--json']
+    const wrongSeed = await runDyn(wrongSeedArgs, {timeoutMs: 8000})
+    assert.equal(existsSync(path.join(dir, 'n2')), false, 'a refused start left its data folder')
     const failed = jsonFailure(wrongSeed) as {error: string; message: string; seed?: string; suggestedSeed?: string}
     assert.equal(failed.error, 'bad_parameter')
     // n1 runs with --rpc-port of its own (not --port + 1000): the hint names it, as n1 says it.
@@ -93,6 +96,17 @@ describe('dyn start addresses', () => {
     )
     assert.deepEqual({seed: failed.seed, suggestedSeed: failed.suggestedSeed}, {seed: `127.0.0.1:${n1.port}`, suggestedSeed: `127.0.0.1:${n1.rpcPort}`})
     assert.doesNotMatch(wrongSeed.stdout, /frame_too_large/)
+    // It exits at once, and no log line before says it would try again.
+    assert.doesNotMatch(wrongSeed.stdout, /trying again|back-off/)
+    // A client API port in use (n1's) is refused before the node joins: no member row, no folder.
+    const portTaken = jsonFailure(await runDyn(['start', '--name', 'n2', '--port', String(n1.port), '--rpc-port', String(spare.rpcPort), '--data', path.join(dir, 'n2'), '--seeds', `127.0.0.1:${n1.rpcPort}`, '--json'], {timeoutMs: 8000}))
+    assert.equal(portTaken.error, 'bad_parameter')
+    assert.match(portTaken.message, new RegExp(`^cannot serve the client API on 127\\.0\\.0\\.1:${n1.port}: .*EADDRINUSE.*; choose another --port$`))
+    assert.equal(existsSync(path.join(dir, 'n2')), false, 'a refused start left its data folder')
+    assert.deepEqual(((await getJson(`http://127.0.0.1:${n1.port}/cluster`)).body.members as Array<{name: string}>).map((member) => member.name), ['n1'])
+    await mkdir(path.join(dir, 'n2'))
+    assert.equal(jsonFailure(await runDyn(wrongSeedArgs, {timeoutMs: 8000})).error, 'bad_parameter')
+    assert.deepEqual(await readdir(path.join(dir, 'n2')), [], 'a refused start left a store in the empty folder it was given')
 
     const n2 = await startNode(t, dir, 'n2', ['--listen', '0.0.0.0', '--advertise', '127.0.0.1', '--seeds', `127.0.0.1:${n1.rpcPort}`])
     const view = await waitFor('n1 to see n2 up', async () => {
@@ -108,6 +122,8 @@ describe('dyn start addresses', () => {
       ],
     )
     assert.match(await readFile(n1.logFile, 'utf8'), new RegExp(`serving the client API on 127\\.0\\.0\\.1:${n1.port} and internode RPC on 127\\.0\\.0\\.1:${n1.rpcPort} \\(listening on 0\\.0\\.0\\.0\\)`))
+    // Its first start that served is its first start: nothing of the refused ones is in its store.
+    assert.match(await readFile(n2.logFile, 'utf8'), /n2 identity n2\.[0-9a-f]{8} \(incarnation 1, new epoch: empty store\)/)
   })
 
   it('a seed nobody listens on is named, with why it could not be reached and what to check', async (t) => {
@@ -116,11 +132,16 @@ describe('dyn start addresses', () => {
     const nobody = `127.0.0.1:${rpcPort + 1}`
     const run = await runDyn(['start', '--name', 'n2', '--port', String(port), '--rpc-port', String(rpcPort), '--data', path.join(dir, 'n2'), '--seeds', nobody, '--json'])
     assert.equal(run.code, 3, run.stdout + run.stderr)
-    const lines = run.stdout.trimEnd().split('\n')
-    const failed = JSON.parse(lines.slice(lines.lastIndexOf('{')).join('\n')) as {error: string; message: string; seeds: string[]}
+    assert.equal(existsSync(path.join(dir, 'n2')), false, 'a refused start left its data folder')
+    const failed = startJsonAnswer<{error: string; message: string; seeds: string[]}>(run.stdout)
     assert.equal(failed.error, 'unreachable')
     assert.match(failed.message, new RegExp(`^could not reach the seed ${nobody} in \\d+ tries, 0\\.5 s apart; the first said: cannot connect to ${nobody}: nothing listens on that port \\(connection refused, ECONNREFUSED\\)\\. Check that a dyn node runs there and that the port is its internode port \\(its dyn start --rpc-port, by default its --port \\+ 1000\\), not its client API port`))
     assert.deepEqual(failed.seeds, [nobody])
+    // The log says what the start does, as its error does: 0.5 s apart, and as many tries.
+    const messages = run.stdout.trimEnd().split('\n').slice(0, -1).map((line) => (JSON.parse(line) as {message: string}).message)
+    const tries = /in (\d+) tries/.exec(failed.message)?.[1]
+    assert.deepEqual(messages.filter((message) => message.includes(nobody)), [`could not reach the seed ${nobody} (cannot connect to ${nobody}: nothing listens on that port (connection refused, ECONNREFUSED)); trying again 0.5 s apart, ${tries} tries in all`])
+    assert.doesNotMatch(run.stdout, /back-off/)
   })
 
   it('a node that advertises an address its peers cannot reach is reported by them, and told so', async (t) => {

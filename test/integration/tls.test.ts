@@ -35,7 +35,7 @@ import {loadNodeTls} from '../../src/transport/tls-options.js'
 import type {Transport} from '../../src/transport/transport.js'
 import {makeNodeCertificate, makeReadmeCertificates, makeReadmeClientCertificates} from '../unit/tls-certificates.js'
 import type {ClusterCertificates} from '../unit/tls-certificates.js'
-import {assertOnlyMembersWrite, dynBin, isRunning, killNode, removeTestFolder, runDyn, waitFor} from './harness.js'
+import {assertOnlyMembersWrite, dynBin, isRunning, killNode, removeTestFolder, runDyn, startJsonAnswer, waitFor} from './harness.js'
 
 const nodeCount = 3
 const keyCount = 12
@@ -376,7 +376,7 @@ describe('a cluster with TLS on both ports', () => {
     const data = path.join(dir, 'half')
     const run = await runDyn(['start', '--name', 'half', '--port', String(ports.port + 5), '--data', data, '--tls-cert', ours.certFile('n1'), '--json'])
     assert.equal(run.code, 2)
-    const failure = JSON.parse(run.stdout.slice(run.stdout.lastIndexOf('{\n'))) as {error: string; message: string}
+    const failure = startJsonAnswer(run.stdout)
     assert.equal(failure.error, 'bad_parameter')
     assert.match(failure.message, /--tls-cert given without --tls-key and --tls-ca/)
     assert.equal(existsSync(data), false, 'the data folder was made')
@@ -385,7 +385,7 @@ describe('a cluster with TLS on both ports', () => {
   it('keeps out nodes without TLS or with another CA\'s certificate, and stores nothing they send', async () => {
     const join = async (name: string, extraArgs: readonly string[]): Promise<{code: number; error: string; message: string}> => {
       const run = await runDyn(['start', '--name', name, '--port', String(ports.port + 3), '--rpc-port', String(ports.rpcPort + 3), '--data', path.join(dir, name), '--seeds', rpc(0), '--json', ...extraArgs], {timeoutMs: 30_000})
-      const failure = JSON.parse(run.stdout.slice(run.stdout.lastIndexOf('{\n'))) as {error: string; message: string}
+      const failure = startJsonAnswer(run.stdout)
       return {code: run.code, ...failure}
     }
     const plain = await join('p4', [])

@@ -32,10 +32,11 @@ describe('makeFolder', () => {
   it('makes every missing component, and accepts a folder that exists', async () => {
     await withTempFolder(async (dir) => {
       const deep = path.join(dir, 'a', 'b', 'c')
-      await makeFolder(deep)
+      // What it made, outermost first: what a failed start takes back (data-folder.ts).
+      assert.deepEqual(await makeFolder(deep), [path.join(dir, 'a'), path.join(dir, 'a', 'b'), deep])
       assert.ok((await stat(deep)).isDirectory())
-      await makeFolder(deep)
-      await makeFolder(dir)
+      assert.deepEqual(await makeFolder(deep), [])
+      assert.deepEqual(await makeFolder(dir), [])
     })
   })
 

@@ -1,7 +1,9 @@
 /**
  * Tests of a node's join through its seeds (src/membership/membership.ts, `Membership.join`), on
  * a transport stub that answers as a seed would: what the error says when a seed is a client API
- * port rather than an internode one, and when nothing answers at a seed at all.
+ * port rather than an internode one, and when nothing answers at a seed at all, and what the join
+ * logs meanwhile: once per seed that it tries again, in the words of its error, and nothing before
+ * a refusal that no try can change.
  */
 
 import assert from 'node:assert/strict'
@@ -10,16 +12,19 @@ import {DynError} from '../../src/errors.js'
 import type {Member} from '../../src/membership/member-table.js'
 import {Membership, notInternodeSeed, unreachableSeeds} from '../../src/membership/membership.js'
 import {notInternodeCode} from '../../src/transport/rpc-common.js'
-import type {RpcResult, Transport} from '../../src/transport/transport.js'
+import type {RequestOptions, RpcResult, Transport} from '../../src/transport/transport.js'
 
-/** A transport whose every request to `address` gets `answer(address)`; the addresses asked, in order. */
-function stubTransport(answer: (address: string) => RpcResult): Transport & {asked: string[]} {
+/** A transport whose every request to `address` gets `answer(address)`; the addresses asked, in order, and each request's options. */
+function stubTransport(answer: (address: string) => RpcResult): Transport & {asked: string[]; options: Array<RequestOptions | undefined>} {
   const asked: string[] = []
+  const options: Array<RequestOptions | undefined> = []
   return {
     asked,
+    options,
     address: '127.0.0.1:9999',
-    request: async (address) => {
+    request: async (address, _type, _body, _timeoutMs, given) => {
       asked.push(address)
+      options.push(given)
       return answer(address)
     },
     peerState: () => 'unknown',
@@ -31,9 +36,10 @@ function joiner(port: number, rpcPort: number): Member {
   return {name: 'n5', apiAddress: `127.0.0.1:${port}`, rpcAddress: `127.0.0.1:${rpcPort}`, status: 'joining', incarnation: 1}
 }
 
-async function joinError(transport: Transport, seeds: readonly string[], self: Member, attemptsMax = 3): Promise<DynError> {
+/** The error a join that fails ends with; `logged` receives the lines it logged meanwhile. */
+async function joinError(transport: Transport, seeds: readonly string[], self: Member, attemptsMax = 3, logged: string[] = []): Promise<DynError> {
   const waits: number[] = []
-  const failed = await Membership.join(transport, seeds, self, {}, attemptsMax, async (ms) => void waits.push(ms)).then(
+  const failed = await Membership.join(transport, seeds, self, {}, attemptsMax, async (ms) => void waits.push(ms), (line) => void logged.push(line)).then(
     () => assert.fail('the join succeeded'),
     (error: unknown) => error,
   )
@@ -47,8 +53,11 @@ describe('membership: a seed that is a client API port', () => {
   it('is refused at once, naming the internode port of the layout this node was started with', async () => {
     // dyn cluster up --port 47070 --rpc-port 47170, and a node started beside it the same way.
     const transport = stubTransport(httpAnswer)
-    const error = await joinError(transport, ['127.0.0.1:47070'], joiner(47080, 47180))
+    const logged: string[] = []
+    const error = await joinError(transport, ['127.0.0.1:47070'], joiner(47080, 47180), 3, logged)
     assert.deepEqual(transport.asked, ['127.0.0.1:47070'], 'no second try: the address is wrong')
+    // Nothing logged before the refusal: no line says it tries again.
+    assert.deepEqual(logged, [])
     assert.equal(error.code, 'bad_parameter')
     assert.match(error.message, /^the seed 127\.0\.0\.1:47070 answered in HTTP: it is a client API port/)
     assert.match(error.message, /give --seeds the seed's internode address, host:rpc-port: 127\.0\.0\.1:47170 if its ports are laid out as this node's \(--rpc-port = --port \+ 100\), or 127\.0\.0\.1:48070 for a node started without --rpc-port/)
@@ -70,12 +79,16 @@ describe('membership: a seed that is a client API port', () => {
 
 describe('membership: a seed nobody answers at', () => {
   it('names the seed, how often it was tried, why the first try failed, and what to check', async () => {
-    // The first try connects and is refused; the later ones are refused by the back-off without a connect.
+    // The first failure is the one named, whatever the later tries say.
     let tries = 0
     const refused = 'cannot connect to 127.0.0.1:47999: nothing listens on that port (connection refused, ECONNREFUSED)'
     const transport = stubTransport((address) => ({ok: false, error: 'unreachable', message: tries++ === 0 ? refused : `${address} is down (${refused}); next connect attempt in 3499 ms`, sent: false}))
-    const error = await joinError(transport, ['127.0.0.1:47999'], joiner(47080, 47180), 4)
+    const logged: string[] = []
+    const error = await joinError(transport, ['127.0.0.1:47999'], joiner(47080, 47180), 4, logged)
     assert.equal(transport.asked.length, 4)
+    // Every try is one: the join paces them, past the transport's back-off, and says so once.
+    assert.deepEqual(transport.options, Array(4).fill({callerPaced: true}))
+    assert.deepEqual(logged, [`could not reach the seed 127.0.0.1:47999 (${refused}); trying again 0.5 s apart, 4 tries in all`])
     assert.equal(error.code, 'unreachable')
     assert.equal(
       error.message,
@@ -86,7 +99,12 @@ describe('membership: a seed nobody answers at', () => {
 
   it('with several seeds, says each one\'s failure; dyn cluster join tries once', async () => {
     const transport = stubTransport((address) => (address.endsWith(':1') ? {ok: false, error: 'timeout', message: `no answer from ${address} within 5000 ms`} : {ok: false, error: 'unreachable', message: `cannot connect to ${address}: its host name does not resolve (ENOTFOUND)`, sent: false}))
-    const error = await joinError(transport, ['10.0.0.9:1', 'nowhere.invalid:8070'], joiner(7070, 8070), 2)
+    const logged: string[] = []
+    const error = await joinError(transport, ['10.0.0.9:1', 'nowhere.invalid:8070'], joiner(7070, 8070), 2, logged)
+    assert.deepEqual(logged, [
+      'could not reach the seed 10.0.0.9:1 (no answer from 10.0.0.9:1 within 5000 ms); trying again 0.5 s apart, 2 tries in all',
+      'could not reach the seed nowhere.invalid:8070 (cannot connect to nowhere.invalid:8070: its host name does not resolve (ENOTFOUND)); trying again 0.5 s apart, 2 tries in all',
+    ])
     assert.match(error.message, /^could not reach any seed given to --seeds in 2 tries each, 0\.5 s apart; the first said: 10\.0\.0\.9:1: no answer from 10\.0\.0\.9:1 within 5000 ms; nowhere\.invalid:8070: cannot connect to nowhere\.invalid:8070: its host name does not resolve \(ENOTFOUND\)\. For each, check that a dyn node runs there/)
     assert.deepEqual(error.details, {seeds: ['10.0.0.9:1', 'nowhere.invalid:8070']})
     const once = unreachableSeeds([{seed: '127.0.0.1:8070', message: 'cannot connect'}], 1, 'dyn cluster join')

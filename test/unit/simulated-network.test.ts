@@ -232,6 +232,21 @@ describe('simulated network: crashes and restarts', () => {
     assert.deepEqual(result, {ok: true, body: {type: MessageType.Gossip, body: 'again', fromNode: 'a'}})
   })
 
+  it('a caller that paces its own tries connects during the back-off (a join through its seeds)', async (t) => {
+    const w = simWorld(t)
+    const a = await w.start('a')
+    const b = await w.start('b')
+    assert.ok((await w.run(a.request(b.address, MessageType.Gossip, 'first', 1000))).ok)
+    w.network.crash(b.address)
+    await w.run(w.delay(100))
+    assert.equal(failure(await w.run(a.request(b.address, MessageType.Join, 'refused', 1000))), 'unreachable')
+    const revived = await w.start('b2', echo, {address: b.address})
+    // Back at once: an ordinary request still waits out the back-off, a paced one connects.
+    const backingOff = await w.run(a.request(revived.address, MessageType.Join, 'held back', 1000))
+    assert.match(backingOff.ok ? '' : backingOff.message, /next connect attempt in/)
+    assert.deepEqual(await w.run(a.request(revived.address, MessageType.Join, 'paced', 1000, {callerPaced: true})), {ok: true, body: {type: MessageType.Join, body: 'paced', fromNode: 'a'}})
+  })
+
   it('a crash behind a partition is noticed only after it heals: timeouts, then a reset, then the new node', async (t) => {
     const w = simWorld(t)
     const a = await w.start('a')

@@ -287,6 +287,33 @@ test('an address that answers HTTP is said to be a client API port, at once', as
   assert.equal(lines.length, 1, lines.join('\n'))
 })
 
+test('a caller that paces its own tries connects on each, past the back-off, and its failures are not logged', async (t) => {
+  // A join through its seeds: it tries every half second and says itself what it does. The clock
+  // stands still, so the back-off of the first refused connect never ends by itself.
+  const clock = {nowMs: () => 0, monotonicMs: () => 0}
+  const lines: string[] = []
+  const a = await start(t, 'a', echo, {clock, log: (line) => lines.push(line)})
+  const dead = await tcpWorld(t).deadAddress()
+  const refused = `cannot connect to ${dead}: nothing listens on that port (connection refused, ECONNREFUSED)`
+  for (let i = 0; i < 3; i += 1) {
+    const result = await a.request(dead, MessageType.Join, null, requestTimeoutMs, {callerPaced: true})
+    assert.equal(result.ok ? '' : result.message, refused, 'each try is a connect of its own')
+  }
+  const ordinary = await a.request(dead, MessageType.Ping, {from: 'a'}, requestTimeoutMs)
+  assert.match(ordinary.ok ? '' : ordinary.message, /next connect attempt in/)
+  // Back on its address: the next paced try reaches it, while the back-off still holds the others.
+  const back = await start(t, 'back', echo, {port: portOf(dead)})
+  assert.match(await a.request(back.address, MessageType.Ping, {from: 'a'}, requestTimeoutMs).then((result) => (result.ok ? '' : result.message)), /next connect attempt in/)
+  assert.ok((await a.request(back.address, MessageType.Join, null, requestTimeoutMs, {callerPaced: true})).ok)
+  // An address that answers HTTP: refused as such, and not logged either.
+  const web = http.createServer((_request, response) => response.end('hello'))
+  await new Promise<void>((resolve) => web.listen({host, port: 0}, resolve))
+  t.after(() => new Promise<void>((resolve) => web.close(() => resolve())))
+  const httpResult = await a.request(`${host}:${(web.address() as net.AddressInfo).port}`, MessageType.Join, null, requestTimeoutMs, {callerPaced: true})
+  assert.deepEqual(httpResult.ok ? httpResult : httpResult.code, 'not_internode')
+  assert.deepEqual(lines, [])
+})
+
 test('a transport listening on every interface announces the address it advertises', async (t) => {
   const a = await start(t, 'a')
   const b = await startTcpTransport({host: '0.0.0.0', advertiseHost: host, port: 0, nodeName: 'b', handler: echo, ...realTime})
