@@ -213,14 +213,20 @@ describe('simulated network: crashes and restarts', () => {
     assert.equal(failure(await w.run(b.request(a.address, MessageType.Gossip, 'after', 1000))), 'unreachable')
   })
 
-  it('a node restarted on its address is reached again, after the back-off', async (t) => {
+  /** Two nodes, a and b; b answers once, crashes, and a's next request is refused. */
+  async function crashedAfterAnAnswer(t: TestContext, type: MessageType): Promise<{w: SimWorld; a: Transport; b: Transport}> {
     const w = simWorld(t)
     const a = await w.start('a')
     const b = await w.start('b')
-    assert.ok((await w.run(a.request(b.address, MessageType.Gossip, 'first', 1000))).ok)
+    assert.ok((await w.run(a.request(b.address, type, 'first', 1000))).ok)
     w.network.crash(b.address)
     await w.run(w.delay(100))
-    assert.equal(failure(await w.run(a.request(b.address, MessageType.Gossip, 'refused', 1000))), 'unreachable')
+    assert.equal(failure(await w.run(a.request(b.address, type, 'refused', 1000))), 'unreachable')
+    return {w, a, b}
+  }
+
+  it('a node restarted on its address is reached again, after the back-off', async (t) => {
+    const {w, a, b} = await crashedAfterAnAnswer(t, MessageType.Gossip)
     assert.throws(() => w.network.listen({address: a.address, nodeName: 'x', handler: echo, scheduler: w.time.node('x')}), {code: 'EADDRINUSE'})
     const revived = await w.start('b2', echo, {address: b.address})
     assert.notEqual(w.time.node(b.address).halted, true)
@@ -233,13 +239,7 @@ describe('simulated network: crashes and restarts', () => {
   })
 
   it('a caller that paces its own tries connects during the back-off (a join through its seeds)', async (t) => {
-    const w = simWorld(t)
-    const a = await w.start('a')
-    const b = await w.start('b')
-    assert.ok((await w.run(a.request(b.address, MessageType.Gossip, 'first', 1000))).ok)
-    w.network.crash(b.address)
-    await w.run(w.delay(100))
-    assert.equal(failure(await w.run(a.request(b.address, MessageType.Join, 'refused', 1000))), 'unreachable')
+    const {w, a, b} = await crashedAfterAnAnswer(t, MessageType.Join)
     const revived = await w.start('b2', echo, {address: b.address})
     // Back at once: an ordinary request still waits out the back-off, a paced one connects.
     const backingOff = await w.run(a.request(revived.address, MessageType.Join, 'held back', 1000))
