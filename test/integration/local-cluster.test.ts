@@ -145,8 +145,10 @@ describe('dyn cluster up|down|status', () => {
     assert.equal(n1?.state, 'exited')
     assert.equal(n1?.pid, failed.pid)
     assert.deepEqual((n1?.ended as {exitCode: number}).exitCode, 2)
+    // Status names the node's own error too, as up does.
+    assert.equal(n1?.nodeError, 'bad_parameter')
     const text = await runDyn(['cluster', 'status', '--dir', dir])
-    assert.match(text.stdout, new RegExp(`n1 .*not running \\(pid ${String(failed.pid)} exited with code 2\\)`))
+    assert.match(text.stdout, new RegExp(`n1 .*not running \\(pid ${String(failed.pid)} exited with code 2 with error bad_parameter: the data folder .* is in use by another running node; stop it or choose another --data\\)`))
 
     // A cluster that never got ready does not tie the next `up` to its flags: with the
     // squatter and its data gone, other ports will do.
