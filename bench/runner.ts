@@ -408,6 +408,8 @@ async function checkReachable(nodes: readonly string[], timeoutS: number, tls: C
     const client = new DynClient(node, timeoutS * 1000, tls === undefined ? {} : {tls})
     const health = await client.getJson('/health')
     if (!health.ok && health.error === 'not_a_dyn_node') throw new NotDynNodeError(health.message)
+    // A node's HTTPS port asked in plain HTTP says so itself: the address to fix, not an outage.
+    if (!health.ok && health.error === 'https_required') throw new DynError('https_required', `${node}: ${health.message}`)
     if (!health.ok) throw new UnreachableError(node, `GET /health answered ${health.status}`)
     // /health is answered without a client certificate; a node started with --tls-client-ca
     // would refuse every operation of a bench that has none, so that is found out now.

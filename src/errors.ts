@@ -37,6 +37,10 @@ export const errorCodes = [
   'already_leaving',
   /** A leave or removal of a member that has already left the cluster (or was removed). */
   'already_left',
+  /** A plain HTTP request to a node whose client API serves HTTPS only: the node's answer, bad input. */
+  'https_required',
+  /** A client's TLS handshake answered in plain HTTP: the node serves no TLS, so https:// or --tls-ca is the mistake. */
+  'tls_not_served',
 ] as const
 
 export type ErrorCode = (typeof errorCodes)[number]

@@ -34,4 +34,8 @@ export const statusOfError: Record<ErrorCode, number> = {
   // A membership change that the member's state already makes (dyn cluster leave or remove twice).
   already_leaving: 409,
   already_left: 409,
+  // Answered in plain HTTP by a node's HTTPS port (src/node/plain-http-on-tls.ts), before any parsing.
+  https_required: 400,
+  // Only a client meets it, as tls_untrusted: the node answered its TLS handshake in plain HTTP.
+  tls_not_served: 502,
 }

@@ -25,7 +25,7 @@ export function exitCodeOf(errorCode: string): number {
   return exitCodes.usage
 }
 
-export const exitCodesHelp = 'Exit codes: 0 ok, 1 not found, 2 bad usage or input (a node certificate that does not verify included: tls_untrusted), 3 quorum unmet or node unreachable.'
+export const exitCodesHelp = 'Exit codes: 0 ok, 1 not found, 2 bad usage or input (a node certificate that does not verify, and http:// or https:// not what the node serves, included: tls_untrusted, https_required, tls_not_served), 3 quorum unmet or node unreachable.'
 
 /** dyn get's, which also has the siblings case. */
-export const getExitCodesHelp = 'Exit codes: 0 ok, 1 not found, 2 bad usage or input (a node certificate that does not verify included: tls_untrusted), 3 quorum unmet or node unreachable, 4 the key has siblings and the output is piped or --output (nothing written: resolve them first).'
+export const getExitCodesHelp = 'Exit codes: 0 ok, 1 not found, 2 bad usage or input (a node certificate that does not verify, and http:// or https:// not what the node serves, included: tls_untrusted, https_required, tls_not_served), 3 quorum unmet or node unreachable, 4 the key has siblings and the output is piped or --output (nothing written: resolve them first).'

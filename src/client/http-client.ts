@@ -139,6 +139,8 @@ type Attempt =
       readonly untrusted?: string
       /** Something answered, but not in HTTP (a TLS node asked in plain HTTP, an internode port): `reason` says what to fix. */
       readonly notHttp?: true
+      /** The TLS handshake was answered in plain HTTP: the node serves no TLS, a configuration to fix. */
+      readonly plainNode?: true
     }
 
 export interface DynClientOptions {
@@ -278,7 +280,7 @@ export class DynClient {
 
   /** Send to the preferred node, then to the others in order while they cannot be connected to. */
   private async sendToSomeNode(method: string, path: string, headers: Record<string, string>, body?: Uint8Array): Promise<RawResponse> {
-    const failures: Array<{label: string; reason: string; tls: boolean; notHttp: boolean; untrusted?: string}> = []
+    const failures: Array<{label: string; reason: string; tls: boolean; notHttp: boolean; plainNode: boolean; untrusted?: string}> = []
     for (let step = 0; step < this.addresses.length; step += 1) {
       const index = (this.preferred + step) % this.addresses.length
       const address = this.addresses[index] as NodeAddress
@@ -293,23 +295,26 @@ export class DynClient {
         this.#nodeWarning = typeof warning === 'string' && warning.length > 0 ? warning : undefined
         return attempt.response
       }
-      failures.push({label: address.label, reason: attempt.reason, tls: attempt.tls === true, notHttp: attempt.notHttp === true, ...(attempt.untrusted === undefined ? {} : {untrusted: attempt.untrusted})})
+      failures.push({label: address.label, reason: attempt.reason, tls: attempt.tls === true, notHttp: attempt.notHttp === true, plainNode: attempt.plainNode === true, ...(attempt.untrusted === undefined ? {} : {untrusted: attempt.untrusted})})
       if (attempt.connected) break
     }
     const single = failures.length === 1
+    const reason = single ? (failures[0] as {reason: string}).reason : failures.map((f) => `${f.label} ${f.reason}`).join('; ')
+    // Every node tried serves plain HTTP where HTTPS was asked: the scheme or --tls-ca is the mistake (exit 2).
+    if (failures.length > 0 && failures.every((f) => f.plainNode)) throw new TlsNotServedError(failures.map((f) => f.label), reason)
     // Every node tried runs and was refused for its certificate: a configuration to fix (exit 2),
     // not an outage. One node down among them keeps it unreachable, as a script matching exit 3 expects.
     const untrusted = failures.flatMap((f) => (f.untrusted === undefined ? [] : [f.untrusted]))
     if (failures.length > 0 && untrusted.length === failures.length) {
       throw new UntrustedCertificateError(
         failures.map((f) => f.label),
-        single ? (failures[0] as {reason: string}).reason : failures.map((f) => `${f.label} ${f.reason}`).join('; '),
+        reason,
         [...new Set(untrusted)],
       )
     }
     throw new UnreachableError(
       failures.map((f) => f.label).join(', '),
-      single ? (failures[0] as {reason: string}).reason : failures.map((f) => `${f.label} ${f.reason}`).join('; '),
+      reason,
       failures.every((f) => f.tls) ? tlsAdvice : failures.every((f) => f.notHttp) ? notHttpAdvice : undefined,
     )
   }
@@ -403,7 +408,8 @@ async function sendOnce(address: NodeAddress, tls: ClientTls | undefined, method
       const tlsHint = tls === undefined ? undefined : tlsFailureHint(error, address, {established: connected, ...(tls.source === undefined ? {} : {caSource: tls.source})})
       if (tlsHint !== undefined) {
         const untrusted = certificateRejected(error, connected) ? {untrusted: error.code as string} : {}
-        finish({ok: false, connected: connected && !staleSocket, staleSocket, reason: `${error.code ?? error.message}: ${tlsHint}`, ...(connected ? {} : {tls: true as const}), ...untrusted})
+        const plainNode = !connected && answeredInPlainHttp(error) ? {plainNode: true as const} : {}
+        finish({ok: false, connected: connected && !staleSocket, staleSocket, reason: `${error.code ?? error.message}: ${tlsHint}`, ...(connected ? {} : {tls: true as const}), ...untrusted, ...plainNode})
         return
       }
       const reason = error.code ?? error.message
@@ -459,8 +465,7 @@ export function tlsFailureHint(error: NodeJS.ErrnoException, address: NodeAddres
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
     return `the node's certificate does not name ${address.host}: reach it by a name or address its certificate lists (subject alternative names), or make its certificate with this one`
   }
-  // OpenSSL's reading of an answer that is no TLS record: what a plain HTTP server sends back.
-  if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || /wrong version number|packet length too long/.test(error.message)) {
+  if (answeredInPlainHttp(error)) {
     return `${address.label} does not speak TLS: a node started without --tls-cert serves plain HTTP (http://${address.label}, without --tls-ca)`
   }
   // Signed by the right CA, but outside its dates: the CA given is not the question.
@@ -475,6 +480,11 @@ export function tlsFailureHint(error: NodeJS.ErrnoException, address: NodeAddres
   }
   if (isTlsCode) return `the TLS handshake with ${address.label} failed (${error.message})`
   return undefined
+}
+
+/** OpenSSL's reading of an answer to a handshake that is no TLS record: what a plain HTTP server sends back. */
+export function answeredInPlainHttp(error: NodeJS.ErrnoException): boolean {
+  return error.code === 'ERR_SSL_WRONG_VERSION_NUMBER' || /wrong version number|packet length too long/.test(error.message)
 }
 
 /**
@@ -503,7 +513,7 @@ const notHttpAdvice = 'something answers there, but not in HTTP: fix the address
  * fields of the CLI's --json error.
  */
 export class UnreachableError extends Error {
-  readonly code: 'unreachable' | 'tls_untrusted' = 'unreachable'
+  readonly code: 'unreachable' | 'tls_untrusted' | 'tls_not_served' = 'unreachable'
   /** `advice`: what to do, when it is not to start a node or point at another (a TLS failure). */
   constructor(
     readonly node: string,
@@ -548,6 +558,29 @@ export class UntrustedCertificateError extends UnreachableError {
    */
   override get details(): Record<string, unknown> {
     return {node: this.nodes[0], nodes: [...this.nodes], tlsError: this.tlsErrors.join(', ')}
+  }
+}
+
+/**
+ * Every node tried answered the TLS handshake in plain HTTP: they run without --tls-cert, and the
+ * address's https:// (or --tls-ca for an address without a scheme) is the mistake, exit 2 as other
+ * bad input, never the outage that `unreachable` (exit 3) reports: trying again cannot help.
+ */
+export class TlsNotServedError extends UnreachableError {
+  override readonly code = 'tls_not_served'
+
+  constructor(
+    readonly nodes: readonly string[],
+    reason: string,
+  ) {
+    super(nodes.join(', '), reason)
+    assert(nodes.length > 0, 'TlsNotServedError: at least one node answered')
+    const several = nodes.length > 1
+    this.message = `the dyn ${several ? 'nodes' : 'node'} at ${this.node} ${several ? 'serve' : 'serves'} plain HTTP, not HTTPS, so nothing was sent (${reason}); ${several ? 'they run' : 'the node runs'}: fix the address as said`
+  }
+
+  override get details(): Record<string, unknown> {
+    return {node: this.nodes[0], nodes: [...this.nodes]}
   }
 }
 

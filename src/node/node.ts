@@ -35,6 +35,7 @@ import {assembleNode} from './assemble.js'
 import type {AssembledNode, NodeSettings} from './assemble.js'
 import {cachedFolderBytes} from './disk-usage.js'
 import {systemClock, systemRandom, systemScheduler} from './system-time.js'
+import {answerPlainHttpOnTls} from './plain-http-on-tls.js'
 import {TlsReloader} from './tls-reloader.js'
 import type {TlsReloadOutcome} from './tls-reloader.js'
 
@@ -307,7 +308,8 @@ function describeName(name: Readonly<Record<string, string | string[] | undefine
  * and what Node's HTTP layer refuses before the handler sees anything (bytes that are not HTTP,
  * connections over the cap), answered and counted in /stats `rejected.http` too. The fuzzers
  * (test/fuzz) drive this same server over in-memory connections. With `tls` it is an HTTPS
- * server only: a plain HTTP request to its port fails its TLS handshake and gets no data.
+ * server only: a plain HTTP request to its port is answered 400 `https_required`, in plain HTTP,
+ * and nothing else (plain-http-on-tls.ts).
  */
 export function createApiServer(node: Pick<AssembledNode, 'service' | 'countHttpRequest' | 'countRejected'>, log: (line: string) => void, admission?: AdmissionControl, tls?: NodeTls, handshakeTimeoutMs = tlsHandshakeTimeoutMs): Server {
   const apiHandler = createApiHandler(node.service, (route) => node.countHttpRequest(route), (code) => node.countRejected('http', code), admission)
@@ -323,15 +325,21 @@ export function createApiServer(node: Pick<AssembledNode, 'service' | 'countHttp
   const clientAuth = tls?.clientCa === undefined ? {} : {requestCert: true, rejectUnauthorized: false, ca: tls.clientCa}
   const server: Server = tls === undefined ? createServer(httpOptions, handler) : createHttpsServer({...httpOptions, cert: tls.cert, key: tls.key, ...clientAuth, handshakeTimeout: handshakeTimeoutMs}, handler)
   server.maxConnections = httpConnectionsMax
+  // Run with Node's own TLS listener, once a connection's first byte shows a TLS handshake.
+  const onTlsConnection: Array<(raw: net.Socket) => void> = []
+  if (tls !== undefined) {
+    answerPlainHttpOnTls(server, {onTlsConnection, firstByteTimeoutMs: handshakeTimeoutMs, countRejected: (reason) => node.countRejected('http', reason), log, scheduler: systemScheduler})
+  }
   if (clientCa !== undefined) {
     clientCaGenerations.set(server, clientCa)
-    // The generation a connection is checked under is the one in force when it was accepted: Node
-    // chooses the TLS context, and so the client CA that will verify its certificate, right then
-    // (in the 'connection' listener it registered first), and a handshake can finish after a reload
-    // has replaced that CA. The TLS socket is tied to its accepted socket by the peer's
-    // address:port, unique among live connections to one port, as the transport ties them.
+    // The generation a connection is checked under is the one in force when Node took it over:
+    // Node chooses the TLS context, and so the client CA that will verify its certificate, right
+    // then (in its own 'connection' listener, which answerPlainHttpOnTls runs at the first byte,
+    // with this), and a handshake can finish after a reload has replaced that CA. The TLS socket
+    // is tied to its accepted socket by the peer's address:port, unique among live connections to
+    // one port, as the transport ties them.
     const acceptedUnder = new Map<string, number>()
-    server.on('connection', (raw: net.Socket) => {
+    onTlsConnection.push((raw: net.Socket) => {
       const peer = `${raw.remoteAddress}:${raw.remotePort}`
       acceptedUnder.set(peer, clientCa.current)
       raw.once('close', () => acceptedUnder.delete(peer))
@@ -350,7 +358,7 @@ export function createApiServer(node: Pick<AssembledNode, 'service' | 'countHttp
       accepted.add(socket)
       socket.once('close', () => accepted.delete(socket))
     })
-    // A client that fails the handshake (plain HTTP on this port, a client that does not trust the
+    // A client that fails the handshake (bytes that are not TLS, a client that does not trust the
     // CA, one that stalls) never reaches the handler: closed (Node leaves a socket whose
     // handshake timed out open), counted, and logged at the first and every power of two.
     // Prepended: node:https hands every tlsClientError on to 'clientError' too, whose handler below

@@ -342,17 +342,22 @@ describe('a cluster with TLS on both ports', () => {
     }
   })
 
-  it('gives no data to plain HTTP on the API port; a client without the CA, or with another CA, is told what to give, as tls_untrusted (exit 2)', async () => {
+  it('gives no data to plain HTTP on the API port, only https_required (exit 2); a client without the CA, or with another CA, is told what to give, as tls_untrusted (exit 2)', async () => {
     const plain = await new Promise<string>((resolve) => {
       const request = httpRequest({host: '127.0.0.1', port: ports.port, path: '/kv/tls-0', method: 'GET'})
-      request.once('response', (response) => resolve(`answered ${response.statusCode}`))
+      request.once('response', (response) => {
+        let body = ''
+        response.on('data', (chunk: Buffer) => (body += chunk.toString()))
+        response.once('end', () => resolve(`answered ${response.statusCode} ${body}`))
+      })
       request.once('error', (error: NodeJS.ErrnoException) => resolve(`failed ${error.code}`))
       request.end()
     })
-    assert.match(plain, /^failed /, 'a plain HTTP request got an answer')
+    assert.match(plain, /^answered 400 \{"error":"https_required","message":"this node serves its client API over HTTPS/, 'a plain HTTP request got more than https_required')
     const overHttp = await runDyn(['get', 'tls-0', '--node', `http://${api(0)}`, '--json'])
-    assert.equal(overHttp.code, 3)
-    assert.equal(JSON.parse(overHttp.stdout).error, 'unreachable')
+    assert.equal(overHttp.code, 2, overHttp.stdout + overHttp.stderr)
+    assert.equal(JSON.parse(overHttp.stdout).error, 'https_required')
+    assert.doesNotMatch(overHttp.stdout, /"value"/)
     // A certificate that does not verify is bad input (exit 2, tls_untrusted), not an outage (exit 3).
     const withoutCa = await runDyn(['get', 'tls-0', '--node', `https://${api(0)}`, '--json'])
     assert.equal(withoutCa.code, 2, withoutCa.stdout + withoutCa.stderr)
@@ -369,7 +374,8 @@ describe('a cluster with TLS on both ports', () => {
     assert.equal(plainText.code, 2)
     assert.match(plainText.stderr, /\[tls_untrusted\]$/m)
     const n1Log = await readFile(path.join(dir, 'n1.log'), 'utf8')
-    assert.match(n1Log, /client API: TLS handshake with 127\.0\.0\.1:\d+ failed/)
+    assert.match(n1Log, /client API: answered a plain HTTP request from 127\.0\.0\.1:\d+ with https_required: this port serves HTTPS \(1 so far\)/)
+    assert.match(n1Log, /client API: TLS handshake with .* failed \(1 so far\)/)
   })
 
   it('refuses TLS flags given in part, before creating anything', async () => {
@@ -528,11 +534,12 @@ describe('a cluster with TLS on both ports', () => {
       const read = await runDyn(['get', 'up-key', '--node', `127.0.0.1:${own.port + 2}`], {env: {DYN_TLS_CA: ours.caFile}})
       assert.equal(read.stdout.trim(), 'over tls', read.stderr)
       const plain = await runDyn(['get', 'up-key', '--node', `http://127.0.0.1:${own.port}`, '--json'])
-      assert.equal(plain.code, 3, 'a node of the cluster answered plain HTTP')
+      assert.equal(plain.code, 2, 'a node of the cluster answered plain HTTP')
       // It runs, so the advice is the address's scheme, not to start a node.
-      const plainMessage = JSON.parse(plain.stdout).message as string
-      assert.match(plainMessage, /give https:\/\/host:port and the cluster CA with --tls-ca\); something answers there, but not in HTTP/)
-      assert.doesNotMatch(plainMessage, /start one/)
+      const plainAnswer = JSON.parse(plain.stdout) as {error: string; message: string}
+      assert.equal(plainAnswer.error, 'https_required')
+      assert.match(plainAnswer.message, /give the address as https:\/\/host:port with the cluster CA/)
+      assert.doesNotMatch(plainAnswer.message, /start one/)
       // The folder's status reaches its nodes over HTTPS.
       const status = await runDyn(['cluster', 'status', '--dir', folder, '--json'])
       assert.equal(status.code, 0, status.stdout + status.stderr)

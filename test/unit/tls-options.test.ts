@@ -8,6 +8,7 @@
 
 import assert from 'node:assert/strict'
 import {mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
+import {createServer as createPlainServer} from 'node:http'
 import {createServer} from 'node:https'
 import {connect, createServer as createNetServer} from 'node:net'
 import type {AddressInfo, Socket} from 'node:net'
@@ -16,7 +17,7 @@ import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
 import {setTimeout as delay} from 'node:timers/promises'
 import {connect as connectTls, createSecureContext, TLSSocket} from 'node:tls'
-import {certificateRejected, DynClient, tlsFailureHint, UnreachableError, UntrustedCertificateError} from '../../src/client/http-client.js'
+import {certificateRejected, DynClient, tlsFailureHint, TlsNotServedError, UnreachableError, UntrustedCertificateError} from '../../src/client/http-client.js'
 import {exitCodeOf} from '../../src/cli/exit-codes.js'
 import {closeApiServer, createApiServer} from '../../src/node/node.js'
 import {systemClock, systemScheduler} from '../../src/node/system-time.js'
@@ -521,5 +522,98 @@ describe('the HTTPS client after the handshake', () => {
       assert.doesNotMatch(error.message, /start one \(dyn cluster up\)/)
       return true
     })
+  })
+})
+
+/** Sends `request` (raw bytes) on a new connection to `port` and collects everything the server sends back until it closes. */
+function rawExchange(port: number, request: string | Buffer): Promise<{answer: string; error?: string}> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1')
+    const chunks: Buffer[] = []
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk))
+    socket.once('error', (error: NodeJS.ErrnoException) => resolve({answer: Buffer.concat(chunks).toString('latin1'), error: error.code ?? error.message}))
+    socket.once('close', () => resolve({answer: Buffer.concat(chunks).toString('latin1')}))
+    socket.end(request)
+  })
+}
+
+describe('the wrong scheme for a node', () => {
+  it('plain HTTP to an HTTPS client API is answered 400 https_required in plain HTTP, counted, and never reaches the API', async (t) => {
+    const n1 = await loaded(filesOf(ours, 'n1'))
+    const rejected: string[] = []
+    const logs: string[] = []
+    let reachedApi = 0
+    const node = {service: {} as never, countHttpRequest: () => (reachedApi += 1), countRejected: (kind: string, reason: string) => rejected.push(`${kind}:${reason}`)}
+    const server = createApiServer(node, (line) => logs.push(line), undefined, n1)
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    t.after(() => closeApiServer(server))
+    const port = (server.address() as AddressInfo).port
+    const get = await rawExchange(port, 'GET /kv/k HTTP/1.1\r\nhost: x\r\n\r\n')
+    assert.equal(get.error, undefined)
+    assert.match(get.answer, /^HTTP\/1\.1 400 Bad Request\r\n/)
+    const body = JSON.parse(get.answer.slice(get.answer.indexOf('\r\n\r\n') + 4)) as {error: string; message: string}
+    assert.equal(body.error, 'https_required')
+    assert.match(body.message, new RegExp(`HTTPS on port ${port}.*https://host:port with the cluster CA \\(--tls-ca or DYN_TLS_CA\\)`))
+    // A request with a body the node does not read still gets the answer, not a reset.
+    const put = await rawExchange(port, Buffer.concat([Buffer.from('PUT /kv/k HTTP/1.1\r\nhost: x\r\ncontent-length: 262144\r\n\r\n'), Buffer.alloc(262_144, 120)]))
+    assert.equal(put.error, undefined, 'a plain PUT with a body was reset before its answer')
+    assert.match(put.answer, /^HTTP\/1\.1 400 .*"error":"https_required"/s)
+    assert.deepEqual(rejected, ['http:https_required', 'http:https_required'])
+    assert.match(logs.join('\n'), /client API: answered a plain HTTP request from 127\.0\.0\.1:\d+ with https_required: this port serves HTTPS \(1 so far\)/)
+    // Through the client, it is the node's own refusal: bad input (exit 2), not an outage.
+    const answered = await new DynClient(`http://127.0.0.1:${port}`, requestTimeoutMs).getJson('/health')
+    assert.ok(!answered.ok)
+    assert.equal(answered.error, 'https_required')
+    assert.equal(exitCodeOf(answered.error), 2)
+    assert.equal(reachedApi, 0, 'a plain HTTP request reached the API')
+    // A client that speaks TLS is served as before.
+    const overTls = await new DynClient(`https://127.0.0.1:${port}`, requestTimeoutMs, {tls: {ca: await readFile(ours.caFile)}}).getJson('/nothing-here')
+    assert.ok(!overTls.ok)
+    assert.equal(overTls.error, 'route_not_found')
+  })
+
+  it('a connection that sends nothing to an HTTPS client API is closed at the handshake timeout', async (t) => {
+    const n1 = await loaded(filesOf(ours, 'n1'))
+    const node = {service: {} as never, countHttpRequest: () => undefined, countRejected: () => undefined}
+    const server = createApiServer(node, () => undefined, undefined, n1, 300)
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    t.after(() => closeApiServer(server))
+    const silent = connect((server.address() as AddressInfo).port, '127.0.0.1')
+    silent.on('error', () => undefined)
+    const closed = new Promise<number>((resolve) => {
+      const started = Date.now()
+      silent.once('close', () => resolve(Date.now() - started))
+    })
+    await closedWithin(closed, 300 + 1500, 'a socket that sent nothing to the HTTPS API')
+  })
+
+  it('https:// at a node serving plain HTTP is tls_not_served (exit 2), with the address to give, and nothing is sent', async (t) => {
+    let requests = 0
+    const plainNode = createPlainServer((_request, response) => {
+      requests += 1
+      response.end('{}')
+    })
+    await new Promise<void>((resolve) => plainNode.listen(0, '127.0.0.1', resolve))
+    t.after(() => new Promise<void>((resolve) => plainNode.close(() => resolve())))
+    const label = `127.0.0.1:${(plainNode.address() as AddressInfo).port}`
+    await assert.rejects(new DynClient(`https://${label}`, requestTimeoutMs).getJson('/health'), (error: unknown) => {
+      assert.ok(error instanceof TlsNotServedError)
+      assert.equal(error.code, 'tls_not_served')
+      assert.equal(exitCodeOf(error.code), 2)
+      assert.match(error.message, new RegExp(`^the dyn node at ${label} serves plain HTTP, not HTTPS, so nothing was sent \\(.*does not speak TLS: .*\\(http://${label}, without --tls-ca\\)\\); the node runs: fix the address as said$`))
+      assert.deepEqual(error.details, {node: label, nodes: [label]})
+      return true
+    })
+    // One node serving plain HTTP and one not there at all: an outage may be part of it (exit 3).
+    const gone = createNetServer()
+    await new Promise<void>((resolve) => gone.listen(0, '127.0.0.1', resolve))
+    const goneLabel = `127.0.0.1:${(gone.address() as AddressInfo).port}`
+    await new Promise<void>((resolve) => gone.close(() => resolve()))
+    await assert.rejects(new DynClient([`https://${label}`, `https://${goneLabel}`], requestTimeoutMs).getJson('/health'), (error: unknown) => {
+      assert.ok(error instanceof UnreachableError && !(error instanceof TlsNotServedError))
+      assert.equal(error.code, 'unreachable')
+      return true
+    })
+    assert.equal(requests, 0)
   })
 })
