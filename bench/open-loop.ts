@@ -57,8 +57,29 @@ const stepsPerOperationMax = 8
 /** At most this many due operations are started per timer tick, so the loop yields to answers. */
 const startsPerTickMax = 1000
 
+/**
+ * A node's keep-alive connections not in use, and the requests waiting for one, first come first
+ * served (`waiting` from `head` on; the array is compacted once half of it has been served).
+ */
+interface NodeSlots {
+  free: number
+  waiting: Array<() => void>
+  head: number
+}
+
 export class HttpTargets {
   private readonly pools = new Map<string, Pool>()
+  /**
+   * The requests waiting for a connection wait here, not in undici's pool: a request is made (its
+   * headers, a write's context among them) only once a connection is free to send it. Made when
+   * its operation was due and then queued behind busy connections, an update carried the context
+   * of that moment, seconds stale once the queue had grown, and so made a sibling of every update
+   * of its key answered meanwhile: the bench's own queue manufactured siblings, which made every
+   * answer on a hot key slower, which grew the queue (runs at two thirds of capacity collapsed to
+   * seconds of latency and `too_many_siblings`). A client sends the freshest context it has when
+   * it sends.
+   */
+  private readonly slots = new Map<string, NodeSlots>()
   /**
    * Over TLS, the first failed handshake (a certificate that did not verify, a node that wants a
    * client certificate, one that serves plain HTTP), as `node: what to do` and whether the
@@ -92,28 +113,76 @@ export class HttpTargets {
     return pool
   }
 
+  private slotsOf(node: string): NodeSlots {
+    let slots = this.slots.get(node)
+    if (slots === undefined) {
+      slots = {free: this.connectionsPerNode, waiting: [], head: 0}
+      this.slots.set(node, slots)
+    }
+    return slots
+  }
+
+  /** Resolves once one of `node`'s connections is this request's; `release` gives it back. */
+  private acquire(node: string): Promise<void> | undefined {
+    const slots = this.slotsOf(node)
+    if (slots.free > 0) {
+      slots.free -= 1
+      return undefined
+    }
+    // Bounded: the drivers start at most inFlightMax operations at once, each waiting here once.
+    return new Promise<void>((resolve) => slots.waiting.push(resolve))
+  }
+
+  private release(node: string): void {
+    const slots = this.slotsOf(node)
+    if (slots.head < slots.waiting.length) {
+      const next = slots.waiting[slots.head] as () => void
+      slots.head += 1
+      if (slots.head > 1024 && slots.head * 2 > slots.waiting.length) {
+        slots.waiting = slots.waiting.slice(slots.head)
+        slots.head = 0
+      }
+      next()
+      return
+    }
+    slots.free += 1
+  }
+
   /**
-   * Send one step; transport failures come back as an outcome, never thrown. A node that refuses
+   * Send one step, made by `makeStep` once a connection to the node is free (see `slots`);
+   * transport failures come back as an outcome, never thrown. A node that refuses
    * the connection never saw the request, so, as dyn's own clients do, the step goes to the next
    * of `failoverNodes` instead (each tried once); once a request has reached a node, that node's
    * answer or failure is the outcome, since a write it may have applied must not be sent twice.
    */
-  async send(node: string, step: HttpStep): Promise<{ok: true; reply: HttpReply} | {ok: false; outcome: Outcome}> {
+  async send<T>(node: string, makeStep: () => HttpStep, onReply: (reply: HttpReply) => T): Promise<{ok: true; handled: T} | {ok: false; outcome: Outcome}> {
     const first = this.failoverNodes.indexOf(node)
     const tries = first < 0 ? 1 : this.failoverNodes.length
     let outcome: Outcome = 'connection'
     for (let attempt = 0; attempt < tries; attempt += 1) {
       const target = attempt === 0 ? node : (this.failoverNodes[(first + attempt) % this.failoverNodes.length] as string)
+      await this.acquire(target)
+      let reply: HttpReply
       try {
+        const step = makeStep()
         const response = await this.pool(target).request({method: step.method, path: step.path, headers: step.headers, body: step.body})
         const body = await response.body.text()
         const context = response.headers['x-dyn-context']
-        return {ok: true, reply: {status: response.statusCode, body, contextHeader: Array.isArray(context) ? context[0] : context}}
+        reply = {status: response.statusCode, body, contextHeader: Array.isArray(context) ? context[0] : context}
       } catch (error) {
+        this.release(target)
         const code = (error as {code?: string}).code ?? ''
         this.noteTlsFailure(target, error as NodeJS.ErrnoException)
         outcome = code.includes('TIMEOUT') ? 'timeout' : 'connection'
         if (code !== 'ECONNREFUSED') break
+        continue
+      }
+      // The connection is given back only once the reply is handled: a request waiting for it is
+      // made next, and must see what this reply taught (its context).
+      try {
+        return {ok: true, handled: onReply(reply)}
+      } finally {
+        this.release(target)
       }
     }
     return {ok: false, outcome}
@@ -121,16 +190,18 @@ export class HttpTargets {
 
   /** Run every step of an operation against one node; `requests` counts the HTTP requests sent. */
   async execute(node: string, run: OperationRun): Promise<{outcome: Outcome; versions?: number; requests: number}> {
-    let step = run.first
+    // The first step is made when it is sent: a write's context is the freshest then.
+    let makeStep = (): HttpStep => run.first
     for (let requests = 1; requests <= stepsPerOperationMax; requests += 1) {
-      const sent = await this.send(node, step)
+      const sent = await this.send(node, makeStep, (reply) => run.onReply(reply))
       if (!sent.ok) {
         run.abandon()
         return {outcome: sent.outcome, requests}
       }
-      const result = run.onReply(sent.reply)
+      const result = sent.handled
       if (result.done) return result.versions === undefined ? {outcome: result.outcome, requests} : {outcome: result.outcome, versions: result.versions, requests}
-      step = result.step
+      const next = result.step
+      makeStep = () => next
     }
     return {outcome: 'http_error', requests: stepsPerOperationMax}
   }

@@ -42,6 +42,10 @@ export type StepResult =
 export interface OperationRun {
   readonly kind: OperationKind
   readonly key: string
+  /**
+   * The first request, read by the driver when it sends it (a getter for a write, whose context
+   * is then the freshest the bench has seen, as a client's would be when it sends).
+   */
   readonly first: HttpStep
   onReply(reply: HttpReply): StepResult
   /** The driver gave up on the operation (timeout, connection error) without a reply. */
@@ -242,10 +246,13 @@ export class OperationFactory implements OperationSource {
 
   private write(kind: OperationKind, key: string, value: Buffer, onAnswered?: () => void): OperationRun {
     const contexts = this.options.contexts
+    const writeStep = (): HttpStep => this.writeStep(key, value, contexts.get(key))
     return {
       kind,
       key,
-      first: this.writeStep(key, value, contexts.get(key)),
+      get first() {
+        return writeStep()
+      },
       onReply: (reply) => {
         contexts.set(key, reply.contextHeader)
         onAnswered?.()

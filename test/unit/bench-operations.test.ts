@@ -165,6 +165,16 @@ describe('OperationFactory: update', () => {
     assert.equal(contexts.get(keyName(0)), 'ctx-new')
   })
 
+  it('takes its context when its request is made, not when the operation was drawn: an update waiting to be sent carries the answer of one sent before it', () => {
+    const {factory} = setup(only('update'))
+    const first = factory.next()
+    const waiting = factory.next()
+    assert.equal(waiting.key, first.key)
+    assert.equal('x-dyn-context' in first.first.headers, false)
+    first.onReply(stored('ctx-after-first'))
+    assert.equal(waiting.first.headers['x-dyn-context'], 'ctx-after-first')
+  })
+
   it('writes blind (no context header) when no context is cached for the key', () => {
     const run = setup(only('update')).factory.next()
     assert.equal('x-dyn-context' in run.first.headers, false)
