@@ -205,12 +205,18 @@ export async function runBench(config: BenchConfig, sla: Sla | undefined, onProg
     if (config.capacitySearch !== undefined && sla === undefined) throw new DynError('bad_parameter', '--find-capacity searches for the highest rate that meets an SLA: give one with --sla FILE')
     checkTls(config)
     checkStartPort(config)
+    // Nodes given with --node are asked first too: one that does not answer, or answers in the
+    // other scheme, is refused as a bad flag is, before any line says the run is starting (a
+    // user took "starting" followed by the refusal for a run that had begun) and before a
+    // calibration that would only be thrown away.
+    if (config.nodes.length > 0) await checkReachable(config.nodes, config.timeoutS, config.tls)
     // Starting has no length of its own to show progress against (durationS 0: none).
     onProgress?.({phase: 'starting', elapsedS: 0, durationS: 0, done: 0, operations: []})
     const calibration = config.calibrate ? await calibrate(config, onProgress, cleanups) : undefined
     const started = config.nodes.length > 0 ? undefined : await startCluster(config, cleanups)
     const nodes = started?.addresses ?? config.nodes
-    await checkReachable(nodes, config.timeoutS, config.tls)
+    // A cluster the bench started is asked once it serves: starting it is what "starting" says.
+    if (started !== undefined) await checkReachable(nodes, config.timeoutS, config.tls)
     const contexts = new ContextCache(config.records * 2 + 1_000_000)
     const random = seededRandom(config.seed)
     const chooser = keyChooser(config.distribution, config.records, random)

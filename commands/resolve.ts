@@ -4,8 +4,8 @@ import type {DynClient} from '../src/client/http-client.js'
 import {clientTlsFlags, jsonFlag, keyArg, nFlag, nodeFlag, rFlag, timeoutFlag, wFlag} from '../src/cli/client-flags.js'
 import {DynCommand} from '../src/cli/command-base.js'
 import {exitCodes, exitCodesHelp} from '../src/cli/exit-codes.js'
-import {candidateOf, readSiblings, writeAndVerify} from '../src/cli/resolve-flow.js'
-import type {Choice} from '../src/cli/resolve-flow.js'
+import {candidateOf, noVersionToResolve, readSiblings, writeAndVerify} from '../src/cli/resolve-flow.js'
+import type {Choice, ReadQuorum, WriteWanted} from '../src/cli/resolve-flow.js'
 import {isInteractive, settleColors} from '../src/cli/terminal.js'
 
 export default class Resolve extends DynCommand {
@@ -14,7 +14,7 @@ export default class Resolve extends DynCommand {
   static override description = `On a terminal, shows the siblings side by side (a preview of each value, its size, content type, when and through which node it was written) with how they differ, and offers: keep one (1-9), merge as JSON (m: union of arrays and of object keys, recursively; conflicting scalars keep the newest sibling's value and are listed), or edit a candidate in $EDITOR (e). The result is shown before it is written.
 The result is written with the siblings' context, so that it supersedes every one of them, then the key is read back: the command confirms that one version is left, or, if another write arrived meanwhile, says so (and on a terminal offers to resolve again).
 Without a terminal, say what to do: --pick N, --merge json-union or --value FILE (with --content-type for its type; a picked sibling keeps its own, a merge writes JSON). --json prints {key, resolved, siblings, wrote: {value (base64), text?, contentType, deleted}, conflicts: [{path, values, kept}], context, remaining?}.
-${exitCodesHelp} A key that another write changed meanwhile exits 3 (read it and resolve again).`
+${exitCodesHelp} A key that another write changed meanwhile exits 3 (read it and resolve again). A key with no live version (it does not exist, or was deleted) exits 1 (not_found) whatever the way of resolving, naming the dyn put that writes it.`
 
   static override examples = [
     {description: 'Resolve interactively', command: '<%= config.bin %> resolve cart:bob'},
@@ -47,9 +47,11 @@ ${exitCodesHelp} A key that another write changed meanwhile exits 3 (read it and
     const {args, flags} = await this.parse(Resolve)
     const client = this.clientFor(flags)
     const quorum = {n: flags.n, r: flags.r, w: flags.w}
+    const wanted: WriteWanted = {...(flags.value === undefined ? {} : {valueFile: flags.value}), ...(flags['content-type'] === undefined ? {} : {contentType: flags['content-type']})}
     // A content type is written with a value of the user's own: a picked sibling keeps its own
     // (it is kept as it was written), and a merge writes JSON. Refused rather than ignored.
     if (flags['content-type'] !== undefined && flags.value === undefined) {
+      await this.failIfNoVersion(client, args.key, quorum, wanted, flags.json)
       const how = flags.pick !== undefined ? `--pick ${flags.pick} keeps that sibling as it was written, its content type included` : flags.merge !== undefined ? "--merge json-union writes JSON, as the siblings' shared content type (else application/json)" : 'the choices on a terminal write a sibling or a merge with their own content type'
       this.fail(
         flags.json,
@@ -66,25 +68,40 @@ ${exitCodesHelp} A key that another write changed meanwhile exits 3 (read it and
     }
     try {
       if (choice === undefined) {
-        if (flags.json || !isInteractive()) this.fail(flags.json, 'bad_parameter', 'without a terminal, say how to resolve: --pick N, --merge json-union or --value FILE')
+        if (flags.json || !isInteractive()) {
+          await this.failIfNoVersion(client, args.key, quorum, wanted, flags.json)
+          this.fail(flags.json, 'bad_parameter', 'without a terminal, say how to resolve: --pick N, --merge json-union or --value FILE')
+        }
         settleColors(false)
         const {runResolveScreen} = await import('../src/cli/resolve-screen.js')
         const end = await runResolveScreen(client, args.key, quorum)
         if (end.outcome === 'failed') this.fail(false, end.error, end.message)
+        if (end.outcome === 'missing') this.fail(false, 'not_found', noVersionToResolve(args.key, end.deleted).message)
         if (end.outcome === 'left' && end.siblings < 2) process.stdout.write(`${args.key} has ${end.siblings === 0 ? 'no live version' : 'one version'}: nothing to resolve\n`)
         else if (end.outcome === 'left') process.stdout.write(`left ${end.siblings} siblings of ${args.key} as they are\n`)
         return
       }
-      await this.resolveWith(client, args.key, quorum, choice, flags.json)
+      await this.resolveWith(client, args.key, quorum, choice, wanted, flags.json)
     } catch (error) {
       this.failFromError(flags.json, error)
     }
   }
 
-  private async resolveWith(client: DynClient, key: string, quorum: {n?: number; r?: number; w?: number}, choice: Choice, json: boolean): Promise<void> {
+  /**
+   * Before a usage refusal whose advice is about the key's siblings: a key with no live version
+   * is refused as not found instead, with the dyn put that writes it. A read that fails leaves
+   * the usage refusal to be said, since the flags are wrong whatever the key holds.
+   */
+  private async failIfNoVersion(client: DynClient, key: string, quorum: ReadQuorum, wanted: WriteWanted, json: boolean): Promise<void> {
+    const read = await readSiblings(client, key, quorum).catch(() => undefined)
+    if (read?.ok !== true || read.siblings.length > 0) return
+    this.fail(json, 'not_found', noVersionToResolve(key, read.deleted, wanted).message)
+  }
+
+  private async resolveWith(client: DynClient, key: string, quorum: {n?: number; r?: number; w?: number}, choice: Choice, wanted: WriteWanted, json: boolean): Promise<void> {
     const read = await readSiblings(client, key, quorum)
     if (!read.ok) this.fail(json, read.error, read.message)
-    if (read.siblings.length === 0) this.fail(json, 'not_found', `${key} ${read.deleted ? 'was deleted' : 'does not exist'}`)
+    if (read.siblings.length === 0) this.fail(json, 'not_found', noVersionToResolve(key, read.deleted, wanted).message)
     if (read.siblings.length === 1 && choice.kind !== 'value') {
       if (json) this.printOk({key, resolved: true, siblings: 1, wrote: null, conflicts: [], context: read.context})
       else process.stdout.write(`${key} has one version: nothing to resolve\n`)

@@ -40,9 +40,15 @@ export function startBenchScreen(stream: NodeJS.WriteStream): ProgressScreen {
     last = {elapsedS: snapshot.elapsedS, counts}
     return <BenchProgress snapshot={{...snapshot, throughputHistory: history}} />
   }
-  const instance = render(view({phase: 'starting', elapsedS: 0, durationS: 0, done: 0, operations: []}), {stdout: stream, patchConsole: false})
+  // Nothing is drawn before the run's first snapshot: the runner sends 'starting' once the nodes
+  // answered and the flags passed, and a screen drawn at once said "starting" above a refusal
+  // (an unreachable node), which a user read as a run that had begun.
+  let instance: ReturnType<typeof render> | undefined
   return {
-    update: (snapshot) => instance.rerender(view(snapshot)),
-    stop: () => instance.unmount(),
+    update: (snapshot) => {
+      if (instance === undefined) instance = render(view(snapshot), {stdout: stream, patchConsole: false})
+      else instance.rerender(view(snapshot))
+    },
+    stop: () => instance?.unmount(),
   }
 }

@@ -9,7 +9,7 @@
 import {writeFile} from 'node:fs/promises'
 import type {DynClient, Sibling} from '../client/http-client.js'
 import type {CommandOutput} from './command-output.js'
-import {formatTrace, hexPreview, isPrintableText, previewBytesMax, writeTrace} from './format.js'
+import {formatTrace, hexPreview, isPrintableText, previewBytesMax, shellQuote, writeTrace} from './format.js'
 import {siblingListing} from './sibling-listing.js'
 import {warnOnWeakQuorum} from './quorum-check.js'
 
@@ -126,8 +126,4 @@ async function offerResolve(client: DynClient, key: string, flags: {n?: number; 
   const {runResolveScreen} = await import('./resolve-screen.js')
   const end = await runResolveScreen(client, key, {n: flags.n, r: flags.r}, {intro: `${key} has siblings: resolve them now, or q to leave them and see the listing`})
   return end.outcome === 'resolved'
-}
-
-function shellQuote(text: string): string {
-  return /^[A-Za-z0-9_:./@-]+$/.test(text) ? text : `'${text.replaceAll("'", "'\\''")}'`
 }

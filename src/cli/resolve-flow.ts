@@ -7,6 +7,7 @@
  */
 
 import type {DynClient} from '../client/http-client.js'
+import {shellQuote} from './format.js'
 import {mergeJsonUnion} from './json-merge.js'
 import type {MergeConflict} from './json-merge.js'
 import {describeValue, printableText} from './sibling-preview.js'
@@ -128,6 +129,26 @@ export function candidateOf(read: SiblingRead, choice: Choice): ({ok: true} & Ca
 function commonContentType(read: SiblingRead): string | undefined {
   const types = new Set(read.siblings.filter((s) => !s.deleted).map((s) => s.contentType))
   return types.size === 1 ? [...types][0] : undefined
+}
+
+/** What the user asked to write, for the dyn put that does it when there is nothing to resolve. */
+export interface WriteWanted {
+  /** The --value FILE given. */
+  readonly valueFile?: string
+  readonly contentType?: string
+}
+
+/**
+ * The refusal for a key with no live version, whatever way of resolving was asked for: not
+ * found (exit 1), as a read of it is, saying that the key does not exist (or was deleted) and
+ * the dyn put that writes it. Advice about its siblings (dyn get KEY --json, --pick N) would
+ * send the user looking for versions that are not there.
+ */
+export function noVersionToResolve(key: string, deleted: boolean, wanted: WriteWanted = {}): Failure {
+  const what = deleted ? `${key} was deleted (only its tombstone is left)` : `${key} does not exist`
+  const type = wanted.contentType === undefined ? '' : ` --content-type ${shellQuote(wanted.contentType)}`
+  const put = wanted.valueFile === undefined ? `dyn put ${shellQuote(key)} VALUE${type}` : `dyn put ${shellQuote(key)}${type} < ${shellQuote(wanted.valueFile)}`
+  return {ok: false, error: 'not_found', message: `${what}, so it has no siblings to resolve; to ${deleted ? 'write it again' : 'create it'}: ${put}`}
 }
 
 export type Verdict =

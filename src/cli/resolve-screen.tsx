@@ -20,7 +20,12 @@ import {diffAgainstFirst} from './sibling-preview.js'
 import {counted} from './format.js'
 import {terminalSize} from './terminal.js'
 
-export type ResolveEnd = {readonly outcome: 'resolved'} | {readonly outcome: 'left'; readonly siblings: number} | {readonly outcome: 'failed'; readonly error: string; readonly message: string}
+export type ResolveEnd =
+  | {readonly outcome: 'resolved'}
+  | {readonly outcome: 'left'; readonly siblings: number}
+  /** The key had no live version when the session began: nothing was shown (it does not exist, or was deleted). */
+  | {readonly outcome: 'missing'; readonly deleted: boolean}
+  | {readonly outcome: 'failed'; readonly error: string; readonly message: string}
 
 export function siblingViews(read: SiblingRead): SiblingView[] {
   return read.siblings.map((s) => ({
@@ -94,6 +99,8 @@ export async function runResolveScreen(client: DynClient, key: string, quorum: R
   const first = await readSiblings(client, key, quorum)
   if (!first.ok) return {outcome: 'failed', error: first.error, message: first.message}
   let read: SiblingRead = first
+  // A key with no live version is not a key with one: the command says it is not found.
+  if (read.siblings.length === 0) return {outcome: 'missing', deleted: read.deleted}
   if (read.siblings.length < 2) return {outcome: 'left', siblings: read.siblings.length}
   let state: ResolveState = chooseState(read, 0, options.intro ? {intro: options.intro} : {})
   /** The sibling highlighted last, so that coming back to the siblings keeps it. */

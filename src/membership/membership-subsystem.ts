@@ -91,7 +91,12 @@ async function joinAnotherCluster(membership: Membership, store: Store, transpor
   if (seed === mine.rpcAddress) throw new DynError('bad_parameter', `${seed} is ${self}'s own internode address: give the internode address (host:rpc-port) of a node of the cluster ${self} is to join`)
   // The machine goes with the row: the claimant records it in the ring when it commits the join.
   const member: Member = {name: self, rpcAddress: mine.rpcAddress, apiAddress: mine.apiAddress, status: 'joining', incarnation: mine.incarnation + 1, ...(mine.machine === undefined ? {} : {machine: mine.machine})}
-  const answer = await transport.request(seed, MessageType.Join, {member, requestedSettings: {}}, joinRequestTimeoutMs)
+  // The operator paces these tries (each run of the command is one) and is told how each failed,
+  // so a try must connect even while the transport backs off from the last one's failure, which
+  // would otherwise refuse it unsent ("next connect attempt in ..." that no one makes, the seed
+  // just started or not), and the transport must not log the seed as unreachable with a back-off
+  // that nothing follows (RequestOptions.callerPaced in transport.ts).
+  const answer = await transport.request(seed, MessageType.Join, {member, requestedSettings: {}}, joinRequestTimeoutMs, {callerPaced: true})
   if (!answer.ok && answer.code === notInternodeCode) throw notInternodeSeed(seed, answer.message, mine, 'dyn cluster join')
   if (!answer.ok && answer.code === unauthenticatedCode) throw new DynError('unauthenticated', `could not join through the seed: ${answer.message}`)
   if (!answer.ok && answer.error !== 'remote') throw unreachableSeeds([{seed, message: answer.message}], 1, 'dyn cluster join')

@@ -44,7 +44,8 @@ export type RequestHandler = (type: number, body: unknown, fromNode: string) => 
 export interface RequestOptions {
   /**
    * The caller paces its own tries and says itself what failed (a join through its seeds, which
-   * tries each every half second and logs what it does): the request connects even while the
+   * tries each every half second and logs what it does; `dyn cluster join`, one try per run of the
+   * command, whose error goes back to the operator): the request connects even while the
    * peer's reconnects back off, and a connection that only such requests used is not logged as
    * the peer being unreachable when it fails. Without it, the transport backs off and logs.
    */

@@ -178,6 +178,30 @@ describe('dyn bench', () => {
     assert.match(results[7]?.stderr ?? '', /cannot also be[\s›]+provided when using --(port|node)/)
   })
 
+  it('a node that does not answer is refused before any progress: no "starting" line, no calibration', async () => {
+    // A port the OS just gave out and took back: nothing listens on it.
+    const probe = createServer()
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))
+    const dead = `127.0.0.1:${(probe.address() as AddressInfo).port}`
+    await new Promise<void>((resolve) => probe.close(() => resolve()))
+    const runs = [
+      ['--node', c.api(0), '--node', dead],
+      ['--node', dead, '--calibrate', '--calibration-duration', '1'],
+      ['--node', dead, '--json'],
+    ]
+    const results = await Promise.all(runs.map((flags) => runDyn(['bench', ...flags, '--duration', '1', '--warmup', '0', '--records', '10'], {timeoutMs: benchTimeoutMs})))
+    for (const [i, result] of results.entries()) {
+      const run = `dyn bench ${runs[i]?.join(' ')}`
+      assert.equal(result.code, 3, `${run}: ${result.stderr}${result.stdout}`)
+      // The refusal is all it says: a progress line before it read as a run that had begun.
+      assert.doesNotMatch(result.stderr, /^(starting|calibrating)/m, `${run} said it was under way before it refused`)
+    }
+    assert.match(results[0]?.stderr ?? '', new RegExp(`^dyn: cannot reach a dyn node at ${dead.replaceAll('.', '\\.')} \\(ECONNREFUSED\\).*\\[unreachable\\]\\n$`))
+    // With --json, stdout is the one JSON refusal, and stderr is empty.
+    assert.equal((JSON.parse(results[2]?.stdout ?? '') as {error: string}).error, 'unreachable')
+    assert.equal(results[2]?.stderr, '')
+  })
+
   it('ports of the cluster it would start that are taken, or past 65535, are refused in its own flags (--port, never --rpc-port)', async () => {
     const [first] = c.cluster.nodes
     assert.ok(first !== undefined)

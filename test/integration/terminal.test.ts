@@ -2,7 +2,8 @@
 // shows the three nodes, then one as down after it is killed, and q quits; dyn resolve merges two
 // JSON siblings with keystrokes into one version holding both items; dyn get on a terminal offers
 // the same. Also the scripted forms (resolve --merge/--pick --json, top --json) and the /stats
-// and sibling fields these screens read.
+// and sibling fields these screens read, and a key with no live version, which resolve refuses as
+// not found in every form, on a terminal too.
 
 import assert from 'node:assert/strict'
 import {chmod, mkdtemp, rm, writeFile} from 'node:fs/promises'
@@ -205,6 +206,47 @@ describe('dyn in a terminal', () => {
     assert.equal(bad.code, 2)
     assert.equal((JSON.parse(bad.stdout) as {error: string}).error, 'bad_value')
     assert.equal(((await getJson(c.url(0, '/kv/notjson'))).body.siblings as unknown[]).length, 2)
+  })
+
+  it('a key with no live version is not found in every way of resolving it, with the dyn put that writes it, never advice about its siblings', async () => {
+    const env = {DYN_NODE: c.api(0)}
+    const folder = await mkdtemp(path.join(tmpdir(), 'dyn-test-missing-'))
+    try {
+      const file = path.join(folder, 'value.txt')
+      await writeFile(file, 'new')
+      const created = (put: string): RegExp => new RegExp(`^nosuchkey does not exist, so it has no siblings to resolve; to create it: ${put}$`)
+      const runs: Array<[string[], RegExp]> = [
+        // The walk that found it: --content-type with --pick was refused with advice to read the siblings.
+        [['--pick', '1', '--content-type', 'text/plain'], created('dyn put nosuchkey VALUE --content-type text/plain')],
+        [['--pick', '1'], created('dyn put nosuchkey VALUE')],
+        [['--merge', 'json-union'], created('dyn put nosuchkey VALUE')],
+        [['--value', file, '--content-type', 'text/plain'], created(`dyn put nosuchkey --content-type text/plain < ${file.replaceAll('.', '\\.')}`)],
+        // No choice without a terminal was refused with advice to pick among the siblings.
+        [[], created('dyn put nosuchkey VALUE')],
+      ]
+      for (const [flags, message] of runs) {
+        const result = await runDyn(['resolve', 'nosuchkey', ...flags, '--json'], {env})
+        assert.equal(result.code, 1, `${flags.join(' ')}: ${result.stdout}${result.stderr}`)
+        const answer = JSON.parse(result.stdout) as {error: string; message: string}
+        assert.equal(answer.error, 'not_found', flags.join(' '))
+        assert.match(answer.message, message, flags.join(' '))
+      }
+      // A deleted key says so, and how to write it again; nothing was written by any of these.
+      assert.equal((await putValue(c.url(0, '/kv/gone'), 'v')).status, 204)
+      assert.equal((await runDyn(['delete', 'gone'], {env})).code, 0)
+      const deleted = await runDyn(['resolve', 'gone', '--pick', '1', '--content-type', 'text/plain'], {env})
+      assert.equal(deleted.code, 1, deleted.stdout + deleted.stderr)
+      assert.equal(deleted.stderr, 'dyn: gone was deleted (only its tombstone is left), so it has no siblings to resolve; to write it again: dyn put gone VALUE --content-type text/plain [not_found]\n')
+      assert.equal((await getJson(c.url(1, '/kv/nosuchkey'))).status, 404)
+    } finally {
+      await rm(folder, {recursive: true, force: true})
+    }
+    // On a terminal it used to say "no live version: nothing to resolve" and exit 0.
+    const session = await terminal('missing', ['resolve', 'nosuchkey'])
+    const screen = await session.waitFor(/exit=\d+/, 'the exit')
+    // Compared without white space: the 80-column pane wraps the line wherever it falls.
+    const unwrapped = (text: string): string => text.replace(/\s+/g, '')
+    assert.ok(unwrapped(screen).includes(unwrapped('dyn: nosuchkey does not exist, so it has no siblings to resolve; to create it: dyn put nosuchkey VALUE [not_found] exit=1')), screen)
   })
 
   it('dyn top --json without a terminal: one snapshot with every node and its figures', async () => {

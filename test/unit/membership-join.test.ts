@@ -3,15 +3,23 @@
  * a transport stub that answers as a seed would: what the error says when a seed is a client API
  * port rather than an internode one, and when nothing answers at a seed at all, and what the join
  * logs meanwhile: once per seed that it tries again, in the words of its error, and nothing before
- * a refusal that no try can change.
+ * a refusal that no try can change. Then `dyn cluster join` on a node running alone
+ * (membership-subsystem.ts), on the simulated network: each run of the command is a try of its own.
  */
 
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
+import {seededRandom} from '../../src/clock.js'
 import {DynError} from '../../src/errors.js'
-import type {Member} from '../../src/membership/member-table.js'
+import {FailureDetector} from '../../src/membership/failure-detector.js'
+import {findMember, newMemberTable} from '../../src/membership/member-table.js'
+import type {ClusterSettings, Member} from '../../src/membership/member-table.js'
+import {membershipSubsystem} from '../../src/membership/membership-subsystem.js'
 import {Membership, notInternodeSeed, unreachableSeeds} from '../../src/membership/membership.js'
+import {SimulatedTime} from '../../src/simulated-time.js'
+import type {Store} from '../../src/storage/store.js'
 import {notInternodeCode} from '../../src/transport/rpc-common.js'
+import {SimulatedNetwork} from '../../src/transport/simulated-network.js'
 import type {RequestOptions, RpcResult, Transport} from '../../src/transport/transport.js'
 
 /** A transport whose every request to `address` gets `answer(address)`; the addresses asked, in order, and each request's options. */
@@ -109,5 +117,45 @@ describe('membership: a seed nobody answers at', () => {
     assert.deepEqual(error.details, {seeds: ['10.0.0.9:1', 'nowhere.invalid:8070']})
     const once = unreachableSeeds([{seed: '127.0.0.1:8070', message: 'cannot connect'}], 1, 'dyn cluster join')
     assert.match(once.message, /^could not reach the seed 127\.0\.0\.1:8070: cannot connect\. Check that a dyn node runs there/)
+  })
+})
+
+describe('dyn cluster join: a node running alone', () => {
+  it('tries the seed on each run, even while its transport backs off from the last run\'s failure', async (t) => {
+    const time = new SimulatedTime({settle: () => new Promise((resolve) => setImmediate(resolve))})
+    const network = new SimulatedNetwork({time, random: seededRandom(1)})
+    const stepTimeMsMax = 60_000
+    const settings: ClusterSettings = {clusterId: '0123456789abcdef', partitionCount: 16, defaultN: 3, defaultR: 2, defaultW: 2, conflictPolicy: 'siblings'}
+    const quiet = {onChange: () => undefined, log: () => undefined}
+    const alone: Member = {name: 'n4', apiAddress: '10.0.0.4:7070', rpcAddress: '10.0.0.4:8070', status: 'valid', incarnation: 1}
+    const transport = network.listen({address: alone.rpcAddress, nodeName: 'n4', handler: async () => undefined, scheduler: time.node(alone.rpcAddress)})
+    t.after(() => transport.close())
+    const membership = new Membership(newMemberTable(settings, alone), 'n4', transport, seededRandom(2), quiet)
+    // An empty store is all the join asks of it.
+    const store = {isObjectFree: async () => true} as unknown as Store
+    const node = membershipSubsystem({self: 'n4', membership, transport, detector: new FailureDetector(), clock: time, store, gossipIntervalMs: 1000})
+    const seed = '10.0.0.1:8070'
+
+    // The operator runs the command before the seed runs: nothing listens there.
+    const early = await time.until(
+      node.joinAnotherCluster(seed).then(
+        () => assert.fail('joined through a seed that does not run'),
+        (error: unknown) => error,
+      ),
+      stepTimeMsMax,
+    )
+    assert.ok(early instanceof DynError, String(early))
+    assert.equal(early.code, 'unreachable')
+    assert.match(early.message, /^could not reach the seed 10\.0\.0\.1:8070: connection to 10\.0\.0\.1:8070 refused\. Check that a dyn node runs there/)
+
+    // The seed starts, and the command runs again at once: within the transport's back-off from
+    // the refused connect, which once refused this try unsent ("next connect attempt in 100 ms").
+    const seedRow: Member = {name: 'n1', apiAddress: '10.0.0.1:7070', rpcAddress: seed, status: 'valid', incarnation: 1}
+    const seedTransport = network.listen({address: seed, nodeName: 'n1', handler: async (_type, body) => seedMembership.handleJoin(body), scheduler: time.node(seed)})
+    t.after(() => seedTransport.close())
+    const seedMembership = new Membership(newMemberTable(settings, seedRow), 'n1', seedTransport, seededRandom(3), quiet)
+    assert.deepEqual(await time.until(node.joinAnotherCluster(seed), stepTimeMsMax), {joined: seed, members: 2, status: 'joining'})
+    assert.equal(findMember(membership.table, 'n4')?.status, 'joining')
+    assert.equal(findMember(seedMembership.table, 'n4')?.status, 'joining')
   })
 })

@@ -1,0 +1,25 @@
+/**
+ * What `dyn resolve` says of a key with no live version (src/cli/resolve-flow.ts,
+ * `noVersionToResolve`): not found, whether it never existed or was deleted, with the dyn put
+ * that writes it, ready to paste into a shell.
+ */
+
+import assert from 'node:assert/strict'
+import {describe, it} from 'node:test'
+import {noVersionToResolve} from '../../src/cli/resolve-flow.js'
+
+describe('resolve: a key with no live version', () => {
+  it('is not found, and names the dyn put that creates it, with the content type asked for', () => {
+    assert.deepEqual(noVersionToResolve('cart:bob', false), {ok: false, error: 'not_found', message: 'cart:bob does not exist, so it has no siblings to resolve; to create it: dyn put cart:bob VALUE'})
+    assert.equal(noVersionToResolve('cart:bob', false, {contentType: 'text/plain'}).message, 'cart:bob does not exist, so it has no siblings to resolve; to create it: dyn put cart:bob VALUE --content-type text/plain')
+  })
+
+  it('that was deleted says so, and how to write it again', () => {
+    assert.equal(noVersionToResolve('cart:bob', true).message, 'cart:bob was deleted (only its tombstone is left), so it has no siblings to resolve; to write it again: dyn put cart:bob VALUE')
+  })
+
+  it('given --value FILE, writes that file from stdin, each word quoted for the shell when it needs it', () => {
+    const refusal = noVersionToResolve("bob's cart", false, {valueFile: 'my cart.json', contentType: 'application/json; charset=utf-8'})
+    assert.equal(refusal.message, `bob's cart does not exist, so it has no siblings to resolve; to create it: dyn put 'bob'\\''s cart' --content-type 'application/json; charset=utf-8' < 'my cart.json'`)
+  })
+})
