@@ -72,7 +72,7 @@ Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could no
       helpValue: 'FILE',
     }),
     'tls-key': Flags.string({description: `the private key of --tls-cert (PEM, unencrypted) [with --node, default: $${tlsKeyEnvironmentVariable}]`, helpValue: 'FILE'}),
-    nodes: Flags.integer({description: 'start a cluster of this many nodes for the run, and stop it afterwards [default: 3]', min: 1, max: 16, exclusive: ['node']}),
+    nodes: Flags.integer({description: 'start a cluster of this many nodes for the run, and stop it afterwards; with --tls-cert, --tls-key and --tls-ca, one with TLS on both ports, as dyn cluster up starts it [default: 3]', min: 1, max: 16, exclusive: ['node']}),
     port: Flags.integer({description: 'with --nodes: the client API port of the first node started (the others follow it; internode ports from PORT + 1000) [default: free ports the OS gives]', min: 1, max: 65_535, exclusive: ['node']}),
     'write-buffer-ms': Flags.integer({description: 'with --nodes: the nodes buffer writes and flush every this many ms', min: 0, exclusive: ['node']}),
     'processes-per-machine': Flags.integer({
@@ -95,7 +95,7 @@ Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could no
     warmup: Flags.integer({description: 'seconds of the same load before measuring (connections opened, code compiled)', default: 2, min: 0, max: 600}),
     load: Flags.boolean({description: 'load the records before the run', default: true, allowNo: true}),
     'client-driven': Flags.boolean({description: 'open loop only: send each request to a coordinator chosen from a cached ring (paper 6.4)', default: false}),
-    calibrate: Flags.boolean({description: 'measure this machine\'s HTTP ceiling with the same driver first (and, with --rate, its latency floor at that rate)', default: false}),
+    calibrate: Flags.boolean({description: 'measure this machine\'s HTTP ceiling with the same driver first (and, with --rate, its latency floor at that rate); over HTTPS, with the nodes\' certificate, for a cluster the bench starts with TLS', default: false}),
     'calibration-duration': Flags.integer({description: 'seconds of calibration', default: 5, min: 1}),
     sla: Flags.string({description: 'SLA file (bench/sla/*.json): run parameters and targets; exit 1 when one is missed'}),
     'hdr-out': Flags.string({description: 'save the full latency histograms (HdrHistogram base64, per operation) to this file'}),
