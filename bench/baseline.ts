@@ -225,10 +225,13 @@ export type RunSetup = Pick<BenchConfig, 'mode' | 'records' | 'valueSize' | 'n' 
     readonly https?: boolean
   }
 
-/** The setup of a run about to start: its nodes are those given, or the cluster it will start. */
+/**
+ * The setup of a run about to start: its nodes are those given, or the cluster it will start;
+ * over HTTPS when the given nodes are reached with TLS or the cluster is started with it.
+ */
 export function setupOfConfig(config: BenchConfig): RunSetup {
-  const {tls, ...setup} = config
-  return {...setup, nodeCount: config.nodes.length > 0 ? config.nodes.length : config.startNodes, ...(tls === undefined ? {} : {https: true})}
+  const {tls, startTls, ...setup} = config
+  return {...setup, nodeCount: config.nodes.length > 0 ? config.nodes.length : config.startNodes, ...(tls === undefined && startTls === undefined ? {} : {https: true})}
 }
 
 export function setupOfReport(report: ComparedReport): RunSetup {

@@ -17,7 +17,7 @@
  */
 
 import type {KindSummary} from './recorder.js'
-import {figure} from './report.js'
+import {ceilingProtocol, figure} from './report.js'
 import type {BenchReport} from './runner.js'
 import {isErrorRate, limitText, measuredText} from './sla.js'
 import type {TargetVerdict} from './sla.js'
@@ -113,7 +113,7 @@ function runProperties(report: CiReport): Record<string, string | number> {
     transport: c.https === true ? 'HTTPS' : 'HTTP',
     durationS: c.durationS,
     opsPerS: Number(report.run.opsPerS.toFixed(2)),
-    ...(report.calibration === undefined ? {} : {calibrationOpsPerS: Number(report.calibration.opsPerS.toFixed(2)), calibrationRatio: Number(report.calibration.ratio.toFixed(4))}),
+    ...(report.calibration === undefined ? {} : {calibrationOpsPerS: Number(report.calibration.opsPerS.toFixed(2)), calibrationRatio: Number(report.calibration.ratio.toFixed(4)), calibrationTransport: ceilingProtocol(report.calibration)}),
   }
 }
 
@@ -217,7 +217,7 @@ export function markdownSummary(report: CiReport, regression: RegressionReport |
     // In an open loop the throughput is the offered rate, so the ratio says how hard the machine
     // was pushed, not how much it can take (as in the text report).
     const what = c.mode.kind === 'closed' ? 'Throughput' : 'Offered load'
-    lines.push('', `Calibration: ${what} was ${percent(report.calibration.ratio)} of this machine's HTTP ceiling (${report.run.opsPerS.toFixed(0)} / ${report.calibration.opsPerS.toFixed(0)} ops/s, the same driver against a trivial server in this run).`)
+    lines.push('', `Calibration: ${what} was ${percent(report.calibration.ratio)} of this machine's ${ceilingProtocol(report.calibration)} ceiling (${report.run.opsPerS.toFixed(0)} / ${report.calibration.opsPerS.toFixed(0)} ops/s, the same driver against a trivial server in this run).`)
   }
   lines.push('', ...operationTableMarkdown(report.run.operations), '', 'Latencies in ms, of the operations the cluster accepted.')
   if (report.sla !== undefined) lines.push('', ...slaMarkdown(report.sla))

@@ -26,7 +26,7 @@ import type {ComposeOption} from 'echarts/core'
 import {SVGRenderer} from 'echarts/renderers'
 import {timelineWindowS} from './recorder.js'
 import type {KindSummary, TimelineWindow} from './recorder.js'
-import {figure} from './report.js'
+import {ceilingProtocol, figure} from './report.js'
 import type {CapacityStep} from './capacity.js'
 import type {FaultOutcome} from './fault-injector.js'
 import type {BenchReport, CapacityReport, WindowReport} from './runner.js'
@@ -388,7 +388,7 @@ ${rows.map(([name, value]) => `<dt>${escapeHtml(name)}</dt><dd>${escapeHtml(valu
 function calibration(report: HtmlReportInput): string {
   if (report.calibration === undefined) return 'not measured (--calibrate)'
   const what = report.config.mode.kind === 'closed' ? 'throughput' : 'offered load'
-  return `${what} ${(report.calibration.ratio * 100).toFixed(1)}% of this machine's HTTP ceiling (${report.run.opsPerS.toFixed(0)} / ${report.calibration.opsPerS.toFixed(0)} ops/s)`
+  return `${what} ${(report.calibration.ratio * 100).toFixed(1)}% of this machine's ${ceilingProtocol(report.calibration)} ceiling (${report.run.opsPerS.toFixed(0)} / ${report.calibration.opsPerS.toFixed(0)} ops/s)`
 }
 
 function runSummary(report: HtmlReportInput): string {

@@ -1,7 +1,7 @@
 /** The plain-text form of a benchmark report (the --json form is the report object itself). */
 
 import type {KindSummary} from './recorder.js'
-import type {BenchReport, CapacityReport, CoreUse, PhaseResult, WindowReport} from './runner.js'
+import type {BenchReport, Calibration, CapacityReport, CoreUse, PhaseResult, WindowReport} from './runner.js'
 import type {FaultOutcome} from './fault-injector.js'
 import {measuredText} from './sla.js'
 
@@ -50,12 +50,20 @@ function shedSummary(phase: PhaseResult): string {
 }
 
 /**
+ * The protocol the calibration's trivial server served, as the reports name it: `HTTPS` when the
+ * run went over HTTPS (its ceiling then pays for TLS too), else `HTTP`.
+ */
+export function ceilingProtocol(calibration: Pick<Calibration, 'protocol'>): 'HTTP' | 'HTTPS' {
+  return calibration.protocol === 'https' ? 'HTTPS' : 'HTTP'
+}
+
+/**
  * An open loop's floor: the trivial server's percentiles under the same open loop, and the run's
  * p99.9 as a multiple of them. A run near its floor measured the machine and the driver, not the
  * cluster: its tail says only that the cluster's is no larger.
  */
-export function floorLines(run: PhaseResult, floor: PhaseResult): string[] {
-  const lines = [phaseSummary('floor (trivial HTTP server, the same open loop)', floor)]
+export function floorLines(run: PhaseResult, floor: PhaseResult, protocol: 'HTTP' | 'HTTPS'): string[] {
+  const lines = [phaseSummary(`floor (trivial ${protocol} server, the same open loop)`, floor)]
   for (const op of floor.operations) {
     const measured = run.operations.find((candidate) => candidate.operation === op.operation)
     const ratio = measured === undefined || op.latency.p999Ms <= 0 ? '' : `; the run's p99.9 is ${(measured.latency.p999Ms / op.latency.p999Ms).toFixed(1)}x the floor's`
@@ -74,7 +82,7 @@ export function formatReport(report: BenchReport): string {
   if (report.cores !== undefined) lines.push(coreUseLine(report.cores))
   if (report.load) lines.push(`load: ${report.load.records} records in ${report.load.elapsedS.toFixed(1)} s${report.load.failed > 0 ? `, ${report.load.failed} failed` : ''}`)
   if (report.calibration) {
-    lines.push(phaseSummary('calibration (trivial HTTP server, same driver)', report.calibration))
+    lines.push(phaseSummary(`calibration (trivial ${ceilingProtocol(report.calibration)} server, same driver)`, report.calibration))
   }
   lines.push(phaseSummary('run', report.run))
   lines.push(...operationTable(report.run.operations))
@@ -82,8 +90,8 @@ export function formatReport(report: BenchReport): string {
     // In an open loop the throughput is the offered rate, so the ratio says how hard the
     // machine was pushed, not how much it can take.
     const what = c.mode.kind === 'closed' ? 'throughput' : 'offered load'
-    lines.push(`${what}: ${(report.calibration.ratio * 100).toFixed(1)}% of this machine's HTTP ceiling (${report.run.opsPerS.toFixed(0)} / ${report.calibration.opsPerS.toFixed(0)} ops/s, measured in this run)`)
-    if (report.calibration.floor !== undefined) lines.push(...floorLines(report.run, report.calibration.floor))
+    lines.push(`${what}: ${(report.calibration.ratio * 100).toFixed(1)}% of this machine's ${ceilingProtocol(report.calibration)} ceiling (${report.run.opsPerS.toFixed(0)} / ${report.calibration.opsPerS.toFixed(0)} ops/s, measured in this run)`)
+    if (report.calibration.floor !== undefined) lines.push(...floorLines(report.run, report.calibration.floor, ceilingProtocol(report.calibration)))
   }
   const versions = report.run.operations.filter((op) => Object.keys(op.versionsSeen).length > 0)
   if (versions.length > 0) {

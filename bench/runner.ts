@@ -1,7 +1,8 @@
 /**
- * `dyn bench` end to end: start a cluster if asked, calibrate against a trivial HTTP server,
- * load the records, run the workload in a closed or open loop, and report (paper §2.2: SLAs at
- * the 99.9th percentile). The command only parses flags and renders; everything measured comes
+ * `dyn bench` end to end: start a cluster if asked (with TLS when given its files), calibrate
+ * against a trivial HTTP server (HTTPS, with the nodes' certificate, for a run over HTTPS), load
+ * the records, run the workload in a closed or open loop, and report (paper §2.2: SLAs at the
+ * 99.9th percentile). The command only parses flags and renders; everything measured comes
  * from here, so experiments and CI call the same function.
  */
 
@@ -13,7 +14,7 @@ import path from 'node:path'
 import {performance} from 'node:perf_hooks'
 import {fileURLToPath} from 'node:url'
 import {seededRandom} from '../src/clock.js'
-import {clusterDownAndPurge, clusterUp, localMachineCount, localNodeNames, removeFolder, rpcPortOffset} from '../src/cli/local-cluster.js'
+import {clusterDownAndPurge, clusterUp, loadLocalClusterTls, localClusterHost, localMachineCount, localNodeNames, removeFolder, rpcPortOffset} from '../src/cli/local-cluster.js'
 import type {UpOptions} from '../src/cli/local-cluster.js'
 import {freeClusterPorts} from '../src/cli/ports.js'
 import {exitCodeOf, exitCodes} from '../src/cli/exit-codes.js'
@@ -21,6 +22,7 @@ import {DynClient, NotDynNodeError, UnreachableError} from '../src/client/http-c
 import {PartitionAwareClient} from '../src/client/partition-aware-client.js'
 import {assert, DynError} from '../src/errors.js'
 import type {ClientTls} from '../src/transport/tls-ca-file.js'
+import type {TlsFiles} from '../src/transport/tls-options.js'
 import {localClusterRoutes, localProxyHost, startFaultProxy} from '../src/verify/fault-proxy.js'
 import {capacityResult, capacityStartRatePerSDefault, describeEnding, nextCapacityRate} from './capacity.js'
 import type {CapacityResult, CapacitySearchOptions, CapacityStep} from './capacity.js'
@@ -82,10 +84,22 @@ export interface BenchConfig {
   readonly capacitySearch?: Omit<CapacitySearchOptions, 'startRatePerS'>
   /**
    * HTTPS to every node of `nodes`, trusting `ca` (the system's CAs without it) and presenting
-   * `cert` if given; undefined: plain HTTP. Never in the report (it holds a private key).
+   * `cert` if given; undefined: plain HTTP. Never in the report (it holds a private key). For a
+   * cluster the bench starts, give `startTls` instead: the runner reaches it with its CA.
    */
   readonly tls?: ClientTls
+  /**
+   * The TLS files of the cluster the bench starts (`nodes` empty), as `dyn cluster up --tls-cert
+   * --tls-key --tls-ca` takes them: every node serves HTTPS and mutual TLS with the one
+   * certificate, which must name 127.0.0.1; the bench reaches the nodes over HTTPS trusting the
+   * CA, and `calibrate` serves its trivial server with the same certificate. Undefined: the
+   * cluster serves plain HTTP. Never in the report (the report says `https`).
+   */
+  readonly startTls?: StartTlsFiles
 }
+
+/** The files a cluster the bench starts serves TLS with (no client CA: the bench presents no certificate). */
+export type StartTlsFiles = Pick<TlsFiles, 'certFile' | 'keyFile' | 'caFile'>
 
 export interface ProgressSnapshot {
   readonly phase: 'starting' | 'calibrating' | 'loading' | 'running' | 'done'
@@ -139,8 +153,8 @@ export interface CapacityReport extends CapacityResult {
 }
 
 export interface BenchReport {
-  /** The run's settings; `https` when the nodes were reached over TLS (the certificates themselves are left out). */
-  readonly config: Omit<BenchConfig, 'tls'> & {readonly targetNodes: readonly string[]; readonly https?: true}
+  /** The run's settings; `https` when the nodes were reached over TLS (the certificates and their files are left out). */
+  readonly config: Omit<BenchConfig, 'tls' | 'startTls'> & {readonly targetNodes: readonly string[]; readonly https?: true}
   readonly calibration?: Calibration & {readonly ratio: number}
   readonly load?: {readonly records: number; readonly elapsedS: number; readonly failed: number}
   readonly run: PhaseResult
@@ -183,7 +197,7 @@ const progressIntervalMs = 250
  * --json, an experiment) none is made: a snapshot summarises every histogram of the run, which
  * took 6% of the bench's CPU in a closed loop when nothing read it.
  */
-export async function runBench(config: BenchConfig, sla: Sla | undefined, onProgress?: (snapshot: ProgressSnapshot) => void): Promise<BenchReport> {
+export async function runBench(asked: BenchConfig, sla: Sla | undefined, onProgress?: (snapshot: ProgressSnapshot) => void): Promise<BenchReport> {
   const cleanups: Array<() => Promise<void>> = []
   let cleaning: Promise<void> | undefined
   const cleanUp = (): Promise<void> => {
@@ -201,10 +215,11 @@ export async function runBench(config: BenchConfig, sla: Sla | undefined, onProg
   process.once('SIGTERM', onSignal)
   try {
     // Everything the user asked for is checked before anything starts.
-    const planned = plannedFaults(config)
-    if (config.capacitySearch !== undefined && sla === undefined) throw new DynError('bad_parameter', '--find-capacity searches for the highest rate that meets an SLA: give one with --sla FILE')
-    checkTls(config)
-    checkStartPort(config)
+    const planned = plannedFaults(asked)
+    if (asked.capacitySearch !== undefined && sla === undefined) throw new DynError('bad_parameter', '--find-capacity searches for the highest rate that meets an SLA: give one with --sla FILE')
+    checkTls(asked)
+    checkStartPort(asked)
+    const config = await reachingStartedTls(asked)
     // Nodes given with --node are asked first too: one that does not answer, or answers in the
     // other scheme, is refused as a bad flag is, before any line says the run is starting (a
     // user took "starting" followed by the refusal for a run that had begun) and before a
@@ -230,7 +245,7 @@ export async function runBench(config: BenchConfig, sla: Sla | undefined, onProg
     onProgress?.({phase: 'done', elapsedS: config.durationS + config.warmupS, durationS: config.durationS + config.warmupS, done: 0, operations: measured.run.operations})
     const {run} = measured
     const nodeRefusalTimes = (run.shed ?? 0) > 0 ? await refusalTimesOf(nodes, config.timeoutS, config.tls) : undefined
-    const {tls, ...reported} = config
+    const {tls, startTls: _startTls, ...reported} = config
     return {
       config: {...reported, ...(measured.capacity === undefined ? {} : {mode: measured.capacity.runMode}), targetNodes: nodes, ...(tls === undefined ? {} : {https: true as const})},
       ...(calibration === undefined ? {} : {calibration: {...calibration, ratio: calibration.opsPerS > 0 ? run.opsPerS / calibration.opsPerS : 0}}),
@@ -273,6 +288,11 @@ function plannedFaults(config: BenchConfig): PlannedFault[] {
     throw new DynError('bad_parameter', '--fault needs the open loop (--rate R, or an SLA file with a rate): a closed loop slows down with the cluster, so a fault would hide in fewer requests rather than show in their latency')
   }
   if (config.capacitySearch !== undefined) throw new DynError('bad_parameter', '--fault and --find-capacity do not go together: find the capacity first, then run at that rate with the fault')
+  // The proxy tells the nodes' connections apart by the Hello each starts with (fault-proxy.ts),
+  // which TLS encrypts: no cut would apply, and the run would report a partition that never was.
+  if (config.startTls !== undefined && specs.some((spec) => spec.kind === 'partition')) {
+    throw new DynError('bad_parameter', '--fault partition cuts the links between nodes in a proxy that tells their connections apart by the first message of each, which TLS encrypts, so no cut would apply: with --tls-cert use --fault kill or pause, or run the partition on a cluster without TLS')
+  }
   const placed = planFaults(specs, localNodeNames(config.startNodes), config.durationS, config.faultDurationS ?? defaultFaultDurationS(config.durationS))
   if (!placed.ok) throw new DynError('bad_parameter', placed.message)
   return placed.value
@@ -386,17 +406,39 @@ async function searchCapacity(config: BenchConfig, sla: Sla, measure: (mode: Loo
 }
 
 /**
- * A run over TLS reaches nodes the user names: the cluster the bench starts, and the trivial
- * server it calibrates against, serve plain HTTP, and a ceiling measured without TLS would not be
- * the ceiling of an HTTPS run.
+ * TLS that the bench cannot give as asked is refused before anything starts. `--calibrate` over
+ * HTTPS serves its trivial server with the nodes' own certificate and key, so that the ceiling is
+ * measured in the run's protocol: the bench holds them only for a cluster it starts (`startTls`),
+ * and a ceiling measured in plain HTTP would not be the ceiling of an HTTPS run.
  */
 function checkTls(config: BenchConfig): void {
+  if (config.startTls !== undefined) {
+    // The command builds one or the other: files for a cluster it starts, a client's TLS for --node.
+    assert(config.nodes.length === 0 && config.tls === undefined, 'startTls is for a cluster the bench starts, which it reaches with that cluster\'s CA alone')
+    return
+  }
   if (config.tls === undefined) return
-  if (config.nodes.length === 0) throw new DynError('bad_parameter', 'TLS (--tls-ca, --tls-cert or an https:// address) is for the nodes of a running cluster given with --node: the cluster dyn bench starts serves plain HTTP')
-  if (config.calibrate) throw new DynError('bad_parameter', '--calibrate measures a trivial server over plain HTTP, whose ceiling is not that of an HTTPS run: leave it out when benchmarking over TLS')
+  if (config.nodes.length === 0) throw new DynError('bad_parameter', 'a client\'s TLS (--tls-ca, a client certificate or an https:// address) is for the nodes of a running cluster given with --node; for a cluster dyn bench starts with TLS, give it --tls-cert, --tls-key and --tls-ca')
+  if (config.calibrate) {
+    throw new DynError(
+      'bad_parameter',
+      "--calibrate over HTTPS serves its trivial server with the nodes' certificate and key, which dyn bench holds only for a cluster it starts: leave --calibrate out for a running cluster over TLS, or let the bench start one with --nodes N --tls-cert FILE --tls-key FILE --tls-ca FILE (a certificate naming 127.0.0.1) to measure this machine's HTTPS ceiling",
+    )
+  }
 }
 
-/** Each node's refusal times from its /stats; a node that does not say (an older one, or gone) is left out. */
+/**
+ * The run as a client sees it: for a cluster the bench starts with TLS, HTTPS trusting that
+ * cluster's CA (the nodes ask for no client certificate). The files are read and checked as
+ * `dyn cluster up` checks them, certificate naming 127.0.0.1 included, before anything starts:
+ * a wrong file would otherwise be found only after the calibration.
+ */
+async function reachingStartedTls(config: BenchConfig): Promise<BenchConfig> {
+  if (config.startTls === undefined) return config
+  const loaded = await loadLocalClusterTls(config.startTls, localClusterHost)
+  return {...config, tls: {ca: loaded.ca, source: `--tls-ca ${config.startTls.caFile}`}}
+}
+
 export async function refusalTimesOf(nodes: readonly string[], timeoutS: number, tls?: ClientTls): Promise<NodeRefusalTimes[]> {
   const times: NodeRefusalTimes[] = []
   for (const node of nodes) {
@@ -504,7 +546,7 @@ async function startCluster(config: BenchConfig, cleanups: Array<() => Promise<v
     nodeCount: config.startNodes,
     port,
     rpcPort,
-    startArgs: [...config.clusterArgs],
+    startArgs: [...config.clusterArgs, ...startTlsArgs(config.startTls)],
     readyTimeoutMs: 30_000,
     portsInUseAdvice: benchPortsInUseAdvice(config),
     ...(proxy === undefined ? {} : {advertiseHost: localProxyHost}),
@@ -515,6 +557,15 @@ async function startCluster(config: BenchConfig, cleanups: Array<() => Promise<v
   // (no startArgs given) and the same advertised host, which the folder's cluster must match.
   const restartOptions: UpOptions = {...upOptions, startArgs: []}
   return {addresses: cluster.nodes.map((node) => `${cluster.host}:${node.port}`), faultable: {cluster, upOptions: restartOptions, ...(proxy === undefined ? {} : {proxy})}}
+}
+
+/**
+ * The `dyn start` flags of a cluster the bench starts with TLS, as `dyn cluster up` gives them:
+ * absolute paths, since the folder keeps them for a restart (after --fault kill).
+ */
+function startTlsArgs(files: StartTlsFiles | undefined): string[] {
+  if (files === undefined) return []
+  return ['--tls-cert', path.resolve(files.certFile), '--tls-key', path.resolve(files.keyFile), '--tls-ca', path.resolve(files.caFile)]
 }
 
 /**
@@ -558,15 +609,25 @@ function benchPortsInUseAdvice(config: BenchConfig): string {
  */
 export type Calibration = PhaseResult & {
   /**
+   * What the trivial server served, as it said itself: `https` (with the nodes' certificate) for
+   * a run over HTTPS, so that the ceiling and the run pay for the same protocol.
+   */
+  readonly protocol: CalibrationProtocol
+  /**
    * The same open loop, at the run's rate and with as many connections, against the trivial
    * server: a run's percentiles cannot be told apart from the machine's below these.
    */
   readonly floor?: PhaseResult
 }
 
+export type CalibrationProtocol = 'http' | 'https'
+
 async function calibrate(config: BenchConfig, onProgress: ((snapshot: ProgressSnapshot) => void) | undefined, cleanups: Array<() => Promise<void>>): Promise<Calibration> {
-  assert(config.tls === undefined, 'the trivial server serves plain HTTP: checkTls refuses --calibrate over TLS')
-  const server = await startTrivialServer(config.valueSize)
+  assert(config.tls === undefined || config.startTls !== undefined, 'the trivial server serves HTTPS only with the certificate of a cluster the bench starts: checkTls refuses --calibrate over TLS otherwise')
+  const server = await startTrivialServer(config.valueSize, config.startTls)
+  // The drivers reach it as they reach the nodes: a server that did not serve the run's protocol
+  // would fail every request, but the ceiling must not even look measured then.
+  assert(server.protocol === (config.tls === undefined ? 'http' : 'https'), `the calibration server serves ${server.protocol}, and the run goes over ${config.tls === undefined ? 'http' : 'https'}`)
   cleanups.push(async () => {
     server.child.kill('SIGTERM')
   })
@@ -587,10 +648,10 @@ async function calibrate(config: BenchConfig, onProgress: ((snapshot: ProgressSn
   const durationS = config.calibrationS
   const result = await withProgress('calibrating', durationS, recorder, onProgress, undefined, async () => {
     const factory = factoryOf(config.seed + 1)
-    const totals = await runClosedLoop({nodes: [address], connections, durationS, warmupS: config.warmupS, timeoutS: config.timeoutS, factory, recorder})
+    const totals = await runClosedLoop({nodes: [address], connections, durationS, warmupS: config.warmupS, timeoutS: config.timeoutS, factory, recorder, ...(config.tls === undefined ? {} : {tls: config.tls})})
     const operations = recorder.summary(totals.elapsedS)
     const count = operations.reduce((sum, op) => sum + op.count, 0)
-    return {elapsedS: totals.elapsedS, opsPerS: count / totals.elapsedS, httpRequests: totals.httpRequests, operations, transportErrors: totals.transportErrors}
+    return {protocol: server.protocol, elapsedS: totals.elapsedS, opsPerS: count / totals.elapsedS, httpRequests: totals.httpRequests, operations, transportErrors: totals.transportErrors}
   })
   recorder.destroy()
   // A capacity search runs at many rates: one floor would describe none of them.
@@ -611,13 +672,26 @@ async function measureFloor(config: BenchConfig, address: string, factory: Opera
   return floor
 }
 
-function startTrivialServer(valueSize: number): Promise<{child: ChildProcess; port: number}> {
+/**
+ * The trivial server in its own process, serving HTTPS with `tls`'s certificate and key when
+ * given, else plain HTTP; resolves with the port and the protocol it says it serves.
+ */
+function startTrivialServer(valueSize: number, tls: StartTlsFiles | undefined): Promise<{child: ChildProcess; port: number; protocol: CalibrationProtocol}> {
   const script = fileURLToPath(new URL('./trivial-server.js', import.meta.url))
-  const child = spawn(process.execPath, [script, String(valueSize)], {stdio: ['ignore', 'pipe', 'inherit']})
+  const files = tls === undefined ? [] : [path.resolve(tls.certFile), path.resolve(tls.keyFile)]
+  const child = spawn(process.execPath, [script, String(valueSize), ...files], {stdio: ['ignore', 'pipe', 'inherit']})
   return new Promise((resolve, reject) => {
+    let said = ''
     child.once('error', reject)
     child.once('exit', (code) => reject(new Error(`the calibration server exited (${code})`)))
-    child.stdout?.once('data', (chunk: Buffer) => resolve({child, port: Number(chunk.toString().trim())}))
+    // One line, "PORT PROTOCOL", which may come in more than one chunk.
+    child.stdout?.on('data', (chunk: Buffer) => {
+      said += chunk.toString()
+      if (!said.includes('\n')) return
+      const [port, protocol] = said.trim().split(' ')
+      assert(protocol === 'http' || protocol === 'https', `the calibration server said ${JSON.stringify(said.trim())}, not its port and protocol`)
+      resolve({child, port: Number(port), protocol})
+    })
   })
 }
 

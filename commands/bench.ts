@@ -3,7 +3,7 @@ import path from 'node:path'
 import * as Flags from '@oclif/core/flags'
 import {makeFolder} from '../src/node/make-folder.js'
 import {DynCommand} from '../src/cli/command-base.js'
-import {clientTlsFlags} from '../src/cli/client-flags.js'
+import {tlsCaEnvironmentVariable, tlsCertEnvironmentVariable, tlsKeyEnvironmentVariable} from '../src/cli/command-output.js'
 import {parseNodeList} from '../src/client/node-address.js'
 import type {NodeAddress} from '../src/client/node-address.js'
 import type {ClientTls} from '../src/transport/tls-ca-file.js'
@@ -18,7 +18,8 @@ import {junitReport, markdownSummary} from '../bench/ci-reports.js'
 import {failureAdvice, unmeasuredRun} from '../bench/failed-run.js'
 import {formatReport} from '../bench/report.js'
 import {runBench, writeHistograms} from '../bench/runner.js'
-import type {BenchConfig, BenchReport, ProgressSnapshot} from '../bench/runner.js'
+import type {BenchConfig, BenchReport, ProgressSnapshot, StartTlsFiles} from '../bench/runner.js'
+import {tlsFilesOf} from '../src/transport/tls-options.js'
 import {capacityPrecisionDefault, capacityRatePerSMax, capacityStartRatePerSDefault, capacityStepsMaxDefault} from '../bench/capacity.js'
 import {parseFaultSpec} from '../bench/faults.js'
 import type {FaultSpec} from '../bench/faults.js'
@@ -34,6 +35,7 @@ export default class Bench extends DynCommand {
   static override description = `Workloads: YCSB core a (50% read / 50% update), b (95/5), c (read only), d (read latest, 5% insert), f (read-modify-write), and cart, the paper's shopping cart (read, merge siblings, add an item, write back with the context).
 Two ways to load: --connections C is a closed loop (autocannon, C requests in flight, as fast as the cluster answers: the throughput ceiling); --rate R is an open loop (R operations per second, evenly spaced, latency measured from each operation's intended start, so queueing counts: the honest SLA check).
 Latencies are recorded in microseconds in HDR histograms; --hdr-out saves them. --calibrate first runs the same driver against a trivial HTTP server, so throughput is also reported as a fraction of this machine's ceiling; with --rate it also runs the same open loop against that server, and reports its percentiles as the floor below which this machine cannot tell a cluster's latency from its own.
+TLS: with --node, --tls-ca, --tls-cert and --tls-key are a client's, as for every command (the CA to check the nodes' certificates with; your client certificate for nodes started with --tls-client-ca). For a cluster the bench starts (no --node), the same three flags are that cluster's files, as dyn cluster up takes them: every node serves HTTPS and mutual TLS with the one certificate (which must name 127.0.0.1), the bench reaches them over HTTPS trusting the CA, and --calibrate serves its trivial server over HTTPS with the same certificate, so that the ceiling pays for TLS too (the report says which protocol each used). Give all three then; DYN_TLS_* are not read for a cluster the bench starts. --calibrate over HTTPS needs a cluster the bench starts: for --node https://... it is refused, the bench having no certificate for its trivial server.
 With --sla FILE the run takes its parameters from the file (flags override) and exits 1 when any target is missed.
 --find-capacity (with --sla) searches for the highest open-loop rate at which every target holds: runs at rising rates (doubling, then bisecting, at most --max-steps runs on the same cluster), and reports the latency-versus-throughput curve it measured on the way.
 --fault kill|pause|partition[:NODE][@SECONDS] (repeatable; open loop, on a cluster the bench starts) kills, pauses or cuts off a node mid-run for --fault-duration seconds, then restarts, resumes or heals it; the report judges the run before, during and after each fault, and the SLA holds only if it holds in every window. Requests a node refuses to connect go to the next node, as dyn's clients do.
@@ -46,6 +48,7 @@ Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could no
     {description: 'The paper\'s SLA (p99.9 <= 300 ms at 500 req/s) against a running cluster', command: '<%= config.bin %> bench --node 127.0.0.1:7070 --node 127.0.0.1:7071 --node 127.0.0.1:7072 --sla bench/sla/paper.json'},
     {description: 'Every core busy: four nodes as two machines of two processes (replicas on distinct machines), gets only', command: '<%= config.bin %> bench --nodes 4 --processes-per-machine 2 --workload c --n 2'},
     {description: 'A running cluster with TLS, over HTTPS, its certificates checked against the cluster CA', command: '<%= config.bin %> bench --node https://10.0.0.1:7070 --node https://10.0.0.2:7070 --tls-ca tls/ca.crt --workload b --rate 1000'},
+    {description: 'What TLS costs here: a fresh 3-node cluster with TLS on both ports (README "TLS" tls/local.crt), against a trivial HTTPS server with the same certificate', command: '<%= config.bin %> bench --nodes 3 --tls-cert tls/local.crt --tls-key tls/local.key --tls-ca tls/ca.crt --workload a --connections 50 --duration 10 --calibrate'},
     {description: 'Open loop at 1000 ops/s, read-heavy, client-driven routing, histograms saved', command: '<%= config.bin %> bench --nodes 5 --workload b --rate 1000 --client-driven --hdr-out b.hdr.json'},
     {description: 'The tail at 1,500 ops/s next to this machine\'s floor (the same open loop against a trivial server)', command: '<%= config.bin %> bench --nodes 3 --workload a --rate 1500 --calibrate'},
     {description: 'The shopping cart with concurrent writers on few keys: how many versions do reads see?', command: '<%= config.bin %> bench --nodes 3 --workload cart --records 100 --connections 32 --json'},
@@ -59,8 +62,17 @@ Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could no
 
   static override flags = {
     node: Flags.string({description: 'client API address of a running node: host:port, http://host:port or https://host:port (repeat for several; a cluster with TLS is reached over HTTPS with --tls-ca); default: start a cluster', multiple: true, helpValue: 'host:port'}),
-    ...clientTlsFlags,
-    nodes: Flags.integer({description: 'start a cluster of this many nodes for the run, and stop it afterwards [default: 3]', min: 1, max: 16, exclusive: ['node']}),
+    // The client flags of every command, with what they mean for a cluster the bench starts.
+    'tls-ca': Flags.string({
+      description: `with --node: the cluster CA's certificate (PEM) to check the nodes' certificates with, as every command takes it [default: $${tlsCaEnvironmentVariable}]. For a cluster the bench starts: the CA its nodes check each other with and the bench checks them with, as dyn cluster up --tls-ca`,
+      helpValue: 'FILE',
+    }),
+    'tls-cert': Flags.string({
+      description: `with --node: your client certificate (PEM), for nodes started with --tls-client-ca; give --tls-key with it [default: $${tlsCertEnvironmentVariable}]. For a cluster the bench starts: the certificate (naming 127.0.0.1) that every node serves HTTPS and mutual TLS with, as dyn cluster up --tls-cert, and the trivial server of --calibrate; give --tls-key and --tls-ca with it`,
+      helpValue: 'FILE',
+    }),
+    'tls-key': Flags.string({description: `the private key of --tls-cert (PEM, unencrypted) [with --node, default: $${tlsKeyEnvironmentVariable}]`, helpValue: 'FILE'}),
+    nodes: Flags.integer({description: 'start a cluster of this many nodes for the run, and stop it afterwards; with --tls-cert, --tls-key and --tls-ca, one with TLS on both ports, as dyn cluster up starts it [default: 3]', min: 1, max: 16, exclusive: ['node']}),
     port: Flags.integer({description: 'with --nodes: the client API port of the first node started (the others follow it; internode ports from PORT + 1000) [default: free ports the OS gives]', min: 1, max: 65_535, exclusive: ['node']}),
     'write-buffer-ms': Flags.integer({description: 'with --nodes: the nodes buffer writes and flush every this many ms', min: 0, exclusive: ['node']}),
     'processes-per-machine': Flags.integer({
@@ -83,7 +95,7 @@ Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could no
     warmup: Flags.integer({description: 'seconds of the same load before measuring (connections opened, code compiled)', default: 2, min: 0, max: 600}),
     load: Flags.boolean({description: 'load the records before the run', default: true, allowNo: true}),
     'client-driven': Flags.boolean({description: 'open loop only: send each request to a coordinator chosen from a cached ring (paper 6.4)', default: false}),
-    calibrate: Flags.boolean({description: 'measure this machine\'s HTTP ceiling with the same driver first (and, with --rate, its latency floor at that rate)', default: false}),
+    calibrate: Flags.boolean({description: 'measure this machine\'s HTTP ceiling with the same driver first (and, with --rate, its latency floor at that rate); over HTTPS, with the nodes\' certificate, for a cluster the bench starts with TLS', default: false}),
     'calibration-duration': Flags.integer({description: 'seconds of calibration', default: 5, min: 1}),
     sla: Flags.string({description: 'SLA file (bench/sla/*.json): run parameters and targets; exit 1 when one is missed'}),
     'hdr-out': Flags.string({description: 'save the full latency histograms (HdrHistogram base64, per operation) to this file'}),
@@ -130,7 +142,7 @@ Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could no
     // The same address rules as every other command (host:port, [v6]:port or http://host:port).
     const parsedNodes = flags.node === undefined ? undefined : parseNodeList(flags.node)
     if (parsedNodes !== undefined && !parsedNodes.ok) this.fail(flags.json, 'bad_parameter', parsedNodes.message)
-    const tls = this.benchTls(flags, parsedNodes?.value)
+    const tls = parsedNodes === undefined ? this.startedClusterTls(flags) : this.benchTls(flags, parsedNodes.value)
     const config: BenchConfig = {
       nodes: parsedNodes?.value.map((address) => address.label) ?? [],
       startNodes: flags.nodes ?? 3,
@@ -158,7 +170,7 @@ Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could no
       ...(faults.length === 0 ? {} : {faults}),
       ...(flags['fault-duration'] === undefined ? {} : {faultDurationS: flags['fault-duration']}),
       ...(flags['find-capacity'] ? {capacitySearch: {precision: capacityPrecisionDefault, ratePerSMax: capacityRatePerSMax, stepsMax: flags['max-steps'] ?? capacityStepsMaxDefault}} : {}),
-      ...(tls === undefined ? {} : {tls}),
+      ...tls,
     }
 
     // A file that cannot be written is known now, not after the whole run: --report's folder
@@ -280,26 +292,38 @@ Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could no
   /**
    * TLS for the nodes given with --node, as every command reaches a node: an https:// address, or
    * one without a scheme when a CA or client certificate is given (--tls-ca, DYN_TLS_CA, ...);
-   * undefined: plain HTTP, which an http:// address always is. Every node is reached the same way,
-   * since a cluster serves TLS on all its nodes or on none: a mix is refused. TLS flags without
-   * --node are refused here; the runner refuses TLS for a cluster it starts too (checkTls).
+   * none (plain HTTP), which an http:// address always is. Every node is reached the same way,
+   * since a cluster serves TLS on all its nodes or on none: a mix is refused.
    */
-  private benchTls(flags: {readonly json: boolean; readonly 'tls-ca'?: string; readonly 'tls-cert'?: string; readonly 'tls-key'?: string}, addresses: readonly NodeAddress[] | undefined): ClientTls | undefined {
-    if (addresses === undefined) {
-      const given = (['tls-ca', 'tls-cert', 'tls-key'] as const).find((flag) => flags[flag] !== undefined)
-      if (given === undefined) return undefined
-      this.fail(flags.json, 'bad_parameter', `--${given} is for the nodes of a running cluster given with --node: the cluster dyn bench starts serves plain HTTP`)
-    }
+  private benchTls(flags: {readonly json: boolean; readonly 'tls-ca'?: string; readonly 'tls-cert'?: string; readonly 'tls-key'?: string}, addresses: readonly NodeAddress[]): Pick<BenchConfig, 'tls'> {
     const given = this.output.clientTlsFor(flags)
     const secure = (address: NodeAddress): boolean => address.scheme === 'https' || (address.scheme === undefined && given !== undefined)
     const secured = addresses.find(secure)
-    if (secured === undefined) return undefined
+    if (secured === undefined) return {}
     const plain = addresses.find((address) => !secure(address))
     if (plain !== undefined) {
       const why = secured.scheme === 'https' ? `--node https://${secured.label}` : (given?.source ?? 'the client certificate given')
       this.fail(flags.json, 'bad_parameter', `--node ${plain.scheme === 'http' ? 'http://' : ''}${plain.label} would be reached over plain HTTP and ${secured.label} over HTTPS (${why}), but a cluster serves TLS on every node or on none: give every node the same way`)
     }
-    return given ?? {}
+    return {tls: given ?? {}}
+  }
+
+  /**
+   * TLS for the cluster the bench starts (no --node): --tls-cert, --tls-key and --tls-ca are its
+   * files, as dyn cluster up takes them, all three or none (the runner checks the files
+   * themselves before anything starts). Only the flags count: DYN_TLS_CA and DYN_TLS_CERT are a
+   * client's, exported to reach a running cluster, and must not turn the bench's own cluster into
+   * one with TLS (a client certificate could not serve it anyway). Absolute paths, as dyn cluster
+   * up keeps them, since the nodes may be restarted (--fault kill).
+   */
+  private startedClusterTls(flags: {readonly json: boolean; readonly 'tls-ca'?: string; readonly 'tls-cert'?: string; readonly 'tls-key'?: string}): Pick<BenchConfig, 'startTls'> {
+    const files = tlsFilesOf(flags)
+    if (!files.ok) {
+      this.fail(flags.json, files.error, `${files.message}; dyn bench starts its cluster (--nodes) with TLS as dyn cluster up does, given all three files (a certificate naming 127.0.0.1); for a running cluster, give its nodes with --node`)
+    }
+    if (files.files === undefined) return {}
+    const startTls: StartTlsFiles = {certFile: path.resolve(files.files.certFile), keyFile: path.resolve(files.files.keyFile), caFile: path.resolve(files.files.caFile)}
+    return {startTls}
   }
 
   /** Live progress: ink on a terminal (loaded only then), a plain line every 5 s otherwise, nothing with --json. */

@@ -25,7 +25,7 @@ import {checkCreationSettings, creationSettingsArgs, creationSettingsDefault, se
 import {portsInUse} from './ports.js'
 import {loadNodeTls, tlsFilesOf} from '../transport/tls-options.js'
 import {clientIdentityFromEnvironment, parseFailureLine} from './command-output.js'
-import type {NodeTls} from '../transport/tls-options.js'
+import type {NodeTls, TlsFiles} from '../transport/tls-options.js'
 
 export interface LocalNode {
   readonly name: string
@@ -68,7 +68,7 @@ export interface LocalCluster {
 }
 
 /** The address a local cluster's nodes listen on and advertise (a folder of dyn verify's advertises its proxy's instead). */
-const localClusterHost = '127.0.0.1'
+export const localClusterHost = '127.0.0.1'
 
 export interface UpOptions {
   readonly dir: string
@@ -376,8 +376,17 @@ export async function localClusterNodeTls(cluster: LocalCluster, keptIn: string 
   const files = tlsFilesOf({'tls-cert': startFlagValue(args, '--tls-cert'), 'tls-key': startFlagValue(args, '--tls-key'), 'tls-ca': startFlagValue(args, '--tls-ca'), 'tls-client-ca': startFlagValue(args, '--tls-client-ca')})
   if (!files.ok) throw new DynError(files.error, files.message)
   if (files.files === undefined) return undefined
-  const host = cluster.advertiseHost ?? cluster.host
-  const loaded = await loadNodeTls(files.files, Date.now(), host)
+  return loadLocalClusterTls(files.files, cluster.advertiseHost ?? cluster.host, keptIn)
+}
+
+/**
+ * TLS files for the nodes of a local cluster, which all advertise `host`, read and checked as
+ * `dyn start` checks them; refused (bad input) with what to do. `keptIn` names the folder that
+ * keeps the files when they are its own rather than the caller's flags. `dyn bench` checks the
+ * files of the cluster it is about to start here too, before it calibrates.
+ */
+export async function loadLocalClusterTls(files: TlsFiles, host: string, keptIn?: string): Promise<NodeTls> {
+  const loaded = await loadNodeTls(files, Date.now(), host)
   if (loaded.ok) return loaded.tls
   // The check speaks of dyn start's flags; here the files may be the folder's, and every node of
   // a local cluster advertises one host, so the advice says what applies to a folder.

@@ -34,7 +34,7 @@ interface ReportJson {
   ok: boolean
   config: {workload: string; records: number; targetNodes: string[]}
   load?: {records: number; failed: number}
-  calibration?: {opsPerS: number; floor?: {operations: OperationJson[]; notStarted?: number}}
+  calibration?: {opsPerS: number; protocol: string; floor?: {operations: OperationJson[]; notStarted?: number}}
   run: {elapsedS: number; opsPerS: number; httpRequests: number; operations: OperationJson[]; transportErrors: {timeout: number; connection: number}; notStarted?: number}
   timeline: Array<{startS: number; operations: Array<{operation: string; count: number; errors: number; shed: number; p999Ms: number}>}>
   sla?: {name: string; met: boolean; verdicts: Array<{target: string; measured: number | null; met: boolean}>}
@@ -106,6 +106,8 @@ describe('dyn bench', () => {
     // The floor: the same open loop for the calibration's second, against the trivial server.
     const floor = report.calibration?.floor
     assert.ok(floor !== undefined, 'an open loop with --calibrate measures the floor')
+    // A run over plain HTTP is calibrated in plain HTTP (test/integration/tls.test.ts: over HTTPS).
+    assert.equal(report.calibration?.protocol, 'http')
     const floorCount = floor.operations.reduce((sum, op) => sum + op.count, 0)
     assert.ok(floorCount >= 75 && floorCount <= 105, `the floor recorded ${floorCount} operations in 1 s at 100 ops/s`)
     assert.equal(floor.notStarted ?? 0, 0)

@@ -488,8 +488,10 @@ describe('a cluster with TLS on both ports', () => {
     assert.match(JSON.parse(untrusted.stdout).message, /certificate/i)
     // Asked for what cannot be given over TLS, or given half of it: refused.
     for (const [args, message] of [
-      [['--node', api(0), '--tls-ca', ours.caFile, '--calibrate'], /--calibrate measures a trivial server over plain HTTP/],
-      [['--nodes', '1', '--tls-ca', ours.caFile], /--tls-ca is for the nodes of a running cluster given with --node/],
+      // The trivial server would need the nodes' certificate, which the bench has only for a cluster it starts.
+      [['--node', api(0), '--tls-ca', ours.caFile, '--calibrate'], /--calibrate over HTTPS serves its trivial server with the nodes' certificate and key, which dyn bench holds only for a cluster it starts/],
+      // For a cluster the bench starts, the three flags are its files, as for dyn cluster up: all three or none.
+      [['--nodes', '1', '--tls-ca', ours.caFile], /--tls-ca given without --tls-cert and --tls-key: TLS needs all three .*dyn bench starts its cluster \(--nodes\) with TLS as dyn cluster up does/],
       [['--node', `https://${api(0)}`, '--node', `http://${api(1)}`], /--node http:\/\/127\.0\.0\.1:\d+ would be reached over plain HTTP and 127\.0\.0\.1:\d+ over HTTPS \(--node https:\/\/127/],
       [['--node', api(0), '--node', `http://${api(1)}`, '--tls-ca', ours.caFile], /over HTTPS \(--tls-ca .*ca\.crt\)/],
     ] as const) {
@@ -513,6 +515,61 @@ describe('a cluster with TLS on both ports', () => {
       recorder.destroy()
     }
   })
+
+  it('benchmarks a cluster dyn bench starts with TLS on both ports, calibrated against a trivial HTTPS server with the same certificate', async () => {
+    // The files of dyn cluster up: the README's certificate for this machine's nodes, naming 127.0.0.1.
+    const startTls = ['--tls-cert', ours.certFile('local'), '--tls-key', ours.keyFile('local'), '--tls-ca', ours.caFile]
+    // Files no node of the bench's cluster could serve with, and a fault TLS would hide, are
+    // refused before anything starts: no calibration, no cluster.
+    const elsewhere = await makeNodeCertificate(ours, 'bench-elsewhere', '10.0.0.99', 'elsewhere.dyn.internal')
+    for (const [args, message] of [
+      [['--tls-cert', elsewhere.certFile, '--tls-key', elsewhere.keyFile, '--tls-ca', ours.caFile], /--tls-cert .*bench-elsewhere\.crt .*does not name 127\.0\.0\.1.* The nodes of a local cluster all advertise 127\.0\.0\.1/],
+      [['--tls-cert', ours.certFile('local'), '--tls-key', ours.keyFile('local'), '--tls-ca', theirs.caFile], /--tls-cert .*local\.crt .*is not signed by the CA in --tls-ca .*theirs/],
+      [[...startTls, '--rate', '100', '--fault', 'partition'], /--fault partition cuts the links .*which TLS encrypts/],
+    ] as const) {
+      const refused = await runDyn(['bench', '--nodes', '3', '--calibrate', ...args, '--json'])
+      assert.equal(refused.code, 2, refused.stdout + refused.stderr)
+      const answer = JSON.parse(refused.stdout) as {error: string; message: string}
+      assert.equal(answer.error, 'bad_parameter')
+      assert.match(answer.message, message)
+    }
+
+    // An open loop, so that the calibration runs both drivers against the trivial server: the
+    // closed loop for the ceiling and the open loop for the floor at the run's rate.
+    const benched = await runDyn(['bench', '--nodes', '3', ...startTls, '--rate', '100', '--duration', '2', '--warmup', '1', '--records', '40', '--connections-per-node', '4', '--calibrate', '--calibration-duration', '1', '--json'], {timeoutMs: 120_000})
+    assert.equal(benched.code, 0, benched.stdout + benched.stderr)
+    interface Phase {
+      opsPerS: number
+      transportErrors: {timeout: number; connection: number}
+      operations: Array<{operation: string; count: number; errors: Record<string, number>}>
+    }
+    const report = JSON.parse(benched.stdout) as {
+      config: Record<string, unknown>
+      cores?: {nodeProcesses: number}
+      load: {failed: number}
+      run: Phase
+      calibration?: Phase & {protocol: string; floor?: Phase}
+    }
+    assert.equal(report.config.https, true, 'the run went over HTTPS')
+    assert.deepEqual(report.config.nodes, [], 'the bench started the cluster')
+    assert.equal(report.cores?.nodeProcesses, 3)
+    for (const key of ['tls', 'startTls']) assert.equal(key in report.config, false, `the report carries no certificate and no file of one (${key})`)
+    assert.equal(report.load.failed, 0)
+    const measured = (phase: Phase | undefined, what: string): void => {
+      assert.ok(phase !== undefined, `${what} was measured`)
+      assert.ok(phase.operations.reduce((sum, operation) => sum + operation.count, 0) > 0, `${what} measured operations`)
+      assert.deepEqual(phase.transportErrors, {timeout: 0, connection: 0}, what)
+      for (const operation of phase.operations) assert.deepEqual(operation.errors, {}, `${what}: ${JSON.stringify(operation)}`)
+    }
+    // The nodes serve their API over HTTPS only: every operation counted without an error went over it.
+    measured(report.run, 'the run')
+    // The trivial server says itself which protocol it served; the drivers reached it over HTTPS,
+    // checking its certificate against the cluster CA, as they reach the nodes.
+    assert.equal(report.calibration?.protocol, 'https')
+    measured(report.calibration, 'the ceiling')
+    measured(report.calibration?.floor, 'the floor')
+  })
+
   it('starts a local cluster with TLS on both ports with dyn cluster up, whose folder keeps the files for its next start', async () => {
     const folder = path.join(dir, 'up-tls')
     const own = await freeClusterPorts(3)

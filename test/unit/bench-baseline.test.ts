@@ -167,6 +167,8 @@ describe('comparable baselines', () => {
       [{startNodes: 5}, /nodes: baseline 3, this run 5/],
       [{clusterArgs: ['--write-buffer-ms', '100']}, /cluster flags: baseline none, this run --write-buffer-ms 100/],
       [{nodes: ['a:1', 'b:2', 'c:3'], tls: {ca: Buffer.from('a CA')}}, /transport: baseline plain HTTP, this run HTTPS/],
+      // A cluster the bench starts with TLS is reached over HTTPS too.
+      [{startTls: {certFile: 'local.crt', keyFile: 'local.key', caFile: 'ca.crt'}}, /transport: baseline plain HTTP, this run HTTPS/],
     ]
     for (const [overrides, difference] of cases) {
       const message = incomparableMessage('base.json', baseline, setupOfConfig(config(overrides)))
@@ -176,6 +178,7 @@ describe('comparable baselines', () => {
     }
     // The certificates are no part of a setup: a saved report never holds them.
     assert.equal('tls' in setupOfConfig(config({nodes: ['a:1'], tls: {ca: Buffer.from('a CA')}})), false)
+    assert.equal('startTls' in setupOfConfig(config({startTls: {certFile: 'local.crt', keyFile: 'local.key', caFile: 'ca.crt'}})), false)
     const two = incomparableMessage('base.json', baseline, setupOfConfig(config({records: 200, valueSize: 10})))
     assert.match(two ?? '', /records: .*; value size: /, 'every difference is named')
   })

@@ -142,6 +142,8 @@ describe('junitReport', () => {
     assert.equal(properties.opsPerS, '500')
     assert.equal(properties.calibrationOpsPerS, '10000')
     assert.equal(properties.calibrationRatio, '0.05')
+    assert.equal(properties.calibrationTransport, 'HTTP')
+    assert.equal(properties.transport, 'HTTP')
 
     const met = testCase(xml, 'read p99.9 <= 300 ms')
     assert.deepEqual(met.children.map((c) => c.name), ['system-out'])
@@ -223,6 +225,12 @@ describe('markdownSummary', () => {
     assert.match(text, /^\| read \| 2500 \| 250\.0 \| 2\.00 \| 4\.00 \| 10\.00 \| 120\.0 \| 180\.0 \| none \|$/m)
     assert.match(text, /^\| update \| 2500 \| 250\.0 \| 3\.00 \| 6\.00 \| 15\.00 \| 355\.6 \| 533\.4 \| quorum\\_unmet 2 \|$/m)
     assert.match(text, /^Calibration: Offered load was 5\.0% of this machine's HTTP ceiling \(500 \/ 10000 ops\/s/m)
+    // A run over HTTPS is calibrated against a trivial HTTPS server, and says so.
+    const overHttps = markdownSummary({...slaRun(), config: {...slaRun().config, https: true}, calibration: {...(slaRun().calibration as NonNullable<ReportFixture['calibration']>), protocol: 'https'}}, undefined)
+    assert.match(overHttps, /against 3 node\(s\) over HTTPS\.$/m)
+    assert.match(overHttps, /^Calibration: Offered load was 5\.0% of this machine's HTTPS ceiling /m)
+    const junitOverHttps = readXml(junitReport({...slaRun(), calibration: {...(slaRun().calibration as NonNullable<ReportFixture['calibration']>), protocol: 'https'}}, undefined))
+    assert.equal(Object.fromEntries(all(junitOverHttps, 'property').map((p) => [p.attributes.name, p.attributes.value])).calibrationTransport, 'HTTPS')
     assert.match(text, /^### SLA c\\\|i: ❌ missed$/m)
     assert.match(text, /^\| read p99\.9 \\<= 300 ms \| 120\.00 ms \| 300 ms \| ✅ met \|$/m)
     assert.match(text, /^\| update p99\.9 \\<= 300 ms \| 355\.60 ms \| 300 ms \| ❌ missed \|$/m)

@@ -37,13 +37,15 @@ export function report(options: {
   readonly config?: Partial<BenchConfig>
   readonly operations: readonly KindSummary[]
   readonly calibration?: readonly KindSummary[]
+  /** The protocol the calibration's trivial server served [default: http]. */
+  readonly calibrationProtocol?: 'http' | 'https'
   readonly sla?: ReportFixture['sla']
 }): ReportFixture {
   const run = phase(options.operations)
   const calibration = options.calibration === undefined ? undefined : phase(options.calibration)
   return {
     config: config({...options.config, calibrate: calibration !== undefined}),
-    ...(calibration === undefined ? {} : {calibration: {...calibration, ratio: run.opsPerS / calibration.opsPerS}}),
+    ...(calibration === undefined ? {} : {calibration: {...calibration, protocol: options.calibrationProtocol ?? 'http', ratio: run.opsPerS / calibration.opsPerS}}),
     run,
     timeline: [],
     ...(options.sla === undefined ? {} : {sla: options.sla}),

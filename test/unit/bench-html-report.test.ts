@@ -115,6 +115,14 @@ describe('renderHtmlReport', () => {
     assert.match(operations, /<td>update<\/td><td class="num">1000<\/td>/)
   })
 
+  it('names the protocol of the calibrated ceiling: HTTPS for a run over HTTPS', () => {
+    const report = fixtureReport()
+    const calibration = report.calibration as NonNullable<typeof report.calibration>
+    const parameters = section(renderHtmlReport({...report, config: {...report.config, https: true}, calibration: {...calibration, protocol: 'https'}}), 'parameters') ?? ''
+    assert.ok(parameters.includes(escapeHtml("offered load 10.0% of this machine's HTTPS ceiling")), parameters)
+    assert.ok(parameters.includes('(over HTTPS)'), parameters)
+  })
+
   it('says what the nodes shed and how fast they refused', () => {
     const report = fixtureReport()
     const shedding = renderHtmlReport({...report, run: {...report.run, shed: 5}, nodeRefusalTimes: [{node: '127.0.0.1:7070', count: 5, p99Us: 310, maxUs: 900}]})

@@ -274,7 +274,7 @@ function handBuiltReport(): BenchReport {
   ]
   return {
     config,
-    calibration: {...phase([kindSummary('read', 2000, 0.5)], 1000), ratio: 0.425},
+    calibration: {...phase([kindSummary('read', 2000, 0.5)], 1000), protocol: 'http', ratio: 0.425},
     load: {records: 200, elapsedS: 0.4, failed: 0},
     run: phase(operations, 425),
     timeline: [],
@@ -334,6 +334,19 @@ describe('formatReport', () => {
     assert.match(text, /^ {2}floor read: p50 1\.25 ms, .*p99\.9 2\.00 ms; the run's p99\.9 is 6\.2x the floor's$/m)
     assert.match(text, /^ {2}floor update: p50 1\.25 ms, .*p99\.9 4\.00 ms; the run's p99\.9 is 114\.2x the floor's$/m)
     assert.doesNotMatch(formatReport(base), /floor/)
+  })
+
+  it('names the protocol of the calibration: a run over HTTPS against a trivial HTTPS server', () => {
+    const base = handBuiltReport()
+    const calibration = base.calibration as NonNullable<BenchReport['calibration']>
+    const floor = phase([kindSummary('read', 250, 2)], 500)
+    const text = formatReport({...base, config: {...base.config, https: true}, calibration: {...calibration, protocol: 'https', floor}})
+    assert.match(text, /against 3 node\(s\) over HTTPS$/m)
+    assert.match(text, /^calibration \(trivial HTTPS server, same driver\): 1000\.0 ops\/s/m)
+    assert.match(text, /offered load: 42\.5% of this machine's HTTPS ceiling \(425 \/ 1000 ops\/s, measured in this run\)/)
+    assert.match(text, /^floor \(trivial HTTPS server, the same open loop\): /m)
+    assert.doesNotMatch(text, /HTTP (server|ceiling)/)
+    assert.match(formatReport(base), /^calibration \(trivial HTTP server, same driver\)/m)
   })
 
   it('says met, shows the closed loop, and has no ratio line without calibration', () => {

@@ -53,7 +53,7 @@ export function fixtureReport(options: {sla?: boolean; extras?: boolean} = {}): 
   })
   const report: HtmlReportInput = {
     config: fixtureConfig,
-    calibration: {elapsedS: 5, opsPerS: 4000, httpRequests: 20_000, operations: [], transportErrors: {timeout: 0, connection: 0}, ratio: 0.1},
+    calibration: {protocol: 'http', elapsedS: 5, opsPerS: 4000, httpRequests: 20_000, operations: [], transportErrors: {timeout: 0, connection: 0}, ratio: 0.1},
     load: {records: 10_000, elapsedS: 2.5, failed: 0},
     run: {elapsedS, opsPerS: 400, goodputPerS: 400, shed: 0, httpRequests: 2000, operations, transportErrors: {timeout: 0, connection: 0}},
     timeline: recorder.timeline(),
