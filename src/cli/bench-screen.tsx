@@ -4,9 +4,10 @@
  * on. It keeps each operation's throughput history of the current phase for the sparklines.
  */
 
-import {render} from 'ink'
+import {Box, render} from 'ink'
 import type {ProgressSnapshot} from '../../bench/runner.js'
 import {BenchProgress} from '../ui/bench-progress.js'
+import {terminalSize} from './terminal.js'
 
 /** Progress updates remembered per operation (4 a second: the last 30 s). */
 export const throughputHistoryMax = 120
@@ -38,7 +39,14 @@ export function startBenchScreen(stream: NodeJS.WriteStream): ProgressScreen {
       }
     }
     last = {elapsedS: snapshot.elapsedS, counts}
-    return <BenchProgress snapshot={{...snapshot, throughputHistory: history}} />
+    // A terminal that reports no size (a pseudo-terminal made by `script` or `docker run -t`
+    // without one) gives ink a width of 0, which wrapped every character onto a line of its own:
+    // the screen is as wide as terminalSize says, 80 columns when the terminal does not say.
+    return (
+      <Box width={terminalSize(stream).columns} flexDirection="column">
+        <BenchProgress snapshot={{...snapshot, throughputHistory: history}} />
+      </Box>
+    )
   }
   // Nothing is drawn before the run's first snapshot: the runner sends 'starting' once the nodes
   // answered and the flags passed, and a screen drawn at once said "starting" above a refusal

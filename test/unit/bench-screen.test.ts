@@ -11,11 +11,11 @@ import type {ProgressSnapshot} from '../../bench/runner.js'
 import {startBenchScreen} from '../../src/cli/bench-screen.js'
 
 /** A terminal's output stream as ink uses it, keeping what was written. */
-function terminalStream(): NodeJS.WriteStream & {written: string} {
+function terminalStream(size: {columns: number; rows: number} = {columns: 100, rows: 24}): NodeJS.WriteStream & {written: string} {
   const stream = Object.assign(new EventEmitter(), {
     written: '',
-    columns: 100,
-    rows: 24,
+    columns: size.columns,
+    rows: size.rows,
     isTTY: true,
     write(chunk: string | Uint8Array): boolean {
       stream.written += String(chunk)
@@ -42,5 +42,24 @@ describe('bench screen', () => {
     screen.update(running)
     screen.stop()
     assert.match(stream.written, /running/)
+  })
+
+  it('draws whole lines on a terminal that reports no size (as script or docker run -t make), as 80 columns', () => {
+    const stream = terminalStream({columns: 0, rows: 0})
+    // Ink then asks the environment, which under such a terminal says 0 too.
+    const saved = {COLUMNS: process.env.COLUMNS, LINES: process.env.LINES}
+    Object.assign(process.env, {COLUMNS: '0', LINES: '0'})
+    try {
+      const screen = startBenchScreen(stream)
+      screen.update(running)
+      screen.stop()
+    } finally {
+      for (const [name, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[name]
+        else process.env[name] = value
+      }
+    }
+    // Without a width ink laid the screen out 0 columns wide: one character a line.
+    assert.match(stream.written.replace(/\u001b\[[0-9;?]*[A-Za-z]/g, ''), /running/)
   })
 })
