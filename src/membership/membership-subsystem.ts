@@ -36,7 +36,10 @@ export interface MembershipParts {
   /** Asked whether this node holds data before it joins another cluster. */
   readonly store: Store
   readonly gossipIntervalMs: number
-  /** Where the heartbeats report a member that advertises an address this node cannot reach. */
+  /**
+   * Where the heartbeats report a member that advertises an address this node cannot reach, and
+   * where `dyn cluster join` leaves what became of it.
+   */
   readonly log?: (line: string) => void
 }
 
@@ -70,7 +73,19 @@ export function membershipSubsystem(parts: MembershipParts): MembershipSubsystem
     ],
     stats: () => ({}),
     stop: async () => undefined,
-    joinAnotherCluster: (seed) => joinAnotherCluster(membership, parts.store, parts.transport, seed, self),
+    // Its outcome is logged as well as answered: the operator who reads the node's log later, or
+    // another one, learns of a join that failed only from it.
+    joinAnotherCluster: (seed) =>
+      joinAnotherCluster(membership, parts.store, parts.transport, seed, self).then(
+        (joined) => {
+          parts.log?.(`dyn cluster join: joined through ${seed} as joining; it owns nothing until dyn cluster plan and commit`)
+          return joined
+        },
+        (error: unknown) => {
+          parts.log?.(`dyn cluster join through ${seed} failed, nothing changed: ${error instanceof Error ? error.message : String(error)}`)
+          throw error
+        },
+      ),
   }
 }
 

@@ -133,7 +133,8 @@ describe('dyn cluster join: a node running alone', () => {
     const membership = new Membership(newMemberTable(settings, alone), 'n4', transport, seededRandom(2), quiet)
     // An empty store is all the join asks of it.
     const store = {isObjectFree: async () => true} as unknown as Store
-    const node = membershipSubsystem({self: 'n4', membership, transport, detector: new FailureDetector(), clock: time, store, gossipIntervalMs: 1000})
+    const logged: string[] = []
+    const node = membershipSubsystem({self: 'n4', membership, transport, detector: new FailureDetector(), clock: time, store, gossipIntervalMs: 1000, log: (line) => logged.push(line)})
     const seed = '10.0.0.1:8070'
 
     // The operator runs the command before the seed runs: nothing listens there.
@@ -147,6 +148,8 @@ describe('dyn cluster join: a node running alone', () => {
     assert.ok(early instanceof DynError, String(early))
     assert.equal(early.code, 'unreachable')
     assert.match(early.message, /^could not reach the seed 10\.0\.0\.1:8070: connection to 10\.0\.0\.1:8070 refused\. Check that a dyn node runs there/)
+    // The node's log says so too, not only the command's answer.
+    assert.deepEqual(logged, [`dyn cluster join through ${seed} failed, nothing changed: ${early.message}`])
 
     // The seed starts, and the command runs again at once: within the transport's back-off from
     // the refused connect, which once refused this try unsent ("next connect attempt in 100 ms").
@@ -157,5 +160,6 @@ describe('dyn cluster join: a node running alone', () => {
     assert.deepEqual(await time.until(node.joinAnotherCluster(seed), stepTimeMsMax), {joined: seed, members: 2, status: 'joining'})
     assert.equal(findMember(membership.table, 'n4')?.status, 'joining')
     assert.equal(findMember(seedMembership.table, 'n4')?.status, 'joining')
+    assert.equal(logged[1], `dyn cluster join: joined through ${seed} as joining; it owns nothing until dyn cluster plan and commit`)
   })
 })
