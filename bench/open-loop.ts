@@ -145,12 +145,18 @@ export class HttpTargets {
       next()
       return
     }
+    // Drained: the served resolvers are let go.
+    if (slots.head > 0) {
+      slots.waiting = []
+      slots.head = 0
+    }
     slots.free += 1
   }
 
   /**
-   * Send one step, made by `makeStep` once a connection to the node is free (see `slots`);
-   * transport failures come back as an outcome, never thrown. A node that refuses
+   * Send one step, made by `makeStep` once a connection to the node is free (see `slots`), and
+   * hand its reply to `onReply` before the connection is given back; transport failures come
+   * back as an outcome, never thrown (what `onReply` throws is thrown). A node that refuses
    * the connection never saw the request, so, as dyn's own clients do, the step goes to the next
    * of `failoverNodes` instead (each tried once); once a request has reached a node, that node's
    * answer or failure is the outcome, since a write it may have applied must not be sent twice.
@@ -162,6 +168,11 @@ export class HttpTargets {
     for (let attempt = 0; attempt < tries; attempt += 1) {
       const target = attempt === 0 ? node : (this.failoverNodes[(first + attempt) % this.failoverNodes.length] as string)
       await this.acquire(target)
+      // A failed handshake stops the run: the requests that were waiting for a connection go no further.
+      if (this.tlsFailure !== undefined) {
+        this.release(target)
+        break
+      }
       let reply: HttpReply
       try {
         const step = makeStep()

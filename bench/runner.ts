@@ -625,12 +625,13 @@ export type CalibrationProtocol = 'http' | 'https'
 async function calibrate(config: BenchConfig, onProgress: ((snapshot: ProgressSnapshot) => void) | undefined, cleanups: Array<() => Promise<void>>): Promise<Calibration> {
   assert(config.tls === undefined || config.startTls !== undefined, 'the trivial server serves HTTPS only with the certificate of a cluster the bench starts: checkTls refuses --calibrate over TLS otherwise')
   const server = await startTrivialServer(config.valueSize, config.startTls)
-  // The drivers reach it as they reach the nodes: a server that did not serve the run's protocol
-  // would fail every request, but the ceiling must not even look measured then.
-  assert(server.protocol === (config.tls === undefined ? 'http' : 'https'), `the calibration server serves ${server.protocol}, and the run goes over ${config.tls === undefined ? 'http' : 'https'}`)
+  // Stopped on every way out, the refusal just below included.
   cleanups.push(async () => {
     server.child.kill('SIGTERM')
   })
+  // The drivers reach it as they reach the nodes: a server that did not serve the run's protocol
+  // would fail every request, but the ceiling must not even look measured then.
+  assert(server.protocol === (config.tls === undefined ? 'http' : 'https'), `the calibration server serves ${server.protocol}, and the run goes over ${config.tls === undefined ? 'http' : 'https'}`)
   const factoryOf = (seed: number): OperationFactory => {
     const random = seededRandom(seed)
     return new OperationFactory({
@@ -684,14 +685,20 @@ function startTrivialServer(valueSize: number, tls: StartTlsFiles | undefined): 
     let said = ''
     child.once('error', reject)
     child.once('exit', (code) => reject(new Error(`the calibration server exited (${code})`)))
-    // One line, "PORT PROTOCOL", which may come in more than one chunk.
-    child.stdout?.on('data', (chunk: Buffer) => {
+    // One line, "PORT PROTOCOL", which may come in more than one chunk; nothing after it is read.
+    const hear = (chunk: Buffer): void => {
       said += chunk.toString()
       if (!said.includes('\n')) return
+      child.stdout?.off('data', hear)
       const [port, protocol] = said.trim().split(' ')
-      assert(protocol === 'http' || protocol === 'https', `the calibration server said ${JSON.stringify(said.trim())}, not its port and protocol`)
-      resolve({child, port: Number(port), protocol})
-    })
+      if (protocol === 'http' || protocol === 'https') {
+        resolve({child, port: Number(port), protocol})
+        return
+      }
+      child.kill('SIGTERM')
+      reject(new Error(`the calibration server said ${JSON.stringify(said.trim())}, not its port and protocol`))
+    }
+    child.stdout?.on('data', hear)
   })
 }
 

@@ -55,7 +55,8 @@ Exit codes: 0 done, 2 bad usage (a node certificate that does not verify include
       const asked = await new DynClient(given, Math.min(pollRequestTimeoutMsDefault, flags.interval), tls === undefined ? {} : {tls}).getJson('/health').catch((error: unknown) => error)
       if (asked instanceof UnreachableError) this.fail(flags.json, asked.code, asked.message, asked.details)
       const answer = asked as {ok?: boolean; error?: string; message?: string}
-      if (answer.ok === false && answer.error === 'not_a_dyn_node') this.fail(flags.json, 'not_a_dyn_node', answer.message ?? '')
+      // The node's own refusal (not_a_dyn_node; https_required, a node's HTTPS port asked in plain HTTP) says what to fix.
+      if (answer.ok === false && (answer.error === 'not_a_dyn_node' || answer.error === 'https_required')) this.fail(flags.json, answer.error, answer.message ?? '')
       this.fail(flags.json, 'unreachable', `no node answered at ${addresses.join(', ')}; start one (dyn cluster up) or point --node / DYN_NODE at a running node`)
     }
     if (flags.json) return this.printOk({...snapshot})

@@ -576,7 +576,9 @@ export class TlsNotServedError extends UnreachableError {
     super(nodes.join(', '), reason)
     assert(nodes.length > 0, 'TlsNotServedError: at least one node answered')
     const several = nodes.length > 1
-    this.message = `the dyn ${several ? 'nodes' : 'node'} at ${this.node} ${several ? 'serve' : 'serves'} plain HTTP, not HTTPS, so nothing was sent (${reason}); ${several ? 'they run' : 'the node runs'}: fix the address as said`
+    // "Wrong version number" proves only that something answered the handshake in plain text: a
+    // node without --tls-cert most likely, but any plain HTTP server or an internode port alike.
+    this.message = `${this.node} ${several ? 'answer' : 'answers'} in plain HTTP, not TLS, so nothing was sent (${reason}); something runs there: fix the address as said`
   }
 
   override get details(): Record<string, unknown> {

@@ -48,8 +48,12 @@ export interface MembershipSubsystem extends Subsystem {
   joinAnotherCluster(seed: string): Promise<unknown>
 }
 
+/** A seed is logged with at most this many characters: it comes from a client's request. */
+const seedLoggedCharsMax = 100
+
 export function membershipSubsystem(parts: MembershipParts): MembershipSubsystem {
   const {self, membership} = parts
+  let joinFailures = 0
   const heartbeats = new Heartbeats(
     self,
     parts.transport,
@@ -74,7 +78,9 @@ export function membershipSubsystem(parts: MembershipParts): MembershipSubsystem
     stats: () => ({}),
     stop: async () => undefined,
     // Its outcome is logged as well as answered: the operator who reads the node's log later, or
-    // another one, learns of a join that failed only from it.
+    // another one, learns of a join that failed only from it. The seed comes from an HTTP query:
+    // quoted and cut short, so that it cannot forge a line; failures are logged at the first and
+    // every power of two, so that a client repeating a bad join cannot flood the log.
     joinAnotherCluster: (seed) =>
       joinAnotherCluster(membership, parts.store, parts.transport, seed, self).then(
         (joined) => {
@@ -82,7 +88,10 @@ export function membershipSubsystem(parts: MembershipParts): MembershipSubsystem
           return joined
         },
         (error: unknown) => {
-          parts.log?.(`dyn cluster join through ${seed} failed, nothing changed: ${error instanceof Error ? error.message : String(error)}`)
+          joinFailures += 1
+          if ((joinFailures & (joinFailures - 1)) === 0) {
+            parts.log?.(`dyn cluster join through ${JSON.stringify(seed.slice(0, seedLoggedCharsMax))} failed, nothing changed (${joinFailures} failed so far): ${(error instanceof Error ? error.message : String(error)).slice(0, 500)}`)
+          }
           throw error
         },
       ),

@@ -226,9 +226,11 @@ export const httpConnectionsMax = 4096
 
 /**
  * A client that has not finished its TLS handshake within this long is dropped, as an idle
- * stranger. Node's handshakeTimeout, which this sets, runs from the connection and is not
- * restarted by the bytes of the handshake, so a client that trickles its handshake a byte at a
- * time is dropped at the same deadline (test/unit/tls-options.test.ts keeps it so).
+ * stranger. Node's handshakeTimeout, which this sets, is not restarted by the bytes of the
+ * handshake, so a client that trickles its handshake a byte at a time is dropped at the same
+ * deadline (test/unit/tls-options.test.ts keeps it so). On the client API it runs from the
+ * connection's first byte, which plain-http-on-tls.ts waits for (as long again at most) before
+ * Node's TLS layer takes the connection: there a connection is held 2 × 10 s at the very most.
  */
 export const tlsHandshakeTimeoutMs = 10_000
 
@@ -327,8 +329,24 @@ export function createApiServer(node: Pick<AssembledNode, 'service' | 'countHttp
   server.maxConnections = httpConnectionsMax
   // Run with Node's own TLS listener, once a connection's first byte shows a TLS handshake.
   const onTlsConnection: Array<(raw: net.Socket) => void> = []
+  // A client that fails the handshake (bytes that are not TLS, a client that does not trust the
+  // CA, one that stalls) never reaches the handler: closed, counted, and logged at the first and
+  // every power of two, whether Node's TLS layer failed it or the deadline from the accept did.
+  let tlsFailures = 0
+  const tlsHandshakeFailed = (from: string, timedOut: boolean, why: string): void => {
+    tlsFailures += 1
+    node.countRejected('http', timedOut ? 'tls_handshake_timeout' : 'tls_handshake')
+    if (isLoggedCount(tlsFailures)) log(`client API: TLS handshake with ${from} failed (${tlsFailures} so far): ${why}`)
+  }
   if (tls !== undefined) {
-    answerPlainHttpOnTls(server, {onTlsConnection, firstByteTimeoutMs: handshakeTimeoutMs, countRejected: (reason) => node.countRejected('http', reason), log, scheduler: systemScheduler})
+    answerPlainHttpOnTls(server, {
+      onTlsConnection,
+      firstByteTimeoutMs: handshakeTimeoutMs,
+      onFirstByteTimeout: (from) => tlsHandshakeFailed(from, true, `nothing sent within ${handshakeTimeoutMs} ms of the accept`),
+      countRejected: (reason) => node.countRejected('http', reason),
+      log,
+      scheduler: systemScheduler,
+    })
   }
   if (clientCa !== undefined) {
     clientCaGenerations.set(server, clientCa)
@@ -358,20 +376,15 @@ export function createApiServer(node: Pick<AssembledNode, 'service' | 'countHttp
       accepted.add(socket)
       socket.once('close', () => accepted.delete(socket))
     })
-    // A client that fails the handshake (bytes that are not TLS, a client that does not trust the
-    // CA, one that stalls) never reaches the handler: closed (Node leaves a socket whose
-    // handshake timed out open), counted, and logged at the first and every power of two.
-    // Prepended: node:https hands every tlsClientError on to 'clientError' too, whose handler below
-    // would count it as malformed HTTP and write an HTTP answer into the failed handshake; once
-    // this has destroyed the socket, that handler only lets it go.
-    let tlsFailures = 0
+    // Node leaves a socket whose handshake failed open: closed here. Prepended: node:https hands
+    // every tlsClientError on to 'clientError' too, whose handler below would count it as
+    // malformed HTTP and write an HTTP answer into the failed handshake; once this has destroyed
+    // the socket, that handler only lets it go.
     server.prependListener('tlsClientError', (error: Error & {code?: string}, socket: net.Socket) => {
       // Read before the socket is destroyed: a TLS socket that has closed no longer knows its peer.
       const from = socket.remoteAddress === undefined ? 'a client that had already closed the connection' : `${socket.remoteAddress}:${socket.remotePort ?? '?'}`
       socket.destroy()
-      tlsFailures += 1
-      node.countRejected('http', error.code === 'ERR_TLS_HANDSHAKE_TIMEOUT' ? 'tls_handshake_timeout' : 'tls_handshake')
-      if (isLoggedCount(tlsFailures)) log(`client API: TLS handshake with ${from} failed (${tlsFailures} so far): ${error.code ?? error.message}`)
+      tlsHandshakeFailed(from, error.code === 'ERR_TLS_HANDSHAKE_TIMEOUT', error.code ?? error.message)
     })
   }
   // A request with `Expect: 100-continue` reaches the handler before its body is sent: the

@@ -17,6 +17,7 @@
 
 import type {Server} from 'node:http'
 import type net from 'node:net'
+import {assert} from '../errors.js'
 import type {Scheduler} from '../scheduler.js'
 import {isLoggedCount} from '../transport/tcp-transport.js'
 
@@ -48,8 +49,16 @@ export interface PlainHttpOnTlsOptions {
    * must see the connection when Node chooses its TLS context (the client CA's generation).
    */
   readonly onTlsConnection: ReadonlyArray<(raw: net.Socket) => void>
-  /** A connection that sends nothing within this long is dropped, as the TLS handshake's own timeout would. */
+  /**
+   * A connection that sends nothing this long after it was accepted is dropped. One that sends a
+   * first byte of TLS then has Node's handshakeTimeout, which starts only there (Node makes the
+   * TLS socket then): so a connection is held at most twice this long before its handshake is
+   * done. Ending a handshake under way from here would make Node report it a second time, as a
+   * reset of a socket whose peer it no longer knows.
+   */
   readonly firstByteTimeoutMs: number
+  /** A connection dropped for sending nothing, from `from` (address:port): counted and logged by the caller, as Node's own handshake failures are. */
+  readonly onFirstByteTimeout: (from: string) => void
   readonly countRejected: (reason: string) => void
   readonly log: (line: string) => void
   readonly scheduler: Pick<Scheduler, 'after' | 'cancel'>
@@ -62,19 +71,25 @@ export interface PlainHttpOnTlsOptions {
  */
 export function answerPlainHttpOnTls(server: Server, options: PlainHttpOnTlsOptions): void {
   const nodeListeners = server.listeners('connection') as Array<(raw: net.Socket) => void>
+  assert(nodeListeners.length > 0, 'answerPlainHttpOnTls: the HTTPS server has no connection listener of its own to hand connections to')
   server.removeAllListeners('connection')
+  const {scheduler} = options
   let plainRequests = 0
   server.on('connection', (raw: net.Socket) => {
     const dropSilent = (): void => {
       raw.destroy()
     }
-    const {scheduler} = options
-    const timer = scheduler.after(options.firstByteTimeoutMs, dropSilent)
+    // Read at the accept: a socket that has been destroyed no longer knows its peer.
+    const peer = `${raw.remoteAddress ?? 'a client'}:${raw.remotePort ?? '?'}`
+    const deadline = scheduler.after(options.firstByteTimeoutMs, () => {
+      raw.destroy()
+      options.onFirstByteTimeout(peer)
+    })
     // A reset before the first byte must not become an unhandled 'error' that ends the process.
     raw.on('error', dropSilent)
-    raw.once('close', () => scheduler.cancel(timer))
+    raw.once('close', () => scheduler.cancel(deadline))
     raw.once('data', (chunk: Buffer) => {
-      scheduler.cancel(timer)
+      scheduler.cancel(deadline)
       raw.pause()
       raw.removeListener('error', dropSilent)
       const firstByte = chunk[0] as number

@@ -358,6 +358,10 @@ describe('a cluster with TLS on both ports', () => {
     assert.equal(overHttp.code, 2, overHttp.stdout + overHttp.stderr)
     assert.equal(JSON.parse(overHttp.stdout).error, 'https_required')
     assert.doesNotMatch(overHttp.stdout, /"value"/)
+    // dyn top asks the same way, and says the same.
+    const topOverHttp = await runDyn(['top', '--node', `http://${api(0)}`, '--json', '--interval', '300'])
+    assert.equal(topOverHttp.code, 2, topOverHttp.stdout + topOverHttp.stderr)
+    assert.equal(JSON.parse(topOverHttp.stdout).error, 'https_required')
     // A certificate that does not verify is bad input (exit 2, tls_untrusted), not an outage (exit 3).
     const withoutCa = await runDyn(['get', 'tls-0', '--node', `https://${api(0)}`, '--json'])
     assert.equal(withoutCa.code, 2, withoutCa.stdout + withoutCa.stderr)

@@ -149,7 +149,7 @@ describe('dyn cluster join: a node running alone', () => {
     assert.equal(early.code, 'unreachable')
     assert.match(early.message, /^could not reach the seed 10\.0\.0\.1:8070: connection to 10\.0\.0\.1:8070 refused\. Check that a dyn node runs there/)
     // The node's log says so too, not only the command's answer.
-    assert.deepEqual(logged, [`dyn cluster join through ${seed} failed, nothing changed: ${early.message}`])
+    assert.deepEqual(logged, [`dyn cluster join through "${seed}" failed, nothing changed (1 failed so far): ${early.message}`])
 
     // The seed starts, and the command runs again at once: within the transport's back-off from
     // the refused connect, which once refused this try unsent ("next connect attempt in 100 ms").

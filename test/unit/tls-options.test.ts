@@ -572,10 +572,12 @@ describe('the wrong scheme for a node', () => {
     assert.equal(overTls.error, 'route_not_found')
   })
 
-  it('a connection that sends nothing to an HTTPS client API is closed at the handshake timeout', async (t) => {
+  it('a connection that sends nothing to an HTTPS client API is closed at the handshake timeout, counted and logged', async (t) => {
     const n1 = await loaded(filesOf(ours, 'n1'))
-    const node = {service: {} as never, countHttpRequest: () => undefined, countRejected: () => undefined}
-    const server = createApiServer(node, () => undefined, undefined, n1, 300)
+    const rejected: string[] = []
+    const logs: string[] = []
+    const node = {service: {} as never, countHttpRequest: () => undefined, countRejected: (kind: string, reason: string) => rejected.push(`${kind}:${reason}`)}
+    const server = createApiServer(node, (line) => logs.push(line), undefined, n1, 300)
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
     t.after(() => closeApiServer(server))
     const silent = connect((server.address() as AddressInfo).port, '127.0.0.1')
@@ -585,6 +587,8 @@ describe('the wrong scheme for a node', () => {
       silent.once('close', () => resolve(Date.now() - started))
     })
     await closedWithin(closed, 300 + 1500, 'a socket that sent nothing to the HTTPS API')
+    assert.deepEqual(rejected, ['http:tls_handshake_timeout'])
+    assert.match(logs.join('\n'), /client API: TLS handshake with 127\.0\.0\.1:\d+ failed \(1 so far\): nothing sent within 300 ms of the accept/)
   })
 
   it('https:// at a node serving plain HTTP is tls_not_served (exit 2), with the address to give, and nothing is sent', async (t) => {
@@ -600,7 +604,7 @@ describe('the wrong scheme for a node', () => {
       assert.ok(error instanceof TlsNotServedError)
       assert.equal(error.code, 'tls_not_served')
       assert.equal(exitCodeOf(error.code), 2)
-      assert.match(error.message, new RegExp(`^the dyn node at ${label} serves plain HTTP, not HTTPS, so nothing was sent \\(.*does not speak TLS: .*\\(http://${label}, without --tls-ca\\)\\); the node runs: fix the address as said$`))
+      assert.match(error.message, new RegExp(`^${label} answers in plain HTTP, not TLS, so nothing was sent \\(.*does not speak TLS: .*\\(http://${label}, without --tls-ca\\)\\); something runs there: fix the address as said$`))
       assert.deepEqual(error.details, {node: label, nodes: [label]})
       return true
     })
