@@ -23,7 +23,7 @@ import {assert, DynError} from '../errors.js'
 import type {Ring} from '../ring/ring.js'
 import {compareNames, isValidPartitionCount, preferenceListForKey} from '../ring/ring.js'
 import type {ClientTls} from '../transport/tls-ca-file.js'
-import {clientTimeoutMsDefault, DynClient, memberTlsOf, UnreachableError, UntrustedCertificateError} from './http-client.js'
+import {clientTimeoutMsDefault, DynClient, memberTlsOf, TlsNotServedError, UnreachableError, UntrustedCertificateError} from './http-client.js'
 import type {ApiError, GetResult, QuorumOptions, WriteResult} from './http-client.js'
 import {parseNodeList} from './node-address.js'
 
@@ -114,6 +114,8 @@ export class PartitionAwareClient {
     const clientFor = (address: string): DynClient => cachedClient(clients, address, timeoutMs, tls)
     const asked = seeds.slice(0, refreshSourcesMax)
     const fetched = await fetchView(asked, clientFor)
+    if (!fetched.ok && fetched.wrongScheme === 'tls_not_served') throw new TlsNotServedError(asked, fetched.reason)
+    if (!fetched.ok && fetched.wrongScheme === 'https_required') throw new DynError('https_required', fetched.reason)
     if (!fetched.ok) throw fetched.untrusted === undefined ? new UnreachableError(seeds.join(', '), fetched.reason) : new UntrustedCertificateError(asked, fetched.reason, fetched.untrusted)
     const client = new PartitionAwareClient([...seeds], fetched.view, options.clock ?? systemClock, refreshIntervalMs, timeoutMs, tls)
     for (const [address, dyn] of clients) client.clients.set(address, dyn)
@@ -288,8 +290,11 @@ function cachedClient(clients: Map<string, DynClient>, address: string, timeoutM
 async function fetchView(
   addresses: readonly string[],
   clientFor: (address: string) => DynClient,
-): Promise<{ok: true; view: RoutingView} | {ok: false; reason: string; untrusted?: string[]}> {
+): Promise<{ok: true; view: RoutingView} | {ok: false; reason: string; untrusted?: string[]; wrongScheme?: 'https_required' | 'tls_not_served'}> {
   const problems: string[] = []
+  // Addresses that answered in the other scheme, by which way round: when that is every one, so says the error (exit 2).
+  let plainAnswers = 0
+  let httpsRequired = 0
   // The verification results of the addresses whose certificate did not verify: when that is every one, so says the error.
   const untrusted: string[] = []
   let untrustedAddresses = 0
@@ -304,10 +309,12 @@ async function fetchView(
         untrusted.push(...error.tlsErrors)
         untrustedAddresses += 1
       }
+      if (error instanceof TlsNotServedError) plainAnswers += 1
       continue
     }
     if (!answer.ok) {
-      problems.push(`${address}: HTTP ${answer.status} ${answer.error}`)
+      problems.push(answer.error === 'https_required' ? `${address}: ${answer.message}` : `${address}: HTTP ${answer.status} ${answer.error}`)
+      if (answer.error === 'https_required') httpsRequired += 1
       continue
     }
     const parsed = parseClusterView(answer.body)
@@ -315,7 +322,8 @@ async function fetchView(
     problems.push(`${address}: ${parsed.message}`)
   }
   const allUntrusted = untrustedAddresses > 0 && untrustedAddresses === problems.length
-  return {ok: false, reason: problems.join('; ') || 'no address to ask', ...(allUntrusted ? {untrusted: [...new Set(untrusted)]} : {})}
+  const wrongScheme = problems.length === 0 ? undefined : plainAnswers === problems.length ? 'tls_not_served' : httpsRequired === problems.length ? 'https_required' : undefined
+  return {ok: false, reason: problems.join('; ') || 'no address to ask', ...(allUntrusted ? {untrusted: [...new Set(untrusted)]} : {}), ...(wrongScheme === undefined ? {} : {wrongScheme})}
 }
 
 /**

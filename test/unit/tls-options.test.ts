@@ -19,6 +19,7 @@ import {setTimeout as delay} from 'node:timers/promises'
 import {connect as connectTls, createSecureContext, TLSSocket} from 'node:tls'
 import {certificateRejected, DynClient, tlsFailureHint, TlsNotServedError, UnreachableError, UntrustedCertificateError} from '../../src/client/http-client.js'
 import {exitCodeOf} from '../../src/cli/exit-codes.js'
+import {PartitionAwareClient} from '../../src/client/partition-aware-client.js'
 import {closeApiServer, createApiServer} from '../../src/node/node.js'
 import {systemClock, systemScheduler} from '../../src/node/system-time.js'
 import {MessageType} from '../../src/transport/message-type.js'
@@ -566,6 +567,8 @@ describe('the wrong scheme for a node', () => {
     assert.equal(answered.error, 'https_required')
     assert.equal(exitCodeOf(answered.error), 2)
     assert.equal(reachedApi, 0, 'a plain HTTP request reached the API')
+    // The partition-aware client, asking for the ring, says the same.
+    await assert.rejects(PartitionAwareClient.connect([`http://127.0.0.1:${port}`], {timeoutMs: requestTimeoutMs}), (error: Error & {code?: string}) => error.code === 'https_required' && /serves its client API over HTTPS/.test(error.message))
     // A client that speaks TLS is served as before.
     const overTls = await new DynClient(`https://127.0.0.1:${port}`, requestTimeoutMs, {tls: {ca: await readFile(ours.caFile)}}).getJson('/nothing-here')
     assert.ok(!overTls.ok)
@@ -608,6 +611,7 @@ describe('the wrong scheme for a node', () => {
       assert.deepEqual(error.details, {node: label, nodes: [label]})
       return true
     })
+    await assert.rejects(PartitionAwareClient.connect([`https://${label}`], {timeoutMs: requestTimeoutMs}), (error: unknown) => error instanceof TlsNotServedError && error.code === 'tls_not_served')
     // One node serving plain HTTP and one not there at all: an outage may be part of it (exit 3).
     const gone = createNetServer()
     await new Promise<void>((resolve) => gone.listen(0, '127.0.0.1', resolve))
