@@ -4,7 +4,7 @@ import type {DynClient} from '../src/client/http-client.js'
 import {clientTlsFlags, jsonFlag, keyArg, nFlag, nodeFlag, rFlag, timeoutFlag, wFlag} from '../src/cli/client-flags.js'
 import {DynCommand} from '../src/cli/command-base.js'
 import {exitCodes, exitCodesHelp} from '../src/cli/exit-codes.js'
-import {candidateOf, noVersionToResolve, readSiblings, writeAndVerify} from '../src/cli/resolve-flow.js'
+import {candidateOf, noVersionToResolve, readSiblings, supersededMeanwhile, writeAndVerify} from '../src/cli/resolve-flow.js'
 import type {Choice, ReadQuorum, WriteWanted} from '../src/cli/resolve-flow.js'
 import {isInteractive, settleColors} from '../src/cli/terminal.js'
 
@@ -77,6 +77,10 @@ ${exitCodesHelp} A key that another write changed meanwhile exits 3 (read it and
         const end = await runResolveScreen(client, args.key, quorum)
         if (end.outcome === 'failed') this.fail(false, end.error, end.message)
         if (end.outcome === 'missing') this.fail(false, 'not_found', noVersionToResolve(args.key, end.deleted).message)
+        if (end.outcome === 'raced') {
+          process.stderr.write(`dyn: ${supersededMeanwhile(args.key, end.siblings).message} [conflict_remains]\n`)
+          this.exit(exitCodes.unavailable)
+        }
         if (end.outcome === 'left' && end.siblings < 2) process.stdout.write(`${args.key} has ${end.siblings === 0 ? 'no live version' : 'one version'}: nothing to resolve\n`)
         else if (end.outcome === 'left') process.stdout.write(`left ${end.siblings} siblings of ${args.key} as they are\n`)
         return
@@ -124,7 +128,7 @@ ${exitCodesHelp} A key that another write changed meanwhile exits 3 (read it and
     }
     const remaining = verdict.latest.siblings.length
     if (json) this.printJson({ok: false, error: 'conflict_remains', key, resolved: false, siblings: read.siblings.length, wrote, conflicts, context: verdict.latest.context ?? null, remaining})
-    else process.stderr.write(`dyn: another write to ${key} arrived meanwhile: it has ${remaining} version(s) now; read it and resolve again [conflict_remains]\n`)
+    else process.stderr.write(`dyn: ${supersededMeanwhile(key, remaining).message} [conflict_remains]\n`)
     this.exit(exitCodes.unavailable)
   }
 }

@@ -151,6 +151,18 @@ export function noVersionToResolve(key: string, deleted: boolean, wanted: WriteW
   return {ok: false, error: 'not_found', message: `${what}, so it has no siblings to resolve; to ${deleted ? 'write it again' : 'create it'}: ${put}`}
 }
 
+/**
+ * What `dyn resolve` says when another write to the key arrived between its read and its write
+ * and the key is not what the user chose (`conflict_remains`, exit 3), on a terminal or not:
+ * with siblings left, to resolve again; with one version or none, that nothing is left to
+ * resolve, but that it is another writer's.
+ */
+export function supersededMeanwhile(key: string, remaining: number): Failure {
+  const now = remaining === 0 ? 'no live version' : remaining === 1 ? 'one version' : `${remaining} versions`
+  const then = remaining >= 2 ? 'read it and resolve again' : `nothing is left to resolve, but it is another write's, not your choice: read it (dyn get ${shellQuote(key)}) to see what it holds`
+  return {ok: false, error: 'conflict_remains', message: `another write to ${key} arrived meanwhile: it has ${now} now; ${then}`}
+}
+
 export type Verdict =
   | {readonly ok: true; readonly superseded: true; readonly context: string | undefined}
   | {readonly ok: true; readonly superseded: false; readonly latest: SiblingRead}

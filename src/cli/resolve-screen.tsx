@@ -23,6 +23,8 @@ import {terminalSize} from './terminal.js'
 export type ResolveEnd =
   | {readonly outcome: 'resolved'}
   | {readonly outcome: 'left'; readonly siblings: number}
+  /** Another write arrived between the read and the user's write, and the key is not what the user chose. */
+  | {readonly outcome: 'raced'; readonly siblings: number}
   /** The key had no live version when the session began: nothing was shown (it does not exist, or was deleted). */
   | {readonly outcome: 'missing'; readonly deleted: boolean}
   | {readonly outcome: 'failed'; readonly error: string; readonly message: string}
@@ -186,7 +188,7 @@ export async function runResolveScreen(client: DynClient, key: string, quorum: R
     read = verdict.latest
     if (read.siblings.length < 2) {
       show({phase: 'done', key, message: `another write arrived meanwhile and superseded yours: ${key} has ${read.siblings.length === 0 ? 'no live version' : 'one version'} now`})
-      return finish({outcome: 'left', siblings: read.siblings.length})
+      return finish({outcome: 'raced', siblings: read.siblings.length})
     }
     show({phase: 'raced', key, siblings: siblingViews(read), message: racedMessage(key, read, chosen)})
   }
