@@ -23,6 +23,7 @@ import {checkKeyText, valueBytesMax} from '../api/params.js'
 import {assert, DynError} from '../errors.js'
 import type {ErrorCode} from '../errors.js'
 import {systemRandom} from '../node/system-time.js'
+import {answeredInPlainText} from '../transport/rpc-common.js'
 import type {ClientTls} from '../transport/tls-ca-file.js'
 import {parseNodeList} from './node-address.js'
 import type {NodeAddress} from './node-address.js'
@@ -408,7 +409,7 @@ async function sendOnce(address: NodeAddress, tls: ClientTls | undefined, method
       const tlsHint = tls === undefined ? undefined : tlsFailureHint(error, address, {established: connected, ...(tls.source === undefined ? {} : {caSource: tls.source})})
       if (tlsHint !== undefined) {
         const untrusted = certificateRejected(error, connected) ? {untrusted: error.code as string} : {}
-        const plainNode = !connected && answeredInPlainHttp(error) ? {plainNode: true as const} : {}
+        const plainNode = !connected && answeredInPlainText(error) ? {plainNode: true as const} : {}
         finish({ok: false, connected: connected && !staleSocket, staleSocket, reason: `${error.code ?? error.message}: ${tlsHint}`, ...(connected ? {} : {tls: true as const}), ...untrusted, ...plainNode})
         return
       }
@@ -465,7 +466,7 @@ export function tlsFailureHint(error: NodeJS.ErrnoException, address: NodeAddres
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
     return `the node's certificate does not name ${address.host}: reach it by a name or address its certificate lists (subject alternative names), or make its certificate with this one`
   }
-  if (answeredInPlainHttp(error)) {
+  if (answeredInPlainText(error)) {
     return `${address.label} does not speak TLS: a node started without --tls-cert serves plain HTTP (http://${address.label}, without --tls-ca)`
   }
   // Signed by the right CA, but outside its dates: the CA given is not the question.
@@ -480,11 +481,6 @@ export function tlsFailureHint(error: NodeJS.ErrnoException, address: NodeAddres
   }
   if (isTlsCode) return `the TLS handshake with ${address.label} failed (${error.message})`
   return undefined
-}
-
-/** OpenSSL's reading of an answer to a handshake that is no TLS record: what a plain HTTP server sends back. */
-export function answeredInPlainHttp(error: NodeJS.ErrnoException): boolean {
-  return error.code === 'ERR_SSL_WRONG_VERSION_NUMBER' || /wrong version number|packet length too long/.test(error.message)
 }
 
 /**

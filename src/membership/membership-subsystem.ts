@@ -16,7 +16,7 @@ import {DynError} from '../errors.js'
 import type {Store} from '../storage/store.js'
 import type {MessageHandler, Subsystem} from '../subsystem.js'
 import {MessageType} from '../transport/message-type.js'
-import {notInternodeCode, unauthenticatedCode} from '../transport/rpc-common.js'
+import {isLoggedCount, notInternodeCode, unauthenticatedCode} from '../transport/rpc-common.js'
 import type {Transport} from '../transport/transport.js'
 import type {FailureDetector} from './failure-detector.js'
 import {Heartbeats} from './heartbeats.js'
@@ -89,7 +89,7 @@ export function membershipSubsystem(parts: MembershipParts): MembershipSubsystem
         },
         (error: unknown) => {
           joinFailures += 1
-          if ((joinFailures & (joinFailures - 1)) === 0) {
+          if (isLoggedCount(joinFailures)) {
             parts.log?.(`dyn cluster join through ${JSON.stringify(seed.slice(0, seedLoggedCharsMax))} failed, nothing changed (${joinFailures} failed so far): ${(error instanceof Error ? error.message : String(error)).slice(0, 500)}`)
           }
           throw error

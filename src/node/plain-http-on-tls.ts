@@ -19,7 +19,7 @@ import type {Server} from 'node:http'
 import type net from 'node:net'
 import {assert} from '../errors.js'
 import type {Scheduler} from '../scheduler.js'
-import {isLoggedCount} from '../transport/tcp-transport.js'
+import {isLoggedCount} from '../transport/rpc-common.js'
 
 /** The first byte of a TLS record carrying a handshake message (RFC 8446 §5.1, ContentType). */
 const tlsHandshakeRecordType = 22

@@ -96,6 +96,21 @@ export function describe(error: unknown): string {
   }
 }
 
+/** Whether the `count`th occurrence of something that may repeat by the thousand is logged: the first and every power of two. */
+export function isLoggedCount(count: number): boolean {
+  return (count & (count - 1)) === 0
+}
+
+/**
+ * Whether a TLS handshake failed because the other side answered with bytes that are no TLS
+ * record: OpenSSL's "wrong version number", or "packet length too long" when those bytes read as
+ * a huge record (a plain HTTP answer, a frame of a node without TLS). The peer runs, without TLS.
+ */
+export function answeredInPlainText(error: {readonly code?: unknown; readonly message: string}): boolean {
+  const code = typeof error.code === 'string' ? error.code : ''
+  return code.startsWith('ERR_SSL_WRONG_VERSION') || /wrong version number|packet length too long/.test(error.message)
+}
+
 /**
  * A socket error in the words an operator needs: what it most likely means for the address
  * dialled, with the system's code to search for. Unknown codes keep the system's message.

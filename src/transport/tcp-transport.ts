@@ -46,7 +46,7 @@ import type {Scheduler, Timer} from '../scheduler.js'
 import {FrameDecoder, frameBytesMax, protocolVersion, tryEncodeFrame, type Frame} from './frame.js'
 import {acceptorProof, handshakeNonceBytes, isNonce, openerProof, proofMatches} from './handshake.js'
 import {MessageType, requestMessageTypes} from './message-type.js'
-import {allocateRequestId, backOffAfterLoss, describe, errorBody, formatAddress, notInternodeCode, parseAddress, remoteFailure, settle, socketErrorInWords, unauthenticatedCode, unsent} from './rpc-common.js'
+import {allocateRequestId, answeredInPlainText, backOffAfterLoss, describe, errorBody, formatAddress, isLoggedCount, notInternodeCode, parseAddress, remoteFailure, settle, socketErrorInWords, unauthenticatedCode, unsent} from './rpc-common.js'
 import type {NodeTls} from './tls-options.js'
 import type {PeerState, RequestHandler, RequestOptions, RpcResult, Transport} from './transport.js'
 
@@ -1205,10 +1205,6 @@ interface TlsHandshake {
   settled: boolean
 }
 
-/** Whether the `count`th occurrence of something that may repeat by the thousand is logged: the first and every power of two. */
-export function isLoggedCount(count: number): boolean {
-  return (count & (count - 1)) === 0
-}
 
 /**
  * Why an opener hung up in the middle of the TLS handshake, as far as this side can tell: most
@@ -1267,7 +1263,7 @@ export function tlsRefusal(error: Error & {code?: unknown}, address: string, est
   const message = printable(error.message, refusalMessageCharsMax)
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return `${address}'s certificate does not name the host dialled (${message}): its certificate must list the address it advertises as a subject alternative name`
   if (/ALERT/.test(code)) return `${address} refused this node's certificate (${message}): sign every node's certificate with the cluster CA given to it as --tls-ca`
-  if (code.startsWith('ERR_SSL_WRONG_VERSION') || /wrong version number/.test(error.message)) return `${address} does not speak TLS (${message}): start every node of the cluster with --tls-cert, --tls-key and --tls-ca, or none`
+  if (answeredInPlainText(error)) return `${address} does not speak TLS (${message}): start every node of the cluster with --tls-cert, --tls-key and --tls-ca, or none`
   if (/CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ISSUER/.test(code)) return `${address}'s certificate is not one of this cluster's CA (${message}): is it a node of another cluster? Sign every node's certificate with the CA given as --tls-ca`
   if (code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_')) return `the TLS handshake with ${address} failed (${message})`
   if (!established && code === 'ECONNRESET') return `${address} closed the connection during the TLS handshake (${message}): it may run without TLS, or refuse this node's certificate; start every node with certificates of the same CA`
