@@ -76,16 +76,6 @@ export function addTarget(core: GetCore, home = true): GetCore {
   return {...core, targetCount: core.targetCount + 1, homeTargetCount: core.homeTargetCount + (home ? 1 : 0)}
 }
 
-/**
- * A target that refused the read without doing it (still starting, overloaded, or unreachable)
- * is replaced by a fallback, whose answer or failure then fills its place: its slot stays open.
- * A home replaced so can no longer count towards PR.
- */
-export function replaceTarget(core: GetCore, node: string, home = true): GetCore {
-  assertFirstAnswer(core, node)
-  return home ? {...core, homeFailed: core.homeFailed + 1} : core
-}
-
 /** Merge replies into the maximal versions; the object's N is the largest any replica stored. */
 export function mergeReplies(replies: readonly GetReply[]): StoredObject | undefined {
   let merged: StoredObject | undefined

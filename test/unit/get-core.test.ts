@@ -12,12 +12,12 @@ import fc from 'fast-check'
 import {
   addFailure,
   addReply,
+  addTarget,
   enough,
   finalAction,
   initGet,
   isComplete,
   mergeReplies,
-  replaceTarget,
   type GetCore,
   type GetReply,
   type GetVerdict,
@@ -450,11 +450,10 @@ describe('get core: read repair against a model', () => {
     assert.equal(enough(core).kind, 'ok')
   })
 
-  it('a target replaced by a spare fallback leaves its place open for the spare, and a replaced home no longer counts towards PR', () => {
-    // Three targets, two of them homes; home-a refuses at once and a spare stands in for it.
-    let core = replaceTarget(initGet(3, 2, 1, 2), 'home-a')
+  it('a home that failed and a spare fallback asked in its place: the spare fills its place, and the home no longer counts towards PR', () => {
+    // Three targets, two of them homes; home-a refuses at once and a spare is asked for it.
+    let core = addTarget(addFailure(initGet(3, 2, 1, 2), 'home-a'), false)
     assert.equal(core.homeFailed, 1)
-    assert.deepEqual(core.failed, [])
     assert.equal(isComplete(core), false)
     assert.deepEqual(enough(core), {kind: 'wait'})
     core = addReply(core, {node: 'spare', object: undefined, home: false})
@@ -462,11 +461,8 @@ describe('get core: read repair against a model', () => {
     assert.equal(enough(core).kind, 'ok')
     core = addReply(core, {node: 'fallback', object: undefined, home: false})
     assert.equal(isComplete(core), true)
-    // With PR = 2 the replaced home leaves too few homes: the get fails at once.
-    assert.equal(enough(replaceTarget(initGet(3, 2, 2, 2), 'home-a')).kind, 'quorum_unmet')
-    // A fallback replaced by another costs no home.
-    assert.equal(replaceTarget(initGet(3, 2, 1, 2), 'fallback', false).homeFailed, 0)
-    assert.throws(() => replaceTarget(addReply(initGet(3, 2), {node: 'a', object: undefined}), 'a'), /answered twice/)
+    // With PR = 2 the failed home leaves too few homes, spare or not: the get fails at once.
+    assert.equal(enough(addTarget(addFailure(initGet(3, 2, 2, 2), 'home-a'), false)).kind, 'quorum_unmet')
   })
 
   it('fails early when PR homes can no longer answer', () => {
