@@ -97,6 +97,8 @@ export class SimCluster {
   readonly #config: ClusterConfig
   readonly #history: History
   #firstRing: Ring | undefined
+  /** Nodes started alone whose dyn cluster join has not succeeded yet. */
+  readonly #awaitingJoin = new Set<string>()
 
   private constructor(seed: number, config: ClusterConfig, history: History) {
     this.#seed = seed
@@ -176,6 +178,16 @@ export class SimCluster {
   }
 
   /**
+   * The running nodes a client may send requests to: not one started alone that has not joined
+   * yet, which is a cluster of its own until then. An operator sends no traffic to it, and a
+   * write it took alone would be data of its own, which its join must then refuse (seed
+   * 117399666: a client's put made the join's every later try fail).
+   */
+  clientNodes(): string[] {
+    return this.upNodes().filter((name) => !this.#awaitingJoin.has(name))
+  }
+
+  /**
    * A new node (the next name) that joins through the running nodes and commits its join; or,
    * `alone`, that starts as a cluster of its own and is then joined to this one as `dyn cluster
    * join SEED` joins it (staged as joining: the caller commits).
@@ -192,6 +204,7 @@ export class SimCluster {
       return name
     }
     this.#history.note(this.time.monotonicMs(), `start ${name} alone, then dyn cluster join it`)
+    this.#awaitingJoin.add(name)
     await this.#bootMarked(node, [])
     // As an operator would, through each running node in turn while faults get in the way: at
     // most joinAttemptsMax tries, a second apart, each within the join's own request timeout.
@@ -204,6 +217,7 @@ export class SimCluster {
         try {
           await this.time.until(joining.service.joinCluster(seed), ringSettleMsMax)
           this.#history.note(this.time.monotonicMs(), `${name} joined through ${seed}`)
+          this.#awaitingJoin.delete(name)
           return name
         } catch (error) {
           this.#history.note(this.time.monotonicMs(), `${name}: dyn cluster join ${seed}: ${(error as Error).message}`)

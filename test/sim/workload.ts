@@ -299,7 +299,7 @@ export class Client {
   }
 
   #pickNode(): string | undefined {
-    const up = this.cluster.upNodes()
+    const up = this.cluster.clientNodes()
     return up.length === 0 ? undefined : up[this.random.int(up.length)]
   }
 

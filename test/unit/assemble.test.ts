@@ -16,7 +16,7 @@ import type {StoredVersion} from '../../src/storage/stored-object.js'
 import {MessageType} from '../../src/transport/message-type.js'
 import type {GatheredStatus} from '../../src/node/status-subsystem.js'
 import {SimulatedNetwork} from '../../src/transport/simulated-network.js'
-import {values} from '../../src/versioning/dvvset.js'
+import {emptySet, update, values} from '../../src/versioning/dvvset.js'
 
 const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
 const stepTimeMsMax = 60_000
@@ -165,7 +165,7 @@ describe('node assembled from simulated parts', () => {
     const claimed = a.subsystems.flatMap((subsystem) => [...subsystem.handlers.keys()]).sort((x, y) => x - y)
     const served = [MessageType.Join, MessageType.Gossip, MessageType.ReplicaGet, MessageType.ReplicaPut, MessageType.CoordinatePut, MessageType.Ping, MessageType.HintDelivery, MessageType.ClusterChange, MessageType.TransferPage, MessageType.ObjectHandoff, MessageType.AntiEntropyRoots, MessageType.AntiEntropyBranches, MessageType.AntiEntropySegments, MessageType.AntiEntropyKeys, MessageType.AntiEntropyObjects, MessageType.AntiEntropyReapCheck, MessageType.AntiEntropyReap, MessageType.NodeStatusQuery]
     assert.deepEqual(claimed, served)
-    for (const type of [MessageType.CoordinateGet, MessageType.CoordinateDelete, 99]) await assert.rejects(a.router(type, {}, 'b'), {code: 'bad_request'})
+    for (const type of [MessageType.CoordinateGet, MessageType.CoordinateDelete, 99]) await assert.rejects(a.router(type, {}, 'a'), {code: 'bad_request'})
     // Timers due at one instant run in the order they were scheduled, which a seed's run depends on.
     assert.deepEqual(a.periodicTasks.map((task) => task.name), ['gossip', 'heartbeat', 'hinted handoff', 'claimant', 'transfers', 'release handoff', 'compaction', 'anti-entropy', 'tombstone reaping'])
     const stats = (await a.service.stats()) as Record<string, unknown>
@@ -174,6 +174,24 @@ describe('node assembled from simulated parts', () => {
     assert.deepEqual(stats.release, {handedOff: 0, deleted: 0, refused: 0, pendingPartitions: 0})
     assert.deepEqual(stats.compaction, {partitionsCompacted: 0, lastRoundMs: 0, deletesUncompacted: 0})
     await cluster.time.until(a.stop(), stepTimeMsMax)
+  })
+
+  it('stores no copy, when it runs alone, from a node it does not know: a join whose answer was lost can be tried again', async () => {
+    const cluster = simCluster(21)
+    const alone = await cluster.start('alone', [])
+    // A node of another cluster, which took a join of 'alone' whose answer never arrived, sends it a replica.
+    const outsider = cluster.network.listen({address: addressOf('outsider'), nodeName: 'outsider', handler: async () => ({}), scheduler: cluster.time.node('outsider')})
+    const version: StoredVersion = {value: text('theirs'), contentType: 'text/plain', timestampMs: 0, tombstone: false}
+    const object = {versions: update([], emptySet<StoredVersion>(), 'outsider.1', version, 0), n: 3}
+    const answer = await cluster.time.until(outsider.request(addressOf('alone'), MessageType.ReplicaPut, {partition: 0, key: 'k', object, durable: false}, 1000), stepTimeMsMax)
+    assert.ok(!answer.ok && answer.code === 'cluster_config_mismatch', JSON.stringify(answer))
+    assert.equal(await alone.store.isObjectFree(), true)
+    // Once another node has joined it, it is no longer alone, and a member's copies are stored.
+    const other = await cluster.start('other', [addressOf('alone')])
+    const written = await cluster.time.until(other.service.put({key: 'cart', value: text('apples'), contentType: 'text/plain', tombstone: false, context: [], n: 1, w: 1, dw: 0, pw: 0, explain: false}), stepTimeMsMax)
+    assert.ok(written.ok, JSON.stringify(written))
+    assert.equal(await alone.store.isObjectFree(), false)
+    await cluster.time.until(Promise.all([alone.stop(), other.stop()]), stepTimeMsMax)
   })
 
   it('stops cleanly: no timer of a stopped node is left', async () => {
