@@ -6,7 +6,7 @@
  * or every home it tried certainly never took the put, it coordinates the put itself, as a
  * fallback coordinator (paper §4.6: "all read and write operations are performed on the first N
  * healthy nodes from the preference list"). The coordinator makes the new version from the
- * client's context against its own copy, stores it, sends the stored object to the first N
+ * client's context against its own copy and, while that lands, sends it to the first N
  * reachable nodes of the preference list (sloppy quorum: the homes it believes up, and for each
  * home it believes down the next fallback, which keeps the write as a hint for that home; the
  * coordinator itself may be that fallback, keeping the hint in its own hint store), and answers
@@ -17,7 +17,7 @@
  * written.
  */
 
-import type {StoredVersion} from '../storage/stored-object.js'
+import type {StoredObject, StoredVersion} from '../storage/stored-object.js'
 import {MessageType} from '../transport/message-type.js'
 import type {VersionVector} from '../versioning/dvvset.js'
 import {valueCount, withDot} from '../versioning/dvvset.js'
@@ -261,35 +261,24 @@ async function coordinateHere(deps: CoordinatorDeps, request: PutRequest, placem
     timestampMs: deps.clock.nowMs(),
     tombstone: request.tombstone,
   }
-  // The coordinator's own write comes first, and only the stored object is sent on: were it
-  // sent before being stored, a local disk failure would let this node make the same dot again
-  // for another value, and replicas would hold two values under one clock.
+  // The coordinator makes the new version against its own copy, and sends that object to the
+  // other targets as soon as its own reads find it, while it lands here: the two landings
+  // overlap, so a put waits for the slower of them rather than for both in turn. Sending before
+  // landing never gives one dot two values: the dot is recorded in the node's ledger when it is
+  // made (write-actor.ts), so a landing that fails cannot let this process make it again, and a
+  // restarted node writes under a new epoch. A local failure after the send counts as this
+  // replica's failure, as a remote one's does.
   const write = {context: request.context, version, actor: deps.actor, dots: deps.dots, n: request.storedN ?? request.n, nowMs: version.timestampMs, durable}
-  let local: Awaited<ReturnType<typeof writeNewVersion>>
-  try {
-    local = await writeNewVersion(deps.store, deps.policy, placement.partition, request.key, write)
-  } catch (error) {
-    replies.push({node: deps.self, outcome: 'failed', latencyMs: deps.clock.monotonicMs() - startedMs, error: `local store: ${(error as Error).message}`})
-    return {ok: false, error: 'internal', message: `the coordinator could not store the write: ${(error as Error).message}`, details: {}, trace: traceOf()}
-  }
-  replies.push({node: deps.self, outcome: local.ok ? 'ok' : 'failed', latencyMs: deps.clock.monotonicMs() - startedMs, durable})
-  // Refused (limits) before anything was stored or sent: the key is unchanged everywhere.
-  if (!local.ok) return {ok: false, error: local.error, message: local.message, details: {}, trace: traceOf()}
-
   const homeTargetCount = targets.filter((target) => target.hintFor === undefined).length
-  const initial = initPut(targetCount, w, Math.min(request.dw, w), pw, homeTargetCount)
-  let core = selfIsHome ? addAck(initial, deps.self, durable) : initial
-  const stored = local.object
-  // Exactly what the client's context covered plus the version just written: never a sibling
-  // the client was not shown (ARCHITECTURE "Client HTTP API").
-  const context = withDot(request.context, deps.actor, local.dot)
-  copyToPendingHomes(deps, placement.partition, request.key, request.storedN ?? request.n, stored, deadlineMs - deps.clock.monotonicMs())
-  copyToHomesBeyondN(deps, placement.partition, request.key, placement.entries.slice(request.n, request.storedN ?? request.n).map(({node}) => node), stored, deadlineMs - deps.clock.monotonicMs())
+  let core = initPut(targetCount, w, Math.min(request.dw, w), pw, homeTargetCount)
   return new Promise<PutOutcome>((resolve) => {
     let answered = false
-    let outstanding = others.length
+    // The other targets' answers, and this node's own landing.
+    let outstanding = others.length + 1
+    // Set once the new version is made: what is sent, and the context the client is answered with.
+    let made: {readonly stored: StoredObject; readonly context: VersionVector} | undefined
     const settle = (): void => {
-      if (answered) return
+      if (answered || made === undefined) return
       const verdict = enough(core)
       if (verdict.kind === 'wait') return
       // A failure waits for the replicas still outstanding (each call ends by the deadline), so
@@ -297,18 +286,17 @@ async function coordinateHere(deps: CoordinatorDeps, request: PutRequest, placem
       if ((request.explain || verdict.kind === 'quorum_unmet') && outstanding > 0) return
       answered = true
       if (verdict.kind === 'ok') {
-        resolve({ok: true, context, siblings: valueCount(stored.versions), trace: traceOf()})
+        resolve({ok: true, context: made.context, siblings: valueCount(made.stored.versions), trace: traceOf()})
         return
       }
       resolve(quorumUnmet(traceOf(), core, targets))
     }
-    settle()
     // A target that refuses at once is replaced by the next spare fallback, which keeps a hint for
     // the home of that place and counts as its fallback, as if the target had been believed down
     // (simulator seed 172406: a home restarted on a wiped disk answered "still starting").
     // Worked out on the first such refusal, before any spare joined the targets.
     let spares: ReturnType<typeof spareFallbacks> | undefined
-    const send = (node: string, hintFor: string | undefined, askDurable: boolean): void => {
+    const send = (stored: StoredObject, node: string, hintFor: string | undefined, askDurable: boolean): void => {
       const timeoutMs = Math.max(1, deadlineMs - deps.clock.monotonicMs())
       const home = hintFor === undefined
       const hinted = home ? {} : {hintFor}
@@ -327,7 +315,7 @@ async function coordinateHere(deps: CoordinatorDeps, request: PutRequest, placem
           if (spare !== undefined) {
             core = replaceTarget(core, node, home)
             targets.push({node: spare, hintFor: hintFor ?? node})
-            send(spare, hintFor ?? node, askDurable)
+            send(stored, spare, hintFor ?? node, askDurable)
             return
           }
           outstanding -= 1
@@ -338,6 +326,43 @@ async function coordinateHere(deps: CoordinatorDeps, request: PutRequest, placem
         settle()
       })
     }
-    for (const [index, {node, hintFor}] of others.entries()) send(node, hintFor, remoteDurable || (deps.durableReplicaPerPut && index === 0 && !durable))
+    const sendToOthers = (stored: StoredObject, dot: number): void => {
+      if (made !== undefined) return
+      // Exactly what the client's context covered plus the version just written: never a sibling
+      // the client was not shown (ARCHITECTURE "Client HTTP API").
+      made = {stored, context: withDot(request.context, deps.actor, dot)}
+      copyToPendingHomes(deps, placement.partition, request.key, request.storedN ?? request.n, stored, deadlineMs - deps.clock.monotonicMs())
+      copyToHomesBeyondN(deps, placement.partition, request.key, placement.entries.slice(request.n, request.storedN ?? request.n).map(({node}) => node), stored, deadlineMs - deps.clock.monotonicMs())
+      for (const [index, {node, hintFor}] of others.entries()) send(stored, node, hintFor, remoteDurable || (deps.durableReplicaPerPut && index === 0 && !durable))
+    }
+    writeNewVersion(deps.store, deps.policy, placement.partition, request.key, {...write, onMerged: ({object, dot}) => sendToOthers(object, dot)}).then(
+      (local) => {
+        // Refused (limits) before anything was stored or sent: the key is unchanged everywhere.
+        if (!local.ok) {
+          replies.push({node: deps.self, outcome: 'failed', latencyMs: deps.clock.monotonicMs() - startedMs})
+          answered = true
+          resolve({ok: false, error: local.error, message: local.message, details: {}, trace: traceOf()})
+          return
+        }
+        sendToOthers(local.object, local.dot)
+        outstanding -= 1
+        replies.push({node: deps.self, outcome: 'ok', latencyMs: deps.clock.monotonicMs() - startedMs, durable})
+        // A home coordinator's own write is its acknowledgement; a fallback coordinator's own copy is not counted.
+        if (selfIsHome) core = addAck(core, deps.self, durable)
+        settle()
+      },
+      (error: Error) => {
+        replies.push({node: deps.self, outcome: 'failed', latencyMs: deps.clock.monotonicMs() - startedMs, error: `local store: ${error.message}`})
+        if (made === undefined) {
+          // Nothing was made, so nothing was sent: the key is unchanged everywhere.
+          answered = true
+          resolve({ok: false, error: 'internal', message: `the coordinator could not store the write: ${error.message}`, details: {}, trace: traceOf()})
+          return
+        }
+        outstanding -= 1
+        if (selfIsHome) core = addFailure(core, deps.self)
+        settle()
+      },
+    )
   })
 }

@@ -66,6 +66,11 @@ export interface NewVersion {
   readonly n: number
   readonly nowMs: number
   readonly durable: boolean
+  /**
+   * Called with the new object and its dot as soon as this node's reads find it, before it has
+   * landed where the store can tell (Store's `onMerged`); it must not throw.
+   */
+  readonly onMerged?: (made: {readonly object: StoredObject; readonly dot: number}) => void
 }
 
 /**
@@ -98,7 +103,7 @@ export async function writeNewVersion(
       const object: StoredObject = {versions: settle(written, policy), n: Math.max(write.n, stored?.n ?? 0)}
       return checkLimits(object, policy) ?? {ok: true, object}
     },
-    {durable: write.durable},
+    write.onMerged === undefined ? {durable: write.durable} : {durable: write.durable, onMerged: (object) => write.onMerged?.({object, dot})},
   )
   return outcome.ok ? {...outcome, dot} : outcome
 }

@@ -148,6 +148,7 @@ export class HintStore {
       await this.store.writeRecords([{type: 'put', key: dbKey, value: encodeHint(outcome.object)}], options)
       this.remember(target, id)
       this.written += 1
+      options.onMerged?.(outcome.object)
       return outcome
     })
   }

@@ -114,6 +114,14 @@ export type ObjectChangeListener = (partition: number, key: string, before: Stor
 export interface WriteOptions {
   /** Sync the write to disk before answering (a durable write). */
   readonly durable: boolean
+  /**
+   * Called once with the object `change` made, as soon as reads of the key here find it: before
+   * it has landed in LevelDB where the store can tell (a group commit), at the latest once it
+   * has. Not called for a failure value, nor when the write throws before the merge. A
+   * coordinator sends the new version to the other replicas from here, so that its own landing
+   * and theirs overlap (put-coordinator.ts). It must not throw.
+   */
+  readonly onMerged?: (object: StoredObject) => void
 }
 
 export class Store {
@@ -152,6 +160,17 @@ export class Store {
    */
   private readonly deletesSinceCompaction = new Map<number, number>()
   private compacting: Promise<unknown> | undefined
+  /**
+   * The first failure of a merged object's landing (the write buffer off), after which the store
+   * takes no more writes until the node restarts, and reads go on. The object that failed was
+   * dropped from memory, and it may be on other replicas already: a coordinator sends its new
+   * version while it lands here (put-coordinator.ts). A later version made here on the older copy
+   * LevelDB still holds would carry a counter above that version's dot, and so supersede it on
+   * every replica without its client having seen it. A restart writes under a new epoch, which
+   * cannot. Cassandra's commit_failure_policy `stop_commit` does the same: reads go on, writes stop.
+   */
+  private landingFailure: Error | undefined
+  private landingFailureListener: ((error: Error) => void) | undefined
 
   private constructor(db: StoreDatabase, options: StoreOptions, objectCount: number, replicaCounts: Set<number>) {
     this.db = db
@@ -218,6 +237,16 @@ export class Store {
     if (!this.replicaCountsUnsaved) return []
     this.replicaCountsUnsaved = false
     return [{type: 'put', key: metaKey(replicaCountsMetaName), value: packr.pack(this.storedReplicaCounts)}]
+  }
+
+  /** Called once, with the first landing that failed: from then on the store takes no more writes. */
+  watchLandingFailure(listener: (error: Error) => void): void {
+    this.landingFailureListener = listener
+  }
+
+  /** Why the store takes no more writes (a landing failed), or undefined while it takes them. */
+  get writesStoppedBy(): string | undefined {
+    return this.landingFailure?.message
   }
 
   /** Keys this node stores an object for (live or deleted), as GET /stats reports them. */
@@ -341,6 +370,10 @@ export class Store {
     const dbKey = objectKey(partition, key)
     const id = bufferId(partition, key)
     const merged = await this.mutex.run(key, async () => {
+      // Checked under the key's lock, so that no merge queued behind a landing that failed runs.
+      if (this.landingFailure !== undefined) {
+        throw new DynError('internal', `this node's store failed to write (${this.landingFailure.message}) and takes no more writes until the node restarts; reads go on. Check its disk, then restart it`)
+      }
       const stored = this.newest(id) ?? this.read(id, dbKey)
       const outcome = change(stored)
       if (!outcome.ok) return {outcome}
@@ -386,6 +419,9 @@ export class Store {
       this.changeListener?.(partition, key, stored, outcome.object)
       return {outcome}
     })
+    // Outside the key's lock: whatever the caller does with the object (send it to replicas)
+    // never holds up the key's next merge.
+    if (merged.outcome.ok) options.onMerged?.(merged.outcome.object)
     if (merged.landing !== undefined) await merged.landing
     return merged.outcome
   }
@@ -448,6 +484,10 @@ export class Store {
         settled(true)
       },
       (error: Error) => {
+        if (this.landingFailure === undefined) {
+          this.landingFailure = error
+          this.landingFailureListener?.(error)
+        }
         for (const waiter of waiters) waiter.reject(error)
         settled(false)
       },

@@ -19,6 +19,7 @@ import {partitionOfKey} from '../../src/ring/partition.js'
 import {preferenceListForKey} from '../../src/ring/ring.js'
 import {SimulatedTime} from '../../src/simulated-time.js'
 import {memoryDatabase} from '../../src/storage/backend.js'
+import type {StoreDatabase} from '../../src/storage/backend.js'
 import {Store} from '../../src/storage/store.js'
 import {routerOf, StartingRouter} from '../../src/subsystem.js'
 import {MessageType} from '../../src/transport/message-type.js'
@@ -50,6 +51,51 @@ interface ReplicaNode {
 interface ReplicaOptions {
   /** Runs before a node serves a message (on that node's time): a delay, or a throw to fail it. */
   readonly beforeServe?: (node: string, type: number, scheduler: Scheduler) => Promise<void>
+  /** Each node's database (a fresh memory-level one when absent). */
+  readonly databaseOf?: (node: string) => StoreDatabase
+}
+
+/**
+ * A memory-level database whose batch writes wait for `hold()`'s gate while one is set, and then
+ * land, or fail with `fail` set: a disk that is slow, or that breaks, under a store already open.
+ */
+function gatedDatabase(): {database: StoreDatabase; hold: () => {release: () => void; fail: (message: string) => void}; batchesHeld: () => number} {
+  const database = memoryDatabase()
+  const batchOf = database.batch.bind(database) as () => ReturnType<StoreDatabase['batch']>
+  let gate: Promise<void> | undefined
+  let held = 0
+  ;(database as {batch: () => ReturnType<StoreDatabase['batch']>}).batch = () => {
+    const batch = batchOf()
+    const write = batch.write.bind(batch) as (options?: object) => Promise<void>
+    ;(batch as {write: (options?: object) => Promise<void>}).write = async (options?: object) => {
+      if (gate !== undefined) {
+        held += 1
+        await gate
+      }
+      return write(options)
+    }
+    return batch
+  }
+  const hold = (): {release: () => void; fail: (message: string) => void} => {
+    let open!: () => void
+    let breakDisk!: (error: Error) => void
+    gate = new Promise<void>((resolve, reject) => {
+      open = resolve
+      breakDisk = reject
+    })
+    gate.catch(() => undefined)
+    return {
+      release: () => {
+        gate = undefined
+        open()
+      },
+      fail: (message) => {
+        gate = undefined
+        breakDisk(new Error(message))
+      },
+    }
+  }
+  return {database, hold, batchesHeld: () => held}
 }
 
 /** Messages each node received, by type. */
@@ -62,7 +108,7 @@ async function threeReplicas(seed: number, options: ReplicaOptions = {}): Promis
   const nodes = new Map<string, ReplicaNode>()
   for (const name of names) {
     const scheduler = time.node(name)
-    const store = await Store.open(memoryDatabase(), {writeBuffer: false, scheduler})
+    const store = await Store.open(options.databaseOf?.(name) ?? memoryDatabase(), {writeBuffer: false, scheduler})
     const router = new StartingRouter(name)
     const handler = async (type: number, body: unknown, fromNode: string): Promise<unknown> => {
       const counts = received.get(name)!
@@ -183,6 +229,50 @@ describe('replication built alone on simulated parts', () => {
     const answeredBy = read.trace.replies.filter((reply) => reply.outcome !== 'failed').map((reply) => reply.node).sort()
     assert.equal(answeredBy.includes(slowNode), false, `answered by the replica asked after ${slowNode} was slow: ${answeredBy.join(', ')}`)
     assert.ok(time.monotonicMs() - startedMs < slowMs / 10, 'well before the slow replica answered')
+  })
+
+  it("sends a put to the other replicas while its own copy lands, and answers from theirs when its disk is slow", async () => {
+    const disk = gatedDatabase()
+    const {time, nodes} = await threeReplicas(6, {databaseOf: (name) => (name === 'a' ? disk.database : memoryDatabase())})
+    const gate = disk.hold()
+    const outcome = await time.until(nodes.get('a')!.replication.put({key: 'slow-disk', value: text('plums'), contentType: 'text/plain', tombstone: false, context: [], n: 3, w: 2, dw: 0, pw: 0, explain: false}), stepTimeMsMax)
+    // Answered while a's own write still waits for its disk: b and c made W.
+    assert.ok(outcome.ok, JSON.stringify(outcome))
+    assert.equal(disk.batchesHeld(), 1)
+    assert.deepEqual(outcome.trace.replies.map((reply) => `${reply.node} ${reply.outcome}`).sort(), ['b ok', 'c ok'])
+    for (const name of ['b', 'c']) assert.deepEqual(await storedTexts(nodes.get(name)!, 'slow-disk'), ['plums'], name)
+    // a's own reads find the version before it has landed, and it lands once the disk is back.
+    assert.deepEqual(await storedTexts(nodes.get('a')!, 'slow-disk'), ['plums'])
+    gate.release()
+    await time.until(nodes.get('a')!.store.close(), stepTimeMsMax)
+  })
+
+  it("counts its own copy's failed landing as a replica's failure once the put is sent", async () => {
+    const disk = gatedDatabase()
+    const {time, nodes} = await threeReplicas(7, {databaseOf: (name) => (name === 'a' ? disk.database : memoryDatabase())})
+    const a = nodes.get('a')!
+    const gate = disk.hold()
+    const all = a.replication.put({key: 'broken-disk', value: text('figs'), contentType: 'text/plain', tombstone: false, context: [], n: 3, w: 3, dw: 0, pw: 0, explain: false})
+    // W=3 needs a's own copy too: the put waits for it while b and c store the version.
+    await time.until(sleep(time.node('test'), 50), stepTimeMsMax)
+    for (const name of ['b', 'c']) assert.deepEqual(await storedTexts(nodes.get(name)!, 'broken-disk'), ['figs'], name)
+    gate.fail('disk on fire')
+    const outcome = await time.until(all, stepTimeMsMax)
+    assert.ok(!outcome.ok && outcome.error === 'quorum_unmet', JSON.stringify(outcome))
+    assert.deepEqual([...(outcome.details.acknowledgedBy as string[])].sort(), ['b', 'c'])
+    assert.deepEqual(outcome.details.failed, [{node: 'a', error: 'local store: disk on fire'}])
+    // From then on a's store takes no writes (a new version made on the copy its disk still
+    // holds would supersede the one it sent): a put through a is refused with nothing sent, and
+    // one through b counts a as a failed replica and is acknowledged by the other two. Reads go on.
+    assert.match(a.store.writesStoppedBy ?? '', /disk on fire/)
+    const refused = await time.until(a.replication.put({key: 'after-fire', value: text('dates'), contentType: 'text/plain', tombstone: false, context: [], n: 3, w: 1, dw: 0, pw: 0, explain: false}), stepTimeMsMax)
+    assert.ok(!refused.ok && refused.error === 'internal' && /takes no more writes/.test(refused.message), JSON.stringify(refused))
+    for (const name of names) assert.deepEqual(await storedTexts(nodes.get(name)!, 'after-fire'), [], name)
+    const elsewhere = await time.until(nodes.get('b')!.replication.put({key: 'after-fire', value: text('dates'), contentType: 'text/plain', tombstone: false, context: [], n: 3, w: 2, dw: 0, pw: 0, explain: true}), stepTimeMsMax)
+    assert.ok(elsewhere.ok, JSON.stringify(elsewhere))
+    assert.deepEqual(elsewhere.trace.replies.map((reply) => `${reply.node} ${reply.outcome}`).sort(), ['a failed', 'b ok', 'c ok'])
+    const read = await time.until(a.replication.get({key: 'after-fire', n: 3, r: 2, pr: 0, explain: false}), stepTimeMsMax)
+    assert.ok(read.ok && read.object !== undefined, JSON.stringify(read))
   })
 
   it('answers the message types of a subsystem it does not run as unknown', async () => {
