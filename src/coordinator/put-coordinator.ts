@@ -18,6 +18,7 @@
  */
 
 import type {StoredObject, StoredVersion} from '../storage/stored-object.js'
+import {DynError} from '../errors.js'
 import {MessageType} from '../transport/message-type.js'
 import type {VersionVector} from '../versioning/dvvset.js'
 import {valueCount, withDot} from '../versioning/dvvset.js'
@@ -81,10 +82,13 @@ export async function coordinatePut(deps: CoordinatorDeps, request: PutRequest, 
   const placement = placed.placement
   // A forwarded put is coordinated here even if this node's ring has moved on, so a request
   // can never bounce between nodes whose views disagree.
-  if (placement.homes.includes(deps.self) || forwarded !== undefined) {
+  // A home whose store has stopped taking writes (store.ts, a failed landing) forwards like any
+  // other node, to the other homes.
+  const selfWrites = deps.store.writesStoppedBy === undefined
+  if ((placement.homes.includes(deps.self) && selfWrites) || forwarded !== undefined) {
     return coordinateHere(deps, request, placement, {budgetMs: forwarded?.budgetMs ?? deps.requestTimeoutMs, ...(forwarded === undefined ? {} : {forwardedBy: forwarded.by})})
   }
-  const forwardedPut = await forwardPut(deps, request, placement.homes)
+  const forwardedPut = await forwardPut(deps, request, placement.homes.filter((home) => home !== deps.self))
   if (forwardedPut.kind === 'answered') return forwardedPut.outcome
   // No home took the put, and none may have: this node coordinates it as a fallback, with the
   // homes it tried counted as down, so that fallbacks keeping hints stand in for them.
@@ -271,7 +275,7 @@ async function coordinateHere(deps: CoordinatorDeps, request: PutRequest, placem
   const write = {context: request.context, version, actor: deps.actor, dots: deps.dots, n: request.storedN ?? request.n, nowMs: version.timestampMs, durable}
   const homeTargetCount = targets.filter((target) => target.hintFor === undefined).length
   let core = initPut(targetCount, w, Math.min(request.dw, w), pw, homeTargetCount)
-  return new Promise<PutOutcome>((resolve) => {
+  return new Promise<PutOutcome>((resolve, reject) => {
     let answered = false
     // The other targets' answers, and this node's own landing.
     let outstanding = others.length + 1
@@ -354,8 +358,14 @@ async function coordinateHere(deps: CoordinatorDeps, request: PutRequest, placem
       (error: Error) => {
         replies.push({node: deps.self, outcome: 'failed', latencyMs: deps.clock.monotonicMs() - startedMs, error: `local store: ${error.message}`})
         if (made === undefined) {
-          // Nothing was made, so nothing was sent: the key is unchanged everywhere.
+          // Nothing was sent. A store that takes no writes refused before anything was made
+          // (overloaded: certainly not taken), which the caller passes on as it is, so that a
+          // forwarder asks the next home and a client sees a 503 with Retry-After.
           answered = true
+          if (error instanceof DynError && error.code === 'overloaded') {
+            reject(error)
+            return
+          }
           resolve({ok: false, error: 'internal', message: `the coordinator could not store the write: ${error.message}`, details: {}, trace: traceOf()})
           return
         }

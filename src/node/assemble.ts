@@ -648,7 +648,9 @@ function refusingCopiesFromOutsiders(route: Router, membership: Membership, self
       const row = findMember(table, fromNode)
       if (row?.removed === true) throw new DynError('removed', `${fromNode} was removed from the cluster: nothing it sends is stored`)
       if (row === undefined && !table.members.some((member) => member.name !== self && member.status !== 'left')) {
-        throw new DynError('cluster_config_mismatch', `this node runs alone and ${fromNode} is not a member it knows: it stores nothing from another cluster until it joins it (dyn cluster join)`)
+        // `overloaded`: certainly not stored, so the sender retries, keeps a hint or asks a spare;
+        // a node that only lags (its table not yet persisted with a member's join) takes it later.
+        throw new DynError('overloaded', `this node runs alone and ${fromNode} is not a member it knows: it stores nothing from another cluster until it joins it (dyn cluster join)`)
       }
     }
     return route(type, body, fromNode)

@@ -117,7 +117,8 @@ export interface WriteOptions {
   /**
    * Called once with the object `change` made, as soon as reads of the key here find it: before
    * it has landed in LevelDB where the store can tell (a group commit), at the latest once it
-   * has. Not called for a failure value, nor when the write throws before the merge. A
+   * has. Not called for a failure value, nor when the write throws before the merge, nor for a
+   * durable write with the write buffer on (it is called once that write is synced). A
    * coordinator sends the new version to the other replicas from here, so that its own landing
    * and theirs overlap (put-coordinator.ts). It must not throw.
    */
@@ -372,7 +373,8 @@ export class Store {
     const merged = await this.mutex.run(key, async () => {
       // Checked under the key's lock, so that no merge queued behind a landing that failed runs.
       if (this.landingFailure !== undefined) {
-        throw new DynError('internal', `this node's store failed to write (${this.landingFailure.message}) and takes no more writes until the node restarts; reads go on. Check its disk, then restart it`)
+        // `overloaded`: certainly not taken, so a forwarder asks the next home and a coordinator a spare fallback.
+        throw new DynError('overloaded', `this node's store failed to write (${this.landingFailure.message}) and takes no more writes until the node restarts; reads go on. Check its disk, then restart it`)
       }
       const stored = this.newest(id) ?? this.read(id, dbKey)
       const outcome = change(stored)
@@ -395,8 +397,8 @@ export class Store {
         this.unbuffer(id)
         this.buffer.set(id, pending)
         this.bufferedBytes += pending.bytes
-        while (this.flushing !== undefined) await this.flushing
         try {
+          while (this.flushing !== undefined) await this.flushing
           await this.commit(dbKey, encodeObject(outcome.object), true)
         } catch (error) {
           // Not durable, but not lost either: it stays buffered like any other write.
@@ -420,9 +422,18 @@ export class Store {
       return {outcome}
     })
     // Outside the key's lock: whatever the caller does with the object (send it to replicas)
-    // never holds up the key's next merge.
-    if (merged.outcome.ok) options.onMerged?.(merged.outcome.object)
+    // never holds up the key's next merge. The landing is awaited whatever the callback does, so
+    // that its failure is always handled (and stops the store).
+    let callbackError: unknown
+    if (merged.outcome.ok) {
+      try {
+        options.onMerged?.(merged.outcome.object)
+      } catch (error) {
+        callbackError = error
+      }
+    }
     if (merged.landing !== undefined) await merged.landing
+    if (callbackError !== undefined) throw callbackError
     return merged.outcome
   }
 

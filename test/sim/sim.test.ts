@@ -141,9 +141,9 @@ export const regressionSeeds: readonly number[] = [
   // A node started alone, to be joined with dyn cluster join, took client writes while it was a
   // cluster of its own; its first join try reached the seed but timed out, and every later try
   // was refused for the data it held (fixed in the simulator: clients send nothing to a node
-  // that has not joined, as an operator would not; and a node running alone stores no copy from a
-  // node it does not know, so the cluster that took its join cannot fill it either; found by a
-  // campaign of 1,000 seeds from 117,399,596).
+  // that has not joined, as an operator would not; found by a campaign of 1,000 seeds from
+  // 117,399,596). That a node running alone stores no copy from a node it does not know, so that
+  // the cluster that took its join cannot fill it either, test/unit/assemble.test.ts checks.
   117399666,
 ]
 
