@@ -373,6 +373,8 @@ describe('dyn cluster up|down|status', () => {
       {args: ['--n', '1'], message: /r <= n and w <= n .*lower --r\/--w or raise --n/},
       {args: ['--nodes', '0'], message: /--nodes 0: a local cluster has 1 to 64 nodes/},
       {args: ['--port', '65535', '--nodes', '2'], message: /--port 65535: the 2 nodes need ports/},
+      // The internode ports follow --port: the refusal names --port, not a --rpc-port never given.
+      {args: ['--port', '64900', '--nodes', '2'], message: /the internode ports \(--rpc-port, by default --port \+ 1000\) from 65900: the 2 nodes need ports 65900..65901, .*; choose a lower --port, or give --rpc-port$/},
     ]
     for (const {args, message} of cases) {
       const dir = await clusterFolder(t)
