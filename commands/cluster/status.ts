@@ -4,7 +4,9 @@ import {clientTlsFlags, nodeFlag} from '../../src/cli/client-flags.js'
 import {clusterStatus, remoteClusterStatus, remoteStatusMemberTimeoutMsMax} from '../../src/cli/cluster-status.js'
 import type {ClusterSettingsView, ClusterStatus, NodeStatus, QuorumDefaults, RemoteClusterStatus} from '../../src/cli/cluster-status.js'
 import {formatTransfers, leftMembers, readTransfers} from '../../src/cli/transfer-status.js'
-import {localClusterTls, localClusterTlsProblem, readCluster} from '../../src/cli/local-cluster.js'
+import {clusterFileName, isNodeDataFolder, localClusterTls, localClusterTlsProblem, readCluster} from '../../src/cli/local-cluster.js'
+import {nodeEnvironmentVariable} from '../../src/cli/command-output.js'
+import {DynError} from '../../src/errors.js'
 import type {ClientTls} from '../../src/client/http-client.js'
 import {DynCommand} from '../../src/cli/command-base.js'
 import {exitCodes} from '../../src/cli/exit-codes.js'
@@ -29,7 +31,7 @@ Exits 0 when every node (of the folder, or every member with --node) serves, all
   ]
 
   static override flags = {
-    dir: Flags.string({description: `the cluster's folder (made by dyn cluster up) [default: ${clusterDirDefault}]`, exclusive: ['node']}),
+    dir: Flags.string({description: `the cluster's folder (made by dyn cluster up) [default: ${clusterDirDefault}; when it holds no cluster and DYN_NODE is set, the cluster is asked through DYN_NODE as with --node]`, exclusive: ['node']}),
     node: nodeFlag,
     ...clientTlsFlags,
     timeout: Flags.integer({description: 'with --node: give up on the node after this many milliseconds (it waits for each member at most half of it, up to 2 s)', default: 10_000, min: 2}),
@@ -45,6 +47,14 @@ Exits 0 when every node (of the folder, or every member with --node) serves, all
     try {
       // One read of the folder, so that its nodes' CA is read once too (localClusterTls).
       const cluster = await readCluster(dir)
+      // Neither flag, no cluster in the default folder, and DYN_NODE names the cluster's nodes (as
+      // for every other command, and as --node's help says): ask through it. It once answered
+      // "no cluster in .dyn/cluster; start one with: dyn cluster up" to a user of a cluster on
+      // several machines who had exported DYN_NODE as the README does.
+      if (cluster === undefined && flags.dir === undefined && nodeEnvironmentValue() !== undefined) return await this.remote(flags)
+      if (cluster === undefined && flags.dir === undefined && !isNodeDataFolder(dir)) {
+        throw new DynError('bad_parameter', `no cluster in ${dir} (no ${clusterFileName}), the folder dyn cluster up uses when not given --dir: give --dir with the folder of dyn cluster up, or ask a running node of any cluster with --node HOST:PORT (or DYN_NODE)`)
+      }
       status = await clusterStatus(dir, cluster)
       // Without its TLS files the folder reaches no node: each says so above, and no transfer is read.
       tls = cluster === undefined || localClusterTlsProblem(cluster) !== undefined ? undefined : localClusterTls(cluster)
@@ -81,6 +91,12 @@ Exits 0 when every node (of the folder, or every member with --node) serves, all
     else process.stdout.write(formatRemoteStatus(status, ok))
     if (!ok) this.exit(exitCodes.unavailable)
   }
+}
+
+/** DYN_NODE when it names something (not unset, not blank). */
+function nodeEnvironmentValue(): string | undefined {
+  const value = process.env[nodeEnvironmentVariable]
+  return value === undefined || value.trim() === '' ? undefined : value
 }
 
 /** How a node is, in a few words: serving (its members, ring and anti-entropy), left, or what is wrong. */

@@ -230,6 +230,14 @@ describe('dyn cluster up|down|status', () => {
       return run.code === 0 ? run : undefined
     })
     assert.match(text.stdout, /asked through n2 \(127\.0\.0\.1:\d+\): every member serves, all agree on the ring, and every node reaches every other/)
+    // Neither --dir nor --node, where the default folder holds no cluster: DYN_NODE is asked, as
+    // by every command (and as --node's help says); without it, the refusal names both flags.
+    const byEnvironment = await runDyn(['cluster', 'status', '--json'], {cwd: c.dir, env: {DYN_NODE: through}})
+    assert.equal(byEnvironment.code, 0, byEnvironment.stdout + byEnvironment.stderr)
+    assert.equal(jsonOf(byEnvironment).askedThrough, 'n2')
+    const neither = await runDyn(['cluster', 'status', '--json'], {cwd: c.dir, env: {DYN_NODE: ''}})
+    assert.equal(neither.code, 2, neither.stdout + neither.stderr)
+    assert.match(String(jsonOf(neither).message), /^no cluster in \.dyn\/cluster \(no cluster\.json\), the folder dyn cluster up uses when not given --dir: give --dir .*, or ask a running node of any cluster with --node HOST:PORT \(or DYN_NODE\)$/)
 
     process.kill(paused, 'SIGSTOP')
     // Each node's detector judges for itself: one may still say suspect when the other says down.
