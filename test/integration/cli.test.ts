@@ -638,10 +638,14 @@ describe('dyn CLI', () => {
       assert.match(String(body.message), message, args.join(' '))
       assert.doesNotMatch(String(body.message), /\u001b|See more help/, args.join(' '))
     }
-    // Text mode keeps oclif's usage error on stderr.
+    // In text, a usage error is one line on stderr with its code, as every refusal: not oclif's
+    // boxed error followed by the command's whole help.
     const text = await runDyn(['get', 'k', '--bogus'], {env})
     assert.equal(text.code, 2)
     assert.equal(text.stdout, '')
-    assert.match(text.stderr, /Nonexistent flag/)
+    assert.equal(text.stderr, 'dyn: Nonexistent flag: --bogus (dyn get --help lists the flags) [bad_usage]\n')
+    const wrongType = await runDyn(['get', 'k', '-r', 'abc'], {env})
+    assert.equal(wrongType.code, 2)
+    assert.equal(wrongType.stderr, 'dyn: --r: expected an integer but received: abc (dyn get --help lists the flags) [bad_usage]\n')
   })
 })

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 import {failureLine, parseFailureLine} from '../../src/cli/command-output.js'
+import {usageMessage} from '../../src/cli/command-base.js'
 
 describe('command output: the failure line', () => {
   it('reads back the code and message it wrote', () => {
@@ -18,5 +19,21 @@ describe('command output: the failure line', () => {
     for (const line of ['2026-12-05T00:59:21.406Z n3 restarting with the stored member table (3 member(s))', '2026-12-05T00:59:21.406Z n3 dyn: something [old_disk]', 'dyn: no code here', 'dyn:  [old_disk]', '']) {
       assert.equal(parseFailureLine(line), undefined, line)
     }
+  })
+})
+
+describe('command output: oclif usage errors in one line', () => {
+  it('says a flag of the wrong value as the flag, then what is wrong with it', () => {
+    assert.equal(usageMessage('Parsing --r \n\tExpected an integer but received: abc\nSee more help with --help'), '--r: expected an integer but received: abc')
+  })
+
+  it('joins several errors with "; ", without their heading', () => {
+    const oclif = 'The following errors occurred:\n  --merge=json-union cannot also be provided when using --pick\n  --pick=2 cannot also be provided when using --merge\nSee more help with --help'
+    assert.equal(usageMessage(oclif), '--merge=json-union cannot also be provided when using --pick; --pick=2 cannot also be provided when using --merge')
+  })
+
+  it('keeps any other message as it is, uncoloured, on one line', () => {
+    assert.equal(usageMessage('\u001b[31mNonexistent flag: --bogus\u001b[39m\nSee more help with --help'), 'Nonexistent flag: --bogus')
+    assert.equal(usageMessage('Unexpected argument: extra'), 'Unexpected argument: extra')
   })
 })
