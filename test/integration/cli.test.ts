@@ -523,6 +523,10 @@ describe('dyn CLI', () => {
     const clusterHelp = await runDyn(['help', 'cluster', 'up'])
     assert.equal(clusterHelp.code, 0, clusterHelp.stderr)
     assert.match(clusterHelp.stdout, /\$ dyn cluster up/)
+    // The topic holds the membership commands too, and says so (it said "a local cluster" only).
+    const topic = await runDyn(['cluster', '--help'])
+    assert.equal(topic.code, 0, topic.stderr)
+    assert.match(topic.stdout.split('\n')[0] ?? '', /local cluster .*status --node.*membership \(join, leave, remove, plan, commit, clear\)/)
     const typo = await runDyn(['gte', 'cart:alice'], {env})
     assert.equal(typo.code, 2)
     assert.match(typo.stderr, /did you mean get\?/)
