@@ -117,11 +117,19 @@ function antiEntropyText(node: NodeStatus): string {
   return summary.keysRepaired > 0 ? `; anti-entropy repaired ${summary.keysRepaired} key(s)` : ''
 }
 
+/**
+ * A member the folder did not start: its status and whether the node asked reaches it. A member
+ * that left is said to have left, as a node of the folder is: no node probes it any more, so its
+ * reachability is stale (it read "left, up" of a node stopped long since).
+ */
+export function otherMemberLine(member: {readonly name: string; readonly apiAddress: string; readonly status: string; readonly up: boolean}): string {
+  const state = member.status === 'left' ? 'left the cluster' : `${member.status}, ${member.up ? 'up' : 'down'}`
+  return `${member.name.padEnd(6)} ${member.apiAddress.padEnd(16)} not started from this folder (${state})\n`
+}
+
 function formatStatus(status: ClusterStatus, ok: boolean, agreed: boolean, left: ReadonlySet<string>): string {
   let text = status.nodes.map((node) => nodeLine(node, left)).join('')
-  for (const member of status.otherMembers) {
-    text += `${member.name.padEnd(6)} ${member.apiAddress.padEnd(16)} not started from this folder (${member.status}, ${member.up ? 'up' : 'down'})\n`
-  }
+  for (const member of status.otherMembers) text += otherMemberLine(member)
   text += settingsLine(status)
   const notServing = status.nodes.filter((n) => !n.serving && !left.has(n.name)).map((n) => n.name)
   if (status.nodes.every((n) => n.state === 'stopped' || n.state === 'left')) return `${text}the cluster is stopped; start it with: dyn cluster up --dir ${status.dir}\n`
@@ -129,7 +137,7 @@ function formatStatus(status: ClusterStatus, ok: boolean, agreed: boolean, left:
   if (ok) return `${text}all nodes ${others === '' ? '' : 'of the folder '}serve and agree on the ring${others}\n`
   if (notServing.length > 0) return `${text}the cluster is not fully up: ${notServing.join(', ')} ${notServing.length === 1 ? 'does' : 'do'} not serve${others}\n`
   if (!agreed) return `${text}the cluster is not fully up: the nodes do not agree on the ring yet${others}\n`
-  return `${text}the cluster is not fully up: other member(s) down: ${status.otherMembers.filter((m) => !m.up).map((m) => m.name).join(', ')}\n`
+  return `${text}the cluster is not fully up: other member(s) down: ${status.otherMembers.filter((m) => !m.up && m.status !== 'left').map((m) => m.name).join(', ')}\n`
 }
 
 /** The cluster's settings and the defaults a request gets, in one line (empty when unknown). */
