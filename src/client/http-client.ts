@@ -282,6 +282,8 @@ export class DynClient {
   /** Send to the preferred node, then to the others in order while they cannot be connected to. */
   private async sendToSomeNode(method: string, path: string, headers: Record<string, string>, body?: Uint8Array): Promise<RawResponse> {
     const failures: Array<{label: string; reason: string; tls: boolean; notHttp: boolean; plainNode: boolean; untrusted?: string}> = []
+    // The last node tried took the request and did not answer in time: see silentAdvice.
+    let silent = false
     for (let step = 0; step < this.addresses.length; step += 1) {
       const index = (this.preferred + step) % this.addresses.length
       const address = this.addresses[index] as NodeAddress
@@ -297,7 +299,10 @@ export class DynClient {
         return attempt.response
       }
       failures.push({label: address.label, reason: attempt.reason, tls: attempt.tls === true, notHttp: attempt.notHttp === true, plainNode: attempt.plainNode === true, ...(attempt.untrusted === undefined ? {} : {untrusted: attempt.untrusted})})
-      if (attempt.connected) break
+      if (attempt.connected) {
+        silent = !attempt.tls && !attempt.notHttp && !attempt.plainNode && attempt.untrusted === undefined
+        break
+      }
     }
     const single = failures.length === 1
     const reason = single ? (failures[0] as {reason: string}).reason : failures.map((f) => `${f.label} ${f.reason}`).join('; ')
@@ -316,7 +321,7 @@ export class DynClient {
     throw new UnreachableError(
       failures.map((f) => f.label).join(', '),
       reason,
-      failures.every((f) => f.tls) ? tlsAdvice : failures.every((f) => f.notHttp) ? notHttpAdvice : undefined,
+      failures.every((f) => f.tls) ? tlsAdvice : failures.every((f) => f.notHttp) ? notHttpAdvice : silent ? silentAdvice(failures.at(-1)?.label ?? '') : undefined,
     )
   }
 }
@@ -499,6 +504,15 @@ export function certificateRejected(error: NodeJS.ErrnoException, established = 
 
 /** The end of an UnreachableError when every node tried failed its TLS handshake: they run, so starting one is no answer. */
 const tlsAdvice = 'something answers there, and its TLS connection failed as said: fix that (starting a node will not)'
+
+/**
+ * The end of an UnreachableError when the last node tried accepted the connection (and perhaps
+ * the request) and did not answer in time: it runs, paused or too busy, so "start one" was no
+ * answer, and a write sent to it may have been applied, which is why no other node was asked.
+ */
+function silentAdvice(node: string): string {
+  return `${node} accepted the connection but did not answer in time (a paused, overloaded or stuck node); the request may have reached it, so no other node was tried: see whether it serves (dyn cluster status), raise --timeout, or point --node at another node (read a key you wrote before writing it again)`
+}
 
 /** The end of an UnreachableError when every node tried answered in something other than HTTP: the address is what to fix. */
 const notHttpAdvice = 'something answers there, but not in HTTP: fix the address as said (starting a node will not)'

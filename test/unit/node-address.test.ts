@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
-import {DynClient} from '../../src/client/http-client.js'
+import net from 'node:net'
+import {DynClient, UnreachableError} from '../../src/client/http-client.js'
 import {nodeAddressesMax, parseNodeAddress, parseNodeList} from '../../src/client/node-address.js'
 import {DynError} from '../../src/errors.js'
 
@@ -84,5 +85,35 @@ describe('parseNodeList', () => {
   it('makes DynClient refuse a malformed address with a bad_parameter DynError', () => {
     assert.throws(() => new DynClient('http://127.0.0.1'), (error: unknown) => error instanceof DynError && error.code === 'bad_parameter')
     assert.equal(new DynClient(['http://127.0.0.1:7071/', '127.0.0.1:7072']).node, '127.0.0.1:7071')
+  })
+})
+
+describe('DynClient: a node that takes the connection and never answers', () => {
+  it('is unreachable, saying that it runs but did not answer, that the request may have reached it, and not to start one', async (t) => {
+    // A paused node: its kernel accepts the connection, nothing reads or answers.
+    const sockets: net.Socket[] = []
+    const server = net.createServer((socket) => void sockets.push(socket))
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    t.after(() => {
+      for (const socket of sockets) socket.destroy()
+      server.close()
+    })
+    const port = (server.address() as net.AddressInfo).port
+    const refusedPort = await new Promise<number>((resolve) => {
+      const probe = net.createServer().listen(0, '127.0.0.1', () => {
+        const free = (probe.address() as net.AddressInfo).port
+        probe.close(() => resolve(free))
+      })
+    })
+    const client = new DynClient([`127.0.0.1:${port}`, `127.0.0.1:${refusedPort}`], 300)
+    const failed = await client.get('k').then(
+      () => assert.fail('a silent node answered'),
+      (error: unknown) => error,
+    )
+    assert.ok(failed instanceof UnreachableError, String(failed))
+    assert.equal(failed.code, 'unreachable')
+    assert.match(failed.message, new RegExp(`^cannot reach a dyn node at 127\\.0\\.0\\.1:${port} \\(no answer within 300 ms\\); 127\\.0\\.0\\.1:${port} accepted the connection but did not answer in time \\(a paused, overloaded or stuck node\\); the request may have reached it, so no other node was tried`))
+    // It said "start one (dyn cluster up)", of a node that runs.
+    assert.doesNotMatch(failed.message, /start one/)
   })
 })
