@@ -20,6 +20,7 @@
 import {request as httpRequest} from 'node:http'
 import type {IncomingHttpHeaders} from 'node:http'
 import {checkKeyText, valueBytesMax} from '../api/params.js'
+import {isSafeContentType} from '../coordinator/messages.js'
 import {assert, DynError} from '../errors.js'
 import type {ErrorCode} from '../errors.js'
 import {systemRandom} from '../node/system-time.js'
@@ -201,6 +202,9 @@ export class DynClient {
     const badKey = refusedKey(key)
     if (badKey !== undefined) return badKey
     if (value.byteLength > valueBytesMax) return refusedValue(value.byteLength)
+    // Refused here as the node would refuse it: a line break or other control character in it
+    // made Node throw ERR_INVALID_CHAR out of dyn put (a TypeError, exit 1, "not found").
+    if (options.contentType !== undefined && !isSafeContentType(options.contentType)) return refusedContentType()
     const headers: Record<string, string> = {accept: 'application/json', 'content-type': options.contentType ?? 'application/octet-stream'}
     if (options.context !== undefined) headers['x-dyn-context'] = options.context
     const response = await this.send('PUT', `/kv/${encodeURIComponent(key)}${queryOf(options, ['n', 'w', 'dw', 'pw', 'explain'])}`, headers, value)
@@ -331,6 +335,12 @@ function refusedKey(key: string): ApiError | undefined {
   const checked = checkKeyText(key)
   if (checked.ok) return undefined
   return {ok: false, status: 400, error: checked.error, message: checked.message, body: {error: checked.error, message: checked.message}}
+}
+
+/** The node's own refusal of a Content-Type it would not store (400 bad_request), without sending it. */
+function refusedContentType(): ApiError {
+  const message = 'the Content-Type must be 1 to 256 printable ASCII characters'
+  return {ok: false, status: 400, error: 'bad_request', message, body: {error: 'bad_request', message}}
 }
 
 /** The node's own refusal of a value over the limit (413 value_too_large), without sending it. */

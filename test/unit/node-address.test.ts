@@ -117,3 +117,16 @@ describe('DynClient: a node that takes the connection and never answers', () => 
     assert.doesNotMatch(failed.message, /start one/)
   })
 })
+
+describe('DynClient: a Content-Type the node would refuse', () => {
+  it('is refused without sending, as the node refuses it (a line break in it threw ERR_INVALID_CHAR out of dyn put)', async () => {
+    // Nothing listens there: a request sent would fail as unreachable instead.
+    const client = new DynClient(['127.0.0.1:1'], 300)
+    for (const contentType of ['text/plain\r\nX-Evil: 1', 'a\tb', '', 'x'.repeat(257)]) {
+      const result = await client.put('k', Buffer.from('v'), {contentType})
+      assert.equal(result.ok, false, JSON.stringify(contentType))
+      assert.ok(!result.ok && result.status === 400 && result.error === 'bad_request', JSON.stringify(result))
+      assert.ok(!result.ok && result.message === 'the Content-Type must be 1 to 256 printable ASCII characters')
+    }
+  })
+})
