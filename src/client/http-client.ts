@@ -19,7 +19,7 @@
 
 import {request as httpRequest} from 'node:http'
 import type {IncomingHttpHeaders} from 'node:http'
-import {checkKeyText, valueBytesMax} from '../api/params.js'
+import {checkContext, checkKeyText, valueBytesMax} from '../api/params.js'
 import {isSafeContentType} from '../coordinator/messages.js'
 import {assert, DynError} from '../errors.js'
 import type {ErrorCode} from '../errors.js'
@@ -205,8 +205,10 @@ export class DynClient {
     // Refused here as the node would refuse it: a line break or other control character in it
     // made Node throw ERR_INVALID_CHAR out of dyn put (a TypeError, exit 1, "not found").
     if (options.contentType !== undefined && !isSafeContentType(options.contentType)) return refusedContentType()
+    const badContext = refusedContext(options.context)
+    if (badContext !== undefined) return badContext
     const headers: Record<string, string> = {accept: 'application/json', 'content-type': options.contentType ?? 'application/octet-stream'}
-    if (options.context !== undefined) headers['x-dyn-context'] = options.context
+    if (options.context !== undefined) headers['x-dyn-context'] = options.context.trim()
     const response = await this.send('PUT', `/kv/${encodeURIComponent(key)}${queryOf(options, ['n', 'w', 'dw', 'pw', 'explain'])}`, headers, value)
     return writeResult(response)
   }
@@ -214,8 +216,10 @@ export class DynClient {
   async delete(key: string, options: QuorumOptions & {context?: string} = {}): Promise<WriteResult> {
     const badKey = refusedKey(key)
     if (badKey !== undefined) return badKey
+    const badContext = refusedContext(options.context)
+    if (badContext !== undefined) return badContext
     const headers: Record<string, string> = {accept: 'application/json'}
-    if (options.context !== undefined) headers['x-dyn-context'] = options.context
+    if (options.context !== undefined) headers['x-dyn-context'] = options.context.trim()
     const response = await this.send('DELETE', `/kv/${encodeURIComponent(key)}${queryOf(options, ['n', 'r', 'w', 'dw', 'pr', 'pw', 'explain'])}`, headers)
     return writeResult(response)
   }
@@ -333,6 +337,19 @@ export class DynClient {
 /** The same refusal the API would answer, without a round trip (and without a path that URL normalisation would change). */
 function refusedKey(key: string): ApiError | undefined {
   const checked = checkKeyText(key)
+  if (checked.ok) return undefined
+  return {ok: false, status: 400, error: checked.error, message: checked.message, body: {error: checked.error, message: checked.message}}
+}
+
+/**
+ * The node's own refusal of a context it could not decode (400 bad_context: cut short, altered,
+ * not base64url), by the node's own check, without sending it. A line break in it (a context
+ * pasted across lines) made Node throw ERR_INVALID_CHAR out of dyn put and dyn delete (a
+ * TypeError, exit 1, "not found"). The node trims the header; so does the client, before sending.
+ */
+function refusedContext(context: string | undefined): ApiError | undefined {
+  if (context === undefined) return undefined
+  const checked = checkContext(context)
   if (checked.ok) return undefined
   return {ok: false, status: 400, error: checked.error, message: checked.message, body: {error: checked.error, message: checked.message}}
 }

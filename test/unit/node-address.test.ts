@@ -130,3 +130,22 @@ describe('DynClient: a Content-Type the node would refuse', () => {
     }
   })
 })
+
+describe('DynClient: a context the node would refuse', () => {
+  it('is refused without sending, with the node\'s own bad_context message (a line break in it threw ERR_INVALID_CHAR out of dyn put and delete)', async () => {
+    const client = new DynClient(['127.0.0.1:1'], 300)
+    const put = await client.put('k', Buffer.from('v'), {context: 'AgEL\nbjE'})
+    assert.ok(!put.ok && put.status === 400 && put.error === 'bad_context', JSON.stringify(put))
+    assert.match(put.ok ? '' : put.message, /holds characters that are not base64url/)
+    const del = await client.delete('k', {context: 'AgEL\rbjE'})
+    assert.ok(!del.ok && del.error === 'bad_context', JSON.stringify(del))
+  })
+
+  it('sends a whole context with a line break around it, trimmed as the node trims it', async () => {
+    // A context that decodes (from a read of this project's cluster), as pasted with a line break after it.
+    const context = 'AgELbjEuNjljNTQ3YjYBABgcJq8'
+    const client = new DynClient(['127.0.0.1:1'], 300)
+    // Not refused here: it is sent, and nothing listens there.
+    await assert.rejects(client.put('k', Buffer.from('v'), {context: `${context}\n`}), (error: unknown) => error instanceof UnreachableError)
+  })
+})
