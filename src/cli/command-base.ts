@@ -6,7 +6,7 @@
 
 import {Command} from '@oclif/core/command'
 import type {DynClient} from '../client/http-client.js'
-import {CommandOutput, jsonRequested, plainMessage} from './command-output.js'
+import {CommandOutput, internalFailureText, jsonRequested, plainMessage} from './command-output.js'
 import type {ClientFlagValues} from './command-output.js'
 import {exitCodeOf, exitCodes} from './exit-codes.js'
 
@@ -59,6 +59,12 @@ export abstract class DynCommand extends Command {
     // (an unknown flag, a value of the wrong type, two exclusive flags) came boxed, and for an
     // unknown flag it was followed by the command's whole help, which scrolled the error away.
     if (usage && !jsonRequested(this.argv)) this.fail(false, 'bad_usage', `${usageMessage(error.message)} (${this.commandLine()} --help lists the flags)`)
+    // A bug, in text: one line with the code internal and exit 3, as with --json (oclif's own
+    // handler exited 1, the code for "not found").
+    if (!usage && !jsonRequested(this.argv)) {
+      process.stderr.write(internalFailureText(error))
+      this.exit(exitCodeOf('internal'))
+    }
     if (!jsonRequested(this.argv)) return super.catch(error)
     this.printJson({ok: false, error: usage ? 'bad_usage' : 'internal', message: usage ? usageMessage(error.message) : plainMessage(error.message)})
     this.exit(usage ? exitCodes.usage : exitCodeOf('internal'))

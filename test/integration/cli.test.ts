@@ -273,6 +273,26 @@ describe('dyn CLI', () => {
     assert.match(refused.message, /^the context token looks truncated: .* a character or more is missing at its end\. Copy the whole context from your last read of this key/)
   })
 
+  it('a bug (an exception that is no DynError) is one line with the code internal and exits 3 in text as in JSON, through the fast path and oclif alike', async () => {
+    // A preload that makes every HTTP request throw, as Node's ERR_INVALID_CHAR once did.
+    const folder = await mkdtemp(path.join(tmpdir(), 'dyn-internal-'))
+    try {
+      const preload = path.join(folder, 'boom.mjs')
+      await writeFile(preload, "import http from 'node:http'\nimport {syncBuiltinESMExports} from 'node:module'\nhttp.request = () => { throw new TypeError('boom from a test preload') }\nsyncBuiltinESMExports()\n")
+      for (const args of [['get', 'k'], ['ring']]) {
+        const text = await runNode(['--import', pathToFileURL(preload).href, dynBin, ...args], {env: {...env, DEBUG: ''}, timeoutMs: 30_000, killSignal: 'SIGKILL'})
+        // It exited 1, the code for "not found", with oclif's boxed error.
+        assert.equal(text.code, 3, `${args.join(' ')}: ${text.stderr}`)
+        assert.equal(text.stderr, 'dyn: boom from a test preload [internal]\n', args.join(' '))
+        const json = await runNode(['--import', pathToFileURL(preload).href, dynBin, ...args, '--json'], {env, timeoutMs: 30_000, killSignal: 'SIGKILL'})
+        assert.equal(json.code, 3, args.join(' '))
+        assert.equal(answer(json).error, 'internal')
+      }
+    } finally {
+      await rm(folder, {recursive: true, force: true})
+    }
+  })
+
   it('dyn start and dyn cluster up refuse a bad admission target or window as bad_parameter, before starting anything', async () => {
     const folder = await mkdtemp(path.join(tmpdir(), 'dyn-admission-flags-'))
     try {

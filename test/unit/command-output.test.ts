@@ -5,7 +5,8 @@
 
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
-import {failureLine, parseFailureLine} from '../../src/cli/command-output.js'
+import {failureLine, internalFailureText, parseFailureLine} from '../../src/cli/command-output.js'
+import {exitCodeOf} from '../../src/cli/exit-codes.js'
 import {usageMessage} from '../../src/cli/command-base.js'
 
 describe('command output: the failure line', () => {
@@ -35,5 +36,16 @@ describe('command output: oclif usage errors in one line', () => {
   it('keeps any other message as it is, uncoloured, on one line', () => {
     assert.equal(usageMessage('\u001b[31mNonexistent flag: --bogus\u001b[39m\nSee more help with --help'), 'Nonexistent flag: --bogus')
     assert.equal(usageMessage('Unexpected argument: extra'), 'Unexpected argument: extra')
+  })
+})
+
+describe('command output: a bug, in text', () => {
+  it('is one line with the code internal (exit 3 as with --json), the stack only with DEBUG', () => {
+    const error = new TypeError('Invalid character in header content ["x-dyn-context"]')
+    assert.equal(internalFailureText(error, false), 'dyn: Invalid character in header content ["x-dyn-context"] [internal]\n')
+    const debug = internalFailureText(error, true)
+    assert.match(debug, /^dyn: Invalid character in header content \["x-dyn-context"\] \[internal\]\nTypeError: Invalid character/)
+    assert.equal(internalFailureText('a thrown string', false), 'dyn: a thrown string [internal]\n')
+    assert.equal(exitCodeOf('internal'), 3)
   })
 })
