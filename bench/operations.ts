@@ -200,9 +200,17 @@ export class OperationFactory implements OperationSource {
     }
   }
 
-  /** The load phase's insert of record `index`. */
-  loadRecord(index: number): OperationRun {
-    return this.write('insert', keyName(index), valueOf(this.options.valueSize, this.options.random))
+  /**
+   * The load phase's insert of record `index`. Into a cluster that may hold the records already
+   * (a running cluster, given with --node: an earlier run loaded the same keys), it reads the key
+   * first and writes with the read's context, superseding what is there. Written blind, each
+   * run's load added a sibling to every record, so that after a few runs every read returned
+   * several versions (the report's "versions a read returned" measured the earlier runs), and
+   * reads and updates carried ever more of them.
+   */
+  loadRecord(index: number, readFirst = false): OperationRun {
+    const value = valueOf(this.options.valueSize, this.options.random)
+    return readFirst ? this.readThenWrite('insert', keyName(index), () => value) : this.write('insert', keyName(index), value)
   }
 
   /** The outcome of a reply, noting the kind's first answered failure. */

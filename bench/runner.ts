@@ -716,6 +716,9 @@ function withFirstFailures(run: PhaseResult, failures: ReadonlyMap<OperationKind
 
 async function loadRecords(config: BenchConfig, nodes: readonly string[], factory: OperationFactory, onProgress: ((snapshot: ProgressSnapshot) => void) | undefined): Promise<{records: number; elapsedS: number; failed: number}> {
   const targets = new HttpTargets(config.timeoutS, loadConcurrency, nodes, config.tls)
+  // A running cluster (--node) may hold the records from an earlier run: each is read first, and
+  // written with its context (see OperationFactory.loadRecord). A cluster the bench started is empty.
+  const readFirst = config.nodes.length > 0
   const begin = performance.now()
   let next = 0
   let done = 0
@@ -728,12 +731,12 @@ async function loadRecords(config: BenchConfig, nodes: readonly string[], factor
     while (next < config.records && targets.tlsFailure === undefined) {
       const index = next
       next += 1
-      let result = await targets.execute(nodes[index % nodes.length] as string, factory.loadRecord(index))
+      let result = await targets.execute(nodes[index % nodes.length] as string, factory.loadRecord(index, readFirst))
       // The load is not measured: a record a node shed (refused before any work, so safe to send
       // again) is sent again after a jittered wait, as the clients do, a bounded number of times.
       for (let retry = 0; result.outcome === 'overloaded' && retry < loadShedRetriesMax; retry += 1) {
         await new Promise((resolve) => setTimeout(resolve, loadShedRetryDelayMs * 2 ** retry * (0.5 + Math.random())))
-        result = await targets.execute(nodes[index % nodes.length] as string, factory.loadRecord(index))
+        result = await targets.execute(nodes[index % nodes.length] as string, factory.loadRecord(index, readFirst))
       }
       if (result.outcome !== 'ok') {
         failed += 1

@@ -5,7 +5,7 @@ import {admissionFlags, checkAdmissionFlags} from '../src/cli/admission-flags.js
 import {DynCommand} from '../src/cli/command-base.js'
 import {CommandOutput} from '../src/cli/command-output.js'
 import {checkCreationSettings} from '../src/cli/cluster-settings.js'
-import {nodeAddresses} from '../src/cli/node-addresses.js'
+import {internodePort, nodeAddresses} from '../src/cli/node-addresses.js'
 import {withSeedsInternodeAddress} from '../src/cli/seed-hint.js'
 import {DynError} from '../src/errors.js'
 import {namePattern} from '../src/membership/names.js'
@@ -58,7 +58,7 @@ With --tls-*, the node reads its TLS files again every minute and takes them whe
     advertise: Flags.string({description: 'address the other nodes and clients are told to reach this node at, never 0.0.0.0 (required with --listen 0.0.0.0) [default: the --listen address, 127.0.0.1 without one]'}),
     host: Flags.string({description: 'shorthand for --listen and --advertise with one address [default: 127.0.0.1]'}),
     port: Flags.integer({description: 'client HTTP API port', default: 7070, min: 0, max: 65535}),
-    'rpc-port': Flags.integer({description: 'internode RPC port (default: --port + 1000)', min: 0, max: 65535}),
+    'rpc-port': Flags.integer({description: 'internode RPC port (default: --port + 1000; with --port 0, a port the OS picks, as for --port)', min: 0, max: 65535}),
     data: Flags.string({description: 'data folder (created if missing)', required: true}),
     seeds: Flags.string({description: 'comma-separated internode addresses (host:rpc-port) of members to join through'}),
     partitions: Flags.integer({description: `partitions on the ring, Q (a power of two; new cluster only) [default: ${partitionCountDefault}]`}),
@@ -123,6 +123,8 @@ With --tls-*, the node reads its TLS files again every minute and takes them whe
     if (!admission.ok) this.fail(flags.json, admission.error, admission.message)
     const addresses = nodeAddresses(flags, machineAddresses())
     if (!addresses.ok) this.fail(flags.json, addresses.error, addresses.message)
+    const internode = internodePort(flags.port, flags['rpc-port'])
+    if (!internode.ok) this.fail(flags.json, internode.error, internode.message)
     const seeds = (flags.seeds ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '')
     const badSeed = seeds.find((seed) => !/^([^:\s[\]]+|\[[0-9A-Fa-f:.]+\]):\d{1,5}$/.test(seed))
     if (badSeed !== undefined) this.fail(flags.json, 'bad_parameter', `--seeds: "${badSeed}" is not host:port (an IPv6 host in brackets: [::1]:8070)`)
@@ -135,7 +137,7 @@ With --tls-*, the node reads its TLS files again every minute and takes them whe
     if (flags.processes !== undefined) {
       const requested = flags.processes === 'auto' ? 'auto' : /^[0-9]{1,4}$/.test(flags.processes) ? Number(flags.processes) : Number.NaN
       if (Number.isNaN(requested)) this.fail(flags.json, 'bad_parameter', `--processes "${flags.processes}": give how many nodes to run on this machine (1 to ${processesMax}), or auto for one per core`)
-      await this.runProcesses(flags, requested, addresses.advertise, seeds, tls?.tls)
+      await this.runProcesses(flags, requested, internode.rpcPort, addresses.advertise, seeds, tls?.tls)
       return
     }
     const log = nodeLog(flags.json, flags.name)
@@ -154,7 +156,7 @@ With --tls-*, the node reads its TLS files again every minute and takes them whe
         listenHost: addresses.listen,
         advertiseHost: addresses.advertise,
         port: flags.port,
-        rpcPort: flags['rpc-port'] ?? flags.port + 1000,
+        rpcPort: internode.rpcPort,
         dataDir: flags.data,
         seeds,
         settings,
@@ -225,7 +227,7 @@ With --tls-*, the node reads its TLS files again every minute and takes them whe
   }
 
   /** `--processes K|auto`: K nodes of this machine as child processes (src/cli/start-processes.ts). */
-  private async runProcesses(flags: StartFlags, requested: number | 'auto', advertiseHost: string, seeds: readonly string[], tls: NodeTls | undefined): Promise<void> {
+  private async runProcesses(flags: StartFlags, requested: number | 'auto', rpcPort: number, advertiseHost: string, seeds: readonly string[], tls: NodeTls | undefined): Promise<void> {
     const recorded = await readProcessesRecord(flags.data).catch((error: Error) => this.fail(flags.json, 'bad_parameter', error.message))
     const counted = processCount(requested, availableParallelism(), flags.name, recorded)
     if (!counted.ok) this.fail(flags.json, counted.error, counted.message)
@@ -235,7 +237,7 @@ With --tls-*, the node reads its TLS files again every minute and takes them whe
       ...(flags.machine === undefined ? {} : {machine: flags.machine}),
       processes,
       port: flags.port,
-      rpcPort: flags['rpc-port'] ?? flags.port + 1000,
+      rpcPort,
       data: flags.data,
       advertiseHost,
       seeds,

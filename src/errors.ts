@@ -41,6 +41,8 @@ export const errorCodes = [
   'https_required',
   /** A client's TLS handshake answered in plain HTTP: the node serves no TLS, so https:// or --tls-ca is the mistake. */
   'tls_not_served',
+  /** A command stopped by its user (Ctrl-C) before it could finish: dyn verify, which then checked nothing (exit 2). */
+  'interrupted',
 ] as const
 
 export type ErrorCode = (typeof errorCodes)[number]

@@ -1,5 +1,5 @@
 import * as Flags from '@oclif/core/flags'
-import {ClusterChangeCommand, formatPlan} from '../../src/cli/cluster-change.js'
+import {ClusterChangeCommand, formatStaged} from '../../src/cli/cluster-change.js'
 import {exitCodesHelp} from '../../src/cli/exit-codes.js'
 import {namePattern} from '../../src/membership/names.js'
 
@@ -28,6 +28,6 @@ ${exitCodesHelp}`
       this.fail(flags.json, 'bad_parameter', `--name ${JSON.stringify(flags.name)} is not a member name (letters, digits, '.', '_', '-'; 1 to 64)`)
     }
     const query = flags.name === undefined ? '' : `?node=${encodeURIComponent(flags.name)}`
-    await this.change(flags, 'POST', `/cluster/leave${query}`, (plan) => `${formatPlan(plan)}apply it with: dyn cluster commit\n`)
+    await this.change(flags, 'POST', `/cluster/leave${query}`, formatStaged)
   }
 }

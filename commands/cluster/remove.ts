@@ -1,5 +1,5 @@
 import {Args} from '@oclif/core'
-import {ClusterChangeCommand, formatPlan, sendClusterChange} from '../../src/cli/cluster-change.js'
+import {ClusterChangeCommand, formatStaged, sendClusterChange} from '../../src/cli/cluster-change.js'
 import type {PlanBody} from '../../src/cli/cluster-change.js'
 import {exitCodesHelp} from '../../src/cli/exit-codes.js'
 import {warn} from '../../src/cli/format.js'
@@ -38,6 +38,6 @@ ${exitCodesHelp}`
     const warning = seen === undefined ? undefined : removalWarning(args.name, seen)
     if (warning !== undefined) warn(warning)
     if (flags.json) this.printOk(outcome.body)
-    else process.stdout.write(`${formatPlan(outcome.body as PlanBody)}apply it with: dyn cluster commit\n`)
+    else process.stdout.write(formatStaged(outcome.body as PlanBody))
   }
 }

@@ -4,7 +4,9 @@ import {clientTlsFlags, nodeFlag} from '../../src/cli/client-flags.js'
 import {clusterStatus, remoteClusterStatus, remoteStatusMemberTimeoutMsMax} from '../../src/cli/cluster-status.js'
 import type {ClusterSettingsView, ClusterStatus, NodeStatus, QuorumDefaults, RemoteClusterStatus} from '../../src/cli/cluster-status.js'
 import {formatTransfers, leftMembers, readTransfers} from '../../src/cli/transfer-status.js'
-import {localClusterTls, localClusterTlsProblem, readCluster} from '../../src/cli/local-cluster.js'
+import {clusterFileName, isNodeDataFolder, localClusterTls, localClusterTlsProblem, readCluster} from '../../src/cli/local-cluster.js'
+import {nodeEnvironmentVariable} from '../../src/cli/command-output.js'
+import {DynError} from '../../src/errors.js'
 import type {ClientTls} from '../../src/client/http-client.js'
 import {DynCommand} from '../../src/cli/command-base.js'
 import {exitCodes} from '../../src/cli/exit-codes.js'
@@ -29,7 +31,7 @@ Exits 0 when every node (of the folder, or every member with --node) serves, all
   ]
 
   static override flags = {
-    dir: Flags.string({description: `the cluster's folder (made by dyn cluster up) [default: ${clusterDirDefault}]`, exclusive: ['node']}),
+    dir: Flags.string({description: `the cluster's folder (made by dyn cluster up) [default: ${clusterDirDefault}; when it holds no cluster and DYN_NODE is set, the cluster is asked through DYN_NODE as with --node]`, exclusive: ['node']}),
     node: nodeFlag,
     ...clientTlsFlags,
     timeout: Flags.integer({description: 'with --node: give up on the node after this many milliseconds (it waits for each member at most half of it, up to 2 s)', default: 10_000, min: 2}),
@@ -45,6 +47,14 @@ Exits 0 when every node (of the folder, or every member with --node) serves, all
     try {
       // One read of the folder, so that its nodes' CA is read once too (localClusterTls).
       const cluster = await readCluster(dir)
+      // Neither flag, no cluster in the default folder, and DYN_NODE names the cluster's nodes (as
+      // for every other command, and as --node's help says): ask through it. It once answered
+      // "no cluster in .dyn/cluster; start one with: dyn cluster up" to a user of a cluster on
+      // several machines who had exported DYN_NODE as the README does.
+      if (cluster === undefined && flags.dir === undefined && nodeEnvironmentValue() !== undefined) return await this.remote(flags)
+      if (cluster === undefined && flags.dir === undefined && !isNodeDataFolder(dir)) {
+        throw new DynError('bad_parameter', `no cluster in ${dir} (no ${clusterFileName}), the folder dyn cluster up uses when not given --dir: give --dir with the folder of dyn cluster up, or ask a running node of any cluster with --node HOST:PORT (or DYN_NODE)`)
+      }
       status = await clusterStatus(dir, cluster)
       // Without its TLS files the folder reaches no node: each says so above, and no transfer is read.
       tls = cluster === undefined || localClusterTlsProblem(cluster) !== undefined ? undefined : localClusterTls(cluster)
@@ -83,6 +93,12 @@ Exits 0 when every node (of the folder, or every member with --node) serves, all
   }
 }
 
+/** DYN_NODE when it names something (not unset, not blank). */
+function nodeEnvironmentValue(): string | undefined {
+  const value = process.env[nodeEnvironmentVariable]
+  return value === undefined || value.trim() === '' ? undefined : value
+}
+
 /** How a node is, in a few words: serving (its members, ring and anti-entropy), left, or what is wrong. */
 function stateText(node: NodeStatus, left: ReadonlySet<string>): string {
   if (node.serving) return `serving, ${node.members} members, ring ${node.ringHash}${antiEntropyText(node)}`
@@ -101,11 +117,19 @@ function antiEntropyText(node: NodeStatus): string {
   return summary.keysRepaired > 0 ? `; anti-entropy repaired ${summary.keysRepaired} key(s)` : ''
 }
 
+/**
+ * A member the folder did not start: its status and whether the node asked reaches it. A member
+ * that left is said to have left, as a node of the folder is: no node probes it any more, so its
+ * reachability is stale (it read "left, up" of a node stopped long since).
+ */
+export function otherMemberLine(member: {readonly name: string; readonly apiAddress: string; readonly status: string; readonly up: boolean}): string {
+  const state = member.status === 'left' ? 'left the cluster' : `${member.status}, ${member.up ? 'up' : 'down'}`
+  return `${member.name.padEnd(6)} ${member.apiAddress.padEnd(16)} not started from this folder (${state})\n`
+}
+
 function formatStatus(status: ClusterStatus, ok: boolean, agreed: boolean, left: ReadonlySet<string>): string {
   let text = status.nodes.map((node) => nodeLine(node, left)).join('')
-  for (const member of status.otherMembers) {
-    text += `${member.name.padEnd(6)} ${member.apiAddress.padEnd(16)} not started from this folder (${member.status}, ${member.up ? 'up' : 'down'})\n`
-  }
+  for (const member of status.otherMembers) text += otherMemberLine(member)
   text += settingsLine(status)
   const notServing = status.nodes.filter((n) => !n.serving && !left.has(n.name)).map((n) => n.name)
   if (status.nodes.every((n) => n.state === 'stopped' || n.state === 'left')) return `${text}the cluster is stopped; start it with: dyn cluster up --dir ${status.dir}\n`
@@ -113,7 +137,7 @@ function formatStatus(status: ClusterStatus, ok: boolean, agreed: boolean, left:
   if (ok) return `${text}all nodes ${others === '' ? '' : 'of the folder '}serve and agree on the ring${others}\n`
   if (notServing.length > 0) return `${text}the cluster is not fully up: ${notServing.join(', ')} ${notServing.length === 1 ? 'does' : 'do'} not serve${others}\n`
   if (!agreed) return `${text}the cluster is not fully up: the nodes do not agree on the ring yet${others}\n`
-  return `${text}the cluster is not fully up: other member(s) down: ${status.otherMembers.filter((m) => !m.up).map((m) => m.name).join(', ')}\n`
+  return `${text}the cluster is not fully up: other member(s) down: ${status.otherMembers.filter((m) => !m.up && m.status !== 'left').map((m) => m.name).join(', ')}\n`
 }
 
 /** The cluster's settings and the defaults a request gets, in one line (empty when unknown). */

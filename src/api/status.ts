@@ -38,4 +38,6 @@ export const statusOfError: Record<ErrorCode, number> = {
   https_required: 400,
   // Only a client meets it, as tls_untrusted: the node answered its TLS handshake in plain HTTP.
   tls_not_served: 502,
+  // Only a command meets it (dyn verify stopped by Ctrl-C); no node answers it.
+  interrupted: 400,
 }

@@ -68,6 +68,15 @@ export function formatPlan(plan: PlanBody): string {
 }
 
 /**
+ * A staged change's answer as text (dyn cluster leave, remove): the plan, and how to apply it
+ * while anything is staged. A removal that withdrew a join stages nothing (its note says no
+ * commit is needed), and once ended with "apply it with: dyn cluster commit" all the same.
+ */
+export function formatStaged(plan: PlanBody): string {
+  return (plan.staged ?? []).length === 0 ? formatPlan(plan) : `${formatPlan(plan)}apply it with: dyn cluster commit\n`
+}
+
+/**
  * A commit's answer as text, which names the change it started by its transition id (`ring
  * change 5.n1`), as `dyn cluster status`, the logs and refusals (`ring_in_transition`,
  * `already_leaving`) name it; then what it moves, as the plan said.

@@ -6,7 +6,7 @@
 
 import {Command} from '@oclif/core/command'
 import type {DynClient} from '../client/http-client.js'
-import {CommandOutput, jsonRequested, plainMessage} from './command-output.js'
+import {CommandOutput, internalFailureText, jsonRequested, plainMessage} from './command-output.js'
 import type {ClientFlagValues} from './command-output.js'
 import {exitCodeOf, exitCodes} from './exit-codes.js'
 
@@ -53,18 +53,53 @@ export abstract class DynCommand extends Command {
     if (!exiting && error.constructor.name === 'RequiredArgsError' && Array.isArray(error.args)) {
       this.fail(jsonRequested(this.argv), 'bad_usage', this.missingArgsMessage(error.args as Array<{name: string; description?: string}>))
     }
-    if (exiting || !jsonRequested(this.argv)) return super.catch(error)
+    if (exiting) return super.catch(error)
     const usage = error.oclif?.exit !== undefined
-    this.printJson({ok: false, error: usage ? 'bad_usage' : 'internal', message: plainMessage(error.message)})
+    // In text, a usage error is one line with its code, as every other refusal: oclif's own text
+    // (an unknown flag, a value of the wrong type, two exclusive flags) came boxed, and for an
+    // unknown flag it was followed by the command's whole help, which scrolled the error away.
+    if (usage && !jsonRequested(this.argv)) this.fail(false, 'bad_usage', `${usageMessage(error.message)} (${this.commandLine()} --help lists the flags)`)
+    // A bug, in text: one line with the code internal and exit 3, as with --json (oclif's own
+    // handler exited 1, the code for "not found").
+    if (!usage && !jsonRequested(this.argv)) {
+      process.stderr.write(internalFailureText(error))
+      this.exit(exitCodeOf('internal'))
+    }
+    if (!jsonRequested(this.argv)) return super.catch(error)
+    this.printJson({ok: false, error: usage ? 'bad_usage' : 'internal', message: usage ? usageMessage(error.message) : plainMessage(error.message)})
     this.exit(usage ? exitCodes.usage : exitCodeOf('internal'))
+  }
+
+  /** `dyn get`, `dyn cluster up`: how this command is typed. */
+  private commandLine(): string {
+    return `${this.config.bin} ${this.id?.replaceAll(':', ' ') ?? ''}`.trim()
   }
 
   /** `missing the argument KEY, the key. Use: dyn get KEY [flags] (dyn get --help lists the flags)`. */
   private missingArgsMessage(missing: ReadonlyArray<{name: string; description?: string}>): string {
-    const command = `${this.config.bin} ${this.id?.replaceAll(':', ' ') ?? ''}`.trim()
+    const command = this.commandLine()
     const declared = Object.entries((this.constructor as typeof Command).args ?? {})
     const usage = declared.map(([name, arg]) => (arg.required ? name.toUpperCase() : `[${name.toUpperCase()}]`)).join(' ')
     const names = missing.map((arg) => `${arg.name.toUpperCase()}${arg.description === undefined ? '' : `, ${arg.description}`}`)
     return `missing the argument ${names.join('; and ')}. Use: ${command} ${usage} [flags] (${command} --help lists the flags)`
   }
+}
+
+/**
+ * oclif's usage error as one line: `Parsing --r Expected an integer but received: abc`, or
+ * several errors ("The following errors occurred: ...") joined with "; ".
+ */
+export function usageMessage(message: string): string {
+  // eslint-disable-next-line no-control-regex
+  const lines = message.replace(/\u001b\[[0-9;]*m/g, '').split('\n').map((line) => line.trim()).filter((line) => line !== '' && !/^See more help with --help$/.test(line))
+  const [first, ...rest] = lines
+  if (first === undefined) return 'bad usage'
+  if (/^The following errors? occurred:?$/.test(first)) return rest.join('; ')
+  // "Parsing --r" then "Expected an integer but received: abc": the flag, then what is wrong with it.
+  const parsing = /^Parsing (-{1,2}\S+)$/.exec(first)
+  if (parsing !== null && rest.length > 0) {
+    const said = rest.join(' ')
+    return `${parsing[1]}: ${said.charAt(0).toLowerCase()}${said.slice(1)}`
+  }
+  return lines.join(' ')
 }

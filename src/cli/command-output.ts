@@ -65,6 +65,18 @@ export function failureLine(message: string, code: string): string {
 }
 
 /**
+ * What a command that failed for a bug (an exception that is no DynError) writes on stderr
+ * without --json: its one line with the code internal (exit 3, as with --json), and the stack
+ * when DEBUG is set. oclif's own handler printed the error and exited 1, the code scripts read as
+ * "not found".
+ */
+export function internalFailureText(error: unknown, debug = process.env.DEBUG !== undefined && process.env.DEBUG !== ''): string {
+  const message = plainMessage(error instanceof Error ? error.message : String(error)) || String(error)
+  const line = `${failureLine(message, 'internal')}\n`
+  return debug && error instanceof Error && error.stack !== undefined ? `${line}${error.stack}\n` : line
+}
+
+/**
  * The code and message of a line `failureLine` wrote, as a node's log ends when its `dyn start`
  * failed (`dyn cluster up` runs its nodes without --json, their stderr in their log); undefined
  * for any other line. One line only: a message that spans lines is not taken apart.

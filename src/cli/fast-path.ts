@@ -65,7 +65,7 @@ export async function runFast(argv: readonly string[], environment: NodeJS.Proce
   const parsed = parseFast(rest, command)
   if (parsed === undefined) return false
   // Loaded only now: a line that goes to oclif pays for nothing more than the table.
-  const [{CommandOutput, jsonRequested, plainMessage}, {exitCodeOf}] = await Promise.all([import('./command-output.js'), import('./exit-codes.js')])
+  const [{CommandOutput, internalFailureText, jsonRequested, plainMessage}, {exitCodeOf}] = await Promise.all([import('./command-output.js'), import('./exit-codes.js')])
   // As @oclif/core's command module does: a reader that closes the pipe early (`| head`) is not an error.
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
     if (error.code !== 'EPIPE') throw error
@@ -82,8 +82,8 @@ export async function runFast(argv: readonly string[], environment: NodeJS.Proce
       out.printJson({ok: false, error: 'internal', message: plainMessage((error as Error).message ?? String(error))})
       process.exit(exitCodeOf('internal'))
     }
-    const {handle} = await import('@oclif/core/handle')
-    await handle(error as Error)
+    process.stderr.write(internalFailureText(error))
+    process.exit(exitCodeOf('internal'))
   }
   return true
 }

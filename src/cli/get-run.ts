@@ -31,7 +31,9 @@ export async function runGet(out: CommandOutput, key: string, flags: GetFlags): 
     const result = await client.get(key, {n: flags.n, r: flags.r, pr: flags.pr, explain: flags.explain})
     if (!result.ok) {
       if (flags.explain && !flags.json) writeTrace(result.body.trace)
-      out.fail(flags.json, result.error, result.message, {key, status: result.status, ...result.body})
+      // The request's trace, as on success, only with --explain (README "JSON output"), as delete does.
+      const {trace, ...details} = result.body
+      out.fail(flags.json, result.error, result.message, {key, status: result.status, ...details, ...(flags.explain ? {trace} : {})})
     }
     // Only now that the node accepted the request (see quorum-check.ts).
     await warnOnWeakQuorum(client, {n: flags.n, r: flags.r})

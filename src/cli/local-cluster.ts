@@ -519,7 +519,12 @@ function newCluster(dir: string, options: UpOptions): LocalCluster {
   }
   for (const [flag, first] of [['--port', port], ['--rpc-port', rpcPort]] as const) {
     if (!Number.isInteger(first) || first < 1 || first + nodeCount - 1 > 65535) {
-      throw new DynError('bad_parameter', `${flag} ${first}: the ${nodeCount} nodes need ports ${first}..${first + nodeCount - 1}, all between 1 and 65535; choose a lower ${flag}`)
+      // An internode port derived from --port is said as such: "choose a lower --rpc-port" named
+      // a flag that was never given.
+      const derived = flag === '--rpc-port' && options.rpcPort === undefined
+      const named = derived ? `the internode ports (--rpc-port, by default --port + ${rpcPortOffset}) from ${first}` : `${flag} ${first}`
+      const choose = derived ? `choose a lower --port, or give --rpc-port` : `choose a lower ${flag}`
+      throw new DynError('bad_parameter', `${named}: the ${nodeCount} nodes need ports ${first}..${first + nodeCount - 1}, all between 1 and 65535; ${choose}`)
     }
   }
   if (Math.abs(port - rpcPort) < nodeCount) {

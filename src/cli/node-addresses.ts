@@ -61,6 +61,26 @@ export function nodeAddresses(flags: AddressFlags, machineAddresses: readonly st
   return {ok: true, listen, advertise}
 }
 
+/** The internode port when --rpc-port is not given: the client port + this. */
+export const rpcPortOffset = 1000
+
+/**
+ * `dyn start`'s internode port: --rpc-port when given, else --port + 1000. With --port 0 (a port
+ * the OS picks) the internode port is picked by the OS too: --port + 1000 would have been port
+ * 1000, a fixed privileged port. A default past 65535 is refused here, naming --port, rather
+ * than by the listen that fails on it ("assertion failed: port is 0..65535; choose another
+ * --rpc-port", of a flag that was never given) after the node has made its identity.
+ */
+export function internodePort(port: number, rpcPort: number | undefined): {readonly ok: true; readonly rpcPort: number} | {readonly ok: false; readonly error: 'bad_parameter'; readonly message: string} {
+  if (rpcPort !== undefined) return {ok: true, rpcPort}
+  if (port === 0) return {ok: true, rpcPort: 0}
+  const derived = port + rpcPortOffset
+  if (derived > 65535) {
+    return {ok: false, error: 'bad_parameter', message: `--port ${port}: the internode port defaults to --port + ${rpcPortOffset}, ${derived}, past 65535; give --rpc-port PORT, or a --port of at most ${65535 - rpcPortOffset}`}
+  }
+  return {ok: true, rpcPort: derived}
+}
+
 /** The host a flag names (an IPv6 address loses its brackets); undefined when it is no address or host name. */
 function hostOf(value: string): string | undefined {
   const bare = value.startsWith('[') && value.endsWith(']') ? value.slice(1, -1) : value

@@ -35,7 +35,9 @@ export async function runPut(out: CommandOutput, args: {key: string; value?: str
     const result = await client.put(key, value, {n: flags.n, w: flags.w, dw: flags.dw, pw: flags.pw, explain: flags.explain, context: flags.context, contentType: flags['content-type'] ?? detectedContentType(value)})
     if (!result.ok) {
       if (flags.explain && !flags.json) writeTrace(result.body.trace)
-      out.fail(flags.json, result.error, result.message, {key, status: result.status, ...result.body})
+      // The request's trace, as on success, only with --explain (README "JSON output"), as delete does.
+      const {trace, ...details} = result.body
+      out.fail(flags.json, result.error, result.message, {key, status: result.status, ...details, ...(flags.explain ? {trace} : {})})
     }
     // Only now that the node accepted the request (see quorum-check.ts).
     await warnOnWeakQuorum(client, {n: flags.n, w: flags.w})

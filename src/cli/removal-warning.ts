@@ -24,6 +24,9 @@ export async function reachabilityAsSeen(client: DynClient, name: string): Promi
  * also of a node just killed, which the stage then failed on for a reason of its own.
  */
 export function removalWarning(name: string, seen: {readonly asked: string; readonly reachability: string}): string | undefined {
+  // The node asked is the one staged for removal: it answered this very command, so it runs,
+  // and "n1 still sees n1 up (it answers its heartbeats)" said it in a riddle.
+  if (seen.asked === name) return `the removal of ${name} is staged, but ${name} is the node that answered this command, so it is running: remove is for a node that is gone for good; drop the removal with dyn cluster clear and use dyn cluster leave --name ${name}, which hands its data off first (a removed node hands nothing off, and stops with error removed once it learns of the commit)`
   const undo = `if ${name} is in fact running, drop the removal with dyn cluster clear and use dyn cluster leave --name ${name}, which hands its data off first (a removed node hands nothing off, and stops with error removed once it learns of the commit)`
   if (seen.reachability === 'up') return `the removal of ${name} is staged, but ${seen.asked} still sees ${name} up (it answers its heartbeats): remove is for a node that is gone for good; ${undo}`
   if (seen.reachability === 'suspect') return `the removal of ${name} is staged while ${seen.asked} is still deciding whether ${name} is down (its heartbeats stopped answering moments ago); if you stopped ${name} for good, carry on with dyn cluster commit; ${undo}`

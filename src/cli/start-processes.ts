@@ -142,7 +142,7 @@ export function processCount(requested: number | 'auto', cores: number, name: st
     return {
       ok: false,
       error: 'bad_parameter',
-      message: `this --data folder holds ${recorded.processes} nodes (${name}-1..${name}-${recorded.processes}); starting ${processes} would leave ${name}-${processes + 1}..${name}-${recorded.processes} down while the ring still counts on their replicas. Give --processes ${recorded.processes} (or auto), or take them out first with dyn cluster leave`,
+      message: `this --data folder holds ${recorded.processes} nodes (${name}-1..${name}-${recorded.processes}); starting ${processes} would leave ${processes + 1 === recorded.processes ? `${name}-${recorded.processes}` : `${name}-${processes + 1}..${name}-${recorded.processes}`} down while the ring still counts on their replicas. Give --processes ${recorded.processes} (or auto), or take them out first with dyn cluster leave`,
     }
   }
   return {ok: true, processes}

@@ -7,6 +7,7 @@
 
 import {DynClient} from '../client/http-client.js'
 import type {ClientTls} from '../client/http-client.js'
+import {counted} from './format.js'
 
 /** How long status waits for one node's GET /cluster. */
 export const transferProbeTimeoutMs = 2000
@@ -124,7 +125,8 @@ export function formatTransfers(nodes: readonly NodeTransfers[]): string {
 /** The hints a node keeps for a peer, and the back-off of their delivery, for people: empty when none. */
 function describeHints(peer: PeerView): string {
   if ((peer.hintsPending ?? 0) === 0) return ''
-  const kept = peer.status === 'left' ? `${peer.hintsPending} hints kept for it, going to their keys' current homes` : `${peer.hintsPending} hints kept for it`
+  const hints = counted(peer.hintsPending ?? 0, 'hint')
+  const kept = peer.status === 'left' ? `${hints} kept for it, going to their keys' current homes` : `${hints} kept for it`
   const backoff = peer.hintBackoff === undefined ? '' : `, next try in ${Math.ceil(peer.hintBackoff.retryInMs / 1000)} s after ${peer.hintBackoff.failedRounds} failed round(s)`
   return ` (${kept}${backoff})`
 }

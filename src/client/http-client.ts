@@ -19,7 +19,8 @@
 
 import {request as httpRequest} from 'node:http'
 import type {IncomingHttpHeaders} from 'node:http'
-import {checkKeyText, valueBytesMax} from '../api/params.js'
+import {checkContext, checkKeyText, valueBytesMax} from '../api/params.js'
+import {isSafeContentType} from '../coordinator/messages.js'
 import {assert, DynError} from '../errors.js'
 import type {ErrorCode} from '../errors.js'
 import {systemRandom} from '../node/system-time.js'
@@ -201,8 +202,13 @@ export class DynClient {
     const badKey = refusedKey(key)
     if (badKey !== undefined) return badKey
     if (value.byteLength > valueBytesMax) return refusedValue(value.byteLength)
+    // Refused here as the node would refuse it: a line break or other control character in it
+    // made Node throw ERR_INVALID_CHAR out of dyn put (a TypeError, exit 1, "not found").
+    if (options.contentType !== undefined && !isSafeContentType(options.contentType)) return refusedContentType()
+    const badContext = refusedContext(options.context)
+    if (badContext !== undefined) return badContext
     const headers: Record<string, string> = {accept: 'application/json', 'content-type': options.contentType ?? 'application/octet-stream'}
-    if (options.context !== undefined) headers['x-dyn-context'] = options.context
+    if (options.context !== undefined) headers['x-dyn-context'] = options.context.trim()
     const response = await this.send('PUT', `/kv/${encodeURIComponent(key)}${queryOf(options, ['n', 'w', 'dw', 'pw', 'explain'])}`, headers, value)
     return writeResult(response)
   }
@@ -210,8 +216,10 @@ export class DynClient {
   async delete(key: string, options: QuorumOptions & {context?: string} = {}): Promise<WriteResult> {
     const badKey = refusedKey(key)
     if (badKey !== undefined) return badKey
+    const badContext = refusedContext(options.context)
+    if (badContext !== undefined) return badContext
     const headers: Record<string, string> = {accept: 'application/json'}
-    if (options.context !== undefined) headers['x-dyn-context'] = options.context
+    if (options.context !== undefined) headers['x-dyn-context'] = options.context.trim()
     const response = await this.send('DELETE', `/kv/${encodeURIComponent(key)}${queryOf(options, ['n', 'r', 'w', 'dw', 'pr', 'pw', 'explain'])}`, headers)
     return writeResult(response)
   }
@@ -282,6 +290,8 @@ export class DynClient {
   /** Send to the preferred node, then to the others in order while they cannot be connected to. */
   private async sendToSomeNode(method: string, path: string, headers: Record<string, string>, body?: Uint8Array): Promise<RawResponse> {
     const failures: Array<{label: string; reason: string; tls: boolean; notHttp: boolean; plainNode: boolean; untrusted?: string}> = []
+    // The last node tried took the request and did not answer in time: see silentAdvice.
+    let silent = false
     for (let step = 0; step < this.addresses.length; step += 1) {
       const index = (this.preferred + step) % this.addresses.length
       const address = this.addresses[index] as NodeAddress
@@ -297,7 +307,10 @@ export class DynClient {
         return attempt.response
       }
       failures.push({label: address.label, reason: attempt.reason, tls: attempt.tls === true, notHttp: attempt.notHttp === true, plainNode: attempt.plainNode === true, ...(attempt.untrusted === undefined ? {} : {untrusted: attempt.untrusted})})
-      if (attempt.connected) break
+      if (attempt.connected) {
+        silent = !attempt.tls && !attempt.notHttp && !attempt.plainNode && attempt.untrusted === undefined
+        break
+      }
     }
     const single = failures.length === 1
     const reason = single ? (failures[0] as {reason: string}).reason : failures.map((f) => `${f.label} ${f.reason}`).join('; ')
@@ -316,7 +329,7 @@ export class DynClient {
     throw new UnreachableError(
       failures.map((f) => f.label).join(', '),
       reason,
-      failures.every((f) => f.tls) ? tlsAdvice : failures.every((f) => f.notHttp) ? notHttpAdvice : undefined,
+      failures.every((f) => f.tls) ? tlsAdvice : failures.every((f) => f.notHttp) ? notHttpAdvice : silent ? silentAdvice(failures.at(-1)?.label ?? '') : undefined,
     )
   }
 }
@@ -326,6 +339,25 @@ function refusedKey(key: string): ApiError | undefined {
   const checked = checkKeyText(key)
   if (checked.ok) return undefined
   return {ok: false, status: 400, error: checked.error, message: checked.message, body: {error: checked.error, message: checked.message}}
+}
+
+/**
+ * The node's own refusal of a context it could not decode (400 bad_context: cut short, altered,
+ * not base64url), by the node's own check, without sending it. A line break in it (a context
+ * pasted across lines) made Node throw ERR_INVALID_CHAR out of dyn put and dyn delete (a
+ * TypeError, exit 1, "not found"). The node trims the header; so does the client, before sending.
+ */
+function refusedContext(context: string | undefined): ApiError | undefined {
+  if (context === undefined) return undefined
+  const checked = checkContext(context)
+  if (checked.ok) return undefined
+  return {ok: false, status: 400, error: checked.error, message: checked.message, body: {error: checked.error, message: checked.message}}
+}
+
+/** The node's own refusal of a Content-Type it would not store (400 bad_request), without sending it. */
+function refusedContentType(): ApiError {
+  const message = 'the Content-Type must be 1 to 256 printable ASCII characters'
+  return {ok: false, status: 400, error: 'bad_request', message, body: {error: 'bad_request', message}}
 }
 
 /** The node's own refusal of a value over the limit (413 value_too_large), without sending it. */
@@ -499,6 +531,15 @@ export function certificateRejected(error: NodeJS.ErrnoException, established = 
 
 /** The end of an UnreachableError when every node tried failed its TLS handshake: they run, so starting one is no answer. */
 const tlsAdvice = 'something answers there, and its TLS connection failed as said: fix that (starting a node will not)'
+
+/**
+ * The end of an UnreachableError when the last node tried accepted the connection (and perhaps
+ * the request) and did not answer in time: it runs, paused or too busy, so "start one" was no
+ * answer, and a write sent to it may have been applied, which is why no other node was asked.
+ */
+function silentAdvice(node: string): string {
+  return `${node} accepted the connection but did not answer in time (a paused, overloaded or stuck node); the request may have reached it, so no other node was tried: see whether it serves (dyn cluster status), raise --timeout, or point --node at another node (read a key you wrote before writing it again)`
+}
 
 /** The end of an UnreachableError when every node tried answered in something other than HTTP: the address is what to fix. */
 const notHttpAdvice = 'something answers there, but not in HTTP: fix the address as said (starting a node will not)'

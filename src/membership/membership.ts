@@ -271,6 +271,19 @@ export class Membership {
     if (mismatch !== undefined) {
       throw new DynError('cluster_config_mismatch', `the cluster was created with other settings (${mismatch}); start without those flags to adopt the cluster's`)
     }
+    // A name that left the cluster (a leave, a removal, a withdrawn join) joins again: a node
+    // started under it on an empty folder (README: "move it aside before that node joins
+    // again"). Its row is the newcomer's, raised above the left one. Merged as it came, the left
+    // row won on its incarnation (a removal's is far ahead), and the newcomer, handed back a
+    // table in which it had left, said it had joined, then "left the cluster" and exited 0. A
+    // node that comes back on its old folder restarts from its stored table and sends no join:
+    // it still learns from gossip that it left, or was removed, and stops.
+    if (existing !== undefined && statusOf(this.currentTable, existing) === 'left' && member.status === 'joining') {
+      const incarnation = Math.max(existing.incarnation, member.incarnation) + 1
+      if (incarnation > incarnationMax) throw new DynError('bad_parameter', `${member.name} left the cluster, and its name cannot be given to a new node any more (incarnation ${existing.incarnation}); choose another --name`)
+      this.replace(withMember(this.currentTable, {...member, incarnation}))
+      return {table: this.currentTable}
+    }
     this.merge({settings: this.currentTable.settings, members: [member]})
     return {table: this.currentTable}
   }

@@ -31,7 +31,9 @@ const eventColor: Record<TopEvent['severity'], string | undefined> = {info: unde
 export function Header({snapshot, width}: {readonly snapshot: ClusterSnapshot; readonly width: number}) {
   const via = snapshot.nodes.find((row) => row.address === snapshot.source)?.name
   const settings = snapshot.settings ? `  N${snapshot.settings.n} R${snapshot.settings.r} W${snapshot.settings.w}` : ''
-  const left = `via ${snapshot.source}${via ? ` (${via})` : ''}  ${snapshot.nodes.length} nodes${settings}`
+  // The members of the cluster now: one that left (still listed, as GET /cluster lists it) is not counted.
+  const members = snapshot.nodes.filter((row) => row.status !== 'left').length
+  const left = `via ${snapshot.source}${via ? ` (${via})` : ''}  ${members} nodes${settings}`
   const time = formatClock(snapshot.takenAtMs)
   return (
     <Box flexDirection="column">

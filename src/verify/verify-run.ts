@@ -254,7 +254,7 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
     })
     await Promise.all([nemesisDone, ...Array.from({length: options.clients}, (_, index) => client(index))])
     if (nemesisFailure !== undefined) throw new DynError('internal', `the nemesis failed: ${nemesisFailure.message}`)
-    if (aborted()) throw new DynError('bad_request', 'dyn verify was stopped before the end of its run (Ctrl-C): nothing was checked')
+    if (aborted()) throw new DynError('interrupted', 'dyn verify was stopped before the end of its run (Ctrl-C): nothing was checked')
 
     // Everything healed (the nemesis reverts each fault before the next); now wait until no node
     // keeps a hint (an add acknowledged by fallbacks alone is on no home until its hints are

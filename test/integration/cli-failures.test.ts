@@ -48,10 +48,17 @@ describe('dyn CLI with a node down', () => {
       assert.equal(body.ok, false)
       assert.equal(body.error, 'quorum_unmet')
       assert.equal(body.trace?.coordinator, 'n1')
-      // Without --explain the text stays one line.
+      // Without --explain the text stays one line, and the JSON has no trace (README "JSON
+      // output": with --explain, answers and failures carry the trace); put and get once
+      // passed the node's whole answer on, trace included.
       const quiet = await runDyn(args, {env})
       assert.equal(quiet.code, 3)
       assert.doesNotMatch(quiet.stderr, /coordinator/)
+      const quietJson = await runDyn([...args, '--json'], {env})
+      assert.equal(quietJson.code, 3)
+      const quietBody = JSON.parse(quietJson.stdout) as {error: string; trace?: unknown}
+      assert.equal(quietBody.error, 'quorum_unmet')
+      assert.equal(quietBody.trace, undefined, `${name}: a trace without --explain`)
     })
   }
 })

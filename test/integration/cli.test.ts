@@ -273,6 +273,26 @@ describe('dyn CLI', () => {
     assert.match(refused.message, /^the context token looks truncated: .* a character or more is missing at its end\. Copy the whole context from your last read of this key/)
   })
 
+  it('a bug (an exception that is no DynError) is one line with the code internal and exits 3 in text as in JSON, through the fast path and oclif alike', async () => {
+    // A preload that makes every HTTP request throw, as Node's ERR_INVALID_CHAR once did.
+    const folder = await mkdtemp(path.join(tmpdir(), 'dyn-internal-'))
+    try {
+      const preload = path.join(folder, 'boom.mjs')
+      await writeFile(preload, "import http from 'node:http'\nimport {syncBuiltinESMExports} from 'node:module'\nhttp.request = () => { throw new TypeError('boom from a test preload') }\nsyncBuiltinESMExports()\n")
+      for (const args of [['get', 'k'], ['ring']]) {
+        const text = await runNode(['--import', pathToFileURL(preload).href, dynBin, ...args], {env: {...env, DEBUG: ''}, timeoutMs: 30_000, killSignal: 'SIGKILL'})
+        // It exited 1, the code for "not found", with oclif's boxed error.
+        assert.equal(text.code, 3, `${args.join(' ')}: ${text.stderr}`)
+        assert.equal(text.stderr, 'dyn: boom from a test preload [internal]\n', args.join(' '))
+        const json = await runNode(['--import', pathToFileURL(preload).href, dynBin, ...args, '--json'], {env, timeoutMs: 30_000, killSignal: 'SIGKILL'})
+        assert.equal(json.code, 3, args.join(' '))
+        assert.equal(answer(json).error, 'internal')
+      }
+    } finally {
+      await rm(folder, {recursive: true, force: true})
+    }
+  })
+
   it('dyn start and dyn cluster up refuse a bad admission target or window as bad_parameter, before starting anything', async () => {
     const folder = await mkdtemp(path.join(tmpdir(), 'dyn-admission-flags-'))
     try {
@@ -523,6 +543,10 @@ describe('dyn CLI', () => {
     const clusterHelp = await runDyn(['help', 'cluster', 'up'])
     assert.equal(clusterHelp.code, 0, clusterHelp.stderr)
     assert.match(clusterHelp.stdout, /\$ dyn cluster up/)
+    // The topic holds the membership commands too, and says so (it said "a local cluster" only).
+    const topic = await runDyn(['cluster', '--help'])
+    assert.equal(topic.code, 0, topic.stderr)
+    assert.match(topic.stdout.split('\n')[0] ?? '', /local cluster .*status --node.*membership \(join, leave, remove, plan, commit, clear\)/)
     const typo = await runDyn(['gte', 'cart:alice'], {env})
     assert.equal(typo.code, 2)
     assert.match(typo.stderr, /did you mean get\?/)
@@ -638,10 +662,14 @@ describe('dyn CLI', () => {
       assert.match(String(body.message), message, args.join(' '))
       assert.doesNotMatch(String(body.message), /\u001b|See more help/, args.join(' '))
     }
-    // Text mode keeps oclif's usage error on stderr.
+    // In text, a usage error is one line on stderr with its code, as every refusal: not oclif's
+    // boxed error followed by the command's whole help.
     const text = await runDyn(['get', 'k', '--bogus'], {env})
     assert.equal(text.code, 2)
     assert.equal(text.stdout, '')
-    assert.match(text.stderr, /Nonexistent flag/)
+    assert.equal(text.stderr, 'dyn: Nonexistent flag: --bogus (dyn get --help lists the flags) [bad_usage]\n')
+    const wrongType = await runDyn(['get', 'k', '-r', 'abc'], {env})
+    assert.equal(wrongType.code, 2)
+    assert.equal(wrongType.stderr, 'dyn: --r: expected an integer but received: abc (dyn get --help lists the flags) [bad_usage]\n')
   })
 })

@@ -7,6 +7,7 @@
 
 import assert from 'node:assert/strict'
 import {spawn} from 'node:child_process'
+import {rm} from 'node:fs/promises'
 import type {ChildProcess} from 'node:child_process'
 import path from 'node:path'
 import {describe, it} from 'node:test'
@@ -175,6 +176,20 @@ describe('cluster join and remove', () => {
     assert.equal(JSON.parse(again.stdout).error, 'already_left')
     const status = await runDyn(['cluster', 'status', '--dir', c.dir])
     assert.equal(status.code, 0, status.stdout + status.stderr)
+    // n3 joins again under its name, its folder moved aside (README: "move it aside before that
+    // node joins again"): it stays joining. It was handed back its own left row, said it had
+    // joined, then "left the cluster: every partition has been handed off" and exited 0.
+    await rm(path.join(c.dir, 'n3'), {recursive: true, force: true})
+    const again3 = await startAlone(t, c, 'n3')
+    const rejoin = await runDyn(['cluster', 'join', `${c.cluster.host}:${c.cluster.nodes[0]?.rpcPort}`, '--node', again3.api, '--json'])
+    assert.equal(rejoin.code, 0, rejoin.stdout + rejoin.stderr)
+    await waitFor('n1 to know n3 as joining again', async () => ((await clusterOf(c.api(0))).members.find((member) => member.name === 'n3')?.status === 'joining' ? true : undefined))
+    await sleep(5000)
+    assert.ok(again3.pid !== undefined && isRunning(again3.pid), 'n3 still runs')
+    assert.equal((await clusterOf(again3.api)).members.find((member) => member.name === 'n3')?.status, 'joining')
+    await killNode(again3.pid)
+    await waitFor('n1 to see n3 down again', async () => ((await clusterOf(c.api(0))).members.find((member) => member.name === 'n3') as {reachability?: string} | undefined)?.reachability === 'down' ? true : undefined)
+    assert.equal((await runDyn(['cluster', 'remove', 'n3', '--node', c.api(0), '--json'])).code, 0)
     // Nothing was committed: the ring is the two nodes', and nothing is staged.
     assert.equal((await runDyn(['cluster', 'commit', '--node', c.api(0), '--json'])).code, 2)
 

@@ -91,7 +91,7 @@ export interface DynRun {
 export const runDynTimeoutMsDefault = 60_000
 
 /** Run the real `dyn` executable to completion (or until the timeout kills it: code -1). */
-export function runDyn(args: readonly string[], options: {input?: string | Buffer; env?: Record<string, string>; timeoutMs?: number} = {}): Promise<DynRun> {
+export function runDyn(args: readonly string[], options: {input?: string | Buffer; env?: Record<string, string>; cwd?: string; timeoutMs?: number} = {}): Promise<DynRun> {
   return runScript(dynBin, args, {...options, timeoutMs: options.timeoutMs ?? runDynTimeoutMsDefault, killSignal: 'SIGKILL'})
 }
 

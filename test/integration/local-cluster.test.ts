@@ -230,6 +230,14 @@ describe('dyn cluster up|down|status', () => {
       return run.code === 0 ? run : undefined
     })
     assert.match(text.stdout, /asked through n2 \(127\.0\.0\.1:\d+\): every member serves, all agree on the ring, and every node reaches every other/)
+    // Neither --dir nor --node, where the default folder holds no cluster: DYN_NODE is asked, as
+    // by every command (and as --node's help says); without it, the refusal names both flags.
+    const byEnvironment = await runDyn(['cluster', 'status', '--json'], {cwd: c.dir, env: {DYN_NODE: through}})
+    assert.equal(byEnvironment.code, 0, byEnvironment.stdout + byEnvironment.stderr)
+    assert.equal(jsonOf(byEnvironment).askedThrough, 'n2')
+    const neither = await runDyn(['cluster', 'status', '--json'], {cwd: c.dir, env: {DYN_NODE: ''}})
+    assert.equal(neither.code, 2, neither.stdout + neither.stderr)
+    assert.match(String(jsonOf(neither).message), /^no cluster in \.dyn\/cluster \(no cluster\.json\), the folder dyn cluster up uses when not given --dir: give --dir .*, or ask a running node of any cluster with --node HOST:PORT \(or DYN_NODE\)$/)
 
     process.kill(paused, 'SIGSTOP')
     // Each node's detector judges for itself: one may still say suspect when the other says down.
@@ -373,6 +381,8 @@ describe('dyn cluster up|down|status', () => {
       {args: ['--n', '1'], message: /r <= n and w <= n .*lower --r\/--w or raise --n/},
       {args: ['--nodes', '0'], message: /--nodes 0: a local cluster has 1 to 64 nodes/},
       {args: ['--port', '65535', '--nodes', '2'], message: /--port 65535: the 2 nodes need ports/},
+      // The internode ports follow --port: the refusal names --port, not a --rpc-port never given.
+      {args: ['--port', '64900', '--nodes', '2'], message: /the internode ports \(--rpc-port, by default --port \+ 1000\) from 65900: the 2 nodes need ports 65900..65901, .*; choose a lower --port, or give --rpc-port$/},
     ]
     for (const {args, message} of cases) {
       const dir = await clusterFolder(t)

@@ -4,8 +4,9 @@
 // find a loss would fail here.
 
 import assert from 'node:assert/strict'
+import {spawn} from 'node:child_process'
 import {describe, it} from 'node:test'
-import {runDyn} from './harness.js'
+import {dynBin, runDyn, sleep} from './harness.js'
 
 /** A 30-second run, its heal, convergence and check, and the start and stop of 5 nodes, with room to spare. */
 const verifyTimeoutMs = 240_000
@@ -29,6 +30,22 @@ describe('dyn verify', () => {
     assert.equal(run.code, 1, run.stdout + run.stderr)
     assert.match(run.stdout, /lost acknowledged adds: [1-9]\d*/)
     assert.match(run.stdout, /verdict: LOST \d+ acknowledged add\(s\): with --conflict lww, two writes of one cart made concurrently/)
+  })
+
+  it('stopped by Ctrl-C, it says so with the code interrupted and exits 2', async () => {
+    const child = spawn(process.execPath, [dynBin, 'verify', '--duration', '60', '--faults', 'none', '--json'], {stdio: ['ignore', 'pipe', 'pipe']})
+    let stdout = ''
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+    // Interrupted once its clients run (its cluster has started by then).
+    await sleep(8000)
+    child.kill('SIGINT')
+    assert.equal(await exited, 2, stdout)
+    const answer = JSON.parse(stdout) as {ok: boolean; error: string; message: string}
+    assert.equal(answer.ok, false)
+    // It was bad_request, the code of a malformed request, for a run its user stopped.
+    assert.equal(answer.error, 'interrupted')
+    assert.match(answer.message, /stopped before the end of its run \(Ctrl-C\): nothing was checked/)
   })
 
   it('refuses what it cannot do, before starting anything', async () => {

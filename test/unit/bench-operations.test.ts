@@ -365,6 +365,30 @@ describe('OperationFactory: insert', () => {
   })
 })
 
+describe('OperationFactory: loading a running cluster', () => {
+  it('loadRecord(i, true) reads record i first and writes with its context, superseding an earlier run\'s versions', () => {
+    const {factory, contexts} = setup(workloads.a, {records: 10, quorum: {n: 3, r: 2, w: 2}})
+    const run = factory.loadRecord(3, true)
+    assert.equal(run.kind, 'insert')
+    assert.equal(run.key, keyName(3))
+    assert.equal(run.first.method, 'GET')
+    const write = expectStep(run.onReply(siblingsRead('ctx-earlier-runs', [{value: 'run 1'}, {value: 'run 2'}])))
+    assert.equal(write.method, 'PUT')
+    assert.equal(write.path, `/kv/${keyName(3)}?n=3&w=2`)
+    assert.equal(write.headers['x-dyn-context'], 'ctx-earlier-runs')
+    assert.equal(write.body?.length, valueSize)
+    assert.equal(expectDone(run.onReply(stored('c3'))).outcome, 'ok')
+    assert.equal(contexts.get(keyName(3)), 'c3')
+  })
+
+  it('loadRecord(i, true) of a record not there yet writes it blind', () => {
+    const {factory} = setup(workloads.a, {records: 10})
+    const write = expectStep(factory.loadRecord(4, true).onReply(notFound))
+    assert.equal(write.method, 'PUT')
+    assert.equal(write.headers['x-dyn-context'], undefined)
+  })
+})
+
 describe('OperationFactory: workload mix', () => {
   it('draws each workload kind in its proportion over many operations', () => {
     const draws = 20_000

@@ -3,6 +3,7 @@
 
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
+import {otherMemberLine} from '../../commands/cluster/status.js'
 import {describeGathered} from '../../src/cli/cluster-status.js'
 import type {GatheredStatus, MemberStatusEntry} from '../../src/node/status-subsystem.js'
 
@@ -80,5 +81,14 @@ describe('describeGathered', () => {
     assert.equal(status.agreed, true)
     assert.deepEqual(status.disagreements, [])
     assert.deepEqual(status.seenDown, [])
+  })
+})
+
+describe('dyn cluster status: a member the folder did not start', () => {
+  it('shows its status and reachability, and one that left as left, without a stale reachability', () => {
+    assert.equal(otherMemberLine({name: 'extra', apiAddress: '127.0.0.1:7999', status: 'valid', up: true}), 'extra  127.0.0.1:7999   not started from this folder (valid, up)\n')
+    assert.equal(otherMemberLine({name: 'n4', apiAddress: '127.0.0.1:7073', status: 'joining', up: false}), 'n4     127.0.0.1:7073   not started from this folder (joining, down)\n')
+    // It read "(left, up)" of a node stopped long since: no node probes a member that left.
+    assert.equal(otherMemberLine({name: 'n9', apiAddress: '127.0.0.1:7079', status: 'left', up: true}), 'n9     127.0.0.1:7079   not started from this folder (left the cluster)\n')
   })
 })

@@ -12,10 +12,10 @@ import {describe, it} from 'node:test'
 import {seededRandom} from '../../src/clock.js'
 import {DynError} from '../../src/errors.js'
 import {FailureDetector} from '../../src/membership/failure-detector.js'
-import {findMember, newMemberTable} from '../../src/membership/member-table.js'
+import {findMember, newMemberTable, statusOf, withMember} from '../../src/membership/member-table.js'
 import type {ClusterSettings, Member} from '../../src/membership/member-table.js'
 import {membershipSubsystem} from '../../src/membership/membership-subsystem.js'
-import {Membership, notInternodeSeed, unreachableSeeds} from '../../src/membership/membership.js'
+import {Membership, notInternodeSeed, removalIncarnationLead, unreachableSeeds} from '../../src/membership/membership.js'
 import {SimulatedTime} from '../../src/simulated-time.js'
 import type {Store} from '../../src/storage/store.js'
 import {notInternodeCode} from '../../src/transport/rpc-common.js'
@@ -161,5 +161,33 @@ describe('dyn cluster join: a node running alone', () => {
     assert.equal(findMember(membership.table, 'n4')?.status, 'joining')
     assert.equal(findMember(seedMembership.table, 'n4')?.status, 'joining')
     assert.equal(logged[1], `dyn cluster join: joined through ${seed} as joining; it owns nothing until dyn cluster plan and commit`)
+  })
+})
+
+describe('membership: a name that left joins again', () => {
+  it('takes the newcomer on an empty folder as joining, above the left row (it was handed back its own left row, and exited)', async () => {
+    const settings: ClusterSettings = {clusterId: '0123456789abcdef', partitionCount: 16, defaultN: 3, defaultR: 2, defaultW: 2, conflictPolicy: 'siblings'}
+    const quiet = {onChange: () => undefined, log: () => undefined}
+    const seedRow: Member = {name: 'n1', apiAddress: '10.0.0.1:7070', rpcAddress: '10.0.0.1:8070', status: 'valid', incarnation: 1}
+    // n4 was removed (dyn cluster remove n4, then commit): left, at an incarnation far ahead.
+    const removed: Member = {name: 'n4', apiAddress: '10.0.0.4:7070', rpcAddress: '10.0.0.4:8070', status: 'left', handedOff: true, removed: true, incarnation: 3 + removalIncarnationLead}
+    const transport = stubTransport(() => ({ok: false, error: 'unreachable', message: 'not asked', sent: false}))
+    const seed = new Membership(withMember(newMemberTable(settings, seedRow), removed), 'n1', transport, seededRandom(3), quiet)
+    // The operator moved n4's folder aside and started n4 again on an empty one, with --seeds.
+    const newcomer: Member = {name: 'n4', apiAddress: '10.0.0.4:7070', rpcAddress: '10.0.0.4:8070', status: 'joining', incarnation: 1}
+    const answer = await seed.handleJoin({member: newcomer, requestedSettings: {}})
+    const row = findMember(answer.table, 'n4')
+    assert.equal(row?.status, 'joining')
+    assert.equal(row?.removed, undefined, 'the new node is not the removed one')
+    assert.equal(row?.handedOff, undefined)
+    assert.ok((row?.incarnation ?? 0) > removed.incarnation, 'above the left row, so that gossip of the left row loses')
+    assert.equal(statusOf(seed.table, row as Member), 'joining')
+    // The newcomer takes the table it was handed and stays joining: it once read "left" there,
+    // logged "left the cluster: every partition has been handed off" and stopped.
+    const logged: string[] = []
+    const joined = new Membership(answer.table, 'n4', transport, seededRandom(4), {onChange: () => undefined, log: (line) => void logged.push(line)})
+    joined.merge(seed.table)
+    assert.equal(findMember(joined.table, 'n4')?.status, 'joining')
+    assert.deepEqual(logged.filter((line) => /left/.test(line)), [])
   })
 })

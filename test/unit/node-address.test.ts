@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
-import {DynClient} from '../../src/client/http-client.js'
+import net from 'node:net'
+import {DynClient, UnreachableError} from '../../src/client/http-client.js'
 import {nodeAddressesMax, parseNodeAddress, parseNodeList} from '../../src/client/node-address.js'
 import {DynError} from '../../src/errors.js'
 
@@ -84,5 +85,67 @@ describe('parseNodeList', () => {
   it('makes DynClient refuse a malformed address with a bad_parameter DynError', () => {
     assert.throws(() => new DynClient('http://127.0.0.1'), (error: unknown) => error instanceof DynError && error.code === 'bad_parameter')
     assert.equal(new DynClient(['http://127.0.0.1:7071/', '127.0.0.1:7072']).node, '127.0.0.1:7071')
+  })
+})
+
+describe('DynClient: a node that takes the connection and never answers', () => {
+  it('is unreachable, saying that it runs but did not answer, that the request may have reached it, and not to start one', async (t) => {
+    // A paused node: its kernel accepts the connection, nothing reads or answers.
+    const sockets: net.Socket[] = []
+    const server = net.createServer((socket) => void sockets.push(socket))
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    t.after(() => {
+      for (const socket of sockets) socket.destroy()
+      server.close()
+    })
+    const port = (server.address() as net.AddressInfo).port
+    const refusedPort = await new Promise<number>((resolve) => {
+      const probe = net.createServer().listen(0, '127.0.0.1', () => {
+        const free = (probe.address() as net.AddressInfo).port
+        probe.close(() => resolve(free))
+      })
+    })
+    const client = new DynClient([`127.0.0.1:${port}`, `127.0.0.1:${refusedPort}`], 300)
+    const failed = await client.get('k').then(
+      () => assert.fail('a silent node answered'),
+      (error: unknown) => error,
+    )
+    assert.ok(failed instanceof UnreachableError, String(failed))
+    assert.equal(failed.code, 'unreachable')
+    assert.match(failed.message, new RegExp(`^cannot reach a dyn node at 127\\.0\\.0\\.1:${port} \\(no answer within 300 ms\\); 127\\.0\\.0\\.1:${port} accepted the connection but did not answer in time \\(a paused, overloaded or stuck node\\); the request may have reached it, so no other node was tried`))
+    // It said "start one (dyn cluster up)", of a node that runs.
+    assert.doesNotMatch(failed.message, /start one/)
+  })
+})
+
+describe('DynClient: a Content-Type the node would refuse', () => {
+  it('is refused without sending, as the node refuses it (a line break in it threw ERR_INVALID_CHAR out of dyn put)', async () => {
+    // Nothing listens there: a request sent would fail as unreachable instead.
+    const client = new DynClient(['127.0.0.1:1'], 300)
+    for (const contentType of ['text/plain\r\nX-Evil: 1', 'a\tb', '', 'x'.repeat(257)]) {
+      const result = await client.put('k', Buffer.from('v'), {contentType})
+      assert.equal(result.ok, false, JSON.stringify(contentType))
+      assert.ok(!result.ok && result.status === 400 && result.error === 'bad_request', JSON.stringify(result))
+      assert.ok(!result.ok && result.message === 'the Content-Type must be 1 to 256 printable ASCII characters')
+    }
+  })
+})
+
+describe('DynClient: a context the node would refuse', () => {
+  it('is refused without sending, with the node\'s own bad_context message (a line break in it threw ERR_INVALID_CHAR out of dyn put and delete)', async () => {
+    const client = new DynClient(['127.0.0.1:1'], 300)
+    const put = await client.put('k', Buffer.from('v'), {context: 'AgEL\nbjE'})
+    assert.ok(!put.ok && put.status === 400 && put.error === 'bad_context', JSON.stringify(put))
+    assert.match(put.ok ? '' : put.message, /holds characters that are not base64url/)
+    const del = await client.delete('k', {context: 'AgEL\rbjE'})
+    assert.ok(!del.ok && del.error === 'bad_context', JSON.stringify(del))
+  })
+
+  it('sends a whole context with a line break around it, trimmed as the node trims it', async () => {
+    // A context that decodes (from a read of this project's cluster), as pasted with a line break after it.
+    const context = 'AgELbjEuNjljNTQ3YjYBABgcJq8'
+    const client = new DynClient(['127.0.0.1:1'], 300)
+    // Not refused here: it is sent, and nothing listens there.
+    await assert.rejects(client.put('k', Buffer.from('v'), {context: `${context}\n`}), (error: unknown) => error instanceof UnreachableError)
   })
 })

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
-import {nodeAddresses} from '../../src/cli/node-addresses.js'
+import {internodePort, nodeAddresses} from '../../src/cli/node-addresses.js'
 import type {AddressFlags} from '../../src/cli/node-addresses.js'
 
 const machine = ['127.0.0.1', '10.0.0.12']
@@ -54,5 +54,25 @@ describe('dyn start addresses', () => {
       assert.equal(outcome.ok ? 'ok' : outcome.error, 'bad_parameter', JSON.stringify(flags))
       assert.match(outcome.ok ? '' : outcome.message, message)
     }
+  })
+})
+
+describe('dyn start internode port', () => {
+  it('is --rpc-port when given, else --port + 1000', () => {
+    assert.deepEqual(internodePort(7070, undefined), {ok: true, rpcPort: 8070})
+    assert.deepEqual(internodePort(7070, 9000), {ok: true, rpcPort: 9000})
+    assert.deepEqual(internodePort(64535, undefined), {ok: true, rpcPort: 65535})
+    assert.deepEqual(internodePort(65000, 0), {ok: true, rpcPort: 0})
+  })
+
+  it('is picked by the OS with --port 0, as the client port is (not the fixed port 1000)', () => {
+    assert.deepEqual(internodePort(0, undefined), {ok: true, rpcPort: 0})
+  })
+
+  it('refuses a default past 65535, naming --port and both ways out', () => {
+    const refused = internodePort(64600, undefined)
+    assert.equal(refused.ok, false)
+    assert.ok(!refused.ok && refused.error === 'bad_parameter')
+    assert.ok(!refused.ok && /^--port 64600: the internode port defaults to --port \+ 1000, 65600, past 65535; give --rpc-port PORT, or a --port of at most 64535$/.test(refused.message), refused.ok ? '' : refused.message)
   })
 })

@@ -16,6 +16,12 @@ describe('dyn cluster remove: the warning', () => {
     assert.match(suspect ?? '', /^the removal of n2 is staged while n1 is still deciding whether n2 is down .*if you stopped n2 for good, carry on with dyn cluster commit; if n2 is in fact running, drop the removal with dyn cluster clear/)
   })
 
+  it('says plainly that the node asked, staged for removal itself, is running', () => {
+    const self = removalWarning('n1', {asked: 'n1', reachability: 'up'})
+    assert.match(self ?? '', /^the removal of n1 is staged, but n1 is the node that answered this command, so it is running: remove is for a node that is gone for good; drop the removal with dyn cluster clear and use dyn cluster leave --name n1/)
+    assert.doesNotMatch(self ?? '', /n1 still sees n1/)
+  })
+
   it('says nothing of a node seen down', () => {
     assert.equal(removalWarning('n2', {asked: 'n1', reachability: 'down'}), undefined)
   })

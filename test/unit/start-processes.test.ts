@@ -70,6 +70,9 @@ describe('dyn start --processes: how many', () => {
     const fewer = processCount(2, 8, 'n1', {name: 'n1', processes: 4})
     assert.equal(fewer.ok, false)
     assert.ok(!fewer.ok && /holds 4 nodes .* would leave n1-3..n1-4 down/.test(fewer.message), fewer.ok ? '' : fewer.message)
+    // One node left out is named alone, not as the range "n1-2..n1-2".
+    const one = processCount(1, 8, 'n1', {name: 'n1', processes: 2})
+    assert.ok(!one.ok && /starting 1 would leave n1-2 down while/.test(one.message), one.ok ? '' : one.message)
     const renamed = processCount('auto', 8, 'n2', {name: 'n1', processes: 4})
     assert.equal(renamed.ok, false)
     assert.ok(!renamed.ok && /start with --name n1/.test(renamed.message))

@@ -66,6 +66,13 @@ describe('TopView', () => {
     assert.doesNotMatch(text, /HINTS|XFER/)
   })
 
+  it('a member that left is listed as left and not counted among the nodes in the header', () => {
+    const s = snapshot({nodes: [row('n1', 0), row('n2', 1), row('n3', 2), row('n9', 3, {status: 'left', answering: false, partitions: 0, figures: {}})]})
+    const text = draw(s).join('\n')
+    assert.match(text, /via 127\.0\.0\.1:7070 \(n1\)\s+3 nodes\s+N3 R2 W2/)
+    assert.match(text, /n9\s+127\.0\.0\.1:7073\s+left/)
+  })
+
   it('one node down: its status says so and its figures are blank, not zero', () => {
     const s = snapshot({
       nodes: [row('n1', 0), row('n2', 1), row('n3', 2, {status: 'down', answering: false, figures: {}})],

@@ -21,6 +21,9 @@ describe('cluster status: peers, ring changes and transfers', () => {
       {name: 'n4', transfers: {total: 16, done: 5, keysReceived: 1200, bytesReceived: 2 * 1048576, etaMs: 4100, active: [{partition: 7, source: 'n2', keys: 40}]}},
     ])
     assert.match(text, /^n1 sees: n2 down \(12 hints kept for it\)$/m)
+    // One hint is one hint ("1 hints kept for it" once).
+    const one = formatTransfers([{name: 'n1', peers: [{name: 'n2', reachability: 'down', hintsPending: 1}]}])
+    assert.match(one, /^n1 sees: n2 down \(1 hint kept for it\)$/m)
     assert.doesNotMatch(text, /n3 up/)
     assert.match(text, /ring change 4\.n1 under way \(claimant n1\): to members n1, n2, n3, n4/)
     assert.match(text, /n4 +received 5\/16 partitions \(1200 objects fetched from their old homes, 2\.0 MB, ETA 5 s\); moving p7 from n2 \(40 objects\)/)
