@@ -338,6 +338,25 @@ async function coordinateHere(deps: CoordinatorDeps, request: PutRequest, placem
       copyToPendingHomes(deps, placement.partition, request.key, request.storedN ?? request.n, stored, deadlineMs - deps.clock.monotonicMs())
       copyToHomesBeyondN(deps, placement.partition, request.key, placement.entries.slice(request.n, request.storedN ?? request.n).map(({node}) => node), stored, deadlineMs - deps.clock.monotonicMs())
       for (const [index, {node, hintFor}] of others.entries()) send(stored, node, hintFor, remoteDurable || (deps.durableReplicaPerPut && index === 0 && !durable))
+      // Its own landing ends by the deadline too, as each replica call does: a put that fails, or
+      // is explained, waits for every answer, and a disk that hangs must not hold it for ever.
+      ownDeadline = deps.scheduler.after(Math.max(0, deadlineMs - deps.clock.monotonicMs()), () => {
+        ownDeadline = undefined
+        ownLanded('failed', `local store: not landed within the request's ${Math.round(deadlineMs - startedMs)} ms`)
+      })
+    }
+    // This node's own landing, once made and sent: its answer, or the deadline's, whichever comes first.
+    let ownDeadline: ReturnType<typeof deps.scheduler.after> | undefined
+    let ownAnswered = false
+    const ownLanded = (outcome: 'ok' | 'failed', error?: string): void => {
+      if (ownAnswered) return
+      ownAnswered = true
+      if (ownDeadline !== undefined) deps.scheduler.cancel(ownDeadline)
+      outstanding -= 1
+      replies.push({node: deps.self, outcome, latencyMs: deps.clock.monotonicMs() - startedMs, ...(outcome === 'ok' ? {durable} : {error})})
+      // A home coordinator's own write is its acknowledgement; a fallback coordinator's own copy is not counted.
+      if (selfIsHome) core = outcome === 'ok' ? addAck(core, deps.self, durable) : addFailure(core, deps.self)
+      settle()
     }
     writeNewVersion(deps.store, deps.policy, placement.partition, request.key, {...write, onMerged: ({object, dot}) => sendToOthers(object, dot)}).then(
       (local) => {
@@ -349,15 +368,11 @@ async function coordinateHere(deps: CoordinatorDeps, request: PutRequest, placem
           return
         }
         sendToOthers(local.object, local.dot)
-        outstanding -= 1
-        replies.push({node: deps.self, outcome: 'ok', latencyMs: deps.clock.monotonicMs() - startedMs, durable})
-        // A home coordinator's own write is its acknowledgement; a fallback coordinator's own copy is not counted.
-        if (selfIsHome) core = addAck(core, deps.self, durable)
-        settle()
+        ownLanded('ok')
       },
       (error: Error) => {
-        replies.push({node: deps.self, outcome: 'failed', latencyMs: deps.clock.monotonicMs() - startedMs, error: `local store: ${error.message}`})
         if (made === undefined) {
+          replies.push({node: deps.self, outcome: 'failed', latencyMs: deps.clock.monotonicMs() - startedMs, error: `local store: ${error.message}`})
           // Nothing was sent. A store that takes no writes refused before anything was made
           // (overloaded: certainly not taken), which the caller passes on as it is, so that a
           // forwarder asks the next home and a client sees a 503 with Retry-After.
@@ -369,9 +384,7 @@ async function coordinateHere(deps: CoordinatorDeps, request: PutRequest, placem
           resolve({ok: false, error: 'internal', message: `the coordinator could not store the write: ${error.message}`, details: {}, trace: traceOf()})
           return
         }
-        outstanding -= 1
-        if (selfIsHome) core = addFailure(core, deps.self)
-        settle()
+        ownLanded('failed', `local store: ${error.message}`)
       },
     )
   })

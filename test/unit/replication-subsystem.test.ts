@@ -267,6 +267,11 @@ describe('replication built alone on simulated parts', () => {
     for (const name of ['b', 'c']) assert.deepEqual(await storedTexts(nodes.get(name)!, 'slow-disk'), ['plums'], name)
     // a's own reads find the version before it has landed, and it lands once the disk is back.
     assert.deepEqual(await storedTexts(nodes.get('a')!, 'slow-disk'), ['plums'])
+    // W=3 needs a's own landing, which the disk holds past the request's time: the put fails at
+    // its deadline, naming a, rather than waiting for the disk.
+    const all = await time.until(nodes.get('a')!.replication.put({key: 'stuck-disk', value: text('pears'), contentType: 'text/plain', tombstone: false, context: [], n: 3, w: 3, dw: 0, pw: 0, explain: false}), stepTimeMsMax)
+    assert.ok(!all.ok && all.error === 'quorum_unmet', JSON.stringify(all))
+    assert.deepEqual(all.details.failed, [{node: 'a', error: "local store: not landed within the request's 1000 ms"}])
     gate.release()
     await time.until(nodes.get('a')!.store.close(), stepTimeMsMax)
   })
