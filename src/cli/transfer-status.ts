@@ -115,7 +115,9 @@ export function formatTransfers(nodes: readonly NodeTransfers[]): string {
       (transfers.total ?? 0) > 0 ? `received ${transfers.done ?? 0}/${transfers.total} partitions (${transfers.keysReceived ?? 0} objects fetched from their old homes, ${mb} MB${eta})` : undefined,
       moving === '' ? undefined : `moving ${moving}`,
       transfers.waitingFor === undefined ? undefined : `waiting: ${transfers.waitingFor}`,
-      released > 0 ? `handing ${released} partition(s) it no longer owns to their new homes` : undefined,
+      // Counted whether or not the partition holds anything: on a new cluster, the first node
+      // releases the (empty) partitions the joins gave to the others.
+      released > 0 ? `releasing ${released} partition(s) it no longer owns (their copies, if any, go to their new homes first)` : undefined,
     ]
     text += `  ${node.name.padEnd(6)} ${parts.filter((part) => part !== undefined).join('; ')}\n`
   }

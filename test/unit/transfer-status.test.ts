@@ -31,7 +31,7 @@ describe('cluster status: peers, ring changes and transfers', () => {
 
   it('says in words what an old owner still hands off after the new ring took over', () => {
     const text = formatTransfers([{name: 'n1', transfers: {total: 0, releasedPartitionsPending: 14}}])
-    assert.equal(text, '  n1     handing 14 partition(s) it no longer owns to their new homes\n')
+    assert.equal(text, '  n1     releasing 14 partition(s) it no longer owns (their copies, if any, go to their new homes first)\n')
   })
 
   it('shows the hints kept for a member that left, and a delivery back-off', () => {
