@@ -179,6 +179,15 @@ export function statusOf(table: MemberTable, member: Member): MemberStatus {
   return 'left'
 }
 
+/**
+ * Whether `self` runs alone: no other member's row says it is still in the cluster. Only such a
+ * node may join another cluster (dyn cluster join), and it stores no copy from a node it does not
+ * know (assemble.ts).
+ */
+export function runsAlone(table: MemberTable, self: string): boolean {
+  return !table.members.some((member) => member.name !== self && member.status !== 'left')
+}
+
 /** The members that have not left (see `statusOf`): those a node gossips with, probes and waits for. */
 export function presentMembers(table: MemberTable): Member[] {
   return table.members.filter((member) => statusOf(table, member) !== 'left')

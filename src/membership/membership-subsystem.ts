@@ -21,7 +21,7 @@ import type {Transport} from '../transport/transport.js'
 import type {FailureDetector} from './failure-detector.js'
 import {Heartbeats} from './heartbeats.js'
 import type {Member} from './member-table.js'
-import {findMember, isValidMemberTable, presentMembers} from './member-table.js'
+import {findMember, isValidMemberTable, presentMembers, runsAlone} from './member-table.js'
 import {joinRequestTimeoutMs, notInternodeSeed, unreachableSeeds} from './membership.js'
 import type {Membership} from './membership.js'
 
@@ -106,7 +106,7 @@ export function membershipSubsystem(parts: MembershipParts): MembershipSubsystem
 async function joinAnotherCluster(membership: Membership, store: Store, transport: Transport, seed: string, self: string): Promise<unknown> {
   if (!/^[^\s:]+:\d{1,5}$/.test(seed)) throw new DynError('bad_parameter', `the seed must be an internode address host:rpc-port, not ${JSON.stringify(seed)}`)
   const table = membership.table
-  if (table.members.some((member) => member.name !== self && member.status !== 'left')) {
+  if (!runsAlone(table, self)) {
     throw new DynError('bad_parameter', `${self} is already in a cluster of ${presentMembers(table).length} members; only a node running alone can join another cluster`)
   }
   if (!(await store.isObjectFree())) throw new DynError('bad_parameter', `${self} holds data of its own; start it on an empty --data folder to join another cluster`)

@@ -42,7 +42,7 @@ import {FailureDetector, failureDetectorDefaults} from '../membership/failure-de
 import type {FailureDetectorConfig, Reachability} from '../membership/failure-detector.js'
 import {observedTransport} from '../membership/heartbeats.js'
 import type {ClusterSettings, Member, MemberTable} from '../membership/member-table.js'
-import {findMember, newMemberTable, presentMembers, ringMemberCount, settingsMismatch} from '../membership/member-table.js'
+import {findMember, newMemberTable, presentMembers, ringMemberCount, runsAlone, settingsMismatch} from '../membership/member-table.js'
 import {Membership} from '../membership/membership.js'
 import {membershipSubsystem} from '../membership/membership-subsystem.js'
 import type {Scheduler} from '../scheduler.js'
@@ -647,7 +647,7 @@ function refusingCopiesFromOutsiders(route: Router, membership: Membership, self
       const table = membership.table
       const row = findMember(table, fromNode)
       if (row?.removed === true) throw new DynError('removed', `${fromNode} was removed from the cluster: nothing it sends is stored`)
-      if (row === undefined && !table.members.some((member) => member.name !== self && member.status !== 'left')) {
+      if (row === undefined && runsAlone(table, self)) {
         // `overloaded`: certainly not stored, so the sender retries, keeps a hint or asks a spare;
         // a node that only lags (its table not yet persisted with a member's join) takes it later.
         throw new DynError('overloaded', `this node runs alone and ${fromNode} is not a member it knows: it stores nothing from another cluster until it joins it (dyn cluster join)`)

@@ -116,9 +116,9 @@ export interface WriteOptions {
   readonly durable: boolean
   /**
    * Called once with the object `change` made, as soon as reads of the key here find it: before
-   * it has landed in LevelDB where the store can tell (a group commit), at the latest once it
-   * has. Not called for a failure value, nor when the write throws before the merge, nor for a
-   * durable write with the write buffer on (it is called once that write is synced). A
+   * it has landed in LevelDB where the store can tell (a group commit); with the write buffer on,
+   * once it is buffered, or, for a durable write, once it is synced. Not called for a failure
+   * value, nor when the write throws (a durable write whose sync failed included). A
    * coordinator sends the new version to the other replicas from here, so that its own landing
    * and theirs overlap (put-coordinator.ts). It must not throw.
    */
