@@ -154,7 +154,7 @@ function markdownRow(cells: readonly string[]): string {
 }
 
 function errorsText(op: KindSummary): string {
-  const parts = [...Object.entries(op.errors).map(([kind, count]) => `${kind} ${count}`), ...(op.shed > 0 ? [`shed ${op.shed}`] : [])]
+  const parts = [...Object.entries(op.errors).map(([kind, count]) => `${kind} ${count}`), ...(op.shed > 0 ? [`shed ${op.shed}`] : []), ...(op.throttled ? [`throttled ${op.throttled}`] : [])]
   return parts.length === 0 ? 'none' : parts.join(', ')
 }
 

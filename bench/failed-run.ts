@@ -64,8 +64,10 @@ export function unmeasuredRun(run: {readonly operations: readonly KindSummary[]}
   const accepted = run.operations.reduce((sum, op) => sum + op.count, 0)
   if (accepted === 0) {
     const shed = run.operations.reduce((sum, op) => sum + (typeof op.shed === 'number' ? op.shed : 0), 0)
-    return shed > 0
-      ? {problem: `every one of its ${shed} operations was shed by an overloaded node, so it measured none`, code: 'overloaded', nothingAccepted: true}
+    const throttled = run.operations.reduce((sum, op) => sum + (typeof op.throttled === 'number' ? op.throttled : 0), 0)
+    const kept = throttled === 0 ? '' : ` (${throttled} of them kept back by the client's throttle after such sheds)`
+    return shed + throttled > 0
+      ? {problem: `every one of its ${shed + throttled} operations was shed by an overloaded node${kept}, so it measured none`, code: 'overloaded', nothingAccepted: true}
       : {problem: 'it measured no operation', code: 'unreachable', nothingAccepted: true}
   }
   const failed = run.operations.flatMap((op) => {

@@ -270,7 +270,7 @@ function throughputChart(report: HtmlReportInput, timeline: readonly TimelineWin
     lineStyle: {width: 2.5, color: colourOf(operation, index)},
     itemStyle: {color: colourOf(operation, index)},
   }))
-  const failures = timeline.map((second) => [windowMiddleS(second, elapsedS), second.operations.reduce((sum, op) => sum + op.errors + op.shed, 0) / windowLengthS(second, elapsedS)] as [number, number])
+  const failures = timeline.map((second) => [windowMiddleS(second, elapsedS), second.operations.reduce((sum, op) => sum + op.errors + op.shed + (op.throttled ?? 0), 0) / windowLengthS(second, elapsedS)] as [number, number])
   if (failures.some(([, n]) => n > 0)) {
     series.push({name: 'errors + shed', type: 'line', data: failures, showSymbol: false, lineStyle: {width: 1.5, type: 'dashed', color: failuresColour}, itemStyle: {color: failuresColour}})
   }
@@ -400,6 +400,7 @@ function runSummary(report: HtmlReportInput): string {
     ...(transport > 0 ? [`${run.transportErrors.timeout} timeouts, ${run.transportErrors.connection} connection errors`] : []),
     ...(run.notStarted ? [`${run.notStarted} operations not started (too many in flight)`] : []),
     ...(run.shed ? [`${run.shed} shed by overloaded nodes, goodput ${(run.goodputPerS ?? 0).toFixed(1)} ops/s${refusals === '' ? '' : ` (refusals answered at the nodes in ${refusals})`}`] : []),
+    ...(run.throttled ? [`${run.throttled} kept back by the client's throttle (not sent: those nodes were shedding most requests)`] : []),
   ]
   return `<p>${escapeHtml(parts.join('; '))}</p>`
 }
@@ -507,7 +508,7 @@ export function renderHtmlReport(report: HtmlReportInput): string {
   const timeline = report.timeline ?? []
   if (timeline.length > 0) {
     const faults = faultAreas(report) !== undefined ? ` Shaded: the faults while in force (${(report.faults ?? []).map((f) => escapeHtml(f.spec)).join('; ')}).` : ''
-    sections.push(figureHtml('throughput', 'Throughput over time', throughputChart(report, timeline), `Operations per second over the measured run, per operation, counted in the second each started${timeline.some((s) => s.operations.some((op) => op.errors + op.shed > 0)) ? '; dashed: errors and shed requests, all operations together' : ''}.${faults}`))
+    sections.push(figureHtml('throughput', 'Throughput over time', throughputChart(report, timeline), `Operations per second over the measured run, per operation, counted in the second each started${timeline.some((s) => s.operations.some((op) => op.errors + op.shed + (op.throttled ?? 0) > 0)) ? '; dashed: errors and shed requests (throttled ones included), all operations together' : ''}.${faults}`))
     sections.push(figureHtml('tail', 'Tail latency over time', tailOverTimeChart(report, timeline), `The p99.9 (solid) and p99 (dashed) of the operations that started in each second; dotted: the SLA's limits at p99 and above.${faults}`))
   }
   if (report.faults !== undefined && report.faults.length > 0) sections.push(faultsSection(report.faults, report.windows ?? []))

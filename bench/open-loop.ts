@@ -14,6 +14,7 @@
 
 import {performance} from 'node:perf_hooks'
 import {Pool} from 'undici'
+import {ClientThrottle} from '../src/client/client-throttle.js'
 import type {ClientTls} from '../src/transport/tls-ca-file.js'
 import type {OperationRun, OperationSource, Outcome, HttpStep, HttpReply} from './operations.js'
 import type {Recorder} from './recorder.js'
@@ -46,6 +47,12 @@ export interface OpenLoopOptions {
    * due during it), which says nothing about the cluster under steady load.
    */
   readonly warmupS?: number
+  /**
+   * Throttle on the client's side what goes to a node that is shedding most of it, as dyn's
+   * clients do (src/client/client-throttle.ts) [default: true]. false: every operation is sent,
+   * however much its node sheds, which measures what the nodes alone do with the whole load.
+   */
+  readonly clientThrottle?: boolean
 }
 
 export const openLoopConnectionsPerNodeDefault = 64
@@ -87,6 +94,8 @@ export class HttpTargets {
    * (`throwIfTlsFailed`) instead of counting errors.
    */
   tlsFailure: TlsFailure | undefined
+  /** Per node, the client-side throttle of what is sent there; empty when the bench does not throttle. */
+  private readonly throttles = new Map<string, ClientThrottle>()
 
   constructor(
     private readonly timeoutS: number,
@@ -98,7 +107,19 @@ export class HttpTargets {
      * given; undefined: plain HTTP. undici checks each node's certificate and name, as Node does.
      */
     private readonly tls?: ClientTls,
+    /** Whether an operation's first request passes `node`'s client-side throttle before it is sent. */
+    private readonly clientThrottle = false,
   ) {}
+
+  private throttleOf(node: string): ClientThrottle | undefined {
+    if (!this.clientThrottle) return undefined
+    let throttle = this.throttles.get(node)
+    if (throttle === undefined) {
+      throttle = new ClientThrottle()
+      this.throttles.set(node, throttle)
+    }
+    return throttle
+  }
 
   private pool(node: string): Pool {
     let pool = this.pools.get(node)
@@ -199,12 +220,24 @@ export class HttpTargets {
     return {ok: false, outcome}
   }
 
-  /** Run every step of an operation against one node; `requests` counts the HTTP requests sent. */
+  /**
+   * Run every step of an operation against one node; `requests` counts the HTTP requests sent. The
+   * first passes the node's client-side throttle, if the bench throttles: an operation it keeps
+   * back is `throttled`, with nothing sent; one it lets through runs to its end, and the first
+   * answer (shed or not) is what the throttle learns.
+   */
   async execute(node: string, run: OperationRun): Promise<{outcome: Outcome; versions?: number; requests: number}> {
+    const throttle = this.throttleOf(node)
+    if (throttle !== undefined && !throttle.trySend(performance.now(), Math.random())) {
+      run.abandon()
+      return {outcome: 'throttled', requests: 0}
+    }
     // The first step is made when it is sent: a write's context is the freshest then.
     let makeStep = (): HttpStep => run.first
     for (let requests = 1; requests <= stepsPerOperationMax; requests += 1) {
       const sent = await this.send(node, makeStep, (reply) => run.onReply(reply))
+      // Transport failures count as not shed: the throttle follows the node's own overload signal.
+      if (requests === 1) throttle?.recordAnswer(performance.now(), !sent.ok ? false : sent.handled.done && sent.handled.outcome === 'overloaded')
       if (!sent.ok) {
         run.abandon()
         return {outcome: sent.outcome, requests}
@@ -234,7 +267,7 @@ export class HttpTargets {
 }
 
 export async function runOpenLoop(options: OpenLoopOptions): Promise<DriverTotals & {notStarted: number}> {
-  const targets = new HttpTargets(options.timeoutS, options.connectionsPerNode ?? openLoopConnectionsPerNodeDefault, options.nodes, options.tls)
+  const targets = new HttpTargets(options.timeoutS, options.connectionsPerNode ?? openLoopConnectionsPerNodeDefault, options.nodes, options.tls, options.clientThrottle ?? true)
   let roundRobin = 0
   const route = options.route ?? ((): string => options.nodes[roundRobin++ % options.nodes.length] as string)
   const intervalMs = 1000 / options.ratePerS

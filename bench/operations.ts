@@ -31,9 +31,14 @@ export interface HttpReply {
 }
 
 /** How an operation ended; `timeout` and `connection` come from the drivers, not from replies. */
-export type Outcome = 'ok' | 'not_found' | 'quorum_unmet' | 'overloaded' | 'http_error' | 'timeout' | 'connection'
+/**
+ * How an operation ended. `overloaded`: a node shed it (503, before any work); `throttled`: the
+ * bench's client-side throttle refused it before sending, since that node had been shedding most
+ * of what it was sent (src/client/client-throttle.ts).
+ */
+export type Outcome = 'ok' | 'not_found' | 'quorum_unmet' | 'overloaded' | 'throttled' | 'http_error' | 'timeout' | 'connection'
 
-export const outcomes: readonly Outcome[] = ['ok', 'not_found', 'quorum_unmet', 'overloaded', 'http_error', 'timeout', 'connection']
+export const outcomes: readonly Outcome[] = ['ok', 'not_found', 'quorum_unmet', 'overloaded', 'throttled', 'http_error', 'timeout', 'connection']
 
 export type StepResult =
   | {readonly done: false; readonly step: HttpStep}

@@ -6,7 +6,8 @@
  * slow answer to the user. Requests a node shed (503 `overloaded`, refused before any work) are
  * the exception: they are counted as `shed`, and their latency goes to a histogram of its own,
  * so that the percentiles are those of the requests the cluster accepted and the refusals' own
- * speed is shown apart (issue 16: accepted p99.9, refusals answered fast).
+ * speed is shown apart (issue 16: accepted p99.9, refusals answered fast). Requests the bench's
+ * client-side throttle kept back are counted as `throttled`, with no latency: they never left it.
  *
  * Once the driver names the instant the measured run began (`startTimeline`), every operation
  * is also recorded in the one-second window it started in. Those windows are what a user reads
@@ -67,6 +68,11 @@ export interface KindSummary {
   readonly shed: number
   /** How fast the shed ones were answered, as the client saw it; absent when none was shed. */
   readonly refusedLatency?: LatencySummary
+  /**
+   * Operations the client's throttle refused before sending (the node had been shedding most of
+   * what it was sent); not in `count`, `shed` or `latency`. Absent when none was.
+   */
+  readonly throttled?: number
   /** The latencies of the accepted operations. */
   readonly latency: LatencySummary
   readonly errors: Record<string, number>
@@ -100,6 +106,8 @@ export interface TimelineWindow {
     readonly errors: number
     /** Operations a node shed (503 overloaded). */
     readonly shed: number
+    /** Operations the client's throttle refused before sending. */
+    readonly throttled?: number
     readonly p50Ms: number
     readonly p99Ms: number
     readonly p999Ms: number
@@ -184,6 +192,7 @@ export class Recorder {
             count: record.latencyUs.totalCount,
             errors: errorCount(record),
             shed: record.refusedUs.totalCount,
+            throttled: record.outcomes.get('throttled') ?? 0,
             p50Ms: latency.p50Ms,
             p99Ms: latency.p99Ms,
             p999Ms: latency.p999Ms,
@@ -220,7 +229,7 @@ export class Recorder {
 
   get totalCount(): number {
     let total = 0
-    for (const record of this.kinds.values()) total += record.latencyUs.totalCount + record.refusedUs.totalCount
+    for (const record of this.kinds.values()) total += record.latencyUs.totalCount + record.refusedUs.totalCount + (record.outcomes.get('throttled') ?? 0)
     return total
   }
 
@@ -231,6 +240,7 @@ export class Recorder {
       const errors = errorsOf(record)
       const succeeded = (record.outcomes.get('ok') ?? 0) + (record.outcomes.get('not_found') ?? 0)
       const shed = record.refusedUs.totalCount
+      const throttled = record.outcomes.get('throttled') ?? 0
       result.push({
         operation,
         count: h.totalCount,
@@ -238,6 +248,7 @@ export class Recorder {
         goodputPerS: elapsedS > 0 ? succeeded / elapsedS : 0,
         shed,
         ...(shed > 0 ? {refusedLatency: latencySummary(record.refusedUs)} : {}),
+        ...(throttled > 0 ? {throttled} : {}),
         latency: latencySummary(h),
         errors,
         notFound: record.outcomes.get('not_found') ?? 0,
@@ -288,18 +299,18 @@ function addTo(table: Map<OperationKind, KindRecord>, kind: OperationKind, outco
     record = emptyRecord(packed)
     table.set(kind, record)
   }
-  const histogram = outcome === 'overloaded' ? record.refusedUs : record.latencyUs
-  histogram.recordValue(latencyUs)
+  // A request the client's throttle kept back never left the client: it has no latency to show.
+  if (outcome !== 'throttled') (outcome === 'overloaded' ? record.refusedUs : record.latencyUs).recordValue(latencyUs)
   record.outcomes.set(outcome, (record.outcomes.get(outcome) ?? 0) + 1)
   if (versions !== undefined) record.versionsSeen.set(versions, (record.versionsSeen.get(versions) ?? 0) + 1)
 }
 
-/** Operations that failed, by outcome: every outcome but ok, not found and shed. */
+/** Operations that failed, by outcome: every outcome but ok, not found, shed and throttled. */
 function errorsOf(record: KindRecord): Record<string, number> {
   const errors: Record<string, number> = {}
   for (const outcome of outcomes) {
     const count = record.outcomes.get(outcome) ?? 0
-    if (outcome !== 'ok' && outcome !== 'not_found' && outcome !== 'overloaded' && count > 0) errors[outcome] = count
+    if (outcome !== 'ok' && outcome !== 'not_found' && outcome !== 'overloaded' && outcome !== 'throttled' && count > 0) errors[outcome] = count
   }
   return errors
 }

@@ -27,7 +27,7 @@ export function operationTable(operations: readonly KindSummary[]): string[] {
     `  ${pad('operation', 9)} ${'count'.padStart(7)}${column('ops/s')}${column('p50')}${column('p90')}${column('p99')}${column('p99.9')}${column('max')}  errors   (latencies in ms)`,
   ]
   for (const op of operations) {
-    const errors = [...Object.entries(op.errors).map(([kind, count]) => `${kind} ${count}`), ...(op.shed > 0 ? [`shed ${op.shed}`] : [])].join(', ') || 'none'
+    const errors = [...Object.entries(op.errors).map(([kind, count]) => `${kind} ${count}`), ...(op.shed > 0 ? [`shed ${op.shed}`] : []), ...(op.throttled ? [`throttled ${op.throttled}`] : [])].join(', ') || 'none'
     const latency = op.latency
     lines.push(
       `  ${pad(op.operation, 9)} ${String(op.count).padStart(7)}${column(figure(op.throughputPerS))}${[latency.p50Ms, latency.p90Ms, latency.p99Ms, latency.p999Ms, latency.maxMs].map((ms) => column(figure(ms))).join('')}  ${errors}${op.notFound > 0 ? ` (not found ${op.notFound})` : ''}`,
@@ -41,12 +41,21 @@ function phaseSummary(name: string, phase: PhaseResult): string {
   return `${name}: ${phase.opsPerS.toFixed(1)} ops/s over ${phase.elapsedS.toFixed(1)} s (${phase.httpRequests} HTTP requests)${transport > 0 ? `, ${phase.transportErrors.timeout} timeouts, ${phase.transportErrors.connection} connection errors` : ''}${phase.notStarted ? `, ${phase.notStarted} operations not started (too many in flight)` : ''}${shedSummary(phase)}`
 }
 
-/** Requests the nodes shed: how many, the goodput left, and how fast the refusals came back. */
+/**
+ * Requests the nodes shed: how many, how many more the client's throttle kept back, the goodput
+ * left, and how fast the refusals came back.
+ */
 function shedSummary(phase: PhaseResult): string {
-  if (phase.shed === undefined || phase.shed === 0) return ''
+  const shed = phase.shed ?? 0
+  const throttled = phase.throttled ?? 0
+  if (shed === 0 && throttled === 0) return ''
   const refused = phase.operations.flatMap((op) => (op.refusedLatency === undefined ? [] : [op.refusedLatency]))
-  const p99 = Math.max(...refused.map((latency) => latency.p99Ms))
-  return `; ${phase.shed} shed by overloaded nodes (503, answered with p99 ${figure(p99)} ms), goodput ${(phase.goodputPerS ?? 0).toFixed(1)} ops/s (latencies below are of accepted operations)`
+  const p99 = refused.length === 0 ? undefined : Math.max(...refused.map((latency) => latency.p99Ms))
+  const parts = [
+    ...(shed > 0 ? [`${shed} shed by overloaded nodes (503${p99 === undefined ? '' : `, answered with p99 ${figure(p99)} ms`})`] : []),
+    ...(throttled > 0 ? [`${throttled} kept back by the client's throttle (not sent: those nodes were shedding most requests)`] : []),
+  ]
+  return `; ${parts.join(', ')}, goodput ${(phase.goodputPerS ?? 0).toFixed(1)} ops/s (latencies below are of accepted operations)`
 }
 
 /**
@@ -163,7 +172,7 @@ function windowLines(windows: readonly WindowReport[]): string[] {
     const verdict = window.sla === undefined ? '' : window.sla.met ? ': SLA met' : `: SLA MISSED (${window.sla.verdicts.filter((v) => !v.met).map((v) => v.target).join('; ')})`
     lines.push(`  ${window.name}, ${window.fromS}-${window.toS} s${verdict}`)
     for (const op of window.operations) {
-      const errors = Object.values(op.errors).reduce((a, b) => a + b, 0) + op.shed
+      const errors = Object.values(op.errors).reduce((a, b) => a + b, 0) + op.shed + (op.throttled ?? 0)
       lines.push(`    ${pad(op.operation, 7)} ${String(op.count).padStart(7)} ops ${String(errors).padStart(6)} errors  p99 ${figure(op.latency.p99Ms).padStart(6)}  p99.9 ${figure(op.latency.p999Ms).padStart(6)}`)
     }
   }

@@ -76,6 +76,8 @@ export interface BenchConfig {
   readonly timeoutS: number
   /** Open loop: keep-alive connections per node; undefined: the driver's default (64). */
   readonly connectionsPerNode?: number
+  /** Open loop: false sends every operation, however much its node sheds; undefined: throttled at the client (src/client/client-throttle.ts). */
+  readonly clientThrottle?: boolean
   /** Faults to inject into the cluster the bench starts (open loop only). */
   readonly faults?: readonly FaultSpec[]
   /** How long each fault lasts; undefined: a third of the run. */
@@ -120,6 +122,8 @@ export interface PhaseResult {
   readonly goodputPerS?: number
   /** Operations shed by a node (503 overloaded). */
   readonly shed?: number
+  /** Operations the client's throttle refused before sending (src/client/client-throttle.ts). */
+  readonly throttled?: number
   readonly httpRequests: number
   readonly operations: readonly KindSummary[]
   readonly transportErrors: {readonly timeout: number; readonly connection: number}
@@ -481,6 +485,7 @@ async function drive(config: BenchConfig, nodes: readonly string[], factory: Ope
           recorder,
           ...(route === undefined ? {} : {route}),
           ...(config.connectionsPerNode === undefined ? {} : {connectionsPerNode: config.connectionsPerNode}),
+          ...(config.clientThrottle === undefined ? {} : {clientThrottle: config.clientThrottle}),
           ...(config.tls === undefined ? {} : {tls: config.tls}),
         })
   const operations = recorder.summary(totals.elapsedS)
@@ -490,6 +495,7 @@ async function drive(config: BenchConfig, nodes: readonly string[], factory: Ope
     opsPerS: totals.elapsedS > 0 ? count / totals.elapsedS : 0,
     goodputPerS: operations.reduce((sum, op) => sum + op.goodputPerS, 0),
     shed: operations.reduce((sum, op) => sum + op.shed, 0),
+    throttled: operations.reduce((sum, op) => sum + (op.throttled ?? 0), 0),
     httpRequests: totals.httpRequests,
     operations,
     transportErrors: totals.transportErrors,

@@ -145,7 +145,7 @@ export function judge(
     const name = `${target.operation} p${target.percentile} <= ${target.maxMs} ms`
     // A window of a run with faults may hold none of a rare operation (a short window, a
     // write-light workload): that says nothing against the SLA, and the whole run judges it.
-    const ran = operations.some((op) => op.operation === target.operation && op.count + op.shed > 0)
+    const ran = operations.some((op) => op.operation === target.operation && op.count + op.shed + (op.throttled ?? 0) > 0)
     if (options.absentNotJudged === true && !ran) return {target: name, operation: target.operation, percentile: target.percentile, measured: null, limit: target.maxMs, met: true, notJudged: `no ${target.operation} operation in this window`}
     const measured = percentileMs(target.operation, target.percentile) ?? null
     return {
@@ -161,10 +161,10 @@ export function judge(
     let total = unanswered
     let failed = unanswered
     for (const op of operations) {
-      // A request shed by a node (503 overloaded) did not get done: it counts against the SLA
-      // like an error, though the report shows it apart.
-      total += op.count + op.shed
-      failed += op.shed
+      // A request shed by a node (503 overloaded), or kept back by the client's throttle, did not
+      // get done: it counts against the SLA like an error, though the report shows it apart.
+      total += op.count + op.shed + (op.throttled ?? 0)
+      failed += op.shed + (op.throttled ?? 0)
       for (const count of Object.values(op.errors)) failed += count
     }
     const rate = total === 0 ? null : failed / total

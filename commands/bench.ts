@@ -50,6 +50,7 @@ Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could no
     {description: 'A running cluster with TLS, over HTTPS, its certificates checked against the cluster CA', command: '<%= config.bin %> bench --node https://10.0.0.1:7070 --node https://10.0.0.2:7070 --tls-ca tls/ca.crt --workload b --rate 1000'},
     {description: 'What TLS costs here: a fresh 3-node cluster with TLS on both ports (README "TLS" tls/local.crt), against a trivial HTTPS server with the same certificate', command: '<%= config.bin %> bench --nodes 3 --tls-cert tls/local.crt --tls-key tls/local.key --tls-ca tls/ca.crt --workload a --connections 50 --duration 10 --calibrate'},
     {description: 'Open loop at 1000 ops/s, read-heavy, client-driven routing, histograms saved', command: '<%= config.bin %> bench --nodes 5 --workload b --rate 1000 --client-driven --hdr-out b.hdr.json'},
+    {description: 'Ten times what the nodes can take, each operation sent whatever the nodes shed: what admission control alone does', command: '<%= config.bin %> bench --nodes 3 --workload a --rate 20000 --connections-per-node 1000 --no-client-throttle'},
     {description: 'The tail at 1,500 ops/s next to this machine\'s floor (the same open loop against a trivial server)', command: '<%= config.bin %> bench --nodes 3 --workload a --rate 1500 --calibrate'},
     {description: 'The shopping cart with concurrent writers on few keys: how many versions do reads see?', command: '<%= config.bin %> bench --nodes 3 --workload cart --records 100 --connections 32 --json'},
     {description: 'Write buffer on (paper 6.1): nodes flush every 100 ms', command: '<%= config.bin %> bench --nodes 3 --workload a --rate 1000 --write-buffer-ms 100'},
@@ -103,6 +104,7 @@ Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could no
     timeout: Flags.integer({description: 'seconds before one HTTP request is a timeout', default: 10, min: 1}),
     json: Flags.boolean({description: 'print the report as JSON', default: false}),
     'connections-per-node': Flags.integer({description: `open loop: keep-alive connections to each node; operations due while all are busy queue in the bench, not at the node [default: ${openLoopConnectionsPerNodeDefault}]`, min: 1, max: 10_000, exclusive: ['connections']}),
+    'client-throttle': Flags.boolean({description: "open loop: keep back, at the client, part of what goes to a node that sheds most of what it is sent, as dyn's clients do (--no-client-throttle: send everything, to see what the nodes alone do with the whole load)", default: true, allowNo: true}),
     'find-capacity': Flags.boolean({description: 'with --sla: search for the highest open-loop rate that meets every target, starting at --rate, else the SLA\'s rate, else 100 ops/s', default: false, exclusive: ['connections']}),
     'max-steps': Flags.integer({description: `with --find-capacity: runs the search makes at most, each --warmup + --duration seconds [default: ${capacityStepsMaxDefault}]`, min: 2, max: 30}),
     fault: Flags.string({description: 'inject a fault mid-run: kill, pause or partition, optionally :NODE (default: the last node) and @SECONDS into the measured run (default: a third of the way); repeatable, one at a time', multiple: true, helpValue: 'kind[:node][@s]', exclusive: ['node']}),
@@ -138,6 +140,7 @@ Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could no
     // The capacity search is an open-loop search: without --rate it starts at the SLA's rate.
     const searchFrom = flags['find-capacity'] && rate === undefined ? (sla?.run.ratePerS ?? capacityStartRatePerSDefault) : rate
     if (flags['connections-per-node'] !== undefined && searchFrom === undefined) this.fail(flags.json, 'bad_parameter', '--connections-per-node sets the open loop\'s connections: give --rate (the closed loop\'s are --connections)')
+    if (!flags['client-throttle'] && searchFrom === undefined) this.fail(flags.json, 'bad_parameter', '--no-client-throttle applies to the open loop, the only driver that throttles: give --rate')
     if (flags['client-driven'] && searchFrom === undefined) this.fail(flags.json, 'bad_parameter', '--client-driven needs the open loop: give --rate')
     // The same address rules as every other command (host:port, [v6]:port or http://host:port).
     const parsedNodes = flags.node === undefined ? undefined : parseNodeList(flags.node)
@@ -167,6 +170,7 @@ Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could no
       seed: flags.seed,
       timeoutS: flags.timeout,
       ...(flags['connections-per-node'] === undefined ? {} : {connectionsPerNode: flags['connections-per-node']}),
+      ...(flags['client-throttle'] ? {} : {clientThrottle: false}),
       ...(faults.length === 0 ? {} : {faults}),
       ...(flags['fault-duration'] === undefined ? {} : {faultDurationS: flags['fault-duration']}),
       ...(flags['find-capacity'] ? {capacitySearch: {precision: capacityPrecisionDefault, ratePerSMax: capacityRatePerSMax, stepsMax: flags['max-steps'] ?? capacityStepsMaxDefault}} : {}),

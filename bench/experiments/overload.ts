@@ -22,8 +22,14 @@
  * kept busy. The refusal times are each node's own (/stats, admission.refusalTimes), counted
  * over the run at that rate.
  *
+ * Past capacity the bench's client-side throttle (src/client/client-throttle.ts, as in dyn's own
+ * clients) keeps back part of what goes to a node that sheds most of what it gets. `--throttle
+ * both` (the default) runs each overloaded rate twice on the same cluster, without it and with
+ * it, the order alternating from one rate to the next: what the nodes alone do with the whole
+ * load, and what a population of dyn's clients gets; `on` or `off` runs one of the two.
+ *
  *   node dist/bench/experiments/overload.js [--seconds 10] [--warmup 5] [--connections-per-node 1000] [--no-pin]
- *       [--nodes-cpu-share 0.25] [--cfs-period-ms 10]
+ *       [--nodes-cpu-share 0.25] [--cfs-period-ms 10] [--throttle both|on|off]
  */
 
 import {execFile} from 'node:child_process'
@@ -47,12 +53,17 @@ const {values} = parseArgs({
     pin: {type: 'boolean', default: true},
     'nodes-cpu-share': {type: 'string'},
     'cfs-period-ms': {type: 'string', default: '10'},
+    throttle: {type: 'string', default: 'both'},
   },
   allowNegative: true,
 })
 const durationS = Number(values.seconds)
 const warmupS = Number(values.warmup)
 const connectionsPerNode = Number(values['connections-per-node'])
+if (!['both', 'on', 'off'].includes(values.throttle)) {
+  process.stderr.write(`overload: --throttle is both, on or off, not ${values.throttle}\n`)
+  process.exit(2)
+}
 const nodesCpuShare = values['nodes-cpu-share'] === undefined ? undefined : Number(values['nodes-cpu-share'])
 if (nodesCpuShare !== undefined && !(nodesCpuShare > 0 && nodesCpuShare <= availableParallelism())) {
   process.stderr.write(`overload: --nodes-cpu-share must be above 0 and at most ${availableParallelism()} (CPUs)\n`)
@@ -119,14 +130,20 @@ try {
     const closed = await runBench({...base, load: rows.length === 0, mode: {kind: 'closed', connections}}, undefined)
     const goodput = closed.run.goodputPerS ?? closed.run.opsPerS
     capacity = Math.max(capacity, goodput)
-    rows.push([`closed, ${connections} connections`, '-', goodput.toFixed(0), '-', String(closed.run.shed ?? 0), p999Of(closed), '-'])
+    rows.push([`closed, ${connections} connections`, '-', goodput.toFixed(0), '-', String(closed.run.shed ?? 0), '-', p999Of(closed), '-'])
   }
   let halfP999 = 0
-  for (const multiple of [0.5, 2, 10]) {
+  // Half capacity sheds nothing, so the throttle has nothing to do there: it runs once.
+  const runs: Array<{multiple: number; clientThrottle: boolean}> = [{multiple: 0.5, clientThrottle: values.throttle !== 'off'}]
+  for (const [index, multiple] of [2, 10].entries()) {
+    const order = values.throttle !== 'both' ? [values.throttle === 'on'] : index % 2 === 0 ? [false, true] : [true, false]
+    for (const clientThrottle of order) runs.push({multiple, clientThrottle})
+  }
+  for (const {multiple, clientThrottle} of runs) {
     const ratePerS = Math.round(capacity * multiple)
-    process.stderr.write(`open loop at ${multiple}x capacity: ${ratePerS} ops/s\n`)
+    process.stderr.write(`open loop at ${multiple}x capacity: ${ratePerS} ops/s, ${clientThrottle ? 'throttled at the client' : 'not throttled'}\n`)
     const before = await refusalTimesOf(nodes, 5)
-    const report = await runBench({...base, load: false, mode: {kind: 'open', ratePerS}, connectionsPerNode}, undefined)
+    const report = await runBench({...base, load: false, mode: {kind: 'open', ratePerS}, connectionsPerNode, clientThrottle}, undefined)
     const after = await refusalTimesOf(nodes, 5)
     const goodput = report.run.goodputPerS ?? 0
     const worstP999 = Math.max(...report.run.operations.map((op) => op.latency.p999Ms))
@@ -134,17 +151,18 @@ try {
     const refused = after.map((times) => ({count: times.count - (before.find((earlier) => earlier.node === times.node)?.count ?? 0), p99Us: times.p99Us}))
     const refusedCount = refused.reduce((sum, node) => sum + node.count, 0)
     rows.push([
-      `open, ${multiple}×`,
+      `open, ${multiple}×${multiple === 0.5 ? '' : clientThrottle ? ', throttled' : ', not throttled'}`,
       String(ratePerS),
       goodput.toFixed(0),
       `${((goodput / capacity) * 100).toFixed(0)}%`,
       String(report.run.shed ?? 0),
+      String(report.run.throttled ?? 0),
       `${p999Of(report)}${multiple === 0.5 ? '' : ` (${(worstP999 / halfP999).toFixed(1)}× half)`}`,
       refusedCount === 0 ? '-' : `${refusedCount} refused, node p99 ≤ ${Math.max(...refused.filter((node) => node.count > 0).map((node) => node.p99Us))} µs (cumulative)`,
     ])
   }
   process.stdout.write(
-    `${markdownTable(['run', 'offered ops/s', 'goodput ops/s', 'of capacity', 'shed', 'accepted p99.9 ms', 'refusals at the nodes'], rows)}\n\n${pinning}; capacity ${capacity.toFixed(0)} ops/s (the better closed loop); ${connectionsPerNode} connections per node in the open loop; ${durationS} s per run after ${warmupS} s of the same load.\n`,
+    `${markdownTable(['run', 'offered ops/s', 'goodput ops/s', 'of capacity', 'shed', 'throttled', 'accepted p99.9 ms', 'refusals at the nodes'], rows)}\n\n${pinning}; capacity ${capacity.toFixed(0)} ops/s (the better closed loop); ${connectionsPerNode} connections per node in the open loop; ${durationS} s per run after ${warmupS} s of the same load.\n`,
   )
 } finally {
   await clusterDownAndPurge(dir, 3000, () => undefined)

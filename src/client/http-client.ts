@@ -15,6 +15,11 @@
  * `https://` address, or any address without a scheme when the client was given a CA to trust,
  * is reached over HTTPS; the node's certificate must chain to that CA (the system's CAs without
  * one) and name the host dialled, as browsers and etcd's clients check.
+ *
+ * A client that lives long (a library user's, the partition-aware client's) throttles itself per
+ * node: while a node sheds most of what it is sent, part of the requests meant for it are not
+ * sent but go to the next node given, or, with none left, come back as that node's own 503
+ * `overloaded` would, and are retried as a shed request is (src/client/client-throttle.ts).
  */
 
 import {request as httpRequest} from 'node:http'
@@ -23,9 +28,11 @@ import {checkContext, checkKeyText, valueBytesMax} from '../api/params.js'
 import {isSafeContentType} from '../coordinator/messages.js'
 import {assert, DynError} from '../errors.js'
 import type {ErrorCode} from '../errors.js'
-import {systemRandom} from '../node/system-time.js'
+import type {Clock} from '../clock.js'
+import {systemClock, systemRandom} from '../node/system-time.js'
 import {answeredInPlainText} from '../transport/rpc-common.js'
 import type {ClientTls} from '../transport/tls-ca-file.js'
+import {ClientThrottle} from './client-throttle.js'
 import {parseNodeList} from './node-address.js'
 import type {NodeAddress} from './node-address.js'
 
@@ -112,7 +119,20 @@ export const overloadRetryWaitMsMax = 5000
  * Jitter"). `random` returns a float in [0, 1).
  */
 export function overloadRetryDelayMs(response: {readonly status: number; readonly headers: IncomingHttpHeaders; readonly body: Buffer}, retriesDone: number, waitedMs: number, random: () => number): number | undefined {
-  if (response.status !== 503 || retriesDone >= overloadRetriesMax) return undefined
+  if (retriesDone >= overloadRetriesMax) return undefined
+  const hintMs = shedHintMs(response)
+  if (hintMs === undefined) return undefined
+  const delayMs = Math.min(overloadRetryDelayMsMax, Math.max(1, hintMs) * 2 ** retriesDone * (0.5 + random()))
+  if (waitedMs + delayMs > overloadRetryWaitMsMax) return undefined
+  return Math.round(delayMs)
+}
+
+/**
+ * The wait a node asked for when it shed the request (503 `overloaded` with `Retry-After`):
+ * `retryAfterMs` in the body, else the header in seconds; undefined for any other answer.
+ */
+function shedHintMs(response: {readonly status: number; readonly headers: IncomingHttpHeaders; readonly body: Buffer}): number | undefined {
+  if (response.status !== 503) return undefined
   const retryAfter = response.headers['retry-after']
   if (typeof retryAfter !== 'string' || !/^\d{1,6}$/.test(retryAfter.trim())) return undefined
   let body: Record<string, unknown>
@@ -122,10 +142,23 @@ export function overloadRetryDelayMs(response: {readonly status: number; readonl
     return undefined
   }
   if (body === null || typeof body !== 'object' || body.error !== 'overloaded') return undefined
-  const hintMs = typeof body.retryAfterMs === 'number' && Number.isFinite(body.retryAfterMs) && body.retryAfterMs > 0 ? body.retryAfterMs : Number(retryAfter.trim()) * 1000
-  const delayMs = Math.min(overloadRetryDelayMsMax, Math.max(1, hintMs) * 2 ** retriesDone * (0.5 + random()))
-  if (waitedMs + delayMs > overloadRetryWaitMsMax) return undefined
-  return Math.round(delayMs)
+  return typeof body.retryAfterMs === 'number' && Number.isFinite(body.retryAfterMs) && body.retryAfterMs > 0 ? body.retryAfterMs : Number(retryAfter.trim()) * 1000
+}
+
+/**
+ * The answer to a request the client's throttle kept back from every node it could go to: the
+ * 503 `overloaded` those nodes would likely have answered, said to be the client's, so that it is
+ * retried and reported as a shed one is. `retryAfterMs` is the shortest wait those nodes asked
+ * for when they last shed a request.
+ */
+function throttledAnswer(labels: readonly string[], retryAfterMs: number): RawResponse {
+  const message = `not sent: ${labels.join(', ')} shed most of this client's recent requests, so it sends there only part of what it is asked to until they recover (client-side throttling); retry later, or send less`
+  return {
+    node: labels.join(', '),
+    status: 503,
+    headers: {'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1000))), 'content-type': 'application/json'},
+    body: Buffer.from(JSON.stringify({error: 'overloaded', message, retryAfterMs, throttledByClient: true})),
+  }
 }
 
 type Attempt =
@@ -146,8 +179,10 @@ type Attempt =
     }
 
 export interface DynClientOptions {
-  /** Jitter of the retries of shed requests: a float in [0, 1) [default: the system's]. */
+  /** Jitter of the retries of shed requests, and the throttle's draws: a float in [0, 1) [default: the system's]. */
   readonly random?: () => number
+  /** The throttle's time (its monotonic ms) [default: the system's]. */
+  readonly clock?: Clock
   /**
    * HTTPS for every address without a scheme, trusting `ca` (the cluster's CA, `--tls-ca`);
    * without it only `https://` addresses use HTTPS, trusting the system's CAs.
@@ -169,7 +204,12 @@ export class DynClient {
   /** The node that answered last: later requests of this client start there. */
   private preferred = 0
   private readonly random: () => number
+  private readonly clock: Clock
   private readonly tls: ClientTls | undefined
+  /** Per node (its label), what this client sends there while it sheds (see the header). */
+  private readonly throttles = new Map<string, ClientThrottle>()
+  /** Per node (its label), the wait it asked for when it last shed a request of this client. */
+  private readonly shedHints = new Map<string, number>()
 
   /** `nodes`: one address or several (each `host:port`, `http://host:port` or `https://host:port`); a bad one throws a `bad_parameter` DynError. */
   constructor(
@@ -181,6 +221,7 @@ export class DynClient {
     if (!parsed.ok) throw new DynError(parsed.error, parsed.message)
     this.addresses = parsed.value
     this.random = options.random ?? systemRandom.next
+    this.clock = options.clock ?? systemClock
     this.tls = options.tls
   }
 
@@ -287,19 +328,42 @@ export class DynClient {
     return response
   }
 
-  /** Send to the preferred node, then to the others in order while they cannot be connected to. */
+  private throttleOf(label: string): ClientThrottle {
+    let throttle = this.throttles.get(label)
+    if (throttle === undefined) {
+      throttle = new ClientThrottle()
+      this.throttles.set(label, throttle)
+    }
+    return throttle
+  }
+
+  /**
+   * Send to the preferred node, then to the others in order while they cannot be connected to or
+   * the client's throttle keeps the request back from them.
+   */
   private async sendToSomeNode(method: string, path: string, headers: Record<string, string>, body?: Uint8Array): Promise<RawResponse> {
     const failures: Array<{label: string; reason: string; tls: boolean; notHttp: boolean; plainNode: boolean; untrusted?: string}> = []
     // The last node tried took the request and did not answer in time: see silentAdvice.
     let silent = false
+    // Nodes this request was kept back from by the client's throttle: nothing was sent to them.
+    const throttled: string[] = []
     for (let step = 0; step < this.addresses.length; step += 1) {
       const index = (this.preferred + step) % this.addresses.length
       const address = this.addresses[index] as NodeAddress
+      const throttle = this.throttleOf(address.label)
+      if (!throttle.trySend(this.clock.monotonicMs(), this.random())) {
+        throttled.push(address.label)
+        continue
+      }
       const tls = address.scheme === 'https' || (address.scheme === undefined && this.tls !== undefined) ? (this.tls ?? {}) : undefined
       let attempt = await sendOnce(address, tls, method, path, headers, body, this.timeoutMs)
       // A kept-alive connection the node had already closed: the request never reached it, so
       // sending it again on a new connection cannot apply it twice.
       if (!attempt.ok && attempt.staleSocket) attempt = await sendOnce(address, tls, method, path, headers, body, this.timeoutMs)
+      // A failure to connect or to answer in time is not a shed: the throttle follows the node's own signal.
+      const hintMs = attempt.ok ? shedHintMs(attempt.response) : undefined
+      throttle.recordAnswer(this.clock.monotonicMs(), hintMs !== undefined)
+      if (hintMs !== undefined) this.shedHints.set(address.label, hintMs)
       if (attempt.ok) {
         this.preferred = index
         const warning = attempt.response.headers[warningHeader]
@@ -312,6 +376,11 @@ export class DynClient {
         break
       }
     }
+    // Kept back from every node it could go to, or from some while the others could not be
+    // connected to: the overloaded nodes' likely answer, retried as theirs would be. Not when a
+    // node took the request and went silent (it may have applied it), nor for a configuration to
+    // fix (TLS, a port that is not a node's), which are said as such.
+    if (throttled.length > 0 && !silent && failures.every((f) => !f.tls && !f.notHttp && !f.plainNode && f.untrusted === undefined)) return throttledAnswer(throttled, Math.min(...throttled.map((label) => this.shedHints.get(label) ?? 1000)))
     const single = failures.length === 1
     const reason = single ? (failures[0] as {reason: string}).reason : failures.map((f) => `${f.label} ${f.reason}`).join('; ')
     // Every node tried serves plain HTTP where HTTPS was asked: the scheme or --tls-ca is the mistake (exit 2).

@@ -203,6 +203,7 @@ describe('dyn bench with faults and a capacity search', () => {
       [['--nodes', '3', '--sla', generous, '--find-capacity', '--fault', 'kill'], /do not go together/],
       [['--nodes', '1', '--rate', '10', '--max-steps', '3'], /give --find-capacity too/],
       [['--nodes', '1', '--connections-per-node', '8'], /give --rate/],
+      [['--nodes', '1', '--no-client-throttle'], /applies to the open loop/],
     ]
     for (const [flags, message] of cases) {
       const result = await runDyn(['bench', ...flags], {timeoutMs: benchTimeoutMs})

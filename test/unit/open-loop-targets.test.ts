@@ -59,3 +59,61 @@ it('a write waiting for a connection is made when it is sent, with the context t
   // Blind first (no context yet), then the first's answer: the context of the moment it was sent.
   assert.deepEqual(seen, [undefined, 'ctx-1'])
 })
+
+it('keeps back most operations for a node that sheds nearly everything when throttled, and sends every one when not', async (t) => {
+  let received = 0
+  let served = 0
+  const server = createServer((request: IncomingMessage, response: ServerResponse) => {
+    received += 1
+    request.resume()
+    request.once('end', () => {
+      // One request in ten is served; the rest are shed as admission control sheds them.
+      if (received % 10 === 0) {
+        served += 1
+        response.writeHead(204, {'x-dyn-context': 'ctx'})
+        response.end()
+        return
+      }
+      response.writeHead(503, {'content-type': 'application/json', 'retry-after': '1'})
+      response.end(JSON.stringify({error: 'overloaded', message: 'busy', retryAfterMs: 500}))
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())))
+  const node = `127.0.0.1:${(server.address() as AddressInfo).port}`
+  const factoryOf = (): OperationFactory =>
+    new OperationFactory({
+      workload: {name: 'a', title: 'updates', mix: [{kind: 'update', proportion: 1}], distribution: 'uniform'},
+      chooser: keyChooser('uniform', 100, seededRandom(1)),
+      contexts: new ContextCache(100),
+      valueSize: 8,
+      quorum: {},
+      random: seededRandom(2),
+    })
+  const operations = 1000
+  const run = async (throttled: boolean): Promise<Map<string, number>> => {
+    const targets = new HttpTargets(5, 8, [], undefined, throttled)
+    const factory = factoryOf()
+    const outcomes = new Map<string, number>()
+    try {
+      for (let index = 0; index < operations; index += 1) {
+        const {outcome} = await targets.execute(node, factory.next())
+        outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1)
+      }
+    } finally {
+      await targets.close()
+    }
+    return outcomes
+  }
+  const unthrottled = await run(false)
+  assert.equal(received, operations, 'without the throttle every operation is sent')
+  assert.equal(unthrottled.get('throttled'), undefined)
+  received = 0
+  served = 0
+  const throttled = await run(true)
+  // About twice what the node accepts is sent (a tenth of it is served), and at least a tenth.
+  assert.ok(received < operations * 0.4, `the node received ${received} of ${operations}`)
+  assert.ok(received >= operations * 0.1 - 20, `the node still received ${received}, enough to see it recover`)
+  assert.equal(throttled.get('throttled'), operations - received, 'what was not sent is counted as throttled')
+  assert.equal(throttled.get('ok'), served)
+})

@@ -2,12 +2,17 @@
  * The clients' retry of a shed request (src/client/http-client.ts, `overloadRetryDelayMs`): only
  * a 503 `overloaded` that carries Retry-After is retried, at most `overloadRetriesMax` times,
  * each wait jittered within [0.5, 1.5) of the node's hint doubled per retry, capped, and the
- * waits together within `overloadRetryWaitMsMax`.
+ * waits together within `overloadRetryWaitMsMax`; and DynClient's throttle of a node that sheds
+ * (src/client/client-throttle.ts), against stand-in nodes on real sockets.
  */
 import {describe, it} from 'node:test'
 import assert from 'node:assert/strict'
+import {createServer} from 'node:http'
+import type {ServerResponse} from 'node:http'
+import type {AddressInfo} from 'node:net'
 import fc from 'fast-check'
-import {overloadRetriesMax, overloadRetryDelayMs, overloadRetryDelayMsMax, overloadRetryWaitMsMax} from '../../src/client/http-client.js'
+import {seededRandom} from '../../src/clock.js'
+import {DynClient, overloadRetriesMax, overloadRetryDelayMs, overloadRetryDelayMsMax, overloadRetryWaitMsMax, UnreachableError} from '../../src/client/http-client.js'
 
 function shed(retryAfterMs?: number, retryAfter: string | null = '1'): {status: number; headers: Record<string, string>; body: Buffer} {
   return {
@@ -47,5 +52,87 @@ describe('overloadRetryDelayMs', () => {
         assert.equal(overloadRetryDelayMs(shed(hintMs), overloadRetriesMax, 0, () => 0), undefined)
       }),
     )
+  })
+})
+
+/** A node stand-in on a free port: `answer` writes each response; `received` counts the requests. */
+async function standIn(answer: (response: ServerResponse) => void): Promise<{address: string; received: () => number; close: () => Promise<void>}> {
+  let received = 0
+  const server = createServer((request, response) => {
+    received += 1
+    request.resume()
+    request.on('end', () => answer(response))
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const {port} = server.address() as AddressInfo
+  return {
+    address: `127.0.0.1:${port}`,
+    received: () => received,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
+  }
+}
+
+function shedding(response: ServerResponse): void {
+  response.writeHead(503, {'content-type': 'application/json', 'retry-after': '1'})
+  response.end(JSON.stringify({error: 'overloaded', message: 'busy', retryAfterMs: 1}))
+}
+
+function serving(response: ServerResponse): void {
+  response.writeHead(200, {'content-type': 'application/json'})
+  response.end(JSON.stringify({context: 'a', siblings: [{value: Buffer.from('v').toString('base64'), contentType: 'text/plain', timestampMs: 1, deleted: false}]}))
+}
+
+describe('DynClient: client-side throttling of a node that sheds', () => {
+  it('sends a node that sheds everything a small share of what it is asked, and answers the rest overloaded without sending', async () => {
+    const node = await standIn(shedding)
+    try {
+      const client = new DynClient(node.address, 5000, {random: seededRandom(7).next})
+      const gets = 200
+      const results = await Promise.all(Array.from({length: 10}, async () => {
+        const codes: string[] = []
+        for (let index = 0; index < gets / 10; index += 1) {
+          const result = await client.get('k')
+          codes.push(result.ok ? 'ok' : result.error)
+        }
+        return codes
+      }))
+      assert.deepEqual(new Set(results.flat()), new Set(['overloaded']))
+      // Unthrottled, every get is sent once and retried overloadRetriesMax times: 800 requests.
+      const unthrottled = gets * (1 + overloadRetriesMax)
+      assert.ok(node.received() < unthrottled * 0.3, `the node received ${node.received()} of ${unthrottled} requests`)
+      assert.ok(node.received() >= 20, 'requests still reach it, to see whether it recovers')
+    } finally {
+      await node.close()
+    }
+  })
+
+  it('sends the requests it keeps back from a shedding node to the next node given', async () => {
+    const shedder = await standIn(shedding)
+    const server = await standIn(serving)
+    try {
+      const client = new DynClient([shedder.address, server.address], 5000, {random: seededRandom(11).next})
+      let served = 0
+      for (let index = 0; index < 100; index += 1) {
+        const result = await client.get('k')
+        if (result.ok) served += 1
+      }
+      assert.ok(served >= 90, `${served} of 100 gets served by the node that does not shed`)
+      assert.ok(shedder.received() < 100, `the shedding node received ${shedder.received()}`)
+    } finally {
+      await shedder.close()
+      await server.close()
+    }
+  })
+
+  it('does not mistake a node that is down for one that sheds: unreachable stays unreachable', async () => {
+    const node = await standIn(serving)
+    const address = node.address
+    await node.close()
+    const client = new DynClient(address, 2000)
+    for (let index = 0; index < 30; index += 1) await assert.rejects(client.get('k'), (error: Error) => error instanceof UnreachableError)
   })
 })
