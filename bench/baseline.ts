@@ -214,7 +214,7 @@ export function describeLoop(mode: BenchConfig['mode']): string {
 }
 
 /** The parts of a run's setup that change what its figures mean (the run's length and seed do not). */
-export type RunSetup = Pick<BenchConfig, 'mode' | 'records' | 'valueSize' | 'n' | 'r' | 'w' | 'dw' | 'connectionsPerNode' | 'faultDurationS'> &
+export type RunSetup = Pick<BenchConfig, 'mode' | 'records' | 'valueSize' | 'n' | 'r' | 'w' | 'dw' | 'connectionsPerNode' | 'faultDurationS' | 'clientThrottle'> &
   Partial<Pick<BenchConfig, 'clientDriven' | 'clusterArgs'>> & {
     // Strings, not the config's unions: a saved report may come from another version of dyn.
     readonly workload: string
@@ -258,6 +258,9 @@ export function setupDifferences(baseline: RunSetup, current: RunSetup): string[
     ['transport', (s) => (s.https === true ? 'HTTPS' : 'plain HTTP')],
     ['cluster flags', (s) => (s.clusterArgs === undefined || s.clusterArgs.length === 0 ? 'none' : s.clusterArgs.join(' '))],
     ['connections per node', (s) => (s.mode.kind === 'open' ? String(s.connectionsPerNode ?? openLoopConnectionsPerNodeDefault) : 'closed loop')],
+    // Past capacity a throttled open loop sends a shedding node a fraction of what it is offered.
+    // A report that does not say is from before the throttle, which sent everything.
+    ['client throttle', (s) => (s.mode.kind !== 'open' ? 'closed loop' : s.clientThrottle === true ? 'on' : 'off (--no-client-throttle)')],
     // A run through a fault is another experiment than one without, or with another fault.
     ['faults', (s) => (s.faults === undefined || s.faults.length === 0 ? 'none' : `${s.faults.map((fault) => fault.spec).join(' ')} for ${s.faultDurationS ?? 'a third of the run in'} s each`)],
   ]

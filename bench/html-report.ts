@@ -272,7 +272,7 @@ function throughputChart(report: HtmlReportInput, timeline: readonly TimelineWin
   }))
   const failures = timeline.map((second) => [windowMiddleS(second, elapsedS), second.operations.reduce((sum, op) => sum + op.errors + op.shed + (op.throttled ?? 0), 0) / windowLengthS(second, elapsedS)] as [number, number])
   if (failures.some(([, n]) => n > 0)) {
-    series.push({name: 'errors + shed', type: 'line', data: failures, showSymbol: false, lineStyle: {width: 1.5, type: 'dashed', color: failuresColour}, itemStyle: {color: failuresColour}})
+    series.push({name: 'errors + shed + throttled', type: 'line', data: failures, showSymbol: false, lineStyle: {width: 1.5, type: 'dashed', color: failuresColour}, itemStyle: {color: failuresColour}})
   }
   return renderSvg({
     legend,
@@ -400,7 +400,7 @@ function runSummary(report: HtmlReportInput): string {
     ...(transport > 0 ? [`${run.transportErrors.timeout} timeouts, ${run.transportErrors.connection} connection errors`] : []),
     ...(run.notStarted ? [`${run.notStarted} operations not started (too many in flight)`] : []),
     ...(run.shed ? [`${run.shed} shed by overloaded nodes, goodput ${(run.goodputPerS ?? 0).toFixed(1)} ops/s${refusals === '' ? '' : ` (refusals answered at the nodes in ${refusals})`}`] : []),
-    ...(run.throttled ? [`${run.throttled} kept back by the client's throttle (not sent: those nodes were shedding most requests)`] : []),
+    ...(run.throttled ? [`${run.throttled} kept back by the client's throttle (not sent: those nodes were shedding most requests)${run.shed ? '' : `, goodput ${(run.goodputPerS ?? 0).toFixed(1)} ops/s`}`] : []),
   ]
   return `<p>${escapeHtml(parts.join('; '))}</p>`
 }
@@ -408,7 +408,8 @@ function runSummary(report: HtmlReportInput): string {
 function operationRows(operations: readonly KindSummary[]): string[][] {
   return operations.map((op) => {
     const l = op.latency
-    const errors = Object.entries(op.errors).map(([kind, count]) => `${kind} ${count}`).join(', ') || 'none'
+    // Kept back by the client's throttle: not an error, and not shed by a node either.
+    const errors = [...Object.entries(op.errors).map(([kind, count]) => `${kind} ${count}`), ...(op.throttled ? [`throttled ${op.throttled}`] : [])].join(', ') || 'none'
     return [op.operation, String(op.count), figure(op.throughputPerS), ...[l.p50Ms, l.p90Ms, l.p99Ms, l.p999Ms, l.maxMs, l.meanMs].map(figure), String(op.shed), String(op.notFound), errors].map(escapeHtml)
   })
 }

@@ -182,7 +182,7 @@ export class HttpTargets {
    * of `failoverNodes` instead (each tried once); once a request has reached a node, that node's
    * answer or failure is the outcome, since a write it may have applied must not be sent twice.
    */
-  async send<T>(node: string, makeStep: () => HttpStep, onReply: (reply: HttpReply) => T): Promise<{ok: true; handled: T} | {ok: false; outcome: Outcome}> {
+  async send<T>(node: string, makeStep: () => HttpStep, onReply: (reply: HttpReply) => T): Promise<{ok: true; handled: T; answeredBy: string} | {ok: false; outcome: Outcome}> {
     const first = this.failoverNodes.indexOf(node)
     const tries = first < 0 ? 1 : this.failoverNodes.length
     let outcome: Outcome = 'connection'
@@ -212,7 +212,7 @@ export class HttpTargets {
       // The connection is given back only once the reply is handled: a request waiting for it is
       // made next, and must see what this reply taught (its context).
       try {
-        return {ok: true, handled: onReply(reply)}
+        return {ok: true, handled: onReply(reply), answeredBy: target}
       } finally {
         this.release(target)
       }
@@ -236,8 +236,13 @@ export class HttpTargets {
     let makeStep = (): HttpStep => run.first
     for (let requests = 1; requests <= stepsPerOperationMax; requests += 1) {
       const sent = await this.send(node, makeStep, (reply) => run.onReply(reply))
-      // Transport failures count as not shed: the throttle follows the node's own overload signal.
-      if (requests === 1) throttle?.recordAnswer(performance.now(), !sent.ok ? false : sent.handled.done && sent.handled.outcome === 'overloaded')
+      if (requests === 1 && throttle !== undefined) {
+        // A node that refused the connection (its request went to another, or nowhere) is down,
+        // not overloaded: its throttle forgets. A timeout counts as not shed: the throttle follows
+        // the node's own overload signal.
+        if (sent.ok ? sent.answeredBy !== node : sent.outcome === 'connection') throttle.forget()
+        else throttle.recordAnswer(performance.now(), sent.ok && sent.handled.done && sent.handled.outcome === 'overloaded')
+      }
       if (!sent.ok) {
         run.abandon()
         return {outcome: sent.outcome, requests}

@@ -76,7 +76,7 @@ export interface BenchConfig {
   readonly timeoutS: number
   /** Open loop: keep-alive connections per node; undefined: the driver's default (64). */
   readonly connectionsPerNode?: number
-  /** Open loop: false sends every operation, however much its node sheds; undefined: throttled at the client (src/client/client-throttle.ts). */
+  /** Open loop: false sends every operation, however much its node sheds; true or undefined: throttled at the client (src/client/client-throttle.ts). */
   readonly clientThrottle?: boolean
   /** Faults to inject into the cluster the bench starts (open loop only). */
   readonly faults?: readonly FaultSpec[]
@@ -251,7 +251,14 @@ export async function runBench(asked: BenchConfig, sla: Sla | undefined, onProgr
     const nodeRefusalTimes = (run.shed ?? 0) > 0 ? await refusalTimesOf(nodes, config.timeoutS, config.tls) : undefined
     const {tls, startTls: _startTls, ...reported} = config
     return {
-      config: {...reported, ...(measured.capacity === undefined ? {} : {mode: measured.capacity.runMode}), targetNodes: nodes, ...(tls === undefined ? {} : {https: true as const})},
+      config: {
+        ...reported,
+        ...(measured.capacity === undefined ? {} : {mode: measured.capacity.runMode}),
+        // An open loop's report always says whether it throttled (the default), for --baseline.
+        ...((measured.capacity?.runMode ?? config.mode).kind === 'open' ? {clientThrottle: config.clientThrottle ?? true} : {}),
+        targetNodes: nodes,
+        ...(tls === undefined ? {} : {https: true as const}),
+      },
       ...(calibration === undefined ? {} : {calibration: {...calibration, ratio: calibration.opsPerS > 0 ? run.opsPerS / calibration.opsPerS : 0}}),
       ...(load === undefined ? {} : {load}),
       run,

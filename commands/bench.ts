@@ -170,7 +170,9 @@ Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could no
       seed: flags.seed,
       timeoutS: flags.timeout,
       ...(flags['connections-per-node'] === undefined ? {} : {connectionsPerNode: flags['connections-per-node']}),
-      ...(flags['client-throttle'] ? {} : {clientThrottle: false}),
+      // Said in every open loop's report, so that a baseline from before the throttle (which sent
+      // everything) is told apart from a throttled run.
+      ...(searchFrom === undefined ? {} : {clientThrottle: flags['client-throttle']}),
       ...(faults.length === 0 ? {} : {faults}),
       ...(flags['fault-duration'] === undefined ? {} : {faultDurationS: flags['fault-duration']}),
       ...(flags['find-capacity'] ? {capacitySearch: {precision: capacityPrecisionDefault, ratePerSMax: capacityRatePerSMax, stepsMax: flags['max-steps'] ?? capacityStepsMaxDefault}} : {}),

@@ -20,9 +20,10 @@
  * control filter caps its own; and nothing is refused until the window holds `requestsMin`
  * requests, so that one shed answer to a client that sends little does not throttle it.
  *
- * Answers other than a shed count as accepted, failures to connect or to answer in time included:
- * the throttle follows the node's own signal of overload, and unreachable nodes are the failover's
- * and the timeouts' business. Pure: time and randomness are the caller's inputs.
+ * Answers other than a shed count as accepted, failures to answer in time included: the throttle
+ * follows the node's own signal of overload, and timeouts are the failover's business. A node that
+ * cannot be connected to is forgotten (`forget`): it is down, not overloaded, and must be reported
+ * so. Pure: time and randomness are the caller's inputs.
  */
 
 import {assert} from '../errors.js'
@@ -97,6 +98,17 @@ export class ClientThrottle {
     if (shed) return
     this.accepts += 1
     this.acceptsByBucket[this.newestBucket] = (this.acceptsByBucket[this.newestBucket] as number) + 1
+  }
+
+  /**
+   * Forget everything: the node could not be connected to, so what it shed before says nothing
+   * about it now, and the next request must reach it (and fail as unreachable, not as throttled).
+   */
+  forget(): void {
+    this.requestsByBucket.fill(0)
+    this.acceptsByBucket.fill(0)
+    this.requests = 0
+    this.accepts = 0
   }
 
   /** Moves the window on to `nowMs`, forgetting the slices that fell out of it. */

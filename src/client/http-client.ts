@@ -151,6 +151,11 @@ function shedHintMs(response: {readonly status: number; readonly headers: Incomi
  * retried and reported as a shed one is. `retryAfterMs` is the shortest wait those nodes asked
  * for when they last shed a request.
  */
+/** Whether a result is the answer of the client's own throttle: nothing was sent (see `throttledAnswer`). */
+export function isThrottledByClient(result: {readonly ok: boolean; readonly body?: Record<string, unknown>}): boolean {
+  return !result.ok && result.body?.throttledByClient === true
+}
+
 function throttledAnswer(labels: readonly string[], retryAfterMs: number): RawResponse {
   const message = `not sent: ${labels.join(', ')} shed most of this client's recent requests, so it sends there only part of what it is asked to until they recover (client-side throttling); retry later, or send less`
   return {
@@ -250,7 +255,7 @@ export class DynClient {
     if (badContext !== undefined) return badContext
     const headers: Record<string, string> = {accept: 'application/json', 'content-type': options.contentType ?? 'application/octet-stream'}
     if (options.context !== undefined) headers['x-dyn-context'] = options.context.trim()
-    const response = await this.send('PUT', `/kv/${encodeURIComponent(key)}${queryOf(options, ['n', 'w', 'dw', 'pw', 'explain'])}`, headers, value)
+    const response = await this.send('PUT', `/kv/${encodeURIComponent(key)}${queryOf(options, ['n', 'w', 'dw', 'pw', 'explain'])}`, headers, value, true)
     return writeResult(response)
   }
 
@@ -261,14 +266,14 @@ export class DynClient {
     if (badContext !== undefined) return badContext
     const headers: Record<string, string> = {accept: 'application/json'}
     if (options.context !== undefined) headers['x-dyn-context'] = options.context.trim()
-    const response = await this.send('DELETE', `/kv/${encodeURIComponent(key)}${queryOf(options, ['n', 'r', 'w', 'dw', 'pr', 'pw', 'explain'])}`, headers)
+    const response = await this.send('DELETE', `/kv/${encodeURIComponent(key)}${queryOf(options, ['n', 'r', 'w', 'dw', 'pr', 'pw', 'explain'])}`, headers, undefined, true)
     return writeResult(response)
   }
 
   async get(key: string, options: QuorumOptions = {}): Promise<GetResult> {
     const badKey = refusedKey(key)
     if (badKey !== undefined) return badKey
-    const response = await this.send('GET', `/kv/${encodeURIComponent(key)}${queryOf(options, ['n', 'r', 'pr', 'explain'])}`, {accept: 'application/json'})
+    const response = await this.send('GET', `/kv/${encodeURIComponent(key)}${queryOf(options, ['n', 'r', 'pr', 'explain'])}`, {accept: 'application/json'}, undefined, true)
     const body = jsonBody(response)
     if (response.status === 404 && body.error === 'not_found') {
       return {ok: true, found: false, deleted: body.deleted === true, ...(typeof body.context === 'string' ? {context: body.context} : {}), trace: body.trace}
@@ -313,17 +318,19 @@ export class DynClient {
   /**
    * Send, and send again after a jittered wait while a node sheds the request (503 overloaded
    * with Retry-After), within `overloadRetriesMax` and `overloadRetryWaitMsMax`; the last answer
-   * is returned whatever it is.
+   * is returned whatever it is. `keyRequest`: a request on a key, the only kind a node sheds, and
+   * so the only kind its throttle counts or keeps back (GET /cluster, /stats, /health and the
+   * membership changes are answered under overload, and must still be sent).
    */
-  private async send(method: string, path: string, headers: Record<string, string>, body?: Uint8Array): Promise<RawResponse> {
+  private async send(method: string, path: string, headers: Record<string, string>, body?: Uint8Array, keyRequest = false): Promise<RawResponse> {
     let waitedMs = 0
-    let response = await this.sendToSomeNode(method, path, headers, body)
+    let response = await this.sendToSomeNode(method, path, headers, body, keyRequest)
     for (let retries = 0; retries < overloadRetriesMax; retries += 1) {
       const delayMs = overloadRetryDelayMs(response, retries, waitedMs, this.random)
       if (delayMs === undefined) break
       waitedMs += delayMs
       await new Promise<void>((resolve) => setTimeout(resolve, delayMs))
-      response = await this.sendToSomeNode(method, path, headers, body)
+      response = await this.sendToSomeNode(method, path, headers, body, keyRequest)
     }
     return response
   }
@@ -341,7 +348,7 @@ export class DynClient {
    * Send to the preferred node, then to the others in order while they cannot be connected to or
    * the client's throttle keeps the request back from them.
    */
-  private async sendToSomeNode(method: string, path: string, headers: Record<string, string>, body?: Uint8Array): Promise<RawResponse> {
+  private async sendToSomeNode(method: string, path: string, headers: Record<string, string>, body: Uint8Array | undefined, keyRequest: boolean): Promise<RawResponse> {
     const failures: Array<{label: string; reason: string; tls: boolean; notHttp: boolean; plainNode: boolean; untrusted?: string}> = []
     // The last node tried took the request and did not answer in time: see silentAdvice.
     let silent = false
@@ -350,8 +357,8 @@ export class DynClient {
     for (let step = 0; step < this.addresses.length; step += 1) {
       const index = (this.preferred + step) % this.addresses.length
       const address = this.addresses[index] as NodeAddress
-      const throttle = this.throttleOf(address.label)
-      if (!throttle.trySend(this.clock.monotonicMs(), this.random())) {
+      const throttle = keyRequest ? this.throttleOf(address.label) : undefined
+      if (throttle !== undefined && !throttle.trySend(this.clock.monotonicMs(), this.random())) {
         throttled.push(address.label)
         continue
       }
@@ -360,10 +367,15 @@ export class DynClient {
       // A kept-alive connection the node had already closed: the request never reached it, so
       // sending it again on a new connection cannot apply it twice.
       if (!attempt.ok && attempt.staleSocket) attempt = await sendOnce(address, tls, method, path, headers, body, this.timeoutMs)
-      // A failure to connect or to answer in time is not a shed: the throttle follows the node's own signal.
-      const hintMs = attempt.ok ? shedHintMs(attempt.response) : undefined
-      throttle.recordAnswer(this.clock.monotonicMs(), hintMs !== undefined)
-      if (hintMs !== undefined) this.shedHints.set(address.label, hintMs)
+      // A failure to answer in time is not a shed: the throttle follows the node's own signal. A
+      // node that cannot be connected to is down, not overloaded: its throttle forgets what it
+      // shed, so that the next request reaches it and fails as unreachable, as it should.
+      if (throttle !== undefined) {
+        const hintMs = attempt.ok ? shedHintMs(attempt.response) : undefined
+        if (!attempt.ok && !attempt.connected) throttle.forget()
+        else throttle.recordAnswer(this.clock.monotonicMs(), hintMs !== undefined)
+        if (hintMs !== undefined) this.shedHints.set(address.label, hintMs)
+      }
       if (attempt.ok) {
         this.preferred = index
         const warning = attempt.response.headers[warningHeader]

@@ -14,7 +14,10 @@
  * preference list instead: any node coordinates a get, and a put that no home can take is
  * coordinated by that node as a fallback (paper §4.6), so a key whose homes are all down stays
  * writeable. HTTP outcomes come back as the values `DynClient` returns; only a request that no
- * chosen node answered throws `UnreachableError`, as `DynClient` does.
+ * chosen node answered throws `UnreachableError`, as `DynClient` does. A request the per-node
+ * client's throttle kept back (that node sheds most of what it gets; nothing was sent) goes to the
+ * next choice, without the node being thought down; its `overloaded` answer is the outcome only
+ * when no other choice answered.
  */
 
 import type {Clock} from '../clock.js'
@@ -23,7 +26,7 @@ import {assert, DynError} from '../errors.js'
 import type {Ring} from '../ring/ring.js'
 import {compareNames, isValidPartitionCount, preferenceListForKey} from '../ring/ring.js'
 import type {ClientTls} from '../transport/tls-ca-file.js'
-import {clientTimeoutMsDefault, DynClient, memberTlsOf, TlsNotServedError, UnreachableError, UntrustedCertificateError} from './http-client.js'
+import {clientTimeoutMsDefault, DynClient, isThrottledByClient, memberTlsOf, TlsNotServedError, UnreachableError, UntrustedCertificateError} from './http-client.js'
 import type {ApiError, GetResult, QuorumOptions, WriteResult} from './http-client.js'
 import {parseNodeList} from './node-address.js'
 
@@ -73,7 +76,11 @@ interface Coordinator {
   readonly address: string
 }
 
-type Attempt<T> = {readonly ok: true; readonly result: T} | {readonly ok: false; readonly error: UnreachableError}
+/**
+ * One node tried: its answer; or it could not be reached; or the client's throttle kept the
+ * request back from it (nothing was sent: that node has been shedding most of what it got).
+ */
+type Attempt<T> = {readonly ok: true; readonly result: T} | {readonly ok: false; readonly error: UnreachableError} | {readonly ok: false; readonly throttled: T}
 
 export class PartitionAwareClient {
   private view: RoutingView
@@ -111,13 +118,14 @@ export class PartitionAwareClient {
     if (!parsedSeeds.ok) throw new DynError(parsedSeeds.error, parsedSeeds.message)
     const tls = memberTlsOf(parsedSeeds.value, options.tls)
     const clients = new Map<string, DynClient>()
-    const clientFor = (address: string): DynClient => cachedClient(clients, address, timeoutMs, tls)
+    const clock = options.clock ?? systemClock
+    const clientFor = (address: string): DynClient => cachedClient(clients, address, timeoutMs, tls, clock)
     const asked = seeds.slice(0, refreshSourcesMax)
     const fetched = await fetchView(asked, clientFor)
     if (!fetched.ok && fetched.wrongScheme === 'tls_not_served') throw new TlsNotServedError(asked, fetched.reason)
     if (!fetched.ok && fetched.wrongScheme === 'https_required') throw new DynError('https_required', fetched.reason)
     if (!fetched.ok) throw fetched.untrusted === undefined ? new UnreachableError(seeds.join(', '), fetched.reason) : new UntrustedCertificateError(asked, fetched.reason, fetched.untrusted)
-    const client = new PartitionAwareClient([...seeds], fetched.view, options.clock ?? systemClock, refreshIntervalMs, timeoutMs, tls)
+    const client = new PartitionAwareClient([...seeds], fetched.view, clock, refreshIntervalMs, timeoutMs, tls)
     for (const [address, dyn] of clients) client.clients.set(address, dyn)
     client.pruneClients()
     return client
@@ -163,16 +171,26 @@ export class PartitionAwareClient {
     await this.refreshIfDue()
     const tried = new Set<string>()
     let lastError: UnreachableError | undefined
+    // The answer of the client's throttle for a node that sheds: the next choice is tried instead,
+    // and this is the answer only when no other node answered.
+    let throttled: T | undefined
     for (let attempt = 1; attempt <= routeAttemptsMax; attempt += 1) {
       const coordinator = this.coordinatorFor(key, n, tried, attempt === routeAttemptsMax)
       if (coordinator === undefined) break
       const outcome = await this.attempt(coordinator, key, n, send)
       if (outcome.ok) return outcome.result
+      if ('throttled' in outcome) {
+        // Up, but overloaded: not a reason to think it down or to fetch the ring again.
+        throttled = outcome.throttled
+        tried.add(coordinator.name)
+        continue
+      }
       lastError = outcome.error
       tried.add(coordinator.name)
       this.unreachableAtMs.set(coordinator.name, this.clock.monotonicMs())
       if (attempt < routeAttemptsMax) await this.refresh()
     }
+    if (throttled !== undefined) return throttled
     assert(lastError !== undefined, 'a parsed view gives every key a first choice')
     throw lastError
   }
@@ -190,6 +208,8 @@ export class PartitionAwareClient {
       if (error instanceof UnreachableError) return {ok: false, error}
       throw error
     }
+    // Kept back by the client's throttle: the node was not asked, so nothing is learnt of it.
+    if (isThrottledByClient(result)) return {ok: false, throttled: result}
     this.unreachableAtMs.delete(coordinator.name)
     if (isRoutingMiss(traceOf(result), coordinator.name, this.homesOf(key, n))) {
       this.stale = true
@@ -268,7 +288,7 @@ export class PartitionAwareClient {
   }
 
   private clientFor(address: string): DynClient {
-    return cachedClient(this.clients, address, this.timeoutMs, this.tls)
+    return cachedClient(this.clients, address, this.timeoutMs, this.tls, this.clock)
   }
 
   private pruneClients(): void {
@@ -277,10 +297,11 @@ export class PartitionAwareClient {
   }
 }
 
-function cachedClient(clients: Map<string, DynClient>, address: string, timeoutMs: number, tls: ClientTls | undefined): DynClient {
+function cachedClient(clients: Map<string, DynClient>, address: string, timeoutMs: number, tls: ClientTls | undefined, clock: Clock): DynClient {
   let client = clients.get(address)
   if (client === undefined) {
-    client = new DynClient(address, timeoutMs, tls === undefined ? {} : {tls})
+    // The partition-aware client's clock drives each node's throttle too.
+    client = new DynClient(address, timeoutMs, tls === undefined ? {clock} : {tls, clock})
     clients.set(address, client)
   }
   return client

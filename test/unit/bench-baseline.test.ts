@@ -113,6 +113,8 @@ describe('parseBaseline: a failed run is no baseline', () => {
     assert.match(refused(JSON.stringify({...saved, run: {...saved.run, opsPerS: 0, operations: []}})), /failed run, not a measurement to compare with: it measured no operation/)
     const shed = {...operation('read', 0, latency(0)), shed: 700}
     assert.match(refused(JSON.stringify({...saved, run: {...saved.run, opsPerS: 0, operations: [shed]}})), /every one of its 700 operations was shed by an overloaded node, so it measured none/)
+    const keptBack = {...operation('read', 0, latency(0)), shed: 70, throttled: 630}
+    assert.match(refused(JSON.stringify({...saved, run: {...saved.run, opsPerS: 0, operations: [keptBack]}})), /every one of its 700 operations was shed by an overloaded node \(630 of them kept back by the client's throttle after such sheds\), so it measured none/)
   })
 
   it('refuses a run whose fault was not carried out as planned', () => {
@@ -151,6 +153,15 @@ describe('comparable baselines', () => {
     assert.deepEqual(setupDifferences(baseline, setupOfConfig(config({durationS: 60, seed: 7, warmupS: 0}))), [])
     // The node count is what matters, not whether the bench started the cluster itself.
     assert.deepEqual(setupDifferences(baseline, setupOfConfig(config({nodes: ['a:1', 'b:2', 'c:3'], startNodes: 3}))), [])
+  })
+
+  it('tells an open loop that throttled at the client from one that sent everything, a report that does not say being from before the throttle', () => {
+    const open = {kind: 'open', ratePerS: 500} as const
+    const before = setupOfReport(report({operations: [operation('read', 100, latency(2))]}))
+    const openBefore = {...before, mode: open}
+    assert.match(incomparableMessage('base.json', openBefore, setupOfConfig(config({mode: open, clientThrottle: true}))) ?? '', /client throttle: baseline off \(--no-client-throttle\), this run on/)
+    assert.equal(incomparableMessage('base.json', openBefore, setupOfConfig(config({mode: open, clientThrottle: false}))), undefined)
+    assert.equal(incomparableMessage('base.json', {...openBefore, clientThrottle: true}, setupOfConfig(config({mode: open, clientThrottle: true}))), undefined)
   })
 
   it('refuses every difference that changes what the figures mean, naming each', () => {

@@ -197,6 +197,12 @@ describe('judge', () => {
     assert.deepEqual(verdicts.at(-1), {target: 'error rate <= 0.1', measured: 0.24, limit: 0.1, met: false})
   })
 
+  it('counts operations the client\'s throttle kept back against the error rate too', () => {
+    const errorSla = slaOf({...validDocument(), maxErrorRate: 0.1})
+    const verdicts = judge(errorSla, [{...summary('read', 80, {}, 0, 10), throttled: 10}], () => 1)
+    assert.deepEqual(verdicts.at(-1), {target: 'error rate <= 0.1', measured: 0.2, limit: 0.1, met: false})
+  })
+
   it('an operation that did not run is "not measured": measured null, not met', () => {
     const verdicts = judge(sla, [], () => undefined)
     assert.equal(verdicts.length, 4)

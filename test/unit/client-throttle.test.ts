@@ -51,11 +51,10 @@ describe('client throttle', () => {
   it('forgets what fell out of the window, slice by slice', () => {
     const throttle = new ClientThrottle({windowMs: 1000, bucketCount: 10, requestsMin: 0})
     feed(throttle, 0, 100, 100)
-    // Later requests, all accepted, in the same window: the old refusals still count.
-    feed(throttle, 500, 100, 0)
-    assert.ok(Math.abs(throttle.rejectionProbability(999) - 0) < 1e-12, 'two hundred requests, a hundred accepted: (200 - 200) / 201 < 0, so 0')
-    feed(throttle, 600, 0, 0)
-    // At 1,050 ms the first slice (0 to 100 ms) is gone, with the sheds; the accepted ones remain.
+    // Later requests, half of them shed, in the same window: the old refusals still count.
+    feed(throttle, 500, 100, 50)
+    assert.ok(Math.abs(throttle.rejectionProbability(999) - 100 / 201) < 1e-12, 'two hundred requests, fifty accepted')
+    // At 1,050 ms the first slice (0 to 100 ms) is gone, with its sheds: a hundred requests, fifty accepted.
     assert.equal(throttle.rejectionProbability(1050), 0)
     const later = new ClientThrottle({windowMs: 1000, bucketCount: 10, requestsMin: 0})
     feed(later, 0, 100, 100)
@@ -69,31 +68,49 @@ describe('client throttle', () => {
   it('keeps its counts equal to the requests and accepts within the window, over random schedules', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.record({afterMs: fc.integer({min: 0, max: 400}), shed: fc.boolean(), draw: fc.double({min: 0, max: 0.999_999, noNaN: true})}), {maxLength: 300}),
+        fc.array(
+          fc.record({afterMs: fc.integer({min: 0, max: 3000}), answerAfterMs: fc.integer({min: 0, max: 600}), shed: fc.boolean(), draw: fc.double({min: 0, max: 0.999_999, noNaN: true})}),
+          {maxLength: 300},
+        ),
         (steps) => {
           const windowMs = 1000
           const bucketCount = 4
           const throttle = new ClientThrottle({windowMs, bucketCount, requestsMin: 0, rejectionProbabilityMax: 0.99})
-          const events: Array<{atMs: number; accepted: boolean}> = []
+          // A request counts when it was wanted; its accept when its answer came (here, before the next request).
+          const requested: number[] = []
+          const acceptedAt: number[] = []
           let nowMs = 0
           for (const step of steps) {
             nowMs += step.afterMs
             const sent = throttle.trySend(nowMs, step.draw)
-            if (sent) throttle.recordAnswer(nowMs, step.shed)
-            events.push({atMs: nowMs, accepted: sent && !step.shed})
+            requested.push(nowMs)
+            if (sent) {
+              nowMs += step.answerAfterMs
+              throttle.recordAnswer(nowMs, step.shed)
+              if (!step.shed) acceptedAt.push(nowMs)
+            }
             // What the window holds: the events of the newest bucketCount slices, counted from the first event.
             const bucketMs = windowMs / bucketCount
-            const firstMs = (events[0] as {atMs: number}).atMs
+            const firstMs = requested[0] as number
             const sliceOf = (atMs: number): number => Math.floor((atMs - firstMs) / bucketMs)
-            const inWindow = events.filter((event) => sliceOf(event.atMs) > sliceOf(nowMs) - bucketCount)
-            const requests = inWindow.length
-            const accepts = inWindow.filter((event) => event.accepted).length
+            const inWindow = (atMs: number): boolean => sliceOf(atMs) > sliceOf(nowMs) - bucketCount
+            const requests = requested.filter(inWindow).length
+            const accepts = acceptedAt.filter(inWindow).length
             const expected = Math.min(0.99, Math.max(0, (requests - 2 * accepts) / (requests + 1)))
             assert.ok(Math.abs(throttle.rejectionProbability(nowMs) - expected) < 1e-9, `at ${nowMs} ms: ${throttle.rejectionProbability(nowMs)} against ${expected}`)
           }
         },
       ),
     )
+  })
+
+  it('forgets everything when told the node could not be reached', () => {
+    const throttle = new ClientThrottle()
+    feed(throttle, 0, 100, 100)
+    assert.ok(throttle.rejectionProbability(0) > 0.8)
+    throttle.forget()
+    assert.equal(throttle.rejectionProbability(0), 0)
+    assert.equal(throttle.trySend(0, 0), true)
   })
 
   it('sends an overloaded node about twice what it accepts, where without it the node would get all of ten times its capacity', () => {

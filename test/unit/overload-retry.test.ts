@@ -76,6 +76,35 @@ async function standIn(answer: (response: ServerResponse) => void): Promise<{add
   }
 }
 
+/** A stand-in that sheds every key request (/kv/...) and answers every other route with 200 JSON. */
+async function standInByPath(): Promise<{address: string; keyRequests: () => number; jsonRequests: () => number; close: () => Promise<void>}> {
+  let keyRequests = 0
+  let jsonRequests = 0
+  const server = createServer((request, response) => {
+    const isKey = (request.url ?? '').startsWith('/kv/')
+    if (isKey) keyRequests += 1
+    else jsonRequests += 1
+    request.resume()
+    request.on('end', () => {
+      if (isKey) return shedding(response)
+      response.writeHead(200, {'content-type': 'application/json'})
+      response.end(JSON.stringify({node: 'n1'}))
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const {port} = server.address() as AddressInfo
+  return {
+    address: `127.0.0.1:${port}`,
+    keyRequests: () => keyRequests,
+    jsonRequests: () => jsonRequests,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
+  }
+}
+
 function shedding(response: ServerResponse): void {
   response.writeHead(503, {'content-type': 'application/json', 'retry-after': '1'})
   response.end(JSON.stringify({error: 'overloaded', message: 'busy', retryAfterMs: 1}))
@@ -126,6 +155,48 @@ describe('DynClient: client-side throttling of a node that sheds', () => {
       await shedder.close()
       await server.close()
     }
+  })
+
+  it('still sends what a node never sheds (GET /stats, /cluster, membership changes) to a node it throttles', async () => {
+    // As a node under overload: every key request shed, GET /stats answered.
+    const both = await standInByPath()
+    try {
+      const client = new DynClient(both.address, 5000, {random: seededRandom(3).next})
+      for (let index = 0; index < 60; index += 1) assert.equal((await client.get('k')).ok, false)
+      const keyRequestsBefore = both.keyRequests()
+      for (let index = 0; index < 20; index += 1) {
+        const answer = await client.getJson('/stats')
+        assert.ok(answer.ok, 'GET /stats is never kept back')
+      }
+      assert.equal(both.jsonRequests(), 20, 'every GET /stats reached the node')
+      assert.equal(both.keyRequests(), keyRequestsBefore)
+    } finally {
+      await both.close()
+    }
+  })
+
+  it('reports a node that shed and then went down as unreachable, not as overloaded', async () => {
+    const node = await standIn(shedding)
+    const client = new DynClient(node.address, 2000, {random: seededRandom(5).next})
+    for (let index = 0; index < 40; index += 1) assert.equal((await client.get('k')).ok, false)
+    await node.close()
+    // Until a request reaches it, the client cannot know it is down: a get may still be kept back
+    // (at most nine in ten of its tries are). The first request that finds it down makes the
+    // throttle forget, and every one after it is sent, and fails as unreachable.
+    const outcomes: string[] = []
+    for (let index = 0; index < 30; index += 1) {
+      try {
+        const result = await client.get('k')
+        outcomes.push(result.ok ? 'ok' : result.error)
+      } catch (error) {
+        assert.ok(error instanceof UnreachableError, String(error))
+        outcomes.push('unreachable')
+      }
+    }
+    const first = outcomes.indexOf('unreachable')
+    assert.ok(first >= 0, `no get found the node down: ${outcomes.join(' ')}`)
+    assert.deepEqual(outcomes.slice(first), outcomes.slice(first).map(() => 'unreachable'), outcomes.join(' '))
+    assert.deepEqual(new Set(outcomes.slice(0, first)), new Set(first === 0 ? [] : ['overloaded']))
   })
 
   it('does not mistake a node that is down for one that sheds: unreachable stays unreachable', async () => {
