@@ -1,0 +1,77 @@
+/**
+ * The partition-aware client and the per-node throttle (src/client/client-throttle.ts): a request
+ * its throttle keeps back from a coordinator that sheds most of what it gets goes to the next
+ * choice instead, without that node being thought down. Against two stand-in nodes on real
+ * sockets, both answering GET /cluster with the same two-member ring: one sheds every key
+ * request, the other serves them.
+ */
+import assert from 'node:assert/strict'
+import {createServer} from 'node:http'
+import type {ServerResponse} from 'node:http'
+import type {AddressInfo} from 'node:net'
+import {it} from 'node:test'
+import {PartitionAwareClient} from '../../src/client/partition-aware-client.js'
+
+interface StandIn {
+  readonly address: string
+  keyRequests: number
+  close(): Promise<void>
+}
+
+/** A node stand-in: GET /cluster from `view()`, every key request to `answerKey`. */
+async function standIn(view: () => Record<string, unknown>, answerKey: (response: ServerResponse) => void): Promise<StandIn> {
+  const server = createServer((request, response) => {
+    const isKey = (request.url ?? '').startsWith('/kv/')
+    if (isKey) node.keyRequests += 1
+    request.resume()
+    request.on('end', () => {
+      if (isKey) return answerKey(response)
+      response.writeHead(200, {'content-type': 'application/json'})
+      response.end(JSON.stringify(view()))
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const node: StandIn = {
+    address: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+    keyRequests: 0,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
+  }
+  return node
+}
+
+it('sends what the throttle keeps back from a shedding coordinator to the next choice, which serves it', async (t) => {
+  const addresses: Record<string, string> = {}
+  const view = (): Record<string, unknown> => ({
+    partitionCount: 8,
+    owners: ['a', 'b', 'a', 'b', 'a', 'b', 'a', 'b'],
+    ringHash: 'stand-in ring',
+    settings: {defaultN: 2},
+    members: ['a', 'b'].map((name) => ({name, apiAddress: addresses[name], up: true, status: 'valid'})),
+  })
+  const shedder = await standIn(view, (response) => {
+    response.writeHead(503, {'content-type': 'application/json', 'retry-after': '1'})
+    response.end(JSON.stringify({error: 'overloaded', message: 'busy', retryAfterMs: 1}))
+  })
+  const server = await standIn(view, (response) => {
+    response.writeHead(200, {'content-type': 'application/json'})
+    response.end(JSON.stringify({context: 'c', siblings: [{value: Buffer.from('v').toString('base64'), contentType: 'text/plain', timestampMs: 1, deleted: false}]}))
+  })
+  t.after(() => Promise.all([shedder.close(), server.close()]))
+  addresses.a = shedder.address
+  addresses.b = server.address
+  const client = await PartitionAwareClient.connect([server.address])
+  // A key whose first choice is the shedding node.
+  const key = Array.from({length: 100}, (_, index) => `key-${index}`).find((candidate) => client.routeFor(candidate) === shedder.address)
+  assert.ok(key !== undefined, 'some key is routed to the shedding node first')
+  let served = 0
+  for (let index = 0; index < 100; index += 1) if ((await client.get(key)).ok) served += 1
+  // The first gets meet the node's own sheds (which DynClient retries and then reports); once the
+  // throttle keeps requests back, they go to the other node.
+  assert.ok(served >= 80, `${served} of 100 gets served`)
+  assert.ok(shedder.keyRequests < 100, `the shedding node received ${shedder.keyRequests} key requests`)
+  assert.equal(client.routeFor(key), shedder.address, 'the shedding node is not thought down: it stays the first choice')
+})
