@@ -292,6 +292,12 @@ describe('dyn cluster up|down|status', () => {
     const status = await runDyn(['cluster', 'status', '--dir', c.dir, '--json'])
     assert.equal(status.code, 0, status.stdout)
     assert.equal((jsonOf(status).nodes as Array<{state: string}>)[2]?.state, 'left')
+    // dyn ring lists the current members alone, as status counts them, and names the one that left.
+    const ring = await runDyn(['ring', '--node', c.api(0)])
+    assert.equal(ring.code, 0, ring.stdout + ring.stderr)
+    assert.doesNotMatch(ring.stdout, /^ {2}n3 /m)
+    assert.match(ring.stdout, /^left the cluster \(or removed\), not listed: n3$/m)
+    assert.doesNotMatch(ring.stdout, /with 3 members/)
 
     // Stopped and started again: no node is left to say that n3 left but the folder's record.
     assert.equal((await runDyn(['cluster', 'down', '--dir', c.dir])).code, 0)
