@@ -6,7 +6,7 @@ import {exitCodesHelp} from '../src/cli/exit-codes.js'
 export default class Ring extends DynCommand {
   static override summary = 'Show the ring as a node sees it: members and their partitions, or one key\'s preference list.'
 
-  static override description = `--json prints the node's view: {ok, node, settings, ringHash, partitionCount, members: [{name, apiAddress, rpcAddress, status, incarnation, up, partitions}], owners (owners[p] owns partition p)}; with KEY: {ok, key, partition, preflist: [{node, home, up, address}]}.
+  static override description = `The text lists the current members; one that left or was removed is only named, below them. --json prints the node's view: {ok, node, settings, ringHash, partitionCount, members: [{name, apiAddress, rpcAddress, status, incarnation, up, partitions}] (departed members included, with status left), owners (owners[p] owns partition p)}; with KEY: {ok, key, partition, preflist: [{node, home, up, address}]}.
 ${exitCodesHelp}`
 
   static override examples = [
@@ -41,15 +41,20 @@ ${exitCodesHelp}`
       const body = result.body as {node: string; ringHash: string; partitionCount: number; settings: {defaultN: number; defaultR: number; defaultW: number; conflictPolicy: string}; effective?: {n: number; r: number; w: number}; members: Array<{name: string; apiAddress: string; status: string; up: boolean; partitions: number; machine?: string}>}
       const s = body.settings
       const e = body.effective
+      // A member that left or was removed stays in the node's table (as left) but is no member
+      // now: it is neither listed nor counted, and only named, as dyn cluster status and dyn top do.
+      const current = body.members.filter((m) => m.status !== 'left')
+      const departed = body.members.filter((m) => m.status === 'left').map((m) => m.name)
       // Issue 6.5: what a request without -n/-r/-w runs with, when the cluster makes it smaller than the defaults.
-      const shrunk = e !== undefined && (e.n !== s.defaultN || e.r !== s.defaultR || e.w !== s.defaultW) ? ` (with ${body.members.length} member${body.members.length === 1 ? '' : 's'}: n=${e.n} r=${e.r} w=${e.w})` : ''
+      const shrunk = e !== undefined && (e.n !== s.defaultN || e.r !== s.defaultR || e.w !== s.defaultW) ? ` (with ${current.length} member${current.length === 1 ? '' : 's'}: n=${e.n} r=${e.r} w=${e.w})` : ''
       process.stdout.write(`ring ${body.ringHash} as seen by ${body.node}: ${body.partitionCount} partitions, defaults n=${s.defaultN} r=${s.defaultR} w=${s.defaultW}${shrunk}, conflicts: ${s.conflictPolicy}\n`)
       // Nodes that share machines (dyn start --processes) show theirs: a key's homes are on distinct machines.
-      const shared = body.members.some((m) => m.machine !== undefined && m.machine !== m.name)
-      for (const m of body.members) {
+      const shared = current.some((m) => m.machine !== undefined && m.machine !== m.name)
+      for (const m of current) {
         const machine = shared ? ` on ${m.machine ?? m.name}` : ''
         process.stdout.write(`  ${m.name.padEnd(10)} ${m.apiAddress.padEnd(16)} ${m.status.padEnd(8)} ${(m.up ? 'up' : 'down').padEnd(5)} ${m.partitions} partitions${machine}\n`)
       }
+      if (departed.length > 0) process.stdout.write(`left the cluster (or removed), not listed: ${departed.join(', ')}\n`)
     } catch (error) {
       this.failFromError(flags.json, error)
     }

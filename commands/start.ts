@@ -262,10 +262,13 @@ With --tls-*, the node reads its TLS files again every minute and takes them whe
     })
     log('stopped')
     if (outcome.startFailed !== undefined) {
-      this.fail(flags.json, 'node_exited', `${outcome.startFailed.name} did not start: ${outcome.startFailed.message}`, {node: outcome.startFailed.name})
+      const {name, message, ...ending} = outcome.startFailed
+      // The child's exit code and its own coded error (nodeError, nodeMessage), as dyn cluster up reports a node that exited.
+      this.fail(flags.json, 'node_exited', `${name} did not start: ${message}`, {node: name, ...ending})
     }
     if (outcome.failed.length > 0) {
-      this.fail(flags.json, 'node_exited', `${outcome.failed.map((ending) => `${ending.name} ended with ${ending.status}`).join(', ')}; see its log above`, {nodes: outcome.failed})
+      const said = (ending: (typeof outcome.failed)[number]): string => `${ending.name} ended with ${ending.status}${ending.nodeError === undefined ? '' : ` (error ${ending.nodeError}: ${ending.nodeMessage ?? ''})`}`
+      this.fail(flags.json, 'node_exited', `${outcome.failed.map(said).join(', ')}; see its log above`, {nodes: outcome.failed})
     }
   }
 }

@@ -1,11 +1,12 @@
-import {ClusterChangeCommand, formatPlan} from '../../src/cli/cluster-change.js'
+import {ClusterChangeCommand, formatClear} from '../../src/cli/cluster-change.js'
 import {exitCodesHelp} from '../../src/cli/exit-codes.js'
 
 export default class ClusterClear extends ClusterChangeCommand {
   static override summary = 'Drop the staged leaves and removals that were not committed (riak-admin cluster clear).'
 
   static override description = `Staged changes wait for dyn cluster commit; clear drops them all, so that nothing of them happens. A ring change already committed is not undone: it finishes moving data. A join is staged by the joining node itself and is not dropped by clear: withdraw a join whose node was stopped before its commit with dyn cluster remove NAME.
---json prints {ok, ...the plan after clearing}.
+With nothing staged it changes nothing (the ring keeps its version) and says so.
+--json prints {ok, cleared (how many staged changes were dropped; 0 when nothing was staged), ...the plan after clearing}.
 ${exitCodesHelp}`
 
   static override examples = [
@@ -18,6 +19,6 @@ ${exitCodesHelp}`
 
   async run(): Promise<void> {
     const {flags} = await this.parse(ClusterClear)
-    await this.change(flags, 'POST', '/cluster/clear', (plan) => `cleared:\n${formatPlan(plan)}`)
+    await this.change(flags, 'POST', '/cluster/clear', formatClear)
   }
 }

@@ -16,6 +16,8 @@
  */
 
 import type {IncomingMessage, ServerResponse} from 'node:http'
+import {roundedTrace} from '../coordinator/cluster-view.js'
+import type {RequestTrace} from '../coordinator/cluster-view.js'
 import type {GetOutcome} from '../coordinator/get-coordinator.js'
 import {hasLiveVersion} from '../coordinator/delete-coordinator.js'
 import {isSafeContentType} from '../coordinator/messages.js'
@@ -434,7 +436,7 @@ function sendPutOutcome(request: IncomingMessage, reply: Reply, outcome: PutOutc
   if (!outcome.ok) return sendFailure(reply, outcome, quorumHeaders)
   const context = encodeContext(outcome.context)
   const headers: Record<string, string> = {...quorumHeaders, [contextHeader]: context, ...(isPut && outcome.siblings !== undefined ? {[siblingsHeader]: String(outcome.siblings)} : {})}
-  if (wantsJson(request)) return sendJson(reply, 200, {context, trace: outcome.trace}, headers)
+  if (wantsJson(request)) return sendJson(reply, 200, {context, trace: traceJson(outcome.trace)}, headers)
   reply(204, headers)
 }
 
@@ -445,9 +447,14 @@ async function handleGet(service: KvService, request: IncomingMessage, reply: Re
   sendGetOutcome(request, reply, outcome, key, inputs.value.headers)
 }
 
+/** A trace as the API answers it: latencies rounded as --explain prints them (cluster-view.ts). */
+function traceJson(trace: RequestTrace | undefined): RequestTrace | undefined {
+  return trace === undefined ? undefined : roundedTrace(trace)
+}
+
 /** A coordinator's failure, with its details and, when it has one, its trace. */
-function sendFailure(reply: Reply, failure: {error: ErrorCode; message: string; details: Record<string, unknown>; trace?: unknown}, headers: Readonly<Record<string, string>>): void {
-  sendError(reply, failure.error, failure.message, {...failure.details, ...(failure.trace ? {trace: failure.trace} : {})}, headers)
+function sendFailure(reply: Reply, failure: {error: ErrorCode; message: string; details: Record<string, unknown>; trace?: RequestTrace | undefined}, headers: Readonly<Record<string, string>>): void {
+  sendError(reply, failure.error, failure.message, {...failure.details, ...(failure.trace ? {trace: traceJson(failure.trace)} : {})}, headers)
 }
 
 function sendGetOutcome(request: IncomingMessage, reply: Reply, outcome: GetOutcome, key: string, headers: Readonly<Record<string, string>>): void {
@@ -459,7 +466,7 @@ function sendGetOutcome(request: IncomingMessage, reply: Reply, outcome: GetOutc
   if (!hasLiveVersion(object)) {
     // Missing or deleted. The tombstone's context lets a later write supersede the delete.
     const deleted = versions.length > 0
-    return sendError(reply, 'not_found', deleted ? `${key} was deleted` : `${key} does not exist`, {deleted, ...(context ? {context} : {}), ...(wantsJson(request) ? {trace: outcome.trace} : {})}, contextHeaders)
+    return sendError(reply, 'not_found', deleted ? `${key} was deleted` : `${key} does not exist`, {deleted, ...(context ? {context} : {}), ...(wantsJson(request) ? {trace: traceJson(outcome.trace)} : {})}, contextHeaders)
   }
   const json = wantsJson(request)
   if (!json && versions.length === 1) {
@@ -468,7 +475,7 @@ function sendGetOutcome(request: IncomingMessage, reply: Reply, outcome: GetOutc
   }
   // The siblings in JSON (each value in base64) only for an answer that carries them.
   const siblings = object === undefined ? [] : dottedValues(object.versions).map(siblingJson)
-  if (json) return sendJson(reply, 200, {context, siblings, trace: outcome.trace}, contextHeaders)
+  if (json) return sendJson(reply, 200, {context, siblings, trace: traceJson(outcome.trace)}, contextHeaders)
   sendJson(reply, 300, {context, siblings}, contextHeaders)
 }
 

@@ -22,6 +22,8 @@ export interface PlanBody {
   readonly note?: string
   /** A commit's answer: the ring change it started (`5.n1`), named so by status and errors too. */
   readonly transition?: string
+  /** A clear's answer: how many staged changes it dropped. */
+  readonly cleared?: number
 }
 
 export type ChangeOutcome = {ok: true; body: Record<string, unknown>} | {ok: false; error: string; message: string; details: Record<string, unknown>}
@@ -74,6 +76,14 @@ export function formatPlan(plan: PlanBody): string {
  */
 export function formatStaged(plan: PlanBody): string {
   return (plan.staged ?? []).length === 0 ? formatPlan(plan) : `${formatPlan(plan)}apply it with: dyn cluster commit\n`
+}
+
+/**
+ * A clear's answer as text: what it dropped and the plan after it, or that nothing was staged, so
+ * that nothing changed (the ring keeps its version).
+ */
+export function formatClear(plan: PlanBody): string {
+  return plan.cleared === 0 ? `nothing was staged, so nothing changed:\n${formatPlan(plan)}` : `cleared ${plan.cleared ?? '?'} staged change(s):\n${formatPlan(plan)}`
 }
 
 /**

@@ -22,6 +22,7 @@ import {DynClient} from '../client/http-client.js'
 import type {ClientTls} from '../client/http-client.js'
 import {namePattern} from '../membership/names.js'
 import {formatAddress} from '../transport/rpc-common.js'
+import {parseFailureLine} from './command-output.js'
 
 /** Processes one `dyn start` may run: far above today's core counts, and a bound on what a typo can start. */
 export const processesMax = 256
@@ -171,10 +172,50 @@ export interface RunProcessesOptions {
   readonly log: (line: string) => void
 }
 
+/**
+ * How a child ended, beyond `exit 2`: its exit code, and the coded error its `dyn start` failed
+ * with when it printed one (its last `dyn: MESSAGE [CODE]` line on stderr, or its last
+ * `{"ok": false, ...}` line on stdout with --json), as `dyn cluster up` reports a node that exited.
+ */
+export interface ChildEnding {
+  readonly exitCode?: number
+  readonly nodeError?: string
+  readonly nodeMessage?: string
+}
+
 /** How a run of K nodes ended: every child stopped (`failed` empty), or which failed and how. */
 export interface ProcessesOutcome {
-  readonly startFailed?: {readonly name: string; readonly message: string}
-  readonly failed: ReadonlyArray<{readonly name: string; readonly status: string}>
+  readonly startFailed?: {readonly name: string; readonly message: string} & ChildEnding
+  readonly failed: ReadonlyArray<{readonly name: string; readonly status: string} & ChildEnding>
+}
+
+/** The end of a child's output kept to find its error in: a failure is one line, far shorter. */
+const outputTailChars = 8192
+
+/** A child's coded error in the tail of its stdout and stderr: the last failure line of either (see ChildEnding). */
+export function childFailure(stdoutTail: string, stderrTail: string): {code: string; message: string} | undefined {
+  const fromStderr = stderrTail.split('\n').map((line) => parseFailureLine(line.trimEnd())).filter((failure) => failure !== undefined).at(-1)
+  if (fromStderr !== undefined) return fromStderr
+  for (const line of stdoutTail.split('\n').reverse()) {
+    if (!line.startsWith('{')) continue
+    try {
+      const answer = JSON.parse(line) as {ok?: unknown; error?: unknown; message?: unknown}
+      if (answer.ok === false && typeof answer.error === 'string') return {code: answer.error, message: typeof answer.message === 'string' ? answer.message : ''}
+    } catch {
+      // A line cut by the tail's start, or a log line that is no JSON: not the failure.
+    }
+  }
+  return undefined
+}
+
+/** The ending's fields for an outcome, and " with error CODE: message" for its text. */
+function endingOf(child: Child): ChildEnding {
+  const failure = childFailure(child.stdoutTail, child.stderrTail)
+  return {...(child.exitCode === undefined ? {} : {exitCode: child.exitCode}), ...(failure === undefined ? {} : {nodeError: failure.code, nodeMessage: failure.message})}
+}
+
+function endingText(ending: ChildEnding): string {
+  return ending.nodeError === undefined ? '' : ` with error ${ending.nodeError}: ${(ending.nodeMessage ?? '').replace(/\.$/, '')}`
 }
 
 interface Child {
@@ -182,6 +223,10 @@ interface Child {
   readonly process: ChildProcess
   readonly exited: Promise<string>
   ended: string | undefined
+  exitCode: number | undefined
+  /** The last `outputTailChars` of its stdout and stderr, passed on as they come. */
+  stdoutTail: string
+  stderrTail: string
   /** It answered GET /health as itself: its signal handlers are in place (SIGHUP among them, with TLS). */
   serving: boolean
 }
@@ -241,7 +286,7 @@ export async function runProcesses(options: RunProcessesOptions): Promise<Proces
     } else if (!stopping) {
       options.log(`${children.length} node(s) serving on machine ${options.plan.machine}: ${children.map((child) => `${child.planned.name} on ${formatAddress(options.advertiseHost, child.planned.port)}`).join(', ')}`)
     }
-    const endings = await Promise.all(children.map(async (child) => ({name: child.planned.name, status: await child.exited})))
+    const endings = await Promise.all(children.map(async (child) => ({name: child.planned.name, status: await child.exited, ...endingOf(child)})))
     // A node asked to stop may exit by that very signal when it comes in the last moment of its
     // exit, after its store is closed (Node's handlers are gone by then): that is a stop too.
     const stoppedAsAsked = (status: string): boolean => stopping && (status === 'signal SIGTERM' || status === 'signal SIGINT')
@@ -258,30 +303,45 @@ export async function runProcesses(options: RunProcessesOptions): Promise<Proces
 function startChild(planned: PlannedProcess, options: RunProcessesOptions, stopping: () => boolean): Child {
   // The IPC channel is how a child learns that this process is gone (killed, crashed): it stops
   // then, rather than keep its ports and store with no one to stop it (commands/start.ts).
-  const child = spawn(process.execPath, [options.runScript, ...options.argsOf(planned)], {stdio: ['ignore', 'inherit', 'inherit', 'ipc']})
+  // Its output is passed on as it comes, and the end of it kept: a child that fails prints its
+  // coded error there, which the supervisor's own failure then reports (ChildEnding).
+  const child = spawn(process.execPath, [options.runScript, ...options.argsOf(planned)], {stdio: ['ignore', 'pipe', 'pipe', 'ipc']})
   const record: Child = {
     planned,
     process: child,
     ended: undefined,
+    exitCode: undefined,
+    stdoutTail: '',
+    stderrTail: '',
     serving: false,
     exited: new Promise<string>((resolve) => {
       child.once('error', (error) => {
         record.ended = `could not be run: ${error.message}`
         resolve(record.ended)
       })
-      child.once('exit', (code, signal) => {
+      // 'close', not 'exit': it comes once the child's output has been read to its end, its error included.
+      child.once('close', (code, signal) => {
         record.ended = signal === null ? `exit ${code ?? 0}` : `signal ${signal}`
+        if (signal === null) record.exitCode = code ?? 0
         if (!stopping()) {
           // A node ends by itself with 0 once it has left the cluster (dyn cluster leave or
           // remove; on a later start it finds that again and exits), or when stopped apart from
           // this command. Either way the others run on.
           const why = record.ended === 'exit 0' ? 'exit 0: it left the cluster, or was stopped apart from this command; the other nodes run on' : record.ended
-          options.log(`${planned.name} (pid ${child.pid}) ended: ${why}`)
+          options.log(`${planned.name} (pid ${child.pid}) ended: ${why}${endingText(endingOf(record))}`)
         }
         resolve(record.ended)
       })
     }),
   }
+  child.stdout?.on('data', (chunk: Buffer) => {
+    process.stdout.write(chunk)
+    record.stdoutTail = (record.stdoutTail + chunk.toString('utf8')).slice(-outputTailChars)
+  })
+  child.stderr?.on('data', (chunk: Buffer) => {
+    process.stderr.write(chunk)
+    record.stderrTail = (record.stderrTail + chunk.toString('utf8')).slice(-outputTailChars)
+  })
   return record
 }
 
@@ -291,7 +351,10 @@ async function waitUntilServing(children: readonly Child[], advertiseHost: strin
   const waiting = new Set(children)
   while (waiting.size > 0 && !stopped()) {
     for (const child of [...waiting]) {
-      if (child.ended !== undefined) return {name: child.planned.name, message: `it ended (${child.ended}); its log is above`}
+      if (child.ended !== undefined) {
+        const ending = endingOf(child)
+        return {name: child.planned.name, message: `it ended (${child.ended})${endingText(ending)}; its log is above`, ...ending}
+      }
       const answer = await new DynClient(formatAddress(advertiseHost, child.planned.port), healthProbeTimeoutMs, tls === undefined ? {} : {tls}).getJson('/health').catch(() => undefined)
       if (answer?.ok === true && answer.body.node === child.planned.name) {
         child.serving = true

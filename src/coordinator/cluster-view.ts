@@ -51,3 +51,16 @@ export interface RequestTrace {
    */
   readonly fallbackCoordinator?: {readonly homesTried: readonly string[]}
 }
+
+/**
+ * Decimals of a reply's latency in a trace as the API answers it: hundredths of a millisecond,
+ * what `--explain` prints. The clock gives far more (0.2522799999997005), which is noise at this
+ * scale and read as a precision the measurement does not have.
+ */
+export const traceLatencyDecimals = 2
+
+/** The trace with each reply's latency rounded to `traceLatencyDecimals`, for the API's answer. */
+export function roundedTrace(trace: RequestTrace): RequestTrace {
+  const scale = 10 ** traceLatencyDecimals
+  return {...trace, replies: trace.replies.map((reply) => ({...reply, latencyMs: Math.round(reply.latencyMs * scale) / scale}))}
+}

@@ -168,8 +168,14 @@ export function stageChange(state: RingState, change: StagedChange, claimant: st
   return {ok: true, state: {...state, version, claimant, staged: [...state.staged, {kind: change.kind, node: change.node, stagedAt: version}]}}
 }
 
-/** Drop every staged change (riak-admin cluster clear). */
+/**
+ * Drop every staged change (riak-admin cluster clear). With nothing staged the state is
+ * returned as it is: a new version would change nothing but the ring's version and hash, which
+ * every node would gossip and log as a ring change, where an operator expects a clear of nothing
+ * to be a no-op.
+ */
 export function clearStaged(state: RingState, claimant: string): RingState {
+  if (state.staged.length === 0) return state
   return {...state, version: state.version + 1, claimant, staged: []}
 }
 

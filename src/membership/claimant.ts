@@ -47,6 +47,8 @@ export interface PlanView {
    * status and errors name it), with `ringVersion` the version it made, the number in that id.
    */
   readonly transition?: string
+  /** A clear's answer only: how many staged changes it dropped (0: nothing was staged, and nothing changed). */
+  readonly cleared?: number
 }
 
 /** How long a forwarded change request may take: above the claimant's two exchanges with its peers. */
@@ -229,8 +231,10 @@ export class Claimant {
       }
       case 'clear': {
         const cleared = clearStaged(state, this.self)
+        // How many changes were dropped, so that a clear of nothing can say so (none: nothing changed).
+        if (cleared === state) return {...this.planView(table, state), cleared: 0}
         this.membership.replaceRing(cleared)
-        return this.planView(this.membership.table, cleared)
+        return {...this.planView(this.membership.table, cleared), cleared: state.staged.length}
       }
       case 'commit': {
         if (request.joinsOnly === true && state.staged.length > 0) {

@@ -53,7 +53,12 @@ export function ownerMark(index: number): string {
   return index >= 0 && index < marks.length ? (marks[index] as string) : '?'
 }
 
-export function RingStrip({owners, moves, members, width, linesMax = 2}: {readonly owners: readonly string[]; readonly moves: readonly PartitionMove[]; readonly members: readonly string[]; readonly width: number; readonly linesMax?: number}) {
+/**
+ * `members` are the rows of the node table, whose positions give the marks and colours; those in
+ * `left` (members that left or were removed, still listed as left) own nothing and are no
+ * members now, so the legend leaves them out.
+ */
+export function RingStrip({owners, moves, members, left = [], width, linesMax = 2}: {readonly owners: readonly string[]; readonly moves: readonly PartitionMove[]; readonly members: readonly string[]; readonly left?: readonly string[]; readonly width: number; readonly linesMax?: number}) {
   const cells = ringCells(owners, moves, width, linesMax)
   const lines: RingCell[][] = []
   for (let i = 0; i < cells.length; i += width) lines.push(cells.slice(i, i + width))
@@ -66,7 +71,7 @@ export function RingStrip({owners, moves, members, width, linesMax = 2}: {readon
       <Text wrap="truncate">
         <Text bold>ring</Text>
         {` ${owners.length} partitions${perCell > 1 ? `, ${perCell} per cell` : ''}:`}
-        {members.map((name) => (
+        {members.filter((name) => !left.includes(name)).map((name) => (
           <Text key={name}>
             {'  '}
             <Text backgroundColor={colorOf(name)} color="black">{ownerMark(members.indexOf(name))}</Text>

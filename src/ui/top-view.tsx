@@ -169,7 +169,7 @@ export function TopView({snapshot, width, height, selected, mode, interactive = 
     <Box flexDirection="column" width={width}>
       <Header snapshot={snapshot} width={width} />
       <NodeTable rows={rows} width={width} {...(interactive ? {selected} : {})} />
-      <RingStrip owners={snapshot.owners} moves={snapshot.moves} members={members} width={width} linesMax={ringLines} />
+      <RingStrip owners={snapshot.owners} moves={snapshot.moves} members={members} left={rows.filter((row) => row.status === 'left').map((row) => row.name)} width={width} linesMax={ringLines} />
       {lower}
       {interactive ? <Text color={dimColor} wrap="truncate">{mode === 'main' ? 'q quit  ↑↓ select  enter detail  ? keys' : 'esc back  q quit'}</Text> : null}
     </Box>

@@ -183,6 +183,13 @@ describe('client API on a 3-node cluster', () => {
     assert.equal(trace.preflist.filter((e) => e.home).length, 3)
     assert.equal(trace.replies.length, 3)
     assert.ok(trace.replies.every((r) => r.outcome === 'ok' && r.latencyMs >= 0))
+    // Latencies in hundredths of a millisecond, as --explain prints them, not the clock's 0.2522799999997005.
+    const hundredths = (latencyMs: number): boolean => Math.round(latencyMs * 100) / 100 === latencyMs
+    assert.ok(trace.replies.every((r) => hundredths(r.latencyMs)), JSON.stringify(trace.replies))
+    const put = await fetch(c.url(0, '/kv/cart%3Atrace?explain=true'), {method: 'PUT', body: 'x', headers: {accept: 'application/json'}})
+    const written = ((await put.json()) as {trace: {replies: Array<{latencyMs: number}>}}).trace
+    assert.equal(written.replies.length, 3)
+    assert.ok(written.replies.every((r) => hundredths(r.latencyMs)), JSON.stringify(written.replies))
   })
 
   it('read repair brings a replica that missed a write up to date', async () => {

@@ -141,6 +141,36 @@ describe('dyn CLI', () => {
     }
   })
 
+  it('help answers --json too: every command with its flags, one command, a topic, and unknown_command', async () => {
+    const all = await runDyn(['help', '--json'])
+    assert.equal(all.code, 0, all.stdout + all.stderr)
+    const listed = JSON.parse(all.stdout) as {ok: boolean; bin: string; topics: Array<{topic: string}>; commands: Array<{command: string; summary: string; flags: Array<{name: string; type: string}>}>}
+    assert.equal(listed.ok, true)
+    assert.deepEqual(listed.topics.map((topic) => topic.topic), ['cluster'])
+    const get = listed.commands.find((command) => command.command === 'get')
+    assert.match(get?.summary ?? '', /Read a key/)
+    assert.deepEqual(get?.flags.find((flag) => flag.name === 'explain')?.type, 'boolean')
+    assert.ok(listed.commands.some((command) => command.command === 'cluster up'))
+    // One command, through help and through --help alike; a topic; a name that is neither.
+    for (const args of [['help', 'cluster', 'up', '--json'], ['cluster', 'up', '--help', '--json']]) {
+      const one = await runDyn(args)
+      assert.equal(one.code, 0, one.stdout + one.stderr)
+      const body = JSON.parse(one.stdout) as {ok: boolean; command: string; flags: Array<{name: string; default?: unknown}>; examples: unknown[]}
+      assert.equal(body.command, 'cluster up', args.join(' '))
+      assert.equal(body.flags.find((flag) => flag.name === 'timeout')?.default, 30_000)
+      assert.ok(body.examples.length > 0)
+    }
+    const topic = JSON.parse((await runDyn(['help', 'cluster', '--json'])).stdout) as {topic: string; commands: unknown[]}
+    assert.equal(topic.topic, 'cluster')
+    assert.ok(topic.commands.length >= 9)
+    const unknown = await runDyn(['help', 'nope', '--json'])
+    assert.equal(unknown.code, 2)
+    assert.equal((JSON.parse(unknown.stdout) as {error: string}).error, 'unknown_command')
+    const text = await runDyn(['help', 'get'])
+    assert.equal(text.code, 0)
+    assert.match(text.stdout, /EXAMPLES/)
+  })
+
   it('put then get prints the value; --json gives the documented fields', async () => {
     const put = await runDyn(['put', 'cart:alice', '{"items":["book"]}'], {env})
     assert.equal(put.code, 0, put.stderr)

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict'
 import {spawn} from 'node:child_process'
 import {closeSync, openSync} from 'node:fs'
+import {createServer} from 'node:net'
 import {mkdtemp, readFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
@@ -124,6 +125,29 @@ describe('nodes that share a machine', () => {
     const overlapping = await runDyn(['start', '--processes', '3', '--name', 'x', '--port', '7070', '--rpc-port', '7072', '--data', '/nonexistent/never-made', '--json'])
     assert.equal(overlapping.code, 2)
     assert.match((JSON.parse(overlapping.stdout) as {message: string}).message, /overlap; keep them at least 3 apart/)
+  })
+
+  it('a child that fails to start is reported with its exit code and its own coded error, in text and JSON', async (t) => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'dyn-processes-failure-'))
+    t.after(() => removeTestFolder(dir))
+    const {port, rpcPort} = await freeClusterPorts(2)
+    // The second node's client port is taken: its dyn start fails with bad_parameter (exit 2).
+    const blocker = createServer()
+    await new Promise<void>((resolve) => blocker.listen(port + 1, '127.0.0.1', resolve))
+    t.after(() => blocker.close())
+    const args = ['start', '--processes', '2', '--name', 'box', '--port', String(port), '--rpc-port', String(rpcPort), '--data', path.join(dir, 'data')]
+    const json = await runDyn([...args, '--json'])
+    assert.equal(json.code, 2, json.stdout + json.stderr)
+    const answer = startJsonAnswer<{ok: boolean; error: string; message: string; node: string; exitCode: number; nodeError: string; nodeMessage: string}>(json.stdout)
+    assert.equal(answer.error, 'node_exited')
+    assert.equal(answer.node, 'box-2')
+    assert.equal(answer.exitCode, 2)
+    assert.equal(answer.nodeError, 'bad_parameter')
+    assert.match(answer.nodeMessage, /cannot serve the client API/)
+    assert.match(answer.message, /box-2 did not start: it ended \(exit 2\) with error bad_parameter: cannot serve the client API/)
+    const text = await runDyn(args)
+    assert.equal(text.code, 2)
+    assert.match(text.stderr, /box-2 did not start: it ended \(exit 2\) with error bad_parameter: .* \[node_exited\]/)
   })
 
   it('dyn cluster up --processes-per-machine 2 puts every key\'s N homes on N distinct machines', async (t) => {

@@ -201,6 +201,16 @@ describe('claimant core', () => {
     const newer = installTransition(b.state, 'n2')
     assert.equal(mergeRingStates(a.state, newer), newer)
   })
+  it('a clear drops what is staged at a new version, and a clear of nothing changes nothing, not even the version', () => {
+    const state = threeNodesAndMore()
+    assert.equal(clearStaged(state, 'n2'), state)
+    const staged = stageChange(state, {kind: 'leave', node: 'n4'}, 'n2')
+    assert.ok(staged.ok)
+    const cleared = clearStaged(staged.state, 'n2')
+    assert.deepEqual(cleared.staged, [])
+    assert.equal(cleared.version, staged.state.version + 1)
+  })
+
   it('two claimants staging at one version keep both changes, whichever way the states meet (seed 467761)', () => {
     const state = threeNodesAndMore()
     const viaN2 = stageChange(state, {kind: 'leave', node: 'n4'}, 'n2')

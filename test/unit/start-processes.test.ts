@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict'
 import path from 'node:path'
 import {describe, it} from 'node:test'
-import {planProcesses, processCount, processesMax} from '../../src/cli/start-processes.js'
+import {childFailure, planProcesses, processCount, processesMax} from '../../src/cli/start-processes.js'
 
 const request = {name: 'n1', processes: 3, port: 7070, rpcPort: 8070, data: '/var/dyn', advertiseHost: '10.0.0.11', seeds: [] as string[]}
 
@@ -76,5 +76,13 @@ describe('dyn start --processes: how many', () => {
     const renamed = processCount('auto', 8, 'n2', {name: 'n1', processes: 4})
     assert.equal(renamed.ok, false)
     assert.ok(!renamed.ok && /start with --name n1/.test(renamed.message))
+  })
+
+  it('finds a child\'s coded error at the end of its output: its stderr line, else its last JSON failure line', () => {
+    assert.deepEqual(childFailure('', 'log line\ndyn: the port is taken; choose another --port [bad_parameter]\n'), {code: 'bad_parameter', message: 'the port is taken; choose another --port'})
+    const json = '{"at":"t","node":"a","message":"starting"}\n{"ok":false,"error":"old_disk","message":"a copy of an older disk"}\n'
+    assert.deepEqual(childFailure(json, ''), {code: 'old_disk', message: 'a copy of an older disk'})
+    // A tail cut inside a line, and output without a failure.
+    assert.equal(childFailure('k":"v"}\n{"at":"t","node":"a","message":"stopped"}\n', 'Error: something\n'), undefined)
   })
 })

@@ -71,6 +71,9 @@ describe('TopView', () => {
     const text = draw(s).join('\n')
     assert.match(text, /via 127\.0\.0\.1:7070 \(n1\)\s+3 nodes\s+N3 R2 W2/)
     assert.match(text, /n9\s+127\.0\.0\.1:7073\s+left/)
+    // The ring's legend names the owners now: the member that left owns nothing and is not one.
+    assert.match(text, /ring 64 partitions: {2}1 n1 22 {2}2 n2 21 {2}3 n3 21$/m)
+    assert.doesNotMatch(text, /ring 64 partitions:.*n9/)
   })
 
   it('one node down: its status says so and its figures are blank, not zero', () => {
