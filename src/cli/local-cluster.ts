@@ -46,8 +46,7 @@ export interface LocalNode {
   wrapperPid?: number | undefined
   /**
    * The node has left the cluster (`dyn cluster leave` done, or `dyn cluster remove`), as a
-   * serving member reported it: `up` starts it no more, and `status` shows it as left. Cleared
-   * when a member reports it in the cluster again (joined anew by hand under its name).
+   * serving member reported it: `up` starts it no more, and `status` shows it as left.
    */
   left?: boolean
 }
@@ -292,11 +291,9 @@ export async function clusterUp(options: UpOptions, log: (line: string) => void)
   // A node that left the cluster would only find out again that it left, and exit: ask a
   // running member which nodes left before starting any.
   await learnLeft(cluster, alreadyRunning)
-  const notRunning = cluster.nodes.filter((node) => !alreadyRunning.includes(node))
-  const missing = notRunning.filter((node) => node.left !== true)
+  const missing = cluster.nodes.filter((node) => !alreadyRunning.includes(node) && node.left !== true)
   for (const node of alreadyRunning) log(`${node.name} (pid ${node.pid}) is running; left alone`)
-  const portsAdvice = options.portsInUseAdvice ?? portsInUseAdviceDefault
-  await checkPortsFree(cluster, missing, portsAdvice)
+  await checkPortsFree(cluster, missing, options.portsInUseAdvice ?? portsInUseAdviceDefault)
   await makeFolder(dir)
   // A new cluster gets its own secret, which every internode connection must prove: a process
   // that reaches a node's internode port without it can neither join nor write. A folder made
@@ -310,9 +307,7 @@ export async function clusterUp(options: UpOptions, log: (line: string) => void)
   const deadlineMs = Date.now() + options.readyTimeoutMs
   const remainingMs = (): number => Math.max(1, deadlineMs - Date.now())
   try {
-    // Nodes marked left are passed too: the first node started may learn that one of them is a
-    // member again (joined anew by hand), which is then started with the others, its ports checked first.
-    await startMissing(dir, cluster, alreadyRunning, notRunning, started, remainingMs, log, async (node) => checkPortsFree(cluster, [node], portsAdvice))
+    await startMissing(dir, cluster, alreadyRunning, missing, started, remainingMs, log)
     const members = cluster.nodes.filter((node) => node.left !== true)
     const clusterId = await waitForNodes(cluster, members, members.length, remainingMs())
     cluster.clusterId = clusterId
@@ -466,10 +461,8 @@ export function localNodeClient(cluster: LocalCluster, address: string | readonl
 
 /**
  * Marks the folder's nodes that have left the cluster, as the first of `from` that answers
- * GET /cluster reports its members (a removed node shows as `left` too). A node marked left is
- * unmarked when that answer lists it as a member again (joining, valid or leaving): its old
- * identity never rejoins, but README's way back (its data folder moved aside, then `dyn start`
- * by hand under its name) makes a new member of that name, which `up` is to start from then on.
+ * GET /cluster reports its members (a removed node shows as `left` too). A node once marked
+ * stays marked: a node that left never rejoins under its old identity.
  */
 async function learnLeft(cluster: LocalCluster, from: readonly LocalNode[]): Promise<void> {
   // A folder whose TLS files can no longer be read cannot ask: nothing is learnt then, so that
@@ -480,20 +473,12 @@ async function learnLeft(cluster: LocalCluster, from: readonly LocalNode[]): Pro
     if (answer?.ok !== true) continue
     const members = (answer.body.members ?? []) as Array<{name?: unknown; status?: unknown}>
     const leftNames = new Set(members.filter((member) => member.status === 'left').map((member) => member.name))
-    const presentNames = new Set(members.filter((member) => member.status !== 'left').map((member) => member.name))
-    for (const local of cluster.nodes) {
-      if (leftNames.has(local.name)) local.left = true
-      else if (presentNames.has(local.name)) delete local.left
-    }
+    for (const local of cluster.nodes) if (leftNames.has(local.name)) local.left = true
     return
   }
 }
 
-/**
- * Start the nodes of `missing` that have not left: a new cluster's first node alone first, then
- * the rest seeded by what runs. The first node started learns which of the others left, or are
- * members again; `checkPorts` checks the ports of one that was marked left before it starts.
- */
+/** Start `missing`: a new cluster's first node alone first, then the rest seeded by what runs. */
 async function startMissing(
   dir: string,
   cluster: LocalCluster,
@@ -502,18 +487,12 @@ async function startMissing(
   started: LocalNode[],
   remainingMs: () => number,
   log: (line: string) => void,
-  checkPorts: (node: LocalNode) => Promise<void>,
 ): Promise<void> {
   const startArgs = [...creationSettingsArgs(cluster.settings ?? {}), ...(cluster.startArgs ?? [])]
   const seeds = running.map((node) => `${cluster.host}:${node.rpcPort}`)
-  const markedLeft = new Set(missing.filter((node) => node.left === true))
-  // Bounded by the nodes of `missing`: each is started at most once.
-  for (;;) {
-    // In the folder's order, again after each start: the first node started may unmark one
-    // that comes before it (a folder stopped after a leave and a rejoin by hand).
-    const node = missing.find((candidate) => candidate.left !== true && !started.includes(candidate))
-    if (node === undefined) break
-    if (markedLeft.has(node)) await checkPorts(node)
+  for (const node of missing) {
+    // The first node started learns which of the others left (a folder stopped after a leave).
+    if (node.left === true) continue
     // With nothing running, the first node starts without seeds: on a new folder it creates the
     // cluster, on a stopped one it comes back from its stored member table. It must serve
     // before the others try to join through it. A node started next to running ones joins

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict'
 import {spawn} from 'node:child_process'
 import {existsSync} from 'node:fs'
-import {mkdtemp, readFile, rename, rm} from 'node:fs/promises'
+import {mkdtemp, readFile, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
@@ -308,46 +308,6 @@ describe('dyn cluster up|down|status', () => {
     const text = await runDyn(['cluster', 'status', '--dir', c.dir])
     assert.equal(text.code, 0, text.stdout)
     assert.match(text.stdout, /n3 .*left the cluster/)
-  })
-
-  it('a node that left and was joined again by hand (README: its folder moved aside, dyn start under its name) is started by up again', async (t) => {
-    const c = await startCluster(3)
-    t.after(() => c.stop())
-    const n3 = c.cluster.nodes[2]
-    assert.ok(n3 !== undefined)
-    assert.equal((await runDyn(['cluster', 'leave', '--name', 'n3', '--node', c.api(0), '--json'])).code, 0)
-    assert.equal((await runDyn(['cluster', 'commit', '--node', c.api(0), '--json'])).code, 0)
-    await waitFor('n3 to exit once it has left', async () => (isRunning(n3.pid as number) ? undefined : true))
-    // down records that n3 left.
-    assert.equal((await runDyn(['cluster', 'down', '--dir', c.dir])).code, 0)
-    assert.deepEqual(jsonOf(await runDyn(['cluster', 'up', '--dir', c.dir, '--json'])).left, ['n3'])
-
-    // n3 joins again by hand: a fresh folder of the same name, the folder's ports and secret.
-    await rename(n3.dataDir, `${n3.dataDir}.old`)
-    const hand = spawn(process.execPath, [dynBin, 'start', '--name', 'n3', '--port', String(n3.port), '--rpc-port', String(n3.rpcPort), '--data', n3.dataDir, '--seeds', `127.0.0.1:${c.cluster.nodes[0]?.rpcPort}`, ...secretArgs(c.dir)], {stdio: 'ignore'})
-    const handPid = hand.pid
-    assert.ok(handPid !== undefined)
-    t.after(() => killNode(handPid).catch(() => undefined))
-    await waitFor('n3 to be a member again', async () => {
-      const ring = await getJson(c.url(0, '/cluster'))
-      const members = (ring.body.members ?? []) as Array<{name: string; status: string; partitions: number}>
-      return members.some((member) => member.name === 'n3' && member.status === 'valid' && member.partitions > 0) ? true : undefined
-    })
-    await killNode(handPid)
-
-    // The folder's record said left: up learns from the members that n3 is one again, and starts it,
-    // with the others running (the first up) and with none (after down).
-    const withOthers = await runDyn(['cluster', 'up', '--dir', c.dir, '--json'])
-    assert.equal(withOthers.code, 0, withOthers.stdout + withOthers.stderr)
-    assert.deepEqual(jsonOf(withOthers).started, ['n3'])
-    assert.deepEqual(jsonOf(withOthers).left, [])
-    assert.equal((await runDyn(['cluster', 'down', '--dir', c.dir])).code, 0)
-    const afterDown = await runDyn(['cluster', 'up', '--dir', c.dir, '--json'])
-    assert.equal(afterDown.code, 0, afterDown.stdout + afterDown.stderr)
-    assert.deepEqual(jsonOf(afterDown).started, ['n1', 'n2', 'n3'])
-    const status = await runDyn(['cluster', 'status', '--dir', c.dir, '--json'])
-    assert.equal(status.code, 0, status.stdout)
-    assert.equal((jsonOf(status).nodes as Array<{state: string}>)[2]?.state, 'serving')
   })
 
   it('settings: --n above --nodes is refused, R + W <= N and a capped N warn, status shows the effective N/R/W; up, status and down answer one JSON object', async (t) => {
