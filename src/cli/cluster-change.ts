@@ -83,7 +83,7 @@ export function formatStaged(plan: PlanBody): string {
  * that nothing changed (the ring keeps its version).
  */
 export function formatClear(plan: PlanBody): string {
-  return plan.cleared === 0 ? `nothing was staged, so nothing changed:\n${formatPlan(plan)}` : `cleared ${plan.cleared ?? '?'} staged change(s):\n${formatPlan(plan)}`
+  return plan.cleared === 0 ? `nothing was staged, so nothing changed:\n${formatPlan(plan)}` : plan.cleared === undefined ? `cleared:\n${formatPlan(plan)}` : `cleared ${plan.cleared} staged change(s):\n${formatPlan(plan)}`
 }
 
 /**

@@ -62,5 +62,8 @@ export const traceLatencyDecimals = 2
 /** The trace with each reply's latency rounded to `traceLatencyDecimals`, for the API's answer. */
 export function roundedTrace(trace: RequestTrace): RequestTrace {
   const scale = 10 ** traceLatencyDecimals
-  return {...trace, replies: trace.replies.map((reply) => ({...reply, latencyMs: Math.round(reply.latencyMs * scale) / scale}))}
+  // A forwarding peer's failure trace is passed on as it came: one whose replies are not a list,
+  // or whose latency is not a number, is answered as is rather than failing the answer.
+  if (!Array.isArray(trace.replies)) return trace
+  return {...trace, replies: trace.replies.map((reply) => (typeof reply?.latencyMs === 'number' ? {...reply, latencyMs: Math.round(reply.latencyMs * scale) / scale} : reply))}
 }
