@@ -14,7 +14,7 @@
 
 import {performance} from 'node:perf_hooks'
 import {Pool} from 'undici'
-import {ClientThrottle} from '../src/client/client-throttle.js'
+import {NodeThrottles} from '../src/client/client-throttle.js'
 import type {ClientTls} from '../src/transport/tls-ca-file.js'
 import type {OperationRun, OperationSource, Outcome, HttpStep, HttpReply} from './operations.js'
 import type {Recorder} from './recorder.js'
@@ -94,8 +94,8 @@ export class HttpTargets {
    * (`throwIfTlsFailed`) instead of counting errors.
    */
   tlsFailure: TlsFailure | undefined
-  /** Per node, the client-side throttle of what is sent there; empty when the bench does not throttle. */
-  private readonly throttles = new Map<string, ClientThrottle>()
+  /** Per node, the client-side throttle of what is sent there; undefined when the bench does not throttle. */
+  private readonly throttles: NodeThrottles | undefined
 
   constructor(
     private readonly timeoutS: number,
@@ -108,17 +108,9 @@ export class HttpTargets {
      */
     private readonly tls?: ClientTls,
     /** Whether an operation's first request passes `node`'s client-side throttle before it is sent. */
-    private readonly clientThrottle = false,
-  ) {}
-
-  private throttleOf(node: string): ClientThrottle | undefined {
-    if (!this.clientThrottle) return undefined
-    let throttle = this.throttles.get(node)
-    if (throttle === undefined) {
-      throttle = new ClientThrottle()
-      this.throttles.set(node, throttle)
-    }
-    return throttle
+    clientThrottle = false,
+  ) {
+    this.throttles = clientThrottle ? new NodeThrottles() : undefined
   }
 
   private pool(node: string): Pool {
@@ -227,7 +219,7 @@ export class HttpTargets {
    * answer (shed or not) is what the throttle learns.
    */
   async execute(node: string, run: OperationRun): Promise<{outcome: Outcome; versions?: number; requests: number}> {
-    const throttle = this.throttleOf(node)
+    const throttle = this.throttles?.of(node)
     if (throttle !== undefined && !throttle.trySend(performance.now(), Math.random())) {
       run.abandon()
       return {outcome: 'throttled', requests: 0}

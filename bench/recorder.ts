@@ -192,7 +192,7 @@ export class Recorder {
             count: record.latencyUs.totalCount,
             errors: errorCount(record),
             shed: record.refusedUs.totalCount,
-            throttled: record.outcomes.get('throttled') ?? 0,
+            throttled: throttledOf(record),
             p50Ms: latency.p50Ms,
             p99Ms: latency.p99Ms,
             p999Ms: latency.p999Ms,
@@ -229,7 +229,7 @@ export class Recorder {
 
   get totalCount(): number {
     let total = 0
-    for (const record of this.kinds.values()) total += record.latencyUs.totalCount + record.refusedUs.totalCount + (record.outcomes.get('throttled') ?? 0)
+    for (const record of this.kinds.values()) total += record.latencyUs.totalCount + record.refusedUs.totalCount + throttledOf(record)
     return total
   }
 
@@ -240,7 +240,7 @@ export class Recorder {
       const errors = errorsOf(record)
       const succeeded = (record.outcomes.get('ok') ?? 0) + (record.outcomes.get('not_found') ?? 0)
       const shed = record.refusedUs.totalCount
-      const throttled = record.outcomes.get('throttled') ?? 0
+      const throttled = throttledOf(record)
       result.push({
         operation,
         count: h.totalCount,
@@ -313,6 +313,11 @@ function errorsOf(record: KindRecord): Record<string, number> {
     if (outcome !== 'ok' && outcome !== 'not_found' && outcome !== 'overloaded' && outcome !== 'throttled' && count > 0) errors[outcome] = count
   }
   return errors
+}
+
+/** Operations the client's throttle kept back (counted by outcome only: they have no latency). */
+function throttledOf(record: KindRecord): number {
+  return record.outcomes.get('throttled') ?? 0
 }
 
 function errorCount(record: KindRecord): number {

@@ -86,6 +86,11 @@ export function parseFailureLine(line: string): {code: string; message: string} 
   return match === null ? undefined : {code: match[2] as string, message: match[1] as string}
 }
 
+/** " with error old_disk: the message" for a failure `parseFailureLine` read, or nothing. */
+export function failureText(failure: {code: string; message: string} | undefined): string {
+  return failure === undefined ? '' : ` with error ${failure.code}: ${failure.message.replace(/\.$/, '')}`
+}
+
 /** How an answer is printed under --json: indented (`object`, every command's), or on one line (`line`, for `dyn start`'s JSON lines). */
 export type JsonForm = 'object' | 'line'
 

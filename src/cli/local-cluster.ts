@@ -24,7 +24,7 @@ import type {CreationSettings} from './cluster-settings.js'
 import {checkCreationSettings, creationSettingsArgs, creationSettingsDefault, settingFlags} from './cluster-settings.js'
 import {portsInUse} from './ports.js'
 import {loadNodeTls, tlsFilesOf} from '../transport/tls-options.js'
-import {clientIdentityFromEnvironment, parseFailureLine} from './command-output.js'
+import {clientIdentityFromEnvironment, failureText, parseFailureLine} from './command-output.js'
 import type {NodeTls, TlsFiles} from '../transport/tls-options.js'
 
 export interface LocalNode {
@@ -709,11 +709,6 @@ export function describeEnding(pid: number | undefined, ending: NodeEnding | und
  */
 export function nodeFailure(node: LocalNode, ending: NodeEnding | undefined, logTail: readonly string[] = tail(node.logFile, 1)): {code: string; message: string} | undefined {
   return ending?.exitCode === undefined ? undefined : parseFailureLine(logTail.at(-1) ?? '')
-}
-
-/** " with error old_disk: the message", or nothing. */
-export function failureText(failure: {code: string; message: string} | undefined): string {
-  return failure === undefined ? '' : ` with error ${failure.code}: ${failure.message.replace(/\.$/, '')}`
 }
 
 async function exitedWhileStarting(node: LocalNode): Promise<NodeExitedError> {

@@ -22,7 +22,7 @@ import {DynClient} from '../client/http-client.js'
 import type {ClientTls} from '../client/http-client.js'
 import {namePattern} from '../membership/names.js'
 import {formatAddress} from '../transport/rpc-common.js'
-import {parseFailureLine} from './command-output.js'
+import {failureText, parseFailureLine} from './command-output.js'
 
 /** Processes one `dyn start` may run: far above today's core counts, and a bound on what a typo can start. */
 export const processesMax = 256
@@ -208,14 +208,15 @@ export function childFailure(stdoutTail: string, stderrTail: string): {code: str
   return undefined
 }
 
-/** The ending's fields for an outcome, and " with error CODE: message" for its text. */
+/** The ending's fields for an outcome. */
 function endingOf(child: Child): ChildEnding {
   const failure = childFailure(child.stdoutTail, child.stderrTail)
   return {...(child.exitCode === undefined ? {} : {exitCode: child.exitCode}), ...(failure === undefined ? {} : {nodeError: failure.code, nodeMessage: failure.message})}
 }
 
+/** " with error CODE: message" for an ending, as `dyn cluster up` says it of a node that exited. */
 function endingText(ending: ChildEnding): string {
-  return ending.nodeError === undefined ? '' : ` with error ${ending.nodeError}: ${(ending.nodeMessage ?? '').replace(/\.$/, '')}`
+  return failureText(ending.nodeError === undefined ? undefined : {code: ending.nodeError, message: ending.nodeMessage ?? ''})
 }
 
 interface Child {

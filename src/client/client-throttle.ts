@@ -132,3 +132,17 @@ export class ClientThrottle {
     this.newestBucketStartMs += steps * this.bucketMs
   }
 }
+
+/** A client's throttles, one per node it sends to (by its address), each made on first use. */
+export class NodeThrottles {
+  private readonly byNode = new Map<string, ClientThrottle>()
+
+  of(node: string): ClientThrottle {
+    let throttle = this.byNode.get(node)
+    if (throttle === undefined) {
+      throttle = new ClientThrottle()
+      this.byNode.set(node, throttle)
+    }
+    return throttle
+  }
+}

@@ -32,7 +32,7 @@ import type {Clock} from '../clock.js'
 import {systemClock, systemRandom} from '../node/system-time.js'
 import {answeredInPlainText} from '../transport/rpc-common.js'
 import type {ClientTls} from '../transport/tls-ca-file.js'
-import {ClientThrottle} from './client-throttle.js'
+import {NodeThrottles} from './client-throttle.js'
 import {parseNodeList} from './node-address.js'
 import type {NodeAddress} from './node-address.js'
 
@@ -212,7 +212,7 @@ export class DynClient {
   private readonly clock: Clock
   private readonly tls: ClientTls | undefined
   /** Per node (its label), what this client sends there while it sheds (see the header). */
-  private readonly throttles = new Map<string, ClientThrottle>()
+  private readonly throttles = new NodeThrottles()
   /** Per node (its label), the wait it asked for when it last shed a request of this client. */
   private readonly shedHints = new Map<string, number>()
 
@@ -335,15 +335,6 @@ export class DynClient {
     return response
   }
 
-  private throttleOf(label: string): ClientThrottle {
-    let throttle = this.throttles.get(label)
-    if (throttle === undefined) {
-      throttle = new ClientThrottle()
-      this.throttles.set(label, throttle)
-    }
-    return throttle
-  }
-
   /**
    * Send to the preferred node, then to the others in order while they cannot be connected to or
    * the client's throttle keeps the request back from them.
@@ -357,7 +348,7 @@ export class DynClient {
     for (let step = 0; step < this.addresses.length; step += 1) {
       const index = (this.preferred + step) % this.addresses.length
       const address = this.addresses[index] as NodeAddress
-      const throttle = keyRequest ? this.throttleOf(address.label) : undefined
+      const throttle = keyRequest ? this.throttles.of(address.label) : undefined
       if (throttle !== undefined && !throttle.trySend(this.clock.monotonicMs(), this.random())) {
         throttled.push(address.label)
         continue
