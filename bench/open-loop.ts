@@ -53,6 +53,12 @@ export interface OpenLoopOptions {
    * however much its node sheds, which measures what the nodes alone do with the whole load.
    */
   readonly clientThrottle?: boolean
+  /**
+   * Told when the measured window starts (the first measured operation is due) and when it ends
+   * (the last one is due), with performance.now(): for an experiment that reads the machine over
+   * exactly the measured seconds (bench/experiments/run-queue.ts).
+   */
+  readonly onMeasuredWindow?: (edge: 'start' | 'end', atMs: number) => void
 }
 
 export const openLoopConnectionsPerNodeDefault = 64
@@ -304,16 +310,26 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<DriverTotal
     else void done
   }
 
+  let windowStarted = false
   await new Promise<void>((resolve) => {
     const tick = (): void => {
       const now = performance.now()
       let startsThisTick = 0
+      if (!windowStarted && started >= warmupCount && begin + started * intervalMs <= now) {
+        windowStarted = true
+        options.onMeasuredWindow?.('start', now)
+      }
       while (started < total && begin + started * intervalMs <= now && startsThisTick < startsPerTickMax) {
+        if (!windowStarted && started >= warmupCount) {
+          windowStarted = true
+          options.onMeasuredWindow?.('start', now)
+        }
         startOne(begin + started * intervalMs)
         started += 1
         startsThisTick += 1
       }
       if (started >= total || targets.tlsFailure !== undefined) {
+        if (started >= total) options.onMeasuredWindow?.('end', performance.now())
         resolve()
         return
       }

@@ -45,6 +45,18 @@ import type {OperationKind, WorkloadName} from './workloads.js'
 
 export type LoopMode = {readonly kind: 'closed'; readonly connections: number} | {readonly kind: 'open'; readonly ratePerS: number}
 
+/** Seconds of warm-up `dyn bench` gives a closed loop unless told: its connections open and its paths compile in that time. */
+export const warmupSClosedDefault = 2
+/**
+ * Seconds of warm-up `dyn bench` gives an open loop unless told. Started right after the load,
+ * an open loop of the mix at half the closed loop's rate was still settling 2 s in: after 2 s,
+ * the first measured second's p99.9 was 64 to 192 ms, the run's worst in five runs of six; after
+ * 5 s, 12 to 63 ms, the worst in none of four (bench/README.md, "Half capacity, on a machine the
+ * nodes share"). An open loop times each operation from when it was due, so a late start lands
+ * on every operation due meanwhile; a closed loop only slows down.
+ */
+export const warmupSOpenDefault = 5
+
 export interface BenchConfig {
   /** Client API addresses of a running cluster; empty when the bench starts its own. */
   readonly nodes: readonly string[]
@@ -78,6 +90,8 @@ export interface BenchConfig {
   readonly connectionsPerNode?: number
   /** Open loop: false sends every operation, however much its node sheds; true or undefined: throttled at the client (src/client/client-throttle.ts). */
   readonly clientThrottle?: boolean
+  /** Open loop: told when the measured window starts and ends (performance.now()), for experiments that read the machine over it. */
+  readonly onMeasuredWindow?: (edge: 'start' | 'end', atMs: number) => void
   /** Faults to inject into the cluster the bench starts (open loop only). */
   readonly faults?: readonly FaultSpec[]
   /** How long each fault lasts; undefined: a third of the run. */
@@ -158,7 +172,7 @@ export interface CapacityReport extends CapacityResult {
 
 export interface BenchReport {
   /** The run's settings; `https` when the nodes were reached over TLS (the certificates and their files are left out). */
-  readonly config: Omit<BenchConfig, 'tls' | 'startTls'> & {readonly targetNodes: readonly string[]; readonly https?: true}
+  readonly config: Omit<BenchConfig, 'tls' | 'startTls' | 'onMeasuredWindow'> & {readonly targetNodes: readonly string[]; readonly https?: true}
   readonly calibration?: Calibration & {readonly ratio: number}
   readonly load?: {readonly records: number; readonly elapsedS: number; readonly failed: number}
   readonly run: PhaseResult
@@ -249,7 +263,7 @@ export async function runBench(asked: BenchConfig, sla: Sla | undefined, onProgr
     onProgress?.({phase: 'done', elapsedS: config.durationS + config.warmupS, durationS: config.durationS + config.warmupS, done: 0, operations: measured.run.operations})
     const {run} = measured
     const nodeRefusalTimes = (run.shed ?? 0) > 0 ? await refusalTimesOf(nodes, config.timeoutS, config.tls) : undefined
-    const {tls, startTls: _startTls, ...reported} = config
+    const {tls, startTls: _startTls, onMeasuredWindow: _onMeasuredWindow, ...reported} = config
     return {
       config: {
         ...reported,
@@ -494,6 +508,7 @@ async function drive(config: BenchConfig, nodes: readonly string[], factory: Ope
           ...(config.connectionsPerNode === undefined ? {} : {connectionsPerNode: config.connectionsPerNode}),
           ...(config.clientThrottle === undefined ? {} : {clientThrottle: config.clientThrottle}),
           ...(config.tls === undefined ? {} : {tls: config.tls}),
+          ...(config.onMeasuredWindow === undefined ? {} : {onMeasuredWindow: config.onMeasuredWindow}),
         })
   const operations = recorder.summary(totals.elapsedS)
   const count = operations.reduce((sum, op) => sum + op.count, 0)

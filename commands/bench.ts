@@ -17,7 +17,7 @@ import type {ComparedReport, RegressionMetric, RegressionReport} from '../bench/
 import {junitReport, markdownSummary} from '../bench/ci-reports.js'
 import {failureAdvice, unmeasuredRun} from '../bench/failed-run.js'
 import {formatReport} from '../bench/report.js'
-import {runBench, writeHistograms} from '../bench/runner.js'
+import {runBench, warmupSClosedDefault, warmupSOpenDefault, writeHistograms} from '../bench/runner.js'
 import type {BenchConfig, BenchReport, ProgressSnapshot, StartTlsFiles} from '../bench/runner.js'
 import {tlsFilesOf} from '../src/transport/tls-options.js'
 import {capacityPrecisionDefault, capacityRatePerSMax, capacityStartRatePerSDefault, capacityStepsMaxDefault} from '../bench/capacity.js'
@@ -93,7 +93,11 @@ Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could no
     connections: Flags.integer({description: 'closed loop with this many connections [default: 50]', min: 1, max: 10_000, exclusive: ['rate']}),
     rate: Flags.integer({description: 'open loop at this many operations per second', min: 1, max: 1_000_000}),
     duration: Flags.integer({description: 'seconds of measured run [default: 10]', min: 1, max: 3600}),
-    warmup: Flags.integer({description: 'seconds of the same load before measuring (connections opened, code compiled)', default: 2, min: 0, max: 600}),
+    warmup: Flags.integer({
+      description: `seconds of the same load before measuring (connections opened, code compiled) [default: ${warmupSClosedDefault} for a closed loop, ${warmupSOpenDefault} for an open loop]`,
+      min: 0,
+      max: 600,
+    }),
     load: Flags.boolean({description: 'load the records before the run', default: true, allowNo: true}),
     'client-driven': Flags.boolean({description: 'open loop only: send each request to a coordinator chosen from a cached ring (paper 6.4)', default: false}),
     calibrate: Flags.boolean({description: 'measure this machine\'s HTTP ceiling with the same driver first (and, with --rate, its latency floor at that rate); over HTTPS, with the nodes\' certificate, for a cluster the bench starts with TLS', default: false}),
@@ -162,7 +166,7 @@ Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could no
       dw: flags.dw,
       mode: searchFrom === undefined ? {kind: 'closed', connections} : {kind: 'open', ratePerS: searchFrom},
       durationS: flags.duration ?? fromSla.durationS ?? 10,
-      warmupS: flags.warmup,
+      warmupS: flags.warmup ?? (searchFrom === undefined ? warmupSClosedDefault : warmupSOpenDefault),
       load: flags.load,
       clientDriven: flags['client-driven'],
       calibrate: flags.calibrate,

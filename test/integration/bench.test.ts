@@ -32,7 +32,7 @@ interface OperationJson {
 
 interface ReportJson {
   ok: boolean
-  config: {workload: string; records: number; targetNodes: string[]}
+  config: {workload: string; records: number; targetNodes: string[]; warmupS: number}
   load?: {records: number; failed: number}
   calibration?: {opsPerS: number; protocol: string; floor?: {operations: OperationJson[]; notStarted?: number}}
   run: {elapsedS: number; opsPerS: number; httpRequests: number; operations: OperationJson[]; transportErrors: {timeout: number; connection: number}; notStarted?: number}
@@ -74,6 +74,8 @@ describe('dyn bench', () => {
     assert.equal(report.ok, true)
     assert.equal(report.histograms, undefined, '--json leaves the histograms to --hdr-out')
     assert.equal(report.config.workload, 'a')
+    // Not told, a closed loop warms up for 2 s (an open loop for 5: the test below).
+    assert.equal(report.config.warmupS, 2)
     assert.deepEqual(report.config.targetNodes, [c.api(0), c.api(1), c.api(2)])
     assert.equal(report.load?.records, 200)
     assert.equal(report.load?.failed, 0)
@@ -103,6 +105,9 @@ describe('dyn bench', () => {
     const result = await runDyn(['bench', ...nodeFlags, '--rate', '100', '--duration', '2', '--records', '200', '--connections-per-node', '4', '--calibrate', '--calibration-duration', '1', '--json'], {timeoutMs: benchTimeoutMs})
     assert.equal(result.code, 0, result.stderr + result.stdout)
     const report = parseReport(result.stdout)
+    // Not told, an open loop warms up for 5 s: started right after the load, 2 s left the first
+    // measured second still settling (bench/README.md, "Half capacity, on a machine the nodes share").
+    assert.equal(report.config.warmupS, 5)
     // The floor: the same open loop for the calibration's second, against the trivial server.
     const floor = report.calibration?.floor
     assert.ok(floor !== undefined, 'an open loop with --calibrate measures the floor')

@@ -11,7 +11,8 @@ import {createServer} from 'node:http'
 import type {IncomingMessage, ServerResponse} from 'node:http'
 import type {AddressInfo} from 'node:net'
 import {it} from 'node:test'
-import {HttpTargets} from '../../bench/open-loop.js'
+import {HttpTargets, runOpenLoop} from '../../bench/open-loop.js'
+import {Recorder} from '../../bench/recorder.js'
 import {ContextCache, OperationFactory} from '../../bench/operations.js'
 import {seededRandom} from '../../src/clock.js'
 import {keyChooser} from '../../bench/distributions.js'
@@ -116,4 +117,42 @@ it('keeps back most operations for a node that sheds nearly everything when thro
   assert.ok(received >= operations * 0.1 - 20, `the node still received ${received}, enough to see it recover`)
   assert.equal(throttled.get('throttled'), operations - received, 'what was not sent is counted as throttled')
   assert.equal(throttled.get('ok'), served)
+})
+
+it('names the measured window: it starts when the first measured operation is due and ends when the last is', async (t) => {
+  const server = createServer((request: IncomingMessage, response: ServerResponse) => {
+    request.resume()
+    request.once('end', () => {
+      response.writeHead(204, {'x-dyn-context': 'ctx'})
+      response.end()
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())))
+  const node = `127.0.0.1:${(server.address() as AddressInfo).port}`
+  const factory = new OperationFactory({
+    workload: {name: 'a', title: 'updates', mix: [{kind: 'update', proportion: 1}], distribution: 'uniform'},
+    chooser: keyChooser('uniform', 10, seededRandom(1)),
+    contexts: new ContextCache(10),
+    valueSize: 8,
+    quorum: {},
+    random: seededRandom(2),
+  })
+  // Counts the operations made, so that each edge can say how many had been started by then.
+  let made = 0
+  const counting = {next: () => {
+    made += 1
+    return factory.next()
+  }}
+  const edges: Array<{edge: 'start' | 'end'; made: number}> = []
+  const recorder = new Recorder()
+  t.after(() => recorder.destroy())
+  // 200 operations a second: 100 in the half second of warm-up, then 100 measured.
+  const totals = await runOpenLoop({nodes: [node], ratePerS: 200, warmupS: 0.5, durationS: 0.5, timeoutS: 5, factory: counting, recorder, clientThrottle: false, onMeasuredWindow: (edge) => edges.push({edge, made})})
+  assert.deepEqual(edges, [
+    {edge: 'start', made: 100},
+    {edge: 'end', made: 200},
+  ])
+  // What the window held is what was measured: the warm-up's operations are not in the totals.
+  assert.equal(recorder.summary(totals.elapsedS).reduce((sum, op) => sum + op.count, 0), 100)
 })
