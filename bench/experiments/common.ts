@@ -10,6 +10,7 @@ import path from 'node:path'
 import {runBench} from '../runner.js'
 import type {BenchConfig, BenchReport} from '../runner.js'
 import {workloads} from '../workloads.js'
+import type {WorkloadName} from '../workloads.js'
 
 export function experimentConfig(overrides: Partial<BenchConfig>): BenchConfig {
   const workload = overrides.workload ?? 'a'
@@ -113,4 +114,17 @@ export async function cpuLimitedGroup(name: string, pids: readonly number[], sha
     throw error
   }
   return {release: () => rmdir(dir).catch(() => undefined)}
+}
+
+/** An experiment's `--workload`, refused unless it names one of the bench's workloads. */
+export function workloadFlag(value: string): WorkloadName {
+  if (!Object.hasOwn(workloads, value)) throw new Error(`--workload must be one of ${Object.keys(workloads).join(', ')}`)
+  return value as WorkloadName
+}
+
+/** Refuses, naming the flag, any of an experiment's whole-number flags that is not a positive integer. */
+export function requirePositiveIntegers(flags: Readonly<Record<string, number>>): void {
+  for (const [flag, value] of Object.entries(flags)) {
+    if (!Number.isInteger(value) || value < 1) throw new Error(`--${flag} must be a positive integer`)
+  }
 }

@@ -31,9 +31,7 @@ import {runBench} from '../runner.js'
 import type {BenchReport} from '../runner.js'
 import {summarizeProfiles} from '../profile-summary.js'
 import type {CostShare, CpuProfile} from '../profile-summary.js'
-import {workloads} from '../workloads.js'
-import type {WorkloadName} from '../workloads.js'
-import {experimentConfig} from './common.js'
+import {experimentConfig, requirePositiveIntegers, workloadFlag} from './common.js'
 
 const {values: options} = parseArgs({
   options: {
@@ -48,16 +46,13 @@ const {values: options} = parseArgs({
     json: {type: 'boolean', default: false},
   },
 })
-const workload = options.workload as WorkloadName
-if (!Object.hasOwn(workloads, workload)) throw new Error(`--workload must be one of ${Object.keys(workloads).join(', ')}`)
+const workload = workloadFlag(options.workload)
 const connections = Number(options.connections)
 const durationS = Number(options.duration)
 const records = Number(options.records)
 const top = Number(options.top)
 const endpoints = Number(options.endpoints)
-for (const [flag, value] of Object.entries({connections, duration: durationS, records, top, endpoints})) {
-  if (!Number.isInteger(value) || value < 1) throw new Error(`--${flag} must be a positive integer`)
-}
+requirePositiveIntegers({connections, duration: durationS, records, top, endpoints})
 if (endpoints > 3) throw new Error('--endpoints must be 1, 2 or 3: the cluster has three nodes')
 const bin = path.resolve(options.bin)
 const readyTimeoutMs = 60_000

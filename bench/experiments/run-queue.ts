@@ -23,9 +23,7 @@ import {parseArgs} from 'node:util'
 import {clusterDownAndPurge, clusterUp, removeFolder} from '../../src/cli/local-cluster.js'
 import {freeClusterPorts} from '../../src/cli/ports.js'
 import {runBench} from '../runner.js'
-import {workloads} from '../workloads.js'
-import type {WorkloadName} from '../workloads.js'
-import {experimentConfig, markdownTable, ms} from './common.js'
+import {experimentConfig, markdownTable, ms, requirePositiveIntegers, workloadFlag} from './common.js'
 
 const {values: options} = parseArgs({
   options: {
@@ -37,15 +35,12 @@ const {values: options} = parseArgs({
     json: {type: 'boolean', default: false},
   },
 })
-const workload = options.workload as WorkloadName
-if (!Object.hasOwn(workloads, workload)) throw new Error(`--workload must be one of ${Object.keys(workloads).join(', ')}`)
+const workload = workloadFlag(options.workload)
 const ratePerS = Number(options.rate)
 const durationS = Number(options.duration)
 const warmupS = Number(options.warmup)
 const records = Number(options.records)
-for (const [flag, value] of Object.entries({rate: ratePerS, duration: durationS, records})) {
-  if (!Number.isInteger(value) || value < 1) throw new Error(`--${flag} must be a positive integer`)
-}
+requirePositiveIntegers({rate: ratePerS, duration: durationS, records})
 if (!Number.isInteger(warmupS) || warmupS < 0) throw new Error('--warmup must be a whole number of seconds, 0 or more')
 const readyTimeoutMs = 60_000
 const stopTimeoutMs = 30_000

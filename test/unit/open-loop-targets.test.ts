@@ -11,17 +11,38 @@ import {createServer} from 'node:http'
 import type {IncomingMessage, ServerResponse} from 'node:http'
 import type {AddressInfo} from 'node:net'
 import {it} from 'node:test'
+import type {TestContext} from 'node:test'
 import {HttpTargets, runOpenLoop} from '../../bench/open-loop.js'
 import {Recorder} from '../../bench/recorder.js'
 import {ContextCache, OperationFactory} from '../../bench/operations.js'
 import {seededRandom} from '../../src/clock.js'
 import {keyChooser} from '../../bench/distributions.js'
 
+/** Serves `handle` on a loopback port for the test's length; its address as host:port. */
+async function standIn(t: TestContext, handle: (request: IncomingMessage, response: ServerResponse) => void): Promise<string> {
+  const server = createServer(handle)
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())))
+  return `127.0.0.1:${(server.address() as AddressInfo).port}`
+}
+
+/** Updates only, of `keys` keys drawn uniformly, with 8-byte values. */
+function updatesOf(keys: number): OperationFactory {
+  return new OperationFactory({
+    workload: {name: 'a', title: 'updates', mix: [{kind: 'update', proportion: 1}], distribution: 'uniform'},
+    chooser: keyChooser('uniform', keys, seededRandom(1)),
+    contexts: new ContextCache(keys),
+    valueSize: 8,
+    quorum: {},
+    random: seededRandom(2),
+  })
+}
+
 it('a write waiting for a connection is made when it is sent, with the context the answers before it left', async (t) => {
   const seen: Array<string | undefined> = []
   const held: Array<() => void> = []
   let answered = 0
-  const server = createServer((request: IncomingMessage, response: ServerResponse) => {
+  const node = await standIn(t, (request, response) => {
     request.resume()
     request.once('end', () => {
       const context = request.headers['x-dyn-context']
@@ -36,18 +57,7 @@ it('a write waiting for a connection is made when it is sent, with the context t
       else answer()
     })
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())))
-  const node = `127.0.0.1:${(server.address() as AddressInfo).port}`
-  const contexts = new ContextCache(10)
-  const factory = new OperationFactory({
-    workload: {name: 'a', title: 'updates', mix: [{kind: 'update', proportion: 1}], distribution: 'uniform'},
-    chooser: keyChooser('uniform', 1, seededRandom(1)),
-    contexts,
-    valueSize: 8,
-    quorum: {},
-    random: seededRandom(2),
-  })
+  const factory = updatesOf(1)
   // One connection: the second update waits for the first's answer.
   const targets = new HttpTargets(5, 1, [])
   t.after(() => targets.close())
@@ -64,7 +74,7 @@ it('a write waiting for a connection is made when it is sent, with the context t
 it('keeps back most operations for a node that sheds nearly everything when throttled, and sends every one when not', async (t) => {
   let received = 0
   let served = 0
-  const server = createServer((request: IncomingMessage, response: ServerResponse) => {
+  const node = await standIn(t, (request, response) => {
     received += 1
     request.resume()
     request.once('end', () => {
@@ -79,18 +89,7 @@ it('keeps back most operations for a node that sheds nearly everything when thro
       response.end(JSON.stringify({error: 'overloaded', message: 'busy', retryAfterMs: 500}))
     })
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())))
-  const node = `127.0.0.1:${(server.address() as AddressInfo).port}`
-  const factoryOf = (): OperationFactory =>
-    new OperationFactory({
-      workload: {name: 'a', title: 'updates', mix: [{kind: 'update', proportion: 1}], distribution: 'uniform'},
-      chooser: keyChooser('uniform', 100, seededRandom(1)),
-      contexts: new ContextCache(100),
-      valueSize: 8,
-      quorum: {},
-      random: seededRandom(2),
-    })
+  const factoryOf = (): OperationFactory => updatesOf(100)
   const operations = 1000
   const run = async (throttled: boolean): Promise<Map<string, number>> => {
     const targets = new HttpTargets(5, 8, [], undefined, throttled)
@@ -120,24 +119,14 @@ it('keeps back most operations for a node that sheds nearly everything when thro
 })
 
 it('names the measured window: it starts when the first measured operation is due and ends when the last is', async (t) => {
-  const server = createServer((request: IncomingMessage, response: ServerResponse) => {
+  const node = await standIn(t, (request, response) => {
     request.resume()
     request.once('end', () => {
       response.writeHead(204, {'x-dyn-context': 'ctx'})
       response.end()
     })
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())))
-  const node = `127.0.0.1:${(server.address() as AddressInfo).port}`
-  const factory = new OperationFactory({
-    workload: {name: 'a', title: 'updates', mix: [{kind: 'update', proportion: 1}], distribution: 'uniform'},
-    chooser: keyChooser('uniform', 10, seededRandom(1)),
-    contexts: new ContextCache(10),
-    valueSize: 8,
-    quorum: {},
-    random: seededRandom(2),
-  })
+  const factory = updatesOf(10)
   // Counts the operations made, so that each edge can say how many had been started by then.
   let made = 0
   const counting = {next: () => {
