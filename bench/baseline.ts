@@ -213,8 +213,8 @@ export function describeLoop(mode: BenchConfig['mode']): string {
   return mode.kind === 'closed' ? `closed loop, ${mode.connections} connections` : `open loop at ${mode.ratePerS} ops/s`
 }
 
-/** The parts of a run's setup that change what its figures mean (the run's length and seed do not). */
-export type RunSetup = Pick<BenchConfig, 'mode' | 'records' | 'valueSize' | 'n' | 'r' | 'w' | 'dw' | 'connectionsPerNode' | 'faultDurationS' | 'clientThrottle'> &
+/** The parts of a run's setup that change what its figures mean (the run's length and seed do not; an open loop's warm-up does). */
+export type RunSetup = Pick<BenchConfig, 'mode' | 'records' | 'valueSize' | 'n' | 'r' | 'w' | 'dw' | 'connectionsPerNode' | 'faultDurationS' | 'clientThrottle' | 'warmupS'> &
   Partial<Pick<BenchConfig, 'clientDriven' | 'clusterArgs'>> & {
     // Strings, not the config's unions: a saved report may come from another version of dyn.
     readonly workload: string
@@ -257,6 +257,10 @@ export function setupDifferences(baseline: RunSetup, current: RunSetup): string[
     // TLS costs every request its encryption: a figure over HTTPS is another experiment.
     ['transport', (s) => (s.https === true ? 'HTTPS' : 'plain HTTP')],
     ['cluster flags', (s) => (s.clusterArgs === undefined || s.clusterArgs.length === 0 ? 'none' : s.clusterArgs.join(' '))],
+    // An open loop times each operation from when it was due: a shorter warm-up leaves a slow
+    // start in its first measured seconds (bench/warmup.ts), so it measures another thing. A
+    // closed loop only slows down, and its warm-up may differ.
+    ['warm-up', (s) => (s.mode.kind === 'open' ? `${s.warmupS} s` : 'closed loop')],
     ['connections per node', (s) => (s.mode.kind === 'open' ? String(s.connectionsPerNode ?? openLoopConnectionsPerNodeDefault) : 'closed loop')],
     // Past capacity a throttled open loop sends a shedding node a fraction of what it is offered.
     // A report that does not say is from before the throttle, which sent everything.

@@ -11,6 +11,7 @@ import {integerFlag} from './script-flags.js'
 import {figure} from './report.js'
 import {compareFigure, confidenceDefault, pairsNeeded, verdictOf} from './compare-stats.js'
 import type {Better, Change, FigureComparison, Verdict} from './compare-stats.js'
+import {warmupSDefaultOf} from './warmup.js'
 import {isWorkloadName} from './workloads.js'
 import type {WorkloadName} from './workloads.js'
 
@@ -80,7 +81,8 @@ export const compareDefaults = {
   workload: 'a' as WorkloadName,
   connections: 50,
   durationS: 10,
-  warmupS: 2,
+  /** A closed loop's; an open loop's is `warmupSDefaultOf('open')`, as dyn bench's. */
+  warmupS: warmupSDefaultOf('closed'),
   nodes: 3,
   records: 10_000,
   seed: 1,
@@ -168,7 +170,7 @@ export function parseCompareOptions(values: CompareFlagValues, benchExtra: reado
     connections: integerFlag('connections', values.connections, compareDefaults.connections, 1, connectionsMax),
     rate: integerFlag('rate', values.rate, 0, 1, rateMax),
     duration: integerFlag('duration', values.duration, compareDefaults.durationS, 1, durationSMax),
-    warmup: integerFlag('warmup', values.warmup, compareDefaults.warmupS, 0, warmupSMax),
+    warmup: integerFlag('warmup', values.warmup, warmupSDefaultOf(values.rate === undefined ? 'closed' : 'open'), 0, warmupSMax),
     nodes: integerFlag('nodes', values.nodes, compareDefaults.nodes, 1, nodesMax),
     records: integerFlag('records', values.records, compareDefaults.records, 1, recordsMax),
     seed: integerFlag('seed', values.seed, compareDefaults.seed, 0, 2 ** 31 - 1),

@@ -49,7 +49,8 @@ FLAGS
   --connections C     closed loop with C connections [default: 50]
   --rate R            open loop at R ops/s instead (throughput is then not judged, only p99.9)
   --duration S        measured seconds per run [default: 10]
-  --warmup S          seconds of the same load before measuring, per run [default: 2]
+  --warmup S          seconds of the same load before measuring, per run [default: 2, or 5
+                      with --rate, as dyn bench]
   --nodes K           nodes of the cluster each run starts [default: 3]
   --records R         keys loaded before each run [default: 10000]
   --seed S            the bench's seed, the same for every run [default: 1]

@@ -54,9 +54,11 @@ export interface OpenLoopOptions {
    */
   readonly clientThrottle?: boolean
   /**
-   * Told when the measured window starts (the first measured operation is due) and when it ends
-   * (the last one is due), with performance.now(): for an experiment that reads the machine over
-   * exactly the measured seconds (bench/experiments/run-queue.ts).
+   * Told, with performance.now(), when the measured window starts (just before its first
+   * operation is started) and when it ends (just after its last one is started, before the last
+   * answers come): for an experiment that reads the machine over exactly the measured seconds
+   * (bench/experiments/run-queue.ts). Called on the driver's timer, so it should be short; if it
+   * throws, the run still drains and closes its connections, and then fails with that error.
    */
   readonly onMeasuredWindow?: (edge: 'start' | 'end', atMs: number) => void
 }
@@ -311,25 +313,35 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<DriverTotal
   }
 
   let windowStarted = false
+  let windowFailure: unknown
+  const tellWindow = (edge: 'start' | 'end'): void => {
+    try {
+      options.onMeasuredWindow?.(edge, performance.now())
+    } catch (error) {
+      windowFailure ??= error
+    }
+  }
+  const startWindow = (): void => {
+    if (windowStarted) return
+    windowStarted = true
+    tellWindow('start')
+  }
   await new Promise<void>((resolve) => {
     const tick = (): void => {
       const now = performance.now()
       let startsThisTick = 0
-      if (!windowStarted && started >= warmupCount && begin + started * intervalMs <= now) {
-        windowStarted = true
-        options.onMeasuredWindow?.('start', now)
-      }
       while (started < total && begin + started * intervalMs <= now && startsThisTick < startsPerTickMax) {
-        if (!windowStarted && started >= warmupCount) {
-          windowStarted = true
-          options.onMeasuredWindow?.('start', now)
-        }
+        if (started >= warmupCount) startWindow()
         startOne(begin + started * intervalMs)
         started += 1
         startsThisTick += 1
       }
       if (started >= total || targets.tlsFailure !== undefined) {
-        if (started >= total) options.onMeasuredWindow?.('end', performance.now())
+        if (started >= total && targets.tlsFailure === undefined) {
+          // A window without operations (a rate too low for the duration) still starts before it ends.
+          startWindow()
+          tellWindow('end')
+        }
         resolve()
         return
       }
@@ -345,5 +357,6 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<DriverTotal
   const elapsedS = ((total - warmupCount) * intervalMs) / 1000
   await targets.close()
   targets.throwIfTlsFailed()
+  if (windowFailure !== undefined) throw windowFailure
   return {elapsedS, httpRequests, transportErrors: {timeout, connection}, notStarted}
 }

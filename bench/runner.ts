@@ -45,18 +45,6 @@ import type {OperationKind, WorkloadName} from './workloads.js'
 
 export type LoopMode = {readonly kind: 'closed'; readonly connections: number} | {readonly kind: 'open'; readonly ratePerS: number}
 
-/** Seconds of warm-up `dyn bench` gives a closed loop unless told: its connections open and its paths compile in that time. */
-export const warmupSClosedDefault = 2
-/**
- * Seconds of warm-up `dyn bench` gives an open loop unless told. Started right after the load,
- * an open loop of the mix at half the closed loop's rate was still settling 2 s in: after 2 s,
- * the first measured second's p99.9 was 64 to 192 ms, the run's worst in five runs of six; after
- * 5 s, 12 to 63 ms, the worst in none of four (bench/README.md, "Half capacity, on a machine the
- * nodes share"). An open loop times each operation from when it was due, so a late start lands
- * on every operation due meanwhile; a closed loop only slows down.
- */
-export const warmupSOpenDefault = 5
-
 export interface BenchConfig {
   /** Client API addresses of a running cluster; empty when the bench starts its own. */
   readonly nodes: readonly string[]
@@ -90,7 +78,11 @@ export interface BenchConfig {
   readonly connectionsPerNode?: number
   /** Open loop: false sends every operation, however much its node sheds; true or undefined: throttled at the client (src/client/client-throttle.ts). */
   readonly clientThrottle?: boolean
-  /** Open loop: told when the measured window starts and ends (performance.now()), for experiments that read the machine over it. */
+  /**
+   * Open loop: told when the run's measured window starts and ends (performance.now()), for
+   * experiments that read the machine over it; with --find-capacity, once per step. Not told of
+   * the calibration's floor.
+   */
   readonly onMeasuredWindow?: (edge: 'start' | 'end', atMs: number) => void
   /** Faults to inject into the cluster the bench starts (open loop only). */
   readonly faults?: readonly FaultSpec[]
@@ -675,7 +667,8 @@ async function calibrate(config: BenchConfig, onProgress: ((snapshot: ProgressSn
   const recorder = new Recorder()
   const connections = config.mode.kind === 'closed' ? config.mode.connections : 50
   const durationS = config.calibrationS
-  const result = await withProgress('calibrating', durationS, recorder, onProgress, undefined, async () => {
+  // The progress counts the warm-up too, as the run's does.
+  const result = await withProgress('calibrating', durationS + config.warmupS, recorder, onProgress, undefined, async () => {
     const factory = factoryOf(config.seed + 1)
     const totals = await runClosedLoop({nodes: [address], connections, durationS, warmupS: config.warmupS, timeoutS: config.timeoutS, factory, recorder, ...(config.tls === undefined ? {} : {tls: config.tls})})
     const operations = recorder.summary(totals.elapsedS)
@@ -694,8 +687,10 @@ async function measureFloor(config: BenchConfig, address: string, factory: Opera
   const targetCount = Math.max(1, config.nodes.length > 0 ? config.nodes.length : config.startNodes)
   const connectionsPerNode = (config.connectionsPerNode ?? openLoopConnectionsPerNodeDefault) * targetCount
   const recorder = new Recorder()
+  // The run's window is told to whoever asked; the floor's is not the run's.
+  const {onMeasuredWindow: _runWindow, ...floorConfig} = config
   const floor = await withProgress('calibrating', config.calibrationS + config.warmupS, recorder, onProgress, 'floor', () =>
-    drive({...config, durationS: config.calibrationS, connectionsPerNode}, [address], factory, recorder, undefined),
+    drive({...floorConfig, durationS: config.calibrationS, connectionsPerNode}, [address], factory, recorder, undefined),
   )
   recorder.destroy()
   return floor

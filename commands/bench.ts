@@ -17,7 +17,8 @@ import type {ComparedReport, RegressionMetric, RegressionReport} from '../bench/
 import {junitReport, markdownSummary} from '../bench/ci-reports.js'
 import {failureAdvice, unmeasuredRun} from '../bench/failed-run.js'
 import {formatReport} from '../bench/report.js'
-import {runBench, warmupSClosedDefault, warmupSOpenDefault, writeHistograms} from '../bench/runner.js'
+import {runBench, writeHistograms} from '../bench/runner.js'
+import {warmupSClosedDefault, warmupSDefaultOf, warmupSOpenDefault} from '../bench/warmup.js'
 import type {BenchConfig, BenchReport, ProgressSnapshot, StartTlsFiles} from '../bench/runner.js'
 import {tlsFilesOf} from '../src/transport/tls-options.js'
 import {capacityPrecisionDefault, capacityRatePerSMax, capacityStartRatePerSDefault, capacityStepsMaxDefault} from '../bench/capacity.js'
@@ -166,7 +167,7 @@ Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could no
       dw: flags.dw,
       mode: searchFrom === undefined ? {kind: 'closed', connections} : {kind: 'open', ratePerS: searchFrom},
       durationS: flags.duration ?? fromSla.durationS ?? 10,
-      warmupS: flags.warmup ?? (searchFrom === undefined ? warmupSClosedDefault : warmupSOpenDefault),
+      warmupS: flags.warmup ?? warmupSDefaultOf(searchFrom === undefined ? 'closed' : 'open'),
       load: flags.load,
       clientDriven: flags['client-driven'],
       calibrate: flags.calibrate,

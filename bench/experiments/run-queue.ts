@@ -12,7 +12,7 @@
  * of the measured window.
  *
  *   node dist/bench/experiments/run-queue.js [--rate 3850] [--workload a] [--duration 10]
- *       [--warmup 2] [--records 10000] [--json]
+ *       [--warmup 5] [--records 10000] [--json]
  */
 
 import {readdirSync, readFileSync, rmSync} from 'node:fs'
@@ -23,6 +23,7 @@ import {parseArgs} from 'node:util'
 import {clusterDownAndPurge, clusterUp, removeFolder} from '../../src/cli/local-cluster.js'
 import {freeClusterPorts} from '../../src/cli/ports.js'
 import {runBench} from '../runner.js'
+import {warmupSOpenDefault} from '../warmup.js'
 import {experimentConfig, markdownTable, ms, requirePositiveIntegers, workloadFlag} from './common.js'
 
 const {values: options} = parseArgs({
@@ -30,7 +31,7 @@ const {values: options} = parseArgs({
     rate: {type: 'string', default: '3850'},
     workload: {type: 'string', default: 'a'},
     duration: {type: 'string', default: '10'},
-    warmup: {type: 'string', default: '2'},
+    warmup: {type: 'string', default: String(warmupSOpenDefault)},
     records: {type: 'string', default: '10000'},
     json: {type: 'boolean', default: false},
   },

@@ -99,10 +99,10 @@ export function createApiHandler(
       if (!admitted.ok) {
         refuseOverloaded(request, reply, admitted)
         // The refusal's own time at the node, from the handler to the answer handed to the kernel
-        // (the target: under 1 ms). `end` uncorks the socket, so its bytes are in the kernel when it
-        // returns, unless earlier bytes were still queued on the socket: then they leave when those
-        // do, which 'finish' tells. 'finish' itself comes later, behind whatever other requests'
-        // work is queued in the same turn (hundreds of µs under load), which is not the refusal's.
+        // (the target: under 1 ms). `end` uncorks the socket, so on plain TCP its bytes are in the
+        // kernel when it returns; when earlier bytes were still queued on the socket, or a TLS
+        // socket holds them, they leave later, which 'finish' tells. 'finish' itself comes from a
+        // tick, after the rest of the callback that answered and the ticks queued before it.
         if (response.writableEnded && response.socket !== null && response.socket.writableLength === 0) admission.refusalAnswered(admitted.arrivedAtMs)
         else response.once('finish', () => admission.refusalAnswered(admitted.arrivedAtMs))
         return

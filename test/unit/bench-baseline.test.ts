@@ -164,6 +164,15 @@ describe('comparable baselines', () => {
     assert.equal(incomparableMessage('base.json', {...openBefore, clientThrottle: true}, setupOfConfig(config({mode: open, clientThrottle: true}))), undefined)
   })
 
+  it('tells open loops apart by their warm-up, and lets closed loops differ in it', () => {
+    const open = {kind: 'open', ratePerS: 500} as const
+    const saved = {...setupOfReport(report({operations: [operation('read', 100, latency(2))]})), mode: open, clientThrottle: true, warmupS: 2}
+    assert.match(incomparableMessage('base.json', saved, setupOfConfig(config({mode: open, clientThrottle: true, warmupS: 5}))) ?? '', /warm-up: baseline 2 s, this run 5 s/)
+    assert.equal(incomparableMessage('base.json', saved, setupOfConfig(config({mode: open, clientThrottle: true, warmupS: 2}))), undefined)
+    const closed = setupOfReport(report({operations: [operation('read', 100, latency(2))]}))
+    assert.equal(incomparableMessage('base.json', {...closed, warmupS: 2}, setupOfConfig(config({warmupS: 5}))), undefined)
+  })
+
   it('refuses every difference that changes what the figures mean, naming each', () => {
     const cases: Array<[Parameters<typeof config>[0], RegExp]> = [
       [{workload: 'b'}, /workload: baseline a, this run b/],
