@@ -36,10 +36,10 @@ export default class HelpCommand extends DynCommand {
   async run(): Promise<void> {
     const {argv, flags} = await this.parse(HelpCommand)
     const words = argv as string[]
-    if (flags.json) return printHelpJson(this.config, words)
+    if (flags.json) return printHelpJson(this.config, words, {helpCommand: true})
     // A name that is no command or topic: the same coded refusal as under --json (oclif's text
     // was a usage error pointing at --help).
-    const known = helpAnswer(this.config, words)
+    const known = helpAnswer(this.config, words, {helpCommand: true})
     if (!known.ok) this.fail(false, known.error, known.message)
     const Help = await loadHelpClass(this.config)
     await new Help(this.config, {all: flags['nested-commands']}).showHelp(words)

@@ -112,35 +112,47 @@ function firstLine(text: string | undefined): string {
   return (text ?? '').split('\n')[0] ?? ''
 }
 
-/** The command or topic id an argv names (`cluster up --json` is `cluster:up`), as oclif's help reads it; undefined for none. */
-export function helpSubject(argv: readonly string[], config: Interfaces.Config): string | undefined {
+/**
+ * The command or topic id an argv names (`cluster up --json` is `cluster:up`), as oclif's help
+ * reads it; undefined for none. A whole command line may start with the word `help` (`dyn help
+ * get --help`), which is not the subject; the help command's own arguments (`helpCommand`) are
+ * all subject, so that `dyn help help` is the help command's help.
+ */
+export function helpSubject(argv: readonly string[], config: Interfaces.Config, options: {readonly helpCommand?: boolean} = {}): string | undefined {
   const helpFlags = getHelpFlagAdditions(config)
-  const words = argv.filter((arg) => !helpFlags.includes(arg) && arg !== 'help')
+  const words = argv.filter((arg, index) => !helpFlags.includes(arg) && (options.helpCommand === true || !(index === 0 && arg === 'help')))
   const standardized = config.topicSeparator === ':' ? words : standardizeIDFromArgv(words, config)
   const first = standardized[0]
   return first === undefined || first.startsWith('-') ? undefined : first
 }
 
-/** The JSON help for `argv`, from oclif's config. */
-export function helpAnswer(config: Interfaces.Config, argv: readonly string[]): HelpAnswer {
-  return helpJson({bin: config.bin, version: config.version, topicSeparator: config.topicSeparator, commands: config.commands, topics: config.topics}, helpSubject(argv, config))
+/** The JSON help for `argv` (the help command's arguments with `helpCommand`, else a whole command line), from oclif's config. */
+export function helpAnswer(config: Interfaces.Config, argv: readonly string[], options: {readonly helpCommand?: boolean} = {}): HelpAnswer {
+  return helpJson({bin: config.bin, version: config.version, topicSeparator: config.topicSeparator, commands: config.commands, topics: config.topics}, helpSubject(argv, config, options))
 }
 
 /** Prints the JSON help for `argv` (one object on stdout) and sets the exit code: 2 for an unknown subject. */
-export function printHelpJson(config: Interfaces.Config, argv: readonly string[]): void {
-  const answer = helpAnswer(config, argv)
+export function printHelpJson(config: Interfaces.Config, argv: readonly string[], options: {readonly helpCommand?: boolean} = {}): void {
+  // As @oclif/core's command module does: a reader that closes the pipe early (`| head`) is not
+  // an error. `dyn --help --json` comes here without any command, so without oclif's handler.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error
+  })
+  const answer = helpAnswer(config, argv, options)
   process.stdout.write(`${JSON.stringify(answer, null, 2)}\n`)
   if (!answer.ok) process.exitCode = exitCodes.usage
 }
 
 /**
  * oclif's help (`oclif.helpClass` in package.json), with the JSON form when --json is on the
- * command line: `dyn --help --json` and `dyn get --help --json` reach it without any command
- * parsing the line.
+ * command line: `dyn --help --json`, `dyn get --help --json` and `dyn cluster --json` reach it
+ * without any command parsing the line.
  */
 export default class DynHelp extends Help {
   override async showHelp(argv: string[]): Promise<void> {
-    if (jsonRequested(argv)) return printHelpJson(this.config, argv)
+    // `dyn cluster --json`: oclif answers a topic typed alone with its help, handing over the
+    // topic's name without the rest of the line, so the --json is only on the process's own.
+    if (jsonRequested(argv) || jsonRequested(process.argv.slice(2))) return printHelpJson(this.config, argv)
     return super.showHelp(argv)
   }
 }

@@ -163,12 +163,35 @@ describe('dyn CLI', () => {
     const topic = JSON.parse((await runDyn(['help', 'cluster', '--json'])).stdout) as {topic: string; commands: unknown[]}
     assert.equal(topic.topic, 'cluster')
     assert.ok(topic.commands.length >= 9)
+    // A topic typed alone answers --json too (oclif runs its help without the rest of the line).
+    const typedTopic = await runDyn(['cluster', '--json'])
+    assert.equal(typedTopic.code, 0, typedTopic.stdout + typedTopic.stderr)
+    assert.equal((JSON.parse(typedTopic.stdout) as {topic: string}).topic, 'cluster')
+    // The help command's own help, not every command's.
+    const helpOfHelp = JSON.parse((await runDyn(['help', 'help', '--json'])).stdout) as {command?: string}
+    assert.equal(helpOfHelp.command, 'help')
     const unknown = await runDyn(['help', 'nope', '--json'])
     assert.equal(unknown.code, 2)
     assert.equal((JSON.parse(unknown.stdout) as {error: string}).error, 'unknown_command')
     const text = await runDyn(['help', 'get'])
     assert.equal(text.code, 0)
     assert.match(text.stdout, /EXAMPLES/)
+  })
+
+  it('help in JSON to a reader that closed the pipe (| head) ends quietly, as every command does', async () => {
+    for (const args of [['--help', '--json'], ['help', '--json'], ['cluster', '--json']]) {
+      const ended = await new Promise<{code: number | null; stderr: string}>((resolve, reject) => {
+        const child = spawn(process.execPath, [dynBin, ...args], {stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000, killSignal: 'SIGKILL'})
+        // The reader goes away before the help is written: every write then fails with EPIPE.
+        child.stdout.destroy()
+        const err: Buffer[] = []
+        child.stderr.on('data', (chunk: Buffer) => err.push(chunk))
+        child.once('error', reject)
+        child.once('close', (code) => resolve({code, stderr: Buffer.concat(err).toString('utf8')}))
+      })
+      assert.equal(ended.code, 0, `${args.join(' ')}: ${ended.stderr}`)
+      assert.doesNotMatch(ended.stderr, /EPIPE|Unhandled/, args.join(' '))
+    }
   })
 
   it('put then get prints the value; --json gives the documented fields', async () => {
