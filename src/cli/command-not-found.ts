@@ -63,7 +63,8 @@ const hook: Hook<'command_not_found'> = async function (options) {
     suggestion === undefined
       ? `"${shown}" is not a ${bin} command; run ${bin} help for the list`
       : `"${shown}" is not a ${bin} command; did you mean ${suggestion}? (${bin} help lists them all)`
-  if (options.argv?.includes('--json') ?? false) {
+  // `dyn --json` reaches here with --json as the command's id.
+  if (options.id === '--json' || (options.argv?.includes('--json') ?? false)) {
     process.stdout.write(`${JSON.stringify({ok: false, error: 'unknown_command', message, ...(suggestion === undefined ? {} : {suggestion})}, null, 2)}\n`)
   } else {
     process.stderr.write(`${bin}: ${message} [unknown_command]\n`)

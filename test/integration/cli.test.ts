@@ -170,6 +170,15 @@ describe('dyn CLI', () => {
     // The help command's own help, not every command's.
     const helpOfHelp = JSON.parse((await runDyn(['help', 'help', '--json'])).stdout) as {command?: string}
     assert.equal(helpOfHelp.command, 'help')
+    // In text too, and what follows -- is no flag of the help's.
+    assert.match((await runDyn(['help', 'help'])).stdout, /\$ dyn help \[COMMAND\.\.\.\]/)
+    const afterDashes = await runDyn(['help', '--', '--json'])
+    assert.equal(afterDashes.code, 0, afterDashes.stderr)
+    assert.throws(() => JSON.parse(afterDashes.stdout), 'dyn help -- --json prints text')
+    // --json alone is no command, and says so in JSON.
+    const bare = await runDyn(['--json'])
+    assert.equal(bare.code, 2)
+    assert.equal((JSON.parse(bare.stdout) as {error: string}).error, 'unknown_command')
     const unknown = await runDyn(['help', 'nope', '--json'])
     assert.equal(unknown.code, 2)
     assert.equal((JSON.parse(unknown.stdout) as {error: string}).error, 'unknown_command')
