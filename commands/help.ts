@@ -2,7 +2,7 @@ import * as Args from '@oclif/core/args'
 import * as Flags from '@oclif/core/flags'
 import {loadHelpClass} from '@oclif/core/help'
 import {DynCommand} from '../src/cli/command-base.js'
-import {helpAnswer, helpSubject, printHelpJson} from '../src/cli/help-json.js'
+import {helpAnswer, printHelpJson} from '../src/cli/help-json.js'
 
 /**
  * `dyn help [COMMAND]`, in place of @oclif/plugin-help's command (a command of the CLI itself
@@ -44,8 +44,8 @@ export default class HelpCommand extends DynCommand {
     const Help = await loadHelpClass(this.config)
     const help = new Help(this.config, {all: flags['nested-commands']})
     // oclif's help skips the word help, so `dyn help help` would list every command: this
-    // command's own help is asked for by name.
-    const helpCommand = helpSubject(words, this.config, {helpCommand: true}) === 'help' ? this.config.findCommand('help') : undefined
+    // command's own help is asked for by name, as the subject already read says.
+    const helpCommand = known.command === 'help' ? this.config.findCommand('help') : undefined
     if (helpCommand !== undefined) return help.showCommandHelp(helpCommand, this.config.topics)
     // What came after `--` is no flag of the help's (`dyn help -- --json` is text, as asked).
     await help.showHelp(words.filter((word) => !word.startsWith('-')))

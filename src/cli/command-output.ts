@@ -86,6 +86,17 @@ export function parseFailureLine(line: string): {code: string; message: string} 
   return match === null ? undefined : {code: match[2] as string, message: match[1] as string}
 }
 
+/**
+ * As @oclif/core's command module does for commands: a reader that closes the pipe early
+ * (`| head`) is not an error, so a write that finds stdout's reader gone ends nothing. For the
+ * paths that write without an oclif command: the fast path and the help class.
+ */
+export function ignoreClosedStdout(): void {
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error
+  })
+}
+
 /** " with error old_disk: the message" for a failure `parseFailureLine` read, or nothing. */
 export function failureText(failure: {code: string; message: string} | undefined): string {
   return failure === undefined ? '' : ` with error ${failure.code}: ${failure.message.replace(/\.$/, '')}`

@@ -65,11 +65,8 @@ export async function runFast(argv: readonly string[], environment: NodeJS.Proce
   const parsed = parseFast(rest, command)
   if (parsed === undefined) return false
   // Loaded only now: a line that goes to oclif pays for nothing more than the table.
-  const [{CommandOutput, internalFailureText, jsonRequested, plainMessage}, {exitCodeOf}] = await Promise.all([import('./command-output.js'), import('./exit-codes.js')])
-  // As @oclif/core's command module does: a reader that closes the pipe early (`| head`) is not an error.
-  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code !== 'EPIPE') throw error
-  })
+  const [{CommandOutput, ignoreClosedStdout, internalFailureText, jsonRequested, plainMessage}, {exitCodeOf}] = await Promise.all([import('./command-output.js'), import('./exit-codes.js')])
+  ignoreClosedStdout()
   const out = new CommandOutput((code) => {
     throw new FastExit(code)
   })

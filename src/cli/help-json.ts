@@ -10,7 +10,7 @@
 import {Help} from '@oclif/core/help'
 import {getHelpFlagAdditions, standardizeIDFromArgv} from '@oclif/core/help'
 import type {Command, Interfaces} from '@oclif/core'
-import {jsonRequested} from './command-output.js'
+import {ignoreClosedStdout, jsonRequested} from './command-output.js'
 import {exitCodes} from './exit-codes.js'
 
 /** A flag as the JSON help describes it. */
@@ -133,11 +133,8 @@ export function helpAnswer(config: Interfaces.Config, argv: readonly string[], o
 
 /** Prints the JSON help for `argv` (one object on stdout) and sets the exit code: 2 for an unknown subject. */
 export function printHelpJson(config: Interfaces.Config, argv: readonly string[], options: {readonly helpCommand?: boolean} = {}): void {
-  // As @oclif/core's command module does: a reader that closes the pipe early (`| head`) is not
-  // an error. `dyn --help --json` comes here without any command, so without oclif's handler.
-  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code !== 'EPIPE') throw error
-  })
+  // `dyn --help --json` comes here without any command, so without oclif's handler.
+  ignoreClosedStdout()
   const answer = helpAnswer(config, argv, options)
   process.stdout.write(`${JSON.stringify(answer, null, 2)}\n`)
   if (!answer.ok) process.exitCode = exitCodes.usage
