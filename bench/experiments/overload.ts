@@ -29,11 +29,14 @@
  * load, and what a population of dyn's clients gets; `on` or `off` runs one of the two.
  *
  *   node dist/bench/experiments/overload.js [--seconds 10] [--warmup 5] [--connections-per-node 1000] [--no-pin]
- *       [--nodes-cpu-share 0.25] [--cfs-period-ms 10] [--throttle both|on|off]
+ *       [--nodes-cpu-share 0.25] [--cfs-period-ms 10] [--throttle both|on|off] [--reports DIR]
+ *
+ * `--reports DIR` also writes each run's whole report (the bench's --json, with its per-second
+ * timeline) to DIR, one file per run, for a look at how a run's latency moved within it.
  */
 
 import {execFile} from 'node:child_process'
-import {mkdtemp} from 'node:fs/promises'
+import {mkdir, mkdtemp, writeFile} from 'node:fs/promises'
 import {availableParallelism, tmpdir} from 'node:os'
 import path from 'node:path'
 import {parseArgs} from 'node:util'
@@ -54,6 +57,7 @@ const {values} = parseArgs({
     'nodes-cpu-share': {type: 'string'},
     'cfs-period-ms': {type: 'string', default: '10'},
     throttle: {type: 'string', default: 'both'},
+    reports: {type: 'string'},
   },
   allowNegative: true,
 })
@@ -72,6 +76,12 @@ if (nodesCpuShare !== undefined && !(nodesCpuShare > 0 && nodesCpuShare <= avail
 if (nodesCpuShare !== undefined && !canLimitCpu()) {
   process.stderr.write(`overload: --nodes-cpu-share needs root and the cgroup v1 cpu controller at ${cpuController}; not found here\n`)
   process.exit(2)
+}
+
+/** One run's report as the bench's --json writes it, into `dir` (made if missing). */
+async function writeReport(dir: string, name: string, report: BenchReport): Promise<void> {
+  await mkdir(dir, {recursive: true})
+  await writeFile(path.join(dir, `${name}.json`), `${JSON.stringify(report, null, 2)}\n`)
 }
 
 /** Pins a process and all its threads to the given CPUs; false when taskset is missing or refuses. */
@@ -128,6 +138,7 @@ try {
   for (const connections of nodesCpuShare === undefined ? [64, 256] : [16, 64]) {
     process.stderr.write(`capacity: closed loop, ${connections} connections\n`)
     const closed = await runBench({...base, load: rows.length === 0, mode: {kind: 'closed', connections}}, undefined)
+    if (values.reports !== undefined) await writeReport(values.reports, `closed-${connections}`, closed)
     const goodput = closed.run.goodputPerS ?? closed.run.opsPerS
     capacity = Math.max(capacity, goodput)
     rows.push([`closed, ${connections} connections`, '-', goodput.toFixed(0), '-', String(closed.run.shed ?? 0), '-', p999Of(closed), '-'])
@@ -145,6 +156,7 @@ try {
     const before = await refusalTimesOf(nodes, 5)
     const report = await runBench({...base, load: false, mode: {kind: 'open', ratePerS}, connectionsPerNode, clientThrottle}, undefined)
     const after = await refusalTimesOf(nodes, 5)
+    if (values.reports !== undefined) await writeReport(values.reports, `open-${multiple}x-${clientThrottle ? 'throttled' : 'not-throttled'}`, report)
     const goodput = report.run.goodputPerS ?? 0
     const worstP999 = Math.max(...report.run.operations.map((op) => op.latency.p999Ms))
     if (multiple === 0.5) halfP999 = worstP999

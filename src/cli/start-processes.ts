@@ -18,11 +18,13 @@
 import {spawn, type ChildProcess} from 'node:child_process'
 import {mkdir, readFile, rename, writeFile} from 'node:fs/promises'
 import path from 'node:path'
+import type {Readable, Writable} from 'node:stream'
 import {DynClient} from '../client/http-client.js'
 import type {ClientTls} from '../client/http-client.js'
 import {namePattern} from '../membership/names.js'
 import {formatAddress} from '../transport/rpc-common.js'
 import {failureText, parseFailureLine} from './command-output.js'
+import {LineRelay} from './line-relay.js'
 
 /** Processes one `dyn start` may run: far above today's core counts, and a bound on what a typo can start. */
 export const processesMax = 256
@@ -225,7 +227,7 @@ interface Child {
   readonly exited: Promise<string>
   ended: string | undefined
   exitCode: number | undefined
-  /** The last `outputTailChars` of its stdout and stderr, passed on as they come. */
+  /** The last `outputTailChars` of its stdout and stderr, as passed on (whole lines, line-relay.ts). */
   stdoutTail: string
   stderrTail: string
   /** It answered GET /health as itself: its signal handlers are in place (SIGHUP among them, with TLS). */
@@ -304,7 +306,7 @@ export async function runProcesses(options: RunProcessesOptions): Promise<Proces
 function startChild(planned: PlannedProcess, options: RunProcessesOptions, stopping: () => boolean): Child {
   // The IPC channel is how a child learns that this process is gone (killed, crashed): it stops
   // then, rather than keep its ports and store with no one to stop it (commands/start.ts).
-  // Its output is passed on as it comes, and the end of it kept: a child that fails prints its
+  // Its output is passed on a whole line at a time, and the end of it kept: a child that fails prints its
   // coded error there, which the supervisor's own failure then reports (ChildEnding).
   const child = spawn(process.execPath, [options.runScript, ...options.argsOf(planned)], {stdio: ['ignore', 'pipe', 'pipe', 'ipc']})
   const record: Child = {
@@ -335,15 +337,31 @@ function startChild(planned: PlannedProcess, options: RunProcessesOptions, stopp
       })
     }),
   }
-  child.stdout?.on('data', (chunk: Buffer) => {
-    process.stdout.write(chunk)
-    record.stdoutTail = (record.stdoutTail + chunk.toString('utf8')).slice(-outputTailChars)
+  relayLines(child.stdout, process.stdout, (text) => {
+    record.stdoutTail = (record.stdoutTail + text).slice(-outputTailChars)
   })
-  child.stderr?.on('data', (chunk: Buffer) => {
-    process.stderr.write(chunk)
-    record.stderrTail = (record.stderrTail + chunk.toString('utf8')).slice(-outputTailChars)
+  relayLines(child.stderr, process.stderr, (text) => {
+    record.stderrTail = (record.stderrTail + text).slice(-outputTailChars)
   })
   return record
+}
+
+/**
+ * Passes a child's stream on to this process's, whole lines at a time (line-relay.ts: the K
+ * nodes share one stdout and one stderr, and a line cut by the pipe must not be finished after
+ * another node's), and tells `seen` what was passed on, for the tail a failure is read from.
+ */
+function relayLines(from: Readable | null, to: Writable, seen: (text: string) => void): void {
+  if (from === null) return
+  const relay = new LineRelay()
+  const pass = (bytes: Buffer): void => {
+    if (bytes.length === 0) return
+    to.write(bytes)
+    seen(bytes.toString('utf8'))
+  }
+  from.on('data', (chunk: Buffer) => pass(relay.push(chunk)))
+  // 'end' comes before the child's 'close', so its last unfinished line is in the tail by then.
+  from.once('end', () => pass(relay.end()))
 }
 
 /** Waits until each child answers GET /health as itself; the first that ends or never answers is the failure. */
