@@ -1,7 +1,7 @@
 // The flags module alone: loading all of @oclif/core here would slow every start of the CLI.
 import * as Flags from '@oclif/core/flags'
 import {DynCommand} from '../../src/cli/command-base.js'
-import {clusterDown, clusterDownAndPurge, stopGraceMsDefault} from '../../src/cli/local-cluster.js'
+import {clusterDown, clusterDownAndPurge, listSome, stopGraceMsDefault} from '../../src/cli/local-cluster.js'
 
 export default class ClusterDown extends DynCommand {
   static override summary = 'Stop the nodes of a local cluster (SIGTERM, then SIGKILL after a grace period).'
@@ -15,7 +15,7 @@ export default class ClusterDown extends DynCommand {
   static override flags = {
     dir: Flags.string({description: 'the cluster\'s folder', default: '.dyn/cluster'}),
     grace: Flags.integer({description: 'milliseconds to wait after SIGTERM before SIGKILL', default: stopGraceMsDefault, min: 0}),
-    purge: Flags.boolean({description: 'delete the folder (data, logs) after stopping', default: false}),
+    purge: Flags.boolean({description: 'delete the cluster\'s data, logs and folder after stopping (files dyn did not make stay, and so does their folder)', default: false}),
     json: Flags.boolean({description: 'print the result as one JSON object', default: false}),
   }
 
@@ -25,11 +25,27 @@ export default class ClusterDown extends DynCommand {
       const log = (line: string): void => {
         if (!flags.json) process.stderr.write(`${line}\n`)
       }
-      // A purge removes the folder only once every node and the wrapper that records its exit are gone.
-      const cluster = flags.purge ? await clusterDownAndPurge(flags.dir, flags.grace, log) : await clusterDown(flags.dir, flags.grace, log)
+      if (!flags.purge) {
+        const cluster = await clusterDown(flags.dir, flags.grace, log)
+        const notRunning = cluster.nodes.map((n) => n.name).filter((name) => !cluster.stopped.includes(name))
+        if (flags.json) this.printJson({ok: true, dir: flags.dir, stopped: cluster.stopped, notRunning, purged: false})
+        else process.stdout.write(`cluster in ${flags.dir} stopped (${cluster.stopped.length} node(s) were running)\n`)
+        return
+      }
+      // A purge deletes only once every node and the wrapper that records its exit are gone, and
+      // only what the cluster made: a user's own files found in the folder stay, and so does the folder then.
+      const cluster = await clusterDownAndPurge(flags.dir, flags.grace, log)
       const notRunning = cluster.nodes.map((n) => n.name).filter((name) => !cluster.stopped.includes(name))
-      if (flags.json) this.printJson({ok: true, dir: flags.dir, stopped: cluster.stopped, notRunning, purged: flags.purge})
-      else process.stdout.write(`cluster in ${flags.dir} stopped (${cluster.stopped.length} node(s) were running)${flags.purge ? ' and its folder deleted' : ''}\n`)
+      if (flags.json) {
+        this.printJson({ok: true, dir: flags.dir, stopped: cluster.stopped, notRunning, purged: true, folderDeleted: cluster.folderDeleted, kept: cluster.kept})
+        return
+      }
+      const what = cluster.folderDeleted
+        ? 'and its folder deleted'
+        : cluster.kept.length > 0
+          ? `and its data deleted; the folder is kept, since it holds files dyn did not make (${listSome(cluster.kept)})`
+          : 'and its data deleted; the empty folder is kept, since it is the current directory or holds it'
+      process.stdout.write(`cluster in ${flags.dir} stopped (${cluster.stopped.length} node(s) were running) ${what}\n`)
     } catch (error) {
       this.failFromError(flags.json, error)
     }

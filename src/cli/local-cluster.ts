@@ -11,7 +11,7 @@
 
 import {spawn} from 'node:child_process'
 import {closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync} from 'node:fs'
-import {readFile, rm, writeFile} from 'node:fs/promises'
+import {readdir, readFile, rm, writeFile} from 'node:fs/promises'
 import {makeFolder} from '../node/make-folder.js'
 import {constants as osConstants} from 'node:os'
 import path from 'node:path'
@@ -173,12 +173,12 @@ function clusterFile(dir: string): string {
   return path.join(dir, clusterFileName)
 }
 
-/** The cluster secret's file in a local cluster's folder, which `up` writes for a new cluster. */
 /** The names of a new local cluster's nodes, in order: n1, n2, ... */
 export function localNodeNames(nodeCount: number): string[] {
   return Array.from({length: nodeCount}, (_, i) => `n${i + 1}`)
 }
 
+/** The cluster secret's file in a local cluster's folder, which `up` writes for a new cluster. */
 export function secretFileOf(dir: string): string {
   return path.join(dir, clusterSecretFileName)
 }
@@ -278,6 +278,15 @@ export async function clusterUp(options: UpOptions, log: (line: string) => void)
     throw new DynError('bad_parameter', `${options.dir} is a node's data folder (a LevelDB database, --data of dyn start), not a cluster folder: give dyn cluster up a folder of its own, such as ${path.join(path.dirname(options.dir), 'cluster')}`)
   }
   const cluster = planCluster(dir, existing, options)
+  if (existing === undefined) {
+    // `down --purge` deletes what a cluster keeps in its folder: a folder that already holds a
+    // user's files is not one to make a cluster in (a --dir of ~/project would put the cluster's
+    // data among the project's files).
+    const foreign = foreignEntries(await folderEntries(dir), cluster.nodes.map((node) => node.name))
+    if (foreign.length > 0) {
+      throw new DynError('bad_parameter', `${options.dir} already holds files that are not a dyn cluster's (${listSome(foreign)}) and no ${clusterFileName}: dyn cluster up makes a new cluster in a new or empty folder, which dyn cluster down --purge deletes again. Give a folder of its own, such as ${path.join(options.dir, 'cluster')}`)
+    }
+  }
   if (existing !== undefined && existing.advertiseHost !== options.advertiseHost) {
     // Its nodes advertise the proxy of dyn verify: started without it, they could not reach each other.
     throw new DynError('bad_parameter', `${options.dir} holds a cluster made by dyn verify, whose nodes reach each other through verify's fault proxy on ${existing.advertiseHost}: run it with dyn verify --dir ${options.dir}, or use another --dir`)
@@ -865,14 +874,57 @@ const removeRetries = 10
 const removeRetryDelayMs = 100
 
 /**
- * `dyn cluster down --purge`: stops the folder's nodes and their wrappers, then deletes the
- * folder. The removal is also retried (ENOTEMPTY, EBUSY) in case a process this folder's
- * description does not know of (an older folder without wrapper pids) writes a last file.
+ * `dyn cluster down --purge`: stops the folder's nodes and their wrappers, then deletes what the
+ * cluster keeps in the folder (its description, secret, and each node's data folder, log, pid
+ * and exit records) and the folder itself once nothing else is in it. Anything else found there
+ * (a user's own files) is left in place, and so is the folder then: `kept` names those entries.
+ * The folder is also kept when it is the current directory or holds it. Each removal is retried
+ * (ENOTEMPTY, EBUSY) in case a process this folder's description does not know of (an older
+ * folder without wrapper pids) writes a last file.
  */
-export async function clusterDownAndPurge(dir: string, graceMs: number, log: (line: string) => void): Promise<LocalCluster & {stopped: string[]}> {
+export async function clusterDownAndPurge(dir: string, graceMs: number, log: (line: string) => void): Promise<LocalCluster & {stopped: string[]; kept: string[]; folderDeleted: boolean}> {
   const cluster = await clusterDown(dir, graceMs, log)
-  await removeFolder(dir)
-  return cluster
+  const folder = path.resolve(dir)
+  const names = cluster.nodes.map((node) => node.name)
+  for (const entry of await folderEntries(folder)) {
+    if (!isClusterEntry(entry, names)) continue
+    await removeFolder(path.join(folder, entry))
+  }
+  const kept = await folderEntries(folder)
+  const fromFolder = path.relative(folder, process.cwd())
+  const holdsCurrentDirectory = fromFolder === '' || (fromFolder !== '..' && !fromFolder.startsWith(`..${path.sep}`) && !path.isAbsolute(fromFolder))
+  const folderDeleted = kept.length === 0 && !holdsCurrentDirectory
+  if (folderDeleted) await removeFolder(folder)
+  return {...cluster, kept, folderDeleted}
+}
+
+/** A folder's entries; none when it does not exist. */
+async function folderEntries(dir: string): Promise<string[]> {
+  return readdir(dir).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return []
+    throw error
+  })
+}
+
+/**
+ * Whether an entry of a cluster's folder is one the cluster made: its description and secret,
+ * and per node (`nodeNames`) its data folder, log, and the pid and exit records its wrapper
+ * writes (with the temporary names they are written under before being moved into place).
+ */
+export function isClusterEntry(entry: string, nodeNames: readonly string[]): boolean {
+  if (entry === clusterFileName || entry === clusterSecretFileName) return true
+  return nodeNames.some((name) => [name, `${name}.log`, `${name}.pid`, `${name}.pid.tmp`, `${name}.exit.json`, `${name}.exit.json.tmp`].includes(entry))
+}
+
+/** The entries of a folder that a cluster with these nodes would not have made. */
+export function foreignEntries(entries: readonly string[], nodeNames: readonly string[]): string[] {
+  return entries.filter((entry) => !isClusterEntry(entry, nodeNames)).sort()
+}
+
+/** A few names of a list for a message, with how many more there are. */
+export function listSome(names: readonly string[]): string {
+  const shown = names.slice(0, 3).join(', ')
+  return names.length > 3 ? `${shown} and ${names.length - 3} more` : shown
 }
 
 /** Deletes a folder and everything in it, retrying while a last write races the removal. */

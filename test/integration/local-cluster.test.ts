@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict'
 import {spawn} from 'node:child_process'
 import {existsSync} from 'node:fs'
-import {mkdtemp, readFile, rm} from 'node:fs/promises'
+import {mkdtemp, readdir, readFile, rm, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
@@ -375,9 +375,42 @@ describe('dyn cluster up|down|status', () => {
       }
       const purged = await runDyn(['cluster', 'down', '--dir', dir, '--purge', '--json'])
       assert.equal(purged.code, 0, purged.stdout + purged.stderr)
-      assert.deepEqual(jsonOf(purged), {ok: true, dir, stopped: ['n1', 'n2', 'n3'], notRunning: [], purged: true})
+      assert.deepEqual(jsonOf(purged), {ok: true, dir, stopped: ['n1', 'n2', 'n3'], notRunning: [], purged: true, folderDeleted: true, kept: []})
       assert.equal(existsSync(dir), false)
     }
+  })
+
+  it('a user\'s own files are never a cluster\'s: up refuses a folder that holds them, and down --purge deletes only what the cluster made', async (t) => {
+    // Found by a new user's walk: `up --dir` took a folder holding notes.txt, and `down --purge`
+    // deleted the folder with the note in it. `--dir .` then failed to purge with EINVAL.
+    const dir = await clusterFolder(t)
+    await writeFile(path.join(dir, 'notes.txt'), 'mine\n')
+    const free = await freeClusterPorts(1)
+    const refused = await runDyn(['cluster', 'up', '--nodes', '1', '--dir', dir, '--port', String(free.port), '--rpc-port', String(free.rpcPort), '--json'])
+    assert.equal(refused.code, 2, refused.stdout + refused.stderr)
+    assert.equal(jsonOf(refused).error, 'bad_parameter')
+    assert.match(String(jsonOf(refused).message), /already holds files that are not a dyn cluster's \(notes\.txt\) and no cluster\.json: .*Give a folder of its own, such as .*cluster$/)
+    assert.deepEqual((await readdir(dir)).sort(), ['notes.txt'], 'a refused up writes nothing into the folder')
+
+    // A cluster made in an empty folder, into which the user then put a file of their own.
+    const clusterDir = path.join(dir, 'cluster')
+    const up = await runDyn(['cluster', 'up', '--nodes', '1', '--dir', clusterDir, '--port', String(free.port), '--rpc-port', String(free.rpcPort)])
+    assert.equal(up.code, 0, up.stderr)
+    t.after(() => clusterDown(clusterDir, 3000, () => undefined).catch(() => undefined))
+    await writeFile(path.join(clusterDir, 'keep-me.txt'), 'mine too\n')
+    const purged = await runDyn(['cluster', 'down', '--dir', clusterDir, '--purge', '--json'])
+    assert.equal(purged.code, 0, purged.stdout + purged.stderr)
+    assert.deepEqual(jsonOf(purged), {ok: true, dir: clusterDir, stopped: ['n1'], notRunning: [], purged: true, folderDeleted: false, kept: ['keep-me.txt']})
+    assert.deepEqual(await readdir(clusterDir), ['keep-me.txt'], 'the cluster\'s data, log, records, secret and description are gone; the user\'s file stays')
+
+    // Purged from inside its own folder (--dir .): the cluster's files go, the folder one stands in stays.
+    await rm(path.join(clusterDir, 'keep-me.txt'))
+    const again = await runDyn(['cluster', 'up', '--nodes', '1', '--dir', '.', '--port', String(free.port), '--rpc-port', String(free.rpcPort)], {cwd: clusterDir})
+    assert.equal(again.code, 0, again.stderr)
+    const purgedHere = await runDyn(['cluster', 'down', '--dir', '.', '--purge'], {cwd: clusterDir})
+    assert.equal(purgedHere.code, 0, purgedHere.stdout + purgedHere.stderr)
+    assert.match(purgedHere.stdout, /stopped \(1 node\(s\) were running\) and its data deleted; the empty folder is kept, since it is the current directory or holds it/)
+    assert.deepEqual(await readdir(clusterDir), [])
   })
 
   it('invalid cluster settings are bad input (exit 2, a JSON error saying what to do) and start nothing', async (t) => {
