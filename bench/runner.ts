@@ -14,7 +14,7 @@ import path from 'node:path'
 import {performance} from 'node:perf_hooks'
 import {fileURLToPath} from 'node:url'
 import {seededRandom} from '../src/clock.js'
-import {clusterDownAndPurge, clusterUp, loadLocalClusterTls, localClusterHost, localMachineCount, localNodeNames, removeFolder, rpcPortOffset} from '../src/cli/local-cluster.js'
+import {checkNodePortsFree, clusterDownAndPurge, clusterUp, loadLocalClusterTls, localClusterHost, localMachineCount, localNodeNames, removeFolder, rpcPortOffset} from '../src/cli/local-cluster.js'
 import type {UpOptions} from '../src/cli/local-cluster.js'
 import {freeClusterPorts} from '../src/cli/ports.js'
 import {exitCodeOf, exitCodes} from '../src/cli/exit-codes.js'
@@ -228,7 +228,7 @@ export async function runBench(asked: BenchConfig, sla: Sla | undefined, onProgr
     const planned = plannedFaults(asked)
     if (asked.capacitySearch !== undefined && sla === undefined) throw new DynError('bad_parameter', '--find-capacity searches for the highest rate that meets an SLA: give one with --sla FILE')
     checkTls(asked)
-    checkStartPort(asked)
+    await checkStartPort(asked)
     const config = await reachingStartedTls(asked)
     // Nodes given with --node are asked first too: one that does not answer, or answers in the
     // other scheme, is refused as a bad flag is, before any line says the run is starting (a
@@ -599,9 +599,10 @@ async function benchClusterPorts(config: BenchConfig): Promise<{port: number; rp
 
 /**
  * --port, checked before anything starts and said in the bench's own flags: the internode ports
- * it implies must exist too (dyn cluster up would name its --rpc-port, which the bench has not).
+ * it implies must exist too (dyn cluster up would name its --rpc-port, which the bench has not),
+ * and none may be in use (cluster up would refuse them too, but only after "starting").
  */
-function checkStartPort(config: BenchConfig): void {
+async function checkStartPort(config: BenchConfig): Promise<void> {
   if (config.startPort === undefined || config.nodes.length > 0) return
   const port = config.startPort
   const count = config.startNodes
@@ -612,6 +613,8 @@ function checkStartPort(config: BenchConfig): void {
       `--port ${port}: the bench's ${count} node(s) take client ports ${port}..${port + count - 1} and internode ports ${port + rpcPortOffset}..${lastRpcPort} (--port + ${rpcPortOffset}), all at most 65535; choose --port ${65535 - rpcPortOffset - count + 1} or lower, or leave --port out for free ports the OS gives`,
     )
   }
+  const nodes = localNodeNames(count).map((name, index) => ({name, port: port + index, rpcPort: port + rpcPortOffset + index}))
+  await checkNodePortsFree(localClusterHost, nodes, benchPortsInUseAdvice(config))
 }
 
 /** What to do when a port of the bench's cluster is in use, in the bench's own flags. */

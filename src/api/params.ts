@@ -168,11 +168,22 @@ export function quorumHeaders(choice: QuorumChoice, memberCount: number): Record
 }
 
 /** Query parameters a route accepts; anything else is a typo worth reporting, not ignoring. */
+/**
+ * Only `allowed` parameters, each at most once: a repeated one (`?w=2&w=3`) is refused rather
+ * than read as its first value, since which of two quorums a client meant cannot be known, and
+ * one quietly dropped may be the stronger it asked for.
+ */
 export function checkKnownParameters(query: URLSearchParams, allowed: readonly string[]): Checked<null> {
+  const seen = new Set<string>()
   for (const name of query.keys()) {
     if (!allowed.includes(name)) {
       return fail('bad_parameter', `unknown query parameter ${JSON.stringify(name)}; this route takes ${allowed.join(', ')}`)
     }
+    if (seen.has(name)) {
+      const values = query.getAll(name)
+      return fail('bad_parameter', `query parameter ${name} is given ${values.length} times (${values.map((value) => `${name}=${value}`).join(', ')}); give it once`)
+    }
+    seen.add(name)
   }
   return {ok: true, value: null}
 }

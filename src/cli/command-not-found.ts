@@ -57,12 +57,18 @@ const hook: Hook<'command_not_found'> = async function (options) {
   const toWords = (id: string): string => id.split(':').join(separator)
   const candidates = [...new Set([...options.config.commandIDs, ...options.config.topics.map((topic) => topic.name)])].map(toWords)
   const suggestion = nearestCommand(typed, candidates)
-  const shown = suggestion === undefined ? (typed[0] ?? '') : typed.slice(0, suggestion.split(' ').length).join(' ')
   const bin = options.config.bin
+  // A topic's word followed by no command of it (`cluster nosuch`) names both words, and the
+  // topic's own commands, rather than calling the topic itself no command.
+  const topic = suggestion === undefined && typed.length > 1 ? options.config.topics.find((candidate) => candidate.name === typed[0]) : undefined
+  const shown = suggestion !== undefined ? typed.slice(0, suggestion.split(' ').length).join(' ') : topic !== undefined ? typed.slice(0, 2).join(' ') : (typed[0] ?? '')
+  const topicCommands = topic === undefined ? [] : options.config.commandIDs.filter((id) => id.startsWith(`${topic.name}:`)).map(toWords).sort()
   const message =
-    suggestion === undefined
-      ? `"${shown}" is not a ${bin} command; run ${bin} help for the list`
-      : `"${shown}" is not a ${bin} command; did you mean ${suggestion}? (${bin} help lists them all)`
+    suggestion !== undefined
+      ? `"${shown}" is not a ${bin} command; did you mean ${suggestion}? (${bin} help lists them all)`
+      : topic !== undefined
+        ? `"${shown}" is not a ${bin} command; ${bin} ${topic.name} has ${topicCommands.map((id) => id.slice(topic.name.length + 1)).join(', ')} (${bin} help ${topic.name} says what each does)`
+        : `"${shown}" is not a ${bin} command; run ${bin} help for the list`
   // `dyn --json` reaches here with --json as the command's id.
   if (options.id === '--json' || (options.argv?.includes('--json') ?? false)) {
     process.stdout.write(`${JSON.stringify({ok: false, error: 'unknown_command', message, ...(suggestion === undefined ? {} : {suggestion})}, null, 2)}\n`)

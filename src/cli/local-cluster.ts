@@ -633,16 +633,25 @@ function checkExisting(cluster: LocalCluster, options: UpOptions): LocalCluster 
  * says how to choose other ports with the calling command's flags.
  */
 async function checkPortsFree(cluster: LocalCluster, nodes: readonly LocalNode[], advice: string): Promise<void> {
+  await checkNodePortsFree(cluster.host, nodes, advice)
+}
+
+/**
+ * Refuses (`bad_parameter`, the ports in `ports`) when a client or internode port of `nodes` is
+ * in use on `host`, saying which and `advice` (how to choose others in the caller's own flags).
+ * dyn bench asks it before it says it is starting, with the ports its cluster will take.
+ */
+export async function checkNodePortsFree(host: string, nodes: ReadonlyArray<{readonly name: string; readonly port: number; readonly rpcPort: number}>, advice: string): Promise<void> {
   const wanted = nodes.flatMap((node) => [
     {port: node.port, what: `the client port of ${node.name}`},
     {port: node.rpcPort, what: `the internode port of ${node.name}`},
   ])
-  const taken = new Set(await portsInUse(wanted.map((w) => w.port), cluster.host))
+  const taken = new Set(await portsInUse(wanted.map((w) => w.port), host))
   const clashes = wanted.filter((w) => taken.has(w.port))
   if (clashes.length === 0) return
   throw new DynError(
     'bad_parameter',
-    `${clashes.map((c) => `${cluster.host}:${c.port} (${c.what})`).join(', ')} ${clashes.length === 1 ? 'is' : 'are'} in use by another process, perhaps another cluster; stop it, or ${advice}`,
+    `${clashes.map((c) => `${host}:${c.port} (${c.what})`).join(', ')} ${clashes.length === 1 ? 'is' : 'are'} in use by another process, perhaps another cluster; stop it, or ${advice}`,
     {ports: clashes.map((c) => c.port)},
   )
 }

@@ -245,6 +245,7 @@ describe('client API on a 3-node cluster', () => {
       {name: 'r not an integer', path: `${sentinel}?r=1.5`, status: 400, code: 'bad_parameter'},
       {name: 'w not a number', path: `${sentinel}?w=two`, method: 'PUT', body: 'changed', status: 400, code: 'bad_parameter'},
       {name: 'unknown query parameter', path: `${sentinel}?W=2`, method: 'PUT', body: 'changed', status: 400, code: 'bad_parameter'},
+      {name: 'a quorum given twice', path: `${sentinel}?w=2&w=3`, method: 'PUT', body: 'changed', status: 400, code: 'bad_parameter'},
       {name: 'malformed context', path: sentinel, method: 'PUT', body: 'changed', headers: {'x-dyn-context': 'not-a-context'}, status: 400, code: 'bad_context'},
       {name: 'truncated context', path: sentinel, method: 'PUT', body: 'changed', headers: {'x-dyn-context': 'AQELbjEuZDY1YzVm'}, status: 400, code: 'bad_context'},
       {name: 'malformed context on delete', path: sentinel, method: 'DELETE', headers: {'x-dyn-context': '%%%'}, status: 400, code: 'bad_context'},

@@ -619,6 +619,12 @@ describe('dyn CLI', () => {
     assert.equal(nothingNear.code, 2)
     assert.match(nothingNear.stderr, /"frobnicate" is not a dyn command/)
     assert.doesNotMatch(nothingNear.stderr, /did you mean/)
+    // A topic's word and no command of it: both words are named, with the topic's commands (it
+    // said the topic itself was no command).
+    const notInTopic = await runDyn(['cluster', 'nosuch', '--json'])
+    assert.equal(notInTopic.code, 2)
+    assert.equal(answer(notInTopic).error, 'unknown_command')
+    assert.match(String(answer(notInTopic).message), /^"cluster nosuch" is not a dyn command; dyn cluster has .*\bdown\b.*\bup\b \(dyn help cluster says what each does\)$/)
   })
 
   // Item 11: a put that creates a sibling says so.

@@ -227,10 +227,17 @@ describe('checkQuorum', () => {
 })
 
 describe('checkKnownParameters', () => {
-  it('accepts the parameters a route takes, in any number', () => {
+  it('accepts the parameters a route takes, each once', () => {
     assert.deepEqual(checkKnownParameters(query(''), ['r', 'n']), {ok: true, value: null})
     assert.deepEqual(checkKnownParameters(query('r=1&n=2'), ['r', 'n']), {ok: true, value: null})
-    assert.deepEqual(checkKnownParameters(query('r=1&r=2'), ['r', 'n']), {ok: true, value: null})
+  })
+
+  it('refuses a parameter given twice, naming both values, rather than read the first (which may be the weaker quorum)', () => {
+    for (const text of ['w=2&w=3', 'w=3&w=2', 'r=1&n=3&r=1']) {
+      const checked = checkKnownParameters(query(text), ['r', 'w', 'n'])
+      assertFails(checked, 'bad_parameter', text)
+      if (!checked.ok) assert.match(checked.message, /is given 2 times \((w=2, w=3|w=3, w=2|r=1, r=1)\); give it once$/)
+    }
   })
 
   it('reports an unknown parameter by name', () => {
