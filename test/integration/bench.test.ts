@@ -239,6 +239,12 @@ describe('dyn bench', () => {
       assert.match(internodeTaken?.message ?? '', new RegExp(`${escaped(heldPort)} \\(the internode port of n1\\) (is|are) in use .*; stop it, or give dyn bench another --port`))
       assert.ok(internodeTaken?.ports?.includes(heldPort))
       assert.match(pastRange?.message ?? '', /^--port 64600: the bench's 3 node\(s\) take client ports 64600\.\.64602 and internode ports 65600\.\.65602 \(--port \+ 1000\), all at most 65535; choose --port 64533 or lower, or leave --port out for free ports the OS gives$/)
+      // In text too the refusal comes alone: ports in use are found before the run says it is
+      // starting (a new user's walk saw "starting" above this refusal).
+      const text = await runDyn(['bench', '--nodes', '1', '--port', String(first.port), '--duration', '1', '--warmup', '0', '--records', '10'], {timeoutMs: benchTimeoutMs})
+      assert.equal(text.code, 2, text.stdout + text.stderr)
+      assert.doesNotMatch(text.stdout + text.stderr, /starting/)
+      assert.match(text.stderr, /in use by another process/)
     } finally {
       await new Promise<void>((resolve) => holder.close(() => resolve()))
     }
