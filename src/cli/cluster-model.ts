@@ -88,12 +88,19 @@ export interface PollResult {
 const num = (x: unknown): number | undefined => (typeof x === 'number' && Number.isFinite(x) ? x : undefined)
 const obj = (x: unknown): Record<string, unknown> => (typeof x === 'object' && x !== null && !Array.isArray(x) ? (x as Record<string, unknown>) : {})
 
-/** A member's status as the answering node sees it: reachability first, then membership. */
+/**
+ * A member's status as the answering node sees it: reachability first, then membership, except
+ * for a member that left. A node that left or was removed stops by design, so the answering node
+ * soon sees it down; GET /cluster still lists it, as `left`, and that is what it is: no member
+ * now, not a failure. (Reachability read first showed every left member as a red `down`, counted
+ * among the nodes in top's header and given a place in the ring's legend.)
+ */
 export function memberStatus(member: Record<string, unknown>): NodeStatus {
+  if (member.status === 'left') return 'left'
   const reachability = member.reachability
   if (reachability === 'suspect' || reachability === 'down') return reachability
   if (member.up === false) return 'down'
-  if (member.status === 'joining' || member.status === 'leaving' || member.status === 'left') return member.status
+  if (member.status === 'joining' || member.status === 'leaving') return member.status
   if (member.status === 'valid') return 'up'
   return 'unknown'
 }
@@ -241,7 +248,15 @@ function describeStatus(status: NodeStatus): string {
   if (status === 'down') return 'became unreachable'
   if (status === 'suspect') return 'is suspected down'
   if (status === 'up') return 'is up'
+  if (status === 'left') return 'left the cluster'
   return `is ${status}`
+}
+
+/** How loud a change of status is: a failure is an error, a member that left (on purpose) or came back is news. */
+function statusSeverity(status: NodeStatus): TopEvent['severity'] {
+  if (status === 'down') return 'error'
+  if (status === 'up' || status === 'left') return 'info'
+  return 'warn'
 }
 
 /** Events from comparing two successive cluster views (and whether each node answered its /stats). */
@@ -257,17 +272,22 @@ export function clusterEvents(before: WatchMemory, poll: PollResult): TopEvent[]
     if (before.view !== undefined || before.events.length === 0) add(`no node answers (tried every known address)`, 'error')
     return events
   }
+  // Members that left are still listed, but are no nodes of the cluster now, and a node that
+  // left stops answering by design: neither counted nor an alarm.
+  const left = new Set(view.members.filter((m) => m.status === 'left').map((m) => m.name))
   const old = before.view
   if (old === undefined) {
-    add(`watching ${view.members.length} node(s) through ${poll.source} (${view.node})`)
+    add(`watching ${view.members.length - left.size} node(s) through ${poll.source} (${view.node})`)
     return events
   }
   const oldByName = new Map(old.members.map((m) => [m.name, m]))
   const newByName = new Map(view.members.map((m) => [m.name, m]))
   for (const member of view.members) {
     const was = oldByName.get(member.name)
-    if (was === undefined) add(`${member.name} joined (${member.apiAddress})`)
-    else if (was.status !== member.status) add(`${member.name} ${was.status === 'down' && member.status === 'up' ? 'is reachable again' : describeStatus(member.status)}`, member.status === 'down' ? 'error' : member.status === 'up' ? 'info' : 'warn')
+    if (was === undefined) {
+      // First seen already gone (a join withdrawn between two polls): it never was a member here.
+      if (member.status !== 'left') add(`${member.name} joined (${member.apiAddress})`)
+    } else if (was.status !== member.status) add(`${member.name} ${was.status === 'down' && member.status === 'up' ? 'is reachable again' : describeStatus(member.status)}`, statusSeverity(member.status))
   }
   for (const member of old.members) if (!newByName.has(member.name)) add(`${member.name} left the member table`, 'warn')
   if (old.ringHash !== view.ringHash) {
@@ -279,7 +299,7 @@ export function clusterEvents(before: WatchMemory, poll: PollResult): TopEvent[]
   }
   for (const [name, sample] of poll.stats) {
     const memory = before.nodes.get(name)
-    if (memory === undefined) continue
+    if (memory === undefined || left.has(name)) continue
     if (memory.answering && sample === undefined) add(`${name} stopped answering /stats`, 'error')
     else if (!memory.answering && sample !== undefined) add(`${name} answers /stats again`)
     else if (memory.last !== undefined && sample !== undefined && restarted(memory.last, sample)) add(`${name} restarted`, 'warn')

@@ -1,13 +1,16 @@
 /**
  * Tests of the polling half of `dyn top` with an injected fetch (no sockets): rates from
  * differenced counters, events derived from successive views, fail-over when the watched node
- * stops answering, a node that stops answering its /stats mid-session, and the detail panel's
- * "its own view" of the others.
+ * stops answering, a node that stops answering its /stats mid-session, members that left the
+ * cluster (in the snapshot, the --json form and the text), and the detail panel's "its own view"
+ * of the others.
  */
 import {describe, it} from 'node:test'
 import assert from 'node:assert/strict'
 import {ClusterWatch} from '../../src/cli/cluster-watch.js'
 import type {FetchJson} from '../../src/cli/cluster-watch.js'
+import {topText} from '../../src/cli/top-screen.js'
+import type {ClusterSnapshot} from '../../src/ui/cluster-snapshot.js'
 
 interface FakeNode {
   name: string
@@ -19,24 +22,30 @@ interface FakeNode {
   shed?: number
   /** How this node sees the others' reachability. */
   sees: Record<string, boolean>
+  /** The gossiped membership status; `left` once it left or was removed, and then it owns nothing. */
+  status: 'valid' | 'leaving' | 'left'
 }
 
 function fakeCluster(names: string[]): {nodes: FakeNode[]; fetch: FetchJson; requests: string[]} {
-  const nodes: FakeNode[] = names.map((name, i) => ({name, address: `127.0.0.1:${7070 + i}`, answering: true, gets: 0, uptimeMs: 10_000, sees: Object.fromEntries(names.map((n) => [n, true]))}))
+  const nodes: FakeNode[] = names.map((name, i) => ({name, address: `127.0.0.1:${7070 + i}`, answering: true, gets: 0, uptimeMs: 10_000, sees: Object.fromEntries(names.map((n) => [n, true])), status: 'valid'}))
   const requests: string[] = []
   const fetch: FetchJson = async (address, path) => {
     requests.push(`${address}${path}`)
     const node = nodes.find((n) => n.address === address)
     if (node === undefined || !node.answering) return {ok: false, message: 'ECONNREFUSED'}
     if (path === '/cluster') {
+      // As a node serves it: the gossiped status beside its own reachability of each member;
+      // the ring's partitions dealt in turn to the members that have not left.
+      const owning = nodes.filter((n) => n.status !== 'left')
+      const owners = Array.from({length: 16}, (_, p) => owning[p % owning.length]?.name)
       return {
         ok: true,
         body: {
           node: node.name,
-          ringHash: 'abc',
+          ringHash: owning.map((n) => n.name).join(''),
           settings: {defaultN: 3, defaultR: 2, defaultW: 2},
-          members: nodes.map((n) => ({name: n.name, apiAddress: n.address, status: 'valid', up: node.sees[n.name], partitions: 4})),
-          owners: Array.from({length: 4 * nodes.length}, (_, p) => nodes[p % nodes.length]?.name),
+          members: nodes.map((n) => ({name: n.name, apiAddress: n.address, status: n.status, reachability: node.sees[n.name] ? 'up' : 'down', up: node.sees[n.name], partitions: owners.filter((owner) => owner === n.name).length})),
+          owners,
         },
       }
     }
@@ -105,6 +114,63 @@ describe('ClusterWatch', () => {
     ;(nodes[2] as FakeNode).answering = true
     const back = await watch.poll()
     assert.ok(back.events.some((e) => e.text === 'n3 is reachable again'))
+  })
+
+  /** What `dyn cluster leave` or `remove` leaves behind: the member listed as left, stopped, and seen down. */
+  const leave = (nodes: FakeNode[], name: string): void => {
+    for (const node of nodes) {
+      if (node.name === name) {
+        node.status = 'left'
+        node.answering = false
+      }
+      node.sees[name] = false
+    }
+  }
+
+  /** n3 left and n2 was removed from a cluster of four, before top started; two polls, as top without a terminal takes. */
+  const afterTwoLeft = async (): Promise<ClusterSnapshot> => {
+    const {nodes, fetch} = fakeCluster(['n1', 'n2', 'n3', 'n4'])
+    leave(nodes, 'n3')
+    leave(nodes, 'n2')
+    const watch = new ClusterWatch(['127.0.0.1:7070'], fetch, () => Date.UTC(2026, 11, 1, 9, 30, 0))
+    await watch.poll()
+    return watch.poll()
+  }
+
+  it('--json: members that left are left (not down), with no partitions, and are not counted nor an alarm in the events', async () => {
+    // --json prints the snapshot as it is, after "ok": what a script reads.
+    const json = JSON.parse(JSON.stringify({ok: true, ...(await afterTwoLeft())})) as {nodes: Array<{name: string; status: string; partitions: number}>; events: Array<{text: string; severity: string}>}
+    assert.deepEqual(json.nodes.map((row) => `${row.name} ${row.status} ${row.partitions}`), ['n1 up 8', 'n2 left 0', 'n3 left 0', 'n4 up 8'])
+    assert.deepEqual(json.events.map((e) => `${e.severity} ${e.text}`), ['info watching 2 node(s) through 127.0.0.1:7070 (n1)'])
+  })
+
+  it('text: members that left are marked left, not counted in the header, and not in the ring legend', async () => {
+    const text = topText(await afterTwoLeft(), 80, 40)
+    assert.match(text, /via 127\.0\.0\.1:7070 \(n1\)\s+2 nodes\s+N3 R2 W2/)
+    assert.match(text, /^ {2}n2\s+127\.0\.0\.1:7071\s+left\s+0\s+-/m)
+    assert.match(text, /^ {2}n3\s+127\.0\.0\.1:7072\s+left\s+0\s+-/m)
+    assert.doesNotMatch(text, /\sdown\s/)
+    // The legend names the owners now; the strip is theirs alone (marks are the rows' places).
+    assert.match(text, /^ring 16 partitions: {2}1 n1 8 {2}4 n4 8$/m)
+    assert.match(text, /^(14){8}$/m)
+  })
+
+  it('a member leaving while watched: it left the cluster, as news, and its stopping is no alarm', async () => {
+    const {nodes, fetch} = fakeCluster(['n1', 'n2', 'n3', 'n4'])
+    const watch = new ClusterWatch(['127.0.0.1:7070'], fetch)
+    await watch.poll()
+    ;(nodes[2] as FakeNode).status = 'leaving'
+    await watch.poll()
+    leave(nodes, 'n3')
+    const snapshot = await watch.poll()
+    assert.equal(snapshot.nodes[2]?.status, 'left')
+    assert.equal(snapshot.nodes[2]?.answering, false)
+    assert.deepEqual(snapshot.events.map((e) => `${e.severity} ${e.text}`), [
+      'info watching 4 node(s) through 127.0.0.1:7070 (n1)',
+      'warn n3 is leaving',
+      'info n3 left the cluster',
+      'warn ring changed: n1 4→6, n2 4→5, n3 4→0, n4 4→5',
+    ])
   })
 
   it('fails over to another member when the watched node stops answering, and says so', async () => {
