@@ -6,7 +6,8 @@
  * a `ClusterSnapshot`, which the components in src/ui draw.
  *
  * Cost to the watched node per refresh: one GET /cluster and one GET /stats (plus one GET
- * /cluster while its detail panel is open); every other member gets one GET /stats.
+ * /cluster while its detail panel is open); every other member gets one GET /stats, except one
+ * that left the cluster, which is asked nothing.
  */
 
 import {DynClient, UnreachableError} from '../client/http-client.js'
@@ -71,8 +72,11 @@ export class ClusterWatch {
     const stats = new Map<string, StatsSample | undefined>()
     let focus: PollResult['focus']
     if (found !== undefined) {
-      for (const member of found.view.members) this.remember(member.apiAddress)
-      const samples = await Promise.all(found.view.members.map(async (member) => {
+      // A member that left is no node to fail over to or to ask for figures: it stops by design,
+      // and one removed while cut off would cost each refresh a timeout.
+      const members = found.view.members.filter((member) => member.status !== 'left')
+      for (const member of members) this.remember(member.apiAddress)
+      const samples = await Promise.all(members.map(async (member) => {
         const answer = await this.fetchJson(member.apiAddress, '/stats')
         return [member.name, answer.ok ? parseStats(answer.body) : undefined] as const
       }))

@@ -144,6 +144,16 @@ describe('ClusterWatch', () => {
     assert.deepEqual(json.events.map((e) => `${e.severity} ${e.text}`), ['info watching 2 node(s) through 127.0.0.1:7070 (n1)'])
   })
 
+  it('asks a member that left for nothing: no /stats each refresh, and it is no address to fail over to', async () => {
+    const {nodes, fetch, requests} = fakeCluster(['n1', 'n2', 'n3', 'n4'])
+    leave(nodes, 'n3')
+    const watch = new ClusterWatch(['127.0.0.1:7070'], fetch, () => Date.UTC(2026, 11, 1, 9, 30, 0))
+    await watch.poll()
+    await watch.poll()
+    assert.deepEqual(requests.filter((r) => r.startsWith('127.0.0.1:7072')), [], 'n3 left: not asked')
+    assert.equal(requests.filter((r) => r.startsWith('127.0.0.1:7073/stats')).length, 2, 'n4 is asked each refresh')
+  })
+
   it('text: members that left are marked left, not counted in the header, and not in the ring legend', async () => {
     const text = topText(await afterTwoLeft(), 80, 40)
     assert.match(text, /via 127\.0\.0\.1:7070 \(n1\)\s+2 nodes\s+N3 R2 W2/)
