@@ -1,15 +1,19 @@
 import * as Flags from '@oclif/core/flags'
 import {DynCommand} from '../src/cli/command-base.js'
+import {conflictPolicies, creationSettingsDefault} from '../src/cli/cluster-settings.js'
 import {DynError} from '../src/errors.js'
+import type {ConflictPolicy} from '../src/membership/member-table.js'
 import {faultKinds} from '../src/verify/nemesis.js'
 import type {FaultKind} from '../src/verify/nemesis.js'
 import type {VerifyReport} from '../src/verify/verify-run.js'
+import {verifyNodeCountDefault} from '../src/verify/verify-plan.js'
 
 export default class Verify extends DynCommand {
   static override summary = 'Check for yourself that the cluster loses no acknowledged write under crashes, pauses and partitions (Jepsen in a box).'
 
   static override description = `Starts a local cluster whose internode links all pass through a fault-injecting proxy (the nodes listen on 127.0.0.1 and advertise 127.0.0.2, where the proxy listens), runs concurrent clients doing the paper's shopping cart (read the cart, merge its siblings, add an item no one else adds, write it back with the read's context), and a nemesis that kills and restarts nodes (SIGKILL), pauses them (SIGSTOP, SIGCONT), splits the cluster into a minority and a majority, cuts one node off, and cuts one link one way. Then it heals everything, waits for every cart's home replicas to hold the same items, reads each cart from each home replica alone, and checks that every acknowledged add is there.
-The nemesis is drawn from --seed: the same seed, the same faults in the same order, each begun at its planned time (a fault begun late, after a slow restart, is that much shorter). With --dir, the cluster is made in that folder and kept; a folder that holds a cluster is used as it is (its nodes and conflict policy; a cluster made by dyn cluster up only with kill and pause, since its nodes talk to each other directly; one whose nodes serve TLS is reached with the folder's own files), and a cluster that was running before is left running after.
+The nemesis is drawn from --seed: the same seed, the same faults in the same order, each begun at its planned time (a fault begun late, after a slow restart, is that much shorter). With --dir, the cluster is made in that folder and kept; a folder that holds a cluster is used as it is (its nodes and conflict policy, which --nodes and --conflict may not contradict; a cluster made by dyn cluster up only with kill and pause, since its nodes talk to each other directly; one whose nodes serve TLS is reached with the folder's own files), and a cluster that was running before is left running after.
+The run must be long enough to hold one fault of each kind asked even when each lasts the --fault-seconds MAX, after a quiet start (a tenth of the run, 3 s at most) and with --gap-seconds after each; a shorter run is refused, and the refusal names the shortest --duration that fits.
 Reports operations, acknowledged and failed adds, faults by kind, availability outside and during each kind of fault, time to converge after the heal, and lost adds (must be 0). With --conflict lww, concurrent adds to a cart overwrite each other by design, and verify says so.
 Exit codes: 0 no acknowledged add lost and the replicas converged; 1 an acknowledged add was lost, or the replicas did not converge; 2 bad usage, or stopped early (Ctrl-C); 3 the run could not be carried out (a node or the proxy could not start). Linux only (it needs 127.0.0.2 on the loopback interface).`
 
@@ -22,12 +26,14 @@ Exit codes: 0 no acknowledged add lost and the replicas converged; 1 an acknowle
 
   static override flags = {
     duration: Flags.integer({description: 'seconds of load and faults (then heal, converge and check)', default: 60, min: 5, max: 3600}),
-    nodes: Flags.integer({description: 'nodes of the cluster verify starts (N/R/W 3/2/2)', default: 5, min: 3, max: 16}),
+    // No oclif default for --nodes and --conflict: a value given is told apart from none, which
+    // takes the folder's (a flag that contradicts a folder's cluster is refused).
+    nodes: Flags.integer({description: `nodes of the cluster verify starts (N/R/W 3/2/2) [default: the --dir cluster's, or ${verifyNodeCountDefault}]`, min: 3, max: 16}),
     clients: Flags.integer({description: 'concurrent clients, each doing read-merge-add-write on a random cart through a random node', default: 4, min: 1, max: 64}),
     carts: Flags.integer({description: 'carts (keys) the clients share: fewer carts, more concurrent adds to each', default: 8, min: 1, max: 1000}),
     faults: Flags.string({description: `fault kinds, comma-separated, from ${faultKinds.join(', ')}; "none" for none`, default: faultKinds.join(',')}),
     seed: Flags.integer({description: 'seed of the nemesis schedule [default: drawn at random, and printed]', min: 0, max: 2 ** 32 - 1}),
-    conflict: Flags.string({description: 'conflict policy of the cluster verify starts', options: ['siblings', 'lww'], default: 'siblings'}),
+    conflict: Flags.string({description: `conflict policy of the cluster verify starts [default: the --dir cluster's, or ${creationSettingsDefault.conflictPolicy}]`, options: [...conflictPolicies]}),
     'fault-seconds': Flags.string({description: 'each fault lasts between MIN and MAX seconds: MIN,MAX', default: '3,8'}),
     'gap-seconds': Flags.integer({description: 'quiet seconds after each fault', default: 2, min: 0, max: 600}),
     'converge-timeout': Flags.integer({description: 'seconds to wait after the heal for the replicas to agree', default: 120, min: 1, max: 3600}),
@@ -42,9 +48,10 @@ Exit codes: 0 no acknowledged add lost and the replicas converged; 1 an acknowle
     const unknown = kinds.find((kind) => !(faultKinds as readonly string[]).includes(kind))
     if (unknown !== undefined) this.fail(flags.json, 'bad_parameter', `--faults: unknown fault kind "${unknown}"; use some of ${faultKinds.join(', ')}, or none`)
     const seconds = flags['fault-seconds'].split(',').map(Number)
-    const [minS, maxS] = seconds
-    if (seconds.length !== 2 || !Number.isFinite(minS) || !Number.isFinite(maxS) || (minS as number) <= 0 || (maxS as number) < (minS as number)) {
-      this.fail(flags.json, 'bad_parameter', `--fault-seconds "${flags['fault-seconds']}": give MIN,MAX in seconds, 0 < MIN <= MAX (for example 3,8)`)
+    // Whole milliseconds, as the nemesis draws the length of each fault.
+    const [faultMsMin, faultMsMax] = seconds.map((s) => Math.round(s * 1000))
+    if (seconds.length !== 2 || !Number.isFinite(faultMsMin) || !Number.isFinite(faultMsMax) || (faultMsMin as number) < 1 || (faultMsMax as number) < (faultMsMin as number)) {
+      this.fail(flags.json, 'bad_parameter', `--fault-seconds "${flags['fault-seconds']}": give MIN,MAX in seconds, 0.001 <= MIN <= MAX (for example 3,8)`)
     }
     if (process.platform !== 'linux') this.fail(flags.json, 'bad_parameter', `dyn verify needs Linux (127.0.0.2 on the loopback interface); this is ${process.platform}`)
     const seed = flags.seed ?? Math.floor(Math.random() * 2 ** 32)
@@ -67,15 +74,15 @@ Exit codes: 0 no acknowledged add lost and the replicas converged; 1 an acknowle
         signal: stop.signal,
         ...(flags.dir === undefined ? {} : {dir: flags.dir}),
         keep: flags.keep,
-        nodeCount: flags.nodes,
+        ...(flags.nodes === undefined ? {} : {nodeCount: flags.nodes}),
         clients: flags.clients,
         carts: flags.carts,
         durationMs: flags.duration * 1000,
         seed,
         kinds: kinds as FaultKind[],
-        conflict: flags.conflict as 'siblings' | 'lww',
-        faultMsMin: (minS as number) * 1000,
-        faultMsMax: (maxS as number) * 1000,
+        ...(flags.conflict === undefined ? {} : {conflict: flags.conflict as ConflictPolicy}),
+        faultMsMin: faultMsMin as number,
+        faultMsMax: faultMsMax as number,
         gapMs: flags['gap-seconds'] * 1000,
         convergeTimeoutMs: flags['converge-timeout'] * 1000,
         requestTimeoutMs: 2000,

@@ -610,22 +610,44 @@ function planCluster(dir: string, existing: LocalCluster | undefined, options: U
 
 /** An existing folder keeps its nodes, ports and settings: flags that say otherwise are refused. */
 function checkExisting(cluster: LocalCluster, options: UpOptions): LocalCluster {
-  const first = cluster.nodes[0]
-  if (first === undefined) throw new DynError('bad_parameter', `${options.dir} describes a cluster without nodes; use another --dir`)
-  const refuse = (what: string): never => {
-    throw new DynError('bad_parameter', `${options.dir} holds a cluster ${what}; drop the flag to use it as it is, or use another --dir`)
-  }
-  if (options.nodeCount !== undefined && options.nodeCount !== cluster.nodes.length) refuse(`of ${cluster.nodes.length} nodes (not --nodes ${options.nodeCount})`)
-  if (options.port !== undefined && options.port !== first.port) refuse(`whose first node has port ${first.port} (not --port ${options.port})`)
-  if (options.rpcPort !== undefined && options.rpcPort !== first.rpcPort) refuse(`whose first node has internode port ${first.rpcPort} (not --rpc-port ${options.rpcPort})`)
-  const perMachine = processesPerMachineOf(cluster)
-  if (options.processesPerMachine !== undefined && options.processesPerMachine !== perMachine) refuse(`of ${perMachine} process(es) per machine (not --processes-per-machine ${options.processesPerMachine})`)
-  const recorded = cluster.settings ?? {}
-  for (const [key, value] of Object.entries(options.settings ?? {}) as Array<[keyof CreationSettings, unknown]>) {
-    const fixed = recorded[key] ?? creationSettingsDefault[key]
-    if (value !== undefined && value !== fixed) refuse(`created with ${settingFlags[key]} ${fixed}, fixed since (not ${settingFlags[key]} ${String(value)})`)
-  }
+  const refusal = existingClusterRefusal(cluster, options)
+  if (refusal !== undefined) throw new DynError('bad_parameter', refusal)
   return cluster
+}
+
+/**
+ * Why flags given for the folder `options.dir` contradict the cluster it holds (its node count,
+ * ports, processes per machine and settings are fixed), in words that say what to do; undefined
+ * when none does. Only what `options` gives is compared: a flag left out takes the folder's.
+ */
+export function existingClusterRefusal(cluster: LocalCluster, options: Pick<UpOptions, 'dir' | 'nodeCount' | 'port' | 'rpcPort' | 'processesPerMachine' | 'settings'>): string | undefined {
+  const first = cluster.nodes[0]
+  if (first === undefined) return `${options.dir} describes a cluster without nodes; use another --dir`
+  const refusal = (what: string): string => `${options.dir} holds a cluster ${what}; drop the flag to use it as it is, or use another --dir`
+  if (options.nodeCount !== undefined && options.nodeCount !== cluster.nodes.length) return refusal(`of ${cluster.nodes.length} nodes (not --nodes ${options.nodeCount})`)
+  if (options.port !== undefined && options.port !== first.port) return refusal(`whose first node has port ${first.port} (not --port ${options.port})`)
+  if (options.rpcPort !== undefined && options.rpcPort !== first.rpcPort) return refusal(`whose first node has internode port ${first.rpcPort} (not --rpc-port ${options.rpcPort})`)
+  const perMachine = processesPerMachineOf(cluster)
+  if (options.processesPerMachine !== undefined && options.processesPerMachine !== perMachine) return refusal(`of ${perMachine} process(es) per machine (not --processes-per-machine ${options.processesPerMachine})`)
+  const fixed = localClusterSettings(cluster)
+  for (const [key, value] of Object.entries(options.settings ?? {}) as Array<[keyof CreationSettings, unknown]>) {
+    if (value !== undefined && value !== fixed[key]) return refusal(`created with ${settingFlags[key]} ${fixed[key]}, fixed since (not ${settingFlags[key]} ${String(value)})`)
+  }
+  return undefined
+}
+
+/**
+ * The settings a folder's cluster was created with: those recorded, which are only the ones given
+ * explicitly (a plain `dyn cluster up` records none), and the defaults for the rest.
+ */
+export function localClusterSettings(cluster: LocalCluster): CreationSettings {
+  const recorded = cluster.settings ?? {}
+  const settings = {...creationSettingsDefault}
+  // Key by key: a setting recorded as undefined is one not given, not one given as nothing.
+  for (const key of Object.keys(settings) as Array<keyof CreationSettings>) {
+    if (recorded[key] !== undefined) Object.assign(settings, {[key]: recorded[key]})
+  }
+  return settings
 }
 
 /**

@@ -37,16 +37,58 @@ export interface NemesisOptions {
   readonly faultMsMax: number
   /** Quiet time after each fault before the next (ms). */
   readonly gapMs: number
-  /** No fault starts before this, so that the clients first see a whole cluster (ms). */
+  /** No fault starts before this, so that the clients first see a whole cluster (ms); dyn verify's is `quietStartMsOf`. */
   readonly quietStartMs: number
 }
 
 /** A bound on the schedule's length, whatever the options: one fault per second of run at most. */
 const faultsMax = 10_000
 
+/** The longest quiet start: a long run need not wait longer for the clients to see a whole cluster. */
+const quietStartMsMax = 3000
+
+/** The quiet start of a run of `durationMs`: a tenth of it, 3 s at most. */
+export function quietStartMsOf(durationMs: number): number {
+  return Math.min(quietStartMsMax, Math.floor(durationMs / 10))
+}
+
+/**
+ * The latest the fault at `index` (from 0) of a schedule can end: after the quiet start, with it
+ * and every fault before it at its longest and the gap after each of those before it. The schedule
+ * asserts it of every fault it deals.
+ */
+export function latestFaultEndMs(index: number, options: Pick<NemesisOptions, 'quietStartMs' | 'faultMsMax' | 'gapMs'>): number {
+  return options.quietStartMs + (index + 1) * options.faultMsMax + index * options.gapMs
+}
+
+/**
+ * Whether a run of `durationMs` surely holds one fault of each kind asked, whatever the seed: the
+ * schedule deals every kind once in its first turn and stops at the first fault that would
+ * outlast the run, so the last fault of that turn must fit even when all of them last
+ * `faultMsMax`. A shorter run may hold fewer faults, or none; a run without faults holds.
+ */
+export function holdsEveryKind(options: Pick<NemesisOptions, 'durationMs' | 'kinds' | 'faultMsMax' | 'gapMs' | 'quietStartMs'>): boolean {
+  return options.kinds.length === 0 || latestFaultEndMs(options.kinds.length - 1, options) <= options.durationMs
+}
+
+/**
+ * The shortest run in whole seconds that `holdsEveryKind` with the quiet start `quietStartMsOf`
+ * its length (dyn verify's); 0 when no kind is asked.
+ */
+export function shortestRunSeconds(options: Pick<NemesisOptions, 'kinds' | 'faultMsMax' | 'gapMs'>): number {
+  if (options.kinds.length === 0) return 0
+  const holds = (seconds: number): boolean => holdsEveryKind({...options, durationMs: seconds * 1000, quietStartMs: quietStartMsOf(seconds * 1000)})
+  let seconds = Math.ceil(latestFaultEndMs(options.kinds.length - 1, {...options, quietStartMs: 0}) / 1000)
+  // Bounded: the quiet start is at most 3 s, so at most three steps past the length of the faults
+  // and gaps alone find it (and a longer run never holds less).
+  while (!holds(seconds)) seconds += 1
+  return seconds
+}
+
 export function nemesisSchedule(options: NemesisOptions): FaultEvent[] {
   const {nodeNames, kinds, random} = options
   assert(nodeNames.length >= 2, 'a nemesis needs at least two nodes')
+  assert(Number.isInteger(options.faultMsMin) && Number.isInteger(options.faultMsMax), 'fault lengths are whole milliseconds')
   assert(options.faultMsMin > 0 && options.faultMsMax >= options.faultMsMin && options.gapMs >= 0, 'fault lengths are positive, min <= max')
   // No kinds: a run without faults (a baseline to compare availability with).
   if (kinds.length === 0) return []
@@ -60,6 +102,7 @@ export function nemesisSchedule(options: NemesisOptions): FaultEvent[] {
     if (atMs + durationMs > options.durationMs) break
     if (turn.length === 0) turn = shuffled(kinds, random)
     const kind = turn.pop() as FaultKind
+    assert(atMs + durationMs <= latestFaultEndMs(events.length, options), 'a fault ends no later than its latest end')
     events.push({kind, startMs: atMs, durationMs, nodes: targetsOf(kind, nodeNames, random, pick)})
     atMs += durationMs + options.gapMs
   }

@@ -26,6 +26,8 @@ import {MessageType} from '../transport/message-type.js'
 import {startTcpTransport} from '../transport/tcp-transport.js'
 import type {Transport} from '../transport/transport.js'
 import {values} from '../versioning/dvvset.js'
+import type {ConflictPolicy} from '../membership/member-table.js'
+import {conflictPolicies} from '../cli/cluster-settings.js'
 import {clusterDown, clusterUp, existingSecretFile, isNodeProcess, localClusterClientCaFile, localClusterNodeTls, localClusterTls, localNodeClient, localNodeNames, readCluster, removeFolder} from '../cli/local-cluster.js'
 import type {LocalCluster} from '../cli/local-cluster.js'
 import {freeClusterPorts} from '../cli/ports.js'
@@ -33,8 +35,9 @@ import {availabilityByFault, checkCarts, converged, encodeCart, mergeCartVersion
 import type {AddRecord, Availability, CartCheck, FaultWindow, OperationRecord, ReplicaCart} from './cart-check.js'
 import {localClusterRoutes, localProxyHost, startFaultProxy} from './fault-proxy.js'
 import type {FaultProxy} from './fault-proxy.js'
-import {describeFault, nemesisSchedule} from './nemesis.js'
+import {describeFault, nemesisSchedule, quietStartMsOf} from './nemesis.js'
 import type {FaultEvent, FaultKind} from './nemesis.js'
+import {checkRunLength, planVerifyCluster} from './verify-plan.js'
 
 /** Where the nodes of a verify cluster are told to reach each other: the proxy's side of loopback. */
 export const proxyHost = localProxyHost
@@ -43,13 +46,15 @@ export interface VerifyOptions {
   /** A folder to create the cluster in, or that holds one; undefined: a temporary folder, removed after. */
   readonly dir?: string
   readonly keep: boolean
-  readonly nodeCount: number
+  /** Undefined: not given (--nodes), so the folder's count, or `verifyNodeCountDefault` for a new cluster. */
+  readonly nodeCount?: number
   readonly clients: number
   readonly carts: number
   readonly durationMs: number
   readonly seed: number
   readonly kinds: readonly FaultKind[]
-  readonly conflict: 'siblings' | 'lww'
+  /** Undefined: not given (--conflict), so the folder's policy, or the default for a new cluster. */
+  readonly conflict?: ConflictPolicy
   readonly faultMsMin: number
   readonly faultMsMax: number
   readonly gapMs: number
@@ -92,8 +97,15 @@ const convergencePollMs = 500
 
 export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
   const {log} = options
+  // Refused before anything starts: a run too short for the faults asked, or flags that a folder's
+  // cluster contradicts, would check something else than what was asked and could still pass.
+  const runLength = checkRunLength(options)
+  if (!runLength.ok) throw new DynError(runLength.error, runLength.message)
   const dir = path.resolve(options.dir ?? (await mkdtemp(path.join(tmpdir(), 'dyn-verify-'))))
   const existing = await readCluster(dir)
+  const planned = planVerifyCluster(dir, existing, {nodeCount: options.nodeCount, conflict: options.conflict})
+  if (!planned.ok) throw new DynError(planned.error, planned.message)
+  const {plan} = planned
   const wantsLinks = options.kinds.some((kind) => kind === 'partition' || kind === 'isolate' || kind === 'one-way')
   if (existing !== undefined && existing.advertiseHost === undefined && wantsLinks) {
     throw new DynError('bad_parameter', `${dir} holds a cluster made by dyn cluster up, whose nodes talk to each other directly: verify can only kill and pause them. Use --faults kill,pause, or leave out --dir to let verify start a cluster whose links pass through its proxy`)
@@ -115,8 +127,8 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
   const paused = new Set<number>()
   const aborted = (): boolean => options.signal?.aborted === true
   try {
-    const ports = existing === undefined ? await freeClusterPorts(options.nodeCount) : {port: existing.nodes[0]?.port ?? 0, rpcPort: existing.nodes[0]?.rpcPort ?? 0}
-    const nodeCount = existing?.nodes.length ?? options.nodeCount
+    const {nodeCount} = plan
+    const ports = existing === undefined ? await freeClusterPorts(nodeCount) : {port: existing.nodes[0]?.port ?? 0, rpcPort: existing.nodes[0]?.rpcPort ?? 0}
     const names = existing?.nodes.map((node) => node.name) ?? localNodeNames(nodeCount)
     const advertiseHost = existing === undefined ? proxyHost : existing.advertiseHost
     if (advertiseHost !== undefined) {
@@ -130,7 +142,7 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
       clusterUp(
         {
           dir,
-          ...(existing === undefined ? {nodeCount, port: ports.port, rpcPort: ports.rpcPort, settings: {conflictPolicy: options.conflict}} : {}),
+          ...(existing === undefined ? {nodeCount, port: ports.port, rpcPort: ports.rpcPort, settings: {conflictPolicy: plan.conflict}} : {}),
           ...(advertiseHost === undefined ? {} : {advertiseHost}),
           startArgs: existing === undefined ? ['--request-timeout', String(options.requestTimeoutMs), '--anti-entropy-ms', '1000'] : [],
           readyTimeoutMs: 60_000,
@@ -141,10 +153,12 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
       )
     cluster = await up()
     const running = cluster
-    const conflict = (running.settings?.conflictPolicy ?? options.conflict) as string
     const clientsByNode = running.nodes.map((node) => localNodeClient(running, `${running.host}:${node.port}`, options.requestTimeoutMs + 1000))
     // The final reads ask any node that answers: the one asked first may be the one a fault hit last.
     const anyNode = localNodeClient(running, running.nodes.map((node) => `${running.host}:${node.port}`), options.requestTimeoutMs + 1000)
+    // The verdict is read by the policy the nodes apply, which they report; the folder's record
+    // (or the flag, for a new cluster) only when none answers.
+    const conflict = (await reportedConflictPolicy(anyNode)) ?? plan.conflict
     const runId = `${options.seed}-${Date.now().toString(36)}`
     const cartKeys = Array.from({length: options.carts}, (_, k) => `verify-cart-${runId}-${k}`)
 
@@ -157,7 +171,7 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
       faultMsMin: options.faultMsMin,
       faultMsMax: options.faultMsMax,
       gapMs: options.gapMs,
-      quietStartMs: Math.min(3000, Math.floor(options.durationMs / 10)),
+      quietStartMs: quietStartMsOf(options.durationMs),
     })
     const startedAtMs = Date.now()
     const elapsedMs = (): number => Date.now() - startedAtMs
@@ -333,6 +347,13 @@ async function hintsPending(clients: readonly DynClient[]): Promise<number> {
     }),
   )
   return counts.reduce((sum, count) => sum + count, 0)
+}
+
+/** The conflict policy a node of the cluster reports (GET /cluster); undefined when none answers with one. */
+async function reportedConflictPolicy(client: DynClient): Promise<ConflictPolicy | undefined> {
+  const view = await client.getJson('/cluster').catch(() => undefined)
+  const reported = view?.ok === true ? (view.body.settings as {conflictPolicy?: unknown} | undefined)?.conflictPolicy : undefined
+  return conflictPolicies.find((policy) => policy === reported)
 }
 
 /** Each cart's copy on each of its home replicas, asked of that replica alone. */

@@ -5,8 +5,11 @@
 
 import assert from 'node:assert/strict'
 import {spawn} from 'node:child_process'
+import {mkdtemp, writeFile} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import path from 'node:path'
 import {describe, it} from 'node:test'
-import {dynBin, runDyn, sleep} from './harness.js'
+import {dynBin, removeTestFolder, runDyn, sleep} from './harness.js'
 
 /** A 30-second run, its heal, convergence and check, and the start and stop of 5 nodes, with room to spare. */
 const verifyTimeoutMs = 240_000
@@ -55,5 +58,30 @@ describe('dyn verify', () => {
     const seconds = await runDyn(['verify', '--fault-seconds', '5,2'])
     assert.equal(seconds.code, 2)
     assert.match(seconds.stderr, /--fault-seconds "5,2": give MIN,MAX/)
+    // Too short for a fault of 3 to 8 s: it would pass without any.
+    const short = await runDyn(['verify', '--duration', '5', '--faults', 'kill', '--json'])
+    assert.equal(short.code, 2)
+    assert.equal(JSON.parse(short.stdout).error, 'bad_parameter')
+    assert.match(JSON.parse(short.stdout).message, /Use --duration 9 or more/)
+  })
+
+  it('judges a folder\'s cluster by its own settings: flags that contradict them are refused, before starting anything', async () => {
+    // A folder as a plain `dyn cluster up --nodes 3` leaves it, stopped: no settings recorded, so
+    // the default conflict policy, siblings. The refusals come before any node would start.
+    const dir = await mkdtemp(path.join(tmpdir(), 'dyn-verify-folder-'))
+    try {
+      const nodes = ['n1', 'n2', 'n3'].map((name, i) => ({name, port: 27070 + i, rpcPort: 28070 + i, dataDir: path.join(dir, name), logFile: path.join(dir, `${name}.log`)}))
+      await writeFile(path.join(dir, 'cluster.json'), JSON.stringify({host: '127.0.0.1', settings: {}, startArgs: [], clusterId: 'c0ffee', nodes}))
+      const conflict = await runDyn(['verify', '--dir', dir, '--faults', 'kill', '--duration', '9', '--conflict', 'lww', '--json'])
+      assert.equal(conflict.code, 2, conflict.stdout + conflict.stderr)
+      const answer = JSON.parse(conflict.stdout) as {error: string; message: string}
+      assert.equal(answer.error, 'bad_parameter')
+      assert.match(answer.message, /holds a cluster created with --conflict siblings, fixed since \(not --conflict lww\); drop the flag/)
+      const count = await runDyn(['verify', '--dir', dir, '--faults', 'kill', '--duration', '9', '--nodes', '5'])
+      assert.equal(count.code, 2)
+      assert.match(count.stderr, /holds a cluster of 3 nodes \(not --nodes 5\)/)
+    } finally {
+      await removeTestFolder(dir)
+    }
   })
 })

@@ -1,0 +1,104 @@
+// What dyn verify checks before anything starts: the cluster it judges (a folder's own node count
+// and conflict policy, which flags may not contradict) and a run long enough for the faults asked.
+
+import assert from 'node:assert/strict'
+import {describe, it} from 'node:test'
+import {localClusterSettings} from '../../src/cli/local-cluster.js'
+import type {LocalCluster} from '../../src/cli/local-cluster.js'
+import {nemesisSchedule} from '../../src/verify/nemesis.js'
+import {checkRunLength, planVerifyCluster, verifyNodeCountDefault} from '../../src/verify/verify-plan.js'
+import {seededRandom} from '../../src/clock.js'
+
+const dir = '/tmp/dyn-verify-plan'
+
+/** A folder's cluster of `nodeCount` nodes with these recorded settings: `{}` is what a plain `dyn cluster up` records. */
+function folder(nodeCount: number, settings: LocalCluster['settings']): LocalCluster {
+  return {
+    host: '127.0.0.1',
+    settings,
+    clusterId: 'c0ffee',
+    nodes: Array.from({length: nodeCount}, (_, i) => ({name: `n${i + 1}`, port: 7070 + i, rpcPort: 8070 + i, dataDir: `${dir}/n${i + 1}`, logFile: `${dir}/n${i + 1}.log`, pid: undefined})),
+  }
+}
+
+describe('the cluster a verify run judges', () => {
+  it('a folder made by a plain dyn cluster up (no settings recorded) keeps siblings, and is judged so', () => {
+    const planned = planVerifyCluster(dir, folder(3, {}), {})
+    assert.ok(planned.ok)
+    assert.deepEqual(planned.plan, {nodeCount: 3, conflict: 'siblings'})
+    assert.equal(localClusterSettings(folder(3, {})).conflictPolicy, 'siblings')
+    assert.equal(localClusterSettings(folder(3, {conflictPolicy: undefined})).conflictPolicy, 'siblings', 'a setting recorded as undefined is one not given')
+  })
+
+  it('--conflict lww on a folder that keeps siblings is refused, naming the folder\'s policy and what to do', () => {
+    const planned = planVerifyCluster(dir, folder(3, {}), {conflict: 'lww'})
+    assert.equal(planned.ok, false)
+    assert.ok(!planned.ok)
+    assert.equal(planned.error, 'bad_parameter')
+    assert.match(planned.message, /\/tmp\/dyn-verify-plan holds a cluster created with --conflict siblings, fixed since \(not --conflict lww\); drop the flag to use it as it is, or use another --dir/)
+  })
+
+  it('a folder made with --conflict lww is judged by lww, with the flag or without, and refuses siblings', () => {
+    for (const given of [{}, {conflict: 'lww' as const}]) {
+      const planned = planVerifyCluster(dir, folder(5, {conflictPolicy: 'lww'}), given)
+      assert.ok(planned.ok)
+      assert.equal(planned.plan.conflict, 'lww')
+    }
+    const refused = planVerifyCluster(dir, folder(5, {conflictPolicy: 'lww'}), {conflict: 'siblings'})
+    assert.ok(!refused.ok)
+    assert.match(refused.message, /created with --conflict lww, fixed since \(not --conflict siblings\)/)
+  })
+
+  it('--nodes that differs from the folder\'s count is refused; the same count, or none, is the folder\'s', () => {
+    const refused = planVerifyCluster(dir, folder(3, {}), {nodeCount: 5})
+    assert.ok(!refused.ok)
+    assert.equal(refused.error, 'bad_parameter')
+    assert.match(refused.message, /holds a cluster of 3 nodes \(not --nodes 5\); drop the flag/)
+    for (const given of [{}, {nodeCount: 3}]) {
+      const planned = planVerifyCluster(dir, folder(3, {}), given)
+      assert.ok(planned.ok)
+      assert.equal(planned.plan.nodeCount, 3)
+    }
+  })
+
+  it('a new cluster takes the flags, or the defaults', () => {
+    const planned = planVerifyCluster(dir, undefined, {})
+    assert.ok(planned.ok)
+    assert.deepEqual(planned.plan, {nodeCount: verifyNodeCountDefault, conflict: 'siblings'})
+    const given = planVerifyCluster(dir, undefined, {nodeCount: 7, conflict: 'lww'})
+    assert.ok(given.ok)
+    assert.deepEqual(given.plan, {nodeCount: 7, conflict: 'lww'})
+  })
+})
+
+describe('a run long enough for the faults asked', () => {
+  const defaults = {faultMsMin: 3000, faultMsMax: 8000, gapMs: 2000}
+
+  it('--duration 5 with kill is refused, naming 9 s; it is a run that some seeds leave without any fault', () => {
+    const refused = checkRunLength({...defaults, durationMs: 5000, kinds: ['kill']})
+    assert.ok(!refused.ok)
+    assert.equal(refused.error, 'bad_parameter')
+    assert.match(refused.message, /^--duration 5 is too short to hold one fault of each kind asked \(kill\)/)
+    assert.match(refused.message, /--fault-seconds 3,8/)
+    assert.match(refused.message, /Use --duration 9 or more, or a shorter --fault-seconds MAX or --gap-seconds, or fewer --faults$/)
+    const empty = Array.from({length: 50}, (_, seed) => nemesisSchedule({nodeNames: ['n1', 'n2', 'n3'], durationMs: 5000, kinds: ['kill'], random: seededRandom(seed), ...defaults, quietStartMs: 500})).filter((schedule) => schedule.length === 0)
+    assert.ok(empty.length > 0, 'what the refusal prevents: a run with no fault at all')
+  })
+
+  it('--duration 8 with kill,pause is refused, naming 20 s; 20 s passes, as does a run without faults', () => {
+    const refused = checkRunLength({...defaults, durationMs: 8000, kinds: ['kill', 'pause']})
+    assert.ok(!refused.ok)
+    assert.match(refused.message, /\(kill, pause\)/)
+    assert.match(refused.message, /Use --duration 20 or more/)
+    assert.equal(checkRunLength({...defaults, durationMs: 20_000, kinds: ['kill', 'pause']}).ok, true)
+    assert.equal(checkRunLength({...defaults, durationMs: 19_000, kinds: ['kill', 'pause']}).ok, false)
+    assert.equal(checkRunLength({...defaults, durationMs: 5000, kinds: []}).ok, true)
+  })
+
+  it('the runs the docs and CI make pass: 60 s of every kind at the defaults, 30 s of every kind at 2,4 with 1 s gaps', () => {
+    const every = ['kill', 'pause', 'partition', 'isolate', 'one-way'] as const
+    assert.equal(checkRunLength({...defaults, durationMs: 60_000, kinds: every}).ok, true)
+    assert.equal(checkRunLength({faultMsMin: 2000, faultMsMax: 4000, gapMs: 1000, durationMs: 30_000, kinds: every}).ok, true)
+    assert.equal(checkRunLength({...defaults, durationMs: 30_000, kinds: ['kill', 'pause']}).ok, true)
+  })
+})
