@@ -27,7 +27,7 @@ import {mkdtemp, open, readFile, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {parseArgs} from 'node:util'
-import {clusterDownAndPurge, clusterUp, removeFolder} from '../src/cli/local-cluster.js'
+import {clusterDownAndRemoveFolder, clusterUp} from '../src/cli/local-cluster.js'
 import {freeClusterPorts, freePortRange} from '../src/cli/ports.js'
 import {seededRandom} from '../src/clock.js'
 import type {Random} from '../src/clock.js'
@@ -202,7 +202,7 @@ async function startDyn(records: number): Promise<RunningStore> {
   const dir = await mkdtemp(path.join(tmpdir(), 'dyn-etcd-compare-dyn-'))
   const stop = async (): Promise<void> => {
     cleanups.delete(stop)
-    await clusterDownAndPurge(dir, 3000, () => undefined).catch(() => removeFolder(dir))
+    await clusterDownAndRemoveFolder(dir, 3000, () => undefined)
   }
   cleanups.add(stop)
   const {port, rpcPort} = await freeClusterPorts(3)

@@ -16,7 +16,7 @@ import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {parseArgs} from 'node:util'
-import {clusterDownAndPurge, clusterUp, removeFolder} from '../src/cli/local-cluster.js'
+import {clusterDownAndRemoveFolder, clusterUp} from '../src/cli/local-cluster.js'
 
 const {values: options} = parseArgs({
   options: {
@@ -89,5 +89,5 @@ try {
   process.stdout.write(`ratio dyn / trivial: ${(cluster.requestsPerS / baseline.requestsPerS).toFixed(3)}\n`)
 } finally {
   trivial.child.kill('SIGTERM')
-  await clusterDownAndPurge(dir, 3000, () => undefined).catch(() => removeFolder(dir))
+  await clusterDownAndRemoveFolder(dir, 3000, () => undefined)
 }

@@ -14,7 +14,7 @@ import path from 'node:path'
 import {performance} from 'node:perf_hooks'
 import {fileURLToPath} from 'node:url'
 import {seededRandom} from '../src/clock.js'
-import {checkNodePortsFree, clusterDownAndPurge, clusterUp, loadLocalClusterTls, localClusterHost, localMachineCount, localNodeNames, removeFolder, rpcPortOffset} from '../src/cli/local-cluster.js'
+import {checkNodePortsFree, clusterDownAndRemoveFolder, clusterUp, loadLocalClusterTls, localClusterHost, localMachineCount, localNodeNames, rpcPortOffset} from '../src/cli/local-cluster.js'
 import type {UpOptions} from '../src/cli/local-cluster.js'
 import {freeClusterPorts} from '../src/cli/ports.js'
 import {exitCodeOf, exitCodes} from '../src/cli/exit-codes.js'
@@ -547,7 +547,7 @@ interface StartedCluster {
 async function startCluster(config: BenchConfig, cleanups: Array<() => Promise<void>>): Promise<StartedCluster> {
   const dir = await mkdtemp(path.join(tmpdir(), 'dyn-bench-'))
   cleanups.push(async () => {
-    await clusterDownAndPurge(dir, 3000, () => undefined).catch(() => removeFolder(dir))
+    await clusterDownAndRemoveFolder(dir, 3000, () => undefined)
   })
   // Ports in use are refused by cluster up, with the bench's way to choose others.
   const {port, rpcPort} = await benchClusterPorts(config)

@@ -6,7 +6,7 @@ import type {ConflictPolicy} from '../src/membership/member-table.js'
 import {faultKinds} from '../src/verify/nemesis.js'
 import type {FaultKind} from '../src/verify/nemesis.js'
 import type {VerifyReport} from '../src/verify/verify-run.js'
-import {verifyNodeCountDefault} from '../src/verify/verify-plan.js'
+import {verifyDurationSecondsMax, verifyNodeCountDefault} from '../src/verify/verify-plan.js'
 
 export default class Verify extends DynCommand {
   static override summary = 'Check for yourself that the cluster loses no acknowledged write under crashes, pauses and partitions (Jepsen in a box).'
@@ -25,7 +25,7 @@ Exit codes: 0 no acknowledged add lost and the replicas converged; 1 an acknowle
   ]
 
   static override flags = {
-    duration: Flags.integer({description: 'seconds of load and faults (then heal, converge and check)', default: 60, min: 5, max: 3600}),
+    duration: Flags.integer({description: 'seconds of load and faults (then heal, converge and check)', default: 60, min: 5, max: verifyDurationSecondsMax}),
     // No oclif default for --nodes and --conflict: a value given is told apart from none, which
     // takes the folder's (a flag that contradicts a folder's cluster is refused).
     nodes: Flags.integer({description: `nodes of the cluster verify starts (N/R/W 3/2/2) [default: the --dir cluster's, or ${verifyNodeCountDefault}]`, min: 3, max: 16}),

@@ -28,7 +28,7 @@ import {exchangeTree} from '../../src/antientropy/exchange.js'
 import type {TreeSide} from '../../src/antientropy/exchange.js'
 import {localTreeSide} from '../../src/antientropy/local-side.js'
 import {TreeSet} from '../../src/antientropy/tree-set.js'
-import {clusterDownAndPurge, clusterUp, isNodeProcess, removeFolder, startLocalNode, waitForNodes} from '../../src/cli/local-cluster.js'
+import {clusterDownAndRemoveFolder, clusterUp, isNodeProcess, startLocalNode, waitForNodes} from '../../src/cli/local-cluster.js'
 import {freeClusterPorts} from '../../src/cli/ports.js'
 import {mergeIncoming, writeNewVersion} from '../../src/coordinator/replica.js'
 import type {ReplicaPolicy} from '../../src/coordinator/replica.js'
@@ -173,7 +173,7 @@ async function lostDisk(): Promise<string> {
   } finally {
     if (isNodeProcess(victim)) process.kill(victim.pid!, 'SIGKILL')
     for (let attempt = 0; attempt < 100 && isNodeProcess(victim); attempt++) await new Promise((resolve) => setTimeout(resolve, 50))
-    await clusterDownAndPurge(dir, 5000, () => undefined).catch(() => removeFolder(dir))
+    await clusterDownAndRemoveFolder(dir, 5000, () => undefined)
   }
 }
 
@@ -264,7 +264,7 @@ async function deleteAll(): Promise<string> {
       ],
     )
   } finally {
-    await clusterDownAndPurge(dir, 5000, () => undefined).catch(() => removeFolder(dir))
+    await clusterDownAndRemoveFolder(dir, 5000, () => undefined)
   }
 }
 

@@ -21,7 +21,7 @@ import {mkdtemp} from 'node:fs/promises'
 import {availableParallelism, tmpdir} from 'node:os'
 import path from 'node:path'
 import {parseArgs} from 'node:util'
-import {clusterDownAndPurge, clusterUp} from '../../src/cli/local-cluster.js'
+import {clusterDownAndRemoveFolder, clusterUp} from '../../src/cli/local-cluster.js'
 import {freeClusterPorts} from '../../src/cli/ports.js'
 import {runBench} from '../runner.js'
 import type {BenchReport} from '../runner.js'
@@ -79,7 +79,7 @@ async function measure(variant: Variant, workload: WorkloadName, round: number):
     process.stderr.write(`round ${round}, workload ${workload}: ${variant.name}, each node limited to ${coreShare} CPU\n`)
     return await runBench(experimentConfig({nodes, workload, n: 1, r: 1, w: 1, durationS, warmupS: 2, mode: {kind: 'closed', connections}}), undefined)
   } finally {
-    await clusterDownAndPurge(dir, 3000, () => undefined)
+    await clusterDownAndRemoveFolder(dir, 3000, () => undefined)
     for (const core of cores) await core.release()
   }
 }

@@ -12,7 +12,7 @@ import {mkdtemp} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {parseArgs} from 'node:util'
-import {clusterDownAndPurge, clusterUp, isNodeProcess, removeFolder, startLocalNode, waitForNodes} from '../../src/cli/local-cluster.js'
+import {clusterDownAndRemoveFolder, clusterUp, isNodeProcess, startLocalNode, waitForNodes} from '../../src/cli/local-cluster.js'
 import {freeClusterPorts} from '../../src/cli/ports.js'
 
 const {values} = parseArgs({options: {hints: {type: 'string', default: '10000'}, connections: {type: 'string', default: '32'}}})
@@ -87,5 +87,5 @@ try {
   // own, and waited for (bounded) before the folder goes.
   if (isNodeProcess(victim)) process.kill(victim.pid!, 'SIGKILL')
   for (let attempt = 0; attempt < 100 && isNodeProcess(victim); attempt++) await new Promise((resolve) => setTimeout(resolve, 50))
-  await clusterDownAndPurge(dir, 5000, () => undefined).catch(() => removeFolder(dir))
+  await clusterDownAndRemoveFolder(dir, 5000, () => undefined)
 }

@@ -18,7 +18,7 @@ import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {parseArgs} from 'node:util'
-import {clusterDownAndPurge, clusterUp, removeFolder} from '../../src/cli/local-cluster.js'
+import {clusterDownAndRemoveFolder, clusterUp} from '../../src/cli/local-cluster.js'
 import {freeClusterPorts} from '../../src/cli/ports.js'
 
 const {values} = parseArgs({options: {keys: {type: 'string', default: '100000'}, 'value-bytes': {type: 'string', default: '100'}, concurrency: {type: 'string', default: '64'}}})
@@ -109,5 +109,5 @@ try {
     process.kill(joiner.pid, 'SIGTERM')
     await exited
   }
-  await clusterDownAndPurge(dir, 5000, () => undefined).catch(() => removeFolder(dir))
+  await clusterDownAndRemoveFolder(dir, 5000, () => undefined)
 }

@@ -20,7 +20,7 @@ import {mkdtemp} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {parseArgs} from 'node:util'
-import {clusterDownAndPurge, clusterUp, removeFolder} from '../../src/cli/local-cluster.js'
+import {clusterDownAndRemoveFolder, clusterUp, removeFolder} from '../../src/cli/local-cluster.js'
 import {freeClusterPorts} from '../../src/cli/ports.js'
 import {runBench} from '../runner.js'
 import {warmupSOpenDefault} from '../warmup.js'
@@ -194,6 +194,6 @@ try {
   }
 } finally {
   // Whatever happened after the cluster came up, its nodes are stopped before the folder goes.
-  if (clusterStarted) await clusterDownAndPurge(dir, stopTimeoutMs, log).catch((error: Error) => log(`stopping the cluster: ${error.message}`))
+  if (clusterStarted) await clusterDownAndRemoveFolder(dir, stopTimeoutMs, log).catch((error: Error) => log(`stopping the cluster: ${error.message}`))
   await removeFolder(dir)
 }

@@ -37,14 +37,15 @@ export default class ClusterDown extends DynCommand {
       const cluster = await clusterDownAndPurge(flags.dir, flags.grace, log)
       const notRunning = cluster.nodes.map((n) => n.name).filter((name) => !cluster.stopped.includes(name))
       if (flags.json) {
-        this.printJson({ok: true, dir: flags.dir, stopped: cluster.stopped, notRunning, purged: true, folderDeleted: cluster.folderDeleted, kept: cluster.kept})
+        this.printJson({ok: true, dir: flags.dir, stopped: cluster.stopped, notRunning, purged: true, folderDeleted: cluster.folderDeleted, kept: cluster.kept, ...(cluster.folderKept === undefined ? {} : {folderKept: cluster.folderKept})})
         return
       }
-      const what = cluster.folderDeleted
-        ? 'and its folder deleted'
-        : cluster.kept.length > 0
-          ? `and its data deleted; the folder is kept, since it holds files dyn did not make (${listSome(cluster.kept)})`
-          : 'and its data deleted; the empty folder is kept, since it is the current directory or holds it'
+      const why = {
+        'holds-other-files': `it holds files dyn did not make (${listSome(cluster.kept)})`,
+        'symbolic-link': `${flags.dir} is a symbolic link, which is yours (what it points to was emptied)`,
+        'current-directory': 'it is the current directory or holds it',
+      }
+      const what = cluster.folderKept === undefined ? 'and its folder deleted' : `and its data deleted; the folder is kept, since ${why[cluster.folderKept]}`
       process.stdout.write(`cluster in ${flags.dir} stopped (${cluster.stopped.length} node(s) were running) ${what}\n`)
     } catch (error) {
       this.failFromError(flags.json, error)

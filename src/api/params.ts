@@ -167,11 +167,11 @@ export function quorumHeaders(choice: QuorumChoice, memberCount: number): Record
   }
 }
 
-/** Query parameters a route accepts; anything else is a typo worth reporting, not ignoring. */
 /**
- * Only `allowed` parameters, each at most once: a repeated one (`?w=2&w=3`) is refused rather
- * than read as its first value, since which of two quorums a client meant cannot be known, and
- * one quietly dropped may be the stronger it asked for.
+ * The query parameters a route accepts, each at most once. Anything else is a typo worth
+ * reporting, not ignoring; a repeated one (`?w=2&w=3`) is refused rather than read as its first
+ * value, since which of two quorums a client meant cannot be known, and one quietly dropped may
+ * be the stronger it asked for.
  */
 export function checkKnownParameters(query: URLSearchParams, allowed: readonly string[]): Checked<null> {
   const seen = new Set<string>()
@@ -181,7 +181,9 @@ export function checkKnownParameters(query: URLSearchParams, allowed: readonly s
     }
     if (seen.has(name)) {
       const values = query.getAll(name)
-      return fail('bad_parameter', `query parameter ${name} is given ${values.length} times (${values.map((value) => `${name}=${value}`).join(', ')}); give it once`)
+      // The message echoes what was sent, so it is bounded: a few values, each cut short.
+      const shown = values.slice(0, 3).map((value) => `${name}=${value.length > 20 ? `${value.slice(0, 20)}...` : value}`)
+      return fail('bad_parameter', `query parameter ${name} is given ${values.length} times (${shown.join(', ')}${values.length > 3 ? ', ...' : ''}); give it once`)
     }
     seen.add(name)
   }

@@ -47,6 +47,8 @@ export class ClusterWatch {
   private memory: WatchMemory = emptyMemory
   private source: string
   private readonly known: string[]
+  /** The addresses the user gave: kept to fail over to whatever their members became. */
+  private readonly given: ReadonlySet<string>
   /** The member whose own view the detail panel shows; undefined when it is closed. */
   focus: string | undefined
 
@@ -57,6 +59,7 @@ export class ClusterWatch {
   ) {
     if (addresses.length === 0) throw new Error('ClusterWatch needs at least one node address')
     this.known = [...new Set(addresses)].slice(0, knownAddressesMax)
+    this.given = new Set(this.known)
     this.source = this.known[0] as string
   }
 
@@ -76,6 +79,7 @@ export class ClusterWatch {
       // and one removed while cut off would cost each refresh a timeout.
       const members = found.view.members.filter((member) => member.status !== 'left')
       for (const member of members) this.remember(member.apiAddress)
+      for (const member of found.view.members) if (member.status === 'left') this.forget(member.apiAddress)
       const samples = await Promise.all(members.map(async (member) => {
         const answer = await this.fetchJson(member.apiAddress, '/stats')
         return [member.name, answer.ok ? parseStats(answer.body) : undefined] as const
@@ -100,6 +104,12 @@ export class ClusterWatch {
     if (!this.known.includes(address) && this.known.length < knownAddressesMax) this.known.push(address)
   }
 
+  /** A member that left is no address to fail over to, unless the user gave it (and the current source stays). */
+  private forget(address: string): void {
+    const index = this.known.indexOf(address)
+    if (index >= 0 && !this.given.has(address) && address !== this.source) this.known.splice(index, 1)
+  }
+
   /** GET /cluster from the current source, else from each other known address in turn. */
   private async fetchView(): Promise<{view: ClusterView; failover?: {from: string; to: string}} | undefined> {
     const candidates = [this.source, ...this.known.filter((address) => address !== this.source)]
@@ -120,6 +130,7 @@ export class ClusterWatch {
     if (name === undefined) return undefined
     const member = view.members.find((m) => m.name === name)
     if (member === undefined) return {name, error: 'not a member any more'}
+    if (member.status === 'left') return {name, error: 'it left the cluster'}
     const own = member.apiAddress === this.source ? {ok: true as const, view} : await this.fetchJson(member.apiAddress, '/cluster').then((answer) => ({ok: answer.ok, view: answer.ok ? parseCluster(answer.body) : undefined, message: answer.ok ? undefined : answer.message}))
     if (own.view === undefined) return {name, error: `its /cluster did not answer${'message' in own && own.message ? ` (${own.message})` : ''}`}
     const peers: PeerView[] = own.view.members.map((m) => ({name: m.name, status: m.status}))

@@ -11,7 +11,7 @@
 
 import {spawn} from 'node:child_process'
 import {closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync} from 'node:fs'
-import {readdir, readFile, rm, writeFile} from 'node:fs/promises'
+import {lstat, readdir, readFile, realpath, rm, writeFile} from 'node:fs/promises'
 import {makeFolder} from '../node/make-folder.js'
 import {constants as osConstants} from 'node:os'
 import path from 'node:path'
@@ -279,13 +279,8 @@ export async function clusterUp(options: UpOptions, log: (line: string) => void)
   }
   const cluster = planCluster(dir, existing, options)
   if (existing === undefined) {
-    // `down --purge` deletes what a cluster keeps in its folder: a folder that already holds a
-    // user's files is not one to make a cluster in (a --dir of ~/project would put the cluster's
-    // data among the project's files).
-    const foreign = foreignEntries(await folderEntries(dir), cluster.nodes.map((node) => node.name))
-    if (foreign.length > 0) {
-      throw new DynError('bad_parameter', `${options.dir} already holds files that are not a dyn cluster's (${listSome(foreign)}) and no ${clusterFileName}: dyn cluster up makes a new cluster in a new or empty folder, which dyn cluster down --purge deletes again. Give a folder of its own, such as ${path.join(options.dir, 'cluster')}`)
-    }
+    const refusal = await newClusterFolderRefusal(options.dir, cluster.nodes.map((node) => node.name))
+    if (refusal !== undefined) throw new DynError('bad_parameter', refusal)
   }
   if (existing !== undefined && existing.advertiseHost !== options.advertiseHost) {
     // Its nodes advertise the proxy of dyn verify: started without it, they could not reach each other.
@@ -905,36 +900,94 @@ const removeRetries = 10
 const removeRetryDelayMs = 100
 
 /**
- * `dyn cluster down --purge`: stops the folder's nodes and their wrappers, then deletes what the
- * cluster keeps in the folder (its description, secret, and each node's data folder, log, pid
- * and exit records) and the folder itself once nothing else is in it. Anything else found there
- * (a user's own files) is left in place, and so is the folder then: `kept` names those entries.
- * The folder is also kept when it is the current directory or holds it. Each removal is retried
- * (ENOTEMPTY, EBUSY) in case a process this folder's description does not know of (an older
- * folder without wrapper pids) writes a last file.
+ * Why `dir` cannot take a new cluster, in words that say what to do; undefined when it can: a
+ * folder that does not exist yet, or one that holds nothing but what a cluster of `nodeNames`
+ * makes (left by an earlier `up` that failed before it wrote cluster.json). `down --purge`
+ * deletes what a cluster keeps in its folder, so a folder that already holds a user's files is
+ * not one to make a cluster in (a --dir of ~/project would put the cluster's data among the
+ * project's files); dyn verify asks this too, before it starts anything.
  */
-export async function clusterDownAndPurge(dir: string, graceMs: number, log: (line: string) => void): Promise<LocalCluster & {stopped: string[]; kept: string[]; folderDeleted: boolean}> {
-  const cluster = await clusterDown(dir, graceMs, log)
-  const folder = path.resolve(dir)
-  const names = cluster.nodes.map((node) => node.name)
-  for (const entry of await folderEntries(folder)) {
-    if (!isClusterEntry(entry, names)) continue
-    await removeFolder(path.join(folder, entry))
+export async function newClusterFolderRefusal(dir: string, nodeNames: readonly string[]): Promise<string | undefined> {
+  let entries: string[]
+  try {
+    entries = await folderEntries(dir)
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'ENOTDIR') return `${dir} is not a folder: give --dir a new or empty folder`
+    if (code === 'EACCES' || code === 'EPERM') return `${dir} cannot be read (${code}): give --dir a folder you may read and write`
+    throw error
   }
-  const kept = await folderEntries(folder)
-  const fromFolder = path.relative(folder, process.cwd())
-  const holdsCurrentDirectory = fromFolder === '' || (fromFolder !== '..' && !fromFolder.startsWith(`..${path.sep}`) && !path.isAbsolute(fromFolder))
-  const folderDeleted = kept.length === 0 && !holdsCurrentDirectory
-  if (folderDeleted) await removeFolder(folder)
-  return {...cluster, kept, folderDeleted}
+  const foreign = foreignEntries(entries, nodeNames)
+  if (foreign.length === 0) return undefined
+  return `${dir} already holds files that are not a dyn cluster's (${listSome(foreign)}) and no ${clusterFileName}: a new cluster is made in a new or empty folder, which dyn cluster down --purge deletes again. Give a folder of its own, such as ${path.join(dir, 'cluster')}`
 }
 
-/** A folder's entries; none when it does not exist. */
+/** Rounds of removal at most, each after the entries a late write may have added (a wrapper's exit record). */
+const purgeRounds = 3
+const purgeRoundDelayMs = 100
+
+/**
+ * `dyn cluster down --purge`: stops the folder's nodes and their wrappers, then deletes what the
+ * cluster keeps in the folder (each node's data folder, log, pid and exit records, then its
+ * secret, and its description last, so that a purge cut short can be run again) and the folder
+ * itself once nothing else is in it. Anything else found there (a user's own files) is left in
+ * place, and so is the folder then: `kept` names those entries. The folder is also kept when it
+ * is the current directory or holds it, or when `dir` is a symbolic link (the link is the user's;
+ * what it points to is purged). Entries a process this folder's description does not know of
+ * writes late (an older folder without wrapper pids) are removed in a further round.
+ *
+ * For a folder the caller made itself (a temporary one), `clusterDownAndRemoveFolder` removes
+ * everything.
+ */
+export async function clusterDownAndPurge(dir: string, graceMs: number, log: (line: string) => void): Promise<LocalCluster & PurgeResult> {
+  const cluster = await clusterDown(dir, graceMs, log)
+  const folder = await realpath(dir)
+  const names = cluster.nodes.map((node) => node.name)
+  const lastFirst = (entry: string): number => (entry === clusterFileName ? 2 : entry === clusterSecretFileName ? 1 : 0)
+  for (let round = 0; round < purgeRounds; round += 1) {
+    const ours = (await folderEntries(folder)).filter((entry) => isClusterEntry(entry, names)).sort((a, b) => lastFirst(a) - lastFirst(b))
+    if (ours.length === 0) break
+    if (round > 0) await wait(purgeRoundDelayMs)
+    for (const entry of ours) await removeFolder(path.join(folder, entry))
+  }
+  const kept = foreignEntries(await folderEntries(folder), names)
+  const fromFolder = path.relative(folder, await realpath(process.cwd()))
+  const holdsCurrentDirectory = fromFolder === '' || (fromFolder !== '..' && !fromFolder.startsWith(`..${path.sep}`) && !path.isAbsolute(fromFolder))
+  const isLink = (await lstat(dir)).isSymbolicLink()
+  const folderKept: PurgeResult['folderKept'] = kept.length > 0 || (await folderEntries(folder)).length > 0 ? 'holds-other-files' : isLink ? 'symbolic-link' : holdsCurrentDirectory ? 'current-directory' : undefined
+  if (folderKept === undefined) await removeFolder(folder)
+  return {...cluster, kept, folderDeleted: folderKept === undefined, ...(folderKept === undefined ? {} : {folderKept})}
+}
+
+export interface PurgeResult {
+  readonly stopped: string[]
+  /** Entries left in the folder that the cluster did not make, sorted. */
+  readonly kept: string[]
+  readonly folderDeleted: boolean
+  /** Why the folder stayed: files of the user's own in it, `--dir` a symbolic link (the user's), or the current directory in it. */
+  readonly folderKept?: 'holds-other-files' | 'symbolic-link' | 'current-directory'
+}
+
+/**
+ * For a folder the caller made itself (a temporary folder of a benchmark or an experiment): stops
+ * the nodes of the cluster it holds, if any, and removes the folder with everything in it,
+ * whatever else its runs put there (a node started by hand beside the cluster's).
+ */
+export async function clusterDownAndRemoveFolder(dir: string, graceMs: number, log: (line: string) => void): Promise<void> {
+  try {
+    if ((await readCluster(dir)) !== undefined) await clusterDown(dir, graceMs, log)
+  } finally {
+    await removeFolder(dir)
+  }
+}
+
+/** A folder's entries, sorted; none when it does not exist. */
 async function folderEntries(dir: string): Promise<string[]> {
-  return readdir(dir).catch((error: NodeJS.ErrnoException) => {
+  const entries = await readdir(dir).catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') return []
     throw error
   })
+  return entries.sort()
 }
 
 /**

@@ -62,6 +62,11 @@ export function checkRunLength(options: Pick<NemesisOptions, 'durationMs' | 'kin
       `--duration ${seconds(options.durationMs)} is too short to hold one fault of each kind asked (${options.kinds.join(', ')}) for sure: ` +
       `after a quiet start of ${seconds(quietStartMsOf(options.durationMs))} s, each may last up to ${seconds(options.faultMsMax)} s (--fault-seconds ${seconds(options.faultMsMin)},${seconds(options.faultMsMax)}), ` +
       `with ${seconds(options.gapMs)} s (--gap-seconds) between them, and a run without the faults asked for proves nothing about them. ` +
-      `Use --duration ${shortest} or more, or a shorter --fault-seconds MAX or --gap-seconds, or fewer --faults`,
+      (shortest <= verifyDurationSecondsMax
+        ? `Use --duration ${shortest} or more, or a shorter --fault-seconds MAX or --gap-seconds, or fewer --faults`
+        : `No --duration holds them (at most ${verifyDurationSecondsMax} s, and these need ${shortest}): use a shorter --fault-seconds MAX or --gap-seconds, or fewer --faults`),
   }
 }
+
+/** The longest run `dyn verify --duration` takes, in seconds (commands/verify.ts). */
+export const verifyDurationSecondsMax = 3600

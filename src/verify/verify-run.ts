@@ -28,7 +28,7 @@ import type {Transport} from '../transport/transport.js'
 import {values} from '../versioning/dvvset.js'
 import type {ConflictPolicy} from '../membership/member-table.js'
 import {conflictPolicies} from '../cli/cluster-settings.js'
-import {clusterDown, clusterUp, existingSecretFile, isNodeProcess, localClusterClientCaFile, localClusterNodeTls, localClusterTls, localNodeClient, localNodeNames, readCluster, removeFolder} from '../cli/local-cluster.js'
+import {clusterDown, clusterUp, existingSecretFile, isNodeProcess, localClusterClientCaFile, localClusterNodeTls, localClusterTls, localNodeClient, localNodeNames, newClusterFolderRefusal, readCluster, removeFolder} from '../cli/local-cluster.js'
 import type {LocalCluster} from '../cli/local-cluster.js'
 import {freeClusterPorts} from '../cli/ports.js'
 import {availabilityByFault, checkCarts, converged, encodeCart, mergeCartVersions} from './cart-check.js'
@@ -106,6 +106,12 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
   const planned = planVerifyCluster(dir, existing, {nodeCount: options.nodeCount, conflict: options.conflict})
   if (!planned.ok) throw new DynError(planned.error, planned.message)
   const {plan} = planned
+  // A --dir that holds no cluster yet must be one a new cluster may be made in (dyn cluster up's
+  // rule: not a folder of a user's own files), which is said before anything starts.
+  if (existing === undefined && options.dir !== undefined) {
+    const refusal = await newClusterFolderRefusal(options.dir, localNodeNames(plan.nodeCount))
+    if (refusal !== undefined) throw new DynError('bad_parameter', refusal)
+  }
   const wantsLinks = options.kinds.some((kind) => kind === 'partition' || kind === 'isolate' || kind === 'one-way')
   if (existing !== undefined && existing.advertiseHost === undefined && wantsLinks) {
     throw new DynError('bad_parameter', `${dir} holds a cluster made by dyn cluster up, whose nodes talk to each other directly: verify can only kill and pause them. Use --faults kill,pause, or leave out --dir to let verify start a cluster whose links pass through its proxy`)

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict'
 import {spawn} from 'node:child_process'
 import {existsSync} from 'node:fs'
-import {mkdtemp, readdir, readFile, rm, writeFile} from 'node:fs/promises'
+import {lstat, mkdtemp, readdir, readFile, rm, symlink, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
@@ -389,7 +389,7 @@ describe('dyn cluster up|down|status', () => {
     const refused = await runDyn(['cluster', 'up', '--nodes', '1', '--dir', dir, '--port', String(free.port), '--rpc-port', String(free.rpcPort), '--json'])
     assert.equal(refused.code, 2, refused.stdout + refused.stderr)
     assert.equal(jsonOf(refused).error, 'bad_parameter')
-    assert.match(String(jsonOf(refused).message), /already holds files that are not a dyn cluster's \(notes\.txt\) and no cluster\.json: .*Give a folder of its own, such as .*cluster$/)
+    assert.match(String(jsonOf(refused).message), /already holds files that are not a dyn cluster's \(notes\.txt\) and no cluster\.json: a new cluster is made in a new or empty folder, .*Give a folder of its own, such as .*cluster$/)
     assert.deepEqual((await readdir(dir)).sort(), ['notes.txt'], 'a refused up writes nothing into the folder')
 
     // A cluster made in an empty folder, into which the user then put a file of their own.
@@ -400,7 +400,7 @@ describe('dyn cluster up|down|status', () => {
     await writeFile(path.join(clusterDir, 'keep-me.txt'), 'mine too\n')
     const purged = await runDyn(['cluster', 'down', '--dir', clusterDir, '--purge', '--json'])
     assert.equal(purged.code, 0, purged.stdout + purged.stderr)
-    assert.deepEqual(jsonOf(purged), {ok: true, dir: clusterDir, stopped: ['n1'], notRunning: [], purged: true, folderDeleted: false, kept: ['keep-me.txt']})
+    assert.deepEqual(jsonOf(purged), {ok: true, dir: clusterDir, stopped: ['n1'], notRunning: [], purged: true, folderDeleted: false, kept: ['keep-me.txt'], folderKept: 'holds-other-files'})
     assert.deepEqual(await readdir(clusterDir), ['keep-me.txt'], 'the cluster\'s data, log, records, secret and description are gone; the user\'s file stays')
 
     // Purged from inside its own folder (--dir .): the cluster's files go, the folder one stands in stays.
@@ -409,8 +409,26 @@ describe('dyn cluster up|down|status', () => {
     assert.equal(again.code, 0, again.stderr)
     const purgedHere = await runDyn(['cluster', 'down', '--dir', '.', '--purge'], {cwd: clusterDir})
     assert.equal(purgedHere.code, 0, purgedHere.stdout + purgedHere.stderr)
-    assert.match(purgedHere.stdout, /stopped \(1 node\(s\) were running\) and its data deleted; the empty folder is kept, since it is the current directory or holds it/)
+    assert.match(purgedHere.stdout, /stopped \(1 node\(s\) were running\) and its data deleted; the folder is kept, since it is the current directory or holds it/)
     assert.deepEqual(await readdir(clusterDir), [])
+
+    // Through a symbolic link: the link is the user's and stays; what it points to is emptied.
+    const link = path.join(dir, 'link')
+    await symlink(clusterDir, link)
+    const viaLink = await runDyn(['cluster', 'up', '--nodes', '1', '--dir', link, '--port', String(free.port), '--rpc-port', String(free.rpcPort)])
+    assert.equal(viaLink.code, 0, viaLink.stderr)
+    const purgedViaLink = await runDyn(['cluster', 'down', '--dir', link, '--purge', '--json'])
+    assert.equal(purgedViaLink.code, 0, purgedViaLink.stdout + purgedViaLink.stderr)
+    assert.equal(jsonOf(purgedViaLink).folderKept, 'symbolic-link')
+    assert.ok((await lstat(link)).isSymbolicLink(), 'the link is still there')
+    assert.deepEqual(await readdir(clusterDir), [])
+
+    // A --dir that is a file is bad input, not an internal error.
+    const file = path.join(dir, 'notes.txt')
+    const onFile = await runDyn(['cluster', 'up', '--nodes', '1', '--dir', file, '--port', String(free.port), '--rpc-port', String(free.rpcPort), '--json'])
+    assert.equal(onFile.code, 2, onFile.stdout + onFile.stderr)
+    assert.equal(jsonOf(onFile).error, 'bad_parameter')
+    assert.match(String(jsonOf(onFile).message), /notes\.txt is not a folder: give --dir a new or empty folder$/)
   })
 
   it('invalid cluster settings are bad input (exit 2, a JSON error saying what to do) and start nothing', async (t) => {

@@ -152,6 +152,25 @@ describe('ClusterWatch', () => {
     await watch.poll()
     assert.deepEqual(requests.filter((r) => r.startsWith('127.0.0.1:7072')), [], 'n3 left: not asked')
     assert.equal(requests.filter((r) => r.startsWith('127.0.0.1:7073/stats')).length, 2, 'n4 is asked each refresh')
+    // The detail panel on it says it left, without asking it.
+    watch.focus = 'n3'
+    assert.equal((await watch.poll()).focus?.error, 'it left the cluster')
+    assert.deepEqual(requests.filter((r) => r.startsWith('127.0.0.1:7072')), [])
+  })
+
+  it('forgets the address of a member that left, once seen live: the watched node gone, it fails over to a member', async () => {
+    const {nodes, fetch, requests} = fakeCluster(['n1', 'n2', 'n3'])
+    const watch = new ClusterWatch(['127.0.0.1:7070'], fetch, () => Date.UTC(2026, 11, 1, 9, 30, 0))
+    await watch.poll()
+    leave(nodes, 'n2')
+    await watch.poll()
+    const n1 = nodes[0] as FakeNode
+    n1.answering = false
+    requests.length = 0
+    const after = await watch.poll()
+    assert.equal(watch.watchedAddress, '127.0.0.1:7072', 'failed over to n3, the member that is left')
+    assert.ok(after.events.some((e) => e.text.includes('127.0.0.1:7072')))
+    assert.deepEqual(requests.filter((r) => r.startsWith('127.0.0.1:7071')), [], 'n2, which left, is not tried')
   })
 
   it('text: members that left are marked left, not counted in the header, and not in the ring legend', async () => {

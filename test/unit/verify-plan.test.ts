@@ -95,6 +95,14 @@ describe('a run long enough for the faults asked', () => {
     assert.equal(checkRunLength({...defaults, durationMs: 5000, kinds: []}).ok, true)
   })
 
+  it('faults too long for any --duration are refused with the ways that remain, not a duration above the most it takes', () => {
+    const every = ['kill', 'pause', 'partition', 'isolate', 'one-way'] as const
+    const refused = checkRunLength({faultMsMin: 1000, faultMsMax: 900_000, gapMs: 2000, durationMs: 3_600_000, kinds: every})
+    assert.ok(!refused.ok)
+    assert.match(refused.message, /No --duration holds them \(at most 3600 s, and these need \d+\): use a shorter --fault-seconds MAX or --gap-seconds, or fewer --faults$/)
+    assert.doesNotMatch(refused.message, /Use --duration/)
+  })
+
   it('the runs the docs and CI make pass: 60 s of every kind at the defaults, 30 s of every kind at 2,4 with 1 s gaps', () => {
     const every = ['kill', 'pause', 'partition', 'isolate', 'one-way'] as const
     assert.equal(checkRunLength({...defaults, durationMs: 60_000, kinds: every}).ok, true)
