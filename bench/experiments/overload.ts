@@ -18,6 +18,13 @@
  * is small enough for the generator's core to overload it tenfold: the targets are about how the
  * nodes behave past their capacity, whatever that capacity is.
  *
+ * Sharing one quota couples the three nodes as separate machines never are: one node's work
+ * takes CPU from the others, so a node whose own queue is short still sees its requests slow
+ * down, and cuts its own admission limit for load that is not its own. `--cpu-share-per-node`
+ * gives each node a group of its own, with a third of S each (the same CPU in all), so that
+ * each node's admission control sees what its own CPU does, as on a machine of its own; a third
+ * of a quarter of a CPU needs a CFS period of at least 12 ms for the kernel's least quota.
+ *
  * Capacity is the closed loop's goodput (64 connections): what the cluster answers when it is
  * kept busy. The refusal times are each node's own (/stats, admission.refusalTimes), counted
  * over the run at that rate.
@@ -29,7 +36,7 @@
  * load, and what a population of dyn's clients gets; `on` or `off` runs one of the two.
  *
  *   node dist/bench/experiments/overload.js [--seconds 10] [--warmup 5] [--connections-per-node 1000] [--no-pin]
- *       [--nodes-cpu-share 0.25] [--cfs-period-ms 10] [--throttle both|on|off] [--reports DIR]
+ *       [--nodes-cpu-share 0.25 [--cpu-share-per-node]] [--cfs-period-ms 10] [--throttle both|on|off] [--reports DIR]
  *
  * `--reports DIR` also writes each run's whole report (the bench's --json, with its per-second
  * timeline) to DIR, one file per run, for a look at how a run's latency moved within it.
@@ -55,6 +62,7 @@ const {values} = parseArgs({
     'connections-per-node': {type: 'string', default: '1000'},
     pin: {type: 'boolean', default: true},
     'nodes-cpu-share': {type: 'string'},
+    'cpu-share-per-node': {type: 'boolean', default: false},
     'cfs-period-ms': {type: 'string', default: '10'},
     throttle: {type: 'string', default: 'both'},
     reports: {type: 'string'},
@@ -106,11 +114,18 @@ if (!(limitedPeriodUs >= 1000 && limitedPeriodUs <= 1_000_000)) {
   process.stderr.write('overload: --cfs-period-ms must be within 1 to 1000 (the kernel\'s bounds for cpu.cfs_period_us)\n')
   process.exit(2)
 }
-if (nodesCpuShare !== undefined && cfsQuotaUsOf(nodesCpuShare, limitedPeriodUs) < cfsQuotaUsMin) {
-  process.stderr.write(`overload: --nodes-cpu-share ${nodesCpuShare} of a ${limitedPeriodUs / 1000} ms period is below the kernel's least quota of ${cfsQuotaUsMin / 1000} ms; give a --cfs-period-ms of at least ${Math.ceil(cfsQuotaUsMin / nodesCpuShare / 1000)}\n`)
+const perNode = values['cpu-share-per-node'] === true
+if (perNode && nodesCpuShare === undefined) {
+  process.stderr.write('overload: --cpu-share-per-node divides --nodes-cpu-share among the nodes: give --nodes-cpu-share too\n')
   process.exit(2)
 }
-let limit: {release: () => Promise<void>} | undefined
+// What one group gets: all of S for the three nodes together, or a third of it for each node alone.
+const groupShare = nodesCpuShare === undefined ? undefined : perNode ? nodesCpuShare / 3 : nodesCpuShare
+if (groupShare !== undefined && cfsQuotaUsOf(groupShare, limitedPeriodUs) < cfsQuotaUsMin) {
+  process.stderr.write(`overload: a share of ${groupShare.toFixed(4)} CPU per group of a ${limitedPeriodUs / 1000} ms period is below the kernel's least quota of ${cfsQuotaUsMin / 1000} ms; give a --cfs-period-ms of at least ${Math.ceil(cfsQuotaUsMin / groupShare / 1000)}\n`)
+  process.exit(2)
+}
+const limits: Array<{release: () => Promise<void>}> = []
 try {
   const cluster = await clusterUp({dir, nodeCount: 3, port, rpcPort, startArgs: [], readyTimeoutMs: 30_000}, () => undefined)
   const nodes = cluster.nodes.map((node) => `${cluster.host}:${node.port}`)
@@ -120,11 +135,17 @@ try {
     const done = await Promise.all([...cluster.nodes.map((node) => pin(node.pid as number, '0')), pin(process.pid, generatorCpus)])
     pinning = done.every(Boolean) ? `nodes on CPU 0, the generator on CPUs ${generatorCpus}` : 'pinning failed (taskset): not pinned'
   }
-  if (nodesCpuShare !== undefined) {
+  if (nodesCpuShare !== undefined && groupShare !== undefined) {
     // A short period (10 ms unless --cfs-period-ms), so that the limit itself holds a request
     // for milliseconds, not the 100 ms of the kernel's default period.
-    limit = await cpuLimitedGroup(`dyn-overload-${process.pid}`, cluster.nodes.map((node) => node.pid as number), nodesCpuShare, limitedPeriodUs)
-    pinning += `; the three nodes limited together to ${nodesCpuShare} CPU (CFS period ${limitedPeriodUs / 1000} ms)`
+    const pids = cluster.nodes.map((node) => node.pid as number)
+    if (perNode) {
+      for (const [index, pid] of pids.entries()) limits.push(await cpuLimitedGroup(`dyn-overload-${process.pid}-${index + 1}`, [pid], groupShare, limitedPeriodUs))
+      pinning += `; each node limited to ${groupShare.toFixed(4)} CPU in a group of its own, ${nodesCpuShare} in all (CFS period ${limitedPeriodUs / 1000} ms)`
+    } else {
+      limits.push(await cpuLimitedGroup(`dyn-overload-${process.pid}`, pids, groupShare, limitedPeriodUs))
+      pinning += `; the three nodes limited together to ${nodesCpuShare} CPU (CFS period ${limitedPeriodUs / 1000} ms)`
+    }
   }
   process.stderr.write(`cluster of 3 nodes in ${dir}; ${pinning}\n`)
   // The warm-up also lets admission control settle: the targets are about a sustained overload.
@@ -178,5 +199,5 @@ try {
   )
 } finally {
   await clusterDownAndPurge(dir, 3000, () => undefined)
-  await limit?.release()
+  for (const limit of limits) await limit.release()
 }
