@@ -48,7 +48,7 @@ import {availableParallelism, tmpdir} from 'node:os'
 import path from 'node:path'
 import {parseArgs} from 'node:util'
 import {promisify} from 'node:util'
-import {clusterDownAndPurge, clusterUp} from '../../src/cli/local-cluster.js'
+import {clusterDownAndRemoveFolder, clusterUp} from '../../src/cli/local-cluster.js'
 import {freeClusterPorts} from '../../src/cli/ports.js'
 import {refusalTimesOf, runBench} from '../runner.js'
 import type {BenchReport} from '../runner.js'
@@ -198,6 +198,6 @@ try {
     `${markdownTable(['run', 'offered ops/s', 'goodput ops/s', 'of capacity', 'shed', 'throttled', 'accepted p99.9 ms', 'refusals at the nodes'], rows)}\n\n${pinning}; capacity ${capacity.toFixed(0)} ops/s (the better closed loop); ${connectionsPerNode} connections per node in the open loop; ${durationS} s per run after ${warmupS} s of the same load.\n`,
   )
 } finally {
-  await clusterDownAndPurge(dir, 3000, () => undefined)
+  await clusterDownAndRemoveFolder(dir, 3000, () => undefined)
   for (const limit of limits) await limit.release()
 }
