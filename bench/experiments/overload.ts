@@ -104,9 +104,6 @@ function p999Of(report: BenchReport): string {
   return report.run.operations.map((op) => `${op.operation} ${op.latency.p999Ms.toFixed(1)}`).join(', ')
 }
 
-const dir = await mkdtemp(path.join(tmpdir(), 'dyn-overload-'))
-const {port, rpcPort} = await freeClusterPorts(3)
-const pinned = values.pin === true && availableParallelism() >= 2
 // The CFS period of --nodes-cpu-share: past its quota the group is stopped for the rest of the
 // period, so a request that arrives then waits up to (1 - share) of it whatever the node does.
 const limitedPeriodUs = Math.round(Number(values['cfs-period-ms']) * 1000)
@@ -125,6 +122,10 @@ if (groupShare !== undefined && cfsQuotaUsOf(groupShare, limitedPeriodUs) < cfsQ
   process.stderr.write(`overload: a share of ${groupShare.toFixed(4)} CPU per group of a ${limitedPeriodUs / 1000} ms period is below the kernel's least quota of ${cfsQuotaUsMin / 1000} ms; give a --cfs-period-ms of at least ${Math.ceil(cfsQuotaUsMin / groupShare / 1000)}\n`)
   process.exit(2)
 }
+// Made only once every flag is checked: a refused run leaves no folder behind.
+const dir = await mkdtemp(path.join(tmpdir(), 'dyn-overload-'))
+const {port, rpcPort} = await freeClusterPorts(3)
+const pinned = values.pin === true && availableParallelism() >= 2
 const limits: Array<{release: () => Promise<void>}> = []
 try {
   const cluster = await clusterUp({dir, nodeCount: 3, port, rpcPort, startArgs: [], readyTimeoutMs: 30_000}, () => undefined)
