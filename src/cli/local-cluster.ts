@@ -49,6 +49,13 @@ export interface LocalNode {
    * serving member reported it: `up` starts it no more, and `status` shows it as left.
    */
   left?: boolean
+  /**
+   * The incarnation of the member's row that said it left, when the member reported one: the node
+   * is a member again once a serving member lists it, not left, with a higher incarnation (it
+   * joined again under its name, as README's way back for a removed node does; an incarnation
+   * only grows). A member restarted from an older table lists it with a lower one, which is no news.
+   */
+  leftIncarnation?: number
 }
 
 export interface LocalCluster {
@@ -287,6 +294,9 @@ export async function clusterUp(options: UpOptions, log: (line: string) => void)
     throw new DynError('bad_parameter', `${options.dir} holds a cluster made by dyn verify, whose nodes reach each other through verify's fault proxy on ${existing.advertiseHost}: run it with dyn verify --dir ${options.dir}, or use another --dir`)
   }
   const alreadyRunning = cluster.nodes.filter(isNodeProcess)
+  // A node of the folder started by hand on its data folder (README's way back for a node that
+  // left, or a restart typed after a crash) runs without this folder's record of its pid.
+  alreadyRunning.push(...(await adoptStartedByHand(cluster, alreadyRunning, log)))
   if (options.startArgs.length > 0 || cluster.startArgs === undefined) cluster.startArgs = startArgsKeepingTls(options, existing, alreadyRunning, log)
   // The folder's TLS files checked as `dyn start` checks them, before any node starts: a node
   // would refuse them too, but only after it was started, and this `up` would then stop the
@@ -295,9 +305,11 @@ export async function clusterUp(options: UpOptions, log: (line: string) => void)
   // A node that left the cluster would only find out again that it left, and exit: ask a
   // running member which nodes left before starting any.
   await learnLeft(cluster, alreadyRunning)
-  const missing = cluster.nodes.filter((node) => !alreadyRunning.includes(node) && node.left !== true)
+  // A node marked left is started too if the first node started finds it joined again since
+  // (startMissing decides then); its ports are checked only then, since it may never start.
+  const missing = cluster.nodes.filter((node) => !alreadyRunning.includes(node) && (node.left !== true || node.leftIncarnation !== undefined))
   for (const node of alreadyRunning) log(`${node.name} (pid ${node.pid}) is running; left alone`)
-  await checkPortsFree(cluster, missing, options.portsInUseAdvice ?? portsInUseAdviceDefault)
+  await checkPortsFree(cluster, missing.filter((node) => node.left !== true), options.portsInUseAdvice ?? portsInUseAdviceDefault)
   await makeFolder(dir)
   // A new cluster gets its own secret, which every internode connection must prove: a process
   // that reaches a node's internode port without it can neither join nor write. A folder made
@@ -465,8 +477,9 @@ export function localNodeClient(cluster: LocalCluster, address: string | readonl
 
 /**
  * Marks the folder's nodes that have left the cluster, as the first of `from` that answers
- * GET /cluster reports its members (a removed node shows as `left` too). A node once marked
- * stays marked: a node that left never rejoins under its old identity.
+ * GET /cluster reports its members (a removed node shows as `left` too), and unmarks one that
+ * has joined again under its name since (`markLeft`: only a row with a higher incarnation than
+ * the one that said it left counts, so a member answering from an older table cannot unmark it).
  */
 async function learnLeft(cluster: LocalCluster, from: readonly LocalNode[]): Promise<void> {
   // A folder whose TLS files can no longer be read cannot ask: nothing is learnt then, so that
@@ -475,11 +488,63 @@ async function learnLeft(cluster: LocalCluster, from: readonly LocalNode[]): Pro
   for (const node of from) {
     const answer = await localNodeClient(cluster, `${cluster.host}:${node.port}`, probeTimeoutMs).getJson('/cluster').catch(() => undefined)
     if (answer?.ok !== true) continue
-    const members = (answer.body.members ?? []) as Array<{name?: unknown; status?: unknown}>
-    const leftNames = new Set(members.filter((member) => member.status === 'left').map((member) => member.name))
-    for (const local of cluster.nodes) if (leftNames.has(local.name)) local.left = true
+    const members = (answer.body.members ?? []) as ReportedMember[]
+    for (const local of cluster.nodes) {
+      const member = members.find((candidate) => candidate.name === local.name)
+      if (member !== undefined) markLeft(local, member)
+    }
     return
   }
+}
+
+/** A member's row as GET /cluster reports it: what learnLeft reads. */
+export interface ReportedMember {
+  readonly name?: unknown
+  readonly status?: unknown
+  readonly incarnation?: unknown
+}
+
+/**
+ * What one member's reported row says of a folder's node: it left (marked, with the row's
+ * incarnation), or it joined again since it left (a higher incarnation, not left: unmarked), or
+ * nothing new. A mark made without an incarnation (by an older dyn) stays for good, as it did.
+ */
+export function markLeft(local: LocalNode, member: ReportedMember): void {
+  const incarnation = typeof member.incarnation === 'number' && Number.isSafeInteger(member.incarnation) ? member.incarnation : undefined
+  if (member.status === 'left') {
+    local.left = true
+    if (incarnation !== undefined && (local.leftIncarnation === undefined || incarnation > local.leftIncarnation)) local.leftIncarnation = incarnation
+    return
+  }
+  if (local.left === true && local.leftIncarnation !== undefined && incarnation !== undefined && incarnation > local.leftIncarnation) {
+    local.left = undefined
+    local.leftIncarnation = undefined
+  }
+}
+
+/**
+ * The folder's nodes that are not running by its own record but answer on their port as
+ * themselves, in the folder's cluster, from a process started on their data folder (`dyn start`
+ * typed by hand): their pid is taken into the folder's record, so that `up` leaves them alone,
+ * `status` sees them and `down` stops them. Another process on a node's port is left to the
+ * port check, which names it.
+ */
+async function adoptStartedByHand(cluster: LocalCluster, running: readonly LocalNode[], log: (line: string) => void): Promise<LocalNode[]> {
+  if (localClusterTlsProblem(cluster) !== undefined) return []
+  const adopted: LocalNode[] = []
+  for (const node of cluster.nodes) {
+    if (running.includes(node)) continue
+    const view = await probe(cluster, node)
+    if (view === undefined || view.node !== node.name || typeof view.pid !== 'number') continue
+    if (cluster.clusterId !== undefined && view.clusterId !== cluster.clusterId) continue
+    const candidate = {...node, pid: view.pid}
+    if (!isNodeProcess(candidate)) continue
+    node.pid = view.pid
+    node.wrapperPid = undefined
+    adopted.push(node)
+    log(`${node.name} (pid ${view.pid}) was started by hand on its data folder; taken into ${clusterFileName}`)
+  }
+  return adopted
 }
 
 /** Start `missing`: a new cluster's first node alone first, then the rest seeded by what runs. */
@@ -494,9 +559,12 @@ async function startMissing(
 ): Promise<void> {
   const startArgs = [...creationSettingsArgs(cluster.settings ?? {}), ...(cluster.startArgs ?? [])]
   const seeds = running.map((node) => `${cluster.host}:${node.rpcPort}`)
+  const leftWhenPlanned = new Set(missing.filter((node) => node.left === true))
   for (const node of missing) {
-    // The first node started learns which of the others left (a folder stopped after a leave).
+    // The first node started learns which of the others left (a folder stopped after a leave),
+    // and which joined again since they left.
     if (node.left === true) continue
+    if (leftWhenPlanned.has(node)) await checkPortsFree(cluster, [node], portsInUseAdviceDefault)
     // With nothing running, the first node starts without seeds: on a new folder it creates the
     // cluster, on a stopped one it comes back from its stored member table. It must serve
     // before the others try to join through it. A node started next to running ones joins

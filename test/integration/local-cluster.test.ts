@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict'
 import {spawn} from 'node:child_process'
 import {existsSync} from 'node:fs'
-import {lstat, mkdtemp, readdir, readFile, rm, symlink, writeFile} from 'node:fs/promises'
+import {lstat, mkdtemp, readdir, readFile, rename, rm, symlink, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
@@ -308,6 +308,36 @@ describe('dyn cluster up|down|status', () => {
     const text = await runDyn(['cluster', 'status', '--dir', c.dir])
     assert.equal(text.code, 0, text.stdout)
     assert.match(text.stdout, /n3 .*left the cluster/)
+
+    // README's way back: n3's data folder moved aside, and n3 started by hand under its name,
+    // joining through n1. It is a member again (a newer incarnation than the row that said it
+    // left): up takes the running process into the folder's record rather than fail on its
+    // ports, status sees it serve, down stops it, and the next up starts it with the others.
+    const n1 = c.cluster.nodes[0]
+    assert.ok(n1 !== undefined)
+    await rename(n3.dataDir, `${n3.dataDir}.old`)
+    const hand = spawn(process.execPath, [dynBin, 'start', '--name', 'n3', '--host', c.cluster.host, '--port', String(n3.port), '--rpc-port', String(n3.rpcPort), '--data', n3.dataDir, '--seeds', `${c.cluster.host}:${n1.rpcPort}`, ...secretArgs(c.dir)], {stdio: 'ignore'})
+    t.after(() => killNode(hand.pid).catch(() => undefined))
+    await waitFor('n3 to be a member again', async () => {
+      const health = await getJson(`http://${c.cluster.host}:${n3.port}/health`).catch(() => undefined)
+      return health?.body.status === 'valid' ? true : undefined
+    })
+    const takenIn = await runDyn(['cluster', 'up', '--dir', c.dir, '--json'])
+    assert.equal(takenIn.code, 0, takenIn.stdout + takenIn.stderr)
+    assert.deepEqual(jsonOf(takenIn).started, [])
+    assert.deepEqual(jsonOf(takenIn).alreadyRunning, ['n1', 'n2', 'n3'])
+    assert.deepEqual(jsonOf(takenIn).left, [])
+    const serving = await runDyn(['cluster', 'status', '--dir', c.dir, '--json'])
+    assert.equal(serving.code, 0, serving.stdout)
+    assert.equal((jsonOf(serving).nodes as Array<{state: string}>)[2]?.state, 'serving')
+    const down = await runDyn(['cluster', 'down', '--dir', c.dir, '--json'])
+    assert.equal(down.code, 0, down.stdout + down.stderr)
+    assert.deepEqual(jsonOf(down).stopped, ['n1', 'n2', 'n3'])
+    assert.equal(isRunning(hand.pid as number), false, 'down stopped the node started by hand')
+    const allBack = await runDyn(['cluster', 'up', '--dir', c.dir, '--json'])
+    assert.equal(allBack.code, 0, allBack.stdout + allBack.stderr)
+    assert.deepEqual(jsonOf(allBack).started, ['n1', 'n2', 'n3'])
+    assert.deepEqual(jsonOf(allBack).left, [])
   })
 
   it('settings: --n above --nodes is refused, R + W <= N and a capped N warn, status shows the effective N/R/W; up, status and down answer one JSON object', async (t) => {
