@@ -294,9 +294,6 @@ export async function clusterUp(options: UpOptions, log: (line: string) => void)
     throw new DynError('bad_parameter', `${options.dir} holds a cluster made by dyn verify, whose nodes reach each other through verify's fault proxy on ${existing.advertiseHost}: run it with dyn verify --dir ${options.dir}, or use another --dir`)
   }
   const alreadyRunning = cluster.nodes.filter(isNodeProcess)
-  // A node of the folder started by hand on its data folder (README's way back for a node that
-  // left, or a restart typed after a crash) runs without this folder's record of its pid.
-  alreadyRunning.push(...(await adoptStartedByHand(cluster, alreadyRunning, log)))
   if (options.startArgs.length > 0 || cluster.startArgs === undefined) cluster.startArgs = startArgsKeepingTls(options, existing, alreadyRunning, log)
   // The folder's TLS files checked as `dyn start` checks them, before any node starts: a node
   // would refuse them too, but only after it was started, and this `up` would then stop the
@@ -309,7 +306,9 @@ export async function clusterUp(options: UpOptions, log: (line: string) => void)
   // (startMissing decides then); its ports are checked only then, since it may never start.
   const missing = cluster.nodes.filter((node) => !alreadyRunning.includes(node) && (node.left !== true || node.leftIncarnation !== undefined))
   for (const node of alreadyRunning) log(`${node.name} (pid ${node.pid}) is running; left alone`)
-  await checkPortsFree(cluster, missing.filter((node) => node.left !== true), options.portsInUseAdvice ?? portsInUseAdviceDefault)
+  const portsAdvice = options.portsInUseAdvice ?? portsInUseAdviceDefault
+  await refuseStartedElsewhere(cluster, missing.filter((node) => node.left !== true))
+  await checkPortsFree(cluster, missing.filter((node) => node.left !== true), portsAdvice)
   await makeFolder(dir)
   // A new cluster gets its own secret, which every internode connection must prove: a process
   // that reaches a node's internode port without it can neither join nor write. A folder made
@@ -323,7 +322,7 @@ export async function clusterUp(options: UpOptions, log: (line: string) => void)
   const deadlineMs = Date.now() + options.readyTimeoutMs
   const remainingMs = (): number => Math.max(1, deadlineMs - Date.now())
   try {
-    await startMissing(dir, cluster, alreadyRunning, missing, started, remainingMs, log)
+    await startMissing(dir, cluster, alreadyRunning, missing, started, remainingMs, portsAdvice, log)
     const members = cluster.nodes.filter((node) => node.left !== true)
     const clusterId = await waitForNodes(cluster, members, members.length, remainingMs())
     cluster.clusterId = clusterId
@@ -491,7 +490,9 @@ async function learnLeft(cluster: LocalCluster, from: readonly LocalNode[]): Pro
     const members = (answer.body.members ?? []) as ReportedMember[]
     for (const local of cluster.nodes) {
       const member = members.find((candidate) => candidate.name === local.name)
-      if (member !== undefined) markLeft(local, member)
+      // A node's word on its own row is no news of its return: a removed node started again on
+      // its old data says valid (with a higher incarnation) until it learns it was removed.
+      if (member !== undefined && (local !== node || member.status === 'left')) markLeft(local, member)
     }
     return
   }
@@ -506,8 +507,9 @@ export interface ReportedMember {
 
 /**
  * What one member's reported row says of a folder's node: it left (marked, with the row's
- * incarnation), or it joined again since it left (a higher incarnation, not left: unmarked), or
- * nothing new. A mark made without an incarnation (by an older dyn) stays for good, as it did.
+ * incarnation), or it is a member again since it left (valid or leaving, with a higher
+ * incarnation: unmarked), or nothing new. A mark made without an incarnation (by an older dyn)
+ * stays for good, as it did.
  */
 export function markLeft(local: LocalNode, member: ReportedMember): void {
   const incarnation = typeof member.incarnation === 'number' && Number.isSafeInteger(member.incarnation) ? member.incarnation : undefined
@@ -516,35 +518,35 @@ export function markLeft(local: LocalNode, member: ReportedMember): void {
     if (incarnation !== undefined && (local.leftIncarnation === undefined || incarnation > local.leftIncarnation)) local.leftIncarnation = incarnation
     return
   }
-  if (local.left === true && local.leftIncarnation !== undefined && incarnation !== undefined && incarnation > local.leftIncarnation) {
+  // Joining is not back yet: a join only staged (--no-commit) may never be committed, and up
+  // would wait for it to turn valid.
+  const isMember = member.status === 'valid' || member.status === 'leaving'
+  if (isMember && local.left === true && local.leftIncarnation !== undefined && incarnation !== undefined && incarnation > local.leftIncarnation) {
     local.left = undefined
     local.leftIncarnation = undefined
   }
 }
 
 /**
- * The folder's nodes that are not running by its own record but answer on their port as
- * themselves, in the folder's cluster, from a process started on their data folder (`dyn start`
- * typed by hand): their pid is taken into the folder's record, so that `up` leaves them alone,
- * `status` sees them and `down` stops them. Another process on a node's port is left to the
- * port check, which names it.
+ * Refuses when a node `up` would start already answers on its port as itself: a `dyn start`
+ * typed by hand (README's way back for a node that left, or a restart after a crash), which the
+ * folder's record does not know. Started again it would only find its ports taken; the answer
+ * names its pid and what to do. Another process on a node's port, a node of another cluster
+ * among them, is left to the port check.
  */
-async function adoptStartedByHand(cluster: LocalCluster, running: readonly LocalNode[], log: (line: string) => void): Promise<LocalNode[]> {
-  if (localClusterTlsProblem(cluster) !== undefined) return []
-  const adopted: LocalNode[] = []
-  for (const node of cluster.nodes) {
-    if (running.includes(node)) continue
-    const view = await probe(cluster, node)
-    if (view === undefined || view.node !== node.name || typeof view.pid !== 'number') continue
-    if (cluster.clusterId !== undefined && view.clusterId !== cluster.clusterId) continue
-    const candidate = {...node, pid: view.pid}
-    if (!isNodeProcess(candidate)) continue
-    node.pid = view.pid
-    node.wrapperPid = undefined
-    adopted.push(node)
-    log(`${node.name} (pid ${view.pid}) was started by hand on its data folder; taken into ${clusterFileName}`)
-  }
-  return adopted
+async function refuseStartedElsewhere(cluster: LocalCluster, nodes: readonly LocalNode[]): Promise<void> {
+  // Only a folder whose cluster has an id can know its own nodes: a node of the same name in
+  // another cluster (another folder on these ports) is left to the port check.
+  if (localClusterTlsProblem(cluster) !== undefined || cluster.clusterId === undefined) return
+  const views = await Promise.all(nodes.map((node) => probe(cluster, node)))
+  const running = nodes.filter((node, index) => views[index]?.node === node.name && views[index]?.clusterId === cluster.clusterId)
+  if (running.length === 0) return
+  const named = running.map((node) => `${node.name} (pid ${String(views[nodes.indexOf(node)]?.pid)}, ${cluster.host}:${node.port})`)
+  throw new DynError(
+    'bad_parameter',
+    `${named.join(', ')} ${running.length === 1 ? 'runs' : 'run'}, started outside this folder's dyn cluster up (by hand), so up cannot start ${running.length === 1 ? 'it' : 'them'} here: stop ${running.length === 1 ? 'it' : 'them'} (kill PID), then run dyn cluster up again, which starts ${running.length === 1 ? 'it' : 'them'} on ${running.length === 1 ? 'its' : 'their'} data folder in this folder`,
+    {nodes: running.map((node) => node.name)},
+  )
 }
 
 /** Start `missing`: a new cluster's first node alone first, then the rest seeded by what runs. */
@@ -555,16 +557,28 @@ async function startMissing(
   missing: readonly LocalNode[],
   started: LocalNode[],
   remainingMs: () => number,
+  portsAdvice: string,
   log: (line: string) => void,
 ): Promise<void> {
   const startArgs = [...creationSettingsArgs(cluster.settings ?? {}), ...(cluster.startArgs ?? [])]
   const seeds = running.map((node) => `${cluster.host}:${node.rpcPort}`)
   const leftWhenPlanned = new Set(missing.filter((node) => node.left === true))
-  for (const node of missing) {
-    // The first node started learns which of the others left (a folder stopped after a leave),
-    // and which joined again since they left.
-    if (node.left === true) continue
-    if (leftWhenPlanned.has(node)) await checkPortsFree(cluster, [node], portsInUseAdviceDefault)
+  // The first node started learns which of the others left (a folder stopped after a leave),
+  // and which joined again since they left: those, skipped while still marked, come back at the
+  // end of the queue. Each node is queued at most twice, which bounds the loop.
+  const queue = [...missing]
+  const skipped = new Set<LocalNode>()
+  while (queue.length > 0) {
+    const node = queue.shift() as LocalNode
+    if (started.includes(node)) continue
+    if (node.left === true) {
+      skipped.add(node)
+      continue
+    }
+    if (leftWhenPlanned.has(node)) {
+      await refuseStartedElsewhere(cluster, [node])
+      await checkPortsFree(cluster, [node], portsAdvice)
+    }
     // With nothing running, the first node starts without seeds: on a new folder it creates the
     // cluster, on a stopped one it comes back from its stored member table. It must serve
     // before the others try to join through it. A node started next to running ones joins
@@ -578,6 +592,8 @@ async function startMissing(
       cluster.clusterId = await waitForNodes(cluster, [node], undefined, remainingMs())
       seeds.push(`${cluster.host}:${node.rpcPort}`)
       await learnLeft(cluster, [node])
+      for (const earlier of skipped) if (earlier.left !== true) queue.push(earlier)
+      skipped.clear()
     }
   }
 }

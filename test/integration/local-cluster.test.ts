@@ -311,8 +311,8 @@ describe('dyn cluster up|down|status', () => {
 
     // README's way back: n3's data folder moved aside, and n3 started by hand under its name,
     // joining through n1. It is a member again (a newer incarnation than the row that said it
-    // left): up takes the running process into the folder's record rather than fail on its
-    // ports, status sees it serve, down stops it, and the next up starts it with the others.
+    // left): up says it runs outside the folder and how to hand it over, rather than fail on its
+    // ports; stopped, up starts it on its data folder here with the others.
     const n1 = c.cluster.nodes[0]
     assert.ok(n1 !== undefined)
     await rename(n3.dataDir, `${n3.dataDir}.old`)
@@ -322,22 +322,31 @@ describe('dyn cluster up|down|status', () => {
       const health = await getJson(`http://${c.cluster.host}:${n3.port}/health`).catch(() => undefined)
       return health?.body.status === 'valid' ? true : undefined
     })
-    const takenIn = await runDyn(['cluster', 'up', '--dir', c.dir, '--json'])
-    assert.equal(takenIn.code, 0, takenIn.stdout + takenIn.stderr)
-    assert.deepEqual(jsonOf(takenIn).started, [])
-    assert.deepEqual(jsonOf(takenIn).alreadyRunning, ['n1', 'n2', 'n3'])
-    assert.deepEqual(jsonOf(takenIn).left, [])
-    const serving = await runDyn(['cluster', 'status', '--dir', c.dir, '--json'])
-    assert.equal(serving.code, 0, serving.stdout)
-    assert.equal((jsonOf(serving).nodes as Array<{state: string}>)[2]?.state, 'serving')
-    const down = await runDyn(['cluster', 'down', '--dir', c.dir, '--json'])
-    assert.equal(down.code, 0, down.stdout + down.stderr)
-    assert.deepEqual(jsonOf(down).stopped, ['n1', 'n2', 'n3'])
-    assert.equal(isRunning(hand.pid as number), false, 'down stopped the node started by hand')
-    const allBack = await runDyn(['cluster', 'up', '--dir', c.dir, '--json'])
-    assert.equal(allBack.code, 0, allBack.stdout + allBack.stderr)
-    assert.deepEqual(jsonOf(allBack).started, ['n1', 'n2', 'n3'])
-    assert.deepEqual(jsonOf(allBack).left, [])
+    const elsewhere = await runDyn(['cluster', 'up', '--dir', c.dir, '--json'])
+    assert.equal(elsewhere.code, 2, elsewhere.stdout + elsewhere.stderr)
+    assert.equal(jsonOf(elsewhere).error, 'bad_parameter')
+    assert.match(String(jsonOf(elsewhere).message), new RegExp(`^n3 \\(pid ${hand.pid}, .*\\) runs, started outside this folder's dyn cluster up \\(by hand\\), so up cannot start it here: stop it \\(kill PID\\), then run dyn cluster up again`))
+    await killNode(hand.pid)
+    const back = await runDyn(['cluster', 'up', '--dir', c.dir, '--json'])
+    assert.equal(back.code, 0, back.stdout + back.stderr)
+    assert.deepEqual(jsonOf(back).started, ['n3'])
+    assert.deepEqual(jsonOf(back).left, [])
+
+    // A folder stopped while it still held a node marked that is back since (as after a reboot,
+    // with no member running to ask): the first node started says so, and up starts that node
+    // too, even one that comes before it in the folder (n1 here, marked left at incarnation 0,
+    // below any incarnation a started node has).
+    await runDyn(['cluster', 'down', '--dir', c.dir])
+    const folder = JSON.parse(await readFile(path.join(c.dir, 'cluster.json'), 'utf8')) as {nodes: Array<{name: string; left?: boolean; leftIncarnation?: number}>}
+    const record = folder.nodes.find((node) => node.name === 'n1')
+    assert.ok(record !== undefined)
+    record.left = true
+    record.leftIncarnation = 0
+    await writeFile(path.join(c.dir, 'cluster.json'), `${JSON.stringify(folder, null, 2)}\n`)
+    const rebooted = await runDyn(['cluster', 'up', '--dir', c.dir, '--json'])
+    assert.equal(rebooted.code, 0, rebooted.stdout + rebooted.stderr)
+    assert.deepEqual(jsonOf(rebooted).started, ['n2', 'n3', 'n1'])
+    assert.deepEqual(jsonOf(rebooted).left, [])
   })
 
   it('settings: --n above --nodes is refused, R + W <= N and a capped N warn, status shows the effective N/R/W; up, status and down answer one JSON object', async (t) => {

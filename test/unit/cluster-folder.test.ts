@@ -39,11 +39,19 @@ describe('markLeft: a folder\'s record of a node that left, from a member\'s row
     assert.equal(local.leftIncarnation, 4)
   })
 
-  it('unmarks it when a row not left has a higher incarnation: it joined again under its name', () => {
+  it('unmarks it when a member row (valid or leaving) has a higher incarnation: it joined again under its name', () => {
+    for (const status of ['valid', 'leaving']) {
+      const local = node({left: true, leftIncarnation: 4})
+      markLeft(local, {name: 'n3', status, incarnation: 5})
+      assert.equal(local.left, undefined, status)
+      assert.equal(local.leftIncarnation, undefined, status)
+    }
+  })
+
+  it('keeps the mark while its new join is only joining: a staged join may never be committed', () => {
     const local = node({left: true, leftIncarnation: 4})
     markLeft(local, {name: 'n3', status: 'joining', incarnation: 5})
-    assert.equal(local.left, undefined)
-    assert.equal(local.leftIncarnation, undefined)
+    assert.equal(local.left, true)
   })
 
   it('keeps the mark against a row from an older table (no higher incarnation), and one made without an incarnation for good', () => {
