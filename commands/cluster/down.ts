@@ -2,6 +2,7 @@
 import * as Flags from '@oclif/core/flags'
 import {DynCommand} from '../../src/cli/command-base.js'
 import {clusterDown, clusterDownAndPurge, listSome, stopGraceMsDefault} from '../../src/cli/local-cluster.js'
+import type {PurgeResult} from '../../src/cli/local-cluster.js'
 
 export default class ClusterDown extends DynCommand {
   static override summary = 'Stop the nodes of a local cluster (SIGTERM, then SIGKILL after a grace period).'
@@ -25,30 +26,30 @@ export default class ClusterDown extends DynCommand {
       const log = (line: string): void => {
         if (!flags.json) process.stderr.write(`${line}\n`)
       }
-      if (!flags.purge) {
-        const cluster = await clusterDown(flags.dir, flags.grace, log)
-        const notRunning = cluster.nodes.map((n) => n.name).filter((name) => !cluster.stopped.includes(name))
-        if (flags.json) this.printJson({ok: true, dir: flags.dir, stopped: cluster.stopped, notRunning, purged: false})
-        else process.stdout.write(`cluster in ${flags.dir} stopped (${cluster.stopped.length} node(s) were running)\n`)
-        return
-      }
       // A purge deletes only once every node and the wrapper that records its exit are gone, and
       // only what the cluster made: a user's own files found in the folder stay, and so does the folder then.
-      const cluster = await clusterDownAndPurge(flags.dir, flags.grace, log)
+      const purge = flags.purge ? await clusterDownAndPurge(flags.dir, flags.grace, log) : undefined
+      const cluster = purge ?? (await clusterDown(flags.dir, flags.grace, log))
       const notRunning = cluster.nodes.map((n) => n.name).filter((name) => !cluster.stopped.includes(name))
       if (flags.json) {
-        this.printJson({ok: true, dir: flags.dir, stopped: cluster.stopped, notRunning, purged: true, folderDeleted: cluster.folderDeleted, kept: cluster.kept, ...(cluster.folderKept === undefined ? {} : {folderKept: cluster.folderKept})})
+        const purged = purge === undefined ? {} : {folderDeleted: purge.folderDeleted, kept: purge.kept, ...(purge.folderKept === undefined ? {} : {folderKept: purge.folderKept})}
+        this.printJson({ok: true, dir: flags.dir, stopped: cluster.stopped, notRunning, purged: flags.purge, ...purged})
         return
       }
-      const why = {
-        'holds-other-files': `it holds files dyn did not make (${listSome(cluster.kept)})`,
-        'symbolic-link': `${flags.dir} is a symbolic link, which is yours (what it points to was emptied)`,
-        'current-directory': 'it is the current directory or holds it',
-      }
-      const what = cluster.folderKept === undefined ? 'and its folder deleted' : `and its data deleted; the folder is kept, since ${why[cluster.folderKept]}`
-      process.stdout.write(`cluster in ${flags.dir} stopped (${cluster.stopped.length} node(s) were running) ${what}\n`)
+      process.stdout.write(`cluster in ${flags.dir} stopped (${cluster.stopped.length} node(s) were running)${purge === undefined ? '' : ` ${purgeText(flags.dir, purge)}`}\n`)
     } catch (error) {
       this.failFromError(flags.json, error)
     }
   }
+}
+
+/** What a purge did with the folder, said after what was stopped. */
+function purgeText(dir: string, purge: PurgeResult): string {
+  if (purge.folderKept === undefined) return 'and its folder deleted'
+  const why = {
+    'holds-other-files': `it holds files dyn did not make (${listSome(purge.kept)})`,
+    'symbolic-link': `${dir} is a symbolic link, which is yours (what it points to was emptied)`,
+    'current-directory': 'it is the current directory or holds it',
+  }
+  return `and its data deleted; the folder is kept, since ${why[purge.folderKept]}`
 }

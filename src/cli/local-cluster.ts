@@ -307,8 +307,9 @@ export async function clusterUp(options: UpOptions, log: (line: string) => void)
   const missing = cluster.nodes.filter((node) => !alreadyRunning.includes(node) && (node.left !== true || node.leftIncarnation !== undefined))
   for (const node of alreadyRunning) log(`${node.name} (pid ${node.pid}) is running; left alone`)
   const portsAdvice = options.portsInUseAdvice ?? portsInUseAdviceDefault
-  await refuseStartedElsewhere(cluster, missing.filter((node) => node.left !== true))
-  await checkPortsFree(cluster, missing.filter((node) => node.left !== true), portsAdvice)
+  const startingNow = missing.filter((node) => node.left !== true)
+  await refuseStartedElsewhere(cluster, startingNow)
+  await checkNodePortsFree(cluster.host, startingNow, portsAdvice)
   await makeFolder(dir)
   // A new cluster gets its own secret, which every internode connection must prove: a process
   // that reaches a node's internode port without it can neither join nor write. A folder made
@@ -538,14 +539,15 @@ async function refuseStartedElsewhere(cluster: LocalCluster, nodes: readonly Loc
   // Only a folder whose cluster has an id can know its own nodes: a node of the same name in
   // another cluster (another folder on these ports) is left to the port check.
   if (localClusterTlsProblem(cluster) !== undefined || cluster.clusterId === undefined) return
-  const views = await Promise.all(nodes.map((node) => probe(cluster, node)))
-  const running = nodes.filter((node, index) => views[index]?.node === node.name && views[index]?.clusterId === cluster.clusterId)
+  const answers = await Promise.all(nodes.map(async (node) => ({node, view: await probe(cluster, node)})))
+  const running = answers.filter(({node, view}) => view?.node === node.name && view.clusterId === cluster.clusterId)
   if (running.length === 0) return
-  const named = running.map((node) => `${node.name} (pid ${String(views[nodes.indexOf(node)]?.pid)}, ${cluster.host}:${node.port})`)
+  const named = running.map(({node, view}) => `${node.name} (pid ${String(view?.pid)}, ${cluster.host}:${node.port})`)
+  const [runs, it, its] = running.length === 1 ? ['runs', 'it', 'its'] : ['run', 'them', 'their']
   throw new DynError(
     'bad_parameter',
-    `${named.join(', ')} ${running.length === 1 ? 'runs' : 'run'}, started outside this folder's dyn cluster up (by hand), so up cannot start ${running.length === 1 ? 'it' : 'them'} here: stop ${running.length === 1 ? 'it' : 'them'} (kill PID), then run dyn cluster up again, which starts ${running.length === 1 ? 'it' : 'them'} on ${running.length === 1 ? 'its' : 'their'} data folder in this folder`,
-    {nodes: running.map((node) => node.name)},
+    `${named.join(', ')} ${runs}, started outside this folder's dyn cluster up (by hand), so up cannot start ${it} here: stop ${it} (kill PID), then run dyn cluster up again, which starts ${it} on ${its} data folder in this folder`,
+    {nodes: running.map(({node}) => node.name)},
   )
 }
 
@@ -577,7 +579,7 @@ async function startMissing(
     }
     if (leftWhenPlanned.has(node)) {
       await refuseStartedElsewhere(cluster, [node])
-      await checkPortsFree(cluster, [node], portsAdvice)
+      await checkNodePortsFree(cluster.host, [node], portsAdvice)
     }
     // With nothing running, the first node starts without seeds: on a new folder it creates the
     // cluster, on a stopped one it comes back from its stored member table. It must serve
@@ -730,17 +732,10 @@ export function localClusterSettings(cluster: LocalCluster): CreationSettings {
 }
 
 /**
- * Refuse early, before anything starts, when a port of a node to start is taken already; `advice`
- * says how to choose other ports with the calling command's flags.
- */
-async function checkPortsFree(cluster: LocalCluster, nodes: readonly LocalNode[], advice: string): Promise<void> {
-  await checkNodePortsFree(cluster.host, nodes, advice)
-}
-
-/**
- * Refuses (`bad_parameter`, the ports in `ports`) when a client or internode port of `nodes` is
- * in use on `host`, saying which and `advice` (how to choose others in the caller's own flags).
- * dyn bench asks it before it says it is starting, with the ports its cluster will take.
+ * Refuses early, before anything starts (`bad_parameter`, the ports in `ports`), when a client or
+ * internode port of a node to start is in use on `host`, saying which and `advice` (how to choose
+ * others in the calling command's own flags). dyn bench asks it before it says it is starting,
+ * with the ports its cluster will take.
  */
 export async function checkNodePortsFree(host: string, nodes: ReadonlyArray<{readonly name: string; readonly port: number; readonly rpcPort: number}>, advice: string): Promise<void> {
   const wanted = nodes.flatMap((node) => [
@@ -1034,11 +1029,12 @@ export async function clusterDownAndPurge(dir: string, graceMs: number, log: (li
     if (round > 0) await wait(purgeRoundDelayMs)
     for (const entry of ours) await removeFolder(path.join(folder, entry))
   }
-  const kept = foreignEntries(await folderEntries(folder), names)
+  const remaining = await folderEntries(folder)
+  const kept = foreignEntries(remaining, names)
   const fromFolder = path.relative(folder, await realpath(process.cwd()))
   const holdsCurrentDirectory = fromFolder === '' || (fromFolder !== '..' && !fromFolder.startsWith(`..${path.sep}`) && !path.isAbsolute(fromFolder))
   const isLink = (await lstat(dir)).isSymbolicLink()
-  const folderKept: PurgeResult['folderKept'] = kept.length > 0 || (await folderEntries(folder)).length > 0 ? 'holds-other-files' : isLink ? 'symbolic-link' : holdsCurrentDirectory ? 'current-directory' : undefined
+  const folderKept: PurgeResult['folderKept'] = remaining.length > 0 ? 'holds-other-files' : isLink ? 'symbolic-link' : holdsCurrentDirectory ? 'current-directory' : undefined
   if (folderKept === undefined) await removeFolder(folder)
   return {...cluster, kept, folderDeleted: folderKept === undefined, ...(folderKept === undefined ? {} : {folderKept})}
 }
