@@ -14,9 +14,9 @@ import path from 'node:path'
 import {performance} from 'node:perf_hooks'
 import {fileURLToPath} from 'node:url'
 import {seededRandom} from '../src/clock.js'
-import {checkNodePortsFree, clusterDownAndRemoveFolder, clusterUp, loadLocalClusterTls, localClusterHost, localMachineCount, localNodeNames, rpcPortOffset} from '../src/cli/local-cluster.js'
+import {checkPortsFree, clusterDownAndRemoveFolder, clusterUp, loadLocalClusterTls, localClusterHost, localMachineCount, localNodeNames, rpcPortOffset} from '../src/cli/local-cluster.js'
 import type {UpOptions} from '../src/cli/local-cluster.js'
-import {freeClusterPorts} from '../src/cli/ports.js'
+import {freeClusterPorts, freePortRange} from '../src/cli/ports.js'
 import {exitCodeOf, exitCodes} from '../src/cli/exit-codes.js'
 import {DynClient, NotDynNodeError, UnreachableError} from '../src/client/http-client.js'
 import {PartitionAwareClient} from '../src/client/partition-aware-client.js'
@@ -52,6 +52,8 @@ export interface BenchConfig {
   readonly startNodes: number
   /** The client API port of the first node started; undefined: free ports from the OS. */
   readonly startPort?: number
+  /** The internode port of the first node started; undefined: startPort + 1000, else free ports from the OS. */
+  readonly startRpcPort?: number
   /** Extra `dyn start` flags for a cluster the bench starts (e.g. --write-buffer-ms 100). */
   readonly clusterArgs: readonly string[]
   /** Nodes per machine of a cluster the bench starts (dyn cluster up --processes-per-machine); undefined: 1. */
@@ -589,40 +591,79 @@ function startTlsArgs(files: StartTlsFiles | undefined): string[] {
 }
 
 /**
- * The ports of the cluster the bench starts: with --port P, client ports from P and internode
- * ports from P + 1000 (as dyn cluster up's default; the bench has no --rpc-port), else two runs
- * of ports the OS says are free.
+ * The ports of the cluster the bench starts, K of each kind: client ports from --port and
+ * internode ports from --rpc-port; without --rpc-port, from --port + 1000 (as dyn cluster up);
+ * what neither flag fixes, from runs of ports the OS says are free.
  */
 async function benchClusterPorts(config: BenchConfig): Promise<{port: number; rpcPort: number}> {
-  return config.startPort === undefined ? freeClusterPorts(config.startNodes) : {port: config.startPort, rpcPort: config.startPort + rpcPortOffset}
+  const count = config.startNodes
+  const fixed = fixedBenchPorts(config)
+  if (fixed.port === undefined && fixed.rpcPort === undefined) return freeClusterPorts(count)
+  if (fixed.port !== undefined) return {port: fixed.port, rpcPort: fixed.rpcPort ?? fixed.port + rpcPortOffset}
+  const rpcPort = fixed.rpcPort as number
+  // Only --rpc-port given: free client ports beside it, drawn again while a run would overlap it.
+  for (let attempt = 0; attempt < freeClientPortAttemptsMax; attempt += 1) {
+    const port = await freePortRange(count)
+    if (port + count <= rpcPort || rpcPort + count <= port) return {port, rpcPort}
+  }
+  throw new DynError('unreachable', `no ${count} free client port(s) apart from --rpc-port ${rpcPort}..${rpcPort + count - 1} after ${freeClientPortAttemptsMax} draws; give --port too`)
+}
+
+/** Draws of free client ports for a cluster with --rpc-port alone; the OS's free ports are many, so a few suffice. */
+const freeClientPortAttemptsMax = 20
+
+/** The first client and internode ports the user fixed for the bench's cluster (--port, --rpc-port, or --port + 1000). */
+function fixedBenchPorts(config: BenchConfig): {port?: number; rpcPort?: number} {
+  const port = config.startPort
+  const rpcPort = config.startRpcPort ?? (port === undefined ? undefined : port + rpcPortOffset)
+  return {...(port === undefined ? {} : {port}), ...(rpcPort === undefined ? {} : {rpcPort})}
 }
 
 /**
- * --port, checked before anything starts and said in the bench's own flags: the internode ports
- * it implies must exist too (dyn cluster up would name its --rpc-port, which the bench has not),
- * and none may be in use (cluster up would refuse them too, but only after "starting").
+ * --port and --rpc-port, checked before anything starts and said in the bench's own flags: every
+ * port they imply must exist, the two runs must not overlap, and none may be in use (cluster up
+ * would refuse them too, but only after "starting").
  */
 async function checkStartPort(config: BenchConfig): Promise<void> {
-  if (config.startPort === undefined || config.nodes.length > 0) return
-  const port = config.startPort
+  if (config.nodes.length > 0) return
+  const {port, rpcPort} = fixedBenchPorts(config)
+  if (port === undefined && rpcPort === undefined) return
   const count = config.startNodes
-  const lastRpcPort = port + rpcPortOffset + count - 1
-  if (lastRpcPort > 65535) {
-    throw new DynError(
-      'bad_parameter',
-      `--port ${port}: the bench's ${count} node(s) take client ports ${port}..${port + count - 1} and internode ports ${port + rpcPortOffset}..${lastRpcPort} (--port + ${rpcPortOffset}), all at most 65535; choose --port ${65535 - rpcPortOffset - count + 1} or lower, or leave --port out for free ports the OS gives`,
-    )
+  const runs = [
+    ...(port === undefined ? [] : [{flag: `--port ${port}`, what: 'client', first: port}]),
+    ...(rpcPort === undefined ? [] : [{flag: config.startRpcPort === undefined ? `--port ${port} + ${rpcPortOffset}` : `--rpc-port ${rpcPort}`, what: 'internode', first: rpcPort}]),
+  ]
+  for (const run of runs) {
+    if (run.first + count - 1 > 65535) {
+      const derived = run.flag.includes('+')
+      const flag = run.flag.startsWith('--rpc-port') ? '--rpc-port' : '--port'
+      const lowest = 65535 - count + 1 - (derived ? rpcPortOffset : 0)
+      throw new DynError(
+        'bad_parameter',
+        `${run.flag}: the bench's ${count} node(s) take ${run.what} ports ${run.first}..${run.first + count - 1}, all at most 65535; choose ${flag} ${lowest} or lower${derived ? ', give --rpc-port,' : ','} or leave it out for free ports the OS gives`,
+      )
+    }
   }
-  const nodes = localNodeNames(count).map((name, index) => ({name, port: port + index, rpcPort: port + rpcPortOffset + index}))
-  await checkNodePortsFree(localClusterHost, nodes, benchPortsInUseAdvice(config))
+  if (port !== undefined && rpcPort !== undefined && port < rpcPort + count && rpcPort < port + count) {
+    throw new DynError('bad_parameter', `--port ${port} and --rpc-port ${rpcPort}: the bench's ${count} node(s) would take client ports ${port}..${port + count - 1} and internode ports ${rpcPort}..${rpcPort + count - 1}, which overlap; choose runs ${count} apart or more`)
+  }
+  const wanted = localNodeNames(count).flatMap((name, index) => [
+    ...(port === undefined ? [] : [{port: port + index, what: `the client port of ${name}`}]),
+    ...(rpcPort === undefined ? [] : [{port: rpcPort + index, what: `the internode port of ${name}`}]),
+  ])
+  await checkPortsFree(localClusterHost, wanted, benchPortsInUseAdvice(config))
 }
 
 /** What to do when a port of the bench's cluster is in use, in the bench's own flags. */
 function benchPortsInUseAdvice(config: BenchConfig): string {
-  if (config.startPort === undefined) return 'run dyn bench again: it draws other free ports each time'
-  const port = config.startPort
+  const {port, rpcPort} = fixedBenchPorts(config)
+  if (port === undefined && rpcPort === undefined) return 'run dyn bench again: it draws other free ports each time'
   const count = config.startNodes
-  return `give dyn bench another --port (its ${count} node(s) take client ports ${port}..${port + count - 1} and internode ports ${port + rpcPortOffset}..${port + rpcPortOffset + count - 1}, --port + ${rpcPortOffset}), or leave --port out for free ports the OS gives`
+  const taken = [
+    ...(port === undefined ? [] : [`client ports ${port}..${port + count - 1}`]),
+    ...(rpcPort === undefined ? [] : [`internode ports ${rpcPort}..${rpcPort + count - 1}${config.startRpcPort === undefined ? ` (--port + ${rpcPortOffset})` : ''}`]),
+  ]
+  return `give dyn bench other ports with --port and --rpc-port (its ${count} node(s) would take ${taken.join(' and ')}), or leave them out for free ports the OS gives`
 }
 
 /**

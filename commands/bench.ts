@@ -47,6 +47,7 @@ Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could no
   static override examples = [
     {description: 'Maximum throughput of a fresh 3-node cluster, YCSB A, 50 connections, calibrated', command: '<%= config.bin %> bench --nodes 3 --workload a --connections 50 --duration 10 --calibrate'},
     {description: 'The paper\'s SLA (p99.9 <= 300 ms at 500 req/s) against a running cluster', command: '<%= config.bin %> bench --node 127.0.0.1:7070 --node 127.0.0.1:7071 --node 127.0.0.1:7072 --sla bench/sla/paper.json'},
+    {description: 'A fresh cluster on ports of your choosing (client 9000..9002, internode 9100..9102), e.g. where a firewall opens only those', command: '<%= config.bin %> bench --nodes 3 --port 9000 --rpc-port 9100 --duration 10'},
     {description: 'Every core busy: four nodes as two machines of two processes (replicas on distinct machines), gets only', command: '<%= config.bin %> bench --nodes 4 --processes-per-machine 2 --workload c --n 2'},
     {description: 'A running cluster with TLS, over HTTPS, its certificates checked against the cluster CA', command: '<%= config.bin %> bench --node https://10.0.0.1:7070 --node https://10.0.0.2:7070 --tls-ca tls/ca.crt --workload b --rate 1000'},
     {description: 'What TLS costs here: a fresh 3-node cluster with TLS on both ports (README "TLS" tls/local.crt), against a trivial HTTPS server with the same certificate', command: '<%= config.bin %> bench --nodes 3 --tls-cert tls/local.crt --tls-key tls/local.key --tls-ca tls/ca.crt --workload a --connections 50 --duration 10 --calibrate'},
@@ -75,7 +76,8 @@ Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could no
     }),
     'tls-key': Flags.string({description: `the private key of --tls-cert (PEM, unencrypted) [with --node, default: $${tlsKeyEnvironmentVariable}]`, helpValue: 'FILE'}),
     nodes: Flags.integer({description: 'start a cluster of this many nodes for the run, and stop it afterwards; with --tls-cert, --tls-key and --tls-ca, one with TLS on both ports, as dyn cluster up starts it [default: 3]', min: 1, max: 16, exclusive: ['node']}),
-    port: Flags.integer({description: 'with --nodes: the client API port of the first node started (the others follow it; internode ports from PORT + 1000) [default: free ports the OS gives]', min: 1, max: 65_535, exclusive: ['node']}),
+    port: Flags.integer({description: 'with --nodes: the client API port of the first node started (the others follow it; internode ports from PORT + 1000 unless --rpc-port) [default: free ports the OS gives]', min: 1, max: 65_535, exclusive: ['node']}),
+    'rpc-port': Flags.integer({description: 'with --nodes: the internode port of the first node started (the others follow it) [default: --port + 1000, else free ports the OS gives]', min: 1, max: 65_535, exclusive: ['node']}),
     'write-buffer-ms': Flags.integer({description: 'with --nodes: the nodes buffer writes and flush every this many ms', min: 0, exclusive: ['node']}),
     'processes-per-machine': Flags.integer({
       description: 'with --nodes: nodes per machine, as dyn cluster up --processes-per-machine (the ring keeps a key\'s replicas on distinct machines); the report says whether every core of this machine had a node [default: 1]',
@@ -155,6 +157,7 @@ Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could no
       nodes: parsedNodes?.value.map((address) => address.label) ?? [],
       startNodes: flags.nodes ?? 3,
       ...(flags.port === undefined ? {} : {startPort: flags.port}),
+      ...(flags['rpc-port'] === undefined ? {} : {startRpcPort: flags['rpc-port']}),
       clusterArgs: flags['write-buffer-ms'] === undefined ? [] : ['--write-buffer-ms', String(flags['write-buffer-ms'])],
       ...(flags['processes-per-machine'] === undefined ? {} : {startProcessesPerMachine: flags['processes-per-machine']}),
       workload,

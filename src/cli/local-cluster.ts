@@ -742,6 +742,11 @@ export async function checkNodePortsFree(host: string, nodes: ReadonlyArray<{rea
     {port: node.port, what: `the client port of ${node.name}`},
     {port: node.rpcPort, what: `the internode port of ${node.name}`},
   ])
+  await checkPortsFree(host, wanted, advice)
+}
+
+/** Refuses (bad_parameter) when any of `wanted` is in use on `host`, naming each with what it was for. */
+export async function checkPortsFree(host: string, wanted: ReadonlyArray<{readonly port: number; readonly what: string}>, advice: string): Promise<void> {
   const taken = new Set(await portsInUse(wanted.map((w) => w.port), host))
   const clashes = wanted.filter((w) => taken.has(w.port))
   if (clashes.length === 0) return

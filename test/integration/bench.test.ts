@@ -8,12 +8,13 @@
 
 import assert from 'node:assert/strict'
 import {mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
-import {createServer} from 'node:net'
+import {connect, createServer} from 'node:net'
 import type {AddressInfo} from 'node:net'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
 import hdr from 'hdr-histogram-js'
+import {freePortRange} from '../../src/cli/ports.js'
 import {makeReadmeCertificates} from '../unit/tls-certificates.js'
 import {runDyn, startCluster} from './harness.js'
 import type {TestCluster} from './harness.js'
@@ -172,8 +173,9 @@ describe('dyn bench', () => {
       ['--node', 'localhost'],
       // One node over HTTPS and the others over plain HTTP (test/integration/tls.test.ts runs the bench over HTTPS).
       ['--node', 'https://127.0.0.1:7070'],
-      // --port chooses the ports of a cluster the bench starts; with --node there is none.
+      // --port and --rpc-port choose the ports of a cluster the bench starts; with --node there is none.
       ['--port', '7070'],
+      ['--rpc-port', '8070'],
     ]
     const results = await Promise.all(usages.map((flags) => runDyn(['bench', ...nodeFlags, '--duration', '1', '--records', '10', ...flags], {timeoutMs: benchTimeoutMs})))
     for (const [i, result] of results.entries()) {
@@ -183,6 +185,7 @@ describe('dyn bench', () => {
     assert.match(results[5]?.stderr ?? '', /"localhost" has no port/)
     assert.match(results[6]?.stderr ?? '', /--node 127\.0\.0\.1:\d+ would be reached over plain HTTP and 127\.0\.0\.1:7070 over HTTPS/)
     assert.match(results[7]?.stderr ?? '', /cannot also be[\s›]+provided when using --(port|node)/)
+    assert.match(results[8]?.stderr ?? '', /cannot also be[\s›]+provided when using --(rpc-port|node)/)
   })
 
   it('a node that does not answer is refused before any progress: no "starting" line, no calibration', async () => {
@@ -209,10 +212,10 @@ describe('dyn bench', () => {
     assert.equal(results[2]?.stderr, '')
   })
 
-  it('ports of the cluster it would start that are taken, or past 65535, are refused in its own flags (--port, never --rpc-port)', async () => {
+  it('ports of the cluster it would start that are taken, overlap, or pass 65535 are refused in its own flags (--port, --rpc-port)', async () => {
     const [first] = c.cluster.nodes
     assert.ok(first !== undefined)
-    // An internode port taken: the bench's nodes use --port + 1000, a flag it does not have.
+    // An internode port taken: with --port alone the bench's nodes use --port + 1000.
     const holder = createServer()
     await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve))
     const heldPort = (holder.address() as AddressInfo).port
@@ -221,24 +224,32 @@ describe('dyn bench', () => {
         ['--nodes', '1', '--port', String(first.port)],
         ['--nodes', '1', '--port', String(heldPort - 1000)],
         ['--nodes', '3', '--port', '64600'],
+        // --rpc-port alone: the client ports come from the OS, the internode ones are checked.
+        ['--nodes', '1', '--rpc-port', String(heldPort)],
+        ['--nodes', '3', '--port', '20000', '--rpc-port', '20002'],
+        ['--nodes', '3', '--rpc-port', '65534'],
       ]
       const results = await Promise.all(runs.map((flags) => runDyn(['bench', ...flags, '--duration', '1', '--warmup', '0', '--records', '10', '--json'], {timeoutMs: benchTimeoutMs})))
       const refusals = results.map((result, i) => {
         assert.equal(result.code, 2, `dyn bench ${runs[i]?.join(' ')}: ${result.stderr}${result.stdout}`)
         const body = JSON.parse(result.stdout) as {error: string; message: string; ports?: number[]}
         assert.equal(body.error, 'bad_parameter')
-        assert.doesNotMatch(body.message, /--rpc-port|folder/, 'no flag dyn bench lacks, and no folder it has none of')
+        assert.doesNotMatch(body.message, /folder/, 'no folder it has none of')
         return body
       })
-      const [clientTaken, internodeTaken, pastRange] = refusals
+      const [clientTaken, internodeTaken, pastRange, rpcTaken, overlap, rpcPastRange] = refusals
       const escaped = (port: number): string => `127\\.0\\.0\\.1:${port}`
       // --port + 1000 is not held by this test, but nothing keeps another process off it (a CI run
       // once found it taken too): the message then names both, the client port first.
-      assert.match(clientTaken?.message ?? '', new RegExp(`^${escaped(first.port)} \\(the client port of n1\\)(, ${escaped(first.port + 1000)} \\(the internode port of n1\\) are| is) in use by another process, perhaps another cluster; stop it, or give dyn bench another --port \\(its 1 node\\(s\\) take client ports ${first.port}\\.\\.${first.port} and internode ports ${first.port + 1000}\\.\\.${first.port + 1000}, --port \\+ 1000\\), or leave --port out for free ports the OS gives$`))
+      assert.match(clientTaken?.message ?? '', new RegExp(`^${escaped(first.port)} \\(the client port of n1\\)(, ${escaped(first.port + 1000)} \\(the internode port of n1\\) are| is) in use by another process, perhaps another cluster; stop it, or give dyn bench other ports with --port and --rpc-port \\(its 1 node\\(s\\) would take client ports ${first.port}\\.\\.${first.port} and internode ports ${first.port + 1000}\\.\\.${first.port + 1000} \\(--port \\+ 1000\\)\\), or leave them out for free ports the OS gives$`))
       assert.ok(clientTaken?.ports?.includes(first.port), 'the ports in use are in the --json answer, as for dyn cluster up')
-      assert.match(internodeTaken?.message ?? '', new RegExp(`${escaped(heldPort)} \\(the internode port of n1\\) (is|are) in use .*; stop it, or give dyn bench another --port`))
+      assert.match(internodeTaken?.message ?? '', new RegExp(`${escaped(heldPort)} \\(the internode port of n1\\) (is|are) in use .*; stop it, or give dyn bench other ports with --port and --rpc-port`))
       assert.ok(internodeTaken?.ports?.includes(heldPort))
-      assert.match(pastRange?.message ?? '', /^--port 64600: the bench's 3 node\(s\) take client ports 64600\.\.64602 and internode ports 65600\.\.65602 \(--port \+ 1000\), all at most 65535; choose --port 64533 or lower, or leave --port out for free ports the OS gives$/)
+      assert.match(pastRange?.message ?? '', /^--port 64600 \+ 1000: the bench's 3 node\(s\) take internode ports 65600\.\.65602, all at most 65535; choose --port 64533 or lower, give --rpc-port, or leave it out for free ports the OS gives$/)
+      assert.match(rpcTaken?.message ?? '', new RegExp(`^${escaped(heldPort)} \\(the internode port of n1\\) is in use by another process, perhaps another cluster; stop it, or give dyn bench other ports with --port and --rpc-port \\(its 1 node\\(s\\) would take internode ports ${heldPort}\\.\\.${heldPort}\\), or leave them out`))
+      assert.deepEqual(rpcTaken?.ports, [heldPort], 'only the ports it fixed are checked; the client ones come free from the OS')
+      assert.match(overlap?.message ?? '', /^--port 20000 and --rpc-port 20002: the bench's 3 node\(s\) would take client ports 20000\.\.20002 and internode ports 20002\.\.20004, which overlap; choose runs 3 apart or more$/)
+      assert.match(rpcPastRange?.message ?? '', /^--rpc-port 65534: the bench's 3 node\(s\) take internode ports 65534\.\.65536, all at most 65535; choose --rpc-port 65533 or lower, or leave it out for free ports the OS gives$/)
       // In text too the refusal comes alone: ports in use are found before the run says it is
       // starting (a new user's walk saw "starting" above this refusal).
       const text = await runDyn(['bench', '--nodes', '1', '--port', String(first.port), '--duration', '1', '--warmup', '0', '--records', '10'], {timeoutMs: benchTimeoutMs})
@@ -248,6 +259,43 @@ describe('dyn bench', () => {
     } finally {
       await new Promise<void>((resolve) => holder.close(() => resolve()))
     }
+  })
+
+  it('--rpc-port places the internode ports of the cluster it starts, and the run uses them', async () => {
+    const rpcPort = await freePortRange(2)
+    const rpcPorts = [rpcPort, rpcPort + 1]
+    const run = runDyn(['bench', '--nodes', '2', '--rpc-port', String(rpcPort), '--n', '2', '--r', '1', '--w', '1', '--connections', '2', '--duration', '1', '--warmup', '0', '--records', '20', '--json'], {timeoutMs: benchTimeoutMs})
+    let finished = false
+    void run.finally(() => {
+      finished = true
+    })
+    // The nodes listen on the ports asked while the bench runs: watched until both are seen or
+    // the run ends. A connection probes them (binding one to test it would race the node's own).
+    const listening = (port: number): Promise<boolean> =>
+      new Promise((resolve) => {
+        const socket = connect({port, host: '127.0.0.1'})
+        socket.once('connect', () => {
+          socket.destroy()
+          resolve(true)
+        })
+        socket.once('error', () => resolve(false))
+      })
+    const seen = new Set<number>()
+    while (!finished && seen.size < rpcPorts.length) {
+      for (const port of rpcPorts) if (await listening(port)) seen.add(port)
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    const result = await run
+    assert.equal(result.code, 0, result.stderr + result.stdout)
+    assert.deepEqual([...seen].sort((a, b) => a - b), rpcPorts, 'both nodes listened on the internode ports asked')
+    const report = JSON.parse(result.stdout) as {config: {targetNodes: string[]}; run: {opsPerS: number}}
+    assert.ok(report.run.opsPerS > 0)
+    assert.equal(report.config.targetNodes.length, 2)
+    for (const address of report.config.targetNodes) {
+      const port = Number(address.split(':').at(-1))
+      assert.ok(!rpcPorts.includes(port), `client port ${port} apart from the internode ports ${rpcPorts.join(', ')}`)
+    }
+    for (const port of rpcPorts) assert.equal(await listening(port), false, `the bench stopped the node on ${port}`)
   })
 
   it('reaches an http:// node over plain HTTP even with a CA exported for TLS clusters (DYN_TLS_CA), as every command does', async () => {
