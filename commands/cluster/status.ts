@@ -18,7 +18,7 @@ const clusterDirDefault = '.dyn/cluster'
 export default class ClusterStatusCommand extends DynCommand {
   static override summary = 'Show whether each node of a cluster serves and agrees on the ring, how the nodes see each other, their hints and transfers, and the effective N/R/W.'
 
-  static override description = `A node serves when its own process (the pid the folder recorded) answers GET /health in the folder's cluster. A node that is not running shows its last pid and how it ended (exit code or signal, recorded by the process that started it), or that this is not known; a node that left the cluster (dyn cluster leave or remove) shows as left, and cluster up no longer starts it. Members that some node knows but the folder did not start (a node joined by hand with dyn start --seeds) are listed. The effective defaults are N capped by the members that own partitions, and R and W capped by that N.
+  static override description = `A node serves when its own process (the pid the folder recorded) answers GET /health in the folder's cluster. A node that serves from a process the folder did not start (dyn start typed by hand on its data folder, say after it left and joined again) is shown serving, with that process's pid, and marked as started outside the folder: dyn cluster down does not stop it, and --purge refuses while it runs. A node that is not running shows its last pid and how it ended (exit code or signal, recorded by the process that started it), or that this is not known; a node that left the cluster (dyn cluster leave or remove) shows as left, and cluster up no longer starts it. Members that some node knows but the folder did not start (a node joined by hand with dyn start --seeds) are listed. The effective defaults are N capped by the members that own partitions, and R and W capped by that N.
 With --node HOST:PORT instead of --dir, any cluster, such as one started by hand with dyn start on several machines: the node at that address asks every member over the internode port for its own view (so this machine needs to reach that one node only), and the status shows each member serving or why it does not answer, where the nodes' views of each other's reachability differ, the hints each keeps, the ring change and transfers under way (progress and ETA), and the effective N/R/W.
 Exits 0 when every node (of the folder, or every member with --node) serves, all agree on the ring and no member is down; 3 otherwise, or when no node answers at --node; 2 when the folder holds no cluster or the flags are wrong, or the node at --node presents a TLS certificate that does not verify (tls_untrusted).`
 
@@ -101,7 +101,7 @@ function nodeEnvironmentValue(): string | undefined {
 
 /** How a node is, in a few words: serving (its members, ring and anti-entropy), left, or what is wrong. */
 function stateText(node: NodeStatus, left: ReadonlySet<string>): string {
-  if (node.serving) return `serving, ${node.members} members, ring ${node.ringHash}${antiEntropyText(node)}`
+  if (node.serving) return `serving, ${node.members} members, ring ${node.ringHash}${antiEntropyText(node)}${node.startedElsewhere === true ? '; started outside this folder (by hand): dyn cluster down does not stop it' : ''}`
   return left.has(node.name) ? 'left the cluster' : (node.problem ?? 'stopped')
 }
 

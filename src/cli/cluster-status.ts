@@ -14,7 +14,7 @@ import {DynError, type ErrorCode} from '../errors.js'
 import type {GatheredStatus, MemberStatusEntry} from '../node/status-subsystem.js'
 import type {LocalCluster, LocalNode, NodeEnding} from './local-cluster.js'
 import {failureText} from './command-output.js'
-import {clusterFileName, describeEnding, isNodeDataFolder, isNodeProcess, localClusterCaFile, localClusterClientCaFile, localClusterTlsProblem, localNodeClient, nodeEnding, nodeFailure, probe, probeTimeoutMs} from './local-cluster.js'
+import {clusterFileName, describeEnding, isNodeDataFolder, isNodeProcess, localClusterCaFile, localClusterClientCaFile, localClusterTlsProblem, localNodeClient, nodeEnding, nodeFailure, nodesStartedElsewhere, probe, probeTimeoutMs} from './local-cluster.js'
 import {leftMembers, nodeTransfersOf, type NodeTransfers} from './transfer-status.js'
 
 /** How a node of the folder is: serving as itself, running but not answering, exited, stopped, or gone from the cluster (left or removed). */
@@ -41,6 +41,11 @@ export interface NodeStatus {
   readonly antiEntropy?: AntiEntropySummary
   /** What is wrong, in words, when it does not serve. */
   readonly problem?: string
+  /**
+   * It serves from a process the folder did not start (a `dyn start` by hand, as the README's way
+   * back after a leave): `pid` is that process's, and dyn cluster down does not stop it.
+   */
+  readonly startedElsewhere?: true
 }
 
 /** A member some node reports that the folder did not start (a node joined by hand). */
@@ -115,6 +120,14 @@ async function nodeStatus(cluster: LocalCluster, node: LocalNode, tlsProblem: st
   const scheme = localClusterCaFile(cluster) === undefined ? '' : 'https://'
   const base = {name: node.name, address: `${scheme}${cluster.host}:${node.port}`, rpcAddress: `${cluster.host}:${node.rpcPort}`, pid: node.pid}
   if (!isNodeProcess(node)) {
+    // Not the folder's process, but perhaps the node all the same, started by hand: it serves.
+    const [elsewhere] = tlsProblem === undefined ? await nodesStartedElsewhere(cluster, [node]) : []
+    if (elsewhere !== undefined) {
+      const {view} = elsewhere
+      const antiEntropy = view.antiEntropy as AntiEntropySummary | undefined
+      const identity = {members: Number(view.members), ringHash: String(view.ringHash), clusterId: String(view.clusterId)}
+      return {...base, pid: elsewhere.pid, running: true, serving: true, state: 'serving', ...identity, ...(antiEntropy === undefined ? {} : {antiEntropy}), startedElsewhere: true}
+    }
     if (node.left === true) return {...base, running: false, serving: false, state: 'left'}
     if (node.pid === undefined) return {...base, running: false, serving: false, state: 'stopped'}
     const ended = nodeEnding(node)

@@ -529,24 +529,36 @@ export function markLeft(local: LocalNode, member: ReportedMember): void {
 }
 
 /**
- * Refuses when a node `up` would start already answers on its port as itself: a `dyn start`
- * typed by hand (README's way back for a node that left, or a restart after a crash), which the
- * folder's record does not know. Started again it would only find its ports taken; the answer
- * names its pid and what to do. Another process on a node's port, a node of another cluster
- * among them, is left to the port check.
+ * The nodes of `nodes` that answer on their ports as themselves, in the folder's cluster, from a
+ * process the folder did not start: a `dyn start` typed by hand (README's way back for a node
+ * that left, or a restart after a crash), which the folder's record does not know. Another
+ * process on a node's port, a node of another cluster among them, is not one.
  */
-async function refuseStartedElsewhere(cluster: LocalCluster, nodes: readonly LocalNode[]): Promise<void> {
+export async function nodesStartedElsewhere(cluster: LocalCluster, nodes: readonly LocalNode[]): Promise<Array<{node: LocalNode; pid: number | undefined; view: HealthView}>> {
   // Only a folder whose cluster has an id can know its own nodes: a node of the same name in
   // another cluster (another folder on these ports) is left to the port check.
-  if (localClusterTlsProblem(cluster) !== undefined || cluster.clusterId === undefined) return
+  if (nodes.length === 0 || localClusterTlsProblem(cluster) !== undefined || cluster.clusterId === undefined) return []
   const answers = await Promise.all(nodes.map(async (node) => ({node, view: await probe(cluster, node)})))
-  const running = answers.filter(({node, view}) => view?.node === node.name && view.clusterId === cluster.clusterId)
+  return answers.flatMap(({node, view}) => (view !== undefined && view.node === node.name && view.clusterId === cluster.clusterId ? [{node, pid: typeof view.pid === 'number' ? view.pid : undefined, view}] : []))
+}
+
+/** Such nodes named for a message: each with its pid and address. */
+function startedElsewhereText(cluster: LocalCluster, running: ReadonlyArray<{node: LocalNode; pid: number | undefined}>): string {
+  return running.map(({node, pid}) => `${node.name} (pid ${String(pid)}, ${cluster.host}:${node.port})`).join(', ')
+}
+
+/**
+ * Refuses when a node `up` would start already answers on its port as itself from a process the
+ * folder did not start: started again it would only find its ports taken; the answer names its
+ * pid and what to do.
+ */
+async function refuseStartedElsewhere(cluster: LocalCluster, nodes: readonly LocalNode[]): Promise<void> {
+  const running = await nodesStartedElsewhere(cluster, nodes)
   if (running.length === 0) return
-  const named = running.map(({node, view}) => `${node.name} (pid ${String(view?.pid)}, ${cluster.host}:${node.port})`)
   const [runs, it, its] = running.length === 1 ? ['runs', 'it', 'its'] : ['run', 'them', 'their']
   throw new DynError(
     'bad_parameter',
-    `${named.join(', ')} ${runs}, started outside this folder's dyn cluster up (by hand), so up cannot start ${it} here: stop ${it} (kill PID), then run dyn cluster up again, which starts ${it} on ${its} data folder in this folder`,
+    `${startedElsewhereText(cluster, running)} ${runs}, started outside this folder's dyn cluster up (by hand), so up cannot start ${it} here: stop ${it} (kill PID), then run dyn cluster up again, which starts ${it} on ${its} data folder in this folder`,
     {nodes: running.map(({node}) => node.name)},
   )
 }
@@ -942,10 +954,24 @@ async function stopNodes(nodes: readonly LocalNode[], graceMs: number, log: (lin
   return running.map((node) => node.name)
 }
 
-/** Stop every running node of the folder; the description, and which nodes were stopped. */
-export async function clusterDown(dir: string, graceMs: number, log: (line: string) => void): Promise<LocalCluster & {stopped: string[]}> {
+/**
+ * Stop every running node of the folder; the description, which nodes were stopped, and which
+ * still run because the folder did not start them (a `dyn start` by hand: down does not signal a
+ * process it knows only from a node's answer). With `purging`, such a node is refused before
+ * anything stops: it may run on its data folder here, which the purge would delete under it.
+ */
+export async function clusterDown(dir: string, graceMs: number, log: (line: string) => void, purging = false): Promise<LocalCluster & DownResult> {
   const cluster = await readCluster(dir)
   if (cluster === undefined) throw new DynError('bad_parameter', `no cluster in ${dir} (no ${clusterFileName}); nothing to stop`)
+  const elsewhere = await nodesStartedElsewhere(cluster, cluster.nodes.filter((node) => !isNodeProcess(node)))
+  if (purging && elsewhere.length > 0) {
+    const [runs, it] = elsewhere.length === 1 ? ['runs', 'it'] : ['run', 'them']
+    throw new DynError(
+      'bad_parameter',
+      `${startedElsewhereText(cluster, elsewhere)} ${runs}, started outside this folder's dyn cluster up (by hand), perhaps on ${elsewhere.length === 1 ? 'its data folder' : 'their data folders'} here, which --purge would delete under ${it}: stop ${it} (kill PID), then run dyn cluster down --purge again. Nothing was stopped or deleted`,
+      {nodes: elsewhere.map(({node}) => node.name)},
+    )
+  }
   // Recorded while a member can still say it, so that the next `up` does not start them.
   await learnLeft(cluster, cluster.nodes.filter(isNodeProcess))
   const stopped = await stopNodes(cluster.nodes, graceMs, log)
@@ -955,7 +981,7 @@ export async function clusterDown(dir: string, graceMs: number, log: (line: stri
     node.wrapperPid = undefined
   }
   await writeCluster(dir, cluster)
-  return {...cluster, stopped}
+  return {...cluster, stopped, startedElsewhere: elsewhere.map(({node, pid}) => ({name: node.name, pid}))}
 }
 
 /**
@@ -1024,7 +1050,7 @@ const purgeRoundDelayMs = 100
  * everything.
  */
 export async function clusterDownAndPurge(dir: string, graceMs: number, log: (line: string) => void): Promise<LocalCluster & PurgeResult> {
-  const cluster = await clusterDown(dir, graceMs, log)
+  const cluster = await clusterDown(dir, graceMs, log, true)
   const folder = await realpath(dir)
   const names = cluster.nodes.map((node) => node.name)
   const lastFirst = (entry: string): number => (entry === clusterFileName ? 2 : entry === clusterSecretFileName ? 1 : 0)
@@ -1044,8 +1070,14 @@ export async function clusterDownAndPurge(dir: string, graceMs: number, log: (li
   return {...cluster, kept, folderDeleted: folderKept === undefined, ...(folderKept === undefined ? {} : {folderKept})}
 }
 
-export interface PurgeResult {
+export interface DownResult {
+  /** The nodes stopped, by name. */
   readonly stopped: string[]
+  /** Nodes of the folder that serve from a process it did not start (by hand), left running. */
+  readonly startedElsewhere: ReadonlyArray<{readonly name: string; readonly pid: number | undefined}>
+}
+
+export interface PurgeResult extends DownResult {
   /** Entries left in the folder that the cluster did not make, sorted. */
   readonly kept: string[]
   readonly folderDeleted: boolean

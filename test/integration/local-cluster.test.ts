@@ -326,10 +326,34 @@ describe('dyn cluster up|down|status', () => {
     assert.equal(elsewhere.code, 2, elsewhere.stdout + elsewhere.stderr)
     assert.equal(jsonOf(elsewhere).error, 'bad_parameter')
     assert.match(String(jsonOf(elsewhere).message), new RegExp(`^n3 \\(pid ${hand.pid}, .*\\) runs, started outside this folder's dyn cluster up \\(by hand\\), so up cannot start it here: stop it \\(kill PID\\), then run dyn cluster up again`))
+    // Status shows it serving, with its own pid, and says down does not stop it (it showed n3 as
+    // left, the folder's stale mark, while n3 served).
+    const served = await runDyn(['cluster', 'status', '--dir', c.dir, '--json'])
+    assert.equal(served.code, 0, served.stdout + served.stderr)
+    const n3Status = (jsonOf(served).nodes as Array<{name: string; state: string; serving: boolean; pid: number; startedElsewhere?: boolean}>).find((node) => node.name === 'n3')
+    assert.deepEqual({state: n3Status?.state, serving: n3Status?.serving, pid: n3Status?.pid, startedElsewhere: n3Status?.startedElsewhere}, {state: 'serving', serving: true, pid: hand.pid, startedElsewhere: true})
+    assert.deepEqual(jsonOf(served).left, [])
+    const servedText = await runDyn(['cluster', 'status', '--dir', c.dir])
+    assert.match(servedText.stdout, new RegExp(`^n3 .*pid ${hand.pid} .*serving, 3 members, .*; started outside this folder \\(by hand\\): dyn cluster down does not stop it$`, 'm'))
+    // --purge would delete n3's data folder under it: refused, and nothing stopped.
+    const purge = await runDyn(['cluster', 'down', '--dir', c.dir, '--purge', '--json'])
+    assert.equal(purge.code, 2, purge.stdout + purge.stderr)
+    assert.equal(jsonOf(purge).error, 'bad_parameter')
+    assert.deepEqual(jsonOf(purge).nodes, ['n3'])
+    assert.match(String(jsonOf(purge).message), new RegExp(`^n3 \\(pid ${hand.pid}, .*\\) runs, started outside this folder's dyn cluster up \\(by hand\\), perhaps on its data folder here, which --purge would delete under it: stop it \\(kill PID\\), then run dyn cluster down --purge again\\. Nothing was stopped or deleted$`))
+    const n1Pid = (jsonOf(served).nodes as Array<{name: string; pid: number}>).find((node) => node.name === 'n1')?.pid
+    assert.ok(n1Pid !== undefined && isRunning(n1Pid), 'the refused purge stopped nothing')
+    assert.ok(existsSync(n3.dataDir), 'nor deleted anything')
+    // A plain down stops the folder's nodes and names the one it leaves running.
+    const down = await runDyn(['cluster', 'down', '--dir', c.dir, '--json'])
+    assert.equal(down.code, 0, down.stdout + down.stderr)
+    assert.deepEqual(jsonOf(down).stopped, ['n1', 'n2'])
+    assert.deepEqual(jsonOf(down).startedElsewhere, [{name: 'n3', pid: hand.pid}])
+    assert.ok(isRunning(hand.pid as number), 'down does not signal a process it did not start')
     await killNode(hand.pid)
     const back = await runDyn(['cluster', 'up', '--dir', c.dir, '--json'])
     assert.equal(back.code, 0, back.stdout + back.stderr)
-    assert.deepEqual(jsonOf(back).started, ['n3'])
+    assert.deepEqual(jsonOf(back).started, ['n1', 'n2', 'n3'])
     assert.deepEqual(jsonOf(back).left, [])
 
     // A folder stopped while it still held a node marked that is back since (as after a reboot,
