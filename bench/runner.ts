@@ -637,7 +637,9 @@ async function checkStartPort(config: BenchConfig): Promise<void> {
     if (run.first + count - 1 > 65535) {
       const derived = run.flag.includes('+')
       const flag = run.flag.startsWith('--rpc-port') ? '--rpc-port' : '--port'
-      const lowest = 65535 - count + 1 - (derived ? rpcPortOffset : 0)
+      // Without --rpc-port, --port also places the internode ports 1000 above: the lowest it can
+      // be is the one that keeps those within range too.
+      const lowest = 65535 - count + 1 - (flag === '--port' && config.startRpcPort === undefined ? rpcPortOffset : 0)
       throw new DynError(
         'bad_parameter',
         `${run.flag}: the bench's ${count} node(s) take ${run.what} ports ${run.first}..${run.first + count - 1}, all at most 65535; choose ${flag} ${lowest} or lower${derived ? ', give --rpc-port,' : ','} or leave it out for free ports the OS gives`,
@@ -663,7 +665,8 @@ function benchPortsInUseAdvice(config: BenchConfig): string {
     ...(port === undefined ? [] : [`client ports ${port}..${port + count - 1}`]),
     ...(rpcPort === undefined ? [] : [`internode ports ${rpcPort}..${rpcPort + count - 1}${config.startRpcPort === undefined ? ` (--port + ${rpcPortOffset})` : ''}`]),
   ]
-  return `give dyn bench other ports with --port and --rpc-port (its ${count} node(s) would take ${taken.join(' and ')}), or leave them out for free ports the OS gives`
+  const drawn = port === undefined ? ', or run again: its client ports are drawn anew each time' : ''
+  return `give dyn bench other ports with --port and --rpc-port (its ${count} node(s) would take ${taken.join(' and ')}${port === undefined ? ' and free client ports the OS gives' : ''}), or leave them out for free ports the OS gives${drawn}`
 }
 
 /**

@@ -16,7 +16,7 @@ export default class ClusterDown extends DynCommand {
   static override flags = {
     dir: Flags.string({description: 'the cluster\'s folder', default: '.dyn/cluster'}),
     grace: Flags.integer({description: 'milliseconds to wait after SIGTERM before SIGKILL', default: stopGraceMsDefault, min: 0}),
-    purge: Flags.boolean({description: 'delete the cluster\'s data, logs and folder after stopping (files dyn did not make stay, and so does their folder); refused, with nothing stopped, while a node of the folder runs that was started by hand', default: false}),
+    purge: Flags.boolean({description: 'delete the cluster\'s data, logs and folder after stopping (files dyn did not make stay, and so does their folder); refused, with nothing stopped, while a node of the folder started by hand runs (it answers on its port, or holds its data folder open)', default: false}),
     json: Flags.boolean({description: 'print the result as one JSON object', default: false}),
   }
 
@@ -30,14 +30,19 @@ export default class ClusterDown extends DynCommand {
       // only what the cluster made: a user's own files found in the folder stay, and so does the folder then.
       const purge = flags.purge ? await clusterDownAndPurge(flags.dir, flags.grace, log) : undefined
       const cluster = purge ?? (await clusterDown(flags.dir, flags.grace, log))
-      const notRunning = cluster.nodes.map((n) => n.name).filter((name) => !cluster.stopped.includes(name))
+      // A node started by hand still runs: it is neither stopped nor not running.
+      const notRunning = cluster.nodes.map((n) => n.name).filter((name) => !cluster.stopped.includes(name) && !cluster.startedElsewhere.some((node) => node.name === name))
       if (flags.json) {
         const purged = purge === undefined ? {} : {folderDeleted: purge.folderDeleted, kept: purge.kept, ...(purge.folderKept === undefined ? {} : {folderKept: purge.folderKept})}
         this.printJson({ok: true, dir: flags.dir, stopped: cluster.stopped, notRunning, startedElsewhere: cluster.startedElsewhere, purged: flags.purge, ...purged})
         return
       }
-      process.stdout.write(`cluster in ${flags.dir} stopped (${cluster.stopped.length} node(s) were running)${purge === undefined ? '' : ` ${purgeText(flags.dir, purge)}`}\n`)
-      if (cluster.startedElsewhere.length > 0) process.stdout.write(`${startedElsewhereText(cluster.startedElsewhere)}\n`)
+      if (cluster.startedElsewhere.length > 0) {
+        // Not "stopped": a node of it still runs (a purge is refused then, so this is a plain down).
+        process.stdout.write(`cluster in ${flags.dir}: stopped the ${cluster.stopped.length} node(s) it started that were running; ${startedElsewhereText(cluster.startedElsewhere)}\n`)
+      } else {
+        process.stdout.write(`cluster in ${flags.dir} stopped (${cluster.stopped.length} node(s) were running)${purge === undefined ? '' : ` ${purgeText(flags.dir, purge)}`}\n`)
+      }
     } catch (error) {
       this.failFromError(flags.json, error)
     }
@@ -45,10 +50,11 @@ export default class ClusterDown extends DynCommand {
 }
 
 /** The folder's nodes that still run because the folder did not start them, and how to stop them. */
-function startedElsewhereText(running: ReadonlyArray<{name: string; pid: number | undefined}>): string {
-  const named = running.map(({name, pid}) => `${name} (pid ${String(pid)})`).join(', ')
+function startedElsewhereText(running: ReadonlyArray<{name: string; pid?: number}>): string {
+  const named = running.map(({name, pid}) => `${name} (${pid === undefined ? 'pid unknown' : `pid ${pid}`})`).join(', ')
   const [runs, it] = running.length === 1 ? ['runs', 'it'] : ['run', 'them']
-  return `${named} still ${runs}: started outside this folder (by hand), so down did not stop ${it}; stop ${it} with kill ${running.map(({pid}) => String(pid)).join(' ')}`
+  const pids = running.flatMap(({pid}) => (pid === undefined ? [] : [String(pid)]))
+  return `${named} still ${runs}: started outside this folder (by hand), so down did not stop ${it}; stop ${it}${pids.length === running.length ? ` with kill ${pids.join(' ')}` : ''}`
 }
 
 /** What a purge did with the folder, said after what was stopped. */

@@ -538,13 +538,20 @@ export async function nodesStartedElsewhere(cluster: LocalCluster, nodes: readon
   // Only a folder whose cluster has an id can know its own nodes: a node of the same name in
   // another cluster (another folder on these ports) is left to the port check.
   if (nodes.length === 0 || localClusterTlsProblem(cluster) !== undefined || cluster.clusterId === undefined) return []
-  const answers = await Promise.all(nodes.map(async (node) => ({node, view: await probe(cluster, node)})))
+  const answers = await Promise.all(nodes.map(async (node) => ({node, view: await probe(cluster, node, startedElsewhereProbeTimeoutMs)})))
   return answers.flatMap(({node, view}) => (view !== undefined && view.node === node.name && view.clusterId === cluster.clusterId ? [{node, pid: typeof view.pid === 'number' ? view.pid : undefined, view}] : []))
 }
 
+/**
+ * How long a node the folder does not run gets to answer as itself: on this machine's loopback a
+ * node answers /health in milliseconds, and status and down ask every stopped node, so something
+ * else silent on a stopped node's port must not hold them up for long.
+ */
+const startedElsewhereProbeTimeoutMs = 500
+
 /** Such nodes named for a message: each with its pid and address. */
 function startedElsewhereText(cluster: LocalCluster, running: ReadonlyArray<{node: LocalNode; pid: number | undefined}>): string {
-  return running.map(({node, pid}) => `${node.name} (pid ${String(pid)}, ${cluster.host}:${node.port})`).join(', ')
+  return running.map(({node, pid}) => `${node.name} (${pid === undefined ? 'pid unknown' : `pid ${pid}`}, ${cluster.host}:${node.port})`).join(', ')
 }
 
 /**
@@ -898,8 +905,8 @@ export interface HealthView {
   readonly antiEntropy?: unknown
 }
 
-export async function probe(cluster: LocalCluster, node: LocalNode): Promise<HealthView | undefined> {
-  const answer = await localNodeClient(cluster, `${cluster.host}:${node.port}`, probeTimeoutMs).getJson('/health').catch(() => undefined)
+export async function probe(cluster: LocalCluster, node: LocalNode, timeoutMs = probeTimeoutMs): Promise<HealthView | undefined> {
+  const answer = await localNodeClient(cluster, `${cluster.host}:${node.port}`, timeoutMs).getJson('/health').catch(() => undefined)
   return answer?.ok === true ? (answer.body as unknown as HealthView) : undefined
 }
 
@@ -963,14 +970,23 @@ async function stopNodes(nodes: readonly LocalNode[], graceMs: number, log: (lin
 export async function clusterDown(dir: string, graceMs: number, log: (line: string) => void, purging = false): Promise<LocalCluster & DownResult> {
   const cluster = await readCluster(dir)
   if (cluster === undefined) throw new DynError('bad_parameter', `no cluster in ${dir} (no ${clusterFileName}); nothing to stop`)
-  const elsewhere = await nodesStartedElsewhere(cluster, cluster.nodes.filter((node) => !isNodeProcess(node)))
-  if (purging && elsewhere.length > 0) {
-    const [runs, it] = elsewhere.length === 1 ? ['runs', 'it'] : ['run', 'them']
-    throw new DynError(
-      'bad_parameter',
-      `${startedElsewhereText(cluster, elsewhere)} ${runs}, started outside this folder's dyn cluster up (by hand), perhaps on ${elsewhere.length === 1 ? 'its data folder' : 'their data folders'} here, which --purge would delete under ${it}: stop ${it} (kill PID), then run dyn cluster down --purge again. Nothing was stopped or deleted`,
-      {nodes: elsewhere.map(({node}) => node.name)},
-    )
+  const notOurs = cluster.nodes.filter((node) => !isNodeProcess(node))
+  const elsewhere = await nodesStartedElsewhere(cluster, notOurs)
+  if (purging) {
+    // A node started by hand on its data folder here may answer on other ports, or not yet: its
+    // database's lock says it all the same. LevelDB is loaded only here: every cluster command
+    // imports this module, and most never need it.
+    const {isDiskDatabaseInUse} = await import('../storage/backend.js')
+    const locked = (await Promise.all(notOurs.filter((node) => !elsewhere.some((e) => e.node === node)).map(async (node) => ((isNodeDataFolder(node.dataDir) && (await isDiskDatabaseInUse(node.dataDir))) ? [node] : [])))).flat()
+    if (elsewhere.length > 0 || locked.length > 0) {
+      const named = [...(elsewhere.length > 0 ? [startedElsewhereText(cluster, elsewhere)] : []), ...locked.map((node) => `the data folder of ${node.name} (${node.dataDir}, held open by a process this folder did not start)`)]
+      const one = elsewhere.length + locked.length === 1
+      throw new DynError(
+        'bad_parameter',
+        `${named.join(', ')}: ${one ? 'a node' : 'nodes'} of this folder ${one ? 'runs' : 'run'} outside its dyn cluster up (by hand), perhaps on ${one ? 'its data folder' : 'their data folders'} here, which --purge would delete under ${one ? 'it' : 'them'}: stop ${one ? 'it' : 'them'}, then run dyn cluster down --purge again. Nothing was stopped or deleted`,
+        {nodes: [...elsewhere.map(({node}) => node.name), ...locked.map((node) => node.name)]},
+      )
+    }
   }
   // Recorded while a member can still say it, so that the next `up` does not start them.
   await learnLeft(cluster, cluster.nodes.filter(isNodeProcess))
@@ -981,7 +997,7 @@ export async function clusterDown(dir: string, graceMs: number, log: (line: stri
     node.wrapperPid = undefined
   }
   await writeCluster(dir, cluster)
-  return {...cluster, stopped, startedElsewhere: elsewhere.map(({node, pid}) => ({name: node.name, pid}))}
+  return {...cluster, stopped, startedElsewhere: elsewhere.map(({node, pid}) => ({name: node.name, ...(pid === undefined ? {} : {pid})}))}
 }
 
 /**
@@ -1074,7 +1090,7 @@ export interface DownResult {
   /** The nodes stopped, by name. */
   readonly stopped: string[]
   /** Nodes of the folder that serve from a process it did not start (by hand), left running. */
-  readonly startedElsewhere: ReadonlyArray<{readonly name: string; readonly pid: number | undefined}>
+  readonly startedElsewhere: ReadonlyArray<{readonly name: string; readonly pid?: number}>
 }
 
 export interface PurgeResult extends DownResult {

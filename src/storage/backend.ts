@@ -56,6 +56,22 @@ export function diskDatabase(folder: string): StoreDatabase {
 }
 
 /**
+ * Whether a LevelDB in `folder` is held open by another process (its LOCK file is locked). Opening
+ * it is the only way to ask LevelDB, and it writes to the folder's LOG: only for a folder about
+ * to be deleted, to not delete it under a running node.
+ */
+export async function isDiskDatabaseInUse(folder: string): Promise<boolean> {
+  const database = new ClassicLevel<Buffer, Buffer>(folder, {keyEncoding: 'buffer', valueEncoding: 'buffer'})
+  try {
+    await database.open({createIfMissing: false})
+  } catch (error) {
+    return (error as {cause?: {code?: string}}).cause?.code === 'LEVEL_LOCKED'
+  }
+  await database.close()
+  return false
+}
+
+/**
  * An empty in-memory database. Its data outlives `close`: a store opened on the same instance
  * again finds everything, as a node restarted on its disk would.
  */

@@ -328,8 +328,11 @@ describe('dyn cluster up|down|status', () => {
     assert.match(String(jsonOf(elsewhere).message), new RegExp(`^n3 \\(pid ${hand.pid}, .*\\) runs, started outside this folder's dyn cluster up \\(by hand\\), so up cannot start it here: stop it \\(kill PID\\), then run dyn cluster up again`))
     // Status shows it serving, with its own pid, and says down does not stop it (it showed n3 as
     // left, the folder's stale mark, while n3 served).
-    const served = await runDyn(['cluster', 'status', '--dir', c.dir, '--json'])
-    assert.equal(served.code, 0, served.stdout + served.stderr)
+    // Every node agrees on the ring once gossip has spread n3's return: waited for, not assumed.
+    const served = await waitFor('status to see every node serving one ring', async () => {
+      const answer = await runDyn(['cluster', 'status', '--dir', c.dir, '--json'])
+      return answer.code === 0 ? answer : undefined
+    })
     const n3Status = (jsonOf(served).nodes as Array<{name: string; state: string; serving: boolean; pid: number; startedElsewhere?: boolean}>).find((node) => node.name === 'n3')
     assert.deepEqual({state: n3Status?.state, serving: n3Status?.serving, pid: n3Status?.pid, startedElsewhere: n3Status?.startedElsewhere}, {state: 'serving', serving: true, pid: hand.pid, startedElsewhere: true})
     assert.deepEqual(jsonOf(served).left, [])
@@ -340,7 +343,7 @@ describe('dyn cluster up|down|status', () => {
     assert.equal(purge.code, 2, purge.stdout + purge.stderr)
     assert.equal(jsonOf(purge).error, 'bad_parameter')
     assert.deepEqual(jsonOf(purge).nodes, ['n3'])
-    assert.match(String(jsonOf(purge).message), new RegExp(`^n3 \\(pid ${hand.pid}, .*\\) runs, started outside this folder's dyn cluster up \\(by hand\\), perhaps on its data folder here, which --purge would delete under it: stop it \\(kill PID\\), then run dyn cluster down --purge again\\. Nothing was stopped or deleted$`))
+    assert.match(String(jsonOf(purge).message), new RegExp(`^n3 \\(pid ${hand.pid}, .*\\): a node of this folder runs outside its dyn cluster up \\(by hand\\), perhaps on its data folder here, which --purge would delete under it: stop it, then run dyn cluster down --purge again\\. Nothing was stopped or deleted$`))
     const n1Pid = (jsonOf(served).nodes as Array<{name: string; pid: number}>).find((node) => node.name === 'n1')?.pid
     assert.ok(n1Pid !== undefined && isRunning(n1Pid), 'the refused purge stopped nothing')
     assert.ok(existsSync(n3.dataDir), 'nor deleted anything')
@@ -349,8 +352,24 @@ describe('dyn cluster up|down|status', () => {
     assert.equal(down.code, 0, down.stdout + down.stderr)
     assert.deepEqual(jsonOf(down).stopped, ['n1', 'n2'])
     assert.deepEqual(jsonOf(down).startedElsewhere, [{name: 'n3', pid: hand.pid}])
+    assert.deepEqual(jsonOf(down).notRunning, [], 'n3 still runs: it is not among those not running')
     assert.ok(isRunning(hand.pid as number), 'down does not signal a process it did not start')
     await killNode(hand.pid)
+    // A process that holds a node's data folder open without answering on its port (a node
+    // started by hand on other ports, or still starting): --purge finds it by the database's lock.
+    const n1Data = c.cluster.nodes[0]?.dataDir as string
+    const locker = spawn(process.execPath, ['--input-type=module', '-e', `import {ClassicLevel} from ${JSON.stringify(import.meta.resolve('classic-level'))}; await new ClassicLevel(process.argv[1]).open({createIfMissing: false}); console.log('open'); setInterval(() => {}, 1000)`, n1Data], {stdio: ['ignore', 'pipe', 'inherit']})
+    t.after(() => killNode(locker.pid).catch(() => undefined))
+    await new Promise<void>((resolve, reject) => {
+      locker.stdout.once('data', () => resolve())
+      locker.once('exit', (code) => reject(new Error(`the process holding n1's data folder exited (${String(code)})`)))
+    })
+    const lockedPurge = await runDyn(['cluster', 'down', '--dir', c.dir, '--purge', '--json'])
+    assert.equal(lockedPurge.code, 2, lockedPurge.stdout + lockedPurge.stderr)
+    assert.deepEqual(jsonOf(lockedPurge).nodes, ['n1'])
+    assert.match(String(jsonOf(lockedPurge).message), /^the data folder of n1 \(.*, held open by a process this folder did not start\): a node of this folder runs outside its dyn cluster up \(by hand\), .*Nothing was stopped or deleted$/)
+    assert.ok(existsSync(n1Data), 'the refused purge deleted nothing')
+    await killNode(locker.pid)
     const back = await runDyn(['cluster', 'up', '--dir', c.dir, '--json'])
     assert.equal(back.code, 0, back.stdout + back.stderr)
     assert.deepEqual(jsonOf(back).started, ['n1', 'n2', 'n3'])
@@ -404,7 +423,7 @@ describe('dyn cluster up|down|status', () => {
 
     const stopped = await runDyn(['cluster', 'down', '--dir', dir, '--json'])
     assert.equal(stopped.code, 0, stopped.stderr)
-    assert.deepEqual(jsonOf(stopped), {ok: true, dir, stopped: ['n1'], notRunning: [], purged: false})
+    assert.deepEqual(jsonOf(stopped), {ok: true, dir, stopped: ['n1'], notRunning: [], startedElsewhere: [], purged: false})
     for (const command of ['status', 'down']) {
       const missing = await runDyn(['cluster', command, '--dir', path.join(dir, 'no-such-cluster'), '--json'])
       assert.equal(missing.code, 2, command)
@@ -438,7 +457,7 @@ describe('dyn cluster up|down|status', () => {
       }
       const purged = await runDyn(['cluster', 'down', '--dir', dir, '--purge', '--json'])
       assert.equal(purged.code, 0, purged.stdout + purged.stderr)
-      assert.deepEqual(jsonOf(purged), {ok: true, dir, stopped: ['n1', 'n2', 'n3'], notRunning: [], purged: true, folderDeleted: true, kept: []})
+      assert.deepEqual(jsonOf(purged), {ok: true, dir, stopped: ['n1', 'n2', 'n3'], notRunning: [], startedElsewhere: [], purged: true, folderDeleted: true, kept: []})
       assert.equal(existsSync(dir), false)
     }
   })
@@ -463,7 +482,7 @@ describe('dyn cluster up|down|status', () => {
     await writeFile(path.join(clusterDir, 'keep-me.txt'), 'mine too\n')
     const purged = await runDyn(['cluster', 'down', '--dir', clusterDir, '--purge', '--json'])
     assert.equal(purged.code, 0, purged.stdout + purged.stderr)
-    assert.deepEqual(jsonOf(purged), {ok: true, dir: clusterDir, stopped: ['n1'], notRunning: [], purged: true, folderDeleted: false, kept: ['keep-me.txt'], folderKept: 'holds-other-files'})
+    assert.deepEqual(jsonOf(purged), {ok: true, dir: clusterDir, stopped: ['n1'], notRunning: [], startedElsewhere: [], purged: true, folderDeleted: false, kept: ['keep-me.txt'], folderKept: 'holds-other-files'})
     assert.deepEqual(await readdir(clusterDir), ['keep-me.txt'], 'the cluster\'s data, log, records, secret and description are gone; the user\'s file stays')
 
     // Purged from inside its own folder (--dir .): the cluster's files go, the folder one stands in stays.

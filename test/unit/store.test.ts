@@ -18,7 +18,7 @@ import {KeyedMutex} from '../../src/storage/keyed-mutex.js'
 import {decodeObjectKey, metaKey, objectKey, partitionIndexMax, partitionRange} from '../../src/storage/layout.js'
 import {systemScheduler} from '../../src/node/system-time.js'
 import type {Scheduler} from '../../src/scheduler.js'
-import {diskDatabase, memoryDatabase, type StoreDatabase} from '../../src/storage/backend.js'
+import {diskDatabase, isDiskDatabaseInUse, memoryDatabase, type StoreDatabase} from '../../src/storage/backend.js'
 import {groupCommitWritesMax, scanPageMax, Store, type StoreOptions} from '../../src/storage/store.js'
 import type {StoredObject, StoredVersion} from '../../src/storage/stored-object.js'
 import {emptySet, join, update, values, type VersionSet} from '../../src/versioning/dvvset.js'
@@ -822,3 +822,21 @@ describe('keyed mutex', () => {
     assert.equal(mutex.lockedKeyCount, 0)
   })
 })
+
+describe('isDiskDatabaseInUse', () => {
+  it('says a LevelDB folder is in use exactly while a database holds it open (dyn cluster down --purge asks it)', async (t) => {
+    const folder = await mkdtemp(joinPath(tmpdir(), 'dyn-inuse-'))
+    t.after(() => rm(folder, {recursive: true, force: true}))
+    const database = diskDatabase(folder)
+    await database.open({createIfMissing: true})
+    try {
+      assert.equal(await isDiskDatabaseInUse(folder), true)
+    } finally {
+      await database.close()
+    }
+    assert.equal(await isDiskDatabaseInUse(folder), false)
+    // Not a database at all: nothing holds it.
+    assert.equal(await isDiskDatabaseInUse(joinPath(folder, 'no-such-folder')), false)
+  })
+})
+
