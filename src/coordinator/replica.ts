@@ -16,7 +16,7 @@ export interface ReplicaPolicy {
   readonly conflictPolicy: ConflictPolicy
   /** Paper §4.4: version-vector entries beyond this are pruned, oldest first. */
   readonly entriesMax: number
-  /** A key with this many siblings refuses new concurrent writes until it is resolved. */
+  /** A key with more siblings than this refuses new concurrent writes at a coordinator until it is resolved. */
   readonly siblingsPerKeyMax: number
   /** The sum of all siblings' value bytes, bounded so one object always fits in one frame. */
   readonly objectBytesMax: number
@@ -31,10 +31,20 @@ export type LocalWriteFailure = {
   readonly message: string
 }
 
-/** The limits every stored object obeys, whether a new version or a merge made it. */
-function checkLimits(object: StoredObject, policy: ReplicaPolicy): LocalWriteFailure | undefined {
+/**
+ * The limits a stored object obeys. The sibling count bounds what clients can pile onto a key:
+ * it is checked where a new version is made (the coordinator's step), never on a merge of
+ * versions that other replicas already accepted, or replicas that each accepted writes up to the
+ * limit apart (a partition, a paused node) could never hold their union: hints would be refused
+ * for good and anti-entropy would find the key differing for ever, so an acknowledged write
+ * stayed on fewer than N replicas until someone resolved the key (found by a new user's walk).
+ * Merged this way a key holds at most about the limit per coordinating node, and no coordinator
+ * adds to it while its own copy is past the limit. The bytes are checked on every merge too: an
+ * object must always fit in one frame to another node.
+ */
+function checkLimits(object: StoredObject, policy: ReplicaPolicy, madeHere: boolean): LocalWriteFailure | undefined {
   const siblings = valueCount(object.versions)
-  if (siblings > policy.siblingsPerKeyMax) {
+  if (madeHere && siblings > policy.siblingsPerKeyMax) {
     return {
       ok: false,
       error: 'too_many_siblings',
@@ -101,7 +111,7 @@ export async function writeNewVersion(
       // plans for, and a release decides by it which copies to delete (simulator seed 170).
       // (Lowering a key's n is therefore not possible by writing it again.)
       const object: StoredObject = {versions: settle(written, policy), n: Math.max(write.n, stored?.n ?? 0)}
-      return checkLimits(object, policy) ?? {ok: true, object}
+      return checkLimits(object, policy, true) ?? {ok: true, object}
     },
     write.onMerged === undefined ? {durable: write.durable} : {durable: write.durable, onMerged: (object) => write.onMerged?.({object, dot})},
   )
@@ -109,9 +119,10 @@ export async function writeNewVersion(
 }
 
 /**
- * A replica's step of a put, and read repair: keep everything not dominated by either side.
- * A merge that would break the object limits is refused, so that no replica ever holds an
- * object too large to send to another (the coordinator only checked its own copy).
+ * A replica's step of a put, and read repair, hints, transfers and anti-entropy: keep everything
+ * not dominated by either side. A merge that would make the object too large is refused, so that
+ * no replica ever holds an object too large to send to another (the coordinator only checked its
+ * own copy); the sibling count is not checked here (checkLimits says why).
  */
 export async function mergeIncoming(
   store: ObjectSpace,
@@ -127,7 +138,7 @@ export async function mergeIncoming(
     (stored) => {
       const versions = stored === undefined ? incoming.versions : sync(stored.versions, incoming.versions)
       const object: StoredObject = {versions: settle(versions, policy), n: Math.max(incoming.n, stored?.n ?? 0)}
-      return checkLimits(object, policy) ?? {ok: true, object}
+      return checkLimits(object, policy, false) ?? {ok: true, object}
     },
     {durable},
   )

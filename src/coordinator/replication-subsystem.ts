@@ -59,6 +59,8 @@ export interface ReplicationParts {
   readonly requestTimeoutMs: number
   /** Paper §6.1: with the write buffer on, one replica of every put is asked for a durable write. */
   readonly durableReplicaPerPut: boolean
+  /** Siblings a key may have before this node refuses to coordinate new concurrent writes; the default when absent. */
+  readonly siblingsPerKeyMax?: number
 }
 
 /** A key's place in the ring, for GET /cluster/preflist/{key}. */
@@ -89,7 +91,7 @@ export function replicationSubsystem(parts: ReplicationParts): ReplicationSubsys
       return membership.table.settings.conflictPolicy
     },
     entriesMax: entriesMaxDefault,
-    siblingsPerKeyMax: siblingsPerKeyMaxDefault,
+    siblingsPerKeyMax: parts.siblingsPerKeyMax ?? siblingsPerKeyMaxDefault,
     objectBytesMax: objectBytesMaxDefault,
   }
   // Since the node started: replicas that read repair sent a newer object to, and puts another

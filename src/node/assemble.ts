@@ -85,6 +85,8 @@ export interface NodeSettings {
   readonly hintLimits?: HintLimits
   /** Anti-entropy's interval and repair budget (anti-entropy-subsystem.ts); the defaults when absent. */
   readonly antiEntropy?: {readonly exchangeIntervalMs?: number; readonly keysRepairedPerSecondMax?: number; readonly tombstoneGraceMs?: number}
+  /** Siblings a key may have before a coordinator here refuses new concurrent writes (replica.ts); the default when absent. */
+  readonly siblingsPerKeyMax?: number
   /**
    * A node that joins through seeds commits its own join once no other change is staged and no
    * transition runs (false: it only stages it, for dyn cluster plan / commit). Default true.
@@ -296,6 +298,7 @@ async function assembleOnStore(
     isUp,
     requestTimeoutMs: options.requestTimeoutMs,
     durableReplicaPerPut: options.writeBufferMs > 0,
+    ...(options.siblingsPerKeyMax === undefined ? {} : {siblingsPerKeyMax: options.siblingsPerKeyMax}),
   })
   const hintedHandoff = hintsSubsystem({
     ...shared,

@@ -36,6 +36,12 @@ export interface ClusterConfig {
    * m⌈i/P⌉, joiners included: the ring keeps a key's homes on distinct machines (ring.ts).
    */
   readonly processesPerMachine?: number
+  /**
+   * Siblings a key may have before a coordinator refuses new concurrent writes (absent: the
+   * nodes' default, 64, which no run reaches). Small in some seeds, so that replicas on either
+   * side of a fault each accept writes up to it and must still converge on their union.
+   */
+  readonly siblingsPerKeyMax?: number
 }
 
 /** The simulated nodes' tombstone grace (src/antientropy/reaper.ts): a few seconds of simulated time. */
@@ -446,6 +452,7 @@ export class SimCluster {
         writeBufferMs: 0,
         // Short, so that the runs' deletes are reaped before the final checks (check 9).
         antiEntropy: {tombstoneGraceMs: simTombstoneGraceMs},
+        ...(this.#config.siblingsPerKeyMax === undefined ? {} : {siblingsPerKeyMax: this.#config.siblingsPerKeyMax}),
         ...this.#machineSetting(node.name),
       },
       database: node.database,

@@ -66,6 +66,8 @@ export interface RunResult {
     readonly deletesChecked: number
     /** Gets that asked more replicas than R, in place of a failure or after waiting (get-coordinator.ts). */
     readonly readsAskingMoreThanR: number
+    /** Puts a coordinator refused because the key had too many siblings. */
+    readonly putsRefusedForSiblings: number
   }
 }
 
@@ -133,7 +135,13 @@ export function configFor(seed: number): RunConfig {
   // the whole machine down.
   const machinesRandom = seededRandom(deriveSeed(seed, 'machines'))
   const perMachine = machinesRandom.next() < sharedMachinesShare ? 2 + (nodeCount >= 6 ? machinesRandom.int(2) : 0) : 1
-  const onMachines = perMachine === 1 ? config : {...config, cluster: {...config.cluster, processesPerMachine: perMachine}}
+  const sharedOrNot = perMachine === 1 ? config : {...config, cluster: {...config.cluster, processesPerMachine: perMachine}}
+  // Its own stream too: in some seeds a key may have only 1 to 3 siblings before a coordinator
+  // refuses new concurrent writes, so that the faults leave replicas that each accepted writes
+  // up to that limit apart, and their union must still reach every home (a merge is never
+  // refused for the count: replica.ts).
+  const siblingsRandom = seededRandom(deriveSeed(seed, 'siblings-limit'))
+  const onMachines = siblingsRandom.next() < siblingsLimitedShare ? {...sharedOrNot, cluster: {...sharedOrNot.cluster, siblingsPerKeyMax: 1 + siblingsRandom.int(3)}} : sharedOrNot
   // Its own stream too. A growth is the run's membership change: it replaces any other one.
   const growthRandom = seededRandom(deriveSeed(seed, 'grow'))
   if (growthRandom.next() < growthShare) return withGrowth(growthRandom, onMachines)
@@ -141,6 +149,9 @@ export function configFor(seed: number): RunConfig {
   if (membership?.kind === 'remove') return {...onMachines, faults: {...onMachines.faults, wipeAllowed: false}, membership}
   return membership === undefined ? onMachines : {...onMachines, membership}
 }
+
+/** The share of seeds whose keys may have only a few siblings (ClusterConfig.siblingsPerKeyMax). */
+export const siblingsLimitedShare = 0.3
 
 /** The share of seeds whose nodes run two or three to a machine. */
 export const sharedMachinesShare = 0.3
@@ -321,7 +332,7 @@ export async function runSeed(seed: number, config: RunConfig = configFor(seed))
       simulatedMs: time.monotonicMs(),
       events: time.eventsRun,
       history,
-      exercised: {mustSucceed: availability.judged, deletesChecked: resurrectionChecks(history), readsAskingMoreThanR: history.readsAskingMoreThanR},
+      exercised: {mustSucceed: availability.judged, deletesChecked: resurrectionChecks(history), readsAskingMoreThanR: history.readsAskingMoreThanR, putsRefusedForSiblings: history.requests.filter((request) => request.end === 'refused' && request.detail?.startsWith('too_many_siblings') === true).length},
     }
   } finally {
     await cluster.stop()
@@ -387,7 +398,8 @@ export function describeFailure(result: RunResult, contextLines = 25): string {
   const homesCrash = result.config.homesCrash === undefined ? '' : `, every home of ${result.config.homesCrash.key} down at ${result.config.homesCrash.atMs} ms`
   const growth = result.config.growth === undefined ? '' : `, growing by joins at ${result.config.growth.joinsAtMs.join(', ')} ms`
   const perMachine = result.config.cluster.processesPerMachine ?? 1
-  lines.push(`  ${result.config.cluster.nodeCount} nodes${perMachine === 1 ? '' : ` (${perMachine} per machine)`}, ${result.config.workload.clientCount} clients, keys ${result.config.workload.keys.join(' ')}, ${result.config.faults.faultCount} faults${change}${homesCrash}${growth}`)
+  const siblingsMax = result.config.cluster.siblingsPerKeyMax
+  lines.push(`  ${result.config.cluster.nodeCount} nodes${perMachine === 1 ? '' : ` (${perMachine} per machine)`}${siblingsMax === undefined ? '' : `, at most ${siblingsMax} sibling(s) a key`}, ${result.config.workload.clientCount} clients, keys ${result.config.workload.keys.join(' ')}, ${result.config.faults.faultCount} faults${change}${homesCrash}${growth}`)
   for (const violation of result.violations.slice(0, 5)) {
     lines.push(`  [${violation.check}] ${violation.key}: ${violation.message}`)
     const related = result.history.log.filter((line) => line.text.includes(`${violation.key} `) || line.text.includes(`${violation.key}#`) || !/ k\d/.test(line.text))

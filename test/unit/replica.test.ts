@@ -75,3 +75,32 @@ describe('a coordinator\'s dots after its copy is gone', () => {
     }
   })
 })
+
+describe('the siblings limit', () => {
+  it('refuses a new concurrent version past it, but never a merge of versions other replicas accepted (a new user\'s walk; seeds 6, 13, 209)', async () => {
+    const store = await Store.open(memoryDatabase(), {writeBuffer: false, scheduler})
+    try {
+      const limited: ReplicaPolicy = {...policy, siblingsPerKeyMax: 2}
+      const blind = (actor: string, text: string) => writeNewVersion(store, limited, 1, 'k', {context: [], version: version(text), actor, dots, n: 3, nowMs: 1, durable: false})
+      assert.ok((await blind('a.1', 'one')).ok)
+      assert.ok((await blind('a.1', 'two')).ok)
+      const third = await blind('a.1', 'three')
+      assert.equal(third.ok, false)
+      assert.equal(!third.ok && third.error, 'too_many_siblings')
+      // Two blind writes the other side of a partition accepted: the union has four siblings.
+      const bOne = update([], emptySet<StoredVersion>(), 'b.1', version('b-one'), 1)
+      const otherSide = update([], bOne, 'b.1', version('b-two'), 1)
+      const merged = await mergeIncoming(store, limited, 1, 'k', {versions: otherSide, n: 3}, false)
+      assert.ok(merged.ok, 'a replica holds the union of what each side acknowledged')
+      assert.deepEqual(values((await store.getObject(1, 'k'))?.versions ?? emptySet<StoredVersion>()).map((v) => v.value.toString()).sort(), ['b-one', 'b-two', 'one', 'two'])
+      // A coordinator still adds nothing to it until the key is resolved.
+      const fifth = await blind('a.1', 'five')
+      assert.equal(!fifth.ok && fifth.error, 'too_many_siblings')
+      // The bytes are still bounded on a merge: an object must fit in one frame to another node.
+      const large = await mergeIncoming(store, {...limited, objectBytesMax: 16}, 1, 'k', {versions: update([], emptySet<StoredVersion>(), 'c.1', version('a value longer than sixteen bytes'), 1), n: 3}, false)
+      assert.equal(!large.ok && large.error, 'object_too_large')
+    } finally {
+      await store.close()
+    }
+  })
+})
