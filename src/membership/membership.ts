@@ -97,6 +97,65 @@ export function unreachableSeeds(failures: ReadonlyArray<{readonly seed: string;
   return new DynError('unreachable', message, {seeds: failures.map(({seed}) => seed)})
 }
 
+/** How long a restarting node waits for each seed's word on its cluster: asked once, all at once. */
+export const restartSeedCheckTimeoutMs = 2000
+
+/**
+ * A restart given --seeds: the node comes back from its stored member table and joins through
+ * no seed, but the seeds still say whether the operator meant this cluster. A restart that
+ * ignored them ran a node started once without seeds as a cluster of its own, taking writes its
+ * real cluster never saw (split brain; found by a new user's walk). So each seed is asked once
+ * for its cluster (NodeStatusQuery), and the start is refused, with what to do, when they belong
+ * to another cluster and none to its own, or one is a client API port or refuses this node's
+ * secret (as a first start refuses them). Seeds that do not answer are logged and the start goes on: the first node of a
+ * whole cluster restarting finds no one up. Only a node whose stored table holds itself alone
+ * is refused then too, since seeds can only mean it was to join a cluster, and a restart cannot.
+ */
+export async function checkSeedsOnRestart(transport: Transport, seeds: readonly string[], stored: MemberTable, self: Pick<Member, 'name' | 'apiAddress' | 'rpcAddress'>, log: (line: string) => void): Promise<void> {
+  const clusterId = stored.settings.clusterId
+  const others = seeds.filter((seed) => seed !== self.rpcAddress)
+  if (others.length === 0) return
+  const answers = await Promise.all(others.map(async (seed) => ({seed, answer: await transport.request(seed, MessageType.NodeStatusQuery, {}, restartSeedCheckTimeoutMs, {callerPaced: true})})))
+  const alone = presentMembers(stored).every((member) => member.name === self.name)
+  const own = alone ? `a cluster of its own (id ${clusterId}, this node alone: it was started once without --seeds)` : `cluster ${clusterId} (${presentMembers(stored).length} members)`
+  const confirmed: string[] = []
+  const silent: string[] = []
+  const strangers: Array<{seed: string; clusterId: string}> = []
+  for (const {seed, answer} of answers) {
+    if (!answer.ok) {
+      if (answer.code === notInternodeCode) throw notInternodeSeed(seed, answer.message, self)
+      if (answer.code === unauthenticatedCode) throw new DynError('unauthenticated', `the seed ${seed} refused this node: ${answer.message}`)
+      silent.push(`${seed} (${answer.message})`)
+      continue
+    }
+    const theirs = (answer.body as {health?: {clusterId?: unknown}} | null)?.health?.clusterId
+    if (typeof theirs !== 'string') silent.push(`${seed} (its answer names no cluster)`)
+    else if (theirs === clusterId) confirmed.push(seed)
+    else strangers.push({seed, clusterId: theirs})
+  }
+  // A seed of another cluster beside one of its own is a stray in the list (a node not yet
+  // joined, say): the node is where it belongs, and says so.
+  const [stranger] = strangers
+  if (stranger !== undefined && confirmed.length > 0) {
+    log(`the seed(s) ${strangers.map(({seed, clusterId: theirs}) => `${seed} (cluster ${theirs})`).join(', ')} belong to another cluster; ${confirmed.join(', ')} confirmed this node's cluster ${clusterId}`)
+  }
+  if (stranger !== undefined && confirmed.length === 0) {
+    const way = alone
+      ? `to join that cluster, start this node on an empty --data folder with these --seeds (or, if it holds no data, run dyn cluster join ${stranger.seed} while it runs); to keep running it alone, leave --seeds out`
+      : 'give seeds of this node\'s own cluster, or leave --seeds out (a restart comes back from the stored member table)'
+    throw new DynError('cluster_config_mismatch', `the seed ${stranger.seed} is a node of cluster ${stranger.clusterId}, but this node's data folder holds ${own}, and a restart joins through no seed: ${way}`, {seed: stranger.seed, clusterId: stranger.clusterId, storedClusterId: clusterId})
+  }
+  if (confirmed.length > 0) return
+  if (alone) {
+    throw new DynError(
+      'unreachable',
+      `this node's data folder holds ${own}, and a restart joins through no seed; no seed answered as a node of it (${silent.join('; ')}): to join the seeds' cluster, start this node on an empty --data folder once they run; to keep running it alone, leave --seeds out`,
+      {seeds: others},
+    )
+  }
+  log(`no seed answered on restart (${silent.join('; ')}); coming back from the stored member table of cluster ${clusterId}, whose members gossip finds as they come up`)
+}
+
 /** The port of a host:port this node formatted itself (NaN when it is not one). */
 function portOf(address: string): number {
   return parseAddress(address)?.port ?? Number.NaN

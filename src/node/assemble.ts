@@ -43,7 +43,7 @@ import type {FailureDetectorConfig, Reachability} from '../membership/failure-de
 import {observedTransport} from '../membership/heartbeats.js'
 import type {ClusterSettings, Member, MemberTable} from '../membership/member-table.js'
 import {findMember, newMemberTable, presentMembers, ringMemberCount, runsAlone, settingsMismatch} from '../membership/member-table.js'
-import {Membership} from '../membership/membership.js'
+import {checkSeedsOnRestart, Membership} from '../membership/membership.js'
 import {membershipSubsystem} from '../membership/membership-subsystem.js'
 import type {Scheduler} from '../scheduler.js'
 import {sleep} from '../scheduler.js'
@@ -519,6 +519,7 @@ async function initialTable(
       throw new DynError('cluster_config_mismatch', `this node's cluster was created with other settings (${mismatch}); start without those flags`)
     }
     log(`restarting with the stored member table (${presentMembers(stored).length} member(s))`)
+    if (options.seeds.length > 0) await checkSeedsOnRestart(transport, options.seeds, stored, self, log)
     return stored
   }
   if (options.seeds.length === 0) {

@@ -162,4 +162,35 @@ describe('dyn start addresses', () => {
     const log2 = await readFile(n2.logFile, 'utf8')
     assert.equal(log2.split('\n').filter((line) => line.includes('n1 cannot reach this node at')).length, 1, log2)
   })
+
+  it('a restart on a data folder checks its --seeds: another cluster, a client API port or, for a node alone, no answer at all is refused; its own cluster\'s seed, or one that is down, is not', async (t) => {
+    const dir = await testFolder(t)
+    const n1 = await startNode(t, dir, 'n1', [])
+    // n9 started once without --seeds: a cluster of its own. Restarted with n1 as its seed, it
+    // came back alone and took writes n1's cluster never saw (a new user's walk).
+    const n9 = await startNode(t, dir, 'n9', [])
+    await killNode(n9.pid)
+    const restart = (seeds: string): Promise<{code: number; stdout: string; stderr: string}> =>
+      runDyn(['start', '--name', 'n9', '--port', String(n9.port), '--rpc-port', String(n9.rpcPort), '--data', path.join(dir, 'n9'), '--seeds', seeds, '--json'], {timeoutMs: 20_000})
+    const other = jsonFailure(await restart(`127.0.0.1:${n1.rpcPort}`)) as {error: string; message: string; seed?: string}
+    assert.equal(other.error, 'cluster_config_mismatch')
+    assert.match(other.message, new RegExp(`^the seed 127\\.0\\.0\\.1:${n1.rpcPort} is a node of cluster [0-9a-f]{16}, but this node's data folder holds a cluster of its own \\(id [0-9a-f]{16}, this node alone: it was started once without --seeds\\), and a restart joins through no seed: to join that cluster, start this node on an empty --data folder with these --seeds`))
+    assert.equal(other.seed, `127.0.0.1:${n1.rpcPort}`)
+    assert.equal(jsonFailure(await restart(`127.0.0.1:${n1.port}`)).error, 'bad_parameter', 'a client API port as seed, as on a first start')
+    const {rpcPort: nobodyPort} = await freeClusterPorts(1)
+    const nobody = await restart(`127.0.0.1:${nobodyPort}`)
+    assert.equal(nobody.code, 3, nobody.stdout + nobody.stderr)
+    assert.equal(startJsonAnswer<{error: string}>(nobody.stdout).error, 'unreachable')
+    assert.deepEqual(((await getJson(`http://127.0.0.1:${n1.port}/cluster`)).body.members as Array<{name: string}>).map((member) => member.name), ['n1'], 'n1 never heard of n9')
+
+    // A member restarted with its own cluster's seed comes back; with a seed that is down, too, and says so.
+    const n2 = await startNode(t, dir, 'n2', ['--seeds', `127.0.0.1:${n1.rpcPort}`])
+    await waitFor('n2 to be a member', async () => ((await getJson(`http://127.0.0.1:${n2.port}/health`)).body.status === 'valid' ? true : undefined), 60_000)
+    await killNode(n2.pid)
+    const again = await startNode(t, dir, 'n2', ['--seeds', `127.0.0.1:${n1.rpcPort}`])
+    assert.equal((await getJson(`http://127.0.0.1:${again.port}/health`)).body.clusterId, (await getJson(`http://127.0.0.1:${n1.port}/health`)).body.clusterId)
+    await killNode(again.pid)
+    const downSeed = await startNode(t, dir, 'n2', ['--seeds', `127.0.0.1:${nobodyPort}`])
+    assert.match(await readFile(downSeed.logFile, 'utf8'), /no seed answered on restart \(127\.0\.0\.1:\d+ \(.*\)\); coming back from the stored member table of cluster [0-9a-f]{16}/)
+  })
 })

@@ -379,7 +379,11 @@ export class SimCluster {
       this.#history.note(this.time.monotonicMs(), `${name} loses the ${lost} hint(s) it kept`)
     }
     this.#history.note(this.time.monotonicMs(), `restart ${name}${options.wipe ? ' on a wiped disk' : ''}`)
-    await this.#bootThroughLiveNodes(node)
+    // A node started alone and not joined yet restarts as it was started, without seeds: its
+    // operator runs the same command, and a restart given seeds of another cluster is refused
+    // (checkSeedsOnRestart: its stored table is a cluster of its own).
+    if (this.#awaitingJoin.has(name)) await this.#bootMarked(node, [])
+    else await this.#bootThroughLiveNodes(node)
   }
 
   /** Boots a node through the nodes running now, marked as booting meanwhile so that a second restart waits for it. */

@@ -156,6 +156,12 @@ export const regressionSeeds: readonly number[] = [
   // the cluster that took its join cannot fill it either, test/unit/assemble.test.ts checks.
   117399666,
   ...siblingsLimitSeeds,
+  // A node started alone (to be joined with dyn cluster join) crashed before its join and was
+  // restarted by the harness with the cluster's nodes as seeds, which a restart now checks: its
+  // stored table is a cluster of its own, so the start was refused (fixed in the simulator: it
+  // restarts such a node as it was started, without seeds; found by a campaign of 2,000 seeds
+  // from 1,685,483,434, when restarts began to check their seeds).
+  1685484047,
 ]
 
 async function assertSeedPasses(seed: number, config?: RunConfig): Promise<void> {
