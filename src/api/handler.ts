@@ -32,6 +32,8 @@ import {dottedValues, join, values} from '../versioning/dvvset.js'
 import type {AdmissionControl} from './admission.js'
 import {checkContext, checkFlag, checkKey, checkKnownParameters, checkQuorum, quorumHeaders, valueBytesMax} from './params.js'
 import type {Checked, Quorum} from './params.js'
+import {orderSiblings} from './sibling-order.js'
+import type {SiblingStamp} from './sibling-order.js'
 import type {KvService} from './service.js'
 import {statusOfError} from './status.js'
 
@@ -479,14 +481,23 @@ function sendGetOutcome(request: IncomingMessage, reply: Reply, outcome: GetOutc
     const only = versions[0] as StoredVersion
     return reply(200, {'content-type': only.contentType, ...contextHeaders}, only.value)
   }
-  // The siblings in JSON (each value in base64) only for an answer that carries them.
-  const siblings = object === undefined ? [] : dottedValues(object.versions).map(siblingJson)
+  // The siblings in JSON (each value in base64) only for an answer that carries them, oldest
+  // first as every client shows and numbers them (sibling-order.ts), not in the set's actor order.
+  const siblings = object === undefined ? [] : orderSiblings(dottedValues(object.versions).map(siblingJson))
   if (json) return sendJson(reply, 200, {context, siblings, trace: traceJson(outcome.trace)}, contextHeaders)
   sendJson(reply, 300, {context, siblings}, contextHeaders)
 }
 
 /** One sibling; `actor` and `counter` are its dot: the coordinator that wrote it ("<node>.<epoch>") and that coordinator's event number. */
-function siblingJson({value: version, actor, counter}: DottedValue<StoredVersion>): unknown {
+interface SiblingJson extends SiblingStamp {
+  readonly value: string
+  readonly contentType: string
+  readonly deleted: boolean
+  readonly actor: string
+  readonly counter: number
+}
+
+function siblingJson({value: version, actor, counter}: DottedValue<StoredVersion>): SiblingJson {
   return {
     value: Buffer.from(version.value.buffer, version.value.byteOffset, version.value.byteLength).toString('base64'),
     contentType: version.contentType,

@@ -10,7 +10,10 @@ export const exitCodes = {
   notFound: 1,
   /** Bad usage or bad input: fix the command line. */
   usage: 2,
-  /** Quorum unmet, or no node reachable: retry later or with a smaller R/W. */
+  /**
+   * Quorum unmet, or no node reachable: retry later or with a smaller R/W. Also `dyn resolve`
+   * finding the key changed by another write since the read it was asked about (read it again).
+   */
   unavailable: 3,
   /** The key has siblings where one value was asked for (`dyn get` piped or with --output): nothing was written. */
   siblings: 4,
@@ -22,6 +25,8 @@ export function exitCodeOf(errorCode: string): number {
   if (errorCode === 'not_found') return exitCodes.notFound
   if (errorCode === 'has_siblings') return exitCodes.siblings
   if (['quorum_unmet', 'unreachable', 'timeout', 'overloaded', 'internal'].includes(errorCode)) return exitCodes.unavailable
+  // dyn resolve: another write changed the key since the read the choice was made from.
+  if (['conflict_remains', 'sibling_gone', 'siblings_changed'].includes(errorCode)) return exitCodes.unavailable
   return exitCodes.usage
 }
 

@@ -7,6 +7,8 @@
  */
 
 import {writeFile} from 'node:fs/promises'
+import {numberSiblings} from '../api/sibling-order.js'
+import type {SiblingPlace} from '../api/sibling-order.js'
 import type {DynClient, Sibling} from '../client/http-client.js'
 import type {CommandOutput} from './command-output.js'
 import {formatTrace, hexPreview, isPrintableText, previewBytesMax, shellQuote, writeTrace} from './format.js'
@@ -50,8 +52,10 @@ export async function runGet(out: CommandOutput, key: string, flags: GetFlags): 
       }
       await save(out, flags.output, only.value, flags.json)
     }
+    // One numbering for the JSON, the listing and dyn resolve --pick (src/api/sibling-order.ts).
+    const numbered = numberSiblings(result.siblings)
     if (flags.json) {
-      out.printOk({key, found: true, context: result.context, siblings: result.siblings.map(siblingJson), ...(flags.output === undefined ? {} : {savedTo: flags.output}), ...trace})
+      out.printOk({key, found: true, context: result.context, siblings: numbered.map(siblingJson), ...(flags.output === undefined ? {} : {savedTo: flags.output}), ...trace})
       return
     }
     if (only !== undefined && flags.output !== undefined) {
@@ -61,11 +65,11 @@ export async function runGet(out: CommandOutput, key: string, flags: GetFlags): 
     if (only !== undefined) return printValue(key, only)
     if (!process.stdout.isTTY) {
       // Piped output is one value's bytes or nothing: a listing would pass for the value.
-      process.stderr.write(siblingsText(key, result.siblings, result.context))
+      process.stderr.write(siblingsText(key, numbered, result.context))
       out.fail(false, 'has_siblings', `${key} has ${result.siblings.length} siblings, and piped output is one value's bytes, so nothing was printed; reconcile them (dyn resolve ${shellQuote(key)}, or dyn put with the context above), or read them all with --json`)
     }
     if (await offerResolve(client, key, flags)) return
-    process.stdout.write(siblingsText(key, result.siblings, result.context))
+    process.stdout.write(siblingsText(key, numbered, result.context))
   } catch (error) {
     out.failFromError(flags.json, error)
   }
@@ -100,14 +104,19 @@ async function save(out: CommandOutput, file: string, value: Buffer, json: boole
 }
 
 /** The siblings numbered, with the context and the put that resolves them. */
-function siblingsText(key: string, siblings: readonly Sibling[], context: string): string {
+function siblingsText(key: string, siblings: ReadonlyArray<Sibling & SiblingPlace>, context: string): string {
   const lines = [`${key} has ${siblings.length} siblings (concurrent writes):`, ...siblingListing(siblings)]
   lines.push(`context: ${context}`, 'resolve by writing the reconciled value with this context:', `  dyn put ${shellQuote(key)} VALUE --context ${context}`)
   return `${lines.join('\n')}\n`
 }
 
-function siblingJson(sibling: Sibling): Record<string, unknown> {
+/** One sibling under --json: its number (as --pick takes it) and id (as --pick-id takes it) first. */
+function siblingJson(sibling: Sibling & SiblingPlace): Record<string, unknown> {
   return {
+    number: sibling.number,
+    id: sibling.id ?? null,
+    actor: sibling.actor ?? null,
+    counter: sibling.counter ?? null,
     value: sibling.value.toString('base64'),
     ...(isPrintableText(sibling.value) ? {text: sibling.value.toString('utf8')} : {}),
     contentType: sibling.contentType,

@@ -6,7 +6,11 @@
  * between, the check says so and hands back the new siblings to resolve again.
  */
 
+import {checkContext} from '../api/params.js'
+import {numberSiblings} from '../api/sibling-order.js'
 import type {DynClient} from '../client/http-client.js'
+import {descends} from '../versioning/dvvset.js'
+import type {VersionVector} from '../versioning/dvvset.js'
 import {shellQuote} from './format.js'
 import {mergeJsonUnion} from './json-merge.js'
 import type {MergeConflict} from './json-merge.js'
@@ -14,8 +18,10 @@ import {describeValue, printableText} from './sibling-preview.js'
 import type {ValueDescription} from './sibling-preview.js'
 
 export interface Sibling {
-  /** 1-based, as shown to the user; siblings are ordered oldest first. */
+  /** 1-based, as shown to the user and as --pick takes it; siblings are ordered oldest first (src/api/sibling-order.ts). */
   readonly number: number
+  /** Its dot as one word (`<actor>:<counter>`), as --pick-id takes it; absent from nodes that do not serve dots. */
+  readonly id?: string
   readonly value: Buffer
   readonly contentType: string
   readonly timestampMs: number
@@ -48,10 +54,17 @@ export interface WriteQuorum {
   readonly w?: number
 }
 
-export type Choice = {readonly kind: 'pick'; readonly number: number} | {readonly kind: 'merge'} | {readonly kind: 'value'; readonly value: Buffer; readonly contentType?: string}
+export type Choice =
+  | {readonly kind: 'pick'; readonly number: number}
+  /** Keep the sibling with this id, wherever it is in the order now. */
+  | {readonly kind: 'pickId'; readonly id: string}
+  | {readonly kind: 'merge'}
+  | {readonly kind: 'value'; readonly value: Buffer; readonly contentType?: string}
 
 export interface Candidate {
   readonly choice: Choice['kind']
+  /** The sibling kept, for a pick (by number or id). */
+  readonly picked?: {readonly number: number; readonly id: string | undefined}
   readonly value: Buffer
   readonly contentType: string
   /** Picking a deleted sibling writes a delete. */
@@ -75,9 +88,14 @@ export async function readSiblings(client: DynClient, key: string, quorum: ReadQ
     }
     return {ok: false, error: answer.error, message: answer.message}
   }
-  const raw = Array.isArray(answer.body.siblings) ? answer.body.siblings.map(obj) : []
-  const siblings = raw
-    .map((s) => {
+  return {ok: true, ...siblingReadOf(key, answer.body)}
+}
+
+/** A found key's siblings from the API's JSON answer, numbered as every command numbers them (src/api/sibling-order.ts). */
+export function siblingReadOf(key: string, body: Record<string, unknown>): SiblingRead {
+  const raw = Array.isArray(body.siblings) ? body.siblings.map(obj) : []
+  const siblings = numberSiblings(
+    raw.map((s) => {
       const value = Buffer.from(String(s.value ?? ''), 'base64')
       const contentType = String(s.contentType ?? 'application/octet-stream')
       const actor = typeof s.actor === 'string' ? s.actor : undefined
@@ -90,18 +108,18 @@ export async function readSiblings(client: DynClient, key: string, quorum: ReadQ
         ...(typeof s.counter === 'number' ? {counter: s.counter} : {}),
         description: describeValue(value, contentType),
       }
-    })
-    .sort((a, b) => a.timestampMs - b.timestampMs)
-    .map((s, index) => ({...s, number: index + 1}))
-  return {ok: true, key, context: typeof answer.body.context === 'string' ? answer.body.context : undefined, siblings, deleted: false}
+    }),
+  )
+  return {key, context: typeof body.context === 'string' ? body.context : undefined, siblings, deleted: false}
 }
 
 /** The value a choice would write; a failure (with a stable code) when the choice cannot be made. */
 export function candidateOf(read: SiblingRead, choice: Choice): ({ok: true} & Candidate) | Failure {
-  if (choice.kind === 'pick') {
-    const sibling = read.siblings[choice.number - 1]
-    if (sibling === undefined) return {ok: false, error: 'bad_parameter', message: `there is no sibling ${choice.number}; choose 1 to ${read.siblings.length}`}
-    return {ok: true, choice: 'pick', value: sibling.value, contentType: sibling.contentType, deleted: sibling.deleted, conflicts: [], description: sibling.description}
+  if (choice.kind === 'pick' || choice.kind === 'pickId') {
+    const sibling = choice.kind === 'pick' ? read.siblings[choice.number - 1] : read.siblings.find((s) => s.id === choice.id)
+    if (sibling === undefined) return choice.kind === 'pick' ? {ok: false, error: 'bad_parameter', message: `there is no sibling ${choice.number}; choose 1 to ${read.siblings.length}`} : siblingGone(read, choice.id)
+    const picked = {number: sibling.number, id: sibling.id}
+    return {ok: true, choice: choice.kind, picked, value: sibling.value, contentType: sibling.contentType, deleted: sibling.deleted, conflicts: [], description: sibling.description}
   }
   if (choice.kind === 'value') {
     const contentType = choice.contentType ?? commonContentType(read) ?? 'application/octet-stream'
@@ -123,6 +141,36 @@ export function candidateOf(read: SiblingRead, choice: Choice): ({ok: true} & Ca
   const value = Buffer.from(JSON.stringify(merged.value))
   const contentType = commonContentType(read) ?? 'application/json'
   return {ok: true, choice: 'merge', value, contentType, deleted: false, conflicts: merged.conflicts, description: describeValue(value, contentType)}
+}
+
+/**
+ * The refusal of --pick-id for a sibling the key no longer has (another write superseded it
+ * since the read the id came from, or it never was one): nothing is written, since keeping
+ * another sibling instead would be a guess.
+ */
+export function siblingGone(read: SiblingRead, id: string): Failure {
+  const now = read.siblings.length === 1 ? 'one version' : `${read.siblings.length} siblings`
+  return {
+    ok: false,
+    error: 'sibling_gone',
+    message: `${read.key} has no sibling ${id} now (it has ${now}): another write superseded it since your read, or it never was one; nothing was written. Read the key again (dyn get ${shellQuote(read.key)} --json lists each sibling's id) and choose among its siblings now`,
+  }
+}
+
+/**
+ * The refusal when the key's siblings are no longer those of the read whose context the caller
+ * gave (--context): a number, a merge or a value chosen from that read would be applied to
+ * siblings the caller has not seen. Contexts are compared decoded, so that the same versions
+ * match whichever form the token was written in.
+ */
+export function siblingsChangedSince(read: SiblingRead, context: VersionVector): Failure | undefined {
+  const now = read.context === undefined ? undefined : checkContext(read.context)
+  if (now?.ok === true && descends(now.value, context) && descends(context, now.value)) return undefined
+  return {
+    ok: false,
+    error: 'siblings_changed',
+    message: `${read.key}'s siblings are not those of the read --context came from (another write arrived since, or resolved them); nothing was written. Read the key again (dyn get ${shellQuote(read.key)} --json), choose among its siblings now, and give that read's context`,
+  }
 }
 
 /** The content type all live siblings share, if they do. */

@@ -73,6 +73,7 @@ export function candidateView(candidate: Candidate, label: string): CandidateVie
 
 function labelOf(choice: Choice, read: SiblingRead): string {
   if (choice.kind === 'pick') return `sibling ${choice.number}`
+  if (choice.kind === 'pickId') return `sibling ${choice.id}`
   if (choice.kind === 'merge') return `the JSON merge of ${read.siblings.filter((s) => !s.deleted).length} siblings`
   return 'your edit'
 }

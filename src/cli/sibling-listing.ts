@@ -1,6 +1,7 @@
 /**
  * The plain listing of a key's siblings (`dyn get` without a terminal, or when the user leaves
- * them): numbered, oldest first, in aligned columns (number, value, size, when, through which
+ * them): numbered as `numberSiblings` numbers them (src/api/sibling-order.ts: oldest first, the
+ * numbers of `dyn get --json` and `dyn resolve --pick`), in aligned columns (number, value, size, when, through which
  * node), so that a glance down a column compares them. Values are padded to the longest one up
  * to `alignedValueCharsMax`; a longer value pushes only its own row's columns to the right.
  */
@@ -8,6 +9,8 @@
 import {valueSummary} from './format.js'
 
 export interface ListedSibling {
+  /** Its number in the read (sibling-order.ts). */
+  readonly number: number
   readonly value: Buffer
   readonly contentType: string
   readonly timestampMs: number
@@ -24,14 +27,13 @@ export function oneLine(text: string): string {
   return text.replace(/\r?\n/g, '⏎').replace(/\t/g, ' ')
 }
 
-/** Numbered oldest first (a stable sort of the API's order), the numbering `dyn resolve --pick` uses. */
+/** One row per sibling, in the order given, each with the number it was given (numberSiblings'). */
 export function siblingListing(siblings: readonly ListedSibling[]): string[] {
-  const ordered = [...siblings].sort((a, b) => a.timestampMs - b.timestampMs)
-  const rows = ordered.map((sibling, index) => {
+  const rows = siblings.map((sibling) => {
     // One row per sibling: line breaks and tabs in a value would break the columns.
     const shown = sibling.deleted ? '(deleted)' : oneLine(valueSummary(sibling.value, sibling.contentType))
     return {
-      number: `[${index + 1}]`,
+      number: `[${sibling.number}]`,
       size: sibling.deleted ? '-' : `${sibling.value.length} B`,
       when: new Date(sibling.timestampMs).toISOString(),
       by: sibling.writtenBy ?? '',

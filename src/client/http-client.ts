@@ -25,6 +25,7 @@
 import {request as httpRequest} from 'node:http'
 import type {IncomingHttpHeaders} from 'node:http'
 import {checkContext, checkKeyText, valueBytesMax} from '../api/params.js'
+import {orderSiblings} from '../api/sibling-order.js'
 import {isSafeContentType} from '../coordinator/messages.js'
 import {assert, DynError} from '../errors.js'
 import type {ErrorCode} from '../errors.js'
@@ -43,6 +44,9 @@ export interface Sibling {
   readonly contentType: string
   readonly timestampMs: number
   readonly deleted: boolean
+  /** Its dot (src/api/sibling-order.ts names a sibling by it): the coordinator's actor and its counter; absent from a node that does not serve them. */
+  readonly actor?: string
+  readonly counter?: number
 }
 
 export interface ApiError {
@@ -280,12 +284,15 @@ export class DynClient {
     }
     if (response.status < 200 || response.status > 299) return apiError(response, body)
     if (!Array.isArray(body.siblings)) return apiError(response, notDynNode(response))
-    const siblings = (body.siblings as Array<Record<string, unknown>>).map((s) => ({
+    // Oldest first, as the node answers them (src/api/sibling-order.ts); sorted here too, for a node of an older version.
+    const siblings = orderSiblings((body.siblings as Array<Record<string, unknown>>).map((s) => ({
       value: Buffer.from(String(s.value), 'base64'),
       contentType: String(s.contentType),
       timestampMs: Number(s.timestampMs),
       deleted: s.deleted === true,
-    }))
+      ...(typeof s.actor === 'string' ? {actor: s.actor} : {}),
+      ...(typeof s.counter === 'number' ? {counter: s.counter} : {}),
+    })))
     return {ok: true, found: true, context: String(body.context), siblings, trace: body.trace}
   }
 

@@ -200,7 +200,7 @@ describe('dyn in a terminal', () => {
 
     const none = await runDyn(['resolve', 'pick'], {env: {DYN_NODE: c.api(0)}})
     assert.equal(none.code, 2)
-    assert.match(none.stderr, /--pick N, --merge json-union or --value FILE/)
+    assert.match(none.stderr, /--pick N, --pick-id ID, --merge json-union or --value FILE/)
     await twoSiblings('notjson', 'plain', '{"a":1}')
     const bad = await runDyn(['resolve', 'notjson', '--merge', 'json-union', '--json'], {env: {DYN_NODE: c.api(0)}})
     assert.equal(bad.code, 2)

@@ -1,12 +1,15 @@
 /**
  * What `dyn resolve` says of a key with no live version (src/cli/resolve-flow.ts,
  * `noVersionToResolve`): not found, whether it never existed or was deleted, with the dyn put
- * that writes it, ready to paste into a shell.
+ * that writes it, ready to paste into a shell. And the siblings it reads: numbered as dyn get
+ * numbers them, kept by number or by id, and refused when they are not those a choice was made from.
  */
 
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
-import {noVersionToResolve, supersededMeanwhile} from '../../src/cli/resolve-flow.js'
+import {candidateOf, noVersionToResolve, siblingReadOf, siblingsChangedSince, supersededMeanwhile} from '../../src/cli/resolve-flow.js'
+import {encodeContext} from '../../src/versioning/context.js'
+import type {VersionVector} from '../../src/versioning/dvvset.js'
 
 describe('resolve: a key with no live version', () => {
   it('is not found, and names the dyn put that creates it, with the content type asked for', () => {
@@ -29,5 +32,71 @@ describe('resolve: another write arrived between the read and the write', () => 
     assert.deepEqual(supersededMeanwhile('cart:bob', 3), {ok: false, error: 'conflict_remains', message: 'another write to cart:bob arrived meanwhile: it has 3 versions now; read it and resolve again'})
     assert.equal(supersededMeanwhile("bob's cart", 1).message, `another write to bob's cart arrived meanwhile: it has one version now; nothing is left to resolve, but it is another write's, not your choice: read it (dyn get 'bob'\\''s cart') to see what it holds`)
     assert.match(supersededMeanwhile('cart:bob', 0).message, /it has no live version now; nothing is left to resolve/)
+  })
+})
+
+/** The API's JSON answer for a key whose siblings are listed as the version set holds them (by actor). */
+function answer(siblings: Array<{text: string; timestampMs: number; actor: string; counter: number; deleted?: boolean}>, context: VersionVector): Record<string, unknown> {
+  return {
+    context: encodeContext(context),
+    siblings: siblings.map((s) => ({value: Buffer.from(s.text).toString('base64'), contentType: 'text/plain', timestampMs: s.timestampMs, deleted: s.deleted === true, actor: s.actor, counter: s.counter})),
+  }
+}
+
+describe('resolve: the siblings it reads and the one it keeps', () => {
+  const context: VersionVector = [
+    ['n1.aaaa', 3],
+    ['n3.cccc', 1],
+  ]
+  // The walk's tombstone: b, then a stale delete, both through n1; the set lists the newer dot first.
+  const read = siblingReadOf(
+    'tk',
+    answer(
+      [
+        {text: '', timestampMs: 3000, actor: 'n1.aaaa', counter: 3, deleted: true},
+        {text: 'b', timestampMs: 2000, actor: 'n1.aaaa', counter: 2},
+      ],
+      context,
+    ),
+  )
+
+  it('numbers them oldest first whatever order the node sent, each with its id', () => {
+    assert.deepEqual(
+      read.siblings.map((s) => [s.number, s.id, s.deleted, s.value.toString()]),
+      [
+        [1, 'n1.aaaa:2', false, 'b'],
+        [2, 'n1.aaaa:3', true, ''],
+      ],
+    )
+  })
+
+  it('keeps a sibling by id wherever it is numbered, and says which it kept', () => {
+    const byId = candidateOf(read, {kind: 'pickId', id: 'n1.aaaa:2'})
+    assert.ok(byId.ok)
+    assert.equal(byId.value.toString(), 'b')
+    assert.equal(byId.deleted, false)
+    assert.deepEqual(byId.picked, {number: 1, id: 'n1.aaaa:2'})
+    const byNumber = candidateOf(read, {kind: 'pick', number: 2})
+    assert.ok(byNumber.ok)
+    assert.equal(byNumber.deleted, true)
+    assert.deepEqual(byNumber.picked, {number: 2, id: 'n1.aaaa:3'})
+  })
+
+  it('refuses an id that is not among the siblings (sibling_gone), saying how to choose again', () => {
+    const gone = candidateOf(read, {kind: 'pickId', id: 'n3.cccc:1'})
+    assert.equal(gone.ok, false)
+    assert.ok(!gone.ok)
+    assert.equal(gone.error, 'sibling_gone')
+    assert.match(gone.message, /^tk has no sibling n3\.cccc:1 now \(it has 2 siblings\): .*nothing was written\. Read the key again \(dyn get tk --json lists each sibling's id\)/)
+  })
+
+  it('finds the siblings unchanged only for the context of the same versions', () => {
+    assert.equal(siblingsChangedSince(read, context), undefined)
+    // A write since (n3's second dot), and a context that saw less (before the delete).
+    for (const other of [[['n1.aaaa', 3], ['n3.cccc', 2]], [['n1.aaaa', 2], ['n3.cccc', 1]], []] as VersionVector[]) {
+      const changed = siblingsChangedSince(read, other)
+      assert.equal(changed?.error, 'siblings_changed', JSON.stringify(other))
+      assert.match(changed?.message ?? '', /^tk's siblings are not those of the read --context came from .*nothing was written\. Read the key again \(dyn get tk --json\)/)
+    }
   })
 })

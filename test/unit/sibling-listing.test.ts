@@ -6,8 +6,8 @@ import {siblingListing} from '../../src/cli/sibling-listing.js'
 describe('siblingListing', () => {
   it('keeps each sibling on one row when values span lines, so the columns stay aligned', () => {
     const rows = siblingListing([
-      {value: Buffer.from('{\n  "items": ["book"]\n}'), contentType: 'application/json', timestampMs: Date.UTC(2026, 11, 1), deleted: false},
-      {value: Buffer.from('pen\tmug'), contentType: 'text/plain', timestampMs: Date.UTC(2026, 11, 2), deleted: false},
+      {number: 1, value: Buffer.from('{\n  "items": ["book"]\n}'), contentType: 'application/json', timestampMs: Date.UTC(2026, 11, 1), deleted: false},
+      {number: 2, value: Buffer.from('pen\tmug'), contentType: 'text/plain', timestampMs: Date.UTC(2026, 11, 2), deleted: false},
     ])
     assert.equal(rows.length, 2)
     assert.match(rows[0] ?? '', /\[1\] \{⏎  "items": \["book"\]⏎\}/)
