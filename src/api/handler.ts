@@ -4,8 +4,9 @@
  * holds no state; the node owns the listening socket.
  *
  *   PUT    /kv/{key}              ?n&w&dw&pw&explain      body = value  -> 204 + X-Dyn-Context, X-Dyn-Siblings
+ *   (both writes answer X-Dyn-Live-Siblings too: how many of the siblings are not tombstones)
  *   GET    /kv/{key}              ?n&r&pr&explain                       -> 200 value | 300 siblings | 404
- *   DELETE /kv/{key}              ?n&r&w&dw&pr&pw&explain X-Dyn-Context -> 204
+ *   DELETE /kv/{key}              ?n&r&w&dw&pr&pw&explain X-Dyn-Context -> 204 + X-Dyn-Context, X-Dyn-Siblings
  * pr and pw (0 by default) ask that many of the R answers / W acknowledgements to come from
  * home replicas: a strict quorum, where plain R and W also count fallbacks (sloppy quorum).
  *   GET    /cluster, /cluster/preflist/{key}, /cluster/plan, /stats, /health
@@ -38,8 +39,10 @@ import type {KvService} from './service.js'
 import {statusOfError} from './status.js'
 
 const contextHeader = 'x-dyn-context'
-/** On a put's answer: how many versions the key has at the coordinator right after the write (> 1: siblings to reconcile). */
+/** On a put's or a delete's answer: how many versions the key has at the coordinator right after the write (> 1: siblings to reconcile). */
 const siblingsHeader = 'x-dyn-siblings'
+/** Beside it: how many of those are live (not tombstones); after a delete, more than 0 says the key was not deleted. */
+const liveSiblingsHeader = 'x-dyn-live-siblings'
 const defaultContentType = 'application/octet-stream'
 
 /** Sends the answer; `code` is set on an error answer, so that a refusal can be counted. */
@@ -436,14 +439,23 @@ async function handlePut(service: KvService, request: IncomingMessage, reply: Re
     pw: inputs.value.quorum.pw,
     explain: inputs.value.explain,
   })
-  sendPutOutcome(request, reply, outcome, inputs.value.headers, true)
+  sendPutOutcome(request, reply, outcome, inputs.value.headers)
 }
 
-/** A put's or a delete's outcome; only a put tells how many siblings the key now has. */
-function sendPutOutcome(request: IncomingMessage, reply: Reply, outcome: PutOutcome, quorumHeaders: Readonly<Record<string, string>>, isPut: boolean): void {
+/**
+ * A put's or a delete's outcome, with how many siblings the key now has, for both: a delete whose
+ * context missed a write leaves that write live beside its tombstone, and its writer must hear
+ * so as a put's does (it answered a bare 204, and dyn delete said "deleted").
+ */
+function sendPutOutcome(request: IncomingMessage, reply: Reply, outcome: PutOutcome, quorumHeaders: Readonly<Record<string, string>>): void {
   if (!outcome.ok) return sendFailure(reply, outcome, quorumHeaders)
   const context = encodeContext(outcome.context)
-  const headers: Record<string, string> = {...quorumHeaders, [contextHeader]: context, ...(isPut && outcome.siblings !== undefined ? {[siblingsHeader]: String(outcome.siblings)} : {})}
+  const headers: Record<string, string> = {
+    ...quorumHeaders,
+    [contextHeader]: context,
+    ...(outcome.siblings === undefined ? {} : {[siblingsHeader]: String(outcome.siblings)}),
+    ...(outcome.liveSiblings === undefined ? {} : {[liveSiblingsHeader]: String(outcome.liveSiblings)}),
+  }
   if (wantsJson(request)) return sendJson(reply, 200, {context, trace: traceJson(outcome.trace)}, headers)
   reply(204, headers)
 }
@@ -519,5 +531,5 @@ async function handleDelete(service: KvService, request: IncomingMessage, reply:
     explain: inputs.value.explain,
   })
   if (!outcome.ok && outcome.error === 'not_found') return sendGetOutcome(request, reply, outcome.read, key, inputs.value.headers)
-  sendPutOutcome(request, reply, outcome, inputs.value.headers, false)
+  sendPutOutcome(request, reply, outcome, inputs.value.headers)
 }

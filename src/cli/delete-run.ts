@@ -6,7 +6,7 @@
 
 import type {QuorumOptions} from '../client/http-client.js'
 import type {CommandOutput} from './command-output.js'
-import {formatTrace, writeTrace} from './format.js'
+import {formatTrace, shellQuote, writeTrace} from './format.js'
 import {warnOnWeakQuorum} from './quorum-check.js'
 
 /** dyn delete's parsed flags (commands/delete.ts declares them): every quorum option a delete takes, and the command's own. */
@@ -32,9 +32,28 @@ export async function runDelete(out: CommandOutput, key: string, flags: DeleteFl
     // Only now that the node accepted the request (see quorum-check.ts).
     await warnOnWeakQuorum(client, {n: flags.n, r: flags.r, w: flags.w})
     if (flags.explain && !flags.json) process.stderr.write(formatTrace(result.trace))
-    if (flags.json) out.printOk({key, context: result.context, ...(flags.explain ? {trace: result.trace} : {})})
-    else process.stdout.write(`deleted ${key}\n`)
+    // A tombstone beside a live version is no delete: its context missed a write (README "Siblings and contexts").
+    const live = result.liveSiblings ?? 0
+    if (flags.json) {
+      out.printOk({key, context: result.context, siblings: result.siblings ?? null, liveSiblings: result.liveSiblings ?? null, deleted: live === 0, ...(flags.explain ? {trace: result.trace} : {})})
+      return
+    }
+    process.stdout.write(live === 0 ? `deleted ${key}\n` : notDeletedText(key, live, result.siblings))
   } catch (error) {
     out.failFromError(flags.json, error)
   }
+}
+
+/**
+ * What dyn delete says when its tombstone was written beside a live version that its context did
+ * not cover, as dyn put says when it leaves siblings (and exits 0 as that does: the write was
+ * made, and the key's siblings are the reader's to reconcile).
+ */
+export function notDeletedText(key: string, live: number, siblings: number | undefined): string {
+  const versions = live === 1 ? '1 live version' : `${live} live versions`
+  const quoted = shellQuote(key)
+  return (
+    `wrote a tombstone, but ${key} is not deleted: ${versions} that the delete's context did not cover (written after the read it came from) ${live === 1 ? 'is' : 'are'} left beside it\n` +
+    `${key} now has ${siblings ?? live + 1} siblings; to see them: dyn get ${quoted}; to delete it whatever it holds now: dyn delete ${quoted} (without --context it deletes what its own read finds); or reconcile them: dyn resolve ${quoted}\n`
+  )
 }

@@ -66,8 +66,10 @@ export type WriteResult =
   | {
       readonly ok: true
       readonly context: string
-      /** After a put: how many versions (siblings) the key has at the coordinator, when the node says (X-Dyn-Siblings). */
+      /** After a put or a delete: how many versions (siblings) the key has at the coordinator, when the node says (X-Dyn-Siblings). */
       readonly siblings?: number
+      /** How many of them are live, not tombstones (X-Dyn-Live-Siblings): after a delete, 0 when the key is deleted. */
+      readonly liveSiblings?: number
       readonly trace?: unknown
     }
   | ApiError
@@ -89,8 +91,11 @@ export const clientTimeoutMsDefault = 10_000
 /** The largest answer read into memory: siblings of 1 MiB values, base64 in JSON, and some slack. */
 export const responseBytesMax = 64 * 1024 * 1024
 
-/** The header with which a node tells a writer how many versions the key has after its put. */
+/** The header with which a node tells a writer how many versions the key has after its put or delete. */
 export const siblingsHeader = 'x-dyn-siblings'
+
+/** Beside it, how many of those versions are live (not tombstones). */
+export const liveSiblingsHeader = 'x-dyn-live-siblings'
 
 /** The header with which a node warns that it ran a request with less than was asked. */
 export const warningHeader = 'x-dyn-warning'
@@ -751,14 +756,23 @@ function headerText(response: RawResponse, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value
 }
 
+/** A count a header carries; undefined when it is absent (a node of an older version) or no count. */
+function countHeader(response: RawResponse, name: string): number | undefined {
+  const text = headerText(response, name)
+  const count = text === undefined || text.trim() === '' ? Number.NaN : Number(text)
+  return Number.isInteger(count) && count >= 0 ? count : undefined
+}
+
 function writeResult(response: RawResponse): WriteResult {
   const body = jsonBody(response)
   if (response.status < 200 || response.status > 299 || body.error === notDynNodeCode) return apiError(response, body)
-  const siblings = Number(headerText(response, siblingsHeader))
+  const siblings = countHeader(response, siblingsHeader)
+  const liveSiblings = countHeader(response, liveSiblingsHeader)
   return {
     ok: true,
     context: String(body.context ?? headerText(response, 'x-dyn-context') ?? ''),
-    ...(Number.isInteger(siblings) && siblings >= 0 ? {siblings} : {}),
+    ...(siblings === undefined ? {} : {siblings}),
+    ...(liveSiblings === undefined ? {} : {liveSiblings}),
     trace: body.trace,
   }
 }

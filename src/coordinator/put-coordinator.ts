@@ -21,7 +21,7 @@ import type {StoredObject, StoredVersion} from '../storage/stored-object.js'
 import {DynError} from '../errors.js'
 import {MessageType} from '../transport/message-type.js'
 import type {VersionVector} from '../versioning/dvvset.js'
-import {valueCount, withDot} from '../versioning/dvvset.js'
+import {valueCount, values, withDot} from '../versioning/dvvset.js'
 import type {ReplyTrace, RequestTrace} from './cluster-view.js'
 import type {CoordinatorDeps} from './coordinator-deps.js'
 import type {CoordinatePutBody} from './messages.js'
@@ -58,7 +58,15 @@ export interface PutRequest {
 export type PutFailureCode = 'quorum_unmet' | 'too_many_siblings' | 'object_too_large' | 'unreachable' | 'bad_parameter' | 'internal'
 
 export type PutOutcome =
-  | {readonly ok: true; readonly context: VersionVector; readonly siblings?: number; readonly trace: RequestTrace}
+  | {
+      readonly ok: true
+      readonly context: VersionVector
+      /** How many versions the key has at the coordinator right after the write (tombstones included), */
+      readonly siblings?: number
+      /** and how many of them are live (not tombstones): after a delete, 0 unless its context missed a write. */
+      readonly liveSiblings?: number
+      readonly trace: RequestTrace
+    }
   | {
       readonly ok: false
       readonly error: PutFailureCode
@@ -290,7 +298,8 @@ async function coordinateHere(deps: CoordinatorDeps, request: PutRequest, placem
       if ((request.explain || verdict.kind === 'quorum_unmet') && outstanding > 0) return
       answered = true
       if (verdict.kind === 'ok') {
-        resolve({ok: true, context: made.context, siblings: valueCount(made.stored.versions), trace: traceOf()})
+        const versions = values(made.stored.versions)
+        resolve({ok: true, context: made.context, siblings: valueCount(made.stored.versions), liveSiblings: versions.filter((v) => !v.tombstone).length, trace: traceOf()})
         return
       }
       resolve(quorumUnmet(traceOf(), core, targets))

@@ -1,7 +1,9 @@
 // A key's siblings through the CLI, as a script meets them, against a real 3-node cluster: one
 // order and numbering in dyn get --json, its listing, dyn resolve --pick and the API's JSON, with
 // an id per sibling that dyn resolve --pick-id keeps (refused once that sibling is gone), and
-// --context refusing a choice made from siblings that changed since.
+// --context refusing a choice made from siblings that changed since. And a delete whose context
+// missed a write, which leaves that write live beside its tombstone: the API answers how many
+// siblings (and live ones) the key has, as for a put, and dyn delete says the key is not deleted.
 
 import assert from 'node:assert/strict'
 import {after, before, describe, it} from 'node:test'
@@ -22,7 +24,7 @@ interface JsonSibling {
   deleted: boolean
 }
 
-describe('siblings through the CLI: one order, and picking by id', () => {
+describe('siblings through the CLI', () => {
   let c: TestCluster
   let env: Record<string, string>
   before(async () => {
@@ -163,5 +165,59 @@ describe('siblings through the CLI: one order, and picking by id', () => {
     const bad = await runDyn(['resolve', 'moved', '--pick', '1', '--context', 'nonsense', '--json'], {env})
     assert.equal(bad.code, 2)
     assert.equal(answer(bad).error, 'bad_context')
+  })
+
+  it('a delete with a stale context says the key is not deleted, in text and JSON (exit 0, as a put that leaves siblings), and the API answers the sibling counts', async () => {
+    // The walk: a, then b over it, then a delete with a's context. Every write through one node,
+    // which is a home of every key (N=3 on 3 nodes), so it holds every version when it counts.
+    const c1 = String(answer(await runDyn(['put', 'dk', 'a', '--json'], {env})).context)
+    assert.equal((await runDyn(['put', 'dk', 'b', '--context', c1], {env})).code, 0)
+    const stale = await runDyn(['delete', 'dk', '--context', c1], {env})
+    assert.equal(stale.code, 0, stale.stderr)
+    assert.doesNotMatch(stale.stdout, /^deleted/m)
+    assert.equal(
+      stale.stdout,
+      'wrote a tombstone, but dk is not deleted: 1 live version that the delete\'s context did not cover (written after the read it came from) is left beside it\n' +
+        'dk now has 2 siblings; to see them: dyn get dk; to delete it whatever it holds now: dyn delete dk (without --context it deletes what its own read finds); or reconcile them: dyn resolve dk\n',
+    )
+    const listed = await runDyn(['get', 'dk'], {env})
+    assert.equal(listed.code, 4)
+    assert.match(listed.stderr, /\[1\] b .*\n {2}\[2\] \(deleted\)/)
+    // Again, in JSON: one more tombstone sibling, and still not deleted.
+    const again = await runDyn(['delete', 'dk', '--context', c1, '--json'], {env})
+    assert.equal(again.code, 0, again.stdout)
+    assert.deepEqual(
+      (({ok, siblings, liveSiblings, deleted}) => ({ok, siblings, liveSiblings, deleted}))(answer(again)),
+      {ok: true, siblings: 3, liveSiblings: 1, deleted: false},
+    )
+    // Without a context the delete reads first and supersedes them all.
+    const clean = await runDyn(['delete', 'dk', '--json'], {env})
+    assert.deepEqual(
+      (({ok, siblings, liveSiblings, deleted}) => ({ok, siblings, liveSiblings, deleted}))(answer(clean)),
+      {ok: true, siblings: 1, liveSiblings: 0, deleted: true},
+    )
+    assert.equal((await runDyn(['get', 'dk'], {env})).code, 1)
+
+    // The API: DELETE answers X-Dyn-Siblings as PUT does, and both how many are live.
+    const put = await putValue(c.url(0, '/kv/hk'), 'a')
+    assert.deepEqual([put.headers.get('x-dyn-siblings'), put.headers.get('x-dyn-live-siblings')], ['1', '1'])
+    const context = put.headers.get('x-dyn-context') ?? ''
+    await putValue(c.url(0, '/kv/hk'), 'b', context)
+    const staleDelete = await fetch(c.url(0, '/kv/hk'), {method: 'DELETE', headers: {'x-dyn-context': context}})
+    assert.equal(staleDelete.status, 204)
+    assert.deepEqual([staleDelete.headers.get('x-dyn-siblings'), staleDelete.headers.get('x-dyn-live-siblings')], ['2', '1'])
+    const plainDelete = await fetch(c.url(0, '/kv/hk'), {method: 'DELETE'})
+    assert.deepEqual([plainDelete.headers.get('x-dyn-siblings'), plainDelete.headers.get('x-dyn-live-siblings')], ['1', '0'])
+  })
+
+  it('two deletes from one read leave two tombstones and no live version: the key is deleted, and dyn delete says so', async () => {
+    const c1 = String(answer(await runDyn(['put', 'tt', 'a', '--json'], {env})).context)
+    assert.equal((await runDyn(['delete', 'tt', '--context', c1], {env})).stdout, 'deleted tt\n')
+    const second = await runDyn(['delete', 'tt', '--context', c1], {env})
+    assert.equal(second.code, 0, second.stderr)
+    assert.equal(second.stdout, 'deleted tt\n')
+    const json = answer(await runDyn(['delete', 'tt', '--context', c1, '--json'], {env}))
+    assert.deepEqual([json.siblings, json.liveSiblings, json.deleted], [3, 0, true])
+    assert.equal((await runDyn(['get', 'tt'], {env})).code, 1)
   })
 })
