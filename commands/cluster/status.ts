@@ -152,7 +152,7 @@ function settingsLine(status: {settings?: ClusterSettingsView; effective?: Quoru
   const machines =
     status.machines === undefined || status.machines >= owners
       ? ''
-      : `; ring members on ${counted(status.machines, 'machine')}${status.machines < n ? ` (fewer than N=${n}: some keys keep two copies on one machine)` : ''}`
+      : `; ring members on ${counted(status.machines, 'machine')}${status.machines < n ? ` (fewer than N=${n}: ${status.machines === 1 ? 'every key keeps all its copies on that one machine' : 'some keys keep two or more of their copies on one machine'})` : ''}`
   return `settings N=${s.n} R=${s.r} W=${s.w}${effective}; ${s.partitions} partitions, conflicts: ${s.conflict}${machines}\n`
 }
 
