@@ -12,7 +12,7 @@ import type {AntiEntropySummary} from '../antientropy/anti-entropy-subsystem.js'
 import {DynClient} from '../client/http-client.js'
 import {DynError, type ErrorCode} from '../errors.js'
 import type {GatheredStatus, MemberStatusEntry} from '../node/status-subsystem.js'
-import type {LocalCluster, LocalNode, NodeEnding} from './local-cluster.js'
+import type {HealthView, LocalCluster, LocalNode, NodeEnding} from './local-cluster.js'
 import {failureText} from './command-output.js'
 import {clusterFileName, describeEnding, isNodeDataFolder, isNodeProcess, localClusterCaFile, localClusterClientCaFile, localClusterTlsProblem, localNodeClient, nodeEnding, nodeFailure, nodesStartedElsewhere, probe, probeTimeoutMs} from './local-cluster.js'
 import {leftMembers, nodeTransfersOf, type NodeTransfers} from './transfer-status.js'
@@ -116,17 +116,18 @@ export function describeSettings(clusterBody: Record<string, unknown>): {setting
   }
 }
 
-async function nodeStatus(cluster: LocalCluster, node: LocalNode, tlsProblem: string | undefined): Promise<NodeStatus> {
+async function nodeStatus(cluster: LocalCluster, node: LocalNode, tlsProblem: string | undefined, elsewhere: {readonly pid: number | undefined; readonly view: HealthView; readonly address: string} | undefined): Promise<NodeStatus> {
   const scheme = localClusterCaFile(cluster) === undefined ? '' : 'https://'
   const base = {name: node.name, address: `${scheme}${cluster.host}:${node.port}`, rpcAddress: `${cluster.host}:${node.rpcPort}`, pid: node.pid}
   if (!isNodeProcess(node)) {
-    // Not the folder's process, but perhaps the node all the same, started by hand: it serves.
-    const [elsewhere] = tlsProblem === undefined ? await nodesStartedElsewhere(cluster, [node]) : []
+    // Not the folder's process, but perhaps the node all the same, started by hand: it serves,
+    // on its own ports or on others the members list it at.
     if (elsewhere !== undefined) {
       const {view} = elsewhere
       const antiEntropy = view.antiEntropy as AntiEntropySummary | undefined
       const identity = {members: Number(view.members), ringHash: String(view.ringHash), clusterId: String(view.clusterId)}
-      return {...base, pid: elsewhere.pid, running: true, serving: true, state: 'serving', ...identity, ...(antiEntropy === undefined ? {} : {antiEntropy}), startedElsewhere: true}
+      const moved = elsewhere.address === `${cluster.host}:${node.port}` ? {} : {address: `${scheme}${elsewhere.address}`}
+      return {...base, ...moved, pid: elsewhere.pid, running: true, serving: true, state: 'serving', ...identity, ...(antiEntropy === undefined ? {} : {antiEntropy}), startedElsewhere: true}
     }
     if (node.left === true) return {...base, running: false, serving: false, state: 'left'}
     if (node.pid === undefined) return {...base, running: false, serving: false, state: 'stopped'}
@@ -155,7 +156,9 @@ export async function clusterStatus(dir: string, cluster: LocalCluster | undefin
   if (cluster === undefined && isNodeDataFolder(dir)) throw new DynError('bad_parameter', `${dir} is a node's data folder (a LevelDB database, --data of dyn start), not a cluster folder: give --dir the folder of dyn cluster up, or ask a running node with --node HOST:PORT`)
   if (cluster === undefined) throw new DynError('bad_parameter', `no cluster in ${dir} (no ${clusterFileName}); start one with: dyn cluster up --dir ${dir}`)
   const tlsProblem = localClusterTlsProblem(cluster)
-  const nodes = await Promise.all(cluster.nodes.map((node) => nodeStatus(cluster, node, tlsProblem)))
+  // Nodes of the folder it does not run may run all the same, started by hand.
+  const elsewhere = tlsProblem === undefined ? await nodesStartedElsewhere(cluster, cluster.nodes.filter((node) => !isNodeProcess(node))) : []
+  const nodes = await Promise.all(cluster.nodes.map((node) => nodeStatus(cluster, node, tlsProblem, elsewhere.find((found) => found.node === node))))
   const serving = nodes.filter((n) => n.serving)
   const hashes = new Set(serving.map((n) => n.ringHash))
   const agreed = serving.length === nodes.length && hashes.size === 1

@@ -529,17 +529,36 @@ export function markLeft(local: LocalNode, member: ReportedMember): void {
 }
 
 /**
- * The nodes of `nodes` that answer on their ports as themselves, in the folder's cluster, from a
- * process the folder did not start: a `dyn start` typed by hand (README's way back for a node
- * that left, or a restart after a crash), which the folder's record does not know. Another
- * process on a node's port, a node of another cluster among them, is not one.
+ * The nodes of `nodes` that answer as themselves, in the folder's cluster, from a process the
+ * folder did not start: a `dyn start` typed by hand (README's way back for a node that left, or a
+ * restart after a crash), which the folder's record does not know. Each is looked for on its
+ * port, then, when a node of the folder runs to say so, at the client address the members list
+ * it at, up (one started by hand on other ports). Another process on a node's port, a node of
+ * another cluster among them, is not one. `address` is where it answered (host:port).
  */
-export async function nodesStartedElsewhere(cluster: LocalCluster, nodes: readonly LocalNode[]): Promise<Array<{node: LocalNode; pid: number | undefined; view: HealthView}>> {
+export async function nodesStartedElsewhere(cluster: LocalCluster, nodes: readonly LocalNode[]): Promise<Array<{node: LocalNode; pid: number | undefined; view: HealthView; address: string}>> {
   // Only a folder whose cluster has an id can know its own nodes: a node of the same name in
   // another cluster (another folder on these ports) is left to the port check.
   if (nodes.length === 0 || localClusterTlsProblem(cluster) !== undefined || cluster.clusterId === undefined) return []
-  const answers = await Promise.all(nodes.map(async (node) => ({node, view: await probe(cluster, node, startedElsewhereProbeTimeoutMs)})))
-  return answers.flatMap(({node, view}) => (view !== undefined && view.node === node.name && view.clusterId === cluster.clusterId ? [{node, pid: typeof view.pid === 'number' ? view.pid : undefined, view}] : []))
+  const isItself = (node: LocalNode, view: HealthView | undefined): view is HealthView => view !== undefined && view.node === node.name && view.clusterId === cluster.clusterId
+  const onPort = await Promise.all(nodes.map(async (node) => ({node, address: `${cluster.host}:${node.port}`, view: await probe(cluster, node, startedElsewhereProbeTimeoutMs)})))
+  const found = onPort.filter(({node, view}) => isItself(node, view))
+  const missing = nodes.filter((node) => !found.some((hit) => hit.node === node))
+  const moved = missing.length === 0 ? [] : await movedNodes(cluster, missing)
+  return [...found, ...moved.filter(({node, view}) => isItself(node, view))].map(({node, view, address}) => ({node, view: view as HealthView, address, pid: typeof view?.pid === 'number' ? view.pid : undefined}))
+}
+
+/** `nodes` where the members of a running node of the folder list them, up, at another client address: each with its answer there. */
+async function movedNodes(cluster: LocalCluster, nodes: readonly LocalNode[]): Promise<Array<{node: LocalNode; address: string; view: HealthView | undefined}>> {
+  const asked = cluster.nodes.find((node) => isNodeProcess(node) && !nodes.includes(node))
+  if (asked === undefined) return []
+  const answer = await localNodeClient(cluster, `${cluster.host}:${asked.port}`, startedElsewhereProbeTimeoutMs).getJson('/cluster').catch(() => undefined)
+  const members = answer?.ok === true && Array.isArray(answer.body.members) ? (answer.body.members as Array<{name?: unknown; apiAddress?: unknown; status?: unknown; up?: unknown}>) : []
+  const listed = nodes.flatMap((node) => {
+    const member = members.find((m) => m.name === node.name && m.status !== 'left' && m.up === true && typeof m.apiAddress === 'string' && m.apiAddress !== `${cluster.host}:${node.port}`)
+    return member === undefined ? [] : [{node, address: member.apiAddress as string}]
+  })
+  return Promise.all(listed.map(async ({node, address}) => ({node, address, view: await localNodeClient(cluster, address, startedElsewhereProbeTimeoutMs).getJson('/health').then((health) => (health.ok ? (health.body as unknown as HealthView) : undefined)).catch(() => undefined)})))
 }
 
 /**
@@ -549,9 +568,9 @@ export async function nodesStartedElsewhere(cluster: LocalCluster, nodes: readon
  */
 const startedElsewhereProbeTimeoutMs = 500
 
-/** Such nodes named for a message: each with its pid and address. */
-function startedElsewhereText(cluster: LocalCluster, running: ReadonlyArray<{node: LocalNode; pid: number | undefined}>): string {
-  return running.map(({node, pid}) => `${node.name} (${pid === undefined ? 'pid unknown' : `pid ${pid}`}, ${cluster.host}:${node.port})`).join(', ')
+/** Such nodes named for a message: each with its pid and where it answered. */
+function startedElsewhereText(running: ReadonlyArray<{node: LocalNode; pid: number | undefined; address: string}>): string {
+  return running.map(({node, pid, address}) => `${node.name} (${pid === undefined ? 'pid unknown' : `pid ${pid}`}, ${address})`).join(', ')
 }
 
 /**
@@ -565,7 +584,7 @@ async function refuseStartedElsewhere(cluster: LocalCluster, nodes: readonly Loc
   const [runs, it, its] = running.length === 1 ? ['runs', 'it', 'its'] : ['run', 'them', 'their']
   throw new DynError(
     'bad_parameter',
-    `${startedElsewhereText(cluster, running)} ${runs}, started outside this folder's dyn cluster up (by hand), so up cannot start ${it} here: stop ${it} (kill PID), then run dyn cluster up again, which starts ${it} on ${its} data folder in this folder`,
+    `${startedElsewhereText(running)} ${runs}, started outside this folder's dyn cluster up (by hand), so up cannot start ${it} here: stop ${it} (kill PID), then run dyn cluster up again, which starts ${it} on ${its} data folder in this folder`,
     {nodes: running.map(({node}) => node.name)},
   )
 }
@@ -979,7 +998,7 @@ export async function clusterDown(dir: string, graceMs: number, log: (line: stri
     const {isDiskDatabaseInUse} = await import('../storage/backend.js')
     const locked = (await Promise.all(notOurs.filter((node) => !elsewhere.some((e) => e.node === node)).map(async (node) => ((isNodeDataFolder(node.dataDir) && (await isDiskDatabaseInUse(node.dataDir))) ? [node] : [])))).flat()
     if (elsewhere.length > 0 || locked.length > 0) {
-      const named = [...(elsewhere.length > 0 ? [startedElsewhereText(cluster, elsewhere)] : []), ...locked.map((node) => `the data folder of ${node.name} (${node.dataDir}, held open by a process this folder did not start)`)]
+      const named = [...(elsewhere.length > 0 ? [startedElsewhereText(elsewhere)] : []), ...locked.map((node) => `the data folder of ${node.name} (${node.dataDir}, held open by a process this folder did not start)`)]
       const one = elsewhere.length + locked.length === 1
       throw new DynError(
         'bad_parameter',

@@ -347,14 +347,26 @@ describe('dyn cluster up|down|status', () => {
     const n1Pid = (jsonOf(served).nodes as Array<{name: string; pid: number}>).find((node) => node.name === 'n1')?.pid
     assert.ok(n1Pid !== undefined && isRunning(n1Pid), 'the refused purge stopped nothing')
     assert.ok(existsSync(n3.dataDir), 'nor deleted anything')
+    // Started by hand again on other ports, on its data folder here: status finds it where the
+    // members list it (a new user's walk saw such a node shown stopped while it served).
+    await killNode(hand.pid)
+    const moved = await freeClusterPorts(1)
+    const hand2 = spawn(process.execPath, [dynBin, 'start', '--name', 'n3', '--host', c.cluster.host, '--port', String(moved.port), '--rpc-port', String(moved.rpcPort), '--data', n3.dataDir, '--seeds', `${c.cluster.host}:${n1.rpcPort}`, ...secretArgs(c.dir)], {stdio: 'ignore'})
+    t.after(() => killNode(hand2.pid).catch(() => undefined))
+    const movedStatus = await waitFor('status to find n3 on its new ports', async () => {
+      const answer = await runDyn(['cluster', 'status', '--dir', c.dir, '--json'])
+      const n3Now = (jsonOf(answer).nodes as Array<{name: string; serving: boolean; address: string; pid: number; startedElsewhere?: boolean}>).find((node) => node.name === 'n3')
+      return answer.code === 0 && n3Now?.address === `${c.cluster.host}:${moved.port}` ? n3Now : undefined
+    })
+    assert.deepEqual({serving: movedStatus.serving, pid: movedStatus.pid, startedElsewhere: movedStatus.startedElsewhere}, {serving: true, pid: hand2.pid, startedElsewhere: true})
     // A plain down stops the folder's nodes and names the one it leaves running.
     const down = await runDyn(['cluster', 'down', '--dir', c.dir, '--json'])
     assert.equal(down.code, 0, down.stdout + down.stderr)
     assert.deepEqual(jsonOf(down).stopped, ['n1', 'n2'])
-    assert.deepEqual(jsonOf(down).startedElsewhere, [{name: 'n3', pid: hand.pid}])
+    assert.deepEqual(jsonOf(down).startedElsewhere, [{name: 'n3', pid: hand2.pid}])
     assert.deepEqual(jsonOf(down).notRunning, [], 'n3 still runs: it is not among those not running')
-    assert.ok(isRunning(hand.pid as number), 'down does not signal a process it did not start')
-    await killNode(hand.pid)
+    assert.ok(isRunning(hand2.pid as number), 'down does not signal a process it did not start')
+    await killNode(hand2.pid)
     // A process that holds a node's data folder open without answering on its port (a node
     // started by hand on other ports, or still starting): --purge finds it by the database's lock.
     const n1Data = c.cluster.nodes[0]?.dataDir as string
