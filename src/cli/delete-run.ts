@@ -32,13 +32,21 @@ export async function runDelete(out: CommandOutput, key: string, flags: DeleteFl
     // Only now that the node accepted the request (see quorum-check.ts).
     await warnOnWeakQuorum(client, {n: flags.n, r: flags.r, w: flags.w})
     if (flags.explain && !flags.json) process.stderr.write(formatTrace(result.trace))
-    // A tombstone beside a live version is no delete: its context missed a write (README "Siblings and contexts").
-    const live = result.liveSiblings ?? 0
+    // A tombstone beside a live version is no delete: its context missed a write (README "Siblings and
+    // contexts"). The count is the coordinator's copy's: a node that answers without it (an older
+    // one) leaves it unknown, said so rather than taken for 0.
+    const live = result.liveSiblings
+    const siblings = result.siblings
+    // Under last-writer-wins a tombstone older than the key's newest write is dropped, not kept beside it.
+    const tombstoneLost = live !== undefined && live > 0 && siblings !== undefined && siblings === live
     if (flags.json) {
-      out.printOk({key, context: result.context, siblings: result.siblings ?? null, liveSiblings: result.liveSiblings ?? null, deleted: live === 0, ...(flags.explain ? {trace: result.trace} : {})})
+      out.printOk({key, context: result.context, siblings: siblings ?? null, liveSiblings: live ?? null, deleted: live === undefined ? null : live === 0, ...(flags.explain ? {trace: result.trace} : {})})
       return
     }
-    process.stdout.write(live === 0 ? `deleted ${key}\n` : notDeletedText(key, live, result.siblings))
+    if (live === undefined) process.stdout.write(`wrote a tombstone for ${key} (the node did not say whether a live version is left: it runs an older dyn; dyn get ${shellQuote(key)} tells)\n`)
+    else if (live === 0) process.stdout.write(`deleted ${key}\n`)
+    else if (tombstoneLost) process.stdout.write(`${key} is not deleted: a newer write won over the delete (last writer wins, by timestamp), and the key keeps its value; read it and delete again to delete it\n`)
+    else process.stdout.write(notDeletedText(key, live, siblings))
   } catch (error) {
     out.failFromError(flags.json, error)
   }

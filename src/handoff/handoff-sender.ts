@@ -4,8 +4,10 @@
  * failure detector sees as reachable, the hints are sent back in batches (HintDelivery). The
  * target merges each into its own copy (never overwriting what it has, see replica-server.ts)
  * and syncs it before answering; only then is each acknowledged hint removed, and only if no
- * newer write merged into it meanwhile. A hint the target refuses for good (a sibling or size
- * limit its copy has reached) is dropped and counted: keeping it would retry it forever.
+ * newer write merged into it meanwhile. A hint the target refuses for good (its copy would pass
+ * the size limit; a sibling count only from a node older than merges exempt from it) is dropped
+ * and counted: keeping it would resend it every round, forever. Its write is still on the
+ * replicas that acknowledged it, which the key keeps until someone resolves it.
  *
  * A target that is no longer a member (it left, or was removed) will never take its hints, and
  * a hint may be the only copy of an acknowledged write (w=1 on a fallback). Its hints go to each

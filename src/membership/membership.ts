@@ -108,21 +108,29 @@ export const restartSeedCheckTimeoutMs = 2000
  * for its cluster (NodeStatusQuery), and the start is refused, with what to do, when they belong
  * to another cluster and none to its own, or one is a client API port or refuses this node's
  * secret (as a first start refuses them). Seeds that do not answer are logged and the start goes on: the first node of a
- * whole cluster restarting finds no one up. Only a node whose stored table holds itself alone
- * is refused then too, since seeds can only mean it was to join a cluster, and a restart cannot.
+ * whole cluster restarting finds no one up. Only a node that never had a peer (its table has
+ * no other row, not even of a member that left) is refused then too, since seeds can only mean
+ * it was to join a cluster, and a restart cannot.
  */
 export async function checkSeedsOnRestart(transport: Transport, seeds: readonly string[], stored: MemberTable, self: Pick<Member, 'name' | 'apiAddress' | 'rpcAddress'>, log: (line: string) => void): Promise<void> {
   const clusterId = stored.settings.clusterId
   const others = seeds.filter((seed) => seed !== self.rpcAddress)
   if (others.length === 0) return
   const answers = await Promise.all(others.map(async (seed) => ({seed, answer: await transport.request(seed, MessageType.NodeStatusQuery, {}, restartSeedCheckTimeoutMs, {callerPaced: true})})))
-  const alone = presentMembers(stored).every((member) => member.name === self.name)
-  const own = alone ? `a cluster of its own (id ${clusterId}, this node alone: it was started once without --seeds)` : `cluster ${clusterId} (${presentMembers(stored).length} members)`
+  // A node that never had a peer: not one that is alone because the others left (its table keeps
+  // their rows, marked left), whose seeds may all be gone for good.
+  const alone = stored.members.every((member) => member.name === self.name)
+  const own = alone ? `a cluster of its own (id ${clusterId}, this node alone since it was started without --seeds)` : `cluster ${clusterId} (${presentMembers(stored).length} present member(s))`
+  // Data written here does not come along to another cluster: said wherever an empty folder is.
+  const emptyFolder = 'start this node on an empty --data folder with these --seeds (the data in this folder stays here and does not come along: copy what you need out of it with dyn get first)'
   const confirmed: string[] = []
   const silent: string[] = []
   const strangers: Array<{seed: string; clusterId: string}> = []
   for (const {seed, answer} of answers) {
     if (!answer.ok) {
+      // The node itself under another spelling of its address (a host name for its IP): its own
+      // router answers that it is still starting. Not a seed.
+      if (answer.code === 'overloaded' && answer.message === `${self.name} is still starting`) continue
       if (answer.code === notInternodeCode) throw notInternodeSeed(seed, answer.message, self)
       if (answer.code === unauthenticatedCode) throw new DynError('unauthenticated', `the seed ${seed} refused this node: ${answer.message}`)
       silent.push(`${seed} (${answer.message})`)
@@ -141,15 +149,15 @@ export async function checkSeedsOnRestart(transport: Transport, seeds: readonly 
   }
   if (stranger !== undefined && confirmed.length === 0) {
     const way = alone
-      ? `to join that cluster, start this node on an empty --data folder with these --seeds (or, if it holds no data, run dyn cluster join ${stranger.seed} while it runs); to keep running it alone, leave --seeds out`
+      ? `to join that cluster, ${emptyFolder}, or, if it holds no data, run dyn cluster join ${stranger.seed} while it runs; to keep running it alone, leave --seeds out`
       : 'give seeds of this node\'s own cluster, or leave --seeds out (a restart comes back from the stored member table)'
     throw new DynError('cluster_config_mismatch', `the seed ${stranger.seed} is a node of cluster ${stranger.clusterId}, but this node's data folder holds ${own}, and a restart joins through no seed: ${way}`, {seed: stranger.seed, clusterId: stranger.clusterId, storedClusterId: clusterId})
   }
-  if (confirmed.length > 0) return
+  if (confirmed.length > 0 || silent.length === 0) return
   if (alone) {
     throw new DynError(
       'unreachable',
-      `this node's data folder holds ${own}, and a restart joins through no seed; no seed answered as a node of it (${silent.join('; ')}): to join the seeds' cluster, start this node on an empty --data folder once they run; to keep running it alone, leave --seeds out`,
+      `this node's data folder holds ${own}, and a restart joins through no seed; no seed answered as a node of it (${silent.join('; ')}): to join the seeds' cluster once they run, ${emptyFolder}; to keep running it alone, leave --seeds out`,
       {seeds: others},
     )
   }

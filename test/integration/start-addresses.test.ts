@@ -174,7 +174,7 @@ describe('dyn start addresses', () => {
       runDyn(['start', '--name', 'n9', '--port', String(n9.port), '--rpc-port', String(n9.rpcPort), '--data', path.join(dir, 'n9'), '--seeds', seeds, '--json'], {timeoutMs: 20_000})
     const other = jsonFailure(await restart(`127.0.0.1:${n1.rpcPort}`)) as {error: string; message: string; seed?: string}
     assert.equal(other.error, 'cluster_config_mismatch')
-    assert.match(other.message, new RegExp(`^the seed 127\\.0\\.0\\.1:${n1.rpcPort} is a node of cluster [0-9a-f]{16}, but this node's data folder holds a cluster of its own \\(id [0-9a-f]{16}, this node alone: it was started once without --seeds\\), and a restart joins through no seed: to join that cluster, start this node on an empty --data folder with these --seeds`))
+    assert.match(other.message, new RegExp(`^the seed 127\\.0\\.0\\.1:${n1.rpcPort} is a node of cluster [0-9a-f]{16}, but this node's data folder holds a cluster of its own \\(id [0-9a-f]{16}, this node alone since it was started without --seeds\\), and a restart joins through no seed: to join that cluster, start this node on an empty --data folder with these --seeds`))
     assert.equal(other.seed, `127.0.0.1:${n1.rpcPort}`)
     assert.equal(jsonFailure(await restart(`127.0.0.1:${n1.port}`)).error, 'bad_parameter', 'a client API port as seed, as on a first start')
     const {rpcPort: nobodyPort} = await freeClusterPorts(1)

@@ -15,7 +15,7 @@ import {FailureDetector} from '../../src/membership/failure-detector.js'
 import {findMember, newMemberTable, statusOf, withMember} from '../../src/membership/member-table.js'
 import type {ClusterSettings, Member} from '../../src/membership/member-table.js'
 import {membershipSubsystem} from '../../src/membership/membership-subsystem.js'
-import {Membership, notInternodeSeed, removalIncarnationLead, unreachableSeeds} from '../../src/membership/membership.js'
+import {checkSeedsOnRestart, Membership, notInternodeSeed, removalIncarnationLead, unreachableSeeds} from '../../src/membership/membership.js'
 import {SimulatedTime} from '../../src/simulated-time.js'
 import type {Store} from '../../src/storage/store.js'
 import {notInternodeCode} from '../../src/transport/rpc-common.js'
@@ -191,3 +191,44 @@ describe('membership: a name that left joins again', () => {
     assert.deepEqual(logged.filter((line) => /left/.test(line)), [])
   })
 })
+
+describe('membership: a restart given --seeds (checkSeedsOnRestart)', () => {
+  const restartSettings: ClusterSettings = {partitionCount: 8, defaultN: 3, defaultR: 2, defaultW: 2, conflictPolicy: 'siblings', clusterId: 'aaaaaaaaaaaaaaaa'}
+  const self: Member = {name: 'n2', apiAddress: '127.0.0.1:7071', rpcAddress: '127.0.0.1:8071', status: 'valid', incarnation: 3}
+  const alone = newMemberTable(restartSettings, self)
+  // n1 left: n2 holds everything, alone, but it had a peer.
+  const shrunk = withMember(alone, {name: 'n1', apiAddress: '127.0.0.1:7070', rpcAddress: '127.0.0.1:8070', status: 'left', incarnation: 5})
+  const status = (clusterId: string): RpcResult => ({ok: true, body: {health: {clusterId}, cluster: {}}})
+  const silent: RpcResult = {ok: false, error: 'unreachable', message: 'cannot connect: nothing listens on that port', sent: false}
+  const ownRouter: RpcResult = {ok: false, error: 'remote', code: 'overloaded', message: 'n2 is still starting'}
+  const check = async (table: typeof alone, answer: (address: string) => RpcResult, seeds = ['127.0.0.1:8070']): Promise<{error?: DynError; logged: string[]}> => {
+    const logged: string[] = []
+    const error = await checkSeedsOnRestart(stubTransport(answer), seeds, table, self, (line) => void logged.push(line)).then(() => undefined, (failure: unknown) => failure as DynError)
+    return {...(error === undefined ? {} : {error}), logged}
+  }
+
+  it('a seed of its own cluster: the restart goes on', async () => {
+    assert.equal((await check(shrunk, () => status('aaaaaaaaaaaaaaaa'))).error, undefined)
+  })
+
+  it('seeds all of another cluster: refused, and for a node that never had a peer the advice says its data stays behind', async () => {
+    const {error} = await check(alone, () => status('bbbbbbbbbbbbbbbb'))
+    assert.equal(error?.code, 'cluster_config_mismatch')
+    assert.match(error?.message ?? '', /a cluster of its own \(id aaaaaaaaaaaaaaaa, this node alone since it was started without --seeds\).*the data in this folder stays here and does not come along/)
+    assert.equal((await check(shrunk, () => status('bbbbbbbbbbbbbbbb'))).error?.code, 'cluster_config_mismatch')
+  })
+
+  it('no seed answers: a node that never had a peer is refused; one whose peers left comes back, and says so (a review found it refused)', async () => {
+    assert.equal((await check(alone, () => silent)).error?.code, 'unreachable')
+    const shrunkRestart = await check(shrunk, () => silent)
+    assert.equal(shrunkRestart.error, undefined)
+    assert.match(shrunkRestart.logged.join('\n'), /no seed answered on restart/)
+  })
+
+  it('the node itself under another spelling of its address is no seed', async () => {
+    const {error, logged} = await check(alone, () => ownRouter, ['localhost:8071'])
+    assert.equal(error, undefined)
+    assert.deepEqual(logged, [])
+  })
+})
+
