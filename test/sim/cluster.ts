@@ -388,7 +388,8 @@ export class SimCluster {
 
   /** Boots a node through the nodes running now, marked as booting meanwhile so that a second restart waits for it. */
   #bootThroughLiveNodes(node: SimNode): Promise<void> {
-    return this.#bootMarked(node, this.nodes.filter((other) => other.node !== undefined).map((other) => other.rpcAddress))
+    // Not through a node started alone that has not joined yet: it is no member, as an operator knows.
+    return this.#bootMarked(node, this.nodes.filter((other) => other.node !== undefined && !this.#awaitingJoin.has(other.name)).map((other) => other.rpcAddress))
   }
 
   /** Boots a node through `seeds` (none: a cluster of its own), marked as booting meanwhile. */

@@ -218,6 +218,15 @@ describe('membership: a restart given --seeds (checkSeedsOnRestart)', () => {
     assert.equal((await check(shrunk, () => status('bbbbbbbbbbbbbbbb'))).error?.code, 'cluster_config_mismatch')
   })
 
+  it('a seed of another cluster beside a silent one: a stray beside a member that may be down, unless the node never had a peer (simulator seed 3470650434)', async () => {
+    const mixed = (address: string): RpcResult => (address === '127.0.0.1:8070' ? status('bbbbbbbbbbbbbbbb') : silent)
+    const seeds = ['127.0.0.1:8070', '127.0.0.1:8073']
+    const goesOn = await check(shrunk, mixed, seeds)
+    assert.equal(goesOn.error, undefined)
+    assert.match(goesOn.logged.join('\n'), /belong to another cluster, and 127\.0\.0\.1:8073 .* did not answer/)
+    assert.equal((await check(alone, mixed, seeds)).error?.code, 'cluster_config_mismatch')
+  })
+
   it('no seed answers: a node that never had a peer is refused; one whose peers left comes back, and says so (a review found it refused)', async () => {
     assert.equal((await check(alone, () => silent)).error?.code, 'unreachable')
     const shrunkRestart = await check(shrunk, () => silent)
