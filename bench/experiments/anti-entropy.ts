@@ -35,7 +35,7 @@ import type {ReplicaPolicy} from '../../src/coordinator/replica.js'
 import {DotLedger} from '../../src/coordinator/write-actor.js'
 import {partitionOfKey} from '../../src/ring/partition.js'
 import {memoryDatabase} from '../../src/storage/backend.js'
-import {compactionDeletesMin} from '../../src/storage/compaction-subsystem.js'
+import {compactionDeletedBytesFloor, compactionDeletesMin} from '../../src/storage/compaction-core.js'
 import {Store} from '../../src/storage/store.js'
 import {experimentConfig, markdownTable, ms, runVariants} from './common.js'
 
@@ -241,10 +241,12 @@ async function deleteAll(): Promise<string> {
     await new Promise((resolve) => setTimeout(resolve, 3000))
     const after = await figures()
     // Then the store compacts the partitions whose keys were deleted (compaction-subsystem.ts).
-    const uncompacted = async (): Promise<number[]> => Promise.all([0, 1, 2].map(async (index) => ((await json(`${api(index)}/stats`)).compaction as {deletesUncompacted: number}).deletesUncompacted))
-    // A partition with fewer than compactionDeletesMin deletes is left as it is: wait until no node
-    // could still have a partition at the threshold.
-    while ((await uncompacted()).some((deletes) => deletes >= compactionDeletesMin * 64)) {
+    type Owed = {deletesUncompacted: number; deletedBytesUncompacted: number}
+    const uncompacted = async (): Promise<Owed[]> => Promise.all([0, 1, 2].map(async (index) => (await json(`${api(index)}/stats`)).compaction as Owed))
+    // A partition that owes less than compaction-core's floors (deletes, bytes) is left as it is:
+    // wait until no node could still have a partition above them.
+    const mayOwe = (owed: Owed): boolean => owed.deletesUncompacted >= compactionDeletesMin * 64 || owed.deletedBytesUncompacted >= compactionDeletedBytesFloor * 64
+    while ((await uncompacted()).some(mayOwe)) {
       if (performance.now() - deletedMs > 600_000) throw new Error(`600 s after the deletes, not compacted: ${JSON.stringify(await uncompacted())}`)
       await new Promise((resolve) => setTimeout(resolve, 500))
     }

@@ -1,19 +1,29 @@
 /**
  * Giving deleted space back (issue 14: "deletes that free space"): a node's store compacts the
- * key range of a partition once enough of its objects were deleted. Reaped tombstones, copies
- * handed off by a release and strays released by anti-entropy are all deletes, and LevelDB keeps
- * a delete marker for each until a compaction reaches its file; without this a store whose keys
- * were all deleted kept its size (2.5 MiB loaded, 3.9 MiB once every key was reaped).
+ * key range of a partition once the data deleted there is worth it. A delete writes a tombstone
+ * over the value, and reaped tombstones, copies handed off by a release and strays released by
+ * anti-entropy are deleted outright; LevelDB keeps the old records until a compaction merges them
+ * with what replaced them, and it compacts by how much is written, so a store that only deletes
+ * kept its size (150 values of 200 KB, deleted and reaped: 30 MB before, 30.5 MB after).
  *
- * One task, every `compactionIntervalMs`: the partitions with at least `compactionDeletesMin`
- * deletes since their last compaction are compacted one after another, the most deleted first,
- * at most `compactionPartitionsPerRoundMax` of them, so the disk work comes in bounded steps
- * while the node serves. LevelDB compacts in its own
- * thread and keeps answering reads and writes meanwhile. The simulator's memory-level has
- * nothing to compact, and the task does nothing there.
+ * The store counts what each partition owes (delete-debt.ts: bytes of deleted values, deleted
+ * objects) and keeps the count across restarts. One task, every `compactionIntervalMs`, asks
+ * compaction-core.ts which partitions are due (4 MiB or 256 deletes owed at once, 64 KiB owed for
+ * a minute) and compacts those, the largest debt first, that owe at least a quarter of what their
+ * range takes on disk (LevelDB's approximate size), at most `compactionPartitionsPerRoundMax` a
+ * round, so the disk work comes in bounded steps while the node serves. LevelDB compacts in its
+ * own thread and keeps answering reads and writes meanwhile.
+ *
+ * A store that opened without a record of its debt (written by a version that kept none) is swept
+ * once, a few partitions a round: LevelDB's approximate sizes say which partitions take space,
+ * and a partition's debt is what it takes beyond its live records. The simulator's memory-level
+ * has nothing to compact, and the task does nothing there.
  */
 
 import type {Subsystem} from '../subsystem.js'
+import {compactionQueue, halves, sweepStep, sweptDebtBytes, worthCompacting} from './compaction-core.js'
+import type {CompactionTrigger, PartitionSpan} from './compaction-core.js'
+import {partitionIndexMax} from './layout.js'
 import type {Store} from './store.js'
 
 /** How often a node looks for partitions to compact. */
@@ -21,14 +31,94 @@ export const compactionIntervalMs = 5000
 /** Partitions compacted in one round at most (a small partition's range compacts in milliseconds). */
 export const compactionPartitionsPerRoundMax = 16
 /**
- * Deletes in one partition since its last compaction that make it worth compacting: a range of a
- * few hundred deleted keys compacts in milliseconds, and a store of 20,000 keys spread over 64
- * partitions that are all deleted (about 300 per partition) gets its space back.
+ * LevelDB size questions (the approximate size of a range, read from its files' indexes in
+ * microseconds) in one round at most, the sweep's and the compactions' together.
  */
-export const compactionDeletesMin = 256
+export const compactionProbesPerRoundMax = 256
+/**
+ * Live bytes the sweep reads in one round at most (at least one partition): 64 MiB every 5 s, so
+ * a store of 10 GiB is swept in under 15 minutes, once.
+ */
+export const sweepBytesPerRoundMax = 64 * 1024 * 1024
+
+/** One partition compacted in a round: why, and what it owed. */
+interface Compacted {
+  readonly partition: number
+  readonly trigger: CompactionTrigger
+  readonly deletedBytes: number
+  readonly deletes: number
+}
 
 export function compactionSubsystem(store: Store, log: (line: string) => void, clock: {monotonicMs(): number}): Subsystem {
-  const counts = {partitionsCompacted: 0, lastRoundMs: 0}
+  const counts = {partitionsCompacted: 0, lastRoundMs: 0, diskBytesFreed: 0}
+  /** When a round first saw each partition owe something (monotonic ms); a compaction clears it. */
+  const owedSinceMs = new Map<number, number>()
+  /**
+   * The spans of partitions the sweep has still to look at, depth first (at most two per level
+   * of halving, so at most 2 × 16 entries).
+   */
+  const unswept: PartitionSpan[] = store.deleteDebtRecorded ? [] : [{first: 0, last: partitionIndexMax}]
+  let running: Promise<void> | undefined
+  let stopped = false
+
+  /** One round's share of the sweep; the debt it finds is recorded as the partitions' deleted bytes. */
+  const sweepSome = async (probes: {left: number}): Promise<void> => {
+    let bytesRead = 0
+    while (!stopped && unswept.length > 0 && probes.left > 0 && bytesRead < sweepBytesPerRoundMax) {
+      const span = unswept.pop()!
+      probes.left -= 1
+      const diskBytes = (await store.partitionsDiskBytes(span.first, span.last)) ?? 0
+      const step = sweepStep(span, diskBytes)
+      if (step === 'split') unswept.push(...halves(span).reverse())
+      else if (step === 'measure') {
+        const liveBytes = await store.partitionLiveBytes(span.first, () => stopped)
+        if (liveBytes === undefined) return
+        bytesRead += liveBytes
+        store.recordSweptDebt(span.first, sweptDebtBytes(diskBytes, liveBytes))
+      }
+    }
+    if (stopped || unswept.length > 0) return
+    store.finishDebtSweep()
+    if (store.partitionsOwing > 0) log(`swept the store for the space of data deleted before it was counted: ${mib(store.deletedBytesUncompacted)} MiB owed in ${store.partitionsOwing} partition(s)`)
+  }
+
+  const round = async (): Promise<void> => {
+    const startedMs = clock.monotonicMs()
+    const probes = {left: compactionProbesPerRoundMax}
+    if (!store.deleteDebtRecorded) await sweepSome(probes)
+    const nowMs = clock.monotonicMs()
+    const owed = store.owedPartitions()
+    const owing = new Map(owed.map((debt) => [debt.partition, debt]))
+    for (const partition of [...owedSinceMs.keys()]) if (!owing.has(partition)) owedSinceMs.delete(partition)
+    for (const debt of owed) if (!owedSinceMs.has(debt.partition)) owedSinceMs.set(debt.partition, nowMs)
+    const queue = compactionQueue(owed.map((debt) => ({...debt, owedForMs: nowMs - owedSinceMs.get(debt.partition)!})))
+    const compacted: Compacted[] = []
+    // What the compactions free is measured over the whole store: LevelDB compacts whole files,
+    // and a file holds neighbouring partitions too, whose garbage goes with it.
+    let diskBytesBefore: number | undefined
+    for (const {partition, trigger} of queue) {
+      if (stopped || compacted.length >= compactionPartitionsPerRoundMax || probes.left <= 0) break
+      probes.left -= 1
+      const partitionBytes = (await store.partitionsDiskBytes(partition)) ?? 0
+      if (!worthCompacting(owing.get(partition)!.deletedBytes, partitionBytes)) continue
+      diskBytesBefore ??= (await store.diskBytes()) ?? 0
+      const paid = await store.compactPartition(partition)
+      if (paid === undefined) break
+      owedSinceMs.delete(partition)
+      compacted.push({partition, trigger, deletedBytes: paid.deletedBytes, deletes: paid.deletes})
+    }
+    await store.saveDeleteDebt()
+    if (compacted.length === 0) return
+    const freed = Math.max(0, diskBytesBefore! - ((await store.diskBytes()) ?? 0))
+    counts.partitionsCompacted += compacted.length
+    counts.lastRoundMs = Math.round(clock.monotonicMs() - startedMs)
+    counts.diskBytesFreed += freed
+    const deletedBytes = compacted.reduce((sum, one) => sum + one.deletedBytes, 0)
+    const deletes = compacted.reduce((sum, one) => sum + one.deletes, 0)
+    const triggers = [...new Set(compacted.map((one) => one.trigger))].join(', ')
+    log(`compacted ${compacted.length} partition(s) owing ${mib(deletedBytes)} MiB of deleted values and ${deletes} deletes (${triggers}; ${counts.lastRoundMs} ms): ${mib(freed)} MiB given back`)
+  }
+
   return {
     name: 'compaction',
     handlers: new Map(),
@@ -37,23 +127,35 @@ export function compactionSubsystem(store: Store, log: (line: string) => void, c
         name: 'compaction',
         intervalMs: compactionIntervalMs,
         run: async () => {
-          const startedMs = clock.monotonicMs()
-          const compacted: Array<{partition: number; deletes: number}> = []
-          for (let round = 0; round < compactionPartitionsPerRoundMax; round += 1) {
-            const one = await store.compactMostDeleted(compactionDeletesMin)
-            if (one === undefined) break
-            compacted.push(one)
+          // A round that outlasts the interval is not overlapped by the next one.
+          if (!store.canCompact || stopped || running !== undefined) return
+          running = round()
+          try {
+            await running
+          } finally {
+            running = undefined
           }
-          if (compacted.length === 0) return
-          counts.partitionsCompacted += compacted.length
-          counts.lastRoundMs = Math.round(clock.monotonicMs() - startedMs)
-          const deletes = compacted.reduce((sum, one) => sum + one.deletes, 0)
-          log(`compacted ${compacted.length} partition(s) after ${deletes} deletes (${counts.lastRoundMs} ms), giving their space back`)
         },
       },
     ],
-    stats: () => ({compaction: {...counts, deletesUncompacted: store.deletesUncompacted}}),
-    // Closing the store waits for a compaction under way.
-    stop: async () => undefined,
+    stats: () => ({
+      compaction: {
+        ...counts,
+        deletesUncompacted: store.deletesUncompacted,
+        deletedBytesUncompacted: store.deletedBytesUncompacted,
+        partitionsOwing: store.partitionsOwing,
+        sweeping: !store.deleteDebtRecorded,
+      },
+    }),
+    // The round under way stops at its next step; closing the store then waits for a compaction
+    // still running and saves the debt.
+    stop: async () => {
+      stopped = true
+      await running?.catch(() => undefined)
+    },
   }
+}
+
+function mib(bytes: number): string {
+  return (bytes / 1024 / 1024).toFixed(1)
 }

@@ -31,7 +31,9 @@ import type {BatchOperation, StoreDatabase, SyncedPutOptions} from './backend.js
 import {isValidVersionSet} from '../versioning/dvvset.js'
 import {KeyedMutex} from './keyed-mutex.js'
 import {ObjectCache} from './object-cache.js'
-import {decodeObjectKey, inHintNamespace, isHintKey, metaKey, objectKey, objectNamespaceRange, partitionRange} from './layout.js'
+import {DeleteDebts, hintsDebtPartition} from './delete-debt.js'
+import type {PartitionDebt} from './delete-debt.js'
+import {decodeObjectKey, hintRange, inHintNamespace, isHintKey, metaKey, objectKey, objectNamespaceRange, partitionIndexMax, partitionRange} from './layout.js'
 import type {StoredObject} from './stored-object.js'
 import {objectValueBytes, replicasPerKeyMax} from './stored-object.js'
 
@@ -155,11 +157,21 @@ export class Store {
   private replicaCountsListener: ((counts: readonly number[]) => void) | undefined
   private changeListener: ObjectChangeListener | undefined
   /**
-   * Objects deleted per partition since that partition's range was last compacted. LevelDB keeps
-   * a delete marker per deleted key until a compaction reaches it, so a store whose keys were
-   * reaped or handed off does not shrink on its own (see `compactMostDeleted`).
+   * What each partition owes LevelDB's compaction since its range was last compacted: bytes of
+   * deleted values and deleted objects (delete-debt.ts). LevelDB keeps a deleted or overwritten
+   * record until a compaction merges it with what replaced it, and its own compactions follow
+   * what is written, so a store whose keys were deleted, reaped or handed off does not shrink on
+   * its own (see `compactPartition`). Persisted, on a database that can compact, by
+   * `saveDeleteDebt` and at close.
    */
-  private readonly deletesSinceCompaction = new Map<number, number>()
+  private readonly deleteDebts: DeleteDebts
+  /**
+   * False on a database that can compact but had no record of its debt when it opened (written
+   * before the record was kept): the compaction subsystem sweeps it once, and nothing is saved
+   * until then (a restart meanwhile sweeps again).
+   */
+  private deleteDebtKnown: boolean
+  private readonly compactor: Compactor | undefined
   private compacting: Promise<unknown> | undefined
   /**
    * The first failure of a merged object's landing (the write buffer off), after which the store
@@ -173,10 +185,13 @@ export class Store {
   private landingFailure: Error | undefined
   private landingFailureListener: ((error: Error) => void) | undefined
 
-  private constructor(db: StoreDatabase, options: StoreOptions, objectCount: number, replicaCounts: Set<number>) {
+  private constructor(db: StoreDatabase, options: StoreOptions, objectCount: number, replicaCounts: Set<number>, deleteDebts: DeleteDebts | undefined) {
     this.db = db
     this.objects = objectCount
     this.replicaCounts = replicaCounts
+    this.compactor = compactorOf(db)
+    this.deleteDebts = deleteDebts ?? new DeleteDebts()
+    this.deleteDebtKnown = deleteDebts !== undefined || this.compactor === undefined
     this.buffer = options.writeBuffer ? new Map() : undefined
     this.scheduler = options.scheduler
   }
@@ -198,7 +213,9 @@ export class Store {
       const putOptions: SyncedPutOptions = {sync: true}
       if (replicaCounts.length > 0) await db.put(metaKey(replicaCountsMetaName), packr.pack(replicaCounts), putOptions)
     }
-    return new Store(db, options, await countObjects(db), new Set(replicaCounts))
+    // Only a database that can compact keeps the record (memory-level, in the simulator, has nothing to compact).
+    const deleteDebts = compactorOf(db) === undefined ? undefined : DeleteDebts.fromRecord(await getMetaOf<unknown>(db, deleteDebtMetaName))
+    return new Store(db, options, await countObjects(db), new Set(replicaCounts), deleteDebts)
   }
 
   /** The distinct `n` of the stored objects, ascending. */
@@ -265,42 +282,127 @@ export class Store {
     await this.landAll()
     await this.flush()
     await this.compacting?.catch(() => undefined)
+    // A record that fails to land now leaves the one saved last, an underestimate of the debt.
+    await this.saveDeleteDebt().catch(() => undefined)
     await this.db.close()
   }
 
-  /**
-   * Compacts the key range of the partition with the most deletes since its last compaction, if
-   * it has at least `deletesMin`, so that the space of deleted objects (reaped tombstones,
-   * handed-off copies) is given back to the file system. One partition at a time, in the
-   * background: LevelDB compacts while it keeps serving reads and writes. Undefined when no
-   * partition qualifies, or when the database cannot compact (memory-level, in the simulator).
-   */
-  async compactMostDeleted(deletesMin: number): Promise<{partition: number; deletes: number} | undefined> {
-    assert(Number.isInteger(deletesMin) && deletesMin >= 1, 'deletesMin is a positive count')
-    if (this.closing || this.compacting !== undefined) return undefined
-    const compactRange = (this.db as {compactRange?: (start: Buffer, end: Buffer) => Promise<void>}).compactRange
-    if (typeof compactRange !== 'function') return undefined
-    let chosen: {partition: number; deletes: number} | undefined
-    for (const [partition, deletes] of this.deletesSinceCompaction) {
-      if (deletes >= deletesMin && (chosen === undefined || deletes > chosen.deletes)) chosen = {partition, deletes}
-    }
-    if (chosen === undefined) return undefined
-    this.deletesSinceCompaction.delete(chosen.partition)
-    const range = partitionRange(chosen.partition)
-    this.compacting = compactRange.call(this.db, range.gte, range.lt)
-    try {
-      await this.compacting
-    } finally {
-      this.compacting = undefined
-    }
-    return chosen
+  /** Whether the database can compact a key range (classic-level can; memory-level, in the simulator, cannot). */
+  get canCompact(): boolean {
+    return this.compactor !== undefined
+  }
+
+  /** Every partition that owes anything to compaction, in partition order. */
+  owedPartitions(): PartitionDebt[] {
+    return this.deleteDebts.list()
   }
 
   /** Objects deleted since their partition was last compacted, all partitions together. */
   get deletesUncompacted(): number {
+    return this.deleteDebts.deletes
+  }
+
+  /** Partitions that owe anything to compaction. */
+  get partitionsOwing(): number {
+    return this.deleteDebts.partitions
+  }
+
+  /** Bytes of values deleted since their partition was last compacted, all partitions together. */
+  get deletedBytesUncompacted(): number {
+    return this.deleteDebts.deletedBytes
+  }
+
+  /** False until a store that opened without a record of its debt has been swept (see `deleteDebtKnown`). */
+  get deleteDebtRecorded(): boolean {
+    return this.deleteDebtKnown
+  }
+
+  /** What a sweep found a partition owes: its debt is raised to at least `deletedBytes`. */
+  recordSweptDebt(partition: number, deletedBytes: number): void {
+    this.deleteDebts.raise(partition, deletedBytes)
+  }
+
+  /** The sweep is over: the debt is known, and saved from the next `saveDeleteDebt` on. */
+  finishDebtSweep(): void {
+    this.deleteDebtKnown = true
+    this.deleteDebts.markChanged()
+  }
+
+  /**
+   * Writes the record of the debt if it changed since it was last written. Not synced: LevelDB's
+   * log keeps it across a killed process, and a record lost with the machine only forgets what
+   * was deleted since the one before, which LevelDB then gives back at its own pace.
+   */
+  async saveDeleteDebt(): Promise<void> {
+    if (this.compactor === undefined || !this.deleteDebtKnown || !this.deleteDebts.takeChanged()) return
+    try {
+      await this.db.put(metaKey(deleteDebtMetaName), packr.pack(this.deleteDebts.toRecord()))
+    } catch (error) {
+      this.deleteDebts.markChanged()
+      throw error
+    }
+  }
+
+  /**
+   * LevelDB's approximate size on disk of the key range of partitions `first` to `last` (the
+   * hint records for `hintsDebtPartition`), or undefined when the database cannot say
+   * (memory-level). Records still only in its memtable are not counted.
+   */
+  async partitionsDiskBytes(first: number, last: number = first): Promise<number | undefined> {
+    if (this.compactor === undefined) return undefined
+    const range = debtRange(first, last)
+    return this.compactor.approximateSize.call(this.db, range.gte, range.lt)
+  }
+
+  /** LevelDB's approximate size on disk of every record (undefined on memory-level). */
+  async diskBytes(): Promise<number | undefined> {
+    if (this.compactor === undefined) return undefined
+    return this.compactor.approximateSize.call(this.db, Buffer.of(0), Buffer.of(0xff))
+  }
+
+  /**
+   * The bytes of a partition's live records as stored (keys and values), read from LevelDB: what
+   * its size on disk would be with no garbage, before compression. Reads the whole range, for
+   * the sweep of a store whose debt was never recorded; undefined if `stopped` says so on the way.
+   */
+  async partitionLiveBytes(partition: number, stopped: () => boolean = () => false): Promise<number | undefined> {
     let total = 0
-    for (const deletes of this.deletesSinceCompaction.values()) total += deletes
+    for await (const [key, value] of this.db.iterator(partitionRange(partition))) {
+      if (stopped()) return undefined
+      total += key.byteLength + value.byteLength
+    }
     return total
+  }
+
+  /**
+   * Compacts the key range of `partition`, so that the space of its deleted records (deleted
+   * values, reaped tombstones, handed-off copies) is given back to the file system, and returns
+   * the debt this paid. One compaction at a time; LevelDB compacts in its own thread and keeps
+   * serving reads and writes meanwhile. Deletes that land while it runs are owed anew. Undefined
+   * when the store is closing, compacting already, or cannot compact (memory-level).
+   */
+  async compactPartition(partition: number): Promise<PartitionDebt | undefined> {
+    if (this.closing || this.compacting !== undefined || this.compactor === undefined) return undefined
+    const debt = this.deleteDebts.take(partition) ?? {partition, deletedBytes: 0, deletes: 0}
+    const range = debtRange(partition, partition)
+    // Twice: LevelDB picks the deepest level the range reaches before it flushes its memtable,
+    // and a table whose flush was under way then (or that this flush writes) may land deeper
+    // still (into an empty level 2), out of that pass. The second pass reaches it; it costs a
+    // flush of an almost empty memtable and little else, the range being compacted already.
+    const compactRange = this.compactor.compactRange
+    this.compacting = (async () => {
+      await compactRange.call(this.db, range.gte, range.lt)
+      await compactRange.call(this.db, range.gte, range.lt)
+    })()
+    try {
+      await this.compacting
+    } catch (error) {
+      this.deleteDebts.restore(debt)
+      throw error
+    } finally {
+      this.compacting = undefined
+    }
+    return debt
   }
 
   /** Objects waiting in the write buffer (0 when it is off). */
@@ -405,7 +507,7 @@ export class Store {
           if (this.buffer.get(id) === pending) {
             this.buffer.set(id, {...pending, durablePending: false})
             if (stored === undefined) this.objects += 1
-            this.changeListener?.(partition, key, stored, outcome.object)
+            this.changed(partition, key, stored, outcome.object)
           }
           throw error
         }
@@ -418,7 +520,7 @@ export class Store {
       this.cache.set(id, outcome.object)
       // The per-key mutex makes this the only write that can find the key absent.
       if (stored === undefined) this.objects += 1
-      this.changeListener?.(partition, key, stored, outcome.object)
+      this.changed(partition, key, stored, outcome.object)
       return {outcome}
     })
     // Outside the key's lock: whatever the caller does with the object (send it to replicas)
@@ -489,7 +591,7 @@ export class Store {
       () => {
         // One write at a time per key makes this the only landing that can find the key absent.
         if (entry.landed === undefined) this.objects += 1
-        this.changeListener?.(entry.partition, entry.key, entry.landed, object)
+        this.changed(entry.partition, entry.key, entry.landed, object)
         entry.landed = object
         for (const waiter of waiters) waiter.resolve()
         settled(true)
@@ -503,6 +605,20 @@ export class Store {
         settled(false)
       },
     )
+  }
+
+  /**
+   * A merged object is stored in place of `before`: the bytes of values it no longer holds (a
+   * tombstone's, above all) are owed to compaction, since LevelDB keeps the old record until a
+   * compaction reaches it. A write that grows the object frees nothing LevelDB's own compactions,
+   * which follow what is written, do not pay for.
+   */
+  private changed(partition: number, key: string, before: StoredObject | undefined, after: StoredObject): void {
+    if (before !== undefined) {
+      const freed = objectValueBytes(before) - objectValueBytes(after)
+      if (freed > 0) this.deleteDebts.add(partition, freed, 0)
+    }
+    this.changeListener?.(partition, key, before, after)
   }
 
   /**
@@ -532,7 +648,8 @@ export class Store {
       // the cache would serve a deleted object (and the next write would count it as present).
       this.cache.delete(id)
       this.objects -= 1
-      this.deletesSinceCompaction.set(partition, (this.deletesSinceCompaction.get(partition) ?? 0) + 1)
+      // The whole record is garbage now, and the delete adds a marker with its key.
+      this.deleteDebts.add(partition, dbKey.length * 2 + packr.pack(stored).length, 1)
       this.changeListener?.(partition, key, stored, undefined)
       return true
     })
@@ -619,11 +736,25 @@ export class Store {
     return this.db.getSync(dbKey)
   }
 
-  /** Puts and deletes of hint records, as one batch, synced when durable. */
+  /**
+   * Puts and deletes of hint records, as one batch, synced when durable. A deleted record (a
+   * delivered hint) is owed to compaction, as a deleted object is; only deletes are looked up for
+   * it (a hint is deleted once it is delivered, after a read that left it in LevelDB's memory).
+   */
   async writeRecords(operations: readonly BatchOperation[], options: WriteOptions): Promise<void> {
     if (this.closing) throw new DynError('unreachable', 'the store is closing: this node is shutting down')
-    for (const operation of operations) assert(isHintKey(operation.key), 'only hint records are written raw')
+    let deletedBytes = 0
+    let deletes = 0
+    for (const operation of operations) {
+      assert(isHintKey(operation.key), 'only hint records are written raw')
+      if (operation.type !== 'del') continue
+      const stored = this.db.getSync(operation.key)
+      if (stored === undefined) continue
+      deletedBytes += operation.key.length * 2 + stored.length
+      deletes += 1
+    }
     await writeBatch(this.db, operations, options.durable)
+    this.deleteDebts.add(hintsDebtPartition, deletedBytes, deletes)
   }
 
   /** One page of hint records in key order within `range`, starting after `afterKey`. */
@@ -672,6 +803,28 @@ async function countObjects(db: StoreDatabase): Promise<number> {
 
 /** The metadata record of `replicaCounts`. */
 const replicaCountsMetaName = 'replica-counts'
+
+/** The metadata record of the debt to compaction (delete-debt.ts). */
+const deleteDebtMetaName = 'delete-debt'
+
+/** classic-level's range methods, which abstract-level's types do not name; memory-level has neither. */
+interface Compactor {
+  readonly compactRange: (start: Buffer, end: Buffer) => Promise<void>
+  readonly approximateSize: (start: Buffer, end: Buffer) => Promise<number>
+}
+
+/** The key range a debt is owed by: partitions `first` to `last`, or the hint records. */
+function debtRange(first: number, last: number): {gte: Buffer; lt: Buffer} {
+  if (first === hintsDebtPartition && last === hintsDebtPartition) return hintRange()
+  assert(first <= last && last <= partitionIndexMax, `partitions ${first} to ${last} are not a span of partitions`)
+  return {gte: partitionRange(first).gte, lt: partitionRange(last).lt}
+}
+
+function compactorOf(db: StoreDatabase): Compactor | undefined {
+  const methods = db as Partial<Compactor>
+  if (typeof methods.compactRange !== 'function' || typeof methods.approximateSize !== 'function') return undefined
+  return {compactRange: methods.compactRange, approximateSize: methods.approximateSize}
+}
 
 async function getMetaOf<T>(db: StoreDatabase, name: string): Promise<T | undefined> {
   const raw = await db.get(metaKey(name))

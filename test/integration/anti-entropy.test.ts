@@ -4,6 +4,7 @@
 // node alone, the others stopped.
 
 import assert from 'node:assert/strict'
+import {randomBytes} from 'node:crypto'
 import {cp, readFile, rm} from 'node:fs/promises'
 import {describe, it} from 'node:test'
 import {getJson, killNode, putValue, reloadCluster, runDyn, secretArgs, startCluster, startJsonAnswer, waitFor} from './harness.js'
@@ -41,7 +42,9 @@ async function readAllFromOneNode(c: TestCluster, index: number, prefix: string,
 
 interface AntiEntropyStats {
   readonly keys: number
+  readonly storeBytes: number
   readonly antiEntropy: {readonly recovering: boolean; readonly keysRepaired: number; readonly tombstones: number; readonly tombstonesReaped: number; readonly straysReleased: number}
+  readonly compaction: {readonly partitionsCompacted: number; readonly deletesUncompacted: number; readonly deletedBytesUncompacted: number; readonly diskBytesFreed: number}
 }
 
 async function statsOf(c: TestCluster, index: number): Promise<AntiEntropyStats> {
@@ -158,6 +161,49 @@ describe('anti-entropy with real processes', () => {
       }
       assert.equal((await getJson(c.url(index, '/kv/kept?r=3'))).status, 200)
     }
+  })
+
+  it('gives the space of deleted 200 KB values back once they are reaped, although the cluster restarted in between (storeBytes comes back down)', async (t) => {
+    const c = await startCluster(3, ['--tombstone-grace-ms', '1000'])
+    t.after(() => c.stop())
+    // 30 values of 200 KB that LevelDB cannot compress, spread over the ring: 6 MB on each node
+    // (N=3), at most a few hundred KB a partition, so nothing is compacted before a minute.
+    const keys = Array.from({length: 30}, (_, i) => `big-${i}`)
+    for (const key of keys) assert.equal((await putValue(c.url(0, `/kv/${key}`), randomBytes(150_000).toString('base64'))).status, 204, key)
+    const loaded = await waitFor('every node to hold the values on disk', async () => {
+      const all = await Promise.all([0, 1, 2].map((index) => statsOf(c, index).catch(() => undefined)))
+      return all.every((stats) => stats !== undefined && stats.keys === keys.length && stats.storeBytes > keys.length * 200_000) ? (all as AntiEntropyStats[]) : undefined
+    })
+    for (const key of keys) {
+      const read = await getJson(c.url(0, `/kv/${key}`))
+      const deleted = await fetch(c.url(0, `/kv/${key}`), {method: 'DELETE', headers: {'x-dyn-context': read.context ?? ''}})
+      assert.equal(deleted.status, 204, key)
+    }
+    const reaped = await waitFor('every tombstone to be reaped on every node', async () => {
+      const all = await Promise.all([0, 1, 2].map((index) => statsOf(c, index).catch(() => undefined)))
+      return all.every((stats) => stats !== undefined && stats.antiEntropy.tombstones === 0 && stats.keys === 0) ? (all as AntiEntropyStats[]) : undefined
+    })
+    for (const stats of reaped) {
+      assert.equal(stats.compaction.partitionsCompacted, 0, `nothing compacted yet: no partition owes 4 MiB, and a smaller debt waits a minute (${JSON.stringify(stats.compaction)})`)
+      assert.ok(stats.compaction.deletedBytesUncompacted >= keys.length * 200_000, `owes ${stats.compaction.deletedBytesUncompacted} bytes`)
+    }
+    // Every node restarts before its compaction: what it owes is kept.
+    assert.equal((await runDyn(['cluster', 'down', '--dir', c.dir])).code, 0)
+    assert.equal((await runDyn(['cluster', 'up', '--dir', c.dir])).code, 0)
+    const restarted = await Promise.all([0, 1, 2].map((index) => statsOf(c, index)))
+    for (const [index, stats] of restarted.entries()) assert.equal(stats.compaction.deletesUncompacted, reaped[index]!.compaction.deletesUncompacted, `n${index + 1} remembers its deletes`)
+    const compacted = await waitFor(
+      'every node to give the space back',
+      async () => {
+        const all = await Promise.all([0, 1, 2].map((index) => statsOf(c, index).catch(() => undefined)))
+        return all.every((stats, index) => stats !== undefined && stats.storeBytes < loaded[index]!.storeBytes / 4) ? (all as AntiEntropyStats[]) : undefined
+      },
+      150_000,
+      1000,
+    )
+    // LevelDB may free part of it on its own once it is compacting (a restart turns its log into a
+    // table), so what the node's compactions freed is not compared.
+    for (const stats of compacted) assert.ok(stats.compaction.partitionsCompacted > 0, JSON.stringify(stats.compaction))
   })
 
   it('refuses to start a node on a copy of its data folder from before a reap, and the deleted keys stay deleted once it starts empty', async (t) => {

@@ -15,7 +15,8 @@ import {join as joinPath} from 'node:path'
 import type {ClassicLevel} from 'classic-level'
 import fc from 'fast-check'
 import {KeyedMutex} from '../../src/storage/keyed-mutex.js'
-import {decodeObjectKey, metaKey, objectKey, partitionIndexMax, partitionRange} from '../../src/storage/layout.js'
+import {decodeObjectKey, hintKey, metaKey, objectKey, partitionIndexMax, partitionRange} from '../../src/storage/layout.js'
+import {hintsDebtPartition} from '../../src/storage/delete-debt.js'
 import {systemScheduler} from '../../src/node/system-time.js'
 import type {Scheduler} from '../../src/scheduler.js'
 import {diskDatabase, isDiskDatabaseInUse, memoryDatabase, type StoreDatabase} from '../../src/storage/backend.js'
@@ -666,10 +667,11 @@ function storeSuite(backend: Backend): void {
 for (const backend of backends) storeSuite(backend)
 
 describe('store backends: what differs', () => {
-  it('classic-level gives the space of deleted objects back once a partition with enough deletes is compacted; memory-level has nothing to compact', async (t) => {
+  it('classic-level gives the space of a partition\'s deleted objects back once it is compacted, and pays that partition\'s debt only; memory-level has nothing to compact', async (t) => {
     const db = diskDatabase(await temporaryFolder())
     const store = await Store.open(db, plainStore)
     t.after(() => store.close())
+    assert.equal(store.canCompact, true)
     // Values LevelDB's compression cannot shrink, so that the sizes say how much is stored.
     const value = (): string => randomBytes(150).toString('base64')
     for (let i = 0; i < 3000; i += 1) await put(store, 5, `key-${i}`, writeOnce(value()))
@@ -678,17 +680,22 @@ describe('store backends: what differs', () => {
     const range = partitionRange(5)
     const level = db as unknown as ClassicLevel<Buffer, Buffer>
     await level.compactRange(range.gte, range.lt)
-    const loadedBytes = await level.approximateSize(range.gte, range.lt)
-    assert.ok(loadedBytes > 3000 * 150, `partition 5 takes ${loadedBytes} bytes loaded`)
+    const loadedBytes = await store.partitionsDiskBytes(5)
+    assert.ok(loadedBytes !== undefined && loadedBytes > 3000 * 150, `partition 5 takes ${loadedBytes} bytes loaded`)
+    assert.equal(await store.partitionsDiskBytes(5, 6), await level.approximateSize(range.gte, partitionRange(6).lt))
     for (let i = 0; i < 3000; i += 1) assert.equal(await store.deleteObjectIf(5, `key-${i}`, () => true), true)
     for (let i = 0; i < 999; i += 1) await store.deleteObjectIf(6, `key-${i}`, () => true)
     assert.equal(store.deletesUncompacted, 3999)
-    // Partition 6 has 999 deletes, one short: only partition 5 is worth compacting.
-    assert.deepEqual(await store.compactMostDeleted(1000), {partition: 5, deletes: 3000})
-    assert.equal(await store.compactMostDeleted(1000), undefined)
+    assert.equal(store.partitionsOwing, 2)
+    const [owed5, owed6] = store.owedPartitions()
+    assert.deepEqual([owed5?.partition, owed5?.deletes, owed6?.partition, owed6?.deletes], [5, 3000, 6, 999])
+    // Each deleted record owes at least its value (200 bytes of base64) and its key.
+    assert.ok(owed5!.deletedBytes > 3000 * 200, `partition 5 owes ${owed5!.deletedBytes} bytes`)
+    assert.deepEqual(await store.compactPartition(5), owed5)
     assert.equal(store.deletesUncompacted, 999)
-    const compactedBytes = await level.approximateSize(range.gte, range.lt)
-    assert.ok(compactedBytes < loadedBytes / 10, `partition 5 still takes ${compactedBytes} of ${loadedBytes} bytes`)
+    assert.deepEqual(store.owedPartitions(), [owed6])
+    const compactedBytes = await store.partitionsDiskBytes(5)
+    assert.ok(compactedBytes! < loadedBytes / 10, `partition 5 still takes ${compactedBytes} of ${loadedBytes} bytes`)
     // What was not deleted is all there.
     assert.equal(store.objectCount, 1)
     assert.ok((await store.getObject(6, 'key-999')) !== undefined)
@@ -697,7 +704,73 @@ describe('store backends: what differs', () => {
     t.after(() => memory.close())
     for (let i = 0; i < 1000; i += 1) await put(memory, 1, `key-${i}`, writeOnce('v'))
     for (let i = 0; i < 1000; i += 1) await memory.deleteObjectIf(1, `key-${i}`, () => true)
-    assert.equal(await memory.compactMostDeleted(1000), undefined)
+    assert.equal(memory.canCompact, false)
+    assert.equal(await memory.compactPartition(1), undefined)
+    assert.equal(await memory.partitionsDiskBytes(1), undefined)
+    assert.equal(memory.deleteDebtRecorded, true, 'nothing to sweep where nothing compacts')
+  })
+
+  it('owes compaction the bytes of values a write drops (a tombstone over a value) and of objects deleted, nothing for a write that grows an object', async (t) => {
+    for (const writeBuffer of [false, true]) {
+      const store = await Store.open(memoryDatabase(), {writeBuffer, scheduler: systemScheduler})
+      t.after(() => store.close())
+      const tombstoneOver = (stored: StoredObject | undefined): StoredObject => objectOf(update(join(stored!.versions), stored!.versions, 'node-a.1', version('', 2000, true), 2000))
+      await put(store, 3, 'k', writeOnce('x'.repeat(1000)))
+      await put(store, 3, 'k', writeOnce('x'.repeat(5000)))
+      assert.equal(store.deletedBytesUncompacted, 0, 'a value that grows frees nothing LevelDB does not compact anyway')
+      const outcome = await store.updateObject(3, 'k', (stored) => ({ok: true, object: tombstoneOver(stored)}), {durable: false})
+      assert.equal(outcome.ok, true)
+      assert.deepEqual(store.owedPartitions(), [{partition: 3, deletedBytes: 5000, deletes: 0}], `write buffer ${writeBuffer}`)
+      assert.equal(await store.deleteObjectIf(3, 'k', () => true), true)
+      const [owed] = store.owedPartitions()
+      assert.equal(owed?.deletes, 1)
+      // The tombstone's record: its key (twice, with the delete marker) and its encoding.
+      assert.ok(owed!.deletedBytes > 5000 && owed!.deletedBytes < 5300, `owes ${owed!.deletedBytes} bytes`)
+    }
+  })
+
+  it('owes compaction the hint records it deletes (delivered hints), as one more range after the partitions, which classic-level compacts', async (t) => {
+    const db = diskDatabase(await temporaryFolder())
+    const store = await Store.open(db, plainStore)
+    t.after(() => store.close())
+    const hint = hintKey('n2', 4, 'k')
+    await store.writeRecords([{type: 'put', key: hint, value: Buffer.alloc(3000, 1)}], {durable: false})
+    assert.deepEqual(store.owedPartitions(), [])
+    await store.writeRecords([{type: 'del', key: hint}, {type: 'del', key: hintKey('n2', 4, 'never written')}], {durable: false})
+    const [owed] = store.owedPartitions()
+    assert.equal(owed?.partition, hintsDebtPartition)
+    assert.equal(owed?.deletes, 1)
+    assert.equal(owed?.deletedBytes, 3000 + hint.length * 2)
+    assert.ok((await store.partitionsDiskBytes(hintsDebtPartition)) !== undefined)
+    assert.deepEqual(await store.compactPartition(hintsDebtPartition), owed)
+    assert.deepEqual(store.owedPartitions(), [])
+  })
+
+  it('keeps what each partition owes across a restart on classic-level; a store without that record is to be swept once', async (t) => {
+    const folder = await temporaryFolder()
+    const first = await Store.open(diskDatabase(folder), plainStore)
+    assert.equal(first.deleteDebtRecorded, false, 'a new store has no record yet')
+    first.finishDebtSweep()
+    for (let i = 0; i < 10; i += 1) await put(first, 9, `key-${i}`, writeOnce('v'.repeat(100)))
+    for (let i = 0; i < 10; i += 1) await first.deleteObjectIf(9, `key-${i}`, () => true)
+    const owed = first.owedPartitions()
+    assert.equal(owed[0]?.deletes, 10)
+    await first.close()
+    const second = await Store.open(diskDatabase(folder), plainStore)
+    assert.equal(second.deleteDebtRecorded, true)
+    assert.deepEqual(second.owedPartitions(), owed)
+    // Saved as it changes, too (the compaction subsystem does every round): a killed process
+    // loses only what changed since the last save.
+    await put(second, 9, 'big', writeOnce('b'.repeat(10_000)))
+    assert.equal(await second.deleteObjectIf(9, 'big', () => true), true)
+    await second.saveDeleteDebt()
+    const saved = second.owedPartitions()
+    assert.deepEqual(await second.getMeta('delete-debt'), {version: 1, partitions: saved.map((debt) => [debt.partition, debt.deletedBytes, debt.deletes])})
+    await second.close()
+    const third = await Store.open(diskDatabase(folder), plainStore)
+    t.after(() => third.close())
+    assert.deepEqual(third.owedPartitions(), saved)
+    assert.equal(third.deletesUncompacted, 11)
   })
 
   it('classic-level refuses a second store on a folder in use with LEVEL_LOCKED', async (t) => {
