@@ -43,7 +43,8 @@ export class DeleteDebts {
 
   /** Adds what one change freed: `deletedBytes` of values, and `deletes` objects deleted outright. */
   add(partition: number, deletedBytes: number, deletes: number): void {
-    assert(Number.isInteger(partition) && partition >= 0 && partition <= hintsDebtPartition, `partition ${partition} out of range`)
+    // On every reap and every write that drops bytes: the message is built only for a failure.
+    if (!(Number.isInteger(partition) && partition >= 0 && partition <= hintsDebtPartition)) assert(false, `partition ${partition} out of range`)
     assert(Number.isInteger(deletedBytes) && deletedBytes >= 0 && Number.isInteger(deletes) && deletes >= 0, 'a debt is counted in whole bytes and objects')
     if (deletedBytes === 0 && deletes === 0) return
     const entry = this.byPartition.get(partition)

@@ -31,6 +31,7 @@ import type {BatchOperation, StoreDatabase, SyncedPutOptions} from './backend.js
 import {isValidVersionSet} from '../versioning/dvvset.js'
 import {KeyedMutex} from './keyed-mutex.js'
 import {ObjectCache} from './object-cache.js'
+import {compactionDeletedBytesFloor} from './compaction-core.js'
 import {DeleteDebts, hintsDebtPartition} from './delete-debt.js'
 import type {PartitionDebt} from './delete-debt.js'
 import {decodeObjectKey, hintRange, inHintNamespace, isHintKey, metaKey, objectKey, objectNamespaceRange, partitionIndexMax, partitionRange} from './layout.js'
@@ -213,9 +214,7 @@ export class Store {
       const putOptions: SyncedPutOptions = {sync: true}
       if (replicaCounts.length > 0) await db.put(metaKey(replicaCountsMetaName), packr.pack(replicaCounts), putOptions)
     }
-    // Only a database that can compact keeps the record (memory-level, in the simulator, has nothing to compact).
-    const deleteDebts = compactorOf(db) === undefined ? undefined : DeleteDebts.fromRecord(await getMetaOf<unknown>(db, deleteDebtMetaName))
-    return new Store(db, options, await countObjects(db), new Set(replicaCounts), deleteDebts)
+    return new Store(db, options, await countObjects(db), new Set(replicaCounts), await openDeleteDebts(db))
   }
 
   /** The distinct `n` of the stored objects, ascending. */
@@ -648,8 +647,9 @@ export class Store {
       // the cache would serve a deleted object (and the next write would count it as present).
       this.cache.delete(id)
       this.objects -= 1
-      // The whole record is garbage now, and the delete adds a marker with its key.
-      this.deleteDebts.add(partition, dbKey.length * 2 + packr.pack(stored).length, 1)
+      // The whole record is garbage now, and the delete adds a marker with its key. The record's
+      // size is estimated, not encoded again: that cost a third of a reap's CPU.
+      this.deleteDebts.add(partition, dbKey.length * 2 + objectValueBytes(stored) + stored.versions.entries.length * storedEntryOverheadBytes, 1)
       this.changeListener?.(partition, key, stored, undefined)
       return true
     })
@@ -804,6 +804,13 @@ async function countObjects(db: StoreDatabase): Promise<number> {
 /** The metadata record of `replicaCounts`. */
 const replicaCountsMetaName = 'replica-counts'
 
+/**
+ * What one entry of a stored object (an actor's counters, times, and its values' content types and
+ * flags) adds to the object's record beside the value bytes: about 100 bytes (a tombstone over a
+ * value, two entries, encodes to 212 bytes).
+ */
+const storedEntryOverheadBytes = 100
+
 /** The metadata record of the debt to compaction (delete-debt.ts). */
 const deleteDebtMetaName = 'delete-debt'
 
@@ -811,6 +818,24 @@ const deleteDebtMetaName = 'delete-debt'
 interface Compactor {
   readonly compactRange: (start: Buffer, end: Buffer) => Promise<void>
   readonly approximateSize: (start: Buffer, end: Buffer) => Promise<number>
+}
+
+/**
+ * The debt to compaction a store opens with, or undefined when it must be swept (see
+ * `deleteDebtKnown`). Only a database that can compact keeps the record (memory-level, in the
+ * simulator, has nothing to compact). A store without the record that takes almost nothing on
+ * disk (a new one, above all) owes nothing worth a sweep: its empty record is written at the next
+ * save, so that it is not taken for an older store at its next start.
+ */
+async function openDeleteDebts(db: StoreDatabase): Promise<DeleteDebts | undefined> {
+  const compactor = compactorOf(db)
+  if (compactor === undefined) return undefined
+  const recorded = DeleteDebts.fromRecord(await getMetaOf<unknown>(db, deleteDebtMetaName))
+  if (recorded !== undefined) return recorded
+  if ((await compactor.approximateSize.call(db, Buffer.of(0), Buffer.of(0xff))) >= compactionDeletedBytesFloor) return undefined
+  const empty = new DeleteDebts()
+  empty.markChanged()
+  return empty
 }
 
 /** The key range a debt is owed by: partitions `first` to `last`, or the hint records. */

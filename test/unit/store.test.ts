@@ -91,6 +91,14 @@ async function put(store: Store, partition: number, key: string, object: StoredO
   assert.equal(outcome.ok, true)
 }
 
+/** Removes the record of what a store owes compaction, as a store written by an older dyn lacks it. */
+async function withoutDebtRecord(folder: string): Promise<void> {
+  const db = diskDatabase(folder)
+  await db.open()
+  await db.del(metaKey('delete-debt'))
+  await db.close()
+}
+
 function compareUtf8(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'))
 }
@@ -746,11 +754,10 @@ describe('store backends: what differs', () => {
     assert.deepEqual(store.owedPartitions(), [])
   })
 
-  it('keeps what each partition owes across a restart on classic-level; a store without that record is to be swept once', async (t) => {
+  it('keeps what each partition owes across a restart on classic-level; a store with data but without that record is to be swept once', async (t) => {
     const folder = await temporaryFolder()
     const first = await Store.open(diskDatabase(folder), plainStore)
-    assert.equal(first.deleteDebtRecorded, false, 'a new store has no record yet')
-    first.finishDebtSweep()
+    assert.equal(first.deleteDebtRecorded, true, 'a new store owes nothing')
     for (let i = 0; i < 10; i += 1) await put(first, 9, `key-${i}`, writeOnce('v'.repeat(100)))
     for (let i = 0; i < 10; i += 1) await first.deleteObjectIf(9, `key-${i}`, () => true)
     const owed = first.owedPartitions()
@@ -768,9 +775,16 @@ describe('store backends: what differs', () => {
     assert.deepEqual(await second.getMeta('delete-debt'), {version: 1, partitions: saved.map((debt) => [debt.partition, debt.deletedBytes, debt.deletes])})
     await second.close()
     const third = await Store.open(diskDatabase(folder), plainStore)
-    t.after(() => third.close())
     assert.deepEqual(third.owedPartitions(), saved)
     assert.equal(third.deletesUncompacted, 11)
+    // As a store written by an older dyn: data, and no record.
+    await put(third, 10, 'large', writeOnce(randomBytes(100_000).toString('base64')))
+    await third.close()
+    await withoutDebtRecord(folder)
+    const older = await Store.open(diskDatabase(folder), plainStore)
+    t.after(() => older.close())
+    assert.equal(older.deleteDebtRecorded, false)
+    assert.deepEqual(older.owedPartitions(), [])
   })
 
   it('classic-level refuses a second store on a folder in use with LEVEL_LOCKED', async (t) => {
