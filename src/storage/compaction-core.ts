@@ -12,8 +12,8 @@
  * The bounds this gives, for any value size:
  * - amount: a partition is compacted at the next round (every 5 s) once it owes 4 MiB or 256
  *   deleted objects, and within a minute once it owes 64 KiB; less stays until more comes;
- * - time: anything at or above 64 KiB is back within about a minute (plus the rounds needed to
- *   reach it, at most 16 partitions a round);
+ * - time: anything at or above 64 KiB is back within about 70 s (the minute counts from the round
+ *   that first sees the debt; plus the rounds needed to reach it, at most 16 partitions a round);
  * - cost: a partition is compacted only if what it owes is at least a quarter of its size on
  *   disk, so a compaction writes at most about 4 bytes per byte it frees (less where values
  *   compress); a large partition with a little garbage keeps it, at most a quarter of its size.

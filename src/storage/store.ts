@@ -609,8 +609,8 @@ export class Store {
   /**
    * A merged object is stored in place of `before`: the bytes of values it no longer holds (a
    * tombstone's, above all) are owed to compaction, since LevelDB keeps the old record until a
-   * compaction reaches it. A write that grows the object frees nothing LevelDB's own compactions,
-   * which follow what is written, do not pay for.
+   * compaction reaches it. A write that grows an object owes nothing: LevelDB's own compactions,
+   * which follow what is written, pay for the record it replaced.
    */
   private changed(partition: number, key: string, before: StoredObject | undefined, after: StoredObject): void {
     if (before !== undefined) {
