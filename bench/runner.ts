@@ -629,20 +629,22 @@ async function checkStartPort(config: BenchConfig): Promise<void> {
   const {port, rpcPort} = fixedBenchPorts(config)
   if (port === undefined && rpcPort === undefined) return
   const count = config.startNodes
+  // Each run of ports, with the flag that places it: the internode run follows --port (1000
+  // above) unless --rpc-port places it.
+  const derived = config.startRpcPort === undefined
   const runs = [
-    ...(port === undefined ? [] : [{flag: `--port ${port}`, what: 'client', first: port}]),
-    ...(rpcPort === undefined ? [] : [{flag: config.startRpcPort === undefined ? `--port ${port} + ${rpcPortOffset}` : `--rpc-port ${rpcPort}`, what: 'internode', first: rpcPort}]),
+    ...(port === undefined ? [] : [{flag: '--port', said: `--port ${port}`, what: 'client', first: port}]),
+    ...(rpcPort === undefined ? [] : [{flag: derived ? '--port' : '--rpc-port', said: derived ? `--port ${port} + ${rpcPortOffset}` : `--rpc-port ${rpcPort}`, what: 'internode', first: rpcPort}]),
   ]
   for (const run of runs) {
     if (run.first + count - 1 > 65535) {
-      const derived = run.flag.includes('+')
-      const flag = run.flag.startsWith('--rpc-port') ? '--rpc-port' : '--port'
       // Without --rpc-port, --port also places the internode ports 1000 above: the lowest it can
       // be is the one that keeps those within range too.
-      const lowest = 65535 - count + 1 - (flag === '--port' && config.startRpcPort === undefined ? rpcPortOffset : 0)
+      const lowest = 65535 - count + 1 - (run.flag === '--port' && derived ? rpcPortOffset : 0)
+      const viaPort = derived && run.what === 'internode'
       throw new DynError(
         'bad_parameter',
-        `${run.flag}: the bench's ${count} node(s) take ${run.what} ports ${run.first}..${run.first + count - 1}, all at most 65535; choose ${flag} ${lowest} or lower${derived ? ', give --rpc-port,' : ','} or leave it out for free ports the OS gives`,
+        `${run.said}: the bench's ${count} node(s) take ${run.what} ports ${run.first}..${run.first + count - 1}, all at most 65535; choose ${run.flag} ${lowest} or lower${viaPort ? ', give --rpc-port,' : ','} or leave it out for free ports the OS gives`,
       )
     }
   }

@@ -123,11 +123,8 @@ async function nodeStatus(cluster: LocalCluster, node: LocalNode, tlsProblem: st
     // Not the folder's process, but perhaps the node all the same, started by hand: it serves,
     // on its own ports or on others the members list it at.
     if (elsewhere !== undefined) {
-      const {view} = elsewhere
-      const antiEntropy = view.antiEntropy as AntiEntropySummary | undefined
-      const identity = {members: Number(view.members), ringHash: String(view.ringHash), clusterId: String(view.clusterId)}
       const moved = elsewhere.address === `${cluster.host}:${node.port}` ? {} : {address: `${scheme}${elsewhere.address}`}
-      return {...base, ...moved, pid: elsewhere.pid, running: true, serving: true, state: 'serving', ...identity, ...(antiEntropy === undefined ? {} : {antiEntropy}), startedElsewhere: true}
+      return {...base, ...moved, pid: elsewhere.pid, ...servingAs(elsewhere.view), startedElsewhere: true}
     }
     if (node.left === true) return {...base, running: false, serving: false, state: 'left'}
     if (node.pid === undefined) return {...base, running: false, serving: false, state: 'stopped'}
@@ -143,12 +140,21 @@ async function nodeStatus(cluster: LocalCluster, node: LocalNode, tlsProblem: st
   if (view.pid !== node.pid) {
     return {...base, running: true, serving: false, state: 'not_answering', problem: `running, but its client port is answered by ${String(view.node)} (pid ${String(view.pid)})`}
   }
-  const identity = {members: Number(view.members), ringHash: String(view.ringHash), clusterId: String(view.clusterId)}
   if (cluster.clusterId !== undefined && view.clusterId !== cluster.clusterId) {
-    return {...base, running: true, serving: false, state: 'not_answering', ...identity, problem: `serving cluster ${String(view.clusterId)}, not this folder's ${cluster.clusterId}`}
+    return {...base, running: true, serving: false, state: 'not_answering', ...identityOf(view), problem: `serving cluster ${String(view.clusterId)}, not this folder's ${cluster.clusterId}`}
   }
+  return {...base, ...servingAs(view)}
+}
+
+/** What a node's /health says of who it is: its count of members, ring and cluster. */
+function identityOf(view: HealthView): {members: number; ringHash: string; clusterId: string} {
+  return {members: Number(view.members), ringHash: String(view.ringHash), clusterId: String(view.clusterId)}
+}
+
+/** A node that answered /health as itself in the folder's cluster: serving, as it describes itself. */
+function servingAs(view: HealthView): Pick<NodeStatus, 'running' | 'serving' | 'state' | 'members' | 'ringHash' | 'clusterId' | 'antiEntropy'> {
   const antiEntropy = view.antiEntropy as AntiEntropySummary | undefined
-  return {...base, running: true, serving: true, state: 'serving', ...identity, ...(antiEntropy === undefined ? {} : {antiEntropy})}
+  return {running: true, serving: true, state: 'serving', ...identityOf(view), ...(antiEntropy === undefined ? {} : {antiEntropy})}
 }
 
 /** The status of the folder `dir`, whose cluster the caller has read (`readCluster`; undefined: none). */
@@ -156,8 +162,9 @@ export async function clusterStatus(dir: string, cluster: LocalCluster | undefin
   if (cluster === undefined && isNodeDataFolder(dir)) throw new DynError('bad_parameter', `${dir} is a node's data folder (a LevelDB database, --data of dyn start), not a cluster folder: give --dir the folder of dyn cluster up, or ask a running node with --node HOST:PORT`)
   if (cluster === undefined) throw new DynError('bad_parameter', `no cluster in ${dir} (no ${clusterFileName}); start one with: dyn cluster up --dir ${dir}`)
   const tlsProblem = localClusterTlsProblem(cluster)
-  // Nodes of the folder it does not run may run all the same, started by hand.
-  const elsewhere = tlsProblem === undefined ? await nodesStartedElsewhere(cluster, cluster.nodes.filter((node) => !isNodeProcess(node))) : []
+  // Nodes of the folder it does not run may run all the same, started by hand (none is asked
+  // when the folder cannot read its TLS files).
+  const elsewhere = await nodesStartedElsewhere(cluster, cluster.nodes.filter((node) => !isNodeProcess(node)))
   const nodes = await Promise.all(cluster.nodes.map((node) => nodeStatus(cluster, node, tlsProblem, elsewhere.find((found) => found.node === node))))
   const serving = nodes.filter((n) => n.serving)
   const hashes = new Set(serving.map((n) => n.ringHash))

@@ -540,12 +540,13 @@ export async function nodesStartedElsewhere(cluster: LocalCluster, nodes: readon
   // Only a folder whose cluster has an id can know its own nodes: a node of the same name in
   // another cluster (another folder on these ports) is left to the port check.
   if (nodes.length === 0 || localClusterTlsProblem(cluster) !== undefined || cluster.clusterId === undefined) return []
-  const isItself = (node: LocalNode, view: HealthView | undefined): view is HealthView => view !== undefined && view.node === node.name && view.clusterId === cluster.clusterId
-  const onPort = await Promise.all(nodes.map(async (node) => ({node, address: `${cluster.host}:${node.port}`, view: await probe(cluster, node, startedElsewhereProbeTimeoutMs)})))
-  const found = onPort.filter(({node, view}) => isItself(node, view))
+  type Answer = {node: LocalNode; address: string; view: HealthView | undefined}
+  const asItself = (answers: readonly Answer[]): Array<Answer & {view: HealthView}> =>
+    answers.filter((answer): answer is Answer & {view: HealthView} => answer.view !== undefined && answer.view.node === answer.node.name && answer.view.clusterId === cluster.clusterId)
+  const found = asItself(await Promise.all(nodes.map(async (node) => ({node, address: `${cluster.host}:${node.port}`, view: await probe(cluster, node, startedElsewhereProbeTimeoutMs)}))))
   const missing = nodes.filter((node) => !found.some((hit) => hit.node === node))
-  const moved = missing.length === 0 ? [] : await movedNodes(cluster, missing)
-  return [...found, ...moved.filter(({node, view}) => isItself(node, view))].map(({node, view, address}) => ({node, view: view as HealthView, address, pid: typeof view?.pid === 'number' ? view.pid : undefined}))
+  const moved = missing.length === 0 ? [] : asItself(await movedNodes(cluster, missing))
+  return [...found, ...moved].map(({node, view, address}) => ({node, view, address, pid: typeof view.pid === 'number' ? view.pid : undefined}))
 }
 
 /** `nodes` where the members of a running node of the folder list them, up, at another client address: each with its answer there. */
@@ -558,7 +559,7 @@ async function movedNodes(cluster: LocalCluster, nodes: readonly LocalNode[]): P
     const member = members.find((m) => m.name === node.name && m.status !== 'left' && m.up === true && typeof m.apiAddress === 'string' && m.apiAddress !== `${cluster.host}:${node.port}`)
     return member === undefined ? [] : [{node, address: member.apiAddress as string}]
   })
-  return Promise.all(listed.map(async ({node, address}) => ({node, address, view: await localNodeClient(cluster, address, startedElsewhereProbeTimeoutMs).getJson('/health').then((health) => (health.ok ? (health.body as unknown as HealthView) : undefined)).catch(() => undefined)})))
+  return Promise.all(listed.map(async ({node, address}) => ({node, address, view: await probeAt(cluster, address, startedElsewhereProbeTimeoutMs)})))
 }
 
 /**
@@ -925,7 +926,12 @@ export interface HealthView {
 }
 
 export async function probe(cluster: LocalCluster, node: LocalNode, timeoutMs = probeTimeoutMs): Promise<HealthView | undefined> {
-  const answer = await localNodeClient(cluster, `${cluster.host}:${node.port}`, timeoutMs).getJson('/health').catch(() => undefined)
+  return probeAt(cluster, `${cluster.host}:${node.port}`, timeoutMs)
+}
+
+/** GET /health at a client address (host:port) with the folder's TLS: the answer, or undefined. */
+async function probeAt(cluster: LocalCluster, address: string, timeoutMs: number): Promise<HealthView | undefined> {
+  const answer = await localNodeClient(cluster, address, timeoutMs).getJson('/health').catch(() => undefined)
   return answer?.ok === true ? (answer.body as unknown as HealthView) : undefined
 }
 

@@ -21,7 +21,7 @@ import type {StoredObject, StoredVersion} from '../storage/stored-object.js'
 import {DynError} from '../errors.js'
 import {MessageType} from '../transport/message-type.js'
 import type {VersionVector} from '../versioning/dvvset.js'
-import {valueCount, values, withDot} from '../versioning/dvvset.js'
+import {values, withDot} from '../versioning/dvvset.js'
 import type {ReplyTrace, RequestTrace} from './cluster-view.js'
 import type {CoordinatorDeps} from './coordinator-deps.js'
 import type {CoordinatePutBody} from './messages.js'
@@ -299,7 +299,7 @@ async function coordinateHere(deps: CoordinatorDeps, request: PutRequest, placem
       answered = true
       if (verdict.kind === 'ok') {
         const versions = values(made.stored.versions)
-        resolve({ok: true, context: made.context, siblings: valueCount(made.stored.versions), liveSiblings: versions.filter((v) => !v.tombstone).length, trace: traceOf()})
+        resolve({ok: true, context: made.context, siblings: versions.length, liveSiblings: versions.filter((v) => !v.tombstone).length, trace: traceOf()})
         return
       }
       resolve(quorumUnmet(traceOf(), core, targets))

@@ -38,9 +38,10 @@ export type LocalWriteFailure = {
  * limit apart (a partition, a paused node) could never hold their union: hints would be refused
  * for good and anti-entropy would find the key differing for ever, so an acknowledged write
  * stayed on fewer than N replicas until someone resolved the key (found by a new user's walk).
- * Merged this way a key holds at most about the limit per coordinating node, and no coordinator
- * adds to it while its own copy is past the limit. The bytes are checked on every merge too: an
- * object must always fit in one frame to another node.
+ * No coordinator adds to a key while its own copy is past the limit, but the count is not
+ * bounded across the cluster: a fallback coordinator starts from an empty copy, so each partition
+ * episode can add up to the limit again (docs/architecture.md). The bytes are checked on every
+ * merge too: an object must always fit in one frame to another node.
  */
 function checkLimits(object: StoredObject, policy: ReplicaPolicy, madeHere: boolean): LocalWriteFailure | undefined {
   const siblings = valueCount(object.versions)

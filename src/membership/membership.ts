@@ -108,8 +108,8 @@ export const restartSeedCheckTimeoutMs = 2000
  * for its cluster (NodeStatusQuery), and the start is refused, with what to do, when those that
  * answer belong to another cluster and none to its own while no other is silent (a silent one
  * may be a member that is down, the others strays), or one is a client API port or refuses this
- * node's secret (as a first start refuses them). Seeds that do not answer are logged and the start goes on: the first node of a
- * whole cluster restarting finds no one up. Only a node that never had a peer (its table has
+ * node's secret (as a first start refuses them). Seeds that do not answer are logged and the
+ * start goes on: the first node of a whole cluster restarting finds no one up. Only a node that never had a peer (its table has
  * no other row, not even of a member that left) is refused then too, since seeds can only mean
  * it was to join a cluster, and a restart cannot.
  */
@@ -145,13 +145,12 @@ export async function checkSeedsOnRestart(transport: Transport, seeds: readonly 
   // A seed of another cluster beside one of its own is a stray in the list (a node not yet
   // joined, say): the node is where it belongs, and says so.
   const [stranger] = strangers
-  if (stranger !== undefined && confirmed.length > 0) {
-    log(`the seed(s) ${strangers.map(({seed, clusterId: theirs}) => `${seed} (cluster ${theirs})`).join(', ')} belong to another cluster; ${confirmed.join(', ')} confirmed this node's cluster ${clusterId}`)
-  }
+  const strays = `the seed(s) ${strangers.map(({seed, clusterId: theirs}) => `${seed} (cluster ${theirs})`).join(', ')} belong to another cluster`
+  if (stranger !== undefined && confirmed.length > 0) log(`${strays}; ${confirmed.join(', ')} confirmed this node's cluster ${clusterId}`)
   // Beside a seed that did not answer, which may be a member of its own that is down, a stranger
   // may be a stray too: only a node that never had a peer is refused then.
   if (stranger !== undefined && confirmed.length === 0 && silent.length > 0 && !alone) {
-    log(`the seed(s) ${strangers.map(({seed, clusterId: theirs}) => `${seed} (cluster ${theirs})`).join(', ')} belong to another cluster, and ${silent.join('; ')} did not answer; coming back from the stored member table of cluster ${clusterId}`)
+    log(`${strays}, and ${silent.join('; ')} did not answer; coming back from the stored member table of cluster ${clusterId}`)
     return
   }
   if (stranger !== undefined && confirmed.length === 0) {

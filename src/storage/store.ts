@@ -355,8 +355,7 @@ export class Store {
 
   /** LevelDB's approximate size on disk of every record (undefined on memory-level). */
   async diskBytes(): Promise<number | undefined> {
-    if (this.compactor === undefined) return undefined
-    return this.compactor.approximateSize.call(this.db, Buffer.of(0), Buffer.of(0xff))
+    return this.compactor === undefined ? undefined : wholeDiskBytes(this.db, this.compactor)
   }
 
   /**
@@ -832,10 +831,15 @@ async function openDeleteDebts(db: StoreDatabase): Promise<DeleteDebts | undefin
   if (compactor === undefined) return undefined
   const recorded = DeleteDebts.fromRecord(await getMetaOf<unknown>(db, deleteDebtMetaName))
   if (recorded !== undefined) return recorded
-  if ((await compactor.approximateSize.call(db, Buffer.of(0), Buffer.of(0xff))) >= compactionDeletedBytesFloor) return undefined
+  if ((await wholeDiskBytes(db, compactor)) >= compactionDeletedBytesFloor) return undefined
   const empty = new DeleteDebts()
   empty.markChanged()
   return empty
+}
+
+/** LevelDB's approximate size on disk of every record: its namespaces (layout.ts) all begin below 0xff. */
+function wholeDiskBytes(db: StoreDatabase, compactor: Compactor): Promise<number> {
+  return compactor.approximateSize.call(db, Buffer.of(0), Buffer.of(0xff))
 }
 
 /** The key range a debt is owed by: partitions `first` to `last`, or the hint records. */
