@@ -8,11 +8,11 @@
 
 import type {Parsed} from './faults.js'
 
-/** A whole-number flag from its text, `fallback` when it was not given; refused outside [min, max]. */
+/** A whole-number flag from its text, `fallback` when it was not given; refused outside [min, max] (`max` may be infinite). */
 export function integerFlag(name: string, text: string | undefined, fallback: number, min: number, max: number): Parsed<number> {
   if (text === undefined) return {ok: true, value: fallback}
   const value = /^\s*\d+\s*$/.test(text) ? Number(text) : Number.NaN
-  if (!(value >= min && value <= max)) return {ok: false, message: `--${name} ${text}: a whole number from ${min} to ${max}`}
+  if (!(value >= min && value <= max)) return {ok: false, message: `--${name} ${text}: a whole number ${max === Number.POSITIVE_INFINITY ? `of at least ${min}` : `from ${min} to ${max}`}`}
   return {ok: true, value}
 }
 

@@ -22,7 +22,6 @@
 import {mkdtemp, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
-import {parseArgs} from 'node:util'
 import {Packr} from 'msgpackr'
 import {exchangeTree} from '../../src/antientropy/exchange.js'
 import type {TreeSide} from '../../src/antientropy/exchange.js'
@@ -37,15 +36,25 @@ import {partitionOfKey} from '../../src/ring/partition.js'
 import {memoryDatabase} from '../../src/storage/backend.js'
 import {compactionDeletedBytesFloor, compactionDeletesMin} from '../../src/storage/compaction-core.js'
 import {Store} from '../../src/storage/store.js'
-import {experimentConfig, markdownTable, ms, runVariants} from './common.js'
+import {experimentConfig, experimentFlags, markdownTable, ms, oneOf, positiveInteger, runVariants} from './common.js'
 
 /** The dots each writing actor made, as a node's write actor keeps them. */
 const dots = new DotLedger()
 
-const {values} = parseArgs({options: {keys: {type: 'string', default: '100000'}, duration: {type: 'string', default: '10'}, skip: {type: 'string', multiple: true, default: []}}})
-const keyCount = Number(values.keys)
-const durationS = Number(values.duration)
-const skipped = new Set(values.skip)
+const flags = experimentFlags({
+  name: 'anti-entropy',
+  measures:
+    "Paper §4.7, in four parts: the bytes one Merkle-tree exchange costs between two replicas in sync and with one key differing (bytes); how long a node whose disk was lost takes to get every key back with no client read (disk); how long after deleting every key no node keeps an object or a tombstone (reap); and what background anti-entropy costs a closed loop (cost). Each part but the first on 3-node clusters of K keys.",
+  flags: {
+    keys: {read: positiveInteger, value: 'K', default: '100000', description: 'keys of the exchange, the lost disk and the deletes'},
+    duration: {read: positiveInteger, value: 'S', default: '10', description: 'measured seconds of each cost run'},
+    skip: {read: oneOf(['bytes', 'disk', 'reap', 'cost']), value: 'PART', multiple: true, description: 'leave out a part: bytes, disk, reap or cost'},
+  },
+  examples: ['node dist/bench/experiments/anti-entropy.js', 'node dist/bench/experiments/anti-entropy.js --keys 100000 --skip bytes --skip disk --skip cost'],
+})
+const keyCount = flags.keys
+const durationS = flags.duration
+const skipped = new Set(flags.skip)
 const partitionCount = 64
 const value = new TextEncoder().encode('x'.repeat(100))
 const policy: ReplicaPolicy = {conflictPolicy: 'siblings', entriesMax: 10, siblingsPerKeyMax: 64, objectBytesMax: 8 * 1024 * 1024}

@@ -10,12 +10,15 @@
  *   node dist/bench/experiments/coordination.js [--rate 400] [--duration 20]
  */
 
-import {parseArgs} from 'node:util'
-import {experimentConfig, latencyOf, markdownTable, ms, runVariants} from './common.js'
+import {experimentConfig, experimentFlags, latencyOf, markdownTable, ms, openLoopVariantFlags, runVariants} from './common.js'
 
-const {values} = parseArgs({options: {rate: {type: 'string', default: '400'}, duration: {type: 'string', default: '20'}}})
-const rate = Number(values.rate)
-const durationS = Number(values.duration)
+const {rate, duration: durationS} = experimentFlags({
+  name: 'coordination',
+  measures:
+    'Paper §6.4, Table 2: server-driven coordination (each request to any node, round robin, which forwards it to a coordinator among the key\'s top N) against client-driven coordination (the client caches the ring and sends each request straight to a coordinator). 5 nodes with N=3, the same open loop for both.',
+  flags: openLoopVariantFlags,
+  examples: ['node dist/bench/experiments/coordination.js'],
+})
 const base = {startNodes: 5, mode: {kind: 'open' as const, ratePerS: rate}, durationS}
 
 const results = await runVariants([

@@ -20,38 +20,32 @@
 import {mkdtemp} from 'node:fs/promises'
 import {availableParallelism, tmpdir} from 'node:os'
 import path from 'node:path'
-import {parseArgs} from 'node:util'
 import {clusterDownAndRemoveFolder, clusterUp} from '../../src/cli/local-cluster.js'
 import {freeClusterPorts} from '../../src/cli/ports.js'
 import {runBench} from '../runner.js'
 import type {BenchReport} from '../runner.js'
 import type {WorkloadName} from '../workloads.js'
-import {workloads} from '../workloads.js'
-import {canLimitCpu, cpuController, cpuLimitedGroup, experimentConfig, markdownTable} from './common.js'
+import {canLimitCpu, cpuController, cpuLimitedGroup, experimentConfig, experimentFlags, listOf, markdownTable, positiveInteger, positiveNumber, workloadName} from './common.js'
 
-const {values} = parseArgs({
-  options: {
-    'core-share': {type: 'string', default: '0.5'},
-    rounds: {type: 'string', default: '2'},
-    seconds: {type: 'string', default: '10'},
-    workloads: {type: 'string', default: 'c,a'},
-    connections: {type: 'string', default: '50'},
+const {
+  'core-share': coreShare,
+  rounds,
+  seconds: durationS,
+  connections,
+  workloads: chosen,
+} = experimentFlags({
+  name: 'cores',
+  measures:
+    "A node per core: does a machine's throughput grow with the nodes it runs when each has a core of its own? The same closed loop against one node and against two nodes on one machine, at n = r = w = 1, each node in a cgroup limited to --core-share of a CPU (an emulated core), the runs alternated. Needs root and the cgroup v1 cpu controller.",
+  flags: {
+    'core-share': {read: positiveNumber(availableParallelism()), value: 'CPUS', default: '0.5', description: 'the CPU each node\'s cgroup may use'},
+    rounds: {read: positiveInteger, value: 'N', default: '2', description: 'rounds per workload, each a run of either cluster'},
+    seconds: {read: positiveInteger, value: 'S', default: '10', description: 'measured seconds per run'},
+    workloads: {read: listOf(workloadName), value: 'W,W', default: 'c,a', description: 'the bench\'s workloads (as dyn bench --workload), one after the other'},
+    connections: {read: positiveInteger, value: 'C', default: '50', description: 'the closed loop\'s connections'},
   },
+  examples: ['node dist/bench/experiments/cores.js --rounds 2 --seconds 10'],
 })
-const coreShare = Number(values['core-share'])
-const rounds = Number(values.rounds)
-const durationS = Number(values.seconds)
-const connections = Number(values.connections)
-const chosen = (values.workloads ?? '').split(',').filter((name) => name !== '')
-if (!(coreShare > 0 && coreShare <= availableParallelism()) || !Number.isInteger(rounds) || rounds < 1 || !Number.isInteger(durationS) || durationS < 1) {
-  process.stderr.write(`cores: --core-share must be above 0 and at most ${availableParallelism()}, --rounds and --seconds whole numbers of at least 1\n`)
-  process.exit(2)
-}
-const unknown = chosen.find((name) => !Object.hasOwn(workloads, name))
-if (unknown !== undefined || chosen.length === 0) {
-  process.stderr.write(`cores: --workloads takes a comma-separated list of ${Object.keys(workloads).join(', ')}\n`)
-  process.exit(2)
-}
 if (!canLimitCpu()) {
   process.stderr.write(`cores: needs root and the cgroup v1 cpu controller at ${cpuController} (CFS bandwidth), to give each node a core of its own; not found here\n`)
   process.exit(2)
@@ -85,7 +79,7 @@ async function measure(variant: Variant, workload: WorkloadName, round: number):
 }
 
 const rows: string[][] = []
-for (const workload of chosen as WorkloadName[]) {
+for (const workload of chosen) {
   const throughput = new Map<string, number[]>(variants.map((variant) => [variant.name, []]))
   for (let round = 1; round <= rounds; round++) {
     for (const variant of variants) {

@@ -11,13 +11,19 @@
  *   node dist/bench/experiments/divergent-versions.js [--connections 32] [--duration 15]
  */
 
-import {parseArgs} from 'node:util'
 import type {DistributionName} from '../distributions.js'
-import {experimentConfig, markdownTable, runVariants} from './common.js'
+import {experimentConfig, experimentFlags, markdownTable, positiveInteger, runVariants} from './common.js'
 
-const {values} = parseArgs({options: {connections: {type: 'string', default: '32'}, duration: {type: 'string', default: '15'}}})
-const connections = Number(values.connections)
-const durationS = Number(values.duration)
+const {connections, duration: durationS} = experimentFlags({
+  name: 'divergent-versions',
+  measures:
+    'Paper §6.3: how often reads see divergent versions. The cart workload (read, merge the siblings, add an item, write back with the context) in a closed loop on 3 nodes, the same shoppers over fewer and fewer carts, then over zipfian carts; the share of cart reads that saw 0, 1, 2, ... versions.',
+  flags: {
+    connections: {read: positiveInteger, value: 'C', default: '32', description: 'concurrent shoppers (the closed loop\'s connections)'},
+    duration: {read: positiveInteger, value: 'S', default: '15', description: 'measured seconds per variant'},
+  },
+  examples: ['node dist/bench/experiments/divergent-versions.js'],
+})
 const variants: ReadonlyArray<{records: number; distribution: DistributionName}> = [
   {records: 100_000, distribution: 'uniform'},
   {records: 10_000, distribution: 'uniform'},

@@ -12,17 +12,23 @@
  *   node dist/bench/experiments/handshake.js [--connections 400] [--seconds 3] [--rounds 3]
  */
 
-import {parseArgs} from 'node:util'
 import {systemClock, systemScheduler} from '../../src/node/system-time.js'
 import {MessageType} from '../../src/transport/message-type.js'
 import {startTcpTransport} from '../../src/transport/tcp-transport.js'
 import type {Transport} from '../../src/transport/transport.js'
-import {markdownTable} from './common.js'
+import {experimentFlags, markdownTable, positiveInteger} from './common.js'
 
-const {values} = parseArgs({options: {connections: {type: 'string', default: '400'}, seconds: {type: 'string', default: '3'}, rounds: {type: 'string', default: '3'}}})
-const connectionCount = Number(values.connections)
-const throughputSeconds = Number(values.seconds)
-const rounds = Number(values.rounds)
+const {connections: connectionCount, seconds: throughputSeconds, rounds} = experimentFlags({
+  name: 'handshake',
+  measures:
+    "What the cluster secret costs: the internode handshake adds one round trip and two HMACs to each new connection. Two real TCP transports in this process, with and without a secret, alternated: a new connection's first request against its second, and requests per second on one open connection.",
+  flags: {
+    connections: {read: positiveInteger, value: 'N', default: '400', description: 'new connections timed per variant'},
+    seconds: {read: positiveInteger, value: 'S', default: '3', description: 'seconds of each throughput run'},
+    rounds: {read: positiveInteger, value: 'R', default: '3', description: 'throughput runs per variant'},
+  },
+  examples: ['node dist/bench/experiments/handshake.js --connections 400 --seconds 3 --rounds 6'],
+})
 const inFlight = 64
 const requestTimeoutMs = 5000
 const body = Buffer.alloc(100, 7)

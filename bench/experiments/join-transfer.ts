@@ -17,14 +17,21 @@ import {mkdtemp} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
-import {parseArgs} from 'node:util'
 import {clusterDownAndRemoveFolder, clusterUp} from '../../src/cli/local-cluster.js'
 import {freeClusterPorts} from '../../src/cli/ports.js'
+import {experimentFlags, positiveInteger} from './common.js'
 
-const {values} = parseArgs({options: {keys: {type: 'string', default: '100000'}, 'value-bytes': {type: 'string', default: '100'}, concurrency: {type: 'string', default: '64'}}})
-const keyCount = Number(values.keys)
-const valueBytes = Number(values['value-bytes'])
-const concurrency = Number(values.concurrency)
+const {keys: keyCount, 'value-bytes': valueBytes, concurrency} = experimentFlags({
+  name: 'join-transfer',
+  measures:
+    'Paper §4.9, the cost of adding a node: K keys are loaded into a 3-node cluster (N=3), a 4th node joins and commits its join, and the time from the commit to the install of the new ring is measured, with the keys and bytes the new node fetched; then the release of the partitions the old owners no longer own.',
+  flags: {
+    keys: {read: positiveInteger, value: 'K', default: '100000', description: 'keys loaded before the join'},
+    'value-bytes': {read: positiveInteger, value: 'B', default: '100', description: 'bytes of each value'},
+    concurrency: {read: positiveInteger, value: 'C', default: '64', description: 'puts in flight while loading'},
+  },
+  examples: ['node dist/bench/experiments/join-transfer.js'],
+})
 /** Bound on the wait for the join to settle. */
 const settleTimeoutMs = 30 * 60_000
 

@@ -46,41 +46,33 @@ import {execFile} from 'node:child_process'
 import {mkdir, mkdtemp, writeFile} from 'node:fs/promises'
 import {availableParallelism, tmpdir} from 'node:os'
 import path from 'node:path'
-import {parseArgs} from 'node:util'
 import {promisify} from 'node:util'
 import {clusterDownAndRemoveFolder, clusterUp} from '../../src/cli/local-cluster.js'
 import {freeClusterPorts} from '../../src/cli/ports.js'
 import {refusalTimesOf, runBench} from '../runner.js'
 import type {BenchReport} from '../runner.js'
-import {canLimitCpu, cfsQuotaUsMin, cfsQuotaUsOf, cpuController, cpuLimitedGroup, experimentConfig, markdownTable} from './common.js'
+import {anyText, canLimitCpu, cfsQuotaUsMin, cfsQuotaUsOf, cpuController, cpuLimitedGroup, experimentConfig, experimentFlags, markdownTable, oneOf, positiveInteger, positiveNumber, refuseFlags, wholeNumber} from './common.js'
 
 const run = promisify(execFile)
-const {values} = parseArgs({
-  options: {
-    seconds: {type: 'string', default: '10'},
-    warmup: {type: 'string', default: '5'},
-    'connections-per-node': {type: 'string', default: '1000'},
-    pin: {type: 'boolean', default: true},
-    'nodes-cpu-share': {type: 'string'},
-    'cpu-share-per-node': {type: 'boolean', default: false},
-    'cfs-period-ms': {type: 'string', default: '10'},
-    throttle: {type: 'string', default: 'both'},
-    reports: {type: 'string'},
+const experiment = 'overload'
+const values = experimentFlags({
+  name: experiment,
+  measures:
+    'Overload: a three-node cluster offered half, twice and ten times its capacity (the closed loop\'s goodput) in an open loop, with admission control as dyn start runs it: goodput, the p99.9 of the accepted requests, and how fast the nodes refuse. Where it can, the nodes run on the first core and the generator on the others.',
+  flags: {
+    seconds: {read: positiveInteger, value: 'S', default: '10', description: 'measured seconds per run'},
+    warmup: {read: wholeNumber(0), value: 'S', default: '5', description: 'seconds of the same load before each run is measured'},
+    'connections-per-node': {read: positiveInteger, value: 'C', default: '1000', description: 'the open loop\'s connections to each node'},
+    pin: {default: true, negatable: true, description: 'pin the nodes to the first core and the generator to the others (taskset)'},
+    'nodes-cpu-share': {read: positiveNumber(availableParallelism()), value: 'CPUS', description: 'limit the three nodes together to this much CPU (root, cgroup v1 cpu controller)'},
+    'cpu-share-per-node': {description: 'give each node a cgroup of its own with a third of --nodes-cpu-share'},
+    'cfs-period-ms': {read: positiveNumber(1000), value: 'MS', default: '10', description: 'the CFS period of those limits, 1 to 1000'},
+    throttle: {read: oneOf(['both', 'on', 'off']), value: 'MODE', default: 'both', description: 'each overloaded rate without the client throttle and with it (both), or one of them'},
+    reports: {read: anyText, value: 'DIR', description: 'also write each run\'s whole report (the bench\'s --json) to DIR'},
   },
-  allowNegative: true,
+  examples: ['node dist/bench/experiments/overload.js --nodes-cpu-share 0.25', 'node dist/bench/experiments/overload.js --nodes-cpu-share 0.25 --cfs-period-ms 12 --throttle on --cpu-share-per-node'],
 })
-const durationS = Number(values.seconds)
-const warmupS = Number(values.warmup)
-const connectionsPerNode = Number(values['connections-per-node'])
-if (!['both', 'on', 'off'].includes(values.throttle)) {
-  process.stderr.write(`overload: --throttle is both, on or off, not ${values.throttle}\n`)
-  process.exit(2)
-}
-const nodesCpuShare = values['nodes-cpu-share'] === undefined ? undefined : Number(values['nodes-cpu-share'])
-if (nodesCpuShare !== undefined && !(nodesCpuShare > 0 && nodesCpuShare <= availableParallelism())) {
-  process.stderr.write(`overload: --nodes-cpu-share must be above 0 and at most ${availableParallelism()} (CPUs)\n`)
-  process.exit(2)
-}
+const {seconds: durationS, warmup: warmupS, 'connections-per-node': connectionsPerNode, 'nodes-cpu-share': nodesCpuShare} = values
 if (nodesCpuShare !== undefined && !canLimitCpu()) {
   process.stderr.write(`overload: --nodes-cpu-share needs root and the cgroup v1 cpu controller at ${cpuController}; not found here\n`)
   process.exit(2)
@@ -106,26 +98,19 @@ function p999Of(report: BenchReport): string {
 
 // The CFS period of --nodes-cpu-share: past its quota the group is stopped for the rest of the
 // period, so a request that arrives then waits up to (1 - share) of it whatever the node does.
-const limitedPeriodUs = Math.round(Number(values['cfs-period-ms']) * 1000)
-if (!(limitedPeriodUs >= 1000 && limitedPeriodUs <= 1_000_000)) {
-  process.stderr.write('overload: --cfs-period-ms must be within 1 to 1000 (the kernel\'s bounds for cpu.cfs_period_us)\n')
-  process.exit(2)
-}
-const perNode = values['cpu-share-per-node'] === true
-if (perNode && nodesCpuShare === undefined) {
-  process.stderr.write('overload: --cpu-share-per-node divides --nodes-cpu-share among the nodes: give --nodes-cpu-share too\n')
-  process.exit(2)
-}
+const limitedPeriodUs = Math.round(values['cfs-period-ms'] * 1000)
+if (!(limitedPeriodUs >= 1000 && limitedPeriodUs <= 1_000_000)) refuseFlags(experiment, '--cfs-period-ms must be within 1 to 1000 (the kernel\'s bounds for cpu.cfs_period_us)')
+const perNode = values['cpu-share-per-node']
+if (perNode && nodesCpuShare === undefined) refuseFlags(experiment, '--cpu-share-per-node divides --nodes-cpu-share among the nodes: give --nodes-cpu-share too')
 // What one group gets: all of S for the three nodes together, or a third of it for each node alone.
 const groupShare = nodesCpuShare === undefined ? undefined : perNode ? nodesCpuShare / 3 : nodesCpuShare
 if (groupShare !== undefined && cfsQuotaUsOf(groupShare, limitedPeriodUs) < cfsQuotaUsMin) {
-  process.stderr.write(`overload: a share of ${groupShare.toFixed(4)} CPU per group of a ${limitedPeriodUs / 1000} ms period is below the kernel's least quota of ${cfsQuotaUsMin / 1000} ms; give a --cfs-period-ms of at least ${Math.ceil(cfsQuotaUsMin / groupShare / 1000)}\n`)
-  process.exit(2)
+  refuseFlags(experiment, `a share of ${groupShare.toFixed(4)} CPU per group of a ${limitedPeriodUs / 1000} ms period is below the kernel's least quota of ${cfsQuotaUsMin / 1000} ms; give a --cfs-period-ms of at least ${Math.ceil(cfsQuotaUsMin / groupShare / 1000)}`)
 }
 // Made only once every flag is checked: a refused run leaves no folder behind.
 const dir = await mkdtemp(path.join(tmpdir(), 'dyn-overload-'))
 const {port, rpcPort} = await freeClusterPorts(3)
-const pinned = values.pin === true && availableParallelism() >= 2
+const pinned = values.pin && availableParallelism() >= 2
 const limits: Array<{release: () => Promise<void>}> = []
 try {
   const cluster = await clusterUp({dir, nodeCount: 3, port, rpcPort, startArgs: [], readyTimeoutMs: 30_000}, () => undefined)

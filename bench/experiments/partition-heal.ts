@@ -26,27 +26,27 @@ import {mkdtemp, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
-import {parseArgs, promisify} from 'node:util'
+import {promisify} from 'node:util'
 import {createNetnsLab, netnsNodesMax, netnsUnavailable} from '../../src/cli/netns.js'
 import type {NetnsLab} from '../../src/cli/netns.js'
+import {anyText, experimentFlags, listOf, positiveNumber, wholeNumber} from './common.js'
 
 const run = promisify(execFile)
 
-const {values} = parseArgs({
-  options: {
-    cuts: {type: 'string', default: '10,60,180'},
-    nodes: {type: 'string', default: '5'},
-    dyn: {type: 'string', default: fileURLToPath(new URL('../../../bin/run.js', import.meta.url))},
-    subnet: {type: 'string', default: '10.213.0'},
-    json: {type: 'boolean', default: false},
+const values = experimentFlags({
+  name: 'partition-heal',
+  measures:
+    'How long after a partition heals every node sees every other up again, across Linux network namespaces: K nodes, each in a namespace of its own on a bridge, form a cluster; one is cut off both ways (iptables DROP) for each cut length, healed, and the time until every node shows every member up is measured. Needs root, ip and iptables; everything it makes is removed at the end.',
+  flags: {
+    cuts: {read: listOf(positiveNumber()), value: 'S,S', default: '10,60,180', description: 'how long each cut is held, seconds, comma-separated'},
+    nodes: {read: wholeNumber(2, netnsNodesMax), value: 'K', default: '5', description: 'nodes of the cluster'},
+    dyn: {read: anyText, value: 'FILE', default: fileURLToPath(new URL('../../../bin/run.js', import.meta.url)), description: 'the bin/run.js of the build the nodes run (an older checkout\'s, to compare)'},
+    subnet: {read: anyText, value: 'A.B.C', default: '10.213.0', description: 'the bridge\'s /24, its first three numbers'},
+    json: {description: 'print the results as one JSON object'},
   },
+  examples: ['sudo node dist/bench/experiments/partition-heal.js', 'sudo node dist/bench/experiments/partition-heal.js --cuts 10,60,180 --nodes 5 --dyn OTHER/bin/run.js'],
 })
-const cutsS = values.cuts.split(',').map(Number)
-const nodeCount = Number(values.nodes)
-if (!cutsS.every((s) => Number.isFinite(s) && s > 0) || !Number.isInteger(nodeCount) || nodeCount < 2 || nodeCount > netnsNodesMax) {
-  console.error(`--cuts takes seconds, comma-separated (10,60,180); --nodes 2..${netnsNodesMax}`)
-  process.exit(2)
-}
+const {cuts: cutsS, nodes: nodeCount} = values
 const unavailable = await netnsUnavailable()
 if (unavailable !== undefined) {
   console.error(`partition-heal makes network namespaces, a bridge and iptables rules: ${unavailable}`)

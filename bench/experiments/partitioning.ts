@@ -19,10 +19,10 @@
 
 import {createHash} from 'node:crypto'
 import {fileURLToPath} from 'node:url'
-import {parseArgs} from 'node:util'
 import {deriveSeed, seededRandom, type Random} from '../../src/clock.js'
 import {assert} from '../../src/errors.js'
 import {buildRing, partitionBits, preferenceList, preferenceListForKey, type Ring} from '../../src/ring/ring.js'
+import {experimentFlags, positiveInteger} from './common.js'
 
 /** The hash space: the first 4 bytes of MD5, as src/ring/partition.ts reads them. */
 export const hashSpaceSize = 2 ** 32
@@ -742,20 +742,16 @@ export function formatTable(rows: readonly ResultRow[], zipfExponents: readonly 
 }
 
 function main(): void {
-  const {values} = parseArgs({
-    options: {
-      seeds: {type: 'string', default: '8'},
-      requests: {type: 'string', default: '1000000'},
+  const {seeds: seedCount, requests: requestCount} = experimentFlags({
+    name: 'partitioning',
+    measures:
+      'Paper §6.2, Figure 8, by simulation: the load-balancing efficiency (mean load over the busiest node\'s) of the three partitioning strategies at equal metadata per node, for S=30 nodes and N=3, under uniform and zipfian requests. A pure function of its seeds: the figures replay exactly.',
+    flags: {
+      seeds: {read: positiveInteger, value: 'N', default: '8', description: 'rings drawn per configuration, one per seed'},
+      requests: {read: positiveInteger, value: 'R', default: '1000000', description: 'requests drawn per request stream (uniform, and each zipfian), over 1,000,000 keys'},
     },
+    examples: ['node dist/bench/experiments/partitioning.js'],
   })
-  const seedCount = Number(values.seeds)
-  const requestCount = Number(values.requests)
-  // A mistyped flag is the user's error, not the program's: say so and stop, without a stack.
-  if (!Number.isInteger(seedCount) || seedCount < 1 || !Number.isInteger(requestCount) || requestCount < 1) {
-    console.error('--seeds and --requests must be positive integers')
-    process.exitCode = 2
-    return
-  }
   const config = defaultExperiment(seedCount, requestCount)
   const startedMs = performance.now()
   const rows = runExperiment(config)

@@ -23,7 +23,6 @@ import {mkdtemp, readdir, readFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
-import {parseArgs} from 'node:util'
 import {clusterDown, clusterUp, probe, readCluster, removeFolder, secretArgsOf} from '../../src/cli/local-cluster.js'
 import type {LocalCluster} from '../../src/cli/local-cluster.js'
 import {freeClusterPorts} from '../../src/cli/ports.js'
@@ -31,29 +30,27 @@ import {runBench} from '../runner.js'
 import type {BenchReport} from '../runner.js'
 import {summarizeProfiles} from '../profile-summary.js'
 import type {CostShare, CpuProfile} from '../profile-summary.js'
-import {experimentConfig, requirePositiveIntegers, workloadFlag} from './common.js'
+import {anyText, experimentConfig, experimentFlags, positiveInteger, wholeNumber, workloadName} from './common.js'
 
-const {values: options} = parseArgs({
-  options: {
-    workload: {type: 'string', default: 'c'},
-    connections: {type: 'string', default: '50'},
-    duration: {type: 'string', default: '15'},
-    records: {type: 'string', default: '10000'},
-    endpoints: {type: 'string', default: '3'},
-    bin: {type: 'string', default: fileURLToPath(new URL('../../../bin/run.js', import.meta.url))},
-    top: {type: 'string', default: '15'},
-    keep: {type: 'string'},
-    json: {type: 'boolean', default: false},
+const options = experimentFlags({
+  name: 'profile',
+  measures:
+    "Where the nodes' time goes under a closed loop: a 3-node cluster is made and loaded, each node is restarted on its data under node --cpu-prof (from the build --bin names), the workload runs, and the shares of the nodes' busy time by place and by function are printed as Markdown tables. The shares, not the throughput, are the figures: a profiled node runs slower.",
+  flags: {
+    workload: {read: workloadName, value: 'W', default: 'c', description: 'the bench\'s workload, as dyn bench --workload'},
+    connections: {read: positiveInteger, value: 'C', default: '50', description: 'the closed loop\'s connections'},
+    duration: {read: positiveInteger, value: 'S', default: '15', description: 'profiled seconds'},
+    records: {read: positiveInteger, value: 'N', default: '10000', description: 'keys loaded before the run'},
+    // The cluster has three nodes: the load goes to the first 1, 2 or all 3.
+    endpoints: {read: wholeNumber(1, 3), value: 'E', default: '3', description: 'nodes the load goes to, from the first; with fewer than 3, their profile is given apart from the others\''},
+    bin: {read: anyText, value: 'FILE', default: fileURLToPath(new URL('../../../bin/run.js', import.meta.url)), description: 'the bin/run.js of the build whose nodes are profiled (another checkout\'s, for a before and after)'},
+    top: {read: positiveInteger, value: 'N', default: '15', description: 'functions listed'},
+    keep: {read: anyText, value: 'DIR', description: 'work in DIR and keep it (the cluster and the profiles) [default: a temporary folder, removed]'},
+    json: {description: 'print the figures as one JSON object'},
   },
+  examples: ['node dist/bench/experiments/profile.js --workload c', 'node dist/bench/experiments/profile.js --workload c --endpoints 1'],
 })
-const workload = workloadFlag(options.workload)
-const connections = Number(options.connections)
-const durationS = Number(options.duration)
-const records = Number(options.records)
-const top = Number(options.top)
-const endpoints = Number(options.endpoints)
-requirePositiveIntegers({connections, duration: durationS, records, top, endpoints})
-if (endpoints > 3) throw new Error('--endpoints must be 1, 2 or 3: the cluster has three nodes')
+const {workload, connections, duration: durationS, records, top, endpoints} = options
 const bin = path.resolve(options.bin)
 const readyTimeoutMs = 60_000
 const stopTimeoutMs = 30_000

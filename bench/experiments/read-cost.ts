@@ -10,30 +10,28 @@
  *   node dist/bench/experiments/read-cost.js [--n 3] [--r 2] [--w 2] [--value-size 100]
  */
 
-import {parseArgs} from 'node:util'
 import {MessageType} from '../../src/transport/message-type.js'
 import {tryEncodeFrame} from '../../src/transport/frame.js'
 import type {ReplicaGetAnswer, ReplicaGetBody, ReplicaPutAnswer, ReplicaPutBody} from '../../src/coordinator/messages.js'
 import type {StoredObject, StoredVersion} from '../../src/storage/stored-object.js'
 import {emptySet, update} from '../../src/versioning/dvvset.js'
 import {keyName} from '../workloads.js'
+import {experimentFlags, positiveInteger, refuseFlags} from './common.js'
 
-const {values: options} = parseArgs({
-  options: {
-    n: {type: 'string', default: '3'},
-    r: {type: 'string', default: '2'},
-    w: {type: 'string', default: '2'},
-    'value-size': {type: 'string', default: '100'},
+const experiment = 'read-cost'
+const {n, r, w, 'value-size': valueSize} = experimentFlags({
+  name: experiment,
+  measures:
+    "What one client get and one client put cost in replica messages and bytes between the nodes, for a key of the bench's shape with the coordinator one of its N homes: each message's frame as the node's own codec encodes it. Computed in this process; no cluster.",
+  flags: {
+    n: {read: positiveInteger, value: 'N', default: '3', description: 'replicas of the key'},
+    r: {read: positiveInteger, value: 'R', default: '2', description: 'answers a get waits for (at most N)'},
+    w: {read: positiveInteger, value: 'W', default: '2', description: 'acknowledgements a put waits for (at most N)'},
+    'value-size': {read: positiveInteger, value: 'B', default: '100', description: 'bytes of the value'},
   },
+  examples: ['node dist/bench/experiments/read-cost.js', 'node dist/bench/experiments/read-cost.js --n 5 --r 3 --w 3 --value-size 1000'],
 })
-const n = Number(options.n)
-const r = Number(options.r)
-const w = Number(options.w)
-const valueSize = Number(options['value-size'])
-for (const [name, value] of Object.entries({n, r, w, valueSize})) {
-  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer`)
-}
-if (r > n || w > n) throw new Error('--r and --w must be at most --n')
+if (r > n || w > n) refuseFlags(experiment, '--r and --w must be at most --n')
 
 const key = keyName(4_242)
 const partition = 37

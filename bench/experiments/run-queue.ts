@@ -19,30 +19,27 @@ import {readdirSync, readFileSync, rmSync} from 'node:fs'
 import {mkdtemp} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
-import {parseArgs} from 'node:util'
 import {clusterDownAndRemoveFolder, clusterUp, removeFolder} from '../../src/cli/local-cluster.js'
 import {freeClusterPorts} from '../../src/cli/ports.js'
 import {runBench} from '../runner.js'
 import {warmupSOpenDefault} from '../warmup.js'
-import {experimentConfig, markdownTable, ms, requirePositiveIntegers, workloadFlag} from './common.js'
+import {experimentConfig, experimentFlags, markdownTable, ms, positiveInteger, wholeNumber, workloadName} from './common.js'
 
-const {values: options} = parseArgs({
-  options: {
-    rate: {type: 'string', default: '3850'},
-    workload: {type: 'string', default: 'a'},
-    duration: {type: 'string', default: '10'},
-    warmup: {type: 'string', default: String(warmupSOpenDefault)},
-    records: {type: 'string', default: '10000'},
-    json: {type: 'boolean', default: false},
+const options = experimentFlags({
+  name: 'run-queue',
+  measures:
+    "Whether an open loop's tail is the machine's run queue: a 3-node cluster is loaded and run in an open loop as dyn bench runs it, and every thread of each node and of the load generator is read from Linux's /proc/PID/task/TID/schedstat over the measured window: how long it ran on a CPU, how long it waited for one, how often it was switched in. Linux only.",
+  flags: {
+    rate: {read: positiveInteger, value: 'R', default: '3850', description: 'the open loop\'s operations per second'},
+    workload: {read: workloadName, value: 'W', default: 'a', description: 'the bench\'s workload, as dyn bench --workload'},
+    duration: {read: positiveInteger, value: 'S', default: '10', description: 'measured seconds'},
+    warmup: {read: wholeNumber(0), value: 'S', default: String(warmupSOpenDefault), description: 'seconds of the same load before measuring'},
+    records: {read: positiveInteger, value: 'N', default: '10000', description: 'keys loaded before the run'},
+    json: {description: 'print the figures as one JSON object'},
   },
+  examples: ['node dist/bench/experiments/run-queue.js --rate 1925 --warmup 2    # a quarter of the closed loop\'s rate', 'node dist/bench/experiments/run-queue.js --rate 3850 --warmup 2    # half'],
 })
-const workload = workloadFlag(options.workload)
-const ratePerS = Number(options.rate)
-const durationS = Number(options.duration)
-const warmupS = Number(options.warmup)
-const records = Number(options.records)
-requirePositiveIntegers({rate: ratePerS, duration: durationS, records})
-if (!Number.isInteger(warmupS) || warmupS < 0) throw new Error('--warmup must be a whole number of seconds, 0 or more')
+const {workload, rate: ratePerS, duration: durationS, warmup: warmupS, records} = options
 const readyTimeoutMs = 60_000
 const stopTimeoutMs = 30_000
 

@@ -18,29 +18,26 @@
 import {mkdtemp, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
-import {parseArgs} from 'node:util'
 import {diskDatabase} from '../../src/storage/backend.js'
 import {objectKey} from '../../src/storage/layout.js'
 import {Store} from '../../src/storage/store.js'
 import type {StoredObject, StoredVersion} from '../../src/storage/stored-object.js'
 import {emptySet, sync, update} from '../../src/versioning/dvvset.js'
 import {keyName} from '../workloads.js'
+import {experimentFlags, positiveInteger} from './common.js'
 
-const {values: options} = parseArgs({
-  options: {
-    writes: {type: 'string', default: '100000'},
-    'in-flight': {type: 'string', default: '50'},
-    'value-size': {type: 'string', default: '100'},
-    rounds: {type: 'string', default: '3'},
+const {writes, 'in-flight': inFlight, 'value-size': valueSize, rounds} = experimentFlags({
+  name: 'store-writes',
+  measures:
+    "What one write costs in the store's write path alone, without HTTP or replication: LevelDB by itself (an array batch, a chained batch) and the store's own path (Store.updateObject, its cache, per-key lock and group commit), in one process. CPU time per write and writes per second, each phase on a fresh database, the phases in turn.",
+  flags: {
+    writes: {read: positiveInteger, value: 'N', default: '100000', description: 'writes of new keys per phase'},
+    'in-flight': {read: positiveInteger, value: 'K', default: '50', description: 'writes in flight at a time'},
+    'value-size': {read: positiveInteger, value: 'B', default: '100', description: 'bytes of each value'},
+    rounds: {read: positiveInteger, value: 'R', default: '3', description: 'times every phase runs, in turn'},
   },
+  examples: ['node dist/bench/experiments/store-writes.js --rounds 1'],
 })
-const writes = Number(options.writes)
-const inFlight = Number(options['in-flight'])
-const valueSize = Number(options['value-size'])
-const rounds = Number(options.rounds)
-for (const [name, value] of Object.entries({writes, 'in-flight': inFlight, 'value-size': valueSize, rounds})) {
-  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer`)
-}
 
 /** A partition count like a node's, so that keys spread over partitions as they do there. */
 const partitions = 64

@@ -18,25 +18,26 @@ import {access, mkdtemp, readFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
-import {parseArgs} from 'node:util'
 import {removeFolder} from '../../src/cli/local-cluster.js'
 import {freeClusterPorts} from '../../src/cli/ports.js'
 import {DynClient} from '../../src/client/http-client.js'
 import type {ClientTls} from '../../src/transport/tls-ca-file.js'
 import {runBench} from '../runner.js'
 import type {BenchReport} from '../runner.js'
-import type {WorkloadName} from '../workloads.js'
-import {workloads} from '../workloads.js'
-import {experimentConfig, latencyOf, markdownTable, ms} from './common.js'
+import {anyText, experimentConfig, experimentFlags, latencyOf, markdownTable, ms, positiveInteger, workloadName} from './common.js'
 
-const {values} = parseArgs({
-  options: {
-    'tls-dir': {type: 'string'},
-    workload: {type: 'string', default: 'c'},
-    rounds: {type: 'string', default: '3'},
-    duration: {type: 'string', default: '10'},
-    connections: {type: 'string', default: '50'},
+const {'tls-dir': tlsDir, workload, rounds, duration: durationS, connections} = experimentFlags({
+  name: 'tls-cost',
+  measures:
+    'What TLS costs a cluster: the same closed loop against three local nodes over plain HTTP and with TLS on both ports (client and internode), a fresh cluster per run, the two alternated. The bench encrypts its own requests on the same machine: the figure is what a user of a TLS cluster gets, load generator included.',
+  flags: {
+    'tls-dir': {read: anyText, value: 'DIR', required: true, description: 'a folder made by the README\'s "TLS" commands: ca.crt, and local.crt and local.key, which name 127.0.0.1'},
+    workload: {read: workloadName, value: 'W', default: 'c', description: 'the bench\'s workload, as dyn bench --workload'},
+    rounds: {read: positiveInteger, value: 'N', default: '3', description: 'runs of each transport, alternated'},
+    duration: {read: positiveInteger, value: 'S', default: '10', description: 'measured seconds per run'},
+    connections: {read: positiveInteger, value: 'C', default: '50', description: 'the closed loop\'s connections'},
   },
+  examples: ['node dist/bench/experiments/tls-cost.js --tls-dir tls --workload c', 'node dist/bench/experiments/tls-cost.js --tls-dir tls --workload a'],
 })
 const runScript = fileURLToPath(new URL('../../../bin/run.js', import.meta.url))
 const nodeCount = 3
@@ -44,11 +45,6 @@ const nodeCount = 3
 const formTimeoutMs = 60_000
 const stopTimeoutMs = 20_000
 
-if (values['tls-dir'] === undefined) {
-  process.stderr.write('give --tls-dir: a folder made by the README\'s "TLS" commands (ca.crt, local.crt, local.key)\n')
-  process.exit(2)
-}
-const tlsDir = values['tls-dir']
 const files = {ca: path.join(tlsDir, 'ca.crt'), cert: path.join(tlsDir, 'local.crt'), key: path.join(tlsDir, 'local.key')}
 for (const file of Object.values(files)) {
   await access(file).catch(() => {
@@ -56,14 +52,6 @@ for (const file of Object.values(files)) {
     process.exit(2)
   })
 }
-if (!(values.workload in workloads)) {
-  process.stderr.write(`--workload ${values.workload}: one of ${Object.keys(workloads).join(', ')}\n`)
-  process.exit(2)
-}
-const workload = values.workload as WorkloadName
-const rounds = Number(values.rounds)
-const durationS = Number(values.duration)
-const connections = Number(values.connections)
 const clientTls: ClientTls = {ca: await readFile(files.ca), source: `--tls-ca ${files.ca}`}
 
 type Transport = 'plain HTTP' | 'TLS'
@@ -113,7 +101,7 @@ async function measure(transport: Transport): Promise<BenchReport> {
   const dir = await mkdtemp(path.join(tmpdir(), 'dyn-tls-cost-'))
   const started = await startNodes(transport, dir)
   try {
-    return await runBench(experimentConfig({nodes: started.nodes, workload, distribution: workloads[workload].distribution, mode: {kind: 'closed', connections}, durationS, ...(transport === 'TLS' ? {tls: clientTls} : {})}), undefined)
+    return await runBench(experimentConfig({nodes: started.nodes, workload, mode: {kind: 'closed', connections}, durationS, ...(transport === 'TLS' ? {tls: clientTls} : {})}), undefined)
   } finally {
     await stopNodes(started.children)
     await removeFolder(dir)

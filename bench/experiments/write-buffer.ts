@@ -12,12 +12,15 @@
  *   node dist/bench/experiments/write-buffer.js [--rate 400] [--duration 20]
  */
 
-import {parseArgs} from 'node:util'
-import {experimentConfig, latencyOf, markdownTable, ms, runVariants} from './common.js'
+import {experimentConfig, experimentFlags, latencyOf, markdownTable, ms, openLoopVariantFlags, runVariants} from './common.js'
 
-const {values} = parseArgs({options: {rate: {type: 'string', default: '400'}, duration: {type: 'string', default: '20'}}})
-const rate = Number(values.rate)
-const durationS = Number(values.duration)
+const {rate, duration: durationS} = experimentFlags({
+  name: 'write-buffer',
+  measures:
+    "Paper §6.1, Figure 5: writes through an in-memory object buffer flushed by a writer every 100 ms (one other replica asked for a durable write), against writes that go to the storage engine each time, not synced and with the coordinator's write synced (dw=1). One 3-node cluster per variant, YCSB A in an open loop.",
+  flags: openLoopVariantFlags,
+  examples: ['node dist/bench/experiments/write-buffer.js'],
+})
 const base = {mode: {kind: 'open' as const, ratePerS: rate}, durationS}
 
 const results = await runVariants([
