@@ -17,8 +17,10 @@ export default class HelpCommand extends DynCommand {
 
   static override examples = [
     {description: 'The commands', command: '<%= config.bin %> help'},
-    {description: 'One command\'s flags and examples', command: '<%= config.bin %> help cluster up'},
+    {description: 'One command\'s flags and examples (the same as dyn get --help)', command: '<%= config.bin %> help get'},
+    {description: 'The commands of a topic', command: '<%= config.bin %> help cluster'},
     {description: 'The same for a program: every command with its flags', command: '<%= config.bin %> help --json'},
+    {description: 'One command as JSON: its flags, arguments and examples', command: '<%= config.bin %> help cluster up --json'},
   ]
 
   static override args = {

@@ -115,15 +115,18 @@ function firstLine(text: string | undefined): string {
 /**
  * The command or topic id an argv names (`cluster up --json` is `cluster:up`), as oclif's help
  * reads it; undefined for none. A whole command line may start with the word `help` (`dyn help
- * get --help`), which is not the subject; the help command's own arguments (`helpCommand`) are
- * all subject, so that `dyn help help` is the help command's help.
+ * get --help`), which is not the subject unless nothing else is: `dyn help --help` asks for the
+ * help command's own help, as `dyn get --help` asks for get's. The help command's own arguments
+ * (`helpCommand`) are all subject, so that `dyn help help` is the help command's help.
  */
 export function helpSubject(argv: readonly string[], config: Interfaces.Config, options: {readonly helpCommand?: boolean} = {}): string | undefined {
   const helpFlags = getHelpFlagAdditions(config)
-  const words = argv.filter((arg, index) => !helpFlags.includes(arg) && (options.helpCommand === true || !(index === 0 && arg === 'help')))
+  const startsWithHelp = options.helpCommand !== true && argv[0] === 'help'
+  const words = argv.filter((arg, index) => !helpFlags.includes(arg) && !(startsWithHelp && index === 0))
   const standardized = config.topicSeparator === ':' ? words : standardizeIDFromArgv(words, config)
   const first = standardized[0]
-  return first === undefined || first.startsWith('-') ? undefined : first
+  const named = first === undefined || first.startsWith('-') ? undefined : first
+  return named === undefined && startsWithHelp ? 'help' : named
 }
 
 /** The JSON help for `argv` (the help command's arguments with `helpCommand`, else a whole command line), from oclif's config. */
@@ -150,6 +153,10 @@ export default class DynHelp extends Help {
     // `dyn cluster --json`: oclif answers a topic typed alone with its help, handing over the
     // topic's name without the rest of the line, so the --json is only on the process's own.
     if (jsonRequested(argv) || jsonRequested(process.argv.slice(2))) return printHelpJson(this.config, argv)
+    // oclif's own reading passes over every word `help`, so `dyn help --help` showed the list of
+    // commands, without the help command's flags or examples: its help is shown by name.
+    const helpCommand = helpSubject(argv, this.config) === 'help' ? this.config.findCommand('help') : undefined
+    if (helpCommand !== undefined) return this.showCommandHelp(helpCommand)
     return super.showHelp(argv)
   }
 }

@@ -132,13 +132,21 @@ describe('dyn CLI', () => {
   it('every command has --help with examples', async () => {
     const top = await runDyn(['--help'])
     assert.equal(top.code, 0)
-    for (const command of ['start', 'put', 'get', 'delete', 'ring', 'cluster up', 'cluster down', 'cluster status', 'cluster join', 'cluster leave', 'cluster remove', 'cluster plan', 'cluster commit', 'top', 'resolve']) {
-      assert.match(top.stdout + (await runDyn(['cluster', '--help'])).stdout, new RegExp(command.split(' ').pop() as string))
+    const listed = (await runDyn(['cluster', '--help'])).stdout + top.stdout
+    // Every command the CLI has, so that a new one is held to it too.
+    const commands = (JSON.parse((await runDyn(['help', '--json'])).stdout) as {commands: Array<{command: string}>}).commands.map((command) => command.command)
+    for (const command of ['start', 'put', 'get', 'delete', 'cluster up', 'cluster status', 'bench', 'help']) assert.ok(commands.includes(command), command)
+    for (const command of commands) {
+      assert.match(listed, new RegExp(command.split(' ').pop() as string))
       const help = await runDyn([...command.split(' '), '--help'])
       assert.equal(help.code, 0, command)
+      // The command's own usage: `dyn help --help` once showed the list of commands (oclif's help
+      // passes over the word help), with no examples.
+      assert.match(help.stdout, new RegExp(`^ {2}\\$ dyn ${command}( |$)`, 'm'), command)
       assert.match(help.stdout, /EXAMPLES/, command)
       assert.match(help.stdout, /--json/, command)
     }
+    assert.match((await runDyn(['help', '--help'])).stdout, /^ {4}\$ dyn help get$/m)
   })
 
   it('help answers --json too: every command with its flags, one command, a topic, and unknown_command', async () => {
@@ -167,9 +175,13 @@ describe('dyn CLI', () => {
     const typedTopic = await runDyn(['cluster', '--json'])
     assert.equal(typedTopic.code, 0, typedTopic.stdout + typedTopic.stderr)
     assert.equal((JSON.parse(typedTopic.stdout) as {topic: string}).topic, 'cluster')
-    // The help command's own help, not every command's.
-    const helpOfHelp = JSON.parse((await runDyn(['help', 'help', '--json'])).stdout) as {command?: string}
-    assert.equal(helpOfHelp.command, 'help')
+    // The help command's own help, not every command's, asked for either way.
+    for (const args of [['help', 'help', '--json'], ['help', '--help', '--json']]) {
+      const helpOfHelp = JSON.parse((await runDyn(args)).stdout) as {command?: string; examples?: unknown[]}
+      assert.equal(helpOfHelp.command, 'help', args.join(' '))
+      assert.ok((helpOfHelp.examples ?? []).length > 0, args.join(' '))
+    }
+    assert.equal((JSON.parse((await runDyn(['help', 'get', '--json'])).stdout) as {command?: string}).command, 'get')
     // In text too, and what follows -- is no flag of the help's.
     assert.match((await runDyn(['help', 'help'])).stdout, /\$ dyn help \[COMMAND\.\.\.\]/)
     const afterDashes = await runDyn(['help', '--', '--json'])

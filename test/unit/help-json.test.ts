@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
-import type {Command} from '@oclif/core'
-import {helpJson} from '../../src/cli/help-json.js'
+import type {Command, Interfaces} from '@oclif/core'
+import {helpJson, helpSubject} from '../../src/cli/help-json.js'
 import type {HelpSource} from '../../src/cli/help-json.js'
 
 function command(id: string, overrides: Partial<Command.Loadable> = {}): Command.Loadable {
@@ -54,5 +54,30 @@ describe('helpJson', () => {
     assert.equal(unknown.ok, false)
     assert.equal(!unknown.ok && unknown.error, 'unknown_command')
     assert.equal(helpJson(source, 'debug').ok, false, 'a hidden command is not described')
+  })
+})
+
+describe('helpSubject', () => {
+  // What helpSubject reads of oclif's config: no help flags beyond --help, and ids as typed with
+  // ':' (with dyn's ' ' oclif first joins the words into an id, which needs its command list).
+  const config = {pjson: {oclif: {}}, topicSeparator: ':'} as unknown as Interfaces.Config
+
+  it('is what a command line names, the word help before it passed over', () => {
+    assert.equal(helpSubject(['get', '--help'], config), 'get')
+    assert.equal(helpSubject(['help', 'cluster:up', '--help'], config), 'cluster:up')
+    assert.equal(helpSubject(['--help'], config), undefined)
+    assert.equal(helpSubject(['--help', '--json'], config), undefined)
+  })
+
+  it('is the help command when a line names nothing else, as dyn help --help asks', () => {
+    assert.equal(helpSubject(['help', '--help'], config), 'help')
+    assert.equal(helpSubject(['help', '--help', '--json'], config), 'help')
+    assert.equal(helpSubject(['help', 'help', '--help'], config), 'help')
+  })
+
+  it('reads the help command\'s own arguments as all subject', () => {
+    assert.equal(helpSubject([], config, {helpCommand: true}), undefined)
+    assert.equal(helpSubject(['help'], config, {helpCommand: true}), 'help')
+    assert.equal(helpSubject(['get', '--json'], config, {helpCommand: true}), 'get')
   })
 })
