@@ -205,8 +205,10 @@ export const workloadName: FlagReader<WorkloadName> = oneOf(Object.keys(workload
 /** A comma-separated list of at least one value, each read by `read`: `c,a`. */
 export function listOf<T>(read: FlagReader<T>): FlagReader<T[]> {
   return (text, flag) => {
-    const items = text.split(',').filter((item) => item !== '')
-    if (items.length === 0) return {ok: false, message: `--${flag} ${JSON.stringify(text)}: a comma-separated list of at least one value`}
+    // An empty item ("10,,60", a trailing comma) is a typo more often than a wish, so it is refused
+    // rather than dropped: the run would otherwise measure something other than what was typed.
+    const items = text.split(',')
+    if (items.some((item) => item === '')) return {ok: false, message: `--${flag} ${JSON.stringify(text)}: a comma-separated list of values, none of them empty`}
     const values: T[] = []
     for (const item of items) {
       const answer = read(item, flag)

@@ -126,8 +126,10 @@ describe('flag readers', () => {
 
   it('listOf reads every item of a comma-separated list, and refuses an empty one or a bad item', () => {
     const seconds = listOf(positiveNumber())
-    assert.deepEqual(seconds('10,60,,180', 'cuts'), {ok: true, value: [10, 60, 180]})
-    assert.deepEqual(seconds(',', 'cuts'), {ok: false, message: '--cuts ",": a comma-separated list of at least one value'})
+    assert.deepEqual(seconds('10,60,180', 'cuts'), {ok: true, value: [10, 60, 180]})
+    assert.deepEqual(seconds('10,60,,180', 'cuts'), {ok: false, message: '--cuts "10,60,,180": a comma-separated list of values, none of them empty'})
+    assert.deepEqual(seconds('10,', 'cuts'), {ok: false, message: '--cuts "10,": a comma-separated list of values, none of them empty'})
+    assert.deepEqual(seconds('', 'cuts'), {ok: false, message: '--cuts "": a comma-separated list of values, none of them empty'})
     assert.deepEqual(listOf(workloadName)('c,q', 'workloads'), {ok: false, message: '--workloads q: one of a, b, c, d, f, cart'})
   })
 })
