@@ -71,7 +71,11 @@ ${exitCodesHelp}`
       const clean = last.unfinished !== true && (last.keysRepairedHere ?? 0) + (last.keysRepairedThere ?? 0) === 0
       if (!flags.wait || clean) break
       if (Date.now() + waitPauseMs > deadlineMs) {
-        this.fail(flags.json, 'timeout', `after ${rounds} round(s) the node still finds trees that differ or that it could not compare; run dyn repair --wait again, or check dyn cluster status for a node that is down`)
+        const down = last.peersDown ?? []
+        const why = down.length > 0
+          ? `${down.join(', ')} ${down.length === 1 ? 'is' : 'are'} down, so the trees shared with ${down.length === 1 ? 'it' : 'them'} could not be compared; start ${down.length === 1 ? 'it' : 'them'} again (or dyn cluster remove a node that is gone for good) and run dyn repair --wait again`
+          : 'the node still finds trees that differ or that it could not compare; run dyn repair --wait again, or check dyn cluster status for a node that is down'
+        this.fail(flags.json, 'timeout', `after ${rounds} round(s) ${why}`, {peersDown: down})
       }
       await sleep(waitPauseMs)
     }
@@ -86,7 +90,9 @@ ${exitCodesHelp}`
 function formatRound(round: number, body: RepairBody): string {
   const differing = (body.exchanges ?? []).filter((exchange) => exchange.differingKeys > 0)
   const lines = [
-    `round ${round} on ${body.node ?? '?'}: ${body.trees ?? 0} tree(s) compared, ${body.treesInSync ?? 0} in sync, ${differing.length} differing, ${body.treesSkipped ?? 0} skipped${(body.peersDown ?? []).length > 0 ? ` (${(body.peersDown ?? []).join(', ')} down)` : ''}; ` +
+    // "Compared" would count the trees of a home that is down, which were not compared at all: the
+    // total comes first and is then split by what happened to each tree.
+    `round ${round} on ${body.node ?? '?'}: ${body.trees ?? 0} tree(s): ${body.treesInSync ?? 0} in sync, ${differing.length} differing, ${body.treesSkipped ?? 0} not compared${(body.peersDown ?? []).length > 0 ? ` (${(body.peersDown ?? []).join(', ')} down)` : ''}; ` +
       `${body.keysRepairedHere ?? 0} key(s) repaired here, ${body.keysRepairedThere ?? 0} on peers${body.unfinished === true ? ' (more to do)' : ''}`,
   ]
   for (const exchange of differing.slice(0, 20)) {
