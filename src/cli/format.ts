@@ -17,6 +17,7 @@ export function formatTrace(trace: unknown): string {
     lines.push(`  ${reply.node.padEnd(10)} ${reply.outcome.padEnd(9)} ${reply.latencyMs.toFixed(2).padStart(8)} ms${extra}${standIn}`)
   }
   if (t.hintsWritten !== undefined && t.hintsWritten.length > 0) lines.push(`hints written: ${t.hintsWritten.map((hint) => `on ${hint.node} for ${hint.target}`).join(', ')}`)
+  if (t.hintsKept !== undefined && t.hintsKept.length > 0) lines.push(`hints kept by the coordinator (not counted): ${t.hintsKept.map((hint) => `on ${hint.node} for ${hint.target}`).join(', ')}`)
   if (t.counted !== undefined) lines.push(`counted: ${t.counted.home} from home replicas, ${t.counted.fallback} from fallbacks`)
   if (t.repaired.length > 0) lines.push(`read repair sent the merged object to: ${t.repaired.join(', ')}`)
   return `${lines.join('\n')}\n`

@@ -42,6 +42,12 @@ export interface RequestTrace {
   readonly counted?: {readonly home: number; readonly fallback: number}
   /** For a put: the fallbacks that kept the write as a hint, and the home each hint is for. */
   readonly hintsWritten?: ReadonlyArray<{readonly node: string; readonly target: string}>
+  /**
+   * For a put: the homes (or their fallbacks) that did not acknowledge, for each of which the
+   * coordinator keeps a hint of its own (not counted towards W), so that the write reaches that
+   * home once it answers again. Absent when every target acknowledged.
+   */
+  readonly hintsKept?: ReadonlyArray<{readonly node: string; readonly target: string}>
   /** Set when the node that took the request was not a home replica and forwarded it. */
   readonly forwardedBy?: string
   /**

@@ -243,6 +243,9 @@ async function coordinateHere(deps: CoordinatorDeps, request: PutRequest, placem
   const durable = request.dw >= 1
   const remoteDurable = request.dw >= (selfIsHome ? 2 : 1)
   const replies: ReplyTrace[] = []
+  // The homes this coordinator keeps a hint for because they (or their fallback) did not
+  // acknowledge: --explain names them, since otherwise a failed home looks abandoned.
+  const hintsKeptFor: string[] = []
   const targets = sloppyTargets(placement, deps.self)
   const traceOf = (): RequestTrace => {
     const acked = replies.filter((reply) => reply.outcome === 'ok' && isTargetReply(targets, reply))
@@ -254,6 +257,7 @@ async function coordinateHere(deps: CoordinatorDeps, request: PutRequest, placem
       repaired: [],
       counted: {home: acked.filter((reply) => reply.hintFor === undefined).length, fallback: acked.filter((reply) => reply.hintFor !== undefined).length},
       hintsWritten: acked.flatMap((reply) => (reply.hintFor === undefined ? [] : [{node: reply.node, target: reply.hintFor}])),
+      ...(hintsKeptFor.length === 0 ? {} : {hintsKept: hintsKeptFor.map((target) => ({node: deps.self, target}))}),
       ...(forwardedBy === undefined ? {} : {forwardedBy}),
       ...(homesTried === undefined ? {} : {fallbackCoordinator: {homesTried}}),
     }
@@ -334,7 +338,10 @@ async function coordinateHere(deps: CoordinatorDeps, request: PutRequest, placem
           outstanding -= 1
           core = addFailure(core, node, home)
           // This node's own hint store just refused that very hint: asking it again would not help.
-          if (node !== deps.self) keepHint(deps, hintFor ?? node, placement.partition, request.key, stored)
+          if (node !== deps.self) {
+            keepHint(deps, hintFor ?? node, placement.partition, request.key, stored)
+            hintsKeptFor.push(hintFor ?? node)
+          }
         }
         settle()
       })

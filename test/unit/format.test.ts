@@ -66,6 +66,7 @@ describe('formatTrace', () => {
         {node: 'n4', target: 'n2'},
         {node: 'n3', target: 'n1'},
       ],
+      hintsKept: [{node: 'n4', target: 'n5'}],
       fallbackCoordinator: {homesTried: ['n1']},
     }
     const lines = formatTrace(trace).trimEnd().split('\n')
@@ -73,6 +74,7 @@ describe('formatTrace', () => {
     assert.match(lines[2] ?? '', /^ {2}n4 +ok +0\.10 ms own copy, not counted$/)
     assert.match(lines[3] ?? '', /^ {2}n4 +ok +0\.20 ms fallback for n2$/)
     assert.ok(lines.includes('hints written: on n4 for n2, on n3 for n1'))
+    assert.ok(lines.includes('hints kept by the coordinator (not counted): on n4 for n5'))
     assert.ok(lines.includes('counted: 0 from home replicas, 2 from fallbacks'))
     assert.match(formatTrace({...trace, fallbackCoordinator: {homesTried: []}}), /^coordinator n4 \(a fallback: it sees every home replica down\)/)
   })

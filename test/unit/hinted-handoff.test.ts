@@ -238,7 +238,8 @@ describe('sloppy quorum and hinted handoff (simulated)', () => {
       assert.deepEqual((outcome.details.failed as Array<{node: string}>).map((failure) => failure.node), [home2])
       assert.deepEqual(outcome.trace?.counted, {home: 0, fallback: 1})
       assert.deepEqual(outcome.trace?.hintsWritten, [{node: fallback2, target: home1}])
-      // The second home did not acknowledge: the coordinator keeps a hint for it as well.
+      // The second home did not acknowledge: the coordinator keeps a hint for it as well, and says so.
+      assert.deepEqual(outcome.trace?.hintsKept, [{node: fallback2, target: home2}])
       await cluster.time.runFor(100)
       assert.deepEqual(hintsOn(cluster, fallback2), new Map([[home1, 1], [home2, 1]]))
     } finally {
