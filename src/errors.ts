@@ -43,6 +43,12 @@ export const errorCodes = [
   'tls_not_served',
   /** A command stopped by its user (Ctrl-C) before it could finish: dyn verify, which then checked nothing (exit 2). */
   'interrupted',
+  /**
+   * A join that cannot take effect: the node to join does not answer at the internode address it
+   * advertises, so the members could never reach it (a seed refuses the join; a claimant leaves the
+   * staged join out of a commit, and refuses a commit that would apply nothing else).
+   */
+  'joiner_unreachable',
 ] as const
 
 export type ErrorCode = (typeof errorCodes)[number]

@@ -87,6 +87,15 @@ export function statsOf(subsystems: readonly Subsystem[]): Record<string, unknow
 }
 
 /**
+ * What a node's StartingRouter answers (with `overloaded`) until it is open: those who ask it on
+ * purpose (a restart's seed check finding itself, a seed dialling a joining node back) tell it
+ * from any other refusal by these words.
+ */
+export function stillStartingMessage(nodeName: string): string {
+  return `${nodeName} is still starting`
+}
+
+/**
  * The router a node's transport starts with. The transport must listen before the subsystems
  * exist (a joining node asks its seed through it), so until `open` hands it the subsystems'
  * router, every request is answered `overloaded`: the caller may try again, and a forwarded put
@@ -103,7 +112,7 @@ export class StartingRouter {
     const early = this.#early.get(type)
     if (early !== undefined) return early(body, fromNode)
     const route = this.#route
-    if (route === undefined) throw new DynError('overloaded', `${this.nodeName} is still starting`)
+    if (route === undefined) throw new DynError('overloaded', stillStartingMessage(this.nodeName))
     return route(type, body, fromNode)
   }
 

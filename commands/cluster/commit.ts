@@ -4,9 +4,9 @@ import {exitCodesHelp} from '../../src/cli/exit-codes.js'
 export default class ClusterCommit extends ClusterChangeCommand {
   static override summary = 'Apply the staged membership changes: the claimant starts moving data to the new ring.'
 
-  static override description = `The claimant computes the new ring from the current one (each change moves about Q/S partitions, and only to or from the nodes it concerns), and every new home replica fetches its partitions from the old ones while writes reach both. The new ring takes over once every transfer is done; watch it with dyn cluster status. A leaving node exits once it has handed off everything. Refused (ring_in_transition) while an earlier commit still moves data, and (nothing_staged) when nothing is staged.
+  static override description = `The claimant computes the new ring from the current one (each change moves about Q/S partitions, and only to or from the nodes it concerns), and every new home replica fetches its partitions from the old ones while writes reach both. The new ring takes over once every transfer is done; watch it with dyn cluster status. A leaving node exits once it has handed off everything. Refused (ring_in_transition) while an earlier commit still moves data, and (nothing_staged) when nothing is staged. A join of a node the claimant cannot reach at the internode address it advertises is left out and stays staged (the answer's blocked lists it, with what to do); a commit that would apply nothing else is refused (joiner_unreachable, exit 3).
 Prints the change it started by its id (ring change 5.n1: the ring version the commit made, and the claimant that made it), as dyn cluster status and refusals name it.
---json prints {ok, transition, ringVersion, ...the rest of the plan that was committed: claimant, staged, members, ownership, ownershipMoves, transfers}.
+--json prints {ok, transition, ringVersion, ...the rest of the plan that was committed: claimant, staged, members, ownership, ownershipMoves, transfers, and blocked when a join was left out}.
 ${exitCodesHelp}`
 
   static override examples = [

@@ -7,7 +7,8 @@ export default class ClusterJoin extends ClusterChangeCommand {
   static override summary = 'Stage the join of a running, empty node (--node) to the cluster of SEED.'
 
   static override description = `SEED is the internode address (host:rpc-port) of any member of the cluster to join. The node at --node must run alone and hold no data (a fresh dyn start without --seeds); it adopts the cluster's settings and joins as "joining": it owns nothing until dyn cluster commit, and serves its partitions once their transfers are done. (dyn start --seeds SEED does the same at start and commits its own join unless given --no-commit.)
---json prints {ok, joined, members, status}.
+The seed first connects back to the node at the internode address it advertises (dyn start --advertise): a node the members cannot reach there could never be given partitions, so its join is refused (joiner_unreachable, exit 3) and nothing is staged; restart it with an --advertise address the cluster's nodes can connect to, then join again.
+--json prints {ok, joined, members, status}; a refusal {ok: false, error, message}, with node and rpcAddress for joiner_unreachable.
 ${exitCodesHelp}`
 
   static override examples = [

@@ -5,7 +5,8 @@ export default class ClusterPlan extends ClusterChangeCommand {
   static override summary = 'Show the staged membership changes and which partitions a commit would move where.'
 
   static override description = `Asks the claimant (the node that decides ring changes) through --node. Staged changes are joins (nodes started with --seeds --no-commit, or dyn cluster join), leaves and removals. The plan lists the ring after the commit, each ownership move (partition, old owner -> new owner) and each replica transfer (a partition copied to a node that becomes one of its home replicas). Nothing changes until dyn cluster commit.
---json prints {ok, claimant, ringVersion, staged, members, ownership, ownershipMoves, transfers}.
+A join of a node the claimant cannot reach (stopped, or started with an --advertise address that does not lead to it) stays staged but cannot be committed: the plan lists it apart, says why and what to do, and a commit leaves it out.
+--json prints {ok, claimant, ringVersion, staged, members, ownership, ownershipMoves, transfers}, and blocked: [{kind, node, rpcAddress, error, message}] when such joins wait.
 ${exitCodesHelp}`
 
   static override examples = [

@@ -40,4 +40,7 @@ export const statusOfError: Record<ErrorCode, number> = {
   tls_not_served: 502,
   // Only a command meets it (dyn verify stopped by Ctrl-C); no node answers it.
   interrupted: 400,
+  // A join (or a commit of one) that the cluster's state refuses until the operator acts: the
+  // joining node is to be restarted with an address the members reach, or its join withdrawn.
+  joiner_unreachable: 409,
 }

@@ -14,6 +14,8 @@ export interface PlanBody {
   readonly claimant?: string
   readonly ringVersion?: number
   readonly staged?: ReadonlyArray<{kind: string; node: string}>
+  /** Staged joins a commit leaves out (the claimant cannot reach the node), each with why and what to do. */
+  readonly blocked?: ReadonlyArray<{kind: string; node: string; message: string}>
   readonly members?: readonly string[]
   readonly ownershipMoves?: ReadonlyArray<{partition: number; from: string; to: string}>
   readonly transfers?: ReadonlyArray<{partition: number; target: string}>
@@ -59,12 +61,18 @@ export abstract class ClusterChangeCommand extends DynCommand {
   }
 }
 
-/** The plan as text: staged changes, the ring they make, and what moves where. */
+/**
+ * The plan as text: staged changes (a join a commit leaves out among them, marked, and then said
+ * why and what to do), the ring they make, and what moves where.
+ */
 export function formatPlan(plan: PlanBody): string {
   const staged = plan.staged ?? []
+  const blocked = plan.blocked ?? []
+  const listed = [...(staged.length === 0 ? [] : [changesText(staged)]), ...blocked.map((change) => `${change.kind} ${change.node} (cannot be committed: see below)`)]
   const header = [
     `claimant ${plan.claimant ?? '?'}, ring version ${plan.ringVersion ?? '?'}`,
-    staged.length === 0 ? 'staged changes: none' : `staged changes: ${changesText(staged)}`,
+    listed.length === 0 ? 'staged changes: none' : `staged changes: ${listed.join(', ')}`,
+    ...blocked.map((change) => `${change.kind} ${change.node} cannot be committed: ${change.message}`),
   ]
   return `${[...header, ...planLines(plan)].join('\n')}\n`
 }
@@ -93,7 +101,9 @@ export function formatClear(plan: PlanBody): string {
  */
 export function formatCommit(plan: PlanBody): string {
   const header = `committed ring change ${plan.transition ?? '?'} (claimant ${plan.claimant ?? '?'}): ${changesText(plan.staged ?? [])}`
-  return `${[header, ...planLines(plan)].join('\n')}\nwatch the transfers with: dyn cluster status\n`
+  // A join the commit left out stays staged; said, so that it is not taken for committed.
+  const leftOut = (plan.blocked ?? []).map((change) => `${change.kind} ${change.node} stays staged, not committed: ${change.message}`)
+  return `${[header, ...planLines(plan), ...leftOut].join('\n')}\nwatch the transfers with: dyn cluster status\n`
 }
 
 function changesText(changes: ReadonlyArray<{kind: string; node: string}>): string {

@@ -24,7 +24,8 @@ export const exitCodes = {
 export function exitCodeOf(errorCode: string): number {
   if (errorCode === 'not_found') return exitCodes.notFound
   if (errorCode === 'has_siblings') return exitCodes.siblings
-  if (['quorum_unmet', 'unreachable', 'timeout', 'overloaded', 'internal'].includes(errorCode)) return exitCodes.unavailable
+  // joiner_unreachable: a node to join that the cluster cannot reach, as the help's "node unreachable" says.
+  if (['quorum_unmet', 'unreachable', 'timeout', 'overloaded', 'internal', 'joiner_unreachable'].includes(errorCode)) return exitCodes.unavailable
   // dyn resolve: another write changed the key since the read the choice was made from.
   if (['conflict_remains', 'sibling_gone', 'siblings_changed'].includes(errorCode)) return exitCodes.unavailable
   return exitCodes.usage

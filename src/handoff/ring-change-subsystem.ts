@@ -14,14 +14,16 @@
  */
 
 import type {Clock} from '../clock.js'
+import {DynError} from '../errors.js'
 import {Claimant} from '../membership/claimant.js'
-import type {ClusterChangeRequest} from '../membership/claimant.js'
+import type {ClusterChangeRequest, PlanView} from '../membership/claimant.js'
 import {findMember, nextRingOf, replicaCountsInUse} from '../membership/member-table.js'
 import type {Membership} from '../membership/membership.js'
 import type {Store} from '../storage/store.js'
 import type {StoredObject} from '../storage/stored-object.js'
 import type {MessageHandler, PeriodicTask, Subsystem} from '../subsystem.js'
 import {MessageType} from '../transport/message-type.js'
+import {isLoggedCount} from '../transport/rpc-common.js'
 import type {Transport} from '../transport/transport.js'
 import {planTransfers} from './transfer-plan.js'
 import {TransferManager, transferIntervalMs} from './transfer.js'
@@ -137,19 +139,34 @@ export function ringChangeSubsystem(parts: RingChangeParts): RingChangeSubsystem
     },
   ]
   if (parts.commitsOwnJoin) {
+    /** Rounds whose commit the claimant refused because it cannot reach this node (logged at powers of two). */
+    let unreachableRefusals = 0
     periodicTasks.push({
       name: 'join commit',
       intervalMs: parts.gossipIntervalMs,
       run: async () => {
         if (ownStatus() !== 'joining') return
         // Refused while another transition runs or other changes are staged: asked again next round.
+        // The claimant cannot reach this node where it says it is (a peer can, or it could not
+        // have joined), and leaves its join out: said in this node's log, the one its operator
+        // reads, with what to do, at the first refusal and at every power of two.
+        const leftOut = (why: string): void => {
+          unreachableRefusals += 1
+          if (isLoggedCount(unreachableRefusals)) log(`this node's join cannot be committed (${unreachableRefusals} time(s) so far): ${why}`)
+        }
         await claimant.request({op: 'commit', joinsOnly: true}).then(
           (answer) => {
+            const plan = answer as Partial<PlanView> | null
+            // A commit of other nodes' joins, which left this one out.
+            const mine = plan?.blocked?.find((change) => change.node === self)
+            if (mine !== undefined && plan?.members?.includes(self) !== true) return leftOut(mine.message)
             // Named by its transition id, as dyn cluster commit, status and the claimant's log name it.
-            const transition = (answer as {transition?: unknown} | null)?.transition
+            const transition = plan?.transition
             log(`committed this node's join${typeof transition === 'string' ? `: ring change ${transition}` : ''}`)
           },
-          () => undefined,
+          (error: unknown) => {
+            if (error instanceof DynError && error.code === 'joiner_unreachable') leftOut(error.message)
+          },
         )
       },
     })

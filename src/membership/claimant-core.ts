@@ -74,7 +74,60 @@ export interface RingState {
   readonly staged: readonly StagedChange[]
 }
 
-export type ClaimantFailure = {readonly ok: false; readonly error: 'bad_parameter' | 'ring_in_transition' | 'nothing_staged' | 'unreachable' | 'already_leaving' | 'already_left'; readonly message: string}
+export type ClaimantFailure = {
+  readonly ok: false
+  readonly error: 'bad_parameter' | 'ring_in_transition' | 'nothing_staged' | 'unreachable' | 'already_leaving' | 'already_left' | 'joiner_unreachable'
+  readonly message: string
+}
+
+/**
+ * A staged change that a commit would leave out, with why and what to do: a join of a node the
+ * claimant cannot reach at the internode address it advertises (a node stopped before its
+ * commit, or one started with an --advertise that leads nowhere). Giving it partitions would
+ * start a transition whose transfers to it could never finish, so a commit does not; `dyn
+ * cluster plan` shows it rather than saying that nothing is staged, which left a new user not
+ * knowing whether the join had happened at all.
+ */
+export interface BlockedChange {
+  readonly kind: 'join'
+  readonly node: string
+  /** The internode address the node advertises, where the claimant fails to reach it. */
+  readonly rpcAddress: string
+  readonly error: 'joiner_unreachable'
+  readonly message: string
+}
+
+/** The staged join of `node`, which `claimant` cannot reach at `rpcAddress` (`why`), as the plan lists it. */
+export function blockedJoin(claimant: string, node: string, rpcAddress: string, why: string): BlockedChange {
+  return {
+    kind: 'join',
+    node,
+    rpcAddress,
+    error: 'joiner_unreachable',
+    message:
+      `${claimant}, the claimant, cannot reach ${node} at ${rpcAddress}, the internode address ${node} advertises (${why}), so a commit leaves its join out. ` +
+      `If ${node} is stopped, start it again; if it runs, restart it with --advertise set to an address the members can connect to (on the same --data folder, so that its join stays staged); then dyn cluster commit. ` +
+      `To give the join up instead: stop ${node}, then dyn cluster remove ${node}`,
+  }
+}
+
+/** "the join of n2 is" or "the joins of n2, n3 are": the blocked joins named in a sentence. */
+function blockedJoinsNamed(blocked: readonly BlockedChange[]): string {
+  return `the join${blocked.length === 1 ? '' : 's'} of ${blocked.map((change) => change.node).join(', ')} ${blocked.length === 1 ? 'is' : 'are'}`
+}
+
+/**
+ * What the plan says when the blocked joins are all that is staged: a commit would be refused,
+ * not "no change is staged" (the plan's general note), which is what a new user was told.
+ */
+export function blockedOnlyNote(blocked: readonly BlockedChange[]): string {
+  return `a commit now would be refused (joiner_unreachable): ${blockedJoinsNamed(blocked)} all that is staged, and the claimant cannot reach ${blocked.length === 1 ? 'it' : 'them'}`
+}
+
+/** The refusal of a commit that finds nothing staged but joins of nodes the claimant cannot reach. */
+export function blockedJoinsFailure(blocked: readonly BlockedChange[]): ClaimantFailure {
+  return {ok: false, error: 'joiner_unreachable', message: `nothing was committed: ${blockedJoinsNamed(blocked)} all that is staged. ${blocked.map((change) => change.message).join('. ')}`}
+}
 
 /** How many consecutive partitions spreadMachines keeps on distinct machines when the caller does not say: the usual N. */
 export const spreadWindowDefault = 3

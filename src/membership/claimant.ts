@@ -13,11 +13,13 @@ import {assert, DynError, errorCodes} from '../errors.js'
 import type {Ring} from '../ring/ring.js'
 import {MessageType} from '../transport/message-type.js'
 import type {Transport} from '../transport/transport.js'
-import type {Departure, RingState, StagedChange} from './claimant-core.js'
-import {claimantOf, clearStaged, commitTransition, initialRingState, installTransition, machinesOf, planTransition, ringOfState, stageChange, unconfirmedRingState} from './claimant-core.js'
+import type {BlockedChange, Departure, RingState, StagedChange} from './claimant-core.js'
+import {blockedJoin, blockedJoinsFailure, blockedOnlyNote, claimantOf, clearStaged, commitTransition, initialRingState, installTransition, machinesOf, planTransition, ringOfState, stageChange, unconfirmedRingState} from './claimant-core.js'
 import type {Member, MemberTable} from './member-table.js'
 import {findMember, hasReceived, nextRingOf, presentMembers, replicaCountsInUse, ringOf} from './member-table.js'
+import type {PingBody} from './heartbeats.js'
 import type {Membership} from './membership.js'
+import {dialBackFailure} from './membership.js'
 
 /** A change request as the API and the ClusterChange message carry it. */
 export type ClusterChangeRequest =
@@ -34,6 +36,8 @@ export interface PlanView {
   readonly claimant: string
   readonly ringVersion: number
   readonly staged: ReadonlyArray<StagedChange | {kind: 'join'; node: string}>
+  /** Staged joins a commit would leave out, each with why and what to do (absent when none): see BlockedChange. */
+  readonly blocked?: readonly BlockedChange[]
   /** Undefined when nothing is staged, or a transition already runs. */
   readonly members?: readonly string[]
   readonly ownershipMoves?: ReadonlyArray<{partition: number; from: string; to: string}>
@@ -114,16 +118,17 @@ export class Claimant {
   }
 
   private decideInTurn(request: ClusterChangeRequest): Promise<unknown> {
-    return this.inTurn(() => this.decide(request), request.op === 'commit' || request.op === 'plan' ? request.op : undefined, request.op === 'stage' ? request.change : undefined)
+    return this.inTurn((unreached) => this.decide(request, unreached), request.op === 'commit' || request.op === 'plan' ? request.op : undefined, request.op === 'stage' ? request.change : undefined)
   }
 
   /**
    * One decision at a time (as riak_core_claimant's gen_server takes one call at a time): each
    * fetches the newest ring state from the members first, decides on it, and then hands what it
    * changed to the members it can reach before answering, so a change answered as made does not
-   * live on this node alone.
+   * live on this node alone. A commit and a plan also dial the joining members (dialJoiners), and
+   * hand the decision those that did not answer, with why.
    */
-  private inTurn<T>(decision: () => T, findStaged?: 'commit' | 'plan', staging?: StagedChange): Promise<T> {
+  private inTurn<T>(decision: (unreached: ReadonlyMap<string, string>) => T, findStaged?: 'commit' | 'plan', staging?: StagedChange): Promise<T> {
     const turn = this.deciding.then(async () => {
       const peers = this.ringStatePeers()
       const answered = await this.exchangeWith(peers)
@@ -133,15 +138,22 @@ export class Claimant {
       // committed, not refused as nothing_staged (seed 466893) nor ended unseen by a commit of
       // other changes (seed 3439860). Their silence does not stop a commit of what is staged, and
       // no other decision waits for them.
-      if (findStaged === 'commit' || (findStaged === 'plan' && this.nothingToCommit())) {
-        const unseen = this.unseenPeers(peers)
-        const heard = await this.exchangeWith(unseen)
+      const askUnseen = findStaged === 'commit' || (findStaged === 'plan' && this.nothingToCommit(noneUnreached))
+      const unseen = askUnseen ? this.unseenPeers(peers) : []
+      const heard = askUnseen ? await this.exchangeWith(unseen) : new Set<string>()
+      // After the exchanges, so that each joiner is dialled at the address its newest row gives.
+      const unreached = findStaged === undefined ? noneUnreached : await this.dialJoiners()
+      if (askUnseen) {
         // Nothing staged on the members that answered is not nothing staged: one that did not
         // answer, believed up or not, may hold the change (seed 467761: the claimant's connection
         // to the stager was still backing off after the heal, and the stager counted as seen down
         // at once). The operator is told to retry, not that no change exists; a plan shows what it found.
-        const silent = [...peers, ...unseen].map((peer) => peer.name).filter((name) => !answered.has(name) && !heard.has(name))
-        if (findStaged === 'commit' && this.nothingToCommit() && silent.length > 0) {
+        // A joining node the claimant cannot reach is silent for that very reason, and it decides
+        // nothing (only committed members are claimants): a commit of its join alone is refused in
+        // words of its own (joiner_unreachable, in decide), not as "it may hold a staged change".
+        const blocked = new Set(this.blockedJoins(this.membership.table, this.stateOf(this.membership.table), unreached).map((change) => change.node))
+        const silent = [...peers, ...unseen].map((peer) => peer.name).filter((name) => !answered.has(name) && !heard.has(name) && !blocked.has(name))
+        if (findStaged === 'commit' && this.nothingToCommit(unreached) && silent.length > 0) {
           throw new DynError('unreachable', `nothing is staged on the members that answered, but ${silent.join(', ')} did not answer and may hold a staged change; retry once ${silent.length === 1 ? 'it answers' : 'they answer'} (dyn cluster status shows who is down)`)
         }
       }
@@ -161,7 +173,7 @@ export class Claimant {
       const claimant = this.claimant()
       if (claimant !== this.self) throw new DynError('unreachable', `${this.self} is no longer the claimant (${claimant ?? 'none'} is); retry`)
       const before = this.membership.table
-      const answer = decision()
+      const answer = decision(unreached)
       if (this.membership.table !== before) await this.exchangeWith(this.ringStatePeers())
       // A stage answered ok must have outlived the exchange: a claimant of the other side of a
       // partition just healed may have decided a newer version meanwhile (a commit that did not
@@ -197,9 +209,33 @@ export class Claimant {
   }
 
   /** Whether a commit now would find no staged change and no join to commit. */
-  private nothingToCommit(): boolean {
+  private nothingToCommit(unreached: ReadonlyMap<string, string>): boolean {
     const table = this.membership.table
-    return this.stateOf(table).staged.length === 0 && this.joining(table).length === 0
+    return this.stateOf(table).staged.length === 0 && this.joining(table, unreached).length === 0
+  }
+
+  /**
+   * Pings each joining member not yet in the ring or the transition, at the address its row gives
+   * now; the names of those that did not answer as themselves, with why. A commit gives
+   * partitions only to joiners that answered: the failure detector counts an address it has not
+   * tried yet as up, so a joiner restarted with an --advertise that leads nowhere (its row changed
+   * a moment ago) would otherwise be given partitions no member can send it. Joiners seen down
+   * are dialled too, so that the plan says why each cannot be committed (refused, no answer,
+   * another node there), and one back up is committed at once. Paced by the operator's command,
+   * past the transport's back-off.
+   */
+  private async dialJoiners(): Promise<Map<string, string>> {
+    const table = this.membership.table
+    const state = this.stateOf(table)
+    const joiners = table.members.filter((member) => member.status === 'joining' && !placedIn(state, member.name))
+    const ping: PingBody = {from: this.self}
+    const answers = await Promise.all(joiners.map(async (member) => ({member, answer: await this.transport.request(member.rpcAddress, MessageType.Ping, ping, ringStateFetchTimeoutMs, {callerPaced: true})})))
+    const unreached = new Map<string, string>()
+    for (const {member, answer} of answers) {
+      const why = dialBackFailure(member, answer)
+      if (why !== undefined) unreached.set(member.name, why)
+    }
+    return unreached
   }
 
   /** The members ringStatePeers left out as down: the other present members but those `asked`. */
@@ -214,39 +250,44 @@ export class Claimant {
     return new Set(answers.filter((name): name is string => name !== undefined))
   }
 
-  private decide(request: ClusterChangeRequest): unknown {
+  private decide(request: ClusterChangeRequest, unreached: ReadonlyMap<string, string>): unknown {
     const table = this.membership.table
     const state = this.stateOf(table)
     const partitionCount = table.settings.partitionCount
     switch (request.op) {
       case 'plan':
-        return this.planView(table, state)
+        return this.planView(table, state, unreached)
       case 'stage': {
-        if (this.isWithdrawableJoin(table, state, request.change.node)) return this.withdrawJoin(request.change.node, state)
+        if (this.isWithdrawableJoin(table, state, request.change.node)) return this.withdrawJoin(request.change.node, state, unreached)
         const staged = stageChange(state, request.change, this.self, departureOf(table))
         if (!staged.ok) throw new DynError(staged.error, staged.message)
         this.membership.replaceRing(staged.state)
         this.log(`staged ${request.change.kind} of ${request.change.node}`)
-        return this.planView(this.membership.table, staged.state)
+        return this.planView(this.membership.table, staged.state, unreached)
       }
       case 'clear': {
         const cleared = clearStaged(state, this.self)
         // How many changes were dropped, so that a clear of nothing can say so (none: nothing changed).
-        if (cleared === state) return {...this.planView(table, state), cleared: 0}
+        if (cleared === state) return {...this.planView(table, state, unreached), cleared: 0}
         this.membership.replaceRing(cleared)
-        return {...this.planView(this.membership.table, cleared), cleared: state.staged.length}
+        return {...this.planView(this.membership.table, cleared, unreached), cleared: state.staged.length}
       }
       case 'commit': {
         if (request.joinsOnly === true && state.staged.length > 0) {
           throw new DynError('ring_in_transition', 'other changes are staged; a joining node waits for them to be committed or cleared')
         }
-        const committed = commitTransition(state, partitionCount, this.joining(table), this.self, rowMachineOf(table), table.settings.defaultN)
-        if (!committed.ok) throw new DynError(committed.error, committed.message)
+        const committed = commitTransition(state, partitionCount, this.joining(table, unreached), this.self, rowMachineOf(table), table.settings.defaultN)
+        if (!committed.ok) {
+          // Nothing to commit but joins of nodes this claimant cannot reach: said so, with what to do.
+          const blocked = committed.error === 'nothing_staged' ? this.blockedJoins(table, state, unreached) : []
+          const failure = blocked.length > 0 ? blockedJoinsFailure(blocked) : committed
+          throw new DynError(failure.error, failure.message)
+        }
         const next = committed.state.next
         assert(next !== undefined, 'a commit makes a transition')
         // The plan that was committed, named as the change it started: the version it made and
         // the transition's id, which is how status, errors and the logs name it from now on.
-        const view: PlanView = {...this.planView(table, state), ringVersion: committed.state.version, transition: next.id}
+        const view: PlanView = {...this.planView(table, state, unreached), ringVersion: committed.state.version, transition: next.id}
         if (this.installsAtOnce(state, next.removing)) {
           // A new cluster that others join: its only member, this claimant, holds nothing, so no
           // transfer has anything to carry and the ring is installed now rather than after rounds
@@ -274,14 +315,14 @@ export class Claimant {
     return findMember(table, name)?.status === 'joining'
   }
 
-  private withdrawJoin(name: string, state: RingState): PlanView {
+  private withdrawJoin(name: string, state: RingState, unreached: ReadonlyMap<string, string>): PlanView {
     // A running joiner speaks for its own row and would refute the withdrawal at once.
     if (this.isUp(name)) {
       throw new DynError('bad_parameter', `${name} is joining and still running: stop it first (its join is then withdrawn by dyn cluster remove ${name}), or let dyn cluster commit give it partitions`)
     }
     this.membership.markRemoved(name)
     this.log(`withdrew the join of ${name}, which owned no partitions yet`)
-    return {...this.planView(this.membership.table, state), note: `the join of ${name} was withdrawn: it owned no partitions, so nothing moves and no commit is needed`}
+    return {...this.planView(this.membership.table, state, unreached), note: `the join of ${name} was withdrawn: it owned no partitions, so nothing moves and no commit is needed`}
   }
 
   /** Whether a transition from `state` has nothing to transfer for certain: see the commit in `decide`. */
@@ -324,9 +365,20 @@ export class Claimant {
     return planned.filter((transfer) => !hasReceived(table, transfer.target, next.id, transfer.partition, transfer.sourcesForN))
   }
 
-  /** Joining members this node can reach: a commit gives them partitions. */
-  private joining(table: MemberTable): string[] {
-    return table.members.filter((member) => member.status === 'joining' && this.isUp(member.name)).map((member) => member.name)
+  /** Joining members this node can reach (and that answered its dial, `unreached`): a commit gives them partitions. */
+  private joining(table: MemberTable, unreached: ReadonlyMap<string, string>): string[] {
+    return table.members.filter((member) => member.status === 'joining' && this.isUp(member.name) && !unreached.has(member.name)).map((member) => member.name)
+  }
+
+  /**
+   * Joining members this node cannot reach (seen down, or not answering its dial), in neither the
+   * committed ring nor the transition under way: a commit leaves them out, and the plan and the
+   * commit's answer say so, with why (BlockedChange).
+   */
+  private blockedJoins(table: MemberTable, state: RingState, unreached: ReadonlyMap<string, string>): BlockedChange[] {
+    return table.members
+      .filter((member) => member.status === 'joining' && !placedIn(state, member.name) && (!this.isUp(member.name) || unreached.has(member.name)))
+      .map((member) => blockedJoin(this.self, member.name, member.rpcAddress, unreached.get(member.name) ?? `it does not answer ${this.self}'s heartbeats there`))
   }
 
   private stateOf(table: MemberTable): RingState {
@@ -336,13 +388,14 @@ export class Claimant {
     return {...initialRingState(table.settings.partitionCount, this.self), members: legacy.members, owners: legacy.owners, ...(machines === undefined ? {} : {machines})}
   }
 
-  private planView(table: MemberTable, state: RingState): PlanView {
-    const joins = this.joining(table).filter((name) => !state.members.includes(name))
+  private planView(table: MemberTable, state: RingState, unreached: ReadonlyMap<string, string>): PlanView {
+    const joins = this.joining(table, unreached).filter((name) => !state.members.includes(name))
     // What an operator staged; when (stagedAt) is the merge's business, not the plan's.
     const staged = [...joins.map((node) => ({kind: 'join' as const, node})), ...state.staged.map(({kind, node}) => ({kind, node}))]
-    const base = {claimant: this.self, ringVersion: state.version, staged}
+    const blocked = this.blockedJoins(table, state, unreached)
+    const base = {claimant: this.self, ringVersion: state.version, staged, ...(blocked.length === 0 ? {} : {blocked})}
     const planned = planTransition(state, table.settings.partitionCount, joins, rowMachineOf(table), table.settings.defaultN)
-    if (!planned.ok) return {...base, note: planned.message}
+    if (!planned.ok) return {...base, note: planned.error === 'nothing_staged' && blocked.length > 0 ? blockedOnlyNote(blocked) : planned.message}
     const before = ringOfState(table.settings.partitionCount, state)
     const after = ringOfState(table.settings.partitionCount, planned.transition)
     const ownershipMoves: Array<{partition: number; from: string; to: string}> = []
@@ -357,6 +410,14 @@ export class Claimant {
     const transfers = this.planner(before, after, new Set(planned.transition.removing), table).map(({partition, target}) => ({partition, target}))
     return {...base, members: planned.transition.members, ownershipMoves, transfers, replicaCounts: replicaCountsInUse(table), ownership}
   }
+}
+
+/** What a decision that dialled no joiner (a stage, a clear, an install) hands on: none unreached. */
+const noneUnreached: ReadonlyMap<string, string> = new Map()
+
+/** Whether `name` is in the committed ring or the transition under way: no longer a join to commit. */
+function placedIn(state: RingState, name: string): boolean {
+  return state.members.includes(name) || state.next?.members.includes(name) === true
 }
 
 /**

@@ -124,6 +124,9 @@ async function joinAnotherCluster(membership: Membership, store: Store, transpor
   if (!answer.ok && answer.code === notInternodeCode) throw notInternodeSeed(seed, answer.message, mine, 'dyn cluster join')
   if (!answer.ok && answer.code === unauthenticatedCode) throw new DynError('unauthenticated', `could not join through the seed: ${answer.message}`)
   if (!answer.ok && answer.error !== 'remote') throw unreachableSeeds([{seed, message: answer.message}], 1, 'dyn cluster join')
+  // The seed could not reach this node where it says it is (membership.ts, dialBackRefusal): its
+  // code goes to the operator, whose fix is this node's --advertise, not the seed.
+  if (!answer.ok && answer.code === 'joiner_unreachable') throw new DynError('joiner_unreachable', `the seed ${seed} refused the join: ${answer.message}`, {node: self, rpcAddress: mine.rpcAddress})
   if (!answer.ok) throw new DynError(answer.code === 'bad_parameter' || answer.code === 'cluster_config_mismatch' ? answer.code : 'unreachable', `the seed ${seed} refused the join: ${answer.message}`)
   const joined = (answer.body as {table?: unknown} | null)?.table
   if (!isValidMemberTable(joined)) throw new DynError('unreachable', `the seed ${seed} answered the join with something that is not a member table`)

@@ -12,7 +12,9 @@ import {DynError} from '../errors.js'
 import type {Ring} from '../ring/ring.js'
 import {MessageType} from '../transport/message-type.js'
 import {formatAddress, notInternodeCode, parseAddress, unauthenticatedCode} from '../transport/rpc-common.js'
-import type {Transport} from '../transport/transport.js'
+import type {RpcResult, Transport} from '../transport/transport.js'
+import {stillStartingMessage} from '../subsystem.js'
+import type {PingAnswer, PingBody} from './heartbeats.js'
 import type {ClusterSettings, Member, MemberTable} from './member-table.js'
 import {findMember, incarnationMax, isValidMemberTable, membersMax, mergeTables, presentMembers, ringOf, sameTable, settingsMismatch, statusOf, withDiskClockAtLeast, withMember, withRing} from './member-table.js'
 import type {RingState} from './claimant-core.js'
@@ -46,8 +48,48 @@ export const removalIncarnationLead = 1_000_000
 export const gossipRequestTimeoutMs = 1000
 /** How long a seed gives a member it probes before it lets another node take that member's name. */
 export const nameProbeTimeoutMs = 2000
-/** A join may wait for the seed's probe of a name already in use, so it gets longer than that. */
-export const joinRequestTimeoutMs = nameProbeTimeoutMs + 3000
+/**
+ * How long a seed waits for a joining node to answer at the internode address it advertises: a
+ * connect that times out (2 s, the transport's) is an address that does not lead to it.
+ */
+export const joinDialBackTimeoutMs = 2000
+/** A join may wait for the seed's probe of a name already in use and for its dial back, so it gets longer than both. */
+export const joinRequestTimeoutMs = nameProbeTimeoutMs + joinDialBackTimeoutMs + 3000
+
+/**
+ * Why the answer to a Ping sent to `member` at the internode address it advertises does not
+ * show the member there (undefined: it answered as itself, or its StartingRouter answered for it,
+ * which proves it is there while it starts).
+ */
+export function dialBackFailure(member: Pick<Member, 'name'>, answer: RpcResult): string | undefined {
+  if (answer.ok) {
+    const node = (answer.body as Partial<PingAnswer> | null)?.node
+    if (node === member.name) return undefined
+    return typeof node === 'string' ? `${node} answers there, not ${member.name}` : 'what answers there is no dyn node'
+  }
+  if (answer.error === 'remote' && answer.code === 'overloaded' && answer.message === stillStartingMessage(member.name)) return undefined
+  return answer.message
+}
+
+/**
+ * Why a seed refuses the join of `member`, from the answer to the Ping it sent to the internode
+ * address the member advertises (undefined: the member answered there as itself). A node whose
+ * --advertise leads nowhere, or to another node, reaches the seed (it sent the join) but can never
+ * be reached by the members: taken as joining, it stayed staged where no commit could include it,
+ * and `dyn cluster plan` said nothing was staged (a new user's walk). A node that is still
+ * starting answers in its StartingRouter's words, which prove it is there: `dyn start --seeds`
+ * joins before it serves.
+ */
+export function dialBackRefusal(member: Pick<Member, 'name' | 'rpcAddress'>, seed: string, answer: RpcResult): DynError | undefined {
+  const why = dialBackFailure(member, answer)
+  if (why === undefined) return undefined
+  return new DynError(
+    'joiner_unreachable',
+    `${seed} cannot reach ${member.name} at ${member.rpcAddress}, the internode address ${member.name} advertises (${why}), and every member must: nothing was staged. ` +
+      `Restart ${member.name} with --advertise set to an address the cluster's nodes can connect to (or open the way from them to ${member.rpcAddress}), then join again`,
+    {node: member.name, rpcAddress: member.rpcAddress},
+  )
+}
 
 /** The internode port of a node started without --rpc-port: its client API port plus this. */
 export const rpcPortOffsetDefault = 1000
@@ -131,7 +173,7 @@ export async function checkSeedsOnRestart(transport: Transport, seeds: readonly 
     if (!answer.ok) {
       // The node itself under another spelling of its address (a host name for its IP): its own
       // router answers that it is still starting. Not a seed.
-      if (answer.code === 'overloaded' && answer.message === `${self.name} is still starting`) continue
+      if (answer.code === 'overloaded' && answer.message === stillStartingMessage(self.name)) continue
       if (answer.code === notInternodeCode) throw notInternodeSeed(seed, answer.message, self)
       if (answer.code === unauthenticatedCode) throw new DynError('unauthenticated', `the seed ${seed} refused this node: ${answer.message}`)
       silent.push(`${seed} (${answer.message})`)
@@ -344,6 +386,13 @@ export class Membership {
     if (mismatch !== undefined) {
       throw new DynError('cluster_config_mismatch', `the cluster was created with other settings (${mismatch}); start without those flags to adopt the cluster's`)
     }
+    // Last of the checks, and before the table changes: the members must reach the newcomer where
+    // it says it is, or its join could never be committed (dialBackRefusal). The seed paces this
+    // try itself, once per join, so the transport's back-off neither holds it back nor logs it.
+    const ping: PingBody = {from: this.selfName}
+    const dialled = await this.transport.request(member.rpcAddress, MessageType.Ping, ping, joinDialBackTimeoutMs, {callerPaced: true})
+    const refusal = dialBackRefusal(member, this.selfName, dialled)
+    if (refusal !== undefined) throw refusal
     // A name that left the cluster (a leave, a removal, a withdrawn join) joins again: a node
     // started under it on an empty folder (README: "move it aside before that node joins
     // again"). Its row is the newcomer's, raised above the left one. Merged as it came, the left
@@ -409,6 +458,12 @@ export class Membership {
   ): Promise<MemberTable> {
     /** Each seed's first failure: see unreachableSeeds. */
     const failures = new Map<string, string>()
+    /**
+     * The first seed's word that it cannot reach this node at its advertised address: tried again
+     * like a seed that does not answer (a one-way cut heals), and, if no try succeeds, the error,
+     * since it says what to change where "could not reach the seed" would point at the seed.
+     */
+    let dialBack: string | undefined
     for (let attempt = 0; attempt < attemptsMax; attempt += 1) {
       for (const seed of seeds) {
         const body: JoinBody = {member: self, requestedSettings}
@@ -431,11 +486,14 @@ export class Membership {
         }
         if (failures.has(seed)) continue
         failures.set(seed, why)
+        const refusedForAddress = !answer.ok && answer.code === 'joiner_unreachable'
+        if (refusedForAddress) dialBack ??= answer.message
         // Once per seed, in the words of the error the join fails with if no try succeeds.
-        if (attempt + 1 < attemptsMax) log(`could not reach the seed ${seed} (${why}); trying again ${joinRoundGapMs / 1000} s apart, ${attemptsMax} tries in all`)
+        if (attempt + 1 < attemptsMax) log(`${refusedForAddress ? `the seed ${seed} refused the join: ${why}` : `could not reach the seed ${seed} (${why})`}; trying again ${joinRoundGapMs / 1000} s apart, ${attemptsMax} tries in all`)
       }
       await wait(joinRoundGapMs)
     }
+    if (dialBack !== undefined) throw new DynError('joiner_unreachable', `could not join: ${dialBack}`, {node: self.name, rpcAddress: self.rpcAddress})
     throw unreachableSeeds(
       seeds.map((seed) => ({seed, message: failures.get(seed) ?? 'no answer'})),
       attemptsMax,

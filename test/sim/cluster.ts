@@ -18,6 +18,7 @@ import {memoryDatabase, type StoreDatabase} from '../../src/storage/backend.js'
 import {hintRange} from '../../src/storage/layout.js'
 import {SimulatedTime} from '../../src/simulated-time.js'
 import {type LinkProfile} from '../../src/transport/simulated-network.js'
+import type {Transport} from '../../src/transport/transport.js'
 import {FaultLog, RecordingNetwork} from './fault-log.js'
 import type {History} from './history.js'
 import {preferenceListForKey, type Ring} from '../../src/ring/ring.js'
@@ -72,6 +73,11 @@ interface SimNode {
   booting: Promise<void> | undefined
   /** A copy of its store taken earlier (`backUp`), for a restart on an old disk. */
   backup?: StoreDatabase
+  /**
+   * The internode address it tells the cluster, when not the one it listens at (`rpcAddress`):
+   * a node started with an --advertise that does not lead to it. Taken at each (re)start.
+   */
+  advertise?: string
 }
 
 /** The simulated time a ring change may take to settle (transfers included) before the run calls it stuck. */
@@ -199,41 +205,88 @@ export class SimCluster {
    * join SEED` joins it (staged as joining: the caller commits).
    */
   async addNode(options: {readonly alone?: boolean} = {}): Promise<string> {
+    if (options.alone !== true) {
+      const node = this.#newNode()
+      this.#history.note(this.time.monotonicMs(), `join ${node.name}`)
+      // Marked as booting, so that a restart meanwhile (the fault schedule's final heal) waits for it (seed 416).
+      await this.#bootThroughLiveNodes(node)
+      return node.name
+    }
+    const name = await this.startAlone()
+    await this.joinAlone(name)
+    return name
+  }
+
+  /**
+   * A new node (the next name) started as a cluster of its own, to be joined with `joinAlone` or
+   * `tryJoinAlone`; `advertise`: started with an --advertise that leads nowhere.
+   */
+  async startAlone(advertise?: string): Promise<string> {
+    const node = this.#newNode()
+    if (advertise !== undefined) node.advertise = advertise
+    this.#history.note(this.time.monotonicMs(), `start ${node.name} alone${advertise === undefined ? '' : `, advertising ${advertise}`}, then dyn cluster join it`)
+    this.#awaitingJoin.add(node.name)
+    await this.#bootMarked(node, [])
+    return node.name
+  }
+
+  /**
+   * `dyn cluster join` of a node started alone, as an operator runs it, through each running node
+   * in turn while faults get in the way: at most joinAttemptsMax tries, a second apart, each
+   * within the join's own request timeout.
+   */
+  async joinAlone(name: string): Promise<void> {
+    for (let attempt = 0; attempt < joinAttemptsMax; attempt += 1) {
+      if ((await this.tryJoinAlone(name, attempt)).ok) return
+      await this.time.runFor(1000)
+    }
+    throw new Error(`${name}, started alone, could not join the cluster in ${joinAttemptsMax} tries`)
+  }
+
+  /** One `dyn cluster join` of a node started alone, through the `attempt`-th running node in turn: its outcome. */
+  async tryJoinAlone(name: string, attempt: number): Promise<{ok: true} | {ok: false; code?: string; message: string}> {
+    const node = this.#node(name)
+    const seeds = this.nodes.filter((other) => other !== node && other.node !== undefined && !this.departed.has(other.name)).map((other) => other.rpcAddress)
+    const seed = seeds[attempt % Math.max(1, seeds.length)]
+    const joining = node.node
+    // Crashed meanwhile by a fault, which restarts it: the operator's try fails at once (nothing
+    // listens), and the next try, a second later, may find it back (seed 5059670120).
+    if (joining === undefined) {
+      this.#history.note(this.time.monotonicMs(), `${name}: dyn cluster join: ${name} is down`)
+      return {ok: false, message: `${name} is down`}
+    }
+    if (seed === undefined) return {ok: false, message: 'no node to join through'}
+    try {
+      await this.time.until(joining.service.joinCluster(seed), ringSettleMsMax)
+      this.#history.note(this.time.monotonicMs(), `${name} joined through ${seed}`)
+      this.#awaitingJoin.delete(name)
+      return {ok: true}
+    } catch (error) {
+      this.#history.note(this.time.monotonicMs(), `${name}: dyn cluster join ${seed}: ${(error as Error).message}`)
+      return {ok: false, ...(error instanceof DynError ? {code: error.code} : {}), message: (error as Error).message}
+    }
+  }
+
+  /**
+   * The node's operator stops it (as Ctrl-C does) and starts it again on its store, telling the
+   * cluster `advertise` (undefined: the address it listens at), as `dyn start --advertise` would.
+   */
+  async restartAdvertising(name: string, advertise: string | undefined): Promise<void> {
+    const node = this.#node(name)
+    if (node.booting !== undefined) await node.booting
+    await this.crash(name)
+    if (advertise === undefined) delete node.advertise
+    else node.advertise = advertise
+    this.#history.note(this.time.monotonicMs(), `restart ${name} advertising ${advertise ?? node.rpcAddress}`)
+    await this.restart(name, {wipe: false})
+  }
+
+  #newNode(): SimNode {
     const name = `n${this.nodes.length + 1}`
     const node: SimNode = {name, rpcAddress: `${name}:7000`, database: memoryDatabase(), node: undefined, crash: crashSignal(), incarnation: 0, booting: undefined}
     this.nodes.push(node)
     this.faultLog.nodeBorn(name)
-    if (options.alone !== true) {
-      this.#history.note(this.time.monotonicMs(), `join ${name}`)
-      // Marked as booting, so that a restart meanwhile (the fault schedule's final heal) waits for it (seed 416).
-      await this.#bootThroughLiveNodes(node)
-      return name
-    }
-    this.#history.note(this.time.monotonicMs(), `start ${name} alone, then dyn cluster join it`)
-    this.#awaitingJoin.add(name)
-    await this.#bootMarked(node, [])
-    // As an operator would, through each running node in turn while faults get in the way: at
-    // most joinAttemptsMax tries, a second apart, each within the join's own request timeout.
-    for (let attempt = 0; attempt < joinAttemptsMax; attempt += 1) {
-      const seeds = this.nodes.filter((other) => other !== node && other.node !== undefined && !this.departed.has(other.name)).map((other) => other.rpcAddress)
-      const seed = seeds[attempt % Math.max(1, seeds.length)]
-      const joining = node.node
-      // Crashed meanwhile by a fault, which restarts it: the operator's try fails at once (nothing
-      // listens), and the next try, a second later, may find it back (seed 5059670120).
-      if (joining === undefined) this.#history.note(this.time.monotonicMs(), `${name}: dyn cluster join: ${name} is down`)
-      else if (seed !== undefined) {
-        try {
-          await this.time.until(joining.service.joinCluster(seed), ringSettleMsMax)
-          this.#history.note(this.time.monotonicMs(), `${name} joined through ${seed}`)
-          this.#awaitingJoin.delete(name)
-          return name
-        } catch (error) {
-          this.#history.note(this.time.monotonicMs(), `${name}: dyn cluster join ${seed}: ${(error as Error).message}`)
-        }
-      }
-      await this.time.runFor(1000)
-    }
-    throw new Error(`${name}, started alone, could not join the cluster in ${joinAttemptsMax} tries`)
+    return node
   }
 
   /**
@@ -463,7 +516,7 @@ export class SimCluster {
         ...this.#machineSetting(node.name),
       },
       database: node.database,
-      startTransport: async (handler) => this.network.listen({address: node.rpcAddress, nodeName: node.name, handler, scheduler}),
+      startTransport: async (handler) => advertised(this.network.listen({address: node.rpcAddress, nodeName: node.name, handler, scheduler}), node.advertise),
       clock: time,
       scheduler,
       random,
@@ -494,6 +547,20 @@ export class SimCluster {
       history.note(time.monotonicMs(), `restart ${node.name} on a wiped disk`)
       void this.#bootThroughLiveNodes(node)
     })
+  }
+}
+
+/**
+ * The transport a node started with --advertise tells the cluster about: the same one, saying it
+ * is at `advertise` (the node's row then names that address) while it listens where it listens.
+ */
+function advertised(transport: Transport, advertise: string | undefined): Transport {
+  if (advertise === undefined) return transport
+  return {
+    address: advertise,
+    request: (address, type, body, timeoutMs, options) => transport.request(address, type, body, timeoutMs, options),
+    peerState: (address) => transport.peerState(address),
+    close: () => transport.close(),
   }
 }
 

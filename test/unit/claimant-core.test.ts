@@ -10,6 +10,9 @@ import fc from 'fast-check'
 import {claimOwners, claimOwnersFrom, ringFromOwners} from '../../src/ring/ring.js'
 import {planTransfers, ownershipMoves} from '../../src/handoff/transfer-plan.js'
 import {
+  blockedJoin,
+  blockedJoinsFailure,
+  blockedOnlyNote,
   claimantOf,
   clearStaged,
   commitTransition,
@@ -362,6 +365,20 @@ describe('claimant core: each decision exactly', () => {
     assert.match(!removed.ok ? removed.message : '', /d has already left the cluster \(it was removed\)/)
     const unknown = stageChange(installed, {kind: 'leave', node: 'z'}, 'a', departed)
     assert.equal(!unknown.ok && unknown.error, 'bad_parameter')
+  })
+
+  it('a join the claimant cannot reach is named with its address, why a commit leaves it out, and what to do; alone, a commit is refused with its own code', () => {
+    const one = blockedJoin('n1', 'n4', '10.9.9.9:8070', 'connection refused')
+    assert.deepEqual({...one, message: undefined}, {kind: 'join', node: 'n4', rpcAddress: '10.9.9.9:8070', error: 'joiner_unreachable', message: undefined})
+    assert.match(one.message, /^n1, the claimant, cannot reach n4 at 10\.9\.9\.9:8070, the internode address n4 advertises \(connection refused\), so a commit leaves its join out\. /)
+    assert.match(one.message, /restart it with --advertise set to an address the members can connect to \(on the same --data folder, so that its join stays staged\); then dyn cluster commit\. To give the join up instead: stop n4, then dyn cluster remove n4$/)
+    const refused = blockedJoinsFailure([one])
+    assert.deepEqual([refused.ok, refused.error], [false, 'joiner_unreachable'])
+    assert.equal(refused.message, `nothing was committed: the join of n4 is all that is staged. ${one.message}`)
+    assert.equal(blockedOnlyNote([one]), 'a commit now would be refused (joiner_unreachable): the join of n4 is all that is staged, and the claimant cannot reach it')
+    const two = [one, blockedJoin('n1', 'n5', '10.9.9.9:8071', 'no answer within 1000 ms')]
+    assert.match(blockedJoinsFailure(two).message, /^nothing was committed: the joins of n4, n5 are all that is staged\. n1, the claimant, cannot reach n4 .*\. n1, the claimant, cannot reach n5 at 10\.9\.9\.9:8071/)
+    assert.match(blockedOnlyNote(two), /the joins of n4, n5 are all that is staged, and the claimant cannot reach them$/)
   })
 
   it('clearing drops every staged change and raises the version', () => {

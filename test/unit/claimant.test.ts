@@ -3,12 +3,15 @@
  * staged through one node is found by a commit sent to any other, even to a node that restarted
  * on an older ring state and believes itself claimant (simulator seeds 1122, 1639, 2122: the
  * commit answered nothing_staged and the leave or removal was never made), and to a node that has
- * not yet seen the stager's side of a healed partition up again (seed 466893).
+ * not yet seen the stager's side of a healed partition up again (seed 466893). A staged join of a
+ * node that no member can reach where it says it is is shown by the plan, with why and what to do,
+ * and left out of a commit, which says so (a new user's walk: the plan said nothing was staged).
  */
 
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 import {homesOf} from '../../src/handoff/transfer-plan.js'
+import type {ClusterChangeRequest} from '../../src/membership/claimant.js'
 import {findMember} from '../../src/membership/member-table.js'
 import {partitionOfKey} from '../../src/ring/partition.js'
 import {SimCluster, simTombstoneGraceMs} from '../sim/cluster.js'
@@ -152,6 +155,44 @@ describe('the claimant', () => {
       await cluster.time.runFor(6000)
       await cluster.time.until(n2.service.clusterChange({op: 'stage', change: {kind: 'remove', node: 'n4'}}), 10_000)
       assert.deepEqual(cluster.assembled('n1')!.membership.table.ring?.staged.map(({kind, node}) => ({kind, node})), [{kind: 'remove', node: 'n4'}])
+    } finally {
+      await cluster.stop()
+    }
+  })
+
+  it('a staged join of a node no member can reach: the plan lists it apart with why, a commit of it alone is refused, one of other changes leaves it staged and says so', async () => {
+    const cluster = await SimCluster.start(43, config, new History())
+    try {
+      type Plan = {ringVersion: number; staged: Array<{kind: string; node: string}>; blocked?: Array<{kind: string; node: string; rpcAddress: string; error: string; message: string}>; note?: string; members?: string[]}
+      const change = (through: string, request: ClusterChangeRequest): Promise<Plan> => cluster.time.until(cluster.assembled(through)!.service.clusterChange(request), 10_000) as Promise<Plan>
+      // n6, started alone and joined (staged), is restarted with an --advertise that leads nowhere.
+      const n6 = await cluster.addNode({alone: true})
+      await cluster.restartAdvertising(n6, `${n6}-elsewhere:7000`)
+      await cluster.time.runFor(3000)
+      const plan = await change('n3', {op: 'plan'})
+      assert.deepEqual(plan.staged, [], 'nothing a commit could apply')
+      assert.deepEqual(plan.blocked?.map(({kind, node, rpcAddress, error}) => ({kind, node, rpcAddress, error})), [{kind: 'join', node: n6, rpcAddress: `${n6}-elsewhere:7000`, error: 'joiner_unreachable'}])
+      assert.match(plan.blocked?.[0]?.message ?? '', /^n1, the claimant, cannot reach n6 at n6-elsewhere:7000, the internode address n6 advertises \(connection to n6-elsewhere:7000 refused\), so a commit leaves its join out\. .*restart it with --advertise/)
+      assert.match(plan.note ?? '', /^a commit now would be refused \(joiner_unreachable\)/)
+      const refusal = await change('n2', {op: 'commit'}).then(
+        () => assert.fail('a commit of a join no member can reach was made'),
+        (error: {code?: string; message?: string}) => error,
+      )
+      assert.equal(refusal.code, 'joiner_unreachable', refusal.message)
+      const n1 = cluster.assembled('n1')!
+      assert.equal(n1.membership.table.ring?.version, plan.ringVersion, 'nothing committed')
+      // A leave staged beside it is committed; the join stays staged, and the answer says so.
+      await change('n2', {op: 'stage', change: {kind: 'leave', node: 'n5'}})
+      const committed = await change('n4', {op: 'commit'})
+      assert.deepEqual(committed.staged, [{kind: 'leave', node: 'n5'}])
+      assert.deepEqual(committed.blocked?.map((blocked) => blocked.node), [n6])
+      const transition = n1.membership.table.ring?.next
+      assert.deepEqual(transition?.members, ['n1', 'n2', 'n3', 'n4'])
+      assert.equal(findMember(n1.membership.table, n6)?.status, 'joining')
+      // Its operator restarts it with its right address: once the leave is done, it joins.
+      await cluster.restartAdvertising(n6, undefined)
+      await cluster.time.runFor(60_000)
+      assert.deepEqual(n1.membership.table.ring?.members, ['n1', 'n2', 'n3', 'n4', n6])
     } finally {
       await cluster.stop()
     }

@@ -28,6 +28,18 @@ describe('cluster plan text', () => {
     assert.match(text, /\nwatch the transfers with: dyn cluster status\n$/)
   })
 
+  it('lists a join a commit leaves out among the staged changes, marked, then says why and what to do; a commit says it stays staged', () => {
+    const message = 'n1, the claimant, cannot reach n5 at 10.9.9.9:8070, the internode address n5 advertises, so a commit leaves its join out. ...'
+    const blocked = [{kind: 'join', node: 'n5', rpcAddress: '10.9.9.9:8070', error: 'joiner_unreachable', message}]
+    const alone = formatPlan({claimant: 'n1', ringVersion: 3, staged: [], blocked, note: 'a commit now would be refused (joiner_unreachable): the join of n5 is all that is staged, and the claimant cannot reach it'})
+    assert.equal(alone, `claimant n1, ring version 3\nstaged changes: join n5 (cannot be committed: see below)\njoin n5 cannot be committed: ${message}\na commit now would be refused (joiner_unreachable): the join of n5 is all that is staged, and the claimant cannot reach it\n`)
+    const beside = formatPlan({...base, staged: [{kind: 'leave', node: 'n3'}], blocked, transfers, replicaCounts: [3]})
+    assert.match(beside, /^claimant n1, ring version 4\nstaged changes: leave n3, join n5 \(cannot be committed: see below\)\njoin n5 cannot be committed: n1, the claimant/)
+    const committed = formatCommit({...base, transition: '5.n1', staged: [{kind: 'leave', node: 'n3'}], blocked, transfers, replicaCounts: [3]})
+    assert.match(committed, /^committed ring change 5\.n1 \(claimant n1\): leave n3\n/)
+    assert.match(committed, new RegExp(`\\njoin n5 stays staged, not committed: ${message.replace(/[.()]/g, '\\$&')}\\nwatch the transfers with: dyn cluster status\\n$`))
+  })
+
   it('says to commit a staged leave or removal, and not after a removal that withdrew a join and staged nothing', () => {
     assert.match(formatStaged({...base, staged: [{kind: 'leave', node: 'n3'}]}), /\napply it with: dyn cluster commit\n$/)
     const withdrawn = formatStaged({claimant: 'n1', ringVersion: 3, staged: [], note: 'the join of n9 was withdrawn: it owned no partitions, so nothing moves and no commit is needed'})

@@ -5,6 +5,9 @@
  * logs meanwhile: once per seed that it tries again, in the words of its error, and nothing before
  * a refusal that no try can change. Then `dyn cluster join` on a node running alone
  * (membership-subsystem.ts), on the simulated network: each run of the command is a try of its own.
+ * And the seed's dial back: a joining node that the seed cannot reach at the internode address it
+ * advertises is refused, and nothing is staged (a new user's walk: such a join was answered ok,
+ * and dyn cluster plan then said nothing was staged).
  */
 
 import assert from 'node:assert/strict'
@@ -12,12 +15,13 @@ import {describe, it} from 'node:test'
 import {seededRandom} from '../../src/clock.js'
 import {DynError} from '../../src/errors.js'
 import {FailureDetector} from '../../src/membership/failure-detector.js'
-import {findMember, newMemberTable, statusOf, withMember} from '../../src/membership/member-table.js'
+import {findMember, newMemberTable, runsAlone, statusOf, withMember} from '../../src/membership/member-table.js'
 import type {ClusterSettings, Member} from '../../src/membership/member-table.js'
 import {membershipSubsystem} from '../../src/membership/membership-subsystem.js'
-import {checkSeedsOnRestart, Membership, notInternodeSeed, removalIncarnationLead, unreachableSeeds} from '../../src/membership/membership.js'
+import {checkSeedsOnRestart, dialBackRefusal, joinDialBackTimeoutMs, Membership, notInternodeSeed, removalIncarnationLead, unreachableSeeds} from '../../src/membership/membership.js'
 import {SimulatedTime} from '../../src/simulated-time.js'
 import type {Store} from '../../src/storage/store.js'
+import {MessageType} from '../../src/transport/message-type.js'
 import {notInternodeCode} from '../../src/transport/rpc-common.js'
 import {SimulatedNetwork} from '../../src/transport/simulated-network.js'
 import type {RequestOptions, RpcResult, Transport} from '../../src/transport/transport.js'
@@ -128,7 +132,8 @@ describe('dyn cluster join: a node running alone', () => {
     const settings: ClusterSettings = {clusterId: '0123456789abcdef', partitionCount: 16, defaultN: 3, defaultR: 2, defaultW: 2, conflictPolicy: 'siblings'}
     const quiet = {onChange: () => undefined, log: () => undefined}
     const alone: Member = {name: 'n4', apiAddress: '10.0.0.4:7070', rpcAddress: '10.0.0.4:8070', status: 'valid', incarnation: 1}
-    const transport = network.listen({address: alone.rpcAddress, nodeName: 'n4', handler: async () => undefined, scheduler: time.node(alone.rpcAddress)})
+    // It answers the seed's dial back (a Ping) as itself, as a running node does.
+    const transport = network.listen({address: alone.rpcAddress, nodeName: 'n4', handler: async (type) => (type === MessageType.Ping ? {node: 'n4'} : undefined), scheduler: time.node(alone.rpcAddress)})
     t.after(() => transport.close())
     const membership = new Membership(newMemberTable(settings, alone), 'n4', transport, seededRandom(2), quiet)
     // An empty store is all the join asks of it.
@@ -171,7 +176,8 @@ describe('membership: a name that left joins again', () => {
     const seedRow: Member = {name: 'n1', apiAddress: '10.0.0.1:7070', rpcAddress: '10.0.0.1:8070', status: 'valid', incarnation: 1}
     // n4 was removed (dyn cluster remove n4, then commit): left, at an incarnation far ahead.
     const removed: Member = {name: 'n4', apiAddress: '10.0.0.4:7070', rpcAddress: '10.0.0.4:8070', status: 'left', handedOff: true, removed: true, incarnation: 3 + removalIncarnationLead}
-    const transport = stubTransport(() => ({ok: false, error: 'unreachable', message: 'not asked', sent: false}))
+    // Only the seed's dial back is sent: the newcomer answers it as itself.
+    const transport = stubTransport(() => ({ok: true, body: {node: 'n4'}}))
     const seed = new Membership(withMember(newMemberTable(settings, seedRow), removed), 'n1', transport, seededRandom(3), quiet)
     // The operator moved n4's folder aside and started n4 again on an empty one, with --seeds.
     const newcomer: Member = {name: 'n4', apiAddress: '10.0.0.4:7070', rpcAddress: '10.0.0.4:8070', status: 'joining', incarnation: 1}
@@ -241,3 +247,87 @@ describe('membership: a restart given --seeds (checkSeedsOnRestart)', () => {
   })
 })
 
+
+describe('membership: a joining node the seed cannot reach where it says it is', () => {
+  const settings: ClusterSettings = {clusterId: '0123456789abcdef', partitionCount: 16, defaultN: 3, defaultR: 2, defaultW: 2, conflictPolicy: 'siblings'}
+  const quiet = {onChange: () => undefined, log: () => undefined}
+  const seedRow: Member = {name: 'n1', apiAddress: '10.0.0.1:7070', rpcAddress: '10.0.0.1:8070', status: 'valid', incarnation: 1}
+  // Started with --advertise 10.9.9.9: it listens elsewhere, and nothing answers there.
+  const newcomer: Member = {name: 'n4', apiAddress: '10.9.9.9:7070', rpcAddress: '10.9.9.9:8070', status: 'joining', incarnation: 1}
+  const refused: RpcResult = {ok: false, error: 'unreachable', message: 'cannot connect to 10.9.9.9:8070: no route to the host (EHOSTUNREACH)', sent: false}
+
+  it('dialBackRefusal: only the node itself answering, or its router saying it is still starting, lets the join through', () => {
+    assert.equal(dialBackRefusal(newcomer, 'n1', {ok: true, body: {node: 'n4'}}), undefined)
+    // dyn start --seeds joins before it serves: its StartingRouter answers for it.
+    assert.equal(dialBackRefusal(newcomer, 'n1', {ok: false, error: 'remote', code: 'overloaded', message: 'n4 is still starting'}), undefined)
+    const cases: Array<[RpcResult, RegExp]> = [
+      [refused, /\(cannot connect to 10\.9\.9\.9:8070: no route to the host \(EHOSTUNREACH\)\)/],
+      [{ok: false, error: 'timeout', message: 'no answer from 10.9.9.9:8070 within 2000 ms'}, /\(no answer from 10\.9\.9\.9:8070 within 2000 ms\)/],
+      // 127.0.0.1 advertised from another machine reaches a node there, or the seed itself.
+      [{ok: true, body: {node: 'n1'}}, /\(n1 answers there, not n4\)/],
+      [{ok: false, error: 'remote', code: 'overloaded', message: 'n7 is still starting'}, /\(n7 is still starting\)/],
+      [{ok: true, body: null}, /\(what answers there is no dyn node\)/],
+    ]
+    for (const [answer, why] of cases) {
+      const refusal = dialBackRefusal(newcomer, 'n1', answer)
+      assert.ok(refusal !== undefined, JSON.stringify(answer))
+      assert.equal(refusal.code, 'joiner_unreachable')
+      assert.match(refusal.message, why)
+      assert.match(refusal.message, /^n1 cannot reach n4 at 10\.9\.9\.9:8070, the internode address n4 advertises \(.*\), and every member must: nothing was staged\. Restart n4 with --advertise set to an address the cluster's nodes can connect to \(or open the way from them to 10\.9\.9\.9:8070\), then join again$/)
+      assert.deepEqual(refusal.details, {node: 'n4', rpcAddress: '10.9.9.9:8070'})
+    }
+  })
+
+  it('a seed refuses the join, and its table is as it was: no row of the newcomer', async () => {
+    const transport = stubTransport(() => refused)
+    const seed = new Membership(newMemberTable(settings, seedRow), 'n1', transport, seededRandom(3), quiet)
+    const before = seed.table
+    await assert.rejects(seed.handleJoin({member: newcomer, requestedSettings: {}}), (error: DynError) => error.code === 'joiner_unreachable')
+    assert.equal(seed.table, before)
+    assert.equal(findMember(seed.table, 'n4'), undefined)
+    // One dial back, to the address the newcomer advertises, paced by the seed itself.
+    assert.deepEqual(transport.asked, ['10.9.9.9:8070'])
+    assert.deepEqual(transport.options, [{callerPaced: true}])
+    assert.ok(joinDialBackTimeoutMs <= 2000, 'a connect that times out is the transport\'s 2 s: no longer')
+  })
+
+  it('dyn start --seeds: tried again like a silent seed, then fails with the seed\'s words, not "could not reach the seed"', async () => {
+    const answer = 'n1 cannot reach n5 at 127.0.0.1:47180, the internode address n5 advertises (connection refused), and every member must: nothing was staged. Restart n5 with --advertise set to an address the cluster\'s nodes can connect to, then join again'
+    const transport = stubTransport(() => ({ok: false, error: 'remote', code: 'joiner_unreachable', message: answer}))
+    const logged: string[] = []
+    const error = await joinError(transport, ['127.0.0.1:47070'], joiner(47080, 47180), 3, logged)
+    assert.equal(transport.asked.length, 3)
+    assert.deepEqual(logged, [`the seed 127.0.0.1:47070 refused the join: ${answer}; trying again 0.5 s apart, 3 tries in all`])
+    assert.equal(error.code, 'joiner_unreachable')
+    assert.equal(error.message, `could not join: ${answer}`)
+    assert.deepEqual(error.details, {node: 'n5', rpcAddress: '127.0.0.1:47180'})
+  })
+
+  it('dyn cluster join: refused with what to do, and the node still runs alone, ready to join once restarted', async (t) => {
+    const time = new SimulatedTime({settle: () => new Promise((resolve) => setImmediate(resolve))})
+    const network = new SimulatedNetwork({time, random: seededRandom(1)})
+    // n4 listens on 10.0.0.4:8070 but was started with --advertise 10.9.9.9, where nothing listens.
+    const alone: Member = {name: 'n4', apiAddress: '10.9.9.9:7070', rpcAddress: '10.9.9.9:8070', status: 'valid', incarnation: 1}
+    const transport = network.listen({address: '10.0.0.4:8070', nodeName: 'n4', handler: async (type) => (type === MessageType.Ping ? {node: 'n4'} : undefined), scheduler: time.node('10.0.0.4:8070')})
+    t.after(() => transport.close())
+    const membership = new Membership(newMemberTable(settings, alone), 'n4', transport, seededRandom(2), quiet)
+    const store = {isObjectFree: async () => true} as unknown as Store
+    const node = membershipSubsystem({self: 'n4', membership, transport, detector: new FailureDetector(), clock: time, store, gossipIntervalMs: 1000})
+    const seedTransport = network.listen({address: seedRow.rpcAddress, nodeName: 'n1', handler: async (_type, body) => seedMembership.handleJoin(body), scheduler: time.node(seedRow.rpcAddress)})
+    t.after(() => seedTransport.close())
+    const seedMembership = new Membership(newMemberTable(settings, seedRow), 'n1', seedTransport, seededRandom(3), quiet)
+    const failed = await time.until(
+      node.joinAnotherCluster(seedRow.rpcAddress).then(
+        () => assert.fail('a node no member can reach was joined'),
+        (error: unknown) => error,
+      ),
+      60_000,
+    )
+    assert.ok(failed instanceof DynError, String(failed))
+    assert.equal(failed.code, 'joiner_unreachable')
+    assert.match(failed.message, /^the seed 10\.0\.0\.1:8070 refused the join: n1 cannot reach n4 at 10\.9\.9\.9:8070, the internode address n4 advertises \(connection to 10\.9\.9\.9:8070 refused\).*Restart n4 with --advertise set to an address/)
+    assert.deepEqual(failed.details, {node: 'n4', rpcAddress: '10.9.9.9:8070'})
+    assert.ok(runsAlone(membership.table, 'n4'), 'n4 runs alone, as before the command')
+    assert.equal(findMember(seedMembership.table, 'n4'), undefined, 'nothing staged on the seed')
+  })
+})
