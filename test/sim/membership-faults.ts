@@ -53,6 +53,15 @@ export interface MembershipChangeConfig {
    */
   readonly joinedAlone?: boolean
   /**
+   * A join of a node started alone only: its operator first gets its --advertise wrong (an address
+   * where nothing listens, which no member can reach), at its first start (`at-join`: its `dyn
+   * cluster join` must be refused, joiner_unreachable, with nothing staged) or in a restart after
+   * its join was staged (`before-commit`: the plan must list the join as one a commit leaves out,
+   * and a commit must not apply it). Then it is restarted with the right address, and joined and
+   * committed. A new user's walk found such a join answered ok and then shown by no plan.
+   */
+  readonly wrongAdvertise?: 'at-join' | 'before-commit'
+  /**
    * A leave only (issue 19 item 4): a second node leaves too, its leave staged through another
    * node at the same moment as the first, and one commit makes both.
    */
@@ -85,7 +94,12 @@ export async function runMembershipChange(cluster: SimCluster, random: Random, c
   const ringBefore = committedRing(cluster)
   const memberCount = ringBefore?.members.length ?? cluster.nodes.length
   if (config.kind === 'join') {
-    const node = await cluster.addNode({alone: config.joinedAlone === true})
+    const wrong = config.joinedAlone === true ? config.wrongAdvertise : undefined
+    const node = wrong === undefined ? await cluster.addNode({alone: config.joinedAlone === true}) : await cluster.startAlone(wrong === 'at-join' ? unreachableAddressOf(cluster) : undefined)
+    if (wrong !== undefined) {
+      const failure = await joinWithWrongAdvertise(cluster, node, wrong, history)
+      if (failure !== undefined) return {kind: 'join', node, ringBefore, expectedMembers: memberCount + 1, failure}
+    }
     if (config.joinedAlone === true) {
       const failure = await changeThroughAnyNode(cluster, [node], {op: 'commit'}, history)
       if (failure !== undefined) return {kind: 'join', node, ringBefore, expectedMembers: memberCount + 1, failure: `the commit of ${node}'s join failed: ${failure}`}
@@ -163,6 +177,67 @@ export async function runMembershipChange(cluster: SimCluster, random: Random, c
     return {kind: 'join', node, ringBefore: ringBetween, expectedMembers: memberCount}
   }
   return {kind: config.kind, node: changed, ringBefore, expectedMembers: memberCount - leavers.length}
+}
+
+/** Where the next node to start would be told to advertise when its operator gets it wrong: nothing listens there. */
+function unreachableAddressOf(cluster: SimCluster): string {
+  return `n${cluster.nodes.length + 1}-elsewhere:7000`
+}
+
+/** Tries of `dyn cluster plan` (a second apart) for the plan to list a join that cannot be committed. */
+const blockedPlanAttemptsMax = 30
+
+/**
+ * The wrong --advertise of a node started alone (MembershipChangeConfig.wrongAdvertise), up to
+ * the point where it runs with the right one and its join is staged: undefined when the cluster
+ * answered as it must, or what it did wrong. Faults may get in the way of any try: a try that
+ * fails for them (a seed or a claimant down or cut off) is made again, a second later.
+ */
+async function joinWithWrongAdvertise(cluster: SimCluster, node: string, wrong: 'at-join' | 'before-commit', history: History): Promise<string | undefined> {
+  if (wrong === 'at-join') {
+    for (let attempt = 0; ; attempt += 1) {
+      if (attempt === changeAttemptsMax) return `no dyn cluster join of ${node}, advertising an address no member reaches, was refused for it in ${changeAttemptsMax} tries`
+      const joined = await cluster.tryJoinAlone(node, attempt)
+      if (joined.ok) return `the join of ${node}, advertising an address no member reaches, was answered ok`
+      if (joined.code === 'joiner_unreachable') break
+      await sleep(cluster.time, 1000)
+    }
+    // Nothing staged: no member took a row of it.
+    const holding = cluster.upNodes().filter((name) => name !== node && cluster.assembled(name)?.membership.table.members.some((member) => member.name === node) === true)
+    if (holding.length > 0) return `the refused join of ${node} left its row on ${holding.join(', ')}`
+    await cluster.restartAdvertising(node, undefined)
+    await cluster.joinAlone(node)
+    return undefined
+  }
+  await cluster.joinAlone(node)
+  const address = `${node}-elsewhere:7000`
+  await cluster.restartAdvertising(node, address)
+  // The plan, through any member, lists the join as one a commit leaves out, with its code.
+  let listed = false
+  for (let attempt = 0; attempt < blockedPlanAttemptsMax && !listed; attempt += 1) {
+    await sleep(cluster.time, 1000)
+    const through = cluster.upNodes().filter((name) => name !== node)
+    const member = cluster.assembled(through[attempt % Math.max(1, through.length)] ?? '')
+    if (member === undefined) continue
+    const plan = await cluster.time.until(member.service.clusterChange({op: 'plan'}), ringSettleMsMax).catch(() => undefined)
+    const blocked = (plan as {blocked?: Array<{node: string; rpcAddress: string; error: string}>} | undefined)?.blocked ?? []
+    listed = blocked.some((change) => change.node === node && change.rpcAddress === address && change.error === 'joiner_unreachable')
+  }
+  history.note(cluster.time.monotonicMs(), `the plan ${listed ? 'lists' : 'never listed'} the join of ${node} as one a commit leaves out`)
+  if (!listed) return `no dyn cluster plan in ${blockedPlanAttemptsMax} tries listed the staged join of ${node}, which no member can reach at ${address}, as one a commit leaves out`
+  // A commit now must not apply it: nothing else is staged, so it is refused.
+  const through = cluster.upNodes().find((name) => name !== node)
+  const committer = through === undefined ? undefined : cluster.assembled(through)
+  if (committer !== undefined) {
+    const outcome = await cluster.time.until(committer.service.clusterChange({op: 'commit'}), ringSettleMsMax).then(
+      () => 'ok',
+      (error: {code?: string}) => error.code ?? 'error',
+    )
+    history.note(cluster.time.monotonicMs(), `cluster commit via ${through} with the join of ${node} unreachable: ${outcome}`)
+    if (outcome === 'ok') return `a commit with only the join of ${node}, which no member can reach at ${address}, staged was answered ok`
+  }
+  await cluster.restartAdvertising(node, undefined)
+  return undefined
 }
 
 /** Whether `leaver` exits (its leave done) within ringSettleMsMax. */

@@ -118,7 +118,13 @@ export function configFor(seed: number): RunConfig {
   // dyn cluster commit` join it, not through --seeds (its own stream too): its one-member ring
   // gives way to the cluster's, and what the join's transfers bring it must stay (found by a new
   // user's walk, where its release handed them back and deleted them).
-  const membership = withAway?.kind === 'join' && seededRandom(deriveSeed(seed, 'joined-alone')).next() < 0.5 ? {...withAway, joinedAlone: true} : withAway
+  const joinedAlone = withAway?.kind === 'join' && seededRandom(deriveSeed(seed, 'joined-alone')).next() < 0.5 ? {...withAway, joinedAlone: true} : withAway
+  // And in half the joins of a node started alone, its operator first gets its --advertise wrong,
+  // at its first start or in a restart after its join was staged (its own stream too): the join
+  // must be refused, or shown by the plan as one a commit leaves out, never taken and then shown
+  // by no plan (a new user's walk).
+  const wrongRandom = seededRandom(deriveSeed(seed, 'wrong-advertise'))
+  const membership = joinedAlone?.joinedAlone === true && wrongRandom.next() < wrongAdvertiseShare ? {...joinedAlone, wrongAdvertise: wrongRandom.next() < 0.5 ? ('at-join' as const) : ('before-commit' as const)} : joinedAlone
   const shaped = {...shapeFor(random, nodeCount, keyCount), deletesAtEnd: deletesAtEndFor(seed, keyCount)}
   // Its own stream too, for the same reason. The homes crash within the first third of the
   // workload's expected length (its clients' pauses average thinkMsMax / 2), so that the
@@ -149,6 +155,9 @@ export function configFor(seed: number): RunConfig {
   if (membership?.kind === 'remove') return {...onMachines, faults: {...onMachines.faults, wipeAllowed: false}, membership}
   return membership === undefined ? onMachines : {...onMachines, membership}
 }
+
+/** The share of joins of a node started alone whose operator first gets its --advertise wrong. */
+export const wrongAdvertiseShare = 0.5
 
 /** The share of seeds whose keys may have only a few siblings (ClusterConfig.siblingsPerKeyMax). */
 export const siblingsLimitedShare = 0.3
@@ -394,7 +403,9 @@ export function describeFailure(result: RunResult, contextLines = 25): string {
   const lines = [`seed ${result.seed}: ${result.violations.length} violation(s) — reproduce with: npm run sim -- --seed ${result.seed}`]
   const downMs = result.config.membership?.downBeforeRemoveMs
   const then = result.config.membership?.joinAfter === true ? ', then a join' : ''
-  const change = result.config.membership === undefined ? '' : `, ${result.config.membership.kind} at ${result.config.membership.atMs} ms${downMs === undefined ? '' : ` after ${downMs} ms down`}${then}`
+  const wrong = result.config.membership?.wrongAdvertise
+  const joinedHow = result.config.membership?.joinedAlone === true ? ` (started alone${wrong === undefined ? '' : `, a wrong --advertise ${wrong}`})` : ''
+  const change = result.config.membership === undefined ? '' : `, ${result.config.membership.kind}${joinedHow} at ${result.config.membership.atMs} ms${downMs === undefined ? '' : ` after ${downMs} ms down`}${then}`
   const homesCrash = result.config.homesCrash === undefined ? '' : `, every home of ${result.config.homesCrash.key} down at ${result.config.homesCrash.atMs} ms`
   const growth = result.config.growth === undefined ? '' : `, growing by joins at ${result.config.growth.joinsAtMs.join(', ')} ms`
   const perMachine = result.config.cluster.processesPerMachine ?? 1
