@@ -80,9 +80,12 @@ type Parsed<T> = {ok: true; value: T} | {ok: false; message: string}
 
 /** `--max-regression`: a percentage with its sign (`10%`, `2.5%`), so that 0.1 and 10 are never confused. */
 export function parseMaxRegression(text: string): Parsed<number> {
-  const match = /^\s*(\d+(?:\.\d+)?)\s*%\s*$/.exec(text)
+  const match = /^\s*(-?)\s*(\d+(?:\.\d+)?)\s*%\s*$/.exec(text)
+  // A negative tolerance is written right, with its sign; it is the value that cannot be: a
+  // figure would have to get better to pass.
+  if (match?.[1] === '-' && Number(match[2]) > 0) return {ok: false, message: `--max-regression ${text.trim()}: the tolerance must be at least 0% (0%: any figure worse than the baseline's is a regression)`}
   if (match === null) return {ok: false, message: `--max-regression "${text}": give a percentage with its % sign, such as 10% or 2.5%`}
-  const fraction = Number(match[1]) / 100
+  const fraction = Number(match[2]) / 100
   if (fraction > maxRegressionLimit) return {ok: false, message: `--max-regression ${text}: at most ${maxRegressionLimit * 100}% (a figure ${maxRegressionLimit + 1} times worse)`}
   return {ok: true, value: fraction}
 }

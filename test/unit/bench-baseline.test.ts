@@ -27,11 +27,18 @@ describe('parseMaxRegression', () => {
     assert.deepEqual(parseMaxRegression('1000%'), {ok: true, value: 10})
   })
 
-  it('refuses a bare number, a negative or a silly one, saying the syntax', () => {
-    for (const text of ['0.1', '10', '-5%', 'ten%', '%', '', '10%%', '1e2%']) {
+  it('refuses a bare number or a silly one, saying the syntax', () => {
+    for (const text of ['0.1', '10', 'ten%', '%', '', '10%%', '1e2%', '-5']) {
       const parsed = parseMaxRegression(text)
       assert.equal(parsed.ok, false, `"${text}" was accepted`)
       assert.match((parsed as {message: string}).message, /percentage with its % sign, such as 10%/, text)
+    }
+    // A negative tolerance has its % sign: what is wrong is the value, and the message says so.
+    for (const text of ['-5%', ' -0.5 % ']) {
+      const negative = parseMaxRegression(text)
+      assert.equal(negative.ok, false, `"${text}" was accepted`)
+      assert.match((negative as {message: string}).message, /must be at least 0%/, text)
+      assert.doesNotMatch((negative as {message: string}).message, /with its % sign/, text)
     }
     const huge = parseMaxRegression('5000%')
     assert.equal(huge.ok, false)
