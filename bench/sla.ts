@@ -9,7 +9,7 @@ import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 import type {KindSummary} from './recorder.js'
 import {nearestCommand} from '../src/cli/command-not-found.js'
-import {isWorkloadName} from './workloads.js'
+import {isWorkloadName, workloads} from './workloads.js'
 import type {OperationKind, WorkloadName} from './workloads.js'
 
 export interface SlaRun {
@@ -127,6 +127,42 @@ export async function loadSla(file: string): Promise<{ok: true; sla: Sla} | {ok:
     return {ok: false, message: `cannot read the SLA file ${file}: ${(error as Error).message}${shipped}`}
   }
   return parseSla(text, file)
+}
+
+/** A latency target no run of the workload can measure, and what the workload does instead. */
+export interface UnmeasurableTargets {
+  readonly ok: false
+  readonly error: 'sla_not_measurable'
+  readonly message: string
+  /** The operations of the targets that cannot be measured, each once. */
+  readonly operations: readonly OperationKind[]
+  readonly workload: WorkloadName
+  readonly workloadOperations: readonly OperationKind[]
+}
+
+/**
+ * The targets of `sla` that `workload` can never measure, because it never runs their
+ * operation (an insert target with workload a, which reads and updates), or undefined when
+ * every target can be measured. Knowable before anything runs, so the file is refused then
+ * rather than judged "not measured" after a whole run. `workloadSource` says where the workload
+ * came from (--workload, the file's run.workload, or the default), since that is what to change.
+ * A rare operation (workload d's 5% inserts) can still miss a very short run; that is not known
+ * beforehand and stays a "not measured" verdict.
+ */
+export function unmeasurableTargets(sla: Sla, source: string, workload: WorkloadName, workloadSource: string): UnmeasurableTargets | undefined {
+  const workloadOperations = workloads[workload].mix.map((entry) => entry.kind)
+  const operations = [...new Set(sla.targets.map((target) => target.operation).filter((operation) => !workloadOperations.includes(operation)))]
+  if (operations.length === 0) return undefined
+  const indexes = sla.targets.flatMap((target, i) => (operations.includes(target.operation) ? [`targets[${i}]`] : []))
+  const having = (operation: OperationKind): string => {
+    const names = (Object.keys(workloads) as WorkloadName[]).filter((name) => workloads[name].mix.some((entry) => entry.kind === operation))
+    return `${operation}: workload ${names.join(' or ')}`
+  }
+  const message =
+    `${source}: ${indexes.join(', ')} ${indexes.length === 1 ? 'is' : 'are'} on ${operations.join(' and ')}, which workload ${workload} (${workloadSource}) never runs: ` +
+    `its operations are ${workloadOperations.join(' and ')}, so ${indexes.length === 1 ? 'that target' : 'those targets'} could only be "not measured", a miss, after the whole run; ` +
+    `run a workload that has ${operations.length === 1 ? 'it' : 'them'} (${operations.map(having).join('; ')}) or take the target out of the file`
+  return {ok: false, error: 'sla_not_measurable', message, operations, workload, workloadOperations}
 }
 
 /**

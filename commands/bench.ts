@@ -25,7 +25,7 @@ import {capacityPrecisionDefault, capacityRatePerSMax, capacityStartRatePerSDefa
 import {parseFaultSpec} from '../bench/faults.js'
 import type {FaultSpec} from '../bench/faults.js'
 import {openLoopConnectionsPerNodeDefault} from '../bench/open-loop.js'
-import {loadSla} from '../bench/sla.js'
+import {loadSla, unmeasurableTargets} from '../bench/sla.js'
 import type {Sla} from '../bench/sla.js'
 import {workloads} from '../bench/workloads.js'
 import type {WorkloadName} from '../bench/workloads.js'
@@ -105,7 +105,11 @@ Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could no
     'client-driven': Flags.boolean({description: 'open loop only: send each request to a coordinator chosen from a cached ring (paper 6.4)', default: false}),
     calibrate: Flags.boolean({description: 'measure this machine\'s HTTP ceiling with the same driver first (and, with --rate, its latency floor at that rate); over HTTPS, with the nodes\' certificate, for a cluster the bench starts with TLS', default: false}),
     'calibration-duration': Flags.integer({description: 'seconds of calibration', default: 5, min: 1}),
-    sla: Flags.string({description: 'SLA file (bench/sla/*.json): run parameters and targets; exit 1 when one is missed'}),
+    sla: Flags.string({
+      description:
+        "SLA file: run parameters and targets; exit 1 when one is missed. Each target must be on an operation the workload runs (sla_not_measurable, exit 2). dyn ships bench/sla/paper.json and ci.json",
+      helpValue: 'FILE',
+    }),
     'hdr-out': Flags.string({description: 'save the full latency histograms (HdrHistogram base64, per operation) to this file'}),
     seed: Flags.integer({description: 'random seed for keys and operations', default: 1}),
     timeout: Flags.integer({description: 'seconds before one HTTP request is a timeout', default: 10, min: 1}),
@@ -134,6 +138,17 @@ Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could no
     }
     const fromSla = sla?.run ?? {}
     const workload = (flags.workload ?? fromSla.workload ?? 'a') as WorkloadName
+    // The file is checked with the workload that will run (--workload overrides the file's): a
+    // target on an operation it never runs is refused now, not judged "not measured" after the
+    // run, which a capacity search would repeat at every rate and a --fault run in every window.
+    if (sla !== undefined && flags.sla !== undefined) {
+      const workloadSource = flags.workload !== undefined ? `--workload ${flags.workload}` : fromSla.workload !== undefined ? 'the file\'s run.workload' : 'the default workload'
+      const unmeasurable = unmeasurableTargets(sla, flags.sla, workload, workloadSource)
+      if (unmeasurable !== undefined) {
+        const {ok: _ok, error, message, ...details} = unmeasurable
+        this.fail(flags.json, error, message, details)
+      }
+    }
     const rate = flags.rate ?? (flags.connections === undefined ? fromSla.ratePerS : undefined)
     const connections = flags.connections ?? (flags.rate === undefined ? fromSla.connections : undefined) ?? 50
     const faults: FaultSpec[] = []

@@ -11,7 +11,7 @@ import path from 'node:path'
 import {describe, it} from 'node:test'
 import {fileURLToPath} from 'node:url'
 import type {KindSummary} from '../../bench/recorder.js'
-import {judge, loadSla, parseSla} from '../../bench/sla.js'
+import {judge, loadSla, parseSla, unmeasurableTargets} from '../../bench/sla.js'
 import type {Sla} from '../../bench/sla.js'
 import type {OperationKind} from '../../bench/workloads.js'
 
@@ -159,6 +159,32 @@ function slaOf(document: Record<string, unknown>): Sla {
   assert.ok(parsed.ok, parsed.ok ? '' : parsed.message)
   return parsed.sla
 }
+
+describe('unmeasurableTargets', () => {
+  const withInsert = slaOf({...validDocument(), targets: [{operation: 'read', percentile: 99.9, maxMs: 300}, {operation: 'insert', percentile: 99.9, maxMs: 300}]})
+
+  it('refuses a target on an operation the workload never runs, naming it, the workload and its operations', () => {
+    const refused = unmeasurableTargets(withInsert, 'sla.json', 'a', "the file's run.workload")
+    assert.ok(refused !== undefined, 'an insert target with workload a was accepted')
+    assert.equal(refused.error, 'sla_not_measurable')
+    assert.deepEqual(refused.operations, ['insert'])
+    assert.deepEqual(refused.workloadOperations, ['read', 'update'])
+    assert.match(refused.message, /^sla\.json: targets\[1\] is on insert, which workload a \(the file's run\.workload\) never runs: its operations are read and update/)
+    assert.match(refused.message, /insert: workload d/, 'says which workload has the operation')
+  })
+
+  it('judges the workload that will run: one that has every operation passes, another is refused', () => {
+    assert.equal(unmeasurableTargets(withInsert, 'sla.json', 'd', '--workload d'), undefined)
+    assert.equal(unmeasurableTargets(slaOf(validDocument()), 'sla.json', 'a', 'the default workload'), undefined)
+    const readOnly = unmeasurableTargets(slaOf(validDocument()), 'sla.json', 'c', '--workload c')
+    assert.deepEqual(readOnly?.operations, ['update'])
+    assert.match(readOnly?.message ?? '', /workload c \(--workload c\) never runs: its operations are read/)
+    // Every target on operations the cart never runs, each operation said once.
+    const cart = unmeasurableTargets(slaOf({...validDocument(), targets: [{operation: 'read', percentile: 99, maxMs: 1}, {operation: 'update', percentile: 99, maxMs: 1}, {operation: 'read', percentile: 50, maxMs: 1}]}), 'sla.json', 'cart', '--workload cart')
+    assert.deepEqual(cart?.operations, ['read', 'update'])
+    assert.match(cart?.message ?? '', /targets\[0\], targets\[1\], targets\[2\] are on read and update/)
+  })
+})
 
 describe('judge', () => {
   const sla = slaOf({
