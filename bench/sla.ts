@@ -4,7 +4,7 @@
  * anything runs; the verdict lists every target met or missed with the measured value.
  */
 
-import {readFile} from 'node:fs/promises'
+import {access, readFile} from 'node:fs/promises'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 import type {KindSummary} from './recorder.js'
@@ -121,12 +121,35 @@ export async function loadSla(file: string): Promise<{ok: true; sla: Sla} | {ok:
   try {
     text = await readFile(file, 'utf8')
   } catch (error) {
-    // A name without a folder is most often one of the shipped files, given as `--sla ci`.
-    const folder = shippedSlaFolder(process.cwd())
-    const shipped = path.dirname(file) === '.' ? `; the SLA files dyn ships are ${path.join(folder, 'paper.json')} and ${path.join(folder, 'ci.json')}` : ''
-    return {ok: false, message: `cannot read the SLA file ${file}: ${(error as Error).message}${shipped}`}
+    return {ok: false, message: `cannot read the SLA file ${file}: ${(error as Error).message}${await shippedHint(file, error as NodeJS.ErrnoException)}`}
   }
   return parseSla(text, file)
+}
+
+/** The SLA files dyn ships in bench/sla, by name. */
+const shippedSlaNames: readonly string[] = ['paper.json', 'ci.json']
+
+/**
+ * Where the shipped copy is when a missing file has the name of one: README, --help and CI use
+ * `--sla bench/sla/ci.json`, which is read from the current folder and so exists only in a
+ * clone. The shipped file is named, never read in its place: what the user typed is what runs,
+ * and a file of their own by that name may be what they meant. A name without a folder (`--sla
+ * ci`) that is none of them is told every shipped file.
+ */
+async function shippedHint(file: string, error: NodeJS.ErrnoException): Promise<string> {
+  if (error.code !== 'ENOENT') return ''
+  const folder = shippedSlaFolder(process.cwd())
+  const base = path.basename(file)
+  const name = shippedSlaNames.find((shipped) => shipped === base || shipped === `${base}.json`)
+  if (name !== undefined) {
+    const copy = path.join(folder, name)
+    const shipped = await access(copy).then(
+      () => true,
+      () => false,
+    )
+    if (shipped) return `; dyn ships an SLA file of that name at ${copy} (a relative --sla is read from the current folder, ${process.cwd()}): give --sla ${copy} to run it`
+  }
+  return path.dirname(file) === '.' ? `; the SLA files dyn ships are ${shippedSlaNames.map((shipped) => path.join(folder, shipped)).join(' and ')}` : ''
 }
 
 /** A latency target no run of the workload can measure, and what the workload does instead. */

@@ -107,7 +107,7 @@ Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could no
     'calibration-duration': Flags.integer({description: 'seconds of calibration', default: 5, min: 1}),
     sla: Flags.string({
       description:
-        "SLA file: run parameters and targets; exit 1 when one is missed. Each target must be on an operation the workload runs (sla_not_measurable, exit 2). dyn ships bench/sla/paper.json and ci.json",
+        "SLA file: run parameters and targets; exit 1 when one is missed. Each target must be on an operation the workload runs (sla_not_measurable, exit 2). dyn ships bench/sla/paper.json and ci.json in its own folder; a relative path is read from the current folder, and a missing bench/sla/ci.json says where dyn's copy is",
       helpValue: 'FILE',
     }),
     'hdr-out': Flags.string({description: 'save the full latency histograms (HdrHistogram base64, per operation) to this file'}),

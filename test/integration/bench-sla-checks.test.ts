@@ -1,19 +1,22 @@
 /**
  * What `dyn bench --sla` refuses before anything starts, as a user meets it: a target the
  * workload can never measure (an insert target with workload a), whichever way the workload was
- * chosen. Each run is refused before a cluster starts, so the file starts none; its temp folder
- * is its own.
+ * chosen, and a shipped SLA file named by its path in a clone from another folder. Each run is
+ * refused before a cluster starts, so the file starts none; its temp folder is its own.
  */
 
 import assert from 'node:assert/strict'
 import {mkdtemp, rm, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
+import {fileURLToPath} from 'node:url'
 import {after, before, describe, it} from 'node:test'
 import {runDyn} from './harness.js'
 
 /** A refusal comes before anything starts; a run that started instead is cut off by this. */
 const refusalTimeoutMs = 60_000
+
+const shippedSla = (name: string): string => fileURLToPath(new URL(`../../../bench/sla/${name}`, import.meta.url))
 
 describe('dyn bench --sla: refused before the run', () => {
   let dir = ''
@@ -56,4 +59,11 @@ describe('dyn bench --sla: refused before the run', () => {
     assert.match(text.stderr, /insert\.json: targets\[1\] is on insert.*\[sla_not_measurable\]$/m)
   })
 
+  it('--sla bench/sla/ci.json from a folder other than the clone names the shipped copy, and runs nothing in its place', async () => {
+    const result = await runDyn(['bench', '--nodes', '1', '--sla', 'bench/sla/ci.json'], {cwd: dir, timeoutMs: refusalTimeoutMs})
+    assert.equal(result.code, 2, result.stderr + result.stdout)
+    assert.match(result.stderr, /cannot read the SLA file bench\/sla\/ci\.json: ENOENT/)
+    assert.ok(result.stderr.includes(`dyn ships an SLA file of that name at ${shippedSla('ci.json')}`), result.stderr)
+    assert.doesNotMatch(result.stderr, /^(starting|loading|running)/m, 'nothing ran')
+  })
 })

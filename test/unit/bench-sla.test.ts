@@ -82,6 +82,20 @@ describe('parseSla', () => {
     assert.doesNotMatch((missing as {message: string}).message, /dyn ships/, 'a path with a folder is the user\'s own file')
   })
 
+  it('a missing path that names a shipped file says where the shipped copy is, and reads nothing in its place', async () => {
+    // README, --help and CI give bench/sla/ci.json, which only a clone has under the current folder.
+    const elsewhere = path.join(tmpdir(), 'dyn-no-such-folder', 'bench', 'sla', 'ci.json')
+    const missing = await loadSla(elsewhere)
+    assert.equal(missing.ok, false, 'the shipped file was read in place of the one given')
+    const message = (missing as {message: string}).message
+    assert.match(message, /^cannot read the SLA file \S*dyn-no-such-folder\/bench\/sla\/ci\.json: ENOENT/)
+    assert.ok(message.includes(`dyn ships an SLA file of that name at ${slaFile('ci.json')}`) || message.includes('dyn ships an SLA file of that name at bench/sla/ci.json'), message)
+    assert.match(message, /give --sla \S*bench\/sla\/ci\.json to run it/)
+    // `--sla paper` is the shipped paper.json by name; another name in a folder gets no hint.
+    assert.match((await loadSla('paper') as {message: string}).message, /dyn ships an SLA file of that name at \S*bench\/sla\/paper\.json/)
+    assert.doesNotMatch((await loadSla(path.join(tmpdir(), 'dyn-no-such-folder', 'mine.json')) as {message: string}).message, /dyn ships/)
+  })
+
   it('accepts a minimal SLA and defaults the description and the run', () => {
     const parsed = parseSla(JSON.stringify({name: 'min', targets: [{operation: 'cart', percentile: 100, maxMs: 1}]}), 'min.json')
     assert.ok(parsed.ok, parsed.ok ? '' : parsed.message)
