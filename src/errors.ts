@@ -41,7 +41,10 @@ export const errorCodes = [
   'https_required',
   /** A client's TLS handshake answered in plain HTTP: the node serves no TLS, so https:// or --tls-ca is the mistake. */
   'tls_not_served',
-  /** A command stopped by its user (Ctrl-C) before it could finish: dyn verify, which then checked nothing (exit 2). */
+  /**
+   * A command stopped by its user (Ctrl-C) before it could finish: dyn verify, which then checked
+   * nothing (exit 2); dyn bench, which made no report (exit 130).
+   */
   'interrupted',
   /**
    * A join that cannot take effect: the node to join does not answer at the internode address it
@@ -49,6 +52,8 @@ export const errorCodes = [
    * staged join out of a commit, and refuses a commit that would apply nothing else).
    */
   'joiner_unreachable',
+  /** dyn bench --sla: a target on an operation the workload never runs, which no run of it could measure. */
+  'sla_not_measurable',
 ] as const
 
 export type ErrorCode = (typeof errorCodes)[number]
