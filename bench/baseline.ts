@@ -166,9 +166,10 @@ function failedRunProblem(run: {operations: readonly KindSummary[]}, faults: unk
 export function parseBaseline(text: string, source: string): Parsed<ComparedReport> {
   const save = 'save one with dyn bench --json > FILE'
   const saveNew = 'save a new baseline from a successful run (dyn bench --json > FILE) and compare with that'
-  // A bench stopped by Ctrl-C (or killed) prints no report, so `--json > FILE` leaves FILE empty.
+  // A bench killed (or interrupted, before dyn said so in JSON) prints no report, so
+  // `--json > FILE` leaves FILE empty.
   if (text.trim() === '') {
-    return {ok: false, message: `the baseline ${source} is empty: a dyn bench --json that was interrupted (Ctrl-C) or killed prints no report; ${saveNew}`}
+    return {ok: false, message: `the baseline ${source} is empty: a dyn bench --json that was interrupted (Ctrl-C) by a dyn older than its "interrupted" answer, or killed, prints no report; ${saveNew}`}
   }
   let raw: unknown
   try {
@@ -178,6 +179,10 @@ export function parseBaseline(text: string, source: string): Parsed<ComparedRepo
   }
   const fail = (what: string): {ok: false; message: string} => ({ok: false, message: `the baseline ${source} is not a dyn bench --json report: ${what}; ${save}`})
   if (!isRecord(raw)) return fail('expected an object')
+  // An interrupted --json run answers so, with no report: said apart, as the empty file was.
+  if (raw.ok === false && raw.error === 'interrupted') {
+    return {ok: false, message: `the baseline ${source} is the answer of a dyn bench --json that was interrupted (${String(raw.signal ?? 'Ctrl-C')} while ${String(raw.phase ?? 'running')}) before its report: it holds no figures to compare with; ${saveNew}`}
+  }
   if (raw.ok === false && typeof raw.error === 'string') {
     return {ok: false, message: `the baseline ${source} is the answer of a dyn bench that failed (${raw.error}: ${String(raw.message)}), not a run to compare with; ${saveNew}`}
   }

@@ -196,6 +196,33 @@ export interface CoreUse {
   readonly cores: number
 }
 
+/** What a run was doing, said when it is interrupted: no report is made then (commands/bench.ts). */
+export type RunPhase = 'checking' | 'calibrating' | 'starting' | 'loading' | 'running'
+
+/** A run stopped by a signal, told once what it started has been stopped and removed. */
+export interface Interruption {
+  readonly signal: NodeJS.Signals
+  readonly phase: RunPhase
+}
+
+const phaseWords: Record<RunPhase, string> = {
+  checking: 'checking the run',
+  calibrating: 'calibrating',
+  starting: 'starting',
+  loading: 'loading the records',
+  running: 'running the workload (warm-up or measured run)',
+}
+
+/**
+ * What an interrupted run says: when, that it made no report, and what became of the cluster (a
+ * started one is stopped and removed; nodes given with --node are left as they were, with the
+ * records it loaded).
+ */
+export function interruptionMessage(interruption: Interruption, startedCluster: boolean): string {
+  const cluster = startedCluster ? 'the cluster it started was stopped and its folder removed' : 'the nodes given with --node are left running, with the records it loaded'
+  return `interrupted by ${interruption.signal} while ${phaseWords[interruption.phase]}: no report was made (an interrupted run measured less than it was set to); ${cluster}`
+}
+
 /** Records are loaded with this many writes in flight. */
 const loadConcurrency = 64
 /** Times one record a node shed is sent again during the load, and the first wait (the node's hint), doubling. */
@@ -209,7 +236,12 @@ const progressIntervalMs = 250
  * --json, an experiment) none is made: a snapshot summarises every histogram of the run, which
  * took 6% of the bench's CPU in a closed loop when nothing read it.
  */
-export async function runBench(asked: BenchConfig, sla: Sla | undefined, onProgress?: (snapshot: ProgressSnapshot) => void): Promise<BenchReport> {
+export async function runBench(
+  asked: BenchConfig,
+  sla: Sla | undefined,
+  onProgress?: (snapshot: ProgressSnapshot) => void,
+  onInterrupted?: (interruption: Interruption) => void,
+): Promise<BenchReport> {
   const cleanups: Array<() => Promise<void>> = []
   let cleaning: Promise<void> | undefined
   const cleanUp = (): Promise<void> => {
@@ -219,9 +251,17 @@ export async function runBench(asked: BenchConfig, sla: Sla | undefined, onProgr
     return cleaning
   }
   // Interrupted, the bench still stops the cluster and the calibration server it started: they
-  // are detached processes, and would otherwise keep their ports.
-  const onSignal = (): void => {
-    void cleanUp().then(() => process.exit(130))
+  // are detached processes, and would otherwise keep their ports. The caller is told only once
+  // they are stopped, so that what it says of them is true, and exits 130 whatever it does.
+  let phase: RunPhase = 'checking'
+  const onSignal = (signal: NodeJS.Signals): void => {
+    void cleanUp().then(() => {
+      try {
+        onInterrupted?.({signal, phase})
+      } finally {
+        process.exit(130)
+      }
+    })
   }
   process.once('SIGINT', onSignal)
   process.once('SIGTERM', onSignal)
@@ -239,7 +279,9 @@ export async function runBench(asked: BenchConfig, sla: Sla | undefined, onProgr
     if (config.nodes.length > 0) await checkReachable(config.nodes, config.timeoutS, config.tls)
     // Starting has no length of its own to show progress against (durationS 0: none).
     onProgress?.({phase: 'starting', elapsedS: 0, durationS: 0, done: 0, operations: []})
+    phase = config.calibrate ? 'calibrating' : 'starting'
     const calibration = config.calibrate ? await calibrate(config, onProgress, cleanups) : undefined
+    phase = 'starting'
     const started = config.nodes.length > 0 ? undefined : await startCluster(config, cleanups)
     const nodes = started?.addresses ?? config.nodes
     // A cluster the bench started is asked once it serves: starting it is what "starting" says.
@@ -248,7 +290,9 @@ export async function runBench(asked: BenchConfig, sla: Sla | undefined, onProgr
     const random = seededRandom(config.seed)
     const chooser = keyChooser(config.distribution, config.records, random)
     const factory = new OperationFactory({workload: workloads[config.workload], chooser, contexts, valueSize: config.valueSize, quorum: {n: config.n, r: config.r, w: config.w, dw: config.dw}, random})
+    phase = 'loading'
     const load = config.load ? await loadRecords(config, nodes, factory, onProgress) : undefined
+    phase = 'running'
     const route = config.clientDriven ? await clientDrivenRoute(nodes, config.tls) : undefined
     const measure = (mode: LoopMode, label?: string): Promise<Measured> =>
       measureRun({...config, mode}, nodes, factory, route, sla, onProgress, label, started === undefined || planned.length === 0 ? undefined : {cluster: started.faultable, faults: planned, cleanups})

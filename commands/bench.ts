@@ -17,9 +17,9 @@ import type {ComparedReport, RegressionMetric, RegressionReport} from '../bench/
 import {junitReport, markdownSummary} from '../bench/ci-reports.js'
 import {failureAdvice, unmeasuredRun} from '../bench/failed-run.js'
 import {formatReport} from '../bench/report.js'
-import {runBench, writeHistograms} from '../bench/runner.js'
+import {interruptionMessage, runBench, writeHistograms} from '../bench/runner.js'
 import {warmupSClosedDefault, warmupSDefaultOf, warmupSOpenDefault} from '../bench/warmup.js'
-import type {BenchConfig, BenchReport, ProgressSnapshot, StartTlsFiles} from '../bench/runner.js'
+import type {BenchConfig, BenchReport, Interruption, ProgressSnapshot, StartTlsFiles} from '../bench/runner.js'
 import {tlsFilesOf} from '../src/transport/tls-options.js'
 import {capacityPrecisionDefault, capacityRatePerSMax, capacityStartRatePerSDefault, capacityStepsMaxDefault} from '../bench/capacity.js'
 import {parseFaultSpec} from '../bench/faults.js'
@@ -42,7 +42,7 @@ With --sla FILE the run takes its parameters from the file (flags override) and 
 --fault kill|pause|partition[:NODE][@SECONDS] (repeatable; open loop, on a cluster the bench starts) kills, pauses or cuts off a node mid-run for --fault-duration seconds, then restarts, resumes or heals it; the report judges the run before, during and after each fault, and the SLA holds only if it holds in every window. Requests a node refuses to connect go to the next node, as dyn's clients do.
 With --baseline FILE.json (the --json output of an earlier run with the same parameters, read before this run starts) it compares throughput and latency percentiles per operation and exits 5 when one is worse by more than --max-regression (10% unless given); when both runs were calibrated the figures are compared in units of each run's calibration, which cancels much of a shared machine's drift, else in raw units with a warning.
 For CI, --junit FILE writes JUnit XML (a test case per SLA target, per error rate and per figure compared; needs --sla or --baseline) and --markdown FILE a summary for the job page (e.g. $GITHUB_STEP_SUMMARY); both are written whatever the verdict.
-Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could not be applied or reverted), 2 bad usage (a node certificate that does not verify included: tls_untrusted), 3 cluster unreachable; a load that stored nothing, or (without an SLA) a run in which every operation of a kind failed, exits by what the nodes answered (2 for a refused parameter, 3 for quorum_unmet), 5 regression against the baseline (with the SLA met).`
+Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could not be applied or reverted), 2 bad usage (a node certificate that does not verify included: tls_untrusted), 3 cluster unreachable; a load that stored nothing, or (without an SLA) a run in which every operation of a kind failed, exits by what the nodes answered (2 for a refused parameter, 3 for quorum_unmet), 5 regression against the baseline (with the SLA met), 130 interrupted (Ctrl-C: the cluster the bench started is stopped first; with --json the answer is {"ok": false, "error": "interrupted", ...}, without a partial report).`
 
   static override examples = [
     {description: 'Maximum throughput of a fresh 3-node cluster, YCSB A, 50 connections, calibrated', command: '<%= config.bin %> bench --nodes 3 --workload a --connections 50 --duration 10 --calibrate'},
@@ -216,7 +216,17 @@ Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could no
     const progress = await this.progressRenderer(flags.json)
     let report
     try {
-      report = await runBench(config, sla, flags.json ? undefined : progress.update)
+      // Interrupted, the runner stops what it started, then lets this say so and exits 130. The
+      // answer carries no partial report: the figures of a run cut short cover another length
+      // than its config says (none at all in the warm-up), no SLA or baseline can judge them, and
+      // a script that read them without checking "ok" would take them for the run's.
+      const onInterrupted = (interruption: Interruption): void => {
+        progress.stop()
+        const message = interruptionMessage(interruption, config.nodes.length === 0)
+        if (flags.json) this.printJson({ok: false, error: 'interrupted', message, signal: interruption.signal, phase: interruption.phase})
+        else process.stderr.write(`dyn: ${message} [interrupted]\n`)
+      }
+      report = await runBench(config, sla, flags.json ? undefined : progress.update, onInterrupted)
     } catch (error) {
       progress.stop()
       if (error instanceof UnreachableError) this.fail(flags.json, error.code, error.message, error.details)

@@ -131,8 +131,10 @@ describe('parseBaseline: a failed run is no baseline', () => {
     assert.ok(carriedOut.ok, carriedOut.ok ? '' : carriedOut.message)
   })
 
-  it('refuses an empty file (a --json run interrupted before its report) and a bench error answer, saying to save a new one', () => {
-    assert.match(refused(''), /is empty: a dyn bench --json that was interrupted \(Ctrl-C\) or killed prints no report/)
+  it('refuses an empty file (a --json run killed before its report), an interrupted run\'s answer and a bench error answer, saying to save a new one', () => {
+    assert.match(refused(''), /is empty: a dyn bench --json that was interrupted \(Ctrl-C\) by a dyn older than its "interrupted" answer, or killed, prints no report/)
+    const interrupted = refused(JSON.stringify({ok: false, error: 'interrupted', message: 'interrupted by SIGINT while running the workload', signal: 'SIGINT', phase: 'running'}))
+    assert.match(interrupted, /is the answer of a dyn bench --json that was interrupted \(SIGINT while running\) before its report: it holds no figures to compare with; save a new baseline/)
     assert.match(refused(' \n'), /is empty/)
     assert.match(refused(JSON.stringify({ok: false, error: 'unreachable', message: 'no node answered'})), /answer of a dyn bench that failed/)
   })
