@@ -34,6 +34,21 @@ export const maxRegressionDefault = 0.1
 /** A tolerance above 1000% would let a figure get eleven times worse: that is no check. */
 const maxRegressionLimit = 10
 
+/**
+ * The percentile each latency figure is, for the sample rule below; max and mean rest on every
+ * sample and have no such limit.
+ */
+const percentileOf: Partial<Record<LatencyMetric, number>> = {p50: 50, p90: 90, p99: 99, 'p99.9': 99.9}
+
+/**
+ * The samples a percentile needs to mean something: 1/(1 − p), the count at which one sample
+ * lies above it (100 for p99, 1,000 for p99.9). With fewer, the percentile is the largest sample
+ * or next to it: a p99.9 of 150 samples is their max, and one stall moves it by any amount.
+ */
+export function samplesNeeded(percentile: number): number {
+  return Math.ceil(100 / (100 - percentile) - 1e-9)
+}
+
 const latencyFieldOf: Record<LatencyMetric, keyof LatencySummary> = {p50: 'p50Ms', p90: 'p90Ms', p99: 'p99Ms', 'p99.9': 'p999Ms', max: 'maxMs', mean: 'meanMs'}
 
 /** What of a report a comparison reads: the run's setup, its figures, its calibration and its SLA verdict. */
@@ -381,6 +396,7 @@ export function compareWithBaseline(
     warnings.push(`the baseline missed its SLA ${baselineReport.sla.name}${missed.length === 0 ? '' : ` (${missed.join(', ')})`}: a run no worse than it may miss those targets too`)
   }
   const operations = [...new Set([...currentReport.run.operations.map((op) => op.operation), ...baselineReport.run.operations.map((op) => op.operation)])]
+  warnings.push(...fewSamplesWarnings(baselineReport, currentReport, operations, options.metrics))
   const comparisons: FigureComparison[] = []
   if (options.metrics.includes('throughput')) comparisons.push(compareFigure(baselineReport, currentReport, 'all', 'throughput', calibrated, options.maxRegression))
   for (const operation of operations) {
@@ -401,6 +417,32 @@ export function compareWithBaseline(
     warnings,
     comparisons,
   }
+}
+
+/**
+ * One warning per operation whose compared percentiles rest on fewer samples, in either run,
+ * than samplesNeeded says: such a figure is still compared (a regression check that skipped it
+ * would pass any short run), but its change says little, and a short run is the usual cause.
+ */
+function fewSamplesWarnings(baselineReport: ComparedReport, currentReport: ComparedReport, operations: readonly string[], metrics: readonly RegressionMetric[]): string[] {
+  const warnings: string[] = []
+  for (const operation of operations) {
+    const baselineCount = baselineReport.run.operations.find((op) => op.operation === operation)?.count
+    const currentCount = currentReport.run.operations.find((op) => op.operation === operation)?.count
+    // An operation only one run had is not compared at all, and said so elsewhere.
+    if (baselineCount === undefined || currentCount === undefined) continue
+    const thin = metrics.filter((metric) => {
+      const percentile = percentileOf[metric as LatencyMetric]
+      return percentile !== undefined && Math.min(baselineCount, currentCount) < samplesNeeded(percentile)
+    })
+    if (thin.length === 0) continue
+    const needs = thin.map((metric) => `${samplesNeeded(percentileOf[metric as LatencyMetric] as number).toLocaleString('en-US')} for ${metric}`).join(', ')
+    warnings.push(
+      `${operation} ${thin.join(', ')} rest${thin.length === 1 ? 's' : ''} on too few samples to mean much (this run ${currentCount.toLocaleString('en-US')}, the baseline ${baselineCount.toLocaleString('en-US')}): ` +
+        `a percentile p needs at least 1/(1 - p) samples (${needs}), else it is about the slowest sample, the max; run longer (--duration) or at a higher rate`,
+    )
+  }
+  return warnings
 }
 
 /** A percentage with one decimal: `12.5%`. */

@@ -7,7 +7,7 @@
 
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
-import {compareWithBaseline, formatRegression, incomparableMessage, parseBaseline, parseMaxRegression, parseRegressionMetrics, setupDifferences, setupOfConfig, setupOfReport} from '../../bench/baseline.js'
+import {compareWithBaseline, formatRegression, incomparableMessage, parseBaseline, parseMaxRegression, parseRegressionMetrics, samplesNeeded, setupDifferences, setupOfConfig, setupOfReport} from '../../bench/baseline.js'
 import type {FigureComparison, RegressionReport} from '../../bench/baseline.js'
 import {config, latency, operation, report} from './bench-fixtures.js'
 
@@ -315,6 +315,27 @@ describe('compareWithBaseline', () => {
     // The latency is in calibration medians: on the faster machine, 2 ms is worse.
     assert.equal(find(regression, 'read p99.9').unit, 'calibration medians')
     assert.equal(find(regression, 'read p99.9').regressed, true)
+  })
+
+  it('warns, per operation, of percentiles that rest on too few samples in either run, and still compares them', () => {
+    // 150 reads in this run (a 15 ops/s fixture over 10 s): its p99.9 is its slowest read.
+    const short = report({operations: [operation('read', 15, latency(2, 20)), operation('update', 1000, latency(3, 30))]})
+    const regression = compareWithBaseline(baseline, short, {...defaults, metrics: ['throughput', 'p50', 'p99', 'p99.9', 'max']})
+    const thin = regression.warnings.filter((w) => /too few samples/.test(w))
+    assert.deepEqual(thin, [
+      'read p99.9 rests on too few samples to mean much (this run 150, the baseline 10,000): a percentile p needs at least 1/(1 - p) samples (1,000 for p99.9), else it is about the slowest sample, the max; run longer (--duration) or at a higher rate',
+    ])
+    assert.notEqual(find(regression, 'read p99.9').worseBy, null, 'the figure is compared all the same')
+    // Either run: the baseline's few samples count as much as this run's; each percentile past its count is named.
+    const both = compareWithBaseline(report({operations: [operation('read', 5, latency(2, 20))]}), report({operations: [operation('read', 1000, latency(2, 20))]}), {...defaults, metrics: ['p50', 'p90', 'p99', 'p99.9', 'mean']})
+    assert.ok(both.warnings.some((w) => w.startsWith('read p99, p99.9 rest on too few samples to mean much (this run 10,000, the baseline 50): a percentile p needs at least 1/(1 - p) samples (100 for p99, 1,000 for p99.9)')), both.warnings.join('\n'))
+    assert.match(formatRegression(regression), /^ {2}warning: read p99\.9 rests on too few samples/m)
+    // Enough samples: no warning (1,000 for p99.9 exactly is enough).
+    assert.equal(samplesNeeded(99.9), 1000)
+    assert.equal(samplesNeeded(99), 100)
+    assert.equal(samplesNeeded(50), 2)
+    const enough = compareWithBaseline(report({operations: [operation('read', 100, latency(2, 20))]}), report({operations: [operation('read', 100, latency(2, 20))]}), defaults)
+    assert.ok(!enough.warnings.some((w) => /too few samples/.test(w)), enough.warnings.join('\n'))
   })
 
   it('lists an operation only one run had, without failing on it', () => {

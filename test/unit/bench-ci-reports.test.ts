@@ -244,6 +244,13 @@ describe('markdownSummary', () => {
     }
   })
 
+  it('with a baseline of a short run, says that its percentiles rest on too few samples', () => {
+    const short = report({operations: [operation('read', 15, latency(2, 20))]})
+    const regression = compareWithBaseline(short, short, {source: 'short.json', maxRegression: 0.1, metrics: ['throughput', 'p99.9']})
+    const text = markdownSummary(short, regression)
+    assert.match(text, /^> \*\*Warning:\*\* read p99\.9 rests on too few samples to mean much \(this run 150, the baseline 150\): .*1,000 for p99\.9/m)
+  })
+
   it('a run without targets or baseline is summarised without a verdict', () => {
     const text = markdownSummary(report({operations: [operation('read', 100, latency(1))]}), undefined)
     assert.match(text, /^## dyn bench$/m)
