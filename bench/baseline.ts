@@ -16,6 +16,8 @@ import type {KindSummary, LatencySummary} from './recorder.js'
 import {unmeasuredRun} from './failed-run.js'
 import {figure} from './report.js'
 import {openLoopConnectionsPerNodeDefault} from './open-loop.js'
+import {runQuorum, startedClusterDefaults} from './quorum.js'
+import type {RunQuorum} from './quorum.js'
 import type {BenchConfig, BenchReport, PhaseResult} from './runner.js'
 
 /** The figures a regression check can compare; each is in every --json report, per operation. */
@@ -144,6 +146,8 @@ function configProblem(config: Record<string, unknown>): string | undefined {
   const modeValid = isRecord(mode) && ((mode.kind === 'closed' && typeof mode.connections === 'number') || (mode.kind === 'open' && typeof mode.ratePerS === 'number'))
   if (!modeValid) return '"config.mode" is neither a closed loop with connections nor an open loop with ratePerS'
   if (!Array.isArray(config.targetNodes)) return '"config.targetNodes" is missing'
+  const quorum = config.quorum
+  if (quorum !== undefined && !(isRecord(quorum) && ['n', 'r', 'w', 'dw'].every((field) => typeof quorum[field] === 'number'))) return '"config.quorum" has no numbers n, r, w and dw'
   return undefined
 }
 
@@ -246,19 +250,34 @@ export type RunSetup = Pick<BenchConfig, 'mode' | 'records' | 'valueSize' | 'n' 
     readonly faults?: ReadonlyArray<{readonly spec: string}>
     /** Reached over HTTPS; absent: plain HTTP. */
     readonly https?: boolean
+    /** The quorum the requests ran with, defaults filled in (bench/quorum.ts); absent when not known. */
+    readonly quorum?: RunQuorum
   }
 
 /**
  * The setup of a run about to start: its nodes are those given, or the cluster it will start;
  * over HTTPS when the given nodes are reached with TLS or the cluster is started with it.
  */
-export function setupOfConfig(config: BenchConfig): RunSetup {
+export function setupOfConfig(config: BenchConfig, quorum?: RunQuorum): RunSetup {
   const {tls, startTls, ...setup} = config
-  return {...setup, nodeCount: config.nodes.length > 0 ? config.nodes.length : config.startNodes, ...(tls === undefined && startTls === undefined ? {} : {https: true})}
+  return {
+    ...setup,
+    nodeCount: config.nodes.length > 0 ? config.nodes.length : config.startNodes,
+    ...(tls === undefined && startTls === undefined ? {} : {https: true}),
+    ...(quorum === undefined ? {} : {quorum}),
+  }
 }
 
+/**
+ * A saved report's setup. Its quorum is the one it recorded; a report from before dyn recorded
+ * it is known still when the bench started its cluster (`nodes` empty), which it made with dyn's
+ * creation defaults, as now; of a cluster given with --node, nothing says what defaults it had.
+ */
 export function setupOfReport(report: ComparedReport): RunSetup {
-  return {...report.config, nodeCount: report.config.targetNodes.length}
+  const {config} = report
+  const startedCluster = Array.isArray(config.nodes) && config.nodes.length === 0
+  const quorum = config.quorum ?? (startedCluster ? runQuorum(config, startedClusterDefaults(config.targetNodes.length)) : undefined)
+  return {...config, nodeCount: config.targetNodes.length, ...(quorum === undefined ? {} : {quorum})}
 }
 
 /**
@@ -268,13 +287,16 @@ export function setupOfReport(report: ComparedReport): RunSetup {
  */
 export function setupDifferences(baseline: RunSetup, current: RunSetup): string[] {
   const quorum = (value: number | undefined): string => (value === undefined ? 'default' : String(value))
+  const effective = baseline.quorum !== undefined && current.quorum !== undefined
   const aspects: Array<[string, (setup: RunSetup) => string]> = [
     ['workload', (s) => s.workload],
     ['key distribution', (s) => s.distribution],
     ['loop', (s) => describeLoop(s.mode)],
     ['records', (s) => String(s.records)],
     ['value size', (s) => `${s.valueSize} bytes`],
-    ['quorum', (s) => `n=${quorum(s.n)} r=${quorum(s.r)} w=${quorum(s.w)} dw=${quorum(s.dw)}`],
+    // The values the requests ran with when both runs' are known, so that a run left to the
+    // cluster's defaults compares with one that gave the same values; else the flags as given.
+    ['quorum', (s) => (effective ? effectiveQuorumText(s.quorum as RunQuorum) : `n=${quorum(s.n)} r=${quorum(s.r)} w=${quorum(s.w)} dw=${quorum(s.dw)}`)],
     ['routing', (s) => (s.clientDriven === true ? 'client-driven' : 'server-driven')],
     ['nodes', (s) => String(s.nodeCount)],
     // TLS costs every request its encryption: a figure over HTTPS is another experiment.
@@ -294,11 +316,19 @@ export function setupDifferences(baseline: RunSetup, current: RunSetup): string[
   return aspects.flatMap(([what, describe]) => (describe(baseline) === describe(current) ? [] : [`${what}: baseline ${describe(baseline)}, this run ${describe(current)}`]))
 }
 
+/** `n=3 r=2 w=2 dw=0 in effect`: the quorum requests ran with, defaults filled in. */
+function effectiveQuorumText(quorum: RunQuorum): string {
+  return `n=${quorum.n} r=${quorum.r} w=${quorum.w} dw=${quorum.dw} in effect`
+}
+
 /** The bad_parameter message for a baseline that cannot be compared with this run, or undefined. */
 export function incomparableMessage(source: string, baseline: RunSetup, current: RunSetup): string | undefined {
   const differences = setupDifferences(baseline, current)
   if (differences.length === 0) return undefined
-  return `the baseline ${source} was run differently, so its figures do not compare with this run's (${differences.join('; ')}); run with the baseline's parameters, or save a new baseline`
+  // A "default" against an explicit value may be the same quorum; say why it could not be told.
+  const unknown = differences.some((difference) => difference.startsWith('quorum:') && difference.includes('default')) && baseline.quorum === undefined
+  const why = unknown ? ` (the baseline does not record the quorum its cluster's defaults gave: it ran against --node with a dyn from before reports did, so "default" is compared as written)` : ''
+  return `the baseline ${source} was run differently, so its figures do not compare with this run's (${differences.join('; ')})${why}; run with the baseline's parameters, or save a new baseline`
 }
 
 interface Figure {

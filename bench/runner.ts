@@ -35,6 +35,8 @@ import type {FaultableCluster, FaultOutcome, RunningFaults} from './fault-inject
 import {defaultFaultDurationS, planFaults, runWindows} from './faults.js'
 import type {FaultSpec, PlannedFault} from './faults.js'
 import {ContextCache, OperationFactory} from './operations.js'
+import {clusterDefaultsOf, runQuorum, startedClusterDefaults} from './quorum.js'
+import type {RunQuorum} from './quorum.js'
 import {Recorder} from './recorder.js'
 import type {AnsweredFailure, KindSummary, TimelineWindow} from './recorder.js'
 import {answerText, failureAdvice, failureCode} from './failed-run.js'
@@ -166,7 +168,16 @@ export interface CapacityReport extends CapacityResult {
 
 export interface BenchReport {
   /** The run's settings; `https` when the nodes were reached over TLS (the certificates and their files are left out). */
-  readonly config: Omit<BenchConfig, 'tls' | 'startTls' | 'onMeasuredWindow'> & {readonly targetNodes: readonly string[]; readonly https?: true}
+  readonly config: Omit<BenchConfig, 'tls' | 'startTls' | 'onMeasuredWindow'> & {
+    readonly targetNodes: readonly string[]
+    readonly https?: true
+    /**
+     * The quorum every request ran with, the cluster's defaults filled in (bench/quorum.ts), as a
+     * node's GET /cluster said before the load; absent when no node said, and in reports from
+     * before it was recorded.
+     */
+    readonly quorum?: RunQuorum
+  }
   readonly calibration?: Calibration & {readonly ratio: number}
   readonly load?: {readonly records: number; readonly elapsedS: number; readonly failed: number}
   readonly run: PhaseResult
@@ -286,6 +297,7 @@ export async function runBench(
     const nodes = started?.addresses ?? config.nodes
     // A cluster the bench started is asked once it serves: starting it is what "starting" says.
     if (started !== undefined) await checkReachable(nodes, config.timeoutS, config.tls)
+    const quorum = await clusterQuorum(config, nodes)
     const contexts = new ContextCache(config.records * 2 + 1_000_000)
     const random = seededRandom(config.seed)
     const chooser = keyChooser(config.distribution, config.records, random)
@@ -310,6 +322,7 @@ export async function runBench(
         ...((measured.capacity?.runMode ?? config.mode).kind === 'open' ? {clientThrottle: config.clientThrottle ?? true} : {}),
         targetNodes: nodes,
         ...(tls === undefined ? {} : {https: true as const}),
+        ...(quorum === undefined ? {} : {quorum}),
       },
       ...(calibration === undefined ? {} : {calibration: {...calibration, ratio: calibration.opsPerS > 0 ? run.opsPerS / calibration.opsPerS : 0}}),
       ...(load === undefined ? {} : {load}),
@@ -511,6 +524,30 @@ export async function refusalTimesOf(nodes: readonly string[], timeoutS: number,
     if (typeof refusal?.count === 'number' && typeof refusal.p99Us === 'number' && typeof refusal.maxUs === 'number') times.push({node, count: refusal.count, p99Us: refusal.p99Us, maxUs: refusal.maxUs})
   }
   return times
+}
+
+/**
+ * The quorum the run's requests use, the cluster's defaults as the first node that says them
+ * gives them; undefined when none does (an older dyn). Asked of the cluster even when the bench
+ * started it, so that the report says what the nodes hold, not what the bench expected.
+ */
+async function clusterQuorum(config: BenchConfig, nodes: readonly string[]): Promise<RunQuorum | undefined> {
+  for (const node of nodes) {
+    const cluster = await new DynClient(node, config.timeoutS * 1000, config.tls === undefined ? {} : {tls: config.tls}).getJson('/cluster').catch(() => undefined)
+    const defaults = cluster?.ok === true ? clusterDefaultsOf(cluster.body) : undefined
+    if (defaults !== undefined) return runQuorum(config, defaults)
+  }
+  return undefined
+}
+
+/**
+ * The quorum a run about to start will use, for --baseline's check before the run: for a
+ * cluster the bench starts, from dyn's creation defaults; for --node, as the cluster says
+ * (undefined when no node answers, which the run itself then reports).
+ */
+export async function plannedQuorum(config: BenchConfig): Promise<RunQuorum | undefined> {
+  if (config.nodes.length === 0) return runQuorum(config, startedClusterDefaults(config.startNodes))
+  return clusterQuorum(config, config.nodes)
 }
 
 /** Every target node must answer before loading starts; a benchmark of a dead node measures nothing. */

@@ -17,7 +17,7 @@ import type {ComparedReport, RegressionMetric, RegressionReport} from '../bench/
 import {junitReport, markdownSummary} from '../bench/ci-reports.js'
 import {failureAdvice, unmeasuredRun} from '../bench/failed-run.js'
 import {formatReport} from '../bench/report.js'
-import {interruptionMessage, runBench, writeHistograms} from '../bench/runner.js'
+import {interruptionMessage, plannedQuorum, runBench, writeHistograms} from '../bench/runner.js'
 import {warmupSClosedDefault, warmupSDefaultOf, warmupSOpenDefault} from '../bench/warmup.js'
 import type {BenchConfig, BenchReport, Interruption, ProgressSnapshot, StartTlsFiles} from '../bench/runner.js'
 import {tlsFilesOf} from '../src/transport/tls-options.js'
@@ -294,7 +294,9 @@ Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could no
       if (!metrics.ok) this.fail(flags.json, 'bad_parameter', metrics.message)
       const loaded = await loadBaseline(flags.baseline)
       if (!loaded.ok) this.fail(flags.json, 'bad_parameter', loaded.message)
-      const incomparable = incomparableMessage(flags.baseline, setupOfReport(loaded.value), setupOfConfig(config))
+      // The quorum in effect, so that a run left to the cluster's defaults compares with one that
+      // gave the same values (for --node, one request to the cluster now).
+      const incomparable = incomparableMessage(flags.baseline, setupOfReport(loaded.value), setupOfConfig(config, await plannedQuorum(config)))
       if (incomparable !== undefined) this.fail(flags.json, 'bad_parameter', incomparable)
       baseline = {report: loaded.value, source: flags.baseline, maxRegression: maxRegression.value, metrics: metrics.value}
     }

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 import {compareWithBaseline, formatRegression, incomparableMessage, parseBaseline, parseMaxRegression, parseRegressionMetrics, samplesNeeded, setupDifferences, setupOfConfig, setupOfReport} from '../../bench/baseline.js'
 import type {FigureComparison, RegressionReport} from '../../bench/baseline.js'
+import {clusterDefaultsOf, runQuorum, startedClusterDefaults} from '../../bench/quorum.js'
 import {config, latency, operation, report} from './bench-fixtures.js'
 
 function find(regression: RegressionReport, name: string): FigureComparison {
@@ -210,6 +211,50 @@ describe('comparable baselines', () => {
     assert.equal('startTls' in setupOfConfig(config({startTls: {certFile: 'local.crt', keyFile: 'local.key', caFile: 'ca.crt'}})), false)
     const two = incomparableMessage('base.json', baseline, setupOfConfig(config({records: 200, valueSize: 10})))
     assert.match(two ?? '', /records: .*; value size: /, 'every difference is named')
+  })
+})
+
+describe('comparable baselines: the quorum in effect', () => {
+  const started = startedClusterDefaults(3)
+
+  it('fills the cluster\'s defaults in as the node does: R and W follow a given N down, given values stay', () => {
+    assert.deepEqual(runQuorum({}, started), {n: 3, r: 2, w: 2, dw: 0})
+    assert.deepEqual(runQuorum({n: 1}, started), {n: 1, r: 1, w: 1, dw: 0})
+    assert.deepEqual(runQuorum({r: 1, dw: 1}, started), {n: 3, r: 1, w: 2, dw: 1})
+    // A one-node cluster's default N is fitted to it, and R and W with it.
+    assert.deepEqual(runQuorum({}, startedClusterDefaults(1)), {n: 1, r: 1, w: 1, dw: 0})
+    assert.deepEqual(clusterDefaultsOf({settings: {defaultN: 3, defaultR: 2, defaultW: 1}, effective: {n: 2, r: 2, w: 1}}), {fittedN: 2, defaultR: 2, defaultW: 1})
+    assert.equal(clusterDefaultsOf({settings: {defaultN: 3, defaultR: 2, defaultW: 2}}), undefined, 'a node that does not say its effective N')
+  })
+
+  it('a run left to the defaults compares with one that gave the same values, in either order', () => {
+    const defaults = report({operations: [operation('read', 100, latency(2))]})
+    const explicit = config({n: 3, r: 2, w: 2})
+    // A report from before the quorum was recorded, of a cluster the bench started: its quorum is known.
+    assert.equal(incomparableMessage('base.json', setupOfReport(defaults), setupOfConfig(explicit, runQuorum(explicit, started))), undefined)
+    // One that recorded it, against a run left to the defaults.
+    const recorded = report({config: {n: 3, r: 2, w: 2}, operations: [operation('read', 100, latency(2))]})
+    const withQuorum = {...recorded, config: {...recorded.config, quorum: {n: 3, r: 2, w: 2, dw: 0}}}
+    assert.equal(incomparableMessage('base.json', setupOfReport(withQuorum), setupOfConfig(config(), runQuorum({}, started))), undefined)
+    // A saved report's quorum is read back as it was written.
+    const parsed = parseBaseline(JSON.stringify({ok: true, ...withQuorum}), 'base.json')
+    assert.ok(parsed.ok, parsed.ok ? '' : parsed.message)
+    assert.deepEqual(setupOfReport(parsed.value).quorum, {n: 3, r: 2, w: 2, dw: 0})
+    const malformed = parseBaseline(JSON.stringify({ok: true, ...withQuorum, config: {...withQuorum.config, quorum: {n: 3}}}), 'base.json')
+    assert.match(malformed.ok ? 'accepted' : malformed.message, /"config\.quorum" has no numbers n, r, w and dw/)
+  })
+
+  it('refuses a quorum in effect that differs, and says why when a --node baseline cannot tell its defaults', () => {
+    const recorded = report({operations: [operation('read', 100, latency(2))]})
+    const weaker = {...recorded, config: {...recorded.config, quorum: {n: 3, r: 1, w: 2, dw: 0}}}
+    assert.match(incomparableMessage('base.json', setupOfReport(weaker), setupOfConfig(config(), runQuorum({}, started))) ?? '', /quorum: baseline n=3 r=1 w=2 dw=0 in effect, this run n=3 r=2 w=2 dw=0 in effect/)
+    // Against a running cluster, from before the quorum was recorded: "default" is all it says.
+    const nodes = ['a:1', 'b:2', 'c:3']
+    const old = report({config: {nodes}, operations: [operation('read', 100, latency(2))]})
+    const explicit = config({nodes, n: 3, r: 2, w: 2})
+    const message = incomparableMessage('base.json', setupOfReport(old), setupOfConfig(explicit, runQuorum(explicit, started))) ?? ''
+    assert.match(message, /quorum: baseline n=default r=default w=default dw=default, this run n=3 r=2 w=2 dw=default/)
+    assert.match(message, /the baseline does not record the quorum its cluster's defaults gave/)
   })
 })
 

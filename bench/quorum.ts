@@ -1,0 +1,57 @@
+/**
+ * The quorum a bench's requests run with: the -n, -r, -w and --dw given, else the cluster's
+ * defaults, fitted to its size as the node fits them (src/api/params.ts, checkQuorum and
+ * effectiveQuorum). A report records it, so that a run left to the defaults and one that gave
+ * the same values explicitly are known to be the same experiment (--baseline). Pure.
+ */
+
+import {creationSettingsDefault} from '../src/cli/cluster-settings.js'
+
+export interface RunQuorum {
+  readonly n: number
+  readonly r: number
+  readonly w: number
+  readonly dw: number
+}
+
+/** What the cluster contributes: its default R and W, and its default N fitted to the members that own partitions. */
+export interface ClusterQuorumDefaults {
+  readonly fittedN: number
+  readonly defaultR: number
+  readonly defaultW: number
+}
+
+export interface GivenQuorum {
+  readonly n?: number
+  readonly r?: number
+  readonly w?: number
+  readonly dw?: number
+}
+
+/**
+ * The values every request runs with. A default R or W follows the request's N down, as the
+ * node's own rule has it (`-n 1` alone is valid); a value given is used as given, since the node
+ * refuses rather than shrinks it.
+ */
+export function runQuorum(given: GivenQuorum, cluster: ClusterQuorumDefaults): RunQuorum {
+  const n = given.n ?? cluster.fittedN
+  return {n, r: given.r ?? Math.min(cluster.defaultR, n), w: given.w ?? Math.min(cluster.defaultW, n), dw: given.dw ?? 0}
+}
+
+/**
+ * A cluster the bench starts is made with dyn's creation defaults (it passes no --n, --r or --w
+ * to its nodes), N fitted to its node count: known before it starts, and the same for every
+ * report of such a run, recorded or not.
+ */
+export function startedClusterDefaults(nodeCount: number): ClusterQuorumDefaults {
+  return {fittedN: Math.min(creationSettingsDefault.defaultN, nodeCount), defaultR: creationSettingsDefault.defaultR, defaultW: creationSettingsDefault.defaultW}
+}
+
+/** The defaults a node's GET /cluster states (`settings`, and `effective.n`, N fitted to the cluster), or undefined from a node that does not say. */
+export function clusterDefaultsOf(body: Record<string, unknown>): ClusterQuorumDefaults | undefined {
+  const settings = body.settings as {defaultR?: unknown; defaultW?: unknown} | undefined
+  const effective = body.effective as {n?: unknown} | undefined
+  const counts = [effective?.n, settings?.defaultR, settings?.defaultW]
+  if (!counts.every((count) => typeof count === 'number' && Number.isInteger(count) && count >= 1)) return undefined
+  return {fittedN: effective?.n as number, defaultR: settings?.defaultR as number, defaultW: settings?.defaultW as number}
+}
