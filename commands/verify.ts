@@ -6,13 +6,13 @@ import type {ConflictPolicy} from '../src/membership/member-table.js'
 import {faultKinds} from '../src/verify/nemesis.js'
 import type {FaultKind} from '../src/verify/nemesis.js'
 import type {VerifyReport} from '../src/verify/verify-run.js'
-import {verifyDurationSecondsMax, verifyNodeCountDefault} from '../src/verify/verify-plan.js'
+import {notFaultedText, verifyDurationSecondsMax, verifyNodeCountDefault} from '../src/verify/verify-plan.js'
 
 export default class Verify extends DynCommand {
   static override summary = 'Check for yourself that the cluster loses no acknowledged write under crashes, pauses and partitions (Jepsen in a box).'
 
   static override description = `Starts a local cluster whose internode links all pass through a fault-injecting proxy (the nodes listen on 127.0.0.1 and advertise 127.0.0.2, where the proxy listens), runs concurrent clients doing the paper's shopping cart (read the cart, merge its siblings, add an item no one else adds, write it back with the read's context), and a nemesis that kills and restarts nodes (SIGKILL), pauses them (SIGSTOP, SIGCONT), splits the cluster into a minority and a majority, cuts one node off, and cuts one link one way. Then it heals everything, waits for every cart's home replicas to hold the same items, reads each cart from each home replica alone, and checks that every acknowledged add is there.
-The nemesis is drawn from --seed: the same seed, the same faults in the same order, each begun at its planned time (a fault begun late, after a slow restart, is that much shorter). With --dir, the cluster is made in that folder and kept; a folder that holds a cluster is used as it is (its nodes and conflict policy, which --nodes and --conflict may not contradict; a cluster made by dyn cluster up only with kill and pause, since its nodes talk to each other directly; one whose nodes serve TLS is reached with the folder's own files), and a cluster that was running before is left running after.
+The nemesis is drawn from --seed: the same seed, the same faults in the same order, each begun at its planned time (a fault begun late, after a slow restart, is that much shorter). With --dir, the cluster is made in that folder and kept; a folder that holds a cluster is used as it is (its nodes and conflict policy, which --nodes and --conflict may not contradict; a cluster made by dyn cluster up only with kill and pause, since its nodes talk to each other directly; one whose nodes serve TLS is reached with the folder's own files), and a cluster that was running before is left running after. The run covers the ring's members as they list themselves: a node that left or was removed is never started again, loaded or read; a member joined from outside the folder is loaded and read where it runs but never faulted (verify cannot restart it), and the report names it; faults verify cannot inject as asked (link faults past such a member, or any fault with fewer than two of the folder's own members) are refused before the clients start.
 The run must be long enough to hold one fault of each kind asked even when each lasts the --fault-seconds MAX, after a quiet start (a tenth of the run, 3 s at most) and with --gap-seconds after each; a shorter run is refused, and the refusal names the shortest --duration that fits.
 Reports operations, acknowledged and failed adds, faults by kind, availability outside and during each kind of fault, time to converge after the heal, and lost adds (must be 0). With --conflict lww, concurrent adds to a cart overwrite each other by design, and verify says so.
 Exit codes: 0 no acknowledged add lost and the replicas converged; 1 an acknowledged add was lost, or the replicas did not converge; 2 bad usage, or stopped early (Ctrl-C); 3 the run could not be carried out (a node or the proxy could not start). Linux only (it needs 127.0.0.2 on the loopback interface).`
@@ -108,6 +108,13 @@ function percent(ratio: number): string {
 function formatReport(report: VerifyReport): string {
   const lines: string[] = []
   lines.push(`dyn verify: ${report.nodes} nodes, conflicts: ${report.conflict}, ${report.clients} clients on ${report.carts} carts, ${report.durationMs / 1000} s, seed ${report.seed}`)
+  // A folder's cluster whose membership changed since dyn cluster up: which members the faults
+  // could reach, said beside the verdict, since a pass covers only those.
+  if (report.notFaulted.length > 0 || report.left.length > 0) {
+    const notFaulted = notFaultedText(report.notFaulted)
+    const left = report.left.length === 0 ? '' : `; ${report.left.join(', ')} left the cluster (not started, not read)`
+    lines.push(`members: ${report.members.join(', ')}; the nemesis may fault ${report.faultTargets.join(', ')} only${notFaulted === '' ? '' : `, not ${notFaulted}`}${left}`)
+  }
   const faults = Object.entries(report.faults)
   const faultCount = faults.reduce((sum, [, count]) => sum + (count ?? 0), 0)
   lines.push(`faults: ${faultCount}${faults.length === 0 ? '' : ` (${faults.map(([kind, count]) => `${kind} ${count}`).join(', ')})`}`)

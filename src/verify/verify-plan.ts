@@ -1,9 +1,11 @@
 /**
  * What a `dyn verify` run is asked to do, checked before anything starts: a run that could not
- * test what it claims to is refused (bad_parameter, exit 2) rather than allowed to pass. Two
+ * test what it claims to is refused (bad_parameter, exit 2) rather than allowed to pass. Three
  * checks: the cluster it judges (a new one from the flags, or the one a --dir holds, with that
- * cluster's own node count and conflict policy, which flags may not contradict), and a run long
- * enough for one fault of each kind asked.
+ * cluster's own node count and conflict policy, which flags may not contradict), a run long
+ * enough for one fault of each kind asked, and, once a member lists them, members verify can
+ * fault as asked (only the folder's own nodes are faulted; a member joined from outside is
+ * loaded and read, never killed or cut).
  *
  * Pure: the process shell (verify-run.ts) reads the folder, then acts on the plan.
  */
@@ -14,7 +16,7 @@ import {existingClusterRefusal, localClusterSettings} from '../cli/local-cluster
 import type {LocalCluster} from '../cli/local-cluster.js'
 import type {ConflictPolicy} from '../membership/member-table.js'
 import {holdsEveryKind, quietStartMsOf, shortestRunSeconds} from './nemesis.js'
-import type {NemesisOptions} from './nemesis.js'
+import type {FaultKind, NemesisOptions} from './nemesis.js'
 
 /** The nodes of a cluster verify starts when --nodes is not given. */
 export const verifyNodeCountDefault = 5
@@ -70,3 +72,111 @@ export function checkRunLength(options: Pick<NemesisOptions, 'durationMs' | 'kin
 
 /** The longest run `dyn verify --duration` takes, in seconds (commands/verify.ts). */
 export const verifyDurationSecondsMax = 3600
+
+/** A member's row as a serving node lists it in GET /cluster: what `verifyMembers` reads. */
+export interface ListedMember {
+  readonly name?: unknown
+  readonly status?: unknown
+  readonly apiAddress?: unknown
+  readonly rpcAddress?: unknown
+}
+
+/** A member of the cluster a run judges, and whether verify may inject faults into it. */
+export interface VerifyMember {
+  readonly name: string
+  /** Where its client API answers: a folder's node on its folder ports, any other where the members list it. */
+  readonly apiAddress: string
+  /** Where its internode port answers, for the final reads of each home replica alone. */
+  readonly rpcAddress: string
+  /**
+   * Started by the folder (its recorded process runs), so that verify can kill, pause and
+   * restart it on its data. Any other member verify reaches but leaves alone.
+   */
+  readonly controlled: boolean
+  /** Why verify leaves it alone, in words (absent when controlled). */
+  readonly notControlled?: string
+}
+
+/** The cluster a run judges, as its members list themselves: who is in it, and who has left. */
+export interface VerifyMembers {
+  readonly members: VerifyMember[]
+  /** Nodes of the folder that left the cluster (dyn cluster leave or remove): never started, never asked. */
+  readonly left: string[]
+}
+
+/**
+ * The members of a folder's cluster as a serving member lists them (`listed`, GET /cluster), not
+ * as the folder recorded them: membership changes after `dyn cluster up` (a node removed, another
+ * joined with `dyn start` and `dyn cluster join`), and a run aimed at the folder's record sent
+ * load to a node that had left and read homes only where the folder ran them, so it reported a
+ * convergence failure that was its own. `runsFromFolder` names the folder's nodes whose recorded
+ * process runs: only those can be killed and restarted without starting a second copy of a
+ * node someone else runs.
+ */
+export function verifyMembers(cluster: LocalCluster, runsFromFolder: ReadonlySet<string>, listed: readonly ListedMember[]): VerifyMembers {
+  const members: VerifyMember[] = []
+  for (const row of listed) {
+    if (typeof row.name !== 'string' || row.status === 'left') continue
+    const node = cluster.nodes.find((candidate) => candidate.name === row.name)
+    const listedAt = {apiAddress: String(row.apiAddress), rpcAddress: String(row.rpcAddress)}
+    if (node !== undefined && runsFromFolder.has(node.name)) {
+      // The folder's own ports on the host the nodes bind: a cluster of verify's advertises its
+      // proxy's address instead, which a fault may cut.
+      members.push({name: node.name, apiAddress: `${cluster.host}:${node.port}`, rpcAddress: `${cluster.host}:${node.rpcPort}`, controlled: true})
+    } else {
+      const why = node === undefined ? 'joined from outside this folder' : 'started outside this folder (by hand)'
+      members.push({name: row.name, ...listedAt, controlled: false, notControlled: why})
+    }
+  }
+  const isMember = new Set(members.map((member) => member.name))
+  const left = cluster.nodes.filter((node) => !isMember.has(node.name) && (node.left === true || listed.some((row) => row.name === node.name && row.status === 'left'))).map((node) => node.name)
+  return {members, left}
+}
+
+/** The fault kinds that cut links through verify's proxy, rather than act on a process. */
+const linkFaultKinds: readonly FaultKind[] = ['partition', 'isolate', 'one-way']
+
+/**
+ * Refuses a run on members verify cannot fault as asked, before its clients start: a run that
+ * injected fewer faults than asked, or cut only some of a member's links, would report on
+ * something else than what was asked and could still pass. Members outside the folder are read
+ * and loaded, never faulted; link faults need every member's links to pass through the proxy,
+ * which only the folder's own nodes (of a cluster verify made) do.
+ */
+export function checkVerifyMembers(dir: string, found: VerifyMembers, kinds: readonly FaultKind[]): Result<object> {
+  if (found.members.length === 0) return {ok: false, error: 'bad_parameter', message: `no node of the cluster in ${dir} lists any member: start it with dyn cluster up --dir ${dir}, then run dyn verify again`}
+  if (kinds.length === 0) return {ok: true}
+  const outside = notFaultedOf(found.members)
+  const links = kinds.filter((kind) => linkFaultKinds.includes(kind))
+  if (links.length > 0 && outside.length > 0) {
+    return {
+      ok: false,
+      error: 'bad_parameter',
+      message:
+        `the cluster in ${dir} has member(s) that this folder did not start (${notFaultedText(outside)}): their links do not pass through verify's fault proxy, so --faults ${links.join(',')} could not cut them; ` +
+        `use --faults kill,pause (faults on the folder's own nodes only), or leave out --dir to let verify make a cluster of its own`,
+    }
+  }
+  const controlled = found.members.filter((member) => member.controlled)
+  if (controlled.length < 2) {
+    const own = controlled.length === 0 ? 'none' : `only ${controlled.map((member) => member.name).join(', ')}`
+    return {
+      ok: false,
+      error: 'bad_parameter',
+      message:
+        `verify injects faults only into members it started from ${dir} (it restarts them there on their data), and the cluster there has ${own} among its members, fewer than the two a nemesis needs${outside.length === 0 ? '' : ` (the others, ${notFaultedText(outside)}, it loads and reads but leaves alone)`}: ` +
+        `use --faults none to check it without faults, or leave out --dir to let verify make a cluster of its own`,
+    }
+  }
+  return {ok: true}
+}
+
+/** The members verify leaves alone, each with why (the report's `notFaulted`). */
+export function notFaultedOf(members: readonly VerifyMember[]): Array<{name: string; why: string}> {
+  return members.flatMap((member) => (member.notControlled === undefined ? [] : [{name: member.name, why: member.notControlled}]))
+}
+
+/** Such members for a message: `n6 (joined from outside this folder)`. */
+export function notFaultedText(notFaulted: ReadonlyArray<{readonly name: string; readonly why: string}>): string {
+  return notFaulted.map((member) => `${member.name} (${member.why})`).join(', ')
+}

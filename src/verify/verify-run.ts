@@ -20,6 +20,7 @@ import {deriveSeed, seededRandom} from '../clock.js'
 import {DynClient} from '../client/http-client.js'
 import {isStoredObject} from '../coordinator/messages.js'
 import {DynError} from '../errors.js'
+import type {Result} from '../errors.js'
 import {readSecretFile} from '../node/cluster-secret.js'
 import {systemClock, systemScheduler} from '../node/system-time.js'
 import {MessageType} from '../transport/message-type.js'
@@ -28,8 +29,8 @@ import type {Transport} from '../transport/transport.js'
 import {values} from '../versioning/dvvset.js'
 import type {ConflictPolicy} from '../membership/member-table.js'
 import {conflictPolicies} from '../cli/cluster-settings.js'
-import {clusterDown, clusterUp, existingSecretFile, isNodeProcess, localClusterClientCaFile, localClusterNodeTls, localClusterTls, localNodeClient, localNodeNames, newClusterFolderRefusal, readCluster, removeFolder} from '../cli/local-cluster.js'
-import type {LocalCluster} from '../cli/local-cluster.js'
+import {clusterDown, clusterUp, existingSecretFile, isNodeProcess, localClusterClientCaFile, localClusterNodeTls, localClusterTls, localNodeClient, localNodeNames, newClusterFolderRefusal, probeTimeoutMs, readCluster, removeFolder} from '../cli/local-cluster.js'
+import type {LocalCluster, LocalNode, UpResult} from '../cli/local-cluster.js'
 import {freeClusterPorts} from '../cli/ports.js'
 import {availabilityByFault, checkCarts, converged, encodeCart, mergeCartVersions} from './cart-check.js'
 import type {AddRecord, Availability, CartCheck, FaultWindow, OperationRecord, ReplicaCart} from './cart-check.js'
@@ -37,7 +38,8 @@ import {localClusterRoutes, localProxyHost, startFaultProxy} from './fault-proxy
 import type {FaultProxy} from './fault-proxy.js'
 import {describeFault, nemesisSchedule, quietStartMsOf} from './nemesis.js'
 import type {FaultEvent, FaultKind} from './nemesis.js'
-import {checkRunLength, planVerifyCluster} from './verify-plan.js'
+import {checkRunLength, checkVerifyMembers, notFaultedOf, notFaultedText, planVerifyCluster, verifyMembers} from './verify-plan.js'
+import type {ListedMember, VerifyMember, VerifyMembers} from './verify-plan.js'
 
 /** Where the nodes of a verify cluster are told to reach each other: the proxy's side of loopback. */
 export const proxyHost = localProxyHost
@@ -70,7 +72,16 @@ export interface VerifyReport {
   readonly verdict: string
   readonly seed: number
   readonly dir: string
+  /** How many members the run judged. */
   readonly nodes: number
+  /** The members the run judged: the ring's, as a serving member listed them, wherever they run. */
+  readonly members: readonly string[]
+  /** The members the nemesis may fault: those started from the folder, which verify can restart. */
+  readonly faultTargets: readonly string[]
+  /** Members verify loaded and read but left alone (joined from outside the folder, or started by hand), each with why. */
+  readonly notFaulted: ReadonlyArray<{readonly name: string; readonly why: string}>
+  /** Nodes of the folder that left the cluster (dyn cluster leave or remove): not started, not loaded, not read. */
+  readonly left: readonly string[]
   readonly conflict: string
   readonly clients: number
   readonly carts: number
@@ -127,6 +138,12 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
   // A cluster that was running before verify is left running after it; one verify started is stopped.
   const runningBefore = existing?.nodes.filter(isNodeProcess).length ?? 0
   const wasRunning = runningBefore > 0
+  // The members a run would judge, asked of a node that runs already, so that a cluster verify
+  // cannot fault as asked is refused before anything starts (asked again once all run, below).
+  if (existing !== undefined && wasRunning) {
+    const found = await membersOf(existing, existing.nodes.filter(isNodeProcess))
+    if (found !== undefined) refuseUnless(checkVerifyMembers(dir, found, options.kinds))
+  }
   let proxy: FaultProxy | undefined
   let cluster: LocalCluster | undefined
   let replicaReader: Transport | undefined
@@ -135,16 +152,16 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
   try {
     const {nodeCount} = plan
     const ports = existing === undefined ? await freeClusterPorts(nodeCount) : {port: existing.nodes[0]?.port ?? 0, rpcPort: existing.nodes[0]?.rpcPort ?? 0}
-    const names = existing?.nodes.map((node) => node.name) ?? localNodeNames(nodeCount)
+    const folderNames = existing?.nodes.map((node) => node.name) ?? localNodeNames(nodeCount)
     const advertiseHost = existing === undefined ? proxyHost : existing.advertiseHost
     if (advertiseHost !== undefined) {
-      proxy = await startFaultProxy(localClusterRoutes(names, ports, advertiseHost)).catch((error: Error) => {
+      proxy = await startFaultProxy(localClusterRoutes(folderNames, ports, advertiseHost)).catch((error: Error) => {
         throw new DynError('unreachable', `the fault proxy cannot listen on ${advertiseHost} (${error.message}); dyn verify needs the loopback addresses 127.0.0.0/8 (Linux) and those ports free`)
       })
     }
-    const starting = runningBefore === 0 ? `starting ${nodeCount} nodes in ${dir}` : `using the cluster in ${dir} (${runningBefore} of its ${nodeCount} nodes running; any other is started)`
-    log(`${starting}${proxy === undefined ? '' : `, their internode links through a fault proxy on ${proxyHost}`}`)
-    const up = async (): Promise<LocalCluster> =>
+    const proxied = proxy === undefined ? '' : `, their internode links through a fault proxy on ${proxyHost}`
+    if (existing === undefined) log(`starting ${nodeCount} nodes in ${dir}${proxied}`)
+    const up = async (): Promise<UpResult> =>
       clusterUp(
         {
           dir,
@@ -157,11 +174,21 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
         },
         () => undefined,
       )
-    cluster = await up()
+    const started = await up()
+    cluster = started
     const running = cluster
-    const clientsByNode = running.nodes.map((node) => localNodeClient(running, `${running.host}:${node.port}`, options.requestTimeoutMs + 1000))
+    // The run judges the ring's members as a serving member lists them, not the folder's record:
+    // a node removed since is neither loaded nor read (up did not start it), and a member joined
+    // from outside the folder is loaded and read where it runs, but never faulted.
+    const found = await membersOf(running, running.nodes.filter((node) => node.left !== true && isNodeProcess(node)))
+    if (found === undefined) throw new DynError('unreachable', `no node of the cluster in ${dir} answered GET /cluster after it started, so verify cannot tell its members: read the nodes' logs there (nK.log) and run dyn verify again`)
+    refuseUnless(checkVerifyMembers(dir, found, options.kinds))
+    const {members} = found
+    const names = members.filter((member) => member.controlled).map((member) => member.name)
+    if (existing !== undefined) log(usingText(dir, started, found, proxied))
+    const clientsByNode = members.map((member) => localNodeClient(running, member.apiAddress, options.requestTimeoutMs + 1000))
     // The final reads ask any node that answers: the one asked first may be the one a fault hit last.
-    const anyNode = localNodeClient(running, running.nodes.map((node) => `${running.host}:${node.port}`), options.requestTimeoutMs + 1000)
+    const anyNode = localNodeClient(running, members.map((member) => member.apiAddress), options.requestTimeoutMs + 1000)
     // The verdict is read by the policy the nodes apply, which they report; the folder's record
     // (or the flag, for a new cluster) only when none answers.
     const conflict = (await reportedConflictPolicy(anyNode)) ?? plan.conflict
@@ -169,7 +196,8 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
     const cartKeys = Array.from({length: options.carts}, (_, k) => `verify-cart-${runId}-${k}`)
 
     // The run: clients and nemesis side by side, for durationMs.
-    const schedule = nemesisSchedule({
+    // A run without faults needs no nemesis, and may judge a cluster with a single member.
+    const schedule = options.kinds.length === 0 ? [] : nemesisSchedule({
       nodeNames: names,
       durationMs: options.durationMs,
       kinds: options.kinds,
@@ -291,7 +319,7 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
     // Bounded by convergeTimeoutMs.
     while (elapsedMs() - healedAtMs < options.convergeTimeoutMs && !aborted()) {
       const hintsKept = await hintsPending(clientsByNode)
-      finalCarts = await readHomes(running, anyNode, replicaReader, cartKeys)
+      finalCarts = await readHomes(members, anyNode, replicaReader, cartKeys)
       if (hintsKept === 0 && converged(finalCarts)) {
         convergedAfterMs = elapsedMs() - healedAtMs
         break
@@ -308,7 +336,11 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
       verdict: verdictOf(check, convergedAfterMs, conflict, options.convergeTimeoutMs),
       seed: options.seed,
       dir,
-      nodes: nodeCount,
+      nodes: members.length,
+      members: members.map((member) => member.name),
+      faultTargets: names,
+      notFaulted: notFaultedOf(members),
+      left: found.left,
       conflict,
       clients: options.clients,
       carts: options.carts,
@@ -342,6 +374,37 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
   }
 }
 
+/** Throws a refusal as the coded error it carries. */
+function refuseUnless(check: Result<object>): void {
+  if (!check.ok) throw new DynError(check.error, check.message)
+}
+
+/**
+ * The cluster's members as the first of `from` (nodes of the folder it runs) that answers GET
+ * /cluster lists them; undefined when none answers.
+ */
+async function membersOf(cluster: LocalCluster, from: readonly LocalNode[]): Promise<VerifyMembers | undefined> {
+  for (const node of from) {
+    const view = await localNodeClient(cluster, `${cluster.host}:${node.port}`, probeTimeoutMs).getJson('/cluster').catch(() => undefined)
+    if (view?.ok !== true || !Array.isArray(view.body.members)) continue
+    const runsFromFolder = new Set(cluster.nodes.filter(isNodeProcess).map((candidate) => candidate.name))
+    return verifyMembers(cluster, runsFromFolder, view.body.members as ListedMember[])
+  }
+  return undefined
+}
+
+/** What a run on a folder's cluster uses, in one line: its members, which it faults, which it started, and which left. */
+function usingText(dir: string, started: UpResult, found: VerifyMembers, proxied: string): string {
+  const notFaulted = notFaultedOf(found.members)
+  const parts = [
+    `using the cluster in ${dir}: ${found.members.length} member(s), ${found.members.map((member) => member.name).join(', ')}${proxied}`,
+    started.started.length === 0 ? undefined : `started ${started.started.join(', ')}`,
+    notFaulted.length === 0 ? undefined : `no fault is injected into ${notFaultedText(notFaulted)}`,
+    found.left.length === 0 ? undefined : `${found.left.join(', ')} left the cluster and ${found.left.length === 1 ? 'is' : 'are'} not started`,
+  ]
+  return parts.filter((part) => part !== undefined).join('; ')
+}
+
 /** The hints every node keeps, as its GET /cluster says (a node that does not answer counts one). */
 async function hintsPending(clients: readonly DynClient[]): Promise<number> {
   const counts = await Promise.all(
@@ -362,8 +425,8 @@ async function reportedConflictPolicy(client: DynClient): Promise<ConflictPolicy
   return conflictPolicies.find((policy) => policy === reported)
 }
 
-/** Each cart's copy on each of its home replicas, asked of that replica alone. */
-async function readHomes(cluster: LocalCluster, anyNode: DynClient, reader: Transport, cartKeys: readonly string[]): Promise<Map<string, ReplicaCart[]>> {
+/** Each cart's copy on each of its home replicas, asked of that replica alone, wherever the member runs. */
+async function readHomes(members: readonly VerifyMember[], anyNode: DynClient, reader: Transport, cartKeys: readonly string[]): Promise<Map<string, ReplicaCart[]>> {
   const carts = new Map<string, ReplicaCart[]>()
   for (const cart of cartKeys) {
     const placement = await anyNode.getJson(`/cluster/preflist/${encodeURIComponent(cart)}`).catch(() => undefined)
@@ -377,9 +440,9 @@ async function readHomes(cluster: LocalCluster, anyNode: DynClient, reader: Tran
       cart,
       await Promise.all(
         homes.map(async (name): Promise<ReplicaCart> => {
-          const node = cluster.nodes.find((candidate) => candidate.name === name)
-          if (node === undefined || !isNodeProcess(node)) return {node: name, error: 'not running'}
-          const answer = await reader.request(`${cluster.host}:${node.rpcPort}`, MessageType.ReplicaGet, {partition, key: cart}, replicaReadTimeoutMs)
+          const member = members.find((candidate) => candidate.name === name)
+          if (member === undefined) return {node: name, error: 'not a member when the run began'}
+          const answer = await reader.request(member.rpcAddress, MessageType.ReplicaGet, {partition, key: cart}, replicaReadTimeoutMs)
           if (!answer.ok) return {node: name, error: `${answer.error}: ${answer.message}`}
           const object = (answer.body as {object?: unknown} | null)?.object
           if (object === null || object === undefined) return {node: name, items: new Set()}

@@ -9,7 +9,9 @@ import {mkdtemp, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {describe, it} from 'node:test'
-import {dynBin, removeTestFolder, runDyn, sleep} from './harness.js'
+import {isNodeProcess} from '../../src/cli/local-cluster.js'
+import {dynBin, reloadCluster, removeTestFolder, runDyn, sleep, startCluster} from './harness.js'
+import {joinFromOutside, removeFolderNode, settledOn} from './membership-walk.js'
 
 /** A 30-second run, its heal, convergence and check, and the start and stop of 5 nodes, with room to spare. */
 const verifyTimeoutMs = 240_000
@@ -49,6 +51,51 @@ describe('dyn verify', () => {
     // It was bad_request, the code of a malformed request, for a run its user stopped.
     assert.equal(answer.error, 'interrupted')
     assert.match(answer.message, /stopped before the end of its run \(Ctrl-C\): nothing was checked/)
+  })
+
+  it("on a folder whose membership changed, judges the ring's members where they run, faults only the folder's own nodes, and never starts a node that left", async (t) => {
+    // The new user's walk: dyn cluster up made n1..n3; n3 was removed, and n6, started by hand
+    // outside the folder, joined. Before the fix verify aimed a third of its clients at the
+    // removed n3, counted n3's silence as hints kept, and read no copy on n6 ("not running"):
+    // NOT CONVERGED, exit 1, on a cluster that was fine.
+    const c = await startCluster(3)
+    t.after(() => c.stop())
+    await removeFolderNode(c, 2, c.api(0))
+    const n6 = (await joinFromOutside(t, c, 'n6')).api
+    await settledOn([c.api(0), c.api(1), n6], ['n1', 'n2', 'n6'])
+    const removedPid = (await reloadCluster(c.dir)).nodes[2]?.pid
+
+    const run = await runDyn(['verify', '--dir', c.dir, '--faults', 'kill', '--duration', '10', '--fault-seconds', '2,3', '--seed', '3', '--converge-timeout', '60', '--json'], {timeoutMs: verifyTimeoutMs})
+    assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`)
+    const report = JSON.parse(run.stdout) as Record<string, any>
+    assert.equal(report.ok, true)
+    assert.deepEqual(report.members, ['n1', 'n2', 'n6'])
+    assert.equal(report.nodes, 3)
+    assert.deepEqual(report.left, ['n3'])
+    assert.deepEqual(report.faultTargets, ['n1', 'n2'])
+    assert.deepEqual(report.notFaulted, [{name: 'n6', why: 'joined from outside this folder'}])
+    assert.deepEqual(report.unreadHomes, [], 'every home replica was read, n6 included')
+    // Faults only on the folder's own nodes: never on n6, which verify could not restart, nor on n3.
+    const faulted = (report.faultLog as Array<{text: string}>).filter((entry) => entry.text.startsWith('kill ')).map((entry) => entry.text.split(' ')[1])
+    assert.ok(faulted.length > 0 && faulted.every((name) => name === 'n1' || name === 'n2'), faulted.join())
+    // The removed node was not started again: the folder records it as left, not running, with its old pid.
+    const after = await reloadCluster(c.dir)
+    const n3 = after.nodes[2]
+    assert.ok(n3 !== undefined)
+    assert.equal(n3.left, true)
+    assert.equal(isNodeProcess(n3), false)
+    assert.equal(n3.pid, removedPid)
+
+    // With n2 removed too, n1 is the folder's only member: faults are refused before anything
+    // runs, with what to do, rather than a run that could fault one node only.
+    await removeFolderNode(c, 1, c.api(0))
+    await settledOn([c.api(0), n6], ['n1', 'n6'])
+    const refused = await runDyn(['verify', '--dir', c.dir, '--faults', 'kill', '--duration', '9', '--json'])
+    assert.equal(refused.code, 2, refused.stdout + refused.stderr)
+    const answer = JSON.parse(refused.stdout) as {error: string; message: string}
+    assert.equal(answer.error, 'bad_parameter')
+    assert.match(answer.message, /has only n1 among its members, fewer than the two a nemesis needs \(the others, n6 \(joined from outside this folder\), it loads and reads but leaves alone\): use --faults none/)
+    assert.equal(isNodeProcess((await reloadCluster(c.dir)).nodes[1] as NonNullable<typeof n3>), false, 'the removed n2 was not started again')
   })
 
   it('refuses what it cannot do, before starting anything', async () => {

@@ -6,7 +6,7 @@ import {describe, it} from 'node:test'
 import {localClusterSettings} from '../../src/cli/local-cluster.js'
 import type {LocalCluster} from '../../src/cli/local-cluster.js'
 import {nemesisSchedule} from '../../src/verify/nemesis.js'
-import {checkRunLength, planVerifyCluster, verifyNodeCountDefault} from '../../src/verify/verify-plan.js'
+import {checkRunLength, checkVerifyMembers, planVerifyCluster, verifyMembers, verifyNodeCountDefault} from '../../src/verify/verify-plan.js'
 import {seededRandom} from '../../src/clock.js'
 
 const dir = '/tmp/dyn-verify-plan'
@@ -108,5 +108,63 @@ describe('a run long enough for the faults asked', () => {
     assert.equal(checkRunLength({...defaults, durationMs: 60_000, kinds: every}).ok, true)
     assert.equal(checkRunLength({faultMsMin: 2000, faultMsMax: 4000, gapMs: 1000, durationMs: 30_000, kinds: every}).ok, true)
     assert.equal(checkRunLength({...defaults, durationMs: 30_000, kinds: ['kill', 'pause']}).ok, true)
+  })
+})
+
+/** A member's row as GET /cluster lists it, at its client port `port` (internode port + 1000). */
+function row(name: string, status: string, port: number): {name: string; status: string; apiAddress: string; rpcAddress: string} {
+  return {name, status, apiAddress: `127.0.0.1:${port}`, rpcAddress: `127.0.0.1:${port + 1000}`}
+}
+
+describe('the members a verify run on a folder judges', () => {
+  // The walk that found it: dyn cluster up made n1..n3, n3 was removed, and n6, started by hand
+  // with dyn start, joined. The folder still records n1..n3.
+  const walked = [row('n1', 'valid', 7070), row('n2', 'valid', 7071), row('n3', 'left', 7072), row('n6', 'valid', 7170)]
+
+  it('are the ring members as a serving member lists them: a removed node is out, one joined from outside is in, read where it runs, and not faulted', () => {
+    const found = verifyMembers(folder(3, {}), new Set(['n1', 'n2']), walked)
+    // Before the fix the run took n1, n2, n3 from the folder: a third of its clients aimed at
+    // the removed n3, and n6's copies were never read (NOT CONVERGED).
+    assert.deepEqual(found.members.map((member) => member.name), ['n1', 'n2', 'n6'])
+    assert.deepEqual(found.left, ['n3'])
+    const n6 = found.members.find((member) => member.name === 'n6')
+    assert.deepEqual(n6, {name: 'n6', apiAddress: '127.0.0.1:7170', rpcAddress: '127.0.0.1:8170', controlled: false, notControlled: 'joined from outside this folder'})
+    assert.deepEqual(found.members.filter((member) => member.controlled).map((member) => member.name), ['n1', 'n2'])
+  })
+
+  it("reads a folder's own node on the folder's ports (not the proxy address it advertises), and one started by hand where it is listed, unfaulted", () => {
+    const proxied = [{...row('n1', 'valid', 7070), apiAddress: '127.0.0.2:7070', rpcAddress: '127.0.0.2:8070'}, row('n2', 'valid', 7171)]
+    const found = verifyMembers(folder(2, {}), new Set(['n1']), proxied)
+    assert.deepEqual(found.members[0], {name: 'n1', apiAddress: '127.0.0.1:7070', rpcAddress: '127.0.0.1:8070', controlled: true})
+    assert.deepEqual(found.members[1], {name: 'n2', apiAddress: '127.0.0.1:7171', rpcAddress: '127.0.0.1:8171', controlled: false, notControlled: 'started outside this folder (by hand)'})
+    assert.deepEqual(found.left, [])
+  })
+
+  it('kill and pause run on the folder\'s own members; link faults, which cannot cut an outside member\'s links, are refused with what to do', () => {
+    const found = verifyMembers(folder(3, {}), new Set(['n1', 'n2']), walked)
+    assert.equal(checkVerifyMembers(dir, found, ['kill', 'pause']).ok, true)
+    assert.equal(checkVerifyMembers(dir, found, []).ok, true)
+    const links = checkVerifyMembers(dir, found, ['kill', 'partition'])
+    assert.ok(!links.ok)
+    assert.equal(links.error, 'bad_parameter')
+    assert.match(links.message, /has member\(s\) that this folder did not start \(n6 \(joined from outside this folder\)\).*--faults partition could not cut them; use --faults kill,pause/)
+  })
+
+  it('faults asked with fewer than two members of the folder\'s own are refused (a nemesis needs two); without faults the run goes ahead', () => {
+    const found = verifyMembers(folder(3, {}), new Set(['n1']), [row('n1', 'valid', 7070), row('n2', 'left', 7071), row('n3', 'left', 7072), row('n6', 'valid', 7170)])
+    assert.deepEqual(found.left, ['n2', 'n3'])
+    const refused = checkVerifyMembers(dir, found, ['kill'])
+    assert.ok(!refused.ok)
+    assert.equal(refused.error, 'bad_parameter')
+    assert.match(refused.message, /has only n1 among its members, fewer than the two a nemesis needs \(the others, n6 \(joined from outside this folder\), it loads and reads but leaves alone\): use --faults none/)
+    assert.equal(checkVerifyMembers(dir, found, []).ok, true)
+  })
+
+  it('a node the folder recorded as left stays out even when no member lists it any more', () => {
+    const cluster = folder(3, {})
+    ;(cluster.nodes[2] as {left?: boolean}).left = true
+    const found = verifyMembers(cluster, new Set(['n1', 'n2']), [row('n1', 'valid', 7070), row('n2', 'valid', 7071)])
+    assert.deepEqual(found.members.map((member) => member.name), ['n1', 'n2'])
+    assert.deepEqual(found.left, ['n3'])
   })
 })
