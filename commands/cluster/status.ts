@@ -1,8 +1,8 @@
 // The flags module alone: loading all of @oclif/core here would slow every start of the CLI.
 import * as Flags from '@oclif/core/flags'
 import {clientTlsFlags, nodeFlag} from '../../src/cli/client-flags.js'
-import {clusterStatus, remoteClusterStatus, remoteStatusMemberTimeoutMsMax} from '../../src/cli/cluster-status.js'
-import type {ClusterSettingsView, ClusterStatus, NodeStatus, QuorumDefaults, RemoteClusterStatus} from '../../src/cli/cluster-status.js'
+import {clusterStatus, localStatusVerdict, remoteClusterStatus, remoteStatusMemberTimeoutMsMax, remoteStatusVerdict} from '../../src/cli/cluster-status.js'
+import type {ClusterSettingsView, ClusterStatus, NodeStatus, QuorumDefaults, RemoteClusterStatus, StatusVerdict} from '../../src/cli/cluster-status.js'
 import {formatTransfers, leftMembers, readTransfers} from '../../src/cli/transfer-status.js'
 import {clusterFileName, isNodeDataFolder, localClusterTls, localClusterTlsProblem, readCluster} from '../../src/cli/local-cluster.js'
 import {nodeEnvironmentVariable} from '../../src/cli/command-output.js'
@@ -20,7 +20,7 @@ export default class ClusterStatusCommand extends DynCommand {
 
   static override description = `A node serves when its own process (the pid the folder recorded) answers GET /health in the folder's cluster. A node that serves from a process the folder did not start (dyn start typed by hand on its data folder, say after it left and joined again) is shown serving, with that process's pid, and marked as started outside the folder: dyn cluster down does not stop it, and --purge refuses while it runs. A node that is not running shows its last pid and how it ended (exit code or signal, recorded by the process that started it), or that this is not known; a node that left the cluster (dyn cluster leave or remove) shows as left, and cluster up no longer starts it. Members that some node knows but the folder did not start (a node joined by hand with dyn start --seeds) are listed. The effective defaults are N capped by the members that own partitions, and R and W capped by that N.
 With --node HOST:PORT instead of --dir, any cluster, such as one started by hand with dyn start on several machines: the node at that address asks every member over the internode port for its own view (so this machine needs to reach that one node only), and the status shows each member serving or why it does not answer, where the nodes' views of each other's reachability differ, the hints each keeps, the ring change and transfers under way (progress and ETA), and the effective N/R/W.
-Exits 0 when every node (of the folder, or every member with --node) serves, all agree on the ring and no member is down; 3 otherwise, or when no node answers at --node; 2 when the folder holds no cluster or the flags are wrong, or the node at --node presents a TLS certificate that does not verify (tls_untrusted).`
+Exits 0 when every node (of the folder, or every member with --node) serves, all agree on the ring and no member is down; 3 otherwise (with --json, the status then carries error, one of cluster_stopped, nodes_not_serving, ring_not_agreed and members_down, and a message saying what to do), or when no node answers at --node; 2 when the folder holds no cluster or the flags are wrong, or the node at --node presents a TLS certificate that does not verify (tls_untrusted).`
 
   static override examples = [
     {description: 'Check the demo cluster', command: '<%= config.bin %> cluster status --dir .dyn/demo'},
@@ -70,11 +70,12 @@ Exits 0 when every node (of the folder, or every member with --node) serves, all
     for (const node of status.nodes) if (node.state === 'left') left.add(node.name)
     const remaining = status.nodes.filter((node) => !left.has(node.name))
     const agreed = left.size === 0 ? status.agreed : remaining.length > 0 && remaining.every((node) => node.serving) && new Set(remaining.map((node) => node.ringHash)).size === 1
-    const otherDown = status.otherMembers.filter((m) => !m.up && !left.has(m.name))
-    const ok = agreed && otherDown.length === 0
-    if (flags.json) this.printJson({ok, ...status, agreed, left: [...left], transfers})
-    else process.stdout.write(formatStatus(status, ok, agreed, left) + formatTransfers(transfers))
-    if (!ok) this.exit(exitCodes.unavailable)
+    const verdict = localStatusVerdict(status, left, agreed)
+    // A status that is not ok is a failure like any other under --json: a stable code and a
+    // message saying what is wrong and what to do, before the status's own fields.
+    if (flags.json) this.printJson({...verdictFields(verdict), ...status, agreed, left: [...left], transfers})
+    else process.stdout.write(formatStatus(status, verdict, left) + formatTransfers(transfers))
+    if (!verdict.ok) this.exit(exitCodes.unavailable)
   }
 
   /** --node: every member's own view, gathered by the node at that address. */
@@ -86,11 +87,16 @@ Exits 0 when every node (of the folder, or every member with --node) serves, all
     } catch (error) {
       this.failFromError(flags.json, error)
     }
-    const ok = status.agreed && status.seenDown.length === 0
-    if (flags.json) this.printJson({ok, ...status})
-    else process.stdout.write(formatRemoteStatus(status, ok))
-    if (!ok) this.exit(exitCodes.unavailable)
+    const verdict = remoteStatusVerdict(status)
+    if (flags.json) this.printJson({...verdictFields(verdict), ...status})
+    else process.stdout.write(formatRemoteStatus(status, verdict))
+    if (!verdict.ok) this.exit(exitCodes.unavailable)
   }
+}
+
+/** A verdict's fields in a JSON answer: `ok`, and for one that is not ok its `error` and `message`. */
+function verdictFields(verdict: StatusVerdict): {ok: boolean; error?: string; message?: string} {
+  return verdict.ok ? {ok: true} : {ok: false, error: verdict.error, message: verdict.message}
 }
 
 /** DYN_NODE when it names something (not unset, not blank). */
@@ -127,17 +133,10 @@ export function otherMemberLine(member: {readonly name: string; readonly apiAddr
   return `${member.name.padEnd(6)} ${member.apiAddress.padEnd(16)} not started from this folder (${state})\n`
 }
 
-function formatStatus(status: ClusterStatus, ok: boolean, agreed: boolean, left: ReadonlySet<string>): string {
+function formatStatus(status: ClusterStatus, verdict: StatusVerdict, left: ReadonlySet<string>): string {
   let text = status.nodes.map((node) => nodeLine(node, left)).join('')
   for (const member of status.otherMembers) text += otherMemberLine(member)
-  text += settingsLine(status)
-  const notServing = status.nodes.filter((n) => !n.serving && !left.has(n.name)).map((n) => n.name)
-  if (status.nodes.every((n) => n.state === 'stopped' || n.state === 'left')) return `${text}the cluster is stopped; start it with: dyn cluster up --dir ${status.dir}\n`
-  const others = status.otherMembers.length === 0 ? '' : `; ${status.otherMembers.length} other member(s) not started from this folder: ${status.otherMembers.map((m) => m.name).join(', ')}`
-  if (ok) return `${text}all nodes ${others === '' ? '' : 'of the folder '}serve and agree on the ring${others}\n`
-  if (notServing.length > 0) return `${text}the cluster is not fully up: ${notServing.join(', ')} ${notServing.length === 1 ? 'does' : 'do'} not serve${others}\n`
-  if (!agreed) return `${text}the cluster is not fully up: the nodes do not agree on the ring yet${others}\n`
-  return `${text}the cluster is not fully up: other member(s) down: ${status.otherMembers.filter((m) => !m.up && m.status !== 'left').map((m) => m.name).join(', ')}\n`
+  return `${text}${settingsLine(status)}${verdict.message}\n`
 }
 
 /** The cluster's settings and the defaults a request gets, in one line (empty when unknown). */
@@ -157,7 +156,7 @@ function settingsLine(status: {settings?: ClusterSettingsView; effective?: Quoru
 }
 
 /** --node: each member, then how the nodes see each other, then the verdict. */
-function formatRemoteStatus(status: RemoteClusterStatus, ok: boolean): string {
+function formatRemoteStatus(status: RemoteClusterStatus, verdict: StatusVerdict): string {
   const left = new Set(status.left)
   const width = Math.max(6, ...status.nodes.map((node) => node.name.length))
   let text = status.nodes.map((node) => `${node.name.padEnd(width)} ${node.address.padEnd(21)} ${stateText(node, left)}\n`).join('')
@@ -168,13 +167,5 @@ function formatRemoteStatus(status: RemoteClusterStatus, ok: boolean): string {
     text += `the nodes disagree about ${disagreement.member}: ${[...byState].map(([state, observers]) => `${state} from ${observers.join(', ')}`).join('; ')}\n`
   }
   text += settingsLine(status)
-  const through = `asked through ${status.askedThrough} (${status.node})`
-  if (ok) return `${text}${through}: every member serves, all agree on the ring, and every node reaches every other\n`
-  const silent = status.nodes.filter((node) => !node.serving && !left.has(node.name)).map((node) => node.name)
-  const problems = [
-    silent.length > 0 ? `${silent.join(', ')} ${silent.length === 1 ? 'does' : 'do'} not answer` : undefined,
-    silent.length === 0 && !status.agreed ? 'the nodes do not agree on the ring yet' : undefined,
-    status.seenDown.length > 0 ? `seen down by some node: ${status.seenDown.join(', ')}` : undefined,
-  ].filter((problem) => problem !== undefined)
-  return `${text}${through}: the cluster is not fully up: ${problems.join('; ')}\n`
+  return `${text}${verdict.message}\n`
 }

@@ -10,7 +10,7 @@
 
 import type {AntiEntropySummary} from '../antientropy/anti-entropy-subsystem.js'
 import {DynClient} from '../client/http-client.js'
-import {DynError, type ErrorCode} from '../errors.js'
+import {assert, DynError, type ErrorCode} from '../errors.js'
 import type {GatheredStatus, MemberStatusEntry} from '../node/status-subsystem.js'
 import type {HealthView, LocalCluster, LocalNode, NodeEnding} from './local-cluster.js'
 import {failureText} from './command-output.js'
@@ -276,4 +276,85 @@ function remoteNodeStatus(member: MemberStatusEntry, askedThrough: string, clust
     return {...base, running: true, serving: false, state: 'not_answering', ...identity, problem: `serving cluster ${identity.clusterId}, not ${askedThrough}'s ${clusterId}`}
   }
   return {...base, running: true, serving: true, state: 'serving', ...identity, ...(antiEntropy === undefined ? {} : {antiEntropy})}
+}
+
+/**
+ * The stable codes of a status that is not ok (exit 3), for scripts to match on (README "JSON
+ * output": every failure carries one): every node of the folder stopped; some node of it (or,
+ * with --node, some member) not serving; all serving but holding different rings; another member
+ * down, or seen down by some node.
+ */
+export type StatusProblemCode = 'cluster_stopped' | 'nodes_not_serving' | 'ring_not_agreed' | 'members_down'
+
+/** What a status says as a whole: ok, or what is wrong and what to do, under a stable code. */
+export type StatusVerdict = {readonly ok: true; readonly message: string} | {readonly ok: false; readonly error: StatusProblemCode; readonly message: string}
+
+/**
+ * The members the folder did not start, in a few words: those present, then (apart) those that
+ * have left, which are no "other members" of the cluster any more (a status once counted n4 and
+ * n5, both gone, among "3 other member(s) not started from this folder"). Empty when there are none.
+ */
+export function otherMembersText(others: readonly OtherMember[], left: ReadonlySet<string>): string {
+  const gone = others.filter((member) => member.status === 'left' || left.has(member.name)).map((member) => member.name)
+  const present = others.filter((member) => !gone.includes(member.name)).map((member) => member.name)
+  const presentText = present.length === 0 ? '' : `; ${present.length} other member(s) not started from this folder: ${present.join(', ')}`
+  const goneText = gone.length === 0 ? '' : `; ${gone.join(', ')}, not of this folder, ${gone.length === 1 ? 'has' : 'have'} left the cluster`
+  return presentText + goneText
+}
+
+/**
+ * The verdict of `dyn cluster status --dir`, from the folder's status, the nodes known to have
+ * left (stopped by design) and whether the others agree on the ring. The cases, in order:
+ */
+export function localStatusVerdict(status: ClusterStatus, left: ReadonlySet<string>, agreed: boolean): StatusVerdict {
+  const up = `dyn cluster up --dir ${status.dir}`
+  const others = otherMembersText(status.otherMembers, left)
+  const otherDown = status.otherMembers.filter((member) => !member.up && member.status !== 'left' && !left.has(member.name))
+  const notServing = status.nodes.filter((node) => !node.serving && !left.has(node.name))
+  // Every node of the folder stopped or gone: nothing to ask, start it.
+  if (status.nodes.every((node) => node.state === 'stopped' || node.state === 'left')) return {ok: false, error: 'cluster_stopped', message: `the cluster is stopped; start it with: ${up}`}
+  // Every node of the folder serves one ring, and no other member is down.
+  if (agreed && otherDown.length === 0) return {ok: true, message: `all nodes ${others === '' ? '' : 'of the folder '}serve and agree on the ring${others}`}
+  // Some node of the folder does not serve: each named with why, and the way back for each kind.
+  if (notServing.length > 0) {
+    const problemOf = (node: NodeStatus): string => node.problem ?? node.state
+    const why = notServing.length === 1 ? problemOf(notServing[0] as NodeStatus) : notServing.map((node) => `${node.name}: ${problemOf(node)}`).join('; ')
+    const ended = notServing.filter((node) => !node.running).map((node) => node.name)
+    const silent = notServing.filter((node) => node.running).map((node) => node.name)
+    const todo = [
+      ended.length === 0 ? undefined : `start ${ended.join(', ')} again with: ${up} (it leaves running nodes alone)`,
+      silent.length === 0 ? undefined : `read the log of ${silent.join(', ')} (${silent.map((name) => `${name}.log`).join(', ')} in ${status.dir}), or ask again in a few seconds if just started`,
+    ].filter((part) => part !== undefined)
+    return {ok: false, error: 'nodes_not_serving', message: `the cluster is not fully up: ${notServing.map((node) => node.name).join(', ')} ${notServing.length === 1 ? 'does' : 'do'} not serve (${why}); ${todo.join('; ')}${others}`}
+  }
+  // All serve, on different rings: a change still spreading by gossip.
+  if (!agreed) return {ok: false, error: 'ring_not_agreed', message: `the cluster is not fully up: the nodes do not agree on the ring yet (a ring change, or a restart, still spreading by gossip); ask again in a few seconds${others}`}
+  // Another member is down: the folder cannot start it.
+  const names = otherDown.map((member) => member.name).join(', ')
+  return {
+    ok: false,
+    error: 'members_down',
+    message: `the cluster is not fully up: other member(s) down: ${names}, not started from this folder; start ${otherDown.length === 1 ? 'it' : 'them'} again where ${otherDown.length === 1 ? 'it runs' : 'they run'} (dyn start on ${otherDown.length === 1 ? 'its' : 'their'} data folder), or, if gone for good, remove ${otherDown.length === 1 ? 'it' : 'each'}: dyn cluster remove NAME --node ${status.nodes.find((node) => node.serving)?.address ?? 'HOST:PORT'}`,
+  }
+}
+
+/** The verdict of `dyn cluster status --node`: the cases, in order, said together when several hold. */
+export function remoteStatusVerdict(status: RemoteClusterStatus): StatusVerdict {
+  const through = `asked through ${status.askedThrough} (${status.node})`
+  // Every member serves one ring, and no node sees another down.
+  if (status.agreed && status.seenDown.length === 0) return {ok: true, message: `${through}: every member serves, all agree on the ring, and every node reaches every other`}
+  const left = new Set(status.left)
+  const silent = status.nodes.filter((node) => !node.serving && !left.has(node.name)).map((node) => node.name)
+  const problems: Array<{code: StatusProblemCode; text: string; todo: string}> = []
+  // Some member does not answer: started again on its machine, or removed when gone for good.
+  if (silent.length > 0) {
+    problems.push({code: 'nodes_not_serving', text: `${silent.join(', ')} ${silent.length === 1 ? 'does' : 'do'} not answer`, todo: 'start a member that does not answer again on its machine (dyn start on its data folder), or, if it is gone for good, remove it (dyn cluster remove NAME)'})
+  }
+  // All answer, on different rings: a change still spreading by gossip.
+  if (silent.length === 0 && !status.agreed) problems.push({code: 'ring_not_agreed', text: 'the nodes do not agree on the ring yet', todo: 'ask again in a few seconds, while the ring change spreads by gossip'})
+  // Some node sees another down: that node does not run, or a link to it is cut.
+  if (status.seenDown.length > 0) problems.push({code: 'members_down', text: `seen down by some node: ${status.seenDown.join(', ')}`, todo: 'check that each member seen down runs and that the others reach its internode port (a cut link shows as nodes that disagree)'})
+  const first = problems[0]
+  assert(first !== undefined, 'a status that is not ok has a problem')
+  return {ok: false, error: first.code, message: `${through}: the cluster is not fully up: ${problems.map((problem) => problem.text).join('; ')}. To bring it up: ${problems.map((problem) => problem.todo).join('; ')}`}
 }

@@ -17,6 +17,7 @@ import type {LocalCluster} from '../../src/cli/local-cluster.js'
 import {freeClusterPorts} from '../../src/cli/ports.js'
 import {dynBin, getJson, isRunning, killNode, reloadCluster, removeTestFolder, runDyn, secretArgs, sleep, startCluster, waitFor} from './harness.js'
 import type {TestCluster} from './harness.js'
+import {joinFromOutside, removeDead, settledOn} from './membership-walk.js'
 
 /** A fresh folder for a cluster this test starts through the CLI; stopped and deleted after it. */
 async function clusterFolder(t: TestContext): Promise<string> {
@@ -207,6 +208,43 @@ describe('dyn cluster up|down|status', () => {
     assert.match(text.stdout, /all nodes of the folder serve and agree on the ring; 1 other member\(s\) not started from this folder: extra/)
   })
 
+  it('cluster status: a member from outside the folder that left is no "other member", and every status that is not ok carries an error code and a message, with --dir and with --node', async (t) => {
+    const c = await startCluster(3)
+    t.after(() => c.stop())
+    // n4, started by hand outside the folder, joins, and is then removed for good.
+    const n4 = await joinFromOutside(t, c, 'n4')
+    await settledOn([c.api(0), c.api(1), c.api(2), n4.api], ['n1', 'n2', 'n3', 'n4'])
+    await removeDead('n4', n4.pid, c.api(0))
+    await settledOn([c.api(0), c.api(1), c.api(2)], ['n1', 'n2', 'n3'])
+    const text = await runDyn(['cluster', 'status', '--dir', c.dir])
+    assert.equal(text.code, 0, text.stdout + text.stderr)
+    assert.match(text.stdout, /n4 .*not started from this folder \(left the cluster\)/)
+    // It said "1 other member(s) not started from this folder: n4" of a node that had left.
+    assert.doesNotMatch(text.stdout, /other member\(s\)/)
+    assert.match(text.stdout, /all nodes of the folder serve and agree on the ring; n4, not of this folder, has left the cluster\n/)
+
+    // A node of the folder killed: exit 3, and the JSON names the problem as every failure does.
+    const n2 = c.cluster.nodes[1]
+    assert.ok(n2?.pid !== undefined)
+    await killNode(n2.pid)
+    const local = await runDyn(['cluster', 'status', '--dir', c.dir, '--json'])
+    assert.equal(local.code, 3, local.stdout + local.stderr)
+    const answer = jsonOf(local)
+    assert.equal(answer.ok, false)
+    // It had ok false, and neither error nor message.
+    assert.equal(answer.error, 'nodes_not_serving')
+    assert.match(String(answer.message), new RegExp(`^the cluster is not fully up: n2 does not serve \\(not running \\(pid ${n2.pid} killed by SIGKILL\\)\\); start n2 again with: dyn cluster up --dir `))
+    assert.equal((answer.nodes as unknown[]).length, 3, 'the status fields stay beside the error')
+    const remote = await waitFor('n1 to see n2 down', async () => {
+      const run = await runDyn(['cluster', 'status', '--node', c.api(0), '--json'])
+      const body = run.code === 3 ? jsonOf(run) : undefined
+      return body !== undefined && (body.seenDown as string[]).includes('n2') ? body : undefined
+    })
+    assert.equal(remote.ok, false)
+    assert.equal(remote.error, 'nodes_not_serving')
+    assert.match(String(remote.message), /: the cluster is not fully up: n2 does not answer; seen down by some node: n2\. To bring it up: start a member that does not answer again on its machine/)
+  })
+
   it('cluster status --node gathers every member\'s view through one node: a paused member does not answer and is seen down (exit 3), and all is well once it runs again', async (t) => {
     const c = await startCluster(3)
     const [, , n3] = c.cluster.nodes
@@ -249,6 +287,8 @@ describe('dyn cluster up|down|status', () => {
       return body !== undefined && seesN3Down(body.transfers as Views) ? {run, body} : undefined
     })
     assert.equal(degraded.body.ok, false)
+    assert.equal(degraded.body.error, 'nodes_not_serving')
+    assert.match(String(degraded.body.message), /the cluster is not fully up: n3 does not answer; seen down by some node: n3\. To bring it up: /)
     assert.deepEqual(degraded.body.seenDown, ['n3'])
     assert.equal((degraded.body.nodes as Array<{state: string}>)[2]?.state, 'not_answering')
     const views = degraded.body.transfers as Views

@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 import {otherMemberLine} from '../../commands/cluster/status.js'
-import {describeGathered} from '../../src/cli/cluster-status.js'
+import {describeGathered, localStatusVerdict, otherMembersText, remoteStatusVerdict} from '../../src/cli/cluster-status.js'
+import type {ClusterStatus, NodeStatus, OtherMember} from '../../src/cli/cluster-status.js'
 import type {GatheredStatus, MemberStatusEntry} from '../../src/node/status-subsystem.js'
 
 const settings = {defaultN: 3, defaultR: 2, defaultW: 2, partitionCount: 64, conflictPolicy: 'siblings', clusterId: 'c1'}
@@ -90,5 +91,80 @@ describe('dyn cluster status: a member the folder did not start', () => {
     assert.equal(otherMemberLine({name: 'n4', apiAddress: '127.0.0.1:7073', status: 'joining', up: false}), 'n4     127.0.0.1:7073   not started from this folder (joining, down)\n')
     // It read "(left, up)" of a node stopped long since: no node probes a member that left.
     assert.equal(otherMemberLine({name: 'n9', apiAddress: '127.0.0.1:7079', status: 'left', up: true}), 'n9     127.0.0.1:7079   not started from this folder (left the cluster)\n')
+  })
+})
+
+/** A member the folder did not start, as a serving node lists it. */
+function other(name: string, status: string, up: boolean): OtherMember {
+  return {name, apiAddress: `127.0.0.1:7${name.slice(1)}`, rpcAddress: `127.0.0.1:8${name.slice(1)}`, status, up}
+}
+
+/** A node of the folder: serving on ring r1, or in `state` with `problem`. */
+function folderNode(name: string, state: NodeStatus['state'] = 'serving', problem?: string): NodeStatus {
+  const base = {name, address: `127.0.0.1:707${name.slice(1)}`, rpcAddress: `127.0.0.1:807${name.slice(1)}`, pid: 100}
+  if (state === 'serving') return {...base, running: true, serving: true, state, members: 3, ringHash: 'r1', clusterId: 'c1'}
+  return {...base, running: state === 'not_answering', serving: false, state, ...(problem === undefined ? {} : {problem})}
+}
+
+function folderStatus(nodes: NodeStatus[], otherMembers: OtherMember[] = []): ClusterStatus {
+  return {dir: '.dyn/demo', nodes, agreed: nodes.every((node) => node.serving), otherMembers}
+}
+
+describe('dyn cluster status --dir: the verdict', () => {
+  it('members that left are no "other members": they are said apart, and those present counted', () => {
+    // It said "3 other member(s) not started from this folder: n4, n5, n6" with n4 and n5 gone.
+    const others = [other('n4', 'left', true), other('n5', 'valid', false), other('n6', 'valid', true)]
+    assert.equal(otherMembersText(others, new Set(['n5'])), '; 1 other member(s) not started from this folder: n6; n4, n5, not of this folder, have left the cluster')
+    assert.equal(otherMembersText([other('n4', 'left', true)], new Set()), '; n4, not of this folder, has left the cluster')
+    assert.equal(otherMembersText([], new Set()), '')
+    const verdict = localStatusVerdict(folderStatus([folderNode('n1'), folderNode('n2')], others), new Set(['n4', 'n5']), true)
+    assert.deepEqual(verdict, {ok: true, message: 'all nodes of the folder serve and agree on the ring; 1 other member(s) not started from this folder: n6; n4, n5, not of this folder, have left the cluster'})
+  })
+
+  it('every verdict that is not ok has a stable code and a message with what to do', () => {
+    const stopped = localStatusVerdict(folderStatus([folderNode('n1', 'stopped'), folderNode('n2', 'left')]), new Set(['n2']), false)
+    assert.deepEqual(stopped, {ok: false, error: 'cluster_stopped', message: 'the cluster is stopped; start it with: dyn cluster up --dir .dyn/demo'})
+
+    const killed = localStatusVerdict(folderStatus([folderNode('n1'), folderNode('n2', 'exited', 'not running (pid 4243 killed by SIGKILL)')]), new Set(), false)
+    assert.ok(!killed.ok)
+    assert.equal(killed.error, 'nodes_not_serving')
+    assert.equal(killed.message, 'the cluster is not fully up: n2 does not serve (not running (pid 4243 killed by SIGKILL)); start n2 again with: dyn cluster up --dir .dyn/demo (it leaves running nodes alone)')
+
+    const silent = localStatusVerdict(folderStatus([folderNode('n1', 'exited', 'not running (pid 1 exited with code 2)'), folderNode('n2', 'not_answering', 'running, but its client port does not answer')]), new Set(), false)
+    assert.ok(!silent.ok)
+    assert.equal(silent.error, 'nodes_not_serving')
+    assert.match(silent.message, /n1, n2 do not serve \(n1: not running \(pid 1 exited with code 2\); n2: running, but its client port does not answer\); start n1 again with: .*; read the log of n2 \(n2\.log in \.dyn\/demo\)/)
+
+    const rings = localStatusVerdict(folderStatus([folderNode('n1'), {...folderNode('n2'), ringHash: 'r2'}]), new Set(), false)
+    assert.ok(!rings.ok)
+    assert.equal(rings.error, 'ring_not_agreed')
+    assert.match(rings.message, /do not agree on the ring yet .*; ask again in a few seconds$/)
+
+    const down = localStatusVerdict(folderStatus([folderNode('n1'), folderNode('n2')], [other('n6', 'valid', false)]), new Set(), true)
+    assert.ok(!down.ok)
+    assert.equal(down.error, 'members_down')
+    assert.match(down.message, /other member\(s\) down: n6, not started from this folder; start it again where it runs .*dyn cluster remove NAME --node 127\.0\.0\.1:7071$/)
+  })
+
+  it('a node of the folder that left is stopped by design: the rest serving is ok', () => {
+    const verdict = localStatusVerdict(folderStatus([folderNode('n1'), folderNode('n2'), folderNode('n3', 'left')]), new Set(['n3']), true)
+    assert.equal(verdict.ok, true)
+  })
+})
+
+describe('dyn cluster status --node: the verdict', () => {
+  it('is ok when all serve one ring and none sees another down; otherwise coded, first problem first, with what to do', () => {
+    assert.equal(remoteStatusVerdict(describeGathered('10.0.0.1:8070', {node: 'n1', members: [answered('n1', {}), answered('n2', {}), answered('n3', {})]})).ok, true)
+    const paused = remoteStatusVerdict(describeGathered('10.0.0.1:8070', {node: 'n1', members: [answered('n1', {n3: 'down'}), answered('n2', {n3: 'down'}), silent('n3')]}))
+    assert.ok(!paused.ok)
+    assert.equal(paused.error, 'nodes_not_serving')
+    assert.match(paused.message, /^asked through n1 \(10\.0\.0\.1:8070\): the cluster is not fully up: n3 does not answer; seen down by some node: n3\. To bring it up: start a member that does not answer again/)
+    const cut = remoteStatusVerdict(describeGathered('10.0.0.2:8070', {node: 'n2', members: [answered('n1', {n3: 'down'}), answered('n2', {}), answered('n3', {})]}))
+    assert.ok(!cut.ok)
+    assert.equal(cut.error, 'members_down')
+    assert.match(cut.message, /seen down by some node: n3\. To bring it up: check that each member seen down runs/)
+    const rings = remoteStatusVerdict(describeGathered('a:1', {node: 'n1', members: [answered('n1', {}), answered('n2', {}, {ringHash: 'r2'}), answered('n3', {})]}))
+    assert.ok(!rings.ok)
+    assert.equal(rings.error, 'ring_not_agreed')
   })
 })
