@@ -10,12 +10,14 @@ export default class ClusterRemove extends ClusterChangeCommand {
   static override summary = 'Stage the removal of a node that is gone for good (a dead machine, a lost disk).'
 
   static override description = `Unlike leave, the removed node takes no part: after dyn cluster commit, the new home replicas of its partitions fetch them from the surviving replicas. Writes that only the removed node held (acknowledged with w=1) are lost with it. For a node that still runs, use dyn cluster leave.
-A member already on its way out stages nothing: already_leaving when its leave or removal is staged or its committed change still moves data, already_left when it has left.
---json prints {ok, ...the plan with the removal staged}.
+A node that is leaving and whose machine is lost holds its ring change up for ever; once the claimant sees it down, its removal is taken in place of the leave, and the commit makes the change under way take its partitions from the surviving replicas. While the claimant sees it up it is refused (already_leaving): a leaving node that runs finishes by itself.
+Any other member already on its way out stages nothing: already_leaving when its leave or removal is staged or its committed change still moves data, already_left when it has left.
+--json prints {ok, warnings, ...the plan with the removal staged}; warnings (also on stderr) is an array, empty when the node asked sees nothing amiss.
 ${exitCodesHelp}`
 
   static override examples = [
     {description: 'n3 died for good: remove it and rebalance', command: '<%= config.bin %> cluster remove n3 && <%= config.bin %> cluster commit'},
+    {description: "n5 was leaving when its machine was lost: once status shows it down, replace its leave by a removal", command: '<%= config.bin %> cluster remove n5 && <%= config.bin %> cluster commit'},
     {description: 'For a script', command: '<%= config.bin %> cluster remove n3 --node 127.0.0.1:7071 --json'},
     {description: 'A cluster with TLS', command: '<%= config.bin %> cluster remove n3 --node https://10.0.0.11:7070 --tls-ca ./tls/ca.crt'},
   ]
@@ -37,7 +39,8 @@ ${exitCodesHelp}`
     // stopped that the claimant still counts as up is refused, unreachable, in its own words).
     const warning = seen === undefined ? undefined : removalWarning(args.name, seen)
     if (warning !== undefined) warn(warning)
-    if (flags.json) this.printOk(outcome.body)
+    // In the answer too, so that a script sees what a person sees on stderr.
+    if (flags.json) this.printOk({...outcome.body, warnings: warning === undefined ? [] : [warning]})
     else process.stdout.write(formatStaged(outcome.body as PlanBody))
   }
 }

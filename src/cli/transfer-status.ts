@@ -19,6 +19,8 @@ export interface TransferView {
   readonly keysReceived?: number
   readonly bytesReceived?: number
   readonly etaMs?: number | null
+  /** Present while the transfers make no progress: how long they have gone without a page. */
+  readonly stalledMs?: number
   readonly active?: ReadonlyArray<{readonly partition: number; readonly source: string; readonly keys: number}>
   readonly waitingFor?: string
   readonly releasedPartitionsPending?: number
@@ -107,7 +109,14 @@ export function formatTransfers(nodes: readonly NodeTransfers[]): string {
     const released = transfers.releasedPartitionsPending ?? 0
     if ((transfers.total ?? 0) === 0 && released === 0) continue
     const mb = ((transfers.bytesReceived ?? 0) / 1048576).toFixed(1)
-    const eta = transfers.etaMs === undefined || transfers.etaMs === null ? '' : `, ETA ${Math.ceil(transfers.etaMs / 1000)} s`
+    // Stalled transfers have no ETA: one from the mean time per partition would count down, or
+    // climb, as if they moved. What holds them up, when the node knows, is its waiting line.
+    const eta =
+      transfers.stalledMs !== undefined
+        ? `, no progress for ${Math.floor(transfers.stalledMs / 1000)} s${transfers.waitingFor === undefined ? ': stalled for a reason this node does not know (see its log)' : ''}`
+        : transfers.etaMs === undefined || transfers.etaMs === null
+          ? ''
+          : `, ETA ${Math.ceil(transfers.etaMs / 1000)} s`
     const moving = (transfers.active ?? []).map((a) => `p${a.partition} from ${a.source} (${a.keys} objects)`).join(', ')
     // A partition is fetched from every old home (with W < N no single one is sure to hold every
     // write), so the objects fetched count each key once per source.

@@ -96,6 +96,7 @@ export function ringChangeSubsystem(parts: RingChangeParts): RingChangeSubsystem
     requestTimeoutMs: parts.requestTimeoutMs,
     mergeObject: parts.mergeObject,
     isStoredObject: parts.isStoredObject,
+    isUp: parts.isUp,
     log,
   })
   const release = new ReleaseHandoff({

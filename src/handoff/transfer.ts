@@ -27,6 +27,7 @@
 import type {Clock} from '../clock.js'
 import {DynError} from '../errors.js'
 import type {MemberTable} from '../membership/member-table.js'
+import {isLeaving} from '../membership/claimant-core.js'
 import {findMember, hasReceived, nextRingOf, presentMembers, replicaCountsInUse, ringOf} from '../membership/member-table.js'
 import type {Membership} from '../membership/membership.js'
 import {partitionOfKey} from '../ring/partition.js'
@@ -54,6 +55,11 @@ export const transferPageTimeoutMs = 10_000
 export const transferIntervalMs = 500
 /** Pages fetched from one source in one run; a larger partition continues in the next run. */
 export const transferPagesPerRunMax = 10_000
+/**
+ * How long transfers may go without a page before they count as stalled, when no source is known
+ * to be down or failing: one page's budget, since a source that has not answered by then has failed.
+ */
+export const transferStallMs = transferPageTimeoutMs
 
 export interface TransferPageBody {
   readonly partition: number
@@ -96,6 +102,8 @@ export interface TransferDeps {
   mergeObject(partition: number, key: string, object: StoredObject): Promise<{ok: true} | {ok: false; message: string}>
   /** Checks an object from the network. */
   isStoredObject(x: unknown): x is StoredObject
+  /** The failure detector's opinion of a member (false only when it sees it down): says which sources hold transfers up. */
+  isUp?(name: string): boolean
   log(line: string): void
 }
 
@@ -121,11 +129,13 @@ export interface TransferSnapshot {
   readonly keysReceived: number
   readonly bytesReceived: number
   readonly active: ReadonlyArray<{partition: number; source: string; keys: number; bytes: number; elapsedMs: number}>
-  /** Remaining transfers times the mean time per finished one; undefined before the first finishes. */
+  /** Remaining transfers times the mean time per finished one; undefined before the first finishes, and while they are stalled. */
   readonly etaMs: number | undefined
+  /** How long this node's transfers have gone without a page, once that is at least transferStallMs or a source they need is down or failing. */
+  readonly stalledMs?: number
   /** Transfers of the whole cluster the claimant still waits for (as this node's table shows). */
   readonly clusterOutstanding: number
-  /** Why nothing moves yet, when nothing does. */
+  /** Why nothing moves yet, or what holds the transfers up (a source down, or failing), when something does. */
   readonly waitingFor?: string
 }
 
@@ -146,7 +156,9 @@ export class TransferManager {
   private readonly running = new Set<Promise<void>>()
   private served = 0
   private allSeen: {transition: string; atMs: number} | undefined
-  private stats = {transition: '', keys: 0, bytes: 0, finished: 0, firstStartMs: 0}
+  private stats = {transition: '', keys: 0, bytes: 0, finished: 0, firstStartMs: 0, lastProgressMs: 0}
+  /** The last failure of each source this node could not page (cleared by its next page): what a stall is waiting for. */
+  private readonly failingSources = new Map<string, string>()
   private stopped = false
 
   constructor(private readonly deps: TransferDeps) {}
@@ -157,8 +169,16 @@ export class TransferManager {
     const table = this.deps.membership.table
     const next = table.ring?.next
     if (next === undefined) return
-    if (this.stats.transition !== next.id) this.stats = {transition: next.id, keys: 0, bytes: 0, finished: 0, firstStartMs: this.deps.clock.monotonicMs()}
-    if (this.waitingFor(table) !== undefined) return
+    if (this.stats.transition !== next.id) {
+      const now = this.deps.clock.monotonicMs()
+      this.stats = {transition: next.id, keys: 0, bytes: 0, finished: 0, firstStartMs: now, lastProgressMs: now}
+      this.failingSources.clear()
+    }
+    if (this.waitingFor(table) !== undefined) {
+      // Waiting for a reason the snapshot names is no stall: the stall clock starts when the scans may.
+      this.stats.lastProgressMs = this.deps.clock.monotonicMs()
+      return
+    }
     for (const transfer of this.pending(table)) {
       if (this.active.size >= concurrentTransfersMax) break
       if (this.active.has(transfer.partition)) continue
@@ -255,7 +275,13 @@ export class TransferManager {
     const now = this.deps.clock.monotonicMs()
     const meanMs = this.stats.finished > 0 ? (now - this.stats.firstStartMs) / this.stats.finished : undefined
     const outstanding = next === undefined ? 0 : all.filter((transfer) => !hasReceived(table, transfer.target, next.id, transfer.partition, transfer.sourcesForN)).length
-    const waitingFor = next === undefined ? undefined : this.waitingFor(table)
+    const startWait = next === undefined ? undefined : this.waitingFor(table)
+    const holdUp = next === undefined || startWait !== undefined ? undefined : this.heldUpBy(table)
+    const sinceProgressMs = now - this.stats.lastProgressMs
+    // A transfer that waits for a source down, or failing, makes no progress however long the
+    // ETA's mean is: the ETA would count down (or climb) as if it moved. Stalled, it is not shown.
+    const stalled = next !== undefined && startWait === undefined && done < mine.length && this.stats.transition === next.id && (holdUp !== undefined || sinceProgressMs >= transferStallMs)
+    const waitingFor = startWait ?? holdUp
     return {
       transition: next?.id,
       total: mine.length,
@@ -263,10 +289,41 @@ export class TransferManager {
       keysReceived: next !== undefined && this.stats.transition === next.id ? this.stats.keys : 0,
       bytesReceived: next !== undefined && this.stats.transition === next.id ? this.stats.bytes : 0,
       active: [...this.active.values()].map((a) => ({partition: a.partition, source: a.source, keys: a.keys, bytes: a.bytes, elapsedMs: now - a.startedMs})),
-      etaMs: meanMs === undefined ? undefined : Math.round(meanMs * (mine.length - done) / Math.min(concurrentTransfersMax, Math.max(1, mine.length - done))),
+      etaMs: meanMs === undefined || stalled ? undefined : Math.round(meanMs * (mine.length - done) / Math.min(concurrentTransfersMax, Math.max(1, mine.length - done))),
+      ...(stalled ? {stalledMs: sinceProgressMs} : {}),
       clusterOutstanding: outstanding,
       ...(waitingFor === undefined ? {} : {waitingFor}),
     }
+  }
+
+  /**
+   * What holds this node's remaining transfers up, when it knows: the members they must page
+   * (every hint holder, then the partition's sources) that its failure detector sees down, or
+   * whose last page request failed. Each is named with how many partitions wait for it, and a
+   * leaving member that is down with the way out should its machine be lost for good (a removal,
+   * which replaces the leave: claimant-core.ts). Undefined when nothing is known to hold them up.
+   */
+  private heldUpBy(table: MemberTable): string | undefined {
+    const pending = this.pending(table)
+    if (pending.length === 0) return undefined
+    const holders = hintHolders(table)
+    const waits = new Map<string, number>()
+    for (const transfer of pending) {
+      for (const name of new Set([...holders, ...transfer.sources])) if (name !== this.deps.self) waits.set(name, (waits.get(name) ?? 0) + 1)
+    }
+    const state = table.ring
+    const reasons: string[] = []
+    for (const [name, partitions] of [...waits].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+      const count = `${partitions} partition(s)`
+      if (this.deps.isUp?.(name) === false) {
+        const lost = state !== undefined && isLeaving(state, name) ? `; it is leaving: if its machine is lost for good, dyn cluster remove ${name}` : '; they go on once it is back'
+        reasons.push(`${name} down (needed for ${count}${lost})`)
+        continue
+      }
+      const failure = this.failingSources.get(name)
+      if (failure !== undefined) reasons.push(`${name} does not serve its pages (needed for ${count}): ${failure}`)
+    }
+    return reasons.length === 0 ? undefined : reasons.join('; ')
   }
 
   /**
@@ -278,7 +335,8 @@ export class TransferManager {
     if (next === undefined) return undefined
     const removing = new Set(next.removing)
     const routers = presentMembers(table).filter((member) => !removing.has(member.name))
-    const unaware = routers.filter((member) => member.seenTransition !== next.id).map((member) => member.name)
+    // One that is down says so: it sees the transition only once it is back.
+    const unaware = routers.filter((member) => member.seenTransition !== next.id).map((member) => (this.deps.isUp?.(member.name) === false ? `${member.name} (down)` : member.name))
     if (unaware.length > 0) {
       this.allSeen = undefined
       return `members that have not seen the transition yet: ${unaware.join(', ')}`
@@ -343,7 +401,10 @@ export class TransferManager {
     let cursor: Cursor = (await this.deps.store.getMeta<Cursor>(name)) ?? {done: false}
     if (cursor.done) return true
     const address = findMember(this.deps.membership.table, source)?.rpcAddress
-    if (address === undefined) return false
+    if (address === undefined) {
+      this.failingSources.set(source, 'its address is unknown here')
+      return false
+    }
     const partitionCount = this.deps.membership.table.settings.partitionCount
     for (let page = 0; page < transferPagesPerRunMax; page++) {
       if (this.stopped) return false
@@ -351,7 +412,12 @@ export class TransferManager {
       const body: TransferPageBody = {partition, limit: transferPageKeys, replicaCounts: fetchedReplicaCounts(transfer), ...(hints ? {hints: true} : {}), ...position}
       // This node's own hints are read here, as a source would serve them.
       const answer = source === this.deps.self ? await this.serve(body).then((page) => ({ok: true as const, body: page as unknown}), (error: Error) => ({ok: false as const, message: error.message})) : await this.deps.transport.request(address, MessageType.TransferPage, body, transferPageTimeoutMs)
-      if (!answer.ok) return false
+      if (!answer.ok) {
+        this.failingSources.set(source, answer.message)
+        return false
+      }
+      this.failingSources.delete(source)
+      this.stats.lastProgressMs = this.deps.clock.monotonicMs()
       const checked = checkedPage(answer.body, partition, partitionCount, this.deps.isStoredObject)
       if (checked === undefined) throw new DynError('bad_request', `${source} answered a transfer page with something that is not one`)
       // A page's keys are distinct, so their merges may run at once: the store commits them as

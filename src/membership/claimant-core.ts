@@ -155,11 +155,11 @@ export function claimantOf(state: RingState, isUp: (name: string) => boolean): s
  * is soon seen down by the failure detector and no longer asked. A stage (`staging`) whose own
  * node is the silent one is told so in its own words (silentChangedNode).
  */
-export function unconfirmedRingState(asked: readonly string[], answered: ReadonlySet<string>, staging?: {readonly claimant: string; readonly change: StagedChange}): ClaimantFailure | undefined {
+export function unconfirmedRingState(asked: readonly string[], answered: ReadonlySet<string>, staging?: {readonly claimant: string; readonly change: StagedChange; readonly leaving?: boolean}): ClaimantFailure | undefined {
   const silent = asked.filter((name) => !answered.has(name))
   if (silent.length === 0) return undefined
   const node = staging?.change.node
-  if (staging !== undefined && node !== undefined && silent.includes(node)) return silentChangedNode(staging.claimant, staging.change, silent)
+  if (staging !== undefined && node !== undefined && silent.includes(node)) return silentChangedNode(staging.claimant, staging.change, silent, staging.leaving === true)
   return {ok: false, error: 'unreachable', message: `the claimant could not fetch the ring state of ${silent.join(', ')}, which may hold a newer decision; retry (a member that is down is skipped once it is seen down)`}
 }
 
@@ -170,12 +170,15 @@ export function unconfirmedRingState(asked: readonly string[], answered: Readonl
  * "could not fetch the ring state of n3, which may hold a newer decision" left an operator who had
  * just killed n3 with no idea what was going on.
  */
-function silentChangedNode(claimant: string, change: StagedChange, silent: readonly string[]): ClaimantFailure {
+function silentChangedNode(claimant: string, change: StagedChange, silent: readonly string[], leaving: boolean): ClaimantFailure {
   const {node} = change
   const others = silent.filter((name) => name !== node)
   const alsoSilent = others.length === 0 ? '' : ` (${others.join(', ')} did not answer either)`
+  // A node that is already leaving needs no leave: if it runs, it finishes the one under way.
   const what =
-    change.kind === 'remove'
+    change.kind === 'remove' && leaving
+      ? `${node} is leaving: if it is still running (paused, slow or cut off), it finishes its leave by itself once it answers again; if its machine is lost for good, retry in a few seconds, once dyn cluster status shows it down`
+      : change.kind === 'remove'
       ? `If ${node} is gone for good, retry in a few seconds, once dyn cluster status shows it down; if it is still running (paused, slow or cut off), dyn cluster leave --name ${node} hands its data off instead of dropping it`
       : `Retry in a few seconds; a leave needs ${node} running to hand its data off, so if it is gone for good, remove it instead (dyn cluster remove ${node}) once dyn cluster status shows it down`
   return {
@@ -189,6 +192,21 @@ function silentChangedNode(claimant: string, change: StagedChange, silent: reado
 export type Departure = 'left' | 'removed'
 
 /**
+ * Whether `node` is leaving in the transition under way: the committed ring has it, the ring
+ * being moved to does not, and the transition does not remove it (it hands its partitions off
+ * itself, and exits once it has).
+ */
+export function isLeaving(state: RingState, node: string): boolean {
+  const next = state.next
+  return next !== undefined && state.members.includes(node) && !next.members.includes(node) && !next.removing.includes(node)
+}
+
+/** The staged removals of members leaving in the transition under way: a commit now makes the transition remove them (takeOverLeavers). */
+export function stagedLeaverRemovals(state: RingState): string[] {
+  return state.staged.filter((change) => change.kind === 'remove' && isLeaving(state, change.node)).map((change) => change.node)
+}
+
+/**
  * Stage a leave or a remove; checked against the committed ring, so bad input changes nothing.
  * A member already on its way out is not staged again, and is told apart from one that never
  * was a member: a change of it already staged, or the transition under way moving it out, is
@@ -196,14 +214,30 @@ export type Departure = 'left' | 'removed'
  * `already_left`. A second stage of a committed leave used to be taken, and then silently
  * dropped by the next merge (mergeRingStates keeps no change of a member the transition moves out).
  */
-export function stageChange(state: RingState, change: StagedChange, claimant: string, departed: (name: string) => Departure | undefined = () => undefined): {ok: true; state: RingState} | ClaimantFailure {
+export function stageChange(
+  state: RingState,
+  change: StagedChange,
+  claimant: string,
+  departed: (name: string) => Departure | undefined = () => undefined,
+  isDown: (name: string) => boolean = () => false,
+): {ok: true; state: RingState} | ClaimantFailure {
   const staged = state.staged.find((existing) => existing.node === change.node)
   if (staged !== undefined) {
     const instead = staged.kind === change.kind ? '' : `; to ${change.kind === 'leave' ? 'make it leave' : 'remove it'} instead, drop the staged ${staged.kind} with dyn cluster clear first`
     return {ok: false, error: 'already_leaving', message: `the ${staged.kind === 'leave' ? 'leave' : 'removal'} of ${change.node} is already staged, not yet committed: apply it with dyn cluster commit (dyn cluster plan shows what moves)${instead}`}
   }
   const next = state.next
-  if (state.members.includes(change.node) && next !== undefined && !next.members.includes(change.node)) {
+  if (change.kind === 'remove' && isLeaving(state, change.node)) {
+    // A leaver whose machine is lost would hold its ring change up for ever: every new home of
+    // its partitions waits for its copy and its hints. Its removal replaces the leave (as
+    // riak-admin cluster force-remove does), and the new homes take its partitions from the
+    // surviving replicas. Only while the claimant sees it down: a leaver that runs hands off
+    // everything it holds and exits by itself, while a removal gives up what only it holds (a
+    // write it alone acknowledged, the hints it keeps), so removing a running leaver could only
+    // lose data. A leaver that is merely cut off is safe either way: once removed, it learns so
+    // as soon as it reaches the others again, and stops without handing anything off (membership.ts).
+    if (!isDown(change.node)) return {ok: false, error: 'already_leaving', message: leaverUpMessage(change.node, claimant, next?.id ?? '?')}
+  } else if (state.members.includes(change.node) && next !== undefined && !next.members.includes(change.node)) {
     const how = next.removing.includes(change.node) ? `is already being removed: the ring change under way (${next.id}) gives its partitions to new homes, which fetch them from the other replicas` : `is already leaving: the ring change under way (${next.id}) copies its partitions to their new homes, and it exits once it has handed them off`
     return {ok: false, error: 'already_leaving', message: `${change.node} ${how}; nothing new was staged. dyn cluster status shows the transfers`}
   }
@@ -219,6 +253,15 @@ export function stageChange(state: RingState, change: StagedChange, claimant: st
   if (remaining.length === 0) return {ok: false, error: 'bad_parameter', message: 'the last member cannot leave or be removed; stop the cluster instead'}
   const version = state.version + 1
   return {ok: true, state: {...state, version, claimant, staged: [...state.staged, {kind: change.kind, node: change.node, stagedAt: version}]}}
+}
+
+/** The refusal of a removal of a leaving member that the claimant does not see down: see stageChange. */
+function leaverUpMessage(node: string, claimant: string, transition: string): string {
+  return (
+    `${node} is already leaving (the ring change ${transition} under way copies its partitions to their new homes, and it exits once it has handed them off), ` +
+    `and the claimant ${claimant} does not see it down; nothing was staged. While it runs, let it finish: a removal would give up what only ${node} holds. ` +
+    `If its machine is lost for good, make sure it is stopped, then retry once dyn cluster status shows it down: its removal then replaces the leave, and the new homes take its partitions from the surviving replicas`
+  )
 }
 
 /**
@@ -244,7 +287,7 @@ export function planTransition(
   machineOf?: MachineOf,
   spreadWindow = spreadWindowDefault,
 ): {ok: true; transition: Omit<RingTransition, 'id'>; joins: string[]} | ClaimantFailure {
-  if (state.next !== undefined) return {ok: false, error: 'ring_in_transition', message: `the ring change ${state.next.id} is still moving data; wait until dyn cluster status shows no transfers`}
+  if (state.next !== undefined) return takeOverLeavers(state, state.next)
   const joins = joining.filter((name) => !state.members.includes(name)).sort(compareNames)
   if (joins.length === 0 && state.staged.length === 0) return {ok: false, error: 'nothing_staged', message: 'no change is staged: start a node with --seeds, or run dyn cluster join, leave or remove first'}
   const departing = new Set(state.staged.map((change) => change.node))
@@ -261,6 +304,21 @@ export function planTransition(
   return {ok: true, transition: {members, owners, ...(machines === undefined ? {} : {machines}), removing}, joins}
 }
 
+/**
+ * What a commit during a transition may do: make it remove the leavers whose removal is staged
+ * (stageChange takes one only while the claimant sees it down). The transition keeps its id, its
+ * members and its owners; only its sources change, since a removed member is no source and keeps
+ * no hints anyone fetches, so the partitions already received stay received, and the others are
+ * taken from the surviving replicas. Anything else staged waits for the transition to end, as
+ * every commit during one did (a decided transition is never replaced before its data has moved).
+ */
+function takeOverLeavers(state: RingState, next: RingTransition): {ok: true; transition: Omit<RingTransition, 'id'>; joins: string[]} | ClaimantFailure {
+  const leavers = stagedLeaverRemovals(state)
+  if (leavers.length === 0) return {ok: false, error: 'ring_in_transition', message: `the ring change ${next.id} is still moving data; wait until dyn cluster status shows no transfers`}
+  const {id: _id, ...transition} = next
+  return {ok: true, transition: {...transition, removing: [...next.removing, ...leavers].sort(compareNames)}, joins: []}
+}
+
 /** Commit the planned transition: the ring moves to it once every transfer is done. */
 export function commitTransition(
   state: RingState,
@@ -273,6 +331,13 @@ export function commitTransition(
   const planned = planTransition(state, partitionCount, joining, machineOf, spreadWindow)
   if (!planned.ok) return planned
   const version = state.version + 1
+  const running = state.next
+  if (running !== undefined) {
+    // The removal of a leaver amends the transition under way (takeOverLeavers), which keeps its
+    // id: the members' rows report what they received under it, and that stays true.
+    const removed = new Set(planned.transition.removing)
+    return {ok: true, state: {...state, version, claimant, next: {...planned.transition, id: running.id}, staged: state.staged.filter((change) => !removed.has(change.node))}}
+  }
   return {ok: true, state: {...state, version, claimant, next: {...planned.transition, id: `${version}.${claimant}`}, staged: []}}
 }
 
@@ -280,7 +345,9 @@ export function commitTransition(
 export function installTransition(state: RingState, claimant: string): RingState {
   if (state.next === undefined) return state
   const {members, owners, machines} = state.next
-  return {version: state.version + 1, claimant, members, owners, ...(machines === undefined ? {} : {machines}), staged: state.staged}
+  // A change staged of a member the new ring no longer has is moot: a leaver's staged removal,
+  // say, when it came back and finished its leave before the removal was committed.
+  return {version: state.version + 1, claimant, members, owners, ...(machines === undefined ? {} : {machines}), staged: state.staged.filter((change) => members.includes(change.node))}
 }
 
 /**
@@ -305,10 +372,13 @@ export function mergeRingStates(a: RingState | undefined, b: RingState | undefin
   const winner = a.claimant !== b.claimant ? (compareNames(a.claimant, b.claimant) < 0 ? a : b) : kept(a) <= kept(b) ? a : b
   const version = winner.version
   const older = winner.staged.filter((change) => change.stagedAt !== version)
-  const stays = (node: string): boolean => winner.members.includes(node) && (winner.next === undefined || winner.next.members.includes(node))
+  // A change of a member the winner's transition moves out is moot, but for the removal of a
+  // leaver (stageChange), which that transition can still take in.
+  const stays = (change: StagedChange): boolean =>
+    (winner.members.includes(change.node) && (winner.next === undefined || winner.next.members.includes(change.node))) || (change.kind === 'remove' && isLeaving(winner, change.node))
   const fresh = new Map<string, StagedChange>()
   for (const change of [...a.staged, ...b.staged]) {
-    if (change.stagedAt !== version || older.some((kept) => kept.node === change.node) || !stays(change.node)) continue
+    if (change.stagedAt !== version || older.some((kept) => kept.node === change.node) || !stays(change)) continue
     const other = fresh.get(change.node)
     if (other === undefined || JSON.stringify(change) < JSON.stringify(other)) fresh.set(change.node, change)
   }

@@ -14,7 +14,7 @@ import type {Ring} from '../ring/ring.js'
 import {MessageType} from '../transport/message-type.js'
 import type {Transport} from '../transport/transport.js'
 import type {BlockedChange, Departure, RingState, StagedChange} from './claimant-core.js'
-import {blockedJoin, blockedJoinsFailure, blockedOnlyNote, claimantOf, clearStaged, commitTransition, initialRingState, installTransition, machinesOf, planTransition, ringOfState, stageChange, unconfirmedRingState} from './claimant-core.js'
+import {blockedJoin, blockedJoinsFailure, blockedOnlyNote, claimantOf, clearStaged, commitTransition, initialRingState, installTransition, isLeaving, machinesOf, planTransition, ringOfState, stageChange, stagedLeaverRemovals, unconfirmedRingState} from './claimant-core.js'
 import type {Member, MemberTable} from './member-table.js'
 import {findMember, hasReceived, nextRingOf, presentMembers, replicaCountsInUse, ringOf} from './member-table.js'
 import type {PingBody} from './heartbeats.js'
@@ -167,7 +167,7 @@ export class Claimant {
       const stillUp = peers.map((peer) => peer.name).filter((name) => (findStaged === 'commit' ? !removing.has(name) : this.isUp(name)))
       // A stage whose own node is the silent one (a node just stopped, which the failure detector
       // has not yet seen down) is told so, and what to do, in its own words.
-      const unconfirmed = unconfirmedRingState(stillUp, answered, staging === undefined ? undefined : {claimant: this.self, change: staging})
+      const unconfirmed = unconfirmedRingState(stillUp, answered, staging === undefined ? undefined : {claimant: this.self, change: staging, leaving: isLeaving(this.stateOf(this.membership.table), staging.node)})
       if (unconfirmed !== undefined) throw new DynError(unconfirmed.error, unconfirmed.message)
       // The merged state may name another claimant (a member back up with a lower name).
       const claimant = this.claimant()
@@ -259,7 +259,8 @@ export class Claimant {
         return this.planView(table, state, unreached)
       case 'stage': {
         if (this.isWithdrawableJoin(table, state, request.change.node)) return this.withdrawJoin(request.change.node, state, unreached)
-        const staged = stageChange(state, request.change, this.self, departureOf(table))
+        // Down as this claimant's failure detector decides it: a removal of a leaving member is taken only then (stageChange).
+        const staged = stageChange(state, request.change, this.self, departureOf(table), (name) => !this.isUp(name))
         if (!staged.ok) throw new DynError(staged.error, staged.message)
         this.membership.replaceRing(staged.state)
         this.log(`staged ${request.change.kind} of ${request.change.node}`)
@@ -276,6 +277,7 @@ export class Claimant {
         if (request.joinsOnly === true && state.staged.length > 0) {
           throw new DynError('ring_in_transition', 'other changes are staged; a joining node waits for them to be committed or cleared')
         }
+        if (state.next !== undefined) return this.commitLeaverRemovals(table, state, unreached)
         const committed = commitTransition(state, partitionCount, this.joining(table, unreached), this.self, rowMachineOf(table), table.settings.defaultN)
         if (!committed.ok) {
           // Nothing to commit but joins of nodes this claimant cannot reach: said so, with what to do.
@@ -302,6 +304,34 @@ export class Claimant {
         return view
       }
     }
+  }
+
+  /**
+   * A commit while a transition runs: it can only make that transition remove the leavers whose
+   * removal is staged (claimant-core.ts, takeOverLeavers), and names the change it amended by its
+   * id. A leaver seen up again since its removal was staged is not removed: running, it finishes
+   * its leave by itself and hands off what it alone holds, which a removal would give up; the
+   * operator is told to drop the staged removal instead.
+   */
+  private commitLeaverRemovals(table: MemberTable, state: RingState, unreached: ReadonlyMap<string, string>): PlanView {
+    const running = state.next
+    assert(running !== undefined, 'a leaver is removed from a transition under way')
+    const back = stagedLeaverRemovals(state).filter((name) => this.isUp(name))
+    if (back.length > 0) {
+      const names = back.join(', ')
+      throw new DynError('already_leaving', `${names} ${back.length === 1 ? 'is' : 'are'} running again, as the claimant ${this.self} sees it, and will finish leaving in the ring change ${running.id}; nothing was committed. Drop the staged removal with dyn cluster clear; if ${names} must go at once, stop ${back.length === 1 ? 'it' : 'them'} first, and commit again once dyn cluster status shows ${back.length === 1 ? 'it' : 'them'} down`)
+    }
+    const committed = commitTransition(state, table.settings.partitionCount, [], this.self, rowMachineOf(table), table.settings.defaultN)
+    if (!committed.ok) throw new DynError(committed.error, committed.message)
+    const next = committed.state.next
+    assert(next !== undefined && next.id === running.id, 'removing a leaver keeps the transition under way')
+    const removed = next.removing.filter((name) => !running.removing.includes(name))
+    // The answer names what this commit did, in the past; the joins and changes that wait stay staged.
+    const joins = this.joining(table, unreached).filter((name) => !state.members.includes(name))
+    const view: PlanView = {...this.planView(table, state, unreached), staged: removed.map((node) => ({kind: 'remove' as const, node})), ringVersion: committed.state.version, transition: next.id, note: leaverRemovalNote(state, next.id, joins, true)}
+    this.membership.replaceRing(committed.state)
+    this.log(`committed the removal of ${removed.join(', ')}, which ${removed.length === 1 ? 'was' : 'were'} leaving, in transition ${next.id}: ${removed.length === 1 ? 'its' : 'their'} partitions come from the surviving replicas`)
+    return view
   }
 
   /**
@@ -396,6 +426,7 @@ export class Claimant {
     const base = {claimant: this.self, ringVersion: state.version, staged, ...(blocked.length === 0 ? {} : {blocked})}
     const planned = planTransition(state, table.settings.partitionCount, joins, rowMachineOf(table), table.settings.defaultN)
     if (!planned.ok) return {...base, note: planned.error === 'nothing_staged' && blocked.length > 0 ? blockedOnlyNote(blocked) : planned.message}
+    const takeover = state.next === undefined ? undefined : leaverRemovalNote(state, state.next.id, joins)
     const before = ringOfState(table.settings.partitionCount, state)
     const after = ringOfState(table.settings.partitionCount, planned.transition)
     const ownershipMoves: Array<{partition: number; from: string; to: string}> = []
@@ -408,7 +439,7 @@ export class Claimant {
     for (const name of after.members) ownership[name] = 0
     for (const owner of after.owners) ownership[owner] = (ownership[owner] ?? 0) + 1
     const transfers = this.planner(before, after, new Set(planned.transition.removing), table).map(({partition, target}) => ({partition, target}))
-    return {...base, members: planned.transition.members, ownershipMoves, transfers, replicaCounts: replicaCountsInUse(table), ownership}
+    return {...base, members: planned.transition.members, ownershipMoves, transfers, replicaCounts: replicaCountsInUse(table), ownership, ...(takeover === undefined ? {} : {note: takeover})}
   }
 }
 
@@ -418,6 +449,19 @@ const noneUnreached: ReadonlyMap<string, string> = new Map()
 /** Whether `name` is in the committed ring or the transition under way: no longer a join to commit. */
 function placedIn(state: RingState, name: string): boolean {
   return state.members.includes(name) || state.next?.members.includes(name) === true
+}
+
+/**
+ * What a plan says of the removal of leavers during their ring change (takeOverLeavers): what the
+ * commit does to the change under way, what is lost with them, and what else waits.
+ */
+function leaverRemovalNote(state: RingState, transition: string, joins: readonly string[], committed = false): string {
+  const leavers = stagedLeaverRemovals(state)
+  const names = leavers.join(', ')
+  const waiting = [...joins.map((node) => `join ${node}`), ...state.staged.filter((change) => !leavers.includes(change.node)).map((change) => `${change.kind} ${change.node}`)]
+  const wait = waiting.length === 0 ? '' : `; ${waiting.join(', ')} wait${waiting.length === 1 ? 's' : ''} until that change has finished`
+  const what = committed ? `${names} (leaving, and down) ${leavers.length === 1 ? 'is' : 'are'} removed` : `a commit removes ${names} (leaving, and down)`
+  return `${what} in the ring change ${transition} under way, in place of ${leavers.length === 1 ? 'its leave' : 'their leaves'}: the new homes take ${leavers.length === 1 ? 'its' : 'their'} partitions from the surviving replicas, and what only ${names} held (writes acknowledged by ${leavers.length === 1 ? 'it' : 'them'} alone, the hints ${leavers.length === 1 ? 'it' : 'they'} kept) is lost${wait}`
 }
 
 /**

@@ -345,9 +345,13 @@ describe('claimant core: each decision exactly', () => {
     // While the transition moves their data, a second leave or remove of either stages nothing
     // (it once staged the leave again, and the next merge dropped it without a word).
     for (const kind of ['leave', 'remove'] as const) {
+      // A removal of the leaver c is refused while the claimant does not see it down (the default).
       const leaving = stageChange(committed.state, {kind, node: 'c'}, 'a')
       assert.equal(!leaving.ok && leaving.error, 'already_leaving', kind)
-      assert.match(!leaving.ok ? leaving.message : '', /c is already leaving: the ring change under way \(7\.a\) .* nothing new was staged/)
+      assert.match(
+        !leaving.ok ? leaving.message : '',
+        kind === 'leave' ? /c is already leaving: the ring change under way \(7\.a\) .* nothing new was staged/ : /c is already leaving \(the ring change 7\.a under way .*\), and the claimant a does not see it down; nothing was staged\. While it runs, let it finish/,
+      )
       const removing = stageChange(committed.state, {kind, node: 'd'}, 'a')
       assert.equal(!removing.ok && removing.error, 'already_leaving', kind)
       assert.match(!removing.ok ? removing.message : '', /d is already being removed/)
@@ -379,6 +383,73 @@ describe('claimant core: each decision exactly', () => {
     const two = [one, blockedJoin('n1', 'n5', '10.9.9.9:8071', 'no answer within 1000 ms')]
     assert.match(blockedJoinsFailure(two).message, /^nothing was committed: the joins of n4, n5 are all that is staged\. n1, the claimant, cannot reach n4 .*\. n1, the claimant, cannot reach n5 at 10\.9\.9\.9:8071/)
     assert.match(blockedOnlyNote(two), /the joins of n4, n5 are all that is staged, and the claimant cannot reach them$/)
+  })
+
+  it('a leaver seen down may be removed: the commit amends the transition under way, which keeps its id and takes the leaver\'s partitions from the other replicas', () => {
+    const base = ring(['a', 'b', 'c', 'd'])
+    const left = stageChange(base, {kind: 'leave', node: 'd'}, 'a')
+    assert.ok(left.ok)
+    const leaving = commitTransition(left.state, q, [], 'a')
+    assert.ok(leaving.ok)
+    const running = leaving.state.next!
+    assert.deepEqual(running.removing, [])
+    const down = (name: string): boolean => name === 'd'
+    // Up (as the claimant sees it), the leaver is refused; down, its removal is staged.
+    const refused = stageChange(leaving.state, {kind: 'remove', node: 'd'}, 'a', undefined, () => false)
+    assert.equal(!refused.ok && refused.error, 'already_leaving')
+    const staged = stageChange(leaving.state, {kind: 'remove', node: 'd'}, 'a', undefined, down)
+    assert.ok(staged.ok)
+    assert.deepEqual(staged.state.staged, [{kind: 'remove', node: 'd', stagedAt: leaving.state.version + 1}])
+    // A leave staged meanwhile waits for the transition, as it always did.
+    const alsoLeave = stageChange(staged.state, {kind: 'leave', node: 'b'}, 'a', undefined, down)
+    assert.ok(alsoLeave.ok)
+    // The plan and the commit: the same members and owners, the transition's id kept, d removed.
+    const plan = planTransition(alsoLeave.state, q, [])
+    assert.ok(plan.ok)
+    assert.deepEqual(plan.transition, {members: running.members, owners: running.owners, removing: ['d']})
+    const amended = commitTransition(alsoLeave.state, q, [], 'a')
+    assert.ok(amended.ok)
+    assert.deepEqual(amended.state.next, {...running, removing: ['d']})
+    assert.equal(amended.state.version, alsoLeave.state.version + 1)
+    assert.deepEqual(amended.state.staged.map(({kind, node}) => `${kind} ${node}`), ['leave b'], 'the leave of b still waits')
+    assert.deepEqual([...amended.state.members], [...base.members], 'the committed ring does not change until the install')
+    // A second commit has nothing of that kind left: the transition is still moving data.
+    const again = commitTransition(amended.state, q, [], 'a')
+    assert.equal(!again.ok && again.error, 'ring_in_transition')
+    // And a second removal of d stages nothing: it is being removed.
+    const twice = stageChange(amended.state, {kind: 'remove', node: 'd'}, 'a', undefined, down)
+    assert.match(!twice.ok ? twice.message : '', /d is already being removed/)
+    // The sources: d is none any more, and its partitions come from the other old homes.
+    const before = ringFromOwners(q, base.members, base.owners)
+    const after = ringFromOwners(q, running.members, running.owners)
+    const withLeaver = planTransfers(before, after, 3, new Set())
+    const withoutLeaver = planTransfers(before, after, 3, new Set(['d']))
+    assert.deepEqual(withoutLeaver.map(({partition, target, sourcesForN}) => [partition, target, sourcesForN]), withLeaver.map(({partition, target, sourcesForN}) => [partition, target, sourcesForN]), 'the same transfers, so what was received stays received')
+    assert.ok(withLeaver.some((transfer) => transfer.sources.includes('d')))
+    assert.ok(withoutLeaver.every((transfer) => !transfer.sources.includes('d') && transfer.sources.length > 0))
+  })
+
+  it('a leaver\'s staged removal survives merges at its version, and goes with the install when the leaver finished first', () => {
+    const left = stageChange(ring(['a', 'b', 'c', 'd']), {kind: 'leave', node: 'd'}, 'a')
+    assert.ok(left.ok)
+    const leaving = commitTransition(left.state, q, [], 'a')
+    assert.ok(leaving.ok)
+    // Two claimants at one version (a partition): b stages d's removal, a stages c's leave.
+    const viaB = stageChange(leaving.state, {kind: 'remove', node: 'd'}, 'b', undefined, (name) => name === 'd')
+    const viaA = stageChange(leaving.state, {kind: 'leave', node: 'c'}, 'a')
+    assert.ok(viaB.ok && viaA.ok)
+    for (const merged of [mergeRingStates(viaA.state, viaB.state)!, mergeRingStates(viaB.state, viaA.state)!]) {
+      assert.deepEqual(merged.staged.map(({kind, node}) => `${kind} ${node}`), ['leave c', 'remove d'])
+    }
+    // d came back and finished its leave before the removal was committed: the install drops it.
+    const installed = installTransition(mergeRingStates(viaA.state, viaB.state)!, 'a')
+    assert.deepEqual(installed.staged.map(({kind, node}) => `${kind} ${node}`), ['leave c'])
+  })
+
+  it('a removal of a leaver that went silent says that it finishes its leave if it runs', () => {
+    const failure = unconfirmedRingState(['b', 'd'], new Set(['b']), {claimant: 'a', change: {kind: 'remove', node: 'd'}, leaving: true})
+    assert.match(failure?.message ?? '', /d is leaving: if it is still running .*, it finishes its leave by itself .*; if its machine is lost for good, retry in a few seconds, once dyn cluster status shows it down/)
+    assert.doesNotMatch(failure?.message ?? '', /dyn cluster leave/)
   })
 
   it('clearing drops every staged change and raises the version', () => {

@@ -136,6 +136,97 @@ describe('the claimant', () => {
     }
   })
 
+  it('a leaver lost mid-leave holds its change up, says so in the transfers, and is removed once seen down: the change ends from the other replicas, and the leaver stops if it comes back', async () => {
+    const history = new History()
+    const cluster = await SimCluster.start(41, {...config, nodeCount: 4}, history)
+    try {
+      const n1 = cluster.assembled('n1')!
+      const keys = Array.from({length: 40}, (_, index) => `key${index}`)
+      // Written to every home, so that each survives the loss of any one node.
+      for (const key of keys) {
+        const written = await cluster.time.until(n1.service.put({key, value: new TextEncoder().encode(key), contentType: 'text/plain', tombstone: false, context: [], n: 3, w: 3, dw: 0, pw: 0, explain: false}), 10_000)
+        assert.ok(written.ok)
+      }
+      const change = (through: string, request: ClusterChangeRequest): Promise<unknown> => cluster.time.until(cluster.assembled(through)!.service.clusterChange(request), 10_000)
+      const refusal = (through: string, request: ClusterChangeRequest): Promise<{code?: string; message?: string} | undefined> => change(through, request).then(() => undefined, (error: {code?: string; message?: string}) => error)
+      const removeN4: ClusterChangeRequest = {op: 'stage', change: {kind: 'remove', node: 'n4'}}
+      await change('n2', {op: 'stage', change: {kind: 'leave', node: 'n4'}})
+      await change('n2', {op: 'commit'})
+      const id = n1.membership.table.ring!.next!.id
+      // While n4 runs it finishes its leave by itself: its removal is refused, and says what to do.
+      const running = await refusal('n3', removeN4)
+      assert.equal(running?.code, 'already_leaving')
+      assert.match(running?.message ?? '', /n4 is already leaving .*does not see it down; nothing was staged\. While it runs, let it finish.*If its machine is lost for good, make sure it is stopped/)
+      // n4's machine is lost before the new homes have scanned anything (they wait a request timeout).
+      await cluster.crash('n4')
+      await cluster.time.runFor(20_000)
+      assert.equal(n1.membership.table.ring?.next?.id, id, 'the change is held up by the lost leaver')
+      // Each new home says what holds it up, with the way out, and shows no ETA.
+      const receivers = ['n1', 'n2', 'n3'].map((name) => cluster.assembled(name)!.transfers.snapshot()).filter((snapshot) => snapshot.done < snapshot.total)
+      assert.ok(receivers.length > 0)
+      for (const snapshot of receivers) {
+        assert.match(snapshot.waitingFor ?? '', /^n4 down \(needed for \d+ partition\(s\); it is leaving: if its machine is lost for good, dyn cluster remove n4\)$/)
+        assert.equal(snapshot.etaMs, undefined)
+        assert.ok((snapshot.stalledMs ?? 0) > 0)
+      }
+      // The removal replaces the leave: the commit amends the change under way, which keeps its id.
+      const staged = (await change('n3', removeN4)) as {staged: Array<{kind: string; node: string}>; note?: string}
+      assert.deepEqual(staged.staged, [{kind: 'remove', node: 'n4'}])
+      assert.match(staged.note ?? '', new RegExp(`a commit removes n4 \\(leaving, and down\\) in the ring change ${id.replace('.', '\\.')} under way, in place of its leave`))
+      const committed = (await change('n2', {op: 'commit'})) as {transition: string; ringVersion: number; staged: Array<{kind: string; node: string}>; note?: string}
+      assert.equal(committed.transition, id)
+      assert.match(committed.note ?? '', /^n4 \(leaving, and down\) is removed in the ring change .* under way, in place of its leave: the new homes take its partitions from the surviving replicas/)
+      assert.deepEqual(committed.staged, [{kind: 'remove', node: 'n4'}])
+      assert.deepEqual(n1.membership.table.ring?.next?.removing, ['n4'])
+      await cluster.time.runFor(30_000)
+      assert.equal(n1.membership.table.ring?.next, undefined, 'the change is installed')
+      assert.deepEqual(n1.membership.table.ring?.members, ['n1', 'n2', 'n3'])
+      assert.equal(findMember(n1.membership.table, 'n4')?.removed, true)
+      // Every key is on each of its homes, from the replicas that survived.
+      const ring = n1.membership.ring
+      for (const key of keys) {
+        const partition = partitionOfKey(key, ring.partitionCount)
+        for (const home of homesOf(ring, partition, 3)) assert.ok(await cluster.assembled(home)!.store.getObject(partition, key), `${home} holds ${key}`)
+      }
+      // n4 comes back on its disk: it learns that it was removed, and stops without handing anything off.
+      await cluster.restart('n4', {wipe: false})
+      await cluster.time.runFor(10_000)
+      assert.equal(cluster.isUp('n4'), false)
+      assert.ok(history.log.some((line) => line.text.startsWith('n4 stops: n4 was removed from the cluster')), 'n4 says why it stops')
+      assert.ok(!history.log.some((line) => line.text.startsWith('n4: ') && /handed off/.test(line.text)), 'n4 handed nothing off')
+    } finally {
+      await cluster.stop()
+    }
+  })
+
+  it('a leaver back up before its removal is committed is not removed: the commit says so, and it finishes its leave', async () => {
+    const cluster = await SimCluster.start(43, {...config, nodeCount: 4}, new History())
+    try {
+      const n1 = cluster.assembled('n1')!
+      const change = (through: string, request: ClusterChangeRequest): Promise<unknown> => cluster.time.until(cluster.assembled(through)!.service.clusterChange(request), 10_000)
+      await change('n2', {op: 'stage', change: {kind: 'leave', node: 'n4'}})
+      await change('n2', {op: 'commit'})
+      await cluster.crash('n4')
+      await cluster.time.runFor(6000)
+      await change('n3', {op: 'stage', change: {kind: 'remove', node: 'n4'}})
+      await cluster.restart('n4', {wipe: false})
+      // Soon enough that its leave (nothing to hand off here) has not finished, late enough that n1 sees it up.
+      await cluster.time.runFor(1500)
+      const refused = await change('n2', {op: 'commit'}).then(() => undefined, (error: {code?: string; message?: string}) => error)
+      assert.equal(refused?.code, 'already_leaving')
+      assert.match(refused?.message ?? '', /n4 is running again, .* nothing was committed\. Drop the staged removal with dyn cluster clear/)
+      assert.deepEqual(n1.membership.table.ring?.next?.removing, [])
+      // It finishes its leave, handing off, and the staged removal goes with the install.
+      await cluster.time.runFor(40_000)
+      assert.equal(n1.membership.table.ring?.next, undefined)
+      assert.deepEqual(n1.membership.table.ring?.members, ['n1', 'n2', 'n3'])
+      assert.deepEqual(n1.membership.table.ring?.staged, [])
+      assert.notEqual(findMember(n1.membership.table, 'n4')?.removed, true, 'n4 left, it was not removed')
+    } finally {
+      await cluster.stop()
+    }
+  })
+
   it('a removal of a node that just went silent, which the claimant still counts as up, stages nothing and says why and what to do', async () => {
     const cluster = await SimCluster.start(37, config, new History())
     try {

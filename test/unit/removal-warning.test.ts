@@ -22,6 +22,12 @@ describe('dyn cluster remove: the warning', () => {
     assert.doesNotMatch(self ?? '', /n1 still sees n1/)
   })
 
+  it('tells a leaving node, which needs no leave, to be let finish if it runs', () => {
+    const leaving = removalWarning('n5', {asked: 'n1', reachability: 'up', status: 'leaving'})
+    assert.match(leaving ?? '', /^the removal of n5 is staged, but n1 still sees n5 up .*if n5 is in fact running, drop the removal with dyn cluster clear: it finishes its leave by itself, handing its data off/)
+    assert.doesNotMatch(leaving ?? '', /dyn cluster leave/)
+  })
+
   it('says nothing of a node seen down', () => {
     assert.equal(removalWarning('n2', {asked: 'n1', reachability: 'down'}), undefined)
   })

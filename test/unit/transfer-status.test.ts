@@ -29,6 +29,15 @@ describe('cluster status: peers, ring changes and transfers', () => {
     assert.match(text, /n4 +received 5\/16 partitions \(1200 objects fetched from their old homes, 2\.0 MB, ETA 5 s\); moving p7 from n2 \(40 objects\)/)
   })
 
+  it('shows transfers that make no progress as stalled, with no ETA, and why when the node knows', () => {
+    const waiting = formatTransfers([{name: 'n3', transfers: {total: 24, done: 8, keysReceived: 900, bytesReceived: 1048576, etaMs: null, stalledMs: 12_400, waitingFor: 'n5 down (needed for 16 partition(s); it is leaving: if its machine is lost for good, dyn cluster remove n5)'}}])
+    assert.equal(waiting, '  n3     received 8/24 partitions (900 objects fetched from their old homes, 1.0 MB, no progress for 12 s); waiting: n5 down (needed for 16 partition(s); it is leaving: if its machine is lost for good, dyn cluster remove n5)\n')
+    // An ETA a node still sent is not shown once it says the transfers are stalled.
+    const unknown = formatTransfers([{name: 'n3', transfers: {total: 24, done: 8, etaMs: 3000, stalledMs: 10_000}}])
+    assert.match(unknown, /received 8\/24 partitions \(0 objects fetched from their old homes, 0\.0 MB, no progress for 10 s: stalled for a reason this node does not know \(see its log\)\)$/m)
+    assert.doesNotMatch(unknown, /ETA/)
+  })
+
   it('says in words what an old owner still hands off after the new ring took over', () => {
     const text = formatTransfers([{name: 'n1', transfers: {total: 0, releasedPartitionsPending: 14}}])
     assert.equal(text, '  n1     releasing 14 partition(s) it no longer owns (their copies, if any, go to their new homes first)\n')

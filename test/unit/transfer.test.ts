@@ -103,6 +103,12 @@ describe('ownership transfers', () => {
       await cluster.time.runFor(5000)
       assert.equal(cluster.assembled('n1')!.membership.table.ring?.next !== undefined, true, 'the transition waits for the crashed source')
       assert.ok(receivedLines(history, 'n4').length <= receivedAtCrash + 2, 'no partition completes without its crashed source (beyond those past it already)')
+      // The joiner says what it waits for, and shows no ETA that would count down as if it moved
+      // (a new user's walk saw a join stall at "received 0/47" with no reason given).
+      const stalled = cluster.assembled('n4')!.transfers.snapshot()
+      assert.match(stalled.waitingFor ?? '', /^n2 down \(needed for \d+ partition\(s\); they go on once it is back\)$/)
+      assert.equal(stalled.etaMs, undefined)
+      assert.ok(stalled.stalledMs !== undefined)
       await cluster.restart('n2', {wipe: false})
       assert.ok(await cluster.settleRing(4), 'the ring settles on 4 members')
       assert.deepEqual(await missingOn(cluster, 'n4', keys), [])
