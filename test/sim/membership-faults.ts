@@ -7,7 +7,7 @@
  * In other seeds, a cluster that starts with fewer owners than N grows by joins (runGrowth).
  */
 
-import type {RingMachines} from '../../src/membership/claimant-core.js'
+import type {RingMachines, RingState} from '../../src/membership/claimant-core.js'
 import type {Random} from '../../src/clock.js'
 import type {ClusterChangeRequest} from '../../src/membership/claimant.js'
 import {compareNames} from '../../src/ring/claim.js'
@@ -66,6 +66,14 @@ export interface MembershipChangeConfig {
    * node at the same moment as the first, and one commit makes both.
    */
   readonly secondLeave?: boolean
+  /**
+   * A leave only: the leaver's machine is lost for good this long after the commit is answered,
+   * in the middle of its leave (its new homes still fetching), with its disk. The ring change
+   * then waits for it for ever, until it is removed as an operator would (dyn cluster remove once
+   * status shows it down, then commit): its removal replaces the leave, and the new homes take
+   * its partitions from the surviving replicas. A leave that ended first is a plain leave.
+   */
+  readonly leaverLostAfterMs?: number
   /**
    * A removal only (issue 19 item 4): the node is not crashed but cut off from every other, and
    * removed so; once the removal has settled the cut heals, after a crash and a restart on its
@@ -142,6 +150,11 @@ export async function runMembershipChange(cluster: SimCluster, random: Random, c
   // The claimant crashing in the middle of the transition, in the background: the leaver's exit
   // is awaited below meanwhile.
   const claimantCrash = config.claimantCrashAfterMs === undefined ? Promise.resolve() : crashClaimant(cluster, victim, config.claimantCrashAfterMs, config.claimantDownMs ?? 0, history)
+  if (config.kind === 'leave' && config.leaverLostAfterMs !== undefined && !(await leaverExitsWithin(cluster, victim, config.leaverLostAfterMs))) {
+    const failure = await removeLostLeaver(cluster, victim, history)
+    await claimantCrash
+    return {kind: 'leave', node: victim, ringBefore, expectedMembers: memberCount - 1, ...(failure === undefined ? {} : {failure})}
+  }
   if (config.kind === 'leave') {
     // Each leaver exits only after it has handed off everything; then it never runs again.
     // A crash fault may take it down meanwhile: the fault schedule restarts it, and it goes on.
@@ -240,6 +253,38 @@ async function joinWithWrongAdvertise(cluster: SimCluster, node: string, wrong: 
   return undefined
 }
 
+/** Whether `leaver` exits (its leave done) within `withinMs`: false as soon as that has passed. */
+async function leaverExitsWithin(cluster: SimCluster, leaver: string, withinMs: number): Promise<boolean> {
+  const leaving = cluster.assembled(leaver)
+  const pause = sleep(cluster.time, withinMs).then(() => false)
+  return leaving === undefined ? pause : Promise.race([leaving.left.then(() => true), pause])
+}
+
+/**
+ * The leaver's machine is lost for good in the middle of its leave, and the operator removes it:
+ * `dyn cluster remove` until the claimant takes it (refused while the claimant does not yet see
+ * it down), then `dyn cluster commit`, which makes the ring change under way remove it. Either
+ * is done once a running node's ring state has the removal staged or under way, or no longer
+ * has the leaver at all (its leave ended just before the loss). Undefined once done.
+ */
+async function removeLostLeaver(cluster: SimCluster, leaver: string, history: History): Promise<string | undefined> {
+  history.note(cluster.time.monotonicMs(), `${leaver}'s machine is lost for good during its leave`)
+  await cluster.crash(leaver)
+  // Its disk is lost with it: only writes on W >= 2 replicas must survive.
+  history.loseDisk(leaver)
+  await cluster.depart(leaver)
+  const state = (): RingState | undefined => cluster.upNodes().map((name) => cluster.assembled(name)?.membership.table.ring).find((ring) => ring !== undefined)
+  const gone = (): boolean => {
+    const ring = state()
+    return ring !== undefined && (!ring.members.includes(leaver) || ring.next?.removing.includes(leaver) === true)
+  }
+  const staged = (): boolean => gone() || state()?.staged.some((change) => change.kind === 'remove' && change.node === leaver) === true
+  const stage = await changeThroughAnyNode(cluster, [leaver], {op: 'stage', change: {kind: 'remove', node: leaver}}, history, 0, staged)
+  if (stage !== undefined) return `the removal of ${leaver}, lost while leaving, could not be staged: ${stage}`
+  const commit = await changeThroughAnyNode(cluster, [leaver], {op: 'commit'}, history, 0, gone)
+  return commit === undefined ? undefined : `the removal of ${leaver}, lost while leaving, could not be committed: ${commit}`
+}
+
 /** Whether `leaver` exits (its leave done) within ringSettleMsMax. */
 async function leaverExits(cluster: SimCluster, leaver: string): Promise<boolean> {
   for (let waitedMs = 0; waitedMs < ringSettleMsMax; waitedMs += 1000) {
@@ -299,10 +344,15 @@ function committedRing(cluster: SimCluster): MembershipChangeResult['ringBefore'
   return ring === undefined ? undefined : {partitionCount: anyRunning!.membership.ring.partitionCount, members: ring.members, owners: ring.owners, ...(ring.machines === undefined ? {} : {machines: ring.machines})}
 }
 
-/** Asks running nodes other than `victim` in turn; undefined once one accepted (or it was already done). */
-async function changeThroughAnyNode(cluster: SimCluster, changed: readonly string[], request: ClusterChangeRequest, history: History, firstThrough = 0): Promise<string | undefined> {
+/**
+ * Asks running nodes other than `victim` in turn; undefined once one accepted (or it was already
+ * done). `done`, when given, says that it was (an earlier try's answer lost), and is what a
+ * refusal is judged by, in place of the codes that mean it for a plain change.
+ */
+async function changeThroughAnyNode(cluster: SimCluster, changed: readonly string[], request: ClusterChangeRequest, history: History, firstThrough = 0, done?: () => boolean): Promise<string | undefined> {
   let last = 'no node running'
   for (let attempt = 0; attempt < changeAttemptsMax; attempt += 1) {
+    if (done?.() === true) return undefined
     const through = cluster.upNodes().filter((name) => !changed.includes(name))
     const name = through[(attempt + firstThrough) % Math.max(1, through.length)]
     const node = name === undefined ? undefined : cluster.assembled(name)
@@ -316,8 +366,8 @@ async function changeThroughAnyNode(cluster: SimCluster, changed: readonly strin
         last = `${code ?? 'error'}: ${(error as Error).message}`
         history.note(cluster.time.monotonicMs(), `cluster ${request.op} via ${name}: ${last}`)
         // A stage that is already there (or already committed), or a commit of nothing left to commit, was done by an earlier try.
-        if (request.op === 'stage' && (code === 'already_leaving' || code === 'already_left')) return undefined
-        if (request.op === 'commit' && code === 'nothing_staged') return undefined
+        if (done === undefined && request.op === 'stage' && (code === 'already_leaving' || code === 'already_left')) return undefined
+        if (done === undefined && request.op === 'commit' && code === 'nothing_staged') return undefined
         if (code === 'bad_parameter') return last
       }
     }

@@ -261,6 +261,11 @@ describe('simulated clusters', () => {
       return assertSeedPasses(seed, {...config, membership})
     })
   }
+  // Likewise a seed whose leaver is now lost for good during its leave (leaverLostAfterMs, added
+  // after these seeds were found) is also run as it was found, its leave ending as a leave.
+  for (const seed of regressionSeeds.filter((regression) => configFor(regression).membership?.leaverLostAfterMs !== undefined)) {
+    it(`regression seed ${seed} as found, its leaver not lost`, () => assertSeedPasses(seed, configFor(seed, {withoutLostLeaver: true})))
+  }
   // Likewise a seed that now runs with a small siblings limit (added after most of these seeds
   // were found) is also run as it was found, with the nodes' default limit.
   for (const seed of regressionSeeds.filter((regression) => !siblingsLimitSeeds.includes(regression) && configFor(regression).cluster.siblingsPerKeyMax !== undefined)) {

@@ -83,8 +83,11 @@ export const handoffSettleMs = 15_000
 /** Tries of one final read before a healed cluster is declared unable to answer it. */
 export const finalReadAttemptsMax = 3
 
-/** Draws a run's shape from its seed. */
-export function configFor(seed: number): RunConfig {
+/**
+ * Draws a run's shape from its seed. `options.withoutLostLeaver` leaves out the lost leaver, which
+ * seeds found before it existed did not have (a regression seed runs as found too: sim.test.ts).
+ */
+export function configFor(seed: number, options: {readonly withoutLostLeaver?: boolean} = {}): RunConfig {
   const random = seededRandom(deriveSeed(seed, 'config'))
   const nodeCount = 3 + random.int(5)
   const keyCount = 2 + random.int(7)
@@ -106,14 +109,19 @@ export function configFor(seed: number): RunConfig {
   // staged through another node at the same moment (its own stream too).
   const withSecondLeave =
     withCrash?.kind === 'leave' && nodeCount >= 5 && seededRandom(deriveSeed(seed, 'second-leave')).next() < 0.5 ? {...withCrash, secondLeave: true} : withCrash
+  // And in half the other leaves, the leaver's machine is lost for good during its leave, and it
+  // is removed (its own stream too): the change must end from the surviving replicas.
+  const lostRandom = seededRandom(deriveSeed(seed, 'leaver-lost'))
+  const withLostLeaver =
+    options.withoutLostLeaver !== true && withSecondLeave?.kind === 'leave' && withSecondLeave.secondLeave !== true && lostRandom.next() < leaverLostShare ? {...withSecondLeave, leaverLostAfterMs: lostRandom.int(3000)} : withSecondLeave
   // And in half the removals not followed by a join, the node is cut off rather than crashed,
   // and can reach the others again once it is removed, in half of those after a restart on its
   // store (its own stream too).
   const awayRandom = seededRandom(deriveSeed(seed, 'removed-away'))
   const withAway =
-    withSecondLeave?.kind === 'remove' && withSecondLeave.joinAfter !== true && awayRandom.next() < 0.5
-      ? {...withSecondLeave, removedWhileAway: true, oldDiskAfterRemoval: awayRandom.next() < 0.5}
-      : withSecondLeave
+    withLostLeaver?.kind === 'remove' && withLostLeaver.joinAfter !== true && awayRandom.next() < 0.5
+      ? {...withLostLeaver, removedWhileAway: true, oldDiskAfterRemoval: awayRandom.next() < 0.5}
+      : withLostLeaver
   // And in half the joins the new node is started alone and joined as `dyn cluster join SEED &&
   // dyn cluster commit` join it, not through --seeds (its own stream too): its one-member ring
   // gives way to the cluster's, and what the join's transfers bring it must stay (found by a new
@@ -151,8 +159,9 @@ export function configFor(seed: number): RunConfig {
   // Its own stream too. A growth is the run's membership change: it replaces any other one.
   const growthRandom = seededRandom(deriveSeed(seed, 'grow'))
   if (growthRandom.next() < growthShare) return withGrowth(growthRandom, onMachines)
-  // A removal loses that node's disk: no second disk loss in the same run, or a W = 2 write could go with both.
-  if (membership?.kind === 'remove') return {...onMachines, faults: {...onMachines.faults, wipeAllowed: false}, membership}
+  // A removal loses that node's disk, as a leaver lost for good does: no second disk loss in the
+  // same run, or a W = 2 write could go with both.
+  if (membership?.kind === 'remove' || membership?.leaverLostAfterMs !== undefined) return {...onMachines, faults: {...onMachines.faults, wipeAllowed: false}, membership}
   return membership === undefined ? onMachines : {...onMachines, membership}
 }
 
@@ -164,6 +173,9 @@ export const siblingsLimitedShare = 0.3
 
 /** The share of seeds whose nodes run two or three to a machine. */
 export const sharedMachinesShare = 0.3
+
+/** The share of leaves (of one node) whose leaver is lost for good during its leave, and then removed. */
+export const leaverLostShare = 0.5
 
 /** The share of membership changes during which the claimant (a leave, a removal) or the joiner crashes. */
 export const membershipCrashShare = 0.5
@@ -402,7 +414,8 @@ function idOf(version: StoredVersion): string {
 export function describeFailure(result: RunResult, contextLines = 25): string {
   const lines = [`seed ${result.seed}: ${result.violations.length} violation(s) — reproduce with: npm run sim -- --seed ${result.seed}`]
   const downMs = result.config.membership?.downBeforeRemoveMs
-  const then = result.config.membership?.joinAfter === true ? ', then a join' : ''
+  const lostAfterMs = result.config.membership?.leaverLostAfterMs
+  const then = result.config.membership?.joinAfter === true ? ', then a join' : lostAfterMs !== undefined ? `, the leaver lost for good ${lostAfterMs} ms after the commit, then removed` : ''
   const wrong = result.config.membership?.wrongAdvertise
   const joinedHow = result.config.membership?.joinedAlone === true ? ` (started alone${wrong === undefined ? '' : `, a wrong --advertise ${wrong}`})` : ''
   const change = result.config.membership === undefined ? '' : `, ${result.config.membership.kind}${joinedHow} at ${result.config.membership.atMs} ms${downMs === undefined ? '' : ` after ${downMs} ms down`}${then}`
