@@ -11,7 +11,8 @@ export default class ClusterRemove extends ClusterChangeCommand {
 
   static override description = `Unlike leave, the removed node takes no part: after dyn cluster commit, the new home replicas of its partitions fetch them from the surviving replicas. Writes that only the removed node held (acknowledged with w=1) are lost with it. For a node that still runs, use dyn cluster leave.
 A node that is leaving and whose machine is lost holds its ring change up for ever; once the claimant sees it down, its removal is taken in place of the leave, and the commit makes the change under way take its partitions from the surviving replicas. While the claimant sees it up it is refused (already_leaving): a leaving node that runs finishes by itself.
-Any other member already on its way out stages nothing: already_leaving when its leave or removal is staged or its committed change still moves data, already_left when it has left.
+A leaver lost after its partitions moved, before it handed off its last copies, holds up every tombstone's reap; when it does not answer, its removal marks it removed at once (no commit needed).
+Any other member already on its way out stages nothing: already_leaving when its leave or removal is staged or its committed change still moves data, already_left when it has left (or is still handing off its last copies).
 --json prints {ok, warnings, ...the plan with the removal staged}; warnings (also on stderr) is an array, empty when the node asked sees nothing amiss.
 ${exitCodesHelp}`
 

@@ -118,7 +118,26 @@ export class Claimant {
   }
 
   private decideInTurn(request: ClusterChangeRequest): Promise<unknown> {
-    return this.inTurn((unreached) => this.decide(request, unreached), request.op === 'commit' || request.op === 'plan' ? request.op : undefined, request.op === 'stage' ? request.change : undefined)
+    // Whether a departed member to be removed still answers (removeDeparted), asked in the turn,
+    // on the newest state, before the decision.
+    let departedAnswers = false
+    const ask = request.op === 'stage' && request.change.kind === 'remove' ? async (): Promise<void> => {
+      departedAnswers = await this.departedAnswers(request.change.node)
+    } : undefined
+    return this.inTurn((unreached) => this.decide(request, unreached, departedAnswers), request.op === 'commit' || request.op === 'plan' ? request.op : undefined, request.op === 'stage' ? request.change : undefined, ask)
+  }
+
+  /**
+   * Whether `name`, a member that left the ring without saying it handed everything off, answers
+   * now. Asked directly: no node probes a member that left, so the failure detector's view of it
+   * is stale, or none (a claimant started since sees it up for want of evidence).
+   */
+  private async departedAnswers(name: string): Promise<boolean> {
+    const table = this.membership.table
+    if (!isUnfinishedDeparture(table, this.stateOf(table), name)) return false
+    const address = findMember(table, name)?.rpcAddress
+    if (address === undefined) return false
+    return (await this.transport.request(address, MessageType.NodeStatusQuery, {}, ringStateFetchTimeoutMs)).ok
   }
 
   /**
@@ -128,7 +147,7 @@ export class Claimant {
    * live on this node alone. A commit and a plan also dial the joining members (dialJoiners), and
    * hand the decision those that did not answer, with why.
    */
-  private inTurn<T>(decision: (unreached: ReadonlyMap<string, string>) => T, findStaged?: 'commit' | 'plan', staging?: StagedChange): Promise<T> {
+  private inTurn<T>(decision: (unreached: ReadonlyMap<string, string>) => T, findStaged?: 'commit' | 'plan', staging?: StagedChange, ask?: () => Promise<void>): Promise<T> {
     const turn = this.deciding.then(async () => {
       const peers = this.ringStatePeers()
       const answered = await this.exchangeWith(peers)
@@ -172,6 +191,7 @@ export class Claimant {
       // The merged state may name another claimant (a member back up with a lower name).
       const claimant = this.claimant()
       if (claimant !== this.self) throw new DynError('unreachable', `${this.self} is no longer the claimant (${claimant ?? 'none'} is); retry`)
+      await ask?.()
       const before = this.membership.table
       const answer = decision(unreached)
       if (this.membership.table !== before) await this.exchangeWith(this.ringStatePeers())
@@ -250,7 +270,7 @@ export class Claimant {
     return new Set(answers.filter((name): name is string => name !== undefined))
   }
 
-  private decide(request: ClusterChangeRequest, unreached: ReadonlyMap<string, string>): unknown {
+  private decide(request: ClusterChangeRequest, unreached: ReadonlyMap<string, string>, departedAnswers = false): unknown {
     const table = this.membership.table
     const state = this.stateOf(table)
     const partitionCount = table.settings.partitionCount
@@ -259,6 +279,7 @@ export class Claimant {
         return this.planView(table, state, unreached)
       case 'stage': {
         if (this.isWithdrawableJoin(table, state, request.change.node)) return this.withdrawJoin(request.change.node, state, unreached)
+        if (request.change.kind === 'remove' && isUnfinishedDeparture(table, state, request.change.node)) return this.removeDeparted(request.change.node, state, departedAnswers, unreached)
         // Down as this claimant's failure detector decides it: a removal of a leaving member is taken only then (stageChange).
         const staged = stageChange(state, request.change, this.self, departureOf(table), (name) => !this.isUp(name))
         if (!staged.ok) throw new DynError(staged.error, staged.message)
@@ -353,6 +374,26 @@ export class Claimant {
     this.membership.markRemoved(name)
     this.log(`withdrew the join of ${name}, which owned no partitions yet`)
     return {...this.planView(this.membership.table, state, unreached), note: `the join of ${name} was withdrawn: it owned no partitions, so nothing moves and no commit is needed`}
+  }
+
+  /**
+   * The removal of a member that has left the ring but not said that it handed off its last
+   * copies (the release after the install, transfer-release.ts): a leaver whose machine was lost
+   * after its partitions had moved. No tombstone is reaped without its word until then (reaper.ts),
+   * so its loss held every reap up for ever. Down, it is marked removed at once, as the install
+   * marks a removed member (nothing moves, so no commit is needed): reaps no longer wait for it,
+   * and should it come back it learns that it was removed and stops without handing anything
+   * off, so a copy older than a reaped tombstone cannot resurrect the key. What it alone held
+   * (a write that reached it late and that its release had not handed off yet) is lost. If it
+   * answers the claimant (departedAnswers), it is refused: it is handing off, and exits once done.
+   */
+  private removeDeparted(name: string, state: RingState, answers: boolean, unreached: ReadonlyMap<string, string>): PlanView {
+    if (answers) {
+      throw new DynError('already_left', `${name} has left the ring and is handing off its last copies to their new homes; it answers the claimant ${this.self}, exits once it is done, and nothing was staged. If its machine is lost for good, make sure it is stopped, then retry: it is then marked removed, and tombstones no longer wait for it`)
+    }
+    this.membership.markRemoved(name)
+    this.log(`marked ${name} removed: it had left the ring, but not handed off its last copies, and it is down`)
+    return {...this.planView(this.membership.table, state, unreached), note: `${name} had left the ring but not handed off its last copies, and is down: it is marked removed (nothing moves, and no commit is needed); tombstones no longer wait for it, and what only it held is lost`}
   }
 
   /** Whether a transition from `state` has nothing to transfer for certain: see the commit in `decide`. */
@@ -462,6 +503,16 @@ function leaverRemovalNote(state: RingState, transition: string, joins: readonly
   const wait = waiting.length === 0 ? '' : `; ${waiting.join(', ')} wait${waiting.length === 1 ? 's' : ''} until that change has finished`
   const what = committed ? `${names} (leaving, and down) ${leavers.length === 1 ? 'is' : 'are'} removed` : `a commit removes ${names} (leaving, and down)`
   return `${what} in the ring change ${transition} under way, in place of ${leavers.length === 1 ? 'its leave' : 'their leaves'}: the new homes take ${leavers.length === 1 ? 'its' : 'their'} partitions from the surviving replicas, and what only ${names} held (writes acknowledged by ${leavers.length === 1 ? 'it' : 'them'} alone, the hints ${leavers.length === 1 ? 'it' : 'they'} kept) is lost${wait}`
+}
+
+/**
+ * Whether `name` has left the ring (neither the committed ring nor the transition has it, and it
+ * is no joiner) without its row saying that it handed everything off: see Claimant.removeDeparted.
+ */
+function isUnfinishedDeparture(table: MemberTable, state: RingState, name: string): boolean {
+  if (state.members.includes(name) || state.next?.members.includes(name) === true) return false
+  const row = findMember(table, name)
+  return row !== undefined && row.status !== 'joining' && row.handedOff !== true
 }
 
 /**

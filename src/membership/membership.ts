@@ -308,7 +308,9 @@ export class Membership {
    */
   markRemoved(name: string): void {
     const row = findMember(this.currentTable, name)
-    if (row === undefined || row.status === 'left' || name === this.selfName) return
+    // A left row that has not said it handed everything off is marked too: a leaver lost before
+    // the end of its release (Claimant.removeDeparted).
+    if (row === undefined || (row.status === 'left' && row.handedOff === true) || name === this.selfName) return
     // Far above the incarnation known here: a removed node that was only cut off may have raised
     // its own row meanwhile, and gossip of that row must not undo the mark, or nothing would tell
     // it that it was removed, and the reaper would wait for its answer for ever.

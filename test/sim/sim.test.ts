@@ -185,6 +185,12 @@ export const regressionSeeds: readonly number[] = [
   // fails as an operator's would against a stopped node, and the next one finds it restarted;
   // found by a campaign of 2,000 seeds from 5,059,669,818).
   5059670120,
+  // A leaver lost for good just after its partitions had moved, before the install's release had
+  // handed off its last copies: its row never said it handed off, so no tombstone was reaped
+  // again (check 11), and dyn cluster remove refused it as already_left (fixed: the removal of a
+  // member that left without handing off, when it does not answer, marks it removed at once;
+  // found by a campaign of 2,000 seeds from 7,219,397,958, the first with lost leavers).
+  7219398170,
 ]
 
 async function assertSeedPasses(seed: number, config?: RunConfig): Promise<void> {

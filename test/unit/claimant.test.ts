@@ -199,6 +199,43 @@ describe('the claimant', () => {
     }
   })
 
+  it('a leaver lost after its partitions moved, before it handed off its last copies, is marked removed at once by dyn cluster remove, so reaps no longer wait for it (campaign seed 7219398170)', async () => {
+    const history = new History()
+    const cluster = await SimCluster.start(47, {...config, nodeCount: 4}, history)
+    try {
+      const n1 = cluster.assembled('n1')!
+      const change = (through: string, request: ClusterChangeRequest): Promise<unknown> => cluster.time.until(cluster.assembled(through)!.service.clusterChange(request), 10_000)
+      const removeN4: ClusterChangeRequest = {op: 'stage', change: {kind: 'remove', node: 'n4'}}
+      await change('n2', {op: 'stage', change: {kind: 'leave', node: 'n4'}})
+      await change('n2', {op: 'commit'})
+      for (let waitedMs = 0; n1.membership.table.ring?.next !== undefined && waitedMs < 60_000; waitedMs += 100) await cluster.time.runFor(100)
+      assert.equal(n1.membership.table.ring?.next, undefined, 'the leave is installed')
+      // n4 releases what it held (it waits a request timeout and two gossip rounds first): it
+      // answers, so its removal is refused.
+      const running = await change('n3', removeN4).then(() => undefined, (error: {code?: string; message?: string}) => error)
+      assert.equal(running?.code, 'already_left')
+      assert.match(running?.message ?? '', /n4 has left the ring and is handing off its last copies to their new homes; it answers the claimant n1/)
+      await cluster.crash('n4')
+      await cluster.time.runFor(6000)
+      assert.notEqual(findMember(n1.membership.table, 'n4')?.handedOff, true, 'no tombstone is reaped without n4\'s word')
+      const removed = (await change('n3', removeN4)) as {note?: string; staged: unknown[]}
+      assert.match(removed.note ?? '', /^n4 had left the ring but not handed off its last copies, and is down: it is marked removed \(nothing moves, and no commit is needed\)/)
+      assert.deepEqual(removed.staged, [])
+      await cluster.time.runFor(3000)
+      for (const name of ['n1', 'n2', 'n3']) {
+        const row = findMember(cluster.assembled(name)!.membership.table, 'n4')
+        assert.deepEqual([row?.status, row?.handedOff, row?.removed], ['left', true, true], name)
+      }
+      // Back on its disk, it learns that it was removed and stops, handing nothing off.
+      await cluster.restart('n4', {wipe: false})
+      await cluster.time.runFor(10_000)
+      assert.equal(cluster.isUp('n4'), false)
+      assert.ok(history.log.some((line) => line.text.startsWith('n4 stops: n4 was removed from the cluster')))
+    } finally {
+      await cluster.stop()
+    }
+  })
+
   it('a leaver back up before its removal is committed is not removed: the commit says so, and it finishes its leave', async () => {
     const cluster = await SimCluster.start(43, {...config, nodeCount: 4}, new History())
     try {
