@@ -12,8 +12,8 @@ The seed first connects back to the node at the internode address it advertises 
 ${exitCodesHelp}`
 
   static override examples = [
-    {description: 'Join the node at port 7073 to the cluster whose member listens on 127.0.0.1:7170', command: '<%= config.bin %> cluster join 127.0.0.1:7170 --node 127.0.0.1:7073 && <%= config.bin %> cluster plan && <%= config.bin %> cluster commit'},
-    {description: 'For a script', command: '<%= config.bin %> cluster join 127.0.0.1:7170 --node 127.0.0.1:7073 --json'},
+    {description: 'Join the node at port 7073 to the cluster of dyn cluster up --port 7070, through n1\'s internode port (its --port + 1000)', command: '<%= config.bin %> cluster join 127.0.0.1:8070 --node 127.0.0.1:7073 && <%= config.bin %> cluster plan && <%= config.bin %> cluster commit'},
+    {description: 'For a script', command: '<%= config.bin %> cluster join 127.0.0.1:8070 --node 127.0.0.1:7073 --json'},
     {description: "A cluster with TLS (the seed is still a member's internode address)", command: '<%= config.bin %> cluster join 10.0.0.11:8070 --node https://10.0.0.14:7070 --tls-ca ./tls/ca.crt'},
   ]
 

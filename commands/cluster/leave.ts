@@ -6,7 +6,7 @@ import {namePattern} from '../../src/membership/names.js'
 export default class ClusterLeave extends ClusterChangeCommand {
   static override summary = 'Stage a graceful leave: the node hands off all its data, then exits.'
 
-  static override description = `Stages the leave of the node at --node, or of the member named by --name (through --node). Nothing moves until dyn cluster commit; dyn cluster plan shows what will. After the commit the leaving node keeps serving while its partitions are copied to their new homes, and exits once everything is handed off.
+  static override description = `Stages the leave of the node at --node, or of the member named by --name (through --node). Given neither, it stages the leave of the node the command reaches by default: the first of DYN_NODE that answers, else 127.0.0.1:7070 (the first node of dyn cluster up). Give --name (or --node) to make another node leave. Nothing moves until dyn cluster commit; dyn cluster plan shows what will. After the commit the leaving node keeps serving while its partitions are copied to their new homes, and exits once everything is handed off.
 A member already on its way out stages nothing: already_leaving when its leave or removal is staged or its committed change still moves data, already_left when it has left.
 --json prints {ok, ...the plan with the leave staged}.
 ${exitCodesHelp}`
@@ -14,12 +14,13 @@ ${exitCodesHelp}`
   static override examples = [
     {description: 'Make the node at 127.0.0.1:7072 leave', command: '<%= config.bin %> cluster leave --node 127.0.0.1:7072 && <%= config.bin %> cluster commit'},
     {description: 'Make n3 leave, asking any node', command: '<%= config.bin %> cluster leave --name n3 --json'},
+    {description: 'Without --name or --node: the node at DYN_NODE (else 127.0.0.1:7070) leaves', command: 'DYN_NODE=127.0.0.1:7071 <%= config.bin %> cluster leave'},
     {description: 'A cluster with TLS', command: '<%= config.bin %> cluster leave --node https://10.0.0.13:7070 --tls-ca ./tls/ca.crt'},
   ]
 
   static override flags = {
     ...ClusterChangeCommand.changeFlags,
-    name: Flags.string({description: 'the member that leaves (default: the node at --node)'}),
+    name: Flags.string({description: 'the member that leaves (default: the node answering at --node, whose own default is DYN_NODE, else 127.0.0.1:7070)'}),
   }
 
   async run(): Promise<void> {

@@ -78,6 +78,7 @@ describe('cluster join and remove', () => {
     const remove = await runDyn(['cluster', 'remove', 'n3', '--node', c.api(0), '--json'])
     assert.equal(remove.code, 0, remove.stdout + remove.stderr)
     assert.doesNotMatch(remove.stderr, /warning/, 'a dead node is removed without a warning')
+    assert.deepEqual((JSON.parse(remove.stdout) as {warnings: string[]}).warnings, [])
     const commitRemoval = await runDyn(['cluster', 'commit', '--node', c.api(0), '--json'])
     assert.equal(commitRemoval.code, 0, commitRemoval.stdout + commitRemoval.stderr)
     const afterRemoval = await settledOn(apis, ['n1', 'n2'])
@@ -105,7 +106,11 @@ describe('cluster join and remove', () => {
     const live = await runDyn(['cluster', 'remove', 'n2', '--node', c.api(0), '--json'])
     assert.equal(live.code, 0, live.stdout + live.stderr)
     assert.match(live.stderr, /warning: the removal of n2 is staged, but n1 still sees n2 up \(it answers its heartbeats\): remove is for a node that is gone for good; .*dyn cluster clear and use dyn cluster leave --name n2/)
-    assert.equal(JSON.parse(live.stdout).ok, true, 'stdout stays one JSON answer')
+    const answer = JSON.parse(live.stdout) as {ok: boolean; warnings: string[]}
+    assert.equal(answer.ok, true, 'stdout stays one JSON answer')
+    // And the answer carries the warning too, so that a script sees what a person sees.
+    assert.equal(answer.warnings.length, 1)
+    assert.match(answer.warnings[0] ?? '', /^the removal of n2 is staged, but n1 still sees n2 up/)
   })
 
   it('a node started alone, joined and committed at once, keeps what the join brings it', async (t) => {
