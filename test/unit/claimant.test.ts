@@ -17,6 +17,11 @@ import {partitionOfKey} from '../../src/ring/partition.js'
 import {SimCluster, simTombstoneGraceMs} from '../sim/cluster.js'
 import {History} from '../sim/history.js'
 
+/** A change request sent to the node `through`, as dyn cluster sends one to --node. */
+function changeThrough(cluster: SimCluster, through: string, request: ClusterChangeRequest): Promise<unknown> {
+  return cluster.time.until(cluster.assembled(through)!.service.clusterChange(request), 10_000)
+}
+
 const config = {nodeCount: 5, partitionCount: 16, defaultN: 3, requestTimeoutMs: 500, gossipIntervalMs: 1000, link: {delayMsMin: 0.2, delayMsMax: 2, lossRate: 0}}
 
 describe('the claimant', () => {
@@ -147,7 +152,7 @@ describe('the claimant', () => {
         const written = await cluster.time.until(n1.service.put({key, value: new TextEncoder().encode(key), contentType: 'text/plain', tombstone: false, context: [], n: 3, w: 3, dw: 0, pw: 0, explain: false}), 10_000)
         assert.ok(written.ok)
       }
-      const change = (through: string, request: ClusterChangeRequest): Promise<unknown> => cluster.time.until(cluster.assembled(through)!.service.clusterChange(request), 10_000)
+      const change = (through: string, request: ClusterChangeRequest): Promise<unknown> => changeThrough(cluster, through, request)
       const refusal = (through: string, request: ClusterChangeRequest): Promise<{code?: string; message?: string} | undefined> => change(through, request).then(() => undefined, (error: {code?: string; message?: string}) => error)
       const removeN4: ClusterChangeRequest = {op: 'stage', change: {kind: 'remove', node: 'n4'}}
       await change('n2', {op: 'stage', change: {kind: 'leave', node: 'n4'}})
@@ -204,7 +209,7 @@ describe('the claimant', () => {
     const cluster = await SimCluster.start(47, {...config, nodeCount: 4}, history)
     try {
       const n1 = cluster.assembled('n1')!
-      const change = (through: string, request: ClusterChangeRequest): Promise<unknown> => cluster.time.until(cluster.assembled(through)!.service.clusterChange(request), 10_000)
+      const change = (through: string, request: ClusterChangeRequest): Promise<unknown> => changeThrough(cluster, through, request)
       const removeN4: ClusterChangeRequest = {op: 'stage', change: {kind: 'remove', node: 'n4'}}
       await change('n2', {op: 'stage', change: {kind: 'leave', node: 'n4'}})
       await change('n2', {op: 'commit'})
@@ -240,7 +245,7 @@ describe('the claimant', () => {
     const cluster = await SimCluster.start(43, {...config, nodeCount: 4}, new History())
     try {
       const n1 = cluster.assembled('n1')!
-      const change = (through: string, request: ClusterChangeRequest): Promise<unknown> => cluster.time.until(cluster.assembled(through)!.service.clusterChange(request), 10_000)
+      const change = (through: string, request: ClusterChangeRequest): Promise<unknown> => changeThrough(cluster, through, request)
       await change('n2', {op: 'stage', change: {kind: 'leave', node: 'n4'}})
       await change('n2', {op: 'commit'})
       await cluster.crash('n4')
