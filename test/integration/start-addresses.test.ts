@@ -144,10 +144,26 @@ describe('dyn start addresses', () => {
     assert.doesNotMatch(run.stdout, /back-off/)
   })
 
-  it('a node that advertises an address its peers cannot reach is reported by them, and told so', async (t) => {
+  it('a node that advertises an address its peers cannot reach is refused when it first joins; a member that comes back so is reported by them, and told so', async (t) => {
     const dir = await testFolder(t)
     const n1 = await startNode(t, dir, 'n1', [])
-    // n2 listens on 127.0.0.1 only, and advertises 127.0.0.2, where nothing listens.
+    // A first start that listens on 127.0.0.1 only and advertises 127.0.0.2, where nothing
+    // listens: the seed cannot reach it where it says it is, so it refuses the join (nothing is
+    // staged) and the node does not start.
+    const {port, rpcPort} = await freeClusterPorts(1)
+    const refused = await runDyn(
+      ['start', '--name', 'n2', '--port', String(port), '--rpc-port', String(rpcPort), '--data', path.join(dir, 'n2-first'), '--listen', '127.0.0.1', '--advertise', '127.0.0.2', '--seeds', `127.0.0.1:${n1.rpcPort}`, '--json'],
+      {timeoutMs: 60_000},
+    )
+    assert.equal(refused.code, 3, refused.stdout + refused.stderr)
+    assert.equal(startJsonAnswer<{error: string}>(refused.stdout).error, 'joiner_unreachable')
+    assert.deepEqual(((await getJson(`http://127.0.0.1:${n1.port}/cluster`)).body.members as Array<{name: string}>).map((member) => member.name), ['n1'], 'n1 staged nothing for n2')
+
+    // A member restarted on its folder with such an address is a member still: n1 reports it,
+    // and it is told why, once each.
+    const joined = await startNode(t, dir, 'n2', ['--seeds', `127.0.0.1:${n1.rpcPort}`])
+    await waitFor('n2 to be a member', async () => ((await getJson(`http://127.0.0.1:${joined.port}/health`)).body.status === 'valid' ? true : undefined), 60_000)
+    await killNode(joined.pid)
     const n2 = await startNode(t, dir, 'n2', ['--listen', '127.0.0.1', '--advertise', '127.0.0.2', '--seeds', `127.0.0.1:${n1.rpcPort}`])
     const reported = await waitFor('n1 to report n2 and n2 to log it', async () => {
       const [log1, log2] = await Promise.all([readFile(n1.logFile, 'utf8'), readFile(n2.logFile, 'utf8')])
