@@ -342,6 +342,21 @@ export function commitTransition(
 }
 
 /** The transition made the committed ring; called by the claimant once every transfer is done. */
+/**
+ * The removals staged of members that the transition under way takes out of the ring: installing
+ * it drops them from the staged changes (installTransition). Such a member is a leaver whose
+ * removal was staged while it was down; if it is still down at the install, its leave moved its
+ * partitions but it never said that it handed off its last copies, so the claimant marks it
+ * removed (Claimant.tick) rather than let the operator's removal vanish (campaign seed 840702398:
+ * the removal was staged, the install dropped it, every commit after answered nothing_staged, and
+ * no tombstone was reaped again).
+ */
+export function removalsEndedByInstall(state: RingState): string[] {
+  const next = state.next
+  if (next === undefined) return []
+  return state.staged.filter((change) => change.kind === 'remove' && !next.members.includes(change.node)).map((change) => change.node)
+}
+
 export function installTransition(state: RingState, claimant: string): RingState {
   if (state.next === undefined) return state
   const {members, owners, machines} = state.next

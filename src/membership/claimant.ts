@@ -14,7 +14,7 @@ import type {Ring} from '../ring/ring.js'
 import {MessageType} from '../transport/message-type.js'
 import type {Transport} from '../transport/transport.js'
 import type {BlockedChange, Departure, RingState, StagedChange} from './claimant-core.js'
-import {blockedJoin, blockedJoinsFailure, blockedOnlyNote, claimantOf, clearStaged, commitTransition, initialRingState, installTransition, isLeaving, machinesOf, planTransition, ringOfState, stageChange, stagedLeaverRemovals, unconfirmedRingState} from './claimant-core.js'
+import {blockedJoin, blockedJoinsFailure, blockedOnlyNote, claimantOf, clearStaged, commitTransition, initialRingState, installTransition, isLeaving, machinesOf, planTransition, removalsEndedByInstall, ringOfState, stageChange, stagedLeaverRemovals, unconfirmedRingState} from './claimant-core.js'
 import type {Member, MemberTable} from './member-table.js'
 import {findMember, hasReceived, nextRingOf, presentMembers, replicaCountsInUse, ringOf} from './member-table.js'
 import type {PingBody} from './heartbeats.js'
@@ -416,9 +416,13 @@ export class Claimant {
       const current = this.membership.table
       const next = current.ring?.next
       if (current.ring === undefined || next === undefined || !this.installable(current)) return
+      // A leaver whose removal was staged and that is down still: marked removed, as the removal
+      // asked (removalsEndedByInstall). One that is up again finishes its own leave and says so.
+      const lostLeavers = removalsEndedByInstall(current.ring).filter((name) => !this.isUp(name))
       this.membership.replaceRing(installTransition(current.ring, this.self))
-      for (const name of next.removing) this.membership.markRemoved(name)
+      for (const name of [...next.removing, ...lostLeavers]) this.membership.markRemoved(name)
       this.log(`installed transition ${next.id}: members ${next.members.join(', ')}`)
+      for (const name of lostLeavers) this.log(`marked ${name} removed: its removal was staged while it left the ring, and it is down at the install`)
     }).catch(() => undefined)
   }
 

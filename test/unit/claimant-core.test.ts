@@ -22,6 +22,7 @@ import {
   mergeRingStates,
   ownRowStatus,
   planTransition,
+  removalsEndedByInstall,
   stageChange,
   stagedChangesMax,
   unconfirmedRingState,
@@ -441,9 +442,14 @@ describe('claimant core: each decision exactly', () => {
     for (const merged of [mergeRingStates(viaA.state, viaB.state)!, mergeRingStates(viaB.state, viaA.state)!]) {
       assert.deepEqual(merged.staged.map(({kind, node}) => `${kind} ${node}`), ['leave c', 'remove d'])
     }
-    // d came back and finished its leave before the removal was committed: the install drops it.
-    const installed = installTransition(mergeRingStates(viaA.state, viaB.state)!, 'a')
+    // d came back and finished its leave before the removal was committed: the install drops it,
+    // and names it as a removal the install ends, which the claimant carries out if d is down
+    // then (campaign seed 840702398); c's leave, of a member that stays, is not one.
+    const merged = mergeRingStates(viaA.state, viaB.state)!
+    assert.deepEqual(removalsEndedByInstall(merged), ['d'])
+    const installed = installTransition(merged, 'a')
     assert.deepEqual(installed.staged.map(({kind, node}) => `${kind} ${node}`), ['leave c'])
+    assert.deepEqual(removalsEndedByInstall(installed), [], 'nothing runs, so nothing is installed')
   })
 
   it('a removal of a leaver that went silent says that it finishes its leave if it runs', () => {
