@@ -142,11 +142,19 @@ export function ringChangeSubsystem(parts: RingChangeParts): RingChangeSubsystem
   if (parts.commitsOwnJoin) {
     /** Rounds whose commit the claimant refused because it cannot reach this node (logged at powers of two). */
     let unreachableRefusals = 0
+    /**
+     * Whether this node's last commit request is still unanswered. The rounds do not wait for each
+     * other, and a claimant that cannot reach this node takes seconds over each request (it dials
+     * this node first): one request a round would queue without bound behind its decisions, and
+     * every operator's command with them (a review's simulation: every plan timed out).
+     */
+    let requesting = false
     periodicTasks.push({
       name: 'join commit',
       intervalMs: parts.gossipIntervalMs,
       run: async () => {
-        if (ownStatus() !== 'joining') return
+        if (ownStatus() !== 'joining' || requesting) return
+        requesting = true
         // Refused while another transition runs or other changes are staged: asked again next round.
         // The claimant cannot reach this node where it says it is (a peer can, or it could not
         // have joined), and leaves its join out: said in this node's log, the one its operator
@@ -168,7 +176,9 @@ export function ringChangeSubsystem(parts: RingChangeParts): RingChangeSubsystem
           (error: unknown) => {
             if (error instanceof DynError && error.code === 'joiner_unreachable') leftOut(error.message)
           },
-        )
+        ).finally(() => {
+          requesting = false
+        })
       },
     })
   }

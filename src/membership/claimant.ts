@@ -137,7 +137,11 @@ export class Claimant {
     if (!isUnfinishedDeparture(table, this.stateOf(table), name)) return false
     const address = findMember(table, name)?.rpcAddress
     if (address === undefined) return false
-    return (await this.transport.request(address, MessageType.NodeStatusQuery, {}, ringStateFetchTimeoutMs)).ok
+    // A Ping, whose answer names the node: another node listening at the old address (a
+    // replacement machine) is not the leaver, and must not hold its removal up for ever (a
+    // review's case). Paced by the operator's command, past the transport's back-off.
+    const answer = await this.transport.request(address, MessageType.Ping, {from: this.self} satisfies PingBody, ringStateFetchTimeoutMs, {callerPaced: true})
+    return dialBackFailure({name}, answer) === undefined
   }
 
   /**

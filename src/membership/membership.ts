@@ -373,15 +373,9 @@ export class Membership {
     if (member === undefined || !isValidMemberTable({settings: this.currentTable.settings, members: [member]})) {
       throw new DynError('bad_request', 'a join must carry the joining member row')
     }
-    const existing = findMember(this.currentTable, member.name)
-    if (existing !== undefined && existing.rpcAddress !== member.rpcAddress && statusOf(this.currentTable, existing) !== 'left' && member.name !== this.selfName) {
-      const probe = await this.transport.request(existing.rpcAddress, MessageType.Gossip, {table: this.currentTable}, nameProbeTimeoutMs)
-      if (probe.ok) {
-        throw new DynError('bad_parameter', `a node named ${member.name} is already running at ${existing.rpcAddress}; choose another --name, or stop that node first`)
-      }
-    }
+    await this.refuseNameInUse(member)
     if (member.name === this.selfName) {
-      throw new DynError('bad_parameter', `a node named ${member.name} is already running at ${existing?.rpcAddress ?? 'this seed'}; choose another --name`)
+      throw new DynError('bad_parameter', `a node named ${member.name} is already running at ${findMember(this.currentTable, member.name)?.rpcAddress ?? 'this seed'}; choose another --name`)
     }
     const requested = join?.requestedSettings ?? {}
     const mismatch = settingsMismatch({...this.currentTable.settings, ...requested}, this.currentTable.settings)
@@ -395,6 +389,11 @@ export class Membership {
     const dialled = await this.transport.request(member.rpcAddress, MessageType.Ping, ping, joinDialBackTimeoutMs, {callerPaced: true})
     const refusal = dialBackRefusal(member, this.selfName, dialled)
     if (refusal !== undefined) throw refusal
+    // Again after the dial: a second join of the same name from another address, answered while
+    // this one waited, has added its row meanwhile, and both would otherwise be taken (a review
+    // sent two such joins at once, and both were answered ok).
+    await this.refuseNameInUse(member)
+    const existing = findMember(this.currentTable, member.name)
     // A name that left the cluster (a leave, a removal, a withdrawn join) joins again: a node
     // started under it on an empty folder (README: "move it aside before that node joins
     // again"). Its row is the newcomer's, raised above the left one. Merged as it came, the left
@@ -410,6 +409,20 @@ export class Membership {
     }
     this.merge({settings: this.currentTable.settings, members: [member]})
     return {table: this.currentTable}
+  }
+
+  /**
+   * Refuses a join under a name that a live member at another address still answers to: two
+   * processes sharing a name would take turns owning its partitions. A row whose node does not
+   * answer there is an old one of a node restarted elsewhere, which may take it over.
+   */
+  private async refuseNameInUse(member: Member): Promise<void> {
+    const existing = findMember(this.currentTable, member.name)
+    if (existing === undefined || existing.rpcAddress === member.rpcAddress || statusOf(this.currentTable, existing) === 'left' || member.name === this.selfName) return
+    const probe = await this.transport.request(existing.rpcAddress, MessageType.Gossip, {table: this.currentTable}, nameProbeTimeoutMs)
+    if (probe.ok) {
+      throw new DynError('bad_parameter', `a node named ${member.name} is already running at ${existing.rpcAddress}; choose another --name, or stop that node first`)
+    }
   }
 
   /** Answer a Gossip push with our (merged) table: push-pull in one round trip. */
@@ -486,10 +499,13 @@ export class Membership {
           if (answer.code === unauthenticatedCode) throw new DynError('unauthenticated', `could not join through the seed: ${answer.message}`)
           why = answer.message
         }
-        if (failures.has(seed)) continue
-        failures.set(seed, why)
+        // Whenever a seed says so, not only at its first failure: a seed that was still starting
+        // at the first try and refused the address at every later one must end in these words,
+        // not in "could not reach the seed" (a review's case).
         const refusedForAddress = !answer.ok && answer.code === 'joiner_unreachable'
         if (refusedForAddress) dialBack ??= answer.message
+        if (failures.has(seed)) continue
+        failures.set(seed, why)
         // Once per seed, in the words of the error the join fails with if no try succeeds.
         if (attempt + 1 < attemptsMax) log(`${refusedForAddress ? `the seed ${seed} refused the join: ${why}` : `could not reach the seed ${seed} (${why})`}; trying again ${joinRoundGapMs / 1000} s apart, ${attemptsMax} tries in all`)
       }
