@@ -351,4 +351,40 @@ describe('the claimant', () => {
       await cluster.stop()
     }
   })
+
+  it('a joiner the claimant cannot reach does not hold every other decision up: it asks for its commit one request at a time', async () => {
+    const cluster = await SimCluster.start(41, {...config, nodeCount: 4}, new History())
+    try {
+      // An address where something listens and never answers (a firewall that drops).
+      const hole = cluster.network.listen({address: 'hole:7000', nodeName: 'hole', handler: () => new Promise(() => undefined), scheduler: cluster.time.node('hole')})
+      const change = (request: ClusterChangeRequest): Promise<{ok: boolean; code?: string}> =>
+        changeThrough(cluster, 'n2', request).then(
+          () => ({ok: true}),
+          (error: {code?: string}) => ({ok: false, ...(error.code === undefined ? {} : {code: error.code})}),
+        )
+      // A leave staged holds the joiner's own commit back, and it asks every round meanwhile.
+      assert.ok((await change({op: 'stage', change: {kind: 'leave', node: 'n4'}})).ok)
+      const n5 = await cluster.addNode()
+      await cluster.time.runFor(3000)
+      await cluster.restartAdvertising(n5, 'hole:7000')
+      await cluster.time.runFor(3000)
+      // Cleared once the claimant no longer waits on n5's ring state (its detector sees n5 down
+      // within seconds), so that n5's commit requests go through to the claimant's dial.
+      let cleared = await change({op: 'clear'})
+      for (let attempt = 0; !cleared.ok && attempt < 10; attempt += 1) {
+        await cluster.time.runFor(1000)
+        cleared = await change({op: 'clear'})
+      }
+      assert.deepEqual(cleared, {ok: true})
+      // Each of its requests costs the claimant seconds (it dials n5 at the hole); one a round
+      // used to pile up behind its decisions, and every plan from then on timed out.
+      for (const waitS of [5, 20, 40]) {
+        await cluster.time.runFor(waitS * 1000)
+        assert.deepEqual(await change({op: 'plan'}), {ok: true}, `a plan ${waitS} s later`)
+      }
+      await hole.close()
+    } finally {
+      await cluster.stop()
+    }
+  })
 })

@@ -303,6 +303,41 @@ describe('membership: a joining node the seed cannot reach where it says it is',
     assert.deepEqual(error.details, {node: 'n5', rpcAddress: '127.0.0.1:47180'})
   })
 
+  it('two joins of one name from two addresses at once: one is taken, the other refused, as one after the other', async () => {
+    // Both processes run and answer as n4, each at its own address (its dial back, and the
+    // name's probe); each answer takes a moment, so both joins wait in their dial back together.
+    const transport: Transport = {
+      address: seedRow.rpcAddress,
+      request: async (_address, type): Promise<RpcResult> => {
+        await new Promise((resolve) => setTimeout(resolve, 5))
+        return type === MessageType.Ping ? {ok: true, body: {node: 'n4'}} : {ok: true, body: {}}
+      },
+      peerState: () => 'unknown',
+      close: async () => undefined,
+    }
+    const first: Member = {...newcomer, apiAddress: '10.0.0.4:7070', rpcAddress: '10.0.0.4:8070'}
+    const second: Member = {...newcomer, apiAddress: '10.0.0.5:7070', rpcAddress: '10.0.0.5:8070'}
+    const seed = new Membership(newMemberTable(settings, seedRow), 'n1', transport, seededRandom(3), quiet)
+    const outcomes = await Promise.allSettled([seed.handleJoin({member: first, requestedSettings: {}}), seed.handleJoin({member: second, requestedSettings: {}})])
+    assert.deepEqual(outcomes.map((outcome) => outcome.status), ['fulfilled', 'rejected'])
+    const refusal = (outcomes[1] as PromiseRejectedResult).reason as DynError
+    assert.equal(refusal.code, 'bad_parameter')
+    assert.match(refusal.message, /^a node named n4 is already running at 10\.0\.0\.4:8070; choose another --name/)
+    assert.equal(findMember(seed.table, 'n4')?.rpcAddress, '10.0.0.4:8070', 'the row is the first join\'s')
+  })
+
+  it('dyn start --seeds: a seed still starting at the first try and refusing the address after ends in the refusal\'s words', async () => {
+    const refusal = 'n1 cannot reach n5 at 127.0.0.1:47180, the internode address n5 advertises (connection refused), and every member must: nothing was staged'
+    let calls = 0
+    const transport = stubTransport(() => {
+      calls += 1
+      return calls === 1 ? {ok: false, error: 'remote', code: 'overloaded', message: 'n1 is still starting'} : {ok: false, error: 'remote', code: 'joiner_unreachable', message: refusal}
+    })
+    const error = await joinError(transport, ['127.0.0.1:47070'], joiner(47080, 47180), 3)
+    assert.equal(error.code, 'joiner_unreachable')
+    assert.equal(error.message, `could not join: ${refusal}`)
+  })
+
   it('dyn cluster join: refused with what to do, and the node still runs alone, ready to join once restarted', async (t) => {
     const time = new SimulatedTime({settle: () => new Promise((resolve) => setImmediate(resolve))})
     const network = new SimulatedNetwork({time, random: seededRandom(1)})
