@@ -351,8 +351,9 @@ export class Claimant {
     const next = committed.state.next
     assert(next !== undefined && next.id === running.id, 'removing a leaver keeps the transition under way')
     const removed = next.removing.filter((name) => !running.removing.includes(name))
-    // The answer names what this commit did, in the past; the joins and changes that wait stay staged.
-    const joins = this.joining(table, unreached).filter((name) => !state.members.includes(name))
+    // The answer names what this commit did, in the past; the joins and changes that wait stay
+    // staged. A joiner the change under way already takes in waits for nothing (placedIn).
+    const joins = this.joining(table, unreached).filter((name) => !placedIn(state, name))
     const view: PlanView = {...this.planView(table, state, unreached), staged: removed.map((node) => ({kind: 'remove' as const, node})), ringVersion: committed.state.version, transition: next.id, note: leaverRemovalNote(state, next.id, joins, true)}
     this.membership.replaceRing(committed.state)
     this.log(`committed the removal of ${removed.join(', ')}, which ${removed.length === 1 ? 'was' : 'were'} leaving, in transition ${next.id}: ${removed.length === 1 ? 'its' : 'their'} partitions come from the surviving replicas`)
@@ -468,7 +469,9 @@ export class Claimant {
   }
 
   private planView(table: MemberTable, state: RingState, unreached: ReadonlyMap<string, string>): PlanView {
-    const joins = this.joining(table, unreached).filter((name) => !state.members.includes(name))
+    // Joins to commit: not those of the committed ring, nor those the change under way takes in,
+    // which a plan listed as staged and said "wait until that change has finished" (a review).
+    const joins = this.joining(table, unreached).filter((name) => !placedIn(state, name))
     // What an operator staged; when (stagedAt) is the merge's business, not the plan's.
     const staged = [...joins.map((node) => ({kind: 'join' as const, node})), ...state.staged.map(({kind, node}) => ({kind, node}))]
     const blocked = this.blockedJoins(table, state, unreached)

@@ -387,4 +387,27 @@ describe('the claimant', () => {
       await cluster.stop()
     }
   })
+
+  it('a join committed with a leave is part of the change under way: the leaver\'s removal does not list it as staged, nor say that it waits', async () => {
+    const cluster = await SimCluster.start(44, {...config, nodeCount: 4}, new History())
+    try {
+      const n1 = cluster.assembled('n1')!
+      const change = (request: ClusterChangeRequest): Promise<unknown> => changeThrough(cluster, 'n2', request)
+      // The leave staged first holds n5's own commit back; one commit then takes both in.
+      await change({op: 'stage', change: {kind: 'leave', node: 'n4'}})
+      const n5 = await cluster.addNode()
+      await cluster.time.runFor(3000)
+      await change({op: 'commit'})
+      assert.ok(n1.membership.table.ring?.next?.members.includes(n5), 'the change under way takes n5 in')
+      await cluster.crash('n4')
+      await cluster.time.runFor(6000)
+      const staged = (await change({op: 'stage', change: {kind: 'remove', node: 'n4'}})) as {staged: Array<{kind: string; node: string}>; note?: string}
+      assert.deepEqual(staged.staged, [{kind: 'remove', node: 'n4'}])
+      assert.doesNotMatch(staged.note ?? '', /wait/)
+      const committed = (await change({op: 'commit'})) as {staged: Array<{kind: string; node: string}>; note?: string}
+      assert.doesNotMatch(committed.note ?? '', /wait/)
+    } finally {
+      await cluster.stop()
+    }
+  })
 })
