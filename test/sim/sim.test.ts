@@ -202,6 +202,12 @@ export const regressionSeeds: readonly number[] = [
   // be, and the run threw (fixed in the simulator: only members' disks are backed up; found by a
   // campaign of 2,000 seeds from 3,717,747,755).
   3717749693,
+  // The leaver was the claimant: its commit of the leave reached only n3, which crashed; a new
+  // claimant, n4, committed the lost leaver's removal at the same ring version, and when n3 came
+  // back the merge kept n1's decision, so the leave waited for n1 for ever. Fixed in the harness:
+  // it removes the leaver again, as dyn cluster status tells the operator to; the lost decision
+  // itself is open (closing note 43). Found by a campaign of 1,500 seeds from 14,981,796,108.
+  14981797533,
 ]
 
 async function assertSeedPasses(seed: number, config?: RunConfig): Promise<void> {
