@@ -21,7 +21,7 @@
  */
 
 import type {Clock} from '../clock.js'
-import {systemClock} from '../node/system-time.js'
+import {systemClock, systemRandom} from '../node/system-time.js'
 import {assert, DynError} from '../errors.js'
 import type {Ring} from '../ring/ring.js'
 import {compareNames, isValidPartitionCount, preferenceListForKey} from '../ring/ring.js'
@@ -37,6 +37,12 @@ export interface PartitionAwareOptions {
   readonly timeoutMs?: number
   /** Time source for the ring's age and for how long an unreachable node is avoided. */
   readonly clock?: Clock
+  /**
+   * Randomness for each node's client throttle and the jitter of its retries, a float in [0, 1)
+   * (the system's by default); a test gives a seeded one, so that what it asserts does not rest
+   * on chance.
+   */
+  readonly random?: () => number
   /**
    * HTTPS to every node, trusting `ca` (the cluster's CA, `--tls-ca`). Without it, a seed given
    * as `https://host:port` makes every member HTTPS too, trusting the system's CAs: the members'
@@ -103,6 +109,7 @@ export class PartitionAwareClient {
     private readonly refreshIntervalMs: number,
     private readonly timeoutMs: number,
     private readonly tls: ClientTls | undefined,
+    private readonly random: () => number,
   ) {
     this.view = view
     this.fetchedAtMs = clock.monotonicMs()
@@ -119,13 +126,14 @@ export class PartitionAwareClient {
     const tls = memberTlsOf(parsedSeeds.value, options.tls)
     const clients = new Map<string, DynClient>()
     const clock = options.clock ?? systemClock
-    const clientFor = (address: string): DynClient => cachedClient(clients, address, timeoutMs, tls, clock)
+    const random = options.random ?? systemRandom.next
+    const clientFor = (address: string): DynClient => cachedClient(clients, address, timeoutMs, tls, clock, random)
     const asked = seeds.slice(0, refreshSourcesMax)
     const fetched = await fetchView(asked, clientFor)
     if (!fetched.ok && fetched.wrongScheme === 'tls_not_served') throw new TlsNotServedError(asked, fetched.reason)
     if (!fetched.ok && fetched.wrongScheme === 'https_required') throw new DynError('https_required', fetched.reason)
     if (!fetched.ok) throw fetched.untrusted === undefined ? new UnreachableError(seeds.join(', '), fetched.reason) : new UntrustedCertificateError(asked, fetched.reason, fetched.untrusted)
-    const client = new PartitionAwareClient([...seeds], fetched.view, clock, refreshIntervalMs, timeoutMs, tls)
+    const client = new PartitionAwareClient([...seeds], fetched.view, clock, refreshIntervalMs, timeoutMs, tls, random)
     for (const [address, dyn] of clients) client.clients.set(address, dyn)
     client.pruneClients()
     return client
@@ -288,7 +296,7 @@ export class PartitionAwareClient {
   }
 
   private clientFor(address: string): DynClient {
-    return cachedClient(this.clients, address, this.timeoutMs, this.tls, this.clock)
+    return cachedClient(this.clients, address, this.timeoutMs, this.tls, this.clock, this.random)
   }
 
   private pruneClients(): void {
@@ -297,11 +305,11 @@ export class PartitionAwareClient {
   }
 }
 
-function cachedClient(clients: Map<string, DynClient>, address: string, timeoutMs: number, tls: ClientTls | undefined, clock: Clock): DynClient {
+function cachedClient(clients: Map<string, DynClient>, address: string, timeoutMs: number, tls: ClientTls | undefined, clock: Clock, random: () => number): DynClient {
   let client = clients.get(address)
   if (client === undefined) {
-    // The partition-aware client's clock drives each node's throttle too.
-    client = new DynClient(address, timeoutMs, tls === undefined ? {clock} : {tls, clock})
+    // The partition-aware client's clock and randomness drive each node's throttle too.
+    client = new DynClient(address, timeoutMs, tls === undefined ? {clock, random} : {tls, clock, random})
     clients.set(address, client)
   }
   return client
