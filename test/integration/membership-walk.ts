@@ -41,8 +41,18 @@ export async function settledOn(apis: readonly string[], owners: readonly string
   })
 }
 
+/**
+ * Waits until the ring seen through `api` has no change under way, as an operator waits for `dyn
+ * cluster status` to show no transfers: a commit meanwhile is refused (ring_in_transition). A
+ * cluster just made by dyn cluster up may still be moving data, and a fresh-clone CI run met that.
+ */
+export async function noChangeUnderWay(api: string): Promise<void> {
+  await waitFor('no ring change under way', async () => ((await clusterOf(api)).ring.transition === null ? true : undefined))
+}
+
 /** Kills the member `name` (its process `pid`, when it runs) for good, then removes it through `through` (a client API) and commits. */
 export async function removeDead(name: string, pid: number | undefined, through: string): Promise<void> {
+  await noChangeUnderWay(through)
   if (pid !== undefined && isRunning(pid)) await killNode(pid)
   // As an operator would: once the cluster sees it down.
   await waitFor(`${name} to be seen down`, async () => ((await clusterOf(through)).members.find((member) => member.name === name)?.reachability === 'down' ? true : undefined))
@@ -79,6 +89,7 @@ export async function joinFromOutside(t: TestContext, c: TestCluster, name: stri
     const plan = JSON.parse((await runDyn(['cluster', 'plan', '--node', c.api(0), '--json'])).stdout) as {staged: Array<{kind: string; node: string}>}
     return plan.staged.some((change) => change.kind === 'join' && change.node === name) ? true : undefined
   })
+  await noChangeUnderWay(c.api(0))
   const commit = await runDyn(['cluster', 'commit', '--node', c.api(0), '--json'])
   assert.equal(commit.code, 0, commit.stdout + commit.stderr)
   return {api, pid: node.pid}
