@@ -140,8 +140,7 @@ export class Claimant {
     // A Ping, whose answer names the node: another node listening at the old address (a
     // replacement machine) is not the leaver, and must not hold its removal up for ever (a
     // review's case). Paced by the operator's command, past the transport's back-off.
-    const answer = await this.transport.request(address, MessageType.Ping, {from: this.self} satisfies PingBody, ringStateFetchTimeoutMs, {callerPaced: true})
-    return dialBackFailure({name}, answer) === undefined
+    return (await this.dialFailure(name, address)) === undefined
   }
 
   /**
@@ -252,14 +251,17 @@ export class Claimant {
     const table = this.membership.table
     const state = this.stateOf(table)
     const joiners = table.members.filter((member) => member.status === 'joining' && !placedIn(state, member.name))
-    const ping: PingBody = {from: this.self}
-    const answers = await Promise.all(joiners.map(async (member) => ({member, answer: await this.transport.request(member.rpcAddress, MessageType.Ping, ping, ringStateFetchTimeoutMs, {callerPaced: true})})))
-    const unreached = new Map<string, string>()
-    for (const {member, answer} of answers) {
-      const why = dialBackFailure(member, answer)
-      if (why !== undefined) unreached.set(member.name, why)
-    }
-    return unreached
+    const failures = await Promise.all(joiners.map(async (member) => [member.name, await this.dialFailure(member.name, member.rpcAddress)] as const))
+    return new Map(failures.filter((entry): entry is readonly [string, string] => entry[1] !== undefined))
+  }
+
+  /**
+   * Why `name` does not answer as itself at `address` (undefined: it does): a Ping, whose answer
+   * names the node, paced by the operator's command rather than the transport's back-off.
+   */
+  private async dialFailure(name: string, address: string): Promise<string | undefined> {
+    const answer = await this.transport.request(address, MessageType.Ping, {from: this.self} satisfies PingBody, ringStateFetchTimeoutMs, {callerPaced: true})
+    return dialBackFailure({name}, answer)
   }
 
   /** The members ringStatePeers left out as down: the other present members but those `asked`. */
@@ -351,9 +353,8 @@ export class Claimant {
     const next = committed.state.next
     assert(next !== undefined && next.id === running.id, 'removing a leaver keeps the transition under way')
     const removed = next.removing.filter((name) => !running.removing.includes(name))
-    // The answer names what this commit did, in the past; the joins and changes that wait stay
-    // staged. A joiner the change under way already takes in waits for nothing (placedIn).
-    const joins = this.joining(table, unreached).filter((name) => !placedIn(state, name))
+    // The answer names what this commit did, in the past; the joins and changes that wait stay staged.
+    const joins = this.joinsToCommit(table, state, unreached)
     const view: PlanView = {...this.planView(table, state, unreached), staged: removed.map((node) => ({kind: 'remove' as const, node})), ringVersion: committed.state.version, transition: next.id, note: leaverRemovalNote(state, next.id, joins, true)}
     this.membership.replaceRing(committed.state)
     this.log(`committed the removal of ${removed.join(', ')}, which ${removed.length === 1 ? 'was' : 'were'} leaving, in transition ${next.id}: ${removed.length === 1 ? 'its' : 'their'} partitions come from the surviving replicas`)
@@ -451,6 +452,15 @@ export class Claimant {
   }
 
   /**
+   * The joins a commit would take in: those it can reach, in neither the committed ring nor the
+   * change under way (placedIn), which a plan once listed as staged and said would "wait until
+   * that change has finished" (a review).
+   */
+  private joinsToCommit(table: MemberTable, state: RingState, unreached: ReadonlyMap<string, string>): string[] {
+    return this.joining(table, unreached).filter((name) => !placedIn(state, name))
+  }
+
+  /**
    * Joining members this node cannot reach (seen down, or not answering its dial), in neither the
    * committed ring nor the transition under way: a commit leaves them out, and the plan and the
    * commit's answer say so, with why (BlockedChange).
@@ -469,9 +479,7 @@ export class Claimant {
   }
 
   private planView(table: MemberTable, state: RingState, unreached: ReadonlyMap<string, string>): PlanView {
-    // Joins to commit: not those of the committed ring, nor those the change under way takes in,
-    // which a plan listed as staged and said "wait until that change has finished" (a review).
-    const joins = this.joining(table, unreached).filter((name) => !placedIn(state, name))
+    const joins = this.joinsToCommit(table, state, unreached)
     // What an operator staged; when (stagedAt) is the merge's business, not the plan's.
     const staged = [...joins.map((node) => ({kind: 'join' as const, node})), ...state.staged.map(({kind, node}) => ({kind, node}))]
     const blocked = this.blockedJoins(table, state, unreached)
