@@ -483,7 +483,7 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
         return body !== undefined && Array.isArray(body.deleted) && body.deleted.every((deleted) => typeof deleted === 'boolean') ? (body.deleted as boolean[]) : undefined
       },
       reapHere: async (partition, key, hash) => {
-        const done = await deleteIfHash(partition, key, hash)
+        const done = await deleteIfHash(partition, key, hash, true)
         // Counted as it happens, as a peer's reap is: /stats never shows the tombstone gone uncounted.
         if (done) counts.tombstonesReaped += 1
         return done
@@ -557,7 +557,8 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
     return released
   }
 
-  const deleteIfHash = (partition: number, key: string, hash: Hash64): Promise<boolean> => store.deleteObjectIf(partition, key, (stored) => sameHash(objectHash(key, stored), hash))
+  const deleteIfHash = (partition: number, key: string, hash: Hash64, reaped = false): Promise<boolean> =>
+    store.deleteObjectIf(partition, key, (stored) => sameHash(objectHash(key, stored), hash), {reaped})
 
   const handlers = new Map<number, MessageHandler>([
     [
@@ -640,7 +641,7 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
         const partition = body.partition
         const deleted: boolean[] = []
         for (const [key, high, low] of body.entries as KeyHash[]) {
-          const done = await deleteIfHash(partition, key, [high, low])
+          const done = await deleteIfHash(partition, key, [high, low], true)
           if (done) counts.tombstonesReaped += 1
           deleted.push(done)
         }

@@ -17,16 +17,22 @@
  *   handed off everything) is still handing off partitions a ring change took from it (they may
  *   hold older copies), and every such node answers;
  * - every present member of the cluster is up and answers;
- * - every home of the key (for its n) holds exactly this tombstone (the same versions hash);
- * - every other member holds that tombstone too, or nothing of the key (a stray copy, such as
- *   one a read repaired onto a node that is no home of the key's n, is sent the tombstone
- *   first and reaped with the rest), and no member holds a hint for it.
+ * - every other member, home or not, holds exactly this tombstone (the same versions hash) or
+ *   nothing of the key (a member holding another copy, such as a home that missed the delete or
+ *   one a read repaired onto a node that is no home of the key's n, is sent the tombstone first
+ *   and reaped with the rest), and no member holds a hint for it.
  *
  * Then nothing in the cluster holds an older version of the key, so nothing can bring it back.
- * The reap itself deletes the key on every home only where it still holds exactly that
- * tombstone (a write that came meanwhile is kept). A reap cut short (a home that does not
- * answer) leaves the tombstone on some homes: anti-entropy brings it back to the others, and the
- * next pass reaps it again.
+ * A home that holds nothing is as safe as one that holds the tombstone: both read as deleted, and
+ * every way an older copy could reach it (a hint, a hand-off, a write in flight) is checked above.
+ * Requiring the tombstone on every home kept a reap cut short from ever finishing: the reaper
+ * deletes its own copy last, and a repair in between (anti-entropy or a read's) that carried its
+ * copy back to a home that had already reaped made the homes differ again, round after round
+ * (simulator seed 19864461796). The reap itself deletes the key on every member only where it
+ * still holds exactly that tombstone (a write that came meanwhile is kept), and each member then
+ * drops that same tombstone when a repair that read it before the reap brings it back
+ * (Store.deleteObjectIf's `reaped`). A reap cut short (a member that does not answer) leaves the
+ * tombstone on the reaper, and the next pass reaps it again.
  *
  * A member that answered a check and then comes back on a copy of its store from before (an old
  * disk) would hold a version older than the reaped tombstone. So each member raises and persists
@@ -93,7 +99,7 @@ export interface ReapDeps {
    * persisted every member's disk clock as the check found it; which it deleted, or undefined.
    */
   reap(member: string, partition: number, entries: ReadonlyArray<readonly [string, number, number]>, diskClocks: ReadonlyArray<readonly [string, number]>): Promise<readonly boolean[] | undefined>
-  /** Deletes this node's copy if it still has that hash. */
+  /** Deletes this node's copy if it still has that hash (and drops that copy when a repair brings it back). */
   reapHere(partition: number, key: string, hash: Hash64): Promise<boolean>
   /** Merges this node's objects into `member`'s store (a hand-off): a stray copy elsewhere then holds the tombstone too. */
   push(member: string, partition: number, entries: ReadonlyArray<{readonly key: string; readonly object: StoredObject}>): Promise<void>
@@ -127,11 +133,11 @@ export async function reapPass(deps: ReapDeps): Promise<ReapPassReport> {
 
 async function reapBatch(deps: ReapDeps, partition: number, batch: ReadonlyArray<{key: string; tombstone: KeptTombstone}>): Promise<number> {
   // This node's own copies, hashed now (a write since the trees saw it drops the key).
-  const local: Array<{key: string; n: number; hash: Hash64; object: StoredObject}> = []
+  const local: Array<{key: string; hash: Hash64; object: StoredObject}> = []
   for (const {key, tombstone} of batch) {
     const object = await deps.objectOf(partition, key)
     if (object === undefined || object.n !== tombstone.n || deps.holdsHint(partition, key)) continue
-    local.push({key, n: object.n, hash: objectHash(key, object), object})
+    local.push({key, hash: objectHash(key, object), object})
   }
   if (local.length === 0) return 0
   const keys = local.map((entry) => entry.key)
@@ -148,11 +154,10 @@ async function reapBatch(deps: ReapDeps, partition: number, batch: ReadonlyArray
   for (const member of answering) if ((answers.get(member) as readonly ReapCheckAnswer[]).some((answer) => answer.releasing === true)) return 0
   // A member that holds another copy of a key (a home that missed the tombstone, or a stray copy
   // a read repaired onto a node that is no home of the key's n) is sent this tombstone first: the
-  // next pass finds it holding exactly this one. Homes that lack the key entirely get it from
-  // anti-entropy; every other member must hold exactly this tombstone or nothing.
+  // next pass finds it holding exactly this one. Every member must hold exactly this tombstone or
+  // nothing.
   const behind = new Map<string, Array<{key: string; object: StoredObject}>>()
   const reapable = local.filter((entry, index) => {
-    const homes = deps.homesOf(partition, entry.n)
     let ready = true
     for (const member of answering) {
       const answer = (answers.get(member) as readonly ReapCheckAnswer[])[index] as ReapCheckAnswer
@@ -162,7 +167,7 @@ async function reapBatch(deps: ReapDeps, partition: number, batch: ReadonlyArray
         list.push({key: entry.key, object: entry.object})
         behind.set(member, list)
       }
-      if (answer.hinted || (answer.hash === null ? homes.includes(member) : !same)) ready = false
+      if (answer.hinted || (answer.hash !== null && !same)) ready = false
     }
     return ready
   })

@@ -192,6 +192,29 @@ function storeSuite(backend: Backend): void {
       }
     })
 
+    it('drops a reaped tombstone that a repair brings back, and stores any other object of the key', async (t) => {
+      for (const options of [plainStore, {writeBuffer: true, scheduler: systemScheduler}]) {
+        const store = await Store.open(await backend.create(), options)
+        t.after(() => store.close())
+        const tombstone = objectOf(update([], emptySet<StoredVersion>(), 'node-a.1', version('', 1000, true), 1000))
+        await put(store, 4, 'reaped', tombstone)
+        await put(store, 4, 'released', tombstone)
+        assert.equal(await store.deleteObjectIf(4, 'reaped', () => true, {reaped: true}), true)
+        assert.equal(await store.deleteObjectIf(4, 'released', () => true), true)
+        // A copy as a peer sends it (decoded from the wire, not the same object in memory).
+        await put(store, 4, 'reaped', structuredClone(tombstone))
+        assert.equal(await store.getObject(4, 'reaped'), undefined, 'the reaped tombstone stays reaped')
+        await put(store, 4, 'released', structuredClone(tombstone))
+        assert.ok((await store.getObject(4, 'released')) !== undefined, 'only a reap fences its object')
+        assert.equal(store.objectCount, 1)
+        // A new write of the reaped key is another object: stored.
+        const rewritten = objectOf(update(join(tombstone.versions), tombstone.versions, 'node-b.1', version('back'), 2000))
+        await put(store, 4, 'reaped', rewritten)
+        assert.deepEqual(values((await store.getObject(4, 'reaped'))!.versions).map((v) => new TextDecoder().decode(v.value)), ['back'])
+        await store.close()
+      }
+    })
+
     it('round-trips random byte values', async (t) => {
       const {store} = await openTemporaryStore(t)
       await fc.assert(
