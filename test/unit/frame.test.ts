@@ -3,6 +3,7 @@
 import {test} from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
+import {inspect} from 'node:util'
 import {DynError} from '../../src/errors.js'
 import {encodeFrame, FrameDecoder, frameBytesMax, protocolVersion, tryEncodeFrame, type Frame} from '../../src/transport/frame.js'
 import {MessageType} from '../../src/transport/message-type.js'
@@ -172,16 +173,19 @@ test('a frame decodes the same whatever bytes follow it in the chunk', () => {
     header[4] = protocolVersion
     return Buffer.concat([header, body])
   }
-  const outcome = (result: ReturnType<FrameDecoder['push']>): unknown =>
-    result.ok ? result.frames[0] : result.error
+  // Compared as printed: a body of msgpack's timestamp extension with a wrong length decodes to an
+  // Invalid Date, which deepStrictEqual never finds equal to another (NaN), whatever followed it
+  // (a CI run's random seed drew it: the example below).
+  const outcome = (result: ReturnType<FrameDecoder['push']>): string =>
+    inspect(result.ok ? result.frames[0] : result.error, {depth: null})
   fc.assert(
     fc.property(fc.uint8Array({minLength: 1, maxLength: 40}), plainValue, (body, after) => {
       const alone = outcome(new FrameDecoder().push(framed(body)))
       const next = encodeFrame({type: 1, requestId: 2, body: after})
       const followed = outcome(new FrameDecoder().push(Buffer.concat([framed(body), next])))
-      assert.deepStrictEqual(followed, alone)
+      assert.equal(followed, alone)
     }),
-    {numRuns: 1000},
+    {numRuns: 1000, examples: [[Uint8Array.from([0xd5, 0xff, 0, 0]), null]]},
   )
 })
 
