@@ -38,6 +38,7 @@ import {exchangeTree, keyListingMax} from './exchange.js'
 import {listSegmentKeys, localTreeSide} from './local-side.js'
 import type {Hash64} from './hash-tree.js'
 import {branchCount, objectHash, sameHash, segmentCount, segmentsPerBranch} from './hash-tree.js'
+import {ReapFence} from './reap-fence.js'
 import {reapBatchMax, reapPass, tombstoneGraceMsDefault} from './reaper.js'
 import type {ReapCheckAnswer} from './reaper.js'
 import {TreeSet} from './tree-set.js'
@@ -56,6 +57,12 @@ export const keyListingsInFlightMax = 2
 const strayKeysPerPassMax = 1024
 /** Every segment of a tree, to list all of a stray tree's keys. */
 const allSegments = Array.from({length: segmentCount}, (_, segment) => segment)
+/**
+ * How long a reaped tombstone stays fenced, in request timeouts: a repair's read and its merge are
+ * one request apart, and merges queue behind a key's lock; ten leave a wide margin (reap-fence.ts).
+ */
+const reapFenceWindowRequests = 10
+
 /** Bounds on the interval of reap passes, which is a tenth of the grace between them. */
 const reapIntervalMsMin = 1000
 const reapIntervalMsMax = 60_000
@@ -86,6 +93,11 @@ export interface AntiEntropyParts {
   holdsHint(partition: number, key: string): boolean
   /** Whether this node still hands off partitions a ring change took from it (transfer-release.ts). */
   releasing(): boolean
+  /**
+   * Of `senders`, those whose copy-bearing messages (replica writes, hints, hand-offs) this node
+   * is handling now: each was taken before this node heard that its sender left or was removed.
+   */
+  storingCopiesFrom(senders: readonly string[]): string[]
   /**
    * Takes a new epoch, persisted, before this node deletes a stray copy of its own: a copy it may
    * have coordinated holds its actor's counters, which its next write to the key must not reuse
@@ -148,6 +160,13 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
   const partitionCount = membership.table.settings.partitionCount
   const trees = new TreeSet(partitionCount)
   store.watchChanges((partition, key, before, after) => trees.apply(partition, key, before, after))
+  // Reaped tombstones that a repair in flight brings back are dropped (reap-fence.ts).
+  const reapFence = new ReapFence(reapFenceWindowRequests * parts.requestTimeoutMs)
+  store.filterAbsentMerges((partition, key, object) => {
+    if (reapFence.size === 0) return false
+    const nowMs = clock.monotonicMs()
+    return reapFence.guards(partition, key, nowMs) && reapFence.drops(partition, key, objectHash(key, object), nowMs)
+  })
   const exchangeIntervalMs = parts.exchangeIntervalMs ?? exchangeIntervalMsDefault
   const keysPerSecondMax = parts.keysRepairedPerSecondMax ?? keysRepairedPerSecondMaxDefault
   const counts = {rounds: 0, exchanges: 0, exchangesFailed: 0, keysRepaired: 0, lastRoundAtMs: 0, treesOutOfSync: 0, tombstonesReaped: 0, straysReleased: 0}
@@ -456,6 +475,9 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
     if (!others.every((name) => parts.isUp(name))) return
     // A member that left answers until its row says it handed off everything (reaper.ts).
     const departed = membership.table.members.filter((member) => member.handedOff !== true && member.name !== self && !others.includes(member.name)).map((member) => member.name)
+    // The nodes not asked because their rows say they handed off (or were removed): each checked
+    // member must know that too (the check's handler), or it may still take copies from one.
+    const handedOff = membership.table.members.filter((member) => member.handedOff === true && member.name !== self).map((member) => member.name)
     const current = ring()
     const ringHash = current.hash
     const pass = reapPass({
@@ -469,7 +491,7 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
       others,
       departed,
       check: async (member, partition, keys) => {
-        const body = await askMember(member, MessageType.AntiEntropyReapCheck, {ringHash, partition, keys})
+        const body = await askMember(member, MessageType.AntiEntropyReapCheck, {ringHash, partition, keys, handedOff})
         if (body === undefined || !Array.isArray(body.answers) || !isDiskClock(body.diskClock)) return undefined
         const answers = body.answers as unknown[]
         return answers.every((answer) => isRecord(answer) && typeof answer.hinted === 'boolean' && (answer.releasing === undefined || typeof answer.releasing === 'boolean') && (answer.hash === null || isHashPair(answer.hash)))
@@ -480,10 +502,14 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
       raiseDiskClocks: (entries) => parts.diskClock.raise(entries),
       reap: async (member, partition, entries, diskClocks) => {
         const body = await askMember(member, MessageType.AntiEntropyReap, {ringHash, partition, entries, diskClocks})
-        return body !== undefined && Array.isArray(body.deleted) && body.deleted.every((deleted) => typeof deleted === 'boolean') ? (body.deleted as boolean[]) : undefined
+        if (body === undefined || !Array.isArray(body.deleted) || body.deleted.length !== entries.length || !body.deleted.every((deleted) => typeof deleted === 'boolean')) return undefined
+        // A node from before `kept` answers deleted alone: it is taken as keeping nothing, as it was then.
+        if (body.kept === undefined) return {kept: entries.map(() => false)}
+        return Array.isArray(body.kept) && body.kept.length === entries.length && body.kept.every((kept) => typeof kept === 'boolean') ? {kept: body.kept as boolean[]} : undefined
       },
       reapHere: async (partition, key, hash) => {
-        const done = await deleteIfHash(partition, key, hash, true)
+        reapFence.record(partition, key, hash, clock.monotonicMs())
+        const done = await deleteIfHash(partition, key, hash)
         // Counted as it happens, as a peer's reap is: /stats never shows the tombstone gone uncounted.
         if (done) counts.tombstonesReaped += 1
         return done
@@ -494,7 +520,7 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
     })
     const both = (async () => {
       const report = await pass
-      if (report.reaped > 0) parts.log(`reaped ${report.reaped} tombstone(s) every home held for over ${Math.round(tombstoneGraceMs / 1000)} s`)
+      if (report.reaped > 0) parts.log(`reaped ${report.reaped} tombstone(s) older than ${Math.round(tombstoneGraceMs / 1000)} s that no member held an older version of`)
       const released = await releaseStrays(current)
       if (released > 0) parts.log(`released ${released} copy(ies) of keys this node is no home of, once every home had them`)
     })()
@@ -557,8 +583,7 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
     return released
   }
 
-  const deleteIfHash = (partition: number, key: string, hash: Hash64, reaped = false): Promise<boolean> =>
-    store.deleteObjectIf(partition, key, (stored) => sameHash(objectHash(key, stored), hash), {reaped})
+  const deleteIfHash = (partition: number, key: string, hash: Hash64): Promise<boolean> => store.deleteObjectIf(partition, key, (stored) => sameHash(objectHash(key, stored), hash))
 
   const handlers = new Map<number, MessageHandler>([
     [
@@ -608,10 +633,24 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
     [
       MessageType.AntiEntropyReapCheck,
       async (body) => {
-        if (!isRecord(body) || typeof body.ringHash !== 'string' || !isPartition(body.partition, partitionCount) || !isKeyList(body.keys)) throw new DynError('bad_request', 'malformed AntiEntropyReapCheck')
+        if (
+          !isRecord(body) || typeof body.ringHash !== 'string' || !isPartition(body.partition, partitionCount) || !isKeyList(body.keys) ||
+          (body.handedOff !== undefined && !isNameList(body.handedOff))
+        ) {
+          throw new DynError('bad_request', 'malformed AntiEntropyReapCheck')
+        }
         // A node that left answers whatever its ring: what it still holds is what matters.
         const gone = findMember(membership.table, self)?.status === 'left' || !ring().members.includes(self)
         if (!gone && (body.ringHash !== ring().hash || nextRingOf(membership.table) !== undefined)) throw new DynError('overloaded', `${self} is on another ring, or one is changing: no reap now`)
+        // The reaper asks no node whose row says it handed off, and a node the claimant marked
+        // removed at once (a leaver lost for good, claimant.ts) changes no ring, so the ring's hash
+        // does not tell a member that has not heard of it yet: that member still stores the copies
+        // such a node, alive after all, hands it, older than the tombstone about to be reaped.
+        const unheard = (body.handedOff ?? []).filter((name) => findMember(membership.table, name)?.handedOff !== true)
+        if (unheard.length > 0) throw new DynError('overloaded', `${self} has not yet heard that ${unheard.join(', ')} handed off or was removed: no reap now`)
+        // Copies such a node sent before this node heard of it, still being merged, would land after the answer.
+        const storing = parts.storingCopiesFrom(body.handedOff ?? [])
+        if (storing.length > 0) throw new DynError('overloaded', `${self} is still storing copies ${storing.join(', ')} sent before it left or was removed: no reap now`)
         const partition = body.partition
         // Persisted before the answer: a copy of this store taken before now is then older than
         // what the reaper carries to every member, and a start on it is refused (disk-check.ts).
@@ -640,12 +679,19 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
         await parts.diskClock.raise(body.diskClocks as Array<[string, number]>)
         const partition = body.partition
         const deleted: boolean[] = []
+        const kept: boolean[] = []
         for (const [key, high, low] of body.entries as KeyHash[]) {
-          const done = await deleteIfHash(partition, key, [high, low], true)
+          // Fenced whether this node holds the tombstone or nothing: a repair that read it
+          // elsewhere before the reap may still land here (reap-fence.ts).
+          reapFence.record(partition, key, [high, low], clock.monotonicMs())
+          const done = await deleteIfHash(partition, key, [high, low])
           if (done) counts.tombstonesReaped += 1
           deleted.push(done)
+          // Another object of the key came since the check (a write, or a copy in flight): the
+          // reaper keeps its own copy, and its next pass finds this one.
+          kept.push(!done && (await store.getObject(partition, key)) !== undefined)
         }
-        return {deleted}
+        return {deleted, kept}
       },
     ],
     [
@@ -739,6 +785,10 @@ function isIndexList(x: unknown, count: number): x is number[] {
 function treeRequest(body: unknown, partitionCount: number, name: string): {ringHash: string; partition: number; n: number} {
   if (!isRecord(body) || typeof body.ringHash !== 'string' || !isPartition(body.partition, partitionCount) || !isReplicaCount(body.n)) throw new DynError('bad_request', `malformed ${name}`)
   return {ringHash: body.ringHash, partition: body.partition, n: body.n}
+}
+
+function isNameList(x: unknown): x is string[] {
+  return Array.isArray(x) && x.length <= membersMax && x.every((name) => typeof name === 'string')
 }
 
 function isKeyList(x: unknown): x is string[] {

@@ -29,10 +29,15 @@
  * deletes its own copy last, and a repair in between (anti-entropy or a read's) that carried its
  * copy back to a home that had already reaped made the homes differ again, round after round
  * (simulator seed 19864461796). The reap itself deletes the key on every member only where it
- * still holds exactly that tombstone (a write that came meanwhile is kept), and each member then
- * drops that same tombstone when a repair that read it before the reap brings it back
- * (Store.deleteObjectIf's `reaped`). A reap cut short (a member that does not answer) leaves the
- * tombstone on the reaper, and the next pass reaps it again.
+ * still holds exactly that tombstone (a write that came meanwhile is kept, and the reaper then
+ * keeps its own copy, which the next pass sends that member), and each member it reaches drops
+ * that same tombstone for a while when a repair that read it before the reap brings it back
+ * (reap-fence.ts). A reap cut short (a member that does not answer) leaves the tombstone on the
+ * reaper, and the next pass reaps it again.
+ *
+ * A node whose row says it handed off or was removed is not asked, so every member checked must
+ * know that too: one that does not may still take copies from it (a lost leaver marked removed at
+ * once changes no ring, which the ring's hash would tell), and it answers no check until it does.
  *
  * A member that answered a check and then comes back on a copy of its store from before (an old
  * disk) would hold a version older than the reaped tombstone. So each member raises and persists
@@ -96,9 +101,10 @@ export interface ReapDeps {
   raiseDiskClocks(entries: ReadonlyArray<readonly [string, number]>): Promise<void>
   /**
    * Asks `member` to delete each key if it still holds the object of that hash, once it has
-   * persisted every member's disk clock as the check found it; which it deleted, or undefined.
+   * persisted every member's disk clock as the check found it: for each key, whether it keeps
+   * another object of it (one that came since the check), or undefined when it did not answer.
    */
-  reap(member: string, partition: number, entries: ReadonlyArray<readonly [string, number, number]>, diskClocks: ReadonlyArray<readonly [string, number]>): Promise<readonly boolean[] | undefined>
+  reap(member: string, partition: number, entries: ReadonlyArray<readonly [string, number, number]>, diskClocks: ReadonlyArray<readonly [string, number]>): Promise<{readonly kept: readonly boolean[]} | undefined>
   /** Deletes this node's copy if it still has that hash (and drops that copy when a repair brings it back). */
   reapHere(partition: number, key: string, hash: Hash64): Promise<boolean>
   /** Merges this node's objects into `member`'s store (a hand-off): a stray copy elsewhere then holds the tombstone too. */
@@ -177,12 +183,19 @@ async function reapBatch(deps: ReapDeps, partition: number, batch: ReadonlyArray
   // This node's disk clock too, then every value known here before any copy goes.
   diskClocks.push([deps.self, await deps.tickDiskClock()])
   await deps.raiseDiskClocks(diskClocks)
-  // Every other member that holds it first, this node's copy last: a pass cut short leaves the
-  // tombstone here, and the next pass finds it again.
+  // Every other member first, this node's copy last: a pass cut short leaves the tombstone here,
+  // and the next pass finds it again. So does a key that a member holds another object of since
+  // its check (a write, or an older copy that was in flight there): that member is sent this
+  // tombstone by the next pass, which then reaps both or keeps the write.
+  const keptElsewhere = new Set<string>()
   for (const member of answering) {
-    if ((await deps.reap(member, partition, entries, diskClocks)) === undefined) return 0
+    const answer = await deps.reap(member, partition, entries, diskClocks)
+    if (answer === undefined) return 0
+    answer.kept.forEach((kept, index) => {
+      if (kept) keptElsewhere.add((reapable[index] as (typeof reapable)[number]).key)
+    })
   }
   let reaped = 0
-  for (const entry of reapable) if (await deps.reapHere(partition, entry.key, entry.hash)) reaped += 1
+  for (const entry of reapable) if (!keptElsewhere.has(entry.key) && (await deps.reapHere(partition, entry.key, entry.hash))) reaped += 1
   return reaped
 }

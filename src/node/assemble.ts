@@ -325,6 +325,8 @@ async function assembleOnStore(
   // lost its disk (or was wiped): anti-entropy brings back what it is a home of, and says so.
   // (A node that creates a new cluster owns every partition of an empty ring: nothing to recover.)
   const recovering = identityOutcome.isNewEpoch && options.seeds.length > 0 && remembered !== undefined && membership.ring.members.includes(options.name)
+  // Copy-bearing messages being handled, by sender (refusingCopiesFromOutsiders counts them).
+  const copiesInFlight = new Map<string, number>()
   const antiEntropy = antiEntropySubsystem({
     ...shared,
     isUp,
@@ -334,6 +336,7 @@ async function assembleOnStore(
     recovering,
     holdsHint: (partition, key) => hints.holdsHintFor(partition, key),
     releasing: () => ringChanges.release.pendingCount > 0 || ringChanges.release.stateLoading,
+    storingCopiesFrom: (senders) => senders.filter((sender) => (copiesInFlight.get(sender) ?? 0) > 0),
     renewActor,
     diskClock: {
       tick: async () => {
@@ -387,7 +390,7 @@ async function assembleOnStore(
 
   // Composed: one router, one list of timers, one /stats, one stop.
   for (const subsystem of subsystems) cleanup.push(() => subsystem.stop())
-  router.open(admittingForwardedPuts(refusingCopiesFromOutsiders(routerOf(subsystems), membership, options.name), parts.admission))
+  router.open(admittingForwardedPuts(refusingCopiesFromOutsiders(routerOf(subsystems), membership, options.name, copiesInFlight), parts.admission))
   const periodicTasks = subsystems.flatMap((subsystem) => subsystem.periodicTasks)
   for (const task of periodicTasks) {
     const run = yieldingUnderPressure(task, parts.admission)
@@ -645,19 +648,26 @@ function admittingForwardedPuts(route: Router, admission: AdmissionControl | und
  * its own") for ever (simulator seed 117399666). Refused, they are retried, kept as hints or
  * repaired once the next try has made it a member that knows it.
  */
-function refusingCopiesFromOutsiders(route: Router, membership: Membership, self: string): Router {
+function refusingCopiesFromOutsiders(route: Router, membership: Membership, self: string, copiesInFlight: Map<string, number>): Router {
   return async (type, body, fromNode) => {
-    if (copyBearingTypes.has(type)) {
-      const table = membership.table
-      const row = findMember(table, fromNode)
-      if (row?.removed === true) throw new DynError('removed', `${fromNode} was removed from the cluster: nothing it sends is stored`)
-      if (row === undefined && runsAlone(table, self)) {
-        // `overloaded`: certainly not stored, so the sender retries, keeps a hint or asks a spare;
-        // a node that only lags (its table not yet persisted with a member's join) takes it later.
-        throw new DynError('overloaded', `this node runs alone and ${fromNode} is not a member it knows: it stores nothing from another cluster until it joins it (dyn cluster join)`)
-      }
+    if (!copyBearingTypes.has(type)) return route(type, body, fromNode)
+    const table = membership.table
+    const row = findMember(table, fromNode)
+    if (row?.removed === true) throw new DynError('removed', `${fromNode} was removed from the cluster: nothing it sends is stored`)
+    if (row === undefined && runsAlone(table, self)) {
+      // `overloaded`: certainly not stored, so the sender retries, keeps a hint or asks a spare;
+      // a node that only lags (its table not yet persisted with a member's join) takes it later.
+      throw new DynError('overloaded', `this node runs alone and ${fromNode} is not a member it knows: it stores nothing from another cluster until it joins it (dyn cluster join)`)
     }
-    return route(type, body, fromNode)
+    // Counted until handled: a reap check waits for the copies of a node removed meanwhile (anti-entropy).
+    copiesInFlight.set(fromNode, (copiesInFlight.get(fromNode) ?? 0) + 1)
+    try {
+      return await route(type, body, fromNode)
+    } finally {
+      const left = (copiesInFlight.get(fromNode) ?? 1) - 1
+      if (left === 0) copiesInFlight.delete(fromNode)
+      else copiesInFlight.set(fromNode, left)
+    }
   }
 }
 

@@ -61,13 +61,6 @@ export interface StoreOptions {
   readonly scheduler: Pick<Scheduler, 'soon'>
 }
 
-/**
- * Reaped tombstones remembered at most (reapFence): far above what the reaps of a few seconds
- * delete on one node, and small (a tombstone holds no value). One forgotten early only costs a
- * later reap of the same key.
- */
-export const reapFenceEntriesMax = 4096
-
 /** Writes committed in one LevelDB batch at most; more wait for the next commit. */
 export const groupCommitWritesMax = 512
 
@@ -117,6 +110,9 @@ interface BufferedObject {
   /** Being written durably right now: flushes leave it alone, reads still find it. */
   readonly durablePending?: boolean
 }
+
+/** Whether to drop `object`, about to be stored for a key the store holds nothing of (see Store.filterAbsentMerges). */
+export type AbsentMergeFilter = (partition: number, key: string, object: StoredObject) => boolean
 
 /** A change to one stored object: what the store held before and holds now (undefined: none). */
 export type ObjectChangeListener = (partition: number, key: string, before: StoredObject | undefined, after: StoredObject | undefined) => void
@@ -193,15 +189,10 @@ export class Store {
   private landingFailure: Error | undefined
   private landingFailureListener: ((error: Error) => void) | undefined
   /**
-   * The last tombstones reaped here, by `partition/key` (oldest first, at most
-   * reapFenceEntriesMax). A repair that read one of them from a member before the reap reached
-   * it (an anti-entropy exchange, a read's repair, a push) would otherwise store it again on a
-   * member that had reaped it, and the reap's members would differ once more: with the reaper's
-   * own copy deleted last, every pass could meet such a repair (simulator seed 19864461796). The
-   * same object merged into the key while it is absent here is dropped: it reads exactly as the
-   * absent key does, and the reap found nothing older anywhere. Any other object is stored.
+   * Consulted when an object is about to be stored for a key this store holds nothing of: true
+   * drops it, answered as merged (anti-entropy's reap fence, src/antientropy/reap-fence.ts).
    */
-  private readonly reapFence = new Map<string, StoredObject>()
+  private absentMergeFilter: AbsentMergeFilter | undefined
 
   private constructor(db: StoreDatabase, options: StoreOptions, objectCount: number, replicaCounts: Set<number>, deleteDebts: DeleteDebts | undefined) {
     this.db = db
@@ -271,6 +262,12 @@ export class Store {
     if (!this.replicaCountsUnsaved) return []
     this.replicaCountsUnsaved = false
     return [{type: 'put', key: metaKey(replicaCountsMetaName), value: packr.pack(this.storedReplicaCounts)}]
+  }
+
+  /** Sets the filter of objects merged into absent keys (one at most: anti-entropy's reap fence). */
+  filterAbsentMerges(filter: AbsentMergeFilter): void {
+    assert(this.absentMergeFilter === undefined, 'the store has an absent-merge filter already')
+    this.absentMergeFilter = filter
   }
 
   /** Called once, with the first landing that failed: from then on the store takes no more writes. */
@@ -496,8 +493,8 @@ export class Store {
       const stored = this.newest(id) ?? this.read(id, dbKey)
       const outcome = change(stored)
       if (!outcome.ok) return {outcome}
-      // A reaped tombstone brought back (reapFence): answered as merged, and nothing is stored.
-      if (stored === undefined && this.reapFence.size > 0 && this.isReapedTombstone(id, outcome.object)) return {outcome}
+      // A reaped tombstone brought back (absentMergeFilter): answered as merged, and nothing is stored.
+      if (stored === undefined && this.absentMergeFilter?.(partition, key, outcome.object) === true) return {outcome}
       assert(isValidVersionSet(outcome.object.versions), 'refusing to store a malformed version set')
       // A set lookup on the hot path; an n this node has never stored adds one record to the batch.
       if (!this.replicaCounts.has(outcome.object.n)) this.recordReplicaCount(outcome.object.n)
@@ -642,10 +639,9 @@ export class Store {
    * Deletes one key's object if `shouldDelete` says so of what is stored, serialized with every
    * update of the key (so no write can merge between the check and the delete). Not synced: a
    * crash may bring the object back, which costs only a later hand-off or repair, never data.
-   * `reaped`: the object is a tombstone a reap found on no member in an older version, and the
-   * same object merged back into the key is dropped (reapFence). True when an object was deleted.
+   * True when an object was deleted.
    */
-  async deleteObjectIf(partition: number, key: string, shouldDelete: (stored: StoredObject) => boolean, options: {readonly reaped?: boolean} = {}): Promise<boolean> {
+  async deleteObjectIf(partition: number, key: string, shouldDelete: (stored: StoredObject) => boolean): Promise<boolean> {
     if (this.closing) throw new DynError('unreachable', 'the store is closing: this node is shutting down')
     const dbKey = objectKey(partition, key)
     const id = bufferId(partition, key)
@@ -666,26 +662,12 @@ export class Store {
       // the cache would serve a deleted object (and the next write would count it as present).
       this.cache.delete(id)
       this.objects -= 1
-      if (options.reaped === true) this.fenceReaped(id, stored)
       // The whole record is garbage now, and the delete adds a marker with its key. The record's
       // size is estimated, not encoded again: that cost a third of a reap's CPU.
       this.deleteDebts.add(partition, dbKey.length * 2 + objectValueBytes(stored) + stored.versions.entries.length * storedEntryOverheadBytes, 1)
       this.changeListener?.(partition, key, stored, undefined)
       return true
     })
-  }
-
-  private fenceReaped(id: string, tombstone: StoredObject): void {
-    // Deleted first so that the entry moves to the end: the map's order is the age of its entries.
-    this.reapFence.delete(id)
-    this.reapFence.set(id, tombstone)
-    if (this.reapFence.size > reapFenceEntriesMax) this.reapFence.delete(this.reapFence.keys().next().value as string)
-  }
-
-  /** Whether `object` is exactly the tombstone last reaped for the key: compared by its bytes, only for a key reaped here. */
-  private isReapedTombstone(id: string, object: StoredObject): boolean {
-    const reaped = this.reapFence.get(id)
-    return reaped !== undefined && encodeObject(reaped).equals(encodeObject(object))
   }
 
   /**

@@ -294,7 +294,7 @@ describe('reaping', () => {
       },
       reap: async (member, _partition, entries, diskClocks) => {
         calls.push(`reap ${member} ${diskClocks.length}`)
-        return entries.map(() => true)
+        return {kept: entries.map(() => false)}
       },
       reapHere: async (partition, key, hash) => {
         calls.push('reap here')
@@ -339,6 +339,27 @@ describe('reaping', () => {
     assert.deepEqual(report, {examined: 1, reaped: 1})
     assert.deepEqual(calls, ['raise b=98 c=99 a=7', 'reap b 3', 'reap c 3', 'reap here'])
     assert.equal(await r.store.getObject(partition, key), undefined)
+    await r.store.close()
+  })
+
+  it('keeps its own copy when a member holds another object of the key since its check, and reaps it at the pass after', async () => {
+    const {replica: r, key, partition, object} = await deletedOn(50_000)
+    const hash = objectHash(key, object)
+    const calls: string[] = []
+    // c held nothing at its check; an older copy in flight landed there before the reap did.
+    const report = await reapPass(deps(r, {b: {hash, hinted: false}, c: {hash: null, hinted: false}}, calls, {
+      reap: async (member, _partition, entries, diskClocks) => {
+        calls.push(`reap ${member} ${diskClocks.length}`)
+        return {kept: entries.map(() => member === 'c')}
+      },
+    }))
+    assert.deepEqual(report, {examined: 1, reaped: 0})
+    assert.deepEqual(calls, ['raise b=98 c=99 a=7', 'reap b 3', 'reap c 3'])
+    assert.ok((await r.store.getObject(partition, key)) !== undefined, 'the tombstone stays here')
+    // The next pass finds c holding that copy and sends it the tombstone first.
+    const next: string[] = []
+    assert.equal((await reapPass(deps(r, {b: {hash: null, hinted: false}, c: {hash: [7, 8], hinted: false}}, next))).reaped, 0)
+    assert.deepEqual(next, ['push c'])
     await r.store.close()
   })
 

@@ -11,6 +11,7 @@ import assert from 'node:assert/strict'
 import {seededRandom} from '../../src/clock.js'
 import {type AssembledNode, assembleNode, type NodeSettings} from '../../src/node/assemble.js'
 import {SimulatedTime} from '../../src/simulated-time.js'
+import {partitionOfKey} from '../../src/ring/partition.js'
 import {memoryDatabase, type StoreDatabase} from '../../src/storage/backend.js'
 import type {StoredVersion} from '../../src/storage/stored-object.js'
 import {MessageType} from '../../src/transport/message-type.js'
@@ -192,6 +193,37 @@ describe('node assembled from simulated parts', () => {
     assert.ok(written.ok, JSON.stringify(written))
     assert.equal(await alone.store.isObjectFree(), false)
     await cluster.time.until(Promise.all([alone.stop(), other.stop()]), stepTimeMsMax)
+  })
+
+  it('answers no reap check while it has not heard that a node the reaper skips handed off or was removed', async () => {
+    const cluster = simCluster(6)
+    const [, b] = await threeNodes(cluster)
+    const check = b!.subsystems.find((subsystem) => subsystem.name === 'anti-entropy')?.handlers.get(MessageType.AntiEntropyReapCheck)
+    assert.ok(check !== undefined)
+    const body = {ringHash: b!.membership.ring.hash, partition: 0, keys: ['k']}
+    // A node the reaper knows was removed at once (no ring change), which b still counts as a member that left and may hand off.
+    await assert.rejects(Promise.resolve(check({...body, handedOff: ['lost']}, 'a')), (error: Error & {code?: string}) => error.code === 'overloaded' && /has not yet heard that lost handed off or was removed/.test(error.message))
+    const answered = (await check({...body, handedOff: []}, 'a')) as {answers: unknown[]}
+    assert.equal(answered.answers.length, 1)
+    await assert.rejects(Promise.resolve(check({...body, handedOff: 'lost'}, 'a')), /malformed AntiEntropyReapCheck/)
+  })
+
+  it('answers no reap check while it stores copies from a node removed since it took them', async () => {
+    const cluster = simCluster(7)
+    const [, b] = await threeNodes(cluster)
+    const check = b!.subsystems.find((subsystem) => subsystem.name === 'anti-entropy')?.handlers.get(MessageType.AntiEntropyReapCheck)
+    assert.ok(check !== undefined)
+    // c hands b an old copy; c is marked removed (at once: no ring change) while b merges it.
+    const key = 'handed'
+    const object = {versions: update([], emptySet<StoredVersion>(), 'c.1', {value: text('old'), contentType: 'text/plain', timestampMs: 1, tombstone: false}, 1), n: 3}
+    const handoff = b!.router(MessageType.ObjectHandoff, {entries: [{partition: partitionOfKey(key, 16), key, object}]}, 'c')
+    b!.membership.markRemoved('c')
+    const body = {ringHash: b!.membership.ring.hash, partition: 0, keys: ['k'], handedOff: ['c']}
+    await assert.rejects(Promise.resolve(check(body, 'a')), (error: Error & {code?: string}) => error.code === 'overloaded' && /still storing copies c sent before it left or was removed/.test(error.message))
+    await cluster.time.until(Promise.resolve(handoff), stepTimeMsMax)
+    // Merged now: the check answers, and finds the copy (the reaper then sends the tombstone first).
+    assert.equal(((await check(body, 'a')) as {answers: unknown[]}).answers.length, 1)
+    await assert.rejects(Promise.resolve(b!.router(MessageType.ObjectHandoff, {entries: []}, 'c')), /c was removed from the cluster/)
   })
 
   it('stops cleanly: no timer of a stopped node is left', async () => {
