@@ -58,10 +58,11 @@ const strayKeysPerPassMax = 1024
 /** Every segment of a tree, to list all of a stray tree's keys. */
 const allSegments = Array.from({length: segmentCount}, (_, segment) => segment)
 /**
- * How long a reaped tombstone stays fenced, in request timeouts: a repair's read and its merge are
- * one request apart, and merges queue behind a key's lock; ten leave a wide margin (reap-fence.ts).
+ * How long a reaped tombstone stays fenced, in request timeouts beyond one per member: the reaper
+ * reaps on the members one after the other and on itself last, and a repair's read and its merge
+ * are one request apart, queued behind a key's lock; ten leave a wide margin (reap-fence.ts).
  */
-const reapFenceWindowRequests = 10
+const reapFenceMarginRequests = 10
 
 /** Bounds on the interval of reap passes, which is a tenth of the grace between them. */
 const reapIntervalMsMin = 1000
@@ -95,7 +96,7 @@ export interface AntiEntropyParts {
   releasing(): boolean
   /**
    * Of `senders`, those whose copy-bearing messages (replica writes, hints, hand-offs) this node
-   * is handling now: each was taken before this node heard that its sender left or was removed.
+   * is handling now (a removed sender's were taken before this node heard of its removal).
    */
   storingCopiesFrom(senders: readonly string[]): string[]
   /**
@@ -161,7 +162,8 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
   const trees = new TreeSet(partitionCount)
   store.watchChanges((partition, key, before, after) => trees.apply(partition, key, before, after))
   // Reaped tombstones that a repair in flight brings back are dropped (reap-fence.ts).
-  const reapFence = new ReapFence(reapFenceWindowRequests * parts.requestTimeoutMs)
+  const reapFence = new ReapFence()
+  const fenceUntilMs = (): number => clock.monotonicMs() + (membership.table.members.length + reapFenceMarginRequests) * parts.requestTimeoutMs
   store.filterAbsentMerges((partition, key, object) => {
     if (reapFence.size === 0) return false
     const nowMs = clock.monotonicMs()
@@ -503,12 +505,12 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
       reap: async (member, partition, entries, diskClocks) => {
         const body = await askMember(member, MessageType.AntiEntropyReap, {ringHash, partition, entries, diskClocks})
         if (body === undefined || !Array.isArray(body.deleted) || body.deleted.length !== entries.length || !body.deleted.every((deleted) => typeof deleted === 'boolean')) return undefined
-        // A node from before `kept` answers deleted alone: it is taken as keeping nothing, as it was then.
+        // A node from before `kept` answers deleted alone: the reap goes on as it did before `kept` existed.
         if (body.kept === undefined) return {kept: entries.map(() => false)}
         return Array.isArray(body.kept) && body.kept.length === entries.length && body.kept.every((kept) => typeof kept === 'boolean') ? {kept: body.kept as boolean[]} : undefined
       },
       reapHere: async (partition, key, hash) => {
-        reapFence.record(partition, key, hash, clock.monotonicMs())
+        reapFence.record(partition, key, hash, fenceUntilMs())
         const done = await deleteIfHash(partition, key, hash)
         // Counted as it happens, as a peer's reap is: /stats never shows the tombstone gone uncounted.
         if (done) counts.tombstonesReaped += 1
@@ -683,7 +685,7 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
         for (const [key, high, low] of body.entries as KeyHash[]) {
           // Fenced whether this node holds the tombstone or nothing: a repair that read it
           // elsewhere before the reap may still land here (reap-fence.ts).
-          reapFence.record(partition, key, [high, low], clock.monotonicMs())
+          reapFence.record(partition, key, [high, low], fenceUntilMs())
           const done = await deleteIfHash(partition, key, [high, low])
           if (done) counts.tombstonesReaped += 1
           deleted.push(done)

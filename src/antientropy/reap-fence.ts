@@ -12,8 +12,9 @@
  * reads as the absent key does, and the reap found nothing older anywhere. Any other object of
  * the key (a new write, or an older copy a reap must still meet) is stored as before.
  *
- * An entry lasts `windowMs`, far longer than a repair can take from its read to its merge
- * (bounded by the request timeout), and no longer: a tombstone that a member kept without a fence
+ * An entry lasts until the time its caller gives: past the reaper's delete of its own copy, which
+ * follows every other member's reap (each bounded by the request timeout), with a wide margin for
+ * a repair's read and its merge, and no longer: a tombstone that a member kept without a fence
  * (one restarted since the reap, or reached by a reap cut short) is spread back by anti-entropy
  * once the fence has lapsed, and the next pass reaps it, instead of bouncing off the first home
  * for good. Pure: the caller gives the time.
@@ -22,8 +23,11 @@
 import type {Hash64} from './hash-tree.js'
 import {sameHash} from './hash-tree.js'
 
-/** Entries kept at most; beyond it the oldest goes first (one forgotten early costs a later reap, never data). */
-export const reapFenceEntriesMax = 4096
+/**
+ * Entries kept at most, beyond which the oldest goes first (one forgotten early costs a later reap,
+ * never data): several reapers' passes of 1,024 keys a second, each entry a key and a hash.
+ */
+export const reapFenceEntriesMax = 65_536
 
 interface FenceEntry {
   readonly hash: Hash64
@@ -34,18 +38,16 @@ export class ReapFence {
   /** By `partition/key`, in the order recorded (the oldest first). */
   private readonly entries = new Map<string, FenceEntry>()
 
-  constructor(private readonly windowMs: number) {}
-
   get size(): number {
     return this.entries.size
   }
 
-  /** Fences the tombstone of `hash` for the key until `nowMs + windowMs`. */
-  record(partition: number, key: string, hash: Hash64, nowMs: number): void {
+  /** Fences the tombstone of `hash` for the key until `untilMs`. */
+  record(partition: number, key: string, hash: Hash64, untilMs: number): void {
     const id = fenceId(partition, key)
     // Deleted first, so that the entry moves to the end: the map's order is the age of its entries.
     this.entries.delete(id)
-    this.entries.set(id, {hash, untilMs: nowMs + this.windowMs})
+    this.entries.set(id, {hash, untilMs})
     if (this.entries.size > reapFenceEntriesMax) this.entries.delete(this.entries.keys().next().value as string)
   }
 

@@ -17,27 +17,28 @@
  *   handed off everything) is still handing off partitions a ring change took from it (they may
  *   hold older copies), and every such node answers;
  * - every present member of the cluster is up and answers;
- * - every other member, home or not, holds exactly this tombstone (the same versions hash) or
- *   nothing of the key (a member holding another copy, such as a home that missed the delete or
- *   one a read repaired onto a node that is no home of the key's n, is sent the tombstone first
- *   and reaped with the rest), and no member holds a hint for it.
+ * - every home of the key (for its n) holds exactly this tombstone (the same versions hash);
+ * - every other member holds that tombstone too, or nothing of the key (a stray copy, such as
+ *   one a read repaired onto a node that is no home of the key's n, is sent the tombstone
+ *   first and reaped with the rest), and no member holds a hint for it.
  *
- * Then nothing in the cluster holds an older version of the key, so nothing can bring it back.
- * A home that holds nothing is as safe as one that holds the tombstone: both read as deleted, and
- * every way an older copy could reach it (a hint, a hand-off, a write in flight) is checked above.
- * Requiring the tombstone on every home kept a reap cut short from ever finishing: the reaper
- * deletes its own copy last, and a repair in between (anti-entropy or a read's) that carried its
- * copy back to a home that had already reaped made the homes differ again, round after round
- * (simulator seed 19864461796). The reap itself deletes the key on every member only where it
- * still holds exactly that tombstone (a write that came meanwhile is kept, and the reaper then
- * keeps its own copy, which the next pass sends that member), and each member it reaches drops
- * that same tombstone for a while when a repair that read it before the reap brings it back
- * (reap-fence.ts). A reap cut short (a member that does not answer) leaves the tombstone on the
- * reaper, and the next pass reaps it again.
+ * Then nothing in the cluster holds an older version of the key, so nothing can bring it back;
+ * and should an older copy still land on a home (a source the checks cannot see), the tombstone
+ * there absorbs it, which an empty key would not. The reap itself deletes the key on every
+ * member only where it still holds exactly that tombstone. A member that holds another object of
+ * the key by then (a write that came meanwhile, or an older copy) says so, and the reaper keeps
+ * its own copy: the next pass sends that member the tombstone, and reaps both or keeps the write.
+ * Each member the reap reaches fences the tombstone for a while (reap-fence.ts): the reaper
+ * deletes its own copy last, and a repair that read it in between (an exchange, a read's repair)
+ * and lands on a member that had reaped would make the homes differ again, at every pass when
+ * the timing repeats (simulator seed 19864461796). A reap cut short (a member that does not
+ * answer) leaves the tombstone on some members: anti-entropy brings it back to the others once
+ * their fence has lapsed, and the next pass reaps it again.
  *
  * A node whose row says it handed off or was removed is not asked, so every member checked must
  * know that too: one that does not may still take copies from it (a lost leaver marked removed at
- * once changes no ring, which the ring's hash would tell), and it answers no check until it does.
+ * once changes no ring, which the ring's hash would tell), and it answers no check until it does,
+ * nor while it still stores copies such a node sent before.
  *
  * A member that answered a check and then comes back on a copy of its store from before (an old
  * disk) would hold a version older than the reaped tombstone. So each member raises and persists
@@ -50,6 +51,7 @@ import type {Hash64} from './hash-tree.js'
 import {objectHash, sameHash} from './hash-tree.js'
 import type {StoredObject} from '../storage/stored-object.js'
 import type {KeptTombstone, TreeSet} from './tree-set.js'
+import {tombstoneOf} from './tree-set.js'
 
 /** How long a tombstone is kept at least, by default: far above any request's timeout. */
 export const tombstoneGraceMsDefault = 300_000
@@ -138,12 +140,16 @@ export async function reapPass(deps: ReapDeps): Promise<ReapPassReport> {
 }
 
 async function reapBatch(deps: ReapDeps, partition: number, batch: ReadonlyArray<{key: string; tombstone: KeptTombstone}>): Promise<number> {
-  // This node's own copies, hashed now (a write since the trees saw it drops the key).
-  const local: Array<{key: string; hash: Hash64; object: StoredObject}> = []
+  // This node's own copies, read now: each must still be a tombstone past its grace. A write may
+  // have replaced the one the trees listed while earlier keys were read, and a live object every
+  // home holds would pass every check below, and be deleted everywhere.
+  const local: Array<{key: string; n: number; hash: Hash64; object: StoredObject}> = []
   for (const {key, tombstone} of batch) {
     const object = await deps.objectOf(partition, key)
     if (object === undefined || object.n !== tombstone.n || deps.holdsHint(partition, key)) continue
-    local.push({key, hash: objectHash(key, object), object})
+    const still = tombstoneOf(object)
+    if (still === undefined || still.deletedAtMs > deps.nowMs - deps.graceMs) continue
+    local.push({key, n: object.n, hash: objectHash(key, object), object})
   }
   if (local.length === 0) return 0
   const keys = local.map((entry) => entry.key)
@@ -160,10 +166,11 @@ async function reapBatch(deps: ReapDeps, partition: number, batch: ReadonlyArray
   for (const member of answering) if ((answers.get(member) as readonly ReapCheckAnswer[]).some((answer) => answer.releasing === true)) return 0
   // A member that holds another copy of a key (a home that missed the tombstone, or a stray copy
   // a read repaired onto a node that is no home of the key's n) is sent this tombstone first: the
-  // next pass finds it holding exactly this one. Every member must hold exactly this tombstone or
-  // nothing.
+  // next pass finds it holding exactly this one. Homes that lack the key entirely get it from
+  // anti-entropy; every other member must hold exactly this tombstone or nothing.
   const behind = new Map<string, Array<{key: string; object: StoredObject}>>()
   const reapable = local.filter((entry, index) => {
+    const homes = deps.homesOf(partition, entry.n)
     let ready = true
     for (const member of answering) {
       const answer = (answers.get(member) as readonly ReapCheckAnswer[])[index] as ReapCheckAnswer
@@ -173,7 +180,7 @@ async function reapBatch(deps: ReapDeps, partition: number, batch: ReadonlyArray
         list.push({key: entry.key, object: entry.object})
         behind.set(member, list)
       }
-      if (answer.hinted || (answer.hash !== null && !same)) ready = false
+      if (answer.hinted || (answer.hash === null ? homes.includes(member) : !same)) ready = false
     }
     return ready
   })

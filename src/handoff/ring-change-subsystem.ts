@@ -53,6 +53,8 @@ export interface RingChangeParts {
   isStoredObject(x: unknown): x is StoredObject
   /** This node stores no object and keeps no hint: a new cluster's ring is then installed at its first commit. */
   holdsNothing(): boolean
+  /** The hints this node keeps for other nodes, not yet delivered. */
+  hintsPending(): number
   /** The actor this node writes new versions under now. */
   currentActor(): string
   /** Takes a new epoch, persisted, and resolves once every write begun under the old actor has ended. */
@@ -118,6 +120,7 @@ export function ringChangeSubsystem(parts: RingChangeParts): RingChangeSubsystem
   const ownStatus = (): string | undefined => findMember(membership.table, self)?.status
   /** When this node, having left, found everything handed off and said so in its row. */
   let handedOffAtMs: number | undefined
+  let waitingForHintsLogged = false
 
   const periodicTasks: PeriodicTask[] = [
     {name: 'claimant', intervalMs: parts.gossipIntervalMs, run: () => claimant.tick()},
@@ -127,10 +130,18 @@ export function ringChangeSubsystem(parts: RingChangeParts): RingChangeSubsystem
       intervalMs: transferIntervalMs,
       run: async () => {
         await release.tick()
-        // A node that has left exits only once it has handed off every partition it held, and
-        // once its row has said so for a few gossip rounds: until the others hear it, they may
-        // not reap a tombstone without this node's answer (reaper.ts).
+        // A node that has left exits only once it has handed off every partition it held and
+        // delivered every hint it keeps (a hint may be an older version of a key whose tombstone
+        // the others would reap without asking a node whose row says it handed off), and once
+        // its row has said so for a few gossip rounds: until the others hear it, they may not
+        // reap a tombstone without this node's answer (reaper.ts).
         if (ownStatus() !== 'left' || release.pendingCount > 0 || release.stateLoading) return
+        const hintsPending = parts.hintsPending()
+        if (hintsPending > 0) {
+          if (!waitingForHintsLogged) log(`left the ring and handed off its partitions; delivering ${hintsPending} hint(s) it keeps for other nodes before it says it handed off everything and exits`)
+          waitingForHintsLogged = true
+          return
+        }
         if (handedOffAtMs === undefined) {
           if (findMember(membership.table, self)?.handedOff !== true) membership.updateOwnRow({handedOff: true})
           handedOffAtMs = clock.monotonicMs()

@@ -316,6 +316,7 @@ async function assembleOnStore(
     gossipIntervalMs: options.gossipIntervalMs,
     commitsOwnJoin: options.commitJoin !== false && options.seeds.length > 0,
     holdsNothing: () => store.objectCount === 0 && hints.pendingTotal === 0,
+    hintsPending: () => hints.pendingTotal,
     mergeObject: replication.mergeObject,
     isStoredObject,
     currentActor: () => writeActor.current,

@@ -54,15 +54,19 @@ export enum MessageType {
   /** The objects of some keys: `{partition, keys}`, answered `{objects}` (null for a key not held). */
   AntiEntropyObjects = 39,
   /**
-   * Before a reap (src/antientropy/reaper.ts): `{ringHash, partition, keys}`, answered
-   * `{answers: [{hash, hinted}], diskClock}`, the answering node's object hash for each key (null:
-   * none), whether it holds a hint for it, and its disk clock, raised and persisted before it answered.
+   * Before a reap (src/antientropy/reaper.ts): `{ringHash, partition, keys, handedOff}`, answered
+   * `{answers: [{hash, hinted, releasing}], diskClock}`, the answering node's object hash for each
+   * key (null: none), whether it holds a hint for it, whether it still hands off partitions a ring
+   * change took from it, and its disk clock, raised and persisted before it answered. `handedOff`
+   * names the nodes the reaper does not ask (their rows say they handed off or were removed): the
+   * node refuses while it does not know that of one, or still stores copies one sent.
    */
   AntiEntropyReapCheck = 40,
   /**
    * A reap: `{ringHash, partition, entries: [[key, high, low]], diskClocks: [[member, value]]}`:
-   * the disk clocks persisted first (src/node/disk-check.ts), then each key deleted where its
-   * object still has that hash; answered `{deleted}`.
+   * the disk clocks persisted first (src/node/disk-check.ts), then each key fenced
+   * (src/antientropy/reap-fence.ts) and deleted where its object still has that hash; answered
+   * `{deleted, kept}`, `kept` saying where it holds another object of the key.
    */
   AntiEntropyReap = 41,
   /**

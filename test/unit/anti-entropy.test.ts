@@ -331,42 +331,47 @@ describe('reaping', () => {
     await r.store.close()
   })
 
-  it('reaps it when a home holds nothing of the key (a reap cut short, or a home the delete never reached)', async () => {
+  it('keeps its own copy when a member holds another object of the key since its check, and sends it the tombstone at the next pass', async () => {
     const {replica: r, key, partition, object} = await deletedOn(50_000)
     const hash = objectHash(key, object)
     const calls: string[] = []
-    const report = await reapPass(deps(r, {b: {hash, hinted: false}, c: {hash: null, hinted: false}}, calls))
-    assert.deepEqual(report, {examined: 1, reaped: 1})
-    assert.deepEqual(calls, ['raise b=98 c=99 a=7', 'reap b 3', 'reap c 3', 'reap here'])
-    assert.equal(await r.store.getObject(partition, key), undefined)
-    await r.store.close()
-  })
-
-  it('keeps its own copy when a member holds another object of the key since its check, and reaps it at the pass after', async () => {
-    const {replica: r, key, partition, object} = await deletedOn(50_000)
-    const hash = objectHash(key, object)
-    const calls: string[] = []
-    // c held nothing at its check; an older copy in flight landed there before the reap did.
-    const report = await reapPass(deps(r, {b: {hash, hinted: false}, c: {hash: null, hinted: false}}, calls, {
+    // d, no home, held nothing at its check; an older copy in flight landed there before the reap did.
+    const report = await reapPass(deps(r, {b: {hash, hinted: false}, c: {hash, hinted: false}, d: {hash: null, hinted: false}}, calls, {
       reap: async (member, _partition, entries, diskClocks) => {
         calls.push(`reap ${member} ${diskClocks.length}`)
-        return {kept: entries.map(() => member === 'c')}
+        return {kept: entries.map(() => member === 'd')}
       },
     }))
     assert.deepEqual(report, {examined: 1, reaped: 0})
-    assert.deepEqual(calls, ['raise b=98 c=99 a=7', 'reap b 3', 'reap c 3'])
+    assert.deepEqual(calls, ['raise b=98 c=99 d=100 a=7', 'reap b 4', 'reap c 4', 'reap d 4'])
     assert.ok((await r.store.getObject(partition, key)) !== undefined, 'the tombstone stays here')
-    // The next pass finds c holding that copy and sends it the tombstone first.
     const next: string[] = []
-    assert.equal((await reapPass(deps(r, {b: {hash: null, hinted: false}, c: {hash: [7, 8], hinted: false}}, next))).reaped, 0)
-    assert.deepEqual(next, ['push c'])
+    assert.equal((await reapPass(deps(r, {b: {hash, hinted: false}, c: {hash, hinted: false}, d: {hash: [7, 8], hinted: false}}, next))).reaped, 0)
+    assert.deepEqual(next, ['push d'])
     await r.store.close()
   })
 
-  it('keeps it while a home holds other versions, a member holds a hint, the grace runs, or this node is not the first home', async () => {
+  it('reaps nothing whose object here is no longer a tombstone past its grace, although the trees listed it', async () => {
+    const {replica: r, key} = await deletedOn(50_000)
+    // A write replaced the tombstone while the reaper read its earlier keys; every member holds it.
+    const live = {versions: update([], emptySet<StoredVersion>(), 'n2.1', version('written again'), 60_000), n: 3}
+    const liveHash = objectHash(key, live)
+    const recent = {versions: update([], emptySet<StoredVersion>(), 'n2.1', {...version(''), tombstone: true, timestampMs: 95_000}, 95_000), n: 3}
+    for (const object of [live, recent]) {
+      const calls: string[] = []
+      const hash = object === live ? liveHash : objectHash(key, recent)
+      const report = await reapPass(deps(r, {b: {hash, hinted: false}, c: {hash, hinted: false}}, calls, {objectOf: async () => object}))
+      assert.deepEqual(report, {examined: 1, reaped: 0}, object === live ? 'a live object' : 'a tombstone within its grace')
+      assert.deepEqual(calls, [])
+    }
+    await r.store.close()
+  })
+
+  it('keeps it while a home lacks it or holds other versions, a member holds a hint, the grace runs, or this node is not the first home', async () => {
     const {replica: r, key, object} = await deletedOn(50_000)
     const hash = objectHash(key, object)
     const cases: Array<{name: string; answers: Record<string, ReapCheckAnswer>; overrides?: Partial<ReapDeps>; pushed?: string[]}> = [
+      {name: 'a home lacks it', answers: {b: {hash, hinted: false}, c: {hash: null, hinted: false}}},
       {name: 'a home holds other versions', answers: {b: {hash, hinted: false}, c: {hash: [1, 2], hinted: false}}, pushed: ['push c']},
       {name: 'a stray copy elsewhere', answers: {b: {hash, hinted: false}, c: {hash, hinted: false}, d: {hash: [3, 4], hinted: false}}, pushed: ['push d']},
       {name: 'a member holds a hint', answers: {b: {hash, hinted: false}, c: {hash, hinted: false}, d: {hash: null, hinted: true}}},

@@ -11,6 +11,7 @@ import assert from 'node:assert/strict'
 import {seededRandom} from '../../src/clock.js'
 import {type AssembledNode, assembleNode, type NodeSettings} from '../../src/node/assemble.js'
 import {SimulatedTime} from '../../src/simulated-time.js'
+import {findMember} from '../../src/membership/member-table.js'
 import {partitionOfKey} from '../../src/ring/partition.js'
 import {memoryDatabase, type StoreDatabase} from '../../src/storage/backend.js'
 import type {StoredVersion} from '../../src/storage/stored-object.js'
@@ -224,6 +225,28 @@ describe('node assembled from simulated parts', () => {
     // Merged now: the check answers, and finds the copy (the reaper then sends the tombstone first).
     assert.equal(((await check(body, 'a')) as {answers: unknown[]}).answers.length, 1)
     await assert.rejects(Promise.resolve(b!.router(MessageType.ObjectHandoff, {entries: []}, 'c')), /c was removed from the cluster/)
+  })
+
+  it('says, having left, that it handed off everything only once it has delivered the hints it keeps', async () => {
+    const cluster = simCluster(8)
+    const [, , c] = await threeNodes(cluster)
+    const releaseTask = c!.periodicTasks.find((task) => task.name === 'release handoff')
+    assert.ok(releaseTask !== undefined)
+    // c keeps a hint for a, which is down: a hint may hold an older version of a key whose
+    // tombstone the others would reap without asking a node whose row says it handed off.
+    cluster.network.crash(addressOf('a'))
+    const key = 'hinted'
+    const object = {versions: update([], emptySet<StoredVersion>(), 'b.1', {value: text('old'), contentType: 'text/plain', timestampMs: 1, tombstone: false}, 1), n: 3}
+    await cluster.time.until(c!.hints.spaceFor('a').updateObject(partitionOfKey(key, 16), key, () => ({ok: true, object}), {durable: false}), stepTimeMsMax)
+    assert.equal(c!.hints.pendingFor('a'), 1)
+    // As at the end of a leave whose partitions are all handed off.
+    c!.membership.updateOwnRow({status: 'left'})
+    await cluster.time.until(releaseTask.run(), stepTimeMsMax)
+    assert.notEqual(findMember(c!.membership.table, 'c')?.handedOff, true, 'a hint is still to deliver')
+    assert.ok(cluster.log.some((line) => / c: left the ring and handed off its partitions; delivering 1 hint\(s\)/.test(line)))
+    await cluster.time.until(c!.hints.remove('a', await c!.hints.batch('a', 10, 1 << 20)), stepTimeMsMax)
+    await cluster.time.until(releaseTask.run(), stepTimeMsMax)
+    assert.equal(findMember(c!.membership.table, 'c')?.handedOff, true)
   })
 
   it('stops cleanly: no timer of a stopped node is left', async () => {
