@@ -38,7 +38,8 @@ ${exitCodesHelp}`
     if (!outcome.ok) this.fail(flags.json, outcome.error, outcome.message, outcome.details)
     // Said once the removal is staged: a refusal says what it has to say itself (a node just
     // stopped that the claimant still counts as up is refused, unreachable, in its own words).
-    const warning = seen === undefined ? undefined : removalWarning(args.name, seen)
+    const stagedNow = ((outcome.body as PlanBody).staged ?? []).some((change) => change.kind === 'remove' && change.node === args.name)
+    const warning = seen === undefined ? undefined : removalWarning(args.name, seen, !stagedNow)
     if (warning !== undefined) warn(warning)
     // In the answer too, so that a script sees what a person sees on stderr.
     if (flags.json) this.printOk({...outcome.body, warnings: warning === undefined ? [] : [warning]})

@@ -18,14 +18,20 @@ export async function reachabilityAsSeen(client: DynClient, name: string): Promi
 }
 
 /**
- * The warning for a removal just staged, from the view the node asked had of `name` before it
- * (undefined: no warning). A removal is for a node that is gone: one that still runs would be
+ * The warning for a removal just staged, or done at once (`doneAtOnce`: the answer stages
+ * nothing), from the view the node asked had of `name` before it (undefined: no warning). A removal is for a node that is gone: one that still runs would be
  * better served by a leave, which hands its data off. Not refused (the operator may know better,
  * say of a machine about to be wiped), but said on stderr, plainly: what the node asked sees, and
  * what to do either way. It once said "n2 is up, as the node asked sees it" before the stage,
  * also of a node just killed, which the stage then failed on for a reason of its own.
  */
-export function removalWarning(name: string, seen: {readonly asked: string; readonly reachability: string; readonly status?: string}): string | undefined {
+export function removalWarning(name: string, seen: {readonly asked: string; readonly reachability: string; readonly status?: string}, doneAtOnce = false): string | undefined {
+  // Removed at once (a departed node that did not answer, a join withdrawn): nothing is staged,
+  // so nothing can be cleared, and "drop the removal with dyn cluster clear" would mislead.
+  if (doneAtOnce && seen.reachability !== 'down') {
+    const view = seen.asked === name ? `${name} is the node that answered this command, so it is running` : seen.reachability === 'up' ? `${seen.asked} still sees ${name} up (it answers its heartbeats)` : `${seen.asked} is still deciding whether ${name} is down (its heartbeats stopped answering moments ago)`
+    return `${name} was removed at once, with no commit (see the note), but ${view}: if ${name} is in fact running, it stops with error removed once it learns of its removal, handing nothing off; a removal done at once cannot be cleared`
+  }
   // The node asked is the one staged for removal: it answered this very command, so it runs,
   // and "n1 still sees n1 up (it answers its heartbeats)" said it in a riddle.
   if (seen.asked === name) return `the removal of ${name} is staged, but ${name} is the node that answered this command, so it is running: remove is for a node that is gone for good; drop the removal with dyn cluster clear and use dyn cluster leave --name ${name}, which hands its data off first (a removed node hands nothing off, and stops with error removed once it learns of the commit)`

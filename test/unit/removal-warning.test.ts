@@ -30,5 +30,13 @@ describe('dyn cluster remove: the warning', () => {
 
   it('says nothing of a node seen down', () => {
     assert.equal(removalWarning('n2', {asked: 'n1', reachability: 'down'}), undefined)
+    assert.equal(removalWarning('n2', {asked: 'n1', reachability: 'down'}, true), undefined)
+  })
+
+  it('speaks of no staged removal, nor of clearing it, when the removal was done at once', () => {
+    const atOnce = removalWarning('n4', {asked: 'n2', reachability: 'suspect', status: 'left'}, true)
+    assert.match(atOnce ?? '', /^n4 was removed at once, with no commit \(see the note\), but n2 is still deciding whether n4 is down .*if n4 is in fact running, it stops with error removed once it learns of its removal, handing nothing off; a removal done at once cannot be cleared$/)
+    assert.doesNotMatch(atOnce ?? '', /staged|dyn cluster clear/)
+    assert.match(removalWarning('n4', {asked: 'n4', reachability: 'up'}, true) ?? '', /^n4 was removed at once, with no commit \(see the note\), but n4 is the node that answered this command, so it is running/)
   })
 })
