@@ -211,9 +211,9 @@ export const regressionSeeds: readonly number[] = [
   // Every home of k0 was down at once, and after they came back each reap of its tombstone met a
   // repair: the reaper deletes its own copy last, and an exchange or a read's repair in between
   // carried that copy back to a home that had reaped it, so the homes differed again, round after
-  // round, and the tombstone was never reaped (fixed: a reaped tombstone brought back is dropped,
-  // and a home holding nothing counts as reaped; found by a campaign of 1,500 seeds from
-  // 19,864,460,464).
+  // round, and the tombstone was never reaped (fixed: each member a reap reaches drops that
+  // tombstone for a while when a repair brings it back, src/antientropy/reap-fence.ts; found by a
+  // campaign of 1,500 seeds from 19,864,460,464).
   19864461796,
 ]
 
