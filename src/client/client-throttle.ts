@@ -20,7 +20,12 @@
  * control filter caps its own; and nothing is refused until the window holds `requestsMin`
  * requests, so that one shed answer to a client that sends little does not throttle it.
  *
- * Answers other than a shed count as accepted, failures to answer in time included: the throttle
+ * A request sent counts once its answer comes, with its accept or its shed, and one refused here
+ * counts at once: the book's client counts a request when it is made, which with answers seconds
+ * late (a queue in the client, a slow node) makes requests outnumber accepts twice over without a
+ * single shed, and the client then throttled a node that shed nothing (a new user's walk: 90,458
+ * operations kept back by a bench whose nodes had shed none). Answers other than a shed count as
+ * accepted, failures to answer in time included: the throttle
  * follows the node's own signal of overload, and timeouts are the failover's business. A node that
  * cannot be connected to is forgotten (`forget`): it is down, not overloaded, and must be reported
  * so. Pure: time and randomness are the caller's inputs.
@@ -82,22 +87,28 @@ export class ClientThrottle {
   }
 
   /**
-   * Whether to send a request to the node now; either way it counts as one the client wanted to
-   * send. `random` is a float in [0, 1). A request sent must have its answer recorded.
+   * Whether to send a request to the node now. One refused here counts as a request the client
+   * wanted to send at once; one sent counts when its answer is recorded, which it must be.
+   * `random` is a float in [0, 1).
    */
   trySend(nowMs: number, random: number): boolean {
     const send = random >= this.rejectionProbability(nowMs)
-    this.requests += 1
-    this.requestsByBucket[this.newestBucket] = (this.requestsByBucket[this.newestBucket] as number) + 1
+    if (!send) this.countRequest()
     return send
   }
 
   /** The answer to a request `trySend` let through: shed (503 overloaded) or anything else. */
   recordAnswer(nowMs: number, shed: boolean): void {
     this.advance(nowMs)
+    this.countRequest()
     if (shed) return
     this.accepts += 1
     this.acceptsByBucket[this.newestBucket] = (this.acceptsByBucket[this.newestBucket] as number) + 1
+  }
+
+  private countRequest(): void {
+    this.requests += 1
+    this.requestsByBucket[this.newestBucket] = (this.requestsByBucket[this.newestBucket] as number) + 1
   }
 
   /**

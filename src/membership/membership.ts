@@ -175,7 +175,9 @@ export async function checkSeedsOnRestart(transport: Transport, seeds: readonly 
       // router answers that it is still starting. Not a seed.
       if (answer.code === 'overloaded' && answer.message === stillStartingMessage(self.name)) continue
       if (answer.code === notInternodeCode) throw notInternodeSeed(seed, answer.message, self)
-      if (answer.code === unauthenticatedCode) throw new DynError('unauthenticated', `the seed ${seed} refused this node: ${answer.message}`)
+      // Either side may have refused the handshake, and the message says which: "the seed refused
+      // this node" was said also when this node refused the seed.
+      if (answer.code === unauthenticatedCode) throw new DynError('unauthenticated', `the cluster secret did not match between this node and the seed ${seed}: ${answer.message}`)
       silent.push(`${seed} (${answer.message})`)
       continue
     }

@@ -25,6 +25,15 @@ describe('client throttle', () => {
     assert.equal(throttle.trySend(0, 0), true)
   })
 
+  it('refuses nothing to a node that sheds nothing, however many requests wait for their answers', () => {
+    const throttle = new ClientThrottle()
+    // A thousand requests in flight (a queue in the client, a slow node), none answered yet.
+    for (let index = 0; index < 1000; index += 1) assert.equal(throttle.trySend(index, 0), true)
+    assert.equal(throttle.rejectionProbability(1000), 0)
+    for (let index = 0; index < 1000; index += 1) throttle.recordAnswer(1000 + index, false)
+    assert.equal(throttle.rejectionProbability(2000), 0)
+  })
+
   it('refuses with probability (requests - 2 accepts) / (requests + 1) once the node sheds', () => {
     const throttle = new ClientThrottle()
     // 100 requests, 20 accepted: (100 - 40) / 101.
@@ -76,22 +85,26 @@ describe('client throttle', () => {
           const windowMs = 1000
           const bucketCount = 4
           const throttle = new ClientThrottle({windowMs, bucketCount, requestsMin: 0, rejectionProbabilityMax: 0.99})
-          // A request counts when it was wanted; its accept when its answer came (here, before the next request).
+          // A request refused here counts when it was wanted; one sent, with its accept, when its
+          // answer came (here, before the next request).
           const requested: number[] = []
           const acceptedAt: number[] = []
           let nowMs = 0
+          // The throttle's slices start at its first request.
+          let originMs: number | undefined
           for (const step of steps) {
             nowMs += step.afterMs
+            originMs ??= nowMs
             const sent = throttle.trySend(nowMs, step.draw)
-            requested.push(nowMs)
             if (sent) {
               nowMs += step.answerAfterMs
               throttle.recordAnswer(nowMs, step.shed)
               if (!step.shed) acceptedAt.push(nowMs)
             }
+            requested.push(nowMs)
             // What the window holds: the events of the newest bucketCount slices, counted from the first event.
             const bucketMs = windowMs / bucketCount
-            const firstMs = requested[0] as number
+            const firstMs = originMs
             const sliceOf = (atMs: number): number => Math.floor((atMs - firstMs) / bucketMs)
             const inWindow = (atMs: number): boolean => sliceOf(atMs) > sliceOf(nowMs) - bucketCount
             const requests = requested.filter(inWindow).length

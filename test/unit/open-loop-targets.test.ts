@@ -145,3 +145,26 @@ it('names the measured window: it starts when the first measured operation is du
   // What the window held is what was measured: the warm-up's operations are not in the totals.
   assert.equal(recorder.summary(totals.elapsedS).reduce((sum, op) => sum + op.count, 0), 100)
 })
+
+it('counts operations per second over the time the window took to be answered, when the node could not keep up', async (t) => {
+  // The node answers one request at a time, 20 ms each: 100 operations offered in half a second
+  // take it at least 2 s, so the loop measures at most 50 answered a second, not the 200 offered.
+  let queue = Promise.resolve()
+  const node = await standIn(t, (request, response) => {
+    request.resume()
+    request.once('end', () => {
+      queue = queue.then(() => new Promise<void>((resolve) => setTimeout(() => {
+        response.writeHead(204, {'x-dyn-context': 'ctx'})
+        response.end()
+        resolve()
+      }, 20)))
+    })
+  })
+  const recorder = new Recorder()
+  t.after(() => recorder.destroy())
+  const totals = await runOpenLoop({nodes: [node], ratePerS: 200, warmupS: 0, durationS: 0.5, timeoutS: 30, factory: updatesOf(10), recorder, clientThrottle: false})
+  const answered = recorder.summary(totals.elapsedS).reduce((sum, op) => sum + op.count, 0)
+  assert.equal(answered, 100)
+  assert.ok(totals.elapsedS >= 1.9, `the window's answers took ${totals.elapsedS} s, not the 0.5 s of the schedule`)
+  assert.ok(answered / totals.elapsedS <= 100 / 1.9)
+})
