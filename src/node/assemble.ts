@@ -59,6 +59,8 @@ import {statusSubsystem} from './status-subsystem.js'
 import {askPeersForDiskClock, oldDiskError} from './disk-check.js'
 import {actorOf, IdentityKeeper, loadIdentity} from './identity.js'
 import {MessageType} from '../transport/message-type.js'
+import {unauthenticatedCode} from '../transport/rpc-common.js'
+import {compareNames} from '../ring/claim.js'
 import {NodeStats} from './stats.js'
 import type {Operation, RejectedInput} from './stats.js'
 
@@ -554,15 +556,28 @@ async function checkDisk(deps: {
 }): Promise<void> {
   const {options, membership, transport, identityKeeper} = deps
   const peers = presentMembers(membership.table).filter((member) => member.name !== options.name)
+  // Members that refused this node's handshake, by name: its secret is not theirs.
+  const refusedBy = new Map<string, string>()
   const report = await askPeersForDiskClock({
     peers,
     ask: async (peer) => {
       const answer = await transport.request(peer.rpcAddress, MessageType.DiskClockQuery, {name: options.name}, options.requestTimeoutMs)
+      if (!answer.ok && answer.code === unauthenticatedCode) refusedBy.set(peer.name, answer.message)
       const diskClock = answer.ok ? (answer.body as {diskClock?: unknown} | null)?.diskClock : undefined
       return Number.isSafeInteger(diskClock) && (diskClock as number) >= 0 ? (diskClock as number) : undefined
     },
     wait: (ms) => sleep(deps.scheduler, ms),
   })
+  // A member restarted on its folder with another --secret-file (and no --seeds, which would have
+  // been refused) served its API and looked healthy, while every write through it failed on the
+  // others' refusals (a new user's walk): when no member answered and some refused its handshake,
+  // the start is refused as a join with that secret is.
+  if (report.answered === 0 && refusedBy.size > 0) {
+    const names = [...refusedBy.keys()].sort(compareNames)
+    const first = names[0] as string
+    const message = refusedBy.get(first) as string
+    throw new DynError('unauthenticated', `${names.join(', ')} refused this node's internode handshake (${first}: ${message}): ${options.name} runs with a cluster secret that is not its cluster's. Start it with the cluster's --secret-file (or without one, if the cluster has none)`)
+  }
   if (peers.length > 0 && report.answered === 0) {
     deps.log(`no member answered the disk check (${peers.map((peer) => peer.name).join(', ')}); starting without it: an old disk found later stops this node`)
   }

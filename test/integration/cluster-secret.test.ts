@@ -17,7 +17,7 @@ import {unauthenticatedCode} from '../../src/transport/rpc-common.js'
 import {startTcpTransport} from '../../src/transport/tcp-transport.js'
 import type {Transport} from '../../src/transport/transport.js'
 import {freeClusterPorts} from '../../src/cli/ports.js'
-import {assertOnlyMembersWrite, getJson, reloadCluster, runDyn, startCluster, startJsonAnswer, type TestCluster} from './harness.js'
+import {assertOnlyMembersWrite, getJson, killNode, reloadCluster, runDyn, startCluster, startJsonAnswer, type TestCluster} from './harness.js'
 
 const requestTimeoutMs = 5000
 
@@ -80,5 +80,15 @@ describe('the cluster secret between real processes', () => {
     const impostor = await transport('impostor', Buffer.from('ab'.repeat(32)))
     t.after(() => Promise.all([member.close(), stranger.close(), impostor.close()]))
     await assertOnlyMembersWrite(n1Rpc, partitionCount, member, [{through: stranger, key: 'from-a-stranger'}, {through: impostor, key: 'from-an-impostor'}], 'the same write with the secret is stored', requestTimeoutMs)
+
+    // A member restarted on its own folder with another secret, and no --seeds: refused before it
+    // serves, where it used to serve and fail every write on the others' refusals.
+    const n3 = cluster.nodes[2]!
+    await killNode(n3.pid)
+    const restart = await runDyn(['start', '--name', 'n3', '--port', String(n3.port), '--rpc-port', String(n3.rpcPort), '--data', n3.dataDir, '--secret-file', otherFile, '--json'], {timeoutMs: 60_000})
+    assert.equal(restart.code, 2, restart.stdout + restart.stderr)
+    const refused = startJsonAnswer(restart.stdout)
+    assert.equal(refused.error, unauthenticatedCode)
+    assert.match(refused.message, /^n1, n2 refused this node's internode handshake \(n1: .*\): n3 runs with a cluster secret that is not its cluster's\. Start it with the cluster's --secret-file/)
   })
 })
