@@ -90,7 +90,14 @@ ${exitCodesHelp} A key that another write changed meanwhile exits 3 (conflict_re
     try {
       if (choice === undefined) {
         if (flags.json || !isInteractive()) {
-          await this.failIfNoVersion(client, args.key, quorum, wanted, flags.json)
+          // A key with one version needs no choice: said as with one (a new user's walk got a
+          // usage refusal for a key that had nothing to resolve).
+          const read = await this.failIfNoVersion(client, args.key, quorum, wanted, flags.json)
+          if (read?.siblings.length === 1) {
+            if (flags.json) this.printOk({key: args.key, resolved: true, siblings: 1, wrote: null, conflicts: [], context: read.context})
+            else process.stdout.write(`${args.key} has one version: nothing to resolve\n`)
+            return
+          }
           this.fail(flags.json, 'bad_parameter', 'without a terminal, say how to resolve: --pick N, --pick-id ID, --merge json-union or --value FILE')
         }
         if (expected !== undefined) {
@@ -118,12 +125,14 @@ ${exitCodesHelp} A key that another write changed meanwhile exits 3 (conflict_re
 
   /**
    * Before a usage refusal whose advice is about the key's siblings: a key with no live version
-   * is refused as not found instead, with the dyn put that writes it. A read that fails leaves
-   * the usage refusal to be said, since the flags are wrong whatever the key holds.
+   * is refused as not found instead, with the dyn put that writes it; otherwise the read (undefined
+   * when it failed, which leaves the usage refusal to be said, since the flags are wrong whatever
+   * the key holds).
    */
-  private async failIfNoVersion(client: DynClient, key: string, quorum: ReadQuorum, wanted: WriteWanted, json: boolean): Promise<void> {
+  private async failIfNoVersion(client: DynClient, key: string, quorum: ReadQuorum, wanted: WriteWanted, json: boolean): Promise<{readonly siblings: readonly unknown[]; readonly context?: string | undefined} | undefined> {
     const read = await readSiblings(client, key, quorum).catch(() => undefined)
-    if (read?.ok !== true || read.siblings.length > 0) return
+    if (read?.ok !== true) return undefined
+    if (read.siblings.length > 0) return read
     this.fail(json, 'not_found', noVersionToResolve(key, read.deleted, wanted).message)
   }
 

@@ -198,7 +198,14 @@ describe('dyn in a terminal', () => {
       await rm(folder, {recursive: true, force: true})
     }
 
-    const none = await runDyn(['resolve', 'pick'], {env: {DYN_NODE: c.api(0)}})
+    // 'pick' has one version now: nothing to resolve, and no usage refusal (a new user's walk).
+    const single = await runDyn(['resolve', 'pick'], {env: {DYN_NODE: c.api(0)}})
+    assert.equal(single.code, 0, single.stderr)
+    assert.equal(single.stdout, 'pick has one version: nothing to resolve\n')
+    const singleJson = JSON.parse((await runDyn(['resolve', 'pick', '--json'], {env: {DYN_NODE: c.api(0)}})).stdout) as {ok: boolean; resolved: boolean; siblings: number; wrote: unknown}
+    assert.deepEqual([singleJson.ok, singleJson.resolved, singleJson.siblings, singleJson.wrote], [true, true, 1, null])
+    await twoSiblings('nochoice', 'one', 'two')
+    const none = await runDyn(['resolve', 'nochoice'], {env: {DYN_NODE: c.api(0)}})
     assert.equal(none.code, 2)
     assert.match(none.stderr, /--pick N, --pick-id ID, --merge json-union or --value FILE/)
     await twoSiblings('notjson', 'plain', '{"a":1}')
