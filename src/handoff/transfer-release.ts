@@ -240,9 +240,11 @@ export class ReleaseHandoff {
   private async walk(start: ReleaseItem): Promise<boolean> {
     let item: ReleaseItem = {...start, walks: start.walks ?? 1}
     const changed: string[] = []
+    let walked = 0
     for (let page = 0; page < releasePagesPerRunMax; page++) {
       if (this.stopped) return false
       const objects = await this.deps.store.scanPartition(item.partition, item.afterKey, releasePageKeys)
+      walked += objects.length
       const outcome = await this.handOffPage(item.partition, objects)
       if (!outcome.sent) return false
       changed.push(...outcome.changed)
@@ -262,7 +264,9 @@ export class ReleaseHandoff {
     await this.persist()
     const named = changed.slice(0, loggedKeysMax).join(', ') + (changed.length > loggedKeysMax ? ', …' : '')
     const left = changed.length > 0 ? ` (${changed.length} cop${changed.length === 1 ? 'y' : 'ies'} kept, written again during ${releaseWalksPerPartitionMax} walks: ${named})` : ''
-    this.deps.log(`handed off released partition ${item.partition}${left}`)
+    // An empty partition is said nothing of: a new cluster's joins release a few dozen of them on
+    // each node, and a line for each was noise a new user's walk asked about.
+    if (walked > 0 || start.afterKey !== undefined) this.deps.log(`handed off released partition ${item.partition}${left}`)
     return true
   }
 

@@ -252,6 +252,17 @@ describe('release hand-off', () => {
     await reopened.close()
   })
 
+  it('says which partitions it handed off, and nothing of the empty ones (a new cluster releases dozens)', async () => {
+    const empty = await world()
+    await empty.runRelease()
+    assert.equal(empty.release.pendingCount, 0)
+    assert.deepEqual(empty.logLines.filter((line) => line.startsWith('handed off released partition')), [])
+    const w = await world()
+    await w.write(keys[0]!, 'v')
+    await w.runRelease()
+    assert.deepEqual(w.logLines.filter((line) => line.startsWith('handed off released partition')), [`handed off released partition ${partitionOfKey(keys[0]!, partitionCount)}`])
+  })
+
   it('hands every copy to its current homes, and keeps those a transition under way makes it a home of again', async () => {
     const w = await world()
     for (const key of keys) await w.write(key, `v-${key}`)
