@@ -27,7 +27,13 @@ export function operationTable(operations: readonly KindSummary[]): string[] {
     `  ${pad('operation', 9)} ${'count'.padStart(7)}${column('ops/s')}${column('p50')}${column('p90')}${column('p99')}${column('p99.9')}${column('max')}  errors   (latencies in ms)`,
   ]
   for (const op of operations) {
-    const errors = [...Object.entries(op.errors).map(([kind, count]) => `${kind} ${count}`), ...(op.shed > 0 ? [`shed ${op.shed}`] : []), ...(op.throttled ? [`throttled ${op.throttled}`] : [])].join(', ') || 'none'
+    // An http_error is any 4xx or 5xx the bench has no name for: the first one's status and code
+    // say which (a new user's walk saw "http_error 4695" that were 409 too_many_siblings).
+    const first = op.firstFailure
+    const firstHttpError = first !== undefined && first.status >= 400 && first.error !== 'quorum_unmet' && first.error !== 'overloaded' ? first : undefined
+    const named = (kind: string, count: number): string =>
+      kind === 'http_error' && firstHttpError !== undefined ? `${kind} ${count} (first: ${firstHttpError.status}${firstHttpError.error === undefined ? '' : ` ${firstHttpError.error}`})` : `${kind} ${count}`
+    const errors = [...Object.entries(op.errors).map(([kind, count]) => named(kind, count)), ...(op.shed > 0 ? [`shed ${op.shed}`] : []), ...(op.throttled ? [`throttled ${op.throttled}`] : [])].join(', ') || 'none'
     const latency = op.latency
     lines.push(
       `  ${pad(op.operation, 9)} ${String(op.count).padStart(7)}${column(figure(op.throughputPerS))}${[latency.p50Ms, latency.p90Ms, latency.p99Ms, latency.p999Ms, latency.maxMs].map((ms) => column(figure(ms))).join('')}  ${errors}${op.notFound > 0 ? ` (not found ${op.notFound})` : ''}`,

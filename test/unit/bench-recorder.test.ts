@@ -348,6 +348,15 @@ describe('formatReport', () => {
     assert.match(text, /^ {2}MISSED error rate <= 0\.001: measured 0\.00118$/m)
   })
 
+  it('names the first answer of the HTTP errors it has no name for, and only that', () => {
+    const base = handBuiltReport()
+    const siblings = {...kindSummary('update', 450, 9, {errors: {http_error: 4695}}), firstFailure: {status: 409, error: 'too_many_siblings', message: 'the key would have 65 siblings'}}
+    const unmet = {...kindSummary('read', 400, 9, {errors: {quorum_unmet: 2}}), firstFailure: {status: 503, error: 'quorum_unmet'}}
+    const text = formatReport({...base, run: phase([unmet, siblings], 850)})
+    assert.match(text, /^ {2}update\s.*\shttp_error 4695 \(first: 409 too_many_siblings\)$/m)
+    assert.match(text, /^ {2}read\s.*\squorum_unmet 2$/m)
+  })
+
   it('gives an open loop\'s floor and each operation\'s p99.9 as a multiple of the floor\'s', () => {
     const base = handBuiltReport()
     const floor = phase([kindSummary('read', 250, 2), kindSummary('update', 250, 4)], 500)
