@@ -386,7 +386,9 @@ Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could no
         lastLineMs = now
         const ops = snapshot.operations.map((op) => `${op.operation} ${op.count} p99.9 ${op.latency.p999Ms.toFixed(2)} ms`).join('; ')
         const label = snapshot.label === undefined ? '' : ` (${snapshot.label})`
-        const where = snapshot.total !== undefined ? ` ${snapshot.done}/${snapshot.total}` : snapshot.durationS > 0 ? ` ${snapshot.elapsedS.toFixed(0)}/${snapshot.durationS} s` : ''
+        // Past its seconds a run is waiting for its last answers (an open loop the cluster fell behind).
+        const late = snapshot.durationS > 0 && snapshot.elapsedS > snapshot.durationS ? `, waiting for the last answers (+${(snapshot.elapsedS - snapshot.durationS).toFixed(0)} s)` : ''
+        const where = snapshot.total !== undefined ? ` ${snapshot.done}/${snapshot.total}` : snapshot.durationS > 0 ? ` ${Math.min(snapshot.elapsedS, snapshot.durationS).toFixed(0)}/${snapshot.durationS} s${late}` : ''
         process.stderr.write(`${snapshot.phase}${label}${where}${ops ? `: ${ops}` : ''}\n`)
       },
       stop: () => undefined,

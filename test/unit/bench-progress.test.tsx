@@ -29,4 +29,10 @@ describe('BenchProgress', () => {
     assert.match(text, /read\s+12k ops\s+2\.4k\/s\s+▇█▁█\s+p50\s+\.80\s+p99\s+4\.2\s+p99\.9\s+350 ms/)
     assert.match(text, /update\s+345 ops\s+69\/s\s+▇█\s+p50\s+1\.1\s+p99\s+12\s+p99\.9\s+40 ms\s+errors 2/)
   })
+
+  it('says a run past its seconds is waiting for its last answers, with a full bar, not "42/15 s"', () => {
+    const text = renderToString(<BenchProgress snapshot={{phase: 'running', elapsedS: 42, durationS: 15, done: 10, operations: [], throughputHistory: {}}} />, {columns: 120})
+    assert.match(text, /running\s+█{30} 15\.0\/15 s, waiting for the last answers \(\+27\.0 s\)/)
+    assert.doesNotMatch(text, /42\.0\/15/)
+  })
 })
