@@ -29,6 +29,7 @@ import {loadSla, unmeasurableTargets} from '../bench/sla.js'
 import type {Sla} from '../bench/sla.js'
 import {workloads} from '../bench/workloads.js'
 import type {WorkloadName} from '../bench/workloads.js'
+import {benchPhasePosition} from '../src/ui/theme.js'
 
 export default class Bench extends DynCommand {
   static override summary = 'Load-test a cluster and report latency percentiles up to p99.9, optionally against an SLA.'
@@ -386,9 +387,8 @@ Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could no
         lastLineMs = now
         const ops = snapshot.operations.map((op) => `${op.operation} ${op.count} p99.9 ${op.latency.p999Ms.toFixed(2)} ms`).join('; ')
         const label = snapshot.label === undefined ? '' : ` (${snapshot.label})`
-        // Past its seconds a run is waiting for its last answers (an open loop the cluster fell behind).
-        const late = snapshot.durationS > 0 && snapshot.elapsedS > snapshot.durationS ? `, waiting for the last answers (+${(snapshot.elapsedS - snapshot.durationS).toFixed(0)} s)` : ''
-        const where = snapshot.total !== undefined ? ` ${snapshot.done}/${snapshot.total}` : snapshot.durationS > 0 ? ` ${Math.min(snapshot.elapsedS, snapshot.durationS).toFixed(0)}/${snapshot.durationS} s${late}` : ''
+        const position = benchPhasePosition(snapshot, 0)
+        const where = position === '' ? '' : ` ${position}`
         process.stderr.write(`${snapshot.phase}${label}${where}${ops ? `: ${ops}` : ''}\n`)
       },
       stop: () => undefined,

@@ -94,8 +94,7 @@ ${exitCodesHelp} A key that another write changed meanwhile exits 3 (conflict_re
           // usage refusal for a key that had nothing to resolve).
           const read = await this.failIfNoVersion(client, args.key, quorum, wanted, flags.json)
           if (read?.siblings.length === 1) {
-            if (flags.json) this.printOk({key: args.key, resolved: true, siblings: 1, wrote: null, conflicts: [], context: read.context})
-            else process.stdout.write(`${args.key} has one version: nothing to resolve\n`)
+            this.sayNothingToResolve(args.key, read.context, flags.json)
             return
           }
           this.fail(flags.json, 'bad_parameter', 'without a terminal, say how to resolve: --pick N, --pick-id ID, --merge json-union or --value FILE')
@@ -121,6 +120,12 @@ ${exitCodesHelp} A key that another write changed meanwhile exits 3 (conflict_re
     } catch (error) {
       this.failFromError(flags.json, error)
     }
+  }
+
+  /** A key with one version: nothing to write, said as a resolve that is done. */
+  private sayNothingToResolve(key: string, context: string | undefined, json: boolean): void {
+    if (json) this.printOk({key, resolved: true, siblings: 1, wrote: null, conflicts: [], context})
+    else process.stdout.write(`${key} has one version: nothing to resolve\n`)
   }
 
   /**
@@ -152,8 +157,7 @@ ${exitCodesHelp} A key that another write changed meanwhile exits 3 (conflict_re
       this.fail(json, gone.error, gone.message, {key, id: choice.id, siblings: read.siblings.length, context: read.context ?? null})
     }
     if (read.siblings.length === 1 && choice.kind !== 'value') {
-      if (json) this.printOk({key, resolved: true, siblings: 1, wrote: null, conflicts: [], context: read.context})
-      else process.stdout.write(`${key} has one version: nothing to resolve\n`)
+      this.sayNothingToResolve(key, read.context, json)
       return
     }
     const candidate = candidateOf(read, choice)

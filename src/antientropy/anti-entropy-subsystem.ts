@@ -585,7 +585,12 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
     return released
   }
 
-  const deleteIfHash = (partition: number, key: string, hash: Hash64): Promise<boolean> => store.deleteObjectIf(partition, key, (stored) => sameHash(objectHash(key, stored), hash))
+  /** Deletes the key's object if it has that hash; `held` (optional) learns whether the key held any object. */
+  const deleteIfHash = (partition: number, key: string, hash: Hash64, held?: {value: boolean}): Promise<boolean> =>
+    store.deleteObjectIf(partition, key, (stored) => {
+      if (held !== undefined) held.value = true
+      return sameHash(objectHash(key, stored), hash)
+    })
 
   const handlers = new Map<number, MessageHandler>([
     [
@@ -686,12 +691,14 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
           // Fenced whether this node holds the tombstone or nothing: a repair that read it
           // elsewhere before the reap may still land here (reap-fence.ts).
           reapFence.record(partition, key, [high, low], fenceUntilMs())
-          const done = await deleteIfHash(partition, key, [high, low])
+          const held = {value: false}
+          const done = await deleteIfHash(partition, key, [high, low], held)
           if (done) counts.tombstonesReaped += 1
           deleted.push(done)
           // Another object of the key came since the check (a write, or a copy in flight): the
-          // reaper keeps its own copy, and its next pass finds this one.
-          kept.push(!done && (await store.getObject(partition, key)) !== undefined)
+          // reaper keeps its own copy, and its next pass finds this one. Seen under the key's lock
+          // by the delete itself, not by a second read.
+          kept.push(held.value && !done)
         }
         return {deleted, kept}
       },

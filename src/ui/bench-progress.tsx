@@ -7,7 +7,7 @@
 
 import {Box, Text} from 'ink'
 import {Sparkline} from './sparkline.js'
-import {accentColor, errorColor, fit, formatCount, formatMs, latencyColor} from './theme.js'
+import {accentColor, benchPhasePosition, errorColor, fit, formatCount, formatMs, latencyColor} from './theme.js'
 
 export interface BenchProgressOperation {
   readonly operation: string
@@ -49,9 +49,7 @@ function Latency({label, ms}: {readonly label: string; readonly ms: number}) {
 
 export function BenchProgress({snapshot}: {readonly snapshot: BenchProgressSnapshot}) {
   const fraction = snapshot.total !== undefined ? snapshot.done / Math.max(1, snapshot.total) : Math.min(1, snapshot.elapsedS / Math.max(0.001, snapshot.durationS))
-  // Past its seconds a run is waiting for its last answers (an open loop the cluster fell behind).
-  const late = snapshot.durationS > 0 && snapshot.elapsedS > snapshot.durationS ? `, waiting for the last answers (+${(snapshot.elapsedS - snapshot.durationS).toFixed(1)} s)` : ''
-  const detail = snapshot.total !== undefined ? `${snapshot.done}/${snapshot.total}` : snapshot.durationS > 0 ? `${Math.min(snapshot.elapsedS, snapshot.durationS).toFixed(1)}/${snapshot.durationS} s${late}` : ''
+  const detail = benchPhasePosition(snapshot, 1)
   return (
     <Box flexDirection="column">
       <Box gap={1}>

@@ -97,3 +97,15 @@ export function fit(text: string, width: number, align: 'left' | 'right' = 'left
   const cut = text.length > width ? `${text.slice(0, Math.max(0, width - 1))}…` : text
   return align === 'left' ? cut.padEnd(width) : cut.padStart(width)
 }
+
+/**
+ * Where a bench phase is: `done/total`, or `elapsed/duration s`, and past its seconds that it is
+ * waiting for its last answers (an open loop the cluster fell behind), never "42/15 s". The live
+ * screen and the plain progress lines both say it.
+ */
+export function benchPhasePosition(snapshot: {readonly elapsedS: number; readonly durationS: number; readonly done: number; readonly total?: number}, fractionDigits: number): string {
+  if (snapshot.total !== undefined) return `${snapshot.done}/${snapshot.total}`
+  if (snapshot.durationS <= 0) return ''
+  const late = snapshot.elapsedS > snapshot.durationS ? `, waiting for the last answers (+${(snapshot.elapsedS - snapshot.durationS).toFixed(fractionDigits)} s)` : ''
+  return `${Math.min(snapshot.elapsedS, snapshot.durationS).toFixed(fractionDigits)}/${snapshot.durationS} s${late}`
+}
