@@ -23,6 +23,7 @@ import {isErrorRate, limitText, measuredText} from './sla.js'
 import type {TargetVerdict} from './sla.js'
 import {changeText, comparisonName, describeLoop, figureText, percent, unitText} from './baseline.js'
 import type {FigureComparison, RegressionReport} from './baseline.js'
+import {quorumText} from './quorum.js'
 
 /** What the CI reports read: the report `--json` prints (histograms aside). */
 export type CiReport = Omit<BenchReport, 'histograms'>
@@ -201,7 +202,7 @@ function regressionMarkdown(regression: RegressionReport): string[] {
 /** The Markdown summary: parameters, the operation table, the SLA, the calibration and the baseline comparison. */
 export function markdownSummary(report: CiReport, regression: RegressionReport | undefined): string {
   const c = report.config
-  const quorum = `n=${c.n ?? 'default'} r=${c.r ?? 'default'} w=${c.w ?? 'default'}${c.dw === undefined ? '' : ` dw=${c.dw}`}`
+  const quorum = quorumText(c, c.quorum)
   const verdicts = [report.sla === undefined ? undefined : `SLA ${report.sla.met ? 'met' : 'missed'}`, regression === undefined ? undefined : regression.regressed ? 'regressed' : 'no regression'].filter((v) => v !== undefined)
   const failed = report.sla?.met === false || regression?.regressed === true
   const heading = verdicts.length === 0 ? '## dyn bench' : `## dyn bench: ${failed ? '❌' : '✅'} ${verdicts.join(', ')}`

@@ -31,6 +31,7 @@ import type {CapacityStep} from './capacity.js'
 import type {FaultOutcome} from './fault-injector.js'
 import type {BenchReport, CapacityReport, WindowReport} from './runner.js'
 import {measuredText} from './sla.js'
+import {quorumText} from './quorum.js'
 import type {TargetVerdict} from './sla.js'
 
 use([LineChart, GridComponent, LegendComponent, MarkAreaComponent, SVGRenderer])
@@ -366,7 +367,7 @@ ${rows.map((row) => `<tr>${row.map((text, i) => cell('td', text, i)).join('')}</
 
 function parameters(report: HtmlReportInput): string {
   const c = report.config
-  const quorum = [`n=${c.n ?? 'default'}`, `r=${c.r ?? 'default'}`, `w=${c.w ?? 'default'}`, ...(c.dw === undefined ? [] : [`dw=${c.dw}`])].join(' ')
+  const quorum = quorumText(c, c.quorum)
   const loop = c.mode.kind === 'closed' ? `closed loop, ${c.mode.connections} connections` : `open loop at ${c.mode.ratePerS} ops/s, ${c.clientDriven ? 'client-driven' : 'server-driven'}`
   const started = c.nodes.length === 0 ? ` (started for the run${c.clusterArgs.length > 0 ? `: ${c.clusterArgs.join(' ')}` : ''})` : ''
   const rows: Array<[string, string]> = [

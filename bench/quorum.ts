@@ -55,3 +55,19 @@ export function clusterDefaultsOf(body: Record<string, unknown>): ClusterQuorumD
   if (!counts.every((count) => typeof count === 'number' && Number.isInteger(count) && count >= 1)) return undefined
   return {fittedN: effective?.n as number, defaultR: settings?.defaultR as number, defaultW: settings?.defaultW as number}
 }
+
+/**
+ * The quorum as a report prints it: the values the requests ran with when the report knows them,
+ * the ones left to the cluster named as its defaults (`n=3 r=2 w=2 dw=0, the cluster's
+ * defaults`; `n=3 r=1 w=2 dw=0, n w dw: the cluster's defaults`), so that a reader never meets
+ * `n=default` and must guess what the cluster's default was. A report from before the quorum was
+ * recorded says only what was given.
+ */
+export function quorumText(given: GivenQuorum, used: RunQuorum | undefined): string {
+  const names = ['n', 'r', 'w', 'dw'] as const
+  if (used === undefined) return names.filter((name) => name !== 'dw' || given.dw !== undefined).map((name) => `${name}=${given[name] ?? 'default'}`).join(' ')
+  const values = names.map((name) => `${name}=${used[name]}`).join(' ')
+  const defaulted = names.filter((name) => given[name] === undefined)
+  if (defaulted.length === 0) return values
+  return `${values}, ${defaulted.length === names.length ? 'the cluster\'s defaults' : `${defaulted.join(' ')}: the cluster's defaults`}`
+}

@@ -4,6 +4,7 @@ import type {KindSummary} from './recorder.js'
 import type {BenchReport, Calibration, CapacityReport, CoreUse, PhaseResult, WindowReport} from './runner.js'
 import type {FaultOutcome} from './fault-injector.js'
 import {measuredText} from './sla.js'
+import {quorumText} from './quorum.js'
 
 function pad(text: string, width: number): string {
   return text.length >= width ? text : text + ' '.repeat(width - text.length)
@@ -90,7 +91,7 @@ export function floorLines(run: PhaseResult, floor: PhaseResult, protocol: 'HTTP
 export function formatReport(report: BenchReport): string {
   const c = report.config
   const loop = c.mode.kind === 'closed' ? `closed loop, ${c.mode.connections} connections` : `open loop at ${c.mode.ratePerS} ops/s${c.clientDriven ? ', client-driven' : ', server-driven'}`
-  const quorum = `n=${c.n ?? 'default'} r=${c.r ?? 'default'} w=${c.w ?? 'default'}`
+  const quorum = quorumText(c, c.quorum)
   const lines = [
     `workload ${c.workload} (${c.distribution}), ${c.records} records of ${c.valueSize} bytes, ${quorum}, ${loop}, ${c.durationS} s against ${c.targetNodes.length} node(s)${c.https === true ? ' over HTTPS' : ''}`,
   ]

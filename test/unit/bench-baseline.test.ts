@@ -9,7 +9,7 @@ import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 import {compareWithBaseline, formatRegression, incomparableMessage, parseBaseline, parseMaxRegression, parseRegressionMetrics, samplesNeeded, setupDifferences, setupOfConfig, setupOfReport} from '../../bench/baseline.js'
 import type {FigureComparison, RegressionReport} from '../../bench/baseline.js'
-import {clusterDefaultsOf, runQuorum, startedClusterDefaults} from '../../bench/quorum.js'
+import {clusterDefaultsOf, quorumText, runQuorum, startedClusterDefaults} from '../../bench/quorum.js'
 import {config, latency, operation, report} from './bench-fixtures.js'
 
 function find(regression: RegressionReport, name: string): FigureComparison {
@@ -225,6 +225,14 @@ describe('comparable baselines: the quorum in effect', () => {
     assert.deepEqual(runQuorum({}, startedClusterDefaults(1)), {n: 1, r: 1, w: 1, dw: 0})
     assert.deepEqual(clusterDefaultsOf({settings: {defaultN: 3, defaultR: 2, defaultW: 1}, effective: {n: 2, r: 2, w: 1}}), {fittedN: 2, defaultR: 2, defaultW: 1})
     assert.equal(clusterDefaultsOf({settings: {defaultN: 3, defaultR: 2, defaultW: 2}}), undefined, 'a node that does not say its effective N')
+  })
+
+  it('a report prints the values the requests ran with and names those left to the cluster, never n=default', () => {
+    assert.equal(quorumText({}, {n: 3, r: 2, w: 2, dw: 0}), "n=3 r=2 w=2 dw=0, the cluster's defaults")
+    assert.equal(quorumText({r: 1}, {n: 3, r: 1, w: 2, dw: 0}), "n=3 r=1 w=2 dw=0, n w dw: the cluster's defaults")
+    assert.equal(quorumText({n: 3, r: 2, w: 2, dw: 1}, {n: 3, r: 2, w: 2, dw: 1}), 'n=3 r=2 w=2 dw=1')
+    // A report from before the quorum was recorded knows only what was given.
+    assert.equal(quorumText({w: 1}, undefined), 'n=default r=default w=1')
   })
 
   it('a run left to the defaults compares with one that gave the same values, in either order', () => {

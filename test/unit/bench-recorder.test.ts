@@ -323,6 +323,13 @@ describe('figure', () => {
 })
 
 describe('formatReport', () => {
+  it('prints the quorum the requests ran with, the cluster\'s defaults filled in, not n=default', () => {
+    const built = handBuiltReport()
+    const text = formatReport({...built, config: {...built.config, n: undefined, r: undefined, w: undefined, quorum: {n: 3, r: 2, w: 2, dw: 0}}})
+    assert.match(text, /200 records of 100 bytes, n=3 r=2 w=2 dw=0, the cluster's defaults, open loop/)
+    assert.doesNotMatch(text, /=default/)
+  })
+
   it('shows the configuration, the load, one row per operation, the calibration ratio and the SLA verdict', () => {
     const text = formatReport(handBuiltReport())
     const lines = text.split('\n')
