@@ -15,6 +15,7 @@ import {readFile} from 'node:fs/promises'
 import type {KindSummary, LatencySummary} from './recorder.js'
 import {unmeasuredRun} from './failed-run.js'
 import {figure} from './report.js'
+import {samplesNeeded} from './sla.js'
 import {openLoopConnectionsPerNodeDefault} from './open-loop.js'
 import {runQuorum, startedClusterDefaults} from './quorum.js'
 import type {RunQuorum} from './quorum.js'
@@ -41,15 +42,6 @@ const maxRegressionLimit = 10
  * sample and have no such limit.
  */
 const percentileOf: Partial<Record<LatencyMetric, number>> = {p50: 50, p90: 90, p99: 99, 'p99.9': 99.9}
-
-/**
- * The samples a percentile needs to mean something: 1/(1 − p), the count at which one sample
- * lies above it (100 for p99, 1,000 for p99.9). With fewer, the percentile is the largest sample
- * or next to it: a p99.9 of 150 samples is their max, and one stall moves it by any amount.
- */
-export function samplesNeeded(percentile: number): number {
-  return Math.ceil(100 / (100 - percentile) - 1e-9)
-}
 
 const latencyFieldOf: Record<LatencyMetric, keyof LatencySummary> = {p50: 'p50Ms', p90: 'p90Ms', p99: 'p99Ms', 'p99.9': 'p999Ms', max: 'maxMs', mean: 'meanMs'}
 

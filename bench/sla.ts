@@ -51,6 +51,30 @@ export interface TargetVerdict {
   readonly notJudged?: string
   /** `count`: measured and limit are counts (`measured` of `limit` needed); otherwise ms, or a rate for the error rate. */
   readonly unit?: 'count'
+  /** A latency target's sample: the operation's requests the cluster answered (its histogram's count). */
+  readonly samples?: number
+  /** Set when `samples` is fewer than the percentile needs (samplesNeeded): why the verdict may not repeat. */
+  readonly thinSample?: string
+}
+
+/**
+ * The samples a percentile needs to mean something: 1/(1 − p), the count at which one sample
+ * lies above it (100 for p99, 1,000 for p99.9). With fewer, the percentile is the largest sample
+ * or next to it: a p99.9 of 150 samples is their max, and one stall moves it by any amount.
+ */
+export function samplesNeeded(percentile: number): number {
+  return Math.ceil(100 / (100 - percentile) - 1e-9)
+}
+
+/**
+ * The sample behind a latency verdict, and a warning when it is thinner than samplesNeeded: the
+ * verdict stands as measured (a gate that skipped it would pass any short run), but it is about
+ * the slowest request or next to it, and the next run of the same setup may well give another.
+ */
+export function latencySample(requests: number, percentile: number): Pick<TargetVerdict, 'samples' | 'thinSample'> {
+  const needed = samplesNeeded(percentile)
+  if (requests >= needed) return {samples: requests}
+  return {samples: requests, thinSample: `thin sample: ${requests.toLocaleString('en-US')} requests, p${percentile} needs ${needed.toLocaleString('en-US')} to be more than the slowest one; run longer (--duration) or at a higher rate`}
 }
 
 /** The shipped SLA files' folder (bench/sla, from this module in dist/bench), relative to `cwd` when it lies under it. */
@@ -207,6 +231,7 @@ export function judge(
     const ran = operations.some((op) => op.operation === target.operation && op.count + op.shed + (op.throttled ?? 0) > 0)
     if (options.absentNotJudged === true && !ran) return {target: name, operation: target.operation, percentile: target.percentile, measured: null, limit: target.maxMs, met: true, notJudged: `no ${target.operation} operation in this window`}
     const measured = percentileMs(target.operation, target.percentile) ?? null
+    const requests = operations.filter((op) => op.operation === target.operation).reduce((sum, op) => sum + op.count, 0)
     return {
       target: name,
       operation: target.operation,
@@ -214,6 +239,7 @@ export function judge(
       measured,
       limit: target.maxMs,
       met: measured !== null && measured <= target.maxMs,
+      ...(measured === null ? {} : latencySample(requests, target.percentile)),
     }
   })
   if (sla.maxErrorRate !== undefined) {
@@ -259,7 +285,8 @@ export function measuredText(verdict: TargetVerdict): string {
   if (verdict.notJudged !== undefined) return `not judged (${verdict.notJudged})`
   if (verdict.measured === null) return 'not measured'
   if (verdict.unit === 'count') return `${verdict.measured} of ${verdict.limit}`
-  return isErrorRate(verdict) ? verdict.measured.toFixed(5) : `${verdict.measured.toFixed(2)} ms`
+  if (isErrorRate(verdict)) return verdict.measured.toFixed(5)
+  return `${verdict.measured.toFixed(2)} ms${verdict.thinSample === undefined ? '' : ` (${verdict.thinSample})`}`
 }
 
 /** A verdict's limit in words: `300 ms`, an error rate, or a count (all of them). */

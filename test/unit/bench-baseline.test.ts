@@ -7,8 +7,9 @@
 
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
-import {compareWithBaseline, formatRegression, incomparableMessage, parseBaseline, parseMaxRegression, parseRegressionMetrics, samplesNeeded, setupDifferences, setupOfConfig, setupOfReport} from '../../bench/baseline.js'
+import {compareWithBaseline, formatRegression, incomparableMessage, parseBaseline, parseMaxRegression, parseRegressionMetrics, setupDifferences, setupOfConfig, setupOfReport} from '../../bench/baseline.js'
 import type {FigureComparison, RegressionReport} from '../../bench/baseline.js'
+import {samplesNeeded} from '../../bench/sla.js'
 import {clusterDefaultsOf, quorumText, runQuorum, startedClusterDefaults} from '../../bench/quorum.js'
 import {config, latency, operation, report} from './bench-fixtures.js'
 

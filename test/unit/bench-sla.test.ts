@@ -11,8 +11,8 @@ import path from 'node:path'
 import {describe, it} from 'node:test'
 import {fileURLToPath} from 'node:url'
 import type {KindSummary} from '../../bench/recorder.js'
-import {judge, loadSla, parseSla, unmeasurableTargets} from '../../bench/sla.js'
-import type {Sla} from '../../bench/sla.js'
+import {judge, loadSla, measuredText, parseSla, unmeasurableTargets} from '../../bench/sla.js'
+import type {Sla, TargetVerdict} from '../../bench/sla.js'
 import type {OperationKind} from '../../bench/workloads.js'
 
 const slaFile = (name: string): string => fileURLToPath(new URL(`../../../bench/sla/${name}`, import.meta.url))
@@ -223,12 +223,21 @@ describe('judge', () => {
       return measured.get(`${kind}@${p}`)
     })
     assert.deepEqual(asked, ['read@99.9', 'update@99.9', 'read@50', 'cart@99'])
+    const thin = 'thin sample: 100 requests, p99.9 needs 1,000 to be more than the slowest one; run longer (--duration) or at a higher rate'
     assert.deepEqual(verdicts, [
-      {target: 'read p99.9 <= 300 ms', operation: 'read', percentile: 99.9, measured: 250, limit: 300, met: true},
-      {target: 'update p99.9 <= 300 ms', operation: 'update', percentile: 99.9, measured: 301.5, limit: 300, met: false},
-      {target: 'read p50 <= 10 ms', operation: 'read', percentile: 50, measured: 10, limit: 10, met: true},
+      {target: 'read p99.9 <= 300 ms', operation: 'read', percentile: 99.9, measured: 250, limit: 300, met: true, samples: 100, thinSample: thin},
+      {target: 'update p99.9 <= 300 ms', operation: 'update', percentile: 99.9, measured: 301.5, limit: 300, met: false, samples: 100, thinSample: thin},
+      {target: 'read p50 <= 10 ms', operation: 'read', percentile: 50, measured: 10, limit: 10, met: true, samples: 100},
       {target: 'cart p99 <= 500 ms', operation: 'cart', percentile: 99, measured: null, limit: 500, met: false},
     ])
+  })
+
+  it('says when a percentile rests on fewer requests than it needs, and keeps the verdict as measured', () => {
+    const verdicts = judge(sla, [summary('read', 999), summary('update', 1000)], () => 250)
+    assert.equal(verdicts[0]?.met, true, 'a thin sample does not change the verdict')
+    assert.match(measuredText(verdicts[0] as TargetVerdict), /^250\.00 ms \(thin sample: 999 requests, p99\.9 needs 1,000/)
+    assert.equal(verdicts[1]?.thinSample, undefined, '1,000 updates are enough for a p99.9')
+    assert.equal(measuredText(verdicts[1] as TargetVerdict), '250.00 ms')
   })
 
   it('counts shed operations against the error rate: they did not get done', () => {
