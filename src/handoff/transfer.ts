@@ -38,6 +38,7 @@ import {objectValueBytes, replicasPerKeyMax} from '../storage/stored-object.js'
 import {MessageType} from '../transport/message-type.js'
 import type {Transport} from '../transport/transport.js'
 import type {PlannedTransfer, ReplicaCountRange} from './transfer-plan.js'
+import {TransferPace} from './transfer-pace.js'
 import {inReplicaCountRange, planTransfers} from './transfer-plan.js'
 import {hintsOfPartition} from './hints.js'
 
@@ -156,7 +157,7 @@ export class TransferManager {
   private readonly running = new Set<Promise<void>>()
   private served = 0
   private allSeen: {transition: string; atMs: number} | undefined
-  private stats = {transition: '', keys: 0, bytes: 0, finished: 0, firstStartMs: 0, lastProgressMs: 0}
+  private stats = {transition: '', keys: 0, bytes: 0, pace: new TransferPace(0, transferStallMs)}
   /** The last failure of each source this node could not page (cleared by its next page): what a stall is waiting for. */
   private readonly failingSources = new Map<string, string>()
   private stopped = false
@@ -171,12 +172,12 @@ export class TransferManager {
     if (next === undefined) return
     if (this.stats.transition !== next.id) {
       const now = this.deps.clock.monotonicMs()
-      this.stats = {transition: next.id, keys: 0, bytes: 0, finished: 0, firstStartMs: now, lastProgressMs: now}
+      this.stats = {transition: next.id, keys: 0, bytes: 0, pace: new TransferPace(now, transferStallMs)}
       this.failingSources.clear()
     }
     if (this.waitingFor(table) !== undefined) {
       // Waiting for a reason the snapshot names is no stall: the stall clock starts when the scans may.
-      this.stats.lastProgressMs = this.deps.clock.monotonicMs()
+      this.stats.pace.waiting(this.deps.clock.monotonicMs())
       return
     }
     for (const transfer of this.pending(table)) {
@@ -273,11 +274,10 @@ export class TransferManager {
     const mine = all.filter((transfer) => transfer.target === this.deps.self)
     const done = next === undefined ? 0 : mine.filter((transfer) => hasReceived(table, this.deps.self, next.id, transfer.partition, transfer.sourcesForN)).length
     const now = this.deps.clock.monotonicMs()
-    const meanMs = this.stats.finished > 0 ? (now - this.stats.firstStartMs) / this.stats.finished : undefined
     const outstanding = next === undefined ? 0 : all.filter((transfer) => !hasReceived(table, transfer.target, next.id, transfer.partition, transfer.sourcesForN)).length
     const startWait = next === undefined ? undefined : this.waitingFor(table)
     const holdUp = next === undefined || startWait !== undefined ? undefined : this.heldUpBy(table)
-    const sinceProgressMs = now - this.stats.lastProgressMs
+    const sinceProgressMs = this.stats.pace.sinceProgressMs(now)
     // A transfer that waits for a source down, or failing, makes no progress however long the
     // ETA's mean is: the ETA would count down (or climb) as if it moved. Stalled, it is not shown.
     const stalled = next !== undefined && startWait === undefined && done < mine.length && this.stats.transition === next.id && (holdUp !== undefined || sinceProgressMs >= transferStallMs)
@@ -289,7 +289,7 @@ export class TransferManager {
       keysReceived: next !== undefined && this.stats.transition === next.id ? this.stats.keys : 0,
       bytesReceived: next !== undefined && this.stats.transition === next.id ? this.stats.bytes : 0,
       active: [...this.active.values()].map((a) => ({partition: a.partition, source: a.source, keys: a.keys, bytes: a.bytes, elapsedMs: now - a.startedMs})),
-      etaMs: meanMs === undefined || stalled ? undefined : Math.round(meanMs * (mine.length - done) / Math.min(concurrentTransfersMax, Math.max(1, mine.length - done))),
+      etaMs: stalled || this.stats.transition !== next?.id ? undefined : this.stats.pace.etaMs(now, mine.length - done),
       ...(stalled ? {stalledMs: sinceProgressMs} : {}),
       clusterOutstanding: outstanding,
       ...(waitingFor === undefined ? {} : {waitingFor}),
@@ -384,7 +384,7 @@ export class TransferManager {
     through.set(transfer.partition, Math.max(transfer.sourcesForN, through.get(transfer.partition) ?? 0))
     const partitions = [...through.keys()].sort((a, b) => a - b)
     this.deps.membership.updateOwnRow({received: {transition, partitions, through: partitions.map((partition) => through.get(partition) as number)}})
-    this.stats.finished += 1
+    this.stats.pace.finish(this.deps.clock.monotonicMs())
     this.deps.log(`received partition ${transfer.partition} from the members' hints and ${transfer.sources.join(', ') || 'no source (every old home removed)'}: ${record.keys} keys`)
     return true
   }
@@ -417,7 +417,7 @@ export class TransferManager {
         return false
       }
       this.failingSources.delete(source)
-      this.stats.lastProgressMs = this.deps.clock.monotonicMs()
+      this.stats.pace.progress(this.deps.clock.monotonicMs())
       const checked = checkedPage(answer.body, partition, partitionCount, this.deps.isStoredObject)
       if (checked === undefined) throw new DynError('bad_request', `${source} answered a transfer page with something that is not one`)
       // A page's keys are distinct, so their merges may run at once: the store commits them as
