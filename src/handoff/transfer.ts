@@ -297,6 +297,20 @@ export class TransferManager {
   }
 
   /**
+   * Members whose removal is staged and that this node sees down. The operator gave up what only
+   * they hold (`dyn cluster remove`, as riak-admin cluster force-remove), so the transfers under
+   * way take their partitions from the other sources and hint holders rather than wait for them,
+   * as the removal's own transition will. A staying member lost for good during a join held that
+   * join up until it came back, and its removal could not be committed meanwhile (a commit during
+   * a transition takes only leavers' removals): the ring change could never finish. One that is
+   * up is paged as usual, and its removal is committed once this transition has been installed.
+   */
+  private givenUp(table: MemberTable): Set<string> {
+    const staged = table.ring?.staged ?? []
+    return new Set(staged.filter((change) => change.kind === 'remove' && this.deps.isUp?.(change.node) === false).map((change) => change.node))
+  }
+
+  /**
    * What holds this node's remaining transfers up, when it knows: the members they must page
    * (every hint holder, then the partition's sources) that its failure detector sees down, or
    * whose last page request failed. Each is named with how many partitions wait for it, and a
@@ -307,16 +321,20 @@ export class TransferManager {
     const pending = this.pending(table)
     if (pending.length === 0) return undefined
     const holders = hintHolders(table)
+    const givenUp = this.givenUp(table)
     const waits = new Map<string, number>()
     for (const transfer of pending) {
-      for (const name of new Set([...holders, ...transfer.sources])) if (name !== this.deps.self) waits.set(name, (waits.get(name) ?? 0) + 1)
+      for (const name of new Set([...holders, ...transfer.sources])) if (name !== this.deps.self && !givenUp.has(name)) waits.set(name, (waits.get(name) ?? 0) + 1)
     }
     const state = table.ring
     const reasons: string[] = []
     for (const [name, partitions] of [...waits].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
       const count = `${partitions} partition(s)`
       if (this.deps.isUp?.(name) === false) {
-        const lost = state !== undefined && isLeaving(state, name) ? `; it is leaving: if its machine is lost for good, dyn cluster remove ${name}` : '; they go on once it is back'
+        const lost =
+          state !== undefined && isLeaving(state, name)
+            ? `; it is leaving: if its machine is lost for good, dyn cluster remove ${name}`
+            : `; they go on once it is back, or without it once its removal is staged: if its machine is lost for good, dyn cluster remove ${name}`
         reasons.push(`${name} down (needed for ${count}${lost})`)
         continue
       }
@@ -334,7 +352,11 @@ export class TransferManager {
     const next = table.ring?.next
     if (next === undefined) return undefined
     const removing = new Set(next.removing)
-    const routers = presentMembers(table).filter((member) => !removing.has(member.name))
+    // A member given up (its removal staged, down) routes nothing while it is down. Should it come
+    // back before its removal is committed, a write it coordinates before it learns the transition
+    // reaches the old homes only, and the release after the install hands those copies on.
+    const givenUp = this.givenUp(table)
+    const routers = presentMembers(table).filter((member) => !removing.has(member.name) && !givenUp.has(member.name))
     // One that is down says so: it sees the transition only once it is back.
     const unaware = routers.filter((member) => member.seenTransition !== next.id).map((member) => (this.deps.isUp?.(member.name) === false ? `${member.name} (down)` : member.name))
     if (unaware.length > 0) {
@@ -366,12 +388,20 @@ export class TransferManager {
    * that source's copy when the source is paged after.
    */
   private async receive(transition: string, transfer: PlannedTransfer, record: ActiveTransfer): Promise<boolean> {
+    const without = new Set<string>()
+    const skips = (name: string): boolean => {
+      if (!this.givenUp(this.deps.membership.table).has(name)) return false
+      without.add(name)
+      return true
+    }
     for (const holder of hintHolders(this.deps.membership.table)) {
+      if (skips(holder)) continue
       record.source = `${holder} (hints)`
       const finished = await this.fetchFrom(transition, transfer, holder, record, true)
       if (!finished) return false
     }
     for (const source of transfer.sources) {
+      if (skips(source)) continue
       record.source = source
       const finished = await this.fetchFrom(transition, transfer, source, record)
       if (!finished) return false
@@ -385,7 +415,10 @@ export class TransferManager {
     const partitions = [...through.keys()].sort((a, b) => a - b)
     this.deps.membership.updateOwnRow({received: {transition, partitions, through: partitions.map((partition) => through.get(partition) as number)}})
     this.stats.pace.finish(this.deps.clock.monotonicMs())
-    this.deps.log(`received partition ${transfer.partition} from the members' hints and ${transfer.sources.join(', ') || 'no source (every old home removed)'}: ${record.keys} keys`)
+    const sources = transfer.sources.filter((source) => !without.has(source))
+    const from = sources.length > 0 ? ` and ${sources.join(', ')}` : transfer.sources.length === 0 ? ' and no source (every old home removed)' : ''
+    const skipped = without.size === 0 ? '' : ` (without ${[...without].sort().join(', ')}: down, ${without.size === 1 ? 'its removal' : 'their removals'} staged)`
+    this.deps.log(`received partition ${transfer.partition} from the members' hints${from}${skipped}: ${record.keys} keys`)
     return true
   }
 

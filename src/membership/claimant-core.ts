@@ -314,7 +314,17 @@ export function planTransition(
  */
 function takeOverLeavers(state: RingState, next: RingTransition): {ok: true; transition: Omit<RingTransition, 'id'>; joins: string[]} | ClaimantFailure {
   const leavers = stagedLeaverRemovals(state)
-  if (leavers.length === 0) return {ok: false, error: 'ring_in_transition', message: `the ring change ${next.id} is still moving data; wait until dyn cluster status shows no transfers`}
+  if (leavers.length === 0) {
+    // A staying member's removal waits for the transition to end, which it no longer holds up
+    // once that member is down (transfer.ts, givenUp): said so, since the operator's likely next
+    // question is whether the removal did anything.
+    const removals = state.staged.filter((change) => change.kind === 'remove' && next.members.includes(change.node)).map((change) => change.node)
+    const waiting =
+      removals.length === 0
+        ? ''
+        : `. The removal of ${removals.join(', ')} stays staged: the transfers under way go on without ${removals.length === 1 ? 'it' : 'them'} while ${removals.length === 1 ? 'it is' : 'they are'} down, and a commit once they are done removes ${removals.length === 1 ? 'it' : 'them'}`
+    return {ok: false, error: 'ring_in_transition', message: `the ring change ${next.id} is still moving data; wait until dyn cluster status shows no transfers${waiting}`}
+  }
   const {id: _id, ...transition} = next
   return {ok: true, transition: {...transition, removing: [...next.removing, ...leavers].sort(compareNames)}, joins: []}
 }

@@ -437,13 +437,22 @@ export class Claimant {
     return table.ring?.next !== undefined && this.outstandingTransfers(table).length === 0
   }
 
-  /** The transfers of the running transition that their targets have not reported received. */
+  /**
+   * The transfers of the running transition that their targets have not reported received, but
+   * for those to a member whose removal is staged and that this claimant sees down: the operator
+   * gave that member up, it will never report them, and waiting for it would hold the change up
+   * for ever, so that its removal (committed only once the change ends) could never be made. The
+   * other new homes of those partitions have theirs; the removal then gives its partitions to
+   * others, from the surviving replicas. Until then it is a home that is down, written to through
+   * fallbacks' hints, and the old homes keep what they release until a new home takes it.
+   */
   outstandingTransfers(table: MemberTable): Array<{partition: number; target: string}> {
     const next = table.ring?.next
     const after = nextRingOf(table)
     if (next === undefined || after === undefined) return []
     const planned = this.planner(ringOf(table), after, new Set(next.removing), table)
-    return planned.filter((transfer) => !hasReceived(table, transfer.target, next.id, transfer.partition, transfer.sourcesForN))
+    const givenUp = new Set(table.ring?.staged.filter((change) => change.kind === 'remove' && !this.isUp(change.node)).map((change) => change.node))
+    return planned.filter((transfer) => !givenUp.has(transfer.target) && !hasReceived(table, transfer.target, next.id, transfer.partition, transfer.sourcesForN))
   }
 
   /** Joining members this node can reach (and that answered its dial, `unreached`): a commit gives them partitions. */

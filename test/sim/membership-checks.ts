@@ -72,8 +72,9 @@ export async function checkMembership(cluster: SimCluster, history: History, cha
     violations.push({check: 'hints-for-non-member', key: '-', message: `after the ${change.kind} of ${change.node}, hints are still kept for nodes that are no longer members: ${strandedHints.join('; ')}`, atMs: cluster.time.monotonicMs()})
   }
   // Check 5: one node joined (not several, of which an earlier one may move later in the lists
-  // when a later one joins), and it handed nothing off.
-  if (change.kind === 'join' && !change.node.includes(' ')) {
+  // when a later one joins, nor followed by a removal, which may move its partitions again), and
+  // it handed nothing off.
+  if (change.kind === 'join' && !change.node.includes(' ') && change.removedAfter === undefined) {
     const handedOff = cluster.upNodes().includes(change.node) ? (cluster.assembled(change.node)?.release.counts.handedOff ?? 0) : 0
     if (handedOff > 0) {
       violations.push({check: 'joiner-released', key: '-', message: `${change.node} joined and then handed off ${handedOff} copies as released, which only its join's transfers can have brought it`, atMs: cluster.time.monotonicMs()})

@@ -85,6 +85,14 @@ export interface MembershipChangeConfig {
    */
   readonly removedWhileAway?: boolean
   readonly oldDiskAfterRemoval?: boolean
+  /**
+   * A join through --seeds only: this long after the join was committed, a member that stays in the
+   * ring (not the joiner) is lost for good with its disk, its join's transfers most likely still
+   * running, and the operator removes it as dyn cluster status says (dyn cluster remove, then
+   * dyn cluster commit until it is taken). The join must end without it, its transfers taking
+   * its partitions from the other replicas, and the removal after.
+   */
+  readonly memberLostAfterMs?: number
 }
 
 /** What a change did: the members expected once it has settled, and the ring before it. */
@@ -93,6 +101,8 @@ export interface MembershipChangeResult {
   readonly node: string
   readonly ringBefore: {readonly partitionCount: number; readonly members: readonly string[]; readonly owners: readonly string[]; readonly machines?: RingMachines} | undefined
   readonly expectedMembers: number
+  /** A member removed after the change (lost during a join): the ring moved twice, so a joiner may have released copies since. */
+  readonly removedAfter?: string
   /** Undefined when the change was made; otherwise why it could not be. */
   readonly failure?: string
 }
@@ -114,6 +124,11 @@ export async function runMembershipChange(cluster: SimCluster, random: Random, c
     if (config.joinedAlone === true) {
       const failure = await changeThroughAnyNode(cluster, [node], {op: 'commit'}, history)
       if (failure !== undefined) return {kind: 'join', node, ringBefore, expectedMembers: memberCount + 1, failure: `the commit of ${node}'s join failed: ${failure}`}
+    }
+    if (config.memberLostAfterMs !== undefined) {
+      const lost = await removeMemberLostDuringJoin(cluster, random, node, config.memberLostAfterMs, history)
+      // The ring ends with the joiner and without the lost member.
+      return {kind: 'join', node, ringBefore, expectedMembers: memberCount, ...(lost.node === undefined ? {} : {removedAfter: lost.node}), ...(lost.failure === undefined ? {} : {failure: lost.failure})}
     }
     if (config.joinerCrashAfterMs !== undefined) {
       await sleep(cluster.time, config.joinerCrashAfterMs)
@@ -309,6 +324,53 @@ async function removeLostLeaver(cluster: SimCluster, leaver: string, history: Hi
     history.note(cluster.time.monotonicMs(), `${leaver} is still leaving in the ring change under way: removed again, as dyn cluster status says`)
   }
 }
+
+/**
+ * A member that stays in the ring is lost for good while `joiner` joins (its machine and disk):
+ * the operator stages its removal once the claimant takes it, and commits until the removal is
+ * under way or done. A commit is refused while the join's transition runs (ring_in_transition),
+ * which no longer waits for the lost member once its removal is staged (transfer.ts, givenUp), so
+ * the tries go on until the join is installed and the removal committed. Undefined once done.
+ */
+async function removeMemberLostDuringJoin(cluster: SimCluster, random: Random, joiner: string, afterMs: number, history: History): Promise<{node?: string; failure?: string}> {
+  // From the join's commit, so that most runs lose the member while the join's transfers run
+  // (they take a second or two here), and some after they ended.
+  const committed = (): boolean => cluster.upNodes().some((name) => {
+    const ring = cluster.assembled(name)?.membership.table.ring
+    return ring?.next?.members.includes(joiner) === true || ring?.members.includes(joiner) === true
+  })
+  for (let waitedMs = 0; waitedMs < joinCommitWaitMsMax && !committed(); waitedMs += 50) await sleep(cluster.time, 50)
+  await sleep(cluster.time, afterMs)
+  const ring = committedRing(cluster)
+  const candidates = cluster.upNodes().filter((name) => name !== joiner && ring?.members.includes(name) === true)
+  const lost = candidates[random.int(Math.max(1, candidates.length))]
+  if (lost === undefined) return {failure: `no member but ${joiner} ran to be lost during its join`}
+  const running = cluster.upNodes().some((name) => cluster.assembled(name)?.membership.table.ring?.next !== undefined)
+  history.note(cluster.time.monotonicMs(), `${lost}'s machine is lost for good during the join of ${joiner}${running ? ', its transfers under way' : ''}`)
+  await cluster.crash(lost)
+  history.loseDisk(lost)
+  await cluster.depart(lost)
+  const state = (): RingState | undefined => cluster.upNodes().map((name) => cluster.assembled(name)?.membership.table.ring).find((found) => found !== undefined)
+  const staged = (): boolean => {
+    const ring = state()
+    return ring !== undefined && (ring.staged.some((change) => change.kind === 'remove' && change.node === lost) || ring.next?.removing.includes(lost) === true || !ring.members.includes(lost))
+  }
+  const removed = (): boolean => {
+    const ring = state()
+    return ring !== undefined && (ring.next?.removing.includes(lost) === true || (ring.next === undefined && !ring.members.includes(lost)))
+  }
+  const stage = await changeThroughAnyNode(cluster, [lost, joiner], {op: 'stage', change: {kind: 'remove', node: lost}}, history, 0, staged)
+  if (stage !== undefined) return {node: lost, failure: `the removal of ${lost}, lost during the join of ${joiner}, could not be staged: ${stage}`}
+  // The join's transition has to end before the removal can be committed: up to a settle's worth of tries.
+  for (let waitedMs = 0; ; waitedMs += changeAttemptsMax * 1000) {
+    const commit = await changeThroughAnyNode(cluster, [lost, joiner], {op: 'commit'}, history, 0, removed)
+    if (commit === undefined) return {node: lost}
+    if (waitedMs >= ringSettleMsMax) return {node: lost, failure: `the removal of ${lost}, lost during the join of ${joiner}, could not be committed: ${commit}`}
+  }
+}
+
+/** How long the harness waits for a join's commit before it loses a member anyway. */
+const joinCommitWaitMsMax = 10_000
 
 /** How long the harness waits after a lost leaver's removal before checking that it held. */
 const lostLeaverSettleMs = 10_000

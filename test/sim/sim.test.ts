@@ -296,6 +296,11 @@ describe('simulated clusters', () => {
   for (const seed of regressionSeeds.filter((regression) => configFor(regression).membership?.leaverLostAfterMs !== undefined)) {
     it(`regression seed ${seed} as found, its leaver not lost`, () => assertSeedPasses(seed, configFor(seed, {withoutLostLeaver: true})))
   }
+  // Likewise a seed that now loses a staying member during its join (memberLostAfterMs, added
+  // after these seeds were found) is also run as it was found, a plain join.
+  for (const seed of regressionSeeds.filter((regression) => configFor(regression).membership?.memberLostAfterMs !== undefined)) {
+    it(`regression seed ${seed} as found, no member lost during its join`, () => assertSeedPasses(seed, configFor(seed, {withoutLostMember: true})))
+  }
   // Likewise a seed that now runs with a small siblings limit (added after most of these seeds
   // were found) is also run as it was found, with the nodes' default limit.
   for (const seed of regressionSeeds.filter((regression) => !siblingsLimitSeeds.includes(regression) && configFor(regression).cluster.siblingsPerKeyMax !== undefined)) {

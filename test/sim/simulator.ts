@@ -84,10 +84,11 @@ export const handoffSettleMs = 15_000
 export const finalReadAttemptsMax = 3
 
 /**
- * Draws a run's shape from its seed. `options.withoutLostLeaver` leaves out the lost leaver, which
- * seeds found before it existed did not have (a regression seed runs as found too: sim.test.ts).
+ * Draws a run's shape from its seed. `options.withoutLostLeaver` leaves out the lost leaver, and
+ * `withoutLostMember` the member lost during a join, which seeds found before they existed did
+ * not have (a regression seed runs as found too: sim.test.ts).
  */
-export function configFor(seed: number, options: {readonly withoutLostLeaver?: boolean} = {}): RunConfig {
+export function configFor(seed: number, options: {readonly withoutLostLeaver?: boolean; readonly withoutLostMember?: boolean} = {}): RunConfig {
   const random = seededRandom(deriveSeed(seed, 'config'))
   const nodeCount = 3 + random.int(5)
   const keyCount = 2 + random.int(7)
@@ -132,7 +133,15 @@ export function configFor(seed: number, options: {readonly withoutLostLeaver?: b
   // must be refused, or shown by the plan as one a commit leaves out, never taken and then shown
   // by no plan (a new user's walk).
   const wrongRandom = seededRandom(deriveSeed(seed, 'wrong-advertise'))
-  const membership = joinedAlone?.joinedAlone === true && wrongRandom.next() < wrongAdvertiseShare ? {...joinedAlone, wrongAdvertise: wrongRandom.next() < 0.5 ? ('at-join' as const) : ('before-commit' as const)} : joinedAlone
+  const wrongOrNot = joinedAlone?.joinedAlone === true && wrongRandom.next() < wrongAdvertiseShare ? {...joinedAlone, wrongAdvertise: wrongRandom.next() < 0.5 ? ('at-join' as const) : ('before-commit' as const)} : joinedAlone
+  // And in half the other joins through --seeds, a member that stays in the ring is lost for good
+  // while the join's transfers run, and the operator removes it (its own stream too): the join
+  // must end without it, and its removal after (a join waited for such a member for ever).
+  const memberLostRandom = seededRandom(deriveSeed(seed, 'member-lost-during-join'))
+  const membership =
+    options.withoutLostMember !== true && wrongOrNot?.kind === 'join' && wrongOrNot.joinedAlone !== true && wrongOrNot.joinerCrashAfterMs === undefined && memberLostRandom.next() < memberLostShare
+      ? {...wrongOrNot, memberLostAfterMs: memberLostRandom.int(1000)}
+      : wrongOrNot
   const shaped = {...shapeFor(random, nodeCount, keyCount), deletesAtEnd: deletesAtEndFor(seed, keyCount)}
   // Its own stream too, for the same reason. The homes crash within the first third of the
   // workload's expected length (its clients' pauses average thinkMsMax / 2), so that the
@@ -161,7 +170,7 @@ export function configFor(seed: number, options: {readonly withoutLostLeaver?: b
   if (growthRandom.next() < growthShare) return withGrowth(growthRandom, onMachines)
   // A removal loses that node's disk, as a leaver lost for good does: no second disk loss in the
   // same run, or a W = 2 write could go with both.
-  if (membership?.kind === 'remove' || membership?.leaverLostAfterMs !== undefined) return {...onMachines, faults: {...onMachines.faults, wipeAllowed: false}, membership}
+  if (membership?.kind === 'remove' || membership?.leaverLostAfterMs !== undefined || membership?.memberLostAfterMs !== undefined) return {...onMachines, faults: {...onMachines.faults, wipeAllowed: false}, membership}
   return membership === undefined ? onMachines : {...onMachines, membership}
 }
 
@@ -176,6 +185,9 @@ export const sharedMachinesShare = 0.3
 
 /** The share of leaves (of one node) whose leaver is lost for good during its leave, and then removed. */
 export const leaverLostShare = 0.5
+
+/** The share of joins through --seeds during which a staying member is lost for good, and then removed. */
+export const memberLostShare = 0.5
 
 /** The share of membership changes during which the claimant (a leave, a removal) or the joiner crashes. */
 export const membershipCrashShare = 0.5

@@ -106,12 +106,44 @@ describe('ownership transfers', () => {
       // The joiner says what it waits for, and shows no ETA that would count down as if it moved
       // (a new user's walk saw a join stall at "received 0/47" with no reason given).
       const stalled = cluster.assembled('n4')!.transfers.snapshot()
-      assert.match(stalled.waitingFor ?? '', /^n2 down \(needed for \d+ partition\(s\); they go on once it is back\)$/)
+      assert.match(stalled.waitingFor ?? '', /^n2 down \(needed for \d+ partition\(s\); they go on once it is back, or without it once its removal is staged: if its machine is lost for good, dyn cluster remove n2\)$/)
       assert.equal(stalled.etaMs, undefined)
       assert.ok(stalled.stalledMs !== undefined)
       await cluster.restart('n2', {wipe: false})
       assert.ok(await cluster.settleRing(4), 'the ring settles on 4 members')
       assert.deepEqual(await missingOn(cluster, 'n4', keys), [])
+    } finally {
+      await cluster.stop()
+    }
+  })
+
+  it('a staying member lost for good during a join: once its removal is staged the join ends without it, and the removal after', async () => {
+    const {cluster, history, keys} = await loaded(15)
+    try {
+      await cluster.addNode()
+      await runUntil(cluster, () => receivedLines(history, 'n4').length >= 1)
+      await cluster.crash('n2')
+      await cluster.depart('n2')
+      await cluster.time.runFor(5000)
+      const n1 = cluster.assembled('n1')!
+      assert.ok(n1.membership.table.ring?.next !== undefined, 'the join waits for the lost member')
+      // The joiner says what to do about it.
+      assert.match(cluster.assembled('n4')!.transfers.snapshot().waitingFor ?? '', /n2 down \(needed for \d+ partition\(s\); they go on once it is back, or without it once its removal is staged: if its machine is lost for good, dyn cluster remove n2\)/)
+      await cluster.time.until(n1.service.clusterChange({op: 'stage', change: {kind: 'remove', node: 'n2'}}), 10_000)
+      // A commit during the join is refused, and says that the removal waits for it.
+      const early = await cluster.time.until(n1.service.clusterChange({op: 'commit'}), 10_000).then(
+        () => undefined,
+        (error: {code?: string; message: string}) => error,
+      )
+      assert.equal(early?.code, 'ring_in_transition')
+      assert.match(early?.message ?? '', /The removal of n2 stays staged: the transfers under way go on without it while it is down/)
+      // The join ends without n2, each partition it was a source of taken from the other replicas.
+      await runUntil(cluster, () => n1.membership.table.ring?.next === undefined && n1.membership.table.ring?.members.includes('n4') === true)
+      assert.ok(receivedLines(history, 'n4').some((line) => line.includes('(without n2: down, its removal staged)')), 'a partition was taken without n2')
+      await cluster.time.until(n1.service.clusterChange({op: 'commit'}), 10_000)
+      assert.ok(await cluster.settleRing(3, 'n2'), 'the ring settles on 3 members, n2 removed')
+      assert.deepEqual(n1.membership.ring.members, ['n1', 'n3', 'n4'])
+      for (const name of ['n1', 'n3', 'n4']) assert.deepEqual(await missingOn(cluster, name, keys), [], `every key is on ${name}`)
     } finally {
       await cluster.stop()
     }
