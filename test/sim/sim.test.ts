@@ -215,6 +215,12 @@ export const regressionSeeds: readonly number[] = [
   // tombstone for a while when a repair brings it back, src/antientropy/reap-fence.ts; found by a
   // campaign of 1,500 seeds from 19,864,460,464).
   19864461796,
+  // A staying member lost for good during a join, and removed: the join waited for transfers to
+  // the lost member, which never reports them (the claimant now leaves out transfers to a member
+  // whose removal is staged and that it sees down); and a check that assumed a joiner releases
+  // nothing, which the removal after the join may make it do.
+  31000001138,
+  31000001644,
 ]
 
 async function assertSeedPasses(seed: number, config?: RunConfig): Promise<void> {
