@@ -61,6 +61,7 @@ import {actorOf, IdentityKeeper, loadIdentity} from './identity.js'
 import {MessageType} from '../transport/message-type.js'
 import {unauthenticatedCode} from '../transport/rpc-common.js'
 import {compareNames} from '../ring/claim.js'
+import {LatestWriter} from './latest-writer.js'
 import {NodeStats} from './stats.js'
 import type {Operation, RejectedInput} from './stats.js'
 
@@ -492,16 +493,17 @@ function persistedMembership(
   afterChange: (changed: MemberTable) => void,
   onRemoved: () => void,
 ): {membership: Membership; persisted: () => Promise<void>} {
-  let persisting: Promise<void> = Promise.resolve()
+  // Changes of one turn are one write (latest-writer.ts): an install and its removals land together.
+  const writer = new LatestWriter<MemberTable>((newest) => store.putMeta(membersMetaName, newest), (error) => log(`could not persist the member table: ${error.message}`))
   const membership = new Membership(table, name, transport, random, {
     onChange: (changed) => {
-      persisting = persisting.then(() => store.putMeta(membersMetaName, changed)).catch((error: Error) => log(`could not persist the member table: ${error.message}`))
+      writer.offer(changed)
       afterChange(changed)
     },
     log,
     onRemoved,
   })
-  return {membership, persisted: () => persisting}
+  return {membership, persisted: () => writer.settled()}
 }
 
 /**
