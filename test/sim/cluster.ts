@@ -71,6 +71,13 @@ interface SimNode {
   incarnation: number
   /** Set while a restart is starting the node: a second restart waits for it instead of starting another. */
   booting: Promise<void> | undefined
+  /**
+   * Set while a crash copies the store as it was: a restart waits for it, so that it boots on that
+   * copy. Without the wait, a restart that came in between (a fault's end, while an operator's
+   * restart crashed the node) booted on the old store, and the copy, closed, replaced it after:
+   * the next crash could not read it (campaign seed 44,501,748,076).
+   */
+  crashing?: Promise<void>
   /** A copy of its store taken earlier (`backUp`), for a restart on an old disk. */
   backup?: StoreDatabase
   /**
@@ -383,7 +390,15 @@ export class SimCluster {
     this.faultLog.nodeDown(name, this.time.monotonicMs())
     node.crash.fire()
     node.crash = crashSignal()
-    node.database = await snapshot(old)
+    const copied = snapshot(old).then((copy) => {
+      node.database = copy
+    })
+    node.crashing = copied
+    try {
+      await copied
+    } finally {
+      if (node.crashing === copied) delete node.crashing
+    }
     this.#history.note(this.time.monotonicMs(), `crash ${name}`)
     this.#history.crashes.push({node: name, atMs: this.time.monotonicMs()})
   }
@@ -418,6 +433,7 @@ export class SimCluster {
    */
   async restart(name: string, options: {wipe: boolean; loseHints?: boolean}): Promise<void> {
     const node = this.#node(name)
+    if (node.crashing !== undefined) await node.crashing
     // Two parts of a run (a fault's end, a membership change, the final heal) may restart one
     // node at once: the second waits for the first (simulator seed found by the 1000-seed run).
     if (node.booting !== undefined) return node.booting
