@@ -241,7 +241,13 @@ export function stageChange(
     const how = next.removing.includes(change.node) ? `is already being removed: the ring change under way (${next.id}) gives its partitions to new homes, which fetch them from the other replicas` : `is already leaving: the ring change under way (${next.id}) copies its partitions to their new homes, and it exits once it has handed them off`
     return {ok: false, error: 'already_leaving', message: `${change.node} ${how}; nothing new was staged. dyn cluster status shows the transfers`}
   }
-  if (!state.members.includes(change.node)) {
+  // A joiner of the change under way is a member to be: its leave or removal is staged for the
+  // ring that change installs. A joiner lost for good in the middle of its join would otherwise
+  // hold the change up for ever with no command to take it out (a new user's walk: "n11 is not a
+  // member of the ring" while the status listed it in the change); its removal staged, the change
+  // no longer waits for it while it is down (transfer.ts and claimant.ts, givenUp).
+  const joiningNow = next?.members.includes(change.node) === true && !state.members.includes(change.node)
+  if (!state.members.includes(change.node) && !joiningNow) {
     const departure = next?.members.includes(change.node) === true ? undefined : departed(change.node)
     if (departure !== undefined) {
       const how = departure === 'removed' ? 'it was removed' : 'it handed its partitions off and left'
@@ -398,9 +404,12 @@ export function mergeRingStates(a: RingState | undefined, b: RingState | undefin
   const version = winner.version
   const older = winner.staged.filter((change) => change.stagedAt !== version)
   // A change of a member the winner's transition moves out is moot, but for the removal of a
-  // leaver (stageChange), which that transition can still take in.
+  // leaver (stageChange), which that transition can still take in. A change of a joiner of the
+  // winner's transition stays: it applies to the ring that transition installs.
   const stays = (change: StagedChange): boolean =>
-    (winner.members.includes(change.node) && (winner.next === undefined || winner.next.members.includes(change.node))) || (change.kind === 'remove' && isLeaving(winner, change.node))
+    (winner.members.includes(change.node) && (winner.next === undefined || winner.next.members.includes(change.node))) ||
+    (change.kind === 'remove' && isLeaving(winner, change.node)) ||
+    (winner.next?.members.includes(change.node) === true && !winner.members.includes(change.node))
   const fresh = new Map<string, StagedChange>()
   for (const change of [...a.staged, ...b.staged]) {
     if (change.stagedAt !== version || older.some((kept) => kept.node === change.node) || !stays(change)) continue

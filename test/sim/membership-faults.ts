@@ -87,7 +87,7 @@ export interface MembershipChangeConfig {
   readonly oldDiskAfterRemoval?: boolean
   /**
    * A join through --seeds only: this long after the join was committed, a member that stays in the
-   * ring (not the joiner) is lost for good with its disk, its join's transfers most likely still
+   * ring, or the joiner itself, is lost for good with its disk, its join's transfers most likely still
    * running, and the operator removes it as dyn cluster status says (dyn cluster remove, then
    * dyn cluster commit until it is taken). The join must end without it, its transfers taking
    * its partitions from the other replicas, and the removal after.
@@ -342,7 +342,8 @@ async function removeMemberLostDuringJoin(cluster: SimCluster, random: Random, j
   for (let waitedMs = 0; waitedMs < joinCommitWaitMsMax && !committed(); waitedMs += 50) await sleep(cluster.time, 50)
   await sleep(cluster.time, afterMs)
   const ring = committedRing(cluster)
-  const candidates = cluster.upNodes().filter((name) => name !== joiner && ring?.members.includes(name) === true)
+  // The joiner itself in some runs: lost in the middle of its own join, it is removed as the others are.
+  const candidates = [...cluster.upNodes().filter((name) => name !== joiner && ring?.members.includes(name) === true), ...(cluster.isUp(joiner) ? [joiner] : [])]
   const lost = candidates[random.int(Math.max(1, candidates.length))]
   if (lost === undefined) return {failure: `no member but ${joiner} ran to be lost during its join`}
   const running = cluster.upNodes().some((name) => cluster.assembled(name)?.membership.table.ring?.next !== undefined)
@@ -350,10 +351,17 @@ async function removeMemberLostDuringJoin(cluster: SimCluster, random: Random, j
   await cluster.crash(lost)
   history.loseDisk(lost)
   await cluster.depart(lost)
-  const state = (): RingState | undefined => cluster.upNodes().map((name) => cluster.assembled(name)?.membership.table.ring).find((found) => found !== undefined)
+  // The newest decision any running node holds: one that has not heard of the join yet would
+  // say the lost joiner is in no ring, and the removal would never be staged.
+  const state = (): RingState | undefined =>
+    cluster
+      .upNodes()
+      .map((name) => cluster.assembled(name)?.membership.table.ring)
+      .reduce<RingState | undefined>((newest, ring) => (ring !== undefined && (newest === undefined || ring.version > newest.version) ? ring : newest), undefined)
   const staged = (): boolean => {
     const ring = state()
-    return ring !== undefined && (ring.staged.some((change) => change.kind === 'remove' && change.node === lost) || ring.next?.removing.includes(lost) === true || !ring.members.includes(lost))
+    const inRing = ring !== undefined && (ring.members.includes(lost) || ring.next?.members.includes(lost) === true)
+    return ring !== undefined && (ring.staged.some((change) => change.kind === 'remove' && change.node === lost) || ring.next?.removing.includes(lost) === true || !inRing)
   }
   const removed = (): boolean => {
     const ring = state()

@@ -225,6 +225,10 @@ export const regressionSeeds: readonly number[] = [
   // node, booted it on its old store, and the crash's closed copy replaced that store after, so
   // the next crash could not read it (a restart now waits for the crash's copy; the run threw).
   44501748076,
+  // The joining node itself lost for good during its join, and removed: its removal is staged for
+  // the ring the join installs, which no longer waits for it (a new user's walk found "n4 is not a
+  // member of the ring" for such a removal, and the join stuck).
+  61700000146,
 ]
 
 async function assertSeedPasses(seed: number, config?: RunConfig): Promise<void> {

@@ -184,6 +184,30 @@ describe('claimant core', () => {
     assert.equal(!last.ok && last.error, 'bad_parameter')
   })
 
+  it('stages the removal of a joiner of the change under way, for the ring it installs, and a merge keeps it', () => {
+    const committed = commitTransition(threeNodes(), q, ['n4'], 'n1')
+    assert.ok(committed.ok)
+    const staged = stageChange(committed.state, {kind: 'remove', node: 'n4'}, 'n1')
+    assert.ok(staged.ok, staged.ok ? '' : staged.message)
+    assert.deepEqual(staged.state.staged.map((change) => `${change.kind} ${change.node}`), ['remove n4'])
+    // A commit during the change says the removal waits for it.
+    const early = commitTransition(staged.state, q, [], 'n1')
+    assert.equal(!early.ok && early.error, 'ring_in_transition')
+    assert.match(!early.ok ? early.message : '', /The removal of n4 stays staged/)
+    // Gossip with a member that had not heard of it keeps it.
+    assert.deepEqual(mergeRingStates(staged.state, committed.state)?.staged, staged.state.staged)
+    // The install keeps it for the new ring, where the next commit takes n4 out.
+    const installed = installTransition(staged.state, 'n1')
+    assert.deepEqual(installed.members, ['n1', 'n2', 'n3', 'n4'])
+    const removal = commitTransition(installed, q, [], 'n1')
+    assert.ok(removal.ok)
+    assert.deepEqual(removal.state.next?.members, ['n1', 'n2', 'n3'])
+    assert.deepEqual(removal.state.next?.removing, ['n4'])
+    // A node in neither ring is still refused.
+    const stranger = stageChange(committed.state, {kind: 'remove', node: 'n9'}, 'n1')
+    assert.equal(!stranger.ok && stranger.error, 'bad_parameter')
+  })
+
   it('the claimant is the lowest-named member believed up, never one being removed', () => {
     const state = threeNodes()
     assert.equal(claimantOf(state, () => true), 'n1')
