@@ -357,8 +357,11 @@ export class TransferManager {
     // reaches the old homes only, and the release after the install hands those copies on.
     const givenUp = this.givenUp(table)
     const routers = presentMembers(table).filter((member) => !removing.has(member.name) && !givenUp.has(member.name))
-    // One that is down says so: it sees the transition only once it is back.
-    const unaware = routers.filter((member) => member.seenTransition !== next.id).map((member) => (this.deps.isUp?.(member.name) === false ? `${member.name} (down)` : member.name))
+    // One that is down says so (it sees the transition only once it is back), with the way out
+    // should it be lost for good: its removal staged, the transfers no longer wait for it (givenUp).
+    const unaware = routers
+      .filter((member) => member.seenTransition !== next.id)
+      .map((member) => (this.deps.isUp?.(member.name) === false ? `${member.name} (down; if its machine is lost for good, dyn cluster remove ${member.name})` : member.name))
     if (unaware.length > 0) {
       this.allSeen = undefined
       return `members that have not seen the transition yet: ${unaware.join(', ')}`
