@@ -92,7 +92,9 @@ describe('OperationFactory: read', () => {
     assert.equal(read.first.path, `/kv/${keyName(0)}`)
     const readN = setup(only('read'), {quorum: {r: 1}}).factory.next()
     assert.equal(readN.first.path, `/kv/${keyName(0)}?r=1`)
-    const write = setup(only('update'), {quorum: {n: 3, w: 2, dw: 1}}).factory.next()
+    const writing = setup(only('update'), {quorum: {n: 3, w: 2, dw: 1}})
+    writing.contexts.set(keyName(0), 'ctx-loaded')
+    const write = writing.factory.next()
     assert.equal(write.first.path, `/kv/${keyName(0)}?n=3&w=2&dw=1`)
   })
 
@@ -166,18 +168,30 @@ describe('OperationFactory: update', () => {
   })
 
   it('takes its context when its request is made, not when the operation was drawn: an update waiting to be sent carries the answer of one sent before it', () => {
-    const {factory} = setup(only('update'))
+    const {factory, contexts} = setup(only('update'))
+    contexts.set(keyName(0), 'ctx-loaded')
     const first = factory.next()
     const waiting = factory.next()
     assert.equal(waiting.key, first.key)
-    assert.equal('x-dyn-context' in first.first.headers, false)
+    assert.equal(first.first.headers['x-dyn-context'], 'ctx-loaded')
     first.onReply(stored('ctx-after-first'))
     assert.equal(waiting.first.headers['x-dyn-context'], 'ctx-after-first')
   })
 
-  it('writes blind (no context header) when no context is cached for the key', () => {
-    const run = setup(only('update')).factory.next()
-    assert.equal('x-dyn-context' in run.first.headers, false)
+  it('reads a key whose context it has not seen first, and writes with the read context (never blind)', () => {
+    const {factory, contexts} = setup(only('update'))
+    const run = factory.next()
+    assert.equal(run.first.method, 'GET', 'a run with --no-load reads before its first update of a key')
+    const write = expectStep(run.onReply(rawRead('old', 'ctx-read')))
+    assert.equal(write.method, 'PUT')
+    assert.equal(write.headers['x-dyn-context'], 'ctx-read')
+    assert.equal(expectDone(run.onReply(stored('ctx-written'))).outcome, 'ok')
+    // Its context seen, the next update of the key writes at once.
+    assert.equal(contexts.get(keyName(0)), 'ctx-written')
+    assert.equal(factory.next().first.method, 'PUT')
+    // A key that does not exist yet is written with the 404's context, if any.
+    const missing = setup(only('update')).factory.next()
+    assert.equal(expectStep(missing.onReply(notFound)).headers['x-dyn-context'], undefined)
   })
 
   it('a read then an update of the same key carries the read context', () => {
