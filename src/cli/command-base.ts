@@ -9,6 +9,7 @@ import type {DynClient} from '../client/http-client.js'
 import {CommandOutput, internalFailureText, jsonRequested, plainMessage} from './command-output.js'
 import type {ClientFlagValues} from './command-output.js'
 import {exitCodeOf, exitCodes} from './exit-codes.js'
+import {extraArgumentsMessage} from './extra-arguments.js'
 
 export type {ClientFlagValues} from './command-output.js'
 
@@ -53,6 +54,11 @@ export abstract class DynCommand extends Command {
     if (!exiting && error.constructor.name === 'RequiredArgsError' && Array.isArray(error.args)) {
       this.fail(jsonRequested(this.argv), 'bad_usage', this.missingArgsMessage(error.args as Array<{name: string; description?: string}>))
     }
+    // An argument too many (`dyn cluster leave --node X n8`, `dyn put k v extra`): which command
+    // takes what, as the not-found hook says it of `dyn cluster leave n8` (extra-arguments.ts).
+    if (!exiting && error.constructor.name === 'UnexpectedArgsError' && Array.isArray(error.args)) {
+      this.fail(jsonRequested(this.argv), 'bad_usage', this.extraArgsMessage(error.args.map(String)))
+    }
     if (exiting) return super.catch(error)
     const usage = error.oclif?.exit !== undefined
     // In text, a usage error is one line with its code, as every other refusal: oclif's own text
@@ -73,6 +79,19 @@ export abstract class DynCommand extends Command {
   /** `dyn get`, `dyn cluster up`: how this command is typed. */
   private commandLine(): string {
     return `${this.config.bin} ${this.id?.replaceAll(':', ' ') ?? ''}`.trim()
+  }
+
+  /** What the command takes, for `extras` given beyond it, with the rest of the line kept for a suggestion. */
+  private extraArgsMessage(extras: readonly string[]): string {
+    const command = this.constructor as typeof Command
+    const args = Object.entries(command.args ?? {}).map(([name, arg]) => ({name, required: arg.required === true}))
+    const rest = [...this.argv]
+    for (const extra of extras) {
+      const at = rest.lastIndexOf(extra)
+      if (at >= 0) rest.splice(at, 1)
+    }
+    const words = this.id?.replaceAll(':', ' ') ?? ''
+    return extraArgumentsMessage(this.config.bin, {words, args, flags: Object.keys(command.flags ?? {})}, extras, rest)
   }
 
   /** `missing the argument KEY, the key. Use: dyn get KEY [flags] (dyn get --help lists the flags)`. */

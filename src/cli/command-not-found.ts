@@ -6,6 +6,7 @@
 
 import type {Hook} from '@oclif/core'
 import {exitCodes} from './exit-codes.js'
+import {commandBeforeExtras, extraArgumentsMessage} from './extra-arguments.js'
 
 /**
  * Edit distance with adjacent transpositions (optimal string alignment): "gte" is one edit from
@@ -55,6 +56,19 @@ const hook: Hook<'command_not_found'> = async function (options) {
   const separator = options.config.topicSeparator
   const typed = options.id.split(':')
   const toWords = (id: string): string => id.split(':').join(separator)
+  const json = options.id === '--json' || (options.argv?.includes('--json') ?? false)
+  // A real command with a word too many (`cluster leave n8`, `top extra`): oclif reads the word
+  // as part of the command's name when the command declares no arguments. Said as what it is,
+  // before any guess by spelling, which named another command (cluster remove, cluster join).
+  const extra = commandBeforeExtras(typed, options.config.commandIDs.map((id) => id.split(':').join(' ')))
+  const extraCommand = extra === undefined ? undefined : options.config.findCommand(extra.command.split(' ').join(':'))
+  if (extra !== undefined && extraCommand !== undefined) {
+    const shape = {words: toWords(extraCommand.id), args: Object.entries(extraCommand.args ?? {}).map(([name, arg]) => ({name, required: arg.required === true})), flags: Object.keys(extraCommand.flags ?? {})}
+    const message = extraArgumentsMessage(options.config.bin, shape, extra.extras, options.argv ?? [])
+    if (json) process.stdout.write(`${JSON.stringify({ok: false, error: 'bad_usage', message}, null, 2)}\n`)
+    else process.stderr.write(`${options.config.bin}: ${message} [bad_usage]\n`)
+    this.exit(exitCodes.usage)
+  }
   const candidates = [...new Set([...options.config.commandIDs, ...options.config.topics.map((topic) => topic.name)])].map(toWords)
   const suggestion = nearestCommand(typed, candidates)
   const bin = options.config.bin
@@ -70,7 +84,7 @@ const hook: Hook<'command_not_found'> = async function (options) {
         ? `"${shown}" is not a ${bin} command; ${bin} ${topic.name} has ${topicCommands.map((id) => id.slice(topic.name.length + 1)).join(', ')} (${bin} help ${topic.name} says what each does)`
         : `"${shown}" is not a ${bin} command; run ${bin} help for the list`
   // `dyn --json` reaches here with --json as the command's id.
-  if (options.id === '--json' || (options.argv?.includes('--json') ?? false)) {
+  if (json) {
     process.stdout.write(`${JSON.stringify({ok: false, error: 'unknown_command', message, ...(suggestion === undefined ? {} : {suggestion})}, null, 2)}\n`)
   } else {
     process.stderr.write(`${bin}: ${message} [unknown_command]\n`)

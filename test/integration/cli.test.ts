@@ -731,7 +731,7 @@ describe('dyn CLI', () => {
       [['get', 'k', '--bogus', '--json'], /Nonexistent flag: --bogus/],
       [['get', '--json'], /missing the argument KEY/],
       [['get', 'k', '-r', 'abc', '--json'], /integer/],
-      [['put', 'k', 'v', 'extra', '--json'], /Unexpected argument/],
+      [['put', 'k', 'v', 'extra', '--json'], /dyn put takes at most 2 arguments, and "extra" is one more/],
       [['ring', '--json', '--timeout', '0'], /greater than or equal to 1/],
     ]
     for (const [args, message] of usage) {
