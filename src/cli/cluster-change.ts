@@ -80,10 +80,16 @@ export function formatPlan(plan: PlanBody): string {
 /**
  * A staged change's answer as text (dyn cluster leave, remove): the plan, and how to apply it
  * while anything is staged. A removal that withdrew a join stages nothing (its note says no
- * commit is needed), and once ended with "apply it with: dyn cluster commit" all the same.
+ * commit is needed), and once ended with "apply it with: dyn cluster commit" all the same. A plan
+ * without the ring it would make (`members`) is one the claimant could not make now: a ring
+ * change still moves data, which its note says, and a commit now would be refused
+ * (ring_in_transition). It once ended with "apply it with: dyn cluster commit" below that note.
  */
 export function formatStaged(plan: PlanBody): string {
-  return (plan.staged ?? []).length === 0 ? formatPlan(plan) : `${formatPlan(plan)}apply it with: dyn cluster commit\n`
+  const staged = plan.staged ?? []
+  if (staged.length === 0) return formatPlan(plan)
+  if (plan.members === undefined) return `${formatPlan(plan)}${changesText(staged)} ${staged.length === 1 ? 'is' : 'are'} staged; commit with dyn cluster commit once the ring change under way has finished (dyn cluster status shows its transfers)\n`
+  return `${formatPlan(plan)}apply it with: dyn cluster commit\n`
 }
 
 /**

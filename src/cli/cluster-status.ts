@@ -329,12 +329,15 @@ export function localStatusVerdict(status: ClusterStatus, left: ReadonlySet<stri
   }
   // All serve, on different rings: a change still spreading by gossip.
   if (!agreed) return {ok: false, error: 'ring_not_agreed', message: `the cluster is not fully up: the nodes do not agree on the ring yet (a ring change, or a restart, still spreading by gossip); ask again in a few seconds${others}`}
-  // Another member is down: the folder cannot start it.
+  // Another member is down: the folder cannot start it. Each removal is written out with the
+  // member's name, ready to paste (it once read "dyn cluster remove NAME").
   const names = otherDown.map((member) => member.name).join(', ')
+  const through = status.nodes.find((node) => node.serving)?.address ?? 'HOST:PORT'
+  const removals = otherDown.map((member) => `dyn cluster remove ${member.name} --node ${through}`).join('; ')
   return {
     ok: false,
     error: 'members_down',
-    message: `the cluster is not fully up: other member(s) down: ${names}, not started from this folder; start ${otherDown.length === 1 ? 'it' : 'them'} again where ${otherDown.length === 1 ? 'it runs' : 'they run'} (dyn start on ${otherDown.length === 1 ? 'its' : 'their'} data folder), or, if gone for good, remove ${otherDown.length === 1 ? 'it' : 'each'}: dyn cluster remove NAME --node ${status.nodes.find((node) => node.serving)?.address ?? 'HOST:PORT'}`,
+    message: `the cluster is not fully up: other member(s) down: ${names}, not started from this folder; start ${otherDown.length === 1 ? 'it' : 'them'} again where ${otherDown.length === 1 ? 'it runs' : 'they run'} (dyn start on ${otherDown.length === 1 ? 'its' : 'their'} data folder), or, if gone for good, remove ${otherDown.length === 1 ? 'it' : 'each'}: ${removals}`,
   }
 }
 
@@ -348,7 +351,7 @@ export function remoteStatusVerdict(status: RemoteClusterStatus): StatusVerdict 
   const problems: Array<{code: StatusProblemCode; text: string; todo: string}> = []
   // Some member does not answer: started again on its machine, or removed when gone for good.
   if (silent.length > 0) {
-    problems.push({code: 'nodes_not_serving', text: `${silent.join(', ')} ${silent.length === 1 ? 'does' : 'do'} not answer`, todo: 'start a member that does not answer again on its machine (dyn start on its data folder), or, if it is gone for good, remove it (dyn cluster remove NAME)'})
+    problems.push({code: 'nodes_not_serving', text: `${silent.join(', ')} ${silent.length === 1 ? 'does' : 'do'} not answer`, todo: `start a member that does not answer again on its machine (dyn start on its data folder), or, if it is gone for good, remove it (${silent.map((name) => `dyn cluster remove ${name} --node ${status.node}`).join('; ')})`})
   }
   // All answer, on different rings: a change still spreading by gossip.
   if (silent.length === 0 && !status.agreed) problems.push({code: 'ring_not_agreed', text: 'the nodes do not agree on the ring yet', todo: 'ask again in a few seconds, while the ring change spreads by gossip'})

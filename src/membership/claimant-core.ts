@@ -224,7 +224,14 @@ export function stageChange(
   const staged = state.staged.find((existing) => existing.node === change.node)
   if (staged !== undefined) {
     const instead = staged.kind === change.kind ? '' : `; to ${change.kind === 'leave' ? 'make it leave' : 'remove it'} instead, drop the staged ${staged.kind} with dyn cluster clear first`
-    return {ok: false, error: 'already_leaving', message: `the ${staged.kind === 'leave' ? 'leave' : 'removal'} of ${change.node} is already staged, not yet committed: apply it with dyn cluster commit (dyn cluster plan shows what moves)${instead}`}
+    // During a ring change a commit takes only leavers' removals (takeOverLeavers): anything
+    // else staged is committed once the change has finished, and "apply it with dyn cluster
+    // commit" would send the operator to a refusal.
+    const apply =
+      state.next === undefined || stagedLeaverRemovals(state).includes(change.node)
+        ? 'apply it with dyn cluster commit (dyn cluster plan shows what moves)'
+        : `commit it with dyn cluster commit once the ring change ${state.next.id} has finished moving data (dyn cluster status shows its transfers)`
+    return {ok: false, error: 'already_leaving', message: `the ${staged.kind === 'leave' ? 'leave' : 'removal'} of ${change.node} is already staged, not yet committed: ${apply}${instead}`}
   }
   const next = state.next
   if (change.kind === 'remove' && isLeaving(state, change.node)) {

@@ -342,7 +342,14 @@ describe('claimant core: each decision exactly', () => {
     assert.equal(second.state.version, 6)
     const twice = stageChange(first.state, {kind: 'remove', node: 'b'}, 'a')
     assert.equal(!twice.ok && twice.error, 'already_leaving')
-    assert.match(!twice.ok ? twice.message : '', /the leave of b is already staged, not yet committed: .*dyn cluster commit.*dyn cluster clear/)
+    assert.match(!twice.ok ? twice.message : '', /the leave of b is already staged, not yet committed: apply it with dyn cluster commit.*dyn cluster clear/)
+    // During a ring change (d joining), a commit would be refused (ring_in_transition): the
+    // refusal says the staged leave is committed once that change has finished.
+    const moving: RingState = {...first.state, next: {id: '9.a', members: ['a', 'b', 'c', 'd'], owners: first.state.owners, removing: []}}
+    const duringChange = stageChange(moving, {kind: 'leave', node: 'b'}, 'a')
+    assert.equal(!duringChange.ok && duringChange.error, 'already_leaving')
+    assert.match(!duringChange.ok ? duringChange.message : '', /the leave of b is already staged, not yet committed: commit it with dyn cluster commit once the ring change 9\.a has finished moving data/)
+    assert.doesNotMatch(!duringChange.ok ? duringChange.message : '', /apply it with/)
     // With b and c staged to go, a is the last member: it may not go as well.
     const last = stageChange(second.state, {kind: 'leave', node: 'a'}, 'a')
     assert.equal(!last.ok && last.error, 'bad_parameter')

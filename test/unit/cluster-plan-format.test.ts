@@ -46,4 +46,11 @@ describe('cluster plan text', () => {
     assert.match(withdrawn, /^claimant n1, ring version 3\nstaged changes: none\nthe join of n9 was withdrawn: .*no commit is needed\n$/)
     assert.doesNotMatch(withdrawn, /apply it with/)
   })
+
+  it('during a ring change, says a staged leave is committed once that change has finished, not "apply it with" a commit that is refused', () => {
+    const note = 'the ring change 10.n1 is still moving data; wait until dyn cluster status shows no transfers'
+    const text = formatStaged({claimant: 'n1', ringVersion: 10, staged: [{kind: 'leave', node: 'n2'}], note})
+    assert.equal(text, `claimant n1, ring version 10\nstaged changes: leave n2\n${note}\nleave n2 is staged; commit with dyn cluster commit once the ring change under way has finished (dyn cluster status shows its transfers)\n`)
+    assert.doesNotMatch(text, /apply it with/)
+  })
 })

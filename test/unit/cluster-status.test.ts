@@ -143,7 +143,11 @@ describe('dyn cluster status --dir: the verdict', () => {
     const down = localStatusVerdict(folderStatus([folderNode('n1'), folderNode('n2')], [other('n6', 'valid', false)]), new Set(), true)
     assert.ok(!down.ok)
     assert.equal(down.error, 'members_down')
-    assert.match(down.message, /other member\(s\) down: n6, not started from this folder; start it again where it runs .*dyn cluster remove NAME --node 127\.0\.0\.1:7071$/)
+    assert.match(down.message, /other member\(s\) down: n6, not started from this folder; start it again where it runs .*dyn cluster remove n6 --node 127\.0\.0\.1:7071$/)
+    // Several: each removal written out with its name (the hint once read "dyn cluster remove NAME").
+    const two = localStatusVerdict(folderStatus([folderNode('n1'), folderNode('n2')], [other('n6', 'valid', false), other('n7', 'valid', false)]), new Set(), true)
+    assert.match(two.message, /remove each: dyn cluster remove n6 --node 127\.0\.0\.1:7071; dyn cluster remove n7 --node 127\.0\.0\.1:7071$/)
+    assert.doesNotMatch(two.message, /NAME/)
   })
 
   it('a node of the folder that left is stopped by design: the rest serving is ok', () => {
@@ -159,6 +163,7 @@ describe('dyn cluster status --node: the verdict', () => {
     assert.ok(!paused.ok)
     assert.equal(paused.error, 'nodes_not_serving')
     assert.match(paused.message, /^asked through n1 \(10\.0\.0\.1:8070\): the cluster is not fully up: n3 does not answer; seen down by some node: n3\. To bring it up: start a member that does not answer again/)
+    assert.match(paused.message, /if it is gone for good, remove it \(dyn cluster remove n3 --node 10\.0\.0\.1:8070\)/)
     const cut = remoteStatusVerdict(describeGathered('10.0.0.2:8070', {node: 'n2', members: [answered('n1', {n3: 'down'}), answered('n2', {}), answered('n3', {})]}))
     assert.ok(!cut.ok)
     assert.equal(cut.error, 'members_down')
