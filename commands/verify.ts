@@ -45,14 +45,17 @@ Exit codes: 0 no acknowledged add lost and the replicas converged; 1 an acknowle
   async run(): Promise<void> {
     const {flags} = await this.parse(Verify)
     const kinds = flags.faults === 'none' ? [] : flags.faults.split(',').map((kind) => kind.trim())
+    // The two flags are read apart, and both refusals said at once, as runVerify says its own.
+    const refusals: string[] = []
     const unknown = kinds.find((kind) => !(faultKinds as readonly string[]).includes(kind))
-    if (unknown !== undefined) this.fail(flags.json, 'bad_parameter', `--faults: unknown fault kind "${unknown}"; use some of ${faultKinds.join(', ')}, or none`)
+    if (unknown !== undefined) refusals.push(`--faults: unknown fault kind "${unknown}"; use some of ${faultKinds.join(', ')}, or none`)
     const seconds = flags['fault-seconds'].split(',').map(Number)
     // Whole milliseconds, as the nemesis draws the length of each fault.
     const [faultMsMin, faultMsMax] = seconds.map((s) => Math.round(s * 1000))
     if (seconds.length !== 2 || !Number.isFinite(faultMsMin) || !Number.isFinite(faultMsMax) || (faultMsMin as number) < 1 || (faultMsMax as number) < (faultMsMin as number)) {
-      this.fail(flags.json, 'bad_parameter', `--fault-seconds "${flags['fault-seconds']}": give MIN,MAX in seconds, 0.001 <= MIN <= MAX (for example 3,8)`)
+      refusals.push(`--fault-seconds "${flags['fault-seconds']}": give MIN,MAX in seconds, 0.001 <= MIN <= MAX (for example 3,8)`)
     }
+    if (refusals.length > 0) this.fail(flags.json, 'bad_parameter', refusals.join('; '))
     if (process.platform !== 'linux') this.fail(flags.json, 'bad_parameter', `dyn verify needs Linux (127.0.0.2 on the loopback interface); this is ${process.platform}`)
     const seed = flags.seed ?? Math.floor(Math.random() * 2 ** 32)
     const log = (line: string): void => {

@@ -70,6 +70,32 @@ export function checkRunLength(options: Pick<NemesisOptions, 'durationMs' | 'kin
   }
 }
 
+/**
+ * Every check of a run's flags that needs no node, said together in one refusal, so that a user
+ * fixes them all at once: the cluster in `dir` (flags that contradict it), the faults a folder
+ * made by dyn cluster up can take (kill and pause only: its links do not pass through verify's
+ * proxy), and the run's length. The length is checked for the faults the run could have once the
+ * first refusal is followed: `--duration 30` on such a folder was refused for being too short
+ * for all five kinds ("use --duration 51"), and that run then refused for its link faults, after
+ * which 30 s would have done for kill and pause. `existing` is the cluster `dir` holds, if any.
+ */
+export function checkRunFlags(dir: string, existing: LocalCluster | undefined, given: VerifyClusterFlags, run: Pick<NemesisOptions, 'durationMs' | 'kinds' | 'faultMsMin' | 'faultMsMax' | 'gapMs'>): Result<{plan: VerifyClusterPlan}> {
+  const refusals: string[] = []
+  const planned = planVerifyCluster(dir, existing, given)
+  if (!planned.ok) refusals.push(planned.message)
+  // A folder's cluster of dyn cluster up (verify's own advertise its proxy's address).
+  const links = existing !== undefined && existing.advertiseHost === undefined ? run.kinds.filter((kind) => linkFaultKinds.includes(kind)) : []
+  const kinds = run.kinds.filter((kind) => !links.includes(kind))
+  if (links.length > 0) {
+    const instead = kinds.length === 0 ? 'none' : kinds.join(',')
+    refusals.push(`${dir} holds a cluster made by dyn cluster up, whose nodes talk to each other directly: verify can only kill and pause them, not ${links.join(', ')}. Use --faults ${instead}, or leave out --dir to let verify start a cluster whose links pass through its proxy`)
+  }
+  const length = checkRunLength({...run, kinds})
+  if (!length.ok) refusals.push(links.length > 0 ? `with --faults ${kinds.join(',')}, ${length.message}` : length.message)
+  if (refusals.length > 0 || !planned.ok) return {ok: false, error: 'bad_parameter', message: refusals.length === 1 ? (refusals[0] as string) : refusals.map((refusal, i) => `(${i + 1}) ${refusal}`).join('; ')}
+  return planned
+}
+
 /** The longest run `dyn verify --duration` takes, in seconds (commands/verify.ts). */
 export const verifyDurationSecondsMax = 3600
 

@@ -38,7 +38,7 @@ import {localClusterRoutes, localProxyHost, startFaultProxy} from './fault-proxy
 import type {FaultProxy} from './fault-proxy.js'
 import {describeFault, nemesisSchedule, quietStartMsOf} from './nemesis.js'
 import type {FaultEvent, FaultKind} from './nemesis.js'
-import {checkRunLength, checkVerifyMembers, notFaultedOf, notFaultedText, planVerifyCluster, verifyMembers} from './verify-plan.js'
+import {checkRunFlags, checkVerifyMembers, notFaultedOf, notFaultedText, verifyMembers} from './verify-plan.js'
 import type {ListedMember, VerifyMember, VerifyMembers} from './verify-plan.js'
 
 /** Where the nodes of a verify cluster are told to reach each other: the proxy's side of loopback. */
@@ -108,24 +108,20 @@ const convergencePollMs = 500
 
 export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
   const {log} = options
-  // Refused before anything starts: a run too short for the faults asked, or flags that a folder's
-  // cluster contradicts, would check something else than what was asked and could still pass.
-  const runLength = checkRunLength(options)
-  if (!runLength.ok) throw new DynError(runLength.error, runLength.message)
-  const dir = path.resolve(options.dir ?? (await mkdtemp(path.join(tmpdir(), 'dyn-verify-'))))
-  const existing = await readCluster(dir)
-  const planned = planVerifyCluster(dir, existing, {nodeCount: options.nodeCount, conflict: options.conflict})
+  // Refused before anything starts: a run too short for the faults asked, faults a folder's
+  // cluster cannot take, or flags that it contradicts, would check something else than what was
+  // asked and could still pass. All said in one refusal (checkRunFlags), and before a temporary
+  // folder is made, which a refusal would leave behind.
+  const existing = options.dir === undefined ? undefined : await readCluster(path.resolve(options.dir))
+  const planned = checkRunFlags(path.resolve(options.dir ?? '.'), existing, {nodeCount: options.nodeCount, conflict: options.conflict}, options)
   if (!planned.ok) throw new DynError(planned.error, planned.message)
+  const dir = path.resolve(options.dir ?? (await mkdtemp(path.join(tmpdir(), 'dyn-verify-'))))
   const {plan} = planned
   // A --dir that holds no cluster yet must be one a new cluster may be made in (dyn cluster up's
   // rule: not a folder of a user's own files), which is said before anything starts.
   if (existing === undefined && options.dir !== undefined) {
     const refusal = await newClusterFolderRefusal(options.dir, localNodeNames(plan.nodeCount))
     if (refusal !== undefined) throw new DynError('bad_parameter', refusal)
-  }
-  const wantsLinks = options.kinds.some((kind) => kind === 'partition' || kind === 'isolate' || kind === 'one-way')
-  if (existing !== undefined && existing.advertiseHost === undefined && wantsLinks) {
-    throw new DynError('bad_parameter', `${dir} holds a cluster made by dyn cluster up, whose nodes talk to each other directly: verify can only kill and pause them. Use --faults kill,pause, or leave out --dir to let verify start a cluster whose links pass through its proxy`)
   }
   // A folder whose nodes serve TLS is reached over HTTPS and mutual TLS on the internode port
   // with the folder's own files, read and checked before anything starts.

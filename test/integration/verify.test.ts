@@ -110,6 +110,10 @@ describe('dyn verify', () => {
     assert.equal(short.code, 2)
     assert.equal(JSON.parse(short.stdout).error, 'bad_parameter')
     assert.match(JSON.parse(short.stdout).message, /Use --duration 9 or more/)
+    // Two bad flags: both said in one refusal (the second was said only once the first was fixed).
+    const both = await runDyn(['verify', '--faults', 'kill,flood', '--fault-seconds', '5,2'])
+    assert.equal(both.code, 2)
+    assert.match(both.stderr, /--faults: unknown fault kind "flood".*; --fault-seconds "5,2": give MIN,MAX/)
   })
 
   it('judges a folder\'s cluster by its own settings: flags that contradict them are refused, before starting anything', async () => {

@@ -6,7 +6,7 @@ import {describe, it} from 'node:test'
 import {localClusterSettings} from '../../src/cli/local-cluster.js'
 import type {LocalCluster} from '../../src/cli/local-cluster.js'
 import {nemesisSchedule} from '../../src/verify/nemesis.js'
-import {checkRunLength, checkVerifyMembers, planVerifyCluster, verifyMembers, verifyNodeCountDefault} from '../../src/verify/verify-plan.js'
+import {checkRunFlags, checkRunLength, checkVerifyMembers, planVerifyCluster, verifyMembers, verifyNodeCountDefault} from '../../src/verify/verify-plan.js'
 import {seededRandom} from '../../src/clock.js'
 
 const dir = '/tmp/dyn-verify-plan'
@@ -108,6 +108,34 @@ describe('a run long enough for the faults asked', () => {
     assert.equal(checkRunLength({...defaults, durationMs: 60_000, kinds: every}).ok, true)
     assert.equal(checkRunLength({faultMsMin: 2000, faultMsMax: 4000, gapMs: 1000, durationMs: 30_000, kinds: every}).ok, true)
     assert.equal(checkRunLength({...defaults, durationMs: 30_000, kinds: ['kill', 'pause']}).ok, true)
+  })
+})
+
+describe('every refusal of the flags at once', () => {
+  const defaults = {faultMsMin: 3000, faultMsMax: 8000, gapMs: 2000}
+  const every = ['kill', 'pause', 'partition', 'isolate', 'one-way'] as const
+
+  it('a folder of dyn cluster up and --duration 30: refused for the link faults only, since 30 s holds kill and pause (it was "use --duration 51", then the faults)', () => {
+    const refused = checkRunFlags(dir, folder(3, {}), {}, {...defaults, durationMs: 30_000, kinds: every})
+    assert.ok(!refused.ok)
+    assert.equal(refused.error, 'bad_parameter')
+    assert.match(refused.message, /holds a cluster made by dyn cluster up, .*not partition, isolate, one-way\. Use --faults kill,pause, or leave out --dir/)
+    assert.doesNotMatch(refused.message, /--duration/)
+  })
+
+  it('says the folder, the faults and the length together, the length for the faults that remain', () => {
+    const refused = checkRunFlags(dir, folder(3, {}), {nodeCount: 5}, {...defaults, durationMs: 10_000, kinds: every})
+    assert.ok(!refused.ok)
+    assert.match(refused.message, /^\(1\) .*--nodes.*; \(2\) .*Use --faults kill,pause.*; \(3\) with --faults kill,pause, --duration 10 is too short .*\(kill, pause\).*Use --duration 20 or more/)
+  })
+
+  it('without a folder, the length alone; and a run that fits is planned as before', () => {
+    const short = checkRunFlags(dir, undefined, {}, {...defaults, durationMs: 30_000, kinds: every})
+    assert.ok(!short.ok)
+    assert.match(short.message, /^--duration 30 is too short .*Use --duration 51 or more/)
+    const fits = checkRunFlags(dir, folder(3, {}), {}, {...defaults, durationMs: 30_000, kinds: ['kill', 'pause']})
+    assert.ok(fits.ok)
+    assert.deepEqual(fits.plan, {nodeCount: 3, conflict: 'siblings'})
   })
 })
 
