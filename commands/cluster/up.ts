@@ -12,6 +12,7 @@ import type {UpResult} from '../../src/cli/local-cluster.js'
 import {describeSettings} from '../../src/cli/cluster-status.js'
 import {counted, warn} from '../../src/cli/format.js'
 import {warnOnWeakQuorum} from '../../src/cli/quorum-check.js'
+import {presentMemberCount, upSummaryText} from '../../src/cli/up-summary.js'
 
 export default class ClusterUp extends DynCommand {
   static override summary = 'Start a local cluster of K detached nodes, or the nodes of one that do not run, and wait until they agree on the ring.'
@@ -130,18 +131,8 @@ ${exitCodesHelp}`
       })
       return
     }
-    const members = cluster.nodes.length - cluster.left.length
-    const ran = cluster.alreadyRunning
-    const what =
-      cluster.started.length === 0
-        ? `all ${members} nodes were running already; started none`
-        : ran.length === 0
-          ? `started ${counted(cluster.started.length, 'node')}`
-          : `started ${cluster.started.join(', ')}; ${ran.join(', ')} ${ran.length === 1 ? 'was' : 'were'} running already and left alone`
-    const gone = cluster.left.length === 0 ? '' : `; ${cluster.left.join(', ')} left the cluster and ${cluster.left.length === 1 ? 'was' : 'were'} not started`
-    const machines = localMachineCount(cluster)
-    const onMachines = machines === members ? '' : ` on ${counted(machines, 'machine')}`
-    process.stdout.write(`cluster of ${members}${onMachines} ready in ${flags.dir} (${what}${gone}); talk to it with --node ${scheme}${cluster.host}:${first?.port}${caFile === undefined ? '' : ` --tls-ca ${caFile}`}, stop it with: dyn cluster down --dir ${flags.dir}\n`)
+    const summary = upSummaryText({dir: flags.dir, started: cluster.started, alreadyRunning: cluster.alreadyRunning, left: cluster.left, machines: localMachineCount(cluster), clusterMembers: view?.ok === true ? presentMemberCount(view.body) : undefined})
+    process.stdout.write(`${summary}; talk to it with --node ${scheme}${cluster.host}:${first?.port}${caFile === undefined ? '' : ` --tls-ca ${caFile}`}, stop this folder's nodes with: dyn cluster down --dir ${flags.dir}\n`)
     if (clientCaFile !== undefined) process.stdout.write(`its nodes serve only clients with a certificate of ${clientCaFile}: give yours with --tls-cert and --tls-key (or DYN_TLS_CERT and DYN_TLS_KEY)\n`)
     if (secretFile !== undefined) process.stdout.write(`its nodes prove the secret in ${secretFile} to each other; a node started by hand joins with --secret-file ${secretFile}\n`)
   }

@@ -471,7 +471,7 @@ describe('dyn CLI', () => {
   it('cluster up on a folder whose cluster runs starts nothing', async () => {
     const again = await runDyn(['cluster', 'up', '--nodes', '3', '--dir', c.dir])
     assert.equal(again.code, 0, again.stderr)
-    assert.match(again.stdout, /all 3 nodes were running already; started none/)
+    assert.match(again.stdout, /^3 of this folder's nodes running and ready in .* \(all were running already; started none\); the cluster has 3 members;/)
   })
 
   // Item 6: node addresses and exit codes.

@@ -191,7 +191,7 @@ describe('dyn cluster up|down|status', () => {
     const identities = (await readFile(n2.logFile, 'utf8')).split('\n').filter((line) => line.includes('identity n2.'))
     assert.match(identities.at(-1) ?? '', /\(incarnation 2\)/)
     assert.notEqual((await getJson(c.url(1, '/health'))).body.actor, actor, 'every start takes a new epoch')
-    assert.match((await runDyn(['cluster', 'up', '--dir', c.dir])).stdout, /all 2 nodes were running already; started none/)
+    assert.match((await runDyn(['cluster', 'up', '--dir', c.dir])).stdout, /^2 of this folder's nodes running and ready in .* \(all were running already; started none\); the cluster has 2 members;/)
 
     // A node joined by hand is a member the folder does not know: status names it.
     await startHandNode(t, ['--name', 'extra', '--data', path.join(c.dir, 'extra'), '--seeds', `${c.cluster.host}:${n1.rpcPort}`, ...secretArgs(c.dir)])

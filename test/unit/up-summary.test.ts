@@ -1,0 +1,29 @@
+/**
+ * The last line of `dyn cluster up` (src/cli/up-summary.ts): the folder's running nodes, counted
+ * as the folder's, and the cluster's members as a live member lists them. It read "cluster of 2
+ * ready" of a cluster of four members, and "cluster of 1 ready ... (all 1 nodes were running
+ * already)" of one of three.
+ */
+import assert from 'node:assert/strict'
+import {describe, it} from 'node:test'
+import {presentMemberCount, upSummaryText} from '../../src/cli/up-summary.js'
+
+describe('dyn cluster up: the ready line', () => {
+  it('counts the folder\'s nodes as such, and the members a live node lists, without those that left', () => {
+    const members = presentMemberCount({members: [{name: 'n1', status: 'valid'}, {name: 'n2', status: 'valid'}, {name: 'n3', status: 'left'}, {name: 'n4', status: 'valid'}, {name: 'n5', status: 'leaving'}]})
+    assert.equal(members, 4)
+    const text = upSummaryText({dir: '.dyn/demo', started: ['n2'], alreadyRunning: ['n1'], left: ['n3'], machines: 2, clusterMembers: members})
+    assert.equal(text, "2 of this folder's nodes running and ready in .dyn/demo (started n2; n1 was running already and left alone; n3 left the cluster and was not started); the cluster has 4 members")
+    assert.doesNotMatch(text, /cluster of/)
+  })
+
+  it('says one node running already as one, and nothing of the cluster\'s size when no member said it', () => {
+    assert.equal(upSummaryText({dir: 'd', started: [], alreadyRunning: ['n1'], left: ['n2', 'n3'], machines: 1, clusterMembers: undefined}), "1 of this folder's nodes running and ready in d (it was running already; started none; n2, n3 left the cluster and were not started)")
+    assert.equal(presentMemberCount(undefined), undefined)
+    assert.equal(presentMemberCount({}), undefined)
+  })
+
+  it('names the machines when nodes share them', () => {
+    assert.match(upSummaryText({dir: 'd', started: ['n1', 'n2', 'n3', 'n4'], alreadyRunning: [], left: [], machines: 2, clusterMembers: 4}), /^4 of this folder's nodes running on 2 machines and ready in d \(started n1, n2, n3, n4\); the cluster has 4 members$/)
+  })
+})
