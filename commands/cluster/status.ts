@@ -108,6 +108,7 @@ function nodeEnvironmentValue(): string | undefined {
 /** How a node is, in a few words: serving (its members, ring and anti-entropy), left, or what is wrong. */
 function stateText(node: NodeStatus, left: ReadonlySet<string>): string {
   if (node.serving) return `serving, ${node.members} members, ring ${node.ringHash}${antiEntropyText(node)}${node.startedElsewhere === true ? '; started outside this folder (by hand): dyn cluster down does not stop it' : ''}`
+  if (node.departure === 'removed') return 'removed from the cluster (its last run stopped on learning it); dyn cluster up does not start it'
   return left.has(node.name) ? 'left the cluster' : (node.problem ?? 'stopped')
 }
 

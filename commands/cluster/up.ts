@@ -98,7 +98,8 @@ ${exitCodesHelp}`
       if (error instanceof NodeExitedError) this.fail(flags.json, error.code, error.message, error.details)
       this.failFromError(flags.json, error)
     }
-    const first = cluster.nodes.find((node) => node.left !== true)
+    // A node that runs: one that left, or stopped on learning it was removed, answers nothing.
+    const first = cluster.nodes.find((node) => !cluster.left.includes(node.name))
     const client = localNodeClient(cluster, `${cluster.host}:${first?.port}`, 2000)
     const caFile = localClusterCaFile(cluster)
     const clientCaFile = localClusterClientCaFile(cluster)

@@ -12,9 +12,9 @@ import type {AntiEntropySummary} from '../antientropy/anti-entropy-subsystem.js'
 import {DynClient} from '../client/http-client.js'
 import {assert, DynError, type ErrorCode} from '../errors.js'
 import type {GatheredStatus, MemberStatusEntry} from '../node/status-subsystem.js'
-import type {HealthView, LocalCluster, LocalNode, NodeEnding} from './local-cluster.js'
+import type {Departure, HealthView, LocalCluster, LocalNode, NodeEnding} from './local-cluster.js'
 import {failureText} from './command-output.js'
-import {clusterFileName, describeEnding, isNodeDataFolder, isNodeProcess, localClusterCaFile, localClusterClientCaFile, localClusterTlsProblem, localNodeClient, nodeEnding, nodeFailure, nodesStartedElsewhere, probe, probeTimeoutMs} from './local-cluster.js'
+import {clusterFileName, describeEnding, isNodeDataFolder, isNodeProcess, nodeDeparture, localClusterCaFile, localClusterClientCaFile, localClusterTlsProblem, localNodeClient, nodeEnding, nodeFailure, nodesStartedElsewhere, probe, probeTimeoutMs} from './local-cluster.js'
 import {leftMembers, nodeTransfersOf, type NodeTransfers} from './transfer-status.js'
 
 /** How a node of the folder is: serving as itself, running but not answering, exited, stopped, or gone from the cluster (left or removed). */
@@ -46,6 +46,12 @@ export interface NodeStatus {
    * back after a leave): `pid` is that process's, and dyn cluster down does not stop it.
    */
   readonly startedElsewhere?: true
+  /**
+   * How a node that does not run is gone from the cluster, as its own last run said (state
+   * `left`): `removed` when it stopped on learning it was removed, `left` when it handed off and
+   * exited. Absent when a serving member said it (or the folder recorded it).
+   */
+  readonly departure?: Departure
 }
 
 /** A member some node reports that the folder did not start (a node joined by hand). */
@@ -128,6 +134,9 @@ async function nodeStatus(cluster: LocalCluster, node: LocalNode, tlsProblem: st
     }
     if (node.left === true) return {...base, running: false, serving: false, state: 'left'}
     if (node.pid === undefined) return {...base, running: false, serving: false, state: 'stopped'}
+    // Its own last run says it left or was removed: not a node to start again (up does not).
+    const departure = nodeDeparture(node)
+    if (departure !== undefined) return {...base, running: false, serving: false, state: 'left', departure}
     const ended = nodeEnding(node)
     const failure = nodeFailure(node, ended)
     const failed = failure === undefined ? {} : {nodeError: failure.code, nodeMessage: failure.message}
@@ -311,6 +320,11 @@ export function localStatusVerdict(status: ClusterStatus, left: ReadonlySet<stri
   const others = otherMembersText(status.otherMembers, left)
   const otherDown = status.otherMembers.filter((member) => !member.up && member.status !== 'left' && !left.has(member.name))
   const notServing = status.nodes.filter((node) => !node.serving && !left.has(node.name))
+  // Every node of the folder gone from the cluster: up starts none of them, and the cluster, if
+  // it lives on, does so in members started elsewhere, which only they can show.
+  if (status.nodes.every((node) => node.state === 'left' || left.has(node.name))) {
+    return {ok: false, error: 'cluster_stopped', message: `every node of ${status.dir} has left the cluster or was removed, so dyn cluster up starts none of them; if the cluster lives on in members started elsewhere, ask one of them: dyn cluster status --node HOST:PORT${others}`}
+  }
   // Every node of the folder stopped or gone: nothing to ask, start it.
   if (status.nodes.every((node) => node.state === 'stopped' || node.state === 'left')) return {ok: false, error: 'cluster_stopped', message: `the cluster is stopped; start it with: ${up}`}
   // Every node of the folder serves one ring, and no other member is down.

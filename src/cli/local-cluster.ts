@@ -20,6 +20,7 @@ import {DynClient} from '../client/http-client.js'
 import type {ClientTls} from '../client/http-client.js'
 import {DynError} from '../errors.js'
 import {clusterSecretFileName, writeNewSecretFile} from '../node/cluster-secret.js'
+import {leftClusterLogLine} from '../node/log-lines.js'
 import type {CreationSettings} from './cluster-settings.js'
 import {checkCreationSettings, creationSettingsArgs, creationSettingsDefault, settingFlags} from './cluster-settings.js'
 import {portsInUse} from './ports.js'
@@ -301,10 +302,18 @@ export async function clusterUp(options: UpOptions, log: (line: string) => void)
   await localClusterNodeTls(cluster, tlsArgsOf(options.startArgs) === undefined ? dir : undefined)
   // A node that left the cluster would only find out again that it left, and exit: ask a
   // running member which nodes left before starting any.
-  await learnLeft(cluster, alreadyRunning)
+  const asked = await learnLeft(cluster, alreadyRunning)
+  // With no running member to ask, a node's own last run says whether it left or was removed:
+  // such a node is not started (it would only learn it again, and exit). Not recorded, since a
+  // member's word is newer: a member that lists it again (it joined again by hand) wins next time.
+  const departed = new Map(asked ? [] : cluster.nodes.filter((node) => node.left !== true).flatMap((node) => {
+    const departure = nodeDeparture(node)
+    return departure === undefined ? [] : [[node, departure] as const]
+  }))
   // A node marked left is started too if the first node started finds it joined again since
   // (startMissing decides then); its ports are checked only then, since it may never start.
-  const missing = cluster.nodes.filter((node) => !alreadyRunning.includes(node) && (node.left !== true || node.leftIncarnation !== undefined))
+  const missing = cluster.nodes.filter((node) => !alreadyRunning.includes(node) && !departed.has(node) && (node.left !== true || node.leftIncarnation !== undefined))
+  if (alreadyRunning.length === 0 && missing.every((node) => node.left === true)) throw allDepartedError(options.dir, cluster, departed)
   for (const node of alreadyRunning) log(`${node.name} (pid ${node.pid}) is running; left alone`)
   const portsAdvice = options.portsInUseAdvice ?? portsInUseAdviceDefault
   const startingNow = missing.filter((node) => node.left !== true)
@@ -323,10 +332,21 @@ export async function clusterUp(options: UpOptions, log: (line: string) => void)
   const deadlineMs = Date.now() + options.readyTimeoutMs
   const remainingMs = (): number => Math.max(1, deadlineMs - Date.now())
   try {
-    await startMissing(dir, cluster, alreadyRunning, missing, started, remainingMs, portsAdvice, log)
-    const members = cluster.nodes.filter((node) => node.left !== true)
-    const clusterId = await waitForNodes(cluster, members, members.length, remainingMs())
-    cluster.clusterId = clusterId
+    await startMissing(dir, cluster, alreadyRunning, missing, started, departed, remainingMs, portsAdvice, log)
+    // A node started here that stops on learning it was removed is gone, not failed: waited for
+    // again without it. Bounded: each round drops one node.
+    for (;;) {
+      const members = cluster.nodes.filter((node) => node.left !== true && !departed.has(node))
+      // The first node started may have learnt that every node of the folder left (itself too):
+      // nothing is left to wait for, and a wait for none once recorded the cluster id "undefined".
+      if (members.length === 0) throw allDepartedError(options.dir, cluster, departed)
+      try {
+        cluster.clusterId = await waitForNodes(cluster, members, members.length, remainingMs())
+        break
+      } catch (error) {
+        if (!removedOnStart(error, started, departed, log)) throw error
+      }
+    }
     await writeCluster(dir, cluster)
   } catch (error) {
     // What this call started is stopped again, so that no detached process is left behind;
@@ -337,9 +357,35 @@ export async function clusterUp(options: UpOptions, log: (line: string) => void)
     await writeCluster(dir, cluster).catch(() => undefined)
     throw error
   }
-  const left = cluster.nodes.filter((node) => node.left === true).map((node) => node.name)
-  for (const name of left) log(`${name} has left the cluster (dyn cluster leave or remove); not started`)
+  const left = cluster.nodes.filter((node) => node.left === true || departed.has(node)).map((node) => node.name)
+  for (const node of cluster.nodes.filter((candidate) => left.includes(candidate.name))) log(`${node.name} ${departed.get(node) === 'removed' ? 'was removed from the cluster (its last run stopped on learning it)' : 'has left the cluster (dyn cluster leave or remove)'}; not started`)
   return {...cluster, started: started.map((n) => n.name), alreadyRunning: alreadyRunning.filter((n) => n.left !== true).map((n) => n.name), left}
+}
+
+/**
+ * Whether `error` is a node started here exiting with `removed` (it learnt from the members that
+ * it was removed, and stopped, as it must): then it is marked departed and no longer counted as
+ * started (its process is gone), and up goes on without it. Any other exit is a failure.
+ */
+function removedOnStart(error: unknown, started: LocalNode[], departed: Map<LocalNode, Departure>, log: (line: string) => void): boolean {
+  if (!(error instanceof NodeExitedError) || error.details.nodeError !== 'removed') return false
+  const node = started.find((candidate) => candidate.name === error.details.node)
+  if (node === undefined) return false
+  departed.set(node, 'removed')
+  started.splice(started.indexOf(node), 1)
+  log(`${node.name} stopped on learning that it was removed from the cluster; it is not started again`)
+  return true
+}
+
+/**
+ * Every node of the folder has left the cluster or was removed, and none runs: up has nothing to
+ * start. The cluster may live on in members started elsewhere, which the folder does not know.
+ */
+function allDepartedError(dir: string, cluster: LocalCluster, departed: ReadonlyMap<LocalNode, Departure>): DynError {
+  const removed = cluster.nodes.filter((node) => departed.get(node) === 'removed').map((node) => node.name)
+  const gone = cluster.nodes.filter((node) => !removed.includes(node.name)).map((node) => node.name)
+  const how = [gone.length === 0 ? undefined : `${gone.join(', ')} left`, removed.length === 0 ? undefined : `${removed.join(', ')} ${removed.length === 1 ? 'was' : 'were'} removed`].filter((part) => part !== undefined).join('; ')
+  return new DynError('already_left', `every node of ${dir} has left the cluster (${how}), so up starts none of them: a node that left or was removed only stops again. If the cluster lives on in members started elsewhere, ask one of them: dyn cluster status --node HOST:PORT; to run a cluster from this folder again, make a new one (dyn cluster down --dir ${dir} --purge, then dyn cluster up)`)
 }
 
 /** The value given to `flag` among start flags, or undefined when it is not there. */
@@ -481,10 +527,10 @@ export function localNodeClient(cluster: LocalCluster, address: string | readonl
  * has joined again under its name since (`markLeft`: only a row with a higher incarnation than
  * the one that said it left counts, so a member answering from an older table cannot unmark it).
  */
-async function learnLeft(cluster: LocalCluster, from: readonly LocalNode[]): Promise<void> {
+async function learnLeft(cluster: LocalCluster, from: readonly LocalNode[]): Promise<boolean> {
   // A folder whose TLS files can no longer be read cannot ask: nothing is learnt then, so that
   // `down` still stops its nodes (by signal), and `up` says what is wrong with the files.
-  if (localClusterTlsProblem(cluster) !== undefined) return
+  if (localClusterTlsProblem(cluster) !== undefined) return false
   for (const node of from) {
     const answer = await localNodeClient(cluster, `${cluster.host}:${node.port}`, probeTimeoutMs).getJson('/cluster').catch(() => undefined)
     if (answer?.ok !== true) continue
@@ -495,8 +541,9 @@ async function learnLeft(cluster: LocalCluster, from: readonly LocalNode[]): Pro
       // its old data says valid (with a higher incarnation) until it learns it was removed.
       if (member !== undefined && (local !== node || member.status === 'left')) markLeft(local, member)
     }
-    return
+    return true
   }
+  return false
 }
 
 /** A member's row as GET /cluster reports it: what learnLeft reads. */
@@ -597,6 +644,7 @@ async function startMissing(
   running: readonly LocalNode[],
   missing: readonly LocalNode[],
   started: LocalNode[],
+  departed: Map<LocalNode, Departure>,
   remainingMs: () => number,
   portsAdvice: string,
   log: (line: string) => void,
@@ -630,7 +678,13 @@ async function startMissing(
     await writeCluster(dir, cluster)
     log(`started ${node.name} (pid ${node.pid}) on ${cluster.host}:${node.port}, internode ${cluster.host}:${node.rpcPort}`)
     if (seeds.length === 0) {
-      cluster.clusterId = await waitForNodes(cluster, [node], undefined, remainingMs())
+      try {
+        cluster.clusterId = await waitForNodes(cluster, [node], undefined, remainingMs())
+      } catch (error) {
+        // Removed while it was down: the next node is tried as the first.
+        if (removedOnStart(error, started, departed, log)) continue
+        throw error
+      }
       seeds.push(`${cluster.host}:${node.rpcPort}`)
       await learnLeft(cluster, [node])
       for (const earlier of skipped) if (earlier.left !== true) queue.push(earlier)
@@ -867,6 +921,34 @@ export function describeEnding(pid: number | undefined, ending: NodeEnding | und
  */
 export function nodeFailure(node: LocalNode, ending: NodeEnding | undefined, logTail: readonly string[] = tail(node.logFile, 1)): {code: string; message: string} | undefined {
   return ending?.exitCode === undefined ? undefined : parseFailureLine(logTail.at(-1) ?? '')
+}
+
+/** How a folder's node is gone from the cluster, as its own last run says: it left, or it was removed. */
+export type Departure = 'left' | 'removed'
+
+/** The last lines of a log that `departureOf` reads: a leaver logs a few more after its last hand-off (gossip, stopping, stopped). */
+const departureLogLines = 8
+
+/**
+ * Whether a node's own last run says it is gone from the cluster: it stopped on learning it was
+ * removed (its last line the coded error `removed`), or it exited 0 after handing everything off
+ * on a leave. Undefined for any other ending (a crash, a kill, a stop by down). It is what a
+ * folder knows when none of its nodes runs to ask: after every node of the folder left or was
+ * removed (the cluster living on in nodes started by hand), status advised starting a removed
+ * node again, and up started it, which then exited `removed` and failed up with node_exited.
+ * Pure on the recorded ending and the log's last lines.
+ */
+export function departureOf(ending: NodeEnding | undefined, logTail: readonly string[]): Departure | undefined {
+  if (ending?.exitCode === undefined) return undefined
+  if (parseFailureLine(logTail.at(-1) ?? '')?.code === 'removed') return 'removed'
+  if (ending.exitCode === 0 && logTail.some((line) => line.endsWith(leftClusterLogLine))) return 'left'
+  return undefined
+}
+
+/** `departureOf` for a node of the folder that does not run, read from its exit record and log. */
+export function nodeDeparture(node: LocalNode): Departure | undefined {
+  if (node.pid === undefined || isNodeProcess(node)) return undefined
+  return departureOf(nodeEnding(node), tail(node.logFile, departureLogLines))
 }
 
 async function exitedWhileStarting(node: LocalNode): Promise<NodeExitedError> {

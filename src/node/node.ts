@@ -6,6 +6,7 @@
  * and timers; the simulator builds the same node from simulated parts instead.
  */
 
+import {leftClusterLogLine} from './log-lines.js'
 import {prepareDataFolder, removeMadeFolders, takeBackFreshStore} from './data-folder.js'
 import {createServer} from 'node:http'
 import type {IncomingMessage, RequestListener, Server, ServerResponse} from 'node:http'
@@ -457,7 +458,7 @@ async function serveHttp(options: NodeOptions, node: AssembledNode, admission: A
   const bound = options.listenHost === options.advertiseHost ? '' : ` (listening on ${options.listenHost})`
   options.log(`serving the client API on ${options.tls === undefined ? '' : 'https://'}${apiAddress} and internode RPC on ${node.transport.address}${bound}; ${presentMembers(node.membership.table).length} member(s)`)
   const left = node.left.then(async () => {
-    options.log('left the cluster: every partition has been handed off')
+    options.log(leftClusterLogLine)
     for (let round = 0; round < leftGossipRounds; round++) {
       await sleep(scheduler, options.gossipIntervalMs)
       await node.membership.gossipRound().catch(() => undefined)
