@@ -441,6 +441,13 @@ export class TransferManager {
       this.failingSources.set(source, 'its address is unknown here')
       return false
     }
+    // A source this node sees down is asked again once it is up, not now: among the reasons it
+    // can be down is a node of another cluster answering at its address (heartbeats.ts), whose
+    // pages would be counted as the member's (a new user's walk saw a leave take them).
+    if (source !== this.deps.self && this.deps.isUp?.(source) === false) {
+      this.failingSources.set(source, 'it is down')
+      return false
+    }
     const partitionCount = this.deps.membership.table.settings.partitionCount
     for (let page = 0; page < transferPagesPerRunMax; page++) {
       if (this.stopped) return false

@@ -57,6 +57,11 @@ interface PeerHistory {
   lastArrivalMs: number
   /** Set by a refused or reset connection; cleared by the next arrival. */
   unreachable: boolean
+  /**
+   * Set while a node of another cluster answers at the peer's address (markForeign): down, and
+   * not cleared by its answers, which prove that something runs there but not the member.
+   */
+  foreign?: boolean
   /** Sampled intervals, a ring buffer of at most sampleWindowMax. */
   readonly intervals: number[]
   next: number
@@ -114,6 +119,22 @@ export class FailureDetector {
     ;(this.peers.get(peer) as PeerHistory).unreachable = true
   }
 
+  /**
+   * A node of another cluster answers at the peer's address (a ping's answer names another
+   * cluster id: heartbeats.ts): the member is not there, so it is down until an answer from this
+   * cluster clears it (`clearForeign`), whatever else answers meanwhile.
+   */
+  markForeign(peer: string, nowMs: number): void {
+    this.watch(peer, nowMs)
+    ;(this.peers.get(peer) as PeerHistory).foreign = true
+  }
+
+  /** An answer from this cluster at the peer's address: what markForeign set no longer holds. */
+  clearForeign(peer: string): void {
+    const history = this.peers.get(peer)
+    if (history !== undefined) history.foreign = false
+  }
+
   /** Forgets a peer (it left the cluster). */
   forget(peer: string): void {
     this.peers.delete(peer)
@@ -123,7 +144,7 @@ export class FailureDetector {
   phi(peer: string, nowMs: number): number {
     const history = this.peers.get(peer)
     if (history === undefined) return 0
-    if (history.unreachable) return Number.POSITIVE_INFINITY
+    if (history.unreachable || history.foreign === true) return Number.POSITIVE_INFINITY
     const count = history.intervals.length
     const meanMs = count === 0 ? this.config.heartbeatIntervalMs : history.sum / count
     const variance = count === 0 ? 0 : Math.max(0, history.sumOfSquares / count - meanMs * meanMs)

@@ -27,11 +27,23 @@ export interface PingBody {
 export interface PingAnswer {
   readonly node: string
   /**
+   * The answering node's cluster id. A node of another cluster can hold a member's address (one
+   * started anew there without --seeds, with the same name and cluster secret: a new user's walk
+   * saw a leave's transfers take pages from such a node's empty store); the pinger then counts
+   * the member down. Absent from nodes older than it.
+   */
+  readonly clusterId?: string
+  /**
    * The pinging node's advertised internode address, when the answering node has not reached it
    * for a while although the pinger's pings arrive: the pinger advertises an address this node
    * cannot connect to. Absent otherwise (and from nodes older than it).
    */
   readonly unreachableAt?: string
+}
+
+/** Another cluster's id as a log names it: an id is 16 hex digits, and anything else is cut and said so. */
+function clusterIdText(id: string): string {
+  return /^[0-9a-f]{16}$/.test(id) ? id : `(not a cluster id: ${JSON.stringify(id.slice(0, 32))})`
 }
 
 /** A member the heartbeats watch: its name, and the internode address it advertises. */
@@ -83,6 +95,8 @@ export class Heartbeats {
   private readonly toldUnreachable = new Set<string>()
   /** Members whose address another node answers (logged once until it changes). */
   private readonly answeredByOther = new Set<string>()
+  /** Members whose address a node of another cluster answers (logged once until it changes). */
+  private readonly answeredByForeign = new Set<string>()
 
   constructor(
     private readonly selfName: string,
@@ -94,6 +108,8 @@ export class Heartbeats {
     /** A member's advertised internode address, for the one who pings us. */
     private readonly addressOf: (name: string) => string | undefined = () => undefined,
     private readonly log: (line: string) => void = () => {},
+    /** This node's cluster id, read at each ping (a node that joins another cluster takes its id). */
+    private readonly clusterId: () => string | undefined = () => undefined,
   ) {}
 
   /** One heartbeat round: a Ping to each peer that has none in flight; answers feed the detector through the transport. */
@@ -122,7 +138,8 @@ export class Heartbeats {
     const from = (body as Partial<PingBody> | null)?.from
     if (typeof from !== 'string') throw new DynError('bad_request', 'a ping must name its sender')
     const unreachableAt = this.oneWayFrom(from)
-    return unreachableAt === undefined ? {node: this.selfName} : {node: this.selfName, unreachableAt}
+    const clusterId = this.clusterId()
+    return {node: this.selfName, ...(clusterId === undefined ? {} : {clusterId}), ...(unreachableAt === undefined ? {} : {unreachableAt})}
   }
 
   /**
@@ -174,6 +191,24 @@ export class Heartbeats {
       return
     }
     this.answeredByOther.delete(peer.name)
+    const theirs = answer?.clusterId
+    const ours = this.clusterId()
+    if (typeof theirs === 'string' && ours !== undefined && theirs !== ours) {
+      // The member is not there: something of another cluster is. Down until that changes, so
+      // that no replica write, hint, transfer page or hand-off counts on it (failure-detector.ts).
+      this.detector.markForeign(peer.rpcAddress, this.clock.monotonicMs())
+      if (!this.answeredByForeign.has(peer.name)) {
+        if (this.answeredByForeign.size < oneWayTrackedMax) this.answeredByForeign.add(peer.name)
+        this.log(
+          `${peer.name} at ${peer.rpcAddress} answers as a node of cluster ${clusterIdText(theirs)}, not of this node's cluster ${ours}: ` +
+            `a node of another cluster holds that address (one started there without --seeds, on an empty or other data folder?), so ${peer.name} counts as down here and nothing is sent to or taken from it. ` +
+            `Stop that node and start ${peer.name} on its own data folder; if ${peer.name} is lost for good, dyn cluster remove ${peer.name}`,
+        )
+      }
+      return
+    }
+    this.detector.clearForeign(peer.rpcAddress)
+    if (this.answeredByForeign.delete(peer.name)) this.log(`${peer.name} at ${peer.rpcAddress} answers as a node of this cluster again`)
     const unreachableAt = answer?.unreachableAt
     if (typeof unreachableAt !== 'string') {
       this.toldUnreachable.delete(peer.name)

@@ -62,6 +62,7 @@ export function membershipSubsystem(parts: MembershipParts): MembershipSubsystem
     () => presentMembers(membership.table).filter((member) => member.name !== self),
     (name) => findMember(membership.table, name)?.rpcAddress,
     parts.log,
+    () => membership.table.settings.clusterId,
   )
   return {
     name: 'membership',

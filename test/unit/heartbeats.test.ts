@@ -26,12 +26,13 @@ interface FakeNode {
  * Nodes on a fake network: a Ping to an address reaches the node that listens there, unless
  * `blocked(from, address)`; an address where nobody listens (or a blocked one) refuses at once.
  */
-function fakeCluster(members: Array<{name: string; rpcAddress: string; listensAt: string}>, blocked: (from: string, address: string) => boolean = () => false, isPeer: (node: string, other: string) => boolean = () => true) {
+function fakeCluster(members: Array<{name: string; rpcAddress: string; listensAt: string; clusterId?: () => string}>, blocked: (from: string, address: string) => boolean = () => false, isPeer: (node: string, other: string) => boolean = () => true) {
   let nowMs = 0
   const clock = {nowMs: () => nowMs, monotonicMs: () => nowMs}
   const nodes = members.map((member): FakeNode => ({name: member.name, rpcAddress: member.rpcAddress, lines: []}))
   const listening = new Map(members.map((member, i) => [member.listensAt, nodes[i] as FakeNode]))
-  for (const node of nodes) {
+  for (const [index, node] of nodes.entries()) {
+    const clusterId = members[index]?.clusterId
     const raw: Transport = {
       address: node.rpcAddress,
       request: async (address, _type, body): Promise<RpcResult> => {
@@ -45,7 +46,7 @@ function fakeCluster(members: Array<{name: string; rpcAddress: string; listensAt
     const detector = new FailureDetector(failureDetectorDefaults)
     const peers = (): WatchedPeer[] => nodes.filter((other) => other !== node && isPeer(node.name, other.name))
     node.detector = detector
-    node.heartbeats = new Heartbeats(node.name, observedTransport(raw, detector, clock), detector, clock, peers, (name) => nodes.find((other) => other.name === name)?.rpcAddress, (line) => node.lines.push(line))
+    node.heartbeats = new Heartbeats(node.name, observedTransport(raw, detector, clock), detector, clock, peers, (name) => nodes.find((other) => other.name === name)?.rpcAddress, (line) => node.lines.push(line), clusterId)
   }
   const beats = async (count: number): Promise<void> => {
     for (let i = 0; i < count; i += 1) {
@@ -83,6 +84,30 @@ describe('heartbeats', () => {
       )
     }
     assert.equal(a.detector?.reachability('10.0.0.3:8070', 30_000), 'up')
+  })
+
+  it('a member whose address a node of another cluster answers is down, whatever else answers there, until the member is back', async () => {
+    const ours = 'aaaaaaaaaaaaaaaa'
+    let atB = 'bbbbbbbbbbbbbbbb'
+    // b's address is held by a node named b of another cluster (started anew without --seeds).
+    const {nodes, beats} = fakeCluster([
+      {name: 'a', rpcAddress: '10.0.0.1:8070', listensAt: '10.0.0.1:8070', clusterId: () => ours},
+      {name: 'b', rpcAddress: '10.0.0.2:8070', listensAt: '10.0.0.2:8070', clusterId: () => atB},
+    ])
+    const a = nodes[0] as FakeNode
+    await beats(3)
+    const nowMs = 3 * failureDetectorDefaults.heartbeatIntervalMs
+    assert.equal(a.detector?.reachability('10.0.0.2:8070', nowMs), 'down')
+    // Another request answered there (a transfer page, say) proves nothing about the member.
+    a.detector?.arrival('10.0.0.2:8070', nowMs)
+    assert.equal(a.detector?.reachability('10.0.0.2:8070', nowMs), 'down')
+    assert.equal(a.lines.length, 1, a.lines.join('\n'))
+    assert.match(a.lines[0] ?? '', /^b at 10\.0\.0\.2:8070 answers as a node of cluster bbbbbbbbbbbbbbbb, not of this node's cluster aaaaaaaaaaaaaaaa: .*counts as down here.*dyn cluster remove b$/)
+    // The member back at its address: up at the next ping, and said so.
+    atB = ours
+    await beats(2)
+    assert.equal(a.detector?.reachability('10.0.0.2:8070', nowMs + 2 * failureDetectorDefaults.heartbeatIntervalMs), 'up')
+    assert.match(a.lines[1] ?? '', /^b at 10\.0\.0\.2:8070 answers as a node of this cluster again$/)
   })
 
   it('a member seen down for a moment while it pings is not reported', async () => {
