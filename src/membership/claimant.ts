@@ -92,7 +92,7 @@ export class Claimant {
     if (answer.ok) return answer.body
     // The claimant's refusal keeps its code, when it is one the edges know.
     const code = errorCodes.find((known) => known === answer.code)
-    if (answer.error === 'remote' && code !== undefined) throw new DynError(code, answer.message)
+    if (answer.error === 'remote' && code !== undefined) throw new DynError(code, answer.message, answer.details)
     throw new DynError('unreachable', `the claimant ${claimant} did not answer: ${answer.message}`)
   }
 
@@ -310,7 +310,8 @@ export class Claimant {
           // Nothing to commit but joins of nodes this claimant cannot reach: said so, with what to do.
           const blocked = committed.error === 'nothing_staged' ? this.blockedJoins(table, state, unreached) : []
           const failure = blocked.length > 0 ? blockedJoinsFailure(blocked) : committed
-          throw new DynError(failure.error, failure.message)
+          // The joins left out, as the plan lists them: a script learns which from --json.
+          throw new DynError(failure.error, failure.message, blocked.length > 0 ? {blocked: blocked.map(({node, rpcAddress, error}) => ({node, rpcAddress, error}))} : undefined)
         }
         const next = committed.state.next
         assert(next !== undefined, 'a commit makes a transition')

@@ -9,6 +9,12 @@ import type {RpcResult} from './transport.js'
 
 /** Longest code or message an ErrorResponse carries; longer ones are cut. */
 export const errorMessageCharsMax = 1024
+/**
+ * Largest `details` an ErrorResponse carries, as JSON: what a refusal names for a client (the
+ * joins a commit left out, say), which the node that forwarded the request hands on. Larger
+ * details are left out rather than cut, since a cut object would not be one.
+ */
+export const errorDetailsBytesMax = 4096
 /** After a failed connect, requests fail at once for this long, doubling per failure up to the max. */
 export const reconnectBackoffMsFirst = 100
 export const reconnectBackoffMsMax = 1000
@@ -67,21 +73,40 @@ export function unsent(message: string): RpcResult {
 /** The caller's view of an ErrorResponse body; a malformed one still becomes a 'remote' failure. */
 export function remoteFailure(body: unknown): RpcResult {
   if (typeof body === 'object' && body !== null) {
-    const {code, message} = body as {code?: unknown; message?: unknown}
+    const {code, message, details} = body as {code?: unknown; message?: unknown; details?: unknown}
     if (typeof code === 'string') {
-      return {ok: false, error: 'remote', code, message: typeof message === 'string' ? message : ''}
+      const carried = boundedDetails(details)
+      return {ok: false, error: 'remote', code, message: typeof message === 'string' ? message : '', ...(carried === undefined ? {} : {details: carried})}
     }
   }
   return {ok: false, error: 'remote', code: 'internal', message: 'malformed error answer'}
 }
 
-/** What a thrown value tells the caller: its string `code` if it has one, else 'internal'. */
-export function errorBody(error: unknown): {code: string; message: string} {
+/** What a thrown value tells the caller: its string `code` if it has one, else 'internal', and its details when they fit. */
+export function errorBody(error: unknown): {code: string; message: string; details?: Record<string, unknown>} {
   const code =
     typeof error === 'object' && error !== null && typeof (error as {code?: unknown}).code === 'string'
       ? (error as {code: string}).code
       : 'internal'
-  return {code: code.slice(0, errorMessageCharsMax), message: describe(error).slice(0, errorMessageCharsMax)}
+  const details = typeof error === 'object' && error !== null ? boundedDetails((error as {details?: unknown}).details) : undefined
+  return {code: code.slice(0, errorMessageCharsMax), message: describe(error).slice(0, errorMessageCharsMax), ...(details === undefined ? {} : {details})}
+}
+
+/**
+ * `details` when they are a plain, non-empty object of at most errorDetailsBytesMax as JSON, else
+ * undefined: a peer's answer is input like any other, and what is handed on to a client must be
+ * bounded and serialisable.
+ */
+function boundedDetails(details: unknown): Record<string, unknown> | undefined {
+  if (typeof details !== 'object' || details === null || Array.isArray(details) || Object.getPrototypeOf(details) !== Object.prototype) return undefined
+  if (Object.keys(details).length === 0) return undefined
+  try {
+    const text = JSON.stringify(details)
+    return Buffer.byteLength(text) <= errorDetailsBytesMax ? (JSON.parse(text) as Record<string, unknown>) : undefined
+  } catch {
+    // A cycle, a BigInt: not something to hand on.
+    return undefined
+  }
 }
 
 export function describe(error: unknown): string {

@@ -359,9 +359,9 @@ export class SimulatedNetwork {
     )
   }
 
-  #answerError(connection: Connection, target: Endpoint, requestId: number, failure: {code: string; message: string}): void {
+  #answerError(connection: Connection, target: Endpoint, requestId: number, failure: {code: string; message: string; details?: Record<string, unknown>}): void {
     const encoded = tryEncodeFrame({type: MessageType.ErrorResponse, requestId, body: failure})
-    assert(encoded.ok, 'an error answer of two bounded strings always encodes')
+    assert(encoded.ok, 'an error answer of two bounded strings and bounded JSON details always encodes')
     this.#answer(connection, target, encoded.bytes)
   }
 

@@ -1165,10 +1165,10 @@ export class TcpTransport implements Transport {
     connection.writer.write(encoded.bytes)
   }
 
-  #answerError(connection: InboundConnection, requestId: number, failure: {code: string; message: string}): void {
+  #answerError(connection: InboundConnection, requestId: number, failure: {code: string; message: string; details?: Record<string, unknown>}): void {
     if (connection.socket.destroyed) return
     const encoded = tryEncodeFrame({type: MessageType.ErrorResponse, requestId, body: failure})
-    assert(encoded.ok, 'an error answer of two bounded strings always encodes')
+    assert(encoded.ok, 'an error answer of two bounded strings and bounded JSON details always encodes')
     connection.writer.write(encoded.bytes)
   }
 

@@ -30,13 +30,14 @@ export type RpcFailure =
 export type RpcResult =
   | {ok: true; body: unknown}
   /** `sent: false`: refused before anything left this node, so the peer certainly did not handle it. */
-  | {ok: false; error: RpcFailure; code?: string; message: string; sent?: false}
+  | {ok: false; error: RpcFailure; code?: string; message: string; sent?: false; details?: Record<string, unknown>}
 
 /**
  * Answers one inbound request. `type` is a `MessageType`, `fromNode` the name the peer gave in
  * its Hello. Throwing (or rejecting with) an object that has a string `code`, such as a
- * `DynError`, makes the caller get `{ok: false, error: 'remote', code, message}`; anything else
- * thrown arrives with code 'internal'.
+ * `DynError`, makes the caller get `{ok: false, error: 'remote', code, message}`, with the
+ * error's `details` when they are a plain object of at most `errorDetailsBytesMax` as JSON;
+ * anything else thrown arrives with code 'internal'.
  */
 export type RequestHandler = (type: number, body: unknown, fromNode: string) => Promise<unknown>
 

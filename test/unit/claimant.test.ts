@@ -309,9 +309,11 @@ describe('the claimant', () => {
       assert.match(plan.note ?? '', /^a commit now would be refused \(joiner_unreachable\)/)
       const refusal = await change('n2', {op: 'commit'}).then(
         () => assert.fail('a commit of a join no member can reach was made'),
-        (error: {code?: string; message?: string}) => error,
+        (error: {code?: string; message?: string; details?: unknown}) => error,
       )
       assert.equal(refusal.code, 'joiner_unreachable', refusal.message)
+      // Asked through n2, refused by the claimant n1: the joins it left out come across too.
+      assert.deepEqual(refusal.details, {blocked: [{node: n6, rpcAddress: `${n6}-elsewhere:7000`, error: 'joiner_unreachable'}]})
       const n1 = cluster.assembled('n1')!
       assert.equal(n1.membership.table.ring?.version, plan.ringVersion, 'nothing committed')
       // A leave staged beside it is committed; the join stays staged, and the answer says so.
