@@ -8,6 +8,7 @@
  * No IO and no clock: the poll time comes in as an argument. cluster-watch.ts does the fetching.
  */
 
+import {compareNamesNaturally} from '../membership/names.js'
 import type {ClusterSnapshot, LatencyBuckets, LatencyPercentilesMs, NodeFigures, NodeRow, NodeStatus, PartitionMove, PeerView, TopEvent} from '../ui/cluster-snapshot.js'
 
 /** Refreshes kept per node for the sparklines: two minutes at one per second. */
@@ -82,7 +83,21 @@ export interface PollResult {
   /** Per member name: its stats, or undefined when it did not answer. */
   readonly stats: ReadonlyMap<string, StatsSample | undefined>
   readonly failover?: {readonly from: string; readonly to: string}
+  /**
+   * Whether the node of the fail-over still shown (the memory's, from an earlier poll) answered
+   * this poll; undefined when no fail-over is shown or nobody asked it.
+   */
+  readonly failedOverFromAnswers?: boolean
   readonly focus?: {readonly name: string; readonly peers?: readonly PeerView[]; readonly error?: string}
+}
+
+/**
+ * The fail-over shown before this poll, when the node it moved away from answers again: its
+ * notice goes. It once stayed for the whole session, and "127.0.0.1:27370 stopped answering" was
+ * still read four minutes after that node was back and answering.
+ */
+function failoverEnded(before: WatchMemory, poll: PollResult): {readonly from: string; readonly to: string} | undefined {
+  return poll.failover === undefined && poll.failedOverFromAnswers === true ? before.failover : undefined
 }
 
 const num = (x: unknown): number | undefined => (typeof x === 'number' && Number.isFinite(x) ? x : undefined)
@@ -267,6 +282,8 @@ export function clusterEvents(before: WatchMemory, poll: PollResult): TopEvent[]
     events.push({atMs: at, text, severity})
   }
   if (poll.failover) add(`${poll.failover.from} stopped answering; now watching through ${poll.failover.to}`, 'warn')
+  const ended = failoverEnded(before, poll)
+  if (ended !== undefined) add(`${ended.from} answers again; still watching through ${poll.source}`)
   const view = poll.view
   if (view === undefined) {
     if (before.view !== undefined || before.events.length === 0) add(`no node answers (tried every known address)`, 'error')
@@ -310,12 +327,13 @@ export function clusterEvents(before: WatchMemory, poll: PollResult): TopEvent[]
 /** Folds one poll into the memory and gives the snapshot to draw. */
 export function nextSnapshot(before: WatchMemory, poll: PollResult): {memory: WatchMemory; snapshot: ClusterSnapshot} {
   const view = poll.view ?? before.view
-  const failover = poll.failover ?? before.failover
+  const failover = failoverEnded(before, poll) === undefined ? (poll.failover ?? before.failover) : undefined
   const newEvents = clusterEvents(before, poll)
   const events = [...before.events, ...newEvents].slice(-eventsMax)
   const nodes = new Map<string, NodeMemory>()
   const rows: NodeRow[] = []
-  for (const member of view?.members ?? []) {
+  // Rows in the order people read names (n2 before n10); the node lists members by code unit.
+  for (const member of [...(view?.members ?? [])].sort((a, b) => compareNamesNaturally(a.name, b.name))) {
     const previous = before.nodes.get(member.name)
     const memory = poll.view === undefined ? {...(previous ?? nextNodeMemory(undefined, undefined)), answering: false} : nextNodeMemory(previous, poll.stats.get(member.name))
     nodes.set(member.name, memory)

@@ -87,17 +87,32 @@ export class ClusterWatch {
       for (const [name, sample] of samples) stats.set(name, sample)
       focus = await this.fetchFocus(found.view)
     }
+    const shown = this.memory.failover
+    const failedOverFromAnswers = found !== undefined && found.failover === undefined && shown !== undefined ? await this.answers(shown.from, found.view, stats) : undefined
     const poll: PollResult = {
       takenAtMs,
       source: this.source,
       view: found?.view,
       stats,
       ...(found?.failover ? {failover: found.failover} : {}),
+      ...(failedOverFromAnswers === undefined ? {} : {failedOverFromAnswers}),
       ...(focus ? {focus} : {}),
     }
     const next = nextSnapshot(this.memory, poll)
     this.memory = next.memory
     return next.snapshot
+  }
+
+  /**
+   * Whether the node at `address` (one the view failed over from) answers now: a member's /stats
+   * of this poll says it; an address that is no member's (the user gave another form of it) is
+   * asked for its /cluster, once per refresh while the fail-over is shown.
+   */
+  private async answers(address: string, view: ClusterView, stats: ReadonlyMap<string, StatsSample | undefined>): Promise<boolean> {
+    const member = view.members.find((m) => m.apiAddress === address && m.status !== 'left')
+    if (member !== undefined) return stats.get(member.name) !== undefined
+    const answer = await this.fetchJson(address, '/cluster')
+    return answer.ok && parseCluster(answer.body) !== undefined
   }
 
   private remember(address: string): void {

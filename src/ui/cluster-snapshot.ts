@@ -81,7 +81,7 @@ export interface ClusterSnapshot {
   readonly takenAtMs: number
   /** The node whose /cluster this is (host:port). */
   readonly source: string
-  /** Set when the node first asked stopped answering and the view moved to another one. */
+  /** Set when the node first asked stopped answering and the view moved to another one; gone once that node answers again. */
   readonly failover?: {readonly from: string; readonly to: string}
   /** No node answered the last poll: the rows are the last known ones. */
   readonly stale: boolean

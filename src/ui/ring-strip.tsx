@@ -54,11 +54,11 @@ export function ownerMark(index: number): string {
 }
 
 /**
- * `members` are the rows of the node table, whose positions give the marks and colours; those in
- * `left` (members that left or were removed, still listed as left) own nothing and are no
- * members now, so the legend leaves them out.
+ * `members` are the members now (the rows of the node table, without those that left), whose
+ * positions give the marks and colours: a member that left owns nothing, and once took a mark
+ * all the same, so that after a few leaves the strip read 7, a and b for a cluster of three.
  */
-export function RingStrip({owners, moves, members, left = [], width, linesMax = 2}: {readonly owners: readonly string[]; readonly moves: readonly PartitionMove[]; readonly members: readonly string[]; readonly left?: readonly string[]; readonly width: number; readonly linesMax?: number}) {
+export function RingStrip({owners, moves, members, width, linesMax = 2}: {readonly owners: readonly string[]; readonly moves: readonly PartitionMove[]; readonly members: readonly string[]; readonly width: number; readonly linesMax?: number}) {
   const cells = ringCells(owners, moves, width, linesMax)
   const lines: RingCell[][] = []
   for (let i = 0; i < cells.length; i += width) lines.push(cells.slice(i, i + width))
@@ -71,7 +71,7 @@ export function RingStrip({owners, moves, members, left = [], width, linesMax = 
       <Text wrap="truncate">
         <Text bold>ring</Text>
         {` ${owners.length} partitions${perCell > 1 ? `, ${perCell} per cell` : ''}:`}
-        {members.filter((name) => !left.includes(name)).map((name) => (
+        {members.map((name) => (
           <Text key={name}>
             {'  '}
             <Text backgroundColor={colorOf(name)} color="black">{ownerMark(members.indexOf(name))}</Text>

@@ -7,7 +7,7 @@
 import {useRef, useState} from 'react'
 import {useInput} from 'ink'
 import type {ClusterSnapshot} from './cluster-snapshot.js'
-import {TopView} from './top-view.js'
+import {membersNow, TopView} from './top-view.js'
 import type {TopMode} from './top-view.js'
 
 export interface TopAppProps {
@@ -29,7 +29,9 @@ export function TopApp({snapshot, width, height, onQuit, onFocus}: TopAppProps) 
   // the choice the previous one made, so the choice lives in a ref and the state only redraws.
   const choice = useRef<Choice>({selected: 0, mode: 'main'})
   const [, redraw] = useState<Choice>(choice.current)
-  const count = snapshot?.nodes.length ?? 0
+  // The selection moves over the rows shown: the members now (those that left are on one line apart).
+  const rows = membersNow(snapshot?.nodes ?? [])
+  const count = rows.length
   const clamp = (index: number): number => Math.max(0, Math.min(count - 1, index))
   const choose = (next: Choice): void => {
     choice.current = next
@@ -42,13 +44,13 @@ export function TopApp({snapshot, width, height, onQuit, onFocus}: TopAppProps) 
     if (key.upArrow || key.downArrow) {
       const next = clamp(current + (key.upArrow ? -1 : 1))
       choose({selected: next, mode})
-      if (mode === 'detail') onFocus(snapshot?.nodes[next]?.name)
+      if (mode === 'detail') onFocus(rows[next]?.name)
       return
     }
     if (key.return) {
       const opening = mode !== 'detail'
       choose({selected: current, mode: opening ? 'detail' : 'main'})
-      onFocus(opening ? snapshot?.nodes[current]?.name : undefined)
+      onFocus(opening ? rows[current]?.name : undefined)
       return
     }
     if (key.escape) {

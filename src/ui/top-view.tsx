@@ -28,6 +28,27 @@ export interface TopViewProps {
 
 const eventColor: Record<TopEvent['severity'], string | undefined> = {info: undefined, warn: 'yellow', error: errorColor}
 
+/**
+ * The rows of the members now: the table, the ring's marks and colours, the history and the
+ * selection count these. Members that left are listed apart on one line (DepartedLine): with a
+ * row each they filled most of a 40-line screen after a few leaves and pushed the live nodes'
+ * history and the events off it, and, counted in the ring's marks, turned n1's mark into 7.
+ */
+export function membersNow(rows: readonly NodeRow[]): NodeRow[] {
+  return rows.filter((row) => row.status !== 'left')
+}
+
+/** The members that left (GET /cluster still lists them), by name on one line, cut to the width with their count first. */
+export function DepartedLine({rows, width}: {readonly rows: readonly NodeRow[]; readonly width: number}) {
+  const departed = rows.filter((row) => row.status === 'left').map((row) => row.name)
+  if (departed.length === 0) return null
+  return (
+    <Text color={dimColor} wrap="truncate">
+      {fit(`  ${departed.length} left the cluster: ${departed.join(' ')}`, width)}
+    </Text>
+  )
+}
+
 export function Header({snapshot, width}: {readonly snapshot: ClusterSnapshot; readonly width: number}) {
   const via = snapshot.nodes.find((row) => row.address === snapshot.source)?.name
   const settings = snapshot.settings ? `  N${snapshot.settings.n} R${snapshot.settings.r} W${snapshot.settings.w}` : ''
@@ -144,11 +165,12 @@ export function HelpPanel({width}: {readonly width: number}) {
 
 export function TopView({snapshot, width, height, selected, mode, interactive = true}: TopViewProps) {
   if (snapshot === undefined) return <Text>dyn top: asking the cluster…</Text>
-  const rows = snapshot.nodes
+  const rows = membersNow(snapshot.nodes)
   const members = rows.map((row) => row.name)
+  const departedLines = rows.length < snapshot.nodes.length ? 1 : 0
   const ringLines = Math.max(1, Math.min(2, Math.ceil(snapshot.owners.length / Math.max(1, width))))
   const headerLines = 1 + (snapshot.stale || snapshot.failover ? 1 : 0)
-  const fixed = headerLines + 1 + rows.length + 1 + ringLines + (interactive ? 1 : 0)
+  const fixed = headerLines + 1 + rows.length + departedLines + 1 + ringLines + (interactive ? 1 : 0)
   // Stay one line short of the terminal: a frame as tall as the screen makes ink clear it every refresh.
   const free = Math.max(0, height - 1 - fixed)
   const row = rows[Math.min(selected, rows.length - 1)]
@@ -169,7 +191,8 @@ export function TopView({snapshot, width, height, selected, mode, interactive = 
     <Box flexDirection="column" width={width}>
       <Header snapshot={snapshot} width={width} />
       <NodeTable rows={rows} width={width} {...(interactive ? {selected} : {})} />
-      <RingStrip owners={snapshot.owners} moves={snapshot.moves} members={members} left={rows.filter((row) => row.status === 'left').map((row) => row.name)} width={width} linesMax={ringLines} />
+      <DepartedLine rows={snapshot.nodes} width={width} />
+      <RingStrip owners={snapshot.owners} moves={snapshot.moves} members={members} width={width} linesMax={ringLines} />
       {lower}
       {interactive ? <Text color={dimColor} wrap="truncate">{mode === 'main' ? 'q quit  ↑↓ select  enter detail  ? keys' : 'esc back  q quit'}</Text> : null}
     </Box>

@@ -176,12 +176,12 @@ describe('ClusterWatch', () => {
   it('text: members that left are marked left, not counted in the header, and not in the ring legend', async () => {
     const text = topText(await afterTwoLeft(), 80, 40)
     assert.match(text, /via 127\.0\.0\.1:7070 \(n1\)\s+2 nodes\s+N3 R2 W2/)
-    assert.match(text, /^ {2}n2\s+127\.0\.0\.1:7071\s+left\s+0\s+-/m)
-    assert.match(text, /^ {2}n3\s+127\.0\.0\.1:7072\s+left\s+0\s+-/m)
+    assert.match(text, /^ {2}2 left the cluster: n2 n3\s*$/m)
     assert.doesNotMatch(text, /\sdown\s/)
-    // The legend names the owners now; the strip is theirs alone (marks are the rows' places).
-    assert.match(text, /^ring 16 partitions: {2}1 n1 8 {2}4 n4 8$/m)
-    assert.match(text, /^(14){8}$/m)
+    // The legend names the owners now; the strip is theirs alone, marked by their places among
+    // the members now (it once read 1 and 4, counting the two that left).
+    assert.match(text, /^ring 16 partitions: {2}1 n1 8 {2}2 n4 8$/m)
+    assert.match(text, /^(12){8}$/m)
   })
 
   it('a member leaving while watched: it left the cluster, as news, and its stopping is no alarm', async () => {
@@ -215,6 +215,43 @@ describe('ClusterWatch', () => {
     assert.equal(snapshot.nodes[0]?.status, 'down')
     assert.ok(snapshot.events.some((e) => e.severity === 'warn' && /127.0.0.1:7070 stopped answering; now watching through 127.0.0.1:7071/.test(e.text)))
     assert.equal(watch.watchedAddress, '127.0.0.1:7071')
+  })
+
+  it('drops the fail-over notice once the node it failed over from answers again, and says it is back', async () => {
+    const {nodes, fetch} = fakeCluster(['n1', 'n2', 'n3'])
+    const watch = new ClusterWatch(['127.0.0.1:7070'], fetch, () => Date.UTC(2026, 11, 1, 9, 30, 0))
+    await watch.poll()
+    const n1 = nodes[0] as FakeNode
+    n1.answering = false
+    assert.ok((await watch.poll()).failover)
+    assert.ok((await watch.poll()).failover, 'still down: the notice stays')
+    n1.answering = true
+    n1.uptimeMs = 1000
+    const back = await watch.poll()
+    assert.equal(back.failover, undefined)
+    assert.ok(back.events.some((e) => e.severity === 'info' && e.text === '127.0.0.1:7070 answers again; still watching through 127.0.0.1:7071'), JSON.stringify(back.events))
+    assert.doesNotMatch(topText(back, 80, 40), /stopped answering: now watching/)
+    assert.equal((await watch.poll()).failover, undefined, 'and it does not come back')
+  })
+
+  it('asks an address it failed over from that is no member\'s whether it answers again', async () => {
+    const {nodes, fetch} = fakeCluster(['n1', 'n2'])
+    // The user gave n1 by another name than the one it advertises.
+    const aliased: FetchJson = (address, path) => fetch(address === 'localhost:7070' ? '127.0.0.1:7070' : address, path)
+    const watch = new ClusterWatch(['localhost:7070'], aliased)
+    await watch.poll()
+    ;(nodes[0] as FakeNode).answering = false
+    assert.deepEqual((await watch.poll()).failover, {from: 'localhost:7070', to: '127.0.0.1:7071'})
+    ;(nodes[0] as FakeNode).answering = true
+    assert.equal((await watch.poll()).failover, undefined)
+  })
+
+  it('rows in the order people read names: n2 before n10, whatever order the node lists them in', async () => {
+    // A node lists members by code unit, as the claim orders them.
+    const names = ['n1', 'n10', 'n11', 'n12', 'n2', 'n3', 'n4', 'n5', 'n6', 'n7', 'n8', 'n9']
+    const {fetch} = fakeCluster(names)
+    const snapshot = await new ClusterWatch(['127.0.0.1:7070'], fetch).poll()
+    assert.deepEqual(snapshot.nodes.map((row) => row.name), ['n1', 'n2', 'n3', 'n4', 'n5', 'n6', 'n7', 'n8', 'n9', 'n10', 'n11', 'n12'])
   })
 
   it('keeps the last state, marked stale, when no node answers', async () => {

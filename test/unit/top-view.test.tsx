@@ -66,14 +66,34 @@ describe('TopView', () => {
     assert.doesNotMatch(text, /HINTS|XFER/)
   })
 
-  it('a member that left is listed as left and not counted among the nodes in the header', () => {
+  it('a member that left is listed on the line of those that left and not counted among the nodes in the header', () => {
     const s = snapshot({nodes: [row('n1', 0), row('n2', 1), row('n3', 2), row('n9', 3, {status: 'left', answering: false, partitions: 0, figures: {}})]})
     const text = draw(s).join('\n')
     assert.match(text, /via 127\.0\.0\.1:7070 \(n1\)\s+3 nodes\s+N3 R2 W2/)
-    assert.match(text, /n9\s+127\.0\.0\.1:7073\s+left/)
+    assert.match(text, /^ {2}1 left the cluster: n9\s*$/m)
+    assert.doesNotMatch(text, /n9\s+127\.0\.0\.1:7073/)
     // The ring's legend names the owners now: the member that left owns nothing and is not one.
     assert.match(text, /ring 64 partitions: {2}1 n1 22 {2}2 n2 21 {2}3 n3 21$/m)
     assert.doesNotMatch(text, /ring 64 partitions:.*n9/)
+  })
+
+  it('members that left take one line, not a row each: the live nodes keep their rows, marks 1 to 3, history and events', () => {
+    // Three live members and nine that left, as after a walk that added and removed nodes.
+    const live = [row('n10', 0), row('n11', 1), row('n12', 2)]
+    const departed = ['n1', 'n2', 'n3', 'n4', 'n5', 'n6', 'n7', 'n8', 'n9'].map((name, i) => row(name, 3 + i, {status: 'left', answering: false, partitions: 0, figures: {}}))
+    const s = snapshot({nodes: [...departed, ...live], owners: Array.from({length: 64}, (_, p) => ['n10', 'n11', 'n12'][p % 3] as string)})
+    for (const height of [24, 40]) {
+      const lines = draw(s, 80, height)
+      assertFits(lines, 80, height)
+      const text = lines.join('\n')
+      assert.match(text, /^ {2}9 left the cluster: n1 n2 n3 n4 n5 n6 n7 n8 n9\s*$/m)
+      assert.doesNotMatch(text, /\sleft\s+0\s/, 'no row of its own for a member that left')
+      // The strip's marks are the live members' places, not 7, a and b.
+      assert.match(text, /ring 64 partitions: {2}1 n10 22 {2}2 n11 21 {2}3 n12 21$/m)
+      assert.match(text, /^(123){21}1$/m)
+      assert.match(text, /^n12\s+\S+\s+160/m, 'the history of the live nodes is on the screen')
+      assert.match(text, /watching 3 node\(s\)/)
+    }
   })
 
   it('one node down: its status says so and its figures are blank, not zero', () => {
@@ -196,6 +216,23 @@ describe('TopApp keys', () => {
       app.stdin.write('q')
       await waitUntil('q quits', () => quit > 0)
       assert.equal(quit, 1)
+    } finally {
+      app.unmount()
+    }
+  })
+  it('selects among the members now: a member that left, on its line apart, is never selected', async () => {
+    const focused: Array<string | undefined> = []
+    const s = snapshot({nodes: [row('n1', 0, {status: 'left', answering: false, partitions: 0, figures: {}}), row('n2', 1), row('n3', 2)]})
+    const app = render(<TopApp snapshot={s} width={80} height={24} onQuit={() => undefined} onFocus={(name) => focused.push(name)} />)
+    try {
+      await inputReady(app)
+      await frameMatching(app, /▶ n2/)
+      app.stdin.write('\u001B[B')
+      app.stdin.write('\u001B[B')
+      await frameMatching(app, /▶ n3/)
+      app.stdin.write('\r')
+      await waitUntil('enter focuses n3', () => focused.length === 1)
+      assert.deepEqual(focused, ['n3'], 'the last row shown is n3, and the selection stops there')
     } finally {
       app.unmount()
     }
