@@ -8,6 +8,7 @@ export default class ClusterLeave extends ClusterChangeCommand {
 
   static override description = `Stages the leave of the node at --node, or of the member named by --name (through --node). Given neither, it stages the leave of the node the command reaches by default: the first of DYN_NODE that answers, else 127.0.0.1:7070 (the first node of dyn cluster up). Give --name (or --node) to make another node leave. Nothing moves until dyn cluster commit; dyn cluster plan shows what will. After the commit the leaving node keeps serving while its partitions are copied to their new homes, and exits once everything is handed off.
 A member already on its way out stages nothing: already_leaving when its leave or removal is staged or its committed change still moves data, already_left when it has left.
+When fewer members than the cluster's N (or than the largest n keys were written with) would own partitions after the commit, a warning on stderr says what that means.
 --json prints {ok, ...the plan with the leave staged}.
 ${exitCodesHelp}`
 
@@ -29,6 +30,6 @@ ${exitCodesHelp}`
       this.fail(flags.json, 'bad_parameter', `--name ${JSON.stringify(flags.name)} is not a member name (letters, digits, '.', '_', '-'; 1 to 64)`)
     }
     const query = flags.name === undefined ? '' : `?node=${encodeURIComponent(flags.name)}`
-    await this.change(flags, 'POST', `/cluster/leave${query}`, formatStaged)
+    await this.change(flags, 'POST', `/cluster/leave${query}`, formatStaged, true)
   }
 }

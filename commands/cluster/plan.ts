@@ -6,7 +6,8 @@ export default class ClusterPlan extends ClusterChangeCommand {
 
   static override description = `Asks the claimant (the node that decides ring changes) through --node. Staged changes are joins (nodes started with --seeds --no-commit, or dyn cluster join), leaves and removals. The plan lists the ring after the commit, each ownership move (partition, old owner -> new owner) and each replica transfer (a partition copied to a node that becomes one of its home replicas). Nothing changes until dyn cluster commit.
 A join of a node the claimant cannot reach (stopped, or started with an --advertise address that does not lead to it) stays staged but cannot be committed: the plan lists it apart, says why and what to do, and a commit leaves it out.
---json prints {ok, claimant, ringVersion, staged, members, ownership, ownershipMoves, transfers}, and blocked: [{kind, node, rpcAddress, error, message}] when such joins wait.
+When fewer members than the cluster's N (or than the largest n keys were written with) would own partitions after the commit, a warning on stderr says what that means: keys get fewer replicas until nodes join, and requests asking more are refused.
+--json prints {ok, claimant, ringVersion, staged, members, ownership, ownershipMoves, transfers, replicaCounts, defaultN}, and blocked: [{kind, node, rpcAddress, error, message}] when such joins wait.
 ${exitCodesHelp}`
 
   static override examples = [
@@ -19,6 +20,6 @@ ${exitCodesHelp}`
 
   async run(): Promise<void> {
     const {flags} = await this.parse(ClusterPlan)
-    await this.change(flags, 'GET', '/cluster/plan', (plan) => formatPlan(plan))
+    await this.change(flags, 'GET', '/cluster/plan', (plan) => formatPlan(plan), true)
   }
 }

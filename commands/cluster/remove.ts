@@ -1,5 +1,5 @@
 import {Args} from '@oclif/core'
-import {ClusterChangeCommand, formatStaged, sendClusterChange} from '../../src/cli/cluster-change.js'
+import {ClusterChangeCommand, formatStaged, replicaWarnings, sendClusterChange} from '../../src/cli/cluster-change.js'
 import type {PlanBody} from '../../src/cli/cluster-change.js'
 import {exitCodesHelp} from '../../src/cli/exit-codes.js'
 import {warn} from '../../src/cli/format.js'
@@ -13,7 +13,7 @@ export default class ClusterRemove extends ClusterChangeCommand {
 A node that is leaving and whose machine is lost holds its ring change up for ever; once the claimant sees it down, its removal is taken in place of the leave, and the commit makes the change under way take its partitions from the surviving replicas. While the claimant sees it up it is refused (already_leaving): a leaving node that runs finishes by itself.
 A leaver lost after its partitions moved, before it handed off its last copies, holds up every tombstone's reap; when it does not answer, its removal marks it removed at once (no commit needed).
 Any other member already on its way out stages nothing: already_leaving when its leave or removal is staged or its committed change still moves data, already_left when it has left (or is still handing off its last copies).
---json prints {ok, warnings, ...the plan with the removal staged}; warnings (also on stderr) is an array, empty when the node asked sees nothing amiss.
+--json prints {ok, warnings, ...the plan with the removal staged}; warnings (also on stderr) is an array, empty when the node asked sees nothing amiss: one says when the node removed still runs, one when fewer members than the cluster's N (or than the largest n keys were written with) would own partitions after the commit.
 ${exitCodesHelp}`
 
   static override examples = [
@@ -39,10 +39,11 @@ ${exitCodesHelp}`
     // Said once the removal is staged: a refusal says what it has to say itself (a node just
     // stopped that the claimant still counts as up is refused, unreachable, in its own words).
     const stagedNow = ((outcome.body as PlanBody).staged ?? []).some((change) => change.kind === 'remove' && change.node === args.name)
-    const warning = seen === undefined ? undefined : removalWarning(args.name, seen, !stagedNow)
-    if (warning !== undefined) warn(warning)
+    const removal = seen === undefined ? undefined : removalWarning(args.name, seen, !stagedNow)
+    const warnings = [...(removal === undefined ? [] : [removal]), ...replicaWarnings(outcome.body as PlanBody)]
+    for (const warning of warnings) warn(warning)
     // In the answer too, so that a script sees what a person sees on stderr.
-    if (flags.json) this.printOk({...outcome.body, warnings: warning === undefined ? [] : [warning]})
+    if (flags.json) this.printOk({...outcome.body, warnings})
     else process.stdout.write(formatStaged(outcome.body as PlanBody))
   }
 }

@@ -9,6 +9,7 @@ import type {DynClient} from '../client/http-client.js'
 import {clientTlsFlags, jsonFlag, nodeFlag, timeoutFlag} from './client-flags.js'
 import {DynCommand} from './command-base.js'
 import type {ClientFlagValues} from './command-base.js'
+import {warn} from './format.js'
 
 export interface PlanBody {
   readonly claimant?: string
@@ -20,6 +21,8 @@ export interface PlanBody {
   readonly ownershipMoves?: ReadonlyArray<{partition: number; from: string; to: string}>
   readonly transfers?: ReadonlyArray<{partition: number; target: string}>
   readonly replicaCounts?: readonly number[]
+  /** The cluster's N (absent from an older claimant's plan). */
+  readonly defaultN?: number
   readonly ownership?: Record<string, number>
   readonly note?: string
   /** A commit's answer: the ring change it started (`5.n1`), named so by status and errors too. */
@@ -53,9 +56,11 @@ export abstract class ClusterChangeCommand extends DynCommand {
   /** Every change command asks one node (which forwards to the claimant) and may answer in JSON. */
   static readonly changeFlags = {node: nodeFlag, ...clientTlsFlags, timeout: timeoutFlag, json: jsonFlag}
 
-  protected async change(flags: ClientFlagValues, method: 'GET' | 'POST', path: string, textOf: (body: PlanBody) => string): Promise<void> {
+  /** `warnsOfReplicas`: say on stderr when the ring after the commit has fewer owners than keys have replicas (replicaWarnings). */
+  protected async change(flags: ClientFlagValues, method: 'GET' | 'POST', path: string, textOf: (body: PlanBody) => string, warnsOfReplicas = false): Promise<void> {
     const outcome = await sendClusterChange(this.clientFor(flags), method, path)
     if (!outcome.ok) this.fail(flags.json, outcome.error, outcome.message, outcome.details)
+    if (warnsOfReplicas) for (const warning of replicaWarnings(outcome.body as PlanBody)) warn(warning)
     if (flags.json) this.printOk(outcome.body)
     else process.stdout.write(textOf(outcome.body as PlanBody))
   }
@@ -110,6 +115,39 @@ export function formatCommit(plan: PlanBody): string {
   // A join the commit left out stays staged; said, so that it is not taken for committed.
   const leftOut = (plan.blocked ?? []).map((change) => `${change.kind} ${change.node} stays staged, not committed: ${change.message}`)
   return `${[header, ...planLines(plan), ...leftOut].join('\n')}\nwatch the transfers with: dyn cluster status\n`
+}
+
+/**
+ * What a plan means for the keys' replicas, when the ring after the commit has fewer members
+ * owning partitions than the cluster's N, or than the largest n keys were written with: each key
+ * keeps fewer replicas than it was written for until nodes join (transfers then make them good),
+ * and a request asking more replicas than there are owners is refused (src/api/params.ts,
+ * checkQuorum). Nothing is refused here: shrinking a cluster is the operator's choice, but it
+ * was made with no word of this ("after commit: 2 members" of a cluster of N=3). Empty for a
+ * plan without the ring it would make. A plan from a claimant that does not say N warns on the
+ * largest n it lists (its N among them).
+ */
+export function replicaWarnings(plan: PlanBody): string[] {
+  if (plan.members === undefined || plan.ownership === undefined) return []
+  const owners = Object.values(plan.ownership).filter((count) => count > 0).length
+  const owning = `${owners} member${owners === 1 ? '' : 's'} would own partitions`
+  const replicas = `${owners} replica${owners === 1 ? '' : 's'}`
+  const warnings: string[] = []
+  const n = plan.defaultN
+  if (n !== undefined && owners < n) {
+    warnings.push(
+      `after the commit only ${owning}, fewer than the cluster's N=${n}: each key gets ${replicas} instead of ${n} until ${n - owners} more node(s) join (transfers then bring it back to ${n}); ` +
+        `requests asking n, r or w above ${owners} are refused (bad_parameter), and those that ask nothing run with the defaults fitted to ${owners}`,
+    )
+  }
+  const largest = Math.max(0, ...(plan.replicaCounts ?? []))
+  if (largest > owners && (n === undefined || largest > n)) {
+    warnings.push(
+      `keys were written with n up to ${largest}, and after the commit only ${owning}: those keys keep ${replicas} until ${largest - owners} more node(s) join, ` +
+        `and requests asking n=${largest} are refused (bad_parameter) until then`,
+    )
+  }
+  return warnings
 }
 
 function changesText(changes: ReadonlyArray<{kind: string; node: string}>): string {

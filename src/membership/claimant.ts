@@ -44,6 +44,11 @@ export interface PlanView {
   readonly transfers?: ReadonlyArray<{partition: number; target: string}>
   /** The replication factors the transfers are planned for: the cluster's N and every n a member stores. */
   readonly replicaCounts?: readonly number[]
+  /**
+   * The cluster's N, beside `members`: the CLI warns when fewer members than N (or than the
+   * largest of `replicaCounts`) would own partitions after the commit.
+   */
+  readonly defaultN?: number
   readonly ownership?: Record<string, number>
   readonly note?: string
   /**
@@ -509,7 +514,7 @@ export class Claimant {
     for (const name of after.members) ownership[name] = 0
     for (const owner of after.owners) ownership[owner] = (ownership[owner] ?? 0) + 1
     const transfers = this.planner(before, after, new Set(planned.transition.removing), table).map(({partition, target}) => ({partition, target}))
-    return {...base, members: planned.transition.members, ownershipMoves, transfers, replicaCounts: replicaCountsInUse(table), ownership, ...(takeover === undefined ? {} : {note: takeover})}
+    return {...base, members: planned.transition.members, ownershipMoves, transfers, replicaCounts: replicaCountsInUse(table), defaultN: table.settings.defaultN, ownership, ...(takeover === undefined ? {} : {note: takeover})}
   }
 }
 

@@ -33,6 +33,8 @@ describe('the claimant', () => {
       await cluster.time.runFor(6000)
       const staged = await cluster.time.until(cluster.assembled('n3')!.service.clusterChange({op: 'stage', change: {kind: 'leave', node: 'n4'}}), 10_000)
       assert.equal((staged as {claimant: string}).claimant, 'n2')
+      // The plan says the cluster's N, for the CLI's warning of too few owners after the commit.
+      assert.equal((staged as {defaultN?: number}).defaultN, 3)
       // n1 comes back on its stored state, which has nothing staged, and is the lowest name up.
       await cluster.restart('n1', {wipe: false})
       const n1 = cluster.assembled('n1')!

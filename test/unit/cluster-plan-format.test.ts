@@ -6,7 +6,7 @@
 
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
-import {formatCommit, formatPlan, formatStaged} from '../../src/cli/cluster-change.js'
+import {formatCommit, formatPlan, formatStaged, replicaWarnings} from '../../src/cli/cluster-change.js'
 
 const base = {claimant: 'n1', ringVersion: 4, staged: [{kind: 'join', node: 'n4'}], members: ['n1', 'n2', 'n3', 'n4'], ownership: {n1: 4, n2: 4, n3: 4, n4: 4}, ownershipMoves: []}
 const transfers = [{partition: 1, target: 'n4'}, {partition: 2, target: 'n4'}, {partition: 2, target: 'n1'}]
@@ -52,5 +52,34 @@ describe('cluster plan text', () => {
     const text = formatStaged({claimant: 'n1', ringVersion: 10, staged: [{kind: 'leave', node: 'n2'}], note})
     assert.equal(text, `claimant n1, ring version 10\nstaged changes: leave n2\n${note}\nleave n2 is staged; commit with dyn cluster commit once the ring change under way has finished (dyn cluster status shows its transfers)\n`)
     assert.doesNotMatch(text, /apply it with/)
+  })
+})
+
+describe('replica warnings of a plan (dyn cluster plan, leave, remove)', () => {
+  const leave = {claimant: 'n1', ringVersion: 4, staged: [{kind: 'leave', node: 'n3'}], ownershipMoves: [], transfers: []}
+
+  it('warns when fewer members than N would own partitions: fewer replicas until nodes join, larger requests refused', () => {
+    const warnings = replicaWarnings({...leave, members: ['n1', 'n2'], ownership: {n1: 8, n2: 8}, replicaCounts: [3], defaultN: 3})
+    assert.deepEqual(warnings, [
+      "after the commit only 2 members would own partitions, fewer than the cluster's N=3: each key gets 2 replicas instead of 3 until 1 more node(s) join (transfers then bring it back to 3); requests asking n, r or w above 2 are refused (bad_parameter), and those that ask nothing run with the defaults fitted to 2",
+    ])
+  })
+
+  it('warns when fewer members than the largest n keys were written with would own partitions, N met', () => {
+    const warnings = replicaWarnings({...leave, members: ['n1', 'n2', 'n3', 'n4'], ownership: {n1: 4, n2: 4, n3: 4, n4: 4}, replicaCounts: [3, 5], defaultN: 3})
+    assert.deepEqual(warnings, ['keys were written with n up to 5, and after the commit only 4 members would own partitions: those keys keep 4 replicas until 1 more node(s) join, and requests asking n=5 are refused (bad_parameter) until then'])
+  })
+
+  it('says both when both hold, and nothing when the owners are enough or the plan makes no ring', () => {
+    assert.equal(replicaWarnings({...leave, members: ['n1', 'n2'], ownership: {n1: 8, n2: 8}, replicaCounts: [3, 4], defaultN: 3}).length, 2)
+    assert.deepEqual(replicaWarnings({...leave, members: ['n1', 'n2', 'n3'], ownership: {n1: 6, n2: 5, n3: 5}, replicaCounts: [3], defaultN: 3}), [])
+    assert.deepEqual(replicaWarnings({claimant: 'n1', ringVersion: 4, staged: [], note: 'nothing is staged'}), [])
+    // A member listed with no partition is no owner.
+    assert.equal(replicaWarnings({...leave, members: ['n1', 'n2', 'n3'], ownership: {n1: 8, n2: 8, n3: 0}, replicaCounts: [3], defaultN: 3}).length, 1)
+  })
+
+  it('from a claimant that does not say N, warns on the largest n it lists (N among them)', () => {
+    const warnings = replicaWarnings({...leave, members: ['n1', 'n2'], ownership: {n1: 8, n2: 8}, replicaCounts: [3]})
+    assert.deepEqual(warnings, ['keys were written with n up to 3, and after the commit only 2 members would own partitions: those keys keep 2 replicas until 1 more node(s) join, and requests asking n=3 are refused (bad_parameter) until then'])
   })
 })
