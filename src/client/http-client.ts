@@ -190,6 +190,8 @@ type Attempt =
       readonly notHttp?: true
       /** The TLS handshake was answered in plain HTTP: the node serves no TLS, a configuration to fix. */
       readonly plainNode?: true
+      /** The client's timeout ran out (connecting or waiting for the answer): the node may run, and need longer. */
+      readonly timedOut?: true
     }
 
 export interface DynClientOptions {
@@ -352,7 +354,7 @@ export class DynClient {
    * the client's throttle keeps the request back from them.
    */
   private async sendToSomeNode(method: string, path: string, headers: Record<string, string>, body: Uint8Array | undefined, keyRequest: boolean): Promise<RawResponse> {
-    const failures: Array<{label: string; reason: string; tls: boolean; notHttp: boolean; plainNode: boolean; untrusted?: string}> = []
+    const failures: Array<{label: string; reason: string; tls: boolean; notHttp: boolean; plainNode: boolean; timedOut: boolean; untrusted?: string}> = []
     // The last node tried took the request and did not answer in time: see silentAdvice.
     let silent = false
     // Nodes this request was kept back from by the client's throttle: nothing was sent to them.
@@ -385,7 +387,7 @@ export class DynClient {
         this.#nodeWarning = typeof warning === 'string' && warning.length > 0 ? warning : undefined
         return attempt.response
       }
-      failures.push({label: address.label, reason: attempt.reason, tls: attempt.tls === true, notHttp: attempt.notHttp === true, plainNode: attempt.plainNode === true, ...(attempt.untrusted === undefined ? {} : {untrusted: attempt.untrusted})})
+      failures.push({label: address.label, reason: attempt.reason, tls: attempt.tls === true, notHttp: attempt.notHttp === true, plainNode: attempt.plainNode === true, timedOut: attempt.timedOut === true, ...(attempt.untrusted === undefined ? {} : {untrusted: attempt.untrusted})})
       if (attempt.connected) {
         silent = !attempt.tls && !attempt.notHttp && !attempt.plainNode && attempt.untrusted === undefined
         break
@@ -410,12 +412,20 @@ export class DynClient {
         [...new Set(untrusted)],
       )
     }
-    throw new UnreachableError(
-      failures.map((f) => f.label).join(', '),
-      reason,
-      failures.every((f) => f.tls) ? tlsAdvice : failures.every((f) => f.notHttp) ? notHttpAdvice : silent ? silentAdvice(failures.at(-1)?.label ?? '') : undefined,
-    )
+    throw unreachableOf(failures, reason, silent)
   }
+}
+
+/**
+ * The error for a request no node answered, from how each node tried failed (`silent`: the last
+ * one took the request and went quiet). Every node tried ran out of the timeout: said as that,
+ * with raising --timeout among what to do, not as "cannot reach" (a user's `dyn repair --timeout
+ * 1` was told to start a node that was running).
+ */
+export function unreachableOf(failures: ReadonlyArray<{label: string; tls: boolean; notHttp: boolean; timedOut: boolean}>, reason: string, silent: boolean): UnreachableError {
+  const timedOut = failures.length > 0 && failures.every((f) => f.timedOut)
+  const advice = failures.every((f) => f.tls) ? tlsAdvice : failures.every((f) => f.notHttp) ? notHttpAdvice : silent ? silentAdvice(failures.at(-1)?.label ?? '') : timedOut ? connectTimeoutAdvice : undefined
+  return new UnreachableError(failures.map((f) => f.label).join(', '), reason, advice, timedOut)
 }
 
 /** The same refusal the API would answer, without a round trip (and without a path that URL normalisation would change). */
@@ -508,7 +518,7 @@ async function sendOnce(address: NodeAddress, tls: ClientTls | undefined, method
     }
     const continueTimer = expectContinue ? setTimeout(sendBody, expectContinueWaitMs) : undefined
     const timer = setTimeout(() => {
-      finish({ok: false, connected, staleSocket: false, reason: connected ? `no answer within ${timeoutMs} ms` : `no connection within ${timeoutMs} ms`})
+      finish({ok: false, connected, staleSocket: false, timedOut: true, reason: connected ? `no answer within ${timeoutMs} ms` : `no connection within ${timeoutMs} ms`})
       request.destroy()
     }, timeoutMs)
     request.once('socket', (socket) => {
@@ -625,6 +635,9 @@ function silentAdvice(node: string): string {
   return `${node} accepted the connection but did not answer in time (a paused, overloaded or stuck node); the request may have reached it, so no other node was tried: see whether it serves (dyn cluster status), raise --timeout, or point --node at another node (read a key you wrote before writing it again)`
 }
 
+/** The end of an UnreachableError when no connection was made within the timeout: a node may run there and need longer, or none runs. */
+const connectTimeoutAdvice = 'if a node runs there, it may need longer: raise --timeout; if none does, start one (dyn cluster up) or point --node / DYN_NODE at a running node'
+
 /** The end of an UnreachableError when every node tried answered in something other than HTTP: the address is what to fix. */
 const notHttpAdvice = 'something answers there, but not in HTTP: fix the address as said (starting a node will not)'
 
@@ -636,12 +649,14 @@ const notHttpAdvice = 'something answers there, but not in HTTP: fix the address
 export class UnreachableError extends Error {
   readonly code: 'unreachable' | 'tls_untrusted' | 'tls_not_served' = 'unreachable'
   /** `advice`: what to do, when it is not to start a node or point at another (a TLS failure). */
+  /** `timedOut`: every node tried ran out of the client's timeout, so the message says that rather than "cannot reach". */
   constructor(
     readonly node: string,
     readonly reason: string,
     advice = 'start one (dyn cluster up) or point --node / DYN_NODE at a running node',
+    timedOut = false,
   ) {
-    super(`cannot reach a dyn node at ${node} (${reason}); ${advice}`)
+    super(`${timedOut ? `no dyn node at ${node} answered within the timeout` : `cannot reach a dyn node at ${node}`} (${reason}); ${advice}`)
   }
 
   get details(): Record<string, unknown> {
