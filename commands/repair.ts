@@ -3,30 +3,22 @@ import {setTimeout as sleep} from 'node:timers/promises'
 import {clientTlsFlags, jsonFlag, nodeFlag} from '../src/cli/client-flags.js'
 import {DynCommand} from '../src/cli/command-base.js'
 import {exitCodesHelp} from '../src/cli/exit-codes.js'
-
-/** What POST /repair answers (src/antientropy/anti-entropy-subsystem.ts, RepairReport). */
-interface RepairBody {
-  readonly node?: string
-  readonly trees?: number
-  readonly treesInSync?: number
-  readonly treesSkipped?: number
-  readonly peersDown?: readonly string[]
-  readonly keysRepairedHere?: number
-  readonly keysRepairedThere?: number
-  readonly unfinished?: boolean
-  readonly exchanges?: ReadonlyArray<{partition: number; n: number; peer: string; differingKeys: number; repairedHere: number; repairedThere: number; completed: boolean}>
-}
+import {warn} from '../src/cli/format.js'
+import {roundIsClean, stalledNotice, timeoutReason} from '../src/cli/repair-wait.js'
+import type {RepairRound} from '../src/cli/repair-wait.js'
 
 /** Rounds of --wait at most; each waits for the node's answer, and they stop at the first clean one. */
 const waitRoundsMax = 1000
 /** Pause between the rounds of --wait, so the node's repair budget refills. */
 const waitPauseMs = 1000
+/** How long --wait runs rounds, unless --max-wait-seconds says otherwise. */
+const maxWaitSecondsDefault = 600
 
 export default class Repair extends DynCommand {
   static override summary = "Compare a node's replicas with the other homes now, and repair what differs (anti-entropy)."
 
   static override description = `Every node already does this in the background, one peer at a time (paper §4.7); dyn repair runs it at once on the node you name, against every other home of each of its partitions, and reports what it compared and repaired. Each differing key is repaired both ways with the replica merge: no version is lost and none that was superseded comes back.
-A round is bounded by the node's repair budget (keys per second); with --wait the command runs rounds until one finds every tree in sync (or --max-wait-seconds pass), which is how to know that a replaced disk has caught up.
+A round is bounded by the node's repair budget (keys per second); with --wait the command runs rounds until one finds every tree in sync (or --max-wait-seconds pass), which is how to know that a replaced disk has caught up. A round that repairs nothing while another home is down cannot be followed by a clean one until that home is back or removed: --wait says so on stderr, once, and goes on waiting. --max-wait-seconds is refused without --wait (bad_usage).
 --json prints {ok, node, trees, treesInSync, treesSkipped, peersDown, keysRepairedHere, keysRepairedThere, unfinished, rounds, exchanges}.
 ${exitCodesHelp}`
 
@@ -41,8 +33,10 @@ ${exitCodesHelp}`
     node: nodeFlag,
     ...clientTlsFlags,
     partition: Flags.integer({description: 'only this partition (see dyn ring); default: every partition the node is a home of', min: 0}),
-    wait: Flags.boolean({description: 'run rounds until one finds every tree in sync', default: false}),
-    'max-wait-seconds': Flags.integer({description: 'with --wait, give up after this many seconds (exit 3)', default: 600, min: 1}),
+    // No defaults here: oclif checks dependsOn against any value, a default included, so with
+    // them --max-wait-seconds without --wait passed silently (a new user's walk).
+    wait: Flags.boolean({description: 'run rounds until one finds every tree in sync'}),
+    'max-wait-seconds': Flags.integer({description: `with --wait, give up after this many seconds (exit 3) [default: ${maxWaitSecondsDefault}]`, min: 1, dependsOn: ['wait']}),
     timeout: Flags.integer({description: 'give up on the node after this many milliseconds (a round may scan whole partitions)', default: 120_000, min: 1}),
     json: jsonFlag,
   }
@@ -51,11 +45,14 @@ ${exitCodesHelp}`
     const {flags} = await this.parse(Repair)
     const client = this.clientFor(flags)
     const path = flags.partition === undefined ? '/repair' : `/repair?partition=${flags.partition}`
-    const deadlineMs = Date.now() + flags['max-wait-seconds'] * 1000
+    const maxWaitSeconds = flags['max-wait-seconds'] ?? maxWaitSecondsDefault
+    const deadlineMs = Date.now() + maxWaitSeconds * 1000
     const total = {here: 0, there: 0}
-    let last: RepairBody = {}
+    let last: RepairRound = {}
     let rounds = 0
-    for (; rounds < (flags.wait ? waitRoundsMax : 1); ) {
+    // The homes down that the wait last said it waits for (stalledNotice).
+    let saidFor: string | undefined
+    for (; rounds < (flags.wait === true ? waitRoundsMax : 1); ) {
       let answer
       try {
         answer = await client.postJson(path)
@@ -64,18 +61,17 @@ ${exitCodesHelp}`
       }
       if (!answer.ok) this.fail(flags.json, answer.error, answer.message)
       rounds += 1
-      last = answer.body as RepairBody
+      last = answer.body as RepairRound
       total.here += last.keysRepairedHere ?? 0
       total.there += last.keysRepairedThere ?? 0
       if (!flags.json) process.stdout.write(`${formatRound(rounds, last)}\n`)
-      const clean = last.unfinished !== true && (last.keysRepairedHere ?? 0) + (last.keysRepairedThere ?? 0) === 0
-      if (!flags.wait || clean) break
-      if (Date.now() + waitPauseMs > deadlineMs) {
-        const down = last.peersDown ?? []
-        const why = down.length > 0
-          ? `${down.join(', ')} ${down.length === 1 ? 'is' : 'are'} down, so the trees shared with ${down.length === 1 ? 'it' : 'them'} could not be compared; start ${down.length === 1 ? 'it' : 'them'} again (or dyn cluster remove a node that is gone for good) and run dyn repair --wait again`
-          : 'the node still finds trees that differ or that it could not compare; run dyn repair --wait again, or check dyn cluster status for a node that is down'
-        this.fail(flags.json, 'timeout', `after ${rounds} round(s) ${why}`, {peersDown: down})
+      if (flags.wait !== true || roundIsClean(last)) break
+      if (Date.now() + waitPauseMs > deadlineMs) this.fail(flags.json, 'timeout', timeoutReason(last, rounds), {peersDown: last.peersDown ?? []})
+      // Said once for each set of homes down, on stderr (stdout stays the rounds, or one JSON object).
+      const stalled = stalledNotice(last, rounds, saidFor, maxWaitSeconds)
+      if (stalled !== undefined) {
+        warn(stalled.text)
+        saidFor = stalled.key
       }
       await sleep(waitPauseMs)
     }
@@ -83,11 +79,11 @@ ${exitCodesHelp}`
       this.printOk({...last, keysRepairedHere: total.here, keysRepairedThere: total.there, rounds})
       return
     }
-    if (flags.wait) process.stdout.write(`in sync after ${rounds} round(s): ${total.here} key(s) repaired on ${last.node ?? 'the node'}, ${total.there} on its peers\n`)
+    if (flags.wait === true) process.stdout.write(`in sync after ${rounds} round(s): ${total.here} key(s) repaired on ${last.node ?? 'the node'}, ${total.there} on its peers\n`)
   }
 }
 
-function formatRound(round: number, body: RepairBody): string {
+function formatRound(round: number, body: RepairRound): string {
   const differing = (body.exchanges ?? []).filter((exchange) => exchange.differingKeys > 0)
   const lines = [
     // "Compared" would count the trees of a home that is down, which were not compared at all: the

@@ -1,0 +1,67 @@
+/**
+ * What `dyn repair --wait` says between its rounds, pure: a round (POST /repair's answer) that
+ * repaired nothing while homes were down cannot be followed by a clean one until those homes are
+ * back or removed, so the wait says so once, with what to do, rather than printing the same round
+ * until --max-wait-seconds pass; and, when they have passed, why it gave up.
+ */
+
+/** What POST /repair answers (src/antientropy/anti-entropy-subsystem.ts, RepairReport). */
+export interface RepairRound {
+  readonly node?: string
+  readonly trees?: number
+  readonly treesInSync?: number
+  readonly treesSkipped?: number
+  readonly peersDown?: readonly string[]
+  readonly keysRepairedHere?: number
+  readonly keysRepairedThere?: number
+  readonly unfinished?: boolean
+  readonly exchanges?: ReadonlyArray<{partition: number; n: number; peer: string; differingKeys: number; repairedHere: number; repairedThere: number; completed: boolean}>
+}
+
+/** A round that repaired nothing and found every tree it could compare in sync: the end of --wait. */
+export function roundIsClean(round: RepairRound): boolean {
+  return round.unfinished !== true && repairedIn(round) === 0
+}
+
+function repairedIn(round: RepairRound): number {
+  return (round.keysRepairedHere ?? 0) + (round.keysRepairedThere ?? 0)
+}
+
+/** The homes down as a list, and the words that follow it (n3 is ... it; n3, n4 are ... they ... them). */
+const them = (down: readonly string[]): {list: string; is: string; they: string; it: string} => {
+  const one = down.length === 1
+  return {list: down.join(', '), is: one ? 'is' : 'are', they: one ? 'it' : 'they', it: one ? 'it' : 'them'}
+}
+
+/**
+ * The notice after `round` (the `rounds`-th) when it repaired nothing while homes were down, so
+ * that waiting on cannot end in sync until they are back or removed; undefined otherwise, and
+ * when `saidFor` (the `key` of the notice given last) is the same set of homes down, so that it
+ * is said once for each set. `maxWaitSeconds`: how long the wait goes on all the same.
+ */
+export function stalledNotice(round: RepairRound, rounds: number, saidFor: string | undefined, maxWaitSeconds: number): {key: string; text: string} | undefined {
+  const down = [...(round.peersDown ?? [])].sort()
+  if (down.length === 0 || repairedIn(round) > 0) return undefined
+  const key = down.join(',')
+  if (key === saidFor) return undefined
+  const {list, is, they, it} = them(down)
+  const node = round.node ?? 'the node'
+  const remove = down.length === 1 ? `dyn cluster remove ${list}` : 'dyn cluster remove NAME for each'
+  return {
+    key,
+    text:
+      `round ${rounds} repaired nothing and ${list} ${is} down, so the trees ${node} shares with ${it} cannot be compared: repair cannot finish until ${they} ${is} back (start ${it} again) ` +
+      `or removed for good (${remove}, then dyn cluster commit); waiting for that, rounds every second, for at most ${maxWaitSeconds} s in all (--max-wait-seconds), then exit 3`,
+  }
+}
+
+/** Why --wait gave up after `rounds` rounds, from the last round. */
+export function timeoutReason(last: RepairRound, rounds: number): string {
+  const down = last.peersDown ?? []
+  const {list, is, it} = them(down)
+  const why =
+    down.length > 0
+      ? `${list} ${is} down, so the trees shared with ${it} could not be compared; start ${it} again (or dyn cluster remove a node that is gone for good) and run dyn repair --wait again`
+      : 'the node still finds trees that differ or that it could not compare; run dyn repair --wait again, or check dyn cluster status for a node that is down'
+  return `after ${rounds} round(s) ${why}`
+}

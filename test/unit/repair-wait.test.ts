@@ -1,0 +1,54 @@
+/**
+ * `dyn repair --wait` between rounds (src/cli/repair-wait.ts): a round that repaired nothing while
+ * a home was down is said once, with what to do, rather than repeated silently until
+ * --max-wait-seconds; and the command's flags refuse --max-wait-seconds without --wait.
+ */
+import assert from 'node:assert/strict'
+import {describe, it} from 'node:test'
+import * as Parser from '@oclif/core/parser'
+import Repair from '../../commands/repair.js'
+import {roundIsClean, stalledNotice, timeoutReason} from '../../src/cli/repair-wait.js'
+
+const stuck = {node: 'n1', trees: 128, treesInSync: 86, treesSkipped: 42, peersDown: ['n3'], keysRepairedHere: 0, keysRepairedThere: 0, unfinished: true}
+
+describe('repair --wait notices', () => {
+  it('says once, after a round that repaired nothing with a home down, that repair cannot finish until it is back or removed', () => {
+    const first = stalledNotice(stuck, 1, undefined, 600)
+    assert.equal(
+      first?.text,
+      'round 1 repaired nothing and n3 is down, so the trees n1 shares with it cannot be compared: repair cannot finish until it is back (start it again) or removed for good (dyn cluster remove n3, then dyn cluster commit); waiting for that, rounds every second, for at most 600 s in all (--max-wait-seconds), then exit 3',
+    )
+    // The same homes down, the next rounds: nothing more to say.
+    assert.equal(stalledNotice(stuck, 2, first?.key, 600), undefined)
+    // Another home down too: said again, for both.
+    const both = stalledNotice({...stuck, peersDown: ['n4', 'n3']}, 3, first?.key, 600)
+    assert.match(both?.text ?? '', /^round 3 repaired nothing and n3, n4 are down, so the trees n1 shares with them cannot be compared: repair cannot finish until they are back \(start them again\)/)
+    assert.match(both?.text ?? '', /dyn cluster remove NAME for each/)
+  })
+
+  it('says nothing while rounds repair keys, or with every home up', () => {
+    assert.equal(stalledNotice({...stuck, keysRepairedHere: 12}, 1, undefined, 600), undefined)
+    assert.equal(stalledNotice({...stuck, peersDown: []}, 1, undefined, 600), undefined)
+    assert.equal(stalledNotice({node: 'n1', unfinished: true}, 1, undefined, 600), undefined)
+  })
+
+  it('ends on a round with nothing repaired and nothing left, and says why it gave up', () => {
+    assert.equal(roundIsClean({...stuck, unfinished: false}), true)
+    assert.equal(roundIsClean(stuck), false)
+    assert.equal(roundIsClean({unfinished: false, keysRepairedThere: 1}), false)
+    assert.equal(timeoutReason(stuck, 600), 'after 600 round(s) n3 is down, so the trees shared with it could not be compared; start it again (or dyn cluster remove a node that is gone for good) and run dyn repair --wait again')
+  })
+})
+
+describe('dyn repair flags', () => {
+  const parse = (argv: string[]) => Parser.parse(argv, {flags: Repair.flags, args: Repair.args, strict: true, context: undefined} as Parameters<typeof Parser.parse>[1])
+
+  it('refuses --max-wait-seconds without --wait, as a flag that needs another', async () => {
+    await assert.rejects(parse(['--max-wait-seconds', '30']), /--max-wait-seconds.*--wait|--wait.*--max-wait-seconds/)
+    const waited = await parse(['--wait', '--max-wait-seconds', '30'])
+    assert.equal(waited.flags['max-wait-seconds'], 30)
+    // Neither given: one round, as before.
+    const once = await parse([])
+    assert.equal(once.flags.wait, undefined)
+  })
+})
