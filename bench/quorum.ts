@@ -5,6 +5,7 @@
  * the same values explicitly are known to be the same experiment (--baseline). Pure.
  */
 
+import {checkQuorum} from '../src/api/params.js'
 import {creationSettingsDefault} from '../src/cli/cluster-settings.js'
 
 export interface RunQuorum {
@@ -54,6 +55,40 @@ export function clusterDefaultsOf(body: Record<string, unknown>): ClusterQuorumD
   const counts = [effective?.n, settings?.defaultR, settings?.defaultW]
   if (!counts.every((count) => typeof count === 'number' && Number.isInteger(count) && count >= 1)) return undefined
   return {fittedN: effective?.n as number, defaultR: settings?.defaultR as number, defaultW: settings?.defaultW as number}
+}
+
+/** What a node checks a request's quorum against: the cluster's default N, R and W as set (not fitted), and how many members own partitions. */
+export interface ClusterQuorumRule {
+  readonly defaultN: number
+  readonly defaultR: number
+  readonly defaultW: number
+  readonly owners: number
+}
+
+/** The rule from a node's GET /cluster (`settings`, and the distinct owners of `owners`), or undefined from a node that does not say. */
+export function clusterRuleOf(body: Record<string, unknown>): ClusterQuorumRule | undefined {
+  const settings = body.settings as {defaultN?: unknown; defaultR?: unknown; defaultW?: unknown} | undefined
+  const counts = [settings?.defaultN, settings?.defaultR, settings?.defaultW]
+  if (!counts.every((count) => typeof count === 'number' && Number.isInteger(count) && count >= 1) || !Array.isArray(body.owners)) return undefined
+  const owners = new Set(body.owners.map(String)).size
+  return owners === 0 ? undefined : {defaultN: settings?.defaultN as number, defaultR: settings?.defaultR as number, defaultW: settings?.defaultW as number, owners}
+}
+
+/**
+ * Why the nodes would refuse every request of a run with the n, r, w and dw given (explicit
+ * values only: the defaults the node fits itself), in the node's own words (src/api/params.ts,
+ * checkQuorum: above the members that own partitions, r > n, w > n, dw > w); undefined when they
+ * would not. Asked before the load: `-w 4` of a cluster of three was refused only after the
+ * whole load had failed ("the load stored none of its 10000 records").
+ */
+export function refusedQuorum(given: GivenQuorum, rule: ClusterQuorumRule): string | undefined {
+  const query = new URLSearchParams()
+  for (const name of ['n', 'r', 'w', 'dw'] as const) {
+    const value = given[name]
+    if (value !== undefined) query.set(name, String(value))
+  }
+  const checked = checkQuorum(query, {n: rule.defaultN, r: rule.defaultR, w: rule.defaultW}, rule.owners)
+  return checked.ok ? undefined : checked.message
 }
 
 /**

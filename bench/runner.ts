@@ -35,7 +35,7 @@ import type {FaultableCluster, FaultOutcome, RunningFaults} from './fault-inject
 import {defaultFaultDurationS, planFaults, runWindows} from './faults.js'
 import type {FaultSpec, PlannedFault} from './faults.js'
 import {ContextCache, OperationFactory} from './operations.js'
-import {clusterDefaultsOf, runQuorum, startedClusterDefaults} from './quorum.js'
+import {clusterDefaultsOf, clusterRuleOf, refusedQuorum, runQuorum, startedClusterDefaults} from './quorum.js'
 import type {RunQuorum} from './quorum.js'
 import {Recorder} from './recorder.js'
 import type {AnsweredFailure, KindSummary, TimelineWindow} from './recorder.js'
@@ -288,6 +288,8 @@ export async function runBench(
     // user took "starting" followed by the refusal for a run that had begun) and before a
     // calibration that would only be thrown away.
     if (config.nodes.length > 0) await checkReachable(config.nodes, config.timeoutS, config.tls)
+    // And so is the quorum asked of them (clusterQuorum refuses one the nodes would refuse).
+    const givenQuorum = config.nodes.length > 0 ? await clusterQuorum(config, config.nodes) : undefined
     // Starting has no length of its own to show progress against (durationS 0: none).
     onProgress?.({phase: 'starting', elapsedS: 0, durationS: 0, done: 0, operations: []})
     phase = config.calibrate ? 'calibrating' : 'starting'
@@ -297,7 +299,7 @@ export async function runBench(
     const nodes = started?.addresses ?? config.nodes
     // A cluster the bench started is asked once it serves: starting it is what "starting" says.
     if (started !== undefined) await checkReachable(nodes, config.timeoutS, config.tls)
-    const quorum = await clusterQuorum(config, nodes)
+    const quorum = started === undefined ? givenQuorum : await clusterQuorum(config, nodes)
     const contexts = new ContextCache(config.records * 2 + 1_000_000)
     const random = seededRandom(config.seed)
     const chooser = keyChooser(config.distribution, config.records, random)
@@ -529,13 +531,19 @@ export async function refusalTimesOf(nodes: readonly string[], timeoutS: number,
 /**
  * The quorum the run's requests use, the cluster's defaults as the first node that says them
  * gives them; undefined when none does (an older dyn). Asked of the cluster even when the bench
- * started it, so that the report says what the nodes hold, not what the bench expected.
+ * started it, so that the report says what the nodes hold, not what the bench expected. An n, r,
+ * w or dw given that the nodes would refuse every request for is refused here (bad_parameter,
+ * exit 2), in the node's words, before anything is loaded.
  */
 async function clusterQuorum(config: BenchConfig, nodes: readonly string[]): Promise<RunQuorum | undefined> {
   for (const node of nodes) {
     const cluster = await new DynClient(node, config.timeoutS * 1000, config.tls === undefined ? {} : {tls: config.tls}).getJson('/cluster').catch(() => undefined)
     const defaults = cluster?.ok === true ? clusterDefaultsOf(cluster.body) : undefined
-    if (defaults !== undefined) return runQuorum(config, defaults)
+    if (cluster?.ok !== true || defaults === undefined) continue
+    const rule = clusterRuleOf(cluster.body)
+    const refused = rule === undefined ? undefined : refusedQuorum(config, rule)
+    if (refused !== undefined) throw new DynError('bad_parameter', `${refused} (${node} would refuse every request of the run so; nothing was loaded)`)
+    return runQuorum(config, defaults)
   }
   return undefined
 }

@@ -297,7 +297,9 @@ Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could no
       if (!loaded.ok) this.fail(flags.json, 'bad_parameter', loaded.message)
       // The quorum in effect, so that a run left to the cluster's defaults compares with one that
       // gave the same values (for --node, one request to the cluster now).
-      const incomparable = incomparableMessage(flags.baseline, setupOfReport(loaded.value), setupOfConfig(config, await plannedQuorum(config)))
+      // A quorum the nodes would refuse is refused there, as the run itself would refuse it.
+      const planned = await plannedQuorum(config).catch((error: unknown) => (error instanceof DynError ? this.fail(flags.json, error.code, error.message, error.details) : Promise.reject(error)))
+      const incomparable = incomparableMessage(flags.baseline, setupOfReport(loaded.value), setupOfConfig(config, planned))
       if (incomparable !== undefined) this.fail(flags.json, 'bad_parameter', incomparable)
       baseline = {report: loaded.value, source: flags.baseline, maxRegression: maxRegression.value, metrics: metrics.value}
     }

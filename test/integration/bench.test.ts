@@ -16,7 +16,7 @@ import {after, before, describe, it} from 'node:test'
 import hdr from 'hdr-histogram-js'
 import {freePortRange} from '../../src/cli/ports.js'
 import {makeReadmeCertificates} from '../unit/tls-certificates.js'
-import {runDyn, startCluster} from './harness.js'
+import {getJson, runDyn, startCluster} from './harness.js'
 import type {TestCluster} from './harness.js'
 
 /** Each bench run loads, runs and reports within this (the default 60 s is for quick commands). */
@@ -186,6 +186,32 @@ describe('dyn bench', () => {
     assert.match(results[6]?.stderr ?? '', /--node 127\.0\.0\.1:\d+ would be reached over plain HTTP and 127\.0\.0\.1:7070 over HTTPS/)
     assert.match(results[7]?.stderr ?? '', /cannot also be[\s›]+provided when using --(port|node)/)
     assert.match(results[8]?.stderr ?? '', /cannot also be[\s›]+provided when using --(rpc-port|node)/)
+  })
+
+  it('a quorum the nodes would refuse is refused before the load, in the node\'s words, exit 2, and stores nothing', async () => {
+    const keysOf = async (): Promise<number[]> => Promise.all([0, 1, 2].map(async (i) => Number((await getJson(c.url(i, '/stats'))).body.keys)))
+    const before = await keysOf()
+    const runs = [
+      ['-w', '4'],
+      ['-n', '9'],
+      ['-n', '4', '-w', '4', '--calibrate', '--calibration-duration', '1'],
+      ['-w', '1', '--dw', '2', '--json'],
+    ]
+    const results = await Promise.all(runs.map((flags) => runDyn(['bench', ...nodeFlags, '--duration', '1', '--warmup', '0', '--records', '50', ...flags], {timeoutMs: benchTimeoutMs})))
+    for (const [i, result] of results.entries()) {
+      const run = `dyn bench ${runs[i]?.join(' ')}`
+      assert.equal(result.code, 2, `${run}: ${result.stderr}${result.stdout}`)
+      // Refused before anything ran: it once failed only after the whole load ("the load stored none of its records").
+      assert.doesNotMatch(result.stderr, /^(starting|calibrating|loading)/m, `${run} began before it refused`)
+      assert.doesNotMatch(result.stderr + result.stdout, /the load stored none/)
+    }
+    assert.match(results[0]?.stderr ?? '', /^dyn: w=4 is larger than n=3; w must be within 1\.\.n \(127\.0\.0\.1:\d+ would refuse every request of the run so; nothing was loaded\) \[bad_parameter\]\n$/)
+    assert.match(results[1]?.stderr ?? '', /^dyn: n=9 needs 9 distinct nodes, but 3 members own partitions now; use n <= 3, or leave n out/)
+    assert.match(results[2]?.stderr ?? '', /^dyn: n=4 needs 4 distinct nodes, but 3 members own partitions now/)
+    const json = JSON.parse(results[3]?.stdout ?? '') as {ok: boolean; error: string; message: string}
+    assert.deepEqual([json.ok, json.error], [false, 'bad_parameter'])
+    assert.match(json.message, /^dw=2 is larger than w=1; dw must be within 0\.\.w/)
+    assert.deepEqual(await keysOf(), before, 'nothing was loaded')
   })
 
   it('a node that does not answer is refused before any progress: no "starting" line, no calibration', async () => {
