@@ -163,7 +163,9 @@ function sendJson(reply: Reply, status: number, body: unknown, headers: Readonly
 }
 
 function sendError(reply: Reply, code: ErrorCode, message: string, details: Record<string, unknown> = {}, headers: Readonly<Record<string, string>> = {}): void {
-  sendJson(reply, statusOfError[code], {error: code, message, ...details}, headers, code)
+  // Details first: a refusal forwarded from a peer carries that peer's details, which must not
+  // override this answer's own error and message.
+  sendJson(reply, statusOfError[code], {...details, error: code, message}, headers, code)
 }
 
 function expectsContinue(request: IncomingMessage): boolean {

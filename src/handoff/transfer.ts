@@ -27,7 +27,7 @@
 import type {Clock} from '../clock.js'
 import {DynError} from '../errors.js'
 import type {MemberTable} from '../membership/member-table.js'
-import {isLeaving} from '../membership/claimant-core.js'
+import {givenUpMembers, isLeaving} from '../membership/claimant-core.js'
 import {findMember, hasReceived, nextRingOf, presentMembers, replicaCountsInUse, ringOf} from '../membership/member-table.js'
 import type {Membership} from '../membership/membership.js'
 import {partitionOfKey} from '../ring/partition.js'
@@ -306,8 +306,7 @@ export class TransferManager {
    * up is paged as usual, and its removal is committed once this transition has been installed.
    */
   private givenUp(table: MemberTable): Set<string> {
-    const staged = table.ring?.staged ?? []
-    return new Set(staged.filter((change) => change.kind === 'remove' && this.deps.isUp?.(change.node) === false).map((change) => change.node))
+    return givenUpMembers(table.ring, (name) => this.deps.isUp?.(name) !== false)
   }
 
   /**

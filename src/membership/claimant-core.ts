@@ -484,3 +484,17 @@ export function ownRowStatus(current: 'joining' | 'valid' | 'leaving' | 'left', 
   if (current === 'joining') return 'joining'
   return 'left'
 }
+
+/**
+ * Members of the ring the running transition makes (staying members and joiners) whose removal is
+ * staged and that `isUp` says are down: the transfers and the claimant no longer wait for them
+ * (TransferManager.givenUp, src/handoff/transfer.ts). A leaver is not one: its removal replaces
+ * its leave only when a commit says so (takeOverLeavers), so that an operator who stages it and
+ * reads the plan first loses nothing before committing (a review found that counting leavers let
+ * the install mark one removed with no commit). Pure.
+ */
+export function givenUpMembers(ring: RingState | undefined, isUp: (name: string) => boolean): Set<string> {
+  const next = ring?.next
+  if (ring === undefined || next === undefined) return new Set()
+  return new Set(ring.staged.filter((change) => change.kind === 'remove' && next.members.includes(change.node) && !isUp(change.node)).map((change) => change.node))
+}

@@ -14,7 +14,7 @@ import type {Ring} from '../ring/ring.js'
 import {MessageType} from '../transport/message-type.js'
 import type {Transport} from '../transport/transport.js'
 import type {BlockedChange, Departure, RingState, StagedChange} from './claimant-core.js'
-import {blockedJoin, blockedJoinsFailure, blockedOnlyNote, claimantOf, clearStaged, commitTransition, initialRingState, installTransition, isLeaving, machinesOf, planTransition, removalsEndedByInstall, ringOfState, stageChange, stagedLeaverRemovals, unconfirmedRingState} from './claimant-core.js'
+import {blockedJoin, blockedJoinsFailure, blockedOnlyNote, claimantOf, clearStaged, commitTransition, givenUpMembers, initialRingState, installTransition, isLeaving, machinesOf, planTransition, removalsEndedByInstall, ringOfState, stageChange, stagedLeaverRemovals, unconfirmedRingState} from './claimant-core.js'
 import type {Member, MemberTable} from './member-table.js'
 import {findMember, hasReceived, nextRingOf, presentMembers, replicaCountsInUse, ringOf} from './member-table.js'
 import type {PingBody} from './heartbeats.js'
@@ -457,7 +457,7 @@ export class Claimant {
     const after = nextRingOf(table)
     if (next === undefined || after === undefined) return []
     const planned = this.planner(ringOf(table), after, new Set(next.removing), table)
-    const givenUp = new Set(table.ring?.staged.filter((change) => change.kind === 'remove' && !this.isUp(change.node)).map((change) => change.node))
+    const givenUp = givenUpMembers(table.ring, this.isUp)
     return planned.filter((transfer) => !givenUp.has(transfer.target) && !hasReceived(table, transfer.target, next.id, transfer.partition, transfer.sourcesForN))
   }
 

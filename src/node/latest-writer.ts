@@ -31,7 +31,15 @@ export class LatestWriter<T> {
         this.unwritten = undefined
         return newest === undefined ? undefined : this.write(newest.value)
       })
-      .catch((error: Error) => this.onError(error))
+      .catch((error: unknown) => {
+        // A report that throws in turn must not leave the chain rejected: every later write would
+        // be skipped while a value stayed queued, and the table would never be written again.
+        try {
+          this.onError(error instanceof Error ? error : new Error(String(error)))
+        } catch {
+          // Nothing more to report it with.
+        }
+      })
   }
 
   /** Settles once every value offered so far has been written (or failed). */

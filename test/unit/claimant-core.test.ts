@@ -19,6 +19,7 @@ import {
   initialRingState,
   installTransition,
   isValidRingState,
+  givenUpMembers,
   mergeRingStates,
   ownRowStatus,
   planTransition,
@@ -182,6 +183,25 @@ describe('claimant core', () => {
     const single = initialRingState(q, 'n1')
     const last = stageChange(single, {kind: 'leave', node: 'n1'}, 'n1')
     assert.equal(!last.ok && last.error, 'bad_parameter')
+  })
+
+  it('gives up a staying member or a joiner whose removal is staged and that is down, never a leaver (its removal waits for a commit)', () => {
+    const base = threeNodesAndMore()
+    const leave = stageChange(base, {kind: 'leave', node: 'n5'}, 'n1')
+    assert.ok(leave.ok)
+    const committed = commitTransition(leave.state, q, ['n6'], 'n1')
+    assert.ok(committed.ok)
+    let state = committed.state
+    for (const node of ['n2', 'n6', 'n5', 'n3']) {
+      const staged = stageChange(state, {kind: 'remove', node}, 'n1', () => undefined, () => node !== 'n3')
+      assert.ok(staged.ok, staged.ok ? '' : staged.message)
+      state = staged.state
+    }
+    // n2 stays, n6 joins, n5 leaves, n3 is up.
+    const down = (name: string): boolean => name === 'n3'
+    assert.deepEqual([...givenUpMembers(state, down)].sort(), ['n2', 'n6'])
+    assert.deepEqual([...givenUpMembers(state, () => true)], [], 'nothing is given up while it is up')
+    assert.deepEqual([...givenUpMembers(base, () => false)], [], 'nor outside a transition')
   })
 
   it('stages the removal of a joiner of the change under way, for the ring it installs, and a merge keeps it', () => {

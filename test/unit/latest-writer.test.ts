@@ -34,6 +34,21 @@ describe('LatestWriter', () => {
     assert.deepEqual(written, ['a', 'd'])
   })
 
+  it('writes the next offer even when reporting a failure throws', async () => {
+    const written: string[] = []
+    const writer = new LatestWriter<string>(async (value) => {
+      if (value === 'bad') throw 'not an Error'
+      written.push(value)
+    }, () => {
+      throw new Error('the log is gone')
+    })
+    writer.offer('bad')
+    await writer.settled()
+    writer.offer('good')
+    await writer.settled()
+    assert.deepEqual(written, ['good'])
+  })
+
   it('reports a failed write and writes the next offer', async () => {
     const written: string[] = []
     const errors: string[] = []
