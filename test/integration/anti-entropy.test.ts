@@ -193,18 +193,20 @@ describe('anti-entropy with real processes', () => {
     assert.equal((await runDyn(['cluster', 'up', '--dir', c.dir])).code, 0)
     const restarted = await Promise.all([0, 1, 2].map((index) => statsOf(c, index)))
     for (const [index, stats] of restarted.entries()) assert.equal(stats.compaction.deletesUncompacted, reaped[index]!.compaction.deletesUncompacted, `n${index + 1} remembers its deletes`)
-    const compacted = await waitFor(
-      'every node to give the space back',
+    await waitFor(
+      'every node to give the space back through its own compactions',
       async () => {
         const all = await Promise.all([0, 1, 2].map((index) => statsOf(c, index).catch(() => undefined)))
-        return all.every((stats, index) => stats !== undefined && stats.storeBytes < loaded[index]!.storeBytes / 4) ? (all as AntiEntropyStats[]) : undefined
+        // Both: the space is back, and the node's own compactions ran. LevelDB may free most of it
+        // on its own first (a restart turns its log into a table), and waiting for the space alone
+        // then ended before the node's compactions of small debts (a minute after the restart), a
+        // flake of one fresh-clone run on a busy machine.
+        // What the node's compactions freed is not compared, since LevelDB may have freed part of it.
+        return all.every((stats, index) => stats !== undefined && stats.storeBytes < loaded[index]!.storeBytes / 4 && stats.compaction.partitionsCompacted > 0) ? true : undefined
       },
       150_000,
       1000,
     )
-    // LevelDB may free part of it on its own once it is compacting (a restart turns its log into a
-    // table), so what the node's compactions freed is not compared.
-    for (const stats of compacted) assert.ok(stats.compaction.partitionsCompacted > 0, JSON.stringify(stats.compaction))
   })
 
   it('refuses to start a node on a copy of its data folder from before a reap, and the deleted keys stay deleted once it starts empty', async (t) => {
