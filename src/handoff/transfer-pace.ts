@@ -28,7 +28,7 @@ export class TransferPace {
 
   /** A page came in (or a partition finished): the time since the last progress counts, at most stallMs of it. */
   progress(nowMs: number): void {
-    this.movingMs += Math.min(Math.max(0, nowMs - this.lastProgressMs), this.stallMs)
+    this.movingMs += this.movedSinceProgressMs(nowMs)
     this.lastProgressMs = nowMs
   }
 
@@ -50,7 +50,12 @@ export class TransferPace {
   /** The remaining partitions times the moving time per finished one; undefined before one finishes. */
   etaMs(nowMs: number, remaining: number): number | undefined {
     if (this.finished === 0) return undefined
-    const movingMs = this.movingMs + Math.min(Math.max(0, nowMs - this.lastProgressMs), this.stallMs)
+    const movingMs = this.movingMs + this.movedSinceProgressMs(nowMs)
     return Math.round((movingMs / this.finished) * Math.max(0, remaining))
+  }
+
+  /** The time since the last progress that counts as moving: at most stallMs of it. */
+  private movedSinceProgressMs(nowMs: number): number {
+    return Math.min(Math.max(0, nowMs - this.lastProgressMs), this.stallMs)
   }
 }

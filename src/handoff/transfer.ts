@@ -297,13 +297,13 @@ export class TransferManager {
   }
 
   /**
-   * Members whose removal is staged and that this node sees down. The operator gave up what only
-   * they hold (`dyn cluster remove`, as riak-admin cluster force-remove), so the transfers under
-   * way take their partitions from the other sources and hint holders rather than wait for them,
-   * as the removal's own transition will. A staying member lost for good during a join held that
-   * join up until it came back, and its removal could not be committed meanwhile (a commit during
-   * a transition takes only leavers' removals): the ring change could never finish. One that is
-   * up is paged as usual, and its removal is committed once this transition has been installed.
+   * Members of the ring this transition makes whose removal is staged and that this node sees
+   * down (givenUpMembers, claimant-core.ts; leavers keep their own commit path). The operator
+   * gave up what only they hold (`dyn cluster remove`, as riak-admin cluster force-remove), so
+   * the transfers under way take their partitions from the other sources and hint holders rather
+   * than wait for them, as the removal's own transition will: a staying member lost for good
+   * during a join held that join up until it came back, and its removal could not be committed
+   * meanwhile. One that is up is paged as usual, and its removal is committed after the install.
    */
   private givenUp(table: MemberTable): Set<string> {
     return givenUpMembers(table.ring, (name) => this.deps.isUp?.(name) !== false)

@@ -255,7 +255,8 @@ export function stageChange(
   // no longer waits for it while it is down (transfer.ts and claimant.ts, givenUp).
   const joiningNow = next?.members.includes(change.node) === true && !state.members.includes(change.node)
   if (!state.members.includes(change.node) && !joiningNow) {
-    const departure = next?.members.includes(change.node) === true ? undefined : departed(change.node)
+    // In neither ring: one that left says so (a joiner of the change under way is joiningNow).
+    const departure = departed(change.node)
     if (departure !== undefined) {
       const how = departure === 'removed' ? 'it was removed' : 'it handed its partitions off and left'
       return {ok: false, error: 'already_left', message: `${change.node} has already left the cluster (${how}); nothing was staged. dyn cluster status lists it as left`}
