@@ -46,7 +46,7 @@ export function stalledNotice(round: RepairRound, rounds: number, saidFor: strin
   if (key === saidFor) return undefined
   const {list, is, they, it} = them(down)
   const node = round.node ?? 'the node'
-  const remove = down.length === 1 ? `dyn cluster remove ${list}` : 'dyn cluster remove NAME for each'
+  const remove = down.map((name) => `dyn cluster remove ${name}`).join('; ')
   return {
     key,
     text:
