@@ -38,6 +38,12 @@ export interface ReplicaServerDeps {
   isOtherMember(name: string): boolean
   /** Whether this node has left the cluster: it takes no hints then, since it hands off no more. */
   hasLeft?(): boolean
+  /**
+   * Whether this node is one of the first `n` homes of `partition` under its committed ring, or
+   * under the ring a transition under way moves to. A hint handed back to a node that is not
+   * (its target lost the partition while the hint's holder was away) is refused, not stored.
+   */
+  isHomeOf(partition: number, n: number): boolean
   /** The actor a forwarded put writes under, taken when it begins (write-actor.ts). */
   readonly writeActor: WriteActor
 }
@@ -71,7 +77,7 @@ export async function serveReplicaRequest(deps: ReplicaServerDeps, type: number,
       if (!isHintDeliveryBody(body)) throw new DynError('bad_request', `malformed ${MessageType[type]}`)
       // What a node that left merges would go nowhere: the sender keeps the objects for the keys' current homes.
       if (deps.hasLeft?.() === true) throw new DynError('unreachable', 'this node has left the cluster and takes no objects; deliver them to the keys\' current homes')
-      return receiveHandoff(deps, body)
+      return receiveHandoff(deps, body, type === MessageType.HintDelivery)
     }
     case MessageType.CoordinatePut: {
       if (!isCoordinatePutBody(body)) throw new DynError('bad_request', 'malformed CoordinatePut')
@@ -97,12 +103,21 @@ function spaceOf(deps: ReplicaServerDeps, hintFor: string | undefined): ObjectSp
  * merged into this node's own copy (sync, so nothing newer or concurrent here is overwritten) and
  * synced before the answer, since the sender drops (or deletes) each entry this answer
  * acknowledges. An entry refused for a limit is answered with its code.
+ *
+ * A hint for a key this node is no longer a home of is answered `not_home` and not stored: its
+ * holder was away while the partition moved (a member given up during a ring change, whose
+ * transfers went on without its hints, that came back), or routed by an older ring. Stored here,
+ * after this node's release had handed the partition off, it would be a copy no reader asks and
+ * no release carries on; refused, it stays with its holder, which hands it to the key's current
+ * homes once its own ring agrees (handoff-sender.ts). Handed-off objects are not checked: their
+ * sender is an old home whose ring already names this one.
  */
-async function receiveHandoff(deps: ReplicaServerDeps, body: HintDeliveryBody): Promise<HintDeliveryAnswer> {
+async function receiveHandoff(deps: ReplicaServerDeps, body: HintDeliveryBody, hints: boolean): Promise<HintDeliveryAnswer> {
   const {store, policy} = deps.coordinator
   const results = await Promise.all(
     body.entries.map(async (entry) => {
       if (entry.partition !== partitionOfKey(entry.key, deps.partitionCount())) return 'bad_request'
+      if (hints && !deps.isHomeOf(entry.partition, entry.object.n)) return 'not_home'
       const merged = await mergeIncoming(store, policy, entry.partition, entry.key, entry.object, true)
       if (!merged.ok) return merged.error
       // A hint handed back during a ring change is a write this home takes: like a put's, it goes

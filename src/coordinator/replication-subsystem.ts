@@ -139,6 +139,11 @@ export function replicationSubsystem(parts: ReplicationParts): ReplicationSubsys
     },
     isOtherMember: (name) => name !== self && findMember(membership.table, name) !== undefined,
     hasLeft: () => findMember(membership.table, self)?.status === 'left',
+    isHomeOf: (partition, n) => {
+      if (homesOf(membership.ring, partition, n).includes(self)) return true
+      const next = nextRingOf(membership.table)
+      return next !== undefined && homesOf(next, partition, n).includes(self)
+    },
     writeActor,
   }
   const handlers = new Map<number, MessageHandler>([...replicaMessageTypes].map((type) => [type, (body: unknown) => serveReplicaRequest(replicaServer, type, body)]))

@@ -160,7 +160,7 @@ export class HandoffSender {
       }
       const triedAtMs = this.deps.clock.monotonicMs()
       if (!mayTry(this.backoffs.get(target), triedAtMs)) continue
-      const outcome = gone ? await this.redirect(target) : await this.deliverTo(target)
+      const outcome = gone ? await this.redirect(target, 'gone') : await this.deliverTo(target)
       // Counted from when the round tried, not from when it gave up: rounds come every interval,
       // and a wait counted from the end would always slip to the round after.
       if (outcome.failed && outcome.removed === 0) {
@@ -178,12 +178,25 @@ export class HandoffSender {
     for (const name of [...this.seenDown]) if (this.deps.hints.pendingFor(name) === 0 && !ringMembers.has(name)) this.seenDown.delete(name)
   }
 
-  /** Batches to one target until it has no hints left, a batch fails, or the round's bound. */
+  /**
+   * Batches to one target until it has no hints left, a batch fails, or the round's bound. Hints
+   * for keys the target is no longer a home of under this node's rings (it lost their partition
+   * while this node was away: a member given up during a ring change, whose transfers went on
+   * without its hints) are not sent to it, which would refuse them (replica-server.ts): they go
+   * to the keys' current homes, as a gone target's do.
+   */
   private async deliverTo(target: string): Promise<RoundOutcome> {
     let removed = 0
+    let strayed = false
+    let after: PendingHint | undefined
     for (let batchIndex = 0; batchIndex < batchesPerRoundMax; batchIndex += 1) {
-      const batch = await this.deps.hints.batch(target, this.deps.batchEntriesMax, batchBytesMax)
-      if (batch.length === 0) return {removed, failed: false}
+      const page = await this.deps.hints.batch(target, this.deps.batchEntriesMax, batchBytesMax, after)
+      if (page.length === 0) break
+      after = page[page.length - 1]
+      const rings = this.deps.homeRings()
+      const batch = page.filter((hint) => isHomeIn(rings, hint, target))
+      if (batch.length < page.length) strayed = true
+      if (batch.length === 0) continue
       const answer = await this.send(target, batch)
       if (!answer.ok) {
         this.deps.log(`handoff of ${batch.length} hint(s) to ${target} failed (${answer.reason}); retrying later`)
@@ -197,18 +210,21 @@ export class HandoffSender {
       // Nothing left that this batch could remove (all changed meanwhile, or refused for now): stop, a later round retries.
       if (acknowledged.length + refused.length === 0) return {removed, failed: true}
     }
-    return {removed, failed: false}
+    if (!strayed) return {removed, failed: false}
+    const redirected = await this.redirect(target, 'no longer a home')
+    return {removed: removed + redirected.removed, failed: redirected.failed}
   }
 
   /**
-   * Hints for a target that is gone, to each key's current homes: every home that is up is sent
+   * Hints for a target that is gone (or, `why` 'no longer a home', those of a member's hints whose
+   * keys it is no longer a home of), to each key's current homes: every home that is up is sent
    * the batch's hints it is a home of and has not acknowledged yet, and a hint is removed once
    * all its homes acknowledged it (or refused it for good). Acknowledgements are remembered
    * between rounds, per version of the hint, so a home that is down holds back only its own
    * keys and costs the others nothing more. The round pages past hints it cannot remove yet.
    * One log line per round says what moved.
    */
-  private async redirect(target: string): Promise<RoundOutcome> {
+  private async redirect(target: string, why: 'gone' | 'no longer a home'): Promise<RoundOutcome> {
     let removed = 0
     let redirected = 0
     const failures = new Set<string>()
@@ -217,10 +233,13 @@ export class HandoffSender {
     this.redirectAcks.set(target, acks)
     let after: PendingHint | undefined
     for (let batchIndex = 0; batchIndex < batchesPerRoundMax; batchIndex += 1) {
-      const batch = await this.deps.hints.batch(target, this.deps.batchEntriesMax, batchBytesMax, after)
-      if (batch.length === 0) break
-      after = batch[batch.length - 1]
+      const page = await this.deps.hints.batch(target, this.deps.batchEntriesMax, batchBytesMax, after)
+      if (page.length === 0) break
+      after = page[page.length - 1]
       const rings = this.deps.homeRings()
+      // A member's hints for keys it is still a home of are its own to take (deliverTo).
+      const batch = why === 'gone' ? page : page.filter((hint) => !isHomeIn(rings, hint, target))
+      if (batch.length === 0) continue
       const pending = batch.map((hint) => {
         const homes = currentHomes(rings, hint.partition, hint.object.n).filter((home) => home !== target)
         const known = acks.get(hintId(hint))
@@ -258,7 +277,8 @@ export class HandoffSender {
     if (redirected > 0 || failures.size > 0) {
       const where = reached.size > 0 ? ` to their current homes (${[...reached].sort().join(', ')})` : ''
       const outcome = failures.size === 0 ? '' : `; not delivered to ${[...failures].slice(0, 3).join(', ')}, retrying later`
-      this.deps.log(`${target} is no longer a member: redirected ${redirected} of its hint(s)${where}, ${left} left${outcome}`)
+      const standing = why === 'gone' ? 'is no longer a member' : 'is no longer a home of some of its hints\' keys'
+      this.deps.log(`${target} ${standing}: redirected ${redirected} of its hint(s)${where}, ${left} left${outcome}`)
     }
     // Only failed requests back off: a hint waiting for a home seen down costs no request.
     return {removed, failed: failures.size > 0}
@@ -346,6 +366,11 @@ export function standingIn(table: MemberTable, name: string): TargetStanding {
   if (member === undefined || statusOf(table, member) === 'left') return 'gone'
   // A member the running transition removes is gone already: it takes no part in it.
   return table.ring?.next?.removing.includes(name) === true ? 'gone' : 'member'
+}
+
+/** Whether `node` is one of a hint's key's homes under any of `rings` (its partition, its object's n). */
+function isHomeIn(rings: readonly Ring[], hint: PendingHint, node: string): boolean {
+  return rings.some((ring) => preferenceList(ring, hint.partition).slice(0, hint.object.n).includes(node))
 }
 
 /** A partition's home replicas for `n` under each of `rings`, each once: the first n of each preference list. */

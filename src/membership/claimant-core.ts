@@ -72,6 +72,20 @@ export interface RingState {
   readonly next?: RingTransition
   /** Changes staged and not yet committed (joins are the members whose rows say joining). */
   readonly staged: readonly StagedChange[]
+  /**
+   * Set on a decision that only staged a change (stageChange), never on one that moved the ring
+   * or its staged changes otherwise (a commit, an install, a clear). At one version, such a
+   * decision wins over a staging one whatever the claimants' names, and takes the staged change
+   * in (mergeRingStates).
+   */
+  readonly staging?: true
+}
+
+/** A state as the base of a decision that is not a stage: the mark of a staging decision is not carried on. */
+function withoutStagingMark(state: RingState): RingState {
+  if (state.staging === undefined) return state
+  const {staging: _staging, ...rest} = state
+  return rest
 }
 
 export type ClaimantFailure = {
@@ -266,7 +280,7 @@ export function stageChange(
   const remaining = state.members.filter((name) => name !== change.node && !state.staged.some((other) => other.node === name))
   if (remaining.length === 0) return {ok: false, error: 'bad_parameter', message: 'the last member cannot leave or be removed; stop the cluster instead'}
   const version = state.version + 1
-  return {ok: true, state: {...state, version, claimant, staged: [...state.staged, {kind: change.kind, node: change.node, stagedAt: version}]}}
+  return {ok: true, state: {...state, version, claimant, staged: [...state.staged, {kind: change.kind, node: change.node, stagedAt: version}], staging: true}}
 }
 
 /** The refusal of a removal of a leaving member that the claimant does not see down: see stageChange. */
@@ -286,7 +300,7 @@ function leaverUpMessage(node: string, claimant: string, transition: string): st
  */
 export function clearStaged(state: RingState, claimant: string): RingState {
   if (state.staged.length === 0) return state
-  return {...state, version: state.version + 1, claimant, staged: []}
+  return {...withoutStagingMark(state), version: state.version + 1, claimant, staged: []}
 }
 
 /**
@@ -360,9 +374,9 @@ export function commitTransition(
     // The removal of a leaver amends the transition under way (takeOverLeavers), which keeps its
     // id: the members' rows report what they received under it, and that stays true.
     const removed = new Set(planned.transition.removing)
-    return {ok: true, state: {...state, version, claimant, next: {...planned.transition, id: running.id}, staged: state.staged.filter((change) => !removed.has(change.node))}}
+    return {ok: true, state: {...withoutStagingMark(state), version, claimant, next: {...planned.transition, id: running.id}, staged: state.staged.filter((change) => !removed.has(change.node))}}
   }
-  return {ok: true, state: {...state, version, claimant, next: {...planned.transition, id: `${version}.${claimant}`}, staged: []}}
+  return {ok: true, state: {...withoutStagingMark(state), version, claimant, next: {...planned.transition, id: `${version}.${claimant}`}, staged: []}}
 }
 
 /** The transition made the committed ring; called by the claimant once every transfer is done. */
@@ -393,6 +407,13 @@ export function installTransition(state: RingState, claimant: string): RingState
  * The state to keep of two: the higher version, or at one version the lower claimant name (two
  * claimants for a moment), or else the canonical encoding, so that merging is commutative.
  *
+ * Except that at one version a decision that moved the ring or cleared (a commit, an install, a
+ * clear) wins over one that only staged a change, whatever the names: a commit that its joiner
+ * had acted on was undone by a removal staged through a node that had not heard of it yet, at
+ * the same version, by a claimant of a lower name (simulator seed 53,000,007,269: the joiner ran
+ * on outside the ring). The stage is not lost: its change is taken in, as below. The mark that
+ * tells them apart (`staging`) is the winner's in the merged state, so merging stays associative.
+ *
  * At one version, the changes each side staged in that very decision are all kept (the
  * winner's other fields stand): two claimants for a moment, each answering an operator's stage
  * with ok, must not have one of the two dropped by gossip (simulator seed 467761: a leave staged
@@ -408,7 +429,9 @@ export function mergeRingStates(a: RingState | undefined, b: RingState | undefin
   // The winner is chosen on what a merge keeps of it (all but the changes staged at this version),
   // so that a merged state wins or loses exactly as the state it was merged from.
   const kept = (state: RingState): string => JSON.stringify({...state, staged: state.staged.filter((change) => change.stagedAt !== state.version)})
-  const winner = a.claimant !== b.claimant ? (compareNames(a.claimant, b.claimant) < 0 ? a : b) : kept(a) <= kept(b) ? a : b
+  const staging = (state: RingState): boolean => state.staging === true
+  const winner =
+    staging(a) !== staging(b) ? (staging(a) ? b : a) : a.claimant !== b.claimant ? (compareNames(a.claimant, b.claimant) < 0 ? a : b) : kept(a) <= kept(b) ? a : b
   const version = winner.version
   const older = winner.staged.filter((change) => change.stagedAt !== version)
   // A change of a member the winner's transition moves out is moot, but for the removal of a
@@ -435,7 +458,7 @@ export function isValidRingState(x: unknown, partitionCount: number): x is RingS
   const s = x as Record<string, unknown>
   if (!Number.isSafeInteger(s.version) || (s.version as number) < 1 || typeof s.claimant !== 'string') return false
   if (!isRingShape(s.members, s.owners, partitionCount) || !isValidMachines(s.machines, s.members as string[])) return false
-  if (!Array.isArray(s.staged) || s.staged.length > stagedChangesMax) return false
+  if (!Array.isArray(s.staged) || s.staged.length > stagedChangesMax || (s.staging !== undefined && s.staging !== true)) return false
   for (const change of s.staged as unknown[]) {
     const c = change as Record<string, unknown> | null
     if (c === null || typeof c !== 'object' || (c.kind !== 'leave' && c.kind !== 'remove') || typeof c.node !== 'string') return false

@@ -93,6 +93,14 @@ export interface MembershipChangeConfig {
    * its partitions from the other replicas, and the removal after.
    */
   readonly memberLostAfterMs?: number
+  /**
+   * With memberLostAfterMs: the member's machine was not lost after all. It crashes with its disk
+   * intact, its removal is staged (so the join goes on without it), and once the join's change has
+   * ended it comes back and the operator clears the removal (dyn cluster clear). What it held is
+   * not given up: its hints for homes that lost their partitions in the join must reach the keys'
+   * current homes, so every write acknowledged on it alone must still be read.
+   */
+  readonly memberFoundAgain?: boolean
 }
 
 /** What a change did: the members expected once it has settled, and the ring before it. */
@@ -126,9 +134,10 @@ export async function runMembershipChange(cluster: SimCluster, random: Random, c
       if (failure !== undefined) return {kind: 'join', node, ringBefore, expectedMembers: memberCount + 1, failure: `the commit of ${node}'s join failed: ${failure}`}
     }
     if (config.memberLostAfterMs !== undefined) {
-      const lost = await removeMemberLostDuringJoin(cluster, random, node, config.memberLostAfterMs, history)
-      // The ring ends with the joiner and without the lost member.
-      return {kind: 'join', node, ringBefore, expectedMembers: memberCount, ...(lost.node === undefined ? {} : {removedAfter: lost.node}), ...(lost.failure === undefined ? {} : {failure: lost.failure})}
+      const lost = await removeMemberLostDuringJoin(cluster, random, node, config.memberLostAfterMs, history, config.memberFoundAgain === true)
+      // The ring ends with the joiner and without the lost member, or with both when it was found again.
+      const expectedMembers = config.memberFoundAgain === true ? memberCount + 1 : memberCount
+      return {kind: 'join', node, ringBefore, expectedMembers, ...(lost.node === undefined ? {} : {removedAfter: lost.node}), ...(lost.failure === undefined ? {} : {failure: lost.failure})}
     }
     if (config.joinerCrashAfterMs !== undefined) {
       await sleep(cluster.time, config.joinerCrashAfterMs)
@@ -332,7 +341,7 @@ async function removeLostLeaver(cluster: SimCluster, leaver: string, history: Hi
  * which no longer waits for the lost member once its removal is staged (transfer.ts, givenUp), so
  * the tries go on until the join is installed and the removal committed. Undefined once done.
  */
-async function removeMemberLostDuringJoin(cluster: SimCluster, random: Random, joiner: string, afterMs: number, history: History): Promise<{node?: string; failure?: string}> {
+async function removeMemberLostDuringJoin(cluster: SimCluster, random: Random, joiner: string, afterMs: number, history: History, foundAgain: boolean): Promise<{node?: string; failure?: string}> {
   // From the join's commit, so that most runs lose the member while the join's transfers run
   // (they take a second or two here), and some after they ended.
   const committed = (): boolean => cluster.upNodes().some((name) => {
@@ -347,10 +356,13 @@ async function removeMemberLostDuringJoin(cluster: SimCluster, random: Random, j
   const lost = candidates[random.int(Math.max(1, candidates.length))]
   if (lost === undefined) return {failure: `no member but ${joiner} ran to be lost during its join`}
   const running = cluster.upNodes().some((name) => cluster.assembled(name)?.membership.table.ring?.next !== undefined)
-  history.note(cluster.time.monotonicMs(), `${lost}'s machine is lost for good during the join of ${joiner}${running ? ', its transfers under way' : ''}`)
+  const how = foundAgain ? 'stops (its disk intact; taken for lost)' : 'is lost for good'
+  history.note(cluster.time.monotonicMs(), `${lost}'s machine ${how} during the join of ${joiner}${running ? ', its transfers under way' : ''}`)
   await cluster.crash(lost)
-  history.loseDisk(lost)
-  await cluster.depart(lost)
+  if (!foundAgain) {
+    history.loseDisk(lost)
+    await cluster.depart(lost)
+  }
   // The newest decision any running node holds: one that has not heard of the join yet would
   // say the lost joiner is in no ring, and the removal would never be staged.
   const state = (): RingState | undefined =>
@@ -369,12 +381,32 @@ async function removeMemberLostDuringJoin(cluster: SimCluster, random: Random, j
   }
   const stage = await changeThroughAnyNode(cluster, [lost, joiner], {op: 'stage', change: {kind: 'remove', node: lost}}, history, 0, staged)
   if (stage !== undefined) return {node: lost, failure: `the removal of ${lost}, lost during the join of ${joiner}, could not be staged: ${stage}`}
+  if (foundAgain) return findAgain(cluster, lost, joiner, history, state)
   // The join's transition has to end before the removal can be committed: up to a settle's worth of tries.
   for (let waitedMs = 0; ; waitedMs += changeAttemptsMax * 1000) {
     const commit = await changeThroughAnyNode(cluster, [lost, joiner], {op: 'commit'}, history, 0, removed)
     if (commit === undefined) return {node: lost}
     if (waitedMs >= ringSettleMsMax) return {node: lost, failure: `the removal of ${lost}, lost during the join of ${joiner}, could not be committed: ${commit}`}
   }
+}
+
+/**
+ * A member taken for lost during a join comes back: once the join's change has ended without it
+ * (its removal staged, so it was given up), it restarts on its disk and the operator clears the
+ * staged removal. Nothing was committed, so it stays a member.
+ */
+async function findAgain(cluster: SimCluster, lost: string, joiner: string, history: History, state: () => RingState | undefined): Promise<{failure?: string}> {
+  const ended = (): boolean => {
+    const ring = state()
+    return ring !== undefined && ring.next === undefined && ring.members.includes(joiner)
+  }
+  for (let waitedMs = 0; waitedMs < ringSettleMsMax && !ended(); waitedMs += 1000) await sleep(cluster.time, 1000)
+  if (!ended()) return {failure: `the join of ${joiner} did not end without ${lost}, whose removal was staged while it was down`}
+  history.note(cluster.time.monotonicMs(), `${lost}'s machine was not lost after all: it restarts on its disk, and its removal is cleared`)
+  await cluster.restart(lost, {wipe: false})
+  const cleared = (): boolean => state()?.staged.some((change) => change.kind === 'remove' && change.node === lost) !== true
+  const clear = await changeThroughAnyNode(cluster, [lost], {op: 'clear'}, history, 0, cleared)
+  return clear === undefined ? {} : {failure: `the staged removal of ${lost}, found again, could not be cleared: ${clear}`}
 }
 
 /** How long the harness waits for a join's commit before it loses a member anyway. */

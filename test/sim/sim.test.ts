@@ -229,6 +229,11 @@ export const regressionSeeds: readonly number[] = [
   // the ring the join installs, which no longer waits for it (a new user's walk found "n4 is not a
   // member of the ring" for such a removal, and the join stuck).
   61700000146,
+  // A member taken for lost during a join that comes back and whose removal is cleared: the
+  // claimant (n2, n1 being down) committed n4's join and stopped, and n1, back and not yet told,
+  // staged n2's removal at the same version; the lower claimant name won and the join was undone
+  // while n4 ran as a member (a commit, install or clear now wins over a stage at one version).
+  53000007269,
 ]
 
 async function assertSeedPasses(seed: number, config?: RunConfig): Promise<void> {
@@ -314,6 +319,15 @@ describe('simulated clusters', () => {
   // after these seeds were found) is also run as it was found, a plain join.
   for (const seed of regressionSeeds.filter((regression) => configFor(regression).membership?.memberLostAfterMs !== undefined)) {
     it(`regression seed ${seed} as found, no member lost during its join`, () => assertSeedPasses(seed, configFor(seed, {withoutLostMember: true})))
+  }
+  // Likewise a seed whose lost member now comes back (memberFoundAgain, added after these seeds
+  // were found) is also run as it was found, the member lost for good.
+  for (const seed of regressionSeeds.filter((regression) => configFor(regression).membership?.memberFoundAgain === true)) {
+    it(`regression seed ${seed} as found, its lost member lost for good`, () => {
+      const config = configFor(seed)
+      const {memberFoundAgain: _foundAgain, ...membership} = config.membership!
+      return assertSeedPasses(seed, {...config, membership})
+    })
   }
   // Likewise a seed that now runs with a small siblings limit (added after most of these seeds
   // were found) is also run as it was found, with the nodes' default limit.

@@ -137,10 +137,12 @@ export function configFor(seed: number, options: {readonly withoutLostLeaver?: b
   // And in half the other joins through --seeds, a member that stays in the ring is lost for good
   // while the join's transfers run, and the operator removes it (its own stream too): the join
   // must end without it, and its removal after (a join waited for such a member for ever).
+  // Of those, in half (a stream of its own again) the machine was not lost after all: the member
+  // comes back with its disk once the join has ended without it, and its removal is cleared.
   const memberLostRandom = seededRandom(deriveSeed(seed, 'member-lost-during-join'))
   const membership =
     options.withoutLostMember !== true && wrongOrNot?.kind === 'join' && wrongOrNot.joinedAlone !== true && wrongOrNot.joinerCrashAfterMs === undefined && memberLostRandom.next() < memberLostShare
-      ? {...wrongOrNot, memberLostAfterMs: memberLostRandom.int(1000)}
+      ? {...wrongOrNot, memberLostAfterMs: memberLostRandom.int(1000), ...(seededRandom(deriveSeed(seed, 'member-found-again')).next() < memberFoundAgainShare ? {memberFoundAgain: true} : {})}
       : wrongOrNot
   const shaped = {...shapeFor(random, nodeCount, keyCount), deletesAtEnd: deletesAtEndFor(seed, keyCount)}
   // Its own stream too, for the same reason. The homes crash within the first third of the
@@ -188,6 +190,9 @@ export const leaverLostShare = 0.5
 
 /** The share of joins through --seeds during which a staying member is lost for good, and then removed. */
 export const memberLostShare = 0.5
+
+/** Of the members lost during a join, the share whose machine comes back with its disk, and whose removal is cleared. */
+export const memberFoundAgainShare = 0.5
 
 /** The share of membership changes during which the claimant (a leave, a removal) or the joiner crashes. */
 export const membershipCrashShare = 0.5

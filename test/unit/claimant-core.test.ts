@@ -249,6 +249,24 @@ describe('claimant core', () => {
     const newer = installTransition(b.state, 'n2')
     assert.equal(mergeRingStates(a.state, newer), newer)
   })
+  it('a commit wins over a removal staged at one version where it had not arrived, whatever the names, and takes it in (seed 53000007269)', () => {
+    const state = threeNodes()
+    // n2, claimant while n1 was down, commits n4's join; n1, back and not yet told, stages n2's removal.
+    const committed = commitTransition(state, q, ['n4'], 'n2')
+    const staged = stageChange(state, {kind: 'remove', node: 'n2'}, 'n1')
+    assert.ok(committed.ok && staged.ok)
+    assert.equal(staged.state.version, committed.state.version)
+    for (const merged of [mergeRingStates(committed.state, staged.state)!, mergeRingStates(staged.state, committed.state)!]) {
+      assert.deepEqual(merged.next, committed.state.next, 'the join stays committed')
+      assert.deepEqual(merged.staged.map((change) => `${change.kind} ${change.node}`), ['remove n2'], 'and the removal stays staged')
+      assert.equal(merged.staging, undefined)
+      assert.deepEqual(mergeRingStates(merged, staged.state), merged)
+    }
+    // Two stages still meet as before, and a decision made on a staged state is not a stage.
+    assert.equal(commitTransition(staged.state, q, [], 'n1').ok && commitTransition(staged.state, q, [], 'n1').state.staging, undefined)
+    assert.equal(clearStaged(staged.state, 'n1').staging, undefined)
+  })
+
   it('a clear drops what is staged at a new version, and a clear of nothing changes nothing, not even the version', () => {
     const state = threeNodesAndMore()
     assert.equal(clearStaged(state, 'n2'), state)
@@ -292,6 +310,7 @@ describe('claimant core', () => {
       stageChange(base, {kind: 'remove', node: 'n4'}, 'n4'),
       stageChange(base, {kind: 'remove', node: 'n3'}, 'n1'),
       commitTransition(base, q, ['n6'], 'n2'),
+      commitTransition(base, q, ['n6'], 'n5'),
       clearStaged(base, 'n5'),
     ].map((decision) => ('ok' in decision ? (assert.ok(decision.ok), decision.state) : decision))
     for (const a of decisions) {
@@ -354,7 +373,7 @@ describe('claimant core: each decision exactly', () => {
     const state = ring(['a', 'b', 'c'])
     const first = stageChange(state, {kind: 'leave', node: 'b'}, 'a')
     assert.ok(first.ok)
-    assert.deepEqual(first.state, {...state, version: 5, claimant: 'a', staged: [{kind: 'leave', node: 'b', stagedAt: 5}]})
+    assert.deepEqual(first.state, {...state, version: 5, claimant: 'a', staged: [{kind: 'leave', node: 'b', stagedAt: 5}], staging: true})
     const second = stageChange(first.state, {kind: 'remove', node: 'c'}, 'b')
     assert.ok(second.ok)
     assert.deepEqual(second.state.staged, [{kind: 'leave', node: 'b', stagedAt: 5}, {kind: 'remove', node: 'c', stagedAt: 6}])
@@ -512,7 +531,8 @@ describe('claimant core: each decision exactly', () => {
   it('clearing drops every staged change and raises the version', () => {
     const staged = stageChange(ring(['a', 'b']), {kind: 'leave', node: 'b'}, 'a')
     assert.ok(staged.ok)
-    assert.deepEqual(clearStaged(staged.state, 'b'), {...staged.state, version: 6, claimant: 'b', staged: []})
+    const {staging: _staging, ...decided} = staged.state
+    assert.deepEqual(clearStaged(staged.state, 'b'), {...decided, version: 6, claimant: 'b', staged: []})
   })
 
   it('a plan takes out the staged nodes, adds the joiners not yet members in name order, and removes for good only the removed', () => {

@@ -38,9 +38,9 @@ const partitionCount = 16
 const intervalMs = 1000
 const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
 
-function object(text: string): StoredObject {
+function object(text: string, n = 3): StoredObject {
   const version: StoredVersion = {value: Buffer.from(text), contentType: 'text/plain', timestampMs: 1, tombstone: false}
-  return {versions: update([], emptySet<StoredVersion>(), 'c.1', version, 0), n: 3}
+  return {versions: update([], emptySet<StoredVersion>(), 'c.1', version, 0), n}
 }
 
 /** What a HintDelivery receiver does: each entry merged into the store with sync, answered per entry. */
@@ -113,8 +113,8 @@ async function world(t: TestContext, ringMembers: readonly string[]) {
       counted.redirected += count
     },
   })
-  const hint = async (target: string, key: string, text: string): Promise<void> => {
-    assert.ok((await mergeIncoming(hints.spaceFor(target), policy, partitionOfKey(key, partitionCount), key, object(text), false)).ok)
+  const hint = async (target: string, key: string, text: string, n = 3): Promise<void> => {
+    assert.ok((await mergeIncoming(hints.spaceFor(target), policy, partitionOfKey(key, partitionCount), key, object(text, n), false)).ok)
   }
   /** One round now, then simulated time up to the next one. */
   const round = async (): Promise<void> => {
@@ -211,7 +211,8 @@ describe('hint sender', () => {
 
 describe('hint sender, a target that becomes gone', () => {
   it('redirects at once, without the back-off the target itself had', async (t) => {
-    const w = await world(t, ['n1', 'n3', 'n4'])
+    // n2 is a home of every key while it is a member (three members, N = 3).
+    const w = await world(t, ['n1', 'n2', 'n3'])
     await w.hint('n2', 'cart', 'v1')
     w.peer('n2').accepting = false
     for (let i = 0; i < 20; i += 1) await w.round()
@@ -223,6 +224,44 @@ describe('hint sender, a target that becomes gone', () => {
   })
 })
 
+describe('hint sender, a member that lost the partition of some of its hints\' keys', () => {
+  it('sends it the hints of keys it is still a home of, and the others to their keys\' current homes', async (t) => {
+    const members = ['n1', 'n2', 'n3', 'n4']
+    const w = await world(t, members)
+    // The same ring the world's sender has: of keys written with n = 2, n2 is a home of some, not of others.
+    const ring = buildRing(partitionCount, members)
+    const keys = Array.from({length: 200}, (_, index) => `k${index}`)
+    const homesOfKey = (key: string): string[] => currentHomes([ring], partitionOfKey(key, partitionCount), 2)
+    const kept = keys.find((key) => homesOfKey(key).includes('n2'))!
+    const moved = keys.find((key) => !homesOfKey(key).includes('n2'))!
+    await w.hint('n2', kept, 'still-home', 2)
+    await w.hint('n2', moved, 'moved', 2)
+    await w.round()
+    assert.equal(w.hints.pendingFor('n2'), 0)
+    assert.deepEqual(await texts(w.peer('n2').store, kept), ['still-home'])
+    assert.deepEqual(await texts(w.peer('n2').store, moved), [], 'not sent to a member that is not a home of the key')
+    for (const home of homesOfKey(moved)) {
+      assert.deepEqual(await texts(home === 'n1' ? w.selfStore : w.peer(home).store, moved), ['moved'], `${home} is a home of ${moved}`)
+    }
+    assert.deepEqual(w.counted, {delivered: 2, redirected: 1})
+    assert.equal(w.logs.filter((line) => line.includes("n2 is no longer a home of some of its hints' keys: redirected 1")).length, 1, w.logs.join('\n'))
+  })
+
+  it('is refused by a node that is not a home of the key, which stores nothing', async () => {
+    const deps: ReplicaServerDeps = {
+      // Never reached: the refusal comes before anything is merged.
+      coordinator: {} as CoordinatorDeps,
+      clusterSize: () => 3,
+      partitionCount: () => partitionCount,
+      isOtherMember: () => true,
+      isHomeOf: () => false,
+      writeActor: new WriteActor('n1.1'),
+    }
+    const body: DeliveryBody = {entries: [{partition: partitionOfKey('cart', partitionCount), key: 'cart', object: object('v1')}]}
+    assert.deepEqual(await serveReplicaRequest(deps, MessageType.HintDelivery, body), {results: ['not_home']})
+  })
+})
+
 describe('a node that has left', () => {
   it('refuses a hint delivery, so that the sender keeps the hints for the keys\' current homes', async () => {
     const deps: ReplicaServerDeps = {
@@ -231,6 +270,7 @@ describe('a node that has left', () => {
       clusterSize: () => 3,
       partitionCount: () => partitionCount,
       isOtherMember: () => true,
+      isHomeOf: () => true,
       hasLeft: () => true,
       writeActor: new WriteActor('n1.1'),
     }

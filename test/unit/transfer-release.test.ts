@@ -161,7 +161,7 @@ async function world(options: {cObjectBytesMax?: number; beforeServe?: (to: stri
       requestTimeoutMs: 1000,
       view: () => ({ring: buildRing(partitionCount, ['b', 'c']), rpcAddressOf: (member) => `${member}:7000`, isUp: () => true}),
     }
-    deps = {coordinator, clusterSize: () => 2, partitionCount: () => partitionCount, isOtherMember: (member) => member !== name, writeActor: new WriteActor(`${name}.1`)}
+    deps = {coordinator, clusterSize: () => 2, partitionCount: () => partitionCount, isOtherMember: (member) => member !== name, isHomeOf: () => true, writeActor: new WriteActor(`${name}.1`)}
     receivers.set(name, {store, transport})
   }
   const database = memoryDatabase()
