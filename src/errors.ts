@@ -52,6 +52,12 @@ export const errorCodes = [
    * staged join out of a commit, and refuses a commit that would apply nothing else).
    */
   'joiner_unreachable',
+  /**
+   * A ring change (a commit) asked of a claimant that sees fewer than a majority of the ring's
+   * members up: one side of a network partition may not change the ring the other serves. Lost
+   * machines are committed past it with dyn cluster commit --without-majority.
+   */
+  'no_majority',
   /** dyn bench --sla: a target on an operation the workload never runs, which no run of it could measure. */
   'sla_not_measurable',
 ] as const

@@ -237,7 +237,7 @@ const clusterChangeRoutes: Record<string, {method: string; run: (service: KvServ
   '/cluster/leave': {method: 'POST', run: (service, query) => service.clusterChange({op: 'stage', change: {kind: 'leave', node: query.get('node') ?? String((service.health() as {node: string}).node)}})},
   '/cluster/remove': {method: 'POST', run: (service, query) => service.clusterChange({op: 'stage', change: {kind: 'remove', node: requiredParam(query, 'node')}})},
   '/cluster/plan': {method: 'GET', run: (service) => service.clusterChange({op: 'plan'})},
-  '/cluster/commit': {method: 'POST', run: (service) => service.clusterChange({op: 'commit'})},
+  '/cluster/commit': {method: 'POST', run: (service, query) => service.clusterChange({op: 'commit', ...(booleanParam(query, 'without-majority') ? {withoutMajority: true} : {})})},
   '/cluster/clear': {method: 'POST', run: (service) => service.clusterChange({op: 'clear'})},
   '/repair': {method: 'POST', run: (service, query) => service.repair(optionalPartition(query))},
   // Not a change, but like them it may fail with a code (a bad ?timeout).
@@ -261,6 +261,14 @@ function optionalPartition(query: URLSearchParams): number | undefined {
   if (value === null) return undefined
   if (!/^\d{1,5}$/.test(value)) throw new DynError('bad_parameter', `partition must be a partition number (0 or more), not ${JSON.stringify(value)}`)
   return Number(value)
+}
+
+/** A flag in the query (?name=true or false); absent is false, and anything else is refused. */
+function booleanParam(query: URLSearchParams, name: string): boolean {
+  const value = query.get(name)
+  if (value === null || value === 'false') return false
+  if (value === 'true') return true
+  throw new DynError('bad_parameter', `${name} must be true or false, not ${JSON.stringify(value)}`)
 }
 
 function requiredParam(query: URLSearchParams, name: string): string {

@@ -43,6 +43,9 @@ export const statusOfError: Record<ErrorCode, number> = {
   // A join (or a commit of one) that the cluster's state refuses until the operator acts: the
   // joining node is to be restarted with an address the members reach, or its join withdrawn.
   joiner_unreachable: 409,
+  // A commit on the minority side of a partition (or with most members lost): the cluster's
+  // state refuses it until the network heals or the operator commits --without-majority.
+  no_majority: 409,
   // Only dyn bench meets it (an SLA target its workload cannot measure); no node answers it.
   sla_not_measurable: 400,
 }

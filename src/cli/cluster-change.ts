@@ -15,6 +15,8 @@ export interface PlanBody {
   readonly claimant?: string
   readonly ringVersion?: number
   readonly staged?: ReadonlyArray<{kind: string; node: string}>
+  /** Why a commit would be refused now (the claimant sees fewer than a majority of the members up). */
+  readonly noMajority?: string
   /** Staged joins a commit leaves out (the claimant cannot reach the node), each with why and what to do. */
   readonly blocked?: ReadonlyArray<{kind: string; node: string; message: string}>
   readonly members?: readonly string[]
@@ -78,6 +80,7 @@ export function formatPlan(plan: PlanBody): string {
     `claimant ${plan.claimant ?? '?'}, ring version ${plan.ringVersion ?? '?'}`,
     listed.length === 0 ? 'staged changes: none' : `staged changes: ${listed.join(', ')}`,
     ...blocked.map((change) => `${change.kind} ${change.node} cannot be committed: ${change.message}`),
+    ...(plan.noMajority === undefined ? [] : [plan.noMajority]),
   ]
   return `${[...header, ...planLines(plan)].join('\n')}\n`
 }

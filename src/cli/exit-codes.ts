@@ -25,7 +25,8 @@ export function exitCodeOf(errorCode: string): number {
   if (errorCode === 'not_found') return exitCodes.notFound
   if (errorCode === 'has_siblings') return exitCodes.siblings
   // joiner_unreachable: a node to join that the cluster cannot reach, as the help's "node unreachable" says.
-  if (['quorum_unmet', 'unreachable', 'timeout', 'overloaded', 'internal', 'joiner_unreachable'].includes(errorCode)) return exitCodes.unavailable
+  // no_majority: a commit that the members out of reach hold up, as an unreachable node does.
+  if (['quorum_unmet', 'unreachable', 'timeout', 'overloaded', 'internal', 'joiner_unreachable', 'no_majority'].includes(errorCode)) return exitCodes.unavailable
   // dyn resolve: another write changed the key since the read the choice was made from.
   if (['conflict_remains', 'sibling_gone', 'siblings_changed'].includes(errorCode)) return exitCodes.unavailable
   return exitCodes.usage

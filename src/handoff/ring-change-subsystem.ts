@@ -185,7 +185,8 @@ export function ringChangeSubsystem(parts: RingChangeParts): RingChangeSubsystem
             log(`committed this node's join${typeof transition === 'string' ? `: ring change ${transition}` : ''}`)
           },
           (error: unknown) => {
-            if (error instanceof DynError && error.code === 'joiner_unreachable') leftOut(error.message)
+            // Also a claimant that sees too few members up to commit anything (no_majority): the join waits for the network.
+            if (error instanceof DynError && (error.code === 'joiner_unreachable' || error.code === 'no_majority')) leftOut(error.message)
           },
         ).finally(() => {
           requesting = false

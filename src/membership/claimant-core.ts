@@ -81,6 +81,21 @@ export interface RingState {
   readonly staging?: true
 }
 
+/**
+ * Why a claimant that sees only some of the committed ring's members up may not decide a ring
+ * change (a commit), or undefined when it may: it must see a strict majority of them, itself
+ * included, so that of the two sides of a network partition at most one can change the ring. A
+ * minority that removed the members it could not reach made them stop once the partition healed,
+ * and every write the majority had acknowledged meanwhile was lost (a new user's walk, 2 of 3 and
+ * 2 of 4 cut off). `isUp` answers for the claimant itself too.
+ */
+export function majorityShortfall(state: RingState, isUp: (name: string) => boolean): {readonly up: readonly string[]; readonly down: readonly string[]; readonly needed: number} | undefined {
+  const up = state.members.filter(isUp)
+  const needed = Math.floor(state.members.length / 2) + 1
+  if (up.length >= needed) return undefined
+  return {up, down: state.members.filter((name) => !up.includes(name)), needed}
+}
+
 /** A state as the base of a decision that is not a stage: the mark of a staging decision is not carried on. */
 function withoutStagingMark(state: RingState): RingState {
   if (state.staging === undefined) return state

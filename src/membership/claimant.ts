@@ -14,7 +14,7 @@ import type {Ring} from '../ring/ring.js'
 import {MessageType} from '../transport/message-type.js'
 import type {Transport} from '../transport/transport.js'
 import type {BlockedChange, Departure, RingState, StagedChange} from './claimant-core.js'
-import {blockedJoin, blockedJoinsFailure, blockedOnlyNote, claimantOf, clearStaged, commitTransition, givenUpMembers, initialRingState, installTransition, isLeaving, machinesOf, planTransition, removalsEndedByInstall, ringOfState, stageChange, stagedLeaverRemovals, unconfirmedRingState} from './claimant-core.js'
+import {blockedJoin, blockedJoinsFailure, blockedOnlyNote, claimantOf, clearStaged, commitTransition, givenUpMembers, initialRingState, installTransition, isLeaving, machinesOf, majorityShortfall, planTransition, removalsEndedByInstall, ringOfState, stageChange, stagedLeaverRemovals, unconfirmedRingState} from './claimant-core.js'
 import type {Member, MemberTable} from './member-table.js'
 import {findMember, hasReceived, nextRingOf, presentMembers, replicaCountsInUse, ringOf} from './member-table.js'
 import type {PingBody} from './heartbeats.js'
@@ -26,7 +26,11 @@ export type ClusterChangeRequest =
   | {readonly op: 'stage'; readonly change: StagedChange}
   | {readonly op: 'plan'}
   /** joinsOnly: commit only if nothing but joins is staged (a node that starts with --seeds commits its own join). */
-  | {readonly op: 'commit'; readonly joinsOnly?: boolean}
+  /**
+   * withoutMajority: commit although the claimant sees fewer than a majority of the ring's members
+   * up (majorityShortfall), for members whose machines are lost for good; never during a partition.
+   */
+  | {readonly op: 'commit'; readonly joinsOnly?: boolean; readonly withoutMajority?: boolean}
   | {readonly op: 'clear'}
 
 /** What the claimant must know of transfers: the ones a transition needs (the plan lives in src/handoff). */
@@ -56,6 +60,8 @@ export interface PlanView {
    * status and errors name it), with `ringVersion` the version it made, the number in that id.
    */
   readonly transition?: string
+  /** A plan's: why this claimant could not commit it now (it sees fewer than a majority of the ring's members up), when it could not. */
+  readonly noMajority?: string
   /** A clear's answer only: how many staged changes it dropped (0: nothing was staged, and nothing changed). */
   readonly cleared?: number
 }
@@ -110,6 +116,7 @@ export class Claimant {
       throw new DynError('bad_request', 'malformed ClusterChange')
     }
     if (request.op === 'commit' && request.joinsOnly !== undefined && typeof request.joinsOnly !== 'boolean') throw new DynError('bad_request', 'malformed ClusterChange')
+    if (request.op === 'commit' && request.withoutMajority !== undefined && typeof request.withoutMajority !== 'boolean') throw new DynError('bad_request', 'malformed ClusterChange')
     if (request.op === 'stage') {
       // An object before its fields are read: a peer's null change threw a TypeError (internode
       // fuzzer, seed 2078786331, input 3,438).
@@ -309,6 +316,8 @@ export class Claimant {
         if (request.joinsOnly === true && state.staged.length > 0) {
           throw new DynError('ring_in_transition', 'other changes are staged; a joining node waits for them to be committed or cleared')
         }
+        const shortfall = request.withoutMajority === true ? undefined : this.majorityShortfall(state)
+        if (shortfall !== undefined) throw new DynError('no_majority', shortfall.message, shortfall.details)
         if (state.next !== undefined) return this.commitLeaverRemovals(table, state, unreached)
         const committed = commitTransition(state, partitionCount, this.joining(table, unreached), this.self, rowMachineOf(table), table.settings.defaultN)
         if (!committed.ok) {
@@ -493,12 +502,28 @@ export class Claimant {
     return {...initialRingState(table.settings.partitionCount, this.self), members: legacy.members, owners: legacy.owners, ...(machines === undefined ? {} : {machines})}
   }
 
+  /**
+   * Why this claimant may not commit now (majorityShortfall): the commit's refusal, and the plan's
+   * note of it; undefined when it may.
+   */
+  private majorityShortfall(state: RingState): {message: string; planNote: string; details: Record<string, unknown>} | undefined {
+    const shortfall = majorityShortfall(state, (name) => name === this.self || this.isUp(name))
+    if (shortfall === undefined) return undefined
+    const {up, down, needed} = shortfall
+    const one = down.length === 1
+    const why = `${this.self} sees ${up.length} of the ring's ${state.members.length} members up (${up.join(', ')}; down: ${down.join(', ')}), and a ring change needs a majority (${needed}), so that one side of a network partition cannot change the ring the other side serves`
+    const todo = `If ${one ? 'it is' : 'they are'} only cut off, wait for the network to heal; if ${one ? 'its machine is' : 'their machines are'} lost for good, commit with dyn cluster commit --without-majority, which gives up what only ${one ? 'it holds' : 'they hold'}`
+    return {message: `${why}: nothing was committed. ${todo}`, planNote: `a commit would be refused now (no_majority): ${why}. ${todo}`, details: {membersUp: up, membersDown: down, needed}}
+  }
+
   private planView(table: MemberTable, state: RingState, unreached: ReadonlyMap<string, string>): PlanView {
     const joins = this.joinsToCommit(table, state, unreached)
     // What an operator staged; when (stagedAt) is the merge's business, not the plan's.
     const staged = [...joins.map((node) => ({kind: 'join' as const, node})), ...state.staged.map(({kind, node}) => ({kind, node}))]
     const blocked = this.blockedJoins(table, state, unreached)
-    const base = {claimant: this.self, ringVersion: state.version, staged, ...(blocked.length === 0 ? {} : {blocked})}
+    // A plan says ahead when this claimant could not commit it (the commit's own refusal).
+    const noMajority = staged.length === 0 ? undefined : this.majorityShortfall(state)?.planNote
+    const base = {claimant: this.self, ringVersion: state.version, staged, ...(blocked.length === 0 ? {} : {blocked}), ...(noMajority === undefined ? {} : {noMajority})}
     const planned = planTransition(state, table.settings.partitionCount, joins, rowMachineOf(table), table.settings.defaultN)
     if (!planned.ok) return {...base, note: planned.error === 'nothing_staged' && blocked.length > 0 ? blockedOnlyNote(blocked) : planned.message}
     const takeover = state.next === undefined ? undefined : leaverRemovalNote(state, state.next.id, joins)

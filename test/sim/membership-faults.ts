@@ -161,10 +161,7 @@ export async function runMembershipChange(cluster: SimCluster, random: Random, c
     history.loseDisk(victim)
     await sleep(cluster.time, config.downBeforeRemoveMs ?? 3000)
   } else if (config.kind === 'remove') {
-    await cluster.crash(victim)
-    // Gone for good: its disk is lost with it, so only writes on W >= 2 replicas must survive.
-    history.loseDisk(victim)
-    await cluster.depart(victim)
+    await loseForGood(cluster, victim, history)
     if (config.downBeforeRemoveMs !== undefined) await sleep(cluster.time, config.downBeforeRemoveMs)
   }
   const second = config.kind === 'leave' && config.secondLeave === true ? candidates.filter((name) => name !== victim)[random.int(candidates.length - 1)] : undefined
@@ -299,10 +296,7 @@ async function leaverExitsWithin(cluster: SimCluster, leaver: string, withinMs: 
  */
 async function removeLostLeaver(cluster: SimCluster, leaver: string, history: History): Promise<string | undefined> {
   history.note(cluster.time.monotonicMs(), `${leaver}'s machine is lost for good during its leave`)
-  await cluster.crash(leaver)
-  // Its disk is lost with it: only writes on W >= 2 replicas must survive.
-  history.loseDisk(leaver)
-  await cluster.depart(leaver)
+  await loseForGood(cluster, leaver, history)
   const table = (): MemberTable | undefined => cluster.upNodes().map((name) => cluster.assembled(name)?.membership.table).find((found) => found?.ring !== undefined)
   const state = (): RingState | undefined => table()?.ring
   const gone = (): boolean => {
@@ -358,11 +352,8 @@ async function removeMemberLostDuringJoin(cluster: SimCluster, random: Random, j
   const running = cluster.upNodes().some((name) => cluster.assembled(name)?.membership.table.ring?.next !== undefined)
   const how = foundAgain ? 'stops (its disk intact; taken for lost)' : 'is lost for good'
   history.note(cluster.time.monotonicMs(), `${lost}'s machine ${how} during the join of ${joiner}${running ? ', its transfers under way' : ''}`)
-  await cluster.crash(lost)
-  if (!foundAgain) {
-    history.loseDisk(lost)
-    await cluster.depart(lost)
-  }
+  if (foundAgain) await cluster.crash(lost)
+  else await loseForGood(cluster, lost, history)
   // The newest decision any running node holds: one that has not heard of the join yet would
   // say the lost joiner is in no ring, and the removal would never be staged.
   const state = (): RingState | undefined =>
@@ -407,6 +398,13 @@ async function findAgain(cluster: SimCluster, lost: string, joiner: string, hist
   const cleared = (): boolean => state()?.staged.some((change) => change.kind === 'remove' && change.node === lost) !== true
   const clear = await changeThroughAnyNode(cluster, [lost], {op: 'clear'}, history, 0, cleared)
   return clear === undefined ? {} : {failure: `the staged removal of ${lost}, found again, could not be cleared: ${clear}`}
+}
+
+/** A node's machine lost for good: it crashes and its disk is lost with it, so only writes on W >= 2 replicas must survive. */
+async function loseForGood(cluster: SimCluster, name: string, history: History): Promise<void> {
+  await cluster.crash(name)
+  history.loseDisk(name)
+  await cluster.depart(name)
 }
 
 /** How long the harness waits for a join's commit before it loses a member anyway. */

@@ -20,6 +20,7 @@ import {
   installTransition,
   isValidRingState,
   givenUpMembers,
+  majorityShortfall,
   mergeRingStates,
   ownRowStatus,
   planTransition,
@@ -249,6 +250,17 @@ describe('claimant core', () => {
     const newer = installTransition(b.state, 'n2')
     assert.equal(mergeRingStates(a.state, newer), newer)
   })
+  it('a ring change needs a strict majority of the committed members up, the claimant included', () => {
+    const of = (members: string[]) => ({...threeNodes(), members})
+    const upOf = (up: string[]) => (name: string) => up.includes(name)
+    assert.equal(majorityShortfall(of(['n1']), upOf(['n1'])), undefined)
+    assert.equal(majorityShortfall(of(['n1', 'n2', 'n3']), upOf(['n1', 'n3'])), undefined)
+    assert.deepEqual(majorityShortfall(of(['n1', 'n2', 'n3']), upOf(['n1'])), {up: ['n1'], down: ['n2', 'n3'], needed: 2})
+    // Half is not a majority: of a 2 | 2 split, neither side may change the ring.
+    assert.deepEqual(majorityShortfall(of(['n1', 'n2', 'n3', 'n4']), upOf(['n1', 'n2'])), {up: ['n1', 'n2'], down: ['n3', 'n4'], needed: 3})
+    assert.deepEqual(majorityShortfall(of(['n1', 'n2']), upOf(['n2'])), {up: ['n2'], down: ['n1'], needed: 2})
+  })
+
   it('a commit wins over a removal staged at one version where it had not arrived, whatever the names, and takes it in (seed 53000007269)', () => {
     const state = threeNodes()
     // n2, claimant while n1 was down, commits n4's join; n1, back and not yet told, stages n2's removal.
@@ -263,7 +275,9 @@ describe('claimant core', () => {
       assert.deepEqual(mergeRingStates(merged, staged.state), merged)
     }
     // Two stages still meet as before, and a decision made on a staged state is not a stage.
-    assert.equal(commitTransition(staged.state, q, [], 'n1').ok && commitTransition(staged.state, q, [], 'n1').state.staging, undefined)
+    const removal = commitTransition(staged.state, q, [], 'n1')
+    assert.ok(removal.ok)
+    assert.equal(removal.state.staging, undefined)
     assert.equal(clearStaged(staged.state, 'n1').staging, undefined)
   })
 

@@ -356,6 +356,39 @@ describe('the claimant', () => {
     }
   })
 
+  it('the small side of a partition cannot commit the removal of the large side (no_majority), the large side can remove it, and lost machines are committed past it with withoutMajority', async () => {
+    const cluster = await SimCluster.start(35, config, new History())
+    try {
+      const address = (name: string): string => `${name}:7000`
+      cluster.network.partition([address('n1'), address('n2')], [address('n3'), address('n4'), address('n5')])
+      await cluster.time.runFor(6000)
+      const n1 = cluster.assembled('n1')!
+      const version = n1.membership.table.ring!.version
+      // Staging is harmless, and the plan it answers with says that a commit would be refused.
+      for (const node of ['n3', 'n4', 'n5']) await changeThrough(cluster, 'n1', {op: 'stage', change: {kind: 'remove', node}})
+      const plan = (await changeThrough(cluster, 'n2', {op: 'plan'})) as {noMajority?: string}
+      assert.match(plan.noMajority ?? '', /^a commit would be refused now \(no_majority\): n1 sees 2 of the ring's 5 members up \(n1, n2; down: n3, n4, n5\), and a ring change needs a majority \(3\)/)
+      await assert.rejects(changeThrough(cluster, 'n2', {op: 'commit'}), (error: {code?: string; message?: string; details?: {needed?: number}}) => {
+        assert.equal(error.code, 'no_majority')
+        assert.match(error.message ?? '', /nothing was committed\. If they are only cut off, wait for the network to heal; if their machines are lost for good, commit with dyn cluster commit --without-majority/)
+        assert.equal(error.details?.needed, 3)
+        return true
+      })
+      assert.equal(n1.membership.table.ring?.next, undefined)
+      assert.equal(n1.membership.table.ring?.version, version + 3, 'only the three stages were decided')
+      // The large side removes the small one.
+      const n3 = cluster.assembled('n3')!
+      await changeThrough(cluster, 'n4', {op: 'stage', change: {kind: 'remove', node: 'n1'}})
+      await changeThrough(cluster, 'n4', {op: 'commit'})
+      assert.deepEqual(n3.membership.table.ring?.next?.members, ['n2', 'n3', 'n4', 'n5'])
+      // Machines lost for good: the operator says so, and the small side commits.
+      const forced = (await changeThrough(cluster, 'n2', {op: 'commit', withoutMajority: true})) as {members?: string[]}
+      assert.deepEqual(forced.members, ['n1', 'n2'])
+    } finally {
+      await cluster.stop()
+    }
+  })
+
   it('a joiner the claimant cannot reach does not hold every other decision up: it asks for its commit one request at a time', async () => {
     const cluster = await SimCluster.start(41, {...config, nodeCount: 4}, new History())
     try {
