@@ -482,6 +482,11 @@ function traceJson(trace: RequestTrace | undefined): RequestTrace | undefined {
   return trace === undefined ? undefined : roundedTrace(trace)
 }
 
+/** A key no replica that answered holds, where every one that answered was a fallback. */
+function notFoundOnFallbacks(key: string): string {
+  return `${key} was not found, but none of its home replicas answered (only fallbacks, which hold no copy of it unless as a hint): it may well exist. Read again once its homes are reachable, or with pr=1 to require one`
+}
+
 /** A coordinator's failure, with its details and, when it has one, its trace. */
 function sendFailure(reply: Reply, failure: {error: ErrorCode; message: string; details: Record<string, unknown>; trace?: RequestTrace | undefined}, headers: Readonly<Record<string, string>>): void {
   sendError(reply, failure.error, failure.message, {...failure.details, ...(failure.trace ? {trace: traceJson(failure.trace)} : {})}, headers)
@@ -496,7 +501,11 @@ function sendGetOutcome(request: IncomingMessage, reply: Reply, outcome: GetOutc
   if (!hasLiveVersion(object)) {
     // Missing or deleted. The tombstone's context lets a later write supersede the delete.
     const deleted = versions.length > 0
-    return sendError(reply, 'not_found', deleted ? `${key} was deleted` : `${key} does not exist`, {deleted, ...(context ? {context} : {}), ...(wantsJson(request) ? {trace: traceJson(outcome.trace)} : {})}, contextHeaders)
+    // Missing where only fallbacks answered (every home out of reach: a partition's small side, say)
+    // is no word on the key: said so, rather than "does not exist" (a new user's walk).
+    const homesSilent = !deleted && outcome.trace?.counted?.home === 0
+    const message = deleted ? `${key} was deleted` : homesSilent ? notFoundOnFallbacks(key) : `${key} does not exist`
+    return sendError(reply, 'not_found', message, {deleted, ...(homesSilent ? {homesAnswered: 0} : {}), ...(context ? {context} : {}), ...(wantsJson(request) ? {trace: traceJson(outcome.trace)} : {})}, contextHeaders)
   }
   const json = wantsJson(request)
   if (!json && versions.length === 1) {

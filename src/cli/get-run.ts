@@ -42,8 +42,9 @@ export async function runGet(out: CommandOutput, key: string, flags: GetFlags): 
     if (flags.explain && !flags.json) process.stderr.write(formatTrace(result.trace))
     const trace = flags.explain ? {trace: result.trace} : {}
     if (!result.found) {
-      const message = `${key} ${result.deleted ? 'was deleted' : 'does not exist'}`
-      out.fail(flags.json, 'not_found', message, {key, found: false, deleted: result.deleted, context: result.context ?? null, ...trace})
+      // The node's own words when no home answered: "does not exist" would be a guess there.
+      const message = result.homesAnswered === 0 && result.message !== undefined ? result.message : `${key} ${result.deleted ? 'was deleted' : 'does not exist'}`
+      out.fail(flags.json, 'not_found', message, {key, found: false, deleted: result.deleted, context: result.context ?? null, ...(result.homesAnswered === 0 ? {homesAnswered: 0} : {}), ...trace})
     }
     const only = result.siblings.length === 1 ? result.siblings[0] : undefined
     if (flags.output !== undefined) {

@@ -59,7 +59,16 @@ export interface ApiError {
 
 export type GetResult =
   | {readonly ok: true; readonly found: true; readonly context: string; readonly siblings: readonly Sibling[]; readonly trace?: unknown}
-  | {readonly ok: true; readonly found: false; readonly deleted: boolean; readonly context?: string; readonly trace?: unknown}
+  | {
+      readonly ok: true
+      readonly found: false
+      readonly deleted: boolean
+      readonly context?: string
+      readonly trace?: unknown
+      /** The node's words, and 0 when none of the key's home replicas answered (only fallbacks): then the key may well exist. */
+      readonly message?: string
+      readonly homesAnswered?: 0
+    }
   | ApiError
 
 export type WriteResult =
@@ -287,7 +296,15 @@ export class DynClient {
     const response = await this.send('GET', `/kv/${encodeURIComponent(key)}${queryOf(options, ['n', 'r', 'pr', 'explain'])}`, {accept: 'application/json'}, undefined, true)
     const body = jsonBody(response)
     if (response.status === 404 && body.error === 'not_found') {
-      return {ok: true, found: false, deleted: body.deleted === true, ...(typeof body.context === 'string' ? {context: body.context} : {}), trace: body.trace}
+      return {
+        ok: true,
+        found: false,
+        deleted: body.deleted === true,
+        ...(typeof body.context === 'string' ? {context: body.context} : {}),
+        trace: body.trace,
+        ...(typeof body.message === 'string' ? {message: body.message} : {}),
+        ...(body.homesAnswered === 0 ? {homesAnswered: 0 as const} : {}),
+      }
     }
     if (response.status < 200 || response.status > 299) return apiError(response, body)
     if (!Array.isArray(body.siblings)) return apiError(response, notDynNode(response))
