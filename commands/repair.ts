@@ -4,7 +4,7 @@ import {clientTlsFlags, jsonFlag, nodeFlag} from '../src/cli/client-flags.js'
 import {DynCommand} from '../src/cli/command-base.js'
 import {exitCodesHelp} from '../src/cli/exit-codes.js'
 import {warn} from '../src/cli/format.js'
-import {roundIsClean, stalledNotice, timeoutReason} from '../src/cli/repair-wait.js'
+import {repairedIn, roundIsClean, stalledNotice, timeoutReason} from '../src/cli/repair-wait.js'
 import type {RepairRound} from '../src/cli/repair-wait.js'
 
 /** Rounds of --wait at most; each waits for the node's answer, and they stop at the first clean one. */
@@ -52,6 +52,9 @@ ${exitCodesHelp}`
     let rounds = 0
     // The homes down that the wait last said it waits for (stalledNotice).
     let saidFor: string | undefined
+    // The last round printed, without its number: a wait on a home that is down repeats the same
+    // round every second, which is printed once (the notice says what it waits for).
+    let printedShape: string | undefined
     for (; rounds < (flags.wait === true ? waitRoundsMax : 1); ) {
       let answer
       try {
@@ -64,7 +67,9 @@ ${exitCodesHelp}`
       last = answer.body as RepairRound
       total.here += last.keysRepairedHere ?? 0
       total.there += last.keysRepairedThere ?? 0
-      if (!flags.json) process.stdout.write(`${formatRound(rounds, last)}\n`)
+      const shape = formatRound(0, last)
+      if (!flags.json && (shape !== printedShape || repairedIn(last) > 0)) process.stdout.write(`${formatRound(rounds, last)}\n`)
+      printedShape = shape
       if (flags.wait !== true || roundIsClean(last)) break
       if (Date.now() + waitPauseMs > deadlineMs) this.fail(flags.json, 'timeout', timeoutReason(last, rounds), {peersDown: last.peersDown ?? []})
       // Said once for each set of homes down, on stderr (stdout stays the rounds, or one JSON object).

@@ -23,7 +23,7 @@ export function roundIsClean(round: RepairRound): boolean {
   return round.unfinished !== true && repairedIn(round) === 0
 }
 
-function repairedIn(round: RepairRound): number {
+export function repairedIn(round: RepairRound): number {
   return (round.keysRepairedHere ?? 0) + (round.keysRepairedThere ?? 0)
 }
 
