@@ -14,7 +14,7 @@ import {assert, DynError, type ErrorCode} from '../errors.js'
 import type {GatheredStatus, MemberStatusEntry} from '../node/status-subsystem.js'
 import type {Departure, HealthView, LocalCluster, LocalNode, NodeEnding} from './local-cluster.js'
 import {failureText} from './command-output.js'
-import {clusterFileName, describeEnding, isNodeDataFolder, isNodeProcess, nodeDeparture, localClusterCaFile, localClusterClientCaFile, localClusterTlsProblem, localNodeClient, nodeEnding, nodeFailure, nodesStartedElsewhere, probe, probeTimeoutMs} from './local-cluster.js'
+import {clusterFileName, describeEnding, isNodeDataFolder, isNodeProcess, isProcessPaused, nodeDeparture, localClusterCaFile, localClusterClientCaFile, localClusterTlsProblem, localNodeClient, nodeEnding, nodeFailure, nodesStartedElsewhere, probe, probeTimeoutMs} from './local-cluster.js'
 import {leftMembers, nodeTransfersOf, type NodeTransfers} from './transfer-status.js'
 
 /** How a node of the folder is: serving as itself, running but not answering, exited, stopped, or gone from the cluster (left or removed). */
@@ -41,6 +41,8 @@ export interface NodeStatus {
   readonly antiEntropy?: AntiEntropySummary
   /** What is wrong, in words, when it does not serve. */
   readonly problem?: string
+  /** Its process is stopped by a signal (SIGSTOP, Ctrl-Z): it answers once resumed (kill -CONT). */
+  readonly paused?: true
   /**
    * It serves from a process the folder did not start (a `dyn start` by hand, as the README's way
    * back after a leave): `pid` is that process's, and dyn cluster down does not stop it.
@@ -145,7 +147,11 @@ async function nodeStatus(cluster: LocalCluster, node: LocalNode, tlsProblem: st
   // A folder that cannot read its TLS files cannot ask its nodes anything: it says why.
   if (tlsProblem !== undefined) return {...base, running: true, serving: false, state: 'not_answering', problem: `running, but not asked: ${tlsProblem}`}
   const view = await probe(cluster, node)
-  if (view === undefined) return {...base, running: true, serving: false, state: 'not_answering', problem: 'running, but its client port does not answer'}
+  if (view === undefined) {
+    // A paused process keeps its ports and answers nothing: told apart from one still starting.
+    if (node.pid !== undefined && isProcessPaused(node.pid)) return {...base, running: true, serving: false, state: 'not_answering', paused: true, problem: `paused (stopped by a signal, such as SIGSTOP or Ctrl-Z); resume it with kill -CONT ${node.pid}`}
+    return {...base, running: true, serving: false, state: 'not_answering', problem: 'running, but its client port does not answer'}
+  }
   if (view.pid !== node.pid) {
     return {...base, running: true, serving: false, state: 'not_answering', problem: `running, but its client port is answered by ${String(view.node)} (pid ${String(view.pid)})`}
   }
@@ -334,9 +340,11 @@ export function localStatusVerdict(status: ClusterStatus, left: ReadonlySet<stri
     const problemOf = (node: NodeStatus): string => node.problem ?? node.state
     const why = notServing.length === 1 ? problemOf(notServing[0] as NodeStatus) : notServing.map((node) => `${node.name}: ${problemOf(node)}`).join('; ')
     const ended = notServing.filter((node) => !node.running).map((node) => node.name)
-    const silent = notServing.filter((node) => node.running).map((node) => node.name)
+    const paused = notServing.filter((node) => node.paused === true)
+    const silent = notServing.filter((node) => node.running && node.paused !== true).map((node) => node.name)
     const todo = [
       ended.length === 0 ? undefined : `start ${ended.join(', ')} again with: ${up} (it leaves running nodes alone)`,
+      paused.length === 0 ? undefined : `resume ${paused.map((node) => node.name).join(', ')} with: kill -CONT ${paused.map((node) => node.pid).join(' ')}`,
       silent.length === 0 ? undefined : `read the log of ${silent.join(', ')} (${silent.map((name) => `${name}.log`).join(', ')} in ${status.dir}), or ask again in a few seconds if just started`,
     ].filter((part) => part !== undefined)
     return {ok: false, error: 'nodes_not_serving', message: `the cluster is not fully up: ${notServing.map((node) => node.name).join(', ')} ${notServing.length === 1 ? 'does' : 'do'} not serve (${why}); ${todo.join('; ')}${others}`}

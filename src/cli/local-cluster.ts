@@ -229,6 +229,21 @@ async function writeCluster(dir: string, cluster: LocalCluster): Promise<void> {
 }
 
 /**
+ * Whether the process `pid` is stopped by a signal (SIGSTOP, Ctrl-Z: state T in Linux's
+ * /proc/PID/stat), which keeps its ports open and answers nothing; false where that cannot be read.
+ */
+export function isProcessPaused(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // The state follows the command's name, which is in parentheses and may hold spaces.
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3)
+    return state === 'T' || state === 't'
+  } catch {
+    return false
+  }
+}
+
+/**
  * Whether `pid` is alive and its command line is the one expected (`expected`), so that a pid
  * the system reused for another program is not taken for ours. An empty command line (between
  * fork and exec, or exiting) is no evidence of another program, and neither is one that cannot

@@ -171,5 +171,16 @@ describe('dyn cluster status --node: the verdict', () => {
     const rings = remoteStatusVerdict(describeGathered('a:1', {node: 'n1', members: [answered('n1', {}), answered('n2', {}, {ringHash: 'r2'}), answered('n3', {})]}))
     assert.ok(!rings.ok)
     assert.equal(rings.error, 'ring_not_agreed')
+    // Asked on the small side of a partition: the others may only be cut off, so the network comes
+    // first, and a removal needs --without-majority (a new user's walk removed the large side).
+    const small = remoteStatusVerdict(describeGathered('10.0.0.1:8070', {node: 'n1', members: [answered('n1', {n2: 'down', n3: 'down'}), silent('n2'), silent('n3')]}))
+    assert.ok(!small.ok)
+    assert.match(small.message, /this side reaches only 1 of the 3 members, which a network partition looks like as much as lost machines: check the network first \(a commit from here is refused, no_majority\); only if their machines are lost for good, remove them \(dyn cluster remove n2 --node 10\.0\.0\.1:8070; dyn cluster remove n3 --node 10\.0\.0\.1:8070\) and commit with dyn cluster commit --without-majority/)
+  })
+
+  it('names a node whose process is paused, with the way to resume it', () => {
+    const paused = localStatusVerdict(folderStatus([folderNode('n1'), {...folderNode('n2', 'not_answering', 'paused (stopped by a signal, such as SIGSTOP or Ctrl-Z); resume it with kill -CONT 100'), paused: true}]), new Set(), false)
+    assert.ok(!paused.ok)
+    assert.equal(paused.message, 'the cluster is not fully up: n2 does not serve (paused (stopped by a signal, such as SIGSTOP or Ctrl-Z); resume it with kill -CONT 100); resume n2 with: kill -CONT 100')
   })
 })
