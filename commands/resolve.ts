@@ -138,7 +138,7 @@ ${exitCodesHelp} A key that another write changed meanwhile exits 3 (conflict_re
     const read = await readSiblings(client, key, quorum).catch(() => undefined)
     if (read?.ok !== true) return undefined
     if (read.siblings.length > 0) return read
-    this.fail(json, 'not_found', noVersionToResolve(key, read.deleted, wanted).message)
+    this.fail(json, 'not_found', noVersionToResolve(key, read.deleted, wanted, read.homesSilent === true).message)
   }
 
   /**
@@ -148,7 +148,7 @@ ${exitCodesHelp} A key that another write changed meanwhile exits 3 (conflict_re
   private async resolveWith(client: DynClient, key: string, quorum: {n?: number; r?: number; w?: number}, choice: Choice, wanted: WriteWanted, expected: VersionVector | undefined, json: boolean): Promise<void> {
     const read = await readSiblings(client, key, quorum)
     if (!read.ok) this.fail(json, read.error, read.message)
-    if (read.siblings.length === 0) this.fail(json, 'not_found', noVersionToResolve(key, read.deleted, wanted).message)
+    if (read.siblings.length === 0) this.fail(json, 'not_found', noVersionToResolve(key, read.deleted, wanted, read.homesSilent === true).message)
     const changed = expected === undefined ? undefined : siblingsChangedSince(read, expected)
     if (changed !== undefined) this.fail(json, changed.error, changed.message, {key, siblings: read.siblings.length, context: read.context ?? null})
     // Even with one version left: keeping the one version another write left is not keeping this sibling.

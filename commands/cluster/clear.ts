@@ -1,4 +1,4 @@
-import {ClusterChangeCommand, formatClear} from '../../src/cli/cluster-change.js'
+import {ClusterChangeCommand, formatClear, withMajorityWaived, withoutMajorityFlag} from '../../src/cli/cluster-change.js'
 import {exitCodesHelp} from '../../src/cli/exit-codes.js'
 
 export default class ClusterClear extends ClusterChangeCommand {
@@ -15,10 +15,10 @@ ${exitCodesHelp}`
     {description: 'A cluster with TLS', command: '<%= config.bin %> cluster clear --node https://10.0.0.11:7070 --tls-ca ./tls/ca.crt'},
   ]
 
-  static override flags = ClusterChangeCommand.changeFlags
+  static override flags = {...ClusterChangeCommand.changeFlags, 'without-majority': withoutMajorityFlag}
 
   async run(): Promise<void> {
     const {flags} = await this.parse(ClusterClear)
-    await this.change(flags, 'POST', '/cluster/clear', formatClear)
+    await this.change(flags, 'POST', withMajorityWaived('/cluster/clear', flags['without-majority']), formatClear)
   }
 }

@@ -1,5 +1,5 @@
 import * as Flags from '@oclif/core/flags'
-import {ClusterChangeCommand, formatStaged} from '../../src/cli/cluster-change.js'
+import {ClusterChangeCommand, formatStaged, withMajorityWaived, withoutMajorityFlag} from '../../src/cli/cluster-change.js'
 import {exitCodesHelp} from '../../src/cli/exit-codes.js'
 import {namePattern} from '../../src/membership/names.js'
 
@@ -21,6 +21,7 @@ ${exitCodesHelp}`
 
   static override flags = {
     ...ClusterChangeCommand.changeFlags,
+    'without-majority': withoutMajorityFlag,
     name: Flags.string({description: 'the member that leaves (default: the node answering at --node, whose own default is DYN_NODE, else 127.0.0.1:7070)'}),
   }
 
@@ -30,6 +31,6 @@ ${exitCodesHelp}`
       this.fail(flags.json, 'bad_parameter', `--name ${JSON.stringify(flags.name)} is not a member name (letters, digits, '.', '_', '-'; 1 to 64)`)
     }
     const query = flags.name === undefined ? '' : `?node=${encodeURIComponent(flags.name)}`
-    await this.change(flags, 'POST', `/cluster/leave${query}`, formatStaged, true)
+    await this.change(flags, 'POST', withMajorityWaived(`/cluster/leave${query}`, flags['without-majority']), formatStaged, true)
   }
 }

@@ -1,5 +1,5 @@
 import {Args} from '@oclif/core'
-import {ClusterChangeCommand, formatStaged, replicaWarnings, sendClusterChange} from '../../src/cli/cluster-change.js'
+import {ClusterChangeCommand, formatStaged, replicaWarnings, sendClusterChange, withMajorityWaived, withoutMajorityFlag} from '../../src/cli/cluster-change.js'
 import type {PlanBody} from '../../src/cli/cluster-change.js'
 import {exitCodesHelp} from '../../src/cli/exit-codes.js'
 import {warn} from '../../src/cli/format.js'
@@ -25,7 +25,7 @@ ${exitCodesHelp}`
 
   static override args = {name: Args.string({description: 'the member to remove', required: true})}
 
-  static override flags = ClusterChangeCommand.changeFlags
+  static override flags = {...ClusterChangeCommand.changeFlags, 'without-majority': withoutMajorityFlag}
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(ClusterRemove)
@@ -34,7 +34,7 @@ ${exitCodesHelp}`
     }
     const client = this.clientFor(flags)
     const seen = await reachabilityAsSeen(client, args.name)
-    const outcome = await sendClusterChange(client, 'POST', `/cluster/remove?node=${encodeURIComponent(args.name)}`)
+    const outcome = await sendClusterChange(client, 'POST', withMajorityWaived(`/cluster/remove?node=${encodeURIComponent(args.name)}`, flags['without-majority']))
     if (!outcome.ok) this.fail(flags.json, outcome.error, outcome.message, outcome.details)
     // Said once the removal is staged: a refusal says what it has to say itself (a node just
     // stopped that the claimant still counts as up is refused, unreachable, in its own words).

@@ -234,11 +234,11 @@ function describeHealth(service: KvService): unknown {
 /** The membership changes (paper §4.9; riak-admin cluster join|leave|remove|plan|commit|clear). */
 const clusterChangeRoutes: Record<string, {method: string; run: (service: KvService, query: URLSearchParams) => Promise<unknown>}> = {
   '/cluster/join': {method: 'POST', run: (service, query) => service.joinCluster(requiredParam(query, 'seed'))},
-  '/cluster/leave': {method: 'POST', run: (service, query) => service.clusterChange({op: 'stage', change: {kind: 'leave', node: query.get('node') ?? String((service.health() as {node: string}).node)}})},
-  '/cluster/remove': {method: 'POST', run: (service, query) => service.clusterChange({op: 'stage', change: {kind: 'remove', node: requiredParam(query, 'node')}})},
+  '/cluster/leave': {method: 'POST', run: (service, query) => service.clusterChange({op: 'stage', change: {kind: 'leave', node: query.get('node') ?? String((service.health() as {node: string}).node)}, ...withoutMajority(query)})},
+  '/cluster/remove': {method: 'POST', run: (service, query) => service.clusterChange({op: 'stage', change: {kind: 'remove', node: requiredParam(query, 'node')}, ...withoutMajority(query)})},
   '/cluster/plan': {method: 'GET', run: (service) => service.clusterChange({op: 'plan'})},
-  '/cluster/commit': {method: 'POST', run: (service, query) => service.clusterChange({op: 'commit', ...(booleanParam(query, 'without-majority') ? {withoutMajority: true} : {})})},
-  '/cluster/clear': {method: 'POST', run: (service) => service.clusterChange({op: 'clear'})},
+  '/cluster/commit': {method: 'POST', run: (service, query) => service.clusterChange({op: 'commit', ...withoutMajority(query)})},
+  '/cluster/clear': {method: 'POST', run: (service, query) => service.clusterChange({op: 'clear', ...withoutMajority(query)})},
   '/repair': {method: 'POST', run: (service, query) => service.repair(optionalPartition(query))},
   // Not a change, but like them it may fail with a code (a bad ?timeout).
   '/cluster/status': {method: 'GET', run: (service, query) => service.clusterStatus(statusTimeoutMs(query))},
@@ -263,12 +263,11 @@ function optionalPartition(query: URLSearchParams): number | undefined {
   return Number(value)
 }
 
-/** A flag in the query (?name=true or false); absent is false, and anything else is refused. */
-function booleanParam(query: URLSearchParams, name: string): boolean {
-  const value = query.get(name)
-  if (value === null || value === 'false') return false
-  if (value === 'true') return true
-  throw new DynError('bad_parameter', `${name} must be true or false, not ${JSON.stringify(value)}`)
+/** ?without-majority=true of a membership change: decided although the claimant sees fewer than a majority of the members up. */
+function withoutMajority(query: URLSearchParams): {withoutMajority?: true} {
+  const checked = checkFlag(query, 'without-majority')
+  if (!checked.ok) throw new DynError(checked.error, checked.message)
+  return checked.value ? {withoutMajority: true} : {}
 }
 
 function requiredParam(query: URLSearchParams, name: string): string {

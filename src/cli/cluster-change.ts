@@ -4,6 +4,7 @@
  * `{"ok": true, ...}` or `{"ok": false, "error", "message"}` for scripts.
  */
 
+import * as Flags from '@oclif/core/flags'
 import {UnreachableError} from '../client/http-client.js'
 import type {DynClient} from '../client/http-client.js'
 import {clientTlsFlags, jsonFlag, nodeFlag, timeoutFlag} from './client-flags.js'
@@ -47,6 +48,20 @@ export async function sendClusterChange(client: DynClient, method: 'GET' | 'POST
     if (error instanceof UnreachableError) return {ok: false, error: error.code, message: error.message, details: error.details}
     return {ok: false, error: 'unreachable', message: (error as Error).message, details: {}}
   }
+}
+
+/**
+ * --without-majority of leave, remove, clear and commit: the change is decided although the
+ * claimant sees fewer than a majority of the ring's members up (refused otherwise, no_majority).
+ */
+export const withoutMajorityFlag = Flags.boolean({
+  description: "decide the change although the claimant sees fewer than a majority of the ring's members up: only when those members' machines are lost for good, never during a network partition (members removed from its small side stop once it heals, and what they alone hold is lost)",
+  default: false,
+})
+
+/** `path` with ?without-majority=true (or &...) when the flag was given. */
+export function withMajorityWaived(path: string, waived: boolean): string {
+  return waived ? `${path}${path.includes('?') ? '&' : '?'}without-majority=true` : path
 }
 
 /**

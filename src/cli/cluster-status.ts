@@ -373,15 +373,14 @@ export function remoteStatusVerdict(status: RemoteClusterStatus): StatusVerdict 
   const problems: Array<{code: StatusProblemCode; text: string; todo: string}> = []
   // Some member does not answer: started again on its machine, or removed when gone for good.
   if (silent.length > 0) {
-    const removals = silent.map((name) => `dyn cluster remove ${name} --node ${status.node}`).join('; ')
     // Half the members or more out of reach is as likely a network partition seen from its small
     // side as lost machines, and removing the other side would make it stop, with the writes it
     // took meanwhile, once the network heals: a commit from here is refused (no_majority).
     const members = status.nodes.filter((node) => !left.has(node.name)).length
     const todo =
       (members - silent.length) * 2 <= members
-        ? `this side reaches only ${members - silent.length} of the ${members} members, which a network partition looks like as much as lost machines: check the network first (a commit from here is refused, no_majority); only if their machines are lost for good, remove them (${removals}) and commit with dyn cluster commit --without-majority`
-        : `start a member that does not answer again on its machine (dyn start on its data folder), or, if it is gone for good, remove it (${removals})`
+        ? `this side reaches only ${members - silent.length} of the ${members} members, which a network partition looks like as much as lost machines: check the network first (a membership change from here is refused, no_majority); only if their machines are lost for good, remove them and commit, each with --without-majority (${silent.map((name) => `dyn cluster remove ${name} --without-majority --node ${status.node}`).join('; ')}; dyn cluster commit --without-majority --node ${status.node})`
+        : `start a member that does not answer again on its machine (dyn start on its data folder), or, if it is gone for good, remove it (${silent.map((name) => `dyn cluster remove ${name} --node ${status.node}`).join('; ')})`
     problems.push({code: 'nodes_not_serving', text: `${silent.join(', ')} ${silent.length === 1 ? 'does' : 'do'} not answer`, todo})
   }
   // All answer, on different rings: a change still spreading by gossip.

@@ -40,6 +40,8 @@ export interface SiblingRead {
   /** Oldest first. Empty when the key does not exist (or only a tombstone is left). */
   readonly siblings: readonly Sibling[]
   readonly deleted: boolean
+  /** Set when nothing was found and none of the key's home replicas answered (only fallbacks): it may well exist. */
+  readonly homesSilent?: true
 }
 
 export type Failure = {readonly ok: false; readonly error: string; readonly message: string}
@@ -84,7 +86,7 @@ export async function readSiblings(client: DynClient, key: string, quorum: ReadQ
   if (!answer.ok) {
     if (answer.error === 'not_found') {
       const context = typeof answer.body.context === 'string' ? answer.body.context : undefined
-      return {ok: true, key, context, siblings: [], deleted: answer.body.deleted === true}
+      return {ok: true, key, context, siblings: [], deleted: answer.body.deleted === true, ...(answer.body.homesAnswered === 0 ? {homesSilent: true as const} : {})}
     }
     return {ok: false, error: answer.error, message: answer.message}
   }
@@ -192,7 +194,9 @@ export interface WriteWanted {
  * the dyn put that writes it. Advice about its siblings (dyn get KEY --json, --pick N) would
  * send the user looking for versions that are not there.
  */
-export function noVersionToResolve(key: string, deleted: boolean, wanted: WriteWanted = {}): Failure {
+export function noVersionToResolve(key: string, deleted: boolean, wanted: WriteWanted = {}, homesSilent = false): Failure {
+  // Nothing found where no home answered is no word on the key: said so, and no put suggested.
+  if (homesSilent) return {ok: false, error: 'not_found', message: `${key} was not found, but none of its home replicas answered (only fallbacks): it may well exist. Resolve it once its homes are reachable`}
   const what = deleted ? `${key} was deleted (only its tombstone is left)` : `${key} does not exist`
   const type = wanted.contentType === undefined ? '' : ` --content-type ${shellQuote(wanted.contentType)}`
   const put = wanted.valueFile === undefined ? `dyn put ${shellQuote(key)} VALUE${type}` : `dyn put ${shellQuote(key)}${type} < ${shellQuote(wanted.valueFile)}`

@@ -14,6 +14,7 @@
 import type {Clock} from '../clock.js'
 import type {Scheduler} from '../scheduler.js'
 import type {HintStore} from '../handoff/hints.js'
+import {currentHomes} from '../handoff/handoff-sender.js'
 import {homesOf} from '../handoff/transfer-plan.js'
 import {findMember, nextRingOf, ringMembers} from '../membership/member-table.js'
 import type {Membership} from '../membership/membership.js'
@@ -140,9 +141,8 @@ export function replicationSubsystem(parts: ReplicationParts): ReplicationSubsys
     isOtherMember: (name) => name !== self && findMember(membership.table, name) !== undefined,
     hasLeft: () => findMember(membership.table, self)?.status === 'left',
     isHomeOf: (partition, n) => {
-      if (homesOf(membership.ring, partition, n).includes(self)) return true
       const next = nextRingOf(membership.table)
-      return next !== undefined && homesOf(next, partition, n).includes(self)
+      return currentHomes(next === undefined ? [membership.ring] : [membership.ring, next], partition, n).includes(self)
     },
     writeActor,
   }

@@ -122,6 +122,8 @@ export class HandoffSender {
   private readonly goneTargets = new Set<string>()
   /** Per gone target, per hint, which current homes have answered for which version of it. */
   private readonly redirectAcks = new Map<string, Map<string, RedirectAck>>()
+  /** Per member target with hints, the rings (their owners) under which all its hints were last checked for keys it no longer homes. */
+  private readonly strayScans = new Map<string, string>()
 
   constructor(private readonly deps: HandoffDeps) {}
 
@@ -148,12 +150,23 @@ export class HandoffSender {
       this.seenDown.delete(name)
       this.backoffs.delete(name)
     }
+    const ringsKey = this.deps
+      .homeRings()
+      .map((ring) => ring.owners.join(','))
+      .join('|')
     for (const target of [...this.deps.hints.pendingByTarget().keys()]) {
       const gone = this.deps.standingOf(target) === 'gone'
       // Its hints now go elsewhere: what the target's own failures taught says nothing of its keys' homes.
       if (gone && (cameBack.length > 0 || !this.goneTargets.has(target))) this.backoffs.delete(target)
       if (gone) this.goneTargets.add(target)
       else this.goneTargets.delete(target)
+      // Once per ring, whether the member is up, down or backing off: its hints for keys it is no
+      // longer a home of go to their current homes now, not when it is next delivered to (they
+      // may be a write's only copy, and the member need not come back for the key to have it).
+      if (!gone && this.strayScans.get(target) !== ringsKey) {
+        const strays = await this.redirect(target, 'no longer a home')
+        if (!strays.failed) this.strayScans.set(target, ringsKey)
+      }
       if (!gone && !this.deps.isUp(target)) {
         this.seenDown.add(target)
         continue
@@ -173,6 +186,7 @@ export class HandoffSender {
     for (const target of [...this.backoffs.keys()]) if (this.deps.hints.pendingFor(target) === 0) this.backoffs.delete(target)
     for (const target of [...this.redirectAcks.keys()]) if (this.deps.hints.pendingFor(target) === 0) this.redirectAcks.delete(target)
     for (const target of [...this.goneTargets]) if (this.deps.hints.pendingFor(target) === 0) this.goneTargets.delete(target)
+    for (const target of [...this.strayScans.keys()]) if (this.deps.hints.pendingFor(target) === 0) this.strayScans.delete(target)
     // Down nodes are remembered while they have hints here or are a home in some ring: bounded by the members.
     const ringMembers = new Set(this.deps.homeRings().flatMap((ring) => ring.members))
     for (const name of [...this.seenDown]) if (this.deps.hints.pendingFor(name) === 0 && !ringMembers.has(name)) this.seenDown.delete(name)
@@ -208,11 +222,17 @@ export class HandoffSender {
       if (delivered > 0) this.deps.onDelivered?.(target, delivered)
       removed += delivered + (await this.dropRefused(target, refused))
       // Nothing left that this batch could remove (all changed meanwhile, or refused for now): stop, a later round retries.
-      if (acknowledged.length + refused.length === 0) return {removed, failed: true}
+      if (acknowledged.length + refused.length === 0) {
+        // Said, with the target's codes: not_home, say, from a target whose ring is ahead of this node's.
+        const codes = [...new Set(answer.results.map(String))].slice(0, 3).join(', ')
+        this.deps.log(`handoff of ${batch.length} hint(s) to ${target}: none taken (${codes}); retrying later`)
+        return {removed, failed: true}
+      }
     }
     if (!strayed) return {removed, failed: false}
+    // What the target's own delivery did decides its back-off: a redirect that failed is retried next round.
     const redirected = await this.redirect(target, 'no longer a home')
-    return {removed: removed + redirected.removed, failed: redirected.failed}
+    return {removed: removed + redirected.removed, failed: false}
   }
 
   /**
@@ -370,7 +390,7 @@ export function standingIn(table: MemberTable, name: string): TargetStanding {
 
 /** Whether `node` is one of a hint's key's homes under any of `rings` (its partition, its object's n). */
 function isHomeIn(rings: readonly Ring[], hint: PendingHint, node: string): boolean {
-  return rings.some((ring) => preferenceList(ring, hint.partition).slice(0, hint.object.n).includes(node))
+  return currentHomes(rings, hint.partition, hint.object.n).includes(node)
 }
 
 /** A partition's home replicas for `n` under each of `rings`, each once: the first n of each preference list. */

@@ -73,12 +73,14 @@ export interface RingState {
   /** Changes staged and not yet committed (joins are the members whose rows say joining). */
   readonly staged: readonly StagedChange[]
   /**
-   * Set on a decision that only staged a change (stageChange), never on one that moved the ring
-   * or its staged changes otherwise (a commit, an install, a clear). At one version, such a
-   * decision wins over a staging one whatever the claimants' names, and takes the staged change
-   * in (mergeRingStates).
+   * The version of a decision that only staged a change (stageChange): such a state's own
+   * version when it is one. A decision that moved the ring or cleared (a commit, an install, a
+   * clear) is made at a higher version, so the mark left on it, if any, is stale and means
+   * nothing (and a node that copies the field along unread cannot make it mean anything). At one
+   * version, such a decision wins over a staging one whatever the claimants' names, and takes
+   * the staged change in (mergeRingStates).
    */
-  readonly staging?: true
+  readonly stagingAt?: number
 }
 
 /**
@@ -96,10 +98,15 @@ export function majorityShortfall(state: RingState, isUp: (name: string) => bool
   return {up, down: state.members.filter((name) => !up.includes(name)), needed}
 }
 
-/** A state as the base of a decision that is not a stage: the mark of a staging decision is not carried on. */
+/** Whether `state` is a decision that only staged a change (its mark is its own version). */
+export function isStagingDecision(state: RingState): boolean {
+  return state.stagingAt === state.version
+}
+
+/** A state as the base of a decision that is not a stage: the stale mark is not carried on. */
 function withoutStagingMark(state: RingState): RingState {
-  if (state.staging === undefined) return state
-  const {staging: _staging, ...rest} = state
+  if (state.stagingAt === undefined) return state
+  const {stagingAt: _stagingAt, ...rest} = state
   return rest
 }
 
@@ -295,7 +302,7 @@ export function stageChange(
   const remaining = state.members.filter((name) => name !== change.node && !state.staged.some((other) => other.node === name))
   if (remaining.length === 0) return {ok: false, error: 'bad_parameter', message: 'the last member cannot leave or be removed; stop the cluster instead'}
   const version = state.version + 1
-  return {ok: true, state: {...state, version, claimant, staged: [...state.staged, {kind: change.kind, node: change.node, stagedAt: version}], staging: true}}
+  return {ok: true, state: {...state, version, claimant, staged: [...state.staged, {kind: change.kind, node: change.node, stagedAt: version}], stagingAt: version}}
 }
 
 /** The refusal of a removal of a leaving member that the claimant does not see down: see stageChange. */
@@ -427,7 +434,7 @@ export function installTransition(state: RingState, claimant: string): RingState
  * had acted on was undone by a removal staged through a node that had not heard of it yet, at
  * the same version, by a claimant of a lower name (simulator seed 53,000,007,269: the joiner ran
  * on outside the ring). The stage is not lost: its change is taken in, as below. The mark that
- * tells them apart (`staging`) is the winner's in the merged state, so merging stays associative.
+ * tells them apart (`stagingAt`) is the winner's in the merged state, so merging stays associative.
  *
  * At one version, the changes each side staged in that very decision are all kept (the
  * winner's other fields stand): two claimants for a moment, each answering an operator's stage
@@ -444,7 +451,7 @@ export function mergeRingStates(a: RingState | undefined, b: RingState | undefin
   // The winner is chosen on what a merge keeps of it (all but the changes staged at this version),
   // so that a merged state wins or loses exactly as the state it was merged from.
   const kept = (state: RingState): string => JSON.stringify({...state, staged: state.staged.filter((change) => change.stagedAt !== state.version)})
-  const staging = (state: RingState): boolean => state.staging === true
+  const staging = isStagingDecision
   const winner =
     staging(a) !== staging(b) ? (staging(a) ? b : a) : a.claimant !== b.claimant ? (compareNames(a.claimant, b.claimant) < 0 ? a : b) : kept(a) <= kept(b) ? a : b
   const version = winner.version
@@ -473,7 +480,7 @@ export function isValidRingState(x: unknown, partitionCount: number): x is RingS
   const s = x as Record<string, unknown>
   if (!Number.isSafeInteger(s.version) || (s.version as number) < 1 || typeof s.claimant !== 'string') return false
   if (!isRingShape(s.members, s.owners, partitionCount) || !isValidMachines(s.machines, s.members as string[])) return false
-  if (!Array.isArray(s.staged) || s.staged.length > stagedChangesMax || (s.staging !== undefined && s.staging !== true)) return false
+  if (!Array.isArray(s.staged) || s.staged.length > stagedChangesMax || (s.stagingAt !== undefined && (!Number.isSafeInteger(s.stagingAt) || (s.stagingAt as number) < 1))) return false
   for (const change of s.staged as unknown[]) {
     const c = change as Record<string, unknown> | null
     if (c === null || typeof c !== 'object' || (c.kind !== 'leave' && c.kind !== 'remove') || typeof c.node !== 'string') return false

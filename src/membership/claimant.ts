@@ -21,17 +21,17 @@ import type {PingBody} from './heartbeats.js'
 import type {Membership} from './membership.js'
 import {dialBackFailure} from './membership.js'
 
-/** A change request as the API and the ClusterChange message carry it. */
+/**
+ * A change request as the API and the ClusterChange message carry it. withoutMajority: decide it
+ * although the claimant sees fewer than a majority of the ring's members up (majorityShortfall),
+ * for members whose machines are lost for good; never during a partition.
+ */
 export type ClusterChangeRequest =
-  | {readonly op: 'stage'; readonly change: StagedChange}
+  | {readonly op: 'stage'; readonly change: StagedChange; readonly withoutMajority?: boolean}
   | {readonly op: 'plan'}
   /** joinsOnly: commit only if nothing but joins is staged (a node that starts with --seeds commits its own join). */
-  /**
-   * withoutMajority: commit although the claimant sees fewer than a majority of the ring's members
-   * up (majorityShortfall), for members whose machines are lost for good; never during a partition.
-   */
   | {readonly op: 'commit'; readonly joinsOnly?: boolean; readonly withoutMajority?: boolean}
-  | {readonly op: 'clear'}
+  | {readonly op: 'clear'; readonly withoutMajority?: boolean}
 
 /** What the claimant must know of transfers: the ones a transition needs (the plan lives in src/handoff). */
 export type TransferPlanner = (before: Ring, after: Ring, gone: ReadonlySet<string>, table: MemberTable) => ReadonlyArray<{readonly partition: number; readonly target: string; readonly sourcesForN: number}>
@@ -74,6 +74,11 @@ export const ringStateFetchTimeoutMs = 1000
 export class Claimant {
   /** The decision under way: the next waits for it. */
   private deciding: Promise<unknown> = Promise.resolve()
+  /**
+   * The members that answered the exchanges of the decision under way (inTurn): a majority is
+   * counted from them and this node, never from the failure detector alone (majorityShortfall).
+   */
+  private reachedInTurn: ReadonlySet<string> = new Set()
 
   constructor(
     private readonly membership: Membership,
@@ -116,7 +121,8 @@ export class Claimant {
       throw new DynError('bad_request', 'malformed ClusterChange')
     }
     if (request.op === 'commit' && request.joinsOnly !== undefined && typeof request.joinsOnly !== 'boolean') throw new DynError('bad_request', 'malformed ClusterChange')
-    if (request.op === 'commit' && request.withoutMajority !== undefined && typeof request.withoutMajority !== 'boolean') throw new DynError('bad_request', 'malformed ClusterChange')
+    const withoutMajority = (request as {withoutMajority?: unknown}).withoutMajority
+    if (withoutMajority !== undefined && typeof withoutMajority !== 'boolean') throw new DynError('bad_request', 'malformed ClusterChange')
     if (request.op === 'stage') {
       // An object before its fields are read: a peer's null change threw a TypeError (internode
       // fuzzer, seed 2078786331, input 3,438).
@@ -208,6 +214,9 @@ export class Claimant {
       if (claimant !== this.self) throw new DynError('unreachable', `${this.self} is no longer the claimant (${claimant ?? 'none'} is); retry`)
       await ask?.()
       const before = this.membership.table
+      // The members that answered this turn's exchanges: what a majority is counted from, not the
+      // failure detector, which takes a member it has not tried yet (a claimant just restarted) for up.
+      this.reachedInTurn = new Set([...answered, ...heard])
       const answer = decision(unreached)
       if (this.membership.table !== before) await this.exchangeWith(this.ringStatePeers())
       // A stage answered ok must have outlived the exchange: a claimant of the other side of a
@@ -292,6 +301,14 @@ export class Claimant {
     const table = this.membership.table
     const state = this.stateOf(table)
     const partitionCount = table.settings.partitionCount
+    // Every decision an operator asks for raises the ring's version, and at a higher version a
+    // state wins over any other: so not only a commit needs a majority seen up, or a small side of
+    // a partition that staged and cleared a few times would, once healed, undo what the large side
+    // committed meanwhile. A plan decides nothing.
+    if (request.op !== 'plan' && request.withoutMajority !== true) {
+      const shortfall = this.majorityShortfall(state, request.op === 'commit' && request.joinsOnly === true ? 'join' : request.op)
+      if (shortfall !== undefined) throw new DynError('no_majority', shortfall.message, shortfall.details)
+    }
     switch (request.op) {
       case 'plan':
         return this.planView(table, state, unreached)
@@ -316,8 +333,6 @@ export class Claimant {
         if (request.joinsOnly === true && state.staged.length > 0) {
           throw new DynError('ring_in_transition', 'other changes are staged; a joining node waits for them to be committed or cleared')
         }
-        const shortfall = request.withoutMajority === true ? undefined : this.majorityShortfall(state)
-        if (shortfall !== undefined) throw new DynError('no_majority', shortfall.message, shortfall.details)
         if (state.next !== undefined) return this.commitLeaverRemovals(table, state, unreached)
         const committed = commitTransition(state, partitionCount, this.joining(table, unreached), this.self, rowMachineOf(table), table.settings.defaultN)
         if (!committed.ok) {
@@ -503,17 +518,23 @@ export class Claimant {
   }
 
   /**
-   * Why this claimant may not commit now (majorityShortfall): the commit's refusal, and the plan's
-   * note of it; undefined when it may.
+   * Why this claimant may not decide a change now (majorityShortfall): the refusal of a stage,
+   * clear or commit (`op`), and the plan's note of it; undefined when it may.
    */
-  private majorityShortfall(state: RingState): {message: string; planNote: string; details: Record<string, unknown>} | undefined {
-    const shortfall = majorityShortfall(state, (name) => name === this.self || this.isUp(name))
+  private majorityShortfall(state: RingState, op: 'stage' | 'clear' | 'commit' | 'join' | 'plan'): {message: string; details: Record<string, unknown>} | undefined {
+    const shortfall = majorityShortfall(state, (name) => name === this.self || this.reachedInTurn.has(name))
     if (shortfall === undefined) return undefined
     const {up, down, needed} = shortfall
     const one = down.length === 1
-    const why = `${this.self} sees ${up.length} of the ring's ${state.members.length} members up (${up.join(', ')}; down: ${down.join(', ')}), and a ring change needs a majority (${needed}), so that one side of a network partition cannot change the ring the other side serves`
-    const todo = `If ${one ? 'it is' : 'they are'} only cut off, wait for the network to heal; if ${one ? 'its machine is' : 'their machines are'} lost for good, commit with dyn cluster commit --without-majority, which gives up what only ${one ? 'it holds' : 'they hold'}`
-    return {message: `${why}: nothing was committed. ${todo}`, planNote: `a commit would be refused now (no_majority): ${why}. ${todo}`, details: {membersUp: up, membersDown: down, needed}}
+    const why = `${this.self} reaches ${up.length} of the ring's ${state.members.length} members (${up.join(', ')}; not: ${down.join(', ')}), and a membership change needs a majority (${needed}), so that one side of a network partition cannot change the ring the other side serves`
+    const lost = `if ${one ? 'its machine is' : 'their machines are'} lost for good, remove ${one ? 'it' : 'them'} and commit, each with --without-majority (${down.map((name) => `dyn cluster remove ${name} --without-majority`).join('; ')}; dyn cluster commit --without-majority), which gives up what only ${one ? 'it holds' : 'they hold'}`
+    const details = {membersUp: up, membersDown: down, needed}
+    // A join gives nothing up: it waits for the members, or for the lost ones to be removed first.
+    if (op === 'join') return {message: `${why}: the join waits until a majority answers. If ${one ? 'it is' : 'they are'} only cut off or restarting, it goes on by itself; ${lost}`, details}
+    const todo = `If ${one ? 'it is' : 'they are'} only cut off, wait for the network to heal; ${lost}`
+    if (op === 'plan') return {message: `a commit would be refused now (no_majority): ${why}. ${todo}`, details: {}}
+    const done = op === 'stage' ? 'nothing was staged' : op === 'clear' ? 'nothing was cleared' : 'nothing was committed'
+    return {message: `${why}: ${done}. ${todo}`, details}
   }
 
   private planView(table: MemberTable, state: RingState, unreached: ReadonlyMap<string, string>): PlanView {
@@ -522,7 +543,7 @@ export class Claimant {
     const staged = [...joins.map((node) => ({kind: 'join' as const, node})), ...state.staged.map(({kind, node}) => ({kind, node}))]
     const blocked = this.blockedJoins(table, state, unreached)
     // A plan says ahead when this claimant could not commit it (the commit's own refusal).
-    const noMajority = staged.length === 0 ? undefined : this.majorityShortfall(state)?.planNote
+    const noMajority = staged.length === 0 ? undefined : this.majorityShortfall(state, 'plan')?.message
     const base = {claimant: this.self, ringVersion: state.version, staged, ...(blocked.length === 0 ? {} : {blocked}), ...(noMajority === undefined ? {} : {noMajority})}
     const planned = planTransition(state, table.settings.partitionCount, joins, rowMachineOf(table), table.settings.defaultN)
     if (!planned.ok) return {...base, note: planned.error === 'nothing_staged' && blocked.length > 0 ? blockedOnlyNote(blocked) : planned.message}

@@ -84,6 +84,12 @@ export interface MembershipChangeConfig {
    * without handing its copies (older than what the cluster did meanwhile) to anyone.
    */
   readonly removedWhileAway?: boolean
+  /**
+   * With removedWhileAway: an operator on the cut-off node's side takes the others for lost and
+   * removes them through it (stage each, then commit), as dyn cluster status there once
+   * suggested. Every one of those decisions must be refused (no_majority), and nothing change.
+   */
+  readonly awayOperatorRemovesOthers?: boolean
   readonly oldDiskAfterRemoval?: boolean
   /**
    * A join through --seeds only: this long after the join was committed, a member that stays in the
@@ -160,6 +166,10 @@ export async function runMembershipChange(cluster: SimCluster, random: Random, c
     cluster.network.partition([awayRpc], othersRpc)
     history.loseDisk(victim)
     await sleep(cluster.time, config.downBeforeRemoveMs ?? 3000)
+    if (config.awayOperatorRemovesOthers === true) {
+      const failure = await removeOthersFromSmallSide(cluster, victim, awayRpc, othersRpc, history)
+      if (failure !== undefined) return {kind: 'remove', node: victim, ringBefore, expectedMembers: memberCount - 1, failure}
+    }
   } else if (config.kind === 'remove') {
     await loseForGood(cluster, victim, history)
     if (config.downBeforeRemoveMs !== undefined) await sleep(cluster.time, config.downBeforeRemoveMs)
@@ -399,6 +409,53 @@ async function findAgain(cluster: SimCluster, lost: string, joiner: string, hist
   const clear = await changeThroughAnyNode(cluster, [lost], {op: 'clear'}, history, 0, cleared)
   return clear === undefined ? {} : {failure: `the staged removal of ${lost}, found again, could not be cleared: ${clear}`}
 }
+
+/**
+ * The operator of a node cut off alone removes the members it cannot reach, through it: each
+ * stage, and a commit, must be refused no_majority, and its ring must not move. A decision there
+ * would raise its version above the large side's, and win at the heal (or, committed, stop the
+ * large side once it heard of it). Undefined when every decision was refused; otherwise why not.
+ */
+async function removeOthersFromSmallSide(cluster: SimCluster, away: string, awayRpc: string, othersRpc: readonly string[], history: History): Promise<string | undefined> {
+  const node = cluster.assembled(away)
+  if (node === undefined) return undefined
+  const before = node.membership.table.ring?.version
+  const others = (node.membership.table.ring?.members ?? []).filter((name) => name !== away)
+  const requests: ClusterChangeRequest[] = [...others.map((name): ClusterChangeRequest => ({op: 'stage', change: {kind: 'remove', node: name}})), {op: 'commit'}, {op: 'clear'}]
+  // A fault's heal restores every link, the cut-off node's too: then it is no small side any more.
+  // It is cut off again first (a heal during the wait before is common), for the failure detector
+  // to see the others down.
+  const cutOff = (): boolean => othersRpc.every((other) => cluster.network.isCut(awayRpc, other) && cluster.network.isCut(other, awayRpc))
+  if (!cutOff()) {
+    cluster.network.partition([awayRpc], othersRpc)
+    history.note(cluster.time.monotonicMs(), `${away} is cut off again (a fault healed it meanwhile)`)
+    await sleep(cluster.time, awayOperatorWaitMs)
+  }
+  for (const request of requests) {
+    if (!cutOff()) {
+      history.note(cluster.time.monotonicMs(), `${away} is no longer cut off (a fault healed): its operator stops`)
+      return undefined
+    }
+    const what = request.op === 'stage' ? `the removal of ${request.change.node}` : `a ${request.op}`
+    try {
+      await cluster.time.until(node.service.clusterChange(request), ringSettleMsMax)
+      // Healed meanwhile by a fault: the others answered, and the decision was a majority's.
+      if (!cutOff()) return undefined
+      return `${away}, cut off alone, decided ${what} (no majority of the ring was reachable)`
+    } catch (error) {
+      const code = (error as {code?: string}).code
+      history.note(cluster.time.monotonicMs(), `cluster ${request.op} via ${away}, cut off: ${code ?? 'error'}`)
+      // Unreachable is a refusal too (the claimant it believes in is on the other side); only no_majority is asked of it.
+      if (code !== 'no_majority' && code !== 'unreachable') return `${away}, cut off alone, refused ${what} with ${code ?? String(error)}, not no_majority`
+    }
+  }
+  const after = node.membership.table.ring?.version
+  // Its ring may move by gossip once a fault healed the cut; only a move while cut off is its own decision.
+  return after === before || !cutOff() ? undefined : `${away}'s ring moved from version ${before} to ${after} while every decision there was refused`
+}
+
+/** How long a node cut off again waits before its operator acts: the failure detector sees the others down by then. */
+const awayOperatorWaitMs = 3000
 
 /** A node's machine lost for good: it crashes and its disk is lost with it, so only writes on W >= 2 replicas must survive. */
 async function loseForGood(cluster: SimCluster, name: string, history: History): Promise<void> {

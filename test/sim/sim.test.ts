@@ -320,6 +320,15 @@ describe('simulated clusters', () => {
   for (const seed of regressionSeeds.filter((regression) => configFor(regression).membership?.memberLostAfterMs !== undefined)) {
     it(`regression seed ${seed} as found, no member lost during its join`, () => assertSeedPasses(seed, configFor(seed, {withoutLostMember: true})))
   }
+  // Likewise a seed whose cut-off node's operator now tries to remove the others first
+  // (awayOperatorRemovesOthers, added after these seeds were found) is also run as it was found.
+  for (const seed of regressionSeeds.filter((regression) => configFor(regression).membership?.awayOperatorRemovesOthers === true)) {
+    it(`regression seed ${seed} as found, no operator on the cut-off side`, () => {
+      const config = configFor(seed)
+      const {awayOperatorRemovesOthers: _away, ...membership} = config.membership!
+      return assertSeedPasses(seed, {...config, membership})
+    })
+  }
   // Likewise a seed whose lost member now comes back (memberFoundAgain, added after these seeds
   // were found) is also run as it was found, the member lost for good.
   for (const seed of regressionSeeds.filter((regression) => configFor(regression).membership?.memberFoundAgain === true)) {

@@ -121,7 +121,13 @@ export function configFor(seed: number, options: {readonly withoutLostLeaver?: b
   const awayRandom = seededRandom(deriveSeed(seed, 'removed-away'))
   const withAway =
     withLostLeaver?.kind === 'remove' && withLostLeaver.joinAfter !== true && awayRandom.next() < 0.5
-      ? {...withLostLeaver, removedWhileAway: true, oldDiskAfterRemoval: awayRandom.next() < 0.5}
+      ? {
+          ...withLostLeaver,
+          removedWhileAway: true,
+          oldDiskAfterRemoval: awayRandom.next() < 0.5,
+          // In half of those (its own stream), the cut-off node's operator first tries to remove the others.
+          ...(seededRandom(deriveSeed(seed, 'away-operator')).next() < 0.5 ? {awayOperatorRemovesOthers: true} : {}),
+        }
       : withLostLeaver
   // And in half the joins the new node is started alone and joined as `dyn cluster join SEED &&
   // dyn cluster commit` join it, not through --seeds (its own stream too): its one-member ring

@@ -20,6 +20,7 @@ import {
   installTransition,
   isValidRingState,
   givenUpMembers,
+  isStagingDecision,
   majorityShortfall,
   mergeRingStates,
   ownRowStatus,
@@ -271,14 +272,16 @@ describe('claimant core', () => {
     for (const merged of [mergeRingStates(committed.state, staged.state)!, mergeRingStates(staged.state, committed.state)!]) {
       assert.deepEqual(merged.next, committed.state.next, 'the join stays committed')
       assert.deepEqual(merged.staged.map((change) => `${change.kind} ${change.node}`), ['remove n2'], 'and the removal stays staged')
-      assert.equal(merged.staging, undefined)
+      assert.equal(isStagingDecision(merged), false)
       assert.deepEqual(mergeRingStates(merged, staged.state), merged)
     }
     // Two stages still meet as before, and a decision made on a staged state is not a stage.
     const removal = commitTransition(staged.state, q, [], 'n1')
     assert.ok(removal.ok)
-    assert.equal(removal.state.staging, undefined)
-    assert.equal(clearStaged(staged.state, 'n1').staging, undefined)
+    assert.equal(isStagingDecision(removal.state), false)
+    assert.equal(isStagingDecision(clearStaged(staged.state, 'n1')), false)
+    // A node that copies the mark along unread (an older dyn's commit) leaves it stale, not meaningful.
+    assert.equal(isStagingDecision({...staged.state, version: staged.state.version + 1, claimant: 'n2'}), false)
   })
 
   it('a clear drops what is staged at a new version, and a clear of nothing changes nothing, not even the version', () => {
@@ -387,7 +390,7 @@ describe('claimant core: each decision exactly', () => {
     const state = ring(['a', 'b', 'c'])
     const first = stageChange(state, {kind: 'leave', node: 'b'}, 'a')
     assert.ok(first.ok)
-    assert.deepEqual(first.state, {...state, version: 5, claimant: 'a', staged: [{kind: 'leave', node: 'b', stagedAt: 5}], staging: true})
+    assert.deepEqual(first.state, {...state, version: 5, claimant: 'a', staged: [{kind: 'leave', node: 'b', stagedAt: 5}], stagingAt: 5})
     const second = stageChange(first.state, {kind: 'remove', node: 'c'}, 'b')
     assert.ok(second.ok)
     assert.deepEqual(second.state.staged, [{kind: 'leave', node: 'b', stagedAt: 5}, {kind: 'remove', node: 'c', stagedAt: 6}])
@@ -545,7 +548,7 @@ describe('claimant core: each decision exactly', () => {
   it('clearing drops every staged change and raises the version', () => {
     const staged = stageChange(ring(['a', 'b']), {kind: 'leave', node: 'b'}, 'a')
     assert.ok(staged.ok)
-    const {staging: _staging, ...decided} = staged.state
+    const {stagingAt: _stagingAt, ...decided} = staged.state
     assert.deepEqual(clearStaged(staged.state, 'b'), {...decided, version: 6, claimant: 'b', staged: []})
   })
 

@@ -175,7 +175,7 @@ describe('dyn cluster status --node: the verdict', () => {
     // first, and a removal needs --without-majority (a new user's walk removed the large side).
     const small = remoteStatusVerdict(describeGathered('10.0.0.1:8070', {node: 'n1', members: [answered('n1', {n2: 'down', n3: 'down'}), silent('n2'), silent('n3')]}))
     assert.ok(!small.ok)
-    assert.match(small.message, /this side reaches only 1 of the 3 members, which a network partition looks like as much as lost machines: check the network first \(a commit from here is refused, no_majority\); only if their machines are lost for good, remove them \(dyn cluster remove n2 --node 10\.0\.0\.1:8070; dyn cluster remove n3 --node 10\.0\.0\.1:8070\) and commit with dyn cluster commit --without-majority/)
+    assert.match(small.message, /this side reaches only 1 of the 3 members, which a network partition looks like as much as lost machines: check the network first \(a membership change from here is refused, no_majority\); only if their machines are lost for good, remove them and commit, each with --without-majority \(dyn cluster remove n2 --without-majority --node 10\.0\.0\.1:8070; dyn cluster remove n3 --without-majority --node 10\.0\.0\.1:8070; dyn cluster commit --without-majority --node 10\.0\.0\.1:8070\)/)
   })
 
   it('names a node whose process is paused, with the way to resume it', () => {

@@ -247,6 +247,23 @@ describe('hint sender, a member that lost the partition of some of its hints\' k
     assert.equal(w.logs.filter((line) => line.includes("n2 is no longer a home of some of its hints' keys: redirected 1")).length, 1, w.logs.join('\n'))
   })
 
+  it('hands the hints of keys it lost to their current homes while it is down, and keeps the others for it', async (t) => {
+    const members = ['n1', 'n2', 'n3', 'n4']
+    const w = await world(t, members)
+    const ring = buildRing(partitionCount, members)
+    const keys = Array.from({length: 200}, (_, index) => `k${index}`)
+    const homesOfKey = (key: string): string[] => currentHomes([ring], partitionOfKey(key, partitionCount), 2)
+    const kept = keys.find((key) => homesOfKey(key).includes('n2'))!
+    const moved = keys.find((key) => !homesOfKey(key).includes('n2') && !homesOfKey(key).includes('n1'))!
+    await w.hint('n2', kept, 'still-home', 2)
+    await w.hint('n2', moved, 'moved', 2)
+    w.down.add('n2')
+    await w.round()
+    assert.equal(w.hints.pendingFor('n2'), 1, 'the hint of a key n2 is still a home of waits for it')
+    for (const home of homesOfKey(moved)) assert.deepEqual(await texts(w.peer(home).store, moved), ['moved'], `${home} is a home of ${moved}`)
+    assert.deepEqual(w.peer('n2').deliveriesAtMs, [])
+  })
+
   it('is refused by a node that is not a home of the key, which stores nothing', async () => {
     const deps: ReplicaServerDeps = {
       // Never reached: the refusal comes before anything is merged.

@@ -17,6 +17,10 @@ describe('resolve: a key with no live version', () => {
     assert.equal(noVersionToResolve('cart:bob', false, {contentType: 'text/plain'}).message, 'cart:bob does not exist, so it has no siblings to resolve; to create it: dyn put cart:bob VALUE --content-type text/plain')
   })
 
+  it('found by fallbacks alone says that it may exist, and suggests no put', () => {
+    assert.equal(noVersionToResolve('cart:bob', false, {}, true).message, 'cart:bob was not found, but none of its home replicas answered (only fallbacks): it may well exist. Resolve it once its homes are reachable')
+  })
+
   it('that was deleted says so, and how to write it again', () => {
     assert.equal(noVersionToResolve('cart:bob', true).message, 'cart:bob was deleted (only its tombstone is left), so it has no siblings to resolve; to write it again: dyn put cart:bob VALUE')
   })
