@@ -225,31 +225,11 @@ describe('hint sender, a target that becomes gone', () => {
 })
 
 describe('hint sender, a member that lost the partition of some of its hints\' keys', () => {
-  it('sends it the hints of keys it is still a home of, and the others to their keys\' current homes', async (t) => {
+  /** Four members, and hints for n2 of two keys written with n = 2: one n2 is a home of, one it is not (nor n1). */
+  async function lostAndKept(t: TestContext) {
     const members = ['n1', 'n2', 'n3', 'n4']
     const w = await world(t, members)
-    // The same ring the world's sender has: of keys written with n = 2, n2 is a home of some, not of others.
-    const ring = buildRing(partitionCount, members)
-    const keys = Array.from({length: 200}, (_, index) => `k${index}`)
-    const homesOfKey = (key: string): string[] => currentHomes([ring], partitionOfKey(key, partitionCount), 2)
-    const kept = keys.find((key) => homesOfKey(key).includes('n2'))!
-    const moved = keys.find((key) => !homesOfKey(key).includes('n2'))!
-    await w.hint('n2', kept, 'still-home', 2)
-    await w.hint('n2', moved, 'moved', 2)
-    await w.round()
-    assert.equal(w.hints.pendingFor('n2'), 0)
-    assert.deepEqual(await texts(w.peer('n2').store, kept), ['still-home'])
-    assert.deepEqual(await texts(w.peer('n2').store, moved), [], 'not sent to a member that is not a home of the key')
-    for (const home of homesOfKey(moved)) {
-      assert.deepEqual(await texts(home === 'n1' ? w.selfStore : w.peer(home).store, moved), ['moved'], `${home} is a home of ${moved}`)
-    }
-    assert.deepEqual(w.counted, {delivered: 2, redirected: 1})
-    assert.equal(w.logs.filter((line) => line.includes("n2 is no longer a home of some of its hints' keys: redirected 1")).length, 1, w.logs.join('\n'))
-  })
-
-  it('hands the hints of keys it lost to their current homes while it is down, and keeps the others for it', async (t) => {
-    const members = ['n1', 'n2', 'n3', 'n4']
-    const w = await world(t, members)
+    // The same ring the world's sender has.
     const ring = buildRing(partitionCount, members)
     const keys = Array.from({length: 200}, (_, index) => `k${index}`)
     const homesOfKey = (key: string): string[] => currentHomes([ring], partitionOfKey(key, partitionCount), 2)
@@ -257,6 +237,22 @@ describe('hint sender, a member that lost the partition of some of its hints\' k
     const moved = keys.find((key) => !homesOfKey(key).includes('n2') && !homesOfKey(key).includes('n1'))!
     await w.hint('n2', kept, 'still-home', 2)
     await w.hint('n2', moved, 'moved', 2)
+    return {w, homesOfKey, kept, moved}
+  }
+
+  it('sends it the hints of keys it is still a home of, and the others to their keys\' current homes', async (t) => {
+    const {w, homesOfKey, kept, moved} = await lostAndKept(t)
+    await w.round()
+    assert.equal(w.hints.pendingFor('n2'), 0)
+    assert.deepEqual(await texts(w.peer('n2').store, kept), ['still-home'])
+    assert.deepEqual(await texts(w.peer('n2').store, moved), [], 'not sent to a member that is not a home of the key')
+    for (const home of homesOfKey(moved)) assert.deepEqual(await texts(w.peer(home).store, moved), ['moved'], `${home} is a home of ${moved}`)
+    assert.deepEqual(w.counted, {delivered: 2, redirected: 1})
+    assert.equal(w.logs.filter((line) => line.includes("n2 is no longer a home of some of its hints' keys: redirected 1")).length, 1, w.logs.join('\n'))
+  })
+
+  it('hands the hints of keys it lost to their current homes while it is down, and keeps the others for it', async (t) => {
+    const {w, homesOfKey, moved} = await lostAndKept(t)
     w.down.add('n2')
     await w.round()
     assert.equal(w.hints.pendingFor('n2'), 1, 'the hint of a key n2 is still a home of waits for it')
