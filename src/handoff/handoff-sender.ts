@@ -196,12 +196,12 @@ export class HandoffSender {
    * Batches to one target until it has no hints left, a batch fails, or the round's bound. Hints
    * for keys the target is no longer a home of under this node's rings (it lost their partition
    * while this node was away: a member given up during a ring change, whose transfers went on
-   * without its hints) are not sent to it, which would refuse them (replica-server.ts): they go
-   * to the keys' current homes, as a gone target's do.
+   * without its hints) are not sent to it, which would refuse them (replica-server.ts): the
+   * target's stray scan (deliverAll) hands them to the keys' current homes, and one met here,
+   * which that scan left behind or which came after it, has the next round scan again.
    */
   private async deliverTo(target: string): Promise<RoundOutcome> {
     let removed = 0
-    let strayed = false
     let after: PendingHint | undefined
     for (let batchIndex = 0; batchIndex < batchesPerRoundMax; batchIndex += 1) {
       const page = await this.deps.hints.batch(target, this.deps.batchEntriesMax, batchBytesMax, after)
@@ -209,7 +209,7 @@ export class HandoffSender {
       after = page[page.length - 1]
       const rings = this.deps.homeRings()
       const batch = page.filter((hint) => isHomeIn(rings, hint, target))
-      if (batch.length < page.length) strayed = true
+      if (batch.length < page.length) this.strayScans.delete(target)
       if (batch.length === 0) continue
       const answer = await this.send(target, batch)
       if (!answer.ok) {
@@ -229,10 +229,7 @@ export class HandoffSender {
         return {removed, failed: true}
       }
     }
-    if (!strayed) return {removed, failed: false}
-    // What the target's own delivery did decides its back-off: a redirect that failed is retried next round.
-    const redirected = await this.redirect(target, 'no longer a home')
-    return {removed: removed + redirected.removed, failed: false}
+    return {removed, failed: false}
   }
 
   /**

@@ -84,12 +84,13 @@ export interface RingState {
 }
 
 /**
- * Why a claimant that sees only some of the committed ring's members up may not decide a ring
- * change (a commit), or undefined when it may: it must see a strict majority of them, itself
- * included, so that of the two sides of a network partition at most one can change the ring. A
- * minority that removed the members it could not reach made them stop once the partition healed,
- * and every write the majority had acknowledged meanwhile was lost (a new user's walk, 2 of 3 and
- * 2 of 4 cut off). `isUp` answers for the claimant itself too.
+ * Why a claimant that reaches only some of the committed ring's members may not decide a
+ * membership change (a stage, a clear, a commit), or undefined when it may: it must reach a
+ * strict majority of them, itself included, so that of the two sides of a network partition at
+ * most one can change the ring. A minority that removed the members it could not reach made them
+ * stop once the partition healed, and every write the majority had acknowledged meanwhile was
+ * lost (a new user's walk, 2 of 3 and 2 of 4 cut off). `isUp` answers for the claimant itself too
+ * (the claimant counts the members that answered the decision's exchanges, claimant.ts).
  */
 export function majorityShortfall(state: RingState, isUp: (name: string) => boolean): {readonly up: readonly string[]; readonly down: readonly string[]; readonly needed: number} | undefined {
   const up = state.members.filter(isUp)
