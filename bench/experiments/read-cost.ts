@@ -17,6 +17,7 @@ import type {StoredObject, StoredVersion} from '../../src/storage/stored-object.
 import {emptySet, update} from '../../src/versioning/dvvset.js'
 import {keyName} from '../workloads.js'
 import {experimentFlags, positiveInteger, refuseFlags} from './common.js'
+import {encodeStoredObject} from '../../src/storage/object-codec.js'
 
 const experiment = 'read-cost'
 const {n, r, w, 'value-size': valueSize} = experimentFlags({
@@ -45,7 +46,7 @@ const frameBytes = (type: number, body: unknown): number => {
 }
 const getRequest = frameBytes(MessageType.ReplicaGet, {partition, key} satisfies ReplicaGetBody)
 const getAnswer = frameBytes(MessageType.Response, {object} satisfies ReplicaGetAnswer)
-const putRequest = frameBytes(MessageType.ReplicaPut, {partition, key, object, durable: false} satisfies ReplicaPutBody)
+const putRequest = frameBytes(MessageType.ReplicaPut, {partition, key, objectBytes: encodeStoredObject(object), durable: false} satisfies ReplicaPutBody)
 const putAnswer = frameBytes(MessageType.Response, {durable: false} satisfies ReplicaPutAnswer)
 
 // The coordinator is a home: its own copy costs no message. A put goes to every other home and

@@ -9,6 +9,7 @@ import type {StoredObject} from '../storage/stored-object.js'
 import {contextCounterMax} from '../versioning/context.js'
 import {isValidVector, isValidVersionSet, type VersionVector} from '../versioning/dvvset.js'
 import {partitionIndexMax} from '../storage/layout.js'
+import {decodeStoredObject, ObjectCodecError} from '../storage/object-codec.js'
 
 /** Keys and values arriving from peers obey the same limits as the client API's. */
 const keyBytesMax = 1024
@@ -30,7 +31,11 @@ export interface ReplicaGetAnswer {
 export interface ReplicaPutBody {
   readonly partition: number
   readonly key: string
-  readonly object: StoredObject
+  /**
+   * The object in the store's layout (src/storage/object-codec.ts): the coordinator encodes it
+   * once for its own store and every replica, and a replica whose merge keeps it stores these bytes.
+   */
+  readonly objectBytes: Uint8Array
   readonly durable: boolean
   /** Set when this node is a fallback for that unreachable home: keep the write as a hint for it. */
   readonly hintFor?: string
@@ -127,7 +132,24 @@ export function isReplicaGetBody(x: unknown): x is ReplicaGetBody {
 }
 
 export function isReplicaPutBody(x: unknown): x is ReplicaPutBody {
-  return isRecord(x) && isPartition(x.partition) && isKey(x.key) && typeof x.durable === 'boolean' && isStoredObject(x.object) && isHintTarget(x.hintFor)
+  return isRecord(x) && isPartition(x.partition) && isKey(x.key) && typeof x.durable === 'boolean' && x.objectBytes instanceof Uint8Array && isHintTarget(x.hintFor)
+}
+
+/**
+ * A ReplicaPut's object and its bytes, or undefined when they are not a valid stored object (bytes
+ * that do not decode, or decode to what `isStoredObject` refuses).
+ */
+export function replicaPutObject(body: ReplicaPutBody): {readonly object: StoredObject; readonly bytes: Buffer} | undefined {
+  const raw = body.objectBytes
+  const bytes = Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength)
+  let object: unknown
+  try {
+    object = decodeStoredObject(bytes)
+  } catch (error) {
+    if (error instanceof ObjectCodecError) return undefined
+    throw error
+  }
+  return isStoredObject(object) ? {object, bytes} : undefined
 }
 
 export function isHintDeliveryBody(x: unknown): x is HintDeliveryBody {

@@ -32,6 +32,7 @@ import type {PutCore} from './put-core.js'
 import {copyToHomesBeyondN, copyToPendingHomes, keepHint} from './pending-homes.js'
 import {callReplicaPut, refusedAtOnce} from './replica-client.js'
 import {writeNewVersion} from './replica.js'
+import {encodeStoredObject} from '../storage/object-codec.js'
 
 export interface PutRequest {
   readonly key: string
@@ -313,11 +314,11 @@ async function coordinateHere(deps: CoordinatorDeps, request: PutRequest, placem
     // (simulator seed 172406: a home restarted on a wiped disk answered "still starting").
     // Worked out on the first such refusal, before any spare joined the targets.
     let spares: ReturnType<typeof spareFallbacks> | undefined
-    const send = (stored: StoredObject, node: string, hintFor: string | undefined, askDurable: boolean): void => {
+    const send = (stored: StoredObject, bytes: Buffer, node: string, hintFor: string | undefined, askDurable: boolean): void => {
       const timeoutMs = Math.max(1, deadlineMs - deps.clock.monotonicMs())
       const home = hintFor === undefined
       const hinted = home ? {} : {hintFor}
-      void callReplicaPut(deps, node, placement.partition, request.key, stored, askDurable, timeoutMs, hintFor).then((reply) => {
+      void callReplicaPut(deps, node, placement.partition, request.key, stored, askDurable, timeoutMs, hintFor, bytes).then((reply) => {
         if (reply.ok) {
           outstanding -= 1
           replies.push({node, outcome: 'ok', latencyMs: reply.latencyMs, durable: reply.durable, ...hinted})
@@ -332,7 +333,7 @@ async function coordinateHere(deps: CoordinatorDeps, request: PutRequest, placem
           if (spare !== undefined) {
             core = replaceTarget(core, node, home)
             targets.push({node: spare, hintFor: hintFor ?? node})
-            send(stored, spare, hintFor ?? node, askDurable)
+            send(stored, bytes, spare, hintFor ?? node, askDurable)
             return
           }
           outstanding -= 1
@@ -346,14 +347,14 @@ async function coordinateHere(deps: CoordinatorDeps, request: PutRequest, placem
         settle()
       })
     }
-    const sendToOthers = (stored: StoredObject, dot: number): void => {
+    const sendToOthers = (stored: StoredObject, dot: number, bytes: Buffer): void => {
       if (made !== undefined) return
       // Exactly what the client's context covered plus the version just written: never a sibling
       // the client was not shown (ARCHITECTURE "Client HTTP API").
       made = {stored, context: withDot(request.context, deps.actor, dot)}
       copyToPendingHomes(deps, placement.partition, request.key, request.storedN ?? request.n, stored, deadlineMs - deps.clock.monotonicMs())
       copyToHomesBeyondN(deps, placement.partition, request.key, placement.entries.slice(request.n, request.storedN ?? request.n).map(({node}) => node), stored, deadlineMs - deps.clock.monotonicMs())
-      for (const [index, {node, hintFor}] of others.entries()) send(stored, node, hintFor, remoteDurable || (deps.durableReplicaPerPut && index === 0 && !durable))
+      for (const [index, {node, hintFor}] of others.entries()) send(stored, bytes, node, hintFor, remoteDurable || (deps.durableReplicaPerPut && index === 0 && !durable))
       // Its own landing ends by the deadline too, as each replica call does: a put that fails, or
       // is explained, waits for every answer, and a disk that hangs must not hold it for ever.
       ownDeadline = deps.scheduler.after(Math.max(0, deadlineMs - deps.clock.monotonicMs()), () => {
@@ -374,7 +375,7 @@ async function coordinateHere(deps: CoordinatorDeps, request: PutRequest, placem
       if (selfIsHome) core = outcome === 'ok' ? addAck(core, deps.self, durable) : addFailure(core, deps.self)
       settle()
     }
-    writeNewVersion(deps.store, deps.policy, placement.partition, request.key, {...write, onMerged: ({object, dot}) => sendToOthers(object, dot)}).then(
+    writeNewVersion(deps.store, deps.policy, placement.partition, request.key, {...write, onMerged: ({object, dot, bytes}) => sendToOthers(object, dot, bytes)}).then(
       (local) => {
         // Refused (limits) before anything was stored or sent: the key is unchanged everywhere.
         if (!local.ok) {
@@ -383,7 +384,8 @@ async function coordinateHere(deps: CoordinatorDeps, request: PutRequest, placem
           resolve({ok: false, error: local.error, message: local.message, details: {}, trace: traceOf()})
           return
         }
-        sendToOthers(local.object, local.dot)
+        // Sent from onMerged already, unless the store answered without calling it.
+        if (made === undefined) sendToOthers(local.object, local.dot, encodeStoredObject(local.object))
         ownLanded('ok')
       },
       (error: Error) => {

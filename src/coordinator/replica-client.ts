@@ -11,6 +11,7 @@ import {assert, DynError} from '../errors.js'
 import type {ObjectSpace} from '../storage/object-space.js'
 import {MessageType} from '../transport/message-type.js'
 import type {StoredObject} from '../storage/stored-object.js'
+import {encodeStoredObject} from '../storage/object-codec.js'
 import type {CoordinatorDeps} from './coordinator-deps.js'
 import {isStoredObject} from './messages.js'
 import type {ReplicaGetBody, ReplicaPutBody} from './messages.js'
@@ -76,12 +77,13 @@ export async function callReplicaPut(
   durable: boolean,
   timeoutMs: number,
   hintFor?: string,
+  objectBytes?: Buffer,
 ): Promise<{ok: true; durable: boolean; latencyMs: number} | ReplicaFailure> {
   const startedMs = deps.clock.monotonicMs()
   const elapsed = (): number => deps.clock.monotonicMs() - startedMs
   if (node === deps.self) {
     try {
-      const merged = await mergeIncoming(localSpace(deps, hintFor), deps.policy, partition, key, object, durable)
+      const merged = await mergeIncoming(localSpace(deps, hintFor), deps.policy, partition, key, object, durable, objectBytes)
       if (!merged.ok) return {ok: false, error: merged.error, latencyMs: elapsed()}
       return {ok: true, durable, latencyMs: elapsed()}
     } catch (error) {
@@ -90,7 +92,10 @@ export async function callReplicaPut(
   }
   const address = deps.view().rpcAddressOf(node)
   if (address === undefined) return {ok: false, error: 'unknown member', latencyMs: 0}
-  const body: ReplicaPutBody = hintFor === undefined ? {partition, key, object, durable} : {partition, key, object, durable, hintFor}
+  // The object travels in the store's layout; a caller that has its bytes (a put's coordinator,
+  // once for every replica) passes them, others have them made here.
+  const bytes = objectBytes ?? encodeStoredObject(object)
+  const body: ReplicaPutBody = hintFor === undefined ? {partition, key, objectBytes: bytes, durable} : {partition, key, objectBytes: bytes, durable, hintFor}
   const answer = await deps.transport.request(address, MessageType.ReplicaPut, body, timeoutMs)
   if (!answer.ok) return {ok: false, error: answer.code ?? answer.error, latencyMs: elapsed()}
   return {ok: true, durable: (answer.body as {durable?: unknown} | null)?.durable === true, latencyMs: elapsed()}

@@ -17,7 +17,7 @@ import {partitionOfKey} from '../ring/ring.js'
 import {MessageType} from '../transport/message-type.js'
 import {depsUnderActor} from './coordinator-deps.js'
 import type {CoordinatorDeps} from './coordinator-deps.js'
-import {isCoordinatePutBody, isHintDeliveryBody, isReplicaGetBody, isReplicaPutBody} from './messages.js'
+import {isCoordinatePutBody, isHintDeliveryBody, isReplicaGetBody, isReplicaPutBody, replicaPutObject} from './messages.js'
 import type {HintDeliveryAnswer, HintDeliveryBody, ReplicaGetAnswer, ReplicaPutAnswer} from './messages.js'
 import type {ObjectSpace} from '../storage/object-space.js'
 import {coordinatePut} from './put-coordinator.js'
@@ -67,8 +67,10 @@ export async function serveReplicaRequest(deps: ReplicaServerDeps, type: number,
     }
     case MessageType.ReplicaPut: {
       if (!isReplicaPutBody(body)) throw new DynError('bad_request', 'malformed ReplicaPut')
+      const incoming = replicaPutObject(body)
+      if (incoming === undefined) throw new DynError('bad_request', 'malformed ReplicaPut: its object is not a valid stored object')
       checkPartition(deps, body.partition, body.key)
-      const merged = await mergeIncoming(spaceOf(deps, body.hintFor), deps.coordinator.policy, body.partition, body.key, body.object, body.durable)
+      const merged = await mergeIncoming(spaceOf(deps, body.hintFor), deps.coordinator.policy, body.partition, body.key, incoming.object, body.durable, incoming.bytes)
       if (!merged.ok) throw new DynError(merged.error, merged.message)
       return {durable: body.durable}
     }

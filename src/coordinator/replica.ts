@@ -81,7 +81,7 @@ export interface NewVersion {
    * Called with the new object and its dot as soon as this node's reads find it, before it has
    * landed where the store can tell (Store's `onMerged`); it must not throw.
    */
-  readonly onMerged?: (made: {readonly object: StoredObject; readonly dot: number}) => void
+  readonly onMerged?: (made: {readonly object: StoredObject; readonly dot: number; readonly bytes: Buffer}) => void
 }
 
 /**
@@ -114,7 +114,7 @@ export async function writeNewVersion(
       const object: StoredObject = {versions: settle(written, policy), n: Math.max(write.n, stored?.n ?? 0)}
       return checkLimits(object, policy, true) ?? {ok: true, object}
     },
-    write.onMerged === undefined ? {durable: write.durable} : {durable: write.durable, onMerged: (object) => write.onMerged?.({object, dot})},
+    write.onMerged === undefined ? {durable: write.durable} : {durable: write.durable, onMerged: (object, bytes) => write.onMerged?.({object, dot, bytes})},
   )
   return outcome.ok ? {...outcome, dot} : outcome
 }
@@ -132,6 +132,7 @@ export async function mergeIncoming(
   key: string,
   incoming: StoredObject,
   durable: boolean,
+  incomingBytes?: Buffer,
 ): Promise<{ok: true; object: StoredObject} | LocalWriteFailure> {
   return store.updateObject<LocalWriteFailure>(
     partition,
@@ -139,8 +140,20 @@ export async function mergeIncoming(
     (stored) => {
       const versions = stored === undefined ? incoming.versions : sync(stored.versions, incoming.versions)
       const object: StoredObject = {versions: settle(versions, policy), n: Math.max(incoming.n, stored?.n ?? 0)}
-      return checkLimits(object, policy, false) ?? {ok: true, object}
+      // A put's object usually supersedes what a replica holds: the merge then keeps the very
+      // entries it was sent, and the bytes it came in are the bytes to store (no encoding again).
+      const kept = incomingBytes !== undefined && sameEntriesAs(object, incoming)
+      return checkLimits(object, policy, false) ?? (kept ? {ok: true, object, bytes: incomingBytes} : {ok: true, object})
     },
     {durable},
   )
+}
+
+/** Whether `merged` holds exactly `incoming`'s entries (the same objects, in order) and its n. */
+function sameEntriesAs(merged: StoredObject, incoming: StoredObject): boolean {
+  const mergedEntries = merged.versions.entries
+  const incomingEntries = incoming.versions.entries
+  if (merged.n !== incoming.n || mergedEntries.length !== incomingEntries.length) return false
+  for (let index = 0; index < mergedEntries.length; index += 1) if (mergedEntries[index] !== incomingEntries[index]) return false
+  return true
 }

@@ -23,7 +23,8 @@
 import {Packr} from 'msgpackr'
 import {assert, DynError} from '../errors.js'
 import type {ObjectSpace} from '../storage/object-space.js'
-import type {Store, WriteOptions} from '../storage/store.js'
+import type {ChangedObject, Store, WriteOptions} from '../storage/store.js'
+import {encodeStoredObject} from '../storage/object-codec.js'
 import {decodeHintKey, hintKey, hintPartitionRange, hintRange} from '../storage/layout.js'
 import {KeyedMutex} from '../storage/keyed-mutex.js'
 import {scanPageMax} from '../storage/store.js'
@@ -135,9 +136,9 @@ export class HintStore {
     target: string,
     partition: number,
     key: string,
-    change: (stored: StoredObject | undefined) => {ok: true; object: StoredObject} | F,
+    change: (stored: StoredObject | undefined) => ChangedObject | F,
     options: WriteOptions,
-  ): Promise<{ok: true; object: StoredObject} | F> {
+  ): Promise<ChangedObject | F> {
     const dbKey = hintKey(target, partition, key)
     const id = indexId(partition, key)
     return this.mutex.run(`${target}\u0000${id}`, async () => {
@@ -148,7 +149,9 @@ export class HintStore {
       await this.store.writeRecords([{type: 'put', key: dbKey, value: encodeHint(outcome.object)}], options)
       this.remember(target, id)
       this.written += 1
-      options.onMerged?.(outcome.object)
+      // A hint is kept in its own layout (encodeHint); a caller that wants the object's bytes in
+      // the store's layout gets them encoded here.
+      if (options.onMerged !== undefined) options.onMerged(outcome.object, outcome.bytes ?? encodeStoredObject(outcome.object))
       return outcome
     })
   }

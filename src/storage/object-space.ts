@@ -5,7 +5,7 @@
  * merges a write into a hint with exactly the code a home replica merges it with.
  */
 
-import type {WriteOptions} from './store.js'
+import type {ChangedObject, WriteOptions} from './store.js'
 import type {StoredObject} from './stored-object.js'
 
 export interface ObjectSpace {
@@ -14,7 +14,7 @@ export interface ObjectSpace {
   updateObject<F extends {ok: false}>(
     partition: number,
     key: string,
-    change: (stored: StoredObject | undefined) => {ok: true; object: StoredObject} | F,
+    change: (stored: StoredObject | undefined) => ChangedObject | F,
     options: WriteOptions,
-  ): Promise<{ok: true; object: StoredObject} | F>
+  ): Promise<ChangedObject | F>
 }

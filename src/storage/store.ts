@@ -37,6 +37,7 @@ import type {PartitionDebt} from './delete-debt.js'
 import {decodeObjectKey, hintRange, inHintNamespace, isHintKey, metaKey, objectKey, objectNamespaceRange, partitionIndexMax, partitionRange} from './layout.js'
 import type {StoredObject} from './stored-object.js'
 import {objectValueBytes, replicasPerKeyMax} from './stored-object.js'
+import {decodeStoredObject, encodeStoredObject, isCodecObject} from './object-codec.js'
 
 const packr = new Packr({useRecords: false, moreTypes: false})
 
@@ -93,6 +94,8 @@ interface UnlandedKey {
   landed: StoredObject | undefined
   /** The newest merged object: what reads and the next merge see. */
   newest: StoredObject
+  /** `newest` encoded, as the next batch writes it. */
+  newestBytes: Buffer
   /** Writes merged into `newest` that no batch has taken yet, and whether any asked to be synced. */
   waiting: LandingWaiter[]
   waitingDurable: boolean
@@ -106,6 +109,8 @@ interface UnlandedKey {
 interface BufferedObject {
   readonly dbKey: Buffer
   readonly object: StoredObject
+  /** `object` encoded, as a flush writes it. */
+  readonly encoded: Buffer
   readonly bytes: number
   /** Being written durably right now: flushes leave it alone, reads still find it. */
   readonly durablePending?: boolean
@@ -128,8 +133,15 @@ export interface WriteOptions {
    * coordinator sends the new version to the other replicas from here, so that its own landing
    * and theirs overlap (put-coordinator.ts). It must not throw.
    */
-  readonly onMerged?: (object: StoredObject) => void
+  readonly onMerged?: (object: StoredObject, bytes: Buffer) => void
 }
+
+/**
+ * What a change to one key answers: the object to store, and optionally its bytes in the store's
+ * layout (object-codec.ts) when the caller has them already (a replica whose merge kept the object
+ * it was sent), so that they are not encoded again. `bytes` must encode `object`.
+ */
+export type ChangedObject = {readonly ok: true; readonly object: StoredObject; readonly bytes?: Buffer}
 
 export class Store {
   private readonly db: StoreDatabase
@@ -457,7 +469,7 @@ export class Store {
     if (entries.length === 0) return
     this.flushing = (async () => {
       const counts = this.replicaCountsRecord()
-      await writeBatch(this.db, [...entries.map(([, entry]) => ({type: 'put' as const, key: entry.dbKey, value: encodeObject(entry.object)})), ...counts], false).catch((error: Error) => {
+      await writeBatch(this.db, [...entries.map(([, entry]) => ({type: 'put' as const, key: entry.dbKey, value: entry.encoded})), ...counts], false).catch((error: Error) => {
         if (counts.length > 0) this.replicaCountsUnsaved = true
         throw error
       })
@@ -478,9 +490,9 @@ export class Store {
   async updateObject<F extends {ok: false}>(
     partition: number,
     key: string,
-    change: (stored: StoredObject | undefined) => {ok: true; object: StoredObject} | F,
+    change: (stored: StoredObject | undefined) => ChangedObject | F,
     options: WriteOptions,
-  ): Promise<{ok: true; object: StoredObject} | F> {
+  ): Promise<ChangedObject | F> {
     if (this.closing) throw new DynError('unreachable', 'the store is closing: this node is shutting down')
     const dbKey = objectKey(partition, key)
     const id = bufferId(partition, key)
@@ -494,28 +506,30 @@ export class Store {
       const outcome = change(stored)
       if (!outcome.ok) return {outcome}
       // A reaped tombstone brought back (absentMergeFilter): answered as merged, and nothing is stored.
-      if (stored === undefined && this.absentMergeFilter?.(partition, key, outcome.object) === true) return {outcome}
+      if (stored === undefined && this.absentMergeFilter?.(partition, key, outcome.object) === true) return {outcome, encoded: undefined}
       assert(isValidVersionSet(outcome.object.versions), 'refusing to store a malformed version set')
+      // Encoded once, here: the same bytes land in LevelDB and go to the other replicas (onMerged).
+      const encoded = outcome.bytes ?? encodeObject(outcome.object)
       // A set lookup on the hot path; an n this node has never stored adds one record to the batch.
       if (!this.replicaCounts.has(outcome.object.n)) this.recordReplicaCount(outcome.object.n)
       if (this.buffer !== undefined && !options.durable) {
         if (this.buffer.size >= writeBufferEntriesMax || this.bufferedBytes >= writeBufferBytesMax) await this.flush()
         const bytes = objectValueBytes(outcome.object) + dbKey.length
         this.unbuffer(id)
-        this.buffer.set(id, {dbKey, object: outcome.object, bytes})
+        this.buffer.set(id, {dbKey, object: outcome.object, encoded, bytes})
         this.bufferedBytes += bytes
       } else if (this.buffer !== undefined) {
         // The new object supersedes the buffered one. It takes the buffered one's place at once,
         // marked so that flushes leave it alone, so reads never fall back to an older LevelDB
         // object meanwhile; a flush already writing the old object must finish first, so that it
         // cannot land after this write.
-        const pending: BufferedObject = {dbKey, object: outcome.object, bytes: objectValueBytes(outcome.object) + dbKey.length, durablePending: true}
+        const pending: BufferedObject = {dbKey, object: outcome.object, encoded, bytes: objectValueBytes(outcome.object) + dbKey.length, durablePending: true}
         this.unbuffer(id)
         this.buffer.set(id, pending)
         this.bufferedBytes += pending.bytes
         try {
           while (this.flushing !== undefined) await this.flushing
-          await this.commit(dbKey, encodeObject(outcome.object), true)
+          await this.commit(dbKey, encoded, true)
         } catch (error) {
           // Not durable, but not lost either: it stays buffered like any other write.
           if (this.buffer.get(id) === pending) {
@@ -528,14 +542,14 @@ export class Store {
         if (this.buffer.get(id) === pending) this.unbuffer(id)
       } else {
         // Lands after the lock is released: the key's next merge need not wait for LevelDB.
-        return {outcome, landing: this.land(id, partition, key, dbKey, stored, outcome.object, options.durable)}
+        return {outcome, encoded, landing: this.land(id, partition, key, dbKey, stored, outcome.object, encoded, options.durable)}
       }
       // The cache learns the object only once it is stored (a buffered one is found in the buffer).
       this.cache.set(id, outcome.object)
       // The per-key mutex makes this the only write that can find the key absent.
       if (stored === undefined) this.objects += 1
       this.changed(partition, key, stored, outcome.object)
-      return {outcome}
+      return {outcome, encoded}
     })
     // Outside the key's lock: whatever the caller does with the object (send it to replicas)
     // never holds up the key's next merge. The landing is awaited whatever the callback does, so
@@ -543,7 +557,7 @@ export class Store {
     let callbackError: unknown
     if (merged.outcome.ok) {
       try {
-        options.onMerged?.(merged.outcome.object)
+        options.onMerged?.(merged.outcome.object, merged.encoded ?? encodeObject(merged.outcome.object))
       } catch (error) {
         callbackError = error
       }
@@ -558,17 +572,18 @@ export class Store {
    * the key's lock, with `stored` what the merge saw: when no write of the key is unlanded, that
    * is what LevelDB holds.
    */
-  private land(id: string, partition: number, key: string, dbKey: Buffer, stored: StoredObject | undefined, object: StoredObject, durable: boolean): Promise<void> {
+  private land(id: string, partition: number, key: string, dbKey: Buffer, stored: StoredObject | undefined, object: StoredObject, encoded: Buffer, durable: boolean): Promise<void> {
     let entry = this.unlanded.get(id)
     if (entry === undefined) {
       let markDrained!: () => void
       const drained = new Promise<void>((resolve) => {
         markDrained = resolve
       })
-      entry = {partition, key, dbKey, landed: stored, newest: object, waiting: [], waitingDurable: false, writing: false, drained, markDrained}
+      entry = {partition, key, dbKey, landed: stored, newest: object, newestBytes: encoded, waiting: [], waitingDurable: false, writing: false, drained, markDrained}
       this.unlanded.set(id, entry)
     }
     entry.newest = object
+    entry.newestBytes = encoded
     entry.waitingDurable ||= durable
     const landing = new Promise<void>((resolve, reject) => {
       entry.waiting.push({resolve, reject})
@@ -584,6 +599,7 @@ export class Store {
    */
   private writeNewest(id: string, entry: UnlandedKey): void {
     const object = entry.newest
+    const encoded = entry.newestBytes
     const waiters = entry.waiting
     const durable = entry.waitingDurable
     entry.waiting = []
@@ -601,7 +617,7 @@ export class Store {
       else this.cache.delete(id)
       entry.markDrained()
     }
-    this.commit(entry.dbKey, encodeObject(object), durable).then(
+    this.commit(entry.dbKey, encoded, durable).then(
       () => {
         // One write at a time per key makes this the only landing that can find the key absent.
         if (entry.landed === undefined) this.objects += 1
@@ -892,11 +908,12 @@ function bufferId(partition: number, key: string): string {
 
 function encodeObject(object: StoredObject): Buffer {
   assert(isValidVersionSet(object.versions), 'refusing to store a malformed version set')
-  return packr.pack(object)
+  return encodeStoredObject(object)
 }
 
+/** An object as LevelDB holds it: in the codec's layout, or as a msgpack map (written before it). */
 function decodeObject(raw: Buffer): StoredObject {
-  const object = packr.unpack(raw) as StoredObject
+  const object = isCodecObject(raw) ? decodeStoredObject(raw) : (packr.unpack(raw) as StoredObject)
   assert(isValidVersionSet(object.versions) && Number.isInteger(object.n), 'stored object is malformed')
   return object
 }

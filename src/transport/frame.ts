@@ -16,8 +16,12 @@
 import {Packr, Unpackr, RESERVE_START_SPACE} from 'msgpackr'
 import {assert, DynError} from '../errors.js'
 
-/** Written in every frame; a frame of another version closes the connection. */
-export const protocolVersion = 1
+/**
+ * Written in every frame; a frame of another version closes the connection. 2: the anti-entropy
+ * object hash changed (hash-tree.ts), so trees of version-1 nodes would differ from ours in every
+ * segment and their exchanges would copy every key.
+ */
+export const protocolVersion = 2
 
 /** Largest whole frame (prefix included): a value is at most 1 MiB, so this leaves ample room for batches. */
 export const frameBytesMax = 16 * 1024 * 1024

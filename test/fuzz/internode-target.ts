@@ -22,12 +22,13 @@ import {deriveSeed, type Random} from '../../src/clock.js'
 import {errorCodes} from '../../src/errors.js'
 import {partitionOfKey} from '../../src/ring/partition.js'
 import {decodeHintKey, decodeObjectKey, isHintKey} from '../../src/storage/layout.js'
-import type {StoredVersion} from '../../src/storage/stored-object.js'
+import type {StoredObject, StoredVersion} from '../../src/storage/stored-object.js'
 import {FrameDecoder, tryEncodeFrame} from '../../src/transport/frame.js'
 import {MessageType, requestMessageTypes} from '../../src/transport/message-type.js'
 import {emptySet, update} from '../../src/versioning/dvvset.js'
 import {ValuePool, FuzzFailure, deeplyNested, hex, hostileValue, inputRandom, mutateBytes, type FuzzTarget, type TargetReport} from './fuzz-common.js'
 import {partitionCountFuzz, startFuzzCluster, stepTimeMsMax, type FuzzCluster, type RecordedRequest} from './fuzz-cluster.js'
+import {encodeStoredObject} from '../../src/storage/object-codec.js'
 
 /** Inputs before the cluster is built again (a build takes about a second). */
 export const inputsPerCluster = 50_000
@@ -42,7 +43,7 @@ const hostileBodies = new ValuePool(hostileValue, 'internode-hostile')
 type Corpus = ReadonlyMap<number, readonly unknown[]>
 
 /** A version as a coordinator writes one. */
-function storedObject(key: string, value: string, actor: string, counter: number): unknown {
+function storedObject(key: string, value: string, actor: string, counter: number): StoredObject {
   const version: StoredVersion = {value: Buffer.from(value), contentType: 'text/plain', timestampMs: 1_000_000 + counter, tombstone: false}
   return {versions: update([], emptySet<StoredVersion>(), actor, version, counter), n: 3}
 }
@@ -55,7 +56,7 @@ function handMadeBodies(ringHash: string): Array<RecordedRequest> {
   return [
     {type: MessageType.HintDelivery, body: {entries}},
     {type: MessageType.ObjectHandoff, body: {entries}},
-    {type: MessageType.ReplicaPut, body: {partition, key, object: storedObject(key, 'replica', 'c.1', 3), durable: true}},
+    {type: MessageType.ReplicaPut, body: {partition, key, objectBytes: encodeStoredObject(storedObject(key, 'replica', 'c.1', 3)), durable: true}},
     {type: MessageType.ReplicaGet, body: {partition, key, hintFor: 'b'}},
     {
       type: MessageType.CoordinatePut,

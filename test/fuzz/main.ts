@@ -15,8 +15,9 @@ import {FuzzFailure, type FuzzTarget, type TargetReport} from './fuzz-common.js'
 import {frameTarget} from './frame-target.js'
 import {httpTarget} from './http-target.js'
 import {internodeTarget} from './internode-target.js'
+import {objectTarget} from './object-target.js'
 
-export const fuzzTargets: readonly FuzzTarget[] = [frameTarget, internodeTarget, httpTarget]
+export const fuzzTargets: readonly FuzzTarget[] = [frameTarget, objectTarget, internodeTarget, httpTarget]
 
 const inputsDefault = 1_000_000
 

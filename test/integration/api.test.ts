@@ -14,6 +14,7 @@ import {MessageType} from '../../src/transport/message-type.js'
 import {emptySet, update} from '../../src/versioning/dvvset.js'
 import {getJson, putValue, rawHandshake, runDyn, siblingTexts, startCluster, waitFor} from './harness.js'
 import type {TestCluster} from './harness.js'
+import {encodeStoredObject} from '../../src/storage/object-codec.js'
 
 /** A bound on waiting for the node to close a bad internode connection, generous for a loaded machine: no duration is asserted. */
 const internodeCloseMsMax = 30_000
@@ -71,7 +72,7 @@ async function internodeRequest(connection: InternodeConnection, type: MessageTy
 /** A replica put of `key` (value "intruder"), as a coordinator sends one. */
 function replicaPutBody(key: string): unknown {
   const version: StoredVersion = {value: Buffer.from('intruder'), contentType: 'text/plain', timestampMs: 1, tombstone: false}
-  return {partition: partitionOfKey(key, partitionCountDefault), key, object: {versions: update([], emptySet<StoredVersion>(), 'intruder.1', version, 1), n: 3}, durable: false}
+  return {partition: partitionOfKey(key, partitionCountDefault), key, objectBytes: encodeStoredObject({versions: update([], emptySet<StoredVersion>(), 'intruder.1', version, 1), n: 3}), durable: false}
 }
 
 describe('client API on a 3-node cluster', () => {

@@ -24,6 +24,7 @@ import {unauthenticatedCode} from '../../src/transport/rpc-common.js'
 import type {Transport} from '../../src/transport/transport.js'
 import {emptySet, update} from '../../src/versioning/dvvset.js'
 import {freeClusterPorts} from '../../src/cli/ports.js'
+import {encodeStoredObject} from '../../src/storage/object-codec.js'
 
 export {freePortRange} from '../../src/cli/ports.js'
 
@@ -303,7 +304,7 @@ export async function assertOnlyMembersWrite(
   admittedWhy: string,
   requestTimeoutMs = 5000,
 ): Promise<void> {
-  const put = (through: Transport, key: string) => through.request(rpcAddress, MessageType.ReplicaPut, {partition: partitionOfKey(key, partitionCount), key, object: replicaObjectOf(key), durable: true}, requestTimeoutMs)
+  const put = (through: Transport, key: string) => through.request(rpcAddress, MessageType.ReplicaPut, {partition: partitionOfKey(key, partitionCount), key, objectBytes: encodeStoredObject(replicaObjectOf(key)), durable: true}, requestTimeoutMs)
   const held = async (key: string): Promise<StoredObject | null> => {
     const answer = await member.request(rpcAddress, MessageType.ReplicaGet, {partition: partitionOfKey(key, partitionCount), key}, requestTimeoutMs)
     assert.ok(answer.ok, JSON.stringify(answer))

@@ -7,21 +7,22 @@
 
 import assert from 'node:assert/strict'
 import {test} from 'node:test'
-import {FrameDecoder, bodyDepthMax, encodeFrame} from '../../src/transport/frame.js'
+import {FrameDecoder, bodyDepthMax, encodeFrame, protocolVersion} from '../../src/transport/frame.js'
 import {MessageType} from '../../src/transport/message-type.js'
 import {createApiServer} from '../../src/node/node.js'
 import {deeplyNested} from '../fuzz/fuzz-common.js'
 import {frameTarget} from '../fuzz/frame-target.js'
 import {httpTarget, runHttpInput} from '../fuzz/http-target.js'
 import {internodeTarget} from '../fuzz/internode-target.js'
+import {objectTarget} from '../fuzz/object-target.js'
 import {startFuzzCluster} from '../fuzz/fuzz-cluster.js'
 
 const fixedSeed = 20261203
 const randomSeed = Math.floor(Math.random() * 2 ** 31)
 /** Inputs per target and seed: enough to meet every message type and route many times over, within a minute on two cores. */
-const shortInputs = {frame: 20_000, internode: 4_000, http: 1_500}
+const shortInputs = {frame: 20_000, object: 20_000, internode: 4_000, http: 1_500}
 
-for (const target of [frameTarget, internodeTarget, httpTarget]) {
+for (const target of [frameTarget, objectTarget, internodeTarget, httpTarget]) {
   for (const seed of [fixedSeed, randomSeed]) {
     test(`fuzz ${target.name}, seed ${seed}`, async () => {
       const inputs = shortInputs[target.name as keyof typeof shortInputs]
@@ -38,7 +39,7 @@ test('regression (frame fuzzer): a body nested past the limit is bad_frame, one 
   const atLimit = new FrameDecoder().push(encodeFrame({type: MessageType.Gossip, requestId: 1, body: deeplyNested(bodyDepthMax - 1)}))
   assert.equal(atLimit.ok, true)
   // 20,000 levels in 20 KB: msgpackr decodes it, and deep comparison overflowed the stack on it.
-  const veryDeep = Buffer.concat([Buffer.from([0, 0, 0x4e, 0x27, 1, 11, 0, 0, 0, 1]), Buffer.alloc(20_000, 0x91), Buffer.from([0])])
+  const veryDeep = Buffer.concat([Buffer.from([0, 0, 0x4e, 0x27, protocolVersion, 11, 0, 0, 0, 1]), Buffer.alloc(20_000, 0x91), Buffer.from([0])])
   const refused = new FrameDecoder().push(veryDeep)
   assert.equal(refused.ok ? 'ok' : refused.error, 'bad_frame')
 })
