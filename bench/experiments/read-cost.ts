@@ -45,7 +45,7 @@ const frameBytes = (type: number, body: unknown): number => {
   return encoded.bytes.length
 }
 const getRequest = frameBytes(MessageType.ReplicaGet, {partition, key} satisfies ReplicaGetBody)
-const getAnswer = frameBytes(MessageType.Response, {object} satisfies ReplicaGetAnswer)
+const getAnswer = frameBytes(MessageType.Response, {objectBytes: encodeStoredObject(object)} satisfies ReplicaGetAnswer)
 const putRequest = frameBytes(MessageType.ReplicaPut, {partition, key, objectBytes: encodeStoredObject(object), durable: false} satisfies ReplicaPutBody)
 const putAnswer = frameBytes(MessageType.Response, {durable: false} satisfies ReplicaPutAnswer)
 

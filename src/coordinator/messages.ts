@@ -25,7 +25,8 @@ export interface ReplicaGetBody {
 }
 
 export interface ReplicaGetAnswer {
-  readonly object: StoredObject | null
+  /** The replica's object in the store's layout (src/storage/object-codec.ts); null when it holds none. */
+  readonly objectBytes: Uint8Array | null
 }
 
 export interface ReplicaPutBody {
@@ -140,7 +141,23 @@ export function isReplicaPutBody(x: unknown): x is ReplicaPutBody {
  * that do not decode, or decode to what `isStoredObject` refuses).
  */
 export function replicaPutObject(body: ReplicaPutBody): {readonly object: StoredObject; readonly bytes: Buffer} | undefined {
+  return wireObject(body.objectBytes)
+}
+
+/**
+ * A ReplicaGet answer's object: undefined when the replica holds none, 'malformed' when the
+ * answer is not one (no bytes field, or bytes that are not a valid stored object).
+ */
+export function replicaGetAnswerObject(body: unknown): StoredObject | undefined | 'malformed' {
+  if (!isRecord(body)) return 'malformed'
   const raw = body.objectBytes
+  if (raw === null) return undefined
+  if (!(raw instanceof Uint8Array)) return 'malformed'
+  return wireObject(raw)?.object ?? 'malformed'
+}
+
+/** An object that came from another node in the store's layout, decoded and checked as any stored object. */
+function wireObject(raw: Uint8Array): {readonly object: StoredObject; readonly bytes: Buffer} | undefined {
   const bytes = Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength)
   let object: unknown
   try {

@@ -13,7 +13,7 @@ import {MessageType} from '../transport/message-type.js'
 import type {StoredObject} from '../storage/stored-object.js'
 import {encodeStoredObject} from '../storage/object-codec.js'
 import type {CoordinatorDeps} from './coordinator-deps.js'
-import {isStoredObject} from './messages.js'
+import {replicaGetAnswerObject} from './messages.js'
 import type {ReplicaGetBody, ReplicaPutBody} from './messages.js'
 import {mergeIncoming} from './replica.js'
 
@@ -62,9 +62,8 @@ export async function callReplicaGet(
   const body: ReplicaGetBody = hintFor === undefined ? {partition, key} : {partition, key, hintFor}
   const answer = await deps.transport.request(address, MessageType.ReplicaGet, body, timeoutMs)
   if (!answer.ok) return {ok: false, error: answer.code ?? answer.error, latencyMs: elapsed()}
-  const object = (answer.body as {object?: unknown} | null)?.object
-  if (object === null || object === undefined) return {ok: true, object: undefined, latencyMs: elapsed()}
-  if (!isStoredObject(object)) return {ok: false, error: 'malformed answer', latencyMs: elapsed()}
+  const object = replicaGetAnswerObject(answer.body)
+  if (object === 'malformed') return {ok: false, error: 'malformed answer', latencyMs: elapsed()}
   return {ok: true, object, latencyMs: elapsed()}
 }
 

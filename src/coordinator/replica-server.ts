@@ -24,6 +24,7 @@ import {coordinatePut} from './put-coordinator.js'
 import type {PutOutcome} from './put-coordinator.js'
 import {copyToPendingHomes} from './pending-homes.js'
 import {mergeIncoming} from './replica.js'
+import {encodeStoredObject} from '../storage/object-codec.js'
 import type {WriteActor} from './write-actor.js'
 
 export interface ReplicaServerDeps {
@@ -63,7 +64,8 @@ export async function serveReplicaRequest(deps: ReplicaServerDeps, type: number,
     case MessageType.ReplicaGet: {
       if (!isReplicaGetBody(body)) throw new DynError('bad_request', 'malformed ReplicaGet')
       checkPartition(deps, body.partition, body.key)
-      return {object: (await spaceOf(deps, body.hintFor).getObject(body.partition, body.key)) ?? null}
+      const object = await spaceOf(deps, body.hintFor).getObject(body.partition, body.key)
+      return {objectBytes: object === undefined ? null : encodeStoredObject(object)}
     }
     case MessageType.ReplicaPut: {
       if (!isReplicaPutBody(body)) throw new DynError('bad_request', 'malformed ReplicaPut')

@@ -18,7 +18,7 @@ import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {deriveSeed, seededRandom} from '../clock.js'
 import {DynClient} from '../client/http-client.js'
-import {isStoredObject} from '../coordinator/messages.js'
+import {replicaGetAnswerObject} from '../coordinator/messages.js'
 import {DynError} from '../errors.js'
 import type {Result} from '../errors.js'
 import {readSecretFile} from '../node/cluster-secret.js'
@@ -440,9 +440,9 @@ async function readHomes(members: readonly VerifyMember[], anyNode: DynClient, r
           if (member === undefined) return {node: name, error: 'not a member when the run began'}
           const answer = await reader.request(member.rpcAddress, MessageType.ReplicaGet, {partition, key: cart}, replicaReadTimeoutMs)
           if (!answer.ok) return {node: name, error: `${answer.error}: ${answer.message}`}
-          const object = (answer.body as {object?: unknown} | null)?.object
-          if (object === null || object === undefined) return {node: name, items: new Set()}
-          if (!isStoredObject(object)) return {node: name, error: 'its answer is not an object'}
+          const object = replicaGetAnswerObject(answer.body)
+          if (object === undefined) return {node: name, items: new Set()}
+          if (object === 'malformed') return {node: name, error: 'its answer is not an object'}
           const live = values(object.versions).filter((version) => !version.tombstone)
           return {node: name, items: mergeCartVersions(live.map((version) => version.value)).items}
         }),

@@ -17,7 +17,7 @@ import {encodeFrame, FrameDecoder, protocolVersion, type Frame} from '../../src/
 import {acceptorProof, handshakeNonceBytes, openerProof, proofMatches} from '../../src/transport/handshake.js'
 import {MessageType} from '../../src/transport/message-type.js'
 import type {LocalCluster} from '../../src/cli/local-cluster.js'
-import type {ReplicaGetAnswer} from '../../src/coordinator/messages.js'
+import {replicaGetAnswerObject} from '../../src/coordinator/messages.js'
 import {partitionOfKey} from '../../src/ring/partition.js'
 import type {StoredObject, StoredVersion} from '../../src/storage/stored-object.js'
 import {unauthenticatedCode} from '../../src/transport/rpc-common.js'
@@ -308,7 +308,9 @@ export async function assertOnlyMembersWrite(
   const held = async (key: string): Promise<StoredObject | null> => {
     const answer = await member.request(rpcAddress, MessageType.ReplicaGet, {partition: partitionOfKey(key, partitionCount), key}, requestTimeoutMs)
     assert.ok(answer.ok, JSON.stringify(answer))
-    return (answer.body as ReplicaGetAnswer).object
+    const object = replicaGetAnswerObject(answer.body)
+    assert.notEqual(object, 'malformed')
+    return object === 'malformed' ? null : (object ?? null)
   }
   assert.ok((await put(member, 'admitted')).ok)
   assert.notEqual(await held('admitted'), null, admittedWhy)

@@ -11,6 +11,7 @@ import {Packr} from 'msgpackr'
 import {seededRandom} from '../../src/clock.js'
 import type {ReplicaPolicy} from '../../src/coordinator/replica.js'
 import {mergeIncoming} from '../../src/coordinator/replica.js'
+import {replicaGetAnswerObject, replicaPutObject} from '../../src/coordinator/messages.js'
 import {systemScheduler} from '../../src/node/system-time.js'
 import {memoryDatabase} from '../../src/storage/backend.js'
 import {objectKey} from '../../src/storage/layout.js'
@@ -95,5 +96,20 @@ describe('stored-object codec', () => {
     assert.ok(stored !== undefined)
     assert.equal(decodeStoredObject(stored).versions.entries.length, 2, 'both actors are stored, not only the object sent')
     assert.ok(isDeepStrictEqual(plain(decodeStoredObject(stored)), plain(merged.object)))
+  })
+
+  it('checks what comes from another node as a stored object: a ReplicaGet answer, a ReplicaPut body', () => {
+    const object: StoredObject = {versions: update([], emptySet<StoredVersion>(), 'a.1', version('v'), 1000), n: 3}
+    const bytes = encodeStoredObject(object)
+    assert.equal(replicaGetAnswerObject({objectBytes: null}), undefined, 'the replica holds nothing')
+    const answered = replicaGetAnswerObject({objectBytes: bytes})
+    assert.ok(answered !== undefined && answered !== 'malformed' && isDeepStrictEqual(plain(answered), plain(object)))
+    for (const body of [null, {}, {object}, {objectBytes: 'text'}, {objectBytes: bytes.subarray(0, bytes.length - 1)}]) assert.equal(replicaGetAnswerObject(body), 'malformed', JSON.stringify(body))
+    // Decodable, but not a stored object: n = 0 (n is 1 to 64).
+    const zeroN = Buffer.from(bytes)
+    zeroN[2] = 0
+    assert.equal(replicaGetAnswerObject({objectBytes: zeroN}), 'malformed')
+    assert.equal(replicaPutObject({partition: 1, key: 'k', objectBytes: zeroN, durable: false}), undefined)
+    assert.ok(replicaPutObject({partition: 1, key: 'k', objectBytes: bytes, durable: false}) !== undefined)
   })
 })
