@@ -17,8 +17,8 @@ import {mergeIncoming} from './replica.js'
  * when every old home stays a home and so releases nothing (a cluster growing to N; simulator
  * seeds 60509 and 61166, a copy lost and a copy cut off by a partition).
  */
-export function copyToPendingHomes(deps: CoordinatorDeps, partition: number, key: string, n: number, object: StoredObject, timeoutMs: number): void {
-  copyWithHint(deps, partition, key, deps.view().pendingHomes?.(partition, n) ?? [], object, timeoutMs)
+export function copyToPendingHomes(deps: CoordinatorDeps, partition: number, key: string, n: number, object: StoredObject, timeoutMs: number, bytes?: Buffer): void {
+  copyWithHint(deps, partition, key, deps.view().pendingHomes?.(partition, n) ?? [], object, timeoutMs, bytes)
 }
 
 /**
@@ -29,14 +29,15 @@ export function copyToPendingHomes(deps: CoordinatorDeps, partition: number, key
  * it (simulator seed 15374: a delete fitted to n=2 by a node one gossip round behind the
  * install of the third node stayed on two nodes).
  */
-export function copyToHomesBeyondN(deps: CoordinatorDeps, partition: number, key: string, homes: readonly string[], object: StoredObject, timeoutMs: number): void {
-  copyWithHint(deps, partition, key, homes, object, timeoutMs)
+export function copyToHomesBeyondN(deps: CoordinatorDeps, partition: number, key: string, homes: readonly string[], object: StoredObject, timeoutMs: number, bytes?: Buffer): void {
+  copyWithHint(deps, partition, key, homes, object, timeoutMs, bytes)
 }
 
-function copyWithHint(deps: CoordinatorDeps, partition: number, key: string, nodes: readonly string[], object: StoredObject, timeoutMs: number): void {
+/** `bytes`, when given, is `object` in the store's layout (a put's coordinator has it already). */
+function copyWithHint(deps: CoordinatorDeps, partition: number, key: string, nodes: readonly string[], object: StoredObject, timeoutMs: number, bytes?: Buffer): void {
   for (const node of nodes) {
     if (node === deps.self) continue
-    void callReplicaPut(deps, node, partition, key, object, false, Math.max(1, timeoutMs)).then((reply) => {
+    void callReplicaPut(deps, node, partition, key, object, false, Math.max(1, timeoutMs), undefined, bytes).then((reply) => {
       if (!reply.ok) keepHint(deps, node, partition, key, object)
     })
   }

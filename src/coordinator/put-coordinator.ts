@@ -352,8 +352,8 @@ async function coordinateHere(deps: CoordinatorDeps, request: PutRequest, placem
       // Exactly what the client's context covered plus the version just written: never a sibling
       // the client was not shown (ARCHITECTURE "Client HTTP API").
       made = {stored, context: withDot(request.context, deps.actor, dot)}
-      copyToPendingHomes(deps, placement.partition, request.key, request.storedN ?? request.n, stored, deadlineMs - deps.clock.monotonicMs())
-      copyToHomesBeyondN(deps, placement.partition, request.key, placement.entries.slice(request.n, request.storedN ?? request.n).map(({node}) => node), stored, deadlineMs - deps.clock.monotonicMs())
+      copyToPendingHomes(deps, placement.partition, request.key, request.storedN ?? request.n, stored, deadlineMs - deps.clock.monotonicMs(), bytes)
+      copyToHomesBeyondN(deps, placement.partition, request.key, placement.entries.slice(request.n, request.storedN ?? request.n).map(({node}) => node), stored, deadlineMs - deps.clock.monotonicMs(), bytes)
       for (const [index, {node, hintFor}] of others.entries()) send(stored, bytes, node, hintFor, remoteDurable || (deps.durableReplicaPerPut && index === 0 && !durable))
       // Its own landing ends by the deadline too, as each replica call does: a put that fails, or
       // is explained, waits for every answer, and a disk that hangs must not hold it for ever.

@@ -7,7 +7,7 @@
 import type {ObjectSpace} from '../storage/object-space.js'
 import type {StoredObject, StoredVersion} from '../storage/stored-object.js'
 import {isNewerVersion, objectValueBytes} from '../storage/stored-object.js'
-import type {VersionSet, VersionVector} from '../versioning/dvvset.js'
+import type {Entry, VersionSet, VersionVector} from '../versioning/dvvset.js'
 import {emptySet, lww, newestDot, prune, sync, update, valueCount} from '../versioning/dvvset.js'
 import type {ConflictPolicy} from '../membership/member-table.js'
 import type {DotLedger} from './write-actor.js'
@@ -140,20 +140,41 @@ export async function mergeIncoming(
     (stored) => {
       const versions = stored === undefined ? incoming.versions : sync(stored.versions, incoming.versions)
       const object: StoredObject = {versions: settle(versions, policy), n: Math.max(incoming.n, stored?.n ?? 0)}
-      // A put's object usually supersedes what a replica holds: the merge then keeps the very
-      // entries it was sent, and the bytes it came in are the bytes to store (no encoding again).
-      const kept = incomingBytes !== undefined && sameEntriesAs(object, incoming)
-      return checkLimits(object, policy, false) ?? (kept ? {ok: true, object, bytes: incomingBytes} : {ok: true, object})
+      const refused = checkLimits(object, policy, false)
+      if (refused !== undefined) return refused
+      // A put's object usually supersedes what a replica holds: the merge then comes to what it
+      // was sent, and that object, with the bytes it came in, is what is stored (no encoding again).
+      return incomingBytes !== undefined && sameContentAs(object, incoming) ? {ok: true, object: incoming, bytes: incomingBytes} : {ok: true, object}
     },
     {durable},
   )
 }
 
-/** Whether `merged` holds exactly `incoming`'s entries (the same objects, in order) and its n. */
-function sameEntriesAs(merged: StoredObject, incoming: StoredObject): boolean {
+/**
+ * Whether a merge came to the object a replica was sent: the same n and, entry by entry, the same
+ * actor, counter, time, live dots and cloud. The values then are the same too, since one dot
+ * names one value (dvvset.ts), so `incoming` can be stored in the merge's place. Not by identity:
+ * an entry both sides hold alike comes out of the merge as the replica's own object, and an
+ * entry a context superseded values of is made anew, as a key written through several
+ * coordinators has (the review of this change found identity kept the bytes for one actor only).
+ */
+function sameContentAs(merged: StoredObject, incoming: StoredObject): boolean {
   const mergedEntries = merged.versions.entries
   const incomingEntries = incoming.versions.entries
   if (merged.n !== incoming.n || mergedEntries.length !== incomingEntries.length) return false
-  for (let index = 0; index < mergedEntries.length; index += 1) if (mergedEntries[index] !== incomingEntries[index]) return false
+  for (let index = 0; index < mergedEntries.length; index += 1) {
+    const a = mergedEntries[index] as Entry<StoredVersion>
+    const b = incomingEntries[index] as Entry<StoredVersion>
+    if (a === b) continue
+    if (a.actor !== b.actor || a.counter !== b.counter || a.updatedAtMs !== b.updatedAtMs || a.values.length !== b.values.length) return false
+    if (!sameDots(a.dots, b.dots) || !sameDots(a.cloud, b.cloud)) return false
+  }
+  return true
+}
+
+function sameDots(a: readonly number[] | undefined, b: readonly number[] | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b
+  if (a.length !== b.length) return false
+  for (let index = 0; index < a.length; index += 1) if (a[index] !== b[index]) return false
   return true
 }

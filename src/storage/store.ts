@@ -514,7 +514,8 @@ export class Store {
       if (!this.replicaCounts.has(outcome.object.n)) this.recordReplicaCount(outcome.object.n)
       if (this.buffer !== undefined && !options.durable) {
         if (this.buffer.size >= writeBufferEntriesMax || this.bufferedBytes >= writeBufferBytesMax) await this.flush()
-        const bytes = objectValueBytes(outcome.object) + dbKey.length
+        // The object's values and its encoded copy are both held until the flush.
+        const bytes = objectValueBytes(outcome.object) + encoded.length + dbKey.length
         this.unbuffer(id)
         this.buffer.set(id, {dbKey, object: outcome.object, encoded, bytes})
         this.bufferedBytes += bytes
@@ -523,7 +524,7 @@ export class Store {
         // marked so that flushes leave it alone, so reads never fall back to an older LevelDB
         // object meanwhile; a flush already writing the old object must finish first, so that it
         // cannot land after this write.
-        const pending: BufferedObject = {dbKey, object: outcome.object, encoded, bytes: objectValueBytes(outcome.object) + dbKey.length, durablePending: true}
+        const pending: BufferedObject = {dbKey, object: outcome.object, encoded, bytes: objectValueBytes(outcome.object) + encoded.length + dbKey.length, durablePending: true}
         this.unbuffer(id)
         this.buffer.set(id, pending)
         this.bufferedBytes += pending.bytes

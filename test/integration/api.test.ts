@@ -6,7 +6,7 @@ import {once} from 'node:events'
 import {Agent, request as httpRequest, type IncomingMessage} from 'node:http'
 import {connect, type Socket} from 'node:net'
 import {after, before, describe, it} from 'node:test'
-import {isReplicaPutBody} from '../../src/coordinator/messages.js'
+import {isReplicaPutBody, replicaPutObject} from '../../src/coordinator/messages.js'
 import {partitionCountDefault, partitionOfKey} from '../../src/ring/partition.js'
 import type {StoredVersion} from '../../src/storage/stored-object.js'
 import {encodeFrame, FrameDecoder, frameBytesMax, protocolVersion, type Frame} from '../../src/transport/frame.js'
@@ -292,7 +292,8 @@ describe('client API on a 3-node cluster', () => {
       await rawHandshake(peer.socket, c.dir, 'api-test')
       await assertPingAnswered(peer)
       // The replica puts sent below are well formed: only how they arrive makes the node refuse them.
-      assert.ok(isReplicaPutBody(replicaPutBody('internode-bad-version')))
+      const wellFormed = replicaPutBody('internode-bad-version')
+      assert.ok(isReplicaPutBody(wellFormed) && replicaPutObject(wellFormed) !== undefined)
 
       const lengthPrefix = (restBytes: number): Buffer => Buffer.from([restBytes >>> 24, (restBytes >>> 16) & 0xff, (restBytes >>> 8) & 0xff, restBytes & 0xff])
       const badVersion = encodeFrame({type: MessageType.ReplicaPut, requestId: 7, body: replicaPutBody('internode-bad-version')})

@@ -15,6 +15,7 @@ import {findMember} from '../../src/membership/member-table.js'
 import {partitionOfKey} from '../../src/ring/partition.js'
 import {memoryDatabase, type StoreDatabase} from '../../src/storage/backend.js'
 import type {StoredVersion} from '../../src/storage/stored-object.js'
+import {encodeStoredObject} from '../../src/storage/object-codec.js'
 import {MessageType} from '../../src/transport/message-type.js'
 import type {GatheredStatus} from '../../src/node/status-subsystem.js'
 import {SimulatedNetwork} from '../../src/transport/simulated-network.js'
@@ -185,7 +186,7 @@ describe('node assembled from simulated parts', () => {
     const outsider = cluster.network.listen({address: addressOf('outsider'), nodeName: 'outsider', handler: async () => ({}), scheduler: cluster.time.node('outsider')})
     const version: StoredVersion = {value: text('theirs'), contentType: 'text/plain', timestampMs: 0, tombstone: false}
     const object = {versions: update([], emptySet<StoredVersion>(), 'outsider.1', version, 0), n: 3}
-    const answer = await cluster.time.until(outsider.request(addressOf('alone'), MessageType.ReplicaPut, {partition: 0, key: 'k', object, durable: false}, 1000), stepTimeMsMax)
+    const answer = await cluster.time.until(outsider.request(addressOf('alone'), MessageType.ReplicaPut, {partition: 0, key: 'k', objectBytes: encodeStoredObject(object), durable: false}, 1000), stepTimeMsMax)
     assert.ok(!answer.ok && answer.code === 'overloaded', JSON.stringify(answer))
     assert.equal(await alone.store.isObjectFree(), true)
     // Once another node has joined it, it is no longer alone, and a member's copies are stored.

@@ -16,6 +16,7 @@ import {systemScheduler} from '../../src/node/system-time.js'
 import {memoryDatabase} from '../../src/storage/backend.js'
 import {objectKey} from '../../src/storage/layout.js'
 import {decodeStoredObject, encodeStoredObject, isCodecObject, objectCodecMagic, ObjectCodecError} from '../../src/storage/object-codec.js'
+import {objectHash} from '../../src/antientropy/hash-tree.js'
 import {Store} from '../../src/storage/store.js'
 import type {StoredObject, StoredVersion} from '../../src/storage/stored-object.js'
 import {emptySet, join, update} from '../../src/versioning/dvvset.js'
@@ -80,14 +81,7 @@ describe('stored-object codec', () => {
     await mergeIncoming(store, policy, 2, 'k', first, false, encodeStoredObject(first))
     // A newer write of the same actor supersedes what is stored: the merge is the object sent.
     const second: StoredObject = {versions: update(join(first.versions), first.versions, 'a.1', version('two', 2000), 2000), n: 3}
-    const sentBytes = encodeStoredObject(second)
-    // Marked so that bytes encoded anew cannot pass for the ones sent: n (byte 2) written as a
-    // two-byte varint, which decodes to the same object but is not what encoding writes.
-    const marked = Buffer.concat([sentBytes.subarray(0, 2), Buffer.from([0x80 | (sentBytes[2] as number), 0x00]), sentBytes.subarray(3)])
-    assert.notDeepEqual(encodeStoredObject(decodeStoredObject(marked)), marked)
-    const markedObject = decodeStoredObject(marked)
-    assert.equal((await mergeIncoming(store, policy, 2, 'k', markedObject, false, marked)).ok, true)
-    assert.deepEqual(await db.get(objectKey(2, 'k')), marked, 'the replica stored the bytes it was sent')
+    await assertStoresSentBytes(store, db, second)
     // A concurrent write of another actor: the merge keeps both, so it is encoded here.
     const concurrent: StoredObject = {versions: update([], emptySet<StoredVersion>(), 'b.1', version('other'), 3000), n: 3}
     const merged = await mergeIncoming(store, policy, 2, 'k', concurrent, false, encodeStoredObject(concurrent))
@@ -96,6 +90,29 @@ describe('stored-object codec', () => {
     assert.ok(stored !== undefined)
     assert.equal(decodeStoredObject(stored).versions.entries.length, 2, 'both actors are stored, not only the object sent')
     assert.ok(isDeepStrictEqual(plain(decodeStoredObject(stored)), plain(merged.object)))
+    // The key now has two actors. A coordinator's next write, with a context that saw both,
+    // supersedes b's value: the merge makes b's entry anew, equal to the one sent but not it.
+    const both = merged.object.versions
+    const third: StoredObject = {versions: update(join(both), both, 'a.1', version('three', 4000), 4000), n: 3}
+    await assertStoresSentBytes(store, db, third)
+  })
+
+  it('writes a pinned layout and hash: a change to either is a change to the disk format or the protocol', () => {
+    const object: StoredObject = {
+      versions: {
+        entries: [
+          {actor: 'n1.7', counter: 5, values: [{value: Buffer.from('apples'), contentType: 'text/plain', timestampMs: 1765000000000, tombstone: false}], updatedAtMs: 1765000000001},
+          {actor: 'n2.3', counter: 9, values: [], dots: [], cloud: [11, 12], updatedAtMs: 1765000000002},
+        ],
+      },
+      n: 3,
+    }
+    const pinned =
+      'c1010302046e312e3700000000000014400010202b23af794201066170706c65730a746578742f706c61696e0000202b23af79420000046e322e3300000000000022400020202b23af79420003000200000000000026400000000000002840'
+    assert.equal(encodeStoredObject(object).toString('hex'), pinned)
+    assert.ok(isDeepStrictEqual(plain(decodeStoredObject(Buffer.from(pinned, 'hex'))), plain(object)))
+    // Nodes compare these across the network: a new hash needs a new protocol version (frame.ts).
+    assert.deepEqual(objectHash('cart', object), [2213006665, 4114581129])
   })
 
   it('checks what comes from another node as a stored object: a ReplicaGet answer, a ReplicaPut body', () => {
@@ -113,3 +130,18 @@ describe('stored-object codec', () => {
     assert.ok(replicaPutObject({partition: 1, key: 'k', objectBytes: bytes, durable: false}) !== undefined)
   })
 })
+
+/**
+ * Sends `object` to the replica as a coordinator would and checks that the replica stored the
+ * very bytes it was sent. They are marked so that bytes encoded anew cannot pass for them: n
+ * (byte 2) written as a two-byte varint, which decodes to the same object but is not what
+ * encoding writes.
+ */
+async function assertStoresSentBytes(store: Store, db: ReturnType<typeof memoryDatabase>, object: StoredObject): Promise<void> {
+  const sentBytes = encodeStoredObject(object)
+  const marked = Buffer.concat([sentBytes.subarray(0, 2), Buffer.from([0x80 | (sentBytes[2] as number), 0x00]), sentBytes.subarray(3)])
+  const markedObject = decodeStoredObject(marked)
+  assert.notDeepEqual(encodeStoredObject(markedObject), marked)
+  assert.equal((await mergeIncoming(store, policy, 2, 'k', markedObject, false, marked)).ok, true)
+  assert.deepEqual(await db.get(objectKey(2, 'k')), marked, 'the replica stored the bytes it was sent')
+}
