@@ -15,7 +15,7 @@
 import {isDeepStrictEqual} from 'node:util'
 import {FrameDecoder, frameBytesMax, protocolVersion, tryEncodeFrame, type Frame, type FrameDecodeResult} from '../../src/transport/frame.js'
 import {MessageType} from '../../src/transport/message-type.js'
-import {ValuePool, FuzzFailure, hex, hostileValue, inputRandom, mutateBytes, randomChunks, type FuzzTarget, type TargetReport} from './fuzz-common.js'
+import {ValuePool, hex, hostileValue, inputRandom, mutateBytes, randomChunks, runSyncInputs, type FuzzTarget, type TargetReport} from './fuzz-common.js'
 import type {Random} from '../../src/clock.js'
 
 const decodeErrors: ReadonlySet<string> = new Set(['frame_too_large', 'bad_version', 'bad_frame'])
@@ -150,20 +150,10 @@ function sameHeaders(a: readonly Frame[], b: readonly Frame[]): boolean {
 
 export const frameTarget: FuzzTarget = {
   name: 'frame',
-  async run({seed, inputs, skip, progress}): Promise<TargetReport> {
-    const began = performance.now()
-    const breakdown: Record<string, number> = {}
-    for (let index = skip; index < skip + inputs; index += 1) {
-      const input = frameInput(seed, index)
+  run: (options): Promise<TargetReport> =>
+    runSyncInputs('frame', options, frameInput, (input) => {
       const outcome = checkFrameInput(input)
-      if (typeof outcome === 'string') throw new FuzzFailure('frame', seed, index, outcome, `${hex(input.bytes)} (chunks of ${input.chunks.map((chunk) => chunk.length).join(',')} bytes, limit ${input.bytesMax})`)
-      breakdown[outcome.error === null ? 'accepted' : outcome.error] = (breakdown[outcome.error === null ? 'accepted' : outcome.error] ?? 0) + 1
-      if (progress !== undefined && (index - skip) % 10_000 === 0) {
-        progress(index - skip)
-        // Lets a caller's timers (a progress line, a test's watchdog) run between batches.
-        await new Promise((resolve) => setImmediate(resolve))
-      }
-    }
-    return {target: 'frame', seed, inputs, elapsedMs: performance.now() - began, breakdown}
-  },
+      if (typeof outcome === 'string') return {broken: outcome, shown: `${hex(input.bytes)} (chunks of ${input.chunks.map((chunk) => chunk.length).join(',')} bytes, limit ${input.bytesMax})`}
+      return {kind: outcome.error === null ? 'accepted' : outcome.error}
+    }),
 }

@@ -207,6 +207,32 @@ export interface FuzzTarget {
   run(options: {readonly seed: number; readonly inputs: number; readonly skip: number; readonly progress?: (done: number) => void}): Promise<TargetReport>
 }
 
+/**
+ * The run of a target whose inputs are checked synchronously, one after another: `check` answers
+ * the input's kind for the report's breakdown, or the property it broke and the input as the
+ * failure shows it.
+ */
+export async function runSyncInputs<Input>(
+  target: string,
+  {seed, inputs, skip, progress}: Parameters<FuzzTarget['run']>[0],
+  make: (seed: number, index: number) => Input,
+  check: (input: Input) => {readonly kind: string} | {readonly broken: string; readonly shown: string},
+): Promise<TargetReport> {
+  const began = performance.now()
+  const breakdown: Record<string, number> = {}
+  for (let index = skip; index < skip + inputs; index += 1) {
+    const outcome = check(make(seed, index))
+    if ('broken' in outcome) throw new FuzzFailure(target, seed, index, outcome.broken, outcome.shown)
+    breakdown[outcome.kind] = (breakdown[outcome.kind] ?? 0) + 1
+    if (progress !== undefined && (index - skip) % 10_000 === 0) {
+      progress(index - skip)
+      // Lets a caller's timers (a progress line, a test's watchdog) run between batches.
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+  }
+  return {target, seed, inputs, elapsedMs: performance.now() - began, breakdown}
+}
+
 export function hex(bytes: Uint8Array): string {
   return Buffer.from(bytes).toString('hex')
 }

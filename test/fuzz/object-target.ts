@@ -14,7 +14,7 @@ import {decodeStoredObject, encodeStoredObject, ObjectCodecError} from '../../sr
 import type {StoredObject, StoredVersion} from '../../src/storage/stored-object.js'
 import type {Entry} from '../../src/versioning/dvvset.js'
 import type {Random} from '../../src/clock.js'
-import {FuzzFailure, hex, inputRandom, mutateBytes, type FuzzTarget, type TargetReport} from './fuzz-common.js'
+import {hex, inputRandom, mutateBytes, runSyncInputs, type FuzzTarget, type TargetReport} from './fuzz-common.js'
 
 const entriesMax = 6
 const valuesMax = 4
@@ -98,20 +98,9 @@ function plain(object: StoredObject): unknown {
 
 export const objectTarget: FuzzTarget = {
   name: 'object',
-  async run({seed, inputs, skip, progress}): Promise<TargetReport> {
-    const began = performance.now()
-    const breakdown: Record<string, number> = {}
-    for (let index = skip; index < skip + inputs; index += 1) {
-      const input = objectInput(seed, index)
+  run: (options): Promise<TargetReport> =>
+    runSyncInputs('object', options, objectInput, (input) => {
       const outcome = checkObjectInput(input)
-      if (outcome !== 'decoded' && outcome !== 'refused') throw new FuzzFailure('object', seed, index, outcome, hex(input.bytes))
-      breakdown[outcome] = (breakdown[outcome] ?? 0) + 1
-      if (progress !== undefined && (index - skip) % 10_000 === 0) {
-        progress(index - skip)
-        // Lets a caller's timers (a progress line, a test's watchdog) run between batches.
-        await new Promise((resolve) => setImmediate(resolve))
-      }
-    }
-    return {target: 'object', seed, inputs, elapsedMs: performance.now() - began, breakdown}
-  },
+      return outcome === 'decoded' || outcome === 'refused' ? {kind: outcome} : {broken: outcome, shown: hex(input.bytes)}
+    }),
 }
