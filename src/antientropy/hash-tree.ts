@@ -159,9 +159,9 @@ export function objectHash(key: string, object: StoredObject): Hash64 {
     const liveCount = dots === undefined ? entry.values.length : dots.length
     mixWord(liveCount)
     for (let index = 0; index < liveCount; index += 1) mixCounter(dots === undefined ? entry.counter - index : (dots[index] as number))
-    const cloud = entry.cloud ?? []
-    mixWord(cloud.length)
-    for (const dot of cloud) mixCounter(dot)
+    const cloud = entry.cloud
+    mixWord(cloud === undefined ? 0 : cloud.length)
+    if (cloud !== undefined) for (const dot of cloud) mixCounter(dot)
   }
   return finishObjectHash()
 }

@@ -7,8 +7,8 @@
 import type {ObjectSpace} from '../storage/object-space.js'
 import type {StoredObject, StoredVersion} from '../storage/stored-object.js'
 import {isNewerVersion, objectValueBytes} from '../storage/stored-object.js'
-import type {Entry, VersionSet, VersionVector} from '../versioning/dvvset.js'
-import {emptySet, lww, newestDot, prune, sync, update, valueCount} from '../versioning/dvvset.js'
+import type {VersionSet, VersionVector} from '../versioning/dvvset.js'
+import {emptySet, lww, newestDot, prune, sameVersions, sync, update, valueCount} from '../versioning/dvvset.js'
 import type {ConflictPolicy} from '../membership/member-table.js'
 import type {DotLedger} from './write-actor.js'
 
@@ -151,30 +151,18 @@ export async function mergeIncoming(
 }
 
 /**
- * Whether a merge came to the object a replica was sent: the same n and, entry by entry, the same
- * actor, counter, time, live dots and cloud. The values then are the same too, since one dot
- * names one value (dvvset.ts), so `incoming` can be stored in the merge's place. Not by identity:
- * an entry both sides hold alike comes out of the merge as the replica's own object, and an
- * entry a context superseded values of is made anew, as a key written through several
- * coordinators has (the review of this change found identity kept the bytes for one actor only).
+ * Whether a merge came to the object a replica was sent: the same n, the same causal content
+ * (`sameVersions`: actors, counters, live dots, clouds; the values then are the same too, since
+ * one dot names one value) and the same entry times, which pruning reads. Then `incoming` can be
+ * stored in the merge's place. Not by identity: an entry both sides hold alike comes out of the
+ * merge as the replica's own object, and an entry a context superseded values of is made anew, as
+ * a key written through several coordinators has (a review found identity kept the bytes for keys
+ * of one actor only).
  */
 function sameContentAs(merged: StoredObject, incoming: StoredObject): boolean {
-  const mergedEntries = merged.versions.entries
-  const incomingEntries = incoming.versions.entries
-  if (merged.n !== incoming.n || mergedEntries.length !== incomingEntries.length) return false
-  for (let index = 0; index < mergedEntries.length; index += 1) {
-    const a = mergedEntries[index] as Entry<StoredVersion>
-    const b = incomingEntries[index] as Entry<StoredVersion>
-    if (a === b) continue
-    if (a.actor !== b.actor || a.counter !== b.counter || a.updatedAtMs !== b.updatedAtMs || a.values.length !== b.values.length) return false
-    if (!sameDots(a.dots, b.dots) || !sameDots(a.cloud, b.cloud)) return false
-  }
-  return true
-}
-
-function sameDots(a: readonly number[] | undefined, b: readonly number[] | undefined): boolean {
-  if (a === undefined || b === undefined) return a === b
-  if (a.length !== b.length) return false
-  for (let index = 0; index < a.length; index += 1) if (a[index] !== b[index]) return false
-  return true
+  return (
+    merged.n === incoming.n &&
+    sameVersions(merged.versions, incoming.versions) &&
+    merged.versions.entries.every((entry, index) => entry.updatedAtMs === incoming.versions.entries[index]?.updatedAtMs)
+  )
 }

@@ -25,6 +25,7 @@
  * Pure: no clock, no I/O.
  */
 
+import {assert} from '../errors.js'
 import type {Entry} from '../versioning/dvvset.js'
 import type {StoredObject, StoredVersion} from './stored-object.js'
 
@@ -102,6 +103,10 @@ export function encodeStoredObject(object: StoredObject): Buffer {
     }
     at += length
   }
+  const writeList = (list: readonly number[]): void => {
+    writeVarint(list.length)
+    for (const dot of list) writeFloat(dot)
+  }
   out[at++] = objectCodecMagic
   out[at++] = formatVersion
   writeVarint(object.n)
@@ -121,13 +126,10 @@ export function encodeStoredObject(object: StoredObject): Buffer {
       out[at++] = version.tombstone ? 1 : 0
     }
     out[at++] = (entry.dots === undefined ? 0 : flagDots) | (entry.cloud === undefined ? 0 : flagCloud)
-    for (const list of [entry.dots, entry.cloud]) {
-      if (list === undefined) continue
-      writeVarint(list.length)
-      for (const dot of list) writeFloat(dot)
-    }
+    if (entry.dots !== undefined) writeList(entry.dots)
+    if (entry.cloud !== undefined) writeList(entry.cloud)
   }
-  if (at !== out.length) throw new ObjectCodecError(`encoded ${at} bytes where ${out.length} were counted`)
+  assert(at === out.length, `encoded ${at} bytes where ${out.length} were counted`)
   return out
 }
 
@@ -179,6 +181,12 @@ export function decodeStoredObject(bytes: Uint8Array): StoredObject {
     at += length
     return text
   }
+  const readList = (what: string): number[] => {
+    const count = readCount(what)
+    const list: number[] = []
+    for (let index = 0; index < count; index += 1) list.push(readFloat())
+    return list
+  }
   need(2)
   if (view[0] !== objectCodecMagic) throw new ObjectCodecError(`an object starts with byte ${objectCodecMagic}, not ${view[0]}`)
   if (view[1] !== formatVersion) throw new ObjectCodecError(`object format ${view[1]} is not one this node reads (${formatVersion})`)
@@ -205,14 +213,8 @@ export function decodeStoredObject(bytes: Uint8Array): StoredObject {
     need(1)
     const flags = view[at++] as number
     if ((flags & ~(flagDots | flagCloud)) !== 0) throw new ObjectCodecError(`unknown entry flags ${flags}`)
-    const readList = (): number[] => {
-      const count = readCount('dots')
-      const list: number[] = []
-      for (let index = 0; index < count; index += 1) list.push(readFloat())
-      return list
-    }
-    const dots = (flags & flagDots) === 0 ? undefined : readList()
-    const cloud = (flags & flagCloud) === 0 ? undefined : readList()
+    const dots = (flags & flagDots) === 0 ? undefined : readList('dots')
+    const cloud = (flags & flagCloud) === 0 ? undefined : readList('cloud dots')
     // The property order dvvset.ts builds entries in (makeEntry), so that entries read here and
     // entries made there share their shapes; the common case without dots or cloud spreads nothing.
     entries.push(

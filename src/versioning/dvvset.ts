@@ -404,12 +404,13 @@ export function sameVersions<V>(a: VersionSet<V>, b: VersionSet<V>): boolean {
   return a.entries.every((left, index) => {
     const right = b.entries[index]
     return (
-      right !== undefined &&
+      left === right ||
+      (right !== undefined &&
       left.actor === right.actor &&
       left.counter === right.counter &&
       left.values.length === right.values.length &&
       sameNumbers(liveDots(left), liveDots(right)) &&
-      sameNumbers(left.cloud ?? [], right.cloud ?? [])
+      sameNumbers(left.cloud ?? [], right.cloud ?? []))
     )
   })
 }
