@@ -265,6 +265,25 @@ export async function killNode(pid: number | undefined): Promise<void> {
   throw new Error(`pid ${pid} survived SIGKILL`)
 }
 
+/**
+ * Runs `work` on every item, at most `concurrency` at once, and resolves once all have finished
+ * (rejecting with the first failure). Checks that read thousands of keys one request at a time
+ * spend most of a test's time waiting on one round trip after another; a few in flight keep
+ * the same requests and assertions and let the nodes' two cores work.
+ */
+export async function forEachConcurrently<T>(items: readonly T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
+  assert.ok(Number.isInteger(concurrency) && concurrency >= 1, `concurrency ${concurrency} is not a positive integer`)
+  let next = 0
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const item = items[next] as T
+      next += 1
+      await work(item)
+    }
+  }
+  await Promise.all(Array.from({length: Math.min(concurrency, items.length)}, worker))
+}
+
 /** Polls `probe` until it gives a value (or the bound passes, which fails the test with what was last seen). */
 export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000, pollMs = 250): Promise<T> {
   const deadline = Date.now() + timeoutMs

@@ -15,11 +15,13 @@ import type {ChildProcess} from 'node:child_process'
 import path from 'node:path'
 import {describe, it} from 'node:test'
 import {freeClusterPorts} from '../../src/cli/ports.js'
-import {dynBin, getJson, isRunning, killNode, runDyn, secretArgs, startCluster, waitFor as harnessWaitFor} from './harness.js'
+import {dynBin, forEachConcurrently, getJson, isRunning, killNode, runDyn, secretArgs, startCluster, waitFor as harnessWaitFor} from './harness.js'
 
 /** Bound on every wait for the cluster to reach a state. */
 const settleTimeoutMs = 120_000
 const pollMs = 250
+/** Requests in flight while the checks read every key (thousands) back from one node. */
+const checkConcurrency = 8
 
 interface Writer {
   readonly acknowledged: Set<string>
@@ -80,10 +82,10 @@ async function settled(apis: readonly string[], memberCount: number): Promise<Cl
 /** The keys of which `name` is a home replica (of the default N), by the node's own preference lists. */
 async function keysHomedOn(api: string, name: string, keys: Iterable<string>): Promise<string[]> {
   const homed: string[] = []
-  for (const key of keys) {
+  await forEachConcurrently([...keys], checkConcurrency, async (key) => {
     const placement = (await getJson(`http://${api}/cluster/preflist/${key}`)).body as {preflist: Array<{node: string; home: boolean}>}
     if (placement.preflist.some((entry) => entry.home && entry.node === name)) homed.push(key)
-  }
+  })
   return homed
 }
 
@@ -92,15 +94,15 @@ async function missingWhenAlone(api: string, othersPids: readonly number[], keys
   const missing: string[] = []
   for (const pid of othersPids) process.kill(pid, 'SIGSTOP')
   try {
-    for (const key of keys) {
+    await forEachConcurrently(keys, checkConcurrency, async (key) => {
       const response = await fetch(`http://${api}/kv/${key}?r=1`, {signal: AbortSignal.timeout(10_000)})
       await response.arrayBuffer()
       if (response.status !== 200) missing.push(`${key} (${response.status})`)
-    }
+    })
   } finally {
     for (const pid of othersPids) process.kill(pid, 'SIGCONT')
   }
-  return missing
+  return missing.sort()
 }
 
 function assertBalanced(view: ClusterBody): void {
