@@ -266,22 +266,29 @@ export async function killNode(pid: number | undefined): Promise<void> {
 }
 
 /**
- * Runs `work` on every item, at most `concurrency` at once, and resolves once all have finished
- * (rejecting with the first failure). Checks that read thousands of keys one request at a time
- * spend most of a test's time waiting on one round trip after another; a few in flight keep
- * the same requests and assertions and let the nodes' two cores work.
+ * Runs `work` on every item, at most `concurrency` at once. Checks that read thousands of keys
+ * one request at a time spend most of a test's time waiting on one round trip after another; a
+ * few in flight keep the same requests and assertions and let the nodes' two cores work. After a
+ * failure no new item is started, and the failure is thrown only once every item in flight has
+ * finished, so that a caller's clean-up (thawing the nodes it froze) never runs under them.
  */
 export async function forEachConcurrently<T>(items: readonly T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
   assert.ok(Number.isInteger(concurrency) && concurrency >= 1, `concurrency ${concurrency} is not a positive integer`)
   let next = 0
+  let failure: {error: unknown} | undefined
   const worker = async (): Promise<void> => {
-    while (next < items.length) {
+    while (next < items.length && failure === undefined) {
       const item = items[next] as T
       next += 1
-      await work(item)
+      try {
+        await work(item)
+      } catch (error) {
+        failure ??= {error}
+      }
     }
   }
   await Promise.all(Array.from({length: Math.min(concurrency, items.length)}, worker))
+  if (failure !== undefined) throw failure.error
 }
 
 /** Polls `probe` until it gives a value (or the bound passes, which fails the test with what was last seen). */

@@ -1,7 +1,7 @@
 /**
  * Runs simulator seeds in this process or split across worker processes, and reports each seed
- * as a small summary (issue 7). `npm run sim` (main.ts) uses it for campaigns, and `npm test`'s
- * simulator suite for its fixed seeds, so that both use every core the machine has.
+ * as a small summary (issue 7). `npm run sim` (main.ts) uses it for campaigns (`--jobs`), and
+ * `npm test`'s simulator suite for its fixed seeds, a worker per core.
  *
  * With more than one job, seed i goes to worker i mod J (neighbouring seeds cost alike, so the
  * workers finish together); each worker is this module run as a script, takes its seeds in one

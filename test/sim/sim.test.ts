@@ -263,9 +263,9 @@ describe('simulated clusters', () => {
     let seedsWithMachineFailures = 0
     let seedsRefusingForSiblings = 0
     // The seeds are independent, so they run in a worker process per core (as `npm run sim --
-    // --jobs` does): the suite's longest test, on two cores, in about half the time.
+    // --jobs` can): the suite's longest test, on two cores, in about half the time.
     const seeds = Array.from({length: ciSeedCount}, (_, index) => index + 1)
-    await runSeeds(seeds, Math.min(2, availableParallelism()), false, (report) => {
+    await runSeeds(seeds, availableParallelism(), false, (report) => {
       if (report.failed) failures.push(report.text ?? `seed ${report.seed} failed`)
       if ((report.mustSucceed ?? 0) > 0) seedsOwingAnswers += 1
       if ((report.deletesChecked ?? 0) > 0) seedsWithDeleteChecked += 1
