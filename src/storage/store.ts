@@ -509,7 +509,8 @@ export class Store {
       if (stored === undefined && this.absentMergeFilter?.(partition, key, outcome.object) === true) return {outcome, encoded: undefined}
       assert(isValidVersionSet(outcome.object.versions), 'refusing to store a malformed version set')
       // Encoded once, here: the same bytes land in LevelDB and go to the other replicas (onMerged).
-      const encoded = outcome.bytes ?? encodeObject(outcome.object)
+      // The version set was checked on the line above, so encodeObject's own check is not repeated.
+      const encoded = outcome.bytes ?? encodeStoredObject(outcome.object)
       // A set lookup on the hot path; an n this node has never stored adds one record to the batch.
       if (!this.replicaCounts.has(outcome.object.n)) this.recordReplicaCount(outcome.object.n)
       if (this.buffer !== undefined && !options.durable) {
