@@ -1,17 +1,28 @@
 /**
  * Runs simulator seeds in this process or split across worker processes, and reports each seed
  * as a small summary (issue 7). `npm run sim` (main.ts) uses it for campaigns (`--jobs`), and
- * `npm test`'s simulator suite for its fixed seeds, a worker per core.
+ * `npm test`'s simulator suite for its fixed seeds and its regression seeds (some of them run
+ * with the shape they were found with), a worker per core.
  *
- * With more than one job, seed i goes to worker i mod J (neighbouring seeds cost alike, so the
- * workers finish together); each worker is this module run as a script, takes its seeds in one
- * message and sends one report per seed back. A seed's run does not depend on the worker it ran
- * in: the simulator takes its time and randomness from the seed alone.
+ * With J workers, run i goes to worker i mod J (neighbouring seeds cost alike, so the workers
+ * finish together); each worker is this module run as a script, takes its runs in one message
+ * and sends one report per run back. A run does not depend on the worker it ran in: the simulator
+ * takes its time and randomness from the seed (and the config it is given) alone.
  */
 
 import {fork} from 'node:child_process'
 import {fileURLToPath} from 'node:url'
 import {describeFailure, runSeed} from './simulator.js'
+import type {RunConfig} from './simulator.js'
+
+/**
+ * One run: a seed, and the shape it runs with when that is not the one the seed draws (a
+ * regression seed run as it was found, before a variant was added to the seeds' shapes).
+ */
+export interface SeedJob {
+  readonly seed: number
+  readonly config?: RunConfig
+}
 
 /** What a worker (or the single process) reports of one seed. */
 export interface SeedReport {
@@ -36,11 +47,11 @@ export interface SeedReport {
 /** The environment variable that makes this module a worker, taking its seeds from the parent. */
 const workerVariable = 'DYN_SIM_WORKER'
 
-/** Runs one seed; a run that throws is a failure of its seed, reported like any other. */
-export async function runOne(seed: number, verbose: boolean): Promise<SeedReport> {
+/** Runs one seed (with `config`, when given); a run that throws is a failure of its seed, reported like any other. */
+export async function runOne(seed: number, verbose: boolean, config?: RunConfig): Promise<SeedReport> {
   let result: Awaited<ReturnType<typeof runSeed>>
   try {
-    result = await runSeed(seed)
+    result = await runSeed(seed, config)
   } catch (error) {
     // A run that throws (a stuck cluster, a harness error) is a failure of its seed, not of the campaign.
     return {seed, failed: true, operations: 0, simulatedMs: 0, text: `seed ${seed}: the run threw — reproduce with: npm run sim -- --seed ${seed}\n  ${(error as Error).stack ?? String(error)}`}
@@ -61,42 +72,69 @@ export async function runOne(seed: number, verbose: boolean): Promise<SeedReport
  * not report (it died) is reported failed.
  */
 export async function runSeeds(seeds: readonly number[], jobs: number, verbose: boolean, take: (report: SeedReport) => void): Promise<void> {
-  if (jobs <= 1) {
-    for (const seed of seeds) take(await runOne(seed, verbose))
-    return
-  }
-  const shares = Array.from({length: jobs}, (_, job) => seeds.filter((_, index) => index % jobs === job)).filter((share) => share.length > 0)
-  await Promise.all(shares.map((share) => runWorker(share, verbose, take)))
+  await runJobs(
+    seeds.map((seed) => ({seed})),
+    jobs,
+    verbose,
+    (_index, report) => take(report),
+  )
 }
 
-function runWorker(seeds: readonly number[], verbose: boolean, take: (report: SeedReport) => void): Promise<void> {
+/**
+ * Runs `runs` across `workers` worker processes (in this process when `workers` is 1), calling
+ * `take` with each run's index in `runs` and its report as it comes; resolves once every run is
+ * reported. A run a worker did not report (it died) is reported failed.
+ */
+export async function runJobs(runs: readonly SeedJob[], workers: number, verbose: boolean, take: (index: number, report: SeedReport) => void): Promise<void> {
+  if (workers <= 1) {
+    for (const [index, run] of runs.entries()) take(index, await runOne(run.seed, verbose, run.config))
+    return
+  }
+  const indexes = runs.map((_, index) => index)
+  const shares = Array.from({length: workers}, (_, worker) => indexes.filter((index) => index % workers === worker)).filter((share) => share.length > 0)
+  await Promise.all(shares.map((share) => runWorker(runs, share, verbose, take)))
+}
+
+/** What a worker is sent (its runs, with their indexes in the whole list) and sends back. */
+interface WorkerRuns {
+  readonly runs: ReadonlyArray<SeedJob & {readonly index: number}>
+  readonly verbose: boolean
+}
+interface WorkerReport {
+  readonly index: number
+  readonly report: SeedReport
+}
+
+function runWorker(runs: readonly SeedJob[], share: readonly number[], verbose: boolean, take: (index: number, report: SeedReport) => void): Promise<void> {
   return new Promise((resolve) => {
-    const worker = fork(fileURLToPath(import.meta.url), [], {env: {...process.env, [workerVariable]: '1'}, stdio: ['ignore', 'inherit', 'inherit', 'ipc']})
+    // Structured clone, not JSON: a run's config holds fields that may be undefined.
+    const worker = fork(fileURLToPath(import.meta.url), [], {env: {...process.env, [workerVariable]: '1'}, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced'})
     const reported = new Set<number>()
-    worker.on('message', (report: SeedReport) => {
-      reported.add(report.seed)
-      take(report)
+    worker.on('message', ({index, report}: WorkerReport) => {
+      reported.add(index)
+      take(index, report)
     })
     worker.on('exit', (code, signal) => {
-      const missing = seeds.filter((seed) => !reported.has(seed))
+      const missing = share.filter((index) => !reported.has(index))
       if (missing.length > 0) {
-        const first = missing[0]!
-        take({seed: first, failed: true, operations: 0, simulatedMs: 0, text: `a worker ended (${signal ?? `exit ${code}`}) before seeds ${missing.join(', ')} — reproduce with: npm run sim -- --seed ${first}`})
-        for (const seed of missing.slice(1)) take({seed, failed: true, operations: 0, simulatedMs: 0})
+        const seeds = missing.map((index) => runs[index]!.seed)
+        take(missing[0]!, {seed: seeds[0]!, failed: true, operations: 0, simulatedMs: 0, text: `a worker ended (${signal ?? `exit ${code}`}) before seeds ${seeds.join(', ')} — reproduce with: npm run sim -- --seed ${seeds[0]}`})
+        for (const index of missing.slice(1)) take(index, {seed: runs[index]!.seed, failed: true, operations: 0, simulatedMs: 0})
       }
       resolve()
     })
-    worker.send({seeds, verbose})
+    const message: WorkerRuns = {runs: share.map((index) => ({...runs[index]!, index})), verbose}
+    worker.send(message)
   })
 }
 
 if (process.env[workerVariable] === '1' && process.send !== undefined && process.argv[1] === fileURLToPath(import.meta.url)) {
-  // A worker: one message with its seeds, one report per seed, then it ends.
-  process.once('message', (message: {seeds: number[]; verbose: boolean}) => {
+  // A worker: one message with its runs, one report per run, then it ends.
+  process.once('message', (message: WorkerRuns) => {
     void (async () => {
-      for (const seed of message.seeds) {
-        const report = await runOne(seed, message.verbose)
-        await new Promise<void>((resolve) => process.send!(report, () => resolve()))
+      for (const run of message.runs) {
+        const answer: WorkerReport = {index: run.index, report: await runOne(run.seed, message.verbose, run.config)}
+        await new Promise<void>((resolve) => process.send!(answer, () => resolve()))
       }
       process.disconnect()
     })()

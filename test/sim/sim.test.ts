@@ -12,7 +12,7 @@
 
 import assert from 'node:assert/strict'
 import {availableParallelism} from 'node:os'
-import {describe, it} from 'node:test'
+import {before, describe, it} from 'node:test'
 import {handoffTargets, releasedPartitions} from '../../src/handoff/transfer-release.js'
 import {homesOf} from '../../src/handoff/transfer-plan.js'
 import {partitionOfKey} from '../../src/ring/partition.js'
@@ -25,8 +25,8 @@ import {SimCluster} from './cluster.js'
 import {FaultLog} from './fault-log.js'
 import {History, type RequestRecord, type WriteRecord} from './history.js'
 import {checkMembership} from './membership-checks.js'
-import {runSeeds} from './seed-runner.js'
-import {configFor, describeFailure, runSeed} from './simulator.js'
+import {runJobs, runSeeds, type SeedJob, type SeedReport} from './seed-runner.js'
+import {configFor, runSeed} from './simulator.js'
 import type {RunConfig} from './simulator.js'
 
 /** Seeds `npm test` runs on every change: enough to meet every fault kind many times over. */
@@ -238,11 +238,6 @@ export const regressionSeeds: readonly number[] = [
   53000007269,
 ]
 
-async function assertSeedPasses(seed: number, config?: RunConfig): Promise<void> {
-  const result = await runSeed(seed, config)
-  assert.equal(result.violations.length, 0, describeFailure(result))
-}
-
 describe('simulated clusters', () => {
   it('the same seed gives the same run, byte for byte', async () => {
     const first = await runSeed(7)
@@ -294,64 +289,67 @@ describe('simulated clusters', () => {
 
   // The regression seeds inside 1..ciSeedCount (today 6, 13, 16, 41, 45, 55, 89, 115 and 170) are
   // regression cases that the test above runs: listed for what they found, not run twice.
-  for (const seed of regressionSeeds.filter((regression) => regression > ciSeedCount)) {
-    it(`regression seed ${seed}`, () => assertSeedPasses(seed))
-  }
-  // A seed whose joiner now starts alone (joinedAlone, added after these seeds were found) is also
-  // run as it was found, its joiner joining through --seeds, so that the bug it found stays covered.
-  for (const seed of regressionSeeds.filter((regression) => configFor(regression).membership?.joinedAlone === true)) {
-    it(`regression seed ${seed} as found, its joiner joining through --seeds`, () => {
-      const config = configFor(seed)
-      return assertSeedPasses(seed, {...config, membership: {...config.membership!, joinedAlone: false}})
-    })
-  }
-  // Likewise a seed whose joiner started alone now first gets its --advertise wrong (wrongAdvertise,
-  // added after these seeds were found) is also run as it was found, joined with its right address.
-  for (const seed of regressionSeeds.filter((regression) => !wrongAdvertiseSeeds.includes(regression) && configFor(regression).membership?.wrongAdvertise !== undefined)) {
-    it(`regression seed ${seed} as found, its joiner advertising its own address`, () => {
-      const config = configFor(seed)
-      const {wrongAdvertise: _wrong, ...membership} = config.membership!
-      return assertSeedPasses(seed, {...config, membership})
-    })
-  }
-  // Likewise a seed whose leaver is now lost for good during its leave (leaverLostAfterMs, added
-  // after these seeds were found) is also run as it was found, its leave ending as a leave.
-  for (const seed of regressionSeeds.filter((regression) => configFor(regression).membership?.leaverLostAfterMs !== undefined)) {
-    it(`regression seed ${seed} as found, its leaver not lost`, () => assertSeedPasses(seed, configFor(seed, {withoutLostLeaver: true})))
-  }
-  // Likewise a seed that now loses a staying member during its join (memberLostAfterMs, added
-  // after these seeds were found) is also run as it was found, a plain join.
-  for (const seed of regressionSeeds.filter((regression) => configFor(regression).membership?.memberLostAfterMs !== undefined)) {
-    it(`regression seed ${seed} as found, no member lost during its join`, () => assertSeedPasses(seed, configFor(seed, {withoutLostMember: true})))
-  }
-  // Likewise a seed whose cut-off node's operator now tries to remove the others first
-  // (awayOperatorRemovesOthers, added after these seeds were found) is also run as it was found.
-  for (const seed of regressionSeeds.filter((regression) => configFor(regression).membership?.awayOperatorRemovesOthers === true)) {
-    it(`regression seed ${seed} as found, no operator on the cut-off side`, () => {
-      const config = configFor(seed)
-      const {awayOperatorRemovesOthers: _away, ...membership} = config.membership!
-      return assertSeedPasses(seed, {...config, membership})
-    })
-  }
-  // Likewise a seed whose lost member now comes back (memberFoundAgain, added after these seeds
-  // were found) is also run as it was found, the member lost for good.
-  for (const seed of regressionSeeds.filter((regression) => configFor(regression).membership?.memberFoundAgain === true)) {
-    it(`regression seed ${seed} as found, its lost member lost for good`, () => {
-      const config = configFor(seed)
-      const {memberFoundAgain: _foundAgain, ...membership} = config.membership!
-      return assertSeedPasses(seed, {...config, membership})
-    })
-  }
-  // Likewise a seed that now runs with a small siblings limit (added after most of these seeds
-  // were found) is also run as it was found, with the nodes' default limit.
-  for (const seed of regressionSeeds.filter((regression) => !siblingsLimitSeeds.includes(regression) && configFor(regression).cluster.siblingsPerKeyMax !== undefined)) {
-    it(`regression seed ${seed} as found, with the default siblings limit`, () => {
-      const config = configFor(seed)
-      const {siblingsPerKeyMax: _limit, ...cluster} = config.cluster
-      return assertSeedPasses(seed, {...config, cluster})
-    })
-  }
+  describe('regression seeds', () => {
+    // Each is its own test, but they run together beforehand, a worker per core, as the fixed
+    // seeds do: one at a time they were the suite's second longest part.
+    const runs = regressionRuns()
+    const reports: Array<SeedReport | undefined> = []
+    before(() => runJobs(runs, availableParallelism(), false, (index, report) => {
+      reports[index] = report
+    }))
+    for (const [index, run] of runs.entries()) {
+      it(run.name, () => {
+        const report = reports[index]
+        assert.ok(report !== undefined, `seed ${run.seed} was not reported`)
+        assert.equal(report.failed, false, report.text ?? `seed ${run.seed} failed`)
+      })
+    }
+  })
 })
+
+/**
+ * The regression runs: every regression seed outside the fixed seeds, and each seed that a variant
+ * added to the seeds' shapes since it was found also as it was found, so that the bug it found
+ * stays covered.
+ */
+function regressionRuns(): Array<SeedJob & {readonly name: string}> {
+  const runs: Array<SeedJob & {readonly name: string}> = []
+  for (const seed of regressionSeeds.filter((regression) => regression > ciSeedCount)) runs.push({name: `regression seed ${seed}`, seed})
+  for (const seed of regressionSeeds) {
+    const config = configFor(seed)
+    const {membership, cluster} = config
+    const asFound = (name: string, shape: RunConfig): void => {
+      runs.push({name: `regression seed ${seed} as found, ${name}`, seed, config: shape})
+    }
+    // A joiner that now starts alone (joinedAlone) joined through --seeds.
+    if (membership?.joinedAlone === true) asFound('its joiner joining through --seeds', {...config, membership: {...membership, joinedAlone: false}})
+    // A joiner started alone that now first gets its --advertise wrong (wrongAdvertise) joined with its right address.
+    if (!wrongAdvertiseSeeds.includes(seed) && membership?.wrongAdvertise !== undefined) {
+      const {wrongAdvertise: _wrong, ...rest} = membership
+      asFound('its joiner advertising its own address', {...config, membership: rest})
+    }
+    // A leaver now lost for good during its leave (leaverLostAfterMs) ended its leave as a leave.
+    if (membership?.leaverLostAfterMs !== undefined) asFound('its leaver not lost', configFor(seed, {withoutLostLeaver: true}))
+    // A staying member now lost during a join (memberLostAfterMs) was a plain join.
+    if (membership?.memberLostAfterMs !== undefined) asFound('no member lost during its join', configFor(seed, {withoutLostMember: true}))
+    // The cut-off node's operator now tries to remove the others first (awayOperatorRemovesOthers).
+    if (membership?.awayOperatorRemovesOthers === true) {
+      const {awayOperatorRemovesOthers: _away, ...rest} = membership
+      asFound('no operator on the cut-off side', {...config, membership: rest})
+    }
+    // A lost member that now comes back (memberFoundAgain) was lost for good.
+    if (membership?.memberFoundAgain === true) {
+      const {memberFoundAgain: _foundAgain, ...rest} = membership
+      asFound('its lost member lost for good', {...config, membership: rest})
+    }
+    // A small siblings limit (added after most of these seeds were found): the nodes' default.
+    if (!siblingsLimitSeeds.includes(seed) && cluster.siblingsPerKeyMax !== undefined) {
+      const {siblingsPerKeyMax: _limit, ...rest} = cluster
+      asFound('with the default siblings limit', {...config, cluster: rest})
+    }
+  }
+  return runs
+}
 
 /** The first key `prefix-0`, `prefix-1`, … that falls in `partition`. */
 function keyIn(prefix: string, partition: number, partitionCount: number): string {
