@@ -654,6 +654,7 @@ async function startCluster(config: BenchConfig, cleanups: Array<() => Promise<v
   if (proxy !== undefined) cleanups.push(() => proxy.close())
   const upOptions: UpOptions = {
     dir,
+    command: 'bench',
     nodeCount: config.startNodes,
     port,
     rpcPort,

@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 import {setTimeout as sleep} from 'node:timers/promises'
-import {clientTlsFlags, jsonFlag, nodeFlag} from '../src/cli/client-flags.js'
+import {clientTlsFlags, jsonFlag, oneNodeFlag} from '../src/cli/client-flags.js'
 import {DynCommand} from '../src/cli/command-base.js'
 import {exitCodesHelp} from '../src/cli/exit-codes.js'
 import {warn} from '../src/cli/format.js'
@@ -19,6 +19,7 @@ export default class Repair extends DynCommand {
 
   static override description = `Every node already does this in the background, one peer at a time (paper §4.7); dyn repair runs it at once on the node you name, against every other home of each of its partitions, and reports what it compared and repaired. Each differing key is repaired both ways with the replica merge: no version is lost and none that was superseded comes back.
 A round is bounded by the node's repair budget (keys per second); with --wait the command runs rounds until one finds every tree in sync (or --max-wait-seconds pass), which is how to know that a replaced disk has caught up. A round that repairs nothing while another home is down cannot be followed by a clean one until that home is back or removed: --wait says so on stderr, once, and goes on waiting. --max-wait-seconds is refused without --wait (bad_usage).
+--node names one node (a list is refused: a node tried after one that does not answer would be repaired in its place).
 --json prints {ok, node, trees, treesInSync, treesSkipped, peersDown, keysRepairedHere, keysRepairedThere, unfinished, rounds, exchanges}.
 ${exitCodesHelp}`
 
@@ -30,7 +31,7 @@ ${exitCodesHelp}`
   ]
 
   static override flags = {
-    node: nodeFlag,
+    node: oneNodeFlag('the node that compares its replicas and repairs them'),
     ...clientTlsFlags,
     partition: Flags.integer({description: 'only this partition (see dyn ring); default: every partition the node is a home of', min: 0}),
     // No defaults here: oclif checks dependsOn against any value, a default included, so with
@@ -43,7 +44,7 @@ ${exitCodesHelp}`
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Repair)
-    const client = this.clientFor(flags)
+    const client = this.oneNodeClientFor(flags, 'the node that compares and repairs its replicas is')
     const path = flags.partition === undefined ? '/repair' : `/repair?partition=${flags.partition}`
     const maxWaitSeconds = flags['max-wait-seconds'] ?? maxWaitSecondsDefault
     const deadlineMs = Date.now() + maxWaitSeconds * 1000

@@ -1,4 +1,5 @@
 import {readFile} from 'node:fs/promises'
+import {keyArgumentRefusal} from '../src/cli/key-argument.js'
 import * as Flags from '@oclif/core/flags'
 import type {DynClient} from '../src/client/http-client.js'
 import {clientTlsFlags, jsonFlag, keyArg, nFlag, nodeFlag, rFlag, timeoutFlag, wFlag} from '../src/cli/client-flags.js'
@@ -55,6 +56,8 @@ ${exitCodesHelp} A key that another write changed meanwhile exits 3 (conflict_re
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(Resolve)
+    const keyRefusal = keyArgumentRefusal(args.key)
+    if (keyRefusal !== undefined) this.fail(flags.json, 'bad_key', keyRefusal, {key: args.key})
     const client = this.clientFor(flags)
     const quorum = {n: flags.n, r: flags.r, w: flags.w}
     const wanted: WriteWanted = {...(flags.value === undefined ? {} : {valueFile: flags.value}), ...(flags['content-type'] === undefined ? {} : {contentType: flags['content-type']})}
@@ -97,7 +100,9 @@ ${exitCodesHelp} A key that another write changed meanwhile exits 3 (conflict_re
             this.sayNothingToResolve(args.key, read.context, flags.json)
             return
           }
-          this.fail(flags.json, 'bad_parameter', 'without a terminal, say how to resolve: --pick N, --pick-id ID, --merge json-union or --value FILE')
+          // --json asks for one answer to read, so no choosing on the terminal either: said as such.
+          const why = flags.json ? 'with --json (one answer to read, no choosing on the terminal)' : 'without a terminal'
+          this.fail(flags.json, 'bad_parameter', `${why}, say how to resolve: --pick N, --pick-id ID, --merge json-union or --value FILE`)
         }
         if (expected !== undefined) {
           await this.failIfNoVersion(client, args.key, quorum, wanted, flags.json)

@@ -2,6 +2,7 @@ import * as Args from '@oclif/core/args'
 import {clientTlsFlags, jsonFlag, nodeFlag, timeoutFlag} from '../src/cli/client-flags.js'
 import {DynCommand} from '../src/cli/command-base.js'
 import {exitCodesHelp} from '../src/cli/exit-codes.js'
+import {keyArgumentRefusal} from '../src/cli/key-argument.js'
 
 export default class Ring extends DynCommand {
   static override summary = 'Show the ring as a node sees it: members and their partitions, or one key\'s preference list.'
@@ -24,6 +25,8 @@ ${exitCodesHelp}`
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(Ring)
+    const keyRefusal = args.key === undefined ? undefined : keyArgumentRefusal(args.key)
+    if (keyRefusal !== undefined) this.fail(flags.json, 'bad_key', keyRefusal, {key: args.key})
     const client = this.clientFor(flags)
     try {
       const path = args.key === undefined ? '/cluster' : `/cluster/preflist/${encodeURIComponent(args.key)}`

@@ -1,9 +1,10 @@
 import * as Flags from '@oclif/core/flags'
-import {clientTlsFlags, nodeAddressDefault, nodeEnvironmentVariable, nodeFlag} from '../src/cli/client-flags.js'
+import {clientTlsFlags, nodeFlag} from '../src/cli/client-flags.js'
 import {DynClient, memberTlsOf, UnreachableError} from '../src/client/http-client.js'
 import {parseNodeList} from '../src/client/node-address.js'
 import {ClusterWatch, httpFetchJson, pollRequestTimeoutMsDefault} from '../src/cli/cluster-watch.js'
 import {DynCommand} from '../src/cli/command-base.js'
+import {givenNodes} from '../src/cli/command-output.js'
 import {isInteractive, settleColors, terminalSize} from '../src/cli/terminal.js'
 
 export default class Top extends DynCommand {
@@ -31,12 +32,13 @@ Exit codes: 0 done, 2 bad usage (a node certificate that does not verify include
   async run(): Promise<void> {
     const {flags} = await this.parse(Top)
     // The nodes to watch through, in order: each one after the first is a fall-back.
-    const given = flags.node ?? [process.env[nodeEnvironmentVariable] || nodeAddressDefault]
+    const given = givenNodes(flags.node)
     // The watch keys nodes by host:port, as members advertise themselves; the scheme is the
     // client's, by DynClient's rule: HTTPS for all when one address is https:// or a CA is given
     // (members come without one).
-    const parsed = parseNodeList(given)
-    if (!parsed.ok) this.fail(flags.json, parsed.error, parsed.message)
+    const parsed = parseNodeList(given.entries)
+    // Said with where the address came from, as every other command says it ("DYN_NODE: ...").
+    if (!parsed.ok) this.fail(flags.json, parsed.error, `${given.source}: ${parsed.message}`)
     const addresses = parsed.value.map((address) => address.label)
     const tls = memberTlsOf(parsed.value, this.output.clientTlsFor(flags))
     const watch = new ClusterWatch(addresses, httpFetchJson(Math.min(pollRequestTimeoutMsDefault, flags.interval), tls))
@@ -52,7 +54,7 @@ Exit codes: 0 done, 2 bad usage (a node certificate that does not verify include
     if (snapshot.stale) {
       // Why, asked once more as every command asks: another HTTP server at the address, an
       // internode port, a TLS mismatch each have their own advice, which starting a node is not.
-      const asked = await new DynClient(given, Math.min(pollRequestTimeoutMsDefault, flags.interval), tls === undefined ? {} : {tls}).getJson('/health').catch((error: unknown) => error)
+      const asked = await new DynClient(given.entries, Math.min(pollRequestTimeoutMsDefault, flags.interval), tls === undefined ? {} : {tls}).getJson('/health').catch((error: unknown) => error)
       if (asked instanceof UnreachableError) this.fail(flags.json, asked.code, asked.message, asked.details)
       const answer = asked as {ok?: boolean; error?: string; message?: string}
       // The node's own refusal (not_a_dyn_node; https_required, a node's HTTPS port asked in plain HTTP) says what to fix.

@@ -43,7 +43,8 @@ export const errorCodes = [
   'tls_not_served',
   /**
    * A command stopped by its user (Ctrl-C) before it could finish: dyn verify, which then checked
-   * nothing (exit 2); dyn bench, which made no report (exit 130).
+   * nothing (exit 2); dyn bench, which made no report, and dyn cluster up, which stopped the
+   * nodes it had started (exit 130).
    */
   'interrupted',
   /**
@@ -60,6 +61,8 @@ export const errorCodes = [
   'no_majority',
   /** dyn bench --sla: a target on an operation the workload never runs, which no run of it could measure. */
   'sla_not_measurable',
+  /** A cluster folder another dyn cluster up (or bench, or verify, on that folder) is starting nodes in: one at a time. */
+  'folder_busy',
 ] as const
 
 export type ErrorCode = (typeof errorCodes)[number]

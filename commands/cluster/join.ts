@@ -1,5 +1,6 @@
 import {Args} from '@oclif/core'
 import {ClusterChangeCommand, sendClusterChange} from '../../src/cli/cluster-change.js'
+import {oneNodeFlag} from '../../src/cli/client-flags.js'
 import {withSeedsInternodeAddress} from '../../src/cli/seed-hint.js'
 import {exitCodesHelp} from '../../src/cli/exit-codes.js'
 
@@ -8,6 +9,7 @@ export default class ClusterJoin extends ClusterChangeCommand {
 
   static override description = `SEED is the internode address (host:rpc-port) of any member of the cluster to join. The node at --node must run alone and hold no data (a fresh dyn start without --seeds); it adopts the cluster's settings and joins as "joining": it owns nothing until dyn cluster commit, and serves its partitions once their transfers are done. (dyn start --seeds SEED does the same at start and commits its own join unless given --no-commit.)
 The seed first connects back to the node at the internode address it advertises (dyn start --advertise): a node the members cannot reach there could never be given partitions, so its join is refused (joiner_unreachable, exit 3) and nothing is staged; restart it with an --advertise address the cluster's nodes can connect to, then join again.
+--node names one node (a list is refused: a node tried after one that does not answer would join in its place).
 --json prints {ok, joined, members, status}; a refusal {ok: false, error, message}, with node and rpcAddress for joiner_unreachable.
 ${exitCodesHelp}`
 
@@ -19,14 +21,14 @@ ${exitCodesHelp}`
 
   static override args = {seed: Args.string({description: 'internode address (host:rpc-port) of a member of the cluster to join', required: true})}
 
-  static override flags = ClusterChangeCommand.changeFlags
+  static override flags = {...ClusterChangeCommand.changeFlags, node: oneNodeFlag('the node that joins (running alone, with no data)')}
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(ClusterJoin)
     if (!/^[^\s:/]+:\d{1,5}$/.test(args.seed)) {
       this.fail(flags.json, 'bad_parameter', `SEED must be host:rpc-port (the internode address of a member), not ${JSON.stringify(args.seed)}`)
     }
-    const client = this.clientFor(flags)
+    const client = this.oneNodeClientFor(flags, 'the node that joins is')
     const outcome = await sendClusterChange(client, 'POST', `/cluster/join?seed=${encodeURIComponent(args.seed)}`)
     if (!outcome.ok) {
       // A seed that is a client API port: its node says which address is its internode one.

@@ -6,7 +6,7 @@ import {namePattern} from '../../src/membership/names.js'
 export default class ClusterLeave extends ClusterChangeCommand {
   static override summary = 'Stage a graceful leave: the node hands off all its data, then exits.'
 
-  static override description = `Stages the leave of the node at --node, or of the member named by --name (through --node). Given neither, it stages the leave of the node the command reaches by default: the first of DYN_NODE that answers, else 127.0.0.1:7070 (the first node of dyn cluster up). Give --name (or --node) to make another node leave. Nothing moves until dyn cluster commit; dyn cluster plan shows what will. After the commit the leaving node keeps serving while its partitions are copied to their new homes, and exits once everything is handed off.
+  static override description = `Stages the leave of the node at --node, or of the member named by --name (through --node). Given neither, it stages the leave of the node the command reaches by default: DYN_NODE, else 127.0.0.1:7070 (the first node of dyn cluster up). Without --name, --node (or DYN_NODE) must name one address: with a list, a node tried after one that did not answer would leave in its place, so a list is refused. Give --name (or --node) to make another node leave. Nothing moves until dyn cluster commit; dyn cluster plan shows what will. After the commit the leaving node keeps serving while its partitions are copied to their new homes, and exits once everything is handed off.
 A member already on its way out stages nothing: already_leaving when its leave or removal is staged or its committed change still moves data, already_left when it has left.
 When fewer members than the cluster's N (or than the largest n keys were written with) would own partitions after the commit, a warning on stderr says what that means.
 --json prints {ok, ...the plan with the leave staged}.
@@ -21,6 +21,12 @@ ${exitCodesHelp}`
 
   static override flags = {
     ...ClusterChangeCommand.changeFlags,
+    node: Flags.string({
+      description: `client API of the node that leaves, or with --name of the node to ask: host:port, http://host:port or https://host:port (a node started with --tls-cert). Without --name one address (a node tried after one that does not answer would leave in its place); with --name, repeat it (or give a list) to name fallbacks [default: $DYN_NODE, else 127.0.0.1:7070]`,
+      multiple: true,
+      multipleNonGreedy: true,
+      helpValue: 'host:port',
+    }),
     'without-majority': withoutMajorityFlag,
     name: Flags.string({description: 'the member that leaves (default: the node answering at --node, whose own default is DYN_NODE, else 127.0.0.1:7070)'}),
   }
@@ -31,6 +37,8 @@ ${exitCodesHelp}`
       this.fail(flags.json, 'bad_parameter', `--name ${JSON.stringify(flags.name)} is not a member name (letters, digits, '.', '_', '-'; 1 to 64)`)
     }
     const query = flags.name === undefined ? '' : `?node=${encodeURIComponent(flags.name)}`
-    await this.change(flags, 'POST', withMajorityWaived(`/cluster/leave${query}`, flags['without-majority']), formatStaged, true)
+    // Without --name the node reached is the one that leaves: exactly the one named, never a fall-back.
+    const client = flags.name === undefined ? this.oneNodeClientFor(flags, 'without --name the node that leaves is', ', or name the member that leaves with --name') : this.clientFor(flags)
+    await this.change(flags, 'POST', withMajorityWaived(`/cluster/leave${query}`, flags['without-majority']), formatStaged, true, client)
   }
 }

@@ -15,6 +15,9 @@ import {counted} from '../../src/cli/format.js'
 /** Where dyn cluster up makes a cluster when not told otherwise. */
 const clusterDirDefault = '.dyn/cluster'
 
+/** How long a status asked through one node waits for it, unless --timeout says otherwise. */
+const remoteTimeoutMsDefault = 10_000
+
 export default class ClusterStatusCommand extends DynCommand {
   static override summary = 'Show whether each node of a cluster serves and agrees on the ring, how the nodes see each other, their hints and transfers, and the effective N/R/W.'
 
@@ -34,7 +37,8 @@ Exits 0 when every node (of the folder, or every member with --node) serves, all
     dir: Flags.string({description: `the cluster's folder (made by dyn cluster up) [default: ${clusterDirDefault}; when it holds no cluster and DYN_NODE is set, the cluster is asked through DYN_NODE as with --node]`, exclusive: ['node']}),
     node: nodeFlag,
     ...clientTlsFlags,
-    timeout: Flags.integer({description: 'with --node: give up on the node after this many milliseconds (it waits for each member at most half of it, up to 2 s)', default: 10_000, min: 2}),
+    // No default in oclif's sense, so that a --timeout given to a folder's status is seen and refused.
+    timeout: Flags.integer({description: `with --node: give up on the node after this many milliseconds (it waits for each member at most half of it, up to 2 s) [default: ${remoteTimeoutMsDefault}]`, min: 2}),
     json: Flags.boolean({description: 'print the status as one JSON object', default: false}),
   }
 
@@ -55,6 +59,8 @@ Exits 0 when every node (of the folder, or every member with --node) serves, all
       if (cluster === undefined && flags.dir === undefined && !isNodeDataFolder(dir)) {
         throw new DynError('bad_parameter', `no cluster in ${dir} (no ${clusterFileName}), the folder dyn cluster up uses when not given --dir: give --dir with the folder of dyn cluster up, or ask a running node of any cluster with --node HOST:PORT (or DYN_NODE)`)
       }
+      // What the user asked for is done or refused: a folder's nodes are probed with their own short waits.
+      if (flags.timeout !== undefined) throw new DynError('bad_parameter', `--timeout applies with --node (a cluster asked through one of its nodes); the status of a folder (${dir}) probes its nodes with short waits of its own: leave --timeout out, or ask through a node with --node HOST:PORT`)
       status = await clusterStatus(dir, cluster)
       // Without its TLS files the folder reaches no node: each says so above, and no transfer is read.
       tls = cluster === undefined || localClusterTlsProblem(cluster) !== undefined ? undefined : localClusterTls(cluster)
@@ -79,11 +85,12 @@ Exits 0 when every node (of the folder, or every member with --node) serves, all
   }
 
   /** --node: every member's own view, gathered by the node at that address. */
-  private async remote(flags: {node?: string[]; 'tls-ca'?: string | undefined; 'tls-cert'?: string | undefined; 'tls-key'?: string | undefined; timeout: number; json: boolean}): Promise<void> {
+  private async remote(flags: {node?: string[]; 'tls-ca'?: string | undefined; 'tls-cert'?: string | undefined; 'tls-key'?: string | undefined; timeout?: number | undefined; json: boolean}): Promise<void> {
     let status: RemoteClusterStatus
     try {
-      const memberTimeoutMs = Math.max(1, Math.min(remoteStatusMemberTimeoutMsMax, Math.floor(flags.timeout / 2)))
-      status = await remoteClusterStatus(this.clientFor(flags), memberTimeoutMs)
+      const timeoutMs = flags.timeout ?? remoteTimeoutMsDefault
+      const memberTimeoutMs = Math.max(1, Math.min(remoteStatusMemberTimeoutMsMax, Math.floor(timeoutMs / 2)))
+      status = await remoteClusterStatus(this.clientFor({...flags, timeout: timeoutMs}), memberTimeoutMs)
     } catch (error) {
       this.failFromError(flags.json, error)
     }

@@ -5,13 +5,14 @@ import type {CreationSettings} from '../../src/cli/cluster-settings.js'
 import {conflictPolicies, creationSettingsDefault as defaults} from '../../src/cli/cluster-settings.js'
 import {admissionFlags, checkAdmissionFlags} from '../../src/cli/admission-flags.js'
 import {DynCommand} from '../../src/cli/command-base.js'
-import {exitCodesHelp} from '../../src/cli/exit-codes.js'
-import {clusterUp, existingSecretFile, localClusterCaFile, localClusterClientCaFile, localMachineCount, localNodeClient, NodeExitedError, nodeCountDefault, nodeCountMax, portDefault, rpcPortOffset} from '../../src/cli/local-cluster.js'
+import {exitCodes, exitCodesHelp} from '../../src/cli/exit-codes.js'
+import {failureLine} from '../../src/cli/command-output.js'
+import {clusterUp, existingSecretFile, interruptedUpMessage, localClusterCaFile, localClusterClientCaFile, localMachineCount, localNodeClient, NodeExitedError, nodeCountDefault, nodeCountMax, portDefault, rpcPortOffset} from '../../src/cli/local-cluster.js'
 import {tlsFilesOf} from '../../src/transport/tls-options.js'
 import type {UpResult} from '../../src/cli/local-cluster.js'
 import {describeSettings} from '../../src/cli/cluster-status.js'
-import {counted, warn} from '../../src/cli/format.js'
-import {warnOnWeakQuorum} from '../../src/cli/quorum-check.js'
+import {counted, shellQuote, warn} from '../../src/cli/format.js'
+import {warnOnWeakSettings} from '../../src/cli/quorum-check.js'
 import {presentMemberCount, upSummaryText} from '../../src/cli/up-summary.js'
 
 export default class ClusterUp extends DynCommand {
@@ -21,6 +22,7 @@ export default class ClusterUp extends DynCommand {
 On a folder that holds a cluster already, starts only the nodes that do not run (same names, ports and data, so they come back with their data) and leaves the running ones alone; with all running it starts nothing. A node that left the cluster (dyn cluster leave, or remove) is not started again. The folder's node count, ports and settings are kept; flags that differ are refused.
 A new cluster gets a secret of its own (cluster.secret in --dir, readable by its owner alone), which every connection between its nodes must prove: a node started by hand joins it with dyn start --secret-file DIR/cluster.secret.
 With --tls-cert, --tls-key and --tls-ca (README "TLS"), every node serves HTTPS and talks to the others over mutual TLS with that one certificate, which must name 127.0.0.1 (as the nodes of one machine share the machine's under dyn start --processes); clients reach them with https:// addresses and --tls-ca (or DYN_TLS_CA). The files stay with the folder: a later dyn cluster up checks them and starts its nodes with them again, other files are refused while a node runs (rotate certificates in place instead), and a folder does not drop TLS (make another folder for a cluster without it). With --tls-client-ca as well, the nodes serve only clients with a certificate of that CA (README "Client certificates"), /health excepted: the folder's readiness probes need none, and its other reads (status, verify) present DYN_TLS_CERT and DYN_TLS_KEY.
+One up at a time per folder: another up on it while the first starts nodes is refused (folder_busy, exit 3). Ctrl-C (or SIGTERM) while the nodes start stops the nodes this up started, leaves those that were running alone, and exits 130 (interrupted).
 Settings (--partitions, --n, --r, --w, --conflict) are fixed when the cluster is created and checked before anything starts; --n larger than --nodes is refused. Warnings (R + W <= N; N above the node count, when each key gets fewer replicas) go to stderr.
 ${exitCodesHelp}`
 
@@ -88,15 +90,32 @@ ${exitCodesHelp}`
     const log = (line: string): void => {
       if (!flags.json) process.stderr.write(`${line}\n`)
     }
+    // Ctrl-C (SIGINT, SIGTERM, or SIGHUP when the terminal closes) while the nodes start: up starts no more, stops those it started (they
+    // run detached, and would otherwise be left behind), and only then exits 130.
+    const interruption = new AbortController()
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (!interruption.signal.aborted) log(`${signal}: stopping the nodes this up started ...`)
+      interruption.abort()
+    }
+    process.on('SIGINT', onSignal)
+    process.on('SIGTERM', onSignal)
+    // The terminal closed: its nodes would be left behind as they would on Ctrl-C.
+    process.on('SIGHUP', onSignal)
     let cluster: UpResult
     try {
       cluster = await clusterUp(
-        {dir: flags.dir, nodeCount: flags.nodes, port: flags.port, rpcPort: flags['rpc-port'], settings, startArgs, readyTimeoutMs: flags.timeout, processesPerMachine: flags['processes-per-machine']},
+        {dir: flags.dir, nodeCount: flags.nodes, port: flags.port, rpcPort: flags['rpc-port'], settings, startArgs, readyTimeoutMs: flags.timeout, processesPerMachine: flags['processes-per-machine'], signal: interruption.signal},
         log,
       )
     } catch (error) {
+      // Interrupted, whatever the error the interruption caused (a node stopped under a wait).
+      if (interruption.signal.aborted) this.failInterrupted(flags.json)
       if (error instanceof NodeExitedError) this.fail(flags.json, error.code, error.message, error.details)
       this.failFromError(flags.json, error)
+    } finally {
+      process.off('SIGINT', onSignal)
+      process.off('SIGTERM', onSignal)
+      process.off('SIGHUP', onSignal)
     }
     // A node that runs: one that left, or stopped on learning it was removed, answers nothing.
     const first = cluster.nodes.find((node) => !cluster.left.includes(node.name))
@@ -114,7 +133,7 @@ ${exitCodesHelp}`
     if (described !== undefined && effective !== undefined && machineCount < effective.n) {
       warn(`N=${effective.n} but the nodes run on ${counted(machineCount, 'machine')}: some keys keep two or more of their copies on one machine, and losing that machine loses all of those copies at once`)
     }
-    await warnOnWeakQuorum(client, {n: flags.n, r: flags.r, w: flags.w})
+    await warnOnWeakSettings(client, {n: flags.n, r: flags.r, w: flags.w})
     const secretFile = existingSecretFile(flags.dir)
     if (flags.json) {
       this.printJson({
@@ -133,8 +152,15 @@ ${exitCodesHelp}`
       return
     }
     const summary = upSummaryText({dir: flags.dir, started: cluster.started, alreadyRunning: cluster.alreadyRunning, left: cluster.left, machines: localMachineCount(cluster), clusterMembers: view?.ok === true ? presentMemberCount(view.body) : undefined})
-    process.stdout.write(`${summary}; talk to it with --node ${scheme}${cluster.host}:${first?.port}${caFile === undefined ? '' : ` --tls-ca ${caFile}`}, stop this folder's nodes with: dyn cluster down --dir ${flags.dir}\n`)
+    process.stdout.write(`${summary}; talk to it with --node ${scheme}${cluster.host}:${first?.port}${caFile === undefined ? '' : ` --tls-ca ${shellQuote(caFile)}`}, stop this folder's nodes with: dyn cluster down --dir ${shellQuote(flags.dir)}\n`)
     if (clientCaFile !== undefined) process.stdout.write(`its nodes serve only clients with a certificate of ${clientCaFile}: give yours with --tls-cert and --tls-key (or DYN_TLS_CERT and DYN_TLS_KEY)\n`)
-    if (secretFile !== undefined) process.stdout.write(`its nodes prove the secret in ${secretFile} to each other; a node started by hand joins with --secret-file ${secretFile}\n`)
+    if (secretFile !== undefined) process.stdout.write(`its nodes prove the secret in ${secretFile} to each other; a node started by hand joins with --secret-file ${shellQuote(secretFile)}\n`)
+  }
+
+  /** The interrupted up's answer, once what it started was stopped: exit 130, as a shell reports Ctrl-C. */
+  private failInterrupted(json: boolean): never {
+    if (json) this.printJson({ok: false, error: 'interrupted', message: interruptedUpMessage})
+    else process.stderr.write(`${failureLine(interruptedUpMessage, 'interrupted')}\n`)
+    return this.exit(exitCodes.interrupted)
   }
 }

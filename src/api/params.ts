@@ -63,8 +63,12 @@ const integerPattern = /^[0-9]{1,6}$/
 
 function parseCount(name: string, raw: string | null, fallback: number, min: number): Checked<number> {
   if (raw === null) return {ok: true, value: fallback}
-  if (!integerPattern.test(raw)) return fail('bad_parameter', `${name}=${JSON.stringify(raw)} is not a whole number; give ${name} as an integer >= ${min}`)
-  const value = Number(raw)
+  // Leading zeros are no size; all digits but too many for a count of replicas is said as too
+  // large, not as no number (-w 99999999999999999999 once read "is not a whole number").
+  const digits = /^[0-9]+$/.test(raw) ? raw.replace(/^0+(?=[0-9])/, '') : raw
+  if (/^[0-9]{7,}$/.test(digits)) return fail('bad_parameter', `${name}=${raw.length > 20 ? `${raw.slice(0, 20)}...` : raw} is too large; a key has at most ${replicasPerKeyMax} replicas`)
+  if (!integerPattern.test(digits)) return fail('bad_parameter', `${name}=${JSON.stringify(raw)} is not a whole number; give ${name} as an integer >= ${min}`)
+  const value = Number(digits)
   if (value < min) return fail('bad_parameter', `${name}=${value} is too small; ${name} must be at least ${min}`)
   return {ok: true, value}
 }
@@ -163,7 +167,7 @@ export function quorumHeaders(choice: QuorumChoice, memberCount: number): Record
   return {
     ...headers,
     'x-dyn-quorum-asked': spell(choice.asked),
-    'x-dyn-warning': `the cluster has ${memberCount} member${memberCount === 1 ? '' : 's'} owning partitions, so this request ran with ${spell(choice)} instead of the defaults ${spell(choice.asked)}; a key written keeps n=${choice.storedN} and gets its other replicas as nodes join`,
+    'x-dyn-warning': `the cluster has ${memberCount} member${memberCount === 1 ? '' : 's'} owning partitions, so this request ran with ${spell(choice)} instead of ${spell(choice.asked)} (its own values, and the cluster's defaults for the others); a key written keeps n=${choice.storedN} and gets its other replicas as nodes join`,
   }
 }
 

@@ -2,6 +2,7 @@
 
 import * as Args from '@oclif/core/args'
 import * as Flags from '@oclif/core/flags'
+import {replicasPerKeyMax} from '../storage/stored-object.js'
 import {nodeAddressDefault, nodeEnvironmentVariable, tlsCaEnvironmentVariable, tlsCertEnvironmentVariable, tlsKeyEnvironmentVariable} from './command-output.js'
 
 export {nodeAddressDefault, nodeEnvironmentVariable, tlsCaEnvironmentVariable}
@@ -15,6 +16,19 @@ export const nodeFlag = Flags.string({
   multipleNonGreedy: true,
   helpValue: 'host:port',
 })
+
+/**
+ * --node for a command that acts on the node it reaches as itself (`the node that joins`): one
+ * address, since a fallback would act in its place (CommandOutput.oneNodeClientFor refuses a list).
+ */
+export function oneNodeFlag(who: string): typeof nodeFlag {
+  return Flags.string({
+    description: `client API of ${who}: one address, host:port, http://host:port or https://host:port (a node started with --tls-cert); a list is refused, since a node tried after one that does not answer would act in its place [default: $${nodeEnvironmentVariable}, else ${nodeAddressDefault}]`,
+    multiple: true,
+    multipleNonGreedy: true,
+    helpValue: 'host:port',
+  })
+}
 
 // Not oclif's `env` option either: the fast path (fast-spec.ts) reads flags without one, and
 // CommandOutput.clientTlsFor reads --tls-ca, then DYN_TLS_CA.
@@ -44,13 +58,19 @@ export const keyArg = Args.string({description: 'the key', required: true, ignor
 
 export const jsonFlag = Flags.boolean({description: 'print the result as JSON (stable, documented fields)', default: false})
 
-export const timeoutFlag = Flags.integer({description: 'give up on the node after this many milliseconds', default: 10_000, min: 1})
+/** The longest wait a Node timer keeps (2^31 - 1 ms, about 24.8 days). */
+const timerMsMax = 2_147_483_647
 
-export const nFlag = Flags.integer({char: 'n', description: 'replicas of the key (N); default: the cluster default', min: 1})
-export const rFlag = Flags.integer({char: 'r', description: 'replicas that must answer a read (R); default: the cluster default', min: 1})
-export const wFlag = Flags.integer({char: 'w', description: 'replicas that must acknowledge a write (W); default: the cluster default', min: 1})
-export const dwFlag = Flags.integer({description: 'of the W acknowledgements, how many must be durable (synced to disk)', min: 0})
-export const prFlag = Flags.integer({description: 'of the R answers, how many must come from home replicas (a strict quorum; default 0: fallbacks count too). At most r', min: 0})
-export const pwFlag = Flags.integer({description: 'of the W acknowledgements, how many must come from home replicas (a strict quorum; default 0: fallbacks keeping hints count too). At most w', min: 0})
+// Bounds that say no at once to a number no node could take: a timeout past what a timer holds
+// (Node fires a longer one after 1 ms) and counts of replicas past the most a key may have, which
+// would otherwise reach the node rounded ("w=1e+21").
+export const timeoutFlag = Flags.integer({description: 'give up on the node after this many milliseconds', default: 10_000, min: 1, max: timerMsMax})
+
+export const nFlag = Flags.integer({char: 'n', description: 'replicas of the key (N); default: the cluster default', min: 1, max: replicasPerKeyMax})
+export const rFlag = Flags.integer({char: 'r', description: 'replicas that must answer a read (R); default: the cluster default', min: 1, max: replicasPerKeyMax})
+export const wFlag = Flags.integer({char: 'w', description: 'replicas that must acknowledge a write (W); default: the cluster default', min: 1, max: replicasPerKeyMax})
+export const dwFlag = Flags.integer({description: 'of the W acknowledgements, how many must be durable (synced to disk)', min: 0, max: replicasPerKeyMax})
+export const prFlag = Flags.integer({description: 'of the R answers, how many must come from home replicas (a strict quorum; default 0: fallbacks count too). At most r', min: 0, max: replicasPerKeyMax})
+export const pwFlag = Flags.integer({description: 'of the W acknowledgements, how many must come from home replicas (a strict quorum; default 0: fallbacks keeping hints count too). At most w', min: 0, max: replicasPerKeyMax})
 export const contextFlag = Flags.string({description: 'the context returned by an earlier read (supersedes exactly what that read saw)'})
 export const explainFlag = Flags.boolean({description: "show the request's preference list, which replicas answered and how fast (fallbacks and the home each stood in for), home vs fallback answers counted, and what was repaired", default: false})

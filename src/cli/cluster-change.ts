@@ -74,8 +74,8 @@ export abstract class ClusterChangeCommand extends DynCommand {
   static readonly changeFlags = {node: nodeFlag, ...clientTlsFlags, timeout: timeoutFlag, json: jsonFlag}
 
   /** `warnsOfReplicas`: say on stderr when the ring after the commit has fewer owners than keys have replicas (replicaWarnings). */
-  protected async change(flags: ClientFlagValues, method: 'GET' | 'POST', path: string, textOf: (body: PlanBody) => string, warnsOfReplicas = false): Promise<void> {
-    const outcome = await sendClusterChange(this.clientFor(flags), method, path)
+  protected async change(flags: ClientFlagValues, method: 'GET' | 'POST', path: string, textOf: (body: PlanBody) => string, warnsOfReplicas = false, client: DynClient = this.clientFor(flags)): Promise<void> {
+    const outcome = await sendClusterChange(client, method, path)
     if (!outcome.ok) this.fail(flags.json, outcome.error, outcome.message, outcome.details)
     if (warnsOfReplicas) for (const warning of replicaWarnings(outcome.body as PlanBody)) warn(warning)
     if (flags.json) this.printOk(outcome.body)

@@ -16,6 +16,7 @@ import type {Departure, HealthView, LocalCluster, LocalNode, NodeEnding} from '.
 import {failureText} from './command-output.js'
 import {clusterFileName, describeEnding, isNodeDataFolder, isNodeProcess, isProcessPaused, nodeDeparture, localClusterCaFile, localClusterClientCaFile, localClusterTlsProblem, localNodeClient, nodeEnding, nodeFailure, nodesStartedElsewhere, probe, probeTimeoutMs} from './local-cluster.js'
 import {leftMembers, nodeTransfersOf, type NodeTransfers} from './transfer-status.js'
+import {shellQuote} from './format.js'
 
 /** How a node of the folder is: serving as itself, running but not answering, exited, stopped, or gone from the cluster (left or removed). */
 export type NodeState = 'serving' | 'not_answering' | 'exited' | 'stopped' | 'left'
@@ -175,7 +176,7 @@ function servingAs(view: HealthView): Pick<NodeStatus, 'running' | 'serving' | '
 /** The status of the folder `dir`, whose cluster the caller has read (`readCluster`; undefined: none). */
 export async function clusterStatus(dir: string, cluster: LocalCluster | undefined): Promise<ClusterStatus> {
   if (cluster === undefined && isNodeDataFolder(dir)) throw new DynError('bad_parameter', `${dir} is a node's data folder (a LevelDB database, --data of dyn start), not a cluster folder: give --dir the folder of dyn cluster up, or ask a running node with --node HOST:PORT`)
-  if (cluster === undefined) throw new DynError('bad_parameter', `no cluster in ${dir} (no ${clusterFileName}); start one with: dyn cluster up --dir ${dir}`)
+  if (cluster === undefined) throw new DynError('bad_parameter', `no cluster in ${dir} (no ${clusterFileName}); start one with: dyn cluster up --dir ${shellQuote(dir)}`)
   const tlsProblem = localClusterTlsProblem(cluster)
   // Nodes of the folder it does not run may run all the same, started by hand (none is asked
   // when the folder cannot read its TLS files).
@@ -322,7 +323,7 @@ export function otherMembersText(others: readonly OtherMember[], left: ReadonlyS
  * left (stopped by design) and whether the others agree on the ring. The cases, in order:
  */
 export function localStatusVerdict(status: ClusterStatus, left: ReadonlySet<string>, agreed: boolean): StatusVerdict {
-  const up = `dyn cluster up --dir ${status.dir}`
+  const up = `dyn cluster up --dir ${shellQuote(status.dir)}`
   const others = otherMembersText(status.otherMembers, left)
   const otherDown = status.otherMembers.filter((member) => !member.up && member.status !== 'left' && !left.has(member.name))
   const notServing = status.nodes.filter((node) => !node.serving && !left.has(node.name))
@@ -373,15 +374,40 @@ export function remoteStatusVerdict(status: RemoteClusterStatus): StatusVerdict 
   const problems: Array<{code: StatusProblemCode; text: string; todo: string}> = []
   // Some member does not answer: started again on its machine, or removed when gone for good.
   if (silent.length > 0) {
+    // A member whose removal is staged or under way is not to be removed again (that is refused,
+    // already_leaving): it is said where its removal stands (a new user's walk was told to remove
+    // a node whose removal it had staged, and then committed).
+    // The newest ring any node answered with: an older one may still show a removal staged that
+    // was cleared or committed since.
+    const ring = status.transfers.reduce<NodeTransfers['ring']>((newest, node) => (node.ring !== undefined && (newest === undefined || (node.ring.version ?? 0) > (newest.version ?? 0)) ? node.ring : newest), undefined)
+    const underWay = ring?.transition ?? undefined
+    const removing = silent.filter((name) => underWay?.removing.includes(name) === true)
+    const staged = silent.filter((name) => !removing.includes(name) && ring?.staged?.some((change) => change.kind === 'remove' && change.node === name) === true)
+    const toDecide = silent.filter((name) => !removing.includes(name) && !staged.includes(name))
     // Half the members or more out of reach is as likely a network partition seen from its small
     // side as lost machines, and removing the other side would make it stop, with the writes it
     // took meanwhile, once the network heals: a commit from here is refused (no_majority).
     const members = status.nodes.filter((node) => !left.has(node.name)).length
-    const todo =
-      (members - silent.length) * 2 <= members
-        ? `this side reaches only ${members - silent.length} of the ${members} members, which a network partition looks like as much as lost machines: check the network first (a membership change from here is refused, no_majority); only if their machines are lost for good, remove them and commit, each with --without-majority (${silent.map((name) => `dyn cluster remove ${name} --without-majority --node ${status.node}`).join('; ')}; dyn cluster commit --without-majority --node ${status.node})`
-        : `start a member that does not answer again on its machine (dyn start on its data folder), or, if it is gone for good, remove it (${silent.map((name) => `dyn cluster remove ${name} --node ${status.node}`).join('; ')})`
-    problems.push({code: 'nodes_not_serving', text: `${silent.join(', ')} ${silent.length === 1 ? 'does' : 'do'} not answer`, todo})
+    const smallSide = (members - silent.length) * 2 <= members
+    const network = `this side reaches only ${members - silent.length} of the ${members} members, which a network partition looks like as much as lost machines: check the network first (a membership change from here is refused, no_majority)`
+    const todos: string[] = []
+    if (removing.length > 0) todos.push(`the removal of ${removing.join(', ')} is under way (ring change ${underWay?.id ?? '?'}): wait for its transfers to end (dyn cluster status shows them)`)
+    if (staged.length > 0) {
+      const after = underWay === undefined ? '' : `, once ring change ${underWay.id} has ended`
+      todos.push(
+        smallSide
+          ? `the removal of ${staged.join(', ')} is staged, but ${network}; only if the machines out of reach are lost for good, commit it with --without-majority (dyn cluster commit --without-majority --node ${status.node})${after}`
+          : `the removal of ${staged.join(', ')} is staged: commit it (dyn cluster commit --node ${status.node})${after}`,
+      )
+    }
+    if (toDecide.length > 0) {
+      todos.push(
+        smallSide
+          ? `${staged.length > 0 ? `${toDecide.join(', ')}: likewise` : network}; only if their machines are lost for good, remove them and commit, each with --without-majority (${toDecide.map((name) => `dyn cluster remove ${name} --without-majority --node ${status.node}`).join('; ')}; dyn cluster commit --without-majority --node ${status.node})`
+          : `start a member that does not answer again on its machine (dyn start on its data folder), or, if it is gone for good, remove it (${toDecide.map((name) => `dyn cluster remove ${name} --node ${status.node}`).join('; ')})`,
+      )
+    }
+    problems.push({code: 'nodes_not_serving', text: `${silent.join(', ')} ${silent.length === 1 ? 'does' : 'do'} not answer`, todo: todos.join('; ')})
   }
   // All answer, on different rings: a change still spreading by gossip.
   if (silent.length === 0 && !status.agreed) problems.push({code: 'ring_not_agreed', text: 'the nodes do not agree on the ring yet', todo: 'ask again in a few seconds, while the ring change spreads by gossip'})

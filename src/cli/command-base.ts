@@ -42,6 +42,11 @@ export abstract class DynCommand extends Command {
     return this.output.clientFor(flags)
   }
 
+  /** A client for the one node the command acts on as itself; a list of addresses is refused (see CommandOutput.oneNodeClientFor). */
+  protected oneNodeClientFor(flags: ClientFlagValues, what: string, instead = ''): DynClient {
+    return this.output.oneNodeClientFor(flags, what, instead)
+  }
+
   /**
    * oclif's own errors (unknown flag, missing argument, a flag value of the wrong type) become
    * the error object on stdout when --json is on the command line; so does a bug. The exits

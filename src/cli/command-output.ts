@@ -24,6 +24,7 @@
  */
 
 import {DynClient, UnreachableError} from '../client/http-client.js'
+import {parseNodeList} from '../client/node-address.js'
 import type {ClientTls} from '../client/http-client.js'
 import {loadClientCa, loadClientCertificate} from '../transport/tls-ca-file.js'
 import {DynError} from '../errors.js'
@@ -58,6 +59,17 @@ export interface ClientFlagValues {
 
 /** Leaves the command with this exit code; never returns (oclif's `this.exit` throws). */
 export type Exit = (code: number) => never
+
+/**
+ * The node addresses a command is to use and where they came from, for its messages: --node
+ * (repeatable; each may be a comma-separated list), else DYN_NODE, else the default node.
+ */
+export function givenNodes(node: readonly string[] | undefined): {readonly source: string; readonly entries: readonly string[]} {
+  const fromEnvironment = process.env[nodeEnvironmentVariable]
+  if (node !== undefined && node.length > 0) return {source: '--node', entries: node}
+  if (fromEnvironment !== undefined && fromEnvironment.trim() !== '') return {source: nodeEnvironmentVariable, entries: [fromEnvironment]}
+  return {source: 'the default node', entries: [nodeAddressDefault]}
+}
 
 /** A failure as `fail` writes it on stderr without --json: `dyn: MESSAGE [CODE]`. */
 export function failureLine(message: string, code: string): string {
@@ -140,18 +152,27 @@ export class CommandOutput {
   }
 
   /**
+   * A client for the one node a command acts on as itself (the node that leaves, joins, or
+   * repairs): a list of addresses is refused, since a second address, tried when the first does
+   * not answer, would make another node do it (a mistyped first address once made the second
+   * node of `--node A,B` leave; a new user's walk). `what` says what the node does, for the message.
+   */
+  oneNodeClientFor(flags: ClientFlagValues, what: string, instead: string): DynClient {
+    const {source, entries} = givenNodes(flags.node)
+    const parsed = parseNodeList(entries)
+    if (parsed.ok && parsed.value.length > 1) {
+      this.fail(flags.json, 'bad_parameter', `${source} names ${parsed.value.length} nodes (${parsed.value.map((address) => address.label).join(', ')}), but ${what} the one node it reaches, and a node tried after one that does not answer would be another: give one address with --node${instead}`)
+    }
+    return this.clientFor(flags)
+  }
+
+  /**
    * A client for the nodes named by --node (repeatable; each may be a comma-separated list),
    * else by DYN_NODE, else the default node. A malformed address is bad input (exit 2), never
    * "unreachable".
    */
   clientFor(flags: ClientFlagValues): DynClient {
-    const fromEnvironment = process.env[nodeEnvironmentVariable]
-    const [source, entries] =
-      flags.node !== undefined && flags.node.length > 0
-        ? ['--node', flags.node]
-        : fromEnvironment !== undefined && fromEnvironment.trim() !== ''
-          ? [nodeEnvironmentVariable, [fromEnvironment]]
-          : ['the default node', [nodeAddressDefault]]
+    const {source, entries} = givenNodes(flags.node)
     const tls = this.clientTlsFor(flags)
     try {
       return new DynClient(entries, flags.timeout, tls === undefined ? {} : {tls})

@@ -4,6 +4,7 @@
  * (fast-path.ts) runs it straight from bin/run.js.
  */
 
+import {keyArgumentRefusal} from './key-argument.js'
 import type {QuorumOptions} from '../client/http-client.js'
 import type {CommandOutput} from './command-output.js'
 import {formatTrace, shellQuote, writeTrace} from './format.js'
@@ -19,6 +20,8 @@ export interface DeleteFlags extends QuorumOptions {
 }
 
 export async function runDelete(out: CommandOutput, key: string, flags: DeleteFlags): Promise<void> {
+  const keyRefusal = keyArgumentRefusal(key)
+  if (keyRefusal !== undefined) out.fail(flags.json, 'bad_key', keyRefusal, {key})
   const client = out.clientFor(flags)
   try {
     const result = await client.delete(key, {n: flags.n, r: flags.r, w: flags.w, dw: flags.dw, pr: flags.pr, pw: flags.pw, context: flags.context, explain: flags.explain})

@@ -19,6 +19,8 @@ export const exitCodes = {
   siblings: 4,
   /** dyn bench --baseline: a figure got worse than the baseline's by more than the tolerance (an SLA missed is 1 and wins). */
   regression: 5,
+  /** Stopped by Ctrl-C (SIGINT) or SIGTERM once what the command had started was stopped: dyn bench, dyn cluster up (128 + SIGINT's number, as shells report it). */
+  interrupted: 130,
 } as const
 
 export function exitCodeOf(errorCode: string): number {
@@ -26,7 +28,8 @@ export function exitCodeOf(errorCode: string): number {
   if (errorCode === 'has_siblings') return exitCodes.siblings
   // joiner_unreachable: a node to join that the cluster cannot reach, as the help's "node unreachable" says.
   // no_majority: a commit that the members out of reach hold up, as an unreachable node does.
-  if (['quorum_unmet', 'unreachable', 'timeout', 'overloaded', 'internal', 'joiner_unreachable', 'no_majority'].includes(errorCode)) return exitCodes.unavailable
+  // folder_busy: another command is starting the folder's nodes; it is over once that one ends.
+  if (['quorum_unmet', 'unreachable', 'timeout', 'overloaded', 'internal', 'joiner_unreachable', 'no_majority', 'folder_busy'].includes(errorCode)) return exitCodes.unavailable
   // dyn resolve: another write changed the key since the read the choice was made from.
   if (['conflict_remains', 'sibling_gone', 'siblings_changed'].includes(errorCode)) return exitCodes.unavailable
   return exitCodes.usage

@@ -6,6 +6,7 @@
  * when siblings meet a terminal, never before.
  */
 
+import {keyArgumentRefusal} from './key-argument.js'
 import {writeFile} from 'node:fs/promises'
 import {numberSiblings} from '../api/sibling-order.js'
 import type {SiblingPlace} from '../api/sibling-order.js'
@@ -28,6 +29,8 @@ export interface GetFlags {
 }
 
 export async function runGet(out: CommandOutput, key: string, flags: GetFlags): Promise<void> {
+  const keyRefusal = keyArgumentRefusal(key)
+  if (keyRefusal !== undefined) out.fail(flags.json, 'bad_key', keyRefusal, {key})
   const client = out.clientFor(flags)
   try {
     const result = await client.get(key, {n: flags.n, r: flags.r, pr: flags.pr, explain: flags.explain})

@@ -11,7 +11,7 @@
 
 import {spawn} from 'node:child_process'
 import {closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync} from 'node:fs'
-import {lstat, readdir, readFile, realpath, rm, writeFile} from 'node:fs/promises'
+import {lstat, readdir, readFile, realpath, rm, rmdir, writeFile} from 'node:fs/promises'
 import {makeFolder} from '../node/make-folder.js'
 import {constants as osConstants} from 'node:os'
 import path from 'node:path'
@@ -24,9 +24,12 @@ import {leftClusterLogLine} from '../node/log-lines.js'
 import type {CreationSettings} from './cluster-settings.js'
 import {checkCreationSettings, creationSettingsArgs, creationSettingsDefault, settingFlags} from './cluster-settings.js'
 import {portsInUse} from './ports.js'
+import {processStateOf} from './process-state.js'
+import {isFolderLockEntry, refuseIfFolderLocked, takeFolderLock} from './folder-lock.js'
 import {loadNodeTls, tlsFilesOf} from '../transport/tls-options.js'
 import {clientIdentityFromEnvironment, failureText, parseFailureLine} from './command-output.js'
 import type {NodeTls, TlsFiles} from '../transport/tls-options.js'
+import {shellQuote} from './format.js'
 
 export interface LocalNode {
   readonly name: string
@@ -105,6 +108,13 @@ export interface UpOptions {
    * bench and dyn verify, which start clusters with other flags, say their own.
    */
   readonly portsInUseAdvice?: string
+  /**
+   * Aborted by the calling command on Ctrl-C (SIGINT) or SIGTERM: `up` starts no further node,
+   * stops the ones it started, and fails with `interrupted`.
+   */
+  readonly signal?: AbortSignal
+  /** The command that starts the cluster, as its user typed it ("cluster up", "bench", "verify"): named to another that finds the folder busy. */
+  readonly command?: string
 }
 
 /** dyn cluster up's way to other ports, for a port in use. */
@@ -233,14 +243,8 @@ async function writeCluster(dir: string, cluster: LocalCluster): Promise<void> {
  * /proc/PID/stat), which keeps its ports open and answers nothing; false where that cannot be read.
  */
 export function isProcessPaused(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    // The state follows the command's name, which is in parentheses and may hold spaces.
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3)
-    return state === 'T' || state === 't'
-  } catch {
-    return false
-  }
+  const state = processStateOf(pid)
+  return state === 'T' || state === 't'
 }
 
 /**
@@ -294,12 +298,35 @@ const wait = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(
  * On failure only the nodes started here are stopped again.
  */
 export async function clusterUp(options: UpOptions, log: (line: string) => void): Promise<UpResult> {
+  // Each attempt reads the folder, checks what it was asked, then takes the folder's lock and
+  // starts nodes only if the folder is still as it read it; another command that changed it
+  // meanwhile (it started nodes, and has let go of the lock since) makes the next attempt read it
+  // afresh. Bounded: a folder changed under every attempt is busy.
+  for (let attempt = 1; ; attempt += 1) {
+    const result = await clusterUpOnce(options, log, attempt === upAttemptsMax)
+    if (result !== 'changed') return result
+  }
+}
+
+/** Attempts of `clusterUp` at most, each after another command changed the folder under the last. */
+const upAttemptsMax = 3
+
+/** The text of the folder's cluster.json, or undefined when it has none: what an attempt compares under the lock. */
+async function clusterFileText(dir: string): Promise<string | undefined> {
+  // As readCluster sees it: a file that cannot be read is none (the checks after say why: a
+  // --dir that is a file, a folder that cannot be read).
+  return readFile(clusterFile(dir), 'utf8').catch(() => undefined)
+}
+
+/** One attempt of `clusterUp`: 'changed' when another command changed the folder between its read and its lock. */
+async function clusterUpOnce(options: UpOptions, log: (line: string) => void, lastAttempt: boolean): Promise<UpResult | 'changed'> {
   const dir = path.resolve(options.dir)
-  const existing = await readCluster(dir)
-  if (existing === undefined && isNodeDataFolder(dir)) {
+  if (!existsSync(clusterFile(dir)) && isNodeDataFolder(dir)) {
     // A cluster made there would live inside a node's database, and `down --purge` would delete it.
     throw new DynError('bad_parameter', `${options.dir} is a node's data folder (a LevelDB database, --data of dyn start), not a cluster folder: give dyn cluster up a folder of its own, such as ${path.join(path.dirname(options.dir), 'cluster')}`)
   }
+  const textRead = await clusterFileText(dir)
+  const existing = await readCluster(dir)
   const cluster = planCluster(dir, existing, options)
   if (existing === undefined) {
     const refusal = await newClusterFolderRefusal(options.dir, cluster.nodes.map((node) => node.name))
@@ -307,7 +334,7 @@ export async function clusterUp(options: UpOptions, log: (line: string) => void)
   }
   if (existing !== undefined && existing.advertiseHost !== options.advertiseHost) {
     // Its nodes advertise the proxy of dyn verify: started without it, they could not reach each other.
-    throw new DynError('bad_parameter', `${options.dir} holds a cluster made by dyn verify, whose nodes reach each other through verify's fault proxy on ${existing.advertiseHost}: run it with dyn verify --dir ${options.dir}, or use another --dir`)
+    throw new DynError('bad_parameter', `${options.dir} holds a cluster made by dyn verify, whose nodes reach each other through verify's fault proxy on ${existing.advertiseHost}: run it with dyn verify --dir ${shellQuote(options.dir)}, or use another --dir`)
   }
   const alreadyRunning = cluster.nodes.filter(isNodeProcess)
   if (options.startArgs.length > 0 || cluster.startArgs === undefined) cluster.startArgs = startArgsKeepingTls(options, existing, alreadyRunning, log)
@@ -334,7 +361,36 @@ export async function clusterUp(options: UpOptions, log: (line: string) => void)
   const startingNow = missing.filter((node) => node.left !== true)
   await refuseStartedElsewhere(cluster, startingNow)
   await checkNodePortsFree(cluster.host, startingNow, portsAdvice)
-  await makeFolder(dir)
+  const made = await makeFolder(dir)
+  // From here on the folder changes: one command at a time (folder-lock.ts). A folder this call
+  // made is removed again if the lock is refused.
+  const lock = await takeFolderLock(dir, options.command ?? 'cluster up').catch(async (error: unknown) => {
+    for (const folder of [...made].reverse()) await rmdir(folder).catch(() => undefined)
+    throw error
+  })
+  try {
+    if ((await clusterFileText(dir)) !== textRead) {
+      if (!lastAttempt) return 'changed'
+      throw new DynError('folder_busy', `${options.dir} was changed by another dyn command each time this one read it; wait for that command to end, then run this again`)
+    }
+    return await startAndWait(dir, options, log, cluster, existing, alreadyRunning, missing, departed, portsAdvice)
+  } finally {
+    await lock.release()
+  }
+}
+
+/** The part of an `up` attempt that starts nodes and waits for them, with the folder's lock held. */
+async function startAndWait(
+  dir: string,
+  options: UpOptions,
+  log: (line: string) => void,
+  cluster: LocalCluster,
+  existing: LocalCluster | undefined,
+  alreadyRunning: readonly LocalNode[],
+  missing: readonly LocalNode[],
+  departed: Map<LocalNode, Departure>,
+  portsAdvice: string,
+): Promise<UpResult> {
   // A new cluster gets its own secret, which every internode connection must prove: a process
   // that reaches a node's internode port without it can neither join nor write. A folder made
   // before secrets existed runs on without one (its running nodes have none).
@@ -347,7 +403,8 @@ export async function clusterUp(options: UpOptions, log: (line: string) => void)
   const deadlineMs = Date.now() + options.readyTimeoutMs
   const remainingMs = (): number => Math.max(1, deadlineMs - Date.now())
   try {
-    await startMissing(dir, cluster, alreadyRunning, missing, started, departed, remainingMs, portsAdvice, log)
+    throwIfInterrupted(options.signal)
+    await startMissing(dir, cluster, alreadyRunning, missing, started, departed, remainingMs, portsAdvice, log, options.signal)
     // A node started here that stops on learning it was removed is gone, not failed: waited for
     // again without it. Bounded: each round drops one node.
     for (;;) {
@@ -356,12 +413,14 @@ export async function clusterUp(options: UpOptions, log: (line: string) => void)
       // nothing is left to wait for, and a wait for none once recorded the cluster id "undefined".
       if (members.length === 0) throw allDepartedError(options.dir, cluster, departed)
       try {
-        cluster.clusterId = await waitForNodes(cluster, members, members.length, remainingMs())
+        cluster.clusterId = await waitForNodes(cluster, members, members.length, remainingMs(), options.signal)
         break
       } catch (error) {
         if (!removedOnStart(error, started, departed, log)) throw error
       }
     }
+    // Interrupted during the last wait: what was started is stopped all the same, as the command said it would be.
+    throwIfInterrupted(options.signal)
     await writeCluster(dir, cluster)
   } catch (error) {
     // What this call started is stopped again, so that no detached process is left behind;
@@ -400,7 +459,7 @@ function allDepartedError(dir: string, cluster: LocalCluster, departed: Readonly
   const removed = cluster.nodes.filter((node) => departed.get(node) === 'removed').map((node) => node.name)
   const gone = cluster.nodes.filter((node) => !removed.includes(node.name)).map((node) => node.name)
   const how = [gone.length === 0 ? undefined : `${gone.join(', ')} left`, removed.length === 0 ? undefined : `${removed.join(', ')} ${removed.length === 1 ? 'was' : 'were'} removed`].filter((part) => part !== undefined).join('; ')
-  return new DynError('already_left', `every node of ${dir} has left the cluster (${how}), so up starts none of them: a node that left or was removed only stops again. If the cluster lives on in members started elsewhere, ask one of them: dyn cluster status --node HOST:PORT; to run a cluster from this folder again, make a new one (dyn cluster down --dir ${dir} --purge, then dyn cluster up)`)
+  return new DynError('already_left', `every node of ${dir} has left the cluster (${how}), so up starts none of them: a node that left or was removed only stops again. If the cluster lives on in members started elsewhere, ask one of them: dyn cluster status --node HOST:PORT; to run a cluster from this folder again, make a new one (dyn cluster down --dir ${shellQuote(dir)} --purge, then dyn cluster up)`)
 }
 
 /** The value given to `flag` among start flags, or undefined when it is not there. */
@@ -433,9 +492,9 @@ function startArgsKeepingTls(options: UpOptions, existing: LocalCluster | undefi
   if (running.length > 0 && other) {
     const names = running.map((node) => node.name).join(', ')
     if (kept === undefined) {
-      throw new DynError('bad_parameter', `${options.dir}: its running nodes (${names}) serve without TLS, and would refuse nodes started with it: stop them first (dyn cluster down --dir ${options.dir}), or make another folder for a cluster with TLS`)
+      throw new DynError('bad_parameter', `${options.dir}: its running nodes (${names}) serve without TLS, and would refuse nodes started with it: stop them first (dyn cluster down --dir ${shellQuote(options.dir)}), or make another folder for a cluster with TLS`)
     }
-    throw new DynError('bad_parameter', `${options.dir}: its running nodes (${names}) serve with ${kept.join(' ')}, and a folder's nodes all run with the files it was made with: to renew a certificate, replace those files in place and the nodes take them (README "Rotating certificates"); for other files, stop the nodes first (dyn cluster down --dir ${options.dir})`)
+    throw new DynError('bad_parameter', `${options.dir}: its running nodes (${names}) serve with ${kept.join(' ')}, and a folder's nodes all run with the files it was made with: to renew a certificate, replace those files in place and the nodes take them (README "Rotating certificates"); for other files, stop the nodes first (dyn cluster down --dir ${shellQuote(options.dir)})`)
   }
   if (kept !== undefined && other) log(`the folder's nodes start with other TLS files from now on: ${given.join(' ')} (they ran with ${kept.join(' ')})`)
   return [...options.startArgs]
@@ -469,7 +528,7 @@ export async function loadLocalClusterTls(files: TlsFiles, host: string, keptIn?
   // a local cluster advertises one host, so the advice says what applies to a folder.
   const namesHost = / does not name /.test(loaded.message) ? ` The nodes of a local cluster all advertise ${host}: give a certificate that names it, as the README's tls/local.crt does.` : ''
   const kept = keptIn !== undefined ? `${keptIn} keeps the TLS files its nodes were first started with (cluster.json), and one of them no longer passes: ` : ''
-  const next = keptIn !== undefined ? ` Put the file back or renew it in place; or, with the folder's nodes stopped (dyn cluster down --dir ${keptIn}), give dyn cluster up --dir ${keptIn} other --tls-cert, --tls-key and --tls-ca.` : ''
+  const next = keptIn !== undefined ? ` Put the file back or renew it in place; or, with the folder's nodes stopped (dyn cluster down --dir ${shellQuote(keptIn)}), give dyn cluster up --dir ${shellQuote(keptIn)} other --tls-cert, --tls-key and --tls-ca.` : ''
   throw new DynError(loaded.error, `${kept}${loaded.message.replace(/\.$/, '')}.${namesHost}${next}`)
 }
 
@@ -663,6 +722,7 @@ async function startMissing(
   remainingMs: () => number,
   portsAdvice: string,
   log: (line: string) => void,
+  signal: AbortSignal | undefined,
 ): Promise<void> {
   const startArgs = [...creationSettingsArgs(cluster.settings ?? {}), ...(cluster.startArgs ?? [])]
   const seeds = running.map((node) => `${cluster.host}:${node.rpcPort}`)
@@ -686,7 +746,9 @@ async function startMissing(
     // With nothing running, the first node starts without seeds: on a new folder it creates the
     // cluster, on a stopped one it comes back from its stored member table. It must serve
     // before the others try to join through it. A node started next to running ones joins
-    // through all of them (it, too, prefers its stored table when it has one).
+    // through all of them (it, too, prefers its stored table when it has one). Interrupted, no
+    // node is started after the nodes started so far are being stopped.
+    throwIfInterrupted(signal)
     startLocalNode(cluster, node, seeds.length === 0 ? startArgs : [...startArgs, '--seeds', seeds.join(',')])
     started.push(node)
     // Recorded at once, so that `cluster down` can always find what was started.
@@ -694,7 +756,7 @@ async function startMissing(
     log(`started ${node.name} (pid ${node.pid}) on ${cluster.host}:${node.port}, internode ${cluster.host}:${node.rpcPort}`)
     if (seeds.length === 0) {
       try {
-        cluster.clusterId = await waitForNodes(cluster, [node], undefined, remainingMs())
+        cluster.clusterId = await waitForNodes(cluster, [node], undefined, remainingMs(), signal)
       } catch (error) {
         // Removed while it was down: the next node is tried as the first.
         if (removedOnStart(error, started, departed, log)) continue
@@ -991,18 +1053,30 @@ async function exitedWhileStarting(node: LocalNode): Promise<NodeExitedError> {
  * undefined, knows at least that many members and computes the same ring. Returns the cluster
  * id. A node whose process exits fails the wait at once with a `NodeExitedError`.
  */
-export async function waitForNodes(cluster: LocalCluster, nodes: readonly LocalNode[], memberCount: number | undefined, timeoutMs: number): Promise<string> {
+export async function waitForNodes(cluster: LocalCluster, nodes: readonly LocalNode[], memberCount: number | undefined, timeoutMs: number, signal?: AbortSignal): Promise<string> {
   const deadline = Date.now() + timeoutMs
   let lastProblem = 'no answer yet'
   while (Date.now() < deadline) {
+    throwIfInterrupted(signal)
     const views = await Promise.all(nodes.map((node) => probe(cluster, node)))
     for (const node of nodes) if (await confirmedDead(node)) throw await exitedWhileStarting(node)
     const problem = readinessProblem(cluster, nodes, views, memberCount)
     if (problem === undefined) return String(views[0]?.clusterId)
-    lastProblem = problem
+    // A paused node holds the others up too ("n1 does not reach n3 yet"): the cause is said, with
+    // its remedy, as status says it (waited for all the same: it may be resumed meanwhile).
+    const paused = nodes.find((node) => node.pid !== undefined && isProcessPaused(node.pid))
+    lastProblem = paused === undefined ? problem : `${paused.name} (pid ${paused.pid}) is paused, stopped by a signal such as SIGSTOP or Ctrl-Z: resume it with kill -CONT ${paused.pid}`
     await wait(pollIntervalMs)
   }
   throw new DynError('timeout', `the cluster was not ready after ${timeoutMs} ms (${lastProblem}); see the logs in the cluster folder`)
+}
+
+/** What an `up` stopped by its user says, once `clusterUp` has stopped the nodes it started. */
+export const interruptedUpMessage = 'dyn cluster up was interrupted: the nodes it had started were stopped again, and nodes that were running before are left alone; run it again to start the cluster'
+
+/** Fails an `up` whose command was interrupted; `clusterUp` then stops the nodes it started. */
+function throwIfInterrupted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted === true) throw new DynError('interrupted', interruptedUpMessage)
 }
 
 export interface HealthView {
@@ -1092,6 +1166,8 @@ async function stopNodes(nodes: readonly LocalNode[], graceMs: number, log: (lin
 export async function clusterDown(dir: string, graceMs: number, log: (line: string) => void, purging = false): Promise<LocalCluster & DownResult> {
   const cluster = await readCluster(dir)
   if (cluster === undefined) throw new DynError('bad_parameter', `no cluster in ${dir} (no ${clusterFileName}); nothing to stop`)
+  // An up still starting nodes would start more after this stopped those it knew of.
+  await refuseIfFolderLocked(dir, purging ? 'dyn cluster down --purge' : 'dyn cluster down')
   const notOurs = cluster.nodes.filter((node) => !isNodeProcess(node))
   const elsewhere = await nodesStartedElsewhere(cluster, notOurs)
   if (purging) {
@@ -1105,7 +1181,7 @@ export async function clusterDown(dir: string, graceMs: number, log: (line: stri
       const one = elsewhere.length + locked.length === 1
       throw new DynError(
         'bad_parameter',
-        `${named.join(', ')}: ${one ? 'a node' : 'nodes'} of this folder ${one ? 'runs' : 'run'} outside its dyn cluster up (by hand), perhaps on ${one ? 'its data folder' : 'their data folders'} here, which --purge would delete under ${one ? 'it' : 'them'}: stop ${one ? 'it' : 'them'}, then run dyn cluster down --purge again. Nothing was stopped or deleted`,
+        `${named.join(', ')}: ${one ? 'a node' : 'nodes'} of this folder ${one ? 'runs' : 'run'} outside its dyn cluster up (by hand), perhaps on ${one ? 'its data folder' : 'their data folders'} here, which --purge would delete under ${one ? 'it' : 'them'}: stop ${one ? 'it' : 'them'}, then run dyn cluster down --dir ${shellQuote(dir)} --purge again. Nothing was stopped or deleted`,
         {nodes: [...elsewhere.map(({node}) => node.name), ...locked.map((node) => node.name)]},
       )
     }
@@ -1251,7 +1327,7 @@ async function folderEntries(dir: string): Promise<string[]> {
  * writes (with the temporary names they are written under before being moved into place).
  */
 export function isClusterEntry(entry: string, nodeNames: readonly string[]): boolean {
-  if (entry === clusterFileName || entry === clusterSecretFileName) return true
+  if (entry === clusterFileName || entry === clusterSecretFileName || isFolderLockEntry(entry)) return true
   return nodeNames.some((name) => [name, `${name}.log`, `${name}.pid`, `${name}.pid.tmp`, `${name}.exit.json`, `${name}.exit.json.tmp`].includes(entry))
 }
 

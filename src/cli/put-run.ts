@@ -4,6 +4,7 @@
  * oclif; the start-up fast path (fast-path.ts) runs it straight from bin/run.js.
  */
 
+import {keyArgumentRefusal, valueArgumentRefusal} from './key-argument.js'
 import {fstat} from 'node:fs'
 import type {Stats} from 'node:fs'
 import {valueBytesMax} from '../api/params.js'
@@ -26,8 +27,12 @@ export interface PutFlags {
 }
 
 export async function runPut(out: CommandOutput, args: {key: string; value?: string}, flags: PutFlags): Promise<void> {
-  const client = out.clientFor(flags)
   const key = args.key
+  const keyRefusal = keyArgumentRefusal(key)
+  if (keyRefusal !== undefined) out.fail(flags.json, 'bad_key', keyRefusal, {key})
+  const valueRefusal = args.value === undefined ? undefined : valueArgumentRefusal(args.value)
+  if (valueRefusal !== undefined) out.fail(flags.json, 'bad_value', valueRefusal, {key})
+  const client = out.clientFor(flags)
   const value = args.value === undefined ? await readStdin() : Buffer.from(args.value, 'utf8')
   // A value over the limit is refused here, before anything is sent (the node would refuse it too).
   if (value === undefined) out.fail(flags.json, 'value_too_large', `the value on stdin is over ${valueBytesMax} bytes; values are at most 1 MiB: store a larger object in parts, or elsewhere with its address as the value`, {key, bytesMax: valueBytesMax})

@@ -109,6 +109,22 @@ export const liveSiblingsHeader = 'x-dyn-live-siblings'
 /** The header with which a node warns that it ran a request with less than was asked. */
 export const warningHeader = 'x-dyn-warning'
 
+/** The header with which a node says the N, R and W a key request ran with ("n=3, r=2, w=2, dw=0"). */
+export const quorumHeader = 'x-dyn-quorum'
+
+/** The N, R and W of an X-Dyn-Quorum header; undefined when it is missing or not one. */
+export function quorumOfHeader(header: unknown): {readonly n: number; readonly r: number; readonly w: number} | undefined {
+  if (typeof header !== 'string') return undefined
+  const valueOf = (name: string): number | undefined => {
+    const match = new RegExp(`(?:^|, )${name}=(\\d{1,9})(?:,|$)`).exec(header)
+    return match === null ? undefined : Number(match[1])
+  }
+  const n = valueOf('n')
+  const r = valueOf('r')
+  const w = valueOf('w')
+  return n === undefined || r === undefined || w === undefined ? undefined : {n, r, w}
+}
+
 interface RawResponse {
   /** host:port of the node that answered. */
   readonly node: string
@@ -335,6 +351,7 @@ export class DynClient {
   }
 
   #nodeWarning: string | undefined
+  #nodeQuorum: {readonly n: number; readonly r: number; readonly w: number} | undefined
 
   /**
    * The warning the node sent with its last answer (X-Dyn-Warning: e.g. the request ran with a
@@ -344,6 +361,11 @@ export class DynClient {
     const warning = this.#nodeWarning
     this.#nodeWarning = undefined
     return warning
+  }
+
+  /** The N, R and W the last answer's request ran with, as its node said (X-Dyn-Quorum); undefined for an answer without them. */
+  lastNodeQuorum(): {readonly n: number; readonly r: number; readonly w: number} | undefined {
+    return this.#nodeQuorum
   }
 
   /**
@@ -402,6 +424,7 @@ export class DynClient {
         this.preferred = index
         const warning = attempt.response.headers[warningHeader]
         this.#nodeWarning = typeof warning === 'string' && warning.length > 0 ? warning : undefined
+        this.#nodeQuorum = quorumOfHeader(attempt.response.headers[quorumHeader])
         return attempt.response
       }
       failures.push({label: address.label, reason: attempt.reason, tls: attempt.tls === true, notHttp: attempt.notHttp === true, plainNode: attempt.plainNode === true, timedOut: attempt.timedOut === true, ...(attempt.untrusted === undefined ? {} : {untrusted: attempt.untrusted})})

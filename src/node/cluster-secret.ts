@@ -5,8 +5,10 @@
  * its owner alone, as ssh requires of a private key.
  *
  * The file holds the secret as text: 64 hex digits when dyn made it (256 random bits). Any text
- * of at least 16 bytes is taken as it is, without its final line break, so that a secret a
- * user's own tooling wrote (a password manager, a configuration system) works too.
+ * of at least 16 bytes is taken as it is, without the spaces, tabs and line breaks it ends with,
+ * so that a secret a user's own tooling wrote (a password manager, a configuration system) works
+ * too, and so do copies that differ only there: an editor's extra line, a Windows line ending
+ * (a copy with one more blank line once read as another cluster's secret; a new user's walk).
  */
 
 import {randomBytes} from 'node:crypto'
@@ -39,7 +41,7 @@ export async function readSecretFile(file: string): Promise<Buffer> {
   }
   try {
     const info = await handle.stat()
-    if (!info.isFile()) throw new DynError('bad_parameter', `--secret-file ${file}: not a file`)
+    if (!info.isFile()) throw new DynError('bad_parameter', `--secret-file ${file}: not a file (${info.isDirectory() ? 'a folder' : 'a device, socket or pipe'}); give the file that holds the cluster's secret (dyn cluster up writes one as ${clusterSecretFileName} in its folder)`)
     if ((info.mode & 0o077) !== 0) {
       throw new DynError('bad_parameter', `--secret-file ${file}: readable or writable by others (mode ${(info.mode & 0o777).toString(8)}); whoever reads it can join the cluster: chmod 600 ${file}`)
     }
@@ -51,7 +53,7 @@ export async function readSecretFile(file: string): Promise<Buffer> {
     // Read up to the bound whatever the size said: the file may have grown since.
     const buffer = Buffer.alloc(clusterSecretBytesMax + 2)
     const {bytesRead} = await handle.read(buffer, 0, buffer.length, 0)
-    const secret = withoutFinalLineBreak(buffer.subarray(0, bytesRead))
+    const secret = withoutTrailingWhitespace(buffer.subarray(0, bytesRead))
     if (secret.length < clusterSecretBytesMin) {
       throw new DynError('bad_parameter', `--secret-file ${file}: ${secret.length === 0 ? 'empty' : `${secret.length} bytes`}; a secret has at least ${clusterSecretBytesMin} (make one with: openssl rand -hex 32 > ${file}; chmod 600 ${file})`)
     }
@@ -68,9 +70,11 @@ export async function writeNewSecretFile(file: string): Promise<void> {
   await writeFile(file, `${secret}\n`, {mode: 0o600, flag: 'wx'})
 }
 
-function withoutFinalLineBreak(text: Buffer): Buffer {
+/** Bytes that end a secret's line but are no part of it: space, tab, CR, LF. */
+const trailingWhitespace = new Set([0x20, 0x09, 0x0d, 0x0a])
+
+function withoutTrailingWhitespace(text: Buffer): Buffer {
   let end = text.length
-  if (end > 0 && text[end - 1] === 0x0a) end -= 1
-  if (end > 0 && text[end - 1] === 0x0d) end -= 1
+  while (end > 0 && trailingWhitespace.has(text[end - 1] as number)) end -= 1
   return text.subarray(0, end)
 }

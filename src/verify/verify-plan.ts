@@ -17,6 +17,7 @@ import type {LocalCluster} from '../cli/local-cluster.js'
 import type {ConflictPolicy} from '../membership/member-table.js'
 import {holdsEveryKind, quietStartMsOf, shortestRunSeconds} from './nemesis.js'
 import type {FaultKind, NemesisOptions} from './nemesis.js'
+import {shellQuote} from '../cli/format.js'
 
 /** The nodes of a cluster verify starts when --nodes is not given. */
 export const verifyNodeCountDefault = 5
@@ -170,7 +171,7 @@ const linkFaultKinds: readonly FaultKind[] = ['partition', 'isolate', 'one-way']
  * which only the folder's own nodes (of a cluster verify made) do.
  */
 export function checkVerifyMembers(dir: string, found: VerifyMembers, kinds: readonly FaultKind[]): Result<object> {
-  if (found.members.length === 0) return {ok: false, error: 'bad_parameter', message: `no node of the cluster in ${dir} lists any member: start it with dyn cluster up --dir ${dir}, then run dyn verify again`}
+  if (found.members.length === 0) return {ok: false, error: 'bad_parameter', message: `no node of the cluster in ${dir} lists any member: start it with dyn cluster up --dir ${shellQuote(dir)}, then run dyn verify again`}
   if (kinds.length === 0) return {ok: true}
   const outside = notFaultedOf(found.members)
   const links = kinds.filter((kind) => linkFaultKinds.includes(kind))

@@ -157,10 +157,14 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
     }
     const proxied = proxy === undefined ? '' : `, their internode links through a fault proxy on ${proxyHost}`
     if (existing === undefined) log(`starting ${nodeCount} nodes in ${dir}${proxied}`)
-    const up = async (): Promise<UpResult> =>
+    // The first start may be cut short by Ctrl-C (it stops what it started); a restart that heals
+    // a kill is not, so that the fault under way is healed before verify stops.
+    const up = async (signal?: AbortSignal): Promise<UpResult> =>
       clusterUp(
         {
           dir,
+          command: 'verify',
+          ...(signal === undefined ? {} : {signal}),
           ...(existing === undefined ? {nodeCount, port: ports.port, rpcPort: ports.rpcPort, settings: {conflictPolicy: plan.conflict}} : {}),
           ...(advertiseHost === undefined ? {} : {advertiseHost}),
           startArgs: existing === undefined ? ['--request-timeout', String(options.requestTimeoutMs), '--anti-entropy-ms', '1000'] : [],
@@ -170,7 +174,10 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
         },
         () => undefined,
       )
-    const started = await up()
+    const started = await up(options.signal).catch((error: unknown) => {
+      if (error instanceof DynError && error.code === 'interrupted') throw new DynError('interrupted', 'dyn verify was stopped while its cluster started (Ctrl-C): the nodes it had started are stopped again, and nothing was checked')
+      throw error
+    })
     cluster = started
     const running = cluster
     // The run judges the ring's members as a serving member lists them, not the folder's record:

@@ -376,6 +376,12 @@ describe('a cluster smaller than the asked N', () => {
     assert.equal(put.code, 0, put.stderr)
     assert.match(put.stderr, /^dyn: warning: the cluster has 1 member owning partitions, so this request ran with n=1, r=1, w=1/m)
     assert.equal(put.stderr.trim().split('\n').length, 1, `one warning: ${put.stderr}`)
+    // A w given on the command line: the node names it among what it was asked, and the R + W
+    // warning judges what the put ran with (n=1, r=1, w=1: a majority), not the defaults' n=3.
+    const given = await runDyn(['put', 'small', 'four', '-w', '1', '--node', c.api(0)])
+    assert.equal(given.code, 0, given.stderr)
+    assert.match(given.stderr, /ran with n=1, r=1, w=1, dw=0 instead of n=3, r=2, w=1, dw=0 \(its own values, and the cluster's defaults for the others\)/)
+    assert.doesNotMatch(given.stderr, /a read may not see/)
     const ring = await runDyn(['ring', '--node', c.api(0)])
     assert.match(ring.stdout, /defaults n=3 r=2 w=2 \(with 1 member: n=1 r=1 w=1\)/)
   })

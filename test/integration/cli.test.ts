@@ -2,7 +2,7 @@
 // documented exit codes (0 ok, 1 not found, 2 bad usage or input, 3 unavailable), help texts.
 
 import assert from 'node:assert/strict'
-import {spawn} from 'node:child_process'
+import {execFile, spawn} from 'node:child_process'
 import {mkdtemp, open, readFile, readdir, rm, writeFile} from 'node:fs/promises'
 import {createServer, request} from 'node:http'
 import type {Server} from 'node:http'
@@ -347,6 +347,21 @@ describe('dyn CLI', () => {
     assert.match(refused.message, /^the context token looks truncated: .* a character or more is missing at its end\. Copy the whole context from your last read of this key/)
   })
 
+  it('a key argument typed with bytes that are not UTF-8 is refused (bad_key), not read as U+FFFD; a key that holds U+FFFD itself is a key', async () => {
+    // Node decodes its command line as UTF-8: k\xff and k\xfe both became "k\uFFFD", one key (a new user's walk).
+    const script = `"${process.execPath}" "${dynBin}" put "$(printf 'k\\377')" first --json`
+    const refused = await new Promise<{code: number; stdout: string}>((resolve) => {
+      execFile('/bin/sh', ['-c', script], {env: {...process.env, ...env}}, (error, stdout) => resolve({code: error === null ? 0 : Number(error.code), stdout}))
+    })
+    assert.equal(refused.code, 2, refused.stdout)
+    const answer = JSON.parse(refused.stdout) as {error: string; message: string}
+    assert.equal(answer.error, 'bad_key')
+    assert.match(answer.message, /typed with bytes that are not UTF-8/)
+    const replacement = await runDyn(['put', 'k\uFFFD', 'stored'], {env})
+    assert.equal(replacement.code, 0, replacement.stderr)
+    assert.equal((await runDyn(['get', 'k\uFFFD'], {env})).stdout, 'stored')
+  })
+
   it('a bug (an exception that is no DynError) is one line with the code internal and exits 3 in text as in JSON, through the fast path and oclif alike', async () => {
     // A preload that makes every HTTP request throw, as Node's ERR_INVALID_CHAR once did.
     const folder = await mkdtemp(path.join(tmpdir(), 'dyn-internal-'))
@@ -510,6 +525,29 @@ describe('dyn CLI', () => {
     } finally {
       busy.server.close()
     }
+  })
+
+  it('a command that acts on the node it reaches (leave without --name, join, repair) refuses a list of nodes: a fall-back would act in its place', async () => {
+    // A mistyped first address made the second node of the list leave (a new user's walk).
+    const dead = `127.0.0.1:${await freePortRange(1)}`
+    const runs = [
+      ['--node', ['cluster', 'leave', '--node', `${dead},${c.api(2)}`, '--json'], /or name the member that leaves with --name/],
+      ['DYN_NODE', ['cluster', 'leave', '--json'], /or name the member that leaves with --name/],
+      ['--node', ['cluster', 'join', '127.0.0.1:1', '--node', dead, '--node', c.api(2), '--json'], /the node that joins is the one node it reaches/],
+      ['--node', ['repair', '--node', `${dead},${c.api(2)}`, '--json'], /the node that compares and repairs its replicas is the one node it reaches/],
+    ] as const
+    for (const [source, args, says] of runs) {
+      const run = await runDyn([...args], source === 'DYN_NODE' ? {env: {DYN_NODE: `${dead},${c.api(2)}`}} : {})
+      assert.equal(run.code, 2, `${args.join(' ')}: ${run.stdout}${run.stderr}`)
+      const refusal = answer(run)
+      assert.equal(refusal.error, 'bad_parameter')
+      assert.match(String(refusal.message), new RegExp(`^${source} names 2 nodes \\(${dead}, ${c.api(2)}\\)`))
+      assert.match(String(refusal.message), says)
+    }
+    // Nothing was staged through the node that answers.
+    const plan = await runDyn(['cluster', 'plan', '--node', c.api(2), '--json'])
+    assert.equal(plan.code, 0, plan.stderr)
+    assert.deepEqual(answer(plan).staged, [])
   })
 
   it('an invalid quorum is refused without the R + W <= N warning; a valid weak one still warns', async () => {

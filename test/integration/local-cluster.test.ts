@@ -124,6 +124,63 @@ describe('dyn cluster up|down|status', () => {
     })
   })
 
+  it('one up at a time in a folder; Ctrl-C stops the nodes an up started (exit 130); an up that waits for a paused node says so', async (t) => {
+    const dir = await clusterFolder(t)
+    const {port, rpcPort} = await freeClusterPorts(3)
+    const args = ['cluster', 'up', '--nodes', '3', '--dir', dir, '--port', String(port), '--rpc-port', String(rpcPort)]
+    const first = spawn(process.execPath, [dynBin, ...args, '--timeout', '120000'], {stdio: ['ignore', 'ignore', 'pipe']})
+    t.after(() => {
+      if (first.exitCode === null && first.signalCode === null) first.kill('SIGKILL')
+    })
+    let stderr = ''
+    first.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString()
+    })
+    const exited = new Promise<number | null>((resolve) => first.on('exit', (code) => resolve(code)))
+    // Its first node paused once started, the up waits (for it, or for the others to join through it).
+    const n1 = await waitFor('the first up to start n1', async () => {
+      const match = /started n1 \(pid (\d+)\)/.exec(stderr)
+      return match === null ? undefined : Number(match[1])
+    })
+    process.kill(n1, 'SIGSTOP')
+    t.after(() => {
+      if (isRunning(n1)) process.kill(n1, 'SIGCONT')
+    })
+    // Two ups at once in one folder started the same nodes twice (a new user's walk): refused while the first runs.
+    const second = await runDyn([...args, '--json'])
+    assert.equal(second.code, 3, second.stdout + second.stderr)
+    const busy = jsonOf(second)
+    assert.equal(busy.error, 'folder_busy')
+    assert.match(String(busy.message), new RegExp(`in use by another dyn cluster up \\(pid ${first.pid}\\)`))
+    // A down meanwhile would miss the nodes the up starts next: refused too.
+    const down = await runDyn(['cluster', 'down', '--dir', dir, '--json'])
+    assert.equal(down.code, 3, down.stdout + down.stderr)
+    assert.equal(jsonOf(down).error, 'folder_busy')
+    first.kill('SIGINT')
+    assert.equal(await exited, 130, stderr)
+    assert.match(stderr, /dyn cluster up was interrupted: the nodes it had started were stopped again/)
+    const started = [...stderr.matchAll(/started (n\d) \(pid (\d+)\)/g)].map((match) => Number(match[2]))
+    assert.ok(started.includes(n1))
+    for (const pid of started) await waitFor(`pid ${pid} to be stopped`, async () => (isRunning(pid) ? undefined : true), 10_000)
+    assert.deepEqual((await readdir(dir)).filter((entry) => entry.startsWith('.dyn-up.lock')), [], 'the lock is given back')
+
+    // The folder is free again: up starts the cluster. With n3 paused, another up waits for it and,
+    // out of time, names it paused with its remedy, as status does.
+    const up = await runDyn(args)
+    assert.equal(up.code, 0, up.stderr)
+    const n3 = Number(/started n3 \(pid (\d+)\)/.exec(up.stderr)?.[1])
+    process.kill(n3, 'SIGSTOP')
+    try {
+      const waiting = await runDyn(['cluster', 'up', '--dir', dir, '--timeout', '3000', '--json'])
+      assert.equal(waiting.code, 3, waiting.stdout + waiting.stderr)
+      const timedOut = jsonOf(waiting)
+      assert.equal(timedOut.error, 'timeout')
+      assert.match(String(timedOut.message), new RegExp(`n3 \\(pid ${n3}\\) is paused, stopped by a signal such as SIGSTOP or Ctrl-Z: resume it with kill -CONT ${n3}`))
+    } finally {
+      process.kill(n3, 'SIGCONT')
+    }
+  })
+
   it('a node that exits while starting fails cluster up with node_exited and the end of its log', async (t) => {
     const dir = await clusterFolder(t)
     // Another node holds the data folder n1 would use, so n1 exits at once (code 2).
@@ -383,7 +440,7 @@ describe('dyn cluster up|down|status', () => {
     assert.equal(purge.code, 2, purge.stdout + purge.stderr)
     assert.equal(jsonOf(purge).error, 'bad_parameter')
     assert.deepEqual(jsonOf(purge).nodes, ['n3'])
-    assert.match(String(jsonOf(purge).message), new RegExp(`^n3 \\(pid ${hand.pid}, .*\\): a node of this folder runs outside its dyn cluster up \\(by hand\\), perhaps on its data folder here, which --purge would delete under it: stop it, then run dyn cluster down --purge again\\. Nothing was stopped or deleted$`))
+    assert.match(String(jsonOf(purge).message), new RegExp(`^n3 \\(pid ${hand.pid}, .*\\): a node of this folder runs outside its dyn cluster up \\(by hand\\), perhaps on its data folder here, which --purge would delete under it: stop it, then run dyn cluster down --dir \\S+ --purge again\\. Nothing was stopped or deleted$`))
     const n1Pid = (jsonOf(served).nodes as Array<{name: string; pid: number}>).find((node) => node.name === 'n1')?.pid
     assert.ok(n1Pid !== undefined && isRunning(n1Pid), 'the refused purge stopped nothing')
     assert.ok(existsSync(n3.dataDir), 'nor deleted anything')

@@ -222,7 +222,7 @@ test('a request sent before the proof closes the connection, unhandled', async (
   assert.ok(member.log.some((line) => line.includes('instead of its proof')), member.log.join('\n'))
 })
 
-test('a secret file: read without its final line break; refused when missing, open to others, too short or not a file; a new one is 0600 and never replaces one', async (t) => {
+test('a secret file: read without the whitespace it ends with; refused when missing, open to others, too short or not a file; a new one is 0600 and never replaces one', async (t) => {
   const dir = await mkdtemp(path.join(tmpdir(), 'dyn-secret-'))
   t.after(() => rm(dir, {recursive: true, force: true}))
   const file = path.join(dir, 'cluster.secret')
@@ -236,11 +236,17 @@ test('a secret file: read without its final line break; refused when missing, op
   const typed = path.join(dir, 'typed')
   await writeFile(typed, 'a passphrase of some length\r\n', {mode: 0o600})
   assert.equal((await readSecretFile(typed)).toString(), 'a passphrase of some length')
+  // A copy that differs only in how it ends is the same secret (an editor's blank line, a tab).
+  const copied = path.join(dir, 'copied')
+  await writeFile(copied, `${made.toString()}\n\n`, {mode: 0o600})
+  assert.deepEqual(await readSecretFile(copied), made)
+  await writeFile(copied, `${made.toString()} \t\r\n`, {mode: 0o600})
+  assert.deepEqual(await readSecretFile(copied), made)
   const refusedWith = async (target: string, pattern: RegExp): Promise<void> => {
     await assert.rejects(readSecretFile(target), (error: DynError) => error.code === 'bad_parameter' && pattern.test(error.message))
   }
   await refusedWith(path.join(dir, 'missing'), /no such file/)
-  await refusedWith(dir, /not a file/)
+  await refusedWith(dir, /not a file \(a folder\); give the file that holds the cluster's secret/)
   await chmod(typed, 0o640)
   await refusedWith(typed, /readable or writable by others \(mode 640\).*chmod 600/)
   const short = path.join(dir, 'short')

@@ -11,7 +11,7 @@ import type {GatheredStatus, MemberStatusEntry} from '../../src/node/status-subs
 const settings = {defaultN: 3, defaultR: 2, defaultW: 2, partitionCount: 64, conflictPolicy: 'siblings', clusterId: 'c1'}
 
 /** A member that answered, seeing the others as `sees` says (up unless named). */
-function answered(name: string, sees: Record<string, string>, options: {ringHash?: string; clusterId?: string; names?: string[]} = {}): MemberStatusEntry {
+function answered(name: string, sees: Record<string, string>, options: {ringHash?: string; clusterId?: string; names?: string[]; ring?: Record<string, unknown>} = {}): MemberStatusEntry {
   const names = options.names ?? ['n1', 'n2', 'n3']
   return {
     name,
@@ -26,7 +26,7 @@ function answered(name: string, sees: Record<string, string>, options: {ringHash
         settings,
         effective: {n: 3, r: 2, w: 2},
         members: names.map((other) => ({name: other, status: 'valid', reachability: other === name ? 'up' : (sees[other] ?? 'up'), partitions: 21})),
-        ring: {version: 1, claimant: 'n1', staged: [], transition: null},
+        ring: options.ring ?? {version: 1, claimant: 'n1', staged: [], transition: null},
       },
     },
   }
@@ -176,6 +176,29 @@ describe('dyn cluster status --node: the verdict', () => {
     const small = remoteStatusVerdict(describeGathered('10.0.0.1:8070', {node: 'n1', members: [answered('n1', {n2: 'down', n3: 'down'}), silent('n2'), silent('n3')]}))
     assert.ok(!small.ok)
     assert.match(small.message, /this side reaches only 1 of the 3 members, which a network partition looks like as much as lost machines: check the network first \(a membership change from here is refused, no_majority\); only if their machines are lost for good, remove them and commit, each with --without-majority \(dyn cluster remove n2 --without-majority --node 10\.0\.0\.1:8070; dyn cluster remove n3 --without-majority --node 10\.0\.0\.1:8070; dyn cluster commit --without-majority --node 10\.0\.0\.1:8070\)/)
+  })
+
+  it('a silent member whose removal is staged or under way is not to be removed again: it says where the removal stands', () => {
+    // A new user's walk was told to remove n3 after staging its removal, and again after committing it (already_leaving).
+    const names = ['n1', 'n2', 'n3', 'n4']
+    const staged = {version: 4, claimant: 'n1', staged: [{kind: 'remove', node: 'n3', stagedAt: 4}], transition: null}
+    const asStaged = remoteStatusVerdict(describeGathered('10.0.0.1:8070', {node: 'n1', members: [answered('n1', {n3: 'down'}, {names, ring: staged}), answered('n2', {n3: 'down'}, {names, ring: staged}), silent('n3'), answered('n4', {n3: 'down'}, {names, ring: staged})]}))
+    assert.ok(!asStaged.ok)
+    assert.match(asStaged.message, /n3 does not answer; .*To bring it up: the removal of n3 is staged: commit it \(dyn cluster commit --node 10\.0\.0\.1:8070\); check/)
+    assert.doesNotMatch(asStaged.message, /dyn cluster remove/)
+    const underWay = {version: 5, claimant: 'n1', staged: [], transition: {id: '5.n1', members: ['n1', 'n2', 'n4'], removing: ['n3'], owners: []}}
+    const asUnderWay = remoteStatusVerdict(describeGathered('10.0.0.1:8070', {node: 'n1', members: [answered('n1', {n3: 'down'}, {names, ring: underWay}), answered('n2', {n3: 'down'}, {names, ring: underWay}), silent('n3'), answered('n4', {n3: 'down'}, {names, ring: underWay})]}))
+    assert.match(asUnderWay.message, /the removal of n3 is under way \(ring change 5\.n1\): wait for its transfers to end/)
+    assert.doesNotMatch(asUnderWay.message, /dyn cluster remove/)
+    // Another silent member beside it is still one to start again or remove.
+    const both = remoteStatusVerdict(describeGathered('10.0.0.1:8070', {node: 'n1', members: [answered('n1', {n3: 'down', n4: 'down'}, {names, ring: staged}), answered('n2', {n3: 'down', n4: 'down'}, {names, ring: staged}), silent('n3'), silent('n4')]}))
+    // On the small side even the staged removal's commit is one for lost machines only (no_majority otherwise).
+    assert.match(both.message, /the removal of n3 is staged, but this side reaches only 2 of the 4 members, .*commit it with --without-majority \(dyn cluster commit --without-majority --node 10\.0\.0\.1:8070\); n4: likewise; only if their machines are lost for good, remove them and commit, each with --without-majority \(dyn cluster remove n4 --without-majority/)
+    assert.doesNotMatch(both.message, /dyn cluster remove n3/)
+    // A node that answers with an older ring (its removal since cleared) does not make it staged again.
+    const cleared = {version: 6, claimant: 'n1', staged: [], transition: null}
+    const stale = remoteStatusVerdict(describeGathered('10.0.0.1:8070', {node: 'n1', members: [answered('n1', {n3: 'down'}, {names, ring: cleared}), answered('n2', {n3: 'down'}, {names, ring: staged}), silent('n3'), answered('n4', {n3: 'down'}, {names, ring: cleared})]}))
+    assert.match(stale.message, /if it is gone for good, remove it \(dyn cluster remove n3 --node 10\.0\.0\.1:8070\)/)
   })
 
   it('names a node whose process is paused, with the way to resume it', () => {

@@ -93,7 +93,7 @@ describe('parseFast, held to oclif on dyn get, put and delete', () => {
   })
 
   it('leaves mistakes and everything outside its subset to oclif', () => {
-    const lines = [[], ['a', 'b'], ['k', '--bogus'], ['k', '-r', '0'], ['k', '-r', 'x'], ['k', '-r'], ['k', '-r1'], ['k', '--json', '--json'], ['k', '-r', '1', '-r', '2'], ['--', '-k'], ['k', '--help'], ['k', '--output', '-'], ['k', '--no-json']]
+    const lines = [[], ['a', 'b'], ['k', '--bogus'], ['k', '-r', '0'], ['k', '-r', '65'], ['k', '-r', '99999999999999999999'], ['k', '-r', 'x'], ['k', '-r'], ['k', '-r1'], ['k', '--json', '--json'], ['k', '-r', '1', '-r', '2'], ['--', '-k'], ['k', '--help'], ['k', '--output', '-'], ['k', '--no-json']]
     for (const argv of lines) assert.equal(parseFast(argv, getCommand), undefined, JSON.stringify(argv))
   })
 })
@@ -105,8 +105,8 @@ describe('fastCommandOf and fastTable (the build-time table)', () => {
     assert.deepEqual(getCommand.args, [{name: 'key', required: true}])
     assert.deepEqual(fastCommands.put?.args, [{name: 'key', required: true}, {name: 'value', required: false}])
     assert.deepEqual(getCommand.flags.node, {kind: 'string', multiple: true})
-    assert.deepEqual(getCommand.flags.r, {kind: 'integer', char: 'r', min: 1})
-    assert.deepEqual(getCommand.flags.timeout, {kind: 'integer', default: 10_000, min: 1})
+    assert.deepEqual(getCommand.flags.r, {kind: 'integer', char: 'r', min: 1, max: 64})
+    assert.deepEqual(getCommand.flags.timeout, {kind: 'integer', default: 10_000, min: 1, max: 2_147_483_647})
     assert.deepEqual(getCommand.flags.json, {kind: 'boolean', default: false})
   })
 

@@ -155,6 +155,17 @@ describe('checkQuorum', () => {
     }
   })
 
+  it('says a count with too many digits is too large, not "no whole number"; leading zeros are no size', () => {
+    // A new user's walk: -w 99999999999999999999 came back as "not a whole number".
+    const huge = checkQuorum(query('w=99999999999999999999'), defaults, 5)
+    assertFails(huge, 'bad_parameter', 'w=99999999999999999999')
+    if (!huge.ok) assert.match(huge.message, /^w=99999999999999999999 is too large; a key has at most 64 replicas$/)
+    assert.deepEqual(checkQuorum(query('w=0000002'), defaults, 5), {ok: true, value: {n: 3, r: 2, w: 2, dw: 0, storedN: 3}})
+    const garbage = checkQuorum(query('w=2x'), defaults, 5)
+    if (!garbage.ok) assert.match(garbage.message, /is not a whole number/)
+    else assert.fail('w=2x was taken')
+  })
+
   it('takes explicit values within bounds', () => {
     assert.deepEqual(checkQuorum(query('n=5&r=1&w=5&dw=3'), defaults, 5), {ok: true, value: {n: 5, r: 1, w: 5, dw: 3, storedN: 5}})
     assert.deepEqual(checkQuorum(query('r=3&w=3&dw=3'), defaults, 3), {ok: true, value: {n: 3, r: 3, w: 3, dw: 3, storedN: 3}})

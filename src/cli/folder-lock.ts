@@ -1,0 +1,159 @@
+/**
+ * One command at a time starts the nodes of a cluster folder. Two `dyn cluster up` at once (two
+ * terminals, a script run twice) both found the same nodes missing and started them, and the
+ * loser's nodes, exiting on ports already taken, overwrote the winner's pid records and took the
+ * winner's first node down through the loser's cleanup (found by a new user's walk).
+ *
+ * The lock is a file in the folder, `.dyn-up.lock`, holding the pid and command of its holder. It
+ * appears whole or not at all: it is written under a name of the holder's own and then hard-linked
+ * to the lock's name, which fails if a lock exists (link(2) never replaces a file). A lock whose
+ * holder no longer runs (killed with SIGKILL, so it never gave the lock back) is taken over; a
+ * file under the lock's name that is not a lock is never removed, only reported.
+ *
+ * The takeover of a stale lock has a window: two commands that find the same stale lock at the
+ * same moment each move it aside, and the second may move aside the lock the first just made. The
+ * second then sees a live holder in what it moved, and puts it back (again by a link, so only if
+ * no third lock was made meanwhile). Three commands on one stale lock within those few system
+ * calls could still both run; the lock is there for a user's slips, not for a storm of starts.
+ */
+
+import {link, readFile, rename, unlink, writeFile} from 'node:fs/promises'
+import path from 'node:path'
+import {DynError} from '../errors.js'
+import {processStateOf} from './process-state.js'
+
+export const folderLockFileName = '.dyn-up.lock'
+
+/** The names a lock's holder writes before linking (and a takeover moves a stale lock to), which a folder may hold for a moment. */
+export function isFolderLockEntry(entry: string): boolean {
+  return entry === folderLockFileName || /^\.dyn-up\.lock\.\d+\.(tmp|stale)$/.test(entry)
+}
+
+/** Takeovers of a stale lock at most, before giving up to commands that keep taking it. */
+const takeAttemptsMax = 3
+
+interface LockHolder {
+  readonly pid: number
+  readonly command: string
+}
+
+export interface FolderLock {
+  release(): Promise<void>
+}
+
+/** The locks this process holds (file -> the command holding it): a second `up` of one folder in one process is refused as another's would be. */
+const heldHere = new Map<string, string>()
+
+/**
+ * Takes the lock of `dir` (which must exist) for `command` (as its user typed it: "cluster up"); refused with
+ * `folder_busy` while another command that runs holds it, and with `bad_parameter` when the folder
+ * cannot be written.
+ */
+export async function takeFolderLock(dir: string, command: string): Promise<FolderLock> {
+  const file = path.join(dir, folderLockFileName)
+  const mine = path.join(dir, `${folderLockFileName}.${process.pid}.tmp`)
+  const holding = heldHere.get(file)
+  if (holding !== undefined) throw busy(dir, file, {pid: process.pid, command: holding})
+  try {
+    await writeFile(mine, JSON.stringify({pid: process.pid, command} satisfies LockHolder), {mode: 0o600})
+  } catch (error) {
+    throw unwritable(dir, error)
+  }
+  try {
+    for (let attempt = 0; attempt < takeAttemptsMax; attempt += 1) {
+      try {
+        await link(mine, file)
+        heldHere.set(file, command)
+        return {release: () => release(file)}
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw unwritable(dir, error)
+      }
+      const holder = await readHolder(file)
+      if (holder === 'absent') continue
+      if (holder === 'not_a_lock') {
+        throw new DynError('folder_busy', `${file} is not a lock dyn made (it holds something else): if no dyn command is starting this folder's nodes, delete it, then run this again`, {lockFile: file})
+      }
+      // A lock under this process's own pid that it does not hold is an earlier process's, whose pid came round again.
+      if (holder.pid !== process.pid && isRunning(holder.pid)) throw busy(dir, file, holder)
+      await takeOver(dir, file, holder)
+    }
+    throw new DynError('folder_busy', `${dir}: another dyn command took its lock (${file}) each time this one tried; wait for it to end, then run this again`, {lockFile: file})
+  } finally {
+    await unlink(mine).catch(() => undefined)
+  }
+}
+
+/**
+ * Refused with `folder_busy` while another process that runs holds the lock of `dir`: for a command
+ * that must not act under a start in progress (`dyn cluster down`), without taking the lock.
+ */
+export async function refuseIfFolderLocked(dir: string, command: string): Promise<void> {
+  const file = path.join(dir, folderLockFileName)
+  const holder = await readHolder(file)
+  if (holder === 'absent' || holder === 'not_a_lock' || heldHere.has(file)) return
+  if (holder.pid !== process.pid && isRunning(holder.pid)) {
+    throw new DynError('folder_busy', `another dyn ${holder.command} (pid ${holder.pid}) is starting the nodes of ${dir}, so ${command} would miss the ones it starts next: stop it first (Ctrl-C, or kill ${holder.pid}: it stops the nodes it started), then run ${command} again`, {pid: holder.pid, lockFile: file})
+  }
+}
+
+function busy(dir: string, file: string, holder: LockHolder): DynError {
+  return new DynError(
+    'folder_busy',
+    `${dir} is in use by another dyn ${holder.command} (pid ${holder.pid}), which starts the same nodes: wait for it to end, or stop it (Ctrl-C, or kill ${holder.pid}: it stops the nodes it started), then run this again`,
+    {pid: holder.pid, lockFile: file},
+  )
+}
+
+function unwritable(dir: string, error: unknown): Error {
+  const code = (error as NodeJS.ErrnoException).code ?? ''
+  if (!['EACCES', 'EPERM', 'EROFS', 'ENOENT', 'ENOTDIR', 'ENOSPC'].includes(code)) return error as Error
+  return new DynError('bad_parameter', `cannot write in the folder ${dir} (${code}): give --dir a folder you may write to, on a writable file system with space left`)
+}
+
+/** Moves a stale lock aside; one that turns out to be live (another command's, made a moment ago) is put back. */
+async function takeOver(dir: string, file: string, stale: LockHolder): Promise<void> {
+  const aside = path.join(dir, `${folderLockFileName}.${process.pid}.stale`)
+  try {
+    await rename(file, aside)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return
+    throw unwritable(dir, error)
+  }
+  const moved = await readHolder(aside)
+  if (moved !== 'absent' && moved !== 'not_a_lock' && moved.pid !== stale.pid && isRunning(moved.pid)) {
+    await link(aside, file).catch(() => undefined)
+  }
+  await unlink(aside).catch(() => undefined)
+}
+
+/** Gives the lock back if this process still holds it (a lock taken over from it is the new holder's). */
+async function release(file: string): Promise<void> {
+  heldHere.delete(file)
+  const holder = await readHolder(file)
+  if (holder !== 'absent' && holder !== 'not_a_lock' && holder.pid === process.pid) await unlink(file).catch(() => undefined)
+}
+
+async function readHolder(file: string): Promise<LockHolder | 'absent' | 'not_a_lock'> {
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'absent' : 'not_a_lock'
+  }
+  try {
+    const parsed = JSON.parse(text) as Partial<LockHolder>
+    return Number.isInteger(parsed.pid) && (parsed.pid as number) > 0 && typeof parsed.command === 'string' ? {pid: parsed.pid as number, command: parsed.command} : 'not_a_lock'
+  } catch {
+    return 'not_a_lock'
+  }
+}
+
+/** Whether `pid` runs (EPERM: it runs as another user); on Linux, a zombie does not count. */
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+  return processStateOf(pid) !== 'Z'
+}
