@@ -89,7 +89,5 @@ export function warn(text: string): void {
   process.stderr.write(`dyn: warning: ${text}\n`)
 }
 
-/** `text` as one word of a shell command line: as it is when that is safe, else in single quotes. */
-export function shellQuote(text: string): string {
-  return /^[A-Za-z0-9_:./@-]+$/.test(text) ? text : `'${text.replaceAll("'", "'\\''")}'`
-}
+/** Where every command's printed command lines quote their words (src/shell-quote.ts). */
+export {shellQuote} from '../shell-quote.js'

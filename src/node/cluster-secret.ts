@@ -15,6 +15,7 @@ import {randomBytes} from 'node:crypto'
 import {constants} from 'node:fs'
 import {open, writeFile} from 'node:fs/promises'
 import {DynError} from '../errors.js'
+import {shellQuote} from '../shell-quote.js'
 import {clusterSecretBytesMax, clusterSecretBytesMin} from '../transport/handshake.js'
 
 /** The name of the secret's file in a local cluster's folder (`dyn cluster up`). */
@@ -43,7 +44,7 @@ export async function readSecretFile(file: string): Promise<Buffer> {
     const info = await handle.stat()
     if (!info.isFile()) throw new DynError('bad_parameter', `--secret-file ${file}: not a file (${info.isDirectory() ? 'a folder' : 'a device, socket or pipe'}); give the file that holds the cluster's secret (dyn cluster up writes one as ${clusterSecretFileName} in its folder)`)
     if ((info.mode & 0o077) !== 0) {
-      throw new DynError('bad_parameter', `--secret-file ${file}: readable or writable by others (mode ${(info.mode & 0o777).toString(8)}); whoever reads it can join the cluster: chmod 600 ${file}`)
+      throw new DynError('bad_parameter', `--secret-file ${file}: readable or writable by others (mode ${(info.mode & 0o777).toString(8)}); whoever reads it can join the cluster: chmod 600 ${shellQuote(file)}`)
     }
     const uid = process.getuid?.()
     if (uid !== undefined && info.uid !== uid) {
@@ -55,7 +56,7 @@ export async function readSecretFile(file: string): Promise<Buffer> {
     const {bytesRead} = await handle.read(buffer, 0, buffer.length, 0)
     const secret = withoutTrailingWhitespace(buffer.subarray(0, bytesRead))
     if (secret.length < clusterSecretBytesMin) {
-      throw new DynError('bad_parameter', `--secret-file ${file}: ${secret.length === 0 ? 'empty' : `${secret.length} bytes`}; a secret has at least ${clusterSecretBytesMin} (make one with: openssl rand -hex 32 > ${file}; chmod 600 ${file})`)
+      throw new DynError('bad_parameter', `--secret-file ${file}: ${secret.length === 0 ? 'empty' : `${secret.length} bytes`}; a secret has at least ${clusterSecretBytesMin} (make one with: openssl rand -hex 32 > ${shellQuote(file)}; chmod 600 ${shellQuote(file)})`)
     }
     return Buffer.from(secret)
   } finally {
