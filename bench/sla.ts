@@ -11,6 +11,7 @@ import type {KindSummary} from './recorder.js'
 import {nearestCommand} from '../src/cli/command-not-found.js'
 import {isWorkloadName, workloads} from './workloads.js'
 import type {OperationKind, WorkloadName} from './workloads.js'
+import {replicasPerKeyMax} from '../src/storage/stored-object.js'
 
 export interface SlaRun {
   readonly workload?: WorkloadName
@@ -86,6 +87,17 @@ function shippedSlaFolder(cwd: string): string {
 
 const operationKinds: readonly string[] = ['read', 'update', 'insert', 'rmw', 'cart']
 const runCounts = ['ratePerS', 'connections', 'durationS', 'records', 'valueSize', 'n', 'r', 'w'] as const
+/** Each run count's bounds, those of the dyn bench flag it stands for (--rate, --connections, --duration, --records, --value-size, -n, -r, -w). */
+const runCountBounds: Readonly<Record<(typeof runCounts)[number], readonly [number, number]>> = {
+  ratePerS: [1, 1_000_000],
+  connections: [1, 10_000],
+  durationS: [1, 3600],
+  records: [1, 100_000_000],
+  valueSize: [1, 1024 * 1024],
+  n: [1, replicasPerKeyMax],
+  r: [1, replicasPerKeyMax],
+  w: [1, replicasPerKeyMax],
+}
 const slaKeys: readonly string[] = ['name', 'description', 'run', 'targets', 'maxErrorRate']
 const runKeys: readonly string[] = ['workload', ...runCounts]
 const targetKeys: readonly string[] = ['operation', 'percentile', 'maxMs']
@@ -124,7 +136,10 @@ export function parseSla(text: string, source: string): {ok: true; sla: Sla} | {
   if (run.workload !== undefined && !(typeof run.workload === 'string' && isWorkloadName(run.workload))) return fail(`"run.workload" must be one of a, b, c, d, f, cart`)
   for (const name of runCounts) {
     const value = run[name]
-    if (value !== undefined && !(typeof value === 'number' && value > 0 && Number.isFinite(value))) return fail(`"run.${name}" must be a positive number`)
+    const [min, max] = runCountBounds[name]
+    // Checked as the matching flag is, before anything starts: "records": 10.5 once started a
+    // cluster and failed an assertion, and "n": 1.5 was refused only by the nodes (a new user's walk).
+    if (value !== undefined && !(typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max)) return fail(`"run.${name}" must be a whole number from ${min} to ${max}, as the matching flag takes`)
   }
   if (run.ratePerS !== undefined && run.connections !== undefined) return fail('give "run.ratePerS" (open loop) or "run.connections" (closed loop), not both')
   if (!Array.isArray(sla.targets) || sla.targets.length === 0) return fail('"targets" must be a non-empty list')

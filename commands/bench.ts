@@ -1,4 +1,4 @@
-import {open, rm, stat, writeFile} from 'node:fs/promises'
+import {mkdir, open, rm, rmdir, stat, writeFile} from 'node:fs/promises'
 import path from 'node:path'
 import * as Flags from '@oclif/core/flags'
 import {makeFolder} from '../src/node/make-folder.js'
@@ -88,7 +88,7 @@ Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could no
     }),
     workload: Flags.string({description: 'a, b, c, d, f or cart [default: a]', options: Object.keys(workloads)}),
     distribution: Flags.string({description: 'key popularity [default: the workload\'s]', options: ['uniform', 'zipfian', 'latest']}),
-    records: Flags.integer({description: 'keys loaded before the run [default: 10000]', min: 1}),
+    records: Flags.integer({description: 'keys loaded before the run [default: 10000]', min: 1, max: 100_000_000}),
     'value-size': Flags.integer({description: 'bytes per value [default: 100]', min: 1, max: 1024 * 1024}),
     n: Flags.integer({char: 'n', description: 'N per request [default: the cluster\'s]', min: 1}),
     r: Flags.integer({char: 'r', description: 'R per request [default: the cluster\'s]', min: 1}),
@@ -204,7 +204,7 @@ Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could no
     }
 
     // A file that cannot be written is known now, not after the whole run: --report's folder
-    // must exist, the others' folders are made.
+    // must exist, the others' folders are made when their files are written.
     for (const [flag, file, makesFolder] of [['--report', flags.report, false], ['--hdr-out', flags['hdr-out'], true], ['--junit', flags.junit, true], ['--markdown', flags.markdown, true]] as const) {
       if (file === undefined) continue
       const problem = await outputFileProblem(file, makesFolder)
@@ -238,7 +238,9 @@ Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could no
     progress.stop()
     if (flags['hdr-out'] !== undefined) {
       const file = flags['hdr-out']
-      await writeHistograms(file, report).catch((error: Error) => this.fail(flags.json, 'bad_parameter', `--hdr-out ${file}: ${error.message}`))
+      await makeFolder(path.dirname(path.resolve(file)))
+        .then(() => writeHistograms(file, report))
+        .catch((error: Error) => this.fail(flags.json, 'bad_parameter', `--hdr-out ${file}: ${error.message}`))
     }
     const regression = ci.baseline === undefined ? undefined : compareWithBaseline(ci.baseline.report, report, ci.baseline)
     await this.writeCiReports(ci, report, regression)
@@ -315,7 +317,7 @@ Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could no
     for (const [flag, file, render] of files) {
       if (file === undefined) continue
       try {
-        await writeFile(file, render())
+        await writeOutputFile(file, render())
       } catch (error) {
         this.fail(ci.json, 'bad_parameter', `${flag} ${file}: ${(error as Error).message}`)
       }
@@ -404,7 +406,7 @@ async function isFolder(folder: string): Promise<boolean> {
 
 /**
  * Why a file the run writes at its end could not be written there, or undefined: it is a folder,
- * its folder is missing (made first when `makesFolder`), or nothing can be created in that folder.
+ * its folder is missing (made when the file is written, when `makesFolder`), or nothing can be created in that folder.
  * The last is tried with a file of its own, created and removed, since a permission check passes
  * for root on a file system that refuses every new file (a read-only mount, /proc).
  */
@@ -414,11 +416,19 @@ async function outputFileProblem(file: string, makesFolder: boolean): Promise<st
   const folder = path.dirname(target)
   if (!(await isFolder(folder))) {
     if (!makesFolder) return `the folder ${folder} does not exist`
+    // Made only when the file is written (writeOutputFile): a run refused meanwhile leaves no
+    // folder behind (a new user's walk found refused runs' folders). Here the nearest folder
+    // that exists must take a new folder, tried with one of its own, made and removed.
+    let existing = path.dirname(folder)
+    for (let steps = 0; steps < 4096 && !(await isFolder(existing)) && path.dirname(existing) !== existing; steps += 1) existing = path.dirname(existing)
+    const probe = path.join(existing, `.dyn-bench-write-check-${process.pid}`)
     try {
-      await makeFolder(folder)
+      await mkdir(probe)
+      await rmdir(probe)
     } catch (error) {
-      return `cannot make the folder ${folder} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}): choose a folder on a writable file system`
+      return `cannot make the folder ${folder} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message} in ${existing}): choose a folder on a writable file system`
     }
+    return undefined
   }
   const probe = path.join(folder, `.dyn-bench-write-check-${process.pid}`)
   try {
@@ -428,6 +438,12 @@ async function outputFileProblem(file: string, makesFolder: boolean): Promise<st
     return `cannot write into ${folder} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}): choose a folder on a writable file system`
   }
   return undefined
+}
+
+/** Writes a file the run was asked for, making its folder first (checked before the run by outputFileProblem). */
+async function writeOutputFile(file: string, text: string): Promise<void> {
+  await makeFolder(path.dirname(path.resolve(file)))
+  await writeFile(file, text)
 }
 
 /** The CI reports and baseline of one run, checked before it starts. */

@@ -6,7 +6,7 @@
 
 import {Command} from '@oclif/core/command'
 import type {DynClient} from '../client/http-client.js'
-import {CommandOutput, internalFailureText, jsonRequested, plainMessage} from './command-output.js'
+import {CommandOutput, ignoreClosedOutput, internalFailureText, jsonRequested, plainMessage} from './command-output.js'
 import type {ClientFlagValues} from './command-output.js'
 import {exitCodeOf, exitCodes} from './exit-codes.js'
 import {extraArgumentsMessage} from './extra-arguments.js'
@@ -16,6 +16,12 @@ export type {ClientFlagValues} from './command-output.js'
 export abstract class DynCommand extends Command {
   /** The answer and the coded errors, leaving through oclif's exit. */
   protected readonly output = new CommandOutput((code) => this.exit(code) as never)
+
+  override async init(): Promise<void> {
+    // A closed stdout or stderr (| head) ends nothing, so a command always gets to stop what it started.
+    ignoreClosedOutput()
+    await super.init()
+  }
 
   /** Print a JSON value as the command's one answer. Prefer `printOk`, which adds `"ok": true`. */
   protected printJson(value: unknown): void {

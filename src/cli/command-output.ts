@@ -98,15 +98,23 @@ export function parseFailureLine(line: string): {code: string; message: string} 
   return match === null ? undefined : {code: match[2] as string, message: match[1] as string}
 }
 
+let closedOutputIgnored = false
+
 /**
- * As @oclif/core's command module does for commands: a reader that closes the pipe early
- * (`| head`) is not an error, so a write that finds stdout's reader gone ends nothing. For the
- * paths that write without an oclif command: the fast path and the help class.
+ * A reader that closes the pipe early (`| head`) is not an error, so a write that finds the
+ * reader of stdout or of stderr gone ends nothing (@oclif/core's command module does it for
+ * stdout alone). stderr too: `dyn bench ... 2>&1 | head -1` died on its progress lines, and its
+ * cleanup never ran, leaving the cluster it had started running (a new user's walk). Called by
+ * every command (DynCommand's init), the fast path and the help class; once is enough.
  */
-export function ignoreClosedStdout(): void {
-  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code !== 'EPIPE') throw error
-  })
+export function ignoreClosedOutput(): void {
+  if (closedOutputIgnored) return
+  closedOutputIgnored = true
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') throw error
+    })
+  }
 }
 
 /** " with error old_disk: the message" for a failure `parseFailureLine` read, or nothing. */

@@ -65,8 +65,8 @@ export async function runFast(argv: readonly string[], environment: NodeJS.Proce
   const parsed = parseFast(rest, command)
   if (parsed === undefined) return false
   // Loaded only now: a line that goes to oclif pays for nothing more than the table.
-  const [{CommandOutput, ignoreClosedStdout, internalFailureText, jsonRequested, plainMessage}, {exitCodeOf}] = await Promise.all([import('./command-output.js'), import('./exit-codes.js')])
-  ignoreClosedStdout()
+  const [{CommandOutput, ignoreClosedOutput, internalFailureText, jsonRequested, plainMessage}, {exitCodeOf}] = await Promise.all([import('./command-output.js'), import('./exit-codes.js')])
+  ignoreClosedOutput()
   const out = new CommandOutput((code) => {
     throw new FastExit(code)
   })

@@ -10,7 +10,7 @@
 import {Help} from '@oclif/core/help'
 import {getHelpFlagAdditions, standardizeIDFromArgv} from '@oclif/core/help'
 import type {Command, Interfaces} from '@oclif/core'
-import {ignoreClosedStdout, jsonRequested} from './command-output.js'
+import {ignoreClosedOutput, jsonRequested} from './command-output.js'
 import {exitCodes} from './exit-codes.js'
 
 /** A flag as the JSON help describes it. */
@@ -137,7 +137,7 @@ export function helpAnswer(config: Interfaces.Config, argv: readonly string[], o
 /** Prints the JSON help for `argv` (one object on stdout) and sets the exit code: 2 for an unknown subject. */
 export function printHelpJson(config: Interfaces.Config, argv: readonly string[], options: {readonly helpCommand?: boolean} = {}): void {
   // `dyn --help --json` comes here without any command, so without oclif's handler.
-  ignoreClosedStdout()
+  ignoreClosedOutput()
   const answer = helpAnswer(config, argv, options)
   process.stdout.write(`${JSON.stringify(answer, null, 2)}\n`)
   if (!answer.ok) process.exitCode = exitCodes.usage

@@ -109,7 +109,7 @@ export interface UpOptions {
    */
   readonly portsInUseAdvice?: string
   /**
-   * Aborted by the calling command on Ctrl-C (SIGINT) or SIGTERM: `up` starts no further node,
+   * Aborted by the calling command on Ctrl-C (SIGINT), SIGTERM or SIGHUP: `up` starts no further node,
    * stops the ones it started, and fails with `interrupted`.
    */
   readonly signal?: AbortSignal

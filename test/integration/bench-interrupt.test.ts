@@ -110,4 +110,21 @@ describe('dyn bench --json interrupted', () => {
     assert.equal(refusal.error, 'bad_parameter')
     assert.match(refusal.message, /interrupted\.json is the answer of a dyn bench --json that was interrupted \(SIGINT while running\) before its report/)
   })
+
+  it('a reader of its output that goes away (2>&1 | head -1) ends nothing: the run finishes, stops its cluster and removes its folder', async () => {
+    // It died on its next progress line (EPIPE on stderr), before its cleanup, leaving its node running (a new user's walk).
+    const port = await benchClusterPort()
+    const line = [process.execPath, dynBin, 'bench', '--nodes', '1', '--port', String(port), '--rate', '50', '--duration', '3', '--warmup', '1', '--records', '10'].map((word) => `'${word}'`).join(' ')
+    const run = await new Promise<{code: number | null; out: string}>((resolve) => {
+      // The pipeline's status is the bench's, not head's.
+      const child = spawn('/bin/bash', ['-c', `set -o pipefail; ${line} 2>&1 | head -1`], {stdio: ['ignore', 'pipe', 'inherit'], env: {...process.env, TMPDIR: dir}})
+      let out = ''
+      child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()))
+      child.once('close', (code) => resolve({code, out}))
+    })
+    assert.equal(run.code, 0, `the bench failed once its reader went away: ${run.out}`)
+    assert.equal(run.out.split('\n').filter((text) => text !== '').length, 1, run.out)
+    assert.equal(await getsServed(port), undefined, 'its node still answers')
+    assert.deepEqual(await leftClusters(dir), [], 'its cluster folder is left')
+  })
 })

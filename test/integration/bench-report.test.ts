@@ -97,6 +97,8 @@ describe('dyn bench --report', () => {
       ['--hdr-out', '/proc/run.hdr.json', /--hdr-out \/proc\/run\.hdr\.json: cannot write into \/proc .*choose a folder on a writable file system/],
       ['--junit', '/proc/junit.xml', /--junit \/proc\/junit\.xml: cannot write into \/proc/],
       ['--markdown', dir, /--markdown .*: is a folder/],
+      // A folder to make where none can be made.
+      ['--junit', '/proc/new-folder/junit.xml', /--junit \/proc\/new-folder\/junit\.xml: cannot make the folder \/proc\/new-folder/],
     ]
     for (const [flag, file, refusal] of cases) {
       const result = await runDyn(['bench', ...shortRun, flag, file, '--json'], {timeoutMs: benchTimeoutMs})
@@ -105,6 +107,12 @@ describe('dyn bench --report', () => {
       assert.equal(answer.error, 'bad_parameter')
       assert.match(answer.message, refusal)
     }
+    // A run refused for another reason makes none of its files' folders (a new user's walk found
+    // them left by refused runs): the folders are made only when the files are written.
+    const unmade = path.join(dir, 'not', 'made')
+    const refused = await runDyn(['bench', ...shortRun, '-n', '99', '--markdown', path.join(unmade, 'm.md'), '--hdr-out', path.join(unmade, 'h.json'), '--json'], {timeoutMs: benchTimeoutMs})
+    assert.equal(refused.code, 2, refused.stderr + refused.stdout)
+    await assert.rejects(access(path.join(dir, 'not')), 'a refused run made a folder')
     // --hdr-out's folder is made, as --junit's and --markdown's are.
     const histograms = path.join(dir, 'made', 'for', 'run.hdr.json')
     const made = await runDyn(['bench', ...shortRun, '--hdr-out', histograms, '--json'], {timeoutMs: benchTimeoutMs})

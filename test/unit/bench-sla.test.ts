@@ -123,6 +123,12 @@ describe('parseSla', () => {
     rejects(withRun({records: -5}), /"run\.records"/, 'negative records')
     rejects(withRun({ratePerS: '500'}), /"run\.ratePerS"/, 'rate as a string')
     rejects({...validDocument(), run: 'fast'}, /"run"/, 'run as a string')
+    // Whole numbers within the matching flag's bounds, refused before anything starts (a new
+    // user's walk: records 10.5 started a cluster and failed an assertion).
+    rejects(withRun({records: 10.5}), /"run\.records" must be a whole number from 1 to 100000000/, 'fractional records')
+    rejects(withRun({n: 1.5}), /"run\.n" must be a whole number from 1 to 64/, 'fractional n')
+    rejects(withRun({durationS: 1.5}), /"run\.durationS" must be a whole number from 1 to 3600/, 'fractional duration')
+    rejects(withRun({ratePerS: 5_000_000}), /"run\.ratePerS" must be a whole number from 1 to 1000000/, 'a rate past --rate\'s bound')
   })
 
   it('rejects a key it does not take, at every level, naming the nearest one it does', () => {
