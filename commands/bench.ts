@@ -131,6 +131,17 @@ Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could no
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Bench)
+    // Interrupted while its flags and files are checked (before runBench takes the signals over),
+    // the bench has started nothing, and answers as an interrupted run does (a new user's walk
+    // got nothing at all on stdout with --json).
+    const onEarlySignal = (signal: NodeJS.Signals): void => {
+      const message = `interrupted by ${signal} while checking the run: no report was made, and nothing was started`
+      if (flags.json) this.printJson({ok: false, error: 'interrupted', message, signal, phase: 'checking'})
+      else process.stderr.write(`dyn: ${message} [interrupted]\n`)
+      process.exit(exitCodes.interrupted)
+    }
+    process.once('SIGINT', onEarlySignal)
+    process.once('SIGTERM', onEarlySignal)
     let sla: Sla | undefined
     if (flags.sla !== undefined) {
       const loaded = await loadSla(flags.sla)
@@ -227,6 +238,9 @@ Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could no
         if (flags.json) this.printJson({ok: false, error: 'interrupted', message, signal: interruption.signal, phase: interruption.phase})
         else process.stderr.write(`dyn: ${message} [interrupted]\n`)
       }
+      // From here on the runner's own handlers answer a signal, once it has stopped what it started.
+      process.off('SIGINT', onEarlySignal)
+      process.off('SIGTERM', onEarlySignal)
       report = await runBench(config, sla, flags.json ? undefined : progress.update, onInterrupted)
     } catch (error) {
       progress.stop()
