@@ -2,6 +2,7 @@ import {mkdir, open, rm, rmdir, stat, writeFile} from 'node:fs/promises'
 import path from 'node:path'
 import * as Flags from '@oclif/core/flags'
 import {makeFolder} from '../src/node/make-folder.js'
+import {replicasPerKeyMax} from '../src/storage/stored-object.js'
 import {DynCommand} from '../src/cli/command-base.js'
 import {tlsCaEnvironmentVariable, tlsCertEnvironmentVariable, tlsKeyEnvironmentVariable} from '../src/cli/command-output.js'
 import {parseNodeList} from '../src/client/node-address.js'
@@ -90,9 +91,9 @@ Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could no
     distribution: Flags.string({description: 'key popularity [default: the workload\'s]', options: ['uniform', 'zipfian', 'latest']}),
     records: Flags.integer({description: 'keys loaded before the run [default: 10000]', min: 1, max: 100_000_000}),
     'value-size': Flags.integer({description: 'bytes per value [default: 100]', min: 1, max: 1024 * 1024}),
-    n: Flags.integer({char: 'n', description: 'N per request [default: the cluster\'s]', min: 1}),
-    r: Flags.integer({char: 'r', description: 'R per request [default: the cluster\'s]', min: 1}),
-    w: Flags.integer({char: 'w', description: 'W per request [default: the cluster\'s]', min: 1}),
+    n: Flags.integer({char: 'n', description: 'N per request [default: the cluster\'s]', min: 1, max: replicasPerKeyMax}),
+    r: Flags.integer({char: 'r', description: 'R per request [default: the cluster\'s]', min: 1, max: replicasPerKeyMax}),
+    w: Flags.integer({char: 'w', description: 'W per request [default: the cluster\'s]', min: 1, max: replicasPerKeyMax}),
     dw: Flags.integer({description: 'durable acknowledgements per write (DW) [default: 0]', min: 0}),
     connections: Flags.integer({description: 'closed loop with this many connections [default: 50]', min: 1, max: 10_000, exclusive: ['rate']}),
     rate: Flags.integer({description: 'open loop at this many operations per second', min: 1, max: 1_000_000}),
@@ -418,6 +419,10 @@ async function isFolder(folder: string): Promise<boolean> {
   return (await stat(folder).catch(() => undefined))?.isDirectory() ?? false
 }
 
+async function exists(file: string): Promise<boolean> {
+  return (await stat(file).catch(() => undefined)) !== undefined
+}
+
 /**
  * Why a file the run writes at its end could not be written there, or undefined: it is a folder,
  * its folder is missing (made when the file is written, when `makesFolder`), or nothing can be created in that folder.
@@ -433,8 +438,11 @@ async function outputFileProblem(file: string, makesFolder: boolean): Promise<st
     // Made only when the file is written (writeOutputFile): a run refused meanwhile leaves no
     // folder behind (a new user's walk found refused runs' folders). Here the nearest folder
     // that exists must take a new folder, tried with one of its own, made and removed.
+    // The nearest part of the path that exists must be a folder: a file there (afile/sub/x.md)
+    // could only fail once the run is over.
     let existing = path.dirname(folder)
-    for (let steps = 0; steps < 4096 && !(await isFolder(existing)) && path.dirname(existing) !== existing; steps += 1) existing = path.dirname(existing)
+    for (let steps = 0; steps < 4096 && !(await exists(existing)) && path.dirname(existing) !== existing; steps += 1) existing = path.dirname(existing)
+    if (!(await isFolder(existing))) return `cannot make the folder ${folder}: ${existing} is not a folder (ENOTDIR); choose a folder on a writable file system`
     const probe = path.join(existing, `.dyn-bench-write-check-${process.pid}`)
     try {
       await mkdir(probe)

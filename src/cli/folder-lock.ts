@@ -20,7 +20,7 @@
 import {link, readFile, rename, unlink, writeFile} from 'node:fs/promises'
 import path from 'node:path'
 import {DynError} from '../errors.js'
-import {processStateOf} from './process-state.js'
+import {processStartTicksOf, processStateOf} from './process-state.js'
 
 export const folderLockFileName = '.dyn-up.lock'
 
@@ -35,6 +35,8 @@ const takeAttemptsMax = 3
 interface LockHolder {
   readonly pid: number
   readonly command: string
+  /** When the holder started (processStartTicksOf), so that a pid handed out again to another process is not taken for it. */
+  readonly started?: string
 }
 
 export interface FolderLock {
@@ -55,14 +57,15 @@ export async function takeFolderLock(dir: string, command: string): Promise<Fold
   const holding = heldHere.get(file)
   if (holding !== undefined) throw busy(dir, file, {pid: process.pid, command: holding})
   try {
-    await writeFile(mine, JSON.stringify({pid: process.pid, command} satisfies LockHolder), {mode: 0o600})
+    const started = processStartTicksOf(process.pid)
+    await writeFile(mine, JSON.stringify({pid: process.pid, command, ...(started === undefined ? {} : {started})} satisfies LockHolder), {mode: 0o600})
   } catch (error) {
     throw unwritable(dir, error)
   }
   try {
     for (let attempt = 0; attempt < takeAttemptsMax; attempt += 1) {
       try {
-        await link(mine, file)
+        await placeLock(mine, file)
         heldHere.set(file, command)
         return {release: () => release(file)}
       } catch (error) {
@@ -74,7 +77,7 @@ export async function takeFolderLock(dir: string, command: string): Promise<Fold
         throw new DynError('folder_busy', `${file} is not a lock dyn made (it holds something else): if no dyn command is starting this folder's nodes, delete it, then run this again`, {lockFile: file})
       }
       // A lock under this process's own pid that it does not hold is an earlier process's, whose pid came round again.
-      if (holder.pid !== process.pid && isRunning(holder.pid)) throw busy(dir, file, holder)
+      if (holder.pid !== process.pid && isRunning(holder)) throw busy(dir, file, holder)
       await takeOver(dir, file, holder)
     }
     throw new DynError('folder_busy', `${dir}: another dyn command took its lock (${file}) each time this one tried; wait for it to end, then run this again`, {lockFile: file})
@@ -84,15 +87,19 @@ export async function takeFolderLock(dir: string, command: string): Promise<Fold
 }
 
 /**
- * Refused with `folder_busy` while another process that runs holds the lock of `dir`: for a command
- * that must not act under a start in progress (`dyn cluster down`), without taking the lock.
+ * Runs `fn` holding the lock of `dir` (refused with `folder_busy` while another command holds it):
+ * for a command that must not act under a start in progress, nor let one begin meanwhile (`dyn
+ * cluster down`: an up taking the folder while it stops nodes would start the rest, unrecorded).
+ * Within a process that holds the lock already (a bench stopping the cluster its own up started),
+ * `fn` runs under that hold.
  */
-export async function refuseIfFolderLocked(dir: string, command: string): Promise<void> {
-  const file = path.join(dir, folderLockFileName)
-  const holder = await readHolder(file)
-  if (holder === 'absent' || holder === 'not_a_lock' || heldHere.has(file)) return
-  if (holder.pid !== process.pid && isRunning(holder.pid)) {
-    throw new DynError('folder_busy', `another dyn ${holder.command} (pid ${holder.pid}) is starting the nodes of ${dir}, so ${command} would miss the ones it starts next: stop it first (Ctrl-C, or kill ${holder.pid}: it stops the nodes it started), then run ${command} again`, {pid: holder.pid, lockFile: file})
+export async function withFolderLock<T>(dir: string, command: string, fn: () => Promise<T>): Promise<T> {
+  if (heldHere.has(path.join(dir, folderLockFileName))) return fn()
+  const lock = await takeFolderLock(dir, command)
+  try {
+    return await fn()
+  } finally {
+    await lock.release()
   }
 }
 
@@ -120,7 +127,7 @@ async function takeOver(dir: string, file: string, stale: LockHolder): Promise<v
     throw unwritable(dir, error)
   }
   const moved = await readHolder(aside)
-  if (moved !== 'absent' && moved !== 'not_a_lock' && moved.pid !== stale.pid && isRunning(moved.pid)) {
+  if (moved !== 'absent' && moved !== 'not_a_lock' && moved.pid !== stale.pid && isRunning(moved)) {
     await link(aside, file).catch(() => undefined)
   }
   await unlink(aside).catch(() => undefined)
@@ -142,18 +149,41 @@ async function readHolder(file: string): Promise<LockHolder | 'absent' | 'not_a_
   }
   try {
     const parsed = JSON.parse(text) as Partial<LockHolder>
-    return Number.isInteger(parsed.pid) && (parsed.pid as number) > 0 && typeof parsed.command === 'string' ? {pid: parsed.pid as number, command: parsed.command} : 'not_a_lock'
+    if (!(Number.isInteger(parsed.pid) && (parsed.pid as number) > 0 && typeof parsed.command === 'string')) return 'not_a_lock'
+    return {pid: parsed.pid as number, command: parsed.command, ...(typeof parsed.started === 'string' ? {started: parsed.started} : {})}
   } catch {
     return 'not_a_lock'
   }
 }
 
-/** Whether `pid` runs (EPERM: it runs as another user); on Linux, a zombie does not count. */
-function isRunning(pid: number): boolean {
+/**
+ * Whether the holder still runs: its pid runs (EPERM: as another user), is no zombie, and, where
+ * the lock says when it started, started then (a pid handed out again after the holder was killed
+ * is another process, whose folder this is not; a review found a stale lock blocking the folder
+ * for good, its message advising to kill an unrelated process).
+ */
+function isRunning(holder: LockHolder): boolean {
   try {
-    process.kill(pid, 0)
+    process.kill(holder.pid, 0)
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false
   }
-  return processStateOf(pid) !== 'Z'
+  if (processStateOf(holder.pid) === 'Z') return false
+  const started = processStartTicksOf(holder.pid)
+  return holder.started === undefined || started === undefined || started === holder.started
+}
+
+/**
+ * Puts the lock written at `mine` in place as `file`, failing with EEXIST if a lock is there: a
+ * hard link, so that it appears whole. A file system without hard links (vfat, some network
+ * mounts) gets an exclusive create instead, whose content a reader may find empty for a moment
+ * (and then refuses, as for any file that is no lock).
+ */
+async function placeLock(mine: string, file: string): Promise<void> {
+  try {
+    await link(mine, file)
+  } catch (error) {
+    if (!['EPERM', 'EOPNOTSUPP', 'ENOSYS', 'EXDEV'].includes((error as NodeJS.ErrnoException).code ?? '')) throw error
+    await writeFile(file, await readFile(mine), {flag: 'wx', mode: 0o600})
+  }
 }

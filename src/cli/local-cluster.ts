@@ -11,7 +11,7 @@
 
 import {spawn} from 'node:child_process'
 import {closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync} from 'node:fs'
-import {lstat, readdir, readFile, realpath, rm, rmdir, writeFile} from 'node:fs/promises'
+import {lstat, readdir, readFile, realpath, rename, rm, rmdir, writeFile} from 'node:fs/promises'
 import {makeFolder} from '../node/make-folder.js'
 import {constants as osConstants} from 'node:os'
 import path from 'node:path'
@@ -25,7 +25,7 @@ import type {CreationSettings} from './cluster-settings.js'
 import {checkCreationSettings, creationSettingsArgs, creationSettingsDefault, settingFlags} from './cluster-settings.js'
 import {portsInUse} from './ports.js'
 import {processStateOf} from './process-state.js'
-import {isFolderLockEntry, refuseIfFolderLocked, takeFolderLock} from './folder-lock.js'
+import {isFolderLockEntry, takeFolderLock, withFolderLock} from './folder-lock.js'
 import {loadNodeTls, tlsFilesOf} from '../transport/tls-options.js'
 import {clientIdentityFromEnvironment, failureText, parseFailureLine} from './command-output.js'
 import type {NodeTls, TlsFiles} from '../transport/tls-options.js'
@@ -235,7 +235,10 @@ export async function readCluster(dir: string): Promise<LocalCluster | undefined
 
 async function writeCluster(dir: string, cluster: LocalCluster): Promise<void> {
   const {host, advertiseHost, settings, startArgs, clusterId, nodes} = cluster
-  await writeFile(clusterFile(dir), `${JSON.stringify({host, advertiseHost, settings, startArgs, clusterId, nodes}, null, 2)}\n`)
+  // Written aside and renamed into place, so that a reader (status, another up) never meets half a file.
+  const aside = `${clusterFile(dir)}.tmp`
+  await writeFile(aside, `${JSON.stringify({host, advertiseHost, settings, startArgs, clusterId, nodes}, null, 2)}\n`)
+  await rename(aside, clusterFile(dir))
 }
 
 /**
@@ -1166,8 +1169,13 @@ async function stopNodes(nodes: readonly LocalNode[], graceMs: number, log: (lin
 export async function clusterDown(dir: string, graceMs: number, log: (line: string) => void, purging = false): Promise<LocalCluster & DownResult> {
   const cluster = await readCluster(dir)
   if (cluster === undefined) throw new DynError('bad_parameter', `no cluster in ${dir} (no ${clusterFileName}); nothing to stop`)
-  // An up still starting nodes would start more after this stopped those it knew of.
-  await refuseIfFolderLocked(dir, purging ? 'dyn cluster down --purge' : 'dyn cluster down')
+  // Held for the whole stop: an up still starting nodes would start more after this stopped
+  // those it knew of, and one beginning meanwhile would start nodes this then records as stopped.
+  return withFolderLock(dir, purging ? 'cluster down --purge' : 'cluster down', async () => stopFolder(dir, (await readCluster(dir)) ?? cluster, graceMs, log, purging))
+}
+
+/** `clusterDown` with the folder's lock held. */
+async function stopFolder(dir: string, cluster: LocalCluster, graceMs: number, log: (line: string) => void, purging: boolean): Promise<LocalCluster & DownResult> {
   const notOurs = cluster.nodes.filter((node) => !isNodeProcess(node))
   const elsewhere = await nodesStartedElsewhere(cluster, notOurs)
   if (purging) {
@@ -1327,7 +1335,7 @@ async function folderEntries(dir: string): Promise<string[]> {
  * writes (with the temporary names they are written under before being moved into place).
  */
 export function isClusterEntry(entry: string, nodeNames: readonly string[]): boolean {
-  if (entry === clusterFileName || entry === clusterSecretFileName || isFolderLockEntry(entry)) return true
+  if (entry === clusterFileName || entry === `${clusterFileName}.tmp` || entry === clusterSecretFileName || isFolderLockEntry(entry)) return true
   return nodeNames.some((name) => [name, `${name}.log`, `${name}.pid`, `${name}.pid.tmp`, `${name}.exit.json`, `${name}.exit.json.tmp`].includes(entry))
 }
 

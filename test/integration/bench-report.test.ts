@@ -91,6 +91,8 @@ describe('dyn bench --report', () => {
   })
 
   it('refuses every output file that could not be written, before running anything (exit 2)', async () => {
+    const aFile = path.join(dir, 'a-file')
+    await writeFile(aFile, 'not a folder\n')
     // /proc takes no new file, even from root, whom a permission check would let through.
     const cases: Array<[string, string, RegExp]> = [
       ['--report', dir, /--report .*: is a folder: give a file name in it/],
@@ -99,6 +101,8 @@ describe('dyn bench --report', () => {
       ['--markdown', dir, /--markdown .*: is a folder/],
       // A folder to make where none can be made.
       ['--junit', '/proc/new-folder/junit.xml', /--junit \/proc\/new-folder\/junit\.xml: cannot make the folder \/proc\/new-folder/],
+      // A file where a folder would have to be: known before the run, not after it.
+      ['--markdown', path.join(aFile, 'sub', 'm.md'), /--markdown .*: cannot make the folder .*sub: .*a-file is not a folder \(ENOTDIR\)/],
     ]
     for (const [flag, file, refusal] of cases) {
       const result = await runDyn(['bench', ...shortRun, flag, file, '--json'], {timeoutMs: benchTimeoutMs})

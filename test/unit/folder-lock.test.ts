@@ -12,7 +12,8 @@ import path from 'node:path'
 import {describe, it} from 'node:test'
 import {fileURLToPath} from 'node:url'
 import {DynError} from '../../src/errors.js'
-import {folderLockFileName, refuseIfFolderLocked, takeFolderLock} from '../../src/cli/folder-lock.js'
+import {folderLockFileName, takeFolderLock, withFolderLock} from '../../src/cli/folder-lock.js'
+import {processStartTicksOf} from '../../src/cli/process-state.js'
 
 const lockModule = fileURLToPath(new URL('../../src/cli/folder-lock.js', import.meta.url))
 
@@ -30,8 +31,8 @@ describe('the cluster folder lock', () => {
     const dir = await folder(t)
     const lock = await takeFolderLock(dir, 'cluster up')
     await assert.rejects(takeFolderLock(dir, 'bench'), (error: DynError) => error.code === 'folder_busy' && new RegExp(`another dyn cluster up \\(pid ${process.pid}\\)`).test(error.message))
-    // A down from this process (a bench cleaning up what its own up started) is not held up.
-    await refuseIfFolderLocked(dir, 'dyn cluster down')
+    // A down from this process (a bench cleaning up what its own up started) runs under the same hold.
+    assert.equal(await withFolderLock(dir, 'cluster down', async () => 'stopped'), 'stopped')
     await lock.release()
     assert.deepEqual(await readdir(dir), [], 'nothing is left in the folder')
     const again = await takeFolderLock(dir, 'cluster up')
@@ -42,7 +43,9 @@ describe('the cluster folder lock', () => {
     const dir = await folder(t)
     const file = path.join(dir, folderLockFileName)
     await writeFile(file, JSON.stringify({pid: deadPid, command: 'cluster up'}))
-    await refuseIfFolderLocked(dir, 'dyn cluster down')
+    assert.equal(await withFolderLock(dir, 'cluster down', async () => 'stopped'), 'stopped')
+    assert.deepEqual(await readdir(dir), [], 'the down gave back the lock it took over')
+    await writeFile(file, JSON.stringify({pid: deadPid, command: 'cluster up'}))
     const lock = await takeFolderLock(dir, 'cluster up')
     assert.equal(JSON.parse(await readFile(file, 'utf8')).pid, process.pid)
     await lock.release()
@@ -53,12 +56,17 @@ describe('the cluster folder lock', () => {
     assert.deepEqual((await readdir(dir)).sort(), [folderLockFileName], 'no temporary file is left')
   })
 
-  it('a lock held by another running process refuses a take and a down; a folder that cannot be written is bad input', async (t) => {
+  it('a lock held by another running process refuses a take and a down, unless its pid now names a process started later; a folder that cannot be written is bad input', async (t) => {
     const dir = await folder(t)
     // Pid 1 always runs.
     await writeFile(path.join(dir, folderLockFileName), JSON.stringify({pid: 1, command: 'verify'}))
     await assert.rejects(takeFolderLock(dir, 'cluster up'), (error: DynError) => error.code === 'folder_busy' && /another dyn verify \(pid 1\)/.test(error.message))
-    await assert.rejects(refuseIfFolderLocked(dir, 'dyn cluster down'), (error: DynError) => error.code === 'folder_busy' && /so dyn cluster down would miss the ones it starts next/.test(error.message))
+    await assert.rejects(withFolderLock(dir, 'cluster down', async () => assert.fail('ran under another holder')), (error: DynError) => error.code === 'folder_busy' && /another dyn verify \(pid 1\)/.test(error.message))
+    // The same pid started at another time is another process: its lock is stale (a pid handed out again).
+    assert.ok(processStartTicksOf(1) !== undefined)
+    await writeFile(path.join(dir, folderLockFileName), JSON.stringify({pid: 1, command: 'verify', started: `${processStartTicksOf(1)}1`}))
+    const taken = await takeFolderLock(dir, 'cluster up')
+    await taken.release()
     await assert.rejects(takeFolderLock(path.join(dir, 'missing', 'deeper'), 'cluster up'), (error: DynError) => error.code === 'bad_parameter' && /cannot write in the folder/.test(error.message))
   })
 
