@@ -4,11 +4,12 @@
  * loser's nodes, exiting on ports already taken, overwrote the winner's pid records and took the
  * winner's first node down through the loser's cleanup (found by a new user's walk).
  *
- * The lock is a file in the folder, `.dyn-up.lock`, holding the pid and command of its holder. It
- * appears whole or not at all: it is written under a name of the holder's own and then hard-linked
- * to the lock's name, which fails if a lock exists (link(2) never replaces a file). A lock whose
- * holder no longer runs (killed with SIGKILL, so it never gave the lock back) is taken over; a
- * file under the lock's name that is not a lock is never removed, only reported.
+ * The lock is a file in the folder, `.dyn-up.lock`, holding the pid, start time and command of its
+ * holder. It appears whole or not at all: it is written under a name of the holder's own and then
+ * hard-linked to the lock's name, which fails if a lock exists (link(2) never replaces a file). A
+ * lock whose holder no longer runs (killed with SIGKILL, so it never gave the lock back), or whose
+ * pid now names a process that started later, is taken over; a file under the lock's name that is
+ * not a lock is never removed, only reported. `dyn cluster down` holds it too (withFolderLock).
  *
  * The takeover of a stale lock has a window: two commands that find the same stale lock at the
  * same moment each move it aside, and the second may move aside the lock the first just made. The
