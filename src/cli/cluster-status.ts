@@ -372,17 +372,17 @@ export function remoteStatusVerdict(status: RemoteClusterStatus): StatusVerdict 
   const left = new Set(status.left)
   const silent = status.nodes.filter((node) => !node.serving && !left.has(node.name)).map((node) => node.name)
   const problems: Array<{code: StatusProblemCode; text: string; todo: string}> = []
+  // A member whose removal is staged or under way is not to be removed again (that is refused,
+  // already_leaving), nor checked on: it is said where its removal stands (a new user's walk was
+  // told to remove a node whose removal it had staged, and then committed). The newest ring any
+  // node answered with: an older one may still show a removal staged that was cleared or
+  // committed since.
+  const ring = status.transfers.reduce<NodeTransfers['ring']>((newest, node) => (node.ring !== undefined && (newest === undefined || (node.ring.version ?? 0) > (newest.version ?? 0)) ? node.ring : newest), undefined)
+  const underWay = ring?.transition ?? undefined
+  const removing = silent.filter((name) => underWay?.removing.includes(name) === true)
+  const staged = silent.filter((name) => !removing.includes(name) && ring?.staged?.some((change) => change.kind === 'remove' && change.node === name) === true)
   // Some member does not answer: started again on its machine, or removed when gone for good.
   if (silent.length > 0) {
-    // A member whose removal is staged or under way is not to be removed again (that is refused,
-    // already_leaving): it is said where its removal stands (a new user's walk was told to remove
-    // a node whose removal it had staged, and then committed).
-    // The newest ring any node answered with: an older one may still show a removal staged that
-    // was cleared or committed since.
-    const ring = status.transfers.reduce<NodeTransfers['ring']>((newest, node) => (node.ring !== undefined && (newest === undefined || (node.ring.version ?? 0) > (newest.version ?? 0)) ? node.ring : newest), undefined)
-    const underWay = ring?.transition ?? undefined
-    const removing = silent.filter((name) => underWay?.removing.includes(name) === true)
-    const staged = silent.filter((name) => !removing.includes(name) && ring?.staged?.some((change) => change.kind === 'remove' && change.node === name) === true)
     const toDecide = silent.filter((name) => !removing.includes(name) && !staged.includes(name))
     // Half the members or more out of reach is as likely a network partition seen from its small
     // side as lost machines, and removing the other side would make it stop, with the writes it
@@ -412,7 +412,9 @@ export function remoteStatusVerdict(status: RemoteClusterStatus): StatusVerdict 
   // All answer, on different rings: a change still spreading by gossip.
   if (silent.length === 0 && !status.agreed) problems.push({code: 'ring_not_agreed', text: 'the nodes do not agree on the ring yet', todo: 'ask again in a few seconds, while the ring change spreads by gossip'})
   // Some node sees another down: that node does not run, or a link to it is cut.
-  if (status.seenDown.length > 0) problems.push({code: 'members_down', text: `seen down by some node: ${status.seenDown.join(', ')}`, todo: 'check that each member seen down runs and that the others reach its internode port (a cut link shows as nodes that disagree)'})
+  // A silent member on its way out is said above, with where its removal stands.
+  const downToCheck = status.seenDown.filter((name) => !removing.includes(name) && !staged.includes(name))
+  if (downToCheck.length > 0) problems.push({code: 'members_down', text: `seen down by some node: ${downToCheck.join(', ')}`, todo: 'check that each member seen down runs and that the others reach its internode port (a cut link shows as nodes that disagree)'})
   const first = problems[0]
   assert(first !== undefined, 'a status that is not ok has a problem')
   return {ok: false, error: first.code, message: `${through}: the cluster is not fully up: ${problems.map((problem) => problem.text).join('; ')}. To bring it up: ${problems.map((problem) => problem.todo).join('; ')}`}
