@@ -227,10 +227,14 @@ const phaseWords: Record<RunPhase, string> = {
 /**
  * What an interrupted run says: when, that it made no report, and what became of the cluster (a
  * started one is stopped and removed; nodes given with --node are left as they were, with the
- * records it loaded).
+ * records it loaded; before the run began, nothing was started).
  */
-export function interruptionMessage(interruption: Interruption, startedCluster: boolean): string {
-  const cluster = startedCluster ? 'the cluster it started was stopped and its folder removed' : 'the nodes given with --node are left running, with the records it loaded'
+export function interruptionMessage(interruption: Interruption, aftermath: 'started_cluster' | 'given_nodes' | 'nothing_started'): string {
+  const cluster = {
+    started_cluster: 'the cluster it started was stopped and its folder removed',
+    given_nodes: 'the nodes given with --node are left running, with the records it loaded',
+    nothing_started: 'nothing was started',
+  }[aftermath]
   return `interrupted by ${interruption.signal} while ${phaseWords[interruption.phase]}: no report was made (an interrupted run measured less than it was set to); ${cluster}`
 }
 
@@ -270,7 +274,7 @@ export async function runBench(
       try {
         onInterrupted?.({signal, phase})
       } finally {
-        process.exit(130)
+        process.exit(exitCodes.interrupted)
       }
     })
   }

@@ -4,7 +4,7 @@ import * as Flags from '@oclif/core/flags'
 import {makeFolder} from '../src/node/make-folder.js'
 import {replicasPerKeyMax} from '../src/storage/stored-object.js'
 import {DynCommand} from '../src/cli/command-base.js'
-import {tlsCaEnvironmentVariable, tlsCertEnvironmentVariable, tlsKeyEnvironmentVariable} from '../src/cli/command-output.js'
+import {failureLine, tlsCaEnvironmentVariable, tlsCertEnvironmentVariable, tlsKeyEnvironmentVariable} from '../src/cli/command-output.js'
 import {parseNodeList} from '../src/client/node-address.js'
 import type {NodeAddress} from '../src/client/node-address.js'
 import type {ClientTls} from '../src/transport/tls-ca-file.js'
@@ -135,10 +135,13 @@ Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could no
     // Interrupted while its flags and files are checked (before runBench takes the signals over),
     // the bench has started nothing, and answers as an interrupted run does (a new user's walk
     // got nothing at all on stdout with --json).
+    const sayInterrupted = (interruption: Interruption, message: string): void => {
+      if (flags.json) this.printJson({ok: false, error: 'interrupted', message, signal: interruption.signal, phase: interruption.phase})
+      else process.stderr.write(`${failureLine(message, 'interrupted')}\n`)
+    }
     const onEarlySignal = (signal: NodeJS.Signals): void => {
-      const message = `interrupted by ${signal} while checking the run: no report was made, and nothing was started`
-      if (flags.json) this.printJson({ok: false, error: 'interrupted', message, signal, phase: 'checking'})
-      else process.stderr.write(`dyn: ${message} [interrupted]\n`)
+      const interruption: Interruption = {signal, phase: 'checking'}
+      sayInterrupted(interruption, interruptionMessage(interruption, 'nothing_started'))
       process.exit(exitCodes.interrupted)
     }
     process.once('SIGINT', onEarlySignal)
@@ -235,9 +238,7 @@ Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could no
       // a script that read them without checking "ok" would take them for the run's.
       const onInterrupted = (interruption: Interruption): void => {
         progress.stop()
-        const message = interruptionMessage(interruption, config.nodes.length === 0)
-        if (flags.json) this.printJson({ok: false, error: 'interrupted', message, signal: interruption.signal, phase: interruption.phase})
-        else process.stderr.write(`dyn: ${message} [interrupted]\n`)
+        sayInterrupted(interruption, interruptionMessage(interruption, config.nodes.length === 0 ? 'started_cluster' : 'given_nodes'))
       }
       // From here on the runner's own handlers answer a signal, once it has stopped what it started.
       process.off('SIGINT', onEarlySignal)

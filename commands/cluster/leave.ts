@@ -1,6 +1,7 @@
 import * as Flags from '@oclif/core/flags'
 import {ClusterChangeCommand, formatStaged, withMajorityWaived, withoutMajorityFlag} from '../../src/cli/cluster-change.js'
 import {exitCodesHelp} from '../../src/cli/exit-codes.js'
+import {nodeAddressDefault, nodeEnvironmentVariable} from '../../src/cli/client-flags.js'
 import {namePattern} from '../../src/membership/names.js'
 
 export default class ClusterLeave extends ClusterChangeCommand {
@@ -22,7 +23,7 @@ ${exitCodesHelp}`
   static override flags = {
     ...ClusterChangeCommand.changeFlags,
     node: Flags.string({
-      description: `client API of the node that leaves, or with --name of the node to ask: host:port, http://host:port or https://host:port (a node started with --tls-cert). Without --name one address (a node tried after one that does not answer would leave in its place); with --name, repeat it (or give a list) to name fallbacks [default: $DYN_NODE, else 127.0.0.1:7070]`,
+      description: `client API of the node that leaves, or with --name of the node to ask: host:port, http://host:port or https://host:port (a node started with --tls-cert). Without --name one address (a node tried after one that does not answer would leave in its place); with --name, repeat it (or give a list) to name fallbacks [default: $${nodeEnvironmentVariable}, else ${nodeAddressDefault}]`,
       multiple: true,
       multipleNonGreedy: true,
       helpValue: 'host:port',

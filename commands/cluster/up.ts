@@ -90,8 +90,9 @@ ${exitCodesHelp}`
     const log = (line: string): void => {
       if (!flags.json) process.stderr.write(`${line}\n`)
     }
-    // Ctrl-C (SIGINT, SIGTERM, or SIGHUP when the terminal closes) while the nodes start: up starts no more, stops those it started (they
-    // run detached, and would otherwise be left behind), and only then exits 130.
+    // Ctrl-C (SIGINT, SIGTERM, or SIGHUP when the terminal closes) while the nodes start: up
+    // starts no more, stops those it started (they run detached, and would otherwise be left
+    // behind), and only then exits 130.
     const interruption = new AbortController()
     const onSignal = (signal: NodeJS.Signals): void => {
       if (!interruption.signal.aborted) log(`${signal}: stopping the nodes this up started ...`)

@@ -222,8 +222,20 @@ function exitFile(node: LocalNode): string {
 }
 
 export async function readCluster(dir: string): Promise<LocalCluster | undefined> {
-  if (!existsSync(clusterFile(dir))) return undefined
-  const text = await readFile(clusterFile(dir), 'utf8')
+  return clusterOfText(dir, await clusterFileText(dir))
+}
+
+/** The text of the folder's cluster.json, or undefined when there is none (no such file, or --dir is no folder). */
+async function clusterFileText(dir: string): Promise<string | undefined> {
+  return readFile(clusterFile(dir), 'utf8').catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return undefined
+    throw error
+  })
+}
+
+/** The cluster a cluster.json's text describes; refused when the text is no cluster description. */
+function clusterOfText(dir: string, text: string | undefined): LocalCluster | undefined {
+  if (text === undefined) return undefined
   try {
     const cluster = JSON.parse(text) as LocalCluster
     if (typeof cluster.host === 'string' && Array.isArray(cluster.nodes)) return cluster
@@ -314,13 +326,6 @@ export async function clusterUp(options: UpOptions, log: (line: string) => void)
 /** Attempts of `clusterUp` at most, each after another command changed the folder under the last. */
 const upAttemptsMax = 3
 
-/** The text of the folder's cluster.json, or undefined when it has none: what an attempt compares under the lock. */
-async function clusterFileText(dir: string): Promise<string | undefined> {
-  // As readCluster sees it: a file that cannot be read is none (the checks after say why: a
-  // --dir that is a file, a folder that cannot be read).
-  return readFile(clusterFile(dir), 'utf8').catch(() => undefined)
-}
-
 /** One attempt of `clusterUp`: 'changed' when another command changed the folder between its read and its lock. */
 async function clusterUpOnce(options: UpOptions, log: (line: string) => void, lastAttempt: boolean): Promise<UpResult | 'changed'> {
   const dir = path.resolve(options.dir)
@@ -328,8 +333,9 @@ async function clusterUpOnce(options: UpOptions, log: (line: string) => void, la
     // A cluster made there would live inside a node's database, and `down --purge` would delete it.
     throw new DynError('bad_parameter', `${options.dir} is a node's data folder (a LevelDB database, --data of dyn start), not a cluster folder: give dyn cluster up a folder of its own, such as ${path.join(path.dirname(options.dir), 'cluster')}`)
   }
+  // One read: what the folder holds, and what is compared under the lock below.
   const textRead = await clusterFileText(dir)
-  const existing = await readCluster(dir)
+  const existing = clusterOfText(dir, textRead)
   const cluster = planCluster(dir, existing, options)
   if (existing === undefined) {
     const refusal = await newClusterFolderRefusal(options.dir, cluster.nodes.map((node) => node.name))
