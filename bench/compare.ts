@@ -28,6 +28,7 @@ import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {parseArgs} from 'node:util'
+import {Parser} from '@oclif/core'
 import {benchArgs, compareExitCodeOf, compareRuns, exitCodeOfVerdict, figuresOfReport, formatComparison, parseCompareOptions, planWarnings, runOrder} from './compare-plan.js'
 import type {CompareErrorCode, CompareOptions, MeasuredRun, PlannedRun, RunFigures} from './compare-plan.js'
 import {figure} from './report.js'
@@ -466,12 +467,29 @@ async function main(): Promise<void> {
   process.exitCode = (outcome as {code: number}).code
 }
 
+/**
+ * The bench's flags, checked by the candidate's own parser before the base is checked out: a
+ * mistyped flag after -- is refused in a second as bad usage, rather than after minutes of
+ * installing and building the base, as a failed run. (Checks between flags, and of files, are the
+ * bench's own, and still surface from its first run.)
+ */
+async function checkBenchFlags(args: readonly string[]): Promise<void> {
+  const {default: Bench} = await import('../commands/bench.js')
+  try {
+    await Parser.parse(args.slice(1), {flags: Bench.flags, args: Bench.args, strict: true})
+  } catch (error) {
+    throw new CompareError('bad_parameter', `dyn bench would refuse its flags (${args.slice(1).join(' ')}): ${(error as Error).message.split('\n').map((line) => line.trim()).filter((line) => line !== '' && !line.startsWith('See more help')).join(': ')}: see node bin/run.js bench --help`)
+  }
+}
+
 /** The whole comparison; what to print and the exit code. */
 async function compare(session: Session, options: CompareOptions, log: (line: string) => void): Promise<{code: number; output: string}> {
   const repository = await findRepository(session)
   await checkCandidateBuilt(session)
   const base = await resolveBase(session, options.base)
   const candidate = await describeCandidate(session)
+  const args = benchArgs(options)
+  await checkBenchFlags(args)
   const warnings = planWarnings(options)
   if (base.commit === candidate.commit && candidate.uncommittedChanges === 0) {
     warnings.push('the base and the candidate are the same code: this measures the machine\'s noise alone')
@@ -479,7 +497,6 @@ async function compare(session: Session, options: CompareOptions, log: (line: st
   for (const warning of warnings) log(`warning: ${warning}`)
   const baseRoot = await prepareBase(session, repository, base, log)
 
-  const args = benchArgs(options)
   const order = runOrder(options.rounds)
   const runs: MeasuredRun[] = []
   log(`${order.length} runs of: node bin/run.js ${args.join(' ')}`)

@@ -3,8 +3,9 @@
  * built, and run against the working tree in two rounds of one-second runs on one-node clusters.
  * Checks the JSON's structure and consistency (the runs in ABBA order, each figure's ratios from
  * those runs, the verdict and exit code two rounds allow), that the worktree and temp folder are
- * gone afterwards, and that bad input is refused with its code before anything is built. Never a
- * duration or a speed: the verdict of two rounds is "inconclusive" whatever the machine does.
+ * gone afterwards, and that bad input (a bench flag after -- too) is refused with its code before
+ * anything is built. Never a duration or a speed: the verdict of two rounds is "inconclusive"
+ * whatever the machine does.
  */
 
 import assert from 'node:assert/strict'
@@ -84,6 +85,13 @@ describe('npm run bench:compare', {skip: head === undefined ? 'not a git checkou
     const refused = await runCompare(['--json', '--', '--node', '127.0.0.1:7070'], refusalTimeoutMs)
     assert.equal(refused.code, 2)
     assert.equal(JSON.parse(refused.stdout).error, 'bad_parameter')
+    // A flag the bench does not know is refused by the candidate's parser, before the base is built.
+    const unknownFlag = await runCompare(['--json', '--', '--no-such-bench-flag'], refusalTimeoutMs)
+    assert.equal(unknownFlag.code, 2, unknownFlag.stderr + unknownFlag.stdout)
+    const unknownAnswer = JSON.parse(unknownFlag.stdout) as {error: string; message: string}
+    assert.equal(unknownAnswer.error, 'bad_parameter')
+    assert.match(unknownAnswer.message, /--no-such-bench-flag/)
+    assert.equal(worktreeOf(unknownFlag.stderr), undefined)
   })
 
   it('HEAD against the working tree, two short rounds: the runs in ABBA order, figures from them, inconclusive, exit 0, the worktree removed', async () => {
