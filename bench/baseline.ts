@@ -294,17 +294,22 @@ export function setupDifferences(baseline: RunSetup, current: RunSetup): string[
     // TLS costs every request its encryption: a figure over HTTPS is another experiment.
     ['transport', (s) => (s.https === true ? 'HTTPS' : 'plain HTTP')],
     ['cluster flags', (s) => (s.clusterArgs === undefined || s.clusterArgs.length === 0 ? 'none' : s.clusterArgs.join(' '))],
-    // An open loop times each operation from when it was due: a shorter warm-up leaves a slow
-    // start in its first measured seconds (bench/warmup.ts), so it measures another thing. A
-    // closed loop only slows down, and its warm-up may differ.
-    ['warm-up', (s) => (s.mode.kind === 'open' ? `${s.warmupS} s` : 'closed loop')],
-    ['connections per node', (s) => (s.mode.kind === 'open' ? String(s.connectionsPerNode ?? openLoopConnectionsPerNodeDefault) : 'closed loop')],
-    // Past capacity a throttled open loop sends a shedding node a fraction of what it is offered.
-    // A report that does not say is from before the throttle, which sent everything.
-    ['client throttle', (s) => (s.mode.kind !== 'open' ? 'closed loop' : s.clientThrottle === true ? 'on' : 'off (--no-client-throttle)')],
     // A run through a fault is another experiment than one without, or with another fault.
     ['faults', (s) => (s.faults === undefined || s.faults.length === 0 ? 'none' : `${s.faults.map((fault) => fault.spec).join(' ')} for ${s.faultDurationS ?? 'a third of the run in'} s each`)],
   ]
+  // Aspects of an open loop alone, compared when both runs are open loops: against a closed loop
+  // the loop's own line already says what differs.
+  const openLoopAspects: Array<[string, (setup: RunSetup) => string]> = [
+    // An open loop times each operation from when it was due: a shorter warm-up leaves a slow
+    // start in its first measured seconds (bench/warmup.ts), so it measures another thing. A
+    // closed loop only slows down, and its warm-up may differ.
+    ['warm-up', (s) => `${s.warmupS} s`],
+    ['connections per node', (s) => String(s.connectionsPerNode ?? openLoopConnectionsPerNodeDefault)],
+    // Past capacity a throttled open loop sends a shedding node a fraction of what it is offered.
+    // A report that does not say is from before the throttle, which sent everything.
+    ['client throttle', (s) => (s.clientThrottle === true ? 'on' : 'off (--no-client-throttle)')],
+  ]
+  if (baseline.mode.kind === 'open' && current.mode.kind === 'open') aspects.push(...openLoopAspects)
   return aspects.flatMap(([what, describe]) => (describe(baseline) === describe(current) ? [] : [`${what}: baseline ${describe(baseline)}, this run ${describe(current)}`]))
 }
 

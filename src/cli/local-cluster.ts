@@ -25,7 +25,7 @@ import type {CreationSettings} from './cluster-settings.js'
 import {checkCreationSettings, creationSettingsArgs, creationSettingsDefault, settingFlags} from './cluster-settings.js'
 import {portsInUse} from './ports.js'
 import {processStateOf} from './process-state.js'
-import {isFolderLockEntry, takeFolderLock, withFolderLock} from './folder-lock.js'
+import {folderLockFileName, isFolderLockEntry, takeFolderLock, withFolderLock} from './folder-lock.js'
 import {loadNodeTls, tlsFilesOf} from '../transport/tls-options.js'
 import {clientIdentityFromEnvironment, failureText, parseFailureLine} from './command-output.js'
 import type {NodeTls, TlsFiles} from '../transport/tls-options.js'
@@ -1174,10 +1174,14 @@ async function stopNodes(nodes: readonly LocalNode[], graceMs: number, log: (lin
  */
 export async function clusterDown(dir: string, graceMs: number, log: (line: string) => void, purging = false): Promise<LocalCluster & DownResult> {
   const cluster = await readCluster(dir)
-  if (cluster === undefined) throw new DynError('bad_parameter', `no cluster in ${dir} (no ${clusterFileName}); nothing to stop`)
+  if (cluster === undefined) throw noClusterToStop(dir)
   // Held for the whole stop: an up still starting nodes would start more after this stopped
   // those it knew of, and one beginning meanwhile would start nodes this then records as stopped.
   return withFolderLock(dir, purging ? 'cluster down --purge' : 'cluster down', async () => stopFolder(dir, (await readCluster(dir)) ?? cluster, graceMs, log, purging))
+}
+
+function noClusterToStop(dir: string): DynError {
+  return new DynError('bad_parameter', `no cluster in ${dir} (no ${clusterFileName}); nothing to stop`)
 }
 
 /** `clusterDown` with the folder's lock held. */
@@ -1278,23 +1282,40 @@ const purgeRoundDelayMs = 100
  * everything.
  */
 export async function clusterDownAndPurge(dir: string, graceMs: number, log: (line: string) => void): Promise<LocalCluster & PurgeResult> {
-  const cluster = await clusterDown(dir, graceMs, log, true)
+  if ((await readCluster(dir)) === undefined) throw noClusterToStop(dir)
   const folder = await realpath(dir)
-  const names = cluster.nodes.map((node) => node.name)
-  const lastFirst = (entry: string): number => (entry === clusterFileName ? 2 : entry === clusterSecretFileName ? 1 : 0)
-  for (let round = 0; round < purgeRounds; round += 1) {
-    const ours = (await folderEntries(folder)).filter((entry) => isClusterEntry(entry, names)).sort((a, b) => lastFirst(a) - lastFirst(b))
-    if (ours.length === 0) break
-    if (round > 0) await wait(purgeRoundDelayMs)
-    for (const entry of ours) await removeFolder(path.join(folder, entry))
-  }
-  const remaining = await folderEntries(folder)
-  const kept = foreignEntries(remaining, names)
+  // The lock is held from the stop to the last entry deleted: an up that began in between would
+  // start nodes in a folder whose description and data are being deleted. Its own file goes last,
+  // when it is given back; the folder then is removed only if empty, so a command that took the
+  // folder in that moment keeps what it made.
+  const purged = await withFolderLock(dir, 'cluster down --purge', async () => {
+    const cluster = await clusterDown(dir, graceMs, log, true)
+    const names = cluster.nodes.map((node) => node.name)
+    const lastFirst = (entry: string): number => (entry === clusterFileName ? 2 : entry === clusterSecretFileName ? 1 : 0)
+    for (let round = 0; round < purgeRounds; round += 1) {
+      const ours = (await folderEntries(folder)).filter((entry) => entry !== folderLockFileName && isClusterEntry(entry, names)).sort((a, b) => lastFirst(a) - lastFirst(b))
+      if (ours.length === 0) break
+      if (round > 0) await wait(purgeRoundDelayMs)
+      for (const entry of ours) await removeFolder(path.join(folder, entry))
+    }
+    return {cluster, kept: foreignEntries(await folderEntries(folder), names)}
+  })
+  const {cluster} = purged
+  let kept = purged.kept
   const fromFolder = path.relative(folder, await realpath(process.cwd()))
   const holdsCurrentDirectory = fromFolder === '' || (fromFolder !== '..' && !fromFolder.startsWith(`..${path.sep}`) && !path.isAbsolute(fromFolder))
   const isLink = (await lstat(dir)).isSymbolicLink()
-  const folderKept: PurgeResult['folderKept'] = remaining.length > 0 ? 'holds-other-files' : isLink ? 'symbolic-link' : holdsCurrentDirectory ? 'current-directory' : undefined
-  if (folderKept === undefined) await removeFolder(folder)
+  let folderKept: PurgeResult['folderKept'] = kept.length > 0 ? 'holds-other-files' : isLink ? 'symbolic-link' : holdsCurrentDirectory ? 'current-directory' : undefined
+  if (folderKept === undefined) {
+    try {
+      await rmdir(folder)
+    } catch (error) {
+      if (!['ENOTEMPTY', 'EEXIST'].includes((error as NodeJS.ErrnoException).code ?? '')) throw error
+      // Another command made something here once the lock was given back: it is that command's.
+      folderKept = 'holds-other-files'
+      kept = await folderEntries(folder)
+    }
+  }
   return {...cluster, kept, folderDeleted: folderKept === undefined, ...(folderKept === undefined ? {} : {folderKept})}
 }
 

@@ -184,6 +184,12 @@ describe('comparable baselines', () => {
     assert.equal(incomparableMessage('base.json', {...closed, warmupS: 2}, setupOfConfig(config({warmupS: 5}))), undefined)
   })
 
+  it('against a closed loop, says the loops differ once, not again for each aspect of an open loop', () => {
+    const closed = setupOfReport(report({operations: [operation('read', 100, latency(2))]}))
+    const differences = setupDifferences(closed, setupOfConfig(config({mode: {kind: 'open', ratePerS: 500}, clientThrottle: true, warmupS: 5})))
+    assert.deepEqual(differences, ['loop: baseline closed loop, 50 connections, this run open loop at 500 ops/s'])
+  })
+
   it('refuses every difference that changes what the figures mean, naming each', () => {
     const cases: Array<[Parameters<typeof config>[0], RegExp]> = [
       [{workload: 'b'}, /workload: baseline a, this run b/],
