@@ -223,6 +223,8 @@ export interface RemoteClusterStatus {
   readonly disagreements: Disagreement[]
   /** Present members that some answering node sees as down. */
   readonly seenDown: string[]
+  /** Members still joining (not yet in the ring), as the asked node lists them: no part of a majority. */
+  readonly joining?: string[]
   readonly settings?: ClusterSettingsView
   readonly effective?: QuorumDefaults
   readonly ringMembers?: number
@@ -275,6 +277,7 @@ export function describeGathered(address: string, gathered: GatheredStatus): Rem
     transfers,
     disagreements,
     seenDown,
+    joining: gathered.members.filter((member) => member.status === 'joining').map((member) => member.name),
     ...(selfView === undefined ? {} : describeSettings(selfView.cluster)),
   }
 }
@@ -387,9 +390,13 @@ export function remoteStatusVerdict(status: RemoteClusterStatus): StatusVerdict 
     // Half the members or more out of reach is as likely a network partition seen from its small
     // side as lost machines, and removing the other side would make it stop, with the writes it
     // took meanwhile, once the network heals: a commit from here is refused (no_majority).
-    const members = status.nodes.filter((node) => !left.has(node.name)).length
-    const smallSide = (members - silent.length) * 2 <= members
-    const network = `this side reaches only ${members - silent.length} of the ${members} members, which a network partition looks like as much as lost machines: check the network first (a membership change from here is refused, no_majority)`
+    // A majority of the ring's members, as the claimant counts it: a joiner is none yet.
+    const joining = new Set(status.joining ?? [])
+    const ringMembers = status.nodes.filter((node) => !left.has(node.name) && !joining.has(node.name))
+    const members = ringMembers.length
+    const reached = ringMembers.filter((node) => !silent.includes(node.name)).length
+    const smallSide = reached * 2 <= members
+    const network = `this side reaches only ${reached} of the ${members} members, which a network partition looks like as much as lost machines: check the network first (a membership change from here is refused, no_majority)`
     const todos: string[] = []
     if (removing.length > 0) todos.push(`the removal of ${removing.join(', ')} is under way (ring change ${underWay?.id ?? '?'}): wait for its transfers to end (dyn cluster status shows them)`)
     if (staged.length > 0) {

@@ -178,6 +178,18 @@ describe('dyn cluster status --node: the verdict', () => {
     assert.match(small.message, /this side reaches only 1 of the 3 members, which a network partition looks like as much as lost machines: check the network first \(a membership change from here is refused, no_majority\); only if their machines are lost for good, remove them and commit, each with --without-majority \(dyn cluster remove n2 --without-majority --node 10\.0\.0\.1:8070; dyn cluster remove n3 --without-majority --node 10\.0\.0\.1:8070; dyn cluster commit --without-majority --node 10\.0\.0\.1:8070\)/)
   })
 
+  it('counts the ring\'s members for the small side, as the claimant does: a joiner is none yet', () => {
+    // n1, n2, n3 in the ring, n4 and n5 joining and silent, n3 silent too: n1 and n2 are 2 of the
+    // ring's 3, a majority, though they answer for only 2 of the 5 names listed.
+    const names = ['n1', 'n2', 'n3', 'n4', 'n5']
+    const verdict = remoteStatusVerdict(describeGathered('10.0.0.1:8070', {node: 'n1', members: [answered('n1', {n3: 'down'}, {names}), answered('n2', {n3: 'down'}, {names}), silent('n3'), silent('n4', 'timeout', 'joining'), silent('n5', 'timeout', 'joining')]}))
+    assert.ok(!verdict.ok)
+    assert.doesNotMatch(verdict.message, /this side reaches only|--without-majority/)
+    // With n2 silent too, 1 of the ring's 3: the small side, whatever the joiners.
+    const small = remoteStatusVerdict(describeGathered('10.0.0.1:8070', {node: 'n1', members: [answered('n1', {n2: 'down', n3: 'down'}, {names}), silent('n2'), silent('n3'), silent('n4', 'timeout', 'joining'), silent('n5', 'timeout', 'joining')]}))
+    assert.match(small.message, /this side reaches only 1 of the 3 members/)
+  })
+
   it('a silent member whose removal is staged or under way is not to be removed again: it says where the removal stands', () => {
     // A new user's walk was told to remove n3 after staging its removal, and again after committing it (already_leaving).
     const names = ['n1', 'n2', 'n3', 'n4']
