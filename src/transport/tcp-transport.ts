@@ -852,8 +852,12 @@ export class TcpTransport implements Transport {
     })
     this.#inbound.add(connection)
     socket.on('data', (chunk: Buffer) => this.#onRequestBytes(connection, chunk))
-    socket.on('error', (error) => {
-      this.#settings.log(`transport ${this.address}: connection from ${description}: ${error.message}`)
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      // A peer resets the connections it gives up on (after a partition heals, or a request that
+      // timed out): it has opened a new one, so this is said as such, not as a failure of this node.
+      const from = connection.fromNode === null ? description : `${printable(connection.fromNode, nodeNameCharsMax)} (${description})`
+      const said = error.code === 'ECONNRESET' || error.code === 'EPIPE' ? `closed by the other side (${error.code}): it gave up on this connection, and opens a new one if it still needs one` : error.message
+      this.#settings.log(`transport ${this.address}: connection from ${from}: ${said}`)
     })
     socket.on('close', () => {
       if (connection.helloTimer !== null) this.#settings.scheduler.cancel(connection.helloTimer)
