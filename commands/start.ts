@@ -15,7 +15,7 @@ import type {ClusterSettings} from '../src/membership/member-table.js'
 import {readSecretFile} from '../src/node/cluster-secret.js'
 import {loadNodeTls, tlsFilesOf} from '../src/transport/tls-options.js'
 import type {NodeTls, TlsFiles} from '../src/transport/tls-options.js'
-import {gossipIntervalMsDefault, machineAddresses, requestTimeoutMsDefault, startNode} from '../src/node/node.js'
+import {gossipIntervalMsDefault, httpRequestTimeoutMsDefault, machineAddresses, requestTimeoutMsDefault, startNode} from '../src/node/node.js'
 import {partitionCountDefault} from '../src/ring/ring.js'
 import {availableParallelism} from 'node:os'
 import {dynRunScript} from '../src/cli/local-cluster.js'
@@ -67,6 +67,7 @@ With --tls-*, the node reads its TLS files again every minute and takes them whe
     w: Flags.integer({description: 'default write quorum, W (new cluster only) [default: 2]', min: 1}),
     conflict: Flags.string({description: 'conflict policy (new cluster only): keep siblings, or last write wins [default: siblings]', options: ['siblings', 'lww']}),
     'request-timeout': Flags.integer({description: 'milliseconds a get/put may take before it answers quorum_unmet', default: requestTimeoutMsDefault, min: 1}),
+    'http-request-timeout-ms': Flags.integer({description: `milliseconds a client request may take to arrive whole, its request line and headers a third of it; one that does not (a stalled upload, a client that went quiet) is answered 408 request_timeout and its connection closed [default: ${httpRequestTimeoutMsDefault}]`, min: 1000, max: 3_600_000}),
     'gossip-interval': Flags.integer({description: 'milliseconds between gossip rounds', default: gossipIntervalMsDefault, min: 10}),
     'write-buffer-ms': Flags.integer({description: 'buffer writes in memory and flush them every this many ms (0: off). Faster writes; a crash loses the last interval\'s non-durable writes (paper §6.1)', default: 0, min: 0}),
     'heartbeat-interval': Flags.integer({description: 'milliseconds between heartbeats to each peer (failure detection)', default: failureDetectorDefaults.heartbeatIntervalMs, min: 10}),
@@ -162,6 +163,7 @@ With --tls-*, the node reads its TLS files again every minute and takes them whe
         settings,
         explicitSettings,
         requestTimeoutMs: flags['request-timeout'],
+        ...(flags['http-request-timeout-ms'] === undefined ? {} : {httpRequestTimeoutMs: flags['http-request-timeout-ms']}),
         gossipIntervalMs: flags['gossip-interval'],
         writeBufferMs: flags['write-buffer-ms'],
         failureDetector,

@@ -63,6 +63,10 @@ export const errorCodes = [
   'sla_not_measurable',
   /** A cluster folder another dyn cluster up (or bench, or verify, on that folder) is starting nodes in: one at a time. */
   'folder_busy',
+  /** A client request that did not arrive whole in time (its headers, or its body, stalled): HTTP 408. */
+  'request_timeout',
+  /** A client request whose request line and headers are over what a node reads: HTTP 431. */
+  'headers_too_large',
 ] as const
 
 export type ErrorCode = (typeof errorCodes)[number]

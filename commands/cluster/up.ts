@@ -49,6 +49,7 @@ ${exitCodesHelp}`
     conflict: Flags.string({description: `conflict policy (new cluster only) [default: ${defaults.conflictPolicy}]`, options: [...conflictPolicies]}),
     'request-timeout': Flags.integer({description: 'milliseconds a get/put may take on each node', min: 1}),
     'write-buffer-ms': Flags.integer({description: 'each node buffers writes and flushes them every this many ms (0: off)', min: 0}),
+    'http-request-timeout-ms': Flags.integer({description: 'milliseconds a client request may take to arrive whole on each node (answered 408 request_timeout after) [default: dyn start\'s]', min: 1000, max: 3_600_000}),
     'tombstone-grace-ms': Flags.integer({description: 'milliseconds a delete\'s tombstone is kept at least before it may be reaped [default: dyn start\'s]', min: 1000}),
     'anti-entropy-ms': Flags.integer({description: 'milliseconds between each node\'s anti-entropy rounds (0: only dyn repair runs them) [default: dyn start\'s]', min: 0}),
     ...admissionFlags,
@@ -75,7 +76,7 @@ ${exitCodesHelp}`
     const admission = checkAdmissionFlags(flags)
     if (!admission.ok) this.fail(flags.json, admission.error, admission.message)
     const startArgs: string[] = []
-    for (const name of ['request-timeout', 'write-buffer-ms', 'anti-entropy-ms', 'tombstone-grace-ms'] as const) {
+    for (const name of ['request-timeout', 'http-request-timeout-ms', 'write-buffer-ms', 'anti-entropy-ms', 'tombstone-grace-ms'] as const) {
       if (flags[name] !== undefined) startArgs.push(`--${name}`, String(flags[name]))
     }
     startArgs.push(...admission.args)

@@ -48,6 +48,9 @@ export const statusOfError: Record<ErrorCode, number> = {
   no_majority: 409,
   // Only dyn bench meets it (an SLA target its workload cannot measure); no node answers it.
   sla_not_measurable: 400,
+  // Node's HTTP layer refused the request for its time or size (src/node/serve-in-order.ts).
+  request_timeout: 408,
+  headers_too_large: 431,
   // Only a command meets it (a cluster folder another dyn cluster up is starting); no node answers it.
   folder_busy: 409,
 }

@@ -37,6 +37,7 @@ import type {AssembledNode, NodeSettings} from './assemble.js'
 import {cachedFolderBytes} from './disk-usage.js'
 import {systemClock, systemRandom, systemScheduler} from './system-time.js'
 import {answerPlainHttpOnTls} from './plain-http-on-tls.js'
+import {serveInOrder} from './serve-in-order.js'
 import {TlsReloader} from './tls-reloader.js'
 import type {TlsReloadOutcome} from './tls-reloader.js'
 
@@ -72,6 +73,8 @@ export interface NodeOptions extends Omit<NodeSettings, 'apiAddress'> {
   readonly commitJoin?: boolean
   /** The admission control's settings (src/api/admission-core.ts) [default: admissionSettingsDefault]. */
   readonly admission?: AdmissionSettings
+  /** How long a client request may take to arrive whole, headers and body [default: httpRequestTimeoutMsDefault]. */
+  readonly httpRequestTimeoutMs?: number
   readonly log: (line: string) => void
   readonly clock?: Clock
   readonly random?: Random
@@ -243,11 +246,15 @@ export const tlsHandshakeTimeoutMs = 10_000
  */
 const acceptedSockets = new WeakMap<Server, Set<net.Socket>>()
 
-/** The bare JSON error a request the HTTP parser refused gets (the API's own error shape). */
-const malformedRequestAnswer = (code: string): string => {
-  const body = JSON.stringify({error: 'bad_request', message: `the request is not well-formed HTTP/1.1 (${code})`})
-  return `HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`
-}
+/**
+ * How long a client request may take to arrive whole, headers and body (answered 408
+ * `request_timeout` after; dyn start --http-request-timeout-ms). Its request line and headers
+ * may take a third of it. Node's own defaults (5 minutes, checked every 30 s) held a stalled
+ * upload for over 5 minutes and then closed it without an answer.
+ */
+export const httpRequestTimeoutMsDefault = 60_000
+/** How often Node checks both, and so how late at most a timed-out request is answered. */
+const httpTimeoutsCheckMs = 1000
 
 /**
  * The client API of a node with a client CA (--tls-client-ca): a request over a connection whose
@@ -314,20 +321,26 @@ function describeName(name: Readonly<Record<string, string | string[] | undefine
  * server only: a plain HTTP request to its port is answered 400 `https_required`, in plain HTTP,
  * and nothing else (plain-http-on-tls.ts).
  */
-export function createApiServer(node: Pick<AssembledNode, 'service' | 'countHttpRequest' | 'countRejected'>, log: (line: string) => void, admission?: AdmissionControl, tls?: NodeTls, handshakeTimeoutMs = tlsHandshakeTimeoutMs): Server {
+export function createApiServer(node: Pick<AssembledNode, 'service' | 'countHttpRequest' | 'countRejected'>, log: (line: string) => void, admission?: AdmissionControl, tls?: NodeTls, handshakeTimeoutMs = tlsHandshakeTimeoutMs, httpRequestTimeoutMs = httpRequestTimeoutMsDefault): Server {
   const apiHandler = createApiHandler(node.service, (route) => node.countHttpRequest(route), (code) => node.countRejected('http', code), admission)
   const clientCa: ClientCaGeneration | undefined = tls?.clientCa === undefined ? undefined : {current: 0, ca: tls.clientCa, ofSocket: new WeakMap()}
   const handler = clientCa === undefined ? apiHandler : requiringClientCertificates(apiHandler, (reason) => node.countRejected('http', reason), clientCa)
   // Node answers an HTTP/1.1 request without a Host header with a bare 400 of its own (no JSON,
   // not counted) before the handler sees it; the API routes by path alone and needs no Host, so
   // such a request is served like any other (found by the HTTP fuzzer, test/fuzz/http-target.ts).
-  const httpOptions = {keepAliveTimeout: 65_000, requireHostHeader: false}
+  // A request must arrive whole within httpRequestTimeoutMs, its headers within a third of it.
+  const httpOptions = {keepAliveTimeout: 65_000, requireHostHeader: false, requestTimeout: httpRequestTimeoutMs, headersTimeout: Math.ceil(httpRequestTimeoutMs / 3), connectionsCheckingInterval: httpTimeoutsCheckMs}
   // Clients are asked for a certificate only with a client CA (--tls-client-ca). A client without
   // one still completes the handshake (rejectUnauthorized false) so that it can be told, in the
   // API's own JSON, what to give (requiringClientCertificates), rather than see a bare reset.
   const clientAuth = tls?.clientCa === undefined ? {} : {requestCert: true, rejectUnauthorized: false, ca: tls.clientCa}
-  const server: Server = tls === undefined ? createServer(httpOptions, handler) : createHttpsServer({...httpOptions, cert: tls.cert, key: tls.key, ...clientAuth, handshakeTimeout: handshakeTimeoutMs}, handler)
+  const server: Server = tls === undefined ? createServer(httpOptions) : createHttpsServer({...httpOptions, cert: tls.cert, key: tls.key, ...clientAuth, handshakeTimeout: handshakeTimeoutMs})
   server.maxConnections = httpConnectionsMax
+  // A client that half-closes its side once it has sent its request (`printf ... | nc`, a
+  // shutdown(SHUT_WR) after the last request) is still answered: Node's default aborted the
+  // requests under way and closed the connection, after a PUT had been applied.
+  // (Node's own switch for it, set by its http tests and not in its types.)
+  ;(server as Server & {httpAllowHalfOpen: boolean}).httpAllowHalfOpen = true
   // Run with Node's own TLS listener, once a connection's first byte shows a TLS handshake.
   const onTlsConnection: Array<(raw: net.Socket) => void> = []
   // A client that fails the handshake (bytes that are not TLS, a client that does not trust the
@@ -388,35 +401,9 @@ export function createApiServer(node: Pick<AssembledNode, 'service' | 'countHttp
       tlsHandshakeFailed(from, error.code === 'ERR_TLS_HANDSHAKE_TIMEOUT', error.code ?? error.message)
     })
   }
-  // A request with `Expect: 100-continue` reaches the handler before its body is sent: the
-  // handler sends 100 Continue only once it means to read the body, so a value over the limit
-  // (or any other refusal) is answered before the client uploads anything.
-  server.on('checkContinue', handler)
-  // Any other Expect would get Node's own bare 417 (no JSON, not counted); RFC 9110 lets a server
-  // ignore an expectation it does not support, so the request is served as if it had none.
-  server.on('checkExpectation', handler)
-  // Node's own answer to bytes its parser refuses is a bare 400 without a body; the API promises
-  // its JSON error shape on every refusal, and /stats counts it.
-  // The answers each connection still owes: bytes written for a refusal while an earlier answer
-  // on the same connection is under way would land inside it (found by the HTTP fuzzer: a 405
-  // with a 400 spliced into its body), so such a connection is closed without one.
-  const answersOwed = new WeakMap<object, number>()
-  const owe = (request: IncomingMessage, response: ServerResponse): void => {
-    answersOwed.set(request.socket, (answersOwed.get(request.socket) ?? 0) + 1)
-    response.once('close', () => answersOwed.set(request.socket, (answersOwed.get(request.socket) ?? 1) - 1))
-  }
-  server.prependListener('request', owe)
-  server.prependListener('checkContinue', owe)
-  server.prependListener('checkExpectation', owe)
-  server.on('clientError', (error: Error & {code?: string}, socket) => {
-    if (error.code === 'ECONNRESET' || !socket.writable) {
-      socket.destroy()
-      return
-    }
-    node.countRejected('http', 'malformed_http')
-    if ((answersOwed.get(socket) ?? 0) > 0) socket.destroy()
-    else socket.end(malformedRequestAnswer(error.code ?? 'unparsable'))
-  })
+  // Requests, one at a time per connection, and Node's own refusals (its parser's, its
+  // timeouts') answered in the API's JSON and counted in /stats.
+  serveInOrder(server, handler, (reason) => node.countRejected('http', reason), httpRequestTimeoutMs)
   // Node closes a connection over maxConnections before any listener sees it: counted and logged
   // here, or a client turned away would find nothing about it on the node's side.
   let drops = 0
@@ -443,7 +430,7 @@ export function createApiServer(node: Pick<AssembledNode, 'service' | 'countHttp
 async function serveHttp(options: NodeOptions, node: AssembledNode, admission: AdmissionControl, transport: TcpTransport, tlsRotation: {reloader?: TlsReloader}): Promise<RunningNode> {
   const scheduler = options.scheduler ?? systemScheduler
   const clock = options.clock ?? systemClock
-  const server = createApiServer(node, options.log, admission, options.tls)
+  const server = createApiServer(node, options.log, admission, options.tls, tlsHandshakeTimeoutMs, options.httpRequestTimeoutMs)
   await listen(server, options.listenHost, options.port)
   const apiAddress = formatAddress(options.advertiseHost, (server.address() as AddressInfo).port)
   const reloader = startTlsReloader(options, server, transport, clock, scheduler)

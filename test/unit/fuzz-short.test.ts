@@ -60,9 +60,10 @@ const httpRegressions: ReadonlyArray<{readonly name: string; readonly hex: strin
   },
   {
     // A chunked body the parser refuses after the 405 began: our 400 was spliced into the 405 (seed 3, input 5581).
+    // The refusal now waits for the answer under way and follows it, whole (src/node/serve-in-order.ts).
     name: 'a parse error while an answer is under way',
     hex: Buffer.concat([Buffer.from('GET /cluster/clear?node=9999999 HTTP/1.1\r\nhost: a.sim\r\ntransfer-encoding: chunked\r\n\r\nd\r\n\r\n3cb\r\n', 'latin1'), Buffer.alloc(64, 0x98)]).toString('hex'),
-    codes: ['method_not_allowed'],
+    codes: ['method_not_allowed', 'bad_request'],
   },
 ]
 

@@ -1,0 +1,163 @@
+/**
+ * One request at a time per client connection, and an answer for every request a connection
+ * carried, for the client API's HTTP/1.1 server (ARCHITECTURE "Client HTTP API").
+ *
+ * Node's HTTP server parses a connection's pipelined requests as their bytes arrive and hands
+ * each to the handler at once; it only sends their answers in order. A PUT and a GET of the same
+ * key pipelined on one connection then ran side by side: the GET could answer 404 for a key whose
+ * PUT was answered 204 before it, and a pipelined DELETE could answer 404 and leave the value
+ * live (a new user's walk). RFC 9112 §9.3.2 lets a server work on pipelined requests in parallel
+ * only when all of them are safe; dyn serves each connection's requests one after the other, as
+ * a client that pipelines expects: a request starts once the answer before it has been sent.
+ * Requests waiting behind it are bounded (`pipelinedRequestsMax`); one beyond the bound is
+ * answered `overloaded` in its turn (Node keeps the answers in order), without being worked on.
+ *
+ * Bytes the parser refuses after requests still to be answered (a well-formed PUT followed by
+ * garbage) used to cost the connection, and with it the answers owed, although the PUT had been
+ * applied. The refusal now waits for them: it is written, and the connection closed, once every
+ * request read before the bad bytes has been answered. When the bad bytes are the body of the
+ * request being served (a chunk size that is not hexadecimal), or that body stops arriving
+ * (Node's request timeout), that request is itself answered the refusal, through its own response.
+ *
+ * Node's refusals are answered in the API's JSON shape with a status that says what went wrong:
+ * 408 `request_timeout` for a request that did not arrive whole in time, 431 `headers_too_large`
+ * for a request line and headers over Node's limit, 400 `bad_request` for the rest.
+ */
+
+import type {IncomingMessage, RequestListener, Server, ServerResponse} from 'node:http'
+import type net from 'node:net'
+import {DynError} from '../errors.js'
+import type {ErrorCode} from '../errors.js'
+import {statusOfError} from '../api/status.js'
+
+/** Requests a connection may have waiting behind the one being served; more are answered `overloaded`. */
+export const pipelinedRequestsMax = 64
+
+interface Exchange {
+  readonly request: IncomingMessage
+  readonly response: ServerResponse
+}
+
+/** A connection's requests: the one being served, those read behind it, and a refusal owed after them. */
+interface Connection {
+  current: Exchange | undefined
+  readonly waiting: Exchange[]
+  /** The parser refused bytes after requests still to be answered: sent, and the connection ended, once they are. */
+  refusalAfter: string | undefined
+}
+
+/** What a refusal of Node's HTTP layer is answered, and the reason /stats counts it under. */
+export interface HttpRefusal {
+  readonly code: ErrorCode
+  readonly reason: string
+  readonly message: string
+}
+
+/** The refusal for an error of Node's HTTP layer (its parser, or its request and header timeouts). */
+export function refusalOfClientError(errorCode: string | undefined, requestTimeoutMs: number): HttpRefusal {
+  switch (errorCode) {
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return {code: 'request_timeout', reason: 'request_timeout', message: `the request did not arrive whole within ${Math.round(requestTimeoutMs / 1000)} s of its first byte: send its headers and body without pausing, then read the answer`}
+    case 'HPE_HEADER_OVERFLOW':
+      return {code: 'headers_too_large', reason: 'headers_too_large', message: 'the request line and headers are over 16 KiB, the most a node reads: a key is at most 1 KiB; send fewer or shorter headers'}
+    default:
+      return {code: 'bad_request', reason: 'malformed_http', message: `the request is not well-formed HTTP/1.1 (${errorCode ?? 'unparsable'})`}
+  }
+}
+
+/** A refusal as raw bytes, for a connection with no response object to answer through; it closes the connection. */
+export function rawRefusal(refusal: HttpRefusal): string {
+  const body = JSON.stringify({error: refusal.code, message: refusal.message})
+  const status = statusOfError[refusal.code]
+  const phrase = status === 408 ? 'Request Timeout' : status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'
+  return `HTTP/1.1 ${status} ${phrase}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`
+}
+
+/**
+ * Registers `handler` on `server` for every request (plain, `Expect: 100-continue` and other
+ * expectations), one at a time per connection, and answers the refusals of Node's HTTP layer
+ * (`clientError`) as the header says. `countRejected` is told the reason of each refusal.
+ */
+export function serveInOrder(server: Server, handler: RequestListener, countRejected: (reason: string) => void, requestTimeoutMs: number): void {
+  const connections = new WeakMap<net.Socket, Connection>()
+
+  const start = (connection: Connection, socket: net.Socket, exchange: Exchange): void => {
+    connection.current = exchange
+    // 'close' comes once the answer has been sent, or the connection lost before it was.
+    exchange.response.once('close', () => {
+      connection.current = undefined
+      next(connection, socket)
+    })
+    handler(exchange.request, exchange.response)
+  }
+
+  const next = (connection: Connection, socket: net.Socket): void => {
+    for (let following = connection.waiting.shift(); following !== undefined; following = connection.waiting.shift()) {
+      // A client gone is answered nothing: its waiting requests are not worked on.
+      if (socket.destroyed) continue
+      start(connection, socket, following)
+      return
+    }
+    if (connection.refusalAfter !== undefined && !socket.destroyed) {
+      socket.end(connection.refusalAfter)
+      connection.refusalAfter = undefined
+    }
+  }
+
+  const onRequest = (request: IncomingMessage, response: ServerResponse): void => {
+    const socket = request.socket
+    let connection = connections.get(socket)
+    if (connection === undefined) {
+      connection = {current: undefined, waiting: [], refusalAfter: undefined}
+      connections.set(socket, connection)
+    }
+    if (connection.current === undefined) {
+      start(connection, socket, {request, response})
+      return
+    }
+    if (connection.waiting.length < pipelinedRequestsMax) {
+      connection.waiting.push({request, response})
+      return
+    }
+    countRejected('pipelined_too_deep')
+    answer(response, new DynError('overloaded', `more than ${pipelinedRequestsMax} requests were pipelined on one connection ahead of their answers: send at most ${pipelinedRequestsMax} before reading, or use more connections`), {'retry-after': '1'})
+  }
+  server.on('request', onRequest)
+  // A request with `Expect: 100-continue` reaches the handler before its body is sent: the
+  // handler sends 100 Continue only once it means to read the body, so a value over the limit
+  // (or any other refusal) is answered before the client uploads anything.
+  server.on('checkContinue', onRequest)
+  // Any other Expect would get Node's own bare 417 (no JSON, not counted); RFC 9110 lets a server
+  // ignore an expectation it does not support, so the request is served as if it had none.
+  server.on('checkExpectation', onRequest)
+
+  server.on('clientError', (error: Error & {code?: string}, socket: net.Socket) => {
+    if (error.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy()
+      return
+    }
+    const connection = connections.get(socket)
+    // Already refused: the parser reports each further chunk of a connection it gave up on.
+    if (connection?.refusalAfter !== undefined) return
+    const refusal = refusalOfClientError(error.code, requestTimeoutMs)
+    countRejected(refusal.reason)
+    const current = connection?.current
+    if (current === undefined) {
+      socket.end(rawRefusal(refusal))
+      return
+    }
+    // The request being served never arrived whole: the refusal is its answer.
+    if (!current.request.complete && !current.response.headersSent) {
+      answer(current.response, new DynError(refusal.code, refusal.message), {connection: 'close'})
+      return
+    }
+    // Requests read before the bad bytes are answered first; the refusal, and the close, after them.
+    ;(connection as Connection).refusalAfter = rawRefusal(refusal)
+  })
+}
+
+function answer(response: ServerResponse, error: DynError, headers: Readonly<Record<string, string>>): void {
+  const body = JSON.stringify({error: error.code, message: error.message})
+  response.writeHead(statusOfError[error.code], {'content-type': 'application/json', ...headers})
+  response.end(body)
+}

@@ -1,0 +1,170 @@
+/**
+ * A client connection to a real `dyn start` process, byte by byte (src/node/serve-in-order.ts):
+ * pipelined requests served one after the other, a client that half-closes still answered, bytes
+ * the parser refuses answered after the requests before them, and Node's refusals (a stalled
+ * body, headers over the limit, a bad chunk) answered in the API's JSON with their own codes.
+ * Found by a new user's walk with `printf ... | nc` and pipelined requests.
+ */
+
+import assert from 'node:assert/strict'
+import {connect} from 'node:net'
+import {after, before, describe, it} from 'node:test'
+import {pipelinedRequestsMax} from '../../src/node/serve-in-order.js'
+import {startCluster, type TestCluster} from './harness.js'
+
+interface RawAnswer {
+  readonly status: number
+  readonly headers: Record<string, string>
+  readonly body: string
+}
+
+/** Splits what a connection received into HTTP/1.1 answers (Content-Length or chunked bodies). */
+function parseAnswers(bytes: Buffer): RawAnswer[] {
+  const answers: RawAnswer[] = []
+  let at = 0
+  while (at < bytes.length) {
+    const headEnd = bytes.indexOf('\r\n\r\n', at)
+    if (headEnd < 0) break
+    const [statusLine, ...lines] = bytes.subarray(at, headEnd).toString('latin1').split('\r\n')
+    const headers: Record<string, string> = {}
+    for (const line of lines) {
+      const colon = line.indexOf(':')
+      headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim()
+    }
+    let bodyAt = headEnd + 4
+    let body = ''
+    if (headers['transfer-encoding'] === 'chunked') {
+      for (;;) {
+        const sizeEnd = bytes.indexOf('\r\n', bodyAt)
+        const size = Number.parseInt(bytes.subarray(bodyAt, sizeEnd).toString('latin1'), 16)
+        bodyAt = sizeEnd + 2
+        if (size === 0) {
+          bodyAt += 2
+          break
+        }
+        body += bytes.subarray(bodyAt, bodyAt + size).toString('utf8')
+        bodyAt += size + 2
+      }
+    } else {
+      const length = Number(headers['content-length'] ?? 0)
+      body = bytes.subarray(bodyAt, bodyAt + length).toString('utf8')
+      bodyAt += length
+    }
+    answers.push({status: Number((statusLine ?? '').split(' ')[1]), headers, body})
+    at = bodyAt
+  }
+  return answers
+}
+
+/**
+ * Sends `requests` on one connection, in one write, half-closing after them when asked, and
+ * collects what comes back until `answersExpected` have come (or, `untilClosed`, until the node
+ * closes the connection).
+ */
+function exchange(port: number, requests: string, options: {halfClose?: boolean; answersExpected: number; untilClosed?: boolean}): Promise<{answers: RawAnswer[]; closedByNode: boolean}> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({port, host: '127.0.0.1', allowHalfOpen: true})
+    const chunks: Buffer[] = []
+    let done = false
+    const finish = (closedByNode: boolean): void => {
+      if (done) return
+      done = true
+      clearTimeout(deadline)
+      socket.destroy()
+      resolve({answers: parseAnswers(Buffer.concat(chunks)), closedByNode})
+    }
+    // A bound on the test, not a duration asserted: a node that never answers fails it here.
+    const deadline = setTimeout(() => {
+      done = true
+      socket.destroy()
+      reject(new Error(`no end to the exchange; received: ${Buffer.concat(chunks).toString('latin1').slice(0, 500)}`))
+    }, 60_000)
+    socket.on('data', (chunk: Buffer) => {
+      chunks.push(chunk)
+      if (parseAnswers(Buffer.concat(chunks)).length >= options.answersExpected && options.untilClosed !== true) finish(false)
+    })
+    socket.on('end', () => finish(true))
+    socket.on('close', () => finish(true))
+    socket.on('error', () => finish(true))
+    socket.once('connect', () => {
+      socket.write(requests)
+      if (options.halfClose === true) socket.end()
+    })
+  })
+}
+
+const put = (key: string, value: string): string => `PUT /kv/${key} HTTP/1.1\r\nHost: x\r\nContent-Length: ${Buffer.byteLength(value)}\r\n\r\n${value}`
+const get = (key: string): string => `GET /kv/${key} HTTP/1.1\r\nHost: x\r\n\r\n`
+
+describe('a client connection, byte by byte', () => {
+  let c: TestCluster
+  let port: number
+  before(async () => {
+    c = await startCluster(1, ['--http-request-timeout-ms', '2000'])
+    port = (c.cluster.nodes[0] as {port: number}).port
+  })
+  after(() => c.stop())
+
+  it('serves pipelined requests one after the other: a GET after a PUT of its key reads what the PUT wrote', async () => {
+    for (let round = 0; round < 5; round += 1) {
+      const key = `pipelined-${round}`
+      const {answers} = await exchange(port, put(key, `value ${round}`) + get(key) + `DELETE /kv/${key} HTTP/1.1\r\nHost: x\r\n\r\n` + get(key), {answersExpected: 4})
+      assert.deepEqual(answers.map((answer) => answer.status), [204, 200, 204, 404], `round ${round}: ${JSON.stringify(answers)}`)
+      assert.equal(answers[1]?.body, `value ${round}`)
+    }
+  })
+
+  it(`answers requests pipelined beyond ${pipelinedRequestsMax} overloaded, in their turn, and serves those before`, async () => {
+    const count = pipelinedRequestsMax + 6
+    const {answers} = await exchange(port, get('nothing-here').repeat(count), {answersExpected: count})
+    assert.equal(answers.length, count)
+    // The first is served at once, 64 wait behind it, the rest are refused: in the order sent.
+    assert.deepEqual(answers.slice(0, pipelinedRequestsMax + 1).map((answer) => answer.status), Array(pipelinedRequestsMax + 1).fill(404))
+    for (const answer of answers.slice(pipelinedRequestsMax + 1)) {
+      assert.equal(answer.status, 503)
+      assert.equal(JSON.parse(answer.body).error, 'overloaded')
+    }
+  })
+
+  it('answers a client that half-closes once it has sent its requests (printf ... | nc)', async () => {
+    const {answers, closedByNode} = await exchange(port, put('half-closed', 'hi') + get('half-closed'), {halfClose: true, answersExpected: 2})
+    assert.deepEqual(answers.map((answer) => answer.status), [204, 200])
+    assert.equal(answers[1]?.body, 'hi')
+    assert.equal(closedByNode, false)
+  })
+
+  it('answers the requests before bytes it cannot parse, then refuses those (400 bad_request) and closes', async () => {
+    const {answers, closedByNode} = await exchange(port, `${put('before-garbage', 'abc')}GARBAGE\r\n\r\n`, {answersExpected: 2, untilClosed: true})
+    assert.deepEqual(answers.map((answer) => answer.status), [204, 400], JSON.stringify(answers))
+    assert.equal(JSON.parse(answers[1]?.body ?? '{}').error, 'bad_request')
+    assert.ok(closedByNode)
+    assert.equal(await (await fetch(c.url(0, '/kv/before-garbage'))).text(), 'abc')
+  })
+
+  it('refuses a chunked body with a bad chunk size (400 bad_request) and stores nothing', async () => {
+    const {answers} = await exchange(port, 'PUT /kv/bad-chunk HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\nabc\r\n0\r\n\r\n', {answersExpected: 1, untilClosed: true})
+    assert.equal(answers[0]?.status, 400, JSON.stringify(answers))
+    assert.equal(JSON.parse(answers[0]?.body ?? '{}').error, 'bad_request')
+    assert.equal((await fetch(c.url(0, '/kv/bad-chunk'))).status, 404)
+  })
+
+  it('answers a body that stops arriving 408 request_timeout, and stores nothing', async () => {
+    const {answers, closedByNode} = await exchange(port, 'PUT /kv/stalled HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhi', {answersExpected: 1, untilClosed: true})
+    assert.equal(answers[0]?.status, 408, JSON.stringify(answers))
+    assert.equal(JSON.parse(answers[0]?.body ?? '{}').error, 'request_timeout')
+    assert.ok(closedByNode)
+    assert.equal((await fetch(c.url(0, '/kv/stalled'))).status, 404)
+  })
+
+  it('answers headers over the limit 431 headers_too_large', async () => {
+    const {answers} = await exchange(port, `GET /kv/${'k'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`, {answersExpected: 1, untilClosed: true})
+    assert.equal(answers[0]?.status, 431, JSON.stringify(answers))
+    assert.equal(JSON.parse(answers[0]?.body ?? '{}').error, 'headers_too_large')
+  })
+
+  it('counts each refusal in /stats by its reason', async () => {
+    const stats = (await (await fetch(c.url(0, '/stats'))).json()) as {rejected: {http: {reasons: Record<string, number>}}}
+    const reasons = stats.rejected.http.reasons
+    for (const reason of ['pipelined_too_deep', 'malformed_http', 'request_timeout', 'headers_too_large']) assert.ok((reasons[reason] ?? 0) >= 1, `${reason}: ${JSON.stringify(reasons)}`)
+  })
+})
