@@ -34,7 +34,7 @@ export default class ClusterDown extends DynCommand {
       const notRunning = cluster.nodes.map((n) => n.name).filter((name) => !cluster.stopped.includes(name) && !cluster.startedElsewhere.some((node) => node.name === name))
       if (flags.json) {
         const purged = purge === undefined ? {} : {folderDeleted: purge.folderDeleted, kept: purge.kept, ...(purge.folderKept === undefined ? {} : {folderKept: purge.folderKept})}
-        this.printJson({ok: true, dir: flags.dir, stopped: cluster.stopped, notRunning, startedElsewhere: cluster.startedElsewhere, purged: flags.purge, ...purged})
+        this.printJson({ok: true, dir: flags.dir, stopped: cluster.stopped, killed: cluster.killed, notRunning, startedElsewhere: cluster.startedElsewhere, purged: flags.purge, ...purged})
         return
       }
       if (cluster.startedElsewhere.length > 0) {

@@ -435,7 +435,7 @@ async function startAndWait(
     // What this call started is stopped again, so that no detached process is left behind;
     // nodes that were running before are not this call's to stop. Those stopped here read as
     // stopped; one that exited by itself keeps its pid, so that status can say how it ended.
-    const stopped = await stopNodes(started, stopGraceMsDefault, log)
+    const {stopped} = await stopNodes(started, stopGraceMsDefault, log)
     for (const node of started) if (stopped.includes(node.name)) node.pid = undefined
     await writeCluster(dir, cluster).catch(() => undefined)
     throw error
@@ -739,7 +739,13 @@ async function startMissing(
   // The first node started learns which of the others left (a folder stopped after a leave),
   // and which joined again since they left: those, skipped while still marked, come back at the
   // end of the queue. Each node is queued at most twice, which bounds the loop.
-  const queue = [...missing]
+  // With nothing running, the first node starts alone and must come back from its stored member
+  // table: a node whose data folder is gone (a replaced disk) would found a cluster of its own
+  // instead, and take writes there, while up waited for it in vain (a new user's walk). So a
+  // stopped cluster's nodes that still hold their data start first; the others join through them,
+  // as a replaced disk does beside running nodes.
+  const holdsData = (node: LocalNode): boolean => isNodeDataFolder(node.dataDir)
+  const queue = running.length === 0 && cluster.clusterId !== undefined ? [...missing.filter(holdsData), ...missing.filter((node) => !holdsData(node))] : [...missing]
   const skipped = new Set<LocalNode>()
   while (queue.length > 0) {
     const node = queue.shift() as LocalNode
@@ -1151,19 +1157,28 @@ function tail(file: string, lines: number): string[] {
   }
 }
 
-/** Stop the nodes that run (SIGTERM, then SIGKILL after `graceMs`); the names of those stopped. */
-async function stopNodes(nodes: readonly LocalNode[], graceMs: number, log: (line: string) => void): Promise<string[]> {
+/**
+ * Stop the nodes that run (SIGTERM, then SIGKILL after `graceMs`): the names of those stopped,
+ * and of those among them that had to be killed. A paused node (SIGSTOP, Ctrl-Z) is sent SIGCONT
+ * after the SIGTERM, so that it stops cleanly, its store closed, instead of being killed at the
+ * deadline (a new user's walk); to one that runs, SIGCONT is nothing.
+ */
+async function stopNodes(nodes: readonly LocalNode[], graceMs: number, log: (line: string) => void): Promise<{stopped: string[]; killed: string[]}> {
   const running = nodes.filter(isNodeProcess)
-  for (const node of running) process.kill(node.pid as number, 'SIGTERM')
+  for (const node of running) {
+    process.kill(node.pid as number, 'SIGTERM')
+    process.kill(node.pid as number, 'SIGCONT')
+  }
   const deadline = Date.now() + graceMs
   while (running.some(isNodeProcess) && Date.now() < deadline) await wait(pollIntervalMs)
-  for (const node of running.filter(isNodeProcess)) {
+  const killed = running.filter(isNodeProcess)
+  for (const node of killed) {
     log(`${node.name} did not stop within ${graceMs} ms; killing it`)
     process.kill(node.pid as number, 'SIGKILL')
   }
   while (running.some(isNodeProcess)) await wait(pollIntervalMs)
-  for (const node of running) log(`stopped ${node.name} (pid ${node.pid})`)
-  return running.map((node) => node.name)
+  for (const node of running) log(`${killed.includes(node) ? 'killed' : 'stopped'} ${node.name} (pid ${node.pid})`)
+  return {stopped: running.map((node) => node.name), killed: killed.map((node) => node.name)}
 }
 
 /**
@@ -1206,14 +1221,14 @@ async function stopFolder(dir: string, cluster: LocalCluster, graceMs: number, l
   }
   // Recorded while a member can still say it, so that the next `up` does not start them.
   await learnLeft(cluster, cluster.nodes.filter(isNodeProcess))
-  const stopped = await stopNodes(cluster.nodes, graceMs, log)
+  const {stopped, killed} = await stopNodes(cluster.nodes, graceMs, log)
   await waitForWrappers(cluster.nodes, log)
   for (const node of cluster.nodes) {
     node.pid = undefined
     node.wrapperPid = undefined
   }
   await writeCluster(dir, cluster)
-  return {...cluster, stopped, startedElsewhere: elsewhere.map(({node, pid}) => ({name: node.name, ...(pid === undefined ? {} : {pid})}))}
+  return {...cluster, stopped, killed, startedElsewhere: elsewhere.map(({node, pid}) => ({name: node.name, ...(pid === undefined ? {} : {pid})}))}
 }
 
 /**
@@ -1322,6 +1337,8 @@ export async function clusterDownAndPurge(dir: string, graceMs: number, log: (li
 export interface DownResult {
   /** The nodes stopped, by name. */
   readonly stopped: string[]
+  /** Those of them that did not stop within the grace period and were killed (SIGKILL). */
+  readonly killed: string[]
   /** Nodes of the folder that serve from a process it did not start (by hand), left running. */
   readonly startedElsewhere: ReadonlyArray<{readonly name: string; readonly pid?: number}>
 }

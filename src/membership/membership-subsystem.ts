@@ -108,7 +108,7 @@ async function joinAnotherCluster(membership: Membership, store: Store, transpor
   if (!/^[^\s:]+:\d{1,5}$/.test(seed)) throw new DynError('bad_parameter', `the seed must be an internode address host:rpc-port, not ${JSON.stringify(seed)}`)
   const table = membership.table
   if (!runsAlone(table, self)) {
-    throw new DynError('bad_parameter', `${self} is already in a cluster of ${presentMembers(table).length} members; only a node running alone can join another cluster`)
+    throw new DynError('bad_parameter', `${self} is already a member of a cluster of ${presentMembers(table).length} members (the seed's, or another): only a node running alone joins through a seed; nothing was changed`)
   }
   if (!(await store.isObjectFree())) throw new DynError('bad_parameter', `${self} holds data of its own; start it on an empty --data folder to join another cluster`)
   const mine = findMember(table, self)

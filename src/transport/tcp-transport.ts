@@ -410,6 +410,8 @@ export class TcpTransport implements Transport {
   /** Failed TLS handshakes and connections over the cap so far: a flood of them is logged at every power of two only. */
   #tlsFailures = 0
   #drops = 0
+  /** Inbound connections closed before they proved the secret: logged at the first and every power of two. */
+  #closedBeforeProof = 0
 
   constructor(server: net.Server, tlsServer: tls.Server | null, address: string, settings: Settings) {
     this.address = address
@@ -871,7 +873,10 @@ export class TcpTransport implements Transport {
           connection.rejected = true
           this.#settings.onRejected('hellos', unauthenticatedCode)
         }
-        this.#settings.log(`transport ${this.address}: the connection from ${description} (says it is ${printable(connection.hello?.nodeName ?? '?', nodeNameCharsMax)}) closed before it proved the cluster secret: it holds another one or is no node of this cluster, or it gave up waiting for this node (paused or too busy to answer in time)`)
+        // One line per connection flooded the log of a node resumed after a pause (each peer had
+        // given up on several): logged at the first and every power of two, with the count.
+        this.#closedBeforeProof += 1
+        if (isLoggedCount(this.#closedBeforeProof)) this.#settings.log(`transport ${this.address}: the connection from ${description} (says it is ${printable(connection.hello?.nodeName ?? '?', nodeNameCharsMax)}) closed before it proved the cluster secret (${this.#closedBeforeProof} so far): it gave up waiting for this node (paused, or too busy to answer in time), or it holds another secret or is no node of this cluster`)
       }
       this.#inbound.delete(connection)
       // A peer that closed in the middle of a frame (a truncated frame, a half-closed socket) sent
