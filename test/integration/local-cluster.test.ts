@@ -265,6 +265,31 @@ describe('dyn cluster up|down|status', () => {
     assert.match(text.stdout, /all nodes of the folder serve and agree on the ring; 1 other member\(s\) not started from this folder: extra/)
   })
 
+  it('a stopped cluster whose first node lost its data comes back: the nodes with data start first and the wiped one joins through them; down stops a paused node cleanly', async (t) => {
+    const c = await startCluster(3)
+    t.after(() => c.stop())
+    const keys = Array.from({length: 12}, (_, i) => `wiped-${i}`)
+    for (const key of keys) assert.equal((await fetch(c.url(0, `/kv/${key}?w=3`), {method: 'PUT', body: `value of ${key}`})).status, 204, key)
+    // A paused node (Ctrl-Z, SIGSTOP) is continued by down and stops by itself, not killed.
+    process.kill((await reloadCluster(c.dir)).nodes[2]?.pid as number, 'SIGSTOP')
+    const down = await runDyn(['cluster', 'down', '--dir', c.dir, '--json'])
+    assert.equal(down.code, 0, down.stdout + down.stderr)
+    assert.deepEqual(jsonOf(down).killed, [])
+    // n1, the node up would start first and alone, loses its data folder (a replaced disk).
+    await rm(c.cluster.nodes[0]?.dataDir as string, {recursive: true, force: true})
+    const up = await runDyn(['cluster', 'up', '--dir', c.dir, '--json'])
+    assert.equal(up.code, 0, up.stdout + up.stderr)
+    assert.deepEqual(jsonOf(up).started, ['n2', 'n3', 'n1'])
+    // One cluster, and every key still there, through the wiped node too.
+    const health = await Promise.all([0, 1, 2].map(async (index) => (await getJson(c.url(index, '/health'))).body))
+    assert.equal(new Set(health.map((view) => view.clusterId)).size, 1)
+    for (const key of keys) {
+      const read = await fetch(c.url(0, `/kv/${key}`))
+      assert.equal(read.status, 200, key)
+      assert.equal(await read.text(), `value of ${key}`)
+    }
+  })
+
   it('cluster status: a member from outside the folder that left is no "other member", and every status that is not ok carries an error code and a message, with --dir and with --node', async (t) => {
     const c = await startCluster(3)
     t.after(() => c.stop())
