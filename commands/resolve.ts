@@ -78,7 +78,7 @@ ${exitCodesHelp} A key that another write changed meanwhile exits 3 (conflict_re
     }
     let expected: VersionVector | undefined
     if (flags.context !== undefined) {
-      const checked = checkContext(flags.context)
+      const checked = checkContext(flags.context, args.key)
       if (!checked.ok) this.fail(flags.json, checked.error, `--context: ${checked.message}`)
       expected = checked.value
     }

@@ -202,11 +202,15 @@ export function checkFlag(query: URLSearchParams, name: string): Checked<boolean
   return fail('bad_parameter', `${name}=${JSON.stringify(raw)}; give ${name}=true or ${name}=false`)
 }
 
-/** The X-Dyn-Context header: absent means "concurrent with whatever is stored". */
-export function checkContext(header: string | string[] | undefined): Checked<VersionVector> {
+/**
+ * The X-Dyn-Context header of a write to `key`: absent means "concurrent with whatever is stored";
+ * a context read from another key is refused (context.ts). Without a key (a token only looked
+ * at, not written with) its key is not checked.
+ */
+export function checkContext(header: string | string[] | undefined, key?: string): Checked<VersionVector> {
   if (header === undefined) return {ok: true, value: []}
   if (Array.isArray(header)) return fail('bad_context', 'send one X-Dyn-Context header, the one returned by your last read')
-  const decoded = decodeContext(header.trim())
+  const decoded = decodeContext(header.trim(), key)
   if (!decoded.ok) return fail('bad_context', decoded.message)
   return {ok: true, value: decoded.vector}
 }

@@ -166,7 +166,7 @@ export function siblingGone(read: SiblingRead, id: string): Failure {
  * match whichever form the token was written in.
  */
 export function siblingsChangedSince(read: SiblingRead, context: VersionVector): Failure | undefined {
-  const now = read.context === undefined ? undefined : checkContext(read.context)
+  const now = read.context === undefined ? undefined : checkContext(read.context, read.key)
   if (now?.ok === true && descends(now.value, context) && descends(context, now.value)) return undefined
   return {
     ok: false,

@@ -287,7 +287,7 @@ export class DynClient {
     // Refused here as the node would refuse it: a line break or other control character in it
     // made Node throw ERR_INVALID_CHAR out of dyn put (a TypeError, exit 1, "not found").
     if (options.contentType !== undefined && !isSafeContentType(options.contentType)) return refusedContentType()
-    const badContext = refusedContext(options.context)
+    const badContext = refusedContext(options.context, key)
     if (badContext !== undefined) return badContext
     const headers: Record<string, string> = {accept: 'application/json', 'content-type': options.contentType ?? 'application/octet-stream'}
     if (options.context !== undefined) headers['x-dyn-context'] = options.context.trim()
@@ -298,7 +298,7 @@ export class DynClient {
   async delete(key: string, options: QuorumOptions & {context?: string} = {}): Promise<WriteResult> {
     const badKey = refusedKey(key)
     if (badKey !== undefined) return badKey
-    const badContext = refusedContext(options.context)
+    const badContext = refusedContext(options.context, key)
     if (badContext !== undefined) return badContext
     const headers: Record<string, string> = {accept: 'application/json'}
     if (options.context !== undefined) headers['x-dyn-context'] = options.context.trim()
@@ -477,13 +477,13 @@ function refusedKey(key: string): ApiError | undefined {
 
 /**
  * The node's own refusal of a context it could not decode (400 bad_context: cut short, altered,
- * not base64url), by the node's own check, without sending it. A line break in it (a context
+ * not base64url, or read from another key than `key`), by the node's own check, without sending it. A line break in it (a context
  * pasted across lines) made Node throw ERR_INVALID_CHAR out of dyn put and dyn delete (a
  * TypeError, exit 1, "not found"). The node trims the header; so does the client, before sending.
  */
-function refusedContext(context: string | undefined): ApiError | undefined {
+function refusedContext(context: string | undefined, key: string): ApiError | undefined {
   if (context === undefined) return undefined
-  const checked = checkContext(context)
+  const checked = checkContext(context, key)
   if (checked.ok) return undefined
   return {ok: false, status: 400, error: checked.error, message: checked.message, body: {error: checked.error, message: checked.message}}
 }

@@ -10,14 +10,29 @@
  * mistyped token is rejected instead of being read as some other vector. The checksum guards against
  * accidents only; it is not a signature.
  *
+ * A context belongs to the key it was read from: its counters say nothing about another key's
+ * versions, and since an actor's counters run per key, another key's context (where the same node
+ * wrote more often) can cover versions of this one that its client never read, and a write with it
+ * would silently drop them. So every token carries a tag of its key, and `decodeContext` given a key
+ * refuses a token tagged for another. The tag is 32 bits of FNV-1a, as the checksum is, and for the
+ * same reason that is enough: it guards against accidents and mistakes (a context pasted from the
+ * wrong read), not against an adversary, who could send any vector anyway; two keys share a tag by
+ * chance once in 4 billion pairs. The tag is under the checksum and checked last, so that only a
+ * whole, well-formed context is said to come from another key (a mistyped one is said altered).
+ * Checking it costs one FNV pass over the key (at most 1024 bytes) per encode and decode.
+ *
  * Layout (all integers unsigned LEB128 varints, minimal length):
  *   byte 0            format version (`contextFormatVersion`; a new layout gets a new number)
+ *   bytes 1 to 4      the key's tag: FNV-1a 32-bit hash of the key's UTF-8 bytes, big-endian
  *   varint            number of entries
  *   per entry         varint actor length in bytes, the actor in UTF-8, varint counter,
  *                     varint number of single dots, each dot as its distance from the one before
  *                     (the first from the counter)
  *   last 4 bytes      FNV-1a 32-bit hash of every byte before it, big-endian
- * Version 1 (no single dots, so no dot count) is still read: tokens that scripts kept stay valid.
+ * Versions 1 (no single dots, so no dot count) and 2 (no key tag) are still read, and taken for
+ * any key, since they cannot say which key they came from: scripts and clients keep tokens across
+ * an upgrade, and refusing them would turn every such write into a failure. Only version 3 is
+ * written, so a token without a tag is one from before the upgrade and soon rare.
  *
  * A token copied short (its last characters lost to a terminal's selection or a shell's quoting)
  * is the commonest bad token, and its message says so: base64url's first characters decode to
@@ -31,16 +46,19 @@
  * with a newer layout is said to have another version.
  */
 import {assert} from '../errors.js'
+import {shellQuote} from '../shell-quote.js'
 import {contextDotsMax, isValidVector, type ContextEntry, type VersionVector} from './dvvset.js'
 
 /** The largest decoded token, in bytes: far above any real context (entries are pruned to about 10). */
 export const contextBytesMax = 16384
 
 /** The format version written in the first byte. Only ever increase it, for a new layout. */
-export const contextFormatVersion = 2
+export const contextFormatVersion = 3
 
 /** The first layout: entries without single dots. */
 const contextFormatVersionPlain = 1
+/** The second layout: entries with single dots, no key tag. */
+const contextFormatVersionUntagged = 2
 
 /**
  * The largest counter a context may carry. A hostile client could send any counter, and the next
@@ -54,6 +72,7 @@ export type DecodedContext =
   | {ok: false; error: 'bad_context'; message: string}
 
 const checksumBytes = 4
+const keyTagBytes = 4
 /** A varint of a counter up to 2^53 needs at most 8 bytes of 7 bits. */
 const varintBytesMax = 8
 /**
@@ -75,10 +94,15 @@ interface Reader {
 
 const utf8Encoder = new TextEncoder()
 
-/** Encodes a context (from `join`, `withDot` or `mergeVectors`) as an opaque token; the empty context gets one too. */
-export function encodeContext(vector: VersionVector): string {
+/**
+ * Encodes a context (from `join`, `withDot` or `mergeVectors`) of `key` as an opaque token, tagged
+ * with the key; the empty context gets one too.
+ */
+export function encodeContext(vector: VersionVector, key: string): string {
   assert(isValidVector(vector), 'encodeContext: the context must be sorted, with unique actors and canonical dots')
-  const bytes: number[] = [contextFormatVersion]
+  assert(typeof key === 'string', 'encodeContext: a context is encoded for a key')
+  const tag = keyTag(key)
+  const bytes: number[] = [contextFormatVersion, (tag >>> 24) & 0xff, (tag >>> 16) & 0xff, (tag >>> 8) & 0xff, tag & 0xff]
   writeVarint(bytes, vector.length)
   for (const [actor, counter, single] of vector) {
     // A lone surrogate has no UTF-8 form: the actor would come back changed.
@@ -100,22 +124,24 @@ export function encodeContext(vector: VersionVector): string {
 }
 
 /**
- * Decodes a token from a client. Never throws: anything but a token made by `encodeContext` is
- * `bad_context`, and one that is the beginning of a context says it looks truncated.
+ * Decodes a token from a client, for a write to `key`. Never throws: anything but a token made by
+ * `encodeContext` is `bad_context`, one that is the beginning of a context says it looks
+ * truncated, and one tagged for another key than `key` says so. Without a key (a tool that only
+ * shows a token) the tag is not checked; nor is it in a token of versions 1 and 2, which has none.
  */
-export function decodeContext(token: string): DecodedContext {
+export function decodeContext(token: string, key?: string): DecodedContext {
   if (typeof token !== 'string') return badContext('is not a string')
   if (token.length > tokenCharsMax) {
     return badContext(`is ${token.length} characters long, more than the ${tokenCharsMax} a context can take`)
   }
-  const decoded = decodeToken(token)
+  const decoded = decodeToken(token, key)
   if (decoded.ok || !looksCutShort(token)) return decoded
   return badContext(`looks truncated: its ${token.length} characters end before the context they encode does, so a character or more is missing at its end`)
 }
 
 /**
  * Whether a refused token is the beginning of a context: base64url whose bytes start with a
- * format version and end before the context does, inside its entries or inside its checksum.
+ * format version and end before the context does, inside its key tag, its entries or its checksum.
  * Every token cut short by a character or more is, since its characters decode to the first
  * bytes of the context (a dangling last character and the unused low bits of the last one are
  * dropped); a token altered, padded or made up is not, unless it happens to be such a beginning.
@@ -123,18 +149,21 @@ export function decodeContext(token: string): DecodedContext {
 function looksCutShort(token: string): boolean {
   if (!base64urlPattern.test(token)) return false
   const bytes = Buffer.from(token, 'base64url')
-  if (bytes[0] !== contextFormatVersion && bytes[0] !== contextFormatVersionPlain) return false
+  if (!isReadableVersion(bytes[0])) return false
   // A token whose last 4 bytes are the checksum of the rest was written whole (a cut one has odds
   // of 2^-32 of that): its fault is its structure, said as such.
   const bodyLength = bytes.length - checksumBytes
   if (bodyLength >= 1 && bytes.readUInt32BE(bodyLength) === fnv1a32(bytes, bodyLength)) return false
-  const reader: Reader = {bytes, offset: 1, end: bytes.length, ranOut: false}
-  const entries = readEntries(reader, bytes[0] === contextFormatVersion)
+  // Cut inside the key tag, or after it.
+  const entriesOffset = entriesOffsetOf(bytes[0])
+  if (bytes.length < entriesOffset) return true
+  const reader: Reader = {bytes, offset: entriesOffset, end: bytes.length, ranOut: false}
+  const entries = readEntries(reader, bytes[0] !== contextFormatVersionPlain)
   if (!entries.ok) return reader.ranOut
   return bytes.length - reader.offset < checksumBytes
 }
 
-function decodeToken(token: string): DecodedContext {
+function decodeToken(token: string, key: string | undefined): DecodedContext {
   if (token.length === 0) return badContext('is empty')
   // Node skips characters outside the alphabet, padding and a dangling last character when it
   // decodes, so they are refused here, where the message can say so.
@@ -149,21 +178,35 @@ function decodeToken(token: string): DecodedContext {
   const bodyLength = bytes.length - checksumBytes
   if (bytes.readUInt32BE(bodyLength) !== fnv1a32(bytes, bodyLength)) return alteredContext('its checksum does not match')
   // Whole, as its checksum says: a version this node does not know was written by a newer node.
-  if (bytes[0] !== contextFormatVersion && bytes[0] !== contextFormatVersionPlain) {
-    return badContext(`has format version ${bytes[0]}, but this node reads versions ${contextFormatVersionPlain} and ${contextFormatVersion}`)
+  if (!isReadableVersion(bytes[0])) {
+    return badContext(`has format version ${bytes[0]}, but this node reads versions ${contextFormatVersionPlain} to ${contextFormatVersion}`)
   }
-  return decodeEntries(bytes, bodyLength)
+  const decoded = decodeEntries(bytes, bodyLength)
+  // Checked last, so that only a whole, well-formed context is said to come from another key.
+  if (!decoded.ok || key === undefined || bytes[0] !== contextFormatVersion) return decoded
+  return bytes.readUInt32BE(1) === keyTag(key) ? decoded : otherKeyContext(key)
 }
 
 function decodeEntries(bytes: Uint8Array, bodyLength: number): DecodedContext {
-  const reader: Reader = {bytes, offset: 1, end: bodyLength, ranOut: false}
-  const entries = readEntries(reader, bytes[0] === contextFormatVersion)
+  const entriesOffset = entriesOffsetOf(bytes[0])
+  if (bodyLength < entriesOffset) return alteredContext('it is too short to hold its key tag')
+  const reader: Reader = {bytes, offset: entriesOffset, end: bodyLength, ranOut: false}
+  const entries = readEntries(reader, bytes[0] !== contextFormatVersionPlain)
   if (!entries.ok) return entries
   const vector = entries.vector
   if (reader.offset !== reader.end) return alteredContext('it has bytes after its last entry')
   // The checks above make every decoded context canonical; this one guards them.
   if (!isValidVector(vector)) return alteredContext('it is not a canonical context')
   return {ok: true, vector}
+}
+
+function isReadableVersion(version: number | undefined): boolean {
+  return version === contextFormatVersion || version === contextFormatVersionUntagged || version === contextFormatVersionPlain
+}
+
+/** Where a token's entries begin: after its version byte, and its key tag when its layout has one. */
+function entriesOffsetOf(version: number | undefined): number {
+  return version === contextFormatVersion ? 1 + keyTagBytes : 1
 }
 
 /** The entries from `reader.offset` on, each checked; the reader is left after the last. */
@@ -228,6 +271,18 @@ function badContext(what: string): DecodedContext {
   return {ok: false, error: 'bad_context', message: `the context token ${what}. ${contextAdvice}`}
 }
 
+/** A whole context, tagged for another key than `key`, the key of the write it came with. */
+function otherKeyContext(key: string): DecodedContext {
+  return {
+    ok: false,
+    error: 'bad_context',
+    message:
+      'the context token was read from another key: a context applies only to the key it was read from; nothing was written. ' +
+      `Read ${shellQuote(key)} (dyn get ${shellQuote(key)} --json, or the X-Dyn-Context header) and write with the context of that read, ` +
+      'or send no context (the write is then kept as a sibling of what is stored).',
+  }
+}
+
 /** A token that has a context's length but is not one: changed, or never written by a node; `check` is the check that refused it. */
 function alteredContext(check: string): DecodedContext {
   return badContext(`was altered or is not a context from this cluster (${check})`)
@@ -272,6 +327,12 @@ function readVarint(reader: Reader): number | undefined {
     scale *= 0x80
   }
   return undefined
+}
+
+/** The tag of a key in a token: FNV-1a 32 over its UTF-8 (one pass over the key, one small array). */
+function keyTag(key: string): number {
+  const keyBytes = utf8Encoder.encode(key)
+  return fnv1a32(keyBytes, keyBytes.length)
 }
 
 /** FNV-1a, 32 bits, over the first `length` bytes. */

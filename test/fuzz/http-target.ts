@@ -24,7 +24,7 @@ import {errorCodes, type ErrorCode} from '../../src/errors.js'
 import {isRefusal} from '../../src/api/handler.js'
 import {statusOfError} from '../../src/api/status.js'
 import {createApiServer} from '../../src/node/node.js'
-import {encodeContext} from '../../src/versioning/context.js'
+import {decodeContext, encodeContext} from '../../src/versioning/context.js'
 import {FuzzFailure, hex, inputRandom, mutateBytes, type FuzzTarget, type TargetReport} from './fuzz-common.js'
 import {startFuzzCluster, stepTimeMsMax, type FuzzCluster} from './fuzz-cluster.js'
 
@@ -96,9 +96,15 @@ function query(random: Random): string {
   return parts.length === 0 ? '' : `?${parts.join('&')}`
 }
 
-/** A context: one a node handed out, one mutated (its checksum made right again), or random text. */
-function context(random: Random, known: readonly string[]): string {
-  const valid = known.length === 0 ? encodeContext([]) : pick(random, known)
+/**
+ * A context: one a node handed out, for the request's key (a context belongs to the key it was
+ * read from: another key's is refused before anything else is checked), one mutated (its checksum
+ * made right again), or random text.
+ */
+function context(random: Random, known: readonly string[], target: string): string {
+  const handedOut = known.length === 0 ? encodeContext([], sentinelKey) : pick(random, known)
+  const decoded = decodeContext(handedOut)
+  const valid = decoded.ok ? encodeContext(decoded.vector, keyOfTarget(target)) : handedOut
   switch (random.int(5)) {
     case 0:
       return valid
@@ -112,6 +118,17 @@ function context(random: Random, known: readonly string[]): string {
       return randomText(random, 40, 'ABCDEFabcdef0123456789-_=+/ ')
     default:
       return 'A'.repeat(random.int(30_000))
+  }
+}
+
+/** The key a request target names (as the handler reads it, percent-decoded), or the target itself when it names none. */
+function keyOfTarget(target: string): string {
+  const path = target.split('?')[0] ?? ''
+  if (!path.startsWith('/kv/')) return target
+  try {
+    return decodeURIComponent(path.slice('/kv/'.length))
+  } catch {
+    return path.slice('/kv/'.length)
   }
 }
 
@@ -141,7 +158,7 @@ export function httpInput(seed: number, index: number, contexts: readonly string
     switch (random.int(9)) {
       case 0:
       case 1:
-        headers.push(`x-dyn-context: ${context(random, contexts)}`)
+        headers.push(`x-dyn-context: ${context(random, contexts, target)}`)
         break
       case 2:
         headers.push(`content-type: ${pick(random, ['text/plain', 'application/json', '', 'a'.repeat(300), 'text/plain; charset=utf-8', '\u00e9t\u00e9'])}`)
@@ -367,7 +384,7 @@ async function writeSentinel(cluster: FuzzCluster): Promise<string[]> {
   if (a === undefined) throw new Error('the cluster has no node a')
   const put = await cluster.time.until(a.service.put({key: sentinelKey, value: Buffer.from(sentinelValue), contentType: 'text/plain', tombstone: false, context: [], n: 3, w: 3, dw: 0, pw: 0, explain: false}), stepTimeMsMax)
   if (!put.ok) throw new Error(`the sentinel could not be written: ${put.error}`)
-  return [encodeContext(put.context)]
+  return [encodeContext(put.context, sentinelKey)]
 }
 
 /** The sentinel's values as a read with r=3 sees them. */

@@ -4,6 +4,7 @@
 // --context refusing a choice made from siblings that changed since. And a delete whose context
 // missed a write, which leaves that write live beside its tombstone: the API answers how many
 // siblings (and live ones) the key has, as for a put, and dyn delete says the key is not deleted.
+// And a context read from one key, refused on a write to another.
 
 import assert from 'node:assert/strict'
 import {after, before, describe, it} from 'node:test'
@@ -208,6 +209,33 @@ describe('siblings through the CLI', () => {
     assert.deepEqual([staleDelete.headers.get('x-dyn-siblings'), staleDelete.headers.get('x-dyn-live-siblings')], ['2', '1'])
     const plainDelete = await fetch(c.url(0, '/kv/hk'), {method: 'DELETE'})
     assert.deepEqual([plainDelete.headers.get('x-dyn-siblings'), plainDelete.headers.get('x-dyn-live-siblings')], ['1', '0'])
+  })
+
+  it('a context read from another key is refused (bad_context: 400 from the node, exit 2 from the CLI before sending) and nothing is written', async () => {
+    // The walk that lost a value: zk's context covered yk's only version (both written once through one node).
+    assert.equal((await runDyn(['put', 'yk', 'precious'], {env})).code, 0)
+    assert.equal((await runDyn(['put', 'zk', 'other'], {env})).code, 0)
+    const zk = String(answer(await runDyn(['get', 'zk', '--json'], {env})).context)
+    const message =
+      'the context token was read from another key: a context applies only to the key it was read from; nothing was written. ' +
+      'Read yk (dyn get yk --json, or the X-Dyn-Context header) and write with the context of that read, or send no context (the write is then kept as a sibling of what is stored).'
+    for (const args of [['put', 'yk', 'clobber'], ['delete', 'yk']]) {
+      const refused = await runDyn([...args, '--context', zk, '--json'], {env})
+      assert.equal(refused.code, 2, `${args.join(' ')}: ${refused.stdout}${refused.stderr}`)
+      assert.deepEqual((({error, message}) => ({error, message}))(answer(refused)), {error: 'bad_context', message})
+    }
+    // The node refuses it too, from any client.
+    const put = await putValue(c.url(1, '/kv/yk'), 'clobber', zk)
+    assert.equal(put.status, 400)
+    assert.deepEqual(await put.json(), {error: 'bad_context', message})
+    const deleted = await fetch(c.url(2, '/kv/yk'), {method: 'DELETE', headers: {'x-dyn-context': zk}})
+    assert.equal(deleted.status, 400)
+    assert.equal(((await deleted.json()) as {error: string}).error, 'bad_context')
+    for (const node of [0, 1, 2]) assert.deepEqual(siblingTexts((await getJson(c.url(node, '/kv/yk'))).body), ['precious'], `through node ${node + 1}`)
+    // yk's own context is taken.
+    const yk = String(answer(await runDyn(['get', 'yk', '--json'], {env})).context)
+    assert.equal((await runDyn(['put', 'yk', 'kept', '--context', yk], {env})).code, 0)
+    assert.deepEqual(siblingTexts((await getJson(c.url(0, '/kv/yk'))).body), ['kept'])
   })
 
   it('two deletes from one read leave two tombstones and no live version: the key is deleted, and dyn delete says so', async () => {

@@ -158,12 +158,12 @@ function decodeVersion(version: StoredVersion): VersionBody {
   return body
 }
 
-function toToken(vector: VersionVector): string {
-  return encodeContext(vector)
+function toToken(vector: VersionVector, key: string): string {
+  return encodeContext(vector, key)
 }
 
-function fromToken(token: string): VersionVector {
-  const decoded = decodeContext(token)
+function fromToken(token: string, key: string): VersionVector {
+  const decoded = decodeContext(token, key)
   assert(decoded.ok, `a context the cluster handed out must decode: ${decoded.ok ? '' : decoded.message}`)
   return decoded.vector
 }
@@ -363,7 +363,7 @@ export class Client {
     const returned = bodies.map((body) => body.id)
     this.history.addRead({key, n: quorum.n, r: quorum.r, pr: quorum.pr, node, startMs, endMs, returned, final})
     this.history.note(endMs, `${this.name} get ${key} n=${quorum.n} r=${quorum.r} pr=${quorum.pr} via ${node} -> [${returned.join(', ')}]${final ? ' (final)' : ''}`)
-    const token = toToken(outcome.object === undefined ? [] : join(outcome.object.versions))
+    const token = toToken(outcome.object === undefined ? [] : join(outcome.object.versions), key)
     this.#memory.lastRead.set(key, {token, seen: this.history.seenByRead(returned)})
     const items = new Set<string>()
     versions.forEach((version, index) => {
@@ -386,7 +386,7 @@ export class Client {
     if (service === undefined) return undefined
     const quorum = this.#checked(quorumFor, service, `${tombstone ? 'delete' : 'put'} ${key}`, node)
     if (quorum === undefined) return undefined
-    const context = held === undefined ? [] : fromToken(held.token)
+    const context = held === undefined ? [] : fromToken(held.token, key)
     const seen = held?.seen ?? new Set<string>()
     const id = this.history.newId(key)
     const startMs = this.cluster.time.monotonicMs()
@@ -420,7 +420,7 @@ export class Client {
     const detail = outcome === crashed ? `${node} crashed` : outcome === unanswered ? `no answer within ${endMs - startMs} ms` : outcome.ok ? (outcome.trace.fallbackCoordinator === undefined ? 'ok' : `ok, coordinated by the fallback ${outcome.trace.coordinator}`) : `${outcome.error}: ${outcome.message}`
     const stored = quorum.storedN === undefined || quorum.storedN === quorum.n ? '' : ` (stored n=${quorum.storedN})`
     this.history.note(endMs, `${this.name} ${tombstone ? 'delete' : 'put'} ${id} n=${quorum.n}${stored} w=${quorum.w} pw=${quorum.pw} context=${from}[${[...seen].join(', ')}] via ${node} -> ${detail}`)
-    if (outcome !== crashed && outcome !== unanswered && outcome.ok) this.#memory.lastPut.set(key, {token: toToken(outcome.context), seen: new Set([...seen, id])})
+    if (outcome !== crashed && outcome !== unanswered && outcome.ok) this.#memory.lastPut.set(key, {token: toToken(outcome.context, key), seen: new Set([...seen, id])})
     return end
   }
 

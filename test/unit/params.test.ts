@@ -290,16 +290,30 @@ describe('checkContext', () => {
   it('round-trips a token from encodeContext, also with surrounding spaces', () => {
     fc.assert(
       fc.property(vectorArb, (vector) => {
-        const token = encodeContext(vector)
-        assert.deepEqual(checkContext(token), {ok: true, value: vector})
-        assert.deepEqual(checkContext(` ${token}\t`), {ok: true, value: vector})
+        const token = encodeContext(vector, 'k')
+        assert.deepEqual(checkContext(token, 'k'), {ok: true, value: vector})
+        assert.deepEqual(checkContext(` ${token}\t`, 'k'), {ok: true, value: vector})
+        assert.deepEqual(checkContext(token), {ok: true, value: vector}, 'no key given: only its form is checked')
       }),
     )
-    assert.deepEqual(checkContext(encodeContext([])), {ok: true, value: []})
+    assert.deepEqual(checkContext(encodeContext([], 'k'), 'k'), {ok: true, value: []})
+  })
+
+  it('refuses a context read from another key, as bad_context saying what to do', () => {
+    const checked = checkContext(encodeContext([['n1.aaaa', 7]], 'zk'), 'yk')
+    assertFails(checked, 'bad_context', "zk's context for yk")
+    assert.ok(!checked.ok)
+    assert.equal(
+      checked.message,
+      'the context token was read from another key: a context applies only to the key it was read from; nothing was written. ' +
+        'Read yk (dyn get yk --json, or the X-Dyn-Context header) and write with the context of that read, or send no context (the write is then kept as a sibling of what is stored).',
+    )
+    // A context of format 2, from before contexts carried their key, is taken for any key.
+    assert.deepEqual(checkContext('AgILbjEuZDY1YzVmNmMBAAtuMi5mNmFkM2IzNAEAxySeVw', 'yk'), {ok: true, value: [['n1.d65c5f6c', 1], ['n2.f6ad3b34', 1]]})
   })
 
   it('refuses several headers', () => {
-    const token = encodeContext([['a.1', 1]])
+    const token = encodeContext([['a.1', 1]], 'k')
     assertFails(checkContext([token, token]), 'bad_context', 'two headers')
     assertFails(checkContext([token]), 'bad_context', 'a header given as a list')
   })
@@ -322,12 +336,12 @@ describe('checkContext', () => {
     )
     fc.assert(
       fc.property(vectorArb, fc.nat(), fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'), (vector, at, replacement) => {
-        const token = encodeContext(vector)
+        const token = encodeContext(vector, 'k')
         const index = at % token.length
         fc.pre(token[index] !== replacement)
         const altered = token.slice(0, index) + replacement + token.slice(index + 1)
-        assertFails(checkContext(altered), 'bad_context', `${token} altered at ${index}`)
-        assertFails(checkContext(token.slice(0, -1)), 'bad_context', `${token} truncated`)
+        assertFails(checkContext(altered, 'k'), 'bad_context', `${token} altered at ${index}`)
+        assertFails(checkContext(token.slice(0, -1), 'k'), 'bad_context', `${token} truncated`)
       }),
     )
   })

@@ -39,10 +39,10 @@ describe('resolve: another write arrived between the read and the write', () => 
   })
 })
 
-/** The API's JSON answer for a key whose siblings are listed as the version set holds them (by actor). */
-function answer(siblings: Array<{text: string; timestampMs: number; actor: string; counter: number; deleted?: boolean}>, context: VersionVector): Record<string, unknown> {
+/** The API's JSON answer for `key` whose siblings are listed as the version set holds them (by actor). */
+function answer(key: string, siblings: Array<{text: string; timestampMs: number; actor: string; counter: number; deleted?: boolean}>, context: VersionVector): Record<string, unknown> {
   return {
-    context: encodeContext(context),
+    context: encodeContext(context, key),
     siblings: siblings.map((s) => ({value: Buffer.from(s.text).toString('base64'), contentType: 'text/plain', timestampMs: s.timestampMs, deleted: s.deleted === true, actor: s.actor, counter: s.counter})),
   }
 }
@@ -56,6 +56,7 @@ describe('resolve: the siblings it reads and the one it keeps', () => {
   const read = siblingReadOf(
     'tk',
     answer(
+      'tk',
       [
         {text: '', timestampMs: 3000, actor: 'n1.aaaa', counter: 3, deleted: true},
         {text: 'b', timestampMs: 2000, actor: 'n1.aaaa', counter: 2},
@@ -102,5 +103,10 @@ describe('resolve: the siblings it reads and the one it keeps', () => {
       assert.equal(changed?.error, 'siblings_changed', JSON.stringify(other))
       assert.match(changed?.message ?? '', /^tk's siblings are not those of the read --context came from .*nothing was written\. Read the key again \(dyn get tk --json\)/)
     }
+  })
+
+  it('checks the read it compares with against its own key: a read whose context is for another key matches no --context', () => {
+    const otherKeys = siblingReadOf('tk', answer('zk', [{text: 'b', timestampMs: 2000, actor: 'n1.aaaa', counter: 2}], context))
+    assert.equal(siblingsChangedSince(otherKeys, context)?.error, 'siblings_changed')
   })
 })
