@@ -7,7 +7,9 @@
  *
  * What is admitted here, and what is not (so that a shed request never leaves a half-done write):
  *   - a client request to /kv/{key}: admitted or refused at arrival, before its body is read or
- *     any replica is asked (handler.ts);
+ *     any replica is asked (handler.ts); one with a body is admitted `uploading` and the core is
+ *     told `bodyReceived` once the body has been read, so that the time a slow client takes to
+ *     send it holds a slot but is not taken for a queue in the node (admission-core.ts);
  *   - a put forwarded by another node to this home to coordinate (CoordinatePut): admitted or
  *     refused as a whole, before anything is written (assemble.ts); the forwarder then tries the
  *     next home, as it does for a home still starting;
@@ -22,7 +24,7 @@ import hdr from 'hdr-histogram-js'
 import type {Histogram} from 'hdr-histogram-js'
 import type {Clock} from '../clock.js'
 import {AdmissionCore, admissionSettingsDefault} from './admission-core.js'
-import type {Admission, AdmissionSettings, AdmissionSnapshot} from './admission-core.js'
+import type {Admission, AdmissionSettings, AdmissionSnapshot, ArriveOptions} from './admission-core.js'
 
 /** How long the node took to answer the requests it shed: the issue 16 target is under 1 ms. */
 export interface RefusalTimes {
@@ -64,13 +66,26 @@ export class AdmissionControl {
   /**
    * Admit a request now, or refuse it (`retryAfterMs` is the hint for the client); a refusal
    * carries the time it was decided, for `refusalAnswered`, so that an admitted request costs no
-   * second reading of the clock.
+   * second reading of the clock. `{uploading: true}` for a request whose body is still to be
+   * read (Content-Length > 0, or chunked): then `bodyReceived` once it has been.
    */
-  arrive(): Extract<Admission, {ok: true}> | (Extract<Admission, {ok: false}> & {readonly arrivedAtMs: number}) {
+  arrive(options: ArriveOptions = {}): Extract<Admission, {ok: true}> | (Extract<Admission, {ok: false}> & {readonly arrivedAtMs: number}) {
     const nowMs = this.clock.monotonicMs()
     this.sampleLoopDelay(nowMs)
-    const admission = this.core.arrive(nowMs)
+    const admission = this.core.arrive(nowMs, options)
     return admission.ok ? admission : {...admission, arrivedAtMs: nowMs}
+  }
+
+  /**
+   * The body of `ticket`, admitted uploading, has been read whole: its time in the node counts
+   * from now. Once per such ticket; a ticket not uploading is a programmer's error (it throws).
+   * A request answered before its body was read (its client gone, or bad input) needs only
+   * `complete`.
+   */
+  bodyReceived(ticket: number): void {
+    const nowMs = this.clock.monotonicMs()
+    this.sampleLoopDelay(nowMs)
+    this.core.bodyReceived(ticket, nowMs)
   }
 
   /** The admitted request `ticket` has been answered. */

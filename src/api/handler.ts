@@ -99,8 +99,13 @@ export function createApiHandler(
     // Admission control (admission.ts) for key requests only: /stats, /health and /cluster stay
     // answered under overload, so that an operator (and dyn top) can see what is happening.
     let ticket: number | undefined
+    // A request with a body holds its slot while it uploads, but the time its client takes to
+    // send it is no queue in the node: the admission's clock for it starts once the body is in
+    // (a client that stalled mid-upload once cut an idle node's limit to its floor).
+    let uploading = false
     if (apiRoute === 'kv' && admission !== undefined) {
-      const admitted = admission.arrive()
+      uploading = hasBody(request)
+      const admitted = admission.arrive({uploading})
       if (!admitted.ok) {
         refuseOverloaded(request, reply, admitted)
         // The refusal's own time at the node, from the handler to the answer handed to the kernel
@@ -115,7 +120,12 @@ export function createApiHandler(
       ticket = admitted.ticket
     }
     inFlight += 1
-    route(service, request, reply, allowBody)
+    const bodyRead = (): void => {
+      if (!uploading || ticket === undefined) return
+      uploading = false
+      admission?.bodyReceived(ticket)
+    }
+    route(service, request, reply, allowBody, bodyRead)
       .catch((error: unknown) => {
         sendError(reply, 'internal', `the node failed to answer: ${(error as Error).message}`)
       })
@@ -179,30 +189,45 @@ function wantsJson(request: IncomingMessage): boolean {
 /** The query of every request without one; never changed, as no route sets a parameter. */
 const noQuery = new URLSearchParams()
 
-async function route(service: KvService, request: IncomingMessage, reply: Reply, allowBody: () => void): Promise<void> {
+/** Whether a request carries a body still to be read: a Content-Length above 0, or a chunked one. */
+function hasBody(request: IncomingMessage): boolean {
+  const length = request.headers['content-length']
+  return (length !== undefined && length !== '0') || request.headers['transfer-encoding'] !== undefined
+}
+
+/** A 405 that says, on every route alike, what was asked, where, and what the route takes. */
+function methodNotAllowed(request: IncomingMessage, reply: Reply, method: string, where: string, allowed: readonly string[]): void {
+  const list = allowed.length === 1 ? allowed[0] : `${allowed.slice(0, -1).join(', ')} or ${allowed.at(-1)}`
+  refuse(request, reply, {ok: false, error: 'method_not_allowed', message: `${method} is not allowed on ${where}; use ${list}`}, {allow: allowed.join(', ')})
+}
+
+async function route(service: KvService, request: IncomingMessage, reply: Reply, allowBody: () => void, bodyRead: () => void): Promise<void> {
   const rawUrl = request.url ?? '/'
   const queryStart = rawUrl.indexOf('?')
   const path = queryStart === -1 ? rawUrl : rawUrl.slice(0, queryStart)
   const query = queryStart === -1 ? noQuery : new URLSearchParams(rawUrl.slice(queryStart + 1))
-  const method = request.method ?? 'GET'
+  // HEAD is GET without the body (RFC 9110 §9.3.2: wherever GET is served), as health probes and
+  // caches send it; Node's response leaves the body out of a HEAD answer itself.
+  const method = request.method === 'HEAD' ? 'GET' : (request.method ?? 'GET')
+  const asked = request.method ?? 'GET'
 
   if (path.startsWith('/kv/')) {
     const key = checkKey(path.slice('/kv/'.length))
     if (!key.ok) return refuse(request, reply, key)
-    if (method === 'PUT') return handlePut(service, request, reply, key.value, query, allowBody)
+    if (method === 'PUT') return handlePut(service, request, reply, key.value, query, allowBody, bodyRead)
     if (method === 'GET') return handleGet(service, request, reply, key.value, query)
     if (method === 'DELETE') return handleDelete(service, request, reply, key.value, query)
-    return refuse(request, reply, {ok: false, error: 'method_not_allowed', message: `${method} is not allowed on /kv/{key}; use GET, PUT or DELETE`}, {allow: 'GET, PUT, DELETE'})
+    return methodNotAllowed(request, reply, asked, '/kv/{key}', ['GET', 'HEAD', 'PUT', 'DELETE'])
   }
   if (path.startsWith('/cluster/preflist/')) {
-    if (method !== 'GET') return refuse(request, reply, {ok: false, error: 'method_not_allowed', message: 'use GET'}, {allow: 'GET'})
+    if (method !== 'GET') return methodNotAllowed(request, reply, asked, '/cluster/preflist/{key}', ['GET', 'HEAD'])
     const key = checkKey(path.slice('/cluster/preflist/'.length))
     if (!key.ok) return refuse(request, reply, key)
     return sendJson(reply, 200, service.preflist(key.value))
   }
   const change = clusterChangeRoutes[path]
   if (change !== undefined) {
-    if (method !== change.method) return refuse(request, reply, {ok: false, error: 'method_not_allowed', message: `use ${change.method}`}, {allow: change.method})
+    if (method !== change.method) return methodNotAllowed(request, reply, asked, path, change.method === 'GET' ? ['GET', 'HEAD'] : [change.method])
     return handleClusterChange(service, reply, change.run, query)
   }
   const reads: Record<string, () => unknown | Promise<unknown>> = {
@@ -212,14 +237,17 @@ async function route(service: KvService, request: IncomingMessage, reply: Reply,
   }
   const read = reads[path]
   if (read !== undefined) {
-    if (method !== 'GET') return refuse(request, reply, {ok: false, error: 'method_not_allowed', message: 'use GET'}, {allow: 'GET'})
+    if (method !== 'GET') return methodNotAllowed(request, reply, asked, path, ['GET', 'HEAD'])
     return sendJson(reply, 200, await read())
   }
-  return refuse(request, reply, {
-    ok: false,
-    error: 'route_not_found',
-    message: `no route ${method} ${path}; the API serves /kv/{key}, /cluster, /cluster/preflist/{key}, /cluster/status, /stats and /health`,
-  })
+  return refuse(request, reply, {ok: false, error: 'route_not_found', message: `no route ${asked} ${path}; the API serves ${routeListText()}`})
+}
+
+/** Every route the API serves, with its methods, for the answer to a path it does not serve. */
+function routeListText(): string {
+  const changes = Object.entries(clusterChangeRoutes)
+  const ofMethod = (method: string): string => changes.filter(([, change]) => change.method === method).map(([path]) => path).join(', ')
+  return `GET (or HEAD), PUT and DELETE /kv/{key}; GET (or HEAD) /cluster, /stats, /health, /cluster/preflist/{key}, ${ofMethod('GET')}; POST ${ofMethod('POST')}`
 }
 
 /**
@@ -418,16 +446,17 @@ function checkQueryInputs(query: URLSearchParams, allowed: readonly string[], se
   return {ok: true, value: {quorum: {n, r, w, dw, pr: pr ?? 0, pw: pw ?? 0, storedN}, explain: explain.value, headers: quorumHeaders(quorum.value, memberCount)}}
 }
 
-function checkWriteInputs(service: KvService, request: IncomingMessage, query: URLSearchParams, allowed: readonly string[]): Checked<WriteInputs> {
+function checkWriteInputs(service: KvService, request: IncomingMessage, key: string, query: URLSearchParams, allowed: readonly string[]): Checked<WriteInputs> {
   const inputs = checkRequestInputs(service, query, allowed)
   if (!inputs.ok) return inputs
-  const context = checkContext(request.headers[contextHeader])
+  // Only a context of this key: another key's could cover versions of this one never read.
+  const context = checkContext(request.headers[contextHeader], key)
   if (!context.ok) return context
   return {ok: true, value: {...inputs.value, context: context.value}}
 }
 
-async function handlePut(service: KvService, request: IncomingMessage, reply: Reply, key: string, query: URLSearchParams, allowBody: () => void): Promise<void> {
-  const inputs = checkWriteInputs(service, request, query, ['n', 'w', 'dw', 'pw', 'explain'])
+async function handlePut(service: KvService, request: IncomingMessage, reply: Reply, key: string, query: URLSearchParams, allowBody: () => void, bodyRead: () => void): Promise<void> {
+  const inputs = checkWriteInputs(service, request, key, query, ['n', 'w', 'dw', 'pw', 'explain'])
   if (!inputs.ok) return refuse(request, reply, inputs)
   const contentType = request.headers['content-type'] ?? defaultContentType
   if (!isSafeContentType(contentType)) {
@@ -435,6 +464,7 @@ async function handlePut(service: KvService, request: IncomingMessage, reply: Re
   }
   const body = await readBody(request, allowBody)
   if (!body.ok) return refuse(request, reply, body, {}, true)
+  bodyRead()
   const outcome = await service.put({
     key,
     value: body.value,
@@ -448,7 +478,7 @@ async function handlePut(service: KvService, request: IncomingMessage, reply: Re
     pw: inputs.value.quorum.pw,
     explain: inputs.value.explain,
   })
-  sendPutOutcome(request, reply, outcome, inputs.value.headers)
+  sendPutOutcome(request, reply, outcome, key, inputs.value.headers)
 }
 
 /**
@@ -456,9 +486,9 @@ async function handlePut(service: KvService, request: IncomingMessage, reply: Re
  * context missed a write leaves that write live beside its tombstone, and its writer must hear
  * so as a put's does (it answered a bare 204, and dyn delete said "deleted").
  */
-function sendPutOutcome(request: IncomingMessage, reply: Reply, outcome: PutOutcome, quorumHeaders: Readonly<Record<string, string>>): void {
+function sendPutOutcome(request: IncomingMessage, reply: Reply, outcome: PutOutcome, key: string, quorumHeaders: Readonly<Record<string, string>>): void {
   if (!outcome.ok) return sendFailure(reply, outcome, quorumHeaders)
-  const context = encodeContext(outcome.context)
+  const context = encodeContext(outcome.context, key)
   const headers: Record<string, string> = {
     ...quorumHeaders,
     [contextHeader]: context,
@@ -495,7 +525,7 @@ function sendGetOutcome(request: IncomingMessage, reply: Reply, outcome: GetOutc
   if (!outcome.ok) return sendFailure(reply, outcome, headers)
   const object = outcome.object
   const versions = object === undefined ? [] : values(object.versions)
-  const context = object === undefined ? undefined : encodeContext(join(object.versions))
+  const context = object === undefined ? undefined : encodeContext(join(object.versions), key)
   const contextHeaders: Record<string, string> = context === undefined ? headers : {...headers, [contextHeader]: context}
   if (!hasLiveVersion(object)) {
     // Missing or deleted. The tombstone's context lets a later write supersede the delete.
@@ -539,7 +569,7 @@ function siblingJson({value: version, actor, counter}: DottedValue<StoredVersion
 }
 
 async function handleDelete(service: KvService, request: IncomingMessage, reply: Reply, key: string, query: URLSearchParams): Promise<void> {
-  const inputs = checkWriteInputs(service, request, query, ['n', 'r', 'w', 'dw', 'pr', 'pw', 'explain'])
+  const inputs = checkWriteInputs(service, request, key, query, ['n', 'r', 'w', 'dw', 'pr', 'pw', 'explain'])
   if (!inputs.ok) return refuse(request, reply, inputs)
   request.resume()
   const outcome = await service.delete({
@@ -549,5 +579,5 @@ async function handleDelete(service: KvService, request: IncomingMessage, reply:
     explain: inputs.value.explain,
   })
   if (!outcome.ok && outcome.error === 'not_found') return sendGetOutcome(request, reply, outcome.read, key, inputs.value.headers)
-  sendPutOutcome(request, reply, outcome, inputs.value.headers)
+  sendPutOutcome(request, reply, outcome, key, inputs.value.headers)
 }

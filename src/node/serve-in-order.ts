@@ -58,6 +58,8 @@ export function refusalOfClientError(errorCode: string | undefined, requestTimeo
   switch (errorCode) {
     case 'ERR_HTTP_REQUEST_TIMEOUT':
       return {code: 'request_timeout', reason: 'request_timeout', message: `the request did not arrive whole within ${Math.round(requestTimeoutMs / 1000)} s of its first byte: send its headers and body without pausing, then read the answer`}
+    case 'HPE_INVALID_EOF_STATE':
+      return {code: 'bad_request', reason: 'request_cut_short', message: 'the client ended its side of the connection before the request arrived whole: send all of it (the whole body: Content-Length bytes, or chunked up to its last chunk) before shutting down writing'}
     case 'HPE_HEADER_OVERFLOW':
       return {code: 'headers_too_large', reason: 'headers_too_large', message: 'the request line and headers are over 16 KiB, the most a node reads: a key is at most 1 KiB; send fewer or shorter headers'}
     default:
@@ -146,9 +148,12 @@ export function serveInOrder(server: Server, handler: RequestListener, countReje
       socket.end(rawRefusal(refusal))
       return
     }
-    // The request being served never arrived whole: the refusal is its answer.
+    // The request being served never arrived whole: the refusal is its answer. Its body will
+    // never end, so the request is ended too once the connection has closed, or the handler
+    // reading it would wait for ever, holding its admission slot.
     if (!current.request.complete && !current.response.headersSent) {
       answer(current.response, new DynError(refusal.code, refusal.message), {connection: 'close'})
+      socket.once('close', () => current.request.destroy())
       return
     }
     // Requests read before the bad bytes are answered first; the refusal, and the close, after them.

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict'
 import {connect} from 'node:net'
 import {after, before, describe, it} from 'node:test'
 import {pipelinedRequestsMax} from '../../src/node/serve-in-order.js'
-import {startCluster, type TestCluster} from './harness.js'
+import {startCluster, waitFor, type TestCluster} from './harness.js'
 
 interface RawAnswer {
   readonly status: number
@@ -156,6 +156,13 @@ describe('a client connection, byte by byte', () => {
     assert.equal((await fetch(c.url(0, '/kv/stalled'))).status, 404)
   })
 
+  it('answers a client that half-closes in the middle of a body at once (400 bad_request), and stores nothing', async () => {
+    const {answers} = await exchange(port, 'PUT /kv/cut-short HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhi', {halfClose: true, answersExpected: 1, untilClosed: true})
+    assert.equal(answers[0]?.status, 400, JSON.stringify(answers))
+    assert.match(JSON.parse(answers[0]?.body ?? '{}').message, /ended its side of the connection before the request arrived whole/)
+    assert.equal((await fetch(c.url(0, '/kv/cut-short'))).status, 404)
+  })
+
   it('answers headers over the limit 431 headers_too_large', async () => {
     const {answers} = await exchange(port, `GET /kv/${'k'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`, {answersExpected: 1, untilClosed: true})
     assert.equal(answers[0]?.status, 431, JSON.stringify(answers))
@@ -165,6 +172,16 @@ describe('a client connection, byte by byte', () => {
   it('counts each refusal in /stats by its reason', async () => {
     const stats = (await (await fetch(c.url(0, '/stats'))).json()) as {rejected: {http: {reasons: Record<string, number>}}}
     const reasons = stats.rejected.http.reasons
-    for (const reason of ['pipelined_too_deep', 'malformed_http', 'request_timeout', 'headers_too_large']) assert.ok((reasons[reason] ?? 0) >= 1, `${reason}: ${JSON.stringify(reasons)}`)
+    for (const reason of ['pipelined_too_deep', 'malformed_http', 'request_timeout', 'headers_too_large', 'request_cut_short']) assert.ok((reasons[reason] ?? 0) >= 1, `${reason}: ${JSON.stringify(reasons)}`)
+  })
+
+  it('holds no admission slot for a request it refused before its body arrived, and keeps its limit', async () => {
+    // A refused request's handler was left waiting for a body that never came: a slot held for good.
+    await waitFor('every request to have left the node', async () => {
+      const admission = ((await (await fetch(c.url(0, '/stats'))).json()) as {admission: {inFlight: number; limit: number}}).admission
+      return admission.inFlight === 0 ? admission : undefined
+    })
+    const admission = ((await (await fetch(c.url(0, '/stats'))).json()) as {admission: {limit: number; state: string}}).admission
+    assert.equal(admission.limit, 4096, 'a stalled upload is no queue in the node')
   })
 })

@@ -1,15 +1,16 @@
 /**
  * Tests of admission control's pure core (src/api/admission-core.ts): its invariants over random
  * schedules of arrivals, completions and background checks (fast-check), the limit's moves in
- * each case of the control law, and a model of a node that shares its capacity among the
- * requests in flight, offered 2x and 10x that capacity, where the core must keep the time in the
- * node near its target while the node stays busy.
+ * each case of the control law, requests admitted while their body is still uploading (a slow
+ * client is no queue in the node), the limit's return on a node left idle, and a model of a node
+ * that shares its capacity among the requests in flight, offered 2x and 10x that capacity, where
+ * the core must keep the time in the node near its target while the node stays busy.
  */
 import {describe, it} from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import {AdmissionCore, admissionSettingsDefault} from '../../src/api/admission-core.js'
-import type {AdmissionSettings} from '../../src/api/admission-core.js'
+import type {AdmissionSettings, ArriveOptions} from '../../src/api/admission-core.js'
 
 const settings = admissionSettingsDefault
 
@@ -20,6 +21,16 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
   fc.record({kind: fc.constant('complete' as const), afterMs: fc.integer({min: 0, max: 300}), pick: fc.nat()}),
   fc.record({kind: fc.constant('background' as const), afterMs: fc.integer({min: 0, max: 50})}),
 )
+
+/** Admits `count` requests at `nowMs` (still uploading their body, with `options`); returns their tickets. */
+function admit(core: AdmissionCore, nowMs: number, count: number, options: ArriveOptions = {}): number[] {
+  const tickets: number[] = []
+  for (let i = 0; i < count; i += 1) {
+    const admission = core.arrive(nowMs, options)
+    if (admission.ok) tickets.push(admission.ticket)
+  }
+  return tickets
+}
 
 /** Small limits and short intervals so that random schedules meet them and cut them often. */
 const smallSettings: AdmissionSettings = {...settings, queueDelayTargetMs: 20, intervalMs: 50, windowIntervals: 2, concurrencyLimitMin: 2, concurrencyLimitMax: 12}
@@ -66,6 +77,83 @@ describe('admission core: invariants over random schedules', () => {
         assert.equal(snapshot.admitted, admitted)
         assert.equal(snapshot.shed, shed)
         assert.equal(snapshot.inFlight, tickets.length)
+      }),
+      {numRuns: 300},
+    )
+  })
+
+  it('with requests admitted uploading: never more in flight than the limit, refuses exactly at the limit, counts uploads as held slots', () => {
+    type UploadStep = Step | {readonly kind: 'arrive-uploading'; readonly afterMs: number} | {readonly kind: 'body-received'; readonly afterMs: number; readonly pick: number}
+    const uploadStepArb: fc.Arbitrary<UploadStep> = fc.oneof(
+      stepArb,
+      fc.record({kind: fc.constant('arrive-uploading' as const), afterMs: fc.integer({min: 0, max: 30})}),
+      fc.record({kind: fc.constant('body-received' as const), afterMs: fc.integer({min: 0, max: 300}), pick: fc.nat()}),
+    )
+    fc.assert(
+      fc.property(fc.array(uploadStepArb, {maxLength: 400}), (steps) => {
+        const core = new AdmissionCore(0, smallSettings)
+        const uploading: number[] = []
+        const working: number[] = []
+        let nowMs = 0
+        for (const step of steps) {
+          nowMs += step.afterMs
+          if (step.kind === 'arrive' || step.kind === 'arrive-uploading') {
+            core.backgroundShouldYield(nowMs)
+            const inFlightBefore = core.inFlight
+            const limitBefore = core.limit
+            const admission = core.arrive(nowMs, {uploading: step.kind === 'arrive-uploading'})
+            if (admission.ok) (step.kind === 'arrive' ? working : uploading).push(admission.ticket)
+            assert.equal(admission.ok, inFlightBefore < limitBefore, 'a refusal exactly at the limit, uploads counted')
+          } else if (step.kind === 'body-received' && uploading.length > 0) {
+            const [ticket] = uploading.splice(step.pick % uploading.length, 1)
+            core.bodyReceived(ticket as number, nowMs)
+            working.push(ticket as number)
+          } else if (step.kind === 'complete' && working.length + uploading.length > 0) {
+            // A pick past the working requests completes one still uploading (its client went away).
+            const pick = step.pick % (working.length + uploading.length)
+            const [ticket] = pick < working.length ? working.splice(pick, 1) : uploading.splice(pick - working.length, 1)
+            core.complete(ticket as number, nowMs)
+          } else {
+            core.backgroundShouldYield(nowMs)
+          }
+          assert.equal(core.inFlight, working.length + uploading.length)
+          assert.ok(core.inFlight <= smallSettings.concurrencyLimitMax)
+          assert.ok(core.limit >= smallSettings.concurrencyLimitMin && core.limit <= smallSettings.concurrencyLimitMax)
+        }
+        assert.equal(core.snapshot(nowMs).inFlight, working.length + uploading.length)
+      }),
+      {numRuns: 300},
+    )
+  })
+
+  it('a request admitted uploading and told bodyReceived at once is a plain request: the same decisions, limits and snapshots', () => {
+    fc.assert(
+      fc.property(fc.array(stepArb, {maxLength: 400}), (steps) => {
+        const plain = new AdmissionCore(0, smallSettings)
+        const notUploading = new AdmissionCore(0, smallSettings)
+        const viaUpload = new AdmissionCore(0, smallSettings)
+        const cores = [plain, notUploading, viaUpload]
+        const tickets: number[] = []
+        let nowMs = 0
+        for (const step of steps) {
+          nowMs += step.afterMs
+          if (step.kind === 'arrive') {
+            const admission = plain.arrive(nowMs)
+            assert.deepEqual(notUploading.arrive(nowMs, {uploading: false}), admission)
+            const uploaded = viaUpload.arrive(nowMs, {uploading: true})
+            assert.deepEqual(uploaded, admission)
+            if (uploaded.ok) viaUpload.bodyReceived(uploaded.ticket, nowMs)
+            if (admission.ok) tickets.push(admission.ticket)
+          } else if (step.kind === 'complete' && tickets.length > 0) {
+            const [ticket] = tickets.splice(step.pick % tickets.length, 1)
+            for (const core of cores) core.complete(ticket as number, nowMs)
+          } else {
+            const yields = plain.backgroundShouldYield(nowMs)
+            for (const core of cores) assert.equal(core.backgroundShouldYield(nowMs), yields)
+          }
+          const snapshot = plain.snapshot(nowMs)
+          for (const core of cores) assert.deepEqual(core.snapshot(nowMs), snapshot)
+        }
       }),
       {numRuns: 300},
     )
@@ -129,16 +217,6 @@ describe('admission core: invariants over random schedules', () => {
 describe('admission core: the control law, case by case', () => {
   const {queueDelayTargetMs: targetMs, intervalMs, windowIntervals} = settings
   const windowMs = intervalMs * windowIntervals
-
-  /** Admits `count` requests at `nowMs`; returns their tickets. */
-  function admit(core: AdmissionCore, nowMs: number, count: number): number[] {
-    const tickets: number[] = []
-    for (let i = 0; i < count; i += 1) {
-      const admission = core.arrive(nowMs)
-      if (admission.ok) tickets.push(admission.ticket)
-    }
-    return tickets
-  }
 
   /**
    * `inFlight` requests arrive at 0 and one completes in each interval of the first window,
@@ -280,12 +358,15 @@ describe('admission core: the control law, case by case', () => {
     assert.equal(core.limit, limit)
   })
 
-  it('keeps the limit when it was not met and the node was fast (no demand to grow)', () => {
+  it('raises the limit by increaseFraction when the node was fast, even with the limit not met', () => {
+    // This test once asserted the opposite (no demand at the limit, no growth). That rule left a
+    // limit cut on a node whose demand then stayed below it at the floor for minutes; a limit that
+    // is not binding is now grown, since within the target there is no queue to protect.
     const {core, nowMs} = coreCutTo(40)
     const limit = core.limit
     for (const ticket of admit(core, nowMs + 1, 3)) core.complete(ticket, nowMs + 6)
     core.snapshot(nowMs + intervalMs)
-    assert.equal(core.limit, limit)
+    assert.equal(core.limit, limit + Math.max(1, Math.floor(limit * settings.increaseFraction)))
   })
 
   it('never cuts below the floor nor grows above the ceiling', () => {
@@ -302,11 +383,14 @@ describe('admission core: the control law, case by case', () => {
     assert.equal(fast.limit, settings.concurrencyLimitMax)
   })
 
-  it('closes a long idle gap in one step and keeps the limit it learnt', () => {
+  it('closes a long idle gap in one step, and grows the limit back as that many idle intervals would', () => {
+    // This test once asserted that the gap kept the limit learnt before it: the old rule grew a
+    // limit only under demand, so a node left idle kept a storm's cut for ever. An idle node has
+    // no queue to protect; its limit doubles per idle interval, back to the backstop.
     const {core, nowMs} = coreCutTo(40)
-    const limit = core.limit
+    assert.ok(core.limit < settings.concurrencyLimitMax)
     const snapshot = core.snapshot(nowMs + 1_000_000)
-    assert.equal(snapshot.limit, limit)
+    assert.equal(snapshot.limit, settings.concurrencyLimitMax)
     assert.equal(snapshot.lastIntervalDelayMs, 0)
     assert.equal(snapshot.state, 'normal')
   })
@@ -340,6 +424,186 @@ describe('admission core: the control law, case by case', () => {
     assert.throws(() => new AdmissionCore(0, {...settings, windowIntervals: 0}))
     assert.throws(() => new AdmissionCore(0, {...settings, decreaseFactorMax: 1}))
     assert.throws(() => new AdmissionCore(0, {...settings, decreaseFactorMin: 0.95}))
+  })
+})
+
+describe('admission core: a request still uploading its body, and the limit on a node left idle', () => {
+  const {queueDelayTargetMs: targetMs, intervalMs, windowIntervals, concurrencyLimitMin: limitMin, concurrencyLimitMax: limitMax} = settings
+  const windowMs = intervalMs * windowIntervals
+
+  it('a client that sends part of its body and holds the connection for 4 s is no queue: the limit stays at the backstop, the state normal, and its time in the node counts from bodyReceived', () => {
+    // The user's report: PUT /kv/x with Content-Length: 5, 2 bytes sent, the connection held 4 s
+    // on an otherwise idle node. Counted from admission, its age was the signal for 16 intervals
+    // with nothing completing: a cut to the floor, and background work yielding all along.
+    const core = new AdmissionCore(0, settings)
+    const upload = core.arrive(0, {uploading: true})
+    assert.ok(upload.ok)
+    const stallMs = 4000
+    // Asked each interval, as the node's periodic tasks and GET /stats would.
+    for (let nowMs = intervalMs; nowMs <= stallMs; nowMs += intervalMs) {
+      assert.equal(core.backgroundShouldYield(nowMs), false, `background work runs at ${nowMs} ms`)
+      const snapshot = core.snapshot(nowMs)
+      assert.equal(snapshot.state, 'normal', `normal at ${nowMs} ms`)
+      assert.equal(snapshot.limit, limitMax, `the limit at ${nowMs} ms`)
+      assert.equal(snapshot.lastIntervalDelayMs, 0)
+      assert.equal(snapshot.standingQueueMs, 0)
+      assert.equal(snapshot.inFlight, 1, 'it holds its slot')
+    }
+    // The body arrives whole at last and the node answers 30 ms later: 30 ms in the node, not 4,030.
+    core.bodyReceived(upload.ticket, stallMs)
+    core.complete(upload.ticket, stallMs + 30)
+    const after = core.snapshot(stallMs + intervalMs)
+    assert.equal(after.lastIntervalDelayMs, 30)
+    assert.equal(after.limit, limitMax)
+    // The burst of 50 GETs that followed: all taken.
+    assert.equal(admit(core, stallMs + intervalMs, 50).length, 50)
+    assert.equal(core.snapshot(stallMs + intervalMs).shed, 0)
+  })
+
+  it('a request completed while still uploading (its client gone, or bad input) frees its slot and records no time in the node', () => {
+    // It holds a slot while uploading: on a limit of one, the next arrival is refused.
+    const tight = new AdmissionCore(0, {...settings, concurrencyLimitMin: 1, concurrencyLimitMax: 1})
+    const held = tight.arrive(0, {uploading: true})
+    assert.ok(held.ok)
+    assert.equal(tight.arrive(1).ok, false, 'the upload holds the only slot')
+    tight.complete(held.ticket, 3000)
+    assert.equal(tight.inFlight, 0)
+    assert.ok(tight.arrive(3001).ok, 'its slot is free again')
+    assert.throws(() => tight.complete(held.ticket, 3002), /not in flight/)
+    assert.throws(() => tight.bodyReceived(held.ticket, 3002), /not uploading/)
+
+    // No time recorded, not even 0: with a 40 ms request answered in the same interval, the
+    // fastest quarter is 40 ms (a 0 recorded for the abandoned upload would have made it 0, and
+    // its time since arrival, 20 ms).
+    const core = new AdmissionCore(0, settings)
+    const abandoned = core.arrive(0, {uploading: true})
+    const answered = core.arrive(10)
+    assert.ok(abandoned.ok && answered.ok)
+    core.complete(abandoned.ticket, 20)
+    core.complete(answered.ticket, 50)
+    assert.equal(core.snapshot(intervalMs).lastIntervalDelayMs, 40)
+    // Alone in an interval, it leaves the interval idle: no signal at all.
+    const alone = core.arrive(intervalMs, {uploading: true})
+    assert.ok(alone.ok)
+    core.complete(alone.ticket, 2 * intervalMs - 1)
+    assert.equal(core.snapshot(2 * intervalMs).lastIntervalDelayMs, 0)
+    assert.equal(core.limit, limitMax)
+  })
+
+  it('a request whose body is received is the newest in the queue: the oldest stays the signal, and its own age counts from bodyReceived', () => {
+    const core = new AdmissionCore(0, settings)
+    const uploaded = core.arrive(0, {uploading: true})
+    const plain = core.arrive(100)
+    assert.ok(uploaded.ok && plain.ok)
+    core.bodyReceived(uploaded.ticket, 150)
+    // Nothing completed: the oldest in the queue is the plain request (150 ms), not the upload (250 ms since arrival).
+    assert.equal(core.snapshot(intervalMs).lastIntervalDelayMs, intervalMs - 100)
+    core.complete(plain.ticket, intervalMs + 10)
+    assert.equal(core.snapshot(2 * intervalMs).lastIntervalDelayMs, intervalMs + 10 - 100)
+    // Nothing completed again: the upload is the oldest now, aged from its body's arrival.
+    assert.equal(core.snapshot(3 * intervalMs).lastIntervalDelayMs, 3 * intervalMs - 150)
+  })
+
+  it('refuses misuse of bodyReceived: an unknown ticket, one admitted without uploading, one told twice', () => {
+    const core = new AdmissionCore(0, settings)
+    assert.throws(() => core.bodyReceived(7, 0), /not uploading/)
+    const plain = core.arrive(0)
+    const upload = core.arrive(0, {uploading: true})
+    assert.ok(plain.ok && upload.ok)
+    assert.throws(() => core.bodyReceived(plain.ticket, 1), /not uploading/)
+    core.bodyReceived(upload.ticket, 1)
+    assert.throws(() => core.bodyReceived(upload.ticket, 2), /not uploading/)
+    assert.throws(() => core.bodyReceived(upload.ticket, 0), /not uploading|backwards/)
+    assert.throws(() => core.complete(99, 2), /not in flight/)
+    core.complete(upload.ticket, 3)
+    core.complete(plain.ticket, 3)
+    assert.equal(core.inFlight, 0)
+  })
+
+  it('grows a limit cut to the floor by a standing queue back to the backstop within ceil(log2(max / min)) idle intervals', () => {
+    // An idle interval doubles the limit (idleIncreaseFactor): 4 -> 4,096 in 10 intervals, 2.5 s.
+    const idleIntervals = Math.ceil(Math.log(limitMax / limitMin) / Math.log(settings.idleIncreaseFactor))
+    assert.ok(idleIntervals * intervalMs <= 2500)
+    /** A core cut to the floor by 100 requests stalled for two windows, answered at the second cut; and the time one interval later. */
+    const cutToFloor = (): {core: AdmissionCore; nowMs: number} => {
+      const core = new AdmissionCore(0, settings)
+      const tickets = admit(core, 0, 100)
+      core.snapshot(windowMs)
+      assert.equal(core.limit, Math.floor(100 * (targetMs / intervalMs)), 'the first cut')
+      core.snapshot(2 * windowMs)
+      assert.equal(core.limit, limitMin, 'the second cut, to the floor')
+      for (const ticket of tickets) core.complete(ticket, 2 * windowMs)
+      // The interval of those slow answers is above the target: no growth in it.
+      core.snapshot(2 * windowMs + intervalMs)
+      assert.equal(core.limit, limitMin)
+      return {core, nowMs: 2 * windowMs + intervalMs}
+    }
+    // Closed interval by interval (the node's periodic tasks ask every interval).
+    const {core: stepped, nowMs} = cutToFloor()
+    for (let interval = 1; interval < idleIntervals; interval += 1) {
+      stepped.snapshot(nowMs + interval * intervalMs)
+      assert.ok(stepped.limit < limitMax, `not yet back after ${interval} idle intervals`)
+    }
+    assert.equal(stepped.snapshot(nowMs + idleIntervals * intervalMs).limit, limitMax)
+    assert.equal(stepped.snapshot(nowMs + idleIntervals * intervalMs).state, 'normal')
+    // Closed in one gap (nothing asks until the next request), with a slow upload holding a slot
+    // all along (it is in no queue, so the node is idle all the same): the same.
+    const short = cutToFloor()
+    assert.ok(short.core.arrive(short.nowMs, {uploading: true}).ok)
+    assert.ok(short.core.snapshot(short.nowMs + (idleIntervals - 1) * intervalMs).limit < limitMax)
+    const gap = cutToFloor()
+    assert.ok(gap.core.arrive(gap.nowMs, {uploading: true}).ok)
+    assert.equal(gap.core.snapshot(gap.nowMs + idleIntervals * intervalMs).limit, limitMax)
+    // The burst that found 29 of 50 refused on the user's node is taken whole.
+    assert.equal(admit(gap.core, gap.nowMs + idleIntervals * intervalMs, 50).length, 50)
+  })
+
+  it('cuts under a standing queue as before: no growth while the signal is above the target, the cut at the window\'s end, and uploads alongside change neither the signal nor when it comes', () => {
+    // A standing queue beside a limit it does not meet: the limit does not grow during the window
+    // (the new growth needs the signal within the target) and is cut at its end, from what was in flight.
+    const core = new AdmissionCore(0, settings)
+    const storm = admit(core, 0, 200)
+    core.snapshot(windowMs)
+    const firstCut = Math.floor(200 * (targetMs / intervalMs))
+    assert.equal(core.limit, firstCut)
+    for (const ticket of storm) core.complete(ticket, windowMs)
+    // One fast interval ends the run: the limit grows once, by increaseFraction (requests were in the queue).
+    const fastFromMs = windowMs + intervalMs
+    core.snapshot(fastFromMs)
+    for (const ticket of admit(core, fastFromMs, 1)) core.complete(ticket, fastFromMs + 5)
+    const queueFromMs = fastFromMs + intervalMs
+    core.snapshot(queueFromMs)
+    const grown = firstCut + Math.floor(firstCut * settings.increaseFraction)
+    assert.equal(core.limit, grown)
+    admit(core, queueFromMs, 10)
+    for (let interval = 1; interval < windowIntervals; interval += 1) {
+      core.snapshot(queueFromMs + interval * intervalMs)
+      assert.equal(core.limit, grown, `no growth and no cut after ${interval} intervals above the target`)
+    }
+    core.snapshot(queueFromMs + windowMs)
+    assert.equal(core.limit, Math.max(limitMin, Math.floor(10 * Math.max(settings.decreaseFactorMin, targetMs / intervalMs))))
+
+    // The same queue with ten slow uploads beside it: the same signal every interval and the cut
+    // at the same moment, from the slots held (uploads included, as the limit counts them).
+    const minimaMs = [200, 300, 600, 800]
+    const plain = new AdmissionCore(0, settings)
+    const withUploads = new AdmissionCore(0, settings)
+    admit(withUploads, 0, 10, {uploading: true})
+    const plainTickets = admit(plain, 0, 50)
+    const uploadTickets = admit(withUploads, 0, 50)
+    minimaMs.forEach((minMs, i) => {
+      plain.complete(plainTickets[i] as number, minMs)
+      withUploads.complete(uploadTickets[i] as number, minMs)
+      const endMs = (i + 1) * intervalMs
+      const a = plain.snapshot(endMs)
+      const b = withUploads.snapshot(endMs)
+      assert.equal(b.lastIntervalDelayMs, a.lastIntervalDelayMs)
+      assert.equal(a.lastIntervalDelayMs, minMs)
+      assert.equal(b.standingQueueMs, a.standingQueueMs)
+      if (i < windowIntervals - 1) assert.equal(b.limit, a.limit, 'no cut before the window ends')
+    })
+    assert.equal(plain.limit, Math.floor(50 * (targetMs / 200)), 'cut as before')
+    assert.equal(withUploads.limit, Math.floor(60 * (targetMs / 200)))
   })
 })
 
