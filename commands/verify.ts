@@ -37,7 +37,7 @@ Exit codes: 0 no acknowledged add lost and the replicas converged; 1 an acknowle
     'fault-seconds': Flags.string({description: 'each fault lasts between MIN and MAX seconds: MIN,MAX', default: '3,8'}),
     'gap-seconds': Flags.integer({description: 'quiet seconds after each fault', default: 2, min: 0, max: 600}),
     'converge-timeout': Flags.integer({description: 'seconds to wait after the heal for the replicas to agree', default: 120, min: 1, max: 3600}),
-    dir: Flags.string({description: 'make the cluster in this folder and keep it (or use the cluster it holds) [default: a temporary folder, removed after]'}),
+    dir: Flags.string({description: 'make the cluster in this folder and keep it (or use the cluster it holds; its carts, keys verify-cart-RUN-K, stay in it after the run, for you to read or delete) [default: a temporary folder, removed after]'}),
     keep: Flags.boolean({description: 'keep the temporary folder (data, logs) after the run', default: false}),
     json: Flags.boolean({description: 'print the report as one JSON object', default: false}),
   }

@@ -5,7 +5,7 @@ import type {CreationSettings} from '../../src/cli/cluster-settings.js'
 import {conflictPolicies, creationSettingsDefault as defaults} from '../../src/cli/cluster-settings.js'
 import {admissionFlags, checkAdmissionFlags} from '../../src/cli/admission-flags.js'
 import {DynCommand} from '../../src/cli/command-base.js'
-import {exitCodes, exitCodesHelp} from '../../src/cli/exit-codes.js'
+import {exitCodes} from '../../src/cli/exit-codes.js'
 import {failureLine} from '../../src/cli/command-output.js'
 import {clusterUp, existingSecretFile, interruptedUpMessage, localClusterCaFile, localClusterClientCaFile, localMachineCount, localNodeClient, NodeExitedError, nodeCountDefault, nodeCountMax, portDefault, rpcPortOffset} from '../../src/cli/local-cluster.js'
 import {tlsFilesOf} from '../../src/transport/tls-options.js'
@@ -24,7 +24,7 @@ A new cluster gets a secret of its own (cluster.secret in --dir, readable by its
 With --tls-cert, --tls-key and --tls-ca (README "TLS"), every node serves HTTPS and talks to the others over mutual TLS with that one certificate, which must name 127.0.0.1 (as the nodes of one machine share the machine's under dyn start --processes); clients reach them with https:// addresses and --tls-ca (or DYN_TLS_CA). The files stay with the folder: a later dyn cluster up checks them and starts its nodes with them again, other files are refused while a node runs (rotate certificates in place instead), and a folder does not drop TLS (make another folder for a cluster without it). With --tls-client-ca as well, the nodes serve only clients with a certificate of that CA (README "Client certificates"), /health excepted: the folder's readiness probes need none, and its other reads (status, verify) present DYN_TLS_CERT and DYN_TLS_KEY.
 One up at a time per folder: another up on it while the first starts nodes is refused (folder_busy, exit 3). Ctrl-C (or SIGTERM) while the nodes start stops the nodes this up started, leaves those that were running alone, and exits 130 (interrupted).
 Settings (--partitions, --n, --r, --w, --conflict) are fixed when the cluster is created and checked before anything starts; --n larger than --nodes is refused. Warnings (R + W <= N; N above the node count, when each key gets fewer replicas) go to stderr.
-${exitCodesHelp}`
+Exit codes: 0 every node ready; 2 bad usage or input, or a node exited while starting (node_exited, with its log's end); 3 the cluster was not ready within --timeout (timeout: the message names the node it waited for) or another command holds the folder (folder_busy); 130 interrupted (the nodes this up started were stopped).`
 
   static override examples = [
     {description: 'Three nodes on ports 7070-7072', command: '<%= config.bin %> cluster up --nodes 3 --dir .dyn/demo --port 7070'},
