@@ -46,6 +46,12 @@ With --baseline FILE.json (the --json output of an earlier run with the same par
 For CI, --junit FILE writes JUnit XML (a test case per SLA target, per error rate and per figure compared; needs --sla or --baseline) and --markdown FILE a summary for the job page (e.g. $GITHUB_STEP_SUMMARY); both are written whatever the verdict.
 Exit codes: 0 done (SLA met, no regression), 1 SLA missed (or a --fault could not be applied or reverted), 2 bad usage (a node certificate that does not verify included: tls_untrusted), 3 cluster unreachable; a load that stored nothing, or (without an SLA) a run in which every operation of a kind failed, exits by what the nodes answered (2 for a refused parameter, 3 for quorum_unmet), 5 regression against the baseline (with the SLA met), 130 interrupted (Ctrl-C: the cluster the bench started is stopped first; with --json the answer is {"ok": false, "error": "interrupted", ...}, without a partial report).`
 
+  // Written out: oclif's own usage line printed an empty alternative for every flag exclusive
+  // with --node after the first ("[--port <value> | ]").
+  static override usage = [
+    'bench [--nodes <value> [--port <value>] [--rpc-port <value>] ... | --node host:port...] [--workload a|b|c|d|f|cart] [--connections <value> | --rate <value>] [--duration <value>] [--sla <value>] [--json] [FLAGS]',
+  ]
+
   static override examples = [
     {description: 'Maximum throughput of a fresh 3-node cluster, YCSB A, 50 connections, calibrated', command: '<%= config.bin %> bench --nodes 3 --workload a --connections 50 --duration 10 --calibrate'},
     {description: 'The paper\'s SLA (p99.9 <= 300 ms at 500 req/s) against a running cluster', command: '<%= config.bin %> bench --node 127.0.0.1:7070 --node 127.0.0.1:7071 --node 127.0.0.1:7072 --sla bench/sla/paper.json'},

@@ -210,6 +210,8 @@ export function checkFlag(query: URLSearchParams, name: string): Checked<boolean
 export function checkContext(header: string | string[] | undefined, key?: string): Checked<VersionVector> {
   if (header === undefined) return {ok: true, value: []}
   if (Array.isArray(header)) return fail('bad_context', 'send one X-Dyn-Context header, the one returned by your last read')
+  // Node joins a header sent twice with ", "; no token holds a comma (base64url has none).
+  if (header.includes(',')) return fail('bad_context', 'X-Dyn-Context was sent more than once (or holds a comma): send one, the context returned by your last read of this key')
   const decoded = decodeContext(header.trim(), key)
   if (!decoded.ok) return fail('bad_context', decoded.message)
   return {ok: true, value: decoded.vector}

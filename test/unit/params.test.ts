@@ -287,6 +287,13 @@ describe('checkContext', () => {
     assert.deepEqual(checkContext(undefined), {ok: true, value: []})
   })
 
+  it('says a header sent twice was sent twice (Node joins the two with ", ")', () => {
+    const token = encodeContext([['n1', 1]], 'k')
+    const twice = checkContext(`${token}, ${token}`, 'k')
+    assert.equal(twice.ok, false)
+    assert.match(twice.ok ? '' : twice.message, /sent more than once/)
+  })
+
   it('round-trips a token from encodeContext, also with surrounding spaces', () => {
     fc.assert(
       fc.property(vectorArb, (vector) => {
