@@ -104,7 +104,8 @@ export function createApiHandler(
     // (a client that stalled mid-upload once cut an idle node's limit to its floor).
     let uploading = false
     if (apiRoute === 'kv' && admission !== undefined) {
-      uploading = hasBody(request)
+      // A PUT's body alone is read (a GET's or DELETE's is drained, never waited for).
+      uploading = request.method === 'PUT' && hasBody(request)
       const admitted = admission.arrive({uploading})
       if (!admitted.ok) {
         refuseOverloaded(request, reply, admitted)
@@ -120,10 +121,12 @@ export function createApiHandler(
       ticket = admitted.ticket
     }
     inFlight += 1
-    const bodyRead = (): void => {
-      if (!uploading || ticket === undefined) return
+    /** The body is in: false when the request was answered meanwhile (it is then not worked on). */
+    const bodyRead = (): boolean => {
+      if (response.headersSent) return false
+      if (uploading && ticket !== undefined) admission?.bodyReceived(ticket)
       uploading = false
-      admission?.bodyReceived(ticket)
+      return true
     }
     route(service, request, reply, allowBody, bodyRead)
       .catch((error: unknown) => {
@@ -201,7 +204,7 @@ function methodNotAllowed(request: IncomingMessage, reply: Reply, method: string
   refuse(request, reply, {ok: false, error: 'method_not_allowed', message: `${method} is not allowed on ${where}; use ${list}`}, {allow: allowed.join(', ')})
 }
 
-async function route(service: KvService, request: IncomingMessage, reply: Reply, allowBody: () => void, bodyRead: () => void): Promise<void> {
+async function route(service: KvService, request: IncomingMessage, reply: Reply, allowBody: () => void, bodyRead: () => boolean): Promise<void> {
   const rawUrl = request.url ?? '/'
   const queryStart = rawUrl.indexOf('?')
   const path = queryStart === -1 ? rawUrl : rawUrl.slice(0, queryStart)
@@ -455,7 +458,7 @@ function checkWriteInputs(service: KvService, request: IncomingMessage, key: str
   return {ok: true, value: {...inputs.value, context: context.value}}
 }
 
-async function handlePut(service: KvService, request: IncomingMessage, reply: Reply, key: string, query: URLSearchParams, allowBody: () => void, bodyRead: () => void): Promise<void> {
+async function handlePut(service: KvService, request: IncomingMessage, reply: Reply, key: string, query: URLSearchParams, allowBody: () => void, bodyRead: () => boolean): Promise<void> {
   const inputs = checkWriteInputs(service, request, key, query, ['n', 'w', 'dw', 'pw', 'explain'])
   if (!inputs.ok) return refuse(request, reply, inputs)
   const contentType = request.headers['content-type'] ?? defaultContentType
@@ -464,7 +467,9 @@ async function handlePut(service: KvService, request: IncomingMessage, reply: Re
   }
   const body = await readBody(request, allowBody)
   if (!body.ok) return refuse(request, reply, body, {}, true)
-  bodyRead()
+  // Answered already by the HTTP layer (a 408 for a body that stalled, src/node/serve-in-order.ts)
+  // whose last bytes came in after all: a refused request never writes.
+  if (!bodyRead()) return
   const outcome = await service.put({
     key,
     value: body.value,

@@ -1167,7 +1167,11 @@ async function stopNodes(nodes: readonly LocalNode[], graceMs: number, log: (lin
   const running = nodes.filter(isNodeProcess)
   for (const node of running) {
     process.kill(node.pid as number, 'SIGTERM')
-    process.kill(node.pid as number, 'SIGCONT')
+    try {
+      process.kill(node.pid as number, 'SIGCONT')
+    } catch {
+      // It ended between the two signals: nothing to continue.
+    }
   }
   const deadline = Date.now() + graceMs
   while (running.some(isNodeProcess) && Date.now() < deadline) await wait(pollIntervalMs)

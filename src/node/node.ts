@@ -334,12 +334,13 @@ export function createApiServer(node: Pick<AssembledNode, 'service' | 'countHttp
   // one still completes the handshake (rejectUnauthorized false) so that it can be told, in the
   // API's own JSON, what to give (requiringClientCertificates), rather than see a bare reset.
   const clientAuth = tls?.clientCa === undefined ? {} : {requestCert: true, rejectUnauthorized: false, ca: tls.clientCa}
-  const server: Server = tls === undefined ? createServer(httpOptions) : createHttpsServer({...httpOptions, cert: tls.cert, key: tls.key, ...clientAuth, handshakeTimeout: handshakeTimeoutMs})
+  const server: Server = tls === undefined ? createServer(httpOptions) : createHttpsServer({...httpOptions, cert: tls.cert, key: tls.key, ...clientAuth, handshakeTimeout: handshakeTimeoutMs, allowHalfOpen: true})
   server.maxConnections = httpConnectionsMax
   // A client that half-closes its side once it has sent its request (`printf ... | nc`, a
   // shutdown(SHUT_WR) after the last request) is still answered: Node's default aborted the
   // requests under way and closed the connection, after a PUT had been applied.
-  // (Node's own switch for it, set by its http tests and not in its types.)
+  // (Node's own switch for it, set by its http tests and not in its types; a TLS socket takes
+  // allowHalfOpen from the server's options above, as the plain server's always has it.)
   ;(server as Server & {httpAllowHalfOpen: boolean}).httpAllowHalfOpen = true
   // Run with Node's own TLS listener, once a connection's first byte shows a TLS handshake.
   const onTlsConnection: Array<(raw: net.Socket) => void> = []

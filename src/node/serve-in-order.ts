@@ -44,6 +44,8 @@ interface Connection {
   readonly waiting: Exchange[]
   /** The parser refused bytes after requests still to be answered: sent, and the connection ended, once they are. */
   refusalAfter: string | undefined
+  /** Node's HTTP layer refused something on this connection: it is answered once, and closes. */
+  refused: boolean
 }
 
 /** What a refusal of Node's HTTP layer is answered, and the reason /stats counts it under. */
@@ -57,7 +59,7 @@ export interface HttpRefusal {
 export function refusalOfClientError(errorCode: string | undefined, requestTimeoutMs: number): HttpRefusal {
   switch (errorCode) {
     case 'ERR_HTTP_REQUEST_TIMEOUT':
-      return {code: 'request_timeout', reason: 'request_timeout', message: `the request did not arrive whole within ${Math.round(requestTimeoutMs / 1000)} s of its first byte: send its headers and body without pausing, then read the answer`}
+      return {code: 'request_timeout', reason: 'request_timeout', message: `the request did not arrive whole in time (its headers within ${Math.ceil(requestTimeoutMs / 3000)} s, all of it within ${Math.round(requestTimeoutMs / 1000)} s): send its headers and body without pausing, then read the answer`}
     case 'HPE_INVALID_EOF_STATE':
       return {code: 'bad_request', reason: 'request_cut_short', message: 'the client ended its side of the connection before the request arrived whole: send all of it (the whole body: Content-Length bytes, or chunked up to its last chunk) before shutting down writing'}
     case 'HPE_HEADER_OVERFLOW':
@@ -95,8 +97,9 @@ export function serveInOrder(server: Server, handler: RequestListener, countReje
 
   const next = (connection: Connection, socket: net.Socket): void => {
     for (let following = connection.waiting.shift(); following !== undefined; following = connection.waiting.shift()) {
-      // A client gone is answered nothing: its waiting requests are not worked on.
-      if (socket.destroyed) continue
+      // A client gone, or a connection closing (an answer said `connection: close`), is answered
+      // nothing more: its waiting requests are not worked on, so none is applied unanswered.
+      if (socket.destroyed || !socket.writable) continue
       start(connection, socket, following)
       return
     }
@@ -110,7 +113,7 @@ export function serveInOrder(server: Server, handler: RequestListener, countReje
     const socket = request.socket
     let connection = connections.get(socket)
     if (connection === undefined) {
-      connection = {current: undefined, waiting: [], refusalAfter: undefined}
+      connection = {current: undefined, waiting: [], refusalAfter: undefined, refused: false}
       connections.set(socket, connection)
     }
     if (connection.current === undefined) {
@@ -140,24 +143,33 @@ export function serveInOrder(server: Server, handler: RequestListener, countReje
     }
     const connection = connections.get(socket)
     // Already refused: the parser reports each further chunk of a connection it gave up on.
-    if (connection?.refusalAfter !== undefined) return
+    if (connection?.refused === true) return
     const refusal = refusalOfClientError(error.code, requestTimeoutMs)
     countRejected(refusal.reason)
-    const current = connection?.current
-    if (current === undefined) {
+    if (connection === undefined) {
       socket.end(rawRefusal(refusal))
       return
     }
-    // The request being served never arrived whole: the refusal is its answer. Its body will
-    // never end, so the request is ended too once the connection has closed, or the handler
-    // reading it would wait for ever, holding its admission slot.
-    if (!current.request.complete && !current.response.headersSent) {
-      answer(current.response, new DynError(refusal.code, refusal.message), {connection: 'close'})
-      socket.once('close', () => current.request.destroy())
+    connection.refused = true
+    // The request that never arrived whole (the bad bytes or the stall are its body's) is the
+    // newest read: the one being served, or the last waiting behind it. The refusal is its
+    // answer, through its own response, in its turn; it is never worked on, and once the
+    // connection has closed it is ended, or the handler reading its body would wait for ever,
+    // holding its admission slot.
+    const last = connection.waiting.at(-1)
+    const incomplete = last !== undefined ? (last.request.complete ? undefined : last) : connection.current?.request.complete === false && !connection.current.response.headersSent ? connection.current : undefined
+    if (incomplete !== undefined) {
+      if (incomplete === last) connection.waiting.pop()
+      answer(incomplete.response, new DynError(refusal.code, refusal.message), {connection: 'close'})
+      socket.once('close', () => incomplete.request.destroy())
       return
     }
-    // Requests read before the bad bytes are answered first; the refusal, and the close, after them.
-    ;(connection as Connection).refusalAfter = rawRefusal(refusal)
+    if (connection.current === undefined && connection.waiting.length === 0) {
+      socket.end(rawRefusal(refusal))
+      return
+    }
+    // Requests read whole before the bad bytes are answered first; the refusal, and the close, after them.
+    connection.refusalAfter = rawRefusal(refusal)
   })
 }
 

@@ -11,9 +11,9 @@
  * accidents only; it is not a signature.
  *
  * A context belongs to the key it was read from: its counters say nothing about another key's
- * versions, and since an actor's counters run per key, another key's context (where the same node
- * wrote more often) can cover versions of this one that its client never read, and a write with it
- * would silently drop them. So every token carries a tag of its key, and `decodeContext` given a key
+ * versions, and since an actor's counters rise across all its keys (each new dot is above every dot
+ * it made on any key: dvvset.ts), another key's context read later can cover versions of this one
+ * that its client never read, and a write with it would silently drop them. So every token carries a tag of its key, and `decodeContext` given a key
  * refuses a token tagged for another. The tag is 32 bits of FNV-1a, as the checksum is, and for the
  * same reason that is enough: it guards against accidents and mistakes (a context pasted from the
  * wrong read), not against an adversary, who could send any vector anyway; two keys share a tag by

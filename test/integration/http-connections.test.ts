@@ -148,12 +148,24 @@ describe('a client connection, byte by byte', () => {
     assert.equal((await fetch(c.url(0, '/kv/bad-chunk'))).status, 404)
   })
 
-  it('answers a body that stops arriving 408 request_timeout, and stores nothing', async () => {
+  it('answers a body that stops arriving 408 request_timeout, stores nothing, and takes no queue from it', async () => {
     const {answers, closedByNode} = await exchange(port, 'PUT /kv/stalled HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhi', {answersExpected: 1, untilClosed: true})
     assert.equal(answers[0]?.status, 408, JSON.stringify(answers))
     assert.equal(JSON.parse(answers[0]?.body ?? '{}').error, 'request_timeout')
     assert.ok(closedByNode)
+    // Read at once: two seconds of a client's stall are no queue in the node, so no cut (a cut
+    // would show here, before an idle node's limit has grown back).
+    const admission = ((await (await fetch(c.url(0, '/stats'))).json()) as {admission: {limit: number; standingQueueMs: number}}).admission
+    assert.equal(admission.limit, 4096, JSON.stringify(admission))
     assert.equal((await fetch(c.url(0, '/kv/stalled'))).status, 404)
+  })
+
+  it('refuses a request pipelined behind a whole one whose own body is malformed or stalls, after the first is answered', async () => {
+    const malformed = await exchange(port, put('first-of-two', 'abc') + 'PUT /kv/second-of-two HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\nabc\r\n', {answersExpected: 2, untilClosed: true})
+    assert.deepEqual(malformed.answers.map((answer) => answer.status), [204, 400], JSON.stringify(malformed.answers))
+    const stalled = await exchange(port, put('first-of-two', 'abd') + 'PUT /kv/second-of-two HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhi', {answersExpected: 2, untilClosed: true})
+    assert.deepEqual(stalled.answers.map((answer) => answer.status), [204, 408], JSON.stringify(stalled.answers))
+    assert.equal((await fetch(c.url(0, '/kv/second-of-two'))).status, 404)
   })
 
   it('answers a client that half-closes in the middle of a body at once (400 bad_request), and stores nothing', async () => {

@@ -526,6 +526,28 @@ describe('the HTTPS client after the handshake', () => {
   })
 })
 
+describe('the HTTPS client API and a client that half-closes', () => {
+  it('answers every request a TLS client sent before it shut down its writing side', async (t) => {
+    const n1 = await loaded(filesOf(ours, 'n1'))
+    // /health alone is asked: its answer needs only the node's name and cluster id.
+    const service = {health: () => ({node: 'n1'}), settings: () => ({clusterId: 'c1'})}
+    const server = createApiServer({service: service as never, countHttpRequest: () => undefined, countRejected: () => undefined}, () => undefined, undefined, n1)
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    t.after(() => closeApiServer(server))
+    const received = await new Promise<string>((resolve, reject) => {
+      const socket = connectTls({host: '127.0.0.1', port: (server.address() as AddressInfo).port, ca: n1.ca}, () => {
+        socket.end('GET /health HTTP/1.1\r\nHost: x\r\n\r\nGET /health HTTP/1.1\r\nHost: x\r\n\r\n')
+      })
+      const chunks: Buffer[] = []
+      socket.on('data', (chunk: Buffer) => chunks.push(chunk))
+      socket.on('error', reject)
+      socket.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')))
+    })
+    // Before, the TLS socket ended its side at the client's FIN: no answer came back.
+    assert.equal(received.match(/HTTP\/1\.1 200 OK/g)?.length, 2, received)
+  })
+})
+
 /** Sends `request` (raw bytes) on a new connection to `port` and collects everything the server sends back until it closes. */
 function rawExchange(port: number, request: string | Buffer): Promise<{answer: string; error?: string}> {
   return new Promise((resolve) => {
