@@ -557,7 +557,7 @@ describe('dyn cluster up|down|status', () => {
 
     const stopped = await runDyn(['cluster', 'down', '--dir', dir, '--json'])
     assert.equal(stopped.code, 0, stopped.stderr)
-    assert.deepEqual(jsonOf(stopped), {ok: true, dir, stopped: ['n1'], notRunning: [], startedElsewhere: [], purged: false})
+    assert.deepEqual(jsonOf(stopped), {ok: true, dir, stopped: ['n1'], killed: [], notRunning: [], startedElsewhere: [], purged: false})
     for (const command of ['status', 'down']) {
       const missing = await runDyn(['cluster', command, '--dir', path.join(dir, 'no-such-cluster'), '--json'])
       assert.equal(missing.code, 2, command)
@@ -591,7 +591,7 @@ describe('dyn cluster up|down|status', () => {
       }
       const purged = await runDyn(['cluster', 'down', '--dir', dir, '--purge', '--json'])
       assert.equal(purged.code, 0, purged.stdout + purged.stderr)
-      assert.deepEqual(jsonOf(purged), {ok: true, dir, stopped: ['n1', 'n2', 'n3'], notRunning: [], startedElsewhere: [], purged: true, folderDeleted: true, kept: []})
+      assert.deepEqual(jsonOf(purged), {ok: true, dir, stopped: ['n1', 'n2', 'n3'], killed: [], notRunning: [], startedElsewhere: [], purged: true, folderDeleted: true, kept: []})
       assert.equal(existsSync(dir), false)
     }
   })
@@ -616,7 +616,7 @@ describe('dyn cluster up|down|status', () => {
     await writeFile(path.join(clusterDir, 'keep-me.txt'), 'mine too\n')
     const purged = await runDyn(['cluster', 'down', '--dir', clusterDir, '--purge', '--json'])
     assert.equal(purged.code, 0, purged.stdout + purged.stderr)
-    assert.deepEqual(jsonOf(purged), {ok: true, dir: clusterDir, stopped: ['n1'], notRunning: [], startedElsewhere: [], purged: true, folderDeleted: false, kept: ['keep-me.txt'], folderKept: 'holds-other-files'})
+    assert.deepEqual(jsonOf(purged), {ok: true, dir: clusterDir, stopped: ['n1'], killed: [], notRunning: [], startedElsewhere: [], purged: true, folderDeleted: false, kept: ['keep-me.txt'], folderKept: 'holds-other-files'})
     assert.deepEqual(await readdir(clusterDir), ['keep-me.txt'], 'the cluster\'s data, log, records, secret and description are gone; the user\'s file stays')
 
     // Purged from inside its own folder (--dir .): the cluster's files go, the folder one stands in stays.
