@@ -21,15 +21,30 @@ export const fuzzTargets: readonly FuzzTarget[] = [frameTarget, objectTarget, in
 
 const inputsDefault = 1_000_000
 
+const usage = `usage: npm run fuzz -- [--target ${fuzzTargets.map((target) => target.name).join('|')}]... [--inputs N] [--seed S] [--skip I]
+  every target (or those given) for N inputs each (default ${inputsDefault}) from seed S (random when absent);
+  --seed S --skip I --inputs 1 replays one input. Exit 1 on the first input that breaks a property.`
+
 async function main(): Promise<number> {
-  const {values} = parseArgs({
-    options: {
-      target: {type: 'string', multiple: true},
-      inputs: {type: 'string'},
-      seed: {type: 'string'},
-      skip: {type: 'string'},
-    },
-  })
+  let values: {target?: string[]; inputs?: string; seed?: string; skip?: string; help?: boolean}
+  try {
+    values = parseArgs({
+      options: {
+        target: {type: 'string', multiple: true},
+        inputs: {type: 'string'},
+        seed: {type: 'string'},
+        skip: {type: 'string'},
+        help: {type: 'boolean'},
+      },
+    }).values
+  } catch (error) {
+    console.error(`${(error as Error).message}\n${usage}`)
+    return 2
+  }
+  if (values.help === true) {
+    console.log(usage)
+    return 0
+  }
   const seed = values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(values.seed)
   const inputs = values.inputs === undefined ? inputsDefault : Number(values.inputs)
   const skip = values.skip === undefined ? 0 : Number(values.skip)
