@@ -153,7 +153,7 @@ Exit codes: 0 every node ready; 2 bad usage or input, or a node exited while sta
       })
       return
     }
-    const summary = upSummaryText({dir: flags.dir, started: cluster.started, alreadyRunning: cluster.alreadyRunning, left: cluster.left, machines: localMachineCount(cluster), clusterMembers: view?.ok === true ? presentMemberCount(view.body) : undefined})
+    const summary = upSummaryText({dir: flags.dir, started: cluster.started, alreadyRunning: cluster.alreadyRunning, left: cluster.left, machines: localMachineCount(cluster, cluster.left), clusterMembers: view?.ok === true ? presentMemberCount(view.body) : undefined})
     process.stdout.write(`${summary}; talk to it with --node ${scheme}${cluster.host}:${first?.port}${caFile === undefined ? '' : ` --tls-ca ${shellQuote(caFile)}`}, stop this folder's nodes with: dyn cluster down --dir ${shellQuote(flags.dir)}\n`)
     if (clientCaFile !== undefined) process.stdout.write(`its nodes serve only clients with a certificate of ${clientCaFile}: give yours with --tls-cert and --tls-key (or DYN_TLS_CERT and DYN_TLS_KEY)\n`)
     if (secretFile !== undefined) process.stdout.write(`its nodes prove the secret in ${secretFile} to each other; a node started by hand joins with --secret-file ${shellQuote(secretFile)}\n`)

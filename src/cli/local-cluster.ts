@@ -846,9 +846,9 @@ function processesPerMachineOf(cluster: LocalCluster): number {
   return cluster.nodes.filter((node) => (node.machine ?? node.name) === (first.machine ?? first.name)).length
 }
 
-/** How many machines a local cluster's nodes run on (each node without one is a machine of its own). */
-export function localMachineCount(cluster: LocalCluster): number {
-  return new Set(cluster.nodes.filter((node) => node.left !== true).map((node) => node.machine ?? node.name)).size
+/** How many machines a local cluster's nodes run on (each node without one is a machine of its own), not counting those that left, or that `departed` names (found removed during this up, not yet marked). */
+export function localMachineCount(cluster: LocalCluster, departed: readonly string[] = []): number {
+  return new Set(cluster.nodes.filter((node) => node.left !== true && !departed.includes(node.name)).map((node) => node.machine ?? node.name)).size
 }
 
 /**

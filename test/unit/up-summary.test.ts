@@ -6,6 +6,8 @@
  */
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
+import {localMachineCount} from '../../src/cli/local-cluster.js'
+import type {LocalCluster} from '../../src/cli/local-cluster.js'
 import {presentMemberCount, upSummaryText} from '../../src/cli/up-summary.js'
 
 describe('dyn cluster up: the ready line', () => {
@@ -21,6 +23,13 @@ describe('dyn cluster up: the ready line', () => {
     assert.equal(upSummaryText({dir: 'd', started: [], alreadyRunning: ['n1'], left: ['n2', 'n3'], machines: 1, clusterMembers: undefined}), "1 of this folder's nodes running and ready in d (it was running already; started none; n2, n3 left the cluster and were not started)")
     assert.equal(presentMemberCount(undefined), undefined)
     assert.equal(presentMemberCount({}), undefined)
+  })
+
+  it('counts no machine for a node found removed during this up (it said "2 of this folder\'s nodes running on 3 machines")', () => {
+    const node = (name: string) => ({name, port: 1, rpcPort: 2, dataDir: name, logFile: `${name}.log`, pid: undefined})
+    const cluster = {host: '127.0.0.1', nodes: [node('n1'), node('n2'), node('n3')]} as unknown as LocalCluster
+    assert.equal(localMachineCount(cluster), 3)
+    assert.equal(localMachineCount(cluster, ['n2']), 2)
   })
 
   it('names the machines when nodes share them', () => {
