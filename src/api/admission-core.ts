@@ -64,18 +64,22 @@
  *     then starts afresh, so the next cut needs a whole new second above the target (hysteresis:
  *     at most one cut per window, and never on the samples that caused the last one);
  *   - an interval whose signal stayed within `growthFraction` of the target (all of it, by
- *     default): the limit grows by `increaseFraction` of itself (at least one), to find capacity
- *     freed since (additive-ish increase, multiplicative decrease), whether or not an arrival met
- *     the limit. It once grew only when one did, as demand for room; but then a limit cut on a
- *     node whose demand stayed below it never came back (the node above stayed at 4 for minutes
- *     after its slow client left, then refused 29 of a burst of 50 GETs that the other nodes
- *     answered in full). Growing a limit that is not binding is harmless: within the target there
- *     is no queue to protect, and a standing queue cuts it again within a window, from what is in
- *     flight then and not from the limit, as it cuts a fresh node's 4,096. The hysteresis is in
- *     time: one interval within the target grows the limit, a whole window above it is needed to
- *     cut;
- *   - an interval in which no request was in the node's queue at all (none completed, none in it
- *     at the interval's end; requests still uploading do not count): the limit is multiplied by
+ *     default) while an arrival met the limit: the limit grows by `increaseFraction` of itself
+ *     (at least one), to find capacity freed since (additive-ish increase, multiplicative
+ *     decrease). The hysteresis is in time: one interval within the target grows the limit, a
+ *     whole window above it is needed to cut;
+ *   - the same without an arrival that met the limit, once the node has refused nothing for
+ *     `calmAfterShedMs` (5 s): growing only with demand, a limit cut on a node whose demand then
+ *     stayed below it never came back (a node stayed at 4 for minutes after a slow client left,
+ *     then refused 29 of a burst of 50 GETs that the other nodes answered in full). Growing in
+ *     every lull instead, refusals or not, let each burst of an overload whose clients throttle
+ *     themselves (they send in bursts) queue before the next cut: at ten times capacity the
+ *     goodput fell from 88% to 47 to 51% (bench/README.md, "Overload: the limit grows back
+ *     when calm"). After 5 s without a refusal the overload is over, and a limit that is not
+ *     binding is harmless to grow: a new standing queue cuts it again within a window, from what
+ *     is in flight then and not from the limit, as it cuts a fresh node's 4,096;
+ *   - a calm interval in which no request was in the node's queue at all (none completed, none in
+ *     it at the interval's end; requests still uploading do not count): the limit is multiplied by
  *     `idleIncreaseFactor` (2) instead, so that from the floor it is back at the backstop in
  *     log2(4,096 / 4) = 10 intervals (2.5 s) rather than the 73 (18 s) of 10% steps. An idle node
  *     has no queue to protect and has learnt nothing about its capacity since the cut, and the
@@ -128,6 +132,8 @@ export interface AdmissionSettings {
   readonly idleIncreaseFactor: number
   /** The limit grows only when the interval's signal stayed within this fraction of the target. */
   readonly growthFraction: number
+  /** Without an arrival that met the limit, it grows only once the node has refused nothing for this long. */
+  readonly calmAfterShedMs: number
   /** Background work yields once the signal passes this fraction of what sheds foreground work. */
   readonly backgroundYieldFraction: number
   /** After a refusal, background work keeps yielding this long. */
@@ -159,6 +165,7 @@ export const admissionSettingsDefault: AdmissionSettings = {
   increaseFraction: 0.1,
   idleIncreaseFactor: 2,
   growthFraction: 1,
+  calmAfterShedMs: 5000,
   backgroundYieldFraction: 0.5,
   shedHoldMs: 1000,
   retryAfterMs: 500,
@@ -251,6 +258,8 @@ export class AdmissionCore {
   private intervalSojournsMs: number[] = []
   /** The event loop's delay (time before a handler starts) observed during the current interval. */
   private intervalLoopDelayMs = 0
+  /** Whether an arrival met the limit during the current interval (the demand to grow it). */
+  private limitMetThisInterval = false
   private lastIntervalMinValue = 0
   /** Intervals in a row whose signal was above the target, the lowest of their signals, and the most in flight at once during them (what a cut is taken from). */
   private intervalsAbove = 0
@@ -286,6 +295,7 @@ export class AdmissionCore {
     this.advance(nowMs)
     const inFlight = this.inFlight
     if (inFlight >= this.limitValue) {
+      this.limitMetThisInterval = true
       this.shedCount += 1
       this.lastShedMs = nowMs
       return {ok: false, error: 'overloaded', inFlight, limit: this.limitValue, retryAfterMs: this.settings.retryAfterMs}
@@ -296,6 +306,7 @@ export class AdmissionCore {
     else this.startsMs.set(ticket, nowMs)
     this.admittedCount += 1
     this.runPeakInFlight = Math.max(this.runPeakInFlight, inFlight + 1)
+    if (inFlight + 1 >= this.limitValue) this.limitMetThisInterval = true
     return {ok: true, ticket}
   }
 
@@ -431,12 +442,15 @@ export class AdmissionCore {
     } else {
       this.resetRun()
     }
-    // Well within the target: no queue to protect, so the limit grows, met or not (the header
-    // says why); faster when nothing at all was in the queue.
+    // Well within the target: the limit grows when an arrival met it (demand for room), and
+    // without demand only once the node has refused nothing for `calmAfterShedMs` (the header
+    // says why both); faster when nothing at all was in the queue.
     const idle = sojourns.length === 0 && oldestStartMs === undefined
-    if (minMs <= settings.queueDelayTargetMs * settings.growthFraction) this.grow(intervals, idle)
+    const calm = this.lastShedMs === undefined || endMs - this.lastShedMs >= settings.calmAfterShedMs
+    if (minMs <= settings.queueDelayTargetMs * settings.growthFraction && (this.limitMetThisInterval || calm)) this.grow(intervals, idle && calm)
     this.intervalSojournsMs = []
     this.intervalLoopDelayMs = 0
+    this.limitMetThisInterval = false
   }
 
   /**
