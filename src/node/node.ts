@@ -37,7 +37,7 @@ import type {AssembledNode, NodeSettings} from './assemble.js'
 import {cachedFolderBytes} from './disk-usage.js'
 import {systemClock, systemRandom, systemScheduler} from './system-time.js'
 import {answerPlainHttpOnTls} from './plain-http-on-tls.js'
-import {serveInOrder} from './serve-in-order.js'
+import {headersTimeoutMsOf, serveInOrder} from './serve-in-order.js'
 import {TlsReloader} from './tls-reloader.js'
 import type {TlsReloadOutcome} from './tls-reloader.js'
 
@@ -329,7 +329,7 @@ export function createApiServer(node: Pick<AssembledNode, 'service' | 'countHttp
   // not counted) before the handler sees it; the API routes by path alone and needs no Host, so
   // such a request is served like any other (found by the HTTP fuzzer, test/fuzz/http-target.ts).
   // A request must arrive whole within httpRequestTimeoutMs, its headers within a third of it.
-  const httpOptions = {keepAliveTimeout: 65_000, requireHostHeader: false, requestTimeout: httpRequestTimeoutMs, headersTimeout: Math.ceil(httpRequestTimeoutMs / 3), connectionsCheckingInterval: httpTimeoutsCheckMs}
+  const httpOptions = {keepAliveTimeout: 65_000, requireHostHeader: false, requestTimeout: httpRequestTimeoutMs, headersTimeout: headersTimeoutMsOf(httpRequestTimeoutMs), connectionsCheckingInterval: httpTimeoutsCheckMs}
   // Clients are asked for a certificate only with a client CA (--tls-client-ca). A client without
   // one still completes the handshake (rejectUnauthorized false) so that it can be told, in the
   // API's own JSON, what to give (requiringClientCertificates), rather than see a bare reset.

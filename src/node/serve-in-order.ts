@@ -55,11 +55,16 @@ export interface HttpRefusal {
   readonly message: string
 }
 
+/** How long a request's line and headers may take: a third of the whole request's time. */
+export function headersTimeoutMsOf(requestTimeoutMs: number): number {
+  return Math.ceil(requestTimeoutMs / 3)
+}
+
 /** The refusal for an error of Node's HTTP layer (its parser, or its request and header timeouts). */
 export function refusalOfClientError(errorCode: string | undefined, requestTimeoutMs: number): HttpRefusal {
   switch (errorCode) {
     case 'ERR_HTTP_REQUEST_TIMEOUT':
-      return {code: 'request_timeout', reason: 'request_timeout', message: `the request did not arrive whole in time (its headers within ${Math.ceil(requestTimeoutMs / 3000)} s, all of it within ${Math.round(requestTimeoutMs / 1000)} s): send its headers and body without pausing, then read the answer`}
+      return {code: 'request_timeout', reason: 'request_timeout', message: `the request did not arrive whole in time (its headers within ${Math.ceil(headersTimeoutMsOf(requestTimeoutMs) / 1000)} s, all of it within ${Math.round(requestTimeoutMs / 1000)} s): send its headers and body without pausing, then read the answer`}
     case 'HPE_INVALID_EOF_STATE':
       return {code: 'bad_request', reason: 'request_cut_short', message: 'the client ended its side of the connection before the request arrived whole: send all of it (the whole body: Content-Length bytes, or chunked up to its last chunk) before shutting down writing'}
     case 'HPE_HEADER_OVERFLOW':
@@ -71,7 +76,7 @@ export function refusalOfClientError(errorCode: string | undefined, requestTimeo
 
 /** A refusal as raw bytes, for a connection with no response object to answer through; it closes the connection. */
 export function rawRefusal(refusal: HttpRefusal): string {
-  const body = JSON.stringify({error: refusal.code, message: refusal.message})
+  const body = errorBody(refusal.code, refusal.message)
   const status = statusOfError[refusal.code]
   const phrase = status === 408 ? 'Request Timeout' : status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'
   return `HTTP/1.1 ${status} ${phrase}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`
@@ -156,10 +161,9 @@ export function serveInOrder(server: Server, handler: RequestListener, countReje
     // answer, through its own response, in its turn; it is never worked on, and once the
     // connection has closed it is ended, or the handler reading its body would wait for ever,
     // holding its admission slot.
-    const last = connection.waiting.at(-1)
-    const incomplete = last !== undefined ? (last.request.complete ? undefined : last) : connection.current?.request.complete === false && !connection.current.response.headersSent ? connection.current : undefined
+    const incomplete = incompleteExchange(connection)
     if (incomplete !== undefined) {
-      if (incomplete === last) connection.waiting.pop()
+      if (incomplete === connection.waiting.at(-1)) connection.waiting.pop()
       answer(incomplete.response, new DynError(refusal.code, refusal.message), {connection: 'close'})
       socket.once('close', () => incomplete.request.destroy())
       return
@@ -173,8 +177,24 @@ export function serveInOrder(server: Server, handler: RequestListener, countReje
   })
 }
 
+/**
+ * The exchange whose request has not arrived whole: the newest read, so the last waiting when any
+ * wait (those before it were read whole), else the one being served if it is still unanswered.
+ */
+function incompleteExchange(connection: Connection): Exchange | undefined {
+  const last = connection.waiting.at(-1)
+  if (last !== undefined) return last.request.complete ? undefined : last
+  const current = connection.current
+  return current !== undefined && !current.request.complete && !current.response.headersSent ? current : undefined
+}
+
+/** The API's error shape. */
+function errorBody(code: ErrorCode, message: string): string {
+  return JSON.stringify({error: code, message})
+}
+
 function answer(response: ServerResponse, error: DynError, headers: Readonly<Record<string, string>>): void {
-  const body = JSON.stringify({error: error.code, message: error.message})
+  const body = errorBody(error.code, error.message)
   response.writeHead(statusOfError[error.code], {'content-type': 'application/json', ...headers})
   response.end(body)
 }
