@@ -18,6 +18,24 @@ async function writeKeys(c: TestCluster, prefix: string, count: number): Promise
   }
 }
 
+/**
+ * Waits until every node holds `count` keys and keeps no hint. A put is acknowledged at W=2, so
+ * its third replica write can still be on its way, or become a hint, when the test goes on; a
+ * node wiped then gets that key back by the write or the hint, not by anti-entropy, and a count of
+ * keys repaired falls one short (seen once in CI: 199 of 200).
+ */
+async function waitForFullReplication(c: TestCluster, count: number): Promise<void> {
+  await waitFor(`every node to hold ${count} keys and keep no hint`, async () => {
+    for (let index = 0; index < c.cluster.nodes.length; index += 1) {
+      const stats = (await getJson(c.url(index, '/stats')).catch(() => undefined))?.body as {keys?: number} | undefined
+      if (stats?.keys !== count) return undefined
+      const members = ((await getJson(c.url(index, '/cluster')).catch(() => undefined))?.body.members ?? []) as Array<{hintsPending?: number}>
+      if (members.some((member) => (member.hintsPending ?? 0) > 0)) return undefined
+    }
+    return true
+  })
+}
+
 /** Kills node `index`, deletes its data folder, and starts it again with dyn cluster up (which gives it the running nodes as seeds). */
 async function loseDisk(c: TestCluster, index: number): Promise<void> {
   const node = (await reloadCluster(c.dir)).nodes[index]
@@ -85,6 +103,7 @@ describe('anti-entropy with real processes', () => {
     const c = await startCluster(3, ['--anti-entropy-ms', '0'])
     t.after(() => c.stop())
     await writeKeys(c, 'repair', keyCount)
+    await waitForFullReplication(c, keyCount)
     await loseDisk(c, 1)
     await waitFor('n2 to serve again', async () => ((await getJson(c.url(1, '/health')).catch(() => undefined))?.status === 200 ? true : undefined))
     const before = (await getJson(c.url(1, '/stats'))).body as unknown as AntiEntropyStats
