@@ -183,7 +183,9 @@ export async function clusterStatus(dir: string, cluster: LocalCluster | undefin
   const elsewhere = await nodesStartedElsewhere(cluster, cluster.nodes.filter((node) => !isNodeProcess(node)))
   const nodes = await Promise.all(cluster.nodes.map((node) => nodeStatus(cluster, node, tlsProblem, elsewhere.find((found) => found.node === node))))
   const serving = nodes.filter((n) => n.serving)
-  const hashes = new Set(serving.map((n) => n.ringHash))
+  // The ring and the member count alike: a join or a start still spreading by gossip can leave
+  // the ring's owners the same on every node while some do not know a member yet.
+  const hashes = new Set(serving.map((n) => `${n.ringHash} ${n.members}`))
   const agreed = serving.length === nodes.length && hashes.size === 1
   const tlsCa = localClusterCaFile(cluster)
   const tlsClientCa = localClusterClientCaFile(cluster)
@@ -254,7 +256,7 @@ export function describeGathered(address: string, gathered: GatheredStatus): Rem
   const transfers = views.map((view) => nodeTransfersOf(view.name, view.cluster))
   const left = new Set([...leftMembers(transfers), ...nodes.filter((node) => node.state === 'left').map((node) => node.name)])
   const present = nodes.filter((node) => !left.has(node.name))
-  const agreed = present.length > 0 && present.every((node) => node.serving) && new Set(present.map((node) => node.ringHash)).size === 1
+  const agreed = present.length > 0 && present.every((node) => node.serving) && new Set(present.map((node) => `${node.ringHash} ${node.members}`)).size === 1
   const disagreements: Disagreement[] = []
   const seenDown: string[] = []
   for (const member of present) {
@@ -354,7 +356,7 @@ export function localStatusVerdict(status: ClusterStatus, left: ReadonlySet<stri
     return {ok: false, error: 'nodes_not_serving', message: `the cluster is not fully up: ${notServing.map((node) => node.name).join(', ')} ${notServing.length === 1 ? 'does' : 'do'} not serve (${why}); ${todo.join('; ')}${others}`}
   }
   // All serve, on different rings: a change still spreading by gossip.
-  if (!agreed) return {ok: false, error: 'ring_not_agreed', message: `the cluster is not fully up: the nodes do not agree on the ring yet (a ring change, or a restart, still spreading by gossip); ask again in a few seconds${others}`}
+  if (!agreed) return {ok: false, error: 'ring_not_agreed', message: `the cluster is not fully up: the nodes do not agree on the ring or its members yet (a ring change, a join or a restart, still spreading by gossip); ask again in a few seconds${others}`}
   // Another member is down: the folder cannot start it. Each removal is written out with the
   // member's name, ready to paste (it once read "dyn cluster remove NAME").
   const names = otherDown.map((member) => member.name).join(', ')
@@ -417,7 +419,7 @@ export function remoteStatusVerdict(status: RemoteClusterStatus): StatusVerdict 
     problems.push({code: 'nodes_not_serving', text: `${silent.join(', ')} ${silent.length === 1 ? 'does' : 'do'} not answer`, todo: todos.join('; ')})
   }
   // All answer, on different rings: a change still spreading by gossip.
-  if (silent.length === 0 && !status.agreed) problems.push({code: 'ring_not_agreed', text: 'the nodes do not agree on the ring yet', todo: 'ask again in a few seconds, while the ring change spreads by gossip'})
+  if (silent.length === 0 && !status.agreed) problems.push({code: 'ring_not_agreed', text: 'the nodes do not agree on the ring or its members yet', todo: 'ask again in a few seconds, while the ring change spreads by gossip'})
   // Some node sees another down: that node does not run, or a link to it is cut.
   // A silent member on its way out is said above, with where its removal stands.
   const downToCheck = status.seenDown.filter((name) => !removing.includes(name) && !staged.includes(name))

@@ -252,13 +252,14 @@ describe('dyn cluster up|down|status', () => {
 
     // A node joined by hand is a member the folder does not know: status names it.
     await startHandNode(t, ['--name', 'extra', '--data', path.join(c.dir, 'extra'), '--seeds', `${c.cluster.host}:${n1.rpcPort}`, ...secretArgs(c.dir)])
-    let listed: Array<{name: string; up: boolean}> = []
-    for (let attempt = 0; attempt < 100 && listed.length === 0; attempt += 1) {
-      const status = jsonOf(await runDyn(['cluster', 'status', '--dir', c.dir, '--json']))
-      listed = status.otherMembers as Array<{name: string; up: boolean}>
-      if (listed.length === 0) await sleep(200)
-    }
-    assert.deepEqual(listed.map((m) => m.name), ['extra'])
+    // Until every node has heard of the join, status says the nodes do not agree yet (they count
+    // different members): wait for a status that agrees and lists the joiner.
+    const agreed = await waitFor('a status that agrees and lists extra', async () => {
+      const run = await runDyn(['cluster', 'status', '--dir', c.dir, '--json'])
+      const listed = jsonOf(run).otherMembers as Array<{name: string; up: boolean}> | undefined
+      return run.code === 0 && listed !== undefined && listed.length > 0 ? listed : undefined
+    })
+    assert.deepEqual(agreed.map((m) => m.name), ['extra'])
     const text = await runDyn(['cluster', 'status', '--dir', c.dir])
     assert.equal(text.code, 0, text.stdout)
     assert.match(text.stdout, /extra .*not started from this folder/)

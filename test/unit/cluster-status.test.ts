@@ -47,6 +47,12 @@ describe('describeGathered', () => {
     assert.equal(status.ringMembers, 3)
   })
 
+  it('nodes on one ring that do not count the same members (a join still spreading) do not agree yet', () => {
+    // A new user's walk saw "all nodes serve and agree on the ring" while nodes said 5, 4 and 3 members.
+    const gathered: GatheredStatus = {node: 'n1', members: [answered('n1', {}), answered('n2', {}, {names: ['n1', 'n2']}), answered('n3', {})]}
+    assert.equal(describeGathered('10.0.0.1:8070', gathered).agreed, false)
+  })
+
   it('a one-way cut: n1 sees n3 down while n2 sees it up, a disagreement and a member seen down', () => {
     const gathered: GatheredStatus = {node: 'n2', members: [answered('n1', {n3: 'down'}), answered('n2', {}), answered('n3', {})]}
     const status = describeGathered('10.0.0.2:8070', gathered)
@@ -138,7 +144,7 @@ describe('dyn cluster status --dir: the verdict', () => {
     const rings = localStatusVerdict(folderStatus([folderNode('n1'), {...folderNode('n2'), ringHash: 'r2'}]), new Set(), false)
     assert.ok(!rings.ok)
     assert.equal(rings.error, 'ring_not_agreed')
-    assert.match(rings.message, /do not agree on the ring yet .*; ask again in a few seconds$/)
+    assert.match(rings.message, /do not agree on the ring or its members yet .*; ask again in a few seconds$/)
 
     const down = localStatusVerdict(folderStatus([folderNode('n1'), folderNode('n2')], [other('n6', 'valid', false)]), new Set(), true)
     assert.ok(!down.ok)
