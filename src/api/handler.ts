@@ -104,8 +104,9 @@ export function createApiHandler(
     // (a client that stalled mid-upload once cut an idle node's limit to its floor).
     let uploading = false
     if (apiRoute === 'kv' && admission !== undefined) {
-      // A PUT's body alone is read (a GET's or DELETE's is drained, never waited for).
-      uploading = request.method === 'PUT' && hasBody(request)
+      // A PUT's body is read, and a DELETE waits for its body to be in (see handleDelete); a
+      // GET's is drained, never waited for.
+      uploading = (request.method === 'PUT' || request.method === 'DELETE') && hasBody(request)
       const admitted = admission.arrive({uploading})
       if (!admitted.ok) {
         refuseOverloaded(request, reply, admitted)
@@ -219,18 +220,24 @@ async function route(service: KvService, request: IncomingMessage, reply: Reply,
     if (!key.ok) return refuse(request, reply, key)
     if (method === 'PUT') return handlePut(service, request, reply, key.value, query, allowBody, bodyRead)
     if (method === 'GET') return handleGet(service, request, reply, key.value, query)
-    if (method === 'DELETE') return handleDelete(service, request, reply, key.value, query)
+    if (method === 'DELETE') return handleDelete(service, request, reply, key.value, query, allowBody, bodyRead)
     return methodNotAllowed(request, reply, asked, '/kv/{key}', ['GET', 'HEAD', 'PUT', 'DELETE'])
   }
   if (path.startsWith('/cluster/preflist/')) {
     if (method !== 'GET') return methodNotAllowed(request, reply, asked, '/cluster/preflist/{key}', ['GET', 'HEAD'])
     const key = checkKey(path.slice('/cluster/preflist/'.length))
     if (!key.ok) return refuse(request, reply, key)
+    const known = checkKnownParameters(query, [])
+    if (!known.ok) return refuse(request, reply, known)
     return sendJson(reply, 200, service.preflist(key.value))
   }
   const change = clusterChangeRoutes[path]
   if (change !== undefined) {
     if (method !== change.method) return methodNotAllowed(request, reply, asked, path, change.method === 'GET' ? ['GET', 'HEAD'] : [change.method])
+    // A parameter the route does not take is refused, as on /kv: a misspelt one (?nodes=n3 on a
+    // leave) would otherwise be ignored and the change made with the default.
+    const known = checkKnownParameters(query, change.parameters)
+    if (!known.ok) return refuse(request, reply, known)
     return handleClusterChange(service, reply, change.run, query)
   }
   const reads: Record<string, () => unknown | Promise<unknown>> = {
@@ -241,6 +248,8 @@ async function route(service: KvService, request: IncomingMessage, reply: Reply,
   const read = reads[path]
   if (read !== undefined) {
     if (method !== 'GET') return methodNotAllowed(request, reply, asked, path, ['GET', 'HEAD'])
+    const known = checkKnownParameters(query, [])
+    if (!known.ok) return refuse(request, reply, known)
     return sendJson(reply, 200, await read())
   }
   return refuse(request, reply, {ok: false, error: 'route_not_found', message: `no route ${asked} ${path}; the API serves ${routeListText()}`})
@@ -263,16 +272,16 @@ function describeHealth(service: KvService): unknown {
 }
 
 /** The membership changes (paper §4.9; riak-admin cluster join|leave|remove|plan|commit|clear). */
-const clusterChangeRoutes: Record<string, {method: string; run: (service: KvService, query: URLSearchParams) => Promise<unknown>}> = {
-  '/cluster/join': {method: 'POST', run: (service, query) => service.joinCluster(requiredParam(query, 'seed'))},
-  '/cluster/leave': {method: 'POST', run: (service, query) => service.clusterChange({op: 'stage', change: {kind: 'leave', node: query.get('node') ?? String((service.health() as {node: string}).node)}, ...withoutMajority(query)})},
-  '/cluster/remove': {method: 'POST', run: (service, query) => service.clusterChange({op: 'stage', change: {kind: 'remove', node: requiredParam(query, 'node')}, ...withoutMajority(query)})},
-  '/cluster/plan': {method: 'GET', run: (service) => service.clusterChange({op: 'plan'})},
-  '/cluster/commit': {method: 'POST', run: (service, query) => service.clusterChange({op: 'commit', ...withoutMajority(query)})},
-  '/cluster/clear': {method: 'POST', run: (service, query) => service.clusterChange({op: 'clear', ...withoutMajority(query)})},
-  '/repair': {method: 'POST', run: (service, query) => service.repair(optionalPartition(query))},
+const clusterChangeRoutes: Record<string, {method: string; parameters: readonly string[]; run: (service: KvService, query: URLSearchParams) => Promise<unknown>}> = {
+  '/cluster/join': {method: 'POST', parameters: ['seed'], run: (service, query) => service.joinCluster(requiredParam(query, 'seed'))},
+  '/cluster/leave': {method: 'POST', parameters: ['node', 'without-majority'], run: (service, query) => service.clusterChange({op: 'stage', change: {kind: 'leave', node: query.get('node') ?? String((service.health() as {node: string}).node)}, ...withoutMajority(query)})},
+  '/cluster/remove': {method: 'POST', parameters: ['node', 'without-majority'], run: (service, query) => service.clusterChange({op: 'stage', change: {kind: 'remove', node: requiredParam(query, 'node')}, ...withoutMajority(query)})},
+  '/cluster/plan': {method: 'GET', parameters: [], run: (service) => service.clusterChange({op: 'plan'})},
+  '/cluster/commit': {method: 'POST', parameters: ['without-majority'], run: (service, query) => service.clusterChange({op: 'commit', ...withoutMajority(query)})},
+  '/cluster/clear': {method: 'POST', parameters: ['without-majority'], run: (service, query) => service.clusterChange({op: 'clear', ...withoutMajority(query)})},
+  '/repair': {method: 'POST', parameters: ['partition'], run: (service, query) => service.repair(optionalPartition(query))},
   // Not a change, but like them it may fail with a code (a bad ?timeout).
-  '/cluster/status': {method: 'GET', run: (service, query) => service.clusterStatus(statusTimeoutMs(query))},
+  '/cluster/status': {method: 'GET', parameters: ['timeout'], run: (service, query) => service.clusterStatus(statusTimeoutMs(query))},
 }
 
 /** How long /cluster/status waits for each member when ?timeout=MS is absent. */
@@ -359,10 +368,10 @@ function discardBody(request: IncomingMessage): void {
  * by async iteration, because leaving an iteration early destroys the request and its socket
  * before the refusal can be sent.
  */
-async function readBody(request: IncomingMessage, allowBody: () => void): Promise<Checked<Uint8Array>> {
+async function readBody(request: IncomingMessage, allowBody: () => void, what: 'value' | 'body' = 'value'): Promise<Checked<Uint8Array>> {
   const declared = request.headers['content-length']
   if (declared !== undefined && Number(declared) > valueBytesMax) {
-    return {ok: false, error: 'value_too_large', message: `the value is ${declared} bytes; values are at most ${valueBytesMax} bytes (1 MiB)`}
+    return {ok: false, error: 'value_too_large', message: `the ${what} is ${declared} bytes; ${what === 'value' ? 'values are' : 'a body is'} at most ${valueBytesMax} bytes (1 MiB)`}
   }
   allowBody()
   return new Promise((resolve, reject) => {
@@ -378,7 +387,7 @@ async function readBody(request: IncomingMessage, allowBody: () => void): Promis
       total += chunk.length
       if (total > valueBytesMax) {
         stop()
-        resolve({ok: false, error: 'value_too_large', message: `the value is over ${valueBytesMax} bytes (1 MiB); values are at most 1 MiB`})
+        resolve({ok: false, error: 'value_too_large', message: `the ${what} is over ${valueBytesMax} bytes (1 MiB); ${what === 'value' ? 'values are' : 'a body is'} at most 1 MiB`})
         return
       }
       chunks.push(chunk)
@@ -393,7 +402,7 @@ async function readBody(request: IncomingMessage, allowBody: () => void): Promis
     }
     const onClose = (): void => {
       stop()
-      reject(new Error('the client closed the connection before the whole value arrived'))
+      reject(new Error(`the client closed the connection before the whole ${what} arrived`))
     }
     request.on('data', onData)
     request.on('end', onEnd)
@@ -573,10 +582,16 @@ function siblingJson({value: version, actor, counter}: DottedValue<StoredVersion
   }
 }
 
-async function handleDelete(service: KvService, request: IncomingMessage, reply: Reply, key: string, query: URLSearchParams): Promise<void> {
+async function handleDelete(service: KvService, request: IncomingMessage, reply: Reply, key: string, query: URLSearchParams, allowBody: () => void, bodyRead: () => boolean): Promise<void> {
   const inputs = checkWriteInputs(service, request, key, query, ['n', 'r', 'w', 'dw', 'pr', 'pw', 'explain'])
   if (!inputs.ok) return refuse(request, reply, inputs)
-  request.resume()
+  // A body means nothing to a DELETE, but the delete waits until the whole request is in: applied
+  // at once, a DELETE whose body then stalled was answered 408 with the key deleted all the same.
+  if (hasBody(request) && !request.complete) {
+    const body = await readBody(request, allowBody, 'body')
+    if (!body.ok) return refuse(request, reply, body, {}, true)
+    if (!bodyRead()) return
+  } else request.resume()
   const outcome = await service.delete({
     key,
     context: request.headers[contextHeader] === undefined ? undefined : inputs.value.context,

@@ -181,7 +181,7 @@ export function checkKnownParameters(query: URLSearchParams, allowed: readonly s
   const seen = new Set<string>()
   for (const name of query.keys()) {
     if (!allowed.includes(name)) {
-      return fail('bad_parameter', `unknown query parameter ${JSON.stringify(name)}; this route takes ${allowed.join(', ')}`)
+      return fail('bad_parameter', `unknown query parameter ${JSON.stringify(name)}; ${allowed.length === 0 ? 'this route takes none' : `this route takes ${allowed.join(', ')}`}`)
     }
     if (seen.has(name)) {
       const values = query.getAll(name)

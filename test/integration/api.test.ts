@@ -251,6 +251,10 @@ describe('client API on a 3-node cluster', () => {
       {name: 'truncated context', path: sentinel, method: 'PUT', body: 'changed', headers: {'x-dyn-context': 'AQELbjEuZDY1YzVm'}, status: 400, code: 'bad_context'},
       {name: 'malformed context on delete', path: sentinel, method: 'DELETE', headers: {'x-dyn-context': '%%%'}, status: 400, code: 'bad_context'},
       {name: 'content type that is not printable ASCII', path: sentinel, method: 'PUT', body: 'changed', headers: {'content-type': 'text/plain; charset=\u00e9'}, status: 400, code: 'bad_request'},
+      {name: 'unknown query parameter on /stats', path: '/stats?verbose=1', status: 400, code: 'bad_parameter'},
+      {name: 'unknown query parameter on /health', path: '/health?deep=true', status: 400, code: 'bad_parameter'},
+      {name: 'misspelt query parameter on a leave', path: '/cluster/leave?nodes=n1', method: 'POST', status: 400, code: 'bad_parameter'},
+      {name: 'unknown query parameter on a preference list', path: '/cluster/preflist/sentinel?n=2', status: 400, code: 'bad_parameter'},
       {name: 'unknown route', path: '/nope', status: 404, code: 'route_not_found'},
       {name: 'method not allowed', path: sentinel, method: 'POST', body: 'changed', status: 405, code: 'method_not_allowed'},
     ]

@@ -160,6 +160,16 @@ describe('a client connection, byte by byte', () => {
     assert.equal((await fetch(c.url(0, '/kv/stalled'))).status, 404)
   })
 
+  it('deletes nothing for a DELETE whose body stops arriving (408), and deletes once a DELETE body is whole', async () => {
+    assert.equal((await exchange(port, put('kept-by-stall', 'here'), {answersExpected: 1})).answers[0]?.status, 204)
+    const stalled = await exchange(port, 'DELETE /kv/kept-by-stall HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhi', {answersExpected: 1, untilClosed: true})
+    assert.deepEqual(stalled.answers.map((answer) => answer.status), [408], JSON.stringify(stalled.answers))
+    assert.equal((await fetch(c.url(0, '/kv/kept-by-stall'))).status, 200, 'a request answered 408 changed nothing')
+    const whole = await exchange(port, 'DELETE /kv/kept-by-stall HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello', {answersExpected: 1})
+    assert.deepEqual(whole.answers.map((answer) => answer.status), [204], JSON.stringify(whole.answers))
+    assert.equal((await fetch(c.url(0, '/kv/kept-by-stall'))).status, 404)
+  })
+
   it('refuses a request pipelined behind a whole one whose own body is malformed or stalls, after the first is answered', async () => {
     const malformed = await exchange(port, put('first-of-two', 'abc') + 'PUT /kv/second-of-two HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\nabc\r\n', {answersExpected: 2, untilClosed: true})
     assert.deepEqual(malformed.answers.map((answer) => answer.status), [204, 400], JSON.stringify(malformed.answers))
