@@ -121,7 +121,8 @@ export function formatReport(report: BenchReport): string {
   }
   if (report.nodeRefusalTimes !== undefined && report.nodeRefusalTimes.length > 0) {
     const slowest = Math.max(...report.nodeRefusalTimes.map((node) => node.p99Us))
-    lines.push(`refusals at the nodes (their /stats, since each started): ${report.nodeRefusalTimes.reduce((sum, node) => sum + node.count, 0)} answered, p99 at most ${slowest} µs, slowest ${Math.max(...report.nodeRefusalTimes.map((node) => node.maxUs))} µs`)
+    const since = report.nodeRefusalTimes.some((node) => node.sinceStart === true) ? 'their /stats, since each started' : 'their /stats, during this run'
+    lines.push(`refusals at the nodes (${since}): ${report.nodeRefusalTimes.reduce((sum, node) => sum + node.count, 0)} answered, p99 at most ${slowest} µs, slowest ${Math.max(...report.nodeRefusalTimes.map((node) => node.maxUs))} µs`)
   }
   if (report.faults !== undefined) lines.push(...faultLines(report.faults), ...windowLines(report.windows ?? []))
   if (report.capacity !== undefined) lines.push(...capacityLines(report.capacity))

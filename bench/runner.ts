@@ -6,6 +6,7 @@
  * from here, so experiments and CI call the same function.
  */
 
+import hdr from 'hdr-histogram-js'
 import {spawn} from 'node:child_process'
 import type {ChildProcess} from 'node:child_process'
 import {mkdtemp, writeFile} from 'node:fs/promises'
@@ -146,6 +147,13 @@ export interface NodeRefusalTimes {
   readonly count: number
   readonly p99Us: number
   readonly maxUs: number
+  /** The figures are the node's since it started, not the run's alone: it sent no histogram to subtract (an older dyn). */
+  readonly sinceStart?: true
+}
+
+/** One node's refusal times as its /stats gave them at one moment: since it started, with the histogram when it sends one. */
+export interface NodeRefusalSnapshot extends NodeRefusalTimes {
+  readonly histogram?: string
 }
 
 /** One span of a run with faults, judged on its own (bench/faults.ts). */
@@ -314,11 +322,13 @@ export async function runBench(
     const route = config.clientDriven ? await clientDrivenRoute(nodes, config.tls) : undefined
     const measure = (mode: LoopMode, label?: string): Promise<Measured> =>
       measureRun({...config, mode}, nodes, factory, route, sla, onProgress, label, started === undefined || planned.length === 0 ? undefined : {cluster: started.faultable, faults: planned, cleanups})
+    // The nodes' refusal times before the run, so that the report gives the run's own.
+    const refusalsBefore = await refusalTimesOf(nodes, config.timeoutS, config.tls)
     const measured = config.capacitySearch === undefined ? await measure(config.mode) : await searchCapacity(config, sla as Sla, measure)
     // Done says the whole run against the length the running phase showed (warm-up included).
     onProgress?.({phase: 'done', elapsedS: config.durationS + config.warmupS, durationS: config.durationS + config.warmupS, done: 0, operations: measured.run.operations})
     const {run} = measured
-    const nodeRefusalTimes = (run.shed ?? 0) > 0 ? await refusalTimesOf(nodes, config.timeoutS, config.tls) : undefined
+    const nodeRefusalTimes = (run.shed ?? 0) > 0 ? refusalTimesBetween(refusalsBefore, await refusalTimesOf(nodes, config.timeoutS, config.tls)).filter((node) => node.count > 0) : undefined
     const {tls, startTls: _startTls, onMeasuredWindow: _onMeasuredWindow, ...reported} = config
     return {
       config: {
@@ -521,15 +531,35 @@ async function reachingStartedTls(config: BenchConfig): Promise<BenchConfig> {
   return {...config, tls: {ca: loaded.ca, source: `--tls-ca ${config.startTls.caFile}`}}
 }
 
-export async function refusalTimesOf(nodes: readonly string[], timeoutS: number, tls?: ClientTls): Promise<NodeRefusalTimes[]> {
-  const times: NodeRefusalTimes[] = []
+export async function refusalTimesOf(nodes: readonly string[], timeoutS: number, tls?: ClientTls): Promise<NodeRefusalSnapshot[]> {
+  const times: NodeRefusalSnapshot[] = []
   for (const node of nodes) {
     const stats = await new DynClient(node, timeoutS * 1000, tls === undefined ? {} : {tls}).getJson('/stats').catch(() => undefined)
     if (stats === undefined || !stats.ok) continue
-    const refusal = (stats.body.admission as {refusalTimes?: {count?: unknown; p99Us?: unknown; maxUs?: unknown}} | undefined)?.refusalTimes
-    if (typeof refusal?.count === 'number' && typeof refusal.p99Us === 'number' && typeof refusal.maxUs === 'number') times.push({node, count: refusal.count, p99Us: refusal.p99Us, maxUs: refusal.maxUs})
+    const refusal = (stats.body.admission as {refusalTimes?: {count?: unknown; p99Us?: unknown; maxUs?: unknown; histogram?: unknown}} | undefined)?.refusalTimes
+    if (typeof refusal?.count === 'number' && typeof refusal.p99Us === 'number' && typeof refusal.maxUs === 'number') {
+      times.push({node, count: refusal.count, p99Us: refusal.p99Us, maxUs: refusal.maxUs, ...(typeof refusal.histogram === 'string' ? {histogram: refusal.histogram} : {})})
+    }
   }
   return times
+}
+
+/**
+ * Each node's refusals between two snapshots: its histogram at `after` less the one at `before`,
+ * so that a run's figures are its own and not mixed with what the node refused earlier (a node
+ * that served closed loops before an overload refused in them too, behind the work it served).
+ * A node without both histograms keeps its figures since start, marked so; one that answered
+ * neither time is left out.
+ */
+export function refusalTimesBetween(before: readonly NodeRefusalSnapshot[], after: readonly NodeRefusalSnapshot[]): NodeRefusalTimes[] {
+  return after.map((later) => {
+    const earlier = before.find((snapshot) => snapshot.node === later.node)
+    if (later.histogram === undefined || (earlier !== undefined && earlier.histogram === undefined)) return {node: later.node, count: later.count, p99Us: later.p99Us, maxUs: later.maxUs, sinceStart: true as const}
+    const window = hdr.decodeFromCompressedBase64(later.histogram, 'packed')
+    if (earlier?.histogram !== undefined) window.subtract(hdr.decodeFromCompressedBase64(earlier.histogram, 'packed'))
+    // The top of each bucket, as the node gives its own figures.
+    return {node: later.node, count: window.totalCount, p99Us: window.totalCount === 0 ? 0 : window.getValueAtPercentile(99), maxUs: window.totalCount === 0 ? 0 : window.getValueAtPercentile(100)}
+  })
 }
 
 /**

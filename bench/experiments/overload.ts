@@ -49,7 +49,7 @@ import path from 'node:path'
 import {promisify} from 'node:util'
 import {clusterDownAndRemoveFolder, clusterUp} from '../../src/cli/local-cluster.js'
 import {freeClusterPorts} from '../../src/cli/ports.js'
-import {refusalTimesOf, runBench} from '../runner.js'
+import {runBench} from '../runner.js'
 import type {BenchReport} from '../runner.js'
 import {anyText, canLimitCpu, cfsQuotaUsMin, cfsQuotaUsOf, cpuController, cpuLimitedGroup, experimentConfig, experimentFlags, markdownTable, oneOf, positiveInteger, positiveNumber, refuseFlags, wholeNumber} from './common.js'
 
@@ -69,6 +69,7 @@ const values = experimentFlags({
     'cfs-period-ms': {read: positiveNumber(1000), value: 'MS', default: '10', description: 'the CFS period of those limits, 1 to 1000'},
     throttle: {read: oneOf(['both', 'on', 'off']), value: 'MODE', default: 'both', description: 'each overloaded rate without the client throttle and with it (both), or one of them'},
     reports: {read: anyText, value: 'DIR', description: 'also write each run\'s whole report (the bench\'s --json) to DIR'},
+    'admission-target-ms': {read: positiveInteger, value: 'MS', description: 'the nodes\' admission target (dyn start --admission-target-ms; the nodes\' own default when absent)'},
   },
   examples: ['node dist/bench/experiments/overload.js --nodes-cpu-share 0.25', 'node dist/bench/experiments/overload.js --nodes-cpu-share 0.25 --cfs-period-ms 12 --throttle on --cpu-share-per-node'],
 })
@@ -113,7 +114,8 @@ const {port, rpcPort} = await freeClusterPorts(3)
 const pinned = values.pin && availableParallelism() >= 2
 const limits: Array<{release: () => Promise<void>}> = []
 try {
-  const cluster = await clusterUp({dir, nodeCount: 3, port, rpcPort, startArgs: [], readyTimeoutMs: 30_000}, () => undefined)
+  const startArgs = values['admission-target-ms'] === undefined ? [] : ['--admission-target-ms', String(values['admission-target-ms'])]
+  const cluster = await clusterUp({dir, nodeCount: 3, port, rpcPort, startArgs, readyTimeoutMs: 30_000}, () => undefined)
   const nodes = cluster.nodes.map((node) => `${cluster.host}:${node.port}`)
   let pinning = 'not pinned'
   if (pinned) {
@@ -160,15 +162,15 @@ try {
   for (const {multiple, clientThrottle} of runs) {
     const ratePerS = Math.round(capacity * multiple)
     process.stderr.write(`open loop at ${multiple}x capacity: ${ratePerS} ops/s, ${clientThrottle ? 'throttled at the client' : 'not throttled'}\n`)
-    const before = await refusalTimesOf(nodes, 5)
     const report = await runBench({...base, load: false, mode: {kind: 'open', ratePerS}, connectionsPerNode, clientThrottle}, undefined)
-    const after = await refusalTimesOf(nodes, 5)
     if (values.reports !== undefined) await writeReport(values.reports, `open-${multiple}x-${clientThrottle ? 'throttled' : 'not-throttled'}`, report)
     const goodput = report.run.goodputPerS ?? 0
     const worstP999 = Math.max(...report.run.operations.map((op) => op.latency.p999Ms))
     if (multiple === 0.5) halfP999 = worstP999
-    const refused = after.map((times) => ({count: times.count - (before.find((earlier) => earlier.node === times.node)?.count ?? 0), p99Us: times.p99Us}))
+    // The run's own refusals: the bench subtracts each node's histogram from before the run.
+    const refused = report.nodeRefusalTimes ?? []
     const refusedCount = refused.reduce((sum, node) => sum + node.count, 0)
+    const sinceStart = refused.some((node) => node.sinceStart === true)
     rows.push([
       `open, ${multiple}×${multiple === 0.5 ? '' : clientThrottle ? ', throttled' : ', not throttled'}`,
       String(ratePerS),
@@ -177,11 +179,11 @@ try {
       String(report.run.shed ?? 0),
       String(report.run.throttled ?? 0),
       `${p999Of(report)}${multiple === 0.5 ? '' : ` (${(worstP999 / halfP999).toFixed(1)}× half)`}`,
-      refusedCount === 0 ? '-' : `${refusedCount} refused, node p99 ≤ ${Math.max(...refused.filter((node) => node.count > 0).map((node) => node.p99Us))} µs (cumulative)`,
+      refusedCount === 0 ? '-' : `${refusedCount} refused, node p99 ≤ ${Math.max(...refused.filter((node) => node.count > 0).map((node) => node.p99Us))} µs${sinceStart ? ' (since each node started)' : ''}`,
     ])
   }
   process.stdout.write(
-    `${markdownTable(['run', 'offered ops/s', 'goodput ops/s', 'of capacity', 'shed', 'throttled', 'accepted p99.9 ms', 'refusals at the nodes'], rows)}\n\n${pinning}; capacity ${capacity.toFixed(0)} ops/s (the better closed loop); ${connectionsPerNode} connections per node in the open loop; ${durationS} s per run after ${warmupS} s of the same load.\n`,
+    `${markdownTable(['run', 'offered ops/s', 'goodput ops/s', 'of capacity', 'shed', 'throttled', 'accepted p99.9 ms', 'refusals at the nodes'], rows)}\n\n${pinning}; capacity ${capacity.toFixed(0)} ops/s (the better closed loop); ${connectionsPerNode} connections per node in the open loop; ${durationS} s per run after ${warmupS} s of the same load; admission target ${values['admission-target-ms'] === undefined ? 'the nodes\' default' : `${values['admission-target-ms']} ms`}.\n`,
   )
 } finally {
   await clusterDownAndRemoveFolder(dir, 3000, () => undefined)

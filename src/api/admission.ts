@@ -33,6 +33,12 @@ export interface RefusalTimes {
   readonly p99Us: number
   readonly p999Us: number
   readonly maxUs: number
+  /**
+   * The same times, every one since the node started, as HdrHistogram's compressed base64
+   * encoding: a watcher that keeps two snapshots subtracts them for the refusals between (the
+   * bench, for its run alone; a figure since start mixes an overload with the quiet before it).
+   */
+  readonly histogram: string
 }
 
 /** Refusal times above this are recorded as this (a refusal that slow is a stalled node, and counted as such). */
@@ -140,7 +146,7 @@ export class AdmissionControl {
     return {
       ...this.core.snapshot(this.clock.monotonicMs()),
       backgroundPassesSkipped: this.backgroundSkipped,
-      refusalTimes: {count: h.totalCount, p50Us: h.getValueAtPercentile(50), p99Us: h.getValueAtPercentile(99), p999Us: h.getValueAtPercentile(99.9), maxUs: h.getValueAtPercentile(100)},
+      refusalTimes: {count: h.totalCount, p50Us: h.getValueAtPercentile(50), p99Us: h.getValueAtPercentile(99), p999Us: h.getValueAtPercentile(99.9), maxUs: h.getValueAtPercentile(100), histogram: hdr.encodeIntoCompressedBase64(h)},
     }
   }
 }

@@ -12,6 +12,7 @@ import assert from 'node:assert/strict'
 import {createServer} from 'node:http'
 import type {AddressInfo} from 'node:net'
 import {it} from 'node:test'
+import {refusalTimesBetween} from '../../bench/runner.js'
 import {AdmissionControl} from '../../src/api/admission.js'
 import {admissionSettingsDefault} from '../../src/api/admission-core.js'
 import {createApiHandler} from '../../src/api/handler.js'
@@ -59,4 +60,27 @@ it('times a refusal to the moment its answer is handed to the kernel, not to fin
   assert.equal(times.count, 1)
   assert.ok(times.maxUs < 1000, `the refusal took ${times.maxUs} µs at the node; the second the clock jumped after its answer was handed over is not the refusal's`)
   void held
+})
+
+it("a run's refusal times are its own: the histogram a node sends before the run is subtracted from the one after", () => {
+  const clock: Clock = {nowMs: () => 0, monotonicMs: () => 0}
+  const admission = new AdmissionControl(clock, admissionSettingsDefault)
+  try {
+    // Before the run: slow refusals, made behind the work of a closed loop.
+    for (let i = 0; i < 100; i += 1) admission.refusalAnswered(-20)
+    const before = {node: 'n1', ...admission.stats().refusalTimes}
+    // The run: fast ones only.
+    for (let i = 0; i < 1000; i += 1) admission.refusalAnswered(-0.2)
+    const after = {node: 'n1', ...admission.stats().refusalTimes}
+    assert.ok(after.p99Us >= 19_000, `since start, the slow ones set the p99 (${after.p99Us} µs)`)
+    const [run] = refusalTimesBetween([before], [after])
+    assert.equal(run?.count, 1000)
+    assert.ok(run !== undefined && run.p99Us < 1000 && run.maxUs < 1000, JSON.stringify(run))
+    assert.equal(run?.sinceStart, undefined)
+    // A node that sends no histogram (an older dyn): its figures since start, said to be so.
+    const {histogram: _histogram, ...old} = after
+    assert.deepEqual(refusalTimesBetween([], [old]), [{node: 'n1', count: 1100, p99Us: old.p99Us, maxUs: old.maxUs, sinceStart: true}])
+  } finally {
+    admission.stop()
+  }
 })
