@@ -18,8 +18,8 @@ import type {NodeTls, TlsFiles} from '../src/transport/tls-options.js'
 import {gossipIntervalMsDefault, httpRequestTimeoutMsDefault, machineAddresses, requestTimeoutMsDefault, startNode} from '../src/node/node.js'
 import {partitionCountDefault} from '../src/ring/ring.js'
 import {availableParallelism} from 'node:os'
-import {dynRunScript} from '../src/cli/local-cluster.js'
-import {planProcesses, processCount, processesMax, readProcessesRecord, runProcesses, writeProcessesRecord} from '../src/cli/start-processes.js'
+import {checkPortsFree, dynRunScript} from '../src/cli/local-cluster.js'
+import {holdJoinCommitEnv, joinCommitMessage, planProcesses, processCount, processesMax, readProcessesRecord, runProcesses, writeProcessesRecord} from '../src/cli/start-processes.js'
 
 export default class Start extends DynCommand {
   static override summary = 'Run one dyn node in the foreground.'
@@ -138,10 +138,11 @@ With --tls-*, the node reads its TLS files again every minute and takes them whe
     if (flags.processes !== undefined) {
       const requested = flags.processes === 'auto' ? 'auto' : /^[0-9]{1,4}$/.test(flags.processes) ? Number(flags.processes) : Number.NaN
       if (Number.isNaN(requested)) this.fail(flags.json, 'bad_parameter', `--processes "${flags.processes}": give how many nodes to run on this machine (1 to ${processesMax}), or auto for one per core`)
-      await this.runProcesses(flags, requested, internode.rpcPort, addresses.advertise, seeds, tls?.tls)
+      await this.runProcesses(flags, requested, internode.rpcPort, addresses, seeds, tls?.tls)
       return
     }
     const log = nodeLog(flags.json, flags.name)
+    const joinCommitHeld = heldJoinCommit()
     let node: Awaited<ReturnType<typeof startNode>> | undefined
     // With TLS, SIGHUP asks the node to take its rotated certificate files now instead of at its
     // next check (src/node/tls-reloader.ts), as daemons reload on it; one that comes while the
@@ -172,6 +173,7 @@ With --tls-*, the node reads its TLS files again every minute and takes them whe
           ...(flags['tombstone-grace-ms'] === undefined ? {} : {tombstoneGraceMs: flags['tombstone-grace-ms']}),
         },
         commitJoin: flags.commit,
+        ...(joinCommitHeld === undefined ? {} : {joinCommitAllowed: joinCommitHeld}),
         ...(flags.machine === undefined ? {} : {machine: flags.machine}),
         ...(admission.settings === undefined ? {} : {admission: admission.settings}),
         ...(secret === undefined ? {} : {secret}),
@@ -229,7 +231,8 @@ With --tls-*, the node reads its TLS files again every minute and takes them whe
   }
 
   /** `--processes K|auto`: K nodes of this machine as child processes (src/cli/start-processes.ts). */
-  private async runProcesses(flags: StartFlags, requested: number | 'auto', rpcPort: number, advertiseHost: string, seeds: readonly string[], tls: NodeTls | undefined): Promise<void> {
+  private async runProcesses(flags: StartFlags, requested: number | 'auto', rpcPort: number, addresses: {readonly listen: string; readonly advertise: string}, seeds: readonly string[], tls: NodeTls | undefined): Promise<void> {
+    const advertiseHost = addresses.advertise
     const recorded = await readProcessesRecord(flags.data).catch((error: Error) => this.fail(flags.json, 'bad_parameter', error.message))
     const counted = processCount(requested, availableParallelism(), flags.name, recorded)
     if (!counted.ok) this.fail(flags.json, counted.error, counted.message)
@@ -245,6 +248,16 @@ With --tls-*, the node reads its TLS files again every minute and takes them whe
       seeds,
     })
     if (!planned.ok) this.fail(flags.json, planned.error, planned.message)
+    // Every port checked before any node starts: one taken made its node fail after the others
+    // had started (and, before joins waited for every node, joined the ring).
+    const wanted = planned.plan.processes.flatMap((node) => [
+      {port: node.port, what: `${node.name}'s client port`},
+      {port: node.rpcPort, what: `${node.name}'s internode port`},
+    ])
+    await checkPortsFree(addresses.listen, wanted, `give --port and --rpc-port where ${planned.plan.processes.length} consecutive ports of each are free`).catch((error: unknown) => {
+      if (error instanceof DynError) this.fail(flags.json, error.code, error.message, error.details)
+      throw error
+    })
     // Recorded before any node starts, so that the next start finds as many (auto included).
     if (recorded?.processes !== processes) await writeProcessesRecord(flags.data, {name: flags.name, processes})
     const log = nodeLog(flags.json, flags.name)
@@ -273,6 +286,23 @@ With --tls-*, the node reads its TLS files again every minute and takes them whe
       this.fail(flags.json, 'node_exited', `${outcome.failed.map(said).join(', ')}; see its log above`, {nodes: outcome.failed})
     }
   }
+}
+
+/**
+ * A node started by `dyn start --processes` (its environment says so, and it has the IPC channel
+ * to that command): whether its join may be committed yet, which it may once the command says
+ * that every node of the machine serves. Undefined for a node started any other way.
+ */
+function heldJoinCommit(): (() => boolean) | undefined {
+  if (process.env[holdJoinCommitEnv] !== '1' || process.channel === undefined) return undefined
+  let allowed = false
+  const onMessage = (message: unknown): void => {
+    if (message !== joinCommitMessage) return
+    allowed = true
+    process.off('message', onMessage)
+  }
+  process.on('message', onMessage)
+  return () => allowed
 }
 
 /** A node's log lines on stdout, as JSON lines with --json: the node's own, and the supervisor's of --processes. */

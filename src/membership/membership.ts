@@ -177,7 +177,7 @@ export async function checkSeedsOnRestart(transport: Transport, seeds: readonly 
       if (answer.code === notInternodeCode) throw notInternodeSeed(seed, answer.message, self)
       // Either side may have refused the handshake, and the message says which: "the seed refused
       // this node" was said also when this node refused the seed.
-      if (answer.code === unauthenticatedCode) throw new DynError('unauthenticated', `the cluster secret did not match between this node and the seed ${seed}: ${answer.message}`)
+      if (answer.code === unauthenticatedCode) throw new DynError('unauthenticated', `this node and the seed ${seed} did not accept each other's internode handshake (the cluster secret, or TLS): ${answer.message}`)
       silent.push(`${seed} (${answer.message})`)
       continue
     }

@@ -95,6 +95,8 @@ export interface NodeSettings {
    * transition runs (false: it only stages it, for dyn cluster plan / commit). Default true.
    */
   readonly commitJoin?: boolean
+  /** With commitJoin: whether the join may be committed yet (absent: as soon as it can); see the ring-change subsystem. */
+  readonly joinCommitAllowed?: () => boolean
   /**
    * The machine this node shares with other members (`dyn start --processes`, `--machine`):
    * preference lists keep a key's homes on distinct machines (ring.ts). Absent: a machine of its
@@ -318,6 +320,7 @@ async function assembleOnStore(
     requestTimeoutMs: options.requestTimeoutMs,
     gossipIntervalMs: options.gossipIntervalMs,
     commitsOwnJoin: options.commitJoin !== false && options.seeds.length > 0,
+    ...(options.joinCommitAllowed === undefined ? {} : {joinCommitAllowed: options.joinCommitAllowed}),
     holdsNothing: () => store.objectCount === 0 && hints.pendingTotal === 0,
     hintsPending: () => hints.pendingTotal,
     mergeObject: replication.mergeObject,
@@ -578,7 +581,9 @@ async function checkDisk(deps: {
     const names = [...refusedBy.keys()].sort(compareNames)
     const first = names[0] as string
     const message = refusedBy.get(first) as string
-    throw new DynError('unauthenticated', `${names.join(', ')} refused this node's internode handshake (${first}: ${message}): ${options.name} runs with a cluster secret that is not its cluster's. Start it with the cluster's --secret-file (or without one, if the cluster has none)`)
+    // The refusal says which proof the members wanted (the secret, or TLS), and what to do: the
+    // summary names both, since a member without TLS flags was once told to fix its secret.
+    throw new DynError('unauthenticated', `${names.join(', ')} refused this node's internode handshake (${first}: ${message}): ${options.name} does not prove itself as its cluster asks. Start it as the refusal says: with the cluster's --secret-file (or without one, if the cluster has none), and with --tls-cert, --tls-key and --tls-ca if the cluster runs TLS`)
   }
   if (peers.length > 0 && report.answered === 0) {
     deps.log(`no member answered the disk check (${peers.map((peer) => peer.name).join(', ')}); starting without it: an old disk found later stops this node`)

@@ -89,6 +89,6 @@ describe('the cluster secret between real processes', () => {
     assert.equal(restart.code, 2, restart.stdout + restart.stderr)
     const refused = startJsonAnswer(restart.stdout)
     assert.equal(refused.error, unauthenticatedCode)
-    assert.match(refused.message, /^n1, n2 refused this node's internode handshake \(n1: .*\): n3 runs with a cluster secret that is not its cluster's\. Start it with the cluster's --secret-file/)
+    assert.match(refused.message, /^n1, n2 refused this node's internode handshake \(n1: .*\): n3 does not prove itself as its cluster asks\. Start it as the refusal says: with the cluster's --secret-file/)
   })
 })

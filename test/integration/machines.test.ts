@@ -6,14 +6,14 @@
 
 import assert from 'node:assert/strict'
 import {spawn} from 'node:child_process'
-import {closeSync, openSync} from 'node:fs'
+import {closeSync, existsSync, openSync} from 'node:fs'
 import {createServer} from 'node:net'
-import {mkdtemp, readFile} from 'node:fs/promises'
+import {mkdir, mkdtemp, readFile, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {describe, it} from 'node:test'
 import {freeClusterPorts} from '../../src/cli/ports.js'
-import {dynBin, getJson, isRunning, killNode, putValue, removeTestFolder, runDyn, startCluster, startJsonAnswer, waitFor} from './harness.js'
+import {dynBin, getJson, isRunning, killNode, putValue, removeTestFolder, runDyn, secretArgs, startCluster, startJsonAnswer, waitFor} from './harness.js'
 
 interface MemberView {
   readonly name: string
@@ -127,15 +127,35 @@ describe('nodes that share a machine', () => {
     assert.match((JSON.parse(overlapping.stdout) as {message: string}).message, /overlap; keep them at least 3 apart/)
   })
 
-  it('a child that fails to start is reported with its exit code and its own coded error, in text and JSON', async (t) => {
-    const dir = await mkdtemp(path.join(tmpdir(), 'dyn-processes-failure-'))
+  it('refuses a port of any of its nodes that is taken, before starting any', async (t) => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'dyn-processes-ports-'))
     t.after(() => removeTestFolder(dir))
     const {port, rpcPort} = await freeClusterPorts(2)
-    // The second node's client port is taken: its dyn start fails with bad_parameter (exit 2).
+    // The second node's client port is taken: it once failed after the first had started (and joined).
     const blocker = createServer()
     await new Promise<void>((resolve) => blocker.listen(port + 1, '127.0.0.1', resolve))
     t.after(() => blocker.close())
-    const args = ['start', '--processes', '2', '--name', 'box', '--port', String(port), '--rpc-port', String(rpcPort), '--data', path.join(dir, 'data')]
+    const run = await runDyn(['start', '--processes', '2', '--name', 'box', '--port', String(port), '--rpc-port', String(rpcPort), '--data', path.join(dir, 'data'), '--json'])
+    assert.equal(run.code, 2, run.stdout + run.stderr)
+    const answer = JSON.parse(run.stdout) as {error: string; message: string; ports: number[]}
+    assert.equal(answer.error, 'bad_parameter')
+    assert.match(answer.message, new RegExp(`127\\.0\\.0\\.1:${port + 1} \\(box-2's client port\\) is in use`))
+    assert.deepEqual(answer.ports, [port + 1])
+    assert.equal(existsSync(path.join(dir, 'data')), false, 'nothing was written')
+  })
+
+  it('a child that fails to start is reported with its exit code and its own coded error, in text and JSON, and leaves no node of the machine in the ring', async (t) => {
+    const c = await startCluster(1)
+    t.after(() => c.stop())
+    const dir = await mkdtemp(path.join(tmpdir(), 'dyn-processes-failure-'))
+    t.after(() => removeTestFolder(dir))
+    const {port, rpcPort} = await freeClusterPorts(2)
+    // The second node's data folder cannot be made (a file is in its place): box-1 starts,
+    // serves and stages its join through the seed, then box-2 fails with bad_parameter (exit 2).
+    await mkdir(path.join(dir, 'data'), {recursive: true})
+    await writeFile(path.join(dir, 'data', 'box-2'), 'not a folder')
+    const seed = `${c.cluster.host}:${(c.cluster.nodes[0] as {rpcPort: number}).rpcPort}`
+    const args = ['start', '--processes', '2', '--name', 'box', '--port', String(port), '--rpc-port', String(rpcPort), '--data', path.join(dir, 'data'), '--seeds', seed, ...secretArgs(c.dir)]
     const json = await runDyn([...args, '--json'])
     assert.equal(json.code, 2, json.stdout + json.stderr)
     const answer = startJsonAnswer<{ok: boolean; error: string; message: string; node: string; exitCode: number; nodeError: string; nodeMessage: string}>(json.stdout)
@@ -143,11 +163,17 @@ describe('nodes that share a machine', () => {
     assert.equal(answer.node, 'box-2')
     assert.equal(answer.exitCode, 2)
     assert.equal(answer.nodeError, 'bad_parameter')
-    assert.match(answer.nodeMessage, /cannot serve the client API/)
-    assert.match(answer.message, /box-2 did not start: it ended \(exit 2\) with error bad_parameter: cannot serve the client API/)
+    assert.match(answer.nodeMessage, /cannot make the folder/)
+    assert.match(answer.message, /box-2 did not start: it ended \(exit 2\) with error bad_parameter: cannot make the folder/)
+    // box-1 served and was stopped with the rest: its join was never committed, so the ring
+    // does not wait on a stopped member (it once did, until someone removed it).
     const text = await runDyn(args)
     assert.equal(text.code, 2)
     assert.match(text.stderr, /box-2 did not start: it ended \(exit 2\) with error bad_parameter: .* \[node_exited\]/)
+    const members = ((await getJson(c.url(0, '/cluster'))).body.members ?? []) as MemberView[]
+    assert.deepEqual(members.filter((member) => member.status !== 'joining').map((member) => member.name), ['n1'], JSON.stringify(members))
+    const ring = (await getJson(c.url(0, '/cluster'))).body.ring as {transition?: unknown}
+    assert.equal(ring.transition ?? null, null, 'no ring change under way')
   })
 
   it('dyn cluster up --processes-per-machine 2 puts every key\'s N homes on N distinct machines', async (t) => {
