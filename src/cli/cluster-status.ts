@@ -14,7 +14,7 @@ import {assert, DynError, type ErrorCode} from '../errors.js'
 import type {GatheredStatus, MemberStatusEntry} from '../node/status-subsystem.js'
 import type {Departure, HealthView, LocalCluster, LocalNode, NodeEnding} from './local-cluster.js'
 import {failureText} from './command-output.js'
-import {clusterFileName, describeEnding, isNodeDataFolder, isNodeProcess, isProcessPaused, nodeDeparture, localClusterCaFile, localClusterClientCaFile, localClusterTlsProblem, localNodeClient, nodeEnding, nodeFailure, nodesStartedElsewhere, probe, probeTimeoutMs} from './local-cluster.js'
+import {clusterFileName, describeEnding, isNodeDataFolder, isNodeProcess, isProcessPaused, nodeDeparture, localClusterCaFile, localClusterClientCaFile, localClusterTls, localClusterTlsProblem, localNodeClient, nodeEnding, nodeFailure, nodesStartedElsewhere, probe, probeTimeoutMs} from './local-cluster.js'
 import {leftMembers, nodeTransfersOf, type NodeTransfers} from './transfer-status.js'
 import {shellQuote} from './format.js'
 
@@ -78,6 +78,8 @@ export interface ClusterStatus {
   readonly tlsCa?: string
   /** The CA whose certificates the nodes ask their clients for (--tls-client-ca), when they ask for one. */
   readonly tlsClientCa?: string
+  /** True when the nodes ask for a client certificate and none is given (DYN_TLS_CERT): only their /health answers. */
+  readonly clientCertificateMissing?: true
   readonly nodes: NodeStatus[]
   /** Every node of the folder serves as itself and all agree on the ring. */
   readonly agreed: boolean
@@ -189,7 +191,10 @@ export async function clusterStatus(dir: string, cluster: LocalCluster | undefin
   const agreed = serving.length === nodes.length && hashes.size === 1
   const tlsCa = localClusterCaFile(cluster)
   const tlsClientCa = localClusterClientCaFile(cluster)
-  const base = {dir, ...(tlsCa === undefined ? {} : {tlsCa}), ...(tlsClientCa === undefined ? {} : {tlsClientCa}), nodes, agreed, otherMembers: [] as OtherMember[]}
+  // /health is open to every client; the rest of the API, settings and transfers included, only
+  // to those with a certificate of the client CA.
+  const certificateMissing = tlsClientCa !== undefined && tlsProblem === undefined && localClusterTls(cluster)?.cert === undefined
+  const base = {dir, ...(tlsCa === undefined ? {} : {tlsCa}), ...(tlsClientCa === undefined ? {} : {tlsClientCa}), ...(certificateMissing ? {clientCertificateMissing: true as const} : {}), nodes, agreed, otherMembers: [] as OtherMember[]}
   // Any serving node's view of the cluster will do; it names members the folder does not know.
   const view = serving[0] === undefined ? undefined : await localNodeClient(cluster, serving[0].address, probeTimeoutMs).getJson('/cluster').catch(() => undefined)
   if (view === undefined || !view.ok) return base
@@ -305,7 +310,7 @@ function remoteNodeStatus(member: MemberStatusEntry, askedThrough: string, clust
  * with --node, some member) not serving; all serving but holding different rings; another member
  * down, or seen down by some node.
  */
-export type StatusProblemCode = 'cluster_stopped' | 'nodes_not_serving' | 'ring_not_agreed' | 'members_down'
+export type StatusProblemCode = 'cluster_stopped' | 'nodes_not_serving' | 'ring_not_agreed' | 'members_down' | 'unauthenticated'
 
 /** What a status says as a whole: ok, or what is wrong and what to do, under a stable code. */
 export type StatusVerdict = {readonly ok: true; readonly message: string} | {readonly ok: false; readonly error: StatusProblemCode; readonly message: string}
@@ -339,6 +344,11 @@ export function localStatusVerdict(status: ClusterStatus, left: ReadonlySet<stri
   }
   // Every node of the folder stopped or gone: nothing to ask, start it.
   if (status.nodes.every((node) => node.state === 'stopped' || node.state === 'left')) return {ok: false, error: 'cluster_stopped', message: `the cluster is stopped; start it with: ${up}`}
+  // Only /health answered: whatever it says, the rest (settings, ring changes, transfers, other
+  // members) was not seen, and an ok would vouch for it (it once did, with half the status left out).
+  if (status.clientCertificateMissing === true && notServing.length === 0) {
+    return {ok: false, error: 'unauthenticated', message: `the nodes answer only their /health to a client without a certificate of ${status.tlsClientCa ?? 'their client CA'} (--tls-client-ca), so this status leaves out the settings, ring changes, transfers and members not of the folder: set DYN_TLS_CERT and DYN_TLS_KEY to your client certificate and key, and ask again`}
+  }
   // Every node of the folder serves one ring, and no other member is down.
   if (agreed && otherDown.length === 0) return {ok: true, message: `all nodes ${others === '' ? '' : 'of the folder '}serve and agree on the ring${others}`}
   // Some node of the folder does not serve: each named with why, and the way back for each kind.

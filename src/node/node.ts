@@ -337,14 +337,22 @@ export function createApiServer(node: Pick<AssembledNode, 'service' | 'countHttp
   // one still completes the handshake (rejectUnauthorized false) so that it can be told, in the
   // API's own JSON, what to give (requiringClientCertificates), rather than see a bare reset.
   const clientAuth = tls?.clientCa === undefined ? {} : {requestCert: true, rejectUnauthorized: false, ca: tls.clientCa}
-  const server: Server = tls === undefined ? createServer(httpOptions) : createHttpsServer({...httpOptions, cert: tls.cert, key: tls.key, ...clientAuth, handshakeTimeout: handshakeTimeoutMs, allowHalfOpen: true})
+  const server: Server = tls === undefined ? createServer(httpOptions) : createHttpsServer({...httpOptions, cert: tls.cert, key: tls.key, ...clientAuth, handshakeTimeout: handshakeTimeoutMs})
   server.maxConnections = httpConnectionsMax
   // A client that half-closes its side once it has sent its request (`printf ... | nc`, a
   // shutdown(SHUT_WR) after the last request) is still answered: Node's default aborted the
   // requests under way and closed the connection, after a PUT had been applied.
-  // (Node's own switch for it, set by its http tests and not in its types; a TLS socket takes
-  // allowHalfOpen from the server's options above, as the plain server's always has it.)
+  // (Node's own switch for it, set by its http tests and not in its types; a plain server's
+  // sockets are always half-open, a TLS socket once its handshake is done, below.)
   ;(server as Server & {httpAllowHalfOpen: boolean}).httpAllowHalfOpen = true
+  // A TLS socket is half-open only once its handshake is done: one half-open from the accept
+  // kept a client that gave up mid-handshake (one that did not trust the node's certificate
+  // closes right after the server's flight) open, unlogged and uncounted, until the handshake
+  // timeout; closed at its FIN, it is a handshake failure at once (tlsClientError below).
+  // Prepended, so that the socket is half-open before the HTTP layer takes it.
+  if (tls !== undefined) server.prependListener('secureConnection', (socket: net.Socket) => {
+    socket.allowHalfOpen = true
+  })
   // Run with Node's own TLS listener, once a connection's first byte shows a TLS handshake.
   const onTlsConnection: Array<(raw: net.Socket) => void> = []
   // A client that fails the handshake (bytes that are not TLS, a client that does not trust the
@@ -390,8 +398,12 @@ export function createApiServer(node: Pick<AssembledNode, 'service' | 'countHttp
   if (tls !== undefined) {
     const accepted = new Set<net.Socket>()
     acceptedSockets.set(server, accepted)
+    // Each accepted socket's peer, for the log of a handshake that fails: a TLS socket whose
+    // client already closed it no longer knows its peer, nor does the socket it wraps.
+    const peerOf = new WeakMap<net.Socket, string>()
     server.on('connection', (socket: net.Socket) => {
       accepted.add(socket)
+      if (socket.remoteAddress !== undefined) peerOf.set(socket, `${socket.remoteAddress}:${socket.remotePort ?? '?'}`)
       socket.once('close', () => accepted.delete(socket))
     })
     // Node leaves a socket whose handshake failed open: closed here. Prepended: node:https hands
@@ -400,7 +412,12 @@ export function createApiServer(node: Pick<AssembledNode, 'service' | 'countHttp
     // the socket, that handler only lets it go.
     server.prependListener('tlsClientError', (error: Error & {code?: string}, socket: net.Socket) => {
       // Read before the socket is destroyed: a TLS socket that has closed no longer knows its peer.
-      const from = socket.remoteAddress === undefined ? 'a client that had already closed the connection' : `${socket.remoteAddress}:${socket.remotePort ?? '?'}`
+      // (Node keeps the socket a TLS socket wraps as its _parent, outside its types.)
+      const wrapped = (socket as net.Socket & {_parent?: unknown})._parent
+      const from =
+        socket.remoteAddress !== undefined
+          ? `${socket.remoteAddress}:${socket.remotePort ?? '?'}`
+          : ((wrapped instanceof net.Socket ? peerOf.get(wrapped) : undefined) ?? 'a client that had already closed the connection')
       socket.destroy()
       tlsHandshakeFailed(from, error.code === 'ERR_TLS_HANDSHAKE_TIMEOUT', error.code ?? error.message)
     })

@@ -663,6 +663,11 @@ describe('a cluster with TLS on both ports', () => {
       assert.equal(statusBody.tlsClientCa, path.resolve(clients.caFile))
       assert.equal(statusBody.settings?.n, 3, 'the cluster\'s settings were not read with the client certificate')
       assert.ok(statusBody.transfers.every((view) => view.ring !== undefined), status.stdout)
+      // Without a client certificate only /health answers: status says what it could not see (it said ok).
+      const unseen = await runDyn(['cluster', 'status', '--dir', folder, '--json'], {env: nobody})
+      assert.equal(unseen.code, 3, unseen.stdout + unseen.stderr)
+      assert.equal(JSON.parse(unseen.stdout).error, 'unauthenticated')
+      assert.match(JSON.parse(unseen.stdout).message, /set DYN_TLS_CERT and DYN_TLS_KEY/)
       // A node that died comes back asking for client certificates, though the next up names no TLS flag.
       const pids = (JSON.parse(up.stdout) as {nodes: Array<{pid: number}>}).nodes.map((started) => started.pid)
       await killNode(pids[2])

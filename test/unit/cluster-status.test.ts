@@ -146,6 +146,12 @@ describe('dyn cluster status --dir: the verdict', () => {
     assert.equal(rings.error, 'ring_not_agreed')
     assert.match(rings.message, /do not agree on the ring or its members yet .*; ask again in a few seconds$/)
 
+    // Nodes that ask for a client certificate, asked without one: only their /health answered.
+    const unseen = localStatusVerdict({...folderStatus([folderNode('n1'), folderNode('n2')]), tlsClientCa: 'tls/clients-ca.crt', clientCertificateMissing: true}, new Set(), true)
+    assert.ok(!unseen.ok)
+    assert.equal(unseen.error, 'unauthenticated')
+    assert.match(unseen.message, /only their \/health to a client without a certificate of tls\/clients-ca\.crt .*: set DYN_TLS_CERT and DYN_TLS_KEY/)
+
     const down = localStatusVerdict(folderStatus([folderNode('n1'), folderNode('n2')], [other('n6', 'valid', false)]), new Set(), true)
     assert.ok(!down.ok)
     assert.equal(down.error, 'members_down')

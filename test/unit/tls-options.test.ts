@@ -546,6 +546,25 @@ describe('the HTTPS client API and a client that half-closes', () => {
     // Before, the TLS socket ended its side at the client's FIN: no answer came back.
     assert.equal(received.match(/HTTP\/1\.1 200 OK/g)?.length, 2, received)
   })
+
+  it('takes a client that gives up mid-handshake (it does not trust the certificate) as a failed handshake, not a half-open connection', async (t) => {
+    const n1 = await loaded(filesOf(ours, 'n1'))
+    const rejected: string[] = []
+    const logs: string[] = []
+    const server = createApiServer({service: {} as never, countHttpRequest: () => undefined, countRejected: (kind: string, reason: string) => rejected.push(`${kind}:${reason}`)}, (line) => logs.push(line), undefined, n1)
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    t.after(() => closeApiServer(server))
+    const refused = await new Promise<string>((resolve) => {
+      const socket = connectTls({host: '127.0.0.1', port: (server.address() as AddressInfo).port}, () => resolve('trusted'))
+      socket.on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message))
+    })
+    assert.equal(refused, 'UNABLE_TO_VERIFY_LEAF_SIGNATURE')
+    // Half-open from the accept, the socket waited for the handshake timeout: then counted as
+    // tls_handshake_timeout (10 s later), not as the failure it is.
+    while (rejected.length === 0) await new Promise((resolve) => setTimeout(resolve, 20))
+    assert.deepEqual(rejected, ['http:tls_handshake'])
+    assert.match(logs.join('\n'), /client API: TLS handshake with 127\.0\.0\.1:\d+ failed \(1 so far\)/)
+  })
 })
 
 /** Sends `request` (raw bytes) on a new connection to `port` and collects everything the server sends back until it closes. */
