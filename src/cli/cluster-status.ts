@@ -423,7 +423,7 @@ export function remoteStatusVerdict(status: RemoteClusterStatus): StatusVerdict 
       todos.push(
         smallSide
           ? `${staged.length > 0 ? `${toDecide.join(', ')}: likewise` : network}; only if their machines are lost for good, remove them and commit, each with --without-majority (${toDecide.map((name) => `dyn cluster remove ${name} --without-majority --node ${status.node}`).join('; ')}; dyn cluster commit --without-majority --node ${status.node})`
-          : `start a member that does not answer again on its machine (dyn start on its data folder), or, if it is gone for good, remove it (${toDecide.map((name) => `dyn cluster remove ${name} --node ${status.node}`).join('; ')})`,
+          : `start a member that does not answer again on its machine (dyn start on its data folder, with its --machine if it had one; a node of dyn start --processes: that command again, or dyn start --machine with the command's --name), or, if it is gone for good, remove it (${toDecide.map((name) => `dyn cluster remove ${name} --node ${status.node}`).join('; ')})`,
       )
     }
     problems.push({code: 'nodes_not_serving', text: `${silent.join(', ')} ${silent.length === 1 ? 'does' : 'do'} not answer`, todo: todos.join('; ')})

@@ -467,6 +467,9 @@ async function serveHttp(options: NodeOptions, node: AssembledNode, admission: A
   options.log(`serving the client API on ${options.tls === undefined ? '' : 'https://'}${apiAddress} and internode RPC on ${node.transport.address}${bound}; ${presentMembers(node.membership.table).length} member(s)`)
   const left = node.left.then(async () => {
     options.log(leftClusterLogLine)
+    // Said every time, also to a node started again on the folder of a node that had left: it
+    // served a few seconds, learnt that it had left, and stopped without saying how to come back.
+    options.log(`${options.name} is no longer a member and stops; to bring it back, start it on an empty --data folder with --seeds of a member (this folder holds nothing the cluster needs)`)
     for (let round = 0; round < leftGossipRounds; round++) {
       await sleep(scheduler, options.gossipIntervalMs)
       await node.membership.gossipRound().catch(() => undefined)

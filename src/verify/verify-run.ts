@@ -190,8 +190,13 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
     const names = members.filter((member) => member.controlled).map((member) => member.name)
     if (existing !== undefined) log(usingText(dir, started, found, proxied))
     const clientsByNode = members.map((member) => localNodeClient(running, member.apiAddress, options.requestTimeoutMs + 1000))
+    // The carts' clients go through a node picked at random and, as dyn's clients do, on to the
+    // next when that one cannot be connected to (killed): availability is then what a client
+    // gets, not what one node gives (a kill once cost a third of the operations sent to it).
+    const addresses = members.map((member) => member.apiAddress)
+    const clientsThrough = addresses.map((_, first) => localNodeClient(running, [...addresses.slice(first), ...addresses.slice(0, first)], options.requestTimeoutMs + 1000))
     // The final reads ask any node that answers: the one asked first may be the one a fault hit last.
-    const anyNode = localNodeClient(running, members.map((member) => member.apiAddress), options.requestTimeoutMs + 1000)
+    const anyNode = clientsThrough[0] as DynClient
     // The verdict is read by the policy the nodes apply, which they report; the folder's record
     // (or the flag, for a new cluster) only when none answers.
     const conflict = (await reportedConflictPolicy(anyNode)) ?? plan.conflict
@@ -230,7 +235,7 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
       // Bounded by the run's length: every iteration makes at least one request that times out.
       while (elapsedMs() < options.durationMs && !aborted() && nemesisFailure === undefined) {
         const cart = cartKeys[random.int(cartKeys.length)] as string
-        const through = clientsByNode[random.int(clientsByNode.length)] as DynClient
+        const through = clientsThrough[random.int(clientsThrough.length)] as DynClient
         const readAtMs = elapsedMs()
         const read = await through.get(cart).catch(() => undefined)
         reads += 1
