@@ -121,7 +121,7 @@ export function formatReport(report: BenchReport): string {
   }
   if (report.nodeRefusalTimes !== undefined && report.nodeRefusalTimes.length > 0) {
     const slowest = Math.max(...report.nodeRefusalTimes.map((node) => node.p99Us))
-    const since = report.nodeRefusalTimes.some((node) => node.sinceStart === true) ? 'their /stats, since each started' : 'their /stats, during this run'
+    const since = report.nodeRefusalTimes.some((node) => node.sinceStart === true) ? 'their /stats, since each started' : 'their /stats, during this run, warm-up included'
     lines.push(`refusals at the nodes (${since}): ${report.nodeRefusalTimes.reduce((sum, node) => sum + node.count, 0)} answered, p99 at most ${slowest} µs, slowest ${Math.max(...report.nodeRefusalTimes.map((node) => node.maxUs))} µs`)
   }
   if (report.faults !== undefined) lines.push(...faultLines(report.faults), ...windowLines(report.windows ?? []))

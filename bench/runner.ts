@@ -154,6 +154,8 @@ export interface NodeRefusalTimes {
 /** One node's refusal times as its /stats gave them at one moment: since it started, with the histogram when it sends one. */
 export interface NodeRefusalSnapshot extends NodeRefusalTimes {
   readonly histogram?: string
+  /** How long the node had served then (/stats uptimeMs): lower later means it restarted in between. */
+  readonly uptimeMs?: number
 }
 
 /** One span of a run with faults, judged on its own (bench/faults.ts). */
@@ -196,8 +198,9 @@ export interface BenchReport {
   /** With faults: before, during and after each, judged apart. */
   readonly windows?: readonly WindowReport[]
   /**
-   * When the nodes shed: how fast each answered its refusals, as its /stats says (since it
-   * started; the issue 16 target is a p99 under 1 ms at the node).
+   * When the nodes shed: how fast each answered its refusals during the run (warm-up included),
+   * from its /stats before and after (a node's figures since it started when it sends no
+   * histogram, or restarted meanwhile; the issue 16 target is a p99 under 1 ms at the node).
    */
   readonly nodeRefusalTimes?: readonly NodeRefusalTimes[]
   /** With --find-capacity: every step of the search; `run` is then the step at the rate found (or the last). */
@@ -322,7 +325,8 @@ export async function runBench(
     const route = config.clientDriven ? await clientDrivenRoute(nodes, config.tls) : undefined
     const measure = (mode: LoopMode, label?: string): Promise<Measured> =>
       measureRun({...config, mode}, nodes, factory, route, sla, onProgress, label, started === undefined || planned.length === 0 ? undefined : {cluster: started.faultable, faults: planned, cleanups})
-    // The nodes' refusal times before the run, so that the report gives the run's own.
+    // The nodes' refusal times before the run, so that the report gives the run's own (its
+    // warm-up, and with --find-capacity every step, included).
     const refusalsBefore = await refusalTimesOf(nodes, config.timeoutS, config.tls)
     const measured = config.capacitySearch === undefined ? await measure(config.mode) : await searchCapacity(config, sla as Sla, measure)
     // Done says the whole run against the length the running phase showed (warm-up included).
@@ -538,7 +542,8 @@ export async function refusalTimesOf(nodes: readonly string[], timeoutS: number,
     if (stats === undefined || !stats.ok) continue
     const refusal = (stats.body.admission as {refusalTimes?: {count?: unknown; p99Us?: unknown; maxUs?: unknown; histogram?: unknown}} | undefined)?.refusalTimes
     if (typeof refusal?.count === 'number' && typeof refusal.p99Us === 'number' && typeof refusal.maxUs === 'number') {
-      times.push({node, count: refusal.count, p99Us: refusal.p99Us, maxUs: refusal.maxUs, ...(typeof refusal.histogram === 'string' ? {histogram: refusal.histogram} : {})})
+      const uptimeMs = stats.body.uptimeMs
+      times.push({node, count: refusal.count, p99Us: refusal.p99Us, maxUs: refusal.maxUs, ...(typeof refusal.histogram === 'string' ? {histogram: refusal.histogram} : {}), ...(typeof uptimeMs === 'number' ? {uptimeMs} : {})})
     }
   }
   return times
@@ -553,7 +558,9 @@ export async function refusalTimesOf(nodes: readonly string[], timeoutS: number,
  */
 export function refusalTimesBetween(before: readonly NodeRefusalSnapshot[], after: readonly NodeRefusalSnapshot[]): NodeRefusalTimes[] {
   return after.map((later) => {
-    const earlier = before.find((snapshot) => snapshot.node === later.node)
+    // A node that restarted in between (a fault of the run) counts from its new start: all of it is the run's.
+    const restarted = later.uptimeMs !== undefined && before.some((snapshot) => snapshot.node === later.node && snapshot.uptimeMs !== undefined && snapshot.uptimeMs > (later.uptimeMs as number))
+    const earlier = restarted ? undefined : before.find((snapshot) => snapshot.node === later.node)
     if (later.histogram === undefined || (earlier !== undefined && earlier.histogram === undefined)) return {node: later.node, count: later.count, p99Us: later.p99Us, maxUs: later.maxUs, sinceStart: true as const}
     const window = hdr.decodeFromCompressedBase64(later.histogram, 'packed')
     if (earlier?.histogram !== undefined) window.subtract(hdr.decodeFromCompressedBase64(earlier.histogram, 'packed'))

@@ -19,7 +19,7 @@ import {gossipIntervalMsDefault, httpRequestTimeoutMsDefault, machineAddresses, 
 import {partitionCountDefault} from '../src/ring/ring.js'
 import {availableParallelism} from 'node:os'
 import {checkPortsFree, dynRunScript} from '../src/cli/local-cluster.js'
-import {holdJoinCommitEnv, joinCommitMessage, planProcesses, processCount, processesMax, readProcessesRecord, runProcesses, writeProcessesRecord} from '../src/cli/start-processes.js'
+import {planProcesses, processCount, processesMax, readProcessesRecord, runProcesses, writeProcessesRecord} from '../src/cli/start-processes.js'
 
 export default class Start extends DynCommand {
   static override summary = 'Run one dyn node in the foreground.'
@@ -142,7 +142,6 @@ With --tls-*, the node reads its TLS files again every minute and takes them whe
       return
     }
     const log = nodeLog(flags.json, flags.name)
-    const joinCommitHeld = heldJoinCommit()
     let node: Awaited<ReturnType<typeof startNode>> | undefined
     // With TLS, SIGHUP asks the node to take its rotated certificate files now instead of at its
     // next check (src/node/tls-reloader.ts), as daemons reload on it; one that comes while the
@@ -173,7 +172,6 @@ With --tls-*, the node reads its TLS files again every minute and takes them whe
           ...(flags['tombstone-grace-ms'] === undefined ? {} : {tombstoneGraceMs: flags['tombstone-grace-ms']}),
         },
         commitJoin: flags.commit,
-        ...(joinCommitHeld === undefined ? {} : {joinCommitAllowed: joinCommitHeld}),
         ...(flags.machine === undefined ? {} : {machine: flags.machine}),
         ...(admission.settings === undefined ? {} : {admission: admission.settings}),
         ...(secret === undefined ? {} : {secret}),
@@ -203,9 +201,13 @@ With --tls-*, the node reads its TLS files again every minute and takes them whe
       process.on('SIGTERM', () => stop('SIGTERM'))
       // Started by `dyn start --processes` (an IPC channel to it): stop when it is gone, however it
       // ended, rather than keep the ports and the store with no one left to stop this node.
+      // (The channel is null, not undefined, once the supervisor has gone: then stop at once.)
       if (process.channel !== undefined) {
-        process.channel.unref()
-        process.once('disconnect', () => stop('supervisor gone'))
+        if (process.channel === null || !process.connected) stop('supervisor gone')
+        else {
+          process.channel.unref()
+          process.once('disconnect', () => stop('supervisor gone'))
+        }
       }
       // A node that has left the ring (dyn cluster leave) exits once its data is handed off.
       void running.left.then(() => stop('left the cluster'))
@@ -249,7 +251,7 @@ With --tls-*, the node reads its TLS files again every minute and takes them whe
     })
     if (!planned.ok) this.fail(flags.json, planned.error, planned.message)
     // Every port checked before any node starts: one taken made its node fail after the others
-    // had started (and, before joins waited for every node, joined the ring).
+    // had started and joined the ring, which then waited on a stopped member.
     const wanted = planned.plan.processes.flatMap((node) => [
       {port: node.port, what: `${node.name}'s client port`},
       {port: node.rpcPort, what: `${node.name}'s internode port`},
@@ -286,23 +288,6 @@ With --tls-*, the node reads its TLS files again every minute and takes them whe
       this.fail(flags.json, 'node_exited', `${outcome.failed.map(said).join(', ')}; see its log above`, {nodes: outcome.failed})
     }
   }
-}
-
-/**
- * A node started by `dyn start --processes` (its environment says so, and it has the IPC channel
- * to that command): whether its join may be committed yet, which it may once the command says
- * that every node of the machine serves. Undefined for a node started any other way.
- */
-function heldJoinCommit(): (() => boolean) | undefined {
-  if (process.env[holdJoinCommitEnv] !== '1' || process.channel === undefined) return undefined
-  let allowed = false
-  const onMessage = (message: unknown): void => {
-    if (message !== joinCommitMessage) return
-    allowed = true
-    process.off('message', onMessage)
-  }
-  process.on('message', onMessage)
-  return () => allowed
 }
 
 /** A node's log lines on stdout, as JSON lines with --json: the node's own, and the supervisor's of --processes. */

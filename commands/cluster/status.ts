@@ -1,7 +1,7 @@
 // The flags module alone: loading all of @oclif/core here would slow every start of the CLI.
 import * as Flags from '@oclif/core/flags'
 import {clientTlsFlags, nodeFlag} from '../../src/cli/client-flags.js'
-import {clusterStatus, localStatusVerdict, remoteClusterStatus, remoteStatusMemberTimeoutMsMax, remoteStatusVerdict} from '../../src/cli/cluster-status.js'
+import {allAgree, clusterStatus, localStatusVerdict, remoteClusterStatus, remoteStatusMemberTimeoutMsMax, remoteStatusVerdict} from '../../src/cli/cluster-status.js'
 import type {ClusterSettingsView, ClusterStatus, NodeStatus, QuorumDefaults, RemoteClusterStatus, StatusVerdict} from '../../src/cli/cluster-status.js'
 import {formatTransfers, leftMembers, readTransfers} from '../../src/cli/transfer-status.js'
 import {clusterFileName, isNodeDataFolder, localClusterTls, localClusterTlsProblem, readCluster} from '../../src/cli/local-cluster.js'
@@ -23,7 +23,7 @@ export default class ClusterStatusCommand extends DynCommand {
 
   static override description = `A node serves when its own process (the pid the folder recorded) answers GET /health in the folder's cluster. A node that serves from a process the folder did not start (dyn start typed by hand on its data folder, say after it left and joined again) is shown serving, with that process's pid, and marked as started outside the folder: dyn cluster down does not stop it, and --purge refuses while it runs. A node that is not running shows its last pid and how it ended (exit code or signal, recorded by the process that started it), or that this is not known; a node that left the cluster (dyn cluster leave or remove) shows as left, and cluster up no longer starts it. Members that some node knows but the folder did not start (a node joined by hand with dyn start --seeds) are listed. The effective defaults are N capped by the members that own partitions, and R and W capped by that N.
 With --node HOST:PORT instead of --dir, any cluster, such as one started by hand with dyn start on several machines: the node at that address asks every member over the internode port for its own view (so this machine needs to reach that one node only), and the status shows each member serving or why it does not answer, where the nodes' views of each other's reachability differ, the hints each keeps, the ring change and transfers under way (progress and ETA), and the effective N/R/W.
-Exits 0 when every node (of the folder, or every member with --node) serves, all agree on the ring and no member is down; 3 otherwise (with --json, the status then carries error, one of cluster_stopped, nodes_not_serving, ring_not_agreed and members_down, and a message saying what to do), or when no node answers at --node; 2 when the folder holds no cluster or the flags are wrong, or the node at --node presents a TLS certificate that does not verify (tls_untrusted).`
+Exits 0 when every node (of the folder, or every member with --node) serves, all agree on the ring and no member is down; 3 otherwise (with --json, the status then carries error, one of cluster_stopped, nodes_not_serving, ring_not_agreed, members_down and unauthenticated, and a message saying what to do), or when no node answers at --node; 2 when the folder holds no cluster or the flags are wrong, or the node at --node presents a TLS certificate that does not verify (tls_untrusted).`
 
   static override examples = [
     {description: 'Check the demo cluster', command: '<%= config.bin %> cluster status --dir .dyn/demo'},
@@ -59,6 +59,10 @@ Exits 0 when every node (of the folder, or every member with --node) serves, all
       if (cluster === undefined && flags.dir === undefined && !isNodeDataFolder(dir)) {
         throw new DynError('bad_parameter', `no cluster in ${dir} (no ${clusterFileName}), the folder dyn cluster up uses when not given --dir: give --dir with the folder of dyn cluster up, or ask a running node of any cluster with --node HOST:PORT (or DYN_NODE)`)
       }
+      // A folder's client certificate comes from the environment, as for every folder command:
+      // flags given for it would be ignored, so they are refused, as --timeout is.
+      const tlsFlag = (['tls-ca', 'tls-cert', 'tls-key'] as const).find((name) => flags[name] !== undefined)
+      if (tlsFlag !== undefined) throw new DynError('bad_parameter', `--${tlsFlag} applies with --node; the status of a folder (${dir}) reaches its nodes with the folder's own CA, and a client certificate from DYN_TLS_CERT and DYN_TLS_KEY: set those instead, or ask through a node with --node HOST:PORT`)
       // What the user asked for is done or refused: a folder's nodes are probed with their own short waits.
       if (flags.timeout !== undefined) throw new DynError('bad_parameter', `--timeout applies with --node (a cluster asked through one of its nodes); the status of a folder (${dir}) probes its nodes with short waits of its own: leave --timeout out, or ask through a node with --node HOST:PORT`)
       status = await clusterStatus(dir, cluster)
@@ -75,7 +79,7 @@ Exits 0 when every node (of the folder, or every member with --node) serves, all
     // Recorded by up and down, for when no serving node can say it any more.
     for (const node of status.nodes) if (node.state === 'left') left.add(node.name)
     const remaining = status.nodes.filter((node) => !left.has(node.name))
-    const agreed = left.size === 0 ? status.agreed : remaining.length > 0 && remaining.every((node) => node.serving) && new Set(remaining.map((node) => node.ringHash)).size === 1
+    const agreed = left.size === 0 ? status.agreed : remaining.length > 0 && remaining.every((node) => node.serving) && allAgree(remaining)
     const verdict = localStatusVerdict(status, left, agreed)
     // A status that is not ok is a failure like any other under --json: a stable code and a
     // message saying what is wrong and what to do, before the status's own fields.

@@ -58,6 +58,8 @@ export class AdmissionControl {
    * packed histogram: memory in proportion to the distinct times seen, whatever the count.
    */
   private readonly refusalUs: Histogram = hdr.build({lowestDiscernibleValue: 1, highestTrackableValue: refusalUsMax, numberOfSignificantValueDigits: 2, bitBucketSize: 'packed'})
+  /** The histogram's last encoding, and the count it was made at: /stats asks again every poll, and encoding takes up to a millisecond. */
+  private encodedRefusals = {count: -1, histogram: ''}
 
   constructor(
     private readonly clock: Clock,
@@ -107,6 +109,12 @@ export class AdmissionControl {
     this.refusalUs.recordValue(Math.min(refusalUsMax, Math.max(1, us)))
   }
 
+  /** The refusal histogram in HdrHistogram's compressed base64, encoded again only once it has changed. */
+  private encodedRefusalHistogram(): string {
+    if (this.encodedRefusals.count !== this.refusalUs.totalCount) this.encodedRefusals = {count: this.refusalUs.totalCount, histogram: hdr.encodeIntoCompressedBase64(this.refusalUs)}
+    return this.encodedRefusals.histogram
+  }
+
   /** Stops timing the event loop. */
   stop(): void {
     this.loopDelay?.disable()
@@ -146,7 +154,7 @@ export class AdmissionControl {
     return {
       ...this.core.snapshot(this.clock.monotonicMs()),
       backgroundPassesSkipped: this.backgroundSkipped,
-      refusalTimes: {count: h.totalCount, p50Us: h.getValueAtPercentile(50), p99Us: h.getValueAtPercentile(99), p999Us: h.getValueAtPercentile(99.9), maxUs: h.getValueAtPercentile(100), histogram: hdr.encodeIntoCompressedBase64(h)},
+      refusalTimes: {count: h.totalCount, p50Us: h.getValueAtPercentile(50), p99Us: h.getValueAtPercentile(99), p999Us: h.getValueAtPercentile(99.9), maxUs: h.getValueAtPercentile(100), histogram: this.encodedRefusalHistogram()},
     }
   }
 }

@@ -227,8 +227,7 @@ async function route(service: KvService, request: IncomingMessage, reply: Reply,
     if (method !== 'GET') return methodNotAllowed(request, reply, asked, '/cluster/preflist/{key}', ['GET', 'HEAD'])
     const key = checkKey(path.slice('/cluster/preflist/'.length))
     if (!key.ok) return refuse(request, reply, key)
-    const known = checkKnownParameters(query, [])
-    if (!known.ok) return refuse(request, reply, known)
+    if (refusedParameters(request, reply, query, [])) return
     return sendJson(reply, 200, service.preflist(key.value))
   }
   const change = clusterChangeRoutes[path]
@@ -236,8 +235,7 @@ async function route(service: KvService, request: IncomingMessage, reply: Reply,
     if (method !== change.method) return methodNotAllowed(request, reply, asked, path, change.method === 'GET' ? ['GET', 'HEAD'] : [change.method])
     // A parameter the route does not take is refused, as on /kv: a misspelt one (?nodes=n3 on a
     // leave) would otherwise be ignored and the change made with the default.
-    const known = checkKnownParameters(query, change.parameters)
-    if (!known.ok) return refuse(request, reply, known)
+    if (refusedParameters(request, reply, query, change.parameters)) return
     return handleClusterChange(service, reply, change.run, query)
   }
   const reads: Record<string, () => unknown | Promise<unknown>> = {
@@ -248,11 +246,20 @@ async function route(service: KvService, request: IncomingMessage, reply: Reply,
   const read = reads[path]
   if (read !== undefined) {
     if (method !== 'GET') return methodNotAllowed(request, reply, asked, path, ['GET', 'HEAD'])
-    const known = checkKnownParameters(query, [])
-    if (!known.ok) return refuse(request, reply, known)
+    // /health takes any query: probes and monitors add their own (a cache-buster) and must not
+    // see a healthy node as failing.
+    if (path !== '/health' && refusedParameters(request, reply, query, [])) return
     return sendJson(reply, 200, await read())
   }
   return refuse(request, reply, {ok: false, error: 'route_not_found', message: `no route ${asked} ${path}; the API serves ${routeListText()}`})
+}
+
+/** Refuses a query with a parameter the route does not take (400 bad_parameter); true when it did. */
+function refusedParameters(request: IncomingMessage, reply: Reply, query: URLSearchParams, allowed: readonly string[]): boolean {
+  const known = checkKnownParameters(query, allowed)
+  if (known.ok) return false
+  refuse(request, reply, known)
+  return true
 }
 
 /** Every route the API serves, with its methods, for the answer to a path it does not serve. */
@@ -369,9 +376,10 @@ function discardBody(request: IncomingMessage): void {
  * before the refusal can be sent.
  */
 async function readBody(request: IncomingMessage, allowBody: () => void, what: 'value' | 'body' = 'value'): Promise<Checked<Uint8Array>> {
+  const limit = `${what === 'value' ? 'values are' : 'a body is'} at most ${valueBytesMax} bytes (1 MiB)`
   const declared = request.headers['content-length']
   if (declared !== undefined && Number(declared) > valueBytesMax) {
-    return {ok: false, error: 'value_too_large', message: `the ${what} is ${declared} bytes; ${what === 'value' ? 'values are' : 'a body is'} at most ${valueBytesMax} bytes (1 MiB)`}
+    return {ok: false, error: 'value_too_large', message: `the ${what} is ${declared} bytes; ${limit}`}
   }
   allowBody()
   return new Promise((resolve, reject) => {
@@ -387,7 +395,7 @@ async function readBody(request: IncomingMessage, allowBody: () => void, what: '
       total += chunk.length
       if (total > valueBytesMax) {
         stop()
-        resolve({ok: false, error: 'value_too_large', message: `the ${what} is over ${valueBytesMax} bytes (1 MiB); ${what === 'value' ? 'values are' : 'a body is'} at most 1 MiB`})
+        resolve({ok: false, error: 'value_too_large', message: `the ${what} is over ${valueBytesMax} bytes; ${limit}`})
         return
       }
       chunks.push(chunk)
@@ -587,9 +595,14 @@ async function handleDelete(service: KvService, request: IncomingMessage, reply:
   if (!inputs.ok) return refuse(request, reply, inputs)
   // A body means nothing to a DELETE, but the delete waits until the whole request is in: applied
   // at once, a DELETE whose body then stalled was answered 408 with the key deleted all the same.
-  if (hasBody(request) && !request.complete) {
-    const body = await readBody(request, allowBody, 'body')
-    if (!body.ok) return refuse(request, reply, body, {}, true)
+  if (hasBody(request)) {
+    if (request.complete) request.resume()
+    else {
+      const body = await readBody(request, allowBody, 'body')
+      if (!body.ok) return refuse(request, reply, body, {}, true)
+    }
+    // Also for a body already in (a request pipelined behind another): admission timed it as
+    // uploading, and its time in the node counts from here.
     if (!bodyRead()) return
   } else request.resume()
   const outcome = await service.delete({

@@ -175,6 +175,16 @@ function servingAs(view: HealthView): Pick<NodeStatus, 'running' | 'serving' | '
   return {running: true, serving: true, state: 'serving', ...identityOf(view), ...(antiEntropy === undefined ? {} : {antiEntropy})}
 }
 
+/**
+ * Whether `nodes` agree: the same ring and the same count of members. The ring alone is not
+ * enough: a join or a start still spreading by gossip can leave the ring's owners the same on
+ * every node while some do not know a member yet (a walk saw "agree" while nodes counted 5, 4
+ * and 3 members).
+ */
+export function allAgree(nodes: readonly Pick<NodeStatus, 'ringHash' | 'members'>[]): boolean {
+  return new Set(nodes.map((node) => `${node.ringHash} ${node.members}`)).size === 1
+}
+
 /** The status of the folder `dir`, whose cluster the caller has read (`readCluster`; undefined: none). */
 export async function clusterStatus(dir: string, cluster: LocalCluster | undefined): Promise<ClusterStatus> {
   if (cluster === undefined && isNodeDataFolder(dir)) throw new DynError('bad_parameter', `${dir} is a node's data folder (a LevelDB database, --data of dyn start), not a cluster folder: give --dir the folder of dyn cluster up, or ask a running node with --node HOST:PORT`)
@@ -185,10 +195,7 @@ export async function clusterStatus(dir: string, cluster: LocalCluster | undefin
   const elsewhere = await nodesStartedElsewhere(cluster, cluster.nodes.filter((node) => !isNodeProcess(node)))
   const nodes = await Promise.all(cluster.nodes.map((node) => nodeStatus(cluster, node, tlsProblem, elsewhere.find((found) => found.node === node))))
   const serving = nodes.filter((n) => n.serving)
-  // The ring and the member count alike: a join or a start still spreading by gossip can leave
-  // the ring's owners the same on every node while some do not know a member yet.
-  const hashes = new Set(serving.map((n) => `${n.ringHash} ${n.members}`))
-  const agreed = serving.length === nodes.length && hashes.size === 1
+  const agreed = serving.length === nodes.length && allAgree(serving)
   const tlsCa = localClusterCaFile(cluster)
   const tlsClientCa = localClusterClientCaFile(cluster)
   // /health is open to every client; the rest of the API, settings and transfers included, only
@@ -261,7 +268,7 @@ export function describeGathered(address: string, gathered: GatheredStatus): Rem
   const transfers = views.map((view) => nodeTransfersOf(view.name, view.cluster))
   const left = new Set([...leftMembers(transfers), ...nodes.filter((node) => node.state === 'left').map((node) => node.name)])
   const present = nodes.filter((node) => !left.has(node.name))
-  const agreed = present.length > 0 && present.every((node) => node.serving) && new Set(present.map((node) => `${node.ringHash} ${node.members}`)).size === 1
+  const agreed = present.length > 0 && present.every((node) => node.serving) && allAgree(present)
   const disagreements: Disagreement[] = []
   const seenDown: string[] = []
   for (const member of present) {

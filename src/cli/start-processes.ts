@@ -110,16 +110,6 @@ export interface ProcessesRecord {
 
 export const processesRecordFile = 'processes.json'
 
-/**
- * Set in the environment of each node this command starts: the node stages its join but commits
- * it only once told (the IPC message `joinCommitMessage`), which this command sends when every
- * node of the machine serves. A node that committed its own join at once stayed a ring member
- * when another node of the machine then failed to start and the command stopped them all: the
- * ring change waited on a stopped node until someone removed it.
- */
-export const holdJoinCommitEnv = 'DYN_PROCESSES_HOLD_JOIN_COMMIT'
-export const joinCommitMessage = 'commit-join'
-
 export async function readProcessesRecord(data: string): Promise<ProcessesRecord | undefined> {
   const text = await readFile(path.join(data, processesRecordFile), 'utf8').catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') return undefined
@@ -298,13 +288,6 @@ export async function runProcesses(options: RunProcessesOptions): Promise<Proces
       stopAll('SIGTERM')
     } else if (!stopping) {
       options.log(`${children.length} node(s) serving on machine ${options.plan.machine}: ${children.map((child) => `${child.planned.name} on ${formatAddress(options.advertiseHost, child.planned.port)}`).join(', ')}`)
-      // Every node serves: those joining may commit their joins now (a node already a member ignores it).
-      for (const child of children) {
-        if (child.ended !== undefined || !child.process.connected) continue
-        child.process.send(joinCommitMessage, (error) => {
-          if (error !== null && error !== undefined) options.log(`${child.planned.name} could not be told to commit its join (${error.message}); commit it with dyn cluster commit`)
-        })
-      }
     }
     const endings = await Promise.all(children.map(async (child) => ({name: child.planned.name, status: await child.exited, ...endingOf(child)})))
     // A node asked to stop may exit by that very signal when it comes in the last moment of its
@@ -325,7 +308,7 @@ function startChild(planned: PlannedProcess, options: RunProcessesOptions, stopp
   // then, rather than keep its ports and store with no one to stop it (commands/start.ts).
   // Its output is passed on a whole line at a time, and the end of it kept: a child that fails prints its
   // coded error there, which the supervisor's own failure then reports (ChildEnding).
-  const child = spawn(process.execPath, [options.runScript, ...options.argsOf(planned)], {stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env: {...process.env, [holdJoinCommitEnv]: '1'}})
+  const child = spawn(process.execPath, [options.runScript, ...options.argsOf(planned)], {stdio: ['ignore', 'pipe', 'pipe', 'ipc']})
   const record: Child = {
     planned,
     process: child,

@@ -47,12 +47,6 @@ export interface RingChangeParts {
    * operator's plan and commit.
    */
   readonly commitsOwnJoin: boolean
-  /**
-   * With commitsOwnJoin: whether the join may be committed yet (absent: always). A node of `dyn
-   * start --processes` waits for its supervisor's word that every node of its machine serves, so
-   * that a machine whose start fails part-way leaves no stopped node committed into the ring.
-   */
-  readonly joinCommitAllowed?: () => boolean
   /** Merges a transferred object into this node's copy (the replica's merge, from replication). */
   mergeObject(partition: number, key: string, object: StoredObject): Promise<{ok: true} | {ok: false; message: string}>
   /** Checks an object from the network (src/coordinator/messages.ts). */
@@ -170,7 +164,7 @@ export function ringChangeSubsystem(parts: RingChangeParts): RingChangeSubsystem
       name: 'join commit',
       intervalMs: parts.gossipIntervalMs,
       run: async () => {
-        if (ownStatus() !== 'joining' || requesting || parts.joinCommitAllowed?.() === false) return
+        if (ownStatus() !== 'joining' || requesting) return
         requesting = true
         // Refused while another transition runs or other changes are staged: asked again next round.
         // The claimant cannot reach this node where it says it is (a peer can, or it could not

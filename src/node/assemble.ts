@@ -95,8 +95,6 @@ export interface NodeSettings {
    * transition runs (false: it only stages it, for dyn cluster plan / commit). Default true.
    */
   readonly commitJoin?: boolean
-  /** With commitJoin: whether the join may be committed yet (absent: as soon as it can); see the ring-change subsystem. */
-  readonly joinCommitAllowed?: () => boolean
   /**
    * The machine this node shares with other members (`dyn start --processes`, `--machine`):
    * preference lists keep a key's homes on distinct machines (ring.ts). Absent: a machine of its
@@ -320,7 +318,6 @@ async function assembleOnStore(
     requestTimeoutMs: options.requestTimeoutMs,
     gossipIntervalMs: options.gossipIntervalMs,
     commitsOwnJoin: options.commitJoin !== false && options.seeds.length > 0,
-    ...(options.joinCommitAllowed === undefined ? {} : {joinCommitAllowed: options.joinCommitAllowed}),
     holdsNothing: () => store.objectCount === 0 && hints.pendingTotal === 0,
     hintsPending: () => hints.pendingTotal,
     mergeObject: replication.mergeObject,

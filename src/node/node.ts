@@ -71,8 +71,6 @@ export interface NodeOptions extends Omit<NodeSettings, 'apiAddress'> {
   readonly tlsFiles?: TlsFiles
   /** With seeds: commit this node's join itself (default), or only stage it. */
   readonly commitJoin?: boolean
-  /** With commitJoin: whether the join may be committed yet (absent: as soon as it can); `dyn start --processes` holds it until every node of the machine serves. */
-  readonly joinCommitAllowed?: () => boolean
   /** The admission control's settings (src/api/admission-core.ts) [default: admissionSettingsDefault]. */
   readonly admission?: AdmissionSettings
   /** How long a client request may take to arrive whole, headers and body [default: httpRequestTimeoutMsDefault]. */
@@ -149,7 +147,6 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       ...(options.failureDetector === undefined ? {} : {failureDetector: options.failureDetector}),
       ...(options.antiEntropy === undefined ? {} : {antiEntropy: options.antiEntropy}),
       commitJoin: options.commitJoin !== false,
-      ...(options.joinCommitAllowed === undefined ? {} : {joinCommitAllowed: options.joinCommitAllowed}),
       ...(options.machine === undefined ? {} : {machine: options.machine}),
     },
     database,

@@ -77,6 +77,12 @@ it("a run's refusal times are its own: the histogram a node sends before the run
     assert.equal(run?.count, 1000)
     assert.ok(run !== undefined && run.p99Us < 1000 && run.maxUs < 1000, JSON.stringify(run))
     assert.equal(run?.sinceStart, undefined)
+    // A node that restarted in between counts from its new start, not less the old one's.
+    const restarted = new AdmissionControl(clock, admissionSettingsDefault)
+    for (let i = 0; i < 20; i += 1) restarted.refusalAnswered(-0.2)
+    const afterRestart = {node: 'n1', ...restarted.stats().refusalTimes, uptimeMs: 500}
+    restarted.stop()
+    assert.equal(refusalTimesBetween([{...before, uptimeMs: 60_000}], [afterRestart])[0]?.count, 20)
     // A node that sends no histogram (an older dyn): its figures since start, said to be so.
     const {histogram: _histogram, ...old} = after
     assert.deepEqual(refusalTimesBetween([], [old]), [{node: 'n1', count: 1100, p99Us: old.p99Us, maxUs: old.maxUs, sinceStart: true}])
