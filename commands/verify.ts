@@ -22,6 +22,7 @@ Exit codes: 0 no acknowledged add lost and the replicas converged; 1 an acknowle
     {description: 'The same faults again: the schedule comes from the seed', command: '<%= config.bin %> verify --duration 120 --seed 7'},
     {description: 'What last-writer-wins does to concurrent adds', command: '<%= config.bin %> verify --duration 60 --conflict lww'},
     {description: 'Only partitions, for a script', command: '<%= config.bin %> verify --faults partition,isolate,one-way --json'},
+    {description: 'On ports of your choosing, on a shared host: 47000-47004 and 48000-48004', command: '<%= config.bin %> verify --port 47000'},
   ]
 
   static override flags = {
@@ -39,6 +40,8 @@ Exit codes: 0 no acknowledged add lost and the replicas converged; 1 an acknowle
     'converge-timeout': Flags.integer({description: 'seconds to wait after the heal for the replicas to agree', default: 120, min: 1, max: 3600}),
     dir: Flags.string({description: 'make the cluster in this folder and keep it (or use the cluster it holds; its carts, keys verify-cart-RUN-K, stay in it after the run, for you to read or delete) [default: a temporary folder, removed after]'}),
     keep: Flags.boolean({description: 'keep the temporary folder (data, logs) after the run', default: false}),
+    port: Flags.integer({description: 'client API port of the first node of the cluster verify starts; the others take the next ones (the fault proxy listens on the internode ports on 127.0.0.2) [default: free ports, drawn]', min: 1, max: 65535}),
+    'rpc-port': Flags.integer({description: 'internode port of the first node, with --port [default: --port + 1000]', min: 1, max: 65535, dependsOn: ['port']}),
     json: Flags.boolean({description: 'print the report as one JSON object', default: false}),
   }
 
@@ -78,6 +81,7 @@ Exit codes: 0 no acknowledged add lost and the replicas converged; 1 an acknowle
         ...(flags.dir === undefined ? {} : {dir: flags.dir}),
         keep: flags.keep,
         ...(flags.nodes === undefined ? {} : {nodeCount: flags.nodes}),
+        ...(flags.port === undefined ? {} : {ports: {port: flags.port, rpcPort: flags['rpc-port'] ?? flags.port + 1000}}),
         clients: flags.clients,
         carts: flags.carts,
         durationMs: flags.duration * 1000,

@@ -50,6 +50,8 @@ export interface VerifyOptions {
   readonly keep: boolean
   /** Undefined: not given (--nodes), so the folder's count, or `verifyNodeCountDefault` for a new cluster. */
   readonly nodeCount?: number
+  /** The first node's client and internode ports (--port, --rpc-port), the others following; undefined: free ones drawn. */
+  readonly ports?: {readonly port: number; readonly rpcPort: number}
   readonly clients: number
   readonly carts: number
   readonly durationMs: number
@@ -115,6 +117,10 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
   const existing = options.dir === undefined ? undefined : await readCluster(path.resolve(options.dir))
   const planned = checkRunFlags(path.resolve(options.dir ?? '.'), existing, {nodeCount: options.nodeCount, conflict: options.conflict}, options)
   if (!planned.ok) throw new DynError(planned.error, planned.message)
+  // A folder's nodes keep their ports: ports asked for would be ignored, so they are refused.
+  if (existing !== undefined && options.ports !== undefined) {
+    throw new DynError('bad_parameter', `--port and --rpc-port apply to a cluster dyn verify starts; the cluster in ${path.resolve(options.dir ?? '.')} keeps its own ports (its first node's are ${existing.nodes[0]?.port ?? '?'} and ${existing.nodes[0]?.rpcPort ?? '?'}): leave them out`)
+  }
   const dir = path.resolve(options.dir ?? (await mkdtemp(path.join(tmpdir(), 'dyn-verify-'))))
   const {plan} = planned
   // A --dir that holds no cluster yet must be one a new cluster may be made in (dyn cluster up's
@@ -147,7 +153,7 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
   const aborted = (): boolean => options.signal?.aborted === true
   try {
     const {nodeCount} = plan
-    const ports = existing === undefined ? await freeClusterPorts(nodeCount) : {port: existing.nodes[0]?.port ?? 0, rpcPort: existing.nodes[0]?.rpcPort ?? 0}
+    const ports = existing !== undefined ? {port: existing.nodes[0]?.port ?? 0, rpcPort: existing.nodes[0]?.rpcPort ?? 0} : (options.ports ?? (await freeClusterPorts(nodeCount)))
     const folderNames = existing?.nodes.map((node) => node.name) ?? localNodeNames(nodeCount)
     const advertiseHost = existing === undefined ? proxyHost : existing.advertiseHost
     if (advertiseHost !== undefined) {
@@ -169,8 +175,13 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
           ...(advertiseHost === undefined ? {} : {advertiseHost}),
           startArgs: existing === undefined ? ['--request-timeout', String(options.requestTimeoutMs), '--anti-entropy-ms', '1000'] : [],
           readyTimeoutMs: 60_000,
-          // dyn verify has no port flags: a folder's nodes keep their ports, a new cluster draws free ones.
-          portsInUseAdvice: existing === undefined ? 'run dyn verify again: it draws other free ports each time' : "leave out --dir for a new cluster on free ports (the folder's nodes keep their ports)",
+          // A folder's nodes keep their ports; a new cluster takes --port and --rpc-port, or draws free ones.
+          portsInUseAdvice:
+            existing !== undefined
+              ? "leave out --dir for a new cluster on free ports (the folder's nodes keep their ports)"
+              : options.ports !== undefined
+                ? `give --port and --rpc-port where ${nodeCount} consecutive ports of each are free, or leave them out for free ones`
+                : 'run dyn verify again: it draws other free ports each time',
         },
         () => undefined,
       )

@@ -5,11 +5,13 @@
 
 import assert from 'node:assert/strict'
 import {spawn} from 'node:child_process'
+import {createServer} from 'node:net'
 import {mkdtemp, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {describe, it} from 'node:test'
 import {isNodeProcess} from '../../src/cli/local-cluster.js'
+import {freeClusterPorts} from '../../src/cli/ports.js'
 import {dynBin, reloadCluster, removeTestFolder, runDyn, sleep, startCluster} from './harness.js'
 import {joinFromOutside, removeFolderNode, settledOn} from './membership-walk.js'
 
@@ -114,6 +116,18 @@ describe('dyn verify', () => {
     const both = await runDyn(['verify', '--faults', 'kill,flood', '--fault-seconds', '5,2'])
     assert.equal(both.code, 2)
     assert.match(both.stderr, /--faults: unknown fault kind "flood".*; --fault-seconds "5,2": give MIN,MAX/)
+    // --port is taken as given: one of the ports it asks for, in use, is refused, naming it.
+    const {port, rpcPort} = await freeClusterPorts(5)
+    const blocker = createServer()
+    await new Promise<void>((resolve) => blocker.listen(port + 2, '127.0.0.1', resolve))
+    try {
+      const taken = await runDyn(['verify', '--port', String(port), '--rpc-port', String(rpcPort), '--faults', 'none', '--duration', '5', '--json'])
+      assert.equal(taken.code, 2, taken.stdout + taken.stderr)
+      assert.equal(JSON.parse(taken.stdout).error, 'bad_parameter')
+      assert.match(JSON.parse(taken.stdout).message, new RegExp(`${port + 2}.*in use.*give --port and --rpc-port where 5 consecutive ports of each are free`))
+    } finally {
+      blocker.close()
+    }
   })
 
   it('judges a folder\'s cluster by its own settings: flags that contradict them are refused, before starting anything', async () => {
@@ -131,6 +145,10 @@ describe('dyn verify', () => {
       const count = await runDyn(['verify', '--dir', dir, '--faults', 'kill', '--duration', '9', '--nodes', '5'])
       assert.equal(count.code, 2)
       assert.match(count.stderr, /holds a cluster of 3 nodes \(not --nodes 5\)/)
+      // A folder's nodes keep their ports: --port would be ignored, so it is refused.
+      const ports = await runDyn(['verify', '--dir', dir, '--faults', 'kill', '--duration', '9', '--port', '47000'])
+      assert.equal(ports.code, 2)
+      assert.match(ports.stderr, /--port and --rpc-port apply to a cluster dyn verify starts; .* keeps its own ports \(its first node's are 27070 and 28070\)/)
     } finally {
       await removeTestFolder(dir)
     }
