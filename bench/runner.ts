@@ -558,9 +558,10 @@ export async function refusalTimesOf(nodes: readonly string[], timeoutS: number,
  */
 export function refusalTimesBetween(before: readonly NodeRefusalSnapshot[], after: readonly NodeRefusalSnapshot[]): NodeRefusalTimes[] {
   return after.map((later) => {
+    const previous = before.find((snapshot) => snapshot.node === later.node)
     // A node that restarted in between (a fault of the run) counts from its new start: all of it is the run's.
-    const restarted = later.uptimeMs !== undefined && before.some((snapshot) => snapshot.node === later.node && snapshot.uptimeMs !== undefined && snapshot.uptimeMs > (later.uptimeMs as number))
-    const earlier = restarted ? undefined : before.find((snapshot) => snapshot.node === later.node)
+    const restarted = previous?.uptimeMs !== undefined && later.uptimeMs !== undefined && previous.uptimeMs > later.uptimeMs
+    const earlier = restarted ? undefined : previous
     if (later.histogram === undefined || (earlier !== undefined && earlier.histogram === undefined)) return {node: later.node, count: later.count, p99Us: later.p99Us, maxUs: later.maxUs, sinceStart: true as const}
     const window = hdr.decodeFromCompressedBase64(later.histogram, 'packed')
     if (earlier?.histogram !== undefined) window.subtract(hdr.decodeFromCompressedBase64(earlier.histogram, 'packed'))

@@ -203,7 +203,8 @@ export async function clusterStatus(dir: string, cluster: LocalCluster | undefin
   const certificateMissing = tlsClientCa !== undefined && tlsProblem === undefined && localClusterTls(cluster)?.cert === undefined
   const base = {dir, ...(tlsCa === undefined ? {} : {tlsCa}), ...(tlsClientCa === undefined ? {} : {tlsClientCa}), ...(certificateMissing ? {clientCertificateMissing: true as const} : {}), nodes, agreed, otherMembers: [] as OtherMember[]}
   // Any serving node's view of the cluster will do; it names members the folder does not know.
-  const view = serving[0] === undefined ? undefined : await localNodeClient(cluster, serving[0].address, probeTimeoutMs).getJson('/cluster').catch(() => undefined)
+  // Without the client certificate the nodes ask for, it would only be refused.
+  const view = serving[0] === undefined || certificateMissing ? undefined : await localNodeClient(cluster, serving[0].address, probeTimeoutMs).getJson('/cluster').catch(() => undefined)
   if (view === undefined || !view.ok) return base
   const known = new Set(cluster.nodes.map((node) => node.name))
   const members = (view.body.members ?? []) as OtherMember[]
