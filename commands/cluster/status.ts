@@ -1,7 +1,7 @@
 // The flags module alone: loading all of @oclif/core here would slow every start of the CLI.
 import * as Flags from '@oclif/core/flags'
 import {clientTlsFlags, nodeFlag} from '../../src/cli/client-flags.js'
-import {allAgree, clusterStatus, localStatusVerdict, remoteClusterStatus, remoteStatusMemberTimeoutMsMax, remoteStatusVerdict} from '../../src/cli/cluster-status.js'
+import {allAgree, clusterStatus, isDeparted, localStatusVerdict, remoteClusterStatus, remoteStatusMemberTimeoutMsMax, remoteStatusVerdict} from '../../src/cli/cluster-status.js'
 import type {ClusterSettingsView, ClusterStatus, NodeStatus, QuorumDefaults, RemoteClusterStatus, StatusVerdict} from '../../src/cli/cluster-status.js'
 import {formatTransfers, leftMembers, readTransfers} from '../../src/cli/transfer-status.js'
 import {clusterFileName, isNodeDataFolder, localClusterTls, localClusterTlsProblem, readCluster} from '../../src/cli/local-cluster.js'
@@ -77,7 +77,7 @@ Exits 0 when every node (of the folder, or every member with --node) serves, all
     // A node of the folder that left the cluster (dyn cluster leave, remove) is stopped by design.
     const left = leftMembers(transfers)
     // Recorded by up and down, for when no serving node can say it any more.
-    for (const node of status.nodes) if (node.state === 'left') left.add(node.name)
+    for (const node of status.nodes) if (isDeparted(node)) left.add(node.name)
     const remaining = status.nodes.filter((node) => !left.has(node.name))
     const agreed = left.size === 0 ? status.agreed : remaining.length > 0 && remaining.every((node) => node.serving) && allAgree(remaining)
     const verdict = localStatusVerdict(status, left, agreed)
@@ -118,6 +118,11 @@ function nodeEnvironmentValue(): string | undefined {
 
 /** How a node is, in a few words: serving (its members, ring and anti-entropy), left, or what is wrong. */
 function stateText(node: NodeStatus, left: ReadonlySet<string>): string {
+  // A node that has left the ring still runs until it has handed off what it held: stopping it
+  // then would keep its hints (and its newest writes' third copy) from their homes.
+  if (node.state === 'handing_off') return 'left the ring, handing off: sending its copies to their new homes and delivering its hints; it exits by itself once done (do not stop it before)'
+  if (node.state === 'left' && node.running) return 'left the cluster: handed off everything, and exits within a few seconds'
+  if (node.state === 'left' && node.problem !== undefined) return node.problem
   if (node.serving) return `serving, ${node.members} members, ring ${node.ringHash}${antiEntropyText(node)}${node.startedElsewhere === true ? '; started outside this folder (by hand): dyn cluster down does not stop it' : ''}`
   if (node.departure === 'removed') return 'removed from the cluster (its last run stopped on learning it); dyn cluster up does not start it'
   return left.has(node.name) ? 'left the cluster' : (node.problem ?? 'stopped')

@@ -111,7 +111,9 @@ const obj = (x: unknown): Record<string, unknown> => (typeof x === 'object' && x
  * among the nodes in top's header and given a place in the ring's legend.)
  */
 export function memberStatus(member: Record<string, unknown>): NodeStatus {
-  if (member.status === 'left') return 'left'
+  // Out of the ring but not yet handed off: it still runs, releasing what it held, and is shown
+  // leaving until its row says it handed off (a node of a version without the flag: left).
+  if (member.status === 'left') return member.handedOff === false ? 'leaving' : 'left'
   const reachability = member.reachability
   if (reachability === 'suspect' || reachability === 'down') return reachability
   if (member.up === false) return 'down'

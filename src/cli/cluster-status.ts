@@ -19,7 +19,16 @@ import {leftMembers, nodeTransfersOf, type NodeTransfers} from './transfer-statu
 import {shellQuote} from './format.js'
 
 /** How a node of the folder is: serving as itself, running but not answering, exited, stopped, or gone from the cluster (left or removed). */
-export type NodeState = 'serving' | 'not_answering' | 'exited' | 'stopped' | 'left'
+/**
+ * `handing_off`: the node has left the ring and still runs, sending its copies to their new homes
+ * and delivering its hints; it exits by itself once done, and is counted with the nodes that left.
+ */
+export type NodeState = 'serving' | 'not_answering' | 'exited' | 'stopped' | 'left' | 'handing_off'
+
+/** A node gone from the cluster, or going: left (or removed), or handing off after its leave. */
+export function isDeparted(node: Pick<NodeStatus, 'state'>): boolean {
+  return node.state === 'left' || node.state === 'handing_off'
+}
 
 export interface NodeStatus {
   readonly name: string
@@ -169,10 +178,15 @@ function identityOf(view: HealthView): {members: number; ringHash: string; clust
   return {members: Number(view.members), ringHash: String(view.ringHash), clusterId: String(view.clusterId)}
 }
 
-/** A node that answered /health as itself in the folder's cluster: serving, as it describes itself. */
+/**
+ * A node that answered /health as itself in the folder's cluster: serving, as it describes itself,
+ * or, once it has left the ring, handing off what it held (and then, having said it handed off
+ * everything, left: it exits within a few gossip rounds).
+ */
 function servingAs(view: HealthView): Pick<NodeStatus, 'running' | 'serving' | 'state' | 'members' | 'ringHash' | 'clusterId' | 'antiEntropy'> {
   const antiEntropy = view.antiEntropy as AntiEntropySummary | undefined
-  return {running: true, serving: true, state: 'serving', ...identityOf(view), ...(antiEntropy === undefined ? {} : {antiEntropy})}
+  const state: NodeState = view.status !== 'left' ? 'serving' : view.handedOff === true ? 'left' : 'handing_off'
+  return {running: true, serving: true, state, ...identityOf(view), ...(antiEntropy === undefined ? {} : {antiEntropy})}
 }
 
 /**
@@ -267,7 +281,7 @@ export function describeGathered(address: string, gathered: GatheredStatus): Rem
   const nodes = gathered.members.map((member) => remoteNodeStatus(member, gathered.node, clusterId))
   const views = gathered.members.flatMap((member) => (member.answered ? [{name: member.name, cluster: member.view.cluster}] : []))
   const transfers = views.map((view) => nodeTransfersOf(view.name, view.cluster))
-  const left = new Set([...leftMembers(transfers), ...nodes.filter((node) => node.state === 'left').map((node) => node.name)])
+  const left = new Set([...leftMembers(transfers), ...nodes.filter(isDeparted).map((node) => node.name)])
   const present = nodes.filter((node) => !left.has(node.name))
   const agreed = present.length > 0 && present.every((node) => node.serving) && allAgree(present)
   const disagreements: Disagreement[] = []
@@ -301,7 +315,15 @@ function remoteNodeStatus(member: MemberStatusEntry, askedThrough: string, clust
   const base = {name: member.name, address: member.apiAddress, rpcAddress: member.rpcAddress, pid: undefined}
   if (!member.answered) {
     if (member.error === 'left') return {...base, running: false, serving: false, state: 'left'}
-    return {...base, running: false, serving: false, state: 'not_answering', problem: `does not answer ${askedThrough} on its internode port (${member.error}: ${member.message})`}
+    const silence = `does not answer ${askedThrough} on its internode port (${member.error}: ${member.message})`
+    // Out of the ring, and never said it handed off everything: stopped before it was done, or
+    // out of reach. What it had not handed off is still on the key's other replicas, which
+    // anti-entropy copies to the new homes; its hints (writes it took for nodes that were down)
+    // only it holds.
+    if (member.handingOff === true) {
+      return {...base, running: false, serving: false, state: 'left', problem: `left the ring, but has not said it handed off everything, and ${silence}: if it was stopped, start it again on its data to finish (it exits by itself once done); the hints it kept are delivered only by it`}
+    }
+    return {...base, running: false, serving: false, state: 'not_answering', problem: silence}
   }
   const health = member.view.health
   const identity = {members: Number(health.members), ringHash: String(health.ringHash), clusterId: String(health.clusterId)}
@@ -309,7 +331,8 @@ function remoteNodeStatus(member: MemberStatusEntry, askedThrough: string, clust
   if (clusterId !== undefined && identity.clusterId !== clusterId) {
     return {...base, running: true, serving: false, state: 'not_answering', ...identity, problem: `serving cluster ${identity.clusterId}, not ${askedThrough}'s ${clusterId}`}
   }
-  return {...base, running: true, serving: true, state: 'serving', ...identity, ...(antiEntropy === undefined ? {} : {antiEntropy})}
+  const state: NodeState = member.handingOff === true || health.status === 'left' ? (health.handedOff === true ? 'left' : 'handing_off') : 'serving'
+  return {...base, running: true, serving: true, state, ...identity, ...(antiEntropy === undefined ? {} : {antiEntropy})}
 }
 
 /**

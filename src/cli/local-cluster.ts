@@ -1107,6 +1107,8 @@ export interface HealthView {
   readonly transition?: unknown
   /** The node's own membership status (joining, valid, leaving, left). */
   readonly status?: unknown
+  /** True once a node that left has handed off everything (it then exits within a few gossip rounds). */
+  readonly handedOff?: unknown
   /** Anti-entropy on the node: catching up after a lost disk, keys repaired (AntiEntropySummary). */
   readonly antiEntropy?: unknown
 }

@@ -369,6 +369,8 @@ async function assembleOnStore(
     down: presentMembers(membership.table).filter((member) => reachabilityOf(member.name) === 'down').map((member) => member.name),
     ringMembers: membership.ring.members.length,
     status: findMember(membership.table, options.name)?.status,
+    // A node that left says here once it has handed off everything (it then exits within a few gossip rounds).
+    ...(findMember(membership.table, options.name)?.handedOff === true ? {handedOff: true} : {}),
     transition: membership.table.ring?.next?.id ?? null,
     antiEntropy: antiEntropy.summary(),
   })

@@ -41,6 +41,9 @@ export function describeCluster(sources: ClusterSources): Record<string, unknown
       rpcAddress: member.rpcAddress,
       // A removed member's own row still says valid: the ring tells it has left.
       status: statusOf(membership.table, member),
+      // Of a member that left: whether it has handed off everything (or was removed). Until then
+      // it still runs, releasing its partitions and delivering its hints.
+      ...(statusOf(membership.table, member) === 'left' ? {handedOff: member.handedOff === true} : {}),
       incarnation: member.incarnation,
       // Membership status (gossiped, the cluster's) and reachability (this node's own view) are apart.
       reachability: reachabilityOf(member.name),

@@ -29,8 +29,13 @@ export type MemberStatusEntry = {
   readonly name: string
   readonly apiAddress: string
   readonly rpcAddress: string
-  /** Its status as the contacted node's table tells it (a left member is not asked). */
+  /** Its status as the contacted node's table tells it (a member that left and handed off is not asked). */
   readonly status: string
+  /**
+   * It has left the ring but its row does not yet say it handed off everything: it is still
+   * sending its copies to their new homes and delivering its hints, and exits by itself once done.
+   */
+  readonly handingOff?: true
 } & ({readonly answered: true; readonly view: OwnStatus} | {readonly answered: false; readonly error: string; readonly message: string})
 
 export interface GatheredStatus {
@@ -73,10 +78,15 @@ export function statusSubsystem(deps: StatusDeps): StatusSubsystem {
       }
       const table = deps.membership.table
       const members = await Promise.all(table.members.map(async (member): Promise<MemberStatusEntry> => {
-        const base = {name: member.name, apiAddress: member.apiAddress, rpcAddress: member.rpcAddress, status: statusOf(table, member)}
+        const status = statusOf(table, member)
+        // A member out of the ring whose row does not say it handed off still runs, releasing
+        // what it held: it is asked, so that no one takes it for stopped and stops it (a walk
+        // saw "left the cluster" of a node with 40 partitions still to release).
+        const handingOff = status === 'left' && member.handedOff !== true
+        const base = {name: member.name, apiAddress: member.apiAddress, rpcAddress: member.rpcAddress, status, ...(handingOff ? {handingOff: true as const} : {})}
         if (member.name === deps.self) return {...base, answered: true, view: own()}
-        // A member that left is stopped by design: asking it would only cost the timeout.
-        if (base.status === 'left') return {...base, answered: false, error: 'left', message: 'it left the cluster'}
+        // A member that left and handed off is stopped by design: asking it would only cost the timeout.
+        if (status === 'left' && !handingOff) return {...base, answered: false, error: 'left', message: 'it left the cluster'}
         const answer = await deps.transport.request(member.rpcAddress, MessageType.NodeStatusQuery, {}, timeoutMs)
         if (!answer.ok) return {...base, answered: false, error: answer.code ?? answer.error, message: answer.message}
         if (!isOwnStatus(answer.body)) return {...base, answered: false, error: 'bad_request', message: 'its answer is not a status (a node of another version?)'}

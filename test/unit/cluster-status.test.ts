@@ -89,6 +89,33 @@ describe('describeGathered', () => {
     assert.deepEqual(status.disagreements, [])
     assert.deepEqual(status.seenDown, [])
   })
+
+  it('a member out of the ring that still hands off is asked, shown handing off, and counted with those that left', () => {
+    // A walk saw "left the cluster" of a node that still had 40 partitions to release: an
+    // operator who stopped it then would have kept its hints from their homes.
+    const base = answered('n4', {})
+    assert.ok(base.answered)
+    const leaving = {...base, status: 'left', handingOff: true as const, view: {...base.view, health: {...base.view.health, status: 'left'}}}
+    const gathered: GatheredStatus = {node: 'n1', members: [answered('n1', {n4: 'down'}), answered('n2', {}), answered('n3', {}), leaving]}
+    const status = describeGathered('10.0.0.1:8070', gathered)
+    assert.equal(status.nodes[3]?.state, 'handing_off')
+    assert.equal(status.nodes[3]?.running, true)
+    assert.deepEqual(status.left, ['n4'])
+    assert.equal(status.agreed, true, 'the members that remain agree; the leaver is not one of them')
+    assert.deepEqual(status.seenDown, [])
+    // Once its row says it handed off everything, it has left (it exits within a few rounds).
+    const done = {...leaving, view: {...leaving.view, health: {...leaving.view.health, handedOff: true}}}
+    assert.equal(describeGathered('10.0.0.1:8070', {node: 'n1', members: [answered('n1', {}), done]}).nodes[1]?.state, 'left')
+  })
+
+  it('a member out of the ring that never said it handed off and does not answer: left, with what to do', () => {
+    const stopped = {...silent('n4', 'timeout', 'left', 'no answer'), handingOff: true as const}
+    const status = describeGathered('10.0.0.1:8070', {node: 'n1', members: [answered('n1', {}), answered('n2', {}), answered('n3', {}), stopped]})
+    assert.equal(status.nodes[3]?.state, 'left')
+    assert.match(status.nodes[3]?.problem ?? '', /has not said it handed off everything.*start it again on its data to finish/)
+    assert.deepEqual(status.left, ['n4'])
+    assert.equal(remoteStatusVerdict(status).ok, true, 'the members that remain serve')
+  })
 })
 
 describe('dyn cluster status: a member the folder did not start', () => {

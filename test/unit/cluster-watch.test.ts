@@ -24,6 +24,8 @@ interface FakeNode {
   sees: Record<string, boolean>
   /** The gossiped membership status; `left` once it left or was removed, and then it owns nothing. */
   status: 'valid' | 'leaving' | 'left'
+  /** Of a member that left: whether it has handed off everything (until then it still runs, releasing what it held). */
+  handedOff?: boolean
 }
 
 function fakeCluster(names: string[]): {nodes: FakeNode[]; fetch: FetchJson; requests: string[]} {
@@ -44,7 +46,7 @@ function fakeCluster(names: string[]): {nodes: FakeNode[]; fetch: FetchJson; req
           node: node.name,
           ringHash: owning.map((n) => n.name).join(''),
           settings: {defaultN: 3, defaultR: 2, defaultW: 2},
-          members: nodes.map((n) => ({name: n.name, apiAddress: n.address, status: n.status, reachability: node.sees[n.name] ? 'up' : 'down', up: node.sees[n.name], partitions: owners.filter((owner) => owner === n.name).length})),
+          members: nodes.map((n) => ({name: n.name, apiAddress: n.address, status: n.status, ...(n.status === 'left' ? {handedOff: n.handedOff ?? true} : {}), reachability: node.sees[n.name] ? 'up' : 'down', up: node.sees[n.name], partitions: owners.filter((owner) => owner === n.name).length})),
           owners,
         },
       }
@@ -142,6 +144,25 @@ describe('ClusterWatch', () => {
     const json = JSON.parse(JSON.stringify({ok: true, ...(await afterTwoLeft())})) as {nodes: Array<{name: string; status: string; partitions: number}>; events: Array<{text: string; severity: string}>}
     assert.deepEqual(json.nodes.map((row) => `${row.name} ${row.status} ${row.partitions}`), ['n1 up 8', 'n2 left 0', 'n3 left 0', 'n4 up 8'])
     assert.deepEqual(json.events.map((e) => `${e.severity} ${e.text}`), ['info watching 2 node(s) through 127.0.0.1:7070 (n1)'])
+  })
+
+  it('a member out of the ring that still hands off is leaving, and asked, until it says it handed off everything', async () => {
+    // A walk saw a leaver called "left" while it still had 40 partitions to release.
+    const {nodes, fetch, requests} = fakeCluster(['n1', 'n2', 'n3', 'n4'])
+    const leaver = nodes[3]
+    assert.ok(leaver !== undefined)
+    leaver.status = 'left'
+    leaver.handedOff = false
+    const watch = new ClusterWatch(['127.0.0.1:7070'], fetch, () => Date.UTC(2026, 11, 1, 9, 30, 0))
+    await watch.poll()
+    const during = await watch.poll()
+    assert.equal(during.nodes.find((row) => row.name === 'n4')?.status, 'leaving')
+    assert.equal(requests.filter((r) => r === '127.0.0.1:7073/stats').length, 2, 'still running: asked each refresh')
+    leave(nodes, 'n4')
+    leaver.handedOff = true
+    const after = await watch.poll()
+    assert.equal(after.nodes.find((row) => row.name === 'n4')?.status, 'left')
+    assert.ok(after.events.some((event) => event.text === 'n4 left the cluster'), after.events.map((event) => event.text).join('; '))
   })
 
   it('asks a member that left for nothing: no /stats each refresh, and it is no address to fail over to', async () => {
