@@ -67,6 +67,11 @@ export const errorCodes = [
   'request_timeout',
   /** A client request whose request line and headers are over what a node reads: HTTP 431. */
   'headers_too_large',
+  /**
+   * A node's LevelDB could not be opened for its disk: full (no space left), failing (an I/O
+   * error) or corrupt. The node does not start; the message says which, and what to do.
+   */
+  'storage_failed',
 ] as const
 
 export type ErrorCode = (typeof errorCodes)[number]

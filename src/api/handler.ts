@@ -131,7 +131,11 @@ export function createApiHandler(
     }
     route(service, request, reply, allowBody, bodyRead)
       .catch((error: unknown) => {
-        sendError(reply, 'internal', `the node failed to answer: ${(error as Error).message}`)
+        // A refusal with a stable code keeps it (a store that takes no writes answers 503
+        // storage_failed, which a walk saw as 500 internal, the code of a bug in dyn); anything
+        // else is a fault of the node's own.
+        if (error instanceof DynError) sendError(reply, error.code, error.message, error.details)
+        else sendError(reply, 'internal', `the node failed to answer: ${(error as Error).message}`)
       })
       .finally(() => {
         inFlight -= 1

@@ -53,4 +53,6 @@ export const statusOfError: Record<ErrorCode, number> = {
   headers_too_large: 431,
   // Only a command meets it (a cluster folder another dyn cluster up is starting); no node answers it.
   folder_busy: 409,
+  // Only a node's start meets it (its LevelDB would not open for its disk): the node itself cannot serve.
+  storage_failed: 503,
 }

@@ -49,6 +49,11 @@ export interface NodeStatus {
   readonly clusterId?: string
   /** Its anti-entropy, as its /health says (absent from a node that does not report it). */
   readonly antiEntropy?: AntiEntropySummary
+  /**
+   * Why a serving node takes no writes (its store failed to write: a full or failing disk), as its
+   * /health says; absent while it takes them. It serves reads, and its writes resume only after a restart.
+   */
+  readonly writesStopped?: string
   /** What is wrong, in words, when it does not serve. */
   readonly problem?: string
   /** Its process is stopped by a signal (SIGSTOP, Ctrl-Z): it answers once resumed (kill -CONT). */
@@ -183,10 +188,15 @@ function identityOf(view: HealthView): {members: number; ringHash: string; clust
  * or, once it has left the ring, handing off what it held (and then, having said it handed off
  * everything, left: it exits within a few gossip rounds).
  */
-function servingAs(view: HealthView): Pick<NodeStatus, 'running' | 'serving' | 'state' | 'members' | 'ringHash' | 'clusterId' | 'antiEntropy'> {
+function servingAs(view: HealthView): Pick<NodeStatus, 'running' | 'serving' | 'state' | 'members' | 'ringHash' | 'clusterId' | 'antiEntropy' | 'writesStopped'> {
   const antiEntropy = view.antiEntropy as AntiEntropySummary | undefined
   const state: NodeState = view.status !== 'left' ? 'serving' : view.handedOff === true ? 'left' : 'handing_off'
-  return {running: true, serving: true, state, ...identityOf(view), ...(antiEntropy === undefined ? {} : {antiEntropy})}
+  return {running: true, serving: true, state, ...identityOf(view), ...(antiEntropy === undefined ? {} : {antiEntropy}), ...writesStoppedOf(view)}
+}
+
+/** A node's `writesStopped`, from its /health, when it says its writes stopped. */
+function writesStoppedOf(health: {readonly writesStopped?: unknown}): Pick<NodeStatus, 'writesStopped'> {
+  return typeof health.writesStopped === 'string' ? {writesStopped: health.writesStopped} : {}
 }
 
 /**
@@ -332,7 +342,7 @@ function remoteNodeStatus(member: MemberStatusEntry, askedThrough: string, clust
     return {...base, running: true, serving: false, state: 'not_answering', ...identity, problem: `serving cluster ${identity.clusterId}, not ${askedThrough}'s ${clusterId}`}
   }
   const state: NodeState = member.handingOff === true || health.status === 'left' ? (health.handedOff === true ? 'left' : 'handing_off') : 'serving'
-  return {...base, running: true, serving: true, state, ...identity, ...(antiEntropy === undefined ? {} : {antiEntropy})}
+  return {...base, running: true, serving: true, state, ...identity, ...(antiEntropy === undefined ? {} : {antiEntropy}), ...writesStoppedOf(health)}
 }
 
 /**
@@ -341,7 +351,18 @@ function remoteNodeStatus(member: MemberStatusEntry, askedThrough: string, clust
  * with --node, some member) not serving; all serving but holding different rings; another member
  * down, or seen down by some node.
  */
-export type StatusProblemCode = 'cluster_stopped' | 'nodes_not_serving' | 'ring_not_agreed' | 'members_down' | 'unauthenticated'
+export type StatusProblemCode = 'cluster_stopped' | 'nodes_not_serving' | 'writes_stopped' | 'ring_not_agreed' | 'members_down' | 'unauthenticated'
+
+/**
+ * The serving nodes, not gone, whose writes stopped (a full or failing disk), in words: each with
+ * why. Such a node answers /health and reads, so it looked healthy to status (a walk filled a
+ * node's disk and status said all was well).
+ */
+function writesStoppedText(nodes: readonly NodeStatus[]): string {
+  return nodes.map((node) => `${node.name} (${node.writesStopped ?? ''})`).join(', ')
+}
+
+const writesStoppedTodo = 'free space on its disk (or replace the failing disk), then restart it: its writes resume only after a restart, and meanwhile the puts it would store go to the keys\' other replicas'
 
 /** What a status says as a whole: ok, or what is wrong and what to do, under a stable code. */
 export type StatusVerdict = {readonly ok: true; readonly message: string} | {readonly ok: false; readonly error: StatusProblemCode; readonly message: string}
@@ -380,8 +401,9 @@ export function localStatusVerdict(status: ClusterStatus, left: ReadonlySet<stri
   if (status.clientCertificateMissing === true && notServing.length === 0) {
     return {ok: false, error: 'unauthenticated', message: `the nodes answer only their /health to a client without a certificate of ${status.tlsClientCa ?? 'their client CA'} (--tls-client-ca), so this status leaves out the settings, ring changes, transfers and members not of the folder: set DYN_TLS_CERT and DYN_TLS_KEY to your client certificate and key, and ask again`}
   }
-  // Every node of the folder serves one ring, and no other member is down.
-  if (agreed && otherDown.length === 0) return {ok: true, message: `all nodes ${others === '' ? '' : 'of the folder '}serve and agree on the ring${others}`}
+  const writesStopped = status.nodes.filter((node) => node.serving && node.writesStopped !== undefined && !left.has(node.name))
+  // Every node of the folder serves one ring and takes writes, and no other member is down.
+  if (agreed && otherDown.length === 0 && writesStopped.length === 0) return {ok: true, message: `all nodes ${others === '' ? '' : 'of the folder '}serve and agree on the ring${others}`}
   // Some node of the folder does not serve: each named with why, and the way back for each kind.
   if (notServing.length > 0) {
     const problemOf = (node: NodeStatus): string => node.problem ?? node.state
@@ -395,6 +417,10 @@ export function localStatusVerdict(status: ClusterStatus, left: ReadonlySet<stri
       silent.length === 0 ? undefined : `read the log of ${silent.join(', ')} (${silent.map((name) => `${name}.log`).join(', ')} in ${status.dir}), or ask again in a few seconds if just started`,
     ].filter((part) => part !== undefined)
     return {ok: false, error: 'nodes_not_serving', message: `the cluster is not fully up: ${notServing.map((node) => node.name).join(', ')} ${notServing.length === 1 ? 'does' : 'do'} not serve (${why}); ${todo.join('; ')}${others}`}
+  }
+  if (writesStopped.length > 0) {
+    const restart = `kill ${writesStopped.map((node) => node.pid ?? '?').join(' ')}, then ${up}`
+    return {ok: false, error: 'writes_stopped', message: `the cluster is not fully up: ${writesStoppedText(writesStopped)} ${writesStopped.length === 1 ? 'takes' : 'take'} no writes and serve${writesStopped.length === 1 ? 's' : ''} reads only; ${writesStoppedTodo} (${restart})${others}`}
   }
   // All serve, on different rings: a change still spreading by gossip.
   if (!agreed) return {ok: false, error: 'ring_not_agreed', message: `the cluster is not fully up: the nodes do not agree on the ring or its members yet (a ring change, a join or a restart, still spreading by gossip); ask again in a few seconds${others}`}
@@ -413,8 +439,9 @@ export function localStatusVerdict(status: ClusterStatus, left: ReadonlySet<stri
 /** The verdict of `dyn cluster status --node`: the cases, in order, said together when several hold. */
 export function remoteStatusVerdict(status: RemoteClusterStatus): StatusVerdict {
   const through = `asked through ${status.askedThrough} (${status.node})`
-  // Every member serves one ring, and no node sees another down.
-  if (status.agreed && status.seenDown.length === 0) return {ok: true, message: `${through}: every member serves, all agree on the ring, and every node reaches every other`}
+  const writesStopped = status.nodes.filter((node) => node.serving && node.writesStopped !== undefined && !new Set(status.left).has(node.name))
+  // Every member serves one ring and takes writes, and no node sees another down.
+  if (status.agreed && status.seenDown.length === 0 && writesStopped.length === 0) return {ok: true, message: `${through}: every member serves, all agree on the ring, and every node reaches every other`}
   const left = new Set(status.left)
   const silent = status.nodes.filter((node) => !node.serving && !left.has(node.name)).map((node) => node.name)
   const problems: Array<{code: StatusProblemCode; text: string; todo: string}> = []
@@ -458,6 +485,9 @@ export function remoteStatusVerdict(status: RemoteClusterStatus): StatusVerdict 
       )
     }
     problems.push({code: 'nodes_not_serving', text: `${silent.join(', ')} ${silent.length === 1 ? 'does' : 'do'} not answer`, todo: todos.join('; ')})
+  }
+  if (writesStopped.length > 0) {
+    problems.push({code: 'writes_stopped', text: `${writesStoppedText(writesStopped)} ${writesStopped.length === 1 ? 'takes' : 'take'} no writes and serve${writesStopped.length === 1 ? 's' : ''} reads only`, todo: `for ${writesStopped.map((node) => node.name).join(', ')}: ${writesStoppedTodo} (stop it and dyn start it again on its data folder)`})
   }
   // All answer, on different rings: a change still spreading by gossip.
   if (silent.length === 0 && !status.agreed) problems.push({code: 'ring_not_agreed', text: 'the nodes do not agree on the ring or its members yet', todo: 'ask again in a few seconds, while the ring change spreads by gossip'})

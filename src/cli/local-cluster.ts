@@ -29,7 +29,7 @@ import {folderLockFileName, isFolderLockEntry, takeFolderLock, withFolderLock} f
 import {loadNodeTls, tlsFilesOf} from '../transport/tls-options.js'
 import {clientIdentityFromEnvironment, failureText, parseFailureLine} from './command-output.js'
 import type {NodeTls, TlsFiles} from '../transport/tls-options.js'
-import {shellQuote} from './format.js'
+import {counted, shellQuote} from './format.js'
 
 export interface LocalNode {
   readonly name: string
@@ -815,7 +815,7 @@ function newCluster(dir: string, options: UpOptions): LocalCluster {
   if (settings.defaultN !== undefined && settings.defaultN > nodeCount) {
     throw new DynError(
       'bad_parameter',
-      `--n ${settings.defaultN} is larger than --nodes ${nodeCount}: every key would have only ${nodeCount} replicas, and N is fixed once the cluster exists; use --nodes ${settings.defaultN}, or --n ${nodeCount} or less`,
+      `--n ${settings.defaultN} is larger than --nodes ${nodeCount}: every key would have only ${counted(nodeCount, 'replica')}, and N is fixed once the cluster exists; use --nodes ${settings.defaultN}, or --n ${nodeCount} or less`,
     )
   }
   return {
@@ -1109,6 +1109,8 @@ export interface HealthView {
   readonly status?: unknown
   /** True once a node that left has handed off everything (it then exits within a few gossip rounds). */
   readonly handedOff?: unknown
+  /** Why the node takes no writes (its store failed to write), while it does not. */
+  readonly writesStopped?: unknown
   /** Anti-entropy on the node: catching up after a lost disk, keys repaired (AntiEntropySummary). */
   readonly antiEntropy?: unknown
 }

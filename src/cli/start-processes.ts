@@ -266,7 +266,8 @@ export async function runProcesses(options: RunProcessesOptions): Promise<Proces
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
   // With TLS, SIGHUP to the supervisor asks every node to take its rotated certificate files now
-  // (each reads the same --tls-* files; src/node/tls-reloader.ts). Without TLS it keeps its default.
+  // (each reads the same --tls-* files; src/node/tls-reloader.ts). Without TLS it stops the nodes,
+  // as SIGTERM does, each closing its store (as a lone dyn start does on SIGHUP).
   // Only nodes that serve get it: one still starting has no handler for it yet, and SIGHUP's
   // default would end it (those read the files as they start anyway); nor while stopping, when a
   // node's handlers may be gone already.
@@ -274,7 +275,8 @@ export async function runProcesses(options: RunProcessesOptions): Promise<Proces
     if (stopping) return
     for (const child of children) if (child.serving && child.ended === undefined) child.process.kill('SIGHUP')
   }
-  if (options.tls !== undefined) process.on('SIGHUP', onReload)
+  const onHangup = options.tls !== undefined ? onReload : (): void => onSignal('SIGHUP')
+  process.on('SIGHUP', onHangup)
   try {
     const [first, ...rest] = options.plan.processes
     const startFailure = async (group: readonly PlannedProcess[]): Promise<ProcessesOutcome['startFailed']> => {
@@ -299,7 +301,7 @@ export async function runProcesses(options: RunProcessesOptions): Promise<Proces
     if (killTimer !== undefined) clearTimeout(killTimer)
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
-    process.off('SIGHUP', onReload)
+    process.off('SIGHUP', onHangup)
   }
 }
 

@@ -145,7 +145,9 @@ async function forwardPut(deps: CoordinatorDeps, request: PutRequest, homes: rea
     // context the client is handed covers (simulator seeds 254, 306, 983, 313, 528, 679, 977).
     // The same rule guards the fallback coordination below: it runs only when no home may have
     // taken the put.
-    const retryable = (answer.error === 'unreachable' && answer.sent === false) || answer.error === 'overloaded' || (answer.error === 'remote' && answer.code === 'overloaded')
+    // A home whose store takes no writes (storage_failed) refused before it made anything, as an overloaded one.
+    const refusedBeforeTaking = (code: string | undefined): boolean => code === 'overloaded' || code === 'storage_failed'
+    const retryable = (answer.error === 'unreachable' && answer.sent === false) || answer.error === 'overloaded' || (answer.error === 'remote' && refusedBeforeTaking(answer.code))
     if (!retryable) {
       return {kind: 'answered', outcome: {ok: false, error: 'unreachable', message: `${home} did not complete the forwarded put: ${answer.message}`, details: {node: home}}}
     }
@@ -392,10 +394,10 @@ async function coordinateHere(deps: CoordinatorDeps, request: PutRequest, placem
         if (made === undefined) {
           replies.push({node: deps.self, outcome: 'failed', latencyMs: deps.clock.monotonicMs() - startedMs, error: `local store: ${error.message}`})
           // Nothing was sent. A store that takes no writes refused before anything was made
-          // (overloaded: certainly not taken), which the caller passes on as it is, so that a
-          // forwarder asks the next home and a client sees a 503 with Retry-After.
+          // (storage_failed: certainly not taken), which the caller passes on as it is, so that
+          // a forwarder asks the next home and a client sees a 503 that says why.
           answered = true
-          if (error instanceof DynError && error.code === 'overloaded') {
+          if (error instanceof DynError && (error.code === 'overloaded' || error.code === 'storage_failed')) {
             reject(error)
             return
           }

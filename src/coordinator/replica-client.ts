@@ -21,11 +21,11 @@ export type ReplicaFailure = {readonly ok: false; readonly error: string; readon
 
 /**
  * A replica's failure that says it did not serve the request and came back before the deadline
- * (a node still starting or overloaded, a connection refused or broken): another node can be
- * asked in its place. A timeout is not one: the request's time is spent.
+ * (a node still starting or overloaded, one whose store takes no writes, a connection refused or
+ * broken): another node can be asked in its place. A timeout is not one: the request's time is spent.
  */
 export function refusedAtOnce(failure: ReplicaFailure): boolean {
-  return failure.error === 'overloaded' || failure.error === 'unreachable'
+  return failure.error === 'overloaded' || failure.error === 'unreachable' || failure.error === 'storage_failed'
 }
 
 /** Where this node, as a replica of the request, reads and writes: its own objects, or its hints for a home. */

@@ -373,6 +373,9 @@ async function assembleOnStore(
     ...(findMember(membership.table, options.name)?.handedOff === true ? {handedOff: true} : {}),
     transition: membership.table.ring?.next?.id ?? null,
     antiEntropy: antiEntropy.summary(),
+    // A node whose store failed to write (a full or failing disk) still answers reads and
+    // coordinates, but stores nothing until it restarts: said here, so that status and monitors see it.
+    ...(store.writesStoppedBy === undefined ? {} : {writesStopped: store.writesStoppedBy}),
   })
   const describeSelf = (): Record<string, unknown> => describeCluster({membership, self: options.name, reachabilityOf, hints: hintedHandoff, ringChanges})
   const status = statusSubsystem({

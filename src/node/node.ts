@@ -210,13 +210,32 @@ async function openDatabase(dataDir: string): Promise<StoreDatabase> {
   try {
     await database.open({createIfMissing: true})
   } catch (error) {
-    const cause = (error as {cause?: {code?: string}}).cause
+    const cause = (error as {cause?: {code?: string; message?: string}}).cause
     if (cause?.code === 'LEVEL_LOCKED') {
       throw new DynError('bad_parameter', `the data folder ${dataDir} is in use by another running node; stop it or choose another --data`)
     }
+    const refusal = storageRefusal(dataDir, cause?.message)
+    if (refusal !== undefined) throw refusal
     throw error
   }
   return database
+}
+
+/**
+ * Why LevelDB would not open `dataDir`, for its disk, with what to do; undefined for another
+ * failure. classic-level says only "Database failed to open" and keeps LevelDB's own reason in
+ * the error's cause: a walk's node on a full disk exited with that alone, as `internal`, the
+ * reason left in LevelDB's LOG file. LevelDB writes as it opens (its log replayed into a table),
+ * so a full disk stops a start.
+ */
+export function storageRefusal(dataDir: string, reason: string | undefined): DynError | undefined {
+  if (reason === undefined) return undefined
+  if (/no space left on device|ENOSPC/i.test(reason)) {
+    return new DynError('storage_failed', `the disk of the data folder ${dataDir} is full: LevelDB could not write as it opened (${reason}). Free space on that disk (or grow it), then start the node again: what it stored is still there`)
+  }
+  if (/^IO error/i.test(reason)) return new DynError('storage_failed', `LevelDB could not open the data folder ${dataDir} for an I/O error (${reason}): check that disk (its space, its health, the folder's permissions), then start the node again`)
+  if (/^Corruption/i.test(reason)) return new DynError('storage_failed', `LevelDB finds the data folder ${dataDir} corrupt (${reason}): replace it as a lost disk (README, "a replaced disk"): move the folder aside, and start the node under the same name on an empty --data folder with --seeds of a running member; anti-entropy brings its keys back from the other replicas`)
+  return undefined
 }
 
 /**
@@ -466,7 +485,7 @@ async function serveHttp(options: NodeOptions, node: AssembledNode, admission: A
     options.log(leftClusterLogLine)
     // Said every time, also to a node started again on the folder of a node that had left: it
     // served a few seconds, learnt that it had left, and stopped without saying how to come back.
-    options.log(`${options.name} is no longer a member and stops; to bring it back, start it on an empty --data folder with --seeds of a member (this folder holds nothing the cluster needs)`)
+    options.log(`no longer a member: stopping; to bring it back, start it on an empty --data folder with --seeds of a member (this folder holds nothing the cluster needs)`)
     for (let round = 0; round < leftGossipRounds; round++) {
       await sleep(scheduler, options.gossipIntervalMs)
       await node.membership.gossipRound().catch(() => undefined)

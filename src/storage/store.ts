@@ -499,8 +499,10 @@ export class Store {
     const merged = await this.mutex.run(key, async () => {
       // Checked under the key's lock, so that no merge queued behind a landing that failed runs.
       if (this.landingFailure !== undefined) {
-        // `overloaded`: certainly not taken, so a forwarder asks the next home and a coordinator a spare fallback.
-        throw new DynError('overloaded', `this node's store failed to write (${this.landingFailure.message}) and takes no more writes until the node restarts; reads go on. Check its disk, then restart it`)
+        // Certainly not taken (refusedAtOnce), so a forwarder asks the next home and a coordinator a
+        // spare fallback. Its own code, not `overloaded`: a walk's operator, told "n3 (overloaded)",
+        // looked at the load of a node whose disk was full.
+        throw new DynError('storage_failed', `this node's store failed to write (${this.landingFailure.message}) and takes no more writes until the node restarts; reads go on. Check its disk, then restart it`)
       }
       const stored = this.newest(id) ?? this.read(id, dbKey)
       const outcome = change(stored)

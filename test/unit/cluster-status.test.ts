@@ -108,6 +108,18 @@ describe('describeGathered', () => {
     assert.equal(describeGathered('10.0.0.1:8070', {node: 'n1', members: [answered('n1', {}), done]}).nodes[1]?.state, 'left')
   })
 
+  it('a member whose store stopped taking writes is not fully up: writes_stopped, with why and what to do', () => {
+    const base = answered('n3', {})
+    assert.ok(base.answered)
+    const full = {...base, view: {...base.view, health: {...base.view.health, writesStopped: 'IO error: No space left on device'}}}
+    const status = describeGathered('10.0.0.1:8070', {node: 'n1', members: [answered('n1', {}), answered('n2', {}), full]})
+    assert.equal(status.nodes[2]?.writesStopped, 'IO error: No space left on device')
+    const verdict = remoteStatusVerdict(status)
+    assert.ok(!verdict.ok)
+    assert.equal(verdict.error, 'writes_stopped')
+    assert.match(verdict.message, /n3 \(IO error: No space left on device\) takes no writes and serves reads only\. To bring it up: for n3: free space on its disk/)
+  })
+
   it('a member out of the ring that never said it handed off and does not answer: left, with what to do', () => {
     const stopped = {...silent('n4', 'timeout', 'left', 'no answer'), handingOff: true as const}
     const status = describeGathered('10.0.0.1:8070', {node: 'n1', members: [answered('n1', {}), answered('n2', {}), answered('n3', {}), stopped]})
@@ -167,6 +179,12 @@ describe('dyn cluster status --dir: the verdict', () => {
     assert.ok(!silent.ok)
     assert.equal(silent.error, 'nodes_not_serving')
     assert.match(silent.message, /n1, n2 do not serve \(n1: not running \(pid 1 exited with code 2\); n2: running, but its client port does not answer\); start n1 again with: .*; read the log of n2 \(n2\.log in \.dyn\/demo\)/)
+
+    // A node whose disk filled serves reads and answers /health: a walk saw status say all was well.
+    const full = localStatusVerdict(folderStatus([folderNode('n1'), {...folderNode('n2'), writesStopped: 'IO error: 000024.ldb: No space left on device'}]), new Set(), true)
+    assert.ok(!full.ok)
+    assert.equal(full.error, 'writes_stopped')
+    assert.match(full.message, /n2 \(IO error: 000024\.ldb: No space left on device\) takes no writes and serves reads only; free space on its disk .*then restart it.*\(kill 100, then dyn cluster up --dir \.dyn\/demo\)/)
 
     const rings = localStatusVerdict(folderStatus([folderNode('n1'), {...folderNode('n2'), ringHash: 'r2'}]), new Set(), false)
     assert.ok(!rings.ok)

@@ -292,13 +292,13 @@ describe('replication built alone on simulated parts', () => {
     assert.deepEqual(outcome.details.failed, [{node: 'a', error: 'local store: disk on fire'}])
     // From then on a's store takes no writes (a new version made on the copy its disk still
     // holds would supersede the one it sent). A put through a is forwarded to another home, which
-    // counts a as a failed replica (refused at once: overloaded) and is acknowledged by the other
+    // counts a as a failed replica (refused at once: storage_failed) and is acknowledged by the other
     // two; nothing of it is on a. Reads go on.
     assert.match(a.store.writesStoppedBy ?? '', /disk on fire/)
     const through = await time.until(a.replication.put({key: 'after-fire', value: text('dates'), contentType: 'text/plain', tombstone: false, context: [], n: 3, w: 2, dw: 0, pw: 0, explain: true}), stepTimeMsMax)
     assert.ok(through.ok, JSON.stringify(through))
     assert.notEqual(through.trace.coordinator, 'a')
-    assert.deepEqual(through.trace.replies.map((reply) => `${reply.node} ${reply.outcome}${reply.error === undefined ? '' : ` ${reply.error}`}`).sort(), ['a failed overloaded', 'b ok', 'c ok'])
+    assert.deepEqual(through.trace.replies.map((reply) => `${reply.node} ${reply.outcome}${reply.error === undefined ? '' : ` ${reply.error}`}`).sort(), ['a failed storage_failed', 'b ok', 'c ok'])
     assert.deepEqual(await storedTexts(a, 'after-fire'), [])
     const read = await time.until(a.replication.get({key: 'after-fire', n: 3, r: 2, pr: 0, explain: false}), stepTimeMsMax)
     assert.ok(read.ok && read.object !== undefined, JSON.stringify(read))
