@@ -30,6 +30,7 @@ import {loadNodeTls, tlsFilesOf} from '../transport/tls-options.js'
 import {clientIdentityFromEnvironment, failureText, parseFailureLine} from './command-output.js'
 import type {NodeTls, TlsFiles} from '../transport/tls-options.js'
 import {counted, shellQuote} from './format.js'
+import {mergeStartFlags, startFlagChanges, startFlagChangeText, startFlagsRefusal, tlsStartFlags} from './start-flags.js'
 
 export interface LocalNode {
   readonly name: string
@@ -71,7 +72,11 @@ export interface LocalCluster {
   readonly advertiseHost?: string
   /** The settings given explicitly when the cluster was created (the rest are the defaults). */
   settings?: Partial<CreationSettings>
-  /** The other `dyn start` flags every node runs with; a restart reuses them unless new ones are given. */
+  /**
+   * The other `dyn start` flags every node runs with, as (flag, value) pairs. A later `up` starts
+   * its nodes with them, the flags it is given merged in (`mergeStartFlags`), and changes them only
+   * while no node of the folder runs.
+   */
   startArgs?: string[]
   /** The id the first node drew when it created the cluster; every node of the folder must report it. */
   clusterId?: string
@@ -91,7 +96,11 @@ export interface UpOptions {
   readonly rpcPort?: number
   /** Settings for a new cluster (Q, default N/R/W, conflict policy); fixed once it exists. */
   readonly settings?: Partial<CreationSettings>
-  /** Other `dyn start` flags for every node (e.g. --request-timeout, --write-buffer-ms). */
+  /**
+   * Other `dyn start` flags for every node (e.g. --request-timeout, --write-buffer-ms), as (flag,
+   * value) pairs: on a folder that holds a cluster, each replaces the saved value of that flag and
+   * the saved flags not given are kept; a change is refused while a node of the folder runs.
+   */
   readonly startArgs: readonly string[]
   readonly readyTimeoutMs: number
   /** For a new cluster: the host the nodes advertise (see LocalCluster.advertiseHost). */
@@ -346,7 +355,8 @@ async function clusterUpOnce(options: UpOptions, log: (line: string) => void, la
     throw new DynError('bad_parameter', `${options.dir} holds a cluster made by dyn verify, whose nodes reach each other through verify's fault proxy on ${existing.advertiseHost}: run it with dyn verify --dir ${shellQuote(options.dir)}, or use another --dir`)
   }
   const alreadyRunning = cluster.nodes.filter(isNodeProcess)
-  if (options.startArgs.length > 0 || cluster.startArgs === undefined) cluster.startArgs = startArgsKeepingTls(options, existing, alreadyRunning, log)
+  // Before anything changes: a change of flags while a node runs is refused here.
+  cluster.startArgs = startArgsOfUp(options, existing, alreadyRunning, log)
   // The folder's TLS files checked as `dyn start` checks them, before any node starts: a node
   // would refuse them too, but only after it was started, and this `up` would then stop the
   // others again.
@@ -480,33 +490,53 @@ function startFlagValue(startArgs: readonly string[], flag: string): string | un
 /** The `dyn start` TLS flags among a node's start flags (certificate, key, cluster CA, client CA), or undefined for none. */
 function tlsArgsOf(startArgs: readonly string[] | undefined): string[] | undefined {
   if (startArgs === undefined || !startArgs.includes('--tls-cert')) return undefined
-  return ['--tls-cert', '--tls-key', '--tls-ca', '--tls-client-ca'].flatMap((flag) => {
+  return tlsStartFlags.flatMap((flag) => {
     const value = startFlagValue(startArgs, flag)
     return value === undefined ? [] : [flag, value]
   })
 }
 
 /**
- * The start flags of a cluster given new ones: a folder's TLS files stay with it when the new
- * flags do not name any (so that `dyn cluster up --request-timeout ...` on a TLS cluster does not
- * start nodes without TLS that its running nodes would refuse). New or other TLS files while a
- * node of the folder runs are refused: its running nodes would refuse the new ones' certificates
- * or their lack of one. Certificates are rotated in place instead (README "Rotating certificates").
+ * The start flags of the folder's nodes once `up` is given `options.startArgs`: merged into the
+ * saved ones flag by flag (`mergeStartFlags`), so that `up --write-buffer-ms 0` keeps a saved
+ * `--request-timeout`. A folder's nodes all run with the same flags, so a change is refused while
+ * any of them runs, before anything is written or started: the next node to start (a crashed one
+ * brought back) would run with other settings than its peers, and the folder would record flags
+ * that no running node uses. With none running, the change is said and applies to every node.
  */
-function startArgsKeepingTls(options: UpOptions, existing: LocalCluster | undefined, running: readonly LocalNode[], log: (line: string) => void): string[] {
-  const kept = tlsArgsOf(existing?.startArgs)
-  const given = tlsArgsOf(options.startArgs)
-  if (given === undefined) return [...options.startArgs, ...(kept ?? [])]
-  const other = given.join('\u0000') !== (kept ?? []).join('\u0000')
-  if (running.length > 0 && other) {
-    const names = running.map((node) => node.name).join(', ')
-    if (kept === undefined) {
-      throw new DynError('bad_parameter', `${options.dir}: its running nodes (${names}) serve without TLS, and would refuse nodes started with it: stop them first (dyn cluster down --dir ${shellQuote(options.dir)}), or make another folder for a cluster with TLS`)
-    }
-    throw new DynError('bad_parameter', `${options.dir}: its running nodes (${names}) serve with ${kept.join(' ')}, and a folder's nodes all run with the files it was made with: to renew a certificate, replace those files in place and the nodes take them (README "Rotating certificates"); for other files, stop the nodes first (dyn cluster down --dir ${shellQuote(options.dir)})`)
+function startArgsOfUp(options: UpOptions, existing: LocalCluster | undefined, running: readonly LocalNode[], log: (line: string) => void): string[] {
+  const saved = existing?.startArgs ?? []
+  refuseOtherTlsWhileRunning(options, saved, running)
+  const merged = mergeStartFlags(saved, options.startArgs)
+  const changes = startFlagChanges(saved, merged)
+  // A new folder has nothing saved to differ from.
+  if (existing === undefined || changes.length === 0) return merged
+  if (running.length > 0) {
+    const names = running.map((node) => node.name)
+    throw new DynError('bad_parameter', startFlagsRefusal(options.dir, changes, names), {
+      nodes: names,
+      changes: changes.map((change) => ({flag: change.flag, saved: change.saved ?? null, asked: change.asked ?? null})),
+    })
   }
-  if (kept !== undefined && other) log(`the folder's nodes start with other TLS files from now on: ${given.join(' ')} (they ran with ${kept.join(' ')})`)
-  return [...options.startArgs]
+  log(`the folder's nodes start with other flags from now on (saved -> asked): ${changes.map(startFlagChangeText).join(', ')}`)
+  return merged
+}
+
+/**
+ * Other TLS files than the folder's while a node of it runs are refused, with the advice that fits
+ * them (a general change of flags is refused by `startArgsOfUp` too, but says nothing of
+ * certificates): its running nodes would refuse the new ones' certificates or their lack of one.
+ * Certificates are renewed in place instead (README "Rotating certificates").
+ */
+function refuseOtherTlsWhileRunning(options: UpOptions, saved: readonly string[], running: readonly LocalNode[]): void {
+  const kept = tlsArgsOf(saved)
+  const given = tlsArgsOf(options.startArgs)
+  if (given === undefined || running.length === 0 || given.join('\u0000') === (kept ?? []).join('\u0000')) return
+  const names = running.map((node) => node.name).join(', ')
+  if (kept === undefined) {
+    throw new DynError('bad_parameter', `${options.dir}: its running nodes (${names}) serve without TLS, and would refuse nodes started with it: stop them first (dyn cluster down --dir ${shellQuote(options.dir)}), or make another folder for a cluster with TLS`)
+  }
+  throw new DynError('bad_parameter', `${options.dir}: its running nodes (${names}) serve with ${kept.join(' ')}, and a folder's nodes all run with the files it was made with: to renew a certificate, replace those files in place and the nodes take them (README "Rotating certificates"); for other files, stop the nodes first (dyn cluster down --dir ${shellQuote(options.dir)})`)
 }
 
 /**

@@ -585,7 +585,7 @@ describe('a cluster with TLS on both ports', () => {
     // The README's certificate for this machine's nodes (its other ones name 10.0.0.x there).
     const tlsFlags = ['--tls-cert', ours.certFile('local'), '--tls-key', ours.keyFile('local'), '--tls-ca', ours.caFile]
     try {
-      const up = await runDyn([...upArgs, ...tlsFlags], {timeoutMs: 90_000})
+      const up = await runDyn([...upArgs, ...tlsFlags, '--request-timeout', '5000'], {timeoutMs: 90_000})
       assert.equal(up.code, 0, up.stdout + up.stderr)
       const started = JSON.parse(up.stdout) as {tlsCa: string; nodes: Array<{name: string; address: string; pid: number}>}
       assert.equal(started.tlsCa, path.resolve(ours.caFile))
@@ -608,8 +608,9 @@ describe('a cluster with TLS on both ports', () => {
       assert.ok(statusBody.nodes.every((node) => node.serving && node.address.startsWith('https://')), status.stdout)
       assert.equal(statusBody.tlsCa, path.resolve(ours.caFile))
       assert.ok(statusBody.transfers.length === 3 && statusBody.transfers.every((node) => node.ring !== undefined), 'each node\'s ring and transfers were read over HTTPS')
-      // A node that died comes back with the folder's TLS files, though the next start names
-      // other start flags and none of TLS: started without them it would not be taken for ready.
+      // A node that died comes back with the folder's TLS files, though the next start names a
+      // start flag and none of TLS (the flag's saved value: another would be refused while n1 and
+      // n3 run): started without them it would not be taken for ready.
       await killNode(started.nodes[1]?.pid)
       const again = await runDyn(['cluster', 'up', '--dir', folder, '--request-timeout', '5000', '--json'], {timeoutMs: 90_000})
       assert.equal(again.code, 0, again.stdout + again.stderr)
