@@ -247,7 +247,11 @@ function clusterOfText(dir: string, text: string | undefined): LocalCluster | un
   if (text === undefined) return undefined
   try {
     const cluster = JSON.parse(text) as LocalCluster
-    if (typeof cluster.host === 'string' && Array.isArray(cluster.nodes)) return cluster
+    // The saved node flags are pairs of flag and value (start-flags.ts asserts it): a file edited
+    // by hand into another shape is refused here, as bad input, rather than failing an assertion.
+    const args: unknown = cluster.startArgs
+    const flagsWellFormed = args === undefined || (Array.isArray(args) && args.length % 2 === 0 && args.every((arg, at) => typeof arg === 'string' && (at % 2 === 1 || arg.startsWith('--'))))
+    if (typeof cluster.host === 'string' && Array.isArray(cluster.nodes) && flagsWellFormed) return cluster
   } catch {
     // Reported below, with what to do.
   }

@@ -122,6 +122,8 @@ export interface NodeParts {
   readonly monitorEventLoop?: boolean
   /** The bytes the store takes on disk, for /stats (a real process sums its data folder); left out when absent. */
   readonly storeBytes?: () => Promise<number>
+  /** The bytes free on the store's disk, which compactions wait for (a real process asks its file system); absent, none waits. */
+  readonly freeDiskBytes?: () => Promise<number | undefined>
   /**
    * The node's admission control (src/api/admission.ts), shared with its HTTP handler: it admits
    * or refuses forwarded puts as a whole, lets background passes yield, and is shown in /stats.
@@ -392,7 +394,7 @@ async function assembleOnStore(
     hintedHandoff,
     ringChanges,
     writeBufferSubsystem(store, options.writeBufferMs),
-    compactionSubsystem(store, log, clock),
+    compactionSubsystem(store, log, clock, parts.freeDiskBytes),
     antiEntropy,
     status,
   ]

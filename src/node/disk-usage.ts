@@ -4,7 +4,7 @@
  * would report nothing; summing the folder's files counts what the disk really holds.
  */
 
-import {readdir, stat} from 'node:fs/promises'
+import {readdir, stat, statfs} from 'node:fs/promises'
 import path from 'node:path'
 import type {Clock} from '../clock.js'
 
@@ -31,4 +31,13 @@ export function cachedFolderBytes(folder: string, clock: Clock, maxAgeMs: number
     if (last === undefined || nowMs - last.atMs >= maxAgeMs) last = {atMs: nowMs, bytes: folderBytes(folder)}
     return last.bytes
   }
+}
+
+/**
+ * The bytes free to this process on the file system that holds `folder` (what `df` shows as
+ * available), or undefined when the system does not say.
+ */
+export async function freeDiskBytes(folder: string): Promise<number | undefined> {
+  const info = await statfs(folder).catch(() => undefined)
+  return info === undefined ? undefined : info.bavail * info.bsize
 }

@@ -34,7 +34,7 @@ import {loadNodeTls} from '../transport/tls-options.js'
 import type {NodeTls, TlsFiles} from '../transport/tls-options.js'
 import {assembleNode} from './assemble.js'
 import type {AssembledNode, NodeSettings} from './assemble.js'
-import {cachedFolderBytes} from './disk-usage.js'
+import {cachedFolderBytes, freeDiskBytes} from './disk-usage.js'
 import {systemClock, systemRandom, systemScheduler} from './system-time.js'
 import {answerPlainHttpOnTls} from './plain-http-on-tls.js'
 import {headersTimeoutMsOf, serveInOrder} from './serve-in-order.js'
@@ -151,6 +151,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     },
     database,
     storeBytes: cachedFolderBytes(options.dataDir, options.clock ?? systemClock),
+    freeDiskBytes: () => freeDiskBytes(options.dataDir),
     startTransport: (handler, onRejected) =>
       startTcpTransport({
         onRejected,

@@ -80,6 +80,25 @@ export function worthCompacting(deletedBytes: number, diskBytes: number): boolea
   return deletedBytes >= compactionGarbageShareMin * diskBytes
 }
 
+/**
+ * Free disk a partition's compaction may need beyond the database itself: LevelDB writes the new
+ * tables before it deletes the old ones, and a range's compaction also rewrites every table of the
+ * top two levels it overlaps (level 0's tables each span the whole key space; level 1 holds about
+ * 10 MiB by default), not only the range's own bytes in the levels below. A walk's node at 79% of
+ * a small disk rewrote 10 of its 16 MiB compacting one partition, filled the disk and stopped its
+ * writes.
+ */
+export const compactionHeadroomTopLevelsBytes = 64 * 1024 * 1024
+
+/**
+ * The free bytes a compaction of a partition taking `partitionBytes` needs on a database taking
+ * `databaseBytes`: the top levels' allowance and twice the range, but never more than the whole
+ * database (which a compaction cannot outgrow), and at least 1 MiB for the log it goes on writing.
+ */
+export function compactionRoomBytes(databaseBytes: number, partitionBytes: number): number {
+  return Math.max(1024 * 1024, Math.min(databaseBytes, compactionHeadroomTopLevelsBytes + 2 * partitionBytes))
+}
+
 /** The partitions whose debt asks for a compaction now, the largest debt first (by bytes, then objects). */
 export function compactionQueue(owed: readonly OwedPartition[]): Array<{readonly partition: number; readonly trigger: CompactionTrigger}> {
   const due = owed.flatMap((one) => {

@@ -21,7 +21,7 @@
  */
 
 import type {Subsystem} from '../subsystem.js'
-import {compactionQueue, halves, sweepStep, sweptDebtBytes, worthCompacting} from './compaction-core.js'
+import {compactionQueue, compactionRoomBytes, halves, sweepStep, sweptDebtBytes, worthCompacting} from './compaction-core.js'
 import type {CompactionTrigger, PartitionSpan} from './compaction-core.js'
 import {partitionIndexMax} from './layout.js'
 import type {Store} from './store.js'
@@ -49,8 +49,14 @@ interface Compacted {
   readonly deletes: number
 }
 
-export function compactionSubsystem(store: Store, log: (line: string) => void, clock: {monotonicMs(): number}): Subsystem {
-  const counts = {partitionsCompacted: 0, lastRoundMs: 0, diskBytesFreed: 0}
+/**
+ * `freeDiskBytes`: what the disk of the store has free, asked before each compaction, which is
+ * put off while it is less than the compaction may need (`compactionRoomBytes`); absent (a store
+ * in memory), nothing is put off.
+ */
+export function compactionSubsystem(store: Store, log: (line: string) => void, clock: {monotonicMs(): number}, freeDiskBytes?: () => Promise<number | undefined>): Subsystem {
+  /** `deferredForSpace`: compactions put off because the disk had less free than they may need. */
+  const counts = {partitionsCompacted: 0, lastRoundMs: 0, diskBytesFreed: 0, deferredForSpace: 0}
   /** When a round first saw each partition owe something (monotonic ms); a compaction clears it. */
   const owedSinceMs = new Map<number, number>()
   /**
@@ -102,6 +108,18 @@ export function compactionSubsystem(store: Store, log: (line: string) => void, c
       const partitionBytes = (await store.partitionsDiskBytes(partition)) ?? 0
       if (!worthCompacting(owing.get(partition)!.deletedBytes, partitionBytes)) continue
       diskBytesBefore ??= (await store.diskBytes()) ?? 0
+      // A compaction that fills the disk stops the store's writes until a restart: it waits until
+      // there is room, and says so (its debt stays counted, so it runs once there is).
+      const freeBytes = await freeDiskBytes?.()
+      const roomBytes = compactionRoomBytes(diskBytesBefore, partitionBytes)
+      if (freeBytes !== undefined && freeBytes < roomBytes) {
+        counts.deferredForSpace += 1
+        // Logged the first time and at every power of two, as the node's other repeating conditions.
+        if ((counts.deferredForSpace & (counts.deferredForSpace - 1)) === 0) {
+          log(`compaction put off (${counts.deferredForSpace} time(s) so far): the disk has ${mib(freeBytes)} MiB free, and compacting partition ${partition} may need ${mib(roomBytes)} MiB; the space of deleted data (${mib(store.deletedBytesUncompacted)} MiB) is given back once the disk has room (free some, or grow it)`)
+        }
+        break
+      }
       const paid = await store.compactPartition(partition)
       if (paid === undefined) break
       owedSinceMs.delete(partition)

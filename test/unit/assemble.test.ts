@@ -175,7 +175,7 @@ describe('node assembled from simulated parts', () => {
     assert.deepEqual(Object.keys(stats), ['node', 'uptimeMs', 'writeBufferMs', 'bufferedObjects', 'keys', 'requests', 'readRepairs', 'forwardedPuts', 'hints', 'release', 'compaction', 'antiEntropy', 'httpRequests', 'rejected'])
     assert.deepEqual(stats.hints, {written: 0, delivered: 0, redirected: 0, dropped: 0, refused: 0, pending: 0})
     assert.deepEqual(stats.release, {handedOff: 0, deleted: 0, refused: 0, pendingPartitions: 0})
-    assert.deepEqual(stats.compaction, {partitionsCompacted: 0, lastRoundMs: 0, diskBytesFreed: 0, deletesUncompacted: 0, deletedBytesUncompacted: 0, partitionsOwing: 0, sweeping: false})
+    assert.deepEqual(stats.compaction, {partitionsCompacted: 0, lastRoundMs: 0, diskBytesFreed: 0, deferredForSpace: 0, deletesUncompacted: 0, deletedBytesUncompacted: 0, partitionsOwing: 0, sweeping: false})
     await cluster.time.until(a.stop(), stepTimeMsMax)
   })
 

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 import fc from 'fast-check'
 import {
+  compactionRoomBytes,
   compactionDelayMs,
   compactionDeletedBytesFloor,
   compactionDeletedBytesMin,
@@ -179,5 +180,22 @@ describe('DeleteDebts', () => {
     assert.equal(DeleteDebts.fromRecord({version: 1, partitions: [[hintsDebtPartition + 1, 1, 0]]}), undefined)
     assert.deepEqual(DeleteDebts.fromRecord({version: 1, partitions: [[hintsDebtPartition, 1, 0]]})?.list(), [{partition: hintsDebtPartition, deletedBytes: 1, deletes: 0}])
     assert.equal(DeleteDebts.fromRecord({version: 1, partitions: ['x']}), undefined)
+  })
+})
+
+describe('compactionRoomBytes', () => {
+  it('asks the top levels\' allowance and twice the range, never more than the whole database, at least a megabyte', () => {
+    const mib = 1024 * 1024
+    // A large database: the allowance and twice the partition's range.
+    assert.equal(compactionRoomBytes(10_000 * mib, 30 * mib), 64 * mib + 60 * mib)
+    // A small one cannot need more than itself (a compaction's output is at most its input).
+    assert.equal(compactionRoomBytes(16 * mib, 2 * mib), 16 * mib)
+    assert.equal(compactionRoomBytes(0, 0), mib)
+    fc.assert(
+      fc.property(fc.nat(1e12), fc.nat(1e12), (database, partition) => {
+        const room = compactionRoomBytes(database, partition)
+        return room >= mib && room <= Math.max(mib, database)
+      }),
+    )
   })
 })

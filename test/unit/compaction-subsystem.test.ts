@@ -66,7 +66,7 @@ async function deleteAndReap(store: Store, partition: number, key: string): Prom
 }
 
 /** A node's compaction on `store`, with its rounds run by hand at the time `clock.ms` says. */
-function compaction(store: Store): {subsystem: Subsystem; clock: {ms: number; monotonicMs(): number}; round(): Promise<void>; stats(): Record<string, number | boolean>; lines: string[]} {
+function compaction(store: Store, freeDiskBytes?: () => Promise<number | undefined>): {subsystem: Subsystem; clock: {ms: number; monotonicMs(): number}; round(): Promise<void>; stats(): Record<string, number | boolean>; lines: string[]} {
   const clock = {
     ms: 0,
     monotonicMs() {
@@ -74,7 +74,7 @@ function compaction(store: Store): {subsystem: Subsystem; clock: {ms: number; mo
     },
   }
   const lines: string[] = []
-  const subsystem = compactionSubsystem(store, (line) => lines.push(line), clock)
+  const subsystem = compactionSubsystem(store, (line) => lines.push(line), clock, freeDiskBytes)
   return {subsystem, clock, lines, round: () => subsystem.periodicTasks[0]!.run(), stats: () => subsystem.stats().compaction as Record<string, number | boolean>}
 }
 
@@ -115,6 +115,33 @@ describe('compaction on LevelDB', () => {
     } finally {
       await second.close()
     }
+  })
+
+  it('puts a compaction off while the disk has less free than it may need, says so, and runs it once there is room', async (t) => {
+    // A walk's node at 79% of a small disk filled it compacting one partition, and its writes stopped.
+    const folder = await temporaryFolder()
+    const store = await Store.open(diskDatabase(folder), {writeBuffer: false, scheduler: systemScheduler})
+    t.after(() => store.close())
+    let freeBytes = 1024 * 1024
+    const {round, stats, subsystem, lines} = compaction(store, async () => freeBytes)
+    t.after(() => subsystem.stop())
+    for (let i = 0; i < 24; i += 1) await write(store, 7, `key-${i}`)
+    await round()
+    for (let i = 0; i < 24; i += 1) {
+      const outcome = await store.updateObject(7, `key-${i}`, (stored) => ({ok: true, object: tombstoneOver(stored!)}), {durable: false})
+      assert.equal(outcome.ok, true)
+    }
+    await round()
+    await round()
+    assert.equal(stats().partitionsCompacted, 0, 'a megabyte free is less than rewriting 4.8 MB may need')
+    assert.equal(stats().deferredForSpace, 2)
+    assert.equal(store.deletedBytesUncompacted, 24 * valueBytes, 'the debt stays counted')
+    assert.equal(lines.length, 2, 'logged the first time and at the second (a power of two)')
+    assert.match(lines[0] ?? '', /compaction put off \(1 time\(s\) so far\): the disk has 1\.0 MiB free, and compacting partition 7 may need \d+\.\d MiB; .*once the disk has room/)
+    freeBytes = 1024 * 1024 * 1024
+    await round()
+    assert.equal(stats().partitionsCompacted, 1)
+    assert.equal(store.deletedBytesUncompacted, 0)
   })
 
   it('compacts a partition at the next round once 4 MiB of its values are deleted, before they are reaped', async (t) => {
