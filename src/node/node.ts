@@ -159,6 +159,8 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
         advertiseHost: options.advertiseHost,
         port: options.rpcPort,
         nodeName: options.name,
+        // An HTTP request at the internode port is told where clients go: this node's client API.
+        clientApiUrl: `${options.tls === undefined ? 'http' : 'https'}://${formatAddress(options.advertiseHost, options.port)}`,
         ...(options.secret === undefined ? {} : {secret: options.secret}),
         ...(options.tls === undefined ? {} : {tls: options.tls}),
         clock: options.clock ?? systemClock,

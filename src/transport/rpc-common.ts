@@ -126,6 +126,57 @@ export function isLoggedCount(count: number): boolean {
   return (count & (count - 1)) === 0
 }
 
+/** Kinds a RepeatLog counts apart; a kind beyond them is counted as `other` (kinds are codes, so this is never reached unless codes grow). */
+export const repeatKindsMax = 64
+
+/**
+ * Log lines about something any stranger can repeat at will (a connection refused for bad input,
+ * an HTTP request at the internode port), counted per kind and logged at the first and at every
+ * power of two of the count, with it: a flood of one kind costs a line per doubling (about 30 for
+ * a billion), while the first of each other kind is still said. One line per connection once grew
+ * a node's log by a line per request of a monitor pointed at the wrong port.
+ */
+export class RepeatLog {
+  readonly #log: (line: string) => void
+  readonly #counts = new Map<string, number>()
+
+  constructor(log: (line: string) => void) {
+    this.#log = log
+  }
+
+  /** Counts one of `kind`, and logs `line` with the count when isLoggedCount says so. Returns the count. */
+  say(kind: string, line: string): number {
+    const counted = this.#counts.has(kind) || this.#counts.size < repeatKindsMax ? kind : 'other'
+    const count = (this.#counts.get(counted) ?? 0) + 1
+    this.#counts.set(counted, count)
+    if (isLoggedCount(count)) this.#log(`${line} ${repeatSuffix(count)}`)
+    return count
+  }
+}
+
+/** What a RepeatLog adds to a line: which occurrence it is, and at the first, that not every one is logged. */
+export function repeatSuffix(count: number): string {
+  if (count === 1) return '(the first since the node started; more are logged at the 2nd, 4th, 8th, ... with their count)'
+  return `(the ${ordinal(count)} since the node started)`
+}
+
+/** 1st, 2nd, 3rd, 4th, ..., 11th, 12th, 13th, ..., 21st, ..., 64th, 1024th. */
+export function ordinal(count: number): string {
+  const lastTwo = count % 100
+  const last = count % 10
+  const suffix = lastTwo >= 11 && lastTwo <= 13 ? 'th' : last === 1 ? 'st' : last === 2 ? 'nd' : last === 3 ? 'rd' : 'th'
+  return `${count}${suffix}`
+}
+
+/**
+ * A peer's text as it may go into a log line or an error: control characters and everything
+ * outside printable ASCII replaced, and cut to `charsMax`, so that no peer can forge log lines.
+ */
+export function printable(text: string, charsMax: number): string {
+  const cut = text.length > charsMax ? `${text.slice(0, charsMax)}...` : text
+  return cut.replace(/[^\x20-\x7e]/g, '?')
+}
+
 /**
  * Whether a TLS handshake failed because the other side answered with bytes that are no TLS
  * record: OpenSSL's "wrong version number", or "packet length too long" when those bytes read as

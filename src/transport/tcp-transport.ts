@@ -10,7 +10,9 @@
  *
  * Failure handling follows what Dynamo's section 4.8 needs from its messaging layer: a request
  * to a dead peer fails fast (a short, doubling backoff after a failed connect) rather than
- * piling up, and bad input from the network costs one connection, never the process.
+ * piling up, and bad input from the network costs one connection, never the process. Bytes of
+ * another protocol (an HTTP request at this port, a web server's answer to ours) are told apart
+ * from broken frames by their first bytes and said as what they are (foreign-protocol.ts).
  *
  * A connection that goes silent is not waited for. Behind a network partition the kernel keeps
  * retransmitting what was written, doubling its wait each time (up to two minutes on Linux), and
@@ -46,7 +48,8 @@ import type {Scheduler, Timer} from '../scheduler.js'
 import {FrameDecoder, frameBytesMax, protocolVersion, tryEncodeFrame, type Frame} from './frame.js'
 import {acceptorProof, handshakeNonceBytes, isNonce, openerProof, proofMatches} from './handshake.js'
 import {MessageType, requestMessageTypes} from './message-type.js'
-import {allocateRequestId, answeredInPlainText, backOffAfterLoss, describe, errorBody, formatAddress, isLoggedCount, notInternodeCode, parseAddress, remoteFailure, settle, socketErrorInWords, unauthenticatedCode, unsent} from './rpc-common.js'
+import {answerQuoteBytesMax, internodeHttpAnswer, isHttpAnswer, openingBytesMax, quoteAnswer, recogniseOpening} from './foreign-protocol.js'
+import {allocateRequestId, answeredInPlainText, backOffAfterLoss, describe, errorBody, formatAddress, isLoggedCount, notInternodeCode, parseAddress, printable, remoteFailure, RepeatLog, settle, socketErrorInWords, unauthenticatedCode, unsent} from './rpc-common.js'
 import type {NodeTls} from './tls-options.js'
 import type {PeerState, RequestHandler, RequestOptions, RpcResult, Transport} from './transport.js'
 
@@ -87,6 +90,12 @@ export interface TcpTransportOptions {
    */
   handshakeTimeoutMs?: number
   log?: (line: string) => void
+  /**
+   * Where clients reach this node's HTTP API (`http://host:port`, or https): an HTTP request that
+   * reaches the internode port is answered with it, and the log line says it. Absent, both say
+   * only "the client API port".
+   */
+  clientApiUrl?: string
   /**
    * Told of every input refused from the network, by kind and reason, for /stats: a frame the
    * codec refused, a connection without a valid Hello, a connection over the cap, a request
@@ -148,8 +157,8 @@ const refusalLingerMs = 1000
 const refusalMessageCharsMax = 300
 /** The first byte of a TLS handshake record (RFC 8446 5.1, ContentType handshake): how a TLS opener begins. */
 const tlsHandshakeRecordType = 0x16
-/** What an HTTP server's answer starts with: a peer address that is a client API port. */
-const httpAnswerStart = Buffer.from('HTTP/')
+/** The reason /stats counts an HTTP request at the internode port under (rejected.hellos). */
+export const httpRequestReason = 'http_request'
 /**
  * The error codes of an answer that refuses the request itself (malformed, or unacceptable from
  * this sender), as /stats counts rejected inputs; a failure of the work (a timeout, a quorum not
@@ -215,6 +224,7 @@ export async function startTcpTransport(options: TcpTransportOptions): Promise<T
     silentBackoffMaxMs: options.silentBackoffMaxMs ?? tcpSilentBackoffMsMax,
     log: options.log ?? (() => {}),
     onRejected: options.onRejected ?? (() => {}),
+    clientApiUrl: options.clientApiUrl ?? null,
   })
 }
 
@@ -254,6 +264,7 @@ interface Settings {
   readonly silentBackoffMaxMs: number
   readonly log: (line: string) => void
   readonly onRejected: (kind: 'frames' | 'hellos' | 'connections' | 'requests', reason: string) => void
+  readonly clientApiUrl: string | null
 }
 
 interface PendingRequest {
@@ -318,10 +329,13 @@ interface Peer {
   readonly pending: Map<number, PendingRequest>
 }
 
-/** What arrives on one outbound connection: its frames, and its first bytes (to tell HTTP apart). */
+/** What arrives on one outbound connection: its frames, and its first bytes (to tell another protocol apart). */
 interface AnswerStream {
   readonly decoder: FrameDecoder
+  /** The first bytes received (answerQuoteBytesMax and one), quoted when they are no frame. */
   head: Buffer
+  /** Whether a whole frame has arrived: from then on, bytes that fail to decode are a broken peer, not another protocol. */
+  framed: boolean
 }
 
 /** One accepted connection. */
@@ -343,6 +357,11 @@ interface InboundConnection {
   handlersRunning: number
   /** Set once the connection was counted as a rejected input (it is closed then), so that its close does not count it again. */
   rejected: boolean
+  /**
+   * Its first bytes (at most openingBytesMax) while its Hello is awaited, to tell an HTTP request
+   * or a TLS handshake from bad frames (foreign-protocol.ts); emptied once the Hello has come.
+   */
+  opening: Buffer
 }
 
 /**
@@ -407,9 +426,10 @@ export class TcpTransport implements Transport {
    * socket over it tell it, which ties a TLS socket to its plain socket without Node's internals.
    */
   readonly #tlsHandshakes = new Map<string, TlsHandshake>()
-  /** Failed TLS handshakes and connections over the cap so far: a flood of them is logged at every power of two only. */
+  /** Failed TLS handshakes so far: a flood of them is logged at every power of two only. */
   #tlsFailures = 0
-  #drops = 0
+  /** The lines about refused connections, by kind (a rejection's code): logged at the first and every power of two of each. */
+  readonly #repeats: RepeatLog
   /** Inbound connections closed before they proved the secret: logged at the first and every power of two. */
   #closedBeforeProof = 0
 
@@ -419,6 +439,7 @@ export class TcpTransport implements Transport {
     this.#settings = settings
     this.#tlsServer = tlsServer
     this.#tls = settings.tls
+    this.#repeats = new RepeatLog(settings.log)
     if (tlsServer === null) {
       server.on('connection', (socket: net.Socket) => this.#accept(socket))
     } else {
@@ -433,9 +454,8 @@ export class TcpTransport implements Transport {
     // With TLS the server itself caps its connections (maxConnections): one over the cap is
     // closed by Node before any listener sees it, so without this its refusal would go unseen.
     server.on('drop', (dropped?: {remoteAddress?: string; remotePort?: number}) => {
-      this.#drops += 1
       this.#settings.onRejected('connections', 'over_limit')
-      if (isLoggedCount(this.#drops)) this.#settings.log(`transport ${address}: refused a connection from ${dropped?.remoteAddress ?? 'an opener'}:${dropped?.remotePort ?? '?'}: ${inboundConnectionsMax} connections are open, the most a node takes (${this.#drops} refused so far)`)
+      this.#repeats.say('over_limit', `transport ${address}: refused a connection from ${dropped?.remoteAddress ?? 'an opener'}:${dropped?.remotePort ?? '?'}: ${inboundConnectionsMax} connections are open, the most a node takes`)
     })
     server.on('error', (error) => settings.log(`transport ${address}: server error: ${error.message}`))
   }
@@ -597,7 +617,7 @@ export class TcpTransport implements Transport {
     peer.answeredSinceConnect = false
     peer.lastError = null
     peer.lastErrorCode = null
-    const stream: AnswerStream = {decoder: new FrameDecoder(frameBytesMax), head: Buffer.alloc(0)}
+    const stream: AnswerStream = {decoder: new FrameDecoder(frameBytesMax), head: Buffer.alloc(0), framed: false}
     const scheduler = this.#settings.scheduler
     const connectTimer = scheduler.after(this.#settings.connectTimeoutMs, () => {
       this.#dropConnection(peer, `connect to ${peer.address} timed out after ${this.#settings.connectTimeoutMs} ms`, socket, {silent: true})
@@ -697,13 +717,18 @@ export class TcpTransport implements Transport {
   #onAnswerBytes(peer: Peer, socket: net.Socket, stream: AnswerStream, chunk: Buffer): void {
     if (peer.socket !== socket) return
     peer.lastHeardMs = this.#settings.clock.monotonicMs()
-    if (stream.head.length < httpAnswerStart.length) stream.head = Buffer.concat([stream.head, chunk]).subarray(0, httpAnswerStart.length)
+    // One byte more than is quoted, so that the quote says when it was cut.
+    if (stream.head.length <= answerQuoteBytesMax) stream.head = Buffer.concat([stream.head, chunk.subarray(0, answerQuoteBytesMax + 1 - stream.head.length)])
     const decoded = stream.decoder.push(chunk)
     if (!decoded.ok) {
-      if (stream.head.equals(httpAnswerStart)) {
-        // A user's slip, not a network fault: the address is a node's client API (or another
-        // web server). Said as such, and carried by the failures, so a join fails at once.
-        const reason = `${peer.address} answered in HTTP: it is a client API port (dyn start --port), not an internode port (--rpc-port)`
+      // Bytes that are no frame before any whole frame came: the address is no dyn node's
+      // internode port (a client API port, another web server), a user's slip, not a network
+      // fault. Said as such, and carried by the failures, so a join fails at once rather than
+      // trying 20 times. Another protocol version is a dyn node all the same, and said as a bad frame.
+      if (!stream.framed && decoded.error !== 'bad_version') {
+        const reason = isHttpAnswer(stream.head)
+          ? `${peer.address} answered in HTTP: it is a client API port (dyn start --port), not an internode port (--rpc-port)`
+          : `${peer.address} answered with bytes that are not dyn's internode protocol, beginning ${quoteAnswer(stream.head)}: it is no dyn node's internode port (--rpc-port)`
         peer.refusal = {code: notInternodeCode, reason}
         this.#dropConnection(peer, reason, socket, {code: notInternodeCode})
         return
@@ -711,6 +736,7 @@ export class TcpTransport implements Transport {
       this.#dropConnection(peer, `bad frame from ${peer.address}: ${decoded.error}: ${decoded.message}`, socket)
       return
     }
+    if (decoded.frames.length > 0) stream.framed = true
     for (const frame of decoded.frames) {
       if (frame.requestId === helloRequestId) {
         this.#onHandshakeAnswer(peer, socket, frame)
@@ -827,9 +853,13 @@ export class TcpTransport implements Transport {
 
   #accept(socket: net.Socket): void {
     const description = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`
-    if (this.#closed || this.#inbound.size >= inboundConnectionsMax) {
-      if (!this.#closed) this.#settings.onRejected('connections', 'over_limit')
-      this.#settings.log(`transport ${this.address}: refused connection from ${description}`)
+    if (this.#closed) {
+      socket.destroy()
+      return
+    }
+    if (this.#inbound.size >= inboundConnectionsMax) {
+      this.#settings.onRejected('connections', 'over_limit')
+      this.#repeats.say('over_limit', `transport ${this.address}: refused a connection from ${description}: ${inboundConnectionsMax} connections are open, the most a node takes`)
       socket.destroy()
       return
     }
@@ -848,6 +878,7 @@ export class TcpTransport implements Transport {
       helloTimer: null,
       handlersRunning: 0,
       rejected: false,
+      opening: Buffer.alloc(0),
     }
     connection.helloTimer = this.#settings.scheduler.after(this.#settings.handshakeTimeoutMs, () => {
       this.#refuse(connection, `no Hello within ${this.#settings.handshakeTimeoutMs} ms`, 'hellos', 'hello_timeout')
@@ -859,7 +890,10 @@ export class TcpTransport implements Transport {
       // timed out): it has opened a new one, so this is said as such, not as a failure of this node.
       const from = connection.fromNode === null ? description : `${printable(connection.fromNode, nodeNameCharsMax)} (${description})`
       const said = error.code === 'ECONNRESET' || error.code === 'EPIPE' ? `closed by the other side (${error.code}): it gave up on this connection, and opens a new one if it still needs one` : error.message
-      this.#settings.log(`transport ${this.address}: connection from ${from}: ${said}`)
+      const line = `transport ${this.address}: connection from ${from}: ${said}`
+      // Before its Hello the other side is any stranger, who can reset connections by the thousand.
+      if (connection.fromNode === null) this.#repeats.say('reset_before_hello', line)
+      else this.#settings.log(line)
     })
     socket.on('close', () => {
       if (connection.helloTimer !== null) this.#settings.scheduler.cancel(connection.helloTimer)
@@ -880,8 +914,9 @@ export class TcpTransport implements Transport {
       }
       this.#inbound.delete(connection)
       // A peer that closed in the middle of a frame (a truncated frame, a half-closed socket) sent
-      // an input that was never whole: counted, as every refused input is.
-      if (!connection.rejected && connection.decoder.bufferedBytes > 0) {
+      // an input that was never whole: counted, as every refused input is. So is one that closed
+      // before its first bytes said what they were (the start of an HTTP method, say).
+      if (!connection.rejected && (connection.decoder.bufferedBytes > 0 || (connection.stage === 'hello' && connection.opening.length > 0))) {
         connection.rejected = true
         this.#settings.onRejected('frames', 'truncated')
       }
@@ -969,15 +1004,30 @@ export class TcpTransport implements Transport {
    */
   #refusePlainOpener(raw: net.Socket, description: string, chunk: Buffer): void {
     raw.on('error', () => raw.destroy())
+    // A plain HTTP request (curl http:// at this port): answered in plain HTTP, as without TLS.
+    // Only the first chunk is looked at: a request whose method is split across chunks is closed
+    // as any other plain opener.
+    const opening = recogniseOpening(chunk.subarray(0, openingBytesMax))
+    if (opening.kind === 'http') {
+      this.#settings.onRejected('hellos', httpRequestReason)
+      const {toLog, toClient} = this.#httpAtInternodePort(opening.method, opening.target, description)
+      this.#repeats.say(httpRequestReason, `transport ${this.address}: ${toLog}`)
+      raw.end(internodeHttpAnswer(opening.method, toClient))
+      raw.on('data', () => undefined)
+      raw.resume()
+      const timer = this.#settings.scheduler.after(refusalLingerMs, () => raw.destroy())
+      raw.once('close', () => this.#settings.scheduler.cancel(timer))
+      return
+    }
     this.#settings.onRejected('hellos', 'tls_required')
     const decoded = new FrameDecoder(frameBytesMax).push(chunk)
     const hello = decoded.ok && decoded.frames[0] !== undefined ? readHello(decoded.frames[0]) : null
     if (hello === null) {
-      this.#settings.log(`transport ${this.address}: closing connection from ${description}: it did not open a TLS handshake, which this node requires`)
+      this.#repeats.say('tls_required', `transport ${this.address}: closing connection from ${description}: it did not open a TLS handshake, which this node requires`)
       raw.destroy()
       return
     }
-    this.#settings.log(`transport ${this.address}: refused the connection from ${description} (says it is ${printable(hello.nodeName, nodeNameCharsMax)}): it does not use TLS, which this node requires`)
+    this.#repeats.say('tls_required', `transport ${this.address}: refused the connection from ${description} (says it is ${printable(hello.nodeName, nodeNameCharsMax)}): it does not use TLS, which this node requires`)
     const refusal = tryEncodeFrame({type: MessageType.ErrorResponse, requestId: helloRequestId, body: {code: unauthenticatedCode, message: `${this.#settings.nodeName} requires TLS: start ${printable(hello.nodeName, nodeNameCharsMax)} with --tls-cert, --tls-key and --tls-ca (a certificate of this cluster's CA)`}})
     assert(refusal.ok, 'a refusal of two bounded strings always encodes')
     raw.end(refusal.bytes)
@@ -1000,7 +1050,7 @@ export class TcpTransport implements Transport {
     // Without a certificate OpenSSL still reports a chain error (UNABLE_TO_GET_ISSUER_CERT), which
     // would send the reader looking at a chain that is not there: the missing certificate is said alone.
     const why = presented === null ? 'it presented no certificate' : `its certificate (subject CN=${printable(String(presented.subject?.CN ?? '?'), nodeNameCharsMax)}, issuer CN=${printable(String(presented.issuer?.CN ?? '?'), nodeNameCharsMax)}) is not signed by the cluster CA (--tls-ca) (${code})`
-    this.#settings.log(`transport ${this.address}: refused the TLS connection from ${description}: ${why}`)
+    this.#repeats.say('tls_certificate', `transport ${this.address}: refused the TLS connection from ${description}: ${why}`)
     socket.on('error', () => socket.destroy())
     const toOpener = presented === null
       ? `${this.#settings.nodeName} requires a certificate of the cluster CA, and this node presented none: start it with --tls-cert, --tls-key and --tls-ca`
@@ -1033,13 +1083,29 @@ export class TcpTransport implements Transport {
   }
 
   #onRequestBytes(connection: InboundConnection, chunk: Buffer): void {
+    // A refused connection is only waiting for its answer to leave: what else it sends is dropped.
+    if (isRefused(connection)) return
+    if (connection.stage === 'hello' && connection.opening.length < openingBytesMax) {
+      connection.opening = Buffer.concat([connection.opening, chunk.subarray(0, openingBytesMax - connection.opening.length)])
+    }
     const decoded = connection.decoder.push(chunk)
     if (!decoded.ok) {
-      // A TLS record (handshake, 0x16 0x03) where a Hello frame was due: the opener runs with TLS
-      // and this node without. Said so, since "bad frame" would send the user looking for a bug.
-      if (connection.stage === 'hello' && chunk.length >= 2 && chunk[0] === tlsHandshakeRecordType && chunk[1] === 0x03) {
-        this.#refuse(connection, 'it opened a TLS handshake, and this node runs without TLS: start every node of the cluster with --tls-cert, --tls-key and --tls-ca, or none', 'hellos', 'tls_unexpected')
-        return
+      if (connection.stage === 'hello') {
+        // Where a Hello was due, the first bytes say whether this is a frame gone wrong or
+        // another protocol at the wrong port, which is said as such: "frame of 1195725860 bytes"
+        // would send the user looking for a bug.
+        const opening = recogniseOpening(connection.opening)
+        // The start of an HTTP method ("OPTI"): the next bytes decide, within the Hello deadline.
+        if (opening.kind === 'undecided') return
+        if (opening.kind === 'http') {
+          this.#answerHttp(connection, opening.method, opening.target)
+          return
+        }
+        // A TLS record where a Hello frame was due: the opener runs with TLS and this node without.
+        if (opening.kind === 'tls') {
+          this.#refuse(connection, 'it opened a TLS handshake (a node started with --tls-*, or an HTTPS client), and this node runs without TLS: start every node of the cluster with --tls-cert, --tls-key and --tls-ca, or none; clients use the client API port', 'hellos', 'tls_unexpected')
+          return
+        }
       }
       this.#refuse(connection, `${decoded.error}: ${decoded.message}`, 'frames', decoded.error)
       return
@@ -1077,6 +1143,7 @@ export class TcpTransport implements Transport {
       const challenge = tryEncodeFrame({type: MessageType.HelloChallenge, requestId: helloRequestId, body: {nonce: acceptorNonce, proof: acceptorProof(secret, hello.nodeName, hello.nonce, acceptorNonce)}})
       assert(challenge.ok, 'a HelloChallenge always encodes')
       connection.stage = 'proof'
+      connection.opening = Buffer.alloc(0)
       connection.hello = hello
       connection.acceptorNonce = acceptorNonce
       connection.writer.write(challenge.bytes)
@@ -1096,6 +1163,7 @@ export class TcpTransport implements Transport {
   /** The handshake is done: from now on the connection's requests go to the node's handler. */
   #open(connection: InboundConnection, hello: Hello): void {
     connection.stage = 'open'
+    connection.opening = Buffer.alloc(0)
     connection.hello = null
     connection.acceptorNonce = null
     connection.fromNode = hello.nodeName
@@ -1110,7 +1178,7 @@ export class TcpTransport implements Transport {
    * connection ends once the answer is out.
    */
   #refuseOpener(connection: InboundConnection, hello: Hello, toOpener: string, logged: string): void {
-    this.#settings.log(`transport ${this.address}: refused the connection from ${connection.description} (says it is ${printable(hello.nodeName, nodeNameCharsMax)}): ${logged}`)
+    this.#repeats.say(unauthenticatedCode, `transport ${this.address}: refused the connection from ${connection.description} (says it is ${printable(hello.nodeName, nodeNameCharsMax)}): ${logged}`)
     connection.stage = 'refused'
     if (!connection.rejected) {
       connection.rejected = true
@@ -1193,15 +1261,58 @@ export class TcpTransport implements Transport {
     }
   }
 
-  /** Closes one inbound connection after bad input, counted once as `kind`/`code`; nothing else is affected. */
+  /**
+   * Closes one inbound connection after bad input, counted once as `kind`/`code` and logged by
+   * `code` (at the first and every power of two: any stranger can repeat it); nothing else is affected.
+   */
   #refuse(connection: InboundConnection, reason: string, kind: 'frames' | 'hellos', code: string): void {
     if (!connection.rejected) {
       connection.rejected = true
       this.#settings.onRejected(kind, code)
     }
-    this.#settings.log(`transport ${this.address}: closing connection from ${connection.description}: ${reason}`)
+    this.#repeats.say(code, `transport ${this.address}: closing connection from ${connection.description}: ${reason}`)
     connection.socket.destroy()
   }
+
+  /**
+   * An HTTP request at the internode port (a monitor or a curl given the wrong port): answered
+   * in plain HTTP with 400 and where clients go, so that its user reads why instead of an empty
+   * reply, then closed; counted in /stats (rejected.hellos http_request) and logged by kind.
+   * Nothing it sent reaches the node.
+   */
+  #answerHttp(connection: InboundConnection, method: string, target: string): void {
+    connection.stage = 'refused'
+    if (!connection.rejected) {
+      connection.rejected = true
+      this.#settings.onRejected('hellos', httpRequestReason)
+    }
+    if (connection.helloTimer !== null) this.#settings.scheduler.cancel(connection.helloTimer)
+    connection.helloTimer = null
+    const {toLog, toClient} = this.#httpAtInternodePort(method, target, connection.description)
+    this.#repeats.say(httpRequestReason, `transport ${this.address}: ${toLog}`)
+    const socket = connection.socket
+    socket.end(internodeHttpAnswer(method, toClient))
+    // What the client still sends is read and dropped (#onRequestBytes) until it closes, within a
+    // bound: closing a socket with unread bytes makes the kernel send a reset, which could reach
+    // the client before it has read the answer.
+    connection.lingerTimer = this.#settings.scheduler.after(refusalLingerMs, () => socket.destroy())
+  }
+
+  /** What the log and the client are told of an HTTP request at the internode port: where clients go instead. */
+  #httpAtInternodePort(method: string, target: string, from: string): {toLog: string; toClient: string} {
+    const port = parseAddress(this.address)?.port ?? '?'
+    const api = this.#settings.clientApiUrl
+    const clientsUse = api === null ? 'clients use the client API port (dyn start --port)' : `clients use the client API port (${api}, dyn start --port)`
+    return {
+      toLog: `an HTTP request (${method} ${target}) from ${from} reached the internode port ${port}: ${clientsUse}`,
+      toClient: `port ${port} is the internode port of dyn node ${this.#settings.nodeName}, which speaks only the protocol between the nodes of a cluster, not HTTP: ${clientsUse}`,
+    }
+  }
+}
+
+/** Whether a connection was refused and is closing (a plain boolean, so that the stage is not narrowed past the calls that change it). */
+function isRefused(connection: InboundConnection): boolean {
+  return connection.stage === 'refused'
 }
 
 /** A TLS opener of #sniff until its handshake is done or has failed. */
@@ -1277,13 +1388,4 @@ export function tlsRefusal(error: Error & {code?: unknown}, address: string, est
   if (code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_')) return `the TLS handshake with ${address} failed (${message})`
   if (!established && code === 'ECONNRESET') return `${address} closed the connection during the TLS handshake (${message}): it may run without TLS, or refuse this node's certificate; start every node with certificates of the same CA`
   return undefined
-}
-
-/**
- * A peer's text as it may go into a log line or an error: control characters and everything
- * outside printable ASCII replaced, and cut to `charsMax`, so that no peer can forge log lines.
- */
-function printable(text: string, charsMax: number): string {
-  const cut = text.length > charsMax ? `${text.slice(0, charsMax)}...` : text
-  return cut.replace(/[^\x20-\x7e]/g, '?')
 }

@@ -287,6 +287,90 @@ test('an address that answers HTTP is said to be a client API port, at once', as
   assert.equal(lines.length, 1, lines.join('\n'))
 })
 
+/** Sends `parts` on a raw socket to `port`, one write each, a few ms apart, and resolves with everything the other side sent before it closed. */
+function rawExchange(t: TestContext, port: number, parts: readonly string[]): Promise<string> {
+  return new Promise((resolve) => {
+    const received: Buffer[] = []
+    const socket = net.connect({host, port}, async () => {
+      for (const part of parts) {
+        socket.write(part)
+        await new Promise((wait) => setTimeout(wait, 20))
+      }
+    })
+    t.after(() => socket.destroy())
+    socket.on('error', () => {})
+    socket.on('data', (chunk: Buffer) => received.push(chunk))
+    socket.on('close', () => resolve(Buffer.concat(received).toString('utf8')))
+  })
+}
+
+function httpGet(port: number, path: string): Promise<{status: number; body: string}> {
+  return new Promise((resolve, reject) => {
+    const request = http.get({host, port, path, agent: false}, (response) => {
+      const chunks: Buffer[] = []
+      response.on('data', (chunk: Buffer) => chunks.push(chunk))
+      response.on('end', () => resolve({status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8')}))
+    })
+    request.on('error', reject)
+  })
+}
+
+test('an HTTP request at the internode port is answered 400 with where clients go, counted, logged per kind at powers of two, and the port serves on', async (t) => {
+  const lines: string[] = []
+  const rejected: string[] = []
+  const a = await start(t, 'a')
+  const b = await start(t, 'b', echo, {clientApiUrl: 'http://127.0.0.1:7070', log: (line) => lines.push(line), onRejected: (kind, reason) => rejected.push(`${kind}:${reason}`)})
+  const port = portOf(b.address)
+  const said = `clients use the client API port (http://127.0.0.1:7070, dyn start --port)`
+  const answer = await httpGet(port, '/metrics')
+  assert.deepEqual(answer, {status: 400, body: `port ${port} is the internode port of dyn node b, which speaks only the protocol between the nodes of a cluster, not HTTP: ${said}\n`})
+  assert.equal(lines.length, 1, lines.join('\n'))
+  assert.match(lines[0] ?? '', new RegExp(`^transport ${b.address}: an HTTP request \\(GET /metrics\\) from 127\\.0\\.0\\.1:\\d+ reached the internode port ${port}: clients use the client API port \\(http://127\\.0\\.0\\.1:7070, dyn start --port\\) \\(the first since the node started`))
+  // A method split across writes is told apart all the same, once its space has come.
+  assert.match(await rawExchange(t, port, ['OPTI', 'ONS /x HTTP/1.1\r\nhost: b\r\n\r\n']), /^HTTP\/1\.1 400 Bad Request\r\n[^]*clients use the client API port/)
+  for (let i = 0; i < 100; i += 1) assert.equal((await httpGet(port, `/metrics?${i}`)).status, 400)
+  // 102 requests: logged at the 1st, 2nd, 4th, ..., 64th, where one line a request made 102.
+  const httpLines = lines.filter((line) => line.includes('an HTTP request'))
+  assert.equal(httpLines.length, 7, httpLines.join('\n'))
+  assert.match(httpLines[6] ?? '', /\(the 64th since the node started\)$/)
+  assert.deepEqual(new Set(rejected), new Set(['hellos:http_request']))
+  assert.equal(rejected.length, 102)
+  assert.deepEqual(await a.request(b.address, MessageType.Gossip, 'after', requestTimeoutMs), {ok: true, body: {type: MessageType.Gossip, body: 'after', fromNode: 'a'}})
+})
+
+test('connections refused for bad frames are logged per kind at powers of two, each counted', async (t) => {
+  const lines: string[] = []
+  const rejected: string[] = []
+  const b = await start(t, 'b', echo, {log: (line) => lines.push(line), onRejected: (kind, reason) => rejected.push(`${kind}:${reason}`)})
+  const hugePrefix = Buffer.from([0xff, 0xff, 0xff, 0xff, protocolVersion])
+  for (let i = 0; i < 20; i += 1) await rawSocketClosedAfter(t, b, hugePrefix)
+  await rawSocketClosedAfter(t, b, encodeFrame({type: MessageType.ReplicaGet, requestId: 1, body: null}))
+  assert.equal(rejected.filter((reason) => reason === 'frames:frame_too_large').length, 20)
+  // 20 of one kind: the 1st, 2nd, 4th, 8th and 16th; the first of another kind is said all the same.
+  assert.deepEqual(lines.map((line) => /(frame_too_large|not a valid Hello).*\((the \w+)/.exec(line)?.slice(1).join(' ')), ['frame_too_large the first', 'frame_too_large the 2nd', 'frame_too_large the 4th', 'frame_too_large the 8th', 'frame_too_large the 16th', 'not a valid Hello the first'])
+})
+
+test('an address that answers with bytes of another protocol is refused at once with not_internode, quoting them', async (t) => {
+  // As Python's http.server answers a request line it cannot read: an HTML page, without a
+  // status line (HTTP/0.9), then it closes.
+  const page = '<!DOCTYPE HTML>\n<html lang="en">\n<head><title>Error response</title></head></html>\n'
+  const python = net.createServer((socket) => {
+    socket.on('error', () => {})
+    socket.once('data', () => socket.end(page))
+  })
+  await new Promise<void>((resolve) => python.listen({host, port: 0}, resolve))
+  t.after(() => new Promise<void>((resolve) => python.close(() => resolve())))
+  const address = `${host}:${(python.address() as net.AddressInfo).port}`
+  const lines: string[] = []
+  const a = await start(t, 'a', echo, {log: (line) => lines.push(line)})
+  for (const callerPaced of [true, true, false]) {
+    const result = await a.request(address, MessageType.Join, null, requestTimeoutMs, {callerPaced})
+    assert.deepEqual(result.ok ? result : [result.error, result.code], ['unreachable', 'not_internode'])
+    assert.match(result.ok ? '' : result.message, new RegExp(`^${address} answered with bytes that are not dyn's internode protocol, beginning "<!DOCTYPE HTML>\\?<html lang="en">\\.\\.\\.": it is no dyn node's internode port \\(--rpc-port\\)`))
+  }
+  assert.doesNotMatch(lines.join('\n'), /frame_too_large/)
+})
+
 test('a caller that paces its own tries connects on each, past the back-off, and its failures are not logged', async (t) => {
   // A join through its seeds: it tries every half second and says itself what it does. The clock
   // stands still, so the back-off of the first refused connect never ends by itself.

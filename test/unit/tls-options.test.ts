@@ -228,17 +228,31 @@ describe('mutual TLS between transports', () => {
     assert.equal(refusedByAcceptor.ok, false)
     assert.equal((refusedByAcceptor as {code?: string}).code, unauthenticatedCode)
     assert.match((refusedByAcceptor as {message: string}).message, /n1 refused this node's certificate \(SELF_SIGNED_CERT_IN_CHAIN\)/)
-    assert.ok(logs.some((line) => /refused the TLS connection from 127\.0\.0\.1:\d+: its certificate \(subject CN=n3, issuer CN=dyn cluster CA [0-9a-f]{8}\) is not signed by the cluster CA \(--tls-ca\) \(SELF_SIGNED_CERT_IN_CHAIN\)$/.test(line)), logs.join('\n'))
+    assert.ok(logs.some((line) => /refused the TLS connection from 127\.0\.0\.1:\d+: its certificate \(subject CN=n3, issuer CN=dyn cluster CA [0-9a-f]{8}\) is not signed by the cluster CA \(--tls-ca\) \(SELF_SIGNED_CERT_IN_CHAIN\) \(the first since the node started/.test(line)), logs.join('\n'))
     // No certificate at all: said as such, without the chain error OpenSSL reports with it.
     const bare = connectTls({host: '127.0.0.1', port: portOf(acceptor), ca: await readFile(ours.caFile)})
     bare.on('error', () => undefined)
-    await until('the acceptor to log the certificate missing', () => logs.some((line) => /: it presented no certificate$/.test(line)))
+    await until('the acceptor to log the certificate missing', () => logs.some((line) => /: it presented no certificate \(the 2nd since the node started\)$/.test(line)))
     bare.destroy()
     // No TLS at all.
     const plain = await transport('plain', undefined)
     const refusedPlain = await plain.request(acceptor.address, MessageType.Ping, {}, requestTimeoutMs)
     assert.equal((refusedPlain as {code?: string}).code, unauthenticatedCode)
     assert.match((refusedPlain as {message: string}).message, /n1 requires TLS: start plain with --tls-cert, --tls-key and --tls-ca/)
+  })
+
+  it('answers a plain HTTP request at its internode port with 400 and where clients go, as a node without TLS does', async () => {
+    const rejected: string[] = []
+    const logs: string[] = []
+    const acceptor = await transport('n1', await loaded(filesOf(ours, 'n1')), undefined, {clientApiUrl: 'https://127.0.0.1:7070', log: (line) => logs.push(line), onRejected: (kind, reason) => rejected.push(`${kind}:${reason}`)})
+    const answer = await fetch(`http://127.0.0.1:${portOf(acceptor)}/health`)
+    assert.equal(answer.status, 400)
+    assert.match(await answer.text(), /is the internode port of dyn node n1, .*: clients use the client API port \(https:\/\/127\.0\.0\.1:7070, dyn start --port\)\n$/)
+    assert.deepEqual(rejected, ['hellos:http_request'])
+    assert.match(logs.join('\n'), /an HTTP request \(GET \/health\) from 127\.0\.0\.1:\d+ reached the internode port \d+: clients use the client API port \(https:/)
+    // A node of the cluster still gets in.
+    const opener = await transport('n2', await loaded(filesOf(ours, 'n2')))
+    assert.ok((await opener.request(acceptor.address, MessageType.Ping, {}, requestTimeoutMs)).ok)
   })
 
   it('refuses an acceptor whose certificate does not name the address dialled', async () => {
