@@ -465,13 +465,21 @@ async function startAndWait(
  * started (its process is gone), and up goes on without it. Any other exit is a failure.
  */
 function removedOnStart(error: unknown, started: LocalNode[], departed: Map<LocalNode, Departure>, log: (line: string) => void): boolean {
-  if (!(error instanceof NodeExitedError) || error.details.nodeError !== 'removed') return false
+  if (!(error instanceof NodeExitedError)) return false
+  // A node whose own folder says it left and handed off refuses to start (already_left): as gone.
+  const departure = error.details.nodeError === 'removed' ? 'removed' : error.details.nodeError === 'already_left' ? departureOfRefusal(String(error.details.nodeMessage ?? '')) : undefined
+  if (departure === undefined) return false
   const node = started.find((candidate) => candidate.name === error.details.node)
   if (node === undefined) return false
-  departed.set(node, 'removed')
+  departed.set(node, departure)
   started.splice(started.indexOf(node), 1)
-  log(`${node.name} stopped on learning that it was removed from the cluster; it is not started again`)
+  log(`${node.name} ${departure === 'removed' ? 'stopped on learning that it was removed from the cluster' : 'has left the cluster (its folder says it handed off its data)'}; it is not started again`)
   return true
+}
+
+/** How a node that refused to start as already gone (already_left) left: its message says when it was removed. */
+function departureOfRefusal(message: string): Departure {
+  return message.includes('(it was removed)') ? 'removed' : 'left'
 }
 
 /**
@@ -1066,7 +1074,9 @@ const departureLogLines = 8
  */
 export function departureOf(ending: NodeEnding | undefined, logTail: readonly string[]): Departure | undefined {
   if (ending?.exitCode === undefined) return undefined
-  if (parseFailureLine(logTail.at(-1) ?? '')?.code === 'removed') return 'removed'
+  const failure = parseFailureLine(logTail.at(-1) ?? '')
+  if (failure?.code === 'removed') return 'removed'
+  if (failure?.code === 'already_left') return departureOfRefusal(failure.message)
   if (ending.exitCode === 0 && logTail.some((line) => line.endsWith(leftClusterLogLine))) return 'left'
   return undefined
 }

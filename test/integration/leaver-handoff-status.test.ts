@@ -11,7 +11,7 @@
 
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
-import {isRunning, runDyn, startCluster, waitFor} from './harness.js'
+import {isRunning, runDyn, secretArgs, startCluster, startJsonAnswer, waitFor} from './harness.js'
 
 interface StatusJson {
   nodes: Array<{name: string; state: string; running: boolean}>
@@ -67,6 +67,16 @@ describe('a leaver handing off, as status shows it', () => {
     }
     // Whether the text was caught while it handed off depends on when the poll fell; when it was, it says not to stop it.
     if (handingOffText !== '') assert.match(handingOffText, /n4 .*left the ring, handing off: .*do not stop it before/)
+
+    // Started again on its folder (a service manager restarting it on exit), it refuses at once
+    // with a code of its own and serves nothing: it served for seconds and exited 0 before.
+    const n4 = c.cluster.nodes[3]!
+    const again = await runDyn(['start', '--name', 'n4', '--port', String(n4.port), '--rpc-port', String(n4.rpcPort), '--data', n4.dataDir, '--request-timeout', '5000', ...secretArgs(c.dir), '--json'], {timeoutMs: 30_000})
+    assert.equal(again.code, 2, again.stdout + again.stderr)
+    const refusal = startJsonAnswer(again.stdout)
+    assert.equal(refusal.error, 'already_left')
+    assert.match(refusal.message, /n4 has left the cluster and handed off its data: .* start it on an empty --data folder with --seeds of a member/)
+    assert.equal(await fetch(`http://${c.cluster.host}:${n4.port}/health`).then(() => 'answered', () => 'refused'), 'refused')
 
     // Every key is still readable from the members that remain.
     for (let i = 0; i < keyCount; i++) {
