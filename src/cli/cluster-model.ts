@@ -52,6 +52,8 @@ export interface StatsSample {
   /** Admission control: requests shed since the node started (503 overloaded), and its state. */
   readonly shedCount?: number
   readonly admissionState?: string
+  /** Why its store takes no writes (a full or failing disk), while it does not: /stats' writesStopped. */
+  readonly writesStopped?: string
 }
 
 /** What one node's previous polls left behind. */
@@ -186,6 +188,7 @@ export function parseStats(body: unknown): StatsSample | undefined {
   const optional = {
     shedCount: num(admission.shed),
     admissionState: typeof admission.state === 'string' ? admission.state : undefined,
+    writesStopped: typeof b.writesStopped === 'string' ? b.writesStopped : undefined,
     keys: num(b.keys),
     storeBytes: num(b.storeBytes),
     eventLoopDelayP99Ms: loop,
@@ -243,7 +246,7 @@ function nextNodeMemory(previous: NodeMemory | undefined, sample: StatsSample | 
     last?.shedCount !== undefined && sample.shedCount !== undefined && elapsedS > 0 && sample.shedCount >= last.shedCount ? {shedPerS: (sample.shedCount - last.shedCount) / elapsedS} : {}
   const latencyBuckets = bucketsBetween(first, sample)
   const figures: NodeFigures = {
-    ...Object.fromEntries(Object.entries({keys: sample.keys, storeBytes: sample.storeBytes, eventLoopDelayP99Ms: sample.eventLoopDelayP99Ms, hintsPending: sample.hintsPending, transfersInProgress: sample.transfersInProgress, keysRepaired: sample.keysRepaired, recovering: sample.recovering, getLatencyMs: sample.getLatencyMs, putLatencyMs: sample.putLatencyMs, admissionState: sample.admissionState}).filter(([, v]) => v !== undefined)),
+    ...Object.fromEntries(Object.entries({keys: sample.keys, storeBytes: sample.storeBytes, eventLoopDelayP99Ms: sample.eventLoopDelayP99Ms, hintsPending: sample.hintsPending, transfersInProgress: sample.transfersInProgress, keysRepaired: sample.keysRepaired, recovering: sample.recovering, getLatencyMs: sample.getLatencyMs, putLatencyMs: sample.putLatencyMs, admissionState: sample.admissionState, writesStopped: sample.writesStopped}).filter(([, v]) => v !== undefined)),
     uptimeMs: sample.uptimeMs,
     ...rates,
     ...shedPerS,
@@ -297,6 +300,7 @@ export function clusterEvents(before: WatchMemory, poll: PollResult): TopEvent[]
   const old = before.view
   if (old === undefined) {
     add(`watching ${view.members.length - left.size} node(s) through ${poll.source} (${view.node})`)
+    events.push(...writesStoppedEvents(before, poll, left))
     return events
   }
   const oldByName = new Map(old.members.map((m) => [m.name, m]))
@@ -322,6 +326,22 @@ export function clusterEvents(before: WatchMemory, poll: PollResult): TopEvent[]
     if (memory.answering && sample === undefined) add(`${name} stopped answering /stats`, 'error')
     else if (!memory.answering && sample !== undefined) add(`${name} answers /stats again`)
     else if (memory.last !== undefined && sample !== undefined && restarted(memory.last, sample)) add(`${name} restarted`, 'warn')
+  }
+  events.push(...writesStoppedEvents(before, poll, left))
+  return events
+}
+
+/**
+ * A store that stopped taking writes, said once, at the first poll that sees it (a walk's full
+ * disk showed nowhere but in /stats): the node serves reads only until it is restarted.
+ */
+function writesStoppedEvents(before: WatchMemory, poll: PollResult, left: ReadonlySet<string>): TopEvent[] {
+  const events: TopEvent[] = []
+  for (const [name, sample] of poll.stats) {
+    if (sample?.writesStopped === undefined || left.has(name)) continue
+    const last = before.nodes.get(name)?.last
+    if (last?.writesStopped !== undefined && !restarted(last, sample)) continue
+    events.push({atMs: poll.takenAtMs, severity: 'error', text: `${name} takes no writes: its store failed to write (${sample.writesStopped}); free space on its disk (or replace it), then restart it`})
   }
   return events
 }

@@ -41,6 +41,8 @@ export interface NodeFigures {
   /** Admission control: requests shed (503 overloaded) per second between the last two samples, and its state. */
   readonly shedPerS?: number
   readonly admissionState?: string
+  /** Why its store takes no writes (a full or failing disk), while it does not (/stats' writesStopped). */
+  readonly writesStopped?: string
   /** Latency distribution of gets and puts over the view's history (or since start, with one sample). */
   readonly latencyBuckets?: LatencyBuckets
 }

@@ -26,6 +26,8 @@ interface FakeNode {
   status: 'valid' | 'leaving' | 'left'
   /** Of a member that left: whether it has handed off everything (until then it still runs, releasing what it held). */
   handedOff?: boolean
+  /** Why its store takes no writes, when it does not (/stats' writesStopped). */
+  writesStopped?: string
 }
 
 function fakeCluster(names: string[]): {nodes: FakeNode[]; fetch: FetchJson; requests: string[]} {
@@ -61,6 +63,7 @@ function fakeCluster(names: string[]): {nodes: FakeNode[]; fetch: FetchJson; req
         requests: {get: {count: node.gets, latencyMs: {p99: 9, p999: 20}, recent: {count: 5, latencyMs: {p99: 1.5, p999: 2.5}}}},
         eventLoopDelayRecentMs: {p99: 1.2},
         ...(node.shed === undefined ? {} : {admission: {state: node.shed > 0 ? 'shedding' : 'normal', shed: node.shed, admitted: node.gets}}),
+        ...(node.writesStopped === undefined ? {} : {writesStopped: node.writesStopped}),
       },
     }
   }
@@ -68,6 +71,22 @@ function fakeCluster(names: string[]): {nodes: FakeNode[]; fetch: FetchJson; req
 }
 
 describe('ClusterWatch', () => {
+  it('says once, as an error, that a node takes no writes: at the first poll that sees it, again only after a restart', async () => {
+    // A walk's node with a full disk showed as up and answering in top; only /stats said why.
+    const {nodes, fetch} = fakeCluster(['n1', 'n2', 'n3'])
+    const n2 = nodes[1]!
+    n2.writesStopped = 'IO error: No space left on device'
+    const watch = new ClusterWatch(['127.0.0.1:7070'], fetch, () => 1000)
+    const said = (snapshot: ClusterSnapshot): string[] => snapshot.events.filter((event) => event.severity === 'error' && /takes no writes/.test(event.text)).map((event) => event.text)
+    const first = await watch.poll()
+    assert.deepEqual(said(first), ['n2 takes no writes: its store failed to write (IO error: No space left on device); free space on its disk (or replace it), then restart it'])
+    assert.equal(first.nodes.find((row) => row.name === 'n2')?.figures.writesStopped, 'IO error: No space left on device')
+    assert.equal(said(await watch.poll()).length, 1, 'said once, not at every refresh')
+    // Restarted, and its disk fills again: said again.
+    n2.uptimeMs = 10
+    assert.equal(said(await watch.poll()).length, 2)
+  })
+
   it('gives rates from two samples and recent percentiles, and no rate from one', async () => {
     const {nodes, fetch} = fakeCluster(['n1', 'n2', 'n3'])
     const watch = new ClusterWatch(['127.0.0.1:7070'], fetch, () => 1000)
