@@ -72,6 +72,8 @@ export const errorCodes = [
    * error) or corrupt. The node does not start; the message says which, and what to do.
    */
   'storage_failed',
+  /** GET /ready of a node not ready for client traffic (it left, or reaches too few members for the default quorum): HTTP 503. */
+  'not_ready',
 ] as const
 
 export type ErrorCode = (typeof errorCodes)[number]

@@ -9,7 +9,7 @@
  *   DELETE /kv/{key}              ?n&r&w&dw&pr&pw&explain X-Dyn-Context -> 204 + X-Dyn-Context, X-Dyn-Siblings
  * pr and pw (0 by default) ask that many of the R answers / W acknowledgements to come from
  * home replicas: a strict quorum, where plain R and W also count fallbacks (sloppy quorum).
- *   GET    /cluster, /cluster/preflist/{key}, /cluster/plan, /stats, /health
+ *   GET    /cluster, /cluster/preflist/{key}, /cluster/plan, /stats, /health, /ready (200, or 503 not_ready)
  *   POST   /cluster/join?seed=, /cluster/leave[?node=], /cluster/remove?node=, /cluster/commit, /cluster/clear
  *   POST   /repair[?partition=]   an anti-entropy exchange now (dyn repair)
  *
@@ -172,7 +172,8 @@ function routeOf(url: string): ApiRoute {
   if (url.startsWith('/kv/')) return 'kv'
   if (url === '/cluster' || url.startsWith('/cluster?') || url.startsWith('/cluster/')) return 'cluster'
   if (url === '/stats' || url.startsWith('/stats?')) return 'stats'
-  if (url === '/health' || url.startsWith('/health?')) return 'health'
+  // /ready is a health check too (a balancer's readiness probe): counted with /health.
+  if (url === '/health' || url.startsWith('/health?') || url === '/ready' || url.startsWith('/ready?')) return 'health'
   return 'other'
 }
 
@@ -247,6 +248,15 @@ async function route(service: KvService, request: IncomingMessage, reply: Reply,
     '/stats': () => service.stats(),
     '/health': () => describeHealth(service),
   }
+  // GET /ready: 200 when the node is ready for client traffic, 503 not_ready with why (readiness.ts).
+  // Like /health it takes any query (a probe's cache-buster) and is never shed.
+  if (path === '/ready') {
+    if (method !== 'GET') return methodNotAllowed(request, reply, asked, path, ['GET', 'HEAD'])
+    const health = describeHealth(service) as {node?: unknown; ready?: unknown; notReadyBecause?: unknown}
+    if (health.ready !== false) return sendJson(reply, 200, {ok: true, ready: true, node: health.node})
+    const reasons = Array.isArray(health.notReadyBecause) ? health.notReadyBecause.map(String) : []
+    return sendError(reply, 'not_ready', `${String(health.node)} is not ready for client requests: ${reasons.join('; ')}; send them to another node`, {ready: false, node: health.node, reasons})
+  }
   const read = reads[path]
   if (read !== undefined) {
     if (method !== 'GET') return methodNotAllowed(request, reply, asked, path, ['GET', 'HEAD'])
@@ -270,7 +280,7 @@ function refusedParameters(request: IncomingMessage, reply: Reply, query: URLSea
 function routeListText(): string {
   const changes = Object.entries(clusterChangeRoutes)
   const ofMethod = (method: string): string => changes.filter(([, change]) => change.method === method).map(([path]) => path).join(', ')
-  return `GET (or HEAD), PUT and DELETE /kv/{key}; GET (or HEAD) /cluster, /stats, /health, /cluster/preflist/{key}, ${ofMethod('GET')}; POST ${ofMethod('POST')}`
+  return `GET (or HEAD), PUT and DELETE /kv/{key}; GET (or HEAD) /cluster, /stats, /health, /ready, /cluster/preflist/{key}, ${ofMethod('GET')}; POST ${ofMethod('POST')}`
 }
 
 /**

@@ -55,4 +55,6 @@ export const statusOfError: Record<ErrorCode, number> = {
   folder_busy: 409,
   // Only a node's start meets it (its LevelDB would not open for its disk): the node itself cannot serve.
   storage_failed: 503,
+  // GET /ready of a node that should not get client traffic now (src/api/readiness.ts).
+  not_ready: 503,
 }

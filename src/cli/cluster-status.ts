@@ -419,7 +419,8 @@ export function localStatusVerdict(status: ClusterStatus, left: ReadonlySet<stri
     return {ok: false, error: 'nodes_not_serving', message: `the cluster is not fully up: ${notServing.map((node) => node.name).join(', ')} ${notServing.length === 1 ? 'does' : 'do'} not serve (${why}); ${todo.join('; ')}${others}`}
   }
   if (writesStopped.length > 0) {
-    const restart = `kill ${writesStopped.map((node) => node.pid ?? '?').join(' ')}, then ${up}`
+    const pids = writesStopped.map((node) => node.pid)
+    const restart = pids.every((pid) => pid !== undefined) ? `kill ${pids.join(' ')}, then ${up}` : `stop ${writesStopped.map((node) => node.name).join(', ')}, then ${up}`
     return {ok: false, error: 'writes_stopped', message: `the cluster is not fully up: ${writesStoppedText(writesStopped)} ${writesStopped.length === 1 ? 'takes' : 'take'} no writes and serve${writesStopped.length === 1 ? 's' : ''} reads only; ${writesStoppedTodo} (${restart})${others}`}
   }
   // All serve, on different rings: a change still spreading by gossip.
@@ -439,7 +440,8 @@ export function localStatusVerdict(status: ClusterStatus, left: ReadonlySet<stri
 /** The verdict of `dyn cluster status --node`: the cases, in order, said together when several hold. */
 export function remoteStatusVerdict(status: RemoteClusterStatus): StatusVerdict {
   const through = `asked through ${status.askedThrough} (${status.node})`
-  const writesStopped = status.nodes.filter((node) => node.serving && node.writesStopped !== undefined && !new Set(status.left).has(node.name))
+  const gone = new Set(status.left)
+  const writesStopped = status.nodes.filter((node) => node.serving && node.writesStopped !== undefined && !gone.has(node.name))
   // Every member serves one ring and takes writes, and no node sees another down.
   if (status.agreed && status.seenDown.length === 0 && writesStopped.length === 0) return {ok: true, message: `${through}: every member serves, all agree on the ring, and every node reaches every other`}
   const left = new Set(status.left)

@@ -29,7 +29,7 @@ export function exitCodeOf(errorCode: string): number {
   // joiner_unreachable: a node to join that the cluster cannot reach, as the help's "node unreachable" says.
   // no_majority: a commit that the members out of reach hold up, as an unreachable node does.
   // folder_busy: another command is starting the folder's nodes; it is over once that one ends.
-  if (['quorum_unmet', 'unreachable', 'timeout', 'overloaded', 'internal', 'joiner_unreachable', 'no_majority', 'folder_busy', 'request_timeout', 'storage_failed'].includes(errorCode)) return exitCodes.unavailable
+  if (['quorum_unmet', 'unreachable', 'timeout', 'overloaded', 'internal', 'joiner_unreachable', 'no_majority', 'folder_busy', 'request_timeout', 'storage_failed', 'not_ready'].includes(errorCode)) return exitCodes.unavailable
   // dyn resolve: another write changed the key since the read the choice was made from.
   if (['conflict_remains', 'sibling_gone', 'siblings_changed'].includes(errorCode)) return exitCodes.unavailable
   return exitCodes.usage

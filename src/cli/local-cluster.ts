@@ -467,7 +467,7 @@ async function startAndWait(
 function removedOnStart(error: unknown, started: LocalNode[], departed: Map<LocalNode, Departure>, log: (line: string) => void): boolean {
   if (!(error instanceof NodeExitedError)) return false
   // A node whose own folder says it left and handed off refuses to start (already_left): as gone.
-  const departure = error.details.nodeError === 'removed' ? 'removed' : error.details.nodeError === 'already_left' ? departureOfRefusal(String(error.details.nodeMessage ?? '')) : undefined
+  const departure = error.details.nodeError === 'removed' ? 'removed' : error.details.nodeError === 'already_left' ? 'left' : undefined
   if (departure === undefined) return false
   const node = started.find((candidate) => candidate.name === error.details.node)
   if (node === undefined) return false
@@ -477,10 +477,6 @@ function removedOnStart(error: unknown, started: LocalNode[], departed: Map<Loca
   return true
 }
 
-/** How a node that refused to start as already gone (already_left) left: its message says when it was removed. */
-function departureOfRefusal(message: string): Departure {
-  return message.includes('(it was removed)') ? 'removed' : 'left'
-}
 
 /**
  * Every node of the folder has left the cluster or was removed, and none runs: up has nothing to
@@ -1076,7 +1072,7 @@ export function departureOf(ending: NodeEnding | undefined, logTail: readonly st
   if (ending?.exitCode === undefined) return undefined
   const failure = parseFailureLine(logTail.at(-1) ?? '')
   if (failure?.code === 'removed') return 'removed'
-  if (failure?.code === 'already_left') return departureOfRefusal(failure.message)
+  if (failure?.code === 'already_left') return 'left'
   if (ending.exitCode === 0 && logTail.some((line) => line.endsWith(leftClusterLogLine))) return 'left'
   return undefined
 }

@@ -30,8 +30,9 @@ export interface StartFlagChange {
 }
 
 /**
- * The flags as (flag, value) pairs. Every start flag a local cluster saves takes a value (`up`,
- * `bench` and `verify` build them so), so a list of another shape is a programmer's error.
+ * The flags as (flag, value) pairs. Every start flag a local cluster saves takes a value (`up`
+ * builds them so, and cluster.json's reader refuses another shape), so a list of another shape is
+ * a programmer's error.
  */
 export function startFlagPairs(args: readonly string[]): Array<readonly [string, string]> {
   assert(args.length % 2 === 0, `start flags come in pairs of flag and value: ${JSON.stringify(args)}`)

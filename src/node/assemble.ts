@@ -41,6 +41,8 @@ import type {ReleaseHandoff} from '../handoff/transfer-release.js'
 import {FailureDetector, failureDetectorDefaults} from '../membership/failure-detector.js'
 import type {FailureDetectorConfig, Reachability} from '../membership/failure-detector.js'
 import {observedTransport} from '../membership/heartbeats.js'
+import {effectiveQuorum} from '../api/params.js'
+import {readinessOf} from '../api/readiness.js'
 import type {ClusterSettings, Member, MemberTable} from '../membership/member-table.js'
 import {findMember, newMemberTable, presentMembers, ringMemberCount, runsAlone, settingsMismatch} from '../membership/member-table.js'
 import {checkSeedsOnRestart, Membership} from '../membership/membership.js'
@@ -50,6 +52,7 @@ import {sleep} from '../scheduler.js'
 import type {StoreDatabase} from '../storage/backend.js'
 import {Store} from '../storage/store.js'
 import {compactionSubsystem} from '../storage/compaction-subsystem.js'
+import type {CompactionDisk} from '../storage/compaction-subsystem.js'
 import {writeBufferSubsystem} from '../storage/write-buffer-subsystem.js'
 import {routerOf, StartingRouter, statsOf} from '../subsystem.js'
 import type {PeriodicTask, Router, Subsystem} from '../subsystem.js'
@@ -122,8 +125,8 @@ export interface NodeParts {
   readonly monitorEventLoop?: boolean
   /** The bytes the store takes on disk, for /stats (a real process sums its data folder); left out when absent. */
   readonly storeBytes?: () => Promise<number>
-  /** The bytes free on the store's disk, which compactions wait for (a real process asks its file system); absent, none waits. */
-  readonly freeDiskBytes?: () => Promise<number | undefined>
+  /** The store's disk, whose free room compactions wait for (a real process asks its file system); absent, none waits. */
+  readonly compactionDisk?: CompactionDisk
   /**
    * The node's admission control (src/api/admission.ts), shared with its HTTP handler: it admits
    * or refuses forwarded puts as a whole, lets background passes yield, and is shown in /stats.
@@ -361,6 +364,8 @@ async function assembleOnStore(
   // a node that gathers every member's view (dyn cluster status --node).
   const healthOfSelf = (): Record<string, unknown> => ({
     ok: true,
+    // For GET /ready (a balancer's readiness check); /health itself answers 200 while the process serves.
+    ...readinessFields(),
     node: options.name,
     actor: writeActor.current,
     // The members that are part of the cluster now (joining, valid or leaving); a node that left
@@ -379,6 +384,20 @@ async function assembleOnStore(
     // coordinates, but stores nothing until it restarts: said here, so that status and monitors see it.
     ...(store.writesStoppedBy === undefined ? {} : {writesStopped: store.writesStoppedBy}),
   })
+  /** `ready`, and the reasons when not (src/api/readiness.ts). */
+  const readinessFields = (): {ready: boolean; notReadyBecause?: readonly string[]} => {
+    const present = presentMembers(membership.table)
+    const settings = membership.table.settings
+    const {r, w} = effectiveQuorum({n: settings.defaultN, r: settings.defaultR, w: settings.defaultW, dw: 0}, ringMemberCount(membership.table))
+    const readiness = readinessOf({
+      status: findMember(membership.table, options.name)?.status,
+      members: present.length,
+      down: present.filter((member) => reachabilityOf(member.name) === 'down').length,
+      r,
+      w,
+    })
+    return readiness.ready ? {ready: true} : {ready: false, notReadyBecause: readiness.reasons}
+  }
   const describeSelf = (): Record<string, unknown> => describeCluster({membership, self: options.name, reachabilityOf, hints: hintedHandoff, ringChanges})
   const status = statusSubsystem({
     self: options.name,
@@ -394,7 +413,7 @@ async function assembleOnStore(
     hintedHandoff,
     ringChanges,
     writeBufferSubsystem(store, options.writeBufferMs),
-    compactionSubsystem(store, log, clock, parts.freeDiskBytes),
+    compactionSubsystem(store, log, clock, parts.compactionDisk),
     antiEntropy,
     status,
   ]
@@ -533,6 +552,7 @@ async function initialTable(
     if (mismatch !== undefined) {
       throw new DynError('cluster_config_mismatch', `this node's cluster was created with other settings (${mismatch}); start without those flags`)
     }
+    refuseDeparted(stored, options.name)
     log(`restarting with the stored member table (${presentMembers(stored).length} member(s))`)
     if (options.seeds.length > 0) await checkSeedsOnRestart(transport, options.seeds, stored, self, log)
     return stored
@@ -545,6 +565,22 @@ async function initialTable(
   const joined = await Membership.join(transport, options.seeds, self, options.explicitSettings, joinAttemptsMax, (ms) => sleep(scheduler, ms), log)
   log(`joined through a seed: ${presentMembers(joined).length} member(s)`)
   return joined
+}
+
+/**
+ * A node whose own stored row says it is gone has nothing to do on this folder, and stops before
+ * its router opens or its tasks run, with a code of its own. One that had left served for seconds,
+ * learnt it again and exited 0, as a stop does, so a supervisor that restarts on exit
+ * (Restart=always) started it again and again (an SRE's walk). One that left handed off its data;
+ * one that was removed handed off nothing, and its folder may hold the only copy of what it alone
+ * acknowledged (w=1) and of its hints.
+ */
+function refuseDeparted(stored: MemberTable, name: string): void {
+  const own = findMember(stored, name)
+  if (own?.status !== 'left' || own.handedOff !== true) return
+  const back = `To bring ${name} back, start it on an empty --data folder with --seeds of a member; do not restart it on this one (a service manager: do not restart on exit 2)`
+  if (own.removed === true) throw new DynError('removed', `${name} was removed from the cluster (dyn cluster remove): this folder is kept as it was, and may hold the only copy of writes it alone acknowledged (w=1) and of its hints, so move it aside rather than delete it. ${back}`)
+  throw new DynError('already_left', `${name} has left the cluster and handed off its data: this folder holds nothing the cluster needs. ${back}`)
 }
 
 /**

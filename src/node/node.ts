@@ -22,7 +22,7 @@ import type {AdmissionSettings} from '../api/admission-core.js'
 import {createApiHandler} from '../api/handler.js'
 import type {Clock, Random} from '../clock.js'
 import {assert, DynError} from '../errors.js'
-import {findMember, presentMembers} from '../membership/member-table.js'
+import {presentMembers} from '../membership/member-table.js'
 import type {Scheduler} from '../scheduler.js'
 import {sleep} from '../scheduler.js'
 import {diskDatabase} from '../storage/backend.js'
@@ -134,6 +134,8 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     await removeMadeFolders(dataFolder)
     throw error
   })
+  // The folder's size, summed at most every 2 s: /stats shows it, and compactions weigh it.
+  const storeBytes = cachedFolderBytes(options.dataDir, options.clock ?? systemClock)
   const node = await assembleNode({
     settings: {
       name: options.name,
@@ -150,8 +152,8 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       ...(options.machine === undefined ? {} : {machine: options.machine}),
     },
     database,
-    storeBytes: cachedFolderBytes(options.dataDir, options.clock ?? systemClock),
-    freeDiskBytes: () => freeDiskBytes(options.dataDir),
+    storeBytes,
+    compactionDisk: {freeBytes: () => freeDiskBytes(options.dataDir), databaseBytes: storeBytes},
     startTransport: (handler, onRejected) =>
       startTcpTransport({
         onRejected,
@@ -199,14 +201,6 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   })
   try {
     assert(transport !== undefined, 'the assembler started the transport')
-    // A node that left the cluster and said it handed off everything has nothing left to do on
-    // this folder: it stops before serving, with a code of its own. It served for seconds and
-    // then exited 0, as a stop does, so a supervisor that restarts on exit (Restart=always)
-    // started it again and again (an SRE's walk).
-    const ownRow = findMember(node.membership.table, options.name)
-    if (ownRow?.status === 'left' && ownRow.handedOff === true) {
-      throw new DynError('already_left', `${options.name} has left the cluster${ownRow.removed === true ? ' (it was removed)' : ''} and handed off its data: the folder ${options.dataDir} holds nothing the cluster needs. To bring ${options.name} back, start it on an empty --data folder with --seeds of a member; do not restart it on this one (a service manager: do not restart on exit 2)`)
-    }
     return await serveHttp(options, node, admission, transport, tlsRotation)
   } catch (error) {
     await node.stop()

@@ -91,12 +91,20 @@ export function worthCompacting(deletedBytes: number, diskBytes: number): boolea
 export const compactionHeadroomTopLevelsBytes = 64 * 1024 * 1024
 
 /**
+ * Free bytes every compaction keeps in hand however small the database: a range's compaction
+ * first flushes LevelDB's memtable into a table (up to its 4 MiB write buffer), and the log goes
+ * on taking writes meanwhile.
+ */
+export const compactionHeadroomFloorBytes = 8 * 1024 * 1024
+
+/**
  * The free bytes a compaction of a partition taking `partitionBytes` needs on a database taking
- * `databaseBytes`: the top levels' allowance and twice the range, but never more than the whole
- * database (which a compaction cannot outgrow), and at least 1 MiB for the log it goes on writing.
+ * `databaseBytes` (its folder's files: LevelDB's own sizes leave out what is still in its log and
+ * memtable): the top levels' allowance and twice the range, but never more than the whole
+ * database (which a compaction cannot outgrow), and at least the floor.
  */
 export function compactionRoomBytes(databaseBytes: number, partitionBytes: number): number {
-  return Math.max(1024 * 1024, Math.min(databaseBytes, compactionHeadroomTopLevelsBytes + 2 * partitionBytes))
+  return Math.max(compactionHeadroomFloorBytes, Math.min(databaseBytes, compactionHeadroomTopLevelsBytes + 2 * partitionBytes))
 }
 
 /** The partitions whose debt asks for a compaction now, the largest debt first (by bytes, then objects). */

@@ -49,12 +49,19 @@ interface Compacted {
   readonly deletes: number
 }
 
+/** What a compaction asks of the disk under the store, from the node's shell (file system calls). */
+export interface CompactionDisk {
+  /** The bytes free on the file system that holds the store, or undefined when it does not say. */
+  freeBytes(): Promise<number | undefined>
+  /** The bytes the store's folder takes (its files: LevelDB's own sizes leave out its log). */
+  databaseBytes(): Promise<number>
+}
+
 /**
- * `freeDiskBytes`: what the disk of the store has free, asked before each compaction, which is
- * put off while it is less than the compaction may need (`compactionRoomBytes`); absent (a store
- * in memory), nothing is put off.
+ * `disk`: asked before each compaction, which is put off while the disk has less free than it
+ * may need (`compactionRoomBytes`); absent (a store in memory), nothing is put off.
  */
-export function compactionSubsystem(store: Store, log: (line: string) => void, clock: {monotonicMs(): number}, freeDiskBytes?: () => Promise<number | undefined>): Subsystem {
+export function compactionSubsystem(store: Store, log: (line: string) => void, clock: {monotonicMs(): number}, disk?: CompactionDisk): Subsystem {
   /** `deferredForSpace`: compactions put off because the disk had less free than they may need. */
   const counts = {partitionsCompacted: 0, lastRoundMs: 0, diskBytesFreed: 0, deferredForSpace: 0}
   /** When a round first saw each partition owe something (monotonic ms); a compaction clears it. */
@@ -110,8 +117,8 @@ export function compactionSubsystem(store: Store, log: (line: string) => void, c
       diskBytesBefore ??= (await store.diskBytes()) ?? 0
       // A compaction that fills the disk stops the store's writes until a restart: it waits until
       // there is room, and says so (its debt stays counted, so it runs once there is).
-      const freeBytes = await freeDiskBytes?.()
-      const roomBytes = compactionRoomBytes(diskBytesBefore, partitionBytes)
+      const freeBytes = await disk?.freeBytes()
+      const roomBytes = disk === undefined ? 0 : compactionRoomBytes(await disk.databaseBytes(), partitionBytes)
       if (freeBytes !== undefined && freeBytes < roomBytes) {
         counts.deferredForSpace += 1
         // Logged the first time and at every power of two, as the node's other repeating conditions.

@@ -1178,7 +1178,9 @@ export class TcpTransport implements Transport {
    * connection ends once the answer is out.
    */
   #refuseOpener(connection: InboundConnection, hello: Hello, toOpener: string, logged: string): void {
-    this.#repeats.say(unauthenticatedCode, `transport ${this.address}: refused the connection from ${connection.description} (says it is ${printable(hello.nodeName, nodeNameCharsMax)}): ${logged}`)
+    // Counted per node it says it is (the kinds are bounded): a node that keeps reconnecting with a
+    // wrong secret must not hide the first refusal of another (a review).
+    this.#repeats.say(`${unauthenticatedCode} ${printable(hello.nodeName, nodeNameCharsMax)}`, `transport ${this.address}: refused the connection from ${connection.description} (says it is ${printable(hello.nodeName, nodeNameCharsMax)}): ${logged}`)
     connection.stage = 'refused'
     if (!connection.rejected) {
       connection.rejected = true

@@ -46,3 +46,30 @@ it('a thrown DynError keeps its code and status; any other error is internal', a
   assert.equal(bugBody.error, 'internal')
   assert.match(bugBody.message, /the node failed to answer: undefined is not a function/)
 })
+
+it('GET /ready answers 200 for a ready node and 503 not_ready with the reasons for one that is not, whatever its query', async (t) => {
+  const settings: ClusterSettings = {clusterId: '0123456789abcdef', partitionCount: 16, defaultN: 1, defaultR: 1, defaultW: 1, conflictPolicy: 'siblings'}
+  let health: Record<string, unknown> = {ok: true, node: 'n1', ready: true}
+  const service = {clusterSize: () => 1, settings: () => settings, health: () => health} as unknown as KvService
+  const server = createServer(createApiHandler(service))
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.after(() => {
+    server.closeAllConnections()
+    return new Promise<void>((resolve) => server.close(() => resolve()))
+  })
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  const ready = await fetch(`${base}/ready?probe=1`)
+  assert.equal(ready.status, 200)
+  assert.deepEqual(await ready.json(), {ok: true, ready: true, node: 'n1'})
+  health = {ok: true, node: 'n1', ready: false, notReadyBecause: ['it has left the cluster (it hands off its data, then exits)']}
+  const notReady = await fetch(`${base}/ready`)
+  assert.equal(notReady.status, 503)
+  const body = (await notReady.json()) as {error: string; message: string; ready: boolean; reasons: string[]}
+  assert.equal(body.error, 'not_ready')
+  assert.equal(body.ready, false)
+  assert.deepEqual(body.reasons, ['it has left the cluster (it hands off its data, then exits)'])
+  assert.match(body.message, /n1 is not ready for client requests: it has left the cluster .*; send them to another node/)
+  // /health itself stays 200: it says the process serves (liveness).
+  assert.equal((await fetch(`${base}/health`)).status, 200)
+  assert.equal((await fetch(`${base}/ready`, {method: 'POST'})).status, 405)
+})

@@ -1,0 +1,39 @@
+/**
+ * Whether a node is ready for client traffic: the answer of `GET /ready`, for a load balancer or
+ * a service manager's readiness check (Kubernetes' readinessProbe), apart from `GET /health`, which
+ * answers 200 whenever the process serves (liveness). An SRE's walk found /health 200 while the
+ * node had left the cluster, and while it was cut off from the others so that every get and put
+ * through it failed `quorum_unmet`: a balancer could not tell.
+ *
+ * A node is not ready when it has left the cluster (it only hands off, then exits), or when it
+ * reaches fewer members (itself included) than the cluster's default R or W needs: a request
+ * with the defaults then fails from here, where another node, on the other side of a partition,
+ * may serve it (paper §4.6's sloppy quorum counts any healthy node, so reachable members is the
+ * bound). A node whose store takes no writes stays ready: it serves reads and forwards its puts
+ * to the key's other homes; /health and `dyn cluster status` say it (`writesStopped`). Pure.
+ */
+
+export interface ReadinessInputs {
+  /** The node's own membership status: joining, valid, leaving or left. */
+  readonly status: string | undefined
+  /** Members that have not left, this node included. */
+  readonly members: number
+  /** Of those, the ones this node sees down. */
+  readonly down: number
+  /** The cluster's default R and W as requests get them now (capped by the members that own partitions). */
+  readonly r: number
+  readonly w: number
+}
+
+export type Readiness = {readonly ready: true} | {readonly ready: false; readonly reasons: readonly string[]}
+
+export function readinessOf(inputs: ReadinessInputs): Readiness {
+  const reasons: string[] = []
+  if (inputs.status === 'left') reasons.push('it has left the cluster (it hands off its data, then exits)')
+  const reached = inputs.members - inputs.down
+  const needed = Math.max(inputs.r, inputs.w)
+  if (reached < needed) {
+    reasons.push(`it reaches ${reached} of the ${inputs.members} members (itself included), fewer than the ${needed} a request with the defaults (R=${inputs.r}, W=${inputs.w}) needs: gets and puts through it fail quorum_unmet`)
+  }
+  return reasons.length === 0 ? {ready: true} : {ready: false, reasons}
+}
