@@ -11,14 +11,17 @@
  * pid now names a process that started later, is taken over; a file under the lock's name that is
  * not a lock is never removed, only reported. `dyn cluster down` holds it too (withFolderLock).
  *
- * The takeover of a stale lock has a window: two commands that find the same stale lock at the
- * same moment each move it aside, and the second may move aside the lock the first just made. The
- * second then sees a live holder in what it moved, and puts it back (again by a link, so only if
- * no third lock was made meanwhile). Three commands on one stale lock within those few system
- * calls could still both run; the lock is there for a user's slips, not for a storm of starts.
+ * A stale lock is taken over by one command at a time: it claims the takeover by hard-linking the
+ * lock file it found to `.dyn-up.lock.takeover` (link(2) fails if another command's claim is
+ * there), reads the holder from what it linked (a lock made since, by a command that runs, is left
+ * alone), and removes the lock's name only while it still names that same file (inode), which no
+ * one else may remove meanwhile: the stale holder is gone, and other takeovers wait for the claim.
+ * The takeover moved a stale lock aside before, and three commands on one stale lock could all
+ * hold it (a race test failed once in CI, two holders at once). A claim left by a command that
+ * died in the middle of a takeover (milliseconds) is removed once it is older than 10 s.
  */
 
-import {link, readFile, rename, unlink, writeFile} from 'node:fs/promises'
+import {link, readFile, rename, stat, unlink, writeFile} from 'node:fs/promises'
 import path from 'node:path'
 import {DynError} from '../errors.js'
 import {processStartTicksOf, processStateOf} from './process-state.js'
@@ -27,8 +30,15 @@ export const folderLockFileName = '.dyn-up.lock'
 
 /** The names a lock's holder writes before linking (and a takeover moves a stale lock to), which a folder may hold for a moment. */
 export function isFolderLockEntry(entry: string): boolean {
-  return entry === folderLockFileName || /^\.dyn-up\.lock\.\d+\.(tmp|stale)$/.test(entry)
+  return entry === folderLockFileName || entry === takeoverClaimName || /^\.dyn-up\.lock\.\d+\.(tmp|stale)$/.test(entry)
 }
+
+/** The claim of a takeover in progress: a hard link to the lock file found stale. */
+const takeoverClaimName = `${folderLockFileName}.takeover`
+/** How long a command waits for another's takeover (a few system calls) before trying again. */
+const takeoverWaitMs = 20
+/** A claim older than this was left by a command that died in the middle of its takeover. */
+const takeoverClaimAbandonedMs = 10_000
 
 /** Takeovers of a stale lock at most, before giving up to commands that keep taking it. */
 const takeAttemptsMax = 3
@@ -118,8 +128,46 @@ function unwritable(dir: string, error: unknown): Error {
   return new DynError('bad_parameter', `cannot write in the folder ${dir} (${code}): give --dir a folder you may write to, on a writable file system with space left`)
 }
 
-/** Moves a stale lock aside; one that turns out to be live (another command's, made a moment ago) is put back. */
+/**
+ * Removes the stale lock `file` (its holder `stale` no longer runs) under the takeover claim; does
+ * nothing when another command is taking it over (the caller tries again), or when the lock is no
+ * longer that stale one. A file system without hard links moves it aside instead (`moveAside`).
+ */
 async function takeOver(dir: string, file: string, stale: LockHolder): Promise<void> {
+  const claim = path.join(dir, takeoverClaimName)
+  try {
+    await link(file, claim)
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? ''
+    if (code === 'ENOENT') return
+    // Another command is taking it over: give it the moment that takes before trying again.
+    if (code === 'EEXIST') {
+      await removeAbandonedClaim(claim)
+      await new Promise((resolve) => setTimeout(resolve, takeoverWaitMs))
+      return
+    }
+    if (['EPERM', 'EOPNOTSUPP', 'ENOSYS', 'EXDEV'].includes(code)) return moveAside(dir, file, stale)
+    throw unwritable(dir, error)
+  }
+  try {
+    const claimed = await readHolder(claim)
+    // What was linked is a lock made since the stale one was read, by a command that runs: left alone.
+    if (claimed === 'absent' || claimed === 'not_a_lock' || claimed.pid !== stale.pid || claimed.started !== stale.started || isRunning(claimed)) return
+    const [lock, linked] = await Promise.all([stat(file).catch(() => undefined), stat(claim)])
+    if (lock !== undefined && lock.ino === linked.ino && lock.dev === linked.dev) await unlink(file).catch(() => undefined)
+  } finally {
+    await unlink(claim).catch(() => undefined)
+  }
+}
+
+/** A takeover claim left by a command that died in the middle of its takeover (older than any takeover takes) is removed. */
+async function removeAbandonedClaim(claim: string): Promise<void> {
+  const claimed = await stat(claim).catch(() => undefined)
+  if (claimed !== undefined && Date.now() - claimed.ctimeMs > takeoverClaimAbandonedMs) await unlink(claim).catch(() => undefined)
+}
+
+/** Moves a stale lock aside, on a file system without hard links; one that turns out to be live (another command's, made a moment ago) is put back. */
+async function moveAside(dir: string, file: string, stale: LockHolder): Promise<void> {
   const aside = path.join(dir, `${folderLockFileName}.${process.pid}.stale`)
   try {
     await rename(file, aside)

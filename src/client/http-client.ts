@@ -31,7 +31,8 @@ import {assert, DynError} from '../errors.js'
 import type {ErrorCode} from '../errors.js'
 import type {Clock} from '../clock.js'
 import {systemClock, systemRandom} from '../node/system-time.js'
-import {answeredInPlainText} from '../transport/rpc-common.js'
+import {internodePortHeader} from '../transport/foreign-protocol.js'
+import {answeredInPlainText, printable} from '../transport/rpc-common.js'
 import type {ClientTls} from '../transport/tls-ca-file.js'
 import {NodeThrottles} from './client-throttle.js'
 import {parseNodeList} from './node-address.js'
@@ -599,6 +600,12 @@ async function sendOnce(address: NodeAddress, tls: ClientTls | undefined, method
         chunks.push(chunk)
       })
       response.once('end', () => {
+        // A node's internode port answering HTTP (foreign-protocol.ts): the wrong port, said as a
+        // port that does not speak the client API, with the node's own words on which one does.
+        if (response.headers[internodePortHeader] !== undefined) {
+          finish({ok: false, connected: true, staleSocket: false, reason: printable(Buffer.concat(chunks).toString('utf8').trim(), internodeAnswerCharsMax), notHttp: true})
+          return
+        }
         finish({ok: true, response: {node: address.label, status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks)}})
         // Answered before the body was sent (a refusal under Expect: 100-continue): the
         // request can never complete on this connection.
@@ -615,6 +622,9 @@ async function sendOnce(address: NodeAddress, tls: ClientTls | undefined, method
     request.flushHeaders()
   })
 }
+
+/** The most of an internode port's answer to HTTP quoted in an error (it names the port to use). */
+const internodeAnswerCharsMax = 300
 
 const notHttpHint =
   'the port accepted the connection but did not answer in HTTP; if it is a node\'s internode port (dyn start --rpc-port, by default --port + 1000), give --node its client API port (--port) instead; if the node serves HTTPS (started with --tls-cert), give https://host:port and the cluster CA with --tls-ca'

@@ -91,13 +91,17 @@ export function quoteAnswer(head: Uint8Array): string {
   return `"${printable(shown, answerQuoteBytesMax)}${head.length > answerQuoteBytesMax ? '...' : ''}"`
 }
 
+/** The header of an internode port's answer to HTTP (its value is 1). */
+export const internodePortHeader = 'x-dyn-internode-port'
+
 /**
  * The whole plain HTTP/1.1 answer to a request that reached the internode port: 400 with `text`
  * as a plain-text body (none for HEAD, whose answer has none), and the connection closed after it,
- * so that a curl user reads why instead of "Empty reply from server".
+ * so that a curl user reads why instead of "Empty reply from server". `internodePortHeader` marks
+ * it, so that dyn's own clients say it as the wrong port it is (src/client/http-client.ts).
  */
 export function internodeHttpAnswer(method: string, text: string): string {
   const body = `${text}\n`
-  const head = `HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n`
+  const head = `HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${internodePortHeader}: 1\r\nconnection: close\r\n\r\n`
   return method === 'HEAD' ? head : `${head}${body}`
 }
