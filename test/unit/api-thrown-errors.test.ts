@@ -10,10 +10,22 @@ import assert from 'node:assert/strict'
 import {createServer} from 'node:http'
 import type {AddressInfo} from 'node:net'
 import {it} from 'node:test'
+import type {TestContext} from 'node:test'
 import {createApiHandler} from '../../src/api/handler.js'
 import type {KvService} from '../../src/api/service.js'
 import {DynError} from '../../src/errors.js'
 import type {ClusterSettings} from '../../src/membership/member-table.js'
+
+/** The handler on a real HTTP server on loopback, stopped after the test; its base URL. */
+async function serve(t: TestContext, service: KvService): Promise<string> {
+  const server = createServer(createApiHandler(service))
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.after(() => {
+    server.closeAllConnections()
+    return new Promise<void>((resolve) => server.close(() => resolve()))
+  })
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+}
 
 it('a thrown DynError keeps its code and status; any other error is internal', async (t) => {
   const settings: ClusterSettings = {clusterId: '0123456789abcdef', partitionCount: 16, defaultN: 1, defaultR: 1, defaultW: 1, conflictPolicy: 'siblings'}
@@ -26,13 +38,7 @@ it('a thrown DynError keeps its code and status; any other error is internal', a
     settings: () => settings,
     get: (request: {key: string}) => Promise.reject(thrown[request.key] ?? new Error(`no error for ${request.key}`)),
   } as unknown as KvService
-  const server = createServer(createApiHandler(service))
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  t.after(() => {
-    server.closeAllConnections()
-    return new Promise<void>((resolve) => server.close(() => resolve()))
-  })
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  const base = await serve(t, service)
 
   const full = await fetch(`${base}/kv/full`)
   assert.equal(full.status, 503)
@@ -51,13 +57,7 @@ it('GET /ready answers 200 for a ready node and 503 not_ready with the reasons f
   const settings: ClusterSettings = {clusterId: '0123456789abcdef', partitionCount: 16, defaultN: 1, defaultR: 1, defaultW: 1, conflictPolicy: 'siblings'}
   let health: Record<string, unknown> = {ok: true, node: 'n1', ready: true}
   const service = {clusterSize: () => 1, settings: () => settings, health: () => health} as unknown as KvService
-  const server = createServer(createApiHandler(service))
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  t.after(() => {
-    server.closeAllConnections()
-    return new Promise<void>((resolve) => server.close(() => resolve()))
-  })
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  const base = await serve(t, service)
   const ready = await fetch(`${base}/ready?probe=1`)
   assert.equal(ready.status, 200)
   assert.deepEqual(await ready.json(), {ok: true, ready: true, node: 'n1'})
