@@ -179,24 +179,26 @@ async function nodeStatus(cluster: LocalCluster, node: LocalNode, tlsProblem: st
 }
 
 /** What a node's /health says of who it is: its count of members, ring and cluster. */
-function identityOf(view: HealthView): {members: number; ringHash: string; clusterId: string} {
+function identityOf(view: HealthOfNode): {members: number; ringHash: string; clusterId: string} {
   return {members: Number(view.members), ringHash: String(view.ringHash), clusterId: String(view.clusterId)}
 }
 
 /**
- * A node that answered /health as itself in the folder's cluster: serving, as it describes itself,
- * or, once it has left the ring, handing off what it held (and then, having said it handed off
- * everything, left: it exits within a few gossip rounds).
+ * The fields of a node's /health that status reads: the folder's probe (HealthView) and a member's
+ * view gathered through another node (`--node`) alike.
  */
-function servingAs(view: HealthView): Pick<NodeStatus, 'running' | 'serving' | 'state' | 'members' | 'ringHash' | 'clusterId' | 'antiEntropy' | 'writesStopped'> {
-  const antiEntropy = view.antiEntropy as AntiEntropySummary | undefined
-  const state: NodeState = view.status !== 'left' ? 'serving' : view.handedOff === true ? 'left' : 'handing_off'
-  return {running: true, serving: true, state, ...identityOf(view), ...(antiEntropy === undefined ? {} : {antiEntropy}), ...writesStoppedOf(view)}
-}
+type HealthOfNode = Partial<Record<'members' | 'ringHash' | 'clusterId' | 'status' | 'handedOff' | 'antiEntropy' | 'writesStopped', unknown>>
 
-/** A node's `writesStopped`, from its /health, when it says its writes stopped. */
-function writesStoppedOf(health: {readonly writesStopped?: unknown}): Pick<NodeStatus, 'writesStopped'> {
-  return typeof health.writesStopped === 'string' ? {writesStopped: health.writesStopped} : {}
+/**
+ * A node that answered /health as itself in its cluster: serving, as it describes itself, or,
+ * once it has left the ring (its own row says so, or `outOfRing`: the asking node's table does,
+ * before the leaver's own row has caught up), handing off what it held, and then, having said it
+ * handed off everything, left (it exits within a few gossip rounds).
+ */
+function servingAs(view: HealthOfNode, outOfRing = false): Pick<NodeStatus, 'running' | 'serving' | 'state' | 'members' | 'ringHash' | 'clusterId' | 'antiEntropy' | 'writesStopped'> {
+  const antiEntropy = view.antiEntropy as AntiEntropySummary | undefined
+  const state: NodeState = view.status !== 'left' && !outOfRing ? 'serving' : view.handedOff === true ? 'left' : 'handing_off'
+  return {running: true, serving: true, state, ...identityOf(view), ...(antiEntropy === undefined ? {} : {antiEntropy}), ...(typeof view.writesStopped === 'string' ? {writesStopped: view.writesStopped} : {})}
 }
 
 /**
@@ -336,13 +338,11 @@ function remoteNodeStatus(member: MemberStatusEntry, askedThrough: string, clust
     return {...base, running: false, serving: false, state: 'not_answering', problem: silence}
   }
   const health = member.view.health
-  const identity = {members: Number(health.members), ringHash: String(health.ringHash), clusterId: String(health.clusterId)}
-  const antiEntropy = health.antiEntropy as AntiEntropySummary | undefined
+  const identity = identityOf(health)
   if (clusterId !== undefined && identity.clusterId !== clusterId) {
     return {...base, running: true, serving: false, state: 'not_answering', ...identity, problem: `serving cluster ${identity.clusterId}, not ${askedThrough}'s ${clusterId}`}
   }
-  const state: NodeState = member.handingOff === true || health.status === 'left' ? (health.handedOff === true ? 'left' : 'handing_off') : 'serving'
-  return {...base, running: true, serving: true, state, ...identity, ...(antiEntropy === undefined ? {} : {antiEntropy}), ...writesStoppedOf(health)}
+  return {...base, ...servingAs(health, member.handingOff === true)}
 }
 
 /**

@@ -467,7 +467,7 @@ async function startAndWait(
 function removedOnStart(error: unknown, started: LocalNode[], departed: Map<LocalNode, Departure>, log: (line: string) => void): boolean {
   if (!(error instanceof NodeExitedError)) return false
   // A node whose own folder says it left and handed off refuses to start (already_left): as gone.
-  const departure = error.details.nodeError === 'removed' ? 'removed' : error.details.nodeError === 'already_left' ? 'left' : undefined
+  const departure = departureOfCode(error.details.nodeError)
   if (departure === undefined) return false
   const node = started.find((candidate) => candidate.name === error.details.node)
   if (node === undefined) return false
@@ -1059,10 +1059,15 @@ export type Departure = 'left' | 'removed'
 /** The last lines of a log that `departureOf` reads: a leaver logs a few more after its last hand-off (gossip, stopping, stopped). */
 const departureLogLines = 8
 
+/** The departure a node's coded exit says: `removed` (it learnt it was removed), `already_left` (its folder says it left). */
+function departureOfCode(code: unknown): Departure | undefined {
+  return code === 'removed' ? 'removed' : code === 'already_left' ? 'left' : undefined
+}
+
 /**
  * Whether a node's own last run says it is gone from the cluster: it stopped on learning it was
- * removed (its last line the coded error `removed`), or it exited 0 after handing everything off
- * on a leave. Undefined for any other ending (a crash, a kill, a stop by down). It is what a
+ * removed (its last line the coded error `removed`), it refused to start on a folder that says
+ * it left (`already_left`), or it exited 0 after handing everything off on a leave. Undefined for any other ending (a crash, a kill, a stop by down). It is what a
  * folder knows when none of its nodes runs to ask: after every node of the folder left or was
  * removed (the cluster living on in nodes started by hand), status advised starting a removed
  * node again, and up started it, which then exited `removed` and failed up with node_exited.
@@ -1070,9 +1075,8 @@ const departureLogLines = 8
  */
 export function departureOf(ending: NodeEnding | undefined, logTail: readonly string[]): Departure | undefined {
   if (ending?.exitCode === undefined) return undefined
-  const failure = parseFailureLine(logTail.at(-1) ?? '')
-  if (failure?.code === 'removed') return 'removed'
-  if (failure?.code === 'already_left') return 'left'
+  const coded = departureOfCode(parseFailureLine(logTail.at(-1) ?? '')?.code)
+  if (coded !== undefined) return coded
   if (ending.exitCode === 0 && logTail.some((line) => line.endsWith(leftClusterLogLine))) return 'left'
   return undefined
 }
@@ -1147,10 +1151,6 @@ export interface HealthView {
   readonly transition?: unknown
   /** The node's own membership status (joining, valid, leaving, left). */
   readonly status?: unknown
-  /** True once a node that left has handed off everything (it then exits within a few gossip rounds). */
-  readonly handedOff?: unknown
-  /** Why the node takes no writes (its store failed to write), while it does not. */
-  readonly writesStopped?: unknown
   /** Anti-entropy on the node: catching up after a lost disk, keys repaired (AntiEntropySummary). */
   readonly antiEntropy?: unknown
 }

@@ -30,7 +30,7 @@ import type {KeyPlacement, RequestTarget} from './preflist.js'
 import {addAck, addFailure, enough, initPut, replaceTarget} from './put-core.js'
 import type {PutCore} from './put-core.js'
 import {copyToHomesBeyondN, copyToPendingHomes, keepHint} from './pending-homes.js'
-import {callReplicaPut, refusedAtOnce} from './replica-client.js'
+import {callReplicaPut, refusedAtOnce, refusedBeforeTaking} from './replica-client.js'
 import {writeNewVersion} from './replica.js'
 import {encodeStoredObject} from '../storage/object-codec.js'
 
@@ -145,8 +145,6 @@ async function forwardPut(deps: CoordinatorDeps, request: PutRequest, homes: rea
     // context the client is handed covers (simulator seeds 254, 306, 983, 313, 528, 679, 977).
     // The same rule guards the fallback coordination below: it runs only when no home may have
     // taken the put.
-    // A home whose store takes no writes (storage_failed) refused before it made anything, as an overloaded one.
-    const refusedBeforeTaking = (code: string | undefined): boolean => code === 'overloaded' || code === 'storage_failed'
     const retryable = (answer.error === 'unreachable' && answer.sent === false) || answer.error === 'overloaded' || (answer.error === 'remote' && refusedBeforeTaking(answer.code))
     if (!retryable) {
       return {kind: 'answered', outcome: {ok: false, error: 'unreachable', message: `${home} did not complete the forwarded put: ${answer.message}`, details: {node: home}}}
@@ -397,7 +395,7 @@ async function coordinateHere(deps: CoordinatorDeps, request: PutRequest, placem
           // (storage_failed: certainly not taken), which the caller passes on as it is, so that
           // a forwarder asks the next home and a client sees a 503 that says why.
           answered = true
-          if (error instanceof DynError && (error.code === 'overloaded' || error.code === 'storage_failed')) {
+          if (error instanceof DynError && refusedBeforeTaking(error.code)) {
             reject(error)
             return
           }

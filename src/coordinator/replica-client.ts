@@ -25,7 +25,16 @@ export type ReplicaFailure = {readonly ok: false; readonly error: string; readon
  * broken): another node can be asked in its place. A timeout is not one: the request's time is spent.
  */
 export function refusedAtOnce(failure: ReplicaFailure): boolean {
-  return failure.error === 'overloaded' || failure.error === 'unreachable' || failure.error === 'storage_failed'
+  return refusedBeforeTaking(failure.error) || failure.error === 'unreachable'
+}
+
+/**
+ * Whether a node's error code says it refused a write before it made anything of it: overloaded,
+ * or its store takes no writes (storage_failed). Another node may then be asked in its place
+ * without a second version of the same write.
+ */
+export function refusedBeforeTaking(code: string | undefined): boolean {
+  return code === 'overloaded' || code === 'storage_failed'
 }
 
 /** Where this node, as a replica of the request, reads and writes: its own objects, or its hints for a home. */

@@ -362,41 +362,35 @@ async function assembleOnStore(
   })
   // What this node says of itself (GET /health, GET /cluster), and through the status subsystem to
   // a node that gathers every member's view (dyn cluster status --node).
-  const healthOfSelf = (): Record<string, unknown> => ({
-    ok: true,
-    // For GET /ready (a balancer's readiness check); /health itself answers 200 while the process serves.
-    ...readinessFields(),
-    node: options.name,
-    actor: writeActor.current,
+  const healthOfSelf = (): Record<string, unknown> => {
     // The members that are part of the cluster now (joining, valid or leaving); a node that left
     // or was removed keeps a row in the table, so that it is never taken back, but is no member.
-    members: presentMembers(membership.table).length,
-    ringHash: membership.ring.hash,
-    // The members this node's failure detector sees as down (left members aside).
-    down: presentMembers(membership.table).filter((member) => reachabilityOf(member.name) === 'down').map((member) => member.name),
-    ringMembers: membership.ring.members.length,
-    status: findMember(membership.table, options.name)?.status,
-    // A node that left says here once it has handed off everything (it then exits within a few gossip rounds).
-    ...(findMember(membership.table, options.name)?.handedOff === true ? {handedOff: true} : {}),
-    transition: membership.table.ring?.next?.id ?? null,
-    antiEntropy: antiEntropy.summary(),
-    // A node whose store failed to write (a full or failing disk) still answers reads and
-    // coordinates, but stores nothing until it restarts: said here, so that status and monitors see it.
-    ...(store.writesStoppedBy === undefined ? {} : {writesStopped: store.writesStoppedBy}),
-  })
-  /** `ready`, and the reasons when not (src/api/readiness.ts). */
-  const readinessFields = (): {ready: boolean; notReadyBecause?: readonly string[]} => {
     const present = presentMembers(membership.table)
+    // The members this node's failure detector sees as down (left members aside).
+    const down = present.filter((member) => reachabilityOf(member.name) === 'down').map((member) => member.name)
+    const own = findMember(membership.table, options.name)
     const settings = membership.table.settings
     const {r, w} = effectiveQuorum({n: settings.defaultN, r: settings.defaultR, w: settings.defaultW, dw: 0}, ringMemberCount(membership.table))
-    const readiness = readinessOf({
-      status: findMember(membership.table, options.name)?.status,
+    const readiness = readinessOf({status: own?.status, members: present.length, down: down.length, r, w})
+    return {
+      ok: true,
+      // For GET /ready (a balancer's readiness check); /health itself answers 200 while the process serves.
+      ...(readiness.ready ? {ready: true} : {ready: false, notReadyBecause: readiness.reasons}),
+      node: options.name,
+      actor: writeActor.current,
       members: present.length,
-      down: present.filter((member) => reachabilityOf(member.name) === 'down').length,
-      r,
-      w,
-    })
-    return readiness.ready ? {ready: true} : {ready: false, notReadyBecause: readiness.reasons}
+      ringHash: membership.ring.hash,
+      down,
+      ringMembers: membership.ring.members.length,
+      status: own?.status,
+      // A node that left says here once it has handed off everything (it then exits within a few gossip rounds).
+      ...(own?.handedOff === true ? {handedOff: true} : {}),
+      transition: membership.table.ring?.next?.id ?? null,
+      antiEntropy: antiEntropy.summary(),
+      // A node whose store failed to write (a full or failing disk) still answers reads and
+      // coordinates, but stores nothing until it restarts: said here, so that status and monitors see it.
+      ...(store.writesStoppedBy === undefined ? {} : {writesStopped: store.writesStoppedBy}),
+    }
   }
   const describeSelf = (): Record<string, unknown> => describeCluster({membership, self: options.name, reachabilityOf, hints: hintedHandoff, ringChanges})
   const status = statusSubsystem({

@@ -19,10 +19,8 @@ import type {Server} from 'node:http'
 import type net from 'node:net'
 import {assert} from '../errors.js'
 import type {Scheduler} from '../scheduler.js'
+import {tlsHandshakeRecordType} from '../transport/foreign-protocol.js'
 import {isLoggedCount} from '../transport/rpc-common.js'
-
-/** The first byte of a TLS record carrying a handshake message (RFC 8446 §5.1, ContentType). */
-const tlsHandshakeRecordType = 22
 
 /**
  * After the plain answer, the rest of the request is read and dropped for at most this long

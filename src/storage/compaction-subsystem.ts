@@ -20,6 +20,7 @@
  * has nothing to compact, and the task does nothing there.
  */
 
+import {isLoggedCount} from '../logged-count.js'
 import type {Subsystem} from '../subsystem.js'
 import {compactionQueue, compactionRoomBytes, halves, sweepStep, sweptDebtBytes, worthCompacting} from './compaction-core.js'
 import type {CompactionTrigger, PartitionSpan} from './compaction-core.js'
@@ -117,13 +118,11 @@ export function compactionSubsystem(store: Store, log: (line: string) => void, c
       diskBytesBefore ??= (await store.diskBytes()) ?? 0
       // A compaction that fills the disk stops the store's writes until a restart: it waits until
       // there is room, and says so (its debt stays counted, so it runs once there is).
-      const freeBytes = await disk?.freeBytes()
-      const roomBytes = disk === undefined ? 0 : compactionRoomBytes(await disk.databaseBytes(), partitionBytes)
-      if (freeBytes !== undefined && freeBytes < roomBytes) {
+      const lacking = await roomLacking(disk, partitionBytes)
+      if (lacking !== undefined) {
         counts.deferredForSpace += 1
-        // Logged the first time and at every power of two, as the node's other repeating conditions.
-        if ((counts.deferredForSpace & (counts.deferredForSpace - 1)) === 0) {
-          log(`compaction put off (${counts.deferredForSpace} time(s) so far): the disk has ${mib(freeBytes)} MiB free, and compacting partition ${partition} may need ${mib(roomBytes)} MiB; the space of deleted data (${mib(store.deletedBytesUncompacted)} MiB) is given back once the disk has room (free some, or grow it)`)
+        if (isLoggedCount(counts.deferredForSpace)) {
+          log(`compaction put off (${counts.deferredForSpace} time(s) so far): the disk has ${mib(lacking.freeBytes)} MiB free, and compacting partition ${partition} may need ${mib(lacking.roomBytes)} MiB; the space of deleted data (${mib(store.deletedBytesUncompacted)} MiB) is given back once the disk has room (free some, or grow it)`)
         }
         break
       }
@@ -179,6 +178,18 @@ export function compactionSubsystem(store: Store, log: (line: string) => void, c
       await running?.catch(() => undefined)
     },
   }
+}
+
+/**
+ * The bytes free and the bytes a compaction of a partition taking `partitionBytes` may need, when
+ * the disk has less free than that; undefined when it has room, or when there is no disk to ask
+ * (a store in memory) or it does not say.
+ */
+async function roomLacking(disk: CompactionDisk | undefined, partitionBytes: number): Promise<{freeBytes: number; roomBytes: number} | undefined> {
+  const freeBytes = await disk?.freeBytes()
+  if (disk === undefined || freeBytes === undefined) return undefined
+  const roomBytes = compactionRoomBytes(await disk.databaseBytes(), partitionBytes)
+  return freeBytes < roomBytes ? {freeBytes, roomBytes} : undefined
 }
 
 function mib(bytes: number): string {

@@ -27,8 +27,8 @@ export const requestTargetCharsMax = 100
 /** The bytes of a peer's foreign answer quoted in the error a request fails with. */
 export const answerQuoteBytesMax = 32
 
-/** The first byte of a TLS record carrying a handshake message (RFC 8446 §5.1, ContentType). */
-const tlsHandshakeRecordType = 0x16
+/** The first byte of a TLS record carrying a handshake message (RFC 8446 §5.1, ContentType): how a TLS opener begins, on either port. */
+export const tlsHandshakeRecordType = 0x16
 /** The major version byte of every TLS record (and SSL 3.0): 3. */
 const tlsRecordMajorVersion = 0x03
 const space = 0x20

@@ -5,6 +5,7 @@
  */
 
 import {assert} from '../errors.js'
+import {isLoggedCount} from '../logged-count.js'
 import type {RpcResult} from './transport.js'
 
 /** Longest code or message an ErrorResponse carries; longer ones are cut. */
@@ -121,10 +122,8 @@ export function describe(error: unknown): string {
   }
 }
 
-/** Whether the `count`th occurrence of something that may repeat by the thousand is logged: the first and every power of two. */
-export function isLoggedCount(count: number): boolean {
-  return (count & (count - 1)) === 0
-}
+// Its home is below every layer (logged-count.ts); the transport's users import it from here too.
+export {isLoggedCount} from '../logged-count.js'
 
 /** Kinds a RepeatLog counts apart; a kind beyond them is counted as `other` (kinds are codes, so this is never reached unless codes grow). */
 export const repeatKindsMax = 64

@@ -48,7 +48,7 @@ import type {Scheduler, Timer} from '../scheduler.js'
 import {FrameDecoder, frameBytesMax, protocolVersion, tryEncodeFrame, type Frame} from './frame.js'
 import {acceptorProof, handshakeNonceBytes, isNonce, openerProof, proofMatches} from './handshake.js'
 import {MessageType, requestMessageTypes} from './message-type.js'
-import {answerQuoteBytesMax, internodeHttpAnswer, isHttpAnswer, openingBytesMax, quoteAnswer, recogniseOpening} from './foreign-protocol.js'
+import {answerQuoteBytesMax, internodeHttpAnswer, isHttpAnswer, openingBytesMax, quoteAnswer, recogniseOpening, tlsHandshakeRecordType} from './foreign-protocol.js'
 import {allocateRequestId, answeredInPlainText, backOffAfterLoss, describe, errorBody, formatAddress, isLoggedCount, notInternodeCode, parseAddress, printable, remoteFailure, RepeatLog, settle, socketErrorInWords, unauthenticatedCode, unsent} from './rpc-common.js'
 import type {NodeTls} from './tls-options.js'
 import type {PeerState, RequestHandler, RequestOptions, RpcResult, Transport} from './transport.js'
@@ -155,8 +155,6 @@ const helloRequestId = 0
 const refusalLingerMs = 1000
 /** The longest refusal text taken from a peer before its handshake: one line of a log. */
 const refusalMessageCharsMax = 300
-/** The first byte of a TLS handshake record (RFC 8446 5.1, ContentType handshake): how a TLS opener begins. */
-const tlsHandshakeRecordType = 0x16
 /** The reason /stats counts an HTTP request at the internode port under (rejected.hellos). */
 export const httpRequestReason = 'http_request'
 /**
@@ -1010,9 +1008,7 @@ export class TcpTransport implements Transport {
     const opening = recogniseOpening(chunk.subarray(0, openingBytesMax))
     if (opening.kind === 'http') {
       this.#settings.onRejected('hellos', httpRequestReason)
-      const {toLog, toClient} = this.#httpAtInternodePort(opening.method, opening.target, description)
-      this.#repeats.say(httpRequestReason, `transport ${this.address}: ${toLog}`)
-      raw.end(internodeHttpAnswer(opening.method, toClient))
+      this.#answerHttpAtInternodePort(raw, opening.method, opening.target, description)
       raw.on('data', () => undefined)
       raw.resume()
       const timer = this.#settings.scheduler.after(refusalLingerMs, () => raw.destroy())
@@ -1290,25 +1286,25 @@ export class TcpTransport implements Transport {
     }
     if (connection.helloTimer !== null) this.#settings.scheduler.cancel(connection.helloTimer)
     connection.helloTimer = null
-    const {toLog, toClient} = this.#httpAtInternodePort(method, target, connection.description)
-    this.#repeats.say(httpRequestReason, `transport ${this.address}: ${toLog}`)
     const socket = connection.socket
-    socket.end(internodeHttpAnswer(method, toClient))
+    this.#answerHttpAtInternodePort(socket, method, target, connection.description)
     // What the client still sends is read and dropped (#onRequestBytes) until it closes, within a
     // bound: closing a socket with unread bytes makes the kernel send a reset, which could reach
     // the client before it has read the answer.
     connection.lingerTimer = this.#settings.scheduler.after(refusalLingerMs, () => socket.destroy())
   }
 
-  /** What the log and the client are told of an HTTP request at the internode port: where clients go instead. */
-  #httpAtInternodePort(method: string, target: string, from: string): {toLog: string; toClient: string} {
+  /**
+   * An HTTP request at the internode port, on a plain socket or on one of a node with TLS: the log
+   * and the client are told where clients go instead, and the answer ends the socket's writing
+   * (what becomes of the socket after is the caller's).
+   */
+  #answerHttpAtInternodePort(socket: net.Socket, method: string, target: string, from: string): void {
     const port = parseAddress(this.address)?.port ?? '?'
     const api = this.#settings.clientApiUrl
     const clientsUse = api === null ? 'clients use the client API port (dyn start --port)' : `clients use the client API port (${api}, dyn start --port)`
-    return {
-      toLog: `an HTTP request (${method} ${target}) from ${from} reached the internode port ${port}: ${clientsUse}`,
-      toClient: `port ${port} is the internode port of dyn node ${this.#settings.nodeName}, which speaks only the protocol between the nodes of a cluster, not HTTP: ${clientsUse}`,
-    }
+    this.#repeats.say(httpRequestReason, `transport ${this.address}: an HTTP request (${method} ${target}) from ${from} reached the internode port ${port}: ${clientsUse}`)
+    socket.end(internodeHttpAnswer(method, `port ${port} is the internode port of dyn node ${this.#settings.nodeName}, which speaks only the protocol between the nodes of a cluster, not HTTP: ${clientsUse}`))
   }
 }
 
