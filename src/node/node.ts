@@ -23,7 +23,7 @@ import {createApiHandler} from '../api/handler.js'
 import type {Clock, Random} from '../clock.js'
 import {assert, DynError} from '../errors.js'
 import {presentMembers} from '../membership/member-table.js'
-import type {Scheduler} from '../scheduler.js'
+import type {Scheduler, Timer} from '../scheduler.js'
 import {sleep} from '../scheduler.js'
 import {diskDatabase} from '../storage/backend.js'
 import type {StoreDatabase} from '../storage/backend.js'
@@ -38,6 +38,7 @@ import {cachedFolderBytes, freeDiskBytes} from './disk-usage.js'
 import {systemClock, systemRandom, systemScheduler} from './system-time.js'
 import {answerPlainHttpOnTls} from './plain-http-on-tls.js'
 import {headersTimeoutMsOf, serveInOrder} from './serve-in-order.js'
+import type {InOrderServing} from './serve-in-order.js'
 import {TlsReloader} from './tls-reloader.js'
 import type {TlsReloadOutcome} from './tls-reloader.js'
 
@@ -270,6 +271,17 @@ export const tlsHandshakeTimeoutMs = 10_000
  */
 const acceptedSockets = new WeakMap<Server, Set<net.Socket>>()
 
+/** Each client API server's in-order serving, which a stop drains (closeApiServer). */
+const inOrderServings = new WeakMap<Server, InOrderServing>()
+
+/**
+ * How long a stopping node keeps answering the client requests it has begun before it ends their
+ * connections. A get or put answers within --request-timeout (1 s unless set); an upload slower
+ * than this is cut. Well within `dyn cluster down`'s 5 s before SIGKILL, so that the store
+ * still closes after the drain.
+ */
+export const apiDrainMsMax = 3000
+
 /**
  * How long a client request may take to arrive whole, headers and body (answered 408
  * `request_timeout` after; dyn start --http-request-timeout-ms). Its request line and headers
@@ -445,7 +457,7 @@ export function createApiServer(node: Pick<AssembledNode, 'service' | 'countHttp
   }
   // Requests, one at a time per connection, and Node's own refusals (its parser's, its
   // timeouts') answered in the API's JSON and counted in /stats.
-  serveInOrder(server, handler, (reason) => node.countRejected('http', reason), httpRequestTimeoutMs)
+  inOrderServings.set(server, serveInOrder(server, handler, (reason) => node.countRejected('http', reason), httpRequestTimeoutMs))
   // Node closes a connection over maxConnections before any listener sees it: counted and logged
   // here, or a client turned away would find nothing about it on the node's side.
   let drops = 0
@@ -480,8 +492,9 @@ async function serveHttp(options: NodeOptions, node: AssembledNode, admission: A
   let stopping: Promise<void> | undefined
   const stop = (): Promise<void> => {
     reloader?.stop()
-    // The HTTP server first, so that no client request reaches a node that is shutting down.
-    stopping ??= closeApiServer(server).then(() => node.stop()).finally(() => admission.stop())
+    // The HTTP server first, so that no client request reaches a node that is shutting down; the
+    // requests it has begun are answered first, while the node's replicas still answer it.
+    stopping ??= closeApiServer(server, scheduler).then(() => node.stop()).finally(() => admission.stop())
     return stopping
   }
   const bound = options.listenHost === options.advertiseHost ? '' : ` (listening on ${options.listenHost})`
@@ -615,11 +628,25 @@ function isLoopback(host: string): boolean {
   return host === '::1' || host === '[::1]'
 }
 
-/** Stops serving: no new connection, and every open one ended, those still in their TLS handshake included. */
-export function closeApiServer(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve())
-    server.closeAllConnections()
-    for (const socket of acceptedSockets.get(server) ?? []) socket.destroy()
-  })
+/**
+ * Stops serving, first answering what was begun: no new connection is accepted (a client is
+ * refused at once and goes to another node), and the requests being served are answered, each
+ * closing its connection, while quiet connections close (InOrderServing.drain), for at most
+ * `drainMs`. Then every connection still open is ended, those in their TLS handshake included.
+ */
+export async function closeApiServer(server: Server, scheduler: Scheduler = systemScheduler, drainMs = apiDrainMsMax): Promise<void> {
+  // net.Server's close stops accepting and nothing more. Node's HTTP close would also end at once
+  // every connection with no request under way, those whose client has just sent one the node has
+  // not read yet included: 32 connections of puts under a SIGTERM got 32 resets that way.
+  const closed = new Promise<void>((resolve) => net.Server.prototype.close.call(server, () => resolve()))
+  const serving = inOrderServings.get(server)
+  if (serving !== undefined) {
+    let timer: Timer | undefined
+    await Promise.race([serving.drain(scheduler), new Promise<void>((resolve) => (timer = scheduler.after(drainMs, resolve)))])
+    if (timer !== undefined) scheduler.cancel(timer)
+    serving.endAll()
+  }
+  server.closeAllConnections()
+  for (const socket of acceptedSockets.get(server) ?? []) socket.destroy()
+  await closed
 }

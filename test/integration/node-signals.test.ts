@@ -2,27 +2,82 @@
  * How `dyn start` ends on the signals a terminal or a service manager sends, with a real node
  * process. SIGHUP without TLS files stops the node as SIGTERM does: its store closed, its write
  * buffer flushed, exit 0. Left to its default it ended the process at once, and a walk lost 5 of
- * 20 writes acknowledged within --write-buffer-ms before it. No duration is asserted: every wait
- * polls, with a bound.
+ * 20 writes acknowledged within --write-buffer-ms before it. A stopping node first answers the
+ * requests it has begun (a drain): ended at once, 32 connections of puts under a SIGTERM got 32
+ * resets, each for a put that may have been applied. No duration is asserted: every wait polls,
+ * with a bound.
  */
 
 import assert from 'node:assert/strict'
 import {spawn} from 'node:child_process'
 import {mkdtemp, rm} from 'node:fs/promises'
+import http from 'node:http'
+import net from 'node:net'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {describe, it} from 'node:test'
-import {dynBin, freePortRange, isRunning, waitFor} from './harness.js'
+import {dynBin, forEachConcurrently, freePortRange, isRunning, waitFor} from './harness.js'
 
 /** A lone node on `port`, its output kept; resolves with its exit once it ends. */
-function startNode(port: number, data: string): {pid: number; output: () => string; exited: Promise<{code: number | null; signal: NodeJS.Signals | null}>} {
-  const child = spawn(process.execPath, [dynBin, 'start', '--name', 'n1', '--port', String(port), '--rpc-port', String(port + 1), '--data', data, '--write-buffer-ms', '60000'], {stdio: ['ignore', 'pipe', 'pipe']})
+function startNode(port: number, data: string, extraArgs: readonly string[] = ['--write-buffer-ms', '60000']): {pid: number; output: () => string; exited: Promise<{code: number | null; signal: NodeJS.Signals | null}>} {
+  const child = spawn(process.execPath, [dynBin, 'start', '--name', 'n1', '--port', String(port), '--rpc-port', String(port + 1), '--data', data, ...extraArgs], {stdio: ['ignore', 'pipe', 'pipe']})
   let output = ''
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
   const exited = new Promise<{code: number | null; signal: NodeJS.Signals | null}>((resolve) => child.once('exit', (code, signal) => resolve({code, signal})))
   assert.ok(child.pid !== undefined)
   return {pid: child.pid, output: () => output, exited}
+}
+
+/** Resolves with `promise`'s value, or fails the test once `boundMs` has passed without it. */
+async function within<T>(what: string, promise: Promise<T>, boundMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const bound = new Promise<never>((_resolve, reject) => (timer = setTimeout(() => reject(new Error(`${what} did not happen within ${boundMs} ms`)), boundMs)))
+  try {
+    return await Promise.race([promise, bound])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/** Whether a new connection to the port is refused (the node stopped accepting). */
+function refusesConnections(port: number): Promise<true | undefined> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1')
+    socket.once('connect', () => {
+      socket.destroy()
+      resolve(undefined)
+    })
+    socket.once('error', (error: Error & {code?: string}) => resolve(error.code === 'ECONNREFUSED' ? true : undefined))
+  })
+}
+
+/**
+ * A PUT sent over a raw connection up to its body: resolves once the node has answered 100
+ * Continue, which it does only from the handler about to read the body, so the request is then
+ * under way in the node. `finish` sends the body and resolves with everything the node sent back
+ * by the time it closed the connection.
+ */
+async function putHeldAtItsBody(port: number, key: string, body: string): Promise<{finish: () => Promise<string>; closed: Promise<string>}> {
+  const socket = net.connect(port, '127.0.0.1')
+  let received = ''
+  const closed = new Promise<string>((resolve) => socket.once('close', () => resolve(received)))
+  socket.on('error', () => undefined)
+  await new Promise<void>((resolve, reject) => {
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.toString()
+      if (received.includes('100 Continue')) resolve()
+    })
+    socket.once('close', () => reject(new Error(`the node closed the connection before 100 Continue: ${JSON.stringify(received)}`)))
+    socket.write(`PUT /kv/${key} HTTP/1.1\r\nHost: n1\r\nContent-Length: ${Buffer.byteLength(body)}\r\nExpect: 100-continue\r\n\r\n`)
+  })
+  return {
+    finish: () => {
+      socket.write(body)
+      return closed
+    },
+    closed,
+  }
 }
 
 async function serving(port: number): Promise<true | undefined> {
@@ -59,6 +114,98 @@ describe('dyn start and its signals', () => {
       assert.equal(get.status, 200, `hup-${i}`)
       assert.equal(await get.text(), `value ${i}`)
     }
+    process.kill(node.pid, 'SIGTERM')
+    assert.deepEqual(await node.exited, {code: 0, signal: null})
+  })
+
+  it('SIGTERM answers the requests under way before the node stops, each closing its connection; an upload that never ends is cut at the drain\'s bound', async (t) => {
+    const folder = await mkdtemp(path.join(tmpdir(), 'dyn-signals-'))
+    const port = await freePortRange(2)
+    const data = path.join(folder, 'n1')
+    // Without the drain's bound, the stalled upload below would hold the node for ten minutes.
+    let node = startNode(port, data, ['--http-request-timeout-ms', '600000'])
+    t.after(async () => {
+      if (isRunning(node.pid)) process.kill(node.pid, 'SIGKILL')
+      await rm(folder, {recursive: true, force: true})
+    })
+    await waitFor('n1 to serve', () => serving(port))
+    const held = await Promise.all([0, 1, 2, 3].map((i) => putHeldAtItsBody(port, `drain-${i}`, `drained value ${i}`)))
+    const stalled = await putHeldAtItsBody(port, 'drain-stalled', 'never sent')
+    process.kill(node.pid, 'SIGTERM')
+    // The node stops accepting at once: a client goes to another node, not to one that is stopping.
+    await waitFor('n1 to refuse new connections', () => refusesConnections(port), 30_000, 20)
+    const answers = await Promise.all(held.map((put) => within('an answer to a put under way', put.finish(), 30_000)))
+    for (const answer of answers) {
+      assert.match(answer, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 204 /, answer)
+      assert.match(answer, /\r\nconnection: close\r\n/i, answer)
+    }
+    assert.deepEqual(await within('n1 to stop', node.exited, 60_000), {code: 0, signal: null}, node.output())
+    assert.doesNotMatch(await stalled.closed, /HTTP\/1\.1 204/)
+
+    node = startNode(port, data)
+    await waitFor('n1 to serve again', () => serving(port))
+    for (let i = 0; i < 4; i++) {
+      const get = await fetch(`http://127.0.0.1:${port}/kv/drain-${i}`)
+      assert.equal(get.status, 200, `drain-${i}`)
+      assert.equal(await get.text(), `drained value ${i}`)
+    }
+    assert.equal((await fetch(`http://127.0.0.1:${port}/kv/drain-stalled`)).status, 404)
+    process.kill(node.pid, 'SIGTERM')
+    assert.deepEqual(await node.exited, {code: 0, signal: null})
+  })
+
+  it('SIGTERM under a steady load of puts: every request gets an answer or a refused connection, never a reset, and every acknowledged put is kept', async (t) => {
+    const folder = await mkdtemp(path.join(tmpdir(), 'dyn-signals-'))
+    const port = await freePortRange(2)
+    const data = path.join(folder, 'n1')
+    let node = startNode(port, data, [])
+    const agent = new http.Agent({keepAlive: true, maxSockets: 16})
+    t.after(async () => {
+      agent.destroy()
+      if (isRunning(node.pid)) process.kill(node.pid, 'SIGKILL')
+      await rm(folder, {recursive: true, force: true})
+    })
+    await waitFor('n1 to serve', () => serving(port))
+    const outcomes = new Map<string, number>()
+    const acknowledged: string[] = []
+    let exited = false
+    const put = (key: string): Promise<void> =>
+      new Promise((resolve) => {
+        const request = http.request({host: '127.0.0.1', port, method: 'PUT', path: `/kv/${key}`, agent}, (response) => {
+          response.resume()
+          response.once('end', () => {
+            outcomes.set(`status ${response.statusCode}`, (outcomes.get(`status ${response.statusCode}`) ?? 0) + 1)
+            if (response.statusCode === 204) acknowledged.push(key)
+            resolve()
+          })
+        })
+        request.once('error', (error: Error & {code?: string}) => {
+          const outcome = error.code ?? error.message
+          outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1)
+          resolve()
+        })
+        request.end(`value of ${key}`)
+      })
+    // Sixteen connections, each putting its next key as soon as the last is answered, until the node has exited.
+    const writers = Array.from({length: 16}, async (_, writer) => {
+      for (let i = 0; !exited; i++) await put(`load-${writer}-${i}`)
+    })
+    await waitFor('a few hundred puts acknowledged', async () => (acknowledged.length >= 300 ? true : undefined), 60_000, 20)
+    process.kill(node.pid, 'SIGTERM')
+    const ending = await within('n1 to stop', node.exited, 60_000)
+    exited = true
+    await Promise.all(writers)
+    assert.deepEqual(ending, {code: 0, signal: null}, node.output())
+    const outcomeList = [...outcomes.entries()].map(([outcome, count]) => `${outcome}: ${count}`).join(', ')
+    for (const outcome of outcomes.keys()) assert.ok(outcome === 'status 204' || outcome === 'ECONNREFUSED', `an outcome other than an answer or a refused connection: ${outcomeList}`)
+
+    node = startNode(port, data, [])
+    await waitFor('n1 to serve again', () => serving(port))
+    await forEachConcurrently(acknowledged, 8, async (key) => {
+      const get = await fetch(`http://127.0.0.1:${port}/kv/${key}`)
+      assert.equal(get.status, 200, key)
+      assert.equal(await get.text(), `value of ${key}`)
+    })
     process.kill(node.pid, 'SIGTERM')
     assert.deepEqual(await node.exited, {code: 0, signal: null})
   })
