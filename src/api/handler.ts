@@ -9,7 +9,7 @@
  *   DELETE /kv/{key}              ?n&r&w&dw&pr&pw&explain X-Dyn-Context -> 204 + X-Dyn-Context, X-Dyn-Siblings
  * pr and pw (0 by default) ask that many of the R answers / W acknowledgements to come from
  * home replicas: a strict quorum, where plain R and W also count fallbacks (sloppy quorum).
- *   GET    /cluster, /cluster/preflist/{key}, /cluster/plan, /stats, /health, /ready (200, or 503 not_ready)
+ *   GET    /cluster, /cluster/preflist/{key}, /cluster/plan, /stats, /metrics (Prometheus text), /health, /ready (200, or 503 not_ready)
  *   POST   /cluster/join?seed=, /cluster/leave[?node=], /cluster/remove?node=, /cluster/commit, /cluster/clear
  *   POST   /repair[?partition=]   an anti-entropy exchange now (dyn repair)
  *
@@ -33,6 +33,7 @@ import {dottedValues, join, values} from '../versioning/dvvset.js'
 import type {AdmissionControl} from './admission.js'
 import {checkContext, checkFlag, checkKey, checkKnownParameters, checkQuorum, quorumHeaders, valueBytesMax} from './params.js'
 import type {Checked, Quorum} from './params.js'
+import {metricsContentType, metricsText} from './metrics.js'
 import {orderSiblings} from './sibling-order.js'
 import type {SiblingStamp} from './sibling-order.js'
 import type {KvService} from './service.js'
@@ -171,7 +172,7 @@ function refuseOverloaded(request: IncomingMessage, reply: Reply, refusal: {read
 function routeOf(url: string): ApiRoute {
   if (url.startsWith('/kv/')) return 'kv'
   if (url === '/cluster' || url.startsWith('/cluster?') || url.startsWith('/cluster/')) return 'cluster'
-  if (url === '/stats' || url.startsWith('/stats?')) return 'stats'
+  if (url === '/stats' || url.startsWith('/stats?') || url === '/metrics' || url.startsWith('/metrics?')) return 'stats'
   // /ready is a health check too (a balancer's readiness probe): counted with /health.
   if (url === '/health' || url.startsWith('/health?') || url === '/ready' || url.startsWith('/ready?')) return 'health'
   return 'other'
@@ -257,6 +258,13 @@ async function route(service: KvService, request: IncomingMessage, reply: Reply,
     const reasons = Array.isArray(health.notReadyBecause) ? health.notReadyBecause.map(String) : []
     return sendError(reply, 'not_ready', `${String(health.node)} is not ready for client requests: ${reasons.join('; ')}; send them to another node`, {ready: false, node: health.node, reasons})
   }
+  // GET /metrics: /stats and /health in Prometheus' text format (metrics.ts); never shed, like /stats.
+  if (path === '/metrics') {
+    if (method !== 'GET') return methodNotAllowed(request, reply, asked, path, ['GET', 'HEAD'])
+    if (refusedParameters(request, reply, query, [])) return
+    const body = metricsText(await service.stats(), describeHealth(service))
+    return reply(200, {'content-type': metricsContentType, 'content-length': String(Buffer.byteLength(body))}, body)
+  }
   const read = reads[path]
   if (read !== undefined) {
     if (method !== 'GET') return methodNotAllowed(request, reply, asked, path, ['GET', 'HEAD'])
@@ -280,7 +288,7 @@ function refusedParameters(request: IncomingMessage, reply: Reply, query: URLSea
 function routeListText(): string {
   const changes = Object.entries(clusterChangeRoutes)
   const ofMethod = (method: string): string => changes.filter(([, change]) => change.method === method).map(([path]) => path).join(', ')
-  return `GET (or HEAD), PUT and DELETE /kv/{key}; GET (or HEAD) /cluster, /stats, /health, /ready, /cluster/preflist/{key}, ${ofMethod('GET')}; POST ${ofMethod('POST')}`
+  return `GET (or HEAD), PUT and DELETE /kv/{key}; GET (or HEAD) /cluster, /stats, /metrics, /health, /ready, /cluster/preflist/{key}, ${ofMethod('GET')}; POST ${ofMethod('POST')}`
 }
 
 /**

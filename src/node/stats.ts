@@ -40,6 +40,8 @@ interface OperationStats {
   readonly slotSecond: number[]
   /** Requests per latency bucket since start: bucketCounts[i] counts latencies <= latencyBucketBoundsMs[i] (the last is unbounded). */
   readonly bucketCounts: number[]
+  /** The sum of every latency recorded, for GET /metrics' histogram `_sum` (a mean over any window). */
+  latencySumMs: number
 }
 
 /** The recent percentiles cover this long: long enough for a p99.9 of a modest rate, short enough to show a spike soon. */
@@ -133,6 +135,7 @@ export class NodeStats {
         recentUs: Array.from({length: recentSlots}, () => createHistogram()),
         slotSecond: new Array<number>(recentSlots).fill(-1),
         bucketCounts: new Array<number>(latencyBucketBoundsMs.length + 1).fill(0),
+        latencySumMs: 0,
       }
       this.operations.set(operation, stats)
     }
@@ -150,6 +153,7 @@ export class NodeStats {
     const bucket = latencyBucketBoundsMs.findIndex((bound) => latencyMs <= bound)
     const index = bucket === -1 ? latencyBucketBoundsMs.length : bucket
     stats.bucketCounts[index] = (stats.bucketCounts[index] ?? 0) + 1
+    stats.latencySumMs += latencyMs
   }
 
   /** The latencies of the last `recentWindowMs`, merged from the slots still inside it. */
@@ -177,7 +181,7 @@ export class NodeStats {
         outcomes: Object.fromEntries(stats.outcomes),
         latencyMs: summaryMs(stats.latencyUs),
         recent: {windowMs: recentWindowMs, count: recent.count, latencyMs: recent.latencyMs},
-        latencyBuckets: {boundsMs: latencyBucketBoundsMs, counts: [...stats.bucketCounts]},
+        latencyBuckets: {boundsMs: latencyBucketBoundsMs, counts: [...stats.bucketCounts], sumMs: stats.latencySumMs},
       }
     }
     const delay = this.eventLoopDelay

@@ -227,6 +227,30 @@ describe('client API on a 3-node cluster', () => {
     assert.equal((await getJson(c.url(2, '/health?nocache=123'))).status, 200)
   })
 
+  it('GET /metrics gives the node\'s /stats and /health in Prometheus\' text format', async () => {
+    const stats = (await getJson(c.url(0, '/stats'))).body as {requests: {put: {count: number; outcomes: {ok: number}}}}
+    const answer = await fetch(c.url(0, '/metrics'))
+    assert.equal(answer.status, 200)
+    assert.match(answer.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/)
+    const text = await answer.text()
+    const sample = (line: string): number => {
+      const found = text.split('\n').find((candidate) => candidate.startsWith(`${line} `))
+      assert.ok(found !== undefined, `${line} in ${text}`)
+      return Number(found.slice(line.length + 1))
+    }
+    assert.equal(sample('dyn_requests_total{operation="put",outcome="ok"}'), stats.requests.put.outcomes.ok)
+    assert.equal(sample('dyn_request_duration_seconds_count{operation="put"}'), stats.requests.put.count)
+    assert.equal(sample('dyn_request_duration_seconds_bucket{operation="put",le="+Inf"}'), stats.requests.put.count)
+    assert.equal(sample('dyn_ready'), 1)
+    assert.equal(sample('dyn_members'), 3)
+    assert.equal(sample('dyn_writes_stopped'), 0)
+    assert.equal(sample('dyn_node_info{node="n1",cluster_id="' + String((await getJson(c.url(0, '/health'))).body.clusterId) + '"}'), 1)
+    // A probe's HEAD is answered without the body, as everywhere GET is served.
+    const head = await fetch(c.url(0, '/metrics'), {method: 'HEAD'})
+    assert.equal(head.status, 200)
+    assert.equal(await head.text(), '')
+  })
+
   describe('bad input gets a clear error and changes nothing', () => {
     const sentinel = '/kv/sentinel'
     before(async () => {
@@ -254,6 +278,8 @@ describe('client API on a 3-node cluster', () => {
       {name: 'malformed context on delete', path: sentinel, method: 'DELETE', headers: {'x-dyn-context': '%%%'}, status: 400, code: 'bad_context'},
       {name: 'content type that is not printable ASCII', path: sentinel, method: 'PUT', body: 'changed', headers: {'content-type': 'text/plain; charset=\u00e9'}, status: 400, code: 'bad_request'},
       {name: 'unknown query parameter on /stats', path: '/stats?verbose=1', status: 400, code: 'bad_parameter'},
+      {name: 'unknown query parameter on /metrics', path: '/metrics?name[]=dyn_keys', status: 400, code: 'bad_parameter'},
+      {name: 'a write to /metrics', path: '/metrics', method: 'POST', body: 'x', status: 405, code: 'method_not_allowed'},
       {name: 'misspelt query parameter on a leave', path: '/cluster/leave?nodes=n1', method: 'POST', status: 400, code: 'bad_parameter'},
       {name: 'unknown query parameter on a preference list', path: '/cluster/preflist/sentinel?n=2', status: 400, code: 'bad_parameter'},
       {name: 'unknown route', path: '/nope', status: 404, code: 'route_not_found'},
