@@ -185,14 +185,19 @@ export const dynRunScript = fileURLToPath(new URL('../../../bin/run.js', import.
  * node's pid (the node itself, not the wrapper, is what gets signalled and what /health names)
  * and, when the node ends for whatever reason, SIGKILL included, its exit status. The shell
  * reports a death by signal S as status 128 + S. Both files are written whole or not at all.
+ * A node ended by a signal it could not handle (SIGKILL: `down` past its grace, the kernel's
+ * out-of-memory killer) says nothing itself: the wrapper writes it to the node's log, as a line
+ * of the log's own form, in place of the shell's bare "Killed", which named neither the node nor
+ * the time.
  */
 const wrapperScript = [
-  'exit_file=$1; pid_file=$2; shift 2',
+  'exit_file=$1; pid_file=$2; name=$3; shift 3',
   '"$@" &',
   'child=$!',
   'printf "%s\\n" "$child" > "$pid_file.tmp" && mv "$pid_file.tmp" "$pid_file"',
-  'wait "$child"',
+  'wait "$child" 2>/dev/null',
   'status=$?',
+  'if [ "$status" -gt 128 ]; then printf "%s %s ended by signal SIG%s (pid %s, exit status %s)\\n" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$name" "$(kill -l "$status")" "$child" "$status"; fi',
   'printf \'{"pid": %s, "status": %s, "endedAt": "%s"}\\n\' "$child" "$status" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" > "$exit_file.tmp" && mv "$exit_file.tmp" "$exit_file"',
 ].join('\n')
 
@@ -994,7 +999,7 @@ export function startLocalNode(cluster: LocalCluster, node: LocalNode, extraArgs
   const machine = node.machine === undefined ? [] : ['--machine', node.machine]
   const args = [dynRunScript, 'start', '--name', node.name, ...where, '--port', String(node.port), '--rpc-port', String(node.rpcPort), '--data', node.dataDir, ...machine, ...secret, ...extraArgs]
   const logFd = openSync(node.logFile, 'a')
-  const wrapper = spawn('/bin/sh', ['-c', wrapperScript, 'dyn-node', exitFile(node), pidFile(node), process.execPath, ...args], {detached: true, stdio: ['ignore', logFd, logFd]})
+  const wrapper = spawn('/bin/sh', ['-c', wrapperScript, 'dyn-node', exitFile(node), pidFile(node), node.name, process.execPath, ...args], {detached: true, stdio: ['ignore', logFd, logFd]})
   closeSync(logFd)
   // A failed spawn is also reported as an 'error' event, after this has thrown already.
   wrapper.once('error', () => undefined)

@@ -235,6 +235,10 @@ describe('dyn cluster up|down|status', () => {
     assert.equal(dead?.pid, n2.pid)
     assert.deepEqual(dead?.ended && {signal: (dead.ended as {signal: string}).signal}, {signal: 'SIGKILL'})
     assert.match((await runDyn(['cluster', 'status', '--dir', c.dir])).stdout, new RegExp(`n2 .*not running \\(pid ${n2.pid} killed by SIGKILL\\)`))
+    // Its log ends with a line of its own form that says so, not the shell's bare "Killed".
+    const log = (await readFile(n2.logFile, 'utf8')).trimEnd().split('\n')
+    assert.match(log.at(-1) ?? '', new RegExp(`^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ n2 ended by signal SIGKILL \\(pid ${n2.pid}, exit status 137\\)$`), log.slice(-3).join('\n'))
+    assert.ok(!log.includes('Killed'), log.slice(-3).join('\n'))
 
     const up = await runDyn(['cluster', 'up', '--dir', c.dir, '--json'])
     assert.equal(up.code, 0, up.stdout + up.stderr)
