@@ -41,30 +41,77 @@ export function metricsText(stats: unknown, health: unknown): string {
   return families.map(renderFamily).join('')
 }
 
+/** A number of /stats taken as it is (times `scale`): where it is, and what it becomes. */
+interface FieldMetric {
+  /** The object of /stats that holds it; absent: /stats itself. */
+  readonly section?: string
+  readonly field: string
+  readonly name: string
+  readonly type: 'counter' | 'gauge'
+  readonly help: string
+  readonly scale?: number
+}
+
+const fieldMetrics: readonly FieldMetric[] = [
+  {field: 'uptimeMs', scale: 1e-3, name: 'uptime_seconds', type: 'gauge', help: 'Seconds since the node started.'},
+  {field: 'keys', name: 'keys', type: 'gauge', help: 'Keys in the node\'s store (tombstones included).'},
+  {field: 'storeBytes', name: 'store_bytes', type: 'gauge', help: 'Bytes of the node\'s LevelDB folder on disk.'},
+  {field: 'bufferedObjects', name: 'buffered_objects', type: 'gauge', help: 'Writes acknowledged from memory and not yet in LevelDB (dyn start --write-buffer-ms).'},
+  {field: 'readRepairs', name: 'read_repairs_total', type: 'counter', help: 'Stale replicas repaired by the gets this node coordinated (read repair).'},
+  {field: 'forwardedPuts', name: 'forwarded_puts_total', type: 'counter', help: 'Puts this node forwarded to one of the key\'s homes.'},
+  {section: 'hints', field: 'pending', name: 'hints_pending', type: 'gauge', help: 'Hints held here, waiting for their home to come back.'},
+  {section: 'release', field: 'pendingPartitions', name: 'release_pending_partitions', type: 'gauge', help: 'Partitions this node still has to hand off (a leave, or a ring change).'},
+  {section: 'compaction', field: 'partitionsCompacted', name: 'compaction_partitions_total', type: 'counter', help: 'Partitions compacted (the space of deleted keys given back to the disk).'},
+  {section: 'compaction', field: 'diskBytesFreed', name: 'compaction_freed_bytes_total', type: 'counter', help: 'Disk bytes compaction gave back.'},
+  {section: 'compaction', field: 'deferredForSpace', name: 'compaction_deferred_for_space_total', type: 'counter', help: 'Compactions put off because the disk lacked the room one needs.'},
+  {section: 'compaction', field: 'deletesUncompacted', name: 'compaction_deletes_uncompacted', type: 'gauge', help: 'Deletes whose space compaction has not yet given back.'},
+  {section: 'compaction', field: 'deletedBytesUncompacted', name: 'compaction_deleted_bytes_uncompacted', type: 'gauge', help: 'Bytes of those deletes.'},
+  {section: 'antiEntropy', field: 'rounds', name: 'anti_entropy_rounds_total', type: 'counter', help: 'Anti-entropy rounds (paper 4.7: Merkle trees compared with the other homes).'},
+  {section: 'antiEntropy', field: 'exchanges', name: 'anti_entropy_exchanges_total', type: 'counter', help: 'Tree exchanges with another home.'},
+  {section: 'antiEntropy', field: 'exchangesFailed', name: 'anti_entropy_exchanges_failed_total', type: 'counter', help: 'Tree exchanges that failed (the other home did not answer).'},
+  {section: 'antiEntropy', field: 'keysRepaired', name: 'anti_entropy_keys_repaired_total', type: 'counter', help: 'Keys anti-entropy brought up to date here.'},
+  {section: 'antiEntropy', field: 'tombstonesReaped', name: 'anti_entropy_tombstones_reaped_total', type: 'counter', help: 'Tombstones removed once every home had them and the grace had passed.'},
+  {section: 'antiEntropy', field: 'treesOutOfSync', name: 'anti_entropy_trees_out_of_sync', type: 'gauge', help: 'Partitions whose tree differed from another home\'s at the last exchange.'},
+  {section: 'antiEntropy', field: 'tombstones', name: 'anti_entropy_tombstones', type: 'gauge', help: 'Tombstones held.'},
+  {section: 'eventLoopDelayRecentMs', field: 'p99', scale: 1e-3, name: 'event_loop_delay_recent_p99_seconds', type: 'gauge', help: 'The p99 of how late the node\'s event loop ran, over the last seconds (what every request waits before its handler starts).'},
+  {section: 'eventLoopDelayRecentMs', field: 'max', scale: 1e-3, name: 'event_loop_delay_recent_max_seconds', type: 'gauge', help: 'The most the node\'s event loop ran late over the last seconds.'},
+  {section: 'admission', field: 'limit', name: 'admission_limit', type: 'gauge', help: 'Key requests the node works on at once before it sheds (admission control, paper 6.5).'},
+  {section: 'admission', field: 'inFlight', name: 'admission_in_flight', type: 'gauge', help: 'Key requests the node is working on.'},
+  {section: 'admission', field: 'admitted', name: 'admission_admitted_total', type: 'counter', help: 'Key requests admitted.'},
+  {section: 'admission', field: 'shed', name: 'admission_shed_total', type: 'counter', help: 'Key requests refused 503 overloaded.'},
+  {section: 'tls', field: 'reloads', name: 'tls_reloads_total', type: 'counter', help: 'TLS files taken by a reload (a renewed certificate).'},
+  {section: 'tls', field: 'refusals', name: 'tls_reload_refusals_total', type: 'counter', help: 'TLS files refused at a reload (expired, unreadable, not matching the key).'},
+]
+
 function metricFamilies(stats: Json, health: Json): Family[] {
   const families: Family[] = []
   const add = (name: string, type: MetricType, help: string, samples: readonly Sample[]): void => {
     if (samples.length > 0) families.push({name: `dyn_${name}`, help, type, samples})
   }
   const one = (value: number | undefined): Sample[] => (value === undefined ? [] : [{value}])
+  /** A state as 1 or 0; absent when the node does not report it. */
+  const flag = (value: unknown, isOn: (value: unknown) => boolean): Sample[] => one(value === undefined ? undefined : isOn(value) ? 1 : 0)
 
   const node = text(health.node) ?? text(stats.node)
   const clusterId = text(health.clusterId)
   if (node !== undefined) add('node_info', 'gauge', 'Always 1; its labels name the node and its cluster.', [{labels: {node, ...(clusterId === undefined ? {} : {cluster_id: clusterId})}, value: 1}])
-  add('ready', 'gauge', '1 when the node is ready for client requests (GET /ready answers 200), else 0.', one(health.ready === undefined ? undefined : health.ready === false ? 0 : 1))
+  add('ready', 'gauge', '1 when the node is ready for client requests (GET /ready answers 200), else 0.', flag(health.ready, (ready) => ready !== false))
   // A node reports writesStopped (the reason) only while its store refuses writes.
   add('writes_stopped', 'gauge', '1 while the node\'s store refuses writes (a full or failing disk: see /health writesStopped), else 0.', [{value: stats.writesStopped === undefined && health.writesStopped === undefined ? 0 : 1}])
   add('members', 'gauge', 'Members of the cluster that have not left, this node included, as this node sees them.', one(number(health.members)))
   add('members_down', 'gauge', 'Of those, the members this node\'s failure detector sees down.', one(Array.isArray(health.down) ? health.down.length : undefined))
-  add('uptime_seconds', 'gauge', 'Seconds since the node started.', one(scaled(number(stats.uptimeMs), 1e-3)))
-  add('keys', 'gauge', 'Keys in the node\'s store (tombstones included).', one(number(stats.keys)))
-  add('store_bytes', 'gauge', 'Bytes of the node\'s LevelDB folder on disk.', one(number(stats.storeBytes)))
-  add('buffered_objects', 'gauge', 'Writes acknowledged from memory and not yet in LevelDB (dyn start --write-buffer-ms).', one(number(stats.bufferedObjects)))
+  for (const metric of fieldMetrics) {
+    const value = number((metric.section === undefined ? stats : asObject(stats[metric.section]))[metric.field])
+    add(metric.name, metric.type, metric.help, one(value === undefined ? undefined : value * (metric.scale ?? 1)))
+  }
+  add('anti_entropy_recovering', 'gauge', '1 while the node rebuilds what it lost (a store started empty in a cluster that has its data), else 0.', flag(asObject(stats.antiEntropy).recovering, (recovering) => recovering === true))
+  const admissionState = text(asObject(stats.admission).state)
+  add('admission_shedding', 'gauge', '1 while the node sheds key requests, else 0.', flag(admissionState, (state) => state === 'shedding'))
+  add('admission_background_yields', 'gauge', '1 while background work (hints, transfers, anti-entropy) yields to client requests, else 0.', flag(admissionState, (state) => state !== 'normal'))
 
-  const requests = asObject(stats.requests)
   const outcomeSamples: Sample[] = []
   const durationSamples: Sample[] = []
-  for (const [operation, value] of Object.entries(requests)) {
+  for (const [operation, value] of Object.entries(asObject(stats.requests))) {
     const request = asObject(value)
     for (const [outcome, count] of Object.entries(asObject(request.outcomes))) {
       if (typeof count === 'number') outcomeSamples.push({labels: {operation, outcome}, value: count})
@@ -73,38 +120,8 @@ function metricFamilies(stats: Json, health: Json): Family[] {
   }
   add('requests_total', 'counter', 'Client key requests this node coordinated, by operation and outcome (ok, or the error code it was answered).', outcomeSamples)
   add('request_duration_seconds', 'histogram', 'Time from a key request\'s arrival at the node to its answer, by operation.', durationSamples)
-  add('read_repairs_total', 'counter', 'Stale replicas repaired by the gets this node coordinated (read repair).', one(number(stats.readRepairs)))
-  add('forwarded_puts_total', 'counter', 'Puts this node forwarded to one of the key\'s homes.', one(number(stats.forwardedPuts)))
-
-  const hints = asObject(stats.hints)
-  add('hints_total', 'counter', 'Hinted handoff (paper 4.6): hints written here for a home that was down, delivered to it, redirected, dropped or refused.', labelled(hints, 'event', ['written', 'delivered', 'redirected', 'dropped', 'refused']))
-  add('hints_pending', 'gauge', 'Hints held here, waiting for their home to come back.', one(number(hints.pending)))
-
-  const release = asObject(stats.release)
-  add('release_total', 'counter', 'Keys of partitions this node no longer owns: handed off to their new homes, deleted once handed off, or refused.', labelled(release, 'event', ['handedOff', 'deleted', 'refused']))
-  add('release_pending_partitions', 'gauge', 'Partitions this node still has to hand off (a leave, or a ring change).', one(number(release.pendingPartitions)))
-
-  const compaction = asObject(stats.compaction)
-  add('compaction_partitions_total', 'counter', 'Partitions compacted (the space of deleted keys given back to the disk).', one(number(compaction.partitionsCompacted)))
-  add('compaction_freed_bytes_total', 'counter', 'Disk bytes compaction gave back.', one(number(compaction.diskBytesFreed)))
-  add('compaction_deferred_for_space_total', 'counter', 'Compactions put off because the disk lacked the room one needs.', one(number(compaction.deferredForSpace)))
-  add('compaction_deletes_uncompacted', 'gauge', 'Deletes whose space compaction has not yet given back.', one(number(compaction.deletesUncompacted)))
-  add('compaction_deleted_bytes_uncompacted', 'gauge', 'Bytes of those deletes.', one(number(compaction.deletedBytesUncompacted)))
-
-  const antiEntropy = asObject(stats.antiEntropy)
-  add('anti_entropy_rounds_total', 'counter', 'Anti-entropy rounds (paper 4.7: Merkle trees compared with the other homes).', one(number(antiEntropy.rounds)))
-  add('anti_entropy_exchanges_total', 'counter', 'Tree exchanges with another home.', one(number(antiEntropy.exchanges)))
-  add('anti_entropy_exchanges_failed_total', 'counter', 'Tree exchanges that failed (the other home did not answer).', one(number(antiEntropy.exchangesFailed)))
-  add('anti_entropy_keys_repaired_total', 'counter', 'Keys anti-entropy brought up to date here.', one(number(antiEntropy.keysRepaired)))
-  add('anti_entropy_tombstones_reaped_total', 'counter', 'Tombstones removed once every home had them and the grace had passed.', one(number(antiEntropy.tombstonesReaped)))
-  add('anti_entropy_trees_out_of_sync', 'gauge', 'Partitions whose tree differed from another home\'s at the last exchange.', one(number(antiEntropy.treesOutOfSync)))
-  add('anti_entropy_tombstones', 'gauge', 'Tombstones held.', one(number(antiEntropy.tombstones)))
-  add('anti_entropy_recovering', 'gauge', '1 while the node rebuilds what it lost (a store started empty in a cluster that has its data), else 0.', one(antiEntropy.recovering === undefined ? undefined : antiEntropy.recovering === true ? 1 : 0))
-
-  const loop = asObject(stats.eventLoopDelayRecentMs)
-  add('event_loop_delay_recent_p99_seconds', 'gauge', 'The p99 of how late the node\'s event loop ran, over the last seconds (what every request waits before its handler starts).', one(scaled(number(loop.p99), 1e-3)))
-  add('event_loop_delay_recent_max_seconds', 'gauge', 'The most the node\'s event loop ran late over the last seconds.', one(scaled(number(loop.max), 1e-3)))
-
+  add('hints_total', 'counter', 'Hinted handoff (paper 4.6): hints written here for a home that was down, delivered to it, redirected, dropped or refused.', labelled(asObject(stats.hints), 'event', ['written', 'delivered', 'redirected', 'dropped', 'refused']))
+  add('release_total', 'counter', 'Keys of partitions this node no longer owns: handed off to their new homes, deleted once handed off, or refused.', labelled(asObject(stats.release), 'event', ['handedOff', 'deleted', 'refused']))
   add('http_requests_total', 'counter', 'HTTP requests at the client API, by route (kv, cluster, stats, health, other).', labelled(asObject(stats.httpRequests), 'route'))
   const rejected: Sample[] = []
   for (const [kind, value] of Object.entries(asObject(stats.rejected))) {
@@ -113,18 +130,6 @@ function metricFamilies(stats: Json, health: Json): Family[] {
     }
   }
   add('rejected_total', 'counter', 'Inputs the node refused, by kind (http, frames, hellos, connections, requests) and reason.', rejected)
-
-  const admission = asObject(stats.admission)
-  add('admission_limit', 'gauge', 'Key requests the node works on at once before it sheds (admission control, paper 6.5).', one(number(admission.limit)))
-  add('admission_in_flight', 'gauge', 'Key requests the node is working on.', one(number(admission.inFlight)))
-  add('admission_admitted_total', 'counter', 'Key requests admitted.', one(number(admission.admitted)))
-  add('admission_shed_total', 'counter', 'Key requests refused 503 overloaded.', one(number(admission.shed)))
-  add('admission_shedding', 'gauge', '1 while the node sheds key requests, else 0.', one(text(admission.state) === undefined ? undefined : admission.state === 'shedding' ? 1 : 0))
-  add('admission_background_yields', 'gauge', '1 while background work (hints, transfers, anti-entropy) yields to client requests, else 0.', one(text(admission.state) === undefined ? undefined : admission.state === 'normal' ? 0 : 1))
-
-  const tls = asObject(stats.tls)
-  add('tls_reloads_total', 'counter', 'TLS files taken by a reload (a renewed certificate).', one(number(tls.reloads)))
-  add('tls_reload_refusals_total', 'counter', 'TLS files refused at a reload (expired, unreadable, not matching the key).', one(number(tls.refusals)))
   return families
 }
 
@@ -197,8 +202,4 @@ function number(value: unknown): number | undefined {
 
 function text(value: unknown): string | undefined {
   return typeof value === 'string' ? value : undefined
-}
-
-function scaled(value: number | undefined, factor: number): number | undefined {
-  return value === undefined ? undefined : value * factor
 }
