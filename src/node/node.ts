@@ -494,7 +494,12 @@ async function serveHttp(options: NodeOptions, node: AssembledNode, admission: A
     reloader?.stop()
     // The HTTP server first, so that no client request reaches a node that is shutting down; the
     // requests it has begun are answered first, while the node's replicas still answer it.
-    stopping ??= closeApiServer(server, scheduler).then(() => node.stop()).finally(() => admission.stop())
+    // Other nodes' requests are drained at the same time: those under way are answered, new ones
+    // refused `overloaded`, so that their senders ask another node (a forwarded put cut off by
+    // the stop reached its client as `unreachable`, although it had often been applied).
+    stopping ??= Promise.all([closeApiServer(server, scheduler), settledWithin(transport.drainInbound(), scheduler, apiDrainMsMax)])
+      .then(() => node.stop())
+      .finally(() => admission.stop())
     return stopping
   }
   const bound = options.listenHost === options.advertiseHost ? '' : ` (listening on ${options.listenHost})`
@@ -628,6 +633,13 @@ function isLoopback(host: string): boolean {
   return host === '::1' || host === '[::1]'
 }
 
+/** Resolves once `promise` has, or `boundMs` has passed, whichever is first; the timer is cancelled either way. */
+async function settledWithin(promise: Promise<void>, scheduler: Scheduler, boundMs: number): Promise<void> {
+  let timer: Timer | undefined
+  await Promise.race([promise, new Promise<void>((resolve) => (timer = scheduler.after(boundMs, resolve)))])
+  if (timer !== undefined) scheduler.cancel(timer)
+}
+
 /**
  * Stops serving, first answering what was begun: no new connection is accepted (a client is
  * refused at once and goes to another node), and the requests being served are answered, each
@@ -635,15 +647,19 @@ function isLoopback(host: string): boolean {
  * `drainMs`. Then every connection still open is ended, those in their TLS handshake included.
  */
 export async function closeApiServer(server: Server, scheduler: Scheduler = systemScheduler, drainMs = apiDrainMsMax): Promise<void> {
-  // net.Server's close stops accepting and nothing more. Node's HTTP close would also end at once
-  // every connection with no request under way, those whose client has just sent one the node has
-  // not read yet included: 32 connections of puts under a SIGTERM got 32 resets that way.
-  const closed = new Promise<void>((resolve) => net.Server.prototype.close.call(server, () => resolve()))
+  // Node's HTTP close stops accepting, stops the checks of its request timeouts (left running,
+  // their interval would hold the server for ever), and ends at once every connection with no
+  // request under way, those whose client has just sent one the node has not read yet included:
+  // 32 connections of puts under a SIGTERM got 32 resets that way. That last step is left to the
+  // drain, which closes a connection only once it has stayed quiet.
+  const closed = new Promise<void>((resolve) => {
+    server.closeIdleConnections = () => undefined
+    server.close(() => resolve())
+    delete (server as Partial<Server>).closeIdleConnections
+  })
   const serving = inOrderServings.get(server)
   if (serving !== undefined) {
-    let timer: Timer | undefined
-    await Promise.race([serving.drain(scheduler), new Promise<void>((resolve) => (timer = scheduler.after(drainMs, resolve)))])
-    if (timer !== undefined) scheduler.cancel(timer)
+    await settledWithin(serving.drain(scheduler), scheduler, drainMs)
     serving.endAll()
   }
   server.closeAllConnections()

@@ -54,8 +54,10 @@ interface Connection {
   /** Node's HTTP layer refused something on this connection: it is answered once, and closes. */
   refused: boolean
   readonly socket: net.Socket
-  /** While the server drains: the drain's checks in a row that found no request being served. */
+  /** While the server drains: the drain's checks in a row that found no request being served and no byte arriving. */
   quietChecks: number
+  /** The socket's bytesRead at the drain's last check: a request whose headers are still arriving is not quiet. */
+  lastBytesRead: number
 }
 
 /** The in-order serving of one server, for a stop that first answers what it has begun. */
@@ -63,7 +65,7 @@ export interface InOrderServing {
   /**
    * From now on every answer closes its connection (`connection: close`), those of requests
    * already under way included while their headers are unsent, and a connection that stays quiet
-   * (no request being served) for `drainQuietChecks` checks in a row is closed; resolves once
+   * (no request being served, no byte arriving) for `drainQuietChecks` checks in a row is closed; resolves once
    * every connection has closed. Requests pipelined behind one are not worked on: its connection
    * closes after the answer before them. A connection is closed only once quiet, not at once,
    * because one that looks idle may hold a request its client has just sent and the node has not
@@ -125,7 +127,7 @@ export function serveInOrder(server: Server, handler: RequestListener, countReje
   const drainWaiters: Array<() => void> = []
 
   const track = (socket: net.Socket): Connection => {
-    const connection: Connection = {current: undefined, waiting: [], refusalAfter: undefined, refused: false, socket, quietChecks: 0}
+    const connection: Connection = {current: undefined, waiting: [], refusalAfter: undefined, refused: false, socket, quietChecks: 0, lastBytesRead: 0}
     connections.set(socket, connection)
     open.add(connection)
     socket.once('close', () => {
@@ -228,13 +230,18 @@ export function serveInOrder(server: Server, handler: RequestListener, countReje
       draining = true
       for (const connection of open) {
         connection.quietChecks = 0
+        connection.lastBytesRead = connection.socket.bytesRead
         if (connection.current !== undefined) closeAfterAnswer(connection.current.response)
       }
       if (open.size === 0) return Promise.resolve()
       return new Promise((resolve) => {
         const checks = scheduler.every(drainCheckMs, () => {
           for (const connection of open) {
-            if (connection.current !== undefined) connection.quietChecks = 0
+            // Read here, during a drain only: nothing is added to a request's path.
+            const bytesRead = connection.socket.bytesRead
+            const arriving = bytesRead !== connection.lastBytesRead
+            connection.lastBytesRead = bytesRead
+            if (connection.current !== undefined || arriving) connection.quietChecks = 0
             else if (++connection.quietChecks >= drainQuietChecks) connection.socket.destroy()
           }
         })

@@ -71,6 +71,22 @@ export function unsent(message: string): RpcResult {
   return {ok: false, error: 'unreachable', message, sent: false}
 }
 
+/**
+ * The answer of a node that is stopping (TcpTransport.drainInbound) to a request it will not
+ * serve: `overloaded`, which every caller takes as certainly not done, marked as a stop so that
+ * the sender sends it nothing more on that connection.
+ */
+export function stoppingRefusal(nodeName: string): {code: 'overloaded'; message: string; details: {stopping: true}} {
+  return {code: 'overloaded', message: `${nodeName} is stopping: ask another node`, details: {stopping: true}}
+}
+
+/** Whether an ErrorResponse body is a stopping node's refusal (stoppingRefusal). */
+export function isStoppingRefusal(body: unknown): boolean {
+  if (typeof body !== 'object' || body === null) return false
+  const {code, details} = body as {code?: unknown; details?: unknown}
+  return code === 'overloaded' && typeof details === 'object' && details !== null && (details as {stopping?: unknown}).stopping === true
+}
+
 /** The caller's view of an ErrorResponse body; a malformed one still becomes a 'remote' failure. */
 export function remoteFailure(body: unknown): RpcResult {
   if (typeof body === 'object' && body !== null) {

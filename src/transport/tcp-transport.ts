@@ -49,7 +49,7 @@ import {FrameDecoder, frameBytesMax, protocolVersion, tryEncodeFrame, type Frame
 import {acceptorProof, handshakeNonceBytes, isNonce, openerProof, proofMatches} from './handshake.js'
 import {MessageType, requestMessageTypes} from './message-type.js'
 import {answerQuoteBytesMax, internodeHttpAnswer, isHttpAnswer, openingBytesMax, quoteAnswer, recogniseOpening, tlsHandshakeRecordType} from './foreign-protocol.js'
-import {allocateRequestId, answeredInPlainText, backOffAfterLoss, describe, errorBody, formatAddress, isLoggedCount, notInternodeCode, parseAddress, printable, remoteFailure, RepeatLog, settle, socketErrorInWords, unauthenticatedCode, unsent} from './rpc-common.js'
+import {allocateRequestId, answeredInPlainText, backOffAfterLoss, describe, errorBody, formatAddress, isLoggedCount, isStoppingRefusal, notInternodeCode, parseAddress, printable, remoteFailure, RepeatLog, settle, socketErrorInWords, stoppingRefusal, unauthenticatedCode, unsent} from './rpc-common.js'
 import type {NodeTls} from './tls-options.js'
 import type {PeerState, RequestHandler, RequestOptions, RpcResult, Transport} from './transport.js'
 
@@ -153,6 +153,18 @@ const helloAddressCharsMax = 300
 const helloRequestId = 0
 /** A refused opener gets this long to read why before its connection is destroyed. */
 const refusalLingerMs = 1000
+/**
+ * A draining node ends an inbound connection once it has no request running and nothing has
+ * arrived on it for this many checks in a row, this far apart: its peer has then taken in the
+ * stopping notice (see drainInbound) and sends nothing more.
+ */
+const drainCheckMs = 50
+const drainQuietChecks = 2
+/**
+ * An ended inbound connection (its last answers flushed, then a FIN) is destroyed this long
+ * after if its peer has not closed it: enough for the answers to cross a LAN, short within a stop.
+ */
+const drainedLingerMs = 200
 /** The longest refusal text taken from a peer before its handshake: one line of a log. */
 const refusalMessageCharsMax = 300
 /** The reason /stats counts an HTTP request at the internode port under (rejected.hellos). */
@@ -268,6 +280,8 @@ interface Settings {
 interface PendingRequest {
   readonly resolve: (result: RpcResult) => void
   readonly timer: Timer
+  /** Its place among the requests sent to the peer: a drain refuses every request after the first it refused. */
+  readonly sequence: number
 }
 
 /** Our outbound side of one peer: its connection (if any), its waiting requests, its backoff. */
@@ -325,6 +339,17 @@ interface Peer {
   lastFailure: string | null
   nextRequestId: number
   readonly pending: Map<number, PendingRequest>
+  /** The next PendingRequest.sequence. */
+  nextSequence: number
+  /**
+   * Set once the peer said on the current connection that it is stopping (drainInbound), else
+   * null: the sequence of the last request sent before its stopping notice came, or of the first
+   * it refused as stopping, whichever came first. The peer reads a connection's requests in order
+   * and refuses each it reads once it drains, so every request sent after that one was refused or
+   * never read: none is sent to it any more, and those still waiting when the connection closes
+   * failed before the peer did anything with them, which a caller may safely ask another node.
+   */
+  stoppingAfter: number | null
 }
 
 /** What arrives on one outbound connection: its frames, and its first bytes (to tell another protocol apart). */
@@ -415,6 +440,9 @@ export class TcpTransport implements Transport {
   readonly #inbound = new Set<InboundConnection>()
   #closed = false
   #closing: Promise<void> | null = null
+  /** Set by drainInbound: requests are refused `overloaded` from then on. */
+  #draining = false
+  #drainedPromise: Promise<void> | null = null
 
   /** With TLS, the connections #sniff took (until they close): close() ends those still in their handshake. */
   readonly #tlsOpeners = new Set<net.Socket>()
@@ -483,6 +511,7 @@ export class TcpTransport implements Transport {
         return settle(unsent(`${address} is down${why}; next connect attempt in ${Math.ceil(waitMs)} ms`))
       }
     }
+    if (peer.stoppingAfter !== null) return settle(unsent(`${address} is stopping: it refuses every request from now on`))
     const requestId = allocateRequestId(peer, this.#settings.pendingPerPeerMax)
     const encoded = tryEncodeFrame({type, requestId, body})
     if (!encoded.ok) {
@@ -505,7 +534,7 @@ export class TcpTransport implements Transport {
         resolve({ok: false, error: 'timeout', message: `no answer from ${address} within ${timeoutMs} ms`})
         if (socket !== null) this.#closeIfSilent(peer, socket)
       })
-      peer.pending.set(requestId, {resolve, timer})
+      peer.pending.set(requestId, {resolve, timer, sequence: peer.nextSequence++})
       if (peer.authenticated) writer.write(encoded.bytes)
       else peer.held.set(requestId, encoded.bytes)
     })
@@ -518,12 +547,67 @@ export class TcpTransport implements Transport {
     return peer.everLost ? 'down' : 'unknown'
   }
 
+  /**
+   * A stop's first step, before the node's parts stop. The port stops accepting; every peer
+   * connected is sent a stopping notice (an error answer to no request, which a peer of this
+   * version takes as: send nothing more on this connection), and every request read from now on
+   * is refused `overloaded`, marked as a stop (stoppingRefusal), which the sender takes as
+   * certainly not done and asks another node. The requests already handed to the node are
+   * answered; a connection with none running on which nothing has arrived for a while is ended,
+   * its answers flushed. Resolves once every inbound connection has closed. A forwarded put cut off
+   * by a stop used to reach its client as `unreachable`, although the put had often been applied.
+   */
+  drainInbound(): Promise<void> {
+    if (this.#drainedPromise !== null) return this.#drainedPromise
+    this.#draining = true
+    this.#server.close()
+    for (const connection of this.#inbound) this.#sendStoppingNotice(connection)
+    this.#drainedPromise = new Promise<void>((resolve) => {
+      const quiet = new Map<InboundConnection, {bytesRead: number; checks: number}>()
+      const check = (): void => {
+        for (const connection of this.#inbound) {
+          const socket = connection.socket
+          const seen = quiet.get(connection)
+          const arrived = seen === undefined || seen.bytesRead !== socket.bytesRead
+          const checks = arrived || connection.handlersRunning > 0 ? 0 : (seen?.checks ?? 0) + 1
+          quiet.set(connection, {bytesRead: socket.bytesRead, checks})
+          if (checks >= drainQuietChecks && !socket.writableEnded) this.#endAfterAnswers(socket)
+        }
+        if (this.#inbound.size === 0) {
+          this.#settings.scheduler.cancel(timer)
+          resolve()
+        }
+      }
+      const timer = this.#settings.scheduler.every(drainCheckMs, check)
+    })
+    return this.#drainedPromise
+  }
+
+  /** Tells the peer on a connection that this node is stopping (see drainInbound); only once its handshake is done. */
+  #sendStoppingNotice(connection: InboundConnection): void {
+    if (connection.stage !== 'open' || connection.socket.destroyed) return
+    const notice = tryEncodeFrame({type: MessageType.ErrorResponse, requestId: helloRequestId, body: stoppingRefusal(this.#settings.nodeName)})
+    assert(notice.ok, 'the stopping notice always encodes')
+    connection.writer.write(notice.bytes)
+  }
+
+  /** Ends a socket once what is written on it has gone out (end() flushes what the writer corked), and destroys it a while later if its peer keeps it open. */
+  #endAfterAnswers(socket: net.Socket): void {
+    socket.end()
+    const linger = this.#settings.scheduler.after(drainedLingerMs, () => socket.destroy())
+    socket.once('close', () => this.#settings.scheduler.cancel(linger))
+  }
+
   close(): Promise<void> {
     if (this.#closing !== null) return this.#closing
     this.#closed = true
     this.#closing = new Promise<void>((resolve) => {
       this.#server.close(() => resolve())
-      for (const connection of this.#inbound) connection.socket.destroy()
+      for (const connection of this.#inbound) {
+        // After a drain, what is left still gets its last answers; otherwise it is cut at once.
+        if (this.#draining && !connection.socket.writableEnded) this.#endAfterAnswers(connection.socket)
+        else if (!this.#draining) connection.socket.destroy()
+      }
       for (const raw of this.#tlsOpeners) raw.destroy()
       for (const handshake of this.#tlsHandshakes.values()) this.#settings.scheduler.cancel(handshake.timer)
       this.#tlsHandshakes.clear()
@@ -567,6 +651,8 @@ export class TcpTransport implements Transport {
       refusal: null,
       lastFailure: null,
       nextRequestId: 1,
+      nextSequence: 0,
+      stoppingAfter: null,
       pending: new Map(),
     }
     this.#peers.set(address, peer)
@@ -737,6 +823,12 @@ export class TcpTransport implements Transport {
     if (decoded.frames.length > 0) stream.framed = true
     for (const frame of decoded.frames) {
       if (frame.requestId === helloRequestId) {
+        // The stopping notice of a peer that drains (drainInbound): every request sent so far is
+        // answered or refused by it; none is sent to it any more.
+        if (peer.authenticated && frame.type === MessageType.ErrorResponse && isStoppingRefusal(frame.body)) {
+          peer.stoppingAfter ??= peer.nextSequence - 1
+          continue
+        }
         this.#onHandshakeAnswer(peer, socket, frame)
         if (peer.socket !== socket) return
         continue
@@ -761,6 +853,7 @@ export class TcpTransport implements Transport {
         peer.reportedDown = false
         this.#settings.log(`transport ${this.address}: ${peer.address} answers again`)
       }
+      if (frame.type === MessageType.ErrorResponse && peer.stoppingAfter === null && isStoppingRefusal(frame.body)) peer.stoppingAfter = pending.sequence
       pending.resolve(frame.type === MessageType.Response ? {ok: true, body: frame.body} : remoteFailure(frame.body))
     }
   }
@@ -812,9 +905,13 @@ export class TcpTransport implements Transport {
     this.#logLoss(peer, answered, why, backOffMaxMs)
     // On a connection that never connected (refused, timed out) nothing reached the peer.
     const failure: RpcResult = how.failWith ?? {ok: false, error: 'unreachable', message: why, ...(how.code === undefined ? {} : {code: how.code}), ...(wasSent ? {} : {sent: false as const})}
+    const stoppingAfter = peer.stoppingAfter
+    peer.stoppingAfter = null
     for (const pending of peer.pending.values()) {
       this.#settings.scheduler.cancel(pending.timer)
-      pending.resolve(failure)
+      // Sent after the peer began refusing as it stopped: it did nothing with it (see Peer.stoppingAfter).
+      if (stoppingAfter !== null && pending.sequence > stoppingAfter) pending.resolve(unsent(`${peer.address} stopped before it read the request (${why})`))
+      else pending.resolve(failure)
     }
     peer.pending.clear()
   }
@@ -1166,6 +1263,8 @@ export class TcpTransport implements Transport {
     if (connection.helloTimer !== null) this.#settings.scheduler.cancel(connection.helloTimer)
     connection.helloTimer = null
     this.#peersBack(connection.socket.remoteAddress, hello.address)
+    // A connection opened while this node drains is told at once (see drainInbound).
+    if (this.#draining) this.#sendStoppingNotice(connection)
   }
 
   /**
@@ -1195,6 +1294,10 @@ export class TcpTransport implements Transport {
     if (!requestMessageTypes.has(type)) {
       this.#settings.onRejected('requests', 'not_a_request')
       this.#answerError(connection, requestId, {code: 'bad_request', message: `message type ${type} is not a request`})
+      return
+    }
+    if (this.#draining) {
+      this.#answerError(connection, requestId, stoppingRefusal(this.#settings.nodeName))
       return
     }
     if (connection.handlersRunning >= this.#settings.pendingPerPeerMax) {

@@ -10,12 +10,14 @@ import {test, type TestContext} from 'node:test'
 import assert from 'node:assert/strict'
 import http from 'node:http'
 import net from 'node:net'
-import {encodeFrame, protocolVersion} from '../../src/transport/frame.js'
+import {encodeFrame, FrameDecoder, protocolVersion} from '../../src/transport/frame.js'
+import type {Frame} from '../../src/transport/frame.js'
+import {stoppingRefusal} from '../../src/transport/rpc-common.js'
 import {MessageType} from '../../src/transport/message-type.js'
 import {systemClock, systemScheduler} from '../../src/node/system-time.js'
 import {isUnspecifiedHost, startTcpTransport, type TcpTransportOptions} from '../../src/transport/tcp-transport.js'
 import type {RequestHandler, Transport} from '../../src/transport/transport.js'
-import {echo, failure, requestTimeoutMs, transportConformance, type TransportWorld} from './transport-conformance.js'
+import {echo, failure, heldHandler, requestTimeoutMs, transportConformance, type TransportWorld} from './transport-conformance.js'
 
 const host = '127.0.0.1'
 const realTime = {clock: systemClock, scheduler: systemScheduler}
@@ -406,4 +408,62 @@ test('a transport listening on every interface announces the address it advertis
   assert.ok((await a.request(b.address, MessageType.Ping, {from: 'a'}, requestTimeoutMs)).ok)
   for (const unspecified of ['0.0.0.0', '::', '[::]', '0:0::0']) assert.ok(isUnspecifiedHost(unspecified), unspecified)
   for (const specified of ['127.0.0.1', '::1', '10.0.0.0', 'db-1.example', 'localhost']) assert.ok(!isUnspecifiedHost(specified), specified)
+})
+
+test('a draining transport answers what it has begun, refuses the rest as stopping, and its peer sends it nothing more', async (t) => {
+  const a = await start(t, 'a')
+  const held = heldHandler()
+  const b = await startTcpTransport({host, port: 0, nodeName: 'b', handler: held.handler, ...realTime})
+  t.after(() => b.close())
+  const begun = a.request(b.address, MessageType.Gossip, 'begun', requestTimeoutMs)
+  while (held.started() === 0) await new Promise((resolve) => setTimeout(resolve, 5))
+  let drained = false
+  const draining = b.drainInbound().then(() => (drained = true))
+  // Until the stopping notice reaches it, what a sends is refused as stopping (never served);
+  // from then on a sends nothing to b: refused at once, as not sent.
+  for (let tries = 0; ; tries += 1) {
+    assert.ok(tries < 1000, 'the stopping notice arrived')
+    const result = await a.request(b.address, MessageType.Gossip, 'late', requestTimeoutMs)
+    assert.ok(!result.ok, 'nothing is served once b drains')
+    if (result.error === 'remote') {
+      assert.equal(result.code, 'overloaded')
+      continue
+    }
+    assert.equal(result.error, 'unreachable')
+    assert.equal(result.sent, false)
+    assert.match(result.message, /is stopping/)
+    break
+  }
+  assert.equal(held.started(), 1, 'no request after the drain began reached the handler')
+  assert.equal(drained, false, 'the drain waits for the request it has begun')
+  held.releaseAll()
+  assert.deepEqual(await begun, {ok: true, body: 'begun'})
+  await draining
+  // b has ended the connection: a tries a new one, which the closed port refuses.
+  assert.equal(failure(await a.request(b.address, MessageType.Gossip, 'after', requestTimeoutMs)), 'unreachable')
+})
+
+test('requests sent after the first a stopping peer refused, cut off by its close, fail as not sent', async (t) => {
+  const a = await start(t, 'a')
+  // A peer that reads a Hello and two requests, refuses the first as a stopping node does, and
+  // closes without reading the second any further: the second was never served.
+  const stopping = net.createServer((socket) => {
+    socket.on('error', () => {})
+    const decoder = new FrameDecoder()
+    const requests: Frame[] = []
+    socket.on('data', (chunk: Buffer) => {
+      const decoded = decoder.push(chunk)
+      if (!decoded.ok) return
+      requests.push(...decoded.frames.filter((frame) => frame.type !== MessageType.Hello))
+      if (requests.length < 2) return
+      socket.write(encodeFrame({type: MessageType.ErrorResponse, requestId: (requests[0] as Frame).requestId, body: stoppingRefusal('stopping')}))
+      socket.end()
+    })
+  })
+  await new Promise<void>((resolve) => stopping.listen({host, port: 0}, resolve))
+  t.after(() => new Promise<void>((resolve) => stopping.close(() => resolve())))
+  const address = `${host}:${(stopping.address() as net.AddressInfo).port}`
+  const [first, second] = await Promise.all([a.request(address, MessageType.Gossip, 1, requestTimeoutMs), a.request(address, MessageType.Gossip, 2, requestTimeoutMs)])
+  assert.deepEqual(first.ok ? 'ok' : [first.error, first.code], ['remote', 'overloaded'])
+  assert.deepEqual(second.ok ? 'ok' : [second.error, second.sent], ['unreachable', false])
 })
