@@ -214,6 +214,8 @@ type Attempt =
       readonly untrusted?: string
       /** Something answered, but not in HTTP (a TLS node asked in plain HTTP, an internode port): `reason` says what to fix. */
       readonly notHttp?: true
+      /** A fresh connection reset before any answer: a node stopping or starting, or one that crashed; the request may have reached it. */
+      readonly resetBeforeAnswer?: true
       /** The TLS handshake was answered in plain HTTP: the node serves no TLS, a configuration to fix. */
       readonly plainNode?: true
       /** The client's timeout ran out (connecting or waiting for the answer): the node may run, and need longer. */
@@ -394,7 +396,7 @@ export class DynClient {
    * the client's throttle keeps the request back from them.
    */
   private async sendToSomeNode(method: string, path: string, headers: Record<string, string>, body: Uint8Array | undefined, keyRequest: boolean): Promise<RawResponse> {
-    const failures: Array<{label: string; reason: string; tls: boolean; notHttp: boolean; plainNode: boolean; timedOut: boolean; untrusted?: string}> = []
+    const failures: Array<{label: string; reason: string; tls: boolean; notHttp: boolean; plainNode: boolean; timedOut: boolean; resetBeforeAnswer: boolean; untrusted?: string}> = []
     // The last node tried took the request and did not answer in time: see silentAdvice.
     let silent = false
     // Nodes this request was kept back from by the client's throttle: nothing was sent to them.
@@ -428,7 +430,10 @@ export class DynClient {
         this.#nodeQuorum = quorumOfHeader(attempt.response.headers[quorumHeader])
         return attempt.response
       }
-      failures.push({label: address.label, reason: attempt.reason, tls: attempt.tls === true, notHttp: attempt.notHttp === true, plainNode: attempt.plainNode === true, timedOut: attempt.timedOut === true, ...(attempt.untrusted === undefined ? {} : {untrusted: attempt.untrusted})})
+      failures.push({label: address.label, reason: attempt.reason, tls: attempt.tls === true, notHttp: attempt.notHttp === true, plainNode: attempt.plainNode === true, timedOut: attempt.timedOut === true, resetBeforeAnswer: attempt.resetBeforeAnswer === true, ...(attempt.untrusted === undefined ? {} : {untrusted: attempt.untrusted})})
+      // A read reset before any answer goes to the next node: reading twice changes nothing. A
+      // write does not, since the node may have applied it (see resetAdvice).
+      if (attempt.connected && attempt.resetBeforeAnswer === true && (method === 'GET' || method === 'HEAD')) continue
       if (attempt.connected) {
         silent = !attempt.tls && !attempt.notHttp && !attempt.plainNode && attempt.untrusted === undefined
         break
@@ -463,9 +468,20 @@ export class DynClient {
  * with raising --timeout among what to do, not as "cannot reach" (a user's `dyn repair --timeout
  * 1` was told to start a node that was running).
  */
-export function unreachableOf(failures: ReadonlyArray<{label: string; tls: boolean; notHttp: boolean; timedOut: boolean}>, reason: string, silent: boolean): UnreachableError {
+export function unreachableOf(failures: ReadonlyArray<{label: string; tls: boolean; notHttp: boolean; timedOut: boolean; resetBeforeAnswer?: boolean}>, reason: string, silent: boolean): UnreachableError {
   const timedOut = failures.length > 0 && failures.every((f) => f.timedOut)
-  const advice = failures.every((f) => f.tls) ? tlsAdvice : failures.every((f) => f.notHttp) ? notHttpAdvice : silent ? silentAdvice(failures.at(-1)?.label ?? '') : timedOut ? connectTimeoutAdvice : undefined
+  const last = failures.at(-1)
+  const advice = failures.every((f) => f.tls)
+    ? tlsAdvice
+    : failures.every((f) => f.notHttp)
+      ? notHttpAdvice
+      : last?.resetBeforeAnswer === true
+        ? resetAdvice(last.label)
+        : silent
+          ? silentAdvice(last?.label ?? '')
+          : timedOut
+            ? connectTimeoutAdvice
+            : undefined
   return new UnreachableError(failures.map((f) => f.label).join(', '), reason, advice, timedOut)
 }
 
@@ -581,10 +597,15 @@ async function sendOnce(address: NodeAddress, tls: ClientTls | undefined, method
         return
       }
       const reason = error.code ?? error.message
-      // Connected, then reset or answered in something that is not HTTP: a port that serves
-      // another protocol, most likely a node's internode port given for its client port.
-      const notHttp = connected && !staleSocket && !answered && (error.code === 'ECONNRESET' || (error.code ?? '').startsWith('HPE_'))
-      finish({ok: false, connected: connected && !staleSocket, staleSocket, reason: notHttp ? `${reason}: ${notHttpHint}` : reason, ...(notHttp ? {notHttp: true as const} : {})})
+      // Connected, then answered in something that is not HTTP: a port that serves another protocol.
+      const notHttp = connected && !staleSocket && !answered && (error.code ?? '').startsWith('HPE_')
+      // Connected, then reset before any answer: a node that stops resets the connections its port
+      // had queued but it never took, and one that starts checks its port is free by binding it a
+      // moment (both never read the request); a node that crashed may have applied it. A node's
+      // internode port answers HTTP with where to go instead (foreign-protocol.ts), not a reset.
+      const resetBeforeAnswer = connected && !staleSocket && !answered && error.code === 'ECONNRESET'
+      const said = notHttp ? `${reason}: ${notHttpHint}` : resetBeforeAnswer ? `${reason}: the node reset the connection before any answer (a node stopping, starting, or one that crashed)` : reason
+      finish({ok: false, connected: connected && !staleSocket, staleSocket, reason: said, ...(notHttp ? {notHttp: true as const} : {}), ...(resetBeforeAnswer ? {resetBeforeAnswer: true as const} : {})})
     })
     request.once('response', (response) => {
       answered = true
@@ -683,6 +704,11 @@ const tlsAdvice = 'something answers there, and its TLS connection failed as sai
  */
 function silentAdvice(node: string): string {
   return `${node} accepted the connection but did not answer in time (a paused, overloaded or stuck node); the request may have reached it, so no other node was tried: see whether it serves (dyn cluster status), raise --timeout, or point --node at another node (read a key you wrote before writing it again)`
+}
+
+/** The end of an UnreachableError when the last node tried reset the connection before answering: it may have taken the request. */
+function resetAdvice(node: string): string {
+  return `${node} may be stopping or starting, or have crashed; a write may have reached it, so no other node was tried: read the key to see whether it was applied, then write again, through another node if this one is down (dyn cluster status)`
 }
 
 /** The end of an UnreachableError when no connection was made within the timeout: a node may run there and need longer, or none runs. */

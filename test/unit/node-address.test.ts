@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
+import http from 'node:http'
 import net from 'node:net'
 import {DynClient, unreachableOf, UnreachableError} from '../../src/client/http-client.js'
 import {nodeAddressesMax, parseNodeAddress, parseNodeList} from '../../src/client/node-address.js'
@@ -143,6 +144,38 @@ describe('DynClient: a node that takes the connection and never answers', () => 
     // One node refused among them: not all a timeout, so "cannot reach" as before.
     const mixed = unreachableOf([attempt, {label: '127.0.0.1:7071', tls: false, notHttp: false, timedOut: false}], '127.0.0.1:7070 no connection within 1 ms; 127.0.0.1:7071 ECONNREFUSED', false)
     assert.match(mixed.message, /^cannot reach a dyn node at 127\.0\.0\.1:7070, 127\.0\.0\.1:7071 .*; start one \(dyn cluster up\)/)
+  })
+})
+
+describe('DynClient: a node that resets a new connection before any answer (stopping or starting)', () => {
+  it('a read goes on to the next node; a write is not sent again, and the error says to read the key before writing again', async (t) => {
+    // Accepts, then resets once the request is in: the client cannot tell whether it was read.
+    // (A reset before the client's connect completes is a connection never made: the next node is
+    // asked, as for a refused one.)
+    const resetting = net.createServer((socket) => socket.once('data', () => socket.resetAndDestroy()))
+    // The next node: it answers every read 404, as a node without the key does.
+    const answering = http.createServer((_request, response) => {
+      response.writeHead(404, {'content-type': 'application/json'})
+      response.end(JSON.stringify({error: 'not_found', message: 'no such key'}))
+    })
+    const portOf = async (server: net.Server): Promise<number> => {
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))
+      t.after(() => new Promise<void>((resolve) => server.close(() => resolve())))
+      return (server.address() as net.AddressInfo).port
+    }
+    const [resetPort, answerPort] = [await portOf(resetting), await portOf(answering)]
+    const client = new DynClient([`127.0.0.1:${resetPort}`, `127.0.0.1:${answerPort}`], 5000)
+    const read = await client.get('k')
+    assert.equal(read.ok && read.found, false, 'the next node answered the read')
+    // A new client: the first starts at the node that answered it last.
+    const failed = await new DynClient([`127.0.0.1:${resetPort}`, `127.0.0.1:${answerPort}`], 5000).put('k', Buffer.from('v')).then(
+      () => assert.fail('the write was sent to the next node'),
+      (error: unknown) => error,
+    )
+    assert.ok(failed instanceof UnreachableError, String(failed))
+    assert.match(failed.message, /ECONNRESET: the node reset the connection before any answer/)
+    assert.match(failed.message, new RegExp(`127\\.0\\.0\\.1:${resetPort} may be stopping or starting, or have crashed; a write may have reached it, so no other node was tried: read the key`))
+    assert.doesNotMatch(failed.message, /internode port|not in HTTP/)
   })
 })
 
