@@ -16,6 +16,7 @@ import net from 'node:net'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {describe, it} from 'node:test'
+import type {TestContext} from 'node:test'
 import {DynClient} from '../../src/client/http-client.js'
 import {dynBin, forEachConcurrently, freePortRange, getJson, isRunning, reloadCluster, runDyn, startCluster, waitFor} from './harness.js'
 
@@ -86,17 +87,36 @@ async function serving(port: number): Promise<true | undefined> {
   return answer?.ok === true ? true : undefined
 }
 
+type StartedNode = ReturnType<typeof startNode>
+
+/**
+ * A lone node in a folder of its own, serving once this resolves; `start` starts it again on its
+ * data (once it has stopped) and waits until it serves. After the test it is killed if it still
+ * runs, and its folder removed.
+ */
+async function loneNode(t: TestContext, extraArgs?: readonly string[]): Promise<{port: number; current: () => StartedNode; start: (args?: readonly string[]) => Promise<StartedNode>}> {
+  const folder = await mkdtemp(path.join(tmpdir(), 'dyn-signals-'))
+  const port = await freePortRange(2)
+  const data = path.join(folder, 'n1')
+  let node: StartedNode | undefined
+  t.after(async () => {
+    if (node !== undefined && isRunning(node.pid)) process.kill(node.pid, 'SIGKILL')
+    await rm(folder, {recursive: true, force: true})
+  })
+  const start = async (args?: readonly string[]): Promise<StartedNode> => {
+    node = startNode(port, data, args)
+    await waitFor('n1 to serve', () => serving(port))
+    return node
+  }
+  await start(extraArgs)
+  return {port, current: () => node as StartedNode, start}
+}
+
 describe('dyn start and its signals', () => {
   it('SIGHUP without TLS stops the node cleanly: exit 0, and every write acknowledged before it, still in the write buffer, is there after a restart', async (t) => {
-    const folder = await mkdtemp(path.join(tmpdir(), 'dyn-signals-'))
-    const port = await freePortRange(2)
-    const data = path.join(folder, 'n1')
-    let node = startNode(port, data)
-    t.after(async () => {
-      if (isRunning(node.pid)) process.kill(node.pid, 'SIGKILL')
-      await rm(folder, {recursive: true, force: true})
-    })
-    await waitFor('n1 to serve', () => serving(port))
+    const lone = await loneNode(t)
+    const port = lone.port
+    let node = lone.current()
     // A write buffer of a minute: every write below is acknowledged from memory, not yet in LevelDB.
     for (let i = 0; i < 20; i++) {
       const put = await fetch(`http://127.0.0.1:${port}/kv/hup-${i}`, {method: 'PUT', body: `value ${i}`})
@@ -108,8 +128,7 @@ describe('dyn start and its signals', () => {
     assert.match(node.output(), /SIGHUP: stopping/)
     assert.match(node.output(), /stopped/)
 
-    node = startNode(port, data)
-    await waitFor('n1 to serve again', () => serving(port))
+    node = await lone.start()
     for (let i = 0; i < 20; i++) {
       const get = await fetch(`http://127.0.0.1:${port}/kv/hup-${i}`)
       assert.equal(get.status, 200, `hup-${i}`)
@@ -120,16 +139,10 @@ describe('dyn start and its signals', () => {
   })
 
   it('SIGTERM answers the requests under way before the node stops, each closing its connection; an upload that never ends is cut at the drain\'s bound', async (t) => {
-    const folder = await mkdtemp(path.join(tmpdir(), 'dyn-signals-'))
-    const port = await freePortRange(2)
-    const data = path.join(folder, 'n1')
     // Without the drain's bound, the stalled upload below would hold the node for ten minutes.
-    let node = startNode(port, data, ['--http-request-timeout-ms', '600000'])
-    t.after(async () => {
-      if (isRunning(node.pid)) process.kill(node.pid, 'SIGKILL')
-      await rm(folder, {recursive: true, force: true})
-    })
-    await waitFor('n1 to serve', () => serving(port))
+    const lone = await loneNode(t, ['--http-request-timeout-ms', '600000'])
+    const port = lone.port
+    let node = lone.current()
     const held = await Promise.all([0, 1, 2, 3].map((i) => putHeldAtItsBody(port, `drain-${i}`, `drained value ${i}`)))
     const stalled = await putHeldAtItsBody(port, 'drain-stalled', 'never sent')
     process.kill(node.pid, 'SIGTERM')
@@ -143,8 +156,7 @@ describe('dyn start and its signals', () => {
     assert.deepEqual(await within('n1 to stop', node.exited, 60_000), {code: 0, signal: null}, node.output())
     assert.doesNotMatch(await stalled.closed, /HTTP\/1\.1 204/)
 
-    node = startNode(port, data)
-    await waitFor('n1 to serve again', () => serving(port))
+    node = await lone.start()
     for (let i = 0; i < 4; i++) {
       const get = await fetch(`http://127.0.0.1:${port}/kv/drain-${i}`)
       assert.equal(get.status, 200, `drain-${i}`)
@@ -156,17 +168,11 @@ describe('dyn start and its signals', () => {
   })
 
   it('SIGTERM under a steady load of puts: every request gets an answer or a refused connection, never a reset, and every acknowledged put is kept', async (t) => {
-    const folder = await mkdtemp(path.join(tmpdir(), 'dyn-signals-'))
-    const port = await freePortRange(2)
-    const data = path.join(folder, 'n1')
-    let node = startNode(port, data, [])
+    const lone = await loneNode(t, [])
+    const port = lone.port
+    let node = lone.current()
     const agent = new http.Agent({keepAlive: true, maxSockets: 16})
-    t.after(async () => {
-      agent.destroy()
-      if (isRunning(node.pid)) process.kill(node.pid, 'SIGKILL')
-      await rm(folder, {recursive: true, force: true})
-    })
-    await waitFor('n1 to serve', () => serving(port))
+    t.after(() => agent.destroy())
     const outcomes = new Map<string, number>()
     const acknowledged: string[] = []
     let exited = false
@@ -200,8 +206,7 @@ describe('dyn start and its signals', () => {
     const outcomeList = [...outcomes.entries()].map(([outcome, count]) => `${outcome}: ${count}`).join(', ')
     for (const outcome of outcomes.keys()) assert.ok(outcome === 'status 204' || outcome === 'ECONNREFUSED', `an outcome other than an answer or a refused connection: ${outcomeList}`)
 
-    node = startNode(port, data, [])
-    await waitFor('n1 to serve again', () => serving(port))
+    node = await lone.start([])
     await forEachConcurrently(acknowledged, 8, async (key) => {
       const get = await fetch(`http://127.0.0.1:${port}/kv/${key}`)
       assert.equal(get.status, 200, key)
