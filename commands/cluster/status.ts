@@ -3,7 +3,7 @@ import * as Flags from '@oclif/core/flags'
 import {clientTlsFlags, nodeFlag} from '../../src/cli/client-flags.js'
 import {allAgree, clusterStatus, isDeparted, localStatusVerdict, remoteClusterStatus, remoteStatusMemberTimeoutMsMax, remoteStatusVerdict} from '../../src/cli/cluster-status.js'
 import type {ClusterSettingsView, ClusterStatus, NodeStatus, QuorumDefaults, RemoteClusterStatus, StatusVerdict} from '../../src/cli/cluster-status.js'
-import {formatTransfers, leftMembers, readTransfers} from '../../src/cli/transfer-status.js'
+import {formatTransfers, leftMembers, newestRing, readTransfers} from '../../src/cli/transfer-status.js'
 import {clusterFileName, isNodeDataFolder, localClusterTls, localClusterTlsProblem, readCluster} from '../../src/cli/local-cluster.js'
 import {nodeEnvironmentVariable} from '../../src/cli/command-output.js'
 import {DynError} from '../../src/errors.js'
@@ -80,7 +80,7 @@ Exits 0 when every node (of the folder, or every member with --node) serves and 
     for (const node of status.nodes) if (isDeparted(node)) left.add(node.name)
     const remaining = status.nodes.filter((node) => !left.has(node.name))
     const agreed = left.size === 0 ? status.agreed : remaining.length > 0 && remaining.every((node) => node.serving) && allAgree(remaining)
-    const verdict = localStatusVerdict(status, left, agreed)
+    const verdict = localStatusVerdict(status, left, agreed, newestRing(transfers))
     // A status that is not ok is a failure like any other under --json: a stable code and a
     // message saying what is wrong and what to do, before the status's own fields.
     if (flags.json) this.printJson({...verdictFields(verdict), ...status, agreed, left: [...left], transfers})

@@ -15,7 +15,7 @@ import type {GatheredStatus, MemberStatusEntry} from '../node/status-subsystem.j
 import type {Departure, HealthView, LocalCluster, LocalNode, NodeEnding} from './local-cluster.js'
 import {failureText} from './command-output.js'
 import {clusterFileName, describeEnding, isNodeDataFolder, isNodeProcess, isProcessPaused, nodeDeparture, localClusterCaFile, localClusterClientCaFile, localClusterTls, localClusterTlsProblem, localNodeClient, nodeEnding, nodeFailure, nodesStartedElsewhere, probe, probeTimeoutMs} from './local-cluster.js'
-import {leftMembers, nodeTransfersOf, type NodeTransfers} from './transfer-status.js'
+import {leftMembers, newestRing, nodeTransfersOf, type NodeTransfers, type RingView} from './transfer-status.js'
 import {shellQuote} from './format.js'
 
 /** How a node of the folder is: serving as itself, running but not answering, exited, stopped, or gone from the cluster (left or removed). */
@@ -384,7 +384,7 @@ export function otherMembersText(others: readonly OtherMember[], left: ReadonlyS
  * The verdict of `dyn cluster status --dir`, from the folder's status, the nodes known to have
  * left (stopped by design) and whether the others agree on the ring. The cases, in order:
  */
-export function localStatusVerdict(status: ClusterStatus, left: ReadonlySet<string>, agreed: boolean): StatusVerdict {
+export function localStatusVerdict(status: ClusterStatus, left: ReadonlySet<string>, agreed: boolean, ring?: RingView): StatusVerdict {
   const up = `dyn cluster up --dir ${shellQuote(status.dir)}`
   const others = otherMembersText(status.otherMembers, left)
   const otherDown = status.otherMembers.filter((member) => !member.up && member.status !== 'left' && !left.has(member.name))
@@ -408,10 +408,15 @@ export function localStatusVerdict(status: ClusterStatus, left: ReadonlySet<stri
   if (notServing.length > 0) {
     const problemOf = (node: NodeStatus): string => node.problem ?? node.state
     const why = notServing.length === 1 ? problemOf(notServing[0] as NodeStatus) : notServing.map((node) => `${node.name}: ${problemOf(node)}`).join('; ')
-    const ended = notServing.filter((node) => !node.running).map((node) => node.name)
+    // A node whose removal is under way is not to be started again (it would stop on learning it
+    // was removed): a walk was told to start n5 again beside "removing n5".
+    const underWay = ring?.transition ?? undefined
+    const removing = notServing.filter((node) => !node.running && underWay?.removing.includes(node.name) === true).map((node) => node.name)
+    const ended = notServing.filter((node) => !node.running && !removing.includes(node.name)).map((node) => node.name)
     const paused = notServing.filter((node) => node.paused === true)
     const silent = notServing.filter((node) => node.running && node.paused !== true).map((node) => node.name)
     const todo = [
+      removing.length === 0 ? undefined : `the removal of ${removing.join(', ')} is under way (ring change ${underWay?.id ?? '?'}): do not start ${removing.length === 1 ? 'it' : 'them'} again; wait for the transfers to end (shown below)`,
       ended.length === 0 ? undefined : `start ${ended.join(', ')} again with: ${up} (it leaves running nodes alone)`,
       paused.length === 0 ? undefined : `resume ${paused.map((node) => node.name).join(', ')} with: kill -CONT ${paused.map((node) => node.pid).join(' ')}`,
       silent.length === 0 ? undefined : `read the log of ${silent.join(', ')} (${silent.map((name) => `${name}.log`).join(', ')} in ${status.dir}), or ask again in a few seconds if just started`,
@@ -452,7 +457,7 @@ export function remoteStatusVerdict(status: RemoteClusterStatus): StatusVerdict 
   // told to remove a node whose removal it had staged, and then committed). The newest ring any
   // node answered with: an older one may still show a removal staged that was cleared or
   // committed since.
-  const ring = status.transfers.reduce<NodeTransfers['ring']>((newest, node) => (node.ring !== undefined && (newest === undefined || (node.ring.version ?? 0) > (newest.version ?? 0)) ? node.ring : newest), undefined)
+  const ring = newestRing(status.transfers)
   const underWay = ring?.transition ?? undefined
   const removing = silent.filter((name) => underWay?.removing.includes(name) === true)
   const staged = silent.filter((name) => !removing.includes(name) && ring?.staged?.some((change) => change.kind === 'remove' && change.node === name) === true)

@@ -26,7 +26,7 @@ export interface TransferView {
   readonly releasedPartitionsPending?: number
 }
 
-interface RingView {
+export interface RingView {
   readonly version?: number
   readonly claimant?: string
   readonly staged?: ReadonlyArray<{readonly kind: string; readonly node: string}>
@@ -49,6 +49,14 @@ export interface NodeTransfers {
   readonly ring?: RingView
   readonly transfers?: TransferView
   readonly peers?: readonly PeerView[]
+}
+
+/**
+ * The newest ring any node answered with (highest version): an older one may still show a
+ * removal staged that was cleared or committed since.
+ */
+export function newestRing(transfers: readonly NodeTransfers[]): RingView | undefined {
+  return transfers.reduce<RingView | undefined>((newest, node) => (node.ring !== undefined && (newest === undefined || (node.ring.version ?? 0) > (newest.version ?? 0)) ? node.ring : newest), undefined)
 }
 
 /** Each serving node's ring change and transfers, from its own GET /cluster (over HTTPS with `tls`). */

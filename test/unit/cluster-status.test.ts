@@ -175,6 +175,11 @@ describe('dyn cluster status --dir: the verdict', () => {
     assert.equal(killed.error, 'nodes_not_serving')
     assert.equal(killed.message, 'the cluster is not fully up: n2 does not serve (not running (pid 4243 killed by SIGKILL)); start n2 again with: dyn cluster up --dir .dyn/demo (it leaves running nodes alone)')
 
+    // A node whose removal is under way is not to be started again (a walk was told to, beside "removing n2").
+    const removed = localStatusVerdict(folderStatus([folderNode('n1'), folderNode('n2', 'exited', 'not running (pid 4243 killed by SIGKILL)')]), new Set(), false, {version: 7, transition: {id: '7.n1', members: ['n1'], removing: ['n2']}})
+    assert.ok(!removed.ok)
+    assert.equal(removed.message, 'the cluster is not fully up: n2 does not serve (not running (pid 4243 killed by SIGKILL)); the removal of n2 is under way (ring change 7.n1): do not start it again; wait for the transfers to end (shown below)')
+
     const silent = localStatusVerdict(folderStatus([folderNode('n1', 'exited', 'not running (pid 1 exited with code 2)'), folderNode('n2', 'not_answering', 'running, but its client port does not answer')]), new Set(), false)
     assert.ok(!silent.ok)
     assert.equal(silent.error, 'nodes_not_serving')
