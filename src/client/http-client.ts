@@ -410,9 +410,14 @@ export class DynClient {
         continue
       }
       const tls = address.scheme === 'https' || (address.scheme === undefined && this.tls !== undefined) ? (this.tls ?? {}) : undefined
+      const readOnly = method === 'GET' || method === 'HEAD'
       let attempt = await sendOnce(address, tls, method, path, headers, body, this.timeoutMs)
-      // A kept-alive connection the node had already closed: the request never reached it, so
-      // sending it again on a new connection cannot apply it twice.
+      // A kept-alive connection that closed under the request: most often the node had closed it
+      // as idle and never read the request, so it is sent again to the same node on a new
+      // connection. A node that read it and then died ends a connection the same way, though, so a
+      // write whose second try finds the node gone is not sent to another node (a review saw one
+      // applied twice): it may have been taken.
+      const staleWrite = !attempt.ok && attempt.staleSocket && !readOnly
       if (!attempt.ok && attempt.staleSocket) attempt = await sendOnce(address, tls, method, path, headers, body, this.timeoutMs)
       // A failure to answer in time is not a shed: the throttle follows the node's own signal. A
       // node that cannot be connected to is down, not overloaded: its throttle forgets what it
@@ -430,10 +435,13 @@ export class DynClient {
         this.#nodeQuorum = quorumOfHeader(attempt.response.headers[quorumHeader])
         return attempt.response
       }
-      failures.push({label: address.label, reason: attempt.reason, tls: attempt.tls === true, notHttp: attempt.notHttp === true, plainNode: attempt.plainNode === true, timedOut: attempt.timedOut === true, resetBeforeAnswer: attempt.resetBeforeAnswer === true, ...(attempt.untrusted === undefined ? {} : {untrusted: attempt.untrusted})})
-      // A read reset before any answer goes to the next node: reading twice changes nothing. A
-      // write does not, since the node may have applied it (see resetAdvice).
-      if (attempt.connected && attempt.resetBeforeAnswer === true && (method === 'GET' || method === 'HEAD')) continue
+      const lostWrite = staleWrite && !attempt.connected
+      // Reset before any answer, or cut off as above: a write the node may have taken (resetAdvice);
+      // a read is simply asked of the next node, since reading twice changes nothing.
+      const maybeTaken = !readOnly && (lostWrite || (attempt.connected && attempt.resetBeforeAnswer === true))
+      failures.push({label: address.label, reason: lostWrite ? `${attempt.reason}, after its kept-alive connection closed under the write` : attempt.reason, tls: attempt.tls === true, notHttp: attempt.notHttp === true, plainNode: attempt.plainNode === true, timedOut: attempt.timedOut === true, resetBeforeAnswer: maybeTaken, ...(attempt.untrusted === undefined ? {} : {untrusted: attempt.untrusted})})
+      if (readOnly && attempt.connected && attempt.resetBeforeAnswer === true) continue
+      if (lostWrite) break
       if (attempt.connected) {
         silent = !attempt.tls && !attempt.notHttp && !attempt.plainNode && attempt.untrusted === undefined
         break

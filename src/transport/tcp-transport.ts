@@ -376,6 +376,8 @@ interface InboundConnection {
   /** Destroys a refused connection whose opener does not close it first. */
   lingerTimer: Timer | null
   fromNode: string | null
+  /** The opener's Hello said it reads a stopping notice (see drainInbound). */
+  readsStoppingNotice: boolean
   helloTimer: Timer | null
   handlersRunning: number
   /** Set once the connection was counted as a rejected input (it is closed then), so that its close does not count it again. */
@@ -583,9 +585,13 @@ export class TcpTransport implements Transport {
     return this.#drainedPromise
   }
 
-  /** Tells the peer on a connection that this node is stopping (see drainInbound); only once its handshake is done. */
+  /**
+   * Tells the peer on a connection that this node is stopping (see drainInbound): only once its
+   * handshake is done, and only to a peer that said it reads the notice. A peer of an earlier
+   * version is refused request by request (`overloaded`, which it too takes as not done).
+   */
   #sendStoppingNotice(connection: InboundConnection): void {
-    if (connection.stage !== 'open' || connection.socket.destroyed) return
+    if (connection.stage !== 'open' || !connection.readsStoppingNotice || connection.socket.destroyed) return
     const notice = tryEncodeFrame({type: MessageType.ErrorResponse, requestId: helloRequestId, body: stoppingRefusal(this.#settings.nodeName)})
     assert(notice.ok, 'the stopping notice always encodes')
     connection.writer.write(notice.bytes)
@@ -604,7 +610,9 @@ export class TcpTransport implements Transport {
     this.#closing = new Promise<void>((resolve) => {
       this.#server.close(() => resolve())
       for (const connection of this.#inbound) {
-        // After a drain, what is left still gets its last answers; otherwise it is cut at once.
+        // After a drain, what is left gets the answers already written before its end (over TLS its
+        // raw socket, destroyed below, cuts it at once); a handler still running after the
+        // drain's bound cannot answer, and its sender sees the request as maybe done.
         if (this.#draining && !connection.socket.writableEnded) this.#endAfterAnswers(connection.socket)
         else if (!this.#draining) connection.socket.destroy()
       }
@@ -752,7 +760,9 @@ export class TcpTransport implements Transport {
    * secret it carries the connection's nonce (handshake.ts).
    */
   #hello(nonce: Buffer | null): Buffer {
-    const body = {protocolVersion, nodeName: this.#settings.nodeName, address: this.address, ...(nonce === null ? {} : {nonce})}
+    // `stoppingNotice`: this node reads a stopping notice (see drainInbound); a node of an earlier
+    // version took one for a refused handshake, so it is sent only to openers that say so.
+    const body = {protocolVersion, nodeName: this.#settings.nodeName, address: this.address, stoppingNotice: true, ...(nonce === null ? {} : {nonce})}
     const hello = tryEncodeFrame({type: MessageType.Hello, requestId: helloRequestId, body})
     assert(hello.ok, 'a Hello always encodes')
     return hello.bytes
@@ -970,6 +980,7 @@ export class TcpTransport implements Transport {
       acceptorNonce: null,
       lingerTimer: null,
       fromNode: null,
+      readsStoppingNotice: false,
       helloTimer: null,
       handlersRunning: 0,
       rejected: false,
@@ -1260,6 +1271,7 @@ export class TcpTransport implements Transport {
     connection.hello = null
     connection.acceptorNonce = null
     connection.fromNode = hello.nodeName
+    connection.readsStoppingNotice = hello.stoppingNotice
     if (connection.helloTimer !== null) this.#settings.scheduler.cancel(connection.helloTimer)
     connection.helloTimer = null
     this.#peersBack(connection.socket.remoteAddress, hello.address)
@@ -1457,20 +1469,22 @@ interface Hello {
   readonly nodeName: string
   readonly address: string | null
   readonly nonce: Buffer | null
+  /** The opener reads a stopping notice (drainInbound); absent from a node of an earlier version. */
+  readonly stoppingNotice: boolean
 }
 
 function readHello(frame: Frame): Hello | null {
   if (frame.type !== MessageType.Hello) return null
   const body = frame.body
   if (typeof body !== 'object' || body === null) return null
-  const hello = body as {protocolVersion?: unknown; nodeName?: unknown; address?: unknown; nonce?: unknown}
+  const hello = body as {protocolVersion?: unknown; nodeName?: unknown; address?: unknown; nonce?: unknown; stoppingNotice?: unknown}
   if (hello.protocolVersion !== protocolVersion) return null
   const nodeName = hello.nodeName
   if (typeof nodeName !== 'string' || nodeName.length === 0 || nodeName.length > nodeNameCharsMax) return null
   const address = typeof hello.address === 'string' && hello.address.length <= helloAddressCharsMax ? hello.address : null
   // A nonce that is there but malformed is a bad Hello, not a Hello without a secret.
   if (hello.nonce !== undefined && !isNonce(hello.nonce)) return null
-  return {nodeName, address, nonce: hello.nonce === undefined ? null : Buffer.from(hello.nonce)}
+  return {nodeName, address, nonce: hello.nonce === undefined ? null : Buffer.from(hello.nonce), stoppingNotice: hello.stoppingNotice === true}
 }
 
 /**

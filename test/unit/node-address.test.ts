@@ -179,6 +179,49 @@ describe('DynClient: a node that resets a new connection before any answer (stop
   })
 })
 
+describe('DynClient: a write whose kept-alive connection closes under it', () => {
+  it('is tried again on the same node only: found gone, it is not sent to the next node, which may double it', async (t) => {
+    // A answers a first put, reads a second whole and dies (its port closed, the connection cut):
+    // it may have applied the second. B must never see it.
+    const seenByB: string[] = []
+    let putsAtA = 0
+    const a = http.createServer((request, response) => {
+      putsAtA += 1
+      request.resume()
+      request.once('end', () => {
+        if (putsAtA === 1) {
+          response.writeHead(204, {'x-dyn-context': 'AQ', 'x-dyn-siblings': '1'})
+          response.end()
+          return
+        }
+        a.close()
+        a.closeAllConnections()
+      })
+    })
+    const b = http.createServer((request, response) => {
+      seenByB.push(`${request.method} ${request.url}`)
+      response.writeHead(204, {'x-dyn-context': 'AQ', 'x-dyn-siblings': '1'})
+      response.end()
+    })
+    const portOf = async (server: http.Server): Promise<number> => {
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))
+      t.after(() => new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve())))
+      return (server.address() as net.AddressInfo).port
+    }
+    const [aPort, bPort] = [await portOf(a), await portOf(b)]
+    const client = new DynClient([`127.0.0.1:${aPort}`, `127.0.0.1:${bPort}`], 5000)
+    assert.equal((await client.put('k', Buffer.from('first'))).ok, true)
+    const failed = await client.put('k', Buffer.from('second')).then(
+      (result) => assert.fail(`the second put was answered: ${JSON.stringify(result)}`),
+      (error: unknown) => error,
+    )
+    assert.ok(failed instanceof UnreachableError, String(failed))
+    assert.match(failed.message, new RegExp(`127\\.0\\.0\\.1:${aPort} may be stopping or starting, or have crashed; a write may have reached it, so no other node was tried`))
+    assert.deepEqual(seenByB, [])
+    assert.equal(putsAtA, 2)
+  })
+})
+
 describe('DynClient: a Content-Type the node would refuse', () => {
   it('is refused without sending, as the node refuses it (a line break in it threw ERR_INVALID_CHAR out of dyn put)', async () => {
     // Nothing listens there: a request sent would fail as unreachable instead.

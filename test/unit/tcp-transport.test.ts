@@ -467,3 +467,50 @@ test('requests sent after the first a stopping peer refused, cut off by its clos
   assert.deepEqual(first.ok ? 'ok' : [first.error, first.code], ['remote', 'overloaded'])
   assert.deepEqual(second.ok ? 'ok' : [second.error, second.sent], ['unreachable', false])
 })
+
+test('the stopping notice goes only to peers whose Hello says they read it; a peer of an earlier version is refused request by request', async (t) => {
+  const b = await startTcpTransport({host, port: 0, nodeName: 'b', handler: echo, ...realTime})
+  t.after(() => b.close())
+  /** A raw opener: its frames as they come, and a promise of the answer to request `id`. */
+  const opener = async (hello: Record<string, unknown>): Promise<{socket: net.Socket; frames: Frame[]; answerTo: (id: number) => Promise<Frame>}> => {
+    const socket = net.connect({host, port: portOf(b.address)})
+    t.after(() => socket.destroy())
+    socket.on('error', () => {})
+    const decoder = new FrameDecoder()
+    const frames: Frame[] = []
+    const waiting = new Map<number, (frame: Frame) => void>()
+    socket.on('data', (chunk: Buffer) => {
+      const decoded = decoder.push(chunk)
+      if (!decoded.ok) return
+      for (const frame of decoded.frames) {
+        frames.push(frame)
+        waiting.get(frame.requestId)?.(frame)
+      }
+    })
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()))
+    socket.write(encodeFrame({type: MessageType.Hello, requestId: 0, body: {protocolVersion, ...hello}}))
+    return {socket, frames, answerTo: (id) => new Promise((resolve) => waiting.set(id, resolve))}
+  }
+  const current = await opener({nodeName: 'current', stoppingNotice: true})
+  const earlier = await opener({nodeName: 'earlier'})
+  // Each is served before the drain: both handshakes are done.
+  for (const [index, peer] of [current, earlier].entries()) {
+    const answered = peer.answerTo(index + 1)
+    peer.socket.write(encodeFrame({type: MessageType.Gossip, requestId: index + 1, body: 'before'}))
+    assert.equal((await answered).type, MessageType.Response)
+  }
+  const drained = b.drainInbound()
+  for (const [index, peer] of [current, earlier].entries()) {
+    const answered = peer.answerTo(index + 10)
+    peer.socket.write(encodeFrame({type: MessageType.Gossip, requestId: index + 10, body: 'after'}))
+    const refusal = await answered
+    assert.equal(refusal.type, MessageType.ErrorResponse)
+    assert.deepEqual(refusal.body, stoppingRefusal('b'))
+  }
+  // The notice (request id 0, after the handshake) came before that refusal to the peer that reads it, and never to the other.
+  const notices = (peer: typeof current): Frame[] => peer.frames.filter((frame) => frame.requestId === 0 && frame.type === MessageType.ErrorResponse)
+  assert.deepEqual(notices(current).map((frame) => frame.body), [stoppingRefusal('b')])
+  assert.deepEqual(notices(earlier), [])
+  await drained
+})
+
