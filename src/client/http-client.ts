@@ -612,7 +612,7 @@ async function sendOnce(address: NodeAddress, tls: ClientTls | undefined, method
       // moment (both never read the request); a node that crashed may have applied it. A node's
       // internode port answers HTTP with where to go instead (foreign-protocol.ts), not a reset.
       const resetBeforeAnswer = connected && !staleSocket && !answered && error.code === 'ECONNRESET'
-      const said = notHttp ? `${reason}: ${notHttpHint}` : resetBeforeAnswer ? `${reason}: the node reset the connection before any answer (a node stopping, starting, or one that crashed)` : reason
+      const said = notHttp ? `${reason}: ${notHttpHint}` : resetBeforeAnswer ? `${reason}: ${resetHint}` : reason
       finish({ok: false, connected: connected && !staleSocket, staleSocket, reason: said, ...(notHttp ? {notHttp: true as const} : {}), ...(resetBeforeAnswer ? {resetBeforeAnswer: true as const} : {})})
     })
     request.once('response', (response) => {
@@ -651,6 +651,14 @@ async function sendOnce(address: NodeAddress, tls: ClientTls | undefined, method
     request.flushHeaders()
   })
 }
+
+/**
+ * A connection reset after the connect and before any answer: a node that stops or starts (see
+ * sendOnce), one that crashed, or an HTTPS server asked in plain HTTP (a dyn node answers that in
+ * HTTP, 400 https_required; Node's own HTTPS server resets).
+ */
+const resetHint =
+  'the node reset the connection before any answer (a node stopping, starting, or one that crashed); if it serves HTTPS (started with --tls-cert), give https://host:port and the cluster CA with --tls-ca'
 
 /** The most of an internode port's answer to HTTP quoted in an error (it names the port to use). */
 const internodeAnswerCharsMax = 300
