@@ -401,6 +401,7 @@ export class DynClient {
     let silent = false
     // Nodes this request was kept back from by the client's throttle: nothing was sent to them.
     const throttled: string[] = []
+    const readOnly = method === 'GET' || method === 'HEAD'
     for (let step = 0; step < this.addresses.length; step += 1) {
       const index = (this.preferred + step) % this.addresses.length
       const address = this.addresses[index] as NodeAddress
@@ -410,7 +411,6 @@ export class DynClient {
         continue
       }
       const tls = address.scheme === 'https' || (address.scheme === undefined && this.tls !== undefined) ? (this.tls ?? {}) : undefined
-      const readOnly = method === 'GET' || method === 'HEAD'
       let attempt = await sendOnce(address, tls, method, path, headers, body, this.timeoutMs)
       // A kept-alive connection that closed under the request: most often the node had closed it
       // as idle and never read the request, so it is sent again to the same node on a new

@@ -32,6 +32,7 @@
 import type {IncomingMessage, RequestListener, Server, ServerResponse} from 'node:http'
 import type net from 'node:net'
 import {Server as TlsServer} from 'node:tls'
+import {QuietChecks} from '../quiet-connections.js'
 import type {Scheduler} from '../scheduler.js'
 import {DynError} from '../errors.js'
 import type {ErrorCode} from '../errors.js'
@@ -54,10 +55,6 @@ interface Connection {
   /** Node's HTTP layer refused something on this connection: it is answered once, and closes. */
   refused: boolean
   readonly socket: net.Socket
-  /** While the server drains: the drain's checks in a row that found no request being served and no byte arriving. */
-  quietChecks: number
-  /** The socket's bytesRead at the drain's last check: a request whose headers are still arriving is not quiet. */
-  lastBytesRead: number
 }
 
 /** The in-order serving of one server, for a stop that first answers what it has begun. */
@@ -127,7 +124,7 @@ export function serveInOrder(server: Server, handler: RequestListener, countReje
   const drainWaiters: Array<() => void> = []
 
   const track = (socket: net.Socket): Connection => {
-    const connection: Connection = {current: undefined, waiting: [], refusalAfter: undefined, refused: false, socket, quietChecks: 0, lastBytesRead: 0}
+    const connection: Connection = {current: undefined, waiting: [], refusalAfter: undefined, refused: false, socket}
     connections.set(socket, connection)
     open.add(connection)
     socket.once('close', () => {
@@ -143,7 +140,6 @@ export function serveInOrder(server: Server, handler: RequestListener, countReje
 
   const start = (connection: Connection, socket: net.Socket, exchange: Exchange): void => {
     connection.current = exchange
-    connection.quietChecks = 0
     if (draining) closeAfterAnswer(exchange.response)
     // 'close' comes once the answer has been sent, or the connection lost before it was.
     exchange.response.once('close', () => {
@@ -228,21 +224,16 @@ export function serveInOrder(server: Server, handler: RequestListener, countReje
   return {
     drain: (scheduler) => {
       draining = true
+      const quiet = new QuietChecks<Connection>()
       for (const connection of open) {
-        connection.quietChecks = 0
-        connection.lastBytesRead = connection.socket.bytesRead
+        quiet.baseline(connection, connection.socket)
         if (connection.current !== undefined) closeAfterAnswer(connection.current.response)
       }
       if (open.size === 0) return Promise.resolve()
       return new Promise((resolve) => {
         const checks = scheduler.every(drainCheckMs, () => {
           for (const connection of open) {
-            // Read here, during a drain only: nothing is added to a request's path.
-            const bytesRead = connection.socket.bytesRead
-            const arriving = bytesRead !== connection.lastBytesRead
-            connection.lastBytesRead = bytesRead
-            if (connection.current !== undefined || arriving) connection.quietChecks = 0
-            else if (++connection.quietChecks >= drainQuietChecks) connection.socket.destroy()
+            if (quiet.check(connection, connection.socket, connection.current !== undefined) >= drainQuietChecks) connection.socket.destroy()
           }
         })
         drainWaiters.push(() => {

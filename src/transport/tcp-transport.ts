@@ -44,6 +44,7 @@ import net from 'node:net'
 import tls from 'node:tls'
 import type {Clock} from '../clock.js'
 import {assert} from '../errors.js'
+import {QuietChecks} from '../quiet-connections.js'
 import type {Scheduler, Timer} from '../scheduler.js'
 import {FrameDecoder, frameBytesMax, protocolVersion, tryEncodeFrame, type Frame} from './frame.js'
 import {acceptorProof, handshakeNonceBytes, isNonce, openerProof, proofMatches} from './handshake.js'
@@ -565,15 +566,11 @@ export class TcpTransport implements Transport {
     this.#server.close()
     for (const connection of this.#inbound) this.#sendStoppingNotice(connection)
     this.#drainedPromise = new Promise<void>((resolve) => {
-      const quiet = new Map<InboundConnection, {bytesRead: number; checks: number}>()
+      const quiet = new QuietChecks<InboundConnection>()
       const check = (): void => {
         for (const connection of this.#inbound) {
           const socket = connection.socket
-          const seen = quiet.get(connection)
-          const arrived = seen === undefined || seen.bytesRead !== socket.bytesRead
-          const checks = arrived || connection.handlersRunning > 0 ? 0 : (seen?.checks ?? 0) + 1
-          quiet.set(connection, {bytesRead: socket.bytesRead, checks})
-          if (checks >= drainQuietChecks && !socket.writableEnded) this.#endAfterAnswers(socket)
+          if (quiet.check(connection, socket, connection.handlersRunning > 0) >= drainQuietChecks && !socket.writableEnded) this.#endAfterAnswers(socket)
         }
         if (this.#inbound.size === 0) {
           this.#settings.scheduler.cancel(timer)
@@ -613,8 +610,8 @@ export class TcpTransport implements Transport {
         // After a drain, what is left gets the answers already written before its end (over TLS its
         // raw socket, destroyed below, cuts it at once); a handler still running after the
         // drain's bound cannot answer, and its sender sees the request as maybe done.
-        if (this.#draining && !connection.socket.writableEnded) this.#endAfterAnswers(connection.socket)
-        else if (!this.#draining) connection.socket.destroy()
+        if (!this.#draining) connection.socket.destroy()
+        else if (!connection.socket.writableEnded) this.#endAfterAnswers(connection.socket)
       }
       for (const raw of this.#tlsOpeners) raw.destroy()
       for (const handshake of this.#tlsHandshakes.values()) this.#settings.scheduler.cancel(handshake.timer)
