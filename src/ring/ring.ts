@@ -127,12 +127,32 @@ export function machineOfMember(ring: Ring, name: string): string {
  * the first met of its machine, then the others. So the homes and the first fallbacks are on as
  * many machines as there are.
  */
-export function preferenceList(ring: Ring, partition: number): string[] {
-  const {partitionCount, owners, members} = ring
+export function preferenceList(ring: Ring, partition: number): readonly string[] {
+  const {partitionCount} = ring
   assert(
     Number.isInteger(partition) && partition >= 0 && partition < partitionCount,
     `partition ${partition} out of range 0..${partitionCount - 1}`,
   )
+  // A ring never changes (it is frozen; a new one is built for every change), so each partition's
+  // list is worked out once per ring: every request asked for it, walking the ring anew.
+  let lists = preferenceLists.get(ring)
+  if (lists === undefined) {
+    lists = new Array<readonly string[] | undefined>(partitionCount)
+    preferenceLists.set(ring, lists)
+  }
+  let list = lists[partition]
+  if (list === undefined) {
+    list = Object.freeze(walkPreferenceList(ring, partition))
+    lists[partition] = list
+  }
+  return list
+}
+
+/** Each ring's preference lists, by partition, as they are first asked for. */
+const preferenceLists = new WeakMap<Ring, Array<readonly string[] | undefined>>()
+
+function walkPreferenceList(ring: Ring, partition: number): string[] {
+  const {partitionCount, owners, members} = ring
   const nodes: string[] = []
   const seen = new Set<string>()
   // One lap of the ring at most; stop early once every member has been met.
@@ -164,7 +184,7 @@ function distinctMachinesFirst(ring: Ring, nodes: readonly string[]): string[] {
 }
 
 /** The key's partition and its preference list (see `preferenceList`). */
-export function preferenceListForKey(ring: Ring, key: string): {partition: number; nodes: string[]} {
+export function preferenceListForKey(ring: Ring, key: string): {partition: number; nodes: readonly string[]} {
   const partition = partitionOfKey(key, ring.partitionCount)
   return {partition, nodes: preferenceList(ring, partition)}
 }

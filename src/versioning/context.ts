@@ -168,12 +168,11 @@ function decodeToken(token: string, key: string | undefined): DecodedContext {
   // Node skips characters outside the alphabet, padding and a dangling last character when it
   // decodes, so they are refused here, where the message can say so.
   if (nonBase64urlPattern.test(token)) return alteredContext('it holds characters that are not base64url: A-Z, a-z, 0-9, - and _')
-  const bytes = Buffer.from(token, 'base64url')
   // Only the one spelling we write is accepted: base64url has several spellings of the same bytes
   // (the unused low bits of the last character), and a dangling last character decodes to nothing.
-  if (bytes.toString('base64url') !== token) {
-    return alteredContext(token.length % 4 === 1 ? 'no base64url text has its length' : 'its last character is not one that a context ends with')
-  }
+  if (token.length % 4 === 1) return alteredContext('no base64url text has its length')
+  if (!endsCanonically(token)) return alteredContext('its last character is not one that a context ends with')
+  const bytes = Buffer.from(token, 'base64url')
   if (bytes.length < 1 + checksumBytes) return alteredContext('it is too short to be one')
   const bodyLength = bytes.length - checksumBytes
   if (bytes.readUInt32BE(bodyLength) !== fnv1a32(bytes, bodyLength)) return alteredContext('its checksum does not match')
@@ -200,6 +199,27 @@ function decodeEntries(bytes: Uint8Array, bodyLength: number): DecodedContext {
   return {ok: true, vector}
 }
 
+/**
+ * Whether the last character of a token of the base64url alphabet (and of a length base64url can
+ * have) leaves its unused low bits zero, as the one spelling Node writes does: with 2 or 3
+ * characters in the last group it carries 4 or 2 bits that encode nothing. The same test as
+ * decoding the token and encoding its bytes again, without either (this runs on every write).
+ */
+function endsCanonically(token: string): boolean {
+  const charsInLastGroup = token.length % 4
+  if (charsInLastGroup === 0) return true
+  const unusedBitsMask = charsInLastGroup === 2 ? 0x0f : 0x03
+  return (base64urlDigitValue(token.charCodeAt(token.length - 1)) & unusedBitsMask) === 0
+}
+
+/** The 6-bit value of one base64url character (A-Z, a-z, 0-9, -, _), already checked to be one. */
+function base64urlDigitValue(code: number): number {
+  if (code >= 0x41 && code <= 0x5a) return code - 0x41
+  if (code >= 0x61 && code <= 0x7a) return code - 0x61 + 26
+  if (code >= 0x30 && code <= 0x39) return code - 0x30 + 52
+  return code === 0x2d ? 62 : 63
+}
+
 function isReadableVersion(version: number | undefined): boolean {
   return version === contextFormatVersion || version === contextFormatVersionUntagged || version === contextFormatVersionPlain
 }
@@ -219,14 +239,13 @@ function readEntries(reader: Reader, withDots: boolean): DecodedContext {
     return alteredContext('it has a malformed entry count')
   }
   const vector: ContextEntry[] = []
-  const utf8Decoder = new TextDecoder('utf-8', {fatal: true, ignoreBOM: true})
   for (let index = 0; index < count; index += 1) {
     const actorLength = readVarint(reader)
     if (actorLength !== undefined && actorLength > 0 && reader.offset + actorLength > reader.end) reader.ranOut = true
     if (actorLength === undefined || actorLength === 0 || reader.offset + actorLength > reader.end) {
       return alteredContext(`it has a malformed actor in entry ${index}`)
     }
-    const actor = decodeUtf8(utf8Decoder, reader.bytes.subarray(reader.offset, reader.offset + actorLength))
+    const actor = decodeActor(reader.bytes, reader.offset, reader.offset + actorLength)
     if (actor === undefined) return alteredContext(`it has an actor that is not UTF-8 in entry ${index}`)
     reader.offset += actorLength
     const previous = vector[vector.length - 1]
@@ -288,9 +307,32 @@ function alteredContext(check: string): DecodedContext {
   return badContext(`was altered or is not a context from this cluster (${check})`)
 }
 
-function decodeUtf8(decoder: InstanceType<typeof TextDecoder>, bytes: Uint8Array): string | undefined {
+/**
+ * Strict UTF-8: a malformed sequence is refused, not replaced, and a BOM is kept as a character.
+ * One decoder serves every token: a call without `stream` starts afresh, also after one it refused.
+ */
+const strictUtf8Decoder = new TextDecoder('utf-8', {fatal: true, ignoreBOM: true})
+
+/** Longest actor decoded by character codes; longer ones, rare, go to the decoder. */
+const asciiActorCharsMax = 64
+
+/**
+ * The actor in `bytes[start, end)`, or undefined when it is not UTF-8. Actors are node names,
+ * almost always ASCII, whose bytes are their character codes: decoded as such, without the
+ * decoder's call and a view of the bytes, on every write that carries a context.
+ */
+function decodeActor(bytes: Uint8Array, start: number, end: number): string | undefined {
+  if (end - start <= asciiActorCharsMax) {
+    let ascii = ''
+    let index = start
+    while (index < end && bytes[index]! < 0x80) {
+      ascii += String.fromCharCode(bytes[index]!)
+      index += 1
+    }
+    if (index === end) return ascii
+  }
   try {
-    return decoder.decode(bytes)
+    return strictUtf8Decoder.decode(bytes.subarray(start, end))
   } catch {
     return undefined
   }
@@ -331,16 +373,29 @@ function readVarint(reader: Reader): number | undefined {
 
 /** The tag of a key in a token: FNV-1a 32 over its UTF-8 (one pass over the key, one small array). */
 function keyTag(key: string): number {
-  const keyBytes = utf8Encoder.encode(key)
-  return fnv1a32(keyBytes, keyBytes.length)
+  // An ASCII key's UTF-8 bytes are its character codes: hashed from the string, nothing allocated
+  // (every write with a context computes this twice). Any other key is encoded first.
+  let hash = fnvOffsetBasis
+  for (let index = 0; index < key.length; index += 1) {
+    const code = key.charCodeAt(index)
+    if (code >= 0x80) {
+      const keyBytes = utf8Encoder.encode(key)
+      return fnv1a32(keyBytes, keyBytes.length)
+    }
+    hash = Math.imul(hash ^ code, fnvPrime) >>> 0
+  }
+  return hash >>> 0
 }
+
+const fnvOffsetBasis = 0x811c9dc5
+const fnvPrime = 0x01000193
 
 /** FNV-1a, 32 bits, over the first `length` bytes. */
 function fnv1a32(bytes: ArrayLike<number>, length: number): number {
-  let hash = 0x811c9dc5
+  let hash = fnvOffsetBasis
   for (let index = 0; index < length; index += 1) {
     hash ^= bytes[index]!
-    hash = Math.imul(hash, 0x01000193) >>> 0
+    hash = Math.imul(hash, fnvPrime) >>> 0
   }
   return hash >>> 0
 }

@@ -125,7 +125,16 @@ export function covers(context: VersionVector, actor: string, counter: number): 
  * raised through every single dot that follows it; at most `singleMax` single dots, the oldest
  * forgotten first (forgetting only ever covers less).
  */
-function compact(counter: number, single: Iterable<number>, singleMax: number): {counter: number; single: number[]} {
+function compact(counter: number, single: readonly number[], singleMax: number): {counter: number; single: number[]} {
+  // Every write makes one of these with no single dot or one (its own): answered without the set,
+  // the filter and the sort below, which were a tenth of a put's work on the versions.
+  if (single.length === 0) return {counter, single: []}
+  if (single.length === 1) {
+    const dot = single[0]!
+    if (dot <= counter) return {counter, single: []}
+    if (dot === counter + 1) return {counter: dot, single: []}
+    return {counter, single: singleMax >= 1 ? [dot] : []}
+  }
   const sorted = [...new Set(single)].filter((dot) => dot > counter).sort((x, y) => x - y)
   let top = counter
   let start = 0
@@ -144,7 +153,7 @@ function compact(counter: number, single: Iterable<number>, singleMax: number): 
 function makeEntry<V>(
   actor: string,
   counter: number,
-  cloud: Iterable<number>,
+  cloud: readonly number[],
   live: ReadonlyArray<{readonly dot: number; readonly value: V}>,
   updatedAtMs: number,
 ): Entry<V> {
@@ -203,7 +212,7 @@ export function update<V>(
   const counter = highest + 1
   assert(Number.isSafeInteger(counter), 'update: the event counter overflowed')
   const event = makeEntry(actor, counter, [], [{dot: counter, value}, ...(previous ? liveOf(previous) : [])], nowMs)
-  const entries = [...seen]
+  const entries = seen
   if (index < 0) entries.push(event)
   else entries.splice(index, previous === undefined ? 0 : 1, event)
   return {entries}

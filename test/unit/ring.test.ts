@@ -287,6 +287,20 @@ describe('ring', () => {
     assert.throws(() => preferenceList(ring, 1.5))
   })
 
+  it('works a list out once per ring: asked again it is the same, frozen, and a changed ring has its own', () => {
+    const ring = buildRing(64, ['a', 'b', 'c'])
+    const first = preferenceList(ring, 5)
+    assert.equal(preferenceList(ring, 5), first)
+    assert.ok(Object.isFrozen(first), 'a cached list must not be changed by a caller')
+    assert.throws(() => (first as string[]).push('d'))
+    assert.deepEqual(preferenceList(ring, 5), referencePreferenceList(ring, 5))
+    const grown = buildRing(64, ['a', 'b', 'c', 'd'])
+    for (let partition = 0; partition < 64; partition += 1) {
+      assert.deepEqual(preferenceList(grown, partition), referencePreferenceList(grown, partition))
+      assert.deepEqual(preferenceList(ring, partition), referencePreferenceList(ring, partition))
+    }
+  })
+
   it('different rings have different hashes; equal rings equal ones', () => {
     const hashes = new Map<string, string>()
     const record = (ring: Ring): void => {
