@@ -16,6 +16,7 @@ import {readSecretFile} from '../src/node/cluster-secret.js'
 import {loadNodeTls, tlsFilesOf} from '../src/transport/tls-options.js'
 import type {NodeTls, TlsFiles} from '../src/transport/tls-options.js'
 import {gossipIntervalMsDefault, httpRequestTimeoutMsDefault, machineAddresses, requestTimeoutMsDefault, startNode} from '../src/node/node.js'
+import {stopDelayMsMax} from '../src/api/readiness.js'
 import {partitionCountDefault} from '../src/ring/ring.js'
 import {availableParallelism} from 'node:os'
 import {checkPortsFree, dynRunScript} from '../src/cli/local-cluster.js'
@@ -41,6 +42,7 @@ With --tls-*, the node reads its TLS files again every minute and takes them whe
     {description: 'One address to listen on and to advertise (the same as --listen 10.0.0.11 alone)', command: '<%= config.bin %> start --name n1 --host 10.0.0.11 --data ./data/n1'},
     {description: 'Stage a join without committing it (review with dyn cluster plan, apply with dyn cluster commit)', command: '<%= config.bin %> start --name n4 --port 7073 --data ./data/n4 --seeds 127.0.0.1:8070 --no-commit'},
     {description: 'A cluster that resolves conflicts by last write wins, 256 partitions', command: '<%= config.bin %> start --name n1 --port 7070 --data ./data/n1 --partitions 256 --conflict lww'},
+    {description: 'Behind a load balancer that checks GET /ready: on SIGTERM keep serving 5 s with /ready answering 503, so that it sends elsewhere first, then stop', command: '<%= config.bin %> start --name n1 --port 7070 --data ./data/n1 --stop-delay-ms 5000'},
     {description: 'Mark silent peers down sooner, tolerating pauses of up to 1 s', command: '<%= config.bin %> start --name n1 --port 7070 --data ./data/n1 --heartbeat-interval 250 --acceptable-pause 1000'},
     {
       description: 'With TLS (README "TLS"): HTTPS on the client API and mutual TLS between nodes, each node with its own certificate of the cluster\'s CA, naming the address it advertises',
@@ -68,6 +70,11 @@ With --tls-*, the node reads its TLS files again every minute and takes them whe
     conflict: Flags.string({description: 'conflict policy (new cluster only): keep siblings, or last write wins [default: siblings]', options: ['siblings', 'lww']}),
     'request-timeout': Flags.integer({description: 'milliseconds a get/put may take before it answers quorum_unmet', default: requestTimeoutMsDefault, min: 1}),
     'http-request-timeout-ms': Flags.integer({description: `milliseconds a client request may take to arrive whole, its request line and headers a third of it; one that does not (a stalled upload, a client that went quiet) is answered 408 request_timeout and its connection closed [default: ${httpRequestTimeoutMsDefault}]`, min: 1000, max: 3_600_000}),
+    'stop-delay-ms': Flags.integer({
+      description: `milliseconds a node asked to stop (SIGTERM, Ctrl-C) keeps serving first, with GET /ready answering 503, so that a load balancer that checks /ready sends elsewhere before the ports close; set it to the balancer's check interval times the failures it needs, and give the service manager this plus 5 s before it kills (0 to ${stopDelayMsMax}) [default: 0, stop at once]`,
+      min: 0,
+      max: stopDelayMsMax,
+    }),
     'gossip-interval': Flags.integer({description: 'milliseconds between gossip rounds', default: gossipIntervalMsDefault, min: 10}),
     'write-buffer-ms': Flags.integer({description: 'buffer writes in memory and flush them every this many ms (0: off). Faster writes; a crash loses the last interval\'s non-durable writes (paper §6.1)', default: 0, min: 0}),
     'heartbeat-interval': Flags.integer({description: 'milliseconds between heartbeats to each peer (failure detection)', default: failureDetectorDefaults.heartbeatIntervalMs, min: 10}),
@@ -164,6 +171,7 @@ With --tls-*, the node reads its TLS files again every minute and takes them whe
         explicitSettings,
         requestTimeoutMs: flags['request-timeout'],
         ...(flags['http-request-timeout-ms'] === undefined ? {} : {httpRequestTimeoutMs: flags['http-request-timeout-ms']}),
+        ...(flags['stop-delay-ms'] === undefined ? {} : {stopDelayMs: flags['stop-delay-ms']}),
         gossipIntervalMs: flags['gossip-interval'],
         writeBufferMs: flags['write-buffer-ms'],
         failureDetector,
@@ -188,11 +196,13 @@ With --tls-*, the node reads its TLS files again every minute and takes them whe
     let failure: DynError | undefined
     await new Promise<void>((resolve) => {
       let stopping = false
-      const stop = (signal: string): void => {
+      // An operator's signal stops after the node's stop delay (--stop-delay-ms), if any; a
+      // supervisor gone does not wait (there is no one left to stop it later).
+      const stop = (signal: string, afterDelay = true): void => {
         if (stopping) return
         stopping = true
         log(`${signal}: stopping`)
-        running.stop().then(resolve, resolve)
+        running.stop({afterDelay}).then(resolve, resolve)
       }
       // Every signal is handled (stop runs once): a node of `dyn start --processes` may get one from
       // the terminal and another from its supervisor, and an unhandled second one would kill it
@@ -208,19 +218,19 @@ With --tls-*, the node reads its TLS files again every minute and takes them whe
       // ended, rather than keep the ports and the store with no one left to stop this node.
       // (The channel is null, not undefined, once the supervisor has gone: then stop at once.)
       if (process.channel !== undefined) {
-        if (process.channel === null || !process.connected) stop('supervisor gone')
+        if (process.channel === null || !process.connected) stop('supervisor gone', false)
         else {
           process.channel.unref()
-          process.once('disconnect', () => stop('supervisor gone'))
+          process.once('disconnect', () => stop('supervisor gone', false))
         }
       }
       // A node that has left the ring (dyn cluster leave) exits once its data is handed off.
-      void running.left.then(() => stop('left the cluster'))
+      void running.left.then(() => stop('left the cluster', false))
       // A copy of an older disk found after the start (a member that was down then answers):
       // serving it could bring deleted keys back, so the node stops and says what to do.
       void running.failed.then((error) => {
         failure = error
-        stop(error.code)
+        stop(error.code, false)
       })
     })
     log('stopped')
@@ -271,6 +281,7 @@ With --tls-*, the node reads its TLS files again every minute and takes them whe
     const shared = sharedStartArgs(flags as unknown as Record<string, unknown>)
     const outcome = await runProcesses({
       plan: planned.plan,
+      stopDelayMs: flags['stop-delay-ms'] ?? 0,
       runScript: dynRunScript,
       advertiseHost,
       // The children read the same --tls-* files (passed on with the shared flags below).
@@ -310,6 +321,7 @@ interface StartFlags {
   readonly port: number
   readonly 'rpc-port'?: number | undefined
   readonly data: string
+  readonly 'stop-delay-ms'?: number | undefined
   readonly json: boolean
 }
 

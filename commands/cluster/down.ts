@@ -15,7 +15,7 @@ export default class ClusterDown extends DynCommand {
 
   static override flags = {
     dir: Flags.string({description: 'the cluster\'s folder', default: '.dyn/cluster'}),
-    grace: Flags.integer({description: 'milliseconds to wait after SIGTERM before SIGKILL', default: stopGraceMsDefault, min: 0}),
+    grace: Flags.integer({description: 'milliseconds to wait after SIGTERM before SIGKILL, counted after the nodes\' --stop-delay-ms when they were started with one', default: stopGraceMsDefault, min: 0}),
     purge: Flags.boolean({description: 'delete the cluster\'s data, logs and folder after stopping (files dyn did not make stay, and so does their folder); refused, with nothing stopped, while a node of the folder started by hand runs (it answers on its port, or holds its data folder open)', default: false}),
     json: Flags.boolean({description: 'print the result as one JSON object', default: false}),
   }

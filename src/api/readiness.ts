@@ -10,8 +10,13 @@
  * with the defaults then fails from here, where another node, on the other side of a partition,
  * may serve it (paper §4.6's sloppy quorum counts any healthy node, so reachable members is the
  * bound). A node whose store takes no writes stays ready: it serves reads and forwards its puts
- * to the key's other homes; /health and `dyn cluster status` say it (`writesStopped`). Pure.
+ * to the key's other homes; /health and `dyn cluster status` say it (`writesStopped`). A node
+ * asked to stop with a stop delay is not ready while it waits the delay out, still serving: the
+ * time a balancer needs to see it and send elsewhere before its port closes. Pure.
  */
+
+/** The longest stop delay a node takes (dyn start --stop-delay-ms): a balancer sees a node not ready within seconds. */
+export const stopDelayMsMax = 120_000
 
 export interface ReadinessInputs {
   /** The node's own membership status: joining, valid, leaving or left. */
@@ -23,12 +28,21 @@ export interface ReadinessInputs {
   /** The cluster's default R and W as requests get them now (capped by the members that own partitions). */
   readonly r: number
   readonly w: number
+  /**
+   * Set while the node waits out its stop delay (`dyn start --stop-delay-ms`): the ms left before
+   * it stops taking connections. It serves meanwhile; it is not ready, so that balancers stop
+   * sending it new requests before its ports close.
+   */
+  readonly stoppingInMs?: number
 }
 
 export type Readiness = {readonly ready: true} | {readonly ready: false; readonly reasons: readonly string[]}
 
 export function readinessOf(inputs: ReadinessInputs): Readiness {
   const reasons: string[] = []
+  if (inputs.stoppingInMs !== undefined) {
+    reasons.push(`it is stopping: it serves ${Math.ceil(inputs.stoppingInMs / 1000)} s more so that balancers stop sending it requests, then finishes what it has begun and exits`)
+  }
   if (inputs.status === 'left') reasons.push('it has left the cluster (it hands off its data, then exits)')
   const reached = inputs.members - inputs.down
   const needed = Math.max(inputs.r, inputs.w)

@@ -494,6 +494,12 @@ function allDepartedError(dir: string, cluster: LocalCluster, departed: Readonly
   return new DynError('already_left', `every node of ${dir} has left the cluster (${how}), so up starts none of them: a node that left or was removed only stops again. If the cluster lives on in members started elsewhere, ask one of them: dyn cluster status --node HOST:PORT; to run a cluster from this folder again, make a new one (dyn cluster down --dir ${shellQuote(dir)} --purge, then dyn cluster up)`)
 }
 
+/** The --stop-delay-ms a folder's nodes start with (0 without it): they serve that long after a SIGTERM. */
+function stopDelayMsOf(startArgs: readonly string[]): number {
+  const delayMs = Number(startFlagValue(startArgs, '--stop-delay-ms') ?? 0)
+  return Number.isSafeInteger(delayMs) && delayMs > 0 ? delayMs : 0
+}
+
 /** The value given to `flag` among start flags, or undefined when it is not there. */
 function startFlagValue(startArgs: readonly string[], flag: string): string | undefined {
   const at = startArgs.indexOf(flag)
@@ -1274,7 +1280,9 @@ async function stopFolder(dir: string, cluster: LocalCluster, graceMs: number, l
   }
   // Recorded while a member can still say it, so that the next `up` does not start them.
   await learnLeft(cluster, cluster.nodes.filter(isNodeProcess))
-  const {stopped, killed} = await stopNodes(cluster.nodes, graceMs, log)
+  // Nodes started with a stop delay serve that long after the SIGTERM before they begin to stop:
+  // the grace counts from then.
+  const {stopped, killed} = await stopNodes(cluster.nodes, graceMs + stopDelayMsOf(cluster.startArgs ?? []), log)
   await waitForWrappers(cluster.nodes, log)
   for (const node of cluster.nodes) {
     node.pid = undefined

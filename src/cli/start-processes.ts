@@ -164,6 +164,8 @@ const healthProbeTimeoutMs = 1000
 
 export interface RunProcessesOptions {
   readonly plan: ProcessesPlan
+  /** The nodes' --stop-delay-ms: they serve that long after the signal, so they get that long more before they are killed. */
+  readonly stopDelayMs: number
   /** The whole `dyn start` command line (after node's own) of one planned node. */
   readonly argsOf: (planned: PlannedProcess) => string[]
   /** The script the children run (bin/run.js). */
@@ -248,13 +250,14 @@ export async function runProcesses(options: RunProcessesOptions): Promise<Proces
     stopping = true
     for (const child of children) if (child.ended === undefined) child.process.kill(signal)
     // A node that hangs while it stops must not hold the command (and its ports) for ever.
+    const killAfterMs = options.stopDelayMs + processStopGraceMs
     killTimer ??= setTimeout(() => {
       for (const child of children) {
         if (child.ended !== undefined) continue
-        options.log(`${child.planned.name} did not stop within ${processStopGraceMs / 1000} s; killing it`)
+        options.log(`${child.planned.name} did not stop within ${killAfterMs / 1000} s; killing it`)
         child.process.kill('SIGKILL')
       }
-    }, processStopGraceMs)
+    }, killAfterMs)
   }
   // Passed on once: a terminal's Ctrl-C reaches the children too, and a node stops on its first
   // signal; a second one finds no handler in it and would kill it before it has closed its store.

@@ -31,7 +31,7 @@ import type {Clock, Random} from '../clock.js'
 import {hintDeliveryEntriesMax, isStoredObject} from '../coordinator/messages.js'
 import {replicationSubsystem} from '../coordinator/replication-subsystem.js'
 import {WriteActor} from '../coordinator/write-actor.js'
-import {DynError} from '../errors.js'
+import {assert, DynError} from '../errors.js'
 import {HintStore, hintLimitsDefault} from '../handoff/hints.js'
 import type {HintLimits} from '../handoff/hints.js'
 import {hintsSubsystem} from '../handoff/hints-subsystem.js'
@@ -171,6 +171,11 @@ export interface AssembledNode {
   /** This node's ownership transfers: the fetches before an install and the hand-off after it. */
   readonly transfers: TransferManager
   readonly release: ReleaseHandoff
+  /**
+   * From now on `GET /ready` and /health say that this node stops in `delayMs` (its shell's stop
+   * delay), while it serves on: not ready, so that balancers send elsewhere before its ports close.
+   */
+  announceStop(delayMs: number): void
   /** Cancels the periodic tasks, stops the subsystems, waits for the member table to be persisted, closes the transport and the store. */
   stop(): Promise<void>
 }
@@ -362,6 +367,8 @@ async function assembleOnStore(
   })
   // What this node says of itself (GET /health, GET /cluster), and through the status subsystem to
   // a node that gathers every member's view (dyn cluster status --node).
+  // Set once the shell announces a stop with a delay (announceStop).
+  let stopAnnounced: {readonly atMs: number; readonly delayMs: number} | undefined
   const healthOfSelf = (): Record<string, unknown> => {
     // The members that are part of the cluster now (joining, valid or leaving); a node that left
     // or was removed keeps a row in the table, so that it is never taken back, but is no member.
@@ -371,7 +378,8 @@ async function assembleOnStore(
     const own = findMember(membership.table, options.name)
     const settings = membership.table.settings
     const {r, w} = effectiveQuorum({n: settings.defaultN, r: settings.defaultR, w: settings.defaultW, dw: 0}, ringMemberCount(membership.table))
-    const readiness = readinessOf({status: own?.status, members: present.length, down: down.length, r, w})
+    const stoppingInMs = stopAnnounced === undefined ? undefined : Math.max(0, stopAnnounced.atMs + stopAnnounced.delayMs - clock.monotonicMs())
+    const readiness = readinessOf({status: own?.status, members: present.length, down: down.length, r, w, ...(stoppingInMs === undefined ? {} : {stoppingInMs})})
     return {
       ok: true,
       // For GET /ready (a balancer's readiness check); /health itself answers 200 while the process serves.
@@ -479,6 +487,10 @@ async function assembleOnStore(
     failed: failure.promise,
     transfers: ringChanges.transfers,
     release: ringChanges.release,
+    announceStop: (delayMs) => {
+      assert(Number.isFinite(delayMs) && delayMs >= 0, 'announceStop: the delay is a number of ms, at least 0')
+      stopAnnounced ??= {atMs: clock.monotonicMs(), delayMs}
+    },
     stop: stopAll,
   }
 }

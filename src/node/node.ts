@@ -25,6 +25,7 @@ import {assert, DynError} from '../errors.js'
 import {presentMembers} from '../membership/member-table.js'
 import type {Scheduler, Timer} from '../scheduler.js'
 import {sleep} from '../scheduler.js'
+import {stopDelayMsMax} from '../api/readiness.js'
 import {diskDatabase} from '../storage/backend.js'
 import type {StoreDatabase} from '../storage/backend.js'
 import {formatAddress, isLoggedCount} from '../transport/rpc-common.js'
@@ -76,6 +77,12 @@ export interface NodeOptions extends Omit<NodeSettings, 'apiAddress'> {
   readonly admission?: AdmissionSettings
   /** How long a client request may take to arrive whole, headers and body [default: httpRequestTimeoutMsDefault]. */
   readonly httpRequestTimeoutMs?: number
+  /**
+   * How long a stop asked with `afterDelay` (a signal to `dyn start`) waits before the node stops
+   * taking connections, serving meanwhile with `GET /ready` answering 503 (dyn start
+   * --stop-delay-ms) [default: 0, no wait].
+   */
+  readonly stopDelayMs?: number
   readonly log: (line: string) => void
   readonly clock?: Clock
   readonly random?: Random
@@ -102,8 +109,14 @@ export interface RunningNode {
    * SIGHUP); undefined for a node without TLS files.
    */
   reloadTls(): Promise<TlsReloadOutcome | undefined>
-  stop(): Promise<void>
+  /**
+   * Stops the node: it stops taking connections, answers what it has begun, and closes its store.
+   * With `afterDelay` (an operator's stop) it first waits the node's stop delay out, serving,
+   * with `GET /ready` answering 503 so that balancers send elsewhere. One stop runs, the first asked.
+   */
+  stop(options?: {readonly afterDelay?: boolean}): Promise<void>
 }
+
 
 /** Gossip rounds a node that has left keeps answering, so that every peer learns it left. */
 export const leftGossipRounds = 3
@@ -490,16 +503,29 @@ async function serveHttp(options: NodeOptions, node: AssembledNode, admission: A
   const reloader = startTlsReloader(options, server, transport, clock, scheduler)
   tlsRotation.reloader = reloader
   let stopping: Promise<void> | undefined
-  const stop = (): Promise<void> => {
-    reloader?.stop()
-    // The HTTP server first, so that no client request reaches a node that is shutting down; the
-    // requests it has begun are answered first, while the node's replicas still answer it.
-    // Other nodes' requests are drained at the same time: those under way are answered, new ones
-    // refused `overloaded`, so that their senders ask another node (a forwarded put cut off by
-    // the stop reached its client as `unreachable`, although it had often been applied).
-    stopping ??= Promise.all([closeApiServer(server, scheduler), settledWithin(transport.drainInbound(), scheduler, apiDrainMsMax)])
-      .then(() => node.stop())
-      .finally(() => admission.stop())
+  const stopDelayMs = options.stopDelayMs ?? 0
+  assert(Number.isInteger(stopDelayMs) && stopDelayMs >= 0 && stopDelayMs <= stopDelayMsMax, `stopDelayMs must be an integer from 0 to ${stopDelayMsMax}`)
+  const stop = (stopOptions: {readonly afterDelay?: boolean} = {}): Promise<void> => {
+    stopping ??= (async () => {
+      // A balancer that health-checks GET /ready keeps sending new connections to a node until it
+      // sees it fail; a port closed before then refuses them, and the kernel resets those it had
+      // queued (a client of a balancer that does not retry sees errors). So the node first says it
+      // is not ready and serves on, for as long as the operator says the balancer needs.
+      if (stopOptions.afterDelay === true && stopDelayMs > 0) {
+        node.announceStop(stopDelayMs)
+        options.log(`stopping in ${stopDelayMs} ms (--stop-delay-ms): GET /ready answers 503 meanwhile, so that balancers send elsewhere; serving until then`)
+        await sleep(scheduler, stopDelayMs)
+      }
+      reloader?.stop()
+      // The HTTP server first, so that no client request reaches a node that is shutting down; the
+      // requests it has begun are answered first, while the node's replicas still answer it.
+      // Other nodes' requests are drained at the same time: those under way are answered, new ones
+      // refused `overloaded`, so that their senders ask another node (a forwarded put cut off by
+      // the stop reached its client as `unreachable`, although it had often been applied).
+      await Promise.all([closeApiServer(server, scheduler), settledWithin(transport.drainInbound(), scheduler, apiDrainMsMax)])
+        .then(() => node.stop())
+        .finally(() => admission.stop())
+    })()
     return stopping
   }
   const bound = options.listenHost === options.advertiseHost ? '' : ` (listening on ${options.listenHost})`

@@ -138,6 +138,41 @@ describe('dyn start and its signals', () => {
     assert.deepEqual(await node.exited, {code: 0, signal: null})
   })
 
+  it('SIGTERM with --stop-delay-ms: the node says it is not ready and serves on through the delay, then stops as always (exit 0, nothing lost)', async (t) => {
+    const lone = await loneNode(t, ['--stop-delay-ms', '4000'])
+    const port = lone.port
+    let node = lone.current()
+    assert.equal((await fetch(`http://127.0.0.1:${port}/ready`)).status, 200)
+    assert.equal((await fetch(`http://127.0.0.1:${port}/kv/before-stop`, {method: 'PUT', body: 'before'})).status, 204)
+    process.kill(node.pid, 'SIGTERM')
+    // A balancer checking /ready sees it fail, while everything else is still served.
+    const notReady = await waitFor('/ready to answer 503', async () => {
+      const answer = await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined)
+      return answer?.status === 503 ? ((await answer.json()) as {error: string; reasons: string[]}) : undefined
+    })
+    assert.equal(notReady.error, 'not_ready')
+    assert.match(notReady.reasons.join('; '), /it is stopping: it serves \d+ s more so that balancers stop sending it requests/)
+    assert.equal((await fetch(`http://127.0.0.1:${port}/kv/during-delay`, {method: 'PUT', body: 'during'})).status, 204)
+    const read = await fetch(`http://127.0.0.1:${port}/kv/before-stop`)
+    assert.equal(read.status, 200)
+    assert.equal(await read.text(), 'before')
+    const health = await fetch(`http://127.0.0.1:${port}/health`)
+    assert.equal(health.status, 200, '/health stays 200 while the process serves')
+    assert.equal(((await health.json()) as {ready: boolean}).ready, false)
+    assert.deepEqual(await within('the node to exit after its delay', node.exited, 60_000), {code: 0, signal: null}, node.output())
+    assert.match(node.output(), /SIGTERM: stopping/)
+    assert.match(node.output(), /stopping in 4000 ms \(--stop-delay-ms\): GET \/ready answers 503 meanwhile/)
+
+    node = await lone.start()
+    for (const [key, value] of [['before-stop', 'before'], ['during-delay', 'during']]) {
+      const get = await fetch(`http://127.0.0.1:${port}/kv/${key}`)
+      assert.equal(get.status, 200, key)
+      assert.equal(await get.text(), value)
+    }
+    process.kill(node.pid, 'SIGTERM')
+    assert.deepEqual(await node.exited, {code: 0, signal: null})
+  })
+
   it('SIGTERM answers the requests under way before the node stops, each closing its connection; an upload that never ends is cut at the drain\'s bound', async (t) => {
     // Without the drain's bound, the stalled upload below would hold the node for ten minutes.
     const lone = await loneNode(t, ['--http-request-timeout-ms', '600000'])

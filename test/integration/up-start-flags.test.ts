@@ -122,4 +122,18 @@ describe('dyn cluster up: the saved node flags', () => {
     const now = {'--request-timeout': '2500', '--write-buffer-ms': '0', '--anti-entropy-ms': '1000'}
     assert.deepEqual(await flagsOfNodes(dir, watched), {n1: now, n2: now})
   })
+
+  it('down waits out the stop delay the nodes run with before its grace counts: they stop by themselves, none is killed', async (t) => {
+    const dir = await upFolder(t, 1)
+    assert.equal((await runDyn(['cluster', 'down', '--dir', dir])).code, 0)
+    const up = await runDyn(['cluster', 'up', '--dir', dir, '--stop-delay-ms', '2000', '--json'])
+    assert.equal(up.code, 0, up.stdout + up.stderr)
+    assert.deepEqual(await flagsOfNodes(dir, ['--stop-delay-ms']), {n1: {'--stop-delay-ms': '2000'}})
+    // A grace shorter than the delay: counted from the SIGTERM alone, it killed the node serving its delay.
+    const down = await runDyn(['cluster', 'down', '--dir', dir, '--grace', '500', '--json'])
+    assert.equal(down.code, 0, down.stdout + down.stderr)
+    const stopped = JSON.parse(down.stdout) as {stopped: string[]; killed: string[]}
+    assert.deepEqual(stopped.stopped, ['n1'])
+    assert.deepEqual(stopped.killed, [])
+  })
 })

@@ -25,4 +25,15 @@ describe('readinessOf', () => {
     assert.ok(!left.ready)
     assert.match(left.reasons[0] ?? '', /it has left the cluster/)
   })
+
+  it('a node waiting out its stop delay is not ready, says for how long it serves still, and keeps its other reasons', () => {
+    const stopping = readinessOf({status: 'valid', members: 3, down: 0, r: 2, w: 2, stoppingInMs: 2400})
+    assert.ok(!stopping.ready)
+    assert.deepEqual(stopping.reasons, ['it is stopping: it serves 3 s more so that balancers stop sending it requests, then finishes what it has begun and exits'])
+    // Its delay over, it is still not ready until its port closes.
+    assert.equal(readinessOf({status: 'valid', members: 3, down: 0, r: 2, w: 2, stoppingInMs: 0}).ready, false)
+    const stoppingAndCut = readinessOf({status: 'valid', members: 3, down: 2, r: 2, w: 2, stoppingInMs: 1000})
+    assert.ok(!stoppingAndCut.ready)
+    assert.equal(stoppingAndCut.reasons.length, 2)
+  })
 })
