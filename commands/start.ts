@@ -20,7 +20,7 @@ import {stopDelayMsMax} from '../src/api/readiness.js'
 import {partitionCountDefault} from '../src/ring/ring.js'
 import {availableParallelism} from 'node:os'
 import {checkPortsFree, dynRunScript} from '../src/cli/local-cluster.js'
-import {planProcesses, processCount, processesMax, readProcessesRecord, runProcesses, writeProcessesRecord} from '../src/cli/start-processes.js'
+import {planProcesses, processCount, processesMax, readProcessesRecord, repeatedSignalMs, runProcesses, writeProcessesRecord} from '../src/cli/start-processes.js'
 
 export default class Start extends DynCommand {
   static override summary = 'Run one dyn node in the foreground.'
@@ -71,7 +71,7 @@ With --tls-*, the node reads its TLS files again every minute and takes them whe
     'request-timeout': Flags.integer({description: 'milliseconds a get/put may take before it answers quorum_unmet', default: requestTimeoutMsDefault, min: 1}),
     'http-request-timeout-ms': Flags.integer({description: `milliseconds a client request may take to arrive whole, its request line and headers a third of it; one that does not (a stalled upload, a client that went quiet) is answered 408 request_timeout and its connection closed [default: ${httpRequestTimeoutMsDefault}]`, min: 1000, max: 3_600_000}),
     'stop-delay-ms': Flags.integer({
-      description: `milliseconds a node asked to stop (SIGTERM, Ctrl-C) keeps serving first, with GET /ready answering 503, so that a load balancer that checks /ready sends elsewhere before the ports close; set it to the balancer's check interval times the failures it needs, and give the service manager this plus 5 s before it kills (0 to ${stopDelayMsMax}) [default: 0, stop at once]`,
+      description: `milliseconds a node asked to stop (SIGTERM, Ctrl-C, SIGHUP without TLS) keeps serving first (a second signal a second later ends the wait), with GET /ready answering 503, so that a load balancer that checks /ready sends elsewhere before the ports close; set it to the balancer's check interval times the failures it needs, and give the service manager this plus 5 s before it kills (0 to ${stopDelayMsMax}) [default: 0, stop at once]`,
       min: 0,
       max: stopDelayMsMax,
     }),
@@ -196,11 +196,24 @@ With --tls-*, the node reads its TLS files again every minute and takes them whe
     let failure: DynError | undefined
     await new Promise<void>((resolve) => {
       let stopping = false
-      // An operator's signal stops after the node's stop delay (--stop-delay-ms), if any; a
-      // supervisor gone does not wait (there is no one left to stop it later).
+      // An operator's signal stops after the node's stop delay (--stop-delay-ms), if any; a stop
+      // for another reason does not wait, and cuts short a delay under way (node.ts). A second
+      // signal from the operator, a second or more after the first, does too, still closing the
+      // store; one sooner is the same stop delivered twice (a terminal's Ctrl-C reaches a
+      // --processes node from the terminal and from its supervisor, systemd signals every process
+      // of the unit), and is ignored.
+      let firstSignalAtMs = 0
       const stop = (signal: string, afterDelay = true): void => {
-        if (stopping) return
+        if (stopping) {
+          const repeated = afterDelay && (flags['stop-delay-ms'] ?? 0) > 0 && Date.now() - firstSignalAtMs >= repeatedSignalMs
+          if (!afterDelay || repeated) {
+            if (repeated) log(`${signal} again: not waiting out the stop delay`)
+            void running.stop({afterDelay: false})
+          }
+          return
+        }
         stopping = true
+        firstSignalAtMs = Date.now()
         log(`${signal}: stopping`)
         running.stop({afterDelay}).then(resolve, resolve)
       }

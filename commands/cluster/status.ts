@@ -123,7 +123,7 @@ function stateText(node: NodeStatus, left: ReadonlySet<string>): string {
   if (node.state === 'handing_off') return 'left the ring, handing off: sending its copies to their new homes and delivering its hints; it exits by itself once done (do not stop it before)'
   if (node.state === 'left' && node.running) return 'left the cluster: handed off everything, and exits within a few seconds'
   if (node.state === 'left' && node.problem !== undefined) return node.problem
-  if (node.serving) return `serving, ${node.members} members, ring ${node.ringHash}${node.writesStopped === undefined ? '' : `; takes no writes (its store failed to write: ${node.writesStopped})`}${antiEntropyText(node)}${node.startedElsewhere === true ? '; started outside this folder (by hand): dyn cluster down does not stop it' : ''}`
+  if (node.serving) return `serving, ${node.members} members, ring ${node.ringHash}${node.stopping === undefined ? '' : `; ${node.stopping}`}${node.writesStopped === undefined ? '' : `; takes no writes (its store failed to write: ${node.writesStopped})`}${antiEntropyText(node)}${node.startedElsewhere === true ? '; started outside this folder (by hand): dyn cluster down does not stop it' : ''}`
   if (node.departure === 'removed') return 'removed from the cluster (its last run stopped on learning it); dyn cluster up does not start it'
   return left.has(node.name) ? 'left the cluster' : (node.problem ?? 'stopped')
 }

@@ -54,6 +54,11 @@ export interface NodeStatus {
    * /health says; absent while it takes them. It serves reads, and its writes resume only after a restart.
    */
   readonly writesStopped?: string
+  /**
+   * A serving node asked to stop that waits out its stop delay (dyn start --stop-delay-ms), as its
+   * /health says: why it is not ready ("it is stopping: it serves N s more ...").
+   */
+  readonly stopping?: string
   /** What is wrong, in words, when it does not serve. */
   readonly problem?: string
   /** Its process is stopped by a signal (SIGSTOP, Ctrl-Z): it answers once resumed (kill -CONT). */
@@ -187,7 +192,7 @@ function identityOf(view: HealthOfNode): {members: number; ringHash: string; clu
  * The fields of a node's /health that status reads: the folder's probe (HealthView) and a member's
  * view gathered through another node (`--node`) alike.
  */
-type HealthOfNode = Partial<Record<'members' | 'ringHash' | 'clusterId' | 'status' | 'handedOff' | 'antiEntropy' | 'writesStopped', unknown>>
+type HealthOfNode = Partial<Record<'members' | 'ringHash' | 'clusterId' | 'status' | 'handedOff' | 'antiEntropy' | 'writesStopped' | 'notReadyBecause', unknown>>
 
 /**
  * A node that answered /health as itself in its cluster: serving, as it describes itself, or,
@@ -195,10 +200,19 @@ type HealthOfNode = Partial<Record<'members' | 'ringHash' | 'clusterId' | 'statu
  * before the leaver's own row has caught up), handing off what it held, and then, having said it
  * handed off everything, left (it exits within a few gossip rounds).
  */
-function servingAs(view: HealthOfNode, outOfRing = false): Pick<NodeStatus, 'running' | 'serving' | 'state' | 'members' | 'ringHash' | 'clusterId' | 'antiEntropy' | 'writesStopped'> {
+function servingAs(view: HealthOfNode, outOfRing = false): Pick<NodeStatus, 'running' | 'serving' | 'state' | 'members' | 'ringHash' | 'clusterId' | 'antiEntropy' | 'writesStopped' | 'stopping'> {
   const antiEntropy = view.antiEntropy as AntiEntropySummary | undefined
   const state: NodeState = view.status !== 'left' && !outOfRing ? 'serving' : view.handedOff === true ? 'left' : 'handing_off'
-  return {running: true, serving: true, state, ...identityOf(view), ...(antiEntropy === undefined ? {} : {antiEntropy}), ...(typeof view.writesStopped === 'string' ? {writesStopped: view.writesStopped} : {})}
+  const stopping = Array.isArray(view.notReadyBecause) ? view.notReadyBecause.find((reason): reason is string => typeof reason === 'string' && reason.startsWith('it is stopping')) : undefined
+  return {
+    running: true,
+    serving: true,
+    state,
+    ...identityOf(view),
+    ...(antiEntropy === undefined ? {} : {antiEntropy}),
+    ...(typeof view.writesStopped === 'string' ? {writesStopped: view.writesStopped} : {}),
+    ...(stopping === undefined ? {} : {stopping}),
+  }
 }
 
 /**

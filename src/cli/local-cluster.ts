@@ -454,7 +454,7 @@ async function startAndWait(
     // What this call started is stopped again, so that no detached process is left behind;
     // nodes that were running before are not this call's to stop. Those stopped here read as
     // stopped; one that exited by itself keeps its pid, so that status can say how it ended.
-    const {stopped} = await stopNodes(started, stopGraceMsDefault, log)
+    const {stopped} = await stopNodes(started, stopGraceMsDefault + stopDelayMsOf(cluster.startArgs ?? []), log)
     for (const node of started) if (stopped.includes(node.name)) node.pid = undefined
     await writeCluster(dir, cluster).catch(() => undefined)
     throw error

@@ -157,6 +157,13 @@ export function processCount(requested: number | 'auto', cores: number, name: st
  * gives up ends, which fails the start at once.
  */
 export const processReadyTimeoutMs = 600_000
+/**
+ * A second stop signal this long after the first cuts a node's stop delay short (dyn start and its
+ * --processes supervisor); one sooner is the first delivered twice (a terminal's Ctrl-C reaches a
+ * node from the terminal and from its supervisor; systemd signals every process of the unit).
+ */
+export const repeatedSignalMs = 1000
+
 /** How long the nodes have to stop after the signal is passed on, before they are killed. */
 export const processStopGraceMs = 30_000
 const readyPollIntervalMs = 200
@@ -260,9 +267,20 @@ export async function runProcesses(options: RunProcessesOptions): Promise<Proces
     }, killAfterMs)
   }
   // Passed on once: a terminal's Ctrl-C reaches the children too, and a node stops on its first
-  // signal; a second one finds no handler in it and would kill it before it has closed its store.
+  // signal. One more, a second or more later, is passed on too: it cuts the nodes' stop delay
+  // short (--stop-delay-ms), as it does for a lone node.
+  let firstSignalAtMs = 0
+  let passedOnAgain = false
   const onSignal = (signal: NodeJS.Signals): void => {
-    if (stopping) return
+    if (stopping) {
+      if (options.stopDelayMs > 0 && !passedOnAgain && Date.now() - firstSignalAtMs >= repeatedSignalMs) {
+        passedOnAgain = true
+        options.log(`${signal} again: the nodes stop without waiting out their stop delay`)
+        for (const child of children) if (child.ended === undefined) child.process.kill('SIGTERM')
+      }
+      return
+    }
+    firstSignalAtMs = Date.now()
     options.log(`${signal}: stopping ${children.filter((child) => child.ended === undefined).length} node(s)`)
     stopAll('SIGTERM')
   }

@@ -122,6 +122,8 @@ export interface RunningNode {
 export const leftGossipRounds = 3
 
 export async function startNode(options: NodeOptions): Promise<RunningNode> {
+  const stopDelayMs = options.stopDelayMs ?? 0
+  assert(Number.isInteger(stopDelayMs) && stopDelayMs >= 0 && stopDelayMs <= stopDelayMsMax, `stopDelayMs must be an integer from 0 to ${stopDelayMsMax}`)
   if (isUnspecifiedHost(options.advertiseHost)) {
     throw new DynError('bad_parameter', `cannot advertise ${options.advertiseHost}: no peer or client can connect to it; advertise an address of this machine the others reach it at`)
   }
@@ -504,8 +506,13 @@ async function serveHttp(options: NodeOptions, node: AssembledNode, admission: A
   tlsRotation.reloader = reloader
   let stopping: Promise<void> | undefined
   const stopDelayMs = options.stopDelayMs ?? 0
-  assert(Number.isInteger(stopDelayMs) && stopDelayMs >= 0 && stopDelayMs <= stopDelayMsMax, `stopDelayMs must be an integer from 0 to ${stopDelayMsMax}`)
+  // Ends the stop delay under way, if any.
+  let endDelay: (() => void) | undefined
   const stop = (stopOptions: {readonly afterDelay?: boolean} = {}): Promise<void> => {
+    // A stop that must not wait (the node has left, its disk is an old copy, its supervisor is
+    // gone, or its operator asked again) cuts short a delay under way: an old disk served on for
+    // the rest of the delay could bring deleted keys back.
+    if (stopOptions.afterDelay !== true) endDelay?.()
     stopping ??= (async () => {
       // A balancer that health-checks GET /ready keeps sending new connections to a node until it
       // sees it fail; a port closed before then refuses them, and the kernel resets those it had
@@ -514,7 +521,14 @@ async function serveHttp(options: NodeOptions, node: AssembledNode, admission: A
       if (stopOptions.afterDelay === true && stopDelayMs > 0) {
         node.announceStop(stopDelayMs)
         options.log(`stopping in ${stopDelayMs} ms (--stop-delay-ms): GET /ready answers 503 meanwhile, so that balancers send elsewhere; serving until then`)
-        await sleep(scheduler, stopDelayMs)
+        await new Promise<void>((resolve) => {
+          const timer = scheduler.after(stopDelayMs, resolve)
+          endDelay = () => {
+            scheduler.cancel(timer)
+            resolve()
+          }
+        })
+        endDelay = undefined
       }
       reloader?.stop()
       // The HTTP server first, so that no client request reaches a node that is shutting down; the

@@ -159,6 +159,9 @@ describe('dyn start and its signals', () => {
     const health = await fetch(`http://127.0.0.1:${port}/health`)
     assert.equal(health.status, 200, '/health stays 200 while the process serves')
     assert.equal(((await health.json()) as {ready: boolean}).ready, false)
+    // dyn cluster status says so too (a reviewer found it silent).
+    const status = await runDyn(['cluster', 'status', '--node', `127.0.0.1:${port}`, '--json'])
+    assert.match(String((JSON.parse(status.stdout) as {nodes: Array<{stopping?: string}>}).nodes[0]?.stopping), /^it is stopping: it serves \d+ s more/, status.stdout)
     assert.deepEqual(await within('the node to exit after its delay', node.exited, 60_000), {code: 0, signal: null}, node.output())
     assert.match(node.output(), /SIGTERM: stopping/)
     assert.match(node.output(), /stopping in 4000 ms \(--stop-delay-ms\): GET \/ready answers 503 meanwhile/)
@@ -171,6 +174,28 @@ describe('dyn start and its signals', () => {
     }
     process.kill(node.pid, 'SIGTERM')
     assert.deepEqual(await node.exited, {code: 0, signal: null})
+  })
+
+  it('a second SIGTERM, a second after the first, ends the stop delay: the node stops cleanly at once; one sooner is taken as the same signal twice', async (t) => {
+    const lone = await loneNode(t, ['--stop-delay-ms', '120000'])
+    const port = lone.port
+    const node = lone.current()
+    assert.equal((await fetch(`http://127.0.0.1:${port}/kv/kept`, {method: 'PUT', body: 'kept'})).status, 204)
+    process.kill(node.pid, 'SIGTERM')
+    // The same stop delivered twice (a terminal and a supervisor): ignored, the node serves on.
+    process.kill(node.pid, 'SIGTERM')
+    await waitFor('/ready to answer 503', async () => ((await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined))?.status === 503 ? true : undefined))
+    await new Promise((resolve) => setTimeout(resolve, 1500))
+    assert.equal((await fetch(`http://127.0.0.1:${port}/health`)).status, 200, 'still serving in its delay')
+    process.kill(node.pid, 'SIGTERM')
+    // Far within the two minutes of its delay.
+    assert.deepEqual(await within('the node to exit on the second signal', node.exited, 30_000), {code: 0, signal: null}, node.output())
+    assert.match(node.output(), /SIGTERM again: not waiting out the stop delay/)
+    const restarted = await lone.start()
+    const get = await fetch(`http://127.0.0.1:${port}/kv/kept`)
+    assert.equal(await get.text(), 'kept')
+    process.kill(restarted.pid, 'SIGTERM')
+    assert.deepEqual(await restarted.exited, {code: 0, signal: null})
   })
 
   it('SIGTERM answers the requests under way before the node stops, each closing its connection; an upload that never ends is cut at the drain\'s bound', async (t) => {
