@@ -80,7 +80,7 @@ export interface AntiEntropyParts {
   readonly membership: Membership
   isUp(name: string): boolean
   /** The replica merge (replication's), for objects fetched from a peer. */
-  mergeObject(partition: number, key: string, object: StoredObject): Promise<{ok: true} | {ok: false; message: string}>
+  mergeObject(partition: number, key: string, object: StoredObject): Promise<{ok: true; changed: boolean} | {ok: false; message: string}>
   /** Checks an object from the network (src/coordinator/messages.ts). */
   isStoredObject(x: unknown): x is StoredObject
   readonly requestTimeoutMs: number

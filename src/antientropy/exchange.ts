@@ -48,7 +48,7 @@ export interface TreeSide {
   keys(partition: number, n: number, segments: readonly number[]): Promise<KeyListing | undefined>
   /** The objects of `keys` (absent where the node holds none). */
   objects(partition: number, keys: readonly string[]): Promise<ReadonlyArray<{readonly key: string; readonly object?: StoredObject}> | undefined>
-  /** Merges `entries` into the node's store with the replica merge; the number merged. */
+  /** Merges `entries` into the node's store with the replica merge; how many it took (the local side: how many it changed). */
   merge(partition: number, entries: ReadonlyArray<{readonly key: string; readonly object: StoredObject}>): Promise<number | undefined>
 }
 
@@ -68,7 +68,7 @@ export interface ExchangeReport {
   readonly differingSegments: number
   /** Keys that differed (held by one side only, or with other versions). */
   readonly differingKeys: number
-  /** Keys merged into the local side, and into the peer. */
+  /** Keys whose local copy the merge changed, and keys the peer took. */
   readonly repairedHere: number
   readonly repairedThere: number
   /** Some differing keys were left for the next exchange (a bound was reached). */

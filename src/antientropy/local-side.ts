@@ -21,8 +21,8 @@ export interface LocalSideParts {
   readonly store: Pick<Store, 'scanPartition' | 'getObject'>
   /** Whether this node takes part in an exchange of (partition, n) now (a home, complete trees, the same ring). */
   canServe(partition: number, n: number): boolean
-  /** The replica merge of one object into the store. */
-  merge(partition: number, key: string, object: StoredObject): Promise<{ok: boolean}>
+  /** The replica merge of one object into the store; `changed` false when it brought the stored copy nothing. */
+  merge(partition: number, key: string, object: StoredObject): Promise<{ok: boolean; changed?: boolean}>
 }
 
 /**
@@ -64,8 +64,14 @@ export function localTreeSide(parts: LocalSideParts): TreeSide {
         }),
       ),
     merge: async (partition, entries) => {
+      // Counted only where the copy here changed: a key both sides hold alike (this side already
+      // had the peer's versions) is no repair, however often an exchange that fails the other way
+      // comes back to it.
       let merged = 0
-      for (const {key, object} of entries) if ((await parts.merge(partition, key, object)).ok) merged += 1
+      for (const {key, object} of entries) {
+        const result = await parts.merge(partition, key, object)
+        if (result.ok && result.changed !== false) merged += 1
+      }
       return merged
     },
   }

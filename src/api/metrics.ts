@@ -56,6 +56,8 @@ const fieldMetrics: readonly FieldMetric[] = [
   {field: 'uptimeMs', scale: 1e-3, name: 'uptime_seconds', type: 'gauge', help: 'Seconds since the node started.'},
   {field: 'keys', name: 'keys', type: 'gauge', help: 'Keys in the node\'s store (tombstones included).'},
   {field: 'storeBytes', name: 'store_bytes', type: 'gauge', help: 'Bytes of the node\'s LevelDB folder on disk.'},
+  {field: 'diskFreeBytes', name: 'disk_free_bytes', type: 'gauge', help: 'Bytes free to the node on the disk that holds its data folder (as df shows them): its writes stop when it fills.'},
+  {field: 'diskBytes', name: 'disk_size_bytes', type: 'gauge', help: 'Size of the disk that holds the node\'s data folder.'},
   {field: 'bufferedObjects', name: 'buffered_objects', type: 'gauge', help: 'Writes acknowledged from memory and not yet in LevelDB (dyn start --write-buffer-ms).'},
   {field: 'readRepairs', name: 'read_repairs_total', type: 'counter', help: 'Stale replicas repaired by the gets this node coordinated (read repair).'},
   {field: 'forwardedPuts', name: 'forwarded_puts_total', type: 'counter', help: 'Puts this node forwarded to one of the key\'s homes.'},

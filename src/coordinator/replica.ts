@@ -133,8 +133,12 @@ export async function mergeIncoming(
   incoming: StoredObject,
   durable: boolean,
   incomingBytes?: Buffer,
-): Promise<{ok: true; object: StoredObject} | LocalWriteFailure> {
-  return store.updateObject<LocalWriteFailure>(
+): Promise<{ok: true; object: StoredObject; changed: boolean} | LocalWriteFailure> {
+  // Whether the merge brought the stored copy anything: anti-entropy counts a key repaired only
+  // then (a walk saw a node count the same 54 keys "repaired" every round, merging in a stale
+  // peer's versions that it already had, while that peer's full disk refused the way back).
+  let changed = true
+  const merged = await store.updateObject<LocalWriteFailure>(
     partition,
     key,
     (stored) => {
@@ -142,12 +146,14 @@ export async function mergeIncoming(
       const object: StoredObject = {versions: settle(versions, policy), n: Math.max(incoming.n, stored?.n ?? 0)}
       const refused = checkLimits(object, policy, false)
       if (refused !== undefined) return refused
+      changed = stored === undefined || stored.n !== object.n || !sameVersions(stored.versions, object.versions)
       // A put's object usually supersedes what a replica holds: the merge then comes to what it
       // was sent, and that object, with the bytes it came in, is what is stored (no encoding again).
       return incomingBytes !== undefined && sameContentAs(object, incoming) ? {ok: true, object: incoming, bytes: incomingBytes} : {ok: true, object}
     },
     {durable},
   )
+  return merged.ok ? {ok: true, object: merged.object, changed} : merged
 }
 
 /**

@@ -63,6 +63,8 @@ import {askPeersForDiskClock, oldDiskError} from './disk-check.js'
 import {actorOf, IdentityKeeper, loadIdentity} from './identity.js'
 import {MessageType} from '../transport/message-type.js'
 import {unauthenticatedCode} from '../transport/rpc-common.js'
+import {isLoggedCount} from '../logged-count.js'
+import type {DiskSpace} from './disk-usage.js'
 import {compareNames} from '../ring/claim.js'
 import {LatestWriter} from './latest-writer.js'
 import {NodeStats} from './stats.js'
@@ -125,6 +127,8 @@ export interface NodeParts {
   readonly monitorEventLoop?: boolean
   /** The bytes the store takes on disk, for /stats (a real process sums its data folder); left out when absent. */
   readonly storeBytes?: () => Promise<number>
+  /** The size of the disk that holds the data folder and its free bytes, for /stats (a real node's; undefined in a simulation). */
+  readonly diskSpace?: () => Promise<DiskSpace | undefined>
   /** The store's disk, whose free room compactions wait for (a real process asks its file system); absent, none waits. */
   readonly compactionDisk?: CompactionDisk
   /**
@@ -426,8 +430,22 @@ async function assembleOnStore(
   const periodicTasks = subsystems.flatMap((subsystem) => subsystem.periodicTasks)
   for (const task of periodicTasks) {
     const run = yieldingUnderPressure(task, parts.admission)
+    // A task that fails the same way round after round (anti-entropy on a node whose disk is full
+    // logged it every second, 305 lines in five minutes of a walk) is logged at its 1st, 2nd,
+    // 4th, 8th... failure in a row, with the count; a success, or another failure, starts again.
+    let failedInARow = 0
+    let lastFailure = ''
     const timer = scheduler.every(task.intervalMs, () => {
-      run().catch((error: Error) => log(`${task.name} failed: ${error.message}`))
+      run().then(
+        () => {
+          failedInARow = 0
+        },
+        (error: Error) => {
+          failedInARow = error.message === lastFailure ? failedInARow + 1 : 1
+          lastFailure = error.message
+          if (isLoggedCount(failedInARow)) log(`${task.name} failed: ${error.message}${failedInARow === 1 ? '' : ` (${failedInARow} rounds in a row)`}`)
+        },
+      )
     })
     cleanup.push(async () => scheduler.cancel(timer))
   }
@@ -460,6 +478,7 @@ async function assembleOnStore(
       keys: store.objectCount,
       ...(store.writesStoppedBy === undefined ? {} : {writesStopped: store.writesStoppedBy}),
       ...(parts.storeBytes === undefined ? {} : {storeBytes: await parts.storeBytes()}),
+      ...diskSpaceStats(await parts.diskSpace?.()),
       ...stats.snapshot(statsOf(subsystems)),
       ...(parts.admission === undefined ? {} : {admission: parts.admission.stats()}),
       ...(parts.tlsStats === undefined ? {} : {tls: parts.tlsStats()}),
@@ -493,6 +512,11 @@ async function assembleOnStore(
     },
     stop: stopAll,
   }
+}
+
+/** /stats' disk fields: the data folder's disk, its size and what is free on it, when known. */
+function diskSpaceStats(space: DiskSpace | undefined): Record<string, number> {
+  return space === undefined ? {} : {diskFreeBytes: space.freeBytes, diskBytes: space.sizeBytes}
 }
 
 /**

@@ -41,3 +41,25 @@ export async function freeDiskBytes(folder: string): Promise<number | undefined>
   const info = await statfs(folder).catch(() => undefined)
   return info === undefined ? undefined : info.bavail * info.bsize
 }
+
+/**
+ * The file system that holds `folder`: its size and the bytes free to this process (as `df`
+ * shows them), for GET /stats and /metrics, so that an operator sees a disk filling before the
+ * node's writes stop on it; undefined when the system does not say. Read at most every
+ * `maxAgeMs`, however many ask.
+ */
+export function cachedDiskSpace(folder: string, clock: Clock, maxAgeMs: number = folderBytesMaxAgeMs): () => Promise<DiskSpace | undefined> {
+  let last: {atMs: number; space: Promise<DiskSpace | undefined>} | undefined
+  return () => {
+    const nowMs = clock.monotonicMs()
+    if (last === undefined || nowMs - last.atMs >= maxAgeMs) {
+      last = {atMs: nowMs, space: statfs(folder).then((info) => ({freeBytes: info.bavail * info.bsize, sizeBytes: info.blocks * info.bsize}), () => undefined)}
+    }
+    return last.space
+  }
+}
+
+export interface DiskSpace {
+  readonly freeBytes: number
+  readonly sizeBytes: number
+}

@@ -35,7 +35,7 @@ import {loadNodeTls} from '../transport/tls-options.js'
 import type {NodeTls, TlsFiles} from '../transport/tls-options.js'
 import {assembleNode} from './assemble.js'
 import type {AssembledNode, NodeSettings} from './assemble.js'
-import {cachedFolderBytes, freeDiskBytes} from './disk-usage.js'
+import {cachedDiskSpace, cachedFolderBytes, freeDiskBytes} from './disk-usage.js'
 import {systemClock, systemRandom, systemScheduler} from './system-time.js'
 import {answerPlainHttpOnTls} from './plain-http-on-tls.js'
 import {headersTimeoutMsOf, serveInOrder} from './serve-in-order.js'
@@ -169,6 +169,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     },
     database,
     storeBytes,
+    diskSpace: cachedDiskSpace(options.dataDir, options.clock ?? systemClock),
     compactionDisk: {freeBytes: () => freeDiskBytes(options.dataDir), databaseBytes: storeBytes},
     startTransport: (handler, onRejected) =>
       startTcpTransport({

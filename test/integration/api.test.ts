@@ -244,6 +244,11 @@ describe('client API on a 3-node cluster', () => {
     assert.equal(sample('dyn_ready'), 1)
     assert.equal(sample('dyn_members'), 3)
     assert.equal(sample('dyn_writes_stopped'), 0)
+    // The disk of the data folder, so that a disk filling is seen before the writes stop (a walk's operator had only dyn_writes_stopped).
+    const disk = (await getJson(c.url(0, '/stats'))).body as {diskFreeBytes: number; diskBytes: number}
+    assert.ok(disk.diskBytes > 0 && disk.diskFreeBytes >= 0 && disk.diskFreeBytes <= disk.diskBytes, JSON.stringify(disk))
+    assert.ok(sample('dyn_disk_size_bytes') > 0)
+    assert.ok(sample('dyn_disk_free_bytes') <= sample('dyn_disk_size_bytes'))
     assert.equal(sample('dyn_node_info{node="n1",cluster_id="' + String((await getJson(c.url(0, '/health'))).body.clusterId) + '"}'), 1)
     // A probe's HEAD is answered without the body, as everywhere GET is served.
     const head = await fetch(c.url(0, '/metrics'), {method: 'HEAD'})

@@ -241,6 +241,30 @@ describe('exchange', () => {
     await b.store.close()
   })
 
+  it('counts a key repaired here only when the merge changed it: a stale peer that cannot store repairs nothing, round after round', async () => {
+    // A walk: a node whose disk was full kept an old version of 54 keys; its healthy peer merged
+    // that old version into its own copy, which already had it, and counted 54 keys repaired every
+    // round, while the way back failed on the full disk.
+    const a = await replica()
+    const b = await replica()
+    await write(a, 'k', 'n1.1', 'old')
+    await copy(a, b, 'k')
+    const partition = partitionOfKey('k', partitionCount)
+    const stored = await a.store.getObject(partition, 'k')
+    assert.ok((await writeNewVersion(a.store, policy, partition, 'k', {context: join(stored!.versions), version: version('new'), actor: 'n1.1', dots, n: 3, nowMs: 0, durable: false})).ok)
+    const fullDisk = localTreeSide({name: 'b', trees: b.trees, store: b.store, canServe: () => true, merge: async () => ({ok: false})})
+    for (let round = 0; round < 3; round += 1) {
+      const report = await exchangeTree(sideOf('a', a), fullDisk, partition, 3, {keysMax: 10, batchEntriesMax: 10})
+      assert.equal(report.differingKeys, 1)
+      assert.deepEqual([report.repairedHere, report.repairedThere, report.completed], [0, 0, true])
+    }
+    // A merge that brings something is counted: b's stale copy takes a's newer one.
+    const healthy = await exchangeTree(sideOf('a', a), sideOf('b', b), partition, 3, {keysMax: 10, batchEntriesMax: 10})
+    assert.deepEqual([healthy.repairedHere, healthy.repairedThere, healthy.completed], [0, 1, true])
+    await a.store.close()
+    await b.store.close()
+  })
+
   it('repairs at most keysMax keys an exchange, and the next ones finish the job', async () => {
     const a = await replica()
     const b = await replica()

@@ -14,6 +14,8 @@ const stats = {
   bufferedObjects: 0,
   keys: 42,
   storeBytes: 9000,
+  diskFreeBytes: 1_000_000,
+  diskBytes: 8_000_000,
   writesStopped: 'ENOSPC: no space left on device',
   requests: {
     put: {count: 5, outcomes: {ok: 4, quorum_unmet: 1}, latencyBuckets: {boundsMs: [1, 2, 4], counts: [1, 2, 0, 2], sumMs: 21.5}},
@@ -84,6 +86,8 @@ describe('GET /metrics: Prometheus text format', () => {
     assert.equal(value('dyn_hints_pending', 'dyn_hints_pending'), 1)
     assert.equal(value('dyn_release_total', 'dyn_release_total{event="handed_off"}'), 3)
     assert.equal(value('dyn_keys', 'dyn_keys'), 42)
+    assert.equal(value('dyn_disk_free_bytes', 'dyn_disk_free_bytes'), 1_000_000)
+    assert.equal(value('dyn_disk_size_bytes', 'dyn_disk_size_bytes'), 8_000_000)
     assert.equal(value('dyn_uptime_seconds', 'dyn_uptime_seconds'), 12.5)
     assert.equal(value('dyn_event_loop_delay_recent_p99_seconds', 'dyn_event_loop_delay_recent_p99_seconds'), 0.0015)
     assert.equal(value('dyn_writes_stopped', 'dyn_writes_stopped'), 1)
