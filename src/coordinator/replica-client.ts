@@ -46,7 +46,11 @@ function localSpace(deps: CoordinatorDeps, hintFor: string | undefined): ObjectS
 
 /** A local failure as a reply's error: a stable code when there is one (a full hint store is `overloaded`). */
 function localError(error: unknown): string {
-  return error instanceof DynError ? error.code : `local store: ${(error as Error).message}`
+  if (error instanceof DynError) return error.code
+  // LevelDB failing here is said as a peer says it (errorBody): storage_failed, not taken.
+  const code = typeof error === 'object' && error !== null ? (error as {code?: unknown}).code : undefined
+  if (typeof code === 'string' && code.startsWith('LEVEL_')) return 'storage_failed'
+  return `local store: ${(error as Error).message}`
 }
 
 export async function callReplicaGet(

@@ -101,10 +101,15 @@ export function remoteFailure(body: unknown): RpcResult {
 
 /** What a thrown value tells the caller: its string `code` if it has one, else 'internal', and its details when they fit. */
 export function errorBody(error: unknown): {code: string; message: string; details?: Record<string, unknown>} {
-  const code =
+  const given =
     typeof error === 'object' && error !== null && typeof (error as {code?: unknown}).code === 'string'
       ? (error as {code: string}).code
       : 'internal'
+  // LevelDB's own codes (abstract-level's LEVEL_IO_ERROR and the like) are this node's store
+  // failing: said with dyn's stable code for it, which the asking node reads as "not taken" and
+  // asks another, LevelDB's reason kept in the message. A walk saw a hint write on a full disk
+  // reach a client as LEVEL_IO_ERROR, and the put it belonged to give up on that replica.
+  const code = given.startsWith('LEVEL_') ? 'storage_failed' : given
   const details = typeof error === 'object' && error !== null ? boundedDetails((error as {details?: unknown}).details) : undefined
   return {code: code.slice(0, errorMessageCharsMax), message: describe(error).slice(0, errorMessageCharsMax), ...(details === undefined ? {} : {details})}
 }

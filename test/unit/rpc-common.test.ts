@@ -16,6 +16,13 @@ describe('ErrorResponse bodies', () => {
     assert.deepEqual(remoteFailure(body), {ok: false, error: 'remote', code: 'joiner_unreachable', message: 'nothing was committed', details: {blocked: [{node: 'n6', rpcAddress: '10.0.0.6:7070', error: 'joiner_unreachable'}]}})
   })
 
+  it("say a LevelDB failure with dyn's code for a store that fails, storage_failed, keeping LevelDB's reason", () => {
+    const body = errorBody(Object.assign(new Error('IO error: /data/n3/000123.log: No space left on device'), {code: 'LEVEL_IO_ERROR'}))
+    assert.equal(body.code, 'storage_failed')
+    assert.match(body.message, /No space left on device/)
+    assert.equal(errorBody(new DynError('overloaded', 'busy')).code, 'overloaded')
+  })
+
   it('leave out details that are empty, too large, not a plain object, or not JSON', () => {
     assert.deepEqual(errorBody(new DynError('overloaded', 'busy')), {code: 'overloaded', message: 'busy'})
     assert.equal(errorBody(new DynError('internal', 'big', {text: 'x'.repeat(errorDetailsBytesMax)})).details, undefined)
