@@ -112,6 +112,17 @@ async function loneNode(t: TestContext, extraArgs?: readonly string[]): Promise<
   return {port, current: () => node as StartedNode, start}
 }
 
+/** Reads each key back from the node on `port` as it was written, then stops the node with SIGTERM, which it ends with exit 0. */
+async function assertKeptThenStop(port: number, node: StartedNode, written: ReadonlyArray<readonly [string, string]>): Promise<void> {
+  for (const [key, value] of written) {
+    const get = await fetch(`http://127.0.0.1:${port}/kv/${key}`)
+    assert.equal(get.status, 200, key)
+    assert.equal(await get.text(), value)
+  }
+  process.kill(node.pid, 'SIGTERM')
+  assert.deepEqual(await node.exited, {code: 0, signal: null})
+}
+
 describe('dyn start and its signals', () => {
   it('SIGHUP without TLS stops the node cleanly: exit 0, and every write acknowledged before it, still in the write buffer, is there after a restart', async (t) => {
     const lone = await loneNode(t)
@@ -129,13 +140,7 @@ describe('dyn start and its signals', () => {
     assert.match(node.output(), /stopped/)
 
     node = await lone.start()
-    for (let i = 0; i < 20; i++) {
-      const get = await fetch(`http://127.0.0.1:${port}/kv/hup-${i}`)
-      assert.equal(get.status, 200, `hup-${i}`)
-      assert.equal(await get.text(), `value ${i}`)
-    }
-    process.kill(node.pid, 'SIGTERM')
-    assert.deepEqual(await node.exited, {code: 0, signal: null})
+    await assertKeptThenStop(port, node, Array.from({length: 20}, (_, i) => [`hup-${i}`, `value ${i}`] as const))
   })
 
   it('SIGTERM with --stop-delay-ms: the node says it is not ready and serves on through the delay, then stops as always (exit 0, nothing lost)', async (t) => {
@@ -167,13 +172,7 @@ describe('dyn start and its signals', () => {
     assert.match(node.output(), /stopping in 4000 ms \(--stop-delay-ms\): GET \/ready answers 503 meanwhile/)
 
     node = await lone.start()
-    for (const [key, value] of [['before-stop', 'before'], ['during-delay', 'during']]) {
-      const get = await fetch(`http://127.0.0.1:${port}/kv/${key}`)
-      assert.equal(get.status, 200, key)
-      assert.equal(await get.text(), value)
-    }
-    process.kill(node.pid, 'SIGTERM')
-    assert.deepEqual(await node.exited, {code: 0, signal: null})
+    await assertKeptThenStop(port, node, [['before-stop', 'before'], ['during-delay', 'during']])
   })
 
   it('a second SIGTERM, a second after the first, ends the stop delay: the node stops cleanly at once; one sooner is taken as the same signal twice', async (t) => {
@@ -191,11 +190,7 @@ describe('dyn start and its signals', () => {
     // Far within the two minutes of its delay.
     assert.deepEqual(await within('the node to exit on the second signal', node.exited, 30_000), {code: 0, signal: null}, node.output())
     assert.match(node.output(), /SIGTERM again: not waiting out the stop delay/)
-    const restarted = await lone.start()
-    const get = await fetch(`http://127.0.0.1:${port}/kv/kept`)
-    assert.equal(await get.text(), 'kept')
-    process.kill(restarted.pid, 'SIGTERM')
-    assert.deepEqual(await restarted.exited, {code: 0, signal: null})
+    await assertKeptThenStop(port, await lone.start(), [['kept', 'kept']])
   })
 
   it('SIGTERM answers the requests under way before the node stops, each closing its connection; an upload that never ends is cut at the drain\'s bound', async (t) => {
