@@ -205,7 +205,7 @@ With --tls-*, the node reads its TLS files again every minute and takes them whe
       let firstSignalAtMs = 0
       const stop = (signal: string, afterDelay = true): void => {
         if (stopping) {
-          const repeated = afterDelay && (flags['stop-delay-ms'] ?? 0) > 0 && Date.now() - firstSignalAtMs >= repeatedSignalMs
+          const repeated = afterDelay && (flags['stop-delay-ms'] ?? 0) > 0 && performance.now() - firstSignalAtMs >= repeatedSignalMs
           if (!afterDelay || repeated) {
             if (repeated) log(`${signal} again: not waiting out the stop delay`)
             void running.stop({afterDelay: false})
@@ -213,7 +213,7 @@ With --tls-*, the node reads its TLS files again every minute and takes them whe
           return
         }
         stopping = true
-        firstSignalAtMs = Date.now()
+        firstSignalAtMs = performance.now()
         log(`${signal}: stopping`)
         running.stop({afterDelay}).then(resolve, resolve)
       }

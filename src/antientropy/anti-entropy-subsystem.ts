@@ -351,9 +351,9 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
       }
       counts.exchanges += 1
       const report = await exchangeTree(local, remote, pair.partition, pair.n, {keysMax, batchEntriesMax: exchangeBatchEntriesMax})
-      const repaired = report.repairedHere + report.repairedThere
-      budget -= repaired
-      counts.keysRepaired += repaired
+      // The budget pays for the work (every key copied), the count says what it repaired.
+      budget -= report.keysCopied
+      counts.keysRepaired += report.repairedHere + report.repairedThere
       if (!report.completed) counts.exchangesFailed += 1
       // A tree is caught up once one exchange with another home ran to its end.
       if (report.completed && !report.unfinished) toRecover?.delete(pairKey(pair))

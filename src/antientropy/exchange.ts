@@ -71,6 +71,12 @@ export interface ExchangeReport {
   /** Keys whose local copy the merge changed, and keys the peer took. */
   readonly repairedHere: number
   readonly repairedThere: number
+  /**
+   * Keys read from one side and handed to the other's merge, both ways, whatever the merge made
+   * of them: the work the exchange did, which the repair budget is charged with (a merge that
+   * changes nothing costs a fetch and a write all the same).
+   */
+  readonly keysCopied: number
   /** Some differing keys were left for the next exchange (a bound was reached). */
   readonly unfinished: boolean
 }
@@ -81,7 +87,7 @@ export interface ExchangeReport {
  * merged before it stays merged (every merge is idempotent).
  */
 export async function exchangeTree(local: TreeSide, remote: TreeSide, partition: number, n: number, limits: ExchangeLimits): Promise<ExchangeReport> {
-  const report = {partition, n, peer: remote.name, completed: false, differingSegments: 0, differingKeys: 0, repairedHere: 0, repairedThere: 0, unfinished: false}
+  const report = {partition, n, peer: remote.name, completed: false, differingSegments: 0, differingKeys: 0, repairedHere: 0, repairedThere: 0, keysCopied: 0, unfinished: false}
   const [localBranches, remoteBranches] = await Promise.all([local.branches(partition, n), remote.branches(partition, n)])
   if (localBranches === undefined || remoteBranches === undefined) return report
   const branches = differingIndexes(localBranches, remoteBranches, branchCount)
@@ -106,25 +112,29 @@ export async function exchangeTree(local: TreeSide, remote: TreeSide, partition:
   // The peer's versions first, so that what goes back to it is the merge of both.
   const here = await copyKeys(remote, local, partition, hereNow, limits.batchEntriesMax)
   report.repairedHere = here.merged
+  report.keysCopied = here.copied
   if (!here.completed) return report
   const there = await copyKeys(local, remote, partition, thereNow, limits.batchEntriesMax)
   report.repairedThere = there.merged
+  report.keysCopied += there.copied
   return there.completed ? {...report, completed: true} : report
 }
 
 /** Reads `keys` from one side and merges them into the other, a batch at a time; stops at a side that cannot take part. */
-async function copyKeys(from: TreeSide, to: TreeSide, partition: number, keys: readonly string[], batchEntriesMax: number): Promise<{merged: number; completed: boolean}> {
+async function copyKeys(from: TreeSide, to: TreeSide, partition: number, keys: readonly string[], batchEntriesMax: number): Promise<{merged: number; copied: number; completed: boolean}> {
   let merged = 0
+  let copied = 0
   for (const batch of batches(keys, batchEntriesMax)) {
     const read = await from.objects(partition, batch)
-    if (read === undefined) return {merged, completed: false}
+    if (read === undefined) return {merged, copied, completed: false}
     const entries = present(read)
     if (entries.length === 0) continue
+    copied += entries.length
     const count = await to.merge(partition, entries)
-    if (count === undefined) return {merged, completed: false}
+    if (count === undefined) return {merged, copied, completed: false}
     merged += count
   }
-  return {merged, completed: true}
+  return {merged, copied, completed: true}
 }
 
 /**

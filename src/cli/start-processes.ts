@@ -269,18 +269,18 @@ export async function runProcesses(options: RunProcessesOptions): Promise<Proces
   // Passed on once: a terminal's Ctrl-C reaches the children too, and a node stops on its first
   // signal. One more, a second or more later, is passed on too: it cuts the nodes' stop delay
   // short (--stop-delay-ms), as it does for a lone node.
+  // Every such later signal is passed on (each node takes a repeat within a second of its own
+  // first one as the same signal, so one passed on too soon must not use up the operator's).
   let firstSignalAtMs = 0
-  let passedOnAgain = false
   const onSignal = (signal: NodeJS.Signals): void => {
     if (stopping) {
-      if (options.stopDelayMs > 0 && !passedOnAgain && Date.now() - firstSignalAtMs >= repeatedSignalMs) {
-        passedOnAgain = true
+      if (options.stopDelayMs > 0 && performance.now() - firstSignalAtMs >= repeatedSignalMs) {
         options.log(`${signal} again: the nodes stop without waiting out their stop delay`)
         for (const child of children) if (child.ended === undefined) child.process.kill('SIGTERM')
       }
       return
     }
-    firstSignalAtMs = Date.now()
+    firstSignalAtMs = performance.now()
     options.log(`${signal}: stopping ${children.filter((child) => child.ended === undefined).length} node(s)`)
     stopAll('SIGTERM')
   }

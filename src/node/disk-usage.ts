@@ -39,7 +39,7 @@ export function cachedFolderBytes(folder: string, clock: Clock, maxAgeMs: number
  */
 export async function freeDiskBytes(folder: string): Promise<number | undefined> {
   const info = await statfs(folder).catch(() => undefined)
-  return info === undefined ? undefined : info.bavail * info.bsize
+  return info === undefined ? undefined : diskSpaceOf(info).freeBytes
 }
 
 /**
@@ -53,7 +53,7 @@ export function cachedDiskSpace(folder: string, clock: Clock, maxAgeMs: number =
   return () => {
     const nowMs = clock.monotonicMs()
     if (last === undefined || nowMs - last.atMs >= maxAgeMs) {
-      last = {atMs: nowMs, space: statfs(folder).then((info) => ({freeBytes: info.bavail * info.bsize, sizeBytes: info.blocks * info.bsize}), () => undefined)}
+      last = {atMs: nowMs, space: statfs(folder).then((info) => diskSpaceOf(info), () => undefined)}
     }
     return last.space
   }
@@ -62,4 +62,14 @@ export function cachedDiskSpace(folder: string, clock: Clock, maxAgeMs: number =
 export interface DiskSpace {
   readonly freeBytes: number
   readonly sizeBytes: number
+}
+
+/**
+ * Block counts are in units of the fragment size where the system gives one (Node 20's statfs
+ * does not, later ones do): on virtiofs or gRPC-FUSE the block size is 1 MiB against 4 KiB
+ * fragments, and the figures would read 256 times too large.
+ */
+function diskSpaceOf(info: {readonly bavail: number; readonly blocks: number; readonly bsize: number; readonly frsize?: number}): DiskSpace {
+  const unitBytes = info.frsize ?? info.bsize
+  return {freeBytes: info.bavail * unitBytes, sizeBytes: info.blocks * unitBytes}
 }

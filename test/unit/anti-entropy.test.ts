@@ -257,6 +257,8 @@ describe('exchange', () => {
       const report = await exchangeTree(sideOf('a', a), fullDisk, partition, 3, {keysMax: 10, batchEntriesMax: 10})
       assert.equal(report.differingKeys, 1)
       assert.deepEqual([report.repairedHere, report.repairedThere, report.completed], [0, 0, true])
+      // The work is still charged to the repair budget: the key was read and merged both ways.
+      assert.equal(report.keysCopied, 2)
     }
     // A merge that brings something is counted: b's stale copy takes a's newer one.
     const healthy = await exchangeTree(sideOf('a', a), sideOf('b', b), partition, 3, {keysMax: 10, batchEntriesMax: 10})
