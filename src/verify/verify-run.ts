@@ -100,6 +100,8 @@ export interface VerifyReport {
    * items; null: not within the bound.
    */
   readonly convergedAfterMs: number | null
+  /** Killed nodes that did not start again, and why: the run could not heal them. */
+  readonly restartsFailed: ReadonlyArray<{readonly node: string; readonly message: string}>
   /** Why the homes were not all read, when some could not be (their adds are not called lost). */
   readonly unreadHomes: readonly string[]
 }
@@ -281,12 +283,18 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
       else if (event.kind === 'one-way') proxy?.block(event.nodes[0] as string, event.nodes[1] as string)
       else if (event.kind === 'partition') proxy?.partition([[...event.nodes], names.filter((name) => !event.nodes.includes(name))])
     }
-    const revert = async (event: FaultEvent): Promise<void> => {
+    // A killed node that did not start again (a walk's full disk refused it): said as such, not
+    // as healed, and named in the verdict, which otherwise blamed hints or replicas.
+    const restartsFailed: Array<{readonly node: string; readonly message: string}> = []
+    const revert = async (event: FaultEvent): Promise<boolean> => {
+      let healed = true
       if (event.kind === 'kill') {
         // cluster up starts the nodes of the folder that do not run, on their data and ports.
         const original = running.nodes.find((candidate) => candidate.name === event.nodes[0])
         cluster = await up().catch((error: Error) => {
           note(`restarting ${event.nodes[0]} failed: ${error.message}`)
+          restartsFailed.push({node: event.nodes[0] as string, message: error.message})
+          healed = false
           if (original !== undefined) original.pid = undefined
           return running
         })
@@ -296,6 +304,7 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
         for (const pid of paused) process.kill(pid, 'SIGCONT')
         paused.clear()
       } else proxy?.heal()
+      return healed
     }
     let nemesisFailure: Error | undefined
     const nemesis = async (): Promise<void> => {
@@ -309,9 +318,10 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
           await sleep(event.startMs + event.durationMs - elapsedMs(), options.signal)
         } finally {
           // Even when stopped early: no fault outlives the run.
-          await revert(event)
+          const healed = await revert(event)
           windows.push({kind: event.kind, startMs: faultStartMs, endMs: elapsedMs()})
-          note(`healed: ${event.kind} ${event.nodes.join(event.kind === 'one-way' ? ' -> ' : ', ')}`)
+          const what = `${event.kind} ${event.nodes.join(event.kind === 'one-way' ? ' -> ' : ', ')}`
+          note(healed ? `healed: ${what}` : `not healed: ${what} (the node did not start again)`)
         }
       }
     }
@@ -352,7 +362,8 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
     const ok = check.lost.length === 0 && check.missingOnSomeHomes.length === 0 && check.unverified.length === 0 && convergedAfterMs !== null
     return {
       ok,
-      verdict: verdictOf(check, convergedAfterMs, conflict, options.convergeTimeoutMs),
+      verdict: verdictOf(check, convergedAfterMs, conflict, options.convergeTimeoutMs, restartsFailed),
+      restartsFailed,
       seed: options.seed,
       dir,
       nodes: members.length,
@@ -475,13 +486,23 @@ async function readHomes(members: readonly VerifyMember[], anyNode: DynClient, r
   return carts
 }
 
-function verdictOf(check: CartCheck, convergedAfterMs: number | null, conflict: string, convergeTimeoutMs: number): string {
+export function verdictOf(
+  check: CartCheck,
+  convergedAfterMs: number | null,
+  conflict: string,
+  convergeTimeoutMs: number,
+  restartsFailed: ReadonlyArray<{readonly node: string; readonly message: string}> = [],
+): string {
   if (check.lost.length > 0) {
     const why =
       conflict === 'lww'
         ? ': with --conflict lww, two writes of one cart made concurrently (from the same read) overwrite each other by timestamp, so the adds of the one that loses are gone. This is what last-writer-wins does, not a fault of the run; the default, siblings, keeps both'
         : ''
     return `LOST ${check.lost.length} acknowledged add(s)${why}`
+  }
+  if (convergedAfterMs === null && restartsFailed.length > 0) {
+    const nodes = [...new Set(restartsFailed.map((failed) => failed.node))]
+    return `NOT CONVERGED: ${nodes.join(', ')} did not start again after ${nodes.length === 1 ? 'its' : 'their'} kill (${restartsFailed[0]?.message ?? ''}), so ${nodes.length === 1 ? 'its' : 'their'} replicas and the hints kept for ${nodes.length === 1 ? 'it' : 'them'} could not catch up; fix what the restart said, then run dyn cluster up --dir and dyn repair`
   }
   if (convergedAfterMs === null) return `NOT CONVERGED: ${convergeTimeoutMs / 1000} s after the heal, hints were still kept or the home replicas of some cart differed or could not be read`
   if (check.missingOnSomeHomes.length > 0) return `NOT CONVERGED: ${check.missingOnSomeHomes.length} acknowledged add(s) on some home replicas only`

@@ -8,6 +8,7 @@ import fc from 'fast-check'
 import {seededRandom} from '../../src/clock.js'
 import {availabilityByFault, checkCarts, converged, encodeCart, mergeCartVersions} from '../../src/verify/cart-check.js'
 import type {ReplicaCart} from '../../src/verify/cart-check.js'
+import {verdictOf} from '../../src/verify/verify-run.js'
 import {faultKinds, holdsEveryKind, latestFaultEndMs, nemesisSchedule, quietStartMsOf, shortestRunSeconds} from '../../src/verify/nemesis.js'
 import type {FaultKind, NemesisOptions} from '../../src/verify/nemesis.js'
 
@@ -183,3 +184,15 @@ describe('the cart check when a home could not be read', () => {
     assert.deepEqual(checkCarts([{cart: 'c2', item: 'b', outcome: 'acknowledged'}], new Map()).unverified, [{cart: 'c2', item: 'b'}], 'a cart with no home read at all')
   })
 })
+
+describe('the verdict of a run', () => {
+  it('names a killed node that did not start again, where it said hints or replicas before', () => {
+    const check = checkCarts([{cart: 'c1', item: 'a', outcome: 'acknowledged'}], new Map<string, ReplicaCart[]>([['c1', [replica('n1', ['a'])]]]))
+    const failed = [{node: 'n3', message: 'n3 exited while starting (pid 1 exited with code 3) with error storage_failed'}]
+    const verdict = verdictOf(check, null, 'siblings', 30_000, failed)
+    assert.match(verdict, /^NOT CONVERGED: n3 did not start again after its kill \(n3 exited while starting .* storage_failed\)/)
+    assert.match(verdictOf(check, null, 'siblings', 30_000), /^NOT CONVERGED: 30 s after the heal, hints were still kept/)
+    assert.equal(verdictOf(check, 1200, 'siblings', 30_000, []), 'ok: every acknowledged add is in its cart on every home replica')
+  })
+})
+
