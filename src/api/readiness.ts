@@ -38,10 +38,13 @@ export interface ReadinessInputs {
 
 export type Readiness = {readonly ready: true} | {readonly ready: false; readonly reasons: readonly string[]}
 
+/** How the reason of a node waiting out its stop delay begins (dyn cluster status shows that reason). */
+export const stoppingReasonPrefix = 'it is stopping'
+
 export function readinessOf(inputs: ReadinessInputs): Readiness {
   const reasons: string[] = []
   if (inputs.stoppingInMs !== undefined) {
-    reasons.push(`it is stopping: it serves ${Math.ceil(inputs.stoppingInMs / 1000)} s more so that balancers stop sending it requests, then finishes what it has begun and exits`)
+    reasons.push(`${stoppingReasonPrefix}: it serves ${Math.ceil(inputs.stoppingInMs / 1000)} s more so that balancers stop sending it requests, then finishes what it has begun and exits`)
   }
   if (inputs.status === 'left') reasons.push('it has left the cluster (it hands off its data, then exits)')
   const reached = inputs.members - inputs.down

@@ -17,6 +17,7 @@ import {failureText} from './command-output.js'
 import {clusterFileName, describeEnding, isNodeDataFolder, isNodeProcess, isProcessPaused, nodeDeparture, localClusterCaFile, localClusterClientCaFile, localClusterTls, localClusterTlsProblem, localNodeClient, nodeEnding, nodeFailure, nodesStartedElsewhere, probe, probeTimeoutMs} from './local-cluster.js'
 import {leftMembers, newestRing, nodeTransfersOf, type NodeTransfers, type RingView} from './transfer-status.js'
 import {shellQuote} from './format.js'
+import {stoppingReasonPrefix} from '../api/readiness.js'
 
 /** How a node of the folder is: serving as itself, running but not answering, exited, stopped, or gone from the cluster (left or removed). */
 /**
@@ -203,7 +204,7 @@ type HealthOfNode = Partial<Record<'members' | 'ringHash' | 'clusterId' | 'statu
 function servingAs(view: HealthOfNode, outOfRing = false): Pick<NodeStatus, 'running' | 'serving' | 'state' | 'members' | 'ringHash' | 'clusterId' | 'antiEntropy' | 'writesStopped' | 'stopping'> {
   const antiEntropy = view.antiEntropy as AntiEntropySummary | undefined
   const state: NodeState = view.status !== 'left' && !outOfRing ? 'serving' : view.handedOff === true ? 'left' : 'handing_off'
-  const stopping = Array.isArray(view.notReadyBecause) ? view.notReadyBecause.find((reason): reason is string => typeof reason === 'string' && reason.startsWith('it is stopping')) : undefined
+  const stopping = Array.isArray(view.notReadyBecause) ? view.notReadyBecause.find((reason): reason is string => typeof reason === 'string' && reason.startsWith(stoppingReasonPrefix)) : undefined
   return {
     running: true,
     serving: true,

@@ -266,11 +266,10 @@ export async function runProcesses(options: RunProcessesOptions): Promise<Proces
       }
     }, killAfterMs)
   }
-  // Passed on once: a terminal's Ctrl-C reaches the children too, and a node stops on its first
-  // signal. One more, a second or more later, is passed on too: it cuts the nodes' stop delay
-  // short (--stop-delay-ms), as it does for a lone node.
-  // Every such later signal is passed on (each node takes a repeat within a second of its own
-  // first one as the same signal, so one passed on too soon must not use up the operator's).
+  // The first signal is passed on once: a terminal's Ctrl-C reaches the children too, and a node
+  // stops on its first signal. Every later one, a second or more after it, is passed on as well:
+  // it cuts the nodes' stop delay short (--stop-delay-ms), as it does for a lone node (each node
+  // takes a repeat within a second of its own first signal as the same one).
   let firstSignalAtMs = 0
   const onSignal = (signal: NodeJS.Signals): void => {
     if (stopping) {

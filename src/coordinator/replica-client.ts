@@ -10,6 +10,7 @@
 import {assert, DynError} from '../errors.js'
 import type {ObjectSpace} from '../storage/object-space.js'
 import {MessageType} from '../transport/message-type.js'
+import {isStoreFailure} from '../transport/rpc-common.js'
 import type {StoredObject} from '../storage/stored-object.js'
 import {encodeStoredObject} from '../storage/object-codec.js'
 import type {CoordinatorDeps} from './coordinator-deps.js'
@@ -48,8 +49,7 @@ function localSpace(deps: CoordinatorDeps, hintFor: string | undefined): ObjectS
 function localError(error: unknown): string {
   if (error instanceof DynError) return error.code
   // LevelDB failing here is said as a peer says it (errorBody): storage_failed, not taken.
-  const code = typeof error === 'object' && error !== null ? (error as {code?: unknown}).code : undefined
-  if (typeof code === 'string' && code.startsWith('LEVEL_')) return 'storage_failed'
+  if (isStoreFailure(error)) return 'storage_failed'
   return `local store: ${(error as Error).message}`
 }
 

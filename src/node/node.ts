@@ -117,7 +117,6 @@ export interface RunningNode {
   stop(options?: {readonly afterDelay?: boolean}): Promise<void>
 }
 
-
 /** Gossip rounds a node that has left keeps answering, so that every peer learns it left. */
 export const leftGossipRounds = 3
 

@@ -99,17 +99,25 @@ export function remoteFailure(body: unknown): RpcResult {
   return {ok: false, error: 'remote', code: 'internal', message: 'malformed error answer'}
 }
 
+/**
+ * Whether a thrown value is LevelDB's own error (abstract-level's LEVEL_IO_ERROR and the like):
+ * this node's store failing, which is said with dyn's stable code for it, storage_failed, read by
+ * the asking node as "not taken" so that it asks another. A walk saw a hint write on a full disk
+ * reach a client as LEVEL_IO_ERROR, and the put it belonged to give up on that replica.
+ */
+export function isStoreFailure(error: unknown): boolean {
+  const code = typeof error === 'object' && error !== null ? (error as {code?: unknown}).code : undefined
+  return typeof code === 'string' && code.startsWith('LEVEL_')
+}
+
 /** What a thrown value tells the caller: its string `code` if it has one, else 'internal', and its details when they fit. */
 export function errorBody(error: unknown): {code: string; message: string; details?: Record<string, unknown>} {
-  const given =
-    typeof error === 'object' && error !== null && typeof (error as {code?: unknown}).code === 'string'
+  // LevelDB's reason is kept in the message when its code is said as storage_failed (isStoreFailure).
+  const code = isStoreFailure(error)
+    ? 'storage_failed'
+    : typeof error === 'object' && error !== null && typeof (error as {code?: unknown}).code === 'string'
       ? (error as {code: string}).code
       : 'internal'
-  // LevelDB's own codes (abstract-level's LEVEL_IO_ERROR and the like) are this node's store
-  // failing: said with dyn's stable code for it, which the asking node reads as "not taken" and
-  // asks another, LevelDB's reason kept in the message. A walk saw a hint write on a full disk
-  // reach a client as LEVEL_IO_ERROR, and the put it belonged to give up on that replica.
-  const code = given.startsWith('LEVEL_') ? 'storage_failed' : given
   const details = typeof error === 'object' && error !== null ? boundedDetails((error as {details?: unknown}).details) : undefined
   return {code: code.slice(0, errorMessageCharsMax), message: describe(error).slice(0, errorMessageCharsMax), ...(details === undefined ? {} : {details})}
 }

@@ -371,7 +371,7 @@ function readVarint(reader: Reader): number | undefined {
   return undefined
 }
 
-/** The tag of a key in a token: FNV-1a 32 over its UTF-8 (one pass over the key, one small array). */
+/** The tag of a key in a token: FNV-1a 32 over its UTF-8 (one pass over an ASCII key, nothing allocated). */
 function keyTag(key: string): number {
   // An ASCII key's UTF-8 bytes are its character codes: hashed from the string, nothing allocated
   // (every write with a context computes this twice). Any other key is encoded first.
@@ -382,20 +382,22 @@ function keyTag(key: string): number {
       const keyBytes = utf8Encoder.encode(key)
       return fnv1a32(keyBytes, keyBytes.length)
     }
-    hash = Math.imul(hash ^ code, fnvPrime) >>> 0
+    hash = fnvStep(hash, code)
   }
-  return hash >>> 0
+  return hash
 }
 
 const fnvOffsetBasis = 0x811c9dc5
 const fnvPrime = 0x01000193
 
+/** One byte into an FNV-1a 32 hash: the unsigned hash after it. */
+function fnvStep(hash: number, byte: number): number {
+  return Math.imul(hash ^ byte, fnvPrime) >>> 0
+}
+
 /** FNV-1a, 32 bits, over the first `length` bytes. */
 function fnv1a32(bytes: ArrayLike<number>, length: number): number {
   let hash = fnvOffsetBasis
-  for (let index = 0; index < length; index += 1) {
-    hash ^= bytes[index]!
-    hash = Math.imul(hash, fnvPrime) >>> 0
-  }
-  return hash >>> 0
+  for (let index = 0; index < length; index += 1) hash = fnvStep(hash, bytes[index]!)
+  return hash
 }
