@@ -54,6 +54,8 @@ export interface StatsSample {
   readonly admissionState?: string
   /** Why its store takes no writes (a full or failing disk), while it does not: /stats' writesStopped. */
   readonly writesStopped?: string
+  /** While it serves out its stop delay: ms left (/stats' stoppingInMs). */
+  readonly stoppingInMs?: number
 }
 
 /** What one node's previous polls left behind. */
@@ -189,6 +191,7 @@ export function parseStats(body: unknown): StatsSample | undefined {
     shedCount: num(admission.shed),
     admissionState: typeof admission.state === 'string' ? admission.state : undefined,
     writesStopped: typeof b.writesStopped === 'string' ? b.writesStopped : undefined,
+    stoppingInMs: num(b.stoppingInMs),
     keys: num(b.keys),
     storeBytes: num(b.storeBytes),
     eventLoopDelayP99Ms: loop,
@@ -246,7 +249,7 @@ function nextNodeMemory(previous: NodeMemory | undefined, sample: StatsSample | 
     last?.shedCount !== undefined && sample.shedCount !== undefined && elapsedS > 0 && sample.shedCount >= last.shedCount ? {shedPerS: (sample.shedCount - last.shedCount) / elapsedS} : {}
   const latencyBuckets = bucketsBetween(first, sample)
   const figures: NodeFigures = {
-    ...Object.fromEntries(Object.entries({keys: sample.keys, storeBytes: sample.storeBytes, eventLoopDelayP99Ms: sample.eventLoopDelayP99Ms, hintsPending: sample.hintsPending, transfersInProgress: sample.transfersInProgress, keysRepaired: sample.keysRepaired, recovering: sample.recovering, getLatencyMs: sample.getLatencyMs, putLatencyMs: sample.putLatencyMs, admissionState: sample.admissionState, writesStopped: sample.writesStopped}).filter(([, v]) => v !== undefined)),
+    ...Object.fromEntries(Object.entries({keys: sample.keys, storeBytes: sample.storeBytes, eventLoopDelayP99Ms: sample.eventLoopDelayP99Ms, hintsPending: sample.hintsPending, transfersInProgress: sample.transfersInProgress, keysRepaired: sample.keysRepaired, recovering: sample.recovering, getLatencyMs: sample.getLatencyMs, putLatencyMs: sample.putLatencyMs, admissionState: sample.admissionState, writesStopped: sample.writesStopped, stoppingInMs: sample.stoppingInMs}).filter(([, v]) => v !== undefined)),
     uptimeMs: sample.uptimeMs,
     ...rates,
     ...shedPerS,

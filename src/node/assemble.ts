@@ -477,6 +477,9 @@ async function assembleOnStore(
       bufferedObjects: store.bufferedCount,
       keys: store.objectCount,
       ...(store.writesStoppedBy === undefined ? {} : {writesStopped: store.writesStoppedBy}),
+      // While the node serves out its stop delay (dyn start --stop-delay-ms): what is left of it, so
+      // that a watcher (dyn top) shows the node stopping, as /ready and dyn cluster status do.
+      ...(stopAnnounced === undefined ? {} : {stoppingInMs: Math.max(0, stopAnnounced.atMs + stopAnnounced.delayMs - clock.monotonicMs())}),
       ...(parts.storeBytes === undefined ? {} : {storeBytes: await parts.storeBytes()}),
       ...diskSpaceStats(await parts.diskSpace?.()),
       ...stats.snapshot(statsOf(subsystems)),

@@ -43,6 +43,8 @@ export interface NodeFigures {
   readonly admissionState?: string
   /** Why its store takes no writes (a full or failing disk), while it does not (/stats' writesStopped). */
   readonly writesStopped?: string
+  /** While it serves out its stop delay before it stops (/stats' stoppingInMs): ms left. */
+  readonly stoppingInMs?: number
   /** Latency distribution of gets and puts over the view's history (or since start, with one sample). */
   readonly latencyBuckets?: LatencyBuckets
 }

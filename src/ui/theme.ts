@@ -5,13 +5,25 @@
  * the commands turn them off for NO_COLOR (src/cli/terminal.ts).
  */
 
-import type {NodeStatus} from './cluster-snapshot.js'
+import type {NodeRow, NodeStatus} from './cluster-snapshot.js'
 
 /** Owner colours, by a node's position in the member list; they repeat beyond eight nodes. */
 export const ownerColors = ['cyan', 'magenta', 'yellow', 'green', 'blue', 'red', 'cyanBright', 'magentaBright'] as const
 
 export function ownerColor(index: number): string {
   return ownerColors[((index % ownerColors.length) + ownerColors.length) % ownerColors.length] as string
+}
+
+/**
+ * What the STATUS column and a node's detail say of a node: its membership status as the node
+ * watched through sees it, except that a member it sees up says for itself (its own /stats) that
+ * it serves out its stop delay (`stopping`) or that its store takes no writes (`no-writes`): a
+ * walk that filled a node's disk found it shown `up` while every write to it was refused.
+ */
+export function shownStatus(row: Pick<NodeRow, 'status' | 'answering' | 'figures'>): {readonly text: string; readonly color: string} {
+  if (row.status === 'up' && row.answering && row.figures.stoppingInMs !== undefined) return {text: 'stopping', color: warnColor}
+  if (row.status === 'up' && row.answering && row.figures.writesStopped !== undefined) return {text: 'no-writes', color: errorColor}
+  return {text: row.status, color: statusColor(row.status)}
 }
 
 export function statusColor(status: NodeStatus): string {

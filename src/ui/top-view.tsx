@@ -12,7 +12,7 @@ import {LatencyBars} from './latency-bars.js'
 import {NodeTable} from './node-table.js'
 import {RingStrip} from './ring-strip.js'
 import {sparklineText} from './sparkline.js'
-import {accentColor, dimColor, errorColor, fit, formatBytes, formatClock, formatCount, formatDuration, formatMs, ownerColor, statusColor} from './theme.js'
+import {accentColor, dimColor, errorColor, fit, formatBytes, formatClock, formatCount, formatDuration, formatMs, ownerColor, shownStatus, statusColor} from './theme.js'
 
 export type TopMode = 'main' | 'detail' | 'help'
 
@@ -118,7 +118,7 @@ export function NodeDetail({snapshot, row, index, width, linesMax}: {readonly sn
       <Text wrap="truncate">
         <Text bold color={ownerColor(index)}>{row.name}</Text>
         {`  ${row.address}  `}
-        <Text color={statusColor(row.status)}>{row.status}</Text>
+        <Text color={shownStatus(row).color}>{shownStatus(row).text}</Text>
         {row.answering ? `  up ${formatDuration(f.uptimeMs)}  ${formatCount(f.keys)} keys  store ${formatBytes(f.storeBytes)}  loop p99 ${formatMs(f.eventLoopDelayP99Ms)} ms${repairText(f)}` : '  its /stats does not answer'}
       </Text>
       <Text wrap="truncate">

@@ -144,7 +144,7 @@ describe('dyn start and its signals', () => {
   })
 
   it('SIGTERM with --stop-delay-ms: the node says it is not ready and serves on through the delay, then stops as always (exit 0, nothing lost)', async (t) => {
-    const lone = await loneNode(t, ['--stop-delay-ms', '4000'])
+    const lone = await loneNode(t, ['--stop-delay-ms', '8000'])
     const port = lone.port
     let node = lone.current()
     assert.equal((await fetch(`http://127.0.0.1:${port}/ready`)).status, 200)
@@ -167,9 +167,14 @@ describe('dyn start and its signals', () => {
     // dyn cluster status says so too (a reviewer found it silent).
     const status = await runDyn(['cluster', 'status', '--node', `127.0.0.1:${port}`, '--json'])
     assert.match(String((JSON.parse(status.stdout) as {nodes: Array<{stopping?: string}>}).nodes[0]?.stopping), /^it is stopping: it serves \d+ s more/, status.stdout)
+    // So do /stats and dyn top, whose STATUS showed such a node `up` (a walk's finding).
+    const stats = (await (await fetch(`http://127.0.0.1:${port}/stats`)).json()) as {stoppingInMs?: number}
+    assert.ok(typeof stats.stoppingInMs === 'number' && stats.stoppingInMs > 0 && stats.stoppingInMs <= 8000, JSON.stringify(stats.stoppingInMs))
+    const top = await runDyn(['top', '--node', `127.0.0.1:${port}`])
+    assert.match(top.stdout, /n1\s+127\.0\.0\.1:\d+\s+stopping\s/, top.stdout)
     assert.deepEqual(await within('the node to exit after its delay', node.exited, 60_000), {code: 0, signal: null}, node.output())
     assert.match(node.output(), /SIGTERM: stopping/)
-    assert.match(node.output(), /stopping in 4000 ms \(--stop-delay-ms\): GET \/ready answers 503 meanwhile/)
+    assert.match(node.output(), /stopping in 8000 ms \(--stop-delay-ms\): GET \/ready answers 503 meanwhile/)
 
     node = await lone.start()
     await assertKeptThenStop(port, node, [['before-stop', 'before'], ['during-delay', 'during']])

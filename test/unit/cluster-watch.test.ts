@@ -28,6 +28,8 @@ interface FakeNode {
   handedOff?: boolean
   /** Why its store takes no writes, when it does not (/stats' writesStopped). */
   writesStopped?: string
+  /** While it serves out its stop delay: ms left (/stats' stoppingInMs). */
+  stoppingInMs?: number
 }
 
 function fakeCluster(names: string[]): {nodes: FakeNode[]; fetch: FetchJson; requests: string[]} {
@@ -64,6 +66,7 @@ function fakeCluster(names: string[]): {nodes: FakeNode[]; fetch: FetchJson; req
         eventLoopDelayRecentMs: {p99: 1.2},
         ...(node.shed === undefined ? {} : {admission: {state: node.shed > 0 ? 'shedding' : 'normal', shed: node.shed, admitted: node.gets}}),
         ...(node.writesStopped === undefined ? {} : {writesStopped: node.writesStopped}),
+        ...(node.stoppingInMs === undefined ? {} : {stoppingInMs: node.stoppingInMs}),
       },
     }
   }
@@ -85,6 +88,18 @@ describe('ClusterWatch', () => {
     // Restarted, and its disk fills again: said again.
     n2.uptimeMs = 10
     assert.equal(said(await watch.poll()).length, 2)
+  })
+
+  it('shows, in its text, a node whose store takes no writes as no-writes and one serving its stop delay as stopping', async () => {
+    const {nodes, fetch} = fakeCluster(['n1', 'n2', 'n3'])
+    nodes[1]!.writesStopped = 'IO error: No space left on device'
+    nodes[2]!.stoppingInMs = 9000
+    const snapshot = await new ClusterWatch(['127.0.0.1:7070'], fetch, () => 1000).poll()
+    assert.equal(snapshot.nodes.find((row) => row.name === 'n3')?.figures.stoppingInMs, 9000)
+    const text = topText(snapshot, 80, 40)
+    assert.match(text, /n2\s+127\.0\.0\.1:7071\s+no-writes\s/)
+    assert.match(text, /n3\s+127\.0\.0\.1:7072\s+stopping\s/)
+    assert.match(text, /n1\s+127\.0\.0\.1:7070\s+up\s/)
   })
 
   it('gives rates from two samples and recent percentiles, and no rate from one', async () => {

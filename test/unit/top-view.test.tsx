@@ -183,6 +183,21 @@ describe('TopView', () => {
     assert.match(wide, /2\.9 MiB\s+10m00s/)
   })
 
+  it('a node whose store takes no writes shows no-writes, and one serving its stop delay stopping, not up, within 80 columns', () => {
+    const nodes = [
+      row('n1', 0),
+      row('n2', 1, {figures: {...row('n2', 1).figures, writesStopped: 'IO error: No space left on device'}}),
+      row('n3', 2, {figures: {...row('n3', 2).figures, stoppingInMs: 12_000}}),
+    ]
+    const text = drawnAt80(nodes)
+    assert.match(text, /^ {2}n2\s+127\.0\.0\.1:17071\s+no-writes\s+22\s/m)
+    assert.match(text, /^ {2}n3\s+127\.0\.0\.1:17072\s+stopping\s+21\s/m)
+    assert.match(text, /^. n1\s+127\.0\.0\.1:17070\s+up\s+21\s/m)
+    // A node seen down says down whatever its last figures said.
+    const down = drawnAt80([row('n1', 0), row('n2', 1), row('n3', 2, {status: 'down', answering: false, figures: {stoppingInMs: 1000}})])
+    assert.match(down, /^ {2}n3\s+127\.0\.0\.1:17072\s+down\s/m)
+  })
+
   it('draws a sparkline scaled to the largest value, gaps as spaces', () => {
     assert.equal(sparklineText([0, 50, 100, Number.NaN, 100], 5), '▁▅█ █')
     assert.equal(sparklineText([1, 2], 4), '  ▅█')
