@@ -53,6 +53,16 @@ export const crashed = Symbol('crashed')
 export type Crashed = typeof crashed
 
 /** A node's KV service as the simulated clients reach it (SimCluster.service). */
+/**
+ * A service call that threw a DynError, as the HTTP API answers it (handler.ts: its code and
+ * message, as a refusal): a store that takes no writes refuses a put it must store itself with
+ * `storage_failed`, which a client meets as a 503. Anything else thrown is a bug, and ends the run.
+ */
+function answeredAsRefused<Outcome>(error: unknown): Outcome {
+  if (!(error instanceof DynError)) throw error
+  return {ok: false, error: error.code, message: error.message, details: error.details ?? {}} as Outcome
+}
+
 export interface SimService {
   clusterSize(): number
   settings(): ReturnType<KvService['settings']>
@@ -369,9 +379,9 @@ export class SimCluster {
     return {
       clusterSize: () => running.service.clusterSize(),
       settings: () => running.service.settings(),
-      put: (request) => Promise.race([running.service.put(request), signal]),
-      get: (request) => Promise.race([running.service.get(request), signal]),
-      delete: (request) => Promise.race([running.service.delete(request), signal]),
+      put: (request) => Promise.race([running.service.put(request).catch(answeredAsRefused<PutOutcome>), signal]),
+      get: (request) => Promise.race([running.service.get(request).catch(answeredAsRefused<GetOutcome>), signal]),
+      delete: (request) => Promise.race([running.service.delete(request).catch(answeredAsRefused<DeleteOutcome>), signal]),
     }
   }
 
@@ -401,6 +411,32 @@ export class SimCluster {
     }
     this.#history.note(this.time.monotonicMs(), `crash ${name}`)
     this.#history.crashes.push({node: name, atMs: this.time.monotonicMs()})
+  }
+
+  /**
+   * The node's disk fails (full, or broken): from now on every write to its store is refused as
+   * LevelDB refuses one then (LEVEL_IO_ERROR), while reads go on. The node itself runs on: its
+   * store stops taking writes at the first that fails (store.ts), and it answers `storage_failed`
+   * for what it cannot store. Down in the fault log from now until it has started again, since a
+   * request that needs its writes is not owed an answer meanwhile. A crash ends the failure (the
+   * store is copied as it is, onto a disk that works: its operator freed space or replaced it).
+   */
+  failDisk(name: string): void {
+    const node = this.#node(name)
+    if (node.node === undefined || this.departed.has(name)) return
+    const database = node.database as unknown as Record<'_put' | '_del' | '_batch' | '_clear', (...args: unknown[]) => Promise<void>>
+    for (const write of ['_put', '_del', '_batch', '_clear'] as const) {
+      database[write] = async () => {
+        throw Object.assign(new Error(`IO error: simulated failing disk of ${name}: No space left on device`), {code: 'LEVEL_IO_ERROR'})
+      }
+    }
+    this.faultLog.nodeDown(name, this.time.monotonicMs())
+    this.#history.note(this.time.monotonicMs(), `${name}'s disk fails: its store's writes are refused from now on`)
+  }
+
+  /** Why a running node's store takes no writes (store.ts), or undefined while it does (or the node is down). */
+  writesStoppedBy(name: string): string | undefined {
+    return this.#node(name).node?.store.writesStoppedBy
   }
 
   /** Keeps a copy of a node's store as it is now: the old disk a later restart may come back on. */

@@ -58,6 +58,38 @@ export async function runFaults(cluster: SimCluster, random: Random, config: Fau
   history.note(cluster.time.monotonicMs(), 'all faults healed')
 }
 
+/** The share of the runs (those without a membership change) in which one node's disk fails for a while (runDiskFailure). */
+export const diskFailureShare = 0.5
+
+/**
+ * A failing disk (a walk's full disk, in the simulator): in a share of the runs, at a drawn time
+ * within the fault window, one running node's store starts refusing every write (SimCluster.
+ * failDisk); it runs on, serving reads and taking no writes, as a real node on a full disk does,
+ * and coordinators must store its share of each put elsewhere (paper §4.6's sloppy quorum, its
+ * `storage_failed` read as "not taken"). After a drawn time its operator restarts it on the same
+ * data (a crash, then a restart with the disk working again). Drawn from a stream of its own, so
+ * that every other schedule stays what it was for each seed.
+ */
+export async function runDiskFailure(cluster: SimCluster, random: Random, config: FaultConfig, history: History): Promise<void> {
+  // A run configured without faults gets none of this kind either.
+  if (random.next() >= diskFailureShare || config.faultCount === 0) return
+  await sleep(cluster.time, random.int(Math.max(1, config.windowMs)))
+  const durationMs = config.durationMsMin + random.int(config.durationMsMax - config.durationMsMin)
+  const running = cluster.upNodes().filter((name) => !cluster.departed.has(name))
+  const name = running[random.int(Math.max(1, running.length))]
+  if (name === undefined) return
+  cluster.failDisk(name)
+  await sleep(cluster.time, durationMs)
+  // Already crashed by another fault (and restarted on a copy, or still down): that ended it.
+  if (!cluster.isUp(name) || cluster.departed.has(name)) return
+  // Said for the campaign's count: a failing disk nothing tried to write to exercised nothing.
+  const stoppedBy = cluster.writesStoppedBy(name)
+  if (stoppedBy !== undefined) history.note(cluster.time.monotonicMs(), `${name}'s store took no writes: ${stoppedBy}`)
+  history.note(cluster.time.monotonicMs(), `${name}'s operator restarts it on a disk that works again`)
+  await cluster.crash(name)
+  await cluster.restart(name, {wipe: false})
+}
+
 /** The share of the runs that may lose a disk in which one node comes back on an old disk instead. */
 export const oldDiskShare = 0.5
 

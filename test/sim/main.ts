@@ -82,6 +82,7 @@ async function main(): Promise<void> {
   let seedsWithReadsAskingMore = 0
   let seedsOnSharedMachines = 0
   let seedsWithMachineFailures = 0
+  let seedsWithWritesStopped = 0
   const take = (report: SeedReport): void => {
     operations += report.operations
     simulatedMs += report.simulatedMs
@@ -90,6 +91,7 @@ async function main(): Promise<void> {
     if ((report.readsAskingMoreThanR ?? 0) > 0) seedsWithReadsAskingMore += 1
     if (report.sharedMachines === true) seedsOnSharedMachines += 1
     if (report.machineFailed === true) seedsWithMachineFailures += 1
+    if (report.writesStopped === true) seedsWithWritesStopped += 1
     if (report.failed) failed += 1
     if (report.text !== undefined) process.stdout.write(`${report.text}\n`)
   }
@@ -100,7 +102,7 @@ async function main(): Promise<void> {
     `${seeds.length - failed} passed, ${failed} failed: ${seeds.length} seeds in ${elapsedS.toFixed(1)} s${across} ` +
       `(${(seeds.length / elapsedS).toFixed(2)} seeds/s, ${Math.round(operations / elapsedS)} simulated operations/s, ${(simulatedMs / 1000 / elapsedS).toFixed(0)}x real time); ` +
       `${mustSucceed} requests owed an answer, a delete checked in ${seedsWithDeleteChecked} seeds, gets asking more than R in ${seedsWithReadsAskingMore} seeds, ` +
-      `nodes sharing machines in ${seedsOnSharedMachines} seeds (a whole machine failed in ${seedsWithMachineFailures})\n`,
+      `nodes sharing machines in ${seedsOnSharedMachines} seeds (a whole machine failed in ${seedsWithMachineFailures}), a node's writes stopped on a failing disk in ${seedsWithWritesStopped} seeds\n`,
   )
   process.exit(failed > 0 ? 1 : 0)
 }

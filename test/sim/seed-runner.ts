@@ -40,6 +40,8 @@ export interface SeedReport {
   /** Whether its nodes ran several to a machine, and whether a whole machine failed. */
   readonly sharedMachines?: boolean
   readonly machineFailed?: boolean
+  /** Whether a node's disk failed and its store stopped taking writes (runDiskFailure). */
+  readonly writesStopped?: boolean
   /** A failure's description, or with `verbose` the seed's line. */
   readonly text?: string
 }
@@ -60,7 +62,8 @@ export async function runOne(seed: number, verbose: boolean, config?: RunConfig)
   const {mustSucceed, deletesChecked, readsAskingMoreThanR, putsRefusedForSiblings} = result.exercised
   const sharedMachines = (result.config.cluster.processesPerMachine ?? 1) > 1
   const machineFailed = result.history.log.some((line) => /^machine \S+ fails/.test(line.text))
-  const counts = {operations, simulatedMs, mustSucceed, deletesChecked, readsAskingMoreThanR, putsRefusedForSiblings, sharedMachines, machineFailed}
+  const writesStopped = result.history.log.some((line) => /^\S+'s store took no writes: /.test(line.text))
+  const counts = {operations, simulatedMs, mustSucceed, deletesChecked, readsAskingMoreThanR, putsRefusedForSiblings, sharedMachines, machineFailed, writesStopped}
   if (result.violations.length > 0) return {seed, failed: true, ...counts, text: describeFailure(result)}
   const line = `seed ${seed}: ok — ${operations} operations (${mustSucceed} owed an answer, ${readsAskingMoreThanR} gets asked more than R), ${deletesChecked} delete(s) checked, ${(simulatedMs / 1000).toFixed(1)} s simulated, ${result.events} events, digest ${result.digest.slice(0, 16)}`
   return {seed, failed: false, ...counts, ...(verbose ? {text: line} : {})}

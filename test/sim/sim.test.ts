@@ -257,6 +257,7 @@ describe('simulated clusters', () => {
     let seedsOnSharedMachines = 0
     let seedsWithMachineFailures = 0
     let seedsRefusingForSiblings = 0
+    let seedsWithWritesStopped = 0
     // The seeds are independent, so they run in a worker process per core (as `npm run sim --
     // --jobs` can): the suite's longest test, on two cores, in about half the time.
     const seeds = Array.from({length: ciSeedCount}, (_, index) => index + 1)
@@ -268,6 +269,7 @@ describe('simulated clusters', () => {
       if (report.sharedMachines === true) seedsOnSharedMachines += 1
       if (report.machineFailed === true) seedsWithMachineFailures += 1
       if ((report.putsRefusedForSiblings ?? 0) > 0) seedsRefusingForSiblings += 1
+      if (report.writesStopped === true) seedsWithWritesStopped += 1
     })
     // The first three failures are enough to start from; each names the command that reproduces it.
     assert.deepEqual(failures.slice(0, 3), [], `${failures.length} of ${ciSeedCount} seeds failed:\n\n${failures.slice(0, 3).join('\n\n')}`)
@@ -285,6 +287,9 @@ describe('simulated clusters', () => {
     assert.ok(seedsWithMachineFailures >= ciSeedCount * 0.03, `a whole machine failed in only ${seedsWithMachineFailures} of ${ciSeedCount} seeds`)
     // Keys at their siblings limit: coordinators refuse, and replicas still merge past it.
     assert.ok(seedsRefusingForSiblings >= ciSeedCount * 0.1, `a put was refused for too many siblings in only ${seedsRefusingForSiblings} of ${ciSeedCount} seeds`)
+    // A failing disk (runDiskFailure) must stop a node's writes, with puts still landing elsewhere,
+    // in a good share (today 25 of 200).
+    assert.ok(seedsWithWritesStopped >= ciSeedCount * 0.1, `a node's writes stopped on a failing disk in only ${seedsWithWritesStopped} of ${ciSeedCount} seeds`)
   })
 
   // The regression seeds inside 1..ciSeedCount (today 6, 13, 16, 41, 45, 55, 89, 115 and 170) are
