@@ -16,7 +16,7 @@
  *   - `dyn, one node`: one dyn node at N = R = W = 1: a put that is stored and versioned but sent
  *     to no one.
  *
- * Each process's CPU time, every thread, from /proc/PID/task/TID/stat, over the measured seconds,
+ * Each process's CPU time, every thread, from /proc/PID/stat, over the measured seconds,
  * per put; the generator's too. What dyn adds over `node` is dyn's; what `node` costs is the least
  * any Node design with a process per replica could.
  *
@@ -27,7 +27,7 @@ import autocannon from 'autocannon'
 import type {Request} from 'autocannon'
 import {spawn} from 'node:child_process'
 import type {ChildProcess} from 'node:child_process'
-import {mkdtemp, readdir, readFile} from 'node:fs/promises'
+import {mkdtemp, readFile} from 'node:fs/promises'
 import http from 'node:http'
 import net from 'node:net'
 import {tmpdir} from 'node:os'
@@ -183,18 +183,15 @@ interface Cpu {
   readonly systemUs: number
 }
 
-/** A process's CPU time so far, every thread, from /proc (clock ticks of 10 ms). */
+/**
+ * A process's CPU time so far, every thread (those that have exited too), from /proc/PID/stat
+ * (clock ticks of 10 ms).
+ */
 async function cpuOf(pid: number): Promise<Cpu> {
-  let userUs = 0
-  let systemUs = 0
-  for (const thread of await readdir(`/proc/${pid}/task`)) {
-    const text = await readFile(`/proc/${pid}/task/${thread}/stat`, 'utf8').catch(() => '')
-    // The fields after the command's closing parenthesis; utime and stime are the 12th and 13th.
-    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ')
-    userUs += Number(fields[11] ?? 0) * 10_000
-    systemUs += Number(fields[12] ?? 0) * 10_000
-  }
-  return {userUs, systemUs}
+  const text = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')
+  // The fields after the command's closing parenthesis; utime and stime are the 12th and 13th.
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ')
+  return {userUs: Number(fields[11] ?? 0) * 10_000, systemUs: Number(fields[12] ?? 0) * 10_000}
 }
 
 function startHelper(part: Role, peers: readonly number[]): Promise<{child: ChildProcess; port: number}> {
@@ -268,7 +265,8 @@ async function measure(system: System, seconds: number, connections: number): Pr
   return {
     system: system.name,
     putsPerS: result.requests.total / seconds,
-    failed: result.non2xx + result.errors + result.timeouts,
+    // autocannon counts each timeout among its errors too.
+    failed: result.non2xx + result.errors,
     cpuPerPutUs: after.map((end, index) => {
       const start = before[index] ?? end
       return {userUs: (end.userUs - start.userUs) / puts, systemUs: (end.systemUs - start.systemUs) / puts}
@@ -295,14 +293,25 @@ async function main(): Promise<void> {
     () => dynSystem('dyn, one node', 1),
   ]
   const rows: string[][] = []
+  // A dyn cluster runs detached from this process: on Ctrl-C (or a plain kill) the one running is
+  // stopped before this process ends, as the finally below stops it after a run or a failure.
+  let running: System | undefined
+  const stopOnSignal = (signal: NodeJS.Signals): void => {
+    process.stderr.write(`put-floor: ${signal}: stopping what it started\n`)
+    void (running?.stop() ?? Promise.resolve()).finally(() => process.exit(130))
+  }
+  process.once('SIGINT', stopOnSignal)
+  process.once('SIGTERM', stopOnSignal)
   for (let round = 1; round <= rounds; round += 1) {
     const order = round % 2 === 1 ? makers : [...makers].reverse()
     for (const make of order) {
       const system = await make()
+      running = system
       let measured: Measured
       try {
         measured = await measure(system, seconds, connections)
       } finally {
+        running = undefined
         await system.stop()
       }
       const cpu = measured.cpuPerPutUs

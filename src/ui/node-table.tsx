@@ -35,8 +35,7 @@ export function someNodeSheds(rows: readonly NodeRow[]): boolean {
 
 const columns: readonly Column[] = [
   {title: 'ADDRESS', width: (rows) => Math.min(21, Math.max(14, ...rows.map((row) => row.address.length))), align: 'left', priority: 2, cell: (row) => ({text: row.address})},
-  // 7 wide ('joining', 'leaving'), wider only while a node says `stopping` or `no-writes`.
-  {title: 'STATUS', width: (rows) => Math.max(7, ...rows.map((row) => shownStatus(row).text.length)), align: 'left', priority: 0, cell: (row) => shownStatus(row)},
+  {title: 'STATUS', width: 7, align: 'left', priority: 0, cell: (row) => shownStatus(row)},
   {title: 'PART', width: 4, align: 'right', priority: 1, cell: (row) => ({text: String(row.partitions)})},
   {title: 'KEYS', width: 5, align: 'right', priority: 1, cell: (row) => ({text: formatCount(row.figures.keys)})},
   {title: 'GET/S', width: 5, align: 'right', priority: 0, cell: (row) => ({text: formatCount(row.figures.getsPerS)})},

@@ -17,12 +17,14 @@ export function ownerColor(index: number): string {
 /**
  * What the STATUS column and a node's detail say of a node: its membership status as the node
  * watched through sees it, except that a member it sees up says for itself (its own /stats) that
- * it serves out its stop delay (`stopping`) or that its store takes no writes (`no-writes`): a
- * walk that filled a node's disk found it shown `up` while every write to it was refused.
+ * it serves out its stop delay before it exits (`exiting`) or that its store takes no writes
+ * (`rdonly`: it serves reads only): a walk that filled a node's disk found it shown `up` while
+ * every write to it was refused. Seven characters at most, the column's width at 80 columns
+ * (a wider column pushed the address out beside a SHED column).
  */
 export function shownStatus(row: Pick<NodeRow, 'status' | 'answering' | 'figures'>): {readonly text: string; readonly color: string} {
-  if (row.status === 'up' && row.answering && row.figures.stoppingInMs !== undefined) return {text: 'stopping', color: warnColor}
-  if (row.status === 'up' && row.answering && row.figures.writesStopped !== undefined) return {text: 'no-writes', color: errorColor}
+  if (row.status === 'up' && row.answering && row.figures.stoppingInMs !== undefined) return {text: 'exiting', color: warnColor}
+  if (row.status === 'up' && row.answering && row.figures.writesStopped !== undefined) return {text: 'rdonly', color: errorColor}
   return {text: row.status, color: statusColor(row.status)}
 }
 

@@ -171,7 +171,7 @@ describe('dyn start and its signals', () => {
     const stats = (await (await fetch(`http://127.0.0.1:${port}/stats`)).json()) as {stoppingInMs?: number}
     assert.ok(typeof stats.stoppingInMs === 'number' && stats.stoppingInMs > 0 && stats.stoppingInMs <= 8000, JSON.stringify(stats.stoppingInMs))
     const top = await runDyn(['top', '--node', `127.0.0.1:${port}`])
-    assert.match(top.stdout, /n1\s+127\.0\.0\.1:\d+\s+stopping\s/, top.stdout)
+    assert.match(top.stdout, /n1\s+127\.0\.0\.1:\d+\s+exiting\s/, top.stdout)
     assert.deepEqual(await within('the node to exit after its delay', node.exited, 60_000), {code: 0, signal: null}, node.output())
     assert.match(node.output(), /SIGTERM: stopping/)
     assert.match(node.output(), /stopping in 8000 ms \(--stop-delay-ms\): GET \/ready answers 503 meanwhile/)

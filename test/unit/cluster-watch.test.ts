@@ -90,15 +90,15 @@ describe('ClusterWatch', () => {
     assert.equal(said(await watch.poll()).length, 2)
   })
 
-  it('shows, in its text, a node whose store takes no writes as no-writes and one serving its stop delay as stopping', async () => {
+  it('shows, in its text, a node whose store takes no writes as rdonly and one serving its stop delay as exiting', async () => {
     const {nodes, fetch} = fakeCluster(['n1', 'n2', 'n3'])
     nodes[1]!.writesStopped = 'IO error: No space left on device'
     nodes[2]!.stoppingInMs = 9000
     const snapshot = await new ClusterWatch(['127.0.0.1:7070'], fetch, () => 1000).poll()
     assert.equal(snapshot.nodes.find((row) => row.name === 'n3')?.figures.stoppingInMs, 9000)
     const text = topText(snapshot, 80, 40)
-    assert.match(text, /n2\s+127\.0\.0\.1:7071\s+no-writes\s/)
-    assert.match(text, /n3\s+127\.0\.0\.1:7072\s+stopping\s/)
+    assert.match(text, /n2\s+127\.0\.0\.1:7071\s+rdonly\s/)
+    assert.match(text, /n3\s+127\.0\.0\.1:7072\s+exiting\s/)
     assert.match(text, /n1\s+127\.0\.0\.1:7070\s+up\s/)
   })
 

@@ -183,15 +183,19 @@ describe('TopView', () => {
     assert.match(wide, /2\.9 MiB\s+10m00s/)
   })
 
-  it('a node whose store takes no writes shows no-writes, and one serving its stop delay stopping, not up, within 80 columns', () => {
+  it('a node whose store takes no writes shows rdonly, and one serving its stop delay exiting, not up, within 80 columns and beside SHED', () => {
     const nodes = [
       row('n1', 0),
       row('n2', 1, {figures: {...row('n2', 1).figures, writesStopped: 'IO error: No space left on device'}}),
       row('n3', 2, {figures: {...row('n3', 2).figures, stoppingInMs: 12_000}}),
     ]
     const text = drawnAt80(nodes)
-    assert.match(text, /^ {2}n2\s+127\.0\.0\.1:17071\s+no-writes\s+22\s/m)
-    assert.match(text, /^ {2}n3\s+127\.0\.0\.1:17072\s+stopping\s+21\s/m)
+    assert.match(text, /^ {2}n2\s+127\.0\.0\.1:17071\s+rdonly\s+22\s/m)
+    assert.match(text, /^ {2}n3\s+127\.0\.0\.1:17072\s+exiting\s+21\s/m)
+    // Every everyday column stays, and so does the address beside a SHED column (a wider STATUS pushed it out).
+    assert.match(text, /NODE\s+ADDRESS\s+STATUS\s+PART\s+KEYS\s+GET\/S\s+PUT\/S\s+GET p99\/\.9\s+PUT p99\/\.9\s+LOOP/)
+    const shedding = drawnAt80([withAdmission(row('n1', 0), {shedPerS: 1450, admissionState: 'shedding'}), nodes[1]!, nodes[2]!])
+    assert.match(shedding, /^ {2}n2\s+127\.0\.0\.1:17071\s+rdonly\s/m)
     assert.match(text, /^. n1\s+127\.0\.0\.1:17070\s+up\s+21\s/m)
     // A node seen down says down whatever its last figures said.
     const down = drawnAt80([row('n1', 0), row('n2', 1), row('n3', 2, {status: 'down', answering: false, figures: {stoppingInMs: 1000}})])
