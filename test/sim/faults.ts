@@ -58,7 +58,7 @@ export async function runFaults(cluster: SimCluster, random: Random, config: Fau
   history.note(cluster.time.monotonicMs(), 'all faults healed')
 }
 
-/** The share of the runs (those without a membership change) in which one node's disk fails for a while (runDiskFailure). */
+/** The share of the runs (those that do not grow by joins) in which one node's disk fails for a while (runDiskFailure). */
 export const diskFailureShare = 0.5
 
 /**
@@ -78,10 +78,11 @@ export async function runDiskFailure(cluster: SimCluster, random: Random, config
   const running = cluster.upNodes().filter((name) => !cluster.departed.has(name))
   const name = running[random.int(Math.max(1, running.length))]
   if (name === undefined) return
+  const failing = cluster.assembled(name)
   cluster.failDisk(name)
   await sleep(cluster.time, durationMs)
   // Already crashed by another fault (and restarted on a copy, or still down): that ended it.
-  if (!cluster.isUp(name) || cluster.departed.has(name)) return
+  if (cluster.assembled(name) !== failing || failing === undefined || cluster.departed.has(name)) return
   // Said for the campaign's count: a failing disk nothing tried to write to exercised nothing.
   const stoppedBy = cluster.writesStoppedBy(name)
   if (stoppedBy !== undefined) history.note(cluster.time.monotonicMs(), `${name}'s store took no writes: ${stoppedBy}`)

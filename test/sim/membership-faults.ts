@@ -16,7 +16,7 @@ import type {ClusterChangeRequest} from '../../src/membership/claimant.js'
 import {compareNames} from '../../src/ring/claim.js'
 import {sleep} from '../../src/scheduler.js'
 import type {SimCluster} from './cluster.js'
-import {ringSettleMsMax} from './cluster.js'
+import {crashed, ringSettleMsMax} from './cluster.js'
 import type {History} from './history.js'
 
 export type MembershipChangeKind = 'join' | 'leave' | 'remove'
@@ -437,8 +437,20 @@ async function removeOthersFromSmallSide(cluster: SimCluster, away: string, away
       return undefined
     }
     const what = request.op === 'stage' ? `the removal of ${request.change.node}` : `a ${request.op}`
+    // Asked of the node running now: a fault may have crashed the one found above and restarted it
+    // (a call into a crashed incarnation never ends: simulator seed 54,092,296,087 waited 120 s on
+    // one), and a call must end as a reset connection if it crashes meanwhile.
+    const current = cluster.assembled(away)
+    if (current === undefined) {
+      history.note(cluster.time.monotonicMs(), `${away} is down (a fault crashed it): its operator stops`)
+      return undefined
+    }
     try {
-      await cluster.time.until(node.service.clusterChange(request), ringSettleMsMax)
+      const answered = await cluster.time.until(Promise.race([current.service.clusterChange(request), cluster.crashOf(away)]), ringSettleMsMax)
+      if (answered === crashed) {
+        history.note(cluster.time.monotonicMs(), `${away} crashed under a cluster ${request.op}: its operator stops`)
+        return undefined
+      }
       // Healed meanwhile by a fault: the others answered, and the decision was a majority's.
       if (!cutOff()) return undefined
       return `${away}, cut off alone, decided ${what} (no majority of the ring was reachable)`
@@ -449,7 +461,7 @@ async function removeOthersFromSmallSide(cluster: SimCluster, away: string, away
       if (code !== 'no_majority' && code !== 'unreachable') return `${away}, cut off alone, refused ${what} with ${code ?? String(error)}, not no_majority`
     }
   }
-  const after = node.membership.table.ring?.version
+  const after = (cluster.assembled(away) ?? node).membership.table.ring?.version
   // Its ring may move by gossip once a fault healed the cut; only a move while cut off is its own decision.
   return after === before || !cutOff() ? undefined : `${away}'s ring moved from version ${before} to ${after} while every decision there was refused`
 }

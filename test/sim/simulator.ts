@@ -309,10 +309,9 @@ export async function runSeed(seed: number, config: RunConfig = configFor(seed))
           ? runGrowth(cluster, config.growth, history)
           : Promise.resolve(undefined)
     const homesCrash = config.homesCrash === undefined ? Promise.resolve() : runHomesCrash(cluster, config.homesCrash, history)
-    // Not yet in runs that change the membership: a campaign of 2,000 unseen seeds with them found
-    // a stage through the node whose disk failed pending for 120 s (seed 38,770,843,567) and a
-    // growth run whose join of a third node never reached the ring (38,770,843,570), both still open.
-    const diskFailure = config.membership === undefined && config.growth === undefined ? runDiskFailure(cluster, seededRandom(deriveSeed(seed, 'disk-failure')), config.faults, history) : Promise.resolve()
+    // Not yet in runs that grow the cluster by joins: one (seed 38,770,843,570) had the join of a
+    // third node never reach the ring after the node whose disk failed was restarted; still open.
+    const diskFailure = config.growth === undefined ? runDiskFailure(cluster, seededRandom(deriveSeed(seed, 'disk-failure')), config.faults, history) : Promise.resolve()
     const oldDiskRun = oldDisk ? runOldDisk(cluster, oldDiskRandom, history, clientsDone, Promise.all([workload, faults, change, homesCrash, diskFailure])) : Promise.resolve()
     const [, , changed] = await time.until(Promise.all([workload, faults, change, homesCrash, diskFailure, oldDiskRun]), runSimulatedMsMax)
     // Faults may have crashed a node after the fault schedule's own restarts (a leave or removal
