@@ -34,6 +34,10 @@
  *    requests refused for cause (limits, bad parameters) and puts that a replica refused for a
  *    limit (too many siblings, too large); a client request to a node that crashed under it.
  *    There is no overload in the simulator (no HTTP layer, far fewer than 4096 requests).
+ *    A node whose disk failed (fault-log.ts, `diskFails`) runs on and serves reads, so the gets
+ *    it coordinates or answers are judged as any; but its store refuses writes, so for a put it
+ *    counts as unknown (it may be a target that refuses, which the coordinator replaces by a spare
+ *    fallback, or not), and a put it would coordinate or be forwarded is not judged.
  * 9. Unanswered: every request is answered (or ends with its node's crash) within
  *    `requestAnswerMsMax`: the coordinators' deadline is the request timeout, a forwarded put's
  *    included, so a request still waiting at four times that will never be answered.
@@ -126,12 +130,16 @@ export class AvailabilityModel {
     const settled = (node: string): boolean => this.input.faults.upThroughout(node, request.startMs - viewSettleMs, endMs)
     if (!settled(request.node)) return maybe(`${request.node} had not run for ${viewSettleMs} ms`)
     const homes = preflist.slice(0, request.n)
+    // A put whose coordinator may have been a node whose disk failed: it forwards once its store
+    // has stopped, and its own write fails before that; the model follows neither.
+    const writable = (node: string): boolean => request.kind === 'get' || this.input.faults.writableThroughout(node, request.startMs, endMs)
+    if (!writable(request.node)) return maybe(`${request.node}'s disk failed`)
     if (request.kind === 'get' || homes.includes(request.node)) {
-      return this.#quorumAt(request, request.node, preflist, endMs) ? {mustSucceed: true, account: this.#account(request.node, preflist, request.startMs, endMs)} : maybe('too few replicas certainly answer')
+      return this.#quorumAt(request, request.node, preflist, endMs) ? {mustSucceed: true, account: this.#account(request.node, preflist, request.startMs, endMs, request.kind)} : maybe('too few replicas certainly answer')
     }
     // A put the node asked is no home of: forwarded to the first home it believes up, or
     // coordinated there as a fallback coordinator when it believes none up.
-    const known = this.#known(request.node, preflist, request.startMs, endMs)
+    const known = this.#known(request.node, preflist, request.startMs, endMs, request.kind)
     for (const believedUp of beliefs(known)) {
       const first = homes.find((home) => believedUp(home))
       if (first === undefined) {
@@ -143,19 +151,19 @@ export class AvailabilityModel {
     }
     const forwardedTo = homes.find((home) => known.get(home) !== 'believed-down')
     const coordinator = forwardedTo ?? request.node
-    return {mustSucceed: true, account: `${forwardedTo === undefined ? 'no home believed up: coordinated where asked' : `forwarded to ${forwardedTo}`}; ${this.#account(coordinator, preflist, request.startMs, endMs)}`}
+    return {mustSucceed: true, account: `${forwardedTo === undefined ? 'no home believed up: coordinated where asked' : `forwarded to ${forwardedTo}`}; ${this.#account(coordinator, preflist, request.startMs, endMs, request.kind)}`}
   }
 
   /** What the model knew, relative to `coordinator`, for a violation's message. */
-  #account(coordinator: string, preflist: readonly string[], startMs: number, endMs: number): string {
-    const known = this.#known(coordinator, preflist, startMs, endMs)
+  #account(coordinator: string, preflist: readonly string[], startMs: number, endMs: number, kind: RequestRecord['kind']): string {
+    const known = this.#known(coordinator, preflist, startMs, endMs, kind)
     const named = (state: Known): string => preflist.filter((node) => known.get(node) === state).join(' ') || 'none'
     return `coordinated by ${coordinator} over [${preflist.join(' ')}]; certainly answering: ${named('answers')}; certainly believed down: ${named('believed-down')}; unknown: ${named('unknown')}`
   }
 
   /** Whether a request coordinated by `coordinator` meets its quorum whatever it believes of the nodes the model does not know. */
   #quorumAt(request: RequestRecord, coordinator: string, preflist: readonly string[], endMs: number): boolean {
-    const known = this.#known(coordinator, preflist, request.startMs, endMs)
+    const known = this.#known(coordinator, preflist, request.startMs, endMs, request.kind)
     for (const believedUp of beliefs(known)) if (!this.#quorumFor(request, coordinator, preflist, believedUp, known)) return false
     return true
   }
@@ -170,7 +178,7 @@ export class AvailabilityModel {
   }
 
   /** What the model knows of each node of the preference list, relative to `coordinator`, over [startMs, endMs]. */
-  #known(coordinator: string, preflist: readonly string[], startMs: number, endMs: number): Map<string, Known> {
+  #known(coordinator: string, preflist: readonly string[], startMs: number, endMs: number, kind: RequestRecord['kind'] = 'get'): Map<string, Known> {
     const faults = this.input.faults
     const fromMs = startMs - viewSettleMs
     const known = new Map<string, Known>()
@@ -182,7 +190,9 @@ export class AvailabilityModel {
       const linksClean = (toMs: number): boolean => faults.linkCleanThroughout(coordinator, node, fromMs, toMs) && faults.linkCleanThroughout(node, coordinator, fromMs, toMs)
       const sawItGoFromMs = startMs - believedDownAfterMs - pingTimeoutMs
       const sawItGo = faults.upThroughout(coordinator, sawItGoFromMs, startMs) && faults.linkCleanThroughout(coordinator, node, sawItGoFromMs, startMs) && faults.linkCleanThroughout(node, coordinator, sawItGoFromMs, startMs)
-      if (faults.upThroughout(node, fromMs, endMs) && linksClean(endMs)) known.set(node, 'answers')
+      // A put's target whose disk failed answers, but refuses to store: it may or may not count.
+      if (kind === 'put' && !faults.writableThroughout(node, startMs, endMs)) known.set(node, 'unknown')
+      else if (faults.upThroughout(node, fromMs, endMs) && linksClean(endMs)) known.set(node, 'answers')
       else if (faults.downThroughout(node, startMs - believedDownAfterMs, startMs) && sawItGo) known.set(node, 'believed-down')
       else known.set(node, 'unknown')
     }

@@ -422,8 +422,9 @@ export class SimCluster {
    * The node's disk fails (full, or broken): from now on every write to its store is refused as
    * LevelDB refuses one then (LEVEL_IO_ERROR), while reads go on. The node itself runs on: its
    * store stops taking writes at the first that fails (store.ts), and it answers `storage_failed`
-   * for what it cannot store. Down in the fault log from now until it has started again, since a
-   * request that needs its writes is not owed an answer meanwhile. A crash ends the failure (the
+   * for what it cannot store. The fault log marks it unwritable until it next goes down: the
+   * availability check still judges the gets it serves, and counts no acknowledgement of a put
+   * from it. A crash ends the failure (the
    * store is copied as it is, onto a disk that works: its operator freed space or replaced it).
    */
   failDisk(name: string): void {
@@ -435,10 +436,7 @@ export class SimCluster {
         throw Object.assign(new Error(`IO error: simulated failing disk of ${name}: No space left on device`), {code: 'LEVEL_IO_ERROR'})
       }
     }
-    // Lenient: a node that takes no writes still answers reads and forwards puts, which the check
-    // then does not judge; the model has no state for a node that answers but cannot store (a
-    // first try that counted it up flagged puts that could not reach W without it). Still open.
-    this.faultLog.nodeDown(name, this.time.monotonicMs())
+    this.faultLog.diskFails(name, this.time.monotonicMs())
     this.#history.note(this.time.monotonicMs(), `${name}'s disk fails: its store's writes are refused from now on`)
   }
 

@@ -42,6 +42,8 @@ function isFaulty(profile: LinkProfile, clean: LinkProfile): boolean {
 export class FaultLog {
   /** Per node, when it was down (not running, or still starting again). */
   readonly #down = new Map<string, Interval[]>()
+  /** Per node, when its disk failed: it ran, answering reads, but its store refused every write. */
+  readonly #unwritable = new Map<string, Interval[]>()
   /** Per one-way link (`from>to`, by address), when it was cut. */
   readonly #cut = new Map<string, Interval[]>()
   /** Per one-way link, when it had a faulty profile of its own. */
@@ -60,6 +62,18 @@ export class FaultLog {
   /** The node stops (a crash, or a departure for good): down until `nodeUp`. */
   nodeDown(node: string, atMs: number): void {
     open(this.#down, node, atMs)
+    // A node restarts on a disk that works (its operator freed space, or replaced it).
+    close(this.#unwritable.get(node), atMs)
+  }
+
+  /** The node's disk fails: it runs on, but its store refuses every write until the node goes down. */
+  diskFails(node: string, atMs: number): void {
+    open(this.#unwritable, node, atMs)
+  }
+
+  /** Whether the node's store could take writes for the whole of [fromMs, toMs] (its disk did not fail then). */
+  writableThroughout(node: string, fromMs: number, toMs: number): boolean {
+    return !overlaps(this.#unwritable.get(node), fromMs, toMs)
   }
 
   /** The node has finished starting (a restart, or a node that joins): up from now. */
