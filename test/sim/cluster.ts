@@ -226,7 +226,10 @@ export class SimCluster {
       const node = this.#newNode()
       this.#history.note(this.time.monotonicMs(), `join ${node.name}`)
       // Marked as booting, so that a restart meanwhile (the fault schedule's final heal) waits for it (seed 416).
-      await this.#bootThroughLiveNodes(node)
+      // Its seeds are the cluster's members, up or not, as its operator names them: through the
+      // nodes running at that instant only, a join while every member was restarting had no seed
+      // and started a cluster of its own (seed 38,770,843,570, its two nodes restarting at once).
+      await this.#bootMarked(node, this.nodes.filter((other) => other !== node && !this.departed.has(other.name) && !this.#awaitingJoin.has(other.name)).map((other) => other.rpcAddress))
       return node.name
     }
     const name = await this.startAlone()

@@ -58,7 +58,7 @@ export async function runFaults(cluster: SimCluster, random: Random, config: Fau
   history.note(cluster.time.monotonicMs(), 'all faults healed')
 }
 
-/** The share of the runs (those that do not grow by joins) in which one node's disk fails for a while (runDiskFailure). */
+/** The share of the runs in which one node's disk fails for a while (runDiskFailure). */
 export const diskFailureShare = 0.5
 
 /**

@@ -309,9 +309,7 @@ export async function runSeed(seed: number, config: RunConfig = configFor(seed))
           ? runGrowth(cluster, config.growth, history)
           : Promise.resolve(undefined)
     const homesCrash = config.homesCrash === undefined ? Promise.resolve() : runHomesCrash(cluster, config.homesCrash, history)
-    // Not yet in runs that grow the cluster by joins: one (seed 38,770,843,570) had the join of a
-    // third node never reach the ring after the node whose disk failed was restarted; still open.
-    const diskFailure = config.growth === undefined ? runDiskFailure(cluster, seededRandom(deriveSeed(seed, 'disk-failure')), config.faults, history) : Promise.resolve()
+    const diskFailure = runDiskFailure(cluster, seededRandom(deriveSeed(seed, 'disk-failure')), config.faults, history)
     const oldDiskRun = oldDisk ? runOldDisk(cluster, oldDiskRandom, history, clientsDone, Promise.all([workload, faults, change, homesCrash, diskFailure])) : Promise.resolve()
     const [, , changed] = await time.until(Promise.all([workload, faults, change, homesCrash, diskFailure, oldDiskRun]), runSimulatedMsMax)
     // Faults may have crashed a node after the fault schedule's own restarts (a leave or removal
