@@ -427,8 +427,8 @@ export class SimCluster {
    * store stops taking writes at the first that fails (store.ts), and it answers `storage_failed`
    * for what it cannot store. The fault log marks it unwritable until it next goes down: the
    * availability check still judges the gets it serves, and counts no acknowledgement of a put
-   * from it. A crash ends the failure (the
-   * store is copied as it is, onto a disk that works: its operator freed space or replaced it).
+   * from it. A crash ends the failure (the store is copied as it is, onto a disk that works: its
+   * operator freed space or replaced it).
    */
   failDisk(name: string): void {
     const node = this.#node(name)
