@@ -236,6 +236,13 @@ export const regressionSeeds: readonly number[] = [
   // staged n2's removal at the same version; the lower claimant name won and the join was undone
   // while n4 ran as a member (a commit, install or clear now wins over a stage at one version).
   53000007269,
+  // The harness's operator of a node cut off alone called a stage into the incarnation it had found
+  // first, which a fault then crashed: the call never ended (it asks the node running now, and
+  // races its crash); the second with a failing disk.
+  54092296087, 38770843567,
+  // A join in a growth run while both members were restarting (one after its failing disk) was
+  // given no seed and started a cluster of its own (it names every member now).
+  38770843570,
 ]
 
 describe('simulated clusters', () => {
