@@ -298,6 +298,12 @@ export const procTicksPerS = 100
  * spaces and parentheses, so the fields are counted from the last ')'.
  */
 export function processCpuMsOf(procPidStat: string): number | undefined {
+  const cpu = processCpuOf(procPidStat)
+  return cpu === undefined ? undefined : cpu.userMs + cpu.systemMs
+}
+
+/** The same, its user and system time apart (bench/experiments/put-floor.ts reports both). */
+export function processCpuOf(procPidStat: string): {readonly userMs: number; readonly systemMs: number} | undefined {
   const end = procPidStat.lastIndexOf(')')
   if (end < 0) return undefined
   // After ')': state (field 3), ... utime is field 14 and stime field 15.
@@ -305,7 +311,7 @@ export function processCpuMsOf(procPidStat: string): number | undefined {
   const userTicks = Number(fields[11])
   const systemTicks = Number(fields[12])
   if (!Number.isFinite(userTicks) || !Number.isFinite(systemTicks) || fields[11] === undefined || fields[12] === undefined) return undefined
-  return ((userTicks + systemTicks) * 1000) / procTicksPerS
+  return {userMs: (userTicks * 1000) / procTicksPerS, systemMs: (systemTicks * 1000) / procTicksPerS}
 }
 
 /**

@@ -38,6 +38,7 @@ import {freeClusterPorts} from '../../src/cli/ports.js'
 import {systemClock, systemScheduler} from '../../src/node/system-time.js'
 import {MessageType} from '../../src/transport/message-type.js'
 import {startTcpTransport} from '../../src/transport/tcp-transport.js'
+import {processCpuOf} from '../etcd-compare-core.js'
 import {experimentFlags, markdownTable, positiveInteger} from './common.js'
 
 /** Set in the environment of the helper processes this experiment starts: which part each plays. */
@@ -183,15 +184,10 @@ interface Cpu {
   readonly systemUs: number
 }
 
-/**
- * A process's CPU time so far, every thread (those that have exited too), from /proc/PID/stat
- * (clock ticks of 10 ms).
- */
+/** A process's CPU time so far, every thread (those that have exited too), from /proc/PID/stat; 0 once it cannot be read. */
 async function cpuOf(pid: number): Promise<Cpu> {
-  const text = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')
-  // The fields after the command's closing parenthesis; utime and stime are the 12th and 13th.
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ')
-  return {userUs: Number(fields[11] ?? 0) * 10_000, systemUs: Number(fields[12] ?? 0) * 10_000}
+  const cpu = processCpuOf(await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => ''))
+  return {userUs: (cpu?.userMs ?? 0) * 1000, systemUs: (cpu?.systemMs ?? 0) * 1000}
 }
 
 function startHelper(part: Role, peers: readonly number[]): Promise<{child: ChildProcess; port: number}> {

@@ -373,6 +373,8 @@ async function assembleOnStore(
   // a node that gathers every member's view (dyn cluster status --node).
   // Set once the shell announces a stop with a delay (announceStop).
   let stopAnnounced: {readonly atMs: number; readonly delayMs: number} | undefined
+  /** What is left of the announced stop delay, in ms (undefined before a stop is announced): /health and /stats both say it. */
+  const stoppingInMs = (): number | undefined => (stopAnnounced === undefined ? undefined : Math.max(0, stopAnnounced.atMs + stopAnnounced.delayMs - clock.monotonicMs()))
   const healthOfSelf = (): Record<string, unknown> => {
     // The members that are part of the cluster now (joining, valid or leaving); a node that left
     // or was removed keeps a row in the table, so that it is never taken back, but is no member.
@@ -382,8 +384,8 @@ async function assembleOnStore(
     const own = findMember(membership.table, options.name)
     const settings = membership.table.settings
     const {r, w} = effectiveQuorum({n: settings.defaultN, r: settings.defaultR, w: settings.defaultW, dw: 0}, ringMemberCount(membership.table))
-    const stoppingInMs = stopAnnounced === undefined ? undefined : Math.max(0, stopAnnounced.atMs + stopAnnounced.delayMs - clock.monotonicMs())
-    const readiness = readinessOf({status: own?.status, members: present.length, down: down.length, r, w, ...(stoppingInMs === undefined ? {} : {stoppingInMs})})
+    const stoppingLeftMs = stoppingInMs()
+    const readiness = readinessOf({status: own?.status, members: present.length, down: down.length, r, w, ...(stoppingLeftMs === undefined ? {} : {stoppingInMs: stoppingLeftMs})})
     return {
       ok: true,
       // For GET /ready (a balancer's readiness check); /health itself answers 200 while the process serves.
@@ -479,7 +481,7 @@ async function assembleOnStore(
       ...(store.writesStoppedBy === undefined ? {} : {writesStopped: store.writesStoppedBy}),
       // While the node serves out its stop delay (dyn start --stop-delay-ms): what is left of it, so
       // that a watcher (dyn top) shows the node stopping, as /ready and dyn cluster status do.
-      ...(stopAnnounced === undefined ? {} : {stoppingInMs: Math.max(0, stopAnnounced.atMs + stopAnnounced.delayMs - clock.monotonicMs())}),
+      ...(stopAnnounced === undefined ? {} : {stoppingInMs: stoppingInMs()}),
       ...(parts.storeBytes === undefined ? {} : {storeBytes: await parts.storeBytes()}),
       ...diskSpaceStats(await parts.diskSpace?.()),
       ...stats.snapshot(statsOf(subsystems)),

@@ -106,18 +106,19 @@ export function remoteFailure(body: unknown): RpcResult {
  * reach a client as LEVEL_IO_ERROR, and the put it belonged to give up on that replica.
  */
 export function isStoreFailure(error: unknown): boolean {
+  return stringCodeOf(error)?.startsWith('LEVEL_') === true
+}
+
+/** A thrown value's `code`, when it has a string one. */
+function stringCodeOf(error: unknown): string | undefined {
   const code = typeof error === 'object' && error !== null ? (error as {code?: unknown}).code : undefined
-  return typeof code === 'string' && code.startsWith('LEVEL_')
+  return typeof code === 'string' ? code : undefined
 }
 
 /** What a thrown value tells the caller: its string `code` if it has one, else 'internal', and its details when they fit. */
 export function errorBody(error: unknown): {code: string; message: string; details?: Record<string, unknown>} {
   // LevelDB's reason is kept in the message when its code is said as storage_failed (isStoreFailure).
-  const code = isStoreFailure(error)
-    ? 'storage_failed'
-    : typeof error === 'object' && error !== null && typeof (error as {code?: unknown}).code === 'string'
-      ? (error as {code: string}).code
-      : 'internal'
+  const code = isStoreFailure(error) ? 'storage_failed' : (stringCodeOf(error) ?? 'internal')
   const details = typeof error === 'object' && error !== null ? boundedDetails((error as {details?: unknown}).details) : undefined
   return {code: code.slice(0, errorMessageCharsMax), message: describe(error).slice(0, errorMessageCharsMax), ...(details === undefined ? {} : {details})}
 }

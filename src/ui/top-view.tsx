@@ -113,12 +113,13 @@ export function NodeDetail({snapshot, row, index, width, linesMax}: {readonly sn
   const f = row.figures
   const focus = snapshot.focus?.name === row.name ? snapshot.focus : undefined
   const requests = f.latencyBuckets?.counts.reduce((a, b) => a + b, 0) ?? 0
+  const status = shownStatus(row)
   return (
     <Box flexDirection="column">
       <Text wrap="truncate">
         <Text bold color={ownerColor(index)}>{row.name}</Text>
         {`  ${row.address}  `}
-        <Text color={shownStatus(row).color}>{shownStatus(row).text}</Text>
+        <Text color={status.color}>{status.text}</Text>
         {row.answering ? `  up ${formatDuration(f.uptimeMs)}  ${formatCount(f.keys)} keys  store ${formatBytes(f.storeBytes)}  loop p99 ${formatMs(f.eventLoopDelayP99Ms)} ms${repairText(f)}` : '  its /stats does not answer'}
       </Text>
       <Text wrap="truncate">
