@@ -350,7 +350,15 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
         continue
       }
       counts.exchanges += 1
-      const report = await exchangeTree(local, remote, pair.partition, pair.n, {keysMax, batchEntriesMax: exchangeBatchEntriesMax})
+      let report: ExchangeReport
+      try {
+        report = await exchangeTree(local, remote, pair.partition, pair.n, {keysMax, batchEntriesMax: exchangeBatchEntriesMax})
+      } catch (error) {
+        // An exchange that threw (this node's store failing in the middle of a merge) did not
+        // finish either: counted, so that /stats and dyn top show a node that is not repaired.
+        counts.exchangesFailed += 1
+        throw error
+      }
       // The budget pays for the work (every key copied), the count says what it repaired.
       budget -= report.keysCopied
       counts.keysRepaired += report.repairedHere + report.repairedThere
@@ -427,6 +435,12 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
   const repairNow = async (partition?: number): Promise<RepairReport> => {
     if (partition !== undefined && !(Number.isInteger(partition) && partition >= 0 && partition < partitionCount)) {
       throw new DynError('bad_parameter', `partition ${partition} is out of range: this cluster has partitions 0 to ${partitionCount - 1}`)
+    }
+    // Its exchanges cannot take what its peers hold, so no round of it could ever be clean: said
+    // at once, rather than leaving `dyn repair --wait` to wait out its time.
+    const writesStoppedBy = store.writesStoppedBy
+    if (writesStoppedBy !== undefined) {
+      throw new DynError('storage_failed', `this node's store takes no writes until the node restarts (${writesStoppedBy}), so nothing can be repaired on it; its background rounds still send its peers what only it holds. Check its disk, then restart it`)
     }
     await buildAll()
     const exchanges: ExchangeReport[] = []

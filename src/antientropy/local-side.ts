@@ -18,7 +18,7 @@ const listingPageSize = 512
 export interface LocalSideParts {
   readonly name: string
   readonly trees: TreeSet
-  readonly store: Pick<Store, 'scanPartition' | 'getObject'>
+  readonly store: Pick<Store, 'scanPartition' | 'getObject' | 'writesStoppedBy'>
   /** Whether this node takes part in an exchange of (partition, n) now (a home, complete trees, the same ring). */
   canServe(partition: number, n: number): boolean
   /** The replica merge of one object into the store; `changed` false when it brought the stored copy nothing. */
@@ -64,6 +64,10 @@ export function localTreeSide(parts: LocalSideParts): TreeSide {
         }),
       ),
     merge: async (partition, entries) => {
+      // A store that takes no more writes (a landing failed: a full disk) cannot take this side's
+      // part: the exchange ends unfinished and is counted failed, rather than throwing at the
+      // first merge, and the peer is still sent what it lacks (exchangeTree).
+      if (store.writesStoppedBy !== undefined) return undefined
       // Counted only where the copy here changed: a key both sides hold alike (this side already
       // had the peer's versions) is no repair, however often an exchange that fails the other way
       // comes back to it.

@@ -267,6 +267,46 @@ describe('exchange', () => {
     await b.store.close()
   })
 
+  it('ends unfinished on a side whose store takes no writes, and still sends its peer what the peer lacks', async () => {
+    // A walk: a node whose disk filled up threw at its first merge, every round, so its exchanges
+    // were never counted failed and its peers were never sent what only it held.
+    const database = memoryDatabase()
+    let diskFull = false
+    const batchOf = database.batch.bind(database) as () => ReturnType<typeof database.batch>
+    ;(database as {batch: () => ReturnType<typeof database.batch>}).batch = () => {
+      const batch = batchOf()
+      const write = batch.write.bind(batch) as (options?: object) => Promise<void>
+      ;(batch as {write: (options?: object) => Promise<void>}).write = async (options?: object) => {
+        if (diskFull) throw new Error('IO error: No space left on device')
+        return write(options)
+      }
+      return batch
+    }
+    const store = await Store.open(database, {writeBuffer: false, scheduler: immediate})
+    const trees = new TreeSet(partitionCount)
+    store.watchChanges((partition, key, before, after) => trees.apply(partition, key, before, after))
+    for (let partition = 0; partition < partitionCount; partition++) await trees.build(partition, (p, after) => store.scanPartition(p, after, 64))
+    const full: Replica = {store, trees}
+    const peer = await replica()
+    const partition = partitionOfKey('kept-here', partitionCount)
+    // A key of the same partition that only the peer holds: the full side cannot take it.
+    const onlyThere = Array.from({length: 100}, (_, index) => `only-there-${index}`).find((key) => partitionOfKey(key, partitionCount) === partition)!
+    await write(full, 'kept-here', 'n1.1', 'here')
+    await write(peer, onlyThere, 'n2.1', 'there')
+    diskFull = true
+    await assert.rejects(writeNewVersion(store, policy, partition, 'lost', {context: [], version: version('x'), actor: 'n1.1', dots, n: 3, nowMs: 0, durable: false}))
+    assert.match(store.writesStoppedBy ?? '', /No space left/)
+    const report = await exchangeTree(sideOf('full', full), sideOf('peer', peer), partition, 3, {keysMax: 10, batchEntriesMax: 10})
+    assert.equal(report.completed, false)
+    assert.equal(report.repairedHere, 0)
+    assert.equal(report.repairedThere, 1)
+    assert.deepEqual(values((await peer.store.getObject(partition, 'kept-here'))!.versions).map((v) => new TextDecoder().decode(v.value)), ['here'])
+    assert.equal(await store.getObject(partition, onlyThere), undefined)
+    assert.equal(report.differingKeys, 2)
+    await store.close()
+    await peer.store.close()
+  })
+
   it('repairs at most keysMax keys an exchange, and the next ones finish the job', async () => {
     const a = await replica()
     const b = await replica()

@@ -250,6 +250,30 @@ describe('node assembled from simulated parts', () => {
     assert.equal(findMember(c!.membership.table, 'c')?.handedOff, true)
   })
 
+  it('counts the exchanges of a node whose disk failed as failed, and refuses a repair there with storage_failed', async () => {
+    // A walk: a node whose disk filled up threw at the first merge of every exchange, so /stats
+    // said exchangesFailed 0 round after round, and `dyn repair --wait` on it could never end clean.
+    const cluster = simCluster(11)
+    const [a, , c] = await threeNodes(cluster)
+    const database = cluster.databases.get('c') as unknown as Record<'_put' | '_del' | '_batch' | '_clear', () => Promise<void>>
+    for (const write of ['_put', '_del', '_batch', '_clear'] as const) {
+      database[write] = async () => {
+        throw Object.assign(new Error('IO error: No space left on device'), {code: 'LEVEL_IO_ERROR'})
+      }
+    }
+    // c's copy of this put fails to land: from then on its store takes no writes, and the other
+    // two homes hold a key that c lacks.
+    assert.ok(await put(cluster, a!, 'after-the-disk', 'pears'))
+    await cluster.time.runFor(1000)
+    assert.match(c!.store.writesStoppedBy ?? '', /No space left/)
+    await cluster.time.runFor(10_000)
+    const stats = (await c!.service.stats()) as {antiEntropy: {exchanges: number; exchangesFailed: number}}
+    assert.ok(stats.antiEntropy.exchangesFailed > 0, JSON.stringify(stats.antiEntropy))
+    await assert.rejects(cluster.time.until(c!.service.repair(undefined), stepTimeMsMax), (error: unknown) => error instanceof Error && (error as {code?: string}).code === 'storage_failed' && /takes no writes/.test(error.message))
+    // The healthy homes still repair among themselves, and reads go on through c.
+    assert.deepEqual(await read(cluster, c!, 'after-the-disk'), ['pears'])
+  })
+
   it('stops cleanly: no timer of a stopped node is left', async () => {
     const cluster = simCluster(3)
     const nodes = await threeNodes(cluster)
