@@ -1,9 +1,9 @@
 // The flags module alone: loading all of @oclif/core here would slow every start of the CLI.
 import * as Flags from '@oclif/core/flags'
 import {clientTlsFlags, nodeFlag} from '../../src/cli/client-flags.js'
-import {allAgree, clusterStatus, isDeparted, localStatusVerdict, remoteClusterStatus, remoteStatusMemberTimeoutMsMax, remoteStatusVerdict} from '../../src/cli/cluster-status.js'
+import {allAgree, clusterStatus, isDeparted, localStatusVerdict, markStoppedLeavers, remoteClusterStatus, remoteStatusMemberTimeoutMsMax, remoteStatusVerdict} from '../../src/cli/cluster-status.js'
 import type {ClusterSettingsView, ClusterStatus, NodeStatus, QuorumDefaults, RemoteClusterStatus, StatusVerdict} from '../../src/cli/cluster-status.js'
-import {formatTransfers, leftMembers, newestRing, readTransfers} from '../../src/cli/transfer-status.js'
+import {formatTransfers, leftMembers, newestRing, readTransfers, unfinishedLeavers} from '../../src/cli/transfer-status.js'
 import {clusterFileName, isNodeDataFolder, localClusterTls, localClusterTlsProblem, readCluster} from '../../src/cli/local-cluster.js'
 import {nodeEnvironmentVariable} from '../../src/cli/command-output.js'
 import {DynError} from '../../src/errors.js'
@@ -80,6 +80,7 @@ Exits 0 when every node (of the folder, or every member with --node) serves and 
     for (const node of status.nodes) if (isDeparted(node)) left.add(node.name)
     const remaining = status.nodes.filter((node) => !left.has(node.name))
     const agreed = left.size === 0 ? status.agreed : remaining.length > 0 && remaining.every((node) => node.serving) && allAgree(remaining)
+    status = {...status, nodes: markStoppedLeavers(status.nodes, unfinishedLeavers(transfers))}
     const verdict = localStatusVerdict(status, left, agreed, newestRing(transfers))
     // A status that is not ok is a failure like any other under --json: a stable code and a
     // message saying what is wrong and what to do, before the status's own fields.
@@ -122,7 +123,8 @@ function stateText(node: NodeStatus, left: ReadonlySet<string>): string {
   // then would keep its hints (and its newest writes' third copy) from their homes.
   if (node.state === 'handing_off') return 'left the ring, handing off: sending its copies to their new homes and delivering its hints; it exits by itself once done (do not stop it before)'
   if (node.state === 'left' && node.running) return 'left the cluster: handed off everything, and exits within a few seconds'
-  if (node.state === 'left' && node.problem !== undefined) return node.problem
+  // Out of the ring, and stopped before it handed off everything: what to do, not "left".
+  if (node.handoffUnfinished === true && node.problem !== undefined) return node.problem
   if (node.serving) return `serving, ${node.members} members, ring ${node.ringHash}${node.stopping === undefined ? '' : `; ${node.stopping}`}${node.writesStopped === undefined ? '' : `; takes no writes (its store failed to write: ${node.writesStopped})`}${antiEntropyText(node)}${node.startedElsewhere === true ? '; started outside this folder (by hand): dyn cluster down does not stop it' : ''}`
   if (node.departure === 'removed') return 'removed from the cluster (its last run stopped on learning it); dyn cluster up does not start it'
   return left.has(node.name) ? 'left the cluster' : (node.problem ?? 'stopped')

@@ -117,7 +117,12 @@ const obj = (x: unknown): Record<string, unknown> => (typeof x === 'object' && x
 export function memberStatus(member: Record<string, unknown>): NodeStatus {
   // Out of the ring but not yet handed off: it still runs, releasing what it held, and is shown
   // leaving until its row says it handed off (a node of a version without the flag: left).
-  if (member.status === 'left') return member.handedOff === false ? 'leaving' : 'left'
+  // Out of reach meanwhile, it is down: stopped before it was done, its hints wait for it and no
+  // tombstone is reaped (a walk killed a leaver mid-hand-off and top went on saying leaving).
+  if (member.status === 'left') {
+    if (member.handedOff !== false) return 'left'
+    return member.reachability === 'down' || member.up === false ? 'down' : 'leaving'
+  }
   const reachability = member.reachability
   if (reachability === 'suspect' || reachability === 'down') return reachability
   if (member.up === false) return 'down'

@@ -48,6 +48,12 @@ export interface NodeStatus {
   readonly members?: number
   readonly ringHash?: string
   readonly clusterId?: string
+  /**
+   * Out of the ring without having said it handed off everything, and not answering: stopped (or
+   * cut off) before it was done. The hints it kept wait for it, and no tombstone is reaped until
+   * it finishes or is removed, so the status is not ok.
+   */
+  readonly handoffUnfinished?: true
   /** Its anti-entropy, as its /health says (absent from a node that does not report it). */
   readonly antiEntropy?: AntiEntropySummary
   /**
@@ -217,6 +223,19 @@ function servingAs(view: HealthOfNode, outOfRing = false): Pick<NodeStatus, 'run
 }
 
 /**
+ * The folder's nodes with those out of the ring that have not handed off everything (`unfinished`,
+ * from the members' views) and do not run marked so, with what to do: a walk's status said "left
+ * the cluster" of a leaver killed in the middle of its hand-off.
+ */
+export function markStoppedLeavers(nodes: readonly NodeStatus[], unfinished: ReadonlySet<string>): NodeStatus[] {
+  return nodes.map((node) =>
+    unfinished.has(node.name) && !node.running
+      ? {...node, handoffUnfinished: true, problem: 'left the ring, but was stopped before it had handed off everything: start it again to finish (dyn cluster up starts it; it exits by itself once done); the hints it kept are delivered only by it'}
+      : node,
+  )
+}
+
+/**
  * Whether `nodes` agree: the same ring and the same count of members. The ring alone is not
  * enough: a join or a start still spreading by gossip can leave the ring's owners the same on
  * every node while some do not know a member yet (a walk saw "agree" while nodes counted 5, 4
@@ -308,7 +327,8 @@ export function describeGathered(address: string, gathered: GatheredStatus): Rem
   const nodes = gathered.members.map((member) => remoteNodeStatus(member, gathered.node, clusterId))
   const views = gathered.members.flatMap((member) => (member.answered ? [{name: member.name, cluster: member.view.cluster}] : []))
   const transfers = views.map((view) => nodeTransfersOf(view.name, view.cluster))
-  const left = new Set([...leftMembers(transfers), ...nodes.filter(isDeparted).map((node) => node.name)])
+  // Out of the ring: those that left (or hand off now), and those stopped before they were done.
+  const left = new Set([...leftMembers(transfers), ...nodes.filter((node) => isDeparted(node) || node.handoffUnfinished === true).map((node) => node.name)])
   const present = nodes.filter((node) => !left.has(node.name))
   const agreed = present.length > 0 && present.every((node) => node.serving) && allAgree(present)
   const disagreements: Disagreement[] = []
@@ -348,7 +368,7 @@ function remoteNodeStatus(member: MemberStatusEntry, askedThrough: string, clust
     // anti-entropy copies to the new homes; its hints (writes it took for nodes that were down)
     // only it holds.
     if (member.handingOff === true) {
-      return {...base, running: false, serving: false, state: 'left', problem: `left the ring, but has not said it handed off everything, and ${silence}: if it was stopped, start it again on its data to finish (it exits by itself once done); the hints it kept are delivered only by it`}
+      return {...base, running: false, serving: false, state: 'not_answering', handoffUnfinished: true, problem: `left the ring, but has not said it handed off everything, and ${silence}: if it was stopped, start it again on its data to finish (it exits by itself once done); the hints it kept are delivered only by it`}
     }
     return {...base, running: false, serving: false, state: 'not_answering', problem: silence}
   }
@@ -417,8 +437,12 @@ export function localStatusVerdict(status: ClusterStatus, left: ReadonlySet<stri
     return {ok: false, error: 'unauthenticated', message: `the nodes answer only their /health to a client without a certificate of ${status.tlsClientCa ?? 'their client CA'} (--tls-client-ca), so this status leaves out the settings, ring changes, transfers and members not of the folder: set DYN_TLS_CERT and DYN_TLS_KEY to your client certificate and key, and ask again`}
   }
   const writesStopped = status.nodes.filter((node) => node.serving && node.writesStopped !== undefined && !left.has(node.name))
-  // Every node of the folder serves one ring and takes writes, and no other member is down.
-  if (agreed && otherDown.length === 0 && writesStopped.length === 0) return {ok: true, message: `all nodes ${others === '' ? '' : 'of the folder '}serve and agree on the ring${others}`}
+  // Out of the ring, stopped before it had handed off everything (a walk killed one, and status
+  // said all was well while every tombstone waited for it).
+  const stoppedLeavers = status.nodes.filter((node) => node.handoffUnfinished === true).map((node) => node.name)
+  // Every node of the folder serves one ring and takes writes, no other member is down, and no
+  // node that left still owes its hand-off.
+  if (agreed && otherDown.length === 0 && writesStopped.length === 0 && stoppedLeavers.length === 0) return {ok: true, message: `all nodes ${others === '' ? '' : 'of the folder '}serve and agree on the ring${others}`}
   // Some node of the folder does not serve: each named with why, and the way back for each kind.
   if (notServing.length > 0) {
     const problemOf = (node: NodeStatus): string => node.problem ?? node.state
@@ -443,6 +467,15 @@ export function localStatusVerdict(status: ClusterStatus, left: ReadonlySet<stri
     const restart = pids.every((pid) => pid !== undefined) ? `kill ${pids.join(' ')}, then ${up}` : `stop ${writesStopped.map((node) => node.name).join(', ')}, then ${up}`
     return {ok: false, error: 'writes_stopped', message: `the cluster is not fully up: ${writesStoppedText(writesStopped)} ${writesStopped.length === 1 ? 'takes' : 'take'} no writes and serve${writesStopped.length === 1 ? 's' : ''} reads only; ${writesStoppedTodo} (${restart})${others}`}
   }
+  if (stoppedLeavers.length > 0) {
+    const one = stoppedLeavers.length === 1
+    const through = status.nodes.find((node) => node.serving)?.address ?? 'HOST:PORT'
+    return {
+      ok: false,
+      error: 'nodes_not_serving',
+      message: `the cluster is not fully up: ${stoppedLeavers.join(', ')} left the ring but ${one ? 'has' : 'have'} not handed off everything, and ${one ? 'is' : 'are'} not running: the hints ${one ? 'it' : 'they'} kept wait, and no tombstone is reaped until then; start ${one ? 'it' : 'them'} again to finish with: ${up} (${one ? 'it exits' : 'each exits'} by itself once done), or, if ${one ? 'its' : 'their'} hints may be given up, remove ${one ? 'it' : 'each'}: ${stoppedLeavers.map((name) => `dyn cluster remove ${name} --node ${through}`).join('; ')}${others}`,
+    }
+  }
   // All serve, on different rings: a change still spreading by gossip.
   if (!agreed) return {ok: false, error: 'ring_not_agreed', message: `the cluster is not fully up: the nodes do not agree on the ring or its members yet (a ring change, a join or a restart, still spreading by gossip); ask again in a few seconds${others}`}
   // Another member is down: the folder cannot start it. Each removal is written out with the
@@ -462,8 +495,10 @@ export function remoteStatusVerdict(status: RemoteClusterStatus): StatusVerdict 
   const through = `asked through ${status.askedThrough} (${status.node})`
   const gone = new Set(status.left)
   const writesStopped = status.nodes.filter((node) => node.serving && node.writesStopped !== undefined && !gone.has(node.name))
-  // Every member serves one ring and takes writes, and no node sees another down.
-  if (status.agreed && status.seenDown.length === 0 && writesStopped.length === 0) return {ok: true, message: `${through}: every member serves, all agree on the ring, and every node reaches every other`}
+  const handoffsUnfinished = status.nodes.filter((node) => node.handoffUnfinished === true).map((node) => node.name)
+  // Every member serves one ring and takes writes, no node sees another down, and every node that
+  // left has handed off.
+  if (status.agreed && status.seenDown.length === 0 && writesStopped.length === 0 && handoffsUnfinished.length === 0) return {ok: true, message: `${through}: every member serves, all agree on the ring, and every node reaches every other`}
   const left = new Set(status.left)
   const silent = status.nodes.filter((node) => !node.serving && !left.has(node.name)).map((node) => node.name)
   const problems: Array<{code: StatusProblemCode; text: string; todo: string}> = []
@@ -507,6 +542,16 @@ export function remoteStatusVerdict(status: RemoteClusterStatus): StatusVerdict 
       )
     }
     problems.push({code: 'nodes_not_serving', text: `${silent.join(', ')} ${silent.length === 1 ? 'does' : 'do'} not answer`, todo: todos.join('; ')})
+  }
+  // Out of the ring, but stopped before it handed off everything (its row above says why): a
+  // walk's status said all was well while every tombstone waited for such a node.
+  if (handoffsUnfinished.length > 0) {
+    const one = handoffsUnfinished.length === 1
+    problems.push({
+      code: 'nodes_not_serving',
+      text: `${handoffsUnfinished.join(', ')} left the ring but ${one ? 'has' : 'have'} not handed off everything, and ${one ? 'does' : 'do'} not answer: the hints ${one ? 'it' : 'they'} kept wait, and no tombstone is reaped until then`,
+      todo: `start ${handoffsUnfinished.join(', ')} again on ${one ? 'its' : 'their'} data folder to finish (${one ? 'it exits' : 'each exits'} by itself once done), or, if ${one ? 'its machine is' : 'their machines are'} lost for good, remove ${one ? 'it' : 'each'} (${handoffsUnfinished.map((name) => `dyn cluster remove ${name} --node ${status.node}`).join('; ')}): its copies are on the keys' other replicas, only its hints are lost`,
+    })
   }
   if (writesStopped.length > 0) {
     problems.push({code: 'writes_stopped', text: `${writesStoppedText(writesStopped)} ${writesStopped.length === 1 ? 'takes' : 'take'} no writes and serve${writesStopped.length === 1 ? 's' : ''} reads only`, todo: `for ${writesStopped.map((node) => node.name).join(', ')}: ${writesStoppedTodo} (stop it and dyn start it again on its data folder)`})

@@ -427,6 +427,8 @@ async function startAndWait(
     if (error.code !== 'EEXIST') throw error
   })
   const started: LocalNode[] = []
+  // Nodes started only to finish their leave (stoppedLeavers), among `started`.
+  const finishing = new Set<LocalNode>()
   // One deadline for the whole start, however many waits it takes.
   const deadlineMs = Date.now() + options.readyTimeoutMs
   const remainingMs = (): number => Math.max(1, deadlineMs - Date.now())
@@ -449,6 +451,23 @@ async function startAndWait(
     }
     // Interrupted during the last wait: what was started is stopped all the same, as the command said it would be.
     throwIfInterrupted(options.signal)
+    // A node that left the ring but was stopped before it had handed off everything is started
+    // again to finish (a walk killed one mid-hand-off): it exits by itself once done, so it is not
+    // waited for, and one whose ports are taken is said, not a failure of the whole up.
+    const running = cluster.nodes.filter(isNodeProcess)
+    for (const node of await stoppedLeavers(cluster, running)) {
+      try {
+        await checkNodePortsFree(cluster.host, [node], portsAdvice)
+      } catch (error) {
+        log(`${node.name} left the ring before it had handed off everything, but is not started again: ${(error as Error).message}`)
+        continue
+      }
+      const startArgs = [...creationSettingsArgs(cluster.settings ?? {}), ...(cluster.startArgs ?? [])]
+      startLocalNode(cluster, node, [...startArgs, '--seeds', running.map((member) => `${cluster.host}:${member.rpcPort}`).join(',')])
+      started.push(node)
+      finishing.add(node)
+      log(`started ${node.name} (pid ${node.pid}) again to finish its leave: it left the ring before it had handed off everything; it exits by itself once done`)
+    }
     await writeCluster(dir, cluster)
   } catch (error) {
     // What this call started is stopped again, so that no detached process is left behind;
@@ -460,7 +479,7 @@ async function startAndWait(
     throw error
   }
   const left = cluster.nodes.filter((node) => node.left === true || departed.has(node)).map((node) => node.name)
-  for (const node of cluster.nodes.filter((candidate) => left.includes(candidate.name))) log(`${node.name} ${departed.get(node) === 'removed' ? 'was removed from the cluster (its last run stopped on learning it)' : 'has left the cluster (dyn cluster leave or remove)'}; not started`)
+  for (const node of cluster.nodes.filter((candidate) => left.includes(candidate.name) && !finishing.has(candidate))) log(`${node.name} ${departed.get(node) === 'removed' ? 'was removed from the cluster (its last run stopped on learning it)' : 'has left the cluster (dyn cluster leave or remove)'}; not started`)
   return {...cluster, started: started.map((n) => n.name), alreadyRunning: alreadyRunning.filter((n) => n.left !== true).map((n) => n.name), left}
 }
 
@@ -683,6 +702,25 @@ export interface ReportedMember {
   readonly name?: unknown
   readonly status?: unknown
   readonly incarnation?: unknown
+  /** Of a member that left: whether it has handed off everything (absent from an older dyn). */
+  readonly handedOff?: unknown
+}
+
+/**
+ * The folder's nodes that do not run and that the first of `from` to answer GET /cluster reports
+ * out of the ring without having handed off everything: stopped before they were done (a kill, a
+ * `down` in the middle of a leave). Each must be started again to finish: its hints, and every
+ * tombstone's reaping, wait for it.
+ */
+async function stoppedLeavers(cluster: LocalCluster, from: readonly LocalNode[]): Promise<LocalNode[]> {
+  if (localClusterTlsProblem(cluster) !== undefined) return []
+  for (const node of from) {
+    const answer = await localNodeClient(cluster, `${cluster.host}:${node.port}`, probeTimeoutMs).getJson('/cluster').catch(() => undefined)
+    if (answer?.ok !== true) continue
+    const members = (answer.body.members ?? []) as ReportedMember[]
+    return cluster.nodes.filter((local) => !isNodeProcess(local) && members.some((member) => member.name === local.name && member.status === 'left' && member.handedOff === false))
+  }
+  return []
 }
 
 /**

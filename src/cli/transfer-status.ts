@@ -38,6 +38,8 @@ export interface PeerView {
   readonly name: string
   /** Its membership status as this node knows it (valid, joining, leaving, left). */
   readonly status?: string
+  /** Of a member that left: whether it has handed off everything (absent from an older dyn). */
+  readonly handedOff?: boolean
   readonly reachability?: string
   readonly hintsPending?: number
   /** Present while hint delivery to it backs off after failed rounds. */
@@ -79,6 +81,7 @@ export function nodeTransfersOf(name: string, clusterBody: Record<string, unknow
     .map((member) => ({
       name: String(member.name),
       ...(typeof member.status === 'string' ? {status: member.status} : {}),
+      ...(typeof member.handedOff === 'boolean' ? {handedOff: member.handedOff} : {}),
       ...(typeof member.reachability === 'string' ? {reachability: member.reachability} : {}),
       ...(typeof member.hintsPending === 'number' ? {hintsPending: member.hintsPending} : {}),
       ...(isHintBackoff(member.hintBackoff) ? {hintBackoff: member.hintBackoff} : {}),
@@ -89,6 +92,17 @@ export function nodeTransfersOf(name: string, clusterBody: Record<string, unknow
 /** Members some node knows to have left the cluster (dyn cluster leave, remove): stopped by design. */
 export function leftMembers(nodes: readonly NodeTransfers[]): Set<string> {
   return new Set(nodes.flatMap((node) => (node.peers ?? []).filter((peer) => peer.status === 'left').map((peer) => peer.name)))
+}
+
+/**
+ * Members out of the ring that have not handed off everything, as far as any node knows (one
+ * that has heard of the hand-off is ahead of one that has not): such a node, stopped before it
+ * was done, must be started again to finish, since its hints and every reap wait for it.
+ */
+export function unfinishedLeavers(nodes: readonly NodeTransfers[]): Set<string> {
+  const peers = nodes.flatMap((node) => (node.peers ?? []).filter((peer) => peer.status === 'left'))
+  const handedOff = new Set(peers.filter((peer) => peer.handedOff !== false).map((peer) => peer.name))
+  return new Set(peers.filter((peer) => !handedOff.has(peer.name)).map((peer) => peer.name))
 }
 
 /**

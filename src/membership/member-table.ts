@@ -194,6 +194,15 @@ export function presentMembers(table: MemberTable): Member[] {
 }
 
 /**
+ * The present members and those out of the ring that have not said they handed off everything:
+ * every node that still works for the cluster (a leaver releases its partitions and delivers its
+ * hints until then). A removed member is marked handed off, so it is not one.
+ */
+export function presentOrHandingOff(table: MemberTable): Member[] {
+  return table.members.filter((member) => statusOf(table, member) !== 'left' || member.handedOff !== true)
+}
+
+/**
  * Whether `target`'s row reports `partition` received in `transition`, for a plan whose
  * sources were the old homes under `sourcesForN` (a receipt for a smaller n had fewer sources).
  */

@@ -21,7 +21,7 @@ import type {Transport} from '../transport/transport.js'
 import type {FailureDetector} from './failure-detector.js'
 import {Heartbeats} from './heartbeats.js'
 import type {Member} from './member-table.js'
-import {findMember, isValidMemberTable, presentMembers, runsAlone} from './member-table.js'
+import {findMember, isValidMemberTable, presentMembers, presentOrHandingOff, runsAlone} from './member-table.js'
 import {joinRequestTimeoutMs, notInternodeSeed, unreachableSeeds} from './membership.js'
 import type {Membership} from './membership.js'
 
@@ -59,7 +59,9 @@ export function membershipSubsystem(parts: MembershipParts): MembershipSubsystem
     parts.transport,
     parts.detector,
     parts.clock,
-    () => presentMembers(membership.table).filter((member) => member.name !== self),
+    // A leaver is watched until it has handed off: one stopped before then is seen down, and says
+    // so (/health, dyn top, dyn cluster status), since its hints and every reap wait for it.
+    () => presentOrHandingOff(membership.table).filter((member) => member.name !== self),
     (name) => findMember(membership.table, name)?.rpcAddress,
     parts.log,
     () => membership.table.settings.clusterId,

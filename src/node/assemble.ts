@@ -44,7 +44,7 @@ import {observedTransport} from '../membership/heartbeats.js'
 import {effectiveQuorum} from '../api/params.js'
 import {readinessOf} from '../api/readiness.js'
 import type {ClusterSettings, Member, MemberTable} from '../membership/member-table.js'
-import {findMember, newMemberTable, presentMembers, ringMemberCount, runsAlone, settingsMismatch} from '../membership/member-table.js'
+import {findMember, newMemberTable, presentMembers, presentOrHandingOff, ringMemberCount, runsAlone, settingsMismatch} from '../membership/member-table.js'
 import {checkSeedsOnRestart, Membership} from '../membership/membership.js'
 import {membershipSubsystem} from '../membership/membership-subsystem.js'
 import type {Scheduler} from '../scheduler.js'
@@ -381,6 +381,12 @@ async function assembleOnStore(
     const present = presentMembers(membership.table)
     // The members this node's failure detector sees as down (left members aside).
     const down = present.filter((member) => reachabilityOf(member.name) === 'down').map((member) => member.name)
+    // And those out of the ring that have not said they handed off everything: no member any more,
+    // but one down owes its hints and holds every tombstone back from reaping (a walk killed a
+    // leaver mid-hand-off, and /health said down: [] on every survivor). Said, not counted for /ready.
+    const handoffsDown = presentOrHandingOff(membership.table)
+      .filter((member) => !present.includes(member) && reachabilityOf(member.name) === 'down')
+      .map((member) => member.name)
     const own = findMember(membership.table, options.name)
     const settings = membership.table.settings
     const {r, w} = effectiveQuorum({n: settings.defaultN, r: settings.defaultR, w: settings.defaultW, dw: 0}, ringMemberCount(membership.table))
@@ -394,7 +400,7 @@ async function assembleOnStore(
       actor: writeActor.current,
       members: present.length,
       ringHash: membership.ring.hash,
-      down,
+      down: [...down, ...handoffsDown],
       ringMembers: membership.ring.members.length,
       status: own?.status,
       // A node that left says here once it has handed off everything (it then exits within a few gossip rounds).

@@ -250,6 +250,33 @@ describe('node assembled from simulated parts', () => {
     assert.equal(findMember(c!.membership.table, 'c')?.handedOff, true)
   })
 
+  it('lists in /health down a node out of the ring that stopped before it handed off everything, and not one that finished', async () => {
+    // A walk killed a leaver mid-hand-off: every survivor's /health said down: [] while every
+    // tombstone waited for it.
+    const cluster = simCluster(12)
+    const [a, b, c] = await threeNodes(cluster)
+    // c keeps a hint for a, which is down, so that c cannot have handed off everything yet.
+    cluster.network.crash(addressOf('a'))
+    const key = 'hinted'
+    const object = {versions: update([], emptySet<StoredVersion>(), 'b.1', {value: text('old'), contentType: 'text/plain', timestampMs: 1, tombstone: false}, 1), n: 3}
+    await cluster.time.until(c!.hints.spaceFor('a').updateObject(partitionOfKey(key, 16), key, () => ({ok: true, object}), {durable: false}), stepTimeMsMax)
+    // As at the end of a leave whose partitions are all handed off.
+    c!.membership.updateOwnRow({status: 'left'})
+    await cluster.time.runFor(3000)
+    assert.equal(findMember(b!.membership.table, 'c')?.status, 'left')
+    assert.notEqual(findMember(b!.membership.table, 'c')?.handedOff, true)
+    assert.deepEqual((b!.service.health() as {down: string[]}).down, ['a'], 'running, c is leaving, not down')
+    cluster.network.crash(addressOf('c'))
+    await cluster.time.runFor(10_000)
+    const health = b!.service.health() as {down: string[]; members: number}
+    assert.deepEqual(health.down, ['a', 'c'])
+    assert.equal(health.members, 2, 'c is no member any more')
+    // Removed (its hints given up), it is gone for good: no longer down.
+    b!.membership.markRemoved('c')
+    assert.deepEqual((b!.service.health() as {down: string[]}).down, ['a'])
+    assert.ok(a !== undefined)
+  })
+
   it('counts the exchanges of a node whose disk failed as failed, and refuses a repair there with storage_failed', async () => {
     // A walk: a node whose disk filled up threw at the first merge of every exchange, so /stats
     // said exchangesFailed 0 round after round, and `dyn repair --wait` on it could never end clean.

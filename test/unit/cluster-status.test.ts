@@ -7,6 +7,8 @@ import {otherMemberLine} from '../../commands/cluster/status.js'
 import {describeGathered, localStatusVerdict, otherMembersText, remoteStatusVerdict} from '../../src/cli/cluster-status.js'
 import type {ClusterStatus, NodeStatus, OtherMember} from '../../src/cli/cluster-status.js'
 import type {GatheredStatus, MemberStatusEntry} from '../../src/node/status-subsystem.js'
+import {leftMembers, unfinishedLeavers} from '../../src/cli/transfer-status.js'
+import type {NodeTransfers} from '../../src/cli/transfer-status.js'
 
 const settings = {defaultN: 3, defaultR: 2, defaultW: 2, partitionCount: 64, conflictPolicy: 'siblings', clusterId: 'c1'}
 
@@ -120,13 +122,33 @@ describe('describeGathered', () => {
     assert.match(verdict.message, /n3 \(IO error: No space left on device\) takes no writes and serves reads only\. To bring it up: for n3: free space on its disk/)
   })
 
-  it('a member out of the ring that never said it handed off and does not answer: left, with what to do', () => {
+  it('a member out of the ring that never said it handed off and does not answer: not ok, with what to do', () => {
+    // A walk killed a leaver mid-hand-off: status said every member serves (exit 0) while every
+    // tombstone of the cluster waited for it.
     const stopped = {...silent('n4', 'timeout', 'left', 'no answer'), handingOff: true as const}
     const status = describeGathered('10.0.0.1:8070', {node: 'n1', members: [answered('n1', {}), answered('n2', {}), answered('n3', {}), stopped]})
-    assert.equal(status.nodes[3]?.state, 'left')
+    assert.equal(status.nodes[3]?.state, 'not_answering')
+    assert.equal(status.nodes[3]?.handoffUnfinished, true)
     assert.match(status.nodes[3]?.problem ?? '', /has not said it handed off everything.*start it again on its data to finish/)
-    assert.deepEqual(status.left, ['n4'])
-    assert.equal(remoteStatusVerdict(status).ok, true, 'the members that remain serve')
+    assert.deepEqual(status.left, ['n4'], 'out of the ring: not counted among the members that must agree')
+    assert.equal(status.agreed, true)
+    const verdict = remoteStatusVerdict(status)
+    assert.ok(!verdict.ok)
+    assert.equal(verdict.error, 'nodes_not_serving')
+    assert.match(verdict.message, /n4 left the ring but has not handed off everything, and does not answer: the hints it kept wait, and no tombstone is reaped until then\. To bring it up: start n4 again on its data folder to finish .*dyn cluster remove n4 --node 10\.0\.0\.1:8070/)
+    // Once it has handed off (or was removed), it has left, and the status is ok again.
+    const gone = silent('n4', 'left', 'left', 'it left the cluster')
+    assert.equal(remoteStatusVerdict(describeGathered('10.0.0.1:8070', {node: 'n1', members: [answered('n1', {}), answered('n2', {}), answered('n3', {}), gone]})).ok, true)
+  })
+})
+
+describe('unfinishedLeavers', () => {
+  it('names a member out of the ring until some node knows it handed off', () => {
+    const view = (name: string, handedOff: boolean | undefined): NodeTransfers => ({name, peers: [{name: 'n4', status: 'left', ...(handedOff === undefined ? {} : {handedOff})}]})
+    assert.deepEqual([...unfinishedLeavers([view('n1', false), view('n2', false)])], ['n4'])
+    assert.deepEqual([...leftMembers([view('n1', false)])], ['n4'], 'out of the ring all the same')
+    assert.deepEqual([...unfinishedLeavers([view('n1', false), view('n2', true)])], [], 'one node has heard of its hand-off')
+    assert.deepEqual([...unfinishedLeavers([view('n1', undefined)])], [], 'an older node says nothing of it: left')
   })
 })
 

@@ -192,6 +192,12 @@ describe('ClusterWatch', () => {
     const during = await watch.poll()
     assert.equal(during.nodes.find((row) => row.name === 'n4')?.status, 'leaving')
     assert.equal(requests.filter((r) => r === '127.0.0.1:7073/stats').length, 2, 'still running: asked each refresh')
+    // Killed before it was done: down, not leaving (a walk's top said leaving of a dead node).
+    for (const node of nodes) node.sees.n4 = false
+    leaver.answering = false
+    assert.equal((await watch.poll()).nodes.find((row) => row.name === 'n4')?.status, 'down')
+    leaver.answering = true
+    for (const node of nodes) node.sees.n4 = true
     leave(nodes, 'n4')
     leaver.handedOff = true
     const after = await watch.poll()
