@@ -21,7 +21,7 @@ export default class ClusterUp extends DynCommand {
   static override summary = 'Start a local cluster of K detached nodes, or the nodes of one that do not run, and wait until they agree on the ring.'
 
   static override description = `Starts K \`dyn start\` processes named n1..nK whose client APIs listen on 127.0.0.1 ports P..P+K-1 (internode RPC on --rpc-port..+K-1, default P+${rpcPortOffset}). Their data, logs (nK.log), pids and exit records and the cluster description (cluster.json) live in --dir, which for a new cluster must be new or hold nothing but what a cluster makes there (dyn cluster down --purge deletes that again). Returns once every node answers as itself (GET /health names the pid this command started and the folder's cluster id), knows all K members and computes the same ring; a node that exits while starting fails the command (node_exited) with the end of its log, and with its own error code in nodeError when it failed with one (old_disk: a copy of an older disk).
-On a folder that holds a cluster already, starts only the nodes that do not run (same names, ports and data, so they come back with their data) and leaves the running ones alone; with all running it starts nothing. A node that left the cluster (dyn cluster leave, or remove) is not started again. The folder's node count, ports and settings are kept; flags that differ are refused.
+On a folder that holds a cluster already, starts only the nodes that do not run (same names, ports and data, so they come back with their data) and leaves the running ones alone; with all running it starts nothing. A node that left the cluster (dyn cluster leave, or remove) is not started again; one that left the ring but was stopped before it had handed off everything is started again, not waited for, to finish its leave (finishing in --json). The folder's node count, ports and settings are kept; flags that differ are refused.
 The node flags (--request-timeout, --write-buffer-ms, --http-request-timeout-ms, --tombstone-grace-ms, --anti-entropy-ms, --stop-delay-ms, --admission-*) are saved in the folder, and every later up starts its nodes with them: a flag given replaces the saved value of that flag, and the others are kept. A folder's nodes all run with the same flags, so one that differs from the saved value is refused while any node of the folder runs (bad_parameter, naming the flags and the nodes): stop the cluster (dyn cluster down) and run up with the flag to change it for every node.
 A new cluster gets a secret of its own (cluster.secret in --dir, readable by its owner alone), which every connection between its nodes must prove: a node started by hand joins it with dyn start --secret-file DIR/cluster.secret.
 With --tls-cert, --tls-key and --tls-ca (README "TLS"), every node serves HTTPS and talks to the others over mutual TLS with that one certificate, which must name 127.0.0.1 (as the nodes of one machine share the machine's under dyn start --processes); clients reach them with https:// addresses and --tls-ca (or DYN_TLS_CA). The files stay with the folder: a later dyn cluster up checks them and starts its nodes with them again, other files are refused while a node runs (rotate certificates in place instead), and a folder does not drop TLS (make another folder for a cluster without it). With --tls-client-ca as well, the nodes serve only clients with a certificate of that CA (README "Client certificates"), /health excepted: the folder's readiness probes need none, and its other reads (status, verify) present DYN_TLS_CERT and DYN_TLS_KEY.
@@ -149,6 +149,7 @@ Exit codes: 0 every node ready; 2 bad usage or input, or a node exited while sta
         started: cluster.started,
         alreadyRunning: cluster.alreadyRunning,
         left: cluster.left,
+        finishing: cluster.finishing,
         startFlags: cluster.startArgs ?? [],
         secretFile: secretFile ?? null,
         ...described,
@@ -158,7 +159,7 @@ Exit codes: 0 every node ready; 2 bad usage or input, or a node exited while sta
       })
       return
     }
-    const summary = upSummaryText({dir: flags.dir, started: cluster.started, alreadyRunning: cluster.alreadyRunning, left: cluster.left, machines: localMachineCount(cluster, cluster.left), clusterMembers: view?.ok === true ? presentMemberCount(view.body) : undefined})
+    const summary = upSummaryText({dir: flags.dir, started: cluster.started, alreadyRunning: cluster.alreadyRunning, left: cluster.left, finishing: cluster.finishing, machines: localMachineCount(cluster, [...cluster.left, ...cluster.finishing]), clusterMembers: view?.ok === true ? presentMemberCount(view.body) : undefined})
     process.stdout.write(`${summary}; talk to it with --node ${scheme}${cluster.host}:${first?.port}${caFile === undefined ? '' : ` --tls-ca ${shellQuote(caFile)}`}, stop this folder's nodes with: dyn cluster down --dir ${shellQuote(flags.dir)}\n`)
     // The saved flags are said, so that a user sees what a later plain up starts nodes with.
     const flagsText = startFlagsText(cluster.startArgs ?? [])

@@ -34,7 +34,8 @@ export interface KeyListing {
 /**
  * One node's trees and objects, as an exchange sees them. Every method answers undefined when
  * that node cannot take part now (its trees for the partition are not complete, it is no home of
- * it, its ring differs): the exchange then stops without repairing anything.
+ * it, its ring differs): the exchange then stops there, unfinished. Only a local side whose store
+ * takes no writes still sends the peer what it lacks (`takesMerges`, and a merge it declines).
  */
 export interface TreeSide {
   readonly name: string
@@ -50,6 +51,8 @@ export interface TreeSide {
   objects(partition: number, keys: readonly string[]): Promise<ReadonlyArray<{readonly key: string; readonly object?: StoredObject}> | undefined>
   /** Merges `entries` into the node's store with the replica merge; how many it took (the local side: how many it changed). */
   merge(partition: number, entries: ReadonlyArray<{readonly key: string; readonly object: StoredObject}>): Promise<number | undefined>
+  /** False while the node's store takes no writes: nothing is fetched for it to merge. Absent: it takes them. */
+  takesMerges?(): boolean
 }
 
 export interface ExchangeLimits {
@@ -106,11 +109,14 @@ export async function exchangeTree(local: TreeSide, remote: TreeSide, partition:
   report.differingKeys = new Set([...needHere, ...needThere]).size
   report.unfinished = localKeys.truncated || remoteKeys.truncated
   // Bounded: the first keys (in the listings' order) now, the rest at the next exchange.
-  const hereNow = needHere.slice(0, limits.keysMax)
+  // A side that takes no merges now (its store takes no writes) is sent nothing: the whole budget
+  // goes to what the peer lacks, rather than to fetching what this side would throw away.
+  const takesMerges = local.takesMerges?.() !== false
+  const hereNow = takesMerges ? needHere.slice(0, limits.keysMax) : []
   const thereNow = needThere.slice(0, Math.max(0, limits.keysMax - hereNow.length))
-  if (hereNow.length < needHere.length || thereNow.length < needThere.length) report.unfinished = true
+  if ((takesMerges && hereNow.length < needHere.length) || thereNow.length < needThere.length) report.unfinished = true
   // The peer's versions first, so that what goes back to it is the merge of both.
-  const here = await copyKeys(remote, local, partition, hereNow, limits.batchEntriesMax)
+  const here = takesMerges ? await copyKeys(remote, local, partition, hereNow, limits.batchEntriesMax) : {merged: 0, copied: 0, completed: needHere.length === 0}
   report.repairedHere = here.merged
   report.keysCopied = here.copied
   // A peer that could not send its objects is not asked for more. A local store that could not

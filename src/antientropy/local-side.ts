@@ -63,6 +63,7 @@ export function localTreeSide(parts: LocalSideParts): TreeSide {
           return object === undefined ? {key} : {key, object}
         }),
       ),
+    takesMerges: () => store.writesStoppedBy === undefined,
     merge: async (partition, entries) => {
       // A store that takes no more writes (a landing failed: a full disk) cannot take this side's
       // part: the exchange ends unfinished and is counted failed, rather than throwing at the

@@ -101,7 +101,7 @@ function metricFamilies(stats: Json, health: Json): Family[] {
   // A node reports writesStopped (the reason) only while its store refuses writes.
   add('writes_stopped', 'gauge', '1 while the node\'s store refuses writes (a full or failing disk: see /health writesStopped), else 0.', [{value: stats.writesStopped === undefined && health.writesStopped === undefined ? 0 : 1}])
   add('members', 'gauge', 'Members of the cluster that have not left, this node included, as this node sees them.', one(number(health.members)))
-  add('members_down', 'gauge', 'Of those, the members this node\'s failure detector sees down.', one(Array.isArray(health.down) ? health.down.length : undefined))
+  add('members_down', 'gauge', 'Of those, the members this node\'s failure detector sees down, and any node out of the ring seen down before it handed off everything.', one(Array.isArray(health.down) ? health.down.length : undefined))
   for (const metric of fieldMetrics) {
     const value = number((metric.section === undefined ? stats : asObject(stats[metric.section]))[metric.field])
     add(metric.name, metric.type, metric.help, one(value === undefined ? undefined : value * (metric.scale ?? 1)))

@@ -15,7 +15,7 @@ import type {GatheredStatus, MemberStatusEntry} from '../node/status-subsystem.j
 import type {Departure, HealthView, LocalCluster, LocalNode, NodeEnding} from './local-cluster.js'
 import {failureText} from './command-output.js'
 import {clusterFileName, describeEnding, isNodeDataFolder, isNodeProcess, isProcessPaused, nodeDeparture, localClusterCaFile, localClusterClientCaFile, localClusterTls, localClusterTlsProblem, localNodeClient, nodeEnding, nodeFailure, nodesStartedElsewhere, probe, probeTimeoutMs} from './local-cluster.js'
-import {leftMembers, newestRing, nodeTransfersOf, type NodeTransfers, type RingView} from './transfer-status.js'
+import {handedOffLeavers, leftMembers, newestRing, nodeTransfersOf, type NodeTransfers, type RingView} from './transfer-status.js'
 import {shellQuote} from './format.js'
 import {stoppingReasonPrefix} from '../api/readiness.js'
 
@@ -324,9 +324,12 @@ export function describeGathered(address: string, gathered: GatheredStatus): Rem
   const self = gathered.members.find((member) => member.name === gathered.node)
   const selfView = self?.answered === true ? self.view : undefined
   const clusterId = selfView === undefined ? undefined : String(selfView.health.clusterId)
-  const nodes = gathered.members.map((member) => remoteNodeStatus(member, gathered.node, clusterId))
   const views = gathered.members.flatMap((member) => (member.answered ? [{name: member.name, cluster: member.view.cluster}] : []))
   const transfers = views.map((view) => nodeTransfersOf(view.name, view.cluster))
+  // A leaver that some member has heard hand off everything has left, whatever the asked node has
+  // heard yet: it exits a few gossip rounds after saying so (the review of this change).
+  const handedOff = handedOffLeavers(transfers)
+  const nodes = gathered.members.map((member) => remoteNodeStatus(member, gathered.node, clusterId, handedOff))
   // Out of the ring: those that left (or hand off now), and those stopped before they were done.
   const left = new Set([...leftMembers(transfers), ...nodes.filter((node) => isDeparted(node) || node.handoffUnfinished === true).map((node) => node.name)])
   const present = nodes.filter((node) => !left.has(node.name))
@@ -358,10 +361,10 @@ export function describeGathered(address: string, gathered: GatheredStatus): Rem
   }
 }
 
-function remoteNodeStatus(member: MemberStatusEntry, askedThrough: string, clusterId: string | undefined): NodeStatus {
+function remoteNodeStatus(member: MemberStatusEntry, askedThrough: string, clusterId: string | undefined, handedOff: ReadonlySet<string>): NodeStatus {
   const base = {name: member.name, address: member.apiAddress, rpcAddress: member.rpcAddress, pid: undefined}
   if (!member.answered) {
-    if (member.error === 'left') return {...base, running: false, serving: false, state: 'left'}
+    if (member.error === 'left' || (member.handingOff === true && handedOff.has(member.name))) return {...base, running: false, serving: false, state: 'left'}
     const silence = `does not answer ${askedThrough} on its internode port (${member.error}: ${member.message})`
     // Out of the ring, and never said it handed off everything: stopped before it was done, or
     // out of reach. What it had not handed off is still on the key's other replicas, which

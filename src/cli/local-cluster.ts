@@ -134,6 +134,8 @@ export interface UpResult extends LocalCluster {
   readonly started: string[]
   readonly alreadyRunning: string[]
   readonly left: string[]
+  /** Nodes out of the ring, stopped before they had handed off everything, started again only to finish their leave (not waited for: each exits by itself once done). */
+  readonly finishing: string[]
 }
 
 /**
@@ -457,14 +459,15 @@ async function startAndWait(
     const running = cluster.nodes.filter(isNodeProcess)
     for (const node of await stoppedLeavers(cluster, running)) {
       try {
+        // Started by hand meanwhile (it answers as itself elsewhere), or its ports taken: a second
+        // process on its data folder must never start.
+        await refuseStartedElsewhere(cluster, [node])
         await checkNodePortsFree(cluster.host, [node], portsAdvice)
       } catch (error) {
         log(`${node.name} left the ring before it had handed off everything, but is not started again: ${(error as Error).message}`)
         continue
       }
-      const startArgs = [...creationSettingsArgs(cluster.settings ?? {}), ...(cluster.startArgs ?? [])]
-      startLocalNode(cluster, node, [...startArgs, '--seeds', running.map((member) => `${cluster.host}:${member.rpcPort}`).join(',')])
-      started.push(node)
+      startLocalNode(cluster, node, [...nodeStartArgs(cluster), '--seeds', running.map((member) => `${cluster.host}:${member.rpcPort}`).join(',')])
       finishing.add(node)
       log(`started ${node.name} (pid ${node.pid}) again to finish its leave: it left the ring before it had handed off everything; it exits by itself once done`)
     }
@@ -478,9 +481,9 @@ async function startAndWait(
     await writeCluster(dir, cluster).catch(() => undefined)
     throw error
   }
-  const left = cluster.nodes.filter((node) => node.left === true || departed.has(node)).map((node) => node.name)
-  for (const node of cluster.nodes.filter((candidate) => left.includes(candidate.name) && !finishing.has(candidate))) log(`${node.name} ${departed.get(node) === 'removed' ? 'was removed from the cluster (its last run stopped on learning it)' : 'has left the cluster (dyn cluster leave or remove)'}; not started`)
-  return {...cluster, started: started.map((n) => n.name), alreadyRunning: alreadyRunning.filter((n) => n.left !== true).map((n) => n.name), left}
+  const left = cluster.nodes.filter((node) => (node.left === true || departed.has(node)) && !finishing.has(node)).map((node) => node.name)
+  for (const node of cluster.nodes.filter((candidate) => left.includes(candidate.name))) log(`${node.name} ${departed.get(node) === 'removed' ? 'was removed from the cluster (its last run stopped on learning it)' : 'has left the cluster (dyn cluster leave or remove)'}; not started`)
+  return {...cluster, started: started.map((n) => n.name), alreadyRunning: alreadyRunning.filter((n) => n.left !== true).map((n) => n.name), left, finishing: [...finishing].map((n) => n.name)}
 }
 
 /**
@@ -820,7 +823,7 @@ async function startMissing(
   log: (line: string) => void,
   signal: AbortSignal | undefined,
 ): Promise<void> {
-  const startArgs = [...creationSettingsArgs(cluster.settings ?? {}), ...(cluster.startArgs ?? [])]
+  const startArgs = nodeStartArgs(cluster)
   const seeds = running.map((node) => `${cluster.host}:${node.rpcPort}`)
   const leftWhenPlanned = new Set(missing.filter((node) => node.left === true))
   // The first node started learns which of the others left (a folder stopped after a leave),
@@ -1034,6 +1037,11 @@ export async function checkPortsFree(host: string, wanted: ReadonlyArray<{readon
  * file; sets `node.pid` to the node's own pid once the wrapper has reported it, which takes
  * milliseconds. Synchronous, so that the pid is known as soon as this returns.
  */
+/** The flags every node of the folder starts with: the cluster's settings, then the saved node flags. */
+function nodeStartArgs(cluster: LocalCluster): string[] {
+  return [...creationSettingsArgs(cluster.settings ?? {}), ...(cluster.startArgs ?? [])]
+}
+
 export function startLocalNode(cluster: LocalCluster, node: LocalNode, extraArgs: readonly string[]): void {
   mkdirSync(path.dirname(node.logFile), {recursive: true})
   rmSync(pidFile(node), {force: true})

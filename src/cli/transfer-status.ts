@@ -100,9 +100,13 @@ export function leftMembers(nodes: readonly NodeTransfers[]): Set<string> {
  * was done, must be started again to finish, since its hints and every reap wait for it.
  */
 export function unfinishedLeavers(nodes: readonly NodeTransfers[]): Set<string> {
-  const peers = nodes.flatMap((node) => (node.peers ?? []).filter((peer) => peer.status === 'left'))
-  const handedOff = new Set(peers.filter((peer) => peer.handedOff !== false).map((peer) => peer.name))
-  return new Set(peers.filter((peer) => !handedOff.has(peer.name)).map((peer) => peer.name))
+  const handedOff = handedOffLeavers(nodes)
+  return new Set([...leftMembers(nodes)].filter((name) => !handedOff.has(name)))
+}
+
+/** Members out of the ring that some node knows to have handed off everything (or that an older node, which does not say, reports left). */
+export function handedOffLeavers(nodes: readonly NodeTransfers[]): Set<string> {
+  return new Set(nodes.flatMap((node) => (node.peers ?? []).filter((peer) => peer.status === 'left' && peer.handedOff !== false).map((peer) => peer.name)))
 }
 
 /**

@@ -14,6 +14,8 @@ export interface UpSummary {
   readonly alreadyRunning: readonly string[]
   /** Nodes of the folder that left the cluster or were removed: not started. */
   readonly left: readonly string[]
+  /** Nodes out of the ring, stopped before they had handed off everything: started again only to finish their leave, not waited for. */
+  readonly finishing?: readonly string[]
   /** Machines the folder's running nodes are on. */
   readonly machines: number
   /** Members of the cluster that have not left, as a live member listed them; undefined when none said. */
@@ -30,10 +32,12 @@ export function upSummaryText(summary: UpSummary): string {
       : ran.length === 0
         ? `started ${started.join(', ')}`
         : `started ${started.join(', ')}; ${ran.join(', ')} ${ran.length === 1 ? 'was' : 'were'} running already and left alone`
+  const finishing = summary.finishing ?? []
   const gone = left.length === 0 ? '' : `; ${left.join(', ')} left the cluster and ${left.length === 1 ? 'was' : 'were'} not started`
+  const finish = finishing.length === 0 ? '' : `; ${finishing.join(', ')} started again only to finish ${finishing.length === 1 ? 'its leave' : 'their leaves'} (${finishing.length === 1 ? 'it exits' : 'each exits'} by itself once done)`
   const onMachines = summary.machines === running ? '' : ` on ${counted(summary.machines, 'machine')}`
   const members = summary.clusterMembers === undefined ? '' : `; the cluster has ${counted(summary.clusterMembers, 'member')}`
-  return `${running} of this folder's nodes running${onMachines} and ready in ${summary.dir} (${what}${gone})${members}`
+  return `${running} of this folder's nodes running${onMachines} and ready in ${summary.dir} (${what}${gone}${finish})${members}`
 }
 
 /** Members of a GET /cluster answer that have not left (a removed member is listed as left too); undefined when it lists none. */

@@ -147,8 +147,9 @@ export class Claimant {
 
   /**
    * Whether `name`, a member that left the ring without saying it handed everything off, answers
-   * now. Asked directly: no node probes a member that left, so the failure detector's view of it
-   * is stale, or none (a claimant started since sees it up for want of evidence).
+   * now. Asked directly: the members probe a leaver only while its row says it has not handed off
+   * and no present member holds its address, so the failure detector's view of it may be stale,
+   * or none (a claimant started since sees it up for want of evidence).
    */
   private async departedAnswers(name: string): Promise<boolean> {
     const table = this.membership.table

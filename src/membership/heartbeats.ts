@@ -151,8 +151,8 @@ export class Heartbeats {
     if (from === this.selfName) return undefined
     const address = this.addressOf(from)
     const nowMs = this.clock.monotonicMs()
-    // Only a peer this node pings can have failed to answer it: a member that has left is no
-    // longer pinged, while it still pings for its last rounds before it exits. Looked up last,
+    // Only a peer this node pings can have failed to answer it: a member that has left and handed
+    // off is no longer pinged, while it still pings for its last rounds before it exits. Looked up last,
     // when the address reads down, which is rare.
     if (address === undefined || this.detector.reachability(address, nowMs) !== 'down' || !this.peers().some((peer) => peer.name === from)) {
       this.pingedWhileDown.delete(from)

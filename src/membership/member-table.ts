@@ -196,10 +196,14 @@ export function presentMembers(table: MemberTable): Member[] {
 /**
  * The present members and those out of the ring that have not said they handed off everything:
  * every node that still works for the cluster (a leaver releases its partitions and delivers its
- * hints until then). A removed member is marked handed off, so it is not one.
+ * hints until then). A removed member is marked handed off, so it is not one; nor is a leaver
+ * whose internode address a present member now advertises (a replacement machine): an answer
+ * there is that member's, and would count the address, the member's, down.
  */
 export function presentOrHandingOff(table: MemberTable): Member[] {
-  return table.members.filter((member) => statusOf(table, member) !== 'left' || member.handedOff !== true)
+  const present = presentMembers(table)
+  const presentAddresses = new Set(present.map((member) => member.rpcAddress))
+  return table.members.filter((member) => present.includes(member) || (member.handedOff !== true && !presentAddresses.has(member.rpcAddress)))
 }
 
 /**

@@ -303,6 +303,16 @@ describe('exchange', () => {
     assert.deepEqual(values((await peer.store.getObject(partition, 'kept-here'))!.versions).map((v) => new TextDecoder().decode(v.value)), ['here'])
     assert.equal(await store.getObject(partition, onlyThere), undefined)
     assert.equal(report.differingKeys, 2)
+    assert.equal(report.keysCopied, 1, 'nothing was fetched from the peer to be thrown away')
+    // However much the peer holds that this side lacks, the budget goes to what the peer lacks
+    // (the review of this change: with the peer's keys over keysMax, nothing went either way).
+    const crowdedPeer = await replica()
+    const peerOnly = Array.from({length: 200}, (_, index) => `peer-only-${index}`).filter((key) => partitionOfKey(key, partitionCount) === partition).slice(0, 12)
+    assert.equal(peerOnly.length, 12)
+    for (const key of peerOnly) await write(crowdedPeer, key, 'n3.1', 'p')
+    const crowded = await exchangeTree(sideOf('full', full), sideOf('crowded', crowdedPeer), partition, 3, {keysMax: 5, batchEntriesMax: 10})
+    assert.deepEqual([crowded.completed, crowded.repairedHere, crowded.repairedThere, crowded.keysCopied], [false, 0, 1, 1], JSON.stringify(crowded))
+    await crowdedPeer.store.close()
     await store.close()
     await peer.store.close()
   })

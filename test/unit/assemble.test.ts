@@ -262,7 +262,9 @@ describe('node assembled from simulated parts', () => {
     await cluster.time.until(c!.hints.spaceFor('a').updateObject(partitionOfKey(key, 16), key, () => ({ok: true, object}), {durable: false}), stepTimeMsMax)
     // As at the end of a leave whose partitions are all handed off.
     c!.membership.updateOwnRow({status: 'left'})
-    await cluster.time.runFor(3000)
+    // Long enough for a detector that no longer heard from c to call it down (phi passes its
+    // threshold within about 4 s): b's heartbeats keep a running leaver up.
+    await cluster.time.runFor(20_000)
     assert.equal(findMember(b!.membership.table, 'c')?.status, 'left')
     assert.notEqual(findMember(b!.membership.table, 'c')?.handedOff, true)
     assert.deepEqual((b!.service.health() as {down: string[]}).down, ['a'], 'running, c is leaving, not down')

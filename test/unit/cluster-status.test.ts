@@ -136,6 +136,16 @@ describe('describeGathered', () => {
     assert.ok(!verdict.ok)
     assert.equal(verdict.error, 'nodes_not_serving')
     assert.match(verdict.message, /n4 left the ring but has not handed off everything, and does not answer: the hints it kept wait, and no tombstone is reaped until then\. To bring it up: start n4 again on its data folder to finish .*dyn cluster remove n4 --node 10\.0\.0\.1:8070/)
+    // A member that has heard it hand off everything is ahead of the asked node: it has left (it
+    // exits a few gossip rounds after saying so), and nothing is wrong.
+    const heard = answered('n2', {}, {names: ['n1', 'n2', 'n3']})
+    assert.ok(heard.answered)
+    const heardCluster = heard.view.cluster as {members: Array<Record<string, unknown>>}
+    const heardView = {...heard, view: {...heard.view, cluster: {...heard.view.cluster, members: [...heardCluster.members, {name: 'n4', status: 'left', handedOff: true, reachability: 'down', partitions: 0}]}}}
+    const ahead = describeGathered('10.0.0.1:8070', {node: 'n1', members: [answered('n1', {}), heardView, answered('n3', {}), stopped]})
+    assert.equal(ahead.nodes[3]?.state, 'left')
+    assert.equal(ahead.nodes[3]?.handoffUnfinished, undefined)
+    assert.equal(remoteStatusVerdict(ahead).ok, true)
     // Once it has handed off (or was removed), it has left, and the status is ok again.
     const gone = silent('n4', 'left', 'left', 'it left the cluster')
     assert.equal(remoteStatusVerdict(describeGathered('10.0.0.1:8070', {node: 'n1', members: [answered('n1', {}), answered('n2', {}), answered('n3', {}), gone]})).ok, true)

@@ -16,6 +16,7 @@ import {
   mergeTables,
   newMemberTable,
   presentMembers,
+  presentOrHandingOff,
   ringMemberCount,
   ringMembers,
   ringOf,
@@ -254,6 +255,14 @@ describe('member table: rows, ring and settings', () => {
     assert.equal(statusOf(moving, rows[2]!), 'valid')
     // A table from before there was a claimant: rows alone.
     assert.equal(statusOf(table(...rows), rows[2]!), 'valid')
+  })
+
+  it('counts a leaver that has not handed off among the nodes that still work for the cluster, unless a present member now has its address', () => {
+    const leaver = member('cat', 2, 'left', '10.0.0.3:7000')
+    const rows = [member('ann', 1), member('bob', 1), leaver, {...member('dan', 4, 'left'), handedOff: true as const}]
+    assert.deepEqual(presentOrHandingOff(table(...rows)).map((m) => m.name), ['ann', 'bob', 'cat'], 'dan handed off (or was removed): gone')
+    // A replacement machine took cat's address: an answer there is eve's, and would count it down.
+    assert.deepEqual(presentOrHandingOff(table(...rows, member('eve', 1, 'valid', '10.0.0.3:7000'))).map((m) => m.name), ['ann', 'bob', 'eve'])
   })
 
   it('a member the claimant removed is left, even when its last row still said joining', () => {

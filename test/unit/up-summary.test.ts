@@ -19,6 +19,14 @@ describe('dyn cluster up: the ready line', () => {
     assert.doesNotMatch(text, /cluster of/)
   })
 
+  it('says a node started again only to finish its leave apart: neither running and ready, nor left and not started', () => {
+    // The review of this change: up said "started n4" and "n4 left the cluster and was not started" at once.
+    assert.equal(
+      upSummaryText({dir: 'd', started: [], alreadyRunning: ['n1', 'n2', 'n3'], left: [], finishing: ['n4'], machines: 3, clusterMembers: 3}),
+      "3 of this folder's nodes running and ready in d (all were running already; started none; n4 started again only to finish its leave (it exits by itself once done)); the cluster has 3 members",
+    )
+  })
+
   it('says one node running already as one, and nothing of the cluster\'s size when no member said it', () => {
     assert.equal(upSummaryText({dir: 'd', started: [], alreadyRunning: ['n1'], left: ['n2', 'n3'], machines: 1, clusterMembers: undefined}), "1 of this folder's nodes running and ready in d (it was running already; started none; n2, n3 left the cluster and were not started)")
     assert.equal(presentMemberCount(undefined), undefined)
