@@ -497,8 +497,11 @@ export class SimCluster {
     this.#history.note(this.time.monotonicMs(), `restart ${name}${options.wipe ? ' on a wiped disk' : ''}`)
     // A node started alone and not joined yet restarts as it was started, without seeds: its
     // operator runs the same command, and a restart given seeds of another cluster is refused
-    // (checkSeedsOnRestart: its stored table is a cluster of its own).
-    if (this.#awaitingJoin.has(name)) await this.#bootMarked(node, [])
+    // (checkSeedsOnRestart: its stored table is a cluster of its own). So does the cluster's
+    // first node, started without seeds, unless its disk was wiped: given the others as seeds, a
+    // restart while its stored table still had it alone (a growth run whose joins had not reached
+    // its disk) was refused when none of them answered, and the run threw (seed 344,917,654,575).
+    if (this.#awaitingJoin.has(name) || (node === this.nodes[0] && !options.wipe)) await this.#bootMarked(node, [])
     else await this.#bootThroughLiveNodes(node)
   }
 

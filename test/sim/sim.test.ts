@@ -243,6 +243,10 @@ export const regressionSeeds: readonly number[] = [
   // A join in a growth run while both members were restarting (one after its failing disk) was
   // given no seed and started a cluster of its own (it names every member now).
   38770843570,
+  // The first node of a growth run, restarted with the others as seeds while its stored table
+  // still had it alone and none of them answered, was refused and the run threw (it restarts as
+  // it was started, without seeds, now).
+  344917654575,
 ]
 
 describe('simulated clusters', () => {
