@@ -120,36 +120,27 @@ export async function exchangeTree(local: TreeSide, remote: TreeSide, partition:
   report.repairedHere = here.merged
   report.keysCopied = here.copied
   // A peer that could not send its objects is not asked for more. A local store that could not
-  // merge them (it takes no writes) still sends the peer what it lacks: a merge is idempotent and
-  // keeps every causally maximal version, so the peer's copy can only gain from this side's.
-  if (here.stoppedAt === 'from') return report
+  // merge them (it stopped taking writes) still sends the peer what it lacks: a merge is idempotent
+  // and keeps every causally maximal version, so the peer's copy can only gain from this side's.
+  if (!here.completed && local.takesMerges?.() !== false) return report
   const there = await copyKeys(local, remote, partition, thereNow, limits.batchEntriesMax)
   report.repairedThere = there.merged
   report.keysCopied += there.copied
   return here.completed && there.completed ? {...report, completed: true} : report
 }
 
-/**
- * Reads `keys` from one side and merges them into the other, a batch at a time; stops at a side
- * that cannot take part, and says which (`from` could not read, `to` could not merge).
- */
-async function copyKeys(
-  from: TreeSide,
-  to: TreeSide,
-  partition: number,
-  keys: readonly string[],
-  batchEntriesMax: number,
-): Promise<{merged: number; copied: number; completed: boolean; stoppedAt?: 'from' | 'to'}> {
+/** Reads `keys` from one side and merges them into the other, a batch at a time; stops at a side that cannot take part. */
+async function copyKeys(from: TreeSide, to: TreeSide, partition: number, keys: readonly string[], batchEntriesMax: number): Promise<{merged: number; copied: number; completed: boolean}> {
   let merged = 0
   let copied = 0
   for (const batch of batches(keys, batchEntriesMax)) {
     const read = await from.objects(partition, batch)
-    if (read === undefined) return {merged, copied, completed: false, stoppedAt: 'from'}
+    if (read === undefined) return {merged, copied, completed: false}
     const entries = present(read)
     if (entries.length === 0) continue
     copied += entries.length
     const count = await to.merge(partition, entries)
-    if (count === undefined) return {merged, copied, completed: false, stoppedAt: 'to'}
+    if (count === undefined) return {merged, copied, completed: false}
     merged += count
   }
   return {merged, copied, completed: true}

@@ -402,6 +402,16 @@ function writesStoppedText(nodes: readonly NodeStatus[]): string {
 
 const writesStoppedTodo = 'free space on its disk (or replace the failing disk), then restart it: its writes resume only after a restart, and meanwhile the puts it would store go to the keys\' other replicas'
 
+/**
+ * Nodes out of the ring that were stopped before they had handed off everything, in words, with
+ * what waits for them; `silence` how they are seen (not running, not answering). Both ways of
+ * asking status say it.
+ */
+function unfinishedHandoffText(names: readonly string[], silence: string): string {
+  const one = names.length === 1
+  return `${names.join(', ')} left the ring but ${one ? 'has' : 'have'} not handed off everything, and ${silence}: the hints ${one ? 'it' : 'they'} kept wait, and no tombstone is reaped until then`
+}
+
 /** What a status says as a whole: ok, or what is wrong and what to do, under a stable code. */
 export type StatusVerdict = {readonly ok: true; readonly message: string} | {readonly ok: false; readonly error: StatusProblemCode; readonly message: string}
 
@@ -476,7 +486,7 @@ export function localStatusVerdict(status: ClusterStatus, left: ReadonlySet<stri
     return {
       ok: false,
       error: 'nodes_not_serving',
-      message: `the cluster is not fully up: ${stoppedLeavers.join(', ')} left the ring but ${one ? 'has' : 'have'} not handed off everything, and ${one ? 'is' : 'are'} not running: the hints ${one ? 'it' : 'they'} kept wait, and no tombstone is reaped until then; start ${one ? 'it' : 'them'} again to finish with: ${up} (${one ? 'it exits' : 'each exits'} by itself once done), or, if ${one ? 'its' : 'their'} hints may be given up, remove ${one ? 'it' : 'each'}: ${stoppedLeavers.map((name) => `dyn cluster remove ${name} --node ${through}`).join('; ')}${others}`,
+      message: `the cluster is not fully up: ${unfinishedHandoffText(stoppedLeavers, one ? 'is not running' : 'are not running')}; start ${one ? 'it' : 'them'} again to finish with: ${up} (${one ? 'it exits' : 'each exits'} by itself once done), or, if ${one ? 'its' : 'their'} hints may be given up, remove ${one ? 'it' : 'each'}: ${stoppedLeavers.map((name) => `dyn cluster remove ${name} --node ${through}`).join('; ')}${others}`,
     }
   }
   // All serve, on different rings: a change still spreading by gossip.
@@ -552,8 +562,8 @@ export function remoteStatusVerdict(status: RemoteClusterStatus): StatusVerdict 
     const one = handoffsUnfinished.length === 1
     problems.push({
       code: 'nodes_not_serving',
-      text: `${handoffsUnfinished.join(', ')} left the ring but ${one ? 'has' : 'have'} not handed off everything, and ${one ? 'does' : 'do'} not answer: the hints ${one ? 'it' : 'they'} kept wait, and no tombstone is reaped until then`,
-      todo: `start ${handoffsUnfinished.join(', ')} again on ${one ? 'its' : 'their'} data folder to finish (${one ? 'it exits' : 'each exits'} by itself once done), or, if ${one ? 'its machine is' : 'their machines are'} lost for good, remove ${one ? 'it' : 'each'} (${handoffsUnfinished.map((name) => `dyn cluster remove ${name} --node ${status.node}`).join('; ')}): its copies are on the keys' other replicas, only its hints are lost`,
+      text: unfinishedHandoffText(handoffsUnfinished, one ? 'does not answer' : 'do not answer'),
+      todo: `start ${handoffsUnfinished.join(', ')} again on ${one ? 'its' : 'their'} data folder to finish (${one ? 'it exits' : 'each exits'} by itself once done), or, if ${one ? 'its machine is' : 'their machines are'} lost for good, remove ${one ? 'it' : 'each'} (${handoffsUnfinished.map((name) => `dyn cluster remove ${name} --node ${status.node}`).join('; ')}): ${one ? 'its' : 'their'} copies are on the keys' other replicas, only ${one ? 'its' : 'their'} hints are lost`,
     })
   }
   if (writesStopped.length > 0) {

@@ -682,22 +682,30 @@ export function localNodeClient(cluster: LocalCluster, address: string | readonl
  * the one that said it left counts, so a member answering from an older table cannot unmark it).
  */
 async function learnLeft(cluster: LocalCluster, from: readonly LocalNode[]): Promise<boolean> {
-  // A folder whose TLS files can no longer be read cannot ask: nothing is learnt then, so that
-  // `down` still stops its nodes (by signal), and `up` says what is wrong with the files.
-  if (localClusterTlsProblem(cluster) !== undefined) return false
+  const answer = await membersAnswer(cluster, from)
+  if (answer === undefined) return false
+  for (const local of cluster.nodes) {
+    const member = answer.members.find((candidate) => candidate.name === local.name)
+    // A node's word on its own row is no news of its return: a removed node started again on
+    // its old data says valid (with a higher incarnation) until it learns it was removed.
+    if (member !== undefined && (local !== answer.node || member.status === 'left')) markLeft(local, member)
+  }
+  return true
+}
+
+/**
+ * The members as the first of `from` that answers GET /cluster reports them, and which node that
+ * was; undefined when none answers. A folder whose TLS files can no longer be read asks none:
+ * nothing is learnt then, so that `down` still stops its nodes (by signal), and `up` says what is
+ * wrong with the files.
+ */
+async function membersAnswer(cluster: LocalCluster, from: readonly LocalNode[]): Promise<{node: LocalNode; members: ReportedMember[]} | undefined> {
+  if (localClusterTlsProblem(cluster) !== undefined) return undefined
   for (const node of from) {
     const answer = await localNodeClient(cluster, `${cluster.host}:${node.port}`, probeTimeoutMs).getJson('/cluster').catch(() => undefined)
-    if (answer?.ok !== true) continue
-    const members = (answer.body.members ?? []) as ReportedMember[]
-    for (const local of cluster.nodes) {
-      const member = members.find((candidate) => candidate.name === local.name)
-      // A node's word on its own row is no news of its return: a removed node started again on
-      // its old data says valid (with a higher incarnation) until it learns it was removed.
-      if (member !== undefined && (local !== node || member.status === 'left')) markLeft(local, member)
-    }
-    return true
+    if (answer?.ok === true) return {node, members: (answer.body.members ?? []) as ReportedMember[]}
   }
-  return false
+  return undefined
 }
 
 /** A member's row as GET /cluster reports it: what learnLeft reads. */
@@ -716,14 +724,8 @@ export interface ReportedMember {
  * tombstone's reaping, wait for it.
  */
 async function stoppedLeavers(cluster: LocalCluster, from: readonly LocalNode[]): Promise<LocalNode[]> {
-  if (localClusterTlsProblem(cluster) !== undefined) return []
-  for (const node of from) {
-    const answer = await localNodeClient(cluster, `${cluster.host}:${node.port}`, probeTimeoutMs).getJson('/cluster').catch(() => undefined)
-    if (answer?.ok !== true) continue
-    const members = (answer.body.members ?? []) as ReportedMember[]
-    return cluster.nodes.filter((local) => !isNodeProcess(local) && members.some((member) => member.name === local.name && member.status === 'left' && member.handedOff === false))
-  }
-  return []
+  const members = (await membersAnswer(cluster, from))?.members ?? []
+  return cluster.nodes.filter((local) => !isNodeProcess(local) && members.some((member) => member.name === local.name && member.status === 'left' && member.handedOff === false))
 }
 
 /**
