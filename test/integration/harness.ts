@@ -160,20 +160,37 @@ export interface TestCluster {
   stop(): Promise<void>
 }
 
+/**
+ * How many times `startCluster` draws fresh ports when another process took one of them between
+ * the check and the node's bind. Free ports are a best effort (see ports.ts): two test files run
+ * at once, and each checks and binds ports of its own, so the race is rare but real. It says
+ * nothing about the code under test, so it is retried rather than failed; any other failure of
+ * `cluster up` fails the test at once.
+ */
+const portRaceAttemptsMax = 3
+
+/** `cluster up` failed only because a port it was given was taken meanwhile. */
+function lostPortRace(stderr: string): boolean {
+  return /EADDRINUSE|in use by another process/.test(stderr)
+}
+
 /** `dyn cluster up` with K nodes in a fresh temporary folder, on free ports. */
 export async function startCluster(nodeCount: number, extraArgs: readonly string[] = []): Promise<TestCluster> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'dyn-test-'))
-  const {port, rpcPort} = await freeClusterPorts(nodeCount)
-  // A generous request timeout: the tests check outcomes, and a loaded CI machine must not turn
-  // a slow answer into quorum_unmet. Dead nodes still fail fast (their connections are refused).
-  const up = await runDyn(['cluster', 'up', '--nodes', String(nodeCount), '--dir', dir, '--port', String(port), '--rpc-port', String(rpcPort), '--request-timeout', '5000', ...extraArgs])
-  const cluster = await readCluster(dir)
-  if (up.code !== 0 || cluster === undefined) {
+  for (let attempt = 1; ; attempt += 1) {
+    const dir = await mkdtemp(path.join(tmpdir(), 'dyn-test-'))
+    const {port, rpcPort} = await freeClusterPorts(nodeCount)
+    // A generous request timeout: the tests check outcomes, and a loaded CI machine must not turn
+    // a slow answer into quorum_unmet. Dead nodes still fail fast (their connections are refused).
+    const up = await runDyn(['cluster', 'up', '--nodes', String(nodeCount), '--dir', dir, '--port', String(port), '--rpc-port', String(rpcPort), '--request-timeout', '5000', ...extraArgs])
+    const cluster = await readCluster(dir)
+    if (up.code === 0 && cluster !== undefined) {
+      const api = (i: number): string => `${cluster.host}:${(cluster.nodes[i] as {port: number}).port}`
+      return {dir, cluster, api, url: (i, pathAndQuery) => `http://${api(i)}${pathAndQuery}`, stop: () => stopCluster(dir)}
+    }
     await stopCluster(dir)
-    throw new Error(`cluster up failed (${up.code}): ${up.stderr}`)
+    if (attempt >= portRaceAttemptsMax || !lostPortRace(up.stderr)) throw new Error(`cluster up failed (${up.code}, attempt ${attempt}): ${up.stderr}`)
+    process.stderr.write(`# cluster up lost a port race (attempt ${attempt}), drawing other ports: ${up.stderr.split('\n').find((line) => lostPortRace(line)) ?? ''}\n`)
   }
-  const api = (i: number): string => `${cluster.host}:${(cluster.nodes[i] as {port: number}).port}`
-  return {dir, cluster, api, url: (i, pathAndQuery) => `http://${api(i)}${pathAndQuery}`, stop: () => stopCluster(dir)}
 }
 
 async function stopCluster(dir: string): Promise<void> {
