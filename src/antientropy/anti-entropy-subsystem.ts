@@ -80,7 +80,7 @@ export interface AntiEntropyParts {
   readonly membership: Membership
   isUp(name: string): boolean
   /** The replica merge (replication's), for objects fetched from a peer. */
-  mergeObject(partition: number, key: string, object: StoredObject): Promise<{ok: true; changed: boolean} | {ok: false; message: string}>
+  mergeObject(partition: number, key: string, object: StoredObject): Promise<{ok: true; changed: boolean} | {ok: false; error: string; message: string}>
   /** Checks an object from the network (src/coordinator/messages.ts). */
   isStoredObject(x: unknown): x is StoredObject
   readonly requestTimeoutMs: number
@@ -125,6 +125,8 @@ export interface RepairReport {
   readonly treesSkipped: number
   /** Homes this node shares trees with that it sees down: their trees are counted as skipped. */
   readonly peersDown: readonly string[]
+  /** Homes whose store refused what this node sent them, each with the code it answered (one per home). */
+  readonly peersRefusing: ReadonlyArray<{readonly node: string; readonly error: string}>
   readonly keysRepairedHere: number
   readonly keysRepairedThere: number
   readonly unfinished: boolean
@@ -302,9 +304,18 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
         })
       },
       merge: async (partition, entries) => {
-        const body = await ask(MessageType.ObjectHandoff, {entries: entries.map(({key, object}) => ({partition, key, object}))})
-        if (!isRecord(body) || !Array.isArray(body.results)) return undefined
-        return (body.results as unknown[]).filter((result) => result === 'ok').length
+        const answer = await parts.transport.request(address, MessageType.ObjectHandoff, {entries: entries.map(({key, object}) => ({partition, key, object}))}, parts.requestTimeoutMs)
+        // A peer that refuses the merge (its store takes no writes: storage_failed) leaves the
+        // exchange unfinished, and says why, so that `dyn repair --wait` on this node names it
+        // rather than waiting out its time on trees that "could not be compared". So does an
+        // entry the peer answers with a code of its own (too_many_siblings, object_too_large).
+        if (!answer.ok) return answer.error === 'remote' && answer.code !== undefined ? {refused: answer.code, merged: 0} : undefined
+        if (!isRecord(answer.body) || !Array.isArray(answer.body.results)) return undefined
+        const results = answer.body.results as unknown[]
+        const taken = results.filter((result) => result === 'ok').length
+        const refusal = results.find((result) => result !== 'ok')
+        if (refusal === undefined) return taken
+        return {refused: typeof refusal === 'string' && /^[a-z_]{1,64}$/.test(refusal) ? refusal : 'bad_answer', merged: taken}
       },
     }
   }
@@ -466,6 +477,8 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
       skipped += shared
       peersDown.push(peer)
     }
+    const peersRefusing = new Map<string, string>()
+    for (const report of exchanges) if (report.refused !== undefined && !peersRefusing.has(report.refused.node)) peersRefusing.set(report.refused.node, report.refused.error)
     checkRecovered()
     return {
       node: self,
@@ -473,6 +486,7 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
       treesInSync: inSync,
       treesSkipped: skipped,
       peersDown,
+      peersRefusing: [...peersRefusing].map(([node, error]) => ({node, error})),
       keysRepairedHere: exchanges.reduce((sum, report) => sum + report.repairedHere, 0),
       keysRepairedThere: exchanges.reduce((sum, report) => sum + report.repairedThere, 0),
       unfinished: skipped > 0 || exchanges.some((report) => report.unfinished || !report.completed),

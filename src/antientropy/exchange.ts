@@ -49,10 +49,24 @@ export interface TreeSide {
   keys(partition: number, n: number, segments: readonly number[]): Promise<KeyListing | undefined>
   /** The objects of `keys` (absent where the node holds none). */
   objects(partition: number, keys: readonly string[]): Promise<ReadonlyArray<{readonly key: string; readonly object?: StoredObject}> | undefined>
-  /** Merges `entries` into the node's store with the replica merge; how many it took (the local side: how many it changed). */
-  merge(partition: number, entries: ReadonlyArray<{readonly key: string; readonly object: StoredObject}>): Promise<number | undefined>
+  /**
+   * Merges `entries` into the node's store with the replica merge; how many it took (the local
+   * side: how many it changed), or `refused` with the code the node's store answered for an entry
+   * it could not take (a peer whose disk is full answers `storage_failed`).
+   */
+  merge(partition: number, entries: ReadonlyArray<{readonly key: string; readonly object: StoredObject}>): Promise<number | MergeRefused | undefined>
   /** False while the node's store takes no writes: nothing is fetched for it to merge. Absent: it takes them. */
   takesMerges?(): boolean
+}
+
+/**
+ * A merge the node took part in but could not do whole: the code its store answered for the
+ * entries it refused (storage_failed for a store that takes no writes; too_many_siblings or
+ * object_too_large for one entry), and how many of the others it took.
+ */
+export interface MergeRefused {
+  readonly refused: string
+  readonly merged: number
 }
 
 export interface ExchangeLimits {
@@ -82,6 +96,11 @@ export interface ExchangeReport {
   readonly keysCopied: number
   /** Some differing keys were left for the next exchange (a bound was reached). */
   readonly unfinished: boolean
+  /**
+   * The side whose store refused what it was sent, and the code it answered: the exchange cannot
+   * finish until that node takes writes again, which `dyn repair --wait` says rather than waiting.
+   */
+  readonly refused?: {readonly node: string; readonly error: string}
 }
 
 /**
@@ -90,7 +109,7 @@ export interface ExchangeReport {
  * merged before it stays merged (every merge is idempotent).
  */
 export async function exchangeTree(local: TreeSide, remote: TreeSide, partition: number, n: number, limits: ExchangeLimits): Promise<ExchangeReport> {
-  const report = {partition, n, peer: remote.name, completed: false, differingSegments: 0, differingKeys: 0, repairedHere: 0, repairedThere: 0, keysCopied: 0, unfinished: false}
+  const report: {-readonly [K in keyof ExchangeReport]: ExchangeReport[K]} = {partition, n, peer: remote.name, completed: false, differingSegments: 0, differingKeys: 0, repairedHere: 0, repairedThere: 0, keysCopied: 0, unfinished: false}
   const [localBranches, remoteBranches] = await Promise.all([local.branches(partition, n), remote.branches(partition, n)])
   if (localBranches === undefined || remoteBranches === undefined) return report
   const branches = differingIndexes(localBranches, remoteBranches, branchCount)
@@ -119,31 +138,43 @@ export async function exchangeTree(local: TreeSide, remote: TreeSide, partition:
   const here = takesMerges ? await copyKeys(remote, local, partition, hereNow, limits.batchEntriesMax) : {merged: 0, copied: 0, completed: needHere.length === 0}
   report.repairedHere = here.merged
   report.keysCopied = here.copied
+  if (here.refused !== undefined) report.refused = {node: local.name, error: here.refused}
   // A peer that could not send its objects is not asked for more. A local store that could not
-  // merge them (it stopped taking writes) still sends the peer what it lacks: a merge is idempotent
-  // and keeps every causally maximal version, so the peer's copy can only gain from this side's.
-  if (!here.completed && local.takesMerges?.() !== false) return report
+  // merge them (it stopped taking writes, or refused some for a limit) still sends the peer what
+  // it lacks: a merge is idempotent and keeps every causally maximal version, so the peer's copy
+  // can only gain from this side's.
+  if (!here.completed && here.refused === undefined && local.takesMerges?.() !== false) return report
   const there = await copyKeys(local, remote, partition, thereNow, limits.batchEntriesMax)
   report.repairedThere = there.merged
   report.keysCopied += there.copied
+  if (there.refused !== undefined) report.refused = {node: remote.name, error: there.refused}
   return here.completed && there.completed ? {...report, completed: true} : report
 }
 
 /** Reads `keys` from one side and merges them into the other, a batch at a time; stops at a side that cannot take part. */
-async function copyKeys(from: TreeSide, to: TreeSide, partition: number, keys: readonly string[], batchEntriesMax: number): Promise<{merged: number; copied: number; completed: boolean}> {
+async function copyKeys(from: TreeSide, to: TreeSide, partition: number, keys: readonly string[], batchEntriesMax: number): Promise<{merged: number; copied: number; completed: boolean; refused?: string}> {
   let merged = 0
   let copied = 0
+  // The first code a merge was refused with. The batches after it are still sent: a refusal for a
+  // limit concerns its entry alone, and one key refused every round must not hold back the rest
+  // of the listing behind it (a store that takes no writes refuses them all, bounded by keysMax).
+  let refused: string | undefined
   for (const batch of batches(keys, batchEntriesMax)) {
     const read = await from.objects(partition, batch)
-    if (read === undefined) return {merged, copied, completed: false}
+    if (read === undefined) return {merged, copied, completed: false, ...(refused === undefined ? {} : {refused})}
     const entries = present(read)
     if (entries.length === 0) continue
     copied += entries.length
     const count = await to.merge(partition, entries)
-    if (count === undefined) return {merged, copied, completed: false}
-    merged += count
+    if (count === undefined) return {merged, copied, completed: false, ...(refused === undefined ? {} : {refused})}
+    if (typeof count === 'number') {
+      merged += count
+    } else {
+      merged += count.merged
+      refused ??= count.refused
+    }
   }
-  return {merged, copied, completed: true}
+  return refused === undefined ? {merged, copied, completed: true} : {merged, copied, completed: false, refused}
 }
 
 /**

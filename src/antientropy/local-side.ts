@@ -21,8 +21,8 @@ export interface LocalSideParts {
   readonly store: Pick<Store, 'scanPartition' | 'getObject' | 'writesStoppedBy'>
   /** Whether this node takes part in an exchange of (partition, n) now (a home, complete trees, the same ring). */
   canServe(partition: number, n: number): boolean
-  /** The replica merge of one object into the store; `changed` false when it brought the stored copy nothing. */
-  merge(partition: number, key: string, object: StoredObject): Promise<{ok: boolean; changed?: boolean}>
+  /** The replica merge of one object into the store; `changed` false when it brought the stored copy nothing, `error` the code of a merge refused (too_many_siblings, ...). */
+  merge(partition: number, key: string, object: StoredObject): Promise<{ok: true; changed: boolean} | {ok: false; error: string}>
 }
 
 /**
@@ -72,12 +72,16 @@ export function localTreeSide(parts: LocalSideParts): TreeSide {
       // Counted only where the copy here changed: a key both sides hold alike (this side already
       // had the peer's versions) is no repair, however often an exchange that fails the other way
       // comes back to it.
+      // A merge refused for a limit leaves the exchange unfinished, with its code, as a peer's does;
+      // the other entries are still merged.
       let merged = 0
+      let refused: string | undefined
       for (const {key, object} of entries) {
         const result = await parts.merge(partition, key, object)
-        if (result.ok && result.changed !== false) merged += 1
+        if (!result.ok) refused ??= result.error
+        else if (result.changed) merged += 1
       }
-      return merged
+      return refused === undefined ? merged : {refused, merged}
     },
   }
 }

@@ -12,10 +12,11 @@ export interface RepairRound {
   readonly treesInSync?: number
   readonly treesSkipped?: number
   readonly peersDown?: readonly string[]
+  readonly peersRefusing?: ReadonlyArray<{readonly node: string; readonly error: string}>
   readonly keysRepairedHere?: number
   readonly keysRepairedThere?: number
   readonly unfinished?: boolean
-  readonly exchanges?: ReadonlyArray<{partition: number; n: number; peer: string; differingKeys: number; repairedHere: number; repairedThere: number; completed: boolean}>
+  readonly exchanges?: ReadonlyArray<{partition: number; n: number; peer: string; differingKeys: number; repairedHere: number; repairedThere: number; completed: boolean; refused?: {node: string; error: string}}>
 }
 
 /** A round that repaired nothing and found every tree it could compare in sync: the end of --wait. */
@@ -55,13 +56,41 @@ export function stalledNotice(round: RepairRound, rounds: number, saidFor: strin
   }
 }
 
+/** What a home refusing repairs must do, by the code it answered. */
+function refusalAdvice(error: string): string {
+  return error === 'storage_failed' ? 'its store takes no writes (a full or failing disk): free space or replace the disk, then restart it' : 'see its log for why'
+}
+
+/** The homes that refused repairs, each with its code: "n2 (storage_failed)". */
+function refusingList(refusing: NonNullable<RepairRound['peersRefusing']>): string {
+  return refusing.map(({node, error}) => `${node} (${error})`).join(', ')
+}
+
+/**
+ * The notice after `round` when a home refused the repairs sent to it, so that no round can be
+ * clean until it takes writes again; said once for each set of refusing homes (`saidFor`, as
+ * stalledNotice), and undefined when none refused.
+ */
+export function refusingNotice(round: RepairRound, rounds: number, saidFor: string | undefined, maxWaitSeconds: number): {key: string; text: string} | undefined {
+  const refusing = [...(round.peersRefusing ?? [])].sort((a, b) => a.node.localeCompare(b.node))
+  if (refusing.length === 0) return undefined
+  const key = refusing.map(({node, error}) => `${node}:${error}`).join(',')
+  if (key === saidFor) return undefined
+  const advice = refusing.map(({node, error}) => `${node}: ${refusalAdvice(error)}`).join('; ')
+  return {
+    key,
+    text: `round ${rounds}: ${refusingList(refusing)} refused the repairs sent to ${refusing.length === 1 ? 'it' : 'them'}, so repair cannot finish until ${refusing.length === 1 ? 'it takes' : 'they take'} writes again (${advice}); waiting for that, rounds every second, for at most ${maxWaitSeconds} s in all (--max-wait-seconds), then exit 3`,
+  }
+}
+
 /** Why --wait gave up after `rounds` rounds, from the last round. */
 export function timeoutReason(last: RepairRound, rounds: number): string {
   const down = last.peersDown ?? []
+  const refusing = last.peersRefusing ?? []
   const {list, is, it} = them(down)
-  const why =
-    down.length > 0
-      ? `${list} ${is} down, so the trees shared with ${it} could not be compared; start ${it} again (or dyn cluster remove a node that is gone for good) and run dyn repair --wait again`
-      : 'the node still finds trees that differ or that it could not compare; run dyn repair --wait again, or check dyn cluster status for a node that is down'
+  const reasons: string[] = []
+  if (down.length > 0) reasons.push(`${list} ${is} down, so the trees shared with ${it} could not be compared; start ${it} again (or dyn cluster remove a node that is gone for good)`)
+  if (refusing.length > 0) reasons.push(`${refusingList(refusing)} refused the repairs sent to ${refusing.length === 1 ? 'it' : 'them'}; ${refusing.map(({node, error}) => `${node}: ${refusalAdvice(error)}`).join('; ')}`)
+  const why = reasons.length > 0 ? `${reasons.join('; and ')}; then run dyn repair --wait again` : 'the node still finds trees that differ or that it could not compare; run dyn repair --wait again, or check dyn cluster status for a node that is down'
   return `after ${rounds} round(s) ${why}`
 }

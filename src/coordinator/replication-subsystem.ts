@@ -80,7 +80,7 @@ export interface ReplicationSubsystem extends Subsystem {
   receiveHints(body: unknown): Promise<unknown>
   /** An object a transfer fetched, merged into this node's copy as a replica merges (never over a newer or concurrent version). */
   /** Merges a copy from another node into this one's; `changed` says whether it brought anything. */
-  mergeObject(partition: number, key: string, object: StoredObject): Promise<{ok: true; changed: boolean} | {ok: false; message: string}>
+  mergeObject(partition: number, key: string, object: StoredObject): Promise<{ok: true; changed: boolean} | {ok: false; error: string; message: string}>
 }
 
 export function replicationSubsystem(parts: ReplicationParts): ReplicationSubsystem {
@@ -169,7 +169,7 @@ export function replicationSubsystem(parts: ReplicationParts): ReplicationSubsys
     receiveHints: (body) => serveReplicaRequest(replicaServer, MessageType.HintDelivery, body),
     mergeObject: async (partition, key, object) => {
       const merged = await mergeIncoming(store, policy, partition, key, object, false)
-      return merged.ok ? {ok: true, changed: merged.changed} : {ok: false, message: merged.message}
+      return merged.ok ? {ok: true, changed: merged.changed} : {ok: false, error: merged.error, message: merged.message}
     },
   }
 }

@@ -233,7 +233,7 @@ describe('exchange', () => {
       assert.deepEqual([report.completed, report.differingSegments, report.differingKeys], [true, 0, 0])
     }
     await write(a, 'w', 'n1.1', 'w')
-    const refusing = localTreeSide({name: 'b', trees: b.trees, store: b.store, canServe: () => false, merge: async () => ({ok: true})})
+    const refusing = localTreeSide({name: 'b', trees: b.trees, store: b.store, canServe: () => false, merge: async () => ({ok: true, changed: true})})
     const report = await exchangeTree(sideOf('a', a), refusing, partitionOfKey('w', partitionCount), 3, {keysMax: 10, batchEntriesMax: 10})
     assert.equal(report.completed, false)
     assert.equal(await b.store.getObject(partitionOfKey('w', partitionCount), 'w'), undefined)
@@ -252,11 +252,13 @@ describe('exchange', () => {
     const partition = partitionOfKey('k', partitionCount)
     const stored = await a.store.getObject(partition, 'k')
     assert.ok((await writeNewVersion(a.store, policy, partition, 'k', {context: join(stored!.versions), version: version('new'), actor: 'n1.1', dots, n: 3, nowMs: 0, durable: false})).ok)
-    const fullDisk = localTreeSide({name: 'b', trees: b.trees, store: b.store, canServe: () => true, merge: async () => ({ok: false})})
+    const fullDisk = localTreeSide({name: 'b', trees: b.trees, store: b.store, canServe: () => true, merge: async () => ({ok: false, error: 'storage_failed'})})
     for (let round = 0; round < 3; round += 1) {
       const report = await exchangeTree(sideOf('a', a), fullDisk, partition, 3, {keysMax: 10, batchEntriesMax: 10})
       assert.equal(report.differingKeys, 1)
-      assert.deepEqual([report.repairedHere, report.repairedThere, report.completed], [0, 0, true])
+      // Not finished, and it says who refused and why: the stale copy stays stale.
+      assert.deepEqual([report.repairedHere, report.repairedThere, report.completed], [0, 0, false])
+      assert.deepEqual(report.refused, {node: 'b', error: 'storage_failed'})
       // The work is still charged to the repair budget: the key was read and merged both ways.
       assert.equal(report.keysCopied, 2)
     }
@@ -265,6 +267,37 @@ describe('exchange', () => {
     assert.deepEqual([healthy.repairedHere, healthy.repairedThere, healthy.completed], [0, 1, true])
     await a.store.close()
     await b.store.close()
+  })
+
+  it('sends every other key past one a side refuses for a limit, both ways, and ends unfinished saying who refused and why', async () => {
+    // A key refused every round (too many siblings once merged) must not hold back the keys
+    // after it in the listing, nor the way back, and must not let the exchange count as done.
+    const partition = partitionOfKey('anchor', partitionCount)
+    const sameKeys = Array.from({length: 2000}, (_, index) => `k-${index}`).filter((key) => partitionOfKey(key, partitionCount) === partition).slice(0, 6)
+    assert.equal(sameKeys.length, 6)
+    const [refusedKey, onlyOnB, ...others] = sameKeys as [string, string, ...string[]]
+    for (const [localIsRefusing, label] of [[false, 'the peer refuses'], [true, 'this side refuses']] as const) {
+      const a = await replica()
+      const b = await replica()
+      for (const key of [refusedKey, ...others]) await write(a, key, 'n1.1', key)
+      await write(b, onlyOnB, 'n2.1', onlyOnB)
+      const refusingB = localTreeSide({
+        name: 'b',
+        trees: b.trees,
+        store: b.store,
+        canServe: () => true,
+        merge: async (p, key, object) => (key === refusedKey ? {ok: false, error: 'too_many_siblings'} : mergeIncoming(b.store, policy, p, key, object, false)),
+      })
+      const limits = {keysMax: 100, batchEntriesMax: 1}
+      const report = localIsRefusing ? await exchangeTree(refusingB, sideOf('a', a), partition, 3, limits) : await exchangeTree(sideOf('a', a), refusingB, partition, 3, limits)
+      assert.equal(report.completed, false, label)
+      assert.deepEqual(report.refused, {node: 'b', error: 'too_many_siblings'}, label)
+      for (const key of others) assert.ok(await b.store.getObject(partition, key), `${label}: ${key} reached b`)
+      assert.equal(await b.store.getObject(partition, refusedKey), undefined, label)
+      assert.ok(await a.store.getObject(partition, onlyOnB), `${label}: b's own key reached a`)
+      await a.store.close()
+      await b.store.close()
+    }
   })
 
   it('ends unfinished on a side whose store takes no writes, and still sends its peer what the peer lacks', async () => {

@@ -301,6 +301,12 @@ describe('node assembled from simulated parts', () => {
     await assert.rejects(cluster.time.until(c!.service.repair(undefined), stepTimeMsMax), (error: unknown) => error instanceof Error && (error as {code?: string}).code === 'storage_failed' && /takes no writes/.test(error.message))
     // The healthy homes still repair among themselves, and reads go on through c.
     assert.deepEqual(await read(cluster, c!, 'after-the-disk'), ['pears'])
+    // A repair on a healthy home names c, whose store refuses what it is sent, and is not clean:
+    // before, c's refusals were counted as merges taken, and `dyn repair --wait` on a waited out
+    // its time without saying why.
+    const report = (await cluster.time.until(a!.service.repair(undefined), stepTimeMsMax)) as {peersRefusing: unknown; unfinished: boolean}
+    assert.deepEqual(report.peersRefusing, [{node: 'c', error: 'storage_failed'}])
+    assert.equal(report.unfinished, true)
   })
 
   it('stops cleanly: no timer of a stopped node is left', async () => {
