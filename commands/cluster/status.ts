@@ -80,7 +80,7 @@ Exits 0 when every node (of the folder, or every member with --node) serves and 
     for (const node of status.nodes) if (isDeparted(node)) left.add(node.name)
     const remaining = status.nodes.filter((node) => !left.has(node.name))
     const agreed = left.size === 0 ? status.agreed : remaining.length > 0 && remaining.every((node) => node.serving) && allAgree(remaining)
-    status = {...status, nodes: markStoppedLeavers(status.nodes, unfinishedLeavers(transfers))}
+    status = markStoppedLeavers(status, unfinishedLeavers(transfers))
     const verdict = localStatusVerdict(status, left, agreed, newestRing(transfers))
     // A status that is not ok is a failure like any other under --json: a stable code and a
     // message saying what is wrong and what to do, before the status's own fields.
@@ -147,8 +147,9 @@ function antiEntropyText(node: NodeStatus): string {
  * that left is said to have left, as a node of the folder is: no node probes it any more, so its
  * reachability is stale (it read "left, up" of a node stopped long since).
  */
-export function otherMemberLine(member: {readonly name: string; readonly apiAddress: string; readonly status: string; readonly up: boolean}): string {
-  const state = member.status === 'left' ? 'left the cluster' : `${member.status}, ${member.up ? 'up' : 'down'}`
+export function otherMemberLine(member: {readonly name: string; readonly apiAddress: string; readonly status: string; readonly up: boolean; readonly handoffUnfinished?: true}): string {
+  const state =
+    member.handoffUnfinished === true ? 'left the ring, down before it handed off everything' : member.status === 'left' ? 'left the cluster' : `${member.status}, ${member.up ? 'up' : 'down'}`
   return `${member.name.padEnd(6)} ${member.apiAddress.padEnd(16)} not started from this folder (${state})\n`
 }
 

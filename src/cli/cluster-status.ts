@@ -90,6 +90,8 @@ export interface OtherMember {
   readonly rpcAddress: string
   readonly status: string
   readonly up: boolean
+  /** Out of the ring, not handed off everything, and seen down (markStoppedLeavers). */
+  readonly handoffUnfinished?: true
 }
 
 export interface QuorumDefaults {
@@ -227,12 +229,16 @@ function servingAs(view: HealthOfNode, outOfRing = false): Pick<NodeStatus, 'run
  * from the members' views) and do not run marked so, with what to do: a walk's status said "left
  * the cluster" of a leaver killed in the middle of its hand-off.
  */
-export function markStoppedLeavers(nodes: readonly NodeStatus[], unfinished: ReadonlySet<string>): NodeStatus[] {
-  return nodes.map((node) =>
+export function markStoppedLeavers(status: ClusterStatus, unfinished: ReadonlySet<string>): ClusterStatus {
+  const nodes = status.nodes.map((node) =>
     unfinished.has(node.name) && !node.running
-      ? {...node, handoffUnfinished: true, problem: 'left the ring, but was stopped before it had handed off everything: start it again to finish (dyn cluster up starts it; it exits by itself once done); the hints it kept are delivered only by it'}
+      ? {...node, handoffUnfinished: true as const, problem: 'left the ring, but was stopped before it had handed off everything: start it again to finish (dyn cluster up starts it; it exits by itself once done); the hints it kept are delivered only by it'}
       : node,
   )
+  // A member the folder did not start (joined by hand) is judged by what the members see of it:
+  // heartbeats watch a leaver until it has handed off, so one seen down has stopped.
+  const otherMembers = status.otherMembers.map((member) => (unfinished.has(member.name) && !member.up ? {...member, handoffUnfinished: true as const} : member))
+  return {...status, nodes, otherMembers}
 }
 
 /**
@@ -421,8 +427,9 @@ export type StatusVerdict = {readonly ok: true; readonly message: string} | {rea
  * n5, both gone, among "3 other member(s) not started from this folder"). Empty when there are none.
  */
 export function otherMembersText(others: readonly OtherMember[], left: ReadonlySet<string>): string {
-  const gone = others.filter((member) => member.status === 'left' || left.has(member.name)).map((member) => member.name)
-  const present = others.filter((member) => !gone.includes(member.name)).map((member) => member.name)
+  // One stopped before its hand-off was done has not left for good: the verdict says what to do.
+  const gone = others.filter((member) => (member.status === 'left' || left.has(member.name)) && member.handoffUnfinished !== true).map((member) => member.name)
+  const present = others.filter((member) => !gone.includes(member.name) && member.handoffUnfinished !== true).map((member) => member.name)
   const presentText = present.length === 0 ? '' : `; ${present.length} other member(s) not started from this folder: ${present.join(', ')}`
   const goneText = gone.length === 0 ? '' : `; ${gone.join(', ')}, not of this folder, ${gone.length === 1 ? 'has' : 'have'} left the cluster`
   return presentText + goneText
@@ -453,9 +460,10 @@ export function localStatusVerdict(status: ClusterStatus, left: ReadonlySet<stri
   // Out of the ring, stopped before it had handed off everything (a walk killed one, and status
   // said all was well while every tombstone waited for it).
   const stoppedLeavers = status.nodes.filter((node) => node.handoffUnfinished === true).map((node) => node.name)
+  const stoppedOtherLeavers = status.otherMembers.filter((member) => member.handoffUnfinished === true).map((member) => member.name)
   // Every node of the folder serves one ring and takes writes, no other member is down, and no
   // node that left still owes its hand-off.
-  if (agreed && otherDown.length === 0 && writesStopped.length === 0 && stoppedLeavers.length === 0) return {ok: true, message: `all nodes ${others === '' ? '' : 'of the folder '}serve and agree on the ring${others}`}
+  if (agreed && otherDown.length === 0 && writesStopped.length === 0 && stoppedLeavers.length === 0 && stoppedOtherLeavers.length === 0) return {ok: true, message: `all nodes ${others === '' ? '' : 'of the folder '}serve and agree on the ring${others}`}
   // Some node of the folder does not serve: each named with why, and the way back for each kind.
   if (notServing.length > 0) {
     const problemOf = (node: NodeStatus): string => node.problem ?? node.state
@@ -480,13 +488,24 @@ export function localStatusVerdict(status: ClusterStatus, left: ReadonlySet<stri
     const restart = pids.every((pid) => pid !== undefined) ? `kill ${pids.join(' ')}, then ${up}` : `stop ${writesStopped.map((node) => node.name).join(', ')}, then ${up}`
     return {ok: false, error: 'writes_stopped', message: `the cluster is not fully up: ${writesStoppedText(writesStopped)} ${writesStopped.length === 1 ? 'takes' : 'take'} no writes and serve${writesStopped.length === 1 ? 's' : ''} reads only; ${writesStoppedTodo} (${restart})${others}`}
   }
-  if (stoppedLeavers.length > 0) {
-    const one = stoppedLeavers.length === 1
+  if (stoppedLeavers.length > 0 || stoppedOtherLeavers.length > 0) {
+    const all = [...stoppedLeavers, ...stoppedOtherLeavers]
+    const one = all.length === 1
     const through = status.nodes.find((node) => node.serving)?.address ?? 'HOST:PORT'
+    // The folder's own are started by up; one joined by hand only where it runs.
+    const starts =
+      stoppedOtherLeavers.length === 0
+        ? `start ${one ? 'it' : 'them'} again to finish with: ${up}`
+        : [
+            stoppedLeavers.length === 0 ? undefined : `start ${stoppedLeavers.join(', ')} again to finish with: ${up}`,
+            `start ${stoppedOtherLeavers.join(', ')} again where ${stoppedOtherLeavers.length === 1 ? 'it runs (dyn start on its' : 'they run (dyn start on their'} data folder; this folder did not start ${stoppedOtherLeavers.length === 1 ? 'it' : 'them'})`,
+          ]
+            .filter((part) => part !== undefined)
+            .join('; ')
     return {
       ok: false,
       error: 'nodes_not_serving',
-      message: `the cluster is not fully up: ${unfinishedHandoffText(stoppedLeavers, one ? 'is not running' : 'are not running')}; start ${one ? 'it' : 'them'} again to finish with: ${up} (${one ? 'it exits' : 'each exits'} by itself once done), or, if ${one ? 'its' : 'their'} hints may be given up, remove ${one ? 'it' : 'each'}: ${stoppedLeavers.map((name) => `dyn cluster remove ${name} --node ${through}`).join('; ')}${others}`,
+      message: `the cluster is not fully up: ${unfinishedHandoffText(all, one ? 'is not running' : 'are not running')}; ${starts} (${one ? 'it exits' : 'each exits'} by itself once done), or, if ${one ? 'its' : 'their'} hints may be given up, remove ${one ? 'it' : 'each'}: ${all.map((name) => `dyn cluster remove ${name} --node ${through}`).join('; ')}${others}`,
     }
   }
   // All serve, on different rings: a change still spreading by gossip.

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 import {otherMemberLine} from '../../commands/cluster/status.js'
-import {describeGathered, localStatusVerdict, otherMembersText, remoteStatusVerdict} from '../../src/cli/cluster-status.js'
+import {describeGathered, localStatusVerdict, markStoppedLeavers, otherMembersText, remoteStatusVerdict} from '../../src/cli/cluster-status.js'
 import type {ClusterStatus, NodeStatus, OtherMember} from '../../src/cli/cluster-status.js'
 import type {GatheredStatus, MemberStatusEntry} from '../../src/node/status-subsystem.js'
 import {leftMembers, unfinishedLeavers} from '../../src/cli/transfer-status.js'
@@ -168,6 +168,7 @@ describe('dyn cluster status: a member the folder did not start', () => {
     assert.equal(otherMemberLine({name: 'n4', apiAddress: '127.0.0.1:7073', status: 'joining', up: false}), 'n4     127.0.0.1:7073   not started from this folder (joining, down)\n')
     // It read "(left, up)" of a node stopped long since: no node probes a member that left.
     assert.equal(otherMemberLine({name: 'n9', apiAddress: '127.0.0.1:7079', status: 'left', up: true}), 'n9     127.0.0.1:7079   not started from this folder (left the cluster)\n')
+    assert.equal(otherMemberLine({name: 'n5', apiAddress: '127.0.0.1:7075', status: 'left', up: false, handoffUnfinished: true}), 'n5     127.0.0.1:7075   not started from this folder (left the ring, down before it handed off everything)\n')
   })
 })
 
@@ -196,6 +197,30 @@ describe('dyn cluster status --dir: the verdict', () => {
     assert.equal(otherMembersText([], new Set()), '')
     const verdict = localStatusVerdict(folderStatus([folderNode('n1'), folderNode('n2')], others), new Set(['n4', 'n5']), true)
     assert.deepEqual(verdict, {ok: true, message: 'all nodes of the folder serve and agree on the ring; 1 other member(s) not started from this folder: n6; n4, n5, not of this folder, have left the cluster'})
+  })
+
+  it('a member the folder did not start, out of the ring and seen down before it handed off: not ok, started where it runs', () => {
+    // A review: status --dir flagged only the folder's own stopped leavers, and called one joined
+    // by hand "left the cluster" while every tombstone waited for it.
+    const base = folderStatus([folderNode('n1'), folderNode('n2')], [other('n5', 'left', false), other('n6', 'valid', true)])
+    const marked = markStoppedLeavers(base, new Set(['n5']))
+    assert.equal(marked.otherMembers[0]?.handoffUnfinished, true)
+    assert.equal(marked.otherMembers[1]?.handoffUnfinished, undefined)
+    const verdict = localStatusVerdict(marked, new Set(['n5']), true)
+    assert.ok(!verdict.ok)
+    assert.equal(verdict.error, 'nodes_not_serving')
+    assert.equal(
+      verdict.message,
+      'the cluster is not fully up: n5 left the ring but has not handed off everything, and is not running: the hints it kept wait, and no tombstone is reaped until then; start n5 again where it runs (dyn start on its data folder; this folder did not start it) (it exits by itself once done), or, if its hints may be given up, remove it: dyn cluster remove n5 --node 127.0.0.1:7071; 1 other member(s) not started from this folder: n6',
+    )
+    // Seen up (handing off still), or heard to have handed off: nothing is wrong.
+    assert.equal(localStatusVerdict(markStoppedLeavers(folderStatus([folderNode('n1'), folderNode('n2')], [other('n5', 'left', true)]), new Set(['n5'])), new Set(['n5']), true).ok, true)
+    assert.equal(localStatusVerdict(markStoppedLeavers(base, new Set()), new Set(['n5']), true).ok, true)
+    // With one of the folder's own as well: each started its own way.
+    const both = markStoppedLeavers({...base, nodes: [folderNode('n1'), folderNode('n2'), folderNode('n4', 'stopped')]}, new Set(['n4', 'n5']))
+    const bothVerdict = localStatusVerdict(both, new Set(['n4', 'n5']), true)
+    assert.ok(!bothVerdict.ok)
+    assert.match(bothVerdict.message, /n4, n5 left the ring but have not handed off everything, and are not running: .*; start n4 again to finish with: dyn cluster up --dir \.dyn\/demo; start n5 again where it runs \(dyn start on its data folder; this folder did not start it\) \(each exits by itself once done\), or, if their hints may be given up, remove each: dyn cluster remove n4 --node 127\.0\.0\.1:7071; dyn cluster remove n5 --node 127\.0\.0\.1:7071/)
   })
 
   it('every verdict that is not ok has a stable code and a message with what to do', () => {
