@@ -278,7 +278,10 @@ async function assembleOnStore(
   router.serveEarly(MessageType.DiskClockQuery, (body) => {
     const name = (body as {name?: unknown} | null)?.name
     if (typeof name !== 'string') throw new DynError('bad_request', 'malformed DiskClockQuery')
-    return {diskClock: findMember(membership.table, name)?.diskClock ?? 0}
+    const row = findMember(membership.table, name)
+    // A node restarting on its folder learns here, before it serves, that it was removed while it
+    // was away (checkDisk); gossip would tell it only after its API had opened.
+    return {diskClock: row?.diskClock ?? 0, ...(row?.removed === true ? {removed: true} : {})}
   })
   // The n values this node stores travel in its row, so that every node plans transfers for
   // them; a write with an n the store has never held adds one, and the row follows.
@@ -644,11 +647,14 @@ async function checkDisk(deps: {
   const peers = presentMembers(membership.table).filter((member) => member.name !== options.name)
   // Members that refused this node's handshake, by name: its secret is not theirs.
   const refusedBy = new Map<string, string>()
+  // Members whose table says this node was removed (dyn cluster remove while it was down).
+  const removedBy = new Set<string>()
   const report = await askPeersForDiskClock({
     peers,
     ask: async (peer) => {
       const answer = await transport.request(peer.rpcAddress, MessageType.DiskClockQuery, {name: options.name}, options.requestTimeoutMs)
       if (!answer.ok && answer.code === unauthenticatedCode) refusedBy.set(peer.name, answer.message)
+      if (answer.ok && (answer.body as {removed?: unknown} | null)?.removed === true) removedBy.add(peer.name)
       const diskClock = answer.ok ? (answer.body as {diskClock?: unknown} | null)?.diskClock : undefined
       return Number.isSafeInteger(diskClock) && (diskClock as number) >= 0 ? (diskClock as number) : undefined
     },
@@ -665,6 +671,17 @@ async function checkDisk(deps: {
     // The refusal says which proof the members wanted (the secret, or TLS), and what to do: the
     // summary names both, since a member without TLS flags was once told to fix its secret.
     throw new DynError('unauthenticated', `${names.join(', ')} refused this node's internode handshake (${first}: ${message}): ${options.name} does not prove itself as its cluster asks. Start it as the refusal says: with the cluster's --secret-file (or without one, if the cluster has none), and with --tls-cert, --tls-key and --tls-ca if the cluster runs TLS`)
+  }
+  // Restarted on its folder after a removal: the node stops before its API opens. Serving even
+  // for the moment gossip takes to tell it, it took writes through its stale ring that it alone
+  // acknowledged (w=1) and then dropped as it stopped (a new user's walk saw it answer). A new
+  // disk under the name is a rejoin, which its join already made a member again.
+  if (removedBy.size > 0 && !deps.isNewEpoch && deps.remembered?.removed !== true) {
+    throw new DynError(
+      'removed',
+      `${options.name} was removed from the cluster while it was away (dyn cluster remove; ${[...removedBy].sort(compareNames).join(', ')} say so): a removal gives up what only it held, so it does not start on this folder and hands nothing off. The folder is kept as it was, and may hold the only copy of writes it alone acknowledged (w=1) and of its hints: move it aside rather than delete it. To bring ${options.name} back, start it on an empty --data folder with --seeds of a member (a service manager: do not restart on exit 2)`,
+      {removedBy: [...removedBy].sort(compareNames)},
+    )
   }
   if (peers.length > 0 && report.answered === 0) {
     deps.log(`no member answered the disk check (${peers.map((peer) => peer.name).join(', ')}); starting without it: an old disk found later stops this node`)

@@ -590,6 +590,12 @@ export class SimCluster {
     try {
       started = await this.time.until(assembling, nodeStartTimeMsMax)
     } catch (error) {
+      // Removed while it was away, it refuses to start on its folder, before serving anything:
+      // gone for good, as its shell's exit 2 tells a service manager.
+      if (error instanceof DynError && error.code === 'removed') {
+        history.note(time.monotonicMs(), `${node.name} refuses to start: ${error.message}`)
+        return this.depart(node.name)
+      }
       if (!(error instanceof DynError && error.code === 'old_disk')) throw error
       // What its operator is told to do: start it again on an empty disk.
       history.note(time.monotonicMs(), `${node.name} refuses to start: ${error.message}`)

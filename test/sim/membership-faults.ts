@@ -92,6 +92,12 @@ export interface MembershipChangeConfig {
   readonly awayOperatorRemovesOthers?: boolean
   readonly oldDiskAfterRemoval?: boolean
   /**
+   * With oldDiskAfterRemoval: the node is crashed while cut off and restarted on its store only
+   * once it can reach the others. It must refuse to start (removed), never serving: a node that
+   * served until gossip told it took writes it alone acknowledged and then dropped them.
+   */
+  readonly restartAfterHeal?: boolean
+  /**
    * A join through --seeds only: this long after the join was committed, a member that stays in the
    * ring, or the joiner itself, is lost for good with its disk, its join's transfers most likely still
    * running, and the operator removes it as dyn cluster status says (dyn cluster remove, then
@@ -202,12 +208,16 @@ export async function runMembershipChange(cluster: SimCluster, random: Random, c
     if (!(await cluster.settleRing(memberCount - 1, victim))) return {kind: 'remove', node: victim, ringBefore, expectedMembers: memberCount - 1, failure: `the removal of ${victim} did not settle within ${ringSettleMsMax} ms`}
     if (config.oldDiskAfterRemoval === true) {
       await cluster.crash(victim)
-      await cluster.restart(victim, {wipe: false})
+      if (config.restartAfterHeal !== true) await cluster.restart(victim, {wipe: false})
     }
     history.note(cluster.time.monotonicMs(), `${victim}, removed, can reach the others again`)
     for (const other of othersRpc) {
       cluster.network.restore(awayRpc, other)
       cluster.network.restore(other, awayRpc)
+    }
+    if (config.oldDiskAfterRemoval === true && config.restartAfterHeal === true) {
+      await cluster.restart(victim, {wipe: false})
+      if (cluster.isUp(victim)) return {kind: 'remove', node: victim, ringBefore, expectedMembers: memberCount - 1, failure: `${victim}, removed while away, started on its folder once it could reach the others, and served until gossip told it`}
     }
     // It must learn that it was removed and stop (membership.ts); one that does not is a failure.
     for (let waitedMs = 0; waitedMs < ringSettleMsMax && cluster.isUp(victim); waitedMs += 1000) await sleep(cluster.time, 1000)

@@ -125,6 +125,9 @@ export function configFor(seed: number, options: {readonly withoutLostLeaver?: b
           ...withLostLeaver,
           removedWhileAway: true,
           oldDiskAfterRemoval: awayRandom.next() < 0.5,
+          // In half of those (its own stream), restarted only once it can reach the others: it must
+          // refuse to start, before it serves anything (its disk check hears of the removal).
+          ...(seededRandom(deriveSeed(seed, 'removed-restart-after-heal')).next() < 0.5 ? {restartAfterHeal: true} : {}),
           // In half of those (its own stream), the cut-off node's operator first tries to remove the others.
           ...(seededRandom(deriveSeed(seed, 'away-operator')).next() < 0.5 ? {awayOperatorRemovesOthers: true} : {}),
         }

@@ -91,6 +91,27 @@ describe('the claimant', () => {
     }
   })
 
+  it('a node removed while it was down refuses to start on its folder, before it serves anything', async () => {
+    // A new user's walk: a removed node restarted on its old folder served the client API until
+    // gossip told it it was removed; a w=1 write it took then went with it when it stopped.
+    const history = new History()
+    const cluster = await SimCluster.start(7, {...config, nodeCount: 4}, history)
+    try {
+      const n1 = cluster.assembled('n1')!
+      await cluster.crash('n4')
+      await cluster.time.until(n1.service.clusterChange({op: 'stage', change: {kind: 'remove', node: 'n4'}}), 10_000)
+      await cluster.time.until(n1.service.clusterChange({op: 'commit'}), 10_000)
+      assert.ok(await cluster.settleRing(3, 'n4'), 'the ring settles without n4')
+      await cluster.restart('n4', {wipe: false})
+      assert.equal(cluster.isUp('n4'), false, 'n4 did not start')
+      const refusal = history.log.find((line) => line.text.startsWith('n4 refuses to start: '))
+      assert.match(refusal?.text ?? '', /n4 was removed from the cluster while it was away \(dyn cluster remove; n1, n2, n3 say so\): .*does not start on this folder.*start it on an empty --data folder with --seeds of a member/)
+      assert.equal(history.log.some((line) => line.text.startsWith('n4: restarting with the stored member table')), true, 'it was restarted on its folder')
+    } finally {
+      await cluster.stop()
+    }
+  })
+
   it('counts as members the nodes that are part of the cluster now: not one that left, in /health, the members\' views and a later joiner\'s log', async () => {
     // A user's walk: after n4 left a 4-node cluster, status said "4 members" for a ring of 3,
     // and a node that joined next logged "joined through a seed: 5 member(s)" beside 4 live nodes.
