@@ -4,7 +4,7 @@ import {clientTlsFlags, jsonFlag, oneNodeFlag} from '../src/cli/client-flags.js'
 import {DynCommand} from '../src/cli/command-base.js'
 import {exitCodesHelp} from '../src/cli/exit-codes.js'
 import {warn} from '../src/cli/format.js'
-import {refusingNotice, repairedIn, roundIsClean, stalledNotice, timeoutReason} from '../src/cli/repair-wait.js'
+import {refusalText, refusingNotice, repairedIn, roundIsClean, stalledNotice, timeoutReason} from '../src/cli/repair-wait.js'
 import type {RepairRound} from '../src/cli/repair-wait.js'
 
 /** Rounds of --wait at most; each waits for the node's answer, and they stop at the first clean one. */
@@ -20,8 +20,8 @@ export default class Repair extends DynCommand {
   static override description = `Every node already does this in the background, one peer at a time (paper §4.7); dyn repair runs it at once on the node you name, against every other home of each of its partitions, and reports what it compared and repaired. Each differing key is repaired both ways with the replica merge: no version is lost and none that was superseded comes back.
 A round is bounded by the node's repair budget (keys per second); with --wait the command runs rounds until one finds every tree in sync (or --max-wait-seconds pass), which is how to know that a replaced disk has caught up. A round that repairs nothing while another home is down cannot be followed by a clean one until that home is back or removed: --wait says so on stderr, once, and goes on waiting. --max-wait-seconds is refused without --wait (bad_usage).
 --node names one node (a list is refused: a node tried after one that does not answer would be repaired in its place).
-A home whose store refuses the repairs sent to it (a full disk: storage_failed) is named with its code in peersRefusing; --wait says so once on stderr, since no round can be clean until that home takes writes again.
---json prints {ok, node, trees, treesInSync, treesSkipped, peersDown, peersRefusing, keysRepairedHere, keysRepairedThere, unfinished, rounds, exchanges}.
+A node whose store refuses what the repair sends it (storage_failed: a full or failing disk; object_too_large: one key's versions together pass the size limit, with the key) is named with its code in refusedBy; --wait says so once on stderr, with what to do, since no round can be clean until that is fixed.
+--json prints {ok, node, trees, treesInSync, treesSkipped, peersDown, refusedBy, keysRepairedHere, keysRepairedThere, unfinished, rounds, exchanges}.
 ${exitCodesHelp}`
 
   static override examples = [
@@ -75,7 +75,7 @@ ${exitCodesHelp}`
       if (!flags.json && (shape !== printedShape || repairedIn(last) > 0)) process.stdout.write(`${formatRound(rounds, last)}\n`)
       printedShape = shape
       if (flags.wait !== true || roundIsClean(last)) break
-      if (Date.now() + waitPauseMs > deadlineMs) this.fail(flags.json, 'timeout', timeoutReason(last, rounds), {peersDown: last.peersDown ?? [], peersRefusing: last.peersRefusing ?? []})
+      if (Date.now() + waitPauseMs > deadlineMs) this.fail(flags.json, 'timeout', timeoutReason(last, rounds), {peersDown: last.peersDown ?? [], refusedBy: last.refusedBy ?? []})
       // Said once for each set of homes down, on stderr (stdout stays the rounds, or one JSON object).
       const stalled = stalledNotice(last, rounds, saidFor, maxWaitSeconds)
       if (stalled !== undefined) {
@@ -103,11 +103,11 @@ function formatRound(round: number, body: RepairRound): string {
     // "Compared" would count the trees of a home that is down, which were not compared at all: the
     // total comes first and is then split by what happened to each tree.
     `round ${round} on ${body.node ?? '?'}: ${body.trees ?? 0} tree(s): ${body.treesInSync ?? 0} in sync, ${differing.length} differing, ${body.treesSkipped ?? 0} not compared${(body.peersDown ?? []).length > 0 ? ` (${(body.peersDown ?? []).join(', ')} down)` : ''}; ` +
-      `${(body.peersRefusing ?? []).length > 0 ? `refused by ${(body.peersRefusing ?? []).map(({node, error}) => `${node} (${error})`).join(', ')}; ` : ''}` +
+      `${(body.refusedBy ?? []).length > 0 ? `refused by ${(body.refusedBy ?? []).map(refusalText).join(', ')}; ` : ''}` +
       `${body.keysRepairedHere ?? 0} key(s) repaired here, ${body.keysRepairedThere ?? 0} on peers${body.unfinished === true ? ' (more to do)' : ''}`,
   ]
   for (const exchange of differing.slice(0, 20)) {
-    lines.push(`  partition ${exchange.partition} n=${exchange.n} with ${exchange.peer}: ${exchange.differingKeys} differing, ${exchange.repairedHere} repaired here, ${exchange.repairedThere} there${exchange.refused === undefined ? '' : ` (${exchange.refused.node} refused: ${exchange.refused.error})`}`)
+    lines.push(`  partition ${exchange.partition} n=${exchange.n} with ${exchange.peer}: ${exchange.differingKeys} differing, ${exchange.repairedHere} repaired here, ${exchange.repairedThere} there${exchange.refused === undefined ? '' : ` (refused by ${refusalText(exchange.refused)})`}`)
   }
   if (differing.length > 20) lines.push(`  … and ${differing.length - 20} more`)
   return lines.join('\n')

@@ -28,13 +28,13 @@ import type {Membership} from '../membership/membership.js'
 import type {Ring} from '../ring/ring.js'
 import type {Store} from '../storage/store.js'
 import type {StoredObject} from '../storage/stored-object.js'
-import {replicasPerKeyMax} from '../storage/stored-object.js'
+import {objectValueBytes, replicasPerKeyMax} from '../storage/stored-object.js'
 import type {MessageHandler, PeriodicTask, Subsystem} from '../subsystem.js'
 import {MessageType} from '../transport/message-type.js'
 import type {Transport} from '../transport/transport.js'
 import {isRecord} from '../coordinator/messages.js'
-import type {ExchangeReport, KeyHash, TreeSide} from './exchange.js'
-import {exchangeTree, keyListingMax} from './exchange.js'
+import type {ExchangeReport, KeyHash, MergeRefusal, MergeRefused, TreeSide} from './exchange.js'
+import {exchangeTree, keyListingMax, mergeRefusalCodes} from './exchange.js'
 import {listSegmentKeys, localTreeSide} from './local-side.js'
 import type {Hash64} from './hash-tree.js'
 import {branchCount, objectHash, sameHash, segmentCount, segmentsPerBranch} from './hash-tree.js'
@@ -49,6 +49,13 @@ export const exchangeIntervalMsDefault = 1000
 export const keysRepairedPerSecondMaxDefault = 5000
 /** Objects in one fetch or merge message at most (as a hint delivery). */
 export const exchangeBatchEntriesMax = 256
+/**
+ * Bytes of values in one merge message or fetch answer at most, as a hint delivery's or a
+ * release's batch (one larger object goes alone: objects hold at most 8 MiB, a frame 16 MiB).
+ * Bounded by count alone, 256 values of a few hundred KB made a message no frame could carry, and
+ * a disk replaced under such keys was never repaired (a review).
+ */
+export const exchangeBatchBytesMax = 4 * 1024 * 1024
 /** (partition, n) pairs in one roots message at most: far above 4,096 partitions times a few n. */
 export const rootPairsMax = 65_536
 /** Listings (which scan a partition) served at once; more are refused as overloaded. */
@@ -125,8 +132,11 @@ export interface RepairReport {
   readonly treesSkipped: number
   /** Homes this node shares trees with that it sees down: their trees are counted as skipped. */
   readonly peersDown: readonly string[]
-  /** Homes whose store refused what this node sent them, each with the code it answered (one per home). */
-  readonly peersRefusing: ReadonlyArray<{readonly node: string; readonly error: string}>
+  /**
+   * Nodes whose store refused what they were sent (this node's own included), each with the code
+   * it answered and, for one key too large, the key: the first refusal of each node.
+   */
+  readonly refusedBy: readonly MergeRefusal[]
   readonly keysRepairedHere: number
   readonly keysRepairedThere: number
   readonly unfinished: boolean
@@ -258,6 +268,29 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
     return result.ok && isRecord(result.body) ? result.body : undefined
   }
 
+  /**
+   * Hands `entries` to a peer's replica merge (ObjectHandoff), in messages of at most
+   * exchangeBatchBytesMax bytes of values: for each entry, 'ok', the code the peer answered for it
+   * (or for the whole message it refused), or undefined where no answer says (the peer failed, or
+   * a message was not sent; the entries after a failed message are not sent).
+   */
+  const handOff = async (address: string, partition: number, entries: ReadonlyArray<{readonly key: string; readonly object: StoredObject}>): Promise<Array<string | undefined>> => {
+    const results: Array<string | undefined> = []
+    for (const batch of byteBatches(entries, (entry) => objectValueBytes(entry.object) + entry.key.length, exchangeBatchBytesMax)) {
+      const answer = await parts.transport.request(address, MessageType.ObjectHandoff, {entries: batch.map(({key, object}) => ({partition, key, object}))}, parts.requestTimeoutMs)
+      const answered = answer.ok && isRecord(answer.body) && Array.isArray(answer.body.results) && answer.body.results.length === batch.length ? (answer.body.results as unknown[]) : undefined
+      if (answered === undefined) {
+        // Refused by the peer as a whole (not a request this node could not send): its code for each entry.
+        const code = !answer.ok && answer.error === 'remote' && answer.sent !== false ? answer.code : undefined
+        const batchEnd = results.length + batch.length
+        while (results.length < entries.length) results.push(results.length < batchEnd ? code : undefined)
+        return results
+      }
+      for (const result of answered) results.push(typeof result === 'string' && /^[a-z_]{1,64}$/.test(result) ? result : undefined)
+    }
+    return results
+  }
+
   /** The same, to a member by name, at the address the member table has for it now. */
   const askMember = async (member: string, type: MessageType, body: unknown): Promise<Record<string, unknown> | undefined> => {
     const address = findMember(membership.table, member)?.rpcAddress
@@ -294,28 +327,34 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
         return keys.length <= keyListingMax && keys.every(isKeyHash) ? {keys: keys as KeyHash[], truncated: body.truncated} : undefined
       },
       objects: async (partition, keys) => {
-        const body = await ask(MessageType.AntiEntropyObjects, {partition, keys})
-        if (!isRecord(body) || !Array.isArray(body.objects) || body.objects.length !== keys.length) return undefined
-        const objects = body.objects as unknown[]
-        // Only the keys asked for, in order, each with a well-formed object or none.
-        return keys.map((key, index) => {
-          const object = objects[index]
-          return parts.isStoredObject(object) ? {key, object} : {key}
-        })
+        // The peer answers the first keys whose objects fit exchangeBatchBytesMax (at least one),
+        // and is asked again for the rest: at most one request per key.
+        const fetched: Array<{key: string; object?: StoredObject}> = []
+        while (fetched.length < keys.length) {
+          const rest = keys.slice(fetched.length)
+          const body = await ask(MessageType.AntiEntropyObjects, {partition, keys: rest})
+          if (!isRecord(body) || !Array.isArray(body.objects) || body.objects.length === 0 || body.objects.length > rest.length) return undefined
+          // Only the keys asked for, in order, each with a well-formed object or none.
+          ;(body.objects as unknown[]).forEach((object, index) => {
+            const key = rest[index] as string
+            fetched.push(parts.isStoredObject(object) ? {key, object} : {key})
+          })
+        }
+        return fetched
       },
-      merge: async (partition, entries) => {
-        const answer = await parts.transport.request(address, MessageType.ObjectHandoff, {entries: entries.map(({key, object}) => ({partition, key, object}))}, parts.requestTimeoutMs)
-        // A peer that refuses the merge (its store takes no writes: storage_failed) leaves the
-        // exchange unfinished, and says why, so that `dyn repair --wait` on this node names it
-        // rather than waiting out its time on trees that "could not be compared". So does an
-        // entry the peer answers with a code of its own (too_many_siblings, object_too_large).
-        if (!answer.ok) return answer.error === 'remote' && answer.code !== undefined ? {refused: answer.code, merged: 0} : undefined
-        if (!isRecord(answer.body) || !Array.isArray(answer.body.results)) return undefined
-        const results = answer.body.results as unknown[]
+      merge: async (partition, entries): Promise<number | MergeRefused | undefined> => {
+        const results = await handOff(address, partition, entries)
+        // A peer that refuses the merge (its store takes no writes, or one key would be too large)
+        // leaves the exchange unfinished, and says why, so that `dyn repair --wait` on this node
+        // names it rather than waiting out its time on trees that "could not be compared". Any
+        // other failure is only unfinished (mergeRefusalCodes).
         const taken = results.filter((result) => result === 'ok').length
-        const refusal = results.find((result) => result !== 'ok')
-        if (refusal === undefined) return taken
-        return {refused: typeof refusal === 'string' && /^[a-z_]{1,64}$/.test(refusal) ? refusal : 'bad_answer', merged: taken}
+        const refusedAt = results.findIndex((result) => result !== undefined && mergeRefusalCodes.has(result))
+        if (refusedAt >= 0) {
+          const error = results[refusedAt] as string
+          return {refused: error, merged: taken, ...(error === 'object_too_large' ? {key: (entries[refusedAt] as {key: string}).key} : {})}
+        }
+        return taken === results.length ? taken : undefined
       },
     }
   }
@@ -374,8 +413,9 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
       budget -= report.keysCopied
       counts.keysRepaired += report.repairedHere + report.repairedThere
       if (!report.completed) counts.exchangesFailed += 1
-      // A tree is caught up once one exchange with another home ran to its end.
-      if (report.completed && !report.unfinished) toRecover?.delete(pairKey(pair))
+      // A tree is caught up once one exchange with another home sent this node all it lacked,
+      // whether or not the way back was taken (a peer whose disk is full refuses it).
+      if (report.caughtUpHere) toRecover?.delete(pairKey(pair))
       outcome.reports.push(report)
     }
     return outcome
@@ -477,8 +517,8 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
       skipped += shared
       peersDown.push(peer)
     }
-    const peersRefusing = new Map<string, string>()
-    for (const report of exchanges) if (report.refused !== undefined && !peersRefusing.has(report.refused.node)) peersRefusing.set(report.refused.node, report.refused.error)
+    const refusedBy = new Map<string, MergeRefusal>()
+    for (const report of exchanges) if (report.refused !== undefined && !refusedBy.has(report.refused.node)) refusedBy.set(report.refused.node, report.refused)
     checkRecovered()
     return {
       node: self,
@@ -486,7 +526,7 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
       treesInSync: inSync,
       treesSkipped: skipped,
       peersDown,
-      peersRefusing: [...peersRefusing].map(([node, error]) => ({node, error})),
+      refusedBy: [...refusedBy.values()],
       keysRepairedHere: exchanges.reduce((sum, report) => sum + report.repairedHere, 0),
       keysRepairedThere: exchanges.reduce((sum, report) => sum + report.repairedThere, 0),
       unfinished: skipped > 0 || exchanges.some((report) => report.unfinished || !report.completed),
@@ -545,7 +585,8 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
         return done
       },
       push: async (member, partition, entries) => {
-        await askMember(member, MessageType.ObjectHandoff, {entries: entries.map(({key, object}) => ({partition, key, object}))})
+        const address = findMember(membership.table, member)?.rpcAddress
+        if (address !== undefined) await handOff(address, partition, entries)
       },
     })
     const both = (async () => {
@@ -591,8 +632,8 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
         }
         const takenByAll = new Set(entries.map((entry) => entry.key))
         for (const home of homes) {
-          const answer = await askMember(home, MessageType.ObjectHandoff, {entries: entries.map(({key, object}) => ({partition, key, object}))})
-          const results = answer !== undefined && Array.isArray(answer.results) ? (answer.results as unknown[]) : []
+          const address = findMember(membership.table, home)?.rpcAddress
+          const results = address === undefined ? [] : await handOff(address, partition, entries)
           entries.forEach((entry, index) => {
             if (results[index] !== 'ok') takenByAll.delete(entry.key)
           })
@@ -737,8 +778,10 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
         if (!isRecord(body) || !isPartition(body.partition, partitionCount) || !Array.isArray(body.keys) || body.keys.length > exchangeBatchEntriesMax || !body.keys.every((key) => typeof key === 'string')) {
           throw new DynError('bad_request', 'malformed AntiEntropyObjects')
         }
-        const objects = await localSide(ring().hash).objects(body.partition, body.keys as string[])
-        return {objects: (objects ?? []).map((entry) => entry.object ?? null)}
+        const objects = (await localSide(ring().hash).objects(body.partition, body.keys as string[])) ?? []
+        // The first keys whose objects fit one answer (at least one key): the asker asks again for the rest.
+        const [first = []] = byteBatches(objects, (entry) => (entry.object === undefined ? 0 : objectValueBytes(entry.object)) + entry.key.length, exchangeBatchBytesMax)
+        return {objects: first.map((entry) => entry.object ?? null)}
       },
     ],
   ])
@@ -834,4 +877,26 @@ function isKeyList(x: unknown): x is string[] {
 
 function isNamedDiskClock(x: unknown): boolean {
   return Array.isArray(x) && x.length === 2 && typeof x[0] === 'string' && namePattern.test(x[0]) && isDiskClock(x[1])
+}
+
+/**
+ * `items` cut, in order, into runs whose sizes (`sizeOf`) sum to at most `bytesMax`; an item
+ * larger than that goes alone. Each run holds at least one item.
+ */
+export function byteBatches<T>(items: readonly T[], sizeOf: (item: T) => number, bytesMax: number): T[][] {
+  const runs: T[][] = []
+  let run: T[] = []
+  let bytes = 0
+  for (const item of items) {
+    const size = sizeOf(item)
+    if (run.length > 0 && bytes + size > bytesMax) {
+      runs.push(run)
+      run = []
+      bytes = 0
+    }
+    run.push(item)
+    bytes += size
+  }
+  if (run.length > 0) runs.push(run)
+  return runs
 }

@@ -51,8 +51,8 @@ export interface TreeSide {
   objects(partition: number, keys: readonly string[]): Promise<ReadonlyArray<{readonly key: string; readonly object?: StoredObject}> | undefined>
   /**
    * Merges `entries` into the node's store with the replica merge; how many it took (the local
-   * side: how many it changed), or `refused` with the code the node's store answered for an entry
-   * it could not take (a peer whose disk is full answers `storage_failed`).
+   * side: how many it changed), or `refused` with the code the node's store answered for what it
+   * could not take (`mergeRefusalCodes`: a store that takes no writes, or one key too large).
    */
   merge(partition: number, entries: ReadonlyArray<{readonly key: string; readonly object: StoredObject}>): Promise<number | MergeRefused | undefined>
   /** False while the node's store takes no writes: nothing is fetched for it to merge. Absent: it takes them. */
@@ -60,13 +60,31 @@ export interface TreeSide {
 }
 
 /**
- * A merge the node took part in but could not do whole: the code its store answered for the
- * entries it refused (storage_failed for a store that takes no writes; too_many_siblings or
- * object_too_large for one entry), and how many of the others it took.
+ * The codes with which a node's store refuses a merge, as opposed to failing to answer: its store
+ * takes no writes (a full or failing disk), or one key's versions together would pass the object
+ * size limit. Only these are reported as refusals (`ExchangeReport.refused`); any other failure
+ * (a peer stopping or busy, a request that could not be sent) leaves the exchange unfinished, to
+ * be tried again, and names no one: a code read as a refusal once sent a user to a log that said
+ * nothing.
+ */
+export const mergeRefusalCodes: ReadonlySet<string> = new Set(['storage_failed', 'object_too_large'])
+
+/**
+ * A merge the node took part in but could not do whole: the code its store answered (one of
+ * `mergeRefusalCodes`), the key for a refusal of one key (object_too_large), and how many of the
+ * other entries it took.
  */
 export interface MergeRefused {
   readonly refused: string
+  readonly key?: string
   readonly merged: number
+}
+
+/** Who refused a merge in an exchange, with what code, and for a refusal of one key, which. */
+export interface MergeRefusal {
+  readonly node: string
+  readonly error: string
+  readonly key?: string
 }
 
 export interface ExchangeLimits {
@@ -98,9 +116,14 @@ export interface ExchangeReport {
   readonly unfinished: boolean
   /**
    * The side whose store refused what it was sent, and the code it answered: the exchange cannot
-   * finish until that node takes writes again, which `dyn repair --wait` says rather than waiting.
+   * finish until that is fixed, which `dyn repair --wait` says rather than waiting.
    */
-  readonly refused?: {readonly node: string; readonly error: string}
+  readonly refused?: MergeRefusal
+  /**
+   * This side was sent everything the peer held that it lacked (the way back may still have
+   * failed): a node catching up on a new disk counts the tree caught up on this.
+   */
+  readonly caughtUpHere: boolean
 }
 
 /**
@@ -109,11 +132,11 @@ export interface ExchangeReport {
  * merged before it stays merged (every merge is idempotent).
  */
 export async function exchangeTree(local: TreeSide, remote: TreeSide, partition: number, n: number, limits: ExchangeLimits): Promise<ExchangeReport> {
-  const report: {-readonly [K in keyof ExchangeReport]: ExchangeReport[K]} = {partition, n, peer: remote.name, completed: false, differingSegments: 0, differingKeys: 0, repairedHere: 0, repairedThere: 0, keysCopied: 0, unfinished: false}
+  const report: {-readonly [K in keyof ExchangeReport]: ExchangeReport[K]} = {partition, n, peer: remote.name, completed: false, differingSegments: 0, differingKeys: 0, repairedHere: 0, repairedThere: 0, keysCopied: 0, unfinished: false, caughtUpHere: false}
   const [localBranches, remoteBranches] = await Promise.all([local.branches(partition, n), remote.branches(partition, n)])
   if (localBranches === undefined || remoteBranches === undefined) return report
   const branches = differingIndexes(localBranches, remoteBranches, branchCount)
-  if (branches.length === 0) return {...report, completed: true}
+  if (branches.length === 0) return {...report, completed: true, caughtUpHere: true}
   const [localSegments, remoteSegments] = await Promise.all([local.segments(partition, n, branches), remote.segments(partition, n, branches)])
   if (localSegments === undefined || remoteSegments === undefined) return report
   const segments: number[] = []
@@ -121,7 +144,7 @@ export async function exchangeTree(local: TreeSide, remote: TreeSide, partition:
     for (const within of differingIndexes(localSegments[index] ?? [], remoteSegments[index] ?? [], segmentsPerBranch)) segments.push(branch * segmentsPerBranch + within)
   })
   report.differingSegments = segments.length
-  if (segments.length === 0) return {...report, completed: true}
+  if (segments.length === 0) return {...report, completed: true, caughtUpHere: true}
   const [localKeys, remoteKeys] = await Promise.all([local.keys(partition, n, segments), remote.keys(partition, n, segments)])
   if (localKeys === undefined || remoteKeys === undefined) return report
   const {needHere, needThere} = keyDifferences(localKeys.keys, remoteKeys.keys)
@@ -135,46 +158,57 @@ export async function exchangeTree(local: TreeSide, remote: TreeSide, partition:
   const thereNow = needThere.slice(0, Math.max(0, limits.keysMax - hereNow.length))
   if ((takesMerges && hereNow.length < needHere.length) || thereNow.length < needThere.length) report.unfinished = true
   // The peer's versions first, so that what goes back to it is the merge of both.
-  const here = takesMerges ? await copyKeys(remote, local, partition, hereNow, limits.batchEntriesMax) : {merged: 0, copied: 0, completed: needHere.length === 0}
+  const here: CopyOutcome = takesMerges ? await copyKeys(remote, local, partition, hereNow, limits.batchEntriesMax) : {merged: 0, copied: 0, completed: needHere.length === 0, failed: false}
   report.repairedHere = here.merged
   report.keysCopied = here.copied
-  if (here.refused !== undefined) report.refused = {node: local.name, error: here.refused}
-  // A peer that could not send its objects is not asked for more. A local store that could not
-  // merge them (it stopped taking writes, or refused some for a limit) still sends the peer what
-  // it lacks: a merge is idempotent and keeps every causally maximal version, so the peer's copy
-  // can only gain from this side's.
-  if (!here.completed && here.refused === undefined && local.takesMerges?.() !== false) return report
+  report.caughtUpHere = here.completed && hereNow.length === needHere.length && !localKeys.truncated && !remoteKeys.truncated
+  if (here.refused !== undefined) report.refused = {...here.refused, node: local.name}
+  // A side that failed (a peer that could not send its objects, a merge that got no answer) is
+  // not asked for more. A local store that refused what it was sent (it stopped taking writes, or
+  // one key was too large) still sends the peer what it lacks: a merge is idempotent and keeps
+  // every causally maximal version, so the peer's copy can only gain from this side's.
+  if (here.failed) return report
   const there = await copyKeys(local, remote, partition, thereNow, limits.batchEntriesMax)
   report.repairedThere = there.merged
   report.keysCopied += there.copied
-  if (there.refused !== undefined) report.refused = {node: remote.name, error: there.refused}
+  if (there.refused !== undefined) report.refused = {...there.refused, node: remote.name}
   return here.completed && there.completed ? {...report, completed: true} : report
 }
 
+/** What copying keys one way came to: `failed` when a side gave no answer (and the rest was not tried), `refused` the first refusal. */
+interface CopyOutcome {
+  readonly merged: number
+  readonly copied: number
+  readonly completed: boolean
+  readonly failed: boolean
+  readonly refused?: {readonly error: string; readonly key?: string}
+}
+
 /** Reads `keys` from one side and merges them into the other, a batch at a time; stops at a side that cannot take part. */
-async function copyKeys(from: TreeSide, to: TreeSide, partition: number, keys: readonly string[], batchEntriesMax: number): Promise<{merged: number; copied: number; completed: boolean; refused?: string}> {
+async function copyKeys(from: TreeSide, to: TreeSide, partition: number, keys: readonly string[], batchEntriesMax: number): Promise<CopyOutcome> {
   let merged = 0
   let copied = 0
   // The first code a merge was refused with. The batches after it are still sent: a refusal for a
   // limit concerns its entry alone, and one key refused every round must not hold back the rest
   // of the listing behind it (a store that takes no writes refuses them all, bounded by keysMax).
-  let refused: string | undefined
+  let refused: CopyOutcome['refused']
+  const failed = (): CopyOutcome => ({merged, copied, completed: false, failed: true, ...(refused === undefined ? {} : {refused})})
   for (const batch of batches(keys, batchEntriesMax)) {
     const read = await from.objects(partition, batch)
-    if (read === undefined) return {merged, copied, completed: false, ...(refused === undefined ? {} : {refused})}
+    if (read === undefined) return failed()
     const entries = present(read)
     if (entries.length === 0) continue
     copied += entries.length
     const count = await to.merge(partition, entries)
-    if (count === undefined) return {merged, copied, completed: false, ...(refused === undefined ? {} : {refused})}
+    if (count === undefined) return failed()
     if (typeof count === 'number') {
       merged += count
     } else {
       merged += count.merged
-      refused ??= count.refused
+      refused ??= {error: count.refused, ...(count.key === undefined ? {} : {key: count.key})}
     }
   }
-  return refused === undefined ? {merged, copied, completed: true} : {merged, copied, completed: false, refused}
+  return refused === undefined ? {merged, copied, completed: true, failed: false} : {merged, copied, completed: false, failed: false, refused}
 }
 
 /**

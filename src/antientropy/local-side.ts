@@ -7,7 +7,7 @@
 
 import type {Store} from '../storage/store.js'
 import type {StoredObject} from '../storage/stored-object.js'
-import type {KeyHash, KeyListing, TreeSide} from './exchange.js'
+import type {KeyHash, KeyListing, MergeRefused, TreeSide} from './exchange.js'
 import {keyListingMax} from './exchange.js'
 import {branchCount, objectHash, segmentOfKey, segmentsPerBranch} from './hash-tree.js'
 import type {TreeSet} from './tree-set.js'
@@ -75,13 +75,13 @@ export function localTreeSide(parts: LocalSideParts): TreeSide {
       // A merge refused for a limit leaves the exchange unfinished, with its code, as a peer's does;
       // the other entries are still merged.
       let merged = 0
-      let refused: string | undefined
+      let refused: MergeRefused | undefined
       for (const {key, object} of entries) {
         const result = await parts.merge(partition, key, object)
-        if (!result.ok) refused ??= result.error
+        if (!result.ok) refused ??= {refused: result.error, key, merged: 0}
         else if (result.changed) merged += 1
       }
-      return refused === undefined ? merged : {refused, merged}
+      return refused === undefined ? merged : {...refused, merged}
     },
   }
 }

@@ -236,8 +236,16 @@ export function markStoppedLeavers(status: ClusterStatus, unfinished: ReadonlySe
       : node,
   )
   // A member the folder did not start (joined by hand) is judged by what the members see of it:
-  // heartbeats watch a leaver until it has handed off, so one seen down has stopped.
-  const otherMembers = status.otherMembers.map((member) => (unfinished.has(member.name) && !member.up ? {...member, handoffUnfinished: true as const} : member))
+  // heartbeats watch a leaver until it has handed off, so one seen down has stopped. Not one whose
+  // address a present member holds now (a replacement machine): reachability goes by address,
+  // so what is seen there is that member, as heartbeats and /health assume (presentOrHandingOff).
+  const presentAddresses = new Set([
+    ...status.nodes.filter((node) => node.state !== 'left' && !unfinished.has(node.name)).map((node) => node.rpcAddress),
+    ...status.otherMembers.filter((member) => member.status !== 'left').map((member) => member.rpcAddress),
+  ])
+  const otherMembers = status.otherMembers.map((member) =>
+    unfinished.has(member.name) && !member.up && !presentAddresses.has(member.rpcAddress) ? {...member, handoffUnfinished: true as const} : member,
+  )
   return {...status, nodes, otherMembers}
 }
 
@@ -430,9 +438,11 @@ export function otherMembersText(others: readonly OtherMember[], left: ReadonlyS
   // One stopped before its hand-off was done has not left for good: the verdict says what to do.
   const gone = others.filter((member) => (member.status === 'left' || left.has(member.name)) && member.handoffUnfinished !== true).map((member) => member.name)
   const present = others.filter((member) => !gone.includes(member.name) && member.handoffUnfinished !== true).map((member) => member.name)
+  const stopped = others.filter((member) => member.handoffUnfinished === true).map((member) => member.name)
   const presentText = present.length === 0 ? '' : `; ${present.length} other member(s) not started from this folder: ${present.join(', ')}`
   const goneText = gone.length === 0 ? '' : `; ${gone.join(', ')}, not of this folder, ${gone.length === 1 ? 'has' : 'have'} left the cluster`
-  return presentText + goneText
+  const stoppedText = stopped.length === 0 ? '' : `; ${stopped.join(', ')}, not of this folder, left the ring and ${stopped.length === 1 ? 'is' : 'are'} down before ${stopped.length === 1 ? 'it' : 'they'} handed off everything`
+  return presentText + goneText + stoppedText
 }
 
 /**
@@ -505,7 +515,8 @@ export function localStatusVerdict(status: ClusterStatus, left: ReadonlySet<stri
     return {
       ok: false,
       error: 'nodes_not_serving',
-      message: `the cluster is not fully up: ${unfinishedHandoffText(all, one ? 'is not running' : 'are not running')}; ${starts} (${one ? 'it exits' : 'each exits'} by itself once done), or, if ${one ? 'its' : 'their'} hints may be given up, remove ${one ? 'it' : 'each'}: ${all.map((name) => `dyn cluster remove ${name} --node ${through}`).join('; ')}${others}`,
+      // The other members apart from those this message is about.
+      message: `the cluster is not fully up: ${unfinishedHandoffText(all, one ? 'is not running' : 'are not running')}; ${starts} (${one ? 'it exits' : 'each exits'} by itself once done), or, if ${one ? 'its' : 'their'} hints may be given up, remove ${one ? 'it' : 'each'}: ${all.map((name) => `dyn cluster remove ${name} --node ${through}`).join('; ')}${otherMembersText(status.otherMembers.filter((member) => member.handoffUnfinished !== true), left)}`,
     }
   }
   // All serve, on different rings: a change still spreading by gossip.

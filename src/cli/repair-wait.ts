@@ -5,6 +5,8 @@
  * until --max-wait-seconds pass; and, when they have passed, why it gave up.
  */
 
+import {shellQuote} from '../shell-quote.js'
+
 /** What POST /repair answers (src/antientropy/anti-entropy-subsystem.ts, RepairReport). */
 export interface RepairRound {
   readonly node?: string
@@ -12,11 +14,11 @@ export interface RepairRound {
   readonly treesInSync?: number
   readonly treesSkipped?: number
   readonly peersDown?: readonly string[]
-  readonly peersRefusing?: ReadonlyArray<{readonly node: string; readonly error: string}>
+  readonly refusedBy?: readonly Refusal[]
   readonly keysRepairedHere?: number
   readonly keysRepairedThere?: number
   readonly unfinished?: boolean
-  readonly exchanges?: ReadonlyArray<{partition: number; n: number; peer: string; differingKeys: number; repairedHere: number; repairedThere: number; completed: boolean; refused?: {node: string; error: string}}>
+  readonly exchanges?: ReadonlyArray<{partition: number; n: number; peer: string; differingKeys: number; repairedHere: number; repairedThere: number; completed: boolean; refused?: Refusal}>
 }
 
 /** A round that repaired nothing and found every tree it could compare in sync: the end of --wait. */
@@ -56,41 +58,52 @@ export function stalledNotice(round: RepairRound, rounds: number, saidFor: strin
   }
 }
 
-/** What a home refusing repairs must do, by the code it answered. */
-function refusalAdvice(error: string): string {
-  return error === 'storage_failed' ? 'its store takes no writes (a full or failing disk): free space or replace the disk, then restart it' : 'see its log for why'
+/** A node whose store refused what a repair sent it (src/antientropy/exchange.ts, MergeRefusal). */
+export interface Refusal {
+  readonly node: string
+  readonly error: string
+  readonly key?: string
 }
 
-/** The homes that refused repairs, each with its code: "n2 (storage_failed)". */
-function refusingList(refusing: NonNullable<RepairRound['peersRefusing']>): string {
-  return refusing.map(({node, error}) => `${node} (${error})`).join(', ')
+/** One refusal in a few words: "n2 (storage_failed)", "n2 (object_too_large, key cart:7)". */
+export function refusalText(refusal: Refusal): string {
+  return `${refusal.node} (${refusal.error}${refusal.key === undefined ? '' : `, key ${shellQuote(refusal.key)}`})`
+}
+
+/** What to do about one refusal, by its code. */
+function refusalAdvice(refusal: Refusal): string {
+  if (refusal.error === 'storage_failed') return `${refusal.node}'s store takes no writes (a full or failing disk): free space or replace the disk, then restart ${refusal.node}`
+  if (refusal.error === 'object_too_large' && refusal.key !== undefined) {
+    const key = shellQuote(refusal.key)
+    return `the versions of ${key} on its homes together pass the object size limit, so ${refusal.node} cannot take them: reconcile them (dyn resolve ${key}, or read it and write back one value with the read's context)`
+  }
+  return `${refusal.node} answered ${refusal.error}`
 }
 
 /**
- * The notice after `round` when a home refused the repairs sent to it, so that no round can be
- * clean until it takes writes again; said once for each set of refusing homes (`saidFor`, as
- * stalledNotice), and undefined when none refused.
+ * The notice after `round` when a node refused what the repair sent it, so that no round can be
+ * clean until that is fixed; said once for each set of refusals (`saidFor`, as stalledNotice),
+ * and undefined when none refused.
  */
 export function refusingNotice(round: RepairRound, rounds: number, saidFor: string | undefined, maxWaitSeconds: number): {key: string; text: string} | undefined {
-  const refusing = [...(round.peersRefusing ?? [])].sort((a, b) => a.node.localeCompare(b.node))
-  if (refusing.length === 0) return undefined
-  const key = refusing.map(({node, error}) => `${node}:${error}`).join(',')
+  const refusals = [...(round.refusedBy ?? [])].sort((a, b) => a.node.localeCompare(b.node))
+  if (refusals.length === 0) return undefined
+  const key = refusals.map(refusalText).join(',')
   if (key === saidFor) return undefined
-  const advice = refusing.map(({node, error}) => `${node}: ${refusalAdvice(error)}`).join('; ')
   return {
     key,
-    text: `round ${rounds}: ${refusingList(refusing)} refused the repairs sent to ${refusing.length === 1 ? 'it' : 'them'}, so repair cannot finish until ${refusing.length === 1 ? 'it takes' : 'they take'} writes again (${advice}); waiting for that, rounds every second, for at most ${maxWaitSeconds} s in all (--max-wait-seconds), then exit 3`,
+    text: `round ${rounds}: ${refusals.map(refusalText).join(', ')} refused what the repair sent, so no round can end in sync until that is fixed (${refusals.map(refusalAdvice).join('; ')}); waiting for that, rounds every second, for at most ${maxWaitSeconds} s in all (--max-wait-seconds), then exit 3`,
   }
 }
 
 /** Why --wait gave up after `rounds` rounds, from the last round. */
 export function timeoutReason(last: RepairRound, rounds: number): string {
   const down = last.peersDown ?? []
-  const refusing = last.peersRefusing ?? []
+  const refusals = last.refusedBy ?? []
   const {list, is, it} = them(down)
   const reasons: string[] = []
   if (down.length > 0) reasons.push(`${list} ${is} down, so the trees shared with ${it} could not be compared; start ${it} again (or dyn cluster remove a node that is gone for good)`)
-  if (refusing.length > 0) reasons.push(`${refusingList(refusing)} refused the repairs sent to ${refusing.length === 1 ? 'it' : 'them'}; ${refusing.map(({node, error}) => `${node}: ${refusalAdvice(error)}`).join('; ')}`)
+  if (refusals.length > 0) reasons.push(`${refusals.map(refusalText).join(', ')} refused what the repair sent: ${refusals.map(refusalAdvice).join('; ')}`)
   const why = reasons.length > 0 ? `${reasons.join('; and ')}; then run dyn repair --wait again` : 'the node still finds trees that differ or that it could not compare; run dyn repair --wait again, or check dyn cluster status for a node that is down'
   return `after ${rounds} round(s) ${why}`
 }

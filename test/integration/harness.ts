@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict'
 import {spawn} from 'node:child_process'
-import {mkdtemp, readdir, readFile} from 'node:fs/promises'
+import {mkdtemp, readdir, readFile, readlink} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -165,13 +165,50 @@ export interface TestCluster {
  * the check and the node's bind. Free ports are a best effort (see ports.ts): two test files run
  * at once, and each checks and binds ports of its own, so the race is rare but real. It says
  * nothing about the code under test, so it is retried rather than failed; any other failure of
- * `cluster up` fails the test at once.
+ * `cluster up` fails the test at once, and so does a port held by a process of the cluster's own
+ * folder (dyn starting a node twice would be a bug, not a race).
  */
 const portRaceAttemptsMax = 3
 
-/** `cluster up` failed only because a port it was given was taken meanwhile. */
-function lostPortRace(stderr: string): boolean {
-  return /EADDRINUSE|in use by another process/.test(stderr)
+/** The ports `cluster up` says were taken, when that is why it failed (empty: it failed for something else). */
+function portsLostInRace(stderr: string): number[] {
+  const ports = new Set<number>()
+  for (const match of stderr.matchAll(/EADDRINUSE: address already in use [^\s:]+:(\d+)/g)) ports.add(Number(match[1]))
+  // Up's own check before it starts anything: "HOST:P (the client port of n2), ... are in use by another process".
+  for (const line of stderr.split('\n').filter((text) => text.includes('in use by another process'))) {
+    for (const match of line.matchAll(/:(\d+) \(the (?:client|internode) port of /g)) ports.add(Number(match[1]))
+  }
+  return [...ports]
+}
+
+/** The socket inodes listening on TCP `port` (IPv4 and IPv6), from /proc/net. */
+async function listeningInodes(port: number): Promise<Set<string>> {
+  const inodes = new Set<string>()
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0')
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    const text = await readFile(table, 'utf8').catch(() => '')
+    for (const line of text.split('\n').slice(1)) {
+      const fields = line.trim().split(/\s+/)
+      // local_address is field 1 (ADDR:PORT), st field 3 (0A: LISTEN), inode field 9.
+      if (fields[1]?.endsWith(`:${hexPort}`) === true && fields[3] === '0A' && fields[9] !== undefined) inodes.add(fields[9])
+    }
+  }
+  return inodes
+}
+
+/** Whether a process whose command line names `dir` listens on one of `ports`. */
+async function folderProcessHolds(dir: string, ports: readonly number[]): Promise<boolean> {
+  const inodes = new Set<string>()
+  for (const port of ports) for (const inode of await listeningInodes(port)) inodes.add(inode)
+  if (inodes.size === 0) return false
+  for (const pid of await processesNaming(dir)) {
+    for (const fd of await readdir(`/proc/${pid}/fd`).catch(() => [] as string[])) {
+      const target = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '')
+      const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1]
+      if (inode !== undefined && inodes.has(inode)) return true
+    }
+  }
+  return false
 }
 
 /** `dyn cluster up` with K nodes in a fresh temporary folder, on free ports. */
@@ -187,9 +224,11 @@ export async function startCluster(nodeCount: number, extraArgs: readonly string
       const api = (i: number): string => `${cluster.host}:${(cluster.nodes[i] as {port: number}).port}`
       return {dir, cluster, api, url: (i, pathAndQuery) => `http://${api(i)}${pathAndQuery}`, stop: () => stopCluster(dir)}
     }
+    const lost = portsLostInRace(up.stderr)
+    const ownProcess = lost.length > 0 && (await folderProcessHolds(dir, lost))
     await stopCluster(dir)
-    if (attempt >= portRaceAttemptsMax || !lostPortRace(up.stderr)) throw new Error(`cluster up failed (${up.code}, attempt ${attempt}): ${up.stderr}`)
-    process.stderr.write(`# cluster up lost a port race (attempt ${attempt}), drawing other ports: ${up.stderr.split('\n').find((line) => lostPortRace(line)) ?? ''}\n`)
+    if (attempt >= portRaceAttemptsMax || lost.length === 0 || ownProcess) throw new Error(`cluster up failed (${up.code}, attempt ${attempt}${ownProcess ? `; a process of its own folder holds port ${lost.join(', ')}` : ''}): ${up.stderr}`)
+    process.stderr.write(`# cluster up lost a port race for ${lost.join(', ')} (attempt ${attempt}), drawing other ports\n`)
   }
 }
 

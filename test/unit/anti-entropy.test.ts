@@ -13,6 +13,7 @@ import type {TreeSide} from '../../src/antientropy/exchange.js'
 import {branchCount, differingIndexes, HashTree, objectHash, sameHash, segmentCount, segmentOfKey} from '../../src/antientropy/hash-tree.js'
 import type {Hash64} from '../../src/antientropy/hash-tree.js'
 import {localTreeSide} from '../../src/antientropy/local-side.js'
+import {byteBatches} from '../../src/antientropy/anti-entropy-subsystem.js'
 import {reapPass} from '../../src/antientropy/reaper.js'
 import type {ReapCheckAnswer, ReapDeps} from '../../src/antientropy/reaper.js'
 import {TreeSet} from '../../src/antientropy/tree-set.js'
@@ -94,6 +95,14 @@ describe('hash tree', () => {
       assert.ok(Number.isInteger(segment) && segment >= 0 && segment < segmentCount)
       assert.equal(segmentOfKey(key), segment)
     }
+  })
+})
+
+describe('byte batches', () => {
+  it('cuts in order at the byte bound, a larger item alone, never an empty run', () => {
+    assert.deepEqual(byteBatches([3, 3, 3, 9, 1, 1], (size) => size, 6), [[3, 3], [3], [9], [1, 1]])
+    assert.deepEqual(byteBatches([], (size: number) => size, 6), [])
+    assert.deepEqual(byteBatches([7], (size) => size, 6), [[7]])
   })
 })
 
@@ -258,7 +267,7 @@ describe('exchange', () => {
       assert.equal(report.differingKeys, 1)
       // Not finished, and it says who refused and why: the stale copy stays stale.
       assert.deepEqual([report.repairedHere, report.repairedThere, report.completed], [0, 0, false])
-      assert.deepEqual(report.refused, {node: 'b', error: 'storage_failed'})
+      assert.deepEqual(report.refused, {node: 'b', error: 'storage_failed', key: 'k'})
       // The work is still charged to the repair budget: the key was read and merged both ways.
       assert.equal(report.keysCopied, 2)
     }
@@ -270,7 +279,7 @@ describe('exchange', () => {
   })
 
   it('sends every other key past one a side refuses for a limit, both ways, and ends unfinished saying who refused and why', async () => {
-    // A key refused every round (too many siblings once merged) must not hold back the keys
+    // A key refused every round (its versions merged too large) must not hold back the keys
     // after it in the listing, nor the way back, and must not let the exchange count as done.
     const partition = partitionOfKey('anchor', partitionCount)
     const sameKeys = Array.from({length: 2000}, (_, index) => `k-${index}`).filter((key) => partitionOfKey(key, partitionCount) === partition).slice(0, 6)
@@ -286,12 +295,12 @@ describe('exchange', () => {
         trees: b.trees,
         store: b.store,
         canServe: () => true,
-        merge: async (p, key, object) => (key === refusedKey ? {ok: false, error: 'too_many_siblings'} : mergeIncoming(b.store, policy, p, key, object, false)),
+        merge: async (p, key, object) => (key === refusedKey ? {ok: false, error: 'object_too_large'} : mergeIncoming(b.store, policy, p, key, object, false)),
       })
       const limits = {keysMax: 100, batchEntriesMax: 1}
       const report = localIsRefusing ? await exchangeTree(refusingB, sideOf('a', a), partition, 3, limits) : await exchangeTree(sideOf('a', a), refusingB, partition, 3, limits)
       assert.equal(report.completed, false, label)
-      assert.deepEqual(report.refused, {node: 'b', error: 'too_many_siblings'}, label)
+      assert.deepEqual(report.refused, {node: 'b', error: 'object_too_large', key: refusedKey}, label)
       for (const key of others) assert.ok(await b.store.getObject(partition, key), `${label}: ${key} reached b`)
       assert.equal(await b.store.getObject(partition, refusedKey), undefined, label)
       assert.ok(await a.store.getObject(partition, onlyOnB), `${label}: b's own key reached a`)

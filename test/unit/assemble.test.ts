@@ -304,9 +304,35 @@ describe('node assembled from simulated parts', () => {
     // A repair on a healthy home names c, whose store refuses what it is sent, and is not clean:
     // before, c's refusals were counted as merges taken, and `dyn repair --wait` on a waited out
     // its time without saying why.
-    const report = (await cluster.time.until(a!.service.repair(undefined), stepTimeMsMax)) as {peersRefusing: unknown; unfinished: boolean}
-    assert.deepEqual(report.peersRefusing, [{node: 'c', error: 'storage_failed'}])
+    const report = (await cluster.time.until(a!.service.repair(undefined), stepTimeMsMax)) as {refusedBy: unknown; unfinished: boolean}
+    assert.deepEqual(report.refusedBy, [{node: 'c', error: 'storage_failed'}])
     assert.equal(report.unfinished, true)
+  })
+
+  it('repairs a wiped node whose keys of one partition hold more than one message can carry, a few at a time', async () => {
+    // A review: fetches and merges of 256 objects were bounded by count alone, so 24 values of
+    // 700 KB in one partition made a message past the 16 MiB frame, and a replaced disk under
+    // them was never repaired: every exchange failed at its first fetch.
+    const cluster = simCluster(12)
+    const [a, b, c] = await threeNodes(cluster)
+    const partition = partitionOfKey('big-0', 16)
+    const keys = Array.from({length: 400}, (_, index) => `big-${index}`).filter((key) => partitionOfKey(key, 16) === partition).slice(0, 24)
+    assert.equal(keys.length, 24)
+    const big = (key: string): string => key.padEnd(700_000, '.')
+    for (const key of keys) assert.ok(await put(cluster, a!, key, big(key), 3), key)
+    // c loses its disk and starts again on an empty one: anti-entropy brings the keys back.
+    cluster.network.crash(addressOf('c'))
+    cluster.databases.delete('c')
+    const restarted = await cluster.start('c', [addressOf('a')])
+    for (let round = 0; round < 20; round += 1) {
+      const missing = (await Promise.all(keys.map((key) => restarted.store.getObject(partition, key)))).filter((object) => object === undefined).length
+      if (missing === 0) break
+      await cluster.time.runFor(2000)
+    }
+    for (const key of keys) assert.ok(await restarted.store.getObject(partition, key), `c holds ${key} again`)
+    const report = (await cluster.time.until(restarted.service.repair(partition), stepTimeMsMax)) as {unfinished: boolean; refusedBy: unknown[]}
+    assert.deepEqual([report.unfinished, report.refusedBy], [false, []])
+    assert.ok(b !== undefined && c !== undefined)
   })
 
   it('stops cleanly: no timer of a stopped node is left', async () => {

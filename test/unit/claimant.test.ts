@@ -216,11 +216,13 @@ describe('the claimant', () => {
         const partition = partitionOfKey(key, ring.partitionCount)
         for (const home of homesOf(ring, partition, 3)) assert.ok(await cluster.assembled(home)!.store.getObject(partition, key), `${home} holds ${key}`)
       }
-      // n4 comes back on its disk: it learns that it was removed, and stops without handing anything off.
+      // n4 comes back on its disk: its start hears from the members that it was removed, and it
+      // refuses to start, handing nothing off.
       await cluster.restart('n4', {wipe: false})
+      assert.equal(cluster.isUp('n4'), false, 'n4 never served')
       await cluster.time.runFor(10_000)
       assert.equal(cluster.isUp('n4'), false)
-      assert.ok(history.log.some((line) => line.text.startsWith('n4 stops: n4 was removed from the cluster')), 'n4 says why it stops')
+      assert.ok(history.log.some((line) => line.text.startsWith('n4 refuses to start: n4 was removed from the cluster while it was away')), 'n4 says why it does not start')
       assert.ok(!history.log.some((line) => line.text.startsWith('n4: ') && /handed off/.test(line.text)), 'n4 handed nothing off')
     } finally {
       await cluster.stop()
@@ -254,11 +256,12 @@ describe('the claimant', () => {
         const row = findMember(cluster.assembled(name)!.membership.table, 'n4')
         assert.deepEqual([row?.status, row?.handedOff, row?.removed], ['left', true, true], name)
       }
-      // Back on its disk, it learns that it was removed and stops, handing nothing off.
+      // Back on its disk, it hears that it was removed as it starts, and refuses to, handing nothing off.
       await cluster.restart('n4', {wipe: false})
+      assert.equal(cluster.isUp('n4'), false, 'n4 never served')
       await cluster.time.runFor(10_000)
       assert.equal(cluster.isUp('n4'), false)
-      assert.ok(history.log.some((line) => line.text.startsWith('n4 stops: n4 was removed from the cluster')))
+      assert.ok(history.log.some((line) => line.text.startsWith('n4 refuses to start: n4 was removed from the cluster while it was away')))
     } finally {
       await cluster.stop()
     }

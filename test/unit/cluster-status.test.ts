@@ -213,6 +213,18 @@ describe('dyn cluster status --dir: the verdict', () => {
       verdict.message,
       'the cluster is not fully up: n5 left the ring but has not handed off everything, and is not running: the hints it kept wait, and no tombstone is reaped until then; start n5 again where it runs (dyn start on its data folder; this folder did not start it) (it exits by itself once done), or, if its hints may be given up, remove it: dyn cluster remove n5 --node 127.0.0.1:7071; 1 other member(s) not started from this folder: n6',
     )
+    // An earlier verdict still names it, apart from the members that left.
+    const killed = localStatusVerdict(markStoppedLeavers({...base, nodes: [folderNode('n1'), folderNode('n2', 'exited', 'not running (pid 9 killed by SIGKILL)')]}, new Set(['n5'])), new Set(['n5']), false)
+    assert.ok(!killed.ok)
+    assert.match(killed.message, /; 1 other member\(s\) not started from this folder: n6; n5, not of this folder, left the ring and is down before it handed off everything$/)
+    // Not when a present member holds its address now (a replacement machine): what is seen down
+    // there is that member, which the members_down verdict names.
+    const replaced = markStoppedLeavers({...base, otherMembers: [other('n5', 'left', false), {...other('n7', 'valid', false), rpcAddress: other('n5', 'left', false).rpcAddress}]}, new Set(['n5']))
+    assert.equal(replaced.otherMembers[0]?.handoffUnfinished, undefined)
+    const replacedVerdict = localStatusVerdict(replaced, new Set(['n5']), true)
+    assert.ok(!replacedVerdict.ok)
+    assert.equal(replacedVerdict.error, 'members_down')
+    assert.match(replacedVerdict.message, /other member\(s\) down: n7/)
     // Seen up (handing off still), or heard to have handed off: nothing is wrong.
     assert.equal(localStatusVerdict(markStoppedLeavers(folderStatus([folderNode('n1'), folderNode('n2')], [other('n5', 'left', true)]), new Set(['n5'])), new Set(['n5']), true).ok, true)
     assert.equal(localStatusVerdict(markStoppedLeavers(base, new Set()), new Set(['n5']), true).ok, true)

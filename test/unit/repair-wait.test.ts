@@ -41,25 +41,26 @@ describe('repair --wait notices', () => {
 })
 
 describe('repair --wait on a node whose peer refuses repairs', () => {
-  const refused = {node: 'n1', trees: 128, treesInSync: 127, treesSkipped: 0, peersDown: [], peersRefusing: [{node: 'n3', error: 'storage_failed'}], keysRepairedHere: 0, keysRepairedThere: 0, unfinished: true}
+  const refused = {node: 'n1', trees: 128, treesInSync: 127, treesSkipped: 0, peersDown: [], refusedBy: [{node: 'n3', error: 'storage_failed'}], keysRepairedHere: 0, keysRepairedThere: 0, unfinished: true}
 
-  it('names the home that refuses, its code and what to do, once for each set of refusing homes', () => {
+  it('names the node that refuses, its code and what to do, once for each set of refusals', () => {
     const first = refusingNotice(refused, 1, undefined, 600)
     assert.equal(
       first?.text,
-      'round 1: n3 (storage_failed) refused the repairs sent to it, so repair cannot finish until it takes writes again (n3: its store takes no writes (a full or failing disk): free space or replace the disk, then restart it); waiting for that, rounds every second, for at most 600 s in all (--max-wait-seconds), then exit 3',
+      "round 1: n3 (storage_failed) refused what the repair sent, so no round can end in sync until that is fixed (n3's store takes no writes (a full or failing disk): free space or replace the disk, then restart n3); waiting for that, rounds every second, for at most 600 s in all (--max-wait-seconds), then exit 3",
     )
     assert.equal(refusingNotice(refused, 2, first?.key, 600), undefined)
-    const two = refusingNotice({...refused, peersRefusing: [{node: 'n4', error: 'too_many_siblings'}, {node: 'n3', error: 'storage_failed'}]}, 3, first?.key, 600)
-    assert.match(two?.text ?? '', /^round 3: n3 \(storage_failed\), n4 \(too_many_siblings\) refused the repairs sent to them, so repair cannot finish until they take writes again \(n3: .*; n4: see its log for why\)/)
-    assert.equal(refusingNotice({...refused, peersRefusing: []}, 1, undefined, 600), undefined)
+    // One key too large for a node: named, with how to reconcile it.
+    const two = refusingNotice({...refused, refusedBy: [{node: 'n4', error: 'object_too_large', key: 'cart 7'}, {node: 'n3', error: 'storage_failed'}]}, 3, first?.key, 600)
+    assert.match(two?.text ?? '', /^round 3: n3 \(storage_failed\), n4 \(object_too_large, key 'cart 7'\) refused what the repair sent, .*; the versions of 'cart 7' on its homes together pass the object size limit, so n4 cannot take them: reconcile them \(dyn resolve 'cart 7', or read it/)
+    assert.equal(refusingNotice({...refused, refusedBy: []}, 1, undefined, 600), undefined)
     assert.equal(refusingNotice({node: 'n1'}, 1, undefined, 600), undefined)
   })
 
   it('says in its timeout why, with a home down as well', () => {
     assert.equal(
       timeoutReason(refused, 600),
-      'after 600 round(s) n3 (storage_failed) refused the repairs sent to it; n3: its store takes no writes (a full or failing disk): free space or replace the disk, then restart it; then run dyn repair --wait again',
+      "after 600 round(s) n3 (storage_failed) refused what the repair sent: n3's store takes no writes (a full or failing disk): free space or replace the disk, then restart n3; then run dyn repair --wait again",
     )
     assert.match(timeoutReason({...refused, peersDown: ['n2']}, 5), /^after 5 round\(s\) n2 is down, so the trees shared with it could not be compared; start it again \(or dyn cluster remove a node that is gone for good\); and n3 \(storage_failed\) refused/)
   })
