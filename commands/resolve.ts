@@ -79,7 +79,9 @@ ${exitCodesHelp} A key that another write changed meanwhile exits 3 (conflict_re
     let expected: VersionVector | undefined
     if (flags.context !== undefined) {
       const checked = checkContext(flags.context, args.key)
-      if (!checked.ok) this.fail(flags.json, checked.error, `--context: ${checked.message}`)
+      // The put-and-delete advice does not fit here: without --context, resolve checks nothing and
+      // its choice supersedes the siblings as they are when it writes.
+      if (!checked.ok) this.fail(flags.json, checked.error, `--context: ${checked.message.replace(/, or send none \(.*\)\.$/, '')}; or leave --context out (the choice then supersedes the siblings as they are when it is written)`, {key: args.key})
       expected = checked.value
     }
     let choice: Choice | undefined
@@ -112,7 +114,7 @@ ${exitCodesHelp} A key that another write changed meanwhile exits 3 (conflict_re
         const {runResolveScreen} = await import('../src/cli/resolve-screen.js')
         const end = await runResolveScreen(client, args.key, quorum)
         if (end.outcome === 'failed') this.fail(false, end.error, end.message)
-        if (end.outcome === 'missing') this.fail(false, 'not_found', noVersionToResolve(args.key, end.deleted).message)
+        if (end.outcome === 'missing') this.fail(false, 'not_found', noVersionToResolve(args.key, end.deleted, {}, false, end.context).message)
         if (end.outcome === 'raced') {
           process.stderr.write(`dyn: ${supersededMeanwhile(args.key, end.siblings).message} [conflict_remains]\n`)
           this.exit(exitCodes.unavailable)
@@ -143,7 +145,7 @@ ${exitCodesHelp} A key that another write changed meanwhile exits 3 (conflict_re
     const read = await readSiblings(client, key, quorum).catch(() => undefined)
     if (read?.ok !== true) return undefined
     if (read.siblings.length > 0) return read
-    this.fail(json, 'not_found', noVersionToResolve(key, read.deleted, wanted, read.homesSilent === true).message)
+    this.fail(json, 'not_found', noVersionToResolve(key, read.deleted, wanted, read.homesSilent === true, read.context).message, {key})
   }
 
   /**
@@ -153,7 +155,7 @@ ${exitCodesHelp} A key that another write changed meanwhile exits 3 (conflict_re
   private async resolveWith(client: DynClient, key: string, quorum: {n?: number; r?: number; w?: number}, choice: Choice, wanted: WriteWanted, expected: VersionVector | undefined, json: boolean): Promise<void> {
     const read = await readSiblings(client, key, quorum)
     if (!read.ok) this.fail(json, read.error, read.message)
-    if (read.siblings.length === 0) this.fail(json, 'not_found', noVersionToResolve(key, read.deleted, wanted, read.homesSilent === true).message)
+    if (read.siblings.length === 0) this.fail(json, 'not_found', noVersionToResolve(key, read.deleted, wanted, read.homesSilent === true, read.context).message, {key})
     const changed = expected === undefined ? undefined : siblingsChangedSince(read, expected)
     if (changed !== undefined) this.fail(json, changed.error, changed.message, {key, siblings: read.siblings.length, context: read.context ?? null})
     // Even with one version left: keeping the one version another write left is not keeping this sibling.
@@ -168,7 +170,7 @@ ${exitCodesHelp} A key that another write changed meanwhile exits 3 (conflict_re
     const candidate = candidateOf(read, choice)
     if (!candidate.ok) this.fail(json, candidate.error, candidate.message)
     const verdict = await writeAndVerify(client, read, candidate, quorum)
-    if (!verdict.ok) this.fail(json, verdict.error, verdict.message)
+    if (!verdict.ok) this.fail(json, verdict.error, verdict.message, {key, ...verdict.details})
     const text = candidate.description.kind === 'binary' ? {} : {text: candidate.value.toString('utf8')}
     const wrote = {value: candidate.value.toString('base64'), ...text, contentType: candidate.contentType, deleted: candidate.deleted}
     const conflicts = candidate.conflicts
@@ -183,7 +185,7 @@ ${exitCodesHelp} A key that another write changed meanwhile exits 3 (conflict_re
       return
     }
     const remaining = verdict.latest.siblings.length
-    if (json) this.printJson({ok: false, error: 'conflict_remains', key, resolved: false, siblings: read.siblings.length, ...picked, wrote, conflicts, context: verdict.latest.context ?? null, remaining})
+    if (json) this.printJson({ok: false, error: 'conflict_remains', message: supersededMeanwhile(key, remaining).message, key, resolved: false, siblings: read.siblings.length, ...picked, wrote, conflicts, context: verdict.latest.context ?? null, remaining})
     else process.stderr.write(`dyn: ${supersededMeanwhile(key, remaining).message} [conflict_remains]\n`)
     this.exit(exitCodes.unavailable)
   }

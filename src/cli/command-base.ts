@@ -75,7 +75,7 @@ export abstract class DynCommand extends Command {
     // In text, a usage error is one line with its code, as every other refusal: oclif's own text
     // (an unknown flag, a value of the wrong type, two exclusive flags) came boxed, and for an
     // unknown flag it was followed by the command's whole help, which scrolled the error away.
-    if (usage && !jsonRequested(this.argv)) this.fail(false, 'bad_usage', `${usageMessage(error.message)} (${this.commandLine()} --help lists the flags)`)
+    if (usage && !jsonRequested(this.argv)) this.fail(false, 'bad_usage', `${usageMessage(error.message)} (${this.commandLine()} --help lists the flags)${dashArgumentHint(error.message, this.commandLine())}`)
     // A bug, in text: one line with the code internal and exit 3, as with --json (oclif's own
     // handler exited 1, the code for "not found").
     if (!usage && !jsonRequested(this.argv)) {
@@ -83,7 +83,7 @@ export abstract class DynCommand extends Command {
       this.exit(exitCodeOf('internal'))
     }
     if (!jsonRequested(this.argv)) return super.catch(error)
-    this.printJson({ok: false, error: usage ? 'bad_usage' : 'internal', message: usage ? usageMessage(error.message) : plainMessage(error.message)})
+    this.printJson({ok: false, error: usage ? 'bad_usage' : 'internal', message: usage ? `${usageMessage(error.message)}${dashArgumentHint(error.message, this.commandLine())}` : plainMessage(error.message)})
     this.exit(usage ? exitCodes.usage : exitCodeOf('internal'))
   }
 
@@ -119,6 +119,15 @@ export abstract class DynCommand extends Command {
  * oclif's usage error as one line: `Parsing --r Expected an integer but received: abc`, or
  * several errors ("The following errors occurred: ...") joined with "; ".
  */
+/**
+ * For an unknown flag that may be an argument starting with a dash (a key "-dash"): how to give
+ * it, after `--`. A walk typed `dyn get -dash` and was told only that the flag does not exist.
+ */
+export function dashArgumentHint(message: string, commandLine: string): string {
+  const flag = /Nonexistent flags?: (-\S+?)(?:,|\s|$)/.exec(message)?.[1]
+  return flag === undefined ? '' : `; if ${flag} is a key or value, not a flag, put the arguments after --, as in: ${commandLine} [flags] -- ${flag}`
+}
+
 export function usageMessage(message: string): string {
   // eslint-disable-next-line no-control-regex
   const lines = message.replace(/\u001b\[[0-9;]*m/g, '').split('\n').map((line) => line.trim()).filter((line) => line !== '' && !/^See more help with --help$/.test(line))

@@ -53,7 +53,11 @@ export async function runPut(out: CommandOutput, args: {key: string; value?: str
     }
     process.stdout.write(`stored ${key} (${counted(value.length, 'byte')})\ncontext: ${result.context}\n`)
     if (result.siblings !== undefined && result.siblings > 1) {
-      process.stdout.write(`${key} now has ${result.siblings} siblings; read it and write with its context to reconcile\n`)
+      // A put right after a delete, without the delete's context, is a sibling of its tombstone:
+      // said, since the user meant to write the key again, not to leave it in conflict (a walk).
+      const deletes = result.liveSiblings === undefined ? 0 : result.siblings - result.liveSiblings
+      const ofThem = deletes === 0 ? '' : ` (${deletes === 1 ? 'one of them a delete' : `${deletes} of them deletes`} this write did not see)`
+      process.stdout.write(`${key} now has ${result.siblings} siblings${ofThem}; read it and write with its context to reconcile\n`)
     }
   } catch (error) {
     out.failFromError(flags.json, error)

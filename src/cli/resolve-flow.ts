@@ -44,7 +44,8 @@ export interface SiblingRead {
   readonly homesSilent?: true
 }
 
-export type Failure = {readonly ok: false; readonly error: string; readonly message: string}
+/** A failure; `details`: what the node answered beside its code and message (status, required, acknowledged, ...), for --json. */
+export type Failure = {readonly ok: false; readonly error: string; readonly message: string; readonly details?: Record<string, unknown>}
 
 export interface ReadQuorum {
   readonly n?: number
@@ -141,7 +142,10 @@ export function candidateOf(read: SiblingRead, choice: Choice): ({ok: true} & Ca
   const merged = mergeJsonUnion(documents)
   if (!merged.ok) return merged
   const value = Buffer.from(JSON.stringify(merged.value))
-  const contentType = commonContentType(read) ?? 'application/json'
+  // A merge writes JSON: the siblings' own type only when it is a JSON type too (a walk merged
+  // "5" and "6", stored as application/octet-stream by a put that did not take them for JSON).
+  const common = commonContentType(read)
+  const contentType = common !== undefined && /(^application\/json\b|\+json\b)/i.test(common) ? common : 'application/json'
   return {ok: true, choice: 'merge', value, contentType, deleted: false, conflicts: merged.conflicts, description: describeValue(value, contentType)}
 }
 
@@ -194,13 +198,17 @@ export interface WriteWanted {
  * the dyn put that writes it. Advice about its siblings (dyn get KEY --json, --pick N) would
  * send the user looking for versions that are not there.
  */
-export function noVersionToResolve(key: string, deleted: boolean, wanted: WriteWanted = {}, homesSilent = false): Failure {
+export function noVersionToResolve(key: string, deleted: boolean, wanted: WriteWanted = {}, homesSilent = false, tombstoneContext?: string): Failure {
   // Nothing found where no home answered is no word on the key: said so, and no put suggested.
   if (homesSilent) return {ok: false, error: 'not_found', message: `${key} was not found, but none of its home replicas answered (only fallbacks): it may well exist. Resolve it once its homes are reachable`}
   const what = deleted ? `${key} was deleted (only its tombstone is left)` : `${key} does not exist`
   const type = wanted.contentType === undefined ? '' : ` --content-type ${shellQuote(wanted.contentType)}`
-  const put = wanted.valueFile === undefined ? `dyn put ${shellQuote(key)} VALUE${type}` : `dyn put ${shellQuote(key)}${type} < ${shellQuote(wanted.valueFile)}`
-  return {ok: false, error: 'not_found', message: `${what}, so it has no siblings to resolve; to ${deleted ? 'write it again' : 'create it'}: ${put}`}
+  // A write after a delete carries the tombstone's context, so that it supersedes the delete: a
+  // blind one is concurrent with it and leaves the key with two siblings, the tombstone and the
+  // value, until the tombstone is reaped (a walk followed the advice and got exactly that).
+  const context = deleted && tombstoneContext !== undefined ? ` --context ${shellQuote(tombstoneContext)}` : ''
+  const put = wanted.valueFile === undefined ? `dyn put ${shellQuote(key)} VALUE${type}${context}` : `dyn put ${shellQuote(key)}${type}${context} < ${shellQuote(wanted.valueFile)}`
+  return {ok: false, error: 'not_found', message: `${what}, so it has no siblings to resolve; to ${deleted ? `write it again${context === '' ? '' : ' (with the delete\'s context, so that the write supersedes it)'}` : 'create it'}: ${put}`}
 }
 
 /**
@@ -229,7 +237,11 @@ export async function writeAndVerify(client: DynClient, read: SiblingRead, candi
   const written = candidate.deleted
     ? await client.delete(read.key, {n: quorum.n, w: quorum.w, ...(context ? {context} : {})})
     : await client.put(read.key, candidate.value, {n: quorum.n, w: quorum.w, contentType: candidate.contentType, ...(context ? {context} : {})})
-  if (!written.ok) return {ok: false, error: written.error, message: written.message}
+  if (!written.ok) {
+    // What `dyn put --json` prints for the same failure (a quorum_unmet's required, acknowledged, failed, ...).
+    const {trace: _trace, error: _error, message: _message, ok: _ok, ...details} = written.body
+    return {ok: false, error: written.error, message: written.message, details: {status: written.status, ...details}}
+  }
   const after = await readSiblings(client, read.key, quorum)
   if (!after.ok) return after
   const shownDots = new Set(read.siblings.flatMap((s) => (s.actor !== undefined && s.counter !== undefined ? [`${s.actor}:${s.counter}`] : [])))

@@ -26,7 +26,7 @@ export type ResolveEnd =
   /** Another write arrived between the read and the user's write, and the key is not what the user chose. */
   | {readonly outcome: 'raced'; readonly siblings: number}
   /** The key had no live version when the session began: nothing was shown (it does not exist, or was deleted). */
-  | {readonly outcome: 'missing'; readonly deleted: boolean}
+  | {readonly outcome: 'missing'; readonly deleted: boolean; readonly context?: string | undefined}
   | {readonly outcome: 'failed'; readonly error: string; readonly message: string}
 
 export function siblingViews(read: SiblingRead): SiblingView[] {
@@ -103,7 +103,7 @@ export async function runResolveScreen(client: DynClient, key: string, quorum: R
   if (!first.ok) return {outcome: 'failed', error: first.error, message: first.message}
   let read: SiblingRead = first
   // A key with no live version is not a key with one: the command says it is not found.
-  if (read.siblings.length === 0) return {outcome: 'missing', deleted: read.deleted}
+  if (read.siblings.length === 0) return {outcome: 'missing', deleted: read.deleted, context: read.context}
   if (read.siblings.length < 2) return {outcome: 'left', siblings: read.siblings.length}
   let state: ResolveState = chooseState(read, 0, options.intro ? {intro: options.intro} : {})
   /** The sibling highlighted last, so that coming back to the siblings keeps it. */

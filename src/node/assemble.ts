@@ -45,6 +45,7 @@ import {effectiveQuorum} from '../api/params.js'
 import {readinessOf} from '../api/readiness.js'
 import type {ClusterSettings, Member, MemberTable} from '../membership/member-table.js'
 import {findMember, newMemberTable, presentMembers, presentOrHandingOff, ringMemberCount, runsAlone, settingsMismatch} from '../membership/member-table.js'
+import {hasLiveVersion} from '../coordinator/delete-coordinator.js'
 import {checkSeedsOnRestart, Membership} from '../membership/membership.js'
 import {membershipSubsystem} from '../membership/membership-subsystem.js'
 import type {Scheduler} from '../scheduler.js'
@@ -474,7 +475,14 @@ async function assembleOnStore(
     clusterSize: () => ringMemberCount(membership.table),
     settings: () => membership.table.settings,
     put: (request) => timed('put', () => replication.put(request)),
-    get: (request) => timed('get', () => replication.get(request)),
+    // A get that finds no live version is answered 404 not_found, and counted so, as a delete of
+    // a missing key is (a walk saw 404s counted ok).
+    get: async (request) => {
+      const beganMs = clock.monotonicMs()
+      const outcome = await replication.get(request)
+      stats.record('get', !outcome.ok ? outcome.error : hasLiveVersion(outcome.object) ? 'ok' : 'not_found', clock.monotonicMs() - beganMs)
+      return outcome
+    },
     delete: (request) => timed('delete', () => replication.delete(request)),
     cluster: describeSelf,
     clusterChange: (request) => ringChanges.request(request),

@@ -130,6 +130,12 @@ export function encodeContext(vector: VersionVector, key: string): string {
  * shows a token) the tag is not checked; nor is it in a token of versions 1 and 2, which has none.
  */
 export function decodeContext(token: string, key?: string): DecodedContext {
+  const decoded = decodeContextToken(token, key)
+  // The read to copy from, named: "dyn get KEY" left the user to work out which key.
+  return decoded.ok || key === undefined ? decoded : {...decoded, message: decoded.message.replace('(dyn get KEY --json,', `(dyn get ${shellQuote(key)} --json,`)}
+}
+
+function decodeContextToken(token: string, key: string | undefined): DecodedContext {
   if (typeof token !== 'string') return badContext('is not a string')
   if (token.length > tokenCharsMax) {
     return badContext(`is ${token.length} characters long, more than the ${tokenCharsMax} a context can take`)
@@ -280,10 +286,15 @@ function readSingleDots(reader: Reader, counter: number): number[] | undefined {
   return single
 }
 
-/** What every refusal ends with: what to send instead. */
-const contextAdvice =
-  'Copy the whole context from your last read of this key (dyn get KEY --json, or the X-Dyn-Context header), ' +
-  'or send no context (the write is then kept as a sibling of what is stored).'
+/**
+ * What to do without a context, for a put and a delete alike: the same token is refused on both
+ * (and on dyn resolve's --context, which says its own), and "kept as a sibling" was wrong for a
+ * delete (a walk).
+ */
+const withoutContext = 'or send none (a put without one is kept as a sibling of what is stored; a delete without one deletes the versions it reads first)'
+
+/** What every refusal ends with: what to send instead (`dyn get KEY` names the key when the refusal knows it: decodeContext). */
+const contextAdvice = `Copy the whole context from your last read of this key (dyn get KEY --json, or the X-Dyn-Context header), ${withoutContext}.`
 
 /** A refusal, `what` saying what is wrong with the token (lower-case, as every error message). */
 function badContext(what: string): DecodedContext {
@@ -297,8 +308,7 @@ function otherKeyContext(key: string): DecodedContext {
     error: 'bad_context',
     message:
       'the context token was read from another key: a context applies only to the key it was read from; nothing was written. ' +
-      `Read ${shellQuote(key)} (dyn get ${shellQuote(key)} --json, or the X-Dyn-Context header) and write with the context of that read, ` +
-      'or send no context (the write is then kept as a sibling of what is stored).',
+      `Read ${shellQuote(key)} (dyn get ${shellQuote(key)} --json, or the X-Dyn-Context header) and write with the context of that read, ${withoutContext}.`,
   }
 }
 

@@ -243,7 +243,12 @@ describe('dyn in a terminal', () => {
       assert.equal((await runDyn(['delete', 'gone'], {env})).code, 0)
       const deleted = await runDyn(['resolve', 'gone', '--pick', '1', '--content-type', 'text/plain'], {env})
       assert.equal(deleted.code, 1, deleted.stdout + deleted.stderr)
-      assert.equal(deleted.stderr, 'dyn: gone was deleted (only its tombstone is left), so it has no siblings to resolve; to write it again: dyn put gone VALUE --content-type text/plain [not_found]\n')
+      const advice = /^dyn: gone was deleted \(only its tombstone is left\), so it has no siblings to resolve; to write it again \(with the delete's context, so that the write supersedes it\): dyn put gone VALUE --content-type text\/plain --context (\S+) \[not_found\]\n$/.exec(deleted.stderr)
+      assert.ok(advice !== null, deleted.stderr)
+      // Followed, the advice writes the key again with one version, not a sibling of the delete.
+      assert.equal((await runDyn(['put', 'gone', 'again', '--context', advice[1] as string], {env})).code, 0)
+      const again = await runDyn(['get', 'gone', '--json'], {env})
+      assert.equal((JSON.parse(again.stdout) as {siblings: unknown[]}).siblings.length, 1, again.stdout)
       assert.equal((await getJson(c.url(1, '/kv/nosuchkey'))).status, 404)
     } finally {
       await rm(folder, {recursive: true, force: true})

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 import {failureLine, internalFailureText, parseFailureLine} from '../../src/cli/command-output.js'
 import {exitCodeOf} from '../../src/cli/exit-codes.js'
-import {usageMessage} from '../../src/cli/command-base.js'
+import {dashArgumentHint, usageMessage} from '../../src/cli/command-base.js'
 
 describe('command output: the failure line', () => {
   it('reads back the code and message it wrote', () => {
@@ -26,6 +26,13 @@ describe('command output: the failure line', () => {
 describe('command output: oclif usage errors in one line', () => {
   it('says a flag of the wrong value as the flag, then what is wrong with it', () => {
     assert.equal(usageMessage('Parsing --r \n\tExpected an integer but received: abc\nSee more help with --help'), '--r: expected an integer but received: abc')
+  })
+
+  it('says how to give a key that starts with a dash, after an unknown flag that may be one', () => {
+    // A walk typed dyn get -dash and was told only that the flag does not exist.
+    assert.equal(dashArgumentHint('Nonexistent flag: -dash\nSee more help with --help', 'dyn get'), '; if -dash is a key or value, not a flag, put the arguments after --, as in: dyn get [flags] -- -dash')
+    assert.equal(dashArgumentHint('Nonexistent flags: --nope, --other', 'dyn put'), '; if --nope is a key or value, not a flag, put the arguments after --, as in: dyn put [flags] -- --nope')
+    assert.equal(dashArgumentHint('Parsing --r \n\tExpected an integer', 'dyn get'), '')
   })
 
   it('joins several errors with "; ", without their heading', () => {

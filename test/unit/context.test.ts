@@ -59,7 +59,7 @@ function otherKeyMessage(other: string): string {
   return (
     'the context token was read from another key: a context applies only to the key it was read from; nothing was written. ' +
     `Read ${other} (dyn get ${other} --json, or the X-Dyn-Context header) and write with the context of that read, ` +
-    'or send no context (the write is then kept as a sibling of what is stored).'
+    'or send none (a put without one is kept as a sibling of what is stored; a delete without one deletes the versions it reads first).'
   )
 }
 
@@ -271,7 +271,7 @@ describe('context token', () => {
       if (!decoded.ok) {
         assert.equal(decoded.error, 'bad_context', label)
         assert.match(decoded.message, reason, label)
-        assert.match(decoded.message, /Copy the whole context from your last read of this key \(dyn get KEY --json, or the X-Dyn-Context header\), or send no context/, label)
+        assert.match(decoded.message, /Copy the whole context from your last read of this key \(dyn get (KEY|'some other key') --json, or the X-Dyn-Context header\), or send none/, label)
         // Its checksum holds, so only a newer node's token is told its version; any other was altered or made up.
         if (!/format version/.test(decoded.message)) assert.match(decoded.message, /^the context token was altered or is not a context from this cluster \(it /, label)
       }
@@ -340,7 +340,7 @@ describe('context token', () => {
           assert.equal(
             decoded.message,
             `the context token looks truncated: its ${length} characters end before the context they encode does, so a character or more is missing at its end. ` +
-              'Copy the whole context from your last read of this key (dyn get KEY --json, or the X-Dyn-Context header), or send no context (the write is then kept as a sibling of what is stored).',
+              `Copy the whole context from your last read of this key (dyn get ${withKey ? key : 'KEY'} --json, or the X-Dyn-Context header), or send none (a put without one is kept as a sibling of what is stored; a delete without one deletes the versions it reads first).`,
           )
         }
       }),
@@ -362,7 +362,7 @@ describe('context token', () => {
     // A user's walk: another last character read "is not valid base64url" (it changed only unused
     // bits), one added in front "has format version 0, but this node reads versions 1 and 2".
     const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
-    const altered = /^the context token was altered or is not a context from this cluster \([^)]+\)\. Copy the whole context from your last read of this key \(dyn get KEY --json, or the X-Dyn-Context header\), or send no context/
+    const altered = /^the context token was altered or is not a context from this cluster \([^)]+\)\. Copy the whole context from your last read of this key \(dyn get \S+ --json, or the X-Dyn-Context header\), or send none/
     fc.assert(
       fc.property(vectorArb, fc.constantFrom(...alphabet), (vector, character) => {
         const token = encodeContext(vector, key)

@@ -7,7 +7,9 @@
 
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
-import {candidateOf, noVersionToResolve, siblingReadOf, siblingsChangedSince, supersededMeanwhile} from '../../src/cli/resolve-flow.js'
+import type {DynClient} from '../../src/client/http-client.js'
+import {candidateOf, noVersionToResolve, siblingReadOf, siblingsChangedSince, supersededMeanwhile, writeAndVerify} from '../../src/cli/resolve-flow.js'
+import type {Candidate, SiblingRead} from '../../src/cli/resolve-flow.js'
 import {encodeContext} from '../../src/versioning/context.js'
 import type {VersionVector} from '../../src/versioning/dvvset.js'
 
@@ -23,6 +25,13 @@ describe('resolve: a key with no live version', () => {
 
   it('that was deleted says so, and how to write it again', () => {
     assert.equal(noVersionToResolve('cart:bob', true).message, 'cart:bob was deleted (only its tombstone is left), so it has no siblings to resolve; to write it again: dyn put cart:bob VALUE')
+    // With the tombstone's context, so that the put supersedes the delete rather than becoming
+    // its sibling (a walk followed the advice without it, and the key had two versions).
+    assert.equal(
+      noVersionToResolve('cart:bob', true, {}, false, 'gqR0b21i').message,
+      "cart:bob was deleted (only its tombstone is left), so it has no siblings to resolve; to write it again (with the delete's context, so that the write supersedes it): dyn put cart:bob VALUE --context gqR0b21i",
+    )
+    assert.equal(noVersionToResolve('cart:bob', false, {}, false, 'gqR0b21i').message, 'cart:bob does not exist, so it has no siblings to resolve; to create it: dyn put cart:bob VALUE')
   })
 
   it('given --value FILE, writes that file from stdin, each word quoted for the shell when it needs it', () => {
@@ -108,5 +117,22 @@ describe('resolve: the siblings it reads and the one it keeps', () => {
   it('checks the read it compares with against its own key: a read whose context is for another key matches no --context', () => {
     const otherKeys = siblingReadOf('tk', answer('zk', [{text: 'b', timestampMs: 2000, actor: 'n1.aaaa', counter: 2}], context))
     assert.equal(siblingsChangedSince(otherKeys, context)?.error, 'siblings_changed')
+  })
+})
+
+describe('resolve: a write the node refuses', () => {
+  it('keeps what the node answered beside its code, as dyn put --json prints it', async () => {
+    // A walk: dyn resolve --json printed a quorum_unmet with its message alone, while dyn put
+    // --json gives its status, required, acknowledged and failed replicas.
+    const answered = {error: 'quorum_unmet', message: '2 of the required 3 replicas acknowledged the write (n1, n2); failed: n3', required: 3, acknowledged: 2, acknowledgedBy: ['n1', 'n2'], failed: [{node: 'n3', error: 'unreachable'}], trace: {replies: []}}
+    const client = {put: async () => ({ok: false, status: 503, error: 'quorum_unmet', message: answered.message, body: answered})} as unknown as DynClient
+    const read: SiblingRead = {key: 'qk', context: undefined, siblings: [], deleted: false}
+    const candidate = {choice: 'value', value: Buffer.from('a'), contentType: 'text/plain', deleted: false, conflicts: []} as unknown as Candidate
+    assert.deepEqual(await writeAndVerify(client, read, candidate, {w: 3}), {
+      ok: false,
+      error: 'quorum_unmet',
+      message: answered.message,
+      details: {status: 503, required: 3, acknowledged: 2, acknowledgedBy: ['n1', 'n2'], failed: [{node: 'n3', error: 'unreachable'}]},
+    })
   })
 })
