@@ -16,7 +16,7 @@ import type {CandidateView, ResolveAction, ResolveState, SiblingView} from '../u
 import {ResolveApp} from '../ui/resolve-view.js'
 import {candidateOf, readSiblings, writeAndVerify} from './resolve-flow.js'
 import type {Candidate, Choice, ReadQuorum, SiblingRead, WriteQuorum} from './resolve-flow.js'
-import {diffAgainstFirst} from './sibling-preview.js'
+import {diffAgainstFirst, type DiffLine} from './sibling-preview.js'
 import {counted} from './format.js'
 import {terminalSize} from './terminal.js'
 
@@ -43,9 +43,24 @@ export function siblingViews(read: SiblingRead): SiblingView[] {
   }))
 }
 
+/**
+ * How sibling `other` differs from the first, for the screen. A delete holds no value to compare:
+ * said in words, where a text diff against its empty value showed "- v2" and an empty "+" line,
+ * or a blank line beside an empty value (a walk).
+ */
+function siblingDiff(read: SiblingRead, other: number): readonly DiffLine[] {
+  const first = read.siblings[0]
+  const that = read.siblings[other]
+  if (first?.deleted === true || that?.deleted === true) {
+    const what = (sibling: typeof first, number: number): string => (sibling?.deleted === true ? `[${number}] is a delete` : `[${number}] holds a value (${sibling?.description.sizeBytes ?? 0} bytes)`)
+    return [{change: 'same', text: `${what(first, 1)}; ${what(that, other + 1)}`}]
+  }
+  return diffAgainstFirst(read.siblings.map((s) => s.description), read.siblings.map((s) => s.value), other).lines
+}
+
 export function chooseState(read: SiblingRead, highlighted: number, extra: {notice?: string; intro?: string} = {}): ResolveState {
   const other = highlighted === 0 ? 1 : highlighted
-  const diff = read.siblings.length > 1 ? diffAgainstFirst(read.siblings.map((s) => s.description), read.siblings.map((s) => s.value), other).lines : []
+  const diff = read.siblings.length > 1 ? siblingDiff(read, other) : []
   const mergeable = read.siblings.filter((s) => !s.deleted).every((s) => s.description.kind === 'json')
   return {phase: 'choose', key: read.key, siblings: siblingViews(read), highlighted: Math.min(highlighted, read.siblings.length - 1), diff, mergeable, ...extra}
 }

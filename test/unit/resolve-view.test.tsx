@@ -51,6 +51,16 @@ describe('ResolveView', () => {
     assert.match(text, /1-2 keep that sibling {2}m merge as JSON/)
   })
 
+  it('says in words how a delete differs from a value, rather than a diff against its empty value', () => {
+    // A walk saw "- v2" and an empty "+" line for a tombstone beside "v2", and a blank line
+    // beside an empty value.
+    const text = draw(chooseState(readOf([{value: Buffer.alloc(0), deleted: true}, {value: Buffer.from('v2'), contentType: 'text/plain'}]), 0)).join('\n')
+    assert.match(text, /how \[2\] differs from \[1\]\n\s*\[1\] is a delete; \[2\] holds a value \(2 bytes\)/)
+    assert.doesNotMatch(text, /- v2/)
+    const empty = draw(chooseState(readOf([{value: Buffer.from('v1'), contentType: 'text/plain'}, {value: Buffer.alloc(0), deleted: true}, {value: Buffer.alloc(0), contentType: 'text/plain'}]), 1)).join('\n')
+    assert.match(empty, /\[1\] holds a value \(2 bytes\); \[2\] is a delete/)
+  })
+
   it('text siblings get a line diff; a binary one a hex preview and a byte count', () => {
     const text = draw(chooseState(readOf([{value: Buffer.from('milk\neggs\n')}, {value: Buffer.from('milk\nbread\n')}]), 0)).join('\n')
     assert.match(text, /\[1\] text · 10 B\s+\[2\] text · 11 B/)
