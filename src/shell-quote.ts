@@ -8,3 +8,14 @@
 export function shellQuote(text: string): string {
   return /^[A-Za-z0-9_:./@-]+$/.test(text) ? text : `'${text.replaceAll("'", "'\\''")}'`
 }
+
+/**
+ * `command` with `key` as its argument, for a user to paste: `command KEY REST FLAGS`, or, for a
+ * key that starts with a dash (which the command would take for a flag), `command FLAGS -- KEY
+ * REST`, since everything after `--` is an argument. `flags` and `rest` are already words of a
+ * command line, each with its leading space ('' for none).
+ */
+export function commandWithKey(command: string, key: string, flags = '', rest = ''): string {
+  const quoted = shellQuote(key)
+  return key.startsWith('-') ? `${command}${flags} -- ${quoted}${rest}` : `${command} ${quoted}${rest}${flags}`
+}

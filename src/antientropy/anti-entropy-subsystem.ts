@@ -332,7 +332,9 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
         const fetched: Array<{key: string; object?: StoredObject}> = []
         while (fetched.length < keys.length) {
           const rest = keys.slice(fetched.length)
-          const body = await ask(MessageType.AntiEntropyObjects, {partition, keys: rest})
+          // inParts: this asker takes an answer for the first keys only; a node from before it
+          // expects all of them (and is answered so).
+          const body = await ask(MessageType.AntiEntropyObjects, {partition, keys: rest, inParts: true})
           if (!isRecord(body) || !Array.isArray(body.objects) || body.objects.length === 0 || body.objects.length > rest.length) return undefined
           // Only the keys asked for, in order, each with a well-formed object or none.
           ;(body.objects as unknown[]).forEach((object, index) => {
@@ -779,7 +781,10 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
           throw new DynError('bad_request', 'malformed AntiEntropyObjects')
         }
         const objects = (await localSide(ring().hash).objects(body.partition, body.keys as string[])) ?? []
-        // The first keys whose objects fit one answer (at least one key): the asker asks again for the rest.
+        // The first keys whose objects fit one answer (at least one key), for an asker that asks
+        // again for the rest; one from before that (a rolling upgrade) is answered every key, as
+        // it was, and only a batch past the frame fails there.
+        if (body.inParts !== true) return {objects: objects.map((entry) => entry.object ?? null)}
         const [first = []] = byteBatches(objects, (entry) => (entry.object === undefined ? 0 : objectValueBytes(entry.object)) + entry.key.length, exchangeBatchBytesMax)
         return {objects: first.map((entry) => entry.object ?? null)}
       },

@@ -78,7 +78,8 @@ export function localTreeSide(parts: LocalSideParts): TreeSide {
       let refused: MergeRefused | undefined
       for (const {key, object} of entries) {
         const result = await parts.merge(partition, key, object)
-        if (!result.ok) refused ??= {refused: result.error, key, merged: 0}
+        // The key only for a refusal of that key: a store that takes no writes refuses them all.
+        if (!result.ok) refused ??= {refused: result.error, ...(result.error === 'object_too_large' ? {key} : {}), merged: 0}
         else if (result.changed) merged += 1
       }
       return refused === undefined ? merged : {...refused, merged}

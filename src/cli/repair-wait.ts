@@ -5,7 +5,7 @@
  * until --max-wait-seconds pass; and, when they have passed, why it gave up.
  */
 
-import {shellQuote} from '../shell-quote.js'
+import {commandWithKey, shellQuote} from '../shell-quote.js'
 
 /** What POST /repair answers (src/antientropy/anti-entropy-subsystem.ts, RepairReport). */
 export interface RepairRound {
@@ -75,7 +75,7 @@ function refusalAdvice(refusal: Refusal): string {
   if (refusal.error === 'storage_failed') return `${refusal.node}'s store takes no writes (a full or failing disk): free space or replace the disk, then restart ${refusal.node}`
   if (refusal.error === 'object_too_large' && refusal.key !== undefined) {
     const key = shellQuote(refusal.key)
-    return `the versions of ${key} on its homes together pass the object size limit, so ${refusal.node} cannot take them: reconcile them (dyn resolve ${key}, or read it and write back one value with the read's context)`
+    return `the versions of ${key} on its homes together pass the object size limit, so ${refusal.node} cannot take them: reconcile them (${commandWithKey('dyn resolve', refusal.key)}, or read it and write back one value with the read's context)`
   }
   return `${refusal.node} answered ${refusal.error}`
 }

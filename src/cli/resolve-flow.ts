@@ -12,6 +12,7 @@ import type {DynClient} from '../client/http-client.js'
 import {descends} from '../versioning/dvvset.js'
 import type {VersionVector} from '../versioning/dvvset.js'
 import {shellQuote} from './format.js'
+import {commandWithKey} from '../shell-quote.js'
 import {mergeJsonUnion} from './json-merge.js'
 import type {MergeConflict} from './json-merge.js'
 import {describeValue, printableText} from './sibling-preview.js'
@@ -207,7 +208,7 @@ export function noVersionToResolve(key: string, deleted: boolean, wanted: WriteW
   // blind one is concurrent with it and leaves the key with two siblings, the tombstone and the
   // value, until the tombstone is reaped (a walk followed the advice and got exactly that).
   const context = deleted && tombstoneContext !== undefined ? ` --context ${shellQuote(tombstoneContext)}` : ''
-  const put = wanted.valueFile === undefined ? `dyn put ${shellQuote(key)} VALUE${type}${context}` : `dyn put ${shellQuote(key)}${type}${context} < ${shellQuote(wanted.valueFile)}`
+  const put = wanted.valueFile === undefined ? commandWithKey('dyn put', key, `${type}${context}`, ' VALUE') : `${commandWithKey('dyn put', key, `${type}${context}`)} < ${shellQuote(wanted.valueFile)}`
   return {ok: false, error: 'not_found', message: `${what}, so it has no siblings to resolve; to ${deleted ? `write it again${context === '' ? '' : ' (with the delete\'s context, so that the write supersedes it)'}` : 'create it'}: ${put}`}
 }
 

@@ -282,7 +282,9 @@ async function assembleOnStore(
     const row = findMember(membership.table, name)
     // A node restarting on its folder learns here, before it serves, that it was removed while it
     // was away (checkDisk); gossip would tell it only after its API had opened.
-    return {diskClock: row?.diskClock ?? 0, ...(row?.removed === true ? {removed: true} : {})}
+    // With the removed row's incarnation: a member that has not heard yet of a rejoin under the
+    // name still holds the removed row, below the rejoined node's own (a review).
+    return {diskClock: row?.diskClock ?? 0, ...(row?.removed === true ? {removed: true, incarnation: row.incarnation} : {})}
   })
   // The n values this node stores travel in its row, so that every node plans transfers for
   // them; a write with an n the store has never held adds one, and the row follows.
@@ -662,7 +664,10 @@ async function checkDisk(deps: {
     ask: async (peer) => {
       const answer = await transport.request(peer.rpcAddress, MessageType.DiskClockQuery, {name: options.name}, options.requestTimeoutMs)
       if (!answer.ok && answer.code === unauthenticatedCode) refusedBy.set(peer.name, answer.message)
-      if (answer.ok && (answer.body as {removed?: unknown} | null)?.removed === true) removedBy.add(peer.name)
+      const said = answer.ok ? (answer.body as {removed?: unknown; incarnation?: unknown} | null) : null
+      // Only a removal of this node as it remembers itself, or later: a removed row below its own
+      // incarnation is one a rejoin under the name has replaced, which that member has not heard of.
+      if (said?.removed === true && typeof said.incarnation === 'number' && said.incarnation > (deps.remembered?.incarnation ?? Number.POSITIVE_INFINITY)) removedBy.add(peer.name)
       const diskClock = answer.ok ? (answer.body as {diskClock?: unknown} | null)?.diskClock : undefined
       return Number.isSafeInteger(diskClock) && (diskClock as number) >= 0 ? (diskClock as number) : undefined
     },
@@ -687,7 +692,7 @@ async function checkDisk(deps: {
   if (removedBy.size > 0 && !deps.isNewEpoch && deps.remembered?.removed !== true) {
     throw new DynError(
       'removed',
-      `${options.name} was removed from the cluster while it was away (dyn cluster remove; ${[...removedBy].sort(compareNames).join(', ')} say so): a removal gives up what only it held, so it does not start on this folder and hands nothing off. The folder is kept as it was, and may hold the only copy of writes it alone acknowledged (w=1) and of its hints: move it aside rather than delete it. To bring ${options.name} back, start it on an empty --data folder with --seeds of a member (a service manager: do not restart on exit 2)`,
+      `${options.name} was removed from the cluster while it was away (dyn cluster remove; ${[...removedBy].sort(compareNames).join(', ')} ${removedBy.size === 1 ? 'says' : 'say'} so): a removal gives up what only it held, so it does not start on this folder and hands nothing off. The folder is kept as it was, and may hold the only copy of writes it alone acknowledged (w=1) and of its hints: move it aside rather than delete it. To bring ${options.name} back, start it on an empty --data folder with --seeds of a member (a service manager: do not restart on exit 2)`,
       {removedBy: [...removedBy].sort(compareNames)},
     )
   }

@@ -46,7 +46,7 @@
  * with a newer layout is said to have another version.
  */
 import {assert} from '../errors.js'
-import {shellQuote} from '../shell-quote.js'
+import {commandWithKey, shellQuote} from '../shell-quote.js'
 import {contextDotsMax, isValidVector, type ContextEntry, type VersionVector} from './dvvset.js'
 
 /** The largest decoded token, in bytes: far above any real context (entries are pruned to about 10). */
@@ -132,7 +132,7 @@ export function encodeContext(vector: VersionVector, key: string): string {
 export function decodeContext(token: string, key?: string): DecodedContext {
   const decoded = decodeContextToken(token, key)
   // The read to copy from, named: "dyn get KEY" left the user to work out which key.
-  return decoded.ok || key === undefined ? decoded : {...decoded, message: decoded.message.replace('(dyn get KEY --json,', `(dyn get ${shellQuote(key)} --json,`)}
+  return decoded.ok || key === undefined ? decoded : {...decoded, message: decoded.message.replace('(dyn get KEY --json,', `(${commandWithKey('dyn get', key, ' --json')},`)}
 }
 
 function decodeContextToken(token: string, key: string | undefined): DecodedContext {
@@ -291,7 +291,7 @@ function readSingleDots(reader: Reader, counter: number): number[] | undefined {
  * (and on dyn resolve's --context, which says its own), and "kept as a sibling" was wrong for a
  * delete (a walk).
  */
-const withoutContext = 'or send none (a put without one is kept as a sibling of what is stored; a delete without one deletes the versions it reads first)'
+const withoutContext = 'or send none (a put without one is concurrent with what is stored: kept as its sibling, or on a last-writer-wins cluster the newer write wins; a delete without one deletes the versions it reads first)'
 
 /** What every refusal ends with: what to send instead (`dyn get KEY` names the key when the refusal knows it: decodeContext). */
 const contextAdvice = `Copy the whole context from your last read of this key (dyn get KEY --json, or the X-Dyn-Context header), ${withoutContext}.`

@@ -196,6 +196,22 @@ async function listeningInodes(port: number): Promise<Set<string>> {
   return inodes
 }
 
+/**
+ * Whether `cluster up` itself gave one of `ports` to another of its nodes than the one that could
+ * not bind it: by the time up exits it has stopped the nodes it started, so the process check
+ * below rarely sees them, but its "started NAME (pid P) on HOST:PORT, internode HOST:PORT" lines
+ * say whose ports they were.
+ */
+function upGaveToAnother(stderr: string, ports: readonly number[]): boolean {
+  const failing = /dyn: (\S+) exited while starting/.exec(stderr)?.[1]
+  const owners = new Map<number, string>()
+  for (const match of stderr.matchAll(/started (\S+) \(pid \d+\) on [^\s,]+:(\d+), internode [^\s,]+:(\d+)/g)) {
+    owners.set(Number(match[2]), match[1] as string)
+    owners.set(Number(match[3]), match[1] as string)
+  }
+  return ports.some((port) => owners.has(port) && owners.get(port) !== failing)
+}
+
 /** Whether a process whose command line names `dir` listens on one of `ports`. */
 async function folderProcessHolds(dir: string, ports: readonly number[]): Promise<boolean> {
   const inodes = new Set<string>()
@@ -225,7 +241,7 @@ export async function startCluster(nodeCount: number, extraArgs: readonly string
       return {dir, cluster, api, url: (i, pathAndQuery) => `http://${api(i)}${pathAndQuery}`, stop: () => stopCluster(dir)}
     }
     const lost = portsLostInRace(up.stderr)
-    const ownProcess = lost.length > 0 && (await folderProcessHolds(dir, lost))
+    const ownProcess = lost.length > 0 && (upGaveToAnother(up.stderr, lost) || (await folderProcessHolds(dir, lost)))
     await stopCluster(dir)
     if (attempt >= portRaceAttemptsMax || lost.length === 0 || ownProcess) throw new Error(`cluster up failed (${up.code}, attempt ${attempt}${ownProcess ? `; a process of its own folder holds port ${lost.join(', ')}` : ''}): ${up.stderr}`)
     process.stderr.write(`# cluster up lost a port race for ${lost.join(', ')} (attempt ${attempt}), drawing other ports\n`)

@@ -96,7 +96,7 @@ describe('a leaver lost in the middle of its leave', () => {
     })
     const exitCode = await waitFor('the removed leaver to exit', async () => restarted.exitCode ?? undefined)
     assert.equal(exitCode, 2, stderr)
-    assert.match(stderr, /n4 was removed from the cluster while it was away \(dyn cluster remove; n[123](, n[123])* say so\): .*does not start on this folder.*\[removed\]/s)
+    assert.match(stderr, /n4 was removed from the cluster while it was away \(dyn cluster remove; n[123](, n[123])* says? so\): .*does not start on this folder.*\[removed\]/s)
     const after = await clusterOf(c.api(0))
     assert.equal(after.ring.transition, null)
     assert.deepEqual(after.members.filter((member) => member.partitions > 0).map((member) => member.name), ['n1', 'n2', 'n3'])

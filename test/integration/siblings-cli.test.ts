@@ -218,7 +218,7 @@ describe('siblings through the CLI', () => {
     const zk = String(answer(await runDyn(['get', 'zk', '--json'], {env})).context)
     const message =
       'the context token was read from another key: a context applies only to the key it was read from; nothing was written. ' +
-      'Read yk (dyn get yk --json, or the X-Dyn-Context header) and write with the context of that read, or send none (a put without one is kept as a sibling of what is stored; a delete without one deletes the versions it reads first).'
+      'Read yk (dyn get yk --json, or the X-Dyn-Context header) and write with the context of that read, or send none (a put without one is concurrent with what is stored: kept as its sibling, or on a last-writer-wins cluster the newer write wins; a delete without one deletes the versions it reads first).'
     for (const args of [['put', 'yk', 'clobber'], ['delete', 'yk']]) {
       const refused = await runDyn([...args, '--context', zk, '--json'], {env})
       assert.equal(refused.code, 2, `${args.join(' ')}: ${refused.stdout}${refused.stderr}`)

@@ -249,6 +249,11 @@ describe('dyn in a terminal', () => {
       assert.equal((await runDyn(['put', 'gone', 'again', '--context', advice[1] as string], {env})).code, 0)
       const again = await runDyn(['get', 'gone', '--json'], {env})
       assert.equal((JSON.parse(again.stdout) as {siblings: unknown[]}).siblings.length, 1, again.stdout)
+      // Without the delete's context, the put is a sibling of the tombstone, and says so.
+      assert.equal((await putValue(c.url(0, '/kv/gone2'), 'v')).status, 204)
+      assert.equal((await runDyn(['delete', 'gone2'], {env})).code, 0)
+      const blind = await runDyn(['put', 'gone2', 'again'], {env})
+      assert.match(blind.stdout, /^gone2 now has 2 siblings \(one of them a delete this write did not see\); read it and write with its context to reconcile$/m, blind.stdout + blind.stderr)
       assert.equal((await getJson(c.url(1, '/kv/nosuchkey'))).status, 404)
     } finally {
       await rm(folder, {recursive: true, force: true})

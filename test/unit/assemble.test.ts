@@ -114,6 +114,9 @@ describe('node assembled from simulated parts', () => {
     assert.ok(await put(cluster, b!, 'cart', 'apples'))
     assert.deepEqual(await read(cluster, c!, 'cart'), ['apples'])
     assert.deepEqual(await read(cluster, a!, 'absent'), [])
+    // Answered 404 not_found, and counted so in /stats, as a delete of a missing key is (a walk saw it counted ok).
+    const stats = (await a!.service.stats()) as {requests: {get: {outcomes: Record<string, number>}}}
+    assert.deepEqual(stats.requests.get.outcomes, {not_found: 1})
   })
 
   it('keeps serving with one node crashed, and the node comes back on its kept storage', async () => {

@@ -59,7 +59,7 @@ function otherKeyMessage(other: string): string {
   return (
     'the context token was read from another key: a context applies only to the key it was read from; nothing was written. ' +
     `Read ${other} (dyn get ${other} --json, or the X-Dyn-Context header) and write with the context of that read, ` +
-    'or send none (a put without one is kept as a sibling of what is stored; a delete without one deletes the versions it reads first).'
+    'or send none (a put without one is concurrent with what is stored: kept as its sibling, or on a last-writer-wins cluster the newer write wins; a delete without one deletes the versions it reads first).'
   )
 }
 
@@ -340,7 +340,7 @@ describe('context token', () => {
           assert.equal(
             decoded.message,
             `the context token looks truncated: its ${length} characters end before the context they encode does, so a character or more is missing at its end. ` +
-              `Copy the whole context from your last read of this key (dyn get ${withKey ? key : 'KEY'} --json, or the X-Dyn-Context header), or send none (a put without one is kept as a sibling of what is stored; a delete without one deletes the versions it reads first).`,
+              `Copy the whole context from your last read of this key (dyn get ${withKey ? key : 'KEY'} --json, or the X-Dyn-Context header), or send none (a put without one is concurrent with what is stored: kept as its sibling, or on a last-writer-wins cluster the newer write wins; a delete without one deletes the versions it reads first).`,
           )
         }
       }),
@@ -348,6 +348,12 @@ describe('context token', () => {
     )
     // The README's former context (format 1) missing its last character: once said to be "not valid base64url".
     assert.match((decodeContext('AQILbjEuZDY1YzVmNmMBC24yLmY2YWQzYjM0AajAeK') as {message: string}).message, /^the context token looks truncated: its 42 characters/)
+  })
+
+  it('names the key in the read to copy from, after -- for a key that starts with a dash', () => {
+    assert.match((decodeContext('garbage', 'cart bob') as {message: string}).message, /\(dyn get 'cart bob' --json, or the X-Dyn-Context header\)/)
+    assert.match((decodeContext('garbage', '-dash') as {message: string}).message, /\(dyn get --json -- -dash, or the X-Dyn-Context header\)/)
+    assert.match((decodeContext('garbage') as {message: string}).message, /\(dyn get KEY --json, or the X-Dyn-Context header\)/)
   })
 
   it('does not call truncated a token of full length with a changed character, nor one that is no context', () => {

@@ -313,7 +313,7 @@ describe('checkContext', () => {
     assert.equal(
       checked.message,
       'the context token was read from another key: a context applies only to the key it was read from; nothing was written. ' +
-        'Read yk (dyn get yk --json, or the X-Dyn-Context header) and write with the context of that read, or send none (a put without one is kept as a sibling of what is stored; a delete without one deletes the versions it reads first).',
+        'Read yk (dyn get yk --json, or the X-Dyn-Context header) and write with the context of that read, or send none (a put without one is concurrent with what is stored: kept as its sibling, or on a last-writer-wins cluster the newer write wins; a delete without one deletes the versions it reads first).',
     )
     // A context of format 2, from before contexts carried their key, is taken for any key.
     assert.deepEqual(checkContext('AgILbjEuZDY1YzVmNmMBAAtuMi5mNmFkM2IzNAEAxySeVw', 'yk'), {ok: true, value: [['n1.d65c5f6c', 1], ['n2.f6ad3b34', 1]]})

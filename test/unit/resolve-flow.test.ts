@@ -32,6 +32,9 @@ describe('resolve: a key with no live version', () => {
       "cart:bob was deleted (only its tombstone is left), so it has no siblings to resolve; to write it again (with the delete's context, so that the write supersedes it): dyn put cart:bob VALUE --context gqR0b21i",
     )
     assert.equal(noVersionToResolve('cart:bob', false, {}, false, 'gqR0b21i').message, 'cart:bob does not exist, so it has no siblings to resolve; to create it: dyn put cart:bob VALUE')
+    // A key that starts with a dash goes after --, its flags before (a review).
+    assert.match(noVersionToResolve('-dash', true, {contentType: 'text/plain'}, false, 'gqR0b21i').message, /: dyn put --content-type text\/plain --context gqR0b21i -- -dash VALUE$/)
+    assert.match(noVersionToResolve('-dash', false, {valueFile: 'v.txt'}).message, /: dyn put -- -dash < v\.txt$/)
   })
 
   it('given --value FILE, writes that file from stdin, each word quoted for the shell when it needs it', () => {
@@ -134,5 +137,24 @@ describe('resolve: a write the node refuses', () => {
       message: answered.message,
       details: {status: 503, required: 3, acknowledged: 2, acknowledgedBy: ['n1', 'n2'], failed: [{node: 'n3', error: 'unreachable'}]},
     })
+  })
+})
+
+describe('resolve: a JSON merge', () => {
+  it('is stored as JSON, in the siblings\' own type only when that is a JSON type', () => {
+    // A walk merged "5" and "6" that a put had stored as application/octet-stream, and the merge kept that type.
+    const withType = (contentType: string): SiblingRead =>
+      siblingReadOf('j5', {
+        context: encodeContext([['n1.aaaa', 1], ['n2.bbbb', 1]], 'j5'),
+        siblings: ['5', '6'].map((text, index) => ({value: Buffer.from(text).toString('base64'), contentType, timestampMs: 1000 + index, deleted: false, actor: index === 0 ? 'n1.aaaa' : 'n2.bbbb', counter: 1})),
+      })
+    const merged = (contentType: string): string | undefined => {
+      const candidate = candidateOf(withType(contentType), {kind: 'merge'})
+      return candidate.ok ? candidate.contentType : undefined
+    }
+    assert.equal(merged('application/octet-stream'), 'application/json')
+    assert.equal(merged('text/plain'), 'application/json')
+    assert.equal(merged('application/vnd.cart+json'), 'application/vnd.cart+json')
+    assert.equal(merged('application/json; charset=utf-8'), 'application/json; charset=utf-8')
   })
 })
