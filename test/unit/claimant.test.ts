@@ -12,12 +12,25 @@ import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 import {homesOf} from '../../src/handoff/transfer-plan.js'
 import type {ClusterChangeRequest} from '../../src/membership/claimant.js'
+import type {AssembledNode} from '../../src/node/assemble.js'
 import {findMember} from '../../src/membership/member-table.js'
 import {partitionOfKey} from '../../src/ring/partition.js'
 import {SimCluster, simTombstoneGraceMs} from '../sim/cluster.js'
 import {History} from '../sim/history.js'
 
 /** A change request sent to the node `through`, as dyn cluster sends one to --node. */
+/** A 4-node simulated cluster (seed `seed`) whose n4 was crashed, then removed and the removal committed through n1. */
+async function removedWhileDown(seed: number): Promise<{history: History; cluster: SimCluster; n1: AssembledNode}> {
+  const history = new History()
+  const cluster = await SimCluster.start(seed, {...config, nodeCount: 4}, history)
+  const n1 = cluster.assembled('n1')!
+  await cluster.crash('n4')
+  await cluster.time.until(n1.service.clusterChange({op: 'stage', change: {kind: 'remove', node: 'n4'}}), 10_000)
+  await cluster.time.until(n1.service.clusterChange({op: 'commit'}), 10_000)
+  assert.ok(await cluster.settleRing(3, 'n4'), 'the ring settles without n4')
+  return {history, cluster, n1}
+}
+
 function changeThrough(cluster: SimCluster, through: string, request: ClusterChangeRequest): Promise<unknown> {
   return cluster.time.until(cluster.assembled(through)!.service.clusterChange(request), 10_000)
 }
@@ -94,14 +107,8 @@ describe('the claimant', () => {
   it('a node removed while it was down refuses to start on its folder, before it serves anything', async () => {
     // A new user's walk: a removed node restarted on its old folder served the client API until
     // gossip told it it was removed; a w=1 write it took then went with it when it stopped.
-    const history = new History()
-    const cluster = await SimCluster.start(7, {...config, nodeCount: 4}, history)
+    const {history, cluster, n1} = await removedWhileDown(7)
     try {
-      const n1 = cluster.assembled('n1')!
-      await cluster.crash('n4')
-      await cluster.time.until(n1.service.clusterChange({op: 'stage', change: {kind: 'remove', node: 'n4'}}), 10_000)
-      await cluster.time.until(n1.service.clusterChange({op: 'commit'}), 10_000)
-      assert.ok(await cluster.settleRing(3, 'n4'), 'the ring settles without n4')
       await cluster.restart('n4', {wipe: false})
       assert.equal(cluster.isUp('n4'), false, 'n4 did not start')
       const refusal = history.log.find((line) => line.text.startsWith('n4 refuses to start: '))
@@ -115,14 +122,8 @@ describe('the claimant', () => {
   it('a node removed, rejoined on an empty disk and restarted on it starts, although a member cut off meanwhile still holds the removed row', async () => {
     // A review: n3 missed n4's rejoin and answered the restarted n4's disk check "removed", and
     // n4 refused to start on the one folder holding what it alone had acknowledged.
-    const history = new History()
-    const cluster = await SimCluster.start(3, {...config, nodeCount: 4}, history)
+    const {history, cluster, n1} = await removedWhileDown(3)
     try {
-      const n1 = cluster.assembled('n1')!
-      await cluster.crash('n4')
-      await cluster.time.until(n1.service.clusterChange({op: 'stage', change: {kind: 'remove', node: 'n4'}}), 10_000)
-      await cluster.time.until(n1.service.clusterChange({op: 'commit'}), 10_000)
-      assert.ok(await cluster.settleRing(3, 'n4'), 'the ring settles without n4')
       await cluster.time.runFor(3000)
       assert.equal(findMember(cluster.assembled('n3')!.membership.table, 'n4')?.removed, true, 'n3 knows n4 removed')
       cluster.network.partition(['n3:7000'], ['n1:7000', 'n2:7000', 'n4:7000'])
