@@ -124,7 +124,8 @@ export abstract class DynCommand extends Command {
  * it, after `--`. A walk typed `dyn get -dash` and was told only that the flag does not exist.
  */
 export function dashArgumentHint(message: string, commandLine: string): string {
-  const flag = /Nonexistent flags?: (-\S+?)(?:,|\s|$)/.exec(message)?.[1]
+  // A single dash only: a mistyped long flag (--bogus) is far likelier than a key named so.
+  const flag = /Nonexistent flags?: (-[^-\s]\S*?)(?:,|\s|$)/.exec(message)?.[1]
   return flag === undefined ? '' : `; if ${flag} is a key or value, not a flag, put the arguments after --, as in: ${commandLine} [flags] -- ${flag}`
 }
 

@@ -202,6 +202,11 @@ export class SimCluster {
     return this.#node(name).node !== undefined
   }
 
+  /** True while the node is being started (its start's checks under way). */
+  isBooting(name: string): boolean {
+    return this.#node(name).booting !== undefined
+  }
+
   upNodes(): string[] {
     return this.nodes.filter((node) => node.node !== undefined).map((node) => node.name)
   }

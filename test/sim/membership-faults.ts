@@ -210,12 +210,16 @@ export async function runMembershipChange(cluster: SimCluster, random: Random, c
       await cluster.crash(victim)
       if (config.restartAfterHeal !== true) await cluster.restart(victim, {wipe: false})
     }
+    // The fault schedule may have started it again meanwhile, while it was still cut off: then no
+    // member could tell its start that it was removed, and it learns by gossip (regression seed
+    // 1387, whose crash fault restarted it).
+    const downAtHeal = !cluster.isUp(victim) && !cluster.isBooting(victim)
     history.note(cluster.time.monotonicMs(), `${victim}, removed, can reach the others again`)
     for (const other of othersRpc) {
       cluster.network.restore(awayRpc, other)
       cluster.network.restore(other, awayRpc)
     }
-    if (config.oldDiskAfterRemoval === true && config.restartAfterHeal === true) {
+    if (config.oldDiskAfterRemoval === true && config.restartAfterHeal === true && downAtHeal) {
       await cluster.restart(victim, {wipe: false})
       if (cluster.isUp(victim)) return {kind: 'remove', node: victim, ringBefore, expectedMembers: memberCount - 1, failure: `${victim}, removed while away, started on its folder once it could reach the others, and served until gossip told it`}
     }

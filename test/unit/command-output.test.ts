@@ -31,7 +31,9 @@ describe('command output: oclif usage errors in one line', () => {
   it('says how to give a key that starts with a dash, after an unknown flag that may be one', () => {
     // A walk typed dyn get -dash and was told only that the flag does not exist.
     assert.equal(dashArgumentHint('Nonexistent flag: -dash\nSee more help with --help', 'dyn get'), '; if -dash is a key or value, not a flag, put the arguments after --, as in: dyn get [flags] -- -dash')
-    assert.equal(dashArgumentHint('Nonexistent flags: --nope, --other', 'dyn put'), '; if --nope is a key or value, not a flag, put the arguments after --, as in: dyn put [flags] -- --nope')
+    assert.equal(dashArgumentHint('Nonexistent flags: -nope, --other', 'dyn put'), '; if -nope is a key or value, not a flag, put the arguments after --, as in: dyn put [flags] -- -nope')
+    // A mistyped long flag is said as it was.
+    assert.equal(dashArgumentHint('Nonexistent flag: --bogus', 'dyn get'), '')
     assert.equal(dashArgumentHint('Parsing --r \n\tExpected an integer', 'dyn get'), '')
   })
 
