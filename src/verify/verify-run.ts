@@ -29,7 +29,7 @@ import type {Transport} from '../transport/transport.js'
 import {values} from '../versioning/dvvset.js'
 import type {ConflictPolicy} from '../membership/member-table.js'
 import {conflictPolicies} from '../cli/cluster-settings.js'
-import {clusterDown, clusterUp, existingSecretFile, isNodeProcess, localClusterClientCaFile, localClusterNodeTls, localClusterTls, localNodeClient, localNodeNames, newClusterFolderRefusal, probeTimeoutMs, readCluster, removeFolder} from '../cli/local-cluster.js'
+import {clusterDown, clusterUp, existingSecretFile, isNodeProcess, isWrapperProcess, localClusterClientCaFile, localClusterNodeTls, localClusterTls, localNodeClient, localNodeNames, newClusterFolderRefusal, probeTimeoutMs, readCluster, removeFolder} from '../cli/local-cluster.js'
 import type {LocalCluster, LocalNode, UpResult} from '../cli/local-cluster.js'
 import {freeClusterPorts} from '../cli/ports.js'
 import {availabilityByFault, checkCarts, converged, encodeCart, mergeCartVersions} from './cart-check.js'
@@ -108,6 +108,9 @@ export interface VerifyReport {
 
 /** The replica reads of the final check: how long each may take. */
 const replicaReadTimeoutMs = 3000
+/** How long a kill waits for the killed node (and its wrapper, which records how it ended) to be gone. */
+const killedGoneWaitMsMax = 10_000
+const killedGonePollMs = 20
 const convergencePollMs = 500
 
 export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
@@ -275,7 +278,15 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
       // A node whose restart failed has no process to signal (and its old pid may be another's now).
       const live = node !== undefined && isNodeProcess(node) ? node.pid : undefined
       if ((event.kind === 'kill' || event.kind === 'pause') && live === undefined) note(`${event.nodes[0]} is not running: nothing to ${event.kind}`)
-      else if (event.kind === 'kill') process.kill(live as number, 'SIGKILL')
+      else if (event.kind === 'kill') {
+        process.kill(live as number, 'SIGKILL')
+        // A killed process can take a moment to go on a loaded machine (a disk write it is in
+        // finishes first): the restart's dyn cluster up then found it still running, left it
+        // alone, and saw it die "while starting" (a false NOT CONVERGED in CI). Bounded.
+        const killed = node as LocalNode
+        const deadlineMs = Date.now() + killedGoneWaitMsMax
+        while ((isNodeProcess(killed) || isWrapperProcess(killed)) && Date.now() < deadlineMs) await sleep(killedGonePollMs)
+      }
       else if (event.kind === 'pause') {
         process.kill(live as number, 'SIGSTOP')
         paused.add(live as number)
