@@ -78,10 +78,10 @@ ${exitCodesHelp} A key that another write changed meanwhile exits 3 (conflict_re
     }
     let expected: VersionVector | undefined
     if (flags.context !== undefined) {
-      const checked = checkContext(flags.context, args.key)
       // The put-and-delete advice does not fit here: without --context, resolve checks nothing and
       // its choice supersedes the siblings as they are when it writes.
-      if (!checked.ok) this.fail(flags.json, checked.error, `--context: ${checked.message.replace(/, or send none \(.*\)\.$/, '')}; or leave --context out (the choice then supersedes the siblings as they are when it is written)`, {key: args.key})
+      const checked = checkContext(flags.context, args.key, 'or leave --context out (the choice then supersedes the siblings as they are when it is written)')
+      if (!checked.ok) this.fail(flags.json, checked.error, `--context: ${checked.message}`, {key: args.key})
       expected = checked.value
     }
     let choice: Choice | undefined

@@ -28,13 +28,13 @@ import type {Membership} from '../membership/membership.js'
 import type {Ring} from '../ring/ring.js'
 import type {Store} from '../storage/store.js'
 import type {StoredObject} from '../storage/stored-object.js'
-import {objectValueBytes, replicasPerKeyMax} from '../storage/stored-object.js'
+import {entryBatches, replicasPerKeyMax} from '../storage/stored-object.js'
 import type {MessageHandler, PeriodicTask, Subsystem} from '../subsystem.js'
 import {MessageType} from '../transport/message-type.js'
 import type {Transport} from '../transport/transport.js'
-import {isRecord} from '../coordinator/messages.js'
+import {hintDeliveryEntriesMax, isRecord} from '../coordinator/messages.js'
 import type {ExchangeReport, KeyHash, MergeRefusal, MergeRefused, TreeSide} from './exchange.js'
-import {exchangeTree, keyListingMax, mergeRefusalCodes} from './exchange.js'
+import {exchangeTree, keyListingMax, mergeRefusalCodes, mergeRefused} from './exchange.js'
 import {listSegmentKeys, localTreeSide} from './local-side.js'
 import type {Hash64} from './hash-tree.js'
 import {branchCount, objectHash, sameHash, segmentCount, segmentsPerBranch} from './hash-tree.js'
@@ -276,7 +276,7 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
    */
   const handOff = async (address: string, partition: number, entries: ReadonlyArray<{readonly key: string; readonly object: StoredObject}>): Promise<Array<string | undefined>> => {
     const results: Array<string | undefined> = []
-    for (const batch of byteBatches(entries, (entry) => objectValueBytes(entry.object) + entry.key.length, exchangeBatchBytesMax)) {
+    for (const batch of entryBatches(entries, exchangeBatchBytesMax, hintDeliveryEntriesMax)) {
       const answer = await parts.transport.request(address, MessageType.ObjectHandoff, {entries: batch.map(({key, object}) => ({partition, key, object}))}, parts.requestTimeoutMs)
       const answered = answer.ok && isRecord(answer.body) && Array.isArray(answer.body.results) && answer.body.results.length === batch.length ? (answer.body.results as unknown[]) : undefined
       if (answered === undefined) {
@@ -291,10 +291,19 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
     return results
   }
 
+  /** The address the member table has for `member` now. */
+  const addressOf = (member: string): string | undefined => findMember(membership.table, member)?.rpcAddress
+
   /** The same, to a member by name, at the address the member table has for it now. */
   const askMember = async (member: string, type: MessageType, body: unknown): Promise<Record<string, unknown> | undefined> => {
-    const address = findMember(membership.table, member)?.rpcAddress
+    const address = addressOf(member)
     return address === undefined ? undefined : askAt(address, type, body)
+  }
+
+  /** handOff to a member by name, at the address the member table has for it now; no result at all without one. */
+  const handOffToMember = async (member: string, partition: number, entries: ReadonlyArray<{readonly key: string; readonly object: StoredObject}>): Promise<Array<string | undefined>> => {
+    const address = addressOf(member)
+    return address === undefined ? [] : handOff(address, partition, entries)
   }
 
   /** A peer's side, reached over the transport; any failure answers undefined (the exchange stops). */
@@ -352,10 +361,7 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
         // other failure is only unfinished (mergeRefusalCodes).
         const taken = results.filter((result) => result === 'ok').length
         const refusedAt = results.findIndex((result) => result !== undefined && mergeRefusalCodes.has(result))
-        if (refusedAt >= 0) {
-          const error = results[refusedAt] as string
-          return {refused: error, merged: taken, ...(error === 'object_too_large' ? {key: (entries[refusedAt] as {key: string}).key} : {})}
-        }
+        if (refusedAt >= 0) return mergeRefused(results[refusedAt] as string, (entries[refusedAt] as {key: string}).key, taken)
         return taken === results.length ? taken : undefined
       },
     }
@@ -374,7 +380,7 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
 
   /** Exchanges the pairs shared with `peer` whose roots differ; each report, in pair order. */
   const exchangeWith = async (peer: string, only?: number): Promise<{pairs: number; inSync: number; skipped: number; reports: ExchangeReport[]}> => {
-    const address = findMember(membership.table, peer)?.rpcAddress
+    const address = addressOf(peer)
     const ringHash = ring().hash
     const pairs = comparablePairs(peer, only)
     const outcome = {pairs: pairs.length, inSync: 0, skipped: 0, reports: [] as ExchangeReport[]}
@@ -587,8 +593,7 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
         return done
       },
       push: async (member, partition, entries) => {
-        const address = findMember(membership.table, member)?.rpcAddress
-        if (address !== undefined) await handOff(address, partition, entries)
+        await handOffToMember(member, partition, entries)
       },
     })
     const both = (async () => {
@@ -634,8 +639,7 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
         }
         const takenByAll = new Set(entries.map((entry) => entry.key))
         for (const home of homes) {
-          const address = findMember(membership.table, home)?.rpcAddress
-          const results = address === undefined ? [] : await handOff(address, partition, entries)
+          const results = await handOffToMember(home, partition, entries)
           entries.forEach((entry, index) => {
             if (results[index] !== 'ok') takenByAll.delete(entry.key)
           })
@@ -785,7 +789,7 @@ export function antiEntropySubsystem(parts: AntiEntropyParts): AntiEntropySubsys
         // again for the rest; one from before that (a rolling upgrade) is answered every key, as
         // it was, and only a batch past the frame fails there.
         if (body.inParts !== true) return {objects: objects.map((entry) => entry.object ?? null)}
-        const [first = []] = byteBatches(objects, (entry) => (entry.object === undefined ? 0 : objectValueBytes(entry.object)) + entry.key.length, exchangeBatchBytesMax)
+        const [first = []] = entryBatches(objects, exchangeBatchBytesMax)
         return {objects: first.map((entry) => entry.object ?? null)}
       },
     ],
@@ -882,26 +886,4 @@ function isKeyList(x: unknown): x is string[] {
 
 function isNamedDiskClock(x: unknown): boolean {
   return Array.isArray(x) && x.length === 2 && typeof x[0] === 'string' && namePattern.test(x[0]) && isDiskClock(x[1])
-}
-
-/**
- * `items` cut, in order, into runs whose sizes (`sizeOf`) sum to at most `bytesMax`; an item
- * larger than that goes alone. Each run holds at least one item.
- */
-export function byteBatches<T>(items: readonly T[], sizeOf: (item: T) => number, bytesMax: number): T[][] {
-  const runs: T[][] = []
-  let run: T[] = []
-  let bytes = 0
-  for (const item of items) {
-    const size = sizeOf(item)
-    if (run.length > 0 && bytes + size > bytesMax) {
-      runs.push(run)
-      run = []
-      bytes = 0
-    }
-    run.push(item)
-    bytes += size
-  }
-  if (run.length > 0) runs.push(run)
-  return runs
 }

@@ -80,6 +80,11 @@ export interface MergeRefused {
   readonly merged: number
 }
 
+/** A merge refused with `error` at `key`, naming the key when the code concerns it alone (object_too_large: a full disk refuses every key); `merged` of the other entries taken. */
+export function mergeRefused(error: string, key: string, merged: number): MergeRefused {
+  return {refused: error, ...(error === 'object_too_large' ? {key} : {}), merged}
+}
+
 /** Who refused a merge in an exchange, with what code, and for a refusal of one key, which. */
 export interface MergeRefusal {
   readonly node: string
@@ -181,7 +186,7 @@ interface CopyOutcome {
   readonly copied: number
   readonly completed: boolean
   readonly failed: boolean
-  readonly refused?: {readonly error: string; readonly key?: string}
+  readonly refused?: Omit<MergeRefusal, 'node'>
 }
 
 /** Reads `keys` from one side and merges them into the other, a batch at a time; stops at a side that cannot take part. */

@@ -8,7 +8,7 @@
 import type {Store} from '../storage/store.js'
 import type {StoredObject} from '../storage/stored-object.js'
 import type {KeyHash, KeyListing, MergeRefused, TreeSide} from './exchange.js'
-import {keyListingMax} from './exchange.js'
+import {keyListingMax, mergeRefused} from './exchange.js'
 import {branchCount, objectHash, segmentOfKey, segmentsPerBranch} from './hash-tree.js'
 import type {TreeSet} from './tree-set.js'
 
@@ -78,8 +78,7 @@ export function localTreeSide(parts: LocalSideParts): TreeSide {
       let refused: MergeRefused | undefined
       for (const {key, object} of entries) {
         const result = await parts.merge(partition, key, object)
-        // The key only for a refusal of that key: a store that takes no writes refuses them all.
-        if (!result.ok) refused ??= {refused: result.error, ...(result.error === 'object_too_large' ? {key} : {}), merged: 0}
+        if (!result.ok) refused ??= mergeRefused(result.error, key, 0)
         else if (result.changed) merged += 1
       }
       return refused === undefined ? merged : {...refused, merged}

@@ -205,14 +205,15 @@ export function checkFlag(query: URLSearchParams, name: string): Checked<boolean
 /**
  * The X-Dyn-Context header of a write to `key`: absent means "concurrent with whatever is stored";
  * a context read from another key is refused (context.ts). Without a key (a token only looked
- * at, not written with) its key is not checked.
+ * at, not written with) its key is not checked. `sendNone`: what a refusal says of leaving the
+ * context out, when not what a put and a delete do (context.ts).
  */
-export function checkContext(header: string | string[] | undefined, key?: string): Checked<VersionVector> {
+export function checkContext(header: string | string[] | undefined, key?: string, sendNone?: string): Checked<VersionVector> {
   if (header === undefined) return {ok: true, value: []}
   if (Array.isArray(header)) return fail('bad_context', 'send one X-Dyn-Context header, the one returned by your last read')
   // Node joins a header sent twice with ", "; no token holds a comma (base64url has none).
   if (header.includes(',')) return fail('bad_context', 'X-Dyn-Context was sent more than once (or holds a comma): send one, the context returned by your last read of this key')
-  const decoded = decodeContext(header.trim(), key)
+  const decoded = decodeContext(header.trim(), key, sendNone)
   if (!decoded.ok) return fail('bad_context', decoded.message)
   return {ok: true, value: decoded.vector}
 }

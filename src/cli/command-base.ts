@@ -116,10 +116,6 @@ export abstract class DynCommand extends Command {
 }
 
 /**
- * oclif's usage error as one line: `Parsing --r Expected an integer but received: abc`, or
- * several errors ("The following errors occurred: ...") joined with "; ".
- */
-/**
  * For an unknown flag that may be an argument starting with a dash (a key "-dash"): how to give
  * it, after `--`. A walk typed `dyn get -dash` and was told only that the flag does not exist.
  */
@@ -129,6 +125,10 @@ export function dashArgumentHint(message: string, commandLine: string): string {
   return flag === undefined ? '' : `; if ${flag} is a key or value, not a flag, put the arguments after --, as in: ${commandLine} [flags] -- ${flag}`
 }
 
+/**
+ * oclif's usage error as one line: `Parsing --r Expected an integer but received: abc`, or
+ * several errors ("The following errors occurred: ...") joined with "; ".
+ */
 export function usageMessage(message: string): string {
   // eslint-disable-next-line no-control-regex
   const lines = message.replace(/\u001b\[[0-9;]*m/g, '').split('\n').map((line) => line.trim()).filter((line) => line !== '' && !/^See more help with --help$/.test(line))

@@ -1034,16 +1034,16 @@ export async function checkPortsFree(host: string, wanted: ReadonlyArray<{readon
   )
 }
 
-/**
- * Start one node of a local cluster as a detached process (the wrapper above) logging to its
- * file; sets `node.pid` to the node's own pid once the wrapper has reported it, which takes
- * milliseconds. Synchronous, so that the pid is known as soon as this returns.
- */
 /** The flags every node of the folder starts with: the cluster's settings, then the saved node flags. */
 function nodeStartArgs(cluster: LocalCluster): string[] {
   return [...creationSettingsArgs(cluster.settings ?? {}), ...(cluster.startArgs ?? [])]
 }
 
+/**
+ * Start one node of a local cluster as a detached process (the wrapper above) logging to its
+ * file; sets `node.pid` to the node's own pid once the wrapper has reported it, which takes
+ * milliseconds. Synchronous, so that the pid is known as soon as this returns.
+ */
 export function startLocalNode(cluster: LocalCluster, node: LocalNode, extraArgs: readonly string[]): void {
   mkdirSync(path.dirname(node.logFile), {recursive: true})
   rmSync(pidFile(node), {force: true})

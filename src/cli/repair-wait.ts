@@ -5,6 +5,7 @@
  * until --max-wait-seconds pass; and, when they have passed, why it gave up.
  */
 
+import type {MergeRefusal as Refusal} from '../antientropy/exchange.js'
 import {commandWithKey, shellQuote} from '../shell-quote.js'
 
 /** What POST /repair answers (src/antientropy/anti-entropy-subsystem.ts, RepairReport). */
@@ -56,13 +57,6 @@ export function stalledNotice(round: RepairRound, rounds: number, saidFor: strin
       `round ${rounds} repaired nothing and ${list} ${is} down, so the trees ${node} shares with ${it} cannot be compared: repair cannot finish until ${they} ${is} back (start ${it} again) ` +
       `or removed for good (${remove}, then dyn cluster commit); waiting for that, rounds every second, for at most ${maxWaitSeconds} s in all (--max-wait-seconds), then exit 3`,
   }
-}
-
-/** A node whose store refused what a repair sent it (src/antientropy/exchange.ts, MergeRefusal). */
-export interface Refusal {
-  readonly node: string
-  readonly error: string
-  readonly key?: string
 }
 
 /** One refusal in a few words: "n2 (storage_failed)", "n2 (object_too_large, key cart:7)". */

@@ -38,7 +38,7 @@ import type {Ring} from '../ring/ring.js'
 import {preferenceList} from '../ring/ring.js'
 import type {Store} from '../storage/store.js'
 import type {StoredObject} from '../storage/stored-object.js'
-import {objectValueBytes} from '../storage/stored-object.js'
+import {entryBatches} from '../storage/stored-object.js'
 import {MessageType} from '../transport/message-type.js'
 import type {Transport} from '../transport/transport.js'
 import {sameVersions} from '../versioning/dvvset.js'
@@ -314,16 +314,7 @@ export class ReleaseHandoff {
     const address = this.deps.rpcAddressOf(target)
     if (address === undefined) return undefined
     const refused: string[] = []
-    for (let index = 0; index < list.length; ) {
-      const batch: Array<{partition: number; key: string; object: StoredObject}> = []
-      let bytes = 0
-      for (; index < list.length && batch.length < hintDeliveryEntriesMax; index++) {
-        const entry = list[index]!
-        const size = objectValueBytes(entry.object) + entry.key.length
-        if (batch.length > 0 && bytes + size > releaseBatchBytesMax) break
-        batch.push(entry)
-        bytes += size
-      }
+    for (const batch of entryBatches(list, releaseBatchBytesMax, hintDeliveryEntriesMax)) {
       const body: HintDeliveryBody = {entries: batch}
       const answer = await this.deps.transport.request(address, MessageType.ObjectHandoff, body, releaseBatchTimeoutMs)
       if (!answer.ok) {

@@ -34,7 +34,7 @@ import {partitionOfKey} from '../ring/partition.js'
 import type {Store} from '../storage/store.js'
 import {scanPageMax} from '../storage/store.js'
 import type {StoredObject} from '../storage/stored-object.js'
-import {objectValueBytes, replicasPerKeyMax} from '../storage/stored-object.js'
+import {entryBytes, objectValueBytes, replicasPerKeyMax} from '../storage/stored-object.js'
 import {MessageType} from '../transport/message-type.js'
 import type {Transport} from '../transport/transport.js'
 import type {PlannedTransfer, ReplicaCountRange} from './transfer-plan.js'
@@ -234,7 +234,7 @@ export class TransferManager {
       let covered = 0
       for (const entry of page) {
         if (range === undefined || inReplicaCountRange(range, entry.object.n)) {
-          const size = objectValueBytes(entry.object) + entry.key.length
+          const size = entryBytes(entry)
           if (objects.length > 0 && bytes + size > transferPageBytesMax) break
           objects.push(entry)
           bytes += size
@@ -256,7 +256,7 @@ export class TransferManager {
     let covered = 0
     for (const hint of page.hints) {
       if (request.replicaCounts === undefined || inReplicaCountRange(request.replicaCounts, hint.object.n)) {
-        const size = objectValueBytes(hint.object) + hint.key.length
+        const size = entryBytes(hint)
         if (objects.length > 0 && bytes + size > transferPageBytesMax) break
         objects.push({key: hint.key, object: hint.object})
         bytes += size

@@ -466,11 +466,12 @@ async function assembleOnStore(
   // A round at start that fails is as good as a missed one: the next comes within an interval.
   for (const task of periodicTasks) if (task.runsAtStart === true) void task.run().catch(() => undefined)
 
-  // What the client API serves, from the subsystems and the shared parts; each request is timed for /stats.
-  const timed = async <T extends {ok: boolean; error?: string}>(operation: Operation, run: () => Promise<T>): Promise<T> => {
+  // What the client API serves, from the subsystems and the shared parts; each request is timed
+  // for /stats, under `label` of its outcome: ok, or its error.
+  const timed = async <T extends {ok: boolean; error?: string}>(operation: Operation, run: () => Promise<T>, label: (outcome: T) => string = (outcome) => (outcome.ok ? 'ok' : (outcome.error ?? 'failed'))): Promise<T> => {
     const beganMs = clock.monotonicMs()
     const outcome = await run()
-    stats.record(operation, outcome.ok ? 'ok' : (outcome.error ?? 'failed'), clock.monotonicMs() - beganMs)
+    stats.record(operation, label(outcome), clock.monotonicMs() - beganMs)
     return outcome
   }
   const service: KvService = {
@@ -479,12 +480,7 @@ async function assembleOnStore(
     put: (request) => timed('put', () => replication.put(request)),
     // A get that finds no live version is answered 404 not_found, and counted so, as a delete of
     // a missing key is (a walk saw 404s counted ok).
-    get: async (request) => {
-      const beganMs = clock.monotonicMs()
-      const outcome = await replication.get(request)
-      stats.record('get', !outcome.ok ? outcome.error : hasLiveVersion(outcome.object) ? 'ok' : 'not_found', clock.monotonicMs() - beganMs)
-      return outcome
-    },
+    get: (request) => timed('get', () => replication.get(request), (outcome) => (!outcome.ok ? outcome.error : hasLiveVersion(outcome.object) ? 'ok' : 'not_found')),
     delete: (request) => timed('delete', () => replication.delete(request)),
     cluster: describeSelf,
     clusterChange: (request) => ringChanges.request(request),
@@ -664,11 +660,11 @@ async function checkDisk(deps: {
     ask: async (peer) => {
       const answer = await transport.request(peer.rpcAddress, MessageType.DiskClockQuery, {name: options.name}, options.requestTimeoutMs)
       if (!answer.ok && answer.code === unauthenticatedCode) refusedBy.set(peer.name, answer.message)
-      const said = answer.ok ? (answer.body as {removed?: unknown; incarnation?: unknown} | null) : null
+      const said = answer.ok ? (answer.body as {diskClock?: unknown; removed?: unknown; incarnation?: unknown} | null) : null
       // Only a removal of this node as it remembers itself, or later: a removed row below its own
       // incarnation is one a rejoin under the name has replaced, which that member has not heard of.
       if (said?.removed === true && typeof said.incarnation === 'number' && said.incarnation > (deps.remembered?.incarnation ?? Number.POSITIVE_INFINITY)) removedBy.add(peer.name)
-      const diskClock = answer.ok ? (answer.body as {diskClock?: unknown} | null)?.diskClock : undefined
+      const diskClock = said?.diskClock
       return Number.isSafeInteger(diskClock) && (diskClock as number) >= 0 ? (diskClock as number) : undefined
     },
     wait: (ms) => sleep(deps.scheduler, ms),

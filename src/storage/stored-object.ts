@@ -36,3 +36,32 @@ export function objectValueBytes(object: StoredObject): number {
   for (const entry of object.versions.entries) for (const version of entry.values) total += version.value.byteLength
   return total
 }
+
+/** What a key and its object (if any) weigh in a message between nodes, as its batches are bounded: the values and the key. */
+export function entryBytes(entry: {readonly key: string; readonly object?: StoredObject | undefined}): number {
+  return (entry.object === undefined ? 0 : objectValueBytes(entry.object)) + entry.key.length
+}
+
+/**
+ * `entries` cut, in order, into the batches of one message each: at most `entriesMax` entries
+ * whose `entryBytes` sum to at most `bytesMax`, an entry larger than that alone. No batch is
+ * empty. Hand-offs, releases and anti-entropy repairs all send objects so (a frame holds 16 MiB,
+ * an object up to 8 MiB).
+ */
+export function entryBatches<T extends {readonly key: string; readonly object?: StoredObject | undefined}>(entries: readonly T[], bytesMax: number, entriesMax = Number.POSITIVE_INFINITY): T[][] {
+  const batches: T[][] = []
+  let batch: T[] = []
+  let bytes = 0
+  for (const entry of entries) {
+    const size = entryBytes(entry)
+    if (batch.length > 0 && (bytes + size > bytesMax || batch.length >= entriesMax)) {
+      batches.push(batch)
+      batch = []
+      bytes = 0
+    }
+    batch.push(entry)
+    bytes += size
+  }
+  if (batch.length > 0) batches.push(batch)
+  return batches
+}

@@ -71,6 +71,13 @@ export type DecodedContext =
   | {ok: true; vector: VersionVector}
   | {ok: false; error: 'bad_context'; message: string}
 
+/**
+ * What the decoding steps answer: a context, or what is wrong with the token (`message`, without
+ * what to do, which decodeContext adds once, knowing the key); `otherKey` for a whole context of
+ * another key, whose advice is to read this one.
+ */
+type Decoded = {ok: true; vector: VersionVector} | {ok: false; error: 'bad_context'; message: string; otherKey?: true}
+
 const checksumBytes = 4
 const keyTagBytes = 4
 /** A varint of a counter up to 2^53 needs at most 8 bytes of 7 bits. */
@@ -129,13 +136,17 @@ export function encodeContext(vector: VersionVector, key: string): string {
  * truncated, and one tagged for another key than `key` says so. Without a key (a tool that only
  * shows a token) the tag is not checked; nor is it in a token of versions 1 and 2, which has none.
  */
-export function decodeContext(token: string, key?: string): DecodedContext {
+export function decodeContext(token: string, key?: string, sendNone: string = sendNoneAdvice): DecodedContext {
   const decoded = decodeContextToken(token, key)
-  // The read to copy from, named: "dyn get KEY" left the user to work out which key.
-  return decoded.ok || key === undefined ? decoded : {...decoded, message: decoded.message.replace('(dyn get KEY --json,', `(${commandWithKey('dyn get', key, ' --json')},`)}
+  if (decoded.ok) return decoded
+  // What to send instead, naming the read to copy from ("dyn get KEY" left the user to work out
+  // which key), and what leaving the context out does (`sendNone`: dyn resolve says its own).
+  const read = key === undefined ? 'dyn get KEY --json' : commandWithKey('dyn get', key, ' --json')
+  const copy = decoded.otherKey === true ? `Read ${shellQuote(key as string)} (${read}, or the X-Dyn-Context header) and write with the context of that read` : `Copy the whole context from your last read of this key (${read}, or the X-Dyn-Context header)`
+  return {ok: false, error: 'bad_context', message: `${decoded.message} ${copy}, ${sendNone}.`}
 }
 
-function decodeContextToken(token: string, key: string | undefined): DecodedContext {
+function decodeContextToken(token: string, key: string | undefined): Decoded {
   if (typeof token !== 'string') return badContext('is not a string')
   if (token.length > tokenCharsMax) {
     return badContext(`is ${token.length} characters long, more than the ${tokenCharsMax} a context can take`)
@@ -169,7 +180,7 @@ function looksCutShort(token: string): boolean {
   return bytes.length - reader.offset < checksumBytes
 }
 
-function decodeToken(token: string, key: string | undefined): DecodedContext {
+function decodeToken(token: string, key: string | undefined): Decoded {
   if (token.length === 0) return badContext('is empty')
   // Node skips characters outside the alphabet, padding and a dangling last character when it
   // decodes, so they are refused here, where the message can say so.
@@ -189,10 +200,10 @@ function decodeToken(token: string, key: string | undefined): DecodedContext {
   const decoded = decodeEntries(bytes, bodyLength)
   // Checked last, so that only a whole, well-formed context is said to come from another key.
   if (!decoded.ok || key === undefined || bytes[0] !== contextFormatVersion) return decoded
-  return bytes.readUInt32BE(1) === keyTag(key) ? decoded : otherKeyContext(key)
+  return bytes.readUInt32BE(1) === keyTag(key) ? decoded : otherKeyContext
 }
 
-function decodeEntries(bytes: Uint8Array, bodyLength: number): DecodedContext {
+function decodeEntries(bytes: Uint8Array, bodyLength: number): Decoded {
   const entriesOffset = entriesOffsetOf(bytes[0])
   if (bodyLength < entriesOffset) return alteredContext('it is too short to hold its key tag')
   const reader: Reader = {bytes, offset: entriesOffset, end: bodyLength, ranOut: false}
@@ -236,7 +247,7 @@ function entriesOffsetOf(version: number | undefined): number {
 }
 
 /** The entries from `reader.offset` on, each checked; the reader is left after the last. */
-function readEntries(reader: Reader, withDots: boolean): DecodedContext {
+function readEntries(reader: Reader, withDots: boolean): Decoded {
   const count = readVarint(reader)
   // Every entry takes at least 3 bytes, so a larger count is a lie; this also bounds the loop.
   if (count === undefined || count > reader.end) {
@@ -287,33 +298,22 @@ function readSingleDots(reader: Reader, counter: number): number[] | undefined {
 }
 
 /**
- * What to do without a context, for a put and a delete alike: the same token is refused on both
- * (and on dyn resolve's --context, which says its own), and "kept as a sibling" was wrong for a
- * delete (a walk).
+ * What every refusal ends with, after what to send instead: what sending no context does, for a
+ * put and a delete alike, since the same token is refused on both ("kept as a sibling" was wrong
+ * for a delete, a walk). dyn resolve's --context says its own (decodeContext's `sendNone`).
  */
-const withoutContext = 'or send none (a put without one is concurrent with what is stored: kept as its sibling, or on a last-writer-wins cluster the newer write wins; a delete without one deletes the versions it reads first)'
-
-/** What every refusal ends with: what to send instead (`dyn get KEY` names the key when the refusal knows it: decodeContext). */
-const contextAdvice = `Copy the whole context from your last read of this key (dyn get KEY --json, or the X-Dyn-Context header), ${withoutContext}.`
+const sendNoneAdvice = 'or send none (a put without one is concurrent with what is stored: kept as its sibling, or on a last-writer-wins cluster the newer write wins; a delete without one deletes the versions it reads first)'
 
 /** A refusal, `what` saying what is wrong with the token (lower-case, as every error message). */
-function badContext(what: string): DecodedContext {
-  return {ok: false, error: 'bad_context', message: `the context token ${what}. ${contextAdvice}`}
+function badContext(what: string): Decoded {
+  return {ok: false, error: 'bad_context', message: `the context token ${what}.`}
 }
 
-/** A whole context, tagged for another key than `key`, the key of the write it came with. */
-function otherKeyContext(key: string): DecodedContext {
-  return {
-    ok: false,
-    error: 'bad_context',
-    message:
-      'the context token was read from another key: a context applies only to the key it was read from; nothing was written. ' +
-      `Read ${shellQuote(key)} (dyn get ${shellQuote(key)} --json, or the X-Dyn-Context header) and write with the context of that read, ${withoutContext}.`,
-  }
-}
+/** A whole context, tagged for another key than the key of the write it came with. */
+const otherKeyContext: Decoded = {ok: false, error: 'bad_context', message: 'the context token was read from another key: a context applies only to the key it was read from; nothing was written.', otherKey: true}
 
 /** A token that has a context's length but is not one: changed, or never written by a node; `check` is the check that refused it. */
-function alteredContext(check: string): DecodedContext {
+function alteredContext(check: string): Decoded {
   return badContext(`was altered or is not a context from this cluster (${check})`)
 }
 

@@ -13,7 +13,6 @@ import type {TreeSide} from '../../src/antientropy/exchange.js'
 import {branchCount, differingIndexes, HashTree, objectHash, sameHash, segmentCount, segmentOfKey} from '../../src/antientropy/hash-tree.js'
 import type {Hash64} from '../../src/antientropy/hash-tree.js'
 import {localTreeSide} from '../../src/antientropy/local-side.js'
-import {byteBatches} from '../../src/antientropy/anti-entropy-subsystem.js'
 import {reapPass} from '../../src/antientropy/reaper.js'
 import type {ReapCheckAnswer, ReapDeps} from '../../src/antientropy/reaper.js'
 import {TreeSet} from '../../src/antientropy/tree-set.js'
@@ -23,6 +22,7 @@ import {DotLedger} from '../../src/coordinator/write-actor.js'
 import {partitionOfKey} from '../../src/ring/partition.js'
 import {memoryDatabase} from '../../src/storage/backend.js'
 import {Store} from '../../src/storage/store.js'
+import {entryBatches} from '../../src/storage/stored-object.js'
 import type {StoredObject, StoredVersion} from '../../src/storage/stored-object.js'
 import {emptySet, join, sameVersions, update, values} from '../../src/versioning/dvvset.js'
 
@@ -98,11 +98,15 @@ describe('hash tree', () => {
   })
 })
 
-describe('byte batches', () => {
-  it('cuts in order at the byte bound, a larger item alone, never an empty run', () => {
-    assert.deepEqual(byteBatches([3, 3, 3, 9, 1, 1], (size) => size, 6), [[3, 3], [3], [9], [1, 1]])
-    assert.deepEqual(byteBatches([], (size: number) => size, 6), [])
-    assert.deepEqual(byteBatches([7], (size) => size, 6), [[7]])
+describe('entry batches', () => {
+  it('cuts in order at the byte bound, a larger entry alone, never an empty batch, and at the entry bound', () => {
+    // Entries without an object weigh their key's length.
+    const keysOf = (batches: ReadonlyArray<ReadonlyArray<{key: string}>>): number[][] => batches.map((batch) => batch.map((entry) => entry.key.length))
+    const entries = [3, 3, 3, 9, 1, 1].map((size, index) => ({key: String(index).repeat(size)}))
+    assert.deepEqual(keysOf(entryBatches(entries, 6)), [[3, 3], [3], [9], [1, 1]])
+    assert.deepEqual(entryBatches([], 6), [])
+    assert.deepEqual(keysOf(entryBatches([{key: 'x'.repeat(7)}], 6)), [[7]])
+    assert.deepEqual(keysOf(entryBatches(entries, 100, 4)), [[3, 3, 3, 9], [1, 1]])
   })
 })
 

@@ -354,6 +354,8 @@ describe('context token', () => {
     assert.match((decodeContext('garbage', 'cart bob') as {message: string}).message, /\(dyn get 'cart bob' --json, or the X-Dyn-Context header\)/)
     assert.match((decodeContext('garbage', '-dash') as {message: string}).message, /\(dyn get --json -- -dash, or the X-Dyn-Context header\)/)
     assert.match((decodeContext('garbage') as {message: string}).message, /\(dyn get KEY --json, or the X-Dyn-Context header\)/)
+    // dyn resolve says what leaving --context out does there, in place of a put's and a delete's.
+    assert.match((decodeContext('garbage', 'k', 'or leave --context out (the choice wins)') as {message: string}).message, /\(dyn get k --json, or the X-Dyn-Context header\), or leave --context out \(the choice wins\)\.$/)
   })
 
   it('does not call truncated a token of full length with a changed character, nor one that is no context', () => {
