@@ -12,14 +12,19 @@
  * `--endpoints 1` sends every request to the first node, as bench:etcd does, and gives that node's
  * profile apart from the others' (the one that coordinates everything, and the replicas).
  *
+ * `--ic` restarts the nodes under `node --log-ic` instead, and gives each node's inline-cache
+ * misses per operation in the measured window, by site (bench/ic-log.ts): a warm node's request
+ * path should miss next to never, and a site that misses at every request is making objects of a
+ * new shape each time (bench/README.md, "Object shapes on the request path").
+ *
  *   node dist/bench/experiments/profile.js [--workload c] [--connections 50] [--duration 15]
  *       [--records 10000] [--endpoints 3] [--bin /path/to/other/checkout/bin/run.js] [--top 15]
- *       [--keep DIR] [--json]
+ *       [--ic] [--keep DIR] [--json]
  */
 
 import {spawn} from 'node:child_process'
 import type {ChildProcess} from 'node:child_process'
-import {mkdtemp, readdir, readFile} from 'node:fs/promises'
+import {mkdir, mkdtemp, readdir, readFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -29,6 +34,8 @@ import {freeClusterPorts} from '../../src/cli/ports.js'
 import {runBench} from '../runner.js'
 import type {BenchReport} from '../runner.js'
 import {summarizeProfiles} from '../profile-summary.js'
+import {summarizeIcLog} from '../ic-log.js'
+import type {IcSite} from '../ic-log.js'
 import type {CostShare, CpuProfile} from '../profile-summary.js'
 import {anyText, experimentConfig, experimentFlags, positiveInteger, wholeNumber, workloadName} from './common.js'
 
@@ -46,9 +53,10 @@ const options = experimentFlags({
     bin: {read: anyText, value: 'FILE', default: fileURLToPath(new URL('../../../bin/run.js', import.meta.url)), description: 'the bin/run.js of the build whose nodes are profiled (another checkout\'s, for a before and after)'},
     top: {read: positiveInteger, value: 'N', default: '15', description: 'functions listed'},
     keep: {read: anyText, value: 'DIR', description: 'work in DIR and keep it (the cluster and the profiles) [default: a temporary folder, removed]'},
+    ic: {description: "count V8's inline-cache misses per operation by site (node --log-ic) instead of profiling the CPU: a site that keeps missing in a warm node gets objects of a new shape each time"},
     json: {description: 'print the figures as one JSON object'},
   },
-  examples: ['node dist/bench/experiments/profile.js --workload c', 'node dist/bench/experiments/profile.js --workload c --endpoints 1'],
+  examples: ['node dist/bench/experiments/profile.js --workload c', 'node dist/bench/experiments/profile.js --workload c --endpoints 1', 'node dist/bench/experiments/profile.js --workload a --endpoints 1 --ic'],
 })
 const {workload, connections, duration: durationS, records, top, endpoints} = options
 const bin = path.resolve(options.bin)
@@ -58,6 +66,8 @@ const stopTimeoutMs = 30_000
 const dir = options.keep ?? (await mkdtemp(path.join(tmpdir(), 'dyn-profile-')))
 const profileDir = path.join(dir, 'profiles')
 const children: ChildProcess[] = []
+/** When each node was started (ms since the epoch): V8's log times its events from there. */
+const startedAtMs = new Map<string, number>()
 const log = (line: string): void => void process.stderr.write(`${line}\n`)
 
 try {
@@ -70,12 +80,37 @@ try {
   await runBench(experimentConfig({nodes: addresses, startNodes: 0, workload, records, mode: {kind: 'closed', connections}, durationS: 1, warmupS: 0, load: true}), undefined)
   await clusterDown(path.join(dir, 'cluster'), stopTimeoutMs, log)
 
+  await mkdir(profileDir, {recursive: true})
   for (const node of cluster.nodes) children.push(startProfiled(cluster, node.name))
   await waitUntilServing(cluster)
   log(`running workload ${workload}, ${connections} connections, ${durationS} s, nodes from ${bin}`)
-  const report = await runBench(experimentConfig({nodes: addresses.slice(0, endpoints), startNodes: 0, workload, records, mode: {kind: 'closed', connections}, durationS, warmupS: 2, load: false}), undefined)
+  const warmupS = 2
+  const runStartedAtMs = Date.now()
+  const report = await runBench(experimentConfig({nodes: addresses.slice(0, endpoints), startNodes: 0, workload, records, mode: {kind: 'closed', connections}, durationS, warmupS, load: false}), undefined)
   await stopAll()
+  if (options.ic) {
+    const endpointNames = cluster.nodes.slice(0, endpoints).map((node) => node.name)
+    const operations = Math.max(1, report.run.opsPerS * durationS)
+    const nodes = await Promise.all(
+      cluster.nodes.map(async (node) => {
+        // The measured window, after the bench's warm-up, in each node's own log time.
+        const fromUs = (runStartedAtMs + warmupS * 1000 - (startedAtMs.get(node.name) ?? runStartedAtMs)) * 1000
+        const summary = summarizeIcLog(await readFile(path.join(profileDir, `${node.name}.log`), 'utf8'), fromUs, fromUs + durationS * 1e6)
+        return {node: node.name, endpoint: endpointNames.includes(node.name), missesPerOperation: summary.events / operations, sites: summary.sites.slice(0, top)}
+      }),
+    )
+    if (options.json) process.stdout.write(`${JSON.stringify({workload, connections, durationS, records, endpoints, bin, opsPerS: report.run.opsPerS, nodes}, null, 2)}\n`)
+    else for (const node of nodes) process.stdout.write(describeIc(report, node.node, node.endpoint, node.missesPerOperation, node.sites))
+  } else {
+    await describeProfiles(report, cluster)
+  }
+} finally {
+  await stopAll()
+  if (options.keep === undefined) await removeFolder(dir)
+}
 
+/** The CPU profiles' shares, summed per group of nodes, printed. */
+async function describeProfiles(report: BenchReport, cluster: LocalCluster): Promise<void> {
   const profiles = await readProfiles()
   // With fewer endpoints than nodes, the nodes that coordinate and those that only serve
   // replica requests do different work: each group is summed apart.
@@ -93,9 +128,6 @@ try {
   } else {
     for (const {nodes, summary} of summaries) process.stdout.write(describe(report, nodes, summary.busyMicroseconds, summary.byPlace, summary.byFunction))
   }
-} finally {
-  await stopAll()
-  if (options.keep === undefined) await removeFolder(dir)
 }
 
 /** One node restarted on its data under the profiler, as `dyn cluster up` started it. */
@@ -103,9 +135,9 @@ function startProfiled(cluster: LocalCluster, name: string): ChildProcess {
   const node = cluster.nodes.find((candidate) => candidate.name === name)
   if (node === undefined) throw new Error(`no node ${name}`)
   const seeds = cluster.nodes[0] === node ? [] : ['--seeds', `${cluster.host}:${cluster.nodes[0]!.rpcPort}`]
+  const nodeFlags = options.ic ? ['--log-ic', `--logfile=${path.join(profileDir, `${name}.log`)}`, '--no-logfile-per-isolate'] : ['--cpu-prof', `--cpu-prof-dir=${path.join(profileDir, name)}`]
   const args = [
-    '--cpu-prof',
-    `--cpu-prof-dir=${path.join(profileDir, name)}`,
+    ...nodeFlags,
     bin,
     'start',
     '--name',
@@ -122,6 +154,7 @@ function startProfiled(cluster: LocalCluster, name: string): ChildProcess {
     ...seeds,
   ]
   const child = spawn(process.execPath, args, {stdio: 'ignore'})
+  startedAtMs.set(name, Date.now())
   node.pid = child.pid
   return child
 }
@@ -184,6 +217,18 @@ function describe(report: BenchReport, nodes: string, busyMicroseconds: number, 
     '| share of busy time | function (self) |',
     '| --- | --- |',
     rows(byFunction),
+    '',
+  ].join('\n')
+}
+
+function describeIc(report: BenchReport, node: string, endpoint: boolean, missesPerOperation: number, sites: readonly IcSite[]): string {
+  const rows = sites.map((site) => `| ${site.count} | ${site.kind} \`${site.key}\` (${site.states}) | ${site.code}, line ${site.line}, column ${site.column} |`).join('\n')
+  return [
+    `workload ${workload}, ${connections} connections on ${endpoints} endpoint(s), ${durationS} s: ${report.run.opsPerS.toFixed(0)} ops/s; ${node}${endpoint ? ' (an endpoint)' : ''}: ${missesPerOperation.toFixed(2)} inline-cache misses per operation`,
+    '',
+    '| misses | access | where |',
+    '| --- | --- | --- |',
+    rows,
     '',
   ].join('\n')
 }

@@ -32,6 +32,7 @@ import type {PutCore} from './put-core.js'
 import {copyToHomesBeyondN, copyToPendingHomes, keepHint} from './pending-homes.js'
 import {callReplicaPut, refusedAtOnce, refusedBeforeTaking} from './replica-client.js'
 import {writeNewVersion} from './replica.js'
+import type {NewVersion} from './replica.js'
 import {encodeStoredObject} from '../storage/object-codec.js'
 
 export interface PutRequest {
@@ -134,7 +135,23 @@ async function forwardPut(deps: CoordinatorDeps, request: PutRequest, homes: rea
     if (remainingMs <= 0) return {kind: 'answered', outcome: budgetSpent(homes, tried)}
     if (address === undefined) continue
     tried.push(home)
-    const body: CoordinatePutBody = {...request, forwardedBy: deps.self, budgetMs: Math.max(1, remainingMs - forwardMarginMs)}
+    // Every field written out, as for `write` below: a spread here gave each forward's body a map
+    // of its own, and msgpackr's packing of it missed V8's inline caches on every forward.
+    const body: CoordinatePutBody = {
+      key: request.key,
+      value: request.value,
+      contentType: request.contentType,
+      tombstone: request.tombstone,
+      context: request.context,
+      n: request.n,
+      storedN: request.storedN ?? request.n,
+      w: request.w,
+      dw: request.dw,
+      pw: request.pw,
+      explain: request.explain,
+      forwardedBy: deps.self,
+      budgetMs: Math.max(1, remainingMs - forwardMarginMs),
+    }
     const answer = await deps.transport.request(address, MessageType.CoordinatePut, body, remainingMs)
     if (answer.ok) return {kind: 'answered', outcome: checkedOutcome(answer.body, home)}
     // Only a home that certainly did not take the put is worth replacing by the next: one that
@@ -285,7 +302,6 @@ async function coordinateHere(deps: CoordinatorDeps, request: PutRequest, placem
   // made (write-actor.ts), so a landing that fails cannot let this process make it again, and a
   // restarted node writes under a new epoch. A local failure after the send counts as this
   // replica's failure, as a remote one's does.
-  const write = {context: request.context, version, actor: deps.actor, dots: deps.dots, n: request.storedN ?? request.n, nowMs: version.timestampMs, durable}
   const homeTargetCount = targets.filter((target) => target.hintFor === undefined).length
   let core = initPut(targetCount, w, Math.min(request.dw, w), pw, homeTargetCount)
   return new Promise<PutOutcome>((resolve, reject) => {
@@ -375,7 +391,20 @@ async function coordinateHere(deps: CoordinatorDeps, request: PutRequest, placem
       if (selfIsHome) core = outcome === 'ok' ? addAck(core, deps.self, durable) : addFailure(core, deps.self)
       settle()
     }
-    writeNewVersion(deps.store, deps.policy, placement.partition, request.key, {...write, onMerged: ({object, dot, bytes}) => sendToOthers(object, dot, bytes)}).then(
+    // Every field written out, not `{...fields, onMerged}`: on Node 20 an optimized spread followed
+    // by a new property gives each object a map of its own, and every read of it downstream then
+    // misses V8's inline caches (bench/README.md, "Object shapes on the request path").
+    const write: NewVersion = {
+      context: request.context,
+      version,
+      actor: deps.actor,
+      dots: deps.dots,
+      n: request.storedN ?? request.n,
+      nowMs: version.timestampMs,
+      durable,
+      onMerged: ({object, dot, bytes}) => sendToOthers(object, dot, bytes),
+    }
+    writeNewVersion(deps.store, deps.policy, placement.partition, request.key, write).then(
       (local) => {
         // Refused (limits) before anything was stored or sent: the key is unchanged everywhere.
         if (!local.ok) {

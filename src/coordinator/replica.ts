@@ -116,7 +116,8 @@ export async function writeNewVersion(
     },
     write.onMerged === undefined ? {durable: write.durable} : {durable: write.durable, onMerged: (object, bytes) => write.onMerged?.({object, dot, bytes})},
   )
-  return outcome.ok ? {...outcome, dot} : outcome
+  // Written out, not `{...outcome, dot}`: see the note where put-coordinator.ts makes `write`.
+  return outcome.ok ? {ok: true, object: outcome.object, dot} : outcome
 }
 
 /**
