@@ -39,8 +39,8 @@ export interface IcSummary {
 
 /** A code object's range of addresses and its name. */
 interface CodeRange {
-  start: number
-  end: number
+  readonly start: number
+  readonly end: number
   readonly name: string
 }
 
@@ -50,22 +50,35 @@ interface CodeRange {
  * (`code-creation`, `code-move`), so that each event's address names the function it was in then.
  */
 export function summarizeIcLog(text: string, fromUs: number, toUs: number): IcSummary {
-  const codes = new Map<number, CodeRange>()
-  let sorted: CodeRange[] | undefined
-  const codeAt = (address: number): string => {
-    sorted ??= [...codes.values()].sort((a, b) => a.start - b.start)
+  // The live code objects, in address order, none overlapping: V8 logs no deletion, so code the
+  // collector freed is known only by new code created or moved over its addresses, which then
+  // replaces it (as V8's own tools/codemap.mjs does).
+  const codes: CodeRange[] = []
+  /** The index of the last range starting at or below `address`, or -1. */
+  const lastAtOrBelow = (address: number): number => {
     let low = 0
-    let high = sorted.length - 1
-    let found: CodeRange | undefined
+    let high = codes.length - 1
+    let found = -1
     while (low <= high) {
       const middle = (low + high) >> 1
-      const range = sorted[middle]!
-      if (range.start <= address) {
-        found = range
+      if (codes[middle]!.start <= address) {
+        found = middle
         low = middle + 1
       } else high = middle - 1
     }
-    return found !== undefined && address < found.end ? found.name : '?'
+    return found
+  }
+  const place = (range: CodeRange): void => {
+    let first = lastAtOrBelow(range.start)
+    if (first < 0 || codes[first]!.end <= range.start) first += 1
+    let end = first
+    while (end < codes.length && codes[end]!.start < range.end) end += 1
+    codes.splice(first, end - first, range)
+  }
+  const codeAt = (address: number): string => {
+    const index = lastAtOrBelow(address)
+    const range = index < 0 ? undefined : codes[index]
+    return range !== undefined && address < range.end ? range.name : '?'
   }
   const counts = new Map<string, {site: Omit<IcSite, 'count'>; count: number}>()
   let events = 0
@@ -76,20 +89,16 @@ export function summarizeIcLog(text: string, fromUs: number, toUs: number): IcSu
       // code-creation,type,kind,timestamp,address,size,name[,sfi,state]
       const start = Number.parseInt(fields[4] ?? '', 16)
       const size = Number(fields[5])
-      if (!Number.isFinite(start) || !Number.isFinite(size)) continue
-      codes.set(start, {start, end: start + size, name: codeName(fields[6] ?? '?', fields[8])})
-      sorted = undefined
+      if (!Number.isFinite(start) || !Number.isFinite(size) || size <= 0) continue
+      place({start, end: start + size, name: codeName(fields[6] ?? '?', fields[8])})
     } else if (tag === 'code-move') {
       const from = Number.parseInt(fields[1] ?? '', 16)
       const to = Number.parseInt(fields[2] ?? '', 16)
-      const range = codes.get(from)
-      if (range === undefined || !Number.isFinite(to)) continue
-      codes.delete(from)
-      const size = range.end - range.start
-      range.start = to
-      range.end = to + size
-      codes.set(to, range)
-      sorted = undefined
+      const index = lastAtOrBelow(from)
+      const range = index < 0 ? undefined : codes[index]
+      if (range === undefined || range.start !== from || !Number.isFinite(to)) continue
+      codes.splice(index, 1)
+      place({start: to, end: to + (range.end - range.start), name: range.name})
     } else if (tag.endsWith('IC')) {
       // LoadIC,pc,timestamp,line,column,old state,new state,map,key,modifier,slow reason
       const timestampUs = Number(fields[2])

@@ -42,7 +42,7 @@ import {anyText, experimentConfig, experimentFlags, positiveInteger, wholeNumber
 const options = experimentFlags({
   name: 'profile',
   measures:
-    "Where the nodes' time goes under a closed loop: a 3-node cluster is made and loaded, each node is restarted on its data under node --cpu-prof (from the build --bin names), the workload runs, and the shares of the nodes' busy time by place and by function are printed as Markdown tables. The shares, not the throughput, are the figures: a profiled node runs slower.",
+    "Where the nodes' time goes under a closed loop: a 3-node cluster is made and loaded, each node is restarted on its data under node --cpu-prof (from the build --bin names), the workload runs, and the shares of the nodes' busy time by place and by function are printed as Markdown tables. The shares, not the throughput, are the figures: a profiled node runs slower. With --ic, the nodes run under node --log-ic instead, and each node's inline-cache misses per operation are given by site.",
   flags: {
     workload: {read: workloadName, value: 'W', default: 'c', description: 'the bench\'s workload, as dyn bench --workload'},
     connections: {read: positiveInteger, value: 'C', default: '50', description: 'the closed loop\'s connections'},
@@ -194,7 +194,10 @@ async function stopAll(): Promise<void> {
 /** Each node's profiles, by node name. */
 async function readProfiles(): Promise<Map<string, CpuProfile[]>> {
   const profiles = new Map<string, CpuProfile[]>()
-  for (const name of await readdir(profileDir)) {
+  for (const entry of await readdir(profileDir, {withFileTypes: true})) {
+    // Only each node's folder of profiles: a kept folder may also hold an --ic run's logs.
+    if (!entry.isDirectory()) continue
+    const name = entry.name
     const list: CpuProfile[] = []
     for (const file of await readdir(path.join(profileDir, name))) {
       if (file.endsWith('.cpuprofile')) list.push(JSON.parse(await readFile(path.join(profileDir, name, file), 'utf8')) as CpuProfile)

@@ -494,7 +494,8 @@ function checkWriteInputs(service: KvService, request: IncomingMessage, key: str
   // Only a context of this key: another key's could cover versions of this one never read.
   const context = checkContext(request.headers[contextHeader], key)
   if (!context.ok) return context
-  // Written out rather than spread, as every per-request object is (bench/README.md, "Object shapes on the request path").
+  // Written out rather than `{...inputs.value, context}`, which on Node 20 would give each request's
+  // inputs a map of their own (bench/README.md, "Object shapes on the request path").
   return {ok: true, value: {quorum: inputs.value.quorum, explain: inputs.value.explain, headers: inputs.value.headers, context: context.value}}
 }
 
@@ -628,10 +629,17 @@ async function handleDelete(service: KvService, request: IncomingMessage, reply:
     // uploading, and its time in the node counts from here.
     if (!bodyRead()) return
   } else request.resume()
+  const quorum = inputs.value.quorum
   const outcome = await service.delete({
     key,
     context: request.headers[contextHeader] === undefined ? undefined : inputs.value.context,
-    ...inputs.value.quorum,
+    n: quorum.n,
+    storedN: quorum.storedN,
+    r: quorum.r,
+    w: quorum.w,
+    dw: quorum.dw,
+    pr: quorum.pr,
+    pw: quorum.pw,
     explain: inputs.value.explain,
   })
   if (!outcome.ok && outcome.error === 'not_found') return sendGetOutcome(request, reply, outcome.read, key, inputs.value.headers)

@@ -72,7 +72,7 @@ export interface CoordinatePutBody {
   /** The client's context, already decoded and checked by the node that took the request. */
   readonly context: VersionVector
   readonly n: number
-  /** The replica count recorded with the key, when more than `n` (put-coordinator.ts). */
+  /** The replica count recorded with the key, at least `n` (put-coordinator.ts); `n` when absent. */
   readonly storedN?: number
   readonly w: number
   readonly dw: number

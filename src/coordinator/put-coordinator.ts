@@ -77,6 +77,36 @@ export type PutOutcome =
       readonly trace?: RequestTrace
     }
 
+// The two objects every put makes below are written out field by field, not as `{...request,
+// forwardedBy, budgetMs}` or `{...fields, onMerged}`: on Node 20 an optimized spread followed by
+// a property gives each object a map of its own, and every read of it downstream then missed
+// V8's inline caches, in the store's merge and in msgpackr's packing of a forward
+// (bench/README.md, "Object shapes on the request path"; test/unit/object-shapes.test.ts).
+
+/** The body of a put forwarded to a home: the client's request, who forwards it and the budget left. */
+export function forwardedPutBody(request: PutRequest, forwardedBy: string, budgetMs: number): CoordinatePutBody {
+  return {
+    key: request.key,
+    value: request.value,
+    contentType: request.contentType,
+    tombstone: request.tombstone,
+    context: request.context,
+    n: request.n,
+    storedN: request.storedN ?? request.n,
+    w: request.w,
+    dw: request.dw,
+    pw: request.pw,
+    explain: request.explain,
+    forwardedBy,
+    budgetMs,
+  }
+}
+
+/** The new version a coordinator makes of a put, against its own copy, under the actor the put began with. */
+export function coordinatorWrite(request: PutRequest, version: StoredVersion, deps: Pick<CoordinatorDeps, 'actor' | 'dots'>, durable: boolean, onMerged: NewVersion['onMerged']): NewVersion {
+  return {context: request.context, version, actor: deps.actor, dots: deps.dots, n: request.storedN ?? request.n, nowMs: version.timestampMs, durable, onMerged}
+}
+
 /** Who forwarded a put here, and how much of the client's budget was left when it did. */
 export interface Forwarded {
   readonly by: string
@@ -135,23 +165,7 @@ async function forwardPut(deps: CoordinatorDeps, request: PutRequest, homes: rea
     if (remainingMs <= 0) return {kind: 'answered', outcome: budgetSpent(homes, tried)}
     if (address === undefined) continue
     tried.push(home)
-    // Every field written out, as for `write` below: a spread here gave each forward's body a map
-    // of its own, and msgpackr's packing of it missed V8's inline caches on every forward.
-    const body: CoordinatePutBody = {
-      key: request.key,
-      value: request.value,
-      contentType: request.contentType,
-      tombstone: request.tombstone,
-      context: request.context,
-      n: request.n,
-      storedN: request.storedN ?? request.n,
-      w: request.w,
-      dw: request.dw,
-      pw: request.pw,
-      explain: request.explain,
-      forwardedBy: deps.self,
-      budgetMs: Math.max(1, remainingMs - forwardMarginMs),
-    }
+    const body = forwardedPutBody(request, deps.self, Math.max(1, remainingMs - forwardMarginMs))
     const answer = await deps.transport.request(address, MessageType.CoordinatePut, body, remainingMs)
     if (answer.ok) return {kind: 'answered', outcome: checkedOutcome(answer.body, home)}
     // Only a home that certainly did not take the put is worth replacing by the next: one that
@@ -391,19 +405,7 @@ async function coordinateHere(deps: CoordinatorDeps, request: PutRequest, placem
       if (selfIsHome) core = outcome === 'ok' ? addAck(core, deps.self, durable) : addFailure(core, deps.self)
       settle()
     }
-    // Every field written out, not `{...fields, onMerged}`: on Node 20 an optimized spread followed
-    // by a new property gives each object a map of its own, and every read of it downstream then
-    // misses V8's inline caches (bench/README.md, "Object shapes on the request path").
-    const write: NewVersion = {
-      context: request.context,
-      version,
-      actor: deps.actor,
-      dots: deps.dots,
-      n: request.storedN ?? request.n,
-      nowMs: version.timestampMs,
-      durable,
-      onMerged: ({object, dot, bytes}) => sendToOthers(object, dot, bytes),
-    }
+    const write = coordinatorWrite(request, version, deps, durable, ({object, dot, bytes}) => sendToOthers(object, dot, bytes))
     writeNewVersion(deps.store, deps.policy, placement.partition, request.key, write).then(
       (local) => {
         // Refused (limits) before anything was stored or sent: the key is unchanged everywhere.

@@ -41,6 +41,23 @@ describe('summarizeIcLog', () => {
     )
   })
 
+  it('forgets code that newer code was created or moved over: V8 logs no deletion', () => {
+    const replaced = [
+      'code-creation,JS,12,1000,0x1000,0x100,old file:///dyn/a.js:1:1,0x9000,~',
+      'code-creation,JS,12,1000,0x5000,0x100,moved file:///dyn/b.js:1:1,0x9100,~',
+      // The collector freed both; new code now lies over the first's addresses, from inside it.
+      'code-creation,JS,12,2000,0x1080,0x40,fresh file:///dyn/c.js:1:1,0x9200,*',
+      // Another code object moved onto the end of the freed range.
+      'code-move,0x5000,0x10f0',
+      'LoadIC,0x1010,5000,1,1,N,N,0x1,a,,',
+      'LoadIC,0x1090,5000,1,1,N,N,0x1,b,,',
+      'LoadIC,0x1100,5000,1,1,N,N,0x1,c,,',
+      'LoadIC,0x5010,5000,1,1,N,N,0x1,d,,',
+    ].join('\n')
+    const byKey = Object.fromEntries(summarizeIcLog(replaced, 0, 10_000).sites.map((site) => [site.key, site.code]))
+    assert.deepEqual(byKey, {a: '?', b: 'fresh file:///dyn/c.js:1:1 (optimized)', c: 'moved file:///dyn/b.js:1:1', d: '?'})
+  })
+
   it('finds nothing in a window with no events, and in an empty log', () => {
     assert.deepEqual(summarizeIcLog(log, 10_000, 20_000), {events: 0, sites: []})
     assert.deepEqual(summarizeIcLog('', 0, 1), {events: 0, sites: []})
