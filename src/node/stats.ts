@@ -4,7 +4,7 @@
  * work and serves its own fields (src/subsystem.ts), which `snapshot` places among these as
  * /stats has always laid them out. Latencies are recorded in microseconds in Node's HDR
  * histograms (perf_hooks), so percentiles up to p99.9 are exact to within the histogram's
- * precision without keeping samples.
+ * precision (two significant digits) without keeping samples.
  *
  * Besides the totals since start, each operation keeps its latencies of the last
  * `recentWindowMs` in one-second slots, and a count per latency bucket: a live view (`dyn top`)
@@ -51,6 +51,28 @@ const recentSlots = recentWindowMs / recentSlotMs
 
 /** Upper bounds of the latency buckets, doubling from 0.25 ms to 1 s; one more bucket takes the rest. */
 export const latencyBucketBoundsMs: readonly number[] = Array.from({length: 13}, (_, i) => 0.25 * 2 ** i)
+
+/**
+ * The longest latency a histogram here tells apart (an hour): a longer one is recorded as this,
+ * since Node's histograms count a value above their range apart (in `exceeds`), not in `count`
+ * or the percentiles. No request lasts that long (each has a deadline), so the clamp only guards
+ * the count.
+ */
+export const latencyUsMax = 3_600_000_000
+
+/**
+ * Every latency histogram of /stats: 1 µs to an hour, to two significant digits (a percentile
+ * within 1%, as the refusal times in admission.ts). Node's `createHistogram()` without options
+ * spans 1 to 2^53 to three digits: about 370 KB of counts per histogram, against about 27 KB for
+ * these (50 KB of a process's memory each, measured). A node keeps eleven per kind of operation
+ * (the total and ten recent seconds), so the defaults held about 12 MB of each node's memory for
+ * three kinds; and every /stats merged the recent seconds into a new histogram per kind, which
+ * took about 1.4 ms of the event loop each, against 0.08 ms with these (bench/README.md, "The
+ * cost of /stats").
+ */
+export function latencyHistogram(): RecordableHistogram {
+  return createHistogram({lowest: 1, highest: latencyUsMax, figures: 2})
+}
 
 
 export interface LatencySummaryMs {
@@ -131,15 +153,15 @@ export class NodeStats {
       stats = {
         count: 0,
         outcomes: new Map(),
-        latencyUs: createHistogram(),
-        recentUs: Array.from({length: recentSlots}, () => createHistogram()),
+        latencyUs: latencyHistogram(),
+        recentUs: Array.from({length: recentSlots}, () => latencyHistogram()),
         slotSecond: new Array<number>(recentSlots).fill(-1),
         bucketCounts: new Array<number>(latencyBucketBoundsMs.length + 1).fill(0),
         latencySumMs: 0,
       }
       this.operations.set(operation, stats)
     }
-    const latencyUs = Math.max(1, Math.round(latencyMs * 1000))
+    const latencyUs = Math.min(latencyUsMax, Math.max(1, Math.round(latencyMs * 1000)))
     stats.count += 1
     stats.outcomes.set(outcome, (stats.outcomes.get(outcome) ?? 0) + 1)
     stats.latencyUs.record(latencyUs)
@@ -159,7 +181,7 @@ export class NodeStats {
   /** The latencies of the last `recentWindowMs`, merged from the slots still inside it. */
   private recent(stats: OperationStats): {count: number; latencyMs: LatencySummaryMs} {
     const nowSecond = Math.floor(this.monotonicMs() / recentSlotMs)
-    const merged = createHistogram()
+    const merged = latencyHistogram()
     for (let slot = 0; slot < recentSlots; slot += 1) {
       const second = stats.slotSecond[slot] ?? -1
       const histogram = stats.recentUs[slot]
