@@ -5,7 +5,9 @@
  * node had left the cluster, and while it was cut off from the others so that every get and put
  * through it failed `quorum_unmet`: a balancer could not tell.
  *
- * A node is not ready when it has left the cluster (it only hands off, then exits), or when it
+ * A node is not ready when it has left the cluster (it only hands off, then exits), when it
+ * restarted where it could not confirm that it is still a member (it takes no writes until it
+ * does: src/node/membership-confirmation.ts), or when it
  * reaches fewer members (itself included) than the cluster's default R or W needs: a request
  * with the defaults then fails from here, where another node, on the other side of a partition,
  * may serve it (paper §4.6's sloppy quorum counts any healthy node, so reachable members is the
@@ -34,6 +36,11 @@ export interface ReadinessInputs {
    * sending it new requests before its ports close.
    */
   readonly stoppingInMs?: number
+  /**
+   * Set while a node restarted on its folder has not confirmed that it is still a member (it
+   * takes no writes meanwhile): why, in words (src/node/membership-confirmation.ts).
+   */
+  readonly membershipUnconfirmed?: string
 }
 
 export type Readiness = {readonly ready: true} | {readonly ready: false; readonly reasons: readonly string[]}
@@ -47,6 +54,7 @@ export function readinessOf(inputs: ReadinessInputs): Readiness {
     reasons.push(`${stoppingReasonPrefix}: it serves ${Math.ceil(inputs.stoppingInMs / 1000)} s more so that balancers stop sending it requests, then finishes what it has begun and exits`)
   }
   if (inputs.status === 'left') reasons.push('it has left the cluster (it hands off its data, then exits)')
+  if (inputs.membershipUnconfirmed !== undefined) reasons.push(inputs.membershipUnconfirmed)
   const reached = inputs.members - inputs.down
   const needed = Math.max(inputs.r, inputs.w)
   if (reached < needed) {

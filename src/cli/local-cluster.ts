@@ -1212,6 +1212,8 @@ export interface HealthView {
   readonly status?: unknown
   /** Anti-entropy on the node: catching up after a lost disk, keys repaired (AntiEntropySummary). */
   readonly antiEntropy?: unknown
+  /** Why a node restarted on its folder takes no writes yet (src/node/membership-confirmation.ts); absent once it does. */
+  readonly membershipUnconfirmed?: unknown
 }
 
 export async function probe(cluster: LocalCluster, node: LocalNode, timeoutMs = probeTimeoutMs): Promise<HealthView | undefined> {
@@ -1242,6 +1244,10 @@ function readinessProblem(cluster: LocalCluster, nodes: readonly LocalNode[], vi
     if (unreached.length > 0) return `${node.name} does not reach ${unreached.join(', ')} yet`
     // A node turns valid once its join is installed (its own view; the others learn it by gossip).
     if (memberCount !== undefined && view.status !== undefined && view.status !== 'valid') return `${node.name} is still ${String(view.status)}`
+    // A node restarted on its folder takes writes once a majority of the ring has answered it
+    // (src/node/membership-confirmation.ts): up returns once every node takes them. Not asked of
+    // the first node of a stopped cluster while it is alone, which no one can answer yet.
+    if (memberCount !== undefined && typeof view.membershipUnconfirmed === 'string') return `${node.name} has not confirmed yet that it is still a member (it takes no writes until a majority of the ring's members answers it)`
     // Each join is committed by the claimant and installed once its transfers are done.
     if (memberCount !== undefined && (Number(view.ringMembers) < memberCount || (view.transition !== undefined && view.transition !== null))) {
       return `${node.name}'s ring has ${String(view.ringMembers)} of ${memberCount} members${view.transition === null || view.transition === undefined ? '' : ', a ring change still moving data'}`

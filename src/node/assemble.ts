@@ -44,7 +44,8 @@ import {observedTransport} from '../membership/heartbeats.js'
 import {effectiveQuorum} from '../api/params.js'
 import {readinessOf} from '../api/readiness.js'
 import type {ClusterSettings, Member, MemberTable} from '../membership/member-table.js'
-import {findMember, newMemberTable, presentMembers, presentOrHandingOff, ringMemberCount, runsAlone, settingsMismatch} from '../membership/member-table.js'
+import {findMember, membersMax, newMemberTable, presentMembers, presentOrHandingOff, ringMemberCount, ringMembers, runsAlone, settingsMismatch} from '../membership/member-table.js'
+import {namePattern} from '../membership/names.js'
 import {hasLiveVersion} from '../coordinator/delete-coordinator.js'
 import {checkSeedsOnRestart, Membership} from '../membership/membership.js'
 import {membershipSubsystem} from '../membership/membership-subsystem.js'
@@ -61,6 +62,7 @@ import type {RequestHandler, Transport} from '../transport/transport.js'
 import {describeCluster} from './cluster-description.js'
 import {statusSubsystem} from './status-subsystem.js'
 import {askPeersForDiskClock, oldDiskError} from './disk-check.js'
+import {afterAnswers, confirmedFromStart, unconfirmedAtStart, unconfirmedReason} from './membership-confirmation.js'
 import {actorOf, IdentityKeeper, loadIdentity} from './identity.js'
 import {MessageType} from '../transport/message-type.js'
 import {unauthenticatedCode} from '../transport/rpc-common.js'
@@ -254,7 +256,7 @@ async function assembleOnStore(
     incarnation: identity.incarnation,
     ...(identity.machine === undefined ? {} : {machine: identity.machine}),
   }
-  const table = await initialTable(options, store, transport, announced, random, scheduler, log)
+  const {table, fromStore} = await initialTable(options, store, transport, announced, random, scheduler, log)
   // The cluster may remember a row of ours from an earlier life (this name on a lost disk):
   // our row must outrank it, or peers would keep routing to the old address.
   const remembered = findMember(table, options.name)
@@ -284,7 +286,12 @@ async function assembleOnStore(
     // was away (checkDisk); gossip would tell it only after its API had opened.
     // With the removed row's incarnation: a member that has not heard yet of a rejoin under the
     // name still holds the removed row, below the rejoined node's own (a review).
-    return {diskClock: row?.diskClock ?? 0, ...(row?.removed === true ? {removed: true, incarnation: row.incarnation} : {})}
+    // Also whether a ring change under way removes the asker (its row is marked removed only when
+    // the change is installed, after the transfers), and this node's ring members: a node
+    // restarted on its folder counts these answers towards confirming that it is still a member
+    // (membership-confirmation.ts).
+    const removing = membership.table.ring?.next?.removing.includes(name) === true
+    return {diskClock: row?.diskClock ?? 0, ...(row?.removed === true ? {removed: true, incarnation: row.incarnation} : {}), ...(removing ? {removing: true} : {}), ringMembers: ringNamesOf(membership.table)}
   })
   // The n values this node stores travel in its row, so that every node plans transfers for
   // them; a write with an n the store has never held adds one, and the row follows.
@@ -292,7 +299,70 @@ async function assembleOnStore(
   membership.updateSelf(storedCounts.length === 0 ? self : {...self, replicaCounts: storedCounts})
   store.watchReplicaCounts((counts) => membership.updateOwnRow({replicaCounts: counts}))
   store.watchLandingFailure((error) => log(`error: the store failed to write (${error.message}): this node takes no more writes until it restarts, and goes on serving reads; check its disk, then restart it`))
-  await checkDisk({options, membership, transport, scheduler, identityKeeper, isNewEpoch: identityOutcome.isNewEpoch, remembered, log})
+  // What each member answered this node's DiskClockQuery, at the start and in later rounds.
+  const askMember = diskClockAsker(transport, options, remembered)
+  const diskCheck = await checkDisk({options, membership, scheduler, identityKeeper, isNewEpoch: identityOutcome.isNewEpoch, remembered, askMember, log})
+  // A node restarted on its stored table takes writes once a majority of the ring's members has
+  // answered it (membership-confirmation.ts): what the start's check heard counts, and the
+  // members not heard from yet are asked again in the background, a round at a time.
+  let confirmation = fromStore ? afterAnswers(unconfirmedAtStart(), options.name, ringNamesOf(membership.table), diskCheck.confirming) : confirmedFromStart()
+  const confirmationReason = (): string | undefined => (confirmation.confirmed ? undefined : unconfirmedReason(confirmation, options.name, ringNamesOf(membership.table)))
+  if (!confirmation.confirmed) {
+    log(`warning: ${confirmationReason() as string}`)
+    let stopped = false
+    let roundInFlight: Promise<void> | undefined
+    let failedInARow = 0
+    const confirmationRound = async (): Promise<void> => {
+      const unasked = presentMembers(membership.table).filter((member) => member.name !== options.name && !confirmation.answeredBy.has(member.name))
+      const answers = await Promise.all(unasked.map(askMember))
+      if (stopped || confirmation.confirmed) return
+      const removedBy = new Set(answers.filter((answer) => answer.removed).map((answer) => answer.name))
+      if (removedBy.size > 0 && !identityOutcome.isNewEpoch && remembered?.removed !== true) {
+        failure.fail(removedWhileAway(options.name, removedBy, 'stops'))
+        return
+      }
+      // An answer naming a higher disk clock of this node than its store's: an old disk, as at the start.
+      const higher = answers.filter((answer) => answer.diskClock !== undefined && answer.diskClock > identityKeeper.diskClock)
+      if (higher.length > 0 && !identityOutcome.isNewEpoch) {
+        const known = Math.max(...higher.map((answer) => answer.diskClock as number))
+        failure.fail(oldDiskError(options.name, identityKeeper.diskClock, known, higher.filter((answer) => answer.diskClock === known).map((answer) => answer.name)))
+        return
+      }
+      confirmation = afterAnswers(confirmation, options.name, ringNamesOf(membership.table), answers.filter(confirms))
+      if (confirmation.confirmed) log(`confirmed as a member: a majority of the ring's members has answered (${[...confirmation.answeredBy].sort(compareNames).join(', ')}); taking writes`)
+    }
+    const startRound = (): void => {
+      if (stopped || confirmation.confirmed || roundInFlight !== undefined) return
+      roundInFlight = confirmationRound()
+        .then(
+          () => {
+            failedInARow = 0
+          },
+          (error: Error) => {
+            failedInARow += 1
+            if (isLoggedCount(failedInARow)) log(`membership confirmation round failed: ${error.message}${failedInARow === 1 ? '' : ` (${failedInARow} rounds in a row)`}`)
+          },
+        )
+        .finally(() => {
+          roundInFlight = undefined
+        })
+    }
+    const confirmationTimer = scheduler.every(membershipConfirmationRetryMs, () => {
+      if (confirmation.confirmed) scheduler.cancel(confirmationTimer)
+      else startRound()
+    })
+    startRound()
+    cleanup.push(async () => {
+      stopped = true
+      scheduler.cancel(confirmationTimer)
+      await roundInFlight
+    })
+  }
+  /** Refuses a client write while this node has not confirmed that it is still a member. */
+  const refuseUnconfirmedWrite = (): void => {
+    const reason = confirmationReason()
+    if (reason !== undefined) throw new DynError('not_ready', `${reason}. Send the write to another node`, {membershipUnconfirmed: true})
+  }
   diskWatch = (changed) => {
     const known = findMember(changed, options.name)?.diskClock ?? 0
     if (known <= identityKeeper.diskClock) return
@@ -397,7 +467,16 @@ async function assembleOnStore(
     const settings = membership.table.settings
     const {r, w} = effectiveQuorum({n: settings.defaultN, r: settings.defaultR, w: settings.defaultW, dw: 0}, ringMemberCount(membership.table))
     const stoppingLeftMs = stoppingInMs()
-    const readiness = readinessOf({status: own?.status, members: present.length, down: down.length, r, w, ...(stoppingLeftMs === undefined ? {} : {stoppingInMs: stoppingLeftMs})})
+    const unconfirmed = confirmationReason()
+    const readiness = readinessOf({
+      status: own?.status,
+      members: present.length,
+      down: down.length,
+      r,
+      w,
+      ...(stoppingLeftMs === undefined ? {} : {stoppingInMs: stoppingLeftMs}),
+      ...(unconfirmed === undefined ? {} : {membershipUnconfirmed: unconfirmed}),
+    })
     return {
       ok: true,
       // For GET /ready (a balancer's readiness check); /health itself answers 200 while the process serves.
@@ -416,6 +495,9 @@ async function assembleOnStore(
       // A node whose store failed to write (a full or failing disk) still answers reads and
       // coordinates, but stores nothing until it restarts: said here, so that status and monitors see it.
       ...(store.writesStoppedBy === undefined ? {} : {writesStopped: store.writesStoppedBy}),
+      // A node restarted on its folder that has not confirmed yet that it is still a member takes
+      // no writes: said here, so that dyn cluster up waits for it and monitors see it.
+      ...(unconfirmed === undefined ? {} : {membershipUnconfirmed: unconfirmed}),
     }
   }
   const describeSelf = (): Record<string, unknown> => describeCluster({membership, self: options.name, reachabilityOf, hints: hintedHandoff, ringChanges})
@@ -477,11 +559,18 @@ async function assembleOnStore(
   const service: KvService = {
     clusterSize: () => ringMemberCount(membership.table),
     settings: () => membership.table.settings,
-    put: (request) => timed('put', () => replication.put(request)),
+    // Async, so that a refusal is a rejected promise as every other failure is, never a throw.
+    put: async (request) => {
+      refuseUnconfirmedWrite()
+      return timed('put', () => replication.put(request))
+    },
     // A get that finds no live version is answered 404 not_found, and counted so, as a delete of
     // a missing key is (a walk saw 404s counted ok).
     get: (request) => timed('get', () => replication.get(request), (outcome) => (!outcome.ok ? outcome.error : hasLiveVersion(outcome.object) ? 'ok' : 'not_found')),
-    delete: (request) => timed('delete', () => replication.delete(request)),
+    delete: async (request) => {
+      refuseUnconfirmedWrite()
+      return timed('delete', () => replication.delete(request))
+    },
     cluster: describeSelf,
     clusterChange: (request) => ringChanges.request(request),
     joinCluster: (seed) => membershipAndDetection.joinAnotherCluster(seed),
@@ -595,7 +684,7 @@ async function initialTable(
   random: Random,
   scheduler: Scheduler,
   log: (line: string) => void,
-): Promise<MemberTable> {
+): Promise<{table: MemberTable; fromStore: boolean}> {
   const stored = await store.getMeta<MemberTable>(membersMetaName)
   if (stored !== undefined) {
     const mismatch = settingsMismatch({...stored.settings, ...options.explicitSettings}, stored.settings)
@@ -605,16 +694,16 @@ async function initialTable(
     refuseDeparted(stored, options.name)
     log(`restarting with the stored member table (${presentMembers(stored).length} member(s))`)
     if (options.seeds.length > 0) await checkSeedsOnRestart(transport, options.seeds, stored, self, log)
-    return stored
+    return {table: stored, fromStore: true}
   }
   if (options.seeds.length === 0) {
     let clusterId = ''
     for (let i = 0; i < 16; i += 1) clusterId += random.int(16).toString(16)
-    return newMemberTable({...options.settings, clusterId}, self)
+    return {table: newMemberTable({...options.settings, clusterId}, self), fromStore: false}
   }
   const joined = await Membership.join(transport, options.seeds, self, options.explicitSettings, joinAttemptsMax, (ms) => sleep(scheduler, ms), log)
   log(`joined through a seed: ${presentMembers(joined).length} member(s)`)
-  return joined
+  return {table: joined, fromStore: false}
 }
 
 /**
@@ -633,42 +722,88 @@ function refuseDeparted(stored: MemberTable, name: string): void {
   throw new DynError('already_left', `${name} has left the cluster and handed off its data: this folder holds nothing the cluster needs. ${back}`)
 }
 
+/** What one member answered a DiskClockQuery about this node; `answered` false when it did not (in time). */
+interface MemberAnswer {
+  readonly name: string
+  readonly answered: boolean
+  /** Its refusal of this node's handshake, when that is why it did not answer. */
+  readonly refusedHandshake?: string
+  /** What it knows of this node's disk clock (a valid answer carries one). */
+  readonly diskClock?: number
+  /** Its table has this node removed, at or above the incarnation this node remembers. */
+  readonly removed: boolean
+  /** A ring change under way removes this node. */
+  readonly removing: boolean
+  /** Its ring's members, when it named them (older nodes do not). */
+  readonly ringMembers?: readonly string[]
+}
+
+/** An answer that counts towards confirming this node as a member: a valid one, saying neither removed nor removing. */
+function confirms(answer: MemberAnswer): boolean {
+  return answer.answered && answer.diskClock !== undefined && !answer.removed && !answer.removing
+}
+
+/** Asks one member, over the internode port, what it knows of this node (DiskClockQuery). */
+function diskClockAsker(transport: Transport, options: NodeSettings, remembered: Member | undefined): (peer: Member) => Promise<MemberAnswer> {
+  return async (peer) => {
+    const answer = await transport.request(peer.rpcAddress, MessageType.DiskClockQuery, {name: options.name}, options.requestTimeoutMs)
+    if (!answer.ok) return {name: peer.name, answered: false, removed: false, removing: false, ...(answer.code === unauthenticatedCode ? {refusedHandshake: answer.message} : {})}
+    const said = answer.body as {diskClock?: unknown; removed?: unknown; incarnation?: unknown; removing?: unknown; ringMembers?: unknown} | null
+    const diskClock = said?.diskClock
+    const ringMembers = said?.ringMembers
+    return {
+      name: peer.name,
+      answered: true,
+      ...(Number.isSafeInteger(diskClock) && (diskClock as number) >= 0 ? {diskClock: diskClock as number} : {}),
+      // Only a removal of this node as it remembers itself, or later: a removed row below its own
+      // incarnation is one a rejoin under the name has replaced, which that member has not heard of.
+      removed: said?.removed === true && typeof said.incarnation === 'number' && said.incarnation > (remembered?.incarnation ?? Number.POSITIVE_INFINITY),
+      removing: said?.removing === true,
+      ...(Array.isArray(ringMembers) && ringMembers.length <= membersMax && ringMembers.every((name: unknown) => typeof name === 'string' && namePattern.test(name)) ? {ringMembers: ringMembers as string[]} : {}),
+    }
+  }
+}
+
+/** The members of a table's ring: the committed ring's, and those of a change under way. */
+function ringNamesOf(table: MemberTable): string[] {
+  const names = new Set<string>(ringMembers(table))
+  for (const name of table.ring?.next?.members ?? []) names.add(name)
+  return [...names]
+}
+
 /**
  * The start's disk check (src/node/disk-check.ts): ask every present member what it knows of this
  * node's disk clock. On a store that is not new, a higher value anywhere is an old disk, and the
  * start is refused; a new store takes over the highest value, so that its own later restarts
- * compare against it. Either way this node's row then carries its disk clock.
+ * compare against it. Either way this node's row then carries its disk clock. Answers the members
+ * that confirm this node (membership-confirmation.ts).
  */
 async function checkDisk(deps: {
   readonly options: NodeSettings
   readonly membership: Membership
-  readonly transport: Transport
   readonly scheduler: Scheduler
   readonly identityKeeper: IdentityKeeper
   readonly isNewEpoch: boolean
   readonly remembered: Member | undefined
+  readonly askMember: (peer: Member) => Promise<MemberAnswer>
   readonly log: (line: string) => void
-}): Promise<void> {
-  const {options, membership, transport, identityKeeper} = deps
+}): Promise<{readonly confirming: readonly MemberAnswer[]}> {
+  const {options, membership, identityKeeper} = deps
   const peers = presentMembers(membership.table).filter((member) => member.name !== options.name)
-  // Members that refused this node's handshake, by name: its secret is not theirs.
-  const refusedBy = new Map<string, string>()
-  // Members whose table says this node was removed (dyn cluster remove while it was down).
-  const removedBy = new Set<string>()
+  const answers = new Map<string, MemberAnswer>()
   const report = await askPeersForDiskClock({
     peers,
     ask: async (peer) => {
-      const answer = await transport.request(peer.rpcAddress, MessageType.DiskClockQuery, {name: options.name}, options.requestTimeoutMs)
-      if (!answer.ok && answer.code === unauthenticatedCode) refusedBy.set(peer.name, answer.message)
-      const said = answer.ok ? (answer.body as {diskClock?: unknown; removed?: unknown; incarnation?: unknown} | null) : null
-      // Only a removal of this node as it remembers itself, or later: a removed row below its own
-      // incarnation is one a rejoin under the name has replaced, which that member has not heard of.
-      if (said?.removed === true && typeof said.incarnation === 'number' && said.incarnation > (deps.remembered?.incarnation ?? Number.POSITIVE_INFINITY)) removedBy.add(peer.name)
-      const diskClock = said?.diskClock
-      return Number.isSafeInteger(diskClock) && (diskClock as number) >= 0 ? (diskClock as number) : undefined
+      const answer = await deps.askMember(peer)
+      answers.set(peer.name, answer)
+      return answer.diskClock
     },
     wait: (ms) => sleep(deps.scheduler, ms),
   })
+  // Members that refused this node's handshake, by name: its secret is not theirs.
+  const refusedBy = new Map([...answers.values()].flatMap((answer) => (answer.refusedHandshake === undefined ? [] : [[answer.name, answer.refusedHandshake] as const])))
+  // Members whose table says this node was removed (dyn cluster remove while it was down).
+  const removedBy = new Set([...answers.values()].filter((answer) => answer.removed).map((answer) => answer.name))
   // A member restarted on its folder with another --secret-file (and no --seeds, which would have
   // been refused) served its API and looked healthy, while every write through it failed on the
   // others' refusals (a new user's walk): when no member answered and some refused its handshake,
@@ -685,13 +820,7 @@ async function checkDisk(deps: {
   // for the moment gossip takes to tell it, it took writes through its stale ring that it alone
   // acknowledged (w=1) and then dropped as it stopped (a new user's walk saw it answer). A new
   // disk under the name is a rejoin, which its join already made a member again.
-  if (removedBy.size > 0 && !deps.isNewEpoch && deps.remembered?.removed !== true) {
-    throw new DynError(
-      'removed',
-      `${options.name} was removed from the cluster while it was away (dyn cluster remove; ${[...removedBy].sort(compareNames).join(', ')} ${removedBy.size === 1 ? 'says' : 'say'} so): a removal gives up what only it held, so it does not start on this folder and hands nothing off. The folder is kept as it was, and may hold the only copy of writes it alone acknowledged (w=1) and of its hints: move it aside rather than delete it. To bring ${options.name} back, start it on an empty --data folder with --seeds of a member (a service manager: do not restart on exit 2)`,
-      {removedBy: [...removedBy].sort(compareNames)},
-    )
-  }
+  if (removedBy.size > 0 && !deps.isNewEpoch && deps.remembered?.removed !== true) throw removedWhileAway(options.name, removedBy, 'does not start')
   if (peers.length > 0 && report.answered === 0) {
     deps.log(`no member answered the disk check (${peers.map((peer) => peer.name).join(', ')}); starting without it: an old disk found later stops this node`)
   }
@@ -704,7 +833,22 @@ async function checkDisk(deps: {
     throw oldDiskError(options.name, identityKeeper.diskClock, known, report.highestKnown === known ? report.knownBy : [])
   }
   membership.raiseDiskClocks([[options.name, identityKeeper.diskClock]])
+  return {confirming: [...answers.values()].filter(confirms)}
 }
+
+/** The refusal of a node restarted on its folder after a removal that members told it of: at its start, or in a later round (then it stops). */
+function removedWhileAway(name: string, removedBy: ReadonlySet<string>, what: 'does not start' | 'stops'): DynError {
+  const names = [...removedBy].sort(compareNames)
+  const onFolder = what === 'does not start' ? 'so it does not start on this folder and hands nothing off' : 'so it stops, handing nothing off; it took no writes meanwhile, not having confirmed that it was still a member'
+  return new DynError(
+    'removed',
+    `${name} was removed from the cluster while it was away (dyn cluster remove; ${names.join(', ')} ${names.length === 1 ? 'says' : 'say'} so): a removal gives up what only it held, ${onFolder}. The folder is kept as it was, and may hold the only copy of writes it alone acknowledged (w=1) and of its hints: move it aside rather than delete it. To bring ${name} back, start it on an empty --data folder with --seeds of a member (a service manager: do not restart on exit 2)`,
+    {removedBy: names},
+  )
+}
+
+/** How long a node not yet confirmed as a member waits between two rounds of asking the others again. */
+export const membershipConfirmationRetryMs = 1000
 
 /** A failure a running node may meet once; `promise` resolves with the first, and never rejects. */
 function deferredFailure(): {promise: Promise<DynError>; fail(error: DynError): void} {

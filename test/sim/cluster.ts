@@ -62,12 +62,14 @@ export interface SimService {
 }
 
 /**
- * A service call refused by a store that takes no writes (a put it must store itself), as the HTTP
- * API answers it: `storage_failed`, which a client meets as a 503 (handler.ts). Anything else
- * thrown, a DynError of another code included, is a bug, and ends the run.
+ * A service call refused by a store that takes no writes (a put it must store itself), or by a node
+ * restarted where it could not yet confirm that it is still a member (a put or delete:
+ * src/node/membership-confirmation.ts), as the HTTP API answers them: `storage_failed` and
+ * `not_ready`, which a client meets as 503s (handler.ts). Anything else thrown, a DynError of
+ * another code included, is a bug, and ends the run.
  */
 function answeredAsRefused<Outcome>(error: unknown): Outcome {
-  if (!(error instanceof DynError && error.code === 'storage_failed')) throw error
+  if (!(error instanceof DynError && (error.code === 'storage_failed' || error.code === 'not_ready'))) throw error
   return {ok: false, error: error.code, message: error.message, details: error.details ?? {}} as Outcome
 }
 

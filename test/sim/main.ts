@@ -83,6 +83,7 @@ async function main(): Promise<void> {
   let seedsOnSharedMachines = 0
   let seedsWithMachineFailures = 0
   let seedsWithWritesStopped = 0
+  let seedsWithUnconfirmedRestarts = 0
   const take = (report: SeedReport): void => {
     operations += report.operations
     simulatedMs += report.simulatedMs
@@ -92,6 +93,7 @@ async function main(): Promise<void> {
     if (report.sharedMachines === true) seedsOnSharedMachines += 1
     if (report.machineFailed === true) seedsWithMachineFailures += 1
     if (report.writesStopped === true) seedsWithWritesStopped += 1
+    if (report.unconfirmedRestart === true) seedsWithUnconfirmedRestarts += 1
     if (report.failed) failed += 1
     if (report.text !== undefined) process.stdout.write(`${report.text}\n`)
   }
@@ -102,7 +104,8 @@ async function main(): Promise<void> {
     `${seeds.length - failed} passed, ${failed} failed: ${seeds.length} seeds in ${elapsedS.toFixed(1)} s${across} ` +
       `(${(seeds.length / elapsedS).toFixed(2)} seeds/s, ${Math.round(operations / elapsedS)} simulated operations/s, ${(simulatedMs / 1000 / elapsedS).toFixed(0)}x real time); ` +
       `${mustSucceed} requests owed an answer, a delete checked in ${seedsWithDeleteChecked} seeds, gets asking more than R in ${seedsWithReadsAskingMore} seeds, ` +
-      `nodes sharing machines in ${seedsOnSharedMachines} seeds (a whole machine failed in ${seedsWithMachineFailures}), a node's writes stopped on a failing disk in ${seedsWithWritesStopped} seeds\n`,
+      `nodes sharing machines in ${seedsOnSharedMachines} seeds (a whole machine failed in ${seedsWithMachineFailures}), a node's writes stopped on a failing disk in ${seedsWithWritesStopped} seeds, ` +
+      `a node restarted without confirming that it is still a member in ${seedsWithUnconfirmedRestarts} seeds\n`,
   )
   process.exit(failed > 0 ? 1 : 0)
 }

@@ -14,6 +14,7 @@ import type {MemberTable} from '../../src/membership/member-table.js'
 import type {Random} from '../../src/clock.js'
 import type {ClusterChangeRequest} from '../../src/membership/claimant.js'
 import {compareNames} from '../../src/ring/claim.js'
+import {DynError} from '../../src/errors.js'
 import {sleep} from '../../src/scheduler.js'
 import type {SimCluster} from './cluster.js'
 import {crashed, ringSettleMsMax} from './cluster.js'
@@ -115,6 +116,24 @@ export interface MembershipChangeConfig {
   readonly memberFoundAgain?: boolean
 }
 
+/**
+ * A node restarted on its folder where no member can answer it must take no write
+ * (src/node/membership-confirmation.ts): it cannot tell whether it is still a member, and one
+ * removed meanwhile drops what it took once it learns so (a helper's walk lost every write such a
+ * node acknowledged, at w=1 and, two removed nodes answering each other, at w=2). A put at w=1
+ * through it must be refused not_ready. Why not, or undefined when it was (or the node is not up).
+ */
+async function unconfirmedWriteTaken(cluster: SimCluster, name: string): Promise<string | undefined> {
+  const node = cluster.assembled(name)
+  if (node === undefined) return undefined
+  const put = node.service.put({key: 'unconfirmed-probe', value: new TextEncoder().encode('probe'), contentType: 'text/plain', tombstone: false, context: [], n: 1, w: 1, dw: 0, pw: 0, explain: false})
+  const answer = await cluster.time.until(put, ringSettleMsMax).then(
+    (outcome) => `answered ${outcome.ok ? 'ok' : outcome.error}`,
+    (error: unknown) => (error instanceof DynError && error.code === 'not_ready' ? undefined : `failed (${(error as Error).message})`),
+  )
+  return answer === undefined ? undefined : `${name}, restarted on its folder cut off from every member, was asked a put at w=1 and ${answer} instead of refusing it not_ready`
+}
+
 /** What a change did: the members expected once it has settled, and the ring before it. */
 export interface MembershipChangeResult {
   readonly kind: MembershipChangeKind
@@ -208,7 +227,11 @@ export async function runMembershipChange(cluster: SimCluster, random: Random, c
     if (!(await cluster.settleRing(memberCount - 1, victim))) return {kind: 'remove', node: victim, ringBefore, expectedMembers: memberCount - 1, failure: `the removal of ${victim} did not settle within ${ringSettleMsMax} ms`}
     if (config.oldDiskAfterRemoval === true) {
       await cluster.crash(victim)
-      if (config.restartAfterHeal !== true) await cluster.restart(victim, {wipe: false})
+      if (config.restartAfterHeal !== true) {
+        await cluster.restart(victim, {wipe: false})
+        const taken = await unconfirmedWriteTaken(cluster, victim)
+        if (taken !== undefined) return {kind: 'remove', node: victim, ringBefore, expectedMembers: memberCount - 1, failure: taken}
+      }
     }
     // The fault schedule may have started it again meanwhile, while it was still cut off: then no
     // member could tell its start that it was removed, and it learns by gossip (regression seed

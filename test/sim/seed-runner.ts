@@ -42,6 +42,8 @@ export interface SeedReport {
   readonly machineFailed?: boolean
   /** Whether a node's disk failed and its store stopped taking writes (runDiskFailure). */
   readonly writesStopped?: boolean
+  /** Whether a node restarted on its folder without confirming that it is still a member, and so took no writes for a while (membership-confirmation.ts). */
+  readonly unconfirmedRestart?: boolean
   /** A failure's description, or with `verbose` the seed's line. */
   readonly text?: string
 }
@@ -63,7 +65,8 @@ export async function runOne(seed: number, verbose: boolean, config?: RunConfig)
   const sharedMachines = (result.config.cluster.processesPerMachine ?? 1) > 1
   const machineFailed = result.history.log.some((line) => /^machine \S+ fails/.test(line.text))
   const writesStopped = result.history.log.some((line) => /^\S+'s store took no writes: /.test(line.text))
-  const counts = {operations, simulatedMs, mustSucceed, deletesChecked, readsAskingMoreThanR, putsRefusedForSiblings, sharedMachines, machineFailed, writesStopped}
+  const unconfirmedRestart = result.history.log.some((line) => /^\S+: warning: \S+ restarted on its folder where it could not confirm that it is still a member/.test(line.text))
+  const counts = {operations, simulatedMs, mustSucceed, deletesChecked, readsAskingMoreThanR, putsRefusedForSiblings, sharedMachines, machineFailed, writesStopped, unconfirmedRestart}
   if (result.violations.length > 0) return {seed, failed: true, ...counts, text: describeFailure(result)}
   const line = `seed ${seed}: ok — ${operations} operations (${mustSucceed} owed an answer, ${readsAskingMoreThanR} gets asked more than R), ${deletesChecked} delete(s) checked, ${(simulatedMs / 1000).toFixed(1)} s simulated, ${result.events} events, digest ${result.digest.slice(0, 16)}`
   return {seed, failed: false, ...counts, ...(verbose ? {text: line} : {})}

@@ -251,6 +251,11 @@ export const regressionSeeds: readonly number[] = [
   // others: it served until gossip told it it was removed (seed 68, among CI's, too). Its disk
   // check now hears of the removal, and it refuses to start.
   234,
+  // The same node restarted while still cut off: no member could answer it, and it took a put at
+  // w=1 that it would drop once told it was removed (a helper's walk with real processes lost 22
+  // writes so, and 12 at w=2 with two removed nodes answering each other). It now takes no writes
+  // until a majority of its members has answered it (src/node/membership-confirmation.ts).
+  19606514, 19606691,
 ]
 
 describe('simulated clusters', () => {

@@ -175,7 +175,9 @@ type Unanswered = typeof unanswered
 function endOf(outcome: {ok: boolean; error?: string} | Crashed | Unanswered): WriteEnd {
   if (outcome === crashed || outcome === unanswered) return 'maybe'
   if (outcome.ok) return 'ok'
-  return outcome.error === 'too_many_siblings' || outcome.error === 'object_too_large' || outcome.error === 'bad_parameter' ? 'refused' : 'maybe'
+  // not_ready: a node that has not confirmed that it is still a member refuses a write before any
+  // work (src/node/membership-confirmation.ts), so it is certainly not applied.
+  return outcome.error === 'too_many_siblings' || outcome.error === 'object_too_large' || outcome.error === 'bad_parameter' || outcome.error === 'not_ready' ? 'refused' : 'maybe'
 }
 
 /** How a request ended, for the availability checks, and its error when it failed. */
