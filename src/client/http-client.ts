@@ -7,6 +7,9 @@
  * Given several nodes, the client tries them in order, moving to the next only when a node
  * cannot be connected to: once a request has reached a node, that node's answer (an error
  * included) is the answer, since a write it may have applied must not be sent again elsewhere.
+ * One refusal is the exception: a node restarted where it could not confirm that it is still a
+ * member refuses writes before any work (`not_ready` with `membershipUnconfirmed`), so the next
+ * node is tried.
  *
  * It speaks HTTP with node:http rather than fetch: fetch loads Node's bundled undici on first
  * use, which costs more than a whole `dyn get` may take, and node:http sends the path exactly
@@ -189,6 +192,25 @@ function shedHintMs(response: {readonly status: number; readonly headers: Incomi
 /** Whether a result is the answer of the client's own throttle: nothing was sent (see `throttledAnswer`). */
 export function isThrottledByClient(result: {readonly ok: boolean; readonly body?: Record<string, unknown>}): boolean {
   return !result.ok && result.body?.throttledByClient === true
+}
+
+/**
+ * Whether an answer is a node's refusal of a write because it has not confirmed yet that it is
+ * still a member (src/node/membership-confirmation.ts): refused before any work, so the write is
+ * certainly not applied there and may be sent to another node, as one that cannot be connected to.
+ */
+export function isUnconfirmedMemberRefusal(result: {readonly ok: boolean; readonly body?: Record<string, unknown>}): boolean {
+  return !result.ok && result.body?.error === 'not_ready' && result.body.membershipUnconfirmed === true
+}
+
+function refusedAsUnconfirmed(response: RawResponse): boolean {
+  if (response.status !== 503) return false
+  try {
+    const body = JSON.parse(response.body.toString('utf8')) as unknown
+    return typeof body === 'object' && body !== null && isUnconfirmedMemberRefusal({ok: false, body: body as Record<string, unknown>})
+  } catch {
+    return false
+  }
 }
 
 function throttledAnswer(labels: readonly string[], retryAfterMs: number): RawResponse {
@@ -401,6 +423,9 @@ export class DynClient {
     let silent = false
     // Nodes this request was kept back from by the client's throttle: nothing was sent to them.
     const throttled: string[] = []
+    // The first refusal of a node that has not confirmed that it is still a member: the next node
+    // is tried, and this is the answer only when no other node answers.
+    let unconfirmed: RawResponse | undefined
     const readOnly = method === 'GET' || method === 'HEAD'
     for (let step = 0; step < this.addresses.length; step += 1) {
       const index = (this.preferred + step) % this.addresses.length
@@ -428,6 +453,10 @@ export class DynClient {
         else throttle.recordAnswer(this.clock.monotonicMs(), hintMs !== undefined)
         if (hintMs !== undefined) this.shedHints.set(address.label, hintMs)
       }
+      if (attempt.ok && refusedAsUnconfirmed(attempt.response) && step < this.addresses.length - 1) {
+        unconfirmed ??= attempt.response
+        continue
+      }
       if (attempt.ok) {
         this.preferred = index
         const warning = attempt.response.headers[warningHeader]
@@ -447,6 +476,9 @@ export class DynClient {
         break
       }
     }
+    // Refused by a node that could not confirm its membership, and no other node took it: that
+    // refusal, unless a node after it may have taken the write (then the outage says so below).
+    if (unconfirmed !== undefined && !silent && failures.every((f) => !f.resetBeforeAnswer)) return unconfirmed
     // Kept back from every node it could go to, or from some while the others could not be
     // connected to: the overloaded nodes' likely answer, retried as theirs would be. Not when a
     // node took the request and went silent (it may have applied it), nor for a configuration to

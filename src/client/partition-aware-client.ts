@@ -26,7 +26,7 @@ import {assert, DynError} from '../errors.js'
 import type {Ring} from '../ring/ring.js'
 import {compareNames, isValidPartitionCount, preferenceListForKey} from '../ring/ring.js'
 import type {ClientTls} from '../transport/tls-ca-file.js'
-import {clientTimeoutMsDefault, DynClient, isThrottledByClient, memberTlsOf, TlsNotServedError, UnreachableError, UntrustedCertificateError} from './http-client.js'
+import {clientTimeoutMsDefault, DynClient, isThrottledByClient, isUnconfirmedMemberRefusal, memberTlsOf, TlsNotServedError, UnreachableError, UntrustedCertificateError} from './http-client.js'
 import type {ApiError, GetResult, QuorumOptions, WriteResult} from './http-client.js'
 import {parseNodeList} from './node-address.js'
 
@@ -188,7 +188,8 @@ export class PartitionAwareClient {
       const outcome = await this.attempt(coordinator, key, n, send)
       if (outcome.ok) return outcome.result
       if ('throttled' in outcome) {
-        // Up, but overloaded: not a reason to think it down or to fetch the ring again.
+        // Up, but overloaded, or restarted and not yet confirmed as a member (it refused the write
+        // before any work): not a reason to think it down or to fetch the ring again.
         throttled = outcome.throttled
         tried.add(coordinator.name)
         continue
@@ -217,7 +218,7 @@ export class PartitionAwareClient {
       throw error
     }
     // Kept back by the client's throttle: the node was not asked, so nothing is learnt of it.
-    if (isThrottledByClient(result)) return {ok: false, throttled: result}
+    if (isThrottledByClient(result) || isUnconfirmedMemberRefusal(result)) return {ok: false, throttled: result}
     this.unreachableAtMs.delete(coordinator.name)
     if (isRoutingMiss(traceOf(result), coordinator.name, this.homesOf(key, n))) {
       this.stale = true

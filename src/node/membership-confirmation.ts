@@ -20,8 +20,9 @@
  * the transfers), and names the members of the answerer's ring, so that a node whose own table
  * is older than the ring (members joined while it was away) counts against the members it hears
  * of too. Until then the node serves reads (what it holds was current when it went away, as a
- * partitioned replica's is), refuses puts and deletes with `not_ready`, says why on /health and
- * /ready, and asks the members it has not heard from every second (assemble.ts). A node that joins
+ * partitioned replica's is), refuses puts and deletes with `not_ready` (marked
+ * `membershipUnconfirmed`, so that the clients send the write to another node), says why on
+ * /health and /ready, and asks the members it has not heard from every second (assemble.ts). A node that joins
  * through a seed, or creates a new cluster, has its table from the cluster itself and starts
  * confirmed. Running nodes are never unconfirmed: a partition that leaves one in a minority
  * changes nothing for it (paper §4.6).

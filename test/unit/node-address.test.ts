@@ -179,6 +179,42 @@ describe('DynClient: a node that resets a new connection before any answer (stop
   })
 })
 
+describe('DynClient: a node that has not confirmed that it is still a member', () => {
+  it('its refusal of a write sends the write to the next node; another 503 is the answer; with no other node, the refusal is', async (t) => {
+    const refusal = (membershipUnconfirmed: boolean): http.Server =>
+      http.createServer((request, response) => {
+        request.resume()
+        response.writeHead(503, {'content-type': 'application/json'})
+        response.end(JSON.stringify({error: 'not_ready', message: 'n3 restarted on its folder where it could not confirm that it is still a member', ...(membershipUnconfirmed ? {membershipUnconfirmed: true} : {})}))
+      })
+    const puts: string[] = []
+    const taking = http.createServer((request, response) => {
+      puts.push(request.url ?? '')
+      request.resume()
+      request.on('end', () => {
+        response.writeHead(204, {'x-dyn-context': 'a2V5'})
+        response.end()
+      })
+    })
+    const portOf = async (server: net.Server): Promise<number> => {
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))
+      t.after(() => new Promise<void>((resolve) => server.close(() => resolve())))
+      return (server.address() as net.AddressInfo).port
+    }
+    const [unconfirmedPort, otherNotReadyPort, takingPort] = [await portOf(refusal(true)), await portOf(refusal(false)), await portOf(taking)]
+    const written = await new DynClient([`127.0.0.1:${unconfirmedPort}`, `127.0.0.1:${takingPort}`], 5000).put('k', Buffer.from('v'))
+    assert.equal(written.ok, true, JSON.stringify(written))
+    assert.deepEqual(puts, ['/kv/k'], 'the next node took it')
+    // Any other refusal reached a node: its answer is the answer, as before.
+    const other = await new DynClient([`127.0.0.1:${otherNotReadyPort}`, `127.0.0.1:${takingPort}`], 5000).put('k', Buffer.from('v'))
+    assert.equal(other.ok, false)
+    assert.equal(puts.length, 1)
+    // Alone, or the last node asked: the refusal is the answer.
+    const alone = await new DynClient([`127.0.0.1:${unconfirmedPort}`], 5000).put('k', Buffer.from('v'))
+    assert.equal(!alone.ok && alone.error, 'not_ready')
+  })
+})
+
 describe('DynClient: a write whose kept-alive connection closes under it', () => {
   it('is tried again on the same node only: found gone, it is not sent to the next node, which may double it', async (t) => {
     // A answers a first put, reads a second whole and dies (its port closed, the connection cut):

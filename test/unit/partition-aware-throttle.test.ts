@@ -44,15 +44,25 @@ async function standIn(view: () => Record<string, unknown>, answerKey: (response
   return node
 }
 
-it('sends what the throttle keeps back from a shedding coordinator to the next choice, which serves it', async (t) => {
-  const addresses: Record<string, string> = {}
-  const view = (): Record<string, unknown> => ({
+/** GET /cluster of both stand-ins: a two-member ring of a and b, at the addresses filled in once they listen. */
+function twoMemberView(addresses: Record<string, string>): () => Record<string, unknown> {
+  return () => ({
     partitionCount: 8,
     owners: ['a', 'b', 'a', 'b', 'a', 'b', 'a', 'b'],
     ringHash: 'stand-in ring',
     settings: {defaultN: 2},
     members: ['a', 'b'].map((name) => ({name, apiAddress: addresses[name], up: true, status: 'valid'})),
   })
+}
+
+/** A key whose first choice is the node at `address`. */
+function keyRoutedTo(client: PartitionAwareClient, address: string): string | undefined {
+  return Array.from({length: 100}, (_, index) => `key-${index}`).find((candidate) => client.routeFor(candidate) === address)
+}
+
+it('sends what the throttle keeps back from a shedding coordinator to the next choice, which serves it', async (t) => {
+  const addresses: Record<string, string> = {}
+  const view = twoMemberView(addresses)
   const shedder = await standIn(view, (response) => {
     response.writeHead(503, {'content-type': 'application/json', 'retry-after': '1'})
     response.end(JSON.stringify({error: 'overloaded', message: 'busy', retryAfterMs: 1}))
@@ -67,7 +77,7 @@ it('sends what the throttle keeps back from a shedding coordinator to the next c
   // A seeded source for the throttles' draws: what is asserted below must not rest on chance.
   const client = await PartitionAwareClient.connect([server.address], {random: seededRandom(7).next})
   // A key whose first choice is the shedding node.
-  const key = Array.from({length: 100}, (_, index) => `key-${index}`).find((candidate) => client.routeFor(candidate) === shedder.address)
+  const key = keyRoutedTo(client, shedder.address)
   assert.ok(key !== undefined, 'some key is routed to the shedding node first')
   let served = 0
   for (let index = 0; index < 100; index += 1) if ((await client.get(key)).ok) served += 1
@@ -76,4 +86,29 @@ it('sends what the throttle keeps back from a shedding coordinator to the next c
   assert.ok(served >= 80, `${served} of 100 gets served`)
   assert.ok(shedder.keyRequests < 100, `the shedding node received ${shedder.keyRequests} key requests`)
   assert.equal(client.routeFor(key), shedder.address, 'the shedding node is not thought down: it stays the first choice')
+})
+
+it('sends a write that a coordinator refused, not having confirmed that it is still a member, to the next choice', async (t) => {
+  const addresses: Record<string, string> = {}
+  const view = twoMemberView(addresses)
+  // A node restarted where it could not confirm its membership refuses every write before any work.
+  const unconfirmed = await standIn(view, (response) => {
+    response.writeHead(503, {'content-type': 'application/json'})
+    response.end(JSON.stringify({error: 'not_ready', message: 'a restarted on its folder where it could not confirm that it is still a member', membershipUnconfirmed: true}))
+  })
+  const taking = await standIn(view, (response) => {
+    response.writeHead(204, {'x-dyn-context': 'a2V5'})
+    response.end()
+  })
+  t.after(() => Promise.all([unconfirmed.close(), taking.close()]))
+  addresses.a = unconfirmed.address
+  addresses.b = taking.address
+  const client = await PartitionAwareClient.connect([taking.address], {random: seededRandom(7).next})
+  const key = keyRoutedTo(client, unconfirmed.address)
+  assert.ok(key !== undefined, 'some key is routed to the unconfirmed node first')
+  const written = await client.put(key, Buffer.from('v'))
+  assert.equal(written.ok, true, JSON.stringify(written))
+  assert.equal(unconfirmed.keyRequests, 1)
+  assert.equal(taking.keyRequests, 1, 'the next choice took the write')
+  assert.equal(client.routeFor(key), unconfirmed.address, 'the node is not thought down')
 })
