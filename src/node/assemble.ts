@@ -359,9 +359,12 @@ async function assembleOnStore(
     })
   }
   /** Refuses a client write while this node has not confirmed that it is still a member. */
-  const refuseUnconfirmedWrite = (): void => {
+  const refuseUnconfirmedWrite = (operation: Operation): void => {
     const reason = confirmationReason()
-    if (reason !== undefined) throw new DynError('not_ready', `${reason}. Send the write to another node`, {membershipUnconfirmed: true})
+    if (reason === undefined) return
+    // Counted under its code, as every other outcome is, so that dyn top and /stats show it.
+    stats.record(operation, 'not_ready', 0)
+    throw new DynError('not_ready', `${reason}. Send the write to another node`, {membershipUnconfirmed: true})
   }
   diskWatch = (changed) => {
     const known = findMember(changed, options.name)?.diskClock ?? 0
@@ -561,14 +564,14 @@ async function assembleOnStore(
     settings: () => membership.table.settings,
     // Async, so that a refusal is a rejected promise as every other failure is, never a throw.
     put: async (request) => {
-      refuseUnconfirmedWrite()
+      refuseUnconfirmedWrite('put')
       return timed('put', () => replication.put(request))
     },
     // A get that finds no live version is answered 404 not_found, and counted so, as a delete of
     // a missing key is (a walk saw 404s counted ok).
     get: (request) => timed('get', () => replication.get(request), (outcome) => (!outcome.ok ? outcome.error : hasLiveVersion(outcome.object) ? 'ok' : 'not_found')),
     delete: async (request) => {
-      refuseUnconfirmedWrite()
+      refuseUnconfirmedWrite('delete')
       return timed('delete', () => replication.delete(request))
     },
     cluster: describeSelf,

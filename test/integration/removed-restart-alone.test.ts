@@ -72,6 +72,10 @@ describe('a removed node started again where no member answers', () => {
       assert.equal(body.error, 'not_ready')
       assert.match(body.message, /could not confirm that it is still a member.*takes no puts or deletes \(reads go on\).*Send the write to another node$/s)
     }
+    // Counted in /stats under their code, as dyn top shows outcomes.
+    const stats = (await getJson(`http://${n3Api}/stats`)).body as {requests: Record<string, {outcomes: Record<string, number>}>}
+    assert.equal(stats.requests.put?.outcomes.not_ready, 2)
+    assert.equal(stats.requests.delete?.outcomes.not_ready, 1)
     const read = await fetch(`http://${n3Api}/kv/before?r=1`)
     assert.equal(read.status, 200)
     assert.equal(await read.text(), 'kept')
