@@ -300,7 +300,7 @@ async function assembleOnStore(
   store.watchReplicaCounts((counts) => membership.updateOwnRow({replicaCounts: counts}))
   store.watchLandingFailure((error) => log(`error: the store failed to write (${error.message}): this node takes no more writes until it restarts, and goes on serving reads; check its disk, then restart it`))
   // What each member answered this node's DiskClockQuery, at the start and in later rounds.
-  const askMember = diskClockAsker(transport, options, remembered)
+  const askMember = diskClockAsker(transport, options, remembered, identityOutcome.isNewEpoch)
   const diskCheck = await checkDisk({options, membership, scheduler, identityKeeper, isNewEpoch: identityOutcome.isNewEpoch, remembered, askMember, log})
   // A node restarted on its stored table takes writes once a majority of the ring's members has
   // answered it (membership-confirmation.ts): what the start's check heard counts, and the
@@ -317,17 +317,14 @@ async function assembleOnStore(
       const answers = await Promise.all(unasked.map(askMember))
       if (stopped || confirmation.confirmed) return
       const removedBy = new Set(answers.filter((answer) => answer.removed).map((answer) => answer.name))
-      if (removedBy.size > 0 && !identityOutcome.isNewEpoch && remembered?.removed !== true) {
+      if (removedBy.size > 0) {
         failure.fail(removedWhileAway(options.name, removedBy, 'stops'))
         return
       }
-      // An answer naming a higher disk clock of this node than its store's: an old disk, as at the start.
-      const higher = answers.filter((answer) => answer.diskClock !== undefined && answer.diskClock > identityKeeper.diskClock)
-      if (higher.length > 0 && !identityOutcome.isNewEpoch) {
-        const known = Math.max(...higher.map((answer) => answer.diskClock as number))
-        failure.fail(oldDiskError(options.name, identityKeeper.diskClock, known, higher.filter((answer) => answer.diskClock === known).map((answer) => answer.name)))
-        return
-      }
+      // The disk clocks the members know of this node go into its table, where diskWatch judges
+      // them as it does those gossip brings (an old disk stops the node; a new one takes them over).
+      membership.raiseDiskClocks([[options.name, Math.max(0, ...answers.map((answer) => answer.diskClock ?? 0))]])
+      if (failure.failed) return
       confirmation = afterAnswers(confirmation, options.name, ringNamesOf(membership.table), answers.filter(confirms))
       if (confirmation.confirmed) log(`confirmed as a member: a majority of the ring's members has answered (${[...confirmation.answeredBy].sort(compareNames).join(', ')}); taking writes`)
     }
@@ -733,7 +730,7 @@ interface MemberAnswer {
   readonly refusedHandshake?: string
   /** What it knows of this node's disk clock (a valid answer carries one). */
   readonly diskClock?: number
-  /** Its table has this node removed, at or above the incarnation this node remembers. */
+  /** Its table has this node removed, above the incarnation this node remembers, and the node is not rejoining: it must stop. */
   readonly removed: boolean
   /** A ring change under way removes this node. */
   readonly removing: boolean
@@ -747,7 +744,10 @@ function confirms(answer: MemberAnswer): boolean {
 }
 
 /** Asks one member, over the internode port, what it knows of this node (DiskClockQuery). */
-function diskClockAsker(transport: Transport, options: NodeSettings, remembered: Member | undefined): (peer: Member) => Promise<MemberAnswer> {
+function diskClockAsker(transport: Transport, options: NodeSettings, remembered: Member | undefined, isNewEpoch: boolean): (peer: Member) => Promise<MemberAnswer> {
+  // A new disk under the name is a rejoin, which its join already made a member again, and a node
+  // that remembers its own removal is rejoining under the name: no removal answered stops either.
+  const removalApplies = !isNewEpoch && remembered?.removed !== true
   return async (peer) => {
     const answer = await transport.request(peer.rpcAddress, MessageType.DiskClockQuery, {name: options.name}, options.requestTimeoutMs)
     if (!answer.ok) return {name: peer.name, answered: false, removed: false, removing: false, ...(answer.code === unauthenticatedCode ? {refusedHandshake: answer.message} : {})}
@@ -760,7 +760,7 @@ function diskClockAsker(transport: Transport, options: NodeSettings, remembered:
       ...(Number.isSafeInteger(diskClock) && (diskClock as number) >= 0 ? {diskClock: diskClock as number} : {}),
       // Only a removal of this node as it remembers itself, or later: a removed row below its own
       // incarnation is one a rejoin under the name has replaced, which that member has not heard of.
-      removed: said?.removed === true && typeof said.incarnation === 'number' && said.incarnation > (remembered?.incarnation ?? Number.POSITIVE_INFINITY),
+      removed: removalApplies && said?.removed === true && typeof said.incarnation === 'number' && said.incarnation > (remembered?.incarnation ?? Number.POSITIVE_INFINITY),
       removing: said?.removing === true,
       ...(Array.isArray(ringMembers) && ringMembers.length <= membersMax && ringMembers.every((name: unknown) => typeof name === 'string' && namePattern.test(name)) ? {ringMembers: ringMembers as string[]} : {}),
     }
@@ -821,9 +821,9 @@ async function checkDisk(deps: {
   }
   // Restarted on its folder after a removal: the node stops before its API opens. Serving even
   // for the moment gossip takes to tell it, it took writes through its stale ring that it alone
-  // acknowledged (w=1) and then dropped as it stopped (a new user's walk saw it answer). A new
-  // disk under the name is a rejoin, which its join already made a member again.
-  if (removedBy.size > 0 && !deps.isNewEpoch && deps.remembered?.removed !== true) throw removedWhileAway(options.name, removedBy, 'does not start')
+  // acknowledged (w=1) and then dropped as it stopped (a new user's walk saw it answer). A rejoin
+  // is not stopped (diskClockAsker).
+  if (removedBy.size > 0) throw removedWhileAway(options.name, removedBy, 'does not start')
   if (peers.length > 0 && report.answered === 0) {
     deps.log(`no member answered the disk check (${peers.map((peer) => peer.name).join(', ')}); starting without it: an old disk found later stops this node`)
   }
@@ -854,7 +854,7 @@ function removedWhileAway(name: string, removedBy: ReadonlySet<string>, what: 'd
 export const membershipConfirmationRetryMs = 1000
 
 /** A failure a running node may meet once; `promise` resolves with the first, and never rejects. */
-function deferredFailure(): {promise: Promise<DynError>; fail(error: DynError): void} {
+function deferredFailure(): {promise: Promise<DynError>; readonly failed: boolean; fail(error: DynError): void} {
   let settle: (error: DynError) => void = () => undefined
   let failed = false
   const promise = new Promise<DynError>((resolve) => {
@@ -862,6 +862,9 @@ function deferredFailure(): {promise: Promise<DynError>; fail(error: DynError): 
   })
   return {
     promise,
+    get failed() {
+      return failed
+    },
     fail(error) {
       if (failed) return
       failed = true

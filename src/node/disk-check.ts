@@ -42,8 +42,6 @@ export interface DiskCheckDeps {
 export interface DiskCheckReport {
   /** Peers that answered (0: none did, in every round). */
   readonly answered: number
-  /** Their names, in the order of the peers given. */
-  readonly answeredBy: readonly string[]
   /** The highest disk clock of this node that an answering peer knew (0 when none knew one). */
   readonly highestKnown: number
   /** The peers that knew the highest value, for the message. */
@@ -52,16 +50,16 @@ export interface DiskCheckReport {
 
 /** Asks every peer, round after round, until at least one answers or the rounds run out. */
 export async function askPeersForDiskClock(deps: DiskCheckDeps): Promise<DiskCheckReport> {
-  if (deps.peers.length === 0) return {answered: 0, answeredBy: [], highestKnown: 0, knownBy: []}
+  if (deps.peers.length === 0) return {answered: 0, highestKnown: 0, knownBy: []}
   for (let round = 0; round < diskCheckRoundsMax; round += 1) {
     if (round > 0) await deps.wait(diskCheckRoundGapMs)
     const answers = await Promise.all(deps.peers.map(async (peer) => ({peer: peer.name, value: await deps.ask(peer).catch(() => undefined)})))
     const known = answers.filter((answer): answer is {peer: string; value: number} => answer.value !== undefined)
     if (known.length === 0) continue
     const highestKnown = Math.max(0, ...known.map((answer) => answer.value))
-    return {answered: known.length, answeredBy: known.map((answer) => answer.peer), highestKnown, knownBy: known.filter((answer) => answer.value === highestKnown && highestKnown > 0).map((answer) => answer.peer)}
+    return {answered: known.length, highestKnown, knownBy: known.filter((answer) => answer.value === highestKnown && highestKnown > 0).map((answer) => answer.peer)}
   }
-  return {answered: 0, answeredBy: [], highestKnown: 0, knownBy: []}
+  return {answered: 0, highestKnown: 0, knownBy: []}
 }
 
 /**
