@@ -22,8 +22,9 @@ export type ReplicaFailure = {readonly ok: false; readonly error: string; readon
 
 /**
  * A replica's failure that says it did not serve the request and came back before the deadline
- * (a node still starting or overloaded, one whose store takes no writes, a connection refused or
- * broken): another node can be asked in its place. A timeout is not one: the request's time is spent.
+ * (a node still starting or overloaded, one whose store takes no writes, one not yet confirmed a
+ * member since its restart, a connection refused or broken): another node can be asked in its
+ * place. A timeout is not one: the request's time is spent.
  */
 export function refusedAtOnce(failure: ReplicaFailure): boolean {
   return refusedBeforeTaking(failure.error) || failure.error === 'unreachable'
@@ -31,11 +32,12 @@ export function refusedAtOnce(failure: ReplicaFailure): boolean {
 
 /**
  * Whether a node's error code says it refused a write before it made anything of it: overloaded,
- * or its store takes no writes (storage_failed). Another node may then be asked in its place
- * without a second version of the same write.
+ * its store takes no writes (storage_failed), or it has not confirmed since its restart that it is
+ * still a member (not_ready, which a node's peers are answered with for nothing else). Another
+ * node may then be asked in its place without a second version of the same write.
  */
 export function refusedBeforeTaking(code: string | undefined): boolean {
-  return code === 'overloaded' || code === 'storage_failed'
+  return code === 'overloaded' || code === 'storage_failed' || code === 'not_ready'
 }
 
 /** Where this node, as a replica of the request, reads and writes: its own objects, or its hints for a home. */

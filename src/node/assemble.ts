@@ -522,7 +522,7 @@ async function assembleOnStore(
 
   // Composed: one router, one list of timers, one /stats, one stop.
   for (const subsystem of subsystems) cleanup.push(() => subsystem.stop())
-  router.open(admittingForwardedPuts(refusingCopiesFromOutsiders(routerOf(subsystems), membership, options.name, copiesInFlight), parts.admission))
+  router.open(refusingCopiesWhileUnconfirmed(admittingForwardedPuts(refusingCopiesFromOutsiders(routerOf(subsystems), membership, options.name, copiesInFlight), parts.admission), () => confirmation.confirmed, confirmationReason))
   const periodicTasks = subsystems.flatMap((subsystem) => subsystem.periodicTasks)
   for (const task of periodicTasks) {
     const run = yieldingUnderPressure(task, parts.admission)
@@ -916,6 +916,26 @@ function admittingForwardedPuts(route: Router, admission: AdmissionControl | und
     } finally {
       admission.complete(admitted.ticket)
     }
+  }
+}
+
+/**
+ * A node restarted on its folder that has not yet confirmed it is still a member
+ * (membership-confirmation.ts) takes no copies, as it takes no client write: a put forwarded to
+ * it to coordinate, a replica write, a hint or a hand-off. Each is counted by its sender as a copy
+ * kept, and a node removed while it was away drops everything it holds once it learns so: a
+ * member whose ring still lists it (one that has not heard of the removal either) would otherwise
+ * have a put acknowledged by a copy that is about to go. The refusal comes before any work, as
+ * `not_ready`, which every sender takes as certainly not taken (replica-client.ts): a forwarder
+ * asks the next home or coordinates itself, a coordinator a fallback in its place, and hints and
+ * hand-offs are kept and sent again. Reads go on.
+ */
+function refusingCopiesWhileUnconfirmed(route: Router, confirmed: () => boolean, reason: () => string | undefined): Router {
+  return async (type, body, fromNode) => {
+    if (!confirmed() && copyBearingTypes.has(type)) {
+      throw new DynError('not_ready', `${reason() ?? 'this node has not confirmed that it is still a member'}. It stores nothing ${fromNode} sends until then`, {membershipUnconfirmed: true})
+    }
+    return route(type, body, fromNode)
   }
 }
 

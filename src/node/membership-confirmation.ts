@@ -95,6 +95,6 @@ export function unconfirmedReason(state: ConfirmationState, self: string, ownRin
   const {votes, needed, members} = tally(state, self, ownRingMembers)
   return (
     `${self} restarted on its folder where it could not confirm that it is still a member: of the ring's ${members} members, ${votes} (itself included) have answered it since it started, and ${needed} must, since a member removed while it was away learns so only from them. ` +
-    'Until then it takes no puts or deletes (reads go on) and asks the others every second; if the members it cannot reach are lost for good, remove them (dyn cluster remove NAME, with --without-majority when most are lost)'
+    'Until then it takes no puts or deletes and stores no copies sent by other nodes (reads go on), and asks the others every second; if the members it cannot reach are lost for good, remove them (dyn cluster remove NAME, with --without-majority when most are lost)'
   )
 }

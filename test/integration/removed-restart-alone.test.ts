@@ -70,7 +70,7 @@ describe('a removed node started again where no member answers', () => {
       const body = (await response.json()) as {error: string; message: string}
       assert.equal(response.status, 503, `${method} ${path}`)
       assert.equal(body.error, 'not_ready')
-      assert.match(body.message, /could not confirm that it is still a member.*takes no puts or deletes \(reads go on\).*Send the write to another node$/s)
+      assert.match(body.message, /could not confirm that it is still a member.*takes no puts or deletes and stores no copies sent by other nodes \(reads go on\).*Send the write to another node$/s)
     }
     // Counted in /stats under their code, as dyn top shows outcomes.
     const stats = (await getJson(`http://${n3Api}/stats`)).body as {requests: Record<string, {outcomes: Record<string, number>}>}

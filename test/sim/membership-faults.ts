@@ -15,6 +15,12 @@ import type {Random} from '../../src/clock.js'
 import type {ClusterChangeRequest} from '../../src/membership/claimant.js'
 import {compareNames} from '../../src/ring/claim.js'
 import {DynError} from '../../src/errors.js'
+import {forwardedPutBody} from '../../src/coordinator/put-coordinator.js'
+import {partitionOfKey} from '../../src/ring/partition.js'
+import {encodeStoredObject} from '../../src/storage/object-codec.js'
+import type {StoredVersion} from '../../src/storage/stored-object.js'
+import {MessageType} from '../../src/transport/message-type.js'
+import {emptySet, update} from '../../src/versioning/dvvset.js'
 import {sleep} from '../../src/scheduler.js'
 import type {SimCluster} from './cluster.js'
 import {crashed, ringSettleMsMax} from './cluster.js'
@@ -121,17 +127,34 @@ export interface MembershipChangeConfig {
  * (src/node/membership-confirmation.ts): it cannot tell whether it is still a member, and one
  * removed meanwhile drops what it took once it learns so (a helper's walk lost every write such a
  * node acknowledged, at w=1 and, two removed nodes answering each other, at w=2). A put at w=1
- * through it must be refused not_ready. Why not, or undefined when it was (or the node is not up).
+ * through it must be refused not_ready, and so must the copies a member whose ring still lists it
+ * would send: a put forwarded to it to coordinate, and a replica write, handed to its router as
+ * its transport would (no member can reach it here). Why not, or undefined when it was (or the
+ * node is not up).
  */
 async function unconfirmedWriteTaken(cluster: SimCluster, name: string): Promise<string | undefined> {
   const node = cluster.assembled(name)
   if (node === undefined) return undefined
-  const put = node.service.put({key: 'unconfirmed-probe', value: new TextEncoder().encode('probe'), contentType: 'text/plain', tombstone: false, context: [], n: 1, w: 1, dw: 0, pw: 0, explain: false})
-  const answer = await cluster.time.until(put, ringSettleMsMax).then(
-    (outcome) => `answered ${outcome.ok ? 'ok' : outcome.error}`,
-    (error: unknown) => (error instanceof DynError && error.code === 'not_ready' ? undefined : `failed (${(error as Error).message})`),
-  )
-  return answer === undefined ? undefined : `${name}, restarted on its folder cut off from every member, was asked a put at w=1 and ${answer} instead of refusing it not_ready`
+  const refusedNotReady = (error: unknown): string | undefined => (error instanceof DynError && error.code === 'not_ready' ? undefined : `failed (${(error as Error).message})`)
+  const value = new TextEncoder().encode('probe')
+  const put = node.service.put({key: 'unconfirmed-probe', value, contentType: 'text/plain', tombstone: false, context: [], n: 1, w: 1, dw: 0, pw: 0, explain: false})
+  const answer = await cluster.time.until(put, ringSettleMsMax).then((outcome) => `answered ${outcome.ok ? 'ok' : outcome.error}`, refusedNotReady)
+  if (answer !== undefined) return `${name}, restarted on its folder cut off from every member, was asked a put at w=1 and ${answer} instead of refusing it not_ready`
+  const member = node.membership.table.members.find((row) => row.name !== name && row.removed !== true)?.name
+  if (member === undefined) return undefined
+  const key = 'unconfirmed-copy-probe'
+  const partition = partitionOfKey(key, node.membership.ring.partitionCount)
+  const version: StoredVersion = {value, contentType: 'text/plain', timestampMs: 0, tombstone: false}
+  const object = {versions: update([], emptySet<StoredVersion>(), `${member}.1`, version, 0), n: 1}
+  const offers: Array<[string, number, unknown]> = [
+    ['a put forwarded to it to coordinate', MessageType.CoordinatePut, forwardedPutBody({key, value, contentType: 'text/plain', tombstone: false, context: [], n: 1, w: 1, dw: 0, pw: 0, explain: false}, member, 1000)],
+    ['a replica write', MessageType.ReplicaPut, {partition, key, objectBytes: encodeStoredObject(object), durable: false}],
+  ]
+  for (const [what, type, body] of offers) {
+    const taken = await cluster.time.until(node.router(type, body, member), ringSettleMsMax).then(() => 'took it', refusedNotReady)
+    if (taken !== undefined) return `${name}, restarted on its folder cut off from every member, was sent ${what} by ${member} and ${taken} instead of refusing it not_ready`
+  }
+  return undefined
 }
 
 /** What a change did: the members expected once it has settled, and the ring before it. */

@@ -200,6 +200,32 @@ describe('node assembled from simulated parts', () => {
     await cluster.time.until(Promise.all([alone.stop(), other.stop()]), stepTimeMsMax)
   })
 
+  it('stores no copy while, restarted on its folder, it has not confirmed that it is still a member, and tells the sender so', async () => {
+    const cluster = simCluster(22)
+    await threeNodes(cluster)
+    // The whole cluster goes down; c comes back first, on its folder, where no member answers it.
+    for (const name of ['a', 'b', 'c']) cluster.network.crash(addressOf(name))
+    const c = await cluster.start('c', [addressOf('a')])
+    // A member whose ring still lists c (a, not yet restarted as a node here) sends it copies.
+    const member = cluster.network.listen({address: addressOf('a'), nodeName: 'a', handler: async () => ({}), scheduler: cluster.time.node('a')})
+    const key = 'cart'
+    const version: StoredVersion = {value: text('apples'), contentType: 'text/plain', timestampMs: 0, tombstone: false}
+    const object = {versions: update([], emptySet<StoredVersion>(), 'a.1', version, 0), n: 3}
+    const offers: Array<[number, unknown]> = [
+      [MessageType.ReplicaPut, {partition: partitionOfKey(key, 16), key, objectBytes: encodeStoredObject(object), durable: false}],
+      [MessageType.CoordinatePut, {key, value: text('apples'), contentType: 'text/plain', tombstone: false, context: [], n: 3, w: 1, dw: 0, pw: 0, forwardedBy: 'a', budgetMs: 900}],
+      [MessageType.HintDelivery, {entries: [{partition: partitionOfKey(key, 16), key, object}]}],
+    ]
+    for (const [type, body] of offers) {
+      const answer = await cluster.time.until(member.request(addressOf('c'), type, body, 1000), stepTimeMsMax)
+      // not_ready: refused before any work, which the sender takes as certainly not taken (it asks another node).
+      assert.ok(!answer.ok && answer.error === 'remote' && answer.code === 'not_ready' && answer.details?.membershipUnconfirmed === true, `${type}: ${JSON.stringify(answer)}`)
+    }
+    assert.equal(await c.store.isObjectFree(), true)
+    assert.equal(c.hints.pendingByTarget().size, 0)
+    await cluster.time.until(c.stop(), stepTimeMsMax)
+  })
+
   it('answers no reap check while it has not heard that a node the reaper skips handed off or was removed', async () => {
     const cluster = simCluster(6)
     const [, b] = await threeNodes(cluster)
