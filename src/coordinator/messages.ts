@@ -61,7 +61,54 @@ export const hintDeliveryEntriesMax = 256
 
 export interface ReplicaPutAnswer {
   readonly durable: boolean
+  /**
+   * What the replica holds for the key once the write is merged, when that is not one live
+   * version (the usual answer leaves both out): every version, and those that are not tombstones.
+   * A replica may hold a version the coordinator's copy lacked (one written while the coordinator
+   * was down), which the write did not cover: the coordinator tells its client so (a delete that
+   * left a live version is not "deleted").
+   */
+  readonly versions?: number
+  readonly liveVersions?: number
 }
+
+/** What one replica holds for a key after a write: its versions and how many of them are live. */
+export interface HeldVersions {
+  readonly versions: number
+  readonly live: number
+}
+
+/** The versions of an object and how many are live, as a ReplicaPut answer reports them. */
+export function heldVersionsOf(object: StoredObject): HeldVersions {
+  let versions = 0
+  let live = 0
+  for (const entry of object.versions.entries) {
+    for (const version of entry.values) {
+      versions += 1
+      if (!version.tombstone) live += 1
+    }
+  }
+  return {versions, live}
+}
+
+/** The usual answer's: one live version. */
+const oneLiveVersion: HeldVersions = {versions: 1, live: 1}
+
+/** What a ReplicaPut answer says a replica holds: one live version unless it says otherwise, each count checked. */
+export function replicaPutAnswerHeld(body: unknown): HeldVersions {
+  const answer = body as {versions?: unknown; liveVersions?: unknown} | null
+  if (answer?.versions === undefined && answer?.liveVersions === undefined) return oneLiveVersion
+  const versions = answerCount(answer.versions, 1)
+  return {versions, live: Math.min(versions, answerCount(answer.liveVersions, 1))}
+}
+
+/** A count from a peer's answer, or `otherwise` when it is not one. */
+function answerCount(x: unknown, otherwise: number): number {
+  return Number.isSafeInteger(x) && (x as number) >= 0 && (x as number) <= versionsPerAnswerMax ? (x as number) : otherwise
+}
+
+/** Far above any object's versions (the siblings limit is far lower): a larger count is malformed and ignored. */
+const versionsPerAnswerMax = 1_000_000
 
 /** A put (or delete) handed to a home replica by a node that is not one. */
 export interface CoordinatePutBody {

@@ -21,10 +21,11 @@ import type {StoredObject, StoredVersion} from '../storage/stored-object.js'
 import {DynError} from '../errors.js'
 import {MessageType} from '../transport/message-type.js'
 import type {VersionVector} from '../versioning/dvvset.js'
-import {values, withDot} from '../versioning/dvvset.js'
+import {withDot} from '../versioning/dvvset.js'
 import type {ReplyTrace, RequestTrace} from './cluster-view.js'
 import type {CoordinatorDeps} from './coordinator-deps.js'
-import type {CoordinatePutBody} from './messages.js'
+import type {CoordinatePutBody, HeldVersions} from './messages.js'
+import {heldVersionsOf} from './messages.js'
 import {placeKeyForRequest, reachableHomes, sloppyTargets, spareFallbacks, withHomesDown} from './preflist.js'
 import type {KeyPlacement, RequestTarget} from './preflist.js'
 import {addAck, addFailure, enough, initPut, replaceTarget} from './put-core.js'
@@ -324,6 +325,14 @@ async function coordinateHere(deps: CoordinatorDeps, request: PutRequest, placem
     let outstanding = others.length + 1
     // Set once the new version is made: what is sent, and the context the client is answered with.
     let made: {readonly stored: StoredObject; readonly context: VersionVector} | undefined
+    // The most versions, and live versions, that an acknowledging replica holds after the write:
+    // the client is told the key's siblings from these, not from this node's copy alone, which may
+    // lack a version written while this node was down (a delete whose read missed it is then no
+    // delete, and says so).
+    let heldMax: HeldVersions | undefined
+    const held = (reported: HeldVersions): void => {
+      heldMax = heldMax === undefined ? reported : {versions: Math.max(heldMax.versions, reported.versions), live: Math.max(heldMax.live, reported.live)}
+    }
     const settle = (): void => {
       if (answered || made === undefined) return
       const verdict = enough(core)
@@ -333,8 +342,9 @@ async function coordinateHere(deps: CoordinatorDeps, request: PutRequest, placem
       if ((request.explain || verdict.kind === 'quorum_unmet') && outstanding > 0) return
       answered = true
       if (verdict.kind === 'ok') {
-        const versions = values(made.stored.versions)
-        resolve({ok: true, context: made.context, siblings: versions.length, liveSiblings: versions.filter((v) => !v.tombstone).length, trace: traceOf()})
+        const own = heldVersionsOf(made.stored)
+        const most = heldMax === undefined ? own : {versions: Math.max(own.versions, heldMax.versions), live: Math.max(own.live, heldMax.live)}
+        resolve({ok: true, context: made.context, siblings: most.versions, liveSiblings: most.live, trace: traceOf()})
         return
       }
       resolve(quorumUnmet(traceOf(), core, targets))
@@ -353,6 +363,7 @@ async function coordinateHere(deps: CoordinatorDeps, request: PutRequest, placem
           outstanding -= 1
           replies.push({node, outcome: 'ok', latencyMs: reply.latencyMs, durable: reply.durable, ...hinted})
           core = addAck(core, node, reply.durable, home)
+          held(reply.held)
         } else {
           replies.push({node, outcome: 'failed', latencyMs: reply.latencyMs, error: reply.error, ...hinted})
           let spare: string | undefined

@@ -14,8 +14,8 @@ import {isStoreFailure} from '../transport/rpc-common.js'
 import type {StoredObject} from '../storage/stored-object.js'
 import {encodeStoredObject} from '../storage/object-codec.js'
 import type {CoordinatorDeps} from './coordinator-deps.js'
-import {replicaGetAnswerObject} from './messages.js'
-import type {ReplicaGetBody, ReplicaPutBody} from './messages.js'
+import {heldVersionsOf, replicaGetAnswerObject, replicaPutAnswerHeld} from './messages.js'
+import type {HeldVersions, ReplicaGetBody, ReplicaPutBody} from './messages.js'
 import {mergeIncoming} from './replica.js'
 
 export type ReplicaFailure = {readonly ok: false; readonly error: string; readonly latencyMs: number}
@@ -92,14 +92,14 @@ export async function callReplicaPut(
   timeoutMs: number,
   hintFor?: string,
   objectBytes?: Buffer,
-): Promise<{ok: true; durable: boolean; latencyMs: number} | ReplicaFailure> {
+): Promise<{ok: true; durable: boolean; held: HeldVersions; latencyMs: number} | ReplicaFailure> {
   const startedMs = deps.clock.monotonicMs()
   const elapsed = (): number => deps.clock.monotonicMs() - startedMs
   if (node === deps.self) {
     try {
       const merged = await mergeIncoming(localSpace(deps, hintFor), deps.policy, partition, key, object, durable, objectBytes)
       if (!merged.ok) return {ok: false, error: merged.error, latencyMs: elapsed()}
-      return {ok: true, durable, latencyMs: elapsed()}
+      return {ok: true, durable, held: heldVersionsOf(merged.object), latencyMs: elapsed()}
     } catch (error) {
       return {ok: false, error: localError(error), latencyMs: elapsed()}
     }
@@ -112,5 +112,5 @@ export async function callReplicaPut(
   const body: ReplicaPutBody = hintFor === undefined ? {partition, key, objectBytes: bytes, durable} : {partition, key, objectBytes: bytes, durable, hintFor}
   const answer = await deps.transport.request(address, MessageType.ReplicaPut, body, timeoutMs)
   if (!answer.ok) return {ok: false, error: answer.code ?? answer.error, latencyMs: elapsed()}
-  return {ok: true, durable: (answer.body as {durable?: unknown} | null)?.durable === true, latencyMs: elapsed()}
+  return {ok: true, durable: (answer.body as {durable?: unknown} | null)?.durable === true, held: replicaPutAnswerHeld(answer.body), latencyMs: elapsed()}
 }

@@ -226,6 +226,26 @@ describe('node assembled from simulated parts', () => {
     await cluster.time.until(c.stop(), stepTimeMsMax)
   })
 
+  it('says a delete left a live version when a replica holds one the coordinator\'s read missed (written while it was down)', async () => {
+    const cluster = simCluster(23)
+    const [a, b] = await threeNodes(cluster)
+    const first = await cluster.time.until(a!.service.put({key: 'dk', value: text('v1'), contentType: 'text/plain', tombstone: false, context: [], n: 3, w: 3, dw: 0, pw: 0, explain: false}), stepTimeMsMax)
+    assert.ok(first.ok)
+    cluster.network.crash(addressOf('c'))
+    const second = await cluster.time.until(a!.service.put({key: 'dk', value: text('v2'), contentType: 'text/plain', tombstone: false, context: first.context, n: 3, w: 2, dw: 0, pw: 0, explain: false}), stepTimeMsMax)
+    assert.ok(second.ok)
+    // c comes back on its copy, which holds v1 only, and deletes at r=1 before a's hint reaches it:
+    // its read finds v1, so its tombstone covers v1 and not v2, which a and b keep beside it.
+    const c = await cluster.start('c', [addressOf('a')])
+    const deleted = await cluster.time.until(c.service.delete({key: 'dk', context: undefined, n: 3, r: 1, w: 2, dw: 0, pr: 0, pw: 0, explain: false}), stepTimeMsMax)
+    assert.ok(deleted.ok, JSON.stringify(deleted))
+    // The tombstone (its empty value) and v2 beside it: the delete did not see v2.
+    assert.deepEqual(await read(cluster, a!, 'dk', 3), ['', 'v2'])
+    assert.equal(deleted.liveSiblings, 1, 'the delete says the key is not deleted')
+    assert.equal(deleted.siblings, 2)
+    await cluster.time.until(Promise.all([a!.stop(), b!.stop(), c.stop()]), stepTimeMsMax)
+  })
+
   it('answers no reap check while it has not heard that a node the reaper skips handed off or was removed', async () => {
     const cluster = simCluster(6)
     const [, b] = await threeNodes(cluster)
