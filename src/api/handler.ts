@@ -40,7 +40,7 @@ import type {KvService} from './service.js'
 import {statusOfError} from './status.js'
 
 const contextHeader = 'x-dyn-context'
-/** On a put's or a delete's answer: how many versions the key has at the coordinator right after the write (> 1: siblings to reconcile). */
+/** On a put's or a delete's answer: how many versions the key has right after the write, on the replica acknowledging it that holds the most (> 1: siblings to reconcile). */
 const siblingsHeader = 'x-dyn-siblings'
 /** Beside it: how many of those are live (not tombstones); after a delete, more than 0 says the key was not deleted. */
 const liveSiblingsHeader = 'x-dyn-live-siblings'

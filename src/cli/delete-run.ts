@@ -36,8 +36,8 @@ export async function runDelete(out: CommandOutput, key: string, flags: DeleteFl
     await warnOnWeakQuorum(client, {n: flags.n, r: flags.r, w: flags.w})
     if (flags.explain && !flags.json) process.stderr.write(formatTrace(result.trace))
     // A tombstone beside a live version is no delete: its context missed a write (README "Siblings and
-    // contexts"). The count is the coordinator's copy's: a node that answers without it (an older
-    // one) leaves it unknown, said so rather than taken for 0.
+    // contexts"). The count is the most any replica acknowledging the delete holds: a node that
+    // answers without it (an older one) leaves it unknown, said so rather than taken for 0.
     const live = result.liveSiblings
     const siblings = result.siblings
     // Under last-writer-wins a tombstone older than the key's newest write is dropped, not kept beside it.

@@ -62,11 +62,12 @@ export const hintDeliveryEntriesMax = 256
 export interface ReplicaPutAnswer {
   readonly durable: boolean
   /**
-   * What the replica holds for the key once the write is merged, when that is not one live
-   * version (the usual answer leaves both out): every version, and those that are not tombstones.
-   * A replica may hold a version the coordinator's copy lacked (one written while the coordinator
-   * was down), which the write did not cover: the coordinator tells its client so (a delete that
-   * left a live version is not "deleted").
+   * What the replica holds for the key once the write is merged: every version, and those that
+   * are not tombstones. Left out when that is one live version and the write was no delete (the
+   * usual put's answer), and by a replica of an older dyn: the coordinator then counts its own
+   * copy only. A replica may hold a version the coordinator's copy lacked (one written while the
+   * coordinator was down), which the write did not cover: the coordinator tells its client so (a
+   * delete that left a live version is not "deleted").
    */
   readonly versions?: number
   readonly liveVersions?: number
@@ -91,15 +92,21 @@ export function heldVersionsOf(object: StoredObject): HeldVersions {
   return {versions, live}
 }
 
-/** The usual answer's: one live version. */
-const oneLiveVersion: HeldVersions = {versions: 1, live: 1}
-
-/** What a ReplicaPut answer says a replica holds: one live version unless it says otherwise, each count checked. */
-export function replicaPutAnswerHeld(body: unknown): HeldVersions {
+/**
+ * What a ReplicaPut answer says a replica holds, each count checked; undefined when it says
+ * nothing (the usual put's answer, or a replica of an older dyn, which reports no counts: taken
+ * as one live version, it made every delete look undone).
+ */
+export function replicaPutAnswerHeld(body: unknown): HeldVersions | undefined {
   const answer = body as {versions?: unknown; liveVersions?: unknown} | null
-  if (answer?.versions === undefined && answer?.liveVersions === undefined) return oneLiveVersion
+  if (answer?.versions === undefined && answer?.liveVersions === undefined) return undefined
   const versions = answerCount(answer.versions, 1)
   return {versions, live: Math.min(versions, answerCount(answer.liveVersions, 1))}
+}
+
+/** Whether a replica's answer to a write leaves its counts out: one live version, and no tombstone in what it was sent. */
+export function heldGoesUnsaid(held: HeldVersions, sent: StoredObject): boolean {
+  return held.versions === 1 && held.live === 1 && !sent.versions.entries.some((entry) => entry.values.some((version) => version.tombstone))
 }
 
 /** A count from a peer's answer, or `otherwise` when it is not one. */

@@ -325,12 +325,14 @@ async function coordinateHere(deps: CoordinatorDeps, request: PutRequest, placem
     let outstanding = others.length + 1
     // Set once the new version is made: what is sent, and the context the client is answered with.
     let made: {readonly stored: StoredObject; readonly context: VersionVector} | undefined
-    // The most versions, and live versions, that an acknowledging replica holds after the write:
-    // the client is told the key's siblings from these, not from this node's copy alone, which may
-    // lack a version written while this node was down (a delete whose read missed it is then no
-    // delete, and says so).
+    // The most versions, and live versions, that a replica acknowledging before the answer holds
+    // after the write: the client is told the key's siblings from these, not from this node's copy
+    // alone, which may lack a version written while this node was down (a delete whose read missed
+    // it is then no delete, and says so). A replica that says nothing (a usual put's answer, an
+    // older dyn) is not counted.
     let heldMax: HeldVersions | undefined
-    const held = (reported: HeldVersions): void => {
+    const held = (reported: HeldVersions | undefined): void => {
+      if (reported === undefined) return
       heldMax = heldMax === undefined ? reported : {versions: Math.max(heldMax.versions, reported.versions), live: Math.max(heldMax.live, reported.live)}
     }
     const settle = (): void => {

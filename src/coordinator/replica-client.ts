@@ -92,7 +92,7 @@ export async function callReplicaPut(
   timeoutMs: number,
   hintFor?: string,
   objectBytes?: Buffer,
-): Promise<{ok: true; durable: boolean; held: HeldVersions; latencyMs: number} | ReplicaFailure> {
+): Promise<{ok: true; durable: boolean; held: HeldVersions | undefined; latencyMs: number} | ReplicaFailure> {
   const startedMs = deps.clock.monotonicMs()
   const elapsed = (): number => deps.clock.monotonicMs() - startedMs
   if (node === deps.self) {

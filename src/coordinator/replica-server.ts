@@ -17,9 +17,8 @@ import {partitionOfKey} from '../ring/ring.js'
 import {MessageType} from '../transport/message-type.js'
 import {depsUnderActor} from './coordinator-deps.js'
 import type {CoordinatorDeps} from './coordinator-deps.js'
-import {isCoordinatePutBody, isHintDeliveryBody, isReplicaGetBody, isReplicaPutBody, replicaPutObject} from './messages.js'
+import {heldGoesUnsaid, heldVersionsOf, isCoordinatePutBody, isHintDeliveryBody, isReplicaGetBody, isReplicaPutBody, replicaPutObject} from './messages.js'
 import type {HintDeliveryAnswer, HintDeliveryBody, ReplicaGetAnswer, ReplicaPutAnswer} from './messages.js'
-import {heldVersionsOf} from './messages.js'
 import type {ObjectSpace} from '../storage/object-space.js'
 import {coordinatePut} from './put-coordinator.js'
 import type {PutOutcome} from './put-coordinator.js'
@@ -76,7 +75,7 @@ export async function serveReplicaRequest(deps: ReplicaServerDeps, type: number,
       const merged = await mergeIncoming(spaceOf(deps, body.hintFor), deps.coordinator.policy, body.partition, body.key, incoming.object, body.durable, incoming.bytes)
       if (!merged.ok) throw new DynError(merged.error, merged.message)
       const held = heldVersionsOf(merged.object)
-      return held.versions === 1 && held.live === 1 ? {durable: body.durable} : {durable: body.durable, versions: held.versions, liveVersions: held.live}
+      return heldGoesUnsaid(held, incoming.object) ? {durable: body.durable} : {durable: body.durable, versions: held.versions, liveVersions: held.live}
     }
     case MessageType.HintDelivery:
     case MessageType.ObjectHandoff: {

@@ -931,9 +931,10 @@ function admittingForwardedPuts(route: Router, admission: AdmissionControl | und
  * hand-offs are kept and sent again. Reads go on.
  */
 function refusingCopiesWhileUnconfirmed(route: Router, confirmed: () => boolean, reason: () => string | undefined): Router {
-  return async (type, body, fromNode) => {
+  // Not async: every internode message passes here, and a confirmed node adds no promise to it.
+  return (type, body, fromNode) => {
     if (!confirmed() && copyBearingTypes.has(type)) {
-      throw new DynError('not_ready', `${reason() ?? 'this node has not confirmed that it is still a member'}. It stores nothing ${fromNode} sends until then`, {membershipUnconfirmed: true})
+      return Promise.reject(new DynError('not_ready', `${reason() ?? 'this node has not confirmed that it is still a member'}. It stores nothing ${fromNode} sends until then`, {membershipUnconfirmed: true}))
     }
     return route(type, body, fromNode)
   }

@@ -215,6 +215,7 @@ describe('node assembled from simulated parts', () => {
       [MessageType.ReplicaPut, {partition: partitionOfKey(key, 16), key, objectBytes: encodeStoredObject(object), durable: false}],
       [MessageType.CoordinatePut, {key, value: text('apples'), contentType: 'text/plain', tombstone: false, context: [], n: 3, w: 1, dw: 0, pw: 0, forwardedBy: 'a', budgetMs: 900}],
       [MessageType.HintDelivery, {entries: [{partition: partitionOfKey(key, 16), key, object}]}],
+      [MessageType.ObjectHandoff, {entries: [{partition: partitionOfKey(key, 16), key, object}]}],
     ]
     for (const [type, body] of offers) {
       const answer = await cluster.time.until(member.request(addressOf('c'), type, body, 1000), stepTimeMsMax)
