@@ -106,7 +106,14 @@ export function replicaPutAnswerHeld(body: unknown): HeldVersions | undefined {
 
 /** Whether a replica's answer to a write leaves its counts out: one live version, and no tombstone in what it was sent. */
 export function heldGoesUnsaid(held: HeldVersions, sent: StoredObject): boolean {
-  return held.versions === 1 && held.live === 1 && !sent.versions.entries.some((entry) => entry.values.some((version) => version.tombstone))
+  if (held.versions !== 1 || held.live !== 1) return false
+  const sentHeld = heldVersionsOf(sent)
+  return sentHeld.live === sentHeld.versions
+}
+
+/** The larger of each count: what the most any of the replicas holds (`b` absent: `a`). */
+export function mostHeld(a: HeldVersions, b: HeldVersions | undefined): HeldVersions {
+  return b === undefined ? a : {versions: Math.max(a.versions, b.versions), live: Math.max(a.live, b.live)}
 }
 
 /** A count from a peer's answer, or `otherwise` when it is not one. */

@@ -25,7 +25,7 @@ import {withDot} from '../versioning/dvvset.js'
 import type {ReplyTrace, RequestTrace} from './cluster-view.js'
 import type {CoordinatorDeps} from './coordinator-deps.js'
 import type {CoordinatePutBody, HeldVersions} from './messages.js'
-import {heldVersionsOf} from './messages.js'
+import {heldVersionsOf, mostHeld} from './messages.js'
 import {placeKeyForRequest, reachableHomes, sloppyTargets, spareFallbacks, withHomesDown} from './preflist.js'
 import type {KeyPlacement, RequestTarget} from './preflist.js'
 import {addAck, addFailure, enough, initPut, replaceTarget} from './put-core.js'
@@ -331,10 +331,6 @@ async function coordinateHere(deps: CoordinatorDeps, request: PutRequest, placem
     // it is then no delete, and says so). A replica that says nothing (a usual put's answer, an
     // older dyn) is not counted.
     let heldMax: HeldVersions | undefined
-    const held = (reported: HeldVersions | undefined): void => {
-      if (reported === undefined) return
-      heldMax = heldMax === undefined ? reported : {versions: Math.max(heldMax.versions, reported.versions), live: Math.max(heldMax.live, reported.live)}
-    }
     const settle = (): void => {
       if (answered || made === undefined) return
       const verdict = enough(core)
@@ -344,8 +340,7 @@ async function coordinateHere(deps: CoordinatorDeps, request: PutRequest, placem
       if ((request.explain || verdict.kind === 'quorum_unmet') && outstanding > 0) return
       answered = true
       if (verdict.kind === 'ok') {
-        const own = heldVersionsOf(made.stored)
-        const most = heldMax === undefined ? own : {versions: Math.max(own.versions, heldMax.versions), live: Math.max(own.live, heldMax.live)}
+        const most = mostHeld(heldVersionsOf(made.stored), heldMax)
         resolve({ok: true, context: made.context, siblings: most.versions, liveSiblings: most.live, trace: traceOf()})
         return
       }
@@ -365,7 +360,7 @@ async function coordinateHere(deps: CoordinatorDeps, request: PutRequest, placem
           outstanding -= 1
           replies.push({node, outcome: 'ok', latencyMs: reply.latencyMs, durable: reply.durable, ...hinted})
           core = addAck(core, node, reply.durable, home)
-          held(reply.held)
+          if (reply.held !== undefined) heldMax = mostHeld(reply.held, heldMax)
         } else {
           replies.push({node, outcome: 'failed', latencyMs: reply.latencyMs, error: reply.error, ...hinted})
           let spare: string | undefined

@@ -522,7 +522,7 @@ async function assembleOnStore(
 
   // Composed: one router, one list of timers, one /stats, one stop.
   for (const subsystem of subsystems) cleanup.push(() => subsystem.stop())
-  router.open(refusingCopiesWhileUnconfirmed(admittingForwardedPuts(refusingCopiesFromOutsiders(routerOf(subsystems), membership, options.name, copiesInFlight), parts.admission), () => confirmation.confirmed, confirmationReason))
+  router.open(refusingCopiesWhileUnconfirmed(admittingForwardedPuts(refusingCopiesFromOutsiders(routerOf(subsystems), membership, options.name, copiesInFlight), parts.admission), confirmationReason))
   const periodicTasks = subsystems.flatMap((subsystem) => subsystem.periodicTasks)
   for (const task of periodicTasks) {
     const run = yieldingUnderPressure(task, parts.admission)
@@ -930,12 +930,11 @@ function admittingForwardedPuts(route: Router, admission: AdmissionControl | und
  * asks the next home or coordinates itself, a coordinator a fallback in its place, and hints and
  * hand-offs are kept and sent again. Reads go on.
  */
-function refusingCopiesWhileUnconfirmed(route: Router, confirmed: () => boolean, reason: () => string | undefined): Router {
+function refusingCopiesWhileUnconfirmed(route: Router, unconfirmedReason: () => string | undefined): Router {
   // Not async: every internode message passes here, and a confirmed node adds no promise to it.
   return (type, body, fromNode) => {
-    if (!confirmed() && copyBearingTypes.has(type)) {
-      return Promise.reject(new DynError('not_ready', `${reason() ?? 'this node has not confirmed that it is still a member'}. It stores nothing ${fromNode} sends until then`, {membershipUnconfirmed: true}))
-    }
+    const reason = copyBearingTypes.has(type) ? unconfirmedReason() : undefined
+    if (reason !== undefined) return Promise.reject(new DynError('not_ready', `${reason}. It stores nothing ${fromNode} sends until then`, {membershipUnconfirmed: true}))
     return route(type, body, fromNode)
   }
 }
